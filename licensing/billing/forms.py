@@ -143,3 +143,7 @@ class RefundForm(RepeatedReferenceForm):
     record_anyway = _record_anyway("refund")
     sent_on = DateField("Sent on", validators=[Optional()])
     note = _note()
+
+    def offline_only(self) -> None:
+        """Offer no card refund (a payment's page whose payment cannot take one says why)."""
+        self.method.choices = dict(METHOD_LABELS)

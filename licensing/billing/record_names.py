@@ -13,13 +13,20 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts.models import Organization
 from licensing.billing.models import (
+    CreditNote,
     Invoice,
     Payment,
     PaymentDispute,
     PaymentReversal,
+    Refund,
     SentStatement,
 )
 from licensing.web.records import RecordRef, record_url
+
+
+def _method_word(method: str) -> str:
+    """A method starting a record's name: "Card", "Wire", "Check", and "ACH" (not "Ach")."""
+    return "ACH" if method == "ach" else method.capitalize()
 
 
 def _on_page(entity_type: str, entity_id: int, anchor: str) -> str | None:
@@ -41,7 +48,7 @@ def payments(ids: list[int]) -> dict[int, RecordRef]:
     )
     return {
         payment_id: RecordRef(
-            f"{method.capitalize()} payment {payment_id} of {number}",
+            f"{_method_word(method)} payment {payment_id} of {number}",
             record_url("payment", payment_id) or _on_invoice(invoice_id, "payments-heading"),
         )
         for payment_id, method, invoice_id, number in rows
@@ -107,4 +114,24 @@ def statements_sent(ids: list[int]) -> dict[int, RecordRef]:
             _on_page("organization", organization_id, "statements-sent"),
         )
         for sent_id, month, currency, organization_id, name in rows
+    }
+
+
+def refunds(ids: list[int]) -> dict[int, RecordRef]:
+    """`Card refund 3 of CN-2027-000001`, linked to the page of the card payment it
+    went back to, else (an offline refund, or a reader who may not open that page)
+    to the invoice's refunds. Round 26's walk read "Refund 3", unlinked."""
+    rows = db.session().execute(
+        select(Refund.id, Refund.method, Refund.payment_id, CreditNote.number, Invoice.id)
+        .join(CreditNote, Refund.credit_note_id == CreditNote.id)
+        .join(Invoice, CreditNote.invoice_id == Invoice.id)
+        .where(Refund.id.in_(ids))
+    )
+    return {
+        refund_id: RecordRef(
+            f"{_method_word(method)} refund {refund_id} of {number}",
+            (record_url("payment", payment_id) if payment_id else None)
+            or _on_invoice(invoice_id, "refunds"),
+        )
+        for refund_id, method, payment_id, number, invoice_id in rows
     }

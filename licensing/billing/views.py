@@ -317,6 +317,7 @@ described("payment", record_names.payments)
 described("payment_reversal", record_names.payment_reversals)
 described("dispute", record_names.disputes)
 described("statement", record_names.statements_sent)
+described("refund", record_names.refunds)
 # Histories say an invoice's state as its refusals do ("a draft", not "draft").
 recorded_words("invoice", ("state",), INVOICE.state_text)
 # A dispute's history says the bank's reason and Stripe's status as its pages do.
@@ -623,11 +624,23 @@ def disputes() -> str:
 
 @console.route("/payments/<int:payment_id>", endpoint="payment_detail")
 @access.staff(*BILLING_READERS)
-def console_payment_detail(payment_id: int) -> str:
+def console_payment_detail(payment_id: int) -> tuple[str, int]:
+    return _payment_page(payment_id)
+
+
+def _payment_page(
+    payment_id: int,
+    *,
+    refund_form: forms.RefundForm | None = None,
+    reversal_form: forms.ReversalForm | None = None,
+    credit_form: forms.CreditNoteForm | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
     """One payment and everything that happened to its money: its invoice, the
     refunds counted against it, its reversal, the disputes of its charge (or the
-    dispute whose money it is) and the history of them all. Staff reached a
-    payment only through its invoice, and the audit log named it unlinked."""
+    dispute whose money it is) and the history of them all; and for billing staff
+    the actions its state allows, with the invoice page's forms, posting back here
+    (round 26: staff had to find the payment on its invoice's page to act)."""
     session = db.session()
     story = queries.payment_story(session, payment_id)
     payment = story.payment
@@ -636,6 +649,8 @@ def console_payment_detail(payment_id: int) -> str:
     records += [("dispute", dispute.id) for dispute in story.disputes]
     if payment.reversal is not None:
         records.append(("payment_reversal", payment.reversal.id))
+    credit_notes = queries.credit_notes(session, invoice_id=payment.invoice_id)
+    to_card = _card_refund_refusal(session, payment)
     return render_template(
         "billing/console_payment.html",
         story=story,
@@ -648,7 +663,22 @@ def console_payment_detail(payment_id: int) -> str:
         banks_words=queries.banks_words(session, [payment]),
         history=audit_queries.events_for_records(session, records),
         now=utcnow(),
-    )
+        card_refund_refused=to_card,
+        credit_notes=credit_notes,
+        refund_forms=_refund_forms(credit_notes, refund_form, payment=payment, to_card=to_card),
+        reversal_forms=_reversal_forms([payment], reversal_form),
+        credit_form=credit_form or forms.CreditNoteForm(formdata=None),
+        flagged=FLAGGED,
+    ), status
+
+
+def _card_refund_refusal(session: Session, payment: Payment) -> str | None:
+    """Why the payment's page offers no card refund (None: it offers one)."""
+    if payment.method != CARD:
+        return None  # an offline payment's page offers offline refunds only, unsaid
+    if _gateway() is None:
+        return "Stripe is not configured on this host: record a refund sent offline."
+    return services.card_refund_refusal(session, payment)
 
 
 # A page of the disputes list; the unmatched ones shown at most (the CLI lists them all).
@@ -722,27 +752,42 @@ def _refundable_by_card(payments: Iterable[Payment]) -> bool:
 
 
 def _refund_forms(
-    credit_notes: Iterable[CreditNote], submitted: forms.RefundForm | None
+    credit_notes: Iterable[CreditNote],
+    submitted: forms.RefundForm | None,
+    *,
+    payment: Payment | None = None,
+    to_card: str | None = None,
 ) -> dict[int, forms.RefundForm]:
     """A refund form for each credit note that still owes a refund (the one
-    just submitted keeps its values and messages)."""
+    just submitted keeps its values and messages). On a payment's page (`payment`)
+    a card refund is offered only of that payment, and only when nothing refuses
+    it (`to_card`: why not), for at most what is left of it."""
     found: dict[int, forms.RefundForm] = {}
-    card_paid = _gateway() is not None and any(
-        _refundable_by_card(credit.invoice.payments) for credit in credit_notes
-    )
+    credit_notes = list(credit_notes)
+    if payment is None:
+        card_paid = _gateway() is not None and any(
+            _refundable_by_card(credit.invoice.payments) for credit in credit_notes
+        )
+    else:
+        card_paid = payment.method == CARD and to_card is None
     for credit in credit_notes:
         prefix = f"refund-{credit.id}"
         if submitted is not None and submitted._prefix == prefix + "-":
             found[credit.id] = submitted
         elif credit.refund_outstanding > 0:
+            amount = credit.refund_outstanding
+            if card_paid and payment is not None:
+                amount = min(amount, payment.amount - payment.amount_refunded)
             found[credit.id] = forms.RefundForm(
                 formdata=None,
                 prefix=prefix,
                 data={
-                    "amount": format_amount(credit.refund_outstanding, credit.currency),
+                    "amount": format_amount(amount, credit.currency),
                     "method": CARD if card_paid else "wire",
                 },
             )
+        if credit.id in found and payment is not None and not card_paid:
+            found[credit.id].offline_only()
     return found
 
 
@@ -786,11 +831,16 @@ def _invoice_action(
     confirmation: confirm.Confirmation | None = None,
     check: Callable[[], None] | None = None,
 ) -> Page:
-    """A billing action from the invoice's console page: validate the form, run
-    `check` (the service's own checks, writing nothing) and ask for `confirmation`
-    when given, run `act` (which returns the success message), and redirect back;
-    on a refusal, the page again with the form's or the rule's message, before
-    staff are asked to confirm what would be refused."""
+    """A billing action from the invoice's console page, or from one of its payments'
+    pages (`_posted_from`): validate the form, run `check` (the service's own checks,
+    writing nothing) and ask for `confirmation` when given, run `act` (which returns
+    the success message), and redirect back to that page; on a refusal, the page
+    again with the form's or the rule's message, before staff are asked to confirm
+    what would be refused. A payment's page answers a step its state does not allow
+    with 409 (the message says what is allowed); the invoice's page with 422, as
+    before."""
+    from_payment = _posted_from(invoice_id)
+    status = 422
     if form.validate_on_submit():
         try:
             if confirmation is not None and not confirm.confirmed():
@@ -802,10 +852,34 @@ def _invoice_action(
             show_errors(form, error)
         except (Conflict, ExternalServiceError) as error:
             form.form_errors.append(error.detail)
+            status = 409 if isinstance(error, Conflict) else 422
         else:
             flash(message, "success")
-            return redirect(url_for("billing_console.invoice_detail", invoice_id=invoice_id))
+            return redirect(_back_url(invoice_id, from_payment))
+    if from_payment is not None:
+        return _payment_page(from_payment, status=status, **{form_name: form})
     return _console_page(invoice_id, status=422, **{form_name: form})
+
+
+# The hidden field a payment's page adds to the invoice's forms it shows: the
+# payment it was posted from, which the step returns to (and a card refund names).
+FROM_PAYMENT = "from_payment"
+
+
+def _posted_from(invoice_id: int) -> int | None:
+    """The payment whose page posted the form, when it is a payment of this invoice
+    (any other value is ignored: the step returns to the invoice's page)."""
+    payment_id = record_id(request.form.get(FROM_PAYMENT))
+    if payment_id is None:
+        return None
+    payment = db.session().get(Payment, payment_id)
+    return payment_id if payment is not None and payment.invoice_id == invoice_id else None
+
+
+def _back_url(invoice_id: int, from_payment: int | None) -> str:
+    if from_payment is not None:
+        return url_for("billing_console.payment_detail", payment_id=from_payment)
+    return url_for("billing_console.invoice_detail", invoice_id=invoice_id)
 
 
 @contextmanager
@@ -955,6 +1029,8 @@ def refund(credit_note_id: int) -> Page:
             done = services.refund_card(
                 credit_note_id,
                 amount=amount,
+                # From a payment's page, the card refund is of that payment.
+                payment_id=_posted_from(credit.invoice_id),
                 note=form.note.data,
                 actor=current_actor(),
                 gateway=_gateway(),
@@ -1019,7 +1095,7 @@ def reverse_payment(payment_id: int) -> Page:
             f"Reason recorded in the audit log: {form.reason.data}",
         ],
         button="Reverse the payment",
-        cancel_url=url_for("billing_console.invoice_detail", invoice_id=invoice.id),
+        cancel_url=_back_url(invoice.id, _posted_from(invoice.id)),
         cancel_label="Keep the payment",
     )
     return _invoice_action(invoice.id, form, "reversal_form", act, confirmation, check)
@@ -1042,7 +1118,7 @@ def accept_payment(payment_id: int) -> Response:
             flash("The flagged payment is accepted and applied.", "success")
     else:
         flash("Say why the payment is accepted.", "error")
-    return redirect(url_for("billing_console.invoice_detail", invoice_id=invoice_id))
+    return redirect(_back_url(invoice_id, _posted_from(invoice_id)))
 
 
 @queue_summary

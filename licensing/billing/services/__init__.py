@@ -52,6 +52,7 @@ from licensing.billing.services.references import RepeatedReference
 from licensing.billing.services.refunds import (
     REFUND_EVENTS,
     apply_refund_outcome,
+    card_refund_refusal,
     reconcile_refunds,
     record_offline_refund,
     refund_card,
@@ -84,6 +85,7 @@ __all__ = [
     "accept_flagged_payment",
     "apply_intent_outcome",
     "apply_refund_outcome",
+    "card_refund_refusal",
     "check_month",
     "check_reversal",
     "check_void",

@@ -137,7 +137,8 @@ def apply_dispute(
     if _reinstated(event_type, seen) and dispute.reversal_id and not dispute.reinstatement_id:
         done.append(_book_reinstatement(session, dispute, invoice, seen, now, actor))
     if dispute.state == OPEN and seen.status in _CLOSED:
-        done.append(_close(session, dispute, invoice, _CLOSED[seen.status], now, actor))
+        closed_at = _closed_at(told_at, dispute, now)
+        done.append(_close(session, dispute, invoice, _CLOSED[seen.status], closed_at, actor))
     elif dispute.state == OPEN and done[0].endswith("recorded"):
         # Told once the money it moved is booked: the email gives the balance now.
         _tell_billing_staff(session, dispute, "opened")
@@ -481,23 +482,36 @@ def _book_reinstatement(
     return f"reinstatement of {quantize(payment.amount, payment.currency)} booked"
 
 
+def _closed_at(told_at: datetime | None, dispute: PaymentDispute, now: datetime) -> datetime:
+    """When Stripe closed the dispute, as far as it says: the `created` of the first
+    event applied that says it is closed (an event is made when its change happens),
+    not when the event was applied here, which a late delivery or a match made the
+    next morning by `match_disputes` puts later (round 26, as `disputed_at` in
+    round 25). Never before the dispute itself, nor after now; an event without
+    `created` is dated as applied."""
+    if told_at is None:
+        return now
+    return min(max(told_at, dispute.disputed_at), now)
+
+
 def _close(
     session: Session,
     dispute: PaymentDispute,
     invoice: Invoice,
     action: str,
-    now: datetime,
+    closed_at: datetime,
     actor: Actor,
 ) -> str:
-    """Won or lost. A dispute lost leaves the balance owed again, chased (reminders,
-    late fees, standing) only from the invoice's payment terms after the close, as
-    a newly issued invoice would be; its billing contact is told what is owed."""
+    """Won or lost, at `closed_at` (`_closed_at`). A dispute lost leaves the balance
+    owed again, chased (reminders, late fees, standing) only from the invoice's
+    payment terms after the office day of the close, as a newly issued invoice would
+    be; its billing contact is told what is owed."""
     changes: dict[str, object] = {}
     if action == "lose" and invoice.balance_due > 0:
-        dispute.owed_again_on = office_date(now) + timedelta(days=invoice.payment_terms_days)
+        dispute.owed_again_on = office_date(closed_at) + timedelta(days=invoice.payment_terms_days)
         changes["owed_again_on"] = dispute.owed_again_on.isoformat()
         _no_late_fee_before(invoice, dispute.owed_again_on)
-    DISPUTE.apply(session, dispute, action, actor=actor, at=now, changes=changes)
+    DISPUTE.apply(session, dispute, action, actor=actor, at=closed_at, changes=changes)
     _tell_billing_staff(session, dispute, "closed")
     if dispute.owed_again_on is not None:
         _email_billing_contact(

@@ -30,11 +30,12 @@ from licensing.billing.services._common import (
 )
 from licensing.billing.services.card_payments import RECONCILE_AFTER, ReconcileReport, _reconcile
 from licensing.billing.services.references import RepeatedReferencePolicy
-from licensing.billing.states import CARD, PENDING, REFUND, SUCCEEDED, WON
+from licensing.billing.states import CARD, OPEN, PENDING, REFUND, REVERSED, SUCCEEDED, WON
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
 from licensing.money import in_words, to_minor_units
+from licensing.words import humanize
 
 log = logging.getLogger(__name__)
 
@@ -198,10 +199,10 @@ def _refundable_card_payment(
         dispute.payment_id: dispute for dispute in open_disputes(session, credit.invoice_id)
     }
     if payment_id in disputed:
-        _refuse_while_disputed(disputed[payment_id], credit)
+        _refuse_while_disputed(disputed[payment_id])
     charged_back = charged_back_in_part(session, credit.invoice_id)
     if payment_id in charged_back:
-        _refuse_charged_back(charged_back[payment_id], credit)
+        _refuse_charged_back(charged_back[payment_id])
     statement = (
         select(Payment)
         .where(
@@ -228,9 +229,9 @@ def _refundable_card_payment(
             f"({in_words(left, credit.currency)}).",
         )
     if disputed:  # what is left to refund by card is disputed
-        _refuse_while_disputed(next(iter(disputed.values())), credit)
+        _refuse_while_disputed(next(iter(disputed.values())))
     if charged_back:  # what is left of the card money is on a charge charged back
-        _refuse_charged_back(next(iter(charged_back.values())), credit)
+        _refuse_charged_back(next(iter(charged_back.values())))
     raise Conflict(
         f"Invoice {credit.invoice.number} has no card payment of this service with "
         f"{in_words(amount, credit.currency)} left to refund; record an offline refund instead."
@@ -258,14 +259,18 @@ def _intent_to_refund(session: Session, payment: Payment) -> str | None:
     )
 
 
-def _refuse_while_disputed(dispute: PaymentDispute, credit: CreditNote) -> NoReturn:
+def _refuse_while_disputed(dispute: PaymentDispute) -> NoReturn:
     """Stripe refuses to refund a disputed charge (`charge_disputed`) while the
     dispute is open: say so before asking it."""
+    raise Conflict(_while_disputed_words(dispute))
+
+
+def _while_disputed_words(dispute: PaymentDispute) -> str:
     payment = dispute.payment
     if dispute.amount < payment.amount:
-        _refuse_charged_back(dispute, credit)
-    raise Conflict(
-        f"Card payment {dispute.payment_id} of invoice {credit.invoice.number} is disputed "
+        return _charged_back_words(dispute)
+    return (
+        f"Card payment {dispute.payment_id} of invoice {payment.invoice.number} is disputed "
         f"by the cardholder's bank (Stripe dispute {dispute.stripe_dispute_id}, open since "
         f"{office_date(dispute.disputed_at).isoformat()}): Stripe refuses to refund a card "
         "while its dispute is open. Answer the dispute in the Stripe dashboard and refund "
@@ -291,14 +296,18 @@ def charged_back_in_part(session: Session, invoice_id: int) -> dict[int, Payment
     return {dispute.payment_id: dispute for dispute in disputes}
 
 
-def _refuse_charged_back(dispute: PaymentDispute, credit: CreditNote) -> NoReturn:
+def _refuse_charged_back(dispute: PaymentDispute) -> NoReturn:
     """Stripe refuses any refund of a charge with a dispute (`charge_disputed`: "the
     charge you're attempting to refund has been charged back"), whatever part the
     bank disputed; so the part not disputed goes back offline. Said before asking."""
+    raise Conflict(_charged_back_words(dispute))
+
+
+def _charged_back_words(dispute: PaymentDispute) -> str:
     payment, currency = dispute.payment, dispute.currency
     kept = in_words(payment.amount - dispute.amount, currency)
     said = (
-        f"Card payment {payment.id} of invoice {credit.invoice.number} was disputed by the "
+        f"Card payment {payment.id} of invoice {payment.invoice.number} was disputed by the "
         f"cardholder's bank for {in_words(dispute.amount, currency)} of its "
         f"{in_words(payment.amount, currency)} (Stripe dispute {dispute.stripe_dispute_id}, "
         f"{dispute.state}): "
@@ -313,7 +322,49 @@ def _refuse_charged_back(dispute: PaymentDispute, credit: CreditNote) -> NoRetur
             "Stripe refuses to refund a card charge with a dispute (charge_disputed), so "
             f"the {kept} not disputed cannot go back to the card. "
         )
-    raise Conflict(said + "Record a refund sent offline (wire, ACH or check) for it instead.")
+    return said + "Record a refund sent offline (wire, ACH or check) for it instead."
+
+
+def card_refund_refusal(session: Session, payment: Payment) -> str | None:
+    """Why a card refund counted against `payment` would be refused, in the words the
+    refusal uses (None: it may be refunded to the card). The payment's page says this
+    instead of offering a refund the service would refuse; `refund_card` still decides."""
+    if payment.method != CARD:
+        return f"Payment {payment.id} was not paid by card: refund it offline."
+    disputes = {dispute.id: dispute for dispute in payment.disputes}
+    for dispute in disputes.values():
+        if dispute.state == OPEN or (
+            dispute.reversal_id is not None and dispute.amount < payment.amount
+        ):
+            return _while_disputed_words(dispute)
+    if payment.state == REVERSED and disputes:
+        return _charged_back_in_full_words(payment, max(disputes.values(), key=lambda d: d.id))
+    if payment.state != SUCCEEDED:
+        return (
+            f"Card payment {payment.id} is {humanize(payment.outcome)}: only a card payment "
+            "that succeeded is refunded to its card."
+        )
+    if _intent_to_refund(session, payment) is None:
+        return (
+            f"Card payment {payment.id} has no Stripe PaymentIntent to refund on: "
+            "record a refund sent offline instead."
+        )
+    if payment.amount - payment.amount_refunded <= 0:
+        return f"Card payment {payment.id} is refunded in full."
+    return None
+
+
+def _charged_back_in_full_words(payment: Payment, dispute: PaymentDispute) -> str:
+    said = (
+        f"Card payment {payment.id} of invoice {payment.invoice.number} was charged back "
+        f"in full (Stripe dispute {dispute.stripe_dispute_id}, {dispute.state}): "
+    )
+    if dispute.reinstatement_id is not None:
+        return said + (
+            f"the money Stripe gave back is card payment {dispute.reinstatement_id}, "
+            "which is refunded to the card instead."
+        )
+    return said + "none of its money is with the office to refund."
 
 
 def refund_card(

@@ -39,10 +39,12 @@ def dispute_event(
     with_intent: bool = True,
     dispute_id: str = "du_1Harborlight",
     created: datetime = OPENED,
+    told: datetime | None = None,
 ) -> dict[str, Any]:
     """A `charge.dispute.*` event as Stripe sends it: the Dispute object, with a
     balance transaction for each time money moved (a withdrawal, then a
-    reinstatement)."""
+    reinstatement). `told`: when Stripe made the event (its `created`; a dispute
+    closed is dated by it), by default when the dispute was opened."""
     transactions = [
         {
             "id": f"txn_{dispute_id}_{index}",
@@ -81,7 +83,7 @@ def dispute_event(
         "id": f"evt_{dispute_id}_{suffix}",
         "object": "event",
         "type": event_type,
-        "created": int(OPENED.timestamp()),
+        "created": int((told or OPENED).timestamp()),
         "data": {"object": dispute},
     }
 

@@ -1,6 +1,7 @@
 """A disputed balance counted by finance as the service treats it: dated by when
 the bank's dispute reached Stripe, and after a dispute lost aged from the day it is
-owed again (round 25)."""
+owed again (round 25), counted from when Stripe closed the dispute, however late
+its event is applied (round 26)."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from tests.support.exports import receivables
 from tests.support.factories import bearer
 from tests.support.servers import LocalStripe
 
-from .dispute_support import WITHDRAWN, dispute_event, paid_with_charge
+from .dispute_support import REINSTATED, WITHDRAWN, dispute_event, paid_with_charge
 from .stripe_support import signed, stripe_config
 
 CLOSED_AT = datetime(2027, 6, 1, 15, 0, tzinfo=UTC)  # long past the invoice's due date
@@ -71,7 +72,7 @@ def test_a_lost_disputes_balance_is_not_chased_until_owed_again_then_ages_from_t
     invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
     assert invoice.due_date is not None
     lost = dispute_event(
-        "charge.dispute.closed", payment, charge, status="lost", moved=(WITHDRAWN,)
+        "charge.dispute.closed", payment, charge, status="lost", moved=(WITHDRAWN,), told=CLOSED_AT
     )
     owed_again_on = _lost_on(lost, CLOSED_AT).owed_again_on
     assert owed_again_on == date(2027, 7, 1)
@@ -130,3 +131,49 @@ def test_a_dispute_applied_a_day_late_is_dated_by_when_it_reached_stripe(
     assert exported[invoice.number]["disputed"] == "250.00"
     answer = client.get(f"/api/v1/disputes/{dispute.id}", headers=bearer(billing_staff))
     assert answer.get_json()["disputed_at"].startswith("2027-03-02T14:00")
+
+
+def test_a_lost_dispute_told_late_is_owed_again_from_when_stripe_closed_it(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    lost = dispute_event(
+        "charge.dispute.closed", payment, charge, status="lost", moved=(WITHDRAWN,), told=CLOSED_AT
+    )
+    # Delivered (or matched by match-disputes) eight days after Stripe closed it.
+    dispute = _lost_on(lost, CLOSED_AT + timedelta(days=8))
+    assert dispute.closed_at == CLOSED_AT
+    assert dispute.owed_again_on == date(2027, 7, 1)  # not 2027-07-09
+    # The aging and the receivables export agree, from the day it is owed again.
+    rows, exported = _aged(client, billing_staff, date(2027, 7, 1))
+    assert (rows["disputed"], rows["current"]) == (Decimal(0), Decimal("250.00"))
+    row = exported[invoice.number]
+    assert (row["aging_bucket"], row["owed_since"]) == ("current", "2027-07-01")
+    assert _page_from_export(exported) == {"current": Decimal("250.00")}
+    rows, exported = _aged(client, billing_staff, date(2027, 8, 5))
+    assert rows["31_60"] == Decimal("250.00")
+    assert exported[invoice.number]["days_past_owed"] == "35"
+    assert _page_from_export(exported) == {"31_60": Decimal("250.00")}
+
+
+def test_a_won_dispute_told_late_is_closed_when_stripe_closed_it(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    _invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    won = dispute_event(
+        "charge.dispute.closed",
+        payment,
+        charge,
+        status="won",
+        moved=(WITHDRAWN, REINSTATED),
+        told=REINSTATED,
+    )
+    dispute = _lost_on(won, REINSTATED + timedelta(days=3))
+    assert (dispute.state, dispute.closed_at, dispute.owed_again_on) == ("won", REINSTATED, None)

@@ -367,7 +367,14 @@ def test_a_lost_dispute_is_chased_again_only_from_the_invoices_terms_after_the_c
     assert invoice.due_date is not None
     closed_at = datetime(2027, 5, 1, 15, 0, tzinfo=UTC)  # long past the invoice's due date
     payload, headers = signed(
-        dispute_event("charge.dispute.closed", payment, charge, status="lost", moved=(WITHDRAWN,))
+        dispute_event(
+            "charge.dispute.closed",
+            payment,
+            charge,
+            status="lost",
+            moved=(WITHDRAWN,),
+            told=closed_at,
+        )
     )
     services.handle_stripe_webhook(
         payload, headers["Stripe-Signature"], gateway=settings.gateway(), now=closed_at
@@ -725,3 +732,30 @@ def test_a_dispute_matched_hours_later_by_the_command_is_dated_by_when_stripe_ha
     assert (dispute.opened_at, dispute.disputed_at) == (next_morning, created)
     disputed = select(Invoice.id).where(disputed_on(date(2027, 3, 2)))
     assert list(db.session().scalars(disputed)) == [payment.invoice_id]
+
+
+def test_a_lost_dispute_matched_days_later_by_the_command_is_owed_again_from_stripes_close(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    payment, charge = _paid_before_charges_were_kept(client, vendor, localstripe, invoice_for)
+    closed_by_stripe = datetime(2027, 5, 1, 15, 0, tzinfo=UTC)
+    lost = dispute_event(
+        "charge.dispute.closed",
+        payment,
+        charge,
+        status="lost",
+        moved=(WITHDRAWN,),
+        with_intent=False,
+        told=closed_by_stripe,
+    )
+    with _stripe_unreachable():
+        deliver(client, lost)
+    three_days_later = datetime(2027, 5, 4, 9, 0, tzinfo=UTC)
+    services.match_disputes(settings.gateway(), actor=Actor.SYSTEM, now=three_days_later)
+    dispute = _dispute()
+    terms = timedelta(days=payment.invoice.payment_terms_days)
+    assert (dispute.state, dispute.closed_at) == ("lost", closed_by_stripe)
+    assert dispute.owed_again_on == date(2027, 5, 1) + terms  # not 2027-05-04 + terms

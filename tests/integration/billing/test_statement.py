@@ -18,13 +18,14 @@ from licensing.billing import services
 from licensing.billing.models import Invoice
 from licensing.billing.statements import Statement
 from licensing.errors import InvalidInput
+from tests.support import settings
 from tests.support.exports import receivables
 from tests.support.factories import billing_clerk
 from tests.support.servers import LocalStripe
 
 from .dispute_support import REINSTATED, WITHDRAWN, charge_of, dispute_event
 from .refund_support import deliver, paid_by_card
-from .stripe_support import stripe_config
+from .stripe_support import signed, stripe_config
 
 STANDING_DAYS = 30
 ISSUED = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
@@ -270,3 +271,44 @@ def test_a_late_fee_is_listed_as_the_invoice_it_is_on_the_day_it_was_charged(
     owed = _receivables_owed(client, billing_staff, vendor.organization_id, date(2027, 1, 31))
     assert owed == "1015.00"
     assert str(statement.closing.quantize(Decimal("0.01"))) == owed
+
+
+def test_a_dispute_lost_and_told_late_leaves_the_statement_equal_to_the_export(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 26: a lost dispute is closed, and owed again, from when Stripe closed it;
+    its `closed` event applied nine days late changes neither figure's day."""
+    invoice = invoice_for(vendor, ("90.00",), at=ISSUED)
+    payment = paid_by_card(client, vendor, localstripe, invoice)
+    closed_by_stripe = datetime(2027, 4, 5, 15, 0, tzinfo=UTC)
+    lost = dispute_event(
+        "charge.dispute.closed",
+        payment,
+        charge_of(localstripe, payment),
+        status="lost",
+        amount=9000,
+        moved=(WITHDRAWN,),
+        told=closed_by_stripe,
+    )
+    payload, headers = signed(lost)
+    services.handle_stripe_webhook(
+        payload,
+        headers["Stripe-Signature"],
+        gateway=settings.gateway(),
+        now=datetime(2027, 4, 14, 9, 0, tzinfo=UTC),
+    )
+    organization_id = vendor.organization_id
+    assert organization_id is not None
+    for end in (date(2027, 3, 1), date(2027, 3, 2), date(2027, 4, 5), date(2027, 4, 30)):
+        statement = _statement(organization_id, date(2026, 11, 1), end)
+        owed = _receivables_owed(client, billing_staff, organization_id, end)
+        assert str(statement.closing.quantize(Decimal("0.01"))) == owed, end
+    withdrawn = [line.movement for line in statement.lines if line.movement.kind == "withdrawn"]
+    assert [(moved.day, moved.amount) for moved in withdrawn] == [
+        (date(2027, 3, 2), Decimal("90.00"))
+    ]
+    assert statement.closing == Decimal("90.00")

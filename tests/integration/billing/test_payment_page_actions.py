@@ -1,0 +1,262 @@
+"""A payment's console page acts (round 26): it offers billing staff what the
+payment's state allows, with the invoice page's forms, and returns to the payment;
+what its state refuses is said instead of offered. CSRF on, as in production."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from html import unescape
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from licensing import db
+from licensing.accounts.models import User
+from licensing.billing import services
+from licensing.billing.models import Invoice, Payment, Refund
+from tests.support.factories import DEFAULT_PASSWORD, billing_clerk
+from tests.support.servers import LocalStripe
+
+from .dispute_support import WITHDRAWN, dispute_event, paid_with_charge
+from .refund_support import deliver
+from .stripe_support import deliver_event, pay_by_card, stripe_config, succeeded_event
+
+
+@pytest.fixture
+def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
+    return {**stripe_config(localstripe), "overrides": {}}  # CSRF on
+
+
+def _token(page: str, name: str = "csrf_token") -> str:
+    found = re.search(rf'name="{re.escape(name)}"[^>]*value="([^"]+)"', page)
+    assert found, f"no {name} on the page"
+    return found.group(1)
+
+
+def _signed_in(client: FlaskClient, user: User) -> FlaskClient:
+    token = _token(client.get("/sign-in").get_data(as_text=True))
+    response = client.post(
+        "/sign-in", data={"email": user.email, "password": DEFAULT_PASSWORD, "csrf_token": token}
+    )
+    assert response.status_code == 302
+    return client
+
+
+def _words(html: str) -> str:
+    return " ".join(unescape(re.sub(r"<[^>]+>", " ", html)).split())
+
+
+def _refund_fields(page: str, credit_id: int, **values: str) -> dict[str, str]:
+    prefix = f"refund-{credit_id}-"
+    fields = {"csrf_token": _token(page, f"{prefix}csrf_token"), **values}
+    return {prefix + name: value for name, value in fields.items()}
+
+
+def _credit_from(
+    staff: FlaskClient, page: str, invoice: Invoice, payment: Payment, amount: str
+) -> Any:
+    """Issue a credit note on `invoice` with the form of `payment`'s page."""
+    return staff.post(
+        f"/console/invoices/{invoice.id}/credit-notes",
+        data={
+            "csrf_token": _token(page),
+            "amount": amount,
+            "reason": "Overbilled",
+            "from_payment": str(payment.id),
+        },
+    )
+
+
+def test_billing_staff_refund_part_of_a_card_payment_from_its_page_and_come_back_to_it(
+    app: Any,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice, payment, _charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    staff = _signed_in(app.test_client(), billing_staff)
+    url = f"/console/payments/{payment.id}"
+    page = staff.get(url).get_data(as_text=True)
+    assert "Act on this payment" in page
+    assert f"Nothing is owed back on {invoice.number} now." in _words(page)
+
+    # A credit note first (a refund pays what a credit note owes), from this page.
+    credited = _credit_from(staff, page, invoice, payment, "60.00")
+    assert credited.status_code == 302
+    assert credited.headers["Location"].endswith(url)
+    (credit,) = invoice.credit_notes
+    page = staff.get(url).get_data(as_text=True)
+    assert f"Refund credit note {credit.number}" in page
+    assert '<option selected value="card">' in page
+    assert "refunded on this payment's charge: at most 250.00 USD is left of it" in _words(page)
+
+    refund_url = f"/console/credit-notes/{credit.id}/refunds"
+    fields = _refund_fields(page, credit.id, method="card", amount="60.00")
+    forged = staff.post(refund_url, data={**fields, f"refund-{credit.id}-csrf_token": ""})
+    assert forged.status_code == 400
+    bad = staff.post(
+        refund_url,
+        data={**fields, f"refund-{credit.id}-amount": "sixty", "from_payment": str(payment.id)},
+    )
+    assert bad.status_code == 422
+    said = _words(bad.get_data(as_text=True))
+    assert f"Card payment {payment.id} of {invoice.number}" in said  # the payment's page again
+    assert "Give an amount such as 1250.00" in said
+    assert db.session().scalars(db.select(Refund)).all() == []
+
+    done = staff.post(refund_url, data={**fields, "from_payment": str(payment.id)})
+    assert done.status_code == 302
+    assert done.headers["Location"].endswith(url)
+    (refund,) = db.session().scalars(db.select(Refund)).all()
+    assert (refund.payment_id, refund.amount, refund.state) == (
+        payment.id,
+        Decimal("60.00"),
+        "succeeded",
+    )
+    db.session().expire_all()  # the tests' one session kept the payment's refunds as first read
+    after = _words(staff.get(url).get_data(as_text=True))
+    assert "Amount 250.00 USD ; 60.00 USD refunded" in after
+    assert f"Refund credit note {credit.number}" not in after  # nothing left owed back
+
+
+def test_a_charged_back_payment_says_why_it_is_not_refunded_to_the_card_and_refuses_with_409(
+    app: Any,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    credit = services.issue_credit_note(
+        invoice.id, amount=Decimal("40.00"), reason="Overbilled", actor=billing_clerk()
+    )
+    withdrawn = dispute_event(
+        "charge.dispute.funds_withdrawn", payment, charge, amount=10000, moved=(WITHDRAWN,)
+    )
+    deliver(client, withdrawn)
+    staff = _signed_in(app.test_client(), billing_staff)
+    url = f"/console/payments/{payment.id}"
+    page = staff.get(url).get_data(as_text=True)
+    said = _words(page)
+    assert (
+        f"Not refunded to the card: Card payment {payment.id} of invoice {invoice.number} was "
+        "disputed by the cardholder's bank for 100.00 USD of its 250.00 USD"
+    ) in said
+    assert 'value="card"' not in page  # not offered
+    assert '<option selected value="wire">' in page  # the offline refund is
+
+    # A card refund posted anyway (a page drawn before the dispute) is refused: 409.
+    refused = staff.post(
+        f"/console/credit-notes/{credit.id}/refunds",
+        data={
+            **_refund_fields(page, credit.id, method="card", amount="40.00"),
+            "from_payment": str(payment.id),
+        },
+    )
+    assert refused.status_code == 409
+    words = _words(refused.get_data(as_text=True))
+    assert f"Card payment {payment.id} of {invoice.number}" in words
+    assert "Record a refund sent offline (wire, ACH or check) for it instead." in words
+    assert db.session().scalars(db.select(Refund)).all() == []
+
+
+def test_an_offline_payment_is_reversed_from_its_page_after_confirming(
+    app: Any,
+    vendor: User,
+    billing_staff: User,
+    licensing_staff: User,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor, ("1000.00",))
+    payment = services.record_offline_payment(
+        invoice.id,
+        method="check",
+        amount=Decimal("1000.00"),
+        reference="CHK 7781",
+        actor=billing_clerk(),
+    )
+    other = invoice_for(vendor, ("500.00",))
+    elsewhere = services.record_offline_payment(
+        other.id, method="wire", amount=Decimal("500.00"), reference="W 1", actor=billing_clerk()
+    )
+    url = f"/console/payments/{payment.id}"
+    licensing = _signed_in(app.test_client(), licensing_staff).get(url).get_data(as_text=True)
+    assert "Act on this payment" not in licensing
+    assert "Reverse payment" not in licensing
+
+    staff = _signed_in(app.test_client(), billing_staff)
+    page = staff.get(url).get_data(as_text=True)
+    assert "Reverse payment CHK 7781" in page
+    assert "Not refunded to the card" not in page
+    prefix = f"reverse-{payment.id}-"
+    fields = {
+        f"{prefix}csrf_token": _token(page, f"{prefix}csrf_token"),
+        f"{prefix}reason": "Check returned unpaid.",
+        f"{prefix}returned_on": str(payment.paid_date),
+        "from_payment": str(payment.id),
+    }
+    reversal = f"/console/payments/{payment.id}/reversal"
+    empty = staff.post(reversal, data={**fields, f"{prefix}reason": ""})
+    assert empty.status_code == 422
+    assert "Say why." in empty.get_data(as_text=True)
+    assert f"Check payment {payment.id} of {invoice.number}" in _words(empty.get_data(as_text=True))
+
+    asked = staff.post(reversal, data=fields)
+    assert asked.status_code == 200
+    assert f'href="{url}"' in asked.get_data(as_text=True)  # "Keep the payment" leads back here
+
+    done = staff.post(reversal, data={**fields, "confirmed": "yes"})
+    assert done.status_code == 302
+    assert done.headers["Location"].endswith(url)
+    db.session().refresh(payment)
+    assert payment.state == "reversed"
+    after = staff.get(url).get_data(as_text=True)
+    assert "Check returned unpaid." in after
+    assert "Reverse payment CHK 7781" not in after
+
+    # A payment of another invoice named as the page to return to is ignored.
+    page = staff.get(f"/console/payments/{elsewhere.id}").get_data(as_text=True)
+    credited = _credit_from(staff, page, invoice, elsewhere, "10.00")
+    assert credited.status_code == 302
+    assert credited.headers["Location"].endswith(f"/console/invoices/{invoice.id}")
+
+
+def test_a_flagged_card_payment_is_accepted_from_its_page(
+    app: Any,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor, ("300.00",))
+    payment = pay_by_card(invoice, vendor, localstripe)
+    event = copy.deepcopy(succeeded_event(localstripe, payment))
+    event["data"]["object"]["amount_received"] = 29999
+    assert deliver_event(client, event).get_json()["outcome"].startswith("flagged")
+    staff = _signed_in(app.test_client(), billing_staff)
+    url = f"/console/payments/{payment.id}"
+    page = staff.get(url).get_data(as_text=True)
+    said = _words(page)
+    assert f"Flagged card payment {payment.id}" in said
+    assert f"Not refunded to the card: Card payment {payment.id} is flagged" in said
+    accepted = staff.post(
+        f"/console/payments/{payment.id}/accept",
+        data={
+            "accept-csrf_token": _token(page, "accept-csrf_token"),
+            "accept-reason": "The licensee's bank took a cent in fees; accepted.",
+            "from_payment": str(payment.id),
+        },
+    )
+    assert accepted.status_code == 302
+    assert accepted.headers["Location"].endswith(url)
+    db.session().refresh(payment)
+    assert payment.state == "succeeded"
+    assert f"Flagged card payment {payment.id}" not in _words(staff.get(url).get_data(as_text=True))
