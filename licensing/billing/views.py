@@ -74,6 +74,7 @@ from licensing.web import confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.filters import money, recorded_words
 from licensing.web.forms import show_errors
+from licensing.web.navigation import record_url
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, waiting_provider
 from licensing.web.records import described, numbered_record
@@ -771,6 +772,14 @@ def _amount(text: str | None) -> Decimal:
         raise InvalidInput.for_field("amount", f"Give an amount such as 1250.00 ({exc}).") from None
 
 
+def _invoice_page_url(invoice: Invoice) -> str:
+    """The invoice's console page after an action on it (or as a confirmation's way
+    back), keeping the narrowing of the list it was opened from."""
+    return record_url(
+        "billing_console.invoice_detail", invoice.organization_id, invoice_id=invoice.id
+    )
+
+
 @console.route("/invoices/<int:invoice_id>", endpoint="invoice_detail")
 @access.staff(*BILLING_READERS)
 def console_invoice_detail(invoice_id: int) -> tuple[str, int]:
@@ -803,7 +812,7 @@ def _invoice_action(
             form.form_errors.append(error.detail)
         else:
             flash(message, "success")
-            return redirect(url_for("billing_console.invoice_detail", invoice_id=invoice_id))
+            return redirect(_invoice_page_url(queries.get_invoice(db.session(), invoice_id)))
     return _console_page(invoice_id, status=422, **{form_name: form})
 
 
@@ -867,7 +876,7 @@ def void(invoice_id: int) -> Page:
             f"Reason recorded in the audit log: {form.reason.data}",
         ],
         button="Void the invoice",
-        cancel_url=url_for("billing_console.invoice_detail", invoice_id=invoice_id),
+        cancel_url=_invoice_page_url(invoice),
         cancel_label="Keep the invoice",
     )
     return _invoice_action(invoice_id, form, "void_form", act, confirmation, check)
@@ -900,7 +909,7 @@ def withdraw_links(invoice_id: int) -> Page:
             f"Reason recorded in the audit log: {form.reason.data}",
         ],
         button="Withdraw the links",
-        cancel_url=url_for("billing_console.invoice_detail", invoice_id=invoice_id),
+        cancel_url=_invoice_page_url(invoice),
         cancel_label="Keep the links",
     )
     return _invoice_action(invoice_id, form, "links_form", act, confirmation)
@@ -1018,7 +1027,7 @@ def reverse_payment(payment_id: int) -> Page:
             f"Reason recorded in the audit log: {form.reason.data}",
         ],
         button="Reverse the payment",
-        cancel_url=url_for("billing_console.invoice_detail", invoice_id=invoice.id),
+        cancel_url=_invoice_page_url(invoice),
         cancel_label="Keep the payment",
     )
     return _invoice_action(invoice.id, form, "reversal_form", act, confirmation, check)
@@ -1029,7 +1038,7 @@ def reverse_payment(payment_id: int) -> Page:
 def accept_payment(payment_id: int) -> Response:
     form = forms.ReasonForm(prefix="accept")
     payment = queries.get_payment(db.session(), payment_id)
-    invoice_id = payment.invoice_id
+    invoice = queries.get_invoice(db.session(), payment.invoice_id)
     if form.validate_on_submit():
         try:
             services.accept_flagged_payment(
@@ -1041,7 +1050,7 @@ def accept_payment(payment_id: int) -> Response:
             flash("The flagged payment is accepted and applied.", "success")
     else:
         flash("Say why the payment is accepted.", "error")
-    return redirect(url_for("billing_console.invoice_detail", invoice_id=invoice_id))
+    return redirect(_invoice_page_url(invoice))
 
 
 @queue_summary
