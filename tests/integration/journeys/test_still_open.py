@@ -51,6 +51,12 @@ def _closing(console: FlaskClient, organization_id: int) -> Any:
     return asked
 
 
+def _path_and_query(url: str) -> str:
+    """The path of a link as the page wrote it, and its query when it has one."""
+    link = urlsplit(html.unescape(url))
+    return f"{link.path}?{link.query}" if link.query else link.path
+
+
 def _link_after(page: Any, words: str) -> str:
     """The path and query of the link that follows `words` on the page."""
     found = re.search(re.escape(words) + r'\s*<a href="([^"]+)"', page.get_data(as_text=True))
@@ -282,8 +288,7 @@ def _record_link(page: Any, label: str) -> str:
         r'<a href="([^"]+)">' + re.escape(label) + "</a>", page.get_data(as_text=True)
     )
     assert found is not None, label
-    link = urlsplit(html.unescape(found.group(1)))
-    return f"{link.path}?{link.query}" if link.query else link.path
+    return _path_and_query(found.group(1))
 
 
 def _link_back(page: Any, label: str) -> str:
@@ -293,8 +298,7 @@ def _link_back(page: Any, label: str) -> str:
         page.get_data(as_text=True),
     )
     assert found is not None, label
-    link = urlsplit(html.unescape(found.group(1)))
-    return f"{link.path}?{link.query}" if link.query else link.path
+    return _path_and_query(found.group(1))
 
 
 def test_a_record_opened_from_a_list_narrowed_to_its_organization_links_back_to_that_list(
@@ -332,16 +336,14 @@ def test_a_record_opened_from_a_list_narrowed_to_its_organization_links_back_to_
 def _form_action(page: Any, path_end: str) -> str:
     """The path and query a form of the page posts to, whose path ends `path_end`."""
     for action in re.findall(r'<form method="post" action="([^"]+)"', page.get_data(as_text=True)):
-        link = urlsplit(html.unescape(action))
-        if link.path.endswith(path_end):
-            return f"{link.path}?{link.query}" if link.query else link.path
+        if urlsplit(html.unescape(action)).path.endswith(path_end):
+            return _path_and_query(action)
     raise AssertionError(path_end)
 
 
 def _after(response: Any) -> str:
     assert response.status_code == 302, response.get_data(as_text=True)[:2000]
-    link = urlsplit(response.headers["Location"])
-    return f"{link.path}?{link.query}" if link.query else link.path
+    return _path_and_query(response.headers["Location"])
 
 
 def test_an_action_on_a_record_opened_from_a_narrowed_list_returns_to_it_still_narrowed(
