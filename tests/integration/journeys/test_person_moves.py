@@ -34,13 +34,21 @@ def _reloaded(user: User) -> User:
     return found
 
 
+def _asked(console: FlaskClient, user: User, organization_id: int, **more: str) -> Any:
+    """The move's form posted from the user's console page (`confirmed="yes"` to
+    answer the confirmation it asks first)."""
+    return console.post(
+        f"/console/users/{user.id}/organization",
+        data={"organization": str(organization_id), "reason": REASON, **more},
+    )
+
+
 def _moved(console: FlaskClient, user: User, organization_id: int) -> Any:
     """Ask for the move on the user's console page, then confirm it."""
-    data = {"organization": str(organization_id), "reason": REASON}
-    asked = console.post(f"/console/users/{user.id}/organization", data=data)
+    asked = _asked(console, user, organization_id)
     assert asked.status_code == 200, asked.get_data(as_text=True)[:3000]
     assert "Move the account" in asked.get_data(as_text=True)
-    return console.post(f"/console/users/{user.id}/organization", data={**data, "confirmed": "yes"})
+    return _asked(console, user, organization_id, confirmed="yes")
 
 
 def _emails(template: str) -> list[OutboxMessage]:
@@ -124,10 +132,7 @@ def test_the_last_administrator_is_not_moved_and_the_page_says_why(
     factories.make_vendor(db.session(), organization=vendor.organization, role="member")
     console = signed_in(app.test_client(), admin)
 
-    refused = console.post(
-        f"/console/users/{vendor.id}/organization",
-        data={"organization": str(other_vendor.organization_id), "reason": REASON},
-    )
+    refused = _asked(console, vendor, other_vendor.organization_id or 0)
 
     assert refused.status_code == 409
     assert "is the last active administrator of" in _words(refused)
@@ -149,10 +154,7 @@ def test_the_billing_contact_moves_only_once_the_contact_changed(
     session.commit()
     console = signed_in(app.test_client(), admin)
 
-    refused = console.post(
-        f"/console/users/{clerk.id}/organization",
-        data={"organization": str(other_vendor.organization_id), "reason": REASON},
-    )
+    refused = _asked(console, clerk, other_vendor.organization_id or 0)
 
     assert refused.status_code == 409
     assert "billing contact" in _words(refused)
@@ -173,10 +175,7 @@ def test_no_move_to_a_closed_organization_to_its_own_or_of_a_staff_account(
     console = signed_in(app.test_client(), admin)
 
     def move(user: User, organization_id: int) -> Any:
-        return console.post(
-            f"/console/users/{user.id}/organization",
-            data={"organization": str(organization_id), "reason": REASON},
-        )
+        return _asked(console, user, organization_id)
 
     to_closed = move(colleague, closed.id)
     assert to_closed.status_code == 409
@@ -196,9 +195,6 @@ def test_only_admins_move_an_account(
 ) -> None:
     colleague = factories.make_vendor(db.session(), organization=vendor.organization)
     console = signed_in(app.test_client(), licensing_staff)
-    refused = console.post(
-        f"/console/users/{colleague.id}/organization",
-        data={"organization": str(other_vendor.organization_id), "reason": REASON},
-    )
+    refused = _asked(console, colleague, other_vendor.organization_id or 0)
     assert refused.status_code == 403
     assert _reloaded(colleague).organization_id == vendor.organization_id
