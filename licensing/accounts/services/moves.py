@@ -20,7 +20,7 @@ from licensing import calendar, db
 from licensing.access import BILLING
 from licensing.accounts import queries
 from licensing.accounts.models import Organization, User
-from licensing.accounts.services._common import _change_user
+from licensing.accounts.services._common import _change_user, _revoke
 from licensing.accounts.services.members import revoke_tokens, withdraw_invitations_sent_by
 from licensing.accounts.services.roles import (
     active_administrators,
@@ -43,6 +43,7 @@ ROLE_ON_ARRIVAL = BILLING
 
 TOKENS_REVOKED = "{} moved to another organization: their API tokens are revoked."
 INVITATIONS_WITHDRAWN = "{} moved to another organization: the invitations they sent are withdrawn."
+INVITATION_SETTLED = "The account of the address invited was moved to the organization."
 
 
 @dataclass(frozen=True)
@@ -71,6 +72,7 @@ def move_user(user_id: int, organization_id: int | None, reason: str, actor: Act
         invitations = withdraw_invitations_sent_by(
             session, user, actor, INVITATIONS_WITHDRAWN.format(user.email)
         )
+        _close_invitations_to(session, user, joined, actor)
         _change_user(
             session,
             user,
@@ -87,6 +89,16 @@ def move_user(user_id: int, organization_id: int | None, reason: str, actor: Act
         move = Move(user, left, joined, tokens, invitations)
         _tell_everyone(session, move, note)
         return move
+
+
+def _close_invitations_to(session: Session, user: User, joined: Organization, actor: Actor) -> None:
+    """An invitation the new organization sent to the person's address (answered
+    "an account acts for one organization") is settled by the move: withdrawn, so
+    its list does not offer to send it again to someone already there."""
+    now = utcnow()
+    for link in queries.invitations(session, joined.id):
+        if link.email == user.email and link.status(now) == "pending":
+            _revoke(session, link, "invitation.revoked", actor, note=INVITATION_SETTLED)
 
 
 def _refusal(

@@ -198,3 +198,32 @@ def test_only_admins_move_an_account(
     refused = _asked(console, colleague, other_vendor.organization_id or 0)
     assert refused.status_code == 403
     assert _reloaded(colleague).organization_id == vendor.organization_id
+
+
+def test_an_account_whose_access_was_removed_moves_still_without_access(
+    app: Flask, vendor: User, other_vendor: User, admin: User, signed_in: SignIn
+) -> None:
+    """The usual case: the old employer removed their access when they left, and the
+    new one asks the office for them. The move keeps the access removed (only the
+    office restores it), and settles the new organization's invitation to them."""
+    session = db.session()
+    leaver = factories.make_vendor(session, organization=vendor.organization, role="member")
+    accounts.set_user_active(leaver.id, False, Actor.of(accounts.principal_for(vendor)))
+    invitation = accounts.invite_member(
+        other_vendor.organization_id or 0,
+        leaver.email,
+        Actor.of(accounts.principal_for(other_vendor)),
+    )
+
+    moved = _moved(signed_in(app.test_client(), admin), leaver, other_vendor.organization_id or 0)
+
+    assert moved.status_code == 302
+    user = _reloaded(leaver)
+    assert user.organization_id == other_vendor.organization_id
+    assert not user.is_active
+    # Neither organization's administrators restore it: the office does.
+    assert not accounts.restorable_members(session, [user])
+    session.refresh(invitation)
+    assert invitation.revoked_at is not None
+    (to_them,) = [m for m in _emails("account_moved") if m.to == [user.email]]
+    assert "Your access stays removed" in to_them.body_text
