@@ -83,6 +83,16 @@ recorded_words("organization", ("standing",), STANDING.state_text)
 for _kind in ("user", "invitation"):
     recorded_words(_kind, ("organization_role",), lambda role: access.ROLE_TITLES.get(role, role))
 
+
+def _organization_name(organization_id: object) -> str:
+    """An organization a user's history names (a move: "Organization id: Bluefin
+    Inc. → Harborlight Ltd."), by its legal name rather than its id."""
+    found = db.session().get(Organization, organization_id)
+    return found.legal_name if found is not None else str(organization_id)
+
+
+recorded_words("user", ("organization_id",), _organization_name)
+
 Page = str | tuple[str, int] | Response
 
 

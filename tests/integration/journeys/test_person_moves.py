@@ -83,7 +83,8 @@ def test_an_admin_moves_a_member_to_another_organization_and_everything_follows(
     browser = signed_in(app.test_client(), colleague)
     left = colleague.organization_id
 
-    moved = _moved(signed_in(app.test_client(), admin), colleague, other_vendor.organization_id)
+    console = signed_in(app.test_client(), admin)
+    moved = _moved(console, colleague, other_vendor.organization_id or 0)
 
     assert moved.status_code == 302
     user = _reloaded(colleague)
@@ -110,6 +111,12 @@ def test_an_admin_moves_a_member_to_another_organization_and_everything_follows(
         "organization_id": other_vendor.organization_id,
         "organization_role": "billing",
     }
+    # The user's history names both organizations, not their ids.
+    assert vendor.organization is not None
+    assert other_vendor.organization is not None
+    history = _words(console.get(f"/console/users/{user.id}"))
+    moved_between = f"{vendor.organization.legal_name} → {other_vendor.organization.legal_name}"
+    assert moved_between in history
     # The person and both organizations' administrators are told.
     told = {tuple(message.to) for message in _emails("account_moved")}
     assert told == {(user.email,), (vendor.email,), (other_vendor.email,)}
