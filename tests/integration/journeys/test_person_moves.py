@@ -234,3 +234,5 @@ def test_an_account_whose_access_was_removed_moves_still_without_access(
     assert invitation.revoked_at is not None
     (to_them,) = [m for m in _emails("account_moved") if m.to == [user.email]]
     assert "Your access stays removed" in to_them.body_text
+    (to_new,) = [m for m in _emails("account_moved") if m.to == [other_vendor.email]]
+    assert "stays removed until the licensing office restores it" in to_new.body_text
