@@ -1234,11 +1234,15 @@ def move_user(user_id: int) -> Page:
     if form.validate_on_submit():
         destination = record_id(form.organization.data or "")
         reason = form.reason.data or ""
+        # Where the admin saw the account: one moved meanwhile is not moved on.
+        leaving = record_id(request.form.get("leaving", ""))
         try:
             if not confirm.confirmed():
-                services.check_move(user_id, destination, reason, current_actor())
+                services.check_move(user_id, destination, reason, current_actor(), leaving=leaving)
                 return confirm.ask(_move_question(user, destination, reason))
-            moved = services.move_user(user_id, destination, reason, current_actor())
+            moved = services.move_user(
+                user_id, destination, reason, current_actor(), leaving=leaving
+            )
         except InvalidInput as error:
             show_errors(form, error)
         except Conflict as error:

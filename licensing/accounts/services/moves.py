@@ -57,16 +57,32 @@ class Move:
     invitations: int
 
 
-def check_move(user_id: int, organization_id: int | None, reason: str, actor: Actor) -> None:
+def check_move(
+    user_id: int,
+    organization_id: int | None,
+    reason: str,
+    actor: Actor,
+    *,
+    leaving: int | None = None,
+) -> None:
     """Every refusal `move_user` would give, writing nothing: the console asks for a
     confirmation only of a move that will be made."""
-    _refusal(db.session(), user_id, organization_id, reason, actor, lock=False)
+    _refusal(db.session(), user_id, organization_id, reason, actor, leaving, lock=False)
 
 
-def move_user(user_id: int, organization_id: int | None, reason: str, actor: Actor) -> Move:
-    """Move a vendor user's account to the organization `organization_id` (admins)."""
+def move_user(
+    user_id: int,
+    organization_id: int | None,
+    reason: str,
+    actor: Actor,
+    *,
+    leaving: int | None = None,
+) -> Move:
+    """Move a vendor user's account to the organization `organization_id` (admins).
+    `leaving` is the organization the admin saw them in (the page's form): an account
+    moved by someone else meanwhile is not moved again from where it is now."""
     with db.transaction() as session:
-        user, left, joined = _refusal(session, user_id, organization_id, reason, actor)
+        user, left, joined = _refusal(session, user_id, organization_id, reason, actor, leaving)
         note = reason.strip()
         tokens = revoke_tokens(session, user, actor, TOKENS_REVOKED.format(user.email))
         invitations = withdraw_invitations_sent_by(
@@ -107,6 +123,7 @@ def _refusal(
     organization_id: int | None,
     reason: str,
     actor: Actor,
+    leaving: int | None,
     *,
     lock: bool = True,
 ) -> tuple[User, Organization, Organization]:
@@ -115,6 +132,7 @@ def _refusal(
     so two moves at once take turns and the administrators are counted as they stay)."""
     actor.require_role("admin")
     user = queries.get_member(session, user_id, actor)
+    _refuse_moved_meanwhile(user, leaving)
     if not reason.strip():
         raise InvalidInput.for_field("reason", "Say why the account moves.")
     if len(reason.strip()) > REASON_MAX:
@@ -140,7 +158,8 @@ def _refusal(
     assert left is not None
     assert joined is not None
     if lock:
-        session.refresh(user)
+        session.refresh(user)  # as it is once no other move of it can run
+        _refuse_moved_meanwhile(user, left.id)
     refused = leaving_refusal(session, user, left)
     if refused is not None:
         raise Conflict(refused)
@@ -150,6 +169,17 @@ def _refusal(
             f"{user.full_name} is not moved there."
         )
     return user, left, joined
+
+
+def _refuse_moved_meanwhile(user: User, leaving: int | None) -> None:
+    """Another admin moved the account since the page was drawn (or while this move
+    waited for the organizations' locks): it is not moved on from where it is now
+    without a look."""
+    if leaving is not None and user.organization_id != leaving:
+        raise Conflict(
+            f"{user.full_name}'s account was moved to another organization meanwhile: "
+            "open their page again before moving it."
+        )
 
 
 def leaving_refusal(session: Session, user: User, left: Organization) -> str | None:

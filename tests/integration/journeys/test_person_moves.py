@@ -236,3 +236,28 @@ def test_an_account_whose_access_was_removed_moves_still_without_access(
     assert "Your access stays removed" in to_them.body_text
     (to_new,) = [m for m in _emails("account_moved") if m.to == [other_vendor.email]]
     assert "stays removed until the licensing office restores it" in to_new.body_text
+
+
+def test_an_account_moved_meanwhile_is_not_moved_on_from_a_page_drawn_before(
+    app: Flask, vendor: User, other_vendor: User, admin: User, signed_in: SignIn
+) -> None:
+    """Two admins at one user's page: the second's move, confirmed after the first,
+    would have moved the account on from where the first put it."""
+    session = db.session()
+    colleague = factories.make_vendor(session, organization=vendor.organization, role="member")
+    third = factories.make_organization(session)
+    session.commit()
+    console = signed_in(app.test_client(), admin)
+    page = console.get(f"/console/users/{colleague.id}").get_data(as_text=True)
+    assert f'name="leaving" value="{vendor.organization_id}"' in page
+    accounts.move_user(
+        colleague.id, other_vendor.organization_id, REASON, Actor.of(accounts.principal_for(admin))
+    )
+
+    late = _asked(
+        console, colleague, third.id, leaving=str(vendor.organization_id), confirmed="yes"
+    )
+
+    assert late.status_code == 409
+    assert "moved to another organization meanwhile" in _words(late)
+    assert _reloaded(colleague).organization_id == other_vendor.organization_id
