@@ -16,13 +16,21 @@ from flask import Flask
 
 from licensing import access, db
 from licensing.accounts import auth, queries
+from licensing.accounts.models import TWO_STEP_WORDS, User
 from licensing.accounts.services.roles import role_refusal, with_article
 from licensing.accounts.services.standing import licensable
+from licensing.config import current_config
 from licensing.mail import services as mail
 
 
 def _people_in(events: Sequence[Any]) -> dict[int, str]:
     return queries.people_in(db.session(), events)
+
+
+def _two_step_words(user: User) -> str:
+    """Where a member is with two-step sign-in, as the organization pages say it."""
+    staff_required = current_config().two_step_required_for_staff
+    return TWO_STEP_WORDS[user.two_step_state(staff_required=staff_required)]
 
 
 def init_app(app: Flask) -> None:
@@ -36,4 +44,5 @@ def init_app(app: Flask) -> None:
     # A role as pages name it ("billing member"), and the roles a colleague may be given.
     app.jinja_env.filters["role_title"] = lambda role: access.ROLE_TITLES.get(role, role)
     app.jinja_env.filters["with_article"] = with_article
+    app.jinja_env.filters["two_step_words"] = _two_step_words
     app.jinja_env.globals["organization_roles"] = access.ORGANIZATION_ROLES

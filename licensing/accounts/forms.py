@@ -427,3 +427,17 @@ class TwoStepResetForm(PageForm):
         validators=[REQUIRED, within(500)],
         id="two-step-reason",
     )
+
+
+class MoveUserForm(PageForm):
+    """An admin moves a vendor user's account to another organization (a new
+    employer): where to, and why (`services.move_user`)."""
+
+    organization = SelectField(
+        "The organization it moves to", choices=[], validate_choice=False, id="move-organization"
+    )
+    reason = StringField(
+        "Why (the user is emailed this, and it is kept in the audit log)",
+        validators=[REQUIRED, within(500)],
+        id="move-reason",
+    )

@@ -57,6 +57,18 @@ INVITATION = "invitation"
 TOKEN_PURPOSES = (VERIFY_EMAIL, RESET_PASSWORD, WELCOME, INVITATION)
 # The links the password page (/reset/<token>) accepts; using one spends the others.
 PASSWORD_LINKS = (RESET_PASSWORD, WELCOME)
+# Where a user is with two-step sign-in (`User.two_step_state`), as the organization
+# pages and the API's users say it: set up, not set up (their choice), or not set up
+# while their organization (or, for staff, the office) requires it.
+TWO_STEP_ON = "on"
+TWO_STEP_NOT_SET_UP = "not_set_up"
+TWO_STEP_REQUIRED = "required"
+TWO_STEP_STATES = (TWO_STEP_ON, TWO_STEP_NOT_SET_UP, TWO_STEP_REQUIRED)
+TWO_STEP_WORDS = {
+    TWO_STEP_ON: "On",
+    TWO_STEP_NOT_SET_UP: "Not set up",
+    TWO_STEP_REQUIRED: "Required, not set up yet",
+}
 # After an assignee's name when the account is deactivated (`User.listed_name`).
 DEACTIVATED_MARK = " (deactivated)"
 
@@ -182,6 +194,16 @@ class User(Base):
     @property
     def two_step_enabled(self) -> bool:
         return self.two_step_enabled_at is not None
+
+    def two_step_state(self, *, staff_required: bool) -> str:
+        """`on`, `not_set_up`, or `required` (not set up, and required of them: they
+        are asked to set it up when they next sign in). `staff_required` is the
+        office's `TWO_STEP_REQUIRED_FOR_STAFF`; a vendor user's organization decides."""
+        if self.two_step_enabled:
+            return TWO_STEP_ON
+        organization = self.organization
+        required = staff_required if organization is None else organization.two_step_required
+        return TWO_STEP_REQUIRED if required else TWO_STEP_NOT_SET_UP
 
     @property
     def roles(self) -> frozenset[str]:

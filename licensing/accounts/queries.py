@@ -43,7 +43,7 @@ from licensing.accounts.models import (
     User,
     parse_roles,
 )
-from licensing.accounts.states import ACTIVE
+from licensing.accounts.states import ACTIVE, CLOSED
 from licensing.actors import Actor
 from licensing.db import UTCDateTime, utcnow
 from licensing.errors import NotFound
@@ -332,6 +332,17 @@ def organizations(
             ~_active_user_exists(administrator=True)
         )
     return session.scalars(query).all()
+
+
+def destinations(session: Session, leaving: int) -> list[tuple[int, str]]:
+    """The organizations an account of `leaving` may move to (`services.move_user`):
+    every other one not closed, by name, as (id, legal name)."""
+    statement = (
+        select(Organization.id, Organization.legal_name)
+        .where(Organization.id != leaving, Organization.standing != CLOSED)
+        .order_by(func.lower(Organization.legal_name), Organization.id)
+    )
+    return [(row.id, row.legal_name) for row in session.execute(statement)]
 
 
 def _active_user_exists(*, administrator: bool) -> ColumnElement[bool]:

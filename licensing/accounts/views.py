@@ -57,7 +57,7 @@ from licensing.errors import (
     NotFound,
     PermissionDenied,
 )
-from licensing.limits import shows_unstorable_on_form
+from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.mail import services as mail
 from licensing.web import confirm
 from licensing.web.filters import recorded_words, when
@@ -82,6 +82,16 @@ recorded_words("organization", ("standing",), STANDING.state_text)
 # stored `billing` read as the staff role of that name.
 for _kind in ("user", "invitation"):
     recorded_words(_kind, ("organization_role",), lambda role: access.ROLE_TITLES.get(role, role))
+
+
+def _organization_name(organization_id: object) -> str:
+    """An organization a user's history names (a move: "Organization id: Bluefin
+    Inc. → Harborlight Ltd."), by its legal name rather than its id."""
+    found = db.session().get(Organization, organization_id)
+    return found.legal_name if found is not None else str(organization_id)
+
+
+recorded_words("user", ("organization_id",), _organization_name)
 
 Page = str | tuple[str, int] | Response
 
@@ -1077,10 +1087,12 @@ def _user_page(
     *,
     roles_form: forms.RolesForm | None = None,
     two_step_form: forms.TwoStepResetForm | None = None,
+    move_form: forms.MoveUserForm | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     db_session = db.session()
     user = queries.get_member(db_session, user_id)
+    organization = user.organization
     if roles_form is None:
         roles_form = forms.RolesForm(formdata=None, roles=sorted(user.roles))
     tokens = queries.tokens_of(db_session, user.id)
@@ -1095,8 +1107,20 @@ def _user_page(
         staff_roles=STAFF_ROLES,
         keeps_organization=_keeps_organization(db_session, user),
         two_step_form=two_step_form or forms.TwoStepResetForm(formdata=None),
+        move_form=_move_form(user, move_form or forms.MoveUserForm(formdata=None)),
+        # The page says why the account cannot move now rather than offer it.
+        move_refused=organization and services.leaving_refusal(db_session, user, organization),
         now=now,
     ), status
+
+
+def _move_form(user: User, form: forms.MoveUserForm) -> forms.MoveUserForm:
+    """The move's form, offering every organization the account may move to."""
+    form.organization.choices = [("", "Choose…")] + [
+        (str(organization_id), name)
+        for organization_id, name in queries.destinations(db.session(), user.organization_id or 0)
+    ]
+    return form
 
 
 def _keeps_organization(db_session: Session, user: User) -> bool:
@@ -1196,6 +1220,67 @@ def turn_off_two_step(user_id: int) -> Page:
             )
             return redirect(url_for("accounts_console.user_detail", user_id=user_id))
     return _user_page(user_id, two_step_form=form, status=422)
+
+
+@console.route("/users/<int:user_id>/organization", methods=["POST"])
+@access.staff("admin")
+@shows_unstorable_on_form
+def move_user(user_id: int) -> Page:
+    """Move a vendor user's account to another organization (a new employer), after
+    a confirmation that says what ends and who is told."""
+    user = queries.get_member(db.session(), user_id)
+    form = _move_form(user, forms.MoveUserForm())
+    status = 422
+    if form.validate_on_submit():
+        destination = record_id(form.organization.data or "")
+        reason = form.reason.data or ""
+        # Where the admin saw the account: one moved meanwhile is not moved on.
+        leaving = record_id(request.form.get("leaving", ""))
+        try:
+            if not confirm.confirmed():
+                services.check_move(user_id, destination, reason, current_actor(), leaving=leaving)
+                return confirm.ask(_move_question(user, destination, reason))
+            moved = services.move_user(
+                user_id, destination, reason, current_actor(), leaving=leaving
+            )
+        except InvalidInput as error:
+            show_errors(form, error)
+        except Conflict as error:
+            form.form_errors.append(error.detail)
+            status = 409
+        else:
+            flash(
+                f"{moved.user.email} now acts for {moved.joined.legal_name}, as "
+                f"{services.with_article(moved.user.organization_role)}; they, and both "
+                "organizations' administrators, have been emailed.",
+                "success",
+            )
+            return redirect(url_for("accounts_console.user_detail", user_id=user_id))
+    return _user_page(user_id, move_form=form, status=status)
+
+
+def _move_question(user: User, destination: int | None, reason: str) -> confirm.Confirmation:
+    joined = db.session().get(Organization, destination or 0)
+    # Both exist: check_move refused a move from no organization or to none.
+    assert joined is not None
+    assert user.organization is not None
+    left = user.organization.legal_name
+    return confirm.Confirmation(
+        title=f"Move {user.full_name}'s account to {joined.legal_name}?",
+        consequences=[
+            f"{user.email} is signed out everywhere, their API tokens are revoked, and the "
+            f"invitations they sent for {left} that are still waiting are withdrawn.",
+            f"They act for {joined.legal_name} as a billing member (reading and paying its "
+            "invoices) until its administrators give them another role.",
+            f"What they did for {left} (reports filed, agreements accepted, payments made) "
+            f"stays {left}'s record; they no longer see it.",
+            f"They and both organizations' administrators are emailed. Reason, also kept "
+            f"in the audit log: {reason.strip()}",
+        ],
+        button="Move the account",
+        cancel_url=url_for("accounts_console.user_detail", user_id=user.id),
+        cancel_label="Keep the account where it is",
+    )
 
 
 @console.route("/users/<int:user_id>/unlock", methods=["POST"])

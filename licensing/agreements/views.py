@@ -58,7 +58,7 @@ from licensing.web import assignment, confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.filters import money, recorded_words, state_words
 from licensing.web.forms import PageForm, readable, show_errors
-from licensing.web.navigation import url_pattern
+from licensing.web.navigation import record_url, url_pattern
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, dashboard_context, waiting_provider
 from licensing.web.records import named_by_id, numbered_record
@@ -338,7 +338,13 @@ def application(application_id: int) -> Page:
 
 def _vendor_action(application_id: int, call: Any, done: str | Callable[[Any], str]) -> Page:
     return _application_step(
-        application_id, call, done, page=_vendor_page, back="agreements.application"
+        application_id,
+        call,
+        done,
+        page=_vendor_page,
+        back=lambda application_id: url_for(
+            "agreements.application", application_id=application_id
+        ),
     )
 
 
@@ -360,10 +366,10 @@ def _application_step(
     done: str | Callable[[Any], str],
     *,
     page: Callable[..., tuple[str, int]],
-    back: str,
+    back: Callable[[int], str],
 ) -> Page:
     """Take a step on the application, then say `done` (or what `done` makes of the
-    step's result) on the page `back` names; on a refusal, the application's `page`
+    step's result) on the page `back` gives; on a refusal, the application's `page`
     again, as it now stands, with the messages (422 for the input, 409 for a step
     its state does not allow)."""
     try:
@@ -377,7 +383,7 @@ def _application_step(
             application, errors=errors, status=422 if isinstance(error, InvalidInput) else 409
         )
     flash(done if isinstance(done, str) else done(result), "success")
-    return redirect(url_for(back, application_id=application_id))
+    return redirect(back(application_id))
 
 
 @bp.route("/applications/<int:application_id>/submit", methods=["POST"])
@@ -1035,8 +1041,15 @@ def application_review(application_id: int) -> Page:
 
 
 def _staff_action(application_id: int, call: Any, done: str) -> Page:
-    return _application_step(
-        application_id, call, done, page=_console_page, back="agreements_console.application"
+    return _application_step(application_id, call, done, page=_console_page, back=_review_page_url)
+
+
+def _review_page_url(application_id: int) -> str:
+    """The application's review page after a step (the assignee saved, a note, a
+    decision), keeping the narrowing of the queue it was opened from."""
+    application = queries.get_application(db.session(), application_id)
+    return record_url(
+        "agreements_console.application", application.organization_id, application_id=application_id
     )
 
 
@@ -1242,7 +1255,15 @@ def terminate(agreement_id: int) -> Page:
             status=422 if isinstance(error, InvalidInput) else 409,
         )
     flash(f"Agreement {found.number} is terminated.", "success")
-    return redirect(url_for("agreements_console.agreement_detail", agreement_id=agreement_id))
+    return redirect(_agreement_page_url(found))
+
+
+def _agreement_page_url(agreement: Agreement) -> str:
+    """The agreement's console page after terminating it (or as the confirmation's
+    way back), keeping the narrowing of the list it was opened from."""
+    return record_url(
+        "agreements_console.agreement_detail", agreement.organization_id, agreement_id=agreement.id
+    )
 
 
 def _termination_question(agreement: Agreement, reason: str) -> confirm.Confirmation:
@@ -1256,7 +1277,7 @@ def _termination_question(agreement: Agreement, reason: str) -> confirm.Confirma
             f"The licensee is emailed the reason: {reason}",
         ],
         button="Terminate the agreement",
-        cancel_url=url_for("agreements_console.agreement_detail", agreement_id=agreement.id),
+        cancel_url=_agreement_page_url(agreement),
         cancel_label="Keep the agreement",
     )
 

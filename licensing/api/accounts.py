@@ -27,6 +27,7 @@ from licensing.accounts.models import (
     EMAIL_MAX,
     PERSON_NAME_MAX,
     TOKEN_SCOPES,
+    TWO_STEP_STATES,
     ApiToken,
     OneTimeToken,
     Organization,
@@ -38,6 +39,7 @@ from licensing.accounts.states import STANDING, may_take
 from licensing.actors import current_actor
 from licensing.api.base import Blueprint, Created
 from licensing.api.fields import STRINGS, ApiSchema, Text, callers_actions, documented, vocabulary
+from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, PermissionDenied
 from licensing.links import links
@@ -166,6 +168,16 @@ class UserSchema(ApiSchema):
         "_roles", {"type": "array", "items": {"type": "string", "enum": list(STAFF_ROLES)}}
     )
     email_verified = ma.fields.Boolean()
+    two_step = documented(
+        "_two_step",
+        {
+            "type": "string",
+            "enum": list(TWO_STEP_STATES),
+            "description": "Two-step sign-in: `on`, `not_set_up` (their choice), or "
+            "`required` (not set up, and their organization, or for staff the office, "
+            "requires it: they are asked to set it up when they next sign in).",
+        },
+    )
     is_active = ma.fields.Boolean()
     locked_until = ma.fields.DateTime(allow_none=True)
     created_at = ma.fields.DateTime()
@@ -173,6 +185,9 @@ class UserSchema(ApiSchema):
 
     def _roles(self, user: User) -> list[str]:
         return sorted(user.roles)
+
+    def _two_step(self, user: User) -> str:
+        return user.two_step_state(staff_required=current_config().two_step_required_for_staff)
 
 
 class MeSchema(ApiSchema):

@@ -74,6 +74,7 @@ from licensing.web import confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.filters import money, recorded_words
 from licensing.web.forms import show_errors
+from licensing.web.navigation import record_url
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, waiting_provider
 from licensing.web.records import described, numbered_record
@@ -817,6 +818,14 @@ def _amount(text: str | None) -> Decimal:
         raise InvalidInput.for_field("amount", f"Give an amount such as 1250.00 ({exc}).") from None
 
 
+def _invoice_page_url(invoice: Invoice) -> str:
+    """The invoice's console page after an action on it (or as a confirmation's way
+    back), keeping the narrowing of the list it was opened from."""
+    return record_url(
+        "billing_console.invoice_detail", invoice.organization_id, invoice_id=invoice.id
+    )
+
+
 @console.route("/invoices/<int:invoice_id>", endpoint="invoice_detail")
 @access.staff(*BILLING_READERS)
 def console_invoice_detail(invoice_id: int) -> tuple[str, int]:
@@ -855,7 +864,8 @@ def _invoice_action(
             status = 409 if isinstance(error, Conflict) else 422
         else:
             flash(message, "success")
-            return redirect(_back_url(invoice_id, from_payment))
+            invoice = queries.get_invoice(db.session(), invoice_id)
+            return redirect(_back_url(invoice, from_payment))
     if from_payment is not None:
         return _payment_page(from_payment, status=status, **{form_name: form})
     return _console_page(invoice_id, status=422, **{form_name: form})
@@ -876,10 +886,12 @@ def _posted_from(invoice_id: int) -> int | None:
     return payment_id if payment is not None and payment.invoice_id == invoice_id else None
 
 
-def _back_url(invoice_id: int, from_payment: int | None) -> str:
+def _back_url(invoice: Invoice, from_payment: int | None) -> str:
+    """The page a step on a payment returns to: the payment's, when it was posted
+    from there, else the invoice's (keeping the list's narrowing)."""
     if from_payment is not None:
         return url_for("billing_console.payment_detail", payment_id=from_payment)
-    return url_for("billing_console.invoice_detail", invoice_id=invoice_id)
+    return _invoice_page_url(invoice)
 
 
 @contextmanager
@@ -942,7 +954,7 @@ def void(invoice_id: int) -> Page:
             f"Reason recorded in the audit log: {form.reason.data}",
         ],
         button="Void the invoice",
-        cancel_url=url_for("billing_console.invoice_detail", invoice_id=invoice_id),
+        cancel_url=_invoice_page_url(invoice),
         cancel_label="Keep the invoice",
     )
     return _invoice_action(invoice_id, form, "void_form", act, confirmation, check)
@@ -975,7 +987,7 @@ def withdraw_links(invoice_id: int) -> Page:
             f"Reason recorded in the audit log: {form.reason.data}",
         ],
         button="Withdraw the links",
-        cancel_url=url_for("billing_console.invoice_detail", invoice_id=invoice_id),
+        cancel_url=_invoice_page_url(invoice),
         cancel_label="Keep the links",
     )
     return _invoice_action(invoice_id, form, "links_form", act, confirmation)
@@ -1095,7 +1107,7 @@ def reverse_payment(payment_id: int) -> Page:
             f"Reason recorded in the audit log: {form.reason.data}",
         ],
         button="Reverse the payment",
-        cancel_url=_back_url(invoice.id, _posted_from(invoice.id)),
+        cancel_url=_back_url(invoice, _posted_from(invoice.id)),
         cancel_label="Keep the payment",
     )
     return _invoice_action(invoice.id, form, "reversal_form", act, confirmation, check)
@@ -1106,7 +1118,7 @@ def reverse_payment(payment_id: int) -> Page:
 def accept_payment(payment_id: int) -> Response:
     form = forms.ReasonForm(prefix="accept")
     payment = queries.get_payment(db.session(), payment_id)
-    invoice_id = payment.invoice_id
+    invoice = queries.get_invoice(db.session(), payment.invoice_id)
     if form.validate_on_submit():
         try:
             services.accept_flagged_payment(
@@ -1118,7 +1130,7 @@ def accept_payment(payment_id: int) -> Response:
             flash("The flagged payment is accepted and applied.", "success")
     else:
         flash("Say why the payment is accepted.", "error")
-    return redirect(_back_url(invoice_id, _posted_from(invoice_id)))
+    return redirect(_back_url(invoice, _posted_from(invoice.id)))
 
 
 @queue_summary

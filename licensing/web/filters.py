@@ -107,7 +107,8 @@ def audit_value(value: object, name: str = "", entity_type: str = "") -> str:
     a registered vocabulary value (or record: each item of a list) in the form's
     words, everything else as stored."""
     words = _RECORDED_WORDS.get((entity_type, name))
-    if words is not None and isinstance(value, str):
+    # A record's id is an int (a moved user's organization); a flag is not one.
+    if words is not None and isinstance(value, str | int) and not isinstance(value, bool):
         return words(value)
     if words is not None and isinstance(value, list):
         return "; ".join(words(item) for item in value) or "none"

@@ -140,13 +140,22 @@ def register(app: Flask) -> None:
             "asset_url": asset_url,
             "apply_url": apply_url,
             "sign_in_to_apply_url": sign_in_to_apply_url,
-            "carried_back": _carried_back,
+            "carried_back": carried_back,
         }
 
 
-def _carried_back(organization_id: int) -> dict[str, int]:
-    """A record page's link back to its list: the narrowing it was opened with."""
+def carried_back(organization_id: int) -> dict[str, int]:
+    """A record page's link back to its list: the narrowing it was opened with. Its
+    forms post with it too, and the action's redirect to the record (or its
+    confirmation's way back) keeps it, so the link back still lists that
+    organization's records after a payment is recorded or a decision taken."""
     return scope.carried_back(request.args, organization_id)
+
+
+def record_url(endpoint: str, organization_id: int, **values: Any) -> str:
+    """A record's console page as an action on it returns there (or a confirmation's
+    way back leads there): with the narrowing it was opened with (`carried_back`)."""
+    return url_for(endpoint, **{**values, **carried_back(organization_id)})
 
 
 def link_to(endpoint: str, **values: Any) -> str | None:

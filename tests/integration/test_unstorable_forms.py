@@ -268,6 +268,7 @@ SHOWN_ON_FORM = {
     "estimator.estimate",
     "accounts.sign_in_code",
     "accounts_console.turn_off_two_step",
+    "accounts_console.move_user",
     "two_step.confirm",
     "two_step.confirm_password",
     "two_step.turn_off",

@@ -38,6 +38,7 @@ from licensing.accounts.services.invitations import (
     revoke_invitation,
 )
 from licensing.accounts.services.members import restorable_members, set_user_active, update_user
+from licensing.accounts.services.moves import Move, check_move, leaving_refusal, move_user
 from licensing.accounts.services.organizations import create_organization, update_organization
 from licensing.accounts.services.password_reset import request_password_reset, reset_password
 from licensing.accounts.services.profile import (
@@ -146,6 +147,7 @@ __all__ = [
     "VENDOR_EDITABLE",
     "Hold",
     "Keys",
+    "Move",
     "OpenBusinessCheck",
     "OverdueCheck",
     "PendingSetUp",
@@ -158,6 +160,7 @@ __all__ = [
     "change_password",
     "change_standing",
     "check_link",
+    "check_move",
     "confirm_password",
     "confirm_set_up",
     "create_admin",
@@ -172,7 +175,9 @@ __all__ = [
     "hold_for_overdue",
     "hold_now_if_overdue",
     "invite_member",
+    "leaving_refusal",
     "licensable",
+    "move_user",
     "named_and_more",
     "normalize_email",
     "open_business",

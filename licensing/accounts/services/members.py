@@ -82,13 +82,11 @@ def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
         # creates new tokens. (On restore, tokens left unrevoked by a removal made
         # before this rule go too.)
         why = TOKENS_REVOKED_ON_RESTORE if active else TOKENS_REVOKED_ON_REMOVAL
-        revoked = []
-        for token in queries.tokens_of(session, user.id):
-            if token.is_active:
-                _revoke(session, token, "api_token.revoked", actor, note=why.format(user.email))
-                revoked.append(token.name)
+        revoked = revoke_tokens(session, user, actor, why.format(user.email))
         if not active:
-            withdrawn = _withdraw_invitations_sent_by(session, user, actor)
+            withdrawn = withdraw_invitations_sent_by(
+                session, user, actor, INVITATIONS_WITHDRAWN.format(user.email)
+            )
             _withdraw_reviewer(session, user, user.roles, f"{user.email} was deactivated", actor)
             _tell_removed_member(session, user, actor, revoked, withdrawn)
         return user
@@ -137,9 +135,21 @@ def _tell_removed_member(
     )
 
 
-def _withdraw_invitations_sent_by(session: Session, user: User, actor: Actor) -> int:
-    """A removed member's pending invitations are withdrawn: one sent to an address
-    of their own just before leaving would have let them back in. How many were."""
+def revoke_tokens(session: Session, user: User, actor: Actor, note: str) -> list[str]:
+    """Revoke every working API token of the user's (each audited with `note`):
+    their access ended or changed. The names of those revoked."""
+    revoked = []
+    for token in queries.tokens_of(session, user.id):
+        if token.is_active:
+            _revoke(session, token, "api_token.revoked", actor, note=note)
+            revoked.append(token.name)
+    return revoked
+
+
+def withdraw_invitations_sent_by(session: Session, user: User, actor: Actor, note: str) -> int:
+    """A member who leaves has their pending invitations withdrawn (each audited
+    with `note`): one sent to an address of their own just before leaving would have
+    let them back in. How many were."""
     if user.organization_id is None:
         return 0
     now = utcnow()
@@ -147,13 +157,7 @@ def _withdraw_invitations_sent_by(session: Session, user: User, actor: Actor) ->
     for link in queries.invitations(session, user.organization_id):
         if link.created_by_id == user.id and link.status(now) == "pending":
             withdrawn += 1
-            _revoke(
-                session,
-                link,
-                "invitation.revoked",
-                actor,
-                note=INVITATIONS_WITHDRAWN.format(user.email),
-            )
+            _revoke(session, link, "invitation.revoked", actor, note=note)
     return withdrawn
 
 

@@ -51,6 +51,12 @@ def _closing(console: FlaskClient, organization_id: int) -> Any:
     return asked
 
 
+def _path_and_query(url: str) -> str:
+    """The path of a link as the page wrote it, and its query when it has one."""
+    link = urlsplit(html.unescape(url))
+    return f"{link.path}?{link.query}" if link.query else link.path
+
+
 def _link_after(page: Any, words: str) -> str:
     """The path and query of the link that follows `words` on the page."""
     found = re.search(re.escape(words) + r'\s*<a href="([^"]+)"', page.get_data(as_text=True))
@@ -282,8 +288,7 @@ def _record_link(page: Any, label: str) -> str:
         r'<a href="([^"]+)">' + re.escape(label) + "</a>", page.get_data(as_text=True)
     )
     assert found is not None, label
-    link = urlsplit(html.unescape(found.group(1)))
-    return f"{link.path}?{link.query}" if link.query else link.path
+    return _path_and_query(found.group(1))
 
 
 def _link_back(page: Any, label: str) -> str:
@@ -293,8 +298,7 @@ def _link_back(page: Any, label: str) -> str:
         page.get_data(as_text=True),
     )
     assert found is not None, label
-    link = urlsplit(html.unescape(found.group(1)))
-    return f"{link.path}?{link.query}" if link.query else link.path
+    return _path_and_query(found.group(1))
 
 
 def test_a_record_opened_from_a_list_narrowed_to_its_organization_links_back_to_that_list(
@@ -327,3 +331,72 @@ def test_a_record_opened_from_a_list_narrowed_to_its_organization_links_back_to_
         assert _link_back(console.get(plain), back) == path
         elsewhere = f"{plain}?organization={other_vendor.organization_id}"
         assert _link_back(console.get(elsewhere), back) == path
+
+
+def _form_action(page: Any, path_end: str) -> str:
+    """The path and query a form of the page posts to, whose path ends `path_end`."""
+    for action in re.findall(r'<form method="post" action="([^"]+)"', page.get_data(as_text=True)):
+        if urlsplit(html.unescape(action)).path.endswith(path_end):
+            return _path_and_query(action)
+    raise AssertionError(path_end)
+
+
+def _after(response: Any) -> str:
+    assert response.status_code == 302, response.get_data(as_text=True)[:2000]
+    return _path_and_query(response.headers["Location"])
+
+
+def test_an_action_on_a_record_opened_from_a_narrowed_list_returns_to_it_still_narrowed(
+    app: Flask,
+    apply: Callable[..., Application],
+    vendor: Any,
+    licensing_staff: Any,
+    admin: Any,
+    signed_in: Any,
+) -> None:
+    """After a payment recorded, a note or a termination, the record page came back
+    without `?organization=ID`, and its link back listed every organization's."""
+    (invoice,) = _invoices(vendor.organization_id, 1)
+    agreement = issued_agreement(vendor, licensing_staff, AUTO_USE, now=NOW)
+    application = apply(vendor, STAFF_USE)
+    console = signed_in(app.test_client(), admin)
+    narrowed = f"organization={vendor.organization_id}"
+
+    for path, label, back, action, data in (
+        (
+            "/console/invoices",
+            invoice.number,
+            "Invoices",
+            "/payments",
+            {"method": "wire", "amount": "100.00", "reference": "WIRE-77"},
+        ),
+        ("/console/applications", application.reference, "Applications", "/notes", {"body": "Hi"}),
+        (
+            "/console/agreements",
+            agreement.number,
+            "Agreements",
+            "/terminate",
+            {"reason": "The licensee asked.", "confirmed": "yes"},
+        ),
+    ):
+        record = _record_link(console.get(f"{path}?{narrowed}"), label)
+        posted_to = _form_action(console.get(record), action)
+        assert posted_to.endswith(f"?{narrowed}")
+        returned = _after(console.post(posted_to, data=data))
+        assert returned == record
+        assert _link_back(console.get(returned), back) == f"{path}?{narrowed}"
+
+
+def test_a_confirmations_way_back_keeps_the_narrowing(
+    app: Flask, vendor: Any, other_vendor: Any, admin: Any, signed_in: Any
+) -> None:
+    (invoice,) = _invoices(vendor.organization_id, 1)
+    console = signed_in(app.test_client(), admin)
+    record = f"/console/invoices/{invoice.id}?organization={vendor.organization_id}"
+    void = _form_action(console.get(record), "/void")
+    asked = console.post(void, data={"void-reason": "Issued in error."})
+    assert asked.status_code == 200
+    assert f'href="{html.escape(record)}"' in asked.get_data(as_text=True)
+    # Another organization's id is not the record's: it is not carried.
+    elsewhere = f"/console/invoices/{invoice.id}?organization={other_vendor.organization_id}"
+    assert _form_action(console.get(elsewhere), "/void") == f"/console/invoices/{invoice.id}/void"

@@ -1,0 +1,263 @@
+"""A person moves to another organization: an admin moves their account from the
+console, with a reason. Before, the office created a second account under a new
+address and the old one kept its access."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.accounts.models import Organization, User
+from licensing.actors import Actor
+from licensing.agreements.models import Application
+from licensing.audit.models import AuditEvent
+from licensing.mail.models import OutboxMessage
+from tests.integration.agreements.conftest import STAFF_USE
+from tests.support import factories
+
+SignIn = Callable[..., FlaskClient]
+REASON = "Joined Harbor Analytics as a consultant."
+
+
+def _reloaded(user: User) -> User:
+    found = db.session().get(User, user.id, populate_existing=True)
+    assert found is not None
+    return found
+
+
+def _asked(console: FlaskClient, user: User, organization_id: int, **more: str) -> Any:
+    """The move's form posted from the user's console page (`confirmed="yes"` to
+    answer the confirmation it asks first)."""
+    return console.post(
+        f"/console/users/{user.id}/organization",
+        data={"organization": str(organization_id), "reason": REASON, **more},
+    )
+
+
+def _moved(console: FlaskClient, user: User, organization_id: int) -> Any:
+    """Ask for the move on the user's console page, then confirm it."""
+    asked = _asked(console, user, organization_id)
+    assert asked.status_code == 200, asked.get_data(as_text=True)[:3000]
+    assert "Move the account" in asked.get_data(as_text=True)
+    return _asked(console, user, organization_id, confirmed="yes")
+
+
+def _emails(template: str) -> list[OutboxMessage]:
+    return list(
+        db.session().scalars(select(OutboxMessage).where(OutboxMessage.template == template))
+    )
+
+
+def _words(page: Any) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html.unescape(page.get_data(as_text=True))).split())
+
+
+def test_an_admin_moves_a_member_to_another_organization_and_everything_follows(
+    app: Flask,
+    apply: Callable[..., Application],
+    vendor: User,
+    other_vendor: User,
+    admin: User,
+    signed_in: SignIn,
+) -> None:
+    session = db.session()
+    colleague = factories.make_vendor(
+        session, organization=vendor.organization, role="administrator", full_name="Ana Ruiz"
+    )
+    application = apply(colleague, STAFF_USE)
+    invitation = accounts.invite_member(
+        colleague.organization_id or 0,
+        "newcomer@northwind.example",
+        Actor.of(accounts.principal_for(colleague)),
+    )
+    token = factories.bearer(colleague)
+    browser = signed_in(app.test_client(), colleague)
+    left = colleague.organization_id
+
+    console = signed_in(app.test_client(), admin)
+    moved = _moved(console, colleague, other_vendor.organization_id or 0)
+
+    assert moved.status_code == 302
+    user = _reloaded(colleague)
+    assert user.organization_id == other_vendor.organization_id
+    assert user.organization_role == "billing"
+    # Sessions and tokens end.
+    assert browser.get("/portal/").status_code in (302, 303)
+    assert app.test_client().get("/api/v1/me", headers=token).status_code == 401
+    # Invitations sent for the old organization are withdrawn.
+    session.refresh(invitation)
+    assert invitation.revoked_at is not None
+    # Audited with the reason, what it was and what it is.
+    (event,) = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "user.moved", AuditEvent.entity_id == str(user.id)
+        )
+    )
+    assert event.note == REASON
+    assert json.loads(event.before) == {
+        "organization_id": left,
+        "organization_role": "administrator",
+    }
+    assert json.loads(event.after) == {
+        "organization_id": other_vendor.organization_id,
+        "organization_role": "billing",
+    }
+    # The user's history names both organizations, not their ids.
+    assert vendor.organization is not None
+    assert other_vendor.organization is not None
+    history = _words(console.get(f"/console/users/{user.id}"))
+    moved_between = f"{vendor.organization.legal_name} → {other_vendor.organization.legal_name}"
+    assert moved_between in history
+    # The person and both organizations' administrators are told.
+    told = {tuple(message.to) for message in _emails("account_moved")}
+    assert told == {(user.email,), (vendor.email,), (other_vendor.email,)}
+    # What they did stays the old organization's, and they no longer see it.
+    session.refresh(application)
+    assert application.organization_id == left
+    again = signed_in(app.test_client(), user)
+    assert again.get(f"/portal/applications/{application.id}").status_code in (403, 404)
+    assert other_vendor.organization is not None
+    assert other_vendor.organization.legal_name in _words(again.get("/organization"))
+    new_token = factories.bearer(user)
+    assert (
+        app.test_client().get(f"/api/v1/organizations/{left}", headers=new_token).status_code == 404
+    )
+
+
+def test_the_last_administrator_is_not_moved_and_the_page_says_why(
+    app: Flask, vendor: User, other_vendor: User, admin: User, signed_in: SignIn
+) -> None:
+    factories.make_vendor(db.session(), organization=vendor.organization, role="member")
+    console = signed_in(app.test_client(), admin)
+
+    refused = _asked(console, vendor, other_vendor.organization_id or 0)
+
+    assert refused.status_code == 409
+    assert "is the last active administrator of" in _words(refused)
+    assert _reloaded(vendor).organization_id != other_vendor.organization_id
+    assert not _emails("account_moved")
+    page = console.get(f"/console/users/{vendor.id}")
+    assert 'id="move-refused"' in page.get_data(as_text=True)
+    assert 'id="move-organization"' not in page.get_data(as_text=True)
+
+
+def test_the_billing_contact_moves_only_once_the_contact_changed(
+    app: Flask, vendor: User, other_vendor: User, admin: User, signed_in: SignIn
+) -> None:
+    session = db.session()
+    clerk = factories.make_vendor(session, organization=vendor.organization, role="billing")
+    organization = session.get(Organization, vendor.organization_id)
+    assert organization is not None
+    organization.billing_email = clerk.email
+    session.commit()
+    console = signed_in(app.test_client(), admin)
+
+    refused = _asked(console, clerk, other_vendor.organization_id or 0)
+
+    assert refused.status_code == 409
+    assert "billing contact" in _words(refused)
+    assert _reloaded(clerk).organization_id == vendor.organization_id
+
+
+def test_no_move_to_a_closed_organization_to_its_own_or_of_a_staff_account(
+    app: Flask,
+    vendor: User,
+    licensing_staff: User,
+    admin: User,
+    signed_in: SignIn,
+) -> None:
+    session = db.session()
+    colleague = factories.make_vendor(session, organization=vendor.organization, role="member")
+    closed = factories.make_organization(session, standing="closed")
+    session.commit()
+    console = signed_in(app.test_client(), admin)
+
+    def move(user: User, organization_id: int) -> Any:
+        return _asked(console, user, organization_id)
+
+    to_closed = move(colleague, closed.id)
+    assert to_closed.status_code == 409
+    assert "closed" in _words(to_closed)
+    assert move(colleague, vendor.organization_id or 0).status_code == 422
+    assert "already acts for that organization" in _words(
+        move(colleague, vendor.organization_id or 0)
+    )
+    assert move(licensing_staff, closed.id).status_code == 422
+    assert move(colleague, 987654).status_code == 422
+    assert _reloaded(colleague).organization_id == vendor.organization_id
+    assert not _emails("account_moved")
+
+
+def test_only_admins_move_an_account(
+    app: Flask, vendor: User, other_vendor: User, licensing_staff: User, signed_in: SignIn
+) -> None:
+    colleague = factories.make_vendor(db.session(), organization=vendor.organization)
+    console = signed_in(app.test_client(), licensing_staff)
+    refused = _asked(console, colleague, other_vendor.organization_id or 0)
+    assert refused.status_code == 403
+    assert _reloaded(colleague).organization_id == vendor.organization_id
+
+
+def test_an_account_whose_access_was_removed_moves_still_without_access(
+    app: Flask, vendor: User, other_vendor: User, admin: User, signed_in: SignIn
+) -> None:
+    """The usual case: the old employer removed their access when they left, and the
+    new one asks the office for them. The move keeps the access removed (only the
+    office restores it), and settles the new organization's invitation to them."""
+    session = db.session()
+    leaver = factories.make_vendor(session, organization=vendor.organization, role="member")
+    accounts.set_user_active(leaver.id, False, Actor.of(accounts.principal_for(vendor)))
+    invitation = accounts.invite_member(
+        other_vendor.organization_id or 0,
+        leaver.email,
+        Actor.of(accounts.principal_for(other_vendor)),
+    )
+
+    moved = _moved(signed_in(app.test_client(), admin), leaver, other_vendor.organization_id or 0)
+
+    assert moved.status_code == 302
+    user = _reloaded(leaver)
+    assert user.organization_id == other_vendor.organization_id
+    assert not user.is_active
+    # Neither organization's administrators restore it: the office does.
+    assert not accounts.restorable_members(session, [user])
+    session.refresh(invitation)
+    assert invitation.revoked_at is not None
+    (to_them,) = [m for m in _emails("account_moved") if m.to == [user.email]]
+    assert "Your access stays removed" in to_them.body_text
+    (to_new,) = [m for m in _emails("account_moved") if m.to == [other_vendor.email]]
+    assert "stays removed until the licensing office restores it" in to_new.body_text
+
+
+def test_an_account_moved_meanwhile_is_not_moved_on_from_a_page_drawn_before(
+    app: Flask, vendor: User, other_vendor: User, admin: User, signed_in: SignIn
+) -> None:
+    """Two admins at one user's page: the second's move, confirmed after the first,
+    would have moved the account on from where the first put it."""
+    session = db.session()
+    colleague = factories.make_vendor(session, organization=vendor.organization, role="member")
+    third = factories.make_organization(session)
+    session.commit()
+    console = signed_in(app.test_client(), admin)
+    page = console.get(f"/console/users/{colleague.id}").get_data(as_text=True)
+    assert f'name="leaving" value="{vendor.organization_id}"' in page
+    accounts.move_user(
+        colleague.id, other_vendor.organization_id, REASON, Actor.of(accounts.principal_for(admin))
+    )
+
+    late = _asked(
+        console, colleague, third.id, leaving=str(vendor.organization_id), confirmed="yes"
+    )
+
+    assert late.status_code == 409
+    assert "moved to another organization meanwhile" in _words(late)
+    assert _reloaded(colleague).organization_id == other_vendor.organization_id
