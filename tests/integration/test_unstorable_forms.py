@@ -293,6 +293,7 @@ GENERIC_REFUSAL = {
     "agreements_console.bulk_assign": BUTTON,
     "billing.card_payment": BUTTON,
     "billing_console.accept_payment": "answers with a flash message on the invoice page",
+    "billing_console.resend_statement": BUTTON,
     "billing_documents.linked_card_payment": BUTTON,
     "mail_console.retry": BUTTON,
     "mail_console.send_now": BUTTON,
