@@ -14,12 +14,13 @@ from werkzeug.wrappers import Response
 
 from licensing import access, db
 from licensing.accounts import forms, services, two_step
-from licensing.accounts.auth import auth_rate_limit
+from licensing.accounts.auth import AFTER_TWO_STEP, auth_rate_limit
 from licensing.accounts.models import Organization, User
 from licensing.accounts.views import (
     RECENT_PASSWORD,
     note_password_confirmed,
     password_recently_confirmed,
+    safe_next,
     two_step_keys,
 )
 from licensing.actors import current_actor
@@ -154,7 +155,8 @@ def confirm() -> Page:
             return redirect(url_for("two_step.status"))
         else:
             session.pop(_SET_UP, None)
-            return _codes_page(codes, "Two-step sign-in is on.")
+            then = safe_next(session.pop(AFTER_TWO_STEP, None))
+            return _codes_page(codes, "Two-step sign-in is on.", then=then)
     return _page(code_form=form, status=422)
 
 
@@ -172,11 +174,14 @@ def new_recovery_codes() -> Page:
     return _codes_page(codes, "New recovery codes. The earlier ones no longer work.")
 
 
-def _codes_page(codes: list[str], news: str) -> tuple[str, int]:
+def _codes_page(codes: list[str], news: str, *, then: str | None = None) -> tuple[str, int]:
+    """The recovery codes, shown once; `then`, the page the account was opening
+    when it was taken to set up two-step sign-in, to go on to."""
     return render_template(
         "accounts/recovery_codes.html",
         codes=codes,
         news=news,
+        then=then,
         as_text="CPT Licensing recovery codes (each works once)\n" + "\n".join(codes) + "\n",
     ), 200
 

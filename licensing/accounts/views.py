@@ -95,7 +95,7 @@ def home_for(principal: Principal | None) -> str:
     return url_for("console.home")
 
 
-def _safe_next(target: str | None) -> str | None:
+def safe_next(target: str | None) -> str | None:
     """Only a path on this site (no scheme, no host, not `//host`), which is also
     a header's value: a control character (a line break would add a header, and
     Werkzeug refuses it with a 500) or a backslash (`/\\host` is `//host` to a
@@ -149,7 +149,7 @@ def sign_up() -> Page:
     """A vendor creates their organization's account. A local `next` (an estimate's
     application) is kept in the browser's session, so that signing in after the
     email is confirmed leads there."""
-    after_sign_in = _safe_next(request.args.get("next"))
+    after_sign_in = safe_next(request.args.get("next"))
     form = forms.SignUpForm()
     if request.method == "GET":
         form.country.data = form.country.data or "US"
@@ -189,7 +189,7 @@ _AFTER_SIGN_IN = "after_sign_in"
 
 
 def _sign_in_url() -> str:
-    after = _safe_next(session.get(_AFTER_SIGN_IN))
+    after = safe_next(session.get(_AFTER_SIGN_IN))
     return url_for("accounts.sign_in", next=after) if after else url_for("accounts.sign_in")
 
 
@@ -199,7 +199,7 @@ def _sign_in_url() -> str:
 @shows_unstorable_on_form
 def sign_in() -> Page:
     principal = access.current_principal()
-    target = _safe_next(request.args.get("next"))
+    target = safe_next(request.args.get("next"))
     if principal is not None and request.method == "GET":
         return redirect(target or home_for(principal))
     form = forms.SignInForm()
@@ -231,7 +231,7 @@ def sign_in() -> Page:
         # on the way from sign-up to an estimate's application.
         returning=target is not None
         and not form.is_submitted()
-        and target != _safe_next(session.get(_AFTER_SIGN_IN)),
+        and target != safe_next(session.get(_AFTER_SIGN_IN)),
     ), status
 
 
@@ -267,7 +267,7 @@ def _pending_user() -> tuple[User, str | None] | None:
     user = db.session().get(User, int(user_id)) if user_id.isdigit() else None
     if user is None or not user.is_active or user.get_id() != pending.get("session_id"):
         return None
-    return user, _safe_next(pending.get("next"))
+    return user, safe_next(pending.get("next"))
 
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
