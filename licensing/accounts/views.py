@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response
 
 from licensing import access, arguments, db
 from licensing.access import MEMBER, STAFF_ROLES, Principal
-from licensing.accounts import dashboard, forms, queries, record_names, services
+from licensing.accounts import dashboard, forms, queries, record_names, services, two_step
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import (
     INVITATION,
@@ -298,10 +298,24 @@ def sign_in_code() -> Page:
             status = 422
         else:
             start_session(signed_in)
+            if two_step.looks_like_recovery_code(form.code.data or ""):
+                _recovery_code_spent(signed_in)
             return redirect(target or home_for(services.principal_for(signed_in)))
     elif form.is_submitted():
         status = 422
     return render_template("accounts/sign_in_code.html", form=form), status
+
+
+def _recovery_code_spent(user: User) -> None:
+    """Signed in with a recovery code: how many are left, and the way to a new
+    phone (the page that takes it is named, since the person is likely without
+    their phone and looking for it)."""
+    left = services.unused_recovery_codes(db.session(), user.id)
+    flash(
+        f"You signed in with a recovery code: {left} unused "
+        f"{'code is' if left == 1 else 'codes are'} left. {services.NEW_PHONE}",
+        "info",
+    )
 
 
 def two_step_keys() -> services.Keys:

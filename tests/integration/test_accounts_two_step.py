@@ -508,3 +508,40 @@ def test_an_operator_turns_it_off_from_the_command_line_when_no_admin_can(
     )
     assert again.exit_code == 1
     assert "already off" in again.output
+
+
+# --- round 26: a lost phone, as its owner meets it ----------------------------------------------
+
+
+def test_signing_in_with_a_recovery_code_says_how_to_move_to_a_new_phone(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    codes = _with_two_step(app, vendor, signed_in)
+    client = app.test_client()
+
+    landed = sign_in_with_code(client, vendor, codes[0])
+    page = client.get(landed.headers["Location"]).get_data(as_text=True)
+
+    assert "You signed in with a recovery code: 9 unused codes are left." in page
+    assert "turn it off with your password and another recovery code" in page
+    (email,) = _emails(vendor, "recovery_code_used")
+    assert "turn it off with your password and another recovery code" in email.body_text
+    assert "http://testserver/account/two-step/" in email.body_text
+    # The page the email and the message send them to says it where the button is.
+    status = client.get("/account/two-step/").get_data(as_text=True)
+    assert "A new phone, or lost yours? Turn it off here" in status
+
+
+def test_the_email_of_a_second_step_turned_off_by_the_office_links_the_page_to_set_it_up_again(
+    app: Flask, vendor: User, admin: User, signed_in: SignIn
+) -> None:
+    _with_two_step(app, vendor, signed_in)
+    office = signed_in(app.test_client(), admin)
+    turned = office.post(
+        f"/console/users/{vendor.id}/two-step/off", data={"reason": "Lost the phone"}
+    )
+    assert turned.status_code == 302
+
+    (email,) = _emails(vendor, "two_step_disabled")
+    assert "Set two-step sign-in up again" in email.body_text
+    assert "http://testserver/account/two-step/" in email.body_text

@@ -107,6 +107,7 @@ from licensing.accounts.services.tokens import (
 )
 from licensing.accounts.services.two_step import (
     CODE_REFUSED,
+    NEW_PHONE,
     Keys,
     PendingSetUp,
     confirm_set_up,
@@ -136,6 +137,7 @@ __all__ = [
     "LOCKOUT_THRESHOLD",
     "MAX_ACTIVE_TOKENS",
     "MAX_PENDING_INVITATIONS",
+    "NEW_PHONE",
     "OPEN_NAMED",
     "REASON_MAX",
     "SIGN_IN_REFUSED",

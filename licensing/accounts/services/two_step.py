@@ -37,6 +37,14 @@ CODE_REFUSED = (
     f"{LOCKOUT_THRESHOLD} failed attempts in a row an account is locked for "
     f"{int(LOCKOUT_PERIOD.total_seconds() // 60)} minutes and its owner is emailed."
 )
+# After signing in with a recovery code, on the page and in the email: the way to a
+# new phone is off (password and a recovery code) then on again, which the word
+# "again" alone did not say while it was still on.
+NEW_PHONE = (
+    "Lost your phone? On the two-step sign-in page, turn it off with your password and "
+    "another recovery code (or make new codes there first), then set it up on the new "
+    "phone: that gives you new recovery codes."
+)
 SET_UP_CODE_REFUSED = (
     "That code does not match: check the time on your phone, and type the code your app shows now."
 )
@@ -270,7 +278,7 @@ def _spend_recovery_code(session: Session, user: User, code: str, now: datetime)
             organization_role=user.organization_role,
         ),
     )
-    _tell_owner(session, user, "recovery_code_used", left=left)
+    _tell_owner(session, user, "recovery_code_used", left=left, new_phone=NEW_PHONE)
     return True
 
 
@@ -344,5 +352,10 @@ def _tell_owner(session: Session, user: User, what: str, **context: object) -> N
         to=user.email,
         subject=_SUBJECTS[what],
         template=what,
-        context={"user": user, "reset_url": links().password_reset_request(), **context},
+        context={
+            "user": user,
+            "reset_url": links().password_reset_request(),
+            "two_step_url": links().two_step_sign_in(),
+            **context,
+        },
     )
