@@ -49,6 +49,7 @@ from licensing.actors import Actor, current_actor
 from licensing.audit import keys as audit_keys
 from licensing.audit import queries as audit_queries
 from licensing.calendar import office_date
+from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.errors import (
     AuthenticationRequired,
@@ -1057,6 +1058,7 @@ def users() -> Page:
                 roles=form.roles.data or (),
                 full_name=form.full_name.data or "",
                 actor=current_actor(),
+                two_step_required=current_config().two_step_required_for_staff,
             )
         except InvalidInput as error:
             show_errors(form, error)

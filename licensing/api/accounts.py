@@ -38,6 +38,7 @@ from licensing.accounts.states import STANDING, may_take
 from licensing.actors import current_actor
 from licensing.api.base import Blueprint, Created
 from licensing.api.fields import STRINGS, ApiSchema, Text, callers_actions, documented, vocabulary
+from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, PermissionDenied
 from licensing.links import links
@@ -497,7 +498,11 @@ def list_users(query: dict[str, Any]) -> Select[Any]:
 def create_staff_user(data: dict[str, Any]) -> User:
     """Add a staff member (admins); they are emailed a link to choose a password."""
     return services.create_staff_user(
-        email=data["email"], roles=data["roles"], full_name=data["full_name"], actor=current_actor()
+        email=data["email"],
+        roles=data["roles"],
+        full_name=data["full_name"],
+        actor=current_actor(),
+        two_step_required=current_config().two_step_required_for_staff,
     )
 
 
