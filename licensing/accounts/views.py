@@ -282,9 +282,12 @@ def sign_in_code() -> Page:
     pending = _pending_user()
     if pending is None:
         session.pop(_PENDING_SIGN_IN, None)
+        # Said whichever ended it: a sign-out everywhere in another browser read
+        # as a timeout the person had not let pass.
         flash(
             "Sign in again: the step that asks for your code lasts "
-            f"{int(TWO_STEP_PENDING.total_seconds() // 60)} minutes.",
+            f"{int(TWO_STEP_PENDING.total_seconds() // 60)} minutes, and ends at once "
+            "when the account is signed out everywhere or its password changes.",
             "info",
         )
         return redirect(url_for("accounts.sign_in"))

@@ -272,6 +272,9 @@ def test_a_sign_out_everywhere_ends_a_pending_step(
     services.sign_out(vendor.id)
     ended = client.post("/sign-in/code", data={"code": code_for(vendor.id)})
     assert ended.headers["Location"].endswith("/sign-in")
+    # Not only "it lasts 5 minutes", which had not passed.
+    told = client.get("/sign-in").get_data(as_text=True)
+    assert "ends at once when the account is signed out everywhere" in told
 
 
 def test_a_password_reset_does_not_skip_the_second_step(
