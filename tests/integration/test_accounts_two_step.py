@@ -219,10 +219,31 @@ def test_wrong_codes_count_towards_the_lockout(app: Flask, vendor: User, signed_
         assert client.post("/sign-in/code", data={"code": "000000"}).status_code == 422
     user = _reloaded(vendor)
     assert user.locked_until is not None
-    assert len(_emails(vendor, "account_locked")) == 1
+    (locked,) = _emails(vendor, "account_locked")
+    # The password was right: "your password held" would tell its owner to relax.
+    assert "someone knows your password" in locked.body_text
+    assert "your password held" not in locked.body_text
+    (event,) = _events(vendor, "user.locked")
+    assert event.note is not None
+    assert event.note.endswith("the last a wrong two-step code after the right password")
     # Locked: the right password is answered as a wrong one, a right code refused.
     again = app.test_client()
     assert password_step(again, vendor).status_code == 422
+
+
+def test_a_lock_by_wrong_passwords_after_wrong_codes_does_not_say_the_password_held(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    _with_two_step(app, vendor, signed_in)
+    client = app.test_client()
+    password_step(client, vendor)
+    client.post("/sign-in/code", data={"code": "000000"})
+    for _ in range(services.LOCKOUT_THRESHOLD - 1):
+        password_step(app.test_client(), vendor, "not the password at all")
+
+    (locked,) = _emails(vendor, "account_locked")
+    assert "your password held" not in locked.body_text
+    assert "wrong codes typed after your right password count too" in locked.body_text
 
 
 def test_a_right_password_does_not_reset_the_count_of_wrong_codes(

@@ -156,7 +156,7 @@ def turn_off(
                 "password", "The password is incorrect (it counts towards the lockout)."
             )
         elif not _accept_code(session, user, code, keys, moment):
-            _count_failure(session, user, moment)
+            _count_failure(session, user, moment, after_password=True)
             refusal = InvalidInput.for_field("code", CODE_REFUSED)
         else:
             _disable(session, user, actor, reason=None, note=None)
@@ -231,7 +231,8 @@ def second_step(user_id: int, code: str, keys: Keys, *, now: datetime | None = N
             user.locked_until = None
             user.last_sign_in_at = moment
         else:
-            _count_failure(session, user, moment)
+            # Only the right password leads here: whoever typed it knows it.
+            _count_failure(session, user, moment, after_password=True)
             refused = True
     if refused:
         raise AuthenticationRequired(CODE_REFUSED)
