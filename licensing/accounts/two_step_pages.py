@@ -24,7 +24,9 @@ from licensing.accounts.views import (
     two_step_keys,
 )
 from licensing.actors import current_actor
+from licensing.calendar import office_date
 from licensing.config import current_config
+from licensing.db import utcnow
 from licensing.errors import AuthenticationRequired, Conflict, InvalidInput
 from licensing.limits import shows_unstorable_on_form
 from licensing.web.forms import show_errors
@@ -182,8 +184,19 @@ def _codes_page(codes: list[str], news: str, *, then: str | None = None) -> tupl
         codes=codes,
         news=news,
         then=then,
-        as_text="CPT Licensing recovery codes (each works once)\n" + "\n".join(codes) + "\n",
+        as_text=_codes_as_text(codes),
     ), 200
+
+
+def _codes_as_text(codes: list[str]) -> str:
+    """The file the page offers: whose codes and from when, since a person with
+    two accounts (two organizations, or staff and vendor) keeps two such files."""
+    principal = access.require_principal()
+    made = office_date(utcnow()).isoformat()
+    return (
+        f"CPT Licensing recovery codes for {principal.email}, made {made} (each works once;"
+        " making new ones stops these)\n" + "\n".join(codes) + "\n"
+    )
 
 
 @bp.route("/off", methods=["POST"])

@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from urllib.parse import quote
 
 import pyotp
 import time_machine
@@ -122,6 +123,8 @@ def test_the_recovery_codes_download_as_text(app: Flask, vendor: User, signed_in
     text = client.post("/account/two-step/confirm", data={"code": code}).get_data(as_text=True)
     assert 'download="cpt-licensing-recovery-codes.txt"' in text
     assert "data:text/plain;charset=utf-8," in text
+    # The file names the account it is for: two accounts, two files.
+    assert quote(f"CPT Licensing recovery codes for {vendor.email}, made ") in text
 
 
 def test_a_wrong_first_code_leaves_it_off(app: Flask, vendor: User, signed_in: SignIn) -> None:
