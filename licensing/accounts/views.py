@@ -307,7 +307,15 @@ def sign_in_code() -> Page:
             return redirect(target or home_for(services.principal_for(signed_in)))
     elif form.is_submitted():
         status = 422
-    return render_template("accounts/sign_in_code.html", form=form), status
+    return render_template(
+        "accounts/sign_in_code.html",
+        form=form,
+        # Who turns it off for someone without phone or codes: for staff an admin
+        # of their own office, for a vendor user the office, at its address (they
+        # are not signed in, so no other page of ours can tell them where).
+        staff=user.is_staff,
+        office_address=mail.sender_address(),
+    ), status
 
 
 def _recovery_code_spent(user: User) -> None:

@@ -575,3 +575,20 @@ def test_the_email_of_a_second_step_turned_off_by_the_office_links_the_page_to_s
     (email,) = _emails(vendor, "two_step_disabled")
     assert "Set two-step sign-in up again" in email.body_text
     assert "http://testserver/account/two-step/" in email.body_text
+
+
+def test_the_code_page_says_whom_to_ask_without_phone_or_codes_and_how_to_reach_them(
+    app: Flask, vendor: User, licensing_staff: User, signed_in: SignIn
+) -> None:
+    _with_two_step(app, vendor, signed_in)
+    _with_two_step(app, licensing_staff, signed_in)
+
+    client = app.test_client()
+    password_step(client, vendor)
+    vendors_page = client.get("/sign-in/code").get_data(as_text=True)
+    assert "Ask the licensing office, at licensing@example.test, to turn" in vendors_page
+
+    client = app.test_client()
+    password_step(client, licensing_staff)
+    staff_page = client.get("/sign-in/code").get_data(as_text=True)
+    assert "Ask an admin of the office to turn two-step sign-in off on your user page" in staff_page
