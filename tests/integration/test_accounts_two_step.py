@@ -573,7 +573,7 @@ def test_the_email_of_a_second_step_turned_off_by_the_office_links_the_page_to_s
     assert turned.status_code == 302
 
     (email,) = _emails(vendor, "two_step_disabled")
-    assert "Set two-step sign-in up again" in email.body_text
+    assert "To set two-step sign-in up again (on a new phone" in email.body_text
     assert "http://testserver/account/two-step/" in email.body_text
 
 
