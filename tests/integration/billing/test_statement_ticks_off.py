@@ -1,0 +1,94 @@
+"""Round 26: a licensee's accountant ticks the statement of account off against the
+invoice's page. A card payment disputed in part is withdrawn on the statement for
+the disputed amount; the invoice's page said only "Reversed" beside the whole
+payment, and the money Stripe reinstated after a dispute won was "of disputed
+payment 7", a row id nobody outside the database sees."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import time_machine
+from flask.testing import FlaskClient
+
+from licensing.accounts.models import User
+from licensing.billing.models import Invoice
+from tests.support.servers import LocalStripe
+
+from .dispute_support import REINSTATED, WITHDRAWN, charge_of, dispute_event
+from .refund_support import deliver, paid_by_card
+from .stripe_support import stripe_config
+
+ISSUED = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+READ_ON = datetime(2027, 5, 1, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
+    return stripe_config(localstripe)
+
+
+def _text(page: str) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
+
+
+def test_a_payment_disputed_in_part_reads_the_withdrawn_amount_on_the_invoice_and_statement(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    invoice = invoice_for(vendor, ("250.00",), at=ISSUED)
+    payment = paid_by_card(client, vendor, localstripe, invoice)
+    opened = dispute_event(
+        "charge.dispute.created",
+        payment,
+        charge_of(localstripe, payment),
+        amount=10000,
+        moved=(WITHDRAWN,),
+    )
+    assert "withdrawal of 100.00 booked" in deliver(client, opened)["outcome"]
+
+    with time_machine.travel(READ_ON, tick=False):
+        signed_in(client, vendor)
+        statement = _text(client.get("/portal/statement").get_data(as_text=True))
+        page = _text(client.get(f"/portal/invoices/{invoice.id}").get_data(as_text=True))
+
+    assert "2027-03-02 " + invoice.number in statement
+    assert "Card payment withdrawn" in statement
+    assert "Reversed: 100.00 USD returned 2027-03-02" in page
+
+
+def test_money_reinstated_after_a_dispute_won_names_the_payment_as_its_page_shows_it(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    invoice = invoice_for(vendor, ("120.00",), at=ISSUED)
+    payment = paid_by_card(client, vendor, localstripe, invoice)
+    closed = dispute_event(
+        "charge.dispute.closed",
+        payment,
+        charge_of(localstripe, payment),
+        status="won",
+        amount=12000,
+        moved=(WITHDRAWN, REINSTATED),
+    )
+    assert "reinstatement of 120.00 booked" in deliver(client, closed)["outcome"]
+
+    with time_machine.travel(READ_ON, tick=False):
+        signed_in(client, vendor)
+        page = _text(client.get(f"/portal/invoices/{invoice.id}").get_data(as_text=True))
+
+    intent = payment.stripe_payment_intent_id
+    assert intent is not None
+    assert f"Stripe reinstated the money the bank's dispute took from {intent} (paid " in page
+    assert "disputed payment" not in page
