@@ -15,17 +15,17 @@ from werkzeug.wrappers import Response
 from licensing import access, db
 from licensing.accounts import forms, services, two_step
 from licensing.accounts.auth import AFTER_TWO_STEP, auth_rate_limit
-from licensing.accounts.models import Organization, User
+from licensing.accounts.models import User
 from licensing.accounts.views import (
     RECENT_PASSWORD,
     note_password_confirmed,
     password_recently_confirmed,
+    required_of,
     safe_next,
     two_step_keys,
 )
 from licensing.actors import current_actor
 from licensing.calendar import office_date
-from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.errors import AuthenticationRequired, Conflict, InvalidInput
 from licensing.limits import shows_unstorable_on_form
@@ -34,14 +34,6 @@ from licensing.web.forms import show_errors
 bp = Blueprint("two_step", __name__, url_prefix="/account/two-step")
 
 Page = Response | str | tuple[str, int]
-
-
-def required_of(user: User, organization: Organization | None, *, staff_required: bool) -> bool:
-    """Whether the user must have two-step sign-in: staff when the office requires
-    it (`TWO_STEP_REQUIRED_FOR_STAFF`), a vendor user when their organization does."""
-    if user.is_staff:
-        return staff_required
-    return organization is not None and organization.two_step_required
 
 
 def _page(
@@ -63,9 +55,7 @@ def _page(
     return render_template(
         "accounts/two_step.html",
         user=user,
-        required=required_of(
-            user, organization, staff_required=current_config().two_step_required_for_staff
-        ),
+        required=required_of(user, organization),
         ask_password=not recent,
         recent_minutes=int(RECENT_PASSWORD.total_seconds() // 60),
         secret=two_step.secret_in_groups(set_up.secret) if set_up else None,

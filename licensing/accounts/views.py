@@ -330,6 +330,14 @@ def _recovery_code_spent(user: User) -> None:
     )
 
 
+def required_of(user: User, organization: Organization | None) -> bool:
+    """Whether the user must have two-step sign-in: staff when the office requires
+    it (`TWO_STEP_REQUIRED_FOR_STAFF`), a vendor user when their organization does."""
+    if user.is_staff:
+        return current_config().two_step_required_for_staff
+    return organization is not None and organization.two_step_required
+
+
 def two_step_keys() -> services.Keys:
     """The keys two-step secrets are derived from: the audit keys (docs/security.md,
     "Two-step sign-in")."""
@@ -1122,6 +1130,7 @@ def _user_page(
         staff_roles=STAFF_ROLES,
         keeps_organization=_keeps_organization(db_session, user),
         two_step_form=two_step_form or forms.TwoStepResetForm(formdata=None),
+        two_step_required=required_of(user, user.organization),
         now=now,
     ), status
 

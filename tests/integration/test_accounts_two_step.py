@@ -592,3 +592,20 @@ def test_the_code_page_says_whom_to_ask_without_phone_or_codes_and_how_to_reach_
     password_step(client, licensing_staff)
     staff_page = client.get("/sign-in/code").get_data(as_text=True)
     assert "Ask an admin of the office to turn two-step sign-in off on your user page" in staff_page
+
+
+def test_the_admins_user_page_says_who_is_asked_to_set_it_up_again_at_once(
+    app: Flask, vendor: User, admin: User, signed_in: SignIn
+) -> None:
+    _with_two_step(app, vendor, signed_in)
+    office = signed_in(app.test_client(), admin)
+    before = office.get(f"/console/users/{vendor.id}").get_data(as_text=True)
+    assert "sign in with their password alone until they set it up again" in before
+
+    assert vendor.organization is not None
+    services.require_for_organization(
+        Actor.of(services.principal_for(vendor)), vendor.organization.id, True
+    )
+    after = office.get(f"/console/users/{vendor.id}").get_data(as_text=True)
+    assert "are asked to set it up again as soon as they sign in with their password" in after
+    assert "their organization requires it of members" in after

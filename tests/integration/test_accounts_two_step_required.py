@@ -16,7 +16,7 @@ from licensing import db
 from licensing.accounts.models import User
 from licensing.config import Config
 from licensing.mail.models import OutboxMessage
-from tests.support.two_step import set_up
+from tests.support.two_step import set_up, turn_on
 
 SignIn = Callable[..., FlaskClient]
 
@@ -95,3 +95,16 @@ def test_a_new_staff_members_welcome_email_says_two_step_sign_in_comes_right_aft
     )
     assert "The office requires two-step sign-in of its staff" in welcome.body_text
     assert "Have your phone with you when you open the link." in welcome.body_text
+
+
+def test_the_admins_user_page_says_staff_are_asked_to_set_it_up_again_at_once(
+    app: Flask, admin: User, licensing_staff: User, signed_in: SignIn
+) -> None:
+    turn_on(licensing_staff)
+    console = signed_in(app.test_client(), admin)
+    set_up(console, admin)
+
+    page = console.get(f"/console/users/{licensing_staff.id}").get_data(as_text=True)
+
+    assert "are asked to set it up again as soon as they sign in with their password" in page
+    assert "(the office requires it of staff)" in page
