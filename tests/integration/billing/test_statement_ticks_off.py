@@ -37,12 +37,26 @@ def _text(page: str) -> str:
     return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
 
 
+@pytest.fixture
+def read_later(
+    client: FlaskClient, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> Callable[[str], str]:
+    """A page of the vendor's portal as they read it on 2027-05-01, in words."""
+
+    def read(path: str) -> str:
+        with time_machine.travel(READ_ON, tick=False):
+            signed_in(client, vendor)
+            return _text(client.get(path).get_data(as_text=True))
+
+    return read
+
+
 def test_a_payment_disputed_in_part_reads_the_withdrawn_amount_on_the_invoice_and_statement(
     client: FlaskClient,
     vendor: User,
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
-    signed_in: Callable[..., FlaskClient],
+    read_later: Callable[[str], str],
 ) -> None:
     invoice = invoice_for(vendor, ("250.00",), at=ISSUED)
     payment = paid_by_card(client, vendor, localstripe, invoice)
@@ -55,14 +69,12 @@ def test_a_payment_disputed_in_part_reads_the_withdrawn_amount_on_the_invoice_an
     )
     assert "withdrawal of 100.00 booked" in deliver(client, opened)["outcome"]
 
-    with time_machine.travel(READ_ON, tick=False):
-        signed_in(client, vendor)
-        statement = _text(client.get("/portal/statement").get_data(as_text=True))
-        page = _text(client.get(f"/portal/invoices/{invoice.id}").get_data(as_text=True))
-
+    statement = read_later("/portal/statement")
     assert "2027-03-02 " + invoice.number in statement
     assert "Card payment withdrawn" in statement
-    assert "Reversed: 100.00 USD returned 2027-03-02" in page
+    assert "Reversed: 100.00 USD returned 2027-03-02" in read_later(
+        f"/portal/invoices/{invoice.id}"
+    )
 
 
 def test_money_reinstated_after_a_dispute_won_names_the_payment_as_its_page_shows_it(
@@ -70,7 +82,7 @@ def test_money_reinstated_after_a_dispute_won_names_the_payment_as_its_page_show
     vendor: User,
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
-    signed_in: Callable[..., FlaskClient],
+    read_later: Callable[[str], str],
 ) -> None:
     invoice = invoice_for(vendor, ("120.00",), at=ISSUED)
     payment = paid_by_card(client, vendor, localstripe, invoice)
@@ -84,10 +96,7 @@ def test_money_reinstated_after_a_dispute_won_names_the_payment_as_its_page_show
     )
     assert "reinstatement of 120.00 booked" in deliver(client, closed)["outcome"]
 
-    with time_machine.travel(READ_ON, tick=False):
-        signed_in(client, vendor)
-        page = _text(client.get(f"/portal/invoices/{invoice.id}").get_data(as_text=True))
-
+    page = read_later(f"/portal/invoices/{invoice.id}")
     intent = payment.stripe_payment_intent_id
     assert intent is not None
     assert f"Stripe reinstated the money the bank's dispute took from {intent} (paid " in page
