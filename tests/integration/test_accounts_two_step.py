@@ -609,3 +609,25 @@ def test_the_admins_user_page_says_who_is_asked_to_set_it_up_again_at_once(
     after = office.get(f"/console/users/{vendor.id}").get_data(as_text=True)
     assert "are asked to set it up again as soon as they sign in with their password" in after
     assert "their organization requires it of members" in after
+
+
+def test_members_without_it_are_emailed_when_their_administrator_requires_it(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    without = factories.make_vendor(db.session(), organization=vendor.organization, role="member")
+    clerk = factories.make_vendor(db.session(), organization=vendor.organization, role="billing")
+    _with_two_step(app, clerk, signed_in)
+    admin = signed_in(app.test_client(), vendor)
+
+    assert admin.post("/organization/two-step", data={"required": "true"}).status_code == 302
+
+    (told,) = _emails(without, "two_step_required")
+    assert f"{vendor.full_name} ({vendor.email}) now requires two-step sign-in" in told.body_text
+    assert "Have your phone with you, or set it up now:" in told.body_text
+    assert "http://testserver/account/two-step/" in told.body_text
+    # Not the one who has it already, nor the administrator who asked.
+    assert _emails(clerk, "two_step_required") == []
+    assert _emails(vendor, "two_step_required") == []
+    # Requiring it again when it is tells nobody again.
+    admin.post("/organization/two-step", data={"required": "true"})
+    assert len(_emails(without, "two_step_required")) == 1

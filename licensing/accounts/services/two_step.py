@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.accounts import passwords, queries, two_step
 from licensing.accounts.models import Organization, RecoveryCode, User
+from licensing.accounts.services._common import acting_colleague
 from licensing.accounts.services.authentication import (
     LOCKOUT_PERIOD,
     LOCKOUT_THRESHOLD,
@@ -197,7 +198,8 @@ def turn_off_two_step_by_email(email: str, reason: str, *, by: str) -> User:
 
 def require_for_organization(actor: Actor, organization_id: int, required: bool) -> Organization:
     """An organization's administrator requires two-step sign-in of every member
-    (or stops requiring it); members without it are taken to set it up."""
+    (or stops requiring it); members without it are taken to set it up, and are
+    emailed so that they have their phone at hand when they next sign in."""
     with db.transaction() as session:
         organization = locked_organization(session, organization_id)
         require_administrator(session, organization.id, actor)
@@ -211,7 +213,31 @@ def require_for_organization(actor: Actor, organization_id: int, required: bool)
                 actor=actor,
             )
             organization.two_step_required = required
+            if required:
+                _tell_members_without_it(session, organization, actor)
         return organization
+
+
+def _tell_members_without_it(session: Session, organization: Organization, actor: Actor) -> None:
+    """Each active member without two-step sign-in (not the administrator who
+    required it) hears it is required: otherwise the set-up page, which needs their
+    phone, was the first they heard of it, wherever they were signing in from."""
+    by = acting_colleague(session, actor)
+    for member in queries.members(session, organization.id):
+        if not member.is_active or member.two_step_enabled or member.id == actor.user_id:
+            continue
+        mail.enqueue(
+            session,
+            to=member.email,
+            subject=f"Two-step sign-in is now required at {organization.legal_name}",
+            template="two_step_required",
+            context={
+                "user": member,
+                "organization": organization,
+                "required_by": by.name_and_email if by else f"The {mail.OFFICE_NAME}",
+                "two_step_url": links().two_step_sign_in(),
+            },
+        )
 
 
 def second_step(user_id: int, code: str, keys: Keys, *, now: datetime | None = None) -> User:
