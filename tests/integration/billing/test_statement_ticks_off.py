@@ -17,7 +17,7 @@ import time_machine
 from flask.testing import FlaskClient
 
 from licensing.accounts.models import User
-from licensing.billing.models import Invoice
+from licensing.billing.models import Invoice, Payment
 from tests.support.servers import LocalStripe
 
 from .dispute_support import REINSTATED, WITHDRAWN, charge_of, dispute_event
@@ -51,23 +51,32 @@ def read_later(
     return read
 
 
-def test_a_payment_disputed_in_part_reads_the_withdrawn_amount_on_the_invoice_and_statement(
+@pytest.fixture
+def disputed(
     client: FlaskClient,
     vendor: User,
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
-    read_later: Callable[[str], str],
+) -> Callable[..., tuple[Invoice, Payment, str]]:
+    """`disputed(total, event_type, **dispute)`: an invoice of `total` paid by card,
+    then a dispute event of it delivered; the invoice, the payment and the outcome."""
+
+    def dispute(total: str, event_type: str, **details: Any) -> tuple[Invoice, Payment, str]:
+        invoice = invoice_for(vendor, (total,), at=ISSUED)
+        payment = paid_by_card(client, vendor, localstripe, invoice)
+        event = dispute_event(event_type, payment, charge_of(localstripe, payment), **details)
+        return invoice, payment, str(deliver(client, event)["outcome"])
+
+    return dispute
+
+
+def test_a_payment_disputed_in_part_reads_the_withdrawn_amount_on_the_invoice_and_statement(
+    disputed: Callable[..., tuple[Invoice, Payment, str]], read_later: Callable[[str], str]
 ) -> None:
-    invoice = invoice_for(vendor, ("250.00",), at=ISSUED)
-    payment = paid_by_card(client, vendor, localstripe, invoice)
-    opened = dispute_event(
-        "charge.dispute.created",
-        payment,
-        charge_of(localstripe, payment),
-        amount=10000,
-        moved=(WITHDRAWN,),
+    invoice, _, outcome = disputed(
+        "250.00", "charge.dispute.created", amount=10000, moved=(WITHDRAWN,)
     )
-    assert "withdrawal of 100.00 booked" in deliver(client, opened)["outcome"]
+    assert "withdrawal of 100.00 booked" in outcome
 
     statement = read_later("/portal/statement")
     assert "2027-03-02 " + invoice.number in statement
@@ -78,23 +87,16 @@ def test_a_payment_disputed_in_part_reads_the_withdrawn_amount_on_the_invoice_an
 
 
 def test_money_reinstated_after_a_dispute_won_names_the_payment_as_its_page_shows_it(
-    client: FlaskClient,
-    vendor: User,
-    localstripe: LocalStripe,
-    invoice_for: Callable[..., Invoice],
-    read_later: Callable[[str], str],
+    disputed: Callable[..., tuple[Invoice, Payment, str]], read_later: Callable[[str], str]
 ) -> None:
-    invoice = invoice_for(vendor, ("120.00",), at=ISSUED)
-    payment = paid_by_card(client, vendor, localstripe, invoice)
-    closed = dispute_event(
+    invoice, payment, outcome = disputed(
+        "120.00",
         "charge.dispute.closed",
-        payment,
-        charge_of(localstripe, payment),
         status="won",
         amount=12000,
         moved=(WITHDRAWN, REINSTATED),
     )
-    assert "reinstatement of 120.00 booked" in deliver(client, closed)["outcome"]
+    assert "reinstatement of 120.00 booked" in outcome
 
     page = read_later(f"/portal/invoices/{invoice.id}")
     intent = payment.stripe_payment_intent_id
