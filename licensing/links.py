@@ -34,6 +34,7 @@ class Links(Protocol):
     def password_reset_request(self) -> str: ...
     def vendor_dashboard(self) -> str: ...
     def api_tokens(self, replacing: int | None = None) -> str: ...
+    def two_step_sign_in(self) -> str: ...
     def sign_up(self) -> str: ...
 
     # the public pages
@@ -102,6 +103,9 @@ class PublicUrlLinks:
 
     def sign_up(self) -> str:
         return self._url("accounts.sign_up")
+
+    def two_step_sign_in(self) -> str:
+        return self._url("two_step.status")
 
     def api_tokens(self, replacing: int | None = None) -> str:
         if replacing is None:

@@ -17,6 +17,9 @@ from licensing.money import figures_grouped, format_quantity
 
 # Words of the vocabulary that are acronyms: "saas" reads "SaaS", not "Saas".
 ACRONYMS = {"saas": "SaaS", "ai": "AI", "ach": "ACH", "api": "API", "cpt": "CPT"}
+# Identifiers whose words are a phrase of their own: the audit log's
+# `user.two_step_enabled` read "User two step enabled", a name the pages never use.
+_PHRASES = {"two step": "two-step sign-in"}
 # A vocabulary identifier inside a sentence of working: "end_users", "internal_use".
 _IDENTIFIER = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
 # An exact fraction with its decimal approximation: "36200/73 (about 495.890411)".
@@ -29,7 +32,10 @@ _FRACTION_ABOUT = re.compile(r"-?\d+/\d+ \(about (-?\d+(?:\.\d+)?)\)")
 def humanize(value: str | None) -> str:
     """`end_users` -> `end users`, `saas` -> `SaaS`: an identifier in words."""
     words = (value or "").replace("_", " ").split(" ")
-    return " ".join(ACRONYMS.get(word, word) for word in words)
+    text = " ".join(ACRONYMS.get(word, word) for word in words)
+    for phrase, said in _PHRASES.items():
+        text = text.replace(phrase, said)
+    return text
 
 
 @lru_cache(maxsize=1024)

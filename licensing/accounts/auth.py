@@ -16,7 +16,17 @@ from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
 import flask_login
-from flask import Flask, flash, g, has_request_context, redirect, request, session, url_for
+from flask import (
+    Flask,
+    current_app,
+    flash,
+    g,
+    has_request_context,
+    redirect,
+    request,
+    session,
+    url_for,
+)
 from werkzeug.wrappers import Response
 
 from licensing import access, db
@@ -159,12 +169,18 @@ def _check_bearer_token_first() -> None:
 
 # What an account that must set up two-step sign-in may open meanwhile.
 _OPEN_BEFORE_TWO_STEP = frozenset({"static", "accounts.sign_out"})
+# The page an account was opening when it was taken to set up two-step sign-in,
+# offered once the set-up is done (`two_step_pages`): a member signing in from an
+# invoice email's link, or back from paying by card, otherwise lost it.
+AFTER_TWO_STEP = "two_step_then"
 
 
 def _require_two_step() -> Response | None:
     """Staff (when the office requires it) and members of an organization that
     requires it are taken to set up two-step sign-in after signing in, and can
-    open nothing else until it is on."""
+    open no page that needs an account until it is on. Public pages (an invoice
+    email's link, a permission request's) stay open: anyone may open them without
+    an account, so a session with one step gains nothing there."""
     if "_user_id" not in session or is_api_request():
         return None
     user = flask_login.current_user
@@ -173,6 +189,11 @@ def _require_two_step() -> Response | None:
     endpoint = request.endpoint or ""
     if endpoint in _OPEN_BEFORE_TWO_STEP or endpoint.startswith("two_step."):
         return None
+    declaration = access.declaration_for(current_app, endpoint)
+    if declaration is not None and declaration.public:
+        return None
+    if request.method == "GET" and endpoint:
+        session[AFTER_TWO_STEP] = request.full_path.rstrip("?")
     flash(
         "Set up two-step sign-in first: "
         + (

@@ -14,16 +14,19 @@ from werkzeug.wrappers import Response
 
 from licensing import access, db
 from licensing.accounts import forms, services, two_step
-from licensing.accounts.auth import auth_rate_limit
-from licensing.accounts.models import Organization, User
+from licensing.accounts.auth import AFTER_TWO_STEP, auth_rate_limit
+from licensing.accounts.models import User
 from licensing.accounts.views import (
     RECENT_PASSWORD,
     note_password_confirmed,
     password_recently_confirmed,
+    required_of,
+    safe_next,
     two_step_keys,
 )
 from licensing.actors import current_actor
-from licensing.config import current_config
+from licensing.calendar import office_date
+from licensing.db import utcnow
 from licensing.errors import AuthenticationRequired, Conflict, InvalidInput
 from licensing.limits import shows_unstorable_on_form
 from licensing.web.forms import show_errors
@@ -31,14 +34,6 @@ from licensing.web.forms import show_errors
 bp = Blueprint("two_step", __name__, url_prefix="/account/two-step")
 
 Page = Response | str | tuple[str, int]
-
-
-def required_of(user: User, organization: Organization | None, *, staff_required: bool) -> bool:
-    """Whether the user must have two-step sign-in: staff when the office requires
-    it (`TWO_STEP_REQUIRED_FOR_STAFF`), a vendor user when their organization does."""
-    if user.is_staff:
-        return staff_required
-    return organization is not None and organization.two_step_required
 
 
 def _page(
@@ -60,9 +55,7 @@ def _page(
     return render_template(
         "accounts/two_step.html",
         user=user,
-        required=required_of(
-            user, organization, staff_required=current_config().two_step_required_for_staff
-        ),
+        required=required_of(user, organization),
         ask_password=not recent,
         recent_minutes=int(RECENT_PASSWORD.total_seconds() // 60),
         secret=two_step.secret_in_groups(set_up.secret) if set_up else None,
@@ -154,7 +147,8 @@ def confirm() -> Page:
             return redirect(url_for("two_step.status"))
         else:
             session.pop(_SET_UP, None)
-            return _codes_page(codes, "Two-step sign-in is on.")
+            then = safe_next(session.pop(AFTER_TWO_STEP, None))
+            return _codes_page(codes, "Two-step sign-in is on.", then=then)
     return _page(code_form=form, status=422)
 
 
@@ -172,13 +166,27 @@ def new_recovery_codes() -> Page:
     return _codes_page(codes, "New recovery codes. The earlier ones no longer work.")
 
 
-def _codes_page(codes: list[str], news: str) -> tuple[str, int]:
+def _codes_page(codes: list[str], news: str, *, then: str | None = None) -> tuple[str, int]:
+    """The recovery codes, shown once; `then`, the page the account was opening
+    when it was taken to set up two-step sign-in, to go on to."""
     return render_template(
         "accounts/recovery_codes.html",
         codes=codes,
         news=news,
-        as_text="CPT Licensing recovery codes (each works once)\n" + "\n".join(codes) + "\n",
+        then=then,
+        as_text=_codes_as_text(codes),
     ), 200
+
+
+def _codes_as_text(codes: list[str]) -> str:
+    """The file the page offers: whose codes and from when, since a person with
+    two accounts (two organizations, or staff and vendor) keeps two such files."""
+    principal = access.require_principal()
+    made = office_date(utcnow()).isoformat()
+    return (
+        f"CPT Licensing recovery codes for {principal.email}, made {made} (each works once;"
+        " making new ones stops these)\n" + "\n".join(codes) + "\n"
+    )
 
 
 @bp.route("/off", methods=["POST"])

@@ -26,7 +26,7 @@ from werkzeug.wrappers import Response
 
 from licensing import access, arguments, db
 from licensing.access import MEMBER, STAFF_ROLES, Principal
-from licensing.accounts import dashboard, forms, queries, record_names, services
+from licensing.accounts import dashboard, forms, queries, record_names, services, two_step
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import (
     INVITATION,
@@ -49,6 +49,7 @@ from licensing.actors import Actor, current_actor
 from licensing.audit import keys as audit_keys
 from licensing.audit import queries as audit_queries
 from licensing.calendar import office_date
+from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.errors import (
     AuthenticationRequired,
@@ -105,7 +106,7 @@ def home_for(principal: Principal | None) -> str:
     return url_for("console.home")
 
 
-def _safe_next(target: str | None) -> str | None:
+def safe_next(target: str | None) -> str | None:
     """Only a path on this site (no scheme, no host, not `//host`), which is also
     a header's value: a control character (a line break would add a header, and
     Werkzeug refuses it with a 500) or a backslash (`/\\host` is `//host` to a
@@ -159,7 +160,7 @@ def sign_up() -> Page:
     """A vendor creates their organization's account. A local `next` (an estimate's
     application) is kept in the browser's session, so that signing in after the
     email is confirmed leads there."""
-    after_sign_in = _safe_next(request.args.get("next"))
+    after_sign_in = safe_next(request.args.get("next"))
     form = forms.SignUpForm()
     if request.method == "GET":
         form.country.data = form.country.data or "US"
@@ -199,7 +200,7 @@ _AFTER_SIGN_IN = "after_sign_in"
 
 
 def _sign_in_url() -> str:
-    after = _safe_next(session.get(_AFTER_SIGN_IN))
+    after = safe_next(session.get(_AFTER_SIGN_IN))
     return url_for("accounts.sign_in", next=after) if after else url_for("accounts.sign_in")
 
 
@@ -209,7 +210,7 @@ def _sign_in_url() -> str:
 @shows_unstorable_on_form
 def sign_in() -> Page:
     principal = access.current_principal()
-    target = _safe_next(request.args.get("next"))
+    target = safe_next(request.args.get("next"))
     if principal is not None and request.method == "GET":
         return redirect(target or home_for(principal))
     form = forms.SignInForm()
@@ -241,7 +242,7 @@ def sign_in() -> Page:
         # on the way from sign-up to an estimate's application.
         returning=target is not None
         and not form.is_submitted()
-        and target != _safe_next(session.get(_AFTER_SIGN_IN)),
+        and target != safe_next(session.get(_AFTER_SIGN_IN)),
     ), status
 
 
@@ -277,7 +278,7 @@ def _pending_user() -> tuple[User, str | None] | None:
     user = db.session().get(User, int(user_id)) if user_id.isdigit() else None
     if user is None or not user.is_active or user.get_id() != pending.get("session_id"):
         return None
-    return user, _safe_next(pending.get("next"))
+    return user, safe_next(pending.get("next"))
 
 
 @bp.route("/sign-in/code", methods=["GET", "POST"])
@@ -291,9 +292,12 @@ def sign_in_code() -> Page:
     pending = _pending_user()
     if pending is None:
         session.pop(_PENDING_SIGN_IN, None)
+        # Said whichever ended it: a sign-out everywhere in another browser read
+        # as a timeout the person had not let pass.
         flash(
             "Sign in again: the step that asks for your code lasts "
-            f"{int(TWO_STEP_PENDING.total_seconds() // 60)} minutes.",
+            f"{int(TWO_STEP_PENDING.total_seconds() // 60)} minutes, and ends at once "
+            "when the account is signed out everywhere or its password changes.",
             "info",
         )
         return redirect(url_for("accounts.sign_in"))
@@ -308,10 +312,40 @@ def sign_in_code() -> Page:
             status = 422
         else:
             start_session(signed_in)
+            if two_step.looks_like_recovery_code(form.code.data or ""):
+                _recovery_code_spent(signed_in)
             return redirect(target or home_for(services.principal_for(signed_in)))
     elif form.is_submitted():
         status = 422
-    return render_template("accounts/sign_in_code.html", form=form), status
+    return render_template(
+        "accounts/sign_in_code.html",
+        form=form,
+        # Who turns it off for someone without phone or codes: for staff an admin
+        # of their own office, for a vendor user the office, at its address (they
+        # are not signed in, so no other page of ours can tell them where).
+        staff=user.is_staff,
+        office_address=mail.sender_address(),
+    ), status
+
+
+def _recovery_code_spent(user: User) -> None:
+    """Signed in with a recovery code: how many are left, and the way to a new
+    phone (the page that takes it is named, since the person is likely without
+    their phone and looking for it)."""
+    left = services.unused_recovery_codes(db.session(), user.id)
+    flash(
+        f"You signed in with a recovery code: {left} unused "
+        f"{'code is' if left == 1 else 'codes are'} left. {services.NEW_PHONE}",
+        "info",
+    )
+
+
+def required_of(user: User, organization: Organization | None) -> bool:
+    """Whether the user must have two-step sign-in: staff when the office requires
+    it (`TWO_STEP_REQUIRED_FOR_STAFF`), a vendor user when their organization does."""
+    if user.is_staff:
+        return current_config().two_step_required_for_staff
+    return organization is not None and organization.two_step_required
 
 
 def two_step_keys() -> services.Keys:
@@ -1053,6 +1087,7 @@ def users() -> Page:
                 roles=form.roles.data or (),
                 full_name=form.full_name.data or "",
                 actor=current_actor(),
+                two_step_required=current_config().two_step_required_for_staff,
             )
         except InvalidInput as error:
             show_errors(form, error)
@@ -1110,6 +1145,7 @@ def _user_page(
         move_form=_move_form(user, move_form or forms.MoveUserForm(formdata=None)),
         # The page says why the account cannot move now rather than offer it.
         move_refused=organization and services.leaving_refusal(db_session, user, organization),
+        two_step_required=required_of(user, user.organization),
         now=now,
     ), status
 

@@ -512,7 +512,11 @@ def list_users(query: dict[str, Any]) -> Select[Any]:
 def create_staff_user(data: dict[str, Any]) -> User:
     """Add a staff member (admins); they are emailed a link to choose a password."""
     return services.create_staff_user(
-        email=data["email"], roles=data["roles"], full_name=data["full_name"], actor=current_actor()
+        email=data["email"],
+        roles=data["roles"],
+        full_name=data["full_name"],
+        actor=current_actor(),
+        two_step_required=current_config().two_step_required_for_staff,
     )
 
 

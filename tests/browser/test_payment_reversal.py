@@ -79,7 +79,7 @@ def test_billing_staff_reverse_a_bounced_check_with_a_reason_and_a_date(
     assert "owed again" in page.content()
     page.get_by_role("button", name="Reverse the payment").click()
     page.get_by_text("The payment of 1,000.00 USD (CHK 7781) is reversed").wait_for()
-    assert f"Reversed: returned {today}" in page.content()
+    assert f"Reversed: 1,000.00 USD returned {today}" in page.content()
     assert "Check returned unpaid: insufficient funds." in page.content()
     assert page.locator("#balance-due").inner_text().startswith("1,000.00")
     assert page.get_by_role("region", name="Reverse payment CHK 7781").count() == 0

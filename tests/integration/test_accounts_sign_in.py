@@ -235,6 +235,9 @@ def test_a_lockout_is_audited_and_the_owner_is_told_by_email(app: Flask, vendor:
     assert message is not None
     assert message.to == [vendor.email]
     assert "locked" in message.subject
+    # Wrong passwords only, on an account without two-step sign-in.
+    assert "If it was not you, your password held." in message.body_text
+    assert event.note == f"{services.LOCKOUT_THRESHOLD} failed sign-in attempts in a row"
 
 
 def test_the_lock_lifts_after_its_period(app: Flask, vendor: User) -> None:

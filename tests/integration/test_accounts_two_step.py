@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from urllib.parse import quote
 
 import pyotp
 import time_machine
@@ -122,6 +123,8 @@ def test_the_recovery_codes_download_as_text(app: Flask, vendor: User, signed_in
     text = client.post("/account/two-step/confirm", data={"code": code}).get_data(as_text=True)
     assert 'download="cpt-licensing-recovery-codes.txt"' in text
     assert "data:text/plain;charset=utf-8," in text
+    # The file names the account it is for: two accounts, two files.
+    assert quote(f"CPT Licensing recovery codes for {vendor.email}, made ") in text
 
 
 def test_a_wrong_first_code_leaves_it_off(app: Flask, vendor: User, signed_in: SignIn) -> None:
@@ -219,10 +222,31 @@ def test_wrong_codes_count_towards_the_lockout(app: Flask, vendor: User, signed_
         assert client.post("/sign-in/code", data={"code": "000000"}).status_code == 422
     user = _reloaded(vendor)
     assert user.locked_until is not None
-    assert len(_emails(vendor, "account_locked")) == 1
+    (locked,) = _emails(vendor, "account_locked")
+    # The password was right: "your password held" would tell its owner to relax.
+    assert "someone knows your password" in locked.body_text
+    assert "your password held" not in locked.body_text
+    (event,) = _events(vendor, "user.locked")
+    assert event.note is not None
+    assert event.note.endswith("the last a wrong two-step code after the right password")
     # Locked: the right password is answered as a wrong one, a right code refused.
     again = app.test_client()
     assert password_step(again, vendor).status_code == 422
+
+
+def test_a_lock_by_wrong_passwords_after_wrong_codes_does_not_say_the_password_held(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    _with_two_step(app, vendor, signed_in)
+    client = app.test_client()
+    password_step(client, vendor)
+    client.post("/sign-in/code", data={"code": "000000"})
+    for _ in range(services.LOCKOUT_THRESHOLD - 1):
+        password_step(app.test_client(), vendor, "not the password at all")
+
+    (locked,) = _emails(vendor, "account_locked")
+    assert "your password held" not in locked.body_text
+    assert "wrong codes typed after your right password count too" in locked.body_text
 
 
 def test_a_right_password_does_not_reset_the_count_of_wrong_codes(
@@ -272,6 +296,9 @@ def test_a_sign_out_everywhere_ends_a_pending_step(
     services.sign_out(vendor.id)
     ended = client.post("/sign-in/code", data={"code": code_for(vendor.id)})
     assert ended.headers["Location"].endswith("/sign-in")
+    # Not only "it lasts 5 minutes", which had not passed.
+    told = client.get("/sign-in").get_data(as_text=True)
+    assert "ends at once when the account is signed out everywhere" in told
 
 
 def test_a_password_reset_does_not_skip_the_second_step(
@@ -296,7 +323,10 @@ def test_a_welcome_link_does_not_skip_the_second_step(app: Flask, admin: User) -
         actor=Actor.of(services.principal_for(admin)),
     )
     turn_on(staff)
-    link = re.search(r"/reset/(\S+)", _emails(staff, "staff_welcome")[-1].body_text)
+    welcome = _emails(staff, "staff_welcome")[-1].body_text
+    # Not required of staff here (tests, development): the email says nothing of it.
+    assert "two-step sign-in" not in welcome
+    link = re.search(r"/reset/(\S+)", welcome)
     assert link is not None
     client = app.test_client()
     chosen = client.post(
@@ -508,3 +538,96 @@ def test_an_operator_turns_it_off_from_the_command_line_when_no_admin_can(
     )
     assert again.exit_code == 1
     assert "already off" in again.output
+
+
+# --- round 26: a lost phone, as its owner meets it ----------------------------------------------
+
+
+def test_signing_in_with_a_recovery_code_says_how_to_move_to_a_new_phone(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    codes = _with_two_step(app, vendor, signed_in)
+    client = app.test_client()
+
+    landed = sign_in_with_code(client, vendor, codes[0])
+    page = client.get(landed.headers["Location"]).get_data(as_text=True)
+
+    assert "You signed in with a recovery code: 9 unused codes are left." in page
+    assert "turn it off with your password and another recovery code" in page
+    (email,) = _emails(vendor, "recovery_code_used")
+    assert "turn it off with your password and another recovery code" in email.body_text
+    assert "http://testserver/account/two-step/" in email.body_text
+    # The page the email and the message send them to says it where the button is.
+    status = client.get("/account/two-step/").get_data(as_text=True)
+    assert "A new phone, or lost yours? Turn it off here" in status
+
+
+def test_the_email_of_a_second_step_turned_off_by_the_office_links_the_page_to_set_it_up_again(
+    app: Flask, vendor: User, admin: User, signed_in: SignIn
+) -> None:
+    _with_two_step(app, vendor, signed_in)
+    office = signed_in(app.test_client(), admin)
+    turned = office.post(
+        f"/console/users/{vendor.id}/two-step/off", data={"reason": "Lost the phone"}
+    )
+    assert turned.status_code == 302
+
+    (email,) = _emails(vendor, "two_step_disabled")
+    assert "To set two-step sign-in up again (on a new phone" in email.body_text
+    assert "http://testserver/account/two-step/" in email.body_text
+
+
+def test_the_code_page_says_whom_to_ask_without_phone_or_codes_and_how_to_reach_them(
+    app: Flask, vendor: User, licensing_staff: User, signed_in: SignIn
+) -> None:
+    _with_two_step(app, vendor, signed_in)
+    _with_two_step(app, licensing_staff, signed_in)
+
+    client = app.test_client()
+    password_step(client, vendor)
+    vendors_page = client.get("/sign-in/code").get_data(as_text=True)
+    assert "Ask the licensing office, at licensing@example.test, to turn" in vendors_page
+
+    client = app.test_client()
+    password_step(client, licensing_staff)
+    staff_page = client.get("/sign-in/code").get_data(as_text=True)
+    assert "Ask an admin of the office to turn two-step sign-in off on your user page" in staff_page
+
+
+def test_the_admins_user_page_says_who_is_asked_to_set_it_up_again_at_once(
+    app: Flask, vendor: User, admin: User, signed_in: SignIn
+) -> None:
+    _with_two_step(app, vendor, signed_in)
+    office = signed_in(app.test_client(), admin)
+    before = office.get(f"/console/users/{vendor.id}").get_data(as_text=True)
+    assert "sign in with their password alone until they set it up again" in before
+
+    assert vendor.organization is not None
+    services.require_for_organization(
+        Actor.of(services.principal_for(vendor)), vendor.organization.id, True
+    )
+    after = office.get(f"/console/users/{vendor.id}").get_data(as_text=True)
+    assert "are asked to set it up again as soon as they sign in with their password" in after
+    assert "their organization requires it of members" in after
+
+
+def test_members_without_it_are_emailed_when_their_administrator_requires_it(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    without = factories.make_vendor(db.session(), organization=vendor.organization, role="member")
+    clerk = factories.make_vendor(db.session(), organization=vendor.organization, role="billing")
+    _with_two_step(app, clerk, signed_in)
+    admin = signed_in(app.test_client(), vendor)
+
+    assert admin.post("/organization/two-step", data={"required": "true"}).status_code == 302
+
+    (told,) = _emails(without, "two_step_required")
+    assert f"{vendor.full_name} ({vendor.email}) now requires two-step sign-in" in told.body_text
+    assert "Have your phone with you, or set it up now:" in told.body_text
+    assert "http://testserver/account/two-step/" in told.body_text
+    # Not the one who has it already, nor the administrator who asked.
+    assert _emails(clerk, "two_step_required") == []
+    assert _emails(vendor, "two_step_required") == []
+    # Requiring it again when it is tells nobody again.
+    admin.post("/organization/two-step", data={"required": "true"})
+    assert len(_emails(without, "two_step_required")) == 1

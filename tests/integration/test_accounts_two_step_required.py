@@ -10,10 +10,13 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from licensing import db
 from licensing.accounts.models import User
 from licensing.config import Config
-from tests.support.two_step import set_up
+from licensing.mail.models import OutboxMessage
+from tests.support.two_step import set_up, turn_on
 
 SignIn = Callable[..., FlaskClient]
 
@@ -70,3 +73,38 @@ def test_production_requires_it_of_staff_by_default_and_development_does_not() -
     assert not Config.from_env(
         {"LICENSING_ENV": "testing", "SECRET_KEY": "x" * 40, "AUDIT_HMAC_KEY": "y" * 40}
     ).two_step_required_for_staff
+
+
+def test_a_new_staff_members_welcome_email_says_two_step_sign_in_comes_right_after_the_password(
+    app: Flask, admin: User, signed_in: SignIn
+) -> None:
+    console = signed_in(app.test_client(), admin)
+    set_up(console, admin)
+    added = console.post(
+        "/console/users",
+        data={
+            "email": "leila.novak@licensing-office.example",
+            "full_name": "Leila Novak",
+            "roles": ["licensing"],
+        },
+    )
+    assert added.status_code == 302, added.get_data(as_text=True)[:2000]
+
+    (welcome,) = db.session().scalars(
+        select(OutboxMessage).where(OutboxMessage.template == "staff_welcome")
+    )
+    assert "The office requires two-step sign-in of its staff" in welcome.body_text
+    assert "Have your phone with you when you open the link." in welcome.body_text
+
+
+def test_the_admins_user_page_says_staff_are_asked_to_set_it_up_again_at_once(
+    app: Flask, admin: User, licensing_staff: User, signed_in: SignIn
+) -> None:
+    turn_on(licensing_staff)
+    console = signed_in(app.test_client(), admin)
+    set_up(console, admin)
+
+    page = console.get(f"/console/users/{licensing_staff.id}").get_data(as_text=True)
+
+    assert "are asked to set it up again as soon as they sign in with their password" in page
+    assert "(the office requires it of staff)" in page

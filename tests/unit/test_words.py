@@ -19,6 +19,14 @@ def test_vocabulary_identifiers_read_as_words_with_acronyms_kept() -> None:
     assert words.vocab("data_file") == "Data file"
 
 
+def test_two_step_sign_in_events_read_as_the_pages_name_it() -> None:
+    assert filters.action_words("user.two_step_enabled") == "User two-step sign-in enabled"
+    assert filters.action_words("organization.two_step_required") == (
+        "Organization two-step sign-in required"
+    )
+    assert words.humanize("two_step") == "two-step sign-in"
+
+
 def test_a_working_step_shows_units_in_words_and_fractions_by_their_value() -> None:
     step = (
         "minimum 1000.00 x 181/365 (prorated) = 36200/73 (about 495.890411): 185.00 is "

@@ -108,6 +108,7 @@ from licensing.accounts.services.tokens import (
 )
 from licensing.accounts.services.two_step import (
     CODE_REFUSED,
+    NEW_PHONE,
     Keys,
     PendingSetUp,
     confirm_set_up,
@@ -137,6 +138,7 @@ __all__ = [
     "LOCKOUT_THRESHOLD",
     "MAX_ACTIVE_TOKENS",
     "MAX_PENDING_INVITATIONS",
+    "NEW_PHONE",
     "OPEN_NAMED",
     "REASON_MAX",
     "SIGN_IN_REFUSED",

@@ -88,9 +88,13 @@ def sign_in(email: str, password: str, *, now: datetime | None = None) -> User:
     return user
 
 
-def _count_failure(session: Session, user: User, now: datetime) -> None:
+def _count_failure(
+    session: Session, user: User, now: datetime, *, after_password: bool = False
+) -> None:
     """One more failure in a row; at `LOCKOUT_THRESHOLD` the account is locked,
-    audited, and its owner emailed (the only place a lock is announced)."""
+    audited, and its owner emailed (the only place a lock is announced).
+    `after_password`: this failure was a wrong two-step code given after the right
+    password, so whoever typed it knows the password, and the email says so."""
     user.failed_login_count += 1
     if user.failed_login_count < LOCKOUT_THRESHOLD:
         return
@@ -102,7 +106,8 @@ def _count_failure(session: Session, user: User, now: datetime) -> None:
         user.id,
         before={"locked_until": None},
         after={"locked_until": user.locked_until},
-        note=f"{LOCKOUT_THRESHOLD} failed sign-in attempts in a row",
+        note=f"{LOCKOUT_THRESHOLD} failed sign-in attempts in a row"
+        + (", the last a wrong two-step code after the right password" if after_password else ""),
         actor=None,
     )
     mail.enqueue(
@@ -114,6 +119,7 @@ def _count_failure(session: Session, user: User, now: datetime) -> None:
             "user": user,
             "attempts": LOCKOUT_THRESHOLD,
             "locked_until": user.locked_until,
+            "after_password": after_password,
             "reset_url": links().password_reset_request(),
         },
     )

@@ -59,9 +59,12 @@ def create_staff_user(
     full_name: str,
     password: str | None = None,
     actor: Actor,
+    two_step_required: bool = False,
 ) -> User:
     """A staff account. With `password` (the CLI) it can sign in at once; without
-    (an admin in the console) it is emailed a link to choose one (valid 7 days)."""
+    (an admin in the console) it is emailed a link to choose one (valid 7 days),
+    saying, when the office requires it of staff (`two_step_required`), that
+    two-step sign-in is set up right after, so they have their phone at hand."""
     actor.require_role("admin")
     chosen = _clean_roles(roles)
     with db.transaction() as session:
@@ -105,6 +108,7 @@ def create_staff_user(
                 template="staff_welcome",
                 user=user,
                 roles=sorted(chosen),
+                two_step_required=two_step_required,
             )
         return user
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.accounts import passwords, queries, two_step
 from licensing.accounts.models import Organization, RecoveryCode, User
+from licensing.accounts.services._common import acting_colleague
 from licensing.accounts.services.authentication import (
     LOCKOUT_PERIOD,
     LOCKOUT_THRESHOLD,
@@ -36,6 +37,14 @@ CODE_REFUSED = (
     "The code is incorrect or has been used already. After "
     f"{LOCKOUT_THRESHOLD} failed attempts in a row an account is locked for "
     f"{int(LOCKOUT_PERIOD.total_seconds() // 60)} minutes and its owner is emailed."
+)
+# After signing in with a recovery code, on the page and in the email: the way to a
+# new phone is off (password and a recovery code) then on again, which the word
+# "again" alone did not say while it was still on.
+NEW_PHONE = (
+    "Lost your phone? On the two-step sign-in page, turn it off with your password and "
+    "another recovery code (or make new codes there first), then set it up on the new "
+    "phone: that gives you new recovery codes."
 )
 SET_UP_CODE_REFUSED = (
     "That code does not match: check the time on your phone, and type the code your app shows now."
@@ -148,7 +157,7 @@ def turn_off(
                 "password", "The password is incorrect (it counts towards the lockout)."
             )
         elif not _accept_code(session, user, code, keys, moment):
-            _count_failure(session, user, moment)
+            _count_failure(session, user, moment, after_password=True)
             refusal = InvalidInput.for_field("code", CODE_REFUSED)
         else:
             _disable(session, user, actor, reason=None, note=None)
@@ -189,7 +198,8 @@ def turn_off_two_step_by_email(email: str, reason: str, *, by: str) -> User:
 
 def require_for_organization(actor: Actor, organization_id: int, required: bool) -> Organization:
     """An organization's administrator requires two-step sign-in of every member
-    (or stops requiring it); members without it are taken to set it up."""
+    (or stops requiring it); members without it are taken to set it up, and are
+    emailed so that they have their phone at hand when they next sign in."""
     with db.transaction() as session:
         organization = locked_organization(session, organization_id)
         require_administrator(session, organization.id, actor)
@@ -203,7 +213,31 @@ def require_for_organization(actor: Actor, organization_id: int, required: bool)
                 actor=actor,
             )
             organization.two_step_required = required
+            if required:
+                _tell_members_without_it(session, organization, actor)
         return organization
+
+
+def _tell_members_without_it(session: Session, organization: Organization, actor: Actor) -> None:
+    """Each active member without two-step sign-in (not the administrator who
+    required it) hears it is required: otherwise the set-up page, which needs their
+    phone, was the first they heard of it, wherever they were signing in from."""
+    by = acting_colleague(session, actor)
+    for member in queries.members(session, organization.id):
+        if not member.is_active or member.two_step_enabled or member.id == actor.user_id:
+            continue
+        mail.enqueue(
+            session,
+            to=member.email,
+            subject=f"Two-step sign-in is now required at {organization.legal_name}",
+            template="two_step_required",
+            context={
+                "user": member,
+                "organization": organization,
+                "required_by": by.name_and_email if by else f"The {mail.OFFICE_NAME}",
+                "two_step_url": links().two_step_sign_in(),
+            },
+        )
 
 
 def second_step(user_id: int, code: str, keys: Keys, *, now: datetime | None = None) -> User:
@@ -223,7 +257,8 @@ def second_step(user_id: int, code: str, keys: Keys, *, now: datetime | None = N
             user.locked_until = None
             user.last_sign_in_at = moment
         else:
-            _count_failure(session, user, moment)
+            # Only the right password leads here: whoever typed it knows it.
+            _count_failure(session, user, moment, after_password=True)
             refused = True
     if refused:
         raise AuthenticationRequired(CODE_REFUSED)
@@ -270,7 +305,7 @@ def _spend_recovery_code(session: Session, user: User, code: str, now: datetime)
             organization_role=user.organization_role,
         ),
     )
-    _tell_owner(session, user, "recovery_code_used", left=left)
+    _tell_owner(session, user, "recovery_code_used", left=left, new_phone=NEW_PHONE)
     return True
 
 
@@ -344,5 +379,10 @@ def _tell_owner(session: Session, user: User, what: str, **context: object) -> N
         to=user.email,
         subject=_SUBJECTS[what],
         template=what,
-        context={"user": user, "reset_url": links().password_reset_request(), **context},
+        context={
+            "user": user,
+            "reset_url": links().password_reset_request(),
+            "two_step_url": links().two_step_sign_in(),
+            **context,
+        },
     )

@@ -438,6 +438,17 @@ def _book_withdrawal(
     return f"withdrawal of {quantize(reversal.amount, reversal.currency)} booked"
 
 
+def _reinstated_note(disputed: Payment) -> str:
+    """The reinstatement's note names the disputed payment as its invoice's page
+    shows it (its PaymentIntent and day paid), which the licensee can find there;
+    "disputed payment 7" named a row id nobody outside the database sees."""
+    paid = disputed.paid_date
+    named = disputed.stripe_payment_intent_id or "the card payment"
+    return f"Stripe reinstated the money the bank's dispute took from {named}" + (
+        f" (paid {paid.isoformat()})." if paid else "."
+    )
+
+
 def _book_reinstatement(
     session: Session,
     dispute: PaymentDispute,
@@ -465,7 +476,7 @@ def _book_reinstatement(
         amount=taken.amount,
         received_on=reinstated_on,
         reference=dispute.stripe_dispute_id[:100],
-        note=f"Stripe reinstated the money of disputed payment {dispute.payment_id}.",
+        note=_reinstated_note(disputed),
         card_brand=disputed.card_brand,
         card_last4=disputed.card_last4,
     )

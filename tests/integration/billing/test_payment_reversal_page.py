@@ -91,7 +91,7 @@ def test_billing_staff_reverse_a_check_from_the_invoice_page_after_confirming(
     db.session().refresh(invoice)
     assert (payment.state, invoice.state) == ("reversed", "open")
     after = _page(client, invoice)
-    assert "Reversed: returned" in after
+    assert "Reversed: 1,000.00 USD returned" in after
     assert "Check returned unpaid." in after
     assert "Reverse payment CHK 7781" not in after
     assert "Record an offline payment" in after

@@ -1,0 +1,105 @@
+"""Round 26: a licensee's accountant ticks the statement of account off against the
+invoice's page. A card payment disputed in part is withdrawn on the statement for
+the disputed amount; the invoice's page said only "Reversed" beside the whole
+payment, and the money Stripe reinstated after a dispute won was "of disputed
+payment 7", a row id nobody outside the database sees."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import time_machine
+from flask.testing import FlaskClient
+
+from licensing.accounts.models import User
+from licensing.billing.models import Invoice, Payment
+from tests.support.servers import LocalStripe
+
+from .dispute_support import REINSTATED, WITHDRAWN, charge_of, dispute_event
+from .refund_support import deliver, paid_by_card
+from .stripe_support import stripe_config
+
+ISSUED = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+READ_ON = datetime(2027, 5, 1, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
+    return stripe_config(localstripe)
+
+
+def _text(page: str) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
+
+
+@pytest.fixture
+def read_later(
+    client: FlaskClient, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> Callable[[str], str]:
+    """A page of the vendor's portal as they read it on 2027-05-01, in words."""
+
+    def read(path: str) -> str:
+        with time_machine.travel(READ_ON, tick=False):
+            signed_in(client, vendor)
+            return _text(client.get(path).get_data(as_text=True))
+
+    return read
+
+
+@pytest.fixture
+def disputed(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> Callable[..., tuple[Invoice, Payment, str]]:
+    """`disputed(total, event_type, **dispute)`: an invoice of `total` paid by card,
+    then a dispute event of it delivered; the invoice, the payment and the outcome."""
+
+    def dispute(total: str, event_type: str, **details: Any) -> tuple[Invoice, Payment, str]:
+        invoice = invoice_for(vendor, (total,), at=ISSUED)
+        payment = paid_by_card(client, vendor, localstripe, invoice)
+        event = dispute_event(event_type, payment, charge_of(localstripe, payment), **details)
+        return invoice, payment, str(deliver(client, event)["outcome"])
+
+    return dispute
+
+
+def test_a_payment_disputed_in_part_reads_the_withdrawn_amount_on_the_invoice_and_statement(
+    disputed: Callable[..., tuple[Invoice, Payment, str]], read_later: Callable[[str], str]
+) -> None:
+    invoice, _, outcome = disputed(
+        "250.00", "charge.dispute.created", amount=10000, moved=(WITHDRAWN,)
+    )
+    assert "withdrawal of 100.00 booked" in outcome
+
+    statement = read_later("/portal/statement")
+    assert "2027-03-02 " + invoice.number in statement
+    assert "Card payment withdrawn" in statement
+    assert "Reversed: 100.00 USD returned 2027-03-02" in read_later(
+        f"/portal/invoices/{invoice.id}"
+    )
+
+
+def test_money_reinstated_after_a_dispute_won_names_the_payment_as_its_page_shows_it(
+    disputed: Callable[..., tuple[Invoice, Payment, str]], read_later: Callable[[str], str]
+) -> None:
+    invoice, payment, outcome = disputed(
+        "120.00",
+        "charge.dispute.closed",
+        status="won",
+        amount=12000,
+        moved=(WITHDRAWN, REINSTATED),
+    )
+    assert "reinstatement of 120.00 booked" in outcome
+
+    page = read_later(f"/portal/invoices/{invoice.id}")
+    intent = payment.stripe_payment_intent_id
+    assert intent is not None
+    assert f"Stripe reinstated the money the bank's dispute took from {intent} (paid " in page
+    assert "disputed payment" not in page
