@@ -100,11 +100,20 @@ def request_hash(method: str, path: str, body: bytes) -> str:
 
 def _stored(session: Session, request: KeyedRequest, now: datetime) -> IdempotentRequest | None:
     record = session.scalars(select(IdempotentRequest).where(*request.stored())).one_or_none()
-    if record is not None and record.created_at <= now - KEPT_FOR:
-        session.delete(record)  # expired, not yet pruned: the key is free again
+    if record is not None and not _answers(record, request.caller, now):
+        session.delete(record)  # not the caller's to replay: the key is free again
         session.flush()
         return None
     return record
+
+
+def _answers(record: IdempotentRequest, caller: Caller, now: datetime) -> bool:
+    """Whether `record` still answers its user: kept less than 24 hours, and stored
+    while they acted for the organization they act for now. A person moved to
+    another organization (`accounts.move_user`) replaying an earlier request would
+    otherwise read the old organization's answer after leaving it; their request
+    is carried out anew instead, under the access they have now."""
+    return record.created_at > now - KEPT_FOR and record.organization_id == caller.organization_id
 
 
 def _replay(record: IdempotentRequest, fingerprint: str) -> Answer:

@@ -13,7 +13,9 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
 from licensing import db
+from licensing.accounts import services as accounts
 from licensing.accounts.models import User
+from licensing.actors import Actor
 from licensing.billing import idempotency
 from licensing.billing.models import CreditNote, IdempotentRequest, Invoice, Payment
 from licensing.db import utcnow
@@ -230,3 +232,39 @@ def test_a_request_that_loses_the_race_for_its_key_is_answered_from_the_winners_
     assert loser.headers["Idempotent-Replayed"] == "true"  # type: ignore[attr-defined]
     assert loser.get_json() == first.get_json()  # type: ignore[attr-defined]
     assert _payments(invoice) == 1
+
+
+def test_a_stored_answer_is_not_replayed_to_its_user_once_they_act_for_another_organization(
+    app: Flask, vendor: User, other_vendor: User, admin: User
+) -> None:
+    """Round 27: a person moved to another organization who sent the same request
+    again got the old organization's stored answer: a read after leaving it. The
+    request is carried out anew instead, under the access they have now."""
+    member = factories.make_vendor(db.session(), organization=vendor.organization, role="billing")
+    fingerprint = idempotency.request_hash("POST", "/api/v1/somewhere", b"{}")
+
+    def keyed() -> idempotency.KeyedRequest:
+        caller = idempotency.Caller(member.id, member.organization_id)
+        return idempotency.KeyedRequest.of(caller, "before-the-move", fingerprint)
+
+    carried_out: list[int | None] = []
+
+    def perform() -> idempotency.Answer:
+        carried_out.append(member.organization_id)
+        return idempotency.Answer(201, f'{{"organization": {member.organization_id}}}')
+
+    first = idempotency.run_once(keyed(), perform)
+    assert idempotency.run_once(keyed(), perform).replayed  # the same organization: replayed
+    accounts.move_user(
+        member.id,
+        other_vendor.organization_id,
+        "Joined another firm.",
+        Actor.of(accounts.principal_for(admin)),
+    )
+    db.session().refresh(member)
+
+    assert isinstance(idempotency.begin(keyed()), idempotency.Claim)
+    after = idempotency.run_once(keyed(), perform)
+    assert not after.replayed
+    assert after.body != first.body
+    assert carried_out == [vendor.organization_id, other_vendor.organization_id]
