@@ -14,6 +14,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
+from urllib.parse import urlsplit
 
 import flask_login
 from flask import (
@@ -23,6 +24,7 @@ from flask import (
     g,
     has_request_context,
     redirect,
+    render_template,
     request,
     session,
     url_for,
@@ -192,18 +194,73 @@ def _require_two_step() -> Response | None:
     declaration = access.declaration_for(current_app, endpoint)
     if declaration is not None and declaration.public:
         return None
-    if request.method == "GET" and endpoint:
-        session[AFTER_TWO_STEP] = request.full_path.rstrip("?")
-    flash(
-        "Set up two-step sign-in first: "
-        + (
-            "the licensing office requires it of its staff."
-            if user.principal.is_staff
-            else "your organization requires it of its members."
-        ),
-        "info",
+    why = (
+        "the licensing office requires it of its staff."
+        if user.principal.is_staff
+        else "your organization requires it of its members."
     )
+    if _asks_for_json():
+        return _two_step_due_as_json(why)
+    if request.method not in ("GET", "HEAD"):
+        return _form_held(why)
+    if endpoint:
+        session[AFTER_TWO_STEP] = request.full_path.rstrip("?")
+    flash("Set up two-step sign-in first: " + why, "info")
     return redirect(url_for("two_step.status"), 303)
+
+
+# What a page's script reads in a refusal for want of two-step sign-in
+# (`static/js/card-payment.js`): a JSON answer it understands, not the set-up's page.
+TWO_STEP_DUE = "two_step_required"
+
+
+def _asks_for_json() -> bool:
+    """A page's script (the card payment and its status poll) sends or asks for JSON."""
+    best = request.accept_mimetypes.best_match(("text/html", "application/json"))
+    return request.is_json or best == "application/json"
+
+
+def _two_step_due_as_json(why: str) -> Response:
+    """403 in JSON: a redirect to the set-up's HTML would reach the script as a page
+    it cannot read, and a payment under way would seem to hang."""
+    message = (
+        f"Set up two-step sign-in first: {why} Nothing you sent was carried out; "
+        "set it up on your profile (Two-step sign-in), then try again."
+    )
+    body = {
+        "error": message,
+        "outcome": TWO_STEP_DUE,
+        "title": "Set up two-step sign-in",
+        "message": message,
+        "two_step_url": url_for("two_step.status"),
+    }
+    return Response(current_app.json.dumps(body), status=403, mimetype="application/json")
+
+
+def _form_held(why: str) -> Response:
+    """A form posted while the set-up is due (the requirement came on while it was
+    being filled in): nothing is done, and the page says so and posts the same
+    fields again once the set-up is done, rather than a redirect that drops them.
+    The page the form was on is what the set-up's *Done* offers to continue to."""
+    came_from = urlsplit(request.referrer or "")
+    if came_from.netloc == request.host and came_from.path:
+        session[AFTER_TWO_STEP] = came_from.path + (
+            f"?{came_from.query}" if came_from.query else ""
+        )
+    fields = [
+        (name, value)
+        for name, value in request.form.items(multi=True)
+        if name != "csrf_token"  # the page carries a fresh one
+    ]
+    files = [upload.filename for upload in request.files.values() if upload.filename]
+    page = render_template(
+        "accounts/two_step_held.html",
+        why=why,
+        action=request.full_path.rstrip("?"),
+        fields=fields,
+        files=files,
+    )
+    return Response(page, status=403, mimetype="text/html")
 
 
 def _forget_caller() -> None:

@@ -9,6 +9,10 @@
   var POLL_EVERY_MS = 3000;
   var POLL_FOR_MS = 2 * 60 * 1000;
   var SETTLED = {paid: true, declined: true, review: true, closed: true};
+  // Asked of every request: a refusal then comes as JSON this script reads (the
+  // set-up of two-step sign-in, required meanwhile, answers 403 with its address).
+  var JSON_PLEASE = {"Accept": "application/json"};
+  var TWO_STEP_DUE = "two_step_required";
 
   var form = document.getElementById("card-form");
   if (!form) { return; }
@@ -50,17 +54,36 @@
     errors.focus();
   }
 
-  function show(title, message, invoiceUrl) {
+  function show(title, message, invoiceUrl, twoStepUrl) {
     document.getElementById("payment-status-title").textContent = title;
     document.getElementById("payment-status-message").textContent = message || "";
     if (invoiceUrl) { document.getElementById("payment-status-link").href = invoiceUrl; }
+    var twoStep = document.getElementById("payment-status-two-step");
+    if (twoStepUrl) { twoStep.querySelector("a").href = twoStepUrl; }
+    twoStep.hidden = !twoStepUrl;
     panel.hidden = false;
+  }
+
+  // The payment went to Stripe; only its outcome cannot be read until the
+  // account has two-step sign-in, which its organization now requires.
+  function twoStepDue(answer) {
+    return {
+      outcome: TWO_STEP_DUE,
+      title: "Set up two-step sign-in to see the outcome",
+      message: "Your organization now requires two-step sign-in. The payment was sent " +
+        "to Stripe; once you have set it up, the invoice shows whether it went through.",
+      two_step_url: answer.two_step_url
+    };
   }
 
   async function askStatus(url) {
     try {
-      var response = await fetch(url, {credentials: "same-origin", cache: "no-store"});
-      return response.ok ? await response.json() : null;
+      var response = await fetch(url, {credentials: "same-origin", cache: "no-store", headers: JSON_PLEASE});
+      var answer = await response.json().catch(function () { return null; });
+      if (response.status === 403 && answer && answer.outcome === TWO_STEP_DUE) {
+        return twoStepDue(answer);
+      }
+      return response.ok ? answer : null;
     } catch (error) {
       return null;  // a network blip: the next poll tries again
     }
@@ -76,8 +99,8 @@
     var stopAt = Date.now() + POLL_FOR_MS;
     while (true) {
       var status = await askStatus(url);
-      if (status) { show(status.title, status.message, status.invoice_url); }
-      if (status && SETTLED[status.outcome]) { return; }
+      if (status) { show(status.title, status.message, status.invoice_url, status.two_step_url); }
+      if (status && (SETTLED[status.outcome] || status.outcome === TWO_STEP_DUE)) { return; }
       if (Date.now() >= stopAt) {
         show("Still processing",
              "Stripe has not confirmed the payment yet; the invoice shows it once it does.");
@@ -101,7 +124,8 @@
       response = await fetch(form.dataset.paymentUrl, {
         method: "POST",
         credentials: "same-origin",
-        headers: {"Content-Type": "application/json", "X-CSRFToken": form.dataset.csrfToken},
+        headers: {"Content-Type": "application/json", "Accept": "application/json",
+                  "X-CSRFToken": form.dataset.csrfToken},
         body: JSON.stringify({token: tokenized.token.id})
       });
     } catch (error) {

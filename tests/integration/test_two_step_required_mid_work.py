@@ -1,0 +1,118 @@
+"""Round 27: two-step sign-in required while a member is in the middle of something.
+A form posted after the administrator required it is not done and not thrown away: a
+page says so and posts the same fields again once the set-up is done. The card
+payment page's script, which asks for JSON, gets JSON it reads (403, with the
+set-up's address), not the set-up's HTML page by a redirect."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+
+import pyotp
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts.models import OneTimeToken, User
+from tests.support import factories
+from tests.support.two_step import secret_shown
+
+SignIn = Callable[..., FlaskClient]
+
+
+def _required_of(app: Flask, administrator: User, member: User, signed_in: SignIn) -> FlaskClient:
+    """`member` signed in with their password alone; then the administrator requires
+    two-step sign-in of every member (the member's browser is mid-work)."""
+    client = signed_in(app.test_client(), member)
+    admin = signed_in(app.test_client(), administrator)
+    assert admin.post("/organization/two-step", data={"required": "true"}).status_code == 302
+    return client
+
+
+def _hidden_fields(page: str) -> dict[str, str]:
+    found = re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)">', page)
+    return {name: html.unescape(value) for name, value in found}
+
+
+def _set_up(client: FlaskClient) -> None:
+    secret = secret_shown(client.get("/account/two-step/").get_data(as_text=True))
+    done = client.post("/account/two-step/confirm", data={"code": pyotp.TOTP(secret).now()})
+    assert done.status_code == 200
+
+
+def test_a_form_posted_once_it_is_required_is_not_done_and_its_page_sends_it_again_after_set_up(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    colleague = factories.make_vendor(
+        db.session(), organization=vendor.organization, role="administrator"
+    )
+    client = _required_of(app, vendor, colleague, signed_in)
+    typed = {"email": "newcomer@northwind.example", "role": "billing"}
+
+    held = client.post(
+        "/organization/invitations",
+        data=typed,
+        headers={"Referer": "http://localhost/organization?tab=members"},
+    )
+
+    assert held.status_code == 403
+    page = held.get_data(as_text=True)
+    assert "Nothing was saved" in page
+    assert "your organization requires it of its members" in page
+    assert 'action="/organization/invitations"' in page
+    fields = _hidden_fields(page)
+    assert {name: fields[name] for name in typed} == typed
+    assert "csrf_token" in fields
+    assert (
+        db.session()
+        .scalars(select(OneTimeToken).where(OneTimeToken.email == typed["email"]))
+        .first()
+        is None
+    )
+
+    _set_up(client)
+    sent = client.post("/organization/invitations", data=fields)
+    assert sent.status_code == 302
+    invited = db.session().scalars(select(OneTimeToken).where(OneTimeToken.email == typed["email"]))
+    assert [link.organization_role for link in invited] == ["billing"]
+
+
+def test_set_up_from_a_held_form_offers_to_continue_to_the_page_the_form_was_on(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    colleague = factories.make_vendor(
+        db.session(), organization=vendor.organization, role="administrator"
+    )
+    client = _required_of(app, vendor, colleague, signed_in)
+    client.post(
+        "/organization/invitations",
+        data={"email": "newcomer@northwind.example"},
+        headers={"Referer": "http://localhost/organization?tab=members"},
+    )
+    secret = secret_shown(client.get("/account/two-step/").get_data(as_text=True))
+    done = client.post("/account/two-step/confirm", data={"code": pyotp.TOTP(secret).now()})
+    assert 'href="/organization?tab=members"' in done.get_data(as_text=True)
+
+
+def test_the_card_payment_and_its_status_poll_get_json_saying_to_set_it_up(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    clerk = factories.make_vendor(db.session(), organization=vendor.organization, role="billing")
+    client = _required_of(app, vendor, clerk, signed_in)
+    json_please = {"Accept": "application/json"}
+
+    polled = client.get("/portal/invoices/1/card-payments/1", headers=json_please)
+    paid = client.post("/portal/invoices/1/card-payments", json={"token": "tok_visa"})
+
+    for answer in (polled, paid):
+        assert answer.status_code == 403
+        assert answer.mimetype == "application/json"
+        body = answer.get_json()
+        assert body["outcome"] == "two_step_required"
+        assert body["two_step_url"] == "/account/two-step/"
+        assert "Nothing you sent was carried out" in body["error"]
+    # A page (HTML asked for) is still taken to the set-up.
+    assert client.get("/portal/invoices").status_code == 303
