@@ -45,6 +45,7 @@ from licensing.accounts.models import (
 )
 from licensing.accounts.states import ACTIVE, CLOSED
 from licensing.actors import Actor
+from licensing.audit.models import AuditEvent
 from licensing.db import UTCDateTime, utcnow
 from licensing.errors import NotFound
 
@@ -663,3 +664,29 @@ def people_in(session: Session, events: Sequence[Any]) -> dict[int, str]:
     if not ids:
         return {}
     return dict(session.execute(select(User.id, User.full_name).where(User.id.in_(ids))).all())
+
+
+def moves_touching(session: Session, organization_id: int, *, limit: int = 100) -> list[AuditEvent]:
+    """The accounts moved out of or into the organization (`user.moved`, the user's
+    event), newest first: its own history lists them (round 27: only the user's
+    did). The audit values are canonical JSON, so a pattern finds the candidates
+    and their values decide."""
+    pattern = f'%"organization_id":{organization_id}%'
+    candidates = session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.action == "user.moved",
+            or_(AuditEvent.before.like(pattern), AuditEvent.after.like(pattern)),
+        )
+        .order_by(AuditEvent.seq.desc())
+        .limit(limit)
+    )
+    return [
+        event
+        for event in candidates
+        if organization_id
+        in (
+            (event.before_data or {}).get("organization_id"),
+            (event.after_data or {}).get("organization_id"),
+        )
+    ]

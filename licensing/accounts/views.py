@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import timedelta
+from typing import Any
 from urllib.parse import urlsplit
 
 import flask_login
@@ -932,6 +933,21 @@ def organizations() -> tuple[str, int]:
     ), (400 if refused else 200)
 
 
+def _organization_history(db_session: Session, organization: Organization) -> dict[str, Any]:
+    """The organization's history with the accounts moved out of or into it (a
+    move is the user's event, named with the person it moved: round 27)."""
+    subjects: dict[int, tuple[str, str]] = {}
+    for event in queries.moves_touching(db_session, organization.id):
+        person = db_session.get(User, int(event.entity_id))  # moves are few
+        if person is not None:
+            link = url_for("accounts_console.user_detail", user_id=person.id)
+            subjects[event.seq] = (f"{person.full_name} ({person.email})", link)
+    history = audit_queries.events_for_records(
+        db_session, [("organization", organization.id)], also=subjects
+    )
+    return {"history": history, "history_subjects": subjects}
+
+
 def _console_organization_page(
     organization: Organization,
     *,
@@ -946,7 +962,7 @@ def _console_organization_page(
         members=queries.members(db_session, organization.id),
         administrators=services.active_administrators(db_session, organization.id),
         invitations=queries.invitations(db_session, organization.id),
-        history=audit_queries.events_for(db_session, "organization", organization.id),
+        **_organization_history(db_session, organization),
         standing_form=standing_form or _standing_form(organization),
         others_steps=others_steps(access.require_principal(), organization.standing),
         profile_form=profile_form or forms.OrganizationForm(formdata=None, obj=organization),
@@ -1285,10 +1301,12 @@ def move_user(user_id: int) -> Page:
             form.form_errors.append(error.detail)
             status = 409
         else:
+            told = services.who_is_told(
+                "they", (moved.left, moved.joined), moved.administrators_told
+            )
             flash(
                 f"{moved.user.email} now acts for {moved.joined.legal_name}, as "
-                f"{services.with_article(moved.user.organization_role)}; they, and both "
-                "organizations' administrators, have been emailed.",
+                f"{services.with_article(moved.user.organization_role)}; emailed: {told}.",
                 "success",
             )
             return redirect(url_for("accounts_console.user_detail", user_id=user_id))
@@ -1301,6 +1319,13 @@ def _move_question(user: User, destination: int | None, reason: str) -> confirm.
     assert joined is not None
     assert user.organization is not None
     left = user.organization.legal_name
+    session = db.session()
+    to_tell = [
+        organization
+        for organization in (user.organization, joined)
+        if services.administrators_to_tell(session, user, organization)
+    ]
+    told = services.who_is_told("They", (user.organization, joined), to_tell)
     return confirm.Confirmation(
         title=f"Move {user.full_name}'s account to {joined.legal_name}?",
         consequences=[
@@ -1310,8 +1335,7 @@ def _move_question(user: User, destination: int | None, reason: str) -> confirm.
             "invoices) until its administrators give them another role.",
             f"What they did for {left} (reports filed, agreements accepted, payments made) "
             f"stays {left}'s record; they no longer see it.",
-            f"They and both organizations' administrators are emailed. Reason, also kept "
-            f"in the audit log: {reason.strip()}",
+            f"Emailed: {told}. Reason, also kept in the audit log: {reason.strip()}",
         ],
         button="Move the account",
         cancel_url=url_for("accounts_console.user_detail", user_id=user.id),

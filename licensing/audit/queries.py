@@ -77,14 +77,22 @@ def events_for(
 
 
 def events_for_records(
-    session: Session, records: Iterable[tuple[str, str | int]], *, limit: int = 100
+    session: Session,
+    records: Iterable[tuple[str, str | int]],
+    *,
+    also: Iterable[int] = (),
+    limit: int = 100,
 ) -> Sequence[AuditEvent]:
     """The history of several records together (a payment with its refunds,
-    reversal and disputes), newest first."""
+    reversal and disputes), newest first; with the events `also` names (by `seq`),
+    another record's events that concern these (an organization's: the moves of
+    accounts into or out of it, which are the user's events)."""
     wanted = [
         and_(AuditEvent.entity_type == entity_type, AuditEvent.entity_id == str(entity_id))
         for entity_type, entity_id in records
     ]
+    if seqs := list(also):
+        wanted.append(AuditEvent.seq.in_(seqs))
     if not wanted:
         return []
     return session.scalars(

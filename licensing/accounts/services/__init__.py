@@ -38,7 +38,14 @@ from licensing.accounts.services.invitations import (
     revoke_invitation,
 )
 from licensing.accounts.services.members import restorable_members, set_user_active, update_user
-from licensing.accounts.services.moves import Move, check_move, leaving_refusal, move_user
+from licensing.accounts.services.moves import (
+    Move,
+    administrators_to_tell,
+    check_move,
+    leaving_refusal,
+    move_user,
+    who_is_told,
+)
 from licensing.accounts.services.organizations import create_organization, update_organization
 from licensing.accounts.services.password_reset import request_password_reset, reset_password
 from licensing.accounts.services.profile import (
@@ -156,6 +163,7 @@ __all__ = [
     "StillOpen",
     "accept_invitation",
     "active_administrators",
+    "administrators_to_tell",
     "authenticate_token",
     "change_name",
     "change_organization_standing",
@@ -220,6 +228,7 @@ __all__ = [
     "update_organization",
     "update_user",
     "verify_email",
+    "who_is_told",
     "whom_to_ask",
     "with_article",
 ]

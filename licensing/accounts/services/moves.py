@@ -12,7 +12,8 @@ administrators and the person are emailed; it is audited `user.moved`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 
 from sqlalchemy.orm import Session
 
@@ -55,6 +56,9 @@ class Move:
     joined: Organization
     tokens: list[str]
     invitations: int
+    # The organizations whose administrators were emailed (of `left`, `joined`): one
+    # with no active administrator but the person has nobody to tell.
+    administrators_told: tuple[Organization, ...] = ()
 
 
 def check_move(
@@ -103,8 +107,7 @@ def move_user(
         user.session_generation += 1
         session.flush()
         move = Move(user, left, joined, tokens, invitations)
-        _tell_everyone(session, move, note)
-        return move
+        return replace(move, administrators_told=_tell_everyone(session, move, note))
 
 
 def _close_invitations_to(session: Session, user: User, joined: Organization, actor: Actor) -> None:
@@ -200,10 +203,37 @@ def leaving_refusal(session: Session, user: User, left: Organization) -> str | N
     return None
 
 
-def _tell_everyone(session: Session, move: Move, reason: str) -> None:
+def administrators_to_tell(session: Session, user: User, organization: Organization) -> list[str]:
+    """The addresses of the organization's active administrators but the person's own."""
+    return [
+        other.email
+        for other in active_administrators(session, organization.id)
+        if other.id != user.id
+    ]
+
+
+def who_is_told(
+    person: str, organizations: Sequence[Organization], told: Sequence[Organization]
+) -> str:
+    """Who a move emails, as a sentence's end: "Ana, and both organizations'
+    administrators", or naming the organization with no active administrator to
+    tell (a destination whose administrator's access was removed, say)."""
+    untold = [organization.legal_name for organization in organizations if organization not in told]
+    if not untold:
+        return f"{person}, and both organizations' administrators"
+    if len(untold) == len(organizations):
+        return f"{person} alone (neither organization has an active administrator to tell)"
+    (named,) = [organization.legal_name for organization in told]
+    return (
+        f"{person}, and {named}'s administrators ({untold[0]} has no active administrator to tell)"
+    )
+
+
+def _tell_everyone(session: Session, move: Move, reason: str) -> tuple[Organization, ...]:
     """The person, and each organization's active administrators (but them), hear
     what changed and what they may do about it. Neither organization is told the
-    other's name: where someone works now is theirs to tell."""
+    other's name: where someone works now is theirs to tell. The organizations
+    whose administrators were told."""
     user, when = move.user, calendar.instant_text(utcnow())
     shared = {"user": user, "moved_on": when, "office_address": mail.sender_address()}
     mail.enqueue(
@@ -223,14 +253,12 @@ def _tell_everyone(session: Session, move: Move, reason: str) -> None:
             "portal_url": links().vendor_dashboard(),
         },
     )
+    told = []
     for audience, organization in (("left", move.left), ("joined", move.joined)):
-        administrators = [
-            other.email
-            for other in active_administrators(session, organization.id)
-            if other.id != user.id
-        ]
+        administrators = administrators_to_tell(session, user, organization)
         if not administrators:
             continue
+        told.append(organization)
         mail.enqueue(
             session,
             to=administrators,
@@ -246,6 +274,7 @@ def _tell_everyone(session: Session, move: Move, reason: str) -> None:
                 "portal_url": links().vendor_dashboard(),
             },
         )
+    return tuple(told)
 
 
 def _subject(audience: str, user: User, organization: Organization) -> str:

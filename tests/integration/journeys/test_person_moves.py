@@ -58,7 +58,11 @@ def _emails(template: str) -> list[OutboxMessage]:
 
 
 def _words(page: Any) -> str:
-    return " ".join(re.sub(r"<[^>]+>", " ", html.unescape(page.get_data(as_text=True))).split())
+    return _words_of(page.get_data(as_text=True))
+
+
+def _words_of(markup: str) -> str:
+    return " ".join(re.sub(r"<[^>]+>", " ", html.unescape(markup)).split())
 
 
 def test_an_admin_moves_a_member_to_another_organization_and_everything_follows(
@@ -261,3 +265,51 @@ def test_an_account_moved_meanwhile_is_not_moved_on_from_a_page_drawn_before(
     assert late.status_code == 409
     assert "moved to another organization meanwhile" in _words(late)
     assert _reloaded(colleague).organization_id == other_vendor.organization_id
+
+
+def test_both_organizations_console_histories_list_the_move_naming_the_person(
+    app: Flask, vendor: User, other_vendor: User, admin: User, signed_in: SignIn
+) -> None:
+    """Round 27: a move is the user's audit event, so only the user's history listed
+    it; the organizations' histories are where staff look for who left and joined."""
+    clerk = factories.make_vendor(
+        db.session(), organization=vendor.organization, role="billing", full_name="Ana Ruiz"
+    )
+    console = signed_in(app.test_client(), admin)
+    assert _moved(console, clerk, other_vendor.organization_id or 0).status_code == 302
+    assert vendor.organization is not None
+    assert other_vendor.organization is not None
+    moved_between = f"{vendor.organization.legal_name} → {other_vendor.organization.legal_name}"
+
+    for organization_id in (vendor.organization_id, other_vendor.organization_id):
+        page = console.get(f"/console/organizations/{organization_id}")
+        history = page.get_data(as_text=True).split('id="history"')[1]
+        assert f'<a href="/console/users/{clerk.id}">Ana Ruiz ({clerk.email})</a>' in history
+        assert moved_between in _words_of(history)
+        assert REASON in _words_of(history)
+
+
+def test_a_move_to_an_organization_without_an_active_administrator_says_whom_it_emailed(
+    app: Flask, vendor: User, admin: User, signed_in: SignIn
+) -> None:
+    session = db.session()
+    clerk = factories.make_vendor(session, organization=vendor.organization, role="billing")
+    removed = factories.make_vendor(session)  # its only user, access removed
+    removed.is_active = False
+    session.commit()
+    destination = removed.organization
+    assert destination is not None
+    assert vendor.organization is not None
+    console = signed_in(app.test_client(), admin)
+
+    asked = _asked(console, clerk, destination.id)
+    moved = _asked(console, clerk, destination.id, confirmed="yes")
+
+    expected = (
+        f"they, and {vendor.organization.legal_name}'s administrators "
+        f"({destination.legal_name} has no active administrator to tell)"
+    )
+    assert f"Emailed: T{expected[1:]}" in _words(asked)
+    assert f"emailed: {expected}." in _words(console.get(moved.headers["Location"]))
+    told = {tuple(message.to) for message in _emails("account_moved")}
+    assert told == {(clerk.email,), (vendor.email,)}
