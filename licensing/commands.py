@@ -153,7 +153,12 @@ GROUPS: dict[str, tuple[str, tuple[click.Command, ...]]] = {
     "tokens": ("API tokens.", (accounts_cli.create_token, accounts_cli.remind)),
     "users": (
         "User accounts.",
-        (accounts_cli.create_admin, accounts_cli.set_role, accounts_cli.two_step_off),
+        (
+            accounts_cli.create_admin,
+            accounts_cli.set_role,
+            accounts_cli.two_step_off,
+            accounts_cli.move,
+        ),
     ),
 }
 

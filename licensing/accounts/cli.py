@@ -124,6 +124,37 @@ def two_step_off(email: str, reason: str) -> None:
     )
 
 
+@click.command("move")
+@click.argument("email")
+@click.option(
+    "--to", "organization_id", type=int, required=True, help="The organization's id it moves to."
+)
+@click.option("--reason", required=True, help="Why (audited, and emailed to the person).")
+@with_appcontext
+def move(email: str, organization_id: int, reason: str) -> None:
+    """Move a vendor user's account to another organization (a new employer).
+
+    The console's move, for an operator (a batch of moves, or no admin at hand):
+    the same checks (not the last active administrator, not the billing contact,
+    not to a closed organization), audited `user.moved` as `system` with the reason
+    and your login; sessions and API tokens end, the role becomes billing member,
+    and the person and both organizations' administrators are emailed. Exits 1 when
+    refused, 2 on a bad argument.
+    """
+    by = f"licensing users move on the command line, user {operator_login()}"
+    try:
+        moved = services.move_user_by_email(email, organization_id, reason, by=by)
+    except DomainError as error:
+        raise click.ClickException(_refusal(error)) from None
+    told = services.who_is_told("they", (moved.left, moved.joined), moved.administrators_told)
+    click.echo(
+        f"{moved.user.name_and_email} now acts for {moved.joined.legal_name} "
+        f"(left {moved.left.legal_name}) as {services.with_article(moved.user.organization_role)}: "
+        f"signed out everywhere, {len(moved.tokens)} API token(s) revoked, "
+        f"{moved.invitations} invitation(s) withdrawn; emailed: {told}."
+    )
+
+
 def _refusal(error: DomainError) -> str:
     """A domain refusal as one line: each field's messages, else its detail."""
     problems = "; ".join(" ".join(messages) for messages in getattr(error, "errors", {}).values())

@@ -44,6 +44,7 @@ from licensing.accounts.services.moves import (
     check_move,
     leaving_refusal,
     move_user,
+    move_user_by_email,
     who_is_told,
 )
 from licensing.accounts.services.organizations import create_organization, update_organization
@@ -188,6 +189,7 @@ __all__ = [
     "leaving_refusal",
     "licensable",
     "move_user",
+    "move_user_by_email",
     "named_and_more",
     "normalize_email",
     "open_business",

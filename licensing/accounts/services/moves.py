@@ -33,7 +33,7 @@ from licensing.accounts.services.roles import (
 from licensing.accounts.states import CLOSED
 from licensing.actors import Actor
 from licensing.db import utcnow
-from licensing.errors import Conflict, InvalidInput
+from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.links import links
 from licensing.mail import services as mail
 
@@ -81,10 +81,12 @@ def move_user(
     actor: Actor,
     *,
     leaving: int | None = None,
+    by: str | None = None,
 ) -> Move:
     """Move a vendor user's account to the organization `organization_id` (admins).
     `leaving` is the organization the admin saw them in (the page's form): an account
-    moved by someone else meanwhile is not moved again from where it is now."""
+    moved by someone else meanwhile is not moved again from where it is now. `by`
+    (a command's run) is added to the audit note; the person reads the reason alone."""
     with db.transaction() as session:
         user, left, joined = _refusal(session, user_id, organization_id, reason, actor, leaving)
         note = reason.strip()
@@ -98,7 +100,7 @@ def move_user(
             user,
             "user.moved",
             actor,
-            note=note,
+            note=f"{note} ({by})" if by else note,
             organization_id=joined.id,
             organization_role=ROLE_ON_ARRIVAL,
         )
@@ -108,6 +110,17 @@ def move_user(
         session.flush()
         move = Move(user, left, joined, tokens, invitations)
         return replace(move, administrators_told=_tell_everyone(session, move, note))
+
+
+def move_user_by_email(email: str, organization_id: int, reason: str, *, by: str) -> Move:
+    """Operations (`licensing users move`): `move_user` as the system, for the user
+    with this address, with the console's checks."""
+    with db.transaction() as session:
+        found = queries.user_by_email(session, email)
+        if found is None:
+            raise NotFound(f"There is no user {email.strip().lower()}.")
+        user_id = found.id
+    return move_user(user_id, organization_id, reason, Actor.SYSTEM, by=by)
 
 
 def _close_invitations_to(session: Session, user: User, joined: Organization, actor: Actor) -> None:
@@ -146,8 +159,10 @@ def _refusal(
             f"{user.full_name} is on the office's staff: only a vendor user's account "
             "moves to another organization.",
         )
-    if organization_id is None or session.get(Organization, organization_id) is None:
+    if organization_id is None:
         raise InvalidInput.for_field("organization", "Choose the organization it moves to.")
+    if session.get(Organization, organization_id) is None:
+        raise InvalidInput.for_field("organization", f"There is no organization {organization_id}.")
     if organization_id == user.organization_id:
         raise InvalidInput.for_field(
             "organization", f"{user.full_name} already acts for that organization."

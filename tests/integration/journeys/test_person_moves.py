@@ -313,3 +313,59 @@ def test_a_move_to_an_organization_without_an_active_administrator_says_whom_it_
     assert f"emailed: {expected}." in _words(console.get(moved.headers["Location"]))
     told = {tuple(message.to) for message in _emails("account_moved")}
     assert told == {(clerk.email,), (vendor.email,)}
+
+
+def test_an_operator_moves_an_account_with_the_command_through_the_same_service(
+    app: Flask, vendor: User, other_vendor: User
+) -> None:
+    clerk = factories.make_vendor(db.session(), organization=vendor.organization, role="member")
+    db.session().commit()
+    token = factories.bearer(clerk)
+    assert other_vendor.organization is not None
+    assert vendor.organization is not None
+    joined = other_vendor.organization.legal_name
+
+    to = str(other_vendor.organization_id)
+    result = app.test_cli_runner().invoke(
+        args=["users", "move", clerk.email.upper(), "--to", to, "--reason", REASON]
+    )
+
+    assert result.exit_code == 0, result.output
+    assert (
+        f"{clerk.full_name} ({clerk.email}) now acts for {joined} "
+        f"(left {vendor.organization.legal_name}) as a billing member: signed out everywhere, "
+        "1 API token(s) revoked, 0 invitation(s) withdrawn; emailed: they, and both "
+        "organizations' administrators." in result.output
+    )
+    user = _reloaded(clerk)
+    assert user.organization_id == other_vendor.organization_id
+    assert user.organization_role == "billing"
+    assert app.test_client().get("/api/v1/me", headers=token).status_code == 401
+    (event,) = db.session().scalars(select(AuditEvent).where(AuditEvent.action == "user.moved"))
+    assert event.actor == "system"
+    assert event.note is not None
+    assert event.note.startswith(f"{REASON} (licensing users move on the command line, user ")
+    (told,) = [m for m in _emails("account_moved") if m.to == [clerk.email]]
+    assert REASON in " ".join(told.body_text.split())
+    assert "command line" not in told.body_text
+
+
+def test_the_command_refuses_as_the_console_does_and_exits_1_with_the_reason(
+    app: Flask, vendor: User, other_vendor: User
+) -> None:
+    to = str(other_vendor.organization_id)
+    refusals = [
+        ([vendor.email, "--to", to], "is the last active administrator of"),
+        (["nobody@tidewater.example", "--to", to], "There is no user nobody@tidewater.example."),
+        ([other_vendor.email, "--to", "99999"], "There is no organization 99999."),
+    ]
+    for arguments, said in refusals:
+        result = app.test_cli_runner().invoke(
+            args=["users", "move", *arguments, "--reason", REASON]
+        )
+        assert result.exit_code == 1, result.output
+        assert said in result.output
+    bad = app.test_cli_runner().invoke(args=["users", "move", vendor.email, "--to", "north"])
+    assert bad.exit_code == 2
+    assert _reloaded(vendor).organization_id != other_vendor.organization_id
+    assert not _emails("account_moved")
