@@ -43,32 +43,38 @@ def _set_up(client: FlaskClient) -> None:
     assert done.status_code == 200
 
 
-def test_a_form_posted_once_it_is_required_is_not_done_and_its_page_sends_it_again_after_set_up(
-    app: Flask, vendor: User, signed_in: SignIn
-) -> None:
+TYPED = {"email": "newcomer@northwind.example", "role": "billing"}
+
+
+def _invitation_held(app: Flask, vendor: User, signed_in: SignIn) -> tuple[FlaskClient, str]:
+    """A second administrator sends an invitation from the *Organization* page just
+    after the first required two-step sign-in: their browser, and the page answered."""
     colleague = factories.make_vendor(
         db.session(), organization=vendor.organization, role="administrator"
     )
     client = _required_of(app, vendor, colleague, signed_in)
-    typed = {"email": "newcomer@northwind.example", "role": "billing"}
-
     held = client.post(
         "/organization/invitations",
-        data=typed,
+        data=TYPED,
         headers={"Referer": "http://localhost/organization?tab=members"},
     )
-
     assert held.status_code == 403
-    page = held.get_data(as_text=True)
+    return client, held.get_data(as_text=True)
+
+
+def test_a_form_posted_once_it_is_required_is_not_done_and_its_page_sends_it_again_after_set_up(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    client, page = _invitation_held(app, vendor, signed_in)
     assert "Nothing was saved" in page
     assert "your organization requires it of its members" in page
     assert 'action="/organization/invitations"' in page
     fields = _hidden_fields(page)
-    assert {name: fields[name] for name in typed} == typed
+    assert {name: fields[name] for name in TYPED} == TYPED
     assert "csrf_token" in fields
     assert (
         db.session()
-        .scalars(select(OneTimeToken).where(OneTimeToken.email == typed["email"]))
+        .scalars(select(OneTimeToken).where(OneTimeToken.email == TYPED["email"]))
         .first()
         is None
     )
@@ -76,22 +82,14 @@ def test_a_form_posted_once_it_is_required_is_not_done_and_its_page_sends_it_aga
     _set_up(client)
     sent = client.post("/organization/invitations", data=fields)
     assert sent.status_code == 302
-    invited = db.session().scalars(select(OneTimeToken).where(OneTimeToken.email == typed["email"]))
+    invited = db.session().scalars(select(OneTimeToken).where(OneTimeToken.email == TYPED["email"]))
     assert [link.organization_role for link in invited] == ["billing"]
 
 
 def test_set_up_from_a_held_form_offers_to_continue_to_the_page_the_form_was_on(
     app: Flask, vendor: User, signed_in: SignIn
 ) -> None:
-    colleague = factories.make_vendor(
-        db.session(), organization=vendor.organization, role="administrator"
-    )
-    client = _required_of(app, vendor, colleague, signed_in)
-    client.post(
-        "/organization/invitations",
-        data={"email": "newcomer@northwind.example"},
-        headers={"Referer": "http://localhost/organization?tab=members"},
-    )
+    client, _ = _invitation_held(app, vendor, signed_in)
     secret = secret_shown(client.get("/account/two-step/").get_data(as_text=True))
     done = client.post("/account/two-step/confirm", data={"code": pyotp.TOTP(secret).now()})
     assert 'href="/organization?tab=members"' in done.get_data(as_text=True)
