@@ -943,7 +943,7 @@ def _organization_history(db_session: Session, organization: Organization) -> di
             link = url_for("accounts_console.user_detail", user_id=person.id)
             subjects[event.seq] = (f"{person.full_name} ({person.email})", link)
     history = audit_queries.events_for_records(
-        db_session, [("organization", organization.id)], also=subjects
+        db_session, [("organization", organization.id)], also=list(subjects)
     )
     return {"history": history, "history_subjects": subjects}
 
