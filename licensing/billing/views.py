@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
@@ -635,6 +636,7 @@ def _payment_page(
     refund_form: forms.RefundForm | None = None,
     reversal_form: forms.ReversalForm | None = None,
     credit_form: forms.CreditNoteForm | None = None,
+    accept_refused: AcceptRefused | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     """One payment and everything that happened to its money: its invoice, the
@@ -669,6 +671,7 @@ def _payment_page(
         refund_forms=_refund_forms(credit_notes, refund_form, payment=payment, to_card=to_card),
         reversal_forms=_reversal_forms([payment], reversal_form),
         credit_form=credit_form or forms.CreditNoteForm(formdata=None),
+        accept_refused=accept_refused,
         flagged=FLAGGED,
     ), status
 
@@ -702,6 +705,7 @@ def _console_page(
     refund_form: forms.RefundForm | None = None,
     reversal_form: forms.ReversalForm | None = None,
     links_form: forms.ReasonForm | None = None,
+    accept_refused: AcceptRefused | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     session = db.session()
@@ -732,6 +736,7 @@ def _console_page(
             allowed=INVOICE.allowed(invoice.state),
             today=_today(),
             flagged=FLAGGED,
+            accept_refused=accept_refused,
             staff_view=True,  # the office's own states ("uncollectible")
         ),
         status,
@@ -845,9 +850,9 @@ def _invoice_action(
     writing nothing) and ask for `confirmation` when given, run `act` (which returns
     the success message), and redirect back to that page; on a refusal, the page
     again with the form's or the rule's message, before staff are asked to confirm
-    what would be refused. A payment's page answers a step its state does not allow
-    with 409 (the message says what is allowed); the invoice's page with 422, as
-    before."""
+    what would be refused. A step the rules refuse (`Conflict`) is answered 409 on
+    either page, the message saying what is allowed; bad input, and Stripe's refusal,
+    422."""
     from_payment = _posted_from(invoice_id)
     status = 422
     if form.validate_on_submit():
@@ -868,7 +873,7 @@ def _invoice_action(
             return redirect(_back_url(invoice, from_payment))
     if from_payment is not None:
         return _payment_page(from_payment, status=status, **{form_name: form})
-    return _console_page(invoice_id, status=422, **{form_name: form})
+    return _console_page(invoice_id, status=status, **{form_name: form})
 
 
 # The hidden field a payment's page adds to the invoice's forms it shows: the
@@ -1115,22 +1120,48 @@ def reverse_payment(payment_id: int) -> Page:
 
 @console.route("/payments/<int:payment_id>/accept", methods=["POST"])
 @access.staff("billing")
-def accept_payment(payment_id: int) -> Response:
+def accept_payment(payment_id: int) -> Page:
+    """Accept a flagged card payment; a refusal is the page it was posted from again
+    with the reason's message (422) or the rule's words (409), as every other step
+    on these pages (it was flashed over a redirect until round 27)."""
     form = forms.ReasonForm(prefix="accept")
     payment = queries.get_payment(db.session(), payment_id)
     invoice = queries.get_invoice(db.session(), payment.invoice_id)
+    from_payment = _posted_from(invoice.id)
+    status = 422
     if form.validate_on_submit():
         try:
             services.accept_flagged_payment(
                 payment_id, note=form.reason.data, actor=current_actor()
             )
-        except (InvalidInput, Conflict) as error:
-            flash(error.detail, "error")
+        except InvalidInput as error:
+            show_errors(form, error)
+        except Conflict as error:
+            form.form_errors.append(error.detail)
+            status = 409
         else:
             flash("The flagged payment is accepted and applied.", "success")
-    else:
-        flash("Say why the payment is accepted.", "error")
-    return redirect(_back_url(invoice, _posted_from(invoice.id)))
+            return redirect(_back_url(invoice, from_payment))
+    refused = AcceptRefused(payment_id, _accept_messages(form, payment_id))
+    if from_payment == payment_id:
+        return _payment_page(payment_id, accept_refused=refused, status=status)
+    return _console_page(invoice.id, accept_refused=refused, status=status)
+
+
+@dataclass(frozen=True)
+class AcceptRefused:
+    """Why accepting a flagged payment was refused, for its panel: the payment, and
+    the messages (text, or the field's id and text) its error summary lists."""
+
+    payment_id: int
+    messages: list[str | tuple[str, str]]
+
+
+def _accept_messages(form: forms.ReasonForm, payment_id: int) -> list[str | tuple[str, str]]:
+    # The panel's textarea is one per flagged payment (`accept-reason-<id>`), so the
+    # summary links the reason's message to that one rather than the form's own id.
+    field_id = f"accept-reason-{payment_id}"
+    return [*form.form_errors, *((field_id, message) for message in form.reason.errors)]
 
 
 @queue_summary
