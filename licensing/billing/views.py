@@ -68,6 +68,7 @@ from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, DomainError, ExternalServiceError, InvalidInput, NotFound
 from licensing.extensions import csrf, limiter
+from licensing.finance.queries import month_end
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.money import MoneyError, format_amount, parse_decimal
 from licensing.problems import problem
@@ -1222,6 +1223,8 @@ def _billing_queues(
 # The page lists at most this many movements (the range is bounded to a year, and a
 # licensee with more in a year is rare); the PDF carries every one.
 STATEMENT_PAGE_LINES = 500
+# The portal lists the statements emailed of about the last two years (one currency).
+STATEMENTS_EMAILED_SHOWN = 24
 STATEMENT_LABELS = {"from": "From", "to": "To", "currency": "Currency"}
 
 
@@ -1232,9 +1235,16 @@ def _asked() -> services.Asked:
 
 
 def _statement_page(
-    organization: Organization, *, page_endpoint: str, pdf_endpoint: str, **url: Any
+    organization: Organization,
+    *,
+    page_endpoint: str,
+    pdf_endpoint: str,
+    emailed: bool = False,
+    **url: Any,
 ) -> tuple[str, int]:
-    """The statement asked for in the query, or the form with each field's message."""
+    """The statement asked for in the query, or the form with each field's message;
+    with `emailed`, the monthly statements emailed to the organization, each linked
+    to its month's statement (the console lists them on the organization's page)."""
     asked = _asked()
     session = db.session()
     values = {"from": asked.start or "", "to": asked.end or "", "currency": asked.currency or ""}
@@ -1246,6 +1256,7 @@ def _statement_page(
         "labels": STATEMENT_LABELS,
         "shown": STATEMENT_PAGE_LINES,
         "currencies": statements.currencies_billed(session, organization.id) or [DEFAULT_CURRENCY],
+        "emailed": _statements_emailed(session, organization.id) if emailed else None,
     }
     try:
         found = services.statement_for(session, organization, asked, now=utcnow())
@@ -1274,6 +1285,30 @@ def _statement_page(
     ), 200
 
 
+@dataclass(frozen=True)
+class EmailedStatement:
+    """A statement emailed to the organization, and the query of its month's statement."""
+
+    sent: SentStatement
+    query: dict[str, str]
+
+
+def _statements_emailed(session: Session, organization_id: int) -> list[EmailedStatement]:
+    """Round 27: a licensee's accountant finds the statement they were sent (the
+    portal listed none; the page gave any month on demand, if they knew which)."""
+    return [
+        EmailedStatement(
+            sent,
+            {
+                "from": sent.month.isoformat(),
+                "to": month_end(sent.month).isoformat(),
+                "currency": sent.currency,
+            },
+        )
+        for sent in services.statements_sent(session, organization_id, STATEMENTS_EMAILED_SHOWN)
+    ]
+
+
 def _statement_pdf(organization: Organization, page: Callable[[], tuple[str, int]]) -> Page:
     """The PDF of the statement asked for; the page with the form's messages when refused."""
     session = db.session()
@@ -1299,7 +1334,10 @@ def _own_organization() -> Organization:
 @access.vendor
 def statement() -> tuple[str, int]:
     return _statement_page(
-        _own_organization(), page_endpoint="billing.statement", pdf_endpoint="billing.statement_pdf"
+        _own_organization(),
+        page_endpoint="billing.statement",
+        pdf_endpoint="billing.statement_pdf",
+        emailed=True,
     )
 
 
