@@ -19,6 +19,7 @@ from reportlab.platypus import Flowable, Spacer
 from licensing import notices, pdf
 from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.states import PAID, VOID
+from licensing.calendar import instant_text
 from licensing.money import format_grouped, in_words
 from licensing.words import working_in_words
 
@@ -330,7 +331,7 @@ def render_statement_pdf(statement: Statement, *, issuer: str) -> bytes:
     over pages, its header repeated), when it was made and what it leaves out."""
     currency = statement.currency
     period = f"{statement.start.isoformat()} to {statement.end.isoformat()}"
-    as_of = statement.as_of.strftime("%Y-%m-%d %H:%M UTC")
+    as_of = instant_text(statement.as_of)  # the office's time, as every page's
     opening = f"Opening balance on {statement.start.isoformat()}"
     closing = f"Closing balance on {statement.end.isoformat()}"
     header = ["Date", "Document", "Movement", "Charges", "Credits", "Balance"]

@@ -419,6 +419,14 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
         return self.disputes[-1] if self.disputes else None
 
     @property
+    def withdrawn_by(self) -> PaymentDispute | None:
+        """The dispute whose withdrawal is this payment's reversal (a card payment the
+        bank disputed, wholly or in part), None for a bounced offline payment."""
+        if self.reversal is None:
+            return None
+        return next((d for d in self.disputes if d.reversal_id == self.reversal.id), None)
+
+    @property
     def reversible(self) -> bool:
         """Billing staff may reverse it: an offline payment that counted."""
         return self.method != CARD and PAYMENT.can(self.state, "reverse")

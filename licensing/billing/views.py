@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date, datetime
 from decimal import Decimal
 from functools import partial
@@ -67,6 +68,7 @@ from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, DomainError, ExternalServiceError, InvalidInput, NotFound
 from licensing.extensions import csrf, limiter
+from licensing.finance.queries import month_end
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.money import MoneyError, format_amount, parse_decimal
 from licensing.problems import problem
@@ -635,6 +637,7 @@ def _payment_page(
     refund_form: forms.RefundForm | None = None,
     reversal_form: forms.ReversalForm | None = None,
     credit_form: forms.CreditNoteForm | None = None,
+    accept_refused: AcceptRefused | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     """One payment and everything that happened to its money: its invoice, the
@@ -669,6 +672,7 @@ def _payment_page(
         refund_forms=_refund_forms(credit_notes, refund_form, payment=payment, to_card=to_card),
         reversal_forms=_reversal_forms([payment], reversal_form),
         credit_form=credit_form or forms.CreditNoteForm(formdata=None),
+        accept_refused=accept_refused,
         flagged=FLAGGED,
     ), status
 
@@ -702,6 +706,7 @@ def _console_page(
     refund_form: forms.RefundForm | None = None,
     reversal_form: forms.ReversalForm | None = None,
     links_form: forms.ReasonForm | None = None,
+    accept_refused: AcceptRefused | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     session = db.session()
@@ -732,6 +737,7 @@ def _console_page(
             allowed=INVOICE.allowed(invoice.state),
             today=_today(),
             flagged=FLAGGED,
+            accept_refused=accept_refused,
             staff_view=True,  # the office's own states ("uncollectible")
         ),
         status,
@@ -845,9 +851,9 @@ def _invoice_action(
     writing nothing) and ask for `confirmation` when given, run `act` (which returns
     the success message), and redirect back to that page; on a refusal, the page
     again with the form's or the rule's message, before staff are asked to confirm
-    what would be refused. A payment's page answers a step its state does not allow
-    with 409 (the message says what is allowed); the invoice's page with 422, as
-    before."""
+    what would be refused. A step the rules refuse (`Conflict`) is answered 409 on
+    either page, the message saying what is allowed; bad input, and Stripe's refusal,
+    422."""
     from_payment = _posted_from(invoice_id)
     status = 422
     if form.validate_on_submit():
@@ -868,7 +874,7 @@ def _invoice_action(
             return redirect(_back_url(invoice, from_payment))
     if from_payment is not None:
         return _payment_page(from_payment, status=status, **{form_name: form})
-    return _console_page(invoice_id, status=422, **{form_name: form})
+    return _console_page(invoice_id, status=status, **{form_name: form})
 
 
 # The hidden field a payment's page adds to the invoice's forms it shows: the
@@ -1115,22 +1121,48 @@ def reverse_payment(payment_id: int) -> Page:
 
 @console.route("/payments/<int:payment_id>/accept", methods=["POST"])
 @access.staff("billing")
-def accept_payment(payment_id: int) -> Response:
+def accept_payment(payment_id: int) -> Page:
+    """Accept a flagged card payment; a refusal is the page it was posted from again
+    with the reason's message (422) or the rule's words (409), as every other step
+    on these pages (it was flashed over a redirect until round 27)."""
     form = forms.ReasonForm(prefix="accept")
     payment = queries.get_payment(db.session(), payment_id)
     invoice = queries.get_invoice(db.session(), payment.invoice_id)
+    from_payment = _posted_from(invoice.id)
+    status = 422
     if form.validate_on_submit():
         try:
             services.accept_flagged_payment(
                 payment_id, note=form.reason.data, actor=current_actor()
             )
-        except (InvalidInput, Conflict) as error:
-            flash(error.detail, "error")
+        except InvalidInput as error:
+            show_errors(form, error)
+        except Conflict as error:
+            form.form_errors.append(error.detail)
+            status = 409
         else:
             flash("The flagged payment is accepted and applied.", "success")
-    else:
-        flash("Say why the payment is accepted.", "error")
-    return redirect(_back_url(invoice, _posted_from(invoice.id)))
+            return redirect(_back_url(invoice, from_payment))
+    refused = AcceptRefused(payment_id, _accept_messages(form, payment_id))
+    if from_payment == payment_id:
+        return _payment_page(payment_id, accept_refused=refused, status=status)
+    return _console_page(invoice.id, accept_refused=refused, status=status)
+
+
+@dataclass(frozen=True)
+class AcceptRefused:
+    """Why accepting a flagged payment was refused, for its panel: the payment, and
+    the messages (text, or the field's id and text) its error summary lists."""
+
+    payment_id: int
+    messages: list[str | tuple[str, str]]
+
+
+def _accept_messages(form: forms.ReasonForm, payment_id: int) -> list[str | tuple[str, str]]:
+    # The panel's textarea is one per flagged payment (`accept-reason-<id>`), so the
+    # summary links the reason's message to that one rather than the form's own id.
+    field_id = f"accept-reason-{payment_id}"
+    return [*form.form_errors, *((field_id, message) for message in form.reason.errors)]
 
 
 @queue_summary
@@ -1191,6 +1223,8 @@ def _billing_queues(
 # The page lists at most this many movements (the range is bounded to a year, and a
 # licensee with more in a year is rare); the PDF carries every one.
 STATEMENT_PAGE_LINES = 500
+# The portal lists the statements emailed of about the last two years (one currency).
+STATEMENTS_EMAILED_SHOWN = 24
 STATEMENT_LABELS = {"from": "From", "to": "To", "currency": "Currency"}
 
 
@@ -1201,9 +1235,16 @@ def _asked() -> services.Asked:
 
 
 def _statement_page(
-    organization: Organization, *, page_endpoint: str, pdf_endpoint: str, **url: Any
+    organization: Organization,
+    *,
+    page_endpoint: str,
+    pdf_endpoint: str,
+    emailed: bool = False,
+    **url: Any,
 ) -> tuple[str, int]:
-    """The statement asked for in the query, or the form with each field's message."""
+    """The statement asked for in the query, or the form with each field's message;
+    with `emailed`, the monthly statements emailed to the organization, each linked
+    to its month's statement (the console lists them on the organization's page)."""
     asked = _asked()
     session = db.session()
     values = {"from": asked.start or "", "to": asked.end or "", "currency": asked.currency or ""}
@@ -1215,6 +1256,7 @@ def _statement_page(
         "labels": STATEMENT_LABELS,
         "shown": STATEMENT_PAGE_LINES,
         "currencies": statements.currencies_billed(session, organization.id) or [DEFAULT_CURRENCY],
+        "emailed": _statements_emailed(session, organization.id) if emailed else None,
     }
     try:
         found = services.statement_for(session, organization, asked, now=utcnow())
@@ -1243,6 +1285,30 @@ def _statement_page(
     ), 200
 
 
+@dataclass(frozen=True)
+class EmailedStatement:
+    """A statement emailed to the organization, and the query of its month's statement."""
+
+    sent: SentStatement
+    query: dict[str, str]
+
+
+def _statements_emailed(session: Session, organization_id: int) -> list[EmailedStatement]:
+    """Round 27: a licensee's accountant finds the statement they were sent (the
+    portal listed none; the page gave any month on demand, if they knew which)."""
+    return [
+        EmailedStatement(
+            sent,
+            {
+                "from": sent.month.isoformat(),
+                "to": month_end(sent.month).isoformat(),
+                "currency": sent.currency,
+            },
+        )
+        for sent in services.statements_sent(session, organization_id, STATEMENTS_EMAILED_SHOWN)
+    ]
+
+
 def _statement_pdf(organization: Organization, page: Callable[[], tuple[str, int]]) -> Page:
     """The PDF of the statement asked for; the page with the form's messages when refused."""
     session = db.session()
@@ -1268,7 +1334,10 @@ def _own_organization() -> Organization:
 @access.vendor
 def statement() -> tuple[str, int]:
     return _statement_page(
-        _own_organization(), page_endpoint="billing.statement", pdf_endpoint="billing.statement_pdf"
+        _own_organization(),
+        page_endpoint="billing.statement",
+        pdf_endpoint="billing.statement_pdf",
+        emailed=True,
     )
 
 

@@ -266,3 +266,28 @@ def test_the_statements_sent_on_an_organizations_page_have_no_serious_problem(
     page.wait_for_load_state()
     assert page.get_by_text("The November 2026 statement (USD) is sent again to").count() == 1
     assert_accessible(page)
+
+
+# --- Round 27: the statements emailed, on the portal -----------------------------------
+
+
+def test_the_portals_list_of_statements_emailed_has_no_serious_problem(
+    page: Any, live_server: LiveServer
+) -> None:
+    with live_server.app.app_context():
+        vendor = factories.make_vendor(db.session())
+        email = vendor.email
+        issued = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+        assert send_activation(activated(vendor.organization_id or 0, ("900.00",), at=issued))
+        run = billing.send_monthly_statements(
+            date(2026, 11, 1), now=datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+        )
+        assert len(run.sent) == 1
+    sign_in(page, email)
+    page.goto("/portal/statement")
+    month = page.get_by_role("link", name="2026-11 statement in USD")
+    assert month.count() == 1
+    assert_accessible(page)
+    month.click()
+    page.wait_for_load_state()
+    assert page.get_by_role("heading", name="2026-11-01 to 2026-11-30, USD").count() == 1

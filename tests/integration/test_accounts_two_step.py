@@ -21,6 +21,7 @@ from licensing.accounts.models import RecoveryCode, User
 from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
+from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
 from tests.support import factories
 from tests.support.factories import DEFAULT_PASSWORD
@@ -417,7 +418,9 @@ def test_turning_it_off_needs_the_password_and_a_code(
         == 0
     )
     assert len(_events(vendor, "user.two_step_disabled")) == 1
-    assert len(_emails(vendor, "two_step_disabled")) == 1
+    (email,) = _emails(vendor, "two_step_disabled")
+    assert "If this was not you, reset your password now" in email.body_text  # they did it
+    assert "If you did not ask the licensing office" not in email.body_text
     assert password_step(app.test_client(), vendor).headers["Location"].endswith("/portal/")
 
 
@@ -442,6 +445,10 @@ def test_an_admin_turns_off_a_users_two_step_sign_in_with_a_reason(
     email = _emails(vendor, "two_step_disabled")[-1]
     assert "by the licensing office" in email.body_text
     assert "Lost phone" in email.body_text
+    # Round 27: the office did it (at their request): not "if this was not you".
+    assert "If this was not you" not in email.body_text
+    assert "If you did not ask the licensing office for this" in email.body_text
+    assert f"write to the office at {mail.sender_address()}" in email.body_text
 
 
 def test_only_an_admin_turns_off_someone_elses_two_step_sign_in(

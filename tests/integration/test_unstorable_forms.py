@@ -292,7 +292,7 @@ GENERIC_REFUSAL = {
     "agreements_console.assign": BUTTON,
     "agreements_console.bulk_assign": BUTTON,
     "billing.card_payment": BUTTON,
-    "billing_console.accept_payment": "answers with a flash message on the invoice page",
+    "billing_console.accept_payment": "its panel lists the refusal (one textarea per payment)",
     "billing_console.resend_statement": BUTTON,
     "billing_documents.linked_card_payment": BUTTON,
     "mail_console.retry": BUTTON,

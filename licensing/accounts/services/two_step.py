@@ -341,8 +341,16 @@ def _disable(
     user.two_step_enabled_at = None
     user.two_step_last_step = None
     _audit_two_step(session, user, "user.two_step_disabled", actor, before=True, note=note)
+    # Turned off by the office (an admin, or the command line), usually at the
+    # person's own request: the email says whom to write to if they did not ask,
+    # not "if this was not you" (it was the office, by name).
     _tell_owner(
-        session, user, "two_step_disabled", reason=reason, by_office=actor.user_id != user.id
+        session,
+        user,
+        "two_step_disabled",
+        reason=reason,
+        by_office=actor.user_id != user.id,
+        office_address=mail.sender_address(),
     )
 
 

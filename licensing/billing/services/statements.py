@@ -68,6 +68,11 @@ def _range(asked: Asked, today: date, errors: dict[str, list[str]]) -> tuple[dat
 def _currency(
     asked: str | None, billed: list[str], organization: Organization, errors: dict[str, list[str]]
 ) -> str:
+    """The currency asked for, or the default one. Only a currency the organization
+    was invoiced in is given, and the office's own (USD) before its first invoice:
+    a statement in any other would be zeros, which reads as "nothing owed" to an
+    accountant who mistyped the code (round 27: an organization never invoiced was
+    given zeros in any currency while an invoiced one was refused)."""
     if asked is None or not asked.strip():
         if DEFAULT_CURRENCY in billed or not billed:
             return DEFAULT_CURRENCY
@@ -78,6 +83,11 @@ def _currency(
     elif billed and code not in billed:
         errors["currency"] = [
             f"{organization.legal_name} was not invoiced in {code} (it was in {', '.join(billed)})."
+        ]
+    elif not billed and code != DEFAULT_CURRENCY:
+        errors["currency"] = [
+            f"{organization.legal_name} has not been invoiced yet: its statement is in "
+            f"{DEFAULT_CURRENCY} until it is invoiced in {code}."
         ]
     return code
 

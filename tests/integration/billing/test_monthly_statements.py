@@ -10,6 +10,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -284,3 +285,35 @@ def test_an_address_the_outbox_refuses_holds_back_that_statement_alone(app: Flas
     assert run.not_sent[0].startswith("Quillfeather Analytics (USD): 'accounts at quillfeather'")
     assert "1 not sent" in run.summary()
     assert db.session().scalar(select(func.count()).select_from(SentStatement)) == 1
+
+
+def test_the_portal_lists_the_statements_emailed_each_opening_its_month(
+    app: Flask, signed_in: Callable[..., FlaskClient], vendor: User, other_vendor: User
+) -> None:
+    """Round 27: a licensee's accountant finds the statement they were sent on the
+    portal's statement page: month, currency, closing balance, when and to whom, each
+    linked to that month's statement; another organization's are not listed."""
+    organization = vendor.organization
+    _invoice(organization.id, "1200.00", IN_JANUARY)
+    _invoice(organization.id, "90.00", IN_JANUARY, currency="EUR")
+    _invoice(other_vendor.organization.id, "777.00", IN_JANUARY)
+    services.send_monthly_statements(JANUARY, now=RUN)
+    with time_machine.travel(RUN, tick=False):  # January is over
+        reader = signed_in(app.test_client(), vendor)
+        page = reader.get("/portal/statement").text
+        month = reader.get("/portal/statement?from=2027-01-01&to=2027-01-31&currency=USD")
+    assert 'id="statements-emailed"' in page
+    emailed = page[page.index('id="statements-emailed"') :]
+    link = 'href="/portal/statement?from=2027-01-01&amp;to=2027-01-31&amp;currency=USD"'
+    assert link in emailed
+    assert "currency=EUR" in emailed
+    assert "1,200.00" in emailed
+    assert "90.00" in emailed
+    assert f"to {organization.billing_email}" in emailed
+    assert "777.00" not in emailed
+
+    assert month.status_code == 200
+    assert "Closing balance on 2027-01-31" in month.text
+
+    nothing_yet = signed_in(app.test_client(), factories.make_vendor(db.session()))
+    assert "None emailed yet" in nothing_yet.get("/portal/statement").text

@@ -228,6 +228,24 @@ def test_an_offline_payment_is_reversed_from_its_page_after_confirming(
     assert credited.headers["Location"].endswith(f"/console/invoices/{invoice.id}")
 
 
+def _flagged(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    *,
+    received: int,
+) -> tuple[Invoice, Payment]:
+    """A 300.00 invoice paid by card whose charge received `received` cents, so
+    the payment is flagged for billing staff."""
+    invoice = invoice_for(vendor, ("300.00",))
+    payment = pay_by_card(invoice, vendor, localstripe)
+    event = copy.deepcopy(succeeded_event(localstripe, payment))
+    event["data"]["object"]["amount_received"] = received
+    assert deliver_event(client, event).get_json()["outcome"].startswith("flagged")
+    return invoice, payment
+
+
 def test_a_flagged_card_payment_is_accepted_from_its_page(
     app: Any,
     client: FlaskClient,
@@ -236,11 +254,7 @@ def test_a_flagged_card_payment_is_accepted_from_its_page(
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice = invoice_for(vendor, ("300.00",))
-    payment = pay_by_card(invoice, vendor, localstripe)
-    event = copy.deepcopy(succeeded_event(localstripe, payment))
-    event["data"]["object"]["amount_received"] = 29999
-    assert deliver_event(client, event).get_json()["outcome"].startswith("flagged")
+    _, payment = _flagged(client, vendor, localstripe, invoice_for, received=29999)
     staff = _signed_in(app.test_client(), billing_staff)
     url = f"/console/payments/{payment.id}"
     page = staff.get(url).get_data(as_text=True)
@@ -260,3 +274,76 @@ def test_a_flagged_card_payment_is_accepted_from_its_page(
     db.session().refresh(payment)
     assert payment.state == "succeeded"
     assert f"Flagged card payment {payment.id}" not in _words(staff.get(url).get_data(as_text=True))
+
+
+def test_accepting_a_flagged_payment_that_the_rules_refuse_is_a_409_page_saying_why(
+    app: Any,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 27: a refused accept was flashed over a redirect (a 302 for a step the
+    rules refuse); it is the page again with the rule's words and 409, from the
+    payment's page and the invoice's alike, and a missing reason is 422 beside it."""
+    # More than is owed: the payment cannot be applied as received.
+    invoice, payment = _flagged(client, vendor, localstripe, invoice_for, received=30001)
+    staff = _signed_in(app.test_client(), billing_staff)
+    url = f"/console/payments/{payment.id}"
+    page = staff.get(url).get_data(as_text=True)
+    fields = {
+        "accept-csrf_token": _token(page, "accept-csrf_token"),
+        "accept-reason": "The licensee asked us to keep the extra cent.",
+    }
+    accept = f"/console/payments/{payment.id}/accept"
+
+    from_payment = staff.post(accept, data={**fields, "from_payment": str(payment.id)})
+    said = _words(from_payment.get_data(as_text=True))
+    assert from_payment.status_code == 409
+    assert f"{payment.id} of {invoice.number}" in said  # the payment's page
+    assert "Not accepted" in said
+    assert "cannot be applied to" in said
+    assert "refund it at Stripe" in said
+
+    from_invoice = staff.post(accept, data=fields)
+    assert from_invoice.status_code == 409
+    invoice_said = _words(from_invoice.get_data(as_text=True))
+    assert "Not accepted" in invoice_said
+    assert "refund it at Stripe" in invoice_said
+
+    no_reason = staff.post(
+        accept, data={**fields, "accept-reason": "", "from_payment": str(payment.id)}
+    )
+    assert no_reason.status_code == 422
+    assert f'href="#accept-reason-{payment.id}"' in no_reason.get_data(as_text=True)
+    db.session().refresh(payment)
+    assert payment.state == "flagged"
+
+
+def test_accepting_a_payment_no_longer_flagged_is_a_409_naming_its_state(
+    app: Any,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Two of billing staff accept the same flagged payment: the second is told, with
+    409, that the state machine allows nothing of the kind now."""
+    _, payment = _flagged(client, vendor, localstripe, invoice_for, received=29999)
+    staff = _signed_in(app.test_client(), billing_staff)
+    page = staff.get(f"/console/payments/{payment.id}").get_data(as_text=True)
+    fields = {
+        "accept-csrf_token": _token(page, "accept-csrf_token"),
+        "accept-reason": "A cent in fees.",
+        "from_payment": str(payment.id),
+    }
+    accept = f"/console/payments/{payment.id}/accept"
+    assert staff.post(accept, data=fields).status_code == 302
+    again = staff.post(accept, data=fields)
+    said = _words(again.get_data(as_text=True))
+    assert again.status_code == 409, said[-1500:]
+    assert "Not accepted" in said
+    assert "cannot" in said
+    assert 'name="accept-reason"' not in again.get_data(as_text=True)  # nothing to accept now

@@ -4,11 +4,14 @@ the API, each with its PDF; bad dates and currencies are refused by field, never
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
+from typing import Any
 
 import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -211,3 +214,63 @@ def test_the_portal_menu_leads_every_user_of_the_organization_to_its_statement(
     dashboard = signed_in(app.test_client(), user).get("/portal/").text
     menu = dashboard.split('<nav class="menu" aria-label="Vendor portal">', 1)[1].split("</nav>")[0]
     assert '<a href="/portal/statement">Statement of account</a>' in menu
+
+
+def test_the_statement_says_when_it_was_made_in_the_offices_time_on_the_page_and_pdf(
+    app: Flask,
+    signed_in: Callable[..., FlaskClient],
+    vendor: User,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 27: "As of" was UTC while every other time on the pages is the office's;
+    the API keeps UTC, as every instant it gives."""
+    _invoiced_and_paid_in_part(vendor, invoice_for)
+    made = datetime(2027, 1, 5, 3, 30, tzinfo=UTC)  # still the 4th at the office
+    with time_machine.travel(made, tick=False):
+        browser = signed_in(app.test_client(), vendor)
+        page = browser.get("/portal/statement", query_string=NOVEMBER).text
+        text = pdf_text(browser.get("/portal/statement.pdf", query_string=NOVEMBER).data)
+        answer = _api_statement(app, vendor)
+    assert "2027-01-04 21:30 (US Central time)" in page
+    assert "UTC" not in page
+    assert "2027-01-04 21:30 (US Central time)" in " ".join(text.split())
+    assert answer["as_of"].startswith("2027-01-05T03:30:00")
+
+
+def _api_statement(app: Flask, vendor: User) -> dict[str, Any]:
+    answer = app.test_client().get(
+        f"/api/v1/organizations/{vendor.organization_id}/statement",
+        query_string=NOVEMBER,
+        headers=bearer(vendor),
+    )
+    assert answer.status_code == 200, answer.get_json()
+    body: dict[str, Any] = answer.get_json()
+    return body
+
+
+def test_an_organization_never_invoiced_is_refused_another_currency_as_an_invoiced_one_is(
+    app: Flask, signed_in: Callable[..., FlaskClient], vendor: User
+) -> None:
+    """Round 27: a never-invoiced organization was given zeros in any currency asked,
+    an invoiced one refused those it was not invoiced in. Before its first invoice its
+    statement is in the office's currency (zeros, "Nothing moved"); any other is
+    refused by name on the page, the PDF and the API alike."""
+    said = f"{vendor.organization.legal_name} has not been invoiced yet: its statement is in USD"
+    browser = signed_in(app.test_client(), vendor)
+    euros = {**NOVEMBER, "currency": "EUR"}
+    page = browser.get("/portal/statement", query_string=euros)
+    assert page.status_code == 422
+    assert said in html.unescape(page.text)
+    pdf = browser.get("/portal/statement.pdf", query_string=euros)
+    assert pdf.status_code == 422
+    assert said in html.unescape(pdf.text)
+    answer = browser.get(
+        f"/api/v1/organizations/{vendor.organization_id}/statement",
+        query_string=euros,
+        headers=bearer(vendor),
+    )
+    assert answer.status_code == 422
+    assert answer.get_json()["errors"]["query.currency"][0].startswith(said)
+    dollars = browser.get("/portal/statement", query_string=NOVEMBER)
+    assert dollars.status_code == 200
+    assert "Nothing moved" in dollars.text

@@ -80,10 +80,42 @@ def test_a_payment_disputed_in_part_reads_the_withdrawn_amount_on_the_invoice_an
 
     statement = read_later("/portal/statement")
     assert "2027-03-02 " + invoice.number in statement
-    assert "Card payment withdrawn" in statement
-    assert "Reversed: 100.00 USD returned 2027-03-02" in read_later(
-        f"/portal/invoices/{invoice.id}"
+    assert "Card payment withdrawn: your bank's dispute du_1Harborlight" in statement
+
+    # Round 27: the invoice's page shows it as the statement does, the payment paid
+    # in full (disputed in part) and the withdrawal on its own row with its amount
+    # and day, not "Reversed" beside the whole 250.00.
+    page = read_later(f"/portal/invoices/{invoice.id}")
+    assert "disputed in part 250.00 USD" in page
+    assert (
+        "Card payment withdrawn: your bank's dispute du_1Harborlight withdrawn 100.00 USD"
+        " The dispute is open: the money comes back if it is won 2027-03-02"
+    ) in page
+    assert "Reversed" not in page
+
+
+def test_the_console_invoice_page_shows_the_withdrawal_and_the_money_reinstated(
+    app: Any,
+    disputed: Callable[..., tuple[Invoice, Payment, str]],
+    billing_staff: User,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    invoice, _, _ = disputed(
+        "120.00",
+        "charge.dispute.closed",
+        status="won",
+        amount=4000,
+        moved=(WITHDRAWN, REINSTATED),
     )
+    with time_machine.travel(READ_ON, tick=False):
+        staff = signed_in(app.test_client(), billing_staff)
+        page = _text(staff.get(f"/console/invoices/{invoice.id}").get_data(as_text=True))
+    assert "disputed in part 120.00 USD" in page
+    assert (
+        "Card payment withdrawn: the licensee's bank's dispute du_1Harborlight withdrawn"
+        " 40.00 USD The dispute was won: Stripe reinstated the money 2027-04-20"
+    ) in page
+    assert "succeeded 40.00 USD" in page  # the money reinstated, its own payment
 
 
 def test_money_reinstated_after_a_dispute_won_names_the_payment_as_its_page_shows_it(

@@ -66,7 +66,7 @@ def test_the_pdf_reads_back_the_opening_balance_each_movement_and_the_closing_ba
     assert "2027-12-01\nCN-2027-000001" in text
     assert "Closing balance on 2027-12-31" in text
     assert "349.75 USD" in text  # 2 x (1,200.00 - 1,000.00) - 50.25
-    assert "2028-01-04 15:30 UTC" in text
+    assert "2028-01-04 09:30 (US Central time)" in text  # the office's time (UTC until round 27)
     assert "royalties for periods not yet reported or not yet invoiced" in text
 
 
