@@ -98,13 +98,13 @@ def test_a_vendor_applies_staff_approve_and_the_vendor_accepts_and_reports_by_ke
     _type_into(page, "#term_start", "12312027")
     _type_into(page, "#term_end", "01012027")
     _press(page, "Save the draft")
-    page.wait_for_function("document.activeElement.classList.contains('error-summary')")
+    page.wait_for_function("() => document.activeElement.classList.contains('error-summary')")
     assert "Term ends: The term cannot end before it starts" in page.evaluate(
         "() => document.activeElement.innerText"
     )
     page.keyboard.press("Tab")  # the summary's first link: the first field in error
     page.keyboard.press("Enter")
-    page.wait_for_function("document.activeElement.id === 'term_end'")
+    page.wait_for_function("() => document.activeElement.id === 'term_end'")
     assert page.get_attribute("#term_end", "aria-invalid") == "true"
 
     # The application, corrected: a SaaS product and a data file (staff review).

@@ -56,7 +56,7 @@ def test_a_vendor_uploads_the_template_previews_the_royalty_submits_and_is_invoi
         summary = page.locator("#report-form .error-summary")
         assert "Row 1, country: Not an ISO 3166-1 alpha-2" in summary.inner_text()
         assert page.get_by_label("Row 1, customer name").input_value() == "Harbor Clinic"
-        page.wait_for_function("document.activeElement.classList.contains('error-summary')")
+        page.wait_for_function("() => document.activeElement.classList.contains('error-summary')")
         assert page.get_by_label("Row 1, country").get_attribute("aria-invalid") == "true"
 
         # The template, filled in as downloaded (its lines end with LF, which a
