@@ -135,3 +135,25 @@ def test_money_reinstated_after_a_dispute_won_names_the_payment_as_its_page_show
     assert intent is not None
     assert f"Stripe reinstated the money the bank's dispute took from {intent} (paid " in page
     assert "disputed payment" not in page
+
+
+def test_the_payments_console_page_reads_a_disputed_payment_as_the_invoice_page_does(
+    app: Any,
+    disputed: Callable[..., tuple[Invoice, Payment, str]],
+    billing_staff: User,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # Round 27 (tidy): the payment's own page said "reversed" and "taken back ... by
+    # stripe" for the card payment the invoice's page shows disputed in part.
+    _, payment, _ = disputed("250.00", "charge.dispute.created", amount=10000, moved=(WITHDRAWN,))
+    with time_machine.travel(READ_ON, tick=False):
+        staff = signed_in(app.test_client(), billing_staff)
+        page = _text(staff.get(f"/console/payments/{payment.id}").get_data(as_text=True))
+    assert "State disputed in part" in page
+    assert (
+        "Withdrawn by the bank's dispute Card payment withdrawn: the licensee's bank's"
+        " dispute du_1Harborlight: 100.00 USD withdrawn on 2027-03-02. The dispute is open:"
+        " the money comes back if it is won."
+    ) in page
+    assert "taken back" not in page
+    assert "Reversal" not in page
