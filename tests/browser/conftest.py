@@ -130,6 +130,27 @@ def accepted_agreement(vendor: Any, application_draft: Any) -> Agreement:
     return accept(agreement_of(application), vendor, signer_name="Samira Haddad")
 
 
+GOOD_CARD = "4242424242424242"  # localstripe: a Visa it charges
+
+
+def card_fields(number: str) -> tuple[tuple[str, str], ...]:
+    """localstripe's card Element's fields (by placeholder), each with what goes in
+    it: the card `number`, and an expiry, CVC and ZIP every test card takes."""
+    return (
+        ("number", number),
+        ("exp_month", "12"),
+        ("exp_year", "30"),
+        ("cvc", "123"),
+        ("postal_code", "97201"),
+    )
+
+
+def fill_card(page: Any, number: str = GOOD_CARD) -> None:
+    """The pay page's card Element filled in with card `number`."""
+    for placeholder, value in card_fields(number):
+        page.get_by_placeholder(placeholder).fill(value)
+
+
 def sign_in(page: Any, email: str) -> None:
     """`email` signed in on the sign-in page (with the factories' password)."""
     page.goto("/sign-in")

@@ -23,7 +23,7 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.mail.models import OutboxMessage
-from tests.browser.conftest import invoiced_vendor, sign_in
+from tests.browser.conftest import GOOD_CARD, card_fields, invoiced_vendor, sign_in
 from tests.integration.billing.stripe_support import WEBHOOK_SECRET, stripe_config
 from tests.support.axe import (
     FOCUSED,
@@ -38,7 +38,6 @@ from tests.support.routes import wait_until_held
 from tests.support.servers import LiveServer, LocalStripe
 
 DECLINED_CARD = "4000000000000341"  # localstripe: attaches, then is declined when charged
-GOOD_CARD = "4242424242424242"
 
 # The page is wider than the window: someone at 320 px (or 1280 px at 400%) must
 # scroll sideways to read it (WCAG 1.4.10).
@@ -69,13 +68,7 @@ def _type_card(page: Any, number: str, back: bool = False) -> None:
     """Into localstripe's card fields, by Tab and typing (Stripe's Element is the
     same: its fields are in the tab order where the box is). localstripe moves
     the focus on by itself when a field is full."""
-    for field, value in (
-        ("number", number),
-        ("exp_month", "12"),
-        ("exp_year", "30"),
-        ("cvc", "123"),
-        ("postal_code", "97201"),
-    ):
+    for field, value in card_fields(number):
         _tab_to(
             page,
             f"#card-element input[placeholder={field}]",

@@ -33,6 +33,7 @@ from werkzeug.routing import Map
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.billing import services as billing_services
@@ -113,6 +114,11 @@ class World:
     suspended_vendor: str = ""
     # A vendor with two-step sign-in on: signing in asks for their code (round 25).
     two_step: str = ""
+    # Administrators of organizations that come to require two-step sign-in while
+    # they are signed in without it: the form they send is held (round 27). One a
+    # width: once required, their form's page is the set-up's.
+    held_vendor: str = ""
+    held_vendor_on_phone: str = ""
     licensing: str = ""
     billing: str = ""
     admin: str = ""
@@ -120,6 +126,9 @@ class World:
     ids: dict[str, Any] = field(default_factory=dict)
     # Withdraws a draft as if from another tab: its page's form then gets a 409.
     withdraw_elsewhere: Callable[[int], Callable[[], None]] = lambda _id: lambda: None
+    # Requires two-step sign-in of the organization of the held vendor (by email),
+    # as if its administrator did so in another tab: the form sent next is held (403).
+    require_two_step: Callable[[str], Callable[[], None]] = lambda _email: lambda: None
 
 
 def _first_id(model: Any, *where: Any) -> int:
@@ -148,6 +157,8 @@ def _make_world(live_server: LiveServer) -> World:
         with_two_step = factories.make_vendor(session)
         turn_on(with_two_step)
         world.two_step = with_two_step.email
+        world.held_vendor = factories.make_vendor(session).email
+        world.held_vendor_on_phone = factories.make_vendor(session).email
         staff = {
             role: factories.make_staff(session, roles=roles)
             for role, roles in (
@@ -238,6 +249,17 @@ def _make_world(live_server: LiveServer) -> World:
         return withdraw
 
     world.withdraw_elsewhere = withdraw_elsewhere
+
+    def require_two_step(email: str) -> Callable[[], None]:
+        def require() -> None:
+            with live_server.app.app_context():
+                held = db.session().scalars(select(User).where(User.email == email)).one()
+                by = Actor.of(accounts.principal_for(held))
+                accounts.require_for_organization(by, held.organization_id or 0, True)
+
+        return require
+
+    world.require_two_step = require_two_step
     return world
 
 
@@ -499,6 +521,29 @@ def _visits(world: World) -> dict[str, list[Visit]]:
         world.licensing: [Visit("/console/"), Visit("/console/users", 403)],
         world.billing: [Visit("/console/"), Visit("/console/applications", 403)],
         world.admin: [Visit("/console/")],
+        # The held page (a form sent once two-step sign-in is required, 403), with
+        # the fields it sends again: one person a width (see `World.held_vendor`).
+        **{
+            email: [
+                Visit(
+                    "/organization",
+                    steps=(
+                        (
+                            _submit(
+                                "Send the invitation",
+                                world.require_two_step(email),
+                                email="newcomer@northwind.example",
+                            ),
+                            403,
+                        ),
+                    ),
+                    widths=(width,),
+                )
+            ]
+            for width, email in zip(
+                WIDTHS, (world.held_vendor, world.held_vendor_on_phone), strict=True
+            )
+        },
     }
 
 

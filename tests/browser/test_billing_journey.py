@@ -20,7 +20,7 @@ from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.billing.models import Invoice
 from licensing.ratecards import services as ratecards
-from tests.browser.conftest import invoiced_vendor, sign_in
+from tests.browser.conftest import fill_card, invoiced_vendor, sign_in
 from tests.integration.agreements.conftest import DEVELOPMENT_USE, draft
 from tests.integration.billing.stripe_support import WEBHOOK_SECRET, stripe_config
 from tests.integration.pricing.conftest import example_document
@@ -75,11 +75,7 @@ def test_a_vendor_pays_an_agreements_invoice_by_card_and_the_pdf_shows_paid(
     page.get_by_role("link", name=f"Pay {balance} USD by card").click()
     # localstripe's Stripe.js card Element: a 3-D Secure card, so the bank's
     # confirmation goes through confirmCardPayment.
-    page.get_by_placeholder("number").fill("4000002760003184")
-    page.get_by_placeholder("exp_month").fill("12")
-    page.get_by_placeholder("exp_year").fill("30")
-    page.get_by_placeholder("cvc").fill("123")
-    page.get_by_placeholder("postal_code").fill("97201")
+    fill_card(page, "4000002760003184")
     page.get_by_role("button", name=f"Pay {balance} USD").click()
     page.get_by_role("button", name="Complete authentication").click()
 
@@ -302,11 +298,7 @@ def test_a_billing_clerk_pays_an_invoice_by_card_and_finds_the_receipt(
     assert "Applications" not in navigation
     page.get_by_role("link", name=f"Invoice {invoice.number} to pay").click()
     page.get_by_role("link", name="Pay 640.00 USD by card").click()
-    page.get_by_placeholder("number").fill("4242424242424242")
-    page.get_by_placeholder("exp_month").fill("12")
-    page.get_by_placeholder("exp_year").fill("30")
-    page.get_by_placeholder("cvc").fill("123")
-    page.get_by_placeholder("postal_code").fill("97201")
+    fill_card(page)
     page.get_by_role("button", name="Pay 640.00 USD").click()
     status = page.locator("#payment-status")
     status.get_by_role("heading", name="Paid", exact=True).wait_for(timeout=20_000)

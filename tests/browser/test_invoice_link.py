@@ -14,7 +14,7 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts.models import Organization
 from licensing.mail import services as mail
-from tests.browser.conftest import invoiced_vendor
+from tests.browser.conftest import fill_card, invoiced_vendor
 from tests.integration.billing.stripe_support import WEBHOOK_SECRET, stripe_config
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer, LocalStripe, SMTPServer, message_text
@@ -57,11 +57,7 @@ def test_the_billing_contact_opens_the_emailed_invoice_and_pays_it_without_an_ac
     assert pdf.headers["content-type"] == "application/pdf"
 
     page.get_by_role("link", name="Pay 900.00 USD by card").click()
-    page.get_by_placeholder("number").fill("4242424242424242")
-    page.get_by_placeholder("exp_month").fill("12")
-    page.get_by_placeholder("exp_year").fill("30")
-    page.get_by_placeholder("cvc").fill("123")
-    page.get_by_placeholder("postal_code").fill("97201")
+    fill_card(page)
     page.get_by_role("button", name="Pay 900.00 USD").click()
     # The pay page follows the payment by itself (localstripe's webhook comes
     # after a second): no reload, and it links back to the linked invoice.

@@ -65,7 +65,7 @@ def test_a_card_payment_has_a_console_page_with_its_refunds_reversal_disputes_an
     assert charge in said
     assert f"Paid by {vendor.full_name} ({vendor.email})" in said
     assert credit.number in said  # its refund
-    assert "100.00 USD taken back on" in said  # its reversal
+    assert "100.00 USD withdrawn on" in said  # its withdrawal (read as a dispute's)
     assert "du_1Harborlight" in said  # its dispute
     assert "product not received" in said
     # The history holds the payment's, its refund's, reversal's and dispute's events.

@@ -52,6 +52,20 @@ def read_later(
 
 
 @pytest.fixture
+def staff_read_later(
+    app: Any, billing_staff: User, signed_in: Callable[..., FlaskClient]
+) -> Callable[[str], str]:
+    """A console page as billing staff read it on 2027-05-01, in words."""
+
+    def read(path: str) -> str:
+        with time_machine.travel(READ_ON, tick=False):
+            staff = signed_in(app.test_client(), billing_staff)
+            return _text(staff.get(path).get_data(as_text=True))
+
+    return read
+
+
+@pytest.fixture
 def disputed(
     client: FlaskClient,
     vendor: User,
@@ -95,10 +109,8 @@ def test_a_payment_disputed_in_part_reads_the_withdrawn_amount_on_the_invoice_an
 
 
 def test_the_console_invoice_page_shows_the_withdrawal_and_the_money_reinstated(
-    app: Any,
     disputed: Callable[..., tuple[Invoice, Payment, str]],
-    billing_staff: User,
-    signed_in: Callable[..., FlaskClient],
+    staff_read_later: Callable[[str], str],
 ) -> None:
     invoice, _, _ = disputed(
         "120.00",
@@ -107,9 +119,7 @@ def test_the_console_invoice_page_shows_the_withdrawal_and_the_money_reinstated(
         amount=4000,
         moved=(WITHDRAWN, REINSTATED),
     )
-    with time_machine.travel(READ_ON, tick=False):
-        staff = signed_in(app.test_client(), billing_staff)
-        page = _text(staff.get(f"/console/invoices/{invoice.id}").get_data(as_text=True))
+    page = staff_read_later(f"/console/invoices/{invoice.id}")
     assert "disputed in part 120.00 USD" in page
     assert (
         "Card payment withdrawn: the licensee's bank's dispute du_1Harborlight withdrawn"
@@ -135,3 +145,21 @@ def test_money_reinstated_after_a_dispute_won_names_the_payment_as_its_page_show
     assert intent is not None
     assert f"Stripe reinstated the money the bank's dispute took from {intent} (paid " in page
     assert "disputed payment" not in page
+
+
+def test_the_payments_console_page_reads_a_disputed_payment_as_the_invoice_page_does(
+    disputed: Callable[..., tuple[Invoice, Payment, str]],
+    staff_read_later: Callable[[str], str],
+) -> None:
+    # Round 27 (tidy): the payment's own page said "reversed" and "taken back ... by
+    # stripe" for the card payment the invoice's page shows disputed in part.
+    _, payment, _ = disputed("250.00", "charge.dispute.created", amount=10000, moved=(WITHDRAWN,))
+    page = staff_read_later(f"/console/payments/{payment.id}")
+    assert "State disputed in part" in page
+    assert (
+        "Withdrawn by the bank's dispute Card payment withdrawn: the licensee's bank's"
+        " dispute du_1Harborlight: 100.00 USD withdrawn on 2027-03-02. The dispute is open:"
+        " the money comes back if it is won."
+    ) in page
+    assert "taken back" not in page
+    assert "Reversal" not in page
