@@ -35,10 +35,19 @@ from licensing.accounts.models import (
 )
 from licensing.accounts.passwords import MAX_LENGTH as PASSWORD_MAX
 from licensing.accounts.passwords import RULE as PASSWORD_RULE
+from licensing.accounts.services.moves import REASON_MAX as MOVE_REASON_MAX
 from licensing.accounts.states import STANDING, may_take
 from licensing.actors import current_actor
 from licensing.api.base import Blueprint, Created
-from licensing.api.fields import STRINGS, ApiSchema, Text, callers_actions, documented, vocabulary
+from licensing.api.fields import (
+    STRINGS,
+    ApiSchema,
+    Text,
+    callers_actions,
+    documented,
+    record_id,
+    vocabulary,
+)
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, PermissionDenied
@@ -280,6 +289,60 @@ class UserUpdateSchema(ApiSchema):
         "staff); the last active administrator stays one (409)."
     )
     is_active = ma.fields.Boolean()
+
+
+class MoveInputSchema(ApiSchema):
+    organization_id = record_id(
+        required=True, metadata={"description": "The organization the account moves to."}
+    )
+    reason = ma.fields.String(
+        required=True,
+        validate=Text(MOVE_REASON_MAX, filled=True),
+        metadata={
+            "description": "Why the account moves: emailed to the person and kept in the "
+            "audit log.",
+            "example": "Joined Harbor Analytics as a consultant.",
+        },
+    )
+    expected_organization_id = record_id(
+        required=True,
+        metadata={
+            "description": "The organization the caller believes the person acts for now "
+            "(as `GET /users/{user_id}` gave it): an account moved since is not moved on "
+            "(409). It makes a retried request safe: one that was carried out is refused."
+        },
+    )
+
+
+class MoveEndedSchema(ApiSchema):
+    sessions = ma.fields.Boolean(
+        metadata={"description": "Always true: the person is signed out everywhere."}
+    )
+    api_tokens_revoked = ma.fields.List(
+        ma.fields.String(), metadata={"description": "The names of the API tokens revoked."}
+    )
+    invitations_withdrawn = ma.fields.Integer(
+        metadata={"description": "Invitations they sent for the organization left, withdrawn."}
+    )
+
+
+class MoveEmailedSchema(ApiSchema):
+    person = ma.fields.String(metadata={"description": "The moved person's address."})
+    administrators_of = ma.fields.List(
+        ma.fields.Integer(),
+        metadata={
+            "description": "The organizations (of the one left and the one joined) whose "
+            "active administrators were emailed; one without any is left out."
+        },
+    )
+    summary = ma.fields.String(metadata={"description": "Whom the move emailed, as a sentence."})
+
+
+class MoveSchema(ApiSchema):
+    user = ma.fields.Nested(UserSchema, metadata={"description": "As `GET /users/{user_id}`."})
+    left_organization_id = ma.fields.Integer()
+    ended = ma.fields.Nested(MoveEndedSchema)
+    emailed = ma.fields.Nested(MoveEmailedSchema)
 
 
 class TokenSchema(ApiSchema):
@@ -558,6 +621,76 @@ def update_user(data: dict[str, Any], user_id: int) -> User:
     if "roles" in data and not actor.has_role("admin"):
         raise InvalidInput.for_field("roles", "Only admins change staff roles.")
     return services.update_user(user_id, data, actor)
+
+
+_MOVE_REFUSALS = (
+    "The move would leave the organization without an active administrator, or its "
+    "invoices going to someone who acts for another organization (its billing contact); "
+    "the destination is closed; or the account no longer acts for "
+    "`expected_organization_id` (moved meanwhile, or a retry of a move carried out)"
+)
+
+
+@blp.route("/users/<int:user_id>/move", methods=["POST"])
+@access.staff("admin")
+@blp.arguments(MoveInputSchema)
+@blp.alt_response(404, description="No such user")
+@blp.response(200, MoveSchema, conflict=_MOVE_REFUSALS)
+def move_user(data: dict[str, Any], user_id: int) -> dict[str, Any]:
+    """Move a vendor user's account to another organization (admins), as the console's
+    move does: their sessions and API tokens end, the invitations they sent are
+    withdrawn, they join as a billing member, and they and both organizations'
+    administrators are emailed; audited `user.moved` with the reason.
+
+    No `Idempotency-Key`: `expected_organization_id` is required, so a retry of a
+    move that was carried out is a 409 (the account acts for another organization
+    now) and nothing is moved or emailed twice; `GET /users/{user_id}` says where it is."""
+    try:
+        moved = services.move_user(
+            user_id,
+            data["organization_id"],
+            data["reason"],
+            current_actor(),
+            leaving=data["expected_organization_id"],
+        )
+    except InvalidInput as error:
+        raise _named_as_in_the_body(error) from error
+    organizations = (moved.left, moved.joined)
+    return {
+        "user": moved.user,
+        "left_organization_id": moved.left.id,
+        "ended": {
+            "sessions": True,
+            "api_tokens_revoked": moved.tokens,
+            "invitations_withdrawn": moved.invitations,
+        },
+        "emailed": {
+            "person": moved.user.email,
+            "administrators_of": [each.id for each in moved.administrators_told],
+            "summary": services.who_is_told("they", organizations, moved.administrators_told),
+        },
+    }
+
+
+def _named_as_in_the_body(error: InvalidInput) -> InvalidInput:
+    """The service names the destination `organization`, as the console's form does;
+    the API's body calls it `organization_id`."""
+    errors = {
+        ("organization_id" if path == "organization" else path): messages
+        for path, messages in error.errors.items()
+    }
+    return InvalidInput(error.detail, errors)
+
+
+@blp.route("/users/<int:user_id>/unlock", methods=["POST"])
+@access.staff("admin")
+@blp.alt_response(404, description="No such user")
+@blp.response(200, UserSchema)
+def unlock_user(user_id: int) -> User:
+    """Lift a sign-in lockout before it ends (admins), as the console's *Unlock*:
+    the user may sign in again at once; audited `user.unlocked`. A user who is not
+    locked is answered as they are, and nothing is recorded."""
+    return services.unlock_user(user_id, actor=current_actor())
 
 
 # --- API tokens -------------------------------------------------------------------------

@@ -148,17 +148,19 @@ def _refusal(
     so two moves at once take turns and the administrators are counted as they stay)."""
     actor.require_role("admin")
     user = queries.get_member(session, user_id, actor)
-    _refuse_moved_meanwhile(user, leaving)
-    if not reason.strip():
-        raise InvalidInput.for_field("reason", "Say why the account moves.")
-    if len(reason.strip()) > REASON_MAX:
-        raise InvalidInput.for_field("reason", f"Write the reason in {REASON_MAX} characters.")
+    # A staff account never moved: the API's expected organization does not make
+    # it one "moved meanwhile".
     if user.organization_id is None:
         raise InvalidInput.for_field(
             "organization",
             f"{user.full_name} is on the office's staff: only a vendor user's account "
             "moves to another organization.",
         )
+    _refuse_moved_meanwhile(user, leaving)
+    if not reason.strip():
+        raise InvalidInput.for_field("reason", "Say why the account moves.")
+    if len(reason.strip()) > REASON_MAX:
+        raise InvalidInput.for_field("reason", f"Write the reason in {REASON_MAX} characters.")
     if organization_id is None:
         raise InvalidInput.for_field("organization", "Choose the organization it moves to.")
     if session.get(Organization, organization_id) is None:
