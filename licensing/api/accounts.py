@@ -148,6 +148,12 @@ OrganizationSchema = ApiSchema.from_dict(
             services.organization_in_good_standing, metadata={"type": "boolean"}
         ),
         "allowed_standing_actions": ma.fields.Function(_allowed_standing_actions, metadata=STRINGS),
+        "two_step_required": ma.fields.Boolean(
+            metadata={
+                "description": "Its administrators require two-step sign-in of every member "
+                "(`POST /organizations/{organization_id}/two-step`)."
+            }
+        ),
         "created_at": ma.fields.DateTime(),
     },
     name="OrganizationSchema",
@@ -236,6 +242,15 @@ def _organization_role(description: str, **kwargs: Any) -> ma.fields.String:
     field = vocabulary(ORGANIZATION_ROLES, **kwargs)
     field.metadata = {**field.metadata, "description": description}
     return field
+
+
+class TwoStepRequirementSchema(ApiSchema):
+    required = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "true: every member must sign in with a code; false: each chooses."
+        },
+    )
 
 
 class InvitationInputSchema(ApiSchema):
@@ -497,6 +512,20 @@ def change_standing(data: dict[str, Any], organization_id: int) -> Organization:
     return services.change_organization_standing(
         organization_id, data["action"], reason=data.get("reason"), actor=current_actor()
     )
+
+
+@blp.route("/organizations/<int:organization_id>/two-step", methods=["POST"])
+@access.administrator
+@blp.arguments(TwoStepRequirementSchema)
+@blp.alt_response(403, description=_MEMBERS_REFUSED)
+@blp.response(200, OrganizationSchema)
+def require_two_step(data: dict[str, Any], organization_id: int) -> Organization:
+    """Require two-step sign-in of every member, or stop (the organization's
+    administrators), as the *Organization* page's setting: members without it are
+    emailed and asked to set it up when they next sign in; audited
+    `organization.two_step_required`. Asking for what is already so changes nothing."""
+    queries.get_owned(db.session(), Organization, organization_id)  # 404 for another's
+    return services.require_for_organization(current_actor(), organization_id, data["required"])
 
 
 def _of_organization(

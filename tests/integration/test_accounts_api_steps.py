@@ -293,3 +293,65 @@ def test_the_api_document_lists_the_account_steps(client: FlaskClient) -> None:
     assert set(move["responses"]) >= {"200", "401", "403", "404", "409", "422"}
     unlock = paths["/api/v1/users/{user_id}/unlock"]["post"]
     assert set(unlock["responses"]) >= {"200", "401", "403", "404"}
+    assert "post" in paths["/api/v1/organizations/{organization_id}/two-step"]
+
+
+def test_an_administrator_requires_two_step_sign_in_of_the_members_through_the_api(
+    client: FlaskClient, vendor: User, other_vendor: User, admin: User
+) -> None:
+    session = db.session()
+    member = factories.make_vendor(session, organization=vendor.organization, role="member")
+    organization_id = vendor.organization_id or 0
+    path = f"/api/v1/organizations/{organization_id}/two-step"
+    administrator = factories.bearer(vendor)
+
+    required = client.post(path, headers=administrator, json={"required": True})
+
+    assert required.status_code == 200, required.get_json()
+    assert required.get_json()["two_step_required"] is True
+    assert (
+        required.get_json()
+        == client.get(f"/api/v1/organizations/{organization_id}", headers=administrator).get_json()
+    )
+    (event,) = session.scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "organization.two_step_required",
+            AuditEvent.entity_id == str(organization_id),
+        )
+    )
+    assert event.actor_user_id == vendor.id
+    told = session.scalars(
+        select(OutboxMessage).where(OutboxMessage.template == "two_step_required")
+    ).all()
+    assert [message.to for message in told] == [[member.email]]
+    # Asked again, nothing more is recorded or sent.
+    assert client.post(path, headers=administrator, json={"required": True}).status_code == 200
+    assert _member_emails_about_two_step() == 1
+    assert (
+        client.get(f"/api/v1/users/{member.id}", headers=administrator).get_json()["two_step"]
+        == "required"
+    )
+
+    refusals = {
+        "a member": (factories.bearer(member), 403),
+        "another organization's administrator": (factories.bearer(other_vendor), 404),
+        "an admin": (factories.bearer(admin), 403),
+        "the administrator's read token": (_read_token(vendor), 403),
+    }
+    for caller, (headers, status) in refusals.items():
+        refused = client.post(path, headers=headers, json={"required": False})
+        assert refused.status_code == status, caller
+    assert client.post(path, headers=administrator, json={}).status_code == 422
+    organization = session.get(Organization, organization_id, populate_existing=True)
+    assert organization is not None
+    assert organization.two_step_required is True
+    stopped = client.post(path, headers=administrator, json={"required": False})
+    assert stopped.get_json()["two_step_required"] is False
+
+
+def _member_emails_about_two_step() -> int:
+    return db.session().scalar(
+        select(func.count())
+        .select_from(OutboxMessage)
+        .where(OutboxMessage.template == "two_step_required")
+    )
