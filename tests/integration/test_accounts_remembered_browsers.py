@@ -23,7 +23,6 @@ from licensing.accounts.models import RememberedBrowser, User
 from licensing.accounts.services import LOCKOUT_THRESHOLD
 from licensing.accounts.views import BROWSER_COOKIE
 from licensing.actors import Actor
-from licensing.audit.models import AuditEvent
 from licensing.config import Config, ConfigError, current_config
 from licensing.db import utcnow
 from licensing.mail.models import OutboxMessage
@@ -35,19 +34,9 @@ from tests.support.remembered_browsers import (
     remembered,
     with_two_step,
 )
-from tests.support.two_step import code_for, password_step
+from tests.support.two_step import code_for, events_of, password_step
 
 SignIn = Callable[..., FlaskClient]
-
-
-def _events(user: User, action: str) -> list[AuditEvent]:
-    return list(
-        db.session().scalars(
-            select(AuditEvent).where(
-                AuditEvent.action == action, AuditEvent.entity_id == str(user.id)
-            )
-        )
-    )
 
 
 def _browsers(user: User) -> list[RememberedBrowser]:
@@ -109,7 +98,7 @@ def test_a_right_code_with_the_box_ticked_remembers_the_browser_by_a_digest_only
     assert cookie.value not in browser.token_hash
     assert browser.label == "Chrome on Linux"
     assert browser.expires_at == browser.created_at + timedelta(days=30)
-    [event] = _events(vendor, "user.browser_remembered")
+    [event] = events_of(vendor, "user.browser_remembered")
     assert json.loads(event.after)["browser"] == "Chrome on Linux"
 
 
@@ -245,7 +234,7 @@ def test_the_number_of_days_comes_from_the_configuration() -> None:
 
 def _forgotten_once(user: User, how_many: int = 1) -> None:
     assert _browsers(user) == []
-    [event] = _events(user, "user.browsers_forgotten")
+    [event] = events_of(user, "user.browsers_forgotten")
     assert json.loads(event.before) == {"remembered_browsers": how_many}
 
 
@@ -319,7 +308,7 @@ def test_the_admins_and_the_commands_turning_it_off_forget_every_browser(
     )
     assert result.exit_code == 0, result.output
     assert _browsers(vendor) == []
-    assert [json.loads(event.before) for event in _events(vendor, "user.browsers_forgotten")] == [
+    assert [json.loads(event.before) for event in events_of(vendor, "user.browsers_forgotten")] == [
         {"remembered_browsers": 1},
         {"remembered_browsers": 1},
     ]
@@ -360,7 +349,7 @@ def test_deactivation_forgets_every_browser(
 def test_nothing_to_forget_writes_nothing(app: Flask, vendor: User) -> None:
     with_two_step(vendor)
     services.regenerate_recovery_codes(Actor.of(services.principal_for(vendor)))
-    assert _events(vendor, "user.browsers_forgotten") == []
+    assert events_of(vendor, "user.browsers_forgotten") == []
 
 
 # --- seeing and forgetting -------------------------------------------------------------
@@ -399,7 +388,7 @@ def test_forget_ends_one_browser_and_only_its_owner_may(
     vendor_remembered.post(f"/account/two-step/browsers/{first.id}/forget")
     assert len(_browsers(vendor)) == 1
     assert _browsers(vendor)[0].id != first.id
-    assert len(_events(vendor, "user.browser_forgotten")) == 1
+    assert len(events_of(vendor, "user.browser_forgotten")) == 1
     vendor_remembered.post("/sign-out")
     assert asks_for_the_code(vendor_remembered, vendor)
     assert not asks_for_the_code(second, vendor)

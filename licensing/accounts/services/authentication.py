@@ -11,7 +11,7 @@ from licensing import db
 from licensing.accounts import passwords, queries
 from licensing.accounts.models import User
 from licensing.accounts.services import remembered_browsers
-from licensing.accounts.services._common import normalize_email
+from licensing.accounts.services._common import _user_actor, normalize_email
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import AuthenticationRequired, InvalidInput, PermissionDenied
@@ -175,9 +175,7 @@ def sign_out(user_id: int, *, forget_browsers: bool = False) -> None:
             user.session_generation += 1
             if forget_browsers:
                 why = "Signed out everywhere by the account's owner."
-                remembered_browsers.forget_browsers(
-                    session, user, remembered_browsers.owner(user), why
-                )
+                remembered_browsers.forget_browsers(session, user, _user_actor(user), why)
 
 
 def confirm_password(user_id: int, password: str, *, now: datetime | None = None) -> None:

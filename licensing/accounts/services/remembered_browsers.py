@@ -21,21 +21,11 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.accounts import two_step
 from licensing.accounts.models import RememberedBrowser, User
+from licensing.accounts.services._common import _user_actor
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import AuthenticationRequired, NotFound
-
-
-def owner(user: User) -> Actor:
-    """The account's owner as the actor of what they do while signing in."""
-    return Actor.user(
-        user.email,
-        user.id,
-        user.organization_id,
-        user.roles,
-        organization_role=user.organization_role,
-    )
 
 
 def remember_browser(
@@ -69,7 +59,7 @@ def remember_browser(
             "user.browser_remembered",
             user.id,
             after={"browser": browser.label, "expires_at": browser.expires_at},
-            actor=owner(user),
+            actor=_user_actor(user),
         )
     return token
 
