@@ -34,7 +34,7 @@ from tests.support.remembered_browsers import (
     remembered,
     with_two_step,
 )
-from tests.support.two_step import code_for, events_of, password_step
+from tests.support.two_step import code_for, events_of, password_step, turn_on
 
 SignIn = Callable[..., FlaskClient]
 
@@ -117,8 +117,6 @@ def test_without_the_box_nothing_is_remembered_and_the_code_is_asked_next_time(
 
 def test_a_recovery_code_remembers_the_browser_too(app: Flask, vendor: User) -> None:
     with time_machine.travel(utcnow() - timedelta(minutes=3), tick=False):
-        from tests.support.two_step import turn_on
-
         codes = turn_on(vendor)
     client = app.test_client()
     password_step(client, vendor)
