@@ -100,6 +100,17 @@ def _flag(value: str, name: str) -> bool:
     raise ConfigError(f"{name} must be true or false, not {value!r}")
 
 
+# A year at most: a remembered browser outliving that is a browser nobody recalls.
+MAX_REMEMBER_DAYS = 365
+
+
+def _remember_days(value: str) -> int:
+    days = _int(value, "TWO_STEP_REMEMBER_DAYS")
+    if days > MAX_REMEMBER_DAYS:
+        raise ConfigError(f"TWO_STEP_REMEMBER_DAYS must be at most {MAX_REMEMBER_DAYS}")
+    return days
+
+
 def _int(value: str, name: str, minimum: int = 0) -> int:
     try:
         number = int(value)
@@ -267,6 +278,9 @@ class Config:
     # Staff must set up two-step sign-in before opening any page (on by default in
     # production only: `from_env`).
     two_step_required_for_staff: bool = False
+    # "Don't ask for a code on this browser" lasts this many days; 0 hides the
+    # choice and every browser remembered before is asked for its code again.
+    two_step_remember_days: int = 30
     # Commercial terms written into new agreements and their invoices.
     payment_terms_days: int = 30
     late_fee_monthly_percent: Decimal = Decimal("1.5")
@@ -360,6 +374,7 @@ class Config:
                 ),
                 "TWO_STEP_REQUIRED_FOR_STAFF",
             ),
+            two_step_remember_days=_remember_days(env.get("TWO_STEP_REMEMBER_DAYS", "30")),
             payment_terms_days=_int(env.get("PAYMENT_TERMS_DAYS", "30"), "PAYMENT_TERMS_DAYS", 1),
             late_fee_monthly_percent=_percent(
                 env.get("LATE_FEE_MONTHLY_PERCENT", "1.5"), "LATE_FEE_MONTHLY_PERCENT"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from email_validator import EmailNotValidError, validate_email
 from wtforms import (
+    BooleanField,
     EmailField,
     PasswordField,
     SelectChoice,
@@ -407,6 +408,12 @@ class TwoStepCodeForm(PageForm):
 
 class SignInCodeForm(PageForm):
     code = _code("Code from your authenticator app, or a recovery code")
+    # Off by default; its label says for how many days (`remember_for`).
+    remember = BooleanField("Don't ask for a code on this browser")
+
+    def remember_for(self, days: int) -> SignInCodeForm:
+        self.remember.label.text = f"Don't ask for a code on this browser for {days} days"
+        return self
 
 
 class TwoStepOffForm(PageForm):

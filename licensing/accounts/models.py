@@ -387,3 +387,20 @@ class RecoveryCode(Base):
     code_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class RememberedBrowser(Base):
+    """A browser whose owner ticked "Don't ask for a code on this browser": the
+    right password there signs in without the code until `expires_at`. Only the
+    SHA-256 digest of the cookie's 256-bit token is kept, as for API tokens; the
+    label (from the User-Agent) only helps the owner tell browsers apart."""
+
+    __tablename__ = "remembered_browsers"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(60))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())

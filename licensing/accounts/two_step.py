@@ -105,3 +105,50 @@ def looks_like_recovery_code(code: str) -> bool:
 
 def key_from_ring(ring: Mapping[str, bytes], key_id: str | None) -> bytes | None:
     return ring.get(key_id or "")
+
+
+# --- remembered browsers -------------------------------------------------------------
+
+
+def new_browser_token() -> str:
+    """The cookie of a remembered browser: 256 random bits."""
+    return secrets.token_urlsafe(32)
+
+
+def browser_token_hash(token: str) -> str:
+    """What the database keeps of a remembered browser's token: 256 random bits,
+    so a fast hash is enough, as for API tokens."""
+    return hashlib.sha256(b"remembered browser:" + token.encode("utf-8", "ignore")).hexdigest()
+
+
+# Most specific first: Edge and Opera say "Chrome" too, Chrome says "Safari".
+_BROWSERS = (
+    ("Edg", "Edge"),
+    ("OPR/", "Opera"),
+    ("Firefox/", "Firefox"),
+    ("FxiOS/", "Firefox"),
+    ("CriOS/", "Chrome"),
+    ("Chrome/", "Chrome"),
+    ("Safari/", "Safari"),
+)
+# iPhones say "like Mac OS X", Android says "Linux", ChromeOS says "X11".
+_SYSTEMS = (
+    ("iPhone", "iOS"),
+    ("iPad", "iPadOS"),
+    ("Android", "Android"),
+    ("CrOS", "ChromeOS"),
+    ("Windows", "Windows"),
+    ("Mac OS X", "macOS"),
+    ("Linux", "Linux"),
+)
+BROWSER_LABEL_LENGTH = 60
+
+
+def browser_label(user_agent: str) -> str:
+    """A short name for the browser a User-Agent describes ("Chrome on Linux"),
+    only for its owner to tell their browsers apart: anyone can send any
+    User-Agent, so nothing is ever decided by it."""
+    browser = next((name for mark, name in _BROWSERS if mark in user_agent), "A browser")
+    system = next((name for mark, name in _SYSTEMS if mark in user_agent), "")
+    label = f"{browser} on {system}" if system else browser
+    return label[:BROWSER_LABEL_LENGTH]

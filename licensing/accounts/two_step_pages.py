@@ -1,5 +1,5 @@
 """Your two-step sign-in: set it up (QR code, secret, first code, recovery codes),
-new recovery codes, turn it off.
+new recovery codes, the browsers remembered (forget one, or all), turn it off.
 
 Every step but turning it off needs the password given in the last
 `views.RECENT_PASSWORD` (signing in counts), as creating an API token does:
@@ -18,16 +18,19 @@ from licensing.accounts.auth import AFTER_TWO_STEP, auth_rate_limit
 from licensing.accounts.models import User
 from licensing.accounts.views import (
     RECENT_PASSWORD,
+    forget_this_browser,
     note_password_confirmed,
     password_recently_confirmed,
+    remembered_browser_token,
     required_of,
     safe_next,
     two_step_keys,
 )
 from licensing.actors import current_actor
 from licensing.calendar import office_date
+from licensing.config import current_config
 from licensing.db import utcnow
-from licensing.errors import AuthenticationRequired, Conflict, InvalidInput
+from licensing.errors import AuthenticationRequired, Conflict, InvalidInput, NotFound
 from licensing.limits import shows_unstorable_on_form
 from licensing.web.forms import show_errors
 
@@ -61,6 +64,9 @@ def _page(
         secret=two_step.secret_in_groups(set_up.secret) if set_up else None,
         qr=two_step.qr_svg(set_up.uri) if set_up else None,
         codes_left=services.unused_recovery_codes(records, user.id),
+        browsers=services.remembered_browsers_of(records, user.id, utcnow()),
+        this_browser=_this_browser_hash(),
+        remember_days=current_config().two_step_remember_days,
         password_form=password_form or forms.RecentPasswordForm(formdata=None),
         code_form=code_form or forms.TwoStepCodeForm(formdata=None),
         off_form=off_form or forms.TwoStepOffForm(formdata=None),
@@ -187,6 +193,37 @@ def _codes_as_text(codes: list[str]) -> str:
         f"CPT Licensing recovery codes for {principal.email}, made {made} (each works once;"
         " making new ones stops these)\n" + "\n".join(codes) + "\n"
     )
+
+
+def _this_browser_hash() -> str | None:
+    token = remembered_browser_token()
+    return two_step.browser_token_hash(token) if token else None
+
+
+@bp.route("/browsers/<int:browser_id>/forget", methods=["POST"])
+@access.any_user
+def forget_browser(browser_id: int) -> Response:
+    """Forget one remembered browser: signing in there asks for the code again."""
+    try:
+        services.forget_browser(current_actor(), browser_id)
+    except NotFound as error:
+        flash(error.detail, "error")
+        return redirect(url_for("two_step.status"))
+    flash("That browser is forgotten: signing in there asks for your code again.", "success")
+    return redirect(url_for("two_step.status"))
+
+
+@bp.route("/browsers/forget", methods=["POST"])
+@access.any_user
+def forget_all_browsers() -> Response:
+    """Forget every remembered browser, this one too."""
+    forgotten = services.forget_all_browsers(current_actor())
+    flash(
+        f"{forgotten} {'browser is' if forgotten == 1 else 'browsers are'} forgotten: "
+        "signing in on any of them asks for your code again.",
+        "success",
+    )
+    return forget_this_browser(redirect(url_for("two_step.status")))
 
 
 @bp.route("/off", methods=["POST"])

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import flask_login
 from flask import (
     Blueprint,
+    current_app,
     flash,
     redirect,
     render_template,
@@ -219,7 +220,12 @@ def sign_in() -> Page:
     unverified = False
     if form.validate_on_submit():
         try:
-            user = services.sign_in(form.email.data or "", form.password.data or "")
+            accepted = services.sign_in_from(
+                form.email.data or "",
+                form.password.data or "",
+                remembered_browser_token(),
+                current_config().two_step_remember_days,
+            )
         except PermissionDenied as error:
             form.form_errors.append(error.detail)
             unverified = error.detail.startswith(services.UNCONFIRMED_EMAIL)
@@ -228,7 +234,8 @@ def sign_in() -> Page:
             form.password.errors = [error.detail]
             status = 422
         else:
-            if user.two_step_enabled:
+            user = accepted.user
+            if accepted.code_due:
                 return _ask_for_code(user, target)
             start_session(user)
             return redirect(target or home_for(services.principal_for(user)))
@@ -303,7 +310,8 @@ def sign_in_code() -> Page:
         )
         return redirect(url_for("accounts.sign_in"))
     user, target = pending
-    form = forms.SignInCodeForm()
+    days = current_config().two_step_remember_days
+    form = forms.SignInCodeForm().remember_for(days)
     status = 200
     if form.validate_on_submit():
         try:
@@ -315,18 +323,62 @@ def sign_in_code() -> Page:
             start_session(signed_in)
             if two_step.looks_like_recovery_code(form.code.data or ""):
                 _recovery_code_spent(signed_in)
-            return redirect(target or home_for(services.principal_for(signed_in)))
+            answer = redirect(target or home_for(services.principal_for(signed_in)))
+            if form.remember.data and days > 0:
+                _remember_this_browser(answer, signed_in, days)
+            return answer
     elif form.is_submitted():
         status = 422
     return render_template(
         "accounts/sign_in_code.html",
         form=form,
+        remember_days=days,
         # Who turns it off for someone without phone or codes: for staff an admin
         # of their own office, for a vendor user the office, at its address (they
         # are not signed in, so no other page of ours can tell them where).
         staff=user.is_staff,
         office_address=mail.sender_address(),
     ), status
+
+
+# A remembered browser's token (`services.remember_browser`), sent only over
+# HTTPS where the session cookie is, never readable by scripts.
+BROWSER_COOKIE = "licensing_browser"
+
+
+def remembered_browser_token() -> str | None:
+    return request.cookies.get(BROWSER_COOKIE) or None
+
+
+def _remember_this_browser(answer: Response, user: User, days: int) -> None:
+    """A right code with *Don't ask for a code on this browser* ticked: the browser
+    keeps the token for `days`; the database, its digest. A browser remembered
+    for another account before (a shared computer) now holds this one's."""
+    token = services.remember_browser(user.id, request.user_agent.string, days)
+    answer.set_cookie(
+        BROWSER_COOKIE,
+        token,
+        max_age=int(timedelta(days=days).total_seconds()),
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        httponly=True,
+        samesite="Lax",
+    )
+    flash(
+        f"This browser is remembered for {days} days: signing in here asks for your "
+        "password only. Your two-step sign-in page lists the browsers remembered.",
+        "info",
+    )
+
+
+def forget_this_browser(answer: Response) -> Response:
+    """The browser drops its token (its row is gone already)."""
+    answer.delete_cookie(
+        BROWSER_COOKIE,
+        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+        httponly=True,
+        samesite="Lax",
+    )
+    return answer
 
 
 def _recovery_code_spent(user: User) -> None:
@@ -360,10 +412,19 @@ def two_step_keys() -> services.Keys:
 @access.any_user
 def sign_out() -> Response:
     """Sign out everywhere: the session ends server-side, not only in this
-    browser (a copy of the cookie stops working too)."""
-    services.sign_out(access.require_principal().user_id)
+    browser (a copy of the cookie stops working too). Remembered browsers stay
+    remembered, unless *Sign out everywhere* on the two-step page (`everywhere`)
+    asks to forget them too."""
+    everywhere = request.form.get("everywhere") == "1"
+    services.sign_out(access.require_principal().user_id, forget_browsers=everywhere)
     flask_login.logout_user()
     session.clear()
+    if everywhere:
+        flash(
+            "You have signed out everywhere, and every browser asks for your code again.",
+            "success",
+        )
+        return forget_this_browser(redirect(url_for("public.home")))
     flash("You have signed out.", "success")
     return redirect(url_for("public.home"))
 
@@ -1155,6 +1216,7 @@ def _user_page(
         history=audit_queries.events_for(db_session, "user", user.id),
         tokens=tokens,
         working_tokens=sum(token.is_usable(now) for token in tokens),
+        remembered_browsers=services.remembered_browser_count(db_session, user.id, now),
         staff_roles=STAFF_ROLES,
         keeps_organization=_keeps_organization(db_session, user),
         two_step_form=two_step_form or forms.TwoStepResetForm(formdata=None),

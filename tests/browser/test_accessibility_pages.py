@@ -34,6 +34,7 @@ from werkzeug.routing import Map
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import User
+from licensing.accounts.views import BROWSER_COOKIE
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.billing import services as billing_services
@@ -55,6 +56,7 @@ from tests.support.axe import (
 )
 from tests.support.billing import credited
 from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.remembered_browsers import CHROME_ON_LINUX
 from tests.support.servers import LiveServer, LocalStripe
 from tests.support.settings import issuing, permission_sla_days
 from tests.support.two_step import turn_on
@@ -114,6 +116,11 @@ class World:
     suspended_vendor: str = ""
     # A vendor with two-step sign-in on: signing in asks for their code (round 25).
     two_step: str = ""
+    # A vendor with two-step sign-in on whose tab's browser is remembered (round 28):
+    # the password alone signs in, and the two-step page lists the browser.
+    remembered: str = ""
+    # Cookies a person's tab starts with, by email (the remembered browser's).
+    cookies: dict[str, dict[str, str]] = field(default_factory=dict)
     # Administrators of organizations that come to require two-step sign-in while
     # they are signed in without it: the form they send is held (round 27). One a
     # width: once required, their form's page is the set-up's.
@@ -157,6 +164,12 @@ def _make_world(live_server: LiveServer) -> World:
         with_two_step = factories.make_vendor(session)
         turn_on(with_two_step)
         world.two_step = with_two_step.email
+        remembered = factories.make_vendor(session)
+        turn_on(remembered)
+        world.remembered = remembered.email
+        world.cookies[remembered.email] = {
+            BROWSER_COOKIE: accounts.remember_browser(remembered.id, CHROME_ON_LINUX, 30)
+        }
         world.held_vendor = factories.make_vendor(session).email
         world.held_vendor_on_phone = factories.make_vendor(session).email
         staff = {
@@ -507,6 +520,8 @@ def _visits(world: World) -> dict[str, list[Visit]]:
             Visit("/portal/permissions/"),
         ],
         world.member: [Visit("/organization")],
+        # Two-step sign-in on, with this browser remembered: the list of browsers.
+        world.remembered: [Visit("/account/two-step/")],
         # The two pages whose parts differ for a billing member (the same templates
         # are visited at both widths above); desktop only, to keep the sweep short.
         world.billing_member: [
@@ -561,13 +576,19 @@ def browser_config_changes(localstripe: LocalStripe) -> dict[str, Any]:
 
 
 @pytest.fixture
-def tabs(browser: Any, live_server: LiveServer) -> Iterator[Callable[[str], Any]]:
+def tabs(browser: Any, live_server: LiveServer) -> Iterator[Callable[..., Any]]:
     contexts: list[Any] = []
 
-    def open_as(email: str) -> Any:
+    def open_as(email: str, cookies: dict[str, str] | None = None) -> Any:
         context = browser.new_context(base_url=live_server.url)
         context.set_default_timeout(15_000)
         contexts.append(context)
+        context.add_cookies(
+            [
+                {"name": name, "value": value, "url": live_server.url}
+                for name, value in (cookies or {}).items()
+            ]
+        )
         tab = context.new_page()
         if email:
             tab.goto("/sign-in")
@@ -605,14 +626,14 @@ def _problems(tab: Any, excused: dict[str, str] | None = None) -> str:
 
 
 def test_every_page_a_user_reaches_has_no_moderate_or_worse_accessibility_problem(
-    tabs: Callable[[str], Any], live_server: LiveServer
+    tabs: Callable[..., Any], live_server: LiveServer
 ) -> None:
     world = _make_world(live_server)
     problems: list[str] = []
     reached: set[str] = set()
     adapter = live_server.app.url_map.bind("localhost")
     for email, visits in _visits(world).items():
-        tab = tabs(email)
+        tab = tabs(email, world.cookies.get(email))
         for width_name, width in WIDTHS.items():
             tab.set_viewport_size({"width": width, "height": 800})
             for visit in visits:

@@ -1,7 +1,10 @@
 """Round 25: a staff member of an office that requires two-step sign-in signs in,
 is taken to set it up, scans (here: reads) the key into an authenticator app,
 keeps the recovery codes, signs out, and signs in again with a code. The pages
-on the way have no accessibility problem (the sweep's own check)."""
+on the way have no accessibility problem (the sweep's own check).
+
+Round 28: a vendor ticks "Don't ask for a code on this browser", signs out, and
+signs in again with the password alone; the two-step page lists the browser."""
 
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ from tests.browser.conftest import sign_in
 from tests.support import factories
 from tests.support.axe import excused_findings
 from tests.support.servers import LiveServer
+from tests.support.two_step import secret_of, turn_on
 
 
 @pytest.fixture
@@ -67,3 +71,38 @@ def test_staff_set_up_two_step_sign_in_and_sign_in_with_a_code(
     )
     page.get_by_role("button", name="Sign in").click()
     page.wait_for_url("**/console/")
+
+
+def test_a_remembered_browser_signs_in_again_without_the_code_page(
+    page: Any, live_server: LiveServer
+) -> None:
+    with live_server.app.app_context():
+        vendor = factories.make_vendor(db.session())
+        turn_on(vendor)
+        app = pyotp.TOTP(secret_of(vendor.id))
+        email = vendor.email
+
+    sign_in(page, email)
+    page.wait_for_url("**/sign-in/code")
+    remember = page.get_by_label("Don't ask for a code on this browser for 30 days")
+    assert not remember.is_checked()
+    _no_accessibility_problem(page)
+    # The app's next code: the one now went to turning it on.
+    page.get_by_label("Code from your authenticator app, or a recovery code").fill(
+        app.at(time.time() + 30)
+    )
+    remember.check()
+    page.get_by_role("button", name="Sign in").click()
+    page.wait_for_url("**/portal/")
+
+    page.goto("/account/two-step/")
+    browsers = page.get_by_role("table", name="Browsers that do not ask for a code")
+    assert "(this browser)" in browsers.inner_text()
+    assert "Chrome on Linux" in browsers.inner_text()
+    _no_accessibility_problem(page)
+
+    page.get_by_role("button", name="Sign out", exact=True).click()
+    page.wait_for_load_state()
+    sign_in(page, email)
+    page.wait_for_url("**/portal/")
+    assert "/sign-in/code" not in page.url

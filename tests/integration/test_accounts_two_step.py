@@ -27,6 +27,7 @@ from tests.support import factories
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.two_step import (
     code_for,
+    events_of,
     password_step,
     recovery_codes_shown,
     secret_of,
@@ -37,16 +38,6 @@ from tests.support.two_step import (
 )
 
 SignIn = Callable[..., FlaskClient]
-
-
-def _events(user: User, action: str) -> list[AuditEvent]:
-    return list(
-        db.session().scalars(
-            select(AuditEvent).where(
-                AuditEvent.action == action, AuditEvent.entity_id == str(user.id)
-            )
-        )
-    )
 
 
 def _emails(user: User, template: str) -> list[OutboxMessage]:
@@ -113,7 +104,7 @@ def test_a_first_code_turns_it_on_and_shows_ten_recovery_codes_once(
     again = client.get("/account/two-step/").get_data(as_text=True)
     assert not any(code in again for code in codes)
     assert "Unused recovery codes: 10" in again
-    assert len(_events(vendor, "user.two_step_enabled")) == 1
+    assert len(events_of(vendor, "user.two_step_enabled")) == 1
     assert len(_emails(vendor, "two_step_enabled")) == 1
 
 
@@ -227,7 +218,7 @@ def test_wrong_codes_count_towards_the_lockout(app: Flask, vendor: User, signed_
     # The password was right: "your password held" would tell its owner to relax.
     assert "someone knows your password" in locked.body_text
     assert "your password held" not in locked.body_text
-    (event,) = _events(vendor, "user.locked")
+    (event,) = events_of(vendor, "user.locked")
     assert event.note is not None
     assert event.note.endswith("the last a wrong two-step code after the right password")
     # Locked: the right password is answered as a wrong one, a right code refused.
@@ -347,7 +338,7 @@ def test_a_recovery_code_signs_in_once_and_its_owner_is_told(
     codes = _with_two_step(app, vendor, signed_in)
     assert sign_in_with_code(app.test_client(), vendor, codes[3].lower()).status_code == 302
     assert sign_in_with_code(app.test_client(), vendor, codes[3]).status_code == 422
-    assert len(_events(vendor, "user.recovery_code_used")) == 1
+    assert len(events_of(vendor, "user.recovery_code_used")) == 1
     email = _emails(vendor, "recovery_code_used")
     assert len(email) == 1
     assert "9 unused codes are left" in email[0].body_text
@@ -379,7 +370,7 @@ def test_new_recovery_codes_replace_the_old_ones(
     page = client.post("/account/two-step/recovery-codes")
     fresh = recovery_codes_shown(page.get_data(as_text=True))
     assert len(fresh) == 10
-    assert len(_events(vendor, "user.recovery_codes_regenerated")) == 1
+    assert len(events_of(vendor, "user.recovery_codes_regenerated")) == 1
     assert sign_in_with_code(app.test_client(), vendor, codes[0]).status_code == 422
     assert sign_in_with_code(app.test_client(), vendor, fresh[0]).status_code == 302
 
@@ -417,7 +408,7 @@ def test_turning_it_off_needs_the_password_and_a_code(
         )
         == 0
     )
-    assert len(_events(vendor, "user.two_step_disabled")) == 1
+    assert len(events_of(vendor, "user.two_step_disabled")) == 1
     (email,) = _emails(vendor, "two_step_disabled")
     assert "If this was not you, reset your password now" in email.body_text  # they did it
     assert "If you did not ask the licensing office" not in email.body_text
@@ -439,7 +430,7 @@ def test_an_admin_turns_off_a_users_two_step_sign_in_with_a_reason(
     )
     assert done.status_code == 302
     assert not _reloaded(vendor).two_step_enabled
-    event = _events(vendor, "user.two_step_disabled")[-1]
+    event = events_of(vendor, "user.two_step_disabled")[-1]
     assert event.note == "Lost phone; called back on the number on file"
     assert event.actor_user_id == admin.id
     email = _emails(vendor, "two_step_disabled")[-1]
@@ -534,7 +525,7 @@ def test_an_operator_turns_it_off_from_the_command_line_when_no_admin_can(
     assert result.exit_code == 0, result.output
     assert "Two-step sign-in is off for" in result.output
     assert not _reloaded(admin).two_step_enabled
-    event = _events(admin, "user.two_step_disabled")[-1]
+    event = events_of(admin, "user.two_step_disabled")[-1]
     assert event.actor == "system"
     assert event.note is not None
     assert event.note.startswith("Only admin lost phone (licensing users two-step-off")

@@ -278,6 +278,8 @@ GENERIC_REFUSAL = {
     "accounts.change_member_role": BUTTON,
     "accounts.require_two_step": BUTTON,
     "two_step.new_recovery_codes": BUTTON,
+    "two_step.forget_browser": BUTTON,
+    "two_step.forget_all_browsers": BUTTON,
     "accounts.deactivate_member": BUTTON,
     "accounts.restore_member": BUTTON,
     "accounts.revoke_invitation": BUTTON,

@@ -9,11 +9,13 @@ from typing import Any
 
 import pyotp
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import two_step
 from licensing.accounts.models import User
 from licensing.audit import keys
+from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
 from tests.support.factories import DEFAULT_PASSWORD
 
@@ -78,3 +80,14 @@ def turn_on(user: Any) -> list[str]:
     pending = services.pending_set_up(user.id, user.email, nonce, two_step_keys())
     code = pyotp.TOTP(pending.secret).now()
     return services.confirm_set_up(actor, nonce, code, two_step_keys())
+
+
+def events_of(user: Any, action: str) -> list[AuditEvent]:
+    """The audit log's events `action` of the user `user`."""
+    return list(
+        db.session().scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == action, AuditEvent.entity_id == str(user.id)
+            )
+        )
+    )

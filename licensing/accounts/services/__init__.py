@@ -26,8 +26,10 @@ from licensing.accounts.services.authentication import (
     LOCKOUT_THRESHOLD,
     SIGN_IN_REFUSED,
     UNCONFIRMED_EMAIL,
+    PasswordAccepted,
     confirm_password,
     sign_in,
+    sign_in_from,
     sign_out,
 )
 from licensing.accounts.services.invitations import (
@@ -59,6 +61,13 @@ from licensing.accounts.services.registration import (
     resend_verification,
     sign_up,
     verify_email,
+)
+from licensing.accounts.services.remembered_browsers import (
+    forget_all_browsers,
+    forget_browser,
+    remember_browser,
+    remembered_browser_count,
+    remembered_browsers_of,
 )
 from licensing.accounts.services.roles import (
     active_administrators,
@@ -160,6 +169,7 @@ __all__ = [
     "Move",
     "OpenBusinessCheck",
     "OverdueCheck",
+    "PasswordAccepted",
     "PendingSetUp",
     "StillOpen",
     "accept_invitation",
@@ -183,6 +193,8 @@ __all__ = [
     "ensure_good_standing",
     "ensure_licensable",
     "expired_invitation_help",
+    "forget_all_browsers",
+    "forget_browser",
     "hold_for_overdue",
     "hold_now_if_overdue",
     "invite_member",
@@ -201,6 +213,9 @@ __all__ = [
     "regenerate_recovery_codes",
     "register_open_business",
     "register_overdue_check",
+    "remember_browser",
+    "remembered_browser_count",
+    "remembered_browsers_of",
     "remind_expiring_tokens",
     "request_email_change",
     "request_password_reset",
@@ -217,6 +232,7 @@ __all__ = [
     "set_staff_roles",
     "set_user_active",
     "sign_in",
+    "sign_in_from",
     "sign_out",
     "sign_up",
     "standing_block_reason",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy.orm import Session
@@ -9,7 +10,8 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.accounts import passwords, queries
 from licensing.accounts.models import User
-from licensing.accounts.services._common import normalize_email
+from licensing.accounts.services import remembered_browsers
+from licensing.accounts.services._common import _user_actor, normalize_email
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import AuthenticationRequired, InvalidInput, PermissionDenied
@@ -35,8 +37,32 @@ SIGN_IN_REFUSED = (
 )
 
 
+@dataclass(frozen=True)
+class PasswordAccepted:
+    """The right password: the user, and whether the second step (the code) is
+    still to come, or was skipped on a remembered browser."""
+
+    user: User
+    code_due: bool
+
+
 def sign_in(email: str, password: str, *, now: datetime | None = None) -> User:
-    """Check a password; the user to sign in, or a refusal.
+    """Check a password; the user to sign in, or a refusal (`sign_in_from`, with
+    no remembered browser)."""
+    return sign_in_from(email, password, None, 0, now=now).user
+
+
+def sign_in_from(
+    email: str,
+    password: str,
+    browser_token: str | None,
+    remember_days: int,
+    *,
+    now: datetime | None = None,
+) -> PasswordAccepted:
+    """Check a password, on a browser that may be remembered for two-step sign-in
+    (`browser_token`, its cookie; `remember_days`, how long a remembered browser
+    is trusted, 0 for never): the user and whether the code is still due.
 
     Raises `AuthenticationRequired` with the same message (`SIGN_IN_REFUSED`)
     for an unknown email, a wrong password, and any password while the account
@@ -44,9 +70,12 @@ def sign_in(email: str, password: str, *, now: datetime | None = None) -> User:
     a password hash, so they also take as long. `PermissionDenied` for an
     unconfirmed email or a deactivated account (only with the right password).
     Failures are counted in the database, so the lockout holds across processes.
+    A remembered browser changes none of this: it only skips the code after the
+    right password, for the account it was remembered for.
     """
     moment = now or utcnow()
     refusal: Exception | None = None
+    code_due = False
     with db.transaction() as session:
         try:
             address = normalize_email(email)
@@ -77,15 +106,23 @@ def sign_in(email: str, password: str, *, now: datetime | None = None) -> User:
                 user.password_hash = passwords.hash_password(password)
             # With two-step sign-in the failures in a row count on until the code
             # is right (`services.second_step`): reset here, each right password
-            # would buy 4 more guesses at the code.
-            if not user.two_step_enabled:
+            # would buy 4 more guesses at the code. A remembered browser is the
+            # second step passed (its token, 256 bits, is the factor), so no code
+            # will be guessed: the count starts again as after a right code.
+            code_due = user.two_step_enabled and (
+                remembered_browsers.recognised_browser(
+                    session, user, browser_token, remember_days, moment
+                )
+                is None
+            )
+            if not code_due:
                 user.failed_login_count = 0
                 user.locked_until = None
                 user.last_sign_in_at = moment
     if refusal is not None:
         raise refusal
     assert user is not None
-    return user
+    return PasswordAccepted(user, code_due)
 
 
 def _count_failure(
@@ -125,13 +162,20 @@ def _count_failure(
     )
 
 
-def sign_out(user_id: int) -> None:
+def sign_out(user_id: int, *, forget_browsers: bool = False) -> None:
     """End every session of the user, server-side: the next request with any
-    copy of their session cookie finds a stale session generation."""
+    copy of their session cookie finds a stale session generation.
+    `forget_browsers` (*Sign out everywhere* on the two-step page): every
+    remembered browser is forgotten too, so each asks for the code again. The
+    everyday *Sign out* keeps them: forgetting the office computer each evening
+    would make remembering it useless."""
     with db.transaction() as session:
         user = session.get(User, user_id)
         if user is not None:
             user.session_generation += 1
+            if forget_browsers:
+                why = "Signed out everywhere by the account's owner."
+                remembered_browsers.forget_browsers(session, user, _user_actor(user), why)
 
 
 def confirm_password(user_id: int, password: str, *, now: datetime | None = None) -> None:

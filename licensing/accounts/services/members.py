@@ -11,6 +11,7 @@ from sqlalchemy.orm import Session
 from licensing import calendar, db
 from licensing.accounts import queries
 from licensing.accounts.models import Organization, User
+from licensing.accounts.services import remembered_browsers
 from licensing.accounts.services._common import (
     _change_user,
     _revoke,
@@ -84,6 +85,9 @@ def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
         why = TOKENS_REVOKED_ON_RESTORE if active else TOKENS_REVOKED_ON_REMOVAL
         revoked = revoke_tokens(session, user, actor, why.format(user.email))
         if not active:
+            remembered_browsers.forget_browsers(
+                session, user, actor, "The account was deactivated."
+            )
             withdrawn = withdraw_invitations_sent_by(
                 session, user, actor, INVITATIONS_WITHDRAWN.format(user.email)
             )

@@ -21,6 +21,7 @@ from licensing import calendar, db
 from licensing.access import BILLING
 from licensing.accounts import queries
 from licensing.accounts.models import Organization, User
+from licensing.accounts.services import remembered_browsers
 from licensing.accounts.services._common import _change_user, _revoke
 from licensing.accounts.services.members import revoke_tokens, withdraw_invitations_sent_by
 from licensing.accounts.services.roles import (
@@ -107,6 +108,7 @@ def move_user(
         # Every session ends (a pending second step too): the next page would
         # otherwise be the new organization's to a browser signed in for the old.
         user.session_generation += 1
+        remembered_browsers.forget_browsers(session, user, actor, "Moved to another organization.")
         session.flush()
         move = Move(user, left, joined, tokens, invitations)
         return replace(move, administrators_told=_tell_everyone(session, move, note))

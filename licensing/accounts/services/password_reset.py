@@ -15,6 +15,7 @@ from licensing.accounts.models import (
     OneTimeToken,
     User,
 )
+from licensing.accounts.services import remembered_browsers
 from licensing.accounts.services._common import (
     LINKS_PER_HOUR,
     _address_or_none,
@@ -100,6 +101,9 @@ def reset_password(raw: str, password: str) -> User:
         link.used_at = now
         user.password_hash = passwords.hash_password(password)
         user.session_generation += 1
+        remembered_browsers.forget_browsers(
+            session, user, _user_actor(user), "A new password (reset)."
+        )
         user.failed_login_count = 0
         user.locked_until = None
         verified_now = user.email_verified_at is None

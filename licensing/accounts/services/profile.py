@@ -23,6 +23,7 @@ from licensing.accounts.models import (
     OneTimeToken,
     User,
 )
+from licensing.accounts.services import remembered_browsers
 from licensing.accounts.services._common import (
     LINKS_PER_HOUR,
     ONE_LINE,
@@ -90,6 +91,7 @@ def change_password(actor: Actor, current_password: str, new_password: str) -> U
                 link.revoked_at = now
             user.password_hash = passwords.hash_password(new_password)
             user.session_generation += 1
+            remembered_browsers.forget_browsers(session, user, actor, "A new password.")
             user.failed_login_count = 0
             audit.record_event(
                 session, "user.password_changed", user.id, before=None, after=None, actor=actor

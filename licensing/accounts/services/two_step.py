@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.accounts import passwords, queries, two_step
 from licensing.accounts.models import Organization, RecoveryCode, User
+from licensing.accounts.services import remembered_browsers
 from licensing.accounts.services._common import acting_colleague
 from licensing.accounts.services.authentication import (
     LOCKOUT_PERIOD,
@@ -127,6 +128,9 @@ def regenerate_recovery_codes(actor: Actor, *, now: datetime | None = None) -> l
         if not user.two_step_enabled:
             raise Conflict("Set up two-step sign-in first: recovery codes go with it.")
         codes = _replace_recovery_codes(session, user, moment)
+        # New codes are made when the old ones may have gone astray, and a browser
+        # may have been remembered with one of them.
+        remembered_browsers.forget_browsers(session, user, actor, "New recovery codes were made.")
         audit.record_event(
             session,
             "user.recovery_codes_regenerated",
@@ -336,6 +340,7 @@ def _disable(
     session: Session, user: User, actor: Actor, *, reason: str | None, note: str | None
 ) -> None:
     _delete_recovery_codes(session, user.id)
+    remembered_browsers.forget_browsers(session, user, actor, "Two-step sign-in was turned off.")
     user.two_step_nonce = None
     user.two_step_key_id = None
     user.two_step_enabled_at = None

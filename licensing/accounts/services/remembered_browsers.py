@@ -1,0 +1,158 @@
+"""Browsers remembered for two-step sign-in: "Don't ask for a code on this browser
+for N days", ticked with a right code. There, the right password alone signs in
+until the browser is forgotten or its time runs out; everywhere else the code is
+asked as before.
+
+The browser keeps a 256-bit token in a cookie; the database keeps its SHA-256
+digest (`two_step.browser_token_hash`), so a copy of the database remembers no
+browser. Everything that ends trust in the account's sign-in (a new password, a
+sign-out everywhere, two-step sign-in off, new recovery codes, a move, a
+deactivation) forgets every browser of the account (`forget_browsers`), in the
+caller's transaction and audited once with how many.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.accounts import two_step
+from licensing.accounts.models import RememberedBrowser, User
+from licensing.accounts.services._common import _user_actor
+from licensing.actors import Actor
+from licensing.audit import services as audit
+from licensing.db import utcnow
+from licensing.errors import AuthenticationRequired, NotFound
+
+
+def remember_browser(
+    user_id: int, user_agent: str, days: int, *, now: datetime | None = None
+) -> str:
+    """Remember this browser for `days` (the second step was just passed): the
+    token for its cookie. Audited `user.browser_remembered`."""
+    moment = now or utcnow()
+    token = two_step.new_browser_token()
+    with db.transaction() as session:
+        user = session.get(User, user_id)
+        if user is None or not user.is_active or not user.two_step_enabled:
+            raise AuthenticationRequired("Sign in again.")
+        # The account's browsers whose time ran out go as a new one comes.
+        session.execute(
+            delete(RememberedBrowser).where(
+                RememberedBrowser.user_id == user.id, RememberedBrowser.expires_at <= moment
+            )
+        )
+        browser = RememberedBrowser(
+            user_id=user.id,
+            token_hash=two_step.browser_token_hash(token),
+            label=two_step.browser_label(user_agent),
+            created_at=moment,
+            expires_at=moment + timedelta(days=days),
+        )
+        session.add(browser)
+        session.flush()
+        audit.record_event(
+            session,
+            "user.browser_remembered",
+            user.id,
+            after={"browser": browser.label, "expires_at": browser.expires_at},
+            actor=_user_actor(user),
+        )
+    return token
+
+
+def recognised_browser(
+    session: Session, user: User, token: str | None, days: int, now: datetime
+) -> RememberedBrowser | None:
+    """The remembered browser of `user` that `token` is, noting its use; None for
+    no token, another account's, an unknown (forged or forgotten) one, one whose
+    time ran out, or any while remembering is off (`days` 0). A lower `days` than
+    when it was made shortens it too."""
+    if not token or days <= 0:
+        return None
+    browser = session.scalars(
+        select(RememberedBrowser).where(
+            RememberedBrowser.token_hash == two_step.browser_token_hash(token),
+            RememberedBrowser.user_id == user.id,
+            RememberedBrowser.expires_at > now,
+            RememberedBrowser.created_at > now - timedelta(days=days),
+        )
+    ).first()
+    if browser is not None:
+        browser.last_used_at = now
+    return browser
+
+
+def remembered_browsers_of(
+    session: Session, user_id: int, now: datetime
+) -> list[RememberedBrowser]:
+    """The account's remembered browsers still in time, the latest used first."""
+    return list(
+        session.scalars(
+            select(RememberedBrowser)
+            .where(RememberedBrowser.user_id == user_id, RememberedBrowser.expires_at > now)
+            .order_by(
+                func.coalesce(RememberedBrowser.last_used_at, RememberedBrowser.created_at).desc(),
+                RememberedBrowser.id.desc(),
+            )
+        )
+    )
+
+
+def remembered_browser_count(session: Session, user_id: int, now: datetime) -> int:
+    count = session.scalar(
+        select(func.count(RememberedBrowser.id)).where(
+            RememberedBrowser.user_id == user_id, RememberedBrowser.expires_at > now
+        )
+    )
+    return int(count or 0)
+
+
+def forget_browsers(
+    session: Session, user: User, actor: Actor | None, why: str, *, now: datetime | None = None
+) -> int:
+    """Forget every browser of the account (in the caller's transaction): audited
+    once, `user.browsers_forgotten` with how many were still in time and `why`;
+    nothing when none was. How many."""
+    forgotten = remembered_browser_count(session, user.id, now or utcnow())
+    session.execute(delete(RememberedBrowser).where(RememberedBrowser.user_id == user.id))
+    if forgotten:
+        audit.record_event(
+            session,
+            "user.browsers_forgotten",
+            user.id,
+            before={"remembered_browsers": forgotten},
+            after={"remembered_browsers": 0},
+            actor=actor,
+            note=why,
+        )
+    return forgotten
+
+
+def forget_browser(actor: Actor, browser_id: int) -> None:
+    """The owner forgets one of their remembered browsers (*Forget*)."""
+    with db.transaction() as session:
+        browser = session.get(RememberedBrowser, browser_id)
+        if browser is None or actor.user_id is None or browser.user_id != actor.user_id:
+            raise NotFound("That browser is not remembered for your account.")
+        session.delete(browser)
+        audit.record_event(
+            session,
+            "user.browser_forgotten",
+            browser.user_id,
+            before={"browser": browser.label, "expires_at": browser.expires_at},
+            after=None,
+            actor=actor,
+        )
+
+
+def forget_all_browsers(actor: Actor) -> int:
+    """The owner forgets every browser (*Forget all*): how many."""
+    with db.transaction() as session:
+        user = session.get(User, actor.user_id) if actor.user_id else None
+        if user is None:
+            raise AuthenticationRequired("Sign in again.")
+        return forget_browsers(session, user, actor, "Forgotten by the account's owner.")

@@ -1,0 +1,436 @@
+"""Two-step sign-in remembers a browser: "Don't ask for a code on this browser for
+N days" on the code page. There the right password alone signs in; elsewhere, or
+once forgotten or out of time, the code is asked as before."""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import re
+from collections.abc import Callable
+from datetime import timedelta
+
+import pytest
+import time_machine
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts import services, two_step
+from licensing.accounts.models import RememberedBrowser, User
+from licensing.accounts.services import LOCKOUT_THRESHOLD
+from licensing.accounts.views import BROWSER_COOKIE
+from licensing.actors import Actor
+from licensing.config import Config, ConfigError, current_config
+from licensing.db import utcnow
+from licensing.mail.models import OutboxMessage
+from tests.support import factories
+from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.remembered_browsers import (
+    CHROME_ON_LINUX,
+    asks_for_the_code,
+    remembered,
+    with_two_step,
+)
+from tests.support.two_step import code_for, events_of, password_step, turn_on
+
+SignIn = Callable[..., FlaskClient]
+
+
+def _browsers(user: User) -> list[RememberedBrowser]:
+    return list(
+        db.session().scalars(
+            select(RememberedBrowser)
+            .where(RememberedBrowser.user_id == user.id)
+            .execution_options(populate_existing=True)
+        )
+    )
+
+
+def _reloaded(user: User) -> User:
+    found = db.session().get(User, user.id, populate_existing=True)
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+def vendor_remembered(app: Flask, vendor: User) -> FlaskClient:
+    """A browser remembered for `vendor` (two-step sign-in on), signed out."""
+    with_two_step(vendor)
+    return remembered(app.test_client(), vendor)
+
+
+def _another_browser(app: Flask, user: User) -> FlaskClient:
+    """A second browser remembered, a minute on (a code is accepted once)."""
+    with time_machine.travel(utcnow() + timedelta(minutes=1), tick=False):
+        return remembered(app.test_client(), user)
+
+
+# --- remembering ---------------------------------------------------------------------
+
+
+def test_a_right_code_with_the_box_ticked_remembers_the_browser_by_a_digest_only(
+    app: Flask, vendor: User
+) -> None:
+    with_two_step(vendor)
+    client = app.test_client()
+    client.environ_base["HTTP_USER_AGENT"] = CHROME_ON_LINUX
+    password_step(client, vendor)
+    page = client.get("/sign-in/code").get_data(as_text=True)
+    assert "Don&#39;t ask for a code on this browser for 30 days" in page
+    assert 'type="checkbox"' in page
+    assert "checked" not in page.split("remember", 1)[1][:200]
+    done = client.post("/sign-in/code", data={"code": code_for(vendor.id), "remember": "y"})
+    assert done.status_code == 302
+    header = next(
+        value for value in done.headers.getlist("Set-Cookie") if value.startswith(BROWSER_COOKIE)
+    )
+    assert "HttpOnly" in header
+    assert "SameSite=Lax" in header
+    assert f"Max-Age={30 * 24 * 3600}" in header
+    cookie = client.get_cookie(BROWSER_COOKIE)
+    assert cookie is not None
+    assert len(cookie.value) >= 43
+    [browser] = _browsers(vendor)
+    assert browser.token_hash == two_step.browser_token_hash(cookie.value)
+    assert cookie.value not in browser.token_hash
+    assert browser.label == "Chrome on Linux"
+    assert browser.expires_at == browser.created_at + timedelta(days=30)
+    [event] = events_of(vendor, "user.browser_remembered")
+    assert json.loads(event.after)["browser"] == "Chrome on Linux"
+
+
+def test_without_the_box_nothing_is_remembered_and_the_code_is_asked_next_time(
+    app: Flask, vendor: User
+) -> None:
+    with_two_step(vendor)
+    client = app.test_client()
+    password_step(client, vendor)
+    client.post("/sign-in/code", data={"code": code_for(vendor.id)})
+    assert client.get_cookie(BROWSER_COOKIE) is None
+    assert _browsers(vendor) == []
+    client.post("/sign-out")
+    assert asks_for_the_code(client, vendor)
+
+
+def test_a_recovery_code_remembers_the_browser_too(app: Flask, vendor: User) -> None:
+    with time_machine.travel(utcnow() - timedelta(minutes=3), tick=False):
+        codes = turn_on(vendor)
+    client = app.test_client()
+    password_step(client, vendor)
+    client.post("/sign-in/code", data={"code": codes[0], "remember": "y"})
+    assert len(_browsers(vendor)) == 1
+
+
+# --- signing in from a remembered browser -----------------------------------------------
+
+
+def test_on_a_remembered_browser_the_right_password_alone_signs_in(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    client = vendor_remembered
+    with time_machine.travel(utcnow() + timedelta(days=2), tick=False):
+        answer = password_step(client, vendor)
+        assert answer.status_code == 302
+        assert answer.headers["Location"] == "/portal/"
+        assert client.get("/portal/").status_code == 200
+        [browser] = _browsers(vendor)
+        assert browser.last_used_at == utcnow()
+        assert _reloaded(vendor).last_sign_in_at == utcnow()
+
+
+def test_a_wrong_password_on_a_remembered_browser_is_refused_and_counted(
+    vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    answer = password_step(vendor_remembered, vendor, password="not-the-password-1")
+    assert answer.status_code == 422
+    assert _reloaded(vendor).failed_login_count == 1
+
+
+def test_a_remembered_sign_in_starts_the_count_of_failures_again(
+    vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    # A right password followed by a wrong code, on another browser: counted.
+    for _ in range(2):
+        password_step(vendor_remembered, vendor, password="not-the-password-1")
+    assert _reloaded(vendor).failed_login_count == 2
+    assert not asks_for_the_code(vendor_remembered, vendor)
+    assert _reloaded(vendor).failed_login_count == 0
+
+
+def test_a_remembered_browser_asks_for_the_code_again_once_its_time_runs_out(
+    vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    with time_machine.travel(utcnow() + timedelta(days=29, hours=23), tick=False):
+        assert not asks_for_the_code(vendor_remembered, vendor)
+        vendor_remembered.post("/sign-out")
+    with time_machine.travel(utcnow() + timedelta(days=30, minutes=1), tick=False):
+        assert asks_for_the_code(vendor_remembered, vendor)
+
+
+def test_another_accounts_remembered_browser_asks_for_the_code(
+    app: Flask, vendor: User, other_vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    with_two_step(other_vendor)
+    assert asks_for_the_code(vendor_remembered, other_vendor)
+
+
+def test_a_forged_or_unknown_cookie_asks_for_the_code(app: Flask, vendor: User) -> None:
+    with_two_step(vendor)
+    for forged in ("forged", "x" * 43, hashlib.sha256(b"guess").hexdigest(), "é" * 10):
+        client = app.test_client()
+        client.set_cookie(BROWSER_COOKIE, forged)
+        assert asks_for_the_code(client, vendor)
+
+
+def test_a_stored_digest_used_as_the_cookie_asks_for_the_code(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    """A copy of the database gives nobody a remembered browser."""
+    [browser] = _browsers(vendor)
+    client = app.test_client()
+    client.set_cookie(BROWSER_COOKIE, browser.token_hash)
+    assert asks_for_the_code(client, vendor)
+
+
+def test_a_locked_account_is_refused_whatever_the_cookie(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    stranger = app.test_client()
+    for _ in range(LOCKOUT_THRESHOLD):
+        stranger.post("/sign-in", data={"email": vendor.email, "password": "wrong-password-1"})
+    assert _reloaded(vendor).locked_until is not None
+    answer = password_step(vendor_remembered, vendor)
+    assert answer.status_code == 422
+    assert vendor_remembered.get("/portal/").status_code == 302  # not signed in
+
+
+def test_with_remembering_off_the_box_is_not_offered_and_remembered_browsers_ask_again(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    app.config["LICENSING"] = dataclasses.replace(current_config(), two_step_remember_days=0)
+    assert asks_for_the_code(vendor_remembered, vendor)
+    page = vendor_remembered.get("/sign-in/code").get_data(as_text=True)
+    assert "Don&#39;t ask for a code" not in page
+    vendor_remembered.post("/sign-in/code", data={"code": code_for(vendor.id), "remember": "y"})
+    assert len(_browsers(vendor)) == 1  # only the one from before
+
+
+def test_the_number_of_days_comes_from_the_configuration() -> None:
+    assert Config.from_env({}).two_step_remember_days == 30
+    assert Config.from_env({"TWO_STEP_REMEMBER_DAYS": "0"}).two_step_remember_days == 0
+    assert Config.from_env({"TWO_STEP_REMEMBER_DAYS": "7"}).two_step_remember_days == 7
+    for wrong in ("-1", "366", "a week"):
+        with pytest.raises(ConfigError, match="TWO_STEP_REMEMBER_DAYS"):
+            Config.from_env({"TWO_STEP_REMEMBER_DAYS": wrong})
+
+
+# --- what forgets them all ---------------------------------------------------------------
+
+
+def _forgotten_once(user: User, how_many: int = 1) -> None:
+    assert _browsers(user) == []
+    [event] = events_of(user, "user.browsers_forgotten")
+    assert json.loads(event.before) == {"remembered_browsers": how_many}
+
+
+def test_the_everyday_sign_out_keeps_the_browser_remembered(
+    vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    assert not asks_for_the_code(vendor_remembered, vendor)
+    vendor_remembered.post("/sign-out")
+    assert not asks_for_the_code(vendor_remembered, vendor)
+
+
+def test_signing_out_everywhere_forgets_every_browser(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    second = _another_browser(app, vendor)
+    assert not asks_for_the_code(vendor_remembered, vendor)
+    answer = vendor_remembered.post("/sign-out", data={"everywhere": "1"})
+    assert answer.status_code == 302
+    _forgotten_once(vendor, how_many=2)
+    assert vendor_remembered.get_cookie(BROWSER_COOKIE) is None
+    assert asks_for_the_code(second, vendor)
+
+
+def test_a_new_password_forgets_every_browser(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    actor = Actor.of(services.principal_for(vendor))
+    services.change_password(actor, DEFAULT_PASSWORD, "Another long passphrase 42")
+    _forgotten_once(vendor)
+    answer = vendor_remembered.post(
+        "/sign-in", data={"email": vendor.email, "password": "Another long passphrase 42"}
+    )
+    assert answer.headers["Location"].endswith("/sign-in/code")
+
+
+def test_a_password_reset_forgets_every_browser(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    services.request_password_reset(vendor.email)
+    email = (
+        db.session()
+        .scalars(select(OutboxMessage).where(OutboxMessage.template == "reset_password"))
+        .one()
+    )
+    link = re.search(r"/reset/(\S+)", email.body_text)
+    assert link is not None
+    services.reset_password(link.group(1), "Another long passphrase 42")
+    _forgotten_once(vendor)
+
+
+def test_turning_two_step_sign_in_off_forgets_every_browser(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    from licensing.accounts.views import two_step_keys
+
+    actor = Actor.of(services.principal_for(vendor))
+    with time_machine.travel(utcnow() + timedelta(minutes=2), tick=False):
+        services.turn_off(actor, DEFAULT_PASSWORD, code_for(vendor.id), two_step_keys())
+    _forgotten_once(vendor)
+
+
+def test_the_admins_and_the_commands_turning_it_off_forget_every_browser(
+    app: Flask, vendor: User, admin: User, vendor_remembered: FlaskClient
+) -> None:
+    services.turn_off_two_step_for(Actor.of(services.principal_for(admin)), vendor.id, "Lost phone")
+    _forgotten_once(vendor)
+    with_two_step(vendor)
+    remembered(app.test_client(), vendor)
+    result = app.test_cli_runner().invoke(
+        args=["users", "two-step-off", vendor.email, "--reason", "Lost phone again"]
+    )
+    assert result.exit_code == 0, result.output
+    assert _browsers(vendor) == []
+    assert [json.loads(event.before) for event in events_of(vendor, "user.browsers_forgotten")] == [
+        {"remembered_browsers": 1},
+        {"remembered_browsers": 1},
+    ]
+
+
+def test_new_recovery_codes_forget_every_browser(
+    vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    services.regenerate_recovery_codes(Actor.of(services.principal_for(vendor)))
+    _forgotten_once(vendor)
+    assert asks_for_the_code(vendor_remembered, vendor)
+
+
+def test_a_move_to_another_organization_forgets_every_browser(
+    app: Flask, vendor: User, other_vendor: User, admin: User
+) -> None:
+    colleague = factories.make_vendor(db.session(), organization=vendor.organization)
+    with_two_step(colleague)
+    client = remembered(app.test_client(), colleague)
+    services.move_user(
+        colleague.id,
+        other_vendor.organization_id,
+        "Joined Harbor",
+        Actor.of(services.principal_for(admin)),
+    )
+    _forgotten_once(colleague)
+    assert asks_for_the_code(client, colleague)
+
+
+def test_deactivation_forgets_every_browser(
+    vendor: User, admin: User, vendor_remembered: FlaskClient
+) -> None:
+    colleague_admin = Actor.of(services.principal_for(admin))
+    services.set_user_active(vendor.id, False, colleague_admin)
+    _forgotten_once(vendor)
+
+
+def test_nothing_to_forget_writes_nothing(app: Flask, vendor: User) -> None:
+    with_two_step(vendor)
+    services.regenerate_recovery_codes(Actor.of(services.principal_for(vendor)))
+    assert events_of(vendor, "user.browsers_forgotten") == []
+
+
+# --- seeing and forgetting -------------------------------------------------------------
+
+
+def test_the_two_step_page_lists_the_browsers_and_marks_this_one(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    other = _another_browser(app, vendor)
+    other.environ_base["HTTP_USER_AGENT"] = "Mozilla/5.0 (Windows NT 10.0) Firefox/133.0"
+    assert not asks_for_the_code(vendor_remembered, vendor)
+    page = vendor_remembered.get("/account/two-step/").get_data(as_text=True)
+    assert "Browsers that do not ask for a code" in page
+    assert page.count("Chrome on Linux") >= 2
+    assert page.count("(this browser)") == 1
+    assert "Forget all" in page
+    assert "Sign out everywhere" in page
+
+
+def test_forget_ends_one_browser_and_only_its_owner_may(
+    app: Flask, vendor: User, other_vendor: User, vendor_remembered: FlaskClient, signed_in: SignIn
+) -> None:
+    second = _another_browser(app, vendor)
+    cookie = vendor_remembered.get_cookie(BROWSER_COOKIE)
+    assert cookie is not None
+    [first] = [
+        browser
+        for browser in _browsers(vendor)
+        if browser.token_hash == two_step.browser_token_hash(cookie.value)
+    ]
+    stranger = signed_in(app.test_client(), other_vendor)
+    refused = stranger.post(f"/account/two-step/browsers/{first.id}/forget")
+    assert refused.status_code == 302
+    assert len(_browsers(vendor)) == 2
+    assert not asks_for_the_code(vendor_remembered, vendor)
+    vendor_remembered.post(f"/account/two-step/browsers/{first.id}/forget")
+    assert len(_browsers(vendor)) == 1
+    assert _browsers(vendor)[0].id != first.id
+    assert len(events_of(vendor, "user.browser_forgotten")) == 1
+    vendor_remembered.post("/sign-out")
+    assert asks_for_the_code(vendor_remembered, vendor)
+    assert not asks_for_the_code(second, vendor)
+
+
+def test_forget_all_ends_every_browser_and_this_ones_cookie(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    _another_browser(app, vendor)
+    assert not asks_for_the_code(vendor_remembered, vendor)
+    answer = vendor_remembered.post("/account/two-step/browsers/forget", follow_redirects=True)
+    assert "2 browsers are forgotten" in answer.get_data(as_text=True)
+    _forgotten_once(vendor, how_many=2)
+    assert vendor_remembered.get_cookie(BROWSER_COOKIE) is None
+
+
+def test_the_consoles_user_page_says_how_many_browsers_are_remembered(
+    app: Flask, vendor: User, admin: User, vendor_remembered: FlaskClient, signed_in: SignIn
+) -> None:
+    console = signed_in(app.test_client(), admin)
+    page = console.get(f"/console/users/{vendor.id}").get_data(as_text=True)
+    assert "1 browser remembered" in page
+
+
+def test_browser_labels_are_short_and_plain() -> None:
+    assert two_step.browser_label(CHROME_ON_LINUX) == "Chrome on Linux"
+    edge = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) Chrome/131.0 Safari/537.36 Edg/131.0"
+    assert two_step.browser_label(edge) == "Edge on Windows"
+    iphone = (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 "
+        "Version/17.0 Mobile/15E148 Safari/604.1"
+    )
+    assert two_step.browser_label(iphone) == "Safari on iOS"
+    assert two_step.browser_label("") == "A browser"
+    assert len(two_step.browser_label("Firefox/1 " + "x" * 500)) <= 60
+
+
+def test_the_cookie_is_secure_where_the_session_cookie_is(app: Flask, vendor: User) -> None:
+    app.config["SESSION_COOKIE_SECURE"] = True
+    with_two_step(vendor)
+    client = app.test_client()
+    password_step(client, vendor)
+    done = client.post("/sign-in/code", data={"code": code_for(vendor.id), "remember": "y"})
+    [header] = [
+        value for value in done.headers.getlist("Set-Cookie") if value.startswith(BROWSER_COOKIE)
+    ]
+    assert "; Secure" in header
