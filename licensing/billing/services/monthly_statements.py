@@ -12,9 +12,11 @@ statement it queued, and the next run sends the rest.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -26,6 +28,7 @@ from licensing.accounts.models import Organization
 from licensing.accounts.states import CLOSED
 from licensing.actors import Actor
 from licensing.audit import services as audit
+from licensing.audit.models import AuditEvent
 from licensing.billing import documents, queries
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import Invoice, SentStatement
@@ -38,7 +41,7 @@ from licensing.errors import InvalidInput, NotFound
 from licensing.finance.queries import month_end
 from licensing.links import links as pages
 from licensing.mail import services as mail
-from licensing.money import in_words
+from licensing.money import format_amount, in_words
 
 SENT = "sent"
 ALREADY_SENT = "already sent"
@@ -230,6 +233,39 @@ def statements_sent(session: Session, organization_id: int, limit: int) -> list[
     )
 
 
+@dataclass(frozen=True)
+class Resend:
+    """What the last re-send of a statement carried (its `statement.resent` event):
+    the lists show it beside the first send, as it is what the licensee last got."""
+
+    at: datetime
+    to: str
+    closing: Decimal
+
+
+def last_resends(session: Session, sent: list[SentStatement]) -> dict[int, Resend]:
+    """The last re-send of each statement sent again, by `SentStatement.id`. The row
+    keeps the figures first sent; each send's own are in its audit event."""
+    ids = [str(statement.id) for statement in sent if statement.resends]
+    if not ids:
+        return {}
+    events = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == "statement.resent", AuditEvent.entity_id.in_(ids))
+        .order_by(AuditEvent.seq)
+    )
+    found: dict[int, Resend] = {}
+    for event in events:  # the last of each wins
+        carried = json.loads(event.after or "{}")
+        to = carried["to"]  # the outbox message's recipients
+        found[int(event.entity_id)] = Resend(
+            event.occurred_at,
+            ", ".join(to) if isinstance(to, list) else to,
+            Decimal(carried["closing"]),
+        )
+    return found
+
+
 def _email_statement(
     session: Session,
     organization: Organization,
@@ -261,8 +297,8 @@ def _email_statement(
             "organization_id": organization.id,
             "month": f"{sent.month:%Y-%m}",
             "currency": statement.currency,
-            "opening": str(statement.opening),
-            "closing": str(statement.closing),
+            "opening": format_amount(statement.opening, statement.currency),
+            "closing": format_amount(statement.closing, statement.currency),
             "to": message.to,
             "outbox_message_id": message.id,
             "sha256": hashlib.sha256(content).hexdigest(),
