@@ -190,3 +190,32 @@ def test_the_monthly_statement_email_does_not_ask_for_an_invoice_held_by_an_open
         f"Not asked for while your bank's dispute of its card payment is open: "
         f"Invoice {invoice.number}, 100.00 USD"
     ) in body
+
+
+def test_the_monthly_statement_email_says_when_a_lost_disputes_balance_is_owed_again(
+    disputed: Callable[..., tuple[Invoice, Payment, str]],
+) -> None:
+    """A dispute lost on 30 March: its balance is owed again after the payment terms
+    (from 29 April), so the statement emailed on 3 April says when, not "overdue"."""
+    lost_on = datetime(2027, 3, 30, 15, 0, tzinfo=UTC)
+    with time_machine.travel(lost_on, tick=False):  # told as it happened
+        invoice, _, _ = disputed(
+            "250.00",
+            "charge.dispute.closed",
+            status="lost",
+            amount=10000,
+            moved=(lost_on,),
+            created=lost_on,
+            told=lost_on,
+        )
+    services.send_monthly_statements(date(2027, 3, 1), now=datetime(2027, 4, 3, 14, tzinfo=UTC))
+
+    (sent,) = db.session().scalars(
+        select(OutboxMessage).where(OutboxMessage.template == "statement_of_account")
+    )
+    body = " ".join(sent.body_text.split())
+    assert "Overdue today" not in body
+    assert (
+        "Not asked for until 2027-04-29, when it is owed again after your bank's dispute of "
+        f"its card payment: Invoice {invoice.number}, 100.00 USD."
+    ) in body
