@@ -217,7 +217,14 @@ def resend_statement(sent_id: int, *, actor: Actor, now: datetime | None = None)
         )
         sent.resends += 1
         sent.resent_at = now
-        _email_statement(session, organization, statement, sent, "statement.resent", actor, now)
+        try:
+            _email_statement(session, organization, statement, sent, "statement.resent", actor, now)
+        except InvalidInput as refused:  # an address stored before the profile checked it
+            raise InvalidInput(
+                f"Not sent again: {organization.legal_name}'s billing contact address, "
+                f"'{organization.billing_email}', is refused ({refused.detail.rstrip('.')}). "
+                "Correct the billing contact on the organization's page, then send it again."
+            ) from None
         return sent
 
 

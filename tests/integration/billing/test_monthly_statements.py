@@ -379,3 +379,33 @@ def test_a_statement_sent_again_is_listed_with_the_balance_and_address_it_was_se
     )
     assert f"{first}; {again}" in console
     assert f"{first}; {again}" in portal
+
+
+def test_sending_one_again_to_an_address_the_outbox_refuses_says_what_to_correct_and_stores_nothing(
+    app: Flask, signed_in: Callable[..., FlaskClient], billing_staff: User, vendor: User
+) -> None:
+    """Round 28: billing staff pressing *Send again* for an organization whose billing
+    contact's address was stored before the profile checked it met a bare "Invalid
+    input: 'accounts at quillfeather' is not an email address" page, with nothing
+    saying whose address it was or what to do."""
+    organization = vendor.organization
+    _invoice(organization.id, "1200.00", IN_JANUARY)
+    services.send_monthly_statements(JANUARY, now=RUN)
+    organization.billing_email = "accounts at quillfeather"
+    db.session().commit()
+    sent = db.session().scalars(select(SentStatement)).one()
+    clerk = signed_in(app.test_client(), billing_staff)
+
+    refused = clerk.post(f"/console/organizations/{organization.id}/statements/{sent.id}/resend")
+
+    assert refused.status_code == 422
+    assert (
+        f"Not sent again: {organization.legal_name}'s billing contact address, "
+        "'accounts at quillfeather', is refused ("
+    ) in text_of(refused)
+    assert "Correct the billing contact on the organization's page, then send it again." in (
+        text_of(refused)
+    )
+    db.session().refresh(sent)
+    assert sent.resends == 0
+    assert len(_statements()) == 1
