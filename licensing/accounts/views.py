@@ -1375,6 +1375,16 @@ def move_user(user_id: int) -> Page:
     return _user_page(user_id, move_form=form, status=status)
 
 
+def _two_step_on_arrival(user: User, joined: Organization) -> str:
+    """What the move's emails say too: their first sign-in stops at the set-up."""
+    if not joined.two_step_required or user.two_step_enabled:
+        return ""
+    return (
+        f" {joined.legal_name} requires two-step sign-in: they set it up at their next "
+        "sign-in, before any of its pages open."
+    )
+
+
 def _move_question(user: User, destination: int | None, reason: str) -> confirm.Confirmation:
     joined = db.session().get(Organization, destination or 0)
     # Both exist: check_move refused a move from no organization or to none.
@@ -1394,7 +1404,8 @@ def _move_question(user: User, destination: int | None, reason: str) -> confirm.
             f"{user.email} is signed out everywhere, their API tokens are revoked, and the "
             f"invitations they sent for {left} that are still waiting are withdrawn.",
             f"They act for {joined.legal_name} as a billing member (reading and paying its "
-            "invoices) until its administrators give them another role.",
+            "invoices) until its administrators give them another role."
+            + _two_step_on_arrival(user, joined),
             f"What they did for {left} (reports filed, agreements accepted, payments made) "
             f"stays {left}'s record; they no longer see it.",
             f"Emailed: {told}. Reason, also kept in the audit log: {reason.strip()}",

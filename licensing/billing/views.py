@@ -1291,11 +1291,14 @@ class EmailedStatement:
 
     sent: SentStatement
     query: dict[str, str]
+    resend: services.Resend | None  # what its last re-send carried
 
 
 def _statements_emailed(session: Session, organization_id: int) -> list[EmailedStatement]:
     """Round 27: a licensee's accountant finds the statement they were sent (the
     portal listed none; the page gave any month on demand, if they knew which)."""
+    emailed = services.statements_sent(session, organization_id, STATEMENTS_EMAILED_SHOWN)
+    resends = services.last_resends(session, emailed)
     return [
         EmailedStatement(
             sent,
@@ -1304,8 +1307,9 @@ def _statements_emailed(session: Session, organization_id: int) -> list[EmailedS
                 "to": month_end(sent.month).isoformat(),
                 "currency": sent.currency,
             },
+            resends.get(sent.id),
         )
-        for sent in services.statements_sent(session, organization_id, STATEMENTS_EMAILED_SHOWN)
+        for sent in emailed
     ]
 
 
@@ -1374,7 +1378,8 @@ def _organization_statements_sent(
     session: Session, organization_id: int, limit: int
 ) -> dict[str, Any]:
     """The monthly statements emailed to the organization, newest month first."""
-    return {"statements_sent": services.statements_sent(session, organization_id, limit)}
+    sent = services.statements_sent(session, organization_id, limit)
+    return {"statements_sent": sent, "statement_resends": services.last_resends(session, sent)}
 
 
 @console.route(

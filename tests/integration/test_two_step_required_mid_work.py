@@ -7,6 +7,7 @@ set-up's address), not the set-up's HTML page by a redirect."""
 from __future__ import annotations
 
 import html
+import io
 import re
 from collections.abc import Callable
 
@@ -114,3 +115,28 @@ def test_the_card_payment_and_its_status_poll_get_json_saying_to_set_it_up(
         assert "Nothing you sent was carried out" in body["error"]
     # A page (HTML asked for) is still taken to the set-up.
     assert client.get("/portal/invoices").status_code == 303
+
+
+def test_a_held_form_with_a_file_says_its_button_sends_the_rest_back_to_the_form_to_choose_it(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    """Round 28: a royalty report's CSV posted just after the requirement came on was
+    held with "Send it again", which could not send the file: pressed, it answered
+    "Please correct the following; nothing was stored. CSV file: Choose the CSV file
+    to upload." The page now says what the button does: it sends what was typed
+    back to the form, where the file is chosen again."""
+    member = factories.make_vendor(db.session(), organization=vendor.organization, role="member")
+    client = _required_of(app, vendor, member, signed_in)
+    held = client.post(
+        "/portal/royalty-reports/1/2027-01-01",
+        data={"mode": "csv", "action": "submit", "file": (io.BytesIO(b"line\n"), "q1.csv")},
+        content_type="multipart/form-data",
+    )
+    assert held.status_code == 403
+    said = " ".join(re.sub(r"<[^>]+>", " ", held.get_data(as_text=True)).split())
+    assert (
+        "Then come back here and send the rest again: it returns to the form with what you "
+        "typed, where you choose q1.csv again (a chosen file cannot be kept on this page)."
+    ) in said
+    assert "Send the rest again" in said
+    assert "Send it again" not in said

@@ -254,7 +254,13 @@ def _tell_everyone(session: Session, move: Move, reason: str) -> tuple[Organizat
     other's name: where someone works now is theirs to tell. The organizations
     whose administrators were told."""
     user, when = move.user, calendar.instant_text(utcnow())
-    shared = {"user": user, "moved_on": when, "office_address": mail.sender_address()}
+    shared = {
+        "user": user,
+        "moved_on": when,
+        "office_address": mail.sender_address(),
+        # Their first sign-in stops at the set-up: say so before it surprises anyone.
+        "two_step_asked": move.joined.two_step_required and not user.two_step_enabled,
+    }
     mail.enqueue(
         session,
         to=user.email,
@@ -290,7 +296,7 @@ def _tell_everyone(session: Session, move: Move, reason: str) -> tuple[Organizat
                 "role": with_article(ROLE_ON_ARRIVAL),
                 "tokens": move.tokens,
                 "invitations": move.invitations,
-                "portal_url": links().vendor_dashboard(),
+                "portal_url": links().vendor_organization(),
             },
         )
     return tuple(told)

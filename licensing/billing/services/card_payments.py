@@ -405,7 +405,9 @@ def _tell_billing_staff(session: Session, payment: Payment, actor: Actor, why: s
             "invoice": invoice,
             "payment": payment,
             "why": why,
-            "console_url": links().invoice_review(invoice.id),
+            # The payment's page has *Accept* and says why it was flagged (round 26).
+            "console_url": links().payment_review(payment.id),
+            "invoice_url": links().invoice_review(invoice.id),
         },
     )
 

@@ -12,9 +12,11 @@ statement it queued, and the next run sends the rest.
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -26,6 +28,7 @@ from licensing.accounts.models import Organization
 from licensing.accounts.states import CLOSED
 from licensing.actors import Actor
 from licensing.audit import services as audit
+from licensing.audit.models import AuditEvent
 from licensing.billing import documents, queries
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import Invoice, SentStatement
@@ -38,7 +41,7 @@ from licensing.errors import InvalidInput, NotFound
 from licensing.finance.queries import month_end
 from licensing.links import links as pages
 from licensing.mail import services as mail
-from licensing.money import in_words
+from licensing.money import format_amount, in_words
 
 SENT = "sent"
 ALREADY_SENT = "already sent"
@@ -214,7 +217,14 @@ def resend_statement(sent_id: int, *, actor: Actor, now: datetime | None = None)
         )
         sent.resends += 1
         sent.resent_at = now
-        _email_statement(session, organization, statement, sent, "statement.resent", actor, now)
+        try:
+            _email_statement(session, organization, statement, sent, "statement.resent", actor, now)
+        except InvalidInput as refused:  # an address stored before the profile checked it
+            raise InvalidInput(
+                f"Not sent again: {organization.legal_name}'s billing contact address, "
+                f"'{organization.billing_email}', is refused ({refused.detail.rstrip('.')}). "
+                "Correct the billing contact on the organization's page, then send it again."
+            ) from None
         return sent
 
 
@@ -228,6 +238,39 @@ def statements_sent(session: Session, organization_id: int, limit: int) -> list[
             .limit(limit)
         )
     )
+
+
+@dataclass(frozen=True)
+class Resend:
+    """What the last re-send of a statement carried (its `statement.resent` event):
+    the lists show it beside the first send, as it is what the licensee last got."""
+
+    at: datetime
+    to: str
+    closing: Decimal
+
+
+def last_resends(session: Session, sent: list[SentStatement]) -> dict[int, Resend]:
+    """The last re-send of each statement sent again, by `SentStatement.id`. The row
+    keeps the figures first sent; each send's own are in its audit event."""
+    ids = [str(statement.id) for statement in sent if statement.resends]
+    if not ids:
+        return {}
+    events = session.scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == "statement.resent", AuditEvent.entity_id.in_(ids))
+        .order_by(AuditEvent.seq)
+    )
+    found: dict[int, Resend] = {}
+    for event in events:  # the last of each wins
+        carried = json.loads(event.after or "{}")
+        to = carried["to"]  # the outbox message's recipients
+        found[int(event.entity_id)] = Resend(
+            event.occurred_at,
+            ", ".join(to) if isinstance(to, list) else to,
+            Decimal(carried["closing"]),
+        )
+    return found
 
 
 def _email_statement(
@@ -261,8 +304,8 @@ def _email_statement(
             "organization_id": organization.id,
             "month": f"{sent.month:%Y-%m}",
             "currency": statement.currency,
-            "opening": str(statement.opening),
-            "closing": str(statement.closing),
+            "opening": format_amount(statement.opening, statement.currency),
+            "closing": format_amount(statement.closing, statement.currency),
             "to": message.to,
             "outbox_message_id": message.id,
             "sha256": hashlib.sha256(content).hexdigest(),
@@ -277,13 +320,17 @@ def _context(
     """What the email says: the balances, what is overdue today, how to pay, and the
     statement's page in the portal."""
     today = office_date(now)
-    overdue = [
+    past_due = [
         invoice
         for invoice in queries.outstanding(session, organization.id)
         if invoice.currency == statement.currency
         and invoice.due_date is not None
         and invoice.due_date < today
     ]
+    # Not asked for while the bank's dispute of its card payment holds it, as the
+    # dispute's email and the invoice's pages say: never "overdue" beside "how to pay".
+    holds = queries.dispute_holds(session, {invoice.id for invoice in past_due}, today)
+    overdue = [invoice for invoice in past_due if invoice.id not in holds]
     return {
         "organization": organization,
         "statement": statement,
@@ -293,6 +340,11 @@ def _context(
         "today": today,
         "overdue": [
             (invoice, in_words(invoice.balance_due, invoice.currency)) for invoice in overdue
+        ],
+        "held": [
+            (invoice, in_words(invoice.balance_due, invoice.currency), holds[invoice.id])
+            for invoice in past_due
+            if invoice.id in holds
         ],
         "remit_to": letterhead().remit_to,
         "statement_url": pages().statement(statement.start, statement.end, statement.currency),

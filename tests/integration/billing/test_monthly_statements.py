@@ -27,9 +27,11 @@ from licensing.errors import InvalidInput
 from licensing.mail.models import OutboxMessage
 from tests.integration.billing.conftest import activated, send_activation
 from tests.support import factories
+from tests.support.billing import paid_offline
 from tests.support.documents import pdf_text
 from tests.support.factories import billing_clerk
 from tests.support.hosts import run_as_hosts
+from tests.support.pages import text_of
 
 JANUARY = date(2027, 1, 1)
 # The morning of 1 February at the office (Chicago): January is over.
@@ -317,3 +319,93 @@ def test_the_portal_lists_the_statements_emailed_each_opening_its_month(
 
     nothing_yet = signed_in(app.test_client(), factories.make_vendor(db.session()))
     assert "None emailed yet" in nothing_yet.get("/portal/statement").text
+
+
+def test_the_audit_log_gives_a_statements_balances_in_the_currencys_minor_units(
+    app: Flask,
+) -> None:
+    """Round 28: the audit log read "closing: 750.0000" and an opening of "0": money
+    leaves with the currency's minor-unit digits, in the audit log as anywhere."""
+    owing = _organization("Quillfeather Analytics")
+    _invoice(owing.id, "1200.00", IN_DECEMBER)
+    _invoice(owing.id, "90.00", IN_JANUARY, currency="EUR")
+    services.send_monthly_statements(JANUARY, now=RUN)
+    eur = db.session().scalars(select(SentStatement).where(SentStatement.currency == "EUR")).one()
+    services.resend_statement(eur.id, actor=billing_clerk(), now=RUN.replace(day=3))
+    events = db.session().scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action.in_(["statement.sent", "statement.resent"]))
+        .order_by(AuditEvent.id)
+    )
+    assert [
+        (event.action, event.after_data["opening"], event.after_data["closing"]) for event in events
+    ] == [
+        ("statement.sent", "0.00", "90.00"),
+        ("statement.sent", "1200.00", "1200.00"),
+        ("statement.resent", "0.00", "90.00"),
+    ]
+
+
+def test_a_statement_sent_again_is_listed_with_the_balance_and_address_it_was_sent_again_with(
+    app: Flask,
+    signed_in: Callable[..., FlaskClient],
+    billing_staff: User,
+    vendor: User,
+) -> None:
+    """Round 28: after a backdated payment billing staff sent January's statement
+    again (800.00 owed, not 1,200.00), to the billing contact the licensee had changed
+    to meanwhile; both lists still said only "1,200.00 USD ... to" the first address,
+    which is not what the accountant last received."""
+    organization = vendor.organization
+    invoice = _invoice(organization.id, "1200.00", IN_JANUARY)
+    services.send_monthly_statements(JANUARY, now=RUN)
+    first_address = organization.billing_email
+    paid_offline(
+        invoice.id, "400.00", "W-late", received_on=date(2027, 1, 29), now=RUN.replace(day=3)
+    )
+    organization.billing_email = "accounts.payable@quillfeather.example"
+    db.session().commit()
+    sent = db.session().scalars(select(SentStatement)).one()
+    with time_machine.travel(datetime(2027, 2, 3, 17, 0, tzinfo=UTC), tick=False):
+        clerk = signed_in(app.test_client(), billing_staff)
+        page_url = f"/console/organizations/{organization.id}"
+        assert clerk.post(f"{page_url}/statements/{sent.id}/resend").status_code == 302
+        console = text_of(clerk.get(page_url))
+        portal = text_of(signed_in(app.test_client(), vendor).get("/portal/statement"))
+    first = f"1,200.00 USD 2027-02-01 08:00 (US Central time) to {first_address}"
+    again = (
+        "sent again 1 time, last 2027-02-03 11:00 (US Central time)"
+        " to accounts.payable@quillfeather.example with 800.00 USD owed at the month's end"
+    )
+    assert f"{first}; {again}" in console
+    assert f"{first}; {again}" in portal
+
+
+def test_sending_one_again_to_an_address_the_outbox_refuses_says_what_to_correct_and_stores_nothing(
+    app: Flask, signed_in: Callable[..., FlaskClient], billing_staff: User, vendor: User
+) -> None:
+    """Round 28: billing staff pressing *Send again* for an organization whose billing
+    contact's address was stored before the profile checked it met a bare "Invalid
+    input: 'accounts at quillfeather' is not an email address" page, with nothing
+    saying whose address it was or what to do."""
+    organization = vendor.organization
+    _invoice(organization.id, "1200.00", IN_JANUARY)
+    services.send_monthly_statements(JANUARY, now=RUN)
+    organization.billing_email = "accounts at quillfeather"
+    db.session().commit()
+    sent = db.session().scalars(select(SentStatement)).one()
+    clerk = signed_in(app.test_client(), billing_staff)
+
+    refused = clerk.post(f"/console/organizations/{organization.id}/statements/{sent.id}/resend")
+
+    assert refused.status_code == 422
+    assert (
+        f"Not sent again: {organization.legal_name}'s billing contact address, "
+        "'accounts at quillfeather', is refused ("
+    ) in text_of(refused)
+    assert "Correct the billing contact on the organization's page, then send it again." in (
+        text_of(refused)
+    )
+    db.session().refresh(sent)
+    assert sent.resends == 0
+    assert len(_statements()) == 1

@@ -18,6 +18,9 @@ from licensing import db
 from licensing.accounts.models import User
 from licensing.billing import services
 from licensing.billing.models import Invoice, Payment, Refund
+from licensing.db import utcnow
+from licensing.mail.models import OutboxMessage
+from tests.support.billing import paid_offline, reversed_offline
 from tests.support.factories import DEFAULT_PASSWORD, billing_clerk
 from tests.support.servers import LocalStripe
 
@@ -54,6 +57,17 @@ def _refund_fields(page: str, credit_id: int, **values: str) -> dict[str, str]:
     prefix = f"refund-{credit_id}-"
     fields = {"csrf_token": _token(page, f"{prefix}csrf_token"), **values}
     return {prefix + name: value for name, value in fields.items()}
+
+
+def _reversal_fields(page: str, payment: Payment) -> dict[str, str]:
+    """The payment's page's *Reverse payment* form, filled in for a bounced check."""
+    prefix = f"reverse-{payment.id}-"
+    return {
+        f"{prefix}csrf_token": _token(page, f"{prefix}csrf_token"),
+        f"{prefix}reason": "Check returned unpaid.",
+        f"{prefix}returned_on": str(payment.paid_date),
+        "from_payment": str(payment.id),
+    }
 
 
 def _credit_from(
@@ -196,12 +210,7 @@ def test_an_offline_payment_is_reversed_from_its_page_after_confirming(
     assert "Reverse payment CHK 7781" in page
     assert "Not refunded to the card" not in page
     prefix = f"reverse-{payment.id}-"
-    fields = {
-        f"{prefix}csrf_token": _token(page, f"{prefix}csrf_token"),
-        f"{prefix}reason": "Check returned unpaid.",
-        f"{prefix}returned_on": str(payment.paid_date),
-        "from_payment": str(payment.id),
-    }
+    fields = _reversal_fields(page, payment)
     reversal = f"/console/payments/{payment.id}/reversal"
     empty = staff.post(reversal, data={**fields, f"{prefix}reason": ""})
     assert empty.status_code == 422
@@ -347,3 +356,54 @@ def test_accepting_a_payment_no_longer_flagged_is_a_409_naming_its_state(
     assert "Not accepted" in said
     assert "cannot" in said
     assert 'name="accept-reason"' not in again.get_data(as_text=True)  # nothing to accept now
+
+
+def test_reversing_a_payment_reversed_meanwhile_says_so_without_offering_the_form_again(
+    app: Any, vendor: User, billing_staff: User, invoice_for: Callable[..., Invoice]
+) -> None:
+    """Round 28: two clerks on the same bounced check; the second one's *Reverse
+    payment* was refused (409) with the reversal form offered again under "Please
+    correct the following", though nothing could be corrected: the payment was
+    reversed. The panel now says "Not reversed" with the rule's words, and no form."""
+    payment = paid_offline(invoice_for(vendor, ("1000.00",)).id, "1000.00", "CHK 7781", "check")
+    page = (
+        _signed_in(staff := app.test_client(), billing_staff)
+        .get(f"/console/payments/{payment.id}")
+        .get_data(as_text=True)
+    )
+    fields = {**_reversal_fields(page, payment), "confirmed": "yes"}
+    reversed_offline(
+        payment.id, "Returned by the bank.", returned_on=payment.paid_date, now=utcnow()
+    )
+
+    late = staff.post(f"/console/payments/{payment.id}/reversal", data=fields)
+
+    assert late.status_code == 409
+    said = _words(late.get_data(as_text=True))
+    assert "Not reversed A payment that is reversed cannot be reversed" in said
+    assert "Please correct the following" not in said
+    assert f'action="/console/payments/{payment.id}/reversal"' not in late.get_data(as_text=True)
+
+
+def test_the_email_about_a_flagged_card_payment_leads_to_the_payments_page_where_it_is_accepted(
+    app: Any,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 28: the email said "Review it in the console" and linked the invoice's
+    page; since round 26 the payment's own page has *Accept* and says why it was
+    flagged, so the email leads there."""
+    _, payment = _flagged(client, vendor, localstripe, invoice_for, received=29999)
+    (told,) = db.session().scalars(
+        db.select(OutboxMessage).where(OutboxMessage.template == "payment_flagged")
+    )
+    assert f"Review and accept it: http://testserver/console/payments/{payment.id}\n" in (
+        told.body_text
+    )
+    staff = _signed_in(app.test_client(), billing_staff)
+    assert "Accept 299.99 USD and apply it" in _words(
+        staff.get(f"/console/payments/{payment.id}").get_data(as_text=True)
+    )

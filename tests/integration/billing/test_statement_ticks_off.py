@@ -9,15 +9,19 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
 import time_machine
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from licensing import db
 from licensing.accounts.models import User
+from licensing.billing import services
 from licensing.billing.models import Invoice, Payment
+from licensing.mail.models import OutboxMessage
 from tests.support.servers import LocalStripe
 
 from .dispute_support import REINSTATED, WITHDRAWN, charge_of, dispute_event
@@ -163,3 +167,55 @@ def test_the_payments_console_page_reads_a_disputed_payment_as_the_invoice_page_
     ) in page
     assert "taken back" not in page
     assert "Reversal" not in page
+
+
+def test_the_monthly_statement_email_does_not_ask_for_an_invoice_held_by_an_open_dispute(
+    disputed: Callable[..., tuple[Invoice, Payment, str]],
+) -> None:
+    """Round 28: the statement emailed for March listed the invoice whose card
+    payment the bank disputed under "Overdue today" with how to pay, while the
+    dispute email and the invoice's pages say it is not asked to be paid while the
+    dispute is open. It is listed apart, saying why it is not asked for."""
+    invoice, _, _ = disputed("250.00", "charge.dispute.created", amount=10000, moved=(WITHDRAWN,))
+    run_at = datetime(2027, 4, 3, 14, 0, tzinfo=UTC)
+    services.send_monthly_statements(date(2027, 3, 1), now=run_at)
+
+    (sent,) = db.session().scalars(
+        select(OutboxMessage).where(OutboxMessage.template == "statement_of_account")
+    )
+    body = " ".join(sent.body_text.split())
+    assert "Closing balance (2027-03-31): 100.00 USD" in body
+    assert "Overdue today" not in body
+    assert (
+        f"Not asked for while your bank's dispute of its card payment is open: "
+        f"Invoice {invoice.number}, 100.00 USD"
+    ) in body
+
+
+def test_the_monthly_statement_email_says_when_a_lost_disputes_balance_is_owed_again(
+    disputed: Callable[..., tuple[Invoice, Payment, str]],
+) -> None:
+    """A dispute lost on 30 March: its balance is owed again after the payment terms
+    (from 29 April), so the statement emailed on 3 April says when, not "overdue"."""
+    lost_on = datetime(2027, 3, 30, 15, 0, tzinfo=UTC)
+    with time_machine.travel(lost_on, tick=False):  # told as it happened
+        invoice, _, _ = disputed(
+            "250.00",
+            "charge.dispute.closed",
+            status="lost",
+            amount=10000,
+            moved=(lost_on,),
+            created=lost_on,
+            told=lost_on,
+        )
+    services.send_monthly_statements(date(2027, 3, 1), now=datetime(2027, 4, 3, 14, tzinfo=UTC))
+
+    (sent,) = db.session().scalars(
+        select(OutboxMessage).where(OutboxMessage.template == "statement_of_account")
+    )
+    body = " ".join(sent.body_text.split())
+    assert "Overdue today" not in body
+    assert (
+        "Not asked for until 2027-04-29, when it is owed again after your bank's dispute of "
+        f"its card payment: Invoice {invoice.number}, 100.00 USD."
+    ) in body

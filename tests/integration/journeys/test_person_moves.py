@@ -369,3 +369,39 @@ def test_the_command_refuses_as_the_console_does_and_exits_1_with_the_reason(
     assert bad.exit_code == 2
     assert _reloaded(vendor).organization_id != other_vendor.organization_id
     assert not _emails("account_moved")
+
+
+def test_a_person_moved_to_an_organization_requiring_two_step_sign_in_is_told_they_will_set_it_up(
+    app: Flask, vendor: User, other_vendor: User, admin: User, signed_in: SignIn
+) -> None:
+    """Round 28: the person's email said "sign in again with the same address and
+    password (and your two-step sign-in, if you use it)"; their first sign-in then
+    stopped at a set-up nobody had mentioned, and the new organization's
+    administrators were not told why the newcomer opened none of its pages yet."""
+    clerk = factories.make_vendor(db.session(), organization=vendor.organization, role="member")
+    assert other_vendor.organization is not None
+    other_vendor.organization.two_step_required = True
+    db.session().commit()
+    joined = other_vendor.organization.legal_name
+
+    assert (
+        _moved(signed_in(app.test_client(), admin), clerk, other_vendor.organization.id).status_code
+        == 302
+    )
+
+    (person,) = [m for m in _emails("account_moved") if m.to == [clerk.email]]
+    (administrators,) = [m for m in _emails("account_moved") if m.to == [other_vendor.email]]
+    assert (
+        f"{joined} requires two-step sign-in of its members: after your password you are "
+        "asked to set it up (with an authenticator app on your phone) before its pages open."
+    ) in " ".join(person.body_text.split())
+    assert "if you use it" not in person.body_text
+    assert (
+        f"{joined} requires two-step sign-in, so they are asked to set it up at their next "
+        "sign-in; until then they open none of its pages."
+    ) in " ".join(administrators.body_text.split())
+    # Where their role is changed, not the portal's dashboard.
+    assert (
+        "change their role on the portal's Organization page:\nhttp://testserver/organization\n"
+        in (administrators.body_text)
+    )
