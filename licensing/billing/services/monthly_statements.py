@@ -150,6 +150,9 @@ def _send_one(organization_id: int, currency: str, month: date, now: datetime) -
                 month=month,
                 opening=statement.opening,
                 closing=statement.closing,
+                last_opening=statement.opening,
+                last_closing=statement.closing,
+                closes_on=month_end(month),
                 sent_to=organization.billing_email,
                 sent_at=now,
                 resends=0,
@@ -214,6 +217,8 @@ def resend_statement(sent_id: int, *, actor: Actor, now: datetime | None = None)
         )
         sent.resends += 1
         sent.resent_at = now
+        # What the licensee now holds: the statement reads as sent again.
+        sent.last_opening, sent.last_closing = statement.opening, statement.closing
         _email_statement(session, organization, statement, sent, "statement.resent", actor, now)
         return sent
 
