@@ -72,6 +72,10 @@ class Month(ma.fields.Field[date]):
     """A month written YYYY-MM (ASCII digits), read as its first day; within the
     calendar's days (`calendar.FIRST_DAY` to `LAST_DAY`)."""
 
+    def __init__(self, **kwargs: Any) -> None:
+        documented = {"type": "string", "pattern": f"^{_MONTH.pattern}$", "example": "2027-01"}
+        super().__init__(metadata={**documented, **kwargs.pop("metadata", {})}, **kwargs)
+
     def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
         if not isinstance(value, str) or not _MONTH.fullmatch(value):
             raise ma.ValidationError("Not a month: write it YYYY-MM, e.g. 2027-03.")
