@@ -152,12 +152,10 @@ class ChangedSinceSent:
     more: bool
 
 
-def changed_since_sent(session: Session, *, currency: str | None = None) -> ChangedSinceSent:
+def changed_since_sent(session: Session) -> ChangedSinceSent:
     """The statements sent whose month now reads differently, of every organization.
     Only those with a late entry (`_late_entry`) are read again."""
-    candidates = list(
-        session.scalars(sent_query(currency=currency).where(_late_entry()).limit(LATE_READ + 1))
-    )
+    candidates = list(session.scalars(sent_query().where(_late_entry()).limit(LATE_READ + 1)))
     more = len(candidates) > LATE_READ
     changed = [each for each in read_now(session, candidates[:LATE_READ]) if each.changed]
     ids = sorted({each.sent.organization_id for each in changed})
