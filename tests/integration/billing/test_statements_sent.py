@@ -24,7 +24,7 @@ from licensing.access import BILLING
 from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
 from licensing.billing import sent_statements, services
-from licensing.billing.models import Invoice, SentStatement
+from licensing.billing.models import Invoice, Payment, SentStatement
 from licensing.mail import services as mail
 from tests.support import factories
 from tests.support.factories import bearer, billing_clerk
@@ -99,6 +99,31 @@ def test_a_payment_recorded_late_for_a_month_sent_marks_its_statement_changed_si
     changed = sent_statements.changed_since_sent(db.session())
     assert [each.sent.id for each in changed.readings] == [late.id]
     assert changed.names == {late.organization_id: "Quillfeather Analytics"}
+
+
+def test_a_payment_the_bank_returned_on_a_day_of_a_month_sent_marks_it_changed(
+    app: Flask,
+) -> None:
+    """Paid on 20 January, January's statement went owing nothing; the bank's return of
+    30 January, recorded on 10 February, has January read 1,200.00 owed."""
+    organization_id = organization("Quillfeather Analytics").id
+    issued = invoice(organization_id, "1200.00", IN_JANUARY)
+    paid(issued, date(2027, 1, 20))
+    services.send_monthly_statements(JANUARY, now=RUN)
+    sent = db.session().scalars(select(SentStatement)).one()
+    assert sent.closing == 0
+    payment = db.session().scalars(select(Payment).where(Payment.invoice_id == issued.id)).one()
+    with time_machine.travel(LATE, tick=False):
+        services.reverse_offline_payment(
+            payment.id,
+            reason="Wire recalled by the payer's bank.",
+            returned_on=date(2027, 1, 30),
+            standing_days=30,
+            now=LATE,
+            actor=billing_clerk(),
+        )
+    changed = sent_statements.changed_since_sent(db.session()).readings
+    assert [(each.sent.id, each.closing) for each in changed] == [(sent.id, Decimal("1200.00"))]
 
 
 def test_a_payment_recorded_late_but_received_after_the_month_changes_nothing_sent(
