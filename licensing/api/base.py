@@ -175,10 +175,24 @@ def page_headers(page: int, per_page: int, total: int) -> dict[str, str]:
     return {"Link": link, "X-Total-Count": str(total)}
 
 
+@dataclass(frozen=True)
+class ReadPage:
+    """A SELECT whose page of records is read further before it is shown (`read`:
+    the page's records -> its items), with lookups for the whole page at once, so
+    that neither the whole list nor each row costs queries of its own."""
+
+    query: Select[Any]
+    read: Callable[[Sequence[Any]], Sequence[Any]]
+
+
 def _one_page(result: Any, start: int, size: int) -> tuple[Sequence[Any], int]:
     """The items from `start` and how many there are in all. A view may return
-    a SELECT statement (the database counts and returns just this page) or a
-    list it has already loaded (sliced here)."""
+    a SELECT statement (the database counts and returns just this page), a
+    `ReadPage` (the same, then read further) or a list it has already loaded
+    (sliced here)."""
+    if isinstance(result, ReadPage):
+        records, total = _one_page(result.query, start, size)
+        return result.read(records), total
     if isinstance(result, Select):
         session = db.session()
         total = db.count_rows(session, result)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from datetime import date
 from decimal import Decimal
@@ -65,6 +66,29 @@ class Day(ma.fields.Date):
         if not FIRST_DAY <= day <= LAST_DAY:  # `calendar.parse_day`'s bounds
             raise ma.ValidationError(f"Must be a day {DAY_RANGE_TEXT}.")
         return day
+
+
+class Month(ma.fields.Field[date]):
+    """A month written YYYY-MM (ASCII digits), read as its first day; within the
+    calendar's days (`calendar.FIRST_DAY` to `LAST_DAY`)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        documented = {"type": "string", "pattern": f"^{_MONTH.pattern}$", "example": "2027-01"}
+        super().__init__(metadata={**documented, **kwargs.pop("metadata", {})}, **kwargs)
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> date:
+        if not isinstance(value, str) or not _MONTH.fullmatch(value):
+            raise ma.ValidationError("Not a month: write it YYYY-MM, e.g. 2027-03.")
+        first = date(int(value[:4]), int(value[5:]), 1)
+        if not FIRST_DAY.replace(day=1) <= first <= LAST_DAY:
+            raise ma.ValidationError(f"Must be a month from {FIRST_DAY:%Y-%m} to {LAST_DAY:%Y-%m}.")
+        return first
+
+    def _serialize(self, value: Any, attr: str | None, obj: Any, **kwargs: Any) -> str | None:
+        return None if value is None else f"{value:%Y-%m}"
+
+
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 
 class RecordId(ma.fields.Integer):

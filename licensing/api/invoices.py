@@ -8,12 +8,13 @@ recorded as sent offline). An issued invoice is immutable: `PATCH` on it is a 40
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
-from flask import current_app
+from flask import current_app, url_for
 from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
@@ -22,13 +23,14 @@ from licensing import access, db
 from licensing.accounts.models import Organization
 from licensing.accounts.queries import get_owned
 from licensing.actors import current_actor
-from licensing.api.base import Blueprint, Created
+from licensing.api.base import Blueprint, Created, ReadPage
 from licensing.api.fields import (
     STRINGS,
     ApiSchema,
     Day,
     DecimalText,
     MoneyString,
+    Month,
     Percent,
     Text,
     allowed_actions_field,
@@ -38,7 +40,7 @@ from licensing.api.fields import (
     vocabulary,
 )
 from licensing.api.idempotency import current_claim, idempotent, idempotent_in_steps
-from licensing.billing import gateways, queries, services, statements
+from licensing.billing import gateways, queries, sent_statements, services, statements
 from licensing.billing.models import (
     DESCRIPTION_MAX,
     REASON_MAX,
@@ -50,6 +52,7 @@ from licensing.billing.models import (
     PaymentDispute,
     PaymentReversal,
     Refund,
+    SentStatement,
 )
 from licensing.billing.settings import InvoiceTerms
 from licensing.billing.states import (
@@ -895,3 +898,157 @@ def get_statement(query: dict[str, Any], organization_id: int) -> dict[str, Any]
             INVALID_FIELDS, {f"query.{name}": texts for name, texts in error.errors.items()}
         ) from None
     return _statement_body(statement)
+
+
+# --- the statements sent ---------------------------------------------------------------
+
+
+class SentStatementQuerySchema(ApiSchema):
+    currency = ma.fields.String(
+        validate=Length(equal=3), metadata={"description": "ISO 4217 code: only that currency's"}
+    )
+    from_ = Month(data_key="from", metadata={"description": "First month, included (YYYY-MM)"})
+    to = Month(metadata={"description": "Last month, included (YYYY-MM)"})
+
+
+class SentStatementSchema(ApiSchema):
+    id = ma.fields.Integer()
+    organization_id = ma.fields.Integer()
+    month = Month(metadata={"example": "2027-01"})
+    currency = ma.fields.String()
+    opening_balance = ma.fields.String(
+        metadata={"example": "400.00", "description": "The opening balance first sent"}
+    )
+    closing_balance = ma.fields.String(
+        metadata={"example": "1600.00", "description": "The closing balance first sent"}
+    )
+    last_sent_opening_balance = ma.fields.String(
+        metadata={
+            "example": "400.00",
+            "description": "The opening balance last emailed (a re-send carries the "
+            "statement as it read then; the first send's otherwise)",
+        }
+    )
+    last_sent_closing_balance = ma.fields.String(
+        metadata={"example": "1600.00", "description": "The closing balance last emailed"}
+    )
+    current_opening_balance = ma.fields.String(
+        metadata={"example": "400.00", "description": "The opening balance as it reads now"}
+    )
+    current_closing_balance = ma.fields.String(
+        metadata={
+            "example": "1100.00",
+            "description": "The month's closing balance as it reads now",
+        }
+    )
+    changed_since_sent = ma.fields.Boolean(
+        metadata={
+            "description": "The month's statement now reads differently from what was last "
+            "emailed (an entry dated into the month since: a payment received in it and "
+            "recorded late, a payment the bank returned in it)"
+        }
+    )
+    sent_at = ma.fields.DateTime(metadata={"description": "When it was first emailed (UTC)"})
+    sent_to = ma.fields.String(metadata={"description": "The billing contact it went to"})
+    last_sent_to = ma.fields.String(
+        metadata={
+            "description": "The billing contact it was last emailed to (a re-send "
+            "goes to the contact of its day)"
+        }
+    )
+    resends = ma.fields.Integer(metadata={"description": "Times billing staff sent it again"})
+    resent_at = ma.fields.DateTime(
+        allow_none=True, metadata={"description": "When it was last sent again (UTC)"}
+    )
+    statement_url = ma.fields.String(
+        metadata={
+            "description": "The month's statement of account, as it reads now "
+            "(GET /api/v1/organizations/{id}/statement?from=&to=&currency=)"
+        }
+    )
+
+
+def _sent_bodies(readings: Sequence[sent_statements.SentReading]) -> list[dict[str, Any]]:
+    return [_sent_body(reading) for reading in readings]
+
+
+def _sent_body(reading: sent_statements.SentReading) -> dict[str, Any]:
+    """A statement sent, with its month as it reads now; amounts as strings of the
+    currency's minor-unit digits."""
+    sent = reading.sent
+
+    def amount(value: Decimal) -> str:
+        return format_amount(value, sent.currency)
+
+    return {
+        "id": sent.id,
+        "organization_id": sent.organization_id,
+        "month": sent.month,
+        "currency": sent.currency,
+        "opening_balance": amount(sent.opening),
+        "closing_balance": amount(sent.closing),
+        "last_sent_opening_balance": amount(sent.last_opening),
+        "last_sent_closing_balance": amount(sent.last_closing),
+        "current_opening_balance": amount(reading.opening),
+        "current_closing_balance": amount(reading.closing),
+        "changed_since_sent": reading.changed,
+        "sent_at": sent.sent_at,
+        "sent_to": sent.sent_to,
+        "last_sent_to": sent.last_sent_to,
+        "resends": sent.resends,
+        "resent_at": sent.resent_at,
+        "statement_url": url_for(
+            "invoices_api.get_statement", organization_id=sent.organization_id, **_month_of(sent)
+        ),
+    }
+
+
+def _month_of(sent: SentStatement) -> dict[str, Any]:
+    """The query of the statement of the month sent."""
+    return {
+        "from": sent.month.isoformat(),
+        "to": sent.closes_on.isoformat(),
+        "currency": sent.currency,
+    }
+
+
+def _read_sent(records: Sequence[SentStatement]) -> list[dict[str, Any]]:
+    return _sent_bodies(sent_statements.read_now(db.session(), records))
+
+
+@blp.route("/organizations/<int:organization_id>/statements/sent")
+@access.allow(vendor=True, staff=READERS)
+@blp.arguments(SentStatementQuerySchema, location="query")
+@blp.paginate(SentStatementSchema)
+def list_statements_sent(query: dict[str, Any], organization_id: int) -> ReadPage:
+    """The monthly statements emailed to the organization, the newest month first: the
+    figures sent, and whether its month's statement now reads differently. A vendor
+    reads only their own organization's (another's is a 404)."""
+    organization = get_owned(db.session(), Organization, organization_id)
+    currency, first, last = query.get("currency"), query.get("from_"), query.get("to")
+    if currency is not None and currency not in CURRENCIES:
+        raise InvalidInput.for_field("query.currency", f"{currency!r} is not an ISO 4217 code.")
+    if first is not None and last is not None and first > last:
+        raise InvalidInput.for_field("query.from", "Must be the month of to or earlier.")
+    statement = sent_statements.sent_query(
+        organization_id=organization.id, currency=currency, first=first, last=last
+    )
+    return ReadPage(statement, _read_sent)
+
+
+@blp.route(
+    "/organizations/<int:organization_id>/statements/sent/<int:sent_id>/resend",
+    methods=["POST"],
+)
+@access.staff("billing")
+@idempotent
+@blp.response(200, SentStatementSchema)
+def resend_statement(organization_id: int, sent_id: int) -> dict[str, Any]:
+    """Email a statement sent again (billing staff), as its month reads now, to the
+    billing contact the organization has now; audited `statement.resent`. Takes
+    `Idempotency-Key`: a retry after a timeout does not email the licensee twice."""
+    sent = db.session().get(SentStatement, sent_id)
+    if sent is None or sent.organization_id != organization_id:
+        raise NotFound(f"There is no statement sent {sent_id} to organization {organization_id}.")
+    again = services.resend_statement(sent_id, actor=current_actor())
+    return _sent_bodies(sent_statements.read_now(db.session(), [again]))[0]

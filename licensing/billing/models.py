@@ -645,8 +645,11 @@ class SentStatement(Base):
     (`services.send_monthly_statements`). Inserted in the transaction that queues the
     email, under one row per organization, currency and month: of two runs (or two
     hosts) at once, the second waits for the first and then fails on the constraint,
-    so each statement goes once. The figures are those of the statement first sent;
-    a re-send by hand counts in `resends` (and the audit log says what it carried)."""
+    so each statement goes once. `opening` and `closing` are the figures first sent,
+    `last_opening`, `last_closing` and `last_sent_to` those last emailed and to whom (a
+    re-send by hand carries the statement as it reads now, to today's billing contact,
+    and counts in `resends`); `closes_on`, the month's last
+    day, lets a query find the entries dated into the month after it was emailed."""
 
     __tablename__ = "sent_statements"
     __table_args__ = (
@@ -661,10 +664,20 @@ class SentStatement(Base):
     month: Mapped[date] = mapped_column(Date)
     opening: Mapped[Decimal] = mapped_column(Money())
     closing: Mapped[Decimal] = mapped_column(Money())
+    last_opening: Mapped[Decimal] = mapped_column(Money())
+    last_closing: Mapped[Decimal] = mapped_column(Money())
+    closes_on: Mapped[date] = mapped_column(Date)
     sent_to: Mapped[str] = mapped_column(String(254))
+    # The billing contact it was last emailed to (a re-send goes to today's contact).
+    last_sent_to: Mapped[str] = mapped_column(String(254))
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     resends: Mapped[int] = mapped_column(Integer, default=0)
     resent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    @property
+    def last_sent_at(self) -> datetime:
+        """When it was last emailed: re-sent, or first sent."""
+        return self.resent_at or self.sent_at
 
 
 class StripeEvent(Base):

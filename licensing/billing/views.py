@@ -26,7 +26,7 @@ from flask import (
     url_for,
 )
 from flask_wtf import FlaskForm
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
@@ -45,11 +45,13 @@ from licensing.billing import (
     pdfs,
     queries,
     record_names,
+    sent_statements,
     services,
     statements,
 )
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import CreditNote, Invoice, Payment, PaymentDispute, SentStatement
+from licensing.billing.sent_statements import SentReading
 from licensing.billing.services.statements import DEFAULT_CURRENCY
 from licensing.billing.states import (
     CARD,
@@ -68,7 +70,6 @@ from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, DomainError, ExternalServiceError, InvalidInput, NotFound
 from licensing.extensions import csrf, limiter
-from licensing.finance.queries import month_end
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.money import MoneyError, format_amount, parse_decimal
 from licensing.problems import problem
@@ -1223,8 +1224,8 @@ def _billing_queues(
 # The page lists at most this many movements (the range is bounded to a year, and a
 # licensee with more in a year is rare); the PDF carries every one.
 STATEMENT_PAGE_LINES = 500
-# The portal lists the statements emailed of about the last two years (one currency).
-STATEMENTS_EMAILED_SHOWN = 24
+# The portal lists the statements emailed two years (of one currency) a page.
+STATEMENTS_EMAILED_PER_PAGE = 24
 STATEMENT_LABELS = {"from": "From", "to": "To", "currency": "Currency"}
 
 
@@ -1287,30 +1288,47 @@ def _statement_page(
 
 @dataclass(frozen=True)
 class EmailedStatement:
-    """A statement emailed to the organization, and the query of its month's statement."""
+    """A statement emailed to the organization, its month as it reads now, and the
+    query of its month's statement."""
 
-    sent: SentStatement
+    reading: SentReading
     query: dict[str, str]
-    resend: services.Resend | None  # what its last re-send carried
+
+    @property
+    def sent(self) -> SentStatement:
+        return self.reading.sent
 
 
-def _statements_emailed(session: Session, organization_id: int) -> list[EmailedStatement]:
-    """Round 27: a licensee's accountant finds the statement they were sent (the
-    portal listed none; the page gave any month on demand, if they knew which)."""
-    emailed = services.statements_sent(session, organization_id, STATEMENTS_EMAILED_SHOWN)
-    resends = services.last_resends(session, emailed)
+def _emailed(readings: Sequence[SentReading]) -> list[EmailedStatement]:
     return [
         EmailedStatement(
-            sent,
+            reading,
             {
-                "from": sent.month.isoformat(),
-                "to": month_end(sent.month).isoformat(),
-                "currency": sent.currency,
+                "from": reading.sent.month.isoformat(),
+                "to": reading.sent.closes_on.isoformat(),
+                "currency": reading.sent.currency,
             },
-            resends.get(sent.id),
         )
-        for sent in emailed
+        for reading in readings
     ]
+
+
+def _statements_emailed(session: Session, organization_id: int) -> paging.Page[EmailedStatement]:
+    """Round 27: a licensee's accountant finds the statement they were sent (the
+    portal listed none; the page gave any month on demand, if they knew which).
+    Round 28: every one, a page at a time (the newest 24 were shown), each saying
+    whether its month now reads differently from what was emailed."""
+
+    def rows(window: Select[Any], parameters: dict[str, int]) -> list[EmailedStatement]:
+        found = list(session.scalars(window, parameters))
+        return _emailed(sent_statements.read_now(session, found))
+
+    return paging.read_page(
+        session,
+        sent_statements.sent_query(organization_id=organization_id),
+        per_page=STATEMENTS_EMAILED_PER_PAGE,
+        rows=rows,
+    )
 
 
 def _statement_pdf(organization: Organization, page: Callable[[], tuple[str, int]]) -> Page:
@@ -1377,9 +1395,10 @@ def console_statement_pdf(organization_id: int) -> Page:
 def _organization_statements_sent(
     session: Session, organization_id: int, limit: int
 ) -> dict[str, Any]:
-    """The monthly statements emailed to the organization, newest month first."""
-    sent = services.statements_sent(session, organization_id, limit)
-    return {"statements_sent": sent, "statement_resends": services.last_resends(session, sent)}
+    """The monthly statements emailed to the organization, newest month first, each
+    with its month as it reads now (one read of the ledger for them all)."""
+    found = services.statements_sent(session, organization_id, limit)
+    return {"statements_sent": sent_statements.read_now(session, found)}
 
 
 @console.route(
@@ -1399,14 +1418,37 @@ def resend_statement(organization_id: int, sent_id: int) -> Response:
     organization = db.session().get(Organization, organization_id)
     assert organization is not None
     flash(
-        f"The {again.month:%B %Y} statement ({again.currency}) is sent again to "
-        f"{organization.billing_email}.",
+        f"The {again.month:%B %Y} statement ({again.currency}) of {organization.legal_name} "
+        f"is sent again to {organization.billing_email}.",
         "success",
     )
+    if request.form.get("back") == CHANGED_LIST:
+        return redirect(url_for("billing_console.statements_changed"))
     return redirect(
         url_for(
             "accounts_console.organization_detail",
             organization_id=organization_id,
             _anchor="statements-sent",
         )
+    )
+
+
+# What the *Send again* form of the changed list names, to come back to it.
+CHANGED_LIST = "changed"
+
+
+@console.route("/billing/statements-changed", endpoint="statements_changed")
+@access.staff(*BILLING_READERS)
+def statements_changed() -> str:
+    """Round 28: every statement sent whose month now reads differently from what was
+    emailed (an entry dated into the month since), so billing staff decide, in one
+    place, which to send again, instead of opening each organization."""
+    found = sent_statements.changed_since_sent(db.session())
+    return render_template(
+        "billing/statements_changed.html",
+        page=paging.page_of(found.readings),
+        names=found.names,
+        more=found.more,
+        read=sent_statements.LATE_READ,
+        back=CHANGED_LIST,
     )

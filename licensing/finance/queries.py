@@ -332,12 +332,13 @@ def receivables(
     until: date,
     *,
     organization_id: int | None = None,
+    organization_ids: Sequence[int] | None = None,
     voided_too: bool = False,
 ) -> list[Receivable]:
     """Invoices issued by `until` that may owe something on some day from `since`
     (those paid in full before `since` owe nothing in the window: a reversal since
     reopens its invoice, clearing `paid_at`; every one without `since`): of one
-    organization when given.
+    organization when given (or of the `organization_ids`: one read for several).
     `voided_too` adds void invoices, each owing until the day it was voided, as the
     receivables export lists them as of an earlier day (a statement of account)."""
     issued = (
@@ -355,6 +356,8 @@ def receivables(
         invoices = invoices.where(or_(Invoice.paid_at.is_(None), Invoice.paid_at >= _moment(since)))
     if organization_id is not None:
         invoices = invoices.where(Invoice.organization_id == organization_id)
+    if organization_ids is not None:
+        invoices = invoices.where(Invoice.organization_id.in_(organization_ids))
     ledger = {
         row.id: Receivable(
             row.id,

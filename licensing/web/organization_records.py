@@ -36,7 +36,6 @@ class OrganizationRecords:
     balance: dict[str, Decimal] = field(default_factory=dict)  # owed, per currency
     reports: list[Any] | None = None
     statements_sent: list[Any] | None = None  # the monthly statements emailed
-    statement_resends: dict[int, Any] = field(default_factory=dict)  # by statement sent
 
 
 # (session, organization id, how many) -> OrganizationRecords fields and their values

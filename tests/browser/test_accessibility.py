@@ -4,6 +4,7 @@ their errors)."""
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -264,7 +265,7 @@ def test_the_statements_sent_on_an_organizations_page_have_no_serious_problem(
     assert_accessible(page)
     resend.click()
     page.wait_for_load_state()
-    assert page.get_by_text("The November 2026 statement (USD) is sent again to").count() == 1
+    assert page.get_by_text("The November 2026 statement (USD) of").count() == 1
     assert_accessible(page)
 
 
@@ -291,3 +292,40 @@ def test_the_portals_list_of_statements_emailed_has_no_serious_problem(
     month.click()
     page.wait_for_load_state()
     assert page.get_by_role("heading", name="2026-11-01 to 2026-11-30, USD").count() == 1
+
+
+# --- Round 28: the statements changed since sent ----------------------------------------
+
+
+def test_the_statements_changed_since_sent_and_their_send_again_have_no_serious_problem(
+    page: Any, live_server: LiveServer
+) -> None:
+    """A wire received in November recorded after November's statement went: the
+    office-wide list has it, billing staff send it again from there and the list empties."""
+    with live_server.app.app_context():
+        organization_id = factories.make_vendor(db.session()).organization_id or 0
+        staff_email = factories.make_staff(db.session(), roles=("billing",)).email
+        issued = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+        invoice = send_activation(activated(organization_id, ("900.00",), at=issued))
+        assert invoice is not None
+        run = billing.send_monthly_statements(
+            date(2026, 11, 1), now=datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+        )
+        assert len(run.sent) == 1
+        billing.record_offline_payment(  # recorded now, after the statement went
+            invoice.id,
+            method="wire",
+            amount=invoice.total,
+            reference="W-LATE",
+            received_on=date(2026, 11, 28),
+            actor=factories.staff_actor(("billing",)),
+        )
+    sign_in(page, staff_email)
+    page.goto("/console/billing/statements-changed")
+    resend = page.get_by_role("button", name=re.compile("Send again: the 2026-11 statement in USD"))
+    assert resend.count() == 1
+    assert_accessible(page)
+    resend.click()
+    page.wait_for_load_state()
+    assert page.get_by_text("Every statement sent still reads as it was sent.").count() == 1
+    assert_accessible(page)

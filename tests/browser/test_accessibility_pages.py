@@ -381,6 +381,7 @@ def _visits(world: World) -> dict[str, list[Visit]]:
         Visit(f"/console/invoices/{i['invoice']}"),
         Visit("/console/invoices/overdue"),
         Visit("/console/disputes"),
+        Visit("/console/billing/statements-changed"),
         Visit(f"/console/payments/{i['payment']}"),
         Visit("/console/organizations"),
         Visit(f"/console/organizations/{i['organization']}"),

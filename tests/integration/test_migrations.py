@@ -447,3 +447,41 @@ def test_permissions_0003_finds_who_asked_by_the_audit_log_then_by_the_address_s
         engine.dispose()
     assert found == {by_address: same_address, by_audit: moved, public: None}
     assert kept == [(by_audit,)]
+
+
+def test_billing_0013_gives_each_statement_sent_its_figures_last_emailed_and_its_months_end(
+    tmp_path: Path,
+) -> None:
+    """A statement sent before billing_0013 was last emailed with the figures first
+    sent (a re-send's are in the audit log), and its month ends on its last day."""
+    url = f"sqlite:///{tmp_path}/upgrade.db"
+    migrations.upgrade(url)
+    migrations.downgrade(url, "billing_0012")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection, connection.begin():
+            organization_id, _ = _organization_and_user(connection, "member")
+            _insert(
+                connection,
+                "sent_statements",
+                organization_id=organization_id,
+                currency="USD",
+                month=date(2028, 2, 1),
+                opening="400.00",
+                closing="1600.50",
+                sent_to="ap@kestrel.example",
+                sent_at=datetime(2028, 3, 1, 14, 0, tzinfo=UTC),
+                resends=0,
+            )
+        migrations.upgrade(url)
+        with engine.connect() as connection:
+            row = connection.execute(
+                text(
+                    "SELECT opening, closing, last_opening, last_closing, closes_on"
+                    " FROM sent_statements"
+                )
+            ).one()
+    finally:
+        engine.dispose()
+    assert (row.last_opening, row.last_closing) == (row.opening, row.closing)
+    assert str(row.closes_on) == "2028-02-29"

@@ -33,10 +33,8 @@ from licensing.billing.services.invoices import (
     withdraw_invoice_links,
 )
 from licensing.billing.services.monthly_statements import (
-    Resend,
     StatementRun,
     check_month,
-    last_resends,
     month_just_ended,
     resend_statement,
     send_monthly_statements,
@@ -82,7 +80,6 @@ __all__ = [
     "OverdueReport",
     "ReconcileReport",
     "RepeatedReference",
-    "Resend",
     "StatementRun",
     "WebhookResult",
     "accept_flagged_payment",
@@ -100,7 +97,6 @@ __all__ = [
     "handle_stripe_webhook",
     "invoice_activated_agreement",
     "issue_credit_note",
-    "last_resends",
     "mark_uncollectible",
     "match_disputes",
     "month_just_ended",

@@ -12,11 +12,9 @@ statement it queued, and the next run sends the rest.
 from __future__ import annotations
 
 import hashlib
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -28,7 +26,6 @@ from licensing.accounts.models import Organization
 from licensing.accounts.states import CLOSED
 from licensing.actors import Actor
 from licensing.audit import services as audit
-from licensing.audit.models import AuditEvent
 from licensing.billing import documents, queries
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import Invoice, SentStatement
@@ -153,7 +150,11 @@ def _send_one(organization_id: int, currency: str, month: date, now: datetime) -
                 month=month,
                 opening=statement.opening,
                 closing=statement.closing,
+                last_opening=statement.opening,
+                last_closing=statement.closing,
+                closes_on=month_end(month),
                 sent_to=organization.billing_email,
+                last_sent_to=organization.billing_email,
                 sent_at=now,
                 resends=0,
             )
@@ -217,6 +218,9 @@ def resend_statement(sent_id: int, *, actor: Actor, now: datetime | None = None)
         )
         sent.resends += 1
         sent.resent_at = now
+        # What the licensee now holds: the statement reads as sent again, to today's contact.
+        sent.last_opening, sent.last_closing = statement.opening, statement.closing
+        sent.last_sent_to = organization.billing_email
         try:
             _email_statement(session, organization, statement, sent, "statement.resent", actor, now)
         except InvalidInput as refused:  # an address stored before the profile checked it
@@ -238,39 +242,6 @@ def statements_sent(session: Session, organization_id: int, limit: int) -> list[
             .limit(limit)
         )
     )
-
-
-@dataclass(frozen=True)
-class Resend:
-    """What the last re-send of a statement carried (its `statement.resent` event):
-    the lists show it beside the first send, as it is what the licensee last got."""
-
-    at: datetime
-    to: str
-    closing: Decimal
-
-
-def last_resends(session: Session, sent: list[SentStatement]) -> dict[int, Resend]:
-    """The last re-send of each statement sent again, by `SentStatement.id`. The row
-    keeps the figures first sent; each send's own are in its audit event."""
-    ids = [str(statement.id) for statement in sent if statement.resends]
-    if not ids:
-        return {}
-    events = session.scalars(
-        select(AuditEvent)
-        .where(AuditEvent.action == "statement.resent", AuditEvent.entity_id.in_(ids))
-        .order_by(AuditEvent.seq)
-    )
-    found: dict[int, Resend] = {}
-    for event in events:  # the last of each wins
-        carried = json.loads(event.after or "{}")
-        to = carried["to"]  # the outbox message's recipients
-        found[int(event.entity_id)] = Resend(
-            event.occurred_at,
-            ", ".join(to) if isinstance(to, list) else to,
-            Decimal(carried["closing"]),
-        )
-    return found
 
 
 def _email_statement(

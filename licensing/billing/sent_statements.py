@@ -1,0 +1,168 @@
+"""Statements sent, as their months read now.
+
+A month's statement is emailed once (`services.send_monthly_statements`), but an entry
+can be dated into a month after its statement went: an offline payment received in it
+and recorded late, a payment the bank returned on a day in it, a dispute's withdrawal
+booked after Stripe made it. The statement of that month then reads differently from
+what the licensee was sent. Each sent statement is compared, figure for figure, with
+the statement of its month as it reads now: its opening balance (the end of the day
+before its first) and its closing balance (the end of its last day), both the
+receivables export's (`finance.queries.Receivable.balance_on`), as the statement's are.
+
+No statement is made again to compare it: the ledger of every organization on a page,
+in each currency, is read once (`receivables(..., organization_ids=)`: three queries a
+currency, whatever the number of rows) and each row's two balances summed from it.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ColumnElement, Select, exists, func, or_, select
+from sqlalchemy.orm import Session
+
+from licensing.accounts.models import Organization
+from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal, SentStatement
+from licensing.finance.queries import Receivable, receivables
+
+ZERO = Decimal(0)
+
+# The statements with an entry dated into their month after they were emailed that
+# the billing page reads at most (each is then compared): enough for years of late
+# entries; past it the page says so.
+LATE_READ = 1000
+
+
+@dataclass(frozen=True)
+class SentReading:
+    """A statement sent, and its month's statement as it reads now."""
+
+    sent: SentStatement
+    opening: Decimal
+    closing: Decimal
+
+    @property
+    def changed(self) -> bool:
+        """The statement now reads differently from what was last emailed."""
+        return (self.opening, self.closing) != (self.sent.last_opening, self.sent.last_closing)
+
+
+def sent_query(
+    *,
+    organization_id: int | None = None,
+    currency: str | None = None,
+    first: date | None = None,
+    last: date | None = None,
+) -> Select[Any]:
+    """Statements sent, the newest month first, then by currency: of one organization,
+    in one currency, for months from `first` to `last` (each the first of its month)."""
+    query = select(SentStatement).order_by(
+        SentStatement.month.desc(),
+        SentStatement.currency,
+        SentStatement.organization_id,
+        SentStatement.id,
+    )
+    if organization_id is not None:
+        query = query.where(SentStatement.organization_id == organization_id)
+    if currency is not None:
+        query = query.where(SentStatement.currency == currency)
+    if first is not None:
+        query = query.where(SentStatement.month >= first)
+    if last is not None:
+        query = query.where(SentStatement.month <= last)
+    return query
+
+
+def _owed(ledger: Sequence[Receivable], day: date) -> Decimal:
+    return sum((receivable.balance_on(day) for receivable in ledger), ZERO)
+
+
+def read_now(session: Session, sent: Sequence[SentStatement]) -> list[SentReading]:
+    """Each statement sent with its month's opening and closing balance as they are
+    now, in the order given."""
+    by_currency: dict[str, list[SentStatement]] = defaultdict(list)
+    for each in sent:
+        by_currency[each.currency].append(each)
+    figures: dict[int, tuple[Decimal, Decimal]] = {}
+    for currency, rows in by_currency.items():
+        ledger = receivables(
+            session,
+            currency,
+            None,
+            max(row.closes_on for row in rows),
+            organization_ids=sorted({row.organization_id for row in rows}),
+            voided_too=True,
+        )
+        by_organization: dict[int, list[Receivable]] = defaultdict(list)
+        for receivable in ledger:
+            by_organization[receivable.organization_id].append(receivable)
+        for row in rows:
+            own = by_organization[row.organization_id]
+            opening = _owed(own, row.month - timedelta(days=1))
+            figures[row.id] = (opening, _owed(own, row.closes_on))
+    return [SentReading(each, *figures[each.id]) for each in sent]
+
+
+def _late_entry() -> ColumnElement[bool]:
+    """An entry of the statement's organization and currency recorded after it was
+    last emailed and dated on or before its month's last day: only such an entry can
+    change what its month reads (a void is dated the day it is made, so is never one,
+    but an invoice issued by then and voided since is read again all the same)."""
+    sent = SentStatement
+    emailed = func.coalesce(sent.resent_at, sent.sent_at)
+
+    def of(
+        record: type[Payment] | type[PaymentReversal] | type[CreditNote] | type[Invoice],
+    ) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
+        return (record.organization_id == sent.organization_id, record.currency == sent.currency)
+
+    return or_(
+        exists().where(
+            *of(Payment), Payment.created_at > emailed, Payment.received_on <= sent.closes_on
+        ),
+        exists().where(
+            *of(PaymentReversal),
+            PaymentReversal.created_at > emailed,
+            PaymentReversal.returned_on <= sent.closes_on,
+        ),
+        exists().where(
+            *of(CreditNote), CreditNote.issued_at > emailed, CreditNote.issue_date <= sent.closes_on
+        ),
+        exists().where(
+            *of(Invoice),
+            Invoice.issue_date <= sent.closes_on,
+            or_(Invoice.finalized_at > emailed, Invoice.voided_at > emailed),
+        ),
+    )
+
+
+@dataclass(frozen=True)
+class ChangedSinceSent:
+    """Every statement sent that now reads differently, the newest month first, with
+    each organization's name; `more` when more statements had late entries than were
+    read (`LATE_READ`)."""
+
+    readings: list[SentReading]
+    names: dict[int, str]
+    more: bool
+
+
+def changed_since_sent(session: Session) -> ChangedSinceSent:
+    """The statements sent whose month now reads differently, of every organization.
+    Only those with a late entry (`_late_entry`) are read again."""
+    candidates = list(session.scalars(sent_query().where(_late_entry()).limit(LATE_READ + 1)))
+    more = len(candidates) > LATE_READ
+    changed = [each for each in read_now(session, candidates[:LATE_READ]) if each.changed]
+    ids = sorted({each.sent.organization_id for each in changed})
+    names: dict[int, str] = {}
+    if ids:
+        rows = session.execute(
+            select(Organization.id, Organization.legal_name).where(Organization.id.in_(ids))
+        )
+        names = {row.id: row.legal_name for row in rows}
+    return ChangedSinceSent(changed, names, more)
