@@ -477,11 +477,12 @@ def test_billing_0013_gives_each_statement_sent_its_figures_last_emailed_and_its
         with engine.connect() as connection:
             row = connection.execute(
                 text(
-                    "SELECT opening, closing, last_opening, last_closing, closes_on"
-                    " FROM sent_statements"
+                    "SELECT opening, closing, last_opening, last_closing, closes_on,"
+                    " sent_to, last_sent_to FROM sent_statements"
                 )
             ).one()
     finally:
         engine.dispose()
     assert (row.last_opening, row.last_closing) == (row.opening, row.closing)
+    assert row.last_sent_to == row.sent_to == "ap@kestrel.example"
     assert str(row.closes_on) == "2028-02-29"

@@ -84,6 +84,7 @@ def sent_row(
             last_closing=Decimal(closing),
             closes_on=month_end(month),
             sent_to="accounts@example.test",
+            last_sent_to="accounts@example.test",
             sent_at=sent_at,
             resends=0,
         )

@@ -285,6 +285,10 @@ def test_billing_staff_send_one_again_through_the_api_audited_and_emailed(
     clerk = bearer(billing_staff)
     assert client.post(elsewhere, headers=clerk).status_code == 404
 
+    first_contact = vendor.organization.billing_email
+    vendor.organization.billing_email = "payables@changed.example"  # changed since sent
+    db.session().commit()
+
     keyed = {**clerk, "Idempotency-Key": "resend-january-1"}
     answer = client.post(resend, headers=keyed)
     assert answer.status_code == 200, answer.get_json()
@@ -293,6 +297,7 @@ def test_billing_staff_send_one_again_through_the_api_audited_and_emailed(
     assert body["closing_balance"] == "1200.00"  # first sent
     assert body["last_sent_closing_balance"] == "0.00"  # sent again as it reads now
     assert body["changed_since_sent"] is False
+    assert (body["sent_to"], body["last_sent_to"]) == (first_contact, "payables@changed.example")
     retried = client.post(resend, headers=keyed)
     assert retried.get_json() == body
     assert retried.headers["Idempotent-Replayed"] == "true"
@@ -303,7 +308,7 @@ def test_billing_staff_send_one_again_through_the_api_audited_and_emailed(
     assert Decimal(json.loads(event.after)["closing"]) == 0
     assert mail.deliver_due(delivery()).sent == 1
     [received] = mailbox.wait_for(1)
-    assert received["To"] == vendor.organization.billing_email
+    assert received["To"] == "payables@changed.example"
     assert "0.00 USD owed at the month's end" in received["Subject"]
     assert "Closing balance (2027-01-31): 0.00 USD" in message_text(received)
     assert len(statement_emails()) == 2  # the first, and the one re-send
