@@ -15,6 +15,7 @@ import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import exists, select
@@ -30,7 +31,13 @@ from licensing.billing import documents, queries
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import Invoice, SentStatement
 from licensing.billing.services.statements import EARLIEST
-from licensing.billing.statements import Statement, statement_of_account
+from licensing.billing.statements import (
+    CREDITED,
+    REFUNDED,
+    ZERO,
+    Statement,
+    statement_of_account,
+)
 from licensing.billing.states import DRAFT
 from licensing.calendar import office_date
 from licensing.db import utcnow
@@ -259,10 +266,8 @@ def _email_statement(
     message = mail.enqueue(
         session,
         to=organization.billing_email,
-        subject=(
-            f"Statement of account, {sent.month:%B %Y} ({statement.currency}): "
-            f"{in_words(statement.closing, statement.currency)} owed at the month's end"
-        ),
+        subject=f"Statement of account, {sent.month:%B %Y} ({statement.currency}): "
+        + month_end_words(statement),
         template="statement_of_account",
         context=_context(session, organization, statement, now),
         attachments=[mail.Attachment(name, "application/pdf", content)],
@@ -285,6 +290,37 @@ def _email_statement(
     )
 
 
+def refund_still_due(statement: Statement) -> Decimal:
+    """The refunds due to the licensee that the statement shows arising in its month
+    (a credit note beyond what its invoice owed) and not sent in it: the balance never
+    goes below zero, so such a credit is in the lines, not in the closing balance."""
+    due: dict[str, Decimal] = {}
+    for line in statement.lines:
+        if line.movement.kind == CREDITED and line.change > line.movement.amount:
+            document = line.movement.document
+            due[document] = due.get(document, ZERO) + line.change - line.movement.amount
+    for line in statement.lines:
+        if line.movement.kind == REFUNDED and line.movement.document in due:
+            due[line.movement.document] -= line.movement.amount
+    return sum((max(amount, ZERO) for amount in due.values()), ZERO)
+
+
+def month_end_words(statement: Statement) -> str:
+    """What the licensee owes at the month's end, as a person says it: "1,600.00 USD
+    owed", "nothing owed", and a refund due to them said as such, never as nothing."""
+    currency = statement.currency
+    owed = (
+        f"{in_words(statement.closing, currency)} owed" if statement.closing > 0 else "nothing owed"
+    )
+    refund = refund_still_due(statement)
+    if refund > 0:
+        refund_words = f"{in_words(refund, currency)} due to you as a refund"
+        if statement.closing > 0:
+            return f"{owed} and {refund_words} at the month's end"
+        return f"{refund_words} at the month's end"
+    return f"{owed} at the month's end"
+
+
 def _context(
     session: Session, organization: Organization, statement: Statement, now: datetime
 ) -> dict[str, Any]:
@@ -302,12 +338,15 @@ def _context(
     # dispute's email and the invoice's pages say: never "overdue" beside "how to pay".
     holds = queries.dispute_holds(session, {invoice.id for invoice in past_due}, today)
     overdue = [invoice for invoice in past_due if invoice.id not in holds]
+    refund = refund_still_due(statement)
     return {
         "organization": organization,
         "statement": statement,
         "month": f"{statement.start:%B %Y}",
         "opening": in_words(statement.opening, statement.currency),
         "closing": in_words(statement.closing, statement.currency),
+        "refund_due": in_words(refund, statement.currency),
+        "refund_due_shown": refund > 0,
         "today": today,
         "overdue": [
             (invoice, in_words(invoice.balance_due, invoice.currency)) for invoice in overdue

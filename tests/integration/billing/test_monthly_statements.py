@@ -25,7 +25,7 @@ from licensing.billing.models import SentStatement
 from licensing.billing.services import monthly_statements
 from licensing.errors import InvalidInput
 from tests.support import factories
-from tests.support.billing import paid_offline
+from tests.support.billing import credited, paid_offline
 from tests.support.documents import pdf_text
 from tests.support.factories import billing_clerk
 from tests.support.hosts import run_as_hosts
@@ -74,7 +74,7 @@ def test_each_organization_owing_or_moved_in_the_month_is_emailed_its_statement_
         ),
         (
             [settled_in_january.billing_email],
-            "Statement of account, January 2027 (USD): 0.00 USD owed at the month's end",
+            "Statement of account, January 2027 (USD): nothing owed at the month's end",
         ),
     ]
     assert len(run.sent) == 3
@@ -379,3 +379,61 @@ def test_sending_one_again_to_an_address_the_outbox_refuses_says_what_to_correct
     db.session().refresh(sent)
     assert sent.resends == 0
     assert len(statement_emails()) == 1
+
+
+def test_a_statement_of_a_month_paid_in_full_says_nothing_is_owed_rather_than_a_zero(
+    app: Flask,
+) -> None:
+    """Round 29: an organization that paid everything in the month was told "0.00 USD
+    owed at the month's end"; people say "nothing owed"."""
+    settled = organization("Brindle Harbor Labs")
+    paid(invoice(settled.id, "300.00", IN_DECEMBER), date(2027, 1, 10))
+
+    services.send_monthly_statements(JANUARY, now=RUN)
+
+    (message,) = statement_emails()
+    assert message.subject == (
+        "Statement of account, January 2027 (USD): nothing owed at the month's end"
+    )
+    assert "Nothing was owed at the month's end." in message.body_text
+    assert "How to pay" not in message.body_text
+
+
+def test_a_statement_showing_a_refund_due_says_so_rather_than_nothing_owed(app: Flask) -> None:
+    """Round 29: a paid invoice credited in the month leaves a refund due to the
+    licensee, which the statement's credit note line shows; the balance never goes
+    below zero, so the subject must not read "nothing owed"."""
+    credited_org = organization("Brindle Harbor Labs")
+    billed = invoice(credited_org.id, "300.00", IN_DECEMBER)
+    paid(billed, date(2027, 1, 10))
+    credited(billed.id, "50.00", "Seat count lowered", now=datetime(2027, 1, 20, 16, tzinfo=UTC))
+
+    services.send_monthly_statements(JANUARY, now=RUN)
+
+    (message,) = statement_emails()
+    assert message.subject == (
+        "Statement of account, January 2027 (USD): 50.00 USD due to you as a refund "
+        "at the month's end"
+    )
+    assert (
+        "Nothing was owed at the month's end, and 50.00 USD was due to you as a refund"
+        in message.body_text
+    )
+
+
+def test_a_statement_owing_and_showing_a_refund_due_says_both(app: Flask) -> None:
+    """Round 29: another invoice still owed beside a paid one credited: both figures."""
+    both = organization("Brindle Harbor Labs")
+    billed = invoice(both.id, "300.00", IN_DECEMBER)
+    paid(billed, date(2027, 1, 10))
+    invoice(both.id, "120.00", IN_JANUARY)
+    credited(billed.id, "50.00", "Seat count lowered", now=datetime(2027, 1, 20, 16, tzinfo=UTC))
+
+    services.send_monthly_statements(JANUARY, now=RUN)
+
+    (message,) = statement_emails()
+    assert message.subject == (
+        "Statement of account, January 2027 (USD): 120.00 USD owed and 50.00 USD due to "
+        "you as a refund at the month's end"
+    )
+    assert "50.00 USD was due to you as a refund at the month's end" in message.body_text
