@@ -274,6 +274,7 @@ def _tell_everyone(session: Session, move: Move, reason: str) -> tuple[Organizat
             "reason": reason,
             "role": with_article(ROLE_ON_ARRIVAL),
             "tokens": move.tokens,
+            "tokens_url": links().api_tokens(),
             "ask": whom_to_ask(session, move.joined.id),
             "portal_url": links().vendor_dashboard(),
         },

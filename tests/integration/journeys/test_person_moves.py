@@ -405,3 +405,24 @@ def test_a_person_moved_to_an_organization_requiring_two_step_sign_in_is_told_th
         "change their role on the portal's Organization page:\nhttp://testserver/organization\n"
         in (administrators.body_text)
     )
+
+
+def test_a_person_moved_with_api_tokens_is_given_the_link_to_make_new_ones(
+    app: Flask, vendor: User, other_vendor: User, admin: User, signed_in: SignIn
+) -> None:
+    """Round 29: the person's email said to create new API tokens "on your API tokens
+    page" without saying where that page is."""
+    session = db.session()
+    colleague = factories.make_vendor(session, organization=vendor.organization, role="billing")
+    factories.bearer(colleague)
+
+    moved = _moved(
+        signed_in(app.test_client(), admin), colleague, other_vendor.organization_id or 0
+    )
+
+    assert moved.status_code == 302
+    (to_them,) = [m for m in _emails("account_moved") if m.to == [colleague.email]]
+    assert "on your API tokens page once you are signed in:" in to_them.body_text
+    assert re.search(r"^https?://\S+/account/tokens$", to_them.body_text, re.MULTILINE), (
+        to_them.body_text
+    )
