@@ -574,5 +574,8 @@ def _tell_billing_staff(session: Session, dispute: PaymentDispute, what: str) ->
             "reason": _reason_words(dispute),
             "balance_due": in_words(invoice.balance_due, invoice.currency),
             "console_url": links().invoice_review(invoice.id),
+            # The payment's page shows the dispute, its evidence due date and what
+            # may be done about it; the invoice's after it (as the flagged payment's).
+            "payment_url": links().payment_review(dispute.payment_id),
         },
     )

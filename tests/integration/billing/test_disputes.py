@@ -112,6 +112,12 @@ def test_a_dispute_opened_takes_the_money_off_the_invoice_on_the_day_stripe_with
     assert vendor.organization.legal_name in told.body_text
     # Sent once the withdrawal of the same event was booked: the balance is owed now.
     assert "balance due now 250.00 USD" in told.body_text
+    # Round 29: it leads to the payment's page, where the dispute is, then the invoice.
+    payment_page = f"http://testserver/console/payments/{payment.id}"
+    payment_line = f"The payment, its dispute and evidence due date: {payment_page}\n"
+    invoice_line = f"The invoice: http://testserver/console/invoices/{invoice.id}\n"
+    assert payment_line in told.body_text
+    assert told.body_text.index(payment_line) < told.body_text.index(invoice_line)
     # The billing contact is not told a dispute opened, nor chased while it is open.
     assert not _emails("owed again")
     report = services.process_overdue(standing_days=30, now=datetime(2027, 6, 1, tzinfo=UTC))
