@@ -158,6 +158,7 @@ GROUPS: dict[str, tuple[str, tuple[click.Command, ...]]] = {
             accounts_cli.set_role,
             accounts_cli.two_step_off,
             accounts_cli.move,
+            accounts_cli.prune_browsers,
         ),
     ),
 }

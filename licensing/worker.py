@@ -98,6 +98,7 @@ JOBS: tuple[Job, ...] = (
     # and the later ones send none again (nor any but those a late entry made due).
     Job("statements send", DAY, _send_statements),
     Job("invoices overdue", DAY, billing.overdue_due),
+    Job("users prune-browsers", DAY, accounts.prune_browsers_due),
 )
 
 

@@ -229,6 +229,24 @@ def remind(now: datetime) -> None:
     click.echo(remind_expiring(now))
 
 
+def prune_browsers_due(now: datetime | None = None) -> str:
+    """The `users prune-browsers` job, for the command and the worker."""
+    deleted = services.delete_expired_browsers(now=now)
+    return f"{deleted} remembered browser(s) past their date deleted."
+
+
+@click.command("prune-browsers")
+@now_option
+@with_appcontext
+def prune_browsers(now: datetime) -> None:
+    """Delete the browsers remembered for two-step sign-in whose time ran out (they
+    ask for the code already; their rows only wait). At most 10,000 a run.
+
+    Idempotent and safe on several hosts at once.
+    """
+    click.echo(prune_browsers_due(now))
+
+
 def first_admin() -> str:
     """`licensing setup`: say how to sign in as an admin.
 

@@ -205,12 +205,13 @@ def _this_browser_hash() -> str | None:
 def forget_browser(browser_id: int) -> Response:
     """Forget one remembered browser: signing in there asks for the code again."""
     try:
-        services.forget_browser(current_actor(), browser_id)
+        this_one = services.forget_browser(current_actor(), browser_id, asking=_this_browser_hash())
     except NotFound as error:
         flash(error.detail, "error")
         return redirect(url_for("two_step.status"))
     flash("That browser is forgotten: signing in there asks for your code again.", "success")
-    return redirect(url_for("two_step.status"))
+    answer = redirect(url_for("two_step.status"))
+    return forget_this_browser(answer) if this_one else answer
 
 
 @bp.route("/browsers/forget", methods=["POST"])

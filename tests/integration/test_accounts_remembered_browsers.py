@@ -392,6 +392,50 @@ def test_forget_ends_one_browser_and_only_its_owner_may(
     assert not asks_for_the_code(second, vendor)
 
 
+def test_forgetting_the_browser_in_use_drops_its_cookie_too(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    """Round 29: *Forget* on the browser one is using left its cookie, which then
+    served nothing; forgetting another browser leaves this one's cookie alone."""
+    second = _another_browser(app, vendor)
+    cookie = vendor_remembered.get_cookie(BROWSER_COOKIE)
+    assert cookie is not None
+    [this_one] = [
+        browser
+        for browser in _browsers(vendor)
+        if browser.token_hash == two_step.browser_token_hash(cookie.value)
+    ]
+    [other] = [browser for browser in _browsers(vendor) if browser.id != this_one.id]
+    assert not asks_for_the_code(vendor_remembered, vendor)
+    vendor_remembered.post(f"/account/two-step/browsers/{other.id}/forget")
+    assert vendor_remembered.get_cookie(BROWSER_COOKIE) is not None  # another one forgotten
+    vendor_remembered.post(f"/account/two-step/browsers/{this_one.id}/forget")
+    assert vendor_remembered.get_cookie(BROWSER_COOKIE) is None
+    assert _browsers(vendor) == []
+    assert asks_for_the_code(second, vendor)
+
+
+def test_the_daily_housekeeping_deletes_the_browsers_whose_time_ran_out(
+    app: Flask, vendor: User, other_vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    """Round 29: rows past their date were deleted only when the account remembered
+    a new browser; the worker's daily `users prune-browsers` deletes them, once."""
+    with_two_step(other_vendor)
+    with time_machine.travel(utcnow() + timedelta(days=20), tick=False):
+        remembered(app.test_client(), other_vendor)
+    later = utcnow() + timedelta(days=31)
+    runner = app.test_cli_runner()
+
+    first = runner.invoke(args=["users", "prune-browsers", "--now", later.isoformat()])
+    again = runner.invoke(args=["users", "prune-browsers", "--now", later.isoformat()])
+
+    assert first.exit_code == 0, first.output
+    assert "1 remembered browser(s) past their date deleted." in first.output
+    assert "0 remembered browser(s)" in again.output
+    assert _browsers(vendor) == []
+    assert len(_browsers(other_vendor)) == 1  # still in time
+
+
 def test_forget_all_ends_every_browser_and_this_ones_cookie(
     app: Flask, vendor: User, vendor_remembered: FlaskClient
 ) -> None:

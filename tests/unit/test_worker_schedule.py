@@ -104,6 +104,7 @@ def test_the_schedule_is_the_one_operators_are_told_about() -> None:
         "tokens remind": timedelta(hours=1),
         "statements send": timedelta(days=1),
         "invoices overdue": timedelta(days=1),
+        "users prune-browsers": timedelta(days=1),
     }
 
 

@@ -63,6 +63,7 @@ from licensing.accounts.services.registration import (
     verify_email,
 )
 from licensing.accounts.services.remembered_browsers import (
+    delete_expired_browsers,
     forget_all_browsers,
     forget_browser,
     remember_browser,
@@ -190,6 +191,7 @@ __all__ = [
     "create_organization",
     "create_staff_user",
     "create_vendor_user",
+    "delete_expired_browsers",
     "ensure_good_standing",
     "ensure_licensable",
     "expired_invitation_help",

@@ -132,12 +132,15 @@ def forget_browsers(
     return forgotten
 
 
-def forget_browser(actor: Actor, browser_id: int) -> None:
-    """The owner forgets one of their remembered browsers (*Forget*)."""
+def forget_browser(actor: Actor, browser_id: int, *, asking: str | None = None) -> bool:
+    """The owner forgets one of their remembered browsers (*Forget*): whether it was
+    the browser asking (`asking`, the digest of its cookie's token), whose cookie
+    then serves nothing and goes too."""
     with db.transaction() as session:
         browser = session.get(RememberedBrowser, browser_id)
         if browser is None or actor.user_id is None or browser.user_id != actor.user_id:
             raise NotFound("That browser is not remembered for your account.")
+        this_one = asking is not None and browser.token_hash == asking
         session.delete(browser)
         audit.record_event(
             session,
@@ -147,6 +150,7 @@ def forget_browser(actor: Actor, browser_id: int) -> None:
             after=None,
             actor=actor,
         )
+    return this_one
 
 
 def forget_all_browsers(actor: Actor) -> int:
@@ -156,3 +160,25 @@ def forget_all_browsers(actor: Actor) -> int:
         if user is None:
             raise AuthenticationRequired("Sign in again.")
         return forget_browsers(session, user, actor, "Forgotten by the account's owner.")
+
+
+# At most this many rows a run: a backlog goes over a few days' runs.
+EXPIRED_PER_RUN = 10_000
+
+
+def delete_expired_browsers(*, now: datetime | None = None) -> int:
+    """The daily housekeeping: delete remembered browsers whose time ran out (they
+    decide nothing once past their date), at most `EXPIRED_PER_RUN` a run; how many.
+    Idempotent and safe on several hosts: a row two runs both pick is deleted once.
+    Not audited: nothing about the account changes (its owner's forgetting is)."""
+    moment = now or utcnow()
+    with db.transaction() as session:
+        expired = (
+            select(RememberedBrowser.id)
+            .where(RememberedBrowser.expires_at <= moment)
+            .order_by(RememberedBrowser.expires_at)
+            .limit(EXPIRED_PER_RUN)
+            .scalar_subquery()
+        )
+        result = session.execute(delete(RememberedBrowser).where(RememberedBrowser.id.in_(expired)))
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
