@@ -75,7 +75,7 @@ from licensing.money import MoneyError, format_amount, parse_decimal
 from licensing.problems import problem
 from licensing.web import confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
-from licensing.web.filters import money, recorded_words
+from licensing.web.filters import money, recorded_amounts, recorded_words
 from licensing.web.forms import show_errors
 from licensing.web.navigation import record_url
 from licensing.web.organization_records import organization_section
@@ -326,6 +326,9 @@ described("refund", record_names.refunds)
 recorded_words("invoice", ("state",), INVOICE.state_text)
 # A dispute's history says the bank's reason and Stripe's status as its pages do.
 recorded_words("dispute", ("reason", "status"), humanize)
+# A statement's balances were stored as "750.0000" (or "0") before round 28; the
+# audit rows stay as written, so the history gives them the currency's digits.
+recorded_amounts("statement", ("opening", "closing"))
 
 
 @organization_section("billing_console.invoice_detail")

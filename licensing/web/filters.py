@@ -12,7 +12,7 @@ from typing import Any
 from flask import Flask
 
 from licensing import calendar
-from licensing.money import MoneyError, format_grouped, format_quantity
+from licensing.money import MoneyError, format_amount, format_grouped, format_quantity
 from licensing.words import (
     audience_words,
     end_sentence,
@@ -85,6 +85,23 @@ def recorded_words(entity_type: str, fields: Iterable[str], words: Callable[[Any
         _RECORDED_WORDS[(entity_type, field)] = words
 
 
+# (entity type, field) of the amounts an audit event records beside its `currency`.
+_RECORDED_AMOUNTS: set[tuple[str, str]] = set()
+
+
+def recorded_amounts(entity_type: str, fields: Iterable[str]) -> None:
+    """Let histories of `entity_type` show `fields` with the minor-unit digits of the
+    event's `currency`, whatever digits a row stored (rows are never rewritten)."""
+    _RECORDED_AMOUNTS.update((entity_type, field) for field in fields)
+
+
+def _amount_text(value: object, currency: str) -> str:
+    try:
+        return format_amount(Decimal(str(value)), currency)
+    except (ArithmeticError, ValueError, MoneyError):
+        return str(value)
+
+
 def state_words(
     state: str | None, entity_type: str, field: str = "state", *, label: bool = False
 ) -> str:
@@ -99,13 +116,18 @@ def state_words(
     return state_label(text) if label else text
 
 
-def audit_value(value: object, name: str = "", entity_type: str = "") -> str:
+def audit_value(
+    value: object, name: str = "", entity_type: str = "", currency: str | None = None
+) -> str:
     """A value an audit event recorded, as a history shows it: a deadline at the
     office ("the end of Tuesday, December 8, 2026 (US Central time)"), any other
     instant at the office to the minute ("2026-12-01 08:05 (US Central time)"), a
     list as its items ("billing, licensing", or "none"), a flag as "yes" or "no",
     a registered vocabulary value (or record: each item of a list) in the form's
-    words, everything else as stored."""
+    words, a registered amount with its event's `currency`'s minor-unit digits
+    ("750.0000" stored before round 28 reads "750.00"), everything else as stored."""
+    if currency and (entity_type, name) in _RECORDED_AMOUNTS and isinstance(value, str | int):
+        return _amount_text(value, currency)
     words = _RECORDED_WORDS.get((entity_type, name))
     # A record's id is an int (a moved user's organization); a flag is not one.
     if words is not None and isinstance(value, str | int) and not isinstance(value, bool):

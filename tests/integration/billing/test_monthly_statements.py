@@ -19,6 +19,7 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import User
 from licensing.actors import Actor
+from licensing.audit import services as audit
 from licensing.audit.models import AuditEvent
 from licensing.billing import services
 from licensing.billing.models import SentStatement
@@ -437,3 +438,36 @@ def test_a_statement_owing_and_showing_a_refund_due_says_both(app: Flask) -> Non
         "you as a refund at the month's end"
     )
     assert "50.00 USD was due to you as a refund at the month's end" in message.body_text
+
+
+def test_the_audit_log_reads_balances_stored_before_round_28_with_the_currencys_digits(
+    app: Flask, signed_in: Callable[..., FlaskClient], admin: User
+) -> None:
+    """Round 29: `statement.sent` and `statement.resent` events written before round
+    28 hold "750.0000" and "0" (`str(Decimal)`); audit rows are never rewritten, so
+    the audit log gives them the currency's digits as it reads them (JPY has none)."""
+    with db.transaction() as session:
+        for action, currency, opening, closing in (
+            ("statement.sent", "USD", "0", "750.0000"),
+            ("statement.resent", "JPY", "1200.0000", "0"),
+        ):
+            audit.record_event(
+                session,
+                action,
+                7,
+                after={
+                    "month": "2026-11",
+                    "currency": currency,
+                    "opening": opening,
+                    "closing": closing,
+                },
+                actor=Actor.SYSTEM,
+            )
+
+    page = text_of(signed_in(app.test_client(), admin).get("/console/audit?entity_type=statement"))
+
+    assert "closing: — → 750.00 currency: — → USD" in page
+    assert "opening: — → 0.00 " in page
+    assert "closing: — → 0 currency: — → JPY" in page
+    assert "opening: — → 1200 " in page
+    assert "750.0000" not in page
