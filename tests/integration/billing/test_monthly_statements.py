@@ -471,3 +471,29 @@ def test_the_audit_log_reads_balances_stored_before_round_28_with_the_currencys_
     assert "closing: — → 0 currency: — → JPY" in page
     assert "opening: — → 1200 " in page
     assert "750.0000" not in page
+
+
+def test_a_statement_sent_again_with_nothing_owed_is_listed_so_rather_than_with_a_zero(
+    app: Flask,
+    signed_in: Callable[..., FlaskClient],
+    billing_staff: User,
+    vendor: User,
+) -> None:
+    """Round 29: as the email's subject, the lists said "with 0.00 USD owed at the
+    month's end" of a statement sent again after a backdated payment cleared it."""
+    licensee = vendor.organization
+    billed = invoice(licensee.id, "1200.00", IN_JANUARY)
+    services.send_monthly_statements(JANUARY, now=RUN)
+    paid_offline(
+        billed.id, "1200.00", "W-late", received_on=date(2027, 1, 29), now=RUN.replace(day=3)
+    )
+    sent = db.session().scalars(select(SentStatement)).one()
+    with time_machine.travel(datetime(2027, 2, 3, 17, 0, tzinfo=UTC), tick=False):
+        clerk = signed_in(app.test_client(), billing_staff)
+        page_url = f"/console/organizations/{licensee.id}"
+        assert clerk.post(f"{page_url}/statements/{sent.id}/resend").status_code == 302
+        console = text_of(clerk.get(page_url))
+        portal = text_of(signed_in(app.test_client(), vendor).get("/portal/statement"))
+    for page in (console, portal):
+        assert f"to {licensee.billing_email} with nothing owed at the month's end" in page
+        assert "0.00 USD owed" not in page
