@@ -367,17 +367,23 @@ def test_the_two_step_page_lists_the_browsers_and_marks_this_one(
     assert "Sign out everywhere" in page
 
 
+def _browser_of(client: FlaskClient, user: User) -> RememberedBrowser:
+    """The remembered browser whose cookie `client` holds."""
+    cookie = client.get_cookie(BROWSER_COOKIE)
+    assert cookie is not None
+    [browser] = [
+        browser
+        for browser in _browsers(user)
+        if browser.token_hash == two_step.browser_token_hash(cookie.value)
+    ]
+    return browser
+
+
 def test_forget_ends_one_browser_and_only_its_owner_may(
     app: Flask, vendor: User, other_vendor: User, vendor_remembered: FlaskClient, signed_in: SignIn
 ) -> None:
     second = _another_browser(app, vendor)
-    cookie = vendor_remembered.get_cookie(BROWSER_COOKIE)
-    assert cookie is not None
-    [first] = [
-        browser
-        for browser in _browsers(vendor)
-        if browser.token_hash == two_step.browser_token_hash(cookie.value)
-    ]
+    first = _browser_of(vendor_remembered, vendor)
     stranger = signed_in(app.test_client(), other_vendor)
     refused = stranger.post(f"/account/two-step/browsers/{first.id}/forget")
     assert refused.status_code == 302
@@ -398,13 +404,7 @@ def test_forgetting_the_browser_in_use_drops_its_cookie_too(
     """Round 29: *Forget* on the browser one is using left its cookie, which then
     served nothing; forgetting another browser leaves this one's cookie alone."""
     second = _another_browser(app, vendor)
-    cookie = vendor_remembered.get_cookie(BROWSER_COOKIE)
-    assert cookie is not None
-    [this_one] = [
-        browser
-        for browser in _browsers(vendor)
-        if browser.token_hash == two_step.browser_token_hash(cookie.value)
-    ]
+    this_one = _browser_of(vendor_remembered, vendor)
     [other] = [browser for browser in _browsers(vendor) if browser.id != this_one.id]
     assert not asks_for_the_code(vendor_remembered, vendor)
     vendor_remembered.post(f"/account/two-step/browsers/{other.id}/forget")

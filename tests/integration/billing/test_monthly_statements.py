@@ -25,6 +25,7 @@ from licensing.billing import services
 from licensing.billing.models import SentStatement
 from licensing.billing.services import monthly_statements
 from licensing.errors import InvalidInput
+from licensing.mail.models import OutboxMessage
 from tests.support import factories
 from tests.support.billing import credited, paid_offline
 from tests.support.documents import pdf_text
@@ -316,6 +317,21 @@ def test_the_audit_log_gives_a_statements_balances_in_the_currencys_minor_units(
     ]
 
 
+def _sent_again_on_3_february(
+    app: Flask, signed_in: Callable[..., FlaskClient], billing_staff: User, vendor: User
+) -> tuple[str, str]:
+    """Billing staff send the vendor's one statement again on 3 February: the
+    console's organization page and the portal's statement page then, as text."""
+    sent = db.session().scalars(select(SentStatement)).one()
+    with time_machine.travel(datetime(2027, 2, 3, 17, 0, tzinfo=UTC), tick=False):
+        clerk = signed_in(app.test_client(), billing_staff)
+        page_url = f"/console/organizations/{sent.organization_id}"
+        assert clerk.post(f"{page_url}/statements/{sent.id}/resend").status_code == 302
+        console = text_of(clerk.get(page_url))
+        portal = text_of(signed_in(app.test_client(), vendor).get("/portal/statement"))
+    return console, portal
+
+
 def test_a_statement_sent_again_is_listed_with_the_balance_and_address_it_was_sent_again_with(
     app: Flask,
     signed_in: Callable[..., FlaskClient],
@@ -335,13 +351,7 @@ def test_a_statement_sent_again_is_listed_with_the_balance_and_address_it_was_se
     )
     licensee.billing_email = "accounts.payable@quillfeather.example"
     db.session().commit()
-    sent = db.session().scalars(select(SentStatement)).one()
-    with time_machine.travel(datetime(2027, 2, 3, 17, 0, tzinfo=UTC), tick=False):
-        clerk = signed_in(app.test_client(), billing_staff)
-        page_url = f"/console/organizations/{licensee.id}"
-        assert clerk.post(f"{page_url}/statements/{sent.id}/resend").status_code == 302
-        console = text_of(clerk.get(page_url))
-        portal = text_of(signed_in(app.test_client(), vendor).get("/portal/statement"))
+    console, portal = _sent_again_on_3_february(app, signed_in, billing_staff, vendor)
     # The balance column gives what was last emailed; the first send is named beside it.
     first = f"800.00 USD 2027-02-01 08:00 (US Central time) to {first_address}"
     again = (
@@ -400,18 +410,27 @@ def test_a_statement_of_a_month_paid_in_full_says_nothing_is_owed_rather_than_a_
     assert "How to pay" not in message.body_text
 
 
+def _january_with_a_paid_invoice_credited(also_owed: str | None = None) -> OutboxMessage:
+    """January's statement email of an organization whose December invoice of 300.00,
+    paid on 10 January, was credited 50.00 on the 20th (a refund due to it), with
+    another invoice of `also_owed` issued in January."""
+    licensee = organization("Brindle Harbor Labs")
+    billed = invoice(licensee.id, "300.00", IN_DECEMBER)
+    paid(billed, date(2027, 1, 10))
+    if also_owed:
+        invoice(licensee.id, also_owed, IN_JANUARY)
+    credited(billed.id, "50.00", "Seat count lowered", now=datetime(2027, 1, 20, 16, tzinfo=UTC))
+    services.send_monthly_statements(JANUARY, now=RUN)
+    (message,) = statement_emails()
+    return message
+
+
 def test_a_statement_showing_a_refund_due_says_so_rather_than_nothing_owed(app: Flask) -> None:
     """Round 29: a paid invoice credited in the month leaves a refund due to the
     licensee, which the statement's credit note line shows; the balance never goes
     below zero, so the subject must not read "nothing owed"."""
-    credited_org = organization("Brindle Harbor Labs")
-    billed = invoice(credited_org.id, "300.00", IN_DECEMBER)
-    paid(billed, date(2027, 1, 10))
-    credited(billed.id, "50.00", "Seat count lowered", now=datetime(2027, 1, 20, 16, tzinfo=UTC))
+    message = _january_with_a_paid_invoice_credited()
 
-    services.send_monthly_statements(JANUARY, now=RUN)
-
-    (message,) = statement_emails()
     assert message.subject == (
         "Statement of account, January 2027 (USD): 50.00 USD due to you as a refund "
         "at the month's end"
@@ -424,15 +443,8 @@ def test_a_statement_showing_a_refund_due_says_so_rather_than_nothing_owed(app: 
 
 def test_a_statement_owing_and_showing_a_refund_due_says_both(app: Flask) -> None:
     """Round 29: another invoice still owed beside a paid one credited: both figures."""
-    both = organization("Brindle Harbor Labs")
-    billed = invoice(both.id, "300.00", IN_DECEMBER)
-    paid(billed, date(2027, 1, 10))
-    invoice(both.id, "120.00", IN_JANUARY)
-    credited(billed.id, "50.00", "Seat count lowered", now=datetime(2027, 1, 20, 16, tzinfo=UTC))
+    message = _january_with_a_paid_invoice_credited(also_owed="120.00")
 
-    services.send_monthly_statements(JANUARY, now=RUN)
-
-    (message,) = statement_emails()
     assert message.subject == (
         "Statement of account, January 2027 (USD): 120.00 USD owed and 50.00 USD due to "
         "you as a refund at the month's end"
@@ -487,13 +499,7 @@ def test_a_statement_sent_again_with_nothing_owed_is_listed_so_rather_than_with_
     paid_offline(
         billed.id, "1200.00", "W-late", received_on=date(2027, 1, 29), now=RUN.replace(day=3)
     )
-    sent = db.session().scalars(select(SentStatement)).one()
-    with time_machine.travel(datetime(2027, 2, 3, 17, 0, tzinfo=UTC), tick=False):
-        clerk = signed_in(app.test_client(), billing_staff)
-        page_url = f"/console/organizations/{licensee.id}"
-        assert clerk.post(f"{page_url}/statements/{sent.id}/resend").status_code == 302
-        console = text_of(clerk.get(page_url))
-        portal = text_of(signed_in(app.test_client(), vendor).get("/portal/statement"))
+    console, portal = _sent_again_on_3_february(app, signed_in, billing_staff, vendor)
     for page in (console, portal):
         assert f"to {licensee.billing_email} with nothing owed at the month's end" in page
         assert "0.00 USD owed" not in page
