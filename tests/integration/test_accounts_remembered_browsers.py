@@ -298,6 +298,23 @@ def test_a_password_reset_forgets_every_browser(
     _forgotten_once(vendor)
 
 
+def test_a_password_reset_on_its_page_says_every_browser_asks_for_the_code_again(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    services.request_password_reset(vendor.email)
+    reset = select(OutboxMessage).where(OutboxMessage.template == "reset_password")
+    link = re.search(r"(/reset/\S+)", db.session().scalars(reset).one().body_text)
+    assert link is not None
+    new = "Another long passphrase 42"
+    answer = vendor_remembered.post(
+        link.group(1), data={"password": new, "confirm": new}, follow_redirects=True
+    )
+    assert answer.request.path == "/sign-in"
+    assert "Sign in with it now: every browser, this one too, asks for your code again." in (
+        answer.get_data(as_text=True)
+    )
+
+
 def test_turning_two_step_sign_in_off_forgets_every_browser(
     app: Flask, vendor: User, vendor_remembered: FlaskClient
 ) -> None:
