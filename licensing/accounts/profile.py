@@ -120,7 +120,13 @@ def change_password() -> Page:
             current_actor(), form.current_password.data or "", form.new_password.data or ""
         )
         flask_login.login_user(user)
-        return "Your password is changed. Every other session of your account is signed out."
+        if not user.two_step_enabled:
+            return "Your password is changed. Every other session of your account is signed out."
+        # Said here, or the next sign-in on the office computer asks for a code unexplained.
+        return (
+            "Your password is changed. Every other session of your account is signed out, and "
+            "every browser remembered for two-step sign-in, this one too, asks for your code again."
+        )
 
     return _profile_step(form, "password_form", act)
 

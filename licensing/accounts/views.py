@@ -532,7 +532,15 @@ def reset_password(token: str) -> Page:
                 )
             flask_login.logout_user()
             session.clear()
-            flash("Your password is set. Sign in with it now.", "success")
+            flash(
+                "Your password is set. Sign in with it now"
+                + (
+                    ": every browser, this one too, asks for your code again."
+                    if user.two_step_enabled
+                    else "."
+                ),
+                "success",
+            )
             return redirect(url_for("accounts.sign_in"))
     return render_template(
         "accounts/reset_password.html",

@@ -50,7 +50,7 @@ from licensing.api.fields import (
 )
 from licensing.config import current_config
 from licensing.db import utcnow
-from licensing.errors import InvalidInput, PermissionDenied
+from licensing.errors import Conflict, InvalidInput, PermissionDenied
 from licensing.links import links
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 
@@ -684,6 +684,8 @@ def move_user(data: dict[str, Any], user_id: int) -> dict[str, Any]:
         )
     except InvalidInput as error:
         raise _named_as_in_the_body(error) from error
+    except services.MovedMeanwhile as error:
+        raise Conflict(_moved_meanwhile(error, user_id, data)) from error
     organizations = (moved.left, moved.joined)
     return {
         "user": moved.user,
@@ -699,6 +701,24 @@ def move_user(data: dict[str, Any], user_id: int) -> dict[str, Any]:
             "summary": services.who_is_told("they", organizations, moved.administrators_told),
         },
     }
+
+
+def _moved_meanwhile(error: services.MovedMeanwhile, user_id: int, data: dict[str, Any]) -> str:
+    """The refusal of a move from where the account no longer is, in a script's words:
+    the console's "open their page again" means nothing to one. A retry of a move
+    carried out finds the account where it asked for it."""
+    where = f"{error.full_name}'s account acts for organization {error.organization_id}"
+    if error.organization_id == data["organization_id"]:
+        return (
+            f"{where} already: a move sent before went through, and nothing was moved or "
+            f"emailed again. GET /api/v1/users/{user_id} shows it."
+        )
+    return (
+        f"{where}, not organization {data['expected_organization_id']} "
+        "(expected_organization_id): it was moved meanwhile, or the expected organization "
+        f"is wrong. Read GET /api/v1/users/{user_id}, and send the organization it acts for "
+        "now as expected_organization_id to move it from there."
+    )
 
 
 def _named_as_in_the_body(error: InvalidInput) -> InvalidInput:

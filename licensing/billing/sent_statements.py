@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from licensing.accounts.models import Organization
@@ -166,3 +166,54 @@ def changed_since_sent(session: Session) -> ChangedSinceSent:
         )
         names = {row.id: row.legal_name for row in rows}
     return ChangedSinceSent(changed, names, more)
+
+
+@dataclass(frozen=True)
+class LateEntry:
+    """An entry recorded after its statement was last emailed and dated into (or
+    before) its month: why the statement now reads differently."""
+
+    what: str
+    amount: Decimal
+    dated: date
+    recorded: datetime
+
+
+def late_entries(session: Session, sent: Sequence[SentStatement]) -> dict[int, list[LateEntry]]:
+    """The entries behind each statement's change (`_late_entry`'s, by statement id),
+    so that billing staff see why it is listed before deciding to send it again: one
+    query a kind of entry for the whole page."""
+    found: dict[int, list[LateEntry]] = defaultdict(list)
+    ids = [each.id for each in sent]
+    if not ids:
+        return found
+    row = SentStatement
+    emailed = func.coalesce(row.resent_at, row.sent_at)
+
+    def of(record: Any) -> ColumnElement[bool]:
+        return and_(record.organization_id == row.organization_id, record.currency == row.currency)
+
+    kinds: list[tuple[Any, str, Any, Any, Any]] = [
+        (Payment, "Payment received", Payment.amount, Payment.received_on, Payment.created_at),
+        (
+            PaymentReversal,
+            "Payment returned by the bank",
+            PaymentReversal.amount,
+            PaymentReversal.returned_on,
+            PaymentReversal.created_at,
+        ),
+        (CreditNote, "Credit note", CreditNote.amount, CreditNote.issue_date, CreditNote.issued_at),
+        (Invoice, "Invoice issued", Invoice.total, Invoice.issue_date, Invoice.finalized_at),
+    ]
+    for record, what, amount, dated, recorded in kinds:
+        query = (
+            select(row.id, amount, dated, recorded)
+            .join(record, and_(of(record), recorded > emailed, dated <= row.closes_on))
+            .where(row.id.in_(ids))
+            .order_by(row.id, recorded)
+        )
+        for sent_id, money, day, moment in session.execute(query):
+            found[sent_id].append(LateEntry(what, money, day, moment))
+    for entries in found.values():
+        entries.sort(key=lambda entry: entry.recorded)
+    return found

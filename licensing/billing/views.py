@@ -1446,10 +1446,13 @@ def statements_changed() -> str:
     """Round 28: every statement sent whose month now reads differently from what was
     emailed (an entry dated into the month since), so billing staff decide, in one
     place, which to send again, instead of opening each organization."""
-    found = sent_statements.changed_since_sent(db.session())
+    session = db.session()
+    found = sent_statements.changed_since_sent(session)
+    page = paging.page_of(found.readings)
     return render_template(
         "billing/statements_changed.html",
-        page=paging.page_of(found.readings),
+        page=page,
+        why=sent_statements.late_entries(session, [each.sent for each in page.items]),
         names=found.names,
         more=found.more,
         read=sent_statements.LATE_READ,

@@ -262,6 +262,8 @@ def test_the_statements_sent_on_an_organizations_page_have_no_serious_problem(
     page.goto(f"/console/organizations/{organization_id}")
     resend = page.get_by_role("button", name="Send again: the 2026-11 statement in USD")
     assert resend.count() == 1
+    why = page.get_by_role("cell", name=re.compile("Payment received: 900.00 USD dated 2026-11-28"))
+    assert why.count() == 1
     assert_accessible(page)
     resend.click()
     page.wait_for_load_state()
@@ -324,6 +326,8 @@ def test_the_statements_changed_since_sent_and_their_send_again_have_no_serious_
     page.goto("/console/billing/statements-changed")
     resend = page.get_by_role("button", name=re.compile("Send again: the 2026-11 statement in USD"))
     assert resend.count() == 1
+    why = page.get_by_role("cell", name=re.compile("Payment received: 900.00 USD dated 2026-11-28"))
+    assert why.count() == 1
     assert_accessible(page)
     resend.click()
     page.wait_for_load_state()

@@ -106,3 +106,13 @@ def test_a_remembered_browser_signs_in_again_without_the_code_page(
     sign_in(page, email)
     page.wait_for_url("**/portal/")
     assert "/sign-in/code" not in page.url
+
+    # Beside the second button the page says what it adds to the header's Sign out,
+    # which already ends every session and keeps this browser remembered (as above).
+    page.goto("/account/two-step/")
+    assert "already ends every session of your account" in page.inner_text("main")
+    page.get_by_role("button", name="Sign out everywhere").click()
+    page.wait_for_load_state()
+    assert "every browser asks for your code again" in page.inner_text("body")
+    sign_in(page, email)
+    page.wait_for_url("**/sign-in/code")

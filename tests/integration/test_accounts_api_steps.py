@@ -146,7 +146,12 @@ def test_a_retried_move_is_refused_and_neither_moves_nor_emails_twice(
 
     assert again.status_code == 409
     assert again.mimetype == "application/problem+json"
-    assert "was moved to another organization meanwhile" in again.get_json()["detail"]
+    # The console's "open their page again" would mean nothing to the script.
+    assert again.get_json()["detail"] == (
+        f"{colleague.full_name}'s account acts for organization {other_vendor.organization_id} "
+        "already: a move sent before went through, and nothing was moved or emailed again. "
+        f"GET /api/v1/users/{colleague.id} shows it."
+    )
     assert _moves_emailed() == emailed
     assert len(_audited("user.moved", colleague)) == 1
     assert _reloaded(colleague).organization_id == other_vendor.organization_id
@@ -170,9 +175,10 @@ def test_a_move_the_rules_refuse_is_a_409_in_the_rules_words(
         "is the last active administrator of": _move(client, hr, vendor, elsewhere),
         "billing contact": _move(client, hr, clerk, elsewhere),
         "account is closed": _move(client, hr, member, closed.id),
-        "moved to another organization meanwhile": _move(
-            client, hr, clerk, elsewhere, expected=closed.id
-        ),
+        f"acts for organization {vendor.organization_id}, not organization {closed.id} "
+        "(expected_organization_id): it was moved meanwhile, or the expected organization is "
+        f"wrong. Read GET /api/v1/users/{clerk.id}, and send the organization it acts for now "
+        "as expected_organization_id": _move(client, hr, clerk, elsewhere, expected=closed.id),
     }
 
     for words, refused in refusals.items():

@@ -268,6 +268,21 @@ def test_a_new_password_forgets_every_browser(
     assert answer.headers["Location"].endswith("/sign-in/code")
 
 
+def test_a_new_password_on_the_profile_says_every_remembered_browser_asks_for_the_code_again(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    assert not asks_for_the_code(vendor_remembered, vendor)
+    new = "Another long passphrase 42"
+    answer = vendor_remembered.post(
+        "/account/password",
+        data={"current_password": DEFAULT_PASSWORD, "new_password": new, "confirm": new},
+        follow_redirects=True,
+    )
+    page = answer.get_data(as_text=True)
+    assert "Your password is changed." in page
+    assert "every browser remembered for two-step sign-in, this one too, asks for your code" in page
+
+
 def test_a_password_reset_forgets_every_browser(
     app: Flask, vendor: User, vendor_remembered: FlaskClient
 ) -> None:
@@ -281,6 +296,23 @@ def test_a_password_reset_forgets_every_browser(
     assert link is not None
     services.reset_password(link.group(1), "Another long passphrase 42")
     _forgotten_once(vendor)
+
+
+def test_a_password_reset_on_its_page_says_every_browser_asks_for_the_code_again(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    services.request_password_reset(vendor.email)
+    reset = select(OutboxMessage).where(OutboxMessage.template == "reset_password")
+    link = re.search(r"(/reset/\S+)", db.session().scalars(reset).one().body_text)
+    assert link is not None
+    new = "Another long passphrase 42"
+    answer = vendor_remembered.post(
+        link.group(1), data={"password": new, "confirm": new}, follow_redirects=True
+    )
+    assert answer.request.path == "/sign-in"
+    assert "Sign in with it now: every browser, this one too, asks for your code again." in (
+        answer.get_data(as_text=True)
+    )
 
 
 def test_turning_two_step_sign_in_off_forgets_every_browser(
@@ -377,6 +409,17 @@ def _browser_of(client: FlaskClient, user: User) -> RememberedBrowser:
         if browser.token_hash == two_step.browser_token_hash(cookie.value)
     ]
     return browser
+
+
+def test_the_two_step_page_says_sign_out_keeps_the_browsers_and_sign_out_everywhere_forgets_them(
+    vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    # The header's Sign out already ends every session: the page must say what the
+    # second button adds, or a user takes the everyday one to sign out this computer only.
+    assert not asks_for_the_code(vendor_remembered, vendor)
+    page = " ".join(vendor_remembered.get("/account/two-step/").get_data(as_text=True).split())
+    assert "already ends every session of your account, on every computer, and keeps" in page
+    assert "ends every session too and also forgets every browser" in page
 
 
 def test_forget_ends_one_browser_and_only_its_owner_may(

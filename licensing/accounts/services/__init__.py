@@ -42,6 +42,7 @@ from licensing.accounts.services.invitations import (
 from licensing.accounts.services.members import restorable_members, set_user_active, update_user
 from licensing.accounts.services.moves import (
     Move,
+    MovedMeanwhile,
     administrators_to_tell,
     check_move,
     leaving_refusal,
@@ -168,6 +169,7 @@ __all__ = [
     "Hold",
     "Keys",
     "Move",
+    "MovedMeanwhile",
     "OpenBusinessCheck",
     "OverdueCheck",
     "PasswordAccepted",

@@ -193,15 +193,26 @@ def _refusal(
     return user, left, joined
 
 
+class MovedMeanwhile(Conflict):
+    """The account acts for another organization than the caller expected. It
+    carries where the account is now, so that an edge without a page to open again
+    (the API) can say it in its own words."""
+
+    def __init__(self, user: User) -> None:
+        super().__init__(
+            f"{user.full_name}'s account was moved to another organization meanwhile: "
+            "open their page again before moving it."
+        )
+        self.full_name = user.full_name
+        self.organization_id = user.organization_id
+
+
 def _refuse_moved_meanwhile(user: User, leaving: int | None) -> None:
     """Another admin moved the account since the page was drawn (or while this move
     waited for the organizations' locks): it is not moved on from where it is now
     without a look."""
     if leaving is not None and user.organization_id != leaving:
-        raise Conflict(
-            f"{user.full_name}'s account was moved to another organization meanwhile: "
-            "open their page again before moving it."
-        )
+        raise MovedMeanwhile(user)
 
 
 def leaving_refusal(session: Session, user: User, left: Organization) -> str | None:

@@ -124,6 +124,10 @@ def test_a_payment_the_bank_returned_on_a_day_of_a_month_sent_marks_it_changed(
         )
     changed = sent_statements.changed_since_sent(db.session()).readings
     assert [(each.sent.id, each.closing) for each in changed] == [(sent.id, Decimal("1200.00"))]
+    [why] = sent_statements.late_entries(db.session(), [sent]).values()
+    assert [(each.what, each.amount, each.dated) for each in why] == [
+        ("Payment returned by the bank", Decimal("1200.00"), date(2027, 1, 30))
+    ]
 
 
 def test_a_payment_recorded_late_but_received_after_the_month_changes_nothing_sent(
@@ -349,6 +353,26 @@ def test_the_console_says_which_statements_changed_and_lists_every_one_to_send_a
     assert "now reads" not in text_of(clerk.get(page_url))
     vendors = signed_in(app.test_client(), vendor)
     assert vendors.get("/console/billing/statements-changed").status_code == 403
+
+
+def test_the_changed_list_names_the_entries_that_changed_each_statement(
+    app: Flask, signed_in: Callable[..., FlaskClient], billing_staff: User, vendor: User
+) -> None:
+    # Billing staff decide whether to send a statement again by why it changed: the
+    # figures alone sent them to the month's statement to find the entry.
+    sent = _january_sent(vendor.organization_id)
+    untouched = _january_sent(factories.make_organization(db.session()).id)
+    _paid_late(sent)
+
+    clerk = signed_in(app.test_client(), billing_staff)
+    listed = text_of(clerk.get("/console/billing/statements-changed"))
+
+    assert "Entered since sent" in listed
+    assert (
+        "Payment received: 1,200.00 USD dated 2027-01-25, "
+        "recorded 2027-02-10 09:00 (US Central time)" in listed
+    )
+    assert sent_statements.late_entries(db.session(), [untouched]) == {}
 
 
 # --- the portal ----------------------------------------------------------------------
