@@ -262,8 +262,6 @@ def test_the_statements_sent_on_an_organizations_page_have_no_serious_problem(
     page.goto(f"/console/organizations/{organization_id}")
     resend = page.get_by_role("button", name="Send again: the 2026-11 statement in USD")
     assert resend.count() == 1
-    why = page.get_by_role("cell", name=re.compile("Payment received: 900.00 USD dated 2026-11-28"))
-    assert why.count() == 1
     assert_accessible(page)
     resend.click()
     page.wait_for_load_state()
