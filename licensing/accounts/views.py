@@ -425,7 +425,9 @@ def sign_out() -> Response:
             "success",
         )
         return forget_this_browser(redirect(url_for("public.home")))
-    flash("You have signed out.", "success")
+    # The header's button ends every session of the account (a laptop left signed in
+    # too): say so, or a person believes only this browser was signed out.
+    flash("You have signed out, on every computer where you were signed in.", "success")
     return redirect(url_for("public.home"))
 
 

@@ -137,6 +137,18 @@ def test_signing_out_ends_the_session(
     assert client.get("/portal/").status_code == 302
 
 
+def test_signing_out_says_it_signed_out_every_computer_as_it_did(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    """Round 29: the header's *Sign out* ends every session of the account, and said
+    only "You have signed out." while the laptop left signed in was signed out too."""
+    laptop = signed_in(app.test_client(), vendor)
+    desk = signed_in(app.test_client(), vendor)
+    page = desk.post("/sign-out", follow_redirects=True).get_data(as_text=True)
+    assert "You have signed out, on every computer where you were signed in." in page
+    assert laptop.get("/portal/").status_code == 302
+
+
 def test_sessions_of_two_users_do_not_mix(
     app: Flask, vendor: User, other_vendor: User, signed_in: Callable[..., FlaskClient]
 ) -> None:
