@@ -9,7 +9,7 @@ recorded as sent offline). An issued invoice is immutable: `PATCH` on it is a 40
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date
 from decimal import Decimal
 from typing import Any
 
@@ -70,8 +70,8 @@ from licensing.calendar import office_date
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
-from licensing.errors import InvalidInput, NotFound
-from licensing.money import CURRENCIES, format_amount
+from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.money import CURRENCIES, format_amount, in_words
 from licensing.problems import INVALID_FIELDS
 
 blp = Blueprint(
@@ -738,6 +738,82 @@ def reverse_payment(data: dict[str, Any], payment_id: int) -> PaymentReversal:
         returned_on=data["returned_on"],
         standing_days=current_config().overdue_standing_days,
         actor=current_actor(),
+    )
+
+
+def accepted_words(payment: Payment) -> str:
+    """What accepting a flagged payment did, in the payment page's words (round 29):
+    the amount applied, and short of the balance, what stays owed and what then."""
+    invoice = payment.invoice
+    applied = in_words(payment.amount, payment.currency)
+    if invoice.balance_due <= 0:
+        return f"Accepted: {applied} applied to {invoice.label}, which is {invoice.state} now."
+    owed = in_words(invoice.balance_due, invoice.currency)
+    return (
+        f"Accepted: {applied} applied to {invoice.label}, which leaves {owed} owed on it: "
+        "the invoice stays open for it and is chased like any balance (reminders once "
+        "overdue). The service has no small-balance write-off; to forgive it, issue a "
+        f"credit note for it (POST /api/v1/invoices/{invoice.id}/credit-notes)."
+    )
+
+
+class AcceptedPaymentSchema(PaymentSchema):
+    """A flagged card payment as accepted: the payment (state succeeded, its amount
+    what Stripe received), and what its invoice owes after it."""
+
+    invoice_number = ma.fields.String(attribute="invoice.number")
+    invoice_state = ma.fields.String(
+        attribute="invoice.state", metadata={"enum": list(INVOICE.states)}
+    )
+    invoice_balance_due = MoneyString(
+        attribute="invoice.balance_due",
+        metadata={
+            "description": "What the invoice still owes after the payment was applied: "
+            "0.00 once paid; more when the card was charged less than the balance"
+        },
+    )
+    summary = ma.fields.Function(
+        accepted_words,
+        metadata={
+            "type": "string",
+            "description": "What happened, as the payment's page says it: the amount "
+            "applied and, short of the balance, what stays owed and how it is cleared",
+        },
+    )
+
+
+@blp.route("/payments/<int:payment_id>/accept", methods=["POST"])
+@access.staff("billing")
+@idempotent
+@blp.arguments(ReasonSchema)
+@blp.response(
+    200,
+    AcceptedPaymentSchema,
+    conflict="Not flagged (accepted before: says by whom and when; or rejected...), or "
+    "more received than the invoice owes (refund it at Stripe)",
+)
+def accept_payment(data: dict[str, Any], payment_id: int) -> Payment:
+    """Accept a flagged card payment for what Stripe actually received, with why
+    (billing staff): it becomes `succeeded` and counts against its invoice, as
+    *Accept* on the payment's console page. `GET /payments?state=flagged` lists the
+    payments waiting. Short of the balance, the invoice stays open for the rest
+    (`invoice_balance_due`, `summary`)."""
+    try:
+        return services.accept_flagged_payment(
+            payment_id, note=data["reason"], actor=current_actor()
+        )
+    except services.AlreadyAccepted as error:
+        raise Conflict(_accepted_before(error, payment_id)) from error
+
+
+def _accepted_before(error: services.AlreadyAccepted, payment_id: int) -> str:
+    """The refusal of an accept the payment already had, in a script's words: most
+    often a retry, after a timeout, of a request that went through."""
+    when = error.accepted_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (
+        f"Payment {payment_id} was accepted already, by {error.accepted_by} at {when} "
+        f"(it is {error.state} now): a request sent before went through, and nothing was "
+        f"applied again. GET /api/v1/payments/{payment_id} shows it."
     )
 
 

@@ -59,6 +59,7 @@ from licensing.billing.services.refunds import (
 )
 from licensing.billing.services.reversals import check_reversal, reverse_offline_payment
 from licensing.billing.services.settlement import (
+    AlreadyAccepted,
     accept_flagged_payment,
     record_offline_payment,
 )
@@ -72,6 +73,7 @@ __all__ = [
     "RECONCILE_AFTER",
     "REFUND_EVENTS",
     "REMINDER_INTERVAL",
+    "AlreadyAccepted",
     "Asked",
     "CardAttempt",
     "Charge",

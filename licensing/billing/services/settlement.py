@@ -8,12 +8,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.audit import services as audit
+from licensing.audit.models import AuditEvent
 from licensing.billing.models import Invoice, Payment
 from licensing.billing.services import references
 from licensing.billing.services._common import (
@@ -30,7 +32,7 @@ from licensing.billing.services._common import (
 from licensing.billing.services.references import RepeatedReferencePolicy
 from licensing.billing.states import COLLECTIBLE, PAYMENT
 from licensing.db import utcnow
-from licensing.errors import Conflict, InvalidInput
+from licensing.errors import Conflict, IllegalTransition, InvalidInput
 from licensing.money import in_words, quantize
 from licensing.records import attributes
 
@@ -185,6 +187,44 @@ def record_offline_payment(
         return payment
 
 
+class AlreadyAccepted(Conflict):
+    """A flagged card payment that was accepted before: a retry of a request that
+    went through, or two of billing staff at once. Its words are the state
+    machine's (what the state allows, as the console has said since round 27); it
+    carries who accepted it and when, so that an edge without a page to open again
+    (the API) can say that the first request went through and nothing was applied
+    again."""
+
+    def __init__(self, refused: IllegalTransition, *, accepted_at: datetime, by: str) -> None:
+        super().__init__(refused.detail)
+        self.state = refused.state
+        self.accepted_at = accepted_at
+        self.accepted_by = by
+
+
+def _refuse_accepted_before(session: Session, payment: Payment) -> None:
+    """Refuse, as `AlreadyAccepted`, a payment no longer flagged because it was
+    accepted (its `payment.accepted` event, read with the payment locked); any
+    other state is refused by the state machine as before."""
+    try:
+        PAYMENT.step(payment.state, "accept")
+    except IllegalTransition as refused:
+        accepted = session.execute(
+            select(AuditEvent.occurred_at, AuditEvent.actor)
+            .where(
+                AuditEvent.entity_type == "payment",
+                AuditEvent.entity_id == str(payment.id),
+                AuditEvent.action == "payment.accepted",
+            )
+            .order_by(AuditEvent.id)
+            .limit(1)
+        ).first()
+        if accepted is None:
+            raise
+        when, by = accepted
+        raise AlreadyAccepted(refused, accepted_at=when, by=by) from None
+
+
 def accept_flagged_payment(
     payment_id: int, *, note: str | None, now: datetime | None = None, actor: Actor
 ) -> Payment:
@@ -194,6 +234,7 @@ def accept_flagged_payment(
     with db.transaction() as session:
         payment, invoice = _locked_payment(session, payment_id)
         reason = _reason(note)
+        _refuse_accepted_before(session, payment)
         received = payment.amount_received or Decimal(0)
         if PAYMENT.can(payment.state, "accept") and (
             invoice.state not in COLLECTIBLE or received <= 0 or received > invoice.balance_due
