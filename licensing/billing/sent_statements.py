@@ -152,15 +152,16 @@ class ChangedSinceSent:
     more: bool
 
 
-def changed_since_sent(session: Session) -> ChangedSinceSent:
+def changed_since_sent(session: Session, *, named: bool = True) -> ChangedSinceSent:
     """The statements sent whose month now reads differently, of every organization.
-    Only those with a late entry (`_late_entry`) are read again."""
+    Only those with a late entry (`_late_entry`) are read again. Without `named` (the
+    console's *Work waiting*, which counts them) the organizations' names are not read."""
     candidates = list(session.scalars(sent_query().where(_late_entry()).limit(LATE_READ + 1)))
     more = len(candidates) > LATE_READ
     changed = [each for each in read_now(session, candidates[:LATE_READ]) if each.changed]
     ids = sorted({each.sent.organization_id for each in changed})
     names: dict[int, str] = {}
-    if ids:
+    if ids and named:
         rows = session.execute(
             select(Organization.id, Organization.legal_name).where(Organization.id.in_(ids))
         )

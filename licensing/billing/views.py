@@ -1211,6 +1211,7 @@ def _billing_queues(
         # Each waits on the office's evidence: the column gives the soonest due date.
         oldest_due=office_date(first_due) if first_due is not None else None,
     )
+    yield from _statements_changed_queue(session, principal)
     unmatched = db.count_rows(session, queries.unmatched_disputes_query())
     yield QueueSummary(
         "Disputes not matched to a payment (Stripe could not be asked)",
@@ -1219,6 +1220,33 @@ def _billing_queues(
         params={"_anchor": "unmatched-heading"},
         attention=unmatched,
         attention_label="waiting",
+    )
+
+
+def _statements_changed_queue(session: Session, principal: Principal) -> Iterable[QueueSummary]:
+    """Round 30: the statements sent that now read differently, for billing staff, who
+    decide whether to send each again (licensing officers read the list from
+    *Invoices* but send nothing, so it is not work waiting on them). The same reading
+    as the list's, without the names: a query for the statements with a late entry,
+    then the ledger once a currency, however many there are."""
+    if not principal.has_role("billing"):
+        return
+    found = sent_statements.changed_since_sent(session, named=False)
+    count = len(found.readings)
+    months = sorted(each.sent.month for each in found.readings)
+    detail = f"The oldest month changed: {months[0]:%Y-%m}" if months else ""
+    if found.more:
+        detail += (
+            f" (only the first {sent_statements.LATE_READ:,} statements with a late entry "
+            "were read: there may be more)"
+        )
+    yield QueueSummary(
+        "Statements changed since they were emailed (send again?)",
+        count=count,
+        endpoint="billing_console.statements_changed",
+        attention=count,
+        attention_label="changed",
+        detail=detail,
     )
 
 

@@ -456,3 +456,59 @@ def test_the_lists_send_as_many_queries_at_100_rows_as_at_10(
     assert len(sent_statements.changed_since_sent(db.session()).readings) == 100
     at_hundred = counted(one)  # its 100 statements; 100 changed in all
     assert at_hundred == at_ten
+
+
+# --- work waiting (round 30) ---------------------------------------------------------
+
+CHANGED_QUEUE = "Statements changed since they were emailed (send again?)"
+
+
+def _queue_row(home: str) -> str:
+    """The changed statements' row of the console home's *Work waiting* table."""
+    at = home.index(CHANGED_QUEUE)
+    return home[home.rindex("<tr", 0, at) : home.index("</tr>", at)]
+
+
+def test_work_waiting_shows_billing_staff_the_statements_changed_since_sent(
+    app: Flask,
+    signed_in: Callable[..., FlaskClient],
+    billing_staff: User,
+    licensing_staff: User,
+    vendor: User,
+) -> None:
+    """Billing staff met the changed statements only by opening *Invoices* and its link;
+    the console's home, where every other queue of theirs is, did not name them."""
+    sent = _january_sent(vendor.organization_id)
+    _january_sent(factories.make_organization(db.session(), legal_name="Sorrel Point").id)
+    _paid_late(sent)
+
+    clerk = signed_in(app.test_client(), billing_staff)
+    row = _queue_row(clerk.get("/console/").text)
+    assert 'href="/console/billing/statements-changed"' in row
+    assert '<td class="num">1</td>' in row
+    assert "1 changed" in row
+    assert "The oldest month changed: 2027-01" in row
+
+    # Licensing officers read the list but send nothing: not work waiting on them.
+    assert CHANGED_QUEUE not in signed_in(app.test_client(), licensing_staff).get("/console/").text
+
+    services.resend_statement(sent.id, actor=billing_clerk())
+    assert '<td class="num">0</td>' in _queue_row(clerk.get("/console/").text)
+
+
+def test_work_waiting_sends_as_many_queries_at_100_changed_statements_as_at_10(
+    app: Flask, signed_in: Callable[..., FlaskClient], billing_staff: User
+) -> None:
+    """The queue reads the statements with a late entry in one query and the ledger
+    once a currency: the home page's statements do not grow with them."""
+    client = signed_in(app.test_client(), billing_staff)
+    _organizations_with_late_payments(0, 2)
+    assert len(sent_statements.changed_since_sent(db.session()).readings) == 10
+    at_ten = statements_for(app, client, "/console/")
+    assert "<strong>10 changed</strong>" in client.get("/console/").text
+
+    _organizations_with_late_payments(2, 18)
+    assert len(sent_statements.changed_since_sent(db.session()).readings) == 100
+    at_hundred = statements_for(app, client, "/console/")
+    assert "<strong>100 changed</strong>" in client.get("/console/").text
+    assert at_hundred == at_ten
