@@ -12,7 +12,7 @@ statement it queued, and the next run sends the rest.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -290,10 +290,12 @@ def _email_statement(
     )
 
 
-def refund_still_due(statement: Statement) -> Decimal:
+def refunds_still_due(statement: Statement) -> dict[str, Decimal]:
     """The refunds due to the licensee that the statement shows arising in its month
-    (a credit note beyond what its invoice owed) and not sent in it: the balance never
-    goes below zero, so such a credit is in the lines, not in the closing balance."""
+    (a credit note beyond what its invoice owed) and not sent in it, by credit note
+    (`CN-...`), in the statement's order; only those with something still due. The
+    balance never goes below zero, so such a credit is in the lines, not in the
+    closing balance."""
     due: dict[str, Decimal] = {}
     for line in statement.lines:
         if line.movement.kind == CREDITED and line.change > line.movement.amount:
@@ -302,7 +304,23 @@ def refund_still_due(statement: Statement) -> Decimal:
     for line in statement.lines:
         if line.movement.kind == REFUNDED and line.movement.document in due:
             due[line.movement.document] -= line.movement.amount
-    return sum((max(amount, ZERO) for amount in due.values()), ZERO)
+    return {document: amount for document, amount in due.items() if amount > 0}
+
+
+def refund_still_due(statement: Statement) -> Decimal:
+    """What `refunds_still_due` adds up to: the refund the subject and body name."""
+    return sum(refunds_still_due(statement).values(), ZERO)
+
+
+def refund_lines_words(documents: Sequence[str]) -> str:
+    """Where the statement shows the refund due, for one credit note or several
+    (round 30: "the credit note's line" read as one line when there were two):
+    "the line of credit note CN-2027-000004", "the lines of credit notes CN-2027-000004
+    and CN-2027-000005"."""
+    if len(documents) == 1:
+        return f"the line of credit note {documents[0]}"
+    named = ", ".join(documents[:-1]) + f" and {documents[-1]}"
+    return f"the lines of credit notes {named}"
 
 
 def month_end_words(statement: Statement) -> str:
@@ -338,7 +356,8 @@ def _context(
     # dispute's email and the invoice's pages say: never "overdue" beside "how to pay".
     holds = queries.dispute_holds(session, {invoice.id for invoice in past_due}, today)
     overdue = [invoice for invoice in past_due if invoice.id not in holds]
-    refund = refund_still_due(statement)
+    refunds = refunds_still_due(statement)
+    refund = sum(refunds.values(), ZERO)
     return {
         "organization": organization,
         "statement": statement,
@@ -347,6 +366,7 @@ def _context(
         "closing": in_words(statement.closing, statement.currency),
         "refund_due": in_words(refund, statement.currency),
         "refund_due_shown": refund > 0,
+        "refund_lines": refund_lines_words(list(refunds)) if refunds else "",
         "today": today,
         "overdue": [
             (invoice, in_words(invoice.balance_due, invoice.currency)) for invoice in overdue

@@ -22,7 +22,7 @@ from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.audit.models import AuditEvent
 from licensing.billing import services
-from licensing.billing.models import SentStatement
+from licensing.billing.models import CreditNote, SentStatement
 from licensing.billing.services import monthly_statements
 from licensing.errors import InvalidInput
 from licensing.mail.models import OutboxMessage
@@ -438,6 +438,45 @@ def test_a_statement_showing_a_refund_due_says_so_rather_than_nothing_owed(app: 
     assert (
         "Nothing was owed at the month's end, and 50.00 USD was due to you as a refund"
         in message.body_text
+    )
+
+
+def test_the_refund_sentence_names_the_one_credit_note_whose_line_shows_it(app: Flask) -> None:
+    """Round 30: the body pointed at "the credit note's line" without naming it; with
+    one credit note it names that one."""
+    message = _january_with_a_paid_invoice_credited()
+
+    number = db.session().scalars(select(CreditNote.number)).one()
+    assert (
+        "50.00 USD was due to you as a refund "
+        f"(the line of credit note {number} in the statement)." in message.body_text
+    )
+    assert "credit note's line" not in message.body_text
+
+
+def test_the_refund_sentence_with_several_credit_notes_names_each_line(app: Flask) -> None:
+    """Round 30: two paid invoices each credited in the month: one refund due of both,
+    and the body said "the credit note's line" as if there were one."""
+    licensee = organization("Brindle Harbor Labs")
+    first = invoice(licensee.id, "300.00", IN_DECEMBER)
+    second = invoice(licensee.id, "200.00", IN_DECEMBER)
+    paid(first, date(2027, 1, 10))
+    paid(second, date(2027, 1, 11))
+    one = credited(
+        first.id, "50.00", "Seat count lowered", now=datetime(2027, 1, 20, 16, tzinfo=UTC)
+    )
+    two = credited(second.id, "25.00", "Late delivery", now=datetime(2027, 1, 21, 16, tzinfo=UTC))
+    services.send_monthly_statements(JANUARY, now=RUN)
+    (message,) = statement_emails()
+
+    assert message.subject.endswith("75.00 USD due to you as a refund at the month's end")
+    assert (
+        "Nothing was owed at the month's end, and 75.00 USD was due to you as a refund "
+        f"(the lines of credit notes {one.number} and {two.number} in the statement)."
+        in message.body_text
+    )
+    assert monthly_statements.refund_lines_words(["CN-1", "CN-2", "CN-3"]) == (
+        "the lines of credit notes CN-1, CN-2 and CN-3"
     )
 
 
