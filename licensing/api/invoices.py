@@ -66,7 +66,7 @@ from licensing.billing.states import (
     REFUND,
 )
 from licensing.billing.views import credit_note_pdf_bytes, invoice_pdf_bytes
-from licensing.calendar import office_date
+from licensing.calendar import OFFICE_TIMEZONE, office_date
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
@@ -910,7 +910,27 @@ class StatementSchema(ApiSchema):
             "description": "Owed at the end of to: the receivables export's balance as of to",
         }
     )
-    as_of = ma.fields.DateTime(metadata={"description": "When the statement was made (UTC)"})
+    as_of = ma.fields.DateTime(
+        metadata={
+            "description": "When the statement was made, in UTC (ISO 8601 with +00:00), as "
+            "every instant the API gives: the balances are the ledger as it was then",
+            "example": "2026-12-04T15:30:00+00:00",
+        }
+    )
+    as_of_office = ma.fields.DateTime(
+        metadata={
+            "description": "The same moment in the office's time, US Central "
+            "(America/Chicago), with its offset (-06:00 or -05:00): what the statement's "
+            "page shows as As of (round 30)",
+            "example": "2026-12-04T09:30:00-06:00",
+        }
+    )
+    as_of_office_date = Day(
+        metadata={
+            "description": "The office day it was made on (round 30): the day `to` "
+            "defaults to, and the last day the statement can cover"
+        }
+    )
     currencies = ma.fields.List(
         ma.fields.String(), metadata={"description": "Every currency it was invoiced in"}
     )
@@ -932,7 +952,9 @@ def _statement_body(statement: statements.Statement) -> dict[str, Any]:
         "to": statement.end,
         "opening_balance": amount(statement.opening),
         "closing_balance": amount(statement.closing),
-        "as_of": statement.as_of,
+        "as_of": statement.as_of.astimezone(UTC),
+        "as_of_office": statement.as_of.astimezone(OFFICE_TIMEZONE),
+        "as_of_office_date": office_date(statement.as_of),
         "currencies": list(statement.currencies),
         "movements": [
             {

@@ -237,6 +237,27 @@ def test_the_statement_says_when_it_was_made_in_the_offices_time_on_the_page_and
     assert answer["as_of"].startswith("2027-01-05T03:30:00")
 
 
+def test_the_api_statement_says_when_it_was_made_in_utc_and_in_the_offices_time(
+    app: Flask, vendor: User, invoice_for: Callable[..., Invoice]
+) -> None:
+    """Round 30: `as_of` is UTC while the page shows the office's time; a finance system
+    reading the statement at 21:30 in Chicago got the next day's date from it. The
+    field is kept, said to be UTC, and the office's moment and day are given beside it."""
+    _invoiced_and_paid_in_part(vendor, invoice_for)
+    with time_machine.travel(datetime(2027, 1, 5, 3, 30, tzinfo=UTC), tick=False):
+        answer = _api_statement(app, vendor)
+    assert answer["as_of"] == "2027-01-05T03:30:00+00:00"
+    assert answer["as_of_office"] == "2027-01-04T21:30:00-06:00"
+    assert answer["as_of_office_date"] == "2027-01-04"
+    with time_machine.travel(datetime(2027, 7, 5, 3, 30, tzinfo=UTC), tick=False):
+        summer = _api_statement(app, vendor)
+    assert summer["as_of_office"] == "2027-07-04T22:30:00-05:00"  # daylight time
+    schema = app.test_client().get("/api/v1/openapi.json").get_json()
+    fields = schema["components"]["schemas"]["Statement"]["properties"]
+    assert "UTC" in fields["as_of"]["description"]
+    assert "America/Chicago" in fields["as_of_office"]["description"]
+
+
 def _api_statement(app: Flask, vendor: User) -> dict[str, Any]:
     answer = app.test_client().get(
         f"/api/v1/organizations/{vendor.organization_id}/statement",
