@@ -3,12 +3,14 @@ card in the page, and delivering its real events, signed, to the webhook."""
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import hmac
 import json
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -127,3 +129,21 @@ def deliver_event(client: FlaskClient, event: dict[str, Any], **kwargs: Any) -> 
     """`event` posted, signed, to the webhook as Stripe delivers it: the response."""
     payload, headers = signed(event, **kwargs)
     return client.post("/webhooks/stripe", data=payload, headers=headers)
+
+
+def flagged_card_payment(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    *,
+    received: int,
+) -> tuple[Invoice, Payment]:
+    """A 300.00 invoice paid by card whose charge received `received` cents, so
+    the payment is flagged for billing staff."""
+    invoice = invoice_for(vendor, ("300.00",))
+    payment = pay_by_card(invoice, vendor, localstripe)
+    event = copy.deepcopy(succeeded_event(localstripe, payment))
+    event["data"]["object"]["amount_received"] = received
+    assert deliver_event(client, event).get_json()["outcome"].startswith("flagged")
+    return invoice, payment

@@ -4,7 +4,6 @@ accept that went through applies nothing again and says so."""
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -23,29 +22,15 @@ from licensing.billing.models import Invoice, Payment
 from tests.support.factories import bearer, billing_clerk
 from tests.support.servers import LocalStripe
 
-from .stripe_support import deliver_event, pay_by_card, stripe_config, succeeded_event
+from .stripe_support import (
+    flagged_card_payment,
+    stripe_config,
+)
 
 
 @pytest.fixture
 def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
     return stripe_config(localstripe)
-
-
-def _flagged(
-    client: FlaskClient,
-    vendor: User,
-    localstripe: LocalStripe,
-    invoice_for: Callable[..., Invoice],
-    *,
-    received: int,
-) -> tuple[Invoice, Payment]:
-    """A 300.00 invoice paid by card whose charge received `received` cents."""
-    invoice = invoice_for(vendor, ("300.00",))
-    payment = pay_by_card(invoice, vendor, localstripe)
-    event = copy.deepcopy(succeeded_event(localstripe, payment))
-    event["data"]["object"]["amount_received"] = received
-    assert deliver_event(client, event).get_json()["outcome"].startswith("flagged")
-    return invoice, payment
 
 
 def _accepted_events(payment: Payment) -> list[AuditEvent]:
@@ -66,7 +51,9 @@ def test_a_finance_script_finds_a_flagged_payment_and_accepts_it_told_what_stays
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice, payment = _flagged(client, vendor, localstripe, invoice_for, received=29999)
+    invoice, payment = flagged_card_payment(
+        client, vendor, localstripe, invoice_for, received=29999
+    )
     headers = bearer(billing_staff)
     waiting = client.get("/api/v1/payments?state=flagged", headers=headers).get_json()
     assert [row["id"] for row in waiting] == [payment.id]
@@ -106,7 +93,9 @@ def test_a_payment_accepted_in_full_says_the_invoice_is_paid(
 ) -> None:
     """Flagged for another reason than the amount (the received figure equals the
     balance only after a partial offline payment): accepted, the invoice is paid."""
-    invoice, payment = _flagged(client, vendor, localstripe, invoice_for, received=30000 - 100)
+    invoice, payment = flagged_card_payment(
+        client, vendor, localstripe, invoice_for, received=30000 - 100
+    )
     services.record_offline_payment(
         invoice.id, method="wire", amount=Decimal("1.00"), reference="W-1", received_on=None,
         note=None, actor=billing_clerk(),
@@ -130,7 +119,9 @@ def test_a_retried_accept_applies_nothing_again_and_says_the_first_went_through(
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice, payment = _flagged(client, vendor, localstripe, invoice_for, received=29999)
+    invoice, payment = flagged_card_payment(
+        client, vendor, localstripe, invoice_for, received=29999
+    )
     url = f"/api/v1/payments/{payment.id}/accept"
     sent = {"reason": "A cent in fees."}
     keyed = {**bearer(billing_staff), "Idempotency-Key": "accept-7731"}
@@ -161,7 +152,7 @@ def test_an_accept_the_rules_refuse_is_problem_json_and_changes_nothing(
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    _, payment = _flagged(client, vendor, localstripe, invoice_for, received=30001)
+    _, payment = flagged_card_payment(client, vendor, localstripe, invoice_for, received=30001)
     url = f"/api/v1/payments/{payment.id}/accept"
     headers = bearer(billing_staff)
     no_reason = client.post(url, json={}, headers=headers)
@@ -190,7 +181,7 @@ def test_only_billing_staff_with_a_write_token_accept_a_flagged_payment(
     invoice_for: Callable[..., Invoice],
     who: str,
 ) -> None:
-    _, payment = _flagged(client, vendor, localstripe, invoice_for, received=29999)
+    _, payment = flagged_card_payment(client, vendor, localstripe, invoice_for, received=29999)
     if who == "read_token":
         _, secret = accounts.create_api_token(
             billing_staff.id, "ERP", actor=Actor.SYSTEM, scope="read"

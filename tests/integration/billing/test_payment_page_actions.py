@@ -4,7 +4,6 @@ what its state refuses is said instead of offered. CSRF on, as in production."""
 
 from __future__ import annotations
 
-import copy
 import re
 from collections.abc import Callable
 from decimal import Decimal
@@ -26,7 +25,10 @@ from tests.support.servers import LocalStripe
 
 from .dispute_support import WITHDRAWN, dispute_event, paid_with_charge
 from .refund_support import deliver
-from .stripe_support import deliver_event, pay_by_card, stripe_config, succeeded_event
+from .stripe_support import (
+    flagged_card_payment,
+    stripe_config,
+)
 
 
 @pytest.fixture
@@ -237,24 +239,6 @@ def test_an_offline_payment_is_reversed_from_its_page_after_confirming(
     assert credited.headers["Location"].endswith(f"/console/invoices/{invoice.id}")
 
 
-def _flagged(
-    client: FlaskClient,
-    vendor: User,
-    localstripe: LocalStripe,
-    invoice_for: Callable[..., Invoice],
-    *,
-    received: int,
-) -> tuple[Invoice, Payment]:
-    """A 300.00 invoice paid by card whose charge received `received` cents, so
-    the payment is flagged for billing staff."""
-    invoice = invoice_for(vendor, ("300.00",))
-    payment = pay_by_card(invoice, vendor, localstripe)
-    event = copy.deepcopy(succeeded_event(localstripe, payment))
-    event["data"]["object"]["amount_received"] = received
-    assert deliver_event(client, event).get_json()["outcome"].startswith("flagged")
-    return invoice, payment
-
-
 def test_a_flagged_card_payment_is_accepted_from_its_page(
     app: Any,
     client: FlaskClient,
@@ -263,7 +247,7 @@ def test_a_flagged_card_payment_is_accepted_from_its_page(
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    _, payment = _flagged(client, vendor, localstripe, invoice_for, received=29999)
+    _, payment = flagged_card_payment(client, vendor, localstripe, invoice_for, received=29999)
     staff = _signed_in(app.test_client(), billing_staff)
     url = f"/console/payments/{payment.id}"
     page = staff.get(url).get_data(as_text=True)
@@ -299,7 +283,9 @@ def test_accepting_a_flagged_payment_that_the_rules_refuse_is_a_409_page_saying_
     rules refuse); it is the page again with the rule's words and 409, from the
     payment's page and the invoice's alike, and a missing reason is 422 beside it."""
     # More than is owed: the payment cannot be applied as received.
-    invoice, payment = _flagged(client, vendor, localstripe, invoice_for, received=30001)
+    invoice, payment = flagged_card_payment(
+        client, vendor, localstripe, invoice_for, received=30001
+    )
     staff = _signed_in(app.test_client(), billing_staff)
     url = f"/console/payments/{payment.id}"
     page = staff.get(url).get_data(as_text=True)
@@ -342,7 +328,7 @@ def test_accepting_a_payment_no_longer_flagged_is_a_409_naming_its_state(
 ) -> None:
     """Two of billing staff accept the same flagged payment: the second is told, with
     409, that the state machine allows nothing of the kind now."""
-    _, payment = _flagged(client, vendor, localstripe, invoice_for, received=29999)
+    _, payment = flagged_card_payment(client, vendor, localstripe, invoice_for, received=29999)
     staff = _signed_in(app.test_client(), billing_staff)
     page = staff.get(f"/console/payments/{payment.id}").get_data(as_text=True)
     fields = {
@@ -398,7 +384,7 @@ def test_the_email_about_a_flagged_card_payment_leads_to_the_payments_page_where
     """Round 28: the email said "Review it in the console" and linked the invoice's
     page; since round 26 the payment's own page has *Accept* and says why it was
     flagged, so the email leads there."""
-    _, payment = _flagged(client, vendor, localstripe, invoice_for, received=29999)
+    _, payment = flagged_card_payment(client, vendor, localstripe, invoice_for, received=29999)
     (told,) = db.session().scalars(
         db.select(OutboxMessage).where(OutboxMessage.template == "payment_flagged")
     )
