@@ -71,7 +71,7 @@ from licensing.downloads import pdf_response
 from licensing.errors import Conflict, DomainError, ExternalServiceError, InvalidInput, NotFound
 from licensing.extensions import csrf, limiter
 from licensing.limits import record_id, shows_unstorable_on_form
-from licensing.money import MoneyError, format_amount, parse_decimal
+from licensing.money import MoneyError, format_amount, in_words, parse_decimal
 from licensing.problems import problem
 from licensing.web import confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
@@ -1136,7 +1136,7 @@ def accept_payment(payment_id: int) -> Page:
     status = 422
     if form.validate_on_submit():
         try:
-            services.accept_flagged_payment(
+            accepted = services.accept_flagged_payment(
                 payment_id, note=form.reason.data, actor=current_actor()
             )
         except InvalidInput as error:
@@ -1145,12 +1145,24 @@ def accept_payment(payment_id: int) -> Page:
             form.form_errors.append(error.detail)
             status = 409
         else:
-            flash("The flagged payment is accepted and applied.", "success")
+            flash(_accepted_message(accepted.invoice), "success")
             return redirect(_back_url(invoice, from_payment))
     refused = AcceptRefused(payment_id, _accept_messages(form, payment_id))
     if from_payment == payment_id:
         return _payment_page(payment_id, accept_refused=refused, status=status)
     return _console_page(invoice.id, accept_refused=refused, status=status)
+
+
+def _accepted_message(invoice: Invoice) -> str:
+    """Round 30: what stays owed is said after accepting too, as the panel said it
+    before (and as the API's answer says it)."""
+    if invoice.balance_due <= 0:
+        return f"The flagged payment is accepted and applied; {invoice.label} is paid."
+    owed = in_words(invoice.balance_due, invoice.currency)
+    return (
+        f"The flagged payment is accepted and applied; {owed} stays owed on "
+        f"{invoice.label}, chased like any balance."
+    )
 
 
 @dataclass(frozen=True)

@@ -268,7 +268,13 @@ def test_a_flagged_card_payment_is_accepted_from_its_page(
     assert accepted.headers["Location"].endswith(url)
     db.session().refresh(payment)
     assert payment.state == "succeeded"
-    assert f"Flagged card payment {payment.id}" not in _words(staff.get(url).get_data(as_text=True))
+    after = _words(staff.get(url).get_data(as_text=True))
+    assert f"Flagged card payment {payment.id}" not in after
+    # Round 30: and after accepting, the cent is said again, with the step's result.
+    assert (
+        "The flagged payment is accepted and applied; 0.01 USD stays owed on "
+        f"{payment.invoice.number}, chased like any balance." in after
+    )
 
 
 def test_accepting_a_flagged_payment_that_the_rules_refuse_is_a_409_page_saying_why(
