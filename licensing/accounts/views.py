@@ -1346,6 +1346,43 @@ def turn_off_two_step(user_id: int) -> Page:
     return _user_page(user_id, two_step_form=form, status=422)
 
 
+@console.route("/users/<int:user_id>/browsers/forget", methods=["POST"])
+@access.staff("admin")
+def forget_browsers(user_id: int) -> Page:
+    """A person's laptop was stolen, or they signed in on a shared computer: an admin
+    forgets every browser remembered for them (and ends their sessions), after a
+    confirmation; audited, the person emailed."""
+    if not confirm.confirmed():
+        user = queries.get_member(db.session(), user_id)
+        return confirm.ask(
+            confirm.Confirmation(
+                title=f"Forget the browsers remembered for {user.full_name}?",
+                consequences=[
+                    f"{user.email} is signed out everywhere, and their next sign-in on every "
+                    "browser asks for the code from their authenticator app after the "
+                    "password, even where they had ticked \"Don't ask for a code on this "
+                    'browser".',
+                    "They are emailed that the office did it, and why the code is asked. "
+                    "The audit log keeps how many browsers were forgotten.",
+                ],
+                button="Forget their remembered browsers",
+                cancel_url=url_for("accounts_console.user_detail", user_id=user_id),
+                cancel_label="Keep them remembered",
+            )
+        )
+    user, forgotten = services.forget_browsers_for(current_actor(), user_id)
+    if forgotten:
+        flash(
+            f"Forgot {forgotten} remembered {'browser' if forgotten == 1 else 'browsers'} of "
+            f"{user.email} and signed them out everywhere; they have been emailed, and their "
+            "next sign-in asks for the code.",
+            "success",
+        )
+    else:
+        flash(f"No browser is remembered for {user.email}: nothing changed.", "info")
+    return redirect(url_for("accounts_console.user_detail", user_id=user_id))
+
+
 @console.route("/users/<int:user_id>/organization", methods=["POST"])
 @access.staff("admin")
 @shows_unstorable_on_form

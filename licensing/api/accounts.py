@@ -360,6 +360,23 @@ class MoveSchema(ApiSchema):
     emailed = ma.fields.Nested(MoveEmailedSchema)
 
 
+class BrowsersForgottenSchema(ApiSchema):
+    user = ma.fields.Nested(UserSchema, metadata={"description": "As `GET /users/{user_id}`."})
+    browsers_forgotten = ma.fields.Integer(
+        metadata={
+            "description": "How many remembered browsers were forgotten; 0: none was, and "
+            "nothing was changed, recorded or emailed."
+        }
+    )
+    sessions_ended = ma.fields.Boolean(
+        metadata={"description": "Every session of the account ended (when any was forgotten)."}
+    )
+    emailed = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "The address told why their next sign-in asks for the code."},
+    )
+
+
 class TokenSchema(ApiSchema):
     id = ma.fields.Integer()
     name = ma.fields.String()
@@ -740,6 +757,26 @@ def unlock_user(user_id: int) -> User:
     the user may sign in again at once; audited `user.unlocked`. A user who is not
     locked is answered as they are, and nothing is recorded."""
     return services.unlock_user(user_id, actor=current_actor())
+
+
+@blp.route("/users/<int:user_id>/forget-browsers", methods=["POST"])
+@access.staff("admin")
+@blp.alt_response(404, description="No such user")
+@blp.response(200, BrowsersForgottenSchema)
+def forget_browsers(user_id: int) -> dict[str, Any]:
+    """Forget every browser remembered for the user's two-step sign-in (admins), as
+    the console's *Forget their remembered browsers*: for a stolen laptop or a shared
+    computer. Every session of theirs ends too, their next sign-in on every browser
+    asks for the code, and they are emailed why; audited `user.browsers_forgotten`
+    with how many. None remembered: answered as they are, nothing recorded or sent,
+    so a retry is harmless."""
+    user, forgotten = services.forget_browsers_for(current_actor(), user_id)
+    return {
+        "user": user,
+        "browsers_forgotten": forgotten,
+        "sessions_ended": bool(forgotten),
+        "emailed": user.email if forgotten else None,
+    }
 
 
 # --- API tokens -------------------------------------------------------------------------

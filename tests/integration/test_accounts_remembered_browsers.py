@@ -521,3 +521,120 @@ def test_the_cookie_is_secure_where_the_session_cookie_is(app: Flask, vendor: Us
         value for value in done.headers.getlist("Set-Cookie") if value.startswith(BROWSER_COOKIE)
     ]
     assert "; Secure" in header
+
+
+# --- the office forgets them (round 30) -------------------------------------------------
+
+
+def _emails(template: str) -> list[OutboxMessage]:
+    return list(
+        db.session().scalars(select(OutboxMessage).where(OutboxMessage.template == template))
+    )
+
+
+def test_an_admin_forgets_a_persons_remembered_browsers_on_the_console_after_confirming(
+    app: Flask, vendor: User, admin: User, vendor_remembered: FlaskClient, signed_in: SignIn
+) -> None:
+    """Round 30: "my laptop was stolen". Only the person (on their two-step page), or
+    turning two-step sign-in off or a deactivation, forgot the browsers; the office,
+    which showed how many, could do nothing about them."""
+    _another_browser(app, vendor)
+    assert not asks_for_the_code(vendor_remembered, vendor)  # the laptop, signed in
+    assert vendor_remembered.get("/portal/").status_code == 200
+    console = signed_in(app.test_client(), admin)
+    page = console.get(f"/console/users/{vendor.id}").get_data(as_text=True)
+    assert "Forget their remembered browsers" in page
+    path = f"/console/users/{vendor.id}/browsers/forget"
+
+    asked = console.post(path)
+
+    assert asked.status_code == 200
+    question = asked.get_data(as_text=True)
+    assert "Forget the browsers remembered for" in question
+    assert "signed out everywhere" in question
+    assert len(_browsers(vendor)) == 2  # nothing yet
+
+    done = console.post(path, data={"confirmed": "yes"}, follow_redirects=True)
+
+    assert done.status_code == 200
+    assert f"Forgot 2 remembered browsers of {vendor.email}" in done.get_data(as_text=True)
+    _forgotten_once(vendor, how_many=2)
+    [event] = events_of(vendor, "user.browsers_forgotten")
+    assert event.actor_user_id == admin.id
+    assert event.note == "Forgotten by the licensing office; every session of the account ended."
+    assert vendor_remembered.get("/portal/").status_code == 302  # its session ended
+    assert asks_for_the_code(vendor_remembered, vendor)
+    [told] = _emails("browsers_forgotten")
+    assert told.to == [vendor.email]
+    assert (
+        "next sign-in, on every computer and browser, asks for your password and then the code"
+        in (told.body_text)
+    )
+    # Nothing left: the page no longer offers it, and a repeat changes nothing.
+    page = console.get(f"/console/users/{vendor.id}").get_data(as_text=True)
+    assert "Forget their remembered browsers" not in page
+    again = console.post(path, data={"confirmed": "yes"}, follow_redirects=True)
+    assert "No browser is remembered for" in again.get_data(as_text=True)
+    assert len(events_of(vendor, "user.browsers_forgotten")) == 1
+    assert len(_emails("browsers_forgotten")) == 1
+
+
+def test_only_an_admin_forgets_someone_elses_browsers_on_the_console(
+    app: Flask,
+    vendor: User,
+    licensing_staff: User,
+    vendor_remembered: FlaskClient,
+    signed_in: SignIn,
+) -> None:
+    staff = signed_in(app.test_client(), licensing_staff)
+    refused = staff.post(f"/console/users/{vendor.id}/browsers/forget", data={"confirmed": "yes"})
+    assert refused.status_code == 403
+    assert len(_browsers(vendor)) == 1
+
+
+def test_an_admin_forgets_a_persons_browsers_through_the_api(
+    app: Flask, vendor: User, admin: User, other_vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    hr = factories.bearer(admin)
+    path = f"/api/v1/users/{vendor.id}/forget-browsers"
+
+    answer = app.test_client().post(path, headers=hr)
+
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json() == {
+        "user": app.test_client().get(f"/api/v1/users/{vendor.id}", headers=hr).get_json(),
+        "browsers_forgotten": 1,
+        "sessions_ended": True,
+        "emailed": vendor.email,
+    }
+    _forgotten_once(vendor)
+    assert asks_for_the_code(vendor_remembered, vendor)
+    assert len(_emails("browsers_forgotten")) == 1
+    again = app.test_client().post(path, headers=hr)
+    assert again.get_json()["browsers_forgotten"] == 0
+    assert again.get_json()["emailed"] is None
+    assert len(_emails("browsers_forgotten")) == 1
+    assert (
+        app.test_client().post("/api/v1/users/987654/forget-browsers", headers=hr).status_code
+        == 404
+    )
+
+
+def test_a_vendor_administrator_or_other_staff_cannot_forget_a_persons_browsers_through_the_api(
+    app: Flask, vendor: User, licensing_staff: User, admin: User, vendor_remembered: FlaskClient
+) -> None:
+    colleague_admin = factories.make_vendor(
+        db.session(), organization=vendor.organization, role="administrator"
+    )
+    _token, read = services.create_api_token(admin.id, "hr", actor=Actor.SYSTEM, scope="read")
+    callers = {
+        "the organization's administrator": factories.bearer(colleague_admin),
+        "licensing staff": factories.bearer(licensing_staff),
+        "an admin's read token": {"Authorization": f"Bearer {read}"},
+    }
+    for caller, headers in callers.items():
+        refused = app.test_client().post(
+            f"/api/v1/users/{vendor.id}/forget-browsers", headers=headers
+        )
+        assert refused.status_code == 403, caller
+    assert len(_browsers(vendor)) == 1

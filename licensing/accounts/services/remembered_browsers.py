@@ -26,6 +26,8 @@ from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import AuthenticationRequired, NotFound
+from licensing.links import links
+from licensing.mail import services as mail
 
 
 def remember_browser(
@@ -160,6 +162,40 @@ def forget_all_browsers(actor: Actor) -> int:
         if user is None:
             raise AuthenticationRequired("Sign in again.")
         return forget_browsers(session, user, actor, "Forgotten by the account's owner.")
+
+
+OFFICE_FORGOT = "Forgotten by the licensing office; every session of the account ended."
+
+
+def forget_browsers_for(actor: Actor, user_id: int) -> tuple[User, int]:
+    """An admin forgets every browser remembered for a user (a stolen laptop, a
+    shared computer), as the owner's *Sign out everywhere* does: every session of the
+    account ends too, since a stolen laptop may still be signed in. Audited
+    `user.browsers_forgotten` with how many; the person is emailed why their next
+    sign-in asks for the code. None remembered: the user as they are, nothing
+    recorded or sent (a retry is harmless). The user and how many were forgotten."""
+    actor.require_role("admin")
+    with db.transaction() as session:
+        user = session.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise NotFound(f"There is no user {user_id}.")
+        forgotten = forget_browsers(session, user, actor, OFFICE_FORGOT)
+        if forgotten:
+            user.session_generation += 1
+            mail.enqueue(
+                session,
+                to=user.email,
+                subject="The browsers remembered for your account were forgotten",
+                template="browsers_forgotten",
+                context={
+                    "user": user,
+                    "forgotten": forgotten,
+                    "office_address": mail.sender_address(),
+                    "two_step_url": links().two_step_sign_in(),
+                    "reset_url": links().password_reset_request(),
+                },
+            )
+        return user, forgotten
 
 
 # At most this many rows a run: a backlog goes over a few days' runs.
