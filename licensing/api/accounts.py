@@ -27,6 +27,7 @@ from licensing.accounts.models import (
     EMAIL_MAX,
     PERSON_NAME_MAX,
     TOKEN_SCOPES,
+    TWO_STEP_REQUIRED,
     TWO_STEP_STATES,
     ApiToken,
     OneTimeToken,
@@ -157,6 +158,38 @@ OrganizationSchema = ApiSchema.from_dict(
         "created_at": ma.fields.DateTime(),
     },
     name="OrganizationSchema",
+)
+
+
+TwoStepRequiredSchema = OrganizationSchema.from_dict(
+    {
+        "your_two_step": ma.fields.String(
+            metadata={
+                "enum": list(TWO_STEP_STATES),
+                "description": "The caller's own two-step sign-in, as a user's `two_step`: "
+                "`required` when they require it of the members without having it "
+                "themselves.",
+            }
+        ),
+        "next_step": ma.fields.String(
+            allow_none=True,
+            metadata={
+                "description": "What the caller does next, in the portal's words, when "
+                "`your_two_step` is `required`: their next portal page asks them to set it "
+                "up first. Null otherwise."
+            },
+        ),
+    },
+    name="TwoStepRequiredSchema",
+)
+
+# The caller required two-step sign-in without having it: the portal's next page
+# holds them at the set-up (the console's page said so at once; the API said nothing).
+SET_IT_UP_YOURSELF = (
+    "You have not set up two-step sign-in yourself: the next portal page you open asks "
+    "you to set it up before anything else, so have your phone with an authenticator app "
+    "at hand. Set it up now at {two_step_url}. Your API tokens keep working: they are "
+    "not asked for codes."
 )
 
 
@@ -535,14 +568,42 @@ def change_standing(data: dict[str, Any], organization_id: int) -> Organization:
 @access.administrator
 @blp.arguments(TwoStepRequirementSchema)
 @blp.alt_response(403, description=_MEMBERS_REFUSED)
-@blp.response(200, OrganizationSchema)
-def require_two_step(data: dict[str, Any], organization_id: int) -> Organization:
+@blp.alt_response(404, description="Another organization's, or no such organization")
+@blp.response(200, TwoStepRequiredSchema)
+def require_two_step(data: dict[str, Any], organization_id: int) -> _WithCaller:
     """Require two-step sign-in of every member, or stop (the organization's
     administrators), as the *Organization* page's setting: members without it are
     emailed and asked to set it up when they next sign in; audited
-    `organization.two_step_required`. Asking for what is already so changes nothing."""
-    queries.get_owned(db.session(), Organization, organization_id)  # 404 for another's
-    return services.require_for_organization(current_actor(), organization_id, data["required"])
+    `organization.two_step_required`. Asking for what is already so changes nothing.
+
+    The answer is the organization, as `GET /organizations/{organization_id}`, with
+    the caller's own `your_two_step`; an administrator who requires it without having
+    it is `required`, and `next_step` says that their next portal page asks them to
+    set it up (round 30: the answer said nothing of it)."""
+    session = db.session()
+    queries.get_owned(session, Organization, organization_id)  # 404 for another's
+    organization = services.require_for_organization(
+        current_actor(), organization_id, data["required"]
+    )
+    caller = queries.get_member(session, access.require_principal().user_id)
+    session.refresh(caller)
+    yours = caller.two_step_state(staff_required=current_config().two_step_required_for_staff)
+    next_step = None
+    if yours == TWO_STEP_REQUIRED:
+        next_step = SET_IT_UP_YOURSELF.format(two_step_url=links().two_step_sign_in())
+    return _WithCaller(organization, yours, next_step)
+
+
+class _WithCaller:
+    """The organization as its schema reads it, and what the caller is to do."""
+
+    def __init__(self, organization: Organization, your_two_step: str, next_step: str | None):
+        self._organization = organization
+        self.your_two_step = your_two_step
+        self.next_step = next_step
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._organization, name)
 
 
 def _of_organization(

@@ -4,10 +4,12 @@ staff token, as an admin does on the console, instead of shelling into a host.""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
@@ -21,6 +23,7 @@ from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
 from tests.support import factories, settings
 from tests.support.servers import SMTPServer, message_text
+from tests.support.two_step import turn_on
 
 REASON = "Joined Harbor Analytics as a consultant."
 
@@ -315,10 +318,10 @@ def test_an_administrator_requires_two_step_sign_in_of_the_members_through_the_a
 
     assert required.status_code == 200, required.get_json()
     assert required.get_json()["two_step_required"] is True
-    assert (
-        required.get_json()
-        == client.get(f"/api/v1/organizations/{organization_id}", headers=administrator).get_json()
-    )
+    organization_shown = client.get(
+        f"/api/v1/organizations/{organization_id}", headers=administrator
+    ).get_json()
+    assert required.get_json() == {**organization_shown, **_yours(required.get_json())}
     (event,) = session.scalars(
         select(AuditEvent).where(
             AuditEvent.action == "organization.two_step_required",
@@ -353,6 +356,47 @@ def test_an_administrator_requires_two_step_sign_in_of_the_members_through_the_a
     assert organization.two_step_required is True
     stopped = client.post(path, headers=administrator, json={"required": False})
     assert stopped.get_json()["two_step_required"] is False
+
+
+def _yours(answer: dict[str, Any]) -> dict[str, Any]:
+    return {"your_two_step": answer["your_two_step"], "next_step": answer["next_step"]}
+
+
+def test_an_administrator_requiring_two_step_sign_in_without_it_is_told_to_set_it_up(
+    app: Flask, client: FlaskClient, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    """Round 29 left it: the answer was the organization only, and the administrator
+    learned at their next portal page that they were held at the set-up."""
+    path = f"/api/v1/organizations/{vendor.organization_id}/two-step"
+    administrator = factories.bearer(vendor)
+
+    required = client.post(path, headers=administrator, json={"required": True}).get_json()
+
+    assert required["your_two_step"] == "required"
+    assert required["next_step"].startswith(
+        "You have not set up two-step sign-in yourself: the next portal page you open asks "
+        "you to set it up before anything else"
+    )
+    assert "/account/two-step/" in required["next_step"]
+    assert "Your API tokens keep working" in required["next_step"]
+    # As it says: their next portal page is the set-up, and their token still works.
+    portal = signed_in(app.test_client(), vendor).get("/portal/")
+    assert portal.status_code == 303
+    assert portal.headers["Location"].endswith("/account/two-step/")
+    assert client.get("/api/v1/me", headers=administrator).status_code == 200
+    stopped = client.post(path, headers=administrator, json={"required": False}).get_json()
+    assert _yours(stopped) == {"your_two_step": "not_set_up", "next_step": None}
+
+
+def test_an_administrator_with_two_step_sign_in_requiring_it_has_nothing_more_to_do(
+    client: FlaskClient, vendor: User
+) -> None:
+    turn_on(vendor)
+    path = f"/api/v1/organizations/{vendor.organization_id}/two-step"
+
+    required = client.post(path, headers=factories.bearer(vendor), json={"required": True})
+
+    assert _yours(required.get_json()) == {"your_two_step": "on", "next_step": None}
 
 
 def _member_emails_about_two_step() -> int:
