@@ -459,6 +459,14 @@ class UserQuerySchema(ApiSchema):
     q = ma.fields.String(validate=Text(200))
 
 
+# A vendor asking for another organization's record is answered as for one that does
+# not exist (404).
+_NO_SUCH_ORGANIZATION = "No such organization, or (for a vendor) another one"
+_NO_SUCH_INVITATION = "No such invitation, or (for a vendor) another organization's"
+_NOT_YOURS = "No such API token of the caller's"
+_NO_SUCH_USER = "No such user, or (for a vendor) one of another organization"
+
+
 # --- sign-up and the caller -------------------------------------------------------
 
 
@@ -523,6 +531,7 @@ def list_organizations(query: dict[str, Any]) -> Select[Any]:
 
 @blp.route("/organizations/<int:organization_id>")
 @access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.alt_response(404, description=_NO_SUCH_ORGANIZATION)
 @blp.response(200, OrganizationSchema)
 def get_organization(organization_id: int) -> Organization:
     """One organization (404 for another organization's vendor)."""
@@ -533,6 +542,7 @@ def get_organization(organization_id: int) -> Organization:
 @access.allow(vendor=ADMINISTRATOR, staff=("licensing",))
 @blp.arguments(OrganizationUpdateSchema)
 @blp.alt_response(403, description=_MEMBERS_REFUSED)
+@blp.alt_response(404, description=_NO_SUCH_ORGANIZATION)
 @blp.response(200, OrganizationSchema)
 def update_organization(changes: dict[str, Any], organization_id: int) -> Organization:
     """Change profile fields: the organization's administrators, or licensing staff.
@@ -549,6 +559,7 @@ def update_organization(changes: dict[str, Any], organization_id: int) -> Organi
     description="A step of another role: billing staff take `mark_pending_payment` and "
     "`payment_received`, licensing staff the others (admins every one)",
 )
+@blp.alt_response(404, description=_NO_SUCH_ORGANIZATION)
 @blp.response(
     200, OrganizationSchema, conflict="Not allowed from the current standing; lists allowed_actions"
 )
@@ -617,6 +628,7 @@ def _of_organization(
 
 @blp.route("/organizations/<int:organization_id>/members")
 @access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.alt_response(404, description=_NO_SUCH_ORGANIZATION)
 @blp.paginate(UserSchema)
 def list_members(organization_id: int) -> list[User]:
     """The organization's users."""
@@ -625,6 +637,7 @@ def list_members(organization_id: int) -> list[User]:
 
 @blp.route("/organizations/<int:organization_id>/invitations")
 @access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.alt_response(404, description=_NO_SUCH_ORGANIZATION)
 @blp.paginate(InvitationSchema)
 def list_invitations(organization_id: int) -> list[OneTimeToken]:
     """Invitations to join the organization, newest first."""
@@ -635,6 +648,7 @@ def list_invitations(organization_id: int) -> list[OneTimeToken]:
 @access.administrator
 @blp.arguments(InvitationInputSchema)
 @blp.alt_response(403, description=_MEMBERS_REFUSED)
+@blp.alt_response(404, description=_NO_SUCH_ORGANIZATION)
 @blp.response(
     201, InvitationSchema, location=Created("accounts_api.get_invitation", {"invitation_id": "id"})
 )
@@ -649,6 +663,7 @@ def create_invitation(data: dict[str, Any], organization_id: int) -> OneTimeToke
 
 @blp.route("/invitations/<int:invitation_id>")
 @access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.alt_response(404, description=_NO_SUCH_INVITATION)
 @blp.response(200, InvitationSchema)
 def get_invitation(invitation_id: int) -> OneTimeToken:
     return queries.get_invitation(db.session(), invitation_id)
@@ -657,6 +672,7 @@ def get_invitation(invitation_id: int) -> OneTimeToken:
 @blp.route("/invitations/<int:invitation_id>", methods=["DELETE"])
 @access.administrator
 @blp.alt_response(403, description=_MEMBERS_REFUSED)
+@blp.alt_response(404, description=_NO_SUCH_INVITATION)
 @blp.response(204, conflict="Already accepted, revoked or expired")
 def revoke_invitation(invitation_id: int) -> None:
     """Withdraw a pending invitation (the organization's administrators)."""
@@ -692,6 +708,7 @@ def create_staff_user(data: dict[str, Any]) -> User:
 
 @blp.route("/users/<int:user_id>")
 @access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.alt_response(404, description=_NO_SUCH_USER)
 @blp.response(200, UserSchema)
 def get_user(user_id: int) -> User:
     """A user: vendors see their colleagues; staff see everyone."""
@@ -704,6 +721,12 @@ def get_user(user_id: int) -> User:
 @blp.alt_response(
     403,
     description=_MEMBERS_REFUSED + " Staff without the role the change needs are refused too.",
+)
+@blp.alt_response(404, description=_NO_SUCH_USER)
+@blp.alt_response(
+    422,
+    description="A field the body names in `errors`: `is_active` false for one's own account, "
+    "`roles` from a caller who is not an admin, a role or value not in its vocabulary",
 )
 @blp.response(
     200,
@@ -872,6 +895,7 @@ def create_token() -> NoReturn:
 
 @blp.route("/tokens/<int:token_id>")
 @access.any_user
+@blp.alt_response(404, description=_NOT_YOURS)
 @blp.response(200, TokenSchema)
 def get_token(token_id: int) -> ApiToken:
     return queries.get_own_token(db.session(), token_id, access.require_principal())
@@ -879,6 +903,7 @@ def get_token(token_id: int) -> ApiToken:
 
 @blp.route("/tokens/<int:token_id>", methods=["DELETE"])
 @access.any_user
+@blp.alt_response(404, description=_NOT_YOURS)
 @blp.response(204)
 def revoke_token(token_id: int) -> None:
     """Revoke a token: it stops working at once."""
