@@ -374,8 +374,32 @@ class MoveEndedSchema(ApiSchema):
     )
 
 
+class MoveRecipientSchema(ApiSchema):
+    email = ma.fields.String()
+    audience = ma.fields.String(
+        metadata={
+            "enum": ["person", "left", "joined"],
+            "description": "`person`: the person moved; `left`, `joined`: an active "
+            "administrator of the organization left or joined.",
+        }
+    )
+    organization_id = ma.fields.Integer(
+        metadata={
+            "description": "The organization the administrator acts for; for the person, "
+            "the one joined."
+        }
+    )
+
+
 class MoveEmailedSchema(ApiSchema):
     person = ma.fields.String(metadata={"description": "The moved person's address."})
+    recipients = ma.fields.List(
+        ma.fields.Nested(MoveRecipientSchema),
+        metadata={
+            "description": "Every address emailed, one each, the person first: what an HR "
+            "system logs (round 30)."
+        },
+    )
     administrators_of = ma.fields.List(
         ma.fields.Integer(),
         metadata={
@@ -798,6 +822,7 @@ def move_user(data: dict[str, Any], user_id: int) -> dict[str, Any]:
         },
         "emailed": {
             "person": moved.user.email,
+            "recipients": moved.recipients,
             "administrators_of": [each.id for each in moved.administrators_told],
             "summary": services.who_is_told("they", organizations, moved.administrators_told),
         },

@@ -118,6 +118,11 @@ def test_an_admin_moves_a_person_through_the_api_and_hears_what_ended_and_whom_i
     }
     assert answer["emailed"] == {
         "person": colleague.email,
+        "recipients": [
+            {"email": colleague.email, "audience": "person", "organization_id": joined},
+            {"email": vendor.email, "audience": "left", "organization_id": left},
+            {"email": other_vendor.email, "audience": "joined", "organization_id": joined},
+        ],
         "administrators_of": [left, joined],
         "summary": "they, and both organizations' administrators",
     }
@@ -127,7 +132,7 @@ def test_an_admin_moves_a_person_through_the_api_and_hears_what_ended_and_whom_i
     assert event.actor_user_id == admin.id
     mail.deliver_due(settings.delivery())
     received = {message["To"]: message for message in mailbox.wait_for(3)}
-    assert set(received) == {colleague.email, vendor.email, other_vendor.email}
+    assert set(received) == {each["email"] for each in answer["emailed"]["recipients"]}
     assert other_vendor.organization is not None
     assert received[colleague.email]["Subject"] == (
         f"Your account now acts for {other_vendor.organization.legal_name}"
