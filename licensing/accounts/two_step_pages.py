@@ -64,7 +64,9 @@ def _page(
         secret=two_step.secret_in_groups(set_up.secret) if set_up else None,
         qr=two_step.qr_svg(set_up.uri) if set_up else None,
         codes_left=services.unused_recovery_codes(records, user.id),
-        browsers=services.remembered_browsers_of(records, user.id, utcnow()),
+        browsers=services.remembered_browsers_of(
+            records, user.id, utcnow(), current_config().two_step_remember_days
+        ),
         this_browser=_this_browser_hash(),
         remember_days=current_config().two_step_remember_days,
         password_form=password_form or forms.RecentPasswordForm(formdata=None),

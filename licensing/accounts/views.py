@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import flask_login
 from flask import (
     Blueprint,
+    after_this_request,
     current_app,
     flash,
     redirect,
@@ -218,6 +219,9 @@ def sign_in() -> Page:
     form = forms.SignInForm()
     status = 200
     unverified = False
+    if remembered_browser_token() and not current_config().two_step_remember_days:
+        # Remembering is off: the cookie serves nothing, and the browser drops it.
+        after_this_request(forget_this_browser)
     if form.validate_on_submit():
         try:
             accepted = services.sign_in_from(
@@ -1226,7 +1230,9 @@ def _user_page(
         history=audit_queries.events_for(db_session, "user", user.id),
         tokens=tokens,
         working_tokens=sum(token.is_usable(now) for token in tokens),
-        remembered_browsers=services.remembered_browser_count(db_session, user.id, now),
+        remembered_browsers=services.remembered_browser_count(
+            db_session, user.id, now, current_config().two_step_remember_days
+        ),
         staff_roles=STAFF_ROLES,
         keeps_organization=_keeps_organization(db_session, user),
         two_step_form=two_step_form or forms.TwoStepResetForm(formdata=None),

@@ -638,3 +638,65 @@ def test_a_vendor_administrator_or_other_staff_cannot_forget_a_persons_browsers_
         )
         assert refused.status_code == 403, caller
     assert len(_browsers(vendor)) == 1
+
+
+# --- remembering turned off (round 30) ------------------------------------------------------
+
+
+def _remembering_off(app: Flask) -> None:
+    app.config["LICENSING"] = dataclasses.replace(current_config(), two_step_remember_days=0)
+
+
+def test_with_remembering_off_the_daily_housekeeping_deletes_every_remembered_browser(
+    app: Flask, vendor: User, other_vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    """Round 30: at 0 the rows stayed (in time by their date), listed on the two-step
+    page and counted on the console while no sign-in honoured them."""
+    with_two_step(other_vendor)
+    remembered(app.test_client(), other_vendor)
+    _remembering_off(app)
+
+    assert services.remembered_browser_count(db.session(), vendor.id, utcnow(), 0) == 0
+    assert asks_for_the_code(vendor_remembered, vendor)
+    done = app.test_cli_runner().invoke(args=["users", "prune-browsers"])
+
+    assert done.exit_code == 0, done.output
+    assert "2 remembered browser(s) deleted: remembering is off" in done.output
+    assert _browsers(vendor) == []
+    assert _browsers(other_vendor) == []
+
+
+def test_with_remembering_off_the_two_step_page_and_the_console_list_none(
+    app: Flask, vendor: User, admin: User, vendor_remembered: FlaskClient, signed_in: SignIn
+) -> None:
+    _remembering_off(app)
+    with time_machine.travel(utcnow() + timedelta(minutes=1), tick=False):
+        assert asks_for_the_code(vendor_remembered, vendor)
+        signed = vendor_remembered.post("/sign-in/code", data={"code": code_for(vendor.id)})
+        assert signed.status_code == 302
+        two_step_page = vendor_remembered.get("/account/two-step/").get_data(as_text=True)
+    assert "the licensing office has turned remembering browsers off" in two_step_page
+    console = signed_in(app.test_client(), admin)
+    assert "0 browsers remembered" in console.get(f"/console/users/{vendor.id}").get_data(
+        as_text=True
+    )
+
+
+def test_with_remembering_off_signing_in_drops_the_browsers_cookie(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    _remembering_off(app)
+    assert asks_for_the_code(vendor_remembered, vendor)
+    assert vendor_remembered.get_cookie(BROWSER_COOKIE) is None
+
+
+def test_a_lowered_setting_lets_the_daily_housekeeping_delete_browsers_remembered_longer_ago(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    app.config["LICENSING"] = dataclasses.replace(current_config(), two_step_remember_days=7)
+    later = utcnow() + timedelta(days=8)
+    done = app.test_cli_runner().invoke(
+        args=["users", "prune-browsers", "--now", later.isoformat()]
+    )
+    assert "1 remembered browser(s) past their date deleted." in done.output
+    assert _browsers(vendor) == []

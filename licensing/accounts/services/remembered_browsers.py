@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, false, func, not_, select
 from sqlalchemy.orm import Session
 
 from licensing import db
@@ -66,6 +66,17 @@ def remember_browser(
     return token
 
 
+def _honoured(days: int, now: datetime) -> ColumnElement[bool]:
+    """The rows a remembered browser is trusted by: before its date, and made less than
+    `days` ago (a lower setting shortens those remembered before); none at 0, when the
+    office has turned remembering off."""
+    if days <= 0:
+        return false()
+    return (RememberedBrowser.expires_at > now) & (
+        RememberedBrowser.created_at > now - timedelta(days=days)
+    )
+
+
 def recognised_browser(
     session: Session, user: User, token: str | None, days: int, now: datetime
 ) -> RememberedBrowser | None:
@@ -79,8 +90,7 @@ def recognised_browser(
         select(RememberedBrowser).where(
             RememberedBrowser.token_hash == two_step.browser_token_hash(token),
             RememberedBrowser.user_id == user.id,
-            RememberedBrowser.expires_at > now,
-            RememberedBrowser.created_at > now - timedelta(days=days),
+            _honoured(days, now),
         )
     ).first()
     if browser is not None:
@@ -89,13 +99,14 @@ def recognised_browser(
 
 
 def remembered_browsers_of(
-    session: Session, user_id: int, now: datetime
+    session: Session, user_id: int, now: datetime, days: int
 ) -> list[RememberedBrowser]:
-    """The account's remembered browsers still in time, the latest used first."""
+    """The account's remembered browsers still trusted with the setting `days` (none
+    at 0), the latest used first."""
     return list(
         session.scalars(
             select(RememberedBrowser)
-            .where(RememberedBrowser.user_id == user_id, RememberedBrowser.expires_at > now)
+            .where(RememberedBrowser.user_id == user_id, _honoured(days, now))
             .order_by(
                 func.coalesce(RememberedBrowser.last_used_at, RememberedBrowser.created_at).desc(),
                 RememberedBrowser.id.desc(),
@@ -104,10 +115,15 @@ def remembered_browsers_of(
     )
 
 
-def remembered_browser_count(session: Session, user_id: int, now: datetime) -> int:
+def remembered_browser_count(
+    session: Session, user_id: int, now: datetime, days: int | None = None
+) -> int:
+    """How many of the account's browsers are still in time; with `days`, still
+    trusted with that setting (none at 0), as the console's user page says it."""
+    in_time = RememberedBrowser.expires_at > now if days is None else _honoured(days, now)
     count = session.scalar(
         select(func.count(RememberedBrowser.id)).where(
-            RememberedBrowser.user_id == user_id, RememberedBrowser.expires_at > now
+            RememberedBrowser.user_id == user_id, in_time
         )
     )
     return int(count or 0)
@@ -202,16 +218,18 @@ def forget_browsers_for(actor: Actor, user_id: int) -> tuple[User, int]:
 EXPIRED_PER_RUN = 10_000
 
 
-def delete_expired_browsers(*, now: datetime | None = None) -> int:
-    """The daily housekeeping: delete remembered browsers whose time ran out (they
-    decide nothing once past their date), at most `EXPIRED_PER_RUN` a run; how many.
-    Idempotent and safe on several hosts: a row two runs both pick is deleted once.
-    Not audited: nothing about the account changes (its owner's forgetting is)."""
+def delete_expired_browsers(days: int, *, now: datetime | None = None) -> int:
+    """The daily housekeeping: delete remembered browsers no longer trusted with the
+    setting `days`: past their date, made `days` or more ago (a lowered setting), or
+    every one at 0 (remembering turned off). They decide nothing any more. At most
+    `EXPIRED_PER_RUN` a run; how many. Idempotent and safe on several hosts: a row
+    two runs both pick is deleted once. Not audited: nothing about the account
+    changes (its owner's forgetting is)."""
     moment = now or utcnow()
     with db.transaction() as session:
         expired = (
             select(RememberedBrowser.id)
-            .where(RememberedBrowser.expires_at <= moment)
+            .where(not_(_honoured(days, moment)))
             .order_by(RememberedBrowser.expires_at)
             .limit(EXPIRED_PER_RUN)
             .scalar_subquery()
