@@ -219,7 +219,7 @@ def sign_in() -> Page:
     form = forms.SignInForm()
     status = 200
     unverified = False
-    if remembered_browser_token() and not current_config().two_step_remember_days:
+    if remembered_browser_tokens() and not current_config().two_step_remember_days:
         # Remembering is off: the cookie serves nothing, and the browser drops it.
         after_this_request(forget_this_browser)
     if form.validate_on_submit():
@@ -227,7 +227,7 @@ def sign_in() -> Page:
             accepted = services.sign_in_from(
                 form.email.data or "",
                 form.password.data or "",
-                remembered_browser_token(),
+                remembered_browser_tokens(),
                 current_config().two_step_remember_days,
             )
         except PermissionDenied as error:
@@ -350,23 +350,47 @@ def sign_in_code() -> Page:
 BROWSER_COOKIE = "licensing_browser"
 
 
-def remembered_browser_token() -> str | None:
-    return request.cookies.get(BROWSER_COOKIE) or None
+# The cookie holds one token for each account remembered on the browser (a shared
+# computer, round 30), newest last, dot-separated (tokens are URL-safe base64).
+_TOKENS_APART = "."
 
 
-def _remember_this_browser(answer: Response, user: User, days: int) -> None:
-    """A right code with *Don't ask for a code on this browser* ticked: the browser
-    keeps the token for `days`; the database, its digest. A browser remembered
-    for another account before (a shared computer) now holds this one's."""
-    token = services.remember_browser(user.id, request.user_agent.string, days)
+def remembered_browser_tokens() -> list[str]:
+    """The tokens this browser holds, at most `services.ACCOUNTS_PER_BROWSER`."""
+    held = (request.cookies.get(BROWSER_COOKIE) or "").split(_TOKENS_APART)
+    return [token for token in held if token][-services.ACCOUNTS_PER_BROWSER :]
+
+
+def _set_browser_tokens(answer: Response, tokens: list[str], days: int) -> Response:
+    if not tokens:
+        answer.delete_cookie(
+            BROWSER_COOKIE,
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+            httponly=True,
+            samesite="Lax",
+        )
+        return answer
     answer.set_cookie(
         BROWSER_COOKIE,
-        token,
+        _TOKENS_APART.join(tokens),
         max_age=int(timedelta(days=days).total_seconds()),
         secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
         httponly=True,
         samesite="Lax",
     )
+    return answer
+
+
+def _remember_this_browser(answer: Response, user: User, days: int) -> None:
+    """A right code with *Don't ask for a code on this browser* ticked: the browser
+    keeps the token for `days`; the database, its digest. Tokens of other accounts
+    remembered there (a shared computer) stay beside it, the oldest dropped past
+    `services.ACCOUNTS_PER_BROWSER`; this account's earlier one is replaced."""
+    held = remembered_browser_tokens()
+    token = services.remember_browser(user.id, request.user_agent.string, days, alongside=held)
+    others = services.tokens_still_remembered(db.session(), held, days, utcnow())
+    kept = others[-(services.ACCOUNTS_PER_BROWSER - 1) :] if others else []
+    _set_browser_tokens(answer, [*kept, token], days)
     flash(
         f"This browser is remembered for {days} days: signing in here asks for your "
         "password only. Your two-step sign-in page lists the browsers remembered.",
@@ -375,14 +399,14 @@ def _remember_this_browser(answer: Response, user: User, days: int) -> None:
 
 
 def forget_this_browser(answer: Response) -> Response:
-    """The browser drops its token (its row is gone already)."""
-    answer.delete_cookie(
-        BROWSER_COOKIE,
-        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
-        httponly=True,
-        samesite="Lax",
-    )
-    return answer
+    """The browser drops the tokens whose rows are gone (forgotten, past their date,
+    or all while remembering is off), keeping other accounts' still remembered."""
+    held = remembered_browser_tokens()
+    if not held:
+        return answer
+    days = current_config().two_step_remember_days
+    kept = services.tokens_still_remembered(db.session(), held, days, utcnow())
+    return answer if kept == held else _set_browser_tokens(answer, kept, days)
 
 
 def _recovery_code_spent(user: User) -> None:

@@ -700,3 +700,80 @@ def test_a_lowered_setting_lets_the_daily_housekeeping_delete_browsers_remembere
     )
     assert "1 remembered browser(s) past their date deleted." in done.output
     assert _browsers(vendor) == []
+
+
+# --- a shared computer (round 30) -----------------------------------------------------------
+
+
+def _tokens(client: FlaskClient) -> list[str]:
+    cookie = client.get_cookie(BROWSER_COOKIE)
+    return cookie.value.split(".") if cookie else []
+
+
+def test_a_shared_computer_remembers_each_account_signed_in_there(
+    app: Flask, vendor: User, other_vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    """Round 28 left it: one token a browser, so remembering a second account there
+    made the first's row useless, and the first was asked for the code again."""
+    with_two_step(other_vendor)
+    remembered(vendor_remembered, other_vendor)
+
+    assert len(_tokens(vendor_remembered)) == 2
+    assert not asks_for_the_code(vendor_remembered, vendor)
+    vendor_remembered.post("/sign-out")
+    assert not asks_for_the_code(vendor_remembered, other_vendor)
+    assert len(_browsers(vendor)) == 1
+    assert len(_browsers(other_vendor)) == 1
+
+
+def test_an_account_remembered_again_on_the_same_browser_replaces_its_earlier_row(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    """Asked for the code again there (the office lowered the setting), and ticking
+    the box again: one row for the browser, not a second beside the first."""
+    [before] = _browsers(vendor)
+    app.config["LICENSING"] = dataclasses.replace(current_config(), two_step_remember_days=7)
+    with time_machine.travel(utcnow() + timedelta(days=8), tick=False):
+        remembered(vendor_remembered, vendor)
+    [after] = _browsers(vendor)
+    assert after.token_hash != before.token_hash
+    assert len(_tokens(vendor_remembered)) == 1
+
+
+def test_forgetting_on_a_shared_computer_keeps_the_other_accounts_remembered(
+    app: Flask, vendor: User, other_vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    with_two_step(other_vendor)
+    remembered(vendor_remembered, other_vendor)
+    assert not asks_for_the_code(vendor_remembered, vendor)
+
+    vendor_remembered.post("/account/two-step/browsers/forget")
+
+    assert _browsers(vendor) == []
+    assert len(_tokens(vendor_remembered)) == 1
+    vendor_remembered.post("/sign-out")
+    assert asks_for_the_code(vendor_remembered, vendor)
+    assert not asks_for_the_code(vendor_remembered, other_vendor)
+    page = vendor_remembered.get("/account/two-step/").get_data(as_text=True)
+    assert "(this browser)" in page
+    # Signing out everywhere there forgets this account's only, too.
+    vendor_remembered.post("/sign-out", data={"everywhere": "1"})
+    assert _browsers(other_vendor) == []
+    assert vendor_remembered.get_cookie(BROWSER_COOKIE) is None
+
+
+def test_a_browser_holds_at_most_five_accounts_the_oldest_dropped(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    session = db.session()
+    start = utcnow()
+    for minutes in range(2, 2 * services.ACCOUNTS_PER_BROWSER + 2, 2):
+        colleague = factories.make_vendor(session, organization=vendor.organization)
+        with_two_step(colleague)
+        # A couple of minutes apart: sign-in attempts from one address are rate-limited.
+        with time_machine.travel(start + timedelta(minutes=minutes), tick=False):
+            remembered(vendor_remembered, colleague)
+
+    assert len(_tokens(vendor_remembered)) == services.ACCOUNTS_PER_BROWSER
+    assert asks_for_the_code(vendor_remembered, vendor)
+    assert len(_browsers(vendor)) == 1  # unused until its date or a Forget

@@ -64,6 +64,7 @@ from licensing.accounts.services.registration import (
     verify_email,
 )
 from licensing.accounts.services.remembered_browsers import (
+    ACCOUNTS_PER_BROWSER,
     delete_expired_browsers,
     forget_all_browsers,
     forget_browser,
@@ -71,6 +72,7 @@ from licensing.accounts.services.remembered_browsers import (
     remember_browser,
     remembered_browser_count,
     remembered_browsers_of,
+    tokens_still_remembered,
 )
 from licensing.accounts.services.roles import (
     active_administrators,
@@ -146,6 +148,7 @@ from licensing.accounts.services.two_step import (
 )
 
 __all__ = [
+    "ACCOUNTS_PER_BROWSER",
     "API_TOKEN_PREFIX",
     "CODE_REFUSED",
     "DEFAULT_EXPIRY_DAYS",
@@ -243,6 +246,7 @@ __all__ = [
     "sign_up",
     "standing_block_reason",
     "standing_block_reason_now",
+    "tokens_still_remembered",
     "turn_off",
     "turn_off_for",
     "turn_off_two_step_by_email",

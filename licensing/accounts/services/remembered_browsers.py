@@ -3,8 +3,9 @@ for N days", ticked with a right code. There, the right password alone signs in
 until the browser is forgotten or its time runs out; everywhere else the code is
 asked as before.
 
-The browser keeps a 256-bit token in a cookie; the database keeps its SHA-256
-digest (`two_step.browser_token_hash`), so a copy of the database remembers no
+The browser keeps a 256-bit token in a cookie, one for each account remembered
+there (a shared computer: at most `ACCOUNTS_PER_BROWSER`, round 30); the database
+keeps its SHA-256 digest (`two_step.browser_token_hash`), so a copy of the database remembers no
 browser. Everything that ends trust in the account's sign-in (a new password, a
 sign-out everywhere, two-step sign-in off, new recovery codes, a move, a
 deactivation) forgets every browser of the account (`forget_browsers`), in the
@@ -13,6 +14,7 @@ caller's transaction and audited once with how many.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, delete, false, func, not_, select
@@ -29,22 +31,38 @@ from licensing.errors import AuthenticationRequired, NotFound
 from licensing.links import links
 from licensing.mail import services as mail
 
+# A shared computer holds the remembered sign-ins of at most this many accounts (the
+# cookie stays small): a sixth remembered there drops the oldest token (its row
+# waits unused for its date, or its owner's *Forget*).
+ACCOUNTS_PER_BROWSER = 5
+
 
 def remember_browser(
-    user_id: int, user_agent: str, days: int, *, now: datetime | None = None
+    user_id: int,
+    user_agent: str,
+    days: int,
+    *,
+    alongside: Sequence[str] = (),
+    now: datetime | None = None,
 ) -> str:
     """Remember this browser for `days` (the second step was just passed): the
-    token for its cookie. Audited `user.browser_remembered`."""
+    token for its cookie. `alongside`, the tokens the browser holds already: one of
+    this account's among them is this browser remembered before, replaced now.
+    Audited `user.browser_remembered`."""
     moment = now or utcnow()
     token = two_step.new_browser_token()
     with db.transaction() as session:
         user = session.get(User, user_id)
         if user is None or not user.is_active or not user.two_step_enabled:
             raise AuthenticationRequired("Sign in again.")
-        # The account's browsers whose time ran out go as a new one comes.
+        # The account's browsers whose time ran out go as a new one comes, and so does
+        # this browser's earlier row for the account.
+        earlier = [two_step.browser_token_hash(each) for each in alongside]
         session.execute(
             delete(RememberedBrowser).where(
-                RememberedBrowser.user_id == user.id, RememberedBrowser.expires_at <= moment
+                RememberedBrowser.user_id == user.id,
+                (RememberedBrowser.expires_at <= moment)
+                | RememberedBrowser.token_hash.in_(earlier),
             )
         )
         browser = RememberedBrowser(
@@ -78,17 +96,17 @@ def _honoured(days: int, now: datetime) -> ColumnElement[bool]:
 
 
 def recognised_browser(
-    session: Session, user: User, token: str | None, days: int, now: datetime
+    session: Session, user: User, tokens: Sequence[str], days: int, now: datetime
 ) -> RememberedBrowser | None:
-    """The remembered browser of `user` that `token` is, noting its use; None for
-    no token, another account's, an unknown (forged or forgotten) one, one whose
-    time ran out, or any while remembering is off (`days` 0). A lower `days` than
-    when it was made shortens it too."""
-    if not token or days <= 0:
+    """The remembered browser of `user` that one of `tokens` (the cookie's) is, noting
+    its use; None for no token, only other accounts', unknown (forged or forgotten)
+    ones, one whose time ran out, or any while remembering is off (`days` 0). A lower
+    `days` than when it was made shortens it too."""
+    if not tokens or days <= 0:
         return None
     browser = session.scalars(
         select(RememberedBrowser).where(
-            RememberedBrowser.token_hash == two_step.browser_token_hash(token),
+            RememberedBrowser.token_hash.in_([two_step.browser_token_hash(t) for t in tokens]),
             RememberedBrowser.user_id == user.id,
             _honoured(days, now),
         )
@@ -96,6 +114,24 @@ def recognised_browser(
     if browser is not None:
         browser.last_used_at = now
     return browser
+
+
+def tokens_still_remembered(
+    session: Session, tokens: Sequence[str], days: int, now: datetime
+) -> list[str]:
+    """Of the tokens a browser holds, in order, those whose remembered browser is still
+    trusted (of any account): what its cookie keeps after a forgetting."""
+    if not tokens or days <= 0:
+        return []
+    digests = {two_step.browser_token_hash(token): token for token in tokens}
+    live = set(
+        session.scalars(
+            select(RememberedBrowser.token_hash).where(
+                RememberedBrowser.token_hash.in_(list(digests)), _honoured(days, now)
+            )
+        )
+    )
+    return [token for digest, token in digests.items() if digest in live]
 
 
 def remembered_browsers_of(
@@ -150,15 +186,15 @@ def forget_browsers(
     return forgotten
 
 
-def forget_browser(actor: Actor, browser_id: int, *, asking: str | None = None) -> bool:
+def forget_browser(actor: Actor, browser_id: int, *, asking: Collection[str] = ()) -> bool:
     """The owner forgets one of their remembered browsers (*Forget*): whether it was
-    the browser asking (`asking`, the digest of its cookie's token), whose cookie
-    then serves nothing and goes too."""
+    the browser asking (`asking`, the digests of its cookie's tokens), whose token
+    then serves nothing and goes from its cookie too."""
     with db.transaction() as session:
         browser = session.get(RememberedBrowser, browser_id)
         if browser is None or actor.user_id is None or browser.user_id != actor.user_id:
             raise NotFound("That browser is not remembered for your account.")
-        this_one = asking is not None and browser.token_hash == asking
+        this_one = browser.token_hash in asking
         session.delete(browser)
         audit.record_event(
             session,
