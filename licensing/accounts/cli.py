@@ -16,6 +16,7 @@ from licensing.accounts import passwords, queries, services
 from licensing.accounts.models import TOKEN_SCOPES, WRITE_SCOPE
 from licensing.actors import operator_login
 from licensing.clock import now_option
+from licensing.config import current_config
 from licensing.errors import DomainError, InvalidInput, NotFound
 
 # The admin `licensing setup` creates in development (example.com never receives mail).
@@ -231,7 +232,13 @@ def remind(now: datetime) -> None:
 
 def prune_browsers_due(now: datetime | None = None) -> str:
     """The `users prune-browsers` job, for the command and the worker."""
-    deleted = services.delete_expired_browsers(now=now)
+    days = current_config().two_step_remember_days
+    deleted = services.delete_expired_browsers(days, now=now)
+    if days == 0:
+        return (
+            f"{deleted} remembered browser(s) deleted: remembering is off "
+            "(TWO_STEP_REMEMBER_DAYS=0)."
+        )
     return f"{deleted} remembered browser(s) past their date deleted."
 
 

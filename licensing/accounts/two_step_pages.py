@@ -21,7 +21,7 @@ from licensing.accounts.views import (
     forget_this_browser,
     note_password_confirmed,
     password_recently_confirmed,
-    remembered_browser_token,
+    remembered_browser_tokens,
     required_of,
     safe_next,
     two_step_keys,
@@ -64,8 +64,10 @@ def _page(
         secret=two_step.secret_in_groups(set_up.secret) if set_up else None,
         qr=two_step.qr_svg(set_up.uri) if set_up else None,
         codes_left=services.unused_recovery_codes(records, user.id),
-        browsers=services.remembered_browsers_of(records, user.id, utcnow()),
-        this_browser=_this_browser_hash(),
+        browsers=services.remembered_browsers_of(
+            records, user.id, utcnow(), current_config().two_step_remember_days
+        ),
+        this_browser=_this_browser_hashes(),
         remember_days=current_config().two_step_remember_days,
         password_form=password_form or forms.RecentPasswordForm(formdata=None),
         code_form=code_form or forms.TwoStepCodeForm(formdata=None),
@@ -195,9 +197,8 @@ def _codes_as_text(codes: list[str]) -> str:
     )
 
 
-def _this_browser_hash() -> str | None:
-    token = remembered_browser_token()
-    return two_step.browser_token_hash(token) if token else None
+def _this_browser_hashes() -> set[str]:
+    return {two_step.browser_token_hash(token) for token in remembered_browser_tokens()}
 
 
 @bp.route("/browsers/<int:browser_id>/forget", methods=["POST"])
@@ -205,7 +206,9 @@ def _this_browser_hash() -> str | None:
 def forget_browser(browser_id: int) -> Response:
     """Forget one remembered browser: signing in there asks for the code again."""
     try:
-        this_one = services.forget_browser(current_actor(), browser_id, asking=_this_browser_hash())
+        this_one = services.forget_browser(
+            current_actor(), browser_id, asking=_this_browser_hashes()
+        )
     except NotFound as error:
         flash(error.detail, "error")
         return redirect(url_for("two_step.status"))

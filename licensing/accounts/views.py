@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import flask_login
 from flask import (
     Blueprint,
+    after_this_request,
     current_app,
     flash,
     redirect,
@@ -218,12 +219,15 @@ def sign_in() -> Page:
     form = forms.SignInForm()
     status = 200
     unverified = False
+    if remembered_browser_tokens() and not current_config().two_step_remember_days:
+        # Remembering is off: the cookie serves nothing, and the browser drops it.
+        after_this_request(forget_this_browser)
     if form.validate_on_submit():
         try:
             accepted = services.sign_in_from(
                 form.email.data or "",
                 form.password.data or "",
-                remembered_browser_token(),
+                remembered_browser_tokens(),
                 current_config().two_step_remember_days,
             )
         except PermissionDenied as error:
@@ -346,23 +350,47 @@ def sign_in_code() -> Page:
 BROWSER_COOKIE = "licensing_browser"
 
 
-def remembered_browser_token() -> str | None:
-    return request.cookies.get(BROWSER_COOKIE) or None
+# The cookie holds one token for each account remembered on the browser (a shared
+# computer, round 30), newest last, dot-separated (tokens are URL-safe base64).
+_TOKENS_APART = "."
 
 
-def _remember_this_browser(answer: Response, user: User, days: int) -> None:
-    """A right code with *Don't ask for a code on this browser* ticked: the browser
-    keeps the token for `days`; the database, its digest. A browser remembered
-    for another account before (a shared computer) now holds this one's."""
-    token = services.remember_browser(user.id, request.user_agent.string, days)
+def remembered_browser_tokens() -> list[str]:
+    """The tokens this browser holds, at most `services.ACCOUNTS_PER_BROWSER`."""
+    held = (request.cookies.get(BROWSER_COOKIE) or "").split(_TOKENS_APART)
+    return [token for token in held if token][-services.ACCOUNTS_PER_BROWSER :]
+
+
+def _set_browser_tokens(answer: Response, tokens: list[str], days: int) -> Response:
+    if not tokens:
+        answer.delete_cookie(
+            BROWSER_COOKIE,
+            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
+            httponly=True,
+            samesite="Lax",
+        )
+        return answer
     answer.set_cookie(
         BROWSER_COOKIE,
-        token,
+        _TOKENS_APART.join(tokens),
         max_age=int(timedelta(days=days).total_seconds()),
         secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
         httponly=True,
         samesite="Lax",
     )
+    return answer
+
+
+def _remember_this_browser(answer: Response, user: User, days: int) -> None:
+    """A right code with *Don't ask for a code on this browser* ticked: the browser
+    keeps the token for `days`; the database, its digest. Tokens of other accounts
+    remembered there (a shared computer) stay beside it, the oldest dropped past
+    `services.ACCOUNTS_PER_BROWSER`; this account's earlier one is replaced."""
+    held = remembered_browser_tokens()
+    token = services.remember_browser(user.id, request.user_agent.string, days, alongside=held)
+    others = services.tokens_still_remembered(db.session(), held, days, utcnow())
+    kept = others[-(services.ACCOUNTS_PER_BROWSER - 1) :] if others else []
+    _set_browser_tokens(answer, [*kept, token], days)
     flash(
         f"This browser is remembered for {days} days: signing in here asks for your "
         "password only. Your two-step sign-in page lists the browsers remembered.",
@@ -371,14 +399,14 @@ def _remember_this_browser(answer: Response, user: User, days: int) -> None:
 
 
 def forget_this_browser(answer: Response) -> Response:
-    """The browser drops its token (its row is gone already)."""
-    answer.delete_cookie(
-        BROWSER_COOKIE,
-        secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")),
-        httponly=True,
-        samesite="Lax",
-    )
-    return answer
+    """The browser drops the tokens whose rows are gone (forgotten, past their date,
+    or all while remembering is off), keeping other accounts' still remembered."""
+    held = remembered_browser_tokens()
+    if not held:
+        return answer
+    days = current_config().two_step_remember_days
+    kept = services.tokens_still_remembered(db.session(), held, days, utcnow())
+    return answer if kept == held else _set_browser_tokens(answer, kept, days)
 
 
 def _recovery_code_spent(user: User) -> None:
@@ -1226,7 +1254,9 @@ def _user_page(
         history=audit_queries.events_for(db_session, "user", user.id),
         tokens=tokens,
         working_tokens=sum(token.is_usable(now) for token in tokens),
-        remembered_browsers=services.remembered_browser_count(db_session, user.id, now),
+        remembered_browsers=services.remembered_browser_count(
+            db_session, user.id, now, current_config().two_step_remember_days
+        ),
         staff_roles=STAFF_ROLES,
         keeps_organization=_keeps_organization(db_session, user),
         two_step_form=two_step_form or forms.TwoStepResetForm(formdata=None),
@@ -1344,6 +1374,43 @@ def turn_off_two_step(user_id: int) -> Page:
             )
             return redirect(url_for("accounts_console.user_detail", user_id=user_id))
     return _user_page(user_id, two_step_form=form, status=422)
+
+
+@console.route("/users/<int:user_id>/browsers/forget", methods=["POST"])
+@access.staff("admin")
+def forget_browsers(user_id: int) -> Page:
+    """A person's laptop was stolen, or they signed in on a shared computer: an admin
+    forgets every browser remembered for them (and ends their sessions), after a
+    confirmation; audited, the person emailed."""
+    if not confirm.confirmed():
+        user = queries.get_member(db.session(), user_id)
+        return confirm.ask(
+            confirm.Confirmation(
+                title=f"Forget the browsers remembered for {user.full_name}?",
+                consequences=[
+                    f"{user.email} is signed out everywhere, and their next sign-in on every "
+                    "browser asks for the code from their authenticator app after the "
+                    "password, even where they had ticked \"Don't ask for a code on this "
+                    'browser".',
+                    "They are emailed that the office did it, and why the code is asked. "
+                    "The audit log keeps how many browsers were forgotten.",
+                ],
+                button="Forget their remembered browsers",
+                cancel_url=url_for("accounts_console.user_detail", user_id=user_id),
+                cancel_label="Keep them remembered",
+            )
+        )
+    user, forgotten = services.forget_browsers_for(current_actor(), user_id)
+    if forgotten:
+        flash(
+            f"Forgot {forgotten} remembered {'browser' if forgotten == 1 else 'browsers'} of "
+            f"{user.email} and signed them out everywhere; they have been emailed, and their "
+            "next sign-in asks for the code.",
+            "success",
+        )
+    else:
+        flash(f"No browser is remembered for {user.email}: nothing changed.", "info")
+    return redirect(url_for("accounts_console.user_detail", user_id=user_id))
 
 
 @console.route("/users/<int:user_id>/organization", methods=["POST"])

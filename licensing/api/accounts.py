@@ -27,6 +27,7 @@ from licensing.accounts.models import (
     EMAIL_MAX,
     PERSON_NAME_MAX,
     TOKEN_SCOPES,
+    TWO_STEP_REQUIRED,
     TWO_STEP_STATES,
     ApiToken,
     OneTimeToken,
@@ -157,6 +158,38 @@ OrganizationSchema = ApiSchema.from_dict(
         "created_at": ma.fields.DateTime(),
     },
     name="OrganizationSchema",
+)
+
+
+TwoStepRequiredSchema = OrganizationSchema.from_dict(
+    {
+        "your_two_step": ma.fields.String(
+            metadata={
+                "enum": list(TWO_STEP_STATES),
+                "description": "The caller's own two-step sign-in, as a user's `two_step`: "
+                "`required` when they require it of the members without having it "
+                "themselves.",
+            }
+        ),
+        "next_step": ma.fields.String(
+            allow_none=True,
+            metadata={
+                "description": "What the caller does next, in the portal's words, when "
+                "`your_two_step` is `required`: their next portal page asks them to set it "
+                "up first. Null otherwise."
+            },
+        ),
+    },
+    name="TwoStepRequiredSchema",
+)
+
+# The caller required two-step sign-in without having it: the portal's next page
+# holds them at the set-up (the console's page said so at once; the API said nothing).
+SET_IT_UP_YOURSELF = (
+    "You have not set up two-step sign-in yourself: the next portal page you open asks "
+    "you to set it up before anything else, so have your phone with an authenticator app "
+    "at hand. Set it up now at {two_step_url}. Your API tokens keep working: they are "
+    "not asked for codes."
 )
 
 
@@ -341,8 +374,32 @@ class MoveEndedSchema(ApiSchema):
     )
 
 
+class MoveRecipientSchema(ApiSchema):
+    email = ma.fields.String()
+    audience = ma.fields.String(
+        metadata={
+            "enum": ["person", "left", "joined"],
+            "description": "`person`: the person moved; `left`, `joined`: an active "
+            "administrator of the organization left or joined.",
+        }
+    )
+    organization_id = ma.fields.Integer(
+        metadata={
+            "description": "The organization the administrator acts for; for the person, "
+            "the one joined."
+        }
+    )
+
+
 class MoveEmailedSchema(ApiSchema):
     person = ma.fields.String(metadata={"description": "The moved person's address."})
+    recipients = ma.fields.List(
+        ma.fields.Nested(MoveRecipientSchema),
+        metadata={
+            "description": "Every address emailed, one each, the person first: what an HR "
+            "system logs (round 30)."
+        },
+    )
     administrators_of = ma.fields.List(
         ma.fields.Integer(),
         metadata={
@@ -358,6 +415,23 @@ class MoveSchema(ApiSchema):
     left_organization_id = ma.fields.Integer()
     ended = ma.fields.Nested(MoveEndedSchema)
     emailed = ma.fields.Nested(MoveEmailedSchema)
+
+
+class BrowsersForgottenSchema(ApiSchema):
+    user = ma.fields.Nested(UserSchema, metadata={"description": "As `GET /users/{user_id}`."})
+    browsers_forgotten = ma.fields.Integer(
+        metadata={
+            "description": "How many remembered browsers were forgotten; 0: none was, and "
+            "nothing was changed, recorded or emailed."
+        }
+    )
+    sessions_ended = ma.fields.Boolean(
+        metadata={"description": "Every session of the account ended (when any was forgotten)."}
+    )
+    emailed = ma.fields.String(
+        allow_none=True,
+        metadata={"description": "The address told why their next sign-in asks for the code."},
+    )
 
 
 class TokenSchema(ApiSchema):
@@ -407,6 +481,14 @@ class UserQuerySchema(ApiSchema):
     # As the console's *Kind*: staff, vendor users, or the vendor users of one role.
     kind = vocabulary(("staff", "vendor", *ORGANIZATION_ROLES))
     q = ma.fields.String(validate=Text(200))
+
+
+# A vendor asking for another organization's record is answered as for one that does
+# not exist (404).
+_NO_SUCH_ORGANIZATION = "No such organization, or (for a vendor) another one"
+_NO_SUCH_INVITATION = "No such invitation, or (for a vendor) another organization's"
+_NOT_YOURS = "No such API token of the caller's"
+_NO_SUCH_USER = "No such user, or (for a vendor) one of another organization"
 
 
 # --- sign-up and the caller -------------------------------------------------------
@@ -473,6 +555,7 @@ def list_organizations(query: dict[str, Any]) -> Select[Any]:
 
 @blp.route("/organizations/<int:organization_id>")
 @access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.alt_response(404, description=_NO_SUCH_ORGANIZATION)
 @blp.response(200, OrganizationSchema)
 def get_organization(organization_id: int) -> Organization:
     """One organization (404 for another organization's vendor)."""
@@ -483,6 +566,7 @@ def get_organization(organization_id: int) -> Organization:
 @access.allow(vendor=ADMINISTRATOR, staff=("licensing",))
 @blp.arguments(OrganizationUpdateSchema)
 @blp.alt_response(403, description=_MEMBERS_REFUSED)
+@blp.alt_response(404, description=_NO_SUCH_ORGANIZATION)
 @blp.response(200, OrganizationSchema)
 def update_organization(changes: dict[str, Any], organization_id: int) -> Organization:
     """Change profile fields: the organization's administrators, or licensing staff.
@@ -499,6 +583,7 @@ def update_organization(changes: dict[str, Any], organization_id: int) -> Organi
     description="A step of another role: billing staff take `mark_pending_payment` and "
     "`payment_received`, licensing staff the others (admins every one)",
 )
+@blp.alt_response(404, description=_NO_SUCH_ORGANIZATION)
 @blp.response(
     200, OrganizationSchema, conflict="Not allowed from the current standing; lists allowed_actions"
 )
@@ -518,14 +603,42 @@ def change_standing(data: dict[str, Any], organization_id: int) -> Organization:
 @access.administrator
 @blp.arguments(TwoStepRequirementSchema)
 @blp.alt_response(403, description=_MEMBERS_REFUSED)
-@blp.response(200, OrganizationSchema)
-def require_two_step(data: dict[str, Any], organization_id: int) -> Organization:
+@blp.alt_response(404, description="Another organization's, or no such organization")
+@blp.response(200, TwoStepRequiredSchema)
+def require_two_step(data: dict[str, Any], organization_id: int) -> _WithCaller:
     """Require two-step sign-in of every member, or stop (the organization's
     administrators), as the *Organization* page's setting: members without it are
     emailed and asked to set it up when they next sign in; audited
-    `organization.two_step_required`. Asking for what is already so changes nothing."""
-    queries.get_owned(db.session(), Organization, organization_id)  # 404 for another's
-    return services.require_for_organization(current_actor(), organization_id, data["required"])
+    `organization.two_step_required`. Asking for what is already so changes nothing.
+
+    The answer is the organization, as `GET /organizations/{organization_id}`, with
+    the caller's own `your_two_step`; an administrator who requires it without having
+    it is `required`, and `next_step` says that their next portal page asks them to
+    set it up (round 30: the answer said nothing of it)."""
+    session = db.session()
+    queries.get_owned(session, Organization, organization_id)  # 404 for another's
+    organization = services.require_for_organization(
+        current_actor(), organization_id, data["required"]
+    )
+    caller = queries.get_member(session, access.require_principal().user_id)
+    session.refresh(caller)
+    yours = caller.two_step_state(staff_required=current_config().two_step_required_for_staff)
+    next_step = None
+    if yours == TWO_STEP_REQUIRED:
+        next_step = SET_IT_UP_YOURSELF.format(two_step_url=links().two_step_sign_in())
+    return _WithCaller(organization, yours, next_step)
+
+
+class _WithCaller:
+    """The organization as its schema reads it, and what the caller is to do."""
+
+    def __init__(self, organization: Organization, your_two_step: str, next_step: str | None):
+        self._organization = organization
+        self.your_two_step = your_two_step
+        self.next_step = next_step
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._organization, name)
 
 
 def _of_organization(
@@ -539,6 +652,7 @@ def _of_organization(
 
 @blp.route("/organizations/<int:organization_id>/members")
 @access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.alt_response(404, description=_NO_SUCH_ORGANIZATION)
 @blp.paginate(UserSchema)
 def list_members(organization_id: int) -> list[User]:
     """The organization's users."""
@@ -547,6 +661,7 @@ def list_members(organization_id: int) -> list[User]:
 
 @blp.route("/organizations/<int:organization_id>/invitations")
 @access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.alt_response(404, description=_NO_SUCH_ORGANIZATION)
 @blp.paginate(InvitationSchema)
 def list_invitations(organization_id: int) -> list[OneTimeToken]:
     """Invitations to join the organization, newest first."""
@@ -557,6 +672,7 @@ def list_invitations(organization_id: int) -> list[OneTimeToken]:
 @access.administrator
 @blp.arguments(InvitationInputSchema)
 @blp.alt_response(403, description=_MEMBERS_REFUSED)
+@blp.alt_response(404, description=_NO_SUCH_ORGANIZATION)
 @blp.response(
     201, InvitationSchema, location=Created("accounts_api.get_invitation", {"invitation_id": "id"})
 )
@@ -571,6 +687,7 @@ def create_invitation(data: dict[str, Any], organization_id: int) -> OneTimeToke
 
 @blp.route("/invitations/<int:invitation_id>")
 @access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.alt_response(404, description=_NO_SUCH_INVITATION)
 @blp.response(200, InvitationSchema)
 def get_invitation(invitation_id: int) -> OneTimeToken:
     return queries.get_invitation(db.session(), invitation_id)
@@ -579,6 +696,7 @@ def get_invitation(invitation_id: int) -> OneTimeToken:
 @blp.route("/invitations/<int:invitation_id>", methods=["DELETE"])
 @access.administrator
 @blp.alt_response(403, description=_MEMBERS_REFUSED)
+@blp.alt_response(404, description=_NO_SUCH_INVITATION)
 @blp.response(204, conflict="Already accepted, revoked or expired")
 def revoke_invitation(invitation_id: int) -> None:
     """Withdraw a pending invitation (the organization's administrators)."""
@@ -614,6 +732,7 @@ def create_staff_user(data: dict[str, Any]) -> User:
 
 @blp.route("/users/<int:user_id>")
 @access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.alt_response(404, description=_NO_SUCH_USER)
 @blp.response(200, UserSchema)
 def get_user(user_id: int) -> User:
     """A user: vendors see their colleagues; staff see everyone."""
@@ -626,6 +745,12 @@ def get_user(user_id: int) -> User:
 @blp.alt_response(
     403,
     description=_MEMBERS_REFUSED + " Staff without the role the change needs are refused too.",
+)
+@blp.alt_response(404, description=_NO_SUCH_USER)
+@blp.alt_response(
+    422,
+    description="A field the body names in `errors`: `is_active` false for one's own account, "
+    "`roles` from a caller who is not an admin, a role or value not in its vocabulary",
 )
 @blp.response(
     200,
@@ -697,6 +822,7 @@ def move_user(data: dict[str, Any], user_id: int) -> dict[str, Any]:
         },
         "emailed": {
             "person": moved.user.email,
+            "recipients": moved.recipients,
             "administrators_of": [each.id for each in moved.administrators_told],
             "summary": services.who_is_told("they", organizations, moved.administrators_told),
         },
@@ -742,6 +868,26 @@ def unlock_user(user_id: int) -> User:
     return services.unlock_user(user_id, actor=current_actor())
 
 
+@blp.route("/users/<int:user_id>/forget-browsers", methods=["POST"])
+@access.staff("admin")
+@blp.alt_response(404, description="No such user")
+@blp.response(200, BrowsersForgottenSchema)
+def forget_browsers(user_id: int) -> dict[str, Any]:
+    """Forget every browser remembered for the user's two-step sign-in (admins), as
+    the console's *Forget their remembered browsers*: for a stolen laptop or a shared
+    computer. Every session of theirs ends too, their next sign-in on every browser
+    asks for the code, and they are emailed why; audited `user.browsers_forgotten`
+    with how many. None remembered: answered as they are, nothing recorded or sent,
+    so a retry is harmless."""
+    user, forgotten = services.forget_browsers_for(current_actor(), user_id)
+    return {
+        "user": user,
+        "browsers_forgotten": forgotten,
+        "sessions_ended": bool(forgotten),
+        "emailed": user.email if forgotten else None,
+    }
+
+
 # --- API tokens -------------------------------------------------------------------------
 
 
@@ -774,6 +920,7 @@ def create_token() -> NoReturn:
 
 @blp.route("/tokens/<int:token_id>")
 @access.any_user
+@blp.alt_response(404, description=_NOT_YOURS)
 @blp.response(200, TokenSchema)
 def get_token(token_id: int) -> ApiToken:
     return queries.get_own_token(db.session(), token_id, access.require_principal())
@@ -781,6 +928,7 @@ def get_token(token_id: int) -> ApiToken:
 
 @blp.route("/tokens/<int:token_id>", methods=["DELETE"])
 @access.any_user
+@blp.alt_response(404, description=_NOT_YOURS)
 @blp.response(204)
 def revoke_token(token_id: int) -> None:
     """Revoke a token: it stops working at once."""

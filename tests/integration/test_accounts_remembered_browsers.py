@@ -521,3 +521,259 @@ def test_the_cookie_is_secure_where_the_session_cookie_is(app: Flask, vendor: Us
         value for value in done.headers.getlist("Set-Cookie") if value.startswith(BROWSER_COOKIE)
     ]
     assert "; Secure" in header
+
+
+# --- the office forgets them (round 30) -------------------------------------------------
+
+
+def _emails(template: str) -> list[OutboxMessage]:
+    return list(
+        db.session().scalars(select(OutboxMessage).where(OutboxMessage.template == template))
+    )
+
+
+def test_an_admin_forgets_a_persons_remembered_browsers_on_the_console_after_confirming(
+    app: Flask, vendor: User, admin: User, vendor_remembered: FlaskClient, signed_in: SignIn
+) -> None:
+    """Round 30: "my laptop was stolen". Only the person (on their two-step page), or
+    turning two-step sign-in off or a deactivation, forgot the browsers; the office,
+    which showed how many, could do nothing about them."""
+    _another_browser(app, vendor)
+    assert not asks_for_the_code(vendor_remembered, vendor)  # the laptop, signed in
+    assert vendor_remembered.get("/portal/").status_code == 200
+    console = signed_in(app.test_client(), admin)
+    page = console.get(f"/console/users/{vendor.id}").get_data(as_text=True)
+    assert "Forget their remembered browsers" in page
+    path = f"/console/users/{vendor.id}/browsers/forget"
+
+    asked = console.post(path)
+
+    assert asked.status_code == 200
+    question = asked.get_data(as_text=True)
+    assert "Forget the browsers remembered for" in question
+    assert "signed out everywhere" in question
+    assert len(_browsers(vendor)) == 2  # nothing yet
+
+    done = console.post(path, data={"confirmed": "yes"}, follow_redirects=True)
+
+    assert done.status_code == 200
+    assert f"Forgot 2 remembered browsers of {vendor.email}" in done.get_data(as_text=True)
+    _forgotten_once(vendor, how_many=2)
+    [event] = events_of(vendor, "user.browsers_forgotten")
+    assert event.actor_user_id == admin.id
+    assert event.note == "Forgotten by the licensing office; every session of the account ended."
+    assert vendor_remembered.get("/portal/").status_code == 302  # its session ended
+    assert asks_for_the_code(vendor_remembered, vendor)
+    [told] = _emails("browsers_forgotten")
+    assert told.to == [vendor.email]
+    assert (
+        "next sign-in, on every computer and browser, asks for your password and then the code"
+        in (told.body_text)
+    )
+    # Nothing left: the page no longer offers it, and a repeat changes nothing.
+    page = console.get(f"/console/users/{vendor.id}").get_data(as_text=True)
+    assert "Forget their remembered browsers" not in page
+    again = console.post(path, data={"confirmed": "yes"}, follow_redirects=True)
+    assert "No browser is remembered for" in again.get_data(as_text=True)
+    assert len(events_of(vendor, "user.browsers_forgotten")) == 1
+    assert len(_emails("browsers_forgotten")) == 1
+
+
+def test_only_an_admin_forgets_someone_elses_browsers_on_the_console(
+    app: Flask,
+    vendor: User,
+    licensing_staff: User,
+    vendor_remembered: FlaskClient,
+    signed_in: SignIn,
+) -> None:
+    staff = signed_in(app.test_client(), licensing_staff)
+    refused = staff.post(f"/console/users/{vendor.id}/browsers/forget", data={"confirmed": "yes"})
+    assert refused.status_code == 403
+    assert len(_browsers(vendor)) == 1
+
+
+def test_an_admin_forgets_a_persons_browsers_through_the_api(
+    app: Flask, vendor: User, admin: User, other_vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    hr = factories.bearer(admin)
+    path = f"/api/v1/users/{vendor.id}/forget-browsers"
+
+    answer = app.test_client().post(path, headers=hr)
+
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json() == {
+        "user": app.test_client().get(f"/api/v1/users/{vendor.id}", headers=hr).get_json(),
+        "browsers_forgotten": 1,
+        "sessions_ended": True,
+        "emailed": vendor.email,
+    }
+    _forgotten_once(vendor)
+    assert asks_for_the_code(vendor_remembered, vendor)
+    assert len(_emails("browsers_forgotten")) == 1
+    again = app.test_client().post(path, headers=hr)
+    assert again.get_json()["browsers_forgotten"] == 0
+    assert again.get_json()["emailed"] is None
+    assert len(_emails("browsers_forgotten")) == 1
+    assert (
+        app.test_client().post("/api/v1/users/987654/forget-browsers", headers=hr).status_code
+        == 404
+    )
+
+
+def test_a_vendor_administrator_or_other_staff_cannot_forget_a_persons_browsers_through_the_api(
+    app: Flask, vendor: User, licensing_staff: User, admin: User, vendor_remembered: FlaskClient
+) -> None:
+    colleague_admin = factories.make_vendor(
+        db.session(), organization=vendor.organization, role="administrator"
+    )
+    _token, read = services.create_api_token(admin.id, "hr", actor=Actor.SYSTEM, scope="read")
+    callers = {
+        "the organization's administrator": factories.bearer(colleague_admin),
+        "licensing staff": factories.bearer(licensing_staff),
+        "an admin's read token": {"Authorization": f"Bearer {read}"},
+    }
+    for caller, headers in callers.items():
+        refused = app.test_client().post(
+            f"/api/v1/users/{vendor.id}/forget-browsers", headers=headers
+        )
+        assert refused.status_code == 403, caller
+    assert len(_browsers(vendor)) == 1
+
+
+# --- remembering turned off (round 30) ------------------------------------------------------
+
+
+def _remembering_off(app: Flask) -> None:
+    app.config["LICENSING"] = dataclasses.replace(current_config(), two_step_remember_days=0)
+
+
+def test_with_remembering_off_the_daily_housekeeping_deletes_every_remembered_browser(
+    app: Flask, vendor: User, other_vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    """Round 30: at 0 the rows stayed (in time by their date), listed on the two-step
+    page and counted on the console while no sign-in honoured them."""
+    with_two_step(other_vendor)
+    remembered(app.test_client(), other_vendor)
+    _remembering_off(app)
+
+    assert services.remembered_browser_count(db.session(), vendor.id, utcnow(), 0) == 0
+    assert asks_for_the_code(vendor_remembered, vendor)
+    done = app.test_cli_runner().invoke(args=["users", "prune-browsers"])
+
+    assert done.exit_code == 0, done.output
+    assert "2 remembered browser(s) deleted: remembering is off" in done.output
+    assert _browsers(vendor) == []
+    assert _browsers(other_vendor) == []
+
+
+def test_with_remembering_off_the_two_step_page_and_the_console_list_none(
+    app: Flask, vendor: User, admin: User, vendor_remembered: FlaskClient, signed_in: SignIn
+) -> None:
+    _remembering_off(app)
+    with time_machine.travel(utcnow() + timedelta(minutes=1), tick=False):
+        assert asks_for_the_code(vendor_remembered, vendor)
+        signed = vendor_remembered.post("/sign-in/code", data={"code": code_for(vendor.id)})
+        assert signed.status_code == 302
+        two_step_page = vendor_remembered.get("/account/two-step/").get_data(as_text=True)
+    assert "the licensing office has turned remembering browsers off" in two_step_page
+    console = signed_in(app.test_client(), admin)
+    assert "0 browsers remembered" in console.get(f"/console/users/{vendor.id}").get_data(
+        as_text=True
+    )
+
+
+def test_with_remembering_off_signing_in_drops_the_browsers_cookie(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    _remembering_off(app)
+    assert asks_for_the_code(vendor_remembered, vendor)
+    assert vendor_remembered.get_cookie(BROWSER_COOKIE) is None
+
+
+def test_a_lowered_setting_lets_the_daily_housekeeping_delete_browsers_remembered_longer_ago(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    app.config["LICENSING"] = dataclasses.replace(current_config(), two_step_remember_days=7)
+    later = utcnow() + timedelta(days=8)
+    done = app.test_cli_runner().invoke(
+        args=["users", "prune-browsers", "--now", later.isoformat()]
+    )
+    assert "1 remembered browser(s) past their date deleted." in done.output
+    assert _browsers(vendor) == []
+
+
+# --- a shared computer (round 30) -----------------------------------------------------------
+
+
+def _tokens(client: FlaskClient) -> list[str]:
+    cookie = client.get_cookie(BROWSER_COOKIE)
+    return cookie.value.split(".") if cookie else []
+
+
+def test_a_shared_computer_remembers_each_account_signed_in_there(
+    app: Flask, vendor: User, other_vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    """Round 28 left it: one token a browser, so remembering a second account there
+    made the first's row useless, and the first was asked for the code again."""
+    with_two_step(other_vendor)
+    remembered(vendor_remembered, other_vendor)
+
+    assert len(_tokens(vendor_remembered)) == 2
+    assert not asks_for_the_code(vendor_remembered, vendor)
+    vendor_remembered.post("/sign-out")
+    assert not asks_for_the_code(vendor_remembered, other_vendor)
+    assert len(_browsers(vendor)) == 1
+    assert len(_browsers(other_vendor)) == 1
+
+
+def test_an_account_remembered_again_on_the_same_browser_replaces_its_earlier_row(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    """Asked for the code again there (the office lowered the setting), and ticking
+    the box again: one row for the browser, not a second beside the first."""
+    [before] = _browsers(vendor)
+    app.config["LICENSING"] = dataclasses.replace(current_config(), two_step_remember_days=7)
+    with time_machine.travel(utcnow() + timedelta(days=8), tick=False):
+        remembered(vendor_remembered, vendor)
+    [after] = _browsers(vendor)
+    assert after.token_hash != before.token_hash
+    assert len(_tokens(vendor_remembered)) == 1
+
+
+def test_forgetting_on_a_shared_computer_keeps_the_other_accounts_remembered(
+    app: Flask, vendor: User, other_vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    with_two_step(other_vendor)
+    remembered(vendor_remembered, other_vendor)
+    assert not asks_for_the_code(vendor_remembered, vendor)
+
+    vendor_remembered.post("/account/two-step/browsers/forget")
+
+    assert _browsers(vendor) == []
+    assert len(_tokens(vendor_remembered)) == 1
+    vendor_remembered.post("/sign-out")
+    assert asks_for_the_code(vendor_remembered, vendor)
+    assert not asks_for_the_code(vendor_remembered, other_vendor)
+    page = vendor_remembered.get("/account/two-step/").get_data(as_text=True)
+    assert "(this browser)" in page
+    # Signing out everywhere there forgets this account's only, too.
+    vendor_remembered.post("/sign-out", data={"everywhere": "1"})
+    assert _browsers(other_vendor) == []
+    assert vendor_remembered.get_cookie(BROWSER_COOKIE) is None
+
+
+def test_a_browser_holds_at_most_five_accounts_the_oldest_dropped(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    session = db.session()
+    start = utcnow()
+    for minutes in range(2, 2 * services.ACCOUNTS_PER_BROWSER + 2, 2):
+        colleague = factories.make_vendor(session, organization=vendor.organization)
+        with_two_step(colleague)
+        # A couple of minutes apart: sign-in attempts from one address are rate-limited.
+        with time_machine.travel(start + timedelta(minutes=minutes), tick=False):
+            remembered(vendor_remembered, colleague)
+
+    assert len(_tokens(vendor_remembered)) == services.ACCOUNTS_PER_BROWSER
+    assert asks_for_the_code(vendor_remembered, vendor)
+    assert len(_browsers(vendor)) == 1  # unused until its date or a Forget

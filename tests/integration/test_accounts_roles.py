@@ -273,7 +273,7 @@ def test_a_role_change_sent_with_other_changes_stores_none_of_them(
         headers=bearer(vendor),
     )
     assert both.status_code == 422
-    assert "user" in both.get_json()["errors"]
+    assert "is_active" in both.get_json()["errors"]
     assert _fresh(vendor).organization_role == "administrator"
     assert _fresh(vendor).is_active
 

@@ -289,6 +289,7 @@ GENERIC_REFUSAL = {
     "accounts_console.set_active": BUTTON,
     "accounts_console.set_roles": BUTTON,
     "accounts_console.unlock": BUTTON,
+    "accounts_console.forget_browsers": BUTTON,
     "agreements.renew": BUTTON,
     "agreements.withdraw": BUTTON,
     "agreements_console.assign": BUTTON,

@@ -64,12 +64,15 @@ from licensing.accounts.services.registration import (
     verify_email,
 )
 from licensing.accounts.services.remembered_browsers import (
+    ACCOUNTS_PER_BROWSER,
     delete_expired_browsers,
     forget_all_browsers,
     forget_browser,
+    forget_browsers_for,
     remember_browser,
     remembered_browser_count,
     remembered_browsers_of,
+    tokens_still_remembered,
 )
 from licensing.accounts.services.roles import (
     active_administrators,
@@ -145,6 +148,7 @@ from licensing.accounts.services.two_step import (
 )
 
 __all__ = [
+    "ACCOUNTS_PER_BROWSER",
     "API_TOKEN_PREFIX",
     "CODE_REFUSED",
     "DEFAULT_EXPIRY_DAYS",
@@ -199,6 +203,7 @@ __all__ = [
     "expired_invitation_help",
     "forget_all_browsers",
     "forget_browser",
+    "forget_browsers_for",
     "hold_for_overdue",
     "hold_now_if_overdue",
     "invite_member",
@@ -241,6 +246,7 @@ __all__ = [
     "sign_up",
     "standing_block_reason",
     "standing_block_reason_now",
+    "tokens_still_remembered",
     "turn_off",
     "turn_off_for",
     "turn_off_two_step_by_email",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -49,20 +50,21 @@ class PasswordAccepted:
 def sign_in(email: str, password: str, *, now: datetime | None = None) -> User:
     """Check a password; the user to sign in, or a refusal (`sign_in_from`, with
     no remembered browser)."""
-    return sign_in_from(email, password, None, 0, now=now).user
+    return sign_in_from(email, password, (), 0, now=now).user
 
 
 def sign_in_from(
     email: str,
     password: str,
-    browser_token: str | None,
+    browser_tokens: Sequence[str],
     remember_days: int,
     *,
     now: datetime | None = None,
 ) -> PasswordAccepted:
     """Check a password, on a browser that may be remembered for two-step sign-in
-    (`browser_token`, its cookie; `remember_days`, how long a remembered browser
-    is trusted, 0 for never): the user and whether the code is still due.
+    (`browser_tokens`, its cookie's: one for each account remembered there;
+    `remember_days`, how long a remembered browser is trusted, 0 for never): the
+    user and whether the code is still due.
 
     Raises `AuthenticationRequired` with the same message (`SIGN_IN_REFUSED`)
     for an unknown email, a wrong password, and any password while the account
@@ -111,7 +113,7 @@ def sign_in_from(
             # will be guessed: the count starts again as after a right code.
             code_due = user.two_step_enabled and (
                 remembered_browsers.recognised_browser(
-                    session, user, browser_token, remember_days, moment
+                    session, user, browser_tokens, remember_days, moment
                 )
                 is None
             )

@@ -67,7 +67,9 @@ def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
             require_administrator(session, organization.id, actor)
             session.refresh(user)
         if user.id == actor.user_id:
-            raise InvalidInput.for_field("user", "You cannot deactivate your own account.")
+            # Named as the API's body and the console's form name it (round 30: `user`
+            # named a field neither has).
+            raise InvalidInput.for_field("is_active", "You cannot deactivate your own account.")
         if user.is_active == active:
             return user
         if active and actor.is_vendor and not _deactivated_by_colleague(session, user):

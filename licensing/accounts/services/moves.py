@@ -60,6 +60,19 @@ class Move:
     # The organizations whose administrators were emailed (of `left`, `joined`): one
     # with no active administrator but the person has nobody to tell.
     administrators_told: tuple[Organization, ...] = ()
+    # Everyone emailed, one each: the person first, then each organization's
+    # administrators (round 30: an HR script logs whom, not which organizations).
+    recipients: tuple[Recipient, ...] = ()
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One address a move emailed: the person moved, or an administrator of the
+    organization left or joined (`organization_id`)."""
+
+    email: str
+    audience: str  # "person", "left" or "joined"
+    organization_id: int
 
 
 def check_move(
@@ -111,7 +124,8 @@ def move_user(
         remembered_browsers.forget_browsers(session, user, actor, "Moved to another organization.")
         session.flush()
         move = Move(user, left, joined, tokens, invitations)
-        return replace(move, administrators_told=_tell_everyone(session, move, note))
+        told, recipients = _tell_everyone(session, move, note)
+        return replace(move, administrators_told=told, recipients=recipients)
 
 
 def move_user_by_email(email: str, organization_id: int, reason: str, *, by: str) -> Move:
@@ -259,11 +273,13 @@ def who_is_told(
     )
 
 
-def _tell_everyone(session: Session, move: Move, reason: str) -> tuple[Organization, ...]:
+def _tell_everyone(
+    session: Session, move: Move, reason: str
+) -> tuple[tuple[Organization, ...], tuple[Recipient, ...]]:
     """The person, and each organization's active administrators (but them), hear
     what changed and what they may do about it. Neither organization is told the
     other's name: where someone works now is theirs to tell. The organizations
-    whose administrators were told."""
+    whose administrators were told, and every address emailed."""
     user, when = move.user, calendar.instant_text(utcnow())
     shared = {
         "user": user,
@@ -291,11 +307,13 @@ def _tell_everyone(session: Session, move: Move, reason: str) -> tuple[Organizat
         },
     )
     told = []
+    recipients = [Recipient(user.email, "person", move.joined.id)]
     for audience, organization in (("left", move.left), ("joined", move.joined)):
         administrators = administrators_to_tell(session, user, organization)
         if not administrators:
             continue
         told.append(organization)
+        recipients += [Recipient(address, audience, organization.id) for address in administrators]
         mail.enqueue(
             session,
             to=administrators,
@@ -311,7 +329,7 @@ def _tell_everyone(session: Session, move: Move, reason: str) -> tuple[Organizat
                 "portal_url": links().vendor_organization(),
             },
         )
-    return tuple(told)
+    return tuple(told), tuple(recipients)
 
 
 def _subject(audience: str, user: User, organization: Organization) -> str:

@@ -3,8 +3,9 @@ for N days", ticked with a right code. There, the right password alone signs in
 until the browser is forgotten or its time runs out; everywhere else the code is
 asked as before.
 
-The browser keeps a 256-bit token in a cookie; the database keeps its SHA-256
-digest (`two_step.browser_token_hash`), so a copy of the database remembers no
+The browser keeps a 256-bit token in a cookie, one for each account remembered
+there (a shared computer: at most `ACCOUNTS_PER_BROWSER`, round 30); the database
+keeps its SHA-256 digest (`two_step.browser_token_hash`), so a copy of the database remembers no
 browser. Everything that ends trust in the account's sign-in (a new password, a
 sign-out everywhere, two-step sign-in off, new recovery codes, a move, a
 deactivation) forgets every browser of the account (`forget_browsers`), in the
@@ -13,9 +14,10 @@ caller's transaction and audited once with how many.
 
 from __future__ import annotations
 
+from collections.abc import Collection, Sequence
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import ColumnElement, delete, false, func, not_, select
 from sqlalchemy.orm import Session
 
 from licensing import db
@@ -26,23 +28,41 @@ from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import AuthenticationRequired, NotFound
+from licensing.links import links
+from licensing.mail import services as mail
+
+# A shared computer holds the remembered sign-ins of at most this many accounts (the
+# cookie stays small): a sixth remembered there drops the oldest token (its row
+# waits unused for its date, or its owner's *Forget*).
+ACCOUNTS_PER_BROWSER = 5
 
 
 def remember_browser(
-    user_id: int, user_agent: str, days: int, *, now: datetime | None = None
+    user_id: int,
+    user_agent: str,
+    days: int,
+    *,
+    alongside: Sequence[str] = (),
+    now: datetime | None = None,
 ) -> str:
     """Remember this browser for `days` (the second step was just passed): the
-    token for its cookie. Audited `user.browser_remembered`."""
+    token for its cookie. `alongside`, the tokens the browser holds already: one of
+    this account's among them is this browser remembered before, replaced now.
+    Audited `user.browser_remembered`."""
     moment = now or utcnow()
     token = two_step.new_browser_token()
     with db.transaction() as session:
         user = session.get(User, user_id)
         if user is None or not user.is_active or not user.two_step_enabled:
             raise AuthenticationRequired("Sign in again.")
-        # The account's browsers whose time ran out go as a new one comes.
+        # The account's browsers whose time ran out go as a new one comes, and so does
+        # this browser's earlier row for the account.
+        earlier = [two_step.browser_token_hash(each) for each in alongside]
         session.execute(
             delete(RememberedBrowser).where(
-                RememberedBrowser.user_id == user.id, RememberedBrowser.expires_at <= moment
+                RememberedBrowser.user_id == user.id,
+                (RememberedBrowser.expires_at <= moment)
+                | RememberedBrowser.token_hash.in_(earlier),
             )
         )
         browser = RememberedBrowser(
@@ -64,21 +84,31 @@ def remember_browser(
     return token
 
 
+def _honoured(days: int, now: datetime) -> ColumnElement[bool]:
+    """The rows a remembered browser is trusted by: before its date, and made less than
+    `days` ago (a lower setting shortens those remembered before); none at 0, when the
+    office has turned remembering off."""
+    if days <= 0:
+        return false()
+    return (RememberedBrowser.expires_at > now) & (
+        RememberedBrowser.created_at > now - timedelta(days=days)
+    )
+
+
 def recognised_browser(
-    session: Session, user: User, token: str | None, days: int, now: datetime
+    session: Session, user: User, tokens: Sequence[str], days: int, now: datetime
 ) -> RememberedBrowser | None:
-    """The remembered browser of `user` that `token` is, noting its use; None for
-    no token, another account's, an unknown (forged or forgotten) one, one whose
-    time ran out, or any while remembering is off (`days` 0). A lower `days` than
-    when it was made shortens it too."""
-    if not token or days <= 0:
+    """The remembered browser of `user` that one of `tokens` (the cookie's) is, noting
+    its use; None for no token, only other accounts', unknown (forged or forgotten)
+    ones, one whose time ran out, or any while remembering is off (`days` 0). A lower
+    `days` than when it was made shortens it too."""
+    if not tokens or days <= 0:
         return None
     browser = session.scalars(
         select(RememberedBrowser).where(
-            RememberedBrowser.token_hash == two_step.browser_token_hash(token),
+            RememberedBrowser.token_hash.in_([two_step.browser_token_hash(t) for t in tokens]),
             RememberedBrowser.user_id == user.id,
-            RememberedBrowser.expires_at > now,
-            RememberedBrowser.created_at > now - timedelta(days=days),
+            _honoured(days, now),
         )
     ).first()
     if browser is not None:
@@ -86,14 +116,33 @@ def recognised_browser(
     return browser
 
 
+def tokens_still_remembered(
+    session: Session, tokens: Sequence[str], days: int, now: datetime
+) -> list[str]:
+    """Of the tokens a browser holds, in order, those whose remembered browser is still
+    trusted (of any account): what its cookie keeps after a forgetting."""
+    if not tokens or days <= 0:
+        return []
+    digests = {two_step.browser_token_hash(token): token for token in tokens}
+    live = set(
+        session.scalars(
+            select(RememberedBrowser.token_hash).where(
+                RememberedBrowser.token_hash.in_(list(digests)), _honoured(days, now)
+            )
+        )
+    )
+    return [token for digest, token in digests.items() if digest in live]
+
+
 def remembered_browsers_of(
-    session: Session, user_id: int, now: datetime
+    session: Session, user_id: int, now: datetime, days: int
 ) -> list[RememberedBrowser]:
-    """The account's remembered browsers still in time, the latest used first."""
+    """The account's remembered browsers still trusted with the setting `days` (none
+    at 0), the latest used first."""
     return list(
         session.scalars(
             select(RememberedBrowser)
-            .where(RememberedBrowser.user_id == user_id, RememberedBrowser.expires_at > now)
+            .where(RememberedBrowser.user_id == user_id, _honoured(days, now))
             .order_by(
                 func.coalesce(RememberedBrowser.last_used_at, RememberedBrowser.created_at).desc(),
                 RememberedBrowser.id.desc(),
@@ -102,10 +151,15 @@ def remembered_browsers_of(
     )
 
 
-def remembered_browser_count(session: Session, user_id: int, now: datetime) -> int:
+def remembered_browser_count(
+    session: Session, user_id: int, now: datetime, days: int | None = None
+) -> int:
+    """How many of the account's browsers are still in time; with `days`, still
+    trusted with that setting (none at 0), as the console's user page says it."""
+    in_time = RememberedBrowser.expires_at > now if days is None else _honoured(days, now)
     count = session.scalar(
         select(func.count(RememberedBrowser.id)).where(
-            RememberedBrowser.user_id == user_id, RememberedBrowser.expires_at > now
+            RememberedBrowser.user_id == user_id, in_time
         )
     )
     return int(count or 0)
@@ -132,15 +186,15 @@ def forget_browsers(
     return forgotten
 
 
-def forget_browser(actor: Actor, browser_id: int, *, asking: str | None = None) -> bool:
+def forget_browser(actor: Actor, browser_id: int, *, asking: Collection[str] = ()) -> bool:
     """The owner forgets one of their remembered browsers (*Forget*): whether it was
-    the browser asking (`asking`, the digest of its cookie's token), whose cookie
-    then serves nothing and goes too."""
+    the browser asking (`asking`, the digests of its cookie's tokens), whose token
+    then serves nothing and goes from its cookie too."""
     with db.transaction() as session:
         browser = session.get(RememberedBrowser, browser_id)
         if browser is None or actor.user_id is None or browser.user_id != actor.user_id:
             raise NotFound("That browser is not remembered for your account.")
-        this_one = asking is not None and browser.token_hash == asking
+        this_one = browser.token_hash in asking
         session.delete(browser)
         audit.record_event(
             session,
@@ -162,20 +216,56 @@ def forget_all_browsers(actor: Actor) -> int:
         return forget_browsers(session, user, actor, "Forgotten by the account's owner.")
 
 
+OFFICE_FORGOT = "Forgotten by the licensing office; every session of the account ended."
+
+
+def forget_browsers_for(actor: Actor, user_id: int) -> tuple[User, int]:
+    """An admin forgets every browser remembered for a user (a stolen laptop, a
+    shared computer), as the owner's *Sign out everywhere* does: every session of the
+    account ends too, since a stolen laptop may still be signed in. Audited
+    `user.browsers_forgotten` with how many; the person is emailed why their next
+    sign-in asks for the code. None remembered: the user as they are, nothing
+    recorded or sent (a retry is harmless). The user and how many were forgotten."""
+    actor.require_role("admin")
+    with db.transaction() as session:
+        user = session.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise NotFound(f"There is no user {user_id}.")
+        forgotten = forget_browsers(session, user, actor, OFFICE_FORGOT)
+        if forgotten:
+            user.session_generation += 1
+            mail.enqueue(
+                session,
+                to=user.email,
+                subject="The browsers remembered for your account were forgotten",
+                template="browsers_forgotten",
+                context={
+                    "user": user,
+                    "forgotten": forgotten,
+                    "office_address": mail.sender_address(),
+                    "two_step_url": links().two_step_sign_in(),
+                    "reset_url": links().password_reset_request(),
+                },
+            )
+        return user, forgotten
+
+
 # At most this many rows a run: a backlog goes over a few days' runs.
 EXPIRED_PER_RUN = 10_000
 
 
-def delete_expired_browsers(*, now: datetime | None = None) -> int:
-    """The daily housekeeping: delete remembered browsers whose time ran out (they
-    decide nothing once past their date), at most `EXPIRED_PER_RUN` a run; how many.
-    Idempotent and safe on several hosts: a row two runs both pick is deleted once.
-    Not audited: nothing about the account changes (its owner's forgetting is)."""
+def delete_expired_browsers(days: int, *, now: datetime | None = None) -> int:
+    """The daily housekeeping: delete remembered browsers no longer trusted with the
+    setting `days`: past their date, made `days` or more ago (a lowered setting), or
+    every one at 0 (remembering turned off). They decide nothing any more. At most
+    `EXPIRED_PER_RUN` a run; how many. Idempotent and safe on several hosts: a row
+    two runs both pick is deleted once. Not audited: nothing about the account
+    changes (its owner's forgetting is)."""
     moment = now or utcnow()
     with db.transaction() as session:
         expired = (
             select(RememberedBrowser.id)
-            .where(RememberedBrowser.expires_at <= moment)
+            .where(not_(_honoured(days, moment)))
             .order_by(RememberedBrowser.expires_at)
             .limit(EXPIRED_PER_RUN)
             .scalar_subquery()
