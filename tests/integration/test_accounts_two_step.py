@@ -629,3 +629,20 @@ def test_members_without_it_are_emailed_when_their_administrator_requires_it(
     # Requiring it again when it is tells nobody again.
     admin.post("/organization/two-step", data={"required": "true"})
     assert len(_emails(without, "two_step_required")) == 1
+
+
+def test_a_code_in_other_scripts_digits_is_a_wrong_code_not_an_error(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    """Six Arabic-Indic or full-width digits are digits to `str.isdigit`, and the
+    constant-time comparison refuses non-ASCII text with a TypeError: the code page
+    answered 500, and the attempt was not counted towards the lockout (round 30)."""
+    _with_two_step(app, vendor, signed_in)
+    client = app.test_client()
+    password_step(client, vendor)
+    for code in ("\u0661\u0662\u0663\u0664\u0665\u0666", "\uff11\uff12\uff13\uff14\uff15\uff16"):
+        answer = client.post("/sign-in/code", data={"code": code})
+        assert answer.status_code == 422
+        assert services.CODE_REFUSED in answer.get_data(as_text=True)
+    assert _reloaded(vendor).failed_login_count == 2
+    assert two_step.accepted_step("A" * 32, "١٢٣٤٥٦", now=utcnow(), last_step=None) is None
