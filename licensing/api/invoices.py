@@ -1046,7 +1046,11 @@ def list_statements_sent(query: dict[str, Any], organization_id: int) -> ReadPag
 )
 @access.staff("billing")
 @idempotent
-@blp.response(200, SentStatementSchema)
+@blp.response(
+    200,
+    SentStatementSchema,
+    conflict="Sent again to the same address less than 10 minutes ago (nothing is sent)",
+)
 def resend_statement(organization_id: int, sent_id: int) -> dict[str, Any]:
     """Email a statement sent again (billing staff), as its month reads now, to the
     billing contact the organization has now; audited `statement.resent`. Takes
