@@ -646,3 +646,20 @@ def test_a_code_in_other_scripts_digits_is_a_wrong_code_not_an_error(
         assert services.CODE_REFUSED in answer.get_data(as_text=True)
     assert _reloaded(vendor).failed_login_count == 2
     assert two_step.accepted_step("A" * 32, "١٢٣٤٥٦", now=utcnow(), last_step=None) is None
+
+
+def test_turning_the_requirement_off_and_on_again_emails_a_member_once_a_day(
+    app: Flask, vendor: User
+) -> None:
+    """Round 30: each time an administrator turned the requirement on, every member
+    without it was emailed again, as often as the switch was flipped."""
+    without = factories.make_vendor(db.session(), organization=vendor.organization, role="member")
+    administrator = Actor.of(services.principal_for(vendor))
+    organization_id = vendor.organization_id or 0
+    for required in (True, False, True, False, True):
+        services.require_for_organization(administrator, organization_id, required)
+    assert len(_emails(without, "two_step_required")) == 1
+    services.require_for_organization(administrator, organization_id, False)
+    with time_machine.travel(utcnow() + timedelta(days=1, minutes=1), tick=False):
+        services.require_for_organization(administrator, organization_id, True)
+    assert len(_emails(without, "two_step_required")) == 2
