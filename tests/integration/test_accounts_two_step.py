@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from licensing import db
+from licensing import access, db
 from licensing.accounts import services, two_step
 from licensing.accounts.models import RecoveryCode, User
 from licensing.actors import Actor
@@ -663,3 +663,31 @@ def test_turning_the_requirement_off_and_on_again_emails_a_member_once_a_day(
     with time_machine.travel(utcnow() + timedelta(days=1, minutes=1), tick=False):
         services.require_for_organization(administrator, organization_id, True)
     assert len(_emails(without, "two_step_required")) == 2
+
+
+def test_the_half_signed_in_step_reaches_no_page_or_api_that_needs_an_account(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    """Round 30: the password is right and the code not yet given. Every route that
+    needs a caller, by every method, answers as to nobody (pages: to sign in; the
+    API: 401), and the code step is still waiting afterwards."""
+    _with_two_step(app, vendor, signed_in)
+    client = app.test_client()
+    assert password_step(client, vendor).headers["Location"].endswith("/sign-in/code")
+    reached = []
+    for rule in app.url_map.iter_rules():
+        declaration = access.declaration_for(app, rule.endpoint)
+        if declaration is None or declaration.public:
+            continue
+        path = re.sub(r"<(?:[^:<>]+:)?[^<>]+>", "1", rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            answer = client.open(path, method=method)
+            refused = (
+                answer.status_code == 401
+                if rule.rule.startswith("/api/")
+                else answer.status_code == 302 and "/sign-in?next=" in answer.headers["Location"]
+            )
+            if not refused:
+                reached.append(f"{method} {path} {answer.status_code}")
+    assert reached == []
+    assert "Enter your code" in client.get("/sign-in/code").get_data(as_text=True)
