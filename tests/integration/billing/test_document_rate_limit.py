@@ -57,3 +57,11 @@ def test_exports_count_in_the_same_budget(app: Flask, admin: User) -> None:
         for _ in range(4)
     ]
     assert statuses == [200, 200, 200, 429]
+
+
+def test_the_audit_logs_csv_counts_in_the_same_budget(
+    app: Flask, admin: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), admin)
+    statuses = [client.get("/console/audit.csv").status_code for _ in range(4)]
+    assert statuses == [200, 200, 200, 429]
