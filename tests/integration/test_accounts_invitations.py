@@ -266,3 +266,16 @@ def test_an_organization_sends_a_bounded_number_of_invitations_a_day(
     with time_machine.travel(utcnow() + timedelta(days=1, minutes=1), tick=False):
         again = client.post(url, json={"email": "p9@northwind.example"}, headers=bearer(vendor))
         assert again.status_code == 201
+
+
+def test_the_organization_page_says_the_address_was_invited_enough_beside_the_field(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    browser = signed_in(app.test_client(), vendor)
+    for _ in range(services.LINKS_PER_HOUR):
+        assert (
+            browser.post("/organization/invitations", data={"email": COLLEAGUE}).status_code == 302
+        )
+    refused = browser.post("/organization/invitations", data={"email": COLLEAGUE})
+    assert refused.status_code == 422
+    assert f"{COLLEAGUE} was invited 3 times in the last hour; try again later." in refused.text
