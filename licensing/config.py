@@ -273,6 +273,9 @@ class Config:
     # Per client address on sign-in, sign-up, password reset and verification
     # requests (POST); "off" disables it.
     auth_rate_limit: str = "10 per minute"
+    # Per signed-in user (else client address) over every PDF rendered on request
+    # and every export; "off" disables it.
+    document_rate_limit: str = "30 per minute"
     ratelimit_storage_uri: str = "memory://"
     auto_approve: bool = True
     # Staff must set up two-step sign-in before opening any page (on by default in
@@ -364,6 +367,10 @@ class Config:
             ),
             auth_rate_limit=_rate_limit(
                 env.get("AUTH_RATE_LIMIT", defaults.auth_rate_limit), "AUTH_RATE_LIMIT"
+            ),
+            document_rate_limit=_rate_limit(
+                env.get("DOCUMENT_RATE_LIMIT", defaults.document_rate_limit),
+                "DOCUMENT_RATE_LIMIT",
             ),
             ratelimit_storage_uri=env.get("RATELIMIT_STORAGE_URI", "memory://"),
             auto_approve=_flag(env.get("AUTO_APPROVE", "true"), "AUTO_APPROVE"),

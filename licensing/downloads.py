@@ -3,9 +3,16 @@ letter, report), for pages and the API alike."""
 
 from __future__ import annotations
 
-from typing import Literal
+from collections.abc import Callable
+from typing import Any, Literal, TypeVar
 
 from flask import Response
+from flask_limiter.util import get_remote_address
+
+from licensing import access
+from licensing.extensions import configured_limit, limiter
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def pdf_response(
@@ -25,3 +32,32 @@ def pdf_response(
         response.headers["X-Content-SHA256"] = sha256
     response.headers["Cache-Control"] = "private, no-store"
     return response
+
+
+# --- what a download costs the office ---------------------------------------------------
+
+_document_limit, _document_limit_off = configured_limit("document_rate_limit")
+_DOCUMENT_LIMIT_MESSAGE = "Too many documents and exports asked for at once."
+
+
+def _caller_key() -> str:
+    """Per signed-in user (or token's owner), else per client address (an emailed
+    invoice link): many colleagues behind one office address each keep their own."""
+    principal = access.current_principal()
+    if principal is not None:
+        return f"user:{principal.user_id}"
+    return f"address:{get_remote_address()}"
+
+
+def document_rate_limit() -> Callable[[F], F]:
+    """One budget per caller (`DOCUMENT_RATE_LIMIT`) shared by every download made
+    on request: a PDF rendered when asked (invoice, credit note, statement of
+    account) and an export. Each takes a worker for a while; without a limit one
+    caller (or one emailed link) could keep every worker rendering. Round 30."""
+    return limiter.shared_limit(  # type: ignore[return-value]
+        _document_limit,
+        scope="documents",
+        key_func=_caller_key,
+        exempt_when=_document_limit_off,
+        error_message=_DOCUMENT_LIMIT_MESSAGE,
+    )

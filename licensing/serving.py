@@ -31,7 +31,7 @@ from gunicorn.errors import AppImportError
 from gunicorn.glogging import Logger
 
 from licensing import start_check
-from licensing.secret_paths import hide_secrets
+from licensing.secret_paths import HIDDEN, hide_secrets
 
 # A check that hangs (an import waiting on a network drive) is a refusal.
 RELOAD_CHECK_SECONDS = 300.0
@@ -114,6 +114,20 @@ def app_for_a_worker() -> Any:
     return app
 
 
+# Headers that carry a credential whole: the session cookie, a remembered browser's
+# token (`licensing_browser`), an API token. A log format naming one (an operator's
+# `%({cookie}i)s`) writes `[hidden]` for it, never the value. Round 30.
+CREDENTIAL_ATOMS = frozenset(
+    {
+        "{cookie}i",
+        "{authorization}i",
+        "{set-cookie}o",
+        "{http_cookie}e",
+        "{http_authorization}e",
+    }
+)
+
+
 class HiddenSecretAtoms(dict[str, Any]):
     """The access log's atoms, each string read with its one-time secrets hidden,
     then its double quotes escaped, as gunicorn's `SafeAtoms` escapes them.
@@ -131,6 +145,8 @@ class HiddenSecretAtoms(dict[str, Any]):
             key = key.lower()
         if not dict.__contains__(self, key):
             return "-"
+        if key in CREDENTIAL_ATOMS:
+            return HIDDEN
         value = dict.__getitem__(self, key)
         if isinstance(value, str):
             return hide_secrets(value).replace('"', '\\"')

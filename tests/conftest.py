@@ -179,6 +179,7 @@ def make_config(database_url: str, **changes: Any) -> Config:
         "audit_hmac_key": TEST_AUDIT_KEY,
         "public_url": "http://testserver",
         "quote_rate_limit": "off",
+        "document_rate_limit": "off",
         "mail_from": "CPT Licensing <licensing@example.test>",
         "overrides": {"WTF_CSRF_ENABLED": False},
     }

@@ -247,11 +247,12 @@ def _form_held(why: str) -> Response:
         session[AFTER_TWO_STEP] = came_from.path + (
             f"?{came_from.query}" if came_from.query else ""
         )
-    fields = [
+    posted = [
         (name, value)
         for name, value in request.form.items(multi=True)
         if name != "csrf_token"  # the page carries a fresh one
     ]
+    fields = [(name, value) for name, value in posted if not _is_password_field(name)]
     files = [upload.filename for upload in request.files.values() if upload.filename]
     page = render_template(
         "accounts/two_step_held.html",
@@ -259,8 +260,17 @@ def _form_held(why: str) -> Response:
         action=request.full_path.rstrip("?"),
         fields=fields,
         files=files,
+        retype_password=len(fields) < len(posted),
     )
     return Response(page, status=403, mimetype="text/html")
+
+
+def _is_password_field(name: str) -> bool:
+    """A password (the profile's, a token's or the set-up's `password`,
+    `current_password`, `new_password` and its repeat, `confirm`) is never written
+    into a page: until round 30 the held page kept it in a hidden field, readable in
+    the page's source and in anything that saves the page."""
+    return "password" in name.lower() or name == "confirm"
 
 
 def _forget_caller() -> None:

@@ -70,7 +70,9 @@ def accepted_step(secret: str, code: str, *, now: datetime, last_step: int | Non
     code accepted (`last_step`): a code is accepted once, so one seen over a
     shoulder or replayed within its 30 seconds is refused."""
     digits = "".join(code.split())
-    if len(digits) != 6 or not digits.isdigit():
+    # ASCII digits only: "١٢٣٤٥٦" is digits to `str.isdigit`, and `compare_digest`
+    # raises TypeError on non-ASCII text (a 500, and an attempt not counted).
+    if len(digits) != 6 or not (digits.isascii() and digits.isdigit()):
         return None
     totp = pyotp.TOTP(secret)
     current = int(now.timestamp()) // STEP_SECONDS

@@ -19,6 +19,7 @@ from licensing.api import negotiation
 from licensing.api.base import Blueprint
 from licensing.api.fields import STRINGS, ApiSchema, Day, Text, documented, record_id, vocabulary
 from licensing.audit.models import AuditEvent
+from licensing.downloads import document_rate_limit
 from licensing.errors import InvalidInput
 from licensing.exports import base, services
 from licensing.exports.filters import DATE_BASES
@@ -141,6 +142,7 @@ def _media_types() -> dict[str, Any]:
 
 @blp.route("/exports/<dataset>")
 @access.staff("billing")
+@document_rate_limit()
 @blp.arguments(ExportQuerySchema, location="query")
 @blp.doc(
     responses={
@@ -155,6 +157,7 @@ def _media_types() -> dict[str, Any]:
     },
 )
 @blp.alt_response(404, description="No such dataset")
+@blp.alt_response(429, description="Over the rate limit; see Retry-After")
 @blp.alt_response(422, description="A filter the dataset does not take, or a bad value")
 @blp.alt_response(
     409,

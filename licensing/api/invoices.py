@@ -69,7 +69,7 @@ from licensing.billing.views import credit_note_pdf_bytes, invoice_pdf_bytes
 from licensing.calendar import OFFICE_TIMEZONE, office_date
 from licensing.config import current_config
 from licensing.db import utcnow
-from licensing.downloads import pdf_response
+from licensing.downloads import document_rate_limit, pdf_response
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.money import CURRENCIES, format_amount, in_words
 from licensing.problems import INVALID_FIELDS
@@ -517,7 +517,9 @@ def update_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
 
 @blp.route("/invoices/<int:invoice_id>/pdf")
 @access.allow(vendor=True, staff=READERS)
+@document_rate_limit()
 @blp.response(200, description="The invoice as PDF", content_type="application/pdf")
+@blp.alt_response(429, description="Over the rate limit; see Retry-After")
 def invoice_pdf(invoice_id: int) -> Response:
     invoice = _readable(invoice_id, for_pdf=True)
     return pdf_response(invoice_pdf_bytes(invoice), f"{invoice.number}.pdf")
@@ -631,7 +633,9 @@ def get_credit_note(credit_note_id: int) -> CreditNote:
 
 @blp.route("/credit-notes/<int:credit_note_id>/pdf")
 @access.allow(vendor=True, staff=READERS)
+@document_rate_limit()
 @blp.response(200, description="The credit note as PDF", content_type="application/pdf")
+@blp.alt_response(429, description="Over the rate limit; see Retry-After")
 def credit_note_pdf(credit_note_id: int) -> Response:
     credit = queries.credit_note_for_pdf(db.session(), credit_note_id)
     return pdf_response(credit_note_pdf_bytes(credit), f"{credit.number}.pdf")
@@ -1140,7 +1144,11 @@ def list_statements_sent(query: dict[str, Any], organization_id: int) -> ReadPag
 )
 @access.staff("billing")
 @idempotent
-@blp.response(200, SentStatementSchema)
+@blp.response(
+    200,
+    SentStatementSchema,
+    conflict="Sent again to the same address less than 10 minutes ago (nothing is sent)",
+)
 def resend_statement(organization_id: int, sent_id: int) -> dict[str, Any]:
     """Email a statement sent again (billing staff), as its month reads now, to the
     billing contact the organization has now; audited `statement.resent`. Takes

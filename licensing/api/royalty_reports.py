@@ -24,6 +24,7 @@ from licensing.api.base import Blueprint, Created, large_body
 from licensing.api.fields import ApiSchema, Day, Text, vocabulary
 from licensing.calendar import parse_day
 from licensing.config import current_config
+from licensing.downloads import document_rate_limit
 from licensing.errors import NotFound
 from licensing.limits import MAX_RECORD_ID
 from licensing.money import format_amount
@@ -389,7 +390,9 @@ def get_report(report_id: int) -> dict[str, Any]:
 
 @blp.route("/royalty-reports/<int:report_id>/rows")
 @access.allow(vendor=True, staff=("licensing", "billing"))
+@document_rate_limit()
 @blp.response(200, description="The report's rows as submitted", content_type="text/csv")
+@blp.alt_response(429, description="Over the rate limit; see Retry-After")
 def get_rows(report_id: int) -> Response:
     """The report's rows as submitted, as CSV in the template's columns."""
     return rows_response(report_id, current_actor())

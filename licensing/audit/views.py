@@ -13,6 +13,7 @@ from licensing.audit import queries
 from licensing.audit.models import AuditEvent
 from licensing.calendar import parse_day
 from licensing.db import utcnow
+from licensing.downloads import document_rate_limit
 from licensing.streaming import stream_rows
 from licensing.web import records
 from licensing.web.paging import numbered, page_count, requested_page
@@ -130,6 +131,7 @@ def _row(event: AuditEvent) -> list[object]:
 
 @bp.route("/audit.csv")
 @access.staff("admin")
+@document_rate_limit()
 def audit_log_csv() -> Response | tuple[str, int]:
     """Every event the filters match, oldest first, as CSV. A filter given twice
     or a date that cannot be read exports nothing: the audit page instead, with

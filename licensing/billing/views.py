@@ -67,7 +67,7 @@ from licensing.billing.states import (
 from licensing.calendar import office_date
 from licensing.config import current_config
 from licensing.db import utcnow
-from licensing.downloads import pdf_response
+from licensing.downloads import document_rate_limit, pdf_response
 from licensing.errors import Conflict, DomainError, ExternalServiceError, InvalidInput, NotFound
 from licensing.extensions import csrf, limiter
 from licensing.limits import record_id, shows_unstorable_on_form
@@ -392,6 +392,7 @@ def credit_note_pdf_bytes(credit: CreditNote) -> bytes:
 
 @documents_bp.route("/invoices/<int:invoice_id>.pdf")
 @access.allow(vendor=True, staff=BILLING_READERS)
+@document_rate_limit()
 def invoice_pdf(invoice_id: int) -> Response:
     invoice = queries.invoice_for_pdf(db.session(), invoice_id)
     return pdf_response(invoice_pdf_bytes(invoice), f"{invoice.number}.pdf")
@@ -399,6 +400,7 @@ def invoice_pdf(invoice_id: int) -> Response:
 
 @documents_bp.route("/credit-notes/<int:credit_note_id>.pdf")
 @access.allow(vendor=True, staff=BILLING_READERS)
+@document_rate_limit()
 def credit_note_pdf(credit_note_id: int) -> Response:
     credit = queries.credit_note_for_pdf(db.session(), credit_note_id)
     return pdf_response(credit_note_pdf_bytes(credit), f"{credit.number}.pdf")
@@ -424,6 +426,7 @@ def linked_invoice(invoice_id: int, token: str) -> str:
 
 @documents_bp.route(f"{LINK}/invoice.pdf")
 @access.public
+@document_rate_limit()
 def linked_invoice_pdf(invoice_id: int, token: str) -> Response:
     invoice = _linked(invoice_id, token, for_pdf=True)
     return pdf_response(invoice_pdf_bytes(invoice), f"{invoice.number}.pdf")
@@ -431,6 +434,7 @@ def linked_invoice_pdf(invoice_id: int, token: str) -> Response:
 
 @documents_bp.route(f"{LINK}/credit-notes/<int:credit_note_id>.pdf")
 @access.public
+@document_rate_limit()
 def linked_credit_note_pdf(invoice_id: int, token: str, credit_note_id: int) -> Response:
     invoice = _linked(invoice_id, token, for_pdf=True)
     credit = db.session().get(CreditNote, credit_note_id)
@@ -1408,6 +1412,7 @@ def statement() -> tuple[str, int]:
 
 @bp.route("/statement.pdf")
 @access.vendor
+@document_rate_limit()
 def statement_pdf() -> Page:
     return _statement_pdf(_own_organization(), statement)
 
@@ -1429,6 +1434,7 @@ def console_statement(organization_id: int) -> tuple[str, int]:
 
 @console.route("/organizations/<int:organization_id>/statement.pdf", endpoint="statement_pdf")
 @access.staff(*BILLING_READERS)
+@document_rate_limit()
 def console_statement_pdf(organization_id: int) -> Page:
     organization = get_owned(db.session(), Organization, organization_id)
     return _statement_pdf(organization, partial(_console_statement, organization_id))

@@ -9,6 +9,7 @@ from flask import Blueprint, Response, render_template, request, stream_with_con
 from licensing import access, arguments, db
 from licensing.config import current_config
 from licensing.db import utcnow
+from licensing.downloads import document_rate_limit
 from licensing.errors import InvalidInput, NotFound
 from licensing.exports import base, queries, services
 from licensing.exports.filters import PARAMETERS, Wording
@@ -73,6 +74,7 @@ PAGE_WORDS = Wording(
 
 @bp.route("/exports")
 @access.staff("billing")
+@document_rate_limit()
 def exports() -> Response | tuple[str, int]:
     """The form; with `dataset` in the query, the export itself."""
     if not request.args.get("dataset"):

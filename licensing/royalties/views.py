@@ -24,6 +24,7 @@ from licensing.billing.models import Invoice
 from licensing.calendar import OFFICE_TIMEZONE, office_date, parse_day
 from licensing.config import current_config
 from licensing.db import utcnow
+from licensing.downloads import document_rate_limit
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.royalties import forms, queries, services
@@ -448,6 +449,7 @@ def portal_template(agreement_id: int, period_start: str) -> Response:
 
 @bp.route("/royalty-reports/report/<int:report_id>/rows.csv")
 @access.allow(vendor=True, staff=("licensing", "billing"))
+@document_rate_limit()
 def report_rows(report_id: int) -> Response:
     return rows_response(report_id, current_actor())
 

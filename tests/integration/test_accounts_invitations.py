@@ -6,6 +6,7 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 
+import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
@@ -14,6 +15,7 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts import services
 from licensing.accounts.models import User
+from licensing.accounts.services import invitations
 from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
@@ -211,3 +213,69 @@ def test_members_are_listed_through_the_api(client: FlaskClient, vendor: User) -
         f"/api/v1/organizations/{vendor.organization_id}/members", headers=bearer(vendor)
     )
     assert [member["email"] for member in response.get_json()] == [vendor.email]
+
+
+def _invitation_emails(address: str) -> int:
+    return sum(
+        1
+        for message in db.session().scalars(select(OutboxMessage))
+        if message.to == [address] and message.template.startswith("invitation")
+    )
+
+
+def test_one_address_is_invited_at_most_three_times_an_hour(
+    client: FlaskClient, vendor: User
+) -> None:
+    """Re-inviting replaced the pending invitation and mailed the address again, as
+    often as an administrator liked: the office mailed any address without end
+    (round 30)."""
+    headers = bearer(vendor)
+    url = f"/api/v1/organizations/{vendor.organization_id}/invitations"
+    for _ in range(services.LINKS_PER_HOUR):
+        assert client.post(url, json={"email": COLLEAGUE}, headers=headers).status_code == 201
+    refused = client.post(url, json={"email": COLLEAGUE}, headers=headers)
+    assert refused.status_code == 422
+    assert "invited 3 times in the last hour" in refused.get_json()["errors"]["email"][0]
+    assert _invitation_emails(COLLEAGUE) == services.LINKS_PER_HOUR
+    # Another address is not held up, and an hour later this one is invited again.
+    assert (
+        client.post(url, json={"email": "ola@northwind.example"}, headers=headers).status_code
+        == 201
+    )
+    with time_machine.travel(utcnow() + timedelta(hours=1, minutes=1), tick=False):
+        assert client.post(url, json={"email": COLLEAGUE}, headers=headers).status_code == 201
+
+
+def test_an_organization_sends_a_bounded_number_of_invitations_a_day(
+    client: FlaskClient, vendor: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Withdrawing invitations frees places among the 25 pending, so the daily count
+    is of invitations sent, withdrawn or not."""
+    monkeypatch.setattr(invitations, "INVITATIONS_PER_DAY", 4)
+    headers = bearer(vendor)
+    url = f"/api/v1/organizations/{vendor.organization_id}/invitations"
+    for number in range(4):
+        sent = client.post(url, json={"email": f"p{number}@northwind.example"}, headers=headers)
+        assert sent.status_code == 201
+        revoke = client.delete(f"/api/v1/invitations/{sent.get_json()['id']}", headers=headers)
+        assert revoke.status_code < 300, revoke.get_data(as_text=True)
+    refused = client.post(url, json={"email": "p9@northwind.example"}, headers=headers)
+    assert refused.status_code == 422
+    assert "4 invitations in the last 24 hours" in refused.get_json()["errors"]["email"][0]
+    assert _invitation_emails("p9@northwind.example") == 0
+    with time_machine.travel(utcnow() + timedelta(days=1, minutes=1), tick=False):
+        again = client.post(url, json={"email": "p9@northwind.example"}, headers=bearer(vendor))
+        assert again.status_code == 201
+
+
+def test_the_organization_page_says_the_address_was_invited_enough_beside_the_field(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    browser = signed_in(app.test_client(), vendor)
+    for _ in range(services.LINKS_PER_HOUR):
+        assert (
+            browser.post("/organization/invitations", data={"email": COLLEAGUE}).status_code == 302
+        )
+    refused = browser.post("/organization/invitations", data={"email": COLLEAGUE})
+    assert refused.status_code == 422
+    assert f"{COLLEAGUE} was invited 3 times in the last hour; try again later." in refused.text

@@ -15,7 +15,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
-from licensing import db
+from licensing import access, db
 from licensing.accounts import services, two_step
 from licensing.accounts.models import RecoveryCode, User
 from licensing.actors import Actor
@@ -629,3 +629,65 @@ def test_members_without_it_are_emailed_when_their_administrator_requires_it(
     # Requiring it again when it is tells nobody again.
     admin.post("/organization/two-step", data={"required": "true"})
     assert len(_emails(without, "two_step_required")) == 1
+
+
+def test_a_code_in_other_scripts_digits_is_a_wrong_code_not_an_error(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    """Six Arabic-Indic or full-width digits are digits to `str.isdigit`, and the
+    constant-time comparison refuses non-ASCII text with a TypeError: the code page
+    answered 500, and the attempt was not counted towards the lockout (round 30)."""
+    _with_two_step(app, vendor, signed_in)
+    client = app.test_client()
+    password_step(client, vendor)
+    for code in ("\u0661\u0662\u0663\u0664\u0665\u0666", "\uff11\uff12\uff13\uff14\uff15\uff16"):
+        answer = client.post("/sign-in/code", data={"code": code})
+        assert answer.status_code == 422
+        assert services.CODE_REFUSED in answer.get_data(as_text=True)
+    assert _reloaded(vendor).failed_login_count == 2
+    assert two_step.accepted_step("A" * 32, "١٢٣٤٥٦", now=utcnow(), last_step=None) is None
+
+
+def test_turning_the_requirement_off_and_on_again_emails_a_member_once_a_day(
+    app: Flask, vendor: User
+) -> None:
+    """Round 30: each time an administrator turned the requirement on, every member
+    without it was emailed again, as often as the switch was flipped."""
+    without = factories.make_vendor(db.session(), organization=vendor.organization, role="member")
+    administrator = Actor.of(services.principal_for(vendor))
+    organization_id = vendor.organization_id or 0
+    for required in (True, False, True, False, True):
+        services.require_for_organization(administrator, organization_id, required)
+    assert len(_emails(without, "two_step_required")) == 1
+    services.require_for_organization(administrator, organization_id, False)
+    with time_machine.travel(utcnow() + timedelta(days=1, minutes=1), tick=False):
+        services.require_for_organization(administrator, organization_id, True)
+    assert len(_emails(without, "two_step_required")) == 2
+
+
+def test_the_half_signed_in_step_reaches_no_page_or_api_that_needs_an_account(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    """Round 30: the password is right and the code not yet given. Every route that
+    needs a caller, by every method, answers as to nobody (pages: to sign in; the
+    API: 401), and the code step is still waiting afterwards."""
+    _with_two_step(app, vendor, signed_in)
+    client = app.test_client()
+    assert password_step(client, vendor).headers["Location"].endswith("/sign-in/code")
+    reached = []
+    for rule in app.url_map.iter_rules():
+        declaration = access.declaration_for(app, rule.endpoint)
+        if declaration is None or declaration.public:
+            continue
+        path = re.sub(r"<(?:[^:<>]+:)?[^<>]+>", "1", rule.rule)
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            answer = client.open(path, method=method)
+            refused = (
+                answer.status_code == 401
+                if rule.rule.startswith("/api/")
+                else answer.status_code == 302 and "/sign-in?next=" in answer.headers["Location"]
+            )
+            if not refused:
+                reached.append(f"{method} {path} {answer.status_code}")
+    assert reached == []
+    assert "Enter your code" in client.get("/sign-in/code").get_data(as_text=True)

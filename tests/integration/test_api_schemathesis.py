@@ -75,6 +75,7 @@ def served(database_template: DatabaseTemplate) -> Iterator[Served]:
             "SECRET_KEY": TEST_SECRET_KEY,
             "QUOTE_RATE_LIMIT": "off",
             "AUTH_RATE_LIMIT": "off",
+            "DOCUMENT_RATE_LIMIT": "off",
             "LOG_LEVEL": "WARNING",
         }
     )

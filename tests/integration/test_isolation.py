@@ -234,6 +234,25 @@ def _refunds(session: Session, owner: User) -> Urls:
     return Urls(api=f"/api/v1/credit-notes/{credit.id}/refunds")
 
 
+@isolation_case("an invoice's payments (list)")
+def _invoice_payment_list(session: Session, owner: User) -> Urls:
+    invoice = _billing_invoice(owner)
+    paid_offline(invoice.id, "20.00", "W-ISO")
+    return Urls(api=f"/api/v1/invoices/{invoice.id}/payments")
+
+
+# Round 30: the records rounds 19-29 added that a vendor reads by an organization's id.
+@isolation_case("statement of account")
+def _statement(session: Session, owner: User) -> Urls:
+    _billing_invoice(owner)
+    return Urls(api=f"/api/v1/organizations/{owner.organization_id}/statement")
+
+
+@isolation_case("statements sent")
+def _statements_sent(session: Session, owner: User) -> Urls:
+    return Urls(api=f"/api/v1/organizations/{owner.organization_id}/statements/sent")
+
+
 # --- the tests --------------------------------------------------------------------------
 
 
@@ -344,3 +363,33 @@ def test_staff_see_every_organizations_records(
         f"/api/v1/users/{other_vendor.id}",
     ):
         assert client.get(url, headers=headers).status_code == 200, url
+
+
+def test_vendors_cannot_take_round_19_to_29_steps_on_another_organizations_records(
+    client: FlaskClient, vendor: User, other_vendor: User
+) -> None:
+    """Round 30: requiring two-step sign-in of another organization is a 404 (its
+    existence is not told); the office's steps on payments, disputes and statements
+    are a 403 for any vendor, whoever's the record."""
+    invoice = _billing_invoice(other_vendor)
+    payment = paid_offline(invoice.id, "20.00", "W-ISO")
+    headers = bearer(vendor)
+    other = other_vendor.organization_id
+    required = client.post(
+        f"/api/v1/organizations/{other}/two-step", json={"required": True}, headers=headers
+    )
+    assert required.status_code == 404
+    office_steps = [
+        client.post(
+            f"/api/v1/payments/{payment.id}/reversal",
+            json={"reason": "bounced", "returned_on": "2026-01-05"},
+            headers=headers,
+        ),
+        client.post(f"/api/v1/organizations/{other}/statements/sent/1/resend", headers=headers),
+        client.get("/api/v1/disputes", headers=headers),
+        client.get("/api/v1/payments", headers=headers),
+    ]
+    assert [answer.status_code for answer in office_steps] == [403, 403, 403, 403]
+    db.session().refresh(payment)
+    assert payment.state == "succeeded"
+    assert db.session().get(type(other_vendor.organization), other).two_step_required is False

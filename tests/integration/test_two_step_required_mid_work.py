@@ -140,3 +140,26 @@ def test_a_held_form_with_a_file_says_its_button_sends_the_rest_back_to_the_form
     ) in said
     assert "Send the rest again" in said
     assert "Send it again" not in said
+
+
+def test_a_held_form_never_writes_a_password_into_its_page(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    """Round 30: a new password posted on the profile just after the requirement came
+    on was held with the current and the new password in hidden fields of the page."""
+    member = factories.make_vendor(db.session(), organization=vendor.organization, role="member")
+    client = _required_of(app, vendor, member, signed_in)
+    typed = {
+        "current_password": "the-current-one-9871",
+        "new_password": "a-brand-new-one-5512",
+        "confirm": "a-brand-new-one-5512",
+    }
+    held = client.post("/account/password", data=typed)
+    assert held.status_code == 403
+    page = held.get_data(as_text=True)
+    for secret in typed.values():
+        assert secret not in page
+    assert "password" not in " ".join(_hidden_fields(page))
+    said = " ".join(re.sub(r"<[^>]+>", " ", page).split())
+    assert "type your password again (a password is never kept on a page)." in said
+    assert "Send the rest again" in said

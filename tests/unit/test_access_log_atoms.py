@@ -101,3 +101,23 @@ def test_the_server_logger_writes_the_line_with_the_secret_hidden() -> None:
     hidden_line = config.access_log_format % _hidden_then_escaped(atoms)
     # After the time atom, which may have moved on a second.
     assert line.rstrip("\n").split("]", 1)[1] == hidden_line.split("]", 1)[1]
+
+
+def test_a_format_naming_a_credential_header_writes_it_hidden() -> None:
+    """Round 30: an operator's format with `%({cookie}i)s` or `%({authorization}i)s`
+    wrote the session cookie, a remembered browser's token or an API token whole."""
+    atoms = {
+        "{cookie}i": f"session=abc.def; licensing_browser={SECRET}",
+        "{authorization}i": f"Bearer {SECRET}",
+        "{set-cookie}o": f"licensing_browser={SECRET}; HttpOnly",
+        "{http_cookie}e": f"licensing_browser={SECRET}",
+        "{http_authorization}e": f"Bearer {SECRET}",
+        "{user-agent}i": "curl",
+    }
+    line_format = (
+        "%({Cookie}i)s %({Authorization}i)s %({Set-Cookie}o)s %({HTTP_COOKIE}e)s "
+        "%({HTTP_AUTHORIZATION}e)s %({User-Agent}i)s"
+    )
+    line = line_format % HiddenSecretAtoms(atoms)
+    assert SECRET not in line
+    assert line == " ".join([HIDDEN] * 5 + ["curl"])

@@ -301,9 +301,14 @@ def _send_link(
     _mail_link(session, link, raw=raw, page=page, subject=subject, template=template, user=user)
 
 
-def _recent_mail(session: Session, templates: tuple[str, ...], address: str) -> int:
-    """Emails of `templates` queued to `address` alone in the last hour."""
-    since = utcnow() - timedelta(hours=1)
+def _recent_mail(
+    session: Session,
+    templates: tuple[str, ...],
+    address: str,
+    within: timedelta = timedelta(hours=1),
+) -> int:
+    """Emails of `templates` queued to `address` alone in the last hour (`within`)."""
+    since = utcnow() - within
     count = session.scalar(
         select(func.count(OutboxMessage.id)).where(
             OutboxMessage.created_at >= since,

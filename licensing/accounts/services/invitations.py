@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
 from licensing import calendar, db
 from licensing.access import MEMBER, ORGANIZATION_ROLES
 from licensing.accounts import queries
 from licensing.accounts.models import INVITATION, OneTimeToken, Organization, User
 from licensing.accounts.services._common import (
+    LINKS_PER_HOUR,
     _find_link,
     _issue_link,
     _lookup_link,
@@ -26,6 +32,48 @@ from licensing.links import links
 from licensing.mail import services as mail
 
 MAX_PENDING_INVITATIONS = 25
+# Every invitation is an email the office sends to an address a vendor typed. A
+# new one replaces a pending one to the same address, and a withdrawn one frees
+# its place among the pending, so without these an organization's administrator
+# (anyone who signs up is one) could have the office mail any address without end.
+# Counted over the organization's own invitations, so a refusal tells nothing of
+# other organizations'. Round 30.
+INVITATIONS_PER_DAY = 50
+
+
+def _invitations_since(
+    session: Session, organization_id: int, since: datetime, address: str | None = None
+) -> int:
+    found = select(func.count(OneTimeToken.id)).where(
+        OneTimeToken.purpose == INVITATION,
+        OneTimeToken.organization_id == organization_id,
+        OneTimeToken.created_at >= since,
+    )
+    if address is not None:
+        found = found.where(OneTimeToken.email == address)
+    return int(session.scalar(found) or 0)
+
+
+def _check_invitation_budget(
+    session: Session, organization_id: int, address: str, now: datetime
+) -> None:
+    """At most `LINKS_PER_HOUR` invitations an hour to one address, and
+    `INVITATIONS_PER_DAY` a day in all, from one organization."""
+    if _invitations_since(session, organization_id, now - timedelta(hours=1), address) >= (
+        LINKS_PER_HOUR
+    ):
+        raise InvalidInput.for_field(
+            "email",
+            f"{address} was invited {LINKS_PER_HOUR} times in the last hour; try again later.",
+        )
+    if _invitations_since(session, organization_id, now - timedelta(days=1)) >= (
+        INVITATIONS_PER_DAY
+    ):
+        raise InvalidInput.for_field(
+            "email",
+            f"Your organization sent {INVITATIONS_PER_DAY} invitations in the last 24 "
+            "hours, the most a day; try again tomorrow, or ask the office.",
+        )
 
 
 def invite_member(
@@ -60,6 +108,7 @@ def invite_member(
                 "email", f"{address} is already a member of your organization."
             )
         now = utcnow()
+        _check_invitation_budget(session, organization.id, address, now)
         pending = [
             link
             for link in queries.invitations(session, organization.id)

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
@@ -19,7 +19,7 @@ from licensing import db
 from licensing.accounts import passwords, queries, two_step
 from licensing.accounts.models import Organization, RecoveryCode, User
 from licensing.accounts.services import remembered_browsers
-from licensing.accounts.services._common import acting_colleague
+from licensing.accounts.services._common import _recent_mail, acting_colleague
 from licensing.accounts.services.authentication import (
     LOCKOUT_PERIOD,
     LOCKOUT_THRESHOLD,
@@ -222,6 +222,12 @@ def require_for_organization(actor: Actor, organization_id: int, required: bool)
         return organization
 
 
+TWO_STEP_REQUIRED_EMAIL = "two_step_required"
+# A member is told once in this while: an administrator turning the requirement off
+# and on again emailed every member without it each time (round 30).
+TOLD_ONCE_IN = timedelta(days=1)
+
+
 def _tell_members_without_it(session: Session, organization: Organization, actor: Actor) -> None:
     """Each active member without two-step sign-in (not the administrator who
     required it) hears it is required: otherwise the set-up page, which needs their
@@ -230,11 +236,13 @@ def _tell_members_without_it(session: Session, organization: Organization, actor
     for member in queries.members(session, organization.id):
         if not member.is_active or member.two_step_enabled or member.id == actor.user_id:
             continue
+        if _recent_mail(session, (TWO_STEP_REQUIRED_EMAIL,), member.email, within=TOLD_ONCE_IN):
+            continue  # told already: turning it off and on again emails nobody twice
         mail.enqueue(
             session,
             to=member.email,
             subject=f"Two-step sign-in is now required at {organization.legal_name}",
-            template="two_step_required",
+            template=TWO_STEP_REQUIRED_EMAIL,
             context={
                 "user": member,
                 "organization": organization,

@@ -41,13 +41,17 @@ from licensing.billing.statements import (
 from licensing.billing.states import DRAFT
 from licensing.calendar import office_date
 from licensing.db import utcnow
-from licensing.errors import InvalidInput, NotFound
+from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.finance.queries import month_end
 from licensing.links import links as pages
 from licensing.mail import services as mail
 from licensing.money import format_amount, in_words
 
 SENT = "sent"
+# A statement is sent again to the same address at most once in this while: a
+# second click, or a program retrying without an Idempotency-Key, emailed the
+# licensee the same statement (and PDF) once a press. Round 30.
+RESEND_INTERVAL = timedelta(minutes=10)
 ALREADY_SENT = "already sent"
 NOTHING_TO_SEND = "nothing to send"
 NOT_SENT = "not sent"
@@ -220,6 +224,7 @@ def resend_statement(sent_id: int, *, actor: Actor, now: datetime | None = None)
             raise NotFound(f"There is no statement sent {sent_id}.")
         organization = session.get(Organization, sent.organization_id)
         assert organization is not None
+        _not_just_resent(sent, organization.billing_email, now)
         statement = statement_of_account(
             session, organization, sent.currency, sent.month, month_end(sent.month), as_of=now
         )
@@ -237,6 +242,20 @@ def resend_statement(sent_id: int, *, actor: Actor, now: datetime | None = None)
                 "Correct the billing contact on the organization's page, then send it again."
             ) from None
         return sent
+
+
+def _not_just_resent(sent: SentStatement, address: str, now: datetime) -> None:
+    """Refuses a second sending to the same address within `RESEND_INTERVAL` (a new
+    billing contact gets it at once)."""
+    if sent.resent_at is None or sent.last_sent_to != address:
+        return
+    again_from = sent.resent_at + RESEND_INTERVAL
+    if now < again_from:
+        raise Conflict(
+            f"The {sent.month:%B %Y} statement ({sent.currency}) was sent again to {address} "
+            f"at {sent.resent_at:%H:%M} UTC; it can be sent to that address again from "
+            f"{again_from:%H:%M} UTC. Nothing was sent now."
+        )
 
 
 def statements_sent(session: Session, organization_id: int, limit: int) -> list[SentStatement]:

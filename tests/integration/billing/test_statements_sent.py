@@ -512,3 +512,41 @@ def test_work_waiting_sends_as_many_queries_at_100_changed_statements_as_at_10(
     at_hundred = statements_for(app, client, "/console/")
     assert "<strong>100 changed</strong>" in client.get("/console/").text
     assert at_hundred == at_ten
+
+
+def test_a_statement_is_sent_again_to_one_address_at_most_once_in_ten_minutes(
+    client: FlaskClient, vendor: User, billing_staff: User
+) -> None:
+    """Round 30: a second press (or a retry without an Idempotency-Key) emailed the
+    licensee the same statement again each time. A new billing contact gets it at once."""
+    sent = _january_sent(vendor.organization_id)
+    resend = f"{_url(vendor.organization_id)}/{sent.id}/resend"
+    clerk = bearer(billing_staff)
+    before = len(statement_emails())
+    with time_machine.travel(LATE, tick=False):
+        assert client.post(resend, headers=clerk).status_code == 200
+        again = client.post(resend, headers=clerk)
+        assert again.status_code == 409
+        assert again.mimetype == "application/problem+json"
+        assert "from 15:10 UTC. Nothing was sent now." in again.get_json()["detail"]
+        assert len(statement_emails()) == before + 1
+        vendor.organization.billing_email = "payables@changed.example"
+        db.session().commit()
+        assert client.post(resend, headers=clerk).status_code == 200
+    with time_machine.travel(LATE.replace(minute=10), tick=False):
+        assert client.post(resend, headers=clerk).status_code == 200
+    assert len(statement_emails()) == before + 3
+    db.session().refresh(sent)
+    assert sent.resends == 3
+
+
+def test_a_second_press_of_send_again_on_the_page_says_why_nothing_was_sent(
+    app: Flask, vendor: User, billing_staff: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    sent = _january_sent(vendor.organization_id)
+    clerk = signed_in(app.test_client(), billing_staff)
+    url = f"/console/organizations/{vendor.organization_id}/statements/{sent.id}/resend"
+    assert clerk.post(url).status_code == 302
+    again = clerk.post(url)
+    assert again.status_code == 409
+    assert "Nothing was sent now." in again.text

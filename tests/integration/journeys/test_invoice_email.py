@@ -72,3 +72,26 @@ def test_the_invoice_email_attaches_the_pdf_and_links_without_sign_in(
     wrong = client.get(f"/invoice-links/{invoice.id}/not-the-token")
     assert wrong.status_code == 404
     assert client.get(f"/invoice-links/{invoice.id}/not-the-token/invoice.pdf").status_code == 404
+
+
+def test_the_invoice_links_secret_is_masked_in_the_outbox_and_erased_once_sent(
+    client: FlaskClient, invoice_for: Callable[..., Invoice], vendor: Any, mailbox: SMTPServer
+) -> None:
+    """Round 30: the signed link opens the invoice and its pay page without an account,
+    and stayed whole in the stored email: staff reading the outbox, and any copy of
+    the database, held a working link to every invoice emailed."""
+    invoice = invoice_for(vendor)
+    secret = links.token(invoice)
+    message = (
+        db.session()
+        .scalars(select(OutboxMessage).where(OutboxMessage.template == "invoice_issued"))
+        .one()
+    )
+    assert secret in message.body_text  # until it is delivered
+    assert secret not in message.display_text
+    assert "[hidden]" in message.display_text
+    assert mail.deliver_due(delivery()).sent == 1
+    assert secret in message_text(mailbox.wait_for(1)[0])  # the billing contact has it
+    db.session().refresh(message)
+    assert secret not in message.body_text
+    assert secret not in (message.body_html or "")
