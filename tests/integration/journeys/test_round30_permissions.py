@@ -1,0 +1,134 @@
+"""Round 30: a teacher's permission request and the staff queue, walked."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from licensing.permissions import services
+from licensing.permissions.models import PermissionRequest
+from tests.integration.permissions.conftest import (
+    config_changes,  # noqa: F401 - the fixture (the form's rate limit off)
+    count,
+    request_fields,
+    requested_by,
+    submit,  # noqa: F401 - the fixture
+)
+
+Submit = Callable[..., tuple[PermissionRequest, str]]
+EMAIL = "lena.ortiz@cedar-ridge.example"
+
+
+def _page(response: Any) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def test_the_form_and_the_check_your_email_page_say_when_the_office_aims_to_decide(
+    client: FlaskClient,
+) -> None:
+    # A teacher read that the office "reviews a request and answers with a letter",
+    # and nothing of when: the service level was first said after confirming.
+    form = _page(client.get("/permissions/request"))
+    assert "aims to decide within 10 US business days" in form
+    assert "It may email you a question first" in form
+    sent = _page(client.get("/permissions/request/sent"))
+    assert "which aims to decide within 10 US business days" in sent
+
+
+def test_a_commercial_purpose_keeps_what_was_typed_and_says_why_beside_the_purpose(
+    client: FlaskClient,
+) -> None:
+    # The refusal was a page of its own whose "go back to the request form" opened it
+    # blank: a teacher who chose the commercial purpose by mistake typed it all again.
+    fields = request_fields(purpose="commercial")
+    response = client.post("/permissions/request", data=fields)
+    assert response.status_code == 422
+    page = _page(response)
+    assert "A commercial use needs a license" in page
+    assert 'href="/estimate"' in page
+    assert 'href="/sign-up"' in page
+    beside = page.split('id="purpose-error">', 1)[1].split("</p>", 1)[0]
+    assert beside.startswith("A commercial product, service or publication needs a license")
+    for name in ("requester_name", "requester_email", "institution", "duration"):
+        assert f'name="{name}" required type="text" value="{fields[name]}"' in page.replace(
+            'type="email"', 'type="text"'
+        ), name
+    assert f"{fields['content_requested']}</textarea>" in page
+    assert count(PermissionRequest) == 0
+
+
+def test_the_status_page_sends_a_corrected_request_filled_in_with_every_field(
+    client: FlaskClient,
+    submit: Submit,  # noqa: F811
+) -> None:
+    # "Can I correct my request?": the status page offered only "Withdraw", and after
+    # it "send a new request" opened a blank form.
+    request, token = submit(audience_size=45, duration="Spring 2027 semester")
+    status = _page(client.get(f"/permissions/status/{token}"))
+    assert "A request cannot be changed once sent." in status
+    found = re.search(r'<a href="([^"]+)" id="correct">send a corrected request</a>', status)
+    assert found, status
+    assert found.group(1) == f"/permissions/request?again={token}"
+
+    form = client.get(found.group(1))
+    page = _page(form)
+    assert '<meta name="referrer" content="no-referrer">' in page  # the token is in the address
+    assert "The form is filled in with your earlier request" in page
+    for value in (
+        'value="Lena Ortiz"',
+        f'value="{EMAIL}"',
+        'value="Cedar Ridge Community College"',
+        '<option selected value="faculty">',
+        '<option selected value="academic">',
+        '<option selected value="course_materials">',
+        '<option selected value="lms">',
+        'value="45"',
+        'value="Spring 2027 semester"',
+        "The section guidelines for evaluation and management services.</textarea>",
+    ):
+        assert value in page, value
+    assert 'id="noncommercial" name="noncommercial" type="checkbox" value="y">' in page  # unticked
+
+    # Withdrawn, the page's "send a new request" opens the same filled-in form.
+    services.withdraw(token)
+    closed = _page(client.get(f"/permissions/status/{token}"))
+    assert f'to ask again, <a href="/permissions/request?again={token}">send a new request</a>' in (
+        closed
+    )
+    # A link that does not work opens the form as any visitor sees it, and says nothing.
+    blank = _page(client.get("/permissions/request?again=not-a-token"))
+    assert 'value="Lena Ortiz"' not in blank
+    assert "The form is filled in" not in blank
+    assert request.reference not in blank
+
+
+def test_a_routed_request_s_status_page_offers_no_public_correction(
+    app: Flask, vendor: Any
+) -> None:
+    # A use from a license application is corrected on the application, not the form.
+    routed = requested_by(vendor)
+    token = services.status_token(routed)
+    page = _page(app.test_client().get(f"/permissions/status/{token}"))
+    assert "A request cannot be changed once sent." in page
+    assert 'id="correct"' not in page
+
+
+def test_the_type_of_institution_reads_as_the_form_offered_it(
+    app: Flask,
+    client: FlaskClient,
+    submit: Submit,  # noqa: F811
+    licensing_staff: Any,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # The form offered "Academic institution"; the status page and the staff page read
+    # back the vocabulary's "(academic)".
+    request, token = submit()
+    expected = "Cedar Ridge Community College (academic institution); faculty"
+    assert expected in _page(client.get(f"/permissions/status/{token}"))
+    staff = signed_in(app.test_client(), licensing_staff)
+    assert expected in _page(staff.get(f"/console/permissions/{request.id}"))
