@@ -503,7 +503,7 @@ def _queue_page(
         assignees=assignees,
         assign_form=assign_form,
         assignee_select=assignment.assignee_select(assign_form),
-        metrics=services.metrics(session, now=now),
+        metrics=services.metrics(session, now=now, user_id=current_actor().user_id),
         filter_errors=refused or unread,
         filter_labels=QUEUE_FILTER_LABELS,
     )

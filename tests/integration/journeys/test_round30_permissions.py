@@ -5,11 +5,16 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from licensing.actors import Actor
+from licensing.audit import services as audit_services
+from licensing.db import utcnow
 from licensing.permissions import services
 from licensing.permissions.models import PermissionRequest
 from tests.integration.permissions.conftest import (
@@ -19,6 +24,7 @@ from tests.integration.permissions.conftest import (
     requested_by,
     submit,  # noqa: F401 - the fixture
 )
+from tests.support.factories import bearer
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
 EMAIL = "lena.ortiz@cedar-ridge.example"
@@ -132,3 +138,38 @@ def test_the_type_of_institution_reads_as_the_form_offered_it(
     assert expected in _page(client.get(f"/permissions/status/{token}"))
     staff = signed_in(app.test_client(), licensing_staff)
     assert expected in _page(staff.get(f"/console/permissions/{request.id}"))
+
+
+def test_the_queue_gives_the_week_s_decisions_and_the_reader_s_own(
+    app: Flask,
+    submit: Submit,  # noqa: F811
+    licensing_staff: Any,
+    signed_in: Callable[..., FlaskClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A reviewer asked for their week's throughput: the queue gave open counts and a
+    # 90-day median, nothing of what was decided this week, nor by whom.
+    me = Actor.user(licensing_staff.email, licensing_staff.id, None, frozenset({"licensing"}))
+    now = utcnow()
+    granted, _ = submit()
+    services.approve(granted.id, me, now=now - timedelta(days=2))
+    denied, _ = submit()
+    services.deny(denied.id, "A fee is charged for the course.", me, now=now - timedelta(days=1))
+    by_office, _ = submit()
+    services.approve(by_office.id, Actor.SYSTEM, now=now - timedelta(days=3))
+    last_week, _ = submit()
+    with monkeypatch.context() as clock:  # the audit log's time is the wall clock's
+        clock.setattr(audit_services, "utcnow", lambda: now - timedelta(days=8))
+        services.approve(last_week.id, me, now=now - timedelta(days=8))
+    submit()  # still waiting
+
+    client = signed_in(app.test_client(), licensing_staff)
+    page = _page(client.get("/console/permissions/"))
+    week = page.split('id="week">', 1)[1].split("</dd>", 1)[0]
+    assert week.split()[0] == "3"
+    assert "(2 granted, 1 denied; 2 by you)" in " ".join(week.split())
+
+    answer = client.get("/api/v1/permission-requests/metrics", headers=bearer(licensing_staff))
+    figures = answer.get_json()
+    assert (figures["granted_last_7_days"], figures["denied_last_7_days"]) == (2, 1)
+    assert figures["yours_last_7_days"] == 2
