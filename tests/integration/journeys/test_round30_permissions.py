@@ -173,3 +173,32 @@ def test_the_queue_gives_the_week_s_decisions_and_the_reader_s_own(
     figures = answer.get_json()
     assert (figures["granted_last_7_days"], figures["denied_last_7_days"]) == (2, 1)
     assert figures["yours_last_7_days"] == 2
+
+
+def test_the_staff_page_says_what_the_decision_turns_on_and_what_the_requester_confirmed(
+    app: Flask,
+    submit: Submit,  # noqa: F811
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # A reviewer deciding read the request's fields and the buttons: nothing said on
+    # what grounds to grant or deny, nor that the requester had attested the use was
+    # non-commercial (the form's box is stored, and shown nowhere).
+    public, _ = submit()
+    routed = requested_by(vendor)
+    client = signed_in(app.test_client(), licensing_staff)
+    page = " ".join(_page(client.get(f"/console/permissions/{public.id}")).split())
+    grounds = page.split('id="grounds">', 1)[1].split("</p>", 1)[0]
+    assert grounds.startswith(
+        "What to decide: permission covers non-commercial educational use only."
+    )
+    assert "The requester confirmed on 20" in grounds
+    assert "(US Central time) that no fee is charged for access" in grounds
+    assert "deny, giving the reason, a use that is commercial" in grounds
+    page = " ".join(_page(client.get(f"/console/permissions/{routed.id}")).split())
+    assert "rate card routed this use here as non-commercial education" in page
+
+    services.approve(public.id, Actor.SYSTEM)
+    decided = _page(client.get(f"/console/permissions/{public.id}"))
+    assert 'id="grounds"' not in decided
