@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from tests.browser.conftest import signed_in_tab, vendor_and_staff
+from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer, SMTPServer
 
 REQUESTER = "lena.ortiz@cedar-ridge.example"
@@ -29,6 +30,7 @@ def test_a_department_goes_from_the_estimate_to_a_request_and_corrects_it(
     page.get_by_role("button", name="Estimate the price").click()
     assert page.locator("#routed").inner_text().startswith("No license fee: this use is")
     assert "the price is fixed when your application is approved" not in page.content()
+    assert_accessible(page)
 
     # On to the request: what the estimate held is there; the rest is typed once.
     page.get_by_role("link", name="Request permission for this educational use").click()
@@ -50,6 +52,7 @@ def test_a_department_goes_from_the_estimate_to_a_request_and_corrects_it(
     assert "needs a license, not a permission" in page.locator("#purpose-error").inner_text()
     assert page.get_by_label("Your name").input_value() == "Lena Ortiz"
     assert page.get_by_label("Content requested").input_value().startswith("Section guidelines")
+    assert_accessible(page)
     page.get_by_label("Purpose", exact=True).select_option("course_materials")
     page.get_by_role("button", name="Send the request").click()
     page.wait_for_url("**/permissions/request/sent")
@@ -63,6 +66,7 @@ def test_a_department_goes_from_the_estimate_to_a_request_and_corrects_it(
     assert page.get_by_label("Your email address").input_value() == REQUESTER
     assert page.get_by_label("Purpose", exact=True).input_value() == "course_materials"
     assert not page.get_by_label("I confirm that the use is non-commercial").is_checked()
+    assert_accessible(page)
 
     # The officer grants it; the queue counts the week's decision as theirs.
     tab = signed_in_tab(browser, live_server, staff.email)
@@ -74,3 +78,4 @@ def test_a_department_goes_from_the_estimate_to_a_request_and_corrects_it(
     tab.goto("/console/permissions/")
     week = " ".join(tab.locator("#week").inner_text().split())
     assert week == "1 (1 granted, 0 denied; 1 by you)"
+    assert_accessible(tab)
