@@ -12,7 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Response as FlaskResponse
+from flask_limiter import RequestLimit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -30,10 +32,12 @@ from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, InvalidInput
+from licensing.extensions import retry_after
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.web import assignment
 from licensing.web import confirm as confirm_step
 from licensing.web.console import QueueSummary, queue_summary
+from licensing.web.errors import duration_words
 from licensing.web.filters import recorded_words, state_words
 from licensing.web.forms import PageForm, show_errors
 from licensing.web.navigation import url_pattern
@@ -112,9 +116,20 @@ def _link_problem(error: services.LinkNotValid | services.LinkExpired) -> tuple[
 # --- public: the request form ------------------------------------------------------------
 
 
+def _kept_when_limited(_limit: RequestLimit) -> FlaskResponse:
+    """Over the shared sign-in budget (a department behind one address): the form
+    as sent, saying when to send it again, instead of a page that loses it."""
+    form = forms.PermissionRequestForm()
+    body, _status = _request_form(
+        form, commercial=False, limited=f"in {duration_words(retry_after())}"
+    )
+    # Flask's response class: Flask-Limiter takes no other for the 429's own page.
+    return current_app.response_class(body, status=429, mimetype="text/html")
+
+
 @public.route("/request", methods=["GET", "POST"])
 @access.public
-@auth_rate_limit()
+@auth_rate_limit(on_breach=_kept_when_limited)
 @shows_unstorable_on_form
 def new_request() -> Page:
     """The public request form (no account needed). Opened from the estimator, its
@@ -157,7 +172,11 @@ def _filled_in(query: Any) -> tuple[dict[str, Any], bool]:
 
 
 def _request_form(
-    form: forms.PermissionRequestForm, *, commercial: bool, again: bool = False
+    form: forms.PermissionRequestForm,
+    *,
+    commercial: bool,
+    again: bool = False,
+    limited: str | None = None,
 ) -> tuple[str, int]:
     """The form, as sent when it was refused: a commercial purpose is said at the top,
     with the estimator and the application, and beside the purpose, and what was
@@ -169,6 +188,7 @@ def _request_form(
         form=form,
         label=services.label,
         commercial=commercial,
+        limited=limited,
         # Filled in from a status link, whose token is in the address: the page
         # passes it to no link it holds.
         from_status_link=again,

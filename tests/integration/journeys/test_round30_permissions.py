@@ -202,3 +202,34 @@ def test_the_staff_page_says_what_the_decision_turns_on_and_what_the_requester_c
     services.approve(public.id, Actor.SYSTEM)
     decided = _page(client.get(f"/console/permissions/{public.id}"))
     assert 'id="grounds"' not in decided
+
+
+def test_over_the_shared_rate_limit_the_form_comes_back_kept_saying_when_to_send_it(
+    app: Flask, client: FlaskClient
+) -> None:
+    # The form shares the sign-in budget per address: a teacher on a campus network,
+    # where colleagues had been signing in, met "Too many attempts" on a page of its
+    # own, and the request typed in full was gone.
+    from licensing.extensions import limiter
+
+    app.config["LICENSING"] = app.config["LICENSING"].__class__(
+        **{**app.config["LICENSING"].__dict__, "auth_rate_limit": "2 per minute"}
+    )
+    limiter.reset()
+    for _ in range(2):
+        client.post("/sign-in", data={"email": "someone@cedar-ridge.example", "password": "x"})
+    fields = request_fields()
+    refused = client.post("/permissions/request", data=fields)
+    assert refused.status_code == 429
+    assert 1 <= int(refused.headers["Retry-After"]) <= 60
+    page = _page(refused)
+    said = " ".join(page.split('id="limited"', 1)[1].split("</div>", 1)[0].split())
+    assert "this request was not sent and nothing was stored" in said
+    assert "Send it again in " in said
+    assert "what you typed is kept below" in said
+    assert 'value="Lena Ortiz"' in page
+    assert f"{fields['purpose_detail']}</textarea>" in page
+    assert '<option selected value="lms">' in page
+    assert count(PermissionRequest) == 0
+    # Sign-in's own refusal is the plain page, as before.
+    assert "Too many attempts" in _page(client.post("/sign-in", data={"email": "a@b.example"}))
