@@ -233,3 +233,20 @@ def test_over_the_shared_rate_limit_the_form_comes_back_kept_saying_when_to_send
     assert count(PermissionRequest) == 0
     # Sign-in's own refusal is the plain page, as before.
     assert "Too many attempts" in _page(client.post("/sign-in", data={"email": "a@b.example"}))
+
+
+def test_the_queue_says_in_what_order_it_lists_the_requests(
+    app: Flask,
+    submit: Submit,  # noqa: F811
+    licensing_staff: Any,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # The officer could not tell why a request came first: the list said nothing of
+    # its order (soonest due, as the other queues say theirs).
+    submit()
+    client = signed_in(app.test_client(), licensing_staff)
+    page = _page(client.get("/console/permissions/"))
+    said = page.split('id="order">', 1)[1].split("</p>", 1)[0]
+    assert said == "By the date the decision is due, soonest first: overdue requests lead."
+    ending = _page(client.get("/console/permissions/?ending=1"))
+    assert 'id="order">The grant ending soonest first.</p>' in ending
