@@ -20,6 +20,7 @@ from licensing.permissions.models import PermissionRequest
 from tests.integration.permissions.conftest import (
     config_changes,  # noqa: F401 - the fixture (the form's rate limit off)
     count,
+    last_mail,
     request_fields,
     requested_by,
     submit,  # noqa: F401 - the fixture
@@ -250,3 +251,25 @@ def test_the_queue_says_in_what_order_it_lists_the_requests(
     assert said == "By the date the decision is due, soonest first: overdue requests lead."
     ending = _page(client.get("/console/permissions/?ending=1"))
     assert 'id="order">The grant ending soonest first.</p>' in ending
+
+
+def test_the_expiry_and_withdrawal_emails_say_the_status_page_sends_a_filled_in_request(
+    app: Flask,
+    client: FlaskClient,
+    submit: Submit,  # noqa: F811
+) -> None:
+    # "To continue, submit a new request with the information we asked for": the
+    # teacher looked for a blank form and typed it all again.
+    expired, expired_token = submit()
+    services.ask_for_info(expired.id, "Which sections?", Actor.SYSTEM)
+    services.expire_due(utcnow() + timedelta(days=30))
+    body = " ".join(last_mail(EMAIL).body_text.split())
+    assert "the request's status page sends one, the form filled in with this request" in body
+    assert f"/permissions/status/{expired_token}" in body
+    page = _page(client.get(f"/permissions/status/{expired_token}"))
+    assert f'<a href="/permissions/request?again={expired_token}">send a new request</a>' in page
+
+    _, withdrawn_token = submit(requester_email="omar@cedar-ridge.example")
+    services.withdraw(withdrawn_token)
+    body = " ".join(last_mail("omar@cedar-ridge.example").body_text.split())
+    assert "submit a new request (the request's status page sends one, the form filled" in body
