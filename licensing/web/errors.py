@@ -95,7 +95,8 @@ def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
     response = error.get_response()  # with its headers (Allow)
     if error.code == 429:  # the header and the words say one number
         response.headers["Retry-After"] = str(retry_after(error))
-        if getattr(error, "response", None) is not None:
+        own = getattr(error, "response", None)
+        if own is not None and own.get_data():
             return response  # the view's own page (`auth_rate_limit(on_breach=...)`)
     body, _status = _page(error.code or 500, title, detail)
     response.set_data(body)
