@@ -17,6 +17,7 @@ from licensing.audit import services as audit_services
 from licensing.db import utcnow
 from licensing.permissions import services
 from licensing.permissions.models import PermissionRequest
+from licensing.secret_paths import HIDDEN, hide_secrets
 from tests.integration.permissions.conftest import (
     config_changes,  # noqa: F401 - the fixture (the form's rate limit off)
     count,
@@ -273,3 +274,14 @@ def test_the_expiry_and_withdrawal_emails_say_the_status_page_sends_a_filled_in_
     services.withdraw(withdrawn_token)
     body = " ".join(last_mail("omar@cedar-ridge.example").body_text.split())
     assert "submit a new request (the request's status page sends one, the form filled" in body
+
+
+def test_the_status_token_in_the_corrected_request_s_address_is_hidden_from_the_logs() -> None:
+    # The filled-in form's address carries the status token as `again=`: the access
+    # log wrote the path whole, query included.
+    secret = "Zq3xW9_secretPart-0123456789abcdefghijkLMNOP"
+    line = f'GET /permissions/request?again={secret}&x=1 HTTP/1.1 "-"'
+    hidden = hide_secrets(line)
+    assert secret not in hidden
+    assert f"?again={HIDDEN}&x=1" in hidden
+    assert hide_secrets("/estimate?regain=1&gain=2") == "/estimate?regain=1&gain=2"
