@@ -118,7 +118,7 @@ def test_the_status_page_sends_a_corrected_request_filled_in_with_every_field(
 def test_a_routed_request_s_status_page_offers_no_public_correction(
     app: Flask, vendor: Any
 ) -> None:
-    # A use from a license application is corrected on the application, not the form.
+    # A use routed from a license application is the application's, not the form's.
     routed = requested_by(vendor)
     token = services.status_token(routed)
     page = _page(app.test_client().get(f"/permissions/status/{token}"))
