@@ -39,9 +39,16 @@ _SECRET = re.compile(
 )
 
 
+# Query arguments that carry a secret: the request form filled in from a status
+# link (`/permissions/request?again=<status token>`, round 30).
+SECRET_ARGUMENTS = ("again",)
+_SECRET_ARGUMENT = re.compile(r"([?&](?:" + "|".join(SECRET_ARGUMENTS) + r")=)[^&#\"'\s]+")
+
+
 def hide_secrets(text: str) -> str:
     """`text` (a path, a URL or a log line) with every one-time secret replaced by
-    `[hidden]`: `/reset/AbC...` -> `/reset/[hidden]`."""
+    `[hidden]`: `/reset/AbC...` -> `/reset/[hidden]`, `?again=AbC...` ->
+    `?again=[hidden]`."""
     if "/" not in text:
         return text
-    return _SECRET.sub(r"\1" + HIDDEN, text)
+    return _SECRET_ARGUMENT.sub(r"\1" + HIDDEN, _SECRET.sub(r"\1" + HIDDEN, text))

@@ -29,6 +29,8 @@ from flask import (
     session,
     url_for,
 )
+from flask import Response as FlaskResponse
+from flask_limiter import RequestLimit
 from werkzeug.wrappers import Response
 
 from licensing import access, db
@@ -304,11 +306,15 @@ _AUTH_LIMIT_MESSAGE = "Too many attempts from your address."
 _auth_limit, _auth_limit_off = configured_limit("auth_rate_limit")
 
 
-def auth_rate_limit() -> Callable[[F], F]:
+def auth_rate_limit(
+    on_breach: Callable[[RequestLimit], FlaskResponse | None] | None = None,
+) -> Callable[[F], F]:
     """Per client address, one budget (`AUTH_RATE_LIMIT`) shared by every POST
     that tries a password or sends a link: sign-in, sign-up, reset and
     verification requests. Accounts are also locked in the database after
-    repeated failures (see `services.sign_in`)."""
+    repeated failures (see `services.sign_in`). `on_breach` may answer the 429
+    with a page of the view's own (Flask's response class; a long form, kept:
+    the permission request)."""
     # flask-limiter types its decorator as taking a view or a blueprint; on a view
     # it returns the view, wrapped.
     return limiter.shared_limit(  # type: ignore[return-value]
@@ -317,4 +323,5 @@ def auth_rate_limit() -> Callable[[F], F]:
         methods=["POST"],
         exempt_when=_auth_limit_off,
         error_message=_AUTH_LIMIT_MESSAGE,
+        on_breach=on_breach,
     )

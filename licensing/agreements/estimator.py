@@ -32,6 +32,7 @@ from licensing.extensions import configured_limit, csrf, limiter
 from licensing.limits import shows_unstorable_query_on_form
 from licensing.pricing import ORGANIZATION_TYPES, Quote
 from licensing.ratecards import queries, services
+from licensing.web.filters import page_wording
 from licensing.web.forms import show_unstorable
 from licensing.words import vocab
 
@@ -188,7 +189,9 @@ def estimate() -> tuple[str, int]:
             replaced = services.replaced(asked)
         except errors.InvalidInput as invalid:
             # Beside the fields they name; the rest (the term, a use) in the summary.
-            field_errors = forms.attach_errors(form, invalid.errors)
+            # Worded for a page ("the number of end users", not "end_users").
+            worded = {path: [page_wording(m) for m in ms] for path, ms in invalid.errors.items()}
+            field_errors = forms.attach_errors(form, worded)
             refused = True
     page = render_template(
         "estimator/estimate.html",

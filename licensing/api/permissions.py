@@ -304,6 +304,19 @@ class PermissionMetricsSchema(ApiSchema):
     overdue = ma.fields.Integer()
     decided_last_90_days = ma.fields.Integer()
     median_days_to_decision = ma.fields.Decimal(as_string=True, allow_none=True)
+    granted_last_7_days = ma.fields.Integer(
+        metadata={"description": "Requests granted in the last 7 days (and standing so)."}
+    )
+    denied_last_7_days = ma.fields.Integer(
+        metadata={"description": "Requests denied in the last 7 days (and standing so)."}
+    )
+    yours_last_7_days = ma.fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "Approvals and denials the caller took in the last 7 days; "
+            "null for a program acting as no person."
+        },
+    )
 
 
 # --- the public request and the requester's link ----------------------------------------------
@@ -423,9 +436,9 @@ def list_requests(query: dict[str, Any]) -> Select[Any]:
 @access.staff("licensing")
 @blp.response(200, PermissionMetricsSchema)
 def metrics() -> services.QueueMetrics:
-    """Open requests by state, overdue ones, and the median days to a decision
-    over the last 90 days."""
-    return services.metrics(db.session())
+    """Open requests by state, overdue ones, the median days to a decision over
+    the last 90 days, and the last 7 days' decisions (the caller's too)."""
+    return services.metrics(db.session(), user_id=current_actor().user_id)
 
 
 @blp.route("/permission-requests/<int:request_id>")

@@ -40,6 +40,12 @@ from .models import (
 )
 from .services import NONCOMMERCIAL_MESSAGE, label
 
+# Beside the form's purpose: the form's top links the estimator and the application.
+COMMERCIAL_FIELD_MESSAGE = (
+    "A commercial product, service or publication needs a license, not a permission. "
+    "If the use is in fact non-commercial, choose its educational purpose."
+)
+
 # After trimming (`filters=[_trimmed]`): a field of spaces is as empty as a blank one,
 # with the same message (an answer of spaces met the service's own words instead).
 FILLED = DataRequired(message=FIELD_REQUIRED)
@@ -136,6 +142,24 @@ def suggested(query: Mapping[str, str]) -> dict[str, str]:
         name: query[name][: _SUGGESTED_LENGTH.get(name, 40)]
         for name in SUGGESTED
         if query.get(name)
+    }
+
+
+def request_fields(found: PermissionRequest) -> dict[str, Any]:
+    """A sent request's fields, as the form takes them (to send it again corrected);
+    the non-commercial attestation is given anew."""
+    return {
+        "requester_name": found.requester_shown_name,
+        "requester_email": found.requester_address,
+        "institution": found.institution,
+        "role": found.stated_role or "",
+        "organization_type": found.organization_type or "",
+        "purpose": found.purpose or "",
+        "purpose_detail": found.purpose_detail or "",
+        "content_requested": found.content_requested or "",
+        "medium": found.medium or "",
+        "audience_size": str(found.audience_size or ""),
+        "duration": found.duration or "",
     }
 
 

@@ -12,7 +12,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import Response as FlaskResponse
+from flask_limiter import RequestLimit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -21,6 +23,7 @@ from wtforms import SelectChoice
 from licensing import access, arguments, calendar, db
 from licensing.access import Principal
 from licensing.accounts.auth import auth_rate_limit
+from licensing.accounts.forms import ORGANIZATION_TYPE_LABELS
 from licensing.accounts.models import Organization, User
 from licensing.accounts.queries import assignee_filter_people
 from licensing.actors import current_actor
@@ -29,10 +32,12 @@ from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import Conflict, InvalidInput
+from licensing.extensions import retry_after
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.web import assignment
 from licensing.web import confirm as confirm_step
 from licensing.web.console import QueueSummary, queue_summary
+from licensing.web.errors import duration_words
 from licensing.web.filters import recorded_words, state_words
 from licensing.web.forms import PageForm, show_errors
 from licensing.web.navigation import url_pattern
@@ -96,6 +101,13 @@ def request_letter(request_id: int, letter_id: int) -> Response:
     )
 
 
+@public.app_template_filter("institution_type")
+def institution_type(value: str | None) -> str:
+    """A request's type of institution in the form's words, as a sentence reads them
+    ("academic institution", not the vocabulary's "academic")."""
+    return ORGANIZATION_TYPE_LABELS.get(value or "", humanize(value)).lower()
+
+
 def _link_problem(error: services.LinkNotValid | services.LinkExpired) -> tuple[str, int]:
     status = 404 if isinstance(error, services.LinkNotValid) else 403
     return render_template("permissions/link_problem.html", detail=error.detail), status
@@ -104,19 +116,31 @@ def _link_problem(error: services.LinkNotValid | services.LinkExpired) -> tuple[
 # --- public: the request form ------------------------------------------------------------
 
 
+def _kept_when_limited(_limit: RequestLimit) -> FlaskResponse:
+    """Over the shared sign-in budget (a department behind one address): the form
+    as sent, saying when to send it again, instead of a page that loses it."""
+    form = forms.PermissionRequestForm()
+    body, _status = _request_form(
+        form, commercial=False, limited=f"in {duration_words(retry_after())}"
+    )
+    # Flask's response class: Flask-Limiter takes no other for the 429's own page.
+    return current_app.response_class(body, status=429, mimetype="text/html")
+
+
 @public.route("/request", methods=["GET", "POST"])
 @access.public
-@auth_rate_limit()
+@auth_rate_limit(on_breach=_kept_when_limited)
 @shows_unstorable_on_form
 def new_request() -> Page:
     """The public request form (no account needed). Opened from the estimator, its
     link's query fills in what the visitor entered there (`forms.SUGGESTED`)."""
-    form = forms.PermissionRequestForm(data=forms.suggested(request.args))
+    filled, again = _filled_in(request.args)
+    form = forms.PermissionRequestForm(data=filled)
     if form.validate_on_submit():
         try:
             created = services.submit_request(form.command())
-        except services.CommercialUse as error:
-            return render_template("permissions/commercial.html", detail=error.detail), 422
+        except services.CommercialUse:
+            return _request_form(form, commercial=True)
         except InvalidInput as error:
             show_errors(form, error)
         else:
@@ -127,18 +151,57 @@ def new_request() -> Page:
                 "success",
             )
             return redirect(url_for("permissions_public.request_sent"))
-    elif form.is_submitted() and form.purpose.data == "commercial":
-        return render_template(
-            "permissions/commercial.html", detail=services.COMMERCIAL_MESSAGE
-        ), 422
-    status = 422 if form.is_submitted() else 200
-    return render_template("permissions/request_form.html", form=form, label=services.label), status
+    return _request_form(
+        form, commercial=form.is_submitted() and form.purpose.data == "commercial", again=again
+    )
+
+
+def _filled_in(query: Any) -> tuple[dict[str, Any], bool]:
+    """What the form opens with: a link's suggestions (`forms.suggested`), or, from a
+    status page's "send a corrected request" (`again=<status token>`), every field of
+    that request but the attestation, given again (and True). A link that no longer
+    works opens the form as the rest of the query fills it."""
+    again = query.get("again")
+    if not again:
+        return forms.suggested(query), False
+    try:
+        found = services.request_for_link(again)
+    except (services.LinkNotValid, services.LinkExpired):
+        return forms.suggested(query), False
+    return forms.request_fields(found), True
+
+
+def _request_form(
+    form: forms.PermissionRequestForm,
+    *,
+    commercial: bool,
+    again: bool = False,
+    limited: str | None = None,
+) -> tuple[str, int]:
+    """The form, as sent when it was refused: a commercial purpose is said at the top,
+    with the estimator and the application, and beside the purpose, and what was
+    typed stays (a separate page's "go back to the request form" opened it blank)."""
+    if commercial:
+        form.purpose.errors = [forms.COMMERCIAL_FIELD_MESSAGE]
+    return render_template(
+        "permissions/request_form.html",
+        form=form,
+        label=services.label,
+        commercial=commercial,
+        limited=limited,
+        # Filled in from a status link, whose token is in the address: the page
+        # passes it to no link it holds.
+        from_status_link=again,
+        sla_days=current_config().permission_sla_days,
+    ), 422 if form.is_submitted() else 200
 
 
 @public.route("/request/sent")
 @access.public
 def request_sent() -> str:
-    return render_template("permissions/request_sent.html")
+    return render_template(
+        "permissions/request_sent.html", sla_days=current_config().permission_sla_days
+    )
 
 
 @public.route("/confirm/<token>")
@@ -188,6 +251,7 @@ def _status_page(
         today=calendar.office_date(now),
         ending_notice=ENDING_NOTICE,
         ask_again_url=_ask_again_url(found),
+        correct_url=url_for("permissions_public.new_request", again=token),
     ), status
 
 
@@ -459,7 +523,7 @@ def _queue_page(
         assignees=assignees,
         assign_form=assign_form,
         assignee_select=assignment.assignee_select(assign_form),
-        metrics=services.metrics(session, now=now),
+        metrics=services.metrics(session, now=now, user_id=current_actor().user_id),
         filter_errors=refused or unread,
         filter_labels=QUEUE_FILTER_LABELS,
     )

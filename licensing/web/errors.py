@@ -95,6 +95,9 @@ def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
     response = error.get_response()  # with its headers (Allow)
     if error.code == 429:  # the header and the words say one number
         response.headers["Retry-After"] = str(retry_after(error))
+        own = getattr(error, "response", None)
+        if own is not None and own.get_data():
+            return response  # the view's own page (`auth_rate_limit(on_breach=...)`)
     body, _status = _page(error.code or 500, title, detail)
     response.set_data(body)
     response.mimetype = "text/html"
@@ -124,11 +127,11 @@ def _too_many(error: HTTPException) -> str:
     """What a 429 page says: when to try again, the number its Retry-After says."""
     return (
         "Too many attempts came from your address in a short time, so this one was "
-        f"refused and nothing was saved. Try again in {_duration(retry_after(error))}."
+        f"refused and nothing was saved. Try again in {duration_words(retry_after(error))}."
     )
 
 
-def _duration(seconds: int) -> str:
+def duration_words(seconds: int) -> str:
     """`45` -> `45 seconds`; `60` -> `1 minute`; `150` -> `3 minutes` (rounded up,
     so trying again then is never too early); `7200` -> `2 hours`."""
     count, unit = seconds, "second"

@@ -243,10 +243,22 @@ def _is_index(part: str) -> bool:
     return part.isascii() and part.isdigit()
 
 
+# The pricing core's refusal of a missing quantity or revenue, in the API's words
+# (recorded: `tests/unit/pricing/recorded_quotes.json`), said as a sentence on a page:
+# "required by rule distribution-software: the number of end_users".
+_MISSING_QUANTITY = re.compile(r"^required by rule (\S+): the number of (\w+)$")
+_MISSING_REVENUE = re.compile(r"^required by rule (\S+), which charges a share of revenue$")
+
+
 def page_wording(message: str) -> str:
     """A service's message as a page should say it (no API field names); what to do
     about it is the service's to say (`ratecards.services.term_advice`), in words
     both edges share."""
+    if found := _MISSING_QUANTITY.match(message):
+        rule, unit = found.groups()
+        return f"Required: rule {rule} prices this use by the number of {humanize(unit)}."
+    if found := _MISSING_REVENUE.match(message):
+        return f"Required: rule {found.group(1)} charges a share of the revenue."
     for api, page in _PAGE_WORDING:
         message = message.replace(api, page)
     return message

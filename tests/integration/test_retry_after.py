@@ -16,7 +16,7 @@ import flask_limiter._extension
 import pytest
 from flask import Flask
 
-from licensing.web.errors import _duration
+from licensing.web.errors import duration_words
 
 DETAIL_SECONDS = re.compile(r"try again in (\d+) seconds\.$")
 
@@ -66,4 +66,4 @@ def test_a_refused_sign_in_page_says_in_words_the_wait_its_header_gives(app: Fla
     assert page.status_code == 429
     seconds = int(page.headers["Retry-After"])
     assert seconds > 60
-    assert f"Try again in {_duration(seconds)}." in page.get_data(as_text=True)
+    assert f"Try again in {duration_words(seconds)}." in page.get_data(as_text=True)

@@ -262,7 +262,8 @@ def test_a_closed_request_without_a_decision_offers_a_new_request(
     services.withdraw(withdrawn_token)
     for token in (expired_token, withdrawn_token):
         page = client.get(f"/permissions/status/{token}").get_data(as_text=True)
-        assert '<a href="/permissions/request">send a new request</a>' in page
+        # Filled in with the closed request (round 30), to correct or send as it is.
+        assert f'<a href="/permissions/request?again={token}">send a new request</a>' in page
     assert db.session().get(PermissionRequest, expired.id).state == "expired"
 
 
