@@ -75,7 +75,12 @@ DECLARED = Declared(
         METHOD,
         Column("state", TEXT, one_of(PAYMENT_STATES)),
         CURRENCY,
-        Column("amount", MONEY, "Asked for (card) or received (offline)."),
+        Column(
+            "amount",
+            MONEY,
+            "Asked for (card; a flagged payment once accepted: what was received and "
+            "applied) or received (offline).",
+        ),
         Column("amount_received", MONEY, "What Stripe reported, when it differed (flagged)."),
         Field(
             Column(

@@ -179,7 +179,7 @@ def test_every_figure_of_the_month_ties_to_the_exports_and_the_exports_to_the_le
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    _month_end(client, vendor, billing_staff, localstripe, invoice_for)
+    _lost, _won, short = _month_end(client, vendor, billing_staff, localstripe, invoice_for)["card"]
     export = _exporter(client, billing_staff)
 
     invoices = export("invoices")
@@ -187,6 +187,19 @@ def test_every_figure_of_the_month_ties_to_the_exports_and_the_exports_to_the_le
     payments = [row for row in export("payments") if row["invoice_number"] not in void]
     credit_notes = export("credit_notes")
     refunds = [row for row in export("refunds") if row["state"] == "succeeded"]
+    # Accepted short: the row's amount is what was applied, the rest owed on the invoice.
+    (accepted,) = [row for row in payments if row["invoice_number"] == short.number]
+    assert (accepted["state"], accepted["amount"], accepted["amount_received"]) == (
+        "succeeded",
+        "299.99",
+        "299.99",
+    )
+    (owing,) = [row for row in invoices if row["invoice_number"] == short.number]
+    assert (owing["state"], owing["amount_paid"], owing["balance_due"]) == (
+        "open",
+        "299.99",
+        "0.01",
+    )
 
     expected = {
         "invoiced": _sums((r for r in invoices if r["state"] != "void"), "issue_date", "total"),
