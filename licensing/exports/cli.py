@@ -75,7 +75,9 @@ class _Progress:
 @click.argument("dataset", type=click.Choice(list(base.all_datasets())))
 @click.option("--from", "date_from", help="First day (ISO 8601), included.")
 @click.option("--to", "date_to", help="Last day (ISO 8601), included.")
-@click.option("--by", help="Which date --from/--to apply to: issued, paid, period or reversed.")
+@click.option(
+    "--by", help="Which date --from/--to apply to: issued, paid, period, reversed or recorded."
+)
 @click.option("--format", "format_name", type=click.Choice(list(FORMATS)), default="csv")
 @click.option("--output", "-o", default="-", help="File to write; '-' (default) is stdout.")
 @click.option("--organization", type=int, help="Only this organization (its id).")

@@ -23,7 +23,10 @@ PAID = "paid"
 PERIOD = "period"
 # A payment's reversal by the day the bank returned it (the Finance page's Reversed).
 REVERSED = "reversed"
-DATE_BASES = (ISSUED, PAID, PERIOD, REVERSED)
+# Money records by the office day they were written or changed (recorded, applied,
+# reversed), whatever day they are dated: a finance system's nightly pull (round 30).
+RECORDED = "recorded"
+DATE_BASES = (ISSUED, PAID, PERIOD, REVERSED, RECORDED)
 
 # Query parameter -> the filter it sets (the page, the API and the CLI use these names).
 PARAMETERS = ("from", "to", "by", "organization", "state", "currency", "use", "as_of")

@@ -11,7 +11,7 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from licensing.accounts.models import Organization
@@ -21,7 +21,7 @@ from licensing.billing.states import DRAFT
 from licensing.calendar import office_date
 from licensing.db import Statement, count_rows
 from licensing.exports.base import BATCH, CountFunction, ExportContext
-from licensing.exports.filters import ISSUED, PAID, ExportFilter
+from licensing.exports.filters import ISSUED, PAID, RECORDED, ExportFilter
 from licensing.money import minor_units
 
 
@@ -118,13 +118,19 @@ def on_days(statement: Statement, day: Any, given: ExportFilter) -> Statement:
     return statement
 
 
+def _within(moment: Any, given: ExportFilter) -> list[ColumnElement[bool]]:
+    """A time stamp within the filter's days at the office (UTC bounds)."""
+    bounds: list[ColumnElement[bool]] = []
+    if given.starts():
+        bounds.append(moment >= given.starts())
+    if given.ends():
+        bounds.append(moment < given.ends())
+    return bounds
+
+
 def at_times(statement: Statement, moment: Any, given: ExportFilter) -> Statement:
     """A time stamp within the filter's days at the office (UTC bounds)."""
-    if given.starts():
-        statement = statement.where(moment >= given.starts())
-    if given.ends():
-        statement = statement.where(moment < given.ends())
-    return statement
+    return statement.where(*_within(moment, given))
 
 
 def issued_invoices(statement: Statement, given: ExportFilter) -> Statement:
@@ -136,7 +142,21 @@ def issued_invoices(statement: Statement, given: ExportFilter) -> Statement:
         if given.date_from or given.date_to:
             statement = statement.where(Invoice.paid_at.is_not(None))
         statement = at_times(statement, Invoice.paid_at, given)
+    elif given.date_basis == RECORDED:
+        # A nightly pull: issued, paid or voided on the days.
+        changed = (Invoice.finalized_at, Invoice.paid_at, Invoice.voided_at)
+        statement = recorded_on_days(statement, changed, given)
     return statement
+
+
+def recorded_on_days(
+    statement: Statement, moments: Sequence[Any], given: ExportFilter
+) -> Statement:
+    """Records written or changed on the filter's days at the office: any of the time
+    stamps `moments` (when recorded, applied, reversed) within them (`by=recorded`)."""
+    if not (given.date_from or given.date_to):
+        return statement
+    return statement.where(or_(*(and_(*_within(moment, given)) for moment in moments)))
 
 
 def made_on_days(statement: Statement, day: Any, settled_at: Any, given: ExportFilter) -> Statement:

@@ -44,6 +44,7 @@ DATE_BASIS_LABELS = {
     "paid": "Paid date",
     "period": "Period",
     "reversed": "Day returned (reversals)",
+    "recorded": "Day recorded or changed (nightly pulls)",
 }
 
 

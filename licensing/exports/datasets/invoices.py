@@ -19,7 +19,7 @@ from licensing.exports.columns import (
     one_of,
 )
 from licensing.exports.declared import Declared, Field
-from licensing.exports.filters import ISSUED, PAID, ExportFilter
+from licensing.exports.filters import ISSUED, PAID, RECORDED, ExportFilter
 from licensing.exports.queries import day_of, issued_invoices, licensee
 
 STATES = tuple(state for state in INVOICE_STATES if state != "draft")
@@ -79,7 +79,7 @@ DATASET = DECLARED.dataset(
     title="Invoices",
     description="Every issued invoice (drafts are not documents yet), oldest issue first.",
     schema_version=1,
-    date_bases=(ISSUED, PAID),
+    date_bases=(ISSUED, PAID, RECORDED),
     filters=frozenset({"organization", "state", "currency"}),
     states=STATES,
     order=10,

@@ -25,8 +25,15 @@ from licensing.exports.columns import (
     one_of,
 )
 from licensing.exports.declared import Declared, Field
-from licensing.exports.filters import PAID, REVERSED, ExportFilter
-from licensing.exports.queries import licensee, made_on, made_on_days, of_licensee, on_days
+from licensing.exports.filters import PAID, RECORDED, REVERSED, ExportFilter
+from licensing.exports.queries import (
+    licensee,
+    made_on,
+    made_on_days,
+    of_licensee,
+    on_days,
+    recorded_on_days,
+)
 
 # The dispute that withdrew a card payment's money, and the one whose reinstated
 # money a payment is (each at most one: a unique reversal and reinstatement).
@@ -51,6 +58,11 @@ def _source(statement: Statement, given: ExportFilter) -> Statement:
     if given.date_basis == REVERSED:
         # The Finance page's Reversed: reversals by the day the bank returned them.
         return on_days(statement, PaymentReversal.returned_on, given)
+    if given.date_basis == RECORDED:
+        # A nightly pull: the payments recorded, applied (a card settled, a flagged
+        # one accepted) or reversed on the days, whatever day their money is dated.
+        changed = (Payment.created_at, Payment.settled_at, PaymentReversal.created_at)
+        return recorded_on_days(statement, changed, given)
     return made_on_days(statement, Payment.received_on, Payment.settled_at, given)
 
 
@@ -63,7 +75,12 @@ DECLARED = Declared(
         METHOD,
         Column("state", TEXT, one_of(PAYMENT_STATES)),
         CURRENCY,
-        Column("amount", MONEY, "Asked for (card) or received (offline)."),
+        Column(
+            "amount",
+            MONEY,
+            "Asked for (card; a flagged payment once accepted: what was received and "
+            "applied) or received (offline).",
+        ),
         Column("amount_received", MONEY, "What Stripe reported, when it differed (flagged)."),
         Field(
             Column(
@@ -134,7 +151,7 @@ DATASET = DECLARED.dataset(
     title="Payments",
     description="Card payments (with Stripe ids) and offline payments, in the order made.",
     schema_version=1,
-    date_bases=(PAID, REVERSED),
+    date_bases=(PAID, REVERSED, RECORDED),
     filters=frozenset({"organization", "state", "currency"}),
     states=PAYMENT_STATES,
     order=30,

@@ -70,7 +70,10 @@ def test_the_exports_page_refuses_a_filter_in_its_labels_and_the_api_in_its_para
         "The Payments export does not filter by Use (it takes From, To, Dates apply to, "
         "Organization, State, Currency)." in text
     )
-    assert "Must be one of: Paid date, Day returned (reversals)." in text
+    assert (
+        "Must be one of: Paid date, Day returned (reversals), Day recorded or changed "
+        "(nightly pulls)." in text
+    )
     assert "payments export" not in text
     assert "filter by use" not in text
     # A use it takes, misspelt: the uses as the options say them.

@@ -1,0 +1,382 @@
+"""A finance month-end walked (round 30): a month of records made with the real
+services (card payments through localstripe, a dispute lost and one won, a flagged
+payment accepted short through the API, offline payments, a bounced check, a credit
+note refunded, a void, a second currency), then every figure of the Finance page
+tied to the exports, and the exports to the invoices' and payments' own totals, to
+the cent, per currency.
+
+    V (the vendor, cards)  250.00 paid, disputed, lost; 250.00 paid, disputed, won;
+                           300.00 paid 299.99 (flagged), accepted short by API
+    B (offline, USD)       1000.00 by check, the bank returns it; 500.00 by wire,
+                           a 100.00 credit note refunded by wire; 80.00 voided
+    C (offline, EUR)       999.00, 400.00 received by wire
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from licensing import db
+from licensing.accounts.models import User
+from licensing.billing import services
+from licensing.billing.models import Invoice, Payment
+from licensing.finance import queries as finance
+from licensing.finance.queries import Filters
+from tests.integration.exports.conftest import read_jsonl, total
+from tests.integration.finance.conftest import at, issue
+from tests.support import factories
+from tests.support.billing import credited, paid_offline, refunded_offline, reversed_offline
+from tests.support.factories import bearer, billing_clerk
+from tests.support.servers import LocalStripe
+
+from .dispute_support import REINSTATED, WITHDRAWN, dispute_event, paid_with_charge
+from .refund_support import deliver
+from .stripe_support import flagged_card_payment, stripe_config
+
+ZERO = Decimal(0)
+FIRST, LAST = date(2026, 1, 1), date(2028, 12, 1)
+# The page's aging rows by the receivables export's `aging_bucket`.
+BUCKETS = {"1_30": "1-30", "31_60": "31-60", "61_90": "61-90", "disputed": "not_chased"}
+
+
+@pytest.fixture
+def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
+    return stripe_config(localstripe)
+
+
+def _month(day: str | None) -> str | None:
+    return day[:7] if day else None
+
+
+def _sums(rows: Iterable[dict[str, Any]], day: str, amount: str = "amount") -> dict[str, Decimal]:
+    """Sum of `amount` by (currency, month of `day`)."""
+    found: dict[str, Decimal] = defaultdict(Decimal)
+    for row in rows:
+        if row[day]:
+            found[f"{row['currency']} {_month(row[day])}"] += Decimal(row[amount])
+    return dict(found)
+
+
+def _nonzero(figures: dict[str, Decimal]) -> dict[str, Decimal]:
+    return {key: value for key, value in figures.items() if value}
+
+
+def _exporter(client: FlaskClient, staff: User) -> Callable[..., list[dict[str, Any]]]:
+    """`export(dataset, **filters)`: its rows, as a finance system pulls them (JSON Lines)."""
+    headers = bearer(staff)
+
+    def export(dataset: str, **filters: Any) -> list[dict[str, Any]]:
+        response = client.get(
+            f"/api/v1/exports/{dataset}",
+            query_string={"format": "jsonl", **filters},
+            headers=headers,
+        )
+        assert response.status_code == 200, response.get_data(as_text=True)
+        return read_jsonl(response.get_data())[1]
+
+    return export
+
+
+def _month_end(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> dict[str, Any]:
+    """The month's records (the docstring)."""
+    made: dict[str, Any] = {}
+    # Card: a dispute lost, one won.
+    lost, paid_lost, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    deliver(
+        client,
+        dispute_event(
+            "charge.dispute.created", paid_lost, charge, moved=(WITHDRAWN,), dispute_id="du_lost"
+        ),
+    )
+    deliver(
+        client,
+        dispute_event(
+            "charge.dispute.closed",
+            paid_lost,
+            charge,
+            status="lost",
+            moved=(WITHDRAWN,),
+            dispute_id="du_lost",
+        ),
+    )
+    won, paid_won, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    deliver(
+        client,
+        dispute_event(
+            "charge.dispute.closed",
+            paid_won,
+            charge,
+            status="won",
+            moved=(WITHDRAWN, REINSTATED),
+            dispute_id="du_won",
+        ),
+    )
+    # A flagged payment (299.99 received of 300.00) accepted short by a finance script.
+    short, flagged = flagged_card_payment(client, vendor, localstripe, invoice_for, received=29999)
+    accepted = client.post(
+        f"/api/v1/payments/{flagged.id}/accept",
+        json={"reason": "The licensee's bank kept a cent; accepted."},
+        headers=bearer(billing_staff),
+    )
+    assert accepted.status_code == 200, accepted.get_json()
+    assert accepted.get_json()["invoice_balance_due"] == "0.01"
+    made["card"] = (lost, won, short)
+
+    session = db.session()
+    b = factories.make_organization(session).id
+    c = factories.make_organization(session).id
+    checked = issue(b, "1000.00", date(2026, 10, 20))
+    check = paid_offline(
+        checked.id,
+        "1000.00",
+        "CHK 77",
+        method="check",
+        received_on=date(2026, 11, 3),
+        now=at(date(2026, 11, 3)),
+    )
+    reversed_offline(
+        check.id,
+        "Check returned: insufficient funds.",
+        returned_on=date(2026, 11, 17),
+        now=at(date(2026, 11, 18)),
+    )
+    wired = issue(b, "500.00", date(2026, 11, 2))
+    paid_offline(
+        wired.id, "500.00", "WIRE-11", received_on=date(2026, 11, 9), now=at(date(2026, 11, 9))
+    )
+    credit = credited(wired.id, "100.00", "One seat fewer", now=at(date(2026, 11, 12)))
+    refunded_offline(
+        credit.id, "100.00", "RF-11", sent_on=date(2026, 11, 20), now=at(date(2026, 11, 20))
+    )
+    voided = issue(b, "80.00", date(2026, 11, 5))
+    services.void_invoice(
+        voided.id, reason="Issued in error", now=at(date(2026, 11, 6)), actor=billing_clerk()
+    )
+    euro = issue(c, "999.00", date(2026, 11, 10), currency="EUR")
+    paid_offline(
+        euro.id, "400.00", "WIRE-EU", received_on=date(2026, 11, 25), now=at(date(2026, 11, 25))
+    )
+    return made
+
+
+def test_every_figure_of_the_month_ties_to_the_exports_and_the_exports_to_the_ledger(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    _lost, _won, short = _month_end(client, vendor, billing_staff, localstripe, invoice_for)["card"]
+    export = _exporter(client, billing_staff)
+
+    invoices = export("invoices")
+    void = {row["invoice_number"] for row in invoices if row["state"] == "void"}
+    payments = [row for row in export("payments") if row["invoice_number"] not in void]
+    credit_notes = export("credit_notes")
+    refunds = [row for row in export("refunds") if row["state"] == "succeeded"]
+    # Accepted short: the row's amount is what was applied, the rest owed on the invoice.
+    (accepted,) = [row for row in payments if row["invoice_number"] == short.number]
+    assert (accepted["state"], accepted["amount"], accepted["amount_received"]) == (
+        "succeeded",
+        "299.99",
+        "299.99",
+    )
+    (owing,) = [row for row in invoices if row["invoice_number"] == short.number]
+    assert (owing["state"], owing["amount_paid"], owing["balance_due"]) == (
+        "open",
+        "299.99",
+        "0.01",
+    )
+
+    expected = {
+        "invoiced": _sums((r for r in invoices if r["state"] != "void"), "issue_date", "total"),
+        "collected": _sums(
+            (r for r in payments if r["state"] in ("succeeded", "reversed")), "paid_date"
+        ),
+        "reversed": _sums(
+            (r for r in payments if r["state"] == "reversed"), "reversed_on", "reversed_amount"
+        ),
+        "credited": _sums(credit_notes, "issue_date"),
+        "refunded": _sums(refunds, "sent_date"),
+    }
+    figures: dict[str, dict[str, Decimal]] = defaultdict(dict)
+    currencies = sorted({row["currency"] for row in invoices})
+    assert currencies == ["EUR", "USD"]
+    session = db.session()
+    for currency in currencies:
+        for row in finance.cash_flow(session, Filters(FIRST, LAST, currency=currency)):
+            for name in expected:
+                figures[name][f"{currency} {row.period.key}"] = getattr(row, name)
+            # Outstanding at the month's end: the receivables export as of that day.
+            end = row.period.end
+            balances = export("receivables", as_of=end.isoformat(), currency=currency)
+            owed = sum(
+                (Decimal(r["balance"]) for r in balances if r["invoice_number"] not in void), ZERO
+            )
+            assert owed == row.outstanding, (currency, row.period.key)
+    for name, by_month in expected.items():
+        assert _nonzero(figures[name]) == by_month, name
+
+    # The exports tie to the invoices' and payments' own totals, per currency.
+    lines = export("invoice_lines")
+    for currency in currencies:
+        mine = [r for r in invoices if r["currency"] == currency]
+        assert sum((Decimal(r["total"]) for r in mine), ZERO) == sum(
+            (Decimal(r["amount"]) for r in lines if r["currency"] == currency), ZERO
+        )
+        for row in mine:
+            stored = session.scalar(
+                db.select(Invoice).where(Invoice.number == row["invoice_number"])
+            )
+            assert stored is not None
+            assert Decimal(row["total"]) == stored.total
+            assert Decimal(row["balance_due"]) == stored.balance_due
+            counted = [p for p in payments if p["invoice_number"] == row["invoice_number"]]
+            kept = sum(
+                (
+                    Decimal(p["amount"]) - Decimal(p["reversed_amount"] or 0)
+                    for p in counted
+                    if p["state"] in ("succeeded", "reversed")
+                ),
+                ZERO,
+            )
+            if row["state"] != "void":
+                assert Decimal(row["amount_paid"]) == kept, row["invoice_number"]
+    for row in payments:
+        stored_payment = session.get(Payment, row["payment_id"])
+        assert stored_payment is not None
+        assert Decimal(row["amount"]) == stored_payment.amount
+
+    # Aging: each row of the page's aging is its bucket in the export, at the month's
+    # end and once every card payment's dispute is closed.
+    for as_of in (date(2026, 11, 30), date(2028, 1, 31)):
+        balances = export("receivables", as_of=as_of.isoformat(), currency="USD")
+        for aged in finance.aging(session, "USD", as_of):
+            bucket = BUCKETS.get(aged.key, aged.key)
+            exported = [r for r in balances if r["aging_bucket"] == bucket]
+            assert aged.amount == total(exported, "balance"), (as_of, aged.key)
+            assert aged.invoices == len(exported), (as_of, aged.key)
+
+
+def _nights() -> Iterable[date]:
+    day = date(2026, 11, 1)
+    while day <= date(2026, 12, 3):
+        yield day
+        day += timedelta(days=1)
+
+
+def test_a_nightly_pull_by_day_recorded_gets_the_late_entries_a_pull_by_day_paid_misses(
+    client: FlaskClient, billing_staff: User
+) -> None:
+    # Entries recorded on a later day than the one they are dated (a statement's late
+    # entries): a check returned on 11-17, recorded on 11-19; a wire received on 11-27,
+    # recorded on 12-02; a refund sent on 11-20, recorded on 11-23; and an invoice
+    # issued on 11-05 in error, voided on 11-06.
+    export = _exporter(client, billing_staff)
+    session = db.session()
+    b = factories.make_organization(session).id
+    first = issue(b, "1000.00", date(2026, 11, 2))
+    second = issue(b, "500.00", date(2026, 11, 2))
+    third = issue(b, "250.00", date(2026, 11, 2))
+    made: dict[str, Any] = {}
+
+    def record(day: date) -> None:
+        """What billing staff record on `day`, dated whenever it happened."""
+        if day == date(2026, 11, 3):
+            made["check"] = paid_offline(
+                first.id, "1000.00", "CHK 1", method="check", received_on=day, now=at(day)
+            )
+            made["wire"] = paid_offline(second.id, "500.00", "W-1", received_on=day, now=at(day))
+            made["credit"] = credited(second.id, "120.00", "Seat removed", now=at(day))
+        if day == date(2026, 11, 19):
+            reversed_offline(
+                made["check"].id, "Check returned.", returned_on=date(2026, 11, 17), now=at(day)
+            )
+        if day == date(2026, 11, 23):
+            refunded_offline(
+                made["credit"].id, "120.00", "RF-1", sent_on=date(2026, 11, 20), now=at(day)
+            )
+        if day == date(2026, 11, 5):
+            made["wrong"] = issue(b, "80.00", day)
+        if day == date(2026, 11, 6):
+            services.void_invoice(
+                made["wrong"].id, reason="Issued in error", now=at(day), actor=billing_clerk()
+            )
+        if day == date(2026, 12, 2):
+            paid_offline(third.id, "250.00", "W-2", received_on=date(2026, 11, 27), now=at(day))
+
+    by_paid: dict[str, Decimal] = defaultdict(Decimal)
+    by_recorded: dict[str, Decimal] = defaultdict(Decimal)
+    booked: set[tuple[int, str]] = set()  # (payment or refund id, movement): booked once
+    seen: dict[int, int] = defaultdict(int)
+    for night in _nights():
+        record(night)
+        days = {"from": night.isoformat(), "to": night.isoformat()}
+        # The pull by the day money is dated: received, returned, sent.
+        for row in export("payments", **days):
+            if row["state"] in ("succeeded", "reversed"):
+                by_paid[f"collected {_month(row['paid_date'])}"] += Decimal(row["amount"])
+        for row in export("payments", by="reversed", **days):
+            by_paid[f"reversed {_month(row['reversed_on'])}"] += Decimal(row["reversed_amount"])
+        for row in export("refunds", state="succeeded", **days):
+            by_paid[f"refunded {_month(row['sent_date'])}"] += Decimal(row["amount"])
+        for row in export("invoices", **days):
+            by_paid[f"invoiced {_month(row['issue_date'])}"] += Decimal(row["total"])
+        for row in export("invoices", by="recorded", **days):
+            key = f"invoiced {_month(row['issue_date'])}"
+            if (row["invoice_id"], "issued") not in booked:
+                booked.add((row["invoice_id"], "issued"))
+                by_recorded[key] += Decimal(row["total"])
+            if row["state"] == "void" and (row["invoice_id"], "void") not in booked:
+                booked.add((row["invoice_id"], "void"))  # a void counts nowhere
+                by_recorded[key] -= Decimal(row["total"])
+        # The pull by the day recorded: each row is the payment as it stands; the
+        # ledger books each movement once, keyed by the row's id, on its own day.
+        for row in export("payments", by="recorded", **days):
+            seen[row["payment_id"]] += 1
+            movements = []
+            if row["state"] in ("succeeded", "reversed"):
+                movements.append(("collected", row["paid_date"], row["amount"]))
+            if row["state"] == "reversed":
+                movements.append(("reversed", row["reversed_on"], row["reversed_amount"]))
+            for movement, day, amount in movements:
+                if (row["payment_id"], movement) not in booked:
+                    booked.add((row["payment_id"], movement))
+                    by_recorded[f"{movement} {_month(day)}"] += Decimal(amount)
+        for row in export("refunds", by="recorded", state="succeeded", **days):
+            if (row["refund_id"], "refunded") not in booked:
+                booked.add((row["refund_id"], "refunded"))
+                by_recorded[f"refunded {_month(row['sent_date'])}"] += Decimal(row["amount"])
+
+    page: dict[str, Decimal] = {}
+    for row in finance.cash_flow(session, Filters(date(2026, 11, 1), date(2026, 12, 1))):
+        for name in ("invoiced", "collected", "reversed", "refunded"):
+            if getattr(row, name):
+                page[f"{name} {row.period.key}"] = getattr(row, name)
+    assert page == {
+        "invoiced 2026-11": Decimal("1750.00"),
+        "collected 2026-11": Decimal("1750.00"),
+        "reversed 2026-11": Decimal("1000.00"),
+        "refunded 2026-11": Decimal("120.00"),
+    }
+    assert dict(by_recorded) == page  # every late entry, each once
+    assert seen[made["check"].id] == 2  # recorded, then its reversal recorded
+    # By the day dated, the late entries were never in a night's pull.
+    # and the invoice voided the day after it was issued stayed invoiced.
+    assert dict(by_paid) == {
+        "invoiced 2026-11": Decimal("1830.00"),
+        "collected 2026-11": Decimal("1500.00"),
+    }
