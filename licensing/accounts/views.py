@@ -1247,6 +1247,11 @@ def _user_page(
         roles_form = forms.RolesForm(formdata=None, roles=sorted(user.roles))
     tokens = queries.tokens_of(db_session, user.id)
     now = utcnow()
+    # Listed as the owner's two-step page lists them (read-only): an admin on the phone
+    # says "the one last used on Tuesday" before forgetting them all.
+    browsers = services.remembered_browsers_of(
+        db_session, user.id, now, current_config().two_step_remember_days
+    )
     return render_template(
         "console/user.html",
         user=user,
@@ -1254,9 +1259,8 @@ def _user_page(
         history=audit_queries.events_for(db_session, "user", user.id),
         tokens=tokens,
         working_tokens=sum(token.is_usable(now) for token in tokens),
-        remembered_browsers=services.remembered_browser_count(
-            db_session, user.id, now, current_config().two_step_remember_days
-        ),
+        remembered_browsers=len(browsers),
+        browsers=browsers,
         staff_roles=STAFF_ROLES,
         keeps_organization=_keeps_organization(db_session, user),
         two_step_form=two_step_form or forms.TwoStepResetForm(formdata=None),

@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from licensing import db
+from licensing import calendar, db
 from licensing.accounts import services, two_step
 from licensing.accounts.models import RememberedBrowser, User
 from licensing.accounts.services import LOCKOUT_THRESHOLD
@@ -664,6 +664,29 @@ def test_with_remembering_off_the_daily_housekeeping_deletes_every_remembered_br
     assert "2 remembered browser(s) deleted: remembering is off" in done.output
     assert _browsers(vendor) == []
     assert _browsers(other_vendor) == []
+
+
+def test_the_consoles_user_page_lists_the_remembered_browsers_for_an_admin_on_the_phone(
+    app: Flask, vendor: User, admin: User, vendor_remembered: FlaskClient, signed_in: SignIn
+) -> None:
+    """Round 30 left it: the page counted them only, and an admin on the phone with a
+    person whose laptop was stolen could not say "the one last used on Tuesday"."""
+    _another_browser(app, vendor)
+    used = utcnow() + timedelta(minutes=5)
+    with time_machine.travel(used, tick=False):
+        assert not asks_for_the_code(vendor_remembered, vendor)
+    console = signed_in(app.test_client(), admin)
+
+    page = console.get(f"/console/users/{vendor.id}").get_data(as_text=True)
+
+    assert "2 browsers remembered" in page
+    table = page.split('id="remembered-browsers"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>", table)
+    # The latest used first, with when; the other never used since it was remembered.
+    assert [row[0] for row in rows] == ["Chrome on Linux", "Chrome on Linux"]
+    assert rows[0][2] == calendar.instant_text(used)
+    assert rows[1][2] == "Not since"
+    assert "Forget</button>" not in table  # read-only: forgetting is the button above
 
 
 def test_with_remembering_off_the_two_step_page_and_the_console_list_none(
