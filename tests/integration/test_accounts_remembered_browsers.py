@@ -606,6 +606,10 @@ def test_an_admin_forgets_a_persons_browsers_through_the_api(
         "browsers_forgotten": 1,
         "sessions_ended": True,
         "emailed": vendor.email,
+        # Round 31: whom it emailed, as the move's `recipients` say it.
+        "recipients": [
+            {"email": vendor.email, "audience": "person", "organization_id": vendor.organization_id}
+        ],
     }
     _forgotten_once(vendor)
     assert asks_for_the_code(vendor_remembered, vendor)
@@ -613,6 +617,7 @@ def test_an_admin_forgets_a_persons_browsers_through_the_api(
     again = app.test_client().post(path, headers=hr)
     assert again.get_json()["browsers_forgotten"] == 0
     assert again.get_json()["emailed"] is None
+    assert again.get_json()["recipients"] == []
     assert len(_emails("browsers_forgotten")) == 1
     assert (
         app.test_client().post("/api/v1/users/987654/forget-browsers", headers=hr).status_code
