@@ -411,11 +411,12 @@ class MoveEmailedSchema(ApiSchema):
     summary = ma.fields.String(metadata={"description": "Whom the move emailed, as a sentence."})
 
 
-# Every step that emails answers `recipients` at the top level, one shape (round 31): a
-# script logs whom a step told by one path, whatever else its `emailed` says.
+# The steps on a person that email (the move, forget-browsers) answer `recipients` at
+# the top level, one shape (round 31): a script logs whom a step told by one path,
+# whatever else its `emailed` says.
 RECIPIENTS = (
     "Every address the step emailed, one entry each, the person first; empty when it "
-    "emailed no one. The same field, in the same place, on every step that emails "
+    "emailed no one. The same field, in the same place, on the move and forget-browsers "
     "(round 31)."
 )
 
