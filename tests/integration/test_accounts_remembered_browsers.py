@@ -805,3 +805,63 @@ def test_a_browser_holds_at_most_five_accounts_the_oldest_dropped(
     assert len(_tokens(vendor_remembered)) == services.ACCOUNTS_PER_BROWSER
     assert asks_for_the_code(vendor_remembered, vendor)
     assert len(_browsers(vendor)) == 1  # unused until its date or a Forget
+
+
+def test_a_front_desk_computer_with_three_accounts_reads_right_for_each_through_a_day(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    """Round 31 walk: three colleagues remembered on one front-desk computer. Each
+    signs in there with the password alone, and their two-step page lists their own
+    browsers, the front desk marked *(this browser)*; one forgets the front desk
+    from their own laptop, another signs out everywhere there; the rest stay."""
+    desk = vendor_remembered
+    session = db.session()
+    start = utcnow()
+    ben = factories.make_vendor(session, organization=vendor.organization, full_name="Ben")
+    cleo = factories.make_vendor(session, organization=vendor.organization, full_name="Cleo")
+    for minutes, colleague in ((2, ben), (4, cleo)):
+        with_two_step(colleague)
+        with time_machine.travel(start + timedelta(minutes=minutes), tick=False):
+            remembered(desk, colleague)
+    with time_machine.travel(start + timedelta(minutes=6), tick=False):
+        bens_laptop = remembered(app.test_client(), ben)
+    assert len(_tokens(desk)) == 3
+
+    def two_step_page_at(minutes: int, user: User) -> str:
+        with time_machine.travel(start + timedelta(minutes=minutes), tick=False):
+            assert not asks_for_the_code(desk, user), user.full_name
+            page = desk.get("/account/two-step/").get_data(as_text=True)
+            desk.post("/sign-out")
+        return page
+
+    for minutes, user, rows in ((8, vendor, 1), (10, ben, 2), (12, cleo, 1)):
+        page = two_step_page_at(minutes, user)
+        assert page.count("(this browser)") == 1, user.full_name
+        assert page.count('aria-label="Forget Chrome on Linux') == rows, user.full_name
+
+    # Ben forgets the front desk from his laptop: only his token there serves nothing.
+    with time_machine.travel(start + timedelta(minutes=14), tick=False):
+        assert not asks_for_the_code(bens_laptop, ben)
+        desks_row = next(b for b in _browsers(ben) if b.id != _browser_of(bens_laptop, ben).id)
+        assert bens_laptop.post(f"/account/two-step/browsers/{desks_row.id}/forget").status_code
+    with time_machine.travel(start + timedelta(minutes=16), tick=False):
+        assert asks_for_the_code(desk, ben)
+        desk.post("/sign-in/code", data={"code": code_for(ben.id)})
+        bens_page = desk.get("/account/two-step/").get_data(as_text=True)
+        desk.post("/sign-out")
+    assert "(this browser)" not in bens_page  # his laptop is listed, unmarked
+    assert bens_page.count('aria-label="Forget Chrome on Linux') == 1
+    # His token stays in the desk's cookie, serving nothing, until the desk remembers
+    # or forgets anyone (each keeps only the tokens still trusted).
+    with time_machine.travel(start + timedelta(minutes=17), tick=False):
+        assert not asks_for_the_code(desk, cleo)
+        desk.post("/sign-out")
+
+    # Cleo signs out everywhere at the desk: hers go, the first account's stays.
+    with time_machine.travel(start + timedelta(minutes=18), tick=False):
+        assert not asks_for_the_code(desk, cleo)
+        desk.post("/sign-out", data={"everywhere": "1"})
+        assert asks_for_the_code(desk, cleo)
+    assert _browsers(cleo) == []
+    page = two_step_page_at(20, vendor)
+    assert page.count("(this browser)") == 1
