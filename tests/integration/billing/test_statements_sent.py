@@ -7,9 +7,10 @@ organization page, one list of every organization's, and the portal's paginated
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from licensing import db
+from licensing import calendar, db
 from licensing.access import BILLING
 from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
@@ -547,6 +548,23 @@ def test_a_second_press_of_send_again_on_the_page_says_why_nothing_was_sent(
     clerk = signed_in(app.test_client(), billing_staff)
     url = f"/console/organizations/{vendor.organization_id}/statements/{sent.id}/resend"
     assert clerk.post(url).status_code == 302
-    again = clerk.post(url)
-    assert again.status_code == 409
-    assert "Nothing was sent now." in again.text
+    before = len(statement_emails())
+
+    again = clerk.post(url, follow_redirects=True)
+
+    # Round 31: back on the organization's page, told in the office's time (it was a
+    # bare 409 page giving UTC, where every console page gives the office's time).
+    assert again.status_code == 200
+    assert again.request.path == f"/console/organizations/{vendor.organization_id}"
+    db.session().refresh(sent)
+    assert sent.resent_at is not None
+    assert (
+        f"Not sent again: the January 2027 statement (USD) went to "
+        f"{vendor.organization.billing_email} at {calendar.instant_text(sent.resent_at)}, less "
+        "than 10 minutes ago; it can go to that address again from "
+        f"{calendar.instant_text(sent.resent_at + timedelta(minutes=10))}. Nothing was sent now."
+    ) in html.unescape(again.text)
+    assert len(statement_emails()) == before
+    # From the changed list, back to the changed list.
+    from_list = clerk.post(url, data={"back": "changed"})
+    assert from_list.headers["Location"].endswith("/console/billing/statements-changed")
