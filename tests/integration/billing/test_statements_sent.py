@@ -495,6 +495,34 @@ def test_work_waiting_shows_billing_staff_the_statements_changed_since_sent(
 
     services.resend_statement(sent.id, actor=billing_clerk())
     assert '<td class="num">0</td>' in _queue_row(clerk.get("/console/").text)
+    # Round 31: the emptied list leads back to Work waiting, where the clerk came from.
+    emptied = html.unescape(clerk.get("/console/billing/statements-changed").text)
+    assert (
+        'Every statement sent still reads as it was sent. Back to <a href="/console/">the '
+        "console's Work waiting</a>." in emptied
+    )
+
+
+def test_the_changed_list_names_the_address_last_sent_to_beside_when_it_was(
+    app: Flask, signed_in: Callable[..., FlaskClient], billing_staff: User, vendor: User
+) -> None:
+    """Round 31 walk: sent again to a new billing contact, then changed by a late
+    entry, the row read "<when sent again> to <the first address>": a time of one send
+    and the address of another, so the clerk could not tell whom the licensee's copy
+    went to."""
+    sent = _january_sent(vendor.organization_id)
+    first_contact = sent.sent_to
+    assert vendor.organization is not None
+    vendor.organization.billing_email = "payables@changed.example"
+    db.session().commit()
+    services.resend_statement(sent.id, actor=billing_clerk(), now=datetime(2027, 2, 5, tzinfo=UTC))
+    _paid_late(sent)
+
+    page = signed_in(app.test_client(), billing_staff).get("/console/billing/statements-changed")
+
+    [row] = [row for row in page.text.split("<tr>") if "Send again" in row and "2027-01" in row]
+    assert "to payables@changed.example (sent again 1 time)" in row
+    assert first_contact not in row
 
 
 def test_work_waiting_sends_as_many_queries_at_100_changed_statements_as_at_10(
