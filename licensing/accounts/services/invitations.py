@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -41,16 +42,22 @@ MAX_PENDING_INVITATIONS = 25
 INVITATIONS_PER_DAY = 50
 
 
-def _invitations_since(
-    session: Session, organization_id: int, since: datetime, address: str | None = None
-) -> int:
-    found = select(func.count(OneTimeToken.id)).where(
+def _sent_since(organization_id: int, since: datetime, address: str | None) -> list[Any]:
+    """The conditions of the organization's invitations sent since `since` (to `address`)."""
+    conditions: list[Any] = [
         OneTimeToken.purpose == INVITATION,
         OneTimeToken.organization_id == organization_id,
         OneTimeToken.created_at >= since,
-    )
+    ]
     if address is not None:
-        found = found.where(OneTimeToken.email == address)
+        conditions.append(OneTimeToken.email == address)
+    return conditions
+
+
+def _invitations_since(
+    session: Session, organization_id: int, since: datetime, address: str | None = None
+) -> int:
+    found = select(func.count(OneTimeToken.id)).where(*_sent_since(organization_id, since, address))
     return int(session.scalar(found) or 0)
 
 
@@ -66,12 +73,8 @@ def _place_frees_at(
     that frees a place leaves the window, to the next whole minute (the page says the
     minute, and trying then is never too early)."""
     found = select(OneTimeToken.created_at).where(
-        OneTimeToken.purpose == INVITATION,
-        OneTimeToken.organization_id == organization_id,
-        OneTimeToken.created_at >= now - window,
+        *_sent_since(organization_id, now - window, address)
     )
-    if address is not None:
-        found = found.where(OneTimeToken.email == address)
     count = _invitations_since(session, organization_id, now - window, address)
     oldest = session.scalar(
         found.order_by(OneTimeToken.created_at).offset(max(count - limit, 0)).limit(1)
