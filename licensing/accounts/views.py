@@ -1417,6 +1417,37 @@ def forget_browsers(user_id: int) -> Page:
     return redirect(url_for("accounts_console.user_detail", user_id=user_id))
 
 
+@console.route("/users/<int:user_id>/sign-out", methods=["POST"])
+@access.staff("admin")
+def sign_out_user(user_id: int) -> Page:
+    """A person's laptop was stolen while signed in, with no browser remembered (they
+    never ticked the box, or have two-step sign-in off): an admin signs them out
+    everywhere, after a confirmation; audited, the person emailed. Round 31."""
+    if not confirm.confirmed():
+        user = queries.get_member(db.session(), user_id)
+        return confirm.ask(
+            confirm.Confirmation(
+                title=f"Sign {user.full_name} out everywhere?",
+                consequences=[
+                    f"Every session of {user.email} ends, on every computer and browser: "
+                    "each asks for their password again (and their code, if they use "
+                    "two-step sign-in). Their API tokens keep working.",
+                    "They are emailed that the office did it. The audit log keeps it.",
+                ],
+                button="Sign them out everywhere",
+                cancel_url=url_for("accounts_console.user_detail", user_id=user_id),
+                cancel_label="Keep them signed in",
+            )
+        )
+    user = services.sign_out_for(current_actor(), user_id)
+    flash(
+        f"Signed {user.email} out everywhere; they have been emailed, and every browser "
+        "asks for their password again.",
+        "success",
+    )
+    return redirect(url_for("accounts_console.user_detail", user_id=user_id))
+
+
 @console.route("/users/<int:user_id>/organization", methods=["POST"])
 @access.staff("admin")
 @shows_unstorable_on_form

@@ -60,6 +60,8 @@ def test_an_admin_forgets_a_persons_remembered_browsers_from_the_console(
     )
     assert "0 browsers remembered" in office.inner_text("main")
     assert office.get_by_role("button", name="Forget their remembered browsers").count() == 0
+    # Round 31: with none remembered, the office can still sign them out everywhere.
+    assert office.get_by_role("button", name="Sign them out everywhere").count() == 1
 
     # The laptop is signed out, and the password alone no longer signs in there.
     page.goto("/portal/")

@@ -579,6 +579,43 @@ def test_an_admin_forgets_a_persons_remembered_browsers_on_the_console_after_con
     assert len(_emails("browsers_forgotten")) == 1
 
 
+def test_an_admin_signs_out_everywhere_a_person_with_no_browser_remembered(
+    app: Flask, vendor: User, admin: User, licensing_staff: User, signed_in: SignIn
+) -> None:
+    """Round 31 walk: the laptop was stolen open and signed in, but its owner never
+    ticked "Don't ask for a code" (or has two-step sign-in off). The page offered
+    nothing, since no browser was remembered, and the office's step ended sessions
+    only when it forgot one: the laptop stayed signed in."""
+    laptop = signed_in(app.test_client(), vendor)
+    assert laptop.get("/portal/").status_code == 200
+    console = signed_in(app.test_client(), admin)
+    page = console.get(f"/console/users/{vendor.id}").get_data(as_text=True)
+    assert "Forget their remembered browsers" not in page
+    assert "Sign them out everywhere" in page
+    path = f"/console/users/{vendor.id}/sign-out"
+    refused = signed_in(app.test_client(), licensing_staff).post(path, data={"confirmed": "yes"})
+    assert refused.status_code == 403
+
+    asked = console.post(path)
+
+    question = asked.get_data(as_text=True)
+    assert "out everywhere?" in question
+    assert "Their API tokens keep working." in question
+    assert laptop.get("/portal/").status_code == 200  # nothing yet
+
+    done = console.post(path, data={"confirmed": "yes"}, follow_redirects=True)
+
+    assert f"Signed {vendor.email} out everywhere" in done.get_data(as_text=True)
+    assert laptop.get("/portal/").status_code == 302
+    [event] = events_of(vendor, "user.signed_out")
+    assert event.actor_user_id == admin.id
+    assert event.note == "Signed out everywhere by the licensing office."
+    [told] = _emails("signed_out_by_office")
+    assert told.to == [vendor.email]
+    assert "signed you out" in told.body_text
+    assert "write to the office" in told.body_text
+
+
 def test_only_an_admin_forgets_someone_elses_browsers_on_the_console(
     app: Flask,
     vendor: User,
