@@ -37,7 +37,26 @@ def pdf_response(
 # --- what a download costs the office ---------------------------------------------------
 
 _document_limit, _document_limit_off = configured_limit("document_rate_limit")
-_DOCUMENT_LIMIT_MESSAGE = "Too many documents and exports asked for at once."
+# The budget's name among the limiter's, by which the 429 page knows what was refused.
+DOCUMENTS_SCOPE = "documents"
+
+
+def documents_budget() -> tuple[str, bool]:
+    """The documents budget as configured ("30 per minute"), and whether it is the
+    caller's own (signed in, or a token) rather than their client address's (an
+    emailed link)."""
+    return _document_limit(), access.current_principal() is not None
+
+
+def _document_limit_message() -> str:
+    """The 429's detail on the API (Retry-After's seconds follow it): what the budget
+    is and whose, so a finance script's author knows how to pace it (round 31)."""
+    limit, own = documents_budget()
+    whose = "each user" if own else "each client address"
+    return (
+        f"Too many documents and exports asked for at once: the limit is {limit} for "
+        f"{whose}, PDFs and exports on pages and the API sharing it"
+    )
 
 
 def _caller_key() -> str:
@@ -56,8 +75,8 @@ def document_rate_limit() -> Callable[[F], F]:
     caller (or one emailed link) could keep every worker rendering. Round 30."""
     return limiter.shared_limit(  # type: ignore[return-value]
         _document_limit,
-        scope="documents",
+        scope=DOCUMENTS_SCOPE,
         key_func=_caller_key,
         exempt_when=_document_limit_off,
-        error_message=_DOCUMENT_LIMIT_MESSAGE,
+        error_message=_document_limit_message,
     )

@@ -1247,6 +1247,11 @@ def _user_page(
         roles_form = forms.RolesForm(formdata=None, roles=sorted(user.roles))
     tokens = queries.tokens_of(db_session, user.id)
     now = utcnow()
+    # Listed as the owner's two-step page lists them (read-only): an admin on the phone
+    # says "the one last used on Tuesday" before forgetting them all.
+    browsers = services.remembered_browsers_of(
+        db_session, user.id, now, current_config().two_step_remember_days
+    )
     return render_template(
         "console/user.html",
         user=user,
@@ -1254,9 +1259,8 @@ def _user_page(
         history=audit_queries.events_for(db_session, "user", user.id),
         tokens=tokens,
         working_tokens=sum(token.is_usable(now) for token in tokens),
-        remembered_browsers=services.remembered_browser_count(
-            db_session, user.id, now, current_config().two_step_remember_days
-        ),
+        remembered_browsers=len(browsers),
+        browsers=browsers,
         staff_roles=STAFF_ROLES,
         keeps_organization=_keeps_organization(db_session, user),
         two_step_form=two_step_form or forms.TwoStepResetForm(formdata=None),
@@ -1410,6 +1414,37 @@ def forget_browsers(user_id: int) -> Page:
         )
     else:
         flash(f"No browser is remembered for {user.email}: nothing changed.", "info")
+    return redirect(url_for("accounts_console.user_detail", user_id=user_id))
+
+
+@console.route("/users/<int:user_id>/sign-out", methods=["POST"])
+@access.staff("admin")
+def sign_out_user(user_id: int) -> Page:
+    """A person's laptop was stolen while signed in, with no browser remembered (they
+    never ticked the box, or have two-step sign-in off): an admin signs them out
+    everywhere, after a confirmation; audited, the person emailed. Round 31."""
+    if not confirm.confirmed():
+        user = queries.get_member(db.session(), user_id)
+        return confirm.ask(
+            confirm.Confirmation(
+                title=f"Sign {user.full_name} out everywhere?",
+                consequences=[
+                    f"Every session of {user.email} ends, on every computer and browser: "
+                    "each asks for their password again (and their code, if they use "
+                    "two-step sign-in). Their API tokens keep working.",
+                    "They are emailed that the office did it. The audit log keeps it.",
+                ],
+                button="Sign them out everywhere",
+                cancel_url=url_for("accounts_console.user_detail", user_id=user_id),
+                cancel_label="Keep them signed in",
+            )
+        )
+    user = services.sign_out_for(current_actor(), user_id)
+    flash(
+        f"Signed {user.email} out everywhere; they have been emailed, and every browser "
+        "asks for their password again.",
+        "success",
+    )
     return redirect(url_for("accounts_console.user_detail", user_id=user_id))
 
 

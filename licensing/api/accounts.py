@@ -379,14 +379,15 @@ class MoveRecipientSchema(ApiSchema):
     audience = ma.fields.String(
         metadata={
             "enum": ["person", "left", "joined"],
-            "description": "`person`: the person moved; `left`, `joined`: an active "
-            "administrator of the organization left or joined.",
+            "description": "`person`: the person the step is about (moved, their browsers "
+            "forgotten); `left`, `joined`: an active administrator of the organization a "
+            "person moved left or joined.",
         }
     )
     organization_id = ma.fields.Integer(
         metadata={
             "description": "The organization the administrator acts for; for the person, "
-            "the one joined."
+            "the one they act for (a moved person: the one joined); null for staff."
         }
     )
 
@@ -410,11 +411,25 @@ class MoveEmailedSchema(ApiSchema):
     summary = ma.fields.String(metadata={"description": "Whom the move emailed, as a sentence."})
 
 
+# The steps on a person that email (the move, forget-browsers) answer `recipients` at
+# the top level, one shape (round 31): a script logs whom a step told by one path,
+# whatever else its `emailed` says.
+RECIPIENTS = (
+    "Every address the step emailed, one entry each, the person first; empty when it "
+    "emailed no one. The same field, in the same place, on the move and forget-browsers "
+    "(round 31)."
+)
+
+
 class MoveSchema(ApiSchema):
     user = ma.fields.Nested(UserSchema, metadata={"description": "As `GET /users/{user_id}`."})
     left_organization_id = ma.fields.Integer()
     ended = ma.fields.Nested(MoveEndedSchema)
     emailed = ma.fields.Nested(MoveEmailedSchema)
+    recipients = ma.fields.List(
+        ma.fields.Nested(MoveRecipientSchema),
+        metadata={"description": f"{RECIPIENTS} As `emailed.recipients`."},
+    )
 
 
 class BrowsersForgottenSchema(ApiSchema):
@@ -430,7 +445,14 @@ class BrowsersForgottenSchema(ApiSchema):
     )
     emailed = ma.fields.String(
         allow_none=True,
-        metadata={"description": "The address told why their next sign-in asks for the code."},
+        metadata={
+            "description": "The address told why their next sign-in asks for the code; "
+            "`recipients` gives it as the move does."
+        },
+    )
+    recipients = ma.fields.List(
+        ma.fields.Nested(MoveRecipientSchema),
+        metadata={"description": f"{RECIPIENTS} Here the person only (`audience` `person`)."},
     )
 
 
@@ -826,6 +848,7 @@ def move_user(data: dict[str, Any], user_id: int) -> dict[str, Any]:
             "administrators_of": [each.id for each in moved.administrators_told],
             "summary": services.who_is_told("they", organizations, moved.administrators_told),
         },
+        "recipients": moved.recipients,
     }
 
 
@@ -885,6 +908,11 @@ def forget_browsers(user_id: int) -> dict[str, Any]:
         "browsers_forgotten": forgotten,
         "sessions_ended": bool(forgotten),
         "emailed": user.email if forgotten else None,
+        "recipients": [
+            {"email": user.email, "audience": "person", "organization_id": user.organization_id}
+        ]
+        if forgotten
+        else [],
     }
 
 

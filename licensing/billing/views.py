@@ -30,7 +30,7 @@ from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from licensing import access, arguments, db, headers
+from licensing import access, arguments, calendar, db, headers
 from licensing.access import Principal
 from licensing.accounts.models import Organization, User
 from licensing.accounts.queries import get_owned
@@ -1463,14 +1463,26 @@ def resend_statement(organization_id: int, sent_id: int) -> Response:
     if sent is None or sent.organization_id != organization_id:
         raise NotFound(f"There is no statement sent {sent_id} to organization {organization_id}.")
     # The form carries only its CSRF token, which the app checks on every POST.
-    again = services.resend_statement(sent_id, actor=current_actor())
-    organization = db.session().get(Organization, organization_id)
-    assert organization is not None
-    flash(
-        f"The {again.month:%B %Y} statement ({again.currency}) of {organization.legal_name} "
-        f"is sent again to {organization.billing_email}.",
-        "success",
-    )
+    try:
+        again = services.resend_statement(sent_id, actor=current_actor())
+    except services.JustSentAgain as refused:
+        # A second press: back where the clerk was, told why in the office's time (a bare
+        # 409 page in UTC before round 31).
+        flash(
+            f"Not sent again: the {refused.statement} went to {refused.address} at "
+            f"{calendar.instant_text(refused.resent_at)}, less than "
+            f"{services.RESEND_INTERVAL.seconds // 60} minutes ago; it can go to that address "
+            f"again from {calendar.instant_text(refused.again_from)}. Nothing was sent now.",
+            "error",
+        )
+    else:
+        organization = db.session().get(Organization, organization_id)
+        assert organization is not None
+        flash(
+            f"The {again.month:%B %Y} statement ({again.currency}) of "
+            f"{organization.legal_name} is sent again to {organization.billing_email}.",
+            "success",
+        )
     if request.form.get("back") == CHANGED_LIST:
         return redirect(url_for("billing_console.statements_changed"))
     return redirect(

@@ -14,6 +14,7 @@ from werkzeug.routing import BuildError, RequestRedirect
 from werkzeug.wrappers import Response
 
 from licensing import errors, problems
+from licensing.downloads import DOCUMENTS_SCOPE, documents_budget
 from licensing.extensions import retry_after
 from licensing.limits import is_storable, unstorable_text
 from licensing.secret_paths import hide_secrets
@@ -25,9 +26,20 @@ def wants_problem_json() -> bool:
     return request.path.startswith(MACHINE_PREFIXES)
 
 
-def _page(status: int, title: str, detail: str, form_url: str | None = None) -> tuple[str, int]:
+def _page(
+    status: int,
+    title: str,
+    detail: str,
+    form_url: str | None = None,
+    again_url: str | None = None,
+) -> tuple[str, int]:
     page = render_template(
-        "errors/error.html", status=status, title=title, detail=detail, form_url=form_url
+        "errors/error.html",
+        status=status,
+        title=title,
+        detail=detail,
+        form_url=form_url,
+        again_url=again_url,
     )
     return page, status
 
@@ -98,7 +110,9 @@ def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
         own = getattr(error, "response", None)
         if own is not None and own.get_data():
             return response  # the view's own page (`auth_rate_limit(on_breach=...)`)
-    body, _status = _page(error.code or 500, title, detail)
+    # A document refused for the budget is asked for again by the same address.
+    again = request.full_path.rstrip("?") if _is_documents_budget(error) else None
+    body, _status = _page(error.code or 500, title, detail, again_url=again)
     response.set_data(body)
     response.mimetype = "text/html"
     return response
@@ -112,6 +126,8 @@ def _in_plain_words(error: HTTPException) -> tuple[str, str]:
     if error.code == 404:
         detail = error.description if specific and error.description else _NOT_FOUND
         return "Page not found", detail
+    if _is_documents_budget(error):
+        return "Too many documents at once", _too_many_documents(error)
     if error.code == 429:
         return "Too many attempts", _too_many(error)
     return error.name, error.description or ""
@@ -128,6 +144,28 @@ def _too_many(error: HTTPException) -> str:
     return (
         "Too many attempts came from your address in a short time, so this one was "
         f"refused and nothing was saved. Try again in {duration_words(retry_after(error))}."
+    )
+
+
+def _is_documents_budget(error: HTTPException) -> bool:
+    """A 429 of the documents budget (`downloads.document_rate_limit`)."""
+    limit = getattr(error, "limit", None)
+    return error.code == 429 and getattr(limit, "scope", None) == DOCUMENTS_SCOPE
+
+
+def _too_many_documents(error: HTTPException) -> str:
+    """What a 429 of the documents budget says (round 31): a person clicking through
+    invoice PDFs read "Too many attempts came from your address ... nothing was
+    saved", a sign-in's words; they saved nothing, and the budget is their own."""
+    limit, own = documents_budget()
+    asked = (
+        "You asked for more documents (PDFs and exports) than the office makes for one person"
+        if own
+        else "More documents were asked for from your address than the office makes for one address"
+    )
+    return (
+        f"{asked} in a short time ({limit}), so this one was not made. Try again in "
+        f"{duration_words(retry_after(error))}: open it again then. Nothing else is affected."
     )
 
 

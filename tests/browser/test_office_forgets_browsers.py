@@ -42,6 +42,13 @@ def test_an_admin_forgets_a_persons_remembered_browsers_from_the_console(
     office = signed_in_tab(browser, live_server, admin_email)
     office.goto(f"/console/users/{vendor_id}")
     assert "1 browser remembered" in office.inner_text("main")
+    # Round 31: listed, read-only, so the admin on the phone can say which one.
+    listed = office.get_by_role("table", name="Browsers that do not ask")
+    assert listed.locator("tbody tr").count() == 1
+    assert "Not since" in listed.inner_text()  # remembered with a code, not used since
+    assert listed.get_by_role("button").count() == 0
+    _, lines = excused_findings(office, {})
+    assert not [line for line in lines if line], "\n".join(lines)
     office.get_by_role("button", name="Forget their remembered browsers").click()
     office.wait_for_load_state()
     assert "signed out everywhere" in office.inner_text("main")
@@ -53,6 +60,8 @@ def test_an_admin_forgets_a_persons_remembered_browsers_from_the_console(
     )
     assert "0 browsers remembered" in office.inner_text("main")
     assert office.get_by_role("button", name="Forget their remembered browsers").count() == 0
+    # Round 31: with none remembered, the office can still sign them out everywhere.
+    assert office.get_by_role("button", name="Sign them out everywhere").count() == 1
 
     # The laptop is signed out, and the password alone no longer signs in there.
     page.goto("/portal/")

@@ -126,6 +126,8 @@ def test_an_admin_moves_a_person_through_the_api_and_hears_what_ended_and_whom_i
         "administrators_of": [left, joined],
         "summary": "they, and both organizations' administrators",
     }
+    # Round 31: the top-level `recipients`, as every step that emails answers it.
+    assert answer["recipients"] == answer["emailed"]["recipients"]
     assert client.get("/api/v1/me", headers=their_token).status_code == 401
     (event,) = _audited("user.moved", colleague)
     assert event.note == REASON

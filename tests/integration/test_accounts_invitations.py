@@ -11,8 +11,9 @@ import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from werkzeug.test import TestResponse
 
-from licensing import db
+from licensing import calendar, db
 from licensing.accounts import services
 from licensing.accounts.models import User
 from licensing.accounts.services import invitations
@@ -278,4 +279,45 @@ def test_the_organization_page_says_the_address_was_invited_enough_beside_the_fi
         )
     refused = browser.post("/organization/invitations", data={"email": COLLEAGUE})
     assert refused.status_code == 422
-    assert f"{COLLEAGUE} was invited 3 times in the last hour; try again later." in refused.text
+    assert f"{COLLEAGUE} was invited 3 times in the last hour, the most an hour" in refused.text
+
+
+def test_an_invitation_refused_for_too_many_says_from_when_it_can_go(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Round 31: "try again later" and "try again tomorrow" left the administrator
+    guessing; the window rolls, so the refusal says the minute a place frees."""
+    first = utcnow().replace(second=30, microsecond=0) + timedelta(minutes=1)
+    browser = signed_in(app.test_client(), vendor)
+    for minutes in range(services.LINKS_PER_HOUR):
+        with time_machine.travel(first + timedelta(minutes=10 * minutes), tick=False):
+            sent = browser.post("/organization/invitations", data={"email": COLLEAGUE})
+            assert sent.status_code == 302
+    with time_machine.travel(first + timedelta(minutes=40), tick=False):
+        refused = browser.post("/organization/invitations", data={"email": COLLEAGUE})
+    assert refused.status_code == 422
+    # The first invitation leaves the hour at hh:mm:30: from the next minute, never early.
+    one_hour_on = first.replace(second=0) + timedelta(hours=1, minutes=1)
+    frees = calendar.instant_text(one_hour_on)
+    assert (
+        f"{COLLEAGUE} was invited 3 times in the last hour, the most an hour: invite them "
+        f"again from {frees}." in refused.text
+    )
+    with time_machine.travel(one_hour_on, tick=False):
+        again = browser.post("/organization/invitations", data={"email": COLLEAGUE})
+        assert again.status_code == 302
+    # The organization's day: the one that frees a place is the oldest of the 24 hours.
+    monkeypatch.setattr(invitations, "INVITATIONS_PER_DAY", 4)
+    with time_machine.travel(one_hour_on + timedelta(minutes=5), tick=False):
+        refused = _invite_by_api(app, vendor, "p9@northwind.example")
+    # Four sent (at 0, 10, 20 and 60 minutes): the first leaves the 24 hours first.
+    frees = calendar.instant_text(first.replace(second=0) + timedelta(days=1, minutes=1))
+    assert refused.get_json()["errors"]["email"] == [
+        "Your organization sent 4 invitations in the last 24 hours, the most a day: the "
+        f"next can go from {frees}, or ask the office."
+    ]
+
+
+def _invite_by_api(app: Flask, vendor: User, email: str) -> TestResponse:
+    url = f"/api/v1/organizations/{vendor.organization_id}/invitations"
+    return app.test_client().post(url, json={"email": email}, headers=bearer(vendor))

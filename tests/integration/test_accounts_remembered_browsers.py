@@ -17,7 +17,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from licensing import db
+from licensing import calendar, db
 from licensing.accounts import services, two_step
 from licensing.accounts.models import RememberedBrowser, User
 from licensing.accounts.services import LOCKOUT_THRESHOLD
@@ -579,6 +579,43 @@ def test_an_admin_forgets_a_persons_remembered_browsers_on_the_console_after_con
     assert len(_emails("browsers_forgotten")) == 1
 
 
+def test_an_admin_signs_out_everywhere_a_person_with_no_browser_remembered(
+    app: Flask, vendor: User, admin: User, licensing_staff: User, signed_in: SignIn
+) -> None:
+    """Round 31 walk: the laptop was stolen open and signed in, but its owner never
+    ticked "Don't ask for a code" (or has two-step sign-in off). The page offered
+    nothing, since no browser was remembered, and the office's step ended sessions
+    only when it forgot one: the laptop stayed signed in."""
+    laptop = signed_in(app.test_client(), vendor)
+    assert laptop.get("/portal/").status_code == 200
+    console = signed_in(app.test_client(), admin)
+    page = console.get(f"/console/users/{vendor.id}").get_data(as_text=True)
+    assert "Forget their remembered browsers" not in page
+    assert "Sign them out everywhere" in page
+    path = f"/console/users/{vendor.id}/sign-out"
+    refused = signed_in(app.test_client(), licensing_staff).post(path, data={"confirmed": "yes"})
+    assert refused.status_code == 403
+
+    asked = console.post(path)
+
+    question = asked.get_data(as_text=True)
+    assert "out everywhere?" in question
+    assert "Their API tokens keep working." in question
+    assert laptop.get("/portal/").status_code == 200  # nothing yet
+
+    done = console.post(path, data={"confirmed": "yes"}, follow_redirects=True)
+
+    assert f"Signed {vendor.email} out everywhere" in done.get_data(as_text=True)
+    assert laptop.get("/portal/").status_code == 302
+    [event] = events_of(vendor, "user.signed_out")
+    assert event.actor_user_id == admin.id
+    assert event.note == "Signed out everywhere by the licensing office."
+    [told] = _emails("signed_out_by_office")
+    assert told.to == [vendor.email]
+    assert "signed you out" in told.body_text
+    assert "write to the office" in told.body_text
+
+
 def test_only_an_admin_forgets_someone_elses_browsers_on_the_console(
     app: Flask,
     vendor: User,
@@ -606,6 +643,10 @@ def test_an_admin_forgets_a_persons_browsers_through_the_api(
         "browsers_forgotten": 1,
         "sessions_ended": True,
         "emailed": vendor.email,
+        # Round 31: whom it emailed, as the move's `recipients` say it.
+        "recipients": [
+            {"email": vendor.email, "audience": "person", "organization_id": vendor.organization_id}
+        ],
     }
     _forgotten_once(vendor)
     assert asks_for_the_code(vendor_remembered, vendor)
@@ -613,6 +654,7 @@ def test_an_admin_forgets_a_persons_browsers_through_the_api(
     again = app.test_client().post(path, headers=hr)
     assert again.get_json()["browsers_forgotten"] == 0
     assert again.get_json()["emailed"] is None
+    assert again.get_json()["recipients"] == []
     assert len(_emails("browsers_forgotten")) == 1
     assert (
         app.test_client().post("/api/v1/users/987654/forget-browsers", headers=hr).status_code
@@ -664,6 +706,29 @@ def test_with_remembering_off_the_daily_housekeeping_deletes_every_remembered_br
     assert "2 remembered browser(s) deleted: remembering is off" in done.output
     assert _browsers(vendor) == []
     assert _browsers(other_vendor) == []
+
+
+def test_the_consoles_user_page_lists_the_remembered_browsers_for_an_admin_on_the_phone(
+    app: Flask, vendor: User, admin: User, vendor_remembered: FlaskClient, signed_in: SignIn
+) -> None:
+    """Round 30 left it: the page counted them only, and an admin on the phone with a
+    person whose laptop was stolen could not say "the one last used on Tuesday"."""
+    _another_browser(app, vendor)
+    used = utcnow() + timedelta(minutes=5)
+    with time_machine.travel(used, tick=False):
+        assert not asks_for_the_code(vendor_remembered, vendor)
+    console = signed_in(app.test_client(), admin)
+
+    page = console.get(f"/console/users/{vendor.id}").get_data(as_text=True)
+
+    assert "2 browsers remembered" in page
+    table = page.split('id="remembered-browsers"', 1)[1].split("</table>", 1)[0]
+    rows = re.findall(r"<tr><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td><td>(.*?)</td></tr>", table)
+    # The latest used first, with when; the other never used since it was remembered.
+    assert [row[0] for row in rows] == ["Chrome on Linux", "Chrome on Linux"]
+    assert rows[0][2] == calendar.instant_text(used)
+    assert rows[1][2] == "Not since"
+    assert "Forget</button>" not in table  # read-only: forgetting is the button above
 
 
 def test_with_remembering_off_the_two_step_page_and_the_console_list_none(
@@ -777,3 +842,63 @@ def test_a_browser_holds_at_most_five_accounts_the_oldest_dropped(
     assert len(_tokens(vendor_remembered)) == services.ACCOUNTS_PER_BROWSER
     assert asks_for_the_code(vendor_remembered, vendor)
     assert len(_browsers(vendor)) == 1  # unused until its date or a Forget
+
+
+def test_a_front_desk_computer_with_three_accounts_reads_right_for_each_through_a_day(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    """Round 31 walk: three colleagues remembered on one front-desk computer. Each
+    signs in there with the password alone, and their two-step page lists their own
+    browsers, the front desk marked *(this browser)*; one forgets the front desk
+    from their own laptop, another signs out everywhere there; the rest stay."""
+    desk = vendor_remembered
+    session = db.session()
+    start = utcnow()
+    ben = factories.make_vendor(session, organization=vendor.organization, full_name="Ben")
+    cleo = factories.make_vendor(session, organization=vendor.organization, full_name="Cleo")
+    for minutes, colleague in ((2, ben), (4, cleo)):
+        with_two_step(colleague)
+        with time_machine.travel(start + timedelta(minutes=minutes), tick=False):
+            remembered(desk, colleague)
+    with time_machine.travel(start + timedelta(minutes=6), tick=False):
+        bens_laptop = remembered(app.test_client(), ben)
+    assert len(_tokens(desk)) == 3
+
+    def two_step_page_at(minutes: int, user: User) -> str:
+        with time_machine.travel(start + timedelta(minutes=minutes), tick=False):
+            assert not asks_for_the_code(desk, user), user.full_name
+            page = desk.get("/account/two-step/").get_data(as_text=True)
+            desk.post("/sign-out")
+        return page
+
+    for minutes, user, rows in ((8, vendor, 1), (10, ben, 2), (12, cleo, 1)):
+        page = two_step_page_at(minutes, user)
+        assert page.count("(this browser)") == 1, user.full_name
+        assert page.count('aria-label="Forget Chrome on Linux') == rows, user.full_name
+
+    # Ben forgets the front desk from his laptop: only his token there serves nothing.
+    with time_machine.travel(start + timedelta(minutes=14), tick=False):
+        assert not asks_for_the_code(bens_laptop, ben)
+        desks_row = next(b for b in _browsers(ben) if b.id != _browser_of(bens_laptop, ben).id)
+        assert bens_laptop.post(f"/account/two-step/browsers/{desks_row.id}/forget").status_code
+    with time_machine.travel(start + timedelta(minutes=16), tick=False):
+        assert asks_for_the_code(desk, ben)
+        desk.post("/sign-in/code", data={"code": code_for(ben.id)})
+        bens_page = desk.get("/account/two-step/").get_data(as_text=True)
+        desk.post("/sign-out")
+    assert "(this browser)" not in bens_page  # his laptop is listed, unmarked
+    assert bens_page.count('aria-label="Forget Chrome on Linux') == 1
+    # His token stays in the desk's cookie, serving nothing, until the desk remembers
+    # or forgets anyone (each keeps only the tokens still trusted).
+    with time_machine.travel(start + timedelta(minutes=17), tick=False):
+        assert not asks_for_the_code(desk, cleo)
+        desk.post("/sign-out")
+
+    # Cleo signs out everywhere at the desk: hers go, the first account's stays.
+    with time_machine.travel(start + timedelta(minutes=18), tick=False):
+        assert not asks_for_the_code(desk, cleo)
+        desk.post("/sign-out", data={"everywhere": "1"})
+        assert asks_for_the_code(desk, cleo)
+    assert _browsers(cleo) == []
+    page = two_step_page_at(20, vendor)
+    assert page.count("(this browser)") == 1

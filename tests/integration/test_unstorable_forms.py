@@ -290,6 +290,7 @@ GENERIC_REFUSAL = {
     "accounts_console.set_roles": BUTTON,
     "accounts_console.unlock": BUTTON,
     "accounts_console.forget_browsers": BUTTON,
+    "accounts_console.sign_out_user": BUTTON,
     "agreements.renew": BUTTON,
     "agreements.withdraw": BUTTON,
     "agreements_console.assign": BUTTON,

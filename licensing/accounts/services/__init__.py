@@ -72,6 +72,7 @@ from licensing.accounts.services.remembered_browsers import (
     remember_browser,
     remembered_browser_count,
     remembered_browsers_of,
+    sign_out_for,
     tokens_still_remembered,
 )
 from licensing.accounts.services.roles import (
@@ -243,6 +244,7 @@ __all__ = [
     "sign_in",
     "sign_in_from",
     "sign_out",
+    "sign_out_for",
     "sign_up",
     "standing_block_reason",
     "standing_block_reason_now",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -41,38 +42,70 @@ MAX_PENDING_INVITATIONS = 25
 INVITATIONS_PER_DAY = 50
 
 
-def _invitations_since(
-    session: Session, organization_id: int, since: datetime, address: str | None = None
-) -> int:
-    found = select(func.count(OneTimeToken.id)).where(
+def _sent_since(organization_id: int, since: datetime, address: str | None) -> list[Any]:
+    """The conditions of the organization's invitations sent since `since` (to `address`)."""
+    conditions: list[Any] = [
         OneTimeToken.purpose == INVITATION,
         OneTimeToken.organization_id == organization_id,
         OneTimeToken.created_at >= since,
-    )
+    ]
     if address is not None:
-        found = found.where(OneTimeToken.email == address)
+        conditions.append(OneTimeToken.email == address)
+    return conditions
+
+
+def _invitations_since(
+    session: Session, organization_id: int, since: datetime, address: str | None = None
+) -> int:
+    found = select(func.count(OneTimeToken.id)).where(*_sent_since(organization_id, since, address))
     return int(session.scalar(found) or 0)
+
+
+def _place_frees_at(
+    session: Session,
+    organization_id: int,
+    window: timedelta,
+    limit: int,
+    now: datetime,
+    address: str | None = None,
+) -> datetime:
+    """When the window's count falls under `limit` again: the moment the invitation
+    that frees a place leaves the window, to the next whole minute (the page says the
+    minute, and trying then is never too early)."""
+    found = select(OneTimeToken.created_at).where(
+        *_sent_since(organization_id, now - window, address)
+    )
+    count = _invitations_since(session, organization_id, now - window, address)
+    oldest = session.scalar(
+        found.order_by(OneTimeToken.created_at).offset(max(count - limit, 0)).limit(1)
+    )
+    frees = (oldest or now) + window
+    if frees.second or frees.microsecond:
+        frees = frees.replace(second=0, microsecond=0) + timedelta(minutes=1)
+    return frees
 
 
 def _check_invitation_budget(
     session: Session, organization_id: int, address: str, now: datetime
 ) -> None:
     """At most `LINKS_PER_HOUR` invitations an hour to one address, and
-    `INVITATIONS_PER_DAY` a day in all, from one organization."""
-    if _invitations_since(session, organization_id, now - timedelta(hours=1), address) >= (
-        LINKS_PER_HOUR
-    ):
+    `INVITATIONS_PER_DAY` a day in all, from one organization. The refusal says from
+    when the next may go (round 31: "try again later" left the administrator guessing)."""
+    hour, day = timedelta(hours=1), timedelta(days=1)
+    if _invitations_since(session, organization_id, now - hour, address) >= LINKS_PER_HOUR:
+        frees = _place_frees_at(session, organization_id, hour, LINKS_PER_HOUR, now, address)
         raise InvalidInput.for_field(
             "email",
-            f"{address} was invited {LINKS_PER_HOUR} times in the last hour; try again later.",
+            f"{address} was invited {LINKS_PER_HOUR} times in the last hour, the most an "
+            f"hour: invite them again from {calendar.instant_text(frees)}.",
         )
-    if _invitations_since(session, organization_id, now - timedelta(days=1)) >= (
-        INVITATIONS_PER_DAY
-    ):
+    if _invitations_since(session, organization_id, now - day) >= INVITATIONS_PER_DAY:
+        frees = _place_frees_at(session, organization_id, day, INVITATIONS_PER_DAY, now)
         raise InvalidInput.for_field(
             "email",
             f"Your organization sent {INVITATIONS_PER_DAY} invitations in the last 24 "
-            "hours, the most a day; try again tomorrow, or ask the office.",
+            f"hours, the most a day: the next can go from {calendar.instant_text(frees)}, "
+            "or ask the office.",
         )
 
 

@@ -250,6 +250,46 @@ def forget_browsers_for(actor: Actor, user_id: int) -> tuple[User, int]:
         return user, forgotten
 
 
+OFFICE_SIGNED_OUT = "Signed out everywhere by the licensing office."
+
+
+def sign_out_for(actor: Actor, user_id: int) -> User:
+    """An admin ends every session of a person with no browser remembered (round 31):
+    a stolen laptop left signed in by someone who never ticked "Don't ask for a code",
+    or who has two-step sign-in off, stayed signed in, since the office's only step
+    (`forget_browsers_for`) ended sessions only when it forgot a browser. Any browser
+    remembered meanwhile is forgotten too. Audited `user.signed_out`; the person is
+    emailed, as for the forgetting, so a call in their name does not go unseen. Each
+    request ends the sessions again (a repeat signs them out again, and emails again)."""
+    actor.require_role("admin")
+    with db.transaction() as session:
+        user = session.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise NotFound(f"There is no user {user_id}.")
+        forget_browsers(session, user, actor, OFFICE_FORGOT)
+        user.session_generation += 1
+        audit.record_event(
+            session,
+            "user.signed_out",
+            user.id,
+            after={"sessions": "ended"},
+            actor=actor,
+            note=OFFICE_SIGNED_OUT,
+        )
+        mail.enqueue(
+            session,
+            to=user.email,
+            subject="You were signed out everywhere",
+            template="signed_out_by_office",
+            context={
+                "user": user,
+                "office_address": mail.sender_address(),
+                "reset_url": links().password_reset_request(),
+            },
+        )
+        return user
+
+
 # At most this many rows a run: a backlog goes over a few days' runs.
 EXPIRED_PER_RUN = 10_000
 

@@ -33,6 +33,8 @@ from licensing.billing.services.invoices import (
     withdraw_invoice_links,
 )
 from licensing.billing.services.monthly_statements import (
+    RESEND_INTERVAL,
+    JustSentAgain,
     StatementRun,
     check_month,
     month_just_ended,
@@ -73,11 +75,13 @@ __all__ = [
     "RECONCILE_AFTER",
     "REFUND_EVENTS",
     "REMINDER_INTERVAL",
+    "RESEND_INTERVAL",
     "AlreadyAccepted",
     "Asked",
     "CardAttempt",
     "Charge",
     "Conflict",
+    "JustSentAgain",
     "MatchRun",
     "OverdueReport",
     "ReconcileReport",

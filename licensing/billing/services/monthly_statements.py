@@ -244,6 +244,24 @@ def resend_statement(sent_id: int, *, actor: Actor, now: datetime | None = None)
         return sent
 
 
+class JustSentAgain(Conflict):
+    """A statement sent again to the same address less than `RESEND_INTERVAL` ago (a
+    second press, a retry). Its words give UTC, for the API; it carries the moments,
+    so that a page says them in the office's time as every console page does."""
+
+    def __init__(self, sent: SentStatement, address: str, again_from: datetime) -> None:
+        assert sent.resent_at is not None
+        super().__init__(
+            f"The {sent.month:%B %Y} statement ({sent.currency}) was sent again to {address} "
+            f"at {sent.resent_at:%H:%M} UTC; it can be sent to that address again from "
+            f"{again_from:%H:%M} UTC. Nothing was sent now."
+        )
+        self.statement = f"{sent.month:%B %Y} statement ({sent.currency})"
+        self.address = address
+        self.resent_at = sent.resent_at
+        self.again_from = again_from
+
+
 def _not_just_resent(sent: SentStatement, address: str, now: datetime) -> None:
     """Refuses a second sending to the same address within `RESEND_INTERVAL` (a new
     billing contact gets it at once)."""
@@ -251,11 +269,7 @@ def _not_just_resent(sent: SentStatement, address: str, now: datetime) -> None:
         return
     again_from = sent.resent_at + RESEND_INTERVAL
     if now < again_from:
-        raise Conflict(
-            f"The {sent.month:%B %Y} statement ({sent.currency}) was sent again to {address} "
-            f"at {sent.resent_at:%H:%M} UTC; it can be sent to that address again from "
-            f"{again_from:%H:%M} UTC. Nothing was sent now."
-        )
+        raise JustSentAgain(sent, address, again_from)
 
 
 def statements_sent(session: Session, organization_id: int, limit: int) -> list[SentStatement]:

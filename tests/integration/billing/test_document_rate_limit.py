@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 
 from licensing import db
 from licensing.accounts.models import User
+from licensing.billing import links
 from licensing.billing.models import Invoice
 from tests.support import factories
 from tests.support.factories import bearer
@@ -65,3 +66,78 @@ def test_the_audit_logs_csv_counts_in_the_same_budget(
     client = signed_in(app.test_client(), admin)
     statuses = [client.get("/console/audit.csv").status_code for _ in range(4)]
     assert statuses == [200, 200, 200, 429]
+
+
+# --- what a person and a script read at the 429 (round 31) ----------------------------------
+
+
+def test_a_person_clicking_through_invoice_pdfs_is_told_in_the_sites_page_when_to_open_it_again(
+    app: Flask,
+    signed_in: Callable[..., FlaskClient],
+    vendor: User,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """It read "Too many attempts came from your address in a short time, so this one
+    was refused and nothing was saved": a sign-in's words, and the budget is theirs."""
+    invoice = invoice_for(vendor, ("100.00",))
+    browser = signed_in(app.test_client(), vendor)
+    path = f"/invoices/{invoice.id}.pdf"
+    for _ in range(3):
+        assert browser.get(path).status_code == 200
+
+    refused = browser.get(path)
+
+    assert refused.status_code == 429
+    assert refused.mimetype == "text/html"
+    page = refused.get_data(as_text=True)
+    assert "<h1>Too many documents at once</h1>" in page
+    assert (
+        "You asked for more documents (PDFs and exports) than the office makes for one "
+        "person in a short time (3 per minute), so this one was not made." in page
+    )
+    seconds = int(refused.headers["Retry-After"])
+    assert f"Try again in {seconds} seconds" in page or "Try again in 1 minute" in page
+    assert f'<a href="{path}">Open it again</a>' in page
+    assert "Go to your dashboard" in page
+    assert "nothing was saved" not in page
+    assert "Too many attempts" not in page
+
+
+def test_an_emailed_invoice_links_pdf_over_the_budget_says_it_is_counted_by_address(
+    app: Flask, client: FlaskClient, vendor: User, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("100.00",))
+    path = "/" + links.invoice_url(invoice).split("://", 1)[1].split("/", 1)[1] + "/invoice.pdf"
+    for _ in range(3):
+        assert client.get(path).status_code == 200
+
+    refused = client.get(path)
+
+    assert refused.status_code == 429
+    page = refused.get_data(as_text=True)
+    assert "More documents were asked for from your address" in page
+    assert "(3 per minute)" in page
+    assert "Open it again" in page
+
+
+EXPORT = "/api/v1/exports/invoices"
+
+
+def test_a_finance_script_over_the_budget_reads_the_limit_and_when_to_retry(
+    app: Flask, admin: User
+) -> None:
+    client = app.test_client()
+    for _ in range(3):
+        client.get(EXPORT, query_string={"format": "csv"}, headers=bearer(admin))
+
+    refused = client.get(EXPORT, query_string={"format": "csv"}, headers=bearer(admin))
+
+    assert refused.status_code == 429
+    assert refused.mimetype == "application/problem+json"
+    problem = refused.get_json()
+    seconds = refused.headers["Retry-After"]
+    assert problem["detail"] == (
+        "Too many documents and exports asked for at once: the limit is 3 per minute for "
+        "each user, PDFs and exports on pages and the API sharing it; try again in "
+        f"{seconds} seconds."
+    )

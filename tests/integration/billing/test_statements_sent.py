@@ -7,9 +7,10 @@ organization page, one list of every organization's, and the portal's paginated
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -19,7 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from licensing import db
+from licensing import calendar, db
 from licensing.access import BILLING
 from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
@@ -494,6 +495,34 @@ def test_work_waiting_shows_billing_staff_the_statements_changed_since_sent(
 
     services.resend_statement(sent.id, actor=billing_clerk())
     assert '<td class="num">0</td>' in _queue_row(clerk.get("/console/").text)
+    # Round 31: the emptied list leads back to Work waiting, where the clerk came from.
+    emptied = html.unescape(clerk.get("/console/billing/statements-changed").text)
+    assert (
+        'Every statement sent still reads as it was sent. Back to <a href="/console/">the '
+        "console's Work waiting</a>." in emptied
+    )
+
+
+def test_the_changed_list_names_the_address_last_sent_to_beside_when_it_was(
+    app: Flask, signed_in: Callable[..., FlaskClient], billing_staff: User, vendor: User
+) -> None:
+    """Round 31 walk: sent again to a new billing contact, then changed by a late
+    entry, the row read "<when sent again> to <the first address>": a time of one send
+    and the address of another, so the clerk could not tell whom the licensee's copy
+    went to."""
+    sent = _january_sent(vendor.organization_id)
+    first_contact = sent.sent_to
+    assert vendor.organization is not None
+    vendor.organization.billing_email = "payables@changed.example"
+    db.session().commit()
+    services.resend_statement(sent.id, actor=billing_clerk(), now=datetime(2027, 2, 5, tzinfo=UTC))
+    _paid_late(sent)
+
+    page = signed_in(app.test_client(), billing_staff).get("/console/billing/statements-changed")
+
+    [row] = [row for row in page.text.split("<tr>") if "Send again" in row and "2027-01" in row]
+    assert "to payables@changed.example (sent again 1 time)" in row
+    assert first_contact not in row
 
 
 def test_work_waiting_sends_as_many_queries_at_100_changed_statements_as_at_10(
@@ -547,6 +576,23 @@ def test_a_second_press_of_send_again_on_the_page_says_why_nothing_was_sent(
     clerk = signed_in(app.test_client(), billing_staff)
     url = f"/console/organizations/{vendor.organization_id}/statements/{sent.id}/resend"
     assert clerk.post(url).status_code == 302
-    again = clerk.post(url)
-    assert again.status_code == 409
-    assert "Nothing was sent now." in again.text
+    before = len(statement_emails())
+
+    again = clerk.post(url, follow_redirects=True)
+
+    # Round 31: back on the organization's page, told in the office's time (it was a
+    # bare 409 page giving UTC, where every console page gives the office's time).
+    assert again.status_code == 200
+    assert again.request.path == f"/console/organizations/{vendor.organization_id}"
+    db.session().refresh(sent)
+    assert sent.resent_at is not None
+    assert (
+        f"Not sent again: the January 2027 statement (USD) went to "
+        f"{vendor.organization.billing_email} at {calendar.instant_text(sent.resent_at)}, less "
+        "than 10 minutes ago; it can go to that address again from "
+        f"{calendar.instant_text(sent.resent_at + timedelta(minutes=10))}. Nothing was sent now."
+    ) in html.unescape(again.text)
+    assert len(statement_emails()) == before
+    # From the changed list, back to the changed list.
+    from_list = clerk.post(url, data={"back": "changed"})
+    assert from_list.headers["Location"].endswith("/console/billing/statements-changed")
