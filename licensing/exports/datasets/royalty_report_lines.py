@@ -34,9 +34,15 @@ def _source(statement: Statement, given: ExportFilter) -> Statement:
     if given.date_basis == ISSUED:
         return at_times(statement, RoyaltyReport.submitted_at, given)
     if given.date_basis == RECORDED:
-        # A nightly pull: reports filed on the days, and those an amendment filed on
-        # them superseded (the row comes again, `superseded`, whenever it was filed).
-        changed = (RoyaltyReport.submitted_at, RoyaltyReport.superseded_at)
+        # A nightly pull: reports filed on the days, those an amendment filed on them
+        # superseded (the row comes again, `superseded`, whenever it was filed), and
+        # those staff sent back or marked reviewed on them (`review_state`).
+        changed = (
+            RoyaltyReport.submitted_at,
+            RoyaltyReport.superseded_at,
+            RoyaltyReport.correction_requested_at,
+            RoyaltyReport.reviewed_at,
+        )
         return recorded_on_days(statement, changed, given)
     # The reporting period: reports of periods starting in the range.
     return on_days(statement, RoyaltyReport.period_start, given)
@@ -99,6 +105,16 @@ DECLARED = Declared(
             ),
             RoyaltyReport.credit_notes_json,
             _credit_notes,
+        ),
+        # Added at the end (round 31), so schema version 1's columns read as before.
+        Field(
+            Column(
+                "review_state",
+                TEXT,
+                "clear, flagged (for staff review), reviewed, or correction_requested "
+                "(staff sent it back: the licensee's amendment may change its royalty).",
+            ),
+            RoyaltyReport.review_state,
         ),
     ),
     source=_source,

@@ -258,11 +258,15 @@ def test_a_nightly_pull_by_day_recorded_sees_the_reports_an_amendment_superseded
 ) -> None:
     pulls = {by: _Ledger(export_json, by) for by in ("recorded", "issued")}
 
-    def night(when: datetime) -> None:
-        for ledger in pulls.values():
-            ledger(when)
+    held: dict[str, set[str]] = {}
 
-    cycle(night)
+    def night(when: datetime) -> None:
+        for by, ledger in pulls.items():
+            ledger(when)
+            if when == _on(7, 20):  # the morning W amends: what each ledger knows
+                held[by] = {line["review_state"] for line in ledger.lines.values()}
+
+    made = cycle(night)
     night(_on(9, 1))
     everything = {(r["report_id"], r["line"]): r for r in export_json("royalty_report_lines")}
     current = {key for key, line in everything.items() if line["report_state"] == "submitted"}
@@ -281,6 +285,10 @@ def test_a_nightly_pull_by_day_recorded_sees_the_reports_an_amendment_superseded
     stale = {key[0] for key, line in issued.items() if line != everything[key]}
     assert len(stale) == 2
     assert all(issued[key]["report_state"] == "submitted" for key in issued if key[0] in stale)
+    # W's second quarter, sent back by staff on 10 July, came again that night, held;
+    # by the day filed the ledger never learned it (its royalty changed on the 20th).
+    assert held == {"recorded": {"clear", "correction_requested"}, "issued": {"clear"}}
+    assert recorded[(made["w2"]["id"], 1)]["review_state"] == "correction_requested"
 
 
 def _recognized(rows: list[dict[str, Any]]) -> list[tuple[str, ...]]:
