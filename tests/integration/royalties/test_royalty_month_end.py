@@ -205,6 +205,13 @@ def test_the_royalty_exports_tie_to_the_invoices_the_finance_page_and_the_contra
             ).get_json()
         current = [p for p in periods if p["report_id"]]
         assert [p["state"] for p in current] == ["submitted", "submitted"]
+        # Each period's current report, its total due and invoice, as the export has them.
+        for period in current:
+            filed = by_report[period["report_id"]]
+            assert {line["report_state"] for line in filed} == {"submitted"}
+            total_due = sum((Decimal(line["due"]) for line in filed), ZERO)
+            assert Decimal(period["total_due"]) == total_due
+            assert period["invoice"] == filed[0]["invoice_number"]
         last = client.get(
             f"/api/v1/royalty-reports/{max(p['report_id'] for p in current)}",
             headers=factories.bearer(owner),
