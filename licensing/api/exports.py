@@ -22,7 +22,7 @@ from licensing.audit.models import AuditEvent
 from licensing.downloads import document_rate_limit
 from licensing.errors import InvalidInput
 from licensing.exports import base, services
-from licensing.exports.filters import DATE_BASES
+from licensing.exports.filters import BASIS_MEANINGS, DATE_BASES
 from licensing.exports.formats import FORMATS
 from licensing.exports.views import download
 from licensing.pricing.vocabulary import USES
@@ -41,12 +41,26 @@ blp = Blueprint(
 Length = ma.validate.Length
 
 
+def _bases_described() -> str:
+    """`by`'s values, each with what the days apply to and the datasets that take it
+    (each dataset's first is its default; `GET /exports` lists them too)."""
+    datasets = base.all_datasets().values()
+    described = []
+    for basis in DATE_BASES:
+        taking = ", ".join(d.name for d in datasets if basis in d.date_bases)
+        described.append(f"`{basis}`: {BASIS_MEANINGS[basis]} ({taking})")
+    return (
+        "Which date from/to apply to; each dataset's first listed basis is its "
+        "default. " + "; ".join(described) + "."
+    )
+
+
 class ExportQuerySchema(ApiSchema):
     format = vocabulary(FORMATS, load_default="csv")
     from_ = Day(data_key="from", metadata={"description": "First day, included"})
     to = Day(metadata={"description": "Last day, included"})
     # Which date from/to apply to; each dataset lists its own (GET /exports).
-    by = vocabulary(DATE_BASES)
+    by = vocabulary(DATE_BASES, metadata={"description": _bases_described()})
     organization = record_id(metadata={"description": "An organization id"})
     state = ma.fields.String(validate=Text(30))
     currency = ma.fields.String(validate=Length(equal=3))

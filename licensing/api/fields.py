@@ -182,9 +182,10 @@ class MoneyString(ma.fields.Field[Decimal]):
 def vocabulary(values: Iterable[str], **kwargs: Any) -> ma.fields.String:
     """A string restricted to a vocabulary; an unknown value is a 422, never a default."""
     allowed = tuple(values)
+    metadata = {"enum": list(allowed), **kwargs.pop("metadata", {})}
     return ma.fields.String(
         validate=ma.validate.OneOf(allowed, error="Must be one of: {choices}."),
-        metadata={"enum": list(allowed)},
+        metadata=metadata,
         **kwargs,
     )
 

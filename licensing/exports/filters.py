@@ -27,6 +27,24 @@ REVERSED = "reversed"
 # reversed), whatever day they are dated: a finance system's nightly pull (round 30).
 RECORDED = "recorded"
 DATE_BASES = (ISSUED, PAID, PERIOD, REVERSED, RECORDED)
+# What `from`/`to` apply to under each basis, as the API's document says it.
+BASIS_MEANINGS = {
+    ISSUED: "the issue date (a royalty report: the day it was filed)",
+    PAID: "the invoice's paid day, a payment's paid date, a refund's day sent",
+    PERIOD: (
+        "an agreement's term or a recognition month overlaps the days; a royalty "
+        "report's period starts in them"
+    ),
+    REVERSED: "the day the bank returned a reversed payment (only reversed payments)",
+    RECORDED: (
+        "the office day the record was written or changed (recorded, applied, "
+        "reversed, issued, paid, voided; a royalty report filed or superseded by an "
+        "amendment; revenue recognition: the invoices and credit notes issued on the "
+        "days, with every month they are earned in), whatever day it is dated: for "
+        "a finance system's nightly pull; each row comes as it stands, again when "
+        "it changes"
+    ),
+}
 
 # Query parameter -> the filter it sets (the page, the API and the CLI use these names).
 PARAMETERS = ("from", "to", "by", "organization", "state", "currency", "use", "as_of")

@@ -30,7 +30,7 @@ from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column, Dataset, 
 from licensing.exports.columns import CURRENCY, LICENSEE, one_of
 from licensing.exports.datasets.credit_note_lines import credit_parts, credited_lines
 from licensing.exports.datasets.invoice_lines import issued_lines, ordered
-from licensing.exports.filters import PERIOD, ExportFilter
+from licensing.exports.filters import ISSUED, PERIOD, RECORDED, ExportFilter
 from licensing.exports.ledger import FEE, KIND_BY_SOURCE, Ledger
 from licensing.exports.queries import amount, each_batch, places
 from licensing.exports.recognition import Slice, month_end, point_in_time, straight_line
@@ -93,6 +93,8 @@ def _schedule(
 
 
 def _in_range(piece: Slice, given: ExportFilter) -> bool:
+    if given.date_basis == RECORDED:  # every month of the documents issued on the days
+        return True
     if given.date_to and piece.period > given.date_to:
         return False
     return not (given.date_from and month_end(piece.period) < given.date_from)
@@ -101,9 +103,15 @@ def _in_range(piece: Slice, given: ExportFilter) -> bool:
 def _invoice_lines(context: ExportContext, given: ExportFilter) -> Iterator[Any]:
     """The issued invoices' lines, as `invoice_lines` reads them, but void ones,
     each batch's agreements and royalty reports read at once."""
-    statement = ordered(issued_lines(given)).where(Invoice.state != VOID)
-    if given.date_to:  # nothing is recognized before its invoice is issued
-        statement = statement.where(Invoice.issue_date <= given.date_to)
+    if given.date_basis == RECORDED:
+        # A nightly pull: the invoices issued on the days (an invoice is issued the
+        # office day it is written), with all their months, whichever they are.
+        issued = dataclasses.replace(given, date_basis=ISSUED)
+        statement = ordered(issued_lines(issued)).where(Invoice.state != VOID)
+    else:
+        statement = ordered(issued_lines(given)).where(Invoice.state != VOID)
+        if given.date_to:  # nothing is recognized before its invoice is issued
+            statement = statement.where(Invoice.issue_date <= given.date_to)
     for batch in each_batch(context.session, statement):
         context.ledger.remember_sources(batch)
         yield from batch
@@ -147,9 +155,11 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
         document = ("invoice", line.number, line.number, line.position)
         yield from emit(document, line, (line.source_type, line.source_id), schedule)
 
-    credits = credited_lines(dataclasses.replace(given, date_from=None, use=None)).where(
-        Invoice.state != VOID
-    )
+    # By period, every credit note up to the range's end (one reverses months before
+    # its own); by recorded, those issued on the days (a credit note is issued the
+    # office day it is written), with all their months.
+    on_days = given if given.date_basis == RECORDED else dataclasses.replace(given, date_from=None)
+    credits = credited_lines(dataclasses.replace(on_days, use=None)).where(Invoice.state != VOID)
     for part in credit_parts(context, credits, ledger.remember_sources):
         credit = part.credit
         schedule = _schedule(
@@ -176,7 +186,7 @@ DATASET = Dataset(
     schema_version=1,
     columns=COLUMNS,
     rows=rows,
-    date_bases=(PERIOD,),
+    date_bases=(PERIOD, RECORDED),
     filters=frozenset({"organization", "currency", "use"}),
     order=80,
 )

@@ -11,8 +11,14 @@ from licensing.db import Statement
 from licensing.exports.base import DATE, DATETIME, INTEGER, MONEY, TEXT, Column
 from licensing.exports.columns import AGREEMENT_NUMBER, CURRENCY, LICENSEE, id_of
 from licensing.exports.declared import Declared, Field
-from licensing.exports.filters import ISSUED, PERIOD, ExportFilter
-from licensing.exports.queries import at_times, licensee, of_licensee, on_days
+from licensing.exports.filters import ISSUED, PERIOD, RECORDED, ExportFilter
+from licensing.exports.queries import (
+    at_times,
+    licensee,
+    of_licensee,
+    on_days,
+    recorded_on_days,
+)
 from licensing.royalties.models import RoyaltyReport, RoyaltyReportLine
 from licensing.royalties.states import REPORT_STATES
 
@@ -27,6 +33,17 @@ def _source(statement: Statement, given: ExportFilter) -> Statement:
     statement = of_licensee(statement, RoyaltyReport, given, by_state=True)
     if given.date_basis == ISSUED:
         return at_times(statement, RoyaltyReport.submitted_at, given)
+    if given.date_basis == RECORDED:
+        # A nightly pull: reports filed on the days, those an amendment filed on them
+        # superseded (the row comes again, `superseded`, whenever it was filed), and
+        # those staff sent back or marked reviewed on them (`review_state`).
+        changed = (
+            RoyaltyReport.submitted_at,
+            RoyaltyReport.superseded_at,
+            RoyaltyReport.correction_requested_at,
+            RoyaltyReport.reviewed_at,
+        )
+        return recorded_on_days(statement, changed, given)
     # The reporting period: reports of periods starting in the range.
     return on_days(statement, RoyaltyReport.period_start, given)
 
@@ -89,6 +106,16 @@ DECLARED = Declared(
             RoyaltyReport.credit_notes_json,
             _credit_notes,
         ),
+        # Added at the end (round 31), so schema version 1's columns read as before.
+        Field(
+            Column(
+                "review_state",
+                TEXT,
+                "clear, flagged (for staff review), reviewed, or correction_requested "
+                "(staff sent it back: the licensee's amendment may change its royalty).",
+            ),
+            RoyaltyReport.review_state,
+        ),
     ),
     source=_source,
     order=(RoyaltyReport.period_start, RoyaltyReport.id, RoyaltyReportLine.line),
@@ -102,7 +129,7 @@ DATASET = DECLARED.dataset(
         "superseded reports are included and marked."
     ),
     schema_version=1,
-    date_bases=(PERIOD, ISSUED),
+    date_bases=(PERIOD, ISSUED, RECORDED),
     filters=frozenset({"organization", "state", "currency"}),
     states=REPORT_STATES,
     order=90,

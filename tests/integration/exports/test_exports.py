@@ -303,6 +303,14 @@ def test_the_datasets_and_the_export_route_are_in_the_openapi_document(
     document = client.get("/api/v1/openapi.json").get_json()
     operation = document["paths"]["/api/v1/exports/{dataset}"]["get"]
     assert set(operation["responses"]["200"]["content"]) >= {"text/csv", "application/x-ndjson"}
+    # `by` says what each value's days are and which datasets take it (round 31).
+    (by,) = [p for p in operation["parameters"] if p["name"] == "by"]
+    assert by["schema"]["enum"] == ["issued", "paid", "period", "reversed", "recorded"]
+    described = by["description"]
+    assert "`recorded`: the office day the record was written or changed" in described
+    assert "nightly pull" in described
+    taking = "(invoices, payments, refunds, revenue_recognition, royalty_report_lines)."
+    assert described.endswith(taking)
     listed = client.get("/api/v1/exports", headers=bearer(billing_staff)).get_json()
     assert [d["name"] for d in listed][:2] == ["invoices", "invoice_lines"]
     assert listed[0]["columns"][0] == {
