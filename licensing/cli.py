@@ -104,6 +104,7 @@ def serve(
     else:
         options["control_socket_disable"] = True
     _warn_when_schema_behind()
+    _warn_about_sqlite_in_production()
     click.echo(f"Serving on http://{bind}")
     sys.stdout.flush()
     # Replaced, not a child: the same process id (for HUP, TERM and the worker's
@@ -118,6 +119,20 @@ def serve(
 ACCESS_LOG_FORMAT = (
     '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
 )
+
+
+def _warn_about_sqlite_in_production() -> None:
+    """Production accepts an explicit SQLite DATABASE_URL (a one-person trial), but
+    serving it with several workers or hosts queues every write behind one lock, and
+    the documented backups are PostgreSQL's: say so where the operator looks."""
+    config = current_app.config["LICENSING"]
+    if config.is_production and config.database_url.startswith("sqlite"):
+        log.warning(
+            "DATABASE_URL is a SQLite file in production: one writer at a time for "
+            "every worker and host, and the backups docs/operations.md describes are "
+            "PostgreSQL's. Serve production from PostgreSQL "
+            "(postgresql://user:password@host/database)."
+        )
 
 
 def _warn_when_schema_behind() -> None:

@@ -4,6 +4,7 @@ mode, `/readyz` names an outbox nobody sends, and the access log names the reque
 
 from __future__ import annotations
 
+import logging
 import os
 import re
 import subprocess
@@ -169,3 +170,22 @@ def test_db_current_says_when_the_database_is_behind_the_code(tmp_path: Path) ->
     result = CliRunner().invoke(main, ["db", "current"], env=production_environment(url))
     assert result.exit_code == 0, result.output
     assert "Error" not in result.output
+
+
+def test_serve_warns_about_sqlite_in_production_only(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Production took `DATABASE_URL=sqlite:///...` without a word."""
+    from licensing import cli
+    from licensing.app import create_app
+    from licensing.config import Config
+
+    url = f"sqlite:///{tmp_path / 'licensing.db'}"
+    for environment, warned in (("production", True), ("testing", False)):
+        config = Config.from_env(production_environment(url, LICENSING_ENV=environment))
+        app = create_app(config)
+        caplog.clear()
+        with app.app_context(), caplog.at_level(logging.WARNING, logger="licensing.serve"):
+            cli._warn_about_sqlite_in_production()
+        app.extensions["licensing.db"].engine.dispose()
+        assert ("DATABASE_URL is a SQLite file in production" in caplog.text) is warned
