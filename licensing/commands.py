@@ -14,6 +14,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
+from licensing import db
 from licensing.accounts import cli as accounts_cli
 from licensing.agreements import cli as agreements_cli
 from licensing.audit import cli as audit_cli
@@ -49,8 +50,14 @@ def db_upgrade(revision: str) -> None:
 @click.command("current")
 @with_appcontext
 def db_current() -> None:
-    """Print the database's schema revision."""
+    """Print the database's schema revision; exit 1, saying what to run, when it
+    lacks migrations this code needs (an upgrade's check, from any host)."""
     click.echo(_revisions(current_app.config["LICENSING"].database_url))
+    missing = _schema_behind()
+    if missing:
+        from licensing.migrations import behind_message
+
+        raise click.ClickException(f"behind this code: {behind_message(missing)}")
 
 
 # Steps that `licensing setup` runs after migrating (e.g. loading the sample
@@ -110,15 +117,29 @@ def worker(once: bool, parent_pid: int | None, check: bool) -> None:
     if check:
         return
     # current_app is typed as the app it stands for, so its proxy method is unknown.
-    runner = Worker(current_app._get_current_object())  # type: ignore[attr-defined]
+    runner = Worker(
+        current_app._get_current_object(),  # type: ignore[attr-defined]
+        schema_behind=_schema_behind,
+    )
     if once:
         runs = runner.run_due()
+        if runner.waiting_for:
+            from licensing.migrations import behind_message
+
+            raise click.ClickException(f"no job ran: {behind_message(runner.waiting_for)}")
         if not all(run.ok for run in runs):
             raise SystemExit(1)
         return
     environment = click.get_current_context().meta.get(STARTING_ENVIRONMENT, os.environ)
     runner.handle_signals()
     runner.run_forever(parent_pid=parent_pid, restart=Restart.of_this_process(environment))
+
+
+def _schema_behind() -> tuple[str, ...]:
+    """The migrations this code needs that the app's database lacks."""
+    from licensing import migrations  # on use: see db_upgrade
+
+    return migrations.missing(db.database().engine)
 
 
 # The command line's groups: what each is for, and the features' commands in it

@@ -312,6 +312,10 @@ class Config:
     # Behind a load balancer, how many proxies set X-Forwarded-For/-Proto.
     trusted_proxies: int = 0
 
+    # Flask's debug mode (FLASK_DEBUG, which `licensing --debug` sets): refused in
+    # production, where `licensing run --debug` served Werkzeug's debugger.
+    debug: bool = False
+
     # Extra Flask settings for tests (never read from the environment).
     overrides: Mapping[str, object] = field(default_factory=dict)
 
@@ -403,6 +407,8 @@ class Config:
             ),
             log_level=_log_level(env.get("LOG_LEVEL", "INFO")),
             trusted_proxies=_int(env.get("TRUSTED_PROXIES", "0"), "TRUSTED_PROXIES"),
+            # Read as Flask reads it (`flask.helpers.get_debug_flag`).
+            debug=env.get("FLASK_DEBUG", "").strip().lower() not in {"", "0", "false", "no"},
         )
         config = config.checked()
         if config.is_production and not env.get("DATABASE_URL", "").strip():
@@ -432,6 +438,15 @@ class Config:
             raise ConfigError(
                 "DEV_MAIL_VIEWER shows every email to anyone who can reach the server; "
                 "it cannot be turned on when LICENSING_ENV=production"
+            )
+        if self.is_production and self.debug:
+            # `licensing --env-file prod.env run --debug` served the interactive
+            # debugger: anyone shown an error page could run code on the host.
+            raise ConfigError(
+                "FLASK_DEBUG (or `licensing --debug`) cannot be on when "
+                "LICENSING_ENV=production: Werkzeug's debugger lets whoever sees an "
+                "error page run code on the server; unset FLASK_DEBUG and serve with "
+                "`licensing serve`"
             )
         config = self
         if not config.secret_key:

@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config as AlembicConfig
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, text
+from sqlalchemy import Connection, Engine, text
 
 from licensing.config import PROJECT_ROOT
 from licensing.db import make_engine
@@ -46,6 +46,20 @@ def current(database_url: str) -> tuple[str, ...]:
             return tuple(sorted(MigrationContext.configure(connection).get_current_heads()))
     finally:
         engine.dispose()
+
+
+def missing(engine: Engine) -> tuple[str, ...]:
+    """The revisions this code needs that the database behind `engine` has not
+    had, sorted; () when it has them all (or a newer release migrated it). A
+    database never migrated lacks every head."""
+    with engine.connect() as connection:
+        recorded = MigrationContext.configure(connection).get_current_heads()
+    return behind(recorded)
+
+
+def behind_message(revisions: Collection[str]) -> str:
+    """What an operator reads when the database is behind the code."""
+    return f"the database lacks revision(s) {', '.join(revisions)}: run `licensing db upgrade`"
 
 
 def heads(database_url: str) -> tuple[str, ...]:

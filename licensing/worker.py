@@ -162,8 +162,20 @@ class Restart:
         os.execve(self.argv[0], list(self.argv), dict(self.environment))  # noqa: S606
 
 
+# While the database lacks a migration the code needs, the worker runs no job and
+# looks again this often (seconds): `licensing db upgrade` is a minute's work.
+SCHEMA_RECHECK_SECONDS = 60.0
+
+
 class Worker:
-    """Runs each job when it is due, by a monotonic clock (immune to clock changes)."""
+    """Runs each job when it is due, by a monotonic clock (immune to clock changes).
+
+    With `schema_behind` (the `worker` command passes the database's), no job runs
+    while it names migrations the database lacks: the worker says so and looks
+    again every minute, and the jobs run as soon as the database has them. Before,
+    new code started ahead of `licensing db upgrade` ran every job against the old
+    schema: the daily ones failed on a missing table, with a traceback, and were
+    next tried a day later."""
 
     def __init__(
         self,
@@ -171,10 +183,15 @@ class Worker:
         jobs: Sequence[Job] = JOBS,
         *,
         clock: Callable[[], float] = time.monotonic,
+        schema_behind: Callable[[], Sequence[str]] | None = None,
     ) -> None:
         self.app = app
         self.jobs = tuple(jobs)
         self.clock = clock
+        self.schema_behind = schema_behind
+        # The migrations the database lacked at the last look (none: jobs run).
+        self.waiting_for: tuple[str, ...] = ()
+        self.recheck_at = 0.0
         # What a signal asked for: stop (TERM, INT) or restart (HUP), after the job in hand.
         self.wanted: Literal["stop", "reload"] | None = None
         self.wake = threading.Event()  # wakes the wait between jobs
@@ -183,7 +200,9 @@ class Worker:
 
     def run_due(self) -> list[Run]:
         """Run, once each, the jobs that are due now; schedule their next turn."""
-        runs = []
+        runs: list[Run] = []
+        if self._waiting_for_migrations():
+            return runs
         for job in self.jobs:
             if self.wanted is not None:
                 break
@@ -193,7 +212,33 @@ class Worker:
         return runs
 
     def seconds_to_next(self) -> float:
+        if self.waiting_for:
+            return max(self.recheck_at - self.clock(), 0.0)
         return max(min(self.next_due.values()) - self.clock(), 0.0)
+
+    def _waiting_for_migrations(self) -> bool:
+        """True while the database lacks migrations this code needs (logged
+        once a look, a look a minute); looked at only when a job is due."""
+        now = self.clock()
+        if self.schema_behind is None or not any(now >= due for due in self.next_due.values()):
+            return False
+        if self.waiting_for and now < self.recheck_at:
+            return True
+        with self.app.app_context():
+            missing = tuple(self.schema_behind())
+        if missing:
+            from licensing.migrations import behind_message
+
+            log.error(
+                "worker: %s; no job runs until it has them (looked at again in %d s)",
+                behind_message(missing),
+                SCHEMA_RECHECK_SECONDS,
+            )
+            self.recheck_at = now + SCHEMA_RECHECK_SECONDS
+        elif self.waiting_for:
+            log.info("worker: the database has every migration now; the jobs run")
+        self.waiting_for = missing
+        return bool(missing)
 
     def run_forever(
         self, *, parent_pid: int | None = None, restart: Restarter | None = None

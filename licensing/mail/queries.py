@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -10,6 +11,7 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.errors import NotFound
 from licensing.mail.models import OutboxMessage
+from licensing.mail.states import QUEUED
 
 
 def messages(
@@ -37,6 +39,18 @@ def counts(session: Session) -> dict[str, int]:
         select(OutboxMessage.state, func.count(OutboxMessage.id)).group_by(OutboxMessage.state)
     )
     return {state: int(count) for state, count in rows}
+
+
+def overdue(session: Session, now: datetime, grace: timedelta) -> tuple[int, datetime | None]:
+    """How many queued messages fell due more than `grace` before `now`, and when
+    the oldest did: a sender claims due mail every minute and a failure moves it
+    ahead by its backoff, so mail due this long is mail nobody is sending."""
+    count, oldest = session.execute(
+        select(func.count(OutboxMessage.id), func.min(OutboxMessage.next_attempt_at)).where(
+            OutboxMessage.state == QUEUED, OutboxMessage.next_attempt_at <= now - grace
+        )
+    ).one()
+    return int(count), oldest
 
 
 def get_message(session: Session, message_id: int) -> OutboxMessage:

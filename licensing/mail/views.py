@@ -6,9 +6,9 @@ Without `SMTP_URL` this is where queued mail can be read.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
@@ -22,6 +22,7 @@ from licensing.mail import queries, services
 from licensing.mail.models import OutboxMessage
 from licensing.mail.smtp import Delivery
 from licensing.mail.states import FAILED, OUTBOX, QUEUED
+from licensing.web import health
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.paging import numbered, page_count, requested_page
 
@@ -123,3 +124,26 @@ def _outbox_queue(session: Session, principal: Principal, now: datetime) -> Iter
         attention_label="failed",
         oldest=oldest,
     )
+
+
+# Mail due this long and still queued has no sender: the worker (or cron's
+# `licensing outbox send`) sends due mail every minute.
+OUTBOX_STUCK_AFTER = timedelta(minutes=10)
+
+
+@health.readiness_note
+def outbox_readiness() -> dict[str, str]:
+    """`outbox: ok`, or `stuck` with what to look at. The instance still takes
+    traffic (200): requests are served and mail waits; the operator's alert
+    reads this field (docs/operations.md, "What to alert on")."""
+    now = db.utcnow()
+    waiting, oldest = queries.overdue(db.session(), now, OUTBOX_STUCK_AFTER)
+    if not waiting or oldest is None:
+        return {"outbox": "ok"}
+    minutes = int((now - oldest).total_seconds() // 60)
+    detail = (
+        f"{waiting} email(s) due and unsent, the oldest for {minutes} minutes: is "
+        "`licensing worker` (or cron's `licensing outbox send`) running?"
+    )
+    current_app.logger.warning("readiness check: outbox stuck: %s", detail)
+    return {"outbox": "stuck", "outbox_detail": detail}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify
@@ -53,10 +54,31 @@ def readyz() -> Response | tuple[Response, int]:
     if missing:
         # A server started before `licensing db upgrade` answered 500 on every
         # page whose tables were new, while this said "ok".
-        detail = f"the database lacks revision(s) {', '.join(missing)}: run `licensing db upgrade`"
+        from licensing import migrations
+
+        detail = migrations.behind_message(missing)
         current_app.logger.warning("readiness check: %s", detail)
         return jsonify(status="unavailable", database="schema behind", detail=detail), 503
-    return jsonify(status="ok", database="ok")
+    return jsonify(status="ok", database="ok", **_notes())
+
+
+# What features add to a ready answer, each a few named fields (the outbox's:
+# `licensing.mail.views`). They say what an operator should look at; they never
+# take the instance out of traffic, since requests are still served.
+_NOTES: list[Callable[[], dict[str, str]]] = []
+
+
+def readiness_note(note: Callable[[], dict[str, str]]) -> Callable[[], dict[str, str]]:
+    """Register `note` to add its fields to every ready (200) answer."""
+    _NOTES.append(note)
+    return note
+
+
+def _notes() -> dict[str, str]:
+    fields: dict[str, str] = {}
+    for note in _NOTES:
+        fields.update(note())
+    return fields
 
 
 def _schema_behind(connection: Any, dialect: str) -> tuple[str, ...]:

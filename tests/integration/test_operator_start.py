@@ -14,26 +14,10 @@ from licensing.app import create_app
 from licensing.cli import main
 from tests.conftest import DatabaseTemplate, make_config
 from tests.support.checkout import this_checkout
+from tests.support.settings import production_environment
 
 GOOD_KEY = "k" * 40
 AUDIT_KEY = "a" * 40
-
-
-def _production(database_url: str, **changes: str) -> dict[str, str]:
-    return {
-        "LICENSING_ENV": "production",
-        "DATABASE_URL": database_url,
-        "SECRET_KEY": GOOD_KEY,
-        "AUDIT_HMAC_KEY": AUDIT_KEY,
-        "PUBLIC_URL": "https://licensing.example.test",
-        "SMTP_URL": "smtp://127.0.0.1:25",
-        "BILLING_ISSUER": "Example Licensing Office|1 Test Street",
-        "BILLING_REMIT_TO": "Wire to Example Bank, account 12345",
-        "STRIPE_SECRET_KEY": "",
-        "STRIPE_PUBLISHABLE_KEY": "",
-        "RATELIMIT_STORAGE_URI": "memory://",
-        **changes,
-    }
 
 
 @pytest.mark.parametrize(
@@ -48,7 +32,7 @@ def test_the_console_script_names_a_refused_setting_in_one_line(
     tmp_path: Path, changes: dict[str, str], said: str
 ) -> None:
     """It printed a traceback of the app factory ending in the setting's name."""
-    environment = _production(f"sqlite:///{tmp_path / 'licensing.db'}", **changes)
+    environment = production_environment(f"sqlite:///{tmp_path / 'licensing.db'}", **changes)
     result = CliRunner().invoke(main, ["db", "current"], env=environment)
     assert result.exit_code == 1
     assert "Traceback" not in result.output
@@ -183,7 +167,9 @@ def test_plain_gunicorn_names_a_refused_setting_in_one_line_and_stops(
 
     from tests.support.servers import free_port
 
-    environment = this_checkout(**_production(f"sqlite:///{tmp_path / 'licensing.db'}", **changes))
+    environment = this_checkout(
+        **production_environment(f"sqlite:///{tmp_path / 'licensing.db'}", **changes)
+    )
     gunicorn = Path(sys.executable).with_name("gunicorn")
     done = subprocess.run(
         [str(gunicorn), "--bind", f"127.0.0.1:{free_port()}", "--workers", "1", "wsgi:app"],

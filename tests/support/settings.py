@@ -37,3 +37,22 @@ def gateway() -> PaymentGateway:
     found = gateways.gateway(current_config())
     assert found is not None, "this test's app has no localstripe"
     return found
+
+
+def production_environment(database_url: str, **changes: str) -> dict[str, str]:
+    """A production environment every check accepts (for the console script run
+    as an operator runs it), with `changes`."""
+    return {
+        "LICENSING_ENV": "production",
+        "DATABASE_URL": database_url,
+        "SECRET_KEY": "k" * 40,
+        "AUDIT_HMAC_KEY": "a" * 40,
+        "PUBLIC_URL": "https://licensing.example.test",
+        "SMTP_URL": "smtp://127.0.0.1:25",
+        "BILLING_ISSUER": "Example Licensing Office|1 Test Street",
+        "BILLING_REMIT_TO": "Wire to Example Bank, account 12345",
+        "STRIPE_SECRET_KEY": "",
+        "STRIPE_PUBLISHABLE_KEY": "",
+        "RATELIMIT_STORAGE_URI": "memory://",
+        **changes,
+    }

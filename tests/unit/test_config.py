@@ -355,3 +355,13 @@ def test_former_secret_keys_are_read_as_a_list() -> None:
         {"SECRET_KEY": "k", "AUDIT_HMAC_KEY": "a", "SECRET_KEY_FALLBACKS": " old, older ,"}
     )
     assert config.secret_key_fallbacks == ("old", "older")
+
+
+@pytest.mark.parametrize("value", ["1", "true", "yes"])
+def test_production_refuses_flask_debug_mode(value: str) -> None:
+    environ = {**PRODUCTION, "FLASK_DEBUG": value}
+    with pytest.raises(ConfigError, match=r"FLASK_DEBUG \(or `licensing --debug`\) cannot be on"):
+        Config.from_env(environ)
+    assert Config.from_env({**PRODUCTION, "FLASK_DEBUG": "0"}).debug is False
+    elsewhere = {"LICENSING_ENV": "testing", "SECRET_KEY": SECRET, "AUDIT_HMAC_KEY": AUDIT_KEY}
+    assert Config.from_env({**elsewhere, "FLASK_DEBUG": value}).debug is True

@@ -111,3 +111,61 @@ def test_the_schedule_is_the_one_operators_are_told_about() -> None:
 def test_every_job_is_a_command_operators_can_run_from_cron() -> None:
     commands = {f"{group} {c.name}" for group, (_, members) in GROUPS.items() for c in members}
     assert {job.name for job in JOBS} <= commands
+
+
+def test_no_job_runs_while_the_database_lacks_a_migration_and_every_job_runs_once_it_has_it(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    ran: list[str] = []
+    clock = FakeClock()
+    missing = ["billing_0013"]
+    worker = Worker(
+        _app(),
+        [_recording("daily", timedelta(days=1), ran)],
+        clock=clock,
+        schema_behind=lambda: tuple(missing),
+    )
+    with caplog.at_level(logging.INFO, logger="licensing.worker"):
+        assert worker.run_due() == []
+    assert ran == []
+    assert "the database lacks revision(s) billing_0013: run `licensing db upgrade`" in caplog.text
+    assert worker.seconds_to_next() == pytest.approx(60)  # looked at again in a minute
+    clock.advance(30)
+    assert worker.run_due() == []
+    missing.clear()  # the operator ran `licensing db upgrade`
+    clock.advance(30)
+    assert [run.job for run in worker.run_due()] == ["daily"]  # not a day later
+    assert worker.seconds_to_next() == pytest.approx(86400)
+
+
+def _documented_jobs() -> dict[str, str]:
+    """docs/operations.md's table of periodic jobs: each command and its interval."""
+    from licensing.config import PROJECT_ROOT
+
+    text = (PROJECT_ROOT / "docs" / "operations.md").read_text()
+    table = text.split("| job (same as the command) | every | several hosts |", 1)[1]
+    rows: dict[str, str] = {}
+    for line in table.splitlines()[2:]:
+        if not line.startswith("| `"):
+            break
+        cells = [cell.strip() for cell in line.strip("|").split(" | ")]
+        assert len(cells) == 5, line  # job, every, several hosts, prints, a failure
+        assert all(cells), line
+        rows[cells[0].strip("`")] = cells[1]
+    return rows
+
+
+def test_the_operators_table_lists_every_scheduled_job_with_its_interval() -> None:
+    """Round 31: one table says what each job does, how often, whether it is safe on
+    several hosts, what it prints and what a failure looks like."""
+    words = {timedelta(minutes=1): "minute", timedelta(hours=1): "hour", timedelta(days=1): "day"}
+    assert _documented_jobs() == {job.name: words[job.every] for job in JOBS}
+
+
+def test_the_crontab_example_runs_every_scheduled_job() -> None:
+    from licensing.config import PROJECT_ROOT
+
+    text = (PROJECT_ROOT / "docs" / "operations.md").read_text()
+    crontab = text.split("```cron", 1)[1].split("```", 1)[0]
+    for job in JOBS:
+        assert f"$L {job.name} " in crontab, job.name
