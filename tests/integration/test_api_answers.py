@@ -33,6 +33,8 @@ from flask.testing import FlaskClient
 from flask_smorest.spec.plugins import FlaskPlugin
 
 from licensing import access, db, problems
+from licensing.accounts.models import Organization
+from licensing.accounts.states import CLOSED
 from licensing.api.base import API_PREFIX, NEVER_ANSWERS_ATTRIBUTE, path_arguments
 from licensing.extensions import is_rate_limited
 from tests.support import factories
@@ -215,3 +217,81 @@ def test_every_operation_on_a_record_that_does_not_exist_answers_as_documented(
             wrong.append(f"{method} {url}: {status} as {response.mimetype}")
     assert wrong == [], "\n".join(wrong)
     assert walked > 60
+
+
+def _answers_as_documented(
+    document: dict[str, Any], method: str, path: str, response: Any, status: int
+) -> str:
+    """The answer's detail, once it is `status` as a problem document and the
+    operation's document lists that status."""
+    assert response.status_code == status, response.get_data(as_text=True)
+    assert response.mimetype == "application/problem+json"
+    assert str(status) in document["paths"][path][method]["responses"], (method, path)
+    detail: str = response.get_json()["detail"]
+    return detail
+
+
+def test_the_answers_the_source_reading_found_are_given_as_documented(
+    client: FlaskClient, vendor: Any, billing_staff: Any
+) -> None:
+    # Each was given before round 31 and listed by no document.
+    document = _document(client)
+    with db.transaction() as session:
+        session.get(Organization, vendor.organization_id).standing = CLOSED
+    invited = client.post(
+        f"/api/v1/organizations/{vendor.organization_id}/invitations",
+        json={"email": "new.member@example.com"},
+        headers=factories.bearer(vendor),
+    )
+    path = "/api/v1/organizations/{organization_id}/invitations"
+    detail = _answers_as_documented(document, "post", path, invited, 409)
+    assert "closed organization" in detail
+
+    staff = factories.bearer(billing_staff)
+    nowhere = client.post(
+        "/api/v1/invoices",
+        json={
+            "organization_id": 2147480000,
+            "lines": [{"description": "Consulting", "amount": "120.00"}],
+        },
+        headers=staff,
+    )
+    detail = _answers_as_documented(document, "post", "/api/v1/invoices", nowhere, 404)
+    assert "organization 2147480000" in detail
+
+    draft = client.post(
+        "/api/v1/invoices",
+        json={
+            "organization_id": vendor.organization_id,
+            "lines": [{"description": "Consulting", "amount": "120.00"}],
+        },
+        headers=staff,
+    ).get_json()
+    pdf = client.get(f"/api/v1/invoices/{draft['id']}/pdf", headers=staff)
+    path = "/api/v1/invoices/{invoice_id}/pdf"
+    assert "until it is finalized" in _answers_as_documented(document, "get", path, pdf, 409)
+
+
+def test_a_reused_idempotency_key_is_refused_as_documented(
+    client: FlaskClient, vendor: Any, billing_staff: Any
+) -> None:
+    document = _document(client)
+    staff = factories.bearer(billing_staff)
+    lines = [{"description": "Consulting", "amount": "120.00"}]
+    draft = client.post(
+        "/api/v1/invoices",
+        json={"organization_id": vendor.organization_id, "lines": lines},
+        headers=staff,
+    ).get_json()
+    client.post(f"/api/v1/invoices/{draft['id']}/finalize", headers=staff)
+    path = "/api/v1/invoices/{invoice_id}/payments"
+    url = f"/api/v1/invoices/{draft['id']}/payments"
+    keyed = {**staff, "Idempotency-Key": "round-31-key"}
+    body = {"method": "wire", "amount": "20.00", "reference": "WIRE-31"}
+    first = client.post(url, json=body, headers=keyed)
+    assert first.status_code == 201, first.get_json()
+    again = client.post(url, json={**body, "amount": "30.00"}, headers=keyed)
+    _answers_as_documented(document, "post", path, again, 422)
+    assert list(again.get_json()["errors"]) == ["header.Idempotency-Key"]
+    described = document["paths"][path]["post"]["responses"]["422"]["description"]
+    assert "Idempotency-Key" in described
