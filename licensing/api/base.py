@@ -12,7 +12,8 @@ Three things every route gets from here rather than from its own decorators:
 - every error response is documented as `application/problem+json` with the
   `Problem` schema (the shape `licensing.problems` writes);
 - the answers a route gives by its shape are documented from the route itself
-  (`Blueprint._document_answers`): a 404 where its path names a record, a 422 on
+  (`Blueprint._document_answers`): a 400 where it takes a body or query arguments,
+  a 404 where its path names a record, a 422 on
   every operation (each refuses a query argument it does not take), a 429 with
   `Retry-After` where a rate limit is put on it; `@idempotent` adds the
   `Idempotency-Key` header's own 409 and 422 (docs/api.md, "Every answer in the
@@ -99,6 +100,31 @@ RATE_LIMITED = (
 )
 
 
+BAD_BODY = "the body is not valid JSON (or not UTF-8)"
+REPEATED_ARGUMENT = (
+    "an argument that takes one value was given more than once (`errors` names it, `query.NAME`)"
+)
+
+
+def _bad_request(places: set[str]) -> str:
+    said = [BAD_BODY] * ("json" in places) + [REPEATED_ARGUMENT] * ("query" in places)
+    return f"Bad request: {', or '.join(said)}."
+
+
+def _takes(view: Any) -> set[str]:
+    """Where the route takes arguments, as its decorators document them: `json`
+    for a body, `query`, ..."""
+    apidoc = getattr(view, APIDOC_ATTRIBUTE, {})
+    manual = apidoc.get("manual_doc", {})
+    declared = [*apidoc.get("arguments", {}).get("parameters", []), *manual.get("parameters", [])]
+    places = {parameter.get("in") for parameter in declared if isinstance(parameter, dict)}
+    if "pagination" in apidoc:
+        places.add("query")
+    if "requestBody" in manual:
+        places.add("json")
+    return places
+
+
 def _not_found(names: Sequence[str], *, vendors: bool) -> str:
     named = " and ".join(f"`{name}`" for name in names)
     scoped = " (a vendor's token finds only its own organization's records)" if vendors else ""
@@ -179,6 +205,29 @@ def never_answers(status: int, why: str) -> Callable[[F], F]:
 def path_arguments(rule: str) -> list[str]:
     """The arguments a URL rule takes from its path (`<int:invoice_id>`)."""
     return re.findall(r"<(?:[^<>:]+:)?([^<>:]+)>", rule)
+
+
+# A public operation needs no token, but one sent is checked (`access.enforce`).
+PUBLIC_UNKNOWN_CALLER = (
+    "Authentication required: a bearer token was sent and it is unknown, revoked or "
+    "expired. This operation needs none: send a valid one, or none."
+)
+PUBLIC_READ_ONLY_CALLER = (
+    "Forbidden: a bearer token with scope `read` was sent, and this operation stores "
+    "what it is sent. It needs no token: send one with scope `write`, or none."
+)
+
+
+def _document_token_sent(view: F, declaration: access.Access, methods: Iterable[str]) -> F:
+    """A public route's answers to a token sent with the request: an unknown one
+    is a 401, a read-only one on a request that stores something a 403."""
+    declared = declared_statuses(view)
+    if 401 not in declared:
+        view = document_answer(view, 401, PUBLIC_UNKNOWN_CALLER, headers=CHALLENGE)
+    writes = set(methods) - access.SAFE_METHODS
+    if writes and not declaration.stores_nothing and 403 not in declared:
+        view = document_answer(view, 403, PUBLIC_READ_ONLY_CALLER)
+    return view
 
 
 class ProblemSchema(ApiSchema):
@@ -491,6 +540,8 @@ class Blueprint(flask_smorest.Blueprint):
             declaration = getattr(view, access.ACCESS_ATTRIBUTE, None)
             if declaration is not None and not declaration.public:
                 view = self._document_access(view, declaration)
+            elif declaration is not None:
+                view = _document_token_sent(view, declaration, options.get("methods", ["GET"]))
             return register(self._document_answers(view, rule, declaration))
 
         return decorator
@@ -498,7 +549,8 @@ class Blueprint(flask_smorest.Blueprint):
     @staticmethod
     def _document_answers(view: F, rule: str, declaration: access.Access | None) -> F:
         """The answers a route gives by its shape, documented from the route itself
-        unless its decorators already say more of them: a path naming a record is a
+        unless its decorators already say more of them: a body or query arguments a
+        400 (a body that is not JSON, an argument given twice); a path naming a record a
         404 when nothing the caller may see has it; every operation a 422 (each
         refuses a query argument it does not take: `licensing.api.query`); a route
         with a rate limit on it a 429 with `Retry-After` and the `X-RateLimit-*`
@@ -506,6 +558,9 @@ class Blueprint(flask_smorest.Blueprint):
         the document to these rules, and to the 409s a view can raise."""
         declared = declared_statuses(view)
         names = path_arguments(rule)
+        places = _takes(view) & {"json", "query"}
+        if places and 400 not in declared:
+            view = document_answer(view, 400, _bad_request(places))
         if names and 404 not in declared:
             vendors = declaration is not None and declaration.vendor
             view = document_answer(view, 404, _not_found(names, vendors=vendors))
