@@ -117,7 +117,7 @@ def _takes(view: Any) -> set[str]:
     apidoc = getattr(view, APIDOC_ATTRIBUTE, {})
     manual = apidoc.get("manual_doc", {})
     declared = [*apidoc.get("arguments", {}).get("parameters", []), *manual.get("parameters", [])]
-    places = {parameter.get("in") for parameter in declared if isinstance(parameter, dict)}
+    places = {str(parameter.get("in")) for parameter in declared if isinstance(parameter, dict)}
     if "pagination" in apidoc:
         places.add("query")
     if "requestBody" in manual:
