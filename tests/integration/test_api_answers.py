@@ -43,22 +43,15 @@ from licensing.actors import Actor
 from licensing.api.base import API_PREFIX, NEVER_ANSWERS_ATTRIBUTE, path_arguments
 from licensing.extensions import is_rate_limited
 from tests.support import factories
+from tests.support.openapi import resolved, served_document
 from tests.support.raising import Raising
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 
-def _document(client: FlaskClient) -> dict[str, Any]:
-    document: dict[str, Any] = client.get("/api/v1/openapi.json").get_json()
-    return document
-
-
-def _resolve(document: dict[str, Any], item: dict[str, Any]) -> dict[str, Any]:
-    while "$ref" in item:
-        section, name = item["$ref"].split("/")[-2:]
-        item = document["components"][section][name]
-    return item
+_document = served_document
+_resolve = resolved
 
 
 def _chain(view: Any) -> Iterator[Any]:
