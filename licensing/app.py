@@ -251,6 +251,26 @@ class RecordId(IntegerConverter):
     def __init__(self, map: Map, *args: Any, **kwargs: Any) -> None:
         kwargs.setdefault("max", limits.MAX_RECORD_ID)
         super().__init__(map, *args, **kwargs)
+        if not kwargs.get("signed") and kwargs["max"] == limits.MAX_RECORD_ID:
+            # Matched by the pattern, not only refused once matched: where one path
+            # has a rule for each method (GET a list, POST to it), a rule that
+            # matched the path for another method made an id past the range a 405.
+            self.regex = _digits_up_to(limits.MAX_RECORD_ID)
+
+
+def _digits_up_to(limit: int) -> str:
+    """A pattern for the whole numbers from 0 to `limit`, as written in a path."""
+    digits = str(limit)
+    shorter = [rf"\d{{1,{len(digits) - 1}}}"] if len(digits) > 1 else []
+    alternatives = shorter
+    for place, digit in enumerate(digits):
+        lowest = 1 if place == 0 else 0
+        rest = len(digits) - place - 1
+        if int(digit) > lowest:
+            tail = rf"\d{{{rest}}}" if rest else ""
+            alternatives.append(f"{digits[:place]}[{lowest}-{int(digit) - 1}]{tail}")
+    alternatives.append(digits)
+    return f"(?:{'|'.join(alternatives)})"
 
 
 class _AlembicChatter(logging.Filter):

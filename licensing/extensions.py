@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from flask import Response, current_app, g, session
 from flask.globals import request_ctx
 from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
+from flask_limiter.util import get_qualified_name, get_remote_address
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
 
@@ -165,6 +165,14 @@ class _LoginManager(LoginManager):  # type: ignore[misc]  # Flask-Login is untyp
 
 # Page sessions; the accounts package registers the user loader.
 login_manager = _LoginManager()
+
+
+def is_rate_limited(view: Callable[..., Any]) -> bool:
+    """Whether a limit of `limiter` (its own, or a shared one) was put on `view`:
+    what the API's document reads to list the route's 429. Flask-Limiter marks a
+    decorated view by its qualified name, which `functools.wraps` keeps on every
+    wrapper above it; it has no public way to ask."""
+    return get_qualified_name(view) in limiter._marked_for_limiting
 
 
 def configured_limit(setting: str) -> tuple[Callable[[], str], Callable[[], bool]]:

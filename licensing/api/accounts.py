@@ -39,7 +39,7 @@ from licensing.accounts.passwords import RULE as PASSWORD_RULE
 from licensing.accounts.services.moves import REASON_MAX as MOVE_REASON_MAX
 from licensing.accounts.states import STANDING, may_take
 from licensing.actors import current_actor
-from licensing.api.base import Blueprint, Created
+from licensing.api.base import Blueprint, Created, never_answers
 from licensing.api.fields import (
     STRINGS,
     ApiSchema,
@@ -522,7 +522,6 @@ _NO_SUCH_USER = "No such user, or (for a vendor) one of another organization"
 @blp.arguments(SignUpSchema)
 @blp.response(202, SignUpResultSchema)
 @blp.alt_response(422, description="Invalid fields (e.g. a weak `password`)")
-@blp.alt_response(429, description="Over the rate limit; see Retry-After")
 def sign_up(data: dict[str, Any]) -> dict[str, Any]:
     """Create an organization and its first user.
 
@@ -547,6 +546,9 @@ def sign_up(data: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/me")
 @access.any_user
+@never_answers(
+    404, "it reads the caller's own account and organization, which exist while the token works"
+)
 @blp.response(200, MeSchema)
 def me() -> dict[str, Any]:
     """The caller's user and organization."""
@@ -696,7 +698,10 @@ def list_invitations(organization_id: int) -> list[OneTimeToken]:
 @blp.alt_response(403, description=_MEMBERS_REFUSED)
 @blp.alt_response(404, description=_NO_SUCH_ORGANIZATION)
 @blp.response(
-    201, InvitationSchema, location=Created("accounts_api.get_invitation", {"invitation_id": "id"})
+    201,
+    InvitationSchema,
+    conflict="The organization is closed: a closed organization cannot invite members.",
+    location=Created("accounts_api.get_invitation", {"invitation_id": "id"}),
 )
 def create_invitation(data: dict[str, Any], organization_id: int) -> OneTimeToken:
     """Invite a colleague by email, as a `member` unless `role` says `administrator`

@@ -35,7 +35,7 @@ from licensing.agreements.models import (
 )
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import APPLICATION
-from licensing.api.base import Blueprint, Created, refuse_staff_filter
+from licensing.api.base import Blueprint, Created, never_answers, refuse_staff_filter
 from licensing.api.fields import (
     ApiSchema,
     Day,
@@ -418,6 +418,7 @@ def list_applications(query: dict[str, Any]) -> Select[Any]:
 
 @blp.route("/applications", methods=["POST"])
 @access.licensing_work
+@never_answers(404, "the application is made in the caller's own organization, which exists")
 @blp.arguments(ApplicationInputSchema)
 @blp.response(
     201,

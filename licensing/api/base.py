@@ -11,6 +11,13 @@ Three things every route gets from here rather than from its own decorators:
   says what `access.enforce` does;
 - every error response is documented as `application/problem+json` with the
   `Problem` schema (the shape `licensing.problems` writes);
+- the answers a route gives by its shape are documented from the route itself
+  (`Blueprint._document_answers`): a 400 where it takes a body or query arguments,
+  a 404 where its path names a record, a 422 on
+  every operation (each refuses a query argument it does not take), a 429 with
+  `Retry-After` where a rate limit is put on it; `@idempotent` adds the
+  `Idempotency-Key` header's own 409 and 422 (docs/api.md, "Every answer in the
+  document");
 - `@blp.paginate(ItemSchema)` on a list route reads `page` and `per_page`
   (bounded), returns that page of the list (its 200: a list of `ItemSchema`) and
   says where the others are in a `Link` header (RFC 8288: first, prev, next,
@@ -20,6 +27,7 @@ Three things every route gets from here rather than from its own decorators:
 from __future__ import annotations
 
 import http
+import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from copy import deepcopy
@@ -42,6 +50,7 @@ from licensing import access, arguments, db, limits
 from licensing.api.fields import ApiSchema
 from licensing.config import API_PREFIX as API_PREFIX  # the API modules' mount point
 from licensing.errors import InvalidInput
+from licensing.extensions import is_rate_limited
 from licensing.problems import PROBLEM_MIMETYPE, body_too_large
 
 # The OpenAPI security requirement of routes that need `Authorization: Bearer`.
@@ -79,6 +88,49 @@ RATE_LIMITED_HEADERS: dict[str, Any] = {
     "X-RateLimit-Remaining": _header("Requests left in the window (0 here)."),
     "X-RateLimit-Reset": _header("When the window resets, in seconds since 1970-01-01 UTC."),
 }
+# What the document says of the answers every route of a shape gives
+# (`Blueprint._document_answers`), where the route says nothing more of its own.
+UNKNOWN_ARGUMENT = (
+    "Invalid input: a query argument the operation does not take, or a value it refuses "
+    "(`errors` names each, `query.NAME`)."
+)
+RATE_LIMITED = (
+    "Too many requests: over this operation's rate limit. `Retry-After` says how many "
+    "seconds to wait, and the detail names the limit."
+)
+
+
+BAD_BODY = "the body is not valid JSON (or not UTF-8)"
+REPEATED_ARGUMENT = (
+    "an argument that takes one value was given more than once (`errors` names it, `query.NAME`)"
+)
+
+
+def _bad_request(places: set[str]) -> str:
+    said = [BAD_BODY] * ("json" in places) + [REPEATED_ARGUMENT] * ("query" in places)
+    return f"Bad request: {', or '.join(said)}."
+
+
+def _takes(view: Any) -> set[str]:
+    """Where the route takes arguments, as its decorators document them: `json`
+    for a body, `query`, ..."""
+    apidoc = getattr(view, APIDOC_ATTRIBUTE, {})
+    manual = apidoc.get("manual_doc", {})
+    declared = [*apidoc.get("arguments", {}).get("parameters", []), *manual.get("parameters", [])]
+    places = {str(parameter.get("in")) for parameter in declared if isinstance(parameter, dict)}
+    if "pagination" in apidoc:
+        places.add("query")
+    if "requestBody" in manual:
+        places.add("json")
+    return places
+
+
+def _not_found(names: Sequence[str], *, vendors: bool) -> str:
+    named = " and ".join(f"`{name}`" for name in names)
+    scoped = " (a vendor's token finds only its own organization's records)" if vendors else ""
+    return f"Not found: nothing the caller may see has this {named}{scoped}."
+
+
 # The request-environ key under which the API's body check leaves the JSON it
 # loaded (per request, unlike `g`, which tests share across requests).
 CHECKED_JSON_BODY = "licensing.checked_json_body"
@@ -96,6 +148,86 @@ PAGE_ARGUMENTS = ("page", "per_page")
 PAGINATED_ATTRIBUTE = "__paginated__"
 # Where flask-smorest's decorators leave a view's OpenAPI documentation.
 APIDOC_ATTRIBUTE = "_apidoc"
+
+
+def declared_statuses(view: Any) -> set[int]:
+    """The statuses `view`'s decorators have documented so far: its responses,
+    its arguments' 422 and its pager's."""
+    apidoc = getattr(view, APIDOC_ATTRIBUTE, {})
+    found = {
+        *apidoc.get("response", {}).get("responses", {}),
+        *apidoc.get("arguments", {}).get("responses", {}),
+        *apidoc.get("pagination", {}).get("response", {}),
+    }
+    return {int(status) for status in found if str(status).isdigit()}
+
+
+def document_answer(
+    view: F, status: int, description: str, *, headers: Mapping[str, Any] | None = None
+) -> F:
+    """Document on `view` an error answer, a problem document, as
+    `Blueprint.alt_response` would, without wrapping the view in another call."""
+    apidoc = deepcopy(getattr(view, APIDOC_ATTRIBUTE, {}))
+    answer: dict[str, Any] = {
+        "schema": ProblemSchema(),
+        "description": description,
+        "content_type": PROBLEM_MIMETYPE,
+    }
+    if headers:
+        answer["headers"] = deepcopy(dict(headers))
+    responses = apidoc.setdefault("response", {}).setdefault("responses", {})
+    responses.setdefault(status, []).append(answer)
+    setattr(view, APIDOC_ATTRIBUTE, apidoc)
+    return view
+
+
+NEVER_ANSWERS_ATTRIBUTE = "__never_answers__"
+
+
+def never_answers(status: int, why: str) -> Callable[[F], F]:
+    """Declare, beside a route, that it never answers `status` although a function
+    its view reaches can raise the domain error of that status in another use (a
+    draft invoice is created without being finalized, so finalizing's 409 never
+    comes), and why. `tests/integration/test_api_answers.py` reads the view's
+    source for the errors it can raise; this is where it is told otherwise."""
+
+    def declare(view: F) -> F:
+        setattr(
+            view,
+            NEVER_ANSWERS_ATTRIBUTE,
+            {**getattr(view, NEVER_ANSWERS_ATTRIBUTE, {}), status: why},
+        )
+        return view
+
+    return declare
+
+
+def path_arguments(rule: str) -> list[str]:
+    """The arguments a URL rule takes from its path (`<int:invoice_id>`)."""
+    return re.findall(r"<(?:[^<>:]+:)?([^<>:]+)>", rule)
+
+
+# A public operation needs no token, but one sent is checked (`access.enforce`).
+PUBLIC_UNKNOWN_CALLER = (
+    "Authentication required: a bearer token was sent and it is unknown, revoked or "
+    "expired. This operation needs none: send a valid one, or none."
+)
+PUBLIC_READ_ONLY_CALLER = (
+    "Forbidden: a bearer token with scope `read` was sent, and this operation stores "
+    "what it is sent. It needs no token: send one with scope `write`, or none."
+)
+
+
+def _document_token_sent(view: F, declaration: access.Access, methods: Iterable[str]) -> F:
+    """A public route's answers to a token sent with the request: an unknown one
+    is a 401, a read-only one on a request that stores something a 403."""
+    declared = declared_statuses(view)
+    if 401 not in declared:
+        view = document_answer(view, 401, PUBLIC_UNKNOWN_CALLER, headers=CHALLENGE)
+    writes = set(methods) - access.SAFE_METHODS
+    if writes and not declaration.stores_nothing and 403 not in declared:
+        view = document_answer(view, 403, PUBLIC_READ_ONLY_CALLER)
+    return view
 
 
 class ProblemSchema(ApiSchema):
@@ -408,9 +540,35 @@ class Blueprint(flask_smorest.Blueprint):
             declaration = getattr(view, access.ACCESS_ATTRIBUTE, None)
             if declaration is not None and not declaration.public:
                 view = self._document_access(view, declaration)
-            return register(view)
+            elif declaration is not None:
+                view = _document_token_sent(view, declaration, options.get("methods", ["GET"]))
+            return register(self._document_answers(view, rule, declaration))
 
         return decorator
+
+    @staticmethod
+    def _document_answers(view: F, rule: str, declaration: access.Access | None) -> F:
+        """The answers a route gives by its shape, documented from the route itself
+        unless its decorators already say more of them: a body or query arguments a
+        400 (a body that is not JSON, an argument given twice); a path naming a record a
+        404 when nothing the caller may see has it; every operation a 422 (each
+        refuses a query argument it does not take: `licensing.api.query`); a route
+        with a rate limit on it a 429 with `Retry-After` and the `X-RateLimit-*`
+        headers. `tests/integration/test_api_answers.py` holds every operation of
+        the document to these rules, and to the 409s a view can raise."""
+        declared = declared_statuses(view)
+        names = path_arguments(rule)
+        places = _takes(view) & {"json", "query"}
+        if places and 400 not in declared:
+            view = document_answer(view, 400, _bad_request(places))
+        if names and 404 not in declared:
+            vendors = declaration is not None and declaration.vendor
+            view = document_answer(view, 404, _not_found(names, vendors=vendors))
+        if 422 not in declared:
+            view = document_answer(view, 422, UNKNOWN_ARGUMENT)
+        if 429 not in declared and is_rate_limited(view):
+            view = document_answer(view, 429, RATE_LIMITED, headers=RATE_LIMITED_HEADERS)
+        return view
 
     def _document_access(self, view: F, declaration: access.Access) -> F:
         """A route that needs a caller, documented from its access declaration: the

@@ -171,7 +171,6 @@ def _media_types() -> dict[str, Any]:
     },
 )
 @blp.alt_response(404, description="No such dataset")
-@blp.alt_response(429, description="Over the rate limit; see Retry-After")
 @blp.alt_response(422, description="A filter the dataset does not take, or a bad value")
 @blp.alt_response(
     409,

@@ -28,6 +28,12 @@ import flask_smorest
 from werkzeug.wrappers import Response
 
 from licensing import access
+from licensing.api.base import (
+    APIDOC_ATTRIBUTE,
+    UNKNOWN_ARGUMENT,
+    declared_statuses,
+    document_answer,
+)
 from licensing.billing import idempotency
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -89,7 +95,46 @@ def _keyed_route(view: F, keyed: _Keyed) -> F:
         return keyed(found, lambda: flask.make_response(view(*args, **kwargs)))
 
     _document_replay(wrapper)
+    _document_key_refusals(wrapper)
     return cast(F, flask_smorest.Blueprint.doc(parameters=[PARAMETER])(wrapper))
+
+
+INVALID_FIELDS = "Invalid input: `errors` names each field refused (`query.NAME` in the query)."
+# What the header itself can be refused with, as the OpenAPI document lists it on
+# each idempotent route: beside the route's own 409 and 422 where it has them.
+KEY_REFUSALS: dict[int, str] = {
+    409: (
+        f"A request with this `{idempotency.HEADER}` is still being carried out: "
+        "retry in a moment (nothing was done twice)."
+    ),
+    422: (
+        f"`{idempotency.HEADER}` was used in the last 24 hours for another request "
+        f"(another body or address), or is not 1 to {idempotency.KEY_MAX} printable "
+        f"characters: `errors` names `{idempotency.FIELD}`."
+    ),
+}
+
+
+def _document_key_refusals(route: Callable[..., Any]) -> None:
+    """Name the key's 409 and 422 on the route: in the description of the route's
+    own answer of that status where it documents one, else as an answer of its own."""
+    declared = declared_statuses(route)
+    responses = getattr(route, APIDOC_ATTRIBUTE, {}).get("response", {}).get("responses", {})
+    for status, refusal in KEY_REFUSALS.items():
+        documented = responses.get(status, [])
+        if any(isinstance(doc, dict) for doc in documented):
+            responses[status] = [
+                {**doc, "description": f"{doc.get('description', '').rstrip('.')}. Or: {refusal}"}
+                if isinstance(doc, dict)
+                else doc
+                for doc in documented
+            ]
+        elif status in declared:  # the body's or the query's 422, by reference
+            document_answer(route, status, f"{INVALID_FIELDS} Or: {refusal}")
+        elif status == 422:  # every operation's (`Blueprint._document_answers`)
+            document_answer(route, status, f"{UNKNOWN_ARGUMENT} Or: {refusal}")
+        else:
+            document_answer(route, status, refusal)
 
 
 # The header a replayed answer carries, as the OpenAPI document lists it on the

@@ -23,7 +23,7 @@ from licensing import access, db
 from licensing.accounts.models import Organization
 from licensing.accounts.queries import get_owned
 from licensing.actors import current_actor
-from licensing.api.base import Blueprint, Created, ReadPage
+from licensing.api.base import Blueprint, Created, ReadPage, never_answers
 from licensing.api.fields import (
     STRINGS,
     ApiSchema,
@@ -467,7 +467,11 @@ def list_invoices(query: dict[str, Any]) -> Select[Any]:
 
 @blp.route("/invoices", methods=["POST"])
 @access.staff("billing")
+@never_answers(
+    409, "a draft is created without being finalized, so finalizing's refusal never comes"
+)
 @blp.arguments(InvoiceInputSchema)
+@blp.alt_response(404, description="Not found: there is no organization `organization_id`.")
 @blp.response(
     201, InvoiceSchema, location=Created("invoices_api.get_invoice", {"invoice_id": "id"})
 )
@@ -519,7 +523,10 @@ def update_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
 @access.allow(vendor=True, staff=READERS)
 @document_rate_limit()
 @blp.response(200, description="The invoice as PDF", content_type="application/pdf")
-@blp.alt_response(429, description="Over the rate limit; see Retry-After")
+@blp.alt_response(
+    409,
+    description="A draft has no PDF until it is finalized (staff: to a vendor it is not found).",
+)
 def invoice_pdf(invoice_id: int) -> Response:
     invoice = _readable(invoice_id, for_pdf=True)
     return pdf_response(invoice_pdf_bytes(invoice), f"{invoice.number}.pdf")
@@ -635,7 +642,6 @@ def get_credit_note(credit_note_id: int) -> CreditNote:
 @access.allow(vendor=True, staff=READERS)
 @document_rate_limit()
 @blp.response(200, description="The credit note as PDF", content_type="application/pdf")
-@blp.alt_response(429, description="Over the rate limit; see Retry-After")
 def credit_note_pdf(credit_note_id: int) -> Response:
     credit = queries.credit_note_for_pdf(db.session(), credit_note_id)
     return pdf_response(credit_note_pdf_bytes(credit), f"{credit.number}.pdf")

@@ -19,7 +19,7 @@ from werkzeug.wrappers import Response
 from licensing import access, db
 from licensing.accounts.auth import auth_rate_limit
 from licensing.actors import current_actor
-from licensing.api.base import Blueprint, Created, refuse_staff_filter
+from licensing.api.base import Blueprint, Created, never_answers, refuse_staff_filter
 from licensing.api.fields import (
     STRINGS,
     ApiSchema,
@@ -328,7 +328,6 @@ class PermissionMetricsSchema(ApiSchema):
 @blp.arguments(PermissionRequestInputSchema)
 @blp.response(201, PermissionSubmittedSchema)
 @blp.alt_response(422, description="Invalid fields; a `commercial` purpose is refused")
-@blp.alt_response(429, description="Over the rate limit; see Retry-After")
 def submit(data: dict[str, Any]) -> dict[str, Any]:
     """Request permission for a non-commercial educational use (no account needed).
 
@@ -344,10 +343,21 @@ def submit(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+# How the requester's links are refused (`LinkNotValid`, `LinkExpired`).
+_NO_SUCH_LINK = "Not found: no request has this link (mistyped or made up)."
+_EXPIRED_LINK = (
+    "Forbidden: the link matched a request but no longer works (it expired; the "
+    "detail says when and what to do)."
+)
+
+
 @blp.route("/permission-confirmations", methods=["POST"])
 @access.public
+@never_answers(409, "it confirms only an unconfirmed request, under the request's row lock")
 @blp.arguments(PermissionTokenSchema)
 @blp.response(200, PermissionStatusSchema)
+@blp.alt_response(403, description=_EXPIRED_LINK)
+@blp.alt_response(404, description=_NO_SUCH_LINK)
 def confirm(data: dict[str, Any]) -> PermissionRequest:
     """Confirm the requester's email with the token from the confirmation link."""
     return services.confirm_email(data["token"], sla_days=current_config().permission_sla_days)
@@ -355,6 +365,8 @@ def confirm(data: dict[str, Any]) -> PermissionRequest:
 
 @blp.route("/permission-status/<token>")
 @access.public
+@blp.alt_response(403, description=_EXPIRED_LINK)
+@blp.alt_response(404, description=_NO_SUCH_LINK)
 @blp.response(200, PermissionStatusSchema)
 def status(token: str) -> PermissionRequest:
     """The request as its requester sees it (state, messages, letters)."""
@@ -363,6 +375,7 @@ def status(token: str) -> PermissionRequest:
 
 @blp.route("/permission-status/<token>/answers", methods=["POST"])
 @access.public
+@blp.alt_response(403, description=_EXPIRED_LINK)
 @blp.arguments(PermissionRequesterMessageSchema)
 @blp.response(
     200, PermissionStatusSchema, conflict="Not waiting for information; lists allowed_actions"
@@ -374,6 +387,7 @@ def answer(data: dict[str, Any], token: str) -> PermissionRequest:
 
 @blp.route("/permission-status/<token>/withdrawal", methods=["POST"])
 @access.public
+@blp.alt_response(403, description=_EXPIRED_LINK)
 @blp.arguments(PermissionWithdrawalSchema, required=False)
 @blp.response(200, PermissionStatusSchema, conflict="Already decided or closed")
 def withdraw(data: dict[str, Any], token: str) -> PermissionRequest:
@@ -383,6 +397,7 @@ def withdraw(data: dict[str, Any], token: str) -> PermissionRequest:
 
 @blp.route("/permission-status/<token>/reconsideration", methods=["POST"])
 @access.public
+@blp.alt_response(403, description=_EXPIRED_LINK)
 @blp.arguments(PermissionRequesterMessageSchema)
 @blp.response(
     200,
@@ -398,6 +413,7 @@ def reconsideration(data: dict[str, Any], token: str) -> PermissionRequest:
 
 @blp.route("/permission-status/<token>/letters/<int:letter_id>")
 @access.public
+@blp.alt_response(403, description=_EXPIRED_LINK)
 @blp.response(200, content_type="application/pdf", description="The letter's issued bytes")
 def status_letter(token: str, letter_id: int) -> Response:
     request = services.request_for_link(token)

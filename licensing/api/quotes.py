@@ -403,7 +403,6 @@ def _writes_as_contract_json(provider: object, debug: bool) -> TypeGuard[Default
 @blp.arguments(QUOTE_REQUEST_SCHEMA, example=REQUEST_EXAMPLE)
 @blp.response(200, QuoteSchema, example=RESPONSE_EXAMPLE, headers=SUCCESSOR_HEADER)
 @blp.alt_response(422, description="Invalid fields; `errors` maps each field path to messages")
-@blp.alt_response(429, description="Over the rate limit; see Retry-After")
 def create_quote(request: QuoteRequest) -> Response:
     """Price proposed uses.
 

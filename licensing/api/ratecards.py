@@ -13,7 +13,7 @@ from flask import request
 from licensing import access, db
 from licensing.access import require_principal
 from licensing.agreements import card_effect
-from licensing.api.base import Blueprint
+from licensing.api.base import Blueprint, never_answers
 from licensing.api.fields import ApiSchema, Day
 from licensing.money import format_amount
 from licensing.pricing import Rule, describe_condition, describe_rule
@@ -366,6 +366,7 @@ def _money(amount: Decimal, currency: str) -> str:
 
 @blp.route("/rate-cards", methods=["POST"])
 @access.staff("admin")
+@never_answers(404, "it reads back the card it has just published")
 @blp.doc(requestBody=_CARD_BODY)
 @blp.response(200, ImportResultSchema, conflict=_CHANGED)
 @blp.alt_response(422, description=_INVALID)

@@ -392,7 +392,6 @@ def get_report(report_id: int) -> dict[str, Any]:
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @document_rate_limit()
 @blp.response(200, description="The report's rows as submitted", content_type="text/csv")
-@blp.alt_response(429, description="Over the rate limit; see Retry-After")
 def get_rows(report_id: int) -> Response:
     """The report's rows as submitted, as CSV in the template's columns."""
     return rows_response(report_id, current_actor())

@@ -229,6 +229,8 @@ def test_a_confirmation_link_followed_after_the_expiry_job_says_it_expired(
     api = client.post("/api/v1/permission-confirmations", json={"token": raw})
     assert api.status_code == 403
     assert "Submit the request again" in api.get_json()["detail"]
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    assert "403" in paths["/api/v1/permission-confirmations"]["post"]["responses"]
     stored = db.session().get(PermissionRequest, created.id)
     db.session().refresh(stored)
     assert (stored.state, stored.status_token_hash) == ("expired", None)
@@ -248,6 +250,9 @@ def test_an_expired_status_link_is_a_403_and_changes_nothing(
     assert "This link expired on" in response.get_data(as_text=True)
     assert client.get(f"/api/v1/permission-status/{token}").status_code == 403
     assert _stored() == before
+    # The document lists it (round 31: a client generated from it saw only `default`).
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    assert "403" in paths["/api/v1/permission-status/{token}"]["get"]["responses"]
 
 
 def test_a_closed_request_without_a_decision_offers_a_new_request(
