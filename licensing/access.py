@@ -33,7 +33,7 @@ from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
 
-from licensing import limits
+from licensing import limits, log_context
 from licensing.config import API_PREFIX
 from licensing.errors import AuthenticationRequired, PermissionDenied
 from licensing.links import links
@@ -322,6 +322,7 @@ def current_principal() -> Principal | None:
             found = loader()
             if found is not None:
                 g.principal = found
+                log_context.set_user(found.user_id)  # the request's later lines name it
                 break
     principal: Principal | None = g.principal
     return principal

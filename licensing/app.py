@@ -28,6 +28,7 @@ from licensing import (
     headers,
     limits,
     links,
+    log_context,
     mail,
     permissions,
     royalties,
@@ -315,7 +316,7 @@ def configure(app: Flask, config: Config) -> None:
         TESTING=config.environment == "testing",
     )
     app.config.update(config.overrides)
-    logging.basicConfig(level=config.log_level)
+    log_context.configure(config.log_level)  # every line: its request's or job run's id
     _quiet_alembic()
     app.logger.setLevel(config.log_level)
     if config.trusted_proxies:

@@ -14,7 +14,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from licensing import db
+from licensing import db, log_context
 from licensing.accounts import cli as accounts_cli
 from licensing.agreements import cli as agreements_cli
 from licensing.audit import cli as audit_cli
@@ -185,9 +185,20 @@ GROUPS: dict[str, tuple[str, tuple[click.Command, ...]]] = {
 }
 
 
+def _in_a_run_of_its_own() -> None:
+    """A group's callback, before its command runs: the command's lines carry its
+    name (`outbox send`, as the worker's job of the same name) and a run id, so a
+    cron-run command's lines are followed as the worker's are (`log_context`)."""
+    context = click.get_current_context()
+    job = f"{context.info_name} {context.invoked_subcommand}"
+    context.with_resource(log_context.run(job))
+
+
 def register(app: Flask) -> None:
     """Attach every command group, and the commands of no group, to the app's CLI."""
     for name, (summary, commands) in GROUPS.items():
-        app.cli.add_command(click.Group(name, commands, help=summary))
+        app.cli.add_command(
+            click.Group(name, commands, help=summary, callback=_in_a_run_of_its_own)
+        )
     for command in (exports_cli.exports_command, setup, worker):
         app.cli.add_command(command)

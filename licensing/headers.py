@@ -21,6 +21,7 @@ from flask.globals import app_ctx, request_ctx
 from werkzeug.datastructures import Headers
 from werkzeug.datastructures.headers import _str_header_value
 
+from licensing import log_context
 from licensing.extensions import kept_retry_after
 
 if TYPE_CHECKING:
@@ -122,6 +123,8 @@ def _start_request() -> None:
     # The WSGI environ's key for the header: what `request.headers` would look up.
     environ = request._get_current_object().environ  # type: ignore[attr-defined]
     context.request_id = request_id(environ.get("HTTP_X_REQUEST_ID", ""))
+    # Every line logged from here to the request's teardown carries its id.
+    context.log_context = log_context.start_request(context.request_id)
     # `g` outlives a request when a caller holds the app context (tests, CLI).
     context.csp_allow_stripe = False
 
@@ -281,8 +284,13 @@ class AppResponse(flask.Response):
         return super().get_wsgi_headers(environ)
 
 
+def _end_request(_error: BaseException | None) -> None:
+    log_context.end_request(g.pop("log_context", None))
+
+
 def init_app(app: Flask) -> None:
     app.before_request(_start_request)
+    app.teardown_request(_end_request)
     # Flask runs the last registered after-request hook first; at the front of
     # the list this one runs last, after Flask-Limiter's has written its headers.
     app.after_request_funcs.setdefault(None, []).insert(0, _finish_headers)

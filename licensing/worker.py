@@ -36,7 +36,7 @@ from typing import Literal, NoReturn, Protocol
 
 from flask import Flask
 
-from licensing import start_check
+from licensing import log_context, start_check
 from licensing.accounts import cli as accounts
 from licensing.agreements import cli as agreements
 from licensing.billing import cli as billing
@@ -292,6 +292,12 @@ class Worker:
         signal.signal(signal.SIGHUP, self.reload)
 
     def _run(self, job: Job) -> Run:
+        """One run of the job; every line it logs (its own and this one's closing
+        line) carries the job's name and a run id of its own (`log_context`)."""
+        with log_context.run(job.name):
+            return self._run_once(job)
+
+    def _run_once(self, job: Job) -> Run:
         started = time.monotonic()
         with self.app.app_context():
             skipped = job.skip_reason(self.app.config["LICENSING"])

@@ -27,7 +27,7 @@ from flask import (
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from licensing import access, arguments, db
+from licensing import access, arguments, db, log_context
 from licensing.access import MEMBER, STAFF_ROLES, Principal
 from licensing.accounts import dashboard, forms, queries, record_names, services, two_step
 from licensing.accounts.auth import auth_rate_limit
@@ -136,6 +136,7 @@ def start_session(user: object) -> None:
     """A fresh session for the user: nothing from before signing in carries over."""
     session.clear()
     flask_login.login_user(user)
+    log_context.set_user(getattr(user, "id", None))  # the sign-in's later lines name it
     note_password_confirmed()
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
@@ -23,6 +24,8 @@ from licensing import access
 from licensing.audit import keys as audit_keys
 from licensing.audit.models import GENESIS_HASH, AuditChainHead, AuditEvent
 from licensing.db import utcnow
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from licensing.actors import Actor
@@ -172,6 +175,7 @@ def record(
     head.seq = event.seq
     head.hash = event.hash
     session.flush()
+    log.info("audit: %s on %s %s (event %d)", action, entity_type, event.entity_id, event.seq)
     return event
 
 

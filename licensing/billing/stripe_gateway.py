@@ -12,6 +12,7 @@ sent (real Stripe honours them; localstripe ignores them).
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
@@ -34,6 +35,8 @@ from licensing.billing.payment_gateway import (
 )
 from licensing.config import Config
 from licensing.errors import ExternalServiceError, InvalidInput
+
+log = logging.getLogger(__name__)
 
 
 class StripeGateway:
@@ -224,6 +227,8 @@ class StripeGateway:
 
     @staticmethod
     def _call(method: Any, params: dict[str, Any], options: dict[str, Any]) -> Any:
+        # Which call, never its parameters (a card token, an amount's customer).
+        log.info("stripe: %s", getattr(method, "__qualname__", method))
         try:
             return method(params, options)
         except stripe.CardError as exc:

@@ -8,6 +8,7 @@ delivers (and retries) everything due, from a scheduler.
 
 from __future__ import annotations
 
+import contextvars
 import threading
 
 from flask import Flask, Response, current_app, request
@@ -49,9 +50,10 @@ def init_app(app: Flask) -> None:
             # long after the client has it (werkzeug's first drains the socket).
             # current_app is typed as the app it stands for, so its proxy method is unknown.
             target = current_app._get_current_object()  # type: ignore[attr-defined]
+            # In the request's logging context: its lines carry the request's id.
             threading.Thread(
-                target=_deliver_in_background,
-                args=(target, Delivery.from_config(config)),
+                target=contextvars.copy_context().run,
+                args=(_deliver_in_background, target, Delivery.from_config(config)),
                 name="outbox",
                 daemon=True,
             ).start()

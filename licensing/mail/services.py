@@ -187,6 +187,8 @@ def enqueue(
     )
     session.add(message)
     session.flush()
+    # What and which, never to whom: an address is personal, a template is not.
+    log.info("outbox: queued %s email (message %d)", template, message.id)
     if has_request_context():  # delivered after the response, when configured
         # Marked on the request itself, not `g`: an app context (a test's, a
         # CLI's) may outlive one request and carry `g` into the next.
