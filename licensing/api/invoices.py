@@ -471,7 +471,6 @@ def list_invoices(query: dict[str, Any]) -> Select[Any]:
     409, "a draft is created without being finalized, so finalizing's refusal never comes"
 )
 @blp.arguments(InvoiceInputSchema)
-@blp.alt_response(404, description="Not found: there is no organization `organization_id`.")
 @blp.response(
     201, InvoiceSchema, location=Created("invoices_api.get_invoice", {"invoice_id": "id"})
 )

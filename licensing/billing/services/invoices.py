@@ -138,7 +138,11 @@ def create_invoice(
     if errors:
         raise InvalidInput("The invoice has problems.", errors)
     if session.get(Organization, organization_id) is None:
-        raise NotFound(f"There is no organization {organization_id}.")
+        # A reference the caller gave, not the record it asked for: the field is
+        # named, as for every other field (docs/api.md, round 32).
+        raise InvalidInput.for_field(
+            "organization_id", f"There is no organization {organization_id}."
+        )
     invoice = Invoice(
         organization_id=organization_id,
         state=DRAFT,

@@ -180,6 +180,24 @@ def test_bad_invoice_input_is_a_422_naming_the_field(
     assert "lines.0.amount" in response.get_json()["errors"]
 
 
+def test_an_invoice_for_an_organization_that_does_not_exist_is_a_422_naming_the_field(
+    client: FlaskClient, billing_staff: User
+) -> None:
+    """Round 32: a body's reference to no record is the field's problem (422), as
+    `POST /users/{id}/move`'s unknown destination is; it was a 404, which a client
+    reads as "the route or the resource asked for is not there"."""
+    before = db.session().scalars(select(Invoice)).all()
+    response = client.post(
+        "/api/v1/invoices",
+        json={"organization_id": 99999, "lines": [{"description": "x", "amount": "10.00"}]},
+        headers=bearer(billing_staff),
+    )
+    assert response.status_code == 422
+    assert response.mimetype == "application/problem+json"
+    assert response.get_json()["errors"] == {"organization_id": ["There is no organization 99999."]}
+    assert db.session().scalars(select(Invoice)).all() == before
+
+
 def test_vendors_read_their_invoices_in_the_api_with_two_digit_amounts(
     client: FlaskClient, vendor: User, invoice_for: Callable[..., Invoice]
 ) -> None:
