@@ -123,6 +123,12 @@ def deadline_text(moment: datetime) -> str:
     return f"{day} at {clock} ({OFFICE_ZONE_NAME})"
 
 
+def instant_iso(moment: datetime) -> str:
+    """An instant as the API's words give it: ISO 8601 in UTC to the second, the
+    zone said by its `Z` ("2027-02-10T15:00:00Z"); a time of day alone named no day."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 def instant_text(moment: datetime) -> str:
     """When something happened, at the office to the minute, with the zone named as
     deadlines name it: "2026-11-16 09:00 (US Central time)". Pages only: exports and

@@ -66,7 +66,7 @@ from licensing.billing.states import (
     REFUND,
 )
 from licensing.billing.views import credit_note_pdf_bytes, invoice_pdf_bytes
-from licensing.calendar import OFFICE_TIMEZONE, office_date
+from licensing.calendar import OFFICE_TIMEZONE, instant_iso, office_date
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import document_rate_limit, pdf_response
@@ -818,7 +818,7 @@ def accept_payment(data: dict[str, Any], payment_id: int) -> Payment:
 def _accepted_before(error: services.AlreadyAccepted, payment_id: int) -> str:
     """The refusal of an accept the payment already had, in a script's words: most
     often a retry, after a timeout, of a request that went through."""
-    when = error.accepted_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    when = instant_iso(error.accepted_at)
     return (
         f"Payment {payment_id} was accepted already, by {error.accepted_by} at {when} "
         f"(it is {error.state} now): a request sent before went through, and nothing was "

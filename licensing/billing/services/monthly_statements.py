@@ -39,7 +39,7 @@ from licensing.billing.statements import (
     statement_of_account,
 )
 from licensing.billing.states import DRAFT
-from licensing.calendar import office_date
+from licensing.calendar import instant_iso, office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.finance.queries import month_end
@@ -246,15 +246,16 @@ def resend_statement(sent_id: int, *, actor: Actor, now: datetime | None = None)
 
 class JustSentAgain(Conflict):
     """A statement sent again to the same address less than `RESEND_INTERVAL` ago (a
-    second press, a retry). Its words give UTC, for the API; it carries the moments,
-    so that a page says them in the office's time as every console page does."""
+    second press, a retry). Its words give the instants in ISO 8601, UTC, for the API
+    (round 32: a bare "15:00 UTC" named no day); it carries the moments, so that a
+    page says them in the office's time as every console page does."""
 
     def __init__(self, sent: SentStatement, address: str, again_from: datetime) -> None:
         assert sent.resent_at is not None
         super().__init__(
             f"The {sent.month:%B %Y} statement ({sent.currency}) was sent again to {address} "
-            f"at {sent.resent_at:%H:%M} UTC; it can be sent to that address again from "
-            f"{again_from:%H:%M} UTC. Nothing was sent now."
+            f"at {instant_iso(sent.resent_at)}; it can be sent to that address again from "
+            f"{instant_iso(again_from)}. Nothing was sent now."
         )
         self.statement = f"{sent.month:%B %Y} statement ({sent.currency})"
         self.address = address
