@@ -329,14 +329,20 @@ class TestDeliveryAfterTheRequest:
         _join_deliveries()
 
     def test_mail_queued_by_a_request_is_sent_right_after_it(
-        self, delivering_app: Flask, mailbox: SMTPServer
+        self, delivering_app: Flask, mailbox: SMTPServer, caplog: pytest.LogCaptureFixture
     ) -> None:
         vendor = factories.make_vendor(db.session())
+        caplog.set_level(logging.INFO)
         response = delivering_app.test_client().post("/reset", data={"email": vendor.email})
         assert response.status_code == 302
         received = mailbox.wait_for(1)
         assert received[0]["Subject"] == "Reset your password"
         assert str(received[0]["To"]) == vendor.email
+        _join_deliveries()
+        # Round 32: the delivery thread's line carries the id of the request that queued it.
+        (delivered,) = [r for r in caplog.records if r.getMessage().startswith("outbox: 1 sent")]
+        assert delivered.threadName == "outbox"
+        assert delivered.request_id == response.headers["X-Request-Id"]  # type: ignore[attr-defined]
 
     def test_a_request_that_queued_nothing_sends_nothing(
         self, delivering_app: Flask, mailbox: SMTPServer
