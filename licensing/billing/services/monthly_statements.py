@@ -246,15 +246,16 @@ def resend_statement(sent_id: int, *, actor: Actor, now: datetime | None = None)
 
 class JustSentAgain(Conflict):
     """A statement sent again to the same address less than `RESEND_INTERVAL` ago (a
-    second press, a retry). Its words give UTC, for the API; it carries the moments,
-    so that a page says them in the office's time as every console page does."""
+    second press, a retry). Its words give UTC instants (ISO 8601, with the date: a
+    script logging the API's 409 the next day can still place them); it carries the
+    moments, so that a page says them in the office's time as every console page does."""
 
     def __init__(self, sent: SentStatement, address: str, again_from: datetime) -> None:
         assert sent.resent_at is not None
         super().__init__(
             f"The {sent.month:%B %Y} statement ({sent.currency}) was sent again to {address} "
-            f"at {sent.resent_at:%H:%M} UTC; it can be sent to that address again from "
-            f"{again_from:%H:%M} UTC. Nothing was sent now."
+            f"at {sent.resent_at:%Y-%m-%dT%H:%M:%SZ}; it can be sent to that address again "
+            f"from {again_from:%Y-%m-%dT%H:%M:%SZ}. Nothing was sent now."
         )
         self.statement = f"{sent.month:%B %Y} statement ({sent.currency})"
         self.address = address
