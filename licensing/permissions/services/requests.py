@@ -120,6 +120,9 @@ def _new_request(session: Session, now: datetime, **fields: Any) -> PermissionRe
     return request
 
 
+UNCONFIRMED_NOTE = "sent from the public form, before the address given was confirmed"
+
+
 def submit_request(
     given: PermissionRequestInput, *, now: datetime | None = None
 ) -> PermissionRequest:
@@ -140,8 +143,18 @@ def submit_request(
             confirm_expires_at=moment + CONFIRM_LINK_VALIDITY,
             **clean,
         )
-        # Creation is no step of the machine: the event records the whole request.
-        audit_request(session, request, "created", None, request.snapshot(), actor=None)
+        # Creation is no step of the machine: the event records the whole request,
+        # under the address given (round 32: it was "anonymous", where the
+        # confirmation beside it names the address), said to be unconfirmed yet.
+        audit_request(
+            session,
+            request,
+            "created",
+            None,
+            request.snapshot(),
+            actor=Actor.by_link(request.requester_email),
+            note=UNCONFIRMED_NOTE,
+        )
         mail.enqueue(
             session,
             to=request.requester_email,
