@@ -627,6 +627,7 @@ def test_an_admin_on_their_own_console_page_is_not_offered_the_offices_sign_out(
     assert "Sign them out everywhere" not in page
     assert "ends every session of your own account, on every computer" in page
 
+
 def test_only_an_admin_forgets_someone_elses_browsers_on_the_console(
     app: Flask,
     vendor: User,

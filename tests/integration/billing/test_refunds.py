@@ -311,6 +311,20 @@ def test_reconcile_fails_a_card_refund_that_never_reached_stripe_so_it_is_due_ag
     )
 
 
+def _failed_at_stripe(localstripe: LocalStripe, refund: Refund) -> dict[str, Any]:
+    """Stripe's `refund.failed` event for a refund it had reported succeeded."""
+    at_stripe = _call(localstripe, "GET", f"/v1/refunds/{refund.stripe_refund_id}")
+    return {
+        "id": f"evt_failed_{at_stripe['id']}",
+        "object": "event",
+        "type": "refund.failed",
+        "created": at_stripe["created"],
+        "data": {
+            "object": {**at_stripe, "status": "failed", "failure_reason": "lost_or_stolen_card"}
+        },
+    }
+
+
 def test_a_refund_stripe_refuses_or_later_fails_makes_the_amount_due_again(
     app: Flask,
     client: FlaskClient,
@@ -326,16 +340,7 @@ def test_a_refund_stripe_refuses_or_later_fails_makes_the_amount_due_again(
     assert "charge disputed" in (refused.note or "")
     done = services.refund_card(credit.id, actor=billing_clerk(), gateway=settings.gateway())
     assert done.state == "succeeded"
-    at_stripe = _call(localstripe, "GET", f"/v1/refunds/{done.stripe_refund_id}")
-    failed_later = {
-        "id": f"evt_failed_{at_stripe['id']}",
-        "object": "event",
-        "type": "refund.failed",
-        "created": at_stripe["created"],
-        "data": {
-            "object": {**at_stripe, "status": "failed", "failure_reason": "lost_or_stolen_card"}
-        },
-    }
+    failed_later = _failed_at_stripe(localstripe, done)
     assert deliver(client, failed_later)["outcome"] == f"refund failed: refund {done.id}"
     db.session().expire_all()
     again = db.session().get(CreditNote, credit.id)
@@ -420,15 +425,9 @@ def test_a_refund_failing_after_it_succeeded_comes_again_in_the_nightly_pull_of_
     earlier = datetime.now(UTC) - timedelta(days=3)
     done.created_at = done.settled_at = earlier
     db.session().commit()
-    at_stripe = _call(localstripe, "GET", f"/v1/refunds/{done.stripe_refund_id}")
-    failed_later = {
-        "id": f"evt_failed_{at_stripe['id']}",
-        "object": "event",
-        "type": "refund.failed",
-        "created": at_stripe["created"],
-        "data": {"object": {**at_stripe, "status": "failed", "failure_reason": "declined"}},
-    }
-    assert deliver(client, failed_later)["outcome"] == f"refund failed: refund {done.id}"
+    assert deliver(client, _failed_at_stripe(localstripe, done))["outcome"] == (
+        f"refund failed: refund {done.id}"
+    )
     today = office_date(datetime.now(UTC)).isoformat()
     pulled = client.get(
         "/api/v1/exports/refunds",
