@@ -446,7 +446,8 @@ class Config:
                 "FLASK_DEBUG (or `licensing --debug`) cannot be on when "
                 "LICENSING_ENV=production: Werkzeug's debugger lets whoever sees an "
                 "error page run code on the server; unset FLASK_DEBUG and serve with "
-                "`licensing serve`"
+                "`licensing serve` (Flask reads every value of FLASK_DEBUG but empty, 0, "
+                "false and no as on: `off` too)"
             )
         config = self
         if not config.secret_key:

@@ -70,7 +70,7 @@ def _reconcile_payments() -> object:
 
 
 def _prune_idempotency_keys() -> object:
-    return f"{billing.prune_due()} pruned"
+    return f"{billing.prune_due()} idempotency keys pruned"  # as the command says it
 
 
 def _match_disputes() -> object:
@@ -81,17 +81,13 @@ def _send_statements() -> object:
     return billing.statements_send_due().summary()
 
 
-def _needs_stripe(config: Config) -> str | None:
-    return None if config.stripe_enabled else "card payments are not configured"
-
-
 JOBS: tuple[Job, ...] = (
     Job("outbox send", MINUTE, mail.send_due),
     Job("applications expire", HOUR, agreements.expire_due),
     Job("permissions expire", HOUR, permissions.expire_due),
-    Job("payments reconcile", HOUR, _reconcile_payments, _needs_stripe),
+    Job("payments reconcile", HOUR, _reconcile_payments, billing.without_stripe),
     Job("payments prune-keys", HOUR, _prune_idempotency_keys),
-    Job("payments match-disputes", HOUR, _match_disputes, _needs_stripe),
+    Job("payments match-disputes", HOUR, _match_disputes, billing.without_stripe),
     Job("reports remind", HOUR, royalties.remind_due),
     Job("tokens remind", HOUR, accounts.remind_expiring),
     # Daily, not monthly: the first run after a month's end sends its statements,

@@ -601,7 +601,11 @@ def list_notes(application_id: int) -> list[ApplicationNote]:
     return queries.notes(session, application.id)
 
 
-@blp.route("/applications/<int:application_id>/notes", methods=["POST"])
+@blp.route(
+    "/applications/<int:application_id>/notes",
+    methods=["POST"],
+    operation_id="add_application_note",
+)
 @access.staff("licensing")
 @blp.arguments(ApplicationNoteInputSchema)
 @blp.response(201, ApplicationNoteSchema, location=Created("applications_api.list_notes"))

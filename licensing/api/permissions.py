@@ -504,7 +504,11 @@ def act(data: dict[str, Any], request_id: int) -> PermissionRequest:
     return services.deny(request_id, data.get("reason", ""), actor)
 
 
-@blp.route("/permission-requests/<int:request_id>/notes", methods=["POST"])
+@blp.route(
+    "/permission-requests/<int:request_id>/notes",
+    methods=["POST"],
+    operation_id="add_permission_request_note",
+)
 @access.staff("licensing")
 @blp.arguments(PermissionNoteSchema)
 @blp.response(201, PermissionMessageSchema, location=Created("permissions_api.get_request"))

@@ -15,11 +15,28 @@ from licensing import db
 from licensing.actors import Actor
 from licensing.billing import gateways, idempotency, services
 from licensing.clock import now_option
-from licensing.config import current_config
+from licensing.config import Config, current_config
 from licensing.db import utcnow
 from licensing.errors import DomainError, InvalidInput
 from licensing.finance.services import parse_month
 from licensing.options import whole_number_option
+
+
+def without_stripe(config: Config) -> str | None:
+    """Why the Stripe jobs (`payments reconcile`, `payments match-disputes`) have
+    nothing to do under `config`, or None: the worker and the commands say it alike."""
+    return None if config.stripe_enabled else "card payments are not configured"
+
+
+def _skipped_without_stripe() -> bool:
+    """Says `skipped: ...` (exit 0) when Stripe is not configured, as the worker logs
+    it: a crontab written for every job runs on an office without cards (round 32:
+    reconcile exited 1 with the licensee's words, "Card payments are not available;
+    pay by wire, ACH or check.", and match-disputes ran)."""
+    why = without_stripe(current_config())
+    if why:
+        click.echo(f"skipped: {why}")
+    return why is not None
 
 
 def reconcile_due(
@@ -72,6 +89,8 @@ def statements_send_due(now: datetime | None = None) -> services.StatementRun:
 @with_appcontext
 def reconcile(older_than_minutes: int, now: datetime) -> None:
     """Apply what Stripe says about card payments and card refunds whose outcome is unknown."""
+    if _skipped_without_stripe():
+        return
     try:
         reports = reconcile_due(now, timedelta(minutes=older_than_minutes))
     except DomainError as error:
@@ -113,6 +132,8 @@ def match_disputes(now: datetime) -> None:
     """Apply the disputes Stripe told of whose card payment was not found, now that
     it is: Stripe is asked again for each disputed charge's PaymentIntent. Says why
     each other one is still not matched. Idempotent."""
+    if _skipped_without_stripe():
+        return
     run = match_due(now)
     for line in (*run.matched, *run.dropped, *run.still):
         click.echo(line)

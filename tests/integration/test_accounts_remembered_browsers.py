@@ -616,6 +616,18 @@ def test_an_admin_signs_out_everywhere_a_person_with_no_browser_remembered(
     assert "write to the office" in told.body_text
 
 
+def test_an_admin_on_their_own_console_page_is_not_offered_the_offices_sign_out(
+    app: Flask, admin: User, signed_in: SignIn
+) -> None:
+    """Round 32 walk: an admin's own console page offered *Sign them out everywhere*,
+    which emailed them that the office had signed them out "as asked" and to write
+    to the office if they had not asked. Their own *Sign out* ends every session."""
+    console = signed_in(app.test_client(), admin)
+    page = console.get(f"/console/users/{admin.id}").get_data(as_text=True)
+    assert "Sign them out everywhere" not in page
+    assert "ends every session of your own account, on every computer" in page
+
+
 def test_only_an_admin_forgets_someone_elses_browsers_on_the_console(
     app: Flask,
     vendor: User,

@@ -64,6 +64,25 @@ def test_worker_once_runs_every_job_logs_each_run_and_delivers_due_mail(
     assert [str(m["To"]) for m in mailbox.wait_for(1)] == ["robin@northwind.example"]
 
 
+def test_each_job_run_as_the_crontab_runs_it_prints_the_workers_line_and_exits_0(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Round 32, docs/operations.md's crontab run a line at a time on an office
+    without Stripe: the table says the worker's line is what the command prints.
+    `payments prune-keys` printed "0 idempotency keys pruned" where the worker said
+    "0 pruned"; `payments reconcile` exited 1 with the licensee's words ("Card
+    payments are not available; pay by wire, ACH or check."), mailing MAILTO every
+    hour, and `payments match-disputes` ran where the worker skipped it."""
+    with caplog.at_level(logging.INFO, logger="licensing.worker"):
+        assert app.test_cli_runner().invoke(args=["worker", "--once"]).exit_code == 0
+    for job in JOBS:
+        logged = caplog.text.split(f"worker: {job.name}: ", 1)[1].split("\n", 1)[0]
+        said = logged.rsplit(" (", 1)[0]  # without the run's seconds
+        result = app.test_cli_runner().invoke(args=job.name.split())
+        assert result.exit_code == 0, (job.name, result.output)
+        assert result.output.strip().splitlines()[-1] == said, job.name
+
+
 def test_several_workers_on_one_database_run_every_job_and_send_each_message_once(
     committed_app: Flask, mailbox: SMTPServer
 ) -> None:

@@ -357,10 +357,14 @@ def test_former_secret_keys_are_read_as_a_list() -> None:
     assert config.secret_key_fallbacks == ("old", "older")
 
 
-@pytest.mark.parametrize("value", ["1", "true", "yes"])
+@pytest.mark.parametrize("value", ["1", "true", "yes", "off"])
 def test_production_refuses_flask_debug_mode(value: str) -> None:
     environ = {**PRODUCTION, "FLASK_DEBUG": value}
     with pytest.raises(ConfigError, match=r"FLASK_DEBUG \(or `licensing --debug`\) cannot be on"):
+        Config.from_env(environ)
+    # Round 32: `off` is on to Flask (flask.helpers.get_debug_flag), and the refusal
+    # said "cannot be on" to an operator who had written off.
+    with pytest.raises(ConfigError, match=r"but empty, 0, false and no as on: `off` too"):
         Config.from_env(environ)
     assert Config.from_env({**PRODUCTION, "FLASK_DEBUG": "0"}).debug is False
     elsewhere = {"LICENSING_ENV": "testing", "SECRET_KEY": SECRET, "AUDIT_HMAC_KEY": AUDIT_KEY}

@@ -106,6 +106,13 @@ def clean_request(given: PermissionRequestInput) -> dict[str, Any]:
 # --- the public form -----------------------------------------------------------------
 
 
+def _audit_created(
+    session: Session, request: PermissionRequest, actor: Actor | None, note: str
+) -> None:
+    """Creation is no step of the machine: its event records the whole request."""
+    audit_request(session, request, "created", None, request.snapshot(), actor=actor, note=note)
+
+
 def _new_request(session: Session, now: datetime, **fields: Any) -> PermissionRequest:
     request = PermissionRequest(
         reference=f"pending-{secrets.token_hex(6)}",
@@ -118,6 +125,9 @@ def _new_request(session: Session, now: datetime, **fields: Any) -> PermissionRe
     session.flush()
     request.reference = references.PERMISSION_REQUEST(now.year, request.id)
     return request
+
+
+UNCONFIRMED_NOTE = "sent from the public form, before the address given was confirmed"
 
 
 def submit_request(
@@ -140,8 +150,9 @@ def submit_request(
             confirm_expires_at=moment + CONFIRM_LINK_VALIDITY,
             **clean,
         )
-        # Creation is no step of the machine: the event records the whole request.
-        audit_request(session, request, "created", None, request.snapshot(), actor=None)
+        # Under the address given (round 32: it was "anonymous", where the
+        # confirmation beside it names the address), said to be unconfirmed yet.
+        _audit_created(session, request, Actor.by_link(request.requester_email), UNCONFIRMED_NOTE)
         mail.enqueue(
             session,
             to=request.requester_email,
@@ -239,15 +250,8 @@ def create_from_routed_use(
         **_routed_fields(use),
     )
     _enter_queue(request, moment, sla_days)
-    audit_request(
-        session,
-        request,
-        "created",
-        None,
-        request.snapshot(),
-        actor=None,
-        note=f"routed to the permissions queue from application {use.application_reference}",
-    )
+    routed = f"routed to the permissions queue from application {use.application_reference}"
+    _audit_created(session, request, None, routed)
     _announce(session, request, Actor.SYSTEM, None)
     return request
 

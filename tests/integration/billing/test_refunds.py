@@ -23,8 +23,10 @@ from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
 from licensing.billing import payment_gateway, services
 from licensing.billing.models import CreditNote, Invoice, Payment, Refund
+from licensing.calendar import office_date
 from licensing.errors import ExternalServiceError
 from licensing.mail.models import OutboxMessage
+from tests.integration.exports.conftest import read_jsonl
 from tests.support import settings
 from tests.support.factories import bearer, billing_clerk
 from tests.support.servers import LocalStripe
@@ -309,6 +311,20 @@ def test_reconcile_fails_a_card_refund_that_never_reached_stripe_so_it_is_due_ag
     )
 
 
+def _failed_at_stripe(localstripe: LocalStripe, refund: Refund) -> dict[str, Any]:
+    """Stripe's `refund.failed` event for a refund it had reported succeeded."""
+    at_stripe = _call(localstripe, "GET", f"/v1/refunds/{refund.stripe_refund_id}")
+    return {
+        "id": f"evt_failed_{at_stripe['id']}",
+        "object": "event",
+        "type": "refund.failed",
+        "created": at_stripe["created"],
+        "data": {
+            "object": {**at_stripe, "status": "failed", "failure_reason": "lost_or_stolen_card"}
+        },
+    }
+
+
 def test_a_refund_stripe_refuses_or_later_fails_makes_the_amount_due_again(
     app: Flask,
     client: FlaskClient,
@@ -324,16 +340,7 @@ def test_a_refund_stripe_refuses_or_later_fails_makes_the_amount_due_again(
     assert "charge disputed" in (refused.note or "")
     done = services.refund_card(credit.id, actor=billing_clerk(), gateway=settings.gateway())
     assert done.state == "succeeded"
-    at_stripe = _call(localstripe, "GET", f"/v1/refunds/{done.stripe_refund_id}")
-    failed_later = {
-        "id": f"evt_failed_{at_stripe['id']}",
-        "object": "event",
-        "type": "refund.failed",
-        "created": at_stripe["created"],
-        "data": {
-            "object": {**at_stripe, "status": "failed", "failure_reason": "lost_or_stolen_card"}
-        },
-    }
+    failed_later = _failed_at_stripe(localstripe, done)
     assert deliver(client, failed_later)["outcome"] == f"refund failed: refund {done.id}"
     db.session().expire_all()
     again = db.session().get(CreditNote, credit.id)
@@ -398,3 +405,35 @@ def test_offline_money_is_stored_succeeded_trimmed_and_dated_today_at_the_office
     assert (undated.method, undated.state, undated.reference) == ("check", "succeeded", "CHK-9")
     assert (undated.sent_on, undated.amount) == (date(2027, 2, 28), Decimal("10.00"))
     assert (dated.method, dated.reference, dated.sent_on) == ("ach", "ACH-3", date(2027, 2, 20))
+
+
+def test_a_refund_failing_after_it_succeeded_comes_again_in_the_nightly_pull_of_that_day(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 32: `refunds?by=recorded` brought a refund the night it was recorded and
+    the night Stripe confirmed it, never the night it failed (a failure stamps no
+    time): a ledger that booked it kept a refund the Finance page no longer counts."""
+    credit, _payment = card_paid_and_credited(client, vendor, localstripe, invoice_for, "60.00")
+    done = services.refund_card(credit.id, actor=billing_clerk(), gateway=settings.gateway())
+    assert done.state == "succeeded"
+    # Recorded and confirmed three days ago; it fails today.
+    earlier = datetime.now(UTC) - timedelta(days=3)
+    done.created_at = done.settled_at = earlier
+    db.session().commit()
+    assert deliver(client, _failed_at_stripe(localstripe, done))["outcome"] == (
+        f"refund failed: refund {done.id}"
+    )
+    today = office_date(datetime.now(UTC)).isoformat()
+    pulled = client.get(
+        "/api/v1/exports/refunds",
+        query_string={"format": "jsonl", "by": "recorded", "from": today, "to": today},
+        headers=bearer(billing_staff),
+    )
+    assert pulled.status_code == 200
+    rows = read_jsonl(pulled.get_data())[1]
+    assert [(row["refund_id"], row["state"]) for row in rows] == [(done.id, "failed")]

@@ -378,3 +378,29 @@ def test_the_api_and_the_page_refuse_an_empty_or_long_text_in_the_same_sentences
     assert "This field is required." in text
     assert "At most 4,000 characters." in text
     assert count(PermissionRequest) == 0
+
+
+def test_the_console_history_names_the_public_requests_creation_by_the_address_given(
+    app: Flask, client: FlaskClient, licensing_staff: Any, signed_in: Callable[..., FlaskClient]
+) -> None:
+    """Round 32: the creation read "anonymous" where the confirmation beside it named
+    the address; it names the address now, said to be unconfirmed when sent."""
+    assert client.post("/permissions/request", data=request_fields()).status_code == 302
+    raw = token_in(last_mail(EMAIL), "/permissions/confirm/")
+    assert client.get(f"/permissions/confirm/{raw}").status_code in (200, 302)
+    stored = db.session().scalars(select(PermissionRequest)).one()
+    events = db.session().scalars(
+        select(AuditEvent)
+        .where(AuditEvent.entity_type == "permission_request")
+        .order_by(AuditEvent.seq)
+    )
+    assert [(e.action, e.actor, e.actor_user_id) for e in events] == [
+        ("permission_request.created", EMAIL, None),
+        ("permission_request.confirmed", EMAIL, None),
+    ]
+    console = signed_in(app.test_client(), licensing_staff)
+    page = console.get(f"/console/permissions/{stored.id}").text
+    history = page[page.index('id="history"') :]
+    assert "anonymous" not in history
+    assert history.count(EMAIL) >= 2
+    assert "sent from the public form, before the address given was confirmed" in history
