@@ -53,7 +53,8 @@ def test_the_datasets_table_names_filters_dates_and_states_as_the_form_does(
     assert receivables[3] == "Issue date"
     assert receivables[4] == "Organization, Currency, Receivables as of"
     invoices = rows["invoices"]
-    assert invoices[3] == "Issue date, Paid date"
+    # Round 30: the nightly pull's basis, named as the form's Dates apply to says it.
+    assert invoices[3] == "Issue date, Paid date, Day recorded or changed (nightly pulls)"
     assert invoices[4] == "Organization, State, Currency State: open, paid, void, uncollectible"
     agreements = rows["agreements"]
     assert agreements[3] == "Period, Issue date"
