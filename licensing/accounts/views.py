@@ -1440,10 +1440,17 @@ def sign_out_user(user_id: int) -> Page:
                 cancel_label="Keep them signed in",
             )
         )
-    user = services.sign_out_for(current_actor(), user_id)
+    done = services.sign_out_for(current_actor(), user_id)
+    told = (
+        f"they have been emailed at {done.user.email}"
+        if done.emailed
+        else "they were emailed about a sign-out in the last "
+        f"{int(services.SIGNED_OUT_EMAILED_ONCE_IN.total_seconds() // 60)} minutes, "
+        "so not again"
+    )
     flash(
-        f"Signed {user.email} out everywhere; they have been emailed, and every browser "
-        "asks for their password again.",
+        f"Signed {done.user.email} out everywhere; {told}, and every browser asks for "
+        "their password again.",
         "success",
     )
     return redirect(url_for("accounts_console.user_detail", user_id=user_id))

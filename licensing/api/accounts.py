@@ -49,6 +49,7 @@ from licensing.api.fields import (
     record_id,
     vocabulary,
 )
+from licensing.api.idempotency import idempotent
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, PermissionDenied
@@ -453,6 +454,31 @@ class BrowsersForgottenSchema(ApiSchema):
     recipients = ma.fields.List(
         ma.fields.Nested(MoveRecipientSchema),
         metadata={"description": f"{RECIPIENTS} Here the person only (`audience` `person`)."},
+    )
+
+
+class SignedOutSchema(ApiSchema):
+    user = ma.fields.Nested(UserSchema, metadata={"description": "As `GET /users/{user_id}`."})
+    sessions_ended = ma.fields.Boolean(
+        metadata={
+            "description": "Always true: every session of the account ended, on every "
+            "browser (sessions are signed cookies that a sign-out stops all at once, so "
+            "they are not counted); API tokens keep working."
+        }
+    )
+    browsers_forgotten = ma.fields.Integer(
+        metadata={"description": "How many remembered browsers were forgotten with it."}
+    )
+    recipients = ma.fields.List(
+        ma.fields.Nested(MoveRecipientSchema),
+        metadata={
+            "description": f"{RECIPIENTS} Here the person only (`audience` `person`); "
+            "empty when a sign-out of theirs emailed them in the last "
+            f"{int(services.SIGNED_OUT_EMAILED_ONCE_IN.total_seconds() // 60)} minutes."
+        },
+    )
+    summary = ma.fields.String(
+        metadata={"description": "What was done and whom it emailed, as a sentence."}
     )
 
 
@@ -918,6 +944,43 @@ def forget_browsers(user_id: int) -> dict[str, Any]:
         ]
         if forgotten
         else [],
+    }
+
+
+@blp.route("/users/<int:user_id>/sign-out", methods=["POST"])
+@access.staff("admin")
+@idempotent
+@blp.alt_response(404, description="No such user")
+@blp.response(200, SignedOutSchema)
+def sign_out_user(user_id: int) -> dict[str, Any]:
+    """Sign the person out everywhere (admins), as the console's *Sign them out
+    everywhere*: for a laptop stolen while signed in. Every session of theirs ends (any
+    browser remembered for them is forgotten too; API tokens keep working), audited
+    `user.signed_out`, and they are emailed that the office did it.
+
+    Each request ends the sessions again, but the person is emailed once in
+    10 minutes: a repeat within them answers `recipients` empty and says why in
+    `summary`. With `Idempotency-Key`, a retry is not carried out again but answered
+    with the first answer."""
+    done = services.sign_out_for(current_actor(), user_id)
+    user = done.user
+    minutes = int(services.SIGNED_OUT_EMAILED_ONCE_IN.total_seconds() // 60)
+    told = (
+        f"emailed {user.email}"
+        if done.emailed
+        else f"emailed nobody: {user.email} was emailed about a sign-out in the last "
+        f"{minutes} minutes"
+    )
+    return {
+        "user": user,
+        "sessions_ended": True,
+        "browsers_forgotten": done.browsers_forgotten,
+        "recipients": [
+            {"email": user.email, "audience": "person", "organization_id": user.organization_id}
+        ]
+        if done.emailed
+        else [],
+        "summary": f"Signed {user.email} out everywhere; {told}.",
     }
 
 

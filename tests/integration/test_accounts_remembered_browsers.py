@@ -616,6 +616,131 @@ def test_an_admin_signs_out_everywhere_a_person_with_no_browser_remembered(
     assert "write to the office" in told.body_text
 
 
+def test_pressing_sign_them_out_everywhere_twice_ends_the_sessions_twice_and_emails_once(
+    app: Flask, vendor: User, admin: User, signed_in: SignIn
+) -> None:
+    """Round 33: each press emailed the person again ("you were signed out everywhere",
+    twice in a minute). The second ends the sessions again (a laptop may have signed
+    in meanwhile) but does not email, and the flash says so; after ten minutes, it
+    emails again."""
+    console = signed_in(app.test_client(), admin)
+    path = f"/console/users/{vendor.id}/sign-out"
+    first = console.post(path, data={"confirmed": "yes"}, follow_redirects=True)
+    assert f"they have been emailed at {vendor.email}" in first.get_data(as_text=True)
+    laptop = signed_in(app.test_client(), vendor)  # signed in again meanwhile
+
+    second = console.post(path, data={"confirmed": "yes"}, follow_redirects=True)
+
+    page = second.get_data(as_text=True)
+    assert "emailed about a sign-out in the last 10 minutes, so not again" in page
+    assert laptop.get("/portal/").status_code == 302
+    assert len(_emails("signed_out_by_office")) == 1
+    first_event, second_event = sorted(
+        events_of(vendor, "user.signed_out"), key=lambda event: event.seq
+    )
+    assert json.loads(first_event.after) == {"sessions": "ended", "emailed": True}
+    assert json.loads(second_event.after) == {"sessions": "ended", "emailed": False}
+    with time_machine.travel(utcnow() + timedelta(minutes=11), tick=False):
+        console = signed_in(app.test_client(), admin)
+        console.post(path, data={"confirmed": "yes"})
+    assert len(_emails("signed_out_by_office")) == 2
+
+
+def _signed_out_answer(vendor: User, *, emailed: bool, forgotten: int = 0) -> dict[str, object]:
+    recipients = [
+        {"email": vendor.email, "audience": "person", "organization_id": vendor.organization_id}
+    ]
+    told = (
+        f"emailed {vendor.email}"
+        if emailed
+        else f"emailed nobody: {vendor.email} was emailed about a sign-out in the last 10 minutes"
+    )
+    return {
+        "sessions_ended": True,
+        "browsers_forgotten": forgotten,
+        "recipients": recipients if emailed else [],
+        "summary": f"Signed {vendor.email} out everywhere; {told}.",
+    }
+
+
+def test_an_admin_signs_a_person_out_everywhere_through_the_api(
+    app: Flask, vendor: User, admin: User, vendor_remembered: FlaskClient
+) -> None:
+    """Round 33: the console's *Sign them out everywhere* had no API twin; an HR system
+    that handles a stolen laptop had only forget-browsers, which ends nothing when no
+    browser is remembered."""
+    laptop = vendor_remembered
+    assert not asks_for_the_code(laptop, vendor)  # signed in, by the password alone
+    assert laptop.get("/portal/").status_code == 200
+    hr = factories.bearer(admin)
+    path = f"/api/v1/users/{vendor.id}/sign-out"
+
+    answer = app.test_client().post(path, headers=hr)
+
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert body.pop("user")["id"] == vendor.id
+    assert body == _signed_out_answer(vendor, emailed=True, forgotten=1)
+    assert "emailed" not in body  # `recipients` only (round 33)
+    assert laptop.get("/portal/").status_code == 302
+    assert _browsers(vendor) == []
+    [told] = _emails("signed_out_by_office")
+    assert told.to == [vendor.email]
+    [event] = events_of(vendor, "user.signed_out")
+    assert event.actor_user_id == admin.id
+
+    again = app.test_client().post(path, headers=hr)
+
+    assert again.status_code == 200
+    body = again.get_json()
+    del body["user"]
+    assert body == _signed_out_answer(vendor, emailed=False)
+    assert len(_emails("signed_out_by_office")) == 1
+    assert len(events_of(vendor, "user.signed_out")) == 2
+    missing = app.test_client().post("/api/v1/users/987654/sign-out", headers=hr)
+    assert missing.status_code == 404
+
+
+def test_a_sign_out_retried_with_its_idempotency_key_gets_the_first_answer(
+    app: Flask, vendor: User, admin: User
+) -> None:
+    hr = {**factories.bearer(admin), "Idempotency-Key": "stolen-laptop-1"}
+    path = f"/api/v1/users/{vendor.id}/sign-out"
+    first = app.test_client().post(path, headers=hr)
+    assert first.status_code == 200
+    assert "Idempotent-Replayed" not in first.headers
+
+    retry = app.test_client().post(path, headers=hr)
+
+    assert retry.status_code == 200
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.get_json() == first.get_json()
+    assert retry.get_json()["recipients"][0]["email"] == vendor.email
+    assert len(events_of(vendor, "user.signed_out")) == 1  # not carried out again
+    assert len(_emails("signed_out_by_office")) == 1
+    other = app.test_client().post(f"/api/v1/users/{admin.id}/sign-out", headers=hr)
+    assert other.status_code == 422  # the key, for another person
+
+
+def test_only_an_admins_write_token_signs_a_person_out_through_the_api(
+    app: Flask, vendor: User, licensing_staff: User, admin: User
+) -> None:
+    colleague_admin = factories.make_vendor(
+        db.session(), organization=vendor.organization, role="administrator"
+    )
+    _token, read = services.create_api_token(admin.id, "hr", actor=Actor.SYSTEM, scope="read")
+    callers = {
+        "the organization's administrator": factories.bearer(colleague_admin),
+        "licensing staff": factories.bearer(licensing_staff),
+        "an admin's read token": {"Authorization": f"Bearer {read}"},
+    }
+    for caller, headers in callers.items():
+        refused = app.test_client().post(f"/api/v1/users/{vendor.id}/sign-out", headers=headers)
+        assert refused.status_code == 403, caller
+    assert events_of(vendor, "user.signed_out") == []
+    assert _emails("signed_out_by_office") == []
+
+
 def test_an_admin_on_their_own_console_page_is_not_offered_the_offices_sign_out(
     app: Flask, admin: User, signed_in: SignIn
 ) -> None:

@@ -65,6 +65,8 @@ from licensing.accounts.services.registration import (
 )
 from licensing.accounts.services.remembered_browsers import (
     ACCOUNTS_PER_BROWSER,
+    SIGNED_OUT_EMAILED_ONCE_IN,
+    SignedOut,
     delete_expired_browsers,
     forget_all_browsers,
     forget_browser,
@@ -165,6 +167,7 @@ __all__ = [
     "NEW_PHONE",
     "OPEN_NAMED",
     "REASON_MAX",
+    "SIGNED_OUT_EMAILED_ONCE_IN",
     "SIGN_IN_REFUSED",
     "STAFF_ONLY",
     "STAFF_WELCOME_VALIDITY",
@@ -179,6 +182,7 @@ __all__ = [
     "OverdueCheck",
     "PasswordAccepted",
     "PendingSetUp",
+    "SignedOut",
     "StillOpen",
     "accept_invitation",
     "active_administrators",

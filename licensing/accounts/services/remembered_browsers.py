@@ -15,6 +15,7 @@ caller's transaction and audited once with how many.
 from __future__ import annotations
 
 from collections.abc import Collection, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import ColumnElement, delete, false, func, not_, select
@@ -23,7 +24,7 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.accounts import two_step
 from licensing.accounts.models import RememberedBrowser, User
-from licensing.accounts.services._common import _user_actor
+from licensing.accounts.services._common import _recent_mail, _user_actor
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.db import utcnow
@@ -251,43 +252,64 @@ def forget_browsers_for(actor: Actor, user_id: int) -> tuple[User, int]:
 
 
 OFFICE_SIGNED_OUT = "Signed out everywhere by the licensing office."
+SIGNED_OUT_EMAIL = "signed_out_by_office"
+# The person is emailed once in this while (round 33): a second press of *Sign them
+# out everywhere*, or an API retry without `Idempotency-Key`, ends the sessions again
+# (a laptop may have signed in meanwhile) but does not email again.
+SIGNED_OUT_EMAILED_ONCE_IN = timedelta(minutes=10)
 
 
-def sign_out_for(actor: Actor, user_id: int) -> User:
+@dataclass(frozen=True)
+class SignedOut:
+    """The office's sign-out everywhere done: the person, how many remembered browsers
+    went with it, and whether they were emailed (not when told already in the last
+    `SIGNED_OUT_EMAILED_ONCE_IN`)."""
+
+    user: User
+    browsers_forgotten: int
+    emailed: bool
+
+
+def sign_out_for(actor: Actor, user_id: int) -> SignedOut:
     """An admin ends every session of a person with no browser remembered (round 31):
     a stolen laptop left signed in by someone who never ticked "Don't ask for a code",
     or who has two-step sign-in off, stayed signed in, since the office's only step
     (`forget_browsers_for`) ended sessions only when it forgot a browser. Any browser
-    remembered meanwhile is forgotten too. Audited `user.signed_out`; the person is
-    emailed, as for the forgetting, so a call in their name does not go unseen. Each
-    request ends the sessions again (a repeat signs them out again, and emails again)."""
+    remembered meanwhile is forgotten too. Audited `user.signed_out` (with whether it
+    emailed); the person is emailed, as for the forgetting, so a call in their name
+    does not go unseen. Each request ends the sessions again; the email goes once in
+    `SIGNED_OUT_EMAILED_ONCE_IN` (round 33: pressing twice emailed twice)."""
     actor.require_role("admin")
     with db.transaction() as session:
         user = session.get(User, user_id, with_for_update=True)
         if user is None:
             raise NotFound(f"There is no user {user_id}.")
-        forget_browsers(session, user, actor, OFFICE_FORGOT)
+        forgotten = forget_browsers(session, user, actor, OFFICE_FORGOT)
         user.session_generation += 1
+        emailed = not _recent_mail(
+            session, (SIGNED_OUT_EMAIL,), user.email, within=SIGNED_OUT_EMAILED_ONCE_IN
+        )
         audit.record_event(
             session,
             "user.signed_out",
             user.id,
-            after={"sessions": "ended"},
+            after={"sessions": "ended", "emailed": emailed},
             actor=actor,
             note=OFFICE_SIGNED_OUT,
         )
-        mail.enqueue(
-            session,
-            to=user.email,
-            subject="You were signed out everywhere",
-            template="signed_out_by_office",
-            context={
-                "user": user,
-                "office_address": mail.sender_address(),
-                "reset_url": links().password_reset_request(),
-            },
-        )
-        return user
+        if emailed:
+            mail.enqueue(
+                session,
+                to=user.email,
+                subject="You were signed out everywhere",
+                template=SIGNED_OUT_EMAIL,
+                context={
+                    "user": user,
+                    "office_address": mail.sender_address(),
+                    "reset_url": links().password_reset_request(),
+                },
+            )
+        return SignedOut(user, forgotten, emailed)
 
 
 # At most this many rows a run: a backlog goes over a few days' runs.
