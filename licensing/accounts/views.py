@@ -220,8 +220,11 @@ def sign_in() -> Page:
     form = forms.SignInForm()
     status = 200
     unverified = False
-    if remembered_browser_tokens() and not current_config().two_step_remember_days:
-        # Remembering is off: the cookie serves nothing, and the browser drops it.
+    if remembered_browser_tokens():
+        # The cookie is read here: the tokens that serve nothing any more go from it on
+        # this answer (round 33: a shared computer's cookie kept a token the office had
+        # forgotten until it next remembered or forgot an account), other accounts'
+        # still remembered stay; all of them while remembering is off.
         after_this_request(forget_this_browser)
     if form.validate_on_submit():
         try:

@@ -753,6 +753,39 @@ def test_an_admin_on_their_own_console_page_is_not_offered_the_offices_sign_out(
     assert "ends every session of your own account, on every computer" in page
 
 
+def _tokens_held(client: FlaskClient) -> list[str]:
+    cookie = client.get_cookie(BROWSER_COOKIE)
+    return cookie.value.split(".") if cookie is not None else []
+
+
+def test_a_token_forgotten_by_the_office_goes_from_every_browsers_cookie_when_it_is_read(
+    app: Flask, vendor: User, other_vendor: User, admin: User, vendor_remembered: FlaskClient
+) -> None:
+    """Round 33: after the office forgot a person's browsers, a shared computer's
+    cookie kept their dead token beside a colleague's live one until it next
+    remembered or forgot an account. The sign-in page reads the cookie: there the
+    stale token goes, and only it."""
+    with_two_step(other_vendor)
+    with time_machine.travel(utcnow() + timedelta(minutes=1), tick=False):
+        shared = remembered(remembered(app.test_client(), vendor), other_vendor)
+    vendors_token, colleagues_token = _tokens_held(shared)
+    [laptops_token] = _tokens_held(vendor_remembered)
+    hr = factories.bearer(admin)
+    forgot = app.test_client().post(f"/api/v1/users/{vendor.id}/forget-browsers", headers=hr)
+    assert forgot.get_json()["browsers_forgotten"] == 2
+    assert _tokens_held(shared) == [vendors_token, colleagues_token]  # not read yet
+
+    shared.get("/sign-in")
+    vendor_remembered.get("/sign-in")
+
+    assert _tokens_held(shared) == [colleagues_token]
+    assert vendor_remembered.get_cookie(BROWSER_COOKIE) is None
+    assert laptops_token not in _tokens_held(shared)
+    assert not asks_for_the_code(shared, other_vendor)  # the colleague's still serves
+    shared.post("/sign-out")
+    assert asks_for_the_code(shared, vendor)
+
+
 def test_only_an_admin_forgets_someone_elses_browsers_on_the_console(
     app: Flask,
     vendor: User,
