@@ -56,14 +56,15 @@ def remember_browser(
         user = session.get(User, user_id)
         if user is None or not user.is_active or not user.two_step_enabled:
             raise AuthenticationRequired("Sign in again.")
-        # The account's browsers whose time ran out go as a new one comes, and so does
-        # this browser's earlier row for the account.
+        # The account's browsers no longer trusted (their time ran out, or a lowered
+        # setting shortened them) go as a new one comes, and so does this browser's
+        # earlier row for the account: the sign-in page may have dropped its token from
+        # the cookie already, as serving nothing (round 33).
         earlier = [two_step.browser_token_hash(each) for each in alongside]
         session.execute(
             delete(RememberedBrowser).where(
                 RememberedBrowser.user_id == user.id,
-                (RememberedBrowser.expires_at <= moment)
-                | RememberedBrowser.token_hash.in_(earlier),
+                not_(_honoured(days, moment)) | RememberedBrowser.token_hash.in_(earlier),
             )
         )
         browser = RememberedBrowser(
