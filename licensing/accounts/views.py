@@ -713,14 +713,15 @@ def require_two_step() -> Response:
     principal = access.require_principal()
     own = queries.own_organization(db.session(), principal)
     required = request.form.get("required") == "true"
-    services.require_for_organization(Actor.of(principal), own.id, required)
-    flash(
+    done = services.require_for_organization(Actor.of(principal), own.id, required)
+    said = (
         "Every member must now use two-step sign-in: those without it are asked to set it "
         "up the next time they open a page."
         if required
-        else "Two-step sign-in is now each member's choice.",
-        "success",
+        else "Two-step sign-in is now each member's choice."
     )
+    # Whom it emailed (round 33): the administrator knows who is to expect the email.
+    flash(f"{said} We {done.emailed_summary}.", "success")
     return redirect(url_for("accounts.organization", _anchor="two-step"))
 
 

@@ -180,6 +180,21 @@ TwoStepRequiredSchema = OrganizationSchema.from_dict(
                 "up first. Null otherwise."
             },
         ),
+        "recipients": ma.fields.List(
+            ma.fields.Nested(lambda: MoveRecipientSchema()),
+            metadata={
+                "description": "Every member emailed that two-step sign-in is required, one "
+                "each (`audience` `member`); empty when it emailed nobody, and "
+                "`emailed_summary` says why (round 33)."
+            },
+        ),
+        "emailed_summary": ma.fields.String(
+            metadata={
+                "description": "Whom it emailed as a sentence's end, the page's words: "
+                '"emailed 2 members: a@example.com, b@example.com", or "emailed nobody: '
+                'every other active member uses it already".'
+            }
+        ),
     },
     name="TwoStepRequiredSchema",
 )
@@ -379,10 +394,11 @@ class MoveRecipientSchema(ApiSchema):
     email = ma.fields.String()
     audience = ma.fields.String(
         metadata={
-            "enum": ["person", "left", "joined"],
+            "enum": ["person", "left", "joined", "member"],
             "description": "`person`: the person the step is about (moved, their browsers "
-            "forgotten); `left`, `joined`: an active administrator of the organization a "
-            "person moved left or joined.",
+            "forgotten, signed out); `left`, `joined`: an active administrator of the "
+            "organization a person moved left or joined; `member`: a member of the "
+            "organization an administrator's step is about (two-step sign-in required).",
         }
     )
     organization_id = ma.fields.Integer(
@@ -667,25 +683,36 @@ def require_two_step(data: dict[str, Any], organization_id: int) -> _WithCaller:
     set it up (round 30: the answer said nothing of it)."""
     session = db.session()
     queries.get_owned(session, Organization, organization_id)  # 404 for another's
-    organization = services.require_for_organization(
-        current_actor(), organization_id, data["required"]
-    )
+    done = services.require_for_organization(current_actor(), organization_id, data["required"])
+    organization = done.organization
     caller = queries.get_member(session, access.require_principal().user_id)
     session.refresh(caller)
     yours = caller.two_step_state(staff_required=current_config().two_step_required_for_staff)
     next_step = None
     if yours == TWO_STEP_REQUIRED:
         next_step = SET_IT_UP_YOURSELF.format(two_step_url=links().two_step_sign_in())
-    return _WithCaller(organization, yours, next_step)
+    return _WithCaller(organization, yours, next_step, done)
 
 
 class _WithCaller:
-    """The organization as its schema reads it, and what the caller is to do."""
+    """The organization as its schema reads it, what the caller is to do, and whom
+    the step emailed."""
 
-    def __init__(self, organization: Organization, your_two_step: str, next_step: str | None):
+    def __init__(
+        self,
+        organization: Organization,
+        your_two_step: str,
+        next_step: str | None,
+        done: services.Requirement,
+    ):
         self._organization = organization
         self.your_two_step = your_two_step
         self.next_step = next_step
+        self.recipients = [
+            {"email": email, "audience": "member", "organization_id": organization.id}
+            for email in done.emailed
+        ]
+        self.emailed_summary = done.emailed_summary
 
     def __getattr__(self, name: str) -> Any:
         return getattr(self._organization, name)

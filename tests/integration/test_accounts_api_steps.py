@@ -375,7 +375,15 @@ def test_an_administrator_requires_two_step_sign_in_of_the_members_through_the_a
     organization_shown = client.get(
         f"/api/v1/organizations/{organization_id}", headers=administrator
     ).get_json()
-    assert required.get_json() == {**organization_shown, **_yours(required.get_json())}
+    # Round 33: whom it emailed, as the steps on a person say it (`recipients`).
+    assert required.get_json() == {
+        **organization_shown,
+        **_yours(required.get_json()),
+        "recipients": [
+            {"email": member.email, "audience": "member", "organization_id": organization_id}
+        ],
+        "emailed_summary": f"emailed 1 member: {member.email}",
+    }
     (event,) = session.scalars(
         select(AuditEvent).where(
             AuditEvent.action == "organization.two_step_required",
@@ -387,8 +395,11 @@ def test_an_administrator_requires_two_step_sign_in_of_the_members_through_the_a
         select(OutboxMessage).where(OutboxMessage.template == "two_step_required")
     ).all()
     assert [message.to for message in told] == [[member.email]]
-    # Asked again, nothing more is recorded or sent.
-    assert client.post(path, headers=administrator, json={"required": True}).status_code == 200
+    # Asked again, nothing more is recorded or sent, and the answer says so.
+    again = client.post(path, headers=administrator, json={"required": True})
+    assert again.status_code == 200
+    assert again.get_json()["recipients"] == []
+    assert again.get_json()["emailed_summary"] == "emailed nobody: it was already required"
     assert _member_emails_about_two_step() == 1
     assert (
         client.get(f"/api/v1/users/{member.id}", headers=administrator).get_json()["two_step"]
@@ -410,6 +421,13 @@ def test_an_administrator_requires_two_step_sign_in_of_the_members_through_the_a
     assert organization.two_step_required is True
     stopped = client.post(path, headers=administrator, json={"required": False})
     assert stopped.get_json()["two_step_required"] is False
+    assert stopped.get_json()["recipients"] == []
+    # On again within the day: the member was told already, and the answer says whom not.
+    on_again = client.post(path, headers=administrator, json={"required": True}).get_json()
+    assert on_again["recipients"] == []
+    assert on_again["emailed_summary"] == (
+        "emailed nobody: the 1 without it was emailed in the last day already"
+    )
 
 
 def _yours(answer: dict[str, Any]) -> dict[str, Any]:

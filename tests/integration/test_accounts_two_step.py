@@ -617,8 +617,10 @@ def test_members_without_it_are_emailed_when_their_administrator_requires_it(
     _with_two_step(app, clerk, signed_in)
     admin = signed_in(app.test_client(), vendor)
 
-    assert admin.post("/organization/two-step", data={"required": "true"}).status_code == 302
+    done = admin.post("/organization/two-step", data={"required": "true"}, follow_redirects=True)
 
+    # Round 33: the page says whom it emailed, not only that "those without it are asked".
+    assert f"We emailed 1 member: {without.email}." in done.get_data(as_text=True)
     (told,) = _emails(without, "two_step_required")
     assert f"{vendor.full_name} ({vendor.email}) now requires two-step sign-in" in told.body_text
     assert "Have your phone with you, or set it up now:" in told.body_text
@@ -646,6 +648,22 @@ def test_a_code_in_other_scripts_digits_is_a_wrong_code_not_an_error(
         assert services.CODE_REFUSED in answer.get_data(as_text=True)
     assert _reloaded(vendor).failed_login_count == 2
     assert two_step.accepted_step("A" * 32, "١٢٣٤٥٦", now=utcnow(), last_step=None) is None
+
+
+def test_the_organization_page_says_nobody_was_emailed_and_why(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    """Round 33: with every member set up already, the page still said "those without
+    it are asked", and the administrator waited for replies to an email never sent.
+    The page's sentence ends with `emailed_summary` (the first test shows it there)."""
+    clerk = factories.make_vendor(db.session(), organization=vendor.organization, role="billing")
+    _with_two_step(app, clerk, signed_in)
+    administrator = Actor.of(services.principal_for(vendor))
+    done = services.require_for_organization(administrator, vendor.organization_id or 0, True)
+    assert done.emailed == ()
+    assert done.emailed_summary == "emailed nobody: every other active member uses it already"
+    stopped = services.require_for_organization(administrator, vendor.organization_id or 0, False)
+    assert stopped.emailed_summary == "emailed nobody: nobody is asked to do anything"
 
 
 def test_turning_the_requirement_off_and_on_again_emails_a_member_once_a_day(

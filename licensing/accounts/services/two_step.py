@@ -200,26 +200,51 @@ def turn_off_two_step_by_email(email: str, reason: str, *, by: str) -> User:
     return turn_off_for(Actor.SYSTEM, user_id, reason, by=by)
 
 
-def require_for_organization(actor: Actor, organization_id: int, required: bool) -> Organization:
+@dataclass(frozen=True)
+class Requirement:
+    """Two-step sign-in required of an organization's members, or not: whom it emailed
+    (round 33: the page and the API said "those without it are asked", never whom)."""
+
+    organization: Organization
+    # The addresses emailed that it is required, one each.
+    emailed: tuple[str, ...] = ()
+    # Why nobody was emailed, in the page's words; None when someone was.
+    nobody_because: str | None = None
+
+    @property
+    def emailed_summary(self) -> str:
+        """Whom it emailed, as a sentence's end: "emailed 2 members: a@x, b@y"."""
+        if not self.emailed:
+            return f"emailed nobody: {self.nobody_because}"
+        members = "member" if len(self.emailed) == 1 else "members"
+        return f"emailed {len(self.emailed)} {members}: {', '.join(self.emailed)}"
+
+
+def require_for_organization(actor: Actor, organization_id: int, required: bool) -> Requirement:
     """An organization's administrator requires two-step sign-in of every member
     (or stops requiring it); members without it are taken to set it up, and are
-    emailed so that they have their phone at hand when they next sign in."""
+    emailed so that they have their phone at hand when they next sign in. Whom it
+    emailed, or why nobody."""
     with db.transaction() as session:
         organization = locked_organization(session, organization_id)
         require_administrator(session, organization.id, actor)
-        if organization.two_step_required != required:
-            audit.record_event(
-                session,
-                "organization.two_step_required",
-                organization.id,
-                before={"two_step_required": organization.two_step_required},
-                after={"two_step_required": required},
-                actor=actor,
+        if organization.two_step_required == required:
+            return Requirement(
+                organization,
+                nobody_because=f"it was {'already' if required else 'not'} required",
             )
-            organization.two_step_required = required
-            if required:
-                _tell_members_without_it(session, organization, actor)
-        return organization
+        audit.record_event(
+            session,
+            "organization.two_step_required",
+            organization.id,
+            before={"two_step_required": organization.two_step_required},
+            after={"two_step_required": required},
+            actor=actor,
+        )
+        organization.two_step_required = required
+        if not required:
+            return Requirement(organization, nobody_because="nobody is asked to do anything")
+        return _tell_members_without_it(session, organization, actor)
 
 
 TWO_STEP_REQUIRED_EMAIL = "two_step_required"
@@ -228,15 +253,20 @@ TWO_STEP_REQUIRED_EMAIL = "two_step_required"
 TOLD_ONCE_IN = timedelta(days=1)
 
 
-def _tell_members_without_it(session: Session, organization: Organization, actor: Actor) -> None:
+def _tell_members_without_it(
+    session: Session, organization: Organization, actor: Actor
+) -> Requirement:
     """Each active member without two-step sign-in (not the administrator who
     required it) hears it is required: otherwise the set-up page, which needs their
     phone, was the first they heard of it, wherever they were signing in from."""
     by = acting_colleague(session, actor)
+    emailed: list[str] = []
+    told_already = 0
     for member in queries.members(session, organization.id):
         if not member.is_active or member.two_step_enabled or member.id == actor.user_id:
             continue
         if _recent_mail(session, (TWO_STEP_REQUIRED_EMAIL,), member.email, within=TOLD_ONCE_IN):
+            told_already += 1
             continue  # told already: turning it off and on again emails nobody twice
         mail.enqueue(
             session,
@@ -250,6 +280,16 @@ def _tell_members_without_it(session: Session, organization: Organization, actor
                 "two_step_url": links().two_step_sign_in(),
             },
         )
+        emailed.append(member.email)
+    if emailed:
+        return Requirement(organization, tuple(emailed))
+    if told_already:
+        return Requirement(
+            organization,
+            nobody_because=f"the {told_already} without it "
+            f"{'was' if told_already == 1 else 'were'} emailed in the last day already",
+        )
+    return Requirement(organization, nobody_because="every other active member uses it already")
 
 
 def second_step(user_id: int, code: str, keys: Keys, *, now: datetime | None = None) -> User:
