@@ -692,6 +692,14 @@ def _organization_form(
     return _organization_page(own, status=422, **{form_name: form})
 
 
+def _profile_saved(saved: services.ProfileSaved) -> str:
+    """The profile saved, and whom that emailed (round 33): a changed billing email
+    tells the old address and the new; a save that emails nobody says nothing of it."""
+    if not saved.emailed:
+        return "The organization's profile is saved."
+    return f"The organization's profile is saved. We {saved.emailed_summary}."
+
+
 @bp.route("/organization/profile", methods=["POST"])
 @access.administrator
 @shows_unstorable_on_form
@@ -700,8 +708,8 @@ def update_profile() -> Page:
 
     def save(organization_id: int, actor: Actor) -> str:
         changes = {name: form[name].data for name in forms.ContactForm.FIELDS}
-        services.update_organization(organization_id, changes, actor)
-        return "The organization's profile is saved."
+        saved = services.update_organization(organization_id, changes, actor)
+        return _profile_saved(saved)
 
     return _organization_form(form, "contact_form", save)
 
@@ -1175,7 +1183,7 @@ def update_organization(organization_id: int) -> Page:
     form = forms.OrganizationForm()
     if form.validate_on_submit():
         try:
-            services.update_organization(
+            saved = services.update_organization(
                 organization_id,
                 {name: form[name].data for name in forms.OrganizationForm.FIELDS},
                 current_actor(),
@@ -1183,7 +1191,7 @@ def update_organization(organization_id: int) -> Page:
         except InvalidInput as error:
             show_errors(form, error)
         else:
-            flash("The organization's profile is saved.", "success")
+            flash(_profile_saved(saved), "success")
             return redirect(
                 url_for("accounts_console.organization_detail", organization_id=organization_id)
             )

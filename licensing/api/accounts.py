@@ -162,6 +162,27 @@ OrganizationSchema = ApiSchema.from_dict(
 )
 
 
+OrganizationSavedSchema = OrganizationSchema.from_dict(
+    {
+        "recipients": ma.fields.List(
+            ma.fields.Nested(lambda: MoveRecipientSchema()),
+            metadata={
+                "description": "Every address the change emailed, one each: the old and the "
+                "new billing contact (`audience` `billing_contact`) when `billing_email` "
+                "changed; empty otherwise (round 33)."
+            },
+        ),
+        "emailed_summary": ma.fields.String(
+            metadata={
+                "description": "Whom it emailed as a sentence's end: \"emailed the old and "
+                'the new billing contact: old@example.com, new@example.com", or "emailed '
+                "nobody: the billing contact's address did not change\"."
+            }
+        ),
+    },
+    name="OrganizationSavedSchema",
+)
+
 TwoStepRequiredSchema = OrganizationSchema.from_dict(
     {
         "your_two_step": ma.fields.String(
@@ -394,11 +415,13 @@ class MoveRecipientSchema(ApiSchema):
     email = ma.fields.String()
     audience = ma.fields.String(
         metadata={
-            "enum": ["person", "left", "joined", "member"],
+            "enum": ["person", "left", "joined", "member", "billing_contact"],
             "description": "`person`: the person the step is about (moved, their browsers "
             "forgotten, signed out); `left`, `joined`: an active administrator of the "
             "organization a person moved left or joined; `member`: a member of the "
-            "organization an administrator's step is about (two-step sign-in required).",
+            "organization an administrator's step is about (two-step sign-in required); "
+            "`billing_contact`: the old or the new billing address of an organization "
+            "whose billing email changed.",
         }
     )
     organization_id = ma.fields.Integer(
@@ -633,12 +656,32 @@ def get_organization(organization_id: int) -> Organization:
 @blp.arguments(OrganizationUpdateSchema)
 @blp.alt_response(403, description=_MEMBERS_REFUSED)
 @blp.alt_response(404, description=_NO_SUCH_ORGANIZATION)
-@blp.response(200, OrganizationSchema)
-def update_organization(changes: dict[str, Any], organization_id: int) -> Organization:
+@blp.response(200, OrganizationSavedSchema)
+def update_organization(changes: dict[str, Any], organization_id: int) -> _Saved:
     """Change profile fields: the organization's administrators, or licensing staff.
     The legal name and organization type decide the license, so only licensing
-    staff change them."""
-    return services.update_organization(organization_id, changes, current_actor())
+    staff change them. A new `billing_email` emails the old address and the new:
+    `recipients` says whom."""
+    return _Saved(services.update_organization(organization_id, changes, current_actor()))
+
+
+class _Saved:
+    """The organization as its schema reads it, and whom its change emailed."""
+
+    def __init__(self, saved: services.ProfileSaved):
+        self._organization = saved.organization
+        self.recipients = [
+            {
+                "email": email,
+                "audience": "billing_contact",
+                "organization_id": saved.organization.id,
+            }
+            for email in saved.emailed
+        ]
+        self.emailed_summary = saved.emailed_summary
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._organization, name)
 
 
 @blp.route("/organizations/<int:organization_id>/standing", methods=["POST"])

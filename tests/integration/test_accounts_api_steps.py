@@ -430,6 +430,42 @@ def test_an_administrator_requires_two_step_sign_in_of_the_members_through_the_a
     )
 
 
+def test_a_new_billing_email_through_the_api_answers_whom_it_emailed(
+    client: FlaskClient, vendor: User
+) -> None:
+    """Round 33: the PATCH emailed the old and the new billing contact and answered the
+    organization only; an administrator's script could not log whom it told."""
+    organization_id = vendor.organization_id or 0
+    assert vendor.organization is not None
+    old_email = vendor.organization.billing_email
+    path = f"/api/v1/organizations/{organization_id}"
+    administrator = factories.bearer(vendor)
+
+    changed = client.patch(path, headers=administrator, json={"billing_email": "ap@example.org"})
+
+    assert changed.status_code == 200, changed.get_json()
+    answer = changed.get_json()
+    assert answer["billing_email"] == "ap@example.org"
+    assert answer["recipients"] == [
+        {"email": old_email, "audience": "billing_contact", "organization_id": organization_id},
+        {
+            "email": "ap@example.org",
+            "audience": "billing_contact",
+            "organization_id": organization_id,
+        },
+    ]
+    assert answer["emailed_summary"] == (
+        f"emailed the old and the new billing contact: {old_email}, ap@example.org"
+    )
+    shown = client.get(path, headers=administrator).get_json()
+    assert {k: v for k, v in answer.items() if k in shown} == shown
+    quiet = client.patch(path, headers=administrator, json={"city": "Elsewhere"}).get_json()
+    assert quiet["recipients"] == []
+    assert quiet["emailed_summary"] == (
+        "emailed nobody: the billing contact's address did not change"
+    )
+
+
 def _yours(answer: dict[str, Any]) -> dict[str, Any]:
     return {"your_two_step": answer["your_two_step"], "next_step": answer["next_step"]}
 

@@ -50,7 +50,11 @@ from licensing.accounts.services.moves import (
     move_user_by_email,
     who_is_told,
 )
-from licensing.accounts.services.organizations import create_organization, update_organization
+from licensing.accounts.services.organizations import (
+    ProfileSaved,
+    create_organization,
+    update_organization,
+)
 from licensing.accounts.services.password_reset import request_password_reset, reset_password
 from licensing.accounts.services.profile import (
     change_name,
@@ -183,6 +187,7 @@ __all__ = [
     "OverdueCheck",
     "PasswordAccepted",
     "PendingSetUp",
+    "ProfileSaved",
     "Requirement",
     "SignedOut",
     "StillOpen",

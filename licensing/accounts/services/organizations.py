@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -42,12 +43,29 @@ def create_organization(
     return organization
 
 
+@dataclass(frozen=True)
+class ProfileSaved:
+    """An organization's profile saved, and whom that emailed: the old and the new
+    billing contact when the billing email changed (round 33: the page said only
+    "saved", the API nothing of the email)."""
+
+    organization: Organization
+    emailed: tuple[str, ...] = ()
+
+    @property
+    def emailed_summary(self) -> str:
+        if not self.emailed:
+            return "emailed nobody: the billing contact's address did not change"
+        old, new = self.emailed
+        return f"emailed the old and the new billing contact: {old}, {new}"
+
+
 def update_organization(
     organization_id: int, changes: Mapping[str, Any], actor: Actor
-) -> Organization:
+) -> ProfileSaved:
     """Change profile fields. An organization's administrators change its contact
     and address fields (members are refused, told whom to ask); licensing staff
-    change any field, including legal name and type."""
+    change any field, including legal name and type. Whom it emailed."""
     if not actor.is_vendor:
         actor.require_role("licensing")
     with db.transaction() as session:
@@ -78,7 +96,9 @@ def update_organization(
             )
         if "billing_email" in after:
             _tell_billing_contacts(session, organization, before_snapshot, actor)
-        return organization
+            emailed = (str(before_snapshot["billing_email"]), organization.billing_email)
+            return ProfileSaved(organization, emailed)
+        return ProfileSaved(organization)
 
 
 def _tell_billing_contacts(
