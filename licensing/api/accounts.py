@@ -486,8 +486,9 @@ class BrowsersForgottenSchema(ApiSchema):
     emailed = ma.fields.String(
         allow_none=True,
         metadata={
-            "description": "The address told why their next sign-in asks for the code; "
-            "`recipients` gives it as the move does."
+            "description": "The address told why their next sign-in asks for the code. "
+            "Kept for clients that read it; read `recipients`, the field every step that "
+            "emails answers (round 33)."
         },
     )
     recipients = ma.fields.List(
