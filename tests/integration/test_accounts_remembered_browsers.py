@@ -722,18 +722,24 @@ def test_a_sign_out_retried_with_its_idempotency_key_gets_the_first_answer(
     assert other.status_code == 422  # the key, for another person
 
 
-def test_only_an_admins_write_token_signs_a_person_out_through_the_api(
-    app: Flask, vendor: User, licensing_staff: User, admin: User
-) -> None:
+def _refused_callers(vendor: User, licensing_staff: User, admin: User) -> dict[str, dict[str, str]]:
+    """The callers the office's steps on a person refuse (403): the person's own
+    organization's administrator, licensing staff, and an admin's read token."""
     colleague_admin = factories.make_vendor(
         db.session(), organization=vendor.organization, role="administrator"
     )
     _token, read = services.create_api_token(admin.id, "hr", actor=Actor.SYSTEM, scope="read")
-    callers = {
+    return {
         "the organization's administrator": factories.bearer(colleague_admin),
         "licensing staff": factories.bearer(licensing_staff),
         "an admin's read token": {"Authorization": f"Bearer {read}"},
     }
+
+
+def test_only_an_admins_write_token_signs_a_person_out_through_the_api(
+    app: Flask, vendor: User, licensing_staff: User, admin: User
+) -> None:
+    callers = _refused_callers(vendor, licensing_staff, admin)
     for caller, headers in callers.items():
         refused = app.test_client().post(f"/api/v1/users/{vendor.id}/sign-out", headers=headers)
         assert refused.status_code == 403, caller
@@ -835,15 +841,7 @@ def test_an_admin_forgets_a_persons_browsers_through_the_api(
 def test_a_vendor_administrator_or_other_staff_cannot_forget_a_persons_browsers_through_the_api(
     app: Flask, vendor: User, licensing_staff: User, admin: User, vendor_remembered: FlaskClient
 ) -> None:
-    colleague_admin = factories.make_vendor(
-        db.session(), organization=vendor.organization, role="administrator"
-    )
-    _token, read = services.create_api_token(admin.id, "hr", actor=Actor.SYSTEM, scope="read")
-    callers = {
-        "the organization's administrator": factories.bearer(colleague_admin),
-        "licensing staff": factories.bearer(licensing_staff),
-        "an admin's read token": {"Authorization": f"Bearer {read}"},
-    }
+    callers = _refused_callers(vendor, licensing_staff, admin)
     for caller, headers in callers.items():
         refused = app.test_client().post(
             f"/api/v1/users/{vendor.id}/forget-browsers", headers=headers
