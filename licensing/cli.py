@@ -17,7 +17,8 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, ScriptInfo
+from flask.cli import run_command as _flask_run_command
 
 from licensing.app import START_UP_REFUSALS, create_app, refusal_to_start
 from licensing.worker import STARTING_ENVIRONMENT
@@ -202,6 +203,42 @@ def _warn_limits_per_worker(workers: int, storage: str) -> None:
         storage,
         workers,
     )
+
+
+def _run_development_server(in_production: bool, **options: Any) -> None:
+    """Flask's `run`, refused in production unless `--in-production` says so."""
+    app = click.get_current_context().ensure_object(ScriptInfo).load_app()
+    if app.config["LICENSING"].is_production and not in_production:
+        # Round 33: it served production with only Flask's own warning, one
+        # thread, no access log and none of `serve`'s checks.
+        raise click.ClickException(
+            "`licensing run` starts Flask's development server, which is not for "
+            "LICENSING_ENV=production (one process, no access log, no reload on HUP): "
+            "serve with `licensing serve` (gunicorn), or add --in-production to start "
+            "it anyway."
+        )
+    _flask_run_command.callback(**options)  # type: ignore[misc]
+
+
+main.add_command(
+    click.Command(
+        "run",
+        callback=_run_development_server,
+        params=[
+            *_flask_run_command.params,
+            click.Option(
+                ["--in-production"],
+                is_flag=True,
+                help="Start it even when LICENSING_ENV=production (refused otherwise).",
+            ),
+        ],
+        help=(
+            "Run Flask's development server (for development; production serves with "
+            "`licensing serve`, and refuses this without --in-production)."
+        ),
+        short_help="Run a development server.",
+    )
+)
 
 
 if __name__ == "__main__":  # `python -m licensing.cli`: how `serve --with-worker` starts the worker
