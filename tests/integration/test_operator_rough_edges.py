@@ -3,18 +3,25 @@ without a time of their own, Flask-Limiter's line naming the client's address.""
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 from click.testing import CliRunner
 
+from licensing import serving
 from licensing.cli import main
-from tests.support.checkout import this_checkout
+from tests.support.checkout import PROJECT_ROOT, this_checkout
+from tests.support.servers import free_port, until
 from tests.support.settings import production_environment
+
+BIN = Path(sys.executable).parent
+_AGENT = f"Python-urllib/{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def _served(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
@@ -77,3 +84,71 @@ def test_the_apps_lines_begin_with_a_utc_instant_unless_turned_off(
         assert _STAMPED.match(lines[0]), done.stderr
     else:
         assert lines == ["WARNING:licensing.probe:hello"], done.stderr
+
+
+def test_plain_gunicorn_ends_the_access_line_with_the_request_id_and_warns_of_a_schema_behind(
+    tmp_path: Path,
+) -> None:
+    """Round 33: `gunicorn wsgi:app` wrote gunicorn's default access line (no id),
+    or none at all, and said nothing of a database behind the code; it now reads
+    gunicorn.conf.py, whose settings are `licensing serve`'s."""
+    from licensing import migrations
+
+    url = f"sqlite:///{tmp_path / 'older.db'}"
+    migrations.upgrade(url, "billing_0011")
+    environment = this_checkout(
+        {
+            **{name: value for name, value in os.environ.items() if name != "XDG_RUNTIME_DIR"},
+            "HOME": str(tmp_path),
+            "DATABASE_URL": url,
+            "SECRET_KEY": "s" * 64,
+            "AUDIT_HMAC_KEY": "a" * 64,
+        }
+    )
+    log, port = tmp_path / "log", free_port()
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [str(BIN / "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+            env=environment,
+            cwd=PROJECT_ROOT,  # where an operator starts it: gunicorn.conf.py is read from there
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        until(lambda: "Booting worker" in log.read_text())
+        request_id = ""
+
+        def answered() -> bool:
+            nonlocal request_id
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                    request_id = r.headers["X-Request-Id"]
+            except OSError:
+                return False
+            return True
+
+        until(answered)
+        until(lambda: request_id in log.read_text())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    text = log.read_text()
+    assert re.search(
+        r"WARNING:licensing\.serve:The database lacks revision\(s\) .*billing_0013.*: "
+        r"run `licensing db upgrade`\. Serving meanwhile: /readyz answers 503",
+        text,
+    ), text
+    assert text.count("The database lacks revision(s)") == 1, text  # once, not per worker
+    access_line = [line for line in text.splitlines() if "GET /healthz" in line][-1]
+    assert access_line.endswith(f'"GET /healthz HTTP/1.1" 200 16 "-" "{_AGENT}" {request_id}')
+    assert "Control socket listening" not in text
+
+
+def test_gunicorn_conf_is_the_settings_licensing_serve_applies() -> None:
+    settings: dict[str, Any] = {}
+    exec((PROJECT_ROOT / "gunicorn.conf.py").read_text(), settings)  # noqa: S102 - our own file
+    assert {name: settings[name] for name in serving.SETTINGS} == serving.SETTINGS
+    server = serving.Server({"bind": "127.0.0.1:1", "workers": 1}, with_worker=False)
+    assert server.cfg.access_log_format == serving.ACCESS_LOG_FORMAT
+    assert server.cfg.on_starting is serving.warn_at_start
+    assert server.cfg.logger_class is serving.SecretHidingLogger
