@@ -337,6 +337,9 @@ class Config:
     # dashboard's queue health measures the staff queue against it).
     application_review_sla_days: int = 10
     log_level: str = "INFO"
+    # A periodic job is late (/readyz, `licensing jobs status`) when its last
+    # success is older than its interval plus this many minutes (round 33).
+    job_grace_minutes: int = 15
     # The app's lines begin with an ISO 8601 UTC instant (LOG_TIMESTAMPS; round 33).
     log_timestamps: bool = True
     # Behind a load balancer, how many proxies set X-Forwarded-For/-Proto.
@@ -436,6 +439,7 @@ class Config:
                 env.get("APPLICATION_REVIEW_SLA_DAYS", "10"), "APPLICATION_REVIEW_SLA_DAYS", 1
             ),
             log_level=_log_level(env.get("LOG_LEVEL", "INFO")),
+            job_grace_minutes=_int(env.get("JOB_GRACE_MINUTES", "15"), "JOB_GRACE_MINUTES"),
             log_timestamps=_log_timestamps(
                 env.get("LOG_TIMESTAMPS", "auto"), env.get("JOURNAL_STREAM", ""), _stderr_status
             ),

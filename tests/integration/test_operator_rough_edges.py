@@ -7,15 +7,22 @@ import os
 import re
 import subprocess
 import sys
+import threading
 import urllib.request
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
+import click
 import pytest
 from click.testing import CliRunner
+from flask import Flask
+from sqlalchemy import update
 
-from licensing import serving
+from licensing import db, job_runs, serving
 from licensing.cli import main
+from licensing.job_runs import JobRun
+from licensing.worker import MINUTE, SCHEDULE, Job, Worker
 from tests.support.checkout import PROJECT_ROOT, this_checkout
 from tests.support.servers import free_port, until
 from tests.support.settings import production_environment
@@ -152,3 +159,186 @@ def test_gunicorn_conf_is_the_settings_licensing_serve_applies() -> None:
     assert server.cfg.access_log_format == serving.ACCESS_LOG_FORMAT
     assert server.cfg.on_starting is serving.warn_at_start
     assert server.cfg.logger_class is serving.SecretHidingLogger
+
+
+# --- jobs not run lately -----------------------------------------------------------
+
+
+def _job_row(name: str) -> JobRun | None:
+    db.session().expire_all()
+    return db.session().get(JobRun, name)
+
+
+def _set_times(name: str, *, first: timedelta, succeeded: timedelta | None) -> None:
+    now = db.utcnow()
+    with db.transaction() as session:
+        session.execute(
+            update(JobRun)
+            .where(JobRun.job == name)
+            .values(
+                first_started_at=now - first,
+                last_started_at=now - first,
+                last_succeeded_at=None if succeeded is None else now - succeeded,
+            )
+        )
+
+
+def test_the_worker_records_each_jobs_start_finish_and_outcome_and_a_failure_keeps_the_last_success(
+    app: Flask,
+) -> None:
+    """Round 33: nothing recorded job runs; /readyz could not say a job had stopped."""
+    outcomes = iter([None, RuntimeError("SMTP refused")])
+
+    def flaky() -> str:
+        error = next(outcomes)
+        if error is not None:
+            raise error
+        return "1 sent"
+
+    with app.app_context():
+        worker = Worker(app, [Job("outbox send", MINUTE, flaky)], record_runs=True)
+        [run] = worker.run_due()
+        assert run.ok
+        row = _job_row("outbox send")
+        assert row is not None
+        assert row.last_ok is True
+        assert row.last_outcome == "1 sent"
+        assert row.last_succeeded_at == row.last_finished_at
+        succeeded = row.last_succeeded_at
+        assert row.last_started_at <= row.last_finished_at
+        worker.next_due["outbox send"] = 0.0
+        [run] = worker.run_due()
+        assert not run.ok
+        row = _job_row("outbox send")
+        assert row is not None
+        assert row.last_ok is False
+        assert row.last_outcome == "failed: RuntimeError: SMTP refused"
+        assert row.last_succeeded_at == succeeded  # kept
+        assert row.last_finished_at > succeeded
+
+
+def _ready(app: Flask) -> dict[str, Any]:
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 200  # the instance still serves
+    answer: dict[str, Any] = response.get_json()
+    return answer
+
+
+def _record(app: Flask, *names: str) -> None:
+    with app.app_context():
+        for name in names:
+            job_runs.finished(name, db.utcnow(), ok=True, outcome="done")
+
+
+def _aged(app: Flask, name: str, *, first: timedelta, succeeded: timedelta | None) -> None:
+    with app.app_context():
+        _set_times(name, first=first, succeeded=succeeded)
+
+
+def test_readyz_names_a_job_whose_last_success_is_older_than_its_schedule_allows(
+    committed_app: Flask,
+) -> None:
+    # A fresh install: nothing recorded, nothing late (`make run` is ready).
+    answer = _ready(committed_app)
+    assert (answer["status"], answer["jobs"]) == ("ok", "ok")
+    _record(committed_app, *(name for name, _every in SCHEDULE))
+    assert _ready(committed_app)["jobs"] == "ok"
+    # An hourly job last done 1 h 10 min ago: within the grace of 15 minutes.
+    _aged(committed_app, "tokens remind", first=timedelta(days=3), succeeded=timedelta(minutes=70))
+    assert _ready(committed_app)["jobs"] == "ok"
+    _aged(committed_app, "tokens remind", first=timedelta(days=3), succeeded=timedelta(minutes=80))
+    answer = _ready(committed_app)
+    assert (answer["status"], answer["database"], answer["jobs"]) == ("degraded", "ok", "late")
+    with committed_app.app_context():
+        row = _job_row("tokens remind")
+        assert row is not None
+        assert row.last_succeeded_at is not None
+        when = row.last_succeeded_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert answer["jobs_detail"] == f"tokens remind (every hour) last succeeded at {when}"
+
+
+@pytest.mark.parametrize("config_changes", [{"job_grace_minutes": 120}])
+def test_the_grace_is_configurable(committed_app: Flask) -> None:
+    _record(committed_app, *(name for name, _every in SCHEDULE))
+    _aged(committed_app, "tokens remind", first=timedelta(days=3), succeeded=timedelta(minutes=170))
+    assert _ready(committed_app)["jobs"] == "ok"
+    _aged(committed_app, "tokens remind", first=timedelta(days=3), succeeded=timedelta(minutes=190))
+    assert "tokens remind" in _ready(committed_app)["jobs_detail"]
+
+
+def test_a_job_never_run_is_late_once_the_others_have_run_longer_than_its_schedule(
+    committed_app: Flask,
+) -> None:
+    """A crontab missing a release's new job's line: the others run, it never does."""
+    _record(committed_app, *(name for name, _ in SCHEDULE if name != "users prune-browsers"))
+    assert _ready(committed_app)["jobs"] == "ok"  # a day has not passed
+    _aged(committed_app, "outbox send", first=timedelta(days=2), succeeded=timedelta(seconds=5))
+    assert _ready(committed_app)["jobs_detail"] == (
+        "users prune-browsers (every day) has not succeeded since the jobs were first recorded"
+    )
+
+
+def test_a_job_run_from_cron_is_recorded_and_jobs_status_names_a_late_one(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["outbox", "send"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        row = _job_row("outbox send")
+        assert row is not None
+        assert (row.last_ok, row.last_outcome) == (True, "exit status 0")
+    result = runner.invoke(args=["jobs", "status"])
+    assert result.exit_code == 0, result.output
+    assert "outbox send: started " in result.output
+    assert "No job is late." in result.output
+    with app.app_context():
+        _set_times("outbox send", first=timedelta(hours=1), succeeded=timedelta(minutes=30))
+    result = runner.invoke(args=["jobs", "status"])
+    assert result.exit_code == 1, result.output
+    assert "Error: late: outbox send (every minute) last succeeded at " in result.output
+
+
+def test_a_failing_command_from_cron_is_recorded_as_failed(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise click.ClickException("the SMTP server refused")
+
+    monkeypatch.setattr("licensing.mail.cli.send_due", refuse)
+    result = app.test_cli_runner().invoke(args=["outbox", "send"])
+    assert result.exit_code != 0
+    with app.app_context():
+        row = _job_row("outbox send")
+        assert row is not None
+        assert row.last_ok is False
+        assert row.last_succeeded_at is None
+
+
+def test_runs_of_one_job_finishing_at_once_on_several_hosts_do_not_conflict(
+    committed_app: Flask,
+) -> None:
+    """Each write is one upsert: eight runs of a job never recorded before, each
+    inserting its row at the same moment, all land; the latest success is kept."""
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+    base = db.utcnow()
+
+    def finish(n: int) -> None:
+        with committed_app.app_context():
+            barrier.wait(timeout=30)
+            try:
+                job_runs.finished(
+                    "statements send", base + timedelta(seconds=n), ok=n % 2 == 0, outcome=str(n)
+                )
+            except BaseException as error:
+                errors.append(error)
+
+    threads = [threading.Thread(target=finish, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    with committed_app.app_context():
+        row = _job_row("statements send")
+        assert row is not None
+        assert row.last_succeeded_at == base + timedelta(seconds=6)  # the latest even one
