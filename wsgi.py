@@ -1,4 +1,5 @@
-"""WSGI entry point: `gunicorn wsgi:app` (or `licensing serve`)."""
+"""WSGI entry point: `gunicorn wsgi:app` (or `licensing serve`). Started in this
+folder, gunicorn reads `gunicorn.conf.py`: `licensing serve`'s settings."""
 
 from licensing.serving import app_for_a_worker
 

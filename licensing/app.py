@@ -316,7 +316,9 @@ def configure(app: Flask, config: Config) -> None:
         TESTING=config.environment == "testing",
     )
     app.config.update(config.overrides)
-    log_context.configure(config.log_level)  # every line: its request's or job run's id
+    log_context.configure(
+        config.log_level, timestamps=config.log_timestamps
+    )  # every line: its request's or job run's id
     _quiet_alembic()
     app.logger.setLevel(config.log_level)
     if config.trusted_proxies:

@@ -17,7 +17,8 @@ from typing import Any
 
 import click
 from flask import Flask, current_app
-from flask.cli import FlaskGroup
+from flask.cli import FlaskGroup, ScriptInfo
+from flask.cli import run_command as _flask_run_command
 
 from licensing.app import START_UP_REFUSALS, create_app, refusal_to_start
 from licensing.worker import STARTING_ENVIRONMENT
@@ -82,77 +83,25 @@ def serve(
     disk (`licensing.serving`)."""
     from licensing import serving
 
+    # The access log, the forwarding headers believed, the control socket and the
+    # start-up warnings are gunicorn.conf.py's (`serving.SETTINGS`), which the
+    # server applies first: `gunicorn wsgi:app` run directly gets the same.
     options: dict[str, Any] = {
         "bind": bind,
         "workers": _worker_count(workers),
         "timeout": timeout,
-        "accesslog": "-",
-        "access_log_format": ACCESS_LOG_FORMAT,
-        # gunicorn believes no forwarding header itself, from any address (a unix
-        # socket included): which proxies to believe is TRUSTED_PROXIES alone,
-        # applied by the app (werkzeug's ProxyFix, `licensing.app`). gunicorn's
-        # own trust (`*` here before round 14, its default loopback otherwise)
-        # let any client say `X-Forwarded-Proto: https` and be served as HTTPS.
-        "forwarded_allow_ips": "",
-        "secure_scheme_headers": {},
-        "forwarder_headers": "",
     }
     # gunicorn (25.1 and later) opens a control socket under the user's home by
     # default and says so at every start; only one the operator asks for is opened.
     if control_socket:
         options["control_socket"] = control_socket
-    else:
-        options["control_socket_disable"] = True
-    _warn_when_schema_behind()
-    _warn_about_sqlite_in_production()
+        options["control_socket_disable"] = False
     click.echo(f"Serving on http://{bind}")
     sys.stdout.flush()
     # Replaced, not a child: the same process id (for HUP, TERM and the worker's
     # `--parent-pid`), without this process's imports of the app.
     argv = serving.command(options, with_worker=with_worker)
     os.execv(argv[0], argv)  # noqa: S606 - our own interpreter and module
-
-
-# gunicorn's default line, then the request's id (the response's `X-Request-Id`):
-# the id an error page asks the user to quote and the app's log of an unexpected
-# error names, so the access line of a failed request can be found by it.
-ACCESS_LOG_FORMAT = (
-    '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
-)
-
-
-def _warn_about_sqlite_in_production() -> None:
-    """Production accepts an explicit SQLite DATABASE_URL (a one-person trial), but
-    serving it with several workers or hosts queues every write behind one lock, and
-    the documented backups are PostgreSQL's: say so where the operator looks."""
-    config = current_app.config["LICENSING"]
-    if config.is_production and config.database_url.startswith("sqlite"):
-        log.warning(
-            "DATABASE_URL is a SQLite file in production: one writer at a time for "
-            "every worker and host, and the backups docs/operations.md describes are "
-            "PostgreSQL's. Serve production from PostgreSQL "
-            "(postgresql://user:password@host/database)."
-        )
-
-
-def _warn_when_schema_behind() -> None:
-    """Say at start when the database lacks migrations this code needs: the server
-    still starts (a rolling upgrade starts new code before `licensing db upgrade`),
-    but its `/readyz` answers 503 and pages on new tables would fail until then."""
-    from sqlalchemy.exc import SQLAlchemyError
-
-    from licensing import db, migrations
-
-    try:
-        missing = migrations.missing(db.database().engine)
-    except SQLAlchemyError as error:
-        log.warning("The database cannot be read: %s", type(error).__name__)
-        return
-    if missing:
-        log.warning(
-            "%s. Serving meanwhile: /readyz answers 503 (schema behind) until it is run.",
-            migrations.behind_message(missing).capitalize(),
-        )
 
 
 def _worker_count(workers: int | None) -> int:
@@ -202,6 +151,42 @@ def _warn_limits_per_worker(workers: int, storage: str) -> None:
         storage,
         workers,
     )
+
+
+def _run_development_server(in_production: bool, **options: Any) -> None:
+    """Flask's `run`, refused in production unless `--in-production` says so."""
+    app = click.get_current_context().ensure_object(ScriptInfo).load_app()
+    if app.config["LICENSING"].is_production and not in_production:
+        # Round 33: it served production with only Flask's own warning, one
+        # thread, no access log and none of `serve`'s checks.
+        raise click.ClickException(
+            "`licensing run` starts Flask's development server, which is not for "
+            "LICENSING_ENV=production (one process, no access log, no reload on HUP): "
+            "serve with `licensing serve` (gunicorn), or add --in-production to start "
+            "it anyway."
+        )
+    _flask_run_command.callback(**options)  # type: ignore[misc]
+
+
+main.add_command(
+    click.Command(
+        "run",
+        callback=_run_development_server,
+        params=[
+            *_flask_run_command.params,
+            click.Option(
+                ["--in-production"],
+                is_flag=True,
+                help="Start it even when LICENSING_ENV=production (refused otherwise).",
+            ),
+        ],
+        help=(
+            "Run Flask's development server (for development; production serves with "
+            "`licensing serve`, and refuses this without --in-production)."
+        ),
+        short_help="Run a development server.",
+    )
+)
 
 
 if __name__ == "__main__":  # `python -m licensing.cli`: how `serve --with-worker` starts the worker

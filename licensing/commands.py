@@ -7,14 +7,16 @@ once, so a scheduler may call them freely. (The console script that runs them is
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Iterator
 from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from licensing import db, log_context
+from licensing import db, job_runs, log_context
 from licensing.accounts import cli as accounts_cli
 from licensing.agreements import cli as agreements_cli
 from licensing.audit import cli as audit_cli
@@ -25,7 +27,7 @@ from licensing.mail import cli as mail_cli
 from licensing.permissions import cli as permissions_cli
 from licensing.ratecards import cli as ratecards_cli
 from licensing.royalties import cli as royalties_cli
-from licensing.worker import STARTING_ENVIRONMENT, Restart, Worker
+from licensing.worker import SCHEDULE, STARTING_ENVIRONMENT, Restart, Worker, late_jobs
 
 
 @click.command("upgrade")
@@ -120,6 +122,7 @@ def worker(once: bool, parent_pid: int | None, check: bool) -> None:
     runner = Worker(
         current_app._get_current_object(),  # type: ignore[attr-defined]
         schema_behind=_schema_behind,
+        record_runs=True,
     )
     if once:
         runs = runner.run_due()
@@ -133,6 +136,37 @@ def worker(once: bool, parent_pid: int | None, check: bool) -> None:
     environment = click.get_current_context().meta.get(STARTING_ENVIRONMENT, os.environ)
     runner.handle_signals()
     runner.run_forever(parent_pid=parent_pid, restart=Restart.of_this_process(environment))
+
+
+@click.command("status")
+@with_appcontext
+def jobs_status() -> None:
+    """Each periodic job's last start, finish, outcome and success (recorded by the
+    worker and by the commands run from cron); exits 1 naming the jobs whose last
+    success is older than their schedule allows (JOB_GRACE_MINUTES beyond it)."""
+    found = job_runs.rows(db.session())
+    for name, _every in SCHEDULE:
+        row = found.get(name)
+        if row is None:
+            click.echo(f"{name}: never recorded")
+            continue
+        ended = (
+            f"finished {_instant(row.last_finished_at)}: {row.last_outcome}"
+            if row.last_finished_at is not None and row.last_finished_at >= row.last_started_at
+            else "running or stopped before it finished"
+        )
+        success = _instant(row.last_succeeded_at) if row.last_succeeded_at else "never"
+        click.echo(
+            f"{name}: started {_instant(row.last_started_at)}, {ended}; last success {success}"
+        )
+    late = late_jobs(current_app.config["LICENSING"])
+    if late:
+        raise click.ClickException("late: " + "; ".join(job.text() for job in late))
+    click.echo("No job is late.")
+
+
+def _instant(moment: Any) -> str:
+    return str(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
 
 
 def _schema_behind() -> tuple[str, ...]:
@@ -192,6 +226,38 @@ def _in_a_run_of_its_own() -> None:
     context = click.get_current_context()
     job = f"{context.info_name} {context.invoked_subcommand}"
     context.with_resource(log_context.run(job))
+    if job in JOB_NAMES:  # a periodic job run from cron: recorded as the worker's runs are
+        context.with_resource(_recorded_run(job))
+
+
+JOB_NAMES = frozenset(name for name, _every in SCHEDULE)
+
+
+@contextlib.contextmanager
+def _recorded_run(job: str) -> Iterator[None]:
+    """The command's run in `job_runs`: its start, then its end, failed when it
+    exits non-zero or raises (click hands the exception to the group's resources)."""
+    job_runs.record_start(job, db.utcnow())
+    try:
+        yield
+    except click.exceptions.Exit as done:
+        _record_end(job, ok=done.exit_code == 0, outcome=f"exit status {done.exit_code}")
+        raise
+    except SystemExit as done:
+        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+        _record_end(job, ok=code == 0, outcome=f"exit status {code}")
+        raise
+    except BaseException as error:
+        _record_end(job, ok=False, outcome=f"failed: {type(error).__name__}: {error}")
+        raise
+    _record_end(job, ok=True, outcome="exit status 0")
+
+
+def _record_end(job: str, *, ok: bool, outcome: str) -> None:
+    # In the command's app context; the command's own session may hold a failed
+    # transaction, which the record's transaction begins by ending.
+    db.session().rollback()
+    job_runs.record_finish(job, db.utcnow(), ok=ok, outcome=outcome)
 
 
 def register(app: Flask) -> None:
@@ -200,5 +266,8 @@ def register(app: Flask) -> None:
         app.cli.add_command(
             click.Group(name, commands, help=summary, callback=_in_a_run_of_its_own)
         )
+    app.cli.add_command(
+        click.Group("jobs", [jobs_status], help="The periodic jobs' last runs (round 33).")
+    )
     for command in (exports_cli.exports_command, setup, worker):
         app.cli.add_command(command)

@@ -16,7 +16,7 @@ import os
 import secrets
 import string
 import urllib.parse
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -191,6 +191,34 @@ def _log_level(value: str) -> str:
     return level
 
 
+def _log_timestamps(value: str, journal_stream: str, stderr: Callable[[], os.stat_result]) -> bool:
+    """Whether the app's lines begin with their own time (LOG_TIMESTAMPS): `on`,
+    `off`, or `auto` (the default), on unless standard error goes to systemd's
+    journal, which stamps every line itself. systemd says so in JOURNAL_STREAM
+    (`DEVICE:INODE` of the stream it connected), for this process's standard
+    error only when they are the same file (a child's stderr sent elsewhere
+    inherits the variable)."""
+    chosen = value.strip().lower()
+    if chosen in {"on", "true", "1", "yes"}:
+        return True
+    if chosen in {"off", "false", "0", "no"}:
+        return False
+    if chosen not in {"auto", ""}:
+        raise ConfigError(f"LOG_TIMESTAMPS must be auto, on or off, not {value!r}")
+    device, _, inode = journal_stream.strip().partition(":")
+    if not (device.isdigit() and inode.isdigit()):
+        return True
+    try:
+        status = stderr()
+    except (OSError, ValueError):
+        return True
+    return (status.st_dev, status.st_ino) != (int(device), int(inode))
+
+
+def _stderr_status() -> os.stat_result:
+    return os.fstat(2)
+
+
 def _http_url(value: str, name: str) -> str:
     """An absolute http(s) address (Stripe's API base, Stripe.js), or "" when unset."""
     if not value:
@@ -309,6 +337,11 @@ class Config:
     # dashboard's queue health measures the staff queue against it).
     application_review_sla_days: int = 10
     log_level: str = "INFO"
+    # A periodic job is late (/readyz, `licensing jobs status`) when its last
+    # success is older than its interval plus this many minutes (round 33).
+    job_grace_minutes: int = 15
+    # The app's lines begin with an ISO 8601 UTC instant (LOG_TIMESTAMPS; round 33).
+    log_timestamps: bool = True
     # Behind a load balancer, how many proxies set X-Forwarded-For/-Proto.
     trusted_proxies: int = 0
 
@@ -406,6 +439,10 @@ class Config:
                 env.get("APPLICATION_REVIEW_SLA_DAYS", "10"), "APPLICATION_REVIEW_SLA_DAYS", 1
             ),
             log_level=_log_level(env.get("LOG_LEVEL", "INFO")),
+            job_grace_minutes=_int(env.get("JOB_GRACE_MINUTES", "15"), "JOB_GRACE_MINUTES"),
+            log_timestamps=_log_timestamps(
+                env.get("LOG_TIMESTAMPS", "auto"), env.get("JOURNAL_STREAM", ""), _stderr_status
+            ),
             trusted_proxies=_int(env.get("TRUSTED_PROXIES", "0"), "TRUSTED_PROXIES"),
             # Read as Flask reads it (`flask.helpers.get_debug_flag`).
             debug=env.get("FLASK_DEBUG", "").strip().lower() not in {"", "0", "false", "no"},

@@ -21,6 +21,7 @@ import logging
 import os
 from collections.abc import Callable, Iterator
 from contextvars import ContextVar, Token
+from datetime import UTC, datetime
 from typing import Any
 
 # The fields, in the order a line shows them; "-" when a line has none.
@@ -114,23 +115,33 @@ def install() -> None:
         logging.setLogRecordFactory(_factory_with_context(current))
 
 
-class Formatter(logging.Formatter):
-    """The app's line (`LOG_FORMAT`), also for records made before `install`."""
+def instant(created: float) -> str:
+    """`2026-12-04T17:55:41.123Z`: a record's time, ISO 8601 in UTC to the millisecond."""
+    return datetime.fromtimestamp(created, UTC).isoformat(timespec="milliseconds")[:-6] + "Z"
 
-    def __init__(self) -> None:
+
+class Formatter(logging.Formatter):
+    """The app's line (`LOG_FORMAT`), also for records made before `install`; with
+    `timestamps`, it begins with the record's time (`instant`) and a space."""
+
+    def __init__(self, *, timestamps: bool = False) -> None:
         super().__init__(LOG_FORMAT)
+        self.timestamps = timestamps
 
     def format(self, record: logging.LogRecord) -> str:
         if not hasattr(record, "context"):
             record.context = ""
-        return super().format(record)
+        line = super().format(record)
+        return f"{instant(record.created)} {line}" if self.timestamps else line
 
 
-def configure(level: str) -> None:
+def configure(level: str, *, timestamps: bool = False) -> None:
     """The app's logging: the fields on every record, and a handler on the root
     writing them (as `logging.basicConfig` adds one: only when nothing, a server
-    or a test, configured the root before)."""
+    or a test, configured the root before). `timestamps`: each line begins with
+    its time (LOG_TIMESTAMPS), for a log nothing else stamps (a file, docker's
+    plain output); off under systemd's journal, which stamps each line."""
     install()
     handler = logging.StreamHandler()
-    handler.setFormatter(Formatter())
+    handler.setFormatter(Formatter(timestamps=timestamps))
     logging.basicConfig(level=level, handlers=[handler])

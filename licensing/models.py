@@ -6,6 +6,7 @@ here; add each feature's `models` module to the imports below.
 
 from __future__ import annotations
 
+from licensing import job_runs as job_runs_models  # noqa: F401
 from licensing.accounts import models as accounts_models  # noqa: F401
 from licensing.agreements import models as agreements_models  # noqa: F401
 from licensing.audit import models as audit_models  # noqa: F401

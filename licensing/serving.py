@@ -77,8 +77,8 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
             sys.exit(1)
 
     def load_config(self) -> None:
-        options = dict(self.options, preload_app=False)  # see the module's docstring
-        options.setdefault("logger_class", SecretHidingLogger)
+        # gunicorn.conf.py's settings (the same dict), then the command's options.
+        options = {**SETTINGS, **self.options, "preload_app": False}  # the module's docstring
         if self.jobs is not None:  # gunicorn calls these hooks in its master process only
             options["when_ready"] = self.jobs.start
             options["on_exit"] = self.jobs.stop
@@ -112,6 +112,56 @@ def app_for_a_worker() -> Any:
         raise AppImportError(refusal_to_start(error)) from None
     freeze_start_up_objects()
     return app
+
+
+# gunicorn's default line, then the request's id (the response's `X-Request-Id`):
+# the id an error page asks the user to quote and the app's log of an unexpected
+# error names, so the access line of a failed request can be found by it.
+ACCESS_LOG_FORMAT = (
+    '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
+)
+
+# A check that hangs (a database that does not answer) is given up on; the
+# server starts anyway, and /readyz says what is wrong.
+START_WARNINGS_SECONDS = 120.0
+
+
+def warn_at_start(_server: object) -> None:
+    """gunicorn's `on_starting` hook, in the master: what `licensing.start_warnings`
+    finds (a database behind the code, SQLite in production), logged once, by a
+    fresh interpreter (the master imports none of the app)."""
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "licensing.start_warnings"],
+            timeout=START_WARNINGS_SECONDS,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError) as error:
+        print(f"The start-up checks could not run: {error}", file=sys.stderr, flush=True)
+
+
+# The server's settings, one place for both ways of starting it: `licensing serve`
+# applies them before its options, and gunicorn.conf.py (which gunicorn reads
+# from the folder it is started in) is these, so `gunicorn wsgi:app` run from the
+# project's folder serves the same way (round 33: it wrote no request id at the end
+# of the access line, and did not warn of a database behind the code).
+SETTINGS: dict[str, Any] = {
+    "accesslog": "-",
+    "access_log_format": ACCESS_LOG_FORMAT,
+    "logger_class": "licensing.serving.SecretHidingLogger",
+    # gunicorn believes no forwarding header itself, from any address (a unix
+    # socket included): which proxies to believe is TRUSTED_PROXIES alone,
+    # applied by the app (werkzeug's ProxyFix, `licensing.app`). gunicorn's
+    # own trust (`*` here before round 14, its default loopback otherwise)
+    # let any client say `X-Forwarded-Proto: https` and be served as HTTPS.
+    "forwarded_allow_ips": "",
+    "secure_scheme_headers": {},
+    "forwarder_headers": "",
+    # gunicorn (25.1 and later) opens a control socket under the user's home by
+    # default and says so at every start: none unless the operator asks for one.
+    "control_socket_disable": True,
+    "on_starting": warn_at_start,
+}
 
 
 # Headers that carry a credential whole: the session cookie, a remembered browser's

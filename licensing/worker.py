@@ -36,7 +36,7 @@ from typing import Literal, NoReturn, Protocol
 
 from flask import Flask
 
-from licensing import log_context, start_check
+from licensing import db, job_runs, log_context, start_check
 from licensing.accounts import cli as accounts
 from licensing.agreements import cli as agreements
 from licensing.billing import cli as billing
@@ -44,6 +44,7 @@ from licensing.config import Config
 from licensing.mail import cli as mail
 from licensing.permissions import cli as permissions
 from licensing.royalties import cli as royalties
+from licensing.web import health
 
 log = logging.getLogger("licensing.worker")
 
@@ -96,6 +97,31 @@ JOBS: tuple[Job, ...] = (
     Job("invoices overdue", DAY, billing.overdue_due),
     Job("users prune-browsers", DAY, accounts.prune_browsers_due),
 )
+
+
+SCHEDULE: tuple[tuple[str, timedelta], ...] = tuple((job.name, job.every) for job in JOBS)
+
+
+def late_jobs(config: Config) -> list[job_runs.Late]:
+    """The periodic jobs whose last success is older than their schedule allows
+    (`JOB_GRACE_MINUTES` beyond their interval); in an app context."""
+    grace = timedelta(minutes=config.job_grace_minutes)
+    return job_runs.late(db.session(), SCHEDULE, db.utcnow(), grace)
+
+
+@health.readiness_note
+def jobs_readiness() -> dict[str, str]:
+    """`jobs: ok`, or `late` with `status: degraded` and each late job named with
+    its last success. The instance still takes traffic (200): it serves requests;
+    the jobs run elsewhere (docs/operations.md, "What to watch and alert on")."""
+    from flask import current_app
+
+    overdue = late_jobs(current_app.config["LICENSING"])
+    if not overdue:
+        return {"jobs": "ok"}
+    detail = "; ".join(job.text() for job in overdue)
+    current_app.logger.warning("readiness check: jobs late: %s", detail)
+    return {"status": "degraded", "jobs": "late", "jobs_detail": detail}
 
 
 def _every(interval: timedelta) -> str:
@@ -180,8 +206,11 @@ class Worker:
         *,
         clock: Callable[[], float] = time.monotonic,
         schema_behind: Callable[[], Sequence[str]] | None = None,
+        record_runs: bool = False,
     ) -> None:
         self.app = app
+        # Each run's start, end and outcome in `job_runs` (the `worker` command's).
+        self.record_runs = record_runs
         self.jobs = tuple(jobs)
         self.clock = clock
         self.schema_behind = schema_behind
@@ -296,6 +325,8 @@ class Worker:
     def _run_once(self, job: Job) -> Run:
         started = time.monotonic()
         with self.app.app_context():
+            if self.record_runs:
+                job_runs.record_start(job.name, db.utcnow())
             skipped = job.skip_reason(self.app.config["LICENSING"])
             if skipped:
                 outcome, ok = f"skipped: {skipped}", True
@@ -305,6 +336,8 @@ class Worker:
                 except Exception as error:  # logged; the job runs again at its next turn
                     log.exception("worker: %s failed", job.name)
                     outcome, ok = f"failed: {type(error).__name__}: {error}", False
+            if self.record_runs:
+                job_runs.record_finish(job.name, db.utcnow(), ok=ok, outcome=outcome)
         run = Run(job.name, outcome, ok, time.monotonic() - started)
         log.log(
             logging.INFO if ok else logging.ERROR,

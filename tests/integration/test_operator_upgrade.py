@@ -176,7 +176,7 @@ def test_serve_warns_about_sqlite_in_production_only(
     tmp_path: Path, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Production took `DATABASE_URL=sqlite:///...` without a word."""
-    from licensing import cli
+    from licensing import start_warnings
     from licensing.app import create_app
     from licensing.config import Config
 
@@ -186,6 +186,6 @@ def test_serve_warns_about_sqlite_in_production_only(
         app = create_app(config)
         caplog.clear()
         with app.app_context(), caplog.at_level(logging.WARNING, logger="licensing.serve"):
-            cli._warn_about_sqlite_in_production()
+            start_warnings.warn_about_sqlite_in_production()
         app.extensions["licensing.db"].engine.dispose()
         assert ("DATABASE_URL is a SQLite file in production" in caplog.text) is warned

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from decimal import Decimal
 from pathlib import Path
 
@@ -369,3 +370,29 @@ def test_production_refuses_flask_debug_mode(value: str) -> None:
     assert Config.from_env({**PRODUCTION, "FLASK_DEBUG": "0"}).debug is False
     elsewhere = {"LICENSING_ENV": "testing", "SECRET_KEY": SECRET, "AUDIT_HMAC_KEY": AUDIT_KEY}
     assert Config.from_env({**elsewhere, "FLASK_DEBUG": value}).debug is True
+
+
+def _stderr_as_journald_names_it() -> str:
+    status = os.fstat(2)
+    return f"{status.st_dev}:{status.st_ino}"
+
+
+def test_log_timestamps_are_on_unless_standard_error_goes_to_the_journal() -> None:
+    """Round 33: lines had no time of their own, and relied on journald's."""
+    keys = {"SECRET_KEY": "k", "AUDIT_HMAC_KEY": "a"}
+    assert Config.from_env(keys).log_timestamps is True
+    journal = {**keys, "JOURNAL_STREAM": _stderr_as_journald_names_it()}
+    assert Config.from_env(journal).log_timestamps is False
+    # The variable inherited by a process whose stderr goes elsewhere: stamped.
+    elsewhere = {**keys, "JOURNAL_STREAM": "1:2"}
+    assert Config.from_env(elsewhere).log_timestamps is True
+    assert Config.from_env({**journal, "LOG_TIMESTAMPS": "on"}).log_timestamps is True
+    assert Config.from_env({**keys, "LOG_TIMESTAMPS": "OFF"}).log_timestamps is False
+    assert Config.from_env({**journal, "LOG_TIMESTAMPS": "auto"}).log_timestamps is False
+
+
+def test_a_log_timestamps_value_other_than_auto_on_or_off_is_refused() -> None:
+    with pytest.raises(
+        ConfigError, match="LOG_TIMESTAMPS must be auto, on or off, not 'sometimes'"
+    ):
+        Config.from_env({"SECRET_KEY": "k", "AUDIT_HMAC_KEY": "a", "LOG_TIMESTAMPS": "sometimes"})

@@ -1,0 +1,177 @@
+"""The last run of each periodic job (round 33): one row a job, written as a run
+starts and as it ends, by the worker and by the same command run from cron.
+`/readyz` and `licensing jobs status` read it to say which job has not succeeded
+as often as its schedule says (docs/operations.md, "Jobs not run lately").
+
+Several hosts may run the same job at once: each write is one upsert
+(`INSERT ... ON CONFLICT (job) DO UPDATE`, on PostgreSQL and SQLite alike), so two
+runs never conflict on the row; the last to finish writes its outcome, and a
+success's time only ever moves forward (the later of the two is kept)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Boolean, String, case, func, select
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from licensing import db
+from licensing.db import Base, UTCDateTime
+
+log = logging.getLogger("licensing.job_runs")
+
+# An outcome is the job's closing line; long ones (a traceback's message) are cut.
+OUTCOME_LENGTH = 500
+
+
+class JobRun(Base):
+    """A job's last start, finish and outcome, and when it last succeeded."""
+
+    __tablename__ = "job_runs"
+
+    job: Mapped[str] = mapped_column(String(64), primary_key=True)
+    # When this job was first recorded: a job never run counts as late only once
+    # the jobs have been recorded for longer than its schedule allows.
+    first_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    last_ok: Mapped[bool | None] = mapped_column(Boolean(), default=None)
+    last_outcome: Mapped[str | None] = mapped_column(String(OUTCOME_LENGTH), default=None)
+    last_succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+
+
+def _upsert(session: Session, values: dict[str, Any], updates: dict[str, Any]) -> None:
+    dialect = session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    statement = insert(JobRun).values(**values)
+    session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[JobRun.job],
+            set_={name: update(statement.excluded) for name, update in updates.items()},
+        )
+    )
+
+
+def started(job: str, at: datetime) -> None:
+    """A run of `job` begins (its own transaction)."""
+    with db.transaction() as session:
+        _upsert(
+            session,
+            {"job": job, "first_started_at": at, "last_started_at": at},
+            {"last_started_at": lambda new: new.last_started_at},
+        )
+
+
+def finished(job: str, at: datetime, *, ok: bool, outcome: str) -> None:
+    """A run of `job` ends, `ok` or not, with its closing line (own transaction)."""
+    outcome = outcome[:OUTCOME_LENGTH]
+    with db.transaction() as session:
+        _upsert(
+            session,
+            {
+                "job": job,
+                "first_started_at": at,
+                "last_started_at": at,
+                "last_finished_at": at,
+                "last_ok": ok,
+                "last_outcome": outcome,
+                "last_succeeded_at": at if ok else None,
+            },
+            {
+                "last_finished_at": lambda new: new.last_finished_at,
+                "last_ok": lambda new: new.last_ok,
+                "last_outcome": lambda new: new.last_outcome,
+                # Kept unless this run succeeded later than the one recorded.
+                "last_succeeded_at": lambda new: case(
+                    (
+                        new.last_ok
+                        & (
+                            JobRun.last_succeeded_at.is_(None)
+                            | (JobRun.last_succeeded_at < new.last_finished_at)
+                        ),
+                        new.last_finished_at,
+                    ),
+                    else_=JobRun.last_succeeded_at,
+                ),
+            },
+        )
+
+
+def record_finish(job: str, at: datetime, *, ok: bool, outcome: str) -> None:
+    try:
+        finished(job, at, ok=ok, outcome=outcome)
+    except SQLAlchemyError as error:
+        log.warning("job runs: the end of %s was not recorded: %s", job, type(error).__name__)
+
+
+def record_start(job: str, at: datetime) -> None:
+    try:
+        started(job, at)
+    except SQLAlchemyError as error:
+        log.warning("job runs: the start of %s was not recorded: %s", job, type(error).__name__)
+
+
+@dataclass(frozen=True)
+class Late:
+    """A job whose last success is older than its schedule allows."""
+
+    job: str
+    every: timedelta
+    last_succeeded_at: datetime | None  # None: never succeeded (or never ran)
+
+    def text(self) -> str:
+        when = (
+            f"last succeeded at {_instant(self.last_succeeded_at)}"
+            if self.last_succeeded_at is not None
+            else "has not succeeded since the jobs were first recorded"
+        )
+        return f"{self.job} (every {_every(self.every)}) {when}"
+
+
+def _instant(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _every(interval: timedelta) -> str:
+    for unit, name in ((timedelta(days=1), "day"), (timedelta(hours=1), "hour")):
+        if interval % unit == timedelta(0):
+            count = interval // unit
+            return name if count == 1 else f"{count} {name}s"
+    minutes = int(interval.total_seconds() // 60)
+    return "minute" if minutes == 1 else f"{minutes} minutes"
+
+
+def rows(session: Session) -> dict[str, JobRun]:
+    return {row.job: row for row in session.scalars(select(JobRun).order_by(JobRun.job))}
+
+
+def late(
+    session: Session,
+    schedule: Sequence[tuple[str, timedelta]],
+    now: datetime,
+    grace: timedelta,
+) -> list[Late]:
+    """The jobs of `schedule` (name, interval) whose last success is older than
+    their interval plus `grace`. A job never recorded counts only once some job
+    has been recorded for longer than that (a fresh install is not late; a
+    crontab missing a job's line is, once the others have run that long)."""
+    found = rows(session)
+    first = session.scalar(select(func.min(JobRun.first_started_at)))
+    overdue: list[Late] = []
+    for job, every in schedule:
+        allowed = every + grace
+        row = found.get(job)
+        if row is None:
+            if first is not None and now - first > allowed:
+                overdue.append(Late(job, every, None))
+            continue
+        since = row.last_succeeded_at or row.first_started_at
+        if now - since > allowed:
+            overdue.append(Late(job, every, row.last_succeeded_at))
+    return overdue

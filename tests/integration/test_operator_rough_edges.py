@@ -1,0 +1,344 @@
+"""Round 33: what an operator still met. `licensing run` in production, log lines
+without a time of their own, Flask-Limiter's line naming the client's address."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import threading
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner
+from flask import Flask
+from sqlalchemy import update
+
+from licensing import db, job_runs, serving
+from licensing.cli import main
+from licensing.job_runs import JobRun
+from licensing.worker import MINUTE, SCHEDULE, Job, Worker
+from tests.support.checkout import PROJECT_ROOT, this_checkout
+from tests.support.servers import free_port, until
+from tests.support.settings import production_environment
+
+BIN = Path(sys.executable).parent
+_AGENT = f"Python-urllib/{sys.version_info.major}.{sys.version_info.minor}"
+
+
+def _served(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
+    started: list[tuple[Any, ...]] = []
+    monkeypatch.setattr("flask.cli.run_simple", lambda *args, **_kw: started.append(args))
+    return started
+
+
+def test_licensing_run_is_refused_in_production_and_says_to_use_serve(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """It started Flask's development server with only Flask's own warning."""
+    started = _served(monkeypatch)
+    env = production_environment(f"sqlite:///{tmp_path / 'licensing.db'}")
+    result = CliRunner().invoke(main, ["run"], env=env)
+    assert result.exit_code == 1, result.output
+    assert "Error: `licensing run` starts Flask's development server" in result.output
+    assert "serve with `licensing serve`" in result.output
+    assert "--in-production" in result.output
+    assert started == []
+
+
+def test_licensing_run_starts_in_production_when_the_flag_says_so_and_in_development(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    started = _served(monkeypatch)
+    url = f"sqlite:///{tmp_path / 'licensing.db'}"
+    result = CliRunner().invoke(
+        main, ["run", "--in-production", "--port", "5999"], env=production_environment(url)
+    )
+    assert result.exit_code == 0, result.output
+    development = production_environment(url, LICENSING_ENV="development")
+    result = CliRunner().invoke(main, ["run", "--port", "5998"], env=development)
+    assert result.exit_code == 0, result.output
+    assert [(host, port) for host, port, _app in started] == [
+        ("127.0.0.1", 5999),
+        ("127.0.0.1", 5998),
+    ]
+
+
+_STAMPED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARNING:licensing\.probe:hello$")
+_PROBE = (
+    "import logging; from licensing.app import create_app; create_app(); "
+    "logging.getLogger('licensing.probe').warning('hello')"
+)
+
+
+@pytest.mark.parametrize(("setting", "stamped"), [({}, True), ({"LOG_TIMESTAMPS": "off"}, False)])
+def test_the_apps_lines_begin_with_a_utc_instant_unless_turned_off(
+    tmp_path: Path, setting: dict[str, str], stamped: bool
+) -> None:
+    """Written to a file (`nohup`, docker's plain log), a line said nothing of when."""
+    env = this_checkout(production_environment(f"sqlite:///{tmp_path / 'l.db'}", **setting))
+    done = subprocess.run(
+        [sys.executable, "-c", _PROBE], env=env, capture_output=True, text=True, check=True
+    )
+    lines = [line for line in done.stderr.splitlines() if "licensing.probe" in line]
+    if stamped:
+        assert len(lines) == 1, done.stderr
+        assert _STAMPED.match(lines[0]), done.stderr
+    else:
+        assert lines == ["WARNING:licensing.probe:hello"], done.stderr
+
+
+def test_plain_gunicorn_ends_the_access_line_with_the_request_id_and_warns_of_a_schema_behind(
+    tmp_path: Path,
+) -> None:
+    """Round 33: `gunicorn wsgi:app` wrote gunicorn's default access line (no id),
+    or none at all, and said nothing of a database behind the code; it now reads
+    gunicorn.conf.py, whose settings are `licensing serve`'s."""
+    from licensing import migrations
+
+    url = f"sqlite:///{tmp_path / 'older.db'}"
+    migrations.upgrade(url, "billing_0011")
+    environment = this_checkout(
+        {
+            **{name: value for name, value in os.environ.items() if name != "XDG_RUNTIME_DIR"},
+            "HOME": str(tmp_path),
+            "DATABASE_URL": url,
+            "SECRET_KEY": "s" * 64,
+            "AUDIT_HMAC_KEY": "a" * 64,
+        }
+    )
+    log, port = tmp_path / "log", free_port()
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [str(BIN / "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
+            env=environment,
+            cwd=PROJECT_ROOT,  # where an operator starts it: gunicorn.conf.py is read from there
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        until(lambda: "Booting worker" in log.read_text())
+        request_id = ""
+
+        def answered() -> bool:
+            nonlocal request_id
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                    request_id = r.headers["X-Request-Id"]
+            except OSError:
+                return False
+            return True
+
+        until(answered)
+        until(lambda: request_id in log.read_text())
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    text = log.read_text()
+    assert re.search(
+        r"WARNING:licensing\.serve:The database lacks revision\(s\) .*billing_0013.*: "
+        r"run `licensing db upgrade`\. Serving meanwhile: /readyz answers 503",
+        text,
+    ), text
+    assert text.count("The database lacks revision(s)") == 1, text  # once, not per worker
+    access_line = [line for line in text.splitlines() if "GET /healthz" in line][-1]
+    assert access_line.endswith(f'"GET /healthz HTTP/1.1" 200 16 "-" "{_AGENT}" {request_id}')
+    assert "Control socket listening" not in text
+
+
+def test_gunicorn_conf_is_the_settings_licensing_serve_applies() -> None:
+    settings: dict[str, Any] = {}
+    exec((PROJECT_ROOT / "gunicorn.conf.py").read_text(), settings)  # noqa: S102 - our own file
+    assert {name: settings[name] for name in serving.SETTINGS} == serving.SETTINGS
+    server = serving.Server({"bind": "127.0.0.1:1", "workers": 1}, with_worker=False)
+    assert server.cfg.access_log_format == serving.ACCESS_LOG_FORMAT
+    assert server.cfg.on_starting is serving.warn_at_start
+    assert server.cfg.logger_class is serving.SecretHidingLogger
+
+
+# --- jobs not run lately -----------------------------------------------------------
+
+
+def _job_row(name: str) -> JobRun | None:
+    db.session().expire_all()
+    return db.session().get(JobRun, name)
+
+
+def _set_times(name: str, *, first: timedelta, succeeded: timedelta | None) -> None:
+    now = db.utcnow()
+    with db.transaction() as session:
+        session.execute(
+            update(JobRun)
+            .where(JobRun.job == name)
+            .values(
+                first_started_at=now - first,
+                last_started_at=now - first,
+                last_succeeded_at=None if succeeded is None else now - succeeded,
+            )
+        )
+
+
+def test_the_worker_records_each_jobs_start_finish_and_outcome_and_a_failure_keeps_the_last_success(
+    app: Flask,
+) -> None:
+    """Round 33: nothing recorded job runs; /readyz could not say a job had stopped."""
+    outcomes = iter([None, RuntimeError("SMTP refused")])
+
+    def flaky() -> str:
+        error = next(outcomes)
+        if error is not None:
+            raise error
+        return "1 sent"
+
+    with app.app_context():
+        worker = Worker(app, [Job("outbox send", MINUTE, flaky)], record_runs=True)
+        [run] = worker.run_due()
+        assert run.ok
+        row = _job_row("outbox send")
+        assert row is not None
+        assert row.last_ok is True
+        assert row.last_outcome == "1 sent"
+        assert row.last_succeeded_at == row.last_finished_at
+        succeeded = row.last_succeeded_at
+        assert row.last_started_at <= row.last_finished_at
+        worker.next_due["outbox send"] = 0.0
+        [run] = worker.run_due()
+        assert not run.ok
+        row = _job_row("outbox send")
+        assert row is not None
+        assert row.last_ok is False
+        assert row.last_outcome == "failed: RuntimeError: SMTP refused"
+        assert row.last_succeeded_at == succeeded  # kept
+        assert row.last_finished_at > succeeded
+
+
+def _ready(app: Flask) -> dict[str, Any]:
+    response = app.test_client().get("/readyz")
+    assert response.status_code == 200  # the instance still serves
+    answer: dict[str, Any] = response.get_json()
+    return answer
+
+
+def _record(app: Flask, *names: str) -> None:
+    with app.app_context():
+        for name in names:
+            job_runs.finished(name, db.utcnow(), ok=True, outcome="done")
+
+
+def _aged(app: Flask, name: str, *, first: timedelta, succeeded: timedelta | None) -> None:
+    with app.app_context():
+        _set_times(name, first=first, succeeded=succeeded)
+
+
+def test_readyz_names_a_job_whose_last_success_is_older_than_its_schedule_allows(
+    committed_app: Flask,
+) -> None:
+    # A fresh install: nothing recorded, nothing late (`make run` is ready).
+    answer = _ready(committed_app)
+    assert (answer["status"], answer["jobs"]) == ("ok", "ok")
+    _record(committed_app, *(name for name, _every in SCHEDULE))
+    assert _ready(committed_app)["jobs"] == "ok"
+    # An hourly job last done 1 h 10 min ago: within the grace of 15 minutes.
+    _aged(committed_app, "tokens remind", first=timedelta(days=3), succeeded=timedelta(minutes=70))
+    assert _ready(committed_app)["jobs"] == "ok"
+    _aged(committed_app, "tokens remind", first=timedelta(days=3), succeeded=timedelta(minutes=80))
+    answer = _ready(committed_app)
+    assert (answer["status"], answer["database"], answer["jobs"]) == ("degraded", "ok", "late")
+    with committed_app.app_context():
+        row = _job_row("tokens remind")
+        assert row is not None
+        assert row.last_succeeded_at is not None
+        when = row.last_succeeded_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert answer["jobs_detail"] == f"tokens remind (every hour) last succeeded at {when}"
+
+
+@pytest.mark.parametrize("config_changes", [{"job_grace_minutes": 120}])
+def test_the_grace_is_configurable(committed_app: Flask) -> None:
+    _record(committed_app, *(name for name, _every in SCHEDULE))
+    _aged(committed_app, "tokens remind", first=timedelta(days=3), succeeded=timedelta(minutes=170))
+    assert _ready(committed_app)["jobs"] == "ok"
+    _aged(committed_app, "tokens remind", first=timedelta(days=3), succeeded=timedelta(minutes=190))
+    assert "tokens remind" in _ready(committed_app)["jobs_detail"]
+
+
+def test_a_job_never_run_is_late_once_the_others_have_run_longer_than_its_schedule(
+    committed_app: Flask,
+) -> None:
+    """A crontab missing a release's new job's line: the others run, it never does."""
+    _record(committed_app, *(name for name, _ in SCHEDULE if name != "users prune-browsers"))
+    assert _ready(committed_app)["jobs"] == "ok"  # a day has not passed
+    _aged(committed_app, "outbox send", first=timedelta(days=2), succeeded=timedelta(seconds=5))
+    assert _ready(committed_app)["jobs_detail"] == (
+        "users prune-browsers (every day) has not succeeded since the jobs were first recorded"
+    )
+
+
+def test_a_job_run_from_cron_is_recorded_and_jobs_status_names_a_late_one(app: Flask) -> None:
+    runner = app.test_cli_runner()
+    result = runner.invoke(args=["outbox", "send"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        row = _job_row("outbox send")
+        assert row is not None
+        assert (row.last_ok, row.last_outcome) == (True, "exit status 0")
+    result = runner.invoke(args=["jobs", "status"])
+    assert result.exit_code == 0, result.output
+    assert "outbox send: started " in result.output
+    assert "No job is late." in result.output
+    with app.app_context():
+        _set_times("outbox send", first=timedelta(hours=1), succeeded=timedelta(minutes=30))
+    result = runner.invoke(args=["jobs", "status"])
+    assert result.exit_code == 1, result.output
+    assert "Error: late: outbox send (every minute) last succeeded at " in result.output
+
+
+def test_a_failing_command_from_cron_is_recorded_as_failed(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def refuse(*_args: Any, **_kwargs: Any) -> Any:
+        raise click.ClickException("the SMTP server refused")
+
+    monkeypatch.setattr("licensing.mail.cli.send_due", refuse)
+    result = app.test_cli_runner().invoke(args=["outbox", "send"])
+    assert result.exit_code != 0
+    with app.app_context():
+        row = _job_row("outbox send")
+        assert row is not None
+        assert row.last_ok is False
+        assert row.last_succeeded_at is None
+
+
+def test_runs_of_one_job_finishing_at_once_on_several_hosts_do_not_conflict(
+    committed_app: Flask,
+) -> None:
+    """Each write is one upsert: eight runs of a job never recorded before, each
+    inserting its row at the same moment, all land; the latest success is kept."""
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+    base = db.utcnow()
+
+    def finish(n: int) -> None:
+        with committed_app.app_context():
+            barrier.wait(timeout=30)
+            try:
+                job_runs.finished(
+                    "statements send", base + timedelta(seconds=n), ok=n % 2 == 0, outcome=str(n)
+                )
+            except BaseException as error:
+                errors.append(error)
+
+    threads = [threading.Thread(target=finish, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    with committed_app.app_context():
+        row = _job_row("statements send")
+        assert row is not None
+        assert row.last_succeeded_at == base + timedelta(seconds=6)  # the latest even one
