@@ -146,6 +146,11 @@ class Invoice(Snapshotted, Base):
     finalized_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     voided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When it was last written off as uncollectible, and last reopened (a payment
+    # that paid it reversed): stamped by the machine's steps, so a nightly pull
+    # (`by=recorded`) reads them here rather than in the audit log (billing_0014).
+    written_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     state_reason: Mapped[str | None] = mapped_column(Text)
     reminder_count: Mapped[int] = mapped_column(Integer, default=0)
     last_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -397,6 +402,9 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
     # When the bank declined the card: the attempt reads "declined" whether it
     # is still `failed` or was `canceled` when the next card was tried.
     declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the payment machine last moved it (declined, flagged, accepted, rejected,
+    # cancelled, settled, reversed...): a nightly pull sees the change (billing_0014).
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The vendor user paying by card (who started the attempt: its card is theirs),
     # so the confirmation reaches them too; None for an offline payment and for the
     # billing contact paying by an invoice's link (who is sent it anyway).
@@ -477,6 +485,8 @@ class Refund(_MoneyMoved, Base):
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
     sent_on: Mapped[date | None] = mapped_column(Date)
     stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # When it failed (Stripe's refund.failed, even after it succeeded; billing_0014).
+    failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     credit_note: Mapped[CreditNote] = relationship(back_populates="refunds")
     payment: Mapped[Payment | None] = relationship(back_populates="refunds")

@@ -67,9 +67,9 @@ INVOICE = StateMachine.from_actions(
         # Only an issued invoice is voided (every invoice past draft has a number:
         # a CHECK). A draft was never sent: it is finalized or left unissued.
         "void": Action(OPEN, UNCOLLECTIBLE, to=VOID, stamp="voided_at"),
-        "mark_uncollectible": Action(OPEN, to=UNCOLLECTIBLE),
+        "mark_uncollectible": Action(OPEN, to=UNCOLLECTIBLE, stamp="written_off_at"),
         # A payment that settled it was reversed (a bounced cheque): owed again.
-        "reopen": Action(PAID, to=OPEN),
+        "reopen": Action(PAID, to=OPEN, stamp="reopened_at"),
     },
     state_words={DRAFT: "a draft"},
 )
@@ -103,6 +103,9 @@ PAYMENT = StateMachine.from_actions(
         # disputes`): booked as a reversal on the day it was withdrawn.
         "charge_back": Action(SUCCEEDED, to=REVERSED, event="charged_back"),
     },
+    # Every step stamps when the status last changed: a nightly pull (`by=recorded`)
+    # brings a payment again the day it was declined, cancelled, rejected, accepted...
+    stamp="status_changed_at",
 )
 
 # Payments whose money came in on their paid day: those that stand, and those the
@@ -120,7 +123,7 @@ REFUND = StateMachine.from_actions(
     REFUND_STATES,
     {
         "succeed": Action(PENDING, to=SUCCEEDED, stamp="settled_at"),
-        "fail": Action(PENDING, SUCCEEDED, to=FAILED),
+        "fail": Action(PENDING, SUCCEEDED, to=FAILED, stamp="failed_at"),
     },
 )
 # Refunds that count against what is due: sent, or on their way.

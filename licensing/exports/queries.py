@@ -11,20 +11,18 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, cast, exists, or_, select
+from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from licensing.accounts.models import Organization
-from licensing.audit.models import AuditEvent
 from licensing.billing.models import Invoice
 from licensing.billing.queries import paid_between
-from licensing.billing.states import DRAFT, INVOICE
+from licensing.billing.states import DRAFT
 from licensing.calendar import office_date
 from licensing.db import Statement, count_rows
 from licensing.exports.base import BATCH, CountFunction, ExportContext
 from licensing.exports.filters import ISSUED, PAID, RECORDED, ExportFilter
 from licensing.money import minor_units
-from licensing.statemachine import StateMachine
 
 
 @lru_cache(maxsize=64)
@@ -145,46 +143,29 @@ def issued_invoices(statement: Statement, given: ExportFilter) -> Statement:
             statement = statement.where(Invoice.paid_at.is_not(None))
         statement = at_times(statement, Invoice.paid_at, given)
     elif given.date_basis == RECORDED:
-        # A nightly pull: issued, paid or voided on the days.
-        # Marked uncollectible or reopened (its payment reversed) stamp no time: their
-        # audit events say when (round 32: such an invoice never came again).
-        changed = (Invoice.finalized_at, Invoice.paid_at, Invoice.voided_at)
-        steps = Steps(INVOICE, Invoice.id, ("mark_uncollectible", "reopen"))
-        statement = recorded_on_days(statement, changed, given, steps)
+        # A nightly pull: issued, paid, voided, written off as uncollectible or
+        # reopened (its payment reversed) on the days. The last two stamp their time
+        # since billing_0014 (round 33); round 32 read them in the audit log.
+        changed = (
+            Invoice.finalized_at,
+            Invoice.paid_at,
+            Invoice.voided_at,
+            Invoice.written_off_at,
+            Invoice.reopened_at,
+        )
+        statement = recorded_on_days(statement, changed, given)
     return statement
 
 
-class Steps:
-    """A machine's steps that stamp no time on the record (`actions`), found in the
-    audit log by the record's id column `record_id`, for `recorded_on_days`."""
-
-    def __init__(self, machine: StateMachine, record_id: Any, actions: Sequence[str]) -> None:
-        self.entity_type = machine.entity_type
-        self.record_id = record_id
-        self.events = [f"{machine.entity_type}.{machine.events[action]}" for action in actions]
-
-    def on_days(self, given: ExportFilter) -> ColumnElement[bool]:
-        """One of the steps taken on the filter's days at the office."""
-        return exists().where(
-            AuditEvent.entity_type == self.entity_type,
-            AuditEvent.entity_id == cast(self.record_id, String),
-            AuditEvent.action.in_(self.events),
-            *_within(AuditEvent.occurred_at, given),
-        )
-
-
 def recorded_on_days(
-    statement: Statement, moments: Sequence[Any], given: ExportFilter, steps: Steps | None = None
+    statement: Statement, moments: Sequence[Any], given: ExportFilter
 ) -> Statement:
     """Records written or changed on the filter's days at the office: any of the time
-    stamps `moments` (when recorded, applied, reversed) within them, or one of the
-    `steps` that stamp none taken on them (`by=recorded`)."""
+    stamps `moments` (when recorded, applied, reversed, failed...) within them
+    (`by=recorded`). Every step a pull sees stamps its time on the record (round 33)."""
     if not (given.date_from or given.date_to):
         return statement
-    changed = [and_(*_within(moment, given)) for moment in moments]
-    if steps is not None:
-        changed.append(steps.on_days(given))
-    return statement.where(or_(*changed))
+    return statement.where(or_(*(and_(*_within(moment, given)) for moment in moments)))
 
 
 def made_on_days(statement: Statement, day: Any, settled_at: Any, given: ExportFilter) -> Statement:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -486,3 +486,111 @@ def test_billing_0013_gives_each_statement_sent_its_figures_last_emailed_and_its
     assert (row.last_opening, row.last_closing) == (row.opening, row.closing)
     assert row.last_sent_to == row.sent_to == "ap@kestrel.example"
     assert str(row.closes_on) == "2028-02-29"
+
+
+def _event(connection: Connection, seq: int, action: str, entity_id: int, at: datetime) -> None:
+    entity_type = action.split(".")[0]
+    _insert(
+        connection,
+        "audit_events",
+        seq=seq,
+        occurred_at=at,
+        actor="clerk@office.example",
+        action=action,
+        entity_type=entity_type,
+        entity_id=str(entity_id),
+        prev_hash="0" * 64,
+        hash=f"{seq:064d}",
+    )
+
+
+def test_billing_0014_stamps_each_step_a_nightly_pull_sees_from_the_audit_log(
+    database_template: DatabaseTemplate,
+) -> None:
+    """A refund failed, an invoice written off or reopened, and a payment declined or
+    flagged before billing_0014 stamped no time: the columns take the time of the
+    record's latest such step in the audit log (another record's events, and steps
+    that stamp other columns, aside); a record with none keeps NULL."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "billing_0013")
+    day = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+    later = day + timedelta(days=3)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection, connection.begin():
+            organization_id, _ = _organization_and_user(connection, "member")
+            written_off, reopened, untouched = (
+                _invoice(connection, organization_id, "manual", n) for n in (1, 2, 3)
+            )
+            owned = {"invoice_id": written_off, "organization_id": organization_id}
+            money = {"currency": "USD", "recorded_by": "clerk@office.example", "created_at": day}
+            declined = _insert(
+                connection, "payments", **owned, **money, method="card", state="canceled", amount=10
+            )
+            offline = _insert(
+                connection, "payments", **owned, **money, method="wire", state="succeeded", amount=5
+            )
+            credit = _insert(
+                connection,
+                "credit_notes",
+                **owned,
+                number="CN-2026-000001",
+                currency="USD",
+                amount=5,
+                applied_to_balance=0,
+                refund_due=5,
+                reason="Seat removed",
+                issue_date=day.date(),
+                issued_at=day,
+                issued_by="clerk@office.example",
+            )
+            failed = _insert(
+                connection,
+                "refunds",
+                **owned,
+                **money,
+                credit_note_id=credit,
+                method="wire",
+                state="failed",
+                amount=5,
+            )
+            _event(connection, 20_001, "invoice.marked_uncollectible", written_off, day)
+            _event(connection, 20_002, "invoice.paid", reopened, day)
+            _event(connection, 20_003, "invoice.reopened", reopened, day)
+            _event(connection, 20_004, "invoice.reopened", reopened, later)  # the latest
+            _event(connection, 20_005, "payment.declined", declined, day)
+            _event(connection, 20_006, "payment.canceled", declined, later)
+            _event(connection, 20_007, "payment.created", offline, day)  # no status change
+            _event(connection, 20_008, "refund.succeeded", failed, day)
+            _event(connection, 20_009, "refund.failed", failed, later)
+            _event(connection, 20_010, "refund.failed", untouched, later)  # no such refund
+        migrations.upgrade(url)
+        with engine.connect() as connection:
+            invoices = {
+                row.id: (row.written_off_at, row.reopened_at)
+                for row in connection.execute(
+                    text("SELECT id, written_off_at, reopened_at FROM invoices")
+                )
+            }
+            payments = dict(
+                connection.execute(text("SELECT id, status_changed_at FROM payments")).all()
+            )
+            refunds = dict(connection.execute(text("SELECT id, failed_at FROM refunds")).all())
+    finally:
+        engine.dispose()
+
+    def utc(moment: object) -> object:
+        # SQLite hands back the stored text, PostgreSQL an aware datetime.
+        if isinstance(moment, str):
+            moment = datetime.fromisoformat(moment)
+        if isinstance(moment, datetime) and moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        return moment
+
+    assert {k: tuple(map(utc, v)) for k, v in invoices.items()} == {
+        written_off: (day, None),
+        reopened: (None, later),
+        untouched: (None, None),
+    }
+    assert {k: utc(v) for k, v in payments.items()} == {declined: later, offline: None}
+    assert {k: utc(v) for k, v in refunds.items()} == {failed: later}

@@ -44,7 +44,7 @@ def test_the_worker_on_a_database_behind_the_code_runs_no_job_and_says_what_to_r
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     assert "Error: no job ran: the database lacks revision(s) " in result.output
-    assert "billing_0013" in result.output
+    assert "billing_0014" in result.output
     assert "run `licensing db upgrade`" in result.output
 
 
@@ -145,7 +145,7 @@ def test_serve_warns_at_start_when_the_database_is_behind_and_logs_each_requests
         server.wait(timeout=30)
     text = log.read_text()
     assert re.search(
-        r"The database lacks revision\(s\) .*billing_0013.*: run `licensing db upgrade`\. "
+        r"The database lacks revision\(s\) .*billing_0014.*: run `licensing db upgrade`\. "
         r"Serving meanwhile: /readyz answers 503",
         text,
     ), text

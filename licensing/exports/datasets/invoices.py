@@ -5,9 +5,15 @@ from __future__ import annotations
 from decimal import Decimal
 
 from sqlalchemy import case, literal, type_coerce
+from sqlalchemy.orm import aliased
 
 from licensing.billing.models import Invoice
-from licensing.billing.states import COLLECTIBLE, INVOICE_SOURCES, INVOICE_STATES
+from licensing.billing.states import (
+    COLLECTIBLE,
+    INVOICE_SOURCES,
+    INVOICE_STATES,
+    ROYALTY_REPORT,
+)
 from licensing.db import Money, Statement
 from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column
 from licensing.exports.columns import (
@@ -21,6 +27,7 @@ from licensing.exports.columns import (
 from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import ISSUED, PAID, RECORDED, ExportFilter
 from licensing.exports.queries import day_of, issued_invoices, licensee
+from licensing.royalties.models import RoyaltyReport
 
 STATES = tuple(state for state in INVOICE_STATES if state != "draft")
 
@@ -35,8 +42,24 @@ _BALANCE_DUE = type_coerce(
 )
 
 
+# A royalty invoice's report, the report that one amends, and the amended report's
+# invoice (round 33: an original report's invoice and its amendment's share their
+# `source_reference`, the agreement and period, which stays as it was).
+_REPORT = aliased(RoyaltyReport, name="billed_report")
+_AMENDED = aliased(RoyaltyReport, name="amended_report")
+_AMENDED_INVOICE = aliased(Invoice, name="amended_invoice")
+
+
 def _source(statement: Statement, given: ExportFilter) -> Statement:
-    return issued_invoices(statement.select_from(Invoice), given)
+    statement = (
+        statement.select_from(Invoice)
+        .outerjoin(
+            _REPORT, (Invoice.source_type == ROYALTY_REPORT) & (_REPORT.id == Invoice.source_id)
+        )
+        .outerjoin(_AMENDED, _AMENDED.id == _REPORT.amends_id)
+        .outerjoin(_AMENDED_INVOICE, _AMENDED_INVOICE.id == _AMENDED.invoice_id)
+    )
+    return issued_invoices(statement, given)
 
 
 DECLARED = Declared(
@@ -68,6 +91,31 @@ DECLARED = Declared(
         Field(
             Column("balance_due", MONEY, "What is still owed (0 unless open or uncollectible)."),
             _BALANCE_DUE,
+        ),
+        Field(
+            Column(
+                "royalty_report_id",
+                INTEGER,
+                "The royalty report a royalty invoice bills (royalty_report_lines' report_id).",
+            ),
+            _REPORT.id,
+        ),
+        Field(
+            Column(
+                "amends_report_id",
+                INTEGER,
+                "For an amendment's royalty invoice: the report the amendment amends.",
+            ),
+            _REPORT.amends_id,
+        ),
+        Field(
+            Column(
+                "amends_invoice_number",
+                TEXT,
+                "For an amendment's royalty invoice: the amended report's invoice, if it "
+                "issued one (both share source_reference, the agreement and period).",
+            ),
+            _AMENDED_INVOICE.number,
         ),
     ),
     source=_source,

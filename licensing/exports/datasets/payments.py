@@ -60,8 +60,15 @@ def _source(statement: Statement, given: ExportFilter) -> Statement:
         return on_days(statement, PaymentReversal.returned_on, given)
     if given.date_basis == RECORDED:
         # A nightly pull: the payments recorded, applied (a card settled, a flagged
-        # one accepted) or reversed on the days, whatever day their money is dated.
-        changed = (Payment.created_at, Payment.settled_at, PaymentReversal.created_at)
+        # one accepted) or reversed on the days, whatever day their money is dated,
+        # and since round 33 any other change of status (declined, cancelled,
+        # rejected): a ledger mirroring every row no longer keeps them pending.
+        changed = (
+            Payment.created_at,
+            Payment.settled_at,
+            PaymentReversal.created_at,
+            Payment.status_changed_at,
+        )
         return recorded_on_days(statement, changed, given)
     return made_on_days(statement, Payment.received_on, Payment.settled_at, given)
 

@@ -6,7 +6,7 @@ without them that figure was the only one no export could reconcile."""
 from __future__ import annotations
 
 from licensing.billing.models import CreditNote, Invoice, Refund
-from licensing.billing.states import REFUND, REFUND_STATES
+from licensing.billing.states import REFUND_STATES
 from licensing.db import Statement
 from licensing.exports.base import DATE, DATETIME, MONEY, TEXT, Column
 from licensing.exports.columns import (
@@ -22,7 +22,6 @@ from licensing.exports.columns import (
 from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import PAID, RECORDED, ExportFilter
 from licensing.exports.queries import (
-    Steps,
     licensee,
     made_on,
     made_on_days,
@@ -39,11 +38,10 @@ def _source(statement: Statement, given: ExportFilter) -> Statement:
     )
     statement = of_licensee(statement, Refund, given, by_state=True)
     if given.date_basis == RECORDED:
-        # A nightly pull: refunds recorded, confirmed or failed on the days, whatever
-        # day sent. A refund stamps no time when it fails (Stripe's refund.failed, even
-        # after it succeeded): the audit log's event is when.
-        failed = Steps(REFUND, Refund.id, ("fail",))
-        return recorded_on_days(statement, (Refund.created_at, Refund.settled_at), given, failed)
+        # A nightly pull: refunds recorded, confirmed or failed (Stripe's refund.failed,
+        # even after it succeeded) on the days, whatever day sent.
+        changed = (Refund.created_at, Refund.settled_at, Refund.failed_at)
+        return recorded_on_days(statement, changed, given)
     return made_on_days(statement, Refund.sent_on, Refund.settled_at, given)
 
 

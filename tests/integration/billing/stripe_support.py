@@ -13,19 +13,23 @@ import urllib.request
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import User
 from licensing.billing import services
 from licensing.billing.models import Invoice, Payment
+from licensing.errors import InvalidInput
 from tests.support import settings
 from tests.support.servers import LocalStripe
 
 WEBHOOK_SECRET = "whsec_test_licensing"
 PUBLISHABLE_KEY = "pk_test_licensing"
 SECRET_KEY = "sk_test_licensing"
+DECLINED_CARD = "4000000000000341"  # attaches, then is declined when charged
 
 
 def stripe_config(localstripe: LocalStripe) -> dict[str, Any]:
@@ -147,3 +151,15 @@ def flagged_card_payment(
     event["data"]["object"]["amount_received"] = received
     assert deliver_event(client, event).get_json()["outcome"].startswith("flagged")
     return invoice, payment
+
+
+def declined_card_payment(invoice: Invoice, vendor: User, localstripe: LocalStripe) -> Payment:
+    """`invoice` paid by `vendor` with a card the bank declines: the attempt, `failed`."""
+    with pytest.raises(InvalidInput):
+        services.start_card_payment(
+            invoice.id,
+            card_token=card_token(localstripe, DECLINED_CARD),
+            principal=accounts.principal_for(vendor),
+            gateway=settings.gateway(),
+        )
+    return db.session().scalars(select(Payment).where(Payment.invoice_id == invoice.id)).one()

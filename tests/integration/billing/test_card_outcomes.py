@@ -14,20 +14,24 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
-from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization, User
 from licensing.audit.models import AuditEvent
-from licensing.billing import links, services
+from licensing.billing import links
 from licensing.billing.models import Invoice, Payment
 from licensing.db import utcnow
-from licensing.errors import InvalidInput
 from licensing.mail.models import OutboxMessage
-from tests.support import factories, settings
+from tests.support import factories
 from tests.support.servers import LocalStripe
 
-from .stripe_support import card_token, deliver_event, pay_by_card, stripe_config, succeeded_event
-
-DECLINED_CARD = "4000000000000341"  # attaches, then is declined when charged
+from .stripe_support import (
+    DECLINED_CARD,
+    card_token,
+    declined_card_payment,
+    deliver_event,
+    pay_by_card,
+    stripe_config,
+    succeeded_event,
+)
 
 
 @pytest.fixture
@@ -37,17 +41,6 @@ def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
 
 def _status_url(invoice: Invoice, payment: Payment) -> str:
     return f"/portal/invoices/{invoice.id}/card-payments/{payment.id}"
-
-
-def _decline(invoice: Invoice, vendor: User, localstripe: LocalStripe) -> Payment:
-    with pytest.raises(InvalidInput):
-        services.start_card_payment(
-            invoice.id,
-            card_token=card_token(localstripe, DECLINED_CARD),
-            principal=accounts.principal_for(vendor),
-            gateway=settings.gateway(),
-        )
-    return db.session().scalars(select(Payment).where(Payment.invoice_id == invoice.id)).one()
 
 
 def test_the_status_reads_still_processing_until_the_webhook_then_paid_with_the_card(
@@ -129,7 +122,7 @@ def test_a_declined_card_reads_declined_even_after_the_next_card_closes_the_atte
     signed_in: Callable[..., FlaskClient],
 ) -> None:
     invoice = invoice_for(vendor, ("50.00",))
-    declined = _decline(invoice, vendor, localstripe)
+    declined = declined_card_payment(invoice, vendor, localstripe)
     assert declined.state == "failed"
     assert declined.declined
     assert declined.card_label == "Visa ending 0341"

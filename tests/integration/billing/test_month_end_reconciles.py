@@ -14,19 +14,23 @@ the cent, per currency.
 
 from __future__ import annotations
 
+import copy
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts.models import User
 from licensing.billing import services
 from licensing.billing.models import Invoice, Payment
+from licensing.calendar import office_date
+from licensing.db import utcnow
 from licensing.finance import queries as finance
 from licensing.finance.queries import Filters
 from tests.integration.exports.conftest import read_jsonl, total
@@ -38,7 +42,14 @@ from tests.support.servers import LocalStripe
 
 from .dispute_support import REINSTATED, WITHDRAWN, dispute_event, paid_with_charge
 from .refund_support import deliver
-from .stripe_support import flagged_card_payment, stripe_config
+from .stripe_support import (
+    declined_card_payment,
+    deliver_event,
+    flagged_card_payment,
+    pay_by_card,
+    stripe_config,
+    succeeded_event,
+)
 
 ZERO = Decimal(0)
 FIRST, LAST = date(2026, 1, 1), date(2028, 12, 1)
@@ -380,3 +391,51 @@ def test_a_nightly_pull_by_day_recorded_gets_the_late_entries_a_pull_by_day_paid
         "invoiced 2026-11": Decimal("1830.00"),
         "collected 2026-11": Decimal("1500.00"),
     }
+
+
+def test_a_payment_whose_status_changed_comes_again_in_the_nightly_pull_of_that_day(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 33: `payments?by=recorded` brought a payment the night it was recorded,
+    applied or reversed, never the night it was declined, flagged or cancelled (no
+    money moved): a ledger mirroring every row kept a declined card `pending` and a
+    cancelled attempt `failed`. Each step of the payment machine now stamps
+    `status_changed_at`, and the row comes again the night it changed."""
+    export = _exporter(client, billing_staff)
+    earlier = datetime.now(UTC) - timedelta(days=3)
+    today, before = office_date(utcnow()), office_date(earlier)
+    # A card declined three days ago (its attempt `failed`), closed today when the
+    # licensee pays with another card; a card payment started three days ago, its
+    # charge reported today short (flagged for staff).
+    declined_on = invoice_for(vendor, ("180.00",))
+    declined = declined_card_payment(declined_on, vendor, localstripe)
+    session = db.session()
+    short_on = invoice_for(vendor, ("300.00",))
+    started = pay_by_card(short_on, vendor, localstripe)
+    for payment in (declined, started):
+        payment.created_at = earlier
+        payment.status_changed_at = earlier if payment.state == "failed" else None
+    session.commit()
+    night = {"from": before.isoformat(), "to": before.isoformat()}
+    ledger = {row["payment_id"]: row["state"] for row in export("payments", by="recorded", **night)}
+    assert ledger == {declined.id: "failed", started.id: "pending"}
+
+    retried = pay_by_card(declined_on, vendor, localstripe)
+    event = copy.deepcopy(succeeded_event(localstripe, started))
+    event["data"]["object"]["amount_received"] = 29999
+    assert deliver_event(client, event).get_json()["outcome"].startswith("flagged")
+    night = {"from": today.isoformat(), "to": today.isoformat()}
+    for row in export("payments", by="recorded", **night):
+        ledger[row["payment_id"]] = row["state"]
+    assert ledger == {declined.id: "canceled", started.id: "flagged", retried.id: "pending"}
+    stored = {
+        payment.id: payment.state
+        for payment in session.scalars(select(Payment).where(Payment.id.in_(ledger)))
+    }
+    assert ledger == stored  # the ledger mirrors the service, row for row
+    # Nothing collected: the Finance page and the pull by day paid count none of them.
+    assert [row for row in export("payments", **night) if row["state"] == "succeeded"] == []

@@ -11,17 +11,21 @@ from decimal import Decimal
 from typing import Any
 
 import time_machine
+from flask import Flask
 from flask.testing import FlaskClient
 
 from licensing import db
 from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.billing import services as billing
+from licensing.billing.models import Invoice, Refund
+from licensing.billing.states import REFUND
 from tests.integration.exports.conftest import read_jsonl
 from tests.integration.finance.conftest import at, issue
 from tests.support import factories
 from tests.support.billing import credited, paid_offline, refunded_offline, reversed_offline
 from tests.support.factories import billing_clerk
+from tests.support.statements import sent_by
 
 # 23:30 on 3 November at the office (Chicago, UTC-06:00 since 1 November): the
 # next UTC day. 00:30 on 4 November at the office.
@@ -164,3 +168,48 @@ def test_an_invoice_written_off_or_reopened_comes_again_the_night_it_changed(
     states = {row["invoice_number"]: row["state"] for row in pull("invoices", **_night(fifth))}
     assert states == {written_off.number: "uncollectible", reopened.number: "open"}
     assert pull("invoices", **_night(date(2026, 11, 4))) == []
+
+
+def test_a_write_off_a_reopening_and_a_refunds_failure_stamp_their_time_and_the_pull_reads_it(
+    app: Flask, client: FlaskClient, billing_staff: User
+) -> None:
+    """Round 33: each step a nightly pull sees stamps its time on the record
+    (`written_off_at`, `reopened_at`, `failed_at`, billing_0014), and `by=recorded`
+    reads those columns: round 32 found the steps in the audit log, one correlated
+    search of it per row of the table."""
+    organization = factories.make_organization(db.session()).id
+    written_off = issue(organization, "300.00", date(2026, 11, 2))
+    reopened = issue(organization, "200.00", date(2026, 11, 2))
+    wire = paid_offline(
+        reopened.id, "200.00", "W-1", received_on=date(2026, 11, 2), now=at(date(2026, 11, 2))
+    )
+    credited_on = issue(organization, "100.00", date(2026, 11, 2))
+    paid_offline(
+        credited_on.id, "100.00", "W-2", received_on=date(2026, 11, 2), now=at(date(2026, 11, 2))
+    )
+    note = credited(credited_on.id, "20.00", "Seat removed", now=at(date(2026, 11, 3)))
+    refund = refunded_offline(
+        note.id, "20.00", "RF-1", sent_on=date(2026, 11, 3), now=at(date(2026, 11, 3))
+    )
+    fifth = date(2026, 11, 5)
+    with time_machine.travel(at(fifth), tick=False):
+        billing.mark_uncollectible(
+            written_off.id, reason="The licensee closed.", now=at(fifth), actor=billing_clerk()
+        )
+        reversed_offline(wire.id, "Wire recalled.", returned_on=fifth, now=at(fifth))
+        with db.transaction() as session:
+            stored = session.get(Refund, refund.id)
+            assert stored is not None
+            REFUND.apply(session, stored, "fail", actor=Actor.SYSTEM, note="The bank returned it.")
+    session = db.session()
+    session.expire_all()
+    assert session.get(Invoice, written_off.id).written_off_at == at(fifth)  # type: ignore[union-attr]
+    assert session.get(Invoice, reopened.id).reopened_at == at(fifth)  # type: ignore[union-attr]
+    assert session.get(Refund, refund.id).failed_at == at(fifth)  # type: ignore[union-attr]
+    pull, night = _puller(client, billing_staff), _night(fifth)
+    with sent_by(app) as statements:
+        invoices = {row["invoice_number"]: row["state"] for row in pull("invoices", **night)}
+        refunds = {row["refund_id"]: row["state"] for row in pull("refunds", **night)}
+    assert invoices == {written_off.number: "uncollectible", reopened.number: "open"}
+    assert refunds == {refund.id: "failed"}
+    assert [sql for sql in statements if "audit_events.entity_id" in sql] == []

@@ -12,6 +12,8 @@ figures, to the cent, per currency; and a finance system's nightly pull.
     W  data file (10% of revenue, 5,000.00 minimum)
        Q1 late, on 20 May (due 30 April): 30,000.00 revenue (the minimum);
        Q2 on 6 July: 40,000.00; sent back by staff, amended down to 10,000.00 on 20 July.
+    X  data file, in EUR (round 33: a second currency)
+       Q1 on 15 April: 60,000.00 revenue (6,000.00); amended up to 70,000.00 on 12 August.
 """
 
 from __future__ import annotations
@@ -24,11 +26,12 @@ from typing import Any
 
 import pytest
 import time_machine
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
+from licensing.agreements.models import Agreement
 from licensing.billing.models import CreditNote, Invoice
 from licensing.finance import queries as finance
 from licensing.finance.queries import Filters
@@ -73,14 +76,22 @@ def _cycle(
     finance system that pulls every night until then."""
     session = db.session()
     other = factories.make_vendor(session)
-    made: dict[str, Any] = {"vendor": vendor, "other": other}
+    euro = factories.make_vendor(session)
+    made: dict[str, Any] = {"vendor": vendor, "other": other, "euro": euro}
     made["v"] = active_agreement(vendor, SOFTWARE, PAYER)
     made["w"] = active_agreement(other, DATA_FILE)
+    # The contract's example card is in USD: X's agreement is licensed in EUR as an
+    # office with a euro card would have it (its royalties are invoiced in its currency).
+    made["x"] = active_agreement(euro, DATA_FILE)
+    session.execute(update(Agreement).where(Agreement.id == made["x"].id).values(currency="EUR"))
+    session.commit()
     members = {"unit": "members"}
     # (report, licensee, agreement, period, filed on, rows, the report it amends, why)
     steps: list[tuple[str, str, str, str, datetime, list[Any], str | None, str | None]] = [
         ("v1", "vendor", "v", "2027-01-01", _on(4, 2),
          [row(1, "A", quantity=60), row(2, "P", quantity=90000, **members)], None, None),
+        ("x1", "euro", "x", "2027-01-01", _on(4, 15),
+         [row(1, "D", unit="", revenue="60000.00")], None, None),
         ("w1", "other", "w", "2027-01-01", _on(5, 20),
          [row(1, "D", unit="", revenue="30000.00")], None, None),
         ("v2", "vendor", "v", "2027-04-01", _on(7, 3),
@@ -92,6 +103,8 @@ def _cycle(
         ("v1b", "vendor", "v", "2027-01-01", _on(8, 10),
          [row(1, "A", quantity=60), row(1, "B", quantity=30),
           row(2, "P", quantity=90000, **members)], "v1", "Clinic B was left out"),
+        ("x1b", "euro", "x", "2027-01-01", _on(8, 12),
+         [row(1, "D", unit="", revenue="70000.00")], "x1", "A late distributor's statement"),
     ]  # fmt: skip
     staff = Actor.of(accounts.principal_for(licensing_staff))
     for key, who, agreement, start, when, rows, amends, reason in steps:
@@ -145,13 +158,14 @@ def test_the_royalty_exports_tie_to_the_invoices_the_finance_page_and_the_contra
     made = cycle()
     session = db.session()
     lines = export_json("royalty_report_lines")
-    assert len(lines) == 9  # V: 2 lines x 3 reports; W: 1 line x 3 reports
+    assert len(lines) == 11  # V: 2 lines x 3 reports; W: 1 line x 3 reports; X: 1 x 2
     # Each report's invoice is the sum of its lines' dues, one invoice line per
     # line whose due is not 0; each negative total is its credit notes.
     by_report: dict[int, list[dict[str, Any]]] = defaultdict(list)
     for line in lines:
         by_report[line["report_id"]].append(line)
-    invoiced = credited = ZERO
+    invoiced: dict[str, Decimal] = defaultdict(Decimal)
+    credited: dict[str, Decimal] = defaultdict(Decimal)
     for report_lines in by_report.values():
         due = sum((Decimal(line["due"]) for line in report_lines), ZERO)
         number = report_lines[0]["invoice_number"]
@@ -163,7 +177,8 @@ def test_the_royalty_exports_tie_to_the_invoices_the_finance_page_and_the_contra
             assert [line.amount for line in invoice.lines] == [
                 Decimal(line["due"]) for line in report_lines if Decimal(line["due"])
             ]
-            invoiced += invoice.total
+            assert invoice.currency == report_lines[0]["currency"]
+            invoiced[invoice.currency] += invoice.total
         else:
             assert notes
             assert due < 0
@@ -171,8 +186,9 @@ def test_the_royalty_exports_tie_to_the_invoices_the_finance_page_and_the_contra
                 select(CreditNote.amount).where(CreditNote.number.in_(notes.split(";")))
             ).all()
             assert sum(amounts, ZERO) == -due
-            credited += -due
-    assert (invoiced, credited) == (Decimal("17290.00"), Decimal("2000.00"))
+            credited[report_lines[0]["currency"]] += -due
+    assert dict(invoiced) == {"USD": Decimal("17290.00"), "EUR": Decimal("7000.00")}
+    assert dict(credited) == {"USD": Decimal("2000.00")}
     # Per currency: the export's dues are the royalty invoices less their credit
     # notes, as the invoices and credit_notes exports list them.
     numbers = {line["invoice_number"] for line in lines if line["invoice_number"]}
@@ -181,20 +197,43 @@ def test_the_royalty_exports_tie_to_the_invoices_the_finance_page_and_the_contra
     ledger = _by_currency(invoices, "total")
     for note in notes:
         ledger[note["currency"]] -= Decimal(note["amount"])
-    assert _by_currency(lines) == ledger == {"USD": Decimal("15290.00")}
+    assert _by_currency(lines) == ledger == {"USD": Decimal("15290.00"), "EUR": Decimal("7000.00")}
+    # An amendment's invoice shares its original's source_reference (the agreement
+    # and period) and names the invoice and report it amends (round 33).
+    exported = {r["invoice_number"]: r for r in invoices}
+    for original, amendment in (("v1", "v1b"), ("x1", "x1b")):
+        first, amended = exported[made[original]["invoice"]], exported[made[amendment]["invoice"]]
+        assert first["source_reference"] == amended["source_reference"]
+        assert (first["royalty_report_id"], first["amends_report_id"]) == (
+            made[original]["id"],
+            None,
+        )
+        assert first["amends_invoice_number"] is None
+        assert (amended["royalty_report_id"], amended["amends_report_id"]) == (
+            made[amendment]["id"],
+            made[original]["id"],
+        )
+        assert amended["amends_invoice_number"] == first["invoice_number"]
+    # W's amendment lowered the royalty: credit notes, no invoice of its own.
+    assert made["w2b"]["invoice"] is None
     # The Finance page's royalties (invoice lines of royalty invoices issued in the
     # range, gross of credit notes) are the export's dues of reports that invoiced;
     # its Credited holds the royalty credit note.
-    year = Filters(first_month=date(2027, 1, 1), last_month=date(2027, 12, 1))
-    page = finance.revenue(session, year)
-    for axis in page.by_axis.values():
-        assert sum((r.royalty for r in axis), ZERO) == invoiced
+    # The page shows one currency at a time: each holds its own, to the cent.
+    for currency in ("USD", "EUR"):
+        year = Filters(date(2027, 1, 1), date(2027, 12, 1), currency=currency)
+        page = finance.revenue(session, year)
+        for axis in page.by_axis.values():
+            assert sum((r.royalty for r in axis), ZERO) == invoiced[currency], currency
+        months = {f"{m.period.start:%Y-%m}": m for m in finance.cash_flow(session, year)}
+        assert months["2027-07"].credited == credited[currency]  # W's, filed on 20 July
+        # The page's Invoiced holds the up-front invoices too; the royalty ones by month.
+        royalties = months["2027-08"].invoiced - _up_front(session, 8, currency)
+        assert royalties == {"USD": Decimal("465.00"), "EUR": Decimal("1000.00")}[currency]
+        april = {"USD": Decimal("6110.00"), "EUR": Decimal("6000.00")}  # V's Q1; X's Q1
+        assert months["2027-04"].invoiced - _up_front(session, 4, currency) == april[currency]
     reported = [line for line in lines if line["invoice_number"]]
-    assert _by_currency(reported) == {"USD": invoiced}
-    months = {f"{m.period.start:%Y-%m}": m for m in finance.cash_flow(session, year)}
-    assert months["2027-07"].credited == credited  # filed on 20 July
-    # The page's Invoiced holds the up-front invoices too; the royalty ones by month.
-    assert months["2027-08"].invoiced - _up_front(session, 8) == Decimal("465.00")
+    assert _by_currency(reported) == invoiced
     # The contract's year to date equals the API's, and the current reports' lines.
     for key, owner in (("v", made["vendor"]), ("w", made["other"])):
         agreement = made[key]
@@ -228,11 +267,12 @@ def test_the_royalty_exports_tie_to_the_invoices_the_finance_page_and_the_contra
         assert [x["charged_to_date"] for x in exported] == [y[3] for y in YEAR_TO_DATE[key]]
 
 
-def _up_front(session: Any, month: int) -> Decimal:
-    """Invoices issued in 2027's `month` that no royalty report issued."""
+def _up_front(session: Any, month: int, currency: str) -> Decimal:
+    """Invoices in `currency` issued in 2027's `month` that no royalty report issued."""
     totals = session.scalars(
         select(Invoice.total).where(
             Invoice.source_type != "royalty_report",
+            Invoice.currency == currency,
             Invoice.issue_date.between(date(2027, month, 1), date(2027, month, 28)),
         )
     )
@@ -283,14 +323,17 @@ def test_a_nightly_pull_by_day_recorded_sees_the_reports_an_amendment_superseded
     # service's, one a period, and its dues are invoiced less credited.
     assert recorded == everything
     assert {key for key, line in recorded.items() if line["report_state"] == "submitted"} == current
-    assert _by_currency(list(recorded.values())) == {"USD": Decimal("15290.00")}
+    assert _by_currency(list(recorded.values())) == {
+        "USD": Decimal("15290.00"),
+        "EUR": Decimal("7000.00"),
+    }
     # By the day filed, the late report and the amendments come (filed on their
     # night), but the reports they superseded never come again: the ledger holds
-    # two current reports for V's first quarter and for W's second.
+    # two current reports for V's first quarter, W's second and X's first.
     issued = pulls["issued"].lines
     assert issued.keys() == everything.keys()
     stale = {key[0] for key, line in issued.items() if line != everything[key]}
-    assert len(stale) == 2
+    assert len(stale) == 3  # and X's first quarter, in EUR
     assert all(issued[key]["report_state"] == "submitted" for key in issued if key[0] in stale)
     # W's second quarter, sent back by staff on 10 July, came again that night, held;
     # by the day filed the ledger never learned it (its royalty changed on the 20th).
