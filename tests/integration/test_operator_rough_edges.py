@@ -141,7 +141,7 @@ def test_plain_gunicorn_ends_the_access_line_with_the_request_id_and_warns_of_a_
         server.wait(timeout=30)
     text = log.read_text()
     assert re.search(
-        r"WARNING:licensing\.serve:The database lacks revision\(s\) .*billing_0013.*: "
+        r"WARNING:licensing\.serve:The database lacks revision\(s\) .*billing_0014.*: "
         r"run `licensing db upgrade`\. Serving meanwhile: /readyz answers 503",
         text,
     ), text
