@@ -978,7 +978,7 @@ class _Recipe:
         notes: tuple[str, ...],
         breakdown: bool,
     ) -> QuoteLine:
-        rounded, steps, numbers = self.work(revenue, quantities, notes, breakdown)
+        rounded, steps, numbers, _ = self.work(revenue, quantities, notes, breakdown)
         return QuoteLine(
             index, self.rule.id, "license", self.review, rounded, tuple(steps), numbers
         )
@@ -996,8 +996,12 @@ class _Recipe:
             return None
         # The use's own quantities: a pricer reads only its units, and no
         # breakdown keeps them here.
-        rounded, steps, _ = self.work(revenue, given, (), False)
-        amount = f'"{rounded}"' if self.str_amounts else _json_text(self.shown(rounded))
+        rounded, steps, _, digits = self.work(revenue, given, (), False)
+        # `str(rounded)` is the exact amount's text when rounding changed nothing.
+        if not self.str_amounts:
+            amount = _json_text(self.shown(rounded))
+        else:
+            amount = f'"{rounded}"' if digits is None else f'"{digits}"'
         words = f'"{_BETWEEN_TEXTS.join(steps)}"' if self.plain_words else _json_texts(steps)
         lines.append(f'{{"amount":{amount},"explanation":[{words}{self.tail}{index}}}')
         return rounded
@@ -1011,9 +1015,10 @@ class _Recipe:
         quantities: Mapping[str, int],
         notes: tuple[str, ...],
         breakdown: bool,
-    ) -> tuple[Decimal, list[str], Breakdown | None]:
-        """The contract's five steps: the rounded amount, the steps in words, and
-        the breakdown when asked for."""
+    ) -> tuple[Decimal, list[str], Breakdown | None, str | None]:
+        """The contract's five steps: the rounded amount, the steps in words, the
+        breakdown when asked for, and the rounded amount's `str` when it is the
+        exact amount's text already (rounding changed nothing), else None."""
         scale = self.scale
         raw = self.pricer.price(scale, quantities, revenue)  # 1. raw
         steps = [*notes, *raw.steps] if notes else list(raw.steps)
@@ -1057,12 +1062,15 @@ class _Recipe:
                 steps.append(f"{ceiling.words}: {text} is not above it")
         # 5. One half-up rounding: a bound's was worked out with the bound; a
         # plain decimal is quantized (no ratio to make); else the scaled amount's.
+        digits = None
         if bound is not None:
             rounded = bound.rounded
             steps.append(bound.rounding)
         elif plain is not None and not plain.is_signed():  # -0.00 would be written
             rounded = _half_up(plain, self.quantum)
             if rounded == plain:  # `_rounding_step`'s exact case: `text` is its digits
+                # `text` has `places` decimals, none beyond them here: `str(rounded)`.
+                digits = text
                 steps.append(f"amount: {text}{self.in_currency}")
             else:
                 steps.append(_rounding_step(rounded, text, self.currency, False))
@@ -1076,7 +1084,7 @@ class _Recipe:
             if breakdown
             else None
         )
-        return rounded, steps, numbers
+        return rounded, steps, numbers, digits
 
     def breakdown(
         self,
