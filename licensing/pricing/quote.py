@@ -915,6 +915,7 @@ class _Recipe:
         "floor",
         "in_currency",
         "lift_note",
+        "plain_rounded",
         "plain_words",
         "pricer",
         "quantum",
@@ -948,6 +949,9 @@ class _Recipe:
             None if rule.maximum is None else _Bound("maximum", rule.maximum, scale, currency)
         )
         self.quantum = Decimal(1).scaleb(-scale.places)
+        # Whether a nonzero plain amount is at the minor unit already: with no
+        # adjustment, the model's own amount is the line's (its rounding a no-op).
+        self.plain_rounded = adjustment is None and priced.pricer.rounded_at(scale.places)
         self.currency = currency
         self.in_currency = f" {currency}"
         # For writing a line straight to JSON (`write`): what follows its
@@ -1067,8 +1071,10 @@ class _Recipe:
             rounded = bound.rounded
             steps.append(bound.rounding)
         elif plain is not None and not plain.is_signed():  # -0.00 would be written
-            rounded = _half_up(plain, self.quantum)
-            if rounded == plain:  # `_rounding_step`'s exact case: `text` is its digits
+            # A nonzero amount at the minor unit already is its own rounding (the
+            # quantize and the comparison: about 1.3K instructions of a use's 34K).
+            rounded = plain if plain and self.plain_rounded else _half_up(plain, self.quantum)
+            if rounded is plain or rounded == plain:  # `_rounding_step`'s exact case
                 # `text` has `places` decimals, none beyond them here: `str(rounded)`.
                 digits = text
                 steps.append(f"amount: {text}{self.in_currency}")
