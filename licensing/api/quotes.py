@@ -212,7 +212,7 @@ def _plain_use(item: Any) -> ProposedUse | None:
         languages = ()
     elif languages != [] and not _plain_languages(languages):  # none listed: plainly fine
         return None
-    description = get("description", "")
+    description = item.get("description", "")
     if not isinstance(description, str) or len(description) > DESCRIPTION_MAX:
         return None
     use, product_type, user_type = axes
