@@ -400,6 +400,11 @@ class ModelPricer:
         once to know whether any step needs escaping."""
         return (self.label,)
 
+    def rounded_at(self, places: int) -> bool:
+        """Whether every nonzero `plain` amount `price` returns has exactly `places`
+        decimals, so that rounding it to them changes nothing (no promise by default)."""
+        return False
+
 
 def compile_model(model: Model, places: int, number: str = "") -> ModelPricer:
     """`model` ready to price uses, money shown with `places` decimals; `number`
@@ -482,6 +487,11 @@ class _PerUnitPricer(ModelPricer):
 
     def words(self) -> tuple[str, ...]:
         return (self.label, self._head)
+
+    def rounded_at(self, places: int) -> bool:
+        # Every price has exactly `_places` decimals and no flat more (`_written`):
+        # so has every amount but the nothing-to-pay zero.
+        return self._written and places == self._places
 
 
 class _PercentPricer(ModelPricer):

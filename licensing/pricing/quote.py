@@ -915,6 +915,7 @@ class _Recipe:
         "floor",
         "in_currency",
         "lift_note",
+        "plain_rounded",
         "plain_words",
         "pricer",
         "quantum",
@@ -948,6 +949,9 @@ class _Recipe:
             None if rule.maximum is None else _Bound("maximum", rule.maximum, scale, currency)
         )
         self.quantum = Decimal(1).scaleb(-scale.places)
+        # Whether a nonzero plain amount is at the minor unit already: with no
+        # adjustment, the model's own amount is the line's (its rounding a no-op).
+        self.plain_rounded = adjustment is None and priced.pricer.rounded_at(scale.places)
         self.currency = currency
         self.in_currency = f" {currency}"
         # For writing a line straight to JSON (`write`): what follows its
@@ -978,7 +982,7 @@ class _Recipe:
         notes: tuple[str, ...],
         breakdown: bool,
     ) -> QuoteLine:
-        rounded, steps, numbers = self.work(revenue, quantities, notes, breakdown)
+        rounded, steps, numbers, _ = self.work(revenue, quantities, notes, breakdown)
         return QuoteLine(
             index, self.rule.id, "license", self.review, rounded, tuple(steps), numbers
         )
@@ -996,8 +1000,12 @@ class _Recipe:
             return None
         # The use's own quantities: a pricer reads only its units, and no
         # breakdown keeps them here.
-        rounded, steps, _ = self.work(revenue, given, (), False)
-        amount = f'"{rounded}"' if self.str_amounts else _json_text(self.shown(rounded))
+        rounded, steps, _, digits = self.work(revenue, given, (), False)
+        # `str(rounded)` is the exact amount's text when rounding changed nothing.
+        if not self.str_amounts:
+            amount = _json_text(self.shown(rounded))
+        else:
+            amount = f'"{rounded}"' if digits is None else f'"{digits}"'
         words = f'"{_BETWEEN_TEXTS.join(steps)}"' if self.plain_words else _json_texts(steps)
         lines.append(f'{{"amount":{amount},"explanation":[{words}{self.tail}{index}}}')
         return rounded
@@ -1011,9 +1019,10 @@ class _Recipe:
         quantities: Mapping[str, int],
         notes: tuple[str, ...],
         breakdown: bool,
-    ) -> tuple[Decimal, list[str], Breakdown | None]:
-        """The contract's five steps: the rounded amount, the steps in words, and
-        the breakdown when asked for."""
+    ) -> tuple[Decimal, list[str], Breakdown | None, str | None]:
+        """The contract's five steps: the rounded amount, the steps in words, the
+        breakdown when asked for, and the rounded amount's `str` when it is the
+        exact amount's text already (rounding changed nothing), else None."""
         scale = self.scale
         raw = self.pricer.price(scale, quantities, revenue)  # 1. raw
         steps = [*notes, *raw.steps] if notes else list(raw.steps)
@@ -1057,12 +1066,17 @@ class _Recipe:
                 steps.append(f"{ceiling.words}: {text} is not above it")
         # 5. One half-up rounding: a bound's was worked out with the bound; a
         # plain decimal is quantized (no ratio to make); else the scaled amount's.
+        digits = None
         if bound is not None:
             rounded = bound.rounded
             steps.append(bound.rounding)
         elif plain is not None and not plain.is_signed():  # -0.00 would be written
-            rounded = _half_up(plain, self.quantum)
-            if rounded == plain:  # `_rounding_step`'s exact case: `text` is its digits
+            # A nonzero amount at the minor unit already is its own rounding (the
+            # quantize and the comparison: about 1.3K instructions of a use's 34K).
+            rounded = plain if plain and self.plain_rounded else _half_up(plain, self.quantum)
+            if rounded is plain or rounded == plain:  # `_rounding_step`'s exact case
+                # `text` has `places` decimals, none beyond them here: `str(rounded)`.
+                digits = text
                 steps.append(f"amount: {text}{self.in_currency}")
             else:
                 steps.append(_rounding_step(rounded, text, self.currency, False))
@@ -1076,7 +1090,7 @@ class _Recipe:
             if breakdown
             else None
         )
-        return rounded, steps, numbers
+        return rounded, steps, numbers, digits
 
     def breakdown(
         self,

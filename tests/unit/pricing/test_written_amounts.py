@@ -1,8 +1,9 @@
 """Shortcuts in pricing a use give exactly what the longer way gave.
 
 Pricing a use skips adding a tier's flat that is a zero adding could not change,
-writes a per-unit amount with `str` rather than the "f" format, and words the
-last step of an amount that needs no rounding from the text already written.
+writes a per-unit amount with `str` rather than the "f" format, words the
+last step of an amount that needs no rounding from the text already written, and
+takes a per-unit amount at the minor unit already as its own rounding.
 Each is checked here, on generated tiers, currencies, terms and discounts,
 against the long way or against the exact value (`Fraction`).
 """
@@ -11,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any
 
 from hypothesis import given
@@ -26,7 +28,7 @@ from licensing.pricing import (
     parse_rate_card,
     price,
 )
-from licensing.pricing.models import EXACT, TierTable
+from licensing.pricing.models import EXACT, PerUnitModel, Scale, TierTable, compile_model
 
 # Prices with 0 to 4 decimals, and flats that are zeros written every way a card
 # may write them (the shortcut's edge), or not zero.
@@ -70,6 +72,27 @@ def test_a_tier_amount_is_the_same_decimal_digit_for_digit_whether_a_zero_flat_i
         graduated_the_long_way(tiers, quantity).as_tuple()
     )
     assert table.volume(quantity)[0].as_tuple() == volume_the_long_way(tiers, quantity).as_tuple()
+
+
+@given(
+    tier_lists(),
+    st.sampled_from(["graduated", "volume"]),
+    st.integers(0, 20_000),
+    st.integers(0, 4),
+)
+def test_a_per_unit_amount_said_to_be_at_the_minor_unit_is_unchanged_by_rounding_to_it(
+    tiers: tuple[Tier, ...], mode: str, quantity: int, places: int
+) -> None:
+    pricer = compile_model(PerUnitModel("seats", mode, tiers), places)
+    plain = pricer.price(Scale(Fraction(181, 365), places), {"seats": quantity}, None).plain
+    assert plain is not None
+    rounded = plain.quantize(Decimal(1).scaleb(-places))
+    if pricer.rounded_at(places) and plain:
+        # The same value with the same exponent: what the line and total are made of.
+        assert rounded.as_tuple() == plain.as_tuple()
+    if rounded.as_tuple() != plain.as_tuple() and plain:
+        assert not pricer.rounded_at(places)
+    assert not pricer.rounded_at(places + 1)
 
 
 def per_unit_card(
