@@ -257,6 +257,28 @@ class ProblemSchema(ApiSchema):
     allowed_actions = ma.fields.List(
         ma.fields.String(), metadata={"description": "What the state allows (409 only)."}
     )
+    # The instant a refusal's detail names in the office's words, as ISO 8601 in UTC
+    # (round 33): the detail is the sentence the page shows.
+    expired_at = ma.fields.String(
+        metadata={
+            "format": "date-time",
+            "description": "When the link or token the request used expired "
+            "(ISO 8601, UTC; the detail says it at the office).",
+        }
+    )
+    deadline = ma.fields.String(
+        metadata={
+            "format": "date-time",
+            "description": "When the window the request needed closed: reconsideration, "
+            "resubmission (ISO 8601, UTC).",
+        }
+    )
+    available_from = ma.fields.String(
+        metadata={
+            "format": "date-time",
+            "description": "From when the refused step may be taken again (ISO 8601, UTC).",
+        }
+    )
 
 
 class PageQuerySchema(ApiSchema):
