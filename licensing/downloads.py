@@ -68,15 +68,44 @@ def _caller_key() -> str:
     return f"address:{get_remote_address()}"
 
 
+# The one place that says which downloads are outside the budget, and why: each is
+# stored bytes (or a stored text) sent as they are, nothing rendered on request.
+# `tests/integration/test_documents_budget_routes.py` walks the URL map: a route that
+# makes a PDF, a CSV, an export or a template is in the budget or named here (round 33).
+NOT_RENDERED: dict[str, str] = {
+    "agreements.agreement_pdf": "the agreement's stored PDF",
+    "agreements_api.get_agreement_pdf": "the agreement's stored PDF",
+    "permissions_public.letter": "a decision letter's stored PDF",
+    "permissions_console.console_letter": "a decision letter's stored PDF",
+    "permissions_api.get_letter": "a decision letter's stored PDF",
+    "permissions_api.status_letter": "a decision letter's stored PDF",
+    "ratecards_console.download": "a published rate card's stored JSON",
+    "api-docs.openapi_json": "the API document, built once",
+}
+
+# The attribute `document_rate_limit` sets on the view it wraps (kept by every outer
+# `functools.wraps`), by which the test over the URL map knows a route is counted.
+IN_DOCUMENTS_BUDGET = "in_documents_budget"
+
+
 def document_rate_limit() -> Callable[[F], F]:
     """One budget per caller (`DOCUMENT_RATE_LIMIT`) shared by every download made
     on request: a PDF rendered when asked (invoice, credit note, statement of
-    account) and an export. Each takes a worker for a while; without a limit one
-    caller (or one emailed link) could keep every worker rendering. Round 30."""
-    return limiter.shared_limit(  # type: ignore[return-value]
+    account, the finance monthly report), an export, a royalty report's rows and a
+    period's template. Each takes a worker for a while; without a limit one caller
+    (or one emailed link) could keep every worker rendering. Round 30; round 33
+    marks the view so that a test finds any document route left outside."""
+    limit = limiter.shared_limit(
         _document_limit,
         scope=DOCUMENTS_SCOPE,
         key_func=_caller_key,
         exempt_when=_document_limit_off,
         error_message=_document_limit_message,
     )
+
+    def counted(view: F) -> F:
+        limited: F = limit(view)  # type: ignore[assignment]
+        setattr(limited, IN_DOCUMENTS_BUDGET, True)
+        return limited
+
+    return counted

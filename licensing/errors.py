@@ -8,6 +8,7 @@ services and the domain; never raise `werkzeug` exceptions there.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from datetime import datetime
 
 from licensing.words import state_text
 
@@ -17,9 +18,14 @@ class DomainError(Exception):
 
     title = "Request refused"
 
-    def __init__(self, detail: str) -> None:
+    def __init__(self, detail: str, *, instants: Mapping[str, datetime] | None = None) -> None:
         super().__init__(detail)
         self.detail = detail
+        # The instants the detail names in the office's words ("the end of Tuesday,
+        # November 10, 2026 (US Central time)"), by the name the API gives each
+        # (`expired_at`, `deadline`, `available_from`): the API adds them to the
+        # problem in ISO 8601, pages say the detail alone (round 33).
+        self.instants: dict[str, datetime] = dict(instants or {})
 
 
 class NotFound(DomainError):
@@ -33,13 +39,21 @@ class InvalidInput(DomainError):
 
     title = "Invalid input"
 
-    def __init__(self, detail: str, errors: Mapping[str, Sequence[str]] | None = None) -> None:
-        super().__init__(detail)
+    def __init__(
+        self,
+        detail: str,
+        errors: Mapping[str, Sequence[str]] | None = None,
+        *,
+        instants: Mapping[str, datetime] | None = None,
+    ) -> None:
+        super().__init__(detail, instants=instants)
         self.errors: dict[str, list[str]] = {k: list(v) for k, v in (errors or {}).items()}
 
     @classmethod
-    def for_field(cls, path: str, message: str) -> InvalidInput:
-        return cls(message, {path: [message]})
+    def for_field(
+        cls, path: str, message: str, *, instants: Mapping[str, datetime] | None = None
+    ) -> InvalidInput:
+        return cls(message, {path: [message]}, instants=instants)
 
 
 class Conflict(DomainError):

@@ -17,6 +17,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import RoutingException
 
 from licensing import errors
+from licensing.calendar import instant_iso
 from licensing.extensions import retry_after
 
 PROBLEM_MIMETYPE = "application/problem+json"
@@ -139,6 +140,8 @@ def from_domain_error(error: errors.DomainError) -> Response:
         extra["allowed_actions"] = error.allowed
     if isinstance(error, errors.AuthenticationRequired):
         headers["WWW-Authenticate"] = 'Bearer realm="licensing"'
+    # The instants the detail says in the office's words, as a program reads them.
+    extra.update({name: instant_iso(moment) for name, moment in error.instants.items()})
     return problem(status, title_for(status), error.detail, headers=headers, **extra)
 
 

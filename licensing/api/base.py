@@ -15,7 +15,8 @@ Three things every route gets from here rather than from its own decorators:
   (`Blueprint._document_answers`): a 400 where it takes a body or query arguments,
   a 404 where its path names a record, a 422 on
   every operation (each refuses a query argument it does not take), a 429 with
-  `Retry-After` where a rate limit is put on it; `@idempotent` adds the
+  `Retry-After` where a rate limit is put on it, a 413 and a 415 where it takes a
+  body; `@idempotent` adds the
   `Idempotency-Key` header's own 409 and 422 (docs/api.md, "Every answer in the
   document");
 - `@blp.paginate(ItemSchema)` on a list route reads `page` and `per_page`
@@ -98,6 +99,13 @@ RATE_LIMITED = (
     "Too many requests: over this operation's rate limit. `Retry-After` says how many "
     "seconds to wait, and the detail names the limit."
 )
+# An operation that takes a body can be sent one too large, or not JSON
+# (`licensing.api._check_body`, `ApiParser`): listed on it since round 33, where
+# only `default` covered them.
+BODY_TOO_LARGE = (
+    f"The request body is too large: at most {MAX_BODY_BYTES:,} bytes; the detail says the limit."
+)
+NOT_JSON = "The request body is not `application/json` (nor a `+json` type)."
 
 
 BAD_BODY = "the body is not valid JSON (or not UTF-8)"
@@ -256,6 +264,28 @@ class ProblemSchema(ApiSchema):
     state = ma.fields.String(metadata={"description": "The record's state (409 only)."})
     allowed_actions = ma.fields.List(
         ma.fields.String(), metadata={"description": "What the state allows (409 only)."}
+    )
+    # The instant a refusal's detail names in the office's words, as ISO 8601 in UTC
+    # (round 33): the detail is the sentence the page shows.
+    expired_at = ma.fields.String(
+        metadata={
+            "format": "date-time",
+            "description": "When the link or token the request used expired "
+            "(ISO 8601, UTC; the detail says it at the office).",
+        }
+    )
+    deadline = ma.fields.String(
+        metadata={
+            "format": "date-time",
+            "description": "When the window the request needed closed: reconsideration, "
+            "resubmission (ISO 8601, UTC).",
+        }
+    )
+    available_from = ma.fields.String(
+        metadata={
+            "format": "date-time",
+            "description": "From when the refused step may be taken again (ISO 8601, UTC).",
+        }
     )
 
 
@@ -559,8 +589,10 @@ class Blueprint(flask_smorest.Blueprint):
         404 when nothing the caller may see has it; every operation a 422 (each
         refuses a query argument it does not take: `licensing.api.query`); a route
         with a rate limit on it a 429 with `Retry-After` and the `X-RateLimit-*`
-        headers. `tests/integration/test_api_answers.py` holds every operation of
-        the document to these rules, and to the 409s a view can raise."""
+        headers; a body a 413 (too large) and a 415 (not JSON). 405 and 406 stay
+        `default` (docs/api.md says why). `tests/integration/test_api_answers.py`
+        holds every operation of the document to these rules, and to the 409s a view
+        can raise."""
         declared = declared_statuses(view)
         names = path_arguments(rule)
         places = _takes(view) & {"json", "query"}
@@ -573,6 +605,10 @@ class Blueprint(flask_smorest.Blueprint):
             view = document_answer(view, 422, UNKNOWN_ARGUMENT)
         if 429 not in declared and is_rate_limited(view):
             view = document_answer(view, 429, RATE_LIMITED, headers=RATE_LIMITED_HEADERS)
+        if "json" in places and 413 not in declared:
+            view = document_answer(view, 413, BODY_TOO_LARGE)
+        if "json" in places and 415 not in declared:
+            view = document_answer(view, 415, NOT_JSON)
         return view
 
     def _document_access(self, view: F, declaration: access.Access) -> F:

@@ -228,6 +228,7 @@ def list_periods(agreement_id: int) -> list[dict[str, Any]]:
 
 @blp.route("/agreements/<int:agreement_id>/royalty-reports/<period_start>/template")
 @access.allow(vendor=access.LICENSING_WORK, staff=("licensing", "billing"))
+@document_rate_limit()
 @blp.response(200, description="The period's CSV template", content_type="text/csv")
 def get_template(agreement_id: int, period_start: str) -> Response:
     """The period's CSV template: one row per reportable line and unit, and the customers

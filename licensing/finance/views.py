@@ -24,7 +24,7 @@ from flask import Blueprint, Response, render_template, request, url_for
 from licensing import access, arguments, db
 from licensing.calendar import office_date, parse_day
 from licensing.config import current_config
-from licensing.downloads import pdf_response
+from licensing.downloads import document_rate_limit, pdf_response
 from licensing.finance import documents, queries, services
 from licensing.finance.classification import AXES
 from licensing.money import format_amount, is_currency
@@ -318,6 +318,7 @@ def _export_urls(filters: queries.Filters) -> dict[str, str]:
 
 @console.route("/report.pdf")
 @access.staff("billing")
+@document_rate_limit()
 def monthly_report() -> Response | tuple[str, int]:
     """The monthly revenue report as PDF: `?month=YYYY-MM&currency=USD`."""
     month_text = request.args.get("month", "").strip()

@@ -85,17 +85,26 @@ PERMISSION_REQUEST = StateMachine.from_actions(
     },
 )
 
-# The states the machine words in the third person, as the requester reads them on
-# their own status page ("waiting for your information").
+# Every state as the requester reads it on their own status page, in the words the
+# page's sentences use ("Permission is granted", "The licensing office is reviewing
+# your request"): the one place the badge takes them from. Round 33: the badge said
+# the machine's word ("approved", "in review") beside a sentence that said another.
 TO_REQUESTER = {
     UNCONFIRMED: "waiting for you to confirm your email address",
+    SUBMITTED: "being reviewed",
+    IN_REVIEW: "being reviewed",
     NEEDS_INFO: "waiting for your information",
+    RECONSIDERATION: "being reconsidered",
+    APPROVED: "granted",
+    DENIED: "denied",
+    WITHDRAWN: "withdrawn",
+    EXPIRED: "expired",
 }
 
 
 def state_to_requester(state: str) -> str:
-    """A request's state in words addressed to its requester."""
-    return TO_REQUESTER.get(state) or PERMISSION_REQUEST.state_text(state)
+    """A request's state in words addressed to its requester (`TO_REQUESTER`)."""
+    return TO_REQUESTER[state]
 
 
 # Actions staff take in the console or the API; the others are the requester's

@@ -215,6 +215,24 @@ class Quote:
         total then covers only the priced uses and is not the price."""
         return all(line.amount is not None for line in self.lines if line.route == "license")
 
+    @property
+    def commercial_education(self) -> tuple[int, ...]:
+        """The uses (0-based) licensed as education for a commercial applicant: a
+        company's training material, priced by the card's rule. The pages say beside
+        them that a non-commercial use by an academic institution is a permission
+        instead (round 33); the API's answer, fixed by the contract, does not. Empty
+        when the quote does not keep its request (an old snapshot)."""
+        if self.request is None or self.request.organization_type != "commercial":
+            return ()
+        uses = self.request.uses
+        return tuple(
+            line.use_index
+            for line in self.lines
+            if line.route == "license"
+            and line.use_index < len(uses)
+            and uses[line.use_index].use == "education"
+        )
+
     def to_contract_dict(self) -> dict[str, Any]:
         """The quote endpoint's response body, exactly as the contract shows it."""
         return {

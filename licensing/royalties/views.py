@@ -443,6 +443,7 @@ def _invoice_of(report: RoyaltyReport) -> Invoice | None:
 
 @bp.route("/portal/royalty-reports/<int:agreement_id>/<period_start>/template.csv")
 @access.licensing_work
+@document_rate_limit()
 def portal_template(agreement_id: int, period_start: str) -> Response:
     return template_response(agreement_id, _start(period_start), current_actor())
 

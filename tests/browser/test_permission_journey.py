@@ -56,7 +56,7 @@ def test_a_requester_is_granted_permission_after_answering_a_question(
     status_url = page.url
     assert "is with the licensing office" in page.inner_text(".flashes")
     reference = page.get_by_role("heading", level=1).inner_text().removeprefix("Request ")
-    assert "submitted" in page.inner_text("#state")
+    assert "being reviewed" in page.inner_text("#state")
 
     # Licensing staff ask for more information from the console.
     with live_server.app.app_context():
@@ -87,7 +87,7 @@ def test_a_requester_is_granted_permission_after_answering_a_question(
         page.get_by_label("Your answer").fill("Sections 2 and 5 of the spring course.")
         page.get_by_role("button", name="Send the answer").click()
         assert "your answer is with the licensing office" in page.inner_text(".flashes")
-        assert "in review" in page.inner_text("#state")
+        assert "being reviewed" in page.inner_text("#state")
 
         # Staff see the answer and approve with a condition. Their page does not
         # update itself: reload it once, now that the requester's flash shows the
@@ -103,7 +103,7 @@ def test_a_requester_is_granted_permission_after_answering_a_question(
     # The requester is told by email and downloads the grant letter.
     assert mailbox.link_to(REQUESTER, "/permissions/status/") == status_url
     page.goto(status_url)
-    assert "approved" in page.inner_text("#state")
+    assert "granted" in page.inner_text("#state")
     with page.expect_download() as download:
         page.get_by_role("link", name=re.compile("Download the grant letter")).click()
     data = open(download.value.path(), "rb").read()  # noqa: SIM115 - a temp file

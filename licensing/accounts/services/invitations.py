@@ -98,6 +98,7 @@ def _check_invitation_budget(
             "email",
             f"{address} was invited {LINKS_PER_HOUR} times in the last hour, the most an "
             f"hour: invite them again from {calendar.instant_text(frees)}.",
+            instants={"available_from": frees},
         )
     if _invitations_since(session, organization_id, now - day) >= INVITATIONS_PER_DAY:
         frees = _place_frees_at(session, organization_id, day, INVITATIONS_PER_DAY, now)
@@ -106,6 +107,7 @@ def _check_invitation_budget(
             f"Your organization sent {INVITATIONS_PER_DAY} invitations in the last 24 "
             f"hours, the most a day: the next can go from {calendar.instant_text(frees)}, "
             "or ask the office.",
+            instants={"available_from": frees},
         )
 
 

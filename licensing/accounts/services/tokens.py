@@ -90,7 +90,10 @@ def authenticate_token(
         if token is None or token.revoked_at is not None or not token.user.is_active:
             return None
         if token.has_expired(moment):
-            raise AuthenticationRequired(expired_detail(token, replacement_page(token.id)))
+            raise AuthenticationRequired(
+                expired_detail(token, replacement_page(token.id)),
+                instants={"expired_at": token.expires_at} if token.expires_at else None,
+            )
         if token.last_used_at is None or moment - token.last_used_at >= TOKEN_USE_RESOLUTION:
             token.last_used_at = moment
         return principal_for(token.user, token=token)

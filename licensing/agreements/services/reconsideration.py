@@ -47,12 +47,14 @@ def request_reconsideration(
             raise Conflict(
                 f"The 14 days to ask for reconsideration of {application.reference} ended "
                 f"{calendar.deadline_text(application.reconsider_by)} and the window was closed; "
-                "the rejection is final."
+                "the rejection is final.",
+                instants={"deadline": application.reconsider_by},
             )
         if moment > application.reconsider_by:
             raise Conflict(
                 f"The 14 days to ask for reconsideration of {application.reference} ended "
-                f"{calendar.deadline_text(application.reconsider_by)}; the rejection is final."
+                f"{calendar.deadline_text(application.reconsider_by)}; the rejection is final.",
+                instants={"deadline": application.reconsider_by},
             )
         application.reconsideration_reason = text
         application.reconsideration_requested_at = moment

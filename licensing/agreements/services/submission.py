@@ -234,7 +234,8 @@ def submit(
                 f"The deadline to resubmit {application.reference} passed at "
                 f"{calendar.deadline_text(application.resubmit_by)}; the application has "
                 "lapsed. "
-                "Start a new application."
+                "Start a new application.",
+                instants={"deadline": application.resubmit_by},
             )
         accounts.ensure_good_standing(application.organization)
         _check_complete(session, application)

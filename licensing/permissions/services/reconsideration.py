@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import calendar, db
 from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import Conflict
@@ -43,7 +43,8 @@ def _refuse(request: PermissionRequest) -> Conflict:
     due = request.reconsideration_due_at
     return Conflict(
         f"The {RECONSIDERATION_DAYS}-day window to request reconsideration closed"
-        + (f" on {due:%Y-%m-%d}." if due else ".")
+        + (f" at {calendar.deadline_text(due)}." if due else "."),
+        instants={"deadline": due} if due else None,
     )
 
 

@@ -174,7 +174,8 @@ def _confirmation_expired(request: PermissionRequest) -> LinkExpired:
     when = f" on {calendar.deadline_text(expired)}" if expired else ""
     return LinkExpired(
         f"This confirmation link expired{when}. Submit the request "
-        "again; nothing was sent to the office."
+        "again; nothing was sent to the office.",
+        instants={"expired_at": expired} if expired else None,
     )
 
 
