@@ -934,79 +934,36 @@ class _Paragraph(Paragraph):
 
     @staticmethod
     def _break_plainly(fragment: ParaFrag, style: ParagraphStyle, widths: Sequence[float]) -> Any:
-        """reportlab's simple loop (a step per word: `new = current + space +
-        width`, a line ends before the first word for which `new > line_width +
-        shrink * len(line)`), taken a line at a time: a line's width is that
-        same fold of its words' widths and spaces (`sum` adds floats in turn,
-        in C), and the word that ends it is found by trying a length estimated
-        from the average word and stepping by one, not by a step per word. The
-        lines and widths are the same floats."""
-        text = fragment.text
-        if "\xad" in text or "\xa0" in text:
-            return None
-        # reportlab's `split(strip(text))`: without a no-break space (above) or
-        # a zero-width space (`_cleaned`), the words `str.split` finds.
-        words = split(strip(text)) if "\u200b" in text else text.split()
-        if not words:
+        words = split(strip(fragment.text))
+        if not words or "\xad" in fragment.text or "\xa0" in fragment.text:
             return None
         font, size = fragment.fontName, fragment.fontSize
         measured = _measured_words(font, size)
         space = _word_width(measured, " ", font, size)
         shrink = style.spaceShrinkage * space
-        if not 0 <= shrink < space:
-            return None  # a line's fit need not grow with its words: reportlab's loop
-        found = list(map(measured.get, words))
-        if None in found:  # words not measured before: only those, once each
-            for word in set(words).difference(measured):
-                _word_width(measured, word, font, size)
-            found = list(map(measured.get, words))
-            if None in found:  # the table was emptied at its bound meanwhile
-                found = [_word_width(measured, word, font, size) for word in words]
-        word_widths = cast(list[float], found)
-        count = len(words)
-        # Each word's width after a space: words i..j of a line measure
-        # sum(spaced[2i + 2 : 2j + 2], width of word i), the loop's floats in its order.
-        spaced = [space] * (2 * count)
-        spaced[1::2] = word_widths
-        advance = (sum(word_widths) + space * count) / count  # an average word and space
         last = len(widths) - 1
         widest: float = 0
         lines: list[tuple[float, list[str]]] = []
-        line_number, line_width = 0, widths[0]
-        start, current = 0, word_widths[0]
-        if current > line_width:
-            return None  # reportlab splits a word longer than the line
-        while start < count - 1:
-            # The line holds words start..held (`held_width` wide) and not word
-            # `beyond` (`count`: none known not to fit). Holding more words is
-            # monotonic: each adds a space and its width, the allowance a
-            # fraction of a space.
-            held, held_width, beyond = start, current, count
-            guess = start + 1 + int((line_width - current) / advance)
-            probe = min(count - 1, max(start + 1, guess))
-            while True:
-                width = sum(spaced[2 * start + 2 : 2 * probe + 2], current)
-                if width > line_width + shrink * (probe - start):
-                    beyond = probe
-                    if probe - 1 == held:
-                        break
-                    probe -= 1
-                else:
-                    held, held_width = probe, width
-                    if beyond - probe == 1:
-                        break
-                    probe += 1
-            if beyond == count:  # the rest of the paragraph
-                current = held_width
-                break
-            if word_widths[beyond] > widths[min(line_number, last)]:
-                return None  # reportlab splits a word longer than the line
-            widest = max(widest, held_width)
-            lines.append((line_width - held_width, words[start:beyond]))
-            start, current = beyond, word_widths[beyond]
-            line_number += 1
-            line_width = widths[min(last, line_number)]
-        lines.append((line_width - current, words[start:]))
+        line: list[str] = []
+        line_number, line_width, current = 0, widths[0], -space
+        for word in words:
+            width = measured.get(word)
+            if width is None:
+                width = _word_width(measured, word, font, size)
+            new = current + space + width
+            if new > line_width + shrink * len(line):
+                if width > widths[min(line_number, last)]:
+                    return None  # reportlab splits a word longer than the line
+                if line:
+                    widest = max(widest, current)
+                    lines.append((line_width - current, line))
+                    line, current = [word], width
+                    line_number += 1
+                    line_width = widths[min(last, line_number)]
+                    continue
+            line.append(word)
+            current = new
+        lines.append((line_width - current, line))
         ascent, descent = pdfmetrics.getAscentDescent(font, size)
         return lines, max(widest, current), ascent, descent
 
@@ -1295,19 +1252,8 @@ def _clean(value: str) -> str:
     if cleaned is None:
         if len(_CLEANED) >= _CLEANED_BOUND:
             _CLEANED.clear()
-        cleaned = _CLEANED[value] = _cleaned(value)
+        cleaned = _CLEANED[value] = cleanBlockQuotedText(value)
     return cleaned
-
-
-def _cleaned(value: str) -> str:
-    """reportlab's `cleanBlockQuotedText`: each line's words, split at
-    reportlab's whitespace, joined by single spaces. That whitespace is
-    Python's but the no-break space, plus the zero-width space; without those
-    two, `str.split` finds the same words in one call, where reportlab takes a
-    Python step per word (and per line)."""
-    if "\xa0" in value or "\u200b" in value:
-        return cleanBlockQuotedText(value)
-    return " ".join(value.split())
 
 
 # What reportlab's markup parser made of each markup text in each style (the
