@@ -370,9 +370,9 @@ def test_lines_are_broken_as_reportlab_breaks_them(
 
 @pytest.mark.parametrize("seed", range(3))
 def test_long_paragraphs_are_broken_as_reportlab_breaks_them(seed: int) -> None:
-    # Each line is found by summing the words' widths in C loops
-    # (`_break_plainly`): the same sums, so the same lines and floats, over many
-    # lines, with the spaces shrunk or not. Paragraphs of up to 240 words, which
+    # `_break_plainly` gives reportlab's lines and floats over many lines, with
+    # the spaces shrunk or not (a line found by summing its words' widths in C,
+    # as two rounds tried, must add them in the loop's order). Paragraphs of up to 240 words, which
     # generated examples seldom reach; 100 a seed, the same each run.
     generated = random.Random(seed)
     for _ in range(100):
@@ -874,6 +874,25 @@ def test_text_is_cleaned_as_reportlab_cleans_it_first_time_or_remembered(value: 
     from reportlab.platypus.paragraph import cleanBlockQuotedText
 
     assert pdf._clean(value) == pdf._clean(value) == cleanBlockQuotedText(value)
+
+
+# Every character reportlab's cleaning treats as whitespace (its `_wsc`: Python's
+# but the no-break space, plus the zero-width space), the no-break space, letters.
+_WHITESPACED = st.text(
+    alphabet=st.sampled_from(
+        list("\t\n\x0b\x0c\r\x1c\x1f \x85\u1680\u2000\u2007\u200a")
+        + list("\u200b\u2028\u2029\u202f\u205f\u3000\xa0abéŁ")
+    ),
+    max_size=40,
+)
+
+
+@given(value=_WHITESPACED)
+@settings(max_examples=300, deadline=None)
+def test_text_of_every_kind_of_whitespace_is_cleaned_as_reportlab_cleans_it(value: str) -> None:
+    from reportlab.platypus.paragraph import cleanBlockQuotedText
+
+    assert pdf._clean(value) == cleanBlockQuotedText(value)
 
 
 def test_the_remembered_cleaned_text_is_emptied_past_its_bound(monkeypatch: Any) -> None:
