@@ -995,6 +995,7 @@ def unlock_user(user_id: int) -> User:
 
 @blp.route("/users/<int:user_id>/forget-browsers", methods=["POST"])
 @access.staff("admin")
+@idempotent
 @blp.alt_response(404, description="No such user")
 @blp.response(200, BrowsersForgottenSchema)
 def forget_browsers(user_id: int) -> dict[str, Any]:
@@ -1003,7 +1004,9 @@ def forget_browsers(user_id: int) -> dict[str, Any]:
     computer. Every session of theirs ends too, their next sign-in on every browser
     asks for the code, and they are emailed why; audited `user.browsers_forgotten`
     with how many. None remembered: answered as they are, nothing recorded or sent,
-    so a retry is harmless."""
+    so a retry is harmless. With `Idempotency-Key`, a retry is answered with the
+    first answer (round 34: a retry after a lost answer read "0 forgotten, nobody
+    emailed", as if nothing had been done)."""
     user, forgotten = services.forget_browsers_for(current_actor(), user_id)
     return {
         "user": user,

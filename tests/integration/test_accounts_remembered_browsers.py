@@ -838,6 +838,31 @@ def test_an_admin_forgets_a_persons_browsers_through_the_api(
     )
 
 
+def test_a_forget_browsers_retried_with_its_idempotency_key_gets_the_first_answer(
+    app: Flask, vendor: User, admin: User, vendor_remembered: FlaskClient
+) -> None:
+    """Round 34: an HR system whose first answer was lost retried, and read "0 browsers
+    forgotten, sessions not ended, nobody emailed", as if nothing had been done. With
+    its key, the retry is answered with the first answer and nothing is done again."""
+    hr = {**factories.bearer(admin), "Idempotency-Key": "shared-computer-1"}
+    path = f"/api/v1/users/{vendor.id}/forget-browsers"
+    first = app.test_client().post(path, headers=hr)
+    assert first.status_code == 200
+    assert first.get_json()["browsers_forgotten"] == 1
+    assert "Idempotent-Replayed" not in first.headers
+
+    retry = app.test_client().post(path, headers=hr)
+
+    assert retry.status_code == 200
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.get_json() == first.get_json()
+    assert retry.get_json()["recipients"][0]["email"] == vendor.email
+    _forgotten_once(vendor)  # audited once
+    assert len(_emails("browsers_forgotten")) == 1
+    other = app.test_client().post(f"/api/v1/users/{admin.id}/forget-browsers", headers=hr)
+    assert other.status_code == 422  # the key, for another person
+
+
 def test_a_vendor_administrator_or_other_staff_cannot_forget_a_persons_browsers_through_the_api(
     app: Flask, vendor: User, licensing_staff: User, admin: User, vendor_remembered: FlaskClient
 ) -> None:
