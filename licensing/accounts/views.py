@@ -1430,6 +1430,10 @@ def forget_browsers(user_id: int) -> Page:
     return redirect(url_for("accounts_console.user_detail", user_id=user_id))
 
 
+# The person is emailed about the office's sign-out once in this many minutes.
+_SIGNED_OUT_MINUTES = int(services.SIGNED_OUT_EMAILED_ONCE_IN.total_seconds() // 60)
+
+
 @console.route("/users/<int:user_id>/sign-out", methods=["POST"])
 @access.staff("admin")
 def sign_out_user(user_id: int) -> Page:
@@ -1445,7 +1449,10 @@ def sign_out_user(user_id: int) -> Page:
                     f"Every session of {user.email} ends, on every computer and browser: "
                     "each asks for their password again (and their code, if they use "
                     "two-step sign-in). Their API tokens keep working.",
-                    "They are emailed that the office did it. The audit log keeps it.",
+                    f"They are emailed at {user.email} that the office did it, at most once "
+                    f"in {_SIGNED_OUT_MINUTES} minutes: signing them "
+                    "out again within them ends the sessions again without another email. "
+                    "The audit log keeps each.",
                 ],
                 button="Sign them out everywhere",
                 cancel_url=url_for("accounts_console.user_detail", user_id=user_id),
@@ -1457,8 +1464,7 @@ def sign_out_user(user_id: int) -> Page:
         f"they have been emailed at {done.user.email}"
         if done.emailed
         else "they were emailed about a sign-out in the last "
-        f"{int(services.SIGNED_OUT_EMAILED_ONCE_IN.total_seconds() // 60)} minutes, "
-        "so not again"
+        f"{_SIGNED_OUT_MINUTES} minutes, so not again"
     )
     flash(
         f"Signed {done.user.email} out everywhere; {told}, and every browser asks for "

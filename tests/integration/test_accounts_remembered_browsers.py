@@ -601,6 +601,12 @@ def test_an_admin_signs_out_everywhere_a_person_with_no_browser_remembered(
     question = asked.get_data(as_text=True)
     assert "out everywhere?" in question
     assert "Their API tokens keep working." in question
+    # Round 34: the once-in-10-minutes rule, said where the admin decides.
+    assert (
+        f"They are emailed at {vendor.email} that the office did it, at most once in "
+        "10 minutes: signing them out again within them ends the sessions again without "
+        "another email." in question
+    )
     assert laptop.get("/portal/").status_code == 200  # nothing yet
 
     done = console.post(path, data={"confirmed": "yes"}, follow_redirects=True)
