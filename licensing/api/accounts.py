@@ -162,24 +162,26 @@ OrganizationSchema = ApiSchema.from_dict(
 )
 
 
-OrganizationSavedSchema = OrganizationSchema.from_dict(
-    {
+def _whom_emailed(recipients: str, summary: str) -> dict[str, ma.fields.Field]:
+    """The two fields an answer says whom its step emailed with (rounds 33-34):
+    `recipients`, one entry per address, and `emailed_summary`, the page's words."""
+    return {
         "recipients": ma.fields.List(
-            ma.fields.Nested(lambda: MoveRecipientSchema()),
-            metadata={
-                "description": "Every address the change emailed, one each: the old and the "
-                "new billing contact (`audience` `billing_contact`) when `billing_email` "
-                "changed; empty otherwise (round 33)."
-            },
+            ma.fields.Nested(lambda: MoveRecipientSchema()), metadata={"description": recipients}
         ),
-        "emailed_summary": ma.fields.String(
-            metadata={
-                "description": "Whom it emailed as a sentence's end: \"emailed the old and "
-                'the new billing contact: old@example.com, new@example.com", or "emailed '
-                "nobody: the billing contact's address did not change\"."
-            }
-        ),
-    },
+        "emailed_summary": ma.fields.String(metadata={"description": summary}),
+    }
+
+
+OrganizationSavedSchema = OrganizationSchema.from_dict(
+    _whom_emailed(
+        "Every address the change emailed, one each: the old and the new billing contact "
+        "(`audience` `billing_contact`) when `billing_email` changed; empty otherwise "
+        "(round 33).",
+        "Whom it emailed as a sentence's end: \"emailed the old and the new billing "
+        'contact: old@example.com, new@example.com", or "emailed nobody: the billing '
+        "contact's address did not change\".",
+    ),
     name="OrganizationSavedSchema",
 )
 
@@ -201,20 +203,13 @@ TwoStepRequiredSchema = OrganizationSchema.from_dict(
                 "up first. Null otherwise."
             },
         ),
-        "recipients": ma.fields.List(
-            ma.fields.Nested(lambda: MoveRecipientSchema()),
-            metadata={
-                "description": "Every member emailed that two-step sign-in is required, one "
-                "each (`audience` `member`); empty when it emailed nobody, and "
-                "`emailed_summary` says why (round 33)."
-            },
-        ),
-        "emailed_summary": ma.fields.String(
-            metadata={
-                "description": "Whom it emailed as a sentence's end, the page's words: "
-                '"emailed 2 members: a@example.com, b@example.com", or "emailed nobody: '
-                'every other active member uses it already".'
-            }
+        **_whom_emailed(
+            "Every member emailed that two-step sign-in is required, one each (`audience` "
+            "`member`); empty when it emailed nobody, and `emailed_summary` says why "
+            "(round 33).",
+            "Whom it emailed as a sentence's end, the page's words: \"emailed 2 members: "
+            'a@example.com, b@example.com", or "emailed nobody: every other active member '
+            'uses it already".',
         ),
     },
     name="TwoStepRequiredSchema",
@@ -273,6 +268,18 @@ class UserSchema(ApiSchema):
 
     def _two_step(self, user: User) -> str:
         return user.two_step_state(staff_required=current_config().two_step_required_for_staff)
+
+
+UserChangedSchema = UserSchema.from_dict(
+    _whom_emailed(
+        "Every address the change emailed, one entry: the person (`audience` `person`) "
+        "when their access was removed (`is_active` false) or their `role` changed; empty "
+        "otherwise (staff `roles`, a restored access, nothing changed) (round 34).",
+        'Whom it emailed as a sentence\'s end: "emailed jo@example.com", or "emailed '
+        'nobody: ..." and why.',
+    ),
+    name="UserChangedSchema",
+)
 
 
 class MeSchema(ApiSchema):
@@ -878,12 +885,12 @@ def get_user(user_id: int) -> User:
 )
 @blp.response(
     200,
-    UserSchema,
+    UserChangedSchema,
     conflict="It would leave the organization without an active administrator, or the "
     "office without an active admin; or it makes a user whose access was removed an "
     "administrator without also setting `is_active: true`",
 )
-def update_user(data: dict[str, Any], user_id: int) -> User:
+def update_user(data: dict[str, Any], user_id: int) -> _UserChanged:
     """Change a user. Admins change staff `roles`; an organization's administrators
     (and licensing staff) change a colleague's `role`; its administrators and admins
     deactivate or reactivate (`is_active`).
@@ -893,12 +900,33 @@ def update_user(data: dict[str, Any], user_id: int) -> User:
     nor deactivated (409): make another member administrator first. A user whose
     access was removed is made administrator only with `"is_active": true` in the
     same request (409 otherwise: restore their access first). The changes are
-    made together or not at all, access first: a refusal of one stores none."""
+    made together or not at all, access first: a refusal of one stores none.
+
+    A vendor user whose access is removed, or whose role changes, is emailed:
+    `recipients` and `emailed_summary` say whom (round 34)."""
     actor = current_actor()
     queries.get_member(db.session(), user_id, actor)  # 404 before any refusal
     if "roles" in data and not actor.has_role("admin"):
         raise InvalidInput.for_field("roles", "Only admins change staff roles.")
-    return services.update_user(user_id, data, actor)
+    emailed: list[str] = []
+    user = services.update_user(user_id, data, actor, emailed=emailed)
+    return _UserChanged(user, emailed)
+
+
+class _UserChanged:
+    """The user as its schema reads it, and whom the change emailed (the person, once
+    however many of their changes emailed them)."""
+
+    def __init__(self, user: User, emailed: list[str]):
+        self._user = user
+        self.recipients = [
+            {"email": email, "audience": "person", "organization_id": user.organization_id}
+            for email in dict.fromkeys(emailed)
+        ]
+        self.emailed_summary = services.emailed_summary(emailed)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._user, name)
 
 
 _MOVE_REFUSALS = (

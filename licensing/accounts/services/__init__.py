@@ -83,6 +83,7 @@ from licensing.accounts.services.remembered_browsers import (
 )
 from licensing.accounts.services.roles import (
     active_administrators,
+    emailed_summary,
     set_organization_role,
     set_organization_role_by_email,
     whom_to_ask,
@@ -210,6 +211,7 @@ __all__ = [
     "create_staff_user",
     "create_vendor_user",
     "delete_expired_browsers",
+    "emailed_summary",
     "ensure_good_standing",
     "ensure_licensable",
     "expired_invitation_help",
