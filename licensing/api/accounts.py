@@ -1062,17 +1062,22 @@ def sign_out_user(user_id: int) -> dict[str, Any]:
 
     Each request ends the sessions again, but the person is emailed once in
     10 minutes: a repeat within them answers `recipients` empty and says why in
-    `summary`. With `Idempotency-Key`, a retry is not carried out again but answered
-    with the first answer."""
-    done = services.sign_out_for(current_actor(), user_id)
+    `summary`. An admin signing themselves out is not emailed. With
+    `Idempotency-Key`, a retry is not carried out again but answered with the first
+    answer."""
+    actor = current_actor()
+    done = services.sign_out_for(actor, user_id)
     user = done.user
     minutes = int(services.SIGNED_OUT_EMAILED_ONCE_IN.total_seconds() // 60)
-    told = (
-        f"emailed {user.email}"
-        if done.emailed
-        else f"emailed nobody: {user.email} was emailed about a sign-out in the last "
-        f"{minutes} minutes"
-    )
+    if done.emailed:
+        told = f"emailed {user.email}"
+    elif user.id == actor.user_id:
+        told = f"emailed nobody: {user.email} is your own account"
+    else:
+        told = (
+            f"emailed nobody: {user.email} was emailed about a sign-out in the last "
+            f"{minutes} minutes"
+        )
     return {
         "user": user,
         "sessions_ended": True,

@@ -738,6 +738,28 @@ def test_a_sign_out_retried_with_its_idempotency_key_gets_the_first_answer(
     assert len(_emails("signed_out_by_office")) == 1
 
 
+def test_an_admin_signing_themselves_out_through_the_api_is_not_emailed_as_by_the_office(
+    app: Flask, admin: User, signed_in: SignIn
+) -> None:
+    """Round 34 walk: the console stopped offering an admin their own sign-out (round 32:
+    it emailed them that the office had signed them out "as asked"), but the API still
+    did it. Their sessions end; nobody is emailed, and the answer says why."""
+    console = signed_in(app.test_client(), admin)
+    answer = app.test_client().post(
+        f"/api/v1/users/{admin.id}/sign-out", headers=factories.bearer(admin)
+    )
+
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["recipients"] == []
+    assert answer.get_json()["summary"] == (
+        f"Signed {admin.email} out everywhere; emailed nobody: {admin.email} is your own account."
+    )
+    assert console.get("/console/").status_code == 302
+    assert _emails("signed_out_by_office") == []
+    [event] = events_of(admin, "user.signed_out")
+    assert json.loads(event.after) == {"sessions": "ended", "emailed": False}
+
+
 def _refused_callers(vendor: User, licensing_staff: User, admin: User) -> dict[str, dict[str, str]]:
     """The callers the office's steps on a person refuse (403): the person's own
     organization's administrator, licensing staff, and an admin's read token."""
