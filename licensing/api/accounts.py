@@ -162,7 +162,7 @@ OrganizationSchema = ApiSchema.from_dict(
 )
 
 
-def _whom_emailed(recipients: str, summary: str) -> dict[str, ma.fields.Field]:
+def _whom_emailed(recipients: str, summary: str) -> dict[str, ma.fields.Field[Any]]:
     """The two fields an answer says whom its step emailed with (rounds 33-34):
     `recipients`, one entry per address, and `emailed_summary`, the page's words."""
     return {
