@@ -1137,9 +1137,14 @@ def change_standing(organization_id: int) -> Page:
         closing = form.action.data == "close" and may_take(access.require_principal(), "close")
         if closing and reason and not confirm.confirmed():
             return confirm.ask(_closing_question(found, reason))
+        emailed: list[str] = []
         try:
             services.change_organization_standing(
-                organization_id, form.action.data, reason=form.reason.data, actor=current_actor()
+                organization_id,
+                form.action.data,
+                reason=form.reason.data,
+                actor=current_actor(),
+                emailed=emailed,
             )
         except InvalidInput as error:
             show_errors(form, error)
@@ -1149,7 +1154,12 @@ def change_standing(organization_id: int) -> Page:
             form.action.errors = [error.detail]
             return _console_organization_page(found, standing_form=form, status=403)
         else:
-            flash(f"{found.legal_name} is now {found.standing.replace('_', ' ')}.", "success")
+            # Whom it emailed (round 34): staff know who is to expect it, and who called.
+            flash(
+                f"{found.legal_name} is now {found.standing.replace('_', ' ')}. "
+                f"We {services.standing_emailed_summary(emailed)}.",
+                "success",
+            )
             return redirect(
                 url_for("accounts_console.organization_detail", organization_id=organization_id)
             )

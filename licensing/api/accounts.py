@@ -185,6 +185,17 @@ OrganizationSavedSchema = OrganizationSchema.from_dict(
     name="OrganizationSavedSchema",
 )
 
+StandingChangedSchema = OrganizationSchema.from_dict(
+    _whom_emailed(
+        "Every address the change emailed, one each (round 34): its active users with a "
+        "confirmed address (`audience` `member`) and its billing contact (`audience` "
+        "`billing_contact`), each told what they can do.",
+        "Whom it emailed as a sentence's end, the console's words: \"emailed 2 "
+        'addresses: a@example.com, billing@example.com".',
+    ),
+    name="StandingChangedSchema",
+)
+
 TwoStepRequiredSchema = OrganizationSchema.from_dict(
     {
         "your_two_step": ma.fields.String(
@@ -424,11 +435,12 @@ class MoveRecipientSchema(ApiSchema):
         metadata={
             "enum": ["person", "left", "joined", "member", "billing_contact"],
             "description": "`person`: the person the step is about (moved, their browsers "
-            "forgotten, signed out); `left`, `joined`: an active administrator of the "
-            "organization a person moved left or joined; `member`: a member of the "
-            "organization an administrator's step is about (two-step sign-in required); "
-            "`billing_contact`: the old or the new billing address of an organization "
-            "whose billing email changed.",
+            "forgotten, signed out, their access removed, their role changed); `left`, "
+            "`joined`: an active administrator of the organization a person moved left or "
+            "joined; `member`: a member of the organization the step is about (two-step "
+            "sign-in required, its standing changed); `billing_contact`: the old or the new "
+            "billing address of an organization whose billing email changed, or its "
+            "billing contact told of a change of standing.",
         }
     )
     organization_id = ma.fields.Integer(
@@ -702,18 +714,50 @@ class _Saved:
 )
 @blp.alt_response(404, description=_NO_SUCH_ORGANIZATION)
 @blp.response(
-    200, OrganizationSchema, conflict="Not allowed from the current standing; lists allowed_actions"
+    200,
+    StandingChangedSchema,
+    conflict="Not allowed from the current standing; lists allowed_actions",
 )
-def change_standing(data: dict[str, Any], organization_id: int) -> Organization:
-    """Change the organization's standing (staff); audited and emailed to its members.
+def change_standing(data: dict[str, Any], organization_id: int) -> _Told:
+    """Change the organization's standing (staff); audited and emailed to its members
+    and billing contact: `recipients` and `emailed_summary` say whom.
 
     Billing staff take `mark_pending_payment` and `payment_received`; licensing
     staff `activate`, `suspend`, `reinstate` and `close`; an admin (or someone with
     both roles) any. Another role's step is a 403 naming the role that takes it;
     the organization's `allowed_standing_actions` lists the caller's own."""
-    return services.change_organization_standing(
-        organization_id, data["action"], reason=data.get("reason"), actor=current_actor()
+    emailed: list[str] = []
+    organization = services.change_organization_standing(
+        organization_id,
+        data["action"],
+        reason=data.get("reason"),
+        actor=current_actor(),
+        emailed=emailed,
     )
+    contact = organization.billing_email.lower()
+    recipients = [
+        {
+            "email": email,
+            "audience": "billing_contact" if email.lower() == contact else "member",
+            "organization_id": organization.id,
+        }
+        for email in emailed
+    ]
+    return _Told(organization, recipients, services.standing_emailed_summary(emailed))
+
+
+class _Told:
+    """The organization as its schema reads it, and whom its change emailed."""
+
+    def __init__(
+        self, organization: Organization, recipients: list[dict[str, Any]], summary: str
+    ) -> None:
+        self._organization = organization
+        self.recipients = recipients
+        self.emailed_summary = summary
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._organization, name)
 
 
 @blp.route("/organizations/<int:organization_id>/two-step", methods=["POST"])

@@ -120,6 +120,7 @@ from licensing.accounts.services.standing import (
     restore_standing_if_clear,
     standing_block_reason,
     standing_block_reason_now,
+    standing_emailed_summary,
 )
 from licensing.accounts.services.tokens import (
     API_TOKEN_PREFIX,
@@ -261,6 +262,7 @@ __all__ = [
     "sign_up",
     "standing_block_reason",
     "standing_block_reason_now",
+    "standing_emailed_summary",
     "tokens_still_remembered",
     "turn_off",
     "turn_off_for",
