@@ -777,15 +777,31 @@ def deactivate_member(user_id: int) -> Page:
                     "Their past actions stay on record. To give access again, choose "
                     "“Restore access” beside their name in the members list; their revoked "
                     "tokens stay revoked, and they create new ones.",
+                    f"They are emailed at {member.email} that you removed their access, "
+                    "what stopped working, and whom to ask.",
                 ],
                 button="Remove access",
                 cancel_url=url_for("accounts.organization", _anchor="members"),
                 cancel_label="Keep their access",
             )
         )
-    user = services.set_user_active(user_id, False, Actor.of(principal))
-    flash(f"{user.full_name} can no longer sign in, and their API tokens are revoked.", "success")
+    emailed: list[str] = []
+    user = services.set_user_active(user_id, False, Actor.of(principal), emailed=emailed)
+    flash(
+        f"{user.full_name} can no longer sign in, and their API tokens are revoked."
+        f"{_we_emailed(user, emailed)}",
+        "success",
+    )
     return redirect(url_for("accounts.organization"))
+
+
+def _we_emailed(user: User, emailed: Sequence[str], *, you: bool = False) -> str:
+    """ " We emailed them at x@example.com." when the change to a colleague emailed
+    them (round 34: removing a colleague and changing their role emailed them, and the
+    page did not say so); nothing when it emailed nobody."""
+    if user.email not in emailed:
+        return ""
+    return f" We emailed {'you' if you else 'them'} at {user.email}."
 
 
 @bp.route("/organization/members/<int:user_id>/restore", methods=["POST"])
@@ -808,10 +824,18 @@ def change_member_role(user_id: int) -> Response:
     """Make a colleague an administrator or a member (audited `user.role_changed`,
     emailed to them); leaving the organization without an administrator is a 409."""
     actor = current_actor()
-    user = services.set_organization_role(user_id, request.form.get("role", ""), actor)
+    emailed: list[str] = []
+    user = services.set_organization_role(
+        user_id, request.form.get("role", ""), actor, emailed=emailed
+    )
     # Stepping down oneself is told as such, as the email tells it.
-    who = "You are" if user.id == actor.user_id else f"{user.full_name} is"
-    flash(f"{who} now {services.with_article(user.organization_role)}.", "success")
+    yourself = user.id == actor.user_id
+    who = "You are" if yourself else f"{user.full_name} is"
+    flash(
+        f"{who} now {services.with_article(user.organization_role)}."
+        f"{_we_emailed(user, emailed, you=yourself)}",
+        "success",
+    )
     return redirect(url_for("accounts.organization", _anchor="members"))
 
 
@@ -1113,9 +1137,14 @@ def change_standing(organization_id: int) -> Page:
         closing = form.action.data == "close" and may_take(access.require_principal(), "close")
         if closing and reason and not confirm.confirmed():
             return confirm.ask(_closing_question(found, reason))
+        emailed: list[str] = []
         try:
             services.change_organization_standing(
-                organization_id, form.action.data, reason=form.reason.data, actor=current_actor()
+                organization_id,
+                form.action.data,
+                reason=form.reason.data,
+                actor=current_actor(),
+                emailed=emailed,
             )
         except InvalidInput as error:
             show_errors(form, error)
@@ -1125,7 +1154,12 @@ def change_standing(organization_id: int) -> Page:
             form.action.errors = [error.detail]
             return _console_organization_page(found, standing_form=form, status=403)
         else:
-            flash(f"{found.legal_name} is now {found.standing.replace('_', ' ')}.", "success")
+            # Whom it emailed (round 34): staff know who is to expect it, and who called.
+            flash(
+                f"{found.legal_name} is now {found.standing.replace('_', ' ')}. "
+                f"We {services.standing_emailed_summary(emailed)}.",
+                "success",
+            )
             return redirect(
                 url_for("accounts_console.organization_detail", organization_id=organization_id)
             )
@@ -1164,8 +1198,15 @@ def change_member_role_for_organization(organization_id: int, user_id: int) -> R
     member = queries.get_member(db.session(), user_id)
     if member.organization_id != organization_id:
         raise NotFound(f"{organization_id} has no member {user_id}.")
-    user = services.set_organization_role(user_id, request.form.get("role", ""), current_actor())
-    flash(f"{user.full_name} is now {services.with_article(user.organization_role)}.", "success")
+    emailed: list[str] = []
+    user = services.set_organization_role(
+        user_id, request.form.get("role", ""), current_actor(), emailed=emailed
+    )
+    flash(
+        f"{user.full_name} is now {services.with_article(user.organization_role)}."
+        f"{_we_emailed(user, emailed)}",
+        "success",
+    )
     return redirect(
         url_for(
             "accounts_console.organization_detail",
@@ -1347,14 +1388,20 @@ def set_active(user_id: int) -> Page:
                     "queues, unassigned.",
                     "Their past actions stay on record. An admin can reactivate the account; "
                     "its revoked tokens stay revoked, and its owner creates new ones.",
+                    *(
+                        [f"They are emailed at {user.email} that the office removed their access."]
+                        if user.organization_id is not None
+                        else []
+                    ),
                 ],
                 button="Deactivate the account",
                 cancel_url=url_for("accounts_console.user_detail", user_id=user_id),
                 cancel_label="Keep the account active",
             )
         )
+    emailed: list[str] = []
     try:
-        user = services.set_user_active(user_id, active, current_actor())
+        user = services.set_user_active(user_id, active, current_actor(), emailed=emailed)
     except (InvalidInput, Conflict) as error:
         flash(error.detail, "error")
     else:
@@ -1362,7 +1409,8 @@ def set_active(user_id: int) -> Page:
             f"{user.email} can sign in again; API tokens revoked when the account was "
             "deactivated stay revoked."
             if active
-            else f"{user.email} can no longer sign in, and their API tokens are revoked.",
+            else f"{user.email} can no longer sign in, and their API tokens are revoked."
+            f"{_we_emailed(user, emailed)}",
             "success",
         )
     return redirect(url_for("accounts_console.user_detail", user_id=user_id))
@@ -1430,6 +1478,10 @@ def forget_browsers(user_id: int) -> Page:
     return redirect(url_for("accounts_console.user_detail", user_id=user_id))
 
 
+# The person is emailed about the office's sign-out once in this many minutes.
+_SIGNED_OUT_MINUTES = int(services.SIGNED_OUT_EMAILED_ONCE_IN.total_seconds() // 60)
+
+
 @console.route("/users/<int:user_id>/sign-out", methods=["POST"])
 @access.staff("admin")
 def sign_out_user(user_id: int) -> Page:
@@ -1445,7 +1497,10 @@ def sign_out_user(user_id: int) -> Page:
                     f"Every session of {user.email} ends, on every computer and browser: "
                     "each asks for their password again (and their code, if they use "
                     "two-step sign-in). Their API tokens keep working.",
-                    "They are emailed that the office did it. The audit log keeps it.",
+                    f"They are emailed at {user.email} that the office did it, at most once "
+                    f"in {_SIGNED_OUT_MINUTES} minutes: signing them "
+                    "out again within them ends the sessions again without another email. "
+                    "The audit log keeps each.",
                 ],
                 button="Sign them out everywhere",
                 cancel_url=url_for("accounts_console.user_detail", user_id=user_id),
@@ -1457,8 +1512,7 @@ def sign_out_user(user_id: int) -> Page:
         f"they have been emailed at {done.user.email}"
         if done.emailed
         else "they were emailed about a sign-out in the last "
-        f"{int(services.SIGNED_OUT_EMAILED_ONCE_IN.total_seconds() // 60)} minutes, "
-        "so not again"
+        f"{_SIGNED_OUT_MINUTES} minutes, so not again"
     )
     flash(
         f"Signed {done.user.email} out everywhere; {told}, and every browser asks for "

@@ -162,25 +162,38 @@ OrganizationSchema = ApiSchema.from_dict(
 )
 
 
-OrganizationSavedSchema = OrganizationSchema.from_dict(
-    {
+def _whom_emailed(recipients: str, summary: str) -> dict[str, ma.fields.Field[Any]]:
+    """The two fields an answer says whom its step emailed with (rounds 33-34):
+    `recipients`, one entry per address, and `emailed_summary`, the page's words."""
+    return {
         "recipients": ma.fields.List(
-            ma.fields.Nested(lambda: MoveRecipientSchema()),
-            metadata={
-                "description": "Every address the change emailed, one each: the old and the "
-                "new billing contact (`audience` `billing_contact`) when `billing_email` "
-                "changed; empty otherwise (round 33)."
-            },
+            ma.fields.Nested(lambda: MoveRecipientSchema()), metadata={"description": recipients}
         ),
-        "emailed_summary": ma.fields.String(
-            metadata={
-                "description": "Whom it emailed as a sentence's end: \"emailed the old and "
-                'the new billing contact: old@example.com, new@example.com", or "emailed '
-                "nobody: the billing contact's address did not change\"."
-            }
-        ),
-    },
+        "emailed_summary": ma.fields.String(metadata={"description": summary}),
+    }
+
+
+OrganizationSavedSchema = OrganizationSchema.from_dict(
+    _whom_emailed(
+        "Every address the change emailed, one each: the old and the new billing contact "
+        "(`audience` `billing_contact`) when `billing_email` changed; empty otherwise "
+        "(round 33).",
+        "Whom it emailed as a sentence's end: \"emailed the old and the new billing "
+        'contact: old@example.com, new@example.com", or "emailed nobody: the billing '
+        "contact's address did not change\".",
+    ),
     name="OrganizationSavedSchema",
+)
+
+StandingChangedSchema = OrganizationSchema.from_dict(
+    _whom_emailed(
+        "Every address the change emailed, one each (round 34): its active users with a "
+        "confirmed address (`audience` `member`) and its billing contact (`audience` "
+        "`billing_contact`), each told what they can do.",
+        "Whom it emailed as a sentence's end, the console's words: \"emailed 2 "
+        'addresses: a@example.com, billing@example.com".',
+    ),
+    name="StandingChangedSchema",
 )
 
 TwoStepRequiredSchema = OrganizationSchema.from_dict(
@@ -201,20 +214,13 @@ TwoStepRequiredSchema = OrganizationSchema.from_dict(
                 "up first. Null otherwise."
             },
         ),
-        "recipients": ma.fields.List(
-            ma.fields.Nested(lambda: MoveRecipientSchema()),
-            metadata={
-                "description": "Every member emailed that two-step sign-in is required, one "
-                "each (`audience` `member`); empty when it emailed nobody, and "
-                "`emailed_summary` says why (round 33)."
-            },
-        ),
-        "emailed_summary": ma.fields.String(
-            metadata={
-                "description": "Whom it emailed as a sentence's end, the page's words: "
-                '"emailed 2 members: a@example.com, b@example.com", or "emailed nobody: '
-                'every other active member uses it already".'
-            }
+        **_whom_emailed(
+            "Every member emailed that two-step sign-in is required, one each (`audience` "
+            "`member`); empty when it emailed nobody, and `emailed_summary` says why "
+            "(round 33).",
+            "Whom it emailed as a sentence's end, the page's words: \"emailed 2 members: "
+            'a@example.com, b@example.com", or "emailed nobody: every other active member '
+            'uses it already".',
         ),
     },
     name="TwoStepRequiredSchema",
@@ -273,6 +279,18 @@ class UserSchema(ApiSchema):
 
     def _two_step(self, user: User) -> str:
         return user.two_step_state(staff_required=current_config().two_step_required_for_staff)
+
+
+UserChangedSchema = UserSchema.from_dict(
+    _whom_emailed(
+        "Every address the change emailed, one entry: the person (`audience` `person`) "
+        "when their access was removed (`is_active` false) or their `role` changed; empty "
+        "otherwise (staff `roles`, a restored access, nothing changed) (round 34).",
+        'Whom it emailed as a sentence\'s end: "emailed jo@example.com", or "emailed '
+        'nobody: ..." and why.',
+    ),
+    name="UserChangedSchema",
+)
 
 
 class MeSchema(ApiSchema):
@@ -417,11 +435,12 @@ class MoveRecipientSchema(ApiSchema):
         metadata={
             "enum": ["person", "left", "joined", "member", "billing_contact"],
             "description": "`person`: the person the step is about (moved, their browsers "
-            "forgotten, signed out); `left`, `joined`: an active administrator of the "
-            "organization a person moved left or joined; `member`: a member of the "
-            "organization an administrator's step is about (two-step sign-in required); "
-            "`billing_contact`: the old or the new billing address of an organization "
-            "whose billing email changed.",
+            "forgotten, signed out, their access removed, their role changed); `left`, "
+            "`joined`: an active administrator of the organization a person moved left or "
+            "joined; `member`: a member of the organization the step is about (two-step "
+            "sign-in required, its standing changed); `billing_contact`: the old or the new "
+            "billing address of an organization whose billing email changed, or its "
+            "billing contact told of a change of standing.",
         }
     )
     organization_id = ma.fields.Integer(
@@ -695,18 +714,50 @@ class _Saved:
 )
 @blp.alt_response(404, description=_NO_SUCH_ORGANIZATION)
 @blp.response(
-    200, OrganizationSchema, conflict="Not allowed from the current standing; lists allowed_actions"
+    200,
+    StandingChangedSchema,
+    conflict="Not allowed from the current standing; lists allowed_actions",
 )
-def change_standing(data: dict[str, Any], organization_id: int) -> Organization:
-    """Change the organization's standing (staff); audited and emailed to its members.
+def change_standing(data: dict[str, Any], organization_id: int) -> _Told:
+    """Change the organization's standing (staff); audited and emailed to its members
+    and billing contact: `recipients` and `emailed_summary` say whom.
 
     Billing staff take `mark_pending_payment` and `payment_received`; licensing
     staff `activate`, `suspend`, `reinstate` and `close`; an admin (or someone with
     both roles) any. Another role's step is a 403 naming the role that takes it;
     the organization's `allowed_standing_actions` lists the caller's own."""
-    return services.change_organization_standing(
-        organization_id, data["action"], reason=data.get("reason"), actor=current_actor()
+    emailed: list[str] = []
+    organization = services.change_organization_standing(
+        organization_id,
+        data["action"],
+        reason=data.get("reason"),
+        actor=current_actor(),
+        emailed=emailed,
     )
+    contact = organization.billing_email.lower()
+    recipients = [
+        {
+            "email": email,
+            "audience": "billing_contact" if email.lower() == contact else "member",
+            "organization_id": organization.id,
+        }
+        for email in emailed
+    ]
+    return _Told(organization, recipients, services.standing_emailed_summary(emailed))
+
+
+class _Told:
+    """The organization as its schema reads it, and whom its change emailed."""
+
+    def __init__(
+        self, organization: Organization, recipients: list[dict[str, Any]], summary: str
+    ) -> None:
+        self._organization = organization
+        self.recipients = recipients
+        self.emailed_summary = summary
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._organization, name)
 
 
 @blp.route("/organizations/<int:organization_id>/two-step", methods=["POST"])
@@ -878,12 +929,12 @@ def get_user(user_id: int) -> User:
 )
 @blp.response(
     200,
-    UserSchema,
+    UserChangedSchema,
     conflict="It would leave the organization without an active administrator, or the "
     "office without an active admin; or it makes a user whose access was removed an "
     "administrator without also setting `is_active: true`",
 )
-def update_user(data: dict[str, Any], user_id: int) -> User:
+def update_user(data: dict[str, Any], user_id: int) -> _UserChanged:
     """Change a user. Admins change staff `roles`; an organization's administrators
     (and licensing staff) change a colleague's `role`; its administrators and admins
     deactivate or reactivate (`is_active`).
@@ -893,12 +944,33 @@ def update_user(data: dict[str, Any], user_id: int) -> User:
     nor deactivated (409): make another member administrator first. A user whose
     access was removed is made administrator only with `"is_active": true` in the
     same request (409 otherwise: restore their access first). The changes are
-    made together or not at all, access first: a refusal of one stores none."""
+    made together or not at all, access first: a refusal of one stores none.
+
+    A vendor user whose access is removed, or whose role changes, is emailed:
+    `recipients` and `emailed_summary` say whom (round 34)."""
     actor = current_actor()
     queries.get_member(db.session(), user_id, actor)  # 404 before any refusal
     if "roles" in data and not actor.has_role("admin"):
         raise InvalidInput.for_field("roles", "Only admins change staff roles.")
-    return services.update_user(user_id, data, actor)
+    emailed: list[str] = []
+    user = services.update_user(user_id, data, actor, emailed=emailed)
+    return _UserChanged(user, emailed)
+
+
+class _UserChanged:
+    """The user as its schema reads it, and whom the change emailed (the person, once
+    however many of their changes emailed them)."""
+
+    def __init__(self, user: User, emailed: list[str]):
+        self._user = user
+        self.recipients = [
+            {"email": email, "audience": "person", "organization_id": user.organization_id}
+            for email in dict.fromkeys(emailed)
+        ]
+        self.emailed_summary = services.emailed_summary(emailed)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._user, name)
 
 
 _MOVE_REFUSALS = (
@@ -995,6 +1067,7 @@ def unlock_user(user_id: int) -> User:
 
 @blp.route("/users/<int:user_id>/forget-browsers", methods=["POST"])
 @access.staff("admin")
+@idempotent
 @blp.alt_response(404, description="No such user")
 @blp.response(200, BrowsersForgottenSchema)
 def forget_browsers(user_id: int) -> dict[str, Any]:
@@ -1003,7 +1076,9 @@ def forget_browsers(user_id: int) -> dict[str, Any]:
     computer. Every session of theirs ends too, their next sign-in on every browser
     asks for the code, and they are emailed why; audited `user.browsers_forgotten`
     with how many. None remembered: answered as they are, nothing recorded or sent,
-    so a retry is harmless."""
+    so a retry is harmless. With `Idempotency-Key`, a retry is answered with the
+    first answer (round 34: a retry after a lost answer read "0 forgotten, nobody
+    emailed", as if nothing had been done)."""
     user, forgotten = services.forget_browsers_for(current_actor(), user_id)
     return {
         "user": user,
@@ -1031,17 +1106,22 @@ def sign_out_user(user_id: int) -> dict[str, Any]:
 
     Each request ends the sessions again, but the person is emailed once in
     10 minutes: a repeat within them answers `recipients` empty and says why in
-    `summary`. With `Idempotency-Key`, a retry is not carried out again but answered
-    with the first answer."""
-    done = services.sign_out_for(current_actor(), user_id)
+    `summary`. An admin signing themselves out is not emailed. With
+    `Idempotency-Key`, a retry is not carried out again but answered with the first
+    answer."""
+    actor = current_actor()
+    done = services.sign_out_for(actor, user_id)
     user = done.user
     minutes = int(services.SIGNED_OUT_EMAILED_ONCE_IN.total_seconds() // 60)
-    told = (
-        f"emailed {user.email}"
-        if done.emailed
-        else f"emailed nobody: {user.email} was emailed about a sign-out in the last "
-        f"{minutes} minutes"
-    )
+    if done.emailed:
+        told = f"emailed {user.email}"
+    elif user.id == actor.user_id:
+        told = f"emailed nobody: {user.email} is your own account"
+    else:
+        told = (
+            f"emailed nobody: {user.email} was emailed about a sign-out in the last "
+            f"{minutes} minutes"
+        )
     return {
         "user": user,
         "sessions_ended": True,

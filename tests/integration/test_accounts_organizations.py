@@ -150,6 +150,11 @@ def test_licensing_staff_change_the_standing_on_the_console_with_a_reason(
     response = client.post(f"{url}/standing", data={"action": "suspend", "reason": "Audit pending"})
     assert response.status_code == 302
     assert _organization(vendor).standing == "suspended"
+    # Round 34: the message says whom it emailed (staff asked "did they hear?").
+    contact = _organization(vendor).billing_email
+    assert f"is now suspended. We emailed 2 addresses: {vendor.email}, {contact}." in client.get(
+        url
+    ).get_data(as_text=True)
     event = _events("organization.standing_changed")[-1]
     assert event.actor == licensing_staff.email
     assert event.actor_user_id == licensing_staff.id
@@ -184,6 +189,14 @@ def test_the_api_changes_standing_and_answers_409_for_an_illegal_step(
     assert done.status_code == 200, done.get_json()
     assert done.get_json()["standing"] == "pending_payment"
     assert done.get_json()["good_standing"] is False
+    # Round 34: whom it emailed, as round 33's organization steps answer it.
+    organization_id = vendor.organization_id
+    contact = _organization(vendor).billing_email
+    assert done.get_json()["recipients"] == [
+        {"email": vendor.email, "audience": "member", "organization_id": organization_id},
+        {"email": contact, "audience": "billing_contact", "organization_id": organization_id},
+    ]
+    assert done.get_json()["emailed_summary"] == (f"emailed 2 addresses: {vendor.email}, {contact}")
     illegal = client.post(url, json={"action": "activate"}, headers=headers)
     assert illegal.status_code == 409
     assert illegal.mimetype == PROBLEM

@@ -10,6 +10,7 @@ import json
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -601,6 +602,12 @@ def test_an_admin_signs_out_everywhere_a_person_with_no_browser_remembered(
     question = asked.get_data(as_text=True)
     assert "out everywhere?" in question
     assert "Their API tokens keep working." in question
+    # Round 34: the once-in-10-minutes rule, said where the admin decides.
+    assert (
+        f"They are emailed at {vendor.email} that the office did it, at most once in "
+        "10 minutes: signing them out again within them ends the sessions again without "
+        "another email." in question
+    )
     assert laptop.get("/portal/").status_code == 200  # nothing yet
 
     done = console.post(path, data={"confirmed": "yes"}, follow_redirects=True)
@@ -701,11 +708,12 @@ def test_an_admin_signs_a_person_out_everywhere_through_the_api(
     assert missing.status_code == 404
 
 
-def test_a_sign_out_retried_with_its_idempotency_key_gets_the_first_answer(
-    app: Flask, vendor: User, admin: User
-) -> None:
-    hr = {**factories.bearer(admin), "Idempotency-Key": "stolen-laptop-1"}
-    path = f"/api/v1/users/{vendor.id}/sign-out"
+def _retried_with_its_key(app: Flask, vendor: User, admin: User, step: str) -> dict[str, Any]:
+    """The office's `step` on `vendor` sent twice with one `Idempotency-Key`: the retry
+    is answered with the first answer, which emailed the person; the key sent for
+    another person is a 422. The first answer."""
+    hr = {**factories.bearer(admin), "Idempotency-Key": f"{step}-1"}
+    path = f"/api/v1/users/{vendor.id}/{step}"
     first = app.test_client().post(path, headers=hr)
     assert first.status_code == 200
     assert "Idempotent-Replayed" not in first.headers
@@ -716,10 +724,40 @@ def test_a_sign_out_retried_with_its_idempotency_key_gets_the_first_answer(
     assert retry.headers["Idempotent-Replayed"] == "true"
     assert retry.get_json() == first.get_json()
     assert retry.get_json()["recipients"][0]["email"] == vendor.email
+    other = app.test_client().post(f"/api/v1/users/{admin.id}/{step}", headers=hr)
+    assert other.status_code == 422  # the key, for another person
+    answer: dict[str, Any] = first.get_json()
+    return answer
+
+
+def test_a_sign_out_retried_with_its_idempotency_key_gets_the_first_answer(
+    app: Flask, vendor: User, admin: User
+) -> None:
+    _retried_with_its_key(app, vendor, admin, "sign-out")
     assert len(events_of(vendor, "user.signed_out")) == 1  # not carried out again
     assert len(_emails("signed_out_by_office")) == 1
-    other = app.test_client().post(f"/api/v1/users/{admin.id}/sign-out", headers=hr)
-    assert other.status_code == 422  # the key, for another person
+
+
+def test_an_admin_signing_themselves_out_through_the_api_is_not_emailed_as_by_the_office(
+    app: Flask, admin: User, signed_in: SignIn
+) -> None:
+    """Round 34 walk: the console stopped offering an admin their own sign-out (round 32:
+    it emailed them that the office had signed them out "as asked"), but the API still
+    did it. Their sessions end; nobody is emailed, and the answer says why."""
+    console = signed_in(app.test_client(), admin)
+    answer = app.test_client().post(
+        f"/api/v1/users/{admin.id}/sign-out", headers=factories.bearer(admin)
+    )
+
+    assert answer.status_code == 200, answer.get_json()
+    assert answer.get_json()["recipients"] == []
+    assert answer.get_json()["summary"] == (
+        f"Signed {admin.email} out everywhere; emailed nobody: {admin.email} is your own account."
+    )
+    assert console.get("/console/").status_code == 302
+    assert _emails("signed_out_by_office") == []
+    [event] = events_of(admin, "user.signed_out")
+    assert json.loads(event.after) == {"sessions": "ended", "emailed": False}
 
 
 def _refused_callers(vendor: User, licensing_staff: User, admin: User) -> dict[str, dict[str, str]]:
@@ -836,6 +874,19 @@ def test_an_admin_forgets_a_persons_browsers_through_the_api(
         app.test_client().post("/api/v1/users/987654/forget-browsers", headers=hr).status_code
         == 404
     )
+
+
+def test_a_forget_browsers_retried_with_its_idempotency_key_gets_the_first_answer(
+    app: Flask, vendor: User, admin: User, vendor_remembered: FlaskClient
+) -> None:
+    """Round 34: an HR system whose first answer was lost retried, and read "0 browsers
+    forgotten, sessions not ended, nobody emailed", as if nothing had been done. With
+    its key, the retry is answered with the first answer and nothing is done again."""
+    first = _retried_with_its_key(app, vendor, admin, "forget-browsers")
+    assert first["browsers_forgotten"] == 1
+    assert first["sessions_ended"] is True
+    _forgotten_once(vendor)  # audited once
+    assert len(_emails("browsers_forgotten")) == 1
 
 
 def test_a_vendor_administrator_or_other_staff_cannot_forget_a_persons_browsers_through_the_api(

@@ -214,7 +214,11 @@ def test_an_administrator_makes_a_member_administrator_audited_and_emailed(
         data={"role": "administrator"},
         follow_redirects=True,
     )
-    assert f"{member.full_name} is now an administrator." in done.get_data(as_text=True)
+    # Round 34: the page says whom the change emailed, as the office's own steps do.
+    assert (
+        f"{member.full_name} is now an administrator. We emailed them at {member.email}."
+        in done.get_data(as_text=True)
+    )
     assert _fresh(member).organization_role == "administrator"
     (event,) = db.session().scalars(
         select(AuditEvent).where(
@@ -250,6 +254,11 @@ def test_the_api_shows_roles_and_an_administrator_sets_them(
     )
     assert changed.status_code == 200
     assert changed.get_json()["role"] == "administrator"
+    # Round 34: whom the change emailed, as round 33's steps answer it.
+    assert changed.get_json()["recipients"] == [
+        {"email": member.email, "audience": "person", "organization_id": member.organization_id}
+    ]
+    assert changed.get_json()["emailed_summary"] == f"emailed {member.email}"
     invited = client.post(
         f"/api/v1/organizations/{vendor.organization_id}/invitations",
         json={"email": "new@tidewater.example"},
@@ -290,6 +299,17 @@ def test_a_role_change_and_a_removal_in_one_request_are_made_together(
     assert both.status_code == 200, both.get_json()
     assert both.get_json()["role"] == "member"
     assert both.get_json()["is_active"] is False
+    # Two emails (access removed, role changed) to one address: one entry (round 34).
+    assert both.get_json()["recipients"] == [
+        {"email": member.email, "audience": "person", "organization_id": member.organization_id}
+    ]
+    assert both.get_json()["emailed_summary"] == f"emailed {member.email}"
+    templates = [
+        message.template
+        for message in db.session().scalars(select(OutboxMessage))
+        if message.to == [member.email]
+    ]
+    assert sorted(templates) == ["access_removed", "role_changed", "role_changed"]
     assert (_fresh(member).organization_role, _fresh(member).is_active) == ("member", False)
 
 
@@ -514,7 +534,10 @@ def test_the_office_makes_a_member_administrator_on_the_console(
     page = office.get(f"/console/organizations/{vendor.organization_id}").get_data(as_text=True)
     assert "Make administrator" in page
     done = office.post(url, data={"role": "administrator"}, follow_redirects=True)
-    assert f"{member.full_name} is now an administrator." in done.get_data(as_text=True)
+    assert (
+        f"{member.full_name} is now an administrator. We emailed them at {member.email}."
+        in done.get_data(as_text=True)
+    )
     services.set_user_active(vendor.id, False, _actor(admin))
     (event,) = db.session().scalars(
         select(AuditEvent).where(AuditEvent.action == "user.role_changed")
@@ -670,3 +693,87 @@ def test_the_migration_makes_every_existing_vendor_user_an_administrator(
             )
         ).one()
         assert invited == "member"
+
+
+# --- whom removing a colleague or changing a role emailed (round 34) -----------------------
+
+
+def test_removing_a_colleagues_access_says_they_were_emailed_where_it_is_decided_and_done(
+    app: Flask, vendor: User, member: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    """Round 34 walk: an administrator removed a colleague who had left; the colleague
+    was emailed who removed their access and whom to ask, and neither the confirmation
+    nor the page's message said so ("did you tell them?")."""
+    client = signed_in(app.test_client(), vendor)
+    path = f"/organization/members/{member.id}/deactivate"
+
+    asked = client.post(path).get_data(as_text=True)
+
+    assert (
+        f"They are emailed at {member.email} that you removed their access, what stopped "
+        "working, and whom to ask." in asked
+    )
+    done = client.post(path, data={"confirmed": "yes"}, follow_redirects=True)
+    assert (
+        f"{member.full_name} can no longer sign in, and their API tokens are revoked. "
+        f"We emailed them at {member.email}." in done.get_data(as_text=True)
+    )
+    (told,) = db.session().scalars(
+        select(OutboxMessage).where(OutboxMessage.template == "access_removed")
+    )
+    assert told.to == [member.email]
+
+
+def test_stepping_down_oneself_says_you_were_emailed(
+    app: Flask, vendor: User, member: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    services.set_organization_role(member.id, "administrator", _actor(vendor))
+    client = signed_in(app.test_client(), vendor)
+
+    done = client.post(
+        f"/organization/members/{vendor.id}/role", data={"role": "member"}, follow_redirects=True
+    )
+
+    assert f"You are now a member. We emailed you at {vendor.email}." in done.get_data(as_text=True)
+
+
+def test_the_office_deactivating_a_vendor_user_says_whom_it_emailed_and_a_staff_account_nobody(
+    app: Flask, vendor: User, member: User, licensing_staff: User, admin: User, signed_in: Any
+) -> None:
+    console = signed_in(app.test_client(), admin)
+    path = f"/console/users/{member.id}/active"
+    asked = console.post(path, data={"active": "false"}).get_data(as_text=True)
+    assert f"They are emailed at {member.email} that the office removed their access." in asked
+
+    done = console.post(path, data={"active": "false", "confirmed": "yes"}, follow_redirects=True)
+
+    assert (
+        f"{member.email} can no longer sign in, and their API tokens are revoked. "
+        f"We emailed them at {member.email}." in done.get_data(as_text=True)
+    )
+    staff_path = f"/console/users/{licensing_staff.id}/active"
+    staff_asked = console.post(staff_path, data={"active": "false"}).get_data(as_text=True)
+    assert "They are emailed" not in staff_asked
+    staff_done = console.post(
+        staff_path, data={"active": "false", "confirmed": "yes"}, follow_redirects=True
+    ).get_data(as_text=True)
+    assert f"{licensing_staff.email} can no longer sign in" in staff_done
+    assert "We emailed" not in staff_done
+
+
+def test_an_api_change_that_emails_nobody_answers_so_and_why(
+    client: FlaskClient, vendor: User, member: User, admin: User
+) -> None:
+    """Restoring access, staff roles and a change to nothing email nobody: the answer
+    says so rather than leaving a client to guess (round 34)."""
+    services.set_user_active(member.id, False, _actor(vendor))
+    restored = client.patch(
+        f"/api/v1/users/{member.id}", json={"is_active": True}, headers=bearer(vendor)
+    )
+    assert restored.status_code == 200, restored.get_json()
+    assert restored.get_json()["recipients"] == []
+    assert restored.get_json()["emailed_summary"].startswith("emailed nobody: ")
+    unchanged = client.patch(
+        f"/api/v1/users/{member.id}", json={"role": "member"}, headers=bearer(vendor)
+    )
+    assert unchanged.get_json()["recipients"] == []

@@ -453,8 +453,9 @@ def test_a_route_taking_an_idempotency_key_documents_the_replayed_header(
         if any(p.get("name") == "Idempotency-Key" for p in operation.get("parameters", []))
     ]
     # The four money-moving POSTs; a statement sent again (round 28); a flagged card
-    # payment accepted (round 30); a person signed out everywhere (round 33).
-    assert len(keyed) == 7
+    # payment accepted (round 30); a person signed out everywhere (round 33), and their
+    # browsers forgotten (round 34).
+    assert len(keyed) == 8
     for method, path, operation in keyed:
         successes = [code for code in operation["responses"] if code.startswith("2")]
         assert successes, (method, path)

@@ -83,6 +83,7 @@ from licensing.accounts.services.remembered_browsers import (
 )
 from licensing.accounts.services.roles import (
     active_administrators,
+    emailed_summary,
     set_organization_role,
     set_organization_role_by_email,
     whom_to_ask,
@@ -119,6 +120,7 @@ from licensing.accounts.services.standing import (
     restore_standing_if_clear,
     standing_block_reason,
     standing_block_reason_now,
+    standing_emailed_summary,
 )
 from licensing.accounts.services.tokens import (
     API_TOKEN_PREFIX,
@@ -210,6 +212,7 @@ __all__ = [
     "create_staff_user",
     "create_vendor_user",
     "delete_expired_browsers",
+    "emailed_summary",
     "ensure_good_standing",
     "ensure_licensable",
     "expired_invitation_help",
@@ -259,6 +262,7 @@ __all__ = [
     "sign_up",
     "standing_block_reason",
     "standing_block_reason_now",
+    "standing_emailed_summary",
     "tokens_still_remembered",
     "turn_off",
     "turn_off_for",

@@ -32,30 +32,41 @@ from licensing.errors import Conflict, InvalidInput, PermissionDenied
 from licensing.mail import services as mail
 
 
-def update_user(user_id: int, changes: Mapping[str, Any], actor: Actor) -> User:
+def update_user(
+    user_id: int,
+    changes: Mapping[str, Any],
+    actor: Actor,
+    *,
+    emailed: list[str] | None = None,
+) -> User:
     """Several changes to one account (the API's PATCH: staff `roles`, a vendor
     user's `role`, `is_active`) as one unit of work: each is the use case it is on
-    its own, and a refusal of any leaves none of them stored."""
+    its own, and a refusal of any leaves none of them stored. The addresses emailed
+    are added to `emailed`, when given (round 34)."""
     with db.transaction() as session:
         user = queries.get_member(session, user_id, actor)
         # Who may sign in first: its refusals (yourself, the last administrator)
         # are checked while the caller still holds the role the request began with.
         if "is_active" in changes:
-            user = set_user_active(user_id, changes["is_active"], actor)
+            user = set_user_active(user_id, changes["is_active"], actor, emailed=emailed)
         if "roles" in changes:
             user = set_staff_roles(user_id, changes["roles"], actor=actor)
         if "role" in changes:
-            user = set_organization_role(user_id, changes["role"], actor)
+            user = set_organization_role(user_id, changes["role"], actor, emailed=emailed)
         return user
 
 
-def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
+def set_user_active(
+    user_id: int, active: bool, actor: Actor, *, emailed: list[str] | None = None
+) -> User:
     """Deactivate (or reactivate) an account: an organization's administrator for a
     colleague (reactivating only one their organization deactivated), an admin for
     anyone. Nobody deactivates themselves; the last active admin stays, and so does
     an organization's last active administrator while it has other active users.
     Deactivating revokes the account's API tokens (each audited `api_token.revoked`
-    with the reason): a reactivated account creates new ones."""
+    with the reason): a reactivated account creates new ones. A member of an
+    organization whose access is removed is emailed: their address is added to
+    `emailed`, when given, so that the page and the API say whom (round 34)."""
     with db.transaction() as session:
         user = queries.get_member(session, user_id, actor)
         if actor.is_staff and not actor.has_role("admin"):
@@ -94,7 +105,10 @@ def set_user_active(user_id: int, active: bool, actor: Actor) -> User:
                 session, user, actor, INVITATIONS_WITHDRAWN.format(user.email)
             )
             _withdraw_reviewer(session, user, user.roles, f"{user.email} was deactivated", actor)
-            _tell_removed_member(session, user, actor, revoked, withdrawn)
+            if _tell_removed_member(session, user, actor, revoked, withdrawn) and (
+                emailed is not None
+            ):
+                emailed.append(user.email)
         return user
 
 
@@ -114,13 +128,14 @@ def _keep_an_administrator(
 
 def _tell_removed_member(
     session: Session, user: User, actor: Actor, tokens: list[str], invitations: int
-) -> None:
+) -> bool:
     """A member whose access a colleague or the office removed is told who did, when,
     what stopped working and whom to ask (it only found out at the next sign-in, or
-    from a program whose token failed). The office's own accounts are not told."""
+    from a program whose token failed). The office's own accounts are not told.
+    Whether it emailed."""
     organization = user.organization
     if organization is None:
-        return
+        return False
     remover = acting_colleague(session, actor)
     colleague = remover.name_and_email if remover is not None else None
     mail.enqueue(
@@ -139,6 +154,7 @@ def _tell_removed_member(
             "office_address": mail.sender_address(),
         },
     )
+    return True
 
 
 def revoke_tokens(session: Session, user: User, actor: Actor, note: str) -> list[str]:

@@ -287,7 +287,9 @@ def sign_out_for(actor: Actor, user_id: int) -> SignedOut:
             raise NotFound(f"There is no user {user_id}.")
         forgotten = forget_browsers(session, user, actor, OFFICE_FORGOT)
         user.session_generation += 1
-        emailed = not _recent_mail(
+        # An admin signing themselves out through the API is not emailed that "the
+        # office" did it (round 34; the console offers them their own *Sign out*).
+        emailed = user.id != actor.user_id and not _recent_mail(
             session, (SIGNED_OUT_EMAIL,), user.email, within=SIGNED_OUT_EMAILED_ONCE_IN
         )
         audit.record_event(

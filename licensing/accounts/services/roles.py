@@ -10,6 +10,8 @@ row, so two administrators demoting each other at once cannot both succeed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -139,7 +141,12 @@ def refuse_leaving_without_administrator(
 
 
 def set_organization_role(
-    user_id: int, role: str, actor: Actor, *, note: str | None = None
+    user_id: int,
+    role: str,
+    actor: Actor,
+    *,
+    note: str | None = None,
+    emailed: list[str] | None = None,
 ) -> User:
     """Make a vendor user an administrator or a member of their organization.
 
@@ -149,7 +156,8 @@ def set_organization_role(
     system (`licensing users set-role`). Only a user who may sign in is made an
     administrator (409 otherwise; `update_user` restores access first when asked in
     the same request); one whose access was removed may still be made a member.
-    Audited `user.role_changed` (with `note`) and emailed to the user."""
+    Audited `user.role_changed` (with `note`) and emailed to the user: their address
+    is added to `emailed`, when given, so that the page and the API say whom (round 34)."""
     if role not in ORGANIZATION_ROLES:
         raise InvalidInput.for_field(
             "role", f"Unknown role {role!r}; choose one of {', '.join(ORGANIZATION_ROLES)}."
@@ -174,6 +182,8 @@ def set_organization_role(
         before = user.organization_role
         _change_user(session, user, "user.role_changed", actor, note=note, organization_role=role)
         _tell_member(session, user, organization, actor, before=before)
+        if emailed is not None:
+            emailed.append(user.email)
         return user
 
 
@@ -219,6 +229,17 @@ def _tell_member(
             "portal_url": links().vendor_dashboard(),
         },
     )
+
+
+def emailed_summary(emailed: Sequence[str]) -> str:
+    """Whom a change to a colleague emailed, as a sentence's end (round 34): "emailed
+    jo@example.com", or "emailed nobody" and why, as round 33's steps say it."""
+    if not emailed:
+        return (
+            "emailed nobody: only a removed access and a new role are emailed to the "
+            "person, and neither changed"
+        )
+    return f"emailed {', '.join(dict.fromkeys(emailed))}"
 
 
 def with_article(role: str | None) -> str:

@@ -227,12 +227,13 @@ def _reason(reason: str | None, *, required: bool, action: str) -> str | None:
 
 def _notify_organization(
     session: Session, organization: Organization, *, subject: str, template: str, **context: Any
-) -> None:
+) -> list[str]:
     """Email the change to everyone who can act on it, each told what they can do
     (docs/accounts.md, Roles): the administrators and members, who pay and file
     reports, one message; the billing members and the billing contact (who may have
     no account), who pay, another, naming whom to ask to file a royalty report. The
-    billing contact always has an address, so someone who can pay always hears."""
+    billing contact always has an address, so someone who can pay always hears.
+    The addresses emailed, the licensing readers first."""
     readers = [user for user in queries.members(session, organization.id) if user.is_active]
     licensing = [
         user.email
@@ -261,6 +262,7 @@ def _notify_organization(
                 **context,
             },
         )
+    return licensing + paying
 
 
 def change_standing(
@@ -271,7 +273,7 @@ def change_standing(
     reason: str | None,
     notify: bool = True,
     actor: Actor,
-) -> None:
+) -> list[str]:
     """Move the organization's standing by `action`, through `states.STANDING`.
 
     Raises `IllegalTransition` (409, naming the allowed actions) for a step
@@ -279,23 +281,24 @@ def change_standing(
     `mark_pending_payment` come without a reason. Writes the audit event
     (the reason as its note) and, with `notify`, emails the organization's
     users and billing contact, each what they can do (`_notify_organization`),
-    naming `actor` in the audit log.
+    naming `actor` in the audit log. The addresses emailed (round 34).
     """
     before = organization.standing
     STANDING.step(before, action)  # an illegal step is refused before a missing reason
     note = _reason(reason, required=action in REASON_REQUIRED, action=action)
     after = STANDING.apply(session, organization, action, actor=actor, note=note)
-    if notify:
-        _notify_organization(
-            session,
-            organization,
-            subject=f"Your account standing is now {after.replace('_', ' ')}",
-            template="standing_changed",
-            before=before,
-            after=after,
-            reason=note,
-            dashboard_url=links().vendor_dashboard(),
-        )
+    if not notify:
+        return []
+    return _notify_organization(
+        session,
+        organization,
+        subject=f"Your account standing is now {after.replace('_', ' ')}",
+        template="standing_changed",
+        before=before,
+        after=after,
+        reason=note,
+        dashboard_url=links().vendor_dashboard(),
+    )
 
 
 # What an organization is behind on (an overdue invoice, an overdue royalty
@@ -448,17 +451,35 @@ def restore_standing_if_clear(
 
 
 def change_organization_standing(
-    organization_id: int, action: str, *, reason: str | None, actor: Actor
+    organization_id: int,
+    action: str,
+    *,
+    reason: str | None,
+    actor: Actor,
+    emailed: list[str] | None = None,
 ) -> Organization:
     """Staff change an organization's standing by hand (see `change_standing`): each
     step only by the role `states.STANDING_ROLES` names for it (billing staff hold for
     and release payment; licensing staff activate, suspend, reinstate and close), else
     `PermissionDenied` (403) naming that role. A step the standing does not allow
-    stays `IllegalTransition` (409, naming the allowed actions), whoever asks."""
+    stays `IllegalTransition` (409, naming the allowed actions), whoever asks. The
+    addresses emailed are added to `emailed`, when given, so that the console's
+    message and the API's answer say whom (round 34: they said nothing of it)."""
     actor.require_role("licensing", "billing")
     with db.transaction() as session:
         organization = queries.get_owned(session, Organization, organization_id, actor)
         STANDING.step(organization.standing, action)
         require_standing_role(actor, action)
-        change_standing(session, organization, action, reason=reason, actor=actor)
+        told = change_standing(session, organization, action, reason=reason, actor=actor)
+        if emailed is not None:
+            emailed.extend(told)
         return organization
+
+
+def standing_emailed_summary(emailed: Sequence[str]) -> str:
+    """Whom a change of standing emailed, as a sentence's end: "emailed 2 addresses:
+    a@x, b@y" (the billing contact always has one, so nobody is the exception)."""
+    if not emailed:
+        return "emailed nobody"
+    addresses = "address" if len(emailed) == 1 else "addresses"
+    return f"emailed {len(emailed)} {addresses}: {', '.join(emailed)}"
