@@ -3,12 +3,10 @@ without a time of their own, Flask-Limiter's line naming the client's address.""
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 import threading
-import urllib.request
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -23,12 +21,9 @@ from licensing import db, job_runs, serving
 from licensing.cli import main
 from licensing.job_runs import JobRun
 from licensing.worker import MINUTE, SCHEDULE, Job, Worker
+from tests.support.behind import AGENT, BIN, access_line_of_healthz, billing_head, serve_behind
 from tests.support.checkout import PROJECT_ROOT, this_checkout
-from tests.support.servers import free_port, until
 from tests.support.settings import production_environment
-
-BIN = Path(sys.executable).parent
-_AGENT = f"Python-urllib/{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def _served(monkeypatch: pytest.MonkeyPatch) -> list[tuple[Any, ...]]:
@@ -99,56 +94,18 @@ def test_plain_gunicorn_ends_the_access_line_with_the_request_id_and_warns_of_a_
     """Round 33: `gunicorn wsgi:app` wrote gunicorn's default access line (no id),
     or none at all, and said nothing of a database behind the code; it now reads
     gunicorn.conf.py, whose settings are `licensing serve`'s."""
-    from licensing import migrations
-
-    url = f"sqlite:///{tmp_path / 'older.db'}"
-    migrations.upgrade(url, "billing_0011")
-    environment = this_checkout(
-        {
-            **{name: value for name, value in os.environ.items() if name != "XDG_RUNTIME_DIR"},
-            "HOME": str(tmp_path),
-            "DATABASE_URL": url,
-            "SECRET_KEY": "s" * 64,
-            "AUDIT_HMAC_KEY": "a" * 64,
-        }
-    )
-    log, port = tmp_path / "log", free_port()
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [str(BIN / "gunicorn"), "wsgi:app", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-            env=environment,
-            cwd=PROJECT_ROOT,  # where an operator starts it: gunicorn.conf.py is read from there
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        until(lambda: "Booting worker" in log.read_text())
-        request_id = ""
-
-        def answered() -> bool:
-            nonlocal request_id
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
-                    request_id = r.headers["X-Request-Id"]
-            except OSError:
-                return False
-            return True
-
-        until(answered)
-        until(lambda: request_id in log.read_text())
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    text = log.read_text()
+    # Started where an operator starts it: gunicorn.conf.py is read from there.
+    command = [str(BIN / "gunicorn"), "wsgi:app"]
+    text, request_id = serve_behind(command, tmp_path, cwd=PROJECT_ROOT)
     assert re.search(
-        r"WARNING:licensing\.serve:The database lacks revision\(s\) .*billing_0014.*: "
+        rf"WARNING:licensing\.serve:The database lacks revision\(s\) .*{billing_head()}.*: "
         r"run `licensing db upgrade`\. Serving meanwhile: /readyz answers 503",
         text,
     ), text
     assert text.count("The database lacks revision(s)") == 1, text  # once, not per worker
-    access_line = [line for line in text.splitlines() if "GET /healthz" in line][-1]
-    assert access_line.endswith(f'"GET /healthz HTTP/1.1" 200 16 "-" "{_AGENT}" {request_id}')
-    assert "Control socket listening" not in text
+    assert access_line_of_healthz(text).endswith(
+        f'"GET /healthz HTTP/1.1" 200 16 "-" "{AGENT}" {request_id}'
+    )
 
 
 def test_gunicorn_conf_is_the_settings_licensing_serve_applies() -> None:

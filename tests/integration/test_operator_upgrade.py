@@ -5,11 +5,7 @@ mode, `/readyz` names an outbox nobody sends, and the access log names the reque
 from __future__ import annotations
 
 import logging
-import os
 import re
-import subprocess
-import sys
-import urllib.request
 from datetime import timedelta
 from pathlib import Path
 
@@ -23,12 +19,8 @@ from licensing.cli import main
 from licensing.db import utcnow
 from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
-from tests.support.checkout import this_checkout
-from tests.support.servers import free_port, until
+from tests.support.behind import AGENT, BIN, access_line_of_healthz, billing_head, serve_behind
 from tests.support.settings import production_environment
-
-BIN = Path(sys.executable).parent
-_AGENT = f"Python-urllib/{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def test_the_worker_on_a_database_behind_the_code_runs_no_job_and_says_what_to_run(
@@ -44,7 +36,7 @@ def test_the_worker_on_a_database_behind_the_code_runs_no_job_and_says_what_to_r
     assert result.exit_code == 1, result.output
     assert "Traceback" not in result.output
     assert "Error: no job ran: the database lacks revision(s) " in result.output
-    assert "billing_0014" in result.output
+    assert billing_head() in result.output
     assert "run `licensing db upgrade`" in result.output
 
 
@@ -103,55 +95,15 @@ def test_readyz_names_an_outbox_nobody_sends_and_still_takes_traffic(
 def test_serve_warns_at_start_when_the_database_is_behind_and_logs_each_requests_id(
     tmp_path: Path,
 ) -> None:
-    from licensing import migrations
-
-    url = f"sqlite:///{tmp_path / 'older.db'}"
-    migrations.upgrade(url, "billing_0011")
-    environment = this_checkout(
-        {
-            **{name: value for name, value in os.environ.items() if name != "XDG_RUNTIME_DIR"},
-            "HOME": str(tmp_path),
-            "DATABASE_URL": url,
-            "SECRET_KEY": "s" * 64,
-            "AUDIT_HMAC_KEY": "a" * 64,
-        }
-    )
-    log, port = tmp_path / "log", free_port()
-    with log.open("w") as output:
-        server = subprocess.Popen(
-            [str(BIN / "licensing"), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-            env=environment,
-            cwd=tmp_path,
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        until(lambda: "Booting worker" in log.read_text())
-        request_id = ""
-
-        def answered() -> bool:
-            nonlocal request_id
-            try:
-                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
-                    request_id = r.headers["X-Request-Id"]
-            except OSError:
-                return False
-            return True
-
-        until(answered)
-        until(lambda: request_id in log.read_text())
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-    text = log.read_text()
+    text, request_id = serve_behind([str(BIN / "licensing"), "serve"], tmp_path, cwd=tmp_path)
     assert re.search(
-        r"The database lacks revision\(s\) .*billing_0014.*: run `licensing db upgrade`\. "
+        rf"The database lacks revision\(s\) .*{billing_head()}.*: run `licensing db upgrade`\. "
         r"Serving meanwhile: /readyz answers 503",
         text,
     ), text
-    # The last: a try that timed out while the worker booted is logged too.
-    access_line = [line for line in text.splitlines() if "GET /healthz" in line][-1]
-    assert access_line.endswith(f'"GET /healthz HTTP/1.1" 200 16 "-" "{_AGENT}" {request_id}')
+    assert access_line_of_healthz(text).endswith(
+        f'"GET /healthz HTTP/1.1" 200 16 "-" "{AGENT}" {request_id}'
+    )
 
 
 def test_db_current_says_when_the_database_is_behind_the_code(tmp_path: Path) -> None:
