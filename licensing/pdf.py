@@ -544,6 +544,8 @@ def register_fonts(*, oblique: bool = False) -> None:
     about 3 MB, which processes that never draw a document (exports, the
     scheduled jobs) or never draw italics need not carry. Each face is parsed
     here, the subsets per document."""
+    if _FACES_REGISTERED and not oblique:  # asked for every paragraph and cell
+        return
     wanted = _FACES + (_OBLIQUE_FACES if oblique else ())
     if _registered.issuperset(wanted):
         return
@@ -556,11 +558,14 @@ def register_fonts(*, oblique: bool = False) -> None:
     pdfmetrics.registerFontFamily(
         FONT, normal=FONT, bold=FONT_BOLD, italic=FONT_ITALIC, boldItalic=FONT_BOLD_ITALIC
     )
+    _FACES_REGISTERED.append(True)
 
 
 _FACES = (FONT, FONT_BOLD)
 _OBLIQUE_FACES = (FONT_ITALIC, FONT_BOLD_ITALIC)
 _registered: set[str] = set()
+# Not empty once the regular and bold faces and the family are registered.
+_FACES_REGISTERED: list[bool] = []
 _OBLIQUE_MARKUP = re.compile(r"<\s*(i|em)\b", re.IGNORECASE)
 
 # Chinese, Japanese and Korean: DejaVu Sans has no glyph in any of their blocks,
@@ -717,6 +722,9 @@ def stylesheet() -> StyleSheet1:
 
 
 STYLES = stylesheet()
+# The styles by name, for the steps of every paragraph and cell: `STYLES[name]`
+# is a Python method looking in the sheet's aliases first (ours has none).
+_STYLE_BY_NAME: dict[str, Any] = STYLES.byName
 
 
 def text(value: object) -> str:
@@ -736,9 +744,14 @@ class _Paragraph(Paragraph):
     """
 
     _wrapped_width: float | None = None
+    blPara: Any  # reportlab's lines, set by a wrap (declared, not a class attribute)
     # Set by `para()` for plain text: its fragment is ours (no link, underline
     # or bullet), so whether it draws plainly depends on its style and lines alone.
     _plain_text = False
+    # Set by `para()` (and a bold run alone) where its style's fragment breaks
+    # the simple way (`_plain_breaking`, decided once per style: `_plain_fragment`),
+    # so that its wraps need not ask again; else the check runs at each wrap.
+    _breaks_plainly = False
     # The lines `wrap_plainly` set, and their key in the table of broken lines.
     _plain_blpara: Any = None
     _lines_key: tuple[Any, ...] | None = None
@@ -766,10 +779,11 @@ class _Paragraph(Paragraph):
         taken from the table of lines broken before (`_plain_lines`): what
         reportlab's `wrap` sets, without its general steps; None where reportlab
         must wrap it (markup, a word longer than the line, a wrap at another width)."""
-        if width == self._wrapped_width and "blPara" in self.__dict__:
+        fields = self.__dict__
+        if width == self._wrapped_width and "blPara" in fields:
             return self.width, self.height
         style = self.style
-        if width < _FUZZ or not _plain_breaking(self, style):
+        if width < _FUZZ or not (self._breaks_plainly or _plain_breaking(self, style)):
             return None
         indent = style.leftIndent
         widths = [
@@ -779,12 +793,17 @@ class _Paragraph(Paragraph):
         lines = self._plain_lines(widths, checked=True)
         if lines is None:
             return None
-        self.width = width
-        self._wrapWidths = widths
-        self.blPara = self._plain_blpara = lines
-        self.height = len(lines.lines) * style.leading
-        self._wrapped_width = width
-        return width, self.height
+        height = len(lines.lines) * style.leading
+        # What reportlab's `wrap` sets, in one update.
+        fields.update(
+            width=width,
+            _wrapWidths=widths,
+            blPara=lines,
+            _plain_blpara=lines,
+            height=height,
+            _wrapped_width=width,
+        )
+        return width, height
 
     def drawOn(self, canvas: Canvas, x: float, y: float, _sW: float = 0) -> None:
         """A plain paragraph placed as reportlab's `Flowable.drawOn` places it
@@ -910,8 +929,9 @@ class _Paragraph(Paragraph):
         if not (checked or _plain_breaking(self, style)):  # `wrap_plainly` checked it
             return None
         fragment = self.frags[0]
-        key = (fragment.text, fragment.fontName, fragment.fontSize, style.spaceShrinkage, *widths)
-        self._lines_key = key
+        attributes = fragment.__dict__
+        size = attributes["fontSize"]
+        key = (attributes["text"], attributes["fontName"], size, style.spaceShrinkage, *widths)
         known = _BROKEN_LINES.get(key)
         if known is None:
             known = self._break_plainly(fragment, style, widths)
@@ -921,16 +941,20 @@ class _Paragraph(Paragraph):
                 _BROKEN_LINES.clear()
             _BROKEN_LINES[key] = known
         lines, widest, ascent, descent = known
-        self._width_max = widest
-        self.height = self._splitLongWordCount = self._hyphenations = 0
-        return _clone(
-            fragment,
-            kind=0,
-            lines=lines,
-            ascent=ascent,
-            descent=descent,
-            fontSize=fragment.fontSize,
+        self.__dict__.update(
+            _lines_key=key, _width_max=widest, height=0, _splitLongWordCount=0, _hyphenations=0
         )
+        # `_clone(fragment, kind=0, lines=..., ascent=..., descent=..., fontSize=...)`, inlined.
+        copy: ParaFrag = ParaFrag.__new__(ParaFrag)
+        copy.__dict__ = {
+            **attributes,
+            "kind": 0,
+            "lines": lines,
+            "ascent": ascent,
+            "descent": descent,
+            "fontSize": size,
+        }
+        return copy
 
     @staticmethod
     def _break_plainly(fragment: ParaFrag, style: ParagraphStyle, widths: Sequence[float]) -> Any:
@@ -1228,16 +1252,33 @@ def _clone(fragment: ParaFrag, **changes: Any) -> ParaFrag:
     return copy
 
 
-# The fragment reportlab's parser makes for plain text in each style, by style name.
-_PLAIN_FRAGMENTS: dict[str, ParaFrag] = {}
+# By style name: the fragment reportlab's parser makes for plain text in the
+# style, and the attributes reportlab's `Paragraph.__init__` gives a paragraph
+# of one such fragment (its text and fragments aside), with whether its lines
+# break the simple way (`_plain_breaking`), which is the same for every such
+# paragraph of the style: decided here once, not at each wrap.
+_PLAIN_FRAGMENTS: dict[str, tuple[ParaFrag, dict[str, Any]]] = {}
 
 
-def _plain_fragment(style: str) -> ParaFrag:
-    fragment = _PLAIN_FRAGMENTS.get(style)
-    if fragment is None:
-        parsed: ParaFrag = Paragraph("x", STYLES[style]).frags[0]
-        fragment = _PLAIN_FRAGMENTS[style] = parsed
-    return fragment
+def _plain_fragment(style: str) -> tuple[ParaFrag, dict[str, Any]]:
+    known = _PLAIN_FRAGMENTS.get(style)
+    if known is None:
+        paragraph_style = _STYLE_BY_NAME[style]
+        parsed: ParaFrag = Paragraph("x", paragraph_style).frags[0]
+        probe = _Paragraph("x", paragraph_style, frags=[_plain_copy(parsed, "x")])
+        fields = {**probe.__dict__, "_plain_text": True}
+        if _plain_breaking(probe, paragraph_style):
+            fields["_breaks_plainly"] = True
+        known = _PLAIN_FRAGMENTS[style] = (parsed, fields)
+    return known
+
+
+def _plain_copy(fragment: ParaFrag, text: str) -> ParaFrag:
+    """`_clone(fragment, text=text, link=[], us_lines=[])`, inlined: a plain
+    paragraph's fragment."""
+    copy: ParaFrag = ParaFrag.__new__(ParaFrag)
+    copy.__dict__ = {**fragment.__dict__, "text": text, "link": [], "us_lines": []}
+    return copy
 
 
 # Text as reportlab cleans it (whitespace runs and line breaks made single
@@ -1302,9 +1343,11 @@ def para(value: object, style: str = "Body") -> Paragraph:
         return _parsed(_with_font_tags(raw, _han_font(raw), text), style)
     if not cleaned:
         return _parsed(text(raw), style)
-    fragment = _clone(_plain_fragment(style), text=cleaned, link=[], us_lines=[])
-    paragraph = _Paragraph(cleaned, STYLES[style], frags=[fragment])
-    paragraph._plain_text = True
+    fragment, fields = _plain_fragment(style)
+    # What `_Paragraph(cleaned, STYLES[style], frags=[...])` sets, and `_plain_text`,
+    # without reportlab's `__init__` and `_setup` for each paragraph.
+    paragraph: _Paragraph = _Paragraph.__new__(_Paragraph)
+    paragraph.__dict__ = {**fields, "text": cleaned, "frags": [_plain_copy(fragment, cleaned)]}
     return paragraph
 
 
@@ -1374,7 +1417,7 @@ def _cell(value: object, style: str, width: float) -> Any:
     if not cleaned:
         return []
     register_fonts()  # the cell is measured here, before the document is built
-    font = STYLES[style]
+    font = _STYLE_BY_NAME[style]
     fits = width - 2 * _CELL_PADDING - 0.01
     if (
         "\xa0" not in cleaned

@@ -1123,3 +1123,37 @@ def test_a_line_is_written_as_reportlabs_canvas_writes_it() -> None:
         ours.line(x1, y1, x2, y2)
         theirs.line(x1, y1, x2, y2)
     assert ours._code == theirs._code  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("style", sorted(pdf.STYLES.byName))
+def test_a_plain_paragraph_is_made_as_reportlabs_init_makes_it(style: str) -> None:
+    """`para()` sets a paragraph's attributes itself, from a template per style:
+    the same as reportlab's `Paragraph.__init__` sets them, and the per-style
+    answer to whether its lines break the simple way is `_plain_breaking`'s."""
+    ours = pdf.para("Licensed  use\nand fee", style)
+    fragment = ours.frags[0]
+    theirs = pdf._Paragraph(ours.text, pdf.STYLES[style], frags=[fragment])
+    theirs._plain_text = True
+    fields = dict(ours.__dict__)
+    assert fields.pop("_breaks_plainly", False) == pdf._plain_breaking(theirs, theirs.style)
+    assert fields == theirs.__dict__
+    assert fragment.__dict__ == {
+        **pdf._plain_fragment(style)[0].__dict__,
+        "text": "Licensed use and fee",
+        "link": [],
+        "us_lines": [],
+    }
+    assert pdf.para("Licensed use", style).frags[0] is not fragment  # never shared
+
+
+def test_a_plain_paragraph_is_not_asked_at_each_wrap_whether_it_breaks_plainly(
+    monkeypatch: Any,
+) -> None:
+    value = "royalty terms for the licensed product " * 6
+    paragraph = pdf.para(value, "Clause")
+    monkeypatch.setattr(pdf, "_plain_breaking", lambda *_: pytest.fail("asked again"))
+    assert paragraph.wrap(300, 1000) == paragraph.wrap(300, 1000)
+    monkeypatch.undo()
+    reference = Paragraph(pdf.text(value), pdf.STYLES["Clause"])
+    assert reference.wrap(300, 1000) == (300, paragraph.height)
+    assert paragraph.blPara.lines == reference.blPara.lines
