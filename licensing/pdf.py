@@ -755,6 +755,9 @@ class _Paragraph(Paragraph):
     # The lines `wrap_plainly` set, and their key in the table of broken lines.
     _plain_blpara: Any = None
     _lines_key: tuple[Any, ...] | None = None
+    # Whether the text of those lines is printable (`str.isprintable`), found
+    # once per text with its lines rather than at each drawing.
+    _printable = False
 
     # reportlab's `Flowable.getSpaceBefore` and `getSpaceAfter` (the paragraph's
     # own attribute if it has one, else its style's), without the failed look-up
@@ -813,16 +816,20 @@ class _Paragraph(Paragraph):
         the restore would put back what is already there. Else reportlab's."""
         # reportlab's members, which its stubs leave out.
         flowable: Any = self
-        plain = not (flowable.debug or getattr(self, "_showBoundary", None))
+        # A paragraph has no `_showBoundary` unless something set it on it
+        # (reportlab's `Paragraph.__init__` does not), so no failed look-up.
+        plain = not (flowable.debug or self.__dict__.get("_showBoundary"))
         key = self._drawing_key(canvas) if plain else None
         drawn = _DRAWN.get(key) if key is not None else None
         if drawn is None and not (plain and _draws_plainly(self)):
             flowable_draw_on: Any = super().drawOn
             flowable_draw_on(canvas, x, y, _sW)
             return
+        if _sW:  # `_hAlignAdjust` moves nothing where nothing is spare (our loop's paragraphs)
+            x = flowable._hAlignAdjust(x, _sW)
         code: list[str] = canvas._code  # type: ignore[attr-defined]
         # saveState's q, then translate's matrix (nothing before it to merge with).
-        code += ("q", f"1 0 0 1 {_fp(flowable._hAlignAdjust(x, _sW), y)} cm")
+        code += ("q", f"1 0 0 1 {_fp(x, y)} cm")
         if drawn is not None:
             _draw_in_colour(canvas, self.blPara.textColor, drawn)
         else:
@@ -841,21 +848,28 @@ class _Paragraph(Paragraph):
         characters all have one already (the notices' © and ®, each step of
         working's "·", once the document has drawn them) is keyed by the text
         as coded. Else None: drawn, and not remembered."""
-        lines: Any = self.__dict__.get("blPara")
+        fields = self.__dict__
+        lines: Any = fields.get("blPara")
         if not self._plain_text or lines is None or lines is not self._plain_blpara:
             return None
-        text: str = self.frags[0].text
-        if not text.isprintable():
+        # Whether the text is printable was found with its lines (`_plain_lines`).
+        if not self._printable:
             return None
-        font: Any = pdfmetrics.getFont(lines.fontName)
+        text: str = self.frags[0].text
+        font_name: str = lines.fontName
         coded: str | None = None
         if not text.isascii():
+            font: Any = pdfmetrics.getFont(font_name)
             state: Any = font.state.get(canvas._doc)  # type: ignore[attr-defined]
             known: frozenset[str] | None = getattr(state, "known_characters", None)
             if known is None or not known.issuperset(text):
                 return None  # a character without its code yet: reportlab assigns it
             coded = text.translate(state.first_subset_codes)
-        return (self._lines_key, self.style, _first_subset_name(canvas, font), self.height, coded)
+        names: dict[str, str] | None = getattr(canvas, "_first_subset_names", None)
+        name = names.get(font_name) if names is not None else None
+        if name is None:
+            name = _first_subset_name(canvas, pdfmetrics.getFont(font_name))
+        return (fields["_lines_key"], self.style, name, fields["height"], coded)
 
     def drawPara(self, debug: int = 0) -> None:
         """One left-aligned plain paragraph drawn with the operators reportlab's
@@ -934,15 +948,20 @@ class _Paragraph(Paragraph):
         key = (attributes["text"], attributes["fontName"], size, style.spaceShrinkage, *widths)
         known = _BROKEN_LINES.get(key)
         if known is None:
-            known = self._break_plainly(fragment, style, widths)
-            if known is None:
+            broken = self._break_plainly(fragment, style, widths)
+            if broken is None:
                 return None
             if len(_BROKEN_LINES) >= _BROKEN_LINES_BOUND:
                 _BROKEN_LINES.clear()
-            _BROKEN_LINES[key] = known
-        lines, widest, ascent, descent = known
+            known = _BROKEN_LINES[key] = (*broken, attributes["text"].isprintable())
+        lines, widest, ascent, descent, printable = known
         self.__dict__.update(
-            _lines_key=key, _width_max=widest, height=0, _splitLongWordCount=0, _hyphenations=0
+            _lines_key=key,
+            _printable=printable,
+            _width_max=widest,
+            height=0,
+            _splitLongWordCount=0,
+            _hyphenations=0,
         )
         # `_clone(fragment, kind=0, lines=..., ascent=..., descent=..., fontSize=...)`, inlined.
         copy: ParaFrag = ParaFrag.__new__(ParaFrag)
@@ -1113,10 +1132,28 @@ def _draw_in_colour(canvas: Canvas, colour: Any, code: str) -> None:
     styles') changes nothing that the restore does not undo, so its operators
     are written without copying the canvas's state twice; reportlab does
     anything else."""
-    alpha = getattr(colour, "alpha", None)
     state: Any = canvas
+    # The colour's alpha and fill operator, by the colour itself (our styles'
+    # few colours, never changed once made), else found and kept.
+    known = _COLOUR_FILLS.get(id(colour))
+    fill: str | None
+    if known is not None and known[0] is colour:
+        alpha, fill = known[1], known[2]
+    elif type(colour) is colors.Color:
+        alpha = getattr(colour, "alpha", None)
+        rgb = (colour.red, colour.green, colour.blue)
+        fill = _FILLS.get(rgb)
+        if fill is None:
+            if len(_FILLS) >= _FILLS_BOUND:
+                _FILLS.clear()
+            fill = _FILLS[rgb] = f"{fp_str(rgb)} rg"
+        if len(_COLOUR_FILLS) >= _FILLS_BOUND:
+            _COLOUR_FILLS.clear()
+        _COLOUR_FILLS[id(colour)] = (colour, alpha, fill)
+    else:
+        alpha, fill = None, None
     if (
-        type(colour) is not colors.Color
+        fill is None
         or getattr(canvas, "_enforceColorSpace", None) is not None
         or (alpha is not None and alpha != state._extgstate.getValue("ca"))
     ):
@@ -1128,12 +1165,6 @@ def _draw_in_colour(canvas: Canvas, colour: Any, code: str) -> None:
     document = state._doc
     if alpha is not None and document._pdfVersion < _TRANSPARENCY_VERSION:
         document.ensureMinPdfVersion("transparency")  # as setFillAlpha does
-    rgb = (colour.red, colour.green, colour.blue)
-    fill = _FILLS.get(rgb)
-    if fill is None:
-        if len(_FILLS) >= _FILLS_BOUND:
-            _FILLS.clear()
-        fill = _FILLS[rgb] = f"{fp_str(rgb)} rg"
     state._code += ("q", fill, code, "Q")
 
 
@@ -1141,6 +1172,8 @@ def _draw_in_colour(canvas: Canvas, colour: Any, code: str) -> None:
 # PDF version a colour with an alpha asks for: both were a microsecond and more
 # for every paragraph drawn.
 _FILLS: dict[tuple[float, float, float], str] = {}
+# By the colour object's id, with the colour (so its id is not another's) and its alpha.
+_COLOUR_FILLS: dict[int, tuple[Any, float | None, str]] = {}
 _FILLS_BOUND = 256
 _TRANSPARENCY_VERSION = pdfdoc.PDF_SUPPORT_VERSION["transparency"]
 
@@ -1230,7 +1263,10 @@ def _word_width(measured: dict[str, float], word: str, font: str, size: float) -
 # line widths: the clauses and notices are the same text in every agreement, and
 # each invoice repeats its headings. Read, never changed, by reportlab (it slices
 # them when it splits a paragraph). Emptied when it grows past a bound.
-_BROKEN_LINES: dict[tuple[Any, ...], tuple[list[tuple[float, list[str]]], float, float, float]] = {}
+# Beside them, whether the text is printable (`_Paragraph._drawing_key`).
+_BROKEN_LINES: dict[
+    tuple[Any, ...], tuple[list[tuple[float, list[str]]], float, float, float, bool]
+] = {}
 _BROKEN_LINES_BOUND = 4096
 
 
