@@ -2066,11 +2066,14 @@ def _laid_out_by_us(flowable: Any) -> bool:
     kind = type(flowable)
     if kind is KeepTogether:
         return all(map(_laid_out_by_us, flowable._content))
-    return kind in _OUR_KINDS or _is_drawing(kind)
-
-
-# The kinds of flowable our loop lays out (with KeepTogether of them, and charts).
-_OUR_KINDS = frozenset({_Paragraph, _RunsLine, Table, _RuledTable, Spacer, CondPageBreak})
+    return kind in (
+        _Paragraph,
+        _RunsLine,
+        Table,
+        _RuledTable,
+        Spacer,
+        CondPageBreak,
+    ) or _is_drawing(kind)
 
 
 def _is_drawing(kind: type) -> bool:
@@ -2277,10 +2280,6 @@ class _Layout:
             plain = flowable.wrap_plainly(self.width)
             if plain is not None:
                 return plain
-        return self._wrap_other(flowable, available)
-
-    def _wrap_other(self, flowable: Any, available: float) -> tuple[float, float]:
-        """`_wrap` of what is not a plain paragraph (or is one that reportlab wraps)."""
         if isinstance(flowable, Spacer):
             return flowable.width, flowable.height
         # A table's size depends on the width alone (its rows are measured, not
@@ -2297,19 +2296,17 @@ class _Layout:
         return size
 
     def _place(self, flowable: Any) -> bool:
-        """The frame's `_add`: the flowable drawn below what is on the page, if it fits.
-        (`_space_before` and `_wrap` inlined: this runs for every flowable placed.)"""
-        top = self.y
-        space = 0 if self.at_top else max(float(flowable.getSpaceBefore()) - self.space_after, 0)
-        available = top - self.bottom - space
+        """The frame's `_add`: the flowable drawn below what is on the page, if it fits."""
+        space = self._space_before(flowable)
+        available = self.y - self.bottom - space
         if available <= 0:
             return False
-        plain = flowable.wrap_plainly(self.width) if type(flowable) is _Paragraph else None
-        width, height = plain if plain is not None else self._wrap_other(flowable, available)
-        y = top - (height + space)
+        width, height = self._wrap(flowable, available)
+        y = self.y - (height + space)
         if y < self.bottom - _FUZZ:
             return False
-        self._draw(flowable, y, width, flowable.getSpaceAfter())
+        after = flowable.getSpaceAfter()
+        self._draw(flowable, y, width, after)
         return True
 
     def _draw(self, flowable: Any, y: float, width: float, after: float) -> None:
