@@ -544,6 +544,8 @@ def register_fonts(*, oblique: bool = False) -> None:
     about 3 MB, which processes that never draw a document (exports, the
     scheduled jobs) or never draw italics need not carry. Each face is parsed
     here, the subsets per document."""
+    if _FACES_REGISTERED and not oblique:  # asked for every paragraph and cell
+        return
     wanted = _FACES + (_OBLIQUE_FACES if oblique else ())
     if _registered.issuperset(wanted):
         return
@@ -556,11 +558,14 @@ def register_fonts(*, oblique: bool = False) -> None:
     pdfmetrics.registerFontFamily(
         FONT, normal=FONT, bold=FONT_BOLD, italic=FONT_ITALIC, boldItalic=FONT_BOLD_ITALIC
     )
+    _FACES_REGISTERED.append(True)
 
 
 _FACES = (FONT, FONT_BOLD)
 _OBLIQUE_FACES = (FONT_ITALIC, FONT_BOLD_ITALIC)
 _registered: set[str] = set()
+# Not empty once the regular and bold faces and the family are registered.
+_FACES_REGISTERED: list[bool] = []
 _OBLIQUE_MARKUP = re.compile(r"<\s*(i|em)\b", re.IGNORECASE)
 
 # Chinese, Japanese and Korean: DejaVu Sans has no glyph in any of their blocks,
@@ -717,6 +722,9 @@ def stylesheet() -> StyleSheet1:
 
 
 STYLES = stylesheet()
+# The styles by name, for the steps of every paragraph and cell: `STYLES[name]`
+# is a Python method looking in the sheet's aliases first (ours has none).
+_STYLE_BY_NAME: dict[str, Any] = STYLES.byName
 
 
 def text(value: object) -> str:
@@ -736,12 +744,20 @@ class _Paragraph(Paragraph):
     """
 
     _wrapped_width: float | None = None
+    blPara: Any  # reportlab's lines, set by a wrap (declared, not a class attribute)
     # Set by `para()` for plain text: its fragment is ours (no link, underline
     # or bullet), so whether it draws plainly depends on its style and lines alone.
     _plain_text = False
+    # Set by `para()` (and a bold run alone) where its style's fragment breaks
+    # the simple way (`_plain_breaking`, decided once per style: `_plain_fragment`),
+    # so that its wraps need not ask again; else the check runs at each wrap.
+    _breaks_plainly = False
     # The lines `wrap_plainly` set, and their key in the table of broken lines.
     _plain_blpara: Any = None
     _lines_key: tuple[Any, ...] | None = None
+    # Whether the text of those lines is printable (`str.isprintable`), found
+    # once per text with its lines rather than at each drawing.
+    _printable = False
 
     # reportlab's `Flowable.getSpaceBefore` and `getSpaceAfter` (the paragraph's
     # own attribute if it has one, else its style's), without the failed look-up
@@ -766,10 +782,11 @@ class _Paragraph(Paragraph):
         taken from the table of lines broken before (`_plain_lines`): what
         reportlab's `wrap` sets, without its general steps; None where reportlab
         must wrap it (markup, a word longer than the line, a wrap at another width)."""
-        if width == self._wrapped_width and "blPara" in self.__dict__:
+        fields = self.__dict__
+        if width == self._wrapped_width and "blPara" in fields:
             return self.width, self.height
         style = self.style
-        if width < _FUZZ or not _plain_breaking(self, style):
+        if width < _FUZZ or not (self._breaks_plainly or _plain_breaking(self, style)):
             return None
         indent = style.leftIndent
         widths = [
@@ -779,12 +796,17 @@ class _Paragraph(Paragraph):
         lines = self._plain_lines(widths, checked=True)
         if lines is None:
             return None
-        self.width = width
-        self._wrapWidths = widths
-        self.blPara = self._plain_blpara = lines
-        self.height = len(lines.lines) * style.leading
-        self._wrapped_width = width
-        return width, self.height
+        height = len(lines.lines) * style.leading
+        # What reportlab's `wrap` sets, in one update.
+        fields.update(
+            width=width,
+            _wrapWidths=widths,
+            blPara=lines,
+            _plain_blpara=lines,
+            height=height,
+            _wrapped_width=width,
+        )
+        return width, height
 
     def drawOn(self, canvas: Canvas, x: float, y: float, _sW: float = 0) -> None:
         """A plain paragraph placed as reportlab's `Flowable.drawOn` places it
@@ -794,16 +816,20 @@ class _Paragraph(Paragraph):
         the restore would put back what is already there. Else reportlab's."""
         # reportlab's members, which its stubs leave out.
         flowable: Any = self
-        plain = not (flowable.debug or getattr(self, "_showBoundary", None))
+        # A paragraph has no `_showBoundary` unless something set it on it
+        # (reportlab's `Paragraph.__init__` does not), so no failed look-up.
+        plain = not (flowable.debug or self.__dict__.get("_showBoundary"))
         key = self._drawing_key(canvas) if plain else None
         drawn = _DRAWN.get(key) if key is not None else None
         if drawn is None and not (plain and _draws_plainly(self)):
             flowable_draw_on: Any = super().drawOn
             flowable_draw_on(canvas, x, y, _sW)
             return
+        if _sW:  # `_hAlignAdjust` moves nothing where nothing is spare (our loop's paragraphs)
+            x = flowable._hAlignAdjust(x, _sW)
         code: list[str] = canvas._code  # type: ignore[attr-defined]
         # saveState's q, then translate's matrix (nothing before it to merge with).
-        code += ("q", f"1 0 0 1 {_fp(flowable._hAlignAdjust(x, _sW), y)} cm")
+        code += ("q", f"1 0 0 1 {_fp(x, y)} cm")
         if drawn is not None:
             _draw_in_colour(canvas, self.blPara.textColor, drawn)
         else:
@@ -822,21 +848,28 @@ class _Paragraph(Paragraph):
         characters all have one already (the notices' © and ®, each step of
         working's "·", once the document has drawn them) is keyed by the text
         as coded. Else None: drawn, and not remembered."""
-        lines: Any = self.__dict__.get("blPara")
+        fields = self.__dict__
+        lines: Any = fields.get("blPara")
         if not self._plain_text or lines is None or lines is not self._plain_blpara:
             return None
-        text: str = self.frags[0].text
-        if not text.isprintable():
+        # Whether the text is printable was found with its lines (`_plain_lines`).
+        if not self._printable:
             return None
-        font: Any = pdfmetrics.getFont(lines.fontName)
+        text: str = self.frags[0].text
+        font_name: str = lines.fontName
         coded: str | None = None
         if not text.isascii():
+            font: Any = pdfmetrics.getFont(font_name)
             state: Any = font.state.get(canvas._doc)  # type: ignore[attr-defined]
             known: frozenset[str] | None = getattr(state, "known_characters", None)
             if known is None or not known.issuperset(text):
                 return None  # a character without its code yet: reportlab assigns it
             coded = text.translate(state.first_subset_codes)
-        return (self._lines_key, self.style, _first_subset_name(canvas, font), self.height, coded)
+        names: dict[str, str] | None = getattr(canvas, "_first_subset_names", None)
+        name = names.get(font_name) if names is not None else None
+        if name is None:
+            name = _first_subset_name(canvas, pdfmetrics.getFont(font_name))
+        return (fields["_lines_key"], self.style, name, fields["height"], coded)
 
     def drawPara(self, debug: int = 0) -> None:
         """One left-aligned plain paragraph drawn with the operators reportlab's
@@ -910,27 +943,37 @@ class _Paragraph(Paragraph):
         if not (checked or _plain_breaking(self, style)):  # `wrap_plainly` checked it
             return None
         fragment = self.frags[0]
-        key = (fragment.text, fragment.fontName, fragment.fontSize, style.spaceShrinkage, *widths)
-        self._lines_key = key
+        attributes = fragment.__dict__
+        size = attributes["fontSize"]
+        key = (attributes["text"], attributes["fontName"], size, style.spaceShrinkage, *widths)
         known = _BROKEN_LINES.get(key)
         if known is None:
-            known = self._break_plainly(fragment, style, widths)
-            if known is None:
+            broken = self._break_plainly(fragment, style, widths)
+            if broken is None:
                 return None
             if len(_BROKEN_LINES) >= _BROKEN_LINES_BOUND:
                 _BROKEN_LINES.clear()
-            _BROKEN_LINES[key] = known
-        lines, widest, ascent, descent = known
-        self._width_max = widest
-        self.height = self._splitLongWordCount = self._hyphenations = 0
-        return _clone(
-            fragment,
-            kind=0,
-            lines=lines,
-            ascent=ascent,
-            descent=descent,
-            fontSize=fragment.fontSize,
+            known = _BROKEN_LINES[key] = (*broken, attributes["text"].isprintable())
+        lines, widest, ascent, descent, printable = known
+        self.__dict__.update(
+            _lines_key=key,
+            _printable=printable,
+            _width_max=widest,
+            height=0,
+            _splitLongWordCount=0,
+            _hyphenations=0,
         )
+        # `_clone(fragment, kind=0, lines=..., ascent=..., descent=..., fontSize=...)`, inlined.
+        copy: ParaFrag = ParaFrag.__new__(ParaFrag)
+        copy.__dict__ = {
+            **attributes,
+            "kind": 0,
+            "lines": lines,
+            "ascent": ascent,
+            "descent": descent,
+            "fontSize": size,
+        }
+        return copy
 
     @staticmethod
     def _break_plainly(fragment: ParaFrag, style: ParagraphStyle, widths: Sequence[float]) -> Any:
@@ -1089,10 +1132,28 @@ def _draw_in_colour(canvas: Canvas, colour: Any, code: str) -> None:
     styles') changes nothing that the restore does not undo, so its operators
     are written without copying the canvas's state twice; reportlab does
     anything else."""
-    alpha = getattr(colour, "alpha", None)
     state: Any = canvas
+    # The colour's alpha and fill operator, by the colour itself (our styles'
+    # few colours, never changed once made), else found and kept.
+    known = _COLOUR_FILLS.get(id(colour))
+    fill: str | None
+    if known is not None and known[0] is colour:
+        alpha, fill = known[1], known[2]
+    elif type(colour) is colors.Color:
+        alpha = getattr(colour, "alpha", None)
+        rgb = (colour.red, colour.green, colour.blue)
+        fill = _FILLS.get(rgb)
+        if fill is None:
+            if len(_FILLS) >= _FILLS_BOUND:
+                _FILLS.clear()
+            fill = _FILLS[rgb] = f"{fp_str(rgb)} rg"
+        if len(_COLOUR_FILLS) >= _FILLS_BOUND:
+            _COLOUR_FILLS.clear()
+        _COLOUR_FILLS[id(colour)] = (colour, alpha, fill)
+    else:
+        alpha, fill = None, None
     if (
-        type(colour) is not colors.Color
+        fill is None
         or getattr(canvas, "_enforceColorSpace", None) is not None
         or (alpha is not None and alpha != state._extgstate.getValue("ca"))
     ):
@@ -1104,12 +1165,6 @@ def _draw_in_colour(canvas: Canvas, colour: Any, code: str) -> None:
     document = state._doc
     if alpha is not None and document._pdfVersion < _TRANSPARENCY_VERSION:
         document.ensureMinPdfVersion("transparency")  # as setFillAlpha does
-    rgb = (colour.red, colour.green, colour.blue)
-    fill = _FILLS.get(rgb)
-    if fill is None:
-        if len(_FILLS) >= _FILLS_BOUND:
-            _FILLS.clear()
-        fill = _FILLS[rgb] = f"{fp_str(rgb)} rg"
     state._code += ("q", fill, code, "Q")
 
 
@@ -1117,6 +1172,8 @@ def _draw_in_colour(canvas: Canvas, colour: Any, code: str) -> None:
 # PDF version a colour with an alpha asks for: both were a microsecond and more
 # for every paragraph drawn.
 _FILLS: dict[tuple[float, float, float], str] = {}
+# By the colour object's id, with the colour (so its id is not another's) and its alpha.
+_COLOUR_FILLS: dict[int, tuple[Any, float | None, str]] = {}
 _FILLS_BOUND = 256
 _TRANSPARENCY_VERSION = pdfdoc.PDF_SUPPORT_VERSION["transparency"]
 
@@ -1206,7 +1263,10 @@ def _word_width(measured: dict[str, float], word: str, font: str, size: float) -
 # line widths: the clauses and notices are the same text in every agreement, and
 # each invoice repeats its headings. Read, never changed, by reportlab (it slices
 # them when it splits a paragraph). Emptied when it grows past a bound.
-_BROKEN_LINES: dict[tuple[Any, ...], tuple[list[tuple[float, list[str]]], float, float, float]] = {}
+# Beside them, whether the text is printable (`_Paragraph._drawing_key`).
+_BROKEN_LINES: dict[
+    tuple[Any, ...], tuple[list[tuple[float, list[str]]], float, float, float, bool]
+] = {}
 _BROKEN_LINES_BOUND = 4096
 
 
@@ -1228,16 +1288,33 @@ def _clone(fragment: ParaFrag, **changes: Any) -> ParaFrag:
     return copy
 
 
-# The fragment reportlab's parser makes for plain text in each style, by style name.
-_PLAIN_FRAGMENTS: dict[str, ParaFrag] = {}
+# By style name: the fragment reportlab's parser makes for plain text in the
+# style, and the attributes reportlab's `Paragraph.__init__` gives a paragraph
+# of one such fragment (its text and fragments aside), with whether its lines
+# break the simple way (`_plain_breaking`), which is the same for every such
+# paragraph of the style: decided here once, not at each wrap.
+_PLAIN_FRAGMENTS: dict[str, tuple[ParaFrag, dict[str, Any]]] = {}
 
 
-def _plain_fragment(style: str) -> ParaFrag:
-    fragment = _PLAIN_FRAGMENTS.get(style)
-    if fragment is None:
-        parsed: ParaFrag = Paragraph("x", STYLES[style]).frags[0]
-        fragment = _PLAIN_FRAGMENTS[style] = parsed
-    return fragment
+def _plain_fragment(style: str) -> tuple[ParaFrag, dict[str, Any]]:
+    known = _PLAIN_FRAGMENTS.get(style)
+    if known is None:
+        paragraph_style = _STYLE_BY_NAME[style]
+        parsed: ParaFrag = Paragraph("x", paragraph_style).frags[0]
+        probe = _Paragraph("x", paragraph_style, frags=[_plain_copy(parsed, "x")])
+        fields = {**probe.__dict__, "_plain_text": True}
+        if _plain_breaking(probe, paragraph_style):
+            fields["_breaks_plainly"] = True
+        known = _PLAIN_FRAGMENTS[style] = (parsed, fields)
+    return known
+
+
+def _plain_copy(fragment: ParaFrag, text: str) -> ParaFrag:
+    """`_clone(fragment, text=text, link=[], us_lines=[])`, inlined: a plain
+    paragraph's fragment."""
+    copy: ParaFrag = ParaFrag.__new__(ParaFrag)
+    copy.__dict__ = {**fragment.__dict__, "text": text, "link": [], "us_lines": []}
+    return copy
 
 
 # Text as reportlab cleans it (whitespace runs and line breaks made single
@@ -1302,9 +1379,11 @@ def para(value: object, style: str = "Body") -> Paragraph:
         return _parsed(_with_font_tags(raw, _han_font(raw), text), style)
     if not cleaned:
         return _parsed(text(raw), style)
-    fragment = _clone(_plain_fragment(style), text=cleaned, link=[], us_lines=[])
-    paragraph = _Paragraph(cleaned, STYLES[style], frags=[fragment])
-    paragraph._plain_text = True
+    fragment, fields = _plain_fragment(style)
+    # What `_Paragraph(cleaned, STYLES[style], frags=[...])` sets, and `_plain_text`,
+    # without reportlab's `__init__` and `_setup` for each paragraph.
+    paragraph: _Paragraph = _Paragraph.__new__(_Paragraph)
+    paragraph.__dict__ = {**fields, "text": cleaned, "frags": [_plain_copy(fragment, cleaned)]}
     return paragraph
 
 
@@ -1374,7 +1453,7 @@ def _cell(value: object, style: str, width: float) -> Any:
     if not cleaned:
         return []
     register_fonts()  # the cell is measured here, before the document is built
-    font = STYLES[style]
+    font = _STYLE_BY_NAME[style]
     fits = width - 2 * _CELL_PADDING - 0.01
     if (
         "\xa0" not in cleaned

@@ -1123,3 +1123,74 @@ def test_a_line_is_written_as_reportlabs_canvas_writes_it() -> None:
         ours.line(x1, y1, x2, y2)
         theirs.line(x1, y1, x2, y2)
     assert ours._code == theirs._code  # type: ignore[attr-defined]
+
+
+@pytest.mark.parametrize("style", sorted(pdf.STYLES.byName))
+def test_a_plain_paragraph_is_made_as_reportlabs_init_makes_it(style: str) -> None:
+    """`para()` sets a paragraph's attributes itself, from a template per style:
+    the same as reportlab's `Paragraph.__init__` sets them, and the per-style
+    answer to whether its lines break the simple way is `_plain_breaking`'s."""
+    ours = pdf.para("Licensed  use\nand fee", style)
+    fragment = ours.frags[0]
+    theirs = pdf._Paragraph(ours.text, pdf.STYLES[style], frags=[fragment])
+    theirs._plain_text = True
+    fields = dict(ours.__dict__)
+    assert fields.pop("_breaks_plainly", False) == pdf._plain_breaking(theirs, theirs.style)
+    assert fields == theirs.__dict__
+    assert fragment.__dict__ == {
+        **pdf._plain_fragment(style)[0].__dict__,
+        "text": "Licensed use and fee",
+        "link": [],
+        "us_lines": [],
+    }
+    assert pdf.para("Licensed use", style).frags[0] is not fragment  # never shared
+
+
+def test_a_plain_paragraph_is_not_asked_at_each_wrap_whether_it_breaks_plainly(
+    monkeypatch: Any,
+) -> None:
+    value = "royalty terms for the licensed product " * 6
+    paragraph = pdf.para(value, "Clause")
+    monkeypatch.setattr(pdf, "_plain_breaking", lambda *_: pytest.fail("asked again"))
+    assert paragraph.wrap(300, 1000) == paragraph.wrap(300, 1000)
+    monkeypatch.undo()
+    reference = Paragraph(pdf.text(value), pdf.STYLES["Clause"])
+    assert reference.wrap(300, 1000) == (300, paragraph.height)
+    assert paragraph.blPara.lines == reference.blPara.lines
+
+
+def test_whether_a_text_is_printable_is_kept_with_its_lines(monkeypatch: Any) -> None:
+    """A text's lines carry whether it is printable; a paragraph whose text is
+    not (a DEL character) is drawn each time, never taken from `_DRAWN`."""
+    monkeypatch.setattr(pdf, "_BROKEN_LINES", {})
+    monkeypatch.setattr(pdf, "_DRAWN", {})
+    printable, unprintable = pdf.para("Licensed use and fee"), pdf.para("Licensed use\x7f fee")
+    story = [printable, unprintable]
+    pdf.build(story, pdf.PageFurniture("T"), title="t")
+    assert sorted(known[-1] for known in pdf._BROKEN_LINES.values()) == [False, True]
+    assert [key[0][0] for key in pdf._DRAWN] == ["Licensed use and fee"]
+    again = [pdf.para("Licensed use and fee"), pdf.para("Licensed use\x7f fee")]
+    drawing = pdf._Paragraph._draw_plainly
+    drawn: list[str] = []
+
+    def counted(paragraph: Any, key: Any = None) -> None:
+        drawn.append(paragraph.text)
+        drawing(paragraph, key)
+
+    monkeypatch.setattr(pdf._Paragraph, "_draw_plainly", counted)
+    assert pdf.build(again, pdf.PageFurniture("T"), title="t") == pdf.build(
+        story, pdf.PageFurniture("T"), title="t"
+    )
+    assert drawn == ["Licensed use\x7f fee"] * 2  # the printable one came from `_DRAWN`
+
+
+def test_a_colour_drawn_is_written_as_its_own_fill_even_where_an_id_is_reused() -> None:
+    """The fill operator is kept by the colour object; a colour made later at
+    a freed colour's id (the same id) writes its own fill, not the first's."""
+    canvas = Canvas(io.BytesIO())
+    first = colors.Color(0.1, 0.2, 0.3)
+    pdf._draw_in_colour(canvas, first, "X")
+    pdf._COLOUR_FILLS[id(first)] = (colors.Color(0.9, 0.9, 0.9), 1, "0 0 0 rg")  # another's
+    pdf._draw_in_colour(canvas, first, "Y")
+    code = canvas._code  # type: ignore[attr-defined]
+    assert code[-4:] == ["q", f"{fp_str(0.1, 0.2, 0.3)} rg", "Y", "Q"]
