@@ -158,7 +158,7 @@ def test_serve_with_worker_runs_the_jobs_beside_the_server_reloads_and_stops_the
             command, cwd=PROJECT_ROOT, env=environment, stdout=stdout, stderr=stderr
         )
     try:
-        started = _wait_for_text(out, "Worker started (pid ")
+        started = _wait_for_text(err, "Worker started (pid ")  # gunicorn's error log
         worker_pid = int(started.split("Worker started (pid ")[1].split(")")[0])
         _wait_for_text(err, "worker: invoices overdue: ")
         assert _alive(worker_pid)
