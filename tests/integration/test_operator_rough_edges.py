@@ -3,13 +3,11 @@ without a time of their own, Flask-Limiter's line naming the client's address.""
 
 from __future__ import annotations
 
-import logging
 import os
 import re
 import subprocess
 import sys
 import threading
-import time
 import urllib.request
 from datetime import timedelta
 from pathlib import Path
@@ -21,7 +19,7 @@ from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import update
 
-from licensing import db, job_runs, log_context, serving
+from licensing import db, job_runs, serving
 from licensing.cli import main
 from licensing.job_runs import JobRun
 from licensing.worker import MINUTE, SCHEDULE, Job, Worker
@@ -151,43 +149,6 @@ def test_plain_gunicorn_ends_the_access_line_with_the_request_id_and_warns_of_a_
     access_line = [line for line in text.splitlines() if "GET /healthz" in line][-1]
     assert access_line.endswith(f'"GET /healthz HTTP/1.1" 200 16 "-" "{_AGENT}" {request_id}')
     assert "Control socket listening" not in text
-    # Round 34: gunicorn's own lines and the access line's time are the app's stamp.
-    booting = next(line for line in text.splitlines() if "Booting worker" in line)
-    assert re.fullmatch(rf"{_INSTANT} INFO:gunicorn\.error:\[pid=\d+\] Booting worker .*", booting)
-    assert re.match(rf"127\.0\.0\.1 - - \[{_INSTANT}\] \"GET /healthz", access_line), access_line
-
-
-_INSTANT = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
-
-
-def test_gunicorns_own_lines_and_the_access_lines_time_are_stamped_as_the_apps(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """Round 34: gunicorn wrote `[2026-12-04 18:01:00 +0000] [812] [INFO] ...` and
-    `[04/Dec/2026:18:01:00 +0000]` in the host's zone beside the app's
-    `2026-12-04T18:01:00.412Z INFO:...`: one format now, from `licensing.serving`."""
-    from gunicorn.config import Config as GunicornConfig
-
-    monkeypatch.setenv("TZ", "America/Chicago")  # the host's zone: the stamp stays UTC
-    time.tzset()
-    try:
-        config = GunicornConfig()
-        for name, value in serving.SETTINGS.items():
-            config.set(name, value)
-        logger = serving.SecretHidingLogger(config)
-        [handler] = [h for h in logger.error_log.handlers if getattr(h, "_gunicorn", False)]
-        record = logging.LogRecord("gunicorn.error", logging.INFO, "", 0, "Booting", (), None)
-        record.created = 1796407260.4129  # 2026-12-04T18:01:00.412Z
-        record.process = 812
-        line = handler.format(record)
-        assert line == "2026-12-04T18:01:00.412Z INFO:gunicorn.error:[pid=812] Booting"
-        assert re.fullmatch(rf"\[{_INSTANT}\]", logger.now())
-        moment = time.time()
-        assert serving.instant(moment) == log_context.instant(moment)
-        assert serving.instant(1796407260.0) == "2026-12-04T18:01:00.000Z"
-    finally:
-        monkeypatch.delenv("TZ")
-        time.tzset()
 
 
 def test_gunicorn_conf_is_the_settings_licensing_serve_applies() -> None:
@@ -426,3 +387,43 @@ def test_readyz_names_a_job_whose_last_run_failed_though_it_succeeded_lately(
     assert "; outbox send (every minute) last run failed at " in answer["jobs_detail"]
     _record(committed_app, "outbox send", "tokens remind")
     assert _ready(committed_app)["jobs"] == "ok"
+
+
+# --- gunicorn's lines -----------------------------------------------------------------
+
+_INSTANT = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+
+
+def test_gunicorns_own_lines_and_the_access_lines_time_are_stamped_as_the_apps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Round 34: gunicorn wrote `[2026-12-04 18:01:00 +0000] [812] [INFO] ...` and
+    `[04/Dec/2026:18:01:00 +0000]` in the host's zone beside the app's
+    `2026-12-04T18:01:00.412Z INFO:...`: one format now, from `licensing.serving`."""
+    import logging
+    import time
+
+    from gunicorn.config import Config as GunicornConfig
+
+    from licensing import log_context
+
+    monkeypatch.setenv("TZ", "America/Chicago")  # the host's zone: the stamp stays UTC
+    time.tzset()
+    try:
+        config = GunicornConfig()
+        for name, value in serving.SETTINGS.items():
+            config.set(name, value)
+        logger = serving.SecretHidingLogger(config)
+        [handler] = [h for h in logger.error_log.handlers if getattr(h, "_gunicorn", False)]
+        record = logging.LogRecord("gunicorn.error", logging.INFO, "", 0, "Booting", (), None)
+        record.created = 1796407260.4129  # 2026-12-04T18:01:00.412Z
+        record.process = 812
+        line = handler.format(record)
+        assert line == "2026-12-04T18:01:00.412Z INFO:gunicorn.error:[pid=812] Booting"
+        assert re.fullmatch(rf"\[{_INSTANT}\]", logger.now())
+        moment = time.time()
+        assert serving.instant(moment) == log_context.instant(moment)
+        assert serving.instant(1796407260.0) == "2026-12-04T18:01:00.000Z"
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()
