@@ -123,6 +123,15 @@ def deadline_text(moment: datetime) -> str:
     return f"{day} at {clock} ({OFFICE_ZONE_NAME})"
 
 
+def when_text(moment: datetime) -> str:
+    """`deadline_text` after a verb ("expired", "closed", "ended", "passed"): "at the
+    end of Tuesday, March 2, 2027 (US Central time)", or "on Tuesday, March 2, 2027
+    at 3:00 PM (US Central time)". Round 34: the sentences said "expired on the end
+    of Tuesday" and "ended the end of Tuesday"."""
+    text = deadline_text(moment)
+    return f"at {text}" if text.startswith("the end of ") else f"on {text}"
+
+
 def instant_iso(moment: datetime) -> str:
     """An instant as the API's words give it: ISO 8601 in UTC to the second, the
     zone said by its `Z` ("2027-02-10T15:00:00Z"); a time of day alone named no day."""

@@ -27,7 +27,7 @@ from licensing.mail import cli as mail_cli
 from licensing.permissions import cli as permissions_cli
 from licensing.ratecards import cli as ratecards_cli
 from licensing.royalties import cli as royalties_cli
-from licensing.worker import SCHEDULE, STARTING_ENVIRONMENT, Restart, Worker, late_jobs
+from licensing.worker import SCHEDULE, STARTING_ENVIRONMENT, Restart, Worker, jobs_trouble
 
 
 @click.command("upgrade")
@@ -143,7 +143,8 @@ def worker(once: bool, parent_pid: int | None, check: bool) -> None:
 def jobs_status() -> None:
     """Each periodic job's last start, finish, outcome and success (recorded by the
     worker and by the commands run from cron); exits 1 naming the jobs whose last
-    success is older than their schedule allows (JOB_GRACE_MINUTES beyond it)."""
+    success is older than their schedule allows (JOB_GRACE_MINUTES beyond it), and
+    those whose last run failed (round 34)."""
     found = job_runs.rows(db.session())
     for name, _every in SCHEDULE:
         row = found.get(name)
@@ -159,10 +160,11 @@ def jobs_status() -> None:
         click.echo(
             f"{name}: started {_instant(row.last_started_at)}, {ended}; last success {success}"
         )
-    late = late_jobs(current_app.config["LICENSING"])
-    if late:
-        raise click.ClickException("late: " + "; ".join(job.text() for job in late))
-    click.echo("No job is late.")
+    trouble = jobs_trouble(current_app.config["LICENSING"])
+    if trouble is not None:  # as /readyz's `jobs` and `jobs_detail`
+        state, detail = trouble
+        raise click.ClickException(f"{state}: {detail}")
+    click.echo("No job is late or failing.")
 
 
 def _instant(moment: Any) -> str:

@@ -134,6 +134,28 @@ class Late:
         return f"{self.job} (every {_every(self.every)}) {when}"
 
 
+@dataclass(frozen=True)
+class Failed:
+    """A job whose last run failed, though its last success may be recent: a job
+    failing every other run is never late, and was seen nowhere but the log."""
+
+    job: str
+    every: timedelta
+    failed_at: datetime
+    last_succeeded_at: datetime | None
+
+    def text(self) -> str:
+        since = (
+            f"last succeeded at {_instant(self.last_succeeded_at)}"
+            if self.last_succeeded_at is not None
+            else "never succeeded"
+        )
+        return (
+            f"{self.job} (every {_every(self.every)}) last run failed at "
+            f"{_instant(self.failed_at)}, {since}"
+        )
+
+
 def _instant(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -149,6 +171,23 @@ def _every(interval: timedelta) -> str:
 
 def rows(session: Session) -> dict[str, JobRun]:
     return {row.job: row for row in session.scalars(select(JobRun).order_by(JobRun.job))}
+
+
+def failing(
+    session: Session, schedule: Sequence[tuple[str, timedelta]], *, besides: Sequence[Late] = ()
+) -> list[Failed]:
+    """The jobs of `schedule` whose last finished run failed, but those named
+    in `besides` (late already, which says more)."""
+    found = rows(session)
+    named = {job.job for job in besides}
+    failed: list[Failed] = []
+    for job, every in schedule:
+        row = found.get(job)
+        if row is None or row.last_ok is not False or job in named:
+            continue
+        ended = row.last_finished_at or row.last_started_at  # an outcome comes with its end
+        failed.append(Failed(job, every, ended, row.last_succeeded_at))
+    return failed
 
 
 def late(

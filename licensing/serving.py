@@ -19,10 +19,13 @@ or a setting the new code refuses.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import subprocess
 import sys
+import time
+from datetime import UTC, datetime
 from typing import Any
 
 from gunicorn.app.base import BaseApplication
@@ -203,12 +206,56 @@ class HiddenSecretAtoms(dict[str, Any]):
         return value
 
 
+def instant(moment: float) -> str:
+    """`2026-12-04T17:55:41.123Z`: the app's stamp (`licensing.log_context.instant`,
+    which the master does not import: a module it imports is the one its workers
+    keep after HUP), ISO 8601 in UTC to the millisecond."""
+    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+
+
+# gunicorn's own lines (its error log: starting, booting a worker, a worker's
+# timeout) in the app's shape: the instant, level, logger, then the process as a
+# field (`2026-12-04T18:01:00.412Z INFO:gunicorn.error:[pid=812] Booting worker
+# with pid: 813`). gunicorn's `[2026-12-04 18:01:00 +0000] [812] [INFO]` stood
+# beside the app's lines in another format (round 34).
+GUNICORN_LINE = "%(levelname)s:%(name)s:[pid=%(process)d] %(message)s"
+
+
+class InstantFormatter(logging.Formatter):
+    """A line beginning with its record's time, as the app's (`instant`)."""
+
+    def formatTime(self, record: logging.LogRecord, datefmt: str | None = None) -> str:
+        return instant(record.created)
+
+    def format(self, record: logging.LogRecord) -> str:
+        return f"{self.formatTime(record)} {super().format(record)}"
+
+
 class SecretHidingLogger(Logger):  # type: ignore[misc]  # gunicorn ships no types
     """gunicorn's logger, whose access log never writes a one-time link's secret:
     the request line, path, query, `Referer` (a page's stylesheet is fetched with
-    the page's URL as its referrer) and every other header it could print."""
+    the page's URL as its referrer) and every other header it could print.
+
+    Its times are the app's: its own lines begin with `instant` (`GUNICORN_LINE`),
+    and the access line's `%(t)s` is the same instant in brackets, in UTC
+    whatever the host's zone (gunicorn's was `[04/Dec/2026:18:01:00 +0000]`, in
+    the host's). The syslog handler, which syslog stamps, keeps gunicorn's."""
 
     atoms_wrapper_class = HiddenSecretAtoms
+
+    def _set_handler(
+        self,
+        log: logging.Logger,
+        output: str | None,
+        fmt: logging.Formatter,
+        stream: Any = None,
+    ) -> None:
+        if log is self.error_log:
+            fmt = InstantFormatter(GUNICORN_LINE)
+        super()._set_handler(log, output, fmt, stream=stream)
+
+    def now(self) -> str:
+        return f"[{instant(time.time())}]"
 
 
 class _WorkerProcess:
@@ -219,7 +266,7 @@ class _WorkerProcess:
     def __init__(self) -> None:
         self.process: subprocess.Popen[bytes] | None = None
 
-    def start(self, _server: object) -> None:
+    def start(self, server: Any) -> None:
         command = [
             sys.executable,
             "-m",
@@ -229,9 +276,9 @@ class _WorkerProcess:
             str(os.getpid()),
         ]
         self.process = subprocess.Popen(command)  # noqa: S603 - our own interpreter and module
-        print(
-            f"Worker started (pid {self.process.pid}): the periodic jobs run beside the server",
-            flush=True,
+        # gunicorn's error log: stamped as its lines and the app's are.
+        server.log.info(
+            "Worker started (pid %d): the periodic jobs run beside the server", self.process.pid
         )
 
     def reload(self, server: object) -> None:

@@ -109,19 +109,37 @@ def late_jobs(config: Config) -> list[job_runs.Late]:
     return job_runs.late(db.session(), SCHEDULE, db.utcnow(), grace)
 
 
+def failing_jobs(late: Sequence[job_runs.Late]) -> list[job_runs.Failed]:
+    """The periodic jobs whose last run failed, but the `late` ones (named already)."""
+    return job_runs.failing(db.session(), SCHEDULE, besides=late)
+
+
+def jobs_trouble(config: Config) -> tuple[str, str] | None:
+    """(`late` or `failing`, the detail naming each job), or None when every job
+    succeeded at its last run and within its schedule; in an app context."""
+    late = late_jobs(config)
+    failed = failing_jobs(late)
+    if not late and not failed:
+        return None
+    detail = "; ".join([*(job.text() for job in late), *(job.text() for job in failed)])
+    return ("late" if late else "failing"), detail
+
+
 @health.readiness_note
 def jobs_readiness() -> dict[str, str]:
-    """`jobs: ok`, or `late` with `status: degraded` and each late job named with
-    its last success. The instance still takes traffic (200): it serves requests;
-    the jobs run elsewhere (docs/operations.md, "What to watch and alert on")."""
+    """`jobs: ok`; or `late` (a job not succeeded within its schedule) or
+    `failing` (a job whose last run failed, its last success recent: round 34),
+    with `status: degraded` and each job named. The instance still takes traffic
+    (200): it serves requests; the jobs run elsewhere (docs/operations.md, "What
+    to watch and alert on")."""
     from flask import current_app
 
-    overdue = late_jobs(current_app.config["LICENSING"])
-    if not overdue:
+    trouble = jobs_trouble(current_app.config["LICENSING"])
+    if trouble is None:
         return {"jobs": "ok"}
-    detail = "; ".join(job.text() for job in overdue)
-    current_app.logger.warning("readiness check: jobs late: %s", detail)
-    return {"status": "degraded", "jobs": "late", "jobs_detail": detail}
+    state, detail = trouble
+    current_app.logger.warning("readiness check: jobs %s: %s", state, detail)
+    return {"status": "degraded", "jobs": state, "jobs_detail": detail}
 
 
 def _every(interval: timedelta) -> str:

@@ -25,7 +25,7 @@ from sqlalchemy import ScalarSelect, func, select
 from sqlalchemy.orm import Session, object_session
 from sqlalchemy.orm.interfaces import ORMOption
 
-from licensing import db
+from licensing import calendar, db
 from licensing.access import Principal
 from licensing.billing.models import Invoice, InvoiceLinkRevocation
 from licensing.billing.states import DRAFT
@@ -144,9 +144,13 @@ def invoice_for(
         raise NotFound(NOT_VALID)
     closed = invoice.paid_at or invoice.voided_at
     if closed is not None and now > closed + VALID_AFTER_CLOSE:
+        # Round 34: it said a UTC date ("expired on 2027-03-01"), as the status
+        # link of a permission did before round 33.
+        ended = closed + VALID_AFTER_CLOSE
         raise PermissionDenied(
-            f"This link to invoice {invoice.number} expired on "
-            f"{closed + VALID_AFTER_CLOSE:%Y-%m-%d}: sign in to the vendor portal to see it."
+            f"This link to invoice {invoice.number} expired {calendar.when_text(ended)}: "
+            "sign in to the vendor portal to see it.",
+            instants={"expired_at": ended},
         )
     return invoice
 

@@ -97,6 +97,33 @@ def test_a_use_priced_by_staff_is_not_announced_as_costing_nothing(page: Any, ca
     assert "0.00 USD" not in heading
 
 
+def test_a_company_pricing_training_material_is_pointed_to_the_permission_form(
+    page: Any, cards: None
+) -> None:
+    """Round 34's walk of round 33's note: a company's education use is priced, and
+    the estimate says beside it that an academic course would be a permission,
+    with a link that opens the request form."""
+    page.goto("/estimate")
+    page.get_by_label("Your organization is").select_option("commercial")
+    page.get_by_label("License term starts").fill("2027-01-15")
+    page.get_by_label("License term ends").fill("2027-06-30")
+    page.locator("#uses-0-use").select_option("education")
+    page.locator("#uses-0-product_type").select_option("print")
+    page.locator("#uses-0-user_type").select_option("provider")
+    page.locator("#uses-0-quantity-copies").fill("40")
+    page.get_by_role("button", name="Estimate the price").click()
+    assert page.get_by_role("heading", name="Estimated total").count() == 1
+    note = page.locator("#commercial-education")
+    words = " ".join(note.inner_text().split())
+    assert words.startswith(
+        "Use 1 is education for a commercial organization, licensed and priced as training"
+    )
+    assert "is a permission request, at no fee" in words
+    note.get_by_role("link", name="request permission for an educational use").click()
+    heading = page.get_by_role("heading", level=1)
+    assert heading.inner_text() == "Request permission for educational use"
+
+
 def test_the_estimate_speaks_the_vendor_s_language(page: Any, cards: None) -> None:
     page.goto("/estimate")
     page.get_by_label("Your organization is").select_option("academic")

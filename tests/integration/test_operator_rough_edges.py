@@ -246,7 +246,7 @@ def test_a_job_run_from_cron_is_recorded_and_jobs_status_names_a_late_one(app: F
     result = runner.invoke(args=["jobs", "status"])
     assert result.exit_code == 0, result.output
     assert "outbox send: started " in result.output
-    assert "No job is late." in result.output
+    assert "No job is late or failing." in result.output
     with app.app_context():
         _set_times("outbox send", first=timedelta(hours=1), succeeded=timedelta(minutes=30))
     result = runner.invoke(args=["jobs", "status"])
@@ -299,3 +299,88 @@ def test_runs_of_one_job_finishing_at_once_on_several_hosts_do_not_conflict(
         row = _job_row("statements send")
         assert row is not None
         assert row.last_succeeded_at == base + timedelta(seconds=6)  # the latest even one
+
+
+def _failed(app: Flask, name: str) -> None:
+    with app.app_context():
+        job_runs.finished(name, db.utcnow(), ok=False, outcome="failed: OSError: refused")
+
+
+def test_readyz_names_a_job_whose_last_run_failed_though_it_succeeded_lately(
+    committed_app: Flask,
+) -> None:
+    """Round 34: readiness read the last success only, so a job failing every
+    other run was never late and looked healthy. Its last run failing names it,
+    degraded, still 200; `jobs status` says the same and exits 1; a success
+    clears it. The outcome's text (an exception's words) stays out of /readyz."""
+    _record(committed_app, *(name for name, _every in SCHEDULE))
+    _failed(committed_app, "outbox send")
+    answer = _ready(committed_app)
+    assert (answer["status"], answer["database"], answer["jobs"]) == ("degraded", "ok", "failing")
+    with committed_app.app_context():
+        row = _job_row("outbox send")
+        assert row is not None
+        assert row.last_succeeded_at is not None
+        assert row.last_finished_at is not None
+        failed_at = row.last_finished_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        succeeded_at = row.last_succeeded_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert answer["jobs_detail"] == (
+        f"outbox send (every minute) last run failed at {failed_at}, "
+        f"last succeeded at {succeeded_at}"
+    )
+    assert "refused" not in answer["jobs_detail"]
+    result = committed_app.test_cli_runner().invoke(args=["jobs", "status"])
+    assert result.exit_code == 1, result.output
+    assert f"Error: failing: outbox send (every minute) last run failed at {failed_at}" in (
+        result.output
+    )
+    # A late job is named as late once, first; another job's failure follows it.
+    _aged(committed_app, "tokens remind", first=timedelta(days=3), succeeded=timedelta(hours=2))
+    _failed(committed_app, "tokens remind")
+    answer = _ready(committed_app)
+    assert answer["jobs"] == "late"
+    assert answer["jobs_detail"].startswith("tokens remind (every hour) last succeeded at ")
+    assert answer["jobs_detail"].count("tokens remind") == 1
+    assert "; outbox send (every minute) last run failed at " in answer["jobs_detail"]
+    _record(committed_app, "outbox send", "tokens remind")
+    assert _ready(committed_app)["jobs"] == "ok"
+
+
+# --- gunicorn's lines -----------------------------------------------------------------
+
+_INSTANT = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+
+
+def test_gunicorns_own_lines_and_the_access_lines_time_are_stamped_as_the_apps(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Round 34: gunicorn wrote `[2026-12-04 18:01:00 +0000] [812] [INFO] ...` and
+    `[04/Dec/2026:18:01:00 +0000]` in the host's zone beside the app's
+    `2026-12-04T18:01:00.412Z INFO:...`: one format now, from `licensing.serving`."""
+    import logging
+    import time
+
+    from gunicorn.config import Config as GunicornConfig
+
+    from licensing import log_context
+
+    monkeypatch.setenv("TZ", "America/Chicago")  # the host's zone: the stamp stays UTC
+    time.tzset()
+    try:
+        config = GunicornConfig()
+        for name, value in serving.SETTINGS.items():
+            config.set(name, value)
+        logger = serving.SecretHidingLogger(config)
+        [handler] = [h for h in logger.error_log.handlers if getattr(h, "_gunicorn", False)]
+        record = logging.LogRecord("gunicorn.error", logging.INFO, "", 0, "Booting", (), None)
+        record.created = 1796407260.4129  # 2026-12-04T18:01:00.412Z
+        record.process = 812
+        line = handler.format(record)
+        assert line == "2026-12-04T18:01:00.412Z INFO:gunicorn.error:[pid=812] Booting"
+        assert re.fullmatch(rf"\[{_INSTANT}\]", logger.now())
+        moment = time.time()
+        assert serving.instant(moment) == log_context.instant(moment)
+        assert serving.instant(1796407260.0) == "2026-12-04T18:01:00.000Z"
+    finally:
+        monkeypatch.delenv("TZ")
+        time.tzset()

@@ -7,6 +7,7 @@ from __future__ import annotations
 import dataclasses
 import logging
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -158,8 +159,15 @@ def test_serve_with_worker_runs_the_jobs_beside_the_server_reloads_and_stops_the
             command, cwd=PROJECT_ROOT, env=environment, stdout=stdout, stderr=stderr
         )
     try:
-        started = _wait_for_text(out, "Worker started (pid ")
+        started = _wait_for_text(err, "Worker started (pid ")  # gunicorn's error log
         worker_pid = int(started.split("Worker started (pid ")[1].split(")")[0])
+        # Round 34: gunicorn's lines, this one too, are stamped as the app's.
+        said = next(line for line in started.splitlines() if "Worker started (pid " in line)
+        assert re.fullmatch(
+            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO:gunicorn\.error:\[pid=\d+\] "
+            rf"Worker started \(pid {worker_pid}\): the periodic jobs run beside the server",
+            said,
+        ), said
         _wait_for_text(err, "worker: invoices overdue: ")
         assert _alive(worker_pid)
         # HUP on the server reaches the worker, which restarts (same pid) on the code on disk.

@@ -67,6 +67,18 @@ def test_a_deadline_reads_as_an_end_of_day_at_the_office_not_a_utc_time() -> Non
     )
 
 
+def test_a_moment_after_a_verb_reads_at_the_end_of_a_day_or_on_a_day_at_a_time() -> None:
+    """Round 34: "This link expired on the end of Monday", "ended the end of Monday"."""
+    end_of_day = calendar.end_of_office_day(date(2026, 11, 9))
+    assert calendar.when_text(end_of_day) == (
+        "at the end of Monday, November 9, 2026 (US Central time)"
+    )
+    moment = datetime(2026, 11, 16, 15, 0, tzinfo=UTC)
+    assert calendar.when_text(moment) == (
+        "on Monday, November 16, 2026 at 9:00 AM (US Central time)"
+    )
+
+
 def test_an_instant_reads_at_the_office_with_its_zone_named_not_in_utc() -> None:
     winter = datetime(2026, 11, 16, 15, 7, tzinfo=UTC)
     assert filters.when(winter) == "2026-11-16 09:07 (US Central time)"

@@ -266,7 +266,7 @@ def _find_link(session: Session, raw: str, purpose: str | tuple[str, ...]) -> On
     if status == "expired":
         raise InvalidInput.for_field(
             "token",
-            f"This link expired on {calendar.deadline_text(link.expires_at)}. Ask for a new one.",
+            f"This link expired {calendar.when_text(link.expires_at)}. Ask for a new one.",
             instants={"expired_at": link.expires_at},
         )
     return link

@@ -266,6 +266,6 @@ def expired_invitation_help(raw: str) -> str | None:
         else f"an administrator of {organization}"
     )
     return (
-        f"This invitation to join {organization} expired on "
-        f"{calendar.deadline_text(link.expires_at)}. Ask {who} to invite you again."
+        f"This invitation to join {organization} expired "
+        f"{calendar.when_text(link.expires_at)}. Ask {who} to invite you again."
     )

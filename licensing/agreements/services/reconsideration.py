@@ -46,14 +46,14 @@ def request_reconsideration(
             # Closed by the expiry run: its clock decides, not the request's.
             raise Conflict(
                 f"The 14 days to ask for reconsideration of {application.reference} ended "
-                f"{calendar.deadline_text(application.reconsider_by)} and the window was closed; "
+                f"{calendar.when_text(application.reconsider_by)} and the window was closed; "
                 "the rejection is final.",
                 instants={"deadline": application.reconsider_by},
             )
         if moment > application.reconsider_by:
             raise Conflict(
                 f"The 14 days to ask for reconsideration of {application.reference} ended "
-                f"{calendar.deadline_text(application.reconsider_by)}; the rejection is final.",
+                f"{calendar.when_text(application.reconsider_by)}; the rejection is final.",
                 instants={"deadline": application.reconsider_by},
             )
         application.reconsideration_reason = text

@@ -231,8 +231,8 @@ def submit(
         APPLICATION.step(application.state, action)
         if action == "resubmit" and application.resubmit_by and moment > application.resubmit_by:
             raise Conflict(
-                f"The deadline to resubmit {application.reference} passed at "
-                f"{calendar.deadline_text(application.resubmit_by)}; the application has "
+                f"The deadline to resubmit {application.reference} passed "
+                f"{calendar.when_text(application.resubmit_by)}; the application has "
                 "lapsed. "
                 "Start a new application.",
                 instants={"deadline": application.resubmit_by},

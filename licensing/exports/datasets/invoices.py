@@ -70,7 +70,13 @@ DECLARED = Declared(
         *map(Field, LICENSEE, licensee(Invoice)),
         Column("state", TEXT, one_of(STATES)),
         Column("source_type", TEXT, one_of(INVOICE_SOURCES)),
-        Column("source_reference", TEXT, "The agreement number (or the source's reference)."),
+        Column(
+            "source_reference",
+            TEXT,
+            "The agreement number; for a royalty invoice, the agreement number and the "
+            "period's first day, shared by an amendment's invoice (royalty_report_id tells "
+            "them apart); for a late fee, the overdue invoice's number.",
+        ),
         CURRENCY,
         ISSUE_DATE,
         Column("due_date", DATE, "The day payment is due."),

@@ -121,7 +121,7 @@ def check_live(request: PermissionRequest, now: datetime) -> None:
     expires = status_link_expires_at(request)
     if expires is not None and expires <= now:
         raise LinkExpired(
-            f"This link expired on {calendar.deadline_text(expires)}. The request "
+            f"This link expired {calendar.when_text(expires)}. The request "
             f"{request.reference} is closed; contact the licensing office about it.",
             instants={"expired_at": expires},
         )

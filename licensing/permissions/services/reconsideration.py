@@ -43,7 +43,7 @@ def _refuse(request: PermissionRequest) -> Conflict:
     due = request.reconsideration_due_at
     return Conflict(
         f"The {RECONSIDERATION_DAYS}-day window to request reconsideration closed"
-        + (f" at {calendar.deadline_text(due)}." if due else "."),
+        + (f" {calendar.when_text(due)}." if due else "."),
         instants={"deadline": due} if due else None,
     )
 

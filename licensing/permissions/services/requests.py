@@ -171,7 +171,7 @@ def submit_request(
 
 def _confirmation_expired(request: PermissionRequest) -> LinkExpired:
     expired = request.confirm_expires_at
-    when = f" on {calendar.deadline_text(expired)}" if expired else ""
+    when = f" {calendar.when_text(expired)}" if expired else ""
     return LinkExpired(
         f"This confirmation link expired{when}. Submit the request "
         "again; nothing was sent to the office.",

@@ -4,6 +4,7 @@ the billing contact is emailed a new one. The invoice itself is not changed."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -12,7 +13,7 @@ import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from licensing import db
+from licensing import calendar, db
 from licensing.audit.models import AuditEvent
 from licensing.billing import links, services
 from licensing.billing.models import Invoice, InvoiceLinkRevocation
@@ -230,3 +231,25 @@ def test_changing_the_billing_contacts_address_moves_the_invoice_links_to_the_ne
         f"dana.w@example.org is sent a new link to each invoice still to pay ({still_owed.number})"
         in (" ".join(told.body_text.split()))
     )
+
+
+def test_an_invoice_link_past_its_year_says_when_it_expired_at_the_office(
+    app: Any, vendor: Any, invoice_for: Callable[..., Invoice]
+) -> None:
+    """Round 34's walk: the refusal named a UTC date ("expired on 2027-03-01"),
+    where every other expired link says the office's day and time."""
+    invoice = invoice_for(vendor)
+    services.void_invoice(invoice.id, reason="Issued in error", actor=billing_clerk())
+    stored = db.session().get(Invoice, invoice.id)
+    assert stored is not None
+    assert stored.voided_at is not None
+    stored.voided_at -= links.VALID_AFTER_CLOSE + timedelta(days=1)
+    db.session().flush()
+    refused = app.test_client().get(_path(links.invoice_url(stored)))
+    assert refused.status_code == 403
+    ended = stored.voided_at + links.VALID_AFTER_CLOSE
+    assert (
+        f"This link to invoice {stored.number} expired {calendar.when_text(ended)}: "
+        "sign in to the vendor portal to see it."
+    ) in html.unescape(refused.get_data(as_text=True))
+    assert "(US Central time)" in calendar.when_text(ended)

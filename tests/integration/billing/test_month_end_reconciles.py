@@ -15,6 +15,8 @@ the cent, per currency.
 from __future__ import annotations
 
 import copy
+import csv
+import io
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -439,3 +441,65 @@ def test_a_payment_whose_status_changed_comes_again_in_the_nightly_pull_of_that_
     assert ledger == stored  # the ledger mirrors the service, row for row
     # Nothing collected: the Finance page and the pull by day paid count none of them.
     assert [row for row in export("payments", **night) if row["state"] == "succeeded"] == []
+
+
+def test_a_flagged_payment_accepted_comes_again_the_night_accepted_alike_in_csv_and_json(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 34's walk: a clerk's nightly pull, a payment flagged three nights ago
+    (299.99 of 300.00) accepted short today by billing staff. It comes again the
+    night it was accepted, `succeeded` with its amount received, and the CSV a
+    spreadsheet reads says what the JSON a script reads says."""
+    export = _exporter(client, billing_staff)
+    short, flagged = flagged_card_payment(client, vendor, localstripe, invoice_for, received=29999)
+    earlier = datetime.now(UTC) - timedelta(days=3)
+    flagged.created_at = flagged.status_changed_at = earlier
+    db.session().commit()
+    before, today = office_date(earlier), office_date(utcnow())
+    night = {"from": before.isoformat(), "to": before.isoformat()}
+    [row] = [r for r in export("payments", by="recorded", **night) if r["payment_id"] == flagged.id]
+    assert row["state"] == "flagged"
+    accepted = client.post(
+        f"/api/v1/payments/{flagged.id}/accept",
+        json={"reason": "The licensee's bank kept a cent; accepted."},
+        headers=bearer(billing_staff),
+    )
+    assert accepted.status_code == 200, accepted.get_json()
+    night = {"from": today.isoformat(), "to": today.isoformat()}
+    rows = [r for r in export("payments", by="recorded", **night) if r["payment_id"] == flagged.id]
+    assert [(r["state"], r["amount_received"]) for r in rows] == [("succeeded", "299.99")]
+    csv_body = client.get(
+        "/api/v1/exports/payments",
+        query_string={"format": "csv", "by": "recorded", **night},
+        headers=bearer(billing_staff),
+    )
+    assert csv_body.status_code == 200
+    [csv_row] = [
+        r
+        for r in csv.DictReader(io.StringIO(csv_body.get_data(as_text=True)))
+        if r["payment_id"] == str(flagged.id)
+    ]
+    assert {name: csv_row[name] for name in ("state", "amount", "amount_received")} == {
+        "state": "succeeded",
+        "amount": rows[0]["amount"],
+        "amount_received": "299.99",
+    }
+    # The invoice it paid is not a royalty invoice: the three round-33 columns
+    # come last, empty in CSV and null in JSON.
+    invoices = client.get(
+        "/api/v1/exports/invoices",
+        query_string={"format": "csv"},
+        headers=bearer(billing_staff),
+    ).get_data(as_text=True)
+    reader = csv.reader(io.StringIO(invoices))
+    header = next(row for row in reader if row and not row[0].startswith("#"))
+    assert header[-3:] == ["royalty_report_id", "amends_report_id", "amends_invoice_number"]
+    [line] = [r for r in reader if r and r[header.index("invoice_number")] == short.number]
+    assert line[-3:] == ["", "", ""]
+    [as_json] = [r for r in export("invoices") if r["invoice_number"] == short.number]
+    assert list(as_json)[-3:] == header[-3:]
+    assert [as_json[name] for name in header[-3:]] == [None, None, None]

@@ -344,3 +344,26 @@ def test_the_permission_queue_offers_a_deactivated_reviewer_who_decided_requests
     assert request.reference in text_of(page)
     offered = dict(_options(page.get_data(as_text=True), "assignee"))
     assert offered[str(reviewer.id)] == f"{reviewer.full_name} (deactivated)"
+
+
+def test_the_exports_page_describes_the_invoices_royalty_columns(
+    client: FlaskClient, signed_in: SignIn, billing_staff: Any
+) -> None:
+    """Round 34's walk: a finance clerk reads the datasets table for the invoices
+    export's three round-33 columns before changing the nightly pull."""
+    page = html.unescape(
+        signed_in(client, billing_staff).get("/console/exports").get_data(as_text=True)
+    )
+    invoices = page.split("<code>invoices</code>", 1)[1].split("</tr>", 1)[0]
+    assert "20 columns" in invoices  # schema_version is the file's, said above the table
+    columns = [item for item in invoices.split("<li>") if item.startswith("<code>")]
+    assert [column.split("</code>", 1)[0] for column in columns[-3:]] == [
+        "<code>royalty_report_id",
+        "<code>amends_report_id",
+        "<code>amends_invoice_number",
+    ]
+    assert "(integer): The royalty report a royalty invoice bills" in columns[-3]
+    assert "shared by an amendment's invoice (royalty_report_id tells them apart)" in invoices
+    assert (
+        "(text): For an amendment's royalty invoice: the amended report's invoice" in (columns[-1])
+    )

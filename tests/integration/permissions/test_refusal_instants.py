@@ -5,6 +5,7 @@ reads it (`expired_at`, `deadline`, `available_from`)."""
 
 from __future__ import annotations
 
+import html
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -12,8 +13,8 @@ import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 
-from licensing import db
-from licensing.calendar import instant_iso
+from licensing import calendar, db
+from licensing.calendar import instant_iso, office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
 from licensing.permissions import services
@@ -95,3 +96,25 @@ def test_every_refusals_instants_are_members_of_its_problem(app: Flask) -> None:
     assert conflict.get_json()["deadline"] == instant_iso(moment)
     assert invalid.get_json()["expired_at"] == instant_iso(moment)
     assert invalid.get_json()["errors"] == {"token": ["Expired."]}
+
+
+def test_a_status_link_ending_with_an_office_day_says_it_expired_at_its_end(
+    client: FlaskClient, submit: Callable[..., tuple[PermissionRequest, str]]
+) -> None:
+    """Round 34's walk: a link kept a year after a grant ends expires with an office
+    day, and the page and the API's detail read "This link expired on the end of
+    Monday, ..."."""
+    request, token = submit()
+    services.withdraw(token)
+    ended = calendar.end_of_office_day(office_date(utcnow()) - timedelta(days=2))
+    with db.transaction() as session:
+        stored = session.get(PermissionRequest, request.id)
+        assert stored is not None
+        stored.status_expires_at = ended
+    words = f"This link expired at the end of {calendar.deadline_text(ended)[11:]}"
+    api = client.get(f"/api/v1/permission-status/{token}")
+    assert api.get_json()["detail"].startswith(words)
+    assert api.get_json()["expired_at"] == instant_iso(ended)
+    page = client.get(f"/permissions/status/{token}")
+    assert words in html.unescape(page.get_data(as_text=True))
+    assert "expired on the end" not in page.get_data(as_text=True)
