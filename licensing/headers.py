@@ -160,15 +160,16 @@ def _finish_headers(response: Response) -> Response:
     """
     app_context = app_ctx._get_current_object()  # type: ignore[attr-defined]  # one lookup
     config = app_context.app.config["LICENSING"]
-    context = app_context.g
+    # `g`'s own dictionary: what `g.get` reads, without a Python call for each name.
+    context = app_context.g.__dict__
     headers = response.headers
-    present = {name.lower() for name, _value in headers}
+    listed = getattr(headers, "_list", None)  # werkzeug's list of (name, value)
+    present = {name.lower() for name, _value in (listed if type(listed) is list else headers)}
     policy = (
         stripe_policy(config.stripe_js_url) if context.get("csp_allow_stripe") else DEFAULT_POLICY
     )
     request_id = context.get("request_id") or new_request_id()
     private = "cache-control" not in present and _private(context)
-    listed = getattr(headers, "_list", None)  # werkzeug's list of (name, value)
     if (
         present.isdisjoint(_OUR_NAMES)
         and type(listed) is list
@@ -228,7 +229,7 @@ def _set_security_headers(
 _NO_STORE = ("Cache-Control", "no-store")
 
 
-def _private(context: Any) -> bool:
+def _private(context: dict[str, Any]) -> bool:
     """Whether the answer is for one caller only: a signed-in page or an API answer
     to a token (the principal loaded for it), or a page opened by an emailed link
     (its `<token>`). No cache may keep those: after signing out on a shared
@@ -285,7 +286,9 @@ class AppResponse(flask.Response):
 
 
 def _end_request(_error: BaseException | None) -> None:
-    log_context.end_request(g.pop("log_context", None))
+    # `g`'s own dictionary, as `g.pop` pops it, without that Python method's call.
+    context = g._get_current_object()  # one lookup
+    log_context.end_request(context.__dict__.pop("log_context", None))
 
 
 def init_app(app: Flask) -> None:

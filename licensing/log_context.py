@@ -51,9 +51,13 @@ def end_request(token: Token[dict[str, str]] | None) -> None:
     """The request is done: back to what this thread had before it."""
     if token is not None:
         # Made in another context, or undone already: nothing of this request to undo.
-        with contextlib.suppress(ValueError, RuntimeError):
+        # (try/except, not `contextlib.suppress`: this runs on every request, and the
+        # context manager's object and two Python calls were most of its cost.)
+        try:
             _current.reset(token)
             return
+        except (ValueError, RuntimeError):
+            pass
     _current.set(_EMPTY)
 
 

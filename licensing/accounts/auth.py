@@ -282,7 +282,8 @@ def _forget_caller() -> None:
     The first before-request hook, where nothing has asked for the caller yet:
     as a receiver of `request_started`, just before, it made blinker's dispatch
     run on every request (about 2.5 µs, 2% of a 1-use quote's instructions)."""
-    context = g._get_current_object()  # one lookup
+    # `g`'s own dictionary, as `g.pop` pops it, without that Python method's two calls.
+    context = g._get_current_object().__dict__  # one lookup
     context.pop("principal", None)
     context.pop("_login_user", None)
 

@@ -18,6 +18,7 @@ from licensing.api import negotiation
 from licensing.api.base import (
     API_PREFIX,
     CHECKED_JSON_BODY,
+    CREATED,
     MAX_BODY_BYTES,
     Api,
     Blueprint,
@@ -76,8 +77,10 @@ def _check_request() -> Response | None:
 
 
 def _after_request(response: Response) -> Response:
-    """After every API request: a 201's `Location` (`base.created_location`)."""
-    if not request.path.startswith(API_PREFIX + "/"):
+    """After every API request: a 201's `Location` (`base.created_location`).
+    Only a 201 can get one, so any other status returns before the request's path
+    is looked up (a context lookup on every answer, a page's too)."""
+    if response.status_code != CREATED or not request.path.startswith(API_PREFIX + "/"):
         return response
     return created_location(response)
 

@@ -454,6 +454,9 @@ def _without_content(decorator: Callable[[F], F]) -> Callable[[F], F]:
 
 
 LOCATION_ATTRIBUTE = "__created_at__"
+# A plain int: `http.HTTPStatus.CREATED` is looked up through the enum's class on
+# every read (about 0.4 µs), and `created_location` runs after every API answer.
+CREATED = int(http.HTTPStatus.CREATED)
 
 LOCATION_HEADER = {
     "Location": {
@@ -490,7 +493,7 @@ def created_location(response: flask.Response) -> flask.Response:
     """After every API request: a 201 answers with `Location`, the new record's
     API URL, as its route declares it (`Blueprint.response(201, ..., location=)`),
     however the answer was made (the route's schema, a replayed idempotent answer)."""
-    if response.status_code != http.HTTPStatus.CREATED or "Location" in response.headers:
+    if response.status_code != CREATED or "Location" in response.headers:
         return response
     view = _route_view(flask.request.endpoint)
     created: Created | None = getattr(view, LOCATION_ATTRIBUTE, None)
