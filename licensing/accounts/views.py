@@ -809,10 +809,12 @@ def _we_emailed(user: User, emailed: Sequence[str], *, you: bool = False) -> str
 def restore_member(user_id: int) -> Response:
     """Give back the access the organization removed (audited `user.reactivated`, as
     removal is `user.deactivated`); an account the office deactivated is a 403."""
-    user = services.set_user_active(user_id, True, current_actor())
+    emailed: list[str] = []
+    user = services.set_user_active(user_id, True, current_actor(), emailed=emailed)
     flash(
         f"{user.full_name} can sign in again. Their API tokens were revoked when their access "
-        "was removed and stay revoked: they create new ones on the API tokens page.",
+        "was removed and stay revoked: they create new ones on the API tokens page."
+        f"{_we_emailed(user, emailed)}",
         "success",
     )
     return redirect(url_for("accounts.organization", _anchor="members"))
@@ -1407,7 +1409,7 @@ def set_active(user_id: int) -> Page:
     else:
         flash(
             f"{user.email} can sign in again; API tokens revoked when the account was "
-            "deactivated stay revoked."
+            f"deactivated stay revoked.{_we_emailed(user, emailed)}"
             if active
             else f"{user.email} can no longer sign in, and their API tokens are revoked."
             f"{_we_emailed(user, emailed)}",
@@ -1457,20 +1459,30 @@ def forget_browsers(user_id: int) -> Page:
                     "browser asks for the code from their authenticator app after the "
                     "password, even where they had ticked \"Don't ask for a code on this "
                     'browser".',
-                    "They are emailed that the office did it, and why the code is asked. "
-                    "The audit log keeps how many browsers were forgotten.",
+                    "You are not emailed: it is your own account. The audit log keeps how "
+                    "many browsers were forgotten."
+                    if user.id == current_actor().user_id
+                    else "They are emailed that the office did it, and why the code is "
+                    "asked. The audit log keeps how many browsers were forgotten.",
                 ],
                 button="Forget their remembered browsers",
                 cancel_url=url_for("accounts_console.user_detail", user_id=user_id),
                 cancel_label="Keep them remembered",
             )
         )
-    user, forgotten = services.forget_browsers_for(current_actor(), user_id)
+    done = services.forget_browsers_for(current_actor(), user_id)
+    user, forgotten = done.user, done.forgotten
     if forgotten:
+        # Round 34: an admin forgetting their own was emailed that "the office" did it.
+        told = (
+            "they have been emailed"
+            if done.emailed
+            else "nobody was emailed, as it is your own account"
+        )
         flash(
             f"Forgot {forgotten} remembered {'browser' if forgotten == 1 else 'browsers'} of "
-            f"{user.email} and signed them out everywhere; they have been emailed, and their "
-            "next sign-in asks for the code.",
+            f"{user.email} and signed them out everywhere; {told}, and their next sign-in "
+            "asks for the code.",
             "success",
         )
     else:
@@ -1507,7 +1519,11 @@ def sign_out_user(user_id: int) -> Page:
                 cancel_label="Keep them signed in",
             )
         )
-    done = services.sign_out_for(current_actor(), user_id)
+    try:
+        done = services.sign_out_for(current_actor(), user_id)
+    except Conflict as error:  # deactivated meanwhile: the page no longer offers it
+        flash(error.detail, "error")
+        return redirect(url_for("accounts_console.user_detail", user_id=user_id))
     told = (
         f"they have been emailed at {done.user.email}"
         if done.emailed

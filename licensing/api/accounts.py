@@ -284,8 +284,8 @@ class UserSchema(ApiSchema):
 UserChangedSchema = UserSchema.from_dict(
     _whom_emailed(
         "Every address the change emailed, one entry: the person (`audience` `person`) "
-        "when their access was removed (`is_active` false) or their `role` changed; empty "
-        "otherwise (staff `roles`, a restored access, nothing changed) (round 34).",
+        "when their access was removed or restored (`is_active`) or their `role` changed; "
+        "empty otherwise (staff accounts, staff `roles`, nothing changed) (round 34).",
         'Whom it emailed as a sentence\'s end: "emailed jo@example.com", or "emailed '
         'nobody: ..." and why.',
     ),
@@ -512,7 +512,16 @@ class BrowsersForgottenSchema(ApiSchema):
     )
     recipients = ma.fields.List(
         ma.fields.Nested(MoveRecipientSchema),
-        metadata={"description": f"{RECIPIENTS} Here the person only (`audience` `person`)."},
+        metadata={
+            "description": f"{RECIPIENTS} Here the person only (`audience` `person`); "
+            "empty when none was forgotten, or on the caller's own account."
+        },
+    )
+    summary = ma.fields.String(
+        metadata={
+            "description": "What was done and whom it emailed, as a sentence (round 34): "
+            '"emailed nobody: <address> is your own account" for the caller\'s own.'
+        }
     )
 
 
@@ -946,8 +955,8 @@ def update_user(data: dict[str, Any], user_id: int) -> _UserChanged:
     same request (409 otherwise: restore their access first). The changes are
     made together or not at all, access first: a refusal of one stores none.
 
-    A vendor user whose access is removed, or whose role changes, is emailed:
-    `recipients` and `emailed_summary` say whom (round 34)."""
+    A vendor user whose access is removed or restored, or whose role changes, is
+    emailed: `recipients` and `emailed_summary` say whom (round 34)."""
     actor = current_actor()
     queries.get_member(db.session(), user_id, actor)  # 404 before any refusal
     if "roles" in data and not actor.has_role("admin"):
@@ -1075,29 +1084,51 @@ def forget_browsers(user_id: int) -> dict[str, Any]:
     the console's *Forget their remembered browsers*: for a stolen laptop or a shared
     computer. Every session of theirs ends too, their next sign-in on every browser
     asks for the code, and they are emailed why; audited `user.browsers_forgotten`
-    with how many. None remembered: answered as they are, nothing recorded or sent,
-    so a retry is harmless. With `Idempotency-Key`, a retry is answered with the
-    first answer (round 34: a retry after a lost answer read "0 forgotten, nobody
-    emailed", as if nothing had been done)."""
-    user, forgotten = services.forget_browsers_for(current_actor(), user_id)
+    with how many. An admin forgetting their own is not emailed that the office did it
+    (round 34): `recipients` is empty and `summary` says why. None remembered:
+    answered as they are, nothing recorded or sent, so a retry is harmless. With
+    `Idempotency-Key`, a retry is answered with the first answer (round 34: a retry
+    after a lost answer read "0 forgotten, nobody emailed", as if nothing had been
+    done)."""
+    actor = current_actor()
+    done = services.forget_browsers_for(actor, user_id)
+    user, forgotten = done.user, done.forgotten
+    if not forgotten:
+        summary = f"No browser is remembered for {user.email}: nothing changed or emailed."
+    elif done.emailed:
+        summary = f"Forgot {_browsers(forgotten)} of {user.email}; emailed {user.email}."
+    else:
+        summary = (
+            f"Forgot {_browsers(forgotten)} of {user.email}; emailed nobody: "
+            f"{user.email} is your own account."
+        )
     return {
         "user": user,
         "browsers_forgotten": forgotten,
         "sessions_ended": bool(forgotten),
-        "emailed": user.email if forgotten else None,
+        "emailed": user.email if done.emailed else None,
         "recipients": [
             {"email": user.email, "audience": "person", "organization_id": user.organization_id}
         ]
-        if forgotten
+        if done.emailed
         else [],
+        "summary": summary,
     }
+
+
+def _browsers(count: int) -> str:
+    return f"{count} remembered {'browser' if count == 1 else 'browsers'}"
 
 
 @blp.route("/users/<int:user_id>/sign-out", methods=["POST"])
 @access.staff("admin")
 @idempotent
 @blp.alt_response(404, description="No such user")
-@blp.response(200, SignedOutSchema)
+@blp.response(
+    200,
+    SignedOutSchema,
+    conflict="The account is deactivated: it has no session to end, and nothing is done or emailed",
+)
 def sign_out_user(user_id: int) -> dict[str, Any]:
     """Sign the person out everywhere (admins), as the console's *Sign them out
     everywhere*: for a laptop stolen while signed in. Every session of theirs ends (any
@@ -1108,7 +1139,8 @@ def sign_out_user(user_id: int) -> dict[str, Any]:
     10 minutes: a repeat within them answers `recipients` empty and says why in
     `summary`. An admin signing themselves out is not emailed. With
     `Idempotency-Key`, a retry is not carried out again but answered with the first
-    answer."""
+    answer. A deactivated account is a 409 (round 34: it was signed out and emailed
+    that the office had done it): it cannot sign in, and its sessions ended with it."""
     actor = current_actor()
     done = services.sign_out_for(actor, user_id)
     user = done.user

@@ -760,6 +760,92 @@ def test_an_admin_signing_themselves_out_through_the_api_is_not_emailed_as_by_th
     assert json.loads(event.after) == {"sessions": "ended", "emailed": False}
 
 
+def test_an_admin_forgetting_their_own_browsers_is_not_emailed_as_by_the_office(
+    app: Flask, admin: User, signed_in: SignIn
+) -> None:
+    """Round 34 left: the console offers an admin *Forget their remembered browsers* on
+    their own page while any is remembered, and it (and the API) emailed them that "the
+    office" had forgotten them, as the sign-out did before round 34. Done, nobody
+    emailed, and the page, the answer and the audit say so."""
+    with_two_step(admin)
+    laptop = remembered(app.test_client(), admin)
+    console = signed_in(laptop, admin)  # the password alone: remembered
+    path = f"/console/users/{admin.id}/browsers/forget"
+    assert "Forget their remembered browsers" in console.get(f"/console/users/{admin.id}").text
+    asked = console.post(path).get_data(as_text=True)
+    assert "You are not emailed: it is your own account." in asked
+    assert "They are emailed that the office did it" not in asked
+
+    done = console.post(path, data={"confirmed": "yes"})
+
+    assert done.status_code == 302  # its own session ended with the rest
+    assert _browsers(admin) == []
+    assert _emails("browsers_forgotten") == []
+    [event] = events_of(admin, "user.browsers_forgotten")
+    assert json.loads(event.after) == {"remembered_browsers": 0, "emailed": False}
+
+    _another_browser(app, admin)
+    answer = app.test_client().post(
+        f"/api/v1/users/{admin.id}/forget-browsers", headers=factories.bearer(admin)
+    )
+
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert body["browsers_forgotten"] == 1
+    assert body["emailed"] is None
+    assert body["recipients"] == []
+    assert body["summary"] == (
+        f"Forgot 1 remembered browser of {admin.email}; emailed nobody: "
+        f"{admin.email} is your own account."
+    )
+    assert _emails("browsers_forgotten") == []
+    assert len(events_of(admin, "user.browsers_forgotten")) == 2
+
+
+def test_the_office_forgetting_a_persons_browsers_records_that_it_emailed_them(
+    app: Flask, vendor: User, admin: User, vendor_remembered: FlaskClient
+) -> None:
+    answer = app.test_client().post(
+        f"/api/v1/users/{vendor.id}/forget-browsers", headers=factories.bearer(admin)
+    )
+    assert answer.status_code == 200
+    [event] = events_of(vendor, "user.browsers_forgotten")
+    assert json.loads(event.after) == {"remembered_browsers": 0, "emailed": True}
+
+
+def test_a_deactivated_account_is_not_signed_out_or_emailed_by_the_office(
+    app: Flask, vendor: User, admin: User, signed_in: SignIn
+) -> None:
+    """Round 34 left: the API's sign-out accepted a deactivated account, "ended" its
+    sessions and emailed it that the office had signed it out. It has none (they ended
+    with its deactivation, and it cannot sign in): a 409 saying so, nothing recorded or
+    emailed; the console does not offer the button, and a press from a page opened
+    before the deactivation is told the same."""
+    console = signed_in(app.test_client(), admin)
+    assert "Sign them out everywhere" in console.get(f"/console/users/{vendor.id}").text
+    services.set_user_active(vendor.id, False, Actor.of(services.principal_for(admin)))
+
+    answer = app.test_client().post(
+        f"/api/v1/users/{vendor.id}/sign-out", headers=factories.bearer(admin)
+    )
+
+    assert answer.status_code == 409, answer.get_json()
+    assert answer.get_json()["detail"] == (
+        f"{vendor.email} is deactivated: the account cannot sign in and has no session to "
+        "end, so nothing was done or emailed: its sessions ended, and its remembered "
+        "browsers were forgotten, when it was deactivated."
+    )
+    assert events_of(vendor, "user.signed_out") == []
+    assert _emails("signed_out_by_office") == []
+    assert "Sign them out everywhere" not in console.get(f"/console/users/{vendor.id}").text
+    pressed = console.post(
+        f"/console/users/{vendor.id}/sign-out", data={"confirmed": "yes"}, follow_redirects=True
+    )
+    assert f"{vendor.email} is deactivated: the account cannot sign in" in pressed.text
+    assert events_of(vendor, "user.signed_out") == []
+    assert _emails("signed_out_by_office") == []
+
+
 def _refused_callers(vendor: User, licensing_staff: User, admin: User) -> dict[str, dict[str, str]]:
     """The callers the office's steps on a person refuse (403): the person's own
     organization's administrator, licensing staff, and an admin's read token."""
@@ -861,6 +947,7 @@ def test_an_admin_forgets_a_persons_browsers_through_the_api(
         "recipients": [
             {"email": vendor.email, "audience": "person", "organization_id": vendor.organization_id}
         ],
+        "summary": f"Forgot 1 remembered browser of {vendor.email}; emailed {vendor.email}.",
     }
     _forgotten_once(vendor)
     assert asks_for_the_code(vendor_remembered, vendor)
@@ -869,6 +956,9 @@ def test_an_admin_forgets_a_persons_browsers_through_the_api(
     assert again.get_json()["browsers_forgotten"] == 0
     assert again.get_json()["emailed"] is None
     assert again.get_json()["recipients"] == []
+    assert again.get_json()["summary"] == (
+        f"No browser is remembered for {vendor.email}: nothing changed or emailed."
+    )
     assert len(_emails("browsers_forgotten")) == 1
     assert (
         app.test_client().post("/api/v1/users/987654/forget-browsers", headers=hr).status_code

@@ -762,18 +762,100 @@ def test_the_office_deactivating_a_vendor_user_says_whom_it_emailed_and_a_staff_
 
 
 def test_an_api_change_that_emails_nobody_answers_so_and_why(
-    client: FlaskClient, vendor: User, member: User, admin: User
+    client: FlaskClient, vendor: User, member: User, licensing_staff: User, admin: User
 ) -> None:
-    """Restoring access, staff roles and a change to nothing email nobody: the answer
-    says so rather than leaving a client to guess (round 34)."""
-    services.set_user_active(member.id, False, _actor(vendor))
+    """A staff account's restored access and a change to nothing email nobody: the
+    answer says so rather than leaving a client to guess (round 34)."""
+    services.set_user_active(licensing_staff.id, False, _actor(admin))
     restored = client.patch(
-        f"/api/v1/users/{member.id}", json={"is_active": True}, headers=bearer(vendor)
+        f"/api/v1/users/{licensing_staff.id}", json={"is_active": True}, headers=bearer(admin)
     )
     assert restored.status_code == 200, restored.get_json()
     assert restored.get_json()["recipients"] == []
-    assert restored.get_json()["emailed_summary"].startswith("emailed nobody: ")
+    assert restored.get_json()["emailed_summary"] == (
+        "emailed nobody: only a vendor user is emailed, about a removed or restored access "
+        "or a new role"
+    )
     unchanged = client.patch(
         f"/api/v1/users/{member.id}", json={"role": "member"}, headers=bearer(vendor)
     )
     assert unchanged.get_json()["recipients"] == []
+    assert unchanged.get_json()["emailed_summary"].startswith("emailed nobody: ")
+
+
+# --- restoring access is emailed (round 34's own walk) -------------------------------------
+
+
+def _restored_emails() -> list[OutboxMessage]:
+    return list(
+        db.session().scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "access_restored")
+        )
+    )
+
+
+def test_restoring_a_colleagues_access_emails_them_who_did_and_where_to_sign_in(
+    app: Flask, vendor: User, member: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    """Round 34 left: restoring a colleague's access emailed nobody, so the person found
+    out only at their next sign-in attempt. They are told who restored it and where to
+    sign in, and the page's message says whom it emailed."""
+    services.set_user_active(member.id, False, _actor(vendor))
+    client = signed_in(app.test_client(), vendor)
+
+    done = client.post(f"/organization/members/{member.id}/restore", follow_redirects=True)
+
+    assert f"{member.full_name} can sign in again." in done.get_data(as_text=True)
+    assert f"We emailed them at {member.email}." in done.get_data(as_text=True)
+    [told] = _restored_emails()
+    assert told.to == [member.email]
+    organization = member.organization
+    assert organization is not None
+    assert told.subject == f"Your access to {organization.legal_name} was restored"
+    assert f"{vendor.full_name} ({vendor.email}) restored your access" in told.body_text
+    assert "/portal" in told.body_text
+    assert "stay revoked" in told.body_text
+
+
+def test_the_office_reactivating_a_vendor_user_emails_them_and_a_staff_account_nobody(
+    app: Flask, vendor: User, member: User, licensing_staff: User, admin: User, signed_in: Any
+) -> None:
+    services.set_user_active(member.id, False, _actor(admin))
+    services.set_user_active(licensing_staff.id, False, _actor(admin))
+    console = signed_in(app.test_client(), admin)
+
+    done = console.post(
+        f"/console/users/{member.id}/active", data={"active": "true"}, follow_redirects=True
+    ).get_data(as_text=True)
+
+    assert f"{member.email} can sign in again" in done
+    assert f"We emailed them at {member.email}." in done
+    [told] = _restored_emails()
+    assert told.to == [member.email]
+    assert "The CPT Licensing Office restored your access" in told.body_text
+    staff_done = console.post(
+        f"/console/users/{licensing_staff.id}/active",
+        data={"active": "true"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert f"{licensing_staff.email} can sign in again" in staff_done
+    assert "We emailed" not in staff_done
+    assert len(_restored_emails()) == 1
+
+
+def test_restoring_access_through_the_api_answers_whom_it_emailed(
+    client: FlaskClient, vendor: User, member: User
+) -> None:
+    services.set_user_active(member.id, False, _actor(vendor))
+
+    restored = client.patch(
+        f"/api/v1/users/{member.id}", json={"is_active": True}, headers=bearer(vendor)
+    )
+
+    assert restored.status_code == 200, restored.get_json()
+    assert restored.get_json()["recipients"] == [
+        {"email": member.email, "audience": "person", "organization_id": member.organization_id}
+    ]
+    assert restored.get_json()["emailed_summary"] == f"emailed {member.email}"
+    [told] = _restored_emails()
+    assert told.to == [member.email]

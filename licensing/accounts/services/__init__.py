@@ -70,6 +70,7 @@ from licensing.accounts.services.registration import (
 from licensing.accounts.services.remembered_browsers import (
     ACCOUNTS_PER_BROWSER,
     SIGNED_OUT_EMAILED_ONCE_IN,
+    BrowsersForgotten,
     SignedOut,
     delete_expired_browsers,
     forget_all_browsers,
@@ -181,6 +182,7 @@ __all__ = [
     "TOKEN_USE_RESOLUTION",
     "UNCONFIRMED_EMAIL",
     "VENDOR_EDITABLE",
+    "BrowsersForgotten",
     "Hold",
     "Keys",
     "Move",

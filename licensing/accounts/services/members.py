@@ -29,6 +29,7 @@ from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, PermissionDenied
+from licensing.links import links
 from licensing.mail import services as mail
 
 
@@ -65,8 +66,8 @@ def set_user_active(
     an organization's last active administrator while it has other active users.
     Deactivating revokes the account's API tokens (each audited `api_token.revoked`
     with the reason): a reactivated account creates new ones. A member of an
-    organization whose access is removed is emailed: their address is added to
-    `emailed`, when given, so that the page and the API say whom (round 34)."""
+    organization whose access is removed, or restored, is emailed: their address is
+    added to `emailed`, when given, so that the page and the API say whom (round 34)."""
     with db.transaction() as session:
         user = queries.get_member(session, user_id, actor)
         if actor.is_staff and not actor.has_role("admin"):
@@ -97,6 +98,8 @@ def set_user_active(
         # before this rule go too.)
         why = TOKENS_REVOKED_ON_RESTORE if active else TOKENS_REVOKED_ON_REMOVAL
         revoked = revoke_tokens(session, user, actor, why.format(user.email))
+        if active and _tell_restored_member(session, user, actor) and emailed is not None:
+            emailed.append(user.email)
         if not active:
             remembered_browsers.forget_browsers(
                 session, user, actor, "The account was deactivated."
@@ -152,6 +155,34 @@ def _tell_removed_member(
             "invitations": invitations,
             "colleague": colleague,
             "office_address": mail.sender_address(),
+        },
+    )
+    return True
+
+
+def _tell_restored_member(session: Session, user: User, actor: Actor) -> bool:
+    """A member whose access is restored is told who restored it and where to sign in
+    (round 34: they found out only by trying), as a removal is told. The office's own
+    accounts are not told, as of a removal. Whether it emailed."""
+    organization = user.organization
+    if organization is None:
+        return False
+    restorer = acting_colleague(session, actor)
+    colleague = restorer.name_and_email if restorer is not None else None
+    mail.enqueue(
+        session,
+        to=user.email,
+        subject=f"Your access to {organization.legal_name} was restored",
+        template="access_restored",
+        context={
+            "user": user,
+            "organization": organization,
+            "restored_by": colleague or f"The {mail.OFFICE_NAME}",
+            "restored_on": calendar.instant_text(utcnow()),
+            "colleague": colleague,
+            "office_address": mail.sender_address(),
+            "portal_url": links().vendor_dashboard(),
+            "reset_url": links().password_reset_request(),
         },
     )
     return True

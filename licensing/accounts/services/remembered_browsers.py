@@ -28,7 +28,7 @@ from licensing.accounts.services._common import _recent_mail, _user_actor
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.db import utcnow
-from licensing.errors import AuthenticationRequired, NotFound
+from licensing.errors import AuthenticationRequired, Conflict, NotFound
 from licensing.links import links
 from licensing.mail import services as mail
 
@@ -168,20 +168,28 @@ def remembered_browser_count(
 
 
 def forget_browsers(
-    session: Session, user: User, actor: Actor | None, why: str, *, now: datetime | None = None
+    session: Session,
+    user: User,
+    actor: Actor | None,
+    why: str,
+    *,
+    now: datetime | None = None,
+    emailed: bool | None = None,
 ) -> int:
     """Forget every browser of the account (in the caller's transaction): audited
-    once, `user.browsers_forgotten` with how many were still in time and `why`;
+    once, `user.browsers_forgotten` with how many were still in time and `why` (and
+    whether the person was emailed, when the caller says: the office's step);
     nothing when none was. How many."""
     forgotten = remembered_browser_count(session, user.id, now or utcnow())
     session.execute(delete(RememberedBrowser).where(RememberedBrowser.user_id == user.id))
     if forgotten:
+        told = {} if emailed is None else {"emailed": emailed}
         audit.record_event(
             session,
             "user.browsers_forgotten",
             user.id,
             before={"remembered_browsers": forgotten},
-            after={"remembered_browsers": 0},
+            after={"remembered_browsers": 0, **told},
             actor=actor,
             note=why,
         )
@@ -221,21 +229,35 @@ def forget_all_browsers(actor: Actor) -> int:
 OFFICE_FORGOT = "Forgotten by the licensing office; every session of the account ended."
 
 
-def forget_browsers_for(actor: Actor, user_id: int) -> tuple[User, int]:
+@dataclass(frozen=True)
+class BrowsersForgotten:
+    """The office's forgetting done: the person, how many browsers were forgotten,
+    and whether they were emailed (not when none was, nor on one's own account)."""
+
+    user: User
+    forgotten: int
+    emailed: bool
+
+
+def forget_browsers_for(actor: Actor, user_id: int) -> BrowsersForgotten:
     """An admin forgets every browser remembered for a user (a stolen laptop, a
     shared computer), as the owner's *Sign out everywhere* does: every session of the
     account ends too, since a stolen laptop may still be signed in. Audited
-    `user.browsers_forgotten` with how many; the person is emailed why their next
-    sign-in asks for the code. None remembered: the user as they are, nothing
-    recorded or sent (a retry is harmless). The user and how many were forgotten."""
+    `user.browsers_forgotten` with how many and whether it emailed; the person is
+    emailed why their next sign-in asks for the code, but an admin forgetting their
+    own is not emailed that "the office" did it (round 34, as the sign-out). None
+    remembered: the user as they are, nothing recorded or sent (a retry is
+    harmless)."""
     actor.require_role("admin")
     with db.transaction() as session:
         user = session.get(User, user_id, with_for_update=True)
         if user is None:
             raise NotFound(f"There is no user {user_id}.")
-        forgotten = forget_browsers(session, user, actor, OFFICE_FORGOT)
+        own = user.id == actor.user_id
+        forgotten = forget_browsers(session, user, actor, OFFICE_FORGOT, emailed=not own)
         if forgotten:
             user.session_generation += 1
+        if forgotten and not own:
             mail.enqueue(
                 session,
                 to=user.email,
@@ -249,10 +271,15 @@ def forget_browsers_for(actor: Actor, user_id: int) -> tuple[User, int]:
                     "reset_url": links().password_reset_request(),
                 },
             )
-        return user, forgotten
+        return BrowsersForgotten(user, forgotten, bool(forgotten) and not own)
 
 
 OFFICE_SIGNED_OUT = "Signed out everywhere by the licensing office."
+DEACTIVATED_NOT_SIGNED_OUT = (
+    "{email} is deactivated: the account cannot sign in and has no session to end, so "
+    "nothing was done or emailed: its sessions ended, and its remembered browsers were "
+    "forgotten, when it was deactivated."
+)
 SIGNED_OUT_EMAIL = "signed_out_by_office"
 # The person is emailed once in this while (round 33): a second press of *Sign them
 # out everywhere*, or an API retry without `Idempotency-Key`, ends the sessions again
@@ -285,6 +312,10 @@ def sign_out_for(actor: Actor, user_id: int) -> SignedOut:
         user = session.get(User, user_id, with_for_update=True)
         if user is None:
             raise NotFound(f"There is no user {user_id}.")
+        if not user.is_active:
+            # Round 34: the API signed a deactivated account out and emailed it that
+            # the office had; it has no session to end (it cannot sign in).
+            raise Conflict(DEACTIVATED_NOT_SIGNED_OUT.format(email=user.email))
         forgotten = forget_browsers(session, user, actor, OFFICE_FORGOT)
         user.session_generation += 1
         # An admin signing themselves out through the API is not emailed that "the

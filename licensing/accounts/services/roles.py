@@ -236,8 +236,8 @@ def emailed_summary(emailed: Sequence[str]) -> str:
     jo@example.com", or "emailed nobody" and why, as round 33's steps say it."""
     if not emailed:
         return (
-            "emailed nobody: only a removed access and a new role are emailed to the "
-            "person, and neither changed"
+            "emailed nobody: only a vendor user is emailed, about a removed or restored "
+            "access or a new role"
         )
     return f"emailed {', '.join(dict.fromkeys(emailed))}"
 
