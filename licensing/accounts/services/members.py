@@ -134,55 +134,46 @@ def _tell_removed_member(
 ) -> bool:
     """A member whose access a colleague or the office removed is told who did, when,
     what stopped working and whom to ask (it only found out at the next sign-in, or
-    from a program whose token failed). The office's own accounts are not told.
-    Whether it emailed."""
-    organization = user.organization
-    if organization is None:
-        return False
-    remover = acting_colleague(session, actor)
-    colleague = remover.name_and_email if remover is not None else None
-    mail.enqueue(
-        session,
-        to=user.email,
-        subject=f"Your access to {organization.legal_name} was removed",
-        template="access_removed",
-        context={
-            "user": user,
-            "organization": organization,
-            "removed_by": colleague or f"The {mail.OFFICE_NAME}",
-            "removed_on": calendar.instant_text(utcnow()),
-            "tokens": tokens,
-            "invitations": invitations,
-            "colleague": colleague,
-            "office_address": mail.sender_address(),
-        },
-    )
-    return True
+    from a program whose token failed). Whether it emailed."""
+    return _tell_member(session, user, actor, "removed", tokens=tokens, invitations=invitations)
 
 
 def _tell_restored_member(session: Session, user: User, actor: Actor) -> bool:
     """A member whose access is restored is told who restored it and where to sign in
-    (round 34: they found out only by trying), as a removal is told. The office's own
-    accounts are not told, as of a removal. Whether it emailed."""
+    (round 34: they found out only by trying). Whether it emailed."""
+    return _tell_member(
+        session,
+        user,
+        actor,
+        "restored",
+        portal_url=links().vendor_dashboard(),
+        reset_url=links().password_reset_request(),
+    )
+
+
+def _tell_member(session: Session, user: User, actor: Actor, step: str, **context: Any) -> bool:
+    """Email a vendor member that their access was `step` ("removed" or "restored"):
+    who did it (a colleague, else the office) and when, with the template
+    `access_<step>` and its own `context`. The office's own accounts, which belong
+    to no organization, are not told. Whether it emailed."""
     organization = user.organization
     if organization is None:
         return False
-    restorer = acting_colleague(session, actor)
-    colleague = restorer.name_and_email if restorer is not None else None
+    acting = acting_colleague(session, actor)
+    colleague = acting.name_and_email if acting is not None else None
     mail.enqueue(
         session,
         to=user.email,
-        subject=f"Your access to {organization.legal_name} was restored",
-        template="access_restored",
+        subject=f"Your access to {organization.legal_name} was {step}",
+        template=f"access_{step}",
         context={
             "user": user,
             "organization": organization,
-            "restored_by": colleague or f"The {mail.OFFICE_NAME}",
-            "restored_on": calendar.instant_text(utcnow()),
+            f"{step}_by": colleague or f"The {mail.OFFICE_NAME}",
+            f"{step}_on": calendar.instant_text(utcnow()),
             "colleague": colleague,
             "office_address": mail.sender_address(),
-            "portal_url": links().vendor_dashboard(),
-            "reset_url": links().password_reset_request(),
+            **context,
         },
     )
     return True
