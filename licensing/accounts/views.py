@@ -1470,7 +1470,11 @@ def forget_browsers(user_id: int) -> Page:
                 cancel_label="Keep them remembered",
             )
         )
-    done = services.forget_browsers_for(current_actor(), user_id)
+    try:
+        done = services.forget_browsers_for(current_actor(), user_id)
+    except Conflict as error:  # deactivated meanwhile: it forgot them (round 35)
+        flash(error.detail, "error")
+        return redirect(url_for("accounts_console.user_detail", user_id=user_id))
     user, forgotten = done.user, done.forgotten
     if forgotten:
         # Round 34: an admin forgetting their own was emailed that "the office" did it.

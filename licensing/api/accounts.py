@@ -1078,7 +1078,12 @@ def unlock_user(user_id: int) -> User:
 @access.staff("admin")
 @idempotent
 @blp.alt_response(404, description="No such user")
-@blp.response(200, BrowsersForgottenSchema)
+@blp.response(
+    200,
+    BrowsersForgottenSchema,
+    conflict="The account is deactivated: it has no browser remembered, and nothing is "
+    "done or emailed",
+)
 def forget_browsers(user_id: int) -> dict[str, Any]:
     """Forget every browser remembered for the user's two-step sign-in (admins), as
     the console's *Forget their remembered browsers*: for a stolen laptop or a shared
@@ -1089,7 +1094,8 @@ def forget_browsers(user_id: int) -> dict[str, Any]:
     answered as they are, nothing recorded or sent, so a retry is harmless. With
     `Idempotency-Key`, a retry is answered with the first answer (round 34: a retry
     after a lost answer read "0 forgotten, nobody emailed", as if nothing had been
-    done)."""
+    done). A deactivated account is a 409, as for the sign-out (round 35): its
+    deactivation forgot its browsers and ended its sessions."""
     actor = current_actor()
     done = services.forget_browsers_for(actor, user_id)
     user, forgotten = done.user, done.forgotten

@@ -322,7 +322,8 @@ def test_the_api_document_lists_each_users_routes_error_answers(client: FlaskCli
     assert set(user["patch"]["responses"]) >= {"200", "401", "403", "404", "409", "422"}
     assert "is_active" in user["patch"]["responses"]["422"]["description"]
     forget = paths["/api/v1/users/{user_id}/forget-browsers"]["post"]
-    assert set(forget["responses"]) >= {"200", "401", "403", "404"}
+    assert set(forget["responses"]) >= {"200", "401", "403", "404", "409"}
+    assert "deactivated" in forget["responses"]["409"]["description"]
     two_step = paths["/api/v1/organizations/{organization_id}/two-step"]["post"]
     assert set(two_step["responses"]) >= {"200", "401", "403", "404", "422"}
     accounts = (

@@ -846,6 +846,37 @@ def test_a_deactivated_account_is_not_signed_out_or_emailed_by_the_office(
     assert _emails("signed_out_by_office") == []
 
 
+def test_forgetting_a_deactivated_accounts_browsers_is_refused_as_its_sign_out(
+    app: Flask, vendor: User, admin: User, signed_in: SignIn
+) -> None:
+    """Round 34 left: forget-browsers on a deactivated account answered 200 "nothing
+    changed or emailed" while the sign-out answered 409. Both are a 409 now, saying
+    that its deactivation forgot them: nothing recorded or emailed, on the API and
+    from a console page opened before the deactivation."""
+    console = signed_in(app.test_client(), admin)
+    services.set_user_active(vendor.id, False, Actor.of(services.principal_for(admin)))
+    forgot_before = len(events_of(vendor, "user.browsers_forgotten"))
+
+    answer = app.test_client().post(
+        f"/api/v1/users/{vendor.id}/forget-browsers", headers=factories.bearer(admin)
+    )
+
+    assert answer.status_code == 409, answer.get_json()
+    assert answer.get_json()["detail"] == (
+        f"{vendor.email} is deactivated: the account cannot sign in and has no browser "
+        "remembered, so nothing was done or emailed: its sessions ended, and its "
+        "remembered browsers were forgotten, when it was deactivated."
+    )
+    pressed = console.post(
+        f"/console/users/{vendor.id}/browsers/forget",
+        data={"confirmed": "yes"},
+        follow_redirects=True,
+    )
+    assert f"{vendor.email} is deactivated: the account cannot sign in" in pressed.text
+    assert len(events_of(vendor, "user.browsers_forgotten")) == forgot_before
+    assert _emails("browsers_forgotten") == []
+
+
 def _refused_callers(vendor: User, licensing_staff: User, admin: User) -> dict[str, dict[str, str]]:
     """The callers the office's steps on a person refuse (403): the person's own
     organization's administrator, licensing staff, and an admin's read token."""

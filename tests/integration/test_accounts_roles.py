@@ -815,6 +815,29 @@ def test_restoring_a_colleagues_access_emails_them_who_did_and_where_to_sign_in(
     assert f"{vendor.full_name} ({vendor.email}) restored your access" in told.body_text
     assert "/portal" in told.body_text
     assert "stay revoked" in told.body_text
+    assert "requires two-step sign-in" not in told.body_text
+
+
+def test_a_restored_colleague_is_told_the_next_sign_in_asks_for_two_step_sign_in(
+    app: Flask, vendor: User, member: User
+) -> None:
+    """Round 34 left: the restore email did not say that the organization requires
+    two-step sign-in, so a restored person without it met the set-up unwarned at their
+    next sign-in. Told as the move's email tells it."""
+    services.set_user_active(member.id, False, _actor(vendor))
+    organization = db.session().get(Organization, member.organization_id)
+    assert organization is not None
+    organization.two_step_required = True
+    db.session().commit()
+
+    services.set_user_active(member.id, True, _actor(vendor))
+
+    [told] = _restored_emails()
+    assert (
+        f"{organization.legal_name} requires two-step sign-in of its members: after your "
+        "password you are asked to set it up (with an authenticator app on your phone) "
+        "before its pages open."
+    ) in told.body_text
 
 
 def test_the_office_reactivating_a_vendor_user_emails_them_and_a_staff_account_nobody(

@@ -247,12 +247,16 @@ def forget_browsers_for(actor: Actor, user_id: int) -> BrowsersForgotten:
     emailed why their next sign-in asks for the code, but an admin forgetting their
     own is not emailed that "the office" did it (round 34, as the sign-out). None
     remembered: the user as they are, nothing recorded or sent (a retry is
-    harmless)."""
+    harmless). A deactivated account is a Conflict, as for the sign-out (round 35)."""
     actor.require_role("admin")
     with db.transaction() as session:
         user = session.get(User, user_id, with_for_update=True)
         if user is None:
             raise NotFound(f"There is no user {user_id}.")
+        if not user.is_active:
+            # Round 35: answered "nothing changed" while the sign-out answered 409; its
+            # deactivation forgot the browsers, which the words say.
+            raise Conflict(DEACTIVATED_NOT_FORGOTTEN.format(email=user.email))
         own = user.id == actor.user_id
         forgotten = forget_browsers(session, user, actor, OFFICE_FORGOT, emailed=not own)
         if forgotten:
@@ -275,11 +279,14 @@ def forget_browsers_for(actor: Actor, user_id: int) -> BrowsersForgotten:
 
 
 OFFICE_SIGNED_OUT = "Signed out everywhere by the licensing office."
-DEACTIVATED_NOT_SIGNED_OUT = (
-    "{email} is deactivated: the account cannot sign in and has no session to end, so "
-    "nothing was done or emailed: its sessions ended, and its remembered browsers were "
-    "forgotten, when it was deactivated."
+# What deactivating an account already did, which the office's two steps on it say.
+_DEACTIVATED = (
+    "{email} is deactivated: the account cannot sign in and has {what}, so nothing was "
+    "done or emailed: its sessions ended, and its remembered browsers were forgotten, "
+    "when it was deactivated."
 )
+DEACTIVATED_NOT_SIGNED_OUT = _DEACTIVATED.replace("{what}", "no session to end")
+DEACTIVATED_NOT_FORGOTTEN = _DEACTIVATED.replace("{what}", "no browser remembered")
 SIGNED_OUT_EMAIL = "signed_out_by_office"
 # The person is emailed once in this while (round 33): a second press of *Sign them
 # out everywhere*, or an API retry without `Idempotency-Key`, ends the sessions again
