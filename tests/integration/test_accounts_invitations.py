@@ -237,6 +237,8 @@ def test_one_address_is_invited_at_most_three_times_an_hour(
     refused = client.post(url, json={"email": COLLEAGUE}, headers=headers)
     assert refused.status_code == 422
     assert "invited 3 times in the last hour" in refused.get_json()["errors"]["email"][0]
+    assert refused.mimetype == "application/problem+json"
+    assert "available_from" in refused.get_json()
     assert _invitation_emails(COLLEAGUE) == services.LINKS_PER_HOUR
     # Another address is not held up, and an hour later this one is invited again.
     assert (
@@ -295,10 +297,15 @@ def test_an_invitation_refused_for_too_many_says_from_when_it_can_go(
             assert sent.status_code == 302
     with time_machine.travel(first + timedelta(minutes=40), tick=False):
         refused = browser.post("/organization/invitations", data={"email": COLLEAGUE})
+        # The API's twin (round 36): `available_from` is the minute the page names.
+        refused_api = _invite_by_api(app, vendor, COLLEAGUE)
     assert refused.status_code == 422
     # The first invitation leaves the hour at hh:mm:30: from the next minute, never early.
     one_hour_on = first.replace(second=0) + timedelta(hours=1, minutes=1)
     frees = calendar.instant_text(one_hour_on)
+    assert refused_api.status_code == 422
+    assert refused_api.get_json()["available_from"] == calendar.instant_iso(one_hour_on)
+    assert refused_api.get_json()["errors"]["email"][0].endswith(f"again from {frees}.")
     assert (
         f"{COLLEAGUE} was invited 3 times in the last hour, the most an hour: invite them "
         f"again from {frees}." in refused.text
@@ -311,7 +318,10 @@ def test_an_invitation_refused_for_too_many_says_from_when_it_can_go(
     with time_machine.travel(one_hour_on + timedelta(minutes=5), tick=False):
         refused = _invite_by_api(app, vendor, "p9@northwind.example")
     # Four sent (at 0, 10, 20 and 60 minutes): the first leaves the 24 hours first.
-    frees = calendar.instant_text(first.replace(second=0) + timedelta(days=1, minutes=1))
+    day_on = first.replace(second=0) + timedelta(days=1, minutes=1)
+    frees = calendar.instant_text(day_on)
+    assert refused.status_code == 422
+    assert refused.get_json()["available_from"] == calendar.instant_iso(day_on)
     assert refused.get_json()["errors"]["email"] == [
         "Your organization sent 4 invitations in the last 24 hours, the most a day: the "
         f"next can go from {frees}, or ask the office."

@@ -33,9 +33,9 @@ from licensing.agreements.services._common import (
     _tell_staff,
 )
 from licensing.agreements.settings import IssuingPolicy
-from licensing.agreements.states import APPLICATION, RETURNED
+from licensing.agreements.states import APPLICATION, LAPSED, RETURNED
 from licensing.audit import services as audit
-from licensing.errors import Conflict, InvalidInput
+from licensing.errors import Conflict, IllegalTransition, InvalidInput
 from licensing.money import (
     in_words,
     minor_units,
@@ -207,6 +207,26 @@ def _auto_approvable(application: Application, quote: Quote, policy: IssuingPoli
     )
 
 
+def _deadline_passed(application: Application) -> str:
+    assert application.resubmit_by is not None
+    return (
+        f"The deadline to resubmit {application.reference} passed "
+        f"{calendar.when_text(application.resubmit_by)}; the application has lapsed. "
+        "Start a new application."
+    )
+
+
+def _say_the_deadline_passed(application: Application, refused: IllegalTransition) -> None:
+    """A returned application lapses within the hour after its deadline (the expiry
+    run), so a late resubmission usually meets `lapsed`, not the deadline's check:
+    its refusal says the same sentence and `deadline` (round 36: it said only that a
+    lapsed application cannot be resubmitted), keeping the state's `allowed_actions`."""
+    if application.state == LAPSED and application.resubmit_by is not None:
+        refused.detail = _deadline_passed(application)
+        refused.args = (refused.detail,)
+        refused.instants["deadline"] = application.resubmit_by
+
+
 def submit(
     application_id: int,
     actor: Actor,
@@ -227,15 +247,15 @@ def submit(
         )
     with db.transaction() as session:
         application = _owned(session, Application, application_id, actor)
-        action = "resubmit" if application.state == RETURNED else "submit"
-        APPLICATION.step(application.state, action)
+        action = "resubmit" if application.state in (RETURNED, LAPSED) else "submit"
+        try:
+            APPLICATION.step(application.state, action)
+        except IllegalTransition as refused:
+            _say_the_deadline_passed(application, refused)
+            raise
         if action == "resubmit" and application.resubmit_by and moment > application.resubmit_by:
             raise Conflict(
-                f"The deadline to resubmit {application.reference} passed "
-                f"{calendar.when_text(application.resubmit_by)}; the application has "
-                "lapsed. "
-                "Start a new application.",
-                instants={"deadline": application.resubmit_by},
+                _deadline_passed(application), instants={"deadline": application.resubmit_by}
             )
         accounts.ensure_good_standing(application.organization)
         _check_complete(session, application)

@@ -41,3 +41,67 @@ def test_a_closed_reconsideration_window_on_the_api_gives_its_deadline_in_iso_86
     problem = answer.get_json()
     assert problem["deadline"] == instant_iso(rejected.reconsider_by)
     assert "(US Central time)" in problem["detail"]
+
+
+def test_a_passed_resubmission_deadline_on_the_api_gives_its_deadline_in_iso_8601(
+    client: FlaskClient,
+    apply: Callable[..., Application],
+    vendor: Any,
+    licensing_staff: Any,
+) -> None:
+    """Round 36: `deadline` was tested only through the problem writer. A returned
+    application resubmitted through the API after its deadline is the 409 whose
+    `deadline` is the stored `resubmit_by`, to the second, and nothing is priced."""
+    application = apply(vendor, STAFF_USE)
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    returned = services.return_for_information(application.id, "Which territories?", staff, now=NOW)
+    assert returned.resubmit_by is not None
+    with time_machine.travel(returned.resubmit_by + timedelta(seconds=1), tick=False):
+        answer = client.post(
+            f"/api/v1/applications/{application.id}/submit",
+            json={"attest": True, "response": "All of the United States."},
+            headers=bearer(vendor),
+        )
+    assert answer.status_code == 409, answer.get_data(as_text=True)
+    assert answer.mimetype == "application/problem+json"
+    problem = answer.get_json()
+    assert problem["deadline"] == instant_iso(returned.resubmit_by)
+    assert problem["deadline"].endswith("Z")
+    assert "passed at the end of" in problem["detail"]
+    assert "(US Central time)" in problem["detail"]
+    assert (
+        client.get(f"/api/v1/applications/{application.id}", headers=bearer(vendor)).get_json()[
+            "state"
+        ]
+        == "returned"
+    )
+
+
+def test_resubmitting_after_the_expiry_run_lapsed_it_still_gives_the_deadline(
+    client: FlaskClient,
+    apply: Callable[..., Application],
+    vendor: Any,
+    licensing_staff: Any,
+) -> None:
+    """Round 36, walked end to end: the hourly expiry run lapses a returned
+    application soon after its deadline, so a late resubmission usually meets the
+    lapsed state, not the deadline check. It says the same sentence and `deadline`,
+    besides the state and what it allows."""
+    application = apply(vendor, STAFF_USE)
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    returned = services.return_for_information(application.id, "Which territories?", staff, now=NOW)
+    assert returned.resubmit_by is not None
+    late = returned.resubmit_by + timedelta(minutes=5)
+    services.expire(now=late)
+    with time_machine.travel(late, tick=False):
+        answer = client.post(
+            f"/api/v1/applications/{application.id}/submit",
+            json={"attest": True, "response": "All of the United States."},
+            headers=bearer(vendor),
+        )
+    assert answer.status_code == 409, answer.get_data(as_text=True)
+    problem = answer.get_json()
+    assert problem["state"] == "lapsed"
+    assert problem["deadline"] == instant_iso(returned.resubmit_by)
+    assert "passed at the end of" in problem["detail"]
+    assert "Start a new application." in problem["detail"]
