@@ -798,7 +798,7 @@ class AcceptedPaymentSchema(PaymentSchema):
 @blp.response(
     200,
     AcceptedPaymentSchema,
-    conflict="Not flagged (accepted before: says by whom and when; or rejected...), or "
+    conflict="Not flagged (accepted before: says by whom and when; or never flagged), or "
     "more received than the invoice owes (refund it at Stripe)",
 )
 def accept_payment(data: dict[str, Any], payment_id: int) -> Payment:

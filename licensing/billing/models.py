@@ -402,7 +402,7 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
     # When the bank declined the card: the attempt reads "declined" whether it
     # is still `failed` or was `canceled` when the next card was tried.
     declined_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
-    # When the payment machine last moved it (declined, flagged, accepted, rejected,
+    # When the payment machine last moved it (declined, flagged, accepted,
     # cancelled, settled, reversed...): a nightly pull sees the change (billing_0014).
     status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The vendor user paying by card (who started the attempt: its card is theirs),

@@ -18,7 +18,11 @@ Payment (card payments start `pending`; offline ones are recorded `succeeded`):
        │ ─fail─▶ failed ─succeed─▶ succeeded   (the customer retried the same intent)
        │           └─cancel─▶ canceled        (closed at Stripe before a new attempt)
        │ ─flag─▶ flagged ─accept─▶ succeeded    (billing staff accept the amount)
-       └─cancel─▶ canceled                               └─reject─▶ canceled
+       └─cancel─▶ canceled
+
+    A flagged payment's money is at Stripe, so it has no step to `canceled`: it is
+    accepted, or refunded at Stripe (round 36 removed an unused `reject` that would
+    have called it canceled with the money taken; docs/billing.md).
 
     succeeded ─reverse─▶ reversed   (offline only: the cheque bounced, or the
                                      transfer was recorded against the wrong invoice)
@@ -93,8 +97,10 @@ PAYMENT = StateMachine.from_actions(
         "fail": Action(PENDING, to=FAILED, event="declined", words="be declined"),
         "flag": Action(PENDING, FAILED, to=FLAGGED, words="be flagged for a mismatched amount"),
         "cancel": Action(PENDING, FAILED, to=CANCELED),
+        # Billing staff accept what Stripe took. There is no `reject`: the money is
+        # at Stripe, and a flagged payment that cannot be applied is refunded there
+        # (`accept_flagged_payment`'s refusal says so); `canceled` means no money moved.
         "accept": Action(FLAGGED, to=SUCCEEDED),
-        "reject": Action(FLAGGED, to=CANCELED),
         # Billing staff reverse an offline payment that did not clear (a
         # `PaymentReversal` says who, when and why); a card payment is given back
         # through Stripe refunds and disputes instead, so the service refuses it.
@@ -104,7 +110,7 @@ PAYMENT = StateMachine.from_actions(
         "charge_back": Action(SUCCEEDED, to=REVERSED, event="charged_back"),
     },
     # Every step stamps when the status last changed: a nightly pull (`by=recorded`)
-    # brings a payment again the day it was declined, cancelled, rejected, accepted...
+    # brings a payment again the day it was declined, cancelled, flagged, accepted...
     stamp="status_changed_at",
 )
 

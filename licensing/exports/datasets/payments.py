@@ -62,7 +62,7 @@ def _source(statement: Statement, given: ExportFilter) -> Statement:
         # A nightly pull: the payments recorded, applied (a card settled, a flagged
         # one accepted) or reversed on the days, whatever day their money is dated,
         # and since round 33 any other change of status (declined, cancelled,
-        # rejected): a ledger mirroring every row no longer keeps them pending.
+        # flagged): a ledger mirroring every row no longer keeps them pending.
         changed = (
             Payment.created_at,
             Payment.settled_at,

@@ -43,6 +43,18 @@ def test_an_issued_invoice_cannot_go_back_to_draft_and_a_paid_one_only_reopens()
     assert PAYMENT.is_terminal("reversed")
 
 
+def test_a_flagged_payment_is_only_accepted_never_canceled_with_its_money_at_stripe() -> None:
+    """Round 36: `reject` (flagged -> canceled) was taken by no service. A flagged
+    payment's money is at Stripe: it is accepted, or refunded there, and `canceled`
+    says no money moved, so the machine offers no step from flagged to canceled."""
+    assert PAYMENT.allowed("flagged") == ["accept"]
+    assert "reject" not in PAYMENT.actions
+    assert not any(
+        PAYMENT.can("flagged", action) and PAYMENT.step("flagged", action) == "canceled"
+        for action in PAYMENT.actions
+    )
+
+
 def _document(state: str, **changes: object) -> documents.InvoiceDocument:
     document = documents.InvoiceDocument(
         number="INV-2027-000007",
