@@ -16,7 +16,7 @@ from typing import Any
 import marshmallow as ma
 from flask import current_app, url_for
 from sqlalchemy import Select
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import selectinload, with_expression
 from werkzeug.wrappers import Response
 
 from licensing import access, db
@@ -121,6 +121,17 @@ class InvoiceSchema(ApiSchema):
         },
     )
     source_reference = ma.fields.String(allow_none=True)
+    amends_invoice_number = documented(
+        "_amends_invoice_number",
+        {
+            "type": "string",
+            "nullable": True,
+            "example": "INV-2027-000004",
+            "description": "For an amendment's royalty invoice: the invoice of the report "
+            "it amends, which shares its source_reference (the agreement and period); "
+            "null otherwise, or when the amended report issued none (round 36)",
+        },
+    )
     issue_date = Day(allow_none=True)
     due_date = Day(allow_none=True)
     payment_terms_days = ma.fields.Integer()
@@ -166,6 +177,9 @@ class InvoiceSchema(ApiSchema):
 
     def _days_overdue(self, invoice: Invoice) -> int:
         return invoice.days_overdue(office_date(utcnow()))
+
+    def _amends_invoice_number(self, invoice: Invoice) -> str | None:
+        return queries.amends_invoice_number(db.session(), invoice)
 
 
 class ReversalSchema(ApiSchema):
@@ -462,7 +476,11 @@ def list_invoices(query: dict[str, Any]) -> Select[Any]:
         organization_id=query.get("organization_id"),
         search=query.get("q"),
         issued_only=not principal.is_staff,
-    ).options(selectinload(Invoice.lines))  # InvoiceSchema shows every row's lines
+    ).options(
+        selectinload(Invoice.lines),  # InvoiceSchema shows every row's lines
+        # and each row's amended invoice, in the same statement (round 36).
+        with_expression(Invoice.amends_invoice_number, queries.amended_number()),
+    )
 
 
 @blp.route("/invoices", methods=["POST"])

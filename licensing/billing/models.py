@@ -166,6 +166,10 @@ class Invoice(Snapshotted, Base):
     # that loads it for its documents (`queries.invoice_for_pdf`); absent otherwise
     # (`queries.period_start` reads it then).
     billed_from: Mapped[date | None] = query_expression()
+    # For an amendment's royalty invoice, the number of the invoice of the report it
+    # amends (round 36), read with a list of invoices by `queries.amended_number()`;
+    # absent otherwise (`queries.amended_invoice` reads it then).
+    amends_invoice_number: Mapped[str | None] = query_expression()
 
     lines: Mapped[list[InvoiceLine]] = relationship(
         back_populates="invoice", order_by="InvoiceLine.position", cascade="all, delete-orphan"

@@ -611,6 +611,77 @@ def period_start(session: Session, invoice: Invoice) -> date:
     return found or invoice.issue_date or invoice.created_at.date()
 
 
+# --- the invoice an amendment's invoice amends (round 36) ----------------------------
+
+# Given the column of an invoice's `source_id`, the id of the invoice its source
+# amends (a royalty report amending another: that report's invoice), as a scalar
+# subquery correlated to that column (NULL when it amends none or that issued none).
+AmendedInvoiceOf = Callable[[ColumnElement[int | None]], ScalarSelect[int]]
+_AMENDED_INVOICES: dict[str, AmendedInvoiceOf] = {}
+
+
+def amended_invoice_for(source_type: str) -> Callable[[AmendedInvoiceOf], AmendedInvoiceOf]:
+    """Register how invoices of `source_type` name the invoice they amend (the
+    package whose records amend others registers it: billing knows none)."""
+
+    def register(resolver: AmendedInvoiceOf) -> AmendedInvoiceOf:
+        _AMENDED_INVOICES[source_type] = resolver
+        return resolver
+
+    return register
+
+
+def _amended_invoice_id(invoice: Any) -> ColumnElement[Any]:
+    """The id of the invoice `invoice` (an alias of `Invoice`) amends, or NULL."""
+    if not _AMENDED_INVOICES:
+        return null()
+    # Correlated to `invoice` explicitly: `amended_number()` reads it one level further
+    # in, where auto-correlation (to the enclosing statement only) would not reach.
+    found = {
+        kind: of(invoice.source_id).correlate(invoice)
+        for kind, of in sorted(_AMENDED_INVOICES.items())
+    }
+    return case(found, value=invoice.source_type)
+
+
+def amended_number() -> ScalarSelect[str | None]:
+    """The number of the invoice an invoice amends, in SQL on `Invoice`:
+    `with_expression(Invoice.amends_invoice_number, amended_number())` reads it with
+    a list (one correlated subquery, no statement per row)."""
+    amended = aliased(Invoice)
+    return (
+        select(amended.number).where(amended.id == _amended_invoice_id(Invoice)).scalar_subquery()
+    )
+
+
+def amended_invoice(session: Session, invoice: Invoice) -> Invoice | None:
+    """The invoice `invoice` amends (an amendment's royalty invoice: the invoice of
+    the report it amends), or None; no statement for an invoice of a kind that
+    amends nothing (most), one otherwise."""
+    if invoice.source_type not in _AMENDED_INVOICES or invoice.source_id is None:
+        return None
+    amended = aliased(Invoice)
+    return session.scalar(
+        select(amended).where(
+            amended.id
+            == select(_amended_invoice_id(Invoice))
+            .where(Invoice.id == invoice.id)
+            .scalar_subquery()
+        )
+    )
+
+
+def amends_invoice_number(session: Session, invoice: Invoice) -> str | None:
+    """`Invoice.amends_invoice_number`, read with the invoice when its list loaded it
+    (`amended_number()`), else as `amended_invoice` finds it."""
+    loaded = inspect(invoice).dict
+    if "amends_invoice_number" in loaded:
+        number: str | None = loaded["amends_invoice_number"]
+        return number
+    found = amended_invoice(session, invoice)
+    return found.number if found is not None else None
+
+
 # --- records loaded for their PDFs: what the document reads, in one statement ------
 # Kept per process (`_BUILT`, built on first use): a loader option with an
 # expression copies the expression each time it is made, and a statement built

@@ -144,6 +144,7 @@ def _payer_view(invoice: Invoice) -> dict[str, Any]:
         "remit_to": documents._split(letterhead().remit_to),
         "today": today,
         "dispute": _dispute_hold(session, invoice, payments, today),
+        "amended": queries.amended_invoice(session, invoice),
     }
 
 
@@ -726,6 +727,7 @@ def _console_page(
         render_template(
             "billing/console_invoice.html",
             invoice=invoice,
+            amended=queries.amended_invoice(session, invoice),
             organization=organization,
             payments=payments,
             banks_words=queries.banks_words(session, payments),

@@ -620,6 +620,19 @@ def flagged_reports(session: Session | None = None) -> list[RoyaltyReport]:
     )
 
 
+@billing_queries.amended_invoice_for(ROYALTY_REPORT)
+def _amended_reports_invoice(report_id: ColumnElement[int | None]) -> ScalarSelect[int]:
+    """An amendment's royalty invoice amends the invoice of the report it amends
+    (round 36: the API and the invoice's pages say which, as the export does)."""
+    amended = aliased(RoyaltyReport)
+    return (
+        select(amended.invoice_id)
+        .join(RoyaltyReport, RoyaltyReport.amends_id == amended.id)
+        .where(RoyaltyReport.id == report_id)
+        .scalar_subquery()
+    )
+
+
 @billing_queries.period_start_for(ROYALTY_REPORT)
 def _reported_period_start(report_id: ColumnElement[int | None]) -> ScalarSelect[date]:
     """A royalty invoice bills its report's period (for the copyright year it prints)."""

@@ -1,0 +1,114 @@
+"""An amendment's royalty invoice says which invoice it amends, in the API as in the
+invoices export and on the invoice's pages (round 36: the export had
+`amends_invoice_number` since round 33, the API's invoice answer did not)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import time_machine
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event
+
+from licensing import db
+from tests.integration.royalties.conftest import AFTER, DATA_FILE, row
+from tests.support import factories
+
+
+def _file_and_amend(client: FlaskClient, vendor: Any, agreement: Any) -> tuple[str, str]:
+    """The first quarter filed (60,000.00 revenue) and amended up (70,000.00):
+    the original's invoice number, and the amendment's."""
+    headers = factories.bearer(vendor)
+    url = f"/api/v1/agreements/{agreement.id}/royalty-reports/2027-01-01"
+    with time_machine.travel(AFTER[1], tick=False):
+        first = client.post(
+            url,
+            json={"attest": True, "rows": [row(1, "A", unit="", revenue="60000.00")]},
+            headers=headers,
+        ).get_json()
+        amended = client.post(
+            url,
+            json={
+                "attest": True,
+                "amends": first["id"],
+                "reason": "Customer A's revenue was restated",
+                "rows": [row(1, "A", unit="", revenue="70000.00")],
+            },
+            headers=headers,
+        ).get_json()
+    assert first["invoice"], first
+    assert amended["invoice"], amended
+    return first["invoice"], amended["invoice"]
+
+
+def _by_number(client: FlaskClient, vendor: Any) -> dict[str, Any]:
+    listed = client.get("/api/v1/invoices", headers=factories.bearer(vendor))
+    assert listed.status_code == 200
+    return {invoice["number"]: invoice for invoice in listed.get_json()}
+
+
+def test_an_amendments_royalty_invoice_names_the_invoice_it_amends_in_the_api(
+    client: FlaskClient, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, DATA_FILE)
+    original, amendment = _file_and_amend(client, vendor, agreement)
+    invoices = _by_number(client, vendor)
+    # Both share source_reference (the agreement and period); only the amendment's
+    # names the other, in the list and read alone, to its vendor and to staff.
+    assert invoices[original]["source_reference"] == invoices[amendment]["source_reference"]
+    assert invoices[amendment]["amends_invoice_number"] == original
+    assert invoices[original]["amends_invoice_number"] is None
+    assert all(
+        invoice["amends_invoice_number"] is None
+        for number, invoice in invoices.items()
+        if number != amendment
+    )
+    alone = client.get(
+        f"/api/v1/invoices/{invoices[amendment]['id']}", headers=factories.bearer(vendor)
+    )
+    assert alone.get_json()["amends_invoice_number"] == original
+    first_alone = client.get(
+        f"/api/v1/invoices/{invoices[original]['id']}", headers=factories.bearer(vendor)
+    )
+    assert first_alone.get_json()["amends_invoice_number"] is None
+    staff = factories.bearer(factories.make_staff(db.session(), ("billing",)))
+    read_by_staff = client.get(f"/api/v1/invoices/{invoices[amendment]['id']}", headers=staff)
+    assert read_by_staff.get_json()["amends_invoice_number"] == original
+
+
+def test_the_invoice_list_reads_every_rows_amended_invoice_in_its_own_statement(
+    app: Flask, client: FlaskClient, vendor: Any, active_agreement: Any
+) -> None:
+    """No statement per row: the list reads the amended invoice's number with the
+    invoices (a correlated subquery), however many invoices the page holds."""
+    agreement = active_agreement(vendor, DATA_FILE)
+    _file_and_amend(client, vendor, agreement)
+    statements: list[str] = []
+
+    def count(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    engine = db.session().get_bind()
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        invoices = _by_number(client, vendor)
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    assert len(invoices) >= 2
+    reading_invoices = [s for s in statements if "FROM invoices" in s and "royalty_reports" in s]
+    assert len(reading_invoices) == 1, reading_invoices
+
+
+def test_the_amendments_invoice_page_links_the_invoice_it_amends(
+    app: Flask, client: FlaskClient, vendor: Any, active_agreement: Any, signed_in: Any
+) -> None:
+    agreement = active_agreement(vendor, DATA_FILE)
+    original, amendment = _file_and_amend(client, vendor, agreement)
+    invoices = _by_number(client, vendor)
+    portal = signed_in(app.test_client(), vendor)
+    page = portal.get(f"/portal/invoices/{invoices[amendment]['id']}").get_data(as_text=True)
+    assert "<dt>Amends</dt>" in page
+    assert f'/portal/invoices/{invoices[original]["id"]}">{original}</a>' in page
+    first_page = portal.get(f"/portal/invoices/{invoices[original]['id']}").get_data(as_text=True)
+    assert "<dt>Amends</dt>" not in first_page
