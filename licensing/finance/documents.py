@@ -23,7 +23,7 @@ from reportlab.platypus import Flowable, KeepTogether, Spacer
 
 from licensing import pdf
 from licensing.money import format_grouped
-from licensing.words import humanize
+from licensing.words import end_sentence, humanize
 
 SERIES_COLOURS = (pdf.BRAND, colors.HexColor("#1d6b3a"), colors.HexColor("#a8472a"))
 
@@ -321,7 +321,10 @@ def render_monthly_report_pdf(report: MonthlyReport) -> bytes:
     story: list[Flowable] = [
         pdf.para(f"Monthly revenue report: {report.month}", "Title"),
         pdf.para(
-            f"{report.issuer}. Amounts in {report.currency}; prepared {report.generated_on}.",
+            # The issuer's name ends the sentence: "Example Inc." takes no second
+            # full stop (round 36, as round 35's emails).
+            f"{end_sentence(report.issuer)} Amounts in {report.currency}; "
+            f"prepared {report.generated_on}.",
             "Subtitle",
         ),
         Spacer(1, 0.1 * inch),

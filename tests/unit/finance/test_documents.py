@@ -30,6 +30,15 @@ def test_the_report_prints_the_months_figures_to_the_cent() -> None:
     assert "Harborlight Analytics 7 Inc." in text
 
 
+def test_an_issuer_whose_name_ends_in_a_full_stop_ends_the_subtitle_once() -> None:
+    """Round 36: the subtitle wrote "Example Inc.. Amounts in USD"."""
+    text = pdf_text(render_monthly_report_pdf(replace(sample_report(), issuer="Example Inc.")))
+    assert "Example Inc. Amounts in" in text
+    assert "Inc.." not in text
+    plain = pdf_text(render_monthly_report_pdf(replace(sample_report(), issuer="Example Office")))
+    assert "Example Office. Amounts in" in plain
+
+
 def test_the_same_report_gives_the_same_bytes() -> None:
     assert render_monthly_report_pdf(sample_report()) == render_monthly_report_pdf(sample_report())
 
