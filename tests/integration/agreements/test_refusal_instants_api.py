@@ -105,3 +105,29 @@ def test_resubmitting_after_the_expiry_run_lapsed_it_still_gives_the_deadline(
     assert problem["deadline"] == instant_iso(returned.resubmit_by)
     assert "passed at the end of" in problem["detail"]
     assert "Start a new application." in problem["detail"]
+
+
+def test_a_reconsideration_window_closed_by_the_expiry_run_still_gives_its_deadline(
+    client: FlaskClient,
+    apply: Callable[..., Application],
+    vendor: Any,
+    licensing_staff: Any,
+) -> None:
+    """Round 36, as the lapsed resubmission: once the expiry run closed the window,
+    the API's refusal still carries `deadline`, the rejection's 14 days."""
+    application = apply(vendor, STAFF_USE)
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    rejected = services.reject(application.id, "Revenue not evidenced", staff, now=NOW)
+    assert rejected.reconsider_by is not None
+    late = rejected.reconsider_by + timedelta(minutes=5)
+    services.expire(now=late)
+    with time_machine.travel(late, tick=False):
+        answer = client.post(
+            f"/api/v1/applications/{application.id}/reconsideration",
+            json={"reason": "Too late"},
+            headers=bearer(vendor),
+        )
+    assert answer.status_code == 409
+    problem = answer.get_json()
+    assert problem["deadline"] == instant_iso(rejected.reconsider_by)
+    assert "the window was closed" in problem["detail"]
