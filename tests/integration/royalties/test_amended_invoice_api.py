@@ -112,3 +112,8 @@ def test_the_amendments_invoice_page_links_the_invoice_it_amends(
     assert f'/portal/invoices/{invoices[original]["id"]}">{original}</a>' in page
     first_page = portal.get(f"/portal/invoices/{invoices[original]['id']}").get_data(as_text=True)
     assert "<dt>Amends</dt>" not in first_page
+    console = signed_in(app.test_client(), factories.make_staff(db.session(), ("billing",)))
+    staff_page = console.get(f"/console/invoices/{invoices[amendment]['id']}").get_data(
+        as_text=True
+    )
+    assert f'/console/invoices/{invoices[original]["id"]}">{original}</a>' in staff_page
