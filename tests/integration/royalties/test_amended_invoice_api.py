@@ -6,40 +6,30 @@ from __future__ import annotations
 
 from typing import Any
 
-import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from licensing import db
-from tests.integration.royalties.conftest import AFTER, DATA_FILE, row
+from tests.integration.royalties.conftest import DATA_FILE, row
 from tests.support import factories
 
 
-def _file_and_amend(client: FlaskClient, vendor: Any, agreement: Any) -> tuple[str, str]:
+def _file_and_amend(file_report: Any, vendor: Any, agreement: Any) -> tuple[str, str]:
     """The first quarter filed (60,000.00 revenue) and amended up (70,000.00):
     the original's invoice number, and the amendment's."""
-    headers = factories.bearer(vendor)
-    url = f"/api/v1/agreements/{agreement.id}/royalty-reports/2027-01-01"
-    with time_machine.travel(AFTER[1], tick=False):
-        first = client.post(
-            url,
-            json={"attest": True, "rows": [row(1, "A", unit="", revenue="60000.00")]},
-            headers=headers,
-        ).get_json()
-        amended = client.post(
-            url,
-            json={
-                "attest": True,
-                "amends": first["id"],
-                "reason": "Customer A's revenue was restated",
-                "rows": [row(1, "A", unit="", revenue="70000.00")],
-            },
-            headers=headers,
-        ).get_json()
-    assert first["invoice"], first
-    assert amended["invoice"], amended
-    return first["invoice"], amended["invoice"]
+    first = file_report(vendor, agreement, 1, [row(1, "A", unit="", revenue="60000.00")])
+    amended = file_report(
+        vendor,
+        agreement,
+        1,
+        [row(1, "A", unit="", revenue="70000.00")],
+        amends=first.report.id,
+        reason="Customer A's revenue was restated",
+    )
+    assert first.invoice_number, first
+    assert amended.invoice_number, amended
+    return first.invoice_number, amended.invoice_number
 
 
 def _by_number(client: FlaskClient, vendor: Any) -> dict[str, Any]:
@@ -49,10 +39,10 @@ def _by_number(client: FlaskClient, vendor: Any) -> dict[str, Any]:
 
 
 def test_an_amendments_royalty_invoice_names_the_invoice_it_amends_in_the_api(
-    client: FlaskClient, vendor: Any, active_agreement: Any
+    client: FlaskClient, vendor: Any, active_agreement: Any, file_report: Any
 ) -> None:
     agreement = active_agreement(vendor, DATA_FILE)
-    original, amendment = _file_and_amend(client, vendor, agreement)
+    original, amendment = _file_and_amend(file_report, vendor, agreement)
     invoices = _by_number(client, vendor)
     # Both share source_reference (the agreement and period); only the amendment's
     # names the other, in the list and read alone, to its vendor and to staff.
@@ -78,12 +68,12 @@ def test_an_amendments_royalty_invoice_names_the_invoice_it_amends_in_the_api(
 
 
 def test_the_invoice_list_reads_every_rows_amended_invoice_in_its_own_statement(
-    app: Flask, client: FlaskClient, vendor: Any, active_agreement: Any
+    app: Flask, client: FlaskClient, vendor: Any, active_agreement: Any, file_report: Any
 ) -> None:
     """No statement per row: the list reads the amended invoice's number with the
     invoices (a correlated subquery), however many invoices the page holds."""
     agreement = active_agreement(vendor, DATA_FILE)
-    _file_and_amend(client, vendor, agreement)
+    _file_and_amend(file_report, vendor, agreement)
     statements: list[str] = []
 
     def count(*args: Any) -> None:
@@ -101,10 +91,15 @@ def test_the_invoice_list_reads_every_rows_amended_invoice_in_its_own_statement(
 
 
 def test_the_amendments_invoice_page_links_the_invoice_it_amends(
-    app: Flask, client: FlaskClient, vendor: Any, active_agreement: Any, signed_in: Any
+    app: Flask,
+    client: FlaskClient,
+    vendor: Any,
+    active_agreement: Any,
+    signed_in: Any,
+    file_report: Any,
 ) -> None:
     agreement = active_agreement(vendor, DATA_FILE)
-    original, amendment = _file_and_amend(client, vendor, agreement)
+    original, amendment = _file_and_amend(file_report, vendor, agreement)
     invoices = _by_number(client, vendor)
     portal = signed_in(app.test_client(), vendor)
     page = portal.get(f"/portal/invoices/{invoices[amendment]['id']}").get_data(as_text=True)
