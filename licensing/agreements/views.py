@@ -1015,6 +1015,10 @@ def _console_page(
         reviewers=queries.reviewers(session),
         allowed=APPLICATION.allowed(application.state),
         reconsideration_open=queries.reconsideration_is_open(application, utcnow()),
+        # Round 36: the queue showed the age against the service level, the page not.
+        level=queries.review_level(
+            application, utcnow(), target_days=current_config().application_review_sla_days
+        ),
         rejection=_rejection(application),
         started=_started_term(application),
         replaced_card=_replaced_card(session, application),
@@ -1040,7 +1044,7 @@ def application_review(application_id: int) -> Page:
     return _console_page(queries.get_application(db.session(), application_id))
 
 
-def _staff_action(application_id: int, call: Any, done: str) -> Page:
+def _staff_action(application_id: int, call: Any, done: str | Callable[[Application], str]) -> Page:
     return _application_step(application_id, call, done, page=_console_page, back=_review_page_url)
 
 
@@ -1077,13 +1081,58 @@ def add_note(application_id: int) -> Page:
 
 
 # What the console says after each step of its review form.
-_REVIEW_DONE = {
+def _vendor_told(application: Application) -> str:
+    """Whom a step's email to the vendor went to, as the service addresses it
+    (`licensing_readers`): "We emailed Birchway Billing Inc. at a@x.example". Round
+    36: the messages after a decision said what was done and not whom it told."""
+    organization = application.organization
+    readers = account_queries.licensing_readers(db.session(), organization)
+    addresses = ", ".join(readers.to)
+    if readers.stand_in:
+        return (
+            f"We emailed the billing contact of {organization.legal_name} at {addresses} "
+            "(it has no administrator or member to act on it)"
+        )
+    return f"We emailed {organization.legal_name} at {addresses}"
+
+
+def _returned(application: Application) -> str:
+    deadline = calendar.deadline_text(application.resubmit_by) if application.resubmit_by else ""
+    return (
+        f"Returned to the vendor for information. {_vendor_told(application)} your question: "
+        f"they have until {deadline} to answer and resubmit."
+    )
+
+
+def _rejected(application: Application) -> str:
+    window = calendar.deadline_text(application.reconsider_by) if application.reconsider_by else ""
+    return (
+        f"The application is rejected. {_vendor_told(application)} the reason: they may ask "
+        f"for reconsideration until {window}."
+    )
+
+
+def _approved(application: Application) -> str:
+    agreement = queries.agreement_for_application(db.session(), application.id)
+    number = agreement.number if agreement else ""
+    return (
+        f"Approved: the agreement is issued as {number}. {_vendor_told(application)} "
+        "to read and accept it."
+    )
+
+
+_REVIEW_DONE: dict[str, str | Callable[[Application], str]] = {
     "start_review": "Review started.",
-    "return": "Returned to the vendor for information.",
+    "return": _returned,
     "escalate": "Escalated for a second review.",
-    "reject": "The application is rejected.",
-    "grant_reconsideration": "Reconsideration granted: the application is back in review.",
-    "deny_reconsideration": "Reconsideration denied.",
+    "reject": _rejected,
+    "grant_reconsideration": lambda application: (
+        "Reconsideration granted: the application is back in review. "
+        f"{_vendor_told(application)} that it is."
+    ),
+    "deny_reconsideration": lambda application: (
+        f"Reconsideration denied. {_vendor_told(application)} the reason."
+    ),
 }
 
 
@@ -1134,11 +1183,11 @@ def approve(application_id: int) -> Page:
     application = queries.get_application(db.session(), application_id)
     actor = current_actor()
 
-    def call() -> None:
+    def call() -> Application:
         changes = _modifications(application)
         # Line errors come back as `lines.N.reason`: show them beside use N's inputs.
         try:
-            services.review(
+            return services.review(
                 application_id,
                 "approve",
                 actor,
@@ -1159,7 +1208,7 @@ def approve(application_id: int) -> Page:
                     errors[path] = messages
             raise InvalidInput(error.detail, errors) from None
 
-    return _staff_action(application_id, call, "Approved: the agreement is issued.")
+    return _staff_action(application_id, call, _approved)
 
 
 @console.route("/agreements")

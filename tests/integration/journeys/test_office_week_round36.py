@@ -1,0 +1,93 @@
+"""Round 36: what the licensing office's week found, as staff read it on the console."""
+
+from __future__ import annotations
+
+import html
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import time_machine
+from flask import Flask
+
+from licensing.agreements.models import Application
+from tests.integration.agreements.conftest import STAFF_USE
+
+Apply = Callable[..., Application]
+
+
+def _flash(page: str) -> str:
+    found = re.search(r'<div class="flash[^"]*"[^>]*>(.*?)</div>', page, re.S)
+    assert found, page[:3000]
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", found.group(1))).split())
+
+
+def test_a_decision_says_whom_the_vendor_email_went_to_and_what_it_asks(
+    apply: Apply, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    returned, approved, rejected = (apply(vendor, STAFF_USE) for _ in range(3))
+    name = vendor.organization.legal_name
+    staff = signed_in(app.test_client(), licensing_staff)
+
+    page = staff.post(
+        f"/console/applications/{returned.id}/review",
+        data={"action": "return", "reason": "Send last year's revenue statement."},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    told = _flash(page)
+    assert told.startswith("Returned to the vendor for information.")
+    assert f"We emailed {name} at {vendor.email} your question: they have until the end of" in told
+    assert "to answer and resubmit." in told
+
+    page = staff.post(
+        f"/console/applications/{approved.id}/approve", follow_redirects=True
+    ).get_data(as_text=True)
+    told = _flash(page)
+    assert re.match(r"Approved: the agreement is issued as CPT-\d{4}-\d{6}\. ", told), told
+    assert f"We emailed {name} at {vendor.email} to read and accept it." in told
+
+    page = staff.post(
+        f"/console/applications/{rejected.id}/review",
+        data={"action": "reject", "reason": "The product resells the content."},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    told = _flash(page)
+    assert told.startswith("The application is rejected. ")
+    assert f"We emailed {name} at {vendor.email} the reason: they may ask" in told
+    assert "for reconsideration until" in told
+
+
+def _fact(page: str, term: str) -> str:
+    found = re.search(rf"<dt>{term}</dt><dd[^>]*>(.*?)</dd>", page, re.S)
+    assert found, page[:3000]
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", found.group(1))).split())
+
+
+def test_the_application_page_says_its_age_against_the_service_level(
+    apply: Apply, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    application = apply(vendor, STAFF_USE)  # submitted Monday 2026-11-02, 15:00 UTC
+    url = f"/console/applications/{application.id}"
+
+    def age_on(moment: datetime) -> str:
+        with time_machine.travel(moment, tick=False):
+            staff = signed_in(app.test_client(), licensing_staff)
+            return _fact(staff.get(url).get_data(as_text=True), "Age")
+
+    age = age_on(datetime(2026, 11, 5, 15, 0, tzinfo=UTC))
+    assert re.fullmatch(
+        r"3 of 10 business days; decision due by the end of \w+day, November 1\d, 2026 "
+        r"\(US Central time\)",
+        age,
+    ), age
+    age = age_on(datetime(2026, 12, 1, 15, 0, tzinfo=UTC))
+    assert age == (
+        "19 of 10 business days; overdue: the decision was due by the end of Tuesday, "
+        "November 17, 2026 (US Central time)"
+    )
+
+    # Waiting on the vendor, the office's clock is not running: no age is shown.
+    staff = signed_in(app.test_client(), licensing_staff)
+    staff.post(url + "/review", data={"action": "return", "reason": "Which languages?"})
+    assert "<dt>Age</dt>" not in staff.get(url).get_data(as_text=True)
