@@ -1381,11 +1381,18 @@ def _application_queues(
     # Deactivating a reviewer hands their work back; work left with one deactivated
     # before that was so needs someone too.
     deactivated = Application.assignee_id.in_(select(User.id).where(User.is_active.is_(False)))
-    count, unassigned, orphaned, oldest = session.execute(
+    # Round 36: the home page counted the unassigned, not those past the service level.
+    target = current_config().application_review_sla_days
+    clock_started = func.coalesce(
+        Application.reconsideration_requested_at, Application.submitted_at
+    )
+    late = clock_started < queries.overdue_before(now, target_days=target)
+    count, unassigned, orphaned, overdue, oldest = session.execute(
         select(
             func.count(),
             func.count().filter(Application.assignee_id.is_(None)),
             func.count().filter(deactivated),
+            func.count().filter(late),
             func.min(received),
         ).where(waiting)
     ).one()
@@ -1396,6 +1403,7 @@ def _application_queues(
         attention=unassigned + orphaned,
         attention_label="unassigned or with a deactivated reviewer" if orphaned else "unassigned",
         oldest=oldest,
+        detail=(f"{overdue} past the service level of {target} US business days." if count else ""),
     )
     mine, my_oldest = session.execute(
         select(func.count(), func.min(received)).where(

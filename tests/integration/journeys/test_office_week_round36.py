@@ -91,3 +91,27 @@ def test_the_application_page_says_its_age_against_the_service_level(
     staff = signed_in(app.test_client(), licensing_staff)
     staff.post(url + "/review", data={"action": "return", "reason": "Which languages?"})
     assert "<dt>Age</dt>" not in staff.get(url).get_data(as_text=True)
+
+
+def test_the_console_home_counts_the_applications_past_the_service_level(
+    apply: Apply, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    # Both submitted Monday 2026-11-02: due by the end of Tuesday 2026-11-17.
+    apply(vendor, STAFF_USE)
+    apply(vendor, STAFF_USE)
+
+    def home_on(moment: datetime) -> str:
+        with time_machine.travel(moment, tick=False):
+            staff = signed_in(app.test_client(), licensing_staff)
+            page = staff.get("/console/").get_data(as_text=True)
+        row = re.search(r"<tr[^>]*>(?:(?!</tr>).)*Applications awaiting review.*?</tr>", page, re.S)
+        assert row, page[:3000]
+        return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", row.group(0))).split())
+
+    # The last moment of the due day, at the office (US Central), and just after.
+    assert "0 past the service level of 10 US business days." in home_on(
+        datetime(2026, 11, 18, 5, 59, tzinfo=UTC)
+    )
+    assert "2 past the service level of 10 US business days." in home_on(
+        datetime(2026, 11, 18, 6, 1, tzinfo=UTC)
+    )
