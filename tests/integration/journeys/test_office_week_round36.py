@@ -13,6 +13,9 @@ from flask import Flask
 
 from licensing.agreements.models import Application
 from tests.integration.agreements.conftest import STAFF_USE
+from tests.integration.permissions.conftest import (
+    submit,  # noqa: F401 - the fixture
+)
 
 Apply = Callable[..., Application]
 
@@ -114,4 +117,34 @@ def test_the_console_home_counts_the_applications_past_the_service_level(
     )
     assert "2 past the service level of 10 US business days." in home_on(
         datetime(2026, 11, 18, 6, 1, tzinfo=UTC)
+    )
+
+
+def test_a_permission_decision_says_whom_it_emailed(
+    submit: Any,  # noqa: F811
+    licensing_staff: Any,
+    signed_in: Any,
+    app: Flask,
+) -> None:
+    asked, _ = submit()
+    granted, _ = submit(requester_name="Tomas Reyes", requester_email="tomas@harbor.example")
+    staff = signed_in(app.test_client(), licensing_staff)
+
+    page = staff.post(
+        f"/console/permissions/{asked.id}/ask",
+        data={"message": "Which unit of the course?"},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert re.fullmatch(
+        r"Question sent\. We emailed Lena Ortiz at lena\.ortiz@cedar-ridge\.example: they have "
+        r"until the end of \w+day, \w+ \d+, \d{4} \(US Central time\) to answer\.",
+        _flash(page),
+    ), _flash(page)
+
+    page = staff.post(f"/console/permissions/{granted.id}/approve", follow_redirects=True).get_data(
+        as_text=True
+    )
+    assert _flash(page) == (
+        "Approved: the grant letter is issued. We emailed Tomas Reyes at tomas@harbor.example "
+        "with the letter attached."
     )
