@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import html
+import io
+import json
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -16,6 +18,7 @@ from tests.integration.agreements.conftest import STAFF_USE
 from tests.integration.permissions.conftest import (
     submit,  # noqa: F401 - the fixture
 )
+from tests.integration.pricing.conftest import card_document
 
 Apply = Callable[..., Application]
 
@@ -148,3 +151,39 @@ def test_a_permission_decision_says_whom_it_emailed(
         "Approved: the grant letter is issued. We emailed Tomas Reyes at tomas@harbor.example "
         "with the letter attached."
     )
+
+
+def _card(version: str, start: str, end: str) -> dict[str, Any]:
+    return card_document(version=version, effective_from=start, effective_to=end)
+
+
+def _publish(client: Any, document: dict[str, Any]) -> str:
+    published = client.post(
+        "/console/rate-cards/",
+        data={
+            "card": (io.BytesIO(json.dumps(document, default=str).encode()), "card.json"),
+            "action": "publish",
+        },
+        content_type="multipart/form-data",
+        follow_redirects=True,
+    )
+    assert published.status_code == 200
+    return _flash(published.get_data(as_text=True))
+
+
+def test_publishing_next_years_card_says_which_card_prices_a_term_starting_today(
+    client: Any, signed_in: Any, admin: Any
+) -> None:
+    with time_machine.travel(datetime(2026, 12, 4, 15, 0, tzinfo=UTC), tick=False):
+        signed_in(client, admin)
+        assert _publish(client, _card("2026.1", "2026-01-01", "2026-12-31")) == (
+            "Rate card 2026.1 published."
+        )
+        assert _publish(client, _card("2027.1", "2027-01-01", "2027-12-31")) == (
+            "Rate card 2027.1 published, in effect from 2027-01-01: a term starting today "
+            "(2026-12-04) is still priced on 2026.1."
+        )
+        assert _publish(client, _card("2028.1", "2028-01-01", "2028-12-31")).endswith(
+            "in effect from 2028-01-01: a term starting today (2026-12-04) is still priced "
+            "on 2026.1."
+        )
