@@ -641,6 +641,13 @@ recorded_words("application", ("state",), APPLICATION.state_text)
 # A quote version's amendments (`review._modified_quote`'s records) as a sentence
 # each: the history showed the stored dict, counting uses from 0.
 recorded_words("application", ("modifications",), issuing.modification_words)
+# An agreement's issue names the application it came from by its reference, not its id
+# (round 36: the audit log read "application id: — → 2").
+recorded_words(
+    "agreement",
+    ("application_id",),
+    lambda value: Application.reference_of(int(value)),
+)
 
 
 # The dashboard's counts of the organization's applications by state, read by the

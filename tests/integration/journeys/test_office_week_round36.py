@@ -13,6 +13,8 @@ from typing import Any
 import time_machine
 from flask import Flask
 
+from licensing import db
+from licensing.agreements import queries
 from licensing.agreements.models import Application
 from tests.integration.agreements.conftest import STAFF_USE
 from tests.integration.permissions.conftest import (
@@ -187,3 +189,16 @@ def test_publishing_next_years_card_says_which_card_prices_a_term_starting_today
             "in effect from 2028-01-01: a term starting today (2026-12-04) is still priced "
             "on 2026.1."
         )
+
+
+def test_an_agreements_history_names_its_application_by_reference(
+    apply: Apply, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    application = apply(vendor, STAFF_USE)
+    staff = signed_in(app.test_client(), licensing_staff)
+    staff.post(f"/console/applications/{application.id}/approve")
+    agreement = queries.agreement_for_application(db.session(), application.id)
+    assert agreement is not None
+    page = staff.get(f"/console/agreements/{agreement.id}").get_data(as_text=True)
+    text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+    assert f"application id: — → {application.reference}" in text
