@@ -32,6 +32,7 @@ from licensing.agreements import forms, issuing, queries, reported_usage, servic
 from licensing.agreements.forms import BulkAssignForm
 from licensing.agreements.models import MAX_USES, Agreement, Application, ApplicationUse
 from licensing.agreements.queue_rows import queue_rows
+from licensing.agreements.services.expiry import ENDING_REMINDED, ENDING_REMINDER
 from licensing.agreements.services.renewal import renewal_refusal
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import (
@@ -1257,10 +1258,17 @@ def agreements_list() -> tuple[str, int]:
 @access.staff("licensing", "billing")
 def renewals_due() -> str:
     today = calendar.office_date(utcnow())
+    session = db.session()
+    due = queries.renewals_due(session, today)
+    # Round 36: "No renewal yet" left staff asking whether the licensee had been told.
+    unrenewed = [agreement.id for agreement, renewal in due if renewal is None]
     return render_template(
         "agreements/renewals_due.html",
-        due=queries.renewals_due(db.session(), today),
+        due=due,
         window=queries.RENEWAL_WINDOW_DAYS,
+        reminded=audit_queries.last_of(session, "agreement", ENDING_REMINDED, unrenewed),
+        reminder=ENDING_REMINDER,
+        today=today,
     )
 
 

@@ -189,6 +189,14 @@ def test_the_licensing_office_walks_its_week(
     rule = " ".join(page.locator("#rule-distribution-data").inner_text().split())
     assert "10% of revenue; minimum 5,000.00 USD a year (prorated); staff review" in rule
 
+    # The renewals coming due: whether each licensee has been told that nothing renews it.
+    page.goto("/console/agreements/renewals-due")
+    due = page.locator("tbody tr")
+    assert due.count() == 3
+    assert "No renewal yet The licensee has not been emailed that it ends: it became active" in (
+        " ".join(due.first.inner_text().split())
+    )
+
     # Ask a vendor for more information: whom it told, what, and until when.
     application_id, reference, vendor_email, company = applications[0]
     page.goto(f"/console/applications/{application_id}")

@@ -15,12 +15,14 @@ from flask import Flask
 
 from licensing import db
 from licensing.agreements import queries
+from licensing.agreements import services as agreement_services
 from licensing.agreements.models import Application
-from tests.integration.agreements.conftest import STAFF_USE
+from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
 from tests.integration.permissions.conftest import (
     submit,  # noqa: F401 - the fixture
 )
 from tests.integration.pricing.conftest import card_document
+from tests.support.agreements import make_active_agreement
 
 Apply = Callable[..., Application]
 
@@ -202,3 +204,29 @@ def test_an_agreements_history_names_its_application_by_reference(
     page = staff.get(f"/console/agreements/{agreement.id}").get_data(as_text=True)
     text = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
     assert f"application id: — → {application.reference}" in text
+
+
+def test_renewals_due_say_whether_the_licensee_was_emailed_that_the_agreement_ends(
+    example_card: str, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    agreement = make_active_agreement(vendor, licensing_staff, AUTO_USE, now=NOW)  # ends 2027-12-31
+
+    def renewal_cell(moment: datetime) -> str:
+        with time_machine.travel(moment, tick=False):
+            staff = signed_in(app.test_client(), licensing_staff)
+            page = staff.get("/console/agreements/renewals-due").get_data(as_text=True)
+        row = re.search(rf"<tr>(?:(?!</tr>).)*{agreement.number}.*?</tr>", page, re.S)
+        assert row, page[:3000]
+        return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", row.group(0))).split())
+
+    before = renewal_cell(datetime(2027, 10, 15, 15, 0, tzinfo=UTC))
+    assert before.endswith(
+        "No renewal yet The licensee is emailed on 2027-11-01 if it is still not renewed."
+    ), before
+    reminded_at = datetime(2027, 11, 2, 15, 0, tzinfo=UTC)  # the hourly job, as it runs
+    with time_machine.travel(reminded_at, tick=False):
+        agreement_services.expire(now=reminded_at)
+    after = renewal_cell(datetime(2027, 11, 3, 15, 0, tzinfo=UTC))
+    assert after.endswith(
+        "No renewal yet The licensee was emailed 2027-11-02 10:00 (US Central time) that it ends."
+    ), after
