@@ -14,6 +14,8 @@ import time_machine
 from flask import Flask
 
 from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements import queries
 from licensing.agreements import services as agreement_services
 from licensing.agreements.models import Application
@@ -230,3 +232,32 @@ def test_renewals_due_say_whether_the_licensee_was_emailed_that_the_agreement_en
     assert after.endswith(
         "No renewal yet The licensee was emailed 2027-11-02 10:00 (US Central time) that it ends."
     ), after
+
+
+def test_a_reconsideration_granted_or_denied_says_whom_it_told(
+    apply: Apply, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    granted, denied = apply(vendor, STAFF_USE), apply(vendor, STAFF_USE)
+    staff = signed_in(app.test_client(), licensing_staff)
+    vendor_actor = Actor.of(accounts.principal_for(vendor))
+    told = []
+    for application, action in (
+        (granted, "grant_reconsideration"),
+        (denied, "deny_reconsideration"),
+    ):
+        url = f"/console/applications/{application.id}/review"
+        staff.post(
+            url, data={"action": "reject", "reason": "No revenue figures."}, follow_redirects=True
+        )
+        agreement_services.request_reconsideration(
+            application.id, "The figures are attached now.", vendor_actor
+        )
+        page = staff.post(
+            url, data={"action": action, "reason": "Read the figures."}, follow_redirects=True
+        ).get_data(as_text=True)
+        told.append(_flash(page))
+    who = f"We emailed {vendor.organization.legal_name} at {vendor.email}"
+    assert told == [
+        f"Reconsideration granted: the application is back in review. {who} that it is.",
+        f"Reconsideration denied. {who} the reason.",
+    ]
