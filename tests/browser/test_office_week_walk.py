@@ -30,6 +30,7 @@ from tests.browser.conftest import accepted_agreement, sign_in, signed_in_tab
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
 from tests.integration.pricing.conftest import card_document, quote_body
 from tests.support import factories
+from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer, SMTPServer, message_text, until
 from tests.support.settings import issuing, permission_sla_days
 
@@ -179,6 +180,7 @@ def test_the_licensing_office_walks_its_week(
     page.goto(f"/console/applications/{application_id}")
     age = page.locator("#review-age").inner_text()
     assert re.fullmatch(r"\d+ of 10 business days; decision due by the end of .+", age), age
+    assert_accessible(page)
     quote = page.locator("table").filter(has_text="Each use, priced")
     working = " ".join(quote.inner_text().split())
     assert f"rate card {year}.1" in working
@@ -193,6 +195,7 @@ def test_the_licensing_office_walks_its_week(
     page.goto("/console/agreements/renewals-due")
     due = page.locator("tbody tr")
     assert due.count() == 3
+    assert_accessible(page)
     assert "No renewal yet The licensee has not been emailed that it ends: it became active" in (
         " ".join(due.first.inner_text().split())
     )
