@@ -634,6 +634,20 @@ def review_levels(
     return levels
 
 
+def overdue_before(now: datetime, *, target_days: int) -> datetime:
+    """The instant before which an application received (submitted, or asked to be
+    reconsidered) is past its review target at `now`, as `review_levels` counts it:
+    received on office day D, it is due at the end of D plus `target_days` business
+    days, which never comes earlier for a later D. For the console home's count."""
+    day = calendar.office_date(now)
+    while (
+        calendar.end_of_office_day(calendar.add_business_days(day - timedelta(days=1), target_days))
+        >= now
+    ):
+        day -= timedelta(days=1)
+    return calendar.office_day_start(day)
+
+
 def notes(session: Session, application_id: int) -> list[ApplicationNote]:
     """Internal notes, newest first: for staff pages and the staff API only."""
     return list(

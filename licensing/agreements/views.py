@@ -32,6 +32,7 @@ from licensing.agreements import forms, issuing, queries, reported_usage, servic
 from licensing.agreements.forms import BulkAssignForm
 from licensing.agreements.models import MAX_USES, Agreement, Application, ApplicationUse
 from licensing.agreements.queue_rows import queue_rows
+from licensing.agreements.services.expiry import ENDING_REMINDED, ENDING_REMINDER
 from licensing.agreements.services.renewal import renewal_refusal
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import (
@@ -641,6 +642,13 @@ recorded_words("application", ("state",), APPLICATION.state_text)
 # A quote version's amendments (`review._modified_quote`'s records) as a sentence
 # each: the history showed the stored dict, counting uses from 0.
 recorded_words("application", ("modifications",), issuing.modification_words)
+# An agreement's issue names the application it came from by its reference, not its id
+# (round 36: the audit log read "application id: — → 2").
+recorded_words(
+    "agreement",
+    ("application_id",),
+    lambda value: Application.reference_of(int(value)),
+)
 
 
 # The dashboard's counts of the organization's applications by state, read by the
@@ -1015,6 +1023,10 @@ def _console_page(
         reviewers=queries.reviewers(session),
         allowed=APPLICATION.allowed(application.state),
         reconsideration_open=queries.reconsideration_is_open(application, utcnow()),
+        # Round 36: the queue showed the age against the service level, the page not.
+        level=queries.review_level(
+            application, utcnow(), target_days=current_config().application_review_sla_days
+        ),
         rejection=_rejection(application),
         started=_started_term(application),
         replaced_card=_replaced_card(session, application),
@@ -1040,7 +1052,7 @@ def application_review(application_id: int) -> Page:
     return _console_page(queries.get_application(db.session(), application_id))
 
 
-def _staff_action(application_id: int, call: Any, done: str) -> Page:
+def _staff_action(application_id: int, call: Any, done: str | Callable[[Application], str]) -> Page:
     return _application_step(application_id, call, done, page=_console_page, back=_review_page_url)
 
 
@@ -1077,13 +1089,58 @@ def add_note(application_id: int) -> Page:
 
 
 # What the console says after each step of its review form.
-_REVIEW_DONE = {
+def _vendor_told(application: Application) -> str:
+    """Whom a step's email to the vendor went to, as the service addresses it
+    (`licensing_readers`): "We emailed Birchway Billing Inc. at a@x.example". Round
+    36: the messages after a decision said what was done and not whom it told."""
+    organization = application.organization
+    readers = account_queries.licensing_readers(db.session(), organization)
+    addresses = ", ".join(readers.to)
+    if readers.stand_in:
+        return (
+            f"We emailed the billing contact of {organization.legal_name} at {addresses} "
+            "(it has no administrator or member to act on it)"
+        )
+    return f"We emailed {organization.legal_name} at {addresses}"
+
+
+def _returned(application: Application) -> str:
+    deadline = calendar.deadline_text(application.resubmit_by) if application.resubmit_by else ""
+    return (
+        f"Returned to the vendor for information. {_vendor_told(application)} your question: "
+        f"they have until {deadline} to answer and resubmit."
+    )
+
+
+def _rejected(application: Application) -> str:
+    window = calendar.deadline_text(application.reconsider_by) if application.reconsider_by else ""
+    return (
+        f"The application is rejected. {_vendor_told(application)} the reason: they may ask "
+        f"for reconsideration until {window}."
+    )
+
+
+def _approved(application: Application) -> str:
+    agreement = queries.agreement_for_application(db.session(), application.id)
+    number = agreement.number if agreement else ""
+    return (
+        f"Approved: the agreement is issued as {number}. {_vendor_told(application)} "
+        "to read and accept it."
+    )
+
+
+_REVIEW_DONE: dict[str, str | Callable[[Application], str]] = {
     "start_review": "Review started.",
-    "return": "Returned to the vendor for information.",
+    "return": _returned,
     "escalate": "Escalated for a second review.",
-    "reject": "The application is rejected.",
-    "grant_reconsideration": "Reconsideration granted: the application is back in review.",
-    "deny_reconsideration": "Reconsideration denied.",
+    "reject": _rejected,
+    "grant_reconsideration": lambda application: (
+        "Reconsideration granted: the application is back in review. "
+        f"{_vendor_told(application)} that it is."
+    ),
+    "deny_reconsideration": lambda application: (
+        f"Reconsideration denied. {_vendor_told(application)} the reason."
+    ),
 }
 
 
@@ -1134,11 +1191,11 @@ def approve(application_id: int) -> Page:
     application = queries.get_application(db.session(), application_id)
     actor = current_actor()
 
-    def call() -> None:
+    def call() -> Application:
         changes = _modifications(application)
         # Line errors come back as `lines.N.reason`: show them beside use N's inputs.
         try:
-            services.review(
+            return services.review(
                 application_id,
                 "approve",
                 actor,
@@ -1159,7 +1216,7 @@ def approve(application_id: int) -> Page:
                     errors[path] = messages
             raise InvalidInput(error.detail, errors) from None
 
-    return _staff_action(application_id, call, "Approved: the agreement is issued.")
+    return _staff_action(application_id, call, _approved)
 
 
 @console.route("/agreements")
@@ -1201,10 +1258,17 @@ def agreements_list() -> tuple[str, int]:
 @access.staff("licensing", "billing")
 def renewals_due() -> str:
     today = calendar.office_date(utcnow())
+    session = db.session()
+    due = queries.renewals_due(session, today)
+    # Round 36: "No renewal yet" left staff asking whether the licensee had been told.
+    unrenewed = [agreement.id for agreement, renewal in due if renewal is None]
     return render_template(
         "agreements/renewals_due.html",
-        due=queries.renewals_due(db.session(), today),
+        due=due,
         window=queries.RENEWAL_WINDOW_DAYS,
+        reminded=audit_queries.last_of(session, "agreement", ENDING_REMINDED, unrenewed),
+        reminder=ENDING_REMINDER,
+        today=today,
     )
 
 
@@ -1332,11 +1396,18 @@ def _application_queues(
     # Deactivating a reviewer hands their work back; work left with one deactivated
     # before that was so needs someone too.
     deactivated = Application.assignee_id.in_(select(User.id).where(User.is_active.is_(False)))
-    count, unassigned, orphaned, oldest = session.execute(
+    # Round 36: the home page counted the unassigned, not those past the service level.
+    target = current_config().application_review_sla_days
+    clock_started = func.coalesce(
+        Application.reconsideration_requested_at, Application.submitted_at
+    )
+    late = clock_started < queries.overdue_before(now, target_days=target)
+    count, unassigned, orphaned, overdue, oldest = session.execute(
         select(
             func.count(),
             func.count().filter(Application.assignee_id.is_(None)),
             func.count().filter(deactivated),
+            func.count().filter(late),
             func.min(received),
         ).where(waiting)
     ).one()
@@ -1347,6 +1418,7 @@ def _application_queues(
         attention=unassigned + orphaned,
         attention_label="unassigned or with a deactivated reviewer" if orphaned else "unassigned",
         oldest=oldest,
+        detail=(f"{overdue} past the service level of {target} US business days." if count else ""),
     )
     mine, my_oldest = session.execute(
         select(func.count(), func.min(received)).where(

@@ -76,6 +76,26 @@ def events_for(
     ).all()
 
 
+def last_of(
+    session: Session, entity_type: str, action: str, entity_ids: Iterable[str | int]
+) -> dict[str, datetime]:
+    """When each of the records (by id, as a string) was last the subject of `action`:
+    those never were are absent. One statement for a page's rows."""
+    ids = [str(entity_id) for entity_id in entity_ids]
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(AuditEvent.entity_id, func.max(AuditEvent.occurred_at))
+        .where(
+            AuditEvent.entity_type == entity_type,
+            AuditEvent.action == action,
+            AuditEvent.entity_id.in_(ids),
+        )
+        .group_by(AuditEvent.entity_id)
+    )
+    return {entity_id: at for entity_id, at in rows}  # noqa: C416 - rows, not pairs
+
+
 def events_for_records(
     session: Session,
     records: Iterable[tuple[str, str | int]],

@@ -7,7 +7,7 @@ Views read forms, call one service and render; they never commit.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -630,8 +630,28 @@ def detail(request_id: int) -> Page:
     return _detail_page(request_id)
 
 
+def _requester_told(request_id: int) -> str:
+    """Whom a decision's or question's email went to, as `tell_requester` addresses it:
+    "We emailed Lena Ortiz at lena@...". Round 36: the message said "the requester
+    notified", and staff could not tell whether a colleague was told instead."""
+    session = db.session()
+    found = queries.get_request(session, request_id)
+    colleagues = services.colleagues_instead(session, found)
+    if colleagues is None:
+        return f"We emailed {found.requester_shown_name} at {found.requester_address}"
+    organization = found.organization.legal_name if found.organization else "the organization"
+    return (
+        f"We emailed those who do the licensing work of {organization} at "
+        f"{', '.join(colleagues.to)} (the requester no longer does it)"
+    )
+
+
 def _staff_step(
-    request_id: int, form_name: str, act: Any, done: str, form: PageForm | None = None
+    request_id: int,
+    form_name: str,
+    act: Any,
+    done: str | Callable[[], str],
+    form: PageForm | None = None,
 ) -> Page:
     """A staff step posted from the detail page with its form (`STAFF_FORMS`
     unless given): `act(form)`, then back to the page saying `done`; else the page
@@ -647,7 +667,7 @@ def _staff_step(
         except InvalidInput as error:
             show_errors(form, error)
         else:
-            flash(done, "success")
+            flash(done if isinstance(done, str) else done(), "success")
             return redirect(url_for("permissions_console.detail", request_id=request_id))
     return _detail_page(request_id, status=422, **{form_name: form})
 
@@ -671,8 +691,17 @@ def ask(request_id: int) -> Page:
         request_id,
         "ask_form",
         lambda form: services.ask_for_info(request_id, form.message.data or "", current_actor()),
-        "Question sent; the requester has 5 business days to answer.",
+        lambda: (
+            f"Question sent. {_requester_told(request_id)}: they have until "
+            f"{calendar.deadline_text(_answer_due(request_id))} to answer."
+        ),
     )
+
+
+def _answer_due(request_id: int) -> datetime:
+    due = queries.get_request(db.session(), request_id).answer_due_at
+    assert due is not None  # set by the question just asked
+    return due
 
 
 @console.route("/<int:request_id>/approve", methods=["POST"])
@@ -690,7 +719,10 @@ def approve(request_id: int) -> Page:
             valid_from=form.valid_from.data,
             valid_until=form.valid_until.data,
         ),
-        "Approved: the grant letter is issued and the requester notified.",
+        lambda: (
+            f"Approved: the grant letter is issued. {_requester_told(request_id)} "
+            "with the letter attached."
+        ),
     )
 
 
@@ -702,7 +734,9 @@ def deny(request_id: int) -> Page:
         request_id,
         "deny_form",
         lambda form: services.deny(request_id, form.reason.data or "", current_actor()),
-        "Denied: the letter is issued and the requester notified.",
+        lambda: (
+            f"Denied: the letter is issued. {_requester_told(request_id)} with the letter attached."
+        ),
     )
 
 

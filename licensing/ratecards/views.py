@@ -24,8 +24,9 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import HiddenField
 from wtforms.validators import DataRequired
 
-from licensing import access, db, errors
+from licensing import access, calendar, db, errors
 from licensing.agreements import card_effect
+from licensing.db import utcnow
 from licensing.money import format_quantity, price_in_words
 from licensing.pricing import Condition, RateCard, describe_condition, describe_rule, diff_cards
 from licensing.ratecards import queries, services
@@ -110,7 +111,7 @@ def publish() -> BaseResponse | tuple[str, int] | str:
             form.card.errors = [conflict.detail]
         else:
             if result.created:
-                flash(f"Rate card {result.version} published.", "success")
+                flash(_published(result.version), "success")
             else:
                 flash(
                     f"Rate card {result.version} was already published with this content.", "info"
@@ -141,11 +142,29 @@ def publish_checked() -> BaseResponse | tuple[str, int]:
             ) from None
         result = services.import_card(document, published_by=access.require_principal().email)
         if result.created:
-            flash(f"Rate card {result.version} published.", "success")
+            flash(_published(result.version), "success")
         else:
             flash(f"Rate card {result.version} was already published with this content.", "info")
         return redirect(url_for(".detail", version=result.version))
     raise errors.InvalidInput("The card to publish is missing: check the file again.")
+
+
+def _published(version: str) -> str:
+    """ "Rate card 2027.1 published.", and, for a card not in effect yet, from when and
+    which card still prices a term starting today (round 36: the admin publishing
+    next year's card in December could not see that today's quotes were unchanged)."""
+    session = db.session()
+    card = queries.get(session, version)
+    today = calendar.office_date(utcnow())
+    if card.effective_from <= today:
+        return f"Rate card {version} published."
+    current = queries.in_effect(session, today)
+    now = (
+        f"a term starting today ({today}) is still priced on {current.version}"
+        if current
+        else f"no card prices a term starting today ({today})"
+    )
+    return f"Rate card {version} published, in effect from {card.effective_from}: {now}."
 
 
 def _checked(check: services.CardCheck) -> str:

@@ -29,6 +29,6 @@ def test_an_admin_checks_a_card_then_publishes_what_was_checked(
     assert_accessible(page)
     page.get_by_role("button", name="Publish rate card 2027.2").click()
     page.wait_for_url("**/console/rate-cards/2027.2")
-    assert "Rate card 2027.2 published." in page.locator("main").inner_text()
+    assert "Rate card 2027.2 published" in page.locator("main").inner_text()
     page.goto("/console/rate-cards/")
     assert "replaced by 2027.2" in page.locator("main").inner_text()

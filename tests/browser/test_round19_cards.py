@@ -36,7 +36,7 @@ def test_a_one_megabyte_card_checked_in_the_browser_is_published_by_its_button(
     assert "The card is valid. Nothing is published yet" in page.locator("main").inner_text()
     page.get_by_role("button", name="Publish rate card 2027.2").click()
     page.wait_for_url("**/console/rate-cards/2027.2")
-    assert "Rate card 2027.2 published." in page.locator("main").inner_text()
+    assert "Rate card 2027.2 published" in page.locator("main").inner_text()
 
 
 def test_the_effect_on_current_licensees_is_accessible(
