@@ -495,10 +495,14 @@ def _agreement_page(
 ) -> tuple[str, int]:
     session = db.session()
     live = queries.live_renewal(session, agreement.id)
+    quote = Quote.from_snapshot(agreement.quote.snapshot)
     return render_template(
         template,
         agreement=agreement,
-        quote=Quote.from_snapshot(agreement.quote.snapshot),
+        quote=quote,
+        # What accepting invoices at once, said before the vendor accepts (round 36).
+        due_on_acceptance=issuing.due_on_acceptance(quote),
+        usage_based=any(issuing.usage_based(line) for line in issuing.licensed_lines(quote)),
         application=agreement.application,
         renewals=queries.renewals_of(session, agreement.id),
         live_renewal=live,
