@@ -118,8 +118,16 @@ def _form_from_estimate(args: MultiDict[str, str], units: list[str]) -> forms.Ap
     data = MultiDict(args)
     rows = {key.split("-")[1] for key in args if key.startswith("uses-") and key.count("-") >= 2}
     for row in rows:
+        if not args.get(f"uses-{row}-delivery"):
+            implied = (
+                "internal"
+                if args.get(f"uses-{row}-use") == "internal_use"
+                else forms.DELIVERY_OF_PRODUCT.get(args.get(f"uses-{row}-product_type", ""))
+            )
+            if implied:
+                data[f"uses-{row}-delivery"] = implied
         for name, value in forms.BLANK_USE.items():
-            if not args.get(f"uses-{row}-{name}"):
+            if not data.get(f"uses-{row}-{name}"):
                 data[f"uses-{row}-{name}"] = value
         if not args.get(f"uses-{row}-product_name"):
             data[f"uses-{row}-product_name"] = args.get(f"uses-{row}-description", "")

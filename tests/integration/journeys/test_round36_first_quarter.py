@@ -3,6 +3,7 @@ fix read on the page the vendor opens."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -122,3 +123,31 @@ def test_a_refund_an_amendment_owes_waits_on_the_office_on_the_dashboard_and_inv
         refunded_offline(credit.id, "1200.00", "W-36-R")
         assert "Refund of" not in text_of(client.get("/portal/"))
         assert "due to you" not in text_of(client.get("/portal/invoices"))
+
+
+def test_a_use_carried_from_the_estimate_starts_with_the_delivery_its_product_implies(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    # The estimator asks no delivery: a SaaS product came to the draft as "installed".
+    signed_in(client, vendor)
+    carried = {
+        "term_start": "2027-01-01",
+        "term_end": "2027-12-31",
+        "uses-0-use": "distribution",
+        "uses-0-product_type": "saas",
+        "uses-0-quantity-end_users": "40",
+        "uses-1-use": "distribution",
+        "uses-1-product_type": "software",
+        "uses-1-quantity-end_users": "40",
+        "uses-2-use": "internal_use",
+        "uses-2-product_type": "software",
+        "uses-2-quantity-users": "12",
+    }
+    page = client.get("/portal/applications/new", query_string=carried).get_data(as_text=True)
+    chosen = re.findall(
+        r'<select[^>]*id="uses-(\d)-delivery".*?<option value="(\w+)" selected', page, re.S
+    )
+    assert chosen == [("0", "hosted"), ("1", "installed"), ("2", "internal")]
