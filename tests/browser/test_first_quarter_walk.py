@@ -143,6 +143,7 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
     page.wait_for_url("**/portal/applications/new?**")
     assert page.locator("#uses-0-quantity-end_users").input_value() == "40"
     assert page.locator("#term_start").input_value() == "2027-01-01"
+    assert page.locator("#uses-0-delivery").input_value() == "hosted"  # a SaaS product
     page.locator("#uses-0-product_name").fill("Quillfeather Chart")
     page.get_by_role("button", name="Save the draft").click()
     assert "The price if you submit now: 1,000.00 USD" in _main(page)
