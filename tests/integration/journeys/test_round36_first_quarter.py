@@ -151,3 +151,12 @@ def test_a_use_carried_from_the_estimate_starts_with_the_delivery_its_product_im
         r'<select[^>]*id="uses-(\d)-delivery".*?<option value="(\w+)" selected', page, re.S
     )
     assert chosen == [("0", "hosted"), ("1", "installed"), ("2", "internal")]
+
+
+def test_the_dashboard_names_the_organizations_type_as_sign_up_offered_it(
+    client: FlaskClient, signed_in: SignIn, vendor: Any
+) -> None:
+    # It read "Type commercial", the stored word, where sign-up said "Commercial company".
+    signed_in(client, vendor)
+    assert "Type Commercial company" in text_of(client.get("/portal/"))
+    assert "Type Commercial company" in text_of(client.get("/organization"))
