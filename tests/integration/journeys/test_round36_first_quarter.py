@@ -160,3 +160,25 @@ def test_the_dashboard_names_the_organizations_type_as_sign_up_offered_it(
     signed_in(client, vendor)
     assert "Type Commercial company" in text_of(client.get("/portal/"))
     assert "Type Commercial company" in text_of(client.get("/organization"))
+
+
+def test_an_amendments_page_says_it_credited_rather_than_invoiced(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # The report's facts read "Invoice credit note CN-...".
+    agreement = active_agreement(vendor, SOFTWARE)
+    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
+    amended = file_report(
+        vendor, agreement, 1, [row(1, "A", quantity=2900)], amends=first.report.id, reason="r"
+    )
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        page = text_of(client.get(f"/portal/royalty-reports/report/{amended.report.id}"))
+        original = text_of(client.get(f"/portal/royalty-reports/report/{first.report.id}"))
+    assert f"Credited credit note {amended.credit_notes[0]}" in page
+    assert "Invoice credit note" not in page
+    assert "Invoice INV-2027-000001" in original
