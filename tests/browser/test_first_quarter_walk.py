@@ -154,6 +154,7 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
         ".flashes"
     )
     assert "is being reviewed submitted the licensing office" in _waiting(page)
+    assert "Type Commercial company" in _main(page)
 
     # 2. Staff approve; the vendor is told what acceptance invoices, on the
     # agreement's page too, accepts, and pays the up-front invoice by card.
@@ -244,6 +245,7 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
             "The royalty is 17.50 USD lower: credit note CN-2027-000001 is issued"
             in page.inner_text(".flashes")
         )
+        assert "Credited credit note CN-2027-000001" in _main(page)
         credit = _mail(mailbox, BILLING, "Credit note CN-2027-000001")
         assert "17.50 USD is a refund due to you; the licensing office will send it" in credit
         waiting = _waiting(page)
