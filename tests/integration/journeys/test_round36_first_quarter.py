@@ -29,6 +29,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     SOFTWARE,
     active_agreement,
     file_report,
+    lowered_by_amendment,
     row,
 )
 from tests.support.agreements import agreement_of
@@ -170,15 +171,11 @@ def test_an_amendments_page_says_it_credited_rather_than_invoiced(
     file_report: Any,  # noqa: F811
 ) -> None:
     # The report's facts read "Invoice credit note CN-...".
-    agreement = active_agreement(vendor, SOFTWARE)
-    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=3000)])
-    amended = file_report(
-        vendor, agreement, 1, [row(1, "A", quantity=2900)], amends=first.report.id, reason="r"
-    )
+    amended = lowered_by_amendment(file_report, vendor, active_agreement(vendor, SOFTWARE))
     with time_machine.travel(AFTER[1], tick=False):
         signed_in(client, vendor)
         page = text_of(client.get(f"/portal/royalty-reports/report/{amended.report.id}"))
-        original = text_of(client.get(f"/portal/royalty-reports/report/{first.report.id}"))
+        original = text_of(client.get(f"/portal/royalty-reports/report/{amended.report.amends_id}"))
     assert f"Credited credit note {amended.credit_notes[0]}" in page
     assert "Invoice credit note" not in page
     assert "Invoice INV-2027-000001" in original
