@@ -80,6 +80,14 @@ BLANK_USE: Mapping[str, str] = {
     "territories": "United States",
     "languages": "en",
 }
+# The delivery a product type implies, for a use carried from the estimator (which
+# asks no delivery): a SaaS product read "installed" on the draft (round 36).
+DELIVERY_OF_PRODUCT: Mapping[str, str] = {
+    "saas": "hosted",
+    "mobile_app": "mobile",
+    "print": "print",
+    "data_file": "data_feed",
+}
 QUANTITY_PREFIX = "quantity-"
 DATE_MESSAGE = "Enter a date as YYYY-MM-DD."
 

@@ -66,6 +66,16 @@ def usage_based(line: QuoteLine) -> bool:
     return line.breakdown is not None and line.breakdown.model_type != "flat"
 
 
+def due_on_acceptance(quote: Quote) -> Decimal:
+    """What accepting the agreement invoices at once: the licensed lines' fixed parts
+    (flat fees and the minimum's lift above the estimated usage royalties), as the
+    up-front invoice charges them (`services.acceptance`)."""
+    return sum(
+        (line.breakdown.fixed for line in licensed_lines(quote) if line.breakdown is not None),
+        Decimal(0),
+    )
+
+
 def _quarters(start: date, end: date) -> list[tuple[date, date]]:
     periods = []
     cursor = start

@@ -119,8 +119,16 @@ def _form_from_estimate(args: MultiDict[str, str], units: list[str]) -> forms.Ap
     data = MultiDict(args)
     rows = {key.split("-")[1] for key in args if key.startswith("uses-") and key.count("-") >= 2}
     for row in rows:
+        if not args.get(f"uses-{row}-delivery"):
+            implied = (
+                "internal"
+                if args.get(f"uses-{row}-use") == "internal_use"
+                else forms.DELIVERY_OF_PRODUCT.get(args.get(f"uses-{row}-product_type", ""))
+            )
+            if implied:
+                data[f"uses-{row}-delivery"] = implied
         for name, value in forms.BLANK_USE.items():
-            if not args.get(f"uses-{row}-{name}"):
+            if not data.get(f"uses-{row}-{name}"):
                 data[f"uses-{row}-{name}"] = value
         if not args.get(f"uses-{row}-product_name"):
             data[f"uses-{row}-product_name"] = args.get(f"uses-{row}-description", "")
@@ -496,10 +504,14 @@ def _agreement_page(
 ) -> tuple[str, int]:
     session = db.session()
     live = queries.live_renewal(session, agreement.id)
+    quote = Quote.from_snapshot(agreement.quote.snapshot)
     return render_template(
         template,
         agreement=agreement,
-        quote=Quote.from_snapshot(agreement.quote.snapshot),
+        quote=quote,
+        # What accepting invoices at once, said before the vendor accepts (round 36).
+        due_on_acceptance=issuing.due_on_acceptance(quote),
+        usage_based=any(issuing.usage_based(line) for line in issuing.licensed_lines(quote)),
         application=agreement.application,
         renewals=queries.renewals_of(session, agreement.id),
         live_renewal=live,

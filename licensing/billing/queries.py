@@ -792,9 +792,9 @@ def invoices_to_pay(session: Session, organization_id: int, limit: int) -> OpenA
     return _open_amounts(session, named, balance, Invoice.currency, limit)
 
 
-def refunds_to_send(session: Session, organization_id: int, limit: int) -> OpenAmounts:
-    """The organization's credit notes with a refund owed that is neither sent nor on
-    its way (`CreditNote.refund_outstanding`), in the order they were issued."""
+def _refund_outstanding() -> ColumnElement[Decimal]:
+    """A credit note's refund owed that is neither sent nor on its way, in SQL
+    (`CreditNote.refund_outstanding`)."""
     counted = (
         select(
             type_coerce(
@@ -804,10 +804,56 @@ def refunds_to_send(session: Session, organization_id: int, limit: int) -> OpenA
         .where(Refund.credit_note_id == CreditNote.id, Refund.state.in_(REFUND_COUNTED))
         .scalar_subquery()
     )
-    outstanding = type_coerce(CreditNote.refund_due - counted, Money())
+    return type_coerce(CreditNote.refund_due - counted, Money())
+
+
+def refunds_to_send(session: Session, organization_id: int, limit: int) -> OpenAmounts:
+    """The organization's credit notes with a refund owed that is neither sent nor on
+    its way (`CreditNote.refund_outstanding`), in the order they were issued."""
+    outstanding = _refund_outstanding()
     named = (
         select(CreditNote.number, CreditNote.currency)
         .where(CreditNote.organization_id == organization_id, outstanding > Decimal(0))
         .order_by(CreditNote.id)
     )
     return _open_amounts(session, named, outstanding, CreditNote.currency, limit)
+
+
+def owes_refund(organization_id: ColumnElement[int], _now: ColumnElement[datetime]) -> Exists:
+    """Whether the organization has a credit note with a refund due (sent or not:
+    `refunds_owed` tells), as SQL for the vendor dashboard's condition."""
+    return (
+        select(CreditNote.id)
+        .where(CreditNote.organization_id == organization_id, CreditNote.refund_due > Decimal(0))
+        .exists()
+    )
+
+
+def refunds_owed(
+    session: Session,
+    *,
+    organization_id: int | None = None,
+    invoice_ids: Sequence[int] | None = None,
+) -> Sequence[Row[str, int, str | None, str, Decimal, datetime]]:
+    """The credit notes of an organization (or of some invoices) with a refund owed
+    that is neither sent nor on its way, oldest first: each row's `number`,
+    `invoice_id`, `invoice_number`, `currency`, `outstanding` and `issued_at`."""
+    outstanding = _refund_outstanding()
+    statement = (
+        select(
+            CreditNote.number,
+            CreditNote.invoice_id,
+            Invoice.number.label("invoice_number"),
+            CreditNote.currency,
+            outstanding.label("outstanding"),
+            CreditNote.issued_at,
+        )
+        .join(Invoice, Invoice.id == CreditNote.invoice_id)
+        .where(outstanding > Decimal(0))
+        .order_by(CreditNote.id)
+    )
+    if organization_id is not None:
+        statement = statement.where(CreditNote.organization_id == organization_id)
+    if invoice_ids is not None:
+        statement = statement.where(CreditNote.invoice_id.in_(sorted(invoice_ids)))
+    return session.execute(statement).all()

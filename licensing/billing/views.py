@@ -110,9 +110,19 @@ def invoices() -> str:
         session, queries.invoices_query(issued_only=True)
     )
     today = _today()
-    holds = queries.dispute_holds(session, {invoice.id for invoice in found.items}, today)
+    shown = [invoice.id for invoice in found.items]
+    holds = queries.dispute_holds(session, set(shown), today)
+    # A paid invoice whose credit note owes money back says so beside "paid" (round 36).
+    refunds: dict[int, Decimal] = {}
+    for owed in queries.refunds_owed(session, invoice_ids=shown) if shown else ():
+        refunds[owed.invoice_id] = refunds.get(owed.invoice_id, Decimal(0)) + owed.outstanding
     return render_template(
-        "billing/portal_invoices.html", invoices=found.items, page=found, today=today, holds=holds
+        "billing/portal_invoices.html",
+        invoices=found.items,
+        page=found,
+        today=today,
+        holds=holds,
+        refunds=refunds,
     )
 
 
@@ -351,6 +361,26 @@ def _open_invoices(
     holds = queries.dispute_holds(session, {invoice.id for invoice in invoices}, today)
     for invoice in invoices:
         yield _invoice_waiting(invoice, holds.get(invoice.id), today)
+
+
+@waiting_provider(when=queries.owes_refund)
+def _refunds_owed(
+    session: Session, principal: Principal, organization: Organization
+) -> Iterable[WaitingItem]:
+    """A refund a credit note owes back (an amendment lowered a paid royalty): it
+    waits on the office, and the vendor read only "paid" on Invoices (round 36)."""
+    for owed in queries.refunds_owed(session, organization_id=organization.id):
+        amount = f"{money(owed.outstanding, owed.currency)} {owed.currency}"
+        yield WaitingItem(
+            title=f"Refund of {amount} due to you (credit note {owed.number})",
+            waiting_on="the licensing office",
+            detail=(
+                f"on invoice {owed.invoice_number}: refunded to the card that paid it, or "
+                "else by transfer or check; the invoice lists the refund once it is sent"
+            ),
+            url=url_for("billing.invoice_detail", invoice_id=owed.invoice_id),
+            since=owed.issued_at,
+        )
 
 
 def _invoice_waiting(invoice: Invoice, dispute: PaymentDispute | None, today: date) -> WaitingItem:

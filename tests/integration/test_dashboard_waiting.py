@@ -14,13 +14,14 @@ from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from licensing import db
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
 from licensing.accounts.models import OneTimeToken
 from licensing.actors import Actor
+from licensing.billing.models import Invoice
 from licensing.web import portal
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
 from tests.integration.agreements.conftest import apply as apply
@@ -30,6 +31,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - fixtures
     SMALL_SOFTWARE,
     active_agreement,
 )
+from tests.support.billing import credited, paid_offline, refunded_offline
 from tests.support.statements import statements_for
 
 
@@ -88,6 +90,17 @@ def test_a_provider_with_anything_to_list_is_always_asked(
     check("an active agreement, its invoice and reporting periods")
     send_routed(routed_use(organization.id, organization.legal_name, application_id=90001))
     check("a permission request")
+    # Round 36: a refund a credit note owes (the up-front invoice paid, then credited).
+    invoice = (
+        db.session()
+        .scalars(select(Invoice).where(Invoice.organization_id == organization.id))
+        .one()
+    )
+    paid_offline(invoice.id, f"{invoice.total}", "W-16")
+    credit = credited(invoice.id, "100.00", "Seat removed")
+    check("a refund owed")
+    refunded_offline(credit.id, "100.00", "W-16-R")
+    check("a refund sent")
     link = accounts.invite_member(organization.id, "newcomer@bluefin.example", actor)
     check("an invitation")
     accounts.revoke_invitation(link.id, actor)
@@ -114,6 +127,7 @@ def test_a_provider_with_anything_to_list_is_always_asked(
         "_invitations_waiting",
         "_agreements_to_accept",
         "_due_reports",
+        "_refunds_owed",
     }
     for name in conditional:
         assert held[name][0] is False, name

@@ -408,12 +408,10 @@ def _approve(
 def _what_is_charged(version: QuoteVersion) -> str:
     """For a quote with royalties on usage, that its total is an estimate and what
     acceptance invoices: "total 36,300.00 USD" read as the price of the license."""
-    lines = issuing.licensed_lines(Quote.from_snapshot(version.snapshot))
-    if not any(issuing.usage_based(line) for line in lines):
+    quote = Quote.from_snapshot(version.snapshot)
+    if not any(issuing.usage_based(line) for line in issuing.licensed_lines(quote)):
         return ""
-    up_front = sum(
-        (line.breakdown.fixed for line in lines if line.breakdown is not None), Decimal(0)
-    )
+    up_front = issuing.due_on_acceptance(quote)
     now = (
         f"{in_words(up_front, version.currency)} is invoiced when you accept it"
         if up_front > 0

@@ -1,0 +1,258 @@
+"""Round 36: a new vendor's first quarter, walked in Chromium as the vendor meets it
+(docs/journeys.md): a price without an account, sign-up and the confirmation email,
+an application for a per-unit distribution use that licensing staff review, the
+approval, the agreement read and accepted, the up-front invoice paid by card
+(localstripe), the first quarter's usage uploaded from the page's template, its
+invoice paid, then an amendment lowering it (a credit note, and a refund owed). At
+each step the dashboard says what waits on whom. The live server runs in a thread of
+this process, so time-machine moves its clock to the quarter's end; Stripe's
+webhooks are signed at the real time, so cards are paid outside the travel."""
+
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import time_machine
+from pypdf import PdfReader
+
+from licensing import db
+from licensing.ratecards import services as ratecards
+from tests.browser.conftest import fill_card, signed_in_tab
+from tests.integration.billing.stripe_support import WEBHOOK_SECRET, stripe_config
+from tests.integration.pricing.conftest import example_document
+from tests.integration.royalties.conftest import AFTER
+from tests.support import factories
+from tests.support.servers import LiveServer, LocalStripe, SMTPServer, message_text
+
+VENDOR = "dana@quillfeather.example"
+BILLING = "accounts@quillfeather.example"
+PASSWORD = "amber-lantern-thistle-42"
+HEADER = "line,customer_id,customer_name,country,unit,quantity,revenue"
+
+
+@pytest.fixture
+def browser_config_changes(localstripe: LocalStripe) -> dict[str, Any]:
+    return {**stripe_config(localstripe), "quote_rate_limit": "off"}
+
+
+def _main(page: Any) -> str:
+    return " ".join(page.inner_text("main").split())
+
+
+def _waiting(page: Any) -> str:
+    """The dashboard's "What is waiting on whom", opened afresh."""
+    page.goto("/portal/")
+    _sign_in_again(page)
+    return " ".join(page.locator("main table").first.inner_text().split())
+
+
+def _sign_in_again(page: Any) -> None:
+    """Signed in again where the moved clock ended the session."""
+    if "/sign-in" in page.url:
+        page.get_by_label("Email address").fill(VENDOR)
+        page.get_by_label("Password").fill(PASSWORD)
+        page.get_by_role("button", name="Sign in").click()
+        page.wait_for_load_state()
+
+
+def _mail(mailbox: SMTPServer, address: str, subject: str) -> str:
+    """The text of the newest email to `address` whose subject has `subject`,
+    waiting for it (the outbox sends after the request)."""
+    for _ in range(75):
+        found = [m for m in mailbox.to(address) if subject in str(m["Subject"])]
+        if found:
+            return " ".join(message_text(found[-1]).split())
+        time.sleep(0.2)
+    raise AssertionError(f"no email to {address} about {subject!r}")
+
+
+def _pay_by_card(page: Any, balance: str) -> None:
+    page.get_by_role("link", name=f"Pay {balance} USD by card").click()
+    _sign_in_again(page)
+    fill_card(page)
+    page.get_by_role("button", name=f"Pay {balance} USD").click()
+    page.locator("#payment-status").get_by_role("heading", name="Paid", exact=True).wait_for(
+        timeout=20_000
+    )
+
+
+def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
+    browser: Any,
+    page: Any,
+    live_server: LiveServer,
+    localstripe: LocalStripe,
+    mailbox: SMTPServer,
+    tmp_path: Path,
+) -> None:
+    localstripe.register_webhook("licensing", f"{live_server.url}/webhooks/stripe", WEBHOOK_SECRET)
+    with live_server.app.app_context():
+        # The example card, its per-end-user software rule reviewed by staff.
+        document = example_document()
+        for rule in document["rules"]:
+            if rule["id"] == "distribution-software":
+                rule["review"] = "staff"
+        ratecards.import_card(document, published_by="tests")
+        staff = factories.make_staff(db.session(), roles=("licensing",))
+        db.session().commit()
+        staff_email = staff.email
+
+    # 1. A price without an account: 40 end users, under the 1,000.00 minimum.
+    page.goto("/")
+    page.get_by_role("link", name="Estimate your price").click()
+    page.get_by_label("Your organization is").select_option("commercial")
+    page.get_by_label("License term starts").fill("2027-01-01")
+    page.get_by_label("License term ends").fill("2027-12-31")
+    page.locator("#uses-0-use").select_option("distribution")
+    page.locator("#uses-0-product_type").select_option("saas")
+    page.locator("#uses-0-user_type").select_option("provider")
+    page.locator("#uses-0-quantity-end_users").fill("40")
+    page.locator("#uses-0-description").fill("Quillfeather Chart")
+    page.get_by_role("button", name="Estimate the price").click()
+    estimate = _main(page)
+    assert "Estimated total: 1,000.00 USD" in estimate
+    assert "licensing staff must review part of this request" in estimate
+    assert "740.00 is below it, so the minimum applies" in estimate
+
+    # Sign up from the estimate; the confirmation email's link; the first sign-in
+    # lands on the application filled from the estimate.
+    page.get_by_role("link", name="Apply for a license with these uses").click()
+    page.get_by_label("Legal name of the organization").fill("Quillfeather Health Software LLC")
+    page.get_by_label("Type of organization").select_option("commercial")
+    page.get_by_label("Address", exact=True).fill("14 Wren Lane")
+    page.get_by_label("City").fill("Madison")
+    page.get_by_label("State, province or region").fill("WI")
+    page.get_by_label("Postal code").fill("53703")
+    page.get_by_label("Country").select_option("US")
+    page.get_by_label("Billing contact name").fill("Ola Brennan")
+    page.get_by_label("Billing contact email").fill(BILLING)
+    page.get_by_label("Your full name").fill("Dana Whitlock")
+    page.get_by_label("Your email address").fill(VENDOR)
+    page.get_by_label("Password", exact=True).fill(PASSWORD)
+    page.get_by_label("Repeat the password").fill(PASSWORD)
+    page.get_by_role("button", name="Create the account").click()
+    assert f"we sent a link to {VENDOR}" in page.inner_text(".flashes")
+    confirm = _mail(mailbox, VENDOR, "Confirm your email address")
+    assert "The link works until" in confirm
+    page.goto(mailbox.link_to(VENDOR, "/verify-email"))
+    assert "is confirmed" in page.inner_text(".flashes")
+    _sign_in_again(page)
+    page.wait_for_url("**/portal/applications/new?**")
+    assert page.locator("#uses-0-quantity-end_users").input_value() == "40"
+    assert page.locator("#term_start").input_value() == "2027-01-01"
+    assert page.locator("#uses-0-delivery").input_value() == "hosted"  # a SaaS product
+    page.locator("#uses-0-product_name").fill("Quillfeather Chart")
+    page.get_by_role("button", name="Save the draft").click()
+    assert "The price if you submit now: 1,000.00 USD" in _main(page)
+    page.check("#attest")
+    page.get_by_role("button", name="Submit for pricing and review").click()
+    application_url = page.url
+    assert "Licensing staff review it before it is approved; we email you" in page.inner_text(
+        ".flashes"
+    )
+    assert "is being reviewed submitted the licensing office" in _waiting(page)
+    assert "Type Commercial company" in _main(page)
+
+    # 2. Staff approve; the vendor is told what acceptance invoices, on the
+    # agreement's page too, accepts, and pays the up-front invoice by card.
+    console = signed_in_tab(browser, live_server, staff_email)
+    console.goto("/console/applications")
+    console.get_by_role("link", name="APP-000001").click()
+    console.get_by_role("button", name="Approve and issue the agreement").click()
+    assert "the agreement is issued" in console.inner_text(".flashes")
+    approved = _mail(mailbox, VENDOR, "approved")
+    assert "260.00 USD is invoiced when you accept it" in approved
+    assert "waits for your acceptance" in _waiting(page)
+    page.goto(application_url)
+    page.get_by_role("link", name="Read and accept the agreement").click()
+    assert (
+        page.locator("#due-on-acceptance")
+        .inner_text()
+        .startswith("When you accept, invoice for 260.00 USD is issued at once, due in 30 days")
+    )
+    pdf = page.request.get(
+        page.get_by_role("link", name="the agreement (PDF)").get_attribute("href")
+    )
+    assert pdf.ok
+    assert pdf.headers["content-type"] == "application/pdf"
+    reader = PdfReader(io.BytesIO(pdf.body()))
+    assert "Quillfeather Health Software LLC" in reader.pages[0].extract_text()
+    page.fill("#signer_name", "Dana Whitlock")
+    page.fill("#signer_title", "Managing Director")
+    page.check("#authority_confirmed")
+    page.get_by_role("button", name="Accept the agreement").click()
+    assert "is issued for 260.00 USD due up front: pay it from Invoices" in page.inner_text(
+        ".flashes"
+    )
+    assert "260.00 USD, due 2027-01-03" in _mail(mailbox, BILLING, "Invoice INV-2026-000001")
+    waiting = _waiting(page)
+    assert "Invoice INV-2026-000001 to pay 260.00 USD due 2027-01-03 you" in waiting
+    assert "Next royalty report for CPT-2027-000001" in waiting
+    page.get_by_role("link", name="Invoice INV-2026-000001 to pay").click()
+    assert "charged now (flat fees and the minimum's lift): 260.00 USD" in _main(page)
+    _pay_by_card(page, "260.00")
+    assert "is paid in full" in _mail(mailbox, VENDOR, "Payment received")
+    waiting = _waiting(page)
+    assert "to pay" not in waiting
+    assert "Due by 2027-04-30. you, from 2027-04-01" in waiting
+
+    # 3. The quarter ended: the report waits on the vendor, who uploads the template.
+    with time_machine.travel(AFTER[1]):
+        assert "Royalty report for CPT-2027-000001, 2027-01-01 to 2027-03-31" in _waiting(page)
+        page.get_by_role("link", name="Royalty report for CPT-2027-000001").click()
+        with page.expect_download() as download:
+            page.get_by_role("link", name="Download the template for this period").click()
+        template = Path(download.value.path()).read_text(encoding="utf-8")
+        assert template.splitlines() == [HEADER, "1,,,,end_users,,"]
+        report = tmp_path / "q1.csv"
+        report.write_text(
+            f"{HEADER}\n1,QF-1,Harbor Clinic,US,end_users,30,\n"
+            "1,QF-2,Lakeside Practice,US,end_users,25,\n"
+        )
+        upload = page.locator("#report-csv")
+        upload.get_by_label("CSV file").set_input_files(report)
+        upload.get_by_role("button", name="Preview the royalty").click()
+        preview = _main(page)
+        # The up-front invoice is counted: 55 x 18.50 = 1,017.50, less 260.00 charged.
+        assert "55 end users 1,017.50 USD 260.00 USD 757.50 USD" in preview
+        upload = page.locator("#report-csv")
+        upload.get_by_label("I attest").check()
+        upload.get_by_role("button", name="Attest and submit the file").click()
+        assert "Invoice INV-2027-000001 is issued" in page.inner_text(".flashes")
+        assert "757.50 USD, due 2027-05-02" in _mail(mailbox, BILLING, "INV-2027-000001")
+        assert "Invoice INV-2027-000001 to pay 757.50 USD due 2027-05-02 you" in _waiting(page)
+        page.get_by_role("link", name="Invoice INV-2027-000001 to pay").click()
+    _pay_by_card(page, "757.50")
+
+    # The report corrected (a customer counted twice): 45 end users come to 832.50,
+    # under the minimum, so 1,000.00 is the royalty: 17.50 is credited, and since the
+    # invoice is paid, owed back, which waits on the office.
+    with time_machine.travel(AFTER[1] + (AFTER[2] - AFTER[1]) / 30):
+        page.goto("/portal/royalty-reports")
+        _sign_in_again(page)
+        page.get_by_role("link", name="Report RR-000001").click()
+        page.get_by_role("link", name="Amend this report").click()
+        form = page.locator("#report-form")
+        assert form.get_by_label("Row 2, quantity").input_value() == "25"
+        form.get_by_label("Row 2, quantity").fill("15")
+        form.get_by_label("Why is report RR-000001 amended?").fill("QF-2 was counted twice")
+        form.get_by_label("I attest").check()
+        form.get_by_role("button", name="Attest and submit").click()
+        assert (
+            "The royalty is 17.50 USD lower: credit note CN-2027-000001 is issued"
+            in page.inner_text(".flashes")
+        )
+        assert "Credited credit note CN-2027-000001" in _main(page)
+        credit = _mail(mailbox, BILLING, "Credit note CN-2027-000001")
+        assert "17.50 USD is a refund due to you; the licensing office will send it" in credit
+        waiting = _waiting(page)
+        assert (
+            "Refund of 17.50 USD due to you (credit note CN-2027-000001) on invoice "
+            "INV-2027-000001" in waiting
+        )
+        assert "the licensing office" in waiting
+        page.goto("/portal/invoices")
+        assert "refund of 17.50 USD due to you" in _main(page)
