@@ -171,7 +171,7 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
     assert (
         page.locator("#due-on-acceptance")
         .inner_text()
-        .startswith("When you accept, invoice for 260.00 USD is issued at once, due in 30 days")
+        .startswith("When you accept, an invoice for 260.00 USD is issued at once, due in 30 days")
     )
     pdf = page.request.get(
         page.get_by_role("link", name="the agreement (PDF)").get_attribute("href")

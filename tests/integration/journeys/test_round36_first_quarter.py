@@ -66,13 +66,13 @@ def test_the_agreement_page_says_what_accepting_invoices_before_the_vendor_accep
 
     text = text_of(client.get(f"/portal/agreements/{below_minimum}"))
     assert (
-        "When you accept, invoice for 815.00 USD is issued at once, due in 30 days: the flat "
+        "When you accept, an invoice for 815.00 USD is issued at once, due in 30 days: the flat "
         "fees and the part of the minimum above the estimated usage royalties (see the working "
         "below). The rest of the estimated total is not invoiced now: royalties on usage are "
         "invoiced with your quarterly royalty reports."
     ) in text
     text = text_of(client.get(f"/portal/agreements/{flat}"))
-    assert "When you accept, invoice for 2,500.00 USD is issued at once, due in 30 days." in text
+    assert "When you accept, an invoice for 2,500.00 USD is issued at once, due in 30 days." in text
     assert "royalties on usage" not in text
     text = text_of(client.get(f"/portal/agreements/{above_minimum}"))
     assert (
