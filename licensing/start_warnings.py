@@ -68,8 +68,14 @@ def development_keys(config: Config) -> None:
 
 
 def at_server_start(app: Flask) -> None:
-    """Everything a server says once as it starts (the module's docstring)."""
+    """Everything a server says once as it starts (the module's docstring). Said by
+    a worker about to serve: a check that fails is logged, and the worker serves
+    (when the master ran them in an interpreter of their own, a failure there
+    stopped nothing either)."""
     with app.app_context():
         development_keys(app.config["LICENSING"])
-        warn_when_schema_behind()
-        warn_about_sqlite_in_production()
+        try:
+            warn_when_schema_behind()
+            warn_about_sqlite_in_production()
+        except Exception:  # a warning's check never stops the server
+            log.exception("The start-up checks could not run; serving anyway")

@@ -142,3 +142,21 @@ def test_the_masters_start_hook_builds_no_app_and_the_first_worker_alone_claims_
     [flag] = tmp_path.glob("licensing-start-warnings-*")
     serving.forget_start_warnings(object())  # a server whose workers never booted
     assert not flag.exists()
+
+
+def test_a_start_up_check_that_fails_is_logged_and_the_worker_serves(
+    app: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The checks ran in an interpreter of their own; in the worker, one that raised
+    would stop it booting, and gunicorn's master with it."""
+    from licensing import start_warnings
+
+    def fails() -> None:
+        raise RuntimeError("the migrations' folder cannot be read")
+
+    monkeypatch.setattr(start_warnings, "warn_when_schema_behind", fails)
+    with caplog.at_level("WARNING", logger="licensing.serve"):
+        start_warnings.at_server_start(app)
+    [said] = [r for r in caplog.records if r.name == "licensing.serve"]
+    assert said.getMessage() == "The start-up checks could not run; serving anyway"
+    assert said.exc_info is not None
