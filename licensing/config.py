@@ -351,7 +351,7 @@ class Config:
 
     # What this configuration says once as a server or command starts (a generated
     # development key), logged by `licensing.start_warnings` once logging is set up
-    # (round 36: logged here, before it was, they were bare lines on stderr).
+    # (round 36: `checked` logged them before it was, as bare lines on stderr).
     start_warnings: tuple[str, ...] = field(default=(), compare=False)
 
     @property
