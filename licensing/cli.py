@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import os
-import sys
 from typing import Any
 
 import click
@@ -20,6 +19,7 @@ from flask import Flask, current_app
 from flask.cli import FlaskGroup, ScriptInfo
 from flask.cli import run_command as _flask_run_command
 
+from licensing import start_warnings
 from licensing.app import START_UP_REFUSALS, create_app, refusal_to_start
 from licensing.worker import STARTING_ENVIRONMENT
 
@@ -32,11 +32,33 @@ log = logging.getLogger("licensing.serve")
 
 def _create_app() -> Flask:
     try:
-        return create_app()
+        app = create_app()
     except START_UP_REFUSALS as error:
         # One line naming the setting, not a traceback ending in it; exit 1, so
         # a service manager sees the start-up fail.
         raise click.ClickException(refusal_to_start(error)) from None
+    if not _server_says_start_warnings():
+        # Now that logging is set up: in the app's format (round 36).
+        start_warnings.development_keys(app.config["LICENSING"])
+    return app
+
+
+# Set by `--beside-server` (the worker `serve --with-worker` starts).
+_BESIDE_A_SERVER = {"set": False}
+
+
+def _server_says_start_warnings() -> bool:
+    """Whether the server says this process's start-up warnings, once, from its
+    first worker (`licensing.start_warnings`): `serve` itself (before it becomes
+    the server) and the worker it starts beside it, so a server start says the
+    development keys once rather than from each process that built the app."""
+    context = click.get_current_context(silent=True)
+    return _BESIDE_A_SERVER["set"] or (context is not None and context.command is serve)
+
+
+def _beside_a_server(_context: click.Context, _param: click.Parameter, value: bool) -> None:
+    if value:
+        _BESIDE_A_SERVER["set"] = True
 
 
 @click.group(
@@ -45,6 +67,15 @@ def _create_app() -> Flask:
     add_default_commands=True,
     add_version_option=False,
     load_dotenv=False,
+)
+@click.option(
+    "--beside-server",
+    is_flag=True,
+    hidden=True,
+    is_eager=True,  # read before the app is built, which resolving the command does
+    expose_value=False,
+    callback=_beside_a_server,
+    help="Started by `serve --with-worker`: the server says the start-up warnings.",
 )
 @click.pass_context
 def main(context: click.Context) -> None:
@@ -96,8 +127,8 @@ def serve(
     if control_socket:
         options["control_socket"] = control_socket
         options["control_socket_disable"] = False
-    click.echo(f"Serving on http://{bind}")
-    sys.stdout.flush()
+    # Logged as every other start-up line (round 36: a bare line on stdout).
+    log.info("Serving on http://%s", bind)
     # Replaced, not a child: the same process id (for HUP, TERM and the worker's
     # `--parent-pid`), without this process's imports of the app.
     argv = serving.command(options, with_worker=with_worker)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import dataclasses
 import email.utils
-import logging
 import os
 import secrets
 import string
@@ -25,8 +24,6 @@ from types import MappingProxyType
 from flask import current_app
 
 from licensing.pricing.vocabulary import USES
-
-log = logging.getLogger(__name__)
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_INSTANCE_DIR = PROJECT_ROOT / "instance"
@@ -352,6 +349,11 @@ class Config:
     # Extra Flask settings for tests (never read from the environment).
     overrides: Mapping[str, object] = field(default_factory=dict)
 
+    # What this configuration says once as a server or command starts (a generated
+    # development key), logged by `licensing.start_warnings` once logging is set up
+    # (round 36: `checked` logged them before it was, as bare lines on stderr).
+    start_warnings: tuple[str, ...] = field(default=(), compare=False)
+
     @property
     def is_production(self) -> bool:
         return self.environment == "production"
@@ -490,22 +492,26 @@ class Config:
         if not config.secret_key:
             if config.is_production:
                 raise ConfigError("SECRET_KEY must be set when LICENSING_ENV=production")
-            log.warning(
-                "SECRET_KEY is not set: using a generated development key from %s; "
-                "set SECRET_KEY in production",
-                DEV_SECRET_KEY_FILE,
+            config = dataclasses.replace(
+                config,
+                secret_key=_development_key(DEV_SECRET_KEY_FILE),
+                start_warnings=(
+                    *config.start_warnings,
+                    f"SECRET_KEY is not set: using a generated development key from "
+                    f"{DEV_SECRET_KEY_FILE}; set SECRET_KEY in production",
+                ),
             )
-            config = dataclasses.replace(config, secret_key=_development_key(DEV_SECRET_KEY_FILE))
         if not config.audit_hmac_key:
             if config.is_production:
                 raise ConfigError("AUDIT_HMAC_KEY must be set when LICENSING_ENV=production")
-            log.warning(
-                "AUDIT_HMAC_KEY is not set: using a generated development key from %s; "
-                "set AUDIT_HMAC_KEY in production",
-                DEV_AUDIT_KEY_FILE,
-            )
             config = dataclasses.replace(
-                config, audit_hmac_key=_development_key(DEV_AUDIT_KEY_FILE)
+                config,
+                audit_hmac_key=_development_key(DEV_AUDIT_KEY_FILE),
+                start_warnings=(
+                    *config.start_warnings,
+                    f"AUDIT_HMAC_KEY is not set: using a generated development key from "
+                    f"{DEV_AUDIT_KEY_FILE}; set AUDIT_HMAC_KEY in production",
+                ),
             )
         if config.audit_hmac_key == config.secret_key:
             raise ConfigError("AUDIT_HMAC_KEY must differ from SECRET_KEY")

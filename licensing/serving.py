@@ -18,12 +18,14 @@ or a setting the new code refuses.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from datetime import UTC, datetime
 from typing import Any
@@ -84,10 +86,15 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
         options = {**SETTINGS, **self.options, "preload_app": False}  # the module's docstring
         if self.jobs is not None:  # gunicorn calls these hooks in its master process only
             options["when_ready"] = self.jobs.start
-            options["on_exit"] = self.jobs.stop
+            options["on_exit"] = self._stop_jobs_and_forget_the_flag
             options["on_reload"] = self.jobs.reload
         for key, value in options.items():
             self.cfg.set(key, value)
+
+    def _stop_jobs_and_forget_the_flag(self, server: object) -> None:
+        assert self.jobs is not None  # set as the hook only with the jobs
+        self.jobs.stop(server)
+        forget_start_warnings(server)
 
     def load(self) -> Any:
         # In the worker, after the fork: the code as it is on disk now.
@@ -102,6 +109,7 @@ def app_for_a_worker() -> Any:
     `AppImportError`'s message alone, without the traceback, and its master
     stops ("App failed to load") instead of booting workers that fail again.
     Imported here, in the worker, never in the master (the module's docstring)."""
+    from licensing import start_warnings
     from licensing.app import (
         START_UP_REFUSALS,
         create_app,
@@ -113,6 +121,11 @@ def app_for_a_worker() -> Any:
         app = create_app()
     except START_UP_REFUSALS as error:
         raise AppImportError(refusal_to_start(error)) from None
+    first = claim_start_warnings()
+    if first:
+        start_warnings.at_server_start(app)
+    elif first is None:  # not gunicorn with our settings: what each command says
+        start_warnings.development_keys(app.config["LICENSING"])
     freeze_start_up_objects()
     return app
 
@@ -124,23 +137,49 @@ ACCESS_LOG_FORMAT = (
     '%(h)s %(l)s %(u)s %(t)s "%(r)s" %(s)s %(b)s "%(f)s" "%(a)s" %({x-request-id}o)s'
 )
 
-# A check that hangs (a database that does not answer) is given up on; the
-# server starts anyway, and /readyz says what is wrong.
-START_WARNINGS_SECONDS = 120.0
+# The start-up warnings' flag: a file `warn_at_start` makes in the master as the
+# server starts; a worker, forked from the master, finds its path here, and the
+# one that removes it (first to boot) says the warnings (`claim_start_warnings`).
+# None in a process gunicorn's hook did not start (`wsgi` imported elsewhere).
+_start_warnings_flag: str | None = None
 
 
-def warn_at_start(_server: object) -> None:
-    """gunicorn's `on_starting` hook, in the master: what `licensing.start_warnings`
-    finds (a database behind the code, SQLite in production), logged once, by a
-    fresh interpreter (the master imports none of the app)."""
+def warn_at_start(server: Any) -> None:
+    """gunicorn's `on_starting` hook, in the master: leave the flag by which the
+    first worker to boot says the start-up warnings (`licensing.start_warnings`: a
+    development key, a database behind the code, SQLite in production) once per
+    server start. The master imports none of the app; before round 36 it built one
+    in a fresh interpreter to say them, about a second of every start."""
+    global _start_warnings_flag
     try:
-        subprocess.run(
-            [sys.executable, "-m", "licensing.start_warnings"],
-            timeout=START_WARNINGS_SECONDS,
-            check=False,
-        )
-    except (OSError, subprocess.SubprocessError) as error:
-        print(f"The start-up checks could not run: {error}", file=sys.stderr, flush=True)
+        handle, path = tempfile.mkstemp(prefix="licensing-start-warnings-")
+    except OSError as error:
+        # Each worker then says them: twice is better than never.
+        server.log.warning("The start-up warnings' flag could not be made: %s", error)
+        return
+    os.close(handle)
+    _start_warnings_flag = path
+
+
+def forget_start_warnings(_server: object) -> None:
+    """gunicorn's `on_exit` hook: the flag of a server whose workers never booted."""
+    if _start_warnings_flag is not None:
+        with contextlib.suppress(OSError):
+            os.unlink(_start_warnings_flag)
+
+
+def claim_start_warnings() -> bool | None:
+    """In a worker: True for the one worker of this server start that says the
+    start-up warnings (removing the flag is atomic: one process succeeds), False
+    for the others and for the workers a HUP starts; None when no flag was left
+    (the app imported outside a server started with these settings)."""
+    if _start_warnings_flag is None:
+        return None
+    try:
+        os.unlink(_start_warnings_flag)
+    except FileNotFoundError:
+        return False
+    return True
 
 
 # The server's settings, one place for both ways of starting it: `licensing serve`
@@ -164,6 +203,7 @@ SETTINGS: dict[str, Any] = {
     # default and says so at every start: none unless the operator asks for one.
     "control_socket_disable": True,
     "on_starting": warn_at_start,
+    "on_exit": forget_start_warnings,
 }
 
 
@@ -271,6 +311,7 @@ class _WorkerProcess:
             sys.executable,
             "-m",
             "licensing.cli",
+            "--beside-server",  # the server says the start-up warnings
             "worker",
             "--parent-pid",
             str(os.getpid()),

@@ -1,20 +1,29 @@
 """What a server says once as it starts, whichever way it was started
-(`licensing serve`, or `gunicorn wsgi:app` reading `gunicorn.conf.py`): the
-database lacks migrations this code needs, or production is served from SQLite.
+(`licensing serve`, or `gunicorn wsgi:app` reading `gunicorn.conf.py`): a
+development key generated, the database lacks migrations this code needs, or
+production is served from SQLite.
 
-gunicorn's master must import none of the app (`licensing.serving`), so its
-`on_starting` hook runs `python -m licensing.start_warnings` (this module) in
-a fresh interpreter with the server's environment: it creates the app, logs
-what it finds under `licensing.serve`, and exits 0 whatever it found. A
-setting that cannot start the service is left to the workers, which name it."""
+Said by the server's first worker to boot, once its app is built and logging set
+up (`licensing.serving.app_for_a_worker`): gunicorn's master, which imports none
+of the app, leaves a flag file at start that the first worker removes (round 36;
+before, the master ran this module in a fresh interpreter that built a second
+app, about a second of every start, and the development keys' lines were bare
+text, said by each process that built the app). A command run on its own (`licensing
+outbox send`) says its development keys itself (`licensing.cli`)."""
 
 from __future__ import annotations
 
 import logging
+from typing import TYPE_CHECKING
 
-from flask import current_app
+from flask import Flask, current_app
+
+if TYPE_CHECKING:
+    from licensing.config import Config
 
 log = logging.getLogger("licensing.serve")
+# The development keys' lines keep the logger they had (`licensing.config`).
+config_log = logging.getLogger("licensing.config")
 
 
 def warn_about_sqlite_in_production() -> None:
@@ -51,17 +60,22 @@ def warn_when_schema_behind() -> None:
         )
 
 
-def main() -> None:
-    from licensing.app import START_UP_REFUSALS, create_app
+def development_keys(config: Config) -> None:
+    """The development keys this configuration generated (`Config.start_warnings`),
+    logged in the app's format now that logging is set up."""
+    for warning in config.start_warnings:
+        config_log.warning("%s", warning)
 
-    try:
-        app = create_app()
-    except START_UP_REFUSALS:
-        return  # each worker names the setting, and the master stops
+
+def at_server_start(app: Flask) -> None:
+    """Everything a server says once as it starts (the module's docstring). Said by
+    a worker about to serve: a check that fails is logged, and the worker serves
+    (when the master ran them in an interpreter of their own, a failure there
+    stopped nothing either)."""
     with app.app_context():
-        warn_when_schema_behind()
-        warn_about_sqlite_in_production()
-
-
-if __name__ == "__main__":
-    main()
+        development_keys(app.config["LICENSING"])
+        try:
+            warn_when_schema_behind()
+            warn_about_sqlite_in_production()
+        except Exception:  # a warning's check never stops the server
+            log.exception("The start-up checks could not run; serving anyway")

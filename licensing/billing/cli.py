@@ -171,7 +171,10 @@ def send_statements(month: str | None, now: datetime) -> None:
     due = services.statements_due(db.session(), first_day)
     db.session().rollback()  # no transaction held while the statements are worked through
     with click.progressbar(
-        length=len(due), label=f"Statements of {first_day:%Y-%m}", file=sys.stderr, show_pos=True
+        length=len(due.to_read),
+        label=f"Statements of {first_day:%Y-%m}",
+        file=sys.stderr,
+        show_pos=True,
     ) as progress:
         run = services.send_monthly_statements(
             first_day, now=now, due=due, on_statement=lambda _outcome: progress.update(1)

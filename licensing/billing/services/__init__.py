@@ -34,6 +34,7 @@ from licensing.billing.services.invoices import (
 )
 from licensing.billing.services.monthly_statements import (
     RESEND_INTERVAL,
+    DueStatements,
     JustSentAgain,
     StatementRun,
     check_month,
@@ -81,6 +82,7 @@ __all__ = [
     "CardAttempt",
     "Charge",
     "Conflict",
+    "DueStatements",
     "JustSentAgain",
     "MatchRun",
     "OverdueReport",

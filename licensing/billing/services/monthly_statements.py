@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import exists, select
+from sqlalchemy import ColumnElement, Exists, and_, case, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -29,7 +29,15 @@ from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing import documents, queries
 from licensing.billing.letterhead import letterhead
-from licensing.billing.models import Invoice, SentStatement
+from licensing.billing.models import (
+    CreditNote,
+    Invoice,
+    Payment,
+    PaymentReversal,
+    Refund,
+    SentStatement,
+)
+from licensing.billing.queries import collected_between, paid_between, reversed_between
 from licensing.billing.services.statements import EARLIEST
 from licensing.billing.statements import (
     CREDITED,
@@ -38,8 +46,8 @@ from licensing.billing.statements import (
     Statement,
     statement_of_account,
 )
-from licensing.billing.states import DRAFT
-from licensing.calendar import instant_iso, office_date
+from licensing.billing.states import DRAFT, SUCCEEDED
+from licensing.calendar import instant_iso, office_date, office_day_start
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.finance.queries import month_end
@@ -55,6 +63,7 @@ RESEND_INTERVAL = timedelta(minutes=10)
 ALREADY_SENT = "already sent"
 NOTHING_TO_SEND = "nothing to send"
 NOT_SENT = "not sent"
+ONE_DAY = timedelta(days=1)
 
 
 @dataclass
@@ -94,22 +103,64 @@ def check_month(month: date, now: datetime) -> None:
         raise InvalidInput.for_field("month", f"Must be {EARLIEST:%Y-%m} or later.")
 
 
-def statements_due(session: Session, month: date) -> list[tuple[int, str]]:
+@dataclass(frozen=True)
+class DueStatements:
+    """The month's statements not sent yet: those with something to state (a balance
+    that may be owed at the month's end, or a movement in it), to be read and sent,
+    and how many others there are, invoiced in the currency but with nothing to
+    state, which are not read at all (round 36)."""
+
+    to_read: list[tuple[int, str]]
+    quiet: int = 0
+
+
+def statements_due(session: Session, month: date) -> DueStatements:
     """(organization id, currency) of every organization invoiced in the currency by the
-    month's end whose statement of the month is not sent yet, by organization, then
-    currency. Whether each owes or moved is read with its statement."""
+    month's end whose statement of the month is not sent yet and that has something
+    to state in it, by organization, then currency; one query. Whether each owes or
+    moved, to the cent, is read with its statement (`_worth_sending`): this only
+    leaves out those that cannot (round 36: each was read again every day of the
+    month, a statement's queries each)."""
+    start, end = month, month_end(month)
+    same = (Invoice.organization_id, Invoice.currency)
     sent = exists().where(
         SentStatement.organization_id == Invoice.organization_id,
         SentStatement.currency == Invoice.currency,
         SentStatement.month == month,
     )
+    # An invoice that may owe at the month's end, or was voided in it: not paid in
+    # full before the month (the receivables' own rule: a reversal since clears
+    # `paid_at`), nor voided before it. Then any other movement in the month.
+    may_owe = and_(
+        or_(Invoice.paid_at.is_(None), Invoice.paid_at >= office_day_start(start - ONE_DAY)),
+        or_(Invoice.voided_at.is_(None), Invoice.voided_at >= office_day_start(start)),
+    )
+    moved = (
+        _in(CreditNote, same, CreditNote.issue_date.between(start, end)),
+        _in(Payment, same, collected_between(start, end)),
+        _in(PaymentReversal, same, reversed_between(start, end)),
+        _in(
+            Refund,
+            same,
+            Refund.state == SUCCEEDED,
+            paid_between(Refund.sent_on, Refund.settled_at, start, end),
+        ),
+    )
+    stated = or_(func.max(case((may_owe, 1), else_=0)) == 1, *moved)
     rows = session.execute(
-        select(Invoice.organization_id, Invoice.currency)
-        .where(Invoice.state != DRAFT, Invoice.issue_date <= month_end(month), ~sent)
+        select(Invoice.organization_id, Invoice.currency, stated)
+        .where(Invoice.state != DRAFT, Invoice.issue_date <= end, ~sent)
         .group_by(Invoice.organization_id, Invoice.currency)
         .order_by(Invoice.organization_id, Invoice.currency)
+    ).all()
+    return DueStatements(
+        [(row[0], row[1]) for row in rows if row[2]], sum(1 for row in rows if not row[2])
     )
-    return [(row[0], row[1]) for row in rows]
+
+
+def _in(model: Any, same: tuple[Any, Any], *where: ColumnElement[bool]) -> Exists:
+    """A record of the invoice's organization and currency, matching `where`."""
+    return exists().where(model.organization_id == same[0], model.currency == same[1], *where)
 
 
 def send_monthly_statements(
@@ -117,20 +168,23 @@ def send_monthly_statements(
     *,
     now: datetime | None = None,
     on_statement: Callable[[str], None] | None = None,
-    due: list[tuple[int, str]] | None = None,
+    due: DueStatements | list[tuple[int, str]] | None = None,
 ) -> StatementRun:
     """Email each statement of `month` not yet sent (`statements_due`, unless the caller
-    read `due` already, to show progress against it), each in its own transaction;
-    `on_statement` hears each outcome (`SENT`, `ALREADY_SENT`, `NOTHING_TO_SEND`,
-    `NOT_SENT`).
+    read `due` already, to show progress against it, or names the statements), each in
+    its own transaction; `on_statement` hears each outcome of those read (`SENT`,
+    `ALREADY_SENT`, `NOTHING_TO_SEND`, `NOT_SENT`); those `statements_due` found
+    with nothing to state count as `NOTHING_TO_SEND` unread.
     Idempotent and safe on several hosts at once (the module's docstring)."""
     now = now or utcnow()
     check_month(month, now)
     if due is None:
         due = statements_due(db.session(), month)
         db.session().rollback()  # hold nothing while the statements are worked through
-    run = StatementRun(month)
-    for organization_id, currency in due:
+    if not isinstance(due, DueStatements):
+        due = DueStatements(list(due))
+    run = StatementRun(month, nothing_to_send=due.quiet)
+    for organization_id, currency in due.to_read:
         outcome, line = _send_one(organization_id, currency, month, now)
         if outcome == SENT:
             run.sent.append(line)

@@ -1,0 +1,130 @@
+"""Round 36: the monthly statement run reads only the organizations with something
+to state in the month. Each run read every organization ever invoiced in the
+currency and not yet sent the month's statement, those with nothing to send
+included (a statement's queries each, every day of the month)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+
+from flask import Flask
+from sqlalchemy import event
+
+from licensing import db
+from licensing.billing import services
+from tests.support.billing import credited, refunded_offline, reversed_offline
+from tests.support.monthly_statements import (
+    IN_DECEMBER,
+    IN_JANUARY,
+    JANUARY,
+    RUN,
+    invoice,
+    organization,
+    paid,
+    statement_emails,
+)
+
+
+@contextmanager
+def _statements_counted() -> Iterator[list[str]]:
+    """Every SQL statement the database is sent meanwhile."""
+    seen: list[str] = []
+    engine = db.session().get_bind()
+
+    def note(*args: object) -> None:
+        seen.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield seen
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+def _quiet(count: int, start: int) -> None:
+    """Organizations invoiced and paid in December: nothing to state in January."""
+    for number in range(start, start + count):
+        paid(
+            invoice(organization(f"Quiet Labs {number}").id, "100.00", IN_DECEMBER),
+            date(2026, 12, 5),
+        )
+
+
+def _active(names: tuple[str, ...]) -> None:
+    """Organizations with a movement in January: one owes, one pays, one is credited."""
+    owes, pays, credit = (organization(name) for name in names)
+    invoice(owes.id, "300.00", IN_JANUARY)
+    paid(invoice(pays.id, "200.00", IN_DECEMBER), date(2027, 1, 10))
+    billed = invoice(credit.id, "150.00", IN_DECEMBER)
+    paid(billed, date(2026, 12, 6))
+    credited(billed.id, "50.00", "Seat count lowered", now=datetime(2027, 1, 20, 16, tzinfo=UTC))
+
+
+def _run_counted() -> tuple[int, services.StatementRun]:
+    with _statements_counted() as seen:
+        run = services.send_monthly_statements(JANUARY, now=RUN)
+    return len(seen), run
+
+
+def test_the_run_reads_as_much_for_100_organizations_as_for_10_when_3_have_something_to_state(
+    app: Flask,
+) -> None:
+    _active(("Owes Ten", "Pays Ten", "Credited Ten"))
+    _quiet(7, 1)
+    with_10, run = _run_counted()
+    assert len(run.sent) == 3, run.sent
+    assert run.nothing_to_send == 7  # counted, not read
+    # 90 more with nothing to state, and 3 more with a movement (the first 3 are sent).
+    _active(("Owes Hundred", "Pays Hundred", "Credited Hundred"))
+    _quiet(90, 8)
+    with_100, run = _run_counted()
+    assert [line.split(" (")[0] for line in run.sent] == [
+        "Owes Hundred",
+        "Pays Hundred",
+        "Credited Hundred",
+    ]
+    assert run.nothing_to_send == 97
+    # Before round 36 each quiet organization cost its statement's queries (about 15):
+    # 97 of them made the run about ten times longer.
+    assert with_100 == with_10, (with_10, with_100)
+    assert len(statement_emails()) == 6
+
+
+def test_an_organization_whose_only_movement_is_a_refund_or_a_returned_payment_still_gets_it(
+    app: Flask,
+) -> None:
+    """Paid in full before the month, so no invoice may owe from its own record:
+    the refund sent and the payment the bank returned in January are what it states."""
+    refunded = organization("Refunded Labs")
+    billed = invoice(refunded.id, "100.00", IN_DECEMBER)
+    paid(billed, date(2026, 12, 5))
+    note = credited(billed.id, "40.00", "Overcharged", now=datetime(2026, 12, 8, 16, tzinfo=UTC))
+    refunded_offline(
+        note.id,
+        "40.00",
+        "R-1",
+        sent_on=date(2027, 1, 12),
+        now=datetime(2027, 1, 12, 18, tzinfo=UTC),
+    )
+    returned = organization("Returned Labs")
+    cheque = invoice(returned.id, "120.00", IN_DECEMBER)
+    paid(cheque, date(2026, 12, 5))
+    [payment] = cheque.payments
+    reversed_offline(
+        payment.id,
+        "Cheque bounced",
+        returned_on=date(2027, 1, 8),
+        now=datetime(2027, 1, 8, 18, tzinfo=UTC),
+    )
+    quiet = organization("Quiet Labs")
+    paid(invoice(quiet.id, "100.00", IN_DECEMBER), date(2026, 12, 5))
+    db.session().commit()
+
+    due = services.statements_due(db.session(), JANUARY)
+    assert due.to_read == [(refunded.id, "USD"), (returned.id, "USD")]
+    assert due.quiet == 1
+    run = services.send_monthly_statements(JANUARY, now=RUN)
+    assert [line.split(" (")[0] for line in run.sent] == ["Refunded Labs", "Returned Labs"]
+    assert run.nothing_to_send == 1

@@ -1,0 +1,162 @@
+"""Round 36: an operator's start-up lines. The development keys' warnings were bare
+lines on standard error, said by every process that built the app (four at a
+`licensing serve --workers 2`: the command, the master's start-up check and each
+worker); `Serving on http://...` was a bare line on standard output; and the
+master built a second app in a fresh interpreter to say the start-up warnings,
+about a second of every start. Now each line is in the app's format, said once per
+server start, by the first worker to boot."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from licensing import serving
+from tests.support.behind import BIN, behind_url
+from tests.support.checkout import PROJECT_ROOT, this_checkout
+from tests.support.servers import free_port, until
+
+_STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+
+
+def _started(command: list[str], tmp_path: Path, *, settle: str) -> str:
+    """Start `command` in development without keys, on a database behind the code,
+    with two workers; wait for a 200 from /healthz and for `settle` in the log, give
+    every process time to have built its app, stop it, and return its log."""
+    environment = this_checkout(
+        {
+            name: value
+            for name, value in os.environ.items()
+            if name not in ("XDG_RUNTIME_DIR", "SECRET_KEY", "AUDIT_HMAC_KEY", "JOURNAL_STREAM")
+        },
+        HOME=str(tmp_path),
+        TMPDIR=str(tmp_path),  # the start-up warnings' flag is made here
+        LICENSING_ENV="development",
+        LOG_TIMESTAMPS="on",
+        DATABASE_URL=behind_url(tmp_path),
+    )
+    log, port = tmp_path / "log", free_port()
+    with log.open("w") as output:
+        server = subprocess.Popen(
+            [*command, "--bind", f"127.0.0.1:{port}", "--workers", "2"],
+            env=environment,
+            cwd=PROJECT_ROOT,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+
+        def answered() -> bool:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                return bool(r.status == 200)
+
+        until(answered, seconds=90)
+        until(lambda: settle in log.read_text(), seconds=90)
+        time.sleep(3)  # the other worker (and the jobs' worker) built their apps by now
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    return log.read_text()
+
+
+@pytest.mark.timeout(240)
+@pytest.mark.parametrize(
+    ("command", "settle"),
+    [
+        ([str(BIN / "licensing"), "serve", "--with-worker"], "worker started: "),
+        ([str(BIN / "gunicorn"), "wsgi:app"], "Booting worker"),
+    ],
+    ids=["licensing serve --with-worker", "gunicorn wsgi:app"],
+)
+def test_a_server_start_says_each_start_up_warning_once_in_the_apps_format(
+    tmp_path: Path, command: list[str], settle: str
+) -> None:
+    text = _started(command, tmp_path, settle=settle)
+    for key in ("SECRET_KEY", "AUDIT_HMAC_KEY"):
+        said = [line for line in text.splitlines() if f"{key} is not set" in line]
+        assert len(said) == 1, text  # not once a process that built the app
+        assert re.fullmatch(
+            rf"{_STAMP} WARNING:licensing\.config:{key} is not set: using a generated "
+            rf"development key from .*; set {key} in production",
+            said[0],
+        ), said
+    assert text.count("The database lacks revision(s)") == 1, text  # two workers, once
+    assert [path.name for path in tmp_path.glob("licensing-start-warnings-*")] == []
+    if command[-1] == "--with-worker":
+        assert re.search(
+            rf"^{_STAMP} INFO:licensing\.serve:Serving on http://127\.0\.0\.1:\d+$",
+            text,
+            flags=re.MULTILINE,
+        ), text
+        assert not re.search(r"^Serving on", text, flags=re.MULTILINE), text
+
+
+class _Replaced(Exception):
+    """`os.execv` in `licensing serve`: the test stops there, the server unstarted."""
+
+
+def test_serving_on_is_logged_as_the_other_start_up_lines(
+    app: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def replace(path: str, argv: list[str]) -> None:
+        raise _Replaced(argv)
+
+    monkeypatch.setattr("licensing.cli.os.execv", replace)
+    from licensing import cli
+
+    with caplog.at_level("INFO", logger="licensing.serve"):
+        result = app.test_cli_runner().invoke(cli.serve, ["--bind", "127.0.0.1:5290"])
+    assert isinstance(result.exception, _Replaced)
+    [said] = [r for r in caplog.records if r.getMessage() == "Serving on http://127.0.0.1:5290"]
+    assert (said.name, said.levelname) == ("licensing.serve", "INFO")
+    assert "Serving on" not in result.output  # no bare line on standard output
+
+
+def test_the_masters_start_hook_builds_no_app_and_the_first_worker_alone_claims_the_warnings(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The master ran `python -m licensing.start_warnings`, which built a second app."""
+
+    def no_process(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("the master started a process to say the warnings")
+
+    monkeypatch.setattr(serving.subprocess, "run", no_process)
+    monkeypatch.setattr(serving.subprocess, "Popen", no_process)
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(serving, "_start_warnings_flag", None)
+    assert serving.claim_start_warnings() is None  # not started by the hook: each says its own
+    serving.warn_at_start(object())
+    [flag] = tmp_path.glob("licensing-start-warnings-*")
+    assert serving.claim_start_warnings() is True  # the first worker to boot
+    assert serving.claim_start_warnings() is False  # the others, and those a HUP starts
+    assert not flag.exists()
+    serving.warn_at_start(object())
+    [flag] = tmp_path.glob("licensing-start-warnings-*")
+    serving.forget_start_warnings(object())  # a server whose workers never booted
+    assert not flag.exists()
+
+
+def test_a_start_up_check_that_fails_is_logged_and_the_worker_serves(
+    app: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The checks ran in an interpreter of their own; in the worker, one that raised
+    would stop it booting, and gunicorn's master with it."""
+    from licensing import start_warnings
+
+    def fails() -> None:
+        raise RuntimeError("the migrations' folder cannot be read")
+
+    monkeypatch.setattr(start_warnings, "warn_when_schema_behind", fails)
+    with caplog.at_level("WARNING", logger="licensing.serve"):
+        start_warnings.at_server_start(app)
+    [said] = [r for r in caplog.records if r.name == "licensing.serve"]
+    assert said.getMessage() == "The start-up checks could not run; serving anyway"
+    assert said.exc_info is not None
