@@ -27,7 +27,7 @@ from reportlab import rl_config
 from reportlab.lib import colors
 from reportlab.lib.enums import TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import LETTER
-from reportlab.lib.rl_accel import fp_str
+from reportlab.lib.rl_accel import escapePDF, fp_str
 from reportlab.lib.styles import ParagraphStyle, StyleSheet1
 from reportlab.lib.units import inch
 from reportlab.pdfbase import pdfdoc, pdfmetrics
@@ -416,6 +416,125 @@ _FORMATTED_ONCE = {
     pdfdoc.PDFDictionary: _FontDictionary,
     pdfdoc.PDFType1Font: _StandardFont,
 }
+
+
+class _Document(pdfdoc.PDFDocument):
+    """reportlab's document, its file put together as `PDFDocument.format` puts
+    it, but with each object's header, the cross-reference table and the offset
+    after it written as ASCII bytes. reportlab encodes each of those strings with
+    its PDFDocEncoding codec, a charmap looked up character by character (about
+    300 instructions a character: the cross-reference table alone, 20 bytes an
+    object, cost 2% of an agreement); for digits, spaces, letters and newlines
+    that codec gives the ASCII bytes (tested). An encrypted or signed document,
+    or one with comments (not invariant), is reportlab's."""
+
+    def format(self) -> bytes:
+        if (
+            not isinstance(self.encrypt, pdfdoc.NoEncryption)
+            or getattr(self, "_digiSigs", None)
+            or (not rl_config.invariant and rl_config.pdfComments)
+        ):
+            formatted: bytes = super().format()
+            return formatted
+        document: Any = self  # reportlab's members, which its stubs leave out
+        document.encrypt.prepare(document)
+        catalog, info = document.Catalog, document.info
+        if type(info) is pdfdoc.PDFInfo:
+            info.__class__ = _Info
+        document.Reference(catalog)
+        document.Reference(info)
+        number_to_id = document.numberToId
+        id_to_number = document.idToObjectNumberAndVersion
+        id_to_object = document.idToObject
+        id_to_offset = document.idToOffset
+        # `__accum__` as reportlab sets it (objects may ask where they are).
+        collector = pdfdoc.PDFFile(document._pdfVersion)
+        self.__dict__["__accum__"] = collector
+        parts = collector.strings
+        offset = collector.offset
+        ids = []
+        counter = 1
+        while counter in number_to_id:  # objects may be numbered while formatting
+            oid = number_to_id[counter]
+            number, version = id_to_number[oid]
+            content = pdfdoc.format(id_to_object[oid], self, toplevel=1)
+            formatted = b"%s %s obj\n%s%sendobj\n" % (
+                str(number).encode("ascii"),
+                str(version).encode("ascii"),
+                content,
+                b"" if content.endswith(b"\n") else b"\n",
+            )
+            parts.append(formatted)
+            id_to_offset[oid] = offset
+            offset += len(formatted)
+            ids.append(oid)
+            counter += 1
+        del self.__dict__["__accum__"]
+        if counter - 1 != len(number_to_id):
+            raise ValueError(f"counter {counter} doesn't match number to id dictionary")
+        entries = [f"xref\n0 {len(ids) + 1}\n0000000000 65535 f "]
+        entries.extend(f"{id_to_offset[oid]:010d} {id_to_number[oid][1]:05d} n " for oid in ids)
+        entries.append("")
+        parts.append("\n".join(entries).encode("ascii"))
+        # reportlab's `PDFTrailer`: its dictionary's keys sorted, one a line.
+        parts.append(
+            b"trailer\n<<\n/ID %s\n/Info %s\n/Root %s\n/Size %d\n>>\nstartxref\n%d\n%%%%EOF\n"
+            % (
+                self.ID(),
+                _reference(document, document.Reference(info)),
+                _reference(document, document.Reference(catalog)),
+                len(number_to_id) + 1,
+                offset,
+            )
+        )
+        return b"".join(parts)
+
+
+def _reference(document: Any, reference: Any) -> bytes:
+    """reportlab's `PDFObjectReference.format`, in ASCII bytes."""
+    return b"%d %d R" % document.idToObjectNumberAndVersion[reference.name]
+
+
+def _pdf_string(value: Any, document: Any) -> bytes:
+    """reportlab's `PDFString(value).format(document)`: for printable ASCII text,
+    which PDFDocEncoding keeps as it is, its escaped bytes in parentheses;
+    anything else (other characters, bytes) reportlab's."""
+    if isinstance(value, str) and value.isascii() and value.isprintable():
+        return b"(%s)" % escapePDF(value.encode("ascii")).encode("ascii")
+    formatted: bytes = pdfdoc.PDFString(value).format(document)
+    return formatted
+
+
+class _Info(pdfdoc.PDFInfo):
+    """reportlab's information dictionary, formatted as `PDFInfo.format` formats it
+    (a `PDFDictionary` of its strings, date and name, the keys sorted, six a
+    line), its keys and printable ASCII strings written as ASCII bytes instead of
+    through the PDFDocEncoding codec (`_Document`)."""
+
+    def format(self, document: Any) -> bytes:
+        timestamp = document._timeStamp
+        fields: Any = self  # reportlab's stubs leave out its date formatter
+        formatter = fields._dateFormatter or (
+            lambda yyyy, mm, dd, hh, m, s: (
+                f"D:{yyyy:04d}{mm:02d}{dd:02d}{hh:02d}{m:02d}{s:02d}"
+                f"{timestamp.dhh:+03d}'{timestamp.dmm:02d}'"
+            )
+        )
+        date = _pdf_string(formatter(*timestamp.YMDhms), document)
+        entries = [
+            b"/Author " + _pdf_string(self.author, document),
+            b"/CreationDate " + date,
+            b"/Creator " + _pdf_string(self.creator, document),
+            b"/Keywords " + _pdf_string(self.keywords, document),
+            b"/ModDate " + date,
+            b"/Producer " + _pdf_string(self.producer, document),
+            b"/Subject " + _pdf_string(self.subject, document),
+            b"/Title " + _pdf_string(self.title, document),
+            b"/Trapped " + pdfdoc.pdfdocEnc(pdfdoc.PDFName(self.trapped)),
+        ]
+        if rl_config.pdfMultiLine:
+            return b"<<\n" + b"\n ".join(entries) + b"\n>>"
+        return b"<<\n" + b" ".join(entries[:6]) + b" \n  " + b" ".join(entries[6:]) + b"\n>>"
 
 
 class _EmbeddedFont(TTFont):
@@ -1979,6 +2098,8 @@ class _NumberedCanvas(Canvas):
                 type(thing) is not pdfdoc.PDFDictionary or thing is objects["BasicFonts"]
             ):
                 thing.__class__ = _FORMATTED_ONCE[type(thing)]
+        if type(document) is pdfdoc.PDFDocument:
+            document.__class__ = _Document
         super().save()
 
     def _draw_furniture(self, number: int, total: int) -> None:

@@ -571,6 +571,70 @@ def test_only_plain_pages_and_the_catalogue_and_fonts_of_ours_are_formatted_once
     assert "page" not in {key[0] for key in pdf._FORMATTED_OBJECTS}
 
 
+def _titled(title: str, subject: str, pages: int = 2) -> bytes:
+    """A document of `pages` pages with this title and subject in its information."""
+    story: list[Flowable] = [pdf.para(f"Letter about {title}", "Title")]
+    story += [pdf.para(f"{number}. A line about {subject}.") for number in range(52 * pages - 10)]
+    return pdf.build(story, pdf.PageFurniture(title), title=title, subject=subject)
+
+
+_TITLES = [  # title, subject, pages
+    ("Agreement CPT-2026-0001", "License for Harbor Health", 1),
+    ("Parentheses (and a \\ backslash) in it", "An unbalanced ( and )) too", 3),
+    ("Łukasz's Zürich agreement", "Ærøskøbing, 東京", 2),  # beyond ASCII: reportlab's
+    ("A tab\tand a control \x1b character", "", 1),  # not printable: reportlab's
+]
+
+
+@pytest.mark.parametrize("multiline", [0, 1])
+def test_the_file_is_put_together_with_the_bytes_reportlab_gives(
+    multiline: int, monkeypatch: Any
+) -> None:
+    """The objects' headers, the cross-reference table, the trailer and the
+    information dictionary are written as ASCII bytes (`_Document`, `_Info`);
+    reportlab's own `PDFDocument.format` and `PDFInfo.format` give every byte the same."""
+    monkeypatch.setattr(pdf.rl_config, "pdfMultiLine", multiline)
+    formatted: list[str] = []
+    original = pdf._Info.format
+
+    def counted(self: Any, document: Any) -> bytes:
+        formatted.append(self.title)
+        return original(self, document)
+
+    monkeypatch.setattr(pdf._Info, "format", counted)
+    made = [_titled(*each) for each in _TITLES]
+    made.append(_translucent_letter("Harbor"))  # a page of reportlab's among the objects
+    assert formatted == [title for title, _, _ in _TITLES] + ["Harbor"]  # ours did it
+    monkeypatch.setattr(pdf._Document, "format", pdfdoc.PDFDocument.format)
+    monkeypatch.setattr(pdf._Info, "format", pdfdoc.PDFInfo.format)
+    theirs = [_titled(*each) for each in _TITLES]
+    theirs.append(_translucent_letter("Harbor"))
+    assert made == theirs
+    reader = PdfReader(io.BytesIO(made[2]))
+    assert reader.metadata is not None
+    assert reader.metadata.title == _TITLES[2][0]
+    assert len(reader.pages) == 2
+
+
+def test_a_document_with_comments_is_put_together_by_reportlab(monkeypatch: Any) -> None:
+    """Not invariant, with reportlab's comments on, the file is reportlab's own."""
+    monkeypatch.setattr(pdf.rl_config, "invariant", 0)
+    monkeypatch.setattr(pdf.rl_config, "pdfComments", 1)
+    monkeypatch.setattr(pdf._Info, "format", None)  # would fail if ours were asked
+    data = _titled("Commented", "A subject", 1)
+    assert b"% page stream" in data
+    assert len(PdfReader(io.BytesIO(data)).pages) == 1
+
+
+@given(st.text(max_size=40) | st.sampled_from(["", "()", "\\(x)", "a\x18b", "\x7f", "é"]))
+@settings(max_examples=300)
+def test_a_string_is_written_as_reportlabs_pdf_string_writes_it(value: str) -> None:
+    """Printable ASCII is written without the PDFDocEncoding codec: the same bytes
+    as reportlab's `PDFString`, which the codec would change for characters 24-31."""
+    document = pdfdoc.PDFDocument(invariant=1)
+    assert pdf._pdf_string(value, document) == pdfdoc.PDFString(value).format(document)
+
+
 _FONTS_ON_FIRST_USE = """
 import sys
 from reportlab.pdfbase import pdfmetrics
