@@ -10,7 +10,7 @@ staff here, or reported by Stripe when the money was refunded in its dashboard
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
@@ -29,6 +29,7 @@ from licensing.billing.services._common import (
     _locked_payment,
     _reason,
 )
+from licensing.billing.services.card_payments import RECONCILE_AFTER, ReconcileReport, _reconcile
 from licensing.billing.states import CARD, FLAGGED, GIVEN_BACK, PAYMENT
 from licensing.db import utcnow
 from licensing.errors import Conflict
@@ -182,3 +183,34 @@ def apply_refund_at_stripe(
     )
     _give_back(session, payment, invoice, status, note=note, actor=actor, now=now)
     return f"given back: payment {payment.id}"
+
+
+def reconcile_given_back(
+    *,
+    gateway: payment_gateway.PaymentGateway | None,
+    now: datetime | None = None,
+    older_than: timedelta = RECONCILE_AFTER,
+    limit: int = 200,
+) -> ReconcileReport:
+    """Flagged card payments refunded at Stripe whose refund webhook never came (or
+    was not sent: the endpoint was not subscribed to `charge.refunded`): Stripe is
+    asked for the refunds of each one's PaymentIntent, and one that gives it back in
+    full is applied as the webhook would. Each payment is claimed (`db.claim`), so
+    several hosts may run this at once; one Stripe call a flagged payment, and there
+    are few (each waits for billing staff)."""
+    now = now or utcnow()
+    gateway = _card_gateway(gateway)
+
+    def ask(session: Session, payment: Payment) -> str:
+        assert payment.stripe_payment_intent_id is not None
+        said = [
+            apply_refund_at_stripe(session, status, now=now, actor=Actor.SYSTEM)
+            for status in gateway.list_refunds(payment.stripe_payment_intent_id)
+        ]
+        given = next((s for s in said if s and s.startswith("given back")), None)
+        return given or next((s for s in said if s), "no change: Stripe lists no refund of it")
+
+    report = ReconcileReport(subject="flagged card payment(s)", applied_when=("given back",))
+    flagged = (Payment.state == FLAGGED) & Payment.stripe_payment_intent_id.is_not(None)
+    _reconcile(report, Payment, flagged, ask, before=now - older_than, limit=limit)
+    return report

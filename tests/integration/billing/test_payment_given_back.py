@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from licensing import db
 from licensing.accounts.models import Organization, User
 from licensing.audit.models import AuditEvent
 from licensing.billing.models import Invoice, Payment
+from licensing.db import utcnow
 from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
 from tests.support import factories, settings
@@ -283,3 +285,28 @@ def test_the_give_back_route_is_in_openapi_with_its_errors_and_idempotency_key(
     give_back = paths["/api/v1/payments/{payment_id}/give-back"]["post"]
     assert {"200", "403", "409", "422", "502"} <= set(give_back["responses"])
     assert "Idempotency-Key" in [parameter["name"] for parameter in give_back["parameters"]]
+
+
+def test_reconcile_gives_back_a_flagged_payment_refunded_at_stripe_whose_webhook_never_came(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    _, payment = flagged_card_payment(client, vendor, localstripe, invoice_for, received=29999)
+    runner = app.test_cli_runner()
+    later = (utcnow() + timedelta(hours=1)).isoformat()
+    untouched = runner.invoke(args=["payments", "reconcile", "--now", later])
+    assert untouched.exit_code == 0, untouched.output
+    assert f"payment {payment.id}: no change: Stripe lists no refund of it" in untouched.output
+    _call(localstripe, "POST", "/v1/refunds", {"payment_intent": payment.stripe_payment_intent_id})
+    result = runner.invoke(args=["payments", "reconcile", "--now", later])
+    assert result.exit_code == 0, result.output
+    assert f"payment {payment.id}: given back: payment {payment.id}" in result.output
+    assert "1 flagged card payment(s) checked: 1 applied" in result.output
+    db.session().refresh(payment)
+    assert payment.state == "given_back"
+    again = runner.invoke(args=["payments", "reconcile", "--now", later])
+    assert "0 flagged card payment(s) checked" in again.output
+    assert len(_given_back_events(payment)) == 1
