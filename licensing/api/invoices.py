@@ -818,7 +818,7 @@ class AcceptedPaymentSchema(PaymentSchema):
     200,
     AcceptedPaymentSchema,
     conflict="Not flagged (accepted before: says by whom and when; or never flagged), or "
-    "more received than the invoice owes (refund it at Stripe)",
+    "more received than the invoice owes (give it back instead: POST /payments/{id}/give-back)",
 )
 def accept_payment(data: dict[str, Any], payment_id: int) -> Payment:
     """Accept a flagged card payment for what Stripe actually received, with why
