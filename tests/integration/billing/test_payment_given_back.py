@@ -19,6 +19,7 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts.models import Organization, User
 from licensing.audit.models import AuditEvent
+from licensing.billing import links
 from licensing.billing.models import Invoice, Payment
 from licensing.db import utcnow
 from licensing.mail import services as mail
@@ -310,3 +311,27 @@ def test_reconcile_gives_back_a_flagged_payment_refunded_at_stripe_whose_webhook
     again = runner.invoke(args=["payments", "reconcile", "--now", later])
     assert "0 flagged card payment(s) checked" in again.output
     assert len(_given_back_events(payment)) == 1
+
+
+def test_the_pay_pages_poll_says_a_payment_given_back_went_back_to_the_card(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """The emailed link's page polls the attempt: given back, it is `closed`, "Given
+    back" (it read "Still processing", the fallback for a state it did not know)."""
+    invoice, payment = flagged_card_payment(
+        client, vendor, localstripe, invoice_for, received=29999
+    )
+    given = client.post(
+        f"/api/v1/payments/{payment.id}/give-back",
+        json={"reason": "Not ours."},
+        headers=bearer(billing_staff),
+    )
+    assert given.status_code == 200
+    link = f"/invoice-links/{invoice.id}/{links.token(invoice)}"
+    polled = client.get(f"{link}/card-payments/{payment.id}").get_json()
+    assert (polled["outcome"], polled["title"]) == ("closed", "Given back")
+    assert "went back to the card" in polled["message"]
