@@ -62,6 +62,14 @@ def _refunds_at_stripe(localstripe: LocalStripe, payment: Payment) -> list[dict[
     return list(found["data"])
 
 
+@pytest.fixture
+def flagged(
+    client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> tuple[Invoice, Payment]:
+    """A 300.00 invoice paid by card, flagged for 299.99 received."""
+    return flagged_card_payment(client, vendor, localstripe, invoice_for, received=29999)
+
+
 def _paid_by_colleague(
     client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
 ) -> tuple[Invoice, Payment, User]:
@@ -130,12 +138,11 @@ def test_a_finance_script_gives_a_flagged_payment_back_and_the_invoice_is_unchan
 
 def test_a_retried_give_back_refunds_once_and_a_replayed_key_answers_the_same(
     client: FlaskClient,
-    vendor: User,
     billing_staff: User,
     localstripe: LocalStripe,
-    invoice_for: Callable[..., Invoice],
+    flagged: tuple[Invoice, Payment],
 ) -> None:
-    _, payment = flagged_card_payment(client, vendor, localstripe, invoice_for, received=29999)
+    _, payment = flagged
     url = f"/api/v1/payments/{payment.id}/give-back"
     keyed = {**bearer(billing_staff), "Idempotency-Key": "give-back-77"}
     first = client.post(url, json={"reason": "Not ours."}, headers=keyed)
@@ -160,9 +167,9 @@ def test_a_give_back_the_rules_or_stripe_refuse_changes_nothing(
     vendor: User,
     billing_staff: User,
     localstripe: LocalStripe,
-    invoice_for: Callable[..., Invoice],
+    flagged: tuple[Invoice, Payment],
 ) -> None:
-    _, payment = flagged_card_payment(client, vendor, localstripe, invoice_for, received=29999)
+    _, payment = flagged
     url = f"/api/v1/payments/{payment.id}/give-back"
     headers = bearer(billing_staff)
     assert client.post(url, json={"reason": " "}, headers=headers).status_code == 422
@@ -229,16 +236,13 @@ def test_billing_staff_give_a_flagged_payment_back_from_its_page_after_confirmin
 
 def test_a_flagged_payment_refunded_in_stripes_dashboard_is_given_back_once(
     client: FlaskClient,
-    vendor: User,
     localstripe: LocalStripe,
-    invoice_for: Callable[..., Invoice],
+    flagged: tuple[Invoice, Payment],
 ) -> None:
     """A refund made at Stripe (no metadata of ours): `charge.refunded` moves the
     flagged payment to `given_back`, by the system; its replay, another event about
     the same refund, and one without the refunds embedded change nothing."""
-    invoice, payment = flagged_card_payment(
-        client, vendor, localstripe, invoice_for, received=29999
-    )
+    invoice, payment = flagged
     _call(localstripe, "POST", "/v1/refunds", {"payment_intent": payment.stripe_payment_intent_id})
     event = charge_refunded_event(localstripe, payment)
     first = deliver_event(client, event).get_json()
@@ -260,11 +264,10 @@ def test_a_flagged_payment_refunded_in_stripes_dashboard_is_given_back_once(
 
 def test_a_flagged_payment_refunded_in_part_at_stripe_stays_flagged(
     client: FlaskClient,
-    vendor: User,
     localstripe: LocalStripe,
-    invoice_for: Callable[..., Invoice],
+    flagged: tuple[Invoice, Payment],
 ) -> None:
-    _, payment = flagged_card_payment(client, vendor, localstripe, invoice_for, received=29999)
+    _, payment = flagged
     _call(
         localstripe,
         "POST",
@@ -291,11 +294,10 @@ def test_the_give_back_route_is_in_openapi_with_its_errors_and_idempotency_key(
 def test_reconcile_gives_back_a_flagged_payment_refunded_at_stripe_whose_webhook_never_came(
     app: Flask,
     client: FlaskClient,
-    vendor: User,
     localstripe: LocalStripe,
-    invoice_for: Callable[..., Invoice],
+    flagged: tuple[Invoice, Payment],
 ) -> None:
-    _, payment = flagged_card_payment(client, vendor, localstripe, invoice_for, received=29999)
+    _, payment = flagged
     runner = app.test_cli_runner()
     later = (utcnow() + timedelta(hours=1)).isoformat()
     untouched = runner.invoke(args=["payments", "reconcile", "--now", later])
@@ -315,16 +317,13 @@ def test_reconcile_gives_back_a_flagged_payment_refunded_at_stripe_whose_webhook
 
 def test_the_pay_pages_poll_says_a_payment_given_back_went_back_to_the_card(
     client: FlaskClient,
-    vendor: User,
     billing_staff: User,
     localstripe: LocalStripe,
-    invoice_for: Callable[..., Invoice],
+    flagged: tuple[Invoice, Payment],
 ) -> None:
     """The emailed link's page polls the attempt: given back, it is `closed`, "Given
     back" (it read "Still processing", the fallback for a state it did not know)."""
-    invoice, payment = flagged_card_payment(
-        client, vendor, localstripe, invoice_for, received=29999
-    )
+    invoice, payment = flagged
     given = client.post(
         f"/api/v1/payments/{payment.id}/give-back",
         json={"reason": "Not ours."},
