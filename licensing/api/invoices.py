@@ -758,7 +758,8 @@ def get_payment(payment_id: int) -> Payment:
 def reverse_payment(data: dict[str, Any], payment_id: int) -> PaymentReversal:
     """Reverse an offline payment that did not clear (billing staff): the payment
     becomes `reversed`, the invoice's amount paid goes back down and a paid invoice
-    is open again. A card payment is given back through a Stripe refund instead."""
+    is open again. A card payment's money goes back through a credit note's Stripe
+    refund instead (a flagged one's: `POST /payments/{id}/give-back`)."""
     return services.reverse_offline_payment(
         payment_id,
         reason=data["reason"],
@@ -817,7 +818,7 @@ class AcceptedPaymentSchema(PaymentSchema):
     200,
     AcceptedPaymentSchema,
     conflict="Not flagged (accepted before: says by whom and when; or never flagged), or "
-    "more received than the invoice owes (refund it at Stripe)",
+    "more received than the invoice owes (give it back instead: POST /payments/{id}/give-back)",
 )
 def accept_payment(data: dict[str, Any], payment_id: int) -> Payment:
     """Accept a flagged card payment for what Stripe actually received, with why
@@ -841,6 +842,60 @@ def _accepted_before(error: services.AlreadyAccepted, payment_id: int) -> str:
         f"Payment {payment_id} was accepted already, by {error.accepted_by} at {when} "
         f"(it is {error.state} now): a request sent before went through, and nothing was "
         f"applied again. GET /api/v1/payments/{payment_id} shows it."
+    )
+
+
+def given_back_words(payment: Payment) -> str:
+    """What giving a flagged payment back did, in the payment page's words."""
+    invoice = payment.invoice
+    owed = in_words(invoice.balance_due, invoice.currency)
+    return (
+        f"Given back: the card payment for {invoice.label} went back to the card through "
+        f"Stripe. It never counted, so {invoice.label} is unchanged: {invoice.state}, "
+        f"{owed} due."
+    )
+
+
+class GivenBackPaymentSchema(PaymentSchema):
+    """A flagged card payment given back: the payment (state given_back), and its
+    invoice, unchanged by it."""
+
+    invoice_number = ma.fields.String(attribute="invoice.number")
+    invoice_state = ma.fields.String(
+        attribute="invoice.state", metadata={"enum": list(INVOICE.states)}
+    )
+    invoice_balance_due = MoneyString(
+        attribute="invoice.balance_due",
+        metadata={"description": "What the invoice owes: unchanged, the payment never counted"},
+    )
+    summary = ma.fields.Function(
+        given_back_words,
+        metadata={"type": "string", "description": "What happened, as the payment's page says"},
+    )
+
+
+@blp.route("/payments/<int:payment_id>/give-back", methods=["POST"])
+@access.staff("billing")
+@idempotent
+@blp.arguments(ReasonSchema)
+@blp.response(
+    200,
+    GivenBackPaymentSchema,
+    conflict="Not flagged (given back or accepted before, or never flagged): says what "
+    "its state allows",
+)
+@blp.alt_response(502, description="Stripe refused or could not be reached: it stays flagged")
+def give_back_payment(data: dict[str, Any], payment_id: int) -> Payment:
+    """Give a flagged card payment's money back to the card, with why (billing staff):
+    Stripe refunds all it took, the payment becomes `given_back`, the billing contact
+    and the payer are emailed, and the invoice is unchanged (the payment never
+    counted). Not a credit note's refund (`POST /credit-notes/{id}/refunds`). A retry
+    asks Stripe with the same key, so the card is refunded once."""
+    return services.give_back_flagged_payment(
+        payment_id,
+        note=data["reason"],
+        actor=current_actor(),
+        gateway=gateways.gateway(current_config()),
     )
 
 

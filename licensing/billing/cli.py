@@ -41,14 +41,15 @@ def _skipped_without_stripe() -> bool:
 
 def reconcile_due(
     now: datetime | None = None, older_than: timedelta = services.RECONCILE_AFTER
-) -> tuple[services.ReconcileReport, services.ReconcileReport]:
+) -> tuple[services.ReconcileReport, ...]:
     """The `payments reconcile` job, for the command and the worker: card payments,
-    then card refunds, still pending after `older_than`, through the running app's
-    gateway."""
+    then card refunds, still pending after `older_than`, then flagged card payments
+    refunded at Stripe (round 36), through the running app's gateway."""
     gateway = gateways.gateway(current_config())
     return (
         services.reconcile_payments(gateway=gateway, now=now, older_than=older_than),
         services.reconcile_refunds(gateway=gateway, now=now, older_than=older_than),
+        services.reconcile_given_back(gateway=gateway, now=now, older_than=older_than),
     )
 
 
@@ -88,7 +89,8 @@ def statements_send_due(now: datetime | None = None) -> services.StatementRun:
 @now_option
 @with_appcontext
 def reconcile(older_than_minutes: int, now: datetime) -> None:
-    """Apply what Stripe says about card payments and card refunds whose outcome is unknown."""
+    """Apply what Stripe says about card payments and card refunds whose outcome is unknown,
+    and about flagged card payments refunded at Stripe."""
     if _skipped_without_stripe():
         return
     try:

@@ -138,10 +138,13 @@ class PaymentGateway(Protocol):
         self,
         *,
         payment_intent_id: str,
-        amount_minor: int,
+        amount_minor: int | None,
         metadata: Mapping[str, str],
         idempotency_key: str,
-    ) -> RefundStatus: ...
+    ) -> RefundStatus:
+        """A Refund on the intent's charge: `amount_minor`, or (None) all that is
+        left of it to refund (a flagged payment given back)."""
+        ...
 
     def list_refunds(self, payment_intent_id: str) -> list[RefundStatus]: ...
 

@@ -18,11 +18,14 @@ Payment (card payments start `pending`; offline ones are recorded `succeeded`):
        │ ─fail─▶ failed ─succeed─▶ succeeded   (the customer retried the same intent)
        │           └─cancel─▶ canceled        (closed at Stripe before a new attempt)
        │ ─flag─▶ flagged ─accept─▶ succeeded    (billing staff accept the amount)
+       │            └─give_back─▶ given_back     (its money refunded to the card)
        └─cancel─▶ canceled
 
     A flagged payment's money is at Stripe, so it has no step to `canceled`: it is
-    accepted, or refunded at Stripe (round 36 removed an unused `reject` that would
-    have called it canceled with the money taken; docs/billing.md).
+    accepted, or given back (round 36: billing staff give it back through Stripe, or
+    Stripe reports it refunded in its dashboard; it never counted, so nothing is
+    taken off the invoice). `canceled` says no money moved; `given_back` that money
+    moved and went back (docs/billing.md).
 
     succeeded ─reverse─▶ reversed   (offline only: the cheque bounced, or the
                                      transfer was recorded against the wrong invoice)
@@ -84,8 +87,9 @@ FAILED = "failed"
 FLAGGED = "flagged"
 CANCELED = "canceled"
 REVERSED = "reversed"
+GIVEN_BACK = "given_back"
 
-PAYMENT_STATES = (PENDING, SUCCEEDED, FAILED, FLAGGED, CANCELED, REVERSED)
+PAYMENT_STATES = (PENDING, SUCCEEDED, FAILED, FLAGGED, CANCELED, REVERSED, GIVEN_BACK)
 
 PAYMENT = StateMachine.from_actions(
     "payment",
@@ -101,6 +105,10 @@ PAYMENT = StateMachine.from_actions(
         # at Stripe, and a flagged payment that cannot be applied is refunded there
         # (`accept_flagged_payment`'s refusal says so); `canceled` means no money moved.
         "accept": Action(FLAGGED, to=SUCCEEDED),
+        # ...or give its money back: a Stripe Refund of what it received, asked by
+        # billing staff (`give_back_flagged_payment`) or made in Stripe's dashboard
+        # (`charge.refunded`). Not a credit note's refund: it never counted.
+        "give_back": Action(FLAGGED, to=GIVEN_BACK, words="be given back"),
         # Billing staff reverse an offline payment that did not clear (a
         # `PaymentReversal` says who, when and why); a card payment is given back
         # through Stripe refunds and disputes instead, so the service refuses it.

@@ -177,18 +177,17 @@ class StripeGateway:
         self,
         *,
         payment_intent_id: str,
-        amount_minor: int,
+        amount_minor: int | None,
         metadata: Mapping[str, str],
         idempotency_key: str,
     ) -> RefundStatus:
+        params: dict[str, Any] = {"payment_intent": payment_intent_id, "metadata": dict(metadata)}
+        if amount_minor is not None:  # else Stripe refunds all that is left of the charge
+            params["amount"] = amount_minor
         return refund_status(
             self._call(
                 self.client.v1.refunds.create,
-                {
-                    "payment_intent": payment_intent_id,
-                    "amount": amount_minor,
-                    "metadata": dict(metadata),
-                },
+                params,
                 {"idempotency_key": idempotency_key},
             )
         )

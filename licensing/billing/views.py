@@ -58,9 +58,11 @@ from licensing.billing.states import (
     COLLECTIBLE,
     DRAFT,
     FLAGGED,
+    GIVEN_BACK,
     INVOICE,
     OPEN,
     PAID,
+    PAYMENT,
     REVERSED,
     SUCCEEDED,
 )
@@ -306,6 +308,12 @@ def _status_response(payment: Payment, invoice: Invoice, invoice_url: str) -> Re
     elif payment.state == FLAGGED:
         outcome, title = "review", "Received, being checked"
         message = "Stripe reported a different amount; billing staff check it before it counts."
+    elif payment.state == GIVEN_BACK:
+        outcome, title = "closed", "Given back"
+        message = (
+            "The money this payment took went back to the card; it did not count "
+            "against the invoice. Your bank may take a few days to show it."
+        )
     elif payment.state == "canceled":
         outcome, title = "closed", "Closed"
         message = payment.note or "This card attempt was closed; nothing was charged by it."
@@ -677,6 +685,7 @@ def _payment_page(
     reversal_form: forms.ReversalForm | None = None,
     credit_form: forms.CreditNoteForm | None = None,
     accept_refused: AcceptRefused | None = None,
+    give_back_form: forms.ReasonForm | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     """One payment and everything that happened to its money: its invoice, the
@@ -713,6 +722,8 @@ def _payment_page(
         credit_form=credit_form or forms.CreditNoteForm(formdata=None),
         accept_refused=accept_refused,
         flagged=FLAGGED,
+        given_back=GIVEN_BACK,
+        give_back_form=give_back_form or forms.ReasonForm(formdata=None, prefix="give_back"),
     ), status
 
 
@@ -1187,6 +1198,74 @@ def accept_payment(payment_id: int) -> Page:
     if from_payment == payment_id:
         return _payment_page(payment_id, accept_refused=refused, status=status)
     return _console_page(invoice.id, accept_refused=refused, status=status)
+
+
+@console.route("/payments/<int:payment_id>/give-back", methods=["POST"])
+@access.staff("billing")
+@shows_unstorable_on_form
+def give_back_payment(payment_id: int) -> Page:
+    """Give a flagged card payment's money back to the card (round 36), from the
+    payment's page, with why, after a confirmation saying how much goes back to
+    whose card; a refusal is the payment's page again with the reason's message
+    (422), the rule's words (409) or Stripe's refusal (422, it stays flagged)."""
+    session = db.session()
+    payment = queries.get_payment(session, payment_id)
+    invoice = queries.get_invoice(session, payment.invoice_id)
+    form = forms.ReasonForm(prefix="give_back")
+    status = 422
+    if form.validate_on_submit():
+        try:
+            if not confirm.confirmed():
+                PAYMENT.step(payment.state, "give_back")  # refused before asking
+                return confirm.ask(_give_back_confirmation(session, payment, invoice, form))
+            services.give_back_flagged_payment(
+                payment_id, note=form.reason.data, actor=current_actor(), gateway=_gateway()
+            )
+        except InvalidInput as error:
+            show_errors(form, error)
+        except (Conflict, ExternalServiceError) as error:
+            form.form_errors.append(error.detail)
+            status = 409 if isinstance(error, Conflict) else 422
+        else:
+            flash(
+                f"The card payment is given back to the card through Stripe; "
+                f"{invoice.label} is unchanged.",
+                "success",
+            )
+            return redirect(url_for("billing_console.payment_detail", payment_id=payment_id))
+    return _payment_page(payment_id, give_back_form=form, status=status)
+
+
+def _give_back_confirmation(
+    session: Session, payment: Payment, invoice: Invoice, form: forms.ReasonForm
+) -> confirm.Confirmation:
+    """How much goes back, to whose card, and what does not change."""
+    organization = session.get(Organization, payment.organization_id)
+    assert organization is not None
+    payer = session.get(User, payment.paid_by_user_id) if payment.paid_by_user_id else None
+    received = payment.amount_received or Decimal(0)
+    amount = (
+        in_words(received, payment.currency)
+        if received > 0
+        else "all Stripe took for it (in another currency than the invoice's)"
+    )
+    card = payment.card_label or "the card"
+    whose = f"{payer.full_name} of {organization.legal_name}" if payer else organization.legal_name
+    return confirm.Confirmation(
+        title=f"Give back {amount} to {whose}?",
+        consequences=[
+            f"Stripe refunds {amount} to {card} that paid it ({whose}); the bank may take "
+            "a few days to show it. This cannot be undone.",
+            f"{invoice.label} is unchanged: the payment never counted, so "
+            f"{in_words(invoice.balance_due, invoice.currency)} stays due on it.",
+            f"The billing contact, {organization.billing_contact_name} "
+            f"({organization.billing_email}), and the payer are emailed why.",
+            f"Reason recorded in the audit log: {form.reason.data}",
+        ],
+        button="Give it back",
+        cancel_url=url_for("billing_console.payment_detail", payment_id=payment.id),
+        cancel_label="Keep it flagged",
+    )
 
 
 def _accepted_message(invoice: Invoice) -> str:

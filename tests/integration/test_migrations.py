@@ -594,3 +594,45 @@ def test_billing_0014_stamps_each_step_a_nightly_pull_sees_from_the_audit_log(
     }
     assert {k: utc(v) for k, v in payments.items()} == {declined: later, offline: None}
     assert {k: utc(v) for k, v in refunds.items()} == {failed: later}
+
+
+def test_billing_0015_lets_a_payment_be_given_back_and_its_downgrade_refuses_to_forget_one(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Before billing_0015 the payments' state CHECK refuses `given_back`; after it, a
+    flagged payment may be given back, and the other states are still checked. A
+    downgrade with a payment given back refuses (flagged would ask staff to accept
+    money that went back); without one it restores the old CHECK."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "billing_0014")
+    day = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection, connection.begin():
+            organization_id, _ = _organization_and_user(connection, "member")
+            invoice_id = _invoice(connection, organization_id, "manual", 1)
+        money = {
+            "invoice_id": invoice_id,
+            "organization_id": organization_id,
+            "currency": "USD",
+            "recorded_by": "clerk@office.example",
+            "created_at": day,
+            "method": "card",
+            "amount": 10,
+        }
+        with pytest.raises(IntegrityError), engine.connect() as connection, connection.begin():
+            _insert(connection, "payments", **money, state="given_back")
+        migrations.upgrade(url)
+        with engine.connect() as connection, connection.begin():
+            given_back = _insert(connection, "payments", **money, state="given_back")
+        with pytest.raises(IntegrityError), engine.connect() as connection, connection.begin():
+            _insert(connection, "payments", **money, state="refunded")
+        with pytest.raises(RuntimeError, match="billing_0015 cannot be downgraded"):
+            migrations.downgrade(url, "billing_0014")
+        with engine.connect() as connection, connection.begin():
+            connection.execute(text("DELETE FROM payments WHERE id = :id"), {"id": given_back})
+        migrations.downgrade(url, "billing_0014")
+        with pytest.raises(IntegrityError), engine.connect() as connection, connection.begin():
+            _insert(connection, "payments", **money, state="given_back")
+    finally:
+        engine.dispose()

@@ -247,6 +247,7 @@ SHOWN_ON_FORM = {
     "agreements.new_application",
     "agreements_console.approve",
     "billing_console.credit_note",
+    "billing_console.give_back_payment",
     "billing_console.record_payment",
     "billing_console.refund",
     "billing_console.reverse_payment",

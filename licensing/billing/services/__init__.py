@@ -18,6 +18,7 @@ from licensing.billing.services.card_payments import (
 )
 from licensing.billing.services.credit_notes import credit_invoice, issue_credit_note
 from licensing.billing.services.disputes import MatchRun, match_disputes
+from licensing.billing.services.giving_back import give_back_flagged_payment, reconcile_given_back
 from licensing.billing.services.invoices import (
     Charge,
     check_void,
@@ -102,6 +103,7 @@ __all__ = [
     "credit_invoice",
     "finalize_in",
     "finalize_invoice",
+    "give_back_flagged_payment",
     "handle_stripe_webhook",
     "invoice_activated_agreement",
     "issue_credit_note",
@@ -112,6 +114,7 @@ __all__ = [
     "move_invoice_links",
     "overdue_invoices",
     "process_overdue",
+    "reconcile_given_back",
     "reconcile_payments",
     "reconcile_refunds",
     "record_offline_payment",

@@ -29,6 +29,7 @@ from licensing.billing.services._common import (
     _offline_fields,
 )
 from licensing.billing.services.card_payments import RECONCILE_AFTER, ReconcileReport, _reconcile
+from licensing.billing.services.giving_back import apply_refund_at_stripe
 from licensing.billing.services.references import RepeatedReferencePolicy
 from licensing.billing.states import CARD, OPEN, PENDING, REFUND, REVERSED, SUCCEEDED, WON
 from licensing.calendar import office_date
@@ -500,7 +501,9 @@ def apply_refund_outcome(
     (`actor`: billing staff when their own request learns it, else the system)."""
     refund = _refund_for(session, status)
     if refund is None:
-        return f"ignored: refund {status.id} was not made by this service"
+        # Not a credit note's: maybe a flagged payment's money given back (round 36).
+        given_back = apply_refund_at_stripe(session, status, now=now, actor=actor)
+        return given_back or f"ignored: refund {status.id} was not made by this service"
     if refund.stripe_refund_id is None:
         refund.stripe_refund_id = status.id
     expected = to_minor_units(refund.amount, refund.currency)

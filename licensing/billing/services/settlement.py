@@ -242,7 +242,7 @@ def accept_flagged_payment(
             raise Conflict(
                 f"{in_words(received, payment.currency)} cannot be applied to {invoice.label} "
                 f"(balance due {in_words(invoice.balance_due, invoice.currency)}); "
-                "refund it at Stripe."
+                "give it back to the card instead."
             )
         payment.amount = received
         PAYMENT.apply(

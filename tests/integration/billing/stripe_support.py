@@ -135,6 +135,20 @@ def deliver_event(client: FlaskClient, event: dict[str, Any], **kwargs: Any) -> 
     return client.post("/webhooks/stripe", data=payload, headers=headers)
 
 
+def charge_refunded_event(localstripe: LocalStripe, payment: Payment) -> dict[str, Any]:
+    """`charge.refunded` as Stripe sends it (localstripe keeps the charge but
+    sends no such event): the refunded charge, with its refunds."""
+    intent = _call(localstripe, "GET", f"/v1/payment_intents/{payment.stripe_payment_intent_id}")
+    charge = _call(localstripe, "GET", f"/v1/charges/{intent['latest_charge']['id']}")
+    return {
+        "id": f"evt_refunded_{charge['id']}",
+        "object": "event",
+        "type": "charge.refunded",
+        "created": charge["created"],
+        "data": {"object": charge},
+    }
+
+
 def flagged_card_payment(
     client: FlaskClient,
     vendor: User,

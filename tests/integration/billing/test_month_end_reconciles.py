@@ -28,7 +28,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
-from licensing.accounts.models import User
+from licensing.accounts.models import Organization, User
 from licensing.billing import services
 from licensing.billing.models import Invoice, Payment
 from licensing.calendar import office_date
@@ -503,3 +503,59 @@ def test_a_flagged_payment_accepted_comes_again_the_night_accepted_alike_in_csv_
     [as_json] = [r for r in export("invoices") if r["invoice_number"] == short.number]
     assert list(as_json)[-3:] == header[-3:]
     assert [as_json[name] for name in header[-3:]] == [None, None, None]
+
+
+def test_a_flagged_payment_given_back_comes_again_the_night_given_back_and_counts_nowhere(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 36: a payment flagged three nights ago (299.99 of 300.00) given back to
+    the card today. The nightly pull brings it again tonight, `given_back`, with no
+    `paid_date`; it never counted, so the Finance page collects and refunds nothing
+    for it, and the statement of account owes the invoice's whole total."""
+    export = _exporter(client, billing_staff)
+    invoice, flagged = flagged_card_payment(
+        client, vendor, localstripe, invoice_for, received=29999
+    )
+    earlier = datetime.now(UTC) - timedelta(days=3)
+    flagged.created_at = flagged.status_changed_at = earlier
+    db.session().commit()
+    given = client.post(
+        f"/api/v1/payments/{flagged.id}/give-back",
+        json={"reason": "Paid twice; given back."},
+        headers=bearer(billing_staff),
+    )
+    assert given.status_code == 200, given.get_json()
+    before, today = office_date(earlier), office_date(utcnow())
+    tonight = {"from": today.isoformat(), "to": today.isoformat()}
+    rows = [
+        r for r in export("payments", by="recorded", **tonight) if r["payment_id"] == flagged.id
+    ]
+    assert [(r["state"], r["paid_date"], r["amount_received"]) for r in rows] == [
+        ("given_back", None, "299.99")
+    ]
+    days = {"from": before.isoformat(), "to": today.isoformat()}
+    assert [r for r in export("payments", by="paid", **days) if r["payment_id"] == flagged.id] == []
+    session = db.session()
+    months = finance.cash_flow(session, Filters(before.replace(day=1), today.replace(day=1)))
+    assert sum((row.collected for row in months), ZERO) == ZERO
+    assert sum((row.refunded for row in months), ZERO) == ZERO
+    organization = session.get(Organization, invoice.organization_id)
+    assert organization is not None
+    assert invoice.issue_date is not None
+    # The fixture issues its invoice on a day of its own (it may be after today).
+    first, last = min(before, invoice.issue_date), max(today, invoice.issue_date)
+    statement = services.statement_for(
+        session,
+        organization,
+        services.Asked(start=first.isoformat(), end=last.isoformat(), currency="USD"),
+        now=datetime(last.year, last.month, last.day, 18, tzinfo=UTC),  # the fixture's day
+    )
+    assert (statement.charges, statement.credits, statement.closing) == (
+        Decimal("300.00"),
+        ZERO,
+        Decimal("300.00"),
+    )

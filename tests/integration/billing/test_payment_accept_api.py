@@ -163,7 +163,7 @@ def test_an_accept_the_rules_refuse_is_problem_json_and_changes_nothing(
     assert blank.status_code == 422
     too_much = client.post(url, json={"reason": "Keep the cent."}, headers=headers)
     assert too_much.status_code == 409
-    assert "refund it at Stripe" in too_much.get_json()["detail"]
+    assert "give it back to the card instead" in too_much.get_json()["detail"]
     missing = client.post("/api/v1/payments/999999/accept", json={"reason": "x"}, headers=headers)
     assert missing.status_code == 404
     db.session().refresh(payment)

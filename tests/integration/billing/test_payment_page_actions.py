@@ -307,13 +307,13 @@ def test_accepting_a_flagged_payment_that_the_rules_refuse_is_a_409_page_saying_
     assert f"{payment.id} of {invoice.number}" in said  # the payment's page
     assert "Not accepted" in said
     assert "cannot be applied to" in said
-    assert "refund it at Stripe" in said
+    assert "give it back to the card instead" in said
 
     from_invoice = staff.post(accept, data=fields)
     assert from_invoice.status_code == 409
     invoice_said = _words(from_invoice.get_data(as_text=True))
     assert "Not accepted" in invoice_said
-    assert "refund it at Stripe" in invoice_said
+    assert "give it back to the card instead" in invoice_said
 
     no_reason = staff.post(
         accept, data={**fields, "accept-reason": "", "from_payment": str(payment.id)}

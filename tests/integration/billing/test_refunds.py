@@ -22,7 +22,7 @@ from licensing import db
 from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
 from licensing.billing import payment_gateway, services
-from licensing.billing.models import CreditNote, Invoice, Payment, Refund
+from licensing.billing.models import CreditNote, Invoice, Refund
 from licensing.calendar import office_date
 from licensing.errors import ExternalServiceError
 from licensing.mail.models import OutboxMessage
@@ -42,26 +42,12 @@ from .refund_support import (
     paid_offline_and_credited,
     refunds_of,
 )
-from .stripe_support import _call, stripe_config
+from .stripe_support import _call, charge_refunded_event, stripe_config
 
 
 @pytest.fixture
 def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
     return stripe_config(localstripe)
-
-
-def _charge_refunded_event(localstripe: LocalStripe, payment: Payment) -> dict[str, Any]:
-    """`charge.refunded` as Stripe sends it (localstripe keeps the charge but
-    sends no such event): the refunded charge, with its refunds."""
-    intent = _call(localstripe, "GET", f"/v1/payment_intents/{payment.stripe_payment_intent_id}")
-    charge = _call(localstripe, "GET", f"/v1/charges/{intent['latest_charge']['id']}")
-    return {
-        "id": f"evt_refunded_{charge['id']}",
-        "object": "event",
-        "type": "charge.refunded",
-        "created": charge["created"],
-        "data": {"object": charge},
-    }
 
 
 def _audited(action: str, entity_id: int) -> int:
@@ -203,7 +189,7 @@ def test_a_card_refund_is_a_stripe_refund_on_the_payment_intent_and_its_webhook_
         payment.stripe_payment_intent_id,
     )
     assert at_stripe["metadata"]["credit_note_number"] == credit.number
-    event = _charge_refunded_event(localstripe, payment)
+    event = charge_refunded_event(localstripe, payment)
     assert deliver(client, event)["outcome"].startswith("no change")
     assert deliver(client, event)["duplicate"] is True
     assert _audited("refund.succeeded", body["id"]) == 1
@@ -238,7 +224,7 @@ def test_charge_refunded_settles_a_card_refund_whose_answer_was_lost_and_holds_i
     # Its amount is held: no second refund while Stripe's answer is unknown.
     with pytest.raises(services.Conflict):
         services.refund_card(credit.id, actor=billing_clerk(), gateway=answer_lost)
-    event = _charge_refunded_event(localstripe, payment)
+    event = charge_refunded_event(localstripe, payment)
     # As Stripe's newer API versions send it: the charge without its refunds.
     bare = copy.deepcopy(event)
     bare["id"] += "_bare"

@@ -43,11 +43,14 @@ def test_an_issued_invoice_cannot_go_back_to_draft_and_a_paid_one_only_reopens()
     assert PAYMENT.is_terminal("reversed")
 
 
-def test_a_flagged_payment_is_only_accepted_never_canceled_with_its_money_at_stripe() -> None:
+def test_a_flagged_payment_is_accepted_or_given_back_never_canceled() -> None:
     """Round 36: `reject` (flagged -> canceled) was taken by no service. A flagged
-    payment's money is at Stripe: it is accepted, or refunded there, and `canceled`
-    says no money moved, so the machine offers no step from flagged to canceled."""
-    assert PAYMENT.allowed("flagged") == ["accept"]
+    payment's money is at Stripe: it is accepted, or given back (refunded to the
+    card, `given_back`, which ends it), and `canceled` says no money moved, so the
+    machine offers no step from flagged to canceled."""
+    assert PAYMENT.allowed("flagged") == ["accept", "give_back"]
+    assert PAYMENT.step("flagged", "give_back") == "given_back"
+    assert PAYMENT.is_terminal("given_back")
     assert "reject" not in PAYMENT.actions
     assert not any(
         PAYMENT.can("flagged", action) and PAYMENT.step("flagged", action) == "canceled"

@@ -1,0 +1,216 @@
+"""A flagged card payment given back (round 36): the money Stripe took and billing
+staff did not accept goes back to the card, as a Stripe Refund of its charge.
+
+Not a credit note's refund (`refunds.py`): a flagged payment never counted
+against its invoice, so nothing is credited and the invoice is unchanged. The
+payment moves `flagged` -> `given_back` (`PAYMENT`'s `give_back`), asked by billing
+staff here, or reported by Stripe when the money was refunded in its dashboard
+(`charge.refunded`, `refund.updated`), or found by `licensing payments reconcile`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing import db
+from licensing.accounts.models import Organization
+from licensing.actors import Actor
+from licensing.billing import payment_gateway
+from licensing.billing.models import Invoice, Payment
+from licensing.billing.services._common import (
+    _card_gateway,
+    _card_payer,
+    _email_billing_contact,
+    _email_payer,
+    _locked_payment,
+    _reason,
+)
+from licensing.billing.services.card_payments import RECONCILE_AFTER, ReconcileReport, _reconcile
+from licensing.billing.states import CARD, FLAGGED, GIVEN_BACK, PAYMENT
+from licensing.db import utcnow
+from licensing.errors import Conflict
+from licensing.money import from_minor_units, in_words, quantize
+
+# What Stripe's answer says of a Refund that is on its way or done.
+_GOING_BACK = ("succeeded", "pending", "requires_action")
+
+
+def idempotency_key(payment_id: int) -> str:
+    """One key a payment: two requests (a retry after a timeout, two clerks) ask
+    Stripe for one Refund."""
+    return f"give-back-{payment_id}"
+
+
+def give_back_flagged_payment(
+    payment_id: int,
+    *,
+    note: str | None,
+    now: datetime | None = None,
+    actor: Actor,
+    gateway: payment_gateway.PaymentGateway | None,
+) -> Payment:
+    """Billing staff give a flagged card payment's money back to the card, with why.
+
+    Stripe is asked for a Refund of all that is left of the payment's charge (what
+    it took, whatever the amount or currency), with an idempotency key of the
+    payment's own, so a retry after a lost answer refunds once. Stripe's refusal
+    leaves the payment flagged (`StripeRefused`, 502 at the edges); its answer
+    moves it to `given_back`, audited `payment.given_back` with the Stripe refund
+    id and the amount, and the billing contact and the payer are emailed. The
+    invoice is not touched: the payment never counted."""
+    actor.require_role("billing")
+    now = now or utcnow()
+    gateway = _card_gateway(gateway)
+    with db.transaction() as session:
+        payment, invoice = _locked_payment(session, payment_id)
+        reason = _reason(note)
+        PAYMENT.step(payment.state, "give_back")  # anything but flagged: 409, what it allows
+        intent_id = payment.stripe_payment_intent_id
+        if payment.method != CARD or intent_id is None:  # a flagged payment always has one
+            raise Conflict(f"Payment {payment.id} has no Stripe payment to give back.")
+        metadata = {
+            "payment_id": str(payment.id),
+            "invoice_number": invoice.number or "",
+            "given_back_by": actor.name[:500],
+            "reason": reason[:500],
+        }
+    status = gateway.create_refund(
+        payment_intent_id=intent_id,
+        amount_minor=None,
+        metadata=metadata,
+        idempotency_key=idempotency_key(payment_id),
+    )
+    if status.status not in _GOING_BACK:
+        raise payment_gateway.StripeRefused(
+            f"Stripe did not refund it: {status.failure_reason or status.status}."
+        )
+    with db.transaction() as session:
+        payment, invoice = _locked_payment(session, payment_id)
+        if PAYMENT.can(payment.state, "give_back"):
+            _give_back(session, payment, invoice, status, note=reason, actor=actor, now=now)
+        return payment
+
+
+def _give_back(
+    session: Session,
+    payment: Payment,
+    invoice: Invoice,
+    status: payment_gateway.RefundStatus,
+    *,
+    note: str,
+    actor: Actor,
+    now: datetime,
+) -> None:
+    """Step the payment to `given_back` for Stripe's refund `status`, and tell the
+    billing contact and the payer."""
+    given = from_minor_units(status.amount, status.currency)
+    PAYMENT.apply(
+        session,
+        payment,
+        "give_back",
+        actor=actor,
+        note=note,
+        at=now,
+        changes={
+            "stripe_refund_id": status.id,
+            "amount_given_back": quantize(given, status.currency),
+            "currency_given_back": status.currency,
+        },
+    )
+    amount = in_words(given, status.currency)
+    subject = f"Card payment of {amount} given back for invoice {invoice.number}"
+    organization = session.get(Organization, invoice.organization_id)
+    assert organization is not None
+    payer = _card_payer(session, payment, organization)
+    told: dict[str, Any] = {"amount": amount, "reason": note}
+    _email_billing_contact(
+        session,
+        invoice,
+        subject=subject,
+        template="payment_given_back",
+        payment=payment,
+        paid_by=payer.full_name if payer else None,
+        **told,
+    )
+    _email_payer(session, invoice, payment, subject=subject, template="payment_given_back", **told)
+
+
+def apply_refund_at_stripe(
+    session: Session, status: payment_gateway.RefundStatus, *, now: datetime, actor: Actor
+) -> str | None:
+    """A Refund this service did not record as a credit note's: the one that gave a
+    flagged payment back (ours, arriving by webhook), or one made in Stripe's
+    dashboard. A flagged payment whose charge it refunds in full (at least what it
+    received) is given back, once; a refund of part of it leaves it flagged (staff
+    may accept the rest, or give it back). None: not about a flagged payment."""
+    if status.payment_intent is None:
+        return None
+    payment = session.scalars(
+        select(Payment)
+        .where(Payment.stripe_payment_intent_id == status.payment_intent, Payment.method == CARD)
+        .with_for_update()
+    ).one_or_none()
+    if payment is None:
+        return None
+    if payment.state != FLAGGED:
+        if payment.state == GIVEN_BACK:
+            return f"no change: payment {payment.id} is given back already"
+        return None
+    if status.status not in _GOING_BACK:
+        return f"no change: refund {status.id} of flagged payment {payment.id} is {status.status}"
+    received = payment.amount_received or 0
+    partial = (
+        status.currency == payment.currency
+        and received > 0
+        and from_minor_units(status.amount, status.currency) < received
+    )
+    if partial:
+        return (
+            f"no change: refund {status.id} gives back part of flagged payment {payment.id}; "
+            "it stays flagged"
+        )
+    invoice = session.get(Invoice, payment.invoice_id, with_for_update=True)
+    assert invoice is not None
+    ours = status.metadata.get("payment_id") == str(payment.id)
+    note = (
+        f"Given back by {status.metadata.get('given_back_by')}: {status.metadata.get('reason')}"
+        if ours and status.metadata.get("reason")
+        else f"Refunded at Stripe (refund {status.id})."
+    )
+    _give_back(session, payment, invoice, status, note=note, actor=actor, now=now)
+    return f"given back: payment {payment.id}"
+
+
+def reconcile_given_back(
+    *,
+    gateway: payment_gateway.PaymentGateway | None,
+    now: datetime | None = None,
+    older_than: timedelta = RECONCILE_AFTER,
+    limit: int = 200,
+) -> ReconcileReport:
+    """Flagged card payments refunded at Stripe whose refund webhook never came (or
+    was not sent: the endpoint was not subscribed to `charge.refunded`): Stripe is
+    asked for the refunds of each one's PaymentIntent, and one that gives it back in
+    full is applied as the webhook would. Each payment is claimed (`db.claim`), so
+    several hosts may run this at once; one Stripe call a flagged payment, and there
+    are few (each waits for billing staff)."""
+    now = now or utcnow()
+    gateway = _card_gateway(gateway)
+
+    def ask(session: Session, payment: Payment) -> str:
+        assert payment.stripe_payment_intent_id is not None
+        said = [
+            apply_refund_at_stripe(session, status, now=now, actor=Actor.SYSTEM)
+            for status in gateway.list_refunds(payment.stripe_payment_intent_id)
+        ]
+        given = next((s for s in said if s and s.startswith("given back")), None)
+        return given or next((s for s in said if s), "no change: Stripe lists no refund of it")
+
+    report = ReconcileReport(subject="flagged card payment(s)", applied_when=("given back",))
+    flagged = (Payment.state == FLAGGED) & Payment.stripe_payment_intent_id.is_not(None)
+    _reconcile(report, Payment, flagged, ask, before=now - older_than, limit=limit)
+    return report

@@ -1,0 +1,336 @@
+"""A flagged card payment given back (round 36): billing staff give its money back to
+the card from the payment's page or through the API (Stripe refunds its charge,
+localstripe here), or Stripe reports it refunded in its dashboard; the payment is
+`given_back`, once, its payer and billing contact are told, and the invoice, the
+Finance page and the statement of account are unchanged: it never counted."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts.models import Organization, User
+from licensing.audit.models import AuditEvent
+from licensing.billing import links
+from licensing.billing.models import Invoice, Payment
+from licensing.db import utcnow
+from licensing.mail import services as mail
+from licensing.mail.models import OutboxMessage
+from tests.support import factories, settings
+from tests.support.factories import bearer
+from tests.support.pages import text_of
+from tests.support.servers import LocalStripe, SMTPServer, message_text
+
+from .refund_support import Refuses, stripe_through
+from .stripe_support import (
+    _call,
+    charge_refunded_event,
+    deliver_event,
+    flagged_card_payment,
+    stripe_config,
+)
+
+
+@pytest.fixture
+def config_changes(localstripe: LocalStripe, smtp_server: SMTPServer) -> dict[str, Any]:
+    return {**stripe_config(localstripe), "smtp_url": smtp_server.url}
+
+
+def _given_back_events(payment: Payment) -> list[AuditEvent]:
+    return list(
+        db.session().scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "payment.given_back",
+                AuditEvent.entity_id == str(payment.id),
+            )
+        )
+    )
+
+
+def _refunds_at_stripe(localstripe: LocalStripe, payment: Payment) -> list[dict[str, Any]]:
+    found = _call(
+        localstripe, "GET", f"/v1/refunds?payment_intent={payment.stripe_payment_intent_id}"
+    )
+    return list(found["data"])
+
+
+@pytest.fixture
+def flagged(
+    client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> tuple[Invoice, Payment]:
+    """A 300.00 invoice paid by card, flagged for 299.99 received."""
+    return flagged_card_payment(client, vendor, localstripe, invoice_for, received=29999)
+
+
+def _paid_by_colleague(
+    client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> tuple[Invoice, Payment, User]:
+    """A flagged payment (299.99 of 300.00) paid by a colleague of the billing contact."""
+    organization = db.session().get(Organization, vendor.organization_id)
+    payer = factories.make_vendor(db.session(), organization, role="billing")
+    invoice, payment = flagged_card_payment(client, payer, localstripe, invoice_for, received=29999)
+    return invoice, payment, payer
+
+
+def test_a_finance_script_gives_a_flagged_payment_back_and_the_invoice_is_unchanged(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    mailbox: SMTPServer,
+) -> None:
+    invoice, payment, payer = _paid_by_colleague(client, vendor, localstripe, invoice_for)
+    headers = bearer(billing_staff)
+    response = client.post(
+        f"/api/v1/payments/{payment.id}/give-back",
+        json={"reason": "The licensee paid twice; not ours to keep."},
+        headers=headers,
+    )
+    assert response.status_code == 200, response.get_json()
+    body = response.get_json()
+    assert (body["id"], body["state"]) == (payment.id, "given_back")
+    assert (body["invoice_state"], body["invoice_balance_due"]) == ("open", "300.00")
+    assert body["summary"].startswith("Given back: the card payment for ")
+    # Stripe refunded all the charge took (localstripe took 300.00), once.
+    [at_stripe] = _refunds_at_stripe(localstripe, payment)
+    assert at_stripe["amount"] == 30000
+    assert at_stripe["metadata"]["payment_id"] == str(payment.id)
+    [event] = _given_back_events(payment)
+    assert (event.actor, event.note) == (
+        billing_staff.email,
+        "The licensee paid twice; not ours to keep.",
+    )
+    assert event.after_data["stripe_refund_id"] == at_stripe["id"]
+    assert event.after_data["amount_given_back"] == "300.00"
+    db.session().expire_all()
+    stored = db.session().get(Payment, payment.id)
+    assert stored is not None
+    assert stored.status_changed_at is not None
+    assert client.get("/api/v1/payments?state=flagged", headers=headers).get_json() == []
+    read = client.get(f"/api/v1/invoices/{invoice.id}", headers=headers).get_json()
+    assert (read["state"], read["amount_paid"], read["balance_due"]) == ("open", "0.00", "300.00")
+    # The payer and the billing contact are told, by email.
+    told = db.session().scalars(
+        select(OutboxMessage).where(OutboxMessage.template == "payment_given_back")
+    )
+    contact = db.session().get(Organization, invoice.organization_id).billing_email  # type: ignore[union-attr]
+    assert sorted(address for m in told for address in m.to) == sorted([contact, payer.email])
+    mail.deliver_due(settings.delivery())
+    received = {m["To"]: m for m in mailbox.wait_for(2)}
+    to_payer = message_text(received[payer.email]).replace("\r\n", "\n")
+    assert to_payer.startswith(f"Hello {payer.full_name},")
+    assert (
+        f"We have given back 300.00 USD, the card payment you made for invoice "
+        f"{invoice.number}, to the card you paid with (Visa ending 4242)"
+    ) in to_payer
+    assert "Why: The licensee paid twice; not ours to keep." in to_payer
+    assert f"the balance due on invoice {invoice.number} is still 300.00 USD" in to_payer
+
+
+def test_a_retried_give_back_refunds_once_and_a_replayed_key_answers_the_same(
+    client: FlaskClient,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+) -> None:
+    _, payment = flagged
+    url = f"/api/v1/payments/{payment.id}/give-back"
+    keyed = {**bearer(billing_staff), "Idempotency-Key": "give-back-77"}
+    first = client.post(url, json={"reason": "Not ours."}, headers=keyed)
+    assert first.status_code == 200, first.get_json()
+    again = client.post(url, json={"reason": "Not ours."}, headers=keyed)
+    assert again.headers["Idempotent-Replayed"] == "true"
+    assert again.get_json() == first.get_json()
+    unkeyed = client.post(url, json={"reason": "Not ours."}, headers=bearer(billing_staff))
+    assert unkeyed.status_code == 409
+    assert unkeyed.headers["Content-Type"].startswith("application/problem+json")
+    assert "given back" in unkeyed.get_json()["detail"]
+    accept = client.post(
+        f"/api/v1/payments/{payment.id}/accept", json={"reason": "x"}, headers=bearer(billing_staff)
+    )
+    assert accept.status_code == 409  # money given back is never accepted after
+    assert len(_refunds_at_stripe(localstripe, payment)) == 1
+    assert len(_given_back_events(payment)) == 1
+
+
+def test_a_give_back_the_rules_or_stripe_refuse_changes_nothing(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+) -> None:
+    _, payment = flagged
+    url = f"/api/v1/payments/{payment.id}/give-back"
+    headers = bearer(billing_staff)
+    assert client.post(url, json={"reason": " "}, headers=headers).status_code == 422
+    assert client.post(url, json={"reason": "x"}, headers=bearer(vendor)).status_code == 403
+    with stripe_through(Refuses):
+        refused = client.post(url, json={"reason": "Not ours."}, headers=headers)
+    assert refused.status_code == 502
+    assert refused.headers["Content-Type"].startswith("application/problem+json")
+    db.session().refresh(payment)
+    assert payment.state == "flagged"
+    assert _given_back_events(payment) == []
+    assert _refunds_at_stripe(localstripe, payment) == []
+    accepted = client.post(
+        f"/api/v1/payments/{payment.id}/accept", json={"reason": "Fees."}, headers=headers
+    )
+    assert accepted.status_code == 200
+    succeeded = client.post(url, json={"reason": "Not ours."}, headers=headers)
+    assert succeeded.status_code == 409
+    assert "cannot be given back" in succeeded.get_json()["detail"]
+    assert _refunds_at_stripe(localstripe, payment) == []
+
+
+def test_billing_staff_give_a_flagged_payment_back_from_its_page_after_confirming(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    invoice, payment, payer = _paid_by_colleague(client, vendor, localstripe, invoice_for)
+    staff = signed_in(app.test_client(), billing_staff)
+    url = f"/console/payments/{payment.id}"
+    page = text_of(staff.get(url))
+    assert "Give it back to the card" in page
+    post = f"/console/payments/{payment.id}/give-back"
+    missing = staff.post(post, data={"give_back-reason": ""})
+    assert missing.status_code == 422
+    assert "Not given back" in text_of(missing)
+    fields = {"give_back-reason": "Paid twice; returned."}
+    asked = staff.post(post, data=fields)
+    assert asked.status_code == 200
+    question = text_of(asked)
+    organization = db.session().get(Organization, invoice.organization_id)
+    assert organization is not None
+    assert f"Give back 299.99 USD to {payer.full_name} of {organization.legal_name}?" in question
+    assert f"{invoice.number} is unchanged: the payment never counted" in question
+    db.session().refresh(payment)
+    assert payment.state == "flagged"  # nothing before confirming
+    done = staff.post(post, data={**fields, "confirmed": "yes"})
+    assert done.status_code == 302
+    assert done.headers["Location"].endswith(url)
+    db.session().refresh(payment)
+    assert payment.state == "given_back"
+    after = text_of(staff.get(url))
+    assert "given back" in after
+    assert "Give it back to the card" not in after
+    again = staff.post(post, data={**fields, "confirmed": "yes"})
+    assert again.status_code == 409
+    assert "cannot be given back" in text_of(again)
+    assert len(_refunds_at_stripe(localstripe, payment)) == 1
+
+
+def test_a_flagged_payment_refunded_in_stripes_dashboard_is_given_back_once(
+    client: FlaskClient,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+) -> None:
+    """A refund made at Stripe (no metadata of ours): `charge.refunded` moves the
+    flagged payment to `given_back`, by the system; its replay, another event about
+    the same refund, and one without the refunds embedded change nothing."""
+    invoice, payment = flagged
+    _call(localstripe, "POST", "/v1/refunds", {"payment_intent": payment.stripe_payment_intent_id})
+    event = charge_refunded_event(localstripe, payment)
+    first = deliver_event(client, event).get_json()
+    assert first["outcome"] == f"given back: payment {payment.id}"
+    assert deliver_event(client, event).get_json()["duplicate"] is True
+    bare = copy.deepcopy(event)
+    bare["id"] += "_bare"
+    bare["data"]["object"].pop("refunds", None)
+    assert deliver_event(client, bare).get_json()["outcome"].startswith("no change")
+    db.session().expire_all()
+    stored = db.session().get(Payment, payment.id)
+    assert stored is not None
+    assert stored.state == "given_back"
+    [given] = _given_back_events(payment)
+    assert given.actor == "system"
+    assert (given.note or "").startswith("Refunded at Stripe (refund re_")
+    assert db.session().get(Invoice, invoice.id).amount_paid == 0  # type: ignore[union-attr]
+
+
+def test_a_flagged_payment_refunded_in_part_at_stripe_stays_flagged(
+    client: FlaskClient,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+) -> None:
+    _, payment = flagged
+    _call(
+        localstripe,
+        "POST",
+        "/v1/refunds",
+        {"payment_intent": payment.stripe_payment_intent_id, "amount": "100"},
+    )
+    event = charge_refunded_event(localstripe, payment)
+    outcome = deliver_event(client, event).get_json()["outcome"]
+    assert "gives back part of flagged payment" in outcome
+    db.session().refresh(payment)
+    assert payment.state == "flagged"
+    assert _given_back_events(payment) == []
+
+
+def test_the_give_back_route_is_in_openapi_with_its_errors_and_idempotency_key(
+    client: FlaskClient,
+) -> None:
+    paths = client.get("/api/v1/openapi.json").get_json()["paths"]
+    give_back = paths["/api/v1/payments/{payment_id}/give-back"]["post"]
+    assert {"200", "403", "409", "422", "502"} <= set(give_back["responses"])
+    assert "Idempotency-Key" in [parameter["name"] for parameter in give_back["parameters"]]
+
+
+def test_reconcile_gives_back_a_flagged_payment_refunded_at_stripe_whose_webhook_never_came(
+    app: Flask,
+    client: FlaskClient,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+) -> None:
+    _, payment = flagged
+    runner = app.test_cli_runner()
+    later = (utcnow() + timedelta(hours=1)).isoformat()
+    untouched = runner.invoke(args=["payments", "reconcile", "--now", later])
+    assert untouched.exit_code == 0, untouched.output
+    assert f"payment {payment.id}: no change: Stripe lists no refund of it" in untouched.output
+    _call(localstripe, "POST", "/v1/refunds", {"payment_intent": payment.stripe_payment_intent_id})
+    result = runner.invoke(args=["payments", "reconcile", "--now", later])
+    assert result.exit_code == 0, result.output
+    assert f"payment {payment.id}: given back: payment {payment.id}" in result.output
+    assert "1 flagged card payment(s) checked: 1 applied" in result.output
+    db.session().refresh(payment)
+    assert payment.state == "given_back"
+    again = runner.invoke(args=["payments", "reconcile", "--now", later])
+    assert "0 flagged card payment(s) checked" in again.output
+    assert len(_given_back_events(payment)) == 1
+
+
+def test_the_pay_pages_poll_says_a_payment_given_back_went_back_to_the_card(
+    client: FlaskClient,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+) -> None:
+    """The emailed link's page polls the attempt: given back, it is `closed`, "Given
+    back" (it read "Still processing", the fallback for a state it did not know)."""
+    invoice, payment = flagged
+    given = client.post(
+        f"/api/v1/payments/{payment.id}/give-back",
+        json={"reason": "Not ours."},
+        headers=bearer(billing_staff),
+    )
+    assert given.status_code == 200
+    link = f"/invoice-links/{invoice.id}/{links.token(invoice)}"
+    polled = client.get(f"{link}/card-payments/{payment.id}").get_json()
+    assert (polled["outcome"], polled["title"]) == ("closed", "Given back")
+    assert "went back to the card" in polled["message"]
