@@ -631,19 +631,13 @@ def detail(request_id: int) -> Page:
 
 
 def _requester_told(request_id: int) -> str:
-    """Whom a decision's or question's email went to, as `tell_requester` addresses it:
-    "We emailed Lena Ortiz at lena@...". Round 36: the message said "the requester
-    notified", and staff could not tell whether a colleague was told instead."""
+    """Whom a decision's or question's email went to, as `tell_requester` addresses it
+    (`services.requester_told`, which the API's `recipients` reads too): "We emailed
+    Lena Ortiz at lena@...". Round 36: the message said "the requester notified", and
+    staff could not tell whether a colleague was told instead."""
     session = db.session()
     found = queries.get_request(session, request_id)
-    colleagues = services.colleagues_instead(session, found)
-    if colleagues is None:
-        return f"We emailed {found.requester_shown_name} at {found.requester_address}"
-    organization = found.organization.legal_name if found.organization else "the organization"
-    return (
-        f"We emailed those who do the licensing work of {organization} at "
-        f"{', '.join(colleagues.to)} (the requester no longer does it)"
-    )
+    return f"We emailed {services.requester_told(session, found).told.whom}"
 
 
 def _staff_step(
