@@ -138,21 +138,42 @@ class PermissionLetterSchema(ApiSchema):
     sha256 = ma.fields.String()
 
 
+_AGE = (
+    "The office's US business days since submission (or the request for a "
+    "reconsideration), not counting those it waited on the requester's answers (round 37)"
+)
+_DUE = (
+    "When the decision is due; moved later by the business days each answered question "
+    "waited; null while a question waits for its answer (round 37)"
+)
+_WAITING = (
+    "A question waits for the requester's answer: the clock stands still, and the "
+    "decision is due `days_left` business days after the answer (round 37)"
+)
+_DAYS_LEFT = (
+    "The office's business days left: the target less the age (after the answer, while waiting)"
+)
+
+
 class PermissionServiceLevelSchema(ApiSchema):
-    age_days = ma.fields.Integer(metadata={"description": "US business days since submission"})
+    age_days = ma.fields.Integer(metadata={"description": _AGE})
     target_days = ma.fields.Integer()
     due_at = ma.fields.DateTime(allow_none=True)
     overdue = ma.fields.Boolean()
+    waiting_on_requester = ma.fields.Boolean()
+    days_left = ma.fields.Integer()
 
 
 # The service level as `PermissionRequestSchema._level` writes it.
 SERVICE_LEVEL = {
     "type": "object",
     "properties": {
-        "age_days": {"type": "integer", "description": "US business days since submission"},
+        "age_days": {"type": "integer", "description": _AGE},
         "target_days": {"type": "integer"},
-        "due_at": {"type": "string", "format": "date-time", "nullable": True},
+        "due_at": {"type": "string", "format": "date-time", "nullable": True, "description": _DUE},
         "overdue": {"type": "boolean"},
+        "waiting_on_requester": {"type": "boolean", "description": _WAITING},
+        "days_left": {"type": "integer", "description": _DAYS_LEFT},
     },
 }
 

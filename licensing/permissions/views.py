@@ -606,11 +606,13 @@ def _detail_page(
         "assign_form": assign_form,
         **form_overrides,
     }
+    level = queries.service_level(found, now, target_days=current_config().permission_sla_days)
     return render_template(
         "permissions/console_detail.html",
         request_=found,
         news_to=services.colleagues_instead(session, found),
-        level=queries.service_level(found, now, target_days=current_config().permission_sla_days),
+        level=level,
+        after_the_answer=queries.after_the_answer(level),
         allowed=allowed,
         allowed_sentence=staff_steps_sentence(allowed),
         open_states=OPEN_STATES,

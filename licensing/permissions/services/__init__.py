@@ -13,8 +13,8 @@ cases that depend on the time take `now`, so tests control the clock.
 """
 
 from ..commands import PermissionRequestInput
+from ..states import ANSWER_BUSINESS_DAYS
 from ._common import (
-    ANSWER_BUSINESS_DAYS,
     CONFIRM_LINK_VALIDITY,
     LABELS,
     NOT_VALID_MESSAGE,

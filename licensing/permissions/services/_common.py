@@ -30,7 +30,6 @@ from ..states import APPROVED, PERMISSION_REQUEST
 CONFIRM_LINK_VALIDITY = timedelta(hours=48)
 # After a request is closed its status link keeps working this long (to fetch the letter).
 STATUS_LINK_AFTER_CLOSING = timedelta(days=365)
-ANSWER_BUSINESS_DAYS = 5
 RECONSIDERATION_DAYS = 14
 
 LABELS = {

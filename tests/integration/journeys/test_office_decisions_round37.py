@@ -3,20 +3,29 @@ console's messages have since round 36, from the one place that addresses the em
 
 from __future__ import annotations
 
+import html
+import re
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
+import time_machine
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from licensing import db
+from licensing import calendar, db
 from licensing.access import BILLING
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.agreements import services as agreement_services
 from licensing.agreements.models import Application
+from licensing.finance import queries as finance_queries
 from licensing.mail.models import OutboxMessage
+from licensing.permissions import queries
+from licensing.permissions import services as permissions
+from licensing.permissions.models import PermissionRequest
 from tests.integration.agreements.conftest import STAFF_USE
 from tests.integration.permissions.conftest import (
     requested_by,
@@ -24,6 +33,7 @@ from tests.integration.permissions.conftest import (
 )
 from tests.support import factories
 from tests.support.factories import bearer
+from tests.support.settings import permission_sla_days
 
 Apply = Callable[..., Application]
 
@@ -186,3 +196,89 @@ def test_a_decision_on_a_request_whose_requester_left_the_work_answers_the_colle
     staff = signed_in(client, licensing_staff)
     page = staff.get(f"/console/permissions/{request.id}").get_data(as_text=True)
     assert vendor.email in page
+
+
+def _on_business_day(start: datetime, days: int) -> datetime:
+    """9:00 at the office on the business day `days` after `start`'s office day."""
+    day = calendar.add_business_days(calendar.office_date(start), days)
+    return calendar.office_day_start(day) + timedelta(hours=9)
+
+
+def _cell(page: str, term: str) -> str:
+    found = re.search(rf"<dt>{term}</dt><dd[^>]*>(.*?)</dd>", page, re.S)
+    assert found, page[:3000]
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", found.group(1))).split())
+
+
+def test_a_question_stops_the_permission_clock_and_the_answer_moves_the_decision_due(
+    app: Flask,
+    submit: Any,  # noqa: F811
+    licensing_staff: Any,
+    signed_in: Any,
+) -> None:
+    request, token = submit()
+    target = permission_sla_days()
+    confirmed, first_due = request.submitted_at, request.sla_due_at
+    assert confirmed is not None
+    assert first_due is not None
+    asked, answered = _on_business_day(confirmed, 5), _on_business_day(confirmed, target)
+    permissions.ask_for_info(request.id, "Which unit?", factories.staff_actor(), now=asked)
+
+    # Waiting: the clock stands at the question, 5 of 10, whatever the day.
+    waiting = db.session().get(PermissionRequest, request.id, populate_existing=True)
+    level = queries.service_level(waiting, _on_business_day(confirmed, 8), target_days=target)
+    assert (level.age_days, level.days_left, level.due_at) == (5, target - 5, None)
+    assert (level.waiting_on_requester, level.running, level.overdue) == (True, False, False)
+    with time_machine.travel(_on_business_day(confirmed, 8), tick=False):
+        staff = signed_in(app.test_client(), licensing_staff)
+        page = staff.get(f"/console/permissions/{request.id}").get_data(as_text=True)
+        assert _cell(page, "Age") == (
+            f"5 of {target} business days, stopped while waiting on the requester's answer: "
+            f"the decision is due {target - 5} business days after the answer"
+        )
+        queue = staff.get("/console/permissions/").get_data(as_text=True)
+        assert (
+            f"<td>{target - 5} business days after the answer "
+            '<span class="muted">(waiting on the requester)</span></td>'
+        ) in queue
+        api = staff.get(
+            f"/api/v1/permission-requests/{request.id}", headers=bearer(licensing_staff)
+        ).get_json()
+        assert api["service_level"] == {
+            "age_days": 5,
+            "target_days": target,
+            "due_at": None,
+            "overdue": False,
+            "waiting_on_requester": True,
+            "days_left": target - 5,
+        }
+
+    # Answered on the day the decision was first due: the office keeps its 5 days.
+    permissions.answer(token, "Unit 3, cardiology.", now=answered)
+    back = db.session().get(PermissionRequest, request.id, populate_existing=True)
+    moved = calendar.end_of_office_day(
+        calendar.add_business_days(calendar.office_date(first_due), target - 5)
+    )
+    assert back.sla_due_at == moved
+    level = queries.service_level(back, answered, target_days=target)
+    assert (level.age_days, level.due_at, level.overdue) == (5, moved, False)
+    assert (level.running, level.waiting_on_requester) == (True, False)
+    # The Finance page's queue health counts the same days (it counted the wait).
+    (health,) = [
+        queue
+        for queue in finance_queries.queue_health(
+            db.session(), answered, application_target=10, permission_target=target
+        )
+        if queue.key == "permissions"
+    ]
+    assert health.oldest_days == 5
+    later = queries.service_level(back, _on_business_day(confirmed, target + 2), target_days=target)
+    assert (later.age_days, later.overdue) == (7, False)
+    with time_machine.travel(answered + timedelta(hours=1), tick=False):
+        staff = signed_in(app.test_client(), licensing_staff)
+        page = staff.get(f"/console/permissions/{request.id}").get_data(as_text=True)
+        assert _cell(page, "Age") == (
+            f"5 of {target} business days; decision due by {calendar.deadline_text(moved)}"
+        )
+        queue = staff.get("/console/permissions/?overdue=1").get_data(as_text=True)
+        assert request.reference not in queue  # its first due date passed: not overdue
