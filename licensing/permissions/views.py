@@ -247,6 +247,10 @@ def _status_page(
         label=services.label,
         # The page speaks to the requester: "waiting for your information".
         state_in_words=state_label(state_to_requester(found.state)),
+        # Round 37: the decision's due date moves with the answer; say how long after.
+        days_after_answer=queries.service_level(
+            found, now, target_days=current_config().permission_sla_days
+        ).days_left,
         now=now,
         today=calendar.office_date(now),
         ending_notice=ENDING_NOTICE,

@@ -241,6 +241,10 @@ def test_a_question_stops_the_permission_clock_and_the_answer_moves_the_decision
             f"<td>{target - 5} business days after the answer "
             '<span class="muted">(waiting on the requester)</span></td>'
         ) in queue
+        status = app.test_client().get(f"/permissions/status/{token}").get_data(as_text=True)
+        assert f"Once you answer, we aim to decide within {target - 5} US business days." in (
+            " ".join(status.split())
+        )
         api = staff.get(
             f"/api/v1/permission-requests/{request.id}", headers=bearer(licensing_staff)
         ).get_json()
