@@ -484,11 +484,10 @@ class Told(NamedTuple):
         return [recipient._asdict() for recipient in self.recipients]
 
 
-def readers_told(organization: Organization, readers: LicensingReaders, *, of: str = "") -> Told:
+def readers_told(organization: Organization, readers: LicensingReaders) -> Told:
     """`readers` of `organization` as a step that emailed them says it: its
     administrators and members (`member`), or its billing contact standing in for
-    nobody (`billing_contact`). `of` names them otherwise than by the organization
-    ("those who do the licensing work of ...")."""
+    nobody (`billing_contact`)."""
     audience = "billing_contact" if readers.stand_in else "member"
     recipients = tuple(Recipient(email, audience, organization.id) for email in readers.to)
     addresses = ", ".join(readers.to)
@@ -498,7 +497,7 @@ def readers_told(organization: Organization, readers: LicensingReaders, *, of: s
             "(it has no administrator or member to act on it)"
         )
     else:
-        whom = f"{of or organization.legal_name} at {addresses}"
+        whom = f"{organization.legal_name} at {addresses}"
     return Told(recipients, whom, readers.stand_in)
 
 
