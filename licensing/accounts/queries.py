@@ -453,6 +453,59 @@ def licensing_readers(session: Session, organization: Organization) -> Licensing
     return LicensingReaders([organization.billing_email], stand_in=True)
 
 
+class Recipient(NamedTuple):
+    """One address a step emailed, as the API's `recipients` lists it."""
+
+    email: str
+    audience: str  # why it was written to: `member`, `billing_contact`, `requester`...
+    organization_id: int | None
+
+
+class Told(NamedTuple):
+    """Whom a step's email went to, worked out once for the email, the console's
+    message and the API's answer (round 37: the console's messages said it since
+    round 36, the API's answers did not). `whom` names them as a sentence does:
+    "Alder Health Software Inc. at a@x.example, b@x.example"."""
+
+    recipients: tuple[Recipient, ...]
+    whom: str
+    stand_in: bool = False  # the billing contact, for an organization with nobody to act
+
+    @property
+    def to(self) -> list[str]:
+        return [recipient.email for recipient in self.recipients]
+
+    @property
+    def emailed_summary(self) -> str:
+        """As the accounts steps' `emailed_summary` (a sentence's end): "emailed ..."."""
+        return f"emailed {self.whom}"
+
+    def as_dicts(self) -> list[dict[str, Any]]:
+        return [recipient._asdict() for recipient in self.recipients]
+
+
+def readers_told(organization: Organization, readers: LicensingReaders) -> Told:
+    """`readers` of `organization` as a step that emailed them says it: its
+    administrators and members (`member`), or its billing contact standing in for
+    nobody (`billing_contact`)."""
+    audience = "billing_contact" if readers.stand_in else "member"
+    recipients = tuple(Recipient(email, audience, organization.id) for email in readers.to)
+    addresses = ", ".join(readers.to)
+    if readers.stand_in:
+        whom = (
+            f"the billing contact of {organization.legal_name} at {addresses} "
+            "(it has no administrator or member to act on it)"
+        )
+    else:
+        whom = f"{organization.legal_name} at {addresses}"
+    return Told(recipients, whom, readers.stand_in)
+
+
+def organization_told(session: Session, organization: Organization) -> Told:
+    """Whom the organization's licensing news goes to (`licensing_readers`), as `Told`."""
+    return readers_told(organization, licensing_readers(session, organization))
+
+
 def licensing_recipients(session: Session, organization: Organization) -> list[str]:
     """The addresses of `licensing_readers`."""
     return licensing_readers(session, organization).to

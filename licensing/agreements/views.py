@@ -1103,17 +1103,10 @@ def add_note(application_id: int) -> Page:
 # What the console says after each step of its review form.
 def _vendor_told(application: Application) -> str:
     """Whom a step's email to the vendor went to, as the service addresses it
-    (`licensing_readers`): "We emailed Birchway Billing Inc. at a@x.example". Round
-    36: the messages after a decision said what was done and not whom it told."""
-    organization = application.organization
-    readers = account_queries.licensing_readers(db.session(), organization)
-    addresses = ", ".join(readers.to)
-    if readers.stand_in:
-        return (
-            f"We emailed the billing contact of {organization.legal_name} at {addresses} "
-            "(it has no administrator or member to act on it)"
-        )
-    return f"We emailed {organization.legal_name} at {addresses}"
+    (`services.vendor_told`, which the API's `recipients` reads too): "We emailed
+    Birchway Billing Inc. at a@x.example". Round 36: the messages after a decision
+    said what was done and not whom it told."""
+    return f"We emailed {services.vendor_told(db.session(), application).whom}"
 
 
 def _returned(application: Application) -> str:

@@ -162,9 +162,10 @@ OrganizationSchema = ApiSchema.from_dict(
 )
 
 
-def _whom_emailed(recipients: str, summary: str) -> dict[str, ma.fields.Field[Any]]:
-    """The two fields an answer says whom its step emailed with (rounds 33-34):
-    `recipients`, one entry per address, and `emailed_summary`, the page's words."""
+def whom_emailed(recipients: str, summary: str) -> dict[str, ma.fields.Field[Any]]:
+    """The two fields an answer says whom its step emailed with (rounds 33-34; the
+    application and permission decisions' too, round 37): `recipients`, one entry per
+    address, and `emailed_summary`, the page's words."""
     return {
         "recipients": ma.fields.List(
             ma.fields.Nested(lambda: MoveRecipientSchema()), metadata={"description": recipients}
@@ -174,7 +175,7 @@ def _whom_emailed(recipients: str, summary: str) -> dict[str, ma.fields.Field[An
 
 
 OrganizationSavedSchema = OrganizationSchema.from_dict(
-    _whom_emailed(
+    whom_emailed(
         "Every address the change emailed, one each: the old and the new billing contact "
         "(`audience` `billing_contact`) when `billing_email` changed; empty otherwise "
         "(round 33).",
@@ -186,7 +187,7 @@ OrganizationSavedSchema = OrganizationSchema.from_dict(
 )
 
 StandingChangedSchema = OrganizationSchema.from_dict(
-    _whom_emailed(
+    whom_emailed(
         "Every address the change emailed, one each (round 34): its active users with a "
         "confirmed address (`audience` `member`) and its billing contact (`audience` "
         "`billing_contact`), each told what they can do.",
@@ -214,7 +215,7 @@ TwoStepRequiredSchema = OrganizationSchema.from_dict(
                 "up first. Null otherwise."
             },
         ),
-        **_whom_emailed(
+        **whom_emailed(
             "Every member emailed that two-step sign-in is required, one each (`audience` "
             "`member`); empty when it emailed nobody, and `emailed_summary` says why "
             "(round 33).",
@@ -282,7 +283,7 @@ class UserSchema(ApiSchema):
 
 
 UserChangedSchema = UserSchema.from_dict(
-    _whom_emailed(
+    whom_emailed(
         "Every address the change emailed, one entry: the person (`audience` `person`) "
         "when their access was removed or restored (`is_active`) or their `role` changed; "
         "empty otherwise (staff accounts, staff `roles`, nothing changed) (round 34).",
@@ -433,21 +434,27 @@ class MoveRecipientSchema(ApiSchema):
     email = ma.fields.String()
     audience = ma.fields.String(
         metadata={
-            "enum": ["person", "left", "joined", "member", "billing_contact"],
+            "enum": ["person", "left", "joined", "member", "billing_contact", "requester"],
             "description": "`person`: the person the step is about (moved, their browsers "
             "forgotten, signed out, their access removed, their role changed); `left`, "
             "`joined`: an active administrator of the organization a person moved left or "
             "joined; `member`: a member of the organization the step is about (two-step "
             "sign-in required, its standing changed); `billing_contact`: the old or the new "
             "billing address of an organization whose billing email changed, or its "
-            "billing contact told of a change of standing.",
+            "billing contact told of a change of standing; round 37: `member` also an "
+            "administrator or member of the organization an application (or a permission "
+            "request made from one) is of, told of its decision, and `billing_contact` "
+            "its billing contact when it has none; `requester`: the person who asked for "
+            "a permission.",
         }
     )
     organization_id = ma.fields.Integer(
+        allow_none=True,
         metadata={
             "description": "The organization the administrator acts for; for the person, "
-            "the one they act for (a moved person: the one joined); null for staff."
-        }
+            "the one they act for (a moved person: the one joined); null for staff, and "
+            "for the requester of a permission asked for on the public form."
+        },
     )
 
 
@@ -727,7 +734,7 @@ class _Saved:
     StandingChangedSchema,
     conflict="Not allowed from the current standing; lists allowed_actions",
 )
-def change_standing(data: dict[str, Any], organization_id: int) -> _Told:
+def change_standing(data: dict[str, Any], organization_id: int) -> Emailed:
     """Change the organization's standing (staff); audited and emailed to its members
     and billing contact: `recipients` and `emailed_summary` say whom.
 
@@ -752,21 +759,21 @@ def change_standing(data: dict[str, Any], organization_id: int) -> _Told:
         }
         for email in emailed
     ]
-    return _Told(organization, recipients, services.standing_emailed_summary(emailed))
+    return Emailed(organization, recipients, services.standing_emailed_summary(emailed))
 
 
-class _Told:
-    """The organization as its schema reads it, and whom its change emailed."""
+class Emailed:
+    """A record as its schema reads it, and whom its step emailed (`whom_emailed`'s
+    fields): an organization whose standing changed, an application or permission
+    request decided (round 37)."""
 
-    def __init__(
-        self, organization: Organization, recipients: list[dict[str, Any]], summary: str
-    ) -> None:
-        self._organization = organization
+    def __init__(self, record: Any, recipients: list[dict[str, Any]], summary: str) -> None:
+        self._record = record
         self.recipients = recipients
         self.emailed_summary = summary
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self._organization, name)
+        return getattr(self._record, name)
 
 
 @blp.route("/organizations/<int:organization_id>/two-step", methods=["POST"])

@@ -35,6 +35,7 @@ from licensing.agreements.models import (
 )
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import APPLICATION
+from licensing.api.accounts import Emailed, whom_emailed
 from licensing.api.base import Blueprint, Created, never_answers, refuse_staff_filter
 from licensing.api.fields import (
     ApiSchema,
@@ -313,6 +314,27 @@ class ApplicationSchema(ApiSchema):
         return found.id if found else None
 
 
+# The office's decisions answer whom they emailed, as the console's messages say it
+# (round 37; `services.vendor_told` addresses the email and words both).
+ApplicationToldSchema = ApplicationSchema.from_dict(
+    whom_emailed(
+        "Every address the decision's email went to, one each: the organization's "
+        "active administrators and members with a confirmed address (`audience` "
+        "`member`), else its billing contact (`billing_contact`), as the email is "
+        "addressed (round 37).",
+        "Whom it emailed as a sentence's end, the console's words: \"emailed Alder "
+        'Health Software Inc. at a@example.com, b@example.com".',
+    ),
+    name="ApplicationToldSchema",
+)
+
+
+def _told(application: Application) -> Emailed:
+    """The application as its schema reads it, and whom the step's email went to."""
+    told = services.vendor_told(db.session(), application)
+    return Emailed(application, told.as_dicts(), told.emailed_summary)
+
+
 class ApplicationQuerySchema(ApiSchema):
     state = ma.fields.List(vocabulary(APPLICATION.states))
     assignee = ma.fields.String(
@@ -500,66 +522,76 @@ def assign_application(data: dict[str, Any], application_id: int) -> Application
     return services.assign(application_id, data["assignee_id"], current_actor())
 
 
-def _staff_step(action: str) -> Any:
-    def step(data: dict[str, Any], application_id: int) -> Application:
-        return services.review(
+def _staff_step(action: str, *, tells_vendor: bool) -> Any:
+    def step(data: dict[str, Any], application_id: int) -> Application | Emailed:
+        application = services.review(
             application_id,
             action,
             current_actor(),
             policy=IssuingPolicy.from_config(current_config()),
             reason=data.get("reason"),
         )
+        return _told(application) if tells_vendor else application
 
     return step
 
 
-for _path, _action, _schema, _doc in (
+# Each step: its path, action, body, whether it emails the vendor (then it answers
+# `recipients` and `emailed_summary`, round 37) and its summary.
+_TELLS = " The vendor is emailed: `recipients` says whom."
+for _path, _action, _schema, _tells, _doc in (
     (
         "review",
         "start_review",
         ApplicationOptionalReasonSchema,
+        False,
         "Start reviewing a submitted application.",
     ),
     (
         "return",
         "return",
         ApplicationReasonSchema,
+        True,
         "Return it to the vendor for information (5 US business days to resubmit).",
     ),
     (
         "escalate",
         "escalate",
         ApplicationReasonSchema,
+        False,
         "Escalate to a second reviewer, who then decides.",
     ),
     (
         "reject",
         "reject",
         ApplicationReasonSchema,
+        True,
         "Reject with a reason (reconsideration possible for 14 days).",
     ),
     (
         "reconsideration/grant",
         "grant_reconsideration",
         ApplicationOptionalReasonSchema,
+        True,
         "Grant reconsideration: back to review.",
     ),
     (
         "reconsideration/deny",
         "deny_reconsideration",
         ApplicationReasonSchema,
+        True,
         "Deny reconsideration: the rejection is final.",
     ),
 ):
-    _view = _staff_step(_action)
+    _view = _staff_step(_action, tells_vendor=_tells)
     _view.__name__ = f"{_action}_application"
-    _view.__doc__ = _doc
+    _view.__doc__ = _doc + (_TELLS if _tells else "")
     blp.route(f"/applications/<int:application_id>/{_path}", methods=["POST"])(
         access.staff("licensing")(
             blp.arguments(_schema)(
                 blp.response(
                     200,
-                    ApplicationSchema,
+                    ApplicationToldSchema if _tells else ApplicationSchema,
                     conflict="Not allowed in this state; lists allowed_actions",
                 )(_view)
             )
@@ -570,24 +602,28 @@ for _path, _action, _schema, _doc in (
 @blp.route("/applications/<int:application_id>/approve", methods=["POST"])
 @access.staff("licensing")
 @blp.arguments(ApplicationApproveSchema)
-@blp.response(200, ApplicationSchema, conflict="Not allowed in this state; lists allowed_actions")
-def approve_application(data: dict[str, Any], application_id: int) -> Application:
+@blp.response(
+    200, ApplicationToldSchema, conflict="Not allowed in this state; lists allowed_actions"
+)
+def approve_application(data: dict[str, Any], application_id: int) -> Emailed:
     """Approve as quoted (empty body), or with changed amounts (`lines`) or term, each
     with a reason: a new quote version is stored, the submitted one kept, and the
-    agreement is issued."""
+    agreement is issued; the vendor is emailed to accept it (`recipients`)."""
     changes = services.Modifications(
         lines=[services.LineChange(c["line"], c["amount"], c["reason"]) for c in data["lines"]],
         term_start=data.get("term_start"),
         term_end=data.get("term_end"),
         term_reason=data.get("term_reason"),
     )
-    return services.review(
-        application_id,
-        "approve",
-        current_actor(),
-        policy=IssuingPolicy.from_config(current_config()),
-        reason=data.get("note"),
-        modifications=changes,
+    return _told(
+        services.review(
+            application_id,
+            "approve",
+            current_actor(),
+            policy=IssuingPolicy.from_config(current_config()),
+            reason=data.get("note"),
+            modifications=changes,
+        )
     )
 
 

@@ -19,6 +19,7 @@ from werkzeug.wrappers import Response
 from licensing import access, db
 from licensing.accounts.auth import auth_rate_limit
 from licensing.actors import current_actor
+from licensing.api.accounts import Emailed, whom_emailed
 from licensing.api.base import Blueprint, Created, never_answers, refuse_staff_filter
 from licensing.api.fields import (
     STRINGS,
@@ -137,21 +138,42 @@ class PermissionLetterSchema(ApiSchema):
     sha256 = ma.fields.String()
 
 
+_AGE = (
+    "The office's US business days since submission (or the request for a "
+    "reconsideration), not counting those it waited on the requester's answers (round 37)"
+)
+_DUE = (
+    "When the decision is due; moved later by the business days each answered question "
+    "waited; null while a question waits for its answer (round 37)"
+)
+_WAITING = (
+    "A question waits for the requester's answer: the clock stands still, and the "
+    "decision is due `days_left` business days after the answer (round 37)"
+)
+_DAYS_LEFT = (
+    "The office's business days left: the target less the age (after the answer, while waiting)"
+)
+
+
 class PermissionServiceLevelSchema(ApiSchema):
-    age_days = ma.fields.Integer(metadata={"description": "US business days since submission"})
+    age_days = ma.fields.Integer(metadata={"description": _AGE})
     target_days = ma.fields.Integer()
     due_at = ma.fields.DateTime(allow_none=True)
     overdue = ma.fields.Boolean()
+    waiting_on_requester = ma.fields.Boolean()
+    days_left = ma.fields.Integer()
 
 
 # The service level as `PermissionRequestSchema._level` writes it.
 SERVICE_LEVEL = {
     "type": "object",
     "properties": {
-        "age_days": {"type": "integer", "description": "US business days since submission"},
+        "age_days": {"type": "integer", "description": _AGE},
         "target_days": {"type": "integer"},
-        "due_at": {"type": "string", "format": "date-time", "nullable": True},
+        "due_at": {"type": "string", "format": "date-time", "nullable": True, "description": _DUE},
         "overdue": {"type": "boolean"},
+        "waiting_on_requester": {"type": "boolean", "description": _WAITING},
+        "days_left": {"type": "integer", "description": _DAYS_LEFT},
     },
 }
 
@@ -234,6 +256,25 @@ class PermissionRequestSchema(PermissionStatusSchema):
             )
         )
         return level
+
+
+# A staff step answers whom it emailed, as the console's message says it (round 37;
+# `services.requester_told` addresses the email and words both).
+PermissionRequestToldSchema = PermissionRequestSchema.from_dict(
+    whom_emailed(
+        "Every address the step's email went to, one each: the requester (`audience` "
+        "`requester`), or, for a request made from an application whose requester no "
+        "longer does the organization's licensing work, its administrators and members "
+        "(`member`; its billing contact, `billing_contact`, when it has none), as the "
+        "email is addressed; empty for `start_review`, which emails nobody (round 37).",
+        "Whom it emailed as a sentence's end, the console's words: \"emailed Lena "
+        'Ortiz at lena@example.edu", or "emailed nobody: starting a review tells no one".',
+    ),
+    name="PermissionRequestToldSchema",
+)
+
+# `start_review` tells nobody; the other steps email as `tell_requester` addresses.
+STARTED_SUMMARY = "emailed nobody: starting a review tells no one"
 
 
 class PermissionQueueQuerySchema(ApiSchema):
@@ -480,20 +521,24 @@ def get_letter(request_id: int, letter_id: int) -> Response:
 @access.staff("licensing")
 @blp.arguments(PermissionActionSchema)
 @blp.response(
-    200, PermissionRequestSchema, conflict="Not allowed in the current state; lists allowed_actions"
+    200,
+    PermissionRequestToldSchema,
+    conflict="Not allowed in the current state; lists allowed_actions",
 )
-def act(data: dict[str, Any], request_id: int) -> PermissionRequest:
+def act(data: dict[str, Any], request_id: int) -> Emailed:
     """Take a staff step: `start_review`, `ask_for_info` (with `message`),
     `approve` (with `conditions`, optional `permitted_use` and validity dates)
-    or `deny` (with `reason`). Decisions issue the letter."""
-    queries.get_request(db.session(), request_id)
+    or `deny` (with `reason`). Decisions issue the letter. A question and a
+    decision email the requester: `recipients` says whom (round 37)."""
+    session = db.session()
+    queries.get_request(session, request_id)
     action, actor = data["action"], current_actor()
     if action == "start_review":
-        return services.start_review(request_id, actor)
+        return Emailed(services.start_review(request_id, actor), [], STARTED_SUMMARY)
     if action == "ask_for_info":
-        return services.ask_for_info(request_id, data.get("message", ""), actor)
-    if action == "approve":
-        return services.approve(
+        request = services.ask_for_info(request_id, data.get("message", ""), actor)
+    elif action == "approve":
+        request = services.approve(
             request_id,
             actor,
             conditions=data.get("conditions") or [],
@@ -501,7 +546,10 @@ def act(data: dict[str, Any], request_id: int) -> PermissionRequest:
             valid_from=data.get("valid_from"),
             valid_until=data.get("valid_until"),
         )
-    return services.deny(request_id, data.get("reason", ""), actor)
+    else:
+        request = services.deny(request_id, data.get("reason", ""), actor)
+    told = services.requester_told(session, request).told
+    return Emailed(request, told.as_dicts(), told.emailed_summary)
 
 
 @blp.route(

@@ -62,6 +62,7 @@ from licensing.billing.queries import (
 )
 from licensing.billing.states import AGREEMENT, DRAFT, ROYALTY_REPORT, SUCCEEDED, VOID
 from licensing.finance.classification import AXES, RevenueLine, classify
+from licensing.permissions import queries as permission_queries
 from licensing.permissions.models import PermissionRequest
 from licensing.permissions.states import WITH_STAFF
 
@@ -752,13 +753,18 @@ def health(key: str, title: str, target: int, ages: Sequence[tuple[int, bool]]) 
     return _health(key, title, target, ages)
 
 
+# What a permission request's service level is counted from (`Timed`).
+_TIMED = ("state", "submitted_at", "decided_at", "closed_at", "sla_due_at", "answer_due_at")
+
+
 def queue_health(
     session: Session, now: datetime, *, application_target: int, permission_target: int
 ) -> list[QueueHealth]:
     """Items waiting on licensing staff, by age in US business days against each
     queue's service level: applications from submission (the target is
     APPLICATION_REVIEW_SLA_DAYS), permission requests by their own deadline
-    (`sla_due_at`, PERMISSION_SLA_DAYS, which pauses while waiting on the requester)."""
+    (`sla_due_at`, PERMISSION_SLA_DAYS, which stands still while waiting on the
+    requester: `permissions.queries.service_level`)."""
     today = calendar.office_date(now)
     application_ages = []
     for submitted_at, created_at in session.execute(
@@ -771,17 +777,15 @@ def queue_health(
         )
         application_ages.append((age, age > application_target))
     permission_ages = []
-    for submitted_at, due_at in session.execute(
-        select(PermissionRequest.submitted_at, PermissionRequest.sla_due_at).where(
+    for request in session.execute(
+        select(*(getattr(PermissionRequest, name) for name in _TIMED)).where(
             PermissionRequest.state.in_(WITH_STAFF)
         )
     ):
-        age = (
-            calendar.business_days_between(calendar.office_date(submitted_at), today)
-            if submitted_at
-            else 0
-        )
-        permission_ages.append((age, due_at is not None and due_at < now))
+        # The office's days, as the queue counts them: not those waited on the
+        # requester's answers (round 37).
+        level = permission_queries.service_level(request, now, target_days=permission_target)
+        permission_ages.append((level.age_days, level.overdue))
     return [
         _health(
             "applications",

@@ -23,7 +23,7 @@ from licensing.errors import NotFound
 from licensing.limits import record_id
 
 from .models import PermissionLetter, PermissionRequest
-from .states import APPROVED, OPEN_STATES, STATES, WITH_STAFF
+from .states import ANSWER_BUSINESS_DAYS, APPROVED, OPEN_STATES, STATES, WITH_STAFF
 
 UNASSIGNED = "none"
 MINE = "me"
@@ -81,6 +81,7 @@ class QueueRequest(NamedTuple):
     decided_at: datetime | None
     closed_at: datetime | None
     sla_due_at: datetime | None
+    answer_due_at: datetime | None  # a question waiting for its answer
     valid_until: date | None  # a grant's last day
     assignee: str | None  # the assignee's listed name (last: from the joined user)
 
@@ -222,13 +223,20 @@ def licensing_staff(session: Session) -> list[User]:
 
 @dataclass(frozen=True)
 class ServiceLevel:
-    """A request's age against the target, in US business days."""
+    """A request's age against the target, in US business days: the office's days,
+    so not those it waited on the requester's answer (round 37)."""
 
     age_days: int
     target_days: int
-    due_at: datetime | None
+    due_at: datetime | None  # None while waiting on the requester: it moves with the answer
     overdue: bool
     running: bool  # False while waiting on the requester, or once closed
+    waiting_on_requester: bool = False  # a question unanswered: the clock stopped at it
+
+    @property
+    def days_left(self) -> int:
+        """Business days the office has left (after the answer, while waiting)."""
+        return self.target_days - self.age_days
 
 
 class Timed(Protocol):
@@ -244,16 +252,47 @@ class Timed(Protocol):
     def closed_at(self) -> datetime | None: ...
     @property
     def sla_due_at(self) -> datetime | None: ...
+    @property
+    def answer_due_at(self) -> datetime | None: ...
+
+
+def _ahead(start: date, end: date) -> int:
+    """Business days from `start` forward to `end`; negative when `end` is earlier."""
+    return calendar.business_days_between(start, end) - calendar.business_days_between(end, start)
 
 
 def service_level(request: Timed, now: datetime, *, target_days: int) -> ServiceLevel:
-    """The request's service level against `target_days` (PERMISSION_SLA_DAYS)."""
+    """The request's service level against `target_days` (PERMISSION_SLA_DAYS).
+
+    Counted from its due date (`sla_due_at`: `target_days` business days after it
+    entered the queue, or after the request for a reconsideration, moved later by
+    the days each answered question waited: `review.answer`), so the age is the
+    office's days: the target less the business days left before the due date.
+    While a question waits for its answer (`answer_due_at`), the clock stands where
+    the question stopped it, `ANSWER_BUSINESS_DAYS` before the answer's due date."""
     if request.submitted_at is None:
         return ServiceLevel(0, target_days, None, False, False)
+    if request.sla_due_at is None:  # not before round 37's data: never without one
+        end = request.decided_at or request.closed_at or now
+        age = calendar.business_days_between(
+            calendar.office_date(request.submitted_at), calendar.office_date(end)
+        )
+        return ServiceLevel(age, target_days, None, False, False)
+    due_day = calendar.office_date(request.sla_due_at)
+    if request.answer_due_at is not None and request.decided_at is None:
+        asked = _ahead(calendar.office_date(request.answer_due_at), due_day) + ANSWER_BUSINESS_DAYS
+        return ServiceLevel(target_days - asked, target_days, None, False, False, True)
     end = request.decided_at or request.closed_at or now
-    age = calendar.business_days_between(
-        calendar.office_date(request.submitted_at), calendar.office_date(end)
-    )
+    age = target_days - _ahead(calendar.office_date(end), due_day)
     running = request.state in WITH_STAFF
-    overdue = running and request.sla_due_at is not None and request.sla_due_at < now
+    overdue = running and request.sla_due_at < now
     return ServiceLevel(age, target_days, request.sla_due_at, overdue, running)
+
+
+def after_the_answer(level: ServiceLevel) -> str:
+    """When the decision is due while a question waits: "5 business days after the
+    answer" ("at once after the answer" when its days had run out when asked)."""
+    if level.days_left <= 0:
+        return "at once after the answer (its days had run out when asked)"
+    days = "1 business day" if level.days_left == 1 else f"{level.days_left} business days"
+    return f"{days} after the answer"

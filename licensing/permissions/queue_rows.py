@@ -17,7 +17,7 @@ from typing import NamedTuple
 from licensing.web.filters import office_day
 from licensing.web.rows import NO_VALUE, escaped, state_label
 
-from .queries import QueueRequest, service_level
+from .queries import QueueRequest, ServiceLevel, after_the_answer, service_level
 from .services import label
 from .states import APPROVED, NEEDS_INFO
 
@@ -49,14 +49,18 @@ def _purpose(value: str) -> str:
     return escaped(label(value))
 
 
-def _deadline(request: QueueRequest, due_at: datetime | None) -> str:
-    """The day the decision is due; once decided (or withdrawn, expired), the day it
-    was, so a closed row does not read as still due."""
+def _deadline(request: QueueRequest, level: ServiceLevel) -> str:
+    """The day the decision is due; while a question waits, how long after the
+    answer (round 37: the day stood still, as if the wait were the office's); once
+    decided (or withdrawn, expired), the day it was, so a closed row does not read as
+    still due."""
     if request.decided_at is not None:
         return escaped(f"decided {office_day(request.decided_at)}")
     if request.closed_at is not None:
         return escaped(f"closed {office_day(request.closed_at)}")
-    return escaped(office_day(due_at))
+    if level.waiting_on_requester:
+        return escaped(after_the_answer(level))
+    return escaped(office_day(level.due_at))
 
 
 def queue_rows(
@@ -88,8 +92,8 @@ def queue_rows(
                 escaped(request.assignee or NO_VALUE),
                 level.age_days,
                 level.target_days,
-                _deadline(request, level.due_at),
-                not level.running and request.state == NEEDS_INFO,
+                _deadline(request, level),
+                level.waiting_on_requester and request.state == NEEDS_INFO,
                 escaped(
                     request.valid_until.isoformat()
                     if request.state == APPROVED and request.valid_until is not None

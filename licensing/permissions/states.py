@@ -44,6 +44,9 @@ OPEN_STATES = (SUBMITTED, IN_REVIEW, NEEDS_INFO, RECONSIDERATION)
 # Waiting on the licensing office (the service-level clock runs).
 WITH_STAFF = (SUBMITTED, IN_REVIEW, RECONSIDERATION)
 DECIDED = (APPROVED, DENIED)
+# The requester answers a question within this many US business days, else it expires;
+# the service level's clock stands still meanwhile (`queries.service_level`).
+ANSWER_BUSINESS_DAYS = 5
 
 PERMISSION_REQUEST = StateMachine.from_actions(
     "permission request",

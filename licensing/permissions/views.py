@@ -247,6 +247,10 @@ def _status_page(
         label=services.label,
         # The page speaks to the requester: "waiting for your information".
         state_in_words=state_label(state_to_requester(found.state)),
+        # Round 37: the decision's due date moves with the answer; say how long after.
+        days_after_answer=queries.service_level(
+            found, now, target_days=current_config().permission_sla_days
+        ).days_left,
         now=now,
         today=calendar.office_date(now),
         ending_notice=ENDING_NOTICE,
@@ -606,11 +610,13 @@ def _detail_page(
         "assign_form": assign_form,
         **form_overrides,
     }
+    level = queries.service_level(found, now, target_days=current_config().permission_sla_days)
     return render_template(
         "permissions/console_detail.html",
         request_=found,
         news_to=services.colleagues_instead(session, found),
-        level=queries.service_level(found, now, target_days=current_config().permission_sla_days),
+        level=level,
+        after_the_answer=queries.after_the_answer(level),
         allowed=allowed,
         allowed_sentence=staff_steps_sentence(allowed),
         open_states=OPEN_STATES,
@@ -631,19 +637,13 @@ def detail(request_id: int) -> Page:
 
 
 def _requester_told(request_id: int) -> str:
-    """Whom a decision's or question's email went to, as `tell_requester` addresses it:
-    "We emailed Lena Ortiz at lena@...". Round 36: the message said "the requester
-    notified", and staff could not tell whether a colleague was told instead."""
+    """Whom a decision's or question's email went to, as `tell_requester` addresses it
+    (`services.requester_told`, which the API's `recipients` reads too): "We emailed
+    Lena Ortiz at lena@...". Round 36: the message said "the requester notified", and
+    staff could not tell whether a colleague was told instead."""
     session = db.session()
     found = queries.get_request(session, request_id)
-    colleagues = services.colleagues_instead(session, found)
-    if colleagues is None:
-        return f"We emailed {found.requester_shown_name} at {found.requester_address}"
-    organization = found.organization.legal_name if found.organization else "the organization"
-    return (
-        f"We emailed those who do the licensing work of {organization} at "
-        f"{', '.join(colleagues.to)} (the requester no longer does it)"
-    )
+    return f"We emailed {services.requester_told(session, found).told.whom}"
 
 
 def _staff_step(

@@ -35,6 +35,7 @@ from licensing.agreements.services._common import (
     RECONSIDERATION_DAYS,
     RESUBMIT_BUSINESS_DAYS,
     _next_number,
+    vendor_told,
 )
 from licensing.agreements.services.acceptance import (
     AcceptanceInput,
@@ -108,5 +109,6 @@ __all__ = [
     "submit",
     "terminate",
     "update_draft",
+    "vendor_told",
     "withdraw",
 ]

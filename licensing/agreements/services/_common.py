@@ -223,6 +223,13 @@ def _news(
     return {kind: record, "headline": subject, "message": message, "link": link, **extra}
 
 
+def vendor_told(session: Session, record: Application | Agreement) -> account_queries.Told:
+    """Whom the vendor's emails about `record` go to (`licensing_readers`): the
+    email's addresses, the console's "We emailed ..." and the API's `recipients`
+    (round 37), worked out here alone."""
+    return account_queries.organization_told(session, record.organization)
+
+
 def _tell_vendor(
     session: Session, record: Application | Agreement, subject: str, message: str, **extra: Any
 ) -> None:
@@ -233,7 +240,7 @@ def _tell_vendor(
         template, page = "application_update", links().application
     else:
         template, page = "agreement_update", links().agreement
-    readers = account_queries.licensing_readers(session, record.organization)
+    readers = vendor_told(session, record)
     mail.enqueue(
         session,
         to=readers.to,

@@ -13,8 +13,8 @@ cases that depend on the time take `now`, so tests control the clock.
 """
 
 from ..commands import PermissionRequestInput
+from ..states import ANSWER_BUSINESS_DAYS
 from ._common import (
-    ANSWER_BUSINESS_DAYS,
     CONFIRM_LINK_VALIDITY,
     LABELS,
     NOT_VALID_MESSAGE,
@@ -22,8 +22,10 @@ from ._common import (
     STATUS_LINK_AFTER_CLOSING,
     LinkExpired,
     LinkNotValid,
+    RequesterTold,
     colleagues_instead,
     label,
+    requester_told,
     status_token,
     status_url,
 )
@@ -73,6 +75,7 @@ __all__ = [
     "LinkNotValid",
     "PermissionRequestInput",
     "QueueMetrics",
+    "RequesterTold",
     "add_note",
     "answer",
     "approve",
@@ -90,6 +93,7 @@ __all__ = [
     "release_reviewer",
     "request_for_link",
     "request_reconsideration",
+    "requester_told",
     "start_review",
     "status_token",
     "status_url",

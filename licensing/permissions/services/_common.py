@@ -7,7 +7,7 @@ import hashlib
 import hmac
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -30,7 +30,6 @@ from ..states import APPROVED, PERMISSION_REQUEST
 CONFIRM_LINK_VALIDITY = timedelta(hours=48)
 # After a request is closed its status link keeps working this long (to fetch the letter).
 STATUS_LINK_AFTER_CLOSING = timedelta(days=365)
-ANSWER_BUSINESS_DAYS = 5
 RECONSIDERATION_DAYS = 14
 
 LABELS = {
@@ -293,30 +292,68 @@ def tell_requester(
     """Email the requester about their request with its status link; or, for one made
     from an application whose requester no longer does the organization's licensing
     work, those who do (`colleagues_instead`), with the request's portal page."""
-    colleagues = colleagues_instead(session, request)
-    if colleagues is None:
-        to: str | list[str] = request.requester_address
+    told = requester_told(session, request)
+    to_requester = not told.instead
+    if to_requester:
         url, secrets = status_url(request), [status_token(request)]
     else:
         # The status link is the requester's secret; the portal page, signed in,
         # shows the request to its organization's licensing workers and links it.
-        to, url, secrets = colleagues.to, links().permission_request(request.id), []
+        url, secrets = links().permission_request(request.id), []
     mail.enqueue(
         session,
-        to=to,
+        to=told.to,
         subject=f"{subject} ({request.reference})",
         template=template,
         context={
             "request": request,
             "status_url": url,
             "label": label,
-            "to_requester": colleagues is None,
-            "stand_in": colleagues is not None and colleagues.stand_in,
+            "to_requester": to_requester,
+            "stand_in": told.stand_in,
             **context,
         },
         secrets=secrets,
         attachments=attachments,
     )
+
+
+class RequesterTold(NamedTuple):
+    """Whom a request's emails go to (`Told`), and whether instead of its requester."""
+
+    told: account_queries.Told
+    instead: bool
+
+    @property
+    def to(self) -> list[str]:
+        return self.told.to
+
+    @property
+    def stand_in(self) -> bool:
+        return self.told.stand_in
+
+
+def requester_told(session: Session, request: PermissionRequest) -> RequesterTold:
+    """Whom a request's email goes to, as `tell_requester` addresses it: the
+    requester (`audience` `requester`), or those who do the organization's licensing
+    work instead (`colleagues_instead`). The email, the console's "We emailed ..."
+    and the API's `recipients` read it (round 37: round 36 worked it out again on
+    the page)."""
+    colleagues = colleagues_instead(session, request)
+    if colleagues is None:
+        address = request.requester_address
+        recipient = account_queries.Recipient(address, "requester", request.organization_id)
+        whom = f"{request.requester_shown_name} at {address}"
+        return RequesterTold(account_queries.Told((recipient,), whom), instead=False)
+    organization = session.get(Organization, request.organization_id)
+    assert organization is not None  # colleagues_instead found it
+    told = account_queries.readers_told(organization, colleagues)
+    if not colleagues.stand_in:
+        told = told._replace(
+            whom=f"those who do the licensing work of {organization.legal_name} at "
+            f"{', '.join(colleagues.to)} (the requester no longer does it)"
+        )
+    return RequesterTold(told, instead=True)
 
 
 def colleagues_instead(

@@ -18,9 +18,8 @@ from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
 
 from ..models import PermissionRequest
-from ..states import APPROVED, DENIED, NEEDS_INFO, UNCONFIRMED
+from ..states import ANSWER_BUSINESS_DAYS, APPROVED, DENIED, NEEDS_INFO, UNCONFIRMED
 from ._common import (
-    ANSWER_BUSINESS_DAYS,
     RECONSIDERATION_DAYS,
     audit_request,
     close,

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from licensing import calendar, db
@@ -18,9 +18,8 @@ from licensing.errors import InvalidInput
 from licensing.signals import WithdrawnReviewer
 
 from ..models import PermissionMessage, PermissionRequest
-from ..states import OPEN_STATES, PERMISSION_REQUEST
+from ..states import ANSWER_BUSINESS_DAYS, NEEDS_INFO, OPEN_STATES, PERMISSION_REQUEST
 from ._common import (
-    ANSWER_BUSINESS_DAYS,
     add_requester_message,
     add_staff_message,
     audit_request,
@@ -164,10 +163,34 @@ def answer(raw: str, body: str, *, now: datetime | None = None) -> PermissionReq
     with db.transaction() as session:
         request = by_status_token(session, raw, moment, lock=True)
         before = request.snapshot()
+        if request.state == NEEDS_INFO:  # else the machine refuses the step below
+            _give_back_the_wait(session, request, moment)
         request.answer_due_at = None
         step(session, request, "answer", requester(request), since=before, at=moment, note=text)
         add_requester_message(session, request, text, moment)
         return request
+
+
+def _give_back_the_wait(session: Session, request: PermissionRequest, answered: datetime) -> None:
+    """The service level stood still while the question waited (round 37): the
+    decision's due date moves later by the business days from the question's office
+    day to the answer's, so the office has after the answer the days it had left
+    when it asked. The question's moment is its message's (stored, no new column)."""
+    asked = session.scalar(
+        select(func.max(PermissionMessage.created_at)).where(
+            PermissionMessage.request_id == request.id,
+            PermissionMessage.author == "staff",
+            PermissionMessage.internal.is_(False),
+        )
+    )
+    if asked is None or request.sla_due_at is None:
+        return
+    waited = calendar.business_days_between(
+        calendar.office_date(asked), calendar.office_date(answered)
+    )
+    request.sla_due_at = calendar.end_of_office_day(
+        calendar.add_business_days(calendar.office_date(request.sla_due_at), waited)
+    )
 
 
 @PERMISSION_REQUEST.on("answer")
