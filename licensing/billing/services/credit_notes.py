@@ -102,7 +102,7 @@ def credit_invoice(
     _settle_if_cleared(session, invoice, actor=actor, now=now, note=f"credit note {credit.number}")
     generation = links.current_generation(invoice)  # once, for all three links
     subject = f"Credit note {credit.number} for invoice {invoice.number}"
-    told = {
+    told: dict[str, Any] = {
         "credit": credit,
         "amount": in_words(amount, invoice.currency),
         "refund_due": in_words(credit.refund_due, invoice.currency),
