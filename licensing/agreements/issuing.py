@@ -317,6 +317,7 @@ def build_document(
                 ),
                 amount=line.amount,
                 rule=line.rule,
+                rule_description=rule.description.strip() if rule is not None else "",
                 modification_note=notes.get(line.use_index, ""),
             )
         )

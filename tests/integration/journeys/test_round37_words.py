@@ -3,16 +3,23 @@ read where its person reads it: a page, an email, a PDF."""
 
 from __future__ import annotations
 
+import html
 import json
 from collections.abc import Callable
+from datetime import date
 from typing import Any
+from urllib.parse import urlencode
 
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import services as agreements
 from licensing.billing.models import CreditNote
 from licensing.mail.models import OutboxMessage
+from tests.integration.agreements.conftest import SMALL_USE
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     SOFTWARE,
@@ -20,6 +27,9 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     file_report,
     lowered_by_amendment,
 )
+from tests.support.agreements import agreement_of
+from tests.support.documents import pdf_text
+from tests.support.settings import issuing
 
 SignIn = Callable[..., FlaskClient]
 
@@ -66,3 +76,92 @@ def test_the_credit_note_an_amendment_makes_is_emailed_to_its_filer_too(
     # The signed links are the billing contact's, never the member's.
     assert "The credit note as PDF:" not in filer
     assert emails[vendor.email].subject == emails[organization.billing_email].subject
+
+
+def _issued_for_january(vendor: Any) -> Any:
+    """SMALL_USE (10 end users of a SaaS product, under the 1,000.00 minimum) applied
+    for over January 2027 alone and approved at submission: the issued agreement."""
+    principal = accounts.principal_for(vendor)
+    application = agreements.create_draft(
+        Actor.of(principal),
+        agreements.ApplicationDraft.from_fields(
+            {"term_start": date(2027, 1, 1), "term_end": date(2027, 1, 31), "uses": (SMALL_USE,)}
+        ),
+    )
+    agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True)
+    agreement = agreement_of(application)
+    assert agreement.state == "issued"
+    return agreement
+
+
+def _flat(text: str) -> str:
+    return " ".join(html.unescape(text).split())
+
+
+def test_an_estimate_names_each_rule_by_its_description_and_says_what_is_prorated(
+    client: FlaskClient,
+    example_card: str,  # noqa: F811
+) -> None:
+    # The Rule column read "distribution-software", and the caption "prorated to 45.8%
+    # of the rate card period" beside a per-user royalty that is never prorated.
+    query = urlencode(
+        {
+            "organization_type": "commercial",
+            "term_start": "2027-01-15",
+            "term_end": "2027-06-30",
+            "rate_card": "",
+            "uses-0-use": "distribution",
+            "uses-0-product_type": "software",
+            "uses-0-user_type": "provider",
+            "uses-0-quantity-end_users": "250",
+        }
+    )
+    page = _flat(client.get(f"/estimate?{query}").get_data(as_text=True))
+    assert (
+        "<td>Installed, hosted and mobile software, per end user<br>"
+        '<span class="muted">rule distribution-software</span></td>'
+    ) in page
+    assert (
+        "the term is 45.8% of the rate card period: the minimum of use 1 is prorated to it; "
+        "the royalty on usage of use 1 is not"
+    ) in page
+    assert "prorated to 45.8%" not in page
+
+
+def test_the_agreement_page_and_pdf_name_the_rule_by_its_description(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    agreement = _issued_for_january(vendor)
+    rule = "Installed, hosted and mobile software, per end user"
+    caption = (
+        "the term is 8.5% of the rate card period: the minimum of use 1 is prorated to it; "
+        "the royalty on usage of use 1 is not"
+    )
+    signed_in(client, vendor)
+    page = _flat(client.get(f"/portal/agreements/{agreement.id}").get_data(as_text=True))
+    # The vendor reads the description, the id beside it, and no link to the console.
+    assert f'<td>{rule}<br><span class="muted">rule distribution-software</span></td>' in page
+    assert caption in page
+    application = _flat(
+        client.get(f"/portal/applications/{agreement.application_id}").get_data(as_text=True)
+    )
+    assert f"{rule}<br>" in application
+    assert caption in application
+
+    text = _flat(pdf_text(agreement.pdf))
+    assert f"1. Clinic Pad: {rule} (rule distribution-software)" in text
+
+    client.get("/sign-out")
+    signed_in(client, licensing_staff)
+    review = _flat(
+        client.get(f"/console/applications/{agreement.application_id}").get_data(as_text=True)
+    )
+    # Staff follow the id to the rule on the card.
+    assert (
+        f'{rule}<br><span class="muted">rule <a href="/console/rate-cards/2027.1#rule-'
+        'distribution-software">distribution-software</a></span>'
+    ) in review
