@@ -168,8 +168,15 @@ def _schedule(doc: AgreementDocument) -> list[Flowable]:
         block: list[Flowable] = [
             pdf.markup(
                 f"<b>{index}. {pdf.text(use.product)}</b>"
-                + (f": {pdf.text(use.rule_description)}" if use.rule_description else "")
-                + (f" (rule {pdf.text(use.rule)})" if use.rule else ""),
+                # The rule as people read it, its id beside it (round 37); the heading
+                # keeps the shape `pdf.markup` draws without the parser ("<b>A</b> B").
+                + (
+                    f" ({pdf.text(use.rule_description)}; rule {pdf.text(use.rule)})"
+                    if use.rule and use.rule_description
+                    else f" (rule {pdf.text(use.rule)})"
+                    if use.rule
+                    else ""
+                ),
                 "Body",
             ),
             pdf.para(use.royalty_terms, "Clause"),

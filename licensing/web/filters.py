@@ -17,9 +17,13 @@ from licensing.words import (
     audience_words,
     end_sentence,
     humanize,
+    organization_type_words,
+    product_type_words,
     state_label,
     state_text,
+    use_described,
     use_words,
+    user_type_words,
     vocab,
     working_in_words,
 )
@@ -320,6 +324,11 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "action_words": action_words,
     "vocab": vocab,
     "use_words": use_words,
+    # The classification axes in their forms' words (`words.AXIS_LABELS`), round 37;
+    # `organization_type` since round 36.
+    "organization_type": organization_type_words,
+    "product_type_words": product_type_words,
+    "user_type_words": user_type_words,
     "working": working,
     "proration": proration,
     "end_sentence": end_sentence,
@@ -332,3 +341,5 @@ FILTERS: dict[str, Callable[..., Any]] = {
 
 def register(app: Flask) -> None:
     app.jinja_env.filters.update(FILTERS)
+    # A licensed use in one phrase, in its axes' words, as the agreement says it.
+    app.jinja_env.globals["use_described"] = use_described

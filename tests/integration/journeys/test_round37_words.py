@@ -10,6 +10,7 @@ from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
+import time_machine
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -18,17 +19,21 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.billing.models import CreditNote
+from licensing.calendar import office_date
+from licensing.db import utcnow
 from licensing.mail.models import OutboxMessage
-from tests.integration.agreements.conftest import SMALL_USE
+from tests.integration.agreements.conftest import SMALL_USE, draft
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
+    AFTER,
     SOFTWARE,
     active_agreement,
     file_report,
     lowered_by_amendment,
 )
-from tests.support.agreements import agreement_of
+from tests.support.agreements import accept, agreement_of, upfront_invoice
 from tests.support.documents import pdf_text
+from tests.support.pages import text_of
 from tests.support.settings import issuing
 
 SignIn = Callable[..., FlaskClient]
@@ -78,20 +83,25 @@ def test_the_credit_note_an_amendment_makes_is_emailed_to_its_filer_too(
     assert emails[vendor.email].subject == emails[organization.billing_email].subject
 
 
-def _issued_for_january(vendor: Any) -> Any:
-    """SMALL_USE (10 end users of a SaaS product, under the 1,000.00 minimum) applied
-    for over January 2027 alone and approved at submission: the issued agreement."""
+def _issued(vendor: Any, application: agreements.ApplicationDraft) -> Any:
+    """`application` drafted by `vendor` and approved at submission: the issued agreement."""
     principal = accounts.principal_for(vendor)
-    application = agreements.create_draft(
-        Actor.of(principal),
+    drafted = agreements.create_draft(Actor.of(principal), application)
+    agreements.submit(drafted.id, Actor.of(principal), policy=issuing(), attest=True)
+    agreement = agreement_of(drafted)
+    assert agreement.state == "issued"
+    return agreement
+
+
+def _issued_for_january(vendor: Any) -> Any:
+    """SMALL_USE (10 end users of a SaaS product, under the 1,000.00 minimum) over
+    January 2027 alone: usage covers the prorated minimum, nothing is due up front."""
+    return _issued(
+        vendor,
         agreements.ApplicationDraft.from_fields(
             {"term_start": date(2027, 1, 1), "term_end": date(2027, 1, 31), "uses": (SMALL_USE,)}
         ),
     )
-    agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True)
-    agreement = agreement_of(application)
-    assert agreement.state == "issued"
-    return agreement
 
 
 def _flat(text: str) -> str:
@@ -153,7 +163,7 @@ def test_the_agreement_page_and_pdf_name_the_rule_by_its_description(
     assert caption in application
 
     text = _flat(pdf_text(agreement.pdf))
-    assert f"1. Clinic Pad: {rule} (rule distribution-software)" in text
+    assert f"1. Clinic Pad ({rule}; rule distribution-software)" in text
 
     client.get("/sign-out")
     signed_in(client, licensing_staff)
@@ -165,3 +175,71 @@ def test_the_agreement_page_and_pdf_name_the_rule_by_its_description(
         f'{rule}<br><span class="muted">rule <a href="/console/rate-cards/2027.1#rule-'
         'distribution-software">distribution-software</a></span>'
     ) in review
+
+
+def test_staff_pages_documents_and_charts_name_the_types_and_uses_in_the_forms_words(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    billing_staff: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    # Round 36 made the dashboard and the organization page say "Commercial company";
+    # the console's list, its organization page and the review page still said
+    # "commercial", the agreement "a commercial organization" and "distribution;
+    # saas for provider users".
+    agreement = _issued_for_january(vendor)
+    organization = vendor.organization
+    signed_in(client, licensing_staff)
+    listed = _flat(client.get("/console/organizations").get_data(as_text=True))
+    assert f"{organization.legal_name}</a></td> <td>Commercial company</td>" in listed
+    detail = _flat(client.get(f"/console/organizations/{organization.id}").get_data(as_text=True))
+    assert "<dt>Type</dt><dd>Commercial company</dd>" in detail
+    review = _flat(
+        client.get(f"/console/applications/{agreement.application_id}").get_data(as_text=True)
+    )
+    assert "(Commercial company, active)" in review
+    assert (
+        "<td>Distribute a product to others (installed or hosted); SaaS for provider users</td>"
+        in review
+    )
+
+    text = _flat(pdf_text(agreement.pdf))
+    assert "a commercial company" in text
+    assert "commercial organization" not in text
+    assert "Distribute a product to others (installed or hosted); SaaS for provider users" in text
+
+    # A year's term under the minimum: 815.00 is invoiced on acceptance.
+    assert upfront_invoice(accept(_issued(vendor, draft(SMALL_USE)), vendor)) is not None
+    client.get("/sign-out")
+    signed_in(client, billing_staff)
+    month = office_date(utcnow()).strftime("%Y-%m")
+    finance = _flat(
+        client.get(f"/console/finance/?from={month}&to={month}&currency=USD").get_data(as_text=True)
+    )
+    for said in (
+        "Distribute a product to others (installed or hosted)",
+        "SaaS",
+        "Provider",
+        "Commercial company",
+    ):
+        assert f'<tr><th scope="row">{said}</th>' in finance
+
+
+def test_the_reporting_page_describes_each_line_in_the_forms_words_and_its_rule(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    # "Line 1: Scrubber (distribution of software, rule distribution-software)".
+    agreement = active_agreement(vendor, SOFTWARE)
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        page = text_of(client.get(f"/portal/royalty-reports/{agreement.id}/2027-01-01"))
+    line = page.split("Line 1: ", 1)[1].split(" counts", 1)[0]
+    assert line.endswith(
+        "(Distribute a product to others (installed or hosted); SaaS for provider users; "
+        "rule Installed, hosted and mobile software, per end user, distribution-software)"
+    ), line
