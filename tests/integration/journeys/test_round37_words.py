@@ -33,6 +33,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
 )
 from tests.support.agreements import accept, agreement_of, upfront_invoice
 from tests.support.documents import pdf_text
+from tests.support.factories import bearer
 from tests.support.pages import text_of
 from tests.support.settings import issuing
 
@@ -243,3 +244,20 @@ def test_the_reporting_page_describes_each_line_in_the_forms_words_and_its_rule(
         "(Distribute a product to others (installed or hosted); SaaS for provider users; "
         "rule Installed, hosted and mobile software, per end user, distribution-software)"
     ), line
+
+
+def test_an_organizations_history_names_its_types_in_sign_ups_words(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, licensing_staff: Any
+) -> None:
+    # The history read "organization type: commercial → nonprofit".
+    changed = client.patch(
+        f"/api/v1/organizations/{vendor.organization_id}",
+        json={"organization_type": "nonprofit"},
+        headers=bearer(licensing_staff),
+    )
+    assert changed.status_code == 200
+    assert changed.get_json()["organization_type"] == "nonprofit"  # the API keeps its word
+    signed_in(client, licensing_staff)
+    page = text_of(client.get(f"/console/organizations/{vendor.organization_id}"))
+    assert "Commercial company → Non-profit organization" in page
+    assert "commercial → nonprofit" not in page
