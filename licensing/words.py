@@ -63,6 +63,81 @@ def use_words(use: str | None) -> str:
     return USE_LABELS.get(use or "") or vocab(use)
 
 
+# The other classification axes in words, one table each, as sign-up and the
+# application form offer them: what a person reads wherever a page, an email or a
+# document names the value (round 37; the console said "commercial" where sign-up
+# said "Commercial company"). The API and exports keep the stored words, the
+# contract's vocabulary.
+ORGANIZATION_TYPE_LABELS = {
+    "commercial": "Commercial company",
+    "nonprofit": "Non-profit organization",
+    "academic": "Academic institution",
+    "government": "Government agency",
+    "individual": "Individual",
+}
+PRODUCT_TYPE_LABELS = {
+    "software": "Software",
+    "saas": "SaaS",
+    "mobile_app": "Mobile app",
+    "data_file": "Data file",
+    "print": "Print",
+    "electronic_publication": "Electronic publication",
+    "ai_model": "AI model",
+}
+USER_TYPE_LABELS = {
+    "provider": "Provider",
+    "payer": "Payer",
+    "consumer": "Consumer",
+    "academic": "Academic",
+    "government": "Government",
+    "internal": "Internal",
+}
+# Each axis's table, by the axis's field name.
+AXIS_LABELS: Mapping[str, Mapping[str, str]] = {
+    "use": USE_LABELS,
+    "product_type": PRODUCT_TYPE_LABELS,
+    "user_type": USER_TYPE_LABELS,
+    "organization_type": ORGANIZATION_TYPE_LABELS,
+}
+
+
+def axis_words(axis: str, value: str | None) -> str:
+    """A value of a classification `axis` as its form offers it ("Commercial
+    company", "SaaS"); a value the table does not know, as a label."""
+    return AXIS_LABELS.get(axis, {}).get(value or "") or vocab(value)
+
+
+def in_a_sentence(label: str) -> str:
+    """A label inside a sentence: its first letter lower case, unless its first
+    word is an acronym ("Commercial company" -> "commercial company", "SaaS" and
+    "AI model" kept)."""
+    first = label.split(" ", 1)[0]
+    return label if first in ACRONYMS.values() else label[:1].lower() + label[1:]
+
+
+def organization_type_words(value: str | None) -> str:
+    """`commercial` -> "Commercial company", as sign-up offers it."""
+    return axis_words("organization_type", value)
+
+
+def product_type_words(value: str | None) -> str:
+    """`mobile_app` -> "Mobile app", as the application form offers it."""
+    return axis_words("product_type", value)
+
+
+def user_type_words(value: str | None) -> str:
+    """`provider` -> "Provider", as the application form offers it."""
+    return axis_words("user_type", value)
+
+
+def use_described(use: str, product_type: str, user_type: str) -> str:
+    """A licensed use in one phrase, on pages and in the agreement alike:
+    "Distribute a product to others (installed or hosted); SaaS for provider users"."""
+    product = in_a_sentence(product_type_words(product_type))
+    users = in_a_sentence(user_type_words(user_type))
+    return f"{use_words(use)}; {product} for {users} users"
+
+
 # A required field left empty, on pages (`InputRequired`/`DataRequired`), in
 # services and in the API's schemas alike.
 FIELD_REQUIRED = "This field is required."

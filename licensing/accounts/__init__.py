@@ -16,7 +16,6 @@ from flask import Flask
 
 from licensing import access, db
 from licensing.accounts import auth, queries
-from licensing.accounts.forms import ORGANIZATION_TYPE_LABELS
 from licensing.accounts.models import TWO_STEP_WORDS, User
 from licensing.accounts.services.roles import role_refusal, with_article
 from licensing.accounts.services.standing import licensable
@@ -46,8 +45,4 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters["role_title"] = lambda role: access.ROLE_TITLES.get(role, role)
     app.jinja_env.filters["with_article"] = with_article
     app.jinja_env.filters["two_step_words"] = _two_step_words
-    # The organization's type in sign-up's words ("Commercial company"), round 36.
-    app.jinja_env.filters["organization_type"] = lambda value: ORGANIZATION_TYPE_LABELS.get(
-        value, value
-    )
     app.jinja_env.globals["organization_roles"] = access.ORGANIZATION_ROLES

@@ -32,15 +32,7 @@ from licensing.accounts.models import (
 from licensing.accounts.services import DEFAULT_EXPIRY_DAYS, EXPIRY_DAYS
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 from licensing.web.forms import PageForm, within
-from licensing.words import FIELD_REQUIRED
-
-ORGANIZATION_TYPE_LABELS = {
-    "commercial": "Commercial company",
-    "nonprofit": "Non-profit organization",
-    "academic": "Academic institution",
-    "government": "Government agency",
-    "individual": "Individual",
-}
+from licensing.words import FIELD_REQUIRED, ORGANIZATION_TYPE_LABELS
 
 PASSWORD_HINT = passwords.RULE
 REQUIRED = InputRequired(message=FIELD_REQUIRED)

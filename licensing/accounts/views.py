@@ -68,7 +68,7 @@ from licensing.web.filters import recorded_words, when
 from licensing.web.forms import show_errors
 from licensing.web.portal import YOU, WaitingItem, waiting_provider
 from licensing.web.records import described, numbered_record
-from licensing.words import end_sentence
+from licensing.words import end_sentence, organization_type_words
 
 bp = Blueprint("accounts", __name__)
 console = Blueprint("accounts_console", __name__, url_prefix="/console")
@@ -82,6 +82,8 @@ described("invitation", record_names.invitations)
 # Histories and the audit log say a standing as its badge does ("pending payment"),
 # not as stored (`pending_payment`).
 recorded_words("organization", ("standing",), STANDING.state_text)
+# ... and its type as sign-up offers it: "Commercial company → Academic institution".
+recorded_words("organization", ("organization_type",), organization_type_words)
 # A role in an organization as pages say it: "member → billing member", where the
 # stored `billing` read as the staff role of that name.
 for _kind in ("user", "invitation"):

@@ -41,6 +41,8 @@ class LicensedUse:
     working: tuple[str, ...]  # the quote's explanation steps
     amount: Decimal | None  # the annual fee for the term; None: priced by staff
     rule: str | None = None
+    # The rule's `description` on the card, as people read the rule (round 37).
+    rule_description: str = ""
     modification_note: str = ""  # why staff changed the quoted amount, if they did
 
 
@@ -166,7 +168,15 @@ def _schedule(doc: AgreementDocument) -> list[Flowable]:
         block: list[Flowable] = [
             pdf.markup(
                 f"<b>{index}. {pdf.text(use.product)}</b>"
-                + (f" (rule {pdf.text(use.rule)})" if use.rule else ""),
+                # The rule as people read it, its id beside it (round 37); the heading
+                # keeps the shape `pdf.markup` draws without the parser ("<b>A</b> B").
+                + (
+                    f" ({pdf.text(use.rule_description)}; rule {pdf.text(use.rule)})"
+                    if use.rule and use.rule_description
+                    else f" (rule {pdf.text(use.rule)})"
+                    if use.rule
+                    else ""
+                ),
                 "Body",
             ),
             pdf.para(use.royalty_terms, "Clause"),

@@ -34,7 +34,7 @@ from licensing.pricing import ORGANIZATION_TYPES, Quote
 from licensing.ratecards import queries, services
 from licensing.web.filters import page_wording
 from licensing.web.forms import show_unstorable
-from licensing.words import vocab
+from licensing.words import organization_type_words
 
 bp = Blueprint("estimator", __name__)
 
@@ -50,7 +50,7 @@ LINK_QUERY_MAX = 3500
 class EstimateForm(Form):  # type: ignore[misc]  # WTForms ships no types
     organization_type = SelectField(
         "Your organization is",
-        choices=[SelectChoice(v, vocab(v)) for v in ORGANIZATION_TYPES],
+        choices=[SelectChoice(v, organization_type_words(v)) for v in ORGANIZATION_TYPES],
         validators=[InputRequired()],
     )
     term_start = DateField("License term starts", validators=[InputRequired()])

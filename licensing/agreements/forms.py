@@ -69,7 +69,13 @@ from licensing.pricing import (
 )
 from licensing.pricing.quote import quantity_limit_message, revenue_limit_message
 from licensing.web.forms import PageForm, within
-from licensing.words import USE_LABELS, at_most_characters, vocab
+from licensing.words import (
+    PRODUCT_TYPE_LABELS,
+    USE_LABELS,
+    USER_TYPE_LABELS,
+    at_most_characters,
+    vocab,
+)
 
 # What a new use row starts with on the application form.
 BLANK_USE: Mapping[str, str] = {
@@ -248,8 +254,8 @@ class ClassifiedUseForm(Form):  # type: ignore[misc]  # WTForms ships no types
     classified, its revenue and languages (counts: `with_quantities`)."""
 
     use = SelectField("Use", choices=_choices(USES, USE_LABELS))
-    product_type = SelectField("Product type", choices=_choices(PRODUCT_TYPES))
-    user_type = SelectField("Who uses the product", choices=_choices(USER_TYPES))
+    product_type = SelectField("Product type", choices=_choices(PRODUCT_TYPES, PRODUCT_TYPE_LABELS))
+    user_type = SelectField("Who uses the product", choices=_choices(USER_TYPES, USER_TYPE_LABELS))
     revenue = RevenueField("Expected annual revenue (USD)")
     languages = LanguagesField("Languages (comma-separated)")
 

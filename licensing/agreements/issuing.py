@@ -37,7 +37,15 @@ from licensing.notices import TRADEMARK_NOTICE, copyright_notice
 from licensing.pricing import Quote, QuoteLine, describe_rule
 from licensing.pricing.vocabulary import USES
 from licensing.ratecards import queries as ratecard_queries
-from licensing.words import humanize, working_in_words
+from licensing.words import (
+    humanize,
+    in_a_sentence,
+    organization_type_words,
+    product_type_words,
+    use_words,
+    user_type_words,
+    working_in_words,
+)
 
 # Plain text, so nothing is escaped (as the app's environment leaves `.txt`), and
 # Jinja's defaults otherwise: the clauses render as they did through the app.
@@ -253,10 +261,12 @@ def _party(organization: Organization) -> Party:
         part for part in (organization.city, organization.region, organization.postal_code) if part
     )
     address.append(f"{place}, {organization.country}")
+    # The type as sign-up offered it ("a commercial company"), round 37.
+    kind = in_a_sentence(organization_type_words(organization.organization_type))
     return Party(
         organization.legal_name,
         tuple(address),
-        f"a {_words(organization.organization_type)} organization",
+        f"{'an' if kind[:1] in 'aeiou' else 'a'} {kind}",
     )
 
 
@@ -302,9 +312,11 @@ def build_document(
                 description=use.description,
                 # In words, as the pages say them ("SaaS", "end users"): the PDF is
                 # what the licensee reads before accepting.
-                use=humanize(use.use),
-                product_type=humanize(use.product_type),
-                user_type=humanize(use.user_type),
+                # The use as the application form offers it, as the page's table says
+                # it ("Distribute a product to others ...; SaaS for provider users").
+                use=use_words(use.use),
+                product_type=in_a_sentence(product_type_words(use.product_type)),
+                user_type=in_a_sentence(user_type_words(use.user_type)),
                 delivery=_words(use.delivery),
                 territories=use.territories,
                 languages=", ".join(use.language_list),
@@ -317,6 +329,7 @@ def build_document(
                 ),
                 amount=line.amount,
                 rule=line.rule,
+                rule_description=rule.description.strip() if rule is not None else "",
                 modification_note=notes.get(line.use_index, ""),
             )
         )

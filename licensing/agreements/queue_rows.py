@@ -21,7 +21,7 @@ from licensing.web.filters import money
 from licensing.web.rows import NO_VALUE
 from licensing.web.rows import escaped as _text
 from licensing.web.rows import state_label as _state_label
-from licensing.words import humanize, use_words
+from licensing.words import in_a_sentence, product_type_words, use_words
 
 DEFAULT_CURRENCY = "USD"  # what the page has always shown for an amount without one
 
@@ -57,7 +57,7 @@ def _use_label(value: str) -> str:
 @lru_cache(maxsize=256)
 def _product_type_label(value: str) -> str:
     """After the use, as the application's table of uses says it: "data file"."""
-    return _text(humanize(value))
+    return _text(in_a_sentence(product_type_words(value)))
 
 
 def queue_rows(

@@ -23,7 +23,7 @@ from reportlab.platypus import Flowable, KeepTogether, Spacer
 
 from licensing import pdf
 from licensing.money import format_grouped
-from licensing.words import end_sentence, humanize
+from licensing.words import USE_LABELS, end_sentence, humanize, use_words
 
 SERIES_COLOURS = (pdf.BRAND, colors.HexColor("#1d6b3a"), colors.HexColor("#a8472a"))
 
@@ -261,7 +261,11 @@ def _revenue(report: MonthlyReport) -> list[Flowable]:
         story.append(heading)
         story.append(pdf.para("No license fees or royalties were invoiced this month."))
     else:
-        labels = [humanize(row.label) for row in report.revenue_by_use]
+        # Each use as the application form offers it (round 37); "unclassified" as it is.
+        labels = [
+            use_words(row.label) if row.label in USE_LABELS else humanize(row.label)
+            for row in report.revenue_by_use
+        ]
         chart = _horizontal_bars(labels, [row.amount for row in report.revenue_by_use])
         story.append(KeepTogether([heading, chart]))
         rows: list[list[object]] = [["Use", "Amount"]]

@@ -26,10 +26,10 @@ from licensing.calendar import office_date, parse_day
 from licensing.config import current_config
 from licensing.downloads import document_rate_limit, pdf_response
 from licensing.finance import documents, queries, services
-from licensing.finance.classification import AXES
+from licensing.finance.classification import AXES, UNCLASSIFIED
 from licensing.money import format_amount, is_currency
 from licensing.web.navigation import may_open
-from licensing.words import humanize
+from licensing.words import axis_words, humanize
 
 console = Blueprint("finance_console", __name__, url_prefix="/console/finance")
 
@@ -167,9 +167,15 @@ def _cash_flow_chart(rows: list[queries.PeriodFigures], currency: str) -> dict[s
     )
 
 
-def _revenue_chart(rows: list[queries.RevenueRow], currency: str) -> dict[str, Any]:
+def value_words(axis: str, value: str) -> str:
+    """A classification's value as its form offers it (`words.axis_words`: "Commercial
+    company", round 37), the lines no quote classifies as "unclassified"."""
+    return humanize(value) if value == UNCLASSIFIED else axis_words(axis, value)
+
+
+def _revenue_chart(axis: str, rows: list[queries.RevenueRow], currency: str) -> dict[str, Any]:
     return _bar_chart(
-        [humanize(row.value) for row in rows],  # as the table beside it: "SaaS"
+        [value_words(axis, row.value) for row in rows],  # as the table beside it
         [
             ("Up-front fees", [_amount(row.up_front, currency) for row in rows]),
             ("Royalties reported", [_amount(row.royalty, currency) for row in rows]),
@@ -239,7 +245,9 @@ def _figures(filters: queries.Filters) -> dict[str, Any]:
             "refunded": sum((row.refunded for row in cash_flow), queries.ZERO),
         },
         "revenue": revenue,
-        "revenue_charts": {axis: _revenue_chart(revenue.by_axis[axis], currency) for axis in AXES},
+        "revenue_charts": {
+            axis: _revenue_chart(axis, revenue.by_axis[axis], currency) for axis in AXES
+        },
         "aging": aging,
         "aging_total": sum((row.amount for row in aging), queries.ZERO),
         "aging_chart": _aging_chart(aging, currency),
@@ -266,6 +274,7 @@ def dashboard() -> tuple[str, int]:
         "granularities": queries.GRANULARITIES,
         "axes": AXES,
         "axis_labels": AXIS_LABELS,
+        "value_words": value_words,
         "queues": queues,
         "queue_chart": _queue_chart(queues),
         "bands": queries.BANDS,

@@ -24,12 +24,11 @@ from wtforms.validators import (
     ValidationError,
 )
 
-from licensing.accounts.forms import ORGANIZATION_TYPE_LABELS
 from licensing.accounts.services import normalize_email
 from licensing.errors import InvalidInput
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 from licensing.web.forms import PageForm, within
-from licensing.words import FIELD_REQUIRED
+from licensing.words import FIELD_REQUIRED, ORGANIZATION_TYPE_LABELS
 
 from .commands import TEXT_FIELDS, PermissionRequestInput
 from .models import (

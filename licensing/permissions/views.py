@@ -23,7 +23,6 @@ from wtforms import SelectChoice
 from licensing import access, arguments, calendar, db
 from licensing.access import Principal
 from licensing.accounts.auth import auth_rate_limit
-from licensing.accounts.forms import ORGANIZATION_TYPE_LABELS
 from licensing.accounts.models import Organization, User
 from licensing.accounts.queries import assignee_filter_people
 from licensing.actors import current_actor
@@ -43,7 +42,7 @@ from licensing.web.forms import PageForm, show_errors
 from licensing.web.navigation import url_pattern
 from licensing.web.portal import WaitingItem, waiting_provider
 from licensing.web.records import found_by, numbered_record
-from licensing.words import counted, humanize, state_label
+from licensing.words import ORGANIZATION_TYPE_LABELS, counted, humanize, state_label
 
 from . import forms, queries, services
 from .models import PermissionLetter, PermissionRequest

@@ -40,6 +40,19 @@ STAFF = ("licensing", "billing", "admin")
 MAX_CARD_BYTES = 1_000_000
 
 
+@bp.app_template_global("rule_description")
+def rule_description(version: str | None, rule_id: str | None) -> str:
+    """A rule's `description` on the card published as `version`, as people read a
+    rule (round 37: quotes named it by its id, "distribution-software", since round
+    1); empty when the card or rule is unknown or the rule has none, and the page says
+    the id instead. Read from the parsed published cards each process keeps."""
+    if not version or not rule_id:
+        return ""
+    card = queries.card_by_version(db.session(), version)
+    rule = next((r for r in card.rules if r.id == rule_id), None) if card else None
+    return rule.description.strip() if rule is not None and rule.description else ""
+
+
 class PublishForm(PageForm):
     card = FileField("Rate card file (JSON)", validators=[FileRequired("Choose a JSON file.")])
 

@@ -17,9 +17,13 @@ from licensing.words import (
     audience_words,
     end_sentence,
     humanize,
+    organization_type_words,
+    product_type_words,
     state_label,
     state_text,
+    use_described,
     use_words,
+    user_type_words,
     vocab,
     working_in_words,
 )
@@ -51,14 +55,58 @@ def working(step: str) -> str:
     return working_in_words(step)
 
 
-def proration(value: Fraction | str) -> str:
-    """A quote's proration factor in words: the whole period, or its share of it."""
-    factor = Fraction(value)
+# What a step of a line's working prorates, by how the step begins (the core marks
+# each prorated figure "(prorated)": a flat fee, a part's flat fee, a minimum, a maximum).
+_PRORATED = (("minimum ", "minimum"), ("maximum ", "maximum"))
+# A step that computes a royalty on usage, which the contract never prorates.
+_ON_USAGE = re.compile(r"% of revenue |, (?:graduated|volume): ")
+
+
+def _uses(numbers: list[int]) -> str:
+    listed = [str(number) for number in numbers]
+    if len(listed) == 1:
+        return f"use {listed[0]}"
+    return f"uses {', '.join(listed[:-1])} and {listed[-1]}"
+
+
+def proration(quote: Any) -> str:
+    """A quote's proration in words, with what it applies to: the contract prorates
+    flat fees (with `prorate`) and minimums and maximums, never a royalty on units or
+    revenue, so "prorated to 8.5% of the rate card period" beside a percent of revenue
+    sent an analyst looking for a proration in it (round 37). Read from each line's
+    working, which marks every prorated figure, so it names exactly those lines."""
+    factor = Fraction(quote.proration)
     if factor == 1:
         return "the whole rate card period (no proration)"
     share = Decimal(factor.numerator * 100) / Decimal(factor.denominator)
     percent = share.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
-    return f"prorated to {percent}% of the rate card period"
+    prorated: dict[str, list[int]] = {"flat fee": [], "minimum": [], "maximum": []}
+    on_usage: list[int] = []
+    for line in quote.lines:
+        number = line.use_index + 1
+        for step in line.explanation:
+            if "(prorated)" in step:
+                what = next((w for start, w in _PRORATED if step.startswith(start)), "flat fee")
+                if number not in prorated[what]:
+                    prorated[what].append(number)
+            elif _ON_USAGE.search(step) and number not in on_usage:
+                on_usage.append(number)
+    term = f"the term is {percent}% of the rate card period"
+    parts = [
+        f"the {what}{'' if len(numbers) == 1 else 's'} of {_uses(numbers)}"
+        for what, numbers in prorated.items()
+        if numbers
+    ]
+    if not parts:
+        return f"{term}; no use has a flat fee, minimum or maximum to prorate"
+    said = parts[0] if len(parts) == 1 else f"{', '.join(parts[:-1])} and {parts[-1]}"
+    one = len(parts) == 1 and sum(map(len, prorated.values())) == 1
+    text = f"{term}: {said} {'is' if one else 'are'} prorated to it"
+    if len(on_usage) == 1:
+        text += f"; the royalty on usage of {_uses(on_usage)} is not"
+    elif on_usage:
+        text += f"; the royalties on usage of {_uses(on_usage)} are not"
+    return text
 
 
 def deadline(value: datetime | None) -> str:
@@ -276,6 +324,11 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "action_words": action_words,
     "vocab": vocab,
     "use_words": use_words,
+    # The classification axes in their forms' words (`words.AXIS_LABELS`), round 37;
+    # `organization_type` since round 36.
+    "organization_type": organization_type_words,
+    "product_type_words": product_type_words,
+    "user_type_words": user_type_words,
     "working": working,
     "proration": proration,
     "end_sentence": end_sentence,
@@ -288,3 +341,5 @@ FILTERS: dict[str, Callable[..., Any]] = {
 
 def register(app: Flask) -> None:
     app.jinja_env.filters.update(FILTERS)
+    # A licensed use in one phrase, in its axes' words, as the agreement says it.
+    app.jinja_env.globals["use_described"] = use_described

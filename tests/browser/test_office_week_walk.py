@@ -186,6 +186,8 @@ def test_the_licensing_office_walks_its_week(
     assert f"rate card {year}.1" in working
     assert "10% of revenue 85,000.00 = 8,500.00" in working
     assert "Total 8,500.00 USD" in working
+    # The rule as the card describes it, its id the link to it (round 37).
+    assert "Data files, feeds and electronic publications, share of net revenue" in working
     quote.get_by_role("link", name="distribution-data").click()
     page.wait_for_url(f"**/console/rate-cards/{year}.1#rule-distribution-data")
     rule = " ".join(page.locator("#rule-distribution-data").inner_text().split())

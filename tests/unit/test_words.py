@@ -3,6 +3,7 @@ exact fractions by their value, proration and deadlines as a person says them.""
 
 from datetime import UTC, date, datetime
 from fractions import Fraction
+from types import SimpleNamespace
 
 from licensing import calendar, words
 from licensing.errors import IllegalTransition
@@ -45,9 +46,48 @@ def test_a_working_step_shows_units_in_words_and_fractions_by_their_value() -> N
     assert words.working_in_words("= 35328/73 (about 483.945205)") == "= about 483.945205"
 
 
+def _quote(proration: Fraction, *workings: tuple[str, ...]) -> SimpleNamespace:
+    lines = [SimpleNamespace(use_index=i, explanation=steps) for i, steps in enumerate(workings)]
+    return SimpleNamespace(proration=proration, lines=lines)
+
+
 def test_proration_is_said_in_words() -> None:
-    assert filters.proration("1") == "the whole rate card period (no proration)"
-    assert filters.proration(Fraction(181, 365)) == "prorated to 49.6% of the rate card period"
+    assert filters.proration(_quote(Fraction(1))) == "the whole rate card period (no proration)"
+    prorated = ("flat 2500.00 x 181/365 (prorated) = 1",)
+    assert filters.proration(_quote(Fraction(181, 365), prorated)) == (
+        "the term is 49.6% of the rate card period: the flat fee of use 1 is prorated to it"
+    )
+
+
+def test_the_proration_caption_names_the_lines_and_bounds_it_applies_to() -> None:
+    # Round 37: "prorated to 8.5% of the rate card period" stood beside a percent of
+    # revenue royalty, which the contract never prorates; an analyst looked for it.
+    revenue = (
+        "10% of revenue 85000.00 = 8500.00",
+        "no adjustment applies",
+        "minimum 5000.00 x 31/365 (prorated) = 31000/73 (about 424.657534): 8500.00 is not "
+        "below it",
+    )
+    flat = ("flat 2500.00 x 31/365 (prorated) = 15500/73 (about 212.328767)",)
+    sum_of_parts = (
+        "part 1: flat 82.50 x 31/365 (prorated) = 1023/146 (about 7.006849)",
+        "part 2: 10 users, graduated: 10 x 18.50 = 185.00",
+    )
+    per_unit = ("10 end_users, volume: 10 x 18.50 = 185.00",)
+    capped = ("10 end_users, volume: 10 x 18.50 = 185.00", "maximum 100.00 x 31/365 (prorated) = 1")
+    assert filters.proration(_quote(Fraction(31, 365), revenue)) == (
+        "the term is 8.5% of the rate card period: the minimum of use 1 is prorated to it; "
+        "the royalty on usage of use 1 is not"
+    )
+    assert filters.proration(_quote(Fraction(31, 365), revenue, flat, sum_of_parts, capped)) == (
+        "the term is 8.5% of the rate card period: the flat fees of uses 2 and 3, the minimum "
+        "of use 1 and the maximum of use 4 are prorated to it; the royalties on usage of uses "
+        "1, 3 and 4 are not"
+    )
+    assert filters.proration(_quote(Fraction(31, 365), per_unit)) == (
+        "the term is 8.5% of the rate card period; no use has a flat fee, minimum or maximum "
+        "to prorate"
+    )
 
 
 def test_a_sentence_after_a_name_ending_in_a_full_stop_gets_no_second_one() -> None:

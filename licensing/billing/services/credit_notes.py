@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy.orm import Session
 
 from licensing import db
+from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing import links, numbering
@@ -23,6 +25,8 @@ from licensing.billing.states import OPEN, PAID, UNCOLLECTIBLE
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict
+from licensing.links import links as pages
+from licensing.mail import services as mail
 from licensing.money import in_words, quantize
 
 
@@ -97,15 +101,68 @@ def credit_invoice(
     )
     _settle_if_cleared(session, invoice, actor=actor, now=now, note=f"credit note {credit.number}")
     generation = links.current_generation(invoice)  # once, for all three links
+    subject = f"Credit note {credit.number} for invoice {invoice.number}"
+    told: dict[str, Any] = {
+        "credit": credit,
+        "amount": in_words(amount, invoice.currency),
+        "refund_due": in_words(credit.refund_due, invoice.currency),
+    }
+    filer = _filer(session, invoice, actor) if issuer is not None else None
     _email_billing_contact(
         session,
         invoice,
         link_generation=generation,
-        subject=f"Credit note {credit.number} for invoice {invoice.number}",
+        subject=subject,
         template="invoice_credit_note",
-        credit=credit,
-        amount=in_words(amount, invoice.currency),
-        refund_due=in_words(credit.refund_due, invoice.currency),
         credit_pdf_url=links.credit_note_pdf_url(invoice, credit.id, generation),
+        filed_by=filer.full_name if filer else None,
+        **told,
     )
+    if filer is not None:
+        _email_filer(session, invoice, filer, subject=subject, **told)
     return credit
+
+
+def _filer(session: Session, invoice: Invoice, actor: Actor) -> User | None:
+    """The vendor member whose filing made the service issue a credit note (a royalty
+    report's amendment that lowered the royalty), to be told besides the billing
+    contact: as the card payer is of a payment (`_card_payer`), since the royalty
+    invoice itself goes to the billing contact alone. Not when the filer is the
+    billing contact (one email, not two), nor an address never confirmed, nor one
+    who no longer acts for the organization (the filing was theirs a moment ago)."""
+    if not actor.is_vendor or actor.user_id is None:
+        return None
+    user = session.get(User, actor.user_id)
+    organization = session.get(Organization, invoice.organization_id)
+    assert organization is not None
+    if (
+        user is None
+        or not user.email_verified
+        or not user.is_active
+        or user.organization_id != invoice.organization_id
+        or user.email.lower() == organization.billing_email.lower()
+    ):
+        return None
+    return user
+
+
+def _email_filer(
+    session: Session, invoice: Invoice, filer: User, *, subject: str, **context: Any
+) -> None:
+    """The credit note's email to the member who filed the amendment: the invoice's
+    page, signed in (the signed links are the billing contact's)."""
+    organization = session.get(Organization, invoice.organization_id)
+    mail.enqueue(
+        session,
+        to=filer.email,
+        subject=subject,
+        template="invoice_credit_note",
+        context={
+            "invoice": invoice,
+            "organization": organization,
+            "filer": filer,
+            "balance_due": in_words(invoice.balance_due, invoice.currency),
+            "invoice_url": pages().vendor_invoice(invoice.id),
+            **context,
+        },
+    )

@@ -20,6 +20,7 @@ from licensing.links import links
 from licensing.mail import services as mail
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 from licensing.signals import RoutedUse
+from licensing.words import use_described
 
 from ..commands import TEXT_FIELDS, PermissionRequestInput
 from ..models import (
@@ -275,8 +276,8 @@ def _routed_fields(use: RoutedUse) -> dict[str, Any]:
         "purpose": "other_educational",
         "purpose_detail": (
             f"From license application {use.application_reference}, use {use.line_index + 1} "
-            f"({use.use.replace('_', ' ')}, {use.product_type.replace('_', ' ')} for "
-            f"{use.user_type} users). {use.explanation}"
+            # The use in its form's words, as the application said it (round 37).
+            f"({use_described(use.use, use.product_type, use.user_type)}). {use.explanation}"
         )[:PURPOSE_DETAIL_MAX],
         "content_requested": (description or use.use)[:CONTENT_MAX],
         "medium": medium,

@@ -565,6 +565,12 @@ def test_a_routed_use_becomes_a_permission_request_in_the_queue_for_its_organiza
     # The request follows the user who submitted it (their address and name may change).
     assert requests[0].requester_user_id == academic.id
     assert requests[0].audience_size == 40
+    # The use in the application form's words (round 37: "(education, saas for provider
+    # users)").
+    assert (
+        f"From license application {application.reference}, use 2 (Education or training "
+        "material; SaaS for provider users)."
+    ) in requests[0].purpose_detail
 
 
 def test_an_illegal_step_through_the_api_is_409_naming_the_allowed_actions(
