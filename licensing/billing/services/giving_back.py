@@ -17,7 +17,7 @@ from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from licensing import db
-from licensing.accounts.models import Organization
+from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.billing import payment_gateway
@@ -98,6 +98,14 @@ def give_back_flagged_payment(
         if PAYMENT.can(payment.state, "give_back"):
             _give_back(session, payment, invoice, status, note=reason, actor=actor, now=now)
         return payment
+
+
+def payer_told(session: Session, payment: Payment, organization: Organization) -> User | None:
+    """Who, besides the billing contact, is emailed the give-back: the payer as
+    `_email_payer` writes to them (not the contact twice, nor an address never
+    confirmed); None: the billing contact alone. The confirmation names them."""
+    payer = _card_payer(session, payment, organization)
+    return payer if payer is not None and payer.email_verified else None
 
 
 def _give_back(
