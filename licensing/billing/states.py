@@ -118,7 +118,8 @@ PAYMENT = StateMachine.from_actions(
             GIVEN_BACK,
             to=FLAGGED,
             event="give_back_failed",
-            words="have its give-back fail (it was not given back)",
+            # What a refusal says the state allows: Stripe's news, not a staff step.
+            words="be flagged again, if Stripe reports its give-back failed",
         ),
         # Billing staff reverse an offline payment that did not clear (a
         # `PaymentReversal` says who, when and why); a card payment is given back

@@ -65,8 +65,15 @@ def test_a_give_back_that_failed_is_flagged_again_and_nothing_else_leaves_given_
     assert PAYMENT.step("given_back", "fail_give_back") == "flagged"
     assert PAYMENT.events["fail_give_back"] == "give_back_failed"
     assert PAYMENT.stamps["fail_give_back"] == "status_changed_at"
-    with pytest.raises(IllegalTransition, match="cannot have its give-back fail"):
+    with pytest.raises(IllegalTransition, match="cannot be flagged again, if Stripe reports"):
         PAYMENT.step("flagged", "fail_give_back")
+    # A clerk trying again reads what a payment given back still allows, and who does it.
+    with pytest.raises(IllegalTransition) as refused:
+        PAYMENT.step("given_back", "give_back")
+    assert str(refused.value) == (
+        "A payment that is given back cannot be given back: it can only be flagged "
+        "again, if Stripe reports its give-back failed."
+    )
 
 
 def _document(state: str, **changes: object) -> documents.InvoiceDocument:
