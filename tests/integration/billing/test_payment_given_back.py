@@ -436,3 +436,29 @@ def test_a_give_back_stripe_reports_failed_is_flagged_again_once_and_may_be_give
     db.session().expire_all()
     assert db.session().get(Payment, payment.id).state == "given_back"  # type: ignore[union-attr]
     assert len(_given_back_events(payment)) == 2
+
+
+def test_the_give_back_confirmation_names_the_billing_contact_alone_when_they_paid(
+    app: Flask,
+    vendor: User,
+    billing_staff: User,
+    flagged: tuple[Invoice, Payment],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 37: the confirmation names who is emailed as the email goes: the payer
+    who is the billing contact is written to once, as the contact (it said "and the
+    payer", naming nobody)."""
+    invoice, payment = flagged
+    organization = db.session().get(Organization, invoice.organization_id)
+    assert organization is not None
+    organization.billing_email = vendor.email
+    db.session().commit()
+    staff = signed_in(app.test_client(), billing_staff)
+    asked = staff.post(
+        f"/console/payments/{payment.id}/give-back", data={"give_back-reason": "Paid twice."}
+    )
+    assert asked.status_code == 200
+    question = text_of(asked)
+    contact = f"{organization.billing_contact_name} ({vendor.email})"
+    assert f"The billing contact, {contact}, is emailed why." in question
+    assert "the payer" not in question
