@@ -42,10 +42,10 @@ def _amount(label: str, missing: str, **kwargs: Any) -> StringField:
     return StringField(label, validators=[InputRequired(message=missing)], **kwargs)
 
 
-def _reason(description: str, **kwargs: Any) -> TextAreaField:
+def _reason(description: str, label: str = "Reason", **kwargs: Any) -> TextAreaField:
     """Why staff take a step: required, and kept where `description` says."""
     return TextAreaField(
-        "Reason",
+        label,
         validators=[InputRequired(message="Say why."), within(REASON_MAX)],
         description=description,
         **kwargs,
@@ -112,6 +112,17 @@ class OfflinePaymentForm(RepeatedReferenceForm):
 
 class ReasonForm(PageForm):
     reason = _reason("Recorded in the audit log.")
+
+
+class GiveBackForm(PageForm):
+    """Give a flagged card payment back (prefixed `give_back`). Its label is its own:
+    the payment's page has the credit note's *Reason* too, and *Why accept it*
+    (round 37: two fields a screen reader listed as "Reason")."""
+
+    reason = _reason(
+        "Recorded in the audit log and emailed to the billing contact and the payer.",
+        label="Why give it back",
+    )
 
 
 class ReversalForm(PageForm):

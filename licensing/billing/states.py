@@ -19,6 +19,8 @@ Payment (card payments start `pending`; offline ones are recorded `succeeded`):
        │           └─cancel─▶ canceled        (closed at Stripe before a new attempt)
        │ ─flag─▶ flagged ─accept─▶ succeeded    (billing staff accept the amount)
        │            └─give_back─▶ given_back     (its money refunded to the card)
+       │                              └─fail_give_back─▶ flagged  (Stripe's refund
+       │                                  failed: the money came back to us; round 37)
        └─cancel─▶ canceled
 
     A flagged payment's money is at Stripe, so it has no step to `canceled`: it is
@@ -109,6 +111,16 @@ PAYMENT = StateMachine.from_actions(
         # billing staff (`give_back_flagged_payment`) or made in Stripe's dashboard
         # (`charge.refunded`). Not a credit note's refund: it never counted.
         "give_back": Action(FLAGGED, to=GIVEN_BACK, words="be given back"),
+        # ...whose refund Stripe later reports failed (`refund.failed`: the card was
+        # closed, say): the money is back with us, so the payment waits for billing
+        # staff again (round 37), told as when it was flagged.
+        "fail_give_back": Action(
+            GIVEN_BACK,
+            to=FLAGGED,
+            event="give_back_failed",
+            # What a refusal says the state allows: Stripe's news, not a staff step.
+            words="be flagged again, if Stripe reports its give-back failed",
+        ),
         # Billing staff reverse an offline payment that did not clear (a
         # `PaymentReversal` says who, when and why); a card payment is given back
         # through Stripe refunds and disputes instead, so the service refuses it.

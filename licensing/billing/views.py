@@ -685,7 +685,7 @@ def _payment_page(
     reversal_form: forms.ReversalForm | None = None,
     credit_form: forms.CreditNoteForm | None = None,
     accept_refused: AcceptRefused | None = None,
-    give_back_form: forms.ReasonForm | None = None,
+    give_back_form: forms.GiveBackForm | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     """One payment and everything that happened to its money: its invoice, the
@@ -723,7 +723,7 @@ def _payment_page(
         accept_refused=accept_refused,
         flagged=FLAGGED,
         given_back=GIVEN_BACK,
-        give_back_form=give_back_form or forms.ReasonForm(formdata=None, prefix="give_back"),
+        give_back_form=give_back_form or forms.GiveBackForm(formdata=None, prefix="give_back"),
     ), status
 
 
@@ -1211,7 +1211,7 @@ def give_back_payment(payment_id: int) -> Page:
     session = db.session()
     payment = queries.get_payment(session, payment_id)
     invoice = queries.get_invoice(session, payment.invoice_id)
-    form = forms.ReasonForm(prefix="give_back")
+    form = forms.GiveBackForm(prefix="give_back")
     status = 422
     if form.validate_on_submit():
         try:
@@ -1237,7 +1237,7 @@ def give_back_payment(payment_id: int) -> Page:
 
 
 def _give_back_confirmation(
-    session: Session, payment: Payment, invoice: Invoice, form: forms.ReasonForm
+    session: Session, payment: Payment, invoice: Invoice, form: forms.GiveBackForm
 ) -> confirm.Confirmation:
     """How much goes back, to whose card, and what does not change."""
     organization = session.get(Organization, payment.organization_id)
@@ -1258,13 +1258,26 @@ def _give_back_confirmation(
             "a few days to show it. This cannot be undone.",
             f"{invoice.label} is unchanged: the payment never counted, so "
             f"{in_words(invoice.balance_due, invoice.currency)} stays due on it.",
-            f"The billing contact, {organization.billing_contact_name} "
-            f"({organization.billing_email}), and the payer are emailed why.",
+            _who_is_told(session, payment, organization),
             f"Reason recorded in the audit log: {form.reason.data}",
         ],
         button="Give it back",
         cancel_url=url_for("billing_console.payment_detail", payment_id=payment.id),
         cancel_label="Keep it flagged",
+    )
+
+
+def _who_is_told(session: Session, payment: Payment, organization: Organization) -> str:
+    """Who the give-back's email reaches, named (round 37: "and the payer" named
+    nobody): the billing contact, and the payer as `services` writes to them (not
+    the contact twice, nor an address never confirmed)."""
+    contact = f"{organization.billing_contact_name} ({organization.billing_email})"
+    payer = services.payer_told(session, payment, organization)
+    if payer is None:
+        return f"The billing contact, {contact}, is emailed why."
+    return (
+        f"The billing contact, {contact}, and the payer, {payer.full_name} ({payer.email}), "
+        "are emailed why."
     )
 
 

@@ -18,7 +18,11 @@ from licensing.billing.services.card_payments import (
 )
 from licensing.billing.services.credit_notes import credit_invoice, issue_credit_note
 from licensing.billing.services.disputes import MatchRun, match_disputes
-from licensing.billing.services.giving_back import give_back_flagged_payment, reconcile_given_back
+from licensing.billing.services.giving_back import (
+    give_back_flagged_payment,
+    payer_told,
+    reconcile_given_back,
+)
 from licensing.billing.services.invoices import (
     Charge,
     check_void,
@@ -113,6 +117,7 @@ __all__ = [
     "months_between",
     "move_invoice_links",
     "overdue_invoices",
+    "payer_told",
     "process_overdue",
     "reconcile_given_back",
     "reconcile_payments",

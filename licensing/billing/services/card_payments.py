@@ -391,9 +391,10 @@ def _status_message(status: str, failure: str | None) -> str:
     return failure or "The card was not charged; try another card."
 
 
-@PAYMENT.on("flag")
+@PAYMENT.on("flag", "fail_give_back")
 def _tell_billing_staff(session: Session, payment: Payment, actor: Actor, why: str | None) -> None:
-    """A flagged card payment waits for billing staff: tell them."""
+    """A flagged card payment waits for billing staff: tell them. So does one whose
+    give-back Stripe reported failed (round 37): flagged again, `why` says so."""
     invoice = session.get(Invoice, payment.invoice_id)
     assert invoice is not None
     mail.notify_staff(

@@ -13,12 +13,13 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from licensing import db
-from licensing.accounts.models import Organization
+from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
+from licensing.audit.models import AuditEvent
 from licensing.billing import payment_gateway
 from licensing.billing.models import Invoice, Payment
 from licensing.billing.services._common import (
@@ -39,10 +40,13 @@ from licensing.money import from_minor_units, in_words, quantize
 _GOING_BACK = ("succeeded", "pending", "requires_action")
 
 
-def idempotency_key(payment_id: int) -> str:
-    """One key a payment: two requests (a retry after a timeout, two clerks) ask
-    Stripe for one Refund."""
-    return f"give-back-{payment_id}"
+def idempotency_key(payment_id: int, failed_before: int = 0) -> str:
+    """One key a payment's give-back: two requests (a retry after a timeout, two
+    clerks) ask Stripe for one Refund. A give-back Stripe reported failed is asked
+    anew with a key of its own (round 37): the first key would have Stripe answer
+    with the Refund that failed."""
+    again = f"-{failed_before + 1}" if failed_before else ""
+    return f"give-back-{payment_id}{again}"
 
 
 def give_back_flagged_payment(
@@ -72,6 +76,7 @@ def give_back_flagged_payment(
         intent_id = payment.stripe_payment_intent_id
         if payment.method != CARD or intent_id is None:  # a flagged payment always has one
             raise Conflict(f"Payment {payment.id} has no Stripe payment to give back.")
+        key = idempotency_key(payment.id, _count_of(session, payment, "payment.give_back_failed"))
         metadata = {
             "payment_id": str(payment.id),
             "invoice_number": invoice.number or "",
@@ -82,7 +87,7 @@ def give_back_flagged_payment(
         payment_intent_id=intent_id,
         amount_minor=None,
         metadata=metadata,
-        idempotency_key=idempotency_key(payment_id),
+        idempotency_key=key,
     )
     if status.status not in _GOING_BACK:
         raise payment_gateway.StripeRefused(
@@ -93,6 +98,14 @@ def give_back_flagged_payment(
         if PAYMENT.can(payment.state, "give_back"):
             _give_back(session, payment, invoice, status, note=reason, actor=actor, now=now)
         return payment
+
+
+def payer_told(session: Session, payment: Payment, organization: Organization) -> User | None:
+    """Who, besides the billing contact, is emailed the give-back: the payer as
+    `_email_payer` writes to them (not the contact twice, nor an address never
+    confirmed); None: the billing contact alone. The confirmation names them."""
+    payer = _card_payer(session, payment, organization)
+    return payer if payer is not None and payer.email_verified else None
 
 
 def _give_back(
@@ -156,9 +169,9 @@ def apply_refund_at_stripe(
     ).one_or_none()
     if payment is None:
         return None
+    if payment.state == GIVEN_BACK:
+        return _given_back_and_now(session, payment, status, now=now, actor=actor)
     if payment.state != FLAGGED:
-        if payment.state == GIVEN_BACK:
-            return f"no change: payment {payment.id} is given back already"
         return None
     if status.status not in _GOING_BACK:
         return f"no change: refund {status.id} of flagged payment {payment.id} is {status.status}"
@@ -183,6 +196,68 @@ def apply_refund_at_stripe(
     )
     _give_back(session, payment, invoice, status, note=note, actor=actor, now=now)
     return f"given back: payment {payment.id}"
+
+
+# What Stripe's answer says of a Refund that will not reach the card after all.
+_CAME_BACK = ("failed", "canceled")
+
+
+def _given_back_and_now(
+    session: Session,
+    payment: Payment,
+    status: payment_gateway.RefundStatus,
+    *,
+    now: datetime,
+    actor: Actor,
+) -> str:
+    """A payment given back, and Stripe reports a refund of its charge: the one
+    that gave it back failing (`refund.failed`: the card was closed, say) brings
+    the money back to us, so the payment is flagged again (`fail_give_back`,
+    audited `payment.give_back_failed`, billing staff told as when it was
+    flagged). Anything else, or the same news again, changes nothing."""
+    if status.status not in _CAME_BACK:
+        return f"no change: payment {payment.id} is given back already"
+    if status.id != _given_back_by(session, payment):
+        return (
+            f"no change: refund {status.id} is {status.status}; payment {payment.id} "
+            "was given back by another"
+        )
+    why = status.failure_reason or status.status
+    PAYMENT.apply(
+        session,
+        payment,
+        "fail_give_back",
+        actor=actor,
+        note=(
+            f"Stripe could not give it back: refund {status.id} {status.status} ({why}). "
+            "The money is with us again: accept it, or give it back."
+        ),
+        at=now,
+        changes={"stripe_refund_id": status.id, "failure_reason": why},
+    )
+    return f"flagged again: payment {payment.id}, its give-back {status.status}"
+
+
+def _events_of(payment: Payment, action: str) -> Select[AuditEvent]:
+    return select(AuditEvent).where(
+        AuditEvent.action == action,
+        AuditEvent.entity_type == "payment",
+        AuditEvent.entity_id == str(payment.id),
+    )
+
+
+def _count_of(session: Session, payment: Payment, action: str) -> int:
+    return db.count_rows(session, _events_of(payment, action))
+
+
+def _given_back_by(session: Session, payment: Payment) -> str | None:
+    """The Stripe refund that last gave the payment back (its audit event's)."""
+    given = session.scalars(
+        _events_of(payment, "payment.given_back").order_by(AuditEvent.seq.desc()).limit(1)
+    ).one_or_none()
+    after = given.after_data if given is not None else None
+    refund_id = after.get("stripe_refund_id") if isinstance(after, dict) else None
+    return refund_id if isinstance(refund_id, str) else None
 
 
 def reconcile_given_back(

@@ -149,6 +149,26 @@ def charge_refunded_event(localstripe: LocalStripe, payment: Payment) -> dict[st
     }
 
 
+def refund_failed_event(
+    localstripe: LocalStripe,
+    refund_id: str,
+    *,
+    kind: str = "refund.failed",
+    failure_reason: str = "expired_or_canceled_card",
+) -> dict[str, Any]:
+    """Stripe's `refund.failed` (or `refund.updated`, failed) for a refund it had
+    reported succeeded: the card's bank returned it. localstripe's refunds succeed,
+    and it sends no such event."""
+    at_stripe = _call(localstripe, "GET", f"/v1/refunds/{refund_id}")
+    return {
+        "id": f"evt_{kind}_{refund_id}",
+        "object": "event",
+        "type": kind,
+        "created": at_stripe["created"],
+        "data": {"object": {**at_stripe, "status": "failed", "failure_reason": failure_reason}},
+    }
+
+
 def flagged_card_payment(
     client: FlaskClient,
     vendor: User,

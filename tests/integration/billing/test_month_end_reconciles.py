@@ -45,10 +45,12 @@ from tests.support.servers import LocalStripe
 from .dispute_support import REINSTATED, WITHDRAWN, dispute_event, paid_with_charge
 from .refund_support import deliver
 from .stripe_support import (
+    _call,
     declined_card_payment,
     deliver_event,
     flagged_card_payment,
     pay_by_card,
+    refund_failed_event,
     stripe_config,
     succeeded_event,
 )
@@ -505,6 +507,53 @@ def test_a_flagged_payment_accepted_comes_again_the_night_accepted_alike_in_csv_
     assert [as_json[name] for name in header[-3:]] == [None, None, None]
 
 
+def _give_back(client: FlaskClient, staff: User, payment: Payment) -> None:
+    given = client.post(
+        f"/api/v1/payments/{payment.id}/give-back",
+        json={"reason": "Paid twice; given back."},
+        headers=bearer(staff),
+    )
+    assert given.status_code == 200, given.get_json()
+
+
+def test_a_give_back_that_failed_comes_again_flagged_the_night_stripe_said_so(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 37: a payment given back three nights ago whose refund Stripe reports
+    failed today is flagged again; the nightly pull brings it again tonight,
+    `flagged`, with no `paid_date` (it still counts nowhere), so a ledger that
+    booked nothing for the give-back learns the money is back with us."""
+    export = _exporter(client, billing_staff)
+    _, payment = flagged_card_payment(client, vendor, localstripe, invoice_for, received=29999)
+    _give_back(client, billing_staff, payment)
+    earlier = datetime.now(UTC) - timedelta(days=3)
+    db.session().refresh(payment)
+    payment.created_at = payment.status_changed_at = earlier
+    db.session().commit()
+    before, today = office_date(earlier), office_date(utcnow())
+    tonight = {"from": today.isoformat(), "to": today.isoformat()}
+    assert [
+        r for r in export("payments", by="recorded", **tonight) if r["payment_id"] == payment.id
+    ] == []
+    [refund] = _call(
+        localstripe, "GET", f"/v1/refunds?payment_intent={payment.stripe_payment_intent_id}"
+    )["data"]
+    outcome = deliver_event(client, refund_failed_event(localstripe, refund["id"])).get_json()
+    assert outcome["outcome"].startswith("flagged again")
+    rows = [
+        r for r in export("payments", by="recorded", **tonight) if r["payment_id"] == payment.id
+    ]
+    assert [(r["state"], r["paid_date"], r["amount_received"]) for r in rows] == [
+        ("flagged", None, "299.99")
+    ]
+    days = {"from": before.isoformat(), "to": today.isoformat()}
+    assert [r for r in export("payments", by="paid", **days) if r["payment_id"] == payment.id] == []
+
+
 def test_a_flagged_payment_given_back_comes_again_the_night_given_back_and_counts_nowhere(
     client: FlaskClient,
     vendor: User,
@@ -523,12 +572,7 @@ def test_a_flagged_payment_given_back_comes_again_the_night_given_back_and_count
     earlier = datetime.now(UTC) - timedelta(days=3)
     flagged.created_at = flagged.status_changed_at = earlier
     db.session().commit()
-    given = client.post(
-        f"/api/v1/payments/{flagged.id}/give-back",
-        json={"reason": "Paid twice; given back."},
-        headers=bearer(billing_staff),
-    )
-    assert given.status_code == 200, given.get_json()
+    _give_back(client, billing_staff, flagged)
     before, today = office_date(earlier), office_date(utcnow())
     tonight = {"from": today.isoformat(), "to": today.isoformat()}
     rows = [

@@ -19,7 +19,7 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts.models import Organization, User
 from licensing.audit.models import AuditEvent
-from licensing.billing import links
+from licensing.billing import links, payment_gateway
 from licensing.billing.models import Invoice, Payment
 from licensing.db import utcnow
 from licensing.mail import services as mail
@@ -29,12 +29,13 @@ from tests.support.factories import bearer
 from tests.support.pages import text_of
 from tests.support.servers import LocalStripe, SMTPServer, message_text
 
-from .refund_support import Refuses, stripe_through
+from .refund_support import LostAnswer, Refuses, stripe_through
 from .stripe_support import (
     _call,
     charge_refunded_event,
     deliver_event,
     flagged_card_payment,
+    refund_failed_event,
     stripe_config,
 )
 
@@ -334,3 +335,130 @@ def test_the_pay_pages_poll_says_a_payment_given_back_went_back_to_the_card(
     polled = client.get(f"{link}/card-payments/{payment.id}").get_json()
     assert (polled["outcome"], polled["title"]) == ("closed", "Given back")
     assert "went back to the card" in polled["message"]
+
+
+class _KeysKept(LostAnswer):
+    """The real gateway, keeping the idempotency keys the refunds are asked with
+    (localstripe answers every key with a new Refund; Stripe, for 24 hours, with
+    the first one's)."""
+
+    def __init__(self, real: payment_gateway.PaymentGateway, keys: list[str]) -> None:
+        super().__init__(real)
+        self.keys = keys
+
+    def create_refund(self, **kwargs: Any) -> payment_gateway.RefundStatus:
+        self.keys.append(kwargs["idempotency_key"])
+        return self.real.create_refund(**kwargs)
+
+
+def _flagged_notices(payment: Payment) -> list[OutboxMessage]:
+    return [
+        message
+        for message in db.session().scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.template == "payment_flagged")
+            .order_by(OutboxMessage.id)
+        )
+        if f"Payment: {payment.id} (Stripe " in message.body_text
+    ]
+
+
+def test_a_give_back_stripe_reports_failed_is_flagged_again_once_and_may_be_given_back_anew(
+    client: FlaskClient,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+) -> None:
+    """Round 37: the refund that gave the money back fails at the card's bank (Stripe's
+    `refund.failed`): the money is back with us, so the payment is `flagged` again by
+    the state machine, audited, billing staff told as when it was flagged; a replay or
+    the same news in `refund.updated` changes nothing; given back anew, Stripe is asked
+    for a new Refund (the first key would answer with the one that failed), and a late
+    failure of the first refund then leaves the payment given back."""
+    invoice, payment = flagged
+    url = f"/api/v1/payments/{payment.id}/give-back"
+    headers = bearer(billing_staff)
+    assert client.post(url, json={"reason": "Not ours."}, headers=headers).status_code == 200
+    [first] = _refunds_at_stripe(localstripe, payment)
+    told_before = len(_flagged_notices(payment))
+    given_at = utcnow() - timedelta(days=3)
+    db.session().refresh(payment)
+    payment.status_changed_at = given_at  # given back three nights ago
+    db.session().commit()
+
+    failed = refund_failed_event(localstripe, first["id"])
+    outcome = deliver_event(client, failed).get_json()["outcome"]
+    assert outcome == f"flagged again: payment {payment.id}, its give-back failed"
+    db.session().expire_all()
+    stored = db.session().get(Payment, payment.id)
+    assert stored is not None
+    assert stored.state == "flagged"
+    assert stored.status_changed_at is not None
+    assert stored.status_changed_at > given_at
+    [event] = db.session().scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "payment.give_back_failed",
+            AuditEvent.entity_id == str(payment.id),
+        )
+    )
+    assert event.actor == "system"
+    assert (event.before_data, event.after_data["state"]) == ({"state": "given_back"}, "flagged")
+    assert event.after_data["stripe_refund_id"] == first["id"]
+    assert "expired_or_canceled_card" in (event.note or "")
+    notices = _flagged_notices(payment)
+    assert len(notices) == told_before + 1
+    assert notices[-1].to == [billing_staff.email]
+    assert notices[-1].subject == f"Card payment for {invoice.number} needs review"
+    assert "Why: Stripe could not give it back" in notices[-1].body_text
+    listed = client.get("/api/v1/payments?state=flagged", headers=headers).get_json()
+    assert [p["id"] for p in listed] == [payment.id]
+
+    # The same news again: a replayed event, then `refund.updated` saying it failed.
+    assert deliver_event(client, failed).get_json()["duplicate"] is True
+    updated = refund_failed_event(localstripe, first["id"], kind="refund.updated")
+    assert deliver_event(client, updated).get_json()["outcome"].startswith("no change")
+    assert len(_flagged_notices(payment)) == told_before + 1
+
+    # Given back anew: a new Refund at Stripe, and the payment given back by it.
+    keys: list[str] = []
+    with stripe_through(lambda real: _KeysKept(real, keys)):
+        again = client.post(url, json={"reason": "Not ours, again."}, headers=headers)
+    assert again.status_code == 200, again.get_json()
+    assert keys == [f"give-back-{payment.id}-2"]  # the first key: Stripe's failed Refund
+    refunds = _refunds_at_stripe(localstripe, payment)
+    assert len(refunds) == 2
+    [second] = [r for r in refunds if r["id"] != first["id"]]
+    given = sorted(_given_back_events(payment), key=lambda event: event.seq)
+    assert [e.after_data["stripe_refund_id"] for e in given] == [first["id"], second["id"]]
+    # The first refund's failure told late (another event id) changes nothing now.
+    late = {**failed, "id": f"{failed['id']}_late"}
+    assert "given back by another" in deliver_event(client, late).get_json()["outcome"]
+    db.session().expire_all()
+    assert db.session().get(Payment, payment.id).state == "given_back"  # type: ignore[union-attr]
+    assert len(_given_back_events(payment)) == 2
+
+
+def test_the_give_back_confirmation_names_the_billing_contact_alone_when_they_paid(
+    app: Flask,
+    vendor: User,
+    billing_staff: User,
+    flagged: tuple[Invoice, Payment],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 37: the confirmation names who is emailed as the email goes: the payer
+    who is the billing contact is written to once, as the contact (it said "and the
+    payer", naming nobody)."""
+    invoice, payment = flagged
+    organization = db.session().get(Organization, invoice.organization_id)
+    assert organization is not None
+    organization.billing_email = vendor.email
+    db.session().commit()
+    staff = signed_in(app.test_client(), billing_staff)
+    asked = staff.post(
+        f"/console/payments/{payment.id}/give-back", data={"give_back-reason": "Paid twice."}
+    )
+    assert asked.status_code == 200
+    question = text_of(asked)
+    contact = f"{organization.billing_contact_name} ({vendor.email})"
+    assert f"The billing contact, {contact}, is emailed why." in question
+    assert "the payer" not in question

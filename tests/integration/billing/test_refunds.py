@@ -42,7 +42,7 @@ from .refund_support import (
     paid_offline_and_credited,
     refunds_of,
 )
-from .stripe_support import _call, charge_refunded_event, stripe_config
+from .stripe_support import _call, charge_refunded_event, refund_failed_event, stripe_config
 
 
 @pytest.fixture
@@ -299,16 +299,10 @@ def test_reconcile_fails_a_card_refund_that_never_reached_stripe_so_it_is_due_ag
 
 def _failed_at_stripe(localstripe: LocalStripe, refund: Refund) -> dict[str, Any]:
     """Stripe's `refund.failed` event for a refund it had reported succeeded."""
-    at_stripe = _call(localstripe, "GET", f"/v1/refunds/{refund.stripe_refund_id}")
-    return {
-        "id": f"evt_failed_{at_stripe['id']}",
-        "object": "event",
-        "type": "refund.failed",
-        "created": at_stripe["created"],
-        "data": {
-            "object": {**at_stripe, "status": "failed", "failure_reason": "lost_or_stolen_card"}
-        },
-    }
+    assert refund.stripe_refund_id is not None
+    return refund_failed_event(
+        localstripe, refund.stripe_refund_id, failure_reason="lost_or_stolen_card"
+    )
 
 
 def test_a_refund_stripe_refuses_or_later_fails_makes_the_amount_due_again(

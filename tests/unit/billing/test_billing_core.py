@@ -50,11 +50,29 @@ def test_a_flagged_payment_is_accepted_or_given_back_never_canceled() -> None:
     machine offers no step from flagged to canceled."""
     assert PAYMENT.allowed("flagged") == ["accept", "give_back"]
     assert PAYMENT.step("flagged", "give_back") == "given_back"
-    assert PAYMENT.is_terminal("given_back")
     assert "reject" not in PAYMENT.actions
     assert not any(
         PAYMENT.can("flagged", action) and PAYMENT.step("flagged", action) == "canceled"
         for action in PAYMENT.actions
+    )
+
+
+def test_a_give_back_that_failed_is_flagged_again_and_nothing_else_leaves_given_back() -> None:
+    """Round 37: Stripe's refund that gave the money back failed, so the money is
+    back with us and billing staff decide again; nothing else moves a payment
+    given back (it is never accepted after, nor given back twice)."""
+    assert PAYMENT.allowed("given_back") == ["fail_give_back"]
+    assert PAYMENT.step("given_back", "fail_give_back") == "flagged"
+    assert PAYMENT.events["fail_give_back"] == "give_back_failed"
+    assert PAYMENT.stamps["fail_give_back"] == "status_changed_at"
+    with pytest.raises(IllegalTransition, match="cannot be flagged again, if Stripe reports"):
+        PAYMENT.step("flagged", "fail_give_back")
+    # A clerk trying again reads what a payment given back still allows, and who does it.
+    with pytest.raises(IllegalTransition) as refused:
+        PAYMENT.step("given_back", "give_back")
+    assert str(refused.value) == (
+        "A payment that is given back cannot be given back: it can only be flagged "
+        "again, if Stripe reports its give-back failed."
     )
 
 

@@ -1,0 +1,127 @@
+"""Round 37: *Give it back to the card*, in Chromium against the live server and
+localstripe, with the keyboard alone: billing staff open a flagged card payment's
+page, meet the reason's message, read the confirmation (how much, to whose card,
+the invoice unchanged, who is emailed), confirm, and read the payment given back
+(the form's page tests are tests/integration/billing/test_payment_given_back.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from licensing import db
+from licensing.accounts.models import Organization, User
+from licensing.billing.models import Invoice, Payment
+from tests.browser.conftest import sign_in
+from tests.integration.billing.conftest import activated, send_activation
+from tests.integration.billing.stripe_support import flagged_card_payment, stripe_config
+from tests.support import factories
+from tests.support.axe import FOCUSED, assert_accessible
+from tests.support.servers import LiveServer, LocalStripe
+
+
+@pytest.fixture
+def browser_config_changes(localstripe: LocalStripe) -> dict[str, Any]:
+    return stripe_config(localstripe)
+
+
+def _flagged(
+    live_server: LiveServer, localstripe: LocalStripe
+) -> tuple[str, User, Invoice, Payment]:
+    """A vendor's 300.00 invoice paid by card by a colleague of the billing contact,
+    flagged for 299.99 received; staff with the billing role (their email)."""
+    with live_server.app.app_context():
+        contact = factories.make_vendor(db.session())
+        organization = db.session().get(Organization, contact.organization_id)
+        vendor = factories.make_vendor(db.session(), organization, role="billing")
+
+        def invoice_for(owner: Any, amounts: tuple[str, ...]) -> Invoice:
+            invoice = send_activation(activated(owner.organization_id or 0, amounts))
+            assert invoice is not None
+            return invoice
+
+        webhook = live_server.app.test_client()  # Stripe's deliveries, signed
+        invoice, payment = flagged_card_payment(
+            webhook, vendor, localstripe, invoice_for, received=29999
+        )
+        staff = factories.make_staff(db.session(), roles=("billing",))
+        db.session().refresh(vendor)
+        return staff.email, vendor, invoice, payment
+
+
+def _tab_to(page: Any, text: str) -> None:
+    """Press Tab until the focused element's words start with `text`."""
+    for _ in range(200):
+        page.keyboard.press("Tab")
+        if page.evaluate(FOCUSED, None)["text"].startswith(text):
+            return
+    raise AssertionError(f"Tab never reached {text!r}")
+
+
+def test_billing_staff_give_a_flagged_payment_back_to_the_card_with_the_keyboard(
+    page: Any, live_server: LiveServer, localstripe: LocalStripe
+) -> None:
+    staff, payer, invoice, payment = _flagged(live_server, localstripe)
+    with live_server.app.app_context():
+        organization = db.session().get(Organization, invoice.organization_id)
+        assert organization is not None
+        contact = f"{organization.billing_contact_name} ({organization.billing_email})"
+        whose = f"{payer.full_name} of {organization.legal_name}"
+    url = f"/console/payments/{payment.id}"
+    sign_in(page, staff)
+    page.goto(url)
+    panel = page.get_by_role("region", name="Give it back to the card")
+    # Its field is named for what it asks: the credit note's panel has a *Reason*.
+    reason = page.get_by_label("Why give it back")
+    assert panel.get_by_label("Reason").count() == 0
+    assert "The invoice is unchanged: the payment never counted." in panel.inner_text()
+    assert_accessible(page)
+
+    # No reason: the page again, the focus on its errors, and from there on the field.
+    _tab_to(page, "Give it back")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    page.wait_for_function("() => document.activeElement.classList.contains('error-summary')")
+    summary = page.evaluate("() => document.activeElement.innerText")
+    assert "Why give it back: Say why." in summary
+    assert_accessible(page)
+    page.keyboard.press("Tab")  # the summary's link to the reason
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => document.activeElement.getAttribute('aria-invalid') === 'true'")
+    assert reason.get_attribute("aria-invalid") == "true"
+    page.keyboard.type("The licensee paid twice; not ours to keep.")
+
+    # The confirmation says how much goes back, to whom, the invoice unchanged, who is told.
+    _tab_to(page, "Give it back")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    question = page.get_by_role("heading", name=f"Give back 299.99 USD to {whose}?")
+    question.wait_for()
+    main = page.inner_text("main")
+    assert "Visa ending 4242" in main
+    assert f"{invoice.number} is unchanged: the payment never counted" in main
+    assert "300.00 USD stays due on it" in main
+    # Who is emailed, named: "and the payer" named nobody.
+    assert (
+        f"The billing contact, {contact}, and the payer, {payer.full_name} ({payer.email}), "
+        "are emailed why."
+    ) in main
+    assert "The licensee paid twice; not ours to keep." in main
+    assert_accessible(page)
+    assert page.url.endswith(f"{url}/give-back")
+
+    # Confirmed: the payment's page again, given back, nothing left to give back.
+    _tab_to(page, "Give it back")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    flash = page.inner_text(".flashes")
+    assert f"given back to the card through Stripe; {invoice.label} is unchanged" in flash
+    assert page.url.endswith(url)
+    assert page.get_by_role("region", name="Give it back to the card").count() == 0
+    assert "given back" in page.inner_text("main").lower()
+    assert_accessible(page)
+    with live_server.app.app_context():
+        stored = db.session().get(Payment, payment.id)
+        assert stored is not None
+        assert stored.state == "given_back"
