@@ -60,6 +60,16 @@ def test_migrations_downgrade_to_base_and_back(database_template: DatabaseTempla
     assert set(models.Base.metadata.tables) <= tables
 
 
+def _utc(moment: object) -> object:
+    """A stored time as read back: SQLite hands back the text, PostgreSQL an aware
+    datetime."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if isinstance(moment, datetime) and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
 def _insert(connection: Connection, table: str, **values: object) -> int:
     """A row as the migrated schema stands (no model: it may differ from the models)."""
     rows = sql_table(table, *(column(name) for name in values), column("id"))
@@ -579,21 +589,13 @@ def test_billing_0014_stamps_each_step_a_nightly_pull_sees_from_the_audit_log(
     finally:
         engine.dispose()
 
-    def utc(moment: object) -> object:
-        # SQLite hands back the stored text, PostgreSQL an aware datetime.
-        if isinstance(moment, str):
-            moment = datetime.fromisoformat(moment)
-        if isinstance(moment, datetime) and moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment
-
-    assert {k: tuple(map(utc, v)) for k, v in invoices.items()} == {
+    assert {k: tuple(map(_utc, v)) for k, v in invoices.items()} == {
         written_off: (day, None),
         reopened: (None, later),
         untouched: (None, None),
     }
-    assert {k: utc(v) for k, v in payments.items()} == {declined: later, offline: None}
-    assert {k: utc(v) for k, v in refunds.items()} == {failed: later}
+    assert {k: _utc(v) for k, v in payments.items()} == {declined: later, offline: None}
+    assert {k: _utc(v) for k, v in refunds.items()} == {failed: later}
 
 
 def test_billing_0015_lets_a_payment_be_given_back_and_its_downgrade_refuses_to_forget_one(
@@ -694,15 +696,7 @@ def test_agreements_0004_backfills_the_review_clock_of_applications_resubmitted_
     finally:
         engine.dispose()
 
-    def utc(moment: object) -> object:
-        # SQLite hands back the stored text, PostgreSQL an aware datetime.
-        if isinstance(moment, str):
-            moment = datetime.fromisoformat(moment)
-        if isinstance(moment, datetime) and moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment
-
-    moved = {key: utc(value) for key, value in found.items()}
+    moved = {key: _utc(value) for key, value in found.items()}
     assert moved == {
         once: datetime(2026, 11, 6, 15, 0, tzinfo=UTC),  # Monday + 4 business days
         twice: datetime(2026, 11, 9, 15, 0, tzinfo=UTC),  # + 1 + 4
