@@ -104,6 +104,17 @@ def end_of_office_day(day: date) -> datetime:
     return local.astimezone(UTC) - timedelta(microseconds=1)
 
 
+def later_by_business_days(moment: datetime, days: int) -> datetime:
+    """`moment` moved `days` business days later, at the same time of the office
+    day: the review clock after a wait on the vendor (its office day counted on as
+    `add_business_days` counts, so a due date read from it moves by `days` too)."""
+    local = moment.astimezone(OFFICE_TIMEZONE)
+    day = add_business_days(local.date(), days)
+    return datetime.combine(
+        day, local.timetz().replace(tzinfo=None), tzinfo=OFFICE_TIMEZONE
+    ).astimezone(UTC)
+
+
 def business_deadline(moment: datetime, days: int) -> datetime:
     """The instant `days` business days after `moment` runs out (end of that office day)."""
     return end_of_office_day(add_business_days(office_date(moment), days))

@@ -113,6 +113,10 @@ class Application(Snapshotted, Referenced, Base):
     reconsider_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reconsideration_reason: Mapped[str | None] = mapped_column(Text)
     reconsideration_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Where the review clock runs from once resubmitted (round 37): the first
+    # submission moved later by the business days each return waited on the vendor
+    # (`returned_at` to the resubmission). None: from `submitted_at`.
+    review_clock_from: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # Staff's reason for denying the reconsideration: kept apart so that the
     # rejection's own reason (`decision_reason`) still stands beside it.
     reconsideration_denial_reason: Mapped[str | None] = mapped_column(Text)

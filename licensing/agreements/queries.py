@@ -192,11 +192,33 @@ class QueueFilter:
 _RECEIVED = func.coalesce(Application.submitted_at, Application.created_at)
 # The staff queue's review clock, as its age, overdue mark and answer-by count it
 # (`review_levels`): from the vendor's request for a reconsideration, else from the
-# submission. Sorting a reconsideration by its first submission put one asked for
-# today among the month-old ones, above older work it showed younger than.
+# submission moved later by the days it waited on the vendor (`review_clock_from`,
+# round 37), else from the submission. Sorting a reconsideration by its first
+# submission put one asked for today among the month-old ones, above older work it
+# showed younger than; a resubmission, by its first, arrived overdue.
 _REVIEW_CLOCK = func.coalesce(
-    Application.reconsideration_requested_at, Application.submitted_at, Application.created_at
+    Application.reconsideration_requested_at,
+    Application.review_clock_from,
+    Application.submitted_at,
+    Application.created_at,
 )
+
+
+def review_clock() -> ColumnElement[datetime]:
+    """Where each application's review clock runs from, as SQL (the console home's
+    overdue count): what the queue sorts by and `review_levels` counts from."""
+    return _REVIEW_CLOCK
+
+
+def review_clock_from(application: Application | QueueApplication) -> datetime | None:
+    """Where `application`'s review clock runs from (None before submission)."""
+    return (
+        application.reconsideration_requested_at
+        or application.review_clock_from
+        or application.submitted_at
+    )
+
+
 # Each order's keys, built once: (expression, descending, nulls last). Expressions
 # are immutable, and building all seven orders per request (to use one) was a fifth
 # of building the list's statements.
@@ -388,6 +410,7 @@ class QueueApplication(NamedTuple):
     currency: str | None
     submitted_at: datetime | None
     reconsideration_requested_at: datetime | None  # restarts the review clock
+    review_clock_from: datetime | None  # the submission, less the waits on the vendor
     uses: tuple[tuple[str, str, str], ...]  # product name, use, product type
 
     @property
@@ -397,7 +420,12 @@ class QueueApplication(NamedTuple):
 
 # The queue's columns, with the joins its orders need (assignee, organization).
 _QUEUE_ROWS = _with_listed_joins(
-    select(*_LISTED, Application.submitted_at, Application.reconsideration_requested_at)
+    select(
+        *_LISTED,
+        Application.submitted_at,
+        Application.reconsideration_requested_at,
+        Application.review_clock_from,
+    )
 )
 
 
@@ -616,7 +644,7 @@ def review_levels(
     by_day: dict[date, tuple[int, datetime]] = {}
     levels = {}
     for application in applications:
-        submitted = application.reconsideration_requested_at or application.submitted_at
+        submitted = review_clock_from(application)
         if submitted is None:
             levels[application.id] = ReviewLevel(0, target_days, None, False, False)
             continue

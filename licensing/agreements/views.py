@@ -1403,10 +1403,8 @@ def _application_queues(
     deactivated = Application.assignee_id.in_(select(User.id).where(User.is_active.is_(False)))
     # Round 36: the home page counted the unassigned, not those past the service level.
     target = current_config().application_review_sla_days
-    clock_started = func.coalesce(
-        Application.reconsideration_requested_at, Application.submitted_at
-    )
-    late = clock_started < queries.overdue_before(now, target_days=target)
+    # Round 37: from where the queue's rows count (less the days waited on the vendor).
+    late = queries.review_clock() < queries.overdue_before(now, target_days=target)
     count, unassigned, orphaned, overdue, oldest = session.execute(
         select(
             func.count(),

@@ -42,6 +42,7 @@ from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from licensing import calendar
 from licensing.accounts.models import Organization
+from licensing.agreements import queries as agreement_queries
 from licensing.agreements.models import Application
 from licensing.agreements.states import AWAITING_STAFF
 from licensing.billing.models import (
@@ -761,20 +762,19 @@ def queue_health(
     session: Session, now: datetime, *, application_target: int, permission_target: int
 ) -> list[QueueHealth]:
     """Items waiting on licensing staff, by age in US business days against each
-    queue's service level: applications from submission (the target is
+    queue's service level: applications from submission, less the days waited on
+    the vendor, or from a reconsideration's request (the target is
     APPLICATION_REVIEW_SLA_DAYS), permission requests by their own deadline
     (`sla_due_at`, PERMISSION_SLA_DAYS, which stands still while waiting on the
     requester: `permissions.queries.service_level`)."""
     today = calendar.office_date(now)
     application_ages = []
-    for submitted_at, created_at in session.execute(
-        select(Application.submitted_at, Application.created_at).where(
-            Application.state.in_(AWAITING_STAFF)
-        )
+    # From the queue's review clock (round 37): a reconsideration's request, else the
+    # submission less the days the application waited on the vendor.
+    for (clock,) in session.execute(
+        select(agreement_queries.review_clock()).where(Application.state.in_(AWAITING_STAFF))
     ):
-        age = calendar.business_days_between(
-            calendar.office_date(submitted_at or created_at), today
-        )
+        age = calendar.business_days_between(calendar.office_date(clock), today)
         application_ages.append((age, age > application_target))
     permission_ages = []
     for request in session.execute(

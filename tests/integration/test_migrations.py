@@ -60,6 +60,16 @@ def test_migrations_downgrade_to_base_and_back(database_template: DatabaseTempla
     assert set(models.Base.metadata.tables) <= tables
 
 
+def _utc(moment: object) -> object:
+    """A stored time as read back: SQLite hands back the text, PostgreSQL an aware
+    datetime."""
+    if isinstance(moment, str):
+        moment = datetime.fromisoformat(moment)
+    if isinstance(moment, datetime) and moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return moment
+
+
 def _insert(connection: Connection, table: str, **values: object) -> int:
     """A row as the migrated schema stands (no model: it may differ from the models)."""
     rows = sql_table(table, *(column(name) for name in values), column("id"))
@@ -579,21 +589,13 @@ def test_billing_0014_stamps_each_step_a_nightly_pull_sees_from_the_audit_log(
     finally:
         engine.dispose()
 
-    def utc(moment: object) -> object:
-        # SQLite hands back the stored text, PostgreSQL an aware datetime.
-        if isinstance(moment, str):
-            moment = datetime.fromisoformat(moment)
-        if isinstance(moment, datetime) and moment.tzinfo is None:
-            moment = moment.replace(tzinfo=UTC)
-        return moment
-
-    assert {k: tuple(map(utc, v)) for k, v in invoices.items()} == {
+    assert {k: tuple(map(_utc, v)) for k, v in invoices.items()} == {
         written_off: (day, None),
         reopened: (None, later),
         untouched: (None, None),
     }
-    assert {k: utc(v) for k, v in payments.items()} == {declined: later, offline: None}
-    assert {k: utc(v) for k, v in refunds.items()} == {failed: later}
+    assert {k: _utc(v) for k, v in payments.items()} == {declined: later, offline: None}
+    assert {k: _utc(v) for k, v in refunds.items()} == {failed: later}
 
 
 def test_billing_0015_lets_a_payment_be_given_back_and_its_downgrade_refuses_to_forget_one(
@@ -636,3 +638,69 @@ def test_billing_0015_lets_a_payment_be_given_back_and_its_downgrade_refuses_to_
             _insert(connection, "payments", **money, state="given_back")
     finally:
         engine.dispose()
+
+
+def test_agreements_0004_backfills_the_review_clock_of_applications_resubmitted_before_it(
+    database_template: DatabaseTemplate,
+) -> None:
+    """An application returned on a Thursday (2026-11-12) and resubmitted the
+    Wednesday after (2026-11-18, four business days) counts its review from its
+    submission moved later by those days; returned twice, by both waits; one never
+    returned, or returned and not yet resubmitted, keeps NULL (from `submitted_at`).
+    The downgrade drops the column."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "agreements_0003")
+    submitted = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)  # a Monday
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection, connection.begin():
+            organization_id, user_id = _organization_and_user(connection, "member")
+
+            def application(state: str, returned_at: datetime | None) -> int:
+                return _insert(
+                    connection,
+                    "applications",
+                    organization_id=organization_id,
+                    created_by_id=user_id,
+                    state=state,
+                    submitted_at=submitted,
+                    returned_at=returned_at,
+                    created_at=submitted,
+                    updated_at=submitted,
+                )
+
+            returned_on = datetime(2026, 11, 12, 15, 0, tzinfo=UTC)
+            once = application("submitted", returned_on)
+            twice = application("submitted", returned_on)
+            waiting = application("returned", returned_on)
+            never = application("submitted", None)
+            steps = [
+                ("application.returned", once, returned_on),
+                ("application.resubmitted", once, datetime(2026, 11, 18, 16, 0, tzinfo=UTC)),
+                ("application.returned", twice, datetime(2026, 11, 4, 15, 0, tzinfo=UTC)),
+                ("application.resubmitted", twice, datetime(2026, 11, 5, 15, 0, tzinfo=UTC)),
+                ("application.returned", twice, returned_on),
+                ("application.resubmitted", twice, datetime(2026, 11, 18, 16, 0, tzinfo=UTC)),
+                ("application.returned", waiting, returned_on),
+            ]
+            for seq, (action, entity_id, at) in enumerate(steps, start=20_000):
+                _event(connection, seq, action, entity_id, at)
+        migrations.upgrade(url)
+        with engine.connect() as connection:
+            found = dict(
+                connection.execute(text("SELECT id, review_clock_from FROM applications")).all()
+            )
+        migrations.downgrade(url, "agreements_0003")
+        with engine.connect() as connection:
+            columns = {c["name"] for c in inspect(connection).get_columns("applications")}
+    finally:
+        engine.dispose()
+
+    moved = {key: _utc(value) for key, value in found.items()}
+    assert moved == {
+        once: datetime(2026, 11, 6, 15, 0, tzinfo=UTC),  # Monday + 4 business days
+        twice: datetime(2026, 11, 9, 15, 0, tzinfo=UTC),  # + 1 + 4
+        waiting: None,
+        never: None,
+    }
+    assert "review_clock_from" not in columns

@@ -227,6 +227,20 @@ def _say_the_deadline_passed(application: Application, refused: IllegalTransitio
         refused.instants["deadline"] = application.resubmit_by
 
 
+def _give_back_the_wait(application: Application, resubmitted: datetime) -> None:
+    """The review clock stood still while the application waited on the vendor
+    (round 37, the permission request's rule): it runs from the first submission
+    moved later by the business days from the return's office day to the
+    resubmission's, each return adding its own wait."""
+    started = application.review_clock_from or application.submitted_at
+    if started is None or application.returned_at is None:
+        return
+    waited = calendar.business_days_between(
+        calendar.office_date(application.returned_at), calendar.office_date(resubmitted)
+    )
+    application.review_clock_from = calendar.later_by_business_days(started, waited)
+
+
 def submit(
     application_id: int,
     actor: Actor,
@@ -272,6 +286,7 @@ def submit(
         application.submitted_at = application.submitted_at or moment
         asked = application.return_reason
         if action == "resubmit":
+            _give_back_the_wait(application, moment)
             application.vendor_response = _reason(response, "response", required=False)
             application.return_reason = None
             application.resubmit_by = None
