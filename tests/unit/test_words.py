@@ -2,11 +2,13 @@
 exact fractions by their value, proration and deadlines as a person says them."""
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from fractions import Fraction
 from types import SimpleNamespace
 
 from licensing import calendar, words
 from licensing.errors import IllegalTransition
+from licensing.pricing import ProposedUse, QuoteRequest, Term, parse_rate_card, price
 from licensing.statemachine import Action, StateMachine
 from licensing.web import filters
 from licensing.web.filters import state_words
@@ -49,6 +51,47 @@ def test_a_working_step_shows_units_in_words_and_fractions_by_their_value() -> N
 def _quote(proration: Fraction, *workings: tuple[str, ...]) -> SimpleNamespace:
     lines = [SimpleNamespace(use_index=i, explanation=steps) for i, steps in enumerate(workings)]
     return SimpleNamespace(proration=proration, lines=lines)
+
+
+def test_the_proration_caption_reads_the_working_the_pricing_core_writes() -> None:
+    # The caption is read from the core's "(prorated)" markers and its usage steps:
+    # priced here by the core itself, so a change to its wording fails this test
+    # rather than leaving the caption silently saying that nothing is prorated.
+    rules = [
+        {
+            "id": "revenue",
+            "description": "A share of revenue",
+            "when": {"product_type": "electronic_publication"},
+            "model": {"type": "percent_of_revenue", "percent": "10"},
+            "minimum": "5000.00",
+        },
+        {
+            "id": "flat",
+            "description": "A flat fee",
+            "when": {},
+            "model": {"type": "flat", "amount": "2500.00"},
+        },
+    ]
+    card = parse_rate_card(
+        {
+            "version": "words.1",
+            "title": "Invented card for tests",
+            "currency": "USD",
+            "effective_from": "2027-01-01",
+            "effective_to": "2027-12-31",
+            "rules": rules,
+            "adjustments": [],
+        }
+    )
+    uses = (
+        ProposedUse("distribution", "electronic_publication", "consumer", revenue=Decimal(100)),
+        ProposedUse("development", "software", "internal"),
+    )
+    quote = price(card, QuoteRequest("commercial", Term(date(2027, 1, 1), date(2027, 6, 30)), uses))
+    assert filters.proration(quote) == (
+        "the term is 49.6% of the rate card period: the flat fee of use 2 and the minimum "
+        "of use 1 are prorated to it; the royalty on usage of use 1 is not"
+    )
 
 
 def test_proration_is_said_in_words() -> None:
