@@ -23,7 +23,9 @@ from sqlalchemy import (
     Result,
     ScalarSelect,
     Select,
+    and_,
     bindparam,
+    case,
     func,
     literal,
     nulls_last,
@@ -191,16 +193,32 @@ class QueueFilter:
 
 _RECEIVED = func.coalesce(Application.submitted_at, Application.created_at)
 # The staff queue's review clock, as its age, overdue mark and answer-by count it
-# (`review_levels`): from the vendor's request for a reconsideration, else from the
-# submission moved later by the days it waited on the vendor (`review_clock_from`,
-# round 37), else from the submission. Sorting a reconsideration by its first
+# (`review_levels`): from the submission moved later by the days it waited on the
+# vendor (`review_clock_from`, round 37), else from the vendor's request for a
+# reconsideration, else from the submission. Sorting a reconsideration by its first
 # submission put one asked for today among the month-old ones, above older work it
 # showed younger than; a resubmission, by its first, arrived overdue.
-_REVIEW_CLOCK = func.coalesce(
-    Application.reconsideration_requested_at,
-    Application.review_clock_from,
-    Application.submitted_at,
-    Application.created_at,
+#
+# A reconsideration restarts the clock at its request (which the vendor sees, "will
+# answer by ...", so it never moves); a return after its grant gives the wait back
+# from there (round 38): the request clears `review_clock_from` and the resubmission
+# stores the request moved later. So `review_clock_from` counts when it is not
+# before the request: one set before it (by a resubmission before the rejection,
+# stored before round 38 cleared it) belongs to the review the rejection ended.
+_GIVEN_BACK = and_(
+    Application.review_clock_from.is_not(None),
+    or_(
+        Application.reconsideration_requested_at.is_(None),
+        Application.review_clock_from >= Application.reconsideration_requested_at,
+    ),
+)
+_REVIEW_CLOCK = case(
+    (_GIVEN_BACK, Application.review_clock_from),
+    else_=func.coalesce(
+        Application.reconsideration_requested_at,
+        Application.submitted_at,
+        Application.created_at,
+    ),
 )
 
 
@@ -211,12 +229,13 @@ def review_clock() -> ColumnElement[datetime]:
 
 
 def review_clock_from(application: Application | QueueApplication) -> datetime | None:
-    """Where `application`'s review clock runs from (None before submission)."""
-    return (
-        application.reconsideration_requested_at
-        or application.review_clock_from
-        or application.submitted_at
-    )
+    """Where `application`'s review clock runs from (None before submission), by
+    `_REVIEW_CLOCK`'s rule."""
+    given_back = application.review_clock_from
+    requested = application.reconsideration_requested_at
+    if given_back is not None and (requested is None or given_back >= requested):
+        return given_back
+    return requested or application.submitted_at
 
 
 # Each order's keys, built once: (expression, descending, nulls last). Expressions

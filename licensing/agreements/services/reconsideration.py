@@ -58,6 +58,9 @@ def request_reconsideration(
             )
         application.reconsideration_reason = text
         application.reconsideration_requested_at = moment
+        # The clock restarts at the request; a wait given back before the rejection
+        # belonged to the review it ended (`queries.review_clock_from`, round 38).
+        application.review_clock_from = None
         APPLICATION.apply(
             session, application, "request_reconsideration", actor=actor, note=text, at=moment
         )

@@ -16,7 +16,7 @@ from licensing import calendar, db, signals
 from licensing.accounts import services as accounts
 from licensing.accounts.models import User
 from licensing.actors import Actor
-from licensing.agreements import issuing
+from licensing.agreements import issuing, queries
 from licensing.agreements.models import (
     SUBMITTED,
     Agreement,
@@ -231,8 +231,11 @@ def _give_back_the_wait(application: Application, resubmitted: datetime) -> None
     """The review clock stood still while the application waited on the vendor
     (round 37, the permission request's rule): it runs from the first submission
     moved later by the business days from the return's office day to the
-    resubmission's, each return adding its own wait."""
-    started = application.review_clock_from or application.submitted_at
+    resubmission's, each return adding its own wait. After a reconsideration is
+    granted the clock runs from its request, so a return then gives the wait back
+    from there (round 38; `queries.review_clock_from`, the queue's rule); the request
+    itself is never moved, as the vendor was told it."""
+    started = queries.review_clock_from(application)
     if started is None or application.returned_at is None:
         return
     waited = calendar.business_days_between(
