@@ -1137,7 +1137,9 @@ def _approved(application: Application) -> str:
 _REVIEW_DONE: dict[str, str | Callable[[Application], str]] = {
     "start_review": "Review started.",
     "return": _returned,
-    "escalate": "Escalated for a second review.",
+    "escalate": lambda application: (
+        f"Escalated for a second review. We emailed {services.staff_told(application).whom}."
+    ),
     "reject": _rejected,
     "grant_reconsideration": lambda application: (
         "Reconsideration granted: the application is back in review. "

@@ -434,7 +434,15 @@ class MoveRecipientSchema(ApiSchema):
     email = ma.fields.String()
     audience = ma.fields.String(
         metadata={
-            "enum": ["person", "left", "joined", "member", "billing_contact", "requester"],
+            "enum": [
+                "person",
+                "left",
+                "joined",
+                "member",
+                "billing_contact",
+                "requester",
+                "staff",
+            ],
             "description": "`person`: the person the step is about (moved, their browsers "
             "forgotten, signed out, their access removed, their role changed); `left`, "
             "`joined`: an active administrator of the organization a person moved left or "
@@ -445,7 +453,9 @@ class MoveRecipientSchema(ApiSchema):
             "administrator or member of the organization an application (or a permission "
             "request made from one) is of, told of its decision, and `billing_contact` "
             "its billing contact when it has none; `requester`: the person who asked for "
-            "a permission.",
+            "a permission; round 38: `staff`: the licensing staff told of an "
+            "application's escalation (its reviewer while active, else those who hold "
+            "the licensing role).",
         }
     )
     organization_id = ma.fields.Integer(

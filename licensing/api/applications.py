@@ -8,6 +8,7 @@ response ever carries them.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import marshmallow as ma
@@ -51,6 +52,7 @@ from licensing.api.fields import (
     revenue_field,
     vocabulary,
 )
+from licensing.api.permissions import STARTED_SUMMARY  # in the request's words
 from licensing.config import current_config
 from licensing.money import filed_amount
 from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES
@@ -315,15 +317,20 @@ class ApplicationSchema(ApiSchema):
 
 
 # The office's decisions answer whom they emailed, as the console's messages say it
-# (round 37; `services.vendor_told` addresses the email and words both).
+# (round 37; `services.vendor_told` addresses the email and words both); an
+# escalation whom of the staff it told and starting a review that it told no one
+# (round 38; `services.staff_told`).
 ApplicationToldSchema = ApplicationSchema.from_dict(
     whom_emailed(
-        "Every address the decision's email went to, one each: the organization's "
-        "active administrators and members with a confirmed address (`audience` "
-        "`member`), else its billing contact (`billing_contact`), as the email is "
-        "addressed (round 37).",
+        "Every address the step's email went to, one each: for a decision, the "
+        "organization's active administrators and members with a confirmed address "
+        "(`audience` `member`), else its billing contact (`billing_contact`), as the "
+        "email is addressed (round 37); for an escalation, the application's reviewer "
+        "while active, else the licensing staff (`staff`); empty for starting a review, "
+        "which emails nobody (round 38).",
         "Whom it emailed as a sentence's end, the console's words: \"emailed Alder "
-        'Health Software Inc. at a@example.com, b@example.com".',
+        'Health Software Inc. at a@example.com, b@example.com", or "emailed nobody: '
+        'starting a review tells no one".',
     ),
     name="ApplicationToldSchema",
 )
@@ -333,6 +340,16 @@ def _told(application: Application) -> Emailed:
     """The application as its schema reads it, and whom the step's email went to."""
     told = services.vendor_told(db.session(), application)
     return Emailed(application, told.as_dicts(), told.emailed_summary)
+
+
+def _staff_told(application: Application) -> Emailed:
+    """The application, and whom of the licensing staff the step's email went to."""
+    told = services.staff_told(application)
+    return Emailed(application, told.as_dicts(), told.emailed_summary)
+
+
+def _nobody_told(application: Application) -> Emailed:
+    return Emailed(application, [], STARTED_SUMMARY)
 
 
 class ApplicationQuerySchema(ApiSchema):
@@ -522,8 +539,8 @@ def assign_application(data: dict[str, Any], application_id: int) -> Application
     return services.assign(application_id, data["assignee_id"], current_actor())
 
 
-def _staff_step(action: str, *, tells_vendor: bool) -> Any:
-    def step(data: dict[str, Any], application_id: int) -> Application | Emailed:
+def _staff_step(action: str, told: Callable[[Application], Emailed]) -> Any:
+    def step(data: dict[str, Any], application_id: int) -> Emailed:
         application = services.review(
             application_id,
             action,
@@ -531,67 +548,70 @@ def _staff_step(action: str, *, tells_vendor: bool) -> Any:
             policy=IssuingPolicy.from_config(current_config()),
             reason=data.get("reason"),
         )
-        return _told(application) if tells_vendor else application
+        return told(application)
 
     return step
 
 
-# Each step: its path, action, body, whether it emails the vendor (then it answers
-# `recipients` and `emailed_summary`, round 37) and its summary.
+# Each step: its path, action, body, whom it emails (each answers `recipients` and
+# `emailed_summary`: the vendor's since round 37, the staff's and nobody since
+# round 38) and its summary.
 _TELLS = " The vendor is emailed: `recipients` says whom."
-for _path, _action, _schema, _tells, _doc in (
+_TELLS_STAFF = " The reviewer (else the licensing staff) is emailed: `recipients` says whom."
+_TELLS_NOBODY = " It emails nobody: `recipients` is empty."
+for _path, _action, _schema, _told_by, _doc in (
     (
         "review",
         "start_review",
         ApplicationOptionalReasonSchema,
-        False,
+        (_nobody_told, _TELLS_NOBODY),
         "Start reviewing a submitted application.",
     ),
     (
         "return",
         "return",
         ApplicationReasonSchema,
-        True,
+        (_told, _TELLS),
         "Return it to the vendor for information (5 US business days to resubmit).",
     ),
     (
         "escalate",
         "escalate",
         ApplicationReasonSchema,
-        False,
+        (_staff_told, _TELLS_STAFF),
         "Escalate to a second reviewer, who then decides.",
     ),
     (
         "reject",
         "reject",
         ApplicationReasonSchema,
-        True,
+        (_told, _TELLS),
         "Reject with a reason (reconsideration possible for 14 days).",
     ),
     (
         "reconsideration/grant",
         "grant_reconsideration",
         ApplicationOptionalReasonSchema,
-        True,
+        (_told, _TELLS),
         "Grant reconsideration: back to review.",
     ),
     (
         "reconsideration/deny",
         "deny_reconsideration",
         ApplicationReasonSchema,
-        True,
+        (_told, _TELLS),
         "Deny reconsideration: the rejection is final.",
     ),
 ):
-    _view = _staff_step(_action, tells_vendor=_tells)
+    _view = _staff_step(_action, _told_by[0])
     _view.__name__ = f"{_action}_application"
-    _view.__doc__ = _doc + (_TELLS if _tells else "")
+    _view.__doc__ = _doc + _told_by[1]
     blp.route(f"/applications/<int:application_id>/{_path}", methods=["POST"])(
         access.staff("licensing")(
             blp.arguments(_schema)(
                 blp.response(
                     200,
-                    ApplicationToldSchema if _tells else ApplicationSchema,
+                    ApplicationToldSchema,
                     conflict="Not allowed in this state; lists allowed_actions",
                 )(_view)
             )

@@ -219,6 +219,14 @@ class Assignee(Protocol):
     is_active: bool
 
 
+def staff_addressees(role: str, assignee: Assignee | None = None) -> list[str]:
+    """Whom `notify_staff` writes to: the assignee while active, else everyone who
+    holds `role`. A step that answers whom it told reads it too (round 38)."""
+    if assignee is not None and assignee.is_active:
+        return [assignee.email]
+    return staff_recipients(role)
+
+
 def notify_staff(
     session: Session,
     role: str,
@@ -231,9 +239,7 @@ def notify_staff(
     """Queue a notice for staff: the record's assignee while they are active, else
     everyone who holds `role` (`staff_recipients`). With nobody to tell, nothing is
     queued: the record still waits in its console queue."""
-    recipients = (
-        [assignee.email] if assignee is not None and assignee.is_active else staff_recipients(role)
-    )
+    recipients = staff_addressees(role, assignee)
     if not recipients:
         return None
     return enqueue(session, to=recipients, subject=subject, template=template, context=context)

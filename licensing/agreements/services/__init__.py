@@ -35,6 +35,7 @@ from licensing.agreements.services._common import (
     RECONSIDERATION_DAYS,
     RESUBMIT_BUSINESS_DAYS,
     _next_number,
+    staff_told,
     vendor_told,
 )
 from licensing.agreements.services.acceptance import (
@@ -104,6 +105,7 @@ __all__ = [
     "request_reconsideration",
     "return_for_information",
     "review",
+    "staff_told",
     "start_renewal",
     "start_review",
     "submit",

@@ -318,12 +318,31 @@ def _record_decision(
     application.decided_by = actor.name
 
 
+def staff_told(application: Application) -> account_queries.Told:
+    """Whom the staff's emails about `application` go to (`_tell_staff`): its
+    reviewer while active, else the licensing staff, `audience` `staff` (round 38:
+    an escalation's answer and message say whom, as round 37's decisions do)."""
+    addresses = mail.staff_addressees("licensing", application.assignee)
+    recipients = tuple(account_queries.Recipient(email, "staff", None) for email in addresses)
+    reviewer = application.assignee
+    if reviewer is not None and reviewer.is_active:
+        whom = f"{reviewer.full_name}, its reviewer, at {reviewer.email}"
+    elif addresses:
+        whom = f"the licensing staff at {', '.join(addresses)}"
+    else:
+        whom = "nobody: no licensing staff member is active (it waits in the queue)"
+    return account_queries.Told(recipients, whom)
+
+
 def _tell_staff(session: Session, application: Application, subject: str, message: str) -> None:
-    """Email the application's reviewer (or, with none active, the licensing staff)."""
-    mail.notify_staff(
+    """Email the application's reviewer (or, with none active, the licensing staff),
+    as `staff_told` says."""
+    told = staff_told(application)
+    if not told.recipients:
+        return  # it still waits in the console's queue
+    mail.enqueue(
         session,
-        "licensing",
-        assignee=application.assignee,
+        to=told.to,
         subject=f"{application.reference} waits for you: {subject}",
         template="application_waiting",
         context=_news(application, subject, message, links().application_review(application.id)),

@@ -7,16 +7,15 @@ the permission request's rule, and every reader of the age counts from it."""
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import time_machine
 from flask import Flask
 
-from licensing import calendar, db
+from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services
@@ -24,30 +23,14 @@ from licensing.agreements.models import Application
 from licensing.finance import queries as finance_queries
 from tests.integration.agreements.conftest import NOW, STAFF_USE
 from tests.support.factories import bearer
+from tests.support.review_clock import due_text as _due_text
+from tests.support.review_clock import fact as _fact
+from tests.support.review_clock import on_business_day as _on_business_day
+from tests.support.review_clock import plain_text as _text
 from tests.support.settings import issuing
 
 Apply = Callable[..., Application]
 TARGET = 10  # APPLICATION_REVIEW_SLA_DAYS in the tests
-
-
-def _on_business_day(days: int) -> datetime:
-    """`days` business days after NOW's office day (Monday 2026-11-02), at NOW's hour."""
-    return calendar.later_by_business_days(NOW, days)
-
-
-def _text(html_text: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", html_text)).split())
-
-
-def _fact(page: str, term: str) -> str:
-    found = re.search(rf"<dt>{term}</dt><dd[^>]*>(.*?)</dd>", page, re.S)
-    assert found, page[:3000]
-    return _text(found.group(1))
-
-
-def _due_text(day_count: int) -> str:
-    due = calendar.add_business_days(calendar.office_date(NOW), day_count)
-    return f"{due:%A}, {due:%B} {due.day}, {due.year}"
 
 
 def test_a_resubmission_gives_back_the_days_waited_on_the_vendor_everywhere_the_age_is_read(

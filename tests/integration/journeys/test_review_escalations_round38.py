@@ -15,40 +15,27 @@ from typing import Any
 
 import time_machine
 from flask import Flask
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from licensing import calendar, db
+from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import queries, services
 from licensing.agreements.models import Application
 from licensing.finance import queries as finance_queries
-from tests.integration.agreements.conftest import NOW, STAFF_USE
+from licensing.mail.models import OutboxMessage
+from tests.integration.agreements.conftest import STAFF_USE
+from tests.support import factories
 from tests.support.factories import bearer
+from tests.support.review_clock import due_text as _due_text
+from tests.support.review_clock import fact as _fact
+from tests.support.review_clock import on_business_day as _on_business_day
+from tests.support.review_clock import plain_text as _text
 from tests.support.settings import issuing
 
 Apply = Callable[..., Application]
 TARGET = 10  # APPLICATION_REVIEW_SLA_DAYS in the tests
-
-
-def _on_business_day(days: int) -> datetime:
-    """`days` business days after NOW's office day (Monday 2026-11-02), at NOW's hour."""
-    return calendar.later_by_business_days(NOW, days)
-
-
-def _text(html_text: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", html_text)).split())
-
-
-def _fact(page: str, term: str) -> str:
-    found = re.search(rf"<dt>{term}</dt><dd[^>]*>(.*?)</dd>", page, re.S)
-    assert found, page[:3000]
-    return _text(found.group(1))
-
-
-def _due_text(day_count: int) -> str:
-    due = calendar.add_business_days(calendar.office_date(NOW), day_count)
-    return f"{due:%A}, {due:%B} {due.day}, {due.year}"
 
 
 def _clock_in_sql(application_id: int) -> datetime:
@@ -161,3 +148,92 @@ def test_a_reconsideration_counts_from_its_request_not_from_an_earlier_give_back
     db.session().commit()
     assert queries.review_clock_from(stored) == _on_business_day(5)
     assert _clock_in_sql(application.id) == _on_business_day(5)
+
+
+def _last_to(template: str) -> list[str]:
+    """The addresses of the latest email from `template`."""
+    message = db.session().scalars(
+        select(OutboxMessage)
+        .where(OutboxMessage.template == template)
+        .order_by(OutboxMessage.id.desc())
+        .limit(1)
+    )
+    return list(message.one().to)
+
+
+def _flash(page: str) -> str:
+    found = re.search(r'<div class="flash[^"]*"[^>]*>(.*?)</div>', page, re.S)
+    assert found, page[:3000]
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", found.group(1))).split())
+
+
+def test_an_escalation_through_the_api_answers_whom_of_the_staff_it_emailed(
+    client: FlaskClient, apply: Apply, vendor: Any, licensing_staff: Any
+) -> None:
+    second = factories.make_staff(db.session(), roles=("licensing",))
+    as_staff = bearer(licensing_staff)
+    base = "/api/v1/applications"
+    application = apply(vendor, STAFF_USE)
+
+    # Starting the review (which assigns it to the one starting) emails nobody.
+    started = client.post(f"{base}/{application.id}/review", json={}, headers=as_staff)
+    assert started.status_code == 200, started.get_json()
+    assert started.get_json()["recipients"] == []
+    assert started.get_json()["emailed_summary"] == (
+        "emailed nobody: starting a review tells no one"
+    )
+
+    # The reviewer escalates: unassigned, so every licensing staff member is told.
+    answer = client.post(
+        f"{base}/{application.id}/escalate", json={"reason": "A second look."}, headers=as_staff
+    )
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    emailed = _last_to("application_waiting")
+    assert sorted(emailed) == sorted([licensing_staff.email, second.email])
+    assert body["recipients"] == [
+        {"email": email, "audience": "staff", "organization_id": None} for email in emailed
+    ]
+    assert body["emailed_summary"] == f"emailed the licensing staff at {', '.join(emailed)}"
+    assert body["state"] == "escalated"
+
+    # Escalated by someone else while another reviewer has it: that reviewer alone.
+    staff_actor = Actor.of(accounts.principal_for(licensing_staff))
+    other = apply(vendor, STAFF_USE)
+    services.start_review(other.id, staff_actor)
+    services.assign(other.id, second.id, staff_actor)
+    body = client.post(
+        f"{base}/{other.id}/escalate", json={"reason": "Pricing."}, headers=as_staff
+    ).get_json()
+    assert _last_to("application_waiting") == [second.email]
+    assert body["recipients"] == [
+        {"email": second.email, "audience": "staff", "organization_id": None}
+    ]
+    assert body["emailed_summary"] == (
+        f"emailed {second.full_name}, its reviewer, at {second.email}"
+    )
+
+
+def test_the_consoles_escalation_message_says_whom_it_emailed(
+    client: FlaskClient,
+    signed_in: Any,
+    apply: Apply,
+    vendor: Any,
+    licensing_staff: Any,
+) -> None:
+    second = factories.make_staff(db.session(), roles=("licensing",))
+    staff_actor = Actor.of(accounts.principal_for(licensing_staff))
+    application = apply(vendor, STAFF_USE)
+    services.start_review(application.id, staff_actor)
+    services.assign(application.id, second.id, staff_actor)
+    staff = signed_in(client, licensing_staff)
+    page = staff.post(
+        f"/console/applications/{application.id}/review",
+        data={"action": "escalate", "reason": "The pricing needs a second look."},
+        follow_redirects=True,
+    ).get_data(as_text=True)
+    assert _flash(page) == (
+        f"Escalated for a second review. We emailed {second.full_name}, its reviewer, "
+        f"at {second.email}."
+    )
+    assert _last_to("application_waiting") == [second.email]
