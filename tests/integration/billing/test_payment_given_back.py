@@ -515,6 +515,9 @@ def test_the_payments_page_says_stripe_took_the_money_held_it_and_gave_it_back(
         f"to the card on {_events_day(payment, 'payment.given_back')} (300.00 USD, Stripe "
         f"refund {refund['id']}): it never counted against {invoice.number}."
     ) in page
+    # Nor is it credited from here: it never counted, and its money went back.
+    assert "Issue a credit note" not in page
+    assert f"never counted against {invoice.number} and its money went back to the card" in page
 
     # Its give-back failed at the card's bank: flagged again, the money with us again.
     deliver_event(client, refund_failed_event(localstripe, refund["id"]))
