@@ -88,6 +88,18 @@ def _credit_from(
     )
 
 
+def _accept_from(staff: FlaskClient, page: str, payment: Payment, reason: str) -> Any:
+    """Accept the flagged `payment` with the *Accept* form of its page."""
+    return staff.post(
+        f"/console/payments/{payment.id}/accept",
+        data={
+            "accept-csrf_token": _token(page, "accept-csrf_token"),
+            "accept-reason": reason,
+            "from_payment": str(payment.id),
+        },
+    )
+
+
 def test_billing_staff_refund_part_of_a_card_payment_from_its_page_and_come_back_to_it(
     app: Any,
     client: FlaskClient,
@@ -257,13 +269,8 @@ def test_a_flagged_card_payment_is_accepted_from_its_page(
     assert f"Not refunded to the card: Card payment {payment.id} is flagged" in said
     # Round 29: the cent that stays owed is said before accepting, not met in reminders.
     assert f"Accepting it leaves 0.01 USD owed on {payment.invoice.number}" in said
-    accepted = staff.post(
-        f"/console/payments/{payment.id}/accept",
-        data={
-            "accept-csrf_token": _token(page, "accept-csrf_token"),
-            "accept-reason": "The licensee's bank took a cent in fees; accepted.",
-            "from_payment": str(payment.id),
-        },
+    accepted = _accept_from(
+        staff, page, payment, "The licensee's bank took a cent in fees; accepted."
     )
     assert accepted.status_code == 302
     assert accepted.headers["Location"].endswith(url)
@@ -438,14 +445,7 @@ def test_a_payment_that_never_counted_offers_no_credit_note_and_says_why(
     assert "Issue a credit note" not in said
     assert f"it never counted against {other.number}" in said
 
-    accepted = staff.post(
-        f"/console/payments/{payment.id}/accept",
-        data={
-            "accept-csrf_token": _token(page, "accept-csrf_token"),
-            "accept-reason": "Fees; accepted.",
-            "from_payment": str(payment.id),
-        },
-    )
+    accepted = _accept_from(staff, page, payment, "Fees; accepted.")
     assert accepted.status_code == 302
     said = _words(staff.get(url).get_data(as_text=True))
     assert "Issue a credit note" in said
