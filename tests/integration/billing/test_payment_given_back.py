@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -527,4 +528,26 @@ def test_the_payments_page_says_stripe_took_the_money_held_it_and_gave_it_back(
         f"given back to the card on {_events_day(payment, 'payment.given_back')}, but Stripe "
         f"reported on {_events_day(payment, 'payment.give_back_failed')} that the refund "
         "failed: the money is with us again."
+    ) in page
+
+
+def test_money_taken_in_another_currency_is_said_without_an_amount_of_the_invoices(
+    app: Flask,
+    billing_staff: User,
+    flagged: tuple[Invoice, Payment],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 38: a payment flagged for another currency stores 0.00 received of the
+    invoice's: its page does not say "0.00 USD taken", but that it came in another."""
+    _invoice, payment = flagged
+    db.session().refresh(payment)
+    payment.amount_received = Decimal("0.00")
+    payment.note = "currency eur received, usd asked"
+    db.session().commit()
+    staff = signed_in(app.test_client(), billing_staff)
+    page = text_of(staff.get(f"/console/payments/{payment.id}"))
+    assert "0.00 USD taken" not in page
+    assert (
+        "Received its money (in another currency than asked) taken by Stripe on "
+        f"{_events_day(payment, 'payment.flagged')}, and held for review"
     ) in page
