@@ -52,7 +52,16 @@ from licensing.billing.models import (
     UnmatchedDispute,
 )
 from licensing.billing.states import AGREEMENT as AGREEMENT_SOURCE
-from licensing.billing.states import COLLECTIBLE, DRAFT, FLAGGED, OPEN, RECEIVED, REFUND_COUNTED
+from licensing.billing.states import (
+    CARD,
+    COLLECTIBLE,
+    DRAFT,
+    FLAGGED,
+    GIVEN_BACK,
+    OPEN,
+    RECEIVED,
+    REFUND_COUNTED,
+)
 from licensing.calendar import office_day_start
 from licensing.db import Money, Statement
 from licensing.errors import NotFound
@@ -213,6 +222,59 @@ class PaymentStory:
     refunds: Sequence[Refund]
     disputes: Sequence[PaymentDispute]
     reinstates: PaymentDispute | None
+    # A flagged or given-back card payment's money: taken, held, given back.
+    taken: MoneyTaken | None = None
+
+
+@dataclass(frozen=True)
+class MoneyTaken:
+    """What became of the money Stripe took for a card payment that never counted
+    (round 38: its page said "not received"), from its audit events: when it was
+    taken and flagged (its first `payment.flagged`), when and how much went back
+    to the card (its latest `payment.given_back`), and when Stripe reported that
+    give-back failed (`payment.give_back_failed`, only if after it)."""
+
+    taken_at: datetime | None
+    given_back_at: datetime | None = None
+    given_back: Decimal | None = None
+    given_back_currency: str | None = None
+    stripe_refund_id: str | None = None
+    failed_at: datetime | None = None
+
+
+_MONEY_TAKEN_EVENTS = ("payment.flagged", "payment.given_back", "payment.give_back_failed")
+
+
+def money_taken(session: Session, payment: Payment) -> MoneyTaken | None:
+    """For a flagged or given-back card payment, what Stripe did with its money
+    (`MoneyTaken`); None for any other payment (its money is received, or none
+    moved)."""
+    if payment.method != CARD or payment.state not in (FLAGGED, GIVEN_BACK):
+        return None
+    events = session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.entity_type == "payment",
+            AuditEvent.entity_id == str(payment.id),
+            AuditEvent.action.in_(_MONEY_TAKEN_EVENTS),
+        )
+        .order_by(AuditEvent.seq)
+    ).all()
+    taken_at = next((e.occurred_at for e in events if e.action == "payment.flagged"), None)
+    given = next((e for e in reversed(events) if e.action == "payment.given_back"), None)
+    failed = next((e for e in reversed(events) if e.action == "payment.give_back_failed"), None)
+    if given is None:
+        return MoneyTaken(taken_at)
+    after = given.after_data if isinstance(given.after_data, dict) else {}
+    amount, currency = after.get("amount_given_back"), after.get("currency_given_back")
+    return MoneyTaken(
+        taken_at,
+        given_back_at=given.occurred_at,
+        given_back=Decimal(amount) if isinstance(amount, str) else None,
+        given_back_currency=currency.upper() if isinstance(currency, str) else None,
+        stripe_refund_id=after.get("stripe_refund_id"),
+        failed_at=failed.occurred_at if failed is not None and failed.seq > given.seq else None,
+    )
 
 
 def payment_story(session: Session, payment_id: int) -> PaymentStory:
@@ -239,7 +301,7 @@ def payment_story(session: Session, payment_id: int) -> PaymentStory:
     ).all()
     reinstates = next((d for d in disputes if d.reinstatement_id == payment_id), None)
     own = [dispute for dispute in disputes if dispute.payment_id == payment_id]
-    return PaymentStory(payment, refunds, own, reinstates)
+    return PaymentStory(payment, refunds, own, reinstates, money_taken(session, payment))
 
 
 def banks_words(session: Session, listed: Sequence[Payment]) -> dict[int, str]:

@@ -63,6 +63,7 @@ from licensing.billing.states import (
     OPEN,
     PAID,
     PAYMENT,
+    RECEIVED,
     REVERSED,
     SUCCEEDED,
 )
@@ -720,6 +721,10 @@ def _payment_page(
         refund_forms=_refund_forms(credit_notes, refund_form, payment=payment, to_card=to_card),
         reversal_forms=_reversal_forms([payment], reversal_form),
         credit_form=credit_form or forms.CreditNoteForm(formdata=None),
+        # Round 38: a payment that never counted (flagged, given back, declined,
+        # canceled, pending) offers no credit note: it would credit the invoice for
+        # money this payment did not pay, and its refund is not this payment's.
+        counted=payment.state in RECEIVED,
         accept_refused=accept_refused,
         flagged=FLAGGED,
         given_back=GIVEN_BACK,

@@ -2,7 +2,9 @@
 localstripe, with the keyboard alone: billing staff open a flagged card payment's
 page, meet the reason's message, read the confirmation (how much, to whose card,
 the invoice unchanged, who is emailed), confirm, and read the payment given back
-(the form's page tests are tests/integration/billing/test_payment_given_back.py)."""
+(the form's page tests are tests/integration/billing/test_payment_given_back.py).
+Round 38: the confirmation's question takes the focus, so Tab goes to its buttons;
+the page's *Received* says what Stripe did with the money."""
 
 from __future__ import annotations
 
@@ -98,6 +100,12 @@ def test_billing_staff_give_a_flagged_payment_back_to_the_card_with_the_keyboard
         page.keyboard.press("Enter")
     question = page.get_by_role("heading", name=f"Give back 299.99 USD to {whose}?")
     question.wait_for()
+    # Round 38: the question takes the focus (as an error summary does), so the first
+    # Tab reaches its button, not the header's links.
+    page.wait_for_function("() => document.activeElement.tagName === 'H1'")
+    assert page.evaluate(FOCUSED, None)["text"] == f"Give back 299.99 USD to {whose}?"
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED, None)["text"] == "Give it back"
     main = page.inner_text("main")
     assert "Visa ending 4242" in main
     assert f"{invoice.number} is unchanged: the payment never counted" in main
@@ -111,8 +119,9 @@ def test_billing_staff_give_a_flagged_payment_back_to_the_card_with_the_keyboard
     assert_accessible(page)
     assert page.url.endswith(f"{url}/give-back")
 
-    # Confirmed: the payment's page again, given back, nothing left to give back.
-    _tab_to(page, "Give it back")
+    # Confirmed (the focus still on the button): the payment's page again, given back,
+    # nothing left to give back, and what became of the money said.
+    assert page.evaluate(FOCUSED, None)["text"] == "Give it back"
     with page.expect_navigation():
         page.keyboard.press("Enter")
     flash = page.inner_text(".flashes")
@@ -120,6 +129,8 @@ def test_billing_staff_give_a_flagged_payment_back_to_the_card_with_the_keyboard
     assert page.url.endswith(url)
     assert page.get_by_role("region", name="Give it back to the card").count() == 0
     assert "given back" in page.inner_text("main").lower()
+    assert "299.99 USD taken by Stripe on " in page.inner_text("main")
+    assert "given back to the card on " in page.inner_text("main")
     assert_accessible(page)
     with live_server.app.app_context():
         stored = db.session().get(Payment, payment.id)

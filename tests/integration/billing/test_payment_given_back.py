@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -21,6 +22,7 @@ from licensing.accounts.models import Organization, User
 from licensing.audit.models import AuditEvent
 from licensing.billing import links, payment_gateway
 from licensing.billing.models import Invoice, Payment
+from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
@@ -462,3 +464,90 @@ def test_the_give_back_confirmation_names_the_billing_contact_alone_when_they_pa
     contact = f"{organization.billing_contact_name} ({vendor.email})"
     assert f"The billing contact, {contact}, is emailed why." in question
     assert "the payer" not in question
+
+
+def _events_day(payment: Payment, action: str) -> str:
+    """The office day of the payment's latest `action` audit event, as pages say it."""
+    event = (
+        db.session()
+        .scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == action, AuditEvent.entity_id == str(payment.id))
+            .order_by(AuditEvent.seq.desc())
+            .limit(1)
+        )
+        .one()
+    )
+    return office_date(event.occurred_at).isoformat()
+
+
+def test_the_payments_page_says_stripe_took_the_money_held_it_and_gave_it_back(
+    app: Flask,
+    client: FlaskClient,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 38: a flagged or given-back card payment's page said "Received: not
+    received" though Stripe took the money (and, given back, gave it back); it says
+    what happened to the money in each state, from what is stored."""
+    invoice, payment = flagged
+    staff = signed_in(app.test_client(), billing_staff)
+    url = f"/console/payments/{payment.id}"
+    taken_on = _events_day(payment, "payment.flagged")
+    page = text_of(staff.get(url))
+    assert "not received" not in page
+    assert (
+        f"Received 299.99 USD taken by Stripe on {taken_on}, and held for review: "
+        f"it counts against {invoice.number} only if accepted."
+    ) in page
+
+    headers = bearer(billing_staff)
+    given = client.post(
+        f"/api/v1/payments/{payment.id}/give-back", json={"reason": "Not ours."}, headers=headers
+    )
+    assert given.status_code == 200, given.get_json()
+    [refund] = _refunds_at_stripe(localstripe, payment)
+    page = text_of(staff.get(url))
+    assert "not received" not in page
+    assert (
+        f"Received 299.99 USD taken by Stripe on {taken_on}, held for review, and given back "
+        f"to the card on {_events_day(payment, 'payment.given_back')} (300.00 USD, Stripe "
+        f"refund {refund['id']}): it never counted against {invoice.number}."
+    ) in page
+    # Nor is it credited from here: it never counted, and its money went back.
+    assert "Issue a credit note" not in page
+    assert f"never counted against {invoice.number} and its money went back to the card" in page
+
+    # Its give-back failed at the card's bank: flagged again, the money with us again.
+    deliver_event(client, refund_failed_event(localstripe, refund["id"]))
+    page = text_of(staff.get(url))
+    assert (
+        f"and held for review: it counts against {invoice.number} only if accepted. It was "
+        f"given back to the card on {_events_day(payment, 'payment.given_back')}, but Stripe "
+        f"reported on {_events_day(payment, 'payment.give_back_failed')} that the refund "
+        "failed: the money is with us again."
+    ) in page
+
+
+def test_money_taken_in_another_currency_is_said_without_an_amount_of_the_invoices(
+    app: Flask,
+    billing_staff: User,
+    flagged: tuple[Invoice, Payment],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 38: a payment flagged for another currency stores 0.00 received of the
+    invoice's: its page does not say "0.00 USD taken", but that it came in another."""
+    _invoice, payment = flagged
+    db.session().refresh(payment)
+    payment.amount_received = Decimal("0.00")
+    payment.note = "currency eur received, usd asked"
+    db.session().commit()
+    staff = signed_in(app.test_client(), billing_staff)
+    page = text_of(staff.get(f"/console/payments/{payment.id}"))
+    assert "0.00 USD taken" not in page
+    assert (
+        "Received its money (in another currency than asked) taken by Stripe on "
+        f"{_events_day(payment, 'payment.flagged')}, and held for review"
+    ) in page

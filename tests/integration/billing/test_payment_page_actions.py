@@ -26,6 +26,7 @@ from tests.support.servers import LocalStripe
 from .dispute_support import WITHDRAWN, dispute_event, paid_with_charge
 from .refund_support import deliver
 from .stripe_support import (
+    declined_card_payment,
     flagged_card_payment,
     stripe_config,
 )
@@ -82,6 +83,18 @@ def _credit_from(
             "csrf_token": _token(page),
             "amount": amount,
             "reason": "Overbilled",
+            "from_payment": str(payment.id),
+        },
+    )
+
+
+def _accept_from(staff: FlaskClient, page: str, payment: Payment, reason: str) -> Any:
+    """Accept the flagged `payment` with the *Accept* form of its page."""
+    return staff.post(
+        f"/console/payments/{payment.id}/accept",
+        data={
+            "accept-csrf_token": _token(page, "accept-csrf_token"),
+            "accept-reason": reason,
             "from_payment": str(payment.id),
         },
     )
@@ -256,13 +269,8 @@ def test_a_flagged_card_payment_is_accepted_from_its_page(
     assert f"Not refunded to the card: Card payment {payment.id} is flagged" in said
     # Round 29: the cent that stays owed is said before accepting, not met in reminders.
     assert f"Accepting it leaves 0.01 USD owed on {payment.invoice.number}" in said
-    accepted = staff.post(
-        f"/console/payments/{payment.id}/accept",
-        data={
-            "accept-csrf_token": _token(page, "accept-csrf_token"),
-            "accept-reason": "The licensee's bank took a cent in fees; accepted.",
-            "from_payment": str(payment.id),
-        },
+    accepted = _accept_from(
+        staff, page, payment, "The licensee's bank took a cent in fees; accepted."
     )
     assert accepted.status_code == 302
     assert accepted.headers["Location"].endswith(url)
@@ -401,3 +409,44 @@ def test_the_email_about_a_flagged_card_payment_leads_to_the_payments_page_where
     assert "Accept 299.99 USD and apply it" in _words(
         staff.get(f"/console/payments/{payment.id}").get_data(as_text=True)
     )
+
+
+def test_a_payment_that_never_counted_offers_no_credit_note_and_says_why(
+    app: Any,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 38: a credit note credits the invoice, and its refund pays back money that
+    counted. A flagged card payment, or a declined attempt, never paid the invoice: its
+    page offered *Issue a credit note* ("credit what is to be given back, then refund it
+    on this page"), which would credit the invoice for money it did not pay. It says
+    why not and leads to the invoice's page; accepted, the payment counts and offers it."""
+    invoice, payment = flagged_card_payment(
+        client, vendor, localstripe, invoice_for, received=29999
+    )
+    staff = _signed_in(app.test_client(), billing_staff)
+    url = f"/console/payments/{payment.id}"
+    page = staff.get(url).get_data(as_text=True)
+    said = _words(page)
+    assert "Issue a credit note" not in said
+    assert (
+        f"No credit note from this payment's page: it never counted against {invoice.number}, "
+        f"so a credit note here would credit {invoice.number} for money this payment did not "
+        f"pay. Credit notes of {invoice.number} are issued on its page"
+    ) in said
+    assert f'href="/console/invoices/{invoice.id}#credit-heading"' in page
+
+    other = invoice_for(vendor, ("120.00",))
+    declined = declined_card_payment(other, vendor, localstripe)
+    said = _words(staff.get(f"/console/payments/{declined.id}").get_data(as_text=True))
+    assert "Issue a credit note" not in said
+    assert f"it never counted against {other.number}" in said
+
+    accepted = _accept_from(staff, page, payment, "Fees; accepted.")
+    assert accepted.status_code == 302
+    said = _words(staff.get(url).get_data(as_text=True))
+    assert "Issue a credit note" in said
+    assert "No credit note from this payment's page" not in said
