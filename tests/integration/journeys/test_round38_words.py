@@ -1,0 +1,82 @@
+"""Round 38: the stored words round 37 left (docs/journeys.md), each read where its
+person reads it: the staff rate card pages, the royalty templates, an up-front
+invoice's line."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from licensing.ratecards import services as ratecards
+from tests.integration.pricing.conftest import example_card, example_document  # noqa: F401
+
+
+def _words(page: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def test_the_rate_card_pages_say_whom_a_rule_applies_to_in_the_forms_words(
+    example_card: str,  # noqa: F811
+    licensing_staff: Any,
+    signed_in: Any,
+    app: Flask,
+) -> None:
+    # The Applies to column read "distribution of software, SaaS or mobile app
+    # products" and "any use by nonprofit or academic organizations": the stored
+    # words with spaces, where the forms offer "Distribute a product to others
+    # (installed or hosted)" and "Non-profit organization".
+    staff: FlaskClient = signed_in(app.test_client(), licensing_staff)
+    page = _words(staff.get(f"/console/rate-cards/{example_card}").get_data(as_text=True))
+    rules = page.split("Rules, in order")[1].split("Compare with another version")[0]
+    assert (
+        "distribution-software Installed, hosted and mobile software, per end user "
+        "Use: Distribute a product to others (installed or hosted); product type: Software, "
+        "SaaS or Mobile app Per end user"
+    ) in rules
+    assert (
+        "Use: Distribute a product to others (installed or hosted); who uses the product: Payer"
+        in (rules)
+    )
+    assert (
+        "Use: Education or training material; organization type: Academic institution, "
+        "Non-profit organization or Individual"
+    ) in rules
+    assert "Use: Develop, test, maintain or service a product Flat fee" in rules
+    assert "nonprofit Organization type: Non-profit organization or Academic institution 20%" in (
+        rules
+    )
+    for stored in (
+        "distribution of",
+        "mobile app products",
+        "nonprofit or academic",
+        "payer users",
+    ):
+        assert stored not in rules
+
+    # A difference between two versions says the condition the same way.
+    revision = example_document()
+    revision["version"] = "2027.2"
+    revision["rules"][5]["when"]["product_type"] = ["software", "saas"]
+    ratecards.import_card(revision, published_by="tests")
+    compared = _words(
+        staff.get(f"/console/rate-cards/compare?old={example_card}&new=2027.2").get_data(
+            as_text=True
+        )
+    )
+    assert (
+        "Changed rule distribution-software: applies to use: Distribute a product to others "
+        "(installed or hosted); product type: Software or SaaS (was use: Distribute a product "
+        "to others (installed or hosted); product type: Software, SaaS or Mobile app)."
+    ) in compared
+
+    # The card's JSON download, and the API, keep the stored words staff write cards in.
+    download = json.loads(staff.get("/console/rate-cards/2027.2/card.json").get_data(as_text=True))
+    assert download["rules"][5]["when"] == {
+        "product_type": ["software", "saas"],
+        "use": "distribution",
+    }
