@@ -9,11 +9,21 @@ import json
 import re
 from typing import Any
 
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 
 from licensing.ratecards import services as ratecards
 from tests.integration.pricing.conftest import example_card, example_document  # noqa: F401
+from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
+    AFTER,
+    DATA_FILE,
+    SOFTWARE,
+    active_agreement,
+    row,
+)
+from tests.support.factories import bearer
+from tests.support.pages import text_of
 
 
 def _words(page: str) -> str:
@@ -80,3 +90,47 @@ def test_the_rate_card_pages_say_whom_a_rule_applies_to_in_the_forms_words(
         "product_type": ["software", "saas"],
         "use": "distribution",
     }
+
+
+def test_the_csv_templates_help_says_which_unit_each_line_takes_and_refusals_say_it_in_words(
+    client: FlaskClient,
+    signed_in: Any,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    # The period page listed each line as counting "end users per customer" and the
+    # CSV's columns as "line,...,unit,..."; nothing said the file's unit cell takes
+    # `end_users`, and a row without its quantity was told "Give the quantity of
+    # end_users." The template's header and cells stay as a machine reads them.
+    agreement = active_agreement(vendor, SOFTWARE, DATA_FILE)
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        page = text_of(client.get(f"/portal/royalty-reports/{agreement.id}/2027-01-01"))
+        page = re.sub(r" ([;.])", r"\1", page)  # the space a closing tag left
+        assert "Columns: line,customer_id,customer_name,country,unit,quantity,revenue" in page
+        assert (
+            "In the file, line is the line's number and unit the quantity's name as the "
+            "template writes it: line 1, end_users (end users) with its quantity; line 2, "
+            "empty, with the revenue. country is the two-letter code (US), revenue an "
+            "amount such as 5000.00."
+        ) in page
+        refused = client.post(
+            f"/api/v1/agreements/{agreement.id}/royalty-reports/2027-01-01/preview",
+            json={
+                "attest": True,
+                "rows": [
+                    row(1, "A"),
+                    row(1, "B", unit="members", quantity=3),
+                    row(1, "C", unit=""),
+                ],
+            },
+            headers=bearer(vendor),
+        )
+    assert refused.status_code == 422, refused.get_data(as_text=True)
+    errors = refused.get_json()["errors"]
+    assert errors["rows.0.quantity"] == ["Give the quantity of end users."]
+    assert errors["rows.1.unit"] == [
+        "Line 1's rule (distribution-software) does not count members; the unit must be "
+        "end_users (end users)."
+    ]
+    assert errors["rows.2.unit"] == ["Give the unit: line 1's rule counts end_users (end users)."]
