@@ -12,12 +12,17 @@ from typing import Any
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from licensing import db
+from licensing.billing.models import Invoice
 from licensing.ratecards import services as ratecards
+from tests.integration.exports.conftest import read_jsonl
 from tests.integration.pricing.conftest import example_card, example_document  # noqa: F401
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     AFTER,
     DATA_FILE,
+    DEVELOPMENT,
     SOFTWARE,
     active_agreement,
     row,
@@ -134,3 +139,40 @@ def test_the_csv_templates_help_says_which_unit_each_line_takes_and_refusals_say
         "end_users (end users)."
     ]
     assert errors["rows.2.unit"] == ["Give the unit: line 1's rule counts end_users (end users)."]
+
+
+def test_an_up_front_invoice_line_reads_in_the_forms_words_with_its_rules_description(
+    client: FlaskClient,
+    vendor: Any,
+    billing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    # "Scrubber Pro SDK: development of mobile app (rule development)": the use and
+    # product type in stored words and the rule by its id, where the agreement the
+    # licensee accepted says the use as the form offers it and the rule's description.
+    agreement = active_agreement(vendor, {**DEVELOPMENT, "product_type": "mobile_app"})
+    invoice = (
+        db.session()
+        .scalars(
+            select(Invoice).where(
+                Invoice.source_type == "agreement", Invoice.source_id == agreement.id
+            )
+        )
+        .one()
+    )
+    said = (
+        "Scrubber Pro SDK: Develop, test, maintain or service a product; mobile app for "
+        "provider users (Develop, test, maintain and service a product that uses CPT "
+        "content; rule development)"
+    )
+    assert [line.description for line in invoice.lines] == [said]
+    answer = client.get(f"/api/v1/invoices/{invoice.id}", headers=bearer(vendor)).get_json()
+    assert [line["description"] for line in answer["lines"]] == [said]
+    # The invoice lines export carries it as free text; the use stays in its own column.
+    exported = client.get(
+        "/api/v1/exports/invoice_lines",
+        query_string={"format": "jsonl"},
+        headers=bearer(billing_staff),
+    )
+    _, rows = read_jsonl(exported.get_data())
+    assert [(row["use"], row["description"]) for row in rows] == [("development", said)]
