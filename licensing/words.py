@@ -10,7 +10,7 @@ refusals (`errors`), the state machines and pages all say it by one rule.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from functools import lru_cache
 
 from licensing.money import figures_grouped, format_quantity
@@ -105,6 +105,42 @@ def axis_words(axis: str, value: str | None) -> str:
     """A value of a classification `axis` as its form offers it ("Commercial
     company", "SaaS"); a value the table does not know, as a label."""
     return AXIS_LABELS.get(axis, {}).get(value or "") or vocab(value)
+
+
+# Each axis as a rule's `when` names it on staff pages, in the forms' words ("Who
+# uses the product" is the application form's question for the user type).
+AXIS_NAMES = {
+    "use": "use",
+    "product_type": "product type",
+    "user_type": "who uses the product",
+    "organization_type": "organization type",
+}
+
+
+def _alternatives(labels: list[str]) -> str:
+    """ "A", "A or B", "A, B or C"; each quoted when a label holds a comma of its own
+    ("Develop, test, maintain or service a product"), so no reader splits it."""
+    if len(labels) > 1 and any("," in label for label in labels):
+        labels = [f"\u201c{label}\u201d" for label in labels]
+    *head, last = labels
+    return f"{', '.join(head)} or {last}" if head else last
+
+
+def condition_words(axes: Mapping[str, Sequence[str] | None]) -> str:
+    """The uses a rule's or a discount's `when` matches, each axis's values as its
+    form offers them (round 38: the staff rate card pages said "distribution of
+    software, saas or mobile_app products"): "Use: Distribute a product to others
+    (installed or hosted); product type: Software, SaaS or Mobile app". `axes` maps
+    an axis to the values it matches (None or empty: any); "Any use" when none is
+    constrained. The card's document, the API and the JSON download keep the stored
+    words."""
+    parts = [
+        f"{name}: {_alternatives([axis_words(axis, value) for value in values])}"
+        for axis, name in AXIS_NAMES.items()
+        if (values := axes.get(axis))
+    ]
+    text = "; ".join(parts) or "any use"
+    return text[:1].upper() + text[1:]
 
 
 def in_a_sentence(label: str) -> str:

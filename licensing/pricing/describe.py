@@ -64,6 +64,9 @@ AmountText = Callable[[Decimal, str], str]
 # How a count of units is written (a tier's bounds): `str` by default (the API's
 # `in_plain_words`); pages and documents group it (`money.format_quantity`).
 CountText = Callable[[int], str]
+# How a rule's or a discount's `when` is written: `describe_condition` in the texts
+# the API gives; the staff pages pass the forms' words (`words.condition_words`).
+ConditionText = Callable[[Condition], str]
 
 
 def describe_condition(when: Condition) -> str:
@@ -166,9 +169,11 @@ def describe_rule(
     return "; ".join(words)
 
 
-def describe_adjustment(adjustment: Adjustment) -> str:
+def describe_adjustment(
+    adjustment: Adjustment, *, condition: ConditionText = describe_condition
+) -> str:
     percent = percent_text(adjustment.discount_percent)
-    return f"{percent}% discount for {describe_condition(adjustment.when)}"
+    return f"{percent}% discount for {condition(adjustment.when)}"
 
 
 # --- comparing two cards ------------------------------------------------------------------
@@ -223,15 +228,18 @@ def _bound_difference(
 
 
 def _rule_differences(
-    old: Rule, new: Rule, currency: str, amount: AmountText, count: CountText
+    old: Rule,
+    new: Rule,
+    currency: str,
+    amount: AmountText,
+    count: CountText,
+    condition: ConditionText,
 ) -> list[str]:
     differences = []
     if old.description != new.description:
         differences.append(f"description from {old.description!r} to {new.description!r}")
     if old.when != new.when:
-        differences.append(
-            f"applies to {describe_condition(new.when)} (was {describe_condition(old.when)})"
-        )
+        differences.append(f"applies to {condition(new.when)} (was {condition(old.when)})")
     if (old.route, old.model) != (new.route, new.model):
         before = _charge_words(old, currency, amount, count)
         after = _charge_words(new, currency, amount, count)
@@ -247,7 +255,7 @@ def _rule_differences(
 
 
 def _rule_changes(
-    old: RateCard, new: RateCard, amount: AmountText, count: CountText
+    old: RateCard, new: RateCard, amount: AmountText, count: CountText, condition: ConditionText
 ) -> list[Change]:
     before = {rule.id: rule for rule in old.rules}
     after = {rule.id: rule for rule in new.rules}
@@ -256,42 +264,47 @@ def _rule_changes(
         if rule.id not in before:
             sentence = (
                 f"Added rule {rule.id} at position {position}, for "
-                f"{describe_condition(rule.when)}: "
+                f"{condition(rule.when)}: "
                 f"{describe_rule(rule, new.currency, amount=amount, count=count)}."
             )
             changes.append(Change("added", "rule", rule.id, sentence))
         elif before[rule.id] != rule:
-            differences = _rule_differences(before[rule.id], rule, new.currency, amount, count)
+            differences = _rule_differences(
+                before[rule.id], rule, new.currency, amount, count, condition
+            )
             sentence = f"Changed rule {rule.id}: {'; '.join(differences)}."
             changes.append(Change("changed", "rule", rule.id, sentence))
     for rule in old.rules:
         if rule.id not in after:
             sentence = (
                 f"Removed rule {rule.id}, which applied to "
-                f"{describe_condition(rule.when)}: "
+                f"{condition(rule.when)}: "
                 f"{describe_rule(rule, old.currency, amount=amount, count=count)}."
             )
             changes.append(Change("removed", "rule", rule.id, sentence))
     return changes
 
 
-def _adjustment_changes(old: RateCard, new: RateCard) -> list[Change]:
+def _adjustment_changes(old: RateCard, new: RateCard, condition: ConditionText) -> list[Change]:
     before = {item.id: item for item in old.adjustments}
     after = {item.id: item for item in new.adjustments}
+
+    def said(item: Adjustment) -> str:
+        return describe_adjustment(item, condition=condition)
+
     changes = []
     for item in new.adjustments:
         if item.id not in before:
-            sentence = f"Added adjustment {item.id}: {describe_adjustment(item)}."
+            sentence = f"Added adjustment {item.id}: {said(item)}."
             changes.append(Change("added", "adjustment", item.id, sentence))
         elif before[item.id] != item:
             sentence = (
-                f"Changed adjustment {item.id}: now {describe_adjustment(item)} "
-                f"(was {describe_adjustment(before[item.id])})."
+                f"Changed adjustment {item.id}: now {said(item)} (was {said(before[item.id])})."
             )
             changes.append(Change("changed", "adjustment", item.id, sentence))
     for item in old.adjustments:
         if item.id not in after:
-            sentence = f"Removed adjustment {item.id}: {describe_adjustment(item)}."
+            sentence = f"Removed adjustment {item.id}: {said(item)}."
             changes.append(Change("removed", "adjustment", item.id, sentence))
     return changes
 
@@ -310,15 +323,21 @@ def _order_change(old_ids: Sequence[str], new_ids: Sequence[str], subject: str) 
 
 
 def diff_cards(
-    old: RateCard, new: RateCard, *, amount: AmountText = _money, count: CountText = str
+    old: RateCard,
+    new: RateCard,
+    *,
+    amount: AmountText = _money,
+    count: CountText = str,
+    condition: ConditionText = describe_condition,
 ) -> list[Change]:
     """What changed from `old` to `new`: top-level fields, then rules, then adjustments
-    (amounts written by `amount` and tiers' bounds by `count`, as `describe_rule`)."""
+    (amounts written by `amount` and tiers' bounds by `count`, as `describe_rule`;
+    whom a rule or discount applies to by `condition`)."""
     return [
         *_card_field_changes(old, new),
-        *_rule_changes(old, new, amount, count),
+        *_rule_changes(old, new, amount, count, condition),
         *_order_change([r.id for r in old.rules], [r.id for r in new.rules], "rule"),
-        *_adjustment_changes(old, new),
+        *_adjustment_changes(old, new, condition),
         *_order_change(
             [a.id for a in old.adjustments], [a.id for a in new.adjustments], "adjustment"
         ),

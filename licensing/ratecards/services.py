@@ -29,7 +29,14 @@ from licensing.pricing import (
     price,
     price_text,
 )
-from licensing.pricing.describe import AmountText, Change, CountText, exact_amount
+from licensing.pricing.describe import (
+    AmountText,
+    Change,
+    ConditionText,
+    CountText,
+    describe_condition,
+    exact_amount,
+)
 from licensing.ratecards import queries
 from licensing.ratecards.models import RateCardRecord
 from licensing.records import attributes
@@ -90,13 +97,24 @@ class CardCheck:
         )
 
     def differences(
-        self, *, amount: AmountText = exact_amount, count: CountText = str
+        self,
+        *,
+        amount: AmountText = exact_amount,
+        count: CountText = str,
+        condition: ConditionText = describe_condition,
     ) -> list[Change]:
-        """What changed from `base`, figures as the API gives them unless the caller
-        words them (pages group them and name the currency)."""
+        """What changed from `base`, figures and conditions as the API gives them
+        unless the caller words them (pages group figures, name the currency and
+        say conditions in the forms' words)."""
         if self.base is None:
             return []
-        return diff_cards(queries.domain_card(self.base), self.card, amount=amount, count=count)
+        return diff_cards(
+            queries.domain_card(self.base),
+            self.card,
+            amount=amount,
+            count=count,
+            condition=condition,
+        )
 
 
 def check_card(document: object) -> CardCheck:

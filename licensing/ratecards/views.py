@@ -28,11 +28,11 @@ from licensing import access, calendar, db, errors
 from licensing.agreements import card_effect
 from licensing.db import utcnow
 from licensing.money import format_quantity, price_in_words
-from licensing.pricing import Condition, RateCard, describe_condition, describe_rule, diff_cards
+from licensing.pricing import Condition, RateCard, describe_rule, diff_cards
 from licensing.ratecards import queries, services
 from licensing.ratecards.models import RateCardRecord
 from licensing.web.forms import PageForm
-from licensing.words import humanize
+from licensing.words import AXIS_NAMES, condition_words, in_a_sentence
 
 bp = Blueprint("ratecards_console", __name__, url_prefix="/console/rate-cards")
 
@@ -193,7 +193,9 @@ def _checked(check: services.CardCheck) -> str:
         kept=check.kept,
         base=check.base,
         base_in_effect=check.base_in_effect_on_first_day,
-        changes=check.differences(amount=price_in_words, count=format_quantity),
+        changes=check.differences(
+            amount=price_in_words, count=format_quantity, condition=_applies_in_a_sentence
+        ),
         effect=card_effect.effect(db.session(), card) if check.version_state == "new" else None,
         carried=carried_parts(card),
         form=PublishCheckedForm(),
@@ -217,13 +219,20 @@ def _discounts_in_words(card: RateCard) -> list[dict[str, Any]]:
     return [{"adjustment": a, "applies_to": _applies_to(a.when)} for a in card.adjustments]
 
 
-_WORD = re.compile(r"[a-z_]+")
-
-
 def _applies_to(condition: Condition) -> str:
-    """Whom a rule or discount applies to in words: the core names the vocabulary by
-    its identifiers ("saas or mobile_app"); the page says "SaaS or mobile app"."""
-    return _WORD.sub(lambda word: humanize(word.group(0)), describe_condition(condition))
+    """Whom a rule or discount applies to, each axis's values as its form offers them
+    (`words.condition_words`): the core names the vocabulary by its identifiers
+    ("distribution of software, saas or mobile_app products", the API's words); the
+    page says "Use: Distribute a product to others (installed or hosted); product
+    type: Software, SaaS or Mobile app" (round 38: round 31's page said the stored
+    words with spaces)."""
+    return condition_words({axis: getattr(condition, axis) for axis in AXIS_NAMES})
+
+
+def _applies_in_a_sentence(condition: Condition) -> str:
+    """`_applies_to` inside a difference's sentence ("Changed rule development:
+    applies to use: ...")."""
+    return in_a_sentence(_applies_to(condition))
 
 
 def _card_document(raw: bytes) -> Any:
@@ -300,6 +309,7 @@ def compare() -> str:
             queries.domain_card(new),
             amount=price_in_words,
             count=format_quantity,
+            condition=_applies_in_a_sentence,
         )
     )
     return render_template(

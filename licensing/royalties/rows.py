@@ -28,6 +28,7 @@ import ijson
 from licensing.accounts.countries import COUNTRIES
 from licensing.money import format_quantity
 from licensing.streaming import csv_cell, csv_cell_read
+from licensing.words import humanize
 
 from .computation import ReportableLine
 from .models import (
@@ -330,6 +331,14 @@ def _country(value: Any, path: str, problems: Problems) -> str:
     return code
 
 
+def unit_named(unit: str) -> str:
+    """A unit as a refusal names it to a person: the word a file's `unit` cell holds
+    and, where it differs, the words the form's choice and the reportable lines say
+    ("end_users (end users)"; round 38: "Give the quantity of end_users.")."""
+    words = humanize(unit)
+    return unit if words == unit else f"{unit} ({words})"
+
+
 def _usage(
     fields: Mapping[str, Any], prefix: str, line: ReportableLine | None, problems: Problems
 ) -> tuple[str, int | None]:
@@ -343,7 +352,11 @@ def _usage(
         counted = line.units
         if unit and unit not in counted:
             expected = (
-                f"one of {', '.join(counted)}" if counted else "empty (it counts revenue only)"
+                "empty (it counts revenue only)"
+                if not counted
+                else unit_named(counted[0])
+                if len(counted) == 1
+                else f"one of {', '.join(map(unit_named, counted))}"
             )
             problems.add(
                 f"{prefix}.unit",
@@ -353,14 +366,15 @@ def _usage(
         elif not unit and not line.takes_revenue:
             problems.add(
                 f"{prefix}.unit",
-                f"Give the unit: line {line.number}'s rule counts {', '.join(counted)}.",
+                f"Give the unit: line {line.number}'s rule counts "
+                f"{', '.join(map(unit_named, counted))}.",
             )
     if not unit:
         if not _blank(raw_quantity):
             problems.add(f"{prefix}.quantity", "Leave the quantity empty when there is no unit.")
         return "", None
     if _blank(raw_quantity):
-        problems.add(f"{prefix}.quantity", f"Give the quantity of {unit}.")
+        problems.add(f"{prefix}.quantity", f"Give the quantity of {humanize(unit)}.")
         return unit, None
     return unit, _whole(raw_quantity, f"{prefix}.quantity", problems)
 

@@ -190,3 +190,18 @@ def test_a_state_is_worded_by_one_rule_for_refusals_machines_and_pages() -> None
         assert f"that is {text} cannot" in refusal.detail
     assert state_text("in_review") == "in review" == state_words("in_review", "unregistered")
     assert state_label("a draft") == "draft" == state_words("draft", "unregistered", label=True)
+
+
+def test_a_rules_when_reads_in_the_forms_words_each_axis_named() -> None:
+    assert words.condition_words({}) == "Any use"
+    assert words.condition_words({"use": ["distribution"], "product_type": ["saas", "print"]}) == (
+        "Use: Distribute a product to others (installed or hosted); product type: SaaS or Print"
+    )
+    assert words.condition_words({"organization_type": ["nonprofit"], "use": None}) == (
+        "Organization type: Non-profit organization"
+    )
+    # A choice with commas of its own is quoted among others, so no reader splits it.
+    assert words.condition_words({"use": ["development", "internal_use"]}) == (
+        "Use: \u201cDevelop, test, maintain or service a product\u201d or "
+        "\u201cUse inside our own organization\u201d"
+    )

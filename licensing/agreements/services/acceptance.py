@@ -31,6 +31,7 @@ from licensing.agreements.services._common import (
 from licensing.agreements.settings import PAYMENT_TERMS
 from licensing.agreements.states import AGREEMENT, EXPIRED
 from licensing.audit import services as audit
+from licensing.billing.models import DESCRIPTION_MAX as LINE_DESCRIPTION_MAX
 from licensing.calendar import instant_text
 from licensing.errors import Conflict, PermissionDenied
 from licensing.limits import storable
@@ -38,16 +39,40 @@ from licensing.money import (
     format_amount,
 )
 from licensing.pricing import Quote, QuoteLine
+from licensing.ratecards import queries as ratecard_queries
 from licensing.records import attributes
-from licensing.words import end_sentence, humanize
+from licensing.words import end_sentence, use_described
 
 # What billing is told of an activated agreement under the agreement's own names.
 _TOLD_BILLING = ("number", "organization_id", "currency", "term_start", "term_end", *PAYMENT_TERMS)
 
 
+def _line_description(product: str, use: str, rule_id: str | None, rule: str) -> str:
+    """An up-front invoice line as the agreement's Schedule A and working say the use
+    and its rule (round 38; "Scrubber Pro SDK: development of mobile app (rule
+    development)" since round 6): "Scrubber Pro SDK: Develop, test, maintain or
+    service a product; mobile app for provider users (Develop, test, maintain and
+    service a product that uses CPT content; rule development)". Within what an
+    invoice line stores: a rule's description too long for it is left out, its id
+    kept."""
+    described = f"{product}: {use}"
+    if not rule_id:
+        return described
+    with_rule = f"{described} ({rule}; rule {rule_id})" if rule else ""
+    return (
+        with_rule
+        if 0 < len(with_rule) <= LINE_DESCRIPTION_MAX
+        else (f"{described} (rule {rule_id})")
+    )
+
+
 def _charges(agreement: Agreement) -> tuple[signals.UpFrontCharge, ...]:
     quote = Quote.from_snapshot(agreement.quote.snapshot)
     uses = agreement.application.uses
+    # The rules' descriptions from the card the quote was priced with: a published
+    # card never changes (`ratecards.queries.card_by_version`, as the pages read it).
+    card = ratecard_queries.card_by_version(db.session(), quote.rate_card)
+    rules = {rule.id: rule.description.strip() for rule in card.rules} if card else {}
     charges = []
     for line in issuing.licensed_lines(quote):
         # A line staff priced by hand has a breakdown too: approval makes the amount
@@ -59,9 +84,11 @@ def _charges(agreement: Agreement) -> tuple[signals.UpFrontCharge, ...]:
         charges.append(
             signals.UpFrontCharge(
                 line_index=line.use_index,
-                description=(
-                    f"{use.product_name}: {humanize(use.use)} of {humanize(use.product_type)}"
-                    + (f" (rule {line.rule})" if line.rule else "")
+                description=_line_description(
+                    use.product_name,
+                    use_described(use.use, use.product_type, use.user_type),
+                    line.rule,
+                    rules.get(line.rule or "", ""),
                 ),
                 amount=line.breakdown.fixed,
                 working=_up_front_working(line, quote.currency),

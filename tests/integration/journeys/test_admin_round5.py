@@ -256,7 +256,10 @@ def test_a_rate_cards_rules_say_whom_they_apply_to_in_words_not_identifiers(
 ) -> None:
     signed_in(client, licensing_staff)
     page = html.unescape(client.get(f"/console/rate-cards/{example_card}").get_data(as_text=True))
-    assert "distribution of software, SaaS or mobile app products" in page
+    assert (
+        "Use: Distribute a product to others (installed or hosted); product type: Software, "
+        "SaaS or Mobile app"
+    ) in page
     for identifier in ("mobile_app", "internal_use", "data_file", "derivative_work", " saas"):
         assert identifier not in page.split("<h2>Discounts")[0].split("Rules, in order")[1]
 

@@ -72,7 +72,10 @@ def test_a_use_priced_by_staff_on_approval_is_invoiced_up_front_on_acceptance(
     assert invoice.source_reference == agreement.number
     assert invoice.total == Decimal("1800.00")
     [line] = invoice.lines
-    assert line.description == "Larkspur Coding Model: derivative work of AI model"
+    assert (
+        line.description
+        == "Larkspur Coding Model: Create a derivative work; AI model for provider users"
+    )
     assert "amended by the licensor from unpriced to 1800.00: The office" in line.working
     assert line.working.endswith("charged now (flat fees and the minimum's lift): 1800.00 USD")
     signed_in(client, vendor)

@@ -66,7 +66,9 @@ def test_an_admin_checks_a_draft_card_without_publishing_it(
     # the whole card as its page will show it: rules and discounts
     assert "Rules, in order" in words
     assert "Discounts" in words
-    assert "nonprofit any use by nonprofit or academic organizations 20%" in words
+    assert "nonprofit Organization type: Non-profit organization or Academic institution 20%" in (
+        words
+    )
     # publishing what was checked, without choosing the file again
     document = re.search(
         r'name="document" type="hidden" value="([^"]*)"', checked.get_data(as_text=True)

@@ -86,9 +86,9 @@ def test_the_rate_card_comparison_lists_each_difference_in_words(
     # Each item read "Change(kind='changed', subject='adjustment', key='nonprofit', ...)".
     assert "Change(" not in page
     assert (
-        "<li>Changed adjustment nonprofit: now 12.5% discount for any use by nonprofit or "
-        "academic organizations (was 20% discount for any use by nonprofit or academic "
-        "organizations).</li>"
+        "<li>Changed adjustment nonprofit: now 12.5% discount for organization type: "
+        "Non-profit organization or Academic institution (was 20% discount for organization "
+        "type: Non-profit organization or Academic institution).</li>"
     ) in page
 
 
