@@ -18,6 +18,7 @@ from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
 from licensing.ratecards import services as ratecards
+from licensing.words import USE_LABELS
 from tests.browser.conftest import sign_in
 from tests.integration.agreements.conftest import DEVELOPMENT_USE, NOW, STAFF_USE, draft
 from tests.integration.finance.conftest import at, issue
@@ -122,7 +123,8 @@ def test_billing_staff_see_every_chart_drawn_without_console_errors(
     assert f"{outstanding:,}" in page.locator("#cash-table").inner_text()
     by_use = next(chart for chart in drawn if chart["table"] == "revenue-use-table")
     assert by_use["bars"] == [[fee], [0]]  # development: up-front fees, no royalties yet
-    assert "development" in page.locator("#revenue-use-table").inner_text()
+    # The use in the application form's words (round 37), not the stored `development`.
+    assert USE_LABELS["development"] in page.locator("#revenue-use-table").inner_text()
     queues = next(chart for chart in drawn if chart["table"] == "queues-table")
     # Applications, permission requests, royalty reports: the application is past its
     # 10 business days; no report is due.
