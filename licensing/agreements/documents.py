@@ -18,6 +18,7 @@ from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Spacer
 
 from licensing import pdf
 from licensing.money import in_words
+from licensing.words import end_sentence
 
 
 @dataclass(frozen=True)
@@ -168,18 +169,19 @@ def _schedule(doc: AgreementDocument) -> list[Flowable]:
         block: list[Flowable] = [
             pdf.markup(
                 f"<b>{index}. {pdf.text(use.product)}</b>"
-                # The rule as people read it, its id beside it (round 37); the heading
-                # keeps the shape `pdf.markup` draws without the parser ("<b>A</b> B").
-                + (
-                    f" ({pdf.text(use.rule_description)}; rule {pdf.text(use.rule)})"
-                    if use.rule and use.rule_description
-                    else f" (rule {pdf.text(use.rule)})"
-                    if use.rule
-                    else ""
-                ),
+                + (f" (rule {pdf.text(use.rule)})" if use.rule else ""),
                 "Body",
             ),
-            pdf.para(use.royalty_terms, "Clause"),
+            # The rule as people read it (round 37) opens the terms' paragraph rather
+            # than the heading: a heading longer than its line leaves `pdf.markup`'s
+            # one-line path for reportlab's parser and cost the agreement a page and a
+            # third of its time (docs/pdfs.md, round 38).
+            pdf.para(
+                f"{end_sentence(use.rule_description)} {use.royalty_terms}"
+                if use.rule_description
+                else use.royalty_terms,
+                "Clause",
+            ),
         ]
         if use.description:
             block.append(pdf.para(f"Product: {use.description}", "Clause"))
