@@ -642,6 +642,12 @@ class ReviewLevel:
     due_at: datetime | None
     overdue: bool
     running: bool  # False while it waits on the vendor, or once decided
+    # Where the clock runs from (`review_clock_from`), what it counts from
+    # (`submission` or `reconsideration_request`, None before submission) and the
+    # business days it was moved later for the waits on the vendor (round 39: the API).
+    clock_from: datetime | None = None
+    counts_from: str | None = None
+    days_waited_on_vendor: int = 0
 
 
 def review_level(
@@ -677,8 +683,26 @@ def review_levels(
             )
         age, due = by_day[day]
         running = application.state in AWAITING_STAFF
-        levels[application.id] = ReviewLevel(age, target_days, due, running and due < now, running)
+        levels[application.id] = ReviewLevel(
+            age, target_days, due, running and due < now, running, submitted, *_kept(application)
+        )
     return levels
+
+
+def _kept(application: Application | QueueApplication) -> tuple[str, int]:
+    """What `application`'s submitted review clock counts from, and the business days
+    `review_clock_from` moved it later for the waits on the vendor (0 when the clock
+    does not read it), by `review_clock_from`'s rule."""
+    requested = application.reconsideration_requested_at
+    counts_from = "submission" if requested is None else "reconsideration_request"
+    started = requested or application.submitted_at
+    given_back = review_clock_from(application)
+    if started is None or given_back is None or given_back == started:
+        return counts_from, 0
+    waited = calendar.business_days_between(
+        calendar.office_date(started), calendar.office_date(given_back)
+    )
+    return counts_from, waited
 
 
 def overdue_before(now: datetime, *, target_days: int) -> datetime:

@@ -54,6 +54,7 @@ from licensing.api.fields import (
 )
 from licensing.api.permissions import STARTED_SUMMARY  # in the request's words
 from licensing.config import current_config
+from licensing.db import utcnow
 from licensing.money import filed_amount
 from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES
 from licensing.words import at_most_characters
@@ -244,6 +245,73 @@ def _renewal_source(
     }
 
 
+_CLOCK_FROM = (
+    "Where the review clock runs from: the submission (or the vendor's request for a "
+    "reconsideration) moved later by `days_waited_on_vendor`; null before submission"
+)
+_COUNTS_FROM = (
+    "What the clock counts from: `submission`, or `reconsideration_request` once the "
+    "vendor asked for one (its request restarts the clock); null before submission"
+)
+_WAITED = (
+    "US business days the clock was moved later for the waits on the vendor (each "
+    "return's office day to its resubmission's, round 37); 0 when never returned"
+)
+_LEVEL_DUE = (
+    "The end of the office day `target_days` business days after `clock_from`'s; null "
+    "before submission"
+)
+
+# The review clock as the console's queue and review page read it
+# (`queries.review_levels`, on `queries.review_clock_from`, `_REVIEW_CLOCK`'s rule).
+APPLICATION_SERVICE_LEVEL = {
+    "type": "object",
+    "nullable": True,
+    "description": "The application's age against the office's review target, as the "
+    "console shows it; for staff callers only (null for a vendor, whose pages show no "
+    "age), round 39.",
+    "properties": {
+        "target_days": {"type": "integer", "description": "APPLICATION_REVIEW_SLA_DAYS"},
+        "clock_from": {
+            "type": "string",
+            "format": "date-time",
+            "nullable": True,
+            "description": _CLOCK_FROM,
+        },
+        "counts_from": {
+            "type": "string",
+            "enum": ["submission", "reconsideration_request"],
+            "nullable": True,
+            "description": _COUNTS_FROM,
+        },
+        "days_waited_on_vendor": {"type": "integer", "description": _WAITED},
+        "age_days": {"type": "integer", "description": "US business days since `clock_from`"},
+        "due_at": {
+            "type": "string",
+            "format": "date-time",
+            "nullable": True,
+            "description": _LEVEL_DUE,
+        },
+        "running": {
+            "type": "boolean",
+            "description": "Waiting on the office (false while returned, or once decided)",
+        },
+        "overdue": {"type": "boolean", "description": "Running and past `due_at`"},
+    },
+}
+
+
+class ApplicationServiceLevelSchema(ApiSchema):
+    target_days = ma.fields.Integer()
+    clock_from = ma.fields.DateTime(allow_none=True)
+    counts_from = ma.fields.String(allow_none=True)
+    days_waited_on_vendor = ma.fields.Integer()
+    age_days = ma.fields.Integer()
+    due_at = ma.fields.DateTime(allow_none=True)
+    running = ma.fields.Boolean()
+    overdue = ma.fields.Boolean()
+
+
 class ApplicationSchema(ApiSchema):
     """What vendors and staff see alike (internal notes are never here)."""
 
@@ -286,6 +354,7 @@ class ApplicationSchema(ApiSchema):
     renewal_of = ma.fields.Method("_renewal_of", metadata={"type": "string", "nullable": True})
     renewal_sources = ma.fields.Method("_renewal_sources", metadata=RENEWAL_SOURCES)
     agreement_id = ma.fields.Method("_agreement", metadata={"type": "integer", "nullable": True})
+    service_level = documented("_level", APPLICATION_SERVICE_LEVEL)
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
 
@@ -294,6 +363,17 @@ class ApplicationSchema(ApiSchema):
 
     def _assignee(self, application: Application) -> str | None:
         return application.assignee.email if application.assignee else None
+
+    def _level(self, application: Application) -> dict[str, Any] | None:
+        principal = access.current_principal()
+        if principal is None or not principal.is_staff:
+            return None
+        level: dict[str, Any] = ApplicationServiceLevelSchema().dump(
+            queries.review_level(
+                application, utcnow(), target_days=current_config().application_review_sla_days
+            )
+        )
+        return level
 
     def _renewal_of(self, application: Application) -> str | None:
         return application.renewal_of.number if application.renewal_of else None

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from licensing import calendar, db, references
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
-from licensing.accounts.models import Organization
+from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.agreements import issuing
 from licensing.agreements.commands import ProposedUseInput, languages_text
@@ -34,7 +34,7 @@ from licensing.agreements.models import (
     QuoteVersion,
 )
 from licensing.agreements.settings import PAYMENT_TERMS, IssuingPolicy
-from licensing.agreements.states import AGREEMENT, APPLICATION, DRAFT, ISSUED
+from licensing.agreements.states import AGREEMENT, APPLICATION, DRAFT, ESCALATED, ISSUED
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -321,17 +321,37 @@ def _record_decision(
 def staff_told(application: Application) -> account_queries.Told:
     """Whom the staff's emails about `application` go to (`_tell_staff`): its
     reviewer while active, else the licensing staff, `audience` `staff` (round 38:
-    an escalation's answer and message say whom, as round 37's decisions do)."""
-    addresses = mail.staff_addressees("licensing", application.assignee)
+    an escalation's answer and message say whom, as round 37's decisions do). While
+    escalated, the staff member who escalated it is left out (round 39: they know,
+    and a second reviewer decides it)."""
+    escalator, reviewer = _escalator(application), application.assignee
+    if escalator is not None and reviewer is not None and reviewer.id == escalator.id:
+        reviewer = None  # assigned back to the one who escalated it: the others decide
+    addresses = mail.staff_addressees("licensing", reviewer)
+    if escalator is not None:
+        addresses = [email for email in addresses if email != escalator.email]
     recipients = tuple(account_queries.Recipient(email, "staff", None) for email in addresses)
-    reviewer = application.assignee
+    but = f" (not {escalator.full_name}, who escalated it)" if escalator is not None else ""
     if reviewer is not None and reviewer.is_active:
         whom = f"{reviewer.full_name}, its reviewer, at {reviewer.email}"
     elif addresses:
-        whom = f"the licensing staff at {', '.join(addresses)}"
+        others = "other " if but else ""
+        whom = f"the {others}licensing staff at {', '.join(addresses)}{but}"
+    elif escalator is not None:
+        whom = (
+            f"nobody: no licensing staff member but {escalator.full_name}, who escalated it, "
+            "is active (it waits in the queue)"
+        )
     else:
         whom = "nobody: no licensing staff member is active (it waits in the queue)"
     return account_queries.Told(recipients, whom)
+
+
+def _escalator(application: Application) -> User | None:
+    """Who escalated `application`, while it is escalated."""
+    if application.state != ESCALATED or application.escalated_by_id is None:
+        return None
+    return db.session().get(User, application.escalated_by_id)
 
 
 def _tell_staff(session: Session, application: Application, subject: str, message: str) -> None:

@@ -183,18 +183,23 @@ def test_an_escalation_through_the_api_answers_whom_of_the_staff_it_emailed(
         "emailed nobody: starting a review tells no one"
     )
 
-    # The reviewer escalates: unassigned, so every licensing staff member is told.
+    # The reviewer escalates: unassigned, so every licensing staff member is told but
+    # the one who escalated it (round 39).
+    third = factories.make_staff(db.session(), roles=("licensing",))
     answer = client.post(
         f"{base}/{application.id}/escalate", json={"reason": "A second look."}, headers=as_staff
     )
     assert answer.status_code == 200, answer.get_json()
     body = answer.get_json()
     emailed = _last_to("application_waiting")
-    assert sorted(emailed) == sorted([licensing_staff.email, second.email])
+    assert sorted(emailed) == sorted([second.email, third.email])
     assert body["recipients"] == [
         {"email": email, "audience": "staff", "organization_id": None} for email in emailed
     ]
-    assert body["emailed_summary"] == f"emailed the licensing staff at {', '.join(emailed)}"
+    assert body["emailed_summary"] == (
+        f"emailed the other licensing staff at {', '.join(emailed)} "
+        f"(not {licensing_staff.full_name}, who escalated it)"
+    )
     assert body["state"] == "escalated"
 
     # Escalated by someone else while another reviewer has it: that reviewer alone.
