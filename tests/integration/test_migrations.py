@@ -14,7 +14,7 @@ from sqlalchemy import Connection, column, insert, inspect, text
 from sqlalchemy import table as sql_table
 from sqlalchemy.exc import IntegrityError
 
-from licensing import migrations, models
+from licensing import calendar, migrations, models
 from licensing.db import make_engine
 from tests.conftest import DatabaseTemplate
 from tests.support.checkout import this_checkout
@@ -704,3 +704,94 @@ def test_agreements_0004_backfills_the_review_clock_of_applications_resubmitted_
         never: None,
     }
     assert "review_clock_from" not in columns
+
+
+def test_agreements_0005_recomputes_the_clock_of_a_return_after_a_granted_reconsideration(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Submitted Monday 2026-11-02, returned on day 1 and resubmitted on day 3 (two
+    days waited), rejected on day 4, reconsideration asked for on day 5 (Monday
+    11-09) and granted, returned on day 6 and resubmitted on day 10 (four days):
+    `agreements_0004` stored the submission moved by all six days (day 6, Tuesday
+    11-10), which counts from before the request moved by the four days waited
+    after it (day 9, Friday 11-13), so the queue marked it overdue three business
+    days early. `agreements_0005` stores day 9; one reconsidered and never returned
+    after its request, and one returned only, keep their values. The downgrade
+    leaves them."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "agreements_0003")
+    submitted = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)  # a Monday
+
+    def day(count: int, hour: int = 15) -> datetime:
+        return calendar.later_by_business_days(submitted, count).replace(hour=hour)
+
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection, connection.begin():
+            organization_id, user_id = _organization_and_user(connection, "member")
+
+            def application(requested_at: datetime | None) -> int:
+                return _insert(
+                    connection,
+                    "applications",
+                    organization_id=organization_id,
+                    created_by_id=user_id,
+                    state="in_review",
+                    submitted_at=submitted,
+                    returned_at=day(6) if requested_at else day(1),
+                    reconsideration_requested_at=requested_at,
+                    created_at=submitted,
+                    updated_at=submitted,
+                )
+
+            reconsidered = application(day(5))
+            not_after = application(day(5))
+            returned_only = application(None)
+            before_request = [
+                ("application.returned", day(1)),
+                ("application.resubmitted", day(3)),
+                ("application.rejected", day(4)),
+                ("application.reconsideration_requested", day(5)),
+                ("application.reconsideration_granted", day(5, 17)),
+            ]
+            steps = [(action, reconsidered, at) for action, at in before_request]
+            steps += [
+                ("application.returned", reconsidered, day(6)),
+                ("application.resubmitted", reconsidered, day(10)),
+            ]
+            steps += [(action, not_after, at) for action, at in before_request]
+            steps += [
+                ("application.returned", returned_only, day(1)),
+                ("application.resubmitted", returned_only, day(3)),
+            ]
+            for seq, (action, entity_id, at) in enumerate(steps, start=30_000):
+                _event(connection, seq, action, entity_id, at)
+        migrations.upgrade(url, "agreements_0004")
+        with engine.connect() as connection:
+            backfilled = dict(
+                connection.execute(text("SELECT id, review_clock_from FROM applications")).all()
+            )
+        migrations.upgrade(url)
+        with engine.connect() as connection:
+            found = dict(
+                connection.execute(text("SELECT id, review_clock_from FROM applications")).all()
+            )
+        migrations.downgrade(url, "agreements_0004")
+        with engine.connect() as connection:
+            kept = dict(
+                connection.execute(text("SELECT id, review_clock_from FROM applications")).all()
+            )
+    finally:
+        engine.dispose()
+
+    assert {key: _utc(value) for key, value in backfilled.items()} == {
+        reconsidered: day(6),  # the first submission moved by all six days waited
+        not_after: day(2),
+        returned_only: day(2),
+    }
+    assert {key: _utc(value) for key, value in found.items()} == {
+        reconsidered: day(9),  # the request (day 5) moved by the four days after it
+        not_after: day(2),  # before its request, so not read: the request counts
+        returned_only: day(2),
+    }
+    assert kept == found
