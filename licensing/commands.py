@@ -194,7 +194,10 @@ GROUPS: dict[str, tuple[str, tuple[click.Command, ...]]] = {
         "Card payments through Stripe.",
         (billing_cli.reconcile, billing_cli.prune_keys, billing_cli.match_disputes),
     ),
-    "permissions": ("Educational permission requests.", (permissions_cli.expire,)),
+    "permissions": (
+        "Educational permission requests.",
+        (permissions_cli.expire, permissions_cli.give_back_waits),
+    ),
     "ratecards": (
         "Publish and list rate cards.",
         (ratecards_cli.import_command, ratecards_cli.list_command),

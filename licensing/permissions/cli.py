@@ -8,6 +8,7 @@ import click
 from flask.cli import with_appcontext
 
 from licensing.clock import now_option
+from licensing.config import current_config
 from licensing.permissions import services
 
 
@@ -29,3 +30,17 @@ def expire(now: datetime) -> None:
     FOR NO KEY UPDATE SKIP LOCKED on PostgreSQL.
     """
     click.echo(str(expire_due(now)))
+
+
+@click.command("give-back-waits")
+@with_appcontext
+def give_back_waits() -> None:
+    """Once, after round 37: move later the decision due date of each request whose
+    question was answered before the answer moved it, by the business days the
+    question waited (what answering does since). Idempotent: a due date already
+    moved is left as it is."""
+    moved = services.give_back_earlier_waits(sla_days=current_config().permission_sla_days)
+    if not moved:
+        click.echo("No request's due date to move: every answered question is given back.")
+        return
+    click.echo(f"Moved the due date of {len(moved)} request(s): {', '.join(moved)}.")

@@ -49,6 +49,7 @@ from .review import (
     answer,
     ask_for_info,
     assign,
+    give_back_earlier_waits,
     release_reviewer,
     start_review,
 )
@@ -87,6 +88,7 @@ __all__ = [
     "create_from_routed_use",
     "deny",
     "expire_due",
+    "give_back_earlier_waits",
     "label",
     "metrics",
     "reconsideration_open",

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from licensing import calendar, db
 from licensing.accounts.models import User
 from licensing.actors import Actor
+from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
 from licensing.signals import WithdrawnReviewer
@@ -191,6 +192,90 @@ def _give_back_the_wait(session: Session, request: PermissionRequest, answered: 
     request.sla_due_at = calendar.end_of_office_day(
         calendar.add_business_days(calendar.office_date(request.sla_due_at), waited)
     )
+
+
+_ENTERED = "permission_request.reconsideration_requested"
+_ASKED, _ANSWERED = "permission_request.information_requested", "permission_request.answered"
+
+
+def _waits_since_entering(steps: Iterable[tuple[str, datetime]]) -> int:
+    """The business days each question answered since the request last entered the queue
+    (its submission, or its request for a reconsideration) waited, question's office
+    day to answer's, as `_give_back_the_wait` counts them."""
+    waited, asked = 0, None
+    for action, moment in steps:
+        if action == _ENTERED:
+            waited, asked = 0, None
+        elif action == _ASKED:
+            asked = moment
+        elif asked is not None:
+            waited += calendar.business_days_between(
+                calendar.office_date(asked), calendar.office_date(moment)
+            )
+            asked = None
+    return waited
+
+
+def give_back_earlier_waits(*, sla_days: int) -> list[str]:
+    """Requests whose questions were answered before round 37 (the answer did not yet
+    move the due date) get the waits back: a request whose `sla_due_at` is still its
+    entry's deadline (`sla_days` business days after the office day it entered the
+    queue) though an answered question waited since, moves it later by those days, as
+    the answer does now. Idempotent: a due date already moved is not the entry's
+    deadline any more (a same-day answer waits 0 days and moves nothing). Returns the
+    references moved, each audited (`permission_request.service_level_given_back`)."""
+    with db.transaction() as session:
+        answered = session.scalars(
+            select(AuditEvent.entity_id).where(
+                AuditEvent.entity_type == "permission_request", AuditEvent.action == _ANSWERED
+            )
+        )
+        requests = session.scalars(
+            select(PermissionRequest)
+            .where(
+                PermissionRequest.id.in_({int(entity_id) for entity_id in answered}),
+                PermissionRequest.submitted_at.is_not(None),
+                PermissionRequest.sla_due_at.is_not(None),
+            )
+            .order_by(PermissionRequest.id)
+            .with_for_update()
+        ).all()
+        moved = []
+        for request in requests:
+            steps = session.execute(
+                select(AuditEvent.action, AuditEvent.occurred_at)
+                .where(
+                    AuditEvent.entity_type == "permission_request",
+                    AuditEvent.entity_id == str(request.id),
+                    AuditEvent.action.in_((_ENTERED, _ASKED, _ANSWERED)),
+                )
+                .order_by(AuditEvent.occurred_at, AuditEvent.id)
+            ).all()
+            entered = [moment for action, moment in steps if action == _ENTERED]
+            start = entered[-1] if entered else request.submitted_at
+            assert start is not None
+            assert request.sla_due_at is not None
+            due_day = calendar.office_date(request.sla_due_at)
+            waited = _waits_since_entering((action, moment) for action, moment in steps)
+            if not waited or due_day != calendar.add_business_days(
+                calendar.office_date(start), sla_days
+            ):
+                continue
+            before = {"sla_due_at": request.sla_due_at}
+            request.sla_due_at = calendar.end_of_office_day(
+                calendar.add_business_days(due_day, waited)
+            )
+            audit_request(
+                session,
+                request,
+                "service_level_given_back",
+                before,
+                {"sla_due_at": request.sla_due_at},
+                actor=Actor.SYSTEM,
+                note=f"{waited} business days waited on the requester, answered before round 37",
+            )
+            moved.append(request.reference)
+        return moved
 
 
 @PERMISSION_REQUEST.on("answer")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import time_machine
@@ -33,6 +33,7 @@ from tests.integration.permissions.conftest import (
 )
 from tests.support import factories
 from tests.support.factories import bearer
+from tests.support.review_clock import office_morning as _on_business_day
 from tests.support.settings import permission_sla_days
 
 Apply = Callable[..., Application]
@@ -196,12 +197,6 @@ def test_a_decision_on_a_request_whose_requester_left_the_work_answers_the_colle
     staff = signed_in(client, licensing_staff)
     page = staff.get(f"/console/permissions/{request.id}").get_data(as_text=True)
     assert vendor.email in page
-
-
-def _on_business_day(start: datetime, days: int) -> datetime:
-    """9:00 at the office on the business day `days` after `start`'s office day."""
-    day = calendar.add_business_days(calendar.office_date(start), days)
-    return calendar.office_day_start(day) + timedelta(hours=9)
 
 
 def _cell(page: str, term: str) -> str:

@@ -8,8 +8,6 @@ queue reads them."""
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -25,13 +23,19 @@ from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Application
 from licensing.mail.models import OutboxMessage
+from licensing.permissions import services as permissions
+from licensing.permissions.models import PermissionRequest
 from tests.integration.agreements.conftest import NOW, STAFF_USE
+from tests.integration.permissions.conftest import submit  # noqa: F401 - the fixture
 from tests.support import factories
 from tests.support.factories import bearer
 from tests.support.review_clock import due_text as _due_text
 from tests.support.review_clock import fact as _fact
+from tests.support.review_clock import flash as _flash
+from tests.support.review_clock import last_to as _last_to
+from tests.support.review_clock import office_morning as _office_morning
 from tests.support.review_clock import on_business_day as _on_business_day
-from tests.support.settings import issuing
+from tests.support.settings import issuing, permission_sla_days
 
 Apply = Callable[..., Application]
 
@@ -146,22 +150,6 @@ def test_the_api_counts_a_granted_reconsiderations_give_back_from_its_request(
     assert (level["age_days"], level["due_at"]) == (3, _due(17))
 
 
-def _last_to(template: str) -> list[str]:
-    message = db.session().scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.template == template)
-        .order_by(OutboxMessage.id.desc())
-        .limit(1)
-    )
-    return list(message.one().to)
-
-
-def _flash(page: str) -> str:
-    found = re.search(r'<div class="flash[^"]*"[^>]*>(.*?)</div>', page, re.S)
-    assert found, page[:3000]
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", found.group(1))).split())
-
-
 def test_an_escalation_leaves_out_the_reviewer_who_escalated_it(
     client: FlaskClient,
     signed_in: Any,
@@ -232,3 +220,55 @@ def test_an_escalation_by_the_only_licensing_staff_member_emails_nobody(
         )
     )
     assert list(waiting) == []
+
+
+def test_a_request_answered_before_round_37_gets_its_wait_back_from_the_command(
+    app: Flask,
+    client: FlaskClient,
+    submit: Any,  # noqa: F811
+    licensing_staff: Any,
+) -> None:
+    request, token = submit()
+    target = permission_sla_days()
+    confirmed, first_due = request.submitted_at, request.sla_due_at
+    assert confirmed is not None
+    assert first_due is not None
+    asked, answered = _office_morning(confirmed, 5), _office_morning(confirmed, target)
+    with time_machine.travel(asked, tick=False):
+        permissions.ask_for_info(request.id, "Which unit?", factories.staff_actor(), now=asked)
+    with time_machine.travel(answered, tick=False):
+        permissions.answer(token, "Unit 3.", now=answered)
+    moved = calendar.end_of_office_day(
+        calendar.add_business_days(calendar.office_date(first_due), target - 5)
+    )
+    # As round 36 answered it: the due date stayed the confirmation's.
+    stored = db.session().get(PermissionRequest, request.id)
+    assert stored is not None
+    assert stored.sla_due_at == moved
+    stored.sla_due_at = first_due
+    db.session().commit()
+    with time_machine.travel(answered + timedelta(hours=1), tick=False):
+        level = client.get(
+            f"/api/v1/permission-requests/{request.id}", headers=bearer(licensing_staff)
+        ).get_json()["service_level"]
+        assert (level["age_days"], level["overdue"]) == (target, False)  # the wait counted
+
+        result = app.test_cli_runner().invoke(args=["permissions", "give-back-waits"])
+        assert result.exit_code == 0, result.output
+        assert result.output == f"Moved the due date of 1 request(s): {request.reference}.\n"
+        back = db.session().get(PermissionRequest, request.id, populate_existing=True)
+        assert back is not None
+        assert back.sla_due_at == moved
+        level = client.get(
+            f"/api/v1/permission-requests/{request.id}", headers=bearer(licensing_staff)
+        ).get_json()["service_level"]
+        assert (level["age_days"], level["due_at"]) == (5, moved.isoformat())
+
+        # Idempotent: a due date already moved (as every answer now moves it) stays.
+        again = app.test_cli_runner().invoke(args=["permissions", "give-back-waits"])
+        assert again.output == (
+            "No request's due date to move: every answered question is given back.\n"
+        )
+        back = db.session().get(PermissionRequest, request.id, populate_existing=True)
+        assert back is not None
+        assert back.sla_due_at == moved

@@ -7,8 +7,6 @@ review* that it emails no one."""
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,12 +22,13 @@ from licensing.actors import Actor
 from licensing.agreements import queries, services
 from licensing.agreements.models import Application
 from licensing.finance import queries as finance_queries
-from licensing.mail.models import OutboxMessage
 from tests.integration.agreements.conftest import STAFF_USE
 from tests.support import factories
 from tests.support.factories import bearer
 from tests.support.review_clock import due_text as _due_text
 from tests.support.review_clock import fact as _fact
+from tests.support.review_clock import flash as _flash
+from tests.support.review_clock import last_to as _last_to
 from tests.support.review_clock import on_business_day as _on_business_day
 from tests.support.review_clock import plain_text as _text
 from tests.support.settings import issuing
@@ -148,23 +147,6 @@ def test_a_reconsideration_counts_from_its_request_not_from_an_earlier_give_back
     db.session().commit()
     assert queries.review_clock_from(stored) == _on_business_day(5)
     assert _clock_in_sql(application.id) == _on_business_day(5)
-
-
-def _last_to(template: str) -> list[str]:
-    """The addresses of the latest email from `template`."""
-    message = db.session().scalars(
-        select(OutboxMessage)
-        .where(OutboxMessage.template == template)
-        .order_by(OutboxMessage.id.desc())
-        .limit(1)
-    )
-    return list(message.one().to)
-
-
-def _flash(page: str) -> str:
-    found = re.search(r'<div class="flash[^"]*"[^>]*>(.*?)</div>', page, re.S)
-    assert found, page[:3000]
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", found.group(1))).split())
 
 
 def test_an_escalation_through_the_api_answers_whom_of_the_staff_it_emailed(
