@@ -179,6 +179,12 @@ def claim_start_warnings() -> bool | None:
         os.unlink(_start_warnings_flag)
     except FileNotFoundError:
         return False
+    except OSError:
+        # Round 39: the flag's name is in a temporary directory anyone can list, so
+        # once removed, another user may make a directory (or a file of theirs) at it:
+        # not ours, and no reason for a worker not to boot (gunicorn's master stops
+        # when one fails to).
+        return False
     return True
 
 

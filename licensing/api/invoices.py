@@ -817,8 +817,9 @@ class AcceptedPaymentSchema(PaymentSchema):
 @blp.response(
     200,
     AcceptedPaymentSchema,
-    conflict="Not flagged (accepted before: says by whom and when; or never flagged), or "
-    "more received than the invoice owes (give it back instead: POST /payments/{id}/give-back)",
+    conflict="Not flagged (accepted before: says by whom and when; or never flagged), "
+    "more received than the invoice owes (give it back instead: POST /payments/{id}/give-back), "
+    "or being given back: Stripe's answer to a give-back is not in (says who asked, when)",
 )
 def accept_payment(data: dict[str, Any], payment_id: int) -> Payment:
     """Accept a flagged card payment for what Stripe actually received, with why

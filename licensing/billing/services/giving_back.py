@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
+from licensing.audit import services as audit
 from licensing.audit.models import AuditEvent
 from licensing.billing import payment_gateway
 from licensing.billing.models import Invoice, Payment
@@ -31,6 +32,7 @@ from licensing.billing.services._common import (
     _reason,
 )
 from licensing.billing.services.card_payments import RECONCILE_AFTER, ReconcileReport, _reconcile
+from licensing.billing.services.settlement import GIVE_BACK_ASKED
 from licensing.billing.states import CARD, FLAGGED, GIVEN_BACK, PAYMENT
 from licensing.db import utcnow
 from licensing.errors import Conflict
@@ -83,21 +85,44 @@ def give_back_flagged_payment(
             "given_back_by": actor.name[:500],
             "reason": reason[:500],
         }
-    status = gateway.create_refund(
-        payment_intent_id=intent_id,
-        amount_minor=None,
-        metadata=metadata,
-        idempotency_key=key,
-    )
-    if status.status not in _GOING_BACK:
-        raise payment_gateway.StripeRefused(
-            f"Stripe did not refund it: {status.failure_reason or status.status}."
+        # Before Stripe is asked, outside this lock: an accept meanwhile is refused
+        # until Stripe's answer is in (round 39; `settlement._refuse_while_given_back`).
+        audit.record_event(
+            session,
+            GIVE_BACK_ASKED,
+            payment.id,
+            after={"stripe_idempotency_key": key},
+            actor=actor,
+            note=reason,
         )
+    try:
+        status = gateway.create_refund(
+            payment_intent_id=intent_id,
+            amount_minor=None,
+            metadata=metadata,
+            idempotency_key=key,
+        )
+    except payment_gateway.StripeRefused as refused:
+        _record_refused(payment_id, refused.detail, actor=actor)
+        raise
+    if status.status not in _GOING_BACK:
+        why = f"Stripe did not refund it: {status.failure_reason or status.status}."
+        _record_refused(payment_id, why, actor=actor)
+        raise payment_gateway.StripeRefused(why)
     with db.transaction() as session:
         payment, invoice = _locked_payment(session, payment_id)
         if PAYMENT.can(payment.state, "give_back"):
             _give_back(session, payment, invoice, status, note=reason, actor=actor, now=now)
         return payment
+
+
+def _record_refused(payment_id: int, why: str, *, actor: Actor) -> None:
+    """Stripe refused the give-back: the payment stays flagged, and may be accepted
+    again (`payment.give_back_refused` answers the ask)."""
+    with db.transaction() as session:
+        audit.record_event(
+            session, "payment.give_back_refused", payment_id, after=None, actor=actor, note=why
+        )
 
 
 def payer_told(session: Session, payment: Payment, organization: Organization) -> User | None:

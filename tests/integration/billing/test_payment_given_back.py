@@ -20,10 +20,11 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts.models import Organization, User
 from licensing.audit.models import AuditEvent
-from licensing.billing import links, payment_gateway
+from licensing.billing import links, payment_gateway, services
 from licensing.billing.models import Invoice, Payment
 from licensing.calendar import office_date
 from licensing.db import utcnow
+from licensing.errors import Conflict
 from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
 from tests.support import factories, settings
@@ -31,7 +32,7 @@ from tests.support.factories import bearer
 from tests.support.pages import text_of
 from tests.support.servers import LocalStripe, SMTPServer, message_text
 
-from .refund_support import LostAnswer, Refuses, stripe_through
+from .refund_support import LostAnswer, NeverSent, Refuses, stripe_through
 from .stripe_support import (
     _call,
     charge_refunded_event,
@@ -551,3 +552,63 @@ def test_money_taken_in_another_currency_is_said_without_an_amount_of_the_invoic
         "Received its money (in another currency than asked) taken by Stripe on "
         f"{_events_day(payment, 'payment.flagged')}, and held for review"
     ) in page
+
+
+def test_a_payment_being_given_back_is_not_accepted_until_stripes_answer_is_in(
+    client: FlaskClient,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+) -> None:
+    """Round 39: the give-back asks Stripe outside its transaction; a colleague's
+    accept in that while made the payment count 299.99 against its invoice while
+    Stripe refunded the money to the card, and the give-back answered 200 "Given
+    back ... It never counted" with the payment `succeeded`."""
+    invoice, payment = flagged
+    refused: list[str] = []
+
+    class AcceptedMeanwhile(LostAnswer):
+        def create_refund(self, **kwargs: Any) -> payment_gateway.RefundStatus:
+            try:
+                services.accept_flagged_payment(
+                    payment.id, note="Fees.", actor=factories.billing_clerk()
+                )
+            except Conflict as error:
+                refused.append(error.detail)
+            return self.real.create_refund(**kwargs)
+
+    with stripe_through(AcceptedMeanwhile):
+        response = client.post(
+            f"/api/v1/payments/{payment.id}/give-back",
+            json={"reason": "Not ours."},
+            headers=bearer(billing_staff),
+        )
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["state"] == "given_back"
+    [detail] = refused
+    assert f"Payment {payment.id} is being given back" in detail
+    db.session().expire_all()
+    read = client.get(f"/api/v1/invoices/{invoice.id}", headers=bearer(billing_staff)).get_json()
+    assert (read["amount_paid"], read["balance_due"]) == ("0.00", "300.00")
+
+
+def test_a_give_back_whose_answer_was_lost_holds_an_accept_for_an_hour(
+    client: FlaskClient,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+) -> None:
+    _, payment = flagged
+    url = f"/api/v1/payments/{payment.id}/give-back"
+    with stripe_through(NeverSent):  # a timeout reads alike: Stripe may have refunded it
+        lost = client.post(url, json={"reason": "Not ours."}, headers=bearer(billing_staff))
+    assert lost.status_code == 502
+    accept = f"/api/v1/payments/{payment.id}/accept"
+    held = client.post(accept, json={"reason": "Fees."}, headers=bearer(billing_staff))
+    assert held.status_code == 409
+    assert "Give it back again to learn it" in held.get_json()["detail"]
+    later = utcnow() + timedelta(hours=1, minutes=1)
+    accepted = services.accept_flagged_payment(
+        payment.id, note="Fees.", now=later, actor=factories.billing_clerk()
+    )
+    assert accepted.state == "succeeded"
