@@ -911,13 +911,46 @@ def _invoice_action(
     either page, the message saying what is allowed; bad input, and Stripe's refusal,
     422."""
     from_payment = _posted_from(invoice_id)
+
+    def asking() -> confirm.Confirmation:
+        if check is not None:
+            check()
+        assert confirmation is not None
+        return confirmation
+
+    def back() -> str:
+        return _back_url(queries.get_invoice(db.session(), invoice_id), from_payment)
+
+    def again(status: int) -> Page:
+        if from_payment is not None:
+            return _payment_page(from_payment, status=status, **{form_name: form})
+        return _console_page(invoice_id, status=status, **{form_name: form})
+
+    return _confirm_then_act(
+        form, act, back=back, again=again, asking=asking if confirmation is not None else None
+    )
+
+
+def _confirm_then_act(
+    form: FlaskForm,
+    act: Callable[[], str],
+    *,
+    back: Callable[[], str],
+    again: Callable[[int], Page],
+    asking: Callable[[], confirm.Confirmation] | None = None,
+) -> Page:
+    """The shape of every confirmed step on the console's billing pages (round 39:
+    the invoice's actions and the give-back repeated it): validate the form; before
+    it is confirmed, `asking` (which may refuse, writing nothing) gives the
+    confirmation to show; confirmed, `act` runs and returns the success message,
+    flashed over a redirect to `back()`. A refusal is `again(status)`, the page with
+    the form's messages: bad input and Stripe's refusal 422, a step the rules refuse
+    (`Conflict`) 409, the message saying what is allowed."""
     status = 422
     if form.validate_on_submit():
         try:
-            if confirmation is not None and not confirm.confirmed():
-                if check is not None:
-                    check()
-                return confirm.ask(confirmation)
+            if asking is not None and not confirm.confirmed():
+                return confirm.ask(asking())
             message = act()
         except InvalidInput as error:
             show_errors(form, error)
@@ -926,11 +959,8 @@ def _invoice_action(
             status = 409 if isinstance(error, Conflict) else 422
         else:
             flash(message, "success")
-            invoice = queries.get_invoice(db.session(), invoice_id)
-            return redirect(_back_url(invoice, from_payment))
-    if from_payment is not None:
-        return _payment_page(from_payment, status=status, **{form_name: form})
-    return _console_page(invoice_id, status=status, **{form_name: form})
+            return redirect(back())
+    return again(status)
 
 
 # The hidden field a payment's page adds to the invoice's forms it shows: the
@@ -1217,28 +1247,27 @@ def give_back_payment(payment_id: int) -> Page:
     payment = queries.get_payment(session, payment_id)
     invoice = queries.get_invoice(session, payment.invoice_id)
     form = forms.GiveBackForm(prefix="give_back")
-    status = 422
-    if form.validate_on_submit():
-        try:
-            if not confirm.confirmed():
-                PAYMENT.step(payment.state, "give_back")  # refused before asking
-                return confirm.ask(_give_back_confirmation(session, payment, invoice, form))
-            services.give_back_flagged_payment(
-                payment_id, note=form.reason.data, actor=current_actor(), gateway=_gateway()
-            )
-        except InvalidInput as error:
-            show_errors(form, error)
-        except (Conflict, ExternalServiceError) as error:
-            form.form_errors.append(error.detail)
-            status = 409 if isinstance(error, Conflict) else 422
-        else:
-            flash(
-                f"The card payment is given back to the card through Stripe; "
-                f"{invoice.label} is unchanged.",
-                "success",
-            )
-            return redirect(url_for("billing_console.payment_detail", payment_id=payment_id))
-    return _payment_page(payment_id, give_back_form=form, status=status)
+
+    def asking() -> confirm.Confirmation:
+        PAYMENT.step(payment.state, "give_back")  # refused before asking
+        return _give_back_confirmation(session, payment, invoice, form)
+
+    def act() -> str:
+        services.give_back_flagged_payment(
+            payment_id, note=form.reason.data, actor=current_actor(), gateway=_gateway()
+        )
+        return (
+            f"The card payment is given back to the card through Stripe; "
+            f"{invoice.label} is unchanged."
+        )
+
+    return _confirm_then_act(
+        form,
+        act,
+        back=lambda: url_for("billing_console.payment_detail", payment_id=payment_id),
+        again=lambda status: _payment_page(payment_id, give_back_form=form, status=status),
+        asking=asking,
+    )
 
 
 def _give_back_confirmation(
