@@ -704,6 +704,13 @@ def _payment_page(
         records.append(("payment_reversal", payment.reversal.id))
     credit_notes = queries.credit_notes(session, invoice_id=payment.invoice_id)
     to_card = _card_refund_refusal(session, payment)
+    counted = payment.state in RECEIVED
+    refund_forms = _refund_forms(credit_notes, refund_form, payment=payment, to_card=to_card)
+    if not counted:
+        # Round 39: a credit note's refund pays back money that counted; this
+        # payment's never did, so its page offers none (the invoice's page does).
+        # A form posted from here anyway keeps its messages.
+        refund_forms = {key: form for key, form in refund_forms.items() if form is refund_form}
     return render_template(
         "billing/console_payment.html",
         story=story,
@@ -718,13 +725,14 @@ def _payment_page(
         now=utcnow(),
         card_refund_refused=to_card,
         credit_notes=credit_notes,
-        refund_forms=_refund_forms(credit_notes, refund_form, payment=payment, to_card=to_card),
+        refund_forms=refund_forms,
+        refunds_elsewhere=[] if counted else [c for c in credit_notes if c.refund_outstanding > 0],
         reversal_forms=_reversal_forms([payment], reversal_form),
         credit_form=credit_form or forms.CreditNoteForm(formdata=None),
         # Round 38: a payment that never counted (flagged, given back, declined,
         # canceled, pending) offers no credit note: it would credit the invoice for
         # money this payment did not pay, and its refund is not this payment's.
-        counted=payment.state in RECEIVED,
+        counted=counted,
         accept_refused=accept_refused,
         flagged=FLAGGED,
         given_back=GIVEN_BACK,
@@ -777,6 +785,9 @@ def _console_page(
             organization=organization,
             payments=payments,
             banks_words=queries.banks_words(session, payments),
+            # Round 39: what became of a flagged or given-back payment's money, in
+            # the payment page's words (not a day paid: it never counted).
+            taken=_money_taken(session, payments),
             credit_notes=credit_notes,
             late_fees=queries.late_fees_of(session, invoice.id),
             refund_forms=_refund_forms(credit_notes, refund_form),
@@ -798,6 +809,12 @@ def _console_page(
         ),
         status,
     )
+
+
+def _money_taken(session: Session, payments: Iterable[Payment]) -> dict[int, queries.MoneyTaken]:
+    """`queries.money_taken` of each payment it speaks of (flagged or given back)."""
+    found = {payment.id: queries.money_taken(session, payment) for payment in payments}
+    return {payment_id: taken for payment_id, taken in found.items() if taken is not None}
 
 
 def _refundable_by_card(payments: Iterable[Payment]) -> bool:

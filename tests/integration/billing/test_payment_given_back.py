@@ -551,3 +551,41 @@ def test_money_taken_in_another_currency_is_said_without_an_amount_of_the_invoic
         "Received its money (in another currency than asked) taken by Stripe on "
         f"{_events_day(payment, 'payment.flagged')}, and held for review"
     ) in page
+
+
+def test_the_invoices_page_says_what_became_of_a_flagged_payments_money(
+    app: Flask,
+    client: FlaskClient,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 39: the invoice's console page listed a flagged or given-back payment's
+    day under *Date paid* as if it had paid; it says, in the payment page's words,
+    what Stripe did with the money."""
+    invoice, payment = flagged
+    staff = signed_in(app.test_client(), billing_staff)
+    url = f"/console/invoices/{invoice.id}"
+    taken_on = _events_day(payment, "payment.flagged")
+    page = text_of(staff.get(url))
+    assert (
+        f"299.99 USD taken by Stripe on {taken_on}, and held for review: "
+        f"it counts against {invoice.number} only if accepted."
+    ) in page
+
+    given = client.post(
+        f"/api/v1/payments/{payment.id}/give-back",
+        json={"reason": "Not ours."},
+        headers=bearer(billing_staff),
+    )
+    assert given.status_code == 200, given.get_json()
+    [refund] = _refunds_at_stripe(localstripe, payment)
+    page = text_of(staff.get(url))
+    assert (
+        f"299.99 USD taken by Stripe on {taken_on}, held for review, and given back to the "
+        f"card on {_events_day(payment, 'payment.given_back')} (300.00 USD, Stripe refund "
+        f"{refund['id']}): it never counted against {invoice.number}."
+    ) in page
+    # The same sentence as the payment's own page.
+    assert "Stripe refund" in text_of(staff.get(f"/console/payments/{payment.id}"))
