@@ -849,6 +849,9 @@ def given_back_words(payment: Payment) -> str:
     """What giving a flagged payment back did, in the payment page's words."""
     invoice = payment.invoice
     owed = in_words(invoice.balance_due, invoice.currency)
+    failed = services.failed_meanwhile(payment)
+    if failed is not None:
+        return f"{failed} {invoice.label} is unchanged: {invoice.state}, {owed} due."
     return (
         f"Given back: the card payment for {invoice.label} went back to the card through "
         f"Stripe. It never counted, so {invoice.label} is unchanged: {invoice.state}, "

@@ -1270,9 +1270,12 @@ def give_back_payment(payment_id: int) -> Page:
         return _give_back_confirmation(session, payment, invoice, form)
 
     def act() -> str:
-        services.give_back_flagged_payment(
+        given = services.give_back_flagged_payment(
             payment_id, note=form.reason.data, actor=current_actor(), gateway=_gateway()
         )
+        failed = services.failed_meanwhile(given)
+        if failed is not None:
+            return failed
         return (
             f"The card payment is given back to the card through Stripe; "
             f"{invoice.label} is unchanged."

@@ -19,6 +19,7 @@ from licensing.billing.services.card_payments import (
 from licensing.billing.services.credit_notes import credit_invoice, issue_credit_note
 from licensing.billing.services.disputes import MatchRun, match_disputes
 from licensing.billing.services.giving_back import (
+    failed_meanwhile,
     give_back_flagged_payment,
     payer_told,
     reconcile_given_back,
@@ -105,6 +106,7 @@ __all__ = [
     "create_draft",
     "create_invoice",
     "credit_invoice",
+    "failed_meanwhile",
     "finalize_in",
     "finalize_invoice",
     "give_back_flagged_payment",

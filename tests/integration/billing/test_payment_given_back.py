@@ -589,3 +589,96 @@ def test_the_invoices_page_says_what_became_of_a_flagged_payments_money(
     ) in page
     # The same sentence as the payment's own page.
     assert "Stripe refund" in text_of(staff.get(f"/console/payments/{payment.id}"))
+
+
+class _FailsMeanwhile(LostAnswer):
+    """The real gateway; Stripe's `refund.failed` for the give-back's refund is
+    delivered (to `client`) before its answer reaches the give-back's request."""
+
+    def __init__(
+        self, real: payment_gateway.PaymentGateway, client: FlaskClient, localstripe: LocalStripe
+    ) -> None:
+        super().__init__(real)
+        self.client, self.localstripe, self.outcomes = client, localstripe, list[str]()
+
+    def create_refund(self, **kwargs: Any) -> payment_gateway.RefundStatus:
+        status = self.real.create_refund(**kwargs)
+        failed = refund_failed_event(self.localstripe, status.id)
+        self.outcomes.append(deliver_event(self.client, failed).get_json()["outcome"])
+        return status
+
+
+def test_a_give_back_that_fails_before_its_request_stores_it_ends_flagged_once(
+    app: Flask,
+    client: FlaskClient,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 39 (round 37's race): Stripe's `refund.failed` arrived while the
+    give-back's request waited for Stripe's answer; it found the payment still
+    flagged and said "no change", and the request then stored `given_back`: the
+    money was back with us and the payment said it had gone. The webhook now keeps
+    the failure on the flagged payment, and the request, storing the give-back,
+    flags it again at once: staff are told, the licensee is not told it went back,
+    and a new give-back asks Stripe with a key of its own."""
+    invoice, payment = flagged
+    told_before = len(_flagged_notices(payment))
+    sent_before = len(db.session().scalars(select(OutboxMessage)).all())
+    meanwhile: list[_FailsMeanwhile] = []
+
+    def failing(real: payment_gateway.PaymentGateway) -> _FailsMeanwhile:
+        meanwhile.append(_FailsMeanwhile(real, app.test_client(), localstripe))
+        return meanwhile[-1]
+
+    with stripe_through(failing):
+        response = client.post(
+            f"/api/v1/payments/{payment.id}/give-back",
+            json={"reason": "Not ours."},
+            headers=bearer(billing_staff),
+        )
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["state"] == "flagged"
+    assert response.get_json()["summary"].startswith(
+        "Not given back: Stripe reported the refund failed"
+    )
+    [outcome] = meanwhile[0].outcomes
+    assert (
+        outcome == f"no change yet: payment {payment.id} is flagged, its give-back failed in flight"
+    )
+    db.session().expire_all()
+    stored = db.session().get(Payment, payment.id)
+    assert stored is not None
+    assert stored.state == "flagged"
+    actions = [
+        e.action
+        for e in db.session().scalars(
+            select(AuditEvent)
+            .where(AuditEvent.entity_type == "payment", AuditEvent.entity_id == str(payment.id))
+            .order_by(AuditEvent.seq)
+        )
+    ]
+    assert actions[-3:] == [
+        "payment.give_back_failed_in_flight",
+        "payment.given_back",
+        "payment.give_back_failed",
+    ]
+    # Staff are told, as for any failed give-back; the licensee is not told it went back.
+    assert len(_flagged_notices(payment)) == told_before + 1
+    sent = db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [m.template for m in sent[sent_before:]] == ["payment_flagged"]
+    # The payment's page says the give-back failed.
+    staff = signed_in(app.test_client(), billing_staff)
+    assert "the refund failed: the money is with us again" in text_of(
+        staff.get(f"/console/payments/{payment.id}")
+    )
+    # Given back anew: a key of its own, so Stripe makes a new Refund.
+    again = client.post(
+        f"/api/v1/payments/{payment.id}/give-back",
+        json={"reason": "Not ours."},
+        headers=bearer(billing_staff),
+    )
+    assert again.get_json()["state"] == "given_back"
+    assert len(_refunds_at_stripe(localstripe, payment)) == 2
+    assert invoice.balance_due == Decimal("300.00")
