@@ -1325,14 +1325,9 @@ def _who_is_told(session: Session, payment: Payment, organization: Organization)
     """Who the give-back's email reaches, named (round 37: "and the payer" named
     nobody): the billing contact, and the payer as `services` writes to them (not
     the contact twice, nor an address never confirmed)."""
-    contact = f"{organization.billing_contact_name} ({organization.billing_email})"
-    payer = services.payer_told(session, payment, organization)
-    if payer is None:
-        return f"The billing contact, {contact}, is emailed why."
-    return (
-        f"The billing contact, {contact}, and the payer, {payer.full_name} ({payer.email}), "
-        "are emailed why."
-    )
+    names, two = services.told_names(session, payment, organization)
+    said = f"{names[0].upper()}{names[1:]}"
+    return f"{said} are emailed why." if two else f"{said}, is emailed why."
 
 
 def _accepted_message(invoice: Invoice) -> str:

@@ -23,6 +23,7 @@ from licensing.billing.services.giving_back import (
     give_back_flagged_payment,
     payer_told,
     reconcile_given_back,
+    told_names,
 )
 from licensing.billing.services.invoices import (
     Charge,
@@ -134,6 +135,7 @@ __all__ = [
     "statement_for",
     "statements_due",
     "statements_sent",
+    "told_names",
     "update_draft",
     "void_invoice",
     "withdraw_invoice_links",

@@ -31,8 +31,14 @@ from licensing.billing.services._common import (
     _locked_payment,
     _reason,
 )
-from licensing.billing.services.card_payments import RECONCILE_AFTER, ReconcileReport, _reconcile
+from licensing.billing.services.card_payments import (
+    RECONCILE_AFTER,
+    ReconcileReport,
+    _reconcile,
+    notify_billing_staff,
+)
 from licensing.billing.states import CARD, FLAGGED, GIVEN_BACK, PAYMENT
+from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict
 from licensing.money import from_minor_units, in_words, quantize
@@ -130,6 +136,47 @@ def failed_meanwhile(payment: Payment) -> str | None:
         "before it was stored. The payment is flagged again, its money with us; billing "
         "staff are told, the licensee is not."
     )
+
+
+def told_names(session: Session, payment: Payment, organization: Organization) -> tuple[str, bool]:
+    """Whom a give-back's email reaches, named (round 37), and whether they are
+    two: "the billing contact, Robin (billing@...), and the payer, Pat (pat@...)".
+    The confirmation says they are emailed; a failure's staff email, that they
+    were told (round 39)."""
+    contact = (
+        f"the billing contact, {organization.billing_contact_name} ({organization.billing_email})"
+    )
+    payer = payer_told(session, payment, organization)
+    if payer is None:
+        return contact, False
+    return f"{contact}, and the payer, {payer.full_name} ({payer.email})", True
+
+
+@PAYMENT.on("fail_give_back")
+def _tell_staff_whom_to_write_to(
+    session: Session, payment: Payment, actor: Actor, why: str | None
+) -> None:
+    """A give-back Stripe reported failed (round 37): billing staff are told as when
+    it was flagged, and (round 39) whom the licensee's side was told the money went
+    back, and when, for staff to write to them (they are not emailed again: what
+    they hear next depends on what staff decide). A failure kept while the give-back
+    was in flight told nobody, and says so."""
+    given = session.scalars(
+        _events_of(payment, "payment.given_back").order_by(AuditEvent.seq.desc()).limit(1)
+    ).one_or_none()
+    refund_id = _refund_of(given) if given is not None else None
+    organization = session.get(Organization, payment.organization_id)
+    assert organization is not None
+    if given is None or (refund_id and _failed_in_flight(session, payment, refund_id)):
+        told = "The licensee was not told it was given back: nobody needs writing to."
+    else:
+        names, two = told_names(session, payment, organization)
+        told = (
+            f"Told on {office_date(given.occurred_at).isoformat()} that it went back to the "
+            f"card: {names}. Write to {'them' if two else 'the billing contact'}: "
+            "the money will not reach the card."
+        )
+    notify_billing_staff(session, payment, why, told=told)
 
 
 def payer_told(session: Session, payment: Payment, organization: Organization) -> User | None:

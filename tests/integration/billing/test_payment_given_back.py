@@ -29,7 +29,7 @@ from licensing.mail.models import OutboxMessage
 from tests.support import factories, settings
 from tests.support.factories import bearer
 from tests.support.pages import text_of
-from tests.support.servers import LocalStripe, SMTPServer, message_text
+from tests.support.servers import LocalStripe, SMTPServer, message_text, until
 
 from .refund_support import LostAnswer, Refuses, stripe_through
 from .stripe_support import (
@@ -666,6 +666,7 @@ def test_a_give_back_that_fails_before_its_request_stores_it_ends_flagged_once(
     ]
     # Staff are told, as for any failed give-back; the licensee is not told it went back.
     assert len(_flagged_notices(payment)) == told_before + 1
+    assert "The licensee was not told it was given back" in _flagged_notices(payment)[-1].body_text
     sent = db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
     assert [m.template for m in sent[sent_before:]] == ["payment_flagged"]
     # The payment's page says the give-back failed.
@@ -682,3 +683,45 @@ def test_a_give_back_that_fails_before_its_request_stores_it_ends_flagged_once(
     assert again.get_json()["state"] == "given_back"
     assert len(_refunds_at_stripe(localstripe, payment)) == 2
     assert invoice.balance_due == Decimal("300.00")
+
+
+def test_staff_told_of_a_failed_give_back_learn_whom_to_write_to_and_the_licensee_hears_nothing(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    mailbox: SMTPServer,
+) -> None:
+    """Round 39: the billing contact and the payer are emailed when the money goes
+    back (round 36); when Stripe then reports the refund failed, they are not emailed
+    (what they hear next is staff's to decide, round 37), but staff's email, over
+    SMTP, now names them and the day they were told, so staff know whom to write to."""
+    invoice, payment, payer = _paid_by_colleague(client, vendor, localstripe, invoice_for)
+    organization = db.session().get(Organization, invoice.organization_id)
+    assert organization is not None
+    given = client.post(
+        f"/api/v1/payments/{payment.id}/give-back",
+        json={"reason": "Not ours."},
+        headers=bearer(billing_staff),
+    )
+    assert given.status_code == 200, given.get_json()
+    [refund] = _refunds_at_stripe(localstripe, payment)
+    deliver_event(client, refund_failed_event(localstripe, refund["id"]))
+    mail.deliver_due(settings.delivery())
+    until(lambda: len(mailbox.to(billing_staff.email)) >= 2)  # flagged, then failed
+    to_staff = message_text(mailbox.to(billing_staff.email)[-1]).replace("\r\n", "\n")
+    told_on = _events_day(payment, "payment.given_back")
+    assert "Why: Stripe could not give it back" in to_staff
+    assert (
+        f"Told on {told_on} that it went back to the card: the billing contact, "
+        f"{organization.billing_contact_name} ({organization.billing_email}), and the payer, "
+        f"{payer.full_name} ({payer.email}). Write to them: the money will not reach the card."
+    ) in to_staff
+    # The licensee's side got the give-back's email only, once each.
+    for address in (organization.billing_email, payer.email):
+        subjects = [str(m["Subject"]) for m in mailbox.to(address)]
+        assert [s for s in subjects if "given back" in s] == [
+            f"Card payment of 300.00 USD given back for invoice {invoice.number}"
+        ]
+        assert not [s for s in subjects if "fail" in s.lower()]
