@@ -553,6 +553,20 @@ def test_money_taken_in_another_currency_is_said_without_an_amount_of_the_invoic
     ) in page
 
 
+def _given_back_by_api(
+    client: FlaskClient, staff: User, localstripe: LocalStripe, payment: Payment
+) -> dict[str, Any]:
+    """`payment` given back by a script of `staff`'s: Stripe's newest Refund of it."""
+    given = client.post(
+        f"/api/v1/payments/{payment.id}/give-back",
+        json={"reason": "Not ours."},
+        headers=bearer(staff),
+    )
+    assert given.status_code == 200, given.get_json()
+    assert given.get_json()["state"] == "given_back"
+    return _refunds_at_stripe(localstripe, payment)[0]
+
+
 def test_the_invoices_page_says_what_became_of_a_flagged_payments_money(
     app: Flask,
     client: FlaskClient,
@@ -574,13 +588,7 @@ def test_the_invoices_page_says_what_became_of_a_flagged_payments_money(
         f"it counts against {invoice.number} only if accepted."
     ) in page
 
-    given = client.post(
-        f"/api/v1/payments/{payment.id}/give-back",
-        json={"reason": "Not ours."},
-        headers=bearer(billing_staff),
-    )
-    assert given.status_code == 200, given.get_json()
-    [refund] = _refunds_at_stripe(localstripe, payment)
+    refund = _given_back_by_api(client, billing_staff, localstripe, payment)
     page = text_of(staff.get(url))
     assert (
         f"299.99 USD taken by Stripe on {taken_on}, held for review, and given back to the "
@@ -675,13 +683,9 @@ def test_a_give_back_that_fails_before_its_request_stores_it_ends_flagged_once(
         staff.get(f"/console/payments/{payment.id}")
     )
     # Given back anew: a key of its own, so Stripe makes a new Refund.
-    again = client.post(
-        f"/api/v1/payments/{payment.id}/give-back",
-        json={"reason": "Not ours."},
-        headers=bearer(billing_staff),
-    )
-    assert again.get_json()["state"] == "given_back"
+    second = _given_back_by_api(client, billing_staff, localstripe, payment)
     assert len(_refunds_at_stripe(localstripe, payment)) == 2
+    assert second["status"] == "succeeded"
     assert invoice.balance_due == Decimal("300.00")
 
 
@@ -700,13 +704,7 @@ def test_staff_told_of_a_failed_give_back_learn_whom_to_write_to_and_the_license
     invoice, payment, payer = _paid_by_colleague(client, vendor, localstripe, invoice_for)
     organization = db.session().get(Organization, invoice.organization_id)
     assert organization is not None
-    given = client.post(
-        f"/api/v1/payments/{payment.id}/give-back",
-        json={"reason": "Not ours."},
-        headers=bearer(billing_staff),
-    )
-    assert given.status_code == 200, given.get_json()
-    [refund] = _refunds_at_stripe(localstripe, payment)
+    refund = _given_back_by_api(client, billing_staff, localstripe, payment)
     deliver_event(client, refund_failed_event(localstripe, refund["id"]))
     mail.deliver_due(settings.delivery())
     until(lambda: len(mailbox.to(billing_staff.email)) >= 2)  # flagged, then failed
