@@ -893,7 +893,9 @@ def give_back_payment(data: dict[str, Any], payment_id: int) -> Payment:
     Stripe refunds all it took, the payment becomes `given_back`, the billing contact
     and the payer are emailed, and the invoice is unchanged (the payment never
     counted). Not a credit note's refund (`POST /credit-notes/{id}/refunds`). A retry
-    asks Stripe with the same key, so the card is refunded once."""
+    asks Stripe with the same key, so the card is refunded once. A refund Stripe
+    reported failed before the give-back was stored leaves it `flagged` (`summary`
+    says so; nobody on the licensee's side is emailed)."""
     return services.give_back_flagged_payment(
         payment_id,
         note=data["reason"],
