@@ -1327,7 +1327,7 @@ def _who_is_told(session: Session, payment: Payment, organization: Organization)
     the contact twice, nor an address never confirmed)."""
     names, two = services.told_names(session, payment, organization)
     said = f"{names[0].upper()}{names[1:]}"
-    return f"{said} are emailed why." if two else f"{said}, is emailed why."
+    return f"{said}, {'are' if two else 'is'} emailed why."
 
 
 def _accepted_message(invoice: Invoice) -> str:
