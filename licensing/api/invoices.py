@@ -850,6 +850,9 @@ def given_back_words(payment: Payment) -> str:
     """What giving a flagged payment back did, in the payment page's words."""
     invoice = payment.invoice
     owed = in_words(invoice.balance_due, invoice.currency)
+    failed = services.failed_meanwhile(payment)
+    if failed is not None:
+        return f"{failed} {invoice.label} is unchanged: {invoice.state}, {owed} due."
     return (
         f"Given back: the card payment for {invoice.label} went back to the card through "
         f"Stripe. It never counted, so {invoice.label} is unchanged: {invoice.state}, "
@@ -891,7 +894,9 @@ def give_back_payment(data: dict[str, Any], payment_id: int) -> Payment:
     Stripe refunds all it took, the payment becomes `given_back`, the billing contact
     and the payer are emailed, and the invoice is unchanged (the payment never
     counted). Not a credit note's refund (`POST /credit-notes/{id}/refunds`). A retry
-    asks Stripe with the same key, so the card is refunded once."""
+    asks Stripe with the same key, so the card is refunded once. A refund Stripe
+    reported failed before the give-back was stored leaves it `flagged` (`summary`
+    says so; nobody on the licensee's side is emailed)."""
     return services.give_back_flagged_payment(
         payment_id,
         note=data["reason"],

@@ -704,6 +704,13 @@ def _payment_page(
         records.append(("payment_reversal", payment.reversal.id))
     credit_notes = queries.credit_notes(session, invoice_id=payment.invoice_id)
     to_card = _card_refund_refusal(session, payment)
+    counted = payment.state in RECEIVED
+    refund_forms = _refund_forms(credit_notes, refund_form, payment=payment, to_card=to_card)
+    if not counted:
+        # Round 39: a credit note's refund pays back money that counted; this
+        # payment's never did, so its page offers none (the invoice's page does).
+        # A form posted from here anyway keeps its messages.
+        refund_forms = {key: form for key, form in refund_forms.items() if form is refund_form}
     return render_template(
         "billing/console_payment.html",
         story=story,
@@ -718,13 +725,14 @@ def _payment_page(
         now=utcnow(),
         card_refund_refused=to_card,
         credit_notes=credit_notes,
-        refund_forms=_refund_forms(credit_notes, refund_form, payment=payment, to_card=to_card),
+        refund_forms=refund_forms,
+        refunds_elsewhere=[] if counted else [c for c in credit_notes if c.refund_outstanding > 0],
         reversal_forms=_reversal_forms([payment], reversal_form),
         credit_form=credit_form or forms.CreditNoteForm(formdata=None),
         # Round 38: a payment that never counted (flagged, given back, declined,
         # canceled, pending) offers no credit note: it would credit the invoice for
         # money this payment did not pay, and its refund is not this payment's.
-        counted=payment.state in RECEIVED,
+        counted=counted,
         accept_refused=accept_refused,
         flagged=FLAGGED,
         given_back=GIVEN_BACK,
@@ -777,6 +785,9 @@ def _console_page(
             organization=organization,
             payments=payments,
             banks_words=queries.banks_words(session, payments),
+            # Round 39: what became of a flagged or given-back payment's money, in
+            # the payment page's words (not a day paid: it never counted).
+            taken=_money_taken(session, payments),
             credit_notes=credit_notes,
             late_fees=queries.late_fees_of(session, invoice.id),
             refund_forms=_refund_forms(credit_notes, refund_form),
@@ -798,6 +809,12 @@ def _console_page(
         ),
         status,
     )
+
+
+def _money_taken(session: Session, payments: Iterable[Payment]) -> dict[int, queries.MoneyTaken]:
+    """`queries.money_taken` of each payment it speaks of (flagged or given back)."""
+    found = {payment.id: queries.money_taken(session, payment) for payment in payments}
+    return {payment_id: taken for payment_id, taken in found.items() if taken is not None}
 
 
 def _refundable_by_card(payments: Iterable[Payment]) -> bool:
@@ -911,13 +928,46 @@ def _invoice_action(
     either page, the message saying what is allowed; bad input, and Stripe's refusal,
     422."""
     from_payment = _posted_from(invoice_id)
+
+    def asking() -> confirm.Confirmation:
+        if check is not None:
+            check()
+        assert confirmation is not None
+        return confirmation
+
+    def back() -> str:
+        return _back_url(queries.get_invoice(db.session(), invoice_id), from_payment)
+
+    def again(status: int) -> Page:
+        if from_payment is not None:
+            return _payment_page(from_payment, status=status, **{form_name: form})
+        return _console_page(invoice_id, status=status, **{form_name: form})
+
+    return _confirm_then_act(
+        form, act, back=back, again=again, asking=asking if confirmation is not None else None
+    )
+
+
+def _confirm_then_act(
+    form: FlaskForm,
+    act: Callable[[], str],
+    *,
+    back: Callable[[], str],
+    again: Callable[[int], Page],
+    asking: Callable[[], confirm.Confirmation] | None = None,
+) -> Page:
+    """The shape of every confirmed step on the console's billing pages (round 39:
+    the invoice's actions and the give-back repeated it): validate the form; before
+    it is confirmed, `asking` (which may refuse, writing nothing) gives the
+    confirmation to show; confirmed, `act` runs and returns the success message,
+    flashed over a redirect to `back()`. A refusal is `again(status)`, the page with
+    the form's messages: bad input and Stripe's refusal 422, a step the rules refuse
+    (`Conflict`) 409, the message saying what is allowed."""
     status = 422
     if form.validate_on_submit():
         try:
-            if confirmation is not None and not confirm.confirmed():
-                if check is not None:
-                    check()
-                return confirm.ask(confirmation)
+            if asking is not None and not confirm.confirmed():
+                return confirm.ask(asking())
             message = act()
         except InvalidInput as error:
             show_errors(form, error)
@@ -926,11 +976,8 @@ def _invoice_action(
             status = 409 if isinstance(error, Conflict) else 422
         else:
             flash(message, "success")
-            invoice = queries.get_invoice(db.session(), invoice_id)
-            return redirect(_back_url(invoice, from_payment))
-    if from_payment is not None:
-        return _payment_page(from_payment, status=status, **{form_name: form})
-    return _console_page(invoice_id, status=status, **{form_name: form})
+            return redirect(back())
+    return again(status)
 
 
 # The hidden field a payment's page adds to the invoice's forms it shows: the
@@ -1217,28 +1264,30 @@ def give_back_payment(payment_id: int) -> Page:
     payment = queries.get_payment(session, payment_id)
     invoice = queries.get_invoice(session, payment.invoice_id)
     form = forms.GiveBackForm(prefix="give_back")
-    status = 422
-    if form.validate_on_submit():
-        try:
-            if not confirm.confirmed():
-                PAYMENT.step(payment.state, "give_back")  # refused before asking
-                return confirm.ask(_give_back_confirmation(session, payment, invoice, form))
-            services.give_back_flagged_payment(
-                payment_id, note=form.reason.data, actor=current_actor(), gateway=_gateway()
-            )
-        except InvalidInput as error:
-            show_errors(form, error)
-        except (Conflict, ExternalServiceError) as error:
-            form.form_errors.append(error.detail)
-            status = 409 if isinstance(error, Conflict) else 422
-        else:
-            flash(
-                f"The card payment is given back to the card through Stripe; "
-                f"{invoice.label} is unchanged.",
-                "success",
-            )
-            return redirect(url_for("billing_console.payment_detail", payment_id=payment_id))
-    return _payment_page(payment_id, give_back_form=form, status=status)
+
+    def asking() -> confirm.Confirmation:
+        PAYMENT.step(payment.state, "give_back")  # refused before asking
+        return _give_back_confirmation(session, payment, invoice, form)
+
+    def act() -> str:
+        given = services.give_back_flagged_payment(
+            payment_id, note=form.reason.data, actor=current_actor(), gateway=_gateway()
+        )
+        failed = services.failed_meanwhile(given)
+        if failed is not None:
+            return failed
+        return (
+            f"The card payment is given back to the card through Stripe; "
+            f"{invoice.label} is unchanged."
+        )
+
+    return _confirm_then_act(
+        form,
+        act,
+        back=lambda: url_for("billing_console.payment_detail", payment_id=payment_id),
+        again=lambda status: _payment_page(payment_id, give_back_form=form, status=status),
+        asking=asking,
+    )
 
 
 def _give_back_confirmation(
@@ -1276,14 +1325,9 @@ def _who_is_told(session: Session, payment: Payment, organization: Organization)
     """Who the give-back's email reaches, named (round 37: "and the payer" named
     nobody): the billing contact, and the payer as `services` writes to them (not
     the contact twice, nor an address never confirmed)."""
-    contact = f"{organization.billing_contact_name} ({organization.billing_email})"
-    payer = services.payer_told(session, payment, organization)
-    if payer is None:
-        return f"The billing contact, {contact}, is emailed why."
-    return (
-        f"The billing contact, {contact}, and the payer, {payer.full_name} ({payer.email}), "
-        "are emailed why."
-    )
+    names, two = services.told_names(session, payment, organization)
+    said = f"{names[0].upper()}{names[1:]}"
+    return f"{said}, {'are' if two else 'is'} emailed why."
 
 
 def _accepted_message(invoice: Invoice) -> str:

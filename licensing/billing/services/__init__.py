@@ -19,9 +19,11 @@ from licensing.billing.services.card_payments import (
 from licensing.billing.services.credit_notes import credit_invoice, issue_credit_note
 from licensing.billing.services.disputes import MatchRun, match_disputes
 from licensing.billing.services.giving_back import (
+    failed_meanwhile,
     give_back_flagged_payment,
     payer_told,
     reconcile_given_back,
+    told_names,
 )
 from licensing.billing.services.invoices import (
     Charge,
@@ -105,6 +107,7 @@ __all__ = [
     "create_draft",
     "create_invoice",
     "credit_invoice",
+    "failed_meanwhile",
     "finalize_in",
     "finalize_invoice",
     "give_back_flagged_payment",
@@ -132,6 +135,7 @@ __all__ = [
     "statement_for",
     "statements_due",
     "statements_sent",
+    "told_names",
     "update_draft",
     "void_invoice",
     "withdraw_invoice_links",

@@ -391,10 +391,19 @@ def _status_message(status: str, failure: str | None) -> str:
     return failure or "The card was not charged; try another card."
 
 
-@PAYMENT.on("flag", "fail_give_back")
+@PAYMENT.on("flag")
 def _tell_billing_staff(session: Session, payment: Payment, actor: Actor, why: str | None) -> None:
-    """A flagged card payment waits for billing staff: tell them. So does one whose
-    give-back Stripe reported failed (round 37): flagged again, `why` says so."""
+    """A flagged card payment waits for billing staff: tell them."""
+    notify_billing_staff(session, payment, why)
+
+
+def notify_billing_staff(
+    session: Session, payment: Payment, why: str | None, told: str | None = None
+) -> None:
+    """Email billing staff that a card payment is flagged, with `why`. So is one whose
+    give-back Stripe reported failed (round 37, `giving_back`): flagged again, `why`
+    says so, and `told` (round 39) whom the licensee's side was told it went back,
+    for staff to write to."""
     invoice = session.get(Invoice, payment.invoice_id)
     assert invoice is not None
     mail.notify_staff(
@@ -406,6 +415,7 @@ def _tell_billing_staff(session: Session, payment: Payment, actor: Actor, why: s
             "invoice": invoice,
             "payment": payment,
             "why": why,
+            "told": told,
             # The payment's page has *Accept* and says why it was flagged (round 26).
             "console_url": links().payment_review(payment.id),
             "invoice_url": links().invoice_review(invoice.id),

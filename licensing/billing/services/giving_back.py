@@ -31,9 +31,15 @@ from licensing.billing.services._common import (
     _locked_payment,
     _reason,
 )
-from licensing.billing.services.card_payments import RECONCILE_AFTER, ReconcileReport, _reconcile
+from licensing.billing.services.card_payments import (
+    RECONCILE_AFTER,
+    ReconcileReport,
+    _reconcile,
+    notify_billing_staff,
+)
 from licensing.billing.services.settlement import GIVE_BACK_ASKED
 from licensing.billing.states import CARD, FLAGGED, GIVEN_BACK, PAYMENT
+from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict
 from licensing.money import from_minor_units, in_words, quantize
@@ -78,7 +84,10 @@ def give_back_flagged_payment(
         intent_id = payment.stripe_payment_intent_id
         if payment.method != CARD or intent_id is None:  # a flagged payment always has one
             raise Conflict(f"Payment {payment.id} has no Stripe payment to give back.")
-        key = idempotency_key(payment.id, _count_of(session, payment, "payment.give_back_failed"))
+        # Every failure counts, the ones kept in flight too (round 39): the key that
+        # asked for a failed refund would have Stripe answer with it again.
+        failures = _count_of(session, payment, "payment.give_back_failed")
+        key = idempotency_key(payment.id, failures + _count_of(session, payment, FAILED_IN_FLIGHT))
         metadata = {
             "payment_id": str(payment.id),
             "invoice_number": invoice.number or "",
@@ -112,7 +121,23 @@ def give_back_flagged_payment(
     with db.transaction() as session:
         payment, invoice = _locked_payment(session, payment_id)
         if PAYMENT.can(payment.state, "give_back"):
-            _give_back(session, payment, invoice, status, note=reason, actor=actor, now=now)
+            # Round 39: Stripe may have reported this refund failed while we waited
+            # for its answer (the webhook found the payment still flagged and kept
+            # the news, under the same lock): stored given back, it is flagged
+            # again at once, and the licensee is not told of money that is not going back.
+            failed = _failed_in_flight(session, payment, status.id)
+            _give_back(
+                session,
+                payment,
+                invoice,
+                status,
+                note=reason,
+                actor=actor,
+                now=now,
+                tell=failed is None,
+            )
+            if failed is not None:
+                _given_back_and_now(session, payment, failed, now=now, actor=Actor.SYSTEM)
         return payment
 
 
@@ -123,6 +148,59 @@ def _record_refused(payment_id: int, why: str, *, actor: Actor) -> None:
         audit.record_event(
             session, "payment.give_back_refused", payment_id, after=None, actor=actor, note=why
         )
+
+
+def failed_meanwhile(payment: Payment) -> str | None:
+    """What a give-back did when Stripe reported its refund failed before the
+    request stored it (round 39): the payment is flagged again. None: it went."""
+    if payment.state != FLAGGED:
+        return None
+    return (
+        "Not given back: Stripe reported the refund failed (the card's bank returned it) "
+        "before it was stored. The payment is flagged again, its money with us; billing "
+        "staff are told, the licensee is not."
+    )
+
+
+def told_names(session: Session, payment: Payment, organization: Organization) -> tuple[str, bool]:
+    """Whom a give-back's email reaches, named (round 37), and whether they are
+    two: "the billing contact, Robin (billing@...), and the payer, Pat (pat@...)".
+    The confirmation says they are emailed; a failure's staff email, that they
+    were told (round 39)."""
+    contact = (
+        f"the billing contact, {organization.billing_contact_name} ({organization.billing_email})"
+    )
+    payer = payer_told(session, payment, organization)
+    if payer is None:
+        return contact, False
+    return f"{contact}, and the payer, {payer.full_name} ({payer.email})", True
+
+
+@PAYMENT.on("fail_give_back")
+def _tell_staff_whom_to_write_to(
+    session: Session, payment: Payment, actor: Actor, why: str | None
+) -> None:
+    """A give-back Stripe reported failed (round 37): billing staff are told as when
+    it was flagged, and (round 39) whom the licensee's side was told the money went
+    back, and when, for staff to write to them (they are not emailed again: what
+    they hear next depends on what staff decide). A failure kept while the give-back
+    was in flight told nobody, and says so."""
+    given = session.scalars(
+        _events_of(payment, "payment.given_back").order_by(AuditEvent.seq.desc()).limit(1)
+    ).one_or_none()
+    refund_id = _refund_of(given) if given is not None else None
+    organization = session.get(Organization, payment.organization_id)
+    assert organization is not None
+    if given is None or (refund_id and _failed_in_flight(session, payment, refund_id)):
+        told = "The licensee was not told it was given back: nobody needs writing to."
+    else:
+        names, two = told_names(session, payment, organization)
+        told = (
+            f"Told on {office_date(given.occurred_at).isoformat()} that it went back to the "
+            f"card: {names}. Write to {'them' if two else 'the billing contact'}: "
+            "the money will not reach the card."
+        )
+    notify_billing_staff(session, payment, why, told=told)
 
 
 def payer_told(session: Session, payment: Payment, organization: Organization) -> User | None:
@@ -142,9 +220,10 @@ def _give_back(
     note: str,
     actor: Actor,
     now: datetime,
+    tell: bool = True,
 ) -> None:
     """Step the payment to `given_back` for Stripe's refund `status`, and tell the
-    billing contact and the payer."""
+    billing contact and the payer (`tell`)."""
     given = from_minor_units(status.amount, status.currency)
     PAYMENT.apply(
         session,
@@ -159,6 +238,8 @@ def _give_back(
             "currency_given_back": status.currency,
         },
     )
+    if not tell:
+        return
     amount = in_words(given, status.currency)
     subject = f"Card payment of {amount} given back for invoice {invoice.number}"
     organization = session.get(Organization, invoice.organization_id)
@@ -198,6 +279,8 @@ def apply_refund_at_stripe(
         return _given_back_and_now(session, payment, status, now=now, actor=actor)
     if payment.state != FLAGGED:
         return None
+    if status.status in _CAME_BACK and _in_flight(session, payment, status):
+        return _keep_failure_in_flight(session, payment, status, actor=actor)
     if status.status not in _GOING_BACK:
         return f"no change: refund {status.id} of flagged payment {payment.id} is {status.status}"
     received = payment.amount_received or 0
@@ -263,6 +346,78 @@ def _given_back_and_now(
     return f"flagged again: payment {payment.id}, its give-back {status.status}"
 
 
+# Round 39: a failure Stripe reported for a give-back not stored yet.
+FAILED_IN_FLIGHT = "payment.give_back_failed_in_flight"
+
+
+def _in_flight(session: Session, payment: Payment, status: payment_gateway.RefundStatus) -> bool:
+    """Whether `status` is of this service's own give-back of the flagged `payment`
+    (its metadata names the payment) that has not been stored: no
+    `payment.given_back` event has its refund (one that has was failed already)."""
+    if status.metadata.get("payment_id") != str(payment.id):
+        return False
+    return not any(
+        _refund_of(event) == status.id for event in _all_of(session, payment, "payment.given_back")
+    )
+
+
+def _keep_failure_in_flight(
+    session: Session, payment: Payment, status: payment_gateway.RefundStatus, *, actor: Actor
+) -> str:
+    """Round 39: Stripe's `refund.failed` for a give-back whose request has not yet
+    stored `given_back` (it arrived within the request's seconds). The payment is
+    flagged, as it should end; the failure is audited on it, so that the
+    give-back's own transaction, which locks the payment after this one, flags it
+    again at once rather than leave it given back. Kept once a refund."""
+    if _failed_in_flight(session, payment, status.id) is not None:
+        return f"no change: refund {status.id} of flagged payment {payment.id} failed already"
+    why = status.failure_reason or status.status
+    audit.record_event(
+        session,
+        FAILED_IN_FLIGHT,
+        payment.id,
+        after={"stripe_refund_id": status.id, "status": status.status, "failure_reason": why},
+        actor=actor,
+        note=(
+            f"Stripe reported refund {status.id} {status.status} ({why}) "
+            "before the give-back was stored."
+        ),
+    )
+    return (
+        f"no change yet: payment {payment.id} is flagged, its give-back {status.status} in flight"
+    )
+
+
+def _failed_in_flight(
+    session: Session, payment: Payment, refund_id: str
+) -> payment_gateway.RefundStatus | None:
+    """The failure of refund `refund_id` kept while its give-back was in flight, as
+    Stripe's status of it (None: none was reported)."""
+    for event in _all_of(session, payment, FAILED_IN_FLIGHT):
+        after = event.after_data if isinstance(event.after_data, dict) else {}
+        if after.get("stripe_refund_id") == refund_id:
+            return payment_gateway.RefundStatus(
+                id=refund_id,
+                status=str(after.get("status") or "failed"),
+                amount=0,
+                currency=payment.currency.lower(),
+                metadata={},
+                payment_intent=payment.stripe_payment_intent_id,
+                failure_reason=after.get("failure_reason"),
+            )
+    return None
+
+
+def _all_of(session: Session, payment: Payment, action: str) -> list[AuditEvent]:
+    return list(session.scalars(_events_of(payment, action).order_by(AuditEvent.seq)))
+
+
+def _refund_of(event: AuditEvent) -> str | None:
+    after = event.after_data
+    refund_id = after.get("stripe_refund_id") if isinstance(after, dict) else None
+    return refund_id if isinstance(refund_id, str) else None
+
+
 def _events_of(payment: Payment, action: str) -> Select[AuditEvent]:
     return select(AuditEvent).where(
         AuditEvent.action == action,
@@ -280,9 +435,7 @@ def _given_back_by(session: Session, payment: Payment) -> str | None:
     given = session.scalars(
         _events_of(payment, "payment.given_back").order_by(AuditEvent.seq.desc()).limit(1)
     ).one_or_none()
-    after = given.after_data if given is not None else None
-    refund_id = after.get("stripe_refund_id") if isinstance(after, dict) else None
-    return refund_id if isinstance(refund_id, str) else None
+    return _refund_of(given) if given is not None else None
 
 
 def reconcile_given_back(

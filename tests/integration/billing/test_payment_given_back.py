@@ -30,7 +30,7 @@ from licensing.mail.models import OutboxMessage
 from tests.support import factories, settings
 from tests.support.factories import bearer
 from tests.support.pages import text_of
-from tests.support.servers import LocalStripe, SMTPServer, message_text
+from tests.support.servers import LocalStripe, SMTPServer, message_text, until
 
 from .refund_support import LostAnswer, NeverSent, Refuses, stripe_through
 from .stripe_support import (
@@ -612,3 +612,175 @@ def test_a_give_back_whose_answer_was_lost_holds_an_accept_for_an_hour(
         payment.id, note="Fees.", now=later, actor=factories.billing_clerk()
     )
     assert accepted.state == "succeeded"
+
+
+def _given_back_by_api(
+    client: FlaskClient, staff: User, localstripe: LocalStripe, payment: Payment
+) -> dict[str, Any]:
+    """`payment` given back by a script of `staff`'s: Stripe's newest Refund of it."""
+    given = client.post(
+        f"/api/v1/payments/{payment.id}/give-back",
+        json={"reason": "Not ours."},
+        headers=bearer(staff),
+    )
+    assert given.status_code == 200, given.get_json()
+    assert given.get_json()["state"] == "given_back"
+    return _refunds_at_stripe(localstripe, payment)[0]
+
+
+def test_the_invoices_page_says_what_became_of_a_flagged_payments_money(
+    app: Flask,
+    client: FlaskClient,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 39: the invoice's console page listed a flagged or given-back payment's
+    day under *Date paid* as if it had paid; it says, in the payment page's words,
+    what Stripe did with the money."""
+    invoice, payment = flagged
+    staff = signed_in(app.test_client(), billing_staff)
+    url = f"/console/invoices/{invoice.id}"
+    taken_on = _events_day(payment, "payment.flagged")
+    page = text_of(staff.get(url))
+    assert (
+        f"299.99 USD taken by Stripe on {taken_on}, and held for review: "
+        f"it counts against {invoice.number} only if accepted."
+    ) in page
+
+    refund = _given_back_by_api(client, billing_staff, localstripe, payment)
+    page = text_of(staff.get(url))
+    assert (
+        f"299.99 USD taken by Stripe on {taken_on}, held for review, and given back to the "
+        f"card on {_events_day(payment, 'payment.given_back')} (300.00 USD, Stripe refund "
+        f"{refund['id']}): it never counted against {invoice.number}."
+    ) in page
+    # The same sentence as the payment's own page.
+    assert "Stripe refund" in text_of(staff.get(f"/console/payments/{payment.id}"))
+
+
+class _FailsMeanwhile(LostAnswer):
+    """The real gateway; Stripe's `refund.failed` for the give-back's refund is
+    delivered (to `client`) before its answer reaches the give-back's request."""
+
+    def __init__(
+        self, real: payment_gateway.PaymentGateway, client: FlaskClient, localstripe: LocalStripe
+    ) -> None:
+        super().__init__(real)
+        self.client, self.localstripe, self.outcomes = client, localstripe, list[str]()
+
+    def create_refund(self, **kwargs: Any) -> payment_gateway.RefundStatus:
+        status = self.real.create_refund(**kwargs)
+        failed = refund_failed_event(self.localstripe, status.id)
+        self.outcomes.append(deliver_event(self.client, failed).get_json()["outcome"])
+        return status
+
+
+def test_a_give_back_that_fails_before_its_request_stores_it_ends_flagged_once(
+    app: Flask,
+    client: FlaskClient,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 39 (round 37's race): Stripe's `refund.failed` arrived while the
+    give-back's request waited for Stripe's answer; it found the payment still
+    flagged and said "no change", and the request then stored `given_back`: the
+    money was back with us and the payment said it had gone. The webhook now keeps
+    the failure on the flagged payment, and the request, storing the give-back,
+    flags it again at once: staff are told, the licensee is not told it went back,
+    and a new give-back asks Stripe with a key of its own."""
+    invoice, payment = flagged
+    told_before = len(_flagged_notices(payment))
+    sent_before = len(db.session().scalars(select(OutboxMessage)).all())
+    meanwhile: list[_FailsMeanwhile] = []
+
+    def failing(real: payment_gateway.PaymentGateway) -> _FailsMeanwhile:
+        meanwhile.append(_FailsMeanwhile(real, app.test_client(), localstripe))
+        return meanwhile[-1]
+
+    with stripe_through(failing):
+        response = client.post(
+            f"/api/v1/payments/{payment.id}/give-back",
+            json={"reason": "Not ours."},
+            headers=bearer(billing_staff),
+        )
+    assert response.status_code == 200, response.get_json()
+    assert response.get_json()["state"] == "flagged"
+    assert response.get_json()["summary"].startswith(
+        "Not given back: Stripe reported the refund failed"
+    )
+    [outcome] = meanwhile[0].outcomes
+    assert (
+        outcome == f"no change yet: payment {payment.id} is flagged, its give-back failed in flight"
+    )
+    db.session().expire_all()
+    stored = db.session().get(Payment, payment.id)
+    assert stored is not None
+    assert stored.state == "flagged"
+    actions = [
+        e.action
+        for e in db.session().scalars(
+            select(AuditEvent)
+            .where(AuditEvent.entity_type == "payment", AuditEvent.entity_id == str(payment.id))
+            .order_by(AuditEvent.seq)
+        )
+    ]
+    assert actions[-3:] == [
+        "payment.give_back_failed_in_flight",
+        "payment.given_back",
+        "payment.give_back_failed",
+    ]
+    # Staff are told, as for any failed give-back; the licensee is not told it went back.
+    assert len(_flagged_notices(payment)) == told_before + 1
+    assert "The licensee was not told it was given back" in _flagged_notices(payment)[-1].body_text
+    sent = db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    assert [m.template for m in sent[sent_before:]] == ["payment_flagged"]
+    # The payment's page says the give-back failed.
+    staff = signed_in(app.test_client(), billing_staff)
+    assert "the refund failed: the money is with us again" in text_of(
+        staff.get(f"/console/payments/{payment.id}")
+    )
+    # Given back anew: a key of its own, so Stripe makes a new Refund.
+    second = _given_back_by_api(client, billing_staff, localstripe, payment)
+    assert len(_refunds_at_stripe(localstripe, payment)) == 2
+    assert second["status"] == "succeeded"
+    assert invoice.balance_due == Decimal("300.00")
+
+
+def test_staff_told_of_a_failed_give_back_learn_whom_to_write_to_and_the_licensee_hears_nothing(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    mailbox: SMTPServer,
+) -> None:
+    """Round 39: the billing contact and the payer are emailed when the money goes
+    back (round 36); when Stripe then reports the refund failed, they are not emailed
+    (what they hear next is staff's to decide, round 37), but staff's email, over
+    SMTP, now names them and the day they were told, so staff know whom to write to."""
+    invoice, payment, payer = _paid_by_colleague(client, vendor, localstripe, invoice_for)
+    organization = db.session().get(Organization, invoice.organization_id)
+    assert organization is not None
+    refund = _given_back_by_api(client, billing_staff, localstripe, payment)
+    deliver_event(client, refund_failed_event(localstripe, refund["id"]))
+    mail.deliver_due(settings.delivery())
+    until(lambda: len(mailbox.to(billing_staff.email)) >= 2)  # flagged, then failed
+    to_staff = message_text(mailbox.to(billing_staff.email)[-1]).replace("\r\n", "\n")
+    told_on = _events_day(payment, "payment.given_back")
+    assert "Why: Stripe could not give it back" in to_staff
+    assert (
+        f"Told on {told_on} that it went back to the card: the billing contact, "
+        f"{organization.billing_contact_name} ({organization.billing_email}), and the payer, "
+        f"{payer.full_name} ({payer.email}). Write to them: the money will not reach the card."
+    ) in to_staff
+    # The licensee's side got the give-back's email only, once each.
+    for address in (organization.billing_email, payer.email):
+        subjects = [str(m["Subject"]) for m in mailbox.to(address)]
+        assert [s for s in subjects if "given back" in s] == [
+            f"Card payment of 300.00 USD given back for invoice {invoice.number}"
+        ]
+        assert not [s for s in subjects if "fail" in s.lower()]

@@ -19,7 +19,7 @@ from licensing.billing import services
 from licensing.billing.models import Invoice, Payment, Refund
 from licensing.db import utcnow
 from licensing.mail.models import OutboxMessage
-from tests.support.billing import paid_offline, reversed_offline
+from tests.support.billing import credited, paid_offline, reversed_offline
 from tests.support.factories import DEFAULT_PASSWORD, billing_clerk
 from tests.support.servers import LocalStripe
 
@@ -450,3 +450,40 @@ def test_a_payment_that_never_counted_offers_no_credit_note_and_says_why(
     said = _words(staff.get(url).get_data(as_text=True))
     assert "Issue a credit note" in said
     assert "No credit note from this payment's page" not in said
+
+
+def test_a_payment_that_never_counted_leaves_the_credit_notes_refunds_to_the_invoices_page(
+    app: Any,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 39: a flagged payment's page offered the *Refund* form of its invoice's
+    credit notes, as if this payment's money were what is refunded; a payment that
+    never counted says where those refunds are recorded instead, linking the
+    invoice's page, which keeps the form, as does a payment that counted."""
+    invoice, payment = flagged_card_payment(
+        client, vendor, localstripe, invoice_for, received=29999
+    )
+    wire = paid_offline(invoice.id, "300.00", "W-39")
+    credit = credited(invoice.id, "40.00", "Overbilled")
+    staff = _signed_in(app.test_client(), billing_staff)
+    page = staff.get(f"/console/payments/{payment.id}").get_data(as_text=True)
+    said = _words(page)
+    assert f"Refund credit note {credit.number}" not in said
+    assert f'name="refund-{credit.id}-csrf_token"' not in page
+    assert (
+        f"Refunds owed on {invoice.number}'s credit notes ({credit.number}: 40.00 USD) are "
+        "recorded on its page"
+    ) in said
+    assert "not this payment's: a credit note's refund pays back money that counted" in said
+    assert f'href="/console/invoices/{invoice.id}#refund-heading-{credit.id}"' in page
+
+    invoice_page = staff.get(f"/console/invoices/{invoice.id}").get_data(as_text=True)
+    assert f'id="refund-heading-{credit.id}"' in invoice_page
+    # The wire that counted keeps the form on its page.
+    counted = _words(staff.get(f"/console/payments/{wire.id}").get_data(as_text=True))
+    assert f"Refund credit note {credit.number}" in counted
+    assert "Refunds owed on" not in counted
