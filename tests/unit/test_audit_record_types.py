@@ -126,6 +126,21 @@ class _Sources:
             ]
             if found:
                 return found
+        return self._imported(path, name)
+
+    def _imported(self, path: Path, name: str) -> list[ast.expr]:
+        """What `name` is set to at the top of the package module `path` imports it
+        from (`from licensing.x import NAME`), so a constant shared between modules
+        is read where it is defined."""
+        for node in self.modules[path].body:
+            if not isinstance(node, ast.ImportFrom) or not (node.module or "").startswith(
+                "licensing."
+            ):
+                continue
+            if any(alias.name == name and alias.asname is None for alias in node.names):
+                source = PACKAGE.parent.joinpath(*node.module.split(".")).with_suffix(".py")
+                if source in self.modules:
+                    return self._assigned(source, None, name)
         return []
 
     def _passed(self, function: Function, parameter: str) -> Iterator[str]:
