@@ -12,11 +12,23 @@ from typing import Any
 from licensing import db
 from licensing.calendar import office_date
 from licensing.db import utcnow
+from tests.browser.conftest import sign_in
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.finance.conftest import issue
 from tests.support import factories
 from tests.support.billing import paid_offline
 from tests.support.servers import LiveServer
+
+
+def _downloaded(page: Any, tmp_path: Path, dataset: str) -> list[dict[str, str]]:
+    """The rows of the CSV the form's Export button downloads (named for `dataset`)."""
+    with page.expect_download() as caught:
+        page.get_by_role("button", name="Export").click()
+    download = caught.value
+    assert download.suggested_filename.startswith(f"{dataset}-")
+    target = tmp_path / f"{dataset}.csv"
+    download.save_as(target)
+    return list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))
 
 
 def test_billing_staff_download_an_export_from_the_console(
@@ -41,13 +53,7 @@ def test_billing_staff_download_an_export_from_the_console(
     assert "Must be on or after From (2027-01-01)." in page.locator(".error-summary").inner_text()
 
     page.get_by_label("To", exact=True).fill("2027-12-31")
-    with page.expect_download() as caught:
-        page.get_by_role("button", name="Export").click()
-    download = caught.value
-    assert download.suggested_filename.startswith("invoice_lines-")
-    target = tmp_path / "lines.csv"
-    download.save_as(target)
-    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))
+    rows = _downloaded(page, tmp_path, "invoice_lines")
     assert [(r["invoice_number"], r["amount"]) for r in rows] == [
         (number, "1200.00"),
         (number, "350.50"),
@@ -70,10 +76,7 @@ def test_a_finance_clerk_pulls_the_days_recorded_payments_and_reads_every_choice
         number, received = invoice.number, today - timedelta(days=5)
         paid_offline(invoice.id, "500.00", "WIRE-39", received_on=received)
         staff = factories.make_staff(db.session(), roles=("billing",))
-    page.goto("/sign-in")
-    page.get_by_label("Email address").fill(staff.email)
-    page.get_by_label("Password").fill(factories.DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, staff.email)
     page.get_by_role("link", name="Exports").click()
 
     dates = page.get_by_label("Dates apply to")
@@ -104,13 +107,7 @@ def test_a_finance_clerk_pulls_the_days_recorded_payments_and_reads_every_choice
     )
     page.get_by_label("From", exact=True).fill(today.isoformat())
     page.get_by_label("To", exact=True).fill(today.isoformat())
-    with page.expect_download() as caught:
-        page.get_by_role("button", name="Export").click()
-    download = caught.value
-    assert download.suggested_filename.startswith("payments-")
-    target = tmp_path / "payments.csv"
-    download.save_as(target)
-    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))
+    rows = _downloaded(page, tmp_path, "payments")
     assert [(r["invoice_number"], r["state"], r["amount"], r["paid_date"]) for r in rows] == [
         (number, "succeeded", "500.00", received.isoformat())
     ]
