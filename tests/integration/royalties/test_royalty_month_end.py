@@ -427,6 +427,13 @@ def test_the_finance_pages_net_royalties_tie_to_the_royalty_lines_and_the_credit
             assert r.royalty_net == r.royalty - r.royalty_credited
     by_use = {r.value: r.royalty_credited for r in page.by_axis["use"] if r.royalty_credited}
     assert by_use == dict(credited_by_use)
+    # The revenue recognition schedule's royalty rows (credit notes negative) add
+    # up to the net, in all and per use.
+    earned: dict[str, Decimal] = defaultdict(Decimal)
+    for earning in export_json("revenue_recognition", currency="USD"):
+        if earning["kind"] == "royalty":
+            earned[earning["use"]] += Decimal(earning["amount"])
+    assert dict(earned) == {r.value: r.royalty_net for r in page.by_axis["use"] if r.royalty}
     # The page names the gross and the net apart.
     staff = signed_in(client, billing_staff)
     html = staff.get(
