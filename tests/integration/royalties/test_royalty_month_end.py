@@ -35,6 +35,7 @@ from licensing.agreements.models import Agreement
 from licensing.billing import services as billing
 from licensing.billing.models import CreditNote, Invoice
 from licensing.finance import queries as finance
+from licensing.finance import services as report_services
 from licensing.finance.queries import Filters
 from licensing.royalties import services
 from tests.integration.exports.conftest import export_json  # noqa: F401 - the fixture
@@ -434,6 +435,11 @@ def test_the_finance_pages_net_royalties_tie_to_the_royalty_lines_and_the_credit
         if earning["kind"] == "royalty":
             earned[earning["use"]] += Decimal(earning["amount"])
     assert dict(earned) == {r.value: r.royalty_net for r in page.by_axis["use"] if r.royalty}
+    # The monthly report of July says W's 2,000.00 note apart from July's royalties.
+    july = report_services.monthly_report(
+        session, report_services.ReportOf(date(2027, 7, 1), "CPT Licensing Office")
+    )
+    assert (july.royalty, july.royalty_credited) == (Decimal("5715.00"), Decimal("2000.00"))
     # The page names the gross and the net apart.
     staff = signed_in(client, billing_staff)
     html = staff.get(
