@@ -300,15 +300,19 @@ def test_a_month_with_money_given_back_and_refunded_to_the_card_ties_and_counts_
     invoice_for: Callable[..., Invoice],
 ) -> None:
     """Round 39: round 30's month, and a flagged payment (299.99 of 300.00) given back
-    to the card, and an invoice of 90.00 paid by card, credited 90.00 and refunded to
-    the card through the credit note. Every figure ties to the exports as before; the
-    money given back never counted (not collected, not refunded, owed on the invoice,
-    not paid to the top licensees or the statement), while the card refunded counts
-    once collected and once refunded; each licensee's statement closes on its
-    balances in the receivables export."""
+    to the card, another (199.99) still flagged at the end, and an invoice of 90.00
+    paid by card, credited 90.00 and refunded to the card through the credit note.
+    Every figure ties to the exports as before; the money flagged or given back never
+    counted (not collected, not refunded, owed on its invoice, not paid to the top
+    licensees or the statements), while the card refunded counts once collected and
+    once refunded; each licensee's statements close on its balances in the
+    receivables export."""
     _lost, _won, short = _month_end(client, vendor, billing_staff, localstripe, invoice_for)["card"]
     owed, flagged = flagged_card_payment(client, vendor, localstripe, invoice_for, received=29999)
     _give_back(client, billing_staff, flagged)
+    waiting, still_flagged = flagged_card_payment(
+        client, vendor, localstripe, invoice_for, received=19999
+    )
     credit, by_card = card_paid_and_credited(client, vendor, localstripe, invoice_for)
     refund = services.refund_card(credit.id, actor=billing_clerk(), gateway=settings.gateway())
     if refund.state == "pending":
@@ -327,6 +331,13 @@ def test_a_month_with_money_given_back_and_refunded_to_the_card_ties_and_counts_
         "299.99",
     )
     assert payments[by_card.id]["state"] == "succeeded"
+    # Still flagged at the month's end: no paid date, owed whole, until accepted.
+    held = payments[still_flagged.id]
+    assert (held["state"], held["paid_date"], held["amount_received"]) == (
+        "flagged",
+        None,
+        "199.99",
+    )
     refunds = [r for r in export("refunds") if r["credit_note_number"] == credit.number]
     assert [(r["state"], r["amount"], r["method"]) for r in refunds] == [
         ("succeeded", "90.00", "card")
@@ -337,13 +348,16 @@ def test_a_month_with_money_given_back_and_refunded_to_the_card_ties_and_counts_
     collected = sum((row.collected for row in months), ZERO)
     counted = [r for r in payments.values() if r["state"] in ("succeeded", "reversed")]
     assert collected == sum((Decimal(r["amount"]) for r in counted if r["currency"] == "USD"), ZERO)
-    assert flagged.id not in {r["payment_id"] for r in counted}
+    assert {flagged.id, still_flagged.id}.isdisjoint({r["payment_id"] for r in counted})
     assert sum((row.refunded for row in months), ZERO) == Decimal("190.00")  # B's wire, the card
     invoices = {r["invoice_number"]: r for r in export("invoices")}
     assert (invoices[owed.number]["amount_paid"], invoices[owed.number]["balance_due"]) == (
         "0.00",
         "300.00",
     )
+    held_invoice = invoices[waiting.number]
+    assert held_invoice["amount_paid"] == "0.00"
+    assert held_invoice["balance_due"] == held_invoice["total"]
     # The top licensees' collected is the vendor's payments as known now.
     (top,) = [
         t
