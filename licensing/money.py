@@ -354,6 +354,22 @@ def round_fraction(amount: Fraction | Decimal | int, places: int) -> Decimal:
     return (Decimal(sign * rounded) / Decimal(scale)).quantize(Decimal(1).scaleb(-places))
 
 
+def proportional(amount: Decimal, weights: list[Decimal], places: int) -> list[Decimal]:
+    """`amount` split in proportion to `weights`, cumulatively rounded so the
+    parts add up to `amount` exactly (a credit note over its invoice's lines: the
+    `credit_note_lines` export and the Finance page's royalty credit notes)."""
+    total = sum(weights, Decimal(0))
+    if total == 0:
+        return [amount] + [Decimal(0)] * (len(weights) - 1) if weights else []
+    parts, so_far, given = [], Decimal(0), Decimal(0)
+    for weight in weights:
+        so_far += weight
+        to_date = round_fraction(Fraction(amount) * Fraction(so_far) / Fraction(total), places)
+        parts.append(to_date - given)
+        given = to_date
+    return parts
+
+
 def quantize(amount: Fraction | Decimal | int, currency: str) -> Decimal:
     """Round to the currency's minor unit, half-up."""
     return round_fraction(amount, minor_units(currency))

@@ -80,18 +80,3 @@ def _catch_up(months: list[Slice], first_period: date) -> list[Slice]:
         sum((s.amount for s in early), Decimal(0)),
     )
     return [folded, *(s for s in months if s.period > first_period)]
-
-
-def proportional(amount: Decimal, weights: list[Decimal], places: int) -> list[Decimal]:
-    """`amount` split in proportion to `weights`, cumulatively rounded so the
-    parts add up to `amount` exactly (a credit note over its invoice's lines)."""
-    total = sum(weights, Decimal(0))
-    if total == 0:
-        return [amount] + [Decimal(0)] * (len(weights) - 1) if weights else []
-    parts, so_far, given = [], Decimal(0), Decimal(0)
-    for weight in weights:
-        so_far += weight
-        to_date = round_fraction(Fraction(amount) * Fraction(so_far) / Fraction(total), places)
-        parts.append(to_date - given)
-        given = to_date
-    return parts

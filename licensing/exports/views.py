@@ -42,7 +42,8 @@ FORMAT_LABELS = {"csv": "CSV", "jsonl": "JSON Lines", "xlsx": "XLSX (spreadsheet
 DATE_BASIS_LABELS = {
     "issued": "Issue date",
     "paid": "Paid date",
-    "period": "Period",
+    # Round 39: "Period" alone was the stored word; each dataset covers its own.
+    "period": "Period covered (term, report period or month earned)",
     "reversed": "Day returned (reversals)",
     "recorded": "Day recorded or changed (nightly pulls)",
 }

@@ -77,6 +77,10 @@ class MonthlyReport:
     voided_count: int = 0
     # Payments the bank returned in the month (made in it or before): owed again.
     reversed: Decimal = Decimal(0)
+    # Royalties invoiced in the month (gross, inside `revenue_by_use`) and the
+    # royalty credit notes issued in it, as the Finance page gives them (round 39).
+    royalty: Decimal = Decimal(0)
+    royalty_credited: Decimal = Decimal(0)
 
 
 def _money(report: MonthlyReport, amount: Decimal) -> str:
@@ -278,6 +282,16 @@ def _revenue(report: MonthlyReport) -> list[Flowable]:
         pdf.para(
             f"Other invoices this month (late fees, manual): "
             f"{_money(report, report.revenue_other)} {report.currency}.",
+            "Small",
+        )
+    )
+    story.append(
+        pdf.para(
+            f"Royalties invoiced this month (gross, in the amounts above): "
+            f"{_money(report, report.royalty)} {report.currency}; royalty credit notes "
+            f"issued this month: {_money(report, report.royalty_credited)} {report.currency}; "
+            f"royalties net of credit notes: "
+            f"{_money(report, report.royalty - report.royalty_credited)} {report.currency}.",
             "Small",
         )
     )

@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
+from itertools import groupby
 from typing import Any, NamedTuple
 
 from sqlalchemy import ColumnElement, Row, Select, func, or_, select
@@ -63,6 +64,7 @@ from licensing.billing.queries import (
 )
 from licensing.billing.states import AGREEMENT, DRAFT, ROYALTY_REPORT, SUCCEEDED, VOID
 from licensing.finance.classification import AXES, RevenueLine, classify
+from licensing.money import minor_units, proportional
 from licensing.permissions import queries as permission_queries
 from licensing.permissions.models import PermissionRequest
 from licensing.permissions.states import WITH_STAFF
@@ -628,33 +630,53 @@ def top_licensees(session: Session, filters: Filters) -> list[Licensee]:
 class RevenueRow:
     value: str
     up_front: Decimal
+    # Royalties invoiced (gross of credit notes) and the royalty credit notes
+    # issued in the range, split over the credited invoice's lines as
+    # `credit_note_lines` splits them (round 39: a finance reader wants net).
     royalty: Decimal
+    royalty_credited: Decimal = ZERO
 
     @property
     def total(self) -> Decimal:
         return self.up_front + self.royalty
 
+    @property
+    def royalty_net(self) -> Decimal:
+        """Royalties invoiced less royalty credit notes."""
+        return self.royalty - self.royalty_credited
+
 
 @dataclass(frozen=True)
 class Revenue:
     """License revenue invoiced in the range by each classification axis, and
-    what else was invoiced (late fees, manual invoices) so the two add up."""
+    what else was invoiced (late fees, manual invoices) so the two add up; and
+    the royalty credit notes issued in the range (`royalty_credited`)."""
 
     by_axis: dict[str, list[RevenueRow]]
     total: Decimal
     other: Decimal
+    royalty: Decimal = ZERO
+    royalty_credited: Decimal = ZERO
+
+    @property
+    def royalty_net(self) -> Decimal:
+        return self.royalty - self.royalty_credited
+
+
+# An invoice line as `RevenueLine` takes it, in its field order.
+_REVENUE_LINE = (
+    InvoiceLine.id,
+    InvoiceLine.invoice_id,
+    Invoice.source_type,
+    Invoice.source_id,
+    InvoiceLine.position,
+    InvoiceLine.amount,
+)
 
 
 def revenue_lines(session: Session, filters: Filters) -> list[RevenueLine]:
     rows = session.execute(
-        select(
-            InvoiceLine.id,
-            InvoiceLine.invoice_id,
-            Invoice.source_type,
-            Invoice.source_id,
-            InvoiceLine.position,
-            InvoiceLine.amount,
-        )
+        select(*_REVENUE_LINE)
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
         .where(
             *_issued(filters.currency),
@@ -665,9 +687,37 @@ def revenue_lines(session: Session, filters: Filters) -> list[RevenueLine]:
     return [RevenueLine(*row) for row in rows]
 
 
+def royalty_credit_parts(session: Session, filters: Filters) -> list[tuple[RevenueLine, Decimal]]:
+    """The royalty credit notes issued in the range (credit notes of royalty-report
+    invoices, as the page's *Credited* dates them), each split over its invoice's
+    lines in proportion to their amounts, as the `credit_note_lines` export splits
+    it: (the credited line, its part)."""
+    rows = session.execute(
+        select(CreditNote.id, CreditNote.amount, *_REVENUE_LINE)
+        .join(Invoice, Invoice.id == CreditNote.invoice_id)
+        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
+        .where(
+            CreditNote.currency == filters.currency,
+            CreditNote.issue_date.between(filters.start, filters.end),
+            Invoice.source_type == ROYALTY_REPORT,
+        )
+        .order_by(CreditNote.id, InvoiceLine.position)
+    ).all()
+    parts: list[tuple[RevenueLine, Decimal]] = []
+    for _credit_id, group in groupby(rows, key=lambda row: row[0]):
+        lines = list(group)
+        credited = [RevenueLine(*line[2:]) for line in lines]
+        shares = proportional(
+            lines[0][1], [line.amount for line in credited], minor_units(filters.currency)
+        )
+        parts.extend(zip(credited, shares, strict=True))
+    return parts
+
+
 def revenue(session: Session, filters: Filters) -> Revenue:
     lines = revenue_lines(session, filters)
-    classified = classify(session, lines)
+    credits = royalty_credit_parts(session, filters)
+    classified = classify(session, [*lines, *(line for line, _part in credits)])
     sums: dict[str, dict[str, dict[str, Decimal]]] = {
         axis: defaultdict(lambda: defaultdict(Decimal)) for axis in AXES
     }
@@ -675,10 +725,18 @@ def revenue(session: Session, filters: Filters) -> Revenue:
         kind = REVENUE_KINDS[line.source_type]
         for axis in AXES:
             sums[axis][classified[line.invoice_line_id].value(axis)][kind] += line.amount
+    for line, part in credits:
+        for axis in AXES:
+            sums[axis][classified[line.invoice_line_id].value(axis)]["royalty_credited"] += part
     by_axis = {
         axis: sorted(
             (
-                RevenueRow(value, kinds.get("up_front", ZERO), kinds.get("royalty", ZERO))
+                RevenueRow(
+                    value,
+                    kinds.get("up_front", ZERO),
+                    kinds.get("royalty", ZERO),
+                    kinds.get("royalty_credited", ZERO),
+                )
                 for value, kinds in values.items()
             ),
             key=lambda row: (-row.total, row.value),
@@ -691,7 +749,14 @@ def revenue(session: Session, filters: Filters) -> Revenue:
             *_issued(filters.currency), Invoice.issue_date.between(filters.start, filters.end)
         )
     )
-    return Revenue(by_axis, total, (all_invoiced or ZERO) - total)
+    royalty = sum((line.amount for line in lines if line.source_type == ROYALTY_REPORT), ZERO)
+    return Revenue(
+        by_axis,
+        total,
+        (all_invoiced or ZERO) - total,
+        royalty=royalty,
+        royalty_credited=sum((part for _line, part in credits), ZERO),
+    )
 
 
 def currencies(session: Session) -> list[str]:

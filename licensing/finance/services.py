@@ -94,6 +94,8 @@ def monthly_report(session: Session, asked: ReportOf) -> MonthlyReport:
         ),
         revenue_by_use=tuple(AmountRow(row.value, row.total) for row in revenue.by_axis["use"]),
         revenue_other=revenue.other,
+        royalty=revenue.royalty,
+        royalty_credited=revenue.royalty_credited,
         aging=tuple(
             AmountRow(row.label, row.amount, row.invoices)
             for row in queries.aging(session, currency, this_month.end)

@@ -178,7 +178,7 @@ def _revenue_chart(axis: str, rows: list[queries.RevenueRow], currency: str) -> 
         [value_words(axis, row.value) for row in rows],  # as the table beside it
         [
             ("Up-front fees", [_amount(row.up_front, currency) for row in rows]),
-            ("Royalties reported", [_amount(row.royalty, currency) for row in rows]),
+            ("Royalties invoiced (gross)", [_amount(row.royalty, currency) for row in rows]),
         ],
         stacked=True,
         horizontal=True,

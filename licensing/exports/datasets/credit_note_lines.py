@@ -26,7 +26,7 @@ from licensing.exports.columns import CREDIT_NOTE_NUMBER, CREDITED_INVOICE, CURR
 from licensing.exports.datasets.credit_notes import credit_notes_matching
 from licensing.exports.filters import ISSUED, ExportFilter
 from licensing.exports.queries import amount, each_batch, licensee, places
-from licensing.exports.recognition import proportional
+from licensing.money import proportional
 
 COLUMNS = (
     CREDIT_NOTE_NUMBER,

@@ -17,6 +17,7 @@ from __future__ import annotations
 import copy
 import csv
 import io
+import itertools
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -37,15 +38,16 @@ from licensing.finance import queries as finance
 from licensing.finance.queries import Filters
 from tests.integration.exports.conftest import read_jsonl, total
 from tests.integration.finance.conftest import at, issue
-from tests.support import factories
+from tests.support import factories, settings
 from tests.support.billing import credited, paid_offline, refunded_offline, reversed_offline
 from tests.support.factories import bearer, billing_clerk
 from tests.support.servers import LocalStripe
 
 from .dispute_support import REINSTATED, WITHDRAWN, dispute_event, paid_with_charge
-from .refund_support import deliver
+from .refund_support import card_paid_and_credited, deliver
 from .stripe_support import (
     _call,
+    charge_refunded_event,
     declined_card_payment,
     deliver_event,
     flagged_card_payment,
@@ -195,8 +197,12 @@ def test_every_figure_of_the_month_ties_to_the_exports_and_the_exports_to_the_le
     invoice_for: Callable[..., Invoice],
 ) -> None:
     _lost, _won, short = _month_end(client, vendor, billing_staff, localstripe, invoice_for)["card"]
-    export = _exporter(client, billing_staff)
+    _ties_to_the_exports(_exporter(client, billing_staff), short)
 
+
+def _ties_to_the_exports(export: Callable[..., list[dict[str, Any]]], short: Invoice) -> None:
+    """Every figure of the Finance page equals the exports' sums, per currency and
+    month, and the exports the ledger's own totals; the aging, its buckets."""
     invoices = export("invoices")
     void = {row["invoice_number"] for row in invoices if row["state"] == "void"}
     payments = [row for row in export("payments") if row["invoice_number"] not in void]
@@ -284,6 +290,120 @@ def test_every_figure_of_the_month_ties_to_the_exports_and_the_exports_to_the_le
             exported = [r for r in balances if r["aging_bucket"] == bucket]
             assert aged.amount == total(exported, "balance"), (as_of, aged.key)
             assert aged.invoices == len(exported), (as_of, aged.key)
+
+
+def test_a_month_with_money_given_back_and_refunded_to_the_card_ties_and_counts_it_once(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 39: round 30's month, and a flagged payment (299.99 of 300.00) given back
+    to the card, another (199.99) still flagged at the end, and an invoice of 90.00
+    paid by card, credited 90.00 and refunded to the card through the credit note.
+    Every figure ties to the exports as before; the money flagged or given back never
+    counted (not collected, not refunded, owed on its invoice, not paid to the top
+    licensees or the statements), while the card refunded counts once collected and
+    once refunded; each licensee's statements close on its balances in the
+    receivables export."""
+    _lost, _won, short = _month_end(client, vendor, billing_staff, localstripe, invoice_for)["card"]
+    owed, flagged = flagged_card_payment(client, vendor, localstripe, invoice_for, received=29999)
+    _give_back(client, billing_staff, flagged)
+    waiting, still_flagged = flagged_card_payment(
+        client, vendor, localstripe, invoice_for, received=19999
+    )
+    credit, by_card = card_paid_and_credited(client, vendor, localstripe, invoice_for)
+    refund = services.refund_card(credit.id, actor=billing_clerk(), gateway=settings.gateway())
+    if refund.state == "pending":
+        deliver(client, charge_refunded_event(localstripe, by_card))
+    session = db.session()
+    session.refresh(refund)
+    assert refund.state == "succeeded"
+    export = _exporter(client, billing_staff)
+    _ties_to_the_exports(export, short)
+
+    payments = {row["payment_id"]: row for row in export("payments")}
+    given = payments[flagged.id]
+    assert (given["state"], given["paid_date"], given["amount_received"]) == (
+        "given_back",
+        None,
+        "299.99",
+    )
+    assert payments[by_card.id]["state"] == "succeeded"
+    # Still flagged at the month's end: no paid date, owed whole, until accepted.
+    held = payments[still_flagged.id]
+    assert (held["state"], held["paid_date"], held["amount_received"]) == (
+        "flagged",
+        None,
+        "199.99",
+    )
+    refunds = [r for r in export("refunds") if r["credit_note_number"] == credit.number]
+    assert [(r["state"], r["amount"], r["method"]) for r in refunds] == [
+        ("succeeded", "90.00", "card")
+    ]
+    # Nowhere counted as received: the page's Collected is the payments export's
+    # succeeded and reversed rows, which the given-back one is not among.
+    months = finance.cash_flow(session, Filters(FIRST, LAST))
+    collected = sum((row.collected for row in months), ZERO)
+    counted = [r for r in payments.values() if r["state"] in ("succeeded", "reversed")]
+    assert collected == sum((Decimal(r["amount"]) for r in counted if r["currency"] == "USD"), ZERO)
+    assert {flagged.id, still_flagged.id}.isdisjoint({r["payment_id"] for r in counted})
+    assert sum((row.refunded for row in months), ZERO) == Decimal("190.00")  # B's wire, the card
+    invoices = {r["invoice_number"]: r for r in export("invoices")}
+    assert (invoices[owed.number]["amount_paid"], invoices[owed.number]["balance_due"]) == (
+        "0.00",
+        "300.00",
+    )
+    held_invoice = invoices[waiting.number]
+    assert held_invoice["amount_paid"] == "0.00"
+    assert held_invoice["balance_due"] == held_invoice["total"]
+    # The top licensees' collected is the vendor's payments as known now.
+    (top,) = [
+        t
+        for t in finance.top_licensees(session, Filters(FIRST, LAST))
+        if t.organization_id == vendor.organization_id
+    ]
+    mine = [r for r in counted if r["organization_id"] == vendor.organization_id]
+    assert top.collected == sum(
+        (Decimal(r["amount"]) - Decimal(r["reversed_amount"] or 0) for r in mine), ZERO
+    )
+    # Each licensee's statement closes on its receivables, and says paid (and paid
+    # again, a dispute won) what the payments export says was (the money given back
+    # is no payment).
+    end = date(2028, 12, 31)
+    balances = export("receivables", as_of=end.isoformat(), currency="USD")
+    for organization_id in {r["organization_id"] for r in balances}:
+        organization = session.get(Organization, organization_id)
+        assert organization is not None
+        # A statement covers a year at most: one a year, each opening on the last's close.
+        statements = [
+            services.statement_for(
+                session,
+                organization,
+                services.Asked(start=f"{year}-01-01", end=f"{year}-12-31", currency="USD"),
+                now=datetime(2028, 12, 31, 18, tzinfo=UTC),
+            )
+            for year in (2026, 2027, 2028)
+        ]
+        for before, after in itertools.pairwise(statements):
+            assert after.opening == before.closing
+        assert statements[0].opening == ZERO
+        mine_owed = [r for r in balances if r["organization_id"] == organization_id]
+        assert statements[-1].closing == total(mine_owed, "balance"), organization_id
+        paid = -sum(
+            (
+                line.movement.amount
+                for statement in statements
+                for line in statement.lines
+                if line.movement.kind in ("paid", "reinstated")  # a dispute won: paid again
+            ),
+            ZERO,
+        )
+        theirs = [
+            r for r in counted if r["organization_id"] == organization_id and r["currency"] == "USD"
+        ]
+        assert paid == sum((Decimal(r["amount"]) for r in theirs), ZERO), organization_id
 
 
 def _nights() -> Iterable[date]:

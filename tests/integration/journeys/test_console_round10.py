@@ -57,7 +57,7 @@ def test_the_datasets_table_names_filters_dates_and_states_as_the_form_does(
     assert invoices[3] == "Issue date, Paid date, Day recorded or changed (nightly pulls)"
     assert invoices[4] == "Organization, State, Currency State: open, paid, void, uncollectible"
     agreements = rows["agreements"]
-    assert agreements[3] == "Period, Issue date"
+    assert agreements[3] == "Period covered (term, report period or month earned), Issue date"
     assert agreements[4].startswith("Organization, State, Currency, Use State: ")
     for name, dataset in base.all_datasets().items():
         # Every filter a dataset takes is named (none drops out for want of a label).

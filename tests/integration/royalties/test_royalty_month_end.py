@@ -32,8 +32,10 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements.models import Agreement
+from licensing.billing import services as billing
 from licensing.billing.models import CreditNote, Invoice
 from licensing.finance import queries as finance
+from licensing.finance import services as report_services
 from licensing.finance.queries import Filters
 from licensing.royalties import services
 from tests.integration.exports.conftest import export_json  # noqa: F401 - the fixture
@@ -377,3 +379,78 @@ def test_a_nightly_pull_of_revenue_recognition_by_day_recorded_gets_a_late_royal
     )
     assert {r["document_type"] for r in credit} == {"credit_note"}
     assert sum((Decimal(r["amount"]) for r in credit), ZERO) == Decimal("-2000.00")
+
+
+def test_the_finance_pages_net_royalties_tie_to_the_royalty_lines_and_the_credit_note_lines(
+    client: Any,
+    billing_staff: Any,
+    signed_in: Any,
+    cycle: Callable[..., dict[str, Any]],
+    export_json: Any,  # noqa: F811
+) -> None:
+    """Round 39: beside the gross royalties, the page gives the royalty credit notes
+    and the net, per classification. W's amendment credits 2,000.00 (one line); billing
+    staff also credit 100.01 on V's second quarter (two lines: split as the
+    credit_note_lines export splits it, to the cent)."""
+    made = cycle()
+    session = db.session()
+    v2 = session.scalars(select(Invoice).where(Invoice.number == made["v2"]["invoice"])).one()
+    assert len(v2.lines) == 2
+    with time_machine.travel(_on(8, 20), tick=False):
+        billing.issue_credit_note(
+            v2.id,
+            amount=Decimal("100.01"),
+            reason="Goodwill on the second quarter",
+            actor=factories.billing_clerk(),
+        )
+    lines = export_json("royalty_report_lines")
+    royalty_invoices = {
+        r["invoice_number"] for r in export_json("invoices") if r["source_type"] == "royalty_report"
+    }
+    parts = [r for r in export_json("credit_note_lines") if r["invoice_number"] in royalty_invoices]
+    credited_by_use: dict[str, Decimal] = defaultdict(Decimal)
+    for part in parts:
+        credited_by_use[part["use"]] += Decimal(part["amount"])
+    year = Filters(date(2027, 1, 1), date(2027, 12, 1), currency="USD")
+    page = finance.revenue(session, year)
+    assert (page.royalty, page.royalty_credited, page.royalty_net) == (
+        Decimal("17290.00"),
+        Decimal("2100.01"),
+        Decimal("15189.99"),
+    )
+    # The net is the royalty lines' dues (invoiced less the amendment's credit) less
+    # the staff's credit; on every axis, and per use as the credit note lines say.
+    assert page.royalty_net == _by_currency(lines)["USD"] - Decimal("100.01")
+    for axis in page.by_axis.values():
+        assert sum((r.royalty_credited for r in axis), ZERO) == Decimal("2100.01")
+        assert sum((r.royalty_net for r in axis), ZERO) == page.royalty_net
+        for r in axis:
+            assert r.royalty_net == r.royalty - r.royalty_credited
+    by_use = {r.value: r.royalty_credited for r in page.by_axis["use"] if r.royalty_credited}
+    assert by_use == dict(credited_by_use)
+    # The revenue recognition schedule's royalty rows (credit notes negative) add
+    # up to the net, in all and per use.
+    earned: dict[str, Decimal] = defaultdict(Decimal)
+    for earning in export_json("revenue_recognition", currency="USD"):
+        if earning["kind"] == "royalty":
+            earned[earning["use"]] += Decimal(earning["amount"])
+    assert dict(earned) == {r.value: r.royalty_net for r in page.by_axis["use"] if r.royalty}
+    # The monthly report of July says W's 2,000.00 note apart from July's royalties.
+    july = report_services.monthly_report(
+        session, report_services.ReportOf(date(2027, 7, 1), "CPT Licensing Office")
+    )
+    assert (july.royalty, july.royalty_credited) == (Decimal("5715.00"), Decimal("2000.00"))
+    # The page names the gross and the net apart.
+    staff = signed_in(client, billing_staff)
+    html = staff.get(
+        "/console/finance/?from=2027-01&to=2027-12&currency=USD&as_of=2027-12-31"
+    ).get_data(as_text=True)
+    for words in (
+        "Royalties invoiced (gross)",
+        "Royalty credit notes",
+        "Royalties net of credit notes",
+        "17,290.00",
+        "2,100.01",
+        "15,189.99",
+    ):
+        assert words in html, words

@@ -23,7 +23,8 @@ from licensing.exports.formats import (
     write_jsonl,
     write_xlsx,
 )
-from licensing.exports.recognition import month_end, proportional, straight_line
+from licensing.exports.recognition import month_end, straight_line
+from licensing.money import proportional
 
 TINY = Dataset(
     name="tiny",

@@ -77,3 +77,15 @@ def test_a_licensee_row_taller_than_a_page_is_split_within_its_row_not_an_error(
     assert len(pages) >= 4
     assert sum(page.count("Meadowlark") for page in pages) == 200
     assert "12,345.67" in "".join(pages)
+
+
+def test_the_report_gives_royalties_net_of_credit_notes_beside_the_gross() -> None:
+    """Round 39: the revenue by use is invoiced (gross); the report says the month's
+    royalties, the royalty credit notes and the net apart, as the Finance page does."""
+    report = replace(
+        sample_report(), royalty=Decimal("6180.00"), royalty_credited=Decimal("2000.01")
+    )
+    text = " ".join(pdf_text(render_monthly_report_pdf(report)).split())
+    assert "Royalties invoiced this month (gross, in the amounts above): 6,180.00 USD" in text
+    assert "royalty credit notes issued this month: 2,000.01 USD" in text
+    assert "royalties net of credit notes: 4,179.99 USD" in text
