@@ -140,6 +140,7 @@ def approve(
                 valid_from=start,
                 valid_until=end,
                 replaces=_denial_replaced(request),
+                status_url=status_url(request) if request.source == "public" else "",
             )
         )
         _decide(session, request, "approve", before, actor, (letters.GRANT, number, data), moment)
@@ -181,7 +182,7 @@ def _granted(session: Session, request: Any, actor: Actor, note: str | None) -> 
         session,
         request,
         "permission_decided",
-        "Your permission request is approved",
+        "Your permission request is granted",
         attachments=_letter_attached(session, request),
     )
 
@@ -221,6 +222,7 @@ def deny(
                 status_url=status_url(request),
                 estimator_url=links().price_estimator(),
                 sign_up_url=links().sign_up(),
+                purpose=_purpose(request),
             )
         )
         _decide(session, request, "deny", before, actor, (letters.DENIAL, number, data), moment)
