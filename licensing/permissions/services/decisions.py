@@ -56,9 +56,14 @@ def _conditions(raw: str | Iterable[str] | None) -> tuple[str, ...]:
     return conditions
 
 
+def default_validity_end(start: date) -> date:
+    """A grant's last day when the office gives none: one year from its start."""
+    return start + DEFAULT_VALIDITY - timedelta(days=1)
+
+
 def _validity(today: date, valid_from: date | None, valid_until: date | None) -> tuple[date, date]:
     start = valid_from or today
-    end = valid_until or (start + DEFAULT_VALIDITY - timedelta(days=1))
+    end = valid_until or default_validity_end(start)
     if end < start:
         raise InvalidInput.for_field("valid_until", "The end of validity must follow its start.")
     if end < today:

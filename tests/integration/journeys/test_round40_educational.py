@@ -8,7 +8,8 @@ from typing import Any
 
 from sqlalchemy import select
 
-from licensing import db
+from licensing import calendar, db
+from licensing.db import utcnow
 from licensing.permissions import services
 from licensing.permissions.models import PermissionLetter, PermissionRequest
 from tests.integration.permissions.conftest import (
@@ -112,3 +113,21 @@ def test_the_home_page_says_what_happens_after_an_educational_request(client: An
     assert "No account is needed: you send the form and confirm your email address" in page
     assert "aims to decide within 10 US business days, by email with a letter" in page
     assert "says whether it is priced or goes to a permission request" in page
+
+
+def test_the_approve_form_sets_the_default_last_day_beside_the_duration_asked_for(
+    app: Any,
+    submit: Submit,  # noqa: F811
+    signed_in: Callable[..., Any],
+    licensing_staff: Any,
+) -> None:
+    # The teacher asked for the Fall 2027 semester; "Valid until: Default: one year."
+    # granted from December 2026 to December 2027, a letter ending before the term does.
+    request, _ = submit(duration="Fall 2027 semester")
+    client = signed_in(app.test_client(), licensing_staff)
+    page = _one_line(client.get(f"/console/permissions/{request.id}").get_data(as_text=True))
+    today = calendar.office_date(utcnow())
+    until = services.default_validity_end(today).isoformat()
+    assert f"Default: one year, until {until}. The requester asked for: Fall 2027 semester;" in (
+        page
+    )
