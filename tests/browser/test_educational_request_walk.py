@@ -155,7 +155,7 @@ def test_a_teacher_is_granted_one_use_and_refused_another_and_the_office_s_queue
 
 
 def test_the_public_pages_read_at_phone_width_and_by_keyboard_alone(
-    page: Any, live_server: LiveServer
+    page: Any, live_server: LiveServer, mailbox: SMTPServer
 ) -> None:
     vendor_and_staff(live_server)
     page.set_viewport_size({"width": 375, "height": 800})
@@ -163,12 +163,15 @@ def test_the_public_pages_read_at_phone_width_and_by_keyboard_alone(
         page.goto(path)
         assert page.evaluate(SIDEWAYS) <= 0, path
         assert_accessible(page)
+    page.get_by_role("button", name="Send the request").click()  # nothing filled in
+    assert "Your name" in page.inner_text(".error-summary")
+    assert page.evaluate(SIDEWAYS) <= 0
+    assert_accessible(page)
     _estimate_the_course(page)
     assert page.evaluate(SIDEWAYS) <= 0
     assert_accessible(page)
 
-    # The keyboard alone, from the home page to "Check your email".
-    page.set_viewport_size({"width": 1280, "height": 800})
+    # The keyboard alone, on the phone, from the home page to "Check your email".
     page.goto("/")
     for _ in range(40):
         page.keyboard.press("Tab")
@@ -182,27 +185,31 @@ def test_the_public_pages_read_at_phone_width_and_by_keyboard_alone(
     for value in ("Dr. Maya Okafor", TEACHER, "Northfield University"):
         page.keyboard.type(value)
         page.keyboard.press("Tab")
-    assert page.evaluate("() => document.activeElement.id") == "role"
-    page.keyboard.type("Faculty")
-    page.keyboard.press("Tab")
-    page.keyboard.type("Academic")
-    page.keyboard.press("Tab")
-    page.keyboard.type("Course")
-    page.keyboard.press("Tab")
-    page.keyboard.type("Handouts for HIM 310, weeks 4 to 6.")
-    page.keyboard.press("Tab")
-    page.keyboard.type("The section guidelines for surgery.")
-    page.keyboard.press("Tab")
-    page.keyboard.type("Print")
-    page.keyboard.press("Tab")
-    page.keyboard.type("60")
-    page.keyboard.press("Tab")
-    page.keyboard.type("Fall 2027 semester")
-    page.keyboard.press("Tab")
+    for element, value in (
+        ("role", "Faculty"),
+        ("organization_type", "Academic"),
+        ("purpose", "Course"),
+        ("purpose_detail", "Handouts for HIM 310, weeks 4 to 6."),
+        ("content_requested", "The section guidelines for surgery."),
+        ("medium", "Print"),
+        ("audience_size", "60"),
+        ("duration", "Fall 2027 semester"),
+    ):
+        assert page.evaluate("() => document.activeElement.id") == element
+        page.keyboard.type(value)
+        page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.id") == "noncommercial"
     page.keyboard.press("Space")
     page.keyboard.press("Tab")
     page.keyboard.press("Enter")
     page.wait_for_url("**/permissions/request/sent")
     assert "Check your email" in page.get_by_role("heading", level=1).inner_text()
+    assert page.evaluate(SIDEWAYS) <= 0
+    assert_accessible(page)
+
+    # The status page the confirmation opens, at the same width.
+    page.goto(mailbox.link_to(TEACHER, "/permissions/confirm/"))
+    page.wait_for_url("**/permissions/status/**")
+    assert "being reviewed" in page.inner_text("#state")
+    assert page.evaluate(SIDEWAYS) <= 0
     assert_accessible(page)
