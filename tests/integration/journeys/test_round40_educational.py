@@ -20,6 +20,7 @@ from tests.integration.permissions.conftest import (
     submit,  # noqa: F401 - the fixture
 )
 from tests.support.documents import pdf_text
+from tests.support.settings import permission_sla_days
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
 EMAIL = "lena.ortiz@cedar-ridge.example"
@@ -104,6 +105,15 @@ def test_the_denial_letter_and_email_name_the_purpose_refused(
     body = _one_line(last_mail(EMAIL).body_text)
     assert "Content requested: The section guidelines for evaluation and management" in body
     assert "Purpose: Exam preparation: A review book sold at the campus store." in body
+
+    # Reconsidered and denied again: the final email names the use too.
+    services.request_reconsideration(
+        services.status_token(refused), "It is sold at cost.", sla_days=permission_sla_days()
+    )
+    services.deny(refused.id, "A book sold at any price is a publication for sale.", OFFICE)
+    final = _one_line(last_mail(EMAIL).body_text)
+    assert "still not able to grant it" in final
+    assert "Purpose: Exam preparation: A review book sold at the campus store." in final
 
 
 def test_the_home_page_says_what_happens_after_an_educational_request(client: Any) -> None:
