@@ -43,6 +43,9 @@ class GrantLetter:
     valid_until: date
     # After a reconsideration: the number of the denial letter this grant replaces.
     replaces: str = ""
+    # A public request's status page, which sends a new request filled in with this
+    # one from 60 days before the end (empty: a routed use, renewed by application).
+    status_url: str = ""
 
     @property
     def copyright_notice(self) -> str:
@@ -63,6 +66,20 @@ class DenialLetter:
     # Where a commercial use goes instead (empty: the letter says "on our website").
     estimator_url: str = ""
     sign_up_url: str = ""
+    # The purpose, as the grant letter states it: a teacher's two requests for the
+    # same content differ by it (empty: the letter names the content alone).
+    purpose: str = ""
+
+
+def _continuing(letter: GrantLetter) -> str:
+    """How to go on after the last day: where the new request is sent from."""
+    if not letter.status_url:
+        return "To continue the use after that date, submit a new request."
+    return (
+        "To continue the use after that date, send a new request: from 60 days before "
+        "it, your request's status page sends one, the form filled in with this request: "
+        f"{letter.status_url}"
+    )
 
 
 def _license_instead(letter: DenialLetter) -> str:
@@ -167,8 +184,7 @@ def render_grant_letter(letter: GrantLetter) -> bytes:
         pdf.para("Validity period", "Heading"),
         pdf.para(
             f"This permission is valid from {letter.valid_from.isoformat()} until "
-            f"{letter.valid_until.isoformat()}. To continue the use after that date, submit "
-            "a new request.",
+            f"{letter.valid_until.isoformat()}. {_continuing(letter)}",
             "Clause",
         ),
         pdf.para("Required copyright notice", "Heading"),
@@ -186,6 +202,17 @@ def render_grant_letter(letter: GrantLetter) -> bytes:
     )
 
 
+def _refused_use(letter: DenialLetter) -> list[Flowable]:
+    """The use refused: the content, and the purpose it was asked for."""
+    use: list[Flowable] = [
+        pdf.para("Content requested", "Heading"),
+        pdf.para(letter.content_requested, "Clause"),
+    ]
+    if letter.purpose:
+        use += [pdf.para("Purpose", "Heading"), pdf.para(letter.purpose, "Clause")]
+    return use
+
+
 def render_denial_letter(letter: DenialLetter) -> bytes:
     """The denial: the reason, and how to ask for reconsideration."""
     story: list[Flowable] = [
@@ -200,8 +227,7 @@ def render_denial_letter(letter: DenialLetter) -> bytes:
             f"The {OFFICE} has reviewed your request {letter.request_reference} and is not "
             "able to grant permission for the use described."
         ),
-        pdf.para("Content requested", "Heading"),
-        pdf.para(letter.content_requested, "Clause"),
+        *_refused_use(letter),
         pdf.para("Reason", "Heading"),
         pdf.para(letter.reason, "Clause"),
         pdf.para("Requesting reconsideration", "Heading"),

@@ -616,6 +616,8 @@ def _detail_page(
         news_to=services.colleagues_instead(session, found),
         level=level,
         after_the_answer=queries.after_the_answer(level),
+        # Beside "Valid until": the default's day against the duration asked for.
+        default_until=services.default_validity_end(calendar.office_date(now)),
         allowed=allowed,
         allowed_sentence=staff_steps_sentence(allowed),
         open_states=OPEN_STATES,

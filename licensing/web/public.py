@@ -6,6 +6,7 @@ from flask import Blueprint, current_app, render_template, send_from_directory
 from werkzeug.wrappers import Response
 
 from licensing import access
+from licensing.config import current_config
 
 bp = Blueprint("public", __name__)
 
@@ -13,7 +14,8 @@ bp = Blueprint("public", __name__)
 @bp.route("/")
 @access.public
 def home() -> str:
-    return render_template("public/home.html")
+    # The education section says what happens next, as the request form does.
+    return render_template("public/home.html", sla_days=current_config().permission_sla_days)
 
 
 @bp.route("/favicon.ico")

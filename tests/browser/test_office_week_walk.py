@@ -256,7 +256,7 @@ def test_the_licensing_office_walks_its_week(
     )
     assert "Amy Chen" in text
     assert "Westfield Medical Institute" in text
-    decided = _mail_to(mailbox, "amy.chen@westfield-medical.example", "is approved")
+    decided = _mail_to(mailbox, "amy.chen@westfield-medical.example", "is granted")
     assert [a.get_content_type() for a in decided.iter_attachments()] == ["application/pdf"]
 
     # 3. Next year's rate card, drafted from this year's, changed, checked, published.

@@ -165,7 +165,7 @@ def test_the_mail_viewer_names_the_files_a_message_carries(app: Flask) -> None:
         mail.enqueue(
             session,
             to="robin@northwind.example",
-            subject="Your permission request is approved",
+            subject="Your permission request is granted",
             template="reset_password",
             context={
                 "user": {"full_name": "Robin", "email": "robin@northwind.example"},

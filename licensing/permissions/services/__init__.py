@@ -29,7 +29,14 @@ from ._common import (
     status_token,
     status_url,
 )
-from .decisions import DEFAULT_VALIDITY, MAX_CONDITIONS, MAX_VALIDITY_YEARS, approve, deny
+from .decisions import (
+    DEFAULT_VALIDITY,
+    MAX_CONDITIONS,
+    MAX_VALIDITY_YEARS,
+    approve,
+    default_validity_end,
+    deny,
+)
 from .expiry import EXPIRY_BATCH, ExpiryReport, expire_due
 from .metrics import METRICS_WINDOW, QueueMetrics, metrics
 from .reconsideration import reconsideration_open, request_reconsideration
@@ -86,6 +93,7 @@ __all__ = [
     "colleagues_instead",
     "confirm_email",
     "create_from_routed_use",
+    "default_validity_end",
     "deny",
     "expire_due",
     "give_back_earlier_waits",

@@ -56,9 +56,14 @@ def _conditions(raw: str | Iterable[str] | None) -> tuple[str, ...]:
     return conditions
 
 
+def default_validity_end(start: date) -> date:
+    """A grant's last day when the office gives none: one year from its start."""
+    return start + DEFAULT_VALIDITY - timedelta(days=1)
+
+
 def _validity(today: date, valid_from: date | None, valid_until: date | None) -> tuple[date, date]:
     start = valid_from or today
-    end = valid_until or (start + DEFAULT_VALIDITY - timedelta(days=1))
+    end = valid_until or default_validity_end(start)
     if end < start:
         raise InvalidInput.for_field("valid_until", "The end of validity must follow its start.")
     if end < today:
@@ -140,6 +145,7 @@ def approve(
                 valid_from=start,
                 valid_until=end,
                 replaces=_denial_replaced(request),
+                status_url=status_url(request) if request.source == "public" else "",
             )
         )
         _decide(session, request, "approve", before, actor, (letters.GRANT, number, data), moment)
@@ -181,7 +187,7 @@ def _granted(session: Session, request: Any, actor: Actor, note: str | None) -> 
         session,
         request,
         "permission_decided",
-        "Your permission request is approved",
+        "Your permission request is granted",
         attachments=_letter_attached(session, request),
     )
 
@@ -221,6 +227,7 @@ def deny(
                 status_url=status_url(request),
                 estimator_url=links().price_estimator(),
                 sign_up_url=links().sign_up(),
+                purpose=_purpose(request),
             )
         )
         _decide(session, request, "deny", before, actor, (letters.DENIAL, number, data), moment)

@@ -153,8 +153,18 @@ def ask_for_info(
             "permission_needs_info",
             "We need more information about your request",
             question=text,
+            days_after_answer=_days_left(request, moment),
         )
         return request
+
+
+def _days_left(request: PermissionRequest, asked: datetime) -> int | None:
+    """The office's business days left when it asks (what it has after the answer,
+    round 37), for the question's email; None for a request without a due date."""
+    if request.sla_due_at is None:
+        return None
+    today, due = calendar.office_date(asked), calendar.office_date(request.sla_due_at)
+    return calendar.business_days_between(today, due)
 
 
 def answer(raw: str, body: str, *, now: datetime | None = None) -> PermissionRequest:

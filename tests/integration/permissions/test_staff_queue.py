@@ -77,7 +77,7 @@ def test_staff_ask_the_requester_answers_and_staff_approve_with_a_condition_thro
     assert "CPT® is a registered trademark of the American Medical Association." in text
     assert "2027-06-30" in text
     assert "Lena Ortiz" in text
-    assert "approved" in last_mail(request.requester_email).subject
+    assert "granted" in last_mail(request.requester_email).subject
 
 
 def test_a_letter_is_never_stored_by_a_cache_wherever_it_is_fetched(
