@@ -2023,6 +2023,10 @@ class _NumberedCanvas(Canvas):
         super().__init__(*args, **kwargs)
         self._saved_pages: list[dict[str, Any]] = []
         self._first_subset_names: dict[str, str] = {}  # `_first_subset_name`
+        # The furniture's lines as `_draw_line` wrote them, by where and in what
+        # font (`_draw`): the same on every page, so written once a document.
+        self._furniture_lines: dict[tuple[Any, ...], str] = {}
+        self._last_line: str | None = None  # the operators `_draw_line` last wrote
 
     def _make_preamble(self) -> None:
         """reportlab's, its first font (Helvetica) added by `_add_standard_font`."""
@@ -2076,10 +2080,11 @@ class _NumberedCanvas(Canvas):
             if len(_SIZES) >= _FILLS_BOUND:
                 _SIZES.clear()
             size_and_leading = _SIZES[sizes] = f"{fp_str(sizes[0])} Tf {fp_str(sizes[1])} TL"
-        self._code.append(
+        line = self._last_line = (
             f"BT 1 0 0 1 {_fp(x, y)} Tm {_first_subset_name(self, font)} "
             f"{size_and_leading} ({mapped}) Tj T* ET"
         )
+        self._code.append(line)
         return True
 
     def save(self) -> None:
@@ -2118,9 +2123,26 @@ class _NumberedCanvas(Canvas):
 
     def _draw(self, x: float, y: float, value: str, *, right: bool = False) -> None:
         """A line of furniture from `x` (or ending at it), its CJK runs in their
-        CID fonts; text without CJK is drawn in one call, as it always was."""
+        CID fonts; text without CJK is drawn in one call, as it always was.
+
+        The issuer, the reference and the footer's note are the same on every
+        page: a line `_draw_line` wrote is kept by the canvas and written again on
+        the pages after (its codes, subset and width are the document's for its
+        life), so only the page number is measured and mapped a page. A line
+        reportlab drew (its characters not yet in the first subset) is not kept."""
         if not has_cjk(value):
+            key = (x, y, value, right, self._fontname, self._fontsize, self._leading)
+            kept = self._furniture_lines.get(key)
+            if kept is not None:
+                self._code.append(kept)
+                return
+            code = self._code
+            before = len(code)
+            self._last_line = None
             (self.drawRightString if right else self.drawString)(x, y, value)
+            line = self._last_line
+            if line is not None and len(code) == before + 1 and code[-1] is line:
+                self._furniture_lines[key] = line
             return
         runs = [(font or FONT, run) for font, run in font_runs(value)]
         if right:

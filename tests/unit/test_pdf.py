@@ -1258,3 +1258,68 @@ def test_a_colour_drawn_is_written_as_its_own_fill_even_where_an_id_is_reused() 
     pdf._draw_in_colour(canvas, first, "Y")
     code = canvas._code  # type: ignore[attr-defined]
     assert code[-4:] == ["q", f"{fp_str(0.1, 0.2, 0.3)} rg", "Y", "Q"]
+
+
+def _furniture_story(pages: int) -> list[Flowable]:
+    """`pages` pages of body text that leaves out some of the furniture's characters."""
+    story: list[Flowable] = []
+    for number in range(pages):
+        story.append(pdf.para(f"Section {number + 1}: plain words", "Heading"))
+        if number < pages - 1:
+            story.append(PageBreak())
+    return story
+
+
+def test_the_running_header_and_footer_are_drawn_once_a_document_and_then_repeated(
+    monkeypatch: Any,
+) -> None:
+    # Round 39: the issuer, the reference and the footer's note are mapped and
+    # measured on the first page they are drawn by `_draw_line`; later pages
+    # write the same operators again, so only the page number is drawn a page.
+    drawn: list[str] = []
+    draw_line = pdf._NumberedCanvas._draw_line
+
+    def counting(canvas: Any, x: float, y: float, text: str) -> bool:
+        written = draw_line(canvas, x, y, text)
+        if written:  # False: reportlab draws it (characters not yet in the first subset)
+            drawn.append(text)
+        return written
+
+    monkeypatch.setattr(pdf._NumberedCanvas, "_draw_line", counting)
+    furniture = pdf.PageFurniture("Agreement CPT-2027-000001", footer_note="© Section")
+    data = pdf.build(_furniture_story(4), furniture, title="T")
+    assert drawn.count("Agreement CPT-2027-000001") == 1
+    assert drawn.count("CPT Licensing Office") == 1
+    assert drawn.count("© Section") == 1
+    assert [text for text in drawn if text.startswith("Page ")] == [
+        f"Page {number} of 4" for number in range(1, 5)
+    ]
+    for number, page in enumerate(PdfReader(io.BytesIO(data)).pages, start=1):
+        text = page.extract_text()
+        assert "Agreement CPT-2027-000001" in text
+        assert "CPT Licensing Office" in text
+        assert "© Section" in text
+        assert f"Page {number} of 4" in text
+    # A second document keeps nothing of the first's: its own lines, drawn again.
+    drawn.clear()
+    pdf.build(_furniture_story(2), pdf.PageFurniture("Invoice INV-1"), title="T")
+    assert drawn.count("Invoice INV-1") == 1
+    assert drawn.count("CPT Licensing Office") == 1
+
+
+@pytest.mark.parametrize("issuer", ["CPT Licensing Office", "Ωmega Жук Łódź Office", "東京 Office"])
+def test_the_repeated_furniture_is_the_bytes_reportlab_draws_on_every_page(issuer: str) -> None:
+    # Characters the body never uses (Greek, Cyrillic) are first drawn by reportlab,
+    # which assigns their codes; such a line is not kept, and the next page's is.
+    # CJK takes its own path (CID fonts), never kept.
+    def document() -> bytes:
+        furniture = pdf.PageFurniture(f"Agreement {issuer}", issuer=issuer, footer_note="© ®")
+        return pdf.build(_furniture_story(5), furniture, title="T")
+
+    ours = document()
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        monkeypatch.setattr(pdf._NumberedCanvas, "drawString", Canvas.drawString)
+        monkeypatch.setattr(pdf._NumberedCanvas, "drawRightString", Canvas.drawRightString)
+        theirs = document()
+    assert ours == theirs
+    assert len(PdfReader(io.BytesIO(ours)).pages) == 5
