@@ -90,26 +90,42 @@ _DECODER = json.JSONDecoder(
 _DECODER_OF_SHORT_INTEGERS = json.JSONDecoder(
     parse_float=json_decimal, parse_constant=_refuse_constant
 )
-# Each ASCII digit to "1", every other byte to "0"; a run of digits too long to be
-# a short integer's (a longer literal has at least this many: "-" and the digits).
-_DIGIT_MARKS = bytes(0x31 if 0x30 <= byte <= 0x39 else 0x30 for byte in range(256))
+# The text's marks (`_marks`): each ASCII digit as "1", the brackets and the
+# quote as they are, every other byte deleted. One pass in C serves both the
+# integers' check and the depth's (two passes over the whole text were a fifth
+# of reading a 25-use quote's body).
+_DIGITS_AS_ONE = bytes(0x31 if 0x30 <= byte <= 0x39 else byte for byte in range(256))
+_NEITHER_DIGIT_NOR_STRUCTURE = bytes(
+    byte for byte in range(256) if not 0x30 <= byte <= 0x39 and byte not in b'{}[]"'
+)
+# A run of digit marks too long to be a short integer's (a longer literal has at
+# least this many: "-" and the digits).
 _LONG_DIGITS = b"1" * MAX_JSON_NUMBER_CHARS
 
 
-def _may_hold_long_integer(text: str) -> bool:
-    """False when no integer literal in `text` can pass MAX_JSON_NUMBER_CHARS:
-    no run of that many ASCII digits anywhere (JSON numbers have no others; runs
-    in strings count too, so this errs only towards True)."""
-    marks = text.encode("utf-8", "surrogatepass").translate(_DIGIT_MARKS)
+def _marks(text: str) -> bytes:
+    """The text's digits (as "1"), brackets and quotes, in order."""
+    return text.encode("utf-8", "surrogatepass").translate(
+        _DIGITS_AS_ONE, _NEITHER_DIGIT_NOR_STRUCTURE
+    )
+
+
+def _may_hold_long_integer(marks: bytes) -> bool:
+    """False when no integer literal in the text of `marks` can pass
+    MAX_JSON_NUMBER_CHARS: no run of that many digit marks. A literal's digits
+    are a run in the text, so a run of its marks; digits apart in the text but
+    with nothing marked between them (in a string, or `[1, 2, 3]`) make one run
+    too, so this errs only towards True (the decoder that reads every integer
+    through `json_int`)."""
     return _LONG_DIGITS in marks
 
 
-def _decode(text: str) -> Any:
+def _decode(text: str, marks: bytes) -> Any:
     if text.startswith("\ufeff"):  # json.loads refuses it, saying why
         return json.loads(
             text, parse_float=json_decimal, parse_int=json_int, parse_constant=_refuse_constant
         )
-    decoder = _DECODER if _may_hold_long_integer(text) else _DECODER_OF_SHORT_INTEGERS
+    decoder = _DECODER if _may_hold_long_integer(marks) else _DECODER_OF_SHORT_INTEGERS
     return decoder.decode(text)
 
 
@@ -119,13 +135,14 @@ def loads(text: str) -> Any:
     `json.JSONDecodeError` when it is not JSON; `InvalidInput` when it is JSON
     beyond the bounds.
     """
+    marks = _marks(text)
     try:
-        document = _decode(text)
+        document = _decode(text, marks)
     except NumberOutOfRange as error:
         raise InvalidInput(str(error), {"_body": [str(error)]}) from None
     except RecursionError:
         raise _too_deep("_body") from None
-    if not _surely_within_bounds(text, document):
+    if not _surely_within_bounds(text, document, marks):
         problems = _walk(document)
         if problems:
             raise InvalidInput(
@@ -134,7 +151,7 @@ def loads(text: str) -> Any:
     return document
 
 
-def _surely_within_bounds(text: str, document: Any) -> bool:
+def _surely_within_bounds(text: str, document: Any, marks: bytes) -> bool:
     """Whether `_walk` would find nothing, known without walking every value (the
     walk was a tenth of a small API request). Unstorable text can only come
     from the raw text or a \\u escape; nesting is no deeper than the brackets
@@ -149,12 +166,12 @@ def _surely_within_bounds(text: str, document: Any) -> bool:
     # in C instead of the pattern's (a tenth of the check on a 25-use quote).
     if "\x00" in text if text.isascii() else _UNSTORABLE.search(text):
         return False
-    # The brackets and quotes alone, in C: counted there rather than in the
-    # whole text (two scans of it took as long as `_nesting_levels`).
-    marks = _structure(text)
+    # The brackets counted in the marks (`_marks`) rather than in the whole
+    # text (two scans of it took as long as `_nesting_levels`).
     if marks.count(b"{") + marks.count(b"[") < MAX_JSON_DEPTH:
         return True
-    return _nesting_levels(text, marks) is not None or not _may_be_too_deep(document)
+    structure = marks.translate(None, b"1")  # the digits out: the brackets and quotes
+    return _nesting_levels(text, structure) is not None or not _may_be_too_deep(document)
 
 
 # Every byte but the brackets and the quote, deleted; the brackets then made one kind.

@@ -234,9 +234,11 @@ class TierTable:
             )
         ]
 
-    def graduated(self, quantity: int) -> tuple[Decimal, str]:
+    def graduated(self, quantity: int) -> tuple[Decimal, str, int, str]:
         """Each unit at its own tier's price, plus the flat of every tier reached;
-        with the working's terms ("100 x 18.50 + 900 x 15.50 + 3 x 12.00")."""
+        with the working's terms ("100 x 18.50 + 900 x 15.50 + 3 x 12.00") in
+        three parts: the tiers below, the units in the last and its price's
+        words (the caller writes them into its step: one text made, not two)."""
         # The row of the tier `quantity` (>= 1) falls in.
         lower, below, words, unit_price, flat, price_words = self._rows[
             bisect_left(self._tops, quantity)
@@ -245,15 +247,16 @@ class TierTable:
         amount = exact_add(below, exact_multiply(units, unit_price))
         if flat is not None:
             amount = exact_add(amount, flat)
-        return amount, f"{words}{units}{price_words}"
+        return amount, words, units, price_words
 
-    def volume(self, quantity: int) -> tuple[Decimal, str]:
-        """Every unit at the price of the tier the whole quantity falls in, plus its flat."""
+    def volume(self, quantity: int) -> tuple[Decimal, str, int, str]:
+        """Every unit at the price of the tier the whole quantity falls in, plus its
+        flat; with the working's terms in `graduated`'s three parts."""
         *_, unit_price, flat, price_words = self._rows[bisect_left(self._tops, quantity)]
         amount = exact_multiply(quantity, unit_price)
         if flat is not None:
             amount = exact_add(amount, flat)
-        return amount, f"{quantity}{price_words}"
+        return amount, "", quantity, price_words
 
 
 def _addend(flat: Decimal, unit_price: Decimal) -> Decimal | None:
@@ -478,9 +481,11 @@ class _PerUnitPricer(ModelPricer):
         if quantity == 0:
             return self._nothing
         table = self._table
-        amount, terms = table.graduated(quantity) if self._graduated else table.volume(quantity)
+        amount, below, units, price_words = (
+            table.graduated(quantity) if self._graduated else table.volume(quantity)
+        )
         text = str(amount) if self._written else decimal_text(amount, self._places)
-        step = f"{self.label}{quantity}{self._head}{terms} = {text}"
+        step = f"{self.label}{quantity}{self._head}{below}{units}{price_words} = {text}"
         denominator = scale.denominator  # `scale.scaled`, written out
         scaled = amount if denominator == 1 else exact_multiply(amount, denominator)
         return _new_priced(Priced, (scaled, _ZERO, (step,), text, amount))

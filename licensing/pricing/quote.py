@@ -933,6 +933,7 @@ class _Recipe:
         "floor",
         "in_currency",
         "lift_note",
+        "plain_line",
         "plain_rounded",
         "plain_words",
         "pricer",
@@ -991,6 +992,8 @@ class _Recipe:
         if adjustment is not None:
             shown.append(adjustment.words)
         self.plain_words = _written_as_is("".join(shown))
+        # Both: a line with its exact amount's text is written in one f-string.
+        self.plain_line = self.plain_words and self.str_amounts
 
     def line(
         self,
@@ -1019,6 +1022,13 @@ class _Recipe:
         # The use's own quantities: a pricer reads only its units, and no
         # breakdown keeps them here.
         rounded, steps, _, digits = self.work(revenue, given, (), False)
+        if digits is not None and self.plain_line:  # the usual line: one text made
+            # `digits` is `str(rounded)`, the exact amount's text (`work`).
+            lines.append(
+                f'{{"amount":"{digits}","explanation":["{_BETWEEN_TEXTS.join(steps)}"'
+                f"{self.tail}{index}}}"
+            )
+            return rounded
         # `str(rounded)` is the exact amount's text when rounding changed nothing.
         if not self.str_amounts:
             amount = _json_text(self.shown(rounded))

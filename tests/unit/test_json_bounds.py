@@ -197,3 +197,16 @@ def test_an_integer_literal_is_refused_past_the_bound_whatever_surrounds_it(lite
 def test_a_body_with_a_byte_order_mark_is_refused_as_json_loads_refuses_it() -> None:
     with pytest.raises(json.JSONDecodeError, match="Unexpected UTF-8 BOM"):
         limits.loads('\ufeff{"a": 1}')
+
+
+def test_one_pass_marks_the_digits_brackets_and_quotes_of_a_body() -> None:
+    # Read once for both checks: the integers' (runs of "1") and the depth's.
+    assert limits._marks('{"a": [12, "x9"], "é": -3.5}') == b'{""[11"1"]""11}'
+    assert limits._marks("[\u0661, 7]") == b"[1]"  # only ASCII digits are a literal's
+
+
+def test_digits_apart_with_nothing_marked_between_them_are_read_as_the_numbers_they_are() -> None:
+    # 45 one-digit integers make one run of marks: read through `json_int`, exactly.
+    text = json.dumps({"uses": list(range(10)) * 4 + [1, 2, 3, 4, 5], "note": "1 2 " * 30})
+    assert limits._may_hold_long_integer(limits._marks(text))
+    assert limits.loads(text) == json.loads(text)

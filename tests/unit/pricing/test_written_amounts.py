@@ -162,3 +162,22 @@ def test_a_per_unit_lines_working_and_last_step_show_its_exact_and_rounded_amoun
         assert line.explanation[-1] == (
             f"amount: {exact_text(unrounded, places)} rounded half-up to {rounded:f} {currency}"
         )
+
+
+def test_a_tier_table_gives_its_working_in_parts_that_the_step_writes_in_one_text() -> None:
+    tiers = (
+        Tier(100, Decimal("18.50")),
+        Tier(1000, Decimal("15.50")),
+        Tier(None, Decimal("12.00")),
+    )
+    table = TierTable(tiers, 2)
+    assert table.graduated(1003) == (
+        Decimal("15836.00"),
+        "100 x 18.50 + 900 x 15.50 + ",
+        3,
+        " x 12.00",
+    )
+    assert table.volume(1003) == (Decimal("12036.00"), "", 1003, " x 12.00")
+    pricer = compile_model(PerUnitModel("end_users", "graduated", tiers), 2, "")
+    (step,) = pricer.price(Scale(Fraction(1), 2), {"end_users": 1003}, None).steps
+    assert step == "1003 end_users, graduated: 100 x 18.50 + 900 x 15.50 + 3 x 12.00 = 15836.00"
