@@ -359,7 +359,15 @@ class InvitationSchema(ApiSchema):
     status = documented(
         "_status", {"type": "string", "enum": ["pending", "accepted", "revoked", "expired"]}
     )
-    invited_by = documented("_invited_by", {"type": "string", "nullable": True})
+    invited_by = documented(
+        "_invited_by",
+        {
+            "type": "string",
+            "nullable": True,
+            "description": "Who invited them: a member's address; a staff member's for "
+            "staff callers only, null for a vendor (round 40)",
+        },
+    )
     created_at = ma.fields.DateTime()
     expires_at = ma.fields.DateTime()
     accepted_at = ma.fields.DateTime(attribute="used_at", allow_none=True)
@@ -369,7 +377,12 @@ class InvitationSchema(ApiSchema):
         return link.status(utcnow())
 
     def _invited_by(self, link: OneTimeToken) -> str | None:
-        return link.created_by.email if link.created_by else None
+        inviter = link.created_by
+        if inviter is None or (inviter.is_staff and not access.caller_is_staff()):
+            # A staff member's address is the office's own (round 40): a vendor reads
+            # a colleague's, not the staff member's who invited their first member.
+            return None
+        return inviter.email
 
 
 class StaffUserInputSchema(ApiSchema):
