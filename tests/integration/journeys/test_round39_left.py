@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
 from licensing.accounts import services as accounts
@@ -19,6 +20,7 @@ from licensing.permissions import services as permissions
 from tests.integration.agreements.conftest import STAFF_USE
 from tests.integration.permissions.conftest import requested_by
 from tests.support.factories import bearer
+from tests.support.two_step import events_of
 
 Apply = Callable[..., Application]
 
@@ -92,3 +94,24 @@ def test_a_vendor_reads_no_staff_address_among_its_invitations(
         "newcomer@northwind.example": None,
         "second@northwind.example": vendor.email,
     }
+
+
+@pytest.mark.parametrize("step", ["sign-out", "forget-browsers"])
+def test_the_sign_out_steps_refuse_a_body_with_fields_and_take_none_or_an_empty_one(
+    client: FlaskClient, vendor: Any, admin: Any, step: str
+) -> None:
+    path = f"/api/v1/users/{vendor.id}/{step}"
+    before = _events(vendor)
+
+    refused = client.post(path, headers=bearer(admin), json={"everywhere": True})
+
+    assert refused.status_code == 422, refused.get_json()
+    assert refused.mimetype == "application/problem+json"
+    assert refused.get_json()["errors"] == {"everywhere": ["Unknown field."]}
+    assert _events(vendor) == before  # nothing done, recorded or emailed
+    assert client.post(path, headers=bearer(admin), json={}).status_code == 200
+    assert client.post(path, headers=bearer(admin)).status_code == 200
+
+
+def _events(user: Any) -> int:
+    return len(events_of(user, "user.signed_out")) + len(events_of(user, "user.browsers_forgotten"))
