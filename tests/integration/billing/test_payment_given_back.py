@@ -660,6 +660,48 @@ def test_the_invoices_page_says_what_became_of_a_flagged_payments_money(
     assert "Stripe refund" in text_of(staff.get(f"/console/payments/{payment.id}"))
 
 
+def test_the_licensees_invoice_page_says_in_their_words_what_became_of_their_card_payment(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 40: the portal's invoice page listed a flagged or given-back payment as if
+    it had paid (its state "flagged", its day under *Date paid*); it says, in the
+    licensee's words (the given-back email's), what became of their money."""
+    invoice, payment = flagged
+    url = f"/portal/invoices/{invoice.id}"
+    portal = signed_in(app.test_client(), vendor)
+    page = text_of(portal.get(url))
+    assert (
+        "Your card payment of 299.99 USD is being checked. It counts against the invoice "
+        "only once the office accepts it; if it does not, the money goes back to your card."
+    ) in page
+    assert "being checked" in page
+    assert "flagged" not in page.lower()
+    assert "taken by Stripe" not in page
+    assert "held for review" not in page
+
+    _given_back_by_api(client, billing_staff, localstripe, payment)
+    page = text_of(portal.get(url))
+    day = _events_day(payment, "payment.given_back")
+    assert (
+        f"Your card payment of 300.00 USD was given back to your card on {day}; your bank "
+        "may take a few days to show it. It never counted against the invoice."
+    ) in page
+    # The email the licensee was sent says it in the same words.
+    [email] = [
+        m
+        for m in db.session().scalars(select(OutboxMessage))
+        if m.template == "payment_given_back" and vendor.email in m.to
+    ]
+    assert "your bank may take a few days to show it." in email.body_text
+    assert "It never counted against the invoice: " in email.body_text
+
+
 class _FailsMeanwhile(LostAnswer):
     """The real gateway; Stripe's `refund.failed` for the give-back's refund is
     delivered (to `client`) before its answer reaches the give-back's request."""
