@@ -111,6 +111,10 @@ def test_the_sign_out_steps_refuse_a_body_with_fields_and_take_none_or_an_empty_
     assert _events(vendor) == before  # nothing done, recorded or emailed
     assert client.post(path, headers=bearer(admin), json={}).status_code == 200
     assert client.post(path, headers=bearer(admin)).status_code == 200
+    document = client.get("/api/v1/openapi.json").get_json()
+    operation = document["paths"][f"/api/v1/users/{{user_id}}/{step}"]["post"]
+    assert "422" in operation["responses"]
+    assert operation["requestBody"]["required"] is False
 
 
 def _events(user: Any) -> int:
