@@ -340,9 +340,11 @@ class _GiveBackFailed(LostAnswer):
 def test_reconcile_flags_again_a_payment_whose_give_back_failed_and_whose_webhook_never_came(
     app: Flask,
     client: FlaskClient,
+    vendor: User,
     billing_staff: User,
     localstripe: LocalStripe,
     flagged: tuple[Invoice, Payment],
+    signed_in: Callable[..., FlaskClient],
 ) -> None:
     """Round 40: reconcile asked only about flagged payments, so a `refund.failed`
     that never came left a payment given back for good. It now asks Stripe about the
@@ -387,6 +389,15 @@ def test_reconcile_flags_again_a_payment_whose_give_back_failed_and_whose_webhoo
     assert event.after_data["stripe_refund_id"] == refund["id"]
     assert "lost_or_stolen_card" in (event.note or "")
     assert len(_flagged_notices(payment)) == told_before + 1  # staff told, as by the webhook
+    # The licensee's invoice page says their money is being checked again.
+    page = text_of(
+        signed_in(app.test_client(), vendor).get(f"/portal/invoices/{stored.invoice_id}")
+    )
+    given_on = _events_day(payment, "payment.given_back")
+    assert (
+        "Your card payment of 299.99 USD is being checked again: giving it back to your "
+        f"card on {given_on} did not go through."
+    ) in page
 
     again = runner.invoke(args=["payments", "reconcile", "--now", later.isoformat()])
     assert "0 given-back card payment(s) checked" in again.output
