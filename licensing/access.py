@@ -328,6 +328,13 @@ def current_principal() -> Principal | None:
     return principal
 
 
+def caller_is_staff() -> bool:
+    """Whether the request's caller is office staff: answers leave out what only the
+    office reads (a reviewer's address, a service level) for anyone else."""
+    principal = current_principal()
+    return principal is not None and principal.is_staff
+
+
 def require_principal() -> Principal:
     principal = current_principal()
     if principal is None:

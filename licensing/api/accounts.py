@@ -359,7 +359,15 @@ class InvitationSchema(ApiSchema):
     status = documented(
         "_status", {"type": "string", "enum": ["pending", "accepted", "revoked", "expired"]}
     )
-    invited_by = documented("_invited_by", {"type": "string", "nullable": True})
+    invited_by = documented(
+        "_invited_by",
+        {
+            "type": "string",
+            "nullable": True,
+            "description": "Who invited them: a member's address; a staff member's for "
+            "staff callers only, null for a vendor (round 40)",
+        },
+    )
     created_at = ma.fields.DateTime()
     expires_at = ma.fields.DateTime()
     accepted_at = ma.fields.DateTime(attribute="used_at", allow_none=True)
@@ -369,7 +377,12 @@ class InvitationSchema(ApiSchema):
         return link.status(utcnow())
 
     def _invited_by(self, link: OneTimeToken) -> str | None:
-        return link.created_by.email if link.created_by else None
+        inviter = link.created_by
+        if inviter is None or (inviter.is_staff and not access.caller_is_staff()):
+            # A staff member's address is the office's own (round 40): a vendor reads
+            # a colleague's, not the staff member's who invited their first member.
+            return None
+        return inviter.email
 
 
 class StaffUserInputSchema(ApiSchema):
@@ -565,6 +578,12 @@ class SignedOutSchema(ApiSchema):
     summary = ma.fields.String(
         metadata={"description": "What was done and whom it emailed, as a sentence."}
     )
+
+
+class NoFieldsSchema(ApiSchema):
+    """The body of a step that takes nothing: none, or `{}`. A field in it is a 422
+    naming it ("Unknown field."), as every route's body schema refuses what it does
+    not know (round 40: the sign-out steps took any body and ignored it)."""
 
 
 class TokenSchema(ApiSchema):
@@ -1095,13 +1114,14 @@ def unlock_user(user_id: int) -> User:
 @access.staff("admin")
 @idempotent
 @blp.alt_response(404, description="No such user")
+@blp.arguments(NoFieldsSchema, required=False)
 @blp.response(
     200,
     BrowsersForgottenSchema,
     conflict="The account is deactivated: it has no browser remembered, and nothing is "
     "done or emailed",
 )
-def forget_browsers(user_id: int) -> dict[str, Any]:
+def forget_browsers(_body: dict[str, Any], user_id: int) -> dict[str, Any]:
     """Forget every browser remembered for the user's two-step sign-in (admins), as
     the console's *Forget their remembered browsers*: for a stolen laptop or a shared
     computer. Every session of theirs ends too, their next sign-in on every browser
@@ -1147,12 +1167,13 @@ def _browsers(count: int) -> str:
 @access.staff("admin")
 @idempotent
 @blp.alt_response(404, description="No such user")
+@blp.arguments(NoFieldsSchema, required=False)
 @blp.response(
     200,
     SignedOutSchema,
     conflict="The account is deactivated: it has no session to end, and nothing is done or emailed",
 )
-def sign_out_user(user_id: int) -> dict[str, Any]:
+def sign_out_user(_body: dict[str, Any], user_id: int) -> dict[str, Any]:
     """Sign the person out everywhere (admins), as the console's *Sign them out
     everywhere*: for a laptop stolen while signed in. Every session of theirs ends (any
     browser remembered for them is forgotten too; API tokens keep working), audited

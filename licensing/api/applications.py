@@ -334,7 +334,16 @@ class ApplicationSchema(ApiSchema):
     currency = ma.fields.String(allow_none=True)
     uses = ma.fields.List(ma.fields.Nested(ApplicationUseSchema))
     quotes = ma.fields.List(ma.fields.Nested(QuoteVersionSchema))
-    assignee = ma.fields.Method("_assignee", metadata={"type": "string", "nullable": True})
+    assignee = documented(
+        "_assignee",
+        {
+            "type": "string",
+            "nullable": True,
+            "description": "The licensing reviewer's email address, for staff callers; "
+            "null for a vendor (round 40: the vendor's pages name nobody, and staff "
+            "addresses are the office's own)",
+        },
+    )
     submitted_at = ma.fields.DateTime(allow_none=True)
     attested_at = ma.fields.DateTime(allow_none=True)
     return_reason = ma.fields.String(allow_none=True)
@@ -362,11 +371,12 @@ class ApplicationSchema(ApiSchema):
         return callers_actions(APPLICATION.allowed(application.state), APPLICATION_STEP_ROUTES)
 
     def _assignee(self, application: Application) -> str | None:
-        return application.assignee.email if application.assignee else None
+        if application.assignee is None or not access.caller_is_staff():
+            return None
+        return application.assignee.email
 
     def _level(self, application: Application) -> dict[str, Any] | None:
-        principal = access.current_principal()
-        if principal is None or not principal.is_staff:
+        if not access.caller_is_staff():
             return None
         level: dict[str, Any] = ApplicationServiceLevelSchema().dump(
             queries.review_level(

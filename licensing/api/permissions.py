@@ -238,8 +238,19 @@ class PermissionRequestSchema(PermissionStatusSchema):
     role = ma.fields.String()
     organization_type = ma.fields.String()
     purpose_detail = ma.fields.String()
-    assignee_id = ma.fields.Integer(allow_none=True)
+    assignee_id = documented(
+        "_assignee_id",
+        {
+            "type": "integer",
+            "nullable": True,
+            "description": "The licensing staff member it is assigned to, for staff "
+            "callers; null for a vendor (round 40: the office's own detail)",
+        },
+    )
     service_level = documented("_level", SERVICE_LEVEL)
+
+    def _assignee_id(self, request: PermissionRequest) -> int | None:
+        return request.assignee_id if access.caller_is_staff() else None
 
     def _messages(self, request: PermissionRequest) -> list[dict[str, Any]]:
         principal = access.current_principal()

@@ -158,6 +158,8 @@ def _payer_view(invoice: Invoice) -> dict[str, Any]:
         "today": today,
         "dispute": _dispute_hold(session, invoice, payments, today),
         "amended": queries.amended_invoice(session, invoice),
+        # Round 40: a flagged or given-back card payment in the payer's words.
+        "taken": _money_taken(session, payments),
     }
 
 

@@ -19,9 +19,11 @@ from licensing.billing.services.card_payments import (
 from licensing.billing.services.credit_notes import credit_invoice, issue_credit_note
 from licensing.billing.services.disputes import MatchRun, match_disputes
 from licensing.billing.services.giving_back import (
+    GIVE_BACK_FAILURE_WINDOW,
     failed_meanwhile,
     give_back_flagged_payment,
     payer_told,
+    reconcile_give_back_failures,
     reconcile_given_back,
     told_names,
 )
@@ -79,6 +81,7 @@ from licensing.errors import Conflict  # callers catch it as services.Conflict
 
 __all__ = [
     "ATTEMPT_ROUNDS",
+    "GIVE_BACK_FAILURE_WINDOW",
     "HANDLED_EVENTS",
     "RECONCILE_AFTER",
     "REFUND_EVENTS",
@@ -122,6 +125,7 @@ __all__ = [
     "overdue_invoices",
     "payer_told",
     "process_overdue",
+    "reconcile_give_back_failures",
     "reconcile_given_back",
     "reconcile_payments",
     "reconcile_refunds",

@@ -467,3 +467,53 @@ def reconcile_given_back(
     flagged = (Payment.state == FLAGGED) & Payment.stripe_payment_intent_id.is_not(None)
     _reconcile(report, Payment, flagged, ask, before=now - older_than, limit=limit)
     return report
+
+
+# Round 40: how long after a give-back reconcile still asks Stripe whether its refund
+# failed. A card refund fails when the card's bank returns it (the card was closed,
+# expired, lost), which Stripe learns days after reporting it succeeded, not months;
+# 30 days covers that with room, and bounds the cost: one Stripe call an hour for
+# each payment given back in the window, and give-backs are few (each a billing
+# staff member's decision). Past it, a failure still arrives by `refund.failed`.
+GIVE_BACK_FAILURE_WINDOW = timedelta(days=30)
+
+
+def reconcile_give_back_failures(
+    *,
+    gateway: payment_gateway.PaymentGateway | None,
+    now: datetime | None = None,
+    older_than: timedelta = RECONCILE_AFTER,
+    within: timedelta = GIVE_BACK_FAILURE_WINDOW,
+    limit: int = 200,
+) -> ReconcileReport:
+    """Card payments given back within `within` (and more than `older_than` ago)
+    whose `refund.failed` webhook may never have come: Stripe is asked for the
+    refunds of each one's PaymentIntent, and the refund that gave it back, if Stripe
+    now says it failed or was canceled, flags it again through `fail_give_back`
+    exactly as the webhook would (audited, billing staff told). Claimed as the
+    other reconciles are, so several hosts may run it at once."""
+    now = now or utcnow()
+    gateway = _card_gateway(gateway)
+
+    def ask(session: Session, payment: Payment) -> str:
+        assert payment.stripe_payment_intent_id is not None
+        given_by = _given_back_by(session, payment)
+        for status in gateway.list_refunds(payment.stripe_payment_intent_id):
+            if status.id == given_by:
+                said = apply_refund_at_stripe(session, status, now=now, actor=Actor.SYSTEM)
+                return said or f"no change: payment {payment.id} is given back already"
+        return f"no change: Stripe lists no refund {given_by} of it"
+
+    report = ReconcileReport(
+        subject="given-back card payment(s)",
+        applied_when=("flagged again",),
+        failed_when=(),
+    )
+    given_back = (
+        (Payment.state == GIVEN_BACK)
+        & Payment.stripe_payment_intent_id.is_not(None)
+        & (Payment.status_changed_at >= now - within)
+        & (Payment.status_changed_at <= now - older_than)
+    )
+    _reconcile(report, Payment, given_back, ask, before=now - older_than, limit=limit)
+    return report

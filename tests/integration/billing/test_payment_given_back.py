@@ -7,6 +7,7 @@ Finance page and the statement of account are unchanged: it never counted."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
@@ -317,6 +318,90 @@ def test_reconcile_gives_back_a_flagged_payment_refunded_at_stripe_whose_webhook
     again = runner.invoke(args=["payments", "reconcile", "--now", later])
     assert "0 flagged card payment(s) checked" in again.output
     assert len(_given_back_events(payment)) == 1
+
+
+class _GiveBackFailed(LostAnswer):
+    """The real gateway (localstripe, whose refunds always succeed), except that
+    Stripe now lists refund `failed_id` as failed: the card's bank returned it."""
+
+    def __init__(self, real: payment_gateway.PaymentGateway, failed_id: str) -> None:
+        super().__init__(real)
+        self.failed_id = failed_id
+
+    def list_refunds(self, payment_intent_id: str) -> list[payment_gateway.RefundStatus]:
+        return [
+            dataclasses.replace(status, status="failed", failure_reason="lost_or_stolen_card")
+            if status.id == self.failed_id
+            else status
+            for status in self.real.list_refunds(payment_intent_id)
+        ]
+
+
+def test_reconcile_flags_again_a_payment_whose_give_back_failed_and_whose_webhook_never_came(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 40: reconcile asked only about flagged payments, so a `refund.failed`
+    that never came left a payment given back for good. It now asks Stripe about the
+    payments given back in the last 30 days (`GIVE_BACK_FAILURE_WINDOW`) and flags
+    again, through `fail_give_back`, one whose give-back's refund failed. Tested
+    through a gateway double over localstripe: localstripe's refunds never fail."""
+    _, payment = flagged
+    refund = _given_back_by_api(client, billing_staff, localstripe, payment)
+    runner = app.test_cli_runner()
+    later = utcnow() + timedelta(hours=1)
+    told_before = len(_flagged_notices(payment))
+
+    succeeded = runner.invoke(args=["payments", "reconcile", "--now", later.isoformat()])
+    assert succeeded.exit_code == 0, succeeded.output
+    assert f"payment {payment.id}: no change: payment {payment.id} is given back already" in (
+        succeeded.output
+    )
+    assert "1 given-back card payment(s) checked: 0 applied" in succeeded.output
+
+    with stripe_through(lambda real: _GiveBackFailed(real, refund["id"])):
+        # Past the window it is not asked about: the webhook is its only news.
+        too_late = later + services.GIVE_BACK_FAILURE_WINDOW
+        old = runner.invoke(args=["payments", "reconcile", "--now", too_late.isoformat()])
+        assert "0 given-back card payment(s) checked" in old.output
+        result = runner.invoke(args=["payments", "reconcile", "--now", later.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert (
+        f"payment {payment.id}: flagged again: payment {payment.id}, its give-back failed"
+    ) in result.output
+    assert "1 given-back card payment(s) checked: 1 applied" in result.output
+    db.session().expire_all()
+    stored = db.session().get(Payment, payment.id)
+    assert stored is not None
+    assert stored.state == "flagged"
+    [event] = db.session().scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "payment.give_back_failed",
+            AuditEvent.entity_id == str(payment.id),
+        )
+    )
+    assert event.actor == "system"
+    assert event.after_data["stripe_refund_id"] == refund["id"]
+    assert "lost_or_stolen_card" in (event.note or "")
+    assert len(_flagged_notices(payment)) == told_before + 1  # staff told, as by the webhook
+    # The licensee's invoice page says their money is being checked again.
+    page = text_of(
+        signed_in(app.test_client(), vendor).get(f"/portal/invoices/{stored.invoice_id}")
+    )
+    given_on = _events_day(payment, "payment.given_back")
+    assert (
+        "Your card payment of 299.99 USD is being checked again: giving it back to your "
+        f"card on {given_on} did not go through."
+    ) in page
+
+    again = runner.invoke(args=["payments", "reconcile", "--now", later.isoformat()])
+    assert "0 given-back card payment(s) checked" in again.output
+    assert len(_flagged_notices(payment)) == told_before + 1
 
 
 def test_the_pay_pages_poll_says_a_payment_given_back_went_back_to_the_card(
@@ -658,6 +743,48 @@ def test_the_invoices_page_says_what_became_of_a_flagged_payments_money(
     ) in page
     # The same sentence as the payment's own page.
     assert "Stripe refund" in text_of(staff.get(f"/console/payments/{payment.id}"))
+
+
+def test_the_licensees_invoice_page_says_in_their_words_what_became_of_their_card_payment(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 40: the portal's invoice page listed a flagged or given-back payment as if
+    it had paid (its state "flagged", its day under *Date paid*); it says, in the
+    licensee's words (the given-back email's), what became of their money."""
+    invoice, payment = flagged
+    url = f"/portal/invoices/{invoice.id}"
+    portal = signed_in(app.test_client(), vendor)
+    page = text_of(portal.get(url))
+    assert (
+        "Your card payment of 299.99 USD is being checked. It counts against the invoice "
+        "only once the office accepts it; if it does not, the money goes back to your card."
+    ) in page
+    assert "being checked" in page
+    assert "flagged" not in page.lower()
+    assert "taken by Stripe" not in page
+    assert "held for review" not in page
+
+    _given_back_by_api(client, billing_staff, localstripe, payment)
+    page = text_of(portal.get(url))
+    day = _events_day(payment, "payment.given_back")
+    assert (
+        f"Your card payment of 300.00 USD was given back to your card on {day}; your bank "
+        "may take a few days to show it. It never counted against the invoice."
+    ) in page
+    # The email the licensee was sent says it in the same words.
+    [email] = [
+        m
+        for m in db.session().scalars(select(OutboxMessage))
+        if m.template == "payment_given_back" and vendor.email in m.to
+    ]
+    assert "your bank may take a few days to show it." in email.body_text
+    assert "It never counted against the invoice: " in email.body_text
 
 
 class _FailsMeanwhile(LostAnswer):
