@@ -87,7 +87,7 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
         if self.jobs is not None:  # gunicorn calls these hooks in its master process only
             options["when_ready"] = self.jobs.start
             options["on_exit"] = self._stop_jobs_and_forget_the_flag
-            options["on_reload"] = self.jobs.reload
+            options["on_reload"] = self._reload_jobs_and_warn_again
         for key, value in options.items():
             self.cfg.set(key, value)
 
@@ -95,6 +95,11 @@ class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
         assert self.jobs is not None  # set as the hook only with the jobs
         self.jobs.stop(server)
         forget_start_warnings(server)
+
+    def _reload_jobs_and_warn_again(self, server: Any) -> None:
+        assert self.jobs is not None  # set as the hook only with the jobs
+        warn_again_on_reload(server)
+        self.jobs.reload(server)
 
     def load(self) -> Any:
         # In the worker, after the fork: the code as it is on disk now.
@@ -154,11 +159,23 @@ def warn_at_start(server: Any) -> None:
     try:
         handle, path = tempfile.mkstemp(prefix="licensing-start-warnings-")
     except OSError as error:
-        # Each worker then says them: twice is better than never.
+        # Each worker then says the development keys: twice is better than never.
         server.log.warning("The start-up warnings' flag could not be made: %s", error)
+        _start_warnings_flag = None  # at a reload, not the last start's flag
         return
     os.close(handle)
     _start_warnings_flag = path
+
+
+def warn_again_on_reload(server: Any) -> None:
+    """gunicorn's `on_reload` hook, in the master, after the HUP's check passed and
+    before it starts the new workers: leave the flag again, so the first of them to
+    boot says the start-up warnings once more, as at a start (round 40: a HUP said
+    nothing, and an operator who reloaded new code on a database behind it, or on a
+    configuration with a development key, was not told). A flag no worker claimed
+    since the last start (none booted) is replaced, not left behind."""
+    forget_start_warnings(server)
+    warn_at_start(server)
 
 
 def forget_start_warnings(_server: object) -> None:
@@ -169,10 +186,10 @@ def forget_start_warnings(_server: object) -> None:
 
 
 def claim_start_warnings() -> bool | None:
-    """In a worker: True for the one worker of this server start that says the
-    start-up warnings (removing the flag is atomic: one process succeeds), False
-    for the others and for the workers a HUP starts; None when no flag was left
-    (the app imported outside a server started with these settings)."""
+    """In a worker: True for the one worker of this server start (or reload: round
+    40) that says the start-up warnings (removing the flag is atomic: one process
+    succeeds), False for the others; None when no flag was left (the app imported
+    outside a server started with these settings)."""
     if _start_warnings_flag is None:
         return None
     try:
@@ -209,6 +226,7 @@ SETTINGS: dict[str, Any] = {
     # default and says so at every start: none unless the operator asks for one.
     "control_socket_disable": True,
     "on_starting": warn_at_start,
+    "on_reload": warn_again_on_reload,
     "on_exit": forget_start_warnings,
 }
 

@@ -8,8 +8,10 @@ up (`licensing.serving.app_for_a_worker`): gunicorn's master, which imports none
 of the app, leaves a flag file at start that the first worker removes (round 36;
 before, the master ran this module in a fresh interpreter that built a second
 app, about a second of every start, and the development keys' lines were bare
-text, said by each process that built the app). A command run on its own (`licensing
-outbox send`) says its development keys itself (`licensing.cli`)."""
+text, said by each process that built the app). A reload (`kill -HUP`) leaves the
+flag again, so the first worker it starts says them once more (round 40). A
+command run on its own (`licensing outbox send`) says its development keys itself
+(`licensing.cli`)."""
 
 from __future__ import annotations
 

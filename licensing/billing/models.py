@@ -319,7 +319,8 @@ class CreditNote(_RefundedAgainst, Base):
     applied_to_balance: Mapped[Decimal] = mapped_column(Money())
     refund_due: Mapped[Decimal] = mapped_column(Money())
     reason: Mapped[str] = mapped_column(Text)
-    issue_date: Mapped[date] = mapped_column(Date)
+    # Indexed (billing_0016): the monthly statement run finds the month's credit notes.
+    issue_date: Mapped[date] = mapped_column(Date, index=True)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     issued_by: Mapped[str] = mapped_column(String(254))
     # SHA-256 of the issued content and of its amounts, sealed when issued.
@@ -389,11 +390,14 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
             sqlite_where=text(OPEN_ATTEMPT_WHERE),
             postgresql_where=text(OPEN_ATTEMPT_WHERE),
         ),
+        # The monthly statement run finds the month's payments by these (billing_0016;
+        # refunds share `settled_at` and are few: not indexed).
+        Index("ix_payments_settled_at", "settled_at"),
     )
 
     # What Stripe reported as received, when it differs from `amount` (flagged).
     amount_received: Mapped[Decimal | None] = mapped_column(Money())
-    received_on: Mapped[date | None] = mapped_column(Date)
+    received_on: Mapped[date | None] = mapped_column(Date, index=True)
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255), unique=True)
     # The charge that took the money (card), as Stripe reported it: a dispute names
     # the charge, and on older API versions only the charge.
@@ -674,8 +678,8 @@ class SentStatement(Base):
     id: Mapped[int] = mapped_column(primary_key=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     currency: Mapped[str] = mapped_column(String(3))
-    # The month's first day.
-    month: Mapped[date] = mapped_column(Date)
+    # The month's first day (indexed, billing_0016: the run looks up the month's).
+    month: Mapped[date] = mapped_column(Date, index=True)
     opening: Mapped[Decimal] = mapped_column(Money())
     closing: Mapped[Decimal] = mapped_column(Money())
     last_opening: Mapped[Decimal] = mapped_column(Money())

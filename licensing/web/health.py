@@ -47,8 +47,12 @@ def readyz() -> Response | tuple[Response, int]:
             _probe_postgresql(connection)
         missing = _schema_behind(connection, engine.dialect.name)
     except (NotWritable, engine.dialect.loaded_dbapi.Error) as error:
+        # The driver's words go to the log, with this answer's request id; the answer
+        # (public, unsigned) says which of the known kinds it is (round 40: it
+        # repeated the driver's message, which may name a file, a role or a host).
         current_app.logger.warning("readiness check: database not writable: %s", error)
-        return jsonify(status="unavailable", database="not writable", detail=str(error)), 503
+        detail = _not_writable_because(error)
+        return jsonify(status="unavailable", database="not writable", detail=detail), 503
     finally:
         connection.close()
     if missing:
@@ -61,6 +65,39 @@ def readyz() -> Response | tuple[Response, int]:
         return jsonify(status="unavailable", database="schema behind", detail=detail), 503
     # A note may make the status "degraded" (jobs not run lately): still 200.
     return jsonify({"status": "ok", "database": "ok", **_notes()})
+
+
+# The kinds of "not writable" the answer names, by PostgreSQL's SQLSTATE or by
+# SQLite's message; anything else is named by the log only.
+_PG_KINDS = {
+    "25006": "the database is read-only",  # read_only_sql_transaction
+    "55P03": "the database is locked: a write would wait",  # lock_not_available
+    "57014": "the database did not answer within a second",  # query_canceled
+    "53100": "the database's disk is full",  # disk_full
+}
+_SQLITE_KINDS = {
+    "database is locked": "the database is locked: a write would wait",
+    "readonly database": "the database is read-only",
+    "disk is full": "the database's disk is full",
+}
+NOT_WRITABLE_ELSE = (
+    "a write transaction failed: the app's log says why, under this answer's X-Request-Id"
+)
+
+
+def _not_writable_because(error: Exception) -> str:
+    """What `/readyz` says of a database that refused its write probe: one of the
+    known kinds in the service's own words, never the driver's message."""
+    if isinstance(error, NotWritable):
+        return str(error)
+    sqlstate = getattr(error, "sqlstate", None)
+    if sqlstate in _PG_KINDS:
+        return _PG_KINDS[sqlstate]
+    message = str(error)
+    for words, kind in _SQLITE_KINDS.items():
+        if sqlstate is None and words in message:
+            return kind
+    return NOT_WRITABLE_ELSE
 
 
 # What features add to a ready answer, each a few named fields (the outbox's:

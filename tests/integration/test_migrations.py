@@ -640,6 +640,42 @@ def test_billing_0015_lets_a_payment_be_given_back_and_its_downgrade_refuses_to_
         engine.dispose()
 
 
+def test_billing_0016_indexes_the_months_rows_the_statement_run_looks_up(
+    database_template: DatabaseTemplate,
+) -> None:
+    """The monthly statement run finds the month's statements sent, payments and
+    credit notes (round 40: it read all of them, docs/operations.md); billing_0016
+    indexes those columns, and its downgrade drops the indexes again."""
+    indexes = {
+        ("sent_statements", "ix_sent_statements_month"): ["month"],
+        ("payments", "ix_payments_received_on"): ["received_on"],
+        ("payments", "ix_payments_settled_at"): ["settled_at"],
+        ("credit_notes", "ix_credit_notes_issue_date"): ["issue_date"],
+    }
+    url = database_template.new_url()
+
+    def present() -> dict[tuple[str, str], list[str]]:
+        engine = make_engine(url)
+        try:
+            with engine.connect() as connection:
+                schema = inspect(connection)
+                return {
+                    (table, index["name"]): list(index["column_names"])
+                    for table in ("sent_statements", "payments", "credit_notes")
+                    for index in schema.get_indexes(table)
+                    if (table, index["name"]) in indexes
+                }
+        finally:
+            engine.dispose()
+
+    migrations.downgrade(url, "billing_0015")
+    assert present() == {}
+    migrations.upgrade(url)
+    assert present() == indexes
+    migrations.downgrade(url, "billing_0015")
+    assert present() == {}
+
+
 def test_agreements_0004_backfills_the_review_clock_of_applications_resubmitted_before_it(
     database_template: DatabaseTemplate,
 ) -> None:

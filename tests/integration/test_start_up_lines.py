@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import tempfile
 import time
@@ -27,10 +28,12 @@ from tests.support.servers import free_port, until
 _STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
 
 
-def _started(command: list[str], tmp_path: Path, *, settle: str) -> str:
+def _started(command: list[str], tmp_path: Path, *, settle: str, hup: bool = False) -> str:
     """Start `command` in development without keys, on a database behind the code,
     with two workers; wait for a 200 from /healthz and for `settle` in the log, give
-    every process time to have built its app, stop it, and return its log."""
+    every process time to have built its app, stop it, and return its log. With
+    `hup`, send the server a HUP once it has settled, and wait for the workers it
+    starts (and the jobs' worker) to have built their apps too."""
     environment = this_checkout(
         {
             name: value
@@ -61,14 +64,20 @@ def _started(command: list[str], tmp_path: Path, *, settle: str) -> str:
         until(answered, seconds=90)
         until(lambda: settle in log.read_text(), seconds=90)
         time.sleep(3)  # the other worker (and the jobs' worker) built their apps by now
+        if hup:
+            booted = log.read_text().count("Booting worker")
+            server.send_signal(signal.SIGHUP)
+            until(lambda: log.read_text().count("Booting worker") >= booted + 2, seconds=120)
+            until(answered, seconds=90)
+            time.sleep(5)  # both new workers (and the jobs' worker) built their apps
     finally:
         server.terminate()
         server.wait(timeout=30)
     return log.read_text()
 
 
-@pytest.mark.timeout(240)
-@pytest.mark.parametrize(
+# The two documented ways to start a server, each with what its log says once settled.
+_BOTH_SERVERS = pytest.mark.parametrize(
     ("command", "settle"),
     [
         ([str(BIN / "licensing"), "serve", "--with-worker"], "worker started: "),
@@ -76,6 +85,10 @@ def _started(command: list[str], tmp_path: Path, *, settle: str) -> str:
     ],
     ids=["licensing serve --with-worker", "gunicorn wsgi:app"],
 )
+
+
+@pytest.mark.timeout(240)
+@_BOTH_SERVERS
 def test_a_server_start_says_each_start_up_warning_once_in_the_apps_format(
     tmp_path: Path, command: list[str], settle: str
 ) -> None:
@@ -97,6 +110,24 @@ def test_a_server_start_says_each_start_up_warning_once_in_the_apps_format(
             flags=re.MULTILINE,
         ), text
         assert not re.search(r"^Serving on", text, flags=re.MULTILINE), text
+
+
+@pytest.mark.timeout(360)
+@_BOTH_SERVERS
+def test_a_reload_says_each_start_up_warning_once_more_as_a_start_does(
+    tmp_path: Path, command: list[str], settle: str
+) -> None:
+    """Round 40: a HUP said nothing, so an operator who reloaded new code on a
+    database behind it (or a configuration with a development key) was not told.
+    Once at the start and once at the reload, by one worker each time, stamped."""
+    text = _started(command, tmp_path, settle=settle, hup=True)
+    for key in ("SECRET_KEY", "AUDIT_HMAC_KEY"):
+        said = [line for line in text.splitlines() if f"{key} is not set" in line]
+        assert len(said) == 2, text  # the start's and the reload's, not a process's each
+        for line in said:
+            assert re.fullmatch(rf"{_STAMP} WARNING:licensing\.config:{key} is not set: .*", line)
+    assert text.count("The database lacks revision(s)") == 2, text
+    assert [path.name for path in tmp_path.glob("licensing-start-warnings-*")] == []
 
 
 class _Replaced(Exception):
@@ -142,6 +173,39 @@ def test_the_masters_start_hook_builds_no_app_and_the_first_worker_alone_claims_
     [flag] = tmp_path.glob("licensing-start-warnings-*")
     serving.forget_start_warnings(object())  # a server whose workers never booted
     assert not flag.exists()
+
+
+def test_a_reload_leaves_the_flag_again_for_the_first_new_worker_alone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Round 40: the workers a HUP started found the flag gone and said nothing. The
+    `on_reload` hook (gunicorn.conf.py's and `licensing serve`'s, with or without the
+    jobs' worker) leaves it again; one unclaimed since the start is replaced."""
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    monkeypatch.setattr(serving, "_start_warnings_flag", None)
+    assert serving.SETTINGS["on_reload"] is serving.warn_again_on_reload
+    serving.warn_at_start(object())
+    assert serving.claim_start_warnings() is True  # the start's first worker
+    serving.warn_again_on_reload(object())  # kill -HUP
+    assert serving.claim_start_warnings() is True  # the reload's first worker
+    assert serving.claim_start_warnings() is False  # its other workers
+    serving.warn_again_on_reload(object())  # a reload whose workers never booted...
+    serving.warn_again_on_reload(object())  # ...then another: one flag, not two
+    [flag] = tmp_path.glob("licensing-start-warnings-*")
+    assert serving.claim_start_warnings() is True
+    assert not flag.exists()
+
+    class Jobs:
+        reloaded = False
+
+        def reload(self, _server: object) -> None:
+            self.reloaded = True
+
+    server = serving.Server({}, with_worker=True)
+    server.jobs = Jobs()
+    server.cfg.on_reload(object())  # `licensing serve --with-worker`: both
+    assert server.jobs.reloaded
+    assert serving.claim_start_warnings() is True
 
 
 def test_a_start_up_check_that_fails_is_logged_and_the_worker_serves(
