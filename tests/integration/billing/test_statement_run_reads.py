@@ -131,6 +131,7 @@ def test_an_organization_whose_only_movement_is_a_refund_or_a_returned_payment_s
     assert run.nothing_to_send == 1
 
 
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # PostgreSQL's plan
 def test_the_runs_query_finds_the_months_rows_by_their_indexes_on_postgresql(app: Flask) -> None:
     """Round 40: EXPLAINed on a large PostgreSQL database (docs/operations.md, "The
     statements' query at size"), the run read every statement ever sent to find the
@@ -138,8 +139,6 @@ def test_the_runs_query_finds_the_months_rows_by_their_indexes_on_postgresql(app
     recorded. billing_0016's indexes let it go to the month's rows. Here, with
     sequential scans priced out (the tables are too small for the planner to prefer
     an index on its own), the plan reaches each table's month through its index."""
-    if db.session().get_bind().dialect.name != "postgresql":
-        pytest.skip("PostgreSQL's plan (SQLite has the same indexes, billing_0016)")
     _active(("Owes", "Pays", "Credited"))
     _quiet(3, 1)
     db.session().commit()
