@@ -17,6 +17,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
+from werkzeug.test import TestResponse
 
 from licensing import db
 from licensing.accounts.models import Organization, User
@@ -413,11 +414,7 @@ def test_the_pay_pages_poll_says_a_payment_given_back_went_back_to_the_card(
     """The emailed link's page polls the attempt: given back, it is `closed`, "Given
     back" (it read "Still processing", the fallback for a state it did not know)."""
     invoice, payment = flagged
-    given = client.post(
-        f"/api/v1/payments/{payment.id}/give-back",
-        json={"reason": "Not ours."},
-        headers=bearer(billing_staff),
-    )
+    given = _ask_give_back(client, billing_staff, payment)
     assert given.status_code == 200
     link = f"/invoice-links/{invoice.id}/{links.token(invoice)}"
     polled = client.get(f"{link}/card-payments/{payment.id}").get_json()
@@ -663,11 +660,7 @@ def test_a_payment_being_given_back_is_not_accepted_until_stripes_answer_is_in(
             return self.real.create_refund(**kwargs)
 
     with stripe_through(AcceptedMeanwhile):
-        response = client.post(
-            f"/api/v1/payments/{payment.id}/give-back",
-            json={"reason": "Not ours."},
-            headers=bearer(billing_staff),
-        )
+        response = _ask_give_back(client, billing_staff, payment)
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["state"] == "given_back"
     [detail] = refused
@@ -699,15 +692,20 @@ def test_a_give_back_whose_answer_was_lost_holds_an_accept_for_an_hour(
     assert accepted.state == "succeeded"
 
 
-def _given_back_by_api(
-    client: FlaskClient, staff: User, localstripe: LocalStripe, payment: Payment
-) -> dict[str, Any]:
-    """`payment` given back by a script of `staff`'s: Stripe's newest Refund of it."""
-    given = client.post(
+def _ask_give_back(client: FlaskClient, staff: User, payment: Payment) -> TestResponse:
+    """`staff`'s script asks to give `payment` back, for "Not ours."."""
+    return client.post(
         f"/api/v1/payments/{payment.id}/give-back",
         json={"reason": "Not ours."},
         headers=bearer(staff),
     )
+
+
+def _given_back_by_api(
+    client: FlaskClient, staff: User, localstripe: LocalStripe, payment: Payment
+) -> dict[str, Any]:
+    """`payment` given back by a script of `staff`'s: Stripe's newest Refund of it."""
+    given = _ask_give_back(client, staff, payment)
     assert given.status_code == 200, given.get_json()
     assert given.get_json()["state"] == "given_back"
     return _refunds_at_stripe(localstripe, payment)[0]
@@ -829,11 +827,7 @@ def test_a_give_back_that_fails_before_its_request_stores_it_ends_flagged_once(
         return meanwhile[-1]
 
     with stripe_through(failing):
-        response = client.post(
-            f"/api/v1/payments/{payment.id}/give-back",
-            json={"reason": "Not ours."},
-            headers=bearer(billing_staff),
-        )
+        response = _ask_give_back(client, billing_staff, payment)
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["state"] == "flagged"
     assert response.get_json()["summary"].startswith(
