@@ -41,6 +41,7 @@ from licensing.api.fields import (
 )
 from licensing.api.idempotency import current_claim, idempotent, idempotent_in_steps
 from licensing.billing import gateways, queries, sent_statements, services, statements
+from licensing.billing.letterhead import letterhead
 from licensing.billing.models import (
     DESCRIPTION_MAX,
     REASON_MAX,
@@ -57,6 +58,7 @@ from licensing.billing.models import (
 from licensing.billing.settings import InvoiceTerms
 from licensing.billing.states import (
     CARD,
+    COLLECTIBLE,
     DISPUTE,
     DRAFT,
     INVOICE,
@@ -71,6 +73,7 @@ from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import document_rate_limit, pdf_response
 from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.links import links
 from licensing.money import CURRENCIES, format_amount, in_words
 from licensing.problems import INVALID_FIELDS
 
@@ -157,9 +160,40 @@ class InvoiceSchema(ApiSchema):
     )
     finalized_at = ma.fields.DateTime(allow_none=True)
     paid_at = ma.fields.DateTime(allow_none=True)
+    remit_to = documented(
+        "_remit_to",
+        STRINGS,
+        metadata={
+            "description": "Where to send a wire, ACH or check, line by line, as the "
+            "invoice's PDF prints it (BILLING_REMIT_TO); quote the invoice's `number` "
+            "with the payment (round 40)"
+        },
+    )
+    pay_by_card_url = documented(
+        "_pay_by_card_url",
+        {
+            "type": "string",
+            "nullable": True,
+            "example": "https://licensing.example.org/portal/invoices/42",
+            "description": "The invoice's page in the vendor portal, where a signed-in "
+            "vendor user pays the balance by card (there is no card payment through the "
+            "API); null when card payments are off or nothing is to be paid by card "
+            "(a draft, void or paid invoice, no balance due) (round 40)",
+        },
+    )
 
     def _allowed(self, invoice: Invoice) -> list[str]:
         return callers_actions(INVOICE.allowed(invoice.state), INVOICE_STEP_ROUTES)
+
+    def _remit_to(self, invoice: Invoice) -> list[str]:
+        return letterhead().remit_to.split("|")
+
+    def _pay_by_card_url(self, invoice: Invoice) -> str | None:
+        if not current_config().stripe_enabled:
+            return None
+        if invoice.state not in COLLECTIBLE or invoice.balance_due <= 0:
+            return None
+        return links().vendor_invoice(invoice.id)
 
     def _bill_to(self, invoice: Invoice) -> list[str]:
         return invoice.bill_to_lines()
