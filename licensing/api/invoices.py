@@ -682,6 +682,15 @@ def issue_credit_note(data: dict[str, Any], invoice_id: int) -> CreditNote:
     )
 
 
+@blp.route("/credit-notes")
+@access.allow(vendor=True, staff=READERS)
+@blp.paginate(CreditNoteSchema)
+def list_all_credit_notes() -> Select[Any]:
+    """Credit notes newest first, of every invoice; vendors see their own (round 40:
+    a billing system read them only invoice by invoice)."""
+    return queries.credit_notes_query()
+
+
 @blp.route("/credit-notes/<int:credit_note_id>")
 @access.allow(vendor=True, staff=READERS)
 @blp.response(200, CreditNoteSchema)

@@ -18,6 +18,7 @@ import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 
+from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from tests.integration.agreements.conftest import NOW, SMALL_USE
@@ -245,6 +246,9 @@ def test_an_integrators_quarter_through_the_api(
         )
         assert [note["number"] for note in notes] == amended["credit_notes"]
         assert [note["amount"] for note in notes] == ["740.00"]
+        # Every credit note at once, without walking the invoices (round 40).
+        every_note = _walk(api, f"{API}/credit-notes", f"{API}/credit-notes?per_page=1")
+        assert every_note == notes
 
     # An expired token: a 401 saying when, and where to make a new one.
     with time_machine.travel(NOW, tick=False):
@@ -303,3 +307,29 @@ def test_a_paid_invoice_names_no_card_page(
     read = api.call("GET", f"{API}/invoices/{{invoice_id}}", 200, f"{API}/invoices/{invoice.id}")
     assert read["state"] == "paid"
     assert read["pay_by_card_url"] is None
+
+
+def test_the_credit_notes_list_pages_each_vendors_own_newest_first(
+    client: FlaskClient, vendor: Any, other_vendor: Any, invoice_for: Any
+) -> None:
+    # Before: no `GET /api/v1/credit-notes`; a billing system walked every invoice's
+    # `/credit-notes` to find them.
+    mine = invoice_for(vendor, ("300.00",))
+    theirs = invoice_for(other_vendor, ("300.00",))
+    staff = factories.bearer(factories.make_staff(db.session(), ("billing",)))
+    credit = Integration(client, staff)
+    route = f"{API}/invoices/{{invoice_id}}/credit-notes"
+    for invoice, amount in ((mine, "10.00"), (theirs, "20.00"), (mine, "30.00")):
+        credit.call(
+            "POST",
+            route,
+            201,
+            f"{API}/invoices/{invoice.id}/credit-notes",
+            json={"amount": amount, "reason": "A discount agreed after issue"},
+        )
+    api = Integration(client, factories.bearer(vendor))
+    listed = _walk(api, f"{API}/credit-notes", f"{API}/credit-notes?per_page=1")
+    assert [note["amount"] for note in listed] == ["30.00", "10.00"]
+    assert {note["invoice_id"] for note in listed} == {mine.id}
+    everyone = _walk(credit, f"{API}/credit-notes", f"{API}/credit-notes")
+    assert [note["amount"] for note in everyone] == ["30.00", "20.00", "10.00"]
