@@ -122,6 +122,15 @@ def test_an_integrators_quarter_through_the_api(
             json={"attest": True},
         )
         assert submitted["state"] == "approved", submitted["state"]
+        # A retry of the submission after a lost answer is refused by its own rule.
+        resubmitted = api.call(
+            "POST",
+            f"{API}/applications/{{application_id}}/submit",
+            409,
+            f"{API}/applications/{applied['id']}/submit",
+            json={"attest": True},
+        )
+        assert resubmitted["state"] == "approved"
         assert submitted["total"] == quote["total"]
         # The application names its agreement; the agreement its PDF's hash.
         agreement_id = submitted["agreement_id"]
@@ -201,7 +210,7 @@ def test_an_integrators_quarter_through_the_api(
         twice = api.call(
             "POST", file_route, 409, file_path, json={"attest": True, "rows": [_row("A", 60)]}
         )
-        assert twice["status"] == 409
+        assert "already has report RR-000001; to correct it, amend it" in twice["detail"]
         amended = api.call(
             "POST",
             file_route,
@@ -333,3 +342,11 @@ def test_the_credit_notes_list_pages_each_vendors_own_newest_first(
     assert {note["invoice_id"] for note in listed} == {mine.id}
     everyone = _walk(credit, f"{API}/credit-notes", f"{API}/credit-notes")
     assert [note["amount"] for note in everyone] == ["30.00", "20.00", "10.00"]
+
+
+def test_the_document_says_which_errors_to_retry(client: FlaskClient) -> None:
+    # Before: nothing in the document told a 429 or a lost answer (retry) from a 422
+    # or a 401 (the same request fails forever).
+    described = served_document(client)["info"]["description"]
+    assert "Which to retry: a 429 after its `Retry-After` seconds" in described
+    assert "Never a 401 (create a new token) nor any other 4xx" in described
