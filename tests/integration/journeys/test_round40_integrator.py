@@ -283,6 +283,15 @@ def test_a_rate_limited_quote_is_a_documented_429_saying_when_to_retry(
     refused = api.call("POST", f"{API}/quotes", 429, json=body)
     assert int(api.last.headers["Retry-After"]) > 0
     assert f"{api.last.headers['Retry-After']} seconds" in refused["detail"]
+    listed = api.document["paths"][f"{API}/quotes"]["post"]["responses"]["429"]["headers"]
+    assert set(listed) == {
+        "Retry-After",
+        "X-RateLimit-Limit",
+        "X-RateLimit-Remaining",
+        "X-RateLimit-Reset",
+    }
+    for header in listed:
+        assert int(api.last.headers[header]) >= 0, header
 
 
 def test_the_documents_401_names_an_expired_token_and_that_retrying_it_is_useless(
