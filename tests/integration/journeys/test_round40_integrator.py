@@ -187,6 +187,8 @@ def test_an_integrators_quarter_through_the_api(
         q1 = periods[0]["period"]["start"]
         file_route = f"{API}/agreements/{{agreement_id}}/royalty-reports/{{period_start}}"
         file_path = f"{API}/agreements/{agreement_id}/royalty-reports/{q1}"
+        template = api.call("GET", f"{file_route}/template", 200, f"{file_path}/template").decode()
+        assert template.startswith("line,customer_id,customer_name,country,unit,quantity,revenue")
         # A bad report: every problem at once, keyed rows.N.FIELD; nothing stored.
         bad = api.call(
             "POST",
@@ -235,6 +237,13 @@ def test_an_integrators_quarter_through_the_api(
             f"{API}/royalty-reports/{filed['id']}",
         )
         assert original["state"] == "superseded"
+        rows = api.call(
+            "GET",
+            f"{API}/royalty-reports/{{report_id}}/rows",
+            200,
+            f"{API}/royalty-reports/{amended['id']}/rows",
+        ).decode()
+        assert rows.splitlines()[1:] == ["1,A,Clinic A,US,end_users,60,"]
         # The year to date: the periods list and the current report's lines.
         periods = api.call(
             "GET", periods_url, 200, f"{API}/agreements/{agreement_id}/royalty-reports"
