@@ -212,7 +212,8 @@ def test_an_integrators_quarter_through_the_api(
         twice = api.call(
             "POST", file_route, 409, file_path, json={"attest": True, "rows": [_row("A", 60)]}
         )
-        assert "already has report RR-000001; to correct it, amend it" in twice["detail"]
+        assert "already has report RR-" in twice["detail"]
+        assert f"to correct it, amend it (amends: {filed['id']}, " in twice["detail"]
         amended = api.call(
             "POST",
             file_route,
