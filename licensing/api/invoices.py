@@ -62,6 +62,7 @@ from licensing.billing.states import (
     DISPUTE,
     DRAFT,
     INVOICE,
+    INVOICE_SOURCES,
     OFFLINE_METHODS,
     PAYMENT,
     PAYMENT_METHODS,
@@ -114,7 +115,15 @@ class InvoiceSchema(ApiSchema):
     allowed_actions = allowed_actions_field()
     organization_id = ma.fields.Integer()
     currency = ma.fields.String()
-    source_type = ma.fields.String()
+    source_type = ma.fields.String(
+        metadata={
+            "enum": list(INVOICE_SOURCES),
+            "description": "What it bills: `agreement` (the up-front invoice issued when "
+            "the agreement became active), `royalty_report` (a filed report's royalty), "
+            "`late_fee` (on an overdue invoice) or `manual` (billing staff's own); "
+            "read it with source_id, whose id is of that kind of record (round 40)",
+        }
+    )
     source_id = ma.fields.Integer(
         allow_none=True,
         metadata={
@@ -123,7 +132,16 @@ class InvoiceSchema(ApiSchema):
             "overdue invoice a late fee charges for; null for a manual invoice"
         },
     )
-    source_reference = ma.fields.String(allow_none=True)
+    source_reference = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "example": "CPT-2027-000001 2027-01-01",
+            "description": "The source by number: the agreement's number for an up-front "
+            "invoice; the agreement's number and the period's first day for a royalty "
+            "invoice (an amendment's invoice shares it with the invoice it amends); the "
+            "overdue invoice's number for a late fee; null for a manual invoice (round 40)",
+        },
+    )
     amends_invoice_number = documented(
         "_amends_invoice_number",
         {

@@ -164,7 +164,10 @@ def test_an_integrators_quarter_through_the_api(
         assert "allowed_actions" in again
         # The up-front invoice, and what paying it takes.
         invoices = api.call("GET", f"{API}/invoices", 200)
-        (upfront,) = [i for i in invoices if i["source_id"] == agreement_id]
+        (upfront,) = [
+            i for i in invoices if (i["source_type"], i["source_id"]) == ("agreement", agreement_id)
+        ]
+        assert upfront["source_reference"] == agreement["number"]
         assert upfront["state"] == "open"
         assert upfront["balance_due"] == "815.00"
         invoice = api.call(
@@ -369,3 +372,13 @@ def test_the_document_says_which_errors_to_retry(client: FlaskClient) -> None:
     described = served_document(client)["info"]["description"]
     assert "Which to retry: a 429 after its `Retry-After` seconds" in described
     assert "Never a 401 (create a new token) nor any other 4xx" in described
+
+
+def test_the_document_says_what_an_invoices_source_fields_mean(client: FlaskClient) -> None:
+    # Before: `source_type` a bare string and `source_reference` undescribed, so an
+    # integrator matched an up-front invoice by `source_id` alone, which a royalty
+    # report's id may equal.
+    invoice = served_document(client)["components"]["schemas"]["Invoice"]["properties"]
+    assert invoice["source_type"]["enum"] == ["agreement", "royalty_report", "late_fee", "manual"]
+    assert "read it with source_id" in invoice["source_type"]["description"]
+    assert "the period's first day" in invoice["source_reference"]["description"]
