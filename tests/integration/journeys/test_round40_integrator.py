@@ -382,3 +382,20 @@ def test_the_document_says_what_an_invoices_source_fields_mean(client: FlaskClie
     assert invoice["source_type"]["enum"] == ["agreement", "royalty_report", "late_fee", "manual"]
     assert "read it with source_id" in invoice["source_type"]["description"]
     assert "the period's first day" in invoice["source_reference"]["description"]
+
+
+def test_the_document_says_a_quotes_use_is_an_applications_without_three_fields(
+    client: FlaskClient, example_card: str
+) -> None:
+    # Before: nothing said why the use an application took was refused by a quote.
+    document = served_document(client)
+    uses = document["components"]["schemas"]["QuoteRequest"]["properties"]["uses"]
+    assert "`product_name`, `delivery` and `territories` are refused here" in uses["description"]
+    only_an_application = {"product_name", "delivery", "territories"}
+    use = document["components"]["schemas"]["Use"]["properties"]
+    applied = document["components"]["schemas"]["ApplicationUseInput"]["properties"]
+    assert set(applied) - set(use) == only_an_application
+    api = Integration(client, {})
+    body = {"organization_type": "commercial", "term": TERM, "uses": [SMALL_USE]}
+    refused = api.call("POST", f"{API}/quotes", 422, json=body)
+    assert set(refused["errors"]) == {f"uses.0.{name}" for name in only_an_application}
