@@ -61,7 +61,8 @@ SECURED: dict[str, Any] = {"security": [{"bearerAuth": []}]}
 # challenge (`licensing.problems`).
 UNAUTHENTICATED = (
     "Authentication required: no `Authorization: Bearer` token, or one that is unknown, "
-    "revoked or of a deactivated account."
+    "revoked, expired (`expired_at` says when: create a new one and switch to it, a "
+    "retry with this one will not succeed) or of a deactivated account."
 )
 CHALLENGE: dict[str, Any] = {
     "WWW-Authenticate": {

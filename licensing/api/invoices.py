@@ -41,6 +41,7 @@ from licensing.api.fields import (
 )
 from licensing.api.idempotency import current_claim, idempotent, idempotent_in_steps
 from licensing.billing import gateways, queries, sent_statements, services, statements
+from licensing.billing.letterhead import letterhead
 from licensing.billing.models import (
     DESCRIPTION_MAX,
     REASON_MAX,
@@ -57,9 +58,11 @@ from licensing.billing.models import (
 from licensing.billing.settings import InvoiceTerms
 from licensing.billing.states import (
     CARD,
+    COLLECTIBLE,
     DISPUTE,
     DRAFT,
     INVOICE,
+    INVOICE_SOURCES,
     OFFLINE_METHODS,
     PAYMENT,
     PAYMENT_METHODS,
@@ -71,6 +74,7 @@ from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import document_rate_limit, pdf_response
 from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.links import links
 from licensing.money import CURRENCIES, format_amount, in_words
 from licensing.problems import INVALID_FIELDS
 
@@ -111,7 +115,15 @@ class InvoiceSchema(ApiSchema):
     allowed_actions = allowed_actions_field()
     organization_id = ma.fields.Integer()
     currency = ma.fields.String()
-    source_type = ma.fields.String()
+    source_type = ma.fields.String(
+        metadata={
+            "enum": list(INVOICE_SOURCES),
+            "description": "What it bills: `agreement` (the up-front invoice issued when "
+            "the agreement became active), `royalty_report` (a filed report's royalty), "
+            "`late_fee` (on an overdue invoice) or `manual` (billing staff's own); "
+            "read it with source_id, whose id is of that kind of record (round 40)",
+        }
+    )
     source_id = ma.fields.Integer(
         allow_none=True,
         metadata={
@@ -120,7 +132,16 @@ class InvoiceSchema(ApiSchema):
             "overdue invoice a late fee charges for; null for a manual invoice"
         },
     )
-    source_reference = ma.fields.String(allow_none=True)
+    source_reference = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "example": "CPT-2027-000001 2027-01-01",
+            "description": "The source by number: the agreement's number for an up-front "
+            "invoice; the agreement's number and the period's first day for a royalty "
+            "invoice (an amendment's invoice shares it with the invoice it amends); the "
+            "overdue invoice's number for a late fee; null for a manual invoice (round 40)",
+        },
+    )
     amends_invoice_number = documented(
         "_amends_invoice_number",
         {
@@ -157,9 +178,40 @@ class InvoiceSchema(ApiSchema):
     )
     finalized_at = ma.fields.DateTime(allow_none=True)
     paid_at = ma.fields.DateTime(allow_none=True)
+    remit_to = documented(
+        "_remit_to",
+        STRINGS,
+        metadata={
+            "description": "Where to send a wire, ACH or check, line by line, as the "
+            "invoice's PDF prints it (BILLING_REMIT_TO); quote the invoice's `number` "
+            "with the payment (round 40)"
+        },
+    )
+    pay_by_card_url = documented(
+        "_pay_by_card_url",
+        {
+            "type": "string",
+            "nullable": True,
+            "example": "https://licensing.example.org/portal/invoices/42",
+            "description": "The invoice's page in the vendor portal, where a signed-in "
+            "vendor user pays the balance by card (there is no card payment through the "
+            "API); null when card payments are off or nothing is to be paid by card "
+            "(a draft, void or paid invoice, no balance due) (round 40)",
+        },
+    )
 
     def _allowed(self, invoice: Invoice) -> list[str]:
         return callers_actions(INVOICE.allowed(invoice.state), INVOICE_STEP_ROUTES)
+
+    def _remit_to(self, invoice: Invoice) -> list[str]:
+        return letterhead().remit_to.split("|")
+
+    def _pay_by_card_url(self, invoice: Invoice) -> str | None:
+        if not current_config().stripe_enabled:
+            return None
+        if invoice.state not in COLLECTIBLE or invoice.balance_due <= 0:
+            return None
+        return links().vendor_invoice(invoice.id)
 
     def _bill_to(self, invoice: Invoice) -> list[str]:
         return invoice.bill_to_lines()
@@ -646,6 +698,15 @@ def issue_credit_note(data: dict[str, Any], invoice_id: int) -> CreditNote:
     return services.issue_credit_note(
         invoice_id, amount=data["amount"], reason=data["reason"], actor=current_actor()
     )
+
+
+@blp.route("/credit-notes")
+@access.allow(vendor=True, staff=READERS)
+@blp.paginate(CreditNoteSchema)
+def list_all_credit_notes() -> Select[Any]:
+    """Credit notes newest first, of every invoice; vendors see their own (round 40:
+    a billing system read them only invoice by invoice)."""
+    return queries.credit_notes_query()
 
 
 @blp.route("/credit-notes/<int:credit_note_id>")

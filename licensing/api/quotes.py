@@ -103,6 +103,12 @@ class QuoteRequestSchema(ApiSchema):
         ma.fields.Nested(UseSchema),
         required=True,
         validate=ma.validate.Length(min=1, max=MAX_USES, error="Give 1 to {max} uses."),
+        metadata={
+            "description": "The uses to price. Each is an application's use "
+            "(`ApplicationUseInput`) without what only an application records: "
+            "`product_name`, `delivery` and `territories` are refused here as unknown "
+            "fields (a 422), so send a quote only the fields of `Use` (round 40)."
+        },
     )
 
     @ma.post_load

@@ -155,6 +155,12 @@ def credit_notes(
     return session.scalars(_newest_first(CreditNote, principal, invoice_id=invoice_id)).all()
 
 
+def credit_notes_query(principal: Principal | None = None) -> Select[Any]:
+    """Every credit note the caller may see, newest first (id descending): a vendor
+    its organization's, staff every one (`GET /api/v1/credit-notes`, round 40)."""
+    return _newest_first(CreditNote, principal)
+
+
 def payer_records(
     session: Session, invoice: Invoice
 ) -> tuple[Sequence[Payment], Sequence[CreditNote]]:
