@@ -143,6 +143,21 @@ def condition_words(axes: Mapping[str, Sequence[str] | None]) -> str:
     return text[:1].upper() + text[1:]
 
 
+# A rule's `review` as a licensing analyst says it (round 40: a comparison of two
+# cards said "review from auto to staff"): the staff pages' words for the card's
+# values; the API and the card's document keep the stored ones.
+REVIEW_LABELS = {
+    "auto": "automatic approval",
+    "staff": "staff review",
+}
+
+
+def review_words(value: str | None) -> str:
+    """`auto` -> "automatic approval", `staff` -> "staff review"; a value the table
+    does not know, with spaces."""
+    return REVIEW_LABELS.get(value or "") or humanize(value)
+
+
 def in_a_sentence(label: str) -> str:
     """A label inside a sentence: its first letter lower case, unless its first
     word is an acronym ("Commercial company" -> "commercial company", "SaaS" and

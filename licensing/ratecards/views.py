@@ -32,7 +32,7 @@ from licensing.pricing import Condition, RateCard, describe_rule, diff_cards
 from licensing.ratecards import queries, services
 from licensing.ratecards.models import RateCardRecord
 from licensing.web.forms import PageForm
-from licensing.words import AXIS_NAMES, condition_words, in_a_sentence
+from licensing.words import AXIS_NAMES, condition_words, in_a_sentence, review_words
 
 bp = Blueprint("ratecards_console", __name__, url_prefix="/console/rate-cards")
 
@@ -194,7 +194,10 @@ def _checked(check: services.CardCheck) -> str:
         base=check.base,
         base_in_effect=check.base_in_effect_on_first_day,
         changes=check.differences(
-            amount=price_in_words, count=format_quantity, condition=_applies_in_a_sentence
+            amount=price_in_words,
+            count=format_quantity,
+            condition=_applies_in_a_sentence,
+            review=review_words,
         ),
         effect=card_effect.effect(db.session(), card) if check.version_state == "new" else None,
         carried=carried_parts(card),
@@ -310,6 +313,7 @@ def compare() -> str:
             amount=price_in_words,
             count=format_quantity,
             condition=_applies_in_a_sentence,
+            review=review_words,
         )
     )
     return render_template(
