@@ -135,8 +135,8 @@ def test_the_csv_templates_help_says_which_unit_each_line_takes_and_refusals_say
     errors = refused.get_json()["errors"]
     assert errors["rows.0.quantity"] == ["Give the quantity of end users."]
     assert errors["rows.1.unit"] == [
-        "Line 1's rule (distribution-software) does not count members; the unit must be "
-        "end_users (end users)."
+        "Line 1's rule (Installed, hosted and mobile software, per end user; rule "
+        "distribution-software) does not count members; the unit must be end_users (end users)."
     ]
     assert errors["rows.2.unit"] == ["Give the unit: line 1's rule counts end_users (end users)."]
 

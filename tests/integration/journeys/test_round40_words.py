@@ -5,14 +5,25 @@ an up-front invoice's line, and the portal's and console's pages."""
 from __future__ import annotations
 
 import html
+import io
 import re
 from typing import Any
 
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 
 from licensing.ratecards import services as ratecards
 from tests.integration.pricing.conftest import example_card, example_document  # noqa: F401
+from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
+    AFTER,
+    DATA_FILE,
+    SOFTWARE,
+    active_agreement,
+    period_url,
+    row,
+)
+from tests.support.factories import bearer
 
 
 def _words(page: str) -> str:
@@ -53,3 +64,66 @@ def test_a_rate_card_comparison_says_a_rules_review_in_an_analysts_words(
         )
     )
     assert "review from staff review to automatic approval." in back
+
+
+def test_a_royalty_rows_unit_refusal_names_the_rule_by_its_description_and_id(
+    client: FlaskClient,
+    signed_in: Any,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    # "Line 1's rule (distribution-software) does not count members": the rule by its
+    # id alone, where the period page above the form names it by its description.
+    agreement = active_agreement(vendor, SOFTWARE, DATA_FILE)
+    software = "Installed, hosted and mobile software, per end user; rule distribution-software"
+    data = "Data files, feeds and electronic publications, share of net revenue; rule "
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        content = (
+            "line,customer_id,customer_name,country,unit,quantity,revenue\n"
+            "1,A,Clinic A,US,members,3,\n"
+            "1,B,Clinic B,US,end_users,3,100.00\n"
+            "2,C,Clinic C,US,,,\n"
+        )
+        page = client.post(
+            period_url(agreement, 1),
+            data={
+                "mode": "csv",
+                "action": "preview",
+                "file": (io.BytesIO(content.encode()), "q1.csv"),
+            },
+            content_type="multipart/form-data",
+        )
+        refused = client.post(
+            f"/api/v1/agreements/{agreement.id}/royalty-reports/2027-01-01/preview",
+            json={
+                "attest": True,
+                "rows": [
+                    row(1, "A", unit="members", quantity=3),
+                    row(1, "B", revenue="100.00"),
+                    row(2, "C", unit="", revenue=None),
+                ],
+            },
+            headers=bearer(vendor),
+        )
+    text = _words(page.get_data(as_text=True))
+    assert (
+        f"Line 1's rule ({software}) does not count members; the unit must be end_users "
+        "(end users)."
+    ) in text
+    assert f"Line 1's rule ({software}) takes no share of revenue" in text
+    assert f"line 2's rule ({data}" in text
+    assert "rule (distribution-software)" not in text
+
+    assert refused.status_code == 422, refused.get_data(as_text=True)
+    errors = refused.get_json()["errors"]
+    assert errors["rows.0.unit"] == [
+        f"Line 1's rule ({software}) does not count members; the unit must be end_users "
+        "(end users)."
+    ]
+    assert errors["rows.1.revenue"] == [
+        f"Line 1's rule ({software}) takes no share of revenue; leave the revenue empty."
+    ]
+    assert errors["rows.2.revenue"][0].startswith(
+        f"Give the revenue from this customer in the period: line 2's rule ({data}"
+    )
