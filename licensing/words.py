@@ -189,6 +189,27 @@ def use_described(use: str, product_type: str, user_type: str) -> str:
     return f"{use_words(use)}; {product} for {users} users"
 
 
+# Words two phrases may differ by and still say the same thing: the application
+# form's "Develop, test, maintain or service a product" and a card's "Develop, test,
+# maintain and service a product that uses CPT content".
+_CONNECTIVES = frozenset({"and", "or"})
+
+
+def _plain_words(text: str) -> list[str]:
+    return [word for word in re.findall(r"[a-z0-9]+", text.lower()) if word not in _CONNECTIVES]
+
+
+def says_again(label: str, text: str) -> bool:
+    """Whether `text` says `label` again: the label's words, in order and together,
+    are among the text's, compared without case, punctuation, "and" and "or"
+    (round 40: an up-front invoice line said the use twice, once as the form offers
+    it and once in the rule's description)."""
+    said, within = _plain_words(label), _plain_words(text)
+    return bool(said) and any(
+        within[start : start + len(said)] == said for start in range(len(within) - len(said) + 1)
+    )
+
+
 # A required field left empty, on pages (`InputRequired`/`DataRequired`), in
 # services and in the API's schemas alike.
 FIELD_REQUIRED = "This field is required."

@@ -4,9 +4,7 @@ an up-front invoice's line, and the portal's and console's pages."""
 
 from __future__ import annotations
 
-import html
 import io
-import re
 from typing import Any
 
 import time_machine
@@ -14,20 +12,21 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from licensing.ratecards import services as ratecards
+from tests.integration.exports.conftest import read_jsonl
 from tests.integration.pricing.conftest import example_card, example_document  # noqa: F401
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     AFTER,
     DATA_FILE,
+    DEVELOPMENT,
+    SMALL_SOFTWARE,
     SOFTWARE,
     active_agreement,
     period_url,
     row,
 )
+from tests.support.agreements import up_front_invoice
 from tests.support.factories import bearer
-
-
-def _words(page: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+from tests.support.pages import text_of
 
 
 def test_a_rate_card_comparison_says_a_rules_review_in_an_analysts_words(
@@ -44,11 +43,7 @@ def test_a_rate_card_comparison_says_a_rules_review_in_an_analysts_words(
     revision["rules"][2]["description"] = "The licensee's own development"
     ratecards.import_card(revision, published_by="tests")
     staff: FlaskClient = signed_in(app.test_client(), licensing_staff)
-    compared = _words(
-        staff.get(f"/console/rate-cards/compare?old={example_card}&new=2027.2").get_data(
-            as_text=True
-        )
-    )
+    compared = text_of(staff.get(f"/console/rate-cards/compare?old={example_card}&new=2027.2"))
     assert (
         "Changed rule development: description from \u201cDevelop, test, maintain and "
         "service a product that uses CPT content\u201d to \u201cThe licensee's own "
@@ -58,11 +53,7 @@ def test_a_rate_card_comparison_says_a_rules_review_in_an_analysts_words(
     assert "'The licensee" not in compared
 
     # Going back the other way says it the other way round.
-    back = _words(
-        staff.get(f"/console/rate-cards/compare?old=2027.2&new={example_card}").get_data(
-            as_text=True
-        )
-    )
+    back = text_of(staff.get(f"/console/rate-cards/compare?old=2027.2&new={example_card}"))
     assert "review from staff review to automatic approval." in back
 
 
@@ -106,7 +97,7 @@ def test_a_royalty_rows_unit_refusal_names_the_rule_by_its_description_and_id(
             },
             headers=bearer(vendor),
         )
-    text = _words(page.get_data(as_text=True))
+    text = text_of(page)
     assert (
         f"Line 1's rule ({software}) does not count members; the unit must be end_users "
         "(end users)."
@@ -127,3 +118,37 @@ def test_a_royalty_rows_unit_refusal_names_the_rule_by_its_description_and_id(
     assert errors["rows.2.revenue"][0].startswith(
         f"Give the revenue from this customer in the period: line 2's rule ({data}"
     )
+
+
+def test_a_new_up_front_invoice_line_says_the_use_once(
+    client: FlaskClient,
+    vendor: Any,
+    billing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    # "Scrubber Pro SDK: Develop, test, maintain or service a product; mobile app for
+    # provider users (Develop, test, maintain and service a product that uses CPT
+    # content; rule development)": the sample card's description says the use the
+    # line had just said.
+    agreement = active_agreement(
+        vendor, {**DEVELOPMENT, "product_type": "mobile_app"}, SMALL_SOFTWARE
+    )
+    invoice = up_front_invoice(agreement)
+    said = [
+        "Scrubber Pro SDK: Develop, test, maintain or service a product; mobile app for "
+        "provider users (rule development)",
+        # A description saying something else than the use is kept.
+        "Scrubber Lite: Distribute a product to others (installed or hosted); SaaS for "
+        "provider users (Installed, hosted and mobile software, per end user; rule "
+        "distribution-software)",
+    ]
+    assert [line.description for line in invoice.lines] == said
+    answer = client.get(f"/api/v1/invoices/{invoice.id}", headers=bearer(vendor)).get_json()
+    assert [line["description"] for line in answer["lines"]] == said
+    exported = client.get(
+        "/api/v1/exports/invoice_lines",
+        query_string={"format": "jsonl"},
+        headers=bearer(billing_staff),
+    )
+    _, rows = read_jsonl(exported.get_data())
+    assert [row["description"] for row in rows] == said
