@@ -53,6 +53,29 @@ def rule_description(version: str | None, rule_id: str | None) -> str:
     return rule.description.strip() if rule is not None and rule.description else ""
 
 
+# A royalty's working names the rule it was computed by, and its card: "line 1, rule
+# distribution-software of rate card 2027.1: usage to date ..." (royalties.computation).
+_RULE_IN_WORKING = re.compile(r"\brule ([A-Za-z0-9][\w.-]*) of rate card (\S+?):")
+
+
+@bp.app_template_filter("rules_described")
+def rules_described(step: str) -> str:
+    """A step of working with the rule it names described as the pages name a rule
+    (round 40: a royalty's working on the report and invoice pages said "rule
+    distribution-software of rate card 2027.1" only): "Installed, hosted and mobile
+    software, per end user (rule distribution-software of rate card 2027.1):". A rule
+    without a description on its card keeps its id alone; the stored working (the
+    API, exports) is unchanged."""
+
+    def described(found: re.Match[str]) -> str:
+        description = rule_description(found.group(2), found.group(1))
+        if not description:
+            return found.group(0)
+        return f"{description} ({found.group(0)[:-1]}):"
+
+    return _RULE_IN_WORKING.sub(described, step)
+
+
 class PublishForm(PageForm):
     card = FileField("Rate card file (JSON)", validators=[FileRequired("Choose a JSON file.")])
 

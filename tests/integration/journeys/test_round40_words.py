@@ -21,6 +21,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     SMALL_SOFTWARE,
     SOFTWARE,
     active_agreement,
+    file_report,
     period_url,
     row,
 )
@@ -152,3 +153,43 @@ def test_a_new_up_front_invoice_line_says_the_use_once(
     )
     _, rows = read_jsonl(exported.get_data())
     assert [row["description"] for row in rows] == said
+
+
+def test_a_royaltys_working_names_its_rule_by_its_description_on_the_pages(
+    client: FlaskClient,
+    signed_in: Any,
+    vendor: Any,
+    billing_staff: Any,
+    app: Flask,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # "How line 1 was computed: line 1, rule distribution-software of rate card
+    # 2027.1: usage to date ...", on the report's page and the royalty invoice's: the
+    # only place left where a page named a rule by its id alone.
+    agreement = active_agreement(vendor, SOFTWARE, DATA_FILE)
+    filing = file_report(
+        vendor, agreement, 1, [row(1, "A", quantity=60), row(2, "B", unit="", revenue="5000.00")]
+    )
+    assert filing.report is not None
+    invoice = f"/invoices/{filing.report.invoice_id}"
+    said = (
+        "line 1, Installed, hosted and mobile software, per end user (rule "
+        "distribution-software of rate card 2027.1): usage to date 60 end users"
+    )
+    signed_in(client, vendor)
+    report = text_of(client.get(f"/portal/royalty-reports/report/{filing.report.id}"))
+    assert said in report
+    assert (
+        "line 2, Data files, feeds and electronic publications, share of net revenue (rule "
+        "distribution-data of rate card 2027.1): usage to date revenue 5,000.00"
+    ) in report
+    assert said in text_of(client.get(f"/portal{invoice}"))
+    staff = signed_in(app.test_client(), billing_staff)
+    assert said in text_of(staff.get(f"/console{invoice}"))
+    # The stored working, which the API gives, keeps the id alone.
+    answer = client.get(f"/api/v1{invoice}", headers=bearer(vendor)).get_json()
+    assert (
+        "line 1, rule distribution-software of rate card 2027.1: usage to date"
+        in (answer["lines"][0]["working"])
+    )
