@@ -19,7 +19,9 @@ from licensing.money import figures_grouped, format_quantity
 ACRONYMS = {"saas": "SaaS", "ai": "AI", "ach": "ACH", "api": "API", "cpt": "CPT"}
 # Identifiers whose words are a phrase of their own: the audit log's
 # `user.two_step_enabled` read "User two step enabled", a name the pages never use.
-_PHRASES = {"two step": "two-step sign-in"}
+# `application.auto_approved` read "Application auto approved", the stored "auto" of
+# a rule's review, where the pages say "approved automatically" (round 40).
+_PHRASES = {"two step": "two-step sign-in", "auto approved": "approved automatically"}
 # A vocabulary identifier inside a sentence of working: "end_users", "internal_use".
 _IDENTIFIER = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
 # An exact fraction with its decimal approximation: "36200/73 (about 495.890411)".

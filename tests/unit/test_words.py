@@ -211,3 +211,9 @@ def test_a_rules_review_reads_as_an_analyst_says_it() -> None:
     assert words.review_words("auto") == "automatic approval"
     assert words.review_words("staff") == "staff review"
     assert words.review_words("second_look") == "second look"
+
+
+def test_an_application_approved_by_its_rules_reads_approved_automatically() -> None:
+    assert filters.action_words("application.auto_approved") == (
+        "Application approved automatically"
+    )

@@ -193,3 +193,19 @@ def test_a_royaltys_working_names_its_rule_by_its_description_on_the_pages(
         "line 1, rule distribution-software of rate card 2027.1: usage to date"
         in (answer["lines"][0]["working"])
     )
+
+
+def test_an_applications_history_says_it_was_approved_automatically(
+    signed_in: Any,
+    vendor: Any,
+    licensing_staff: Any,
+    app: Flask,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    # The review page's history read "Application auto approved": the stored "auto"
+    # of a rule's review, where the rest of the page says "Automatic".
+    agreement = active_agreement(vendor, SOFTWARE)
+    staff = signed_in(app.test_client(), licensing_staff)
+    page = text_of(staff.get(f"/console/applications/{agreement.application_id}"))
+    assert "Application approved automatically" in page
+    assert "auto approved" not in page
