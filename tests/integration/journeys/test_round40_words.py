@@ -5,6 +5,7 @@ an up-front invoice's line, and the portal's and console's pages."""
 from __future__ import annotations
 
 import io
+import json
 from typing import Any
 
 import time_machine
@@ -33,6 +34,7 @@ from tests.support.pages import text_of
 def test_a_rate_card_comparison_says_a_rules_review_in_an_analysts_words(
     example_card: str,  # noqa: F811
     licensing_staff: Any,
+    admin: Any,
     signed_in: Any,
     app: Flask,
 ) -> None:
@@ -42,6 +44,17 @@ def test_a_rate_card_comparison_says_a_rules_review_in_an_analysts_words(
     revision["version"] = "2027.2"
     revision["rules"][2]["review"] = "staff"
     revision["rules"][2]["description"] = "The licensee's own development"
+    # The check before publishing lists the same difference in the same words.
+    checking = signed_in(app.test_client(), admin)
+    checked = checking.post(
+        "/console/rate-cards/",
+        data={
+            "card": (io.BytesIO(json.dumps(revision, default=str).encode()), "card.json"),
+            "action": "check",
+        },
+        content_type="multipart/form-data",
+    )
+    assert "review from automatic approval to staff review." in text_of(checked)
     ratecards.import_card(revision, published_by="tests")
     staff: FlaskClient = signed_in(app.test_client(), licensing_staff)
     compared = text_of(staff.get(f"/console/rate-cards/compare?old={example_card}&new=2027.2"))
