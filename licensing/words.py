@@ -19,7 +19,9 @@ from licensing.money import figures_grouped, format_quantity
 ACRONYMS = {"saas": "SaaS", "ai": "AI", "ach": "ACH", "api": "API", "cpt": "CPT"}
 # Identifiers whose words are a phrase of their own: the audit log's
 # `user.two_step_enabled` read "User two step enabled", a name the pages never use.
-_PHRASES = {"two step": "two-step sign-in"}
+# `application.auto_approved` read "Application auto approved", the stored "auto" of
+# a rule's review, where the pages say "approved automatically" (round 40).
+_PHRASES = {"two step": "two-step sign-in", "auto approved": "approved automatically"}
 # A vocabulary identifier inside a sentence of working: "end_users", "internal_use".
 _IDENTIFIER = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b")
 # An exact fraction with its decimal approximation: "36200/73 (about 495.890411)".
@@ -143,6 +145,21 @@ def condition_words(axes: Mapping[str, Sequence[str] | None]) -> str:
     return text[:1].upper() + text[1:]
 
 
+# A rule's `review` as a licensing analyst says it (round 40: a comparison of two
+# cards said "review from auto to staff"): the staff pages' words for the card's
+# values; the API and the card's document keep the stored ones.
+REVIEW_LABELS = {
+    "auto": "automatic approval",
+    "staff": "staff review",
+}
+
+
+def review_words(value: str | None) -> str:
+    """`auto` -> "automatic approval", `staff` -> "staff review"; a value the table
+    does not know, with spaces."""
+    return REVIEW_LABELS.get(value or "") or humanize(value)
+
+
 def in_a_sentence(label: str) -> str:
     """A label inside a sentence: its first letter lower case, unless its first
     word is an acronym ("Commercial company" -> "commercial company", "SaaS" and
@@ -172,6 +189,27 @@ def use_described(use: str, product_type: str, user_type: str) -> str:
     product = in_a_sentence(product_type_words(product_type))
     users = in_a_sentence(user_type_words(user_type))
     return f"{use_words(use)}; {product} for {users} users"
+
+
+# Words two phrases may differ by and still say the same thing: the application
+# form's "Develop, test, maintain or service a product" and a card's "Develop, test,
+# maintain and service a product that uses CPT content".
+_CONNECTIVES = frozenset({"and", "or"})
+
+
+def _plain_words(text: str) -> list[str]:
+    return [word for word in re.findall(r"[a-z0-9]+", text.lower()) if word not in _CONNECTIVES]
+
+
+def says_again(label: str, text: str) -> bool:
+    """Whether `text` says `label` again: the label's words, in order and together,
+    are among the text's, compared without case, punctuation, "and" and "or"
+    (round 40: an up-front invoice line said the use twice, once as the form offers
+    it and once in the rule's description)."""
+    said, within = _plain_words(label), _plain_words(text)
+    return bool(said) and any(
+        within[start : start + len(said)] == said for start in range(len(within) - len(said) + 1)
+    )
 
 
 # A required field left empty, on pages (`InputRequired`/`DataRequired`), in

@@ -67,6 +67,10 @@ CountText = Callable[[int], str]
 # How a rule's or a discount's `when` is written: `describe_condition` in the texts
 # the API gives; the staff pages pass the forms' words (`words.condition_words`).
 ConditionText = Callable[[Condition], str]
+# How a rule's `review` value is written: as stored ("auto", "staff") in the texts the
+# API gives; the staff pages pass the analyst's words (`words.review_words`:
+# "automatic approval", "staff review").
+ReviewText = Callable[[str], str]
 
 
 def describe_condition(when: Condition) -> str:
@@ -234,10 +238,14 @@ def _rule_differences(
     amount: AmountText,
     count: CountText,
     condition: ConditionText,
+    review: ReviewText,
 ) -> list[str]:
     differences = []
     if old.description != new.description:
-        differences.append(f"description from {old.description!r} to {new.description!r}")
+        # Quoted as a sentence quotes, not by Python's `repr` (its quotes and escapes).
+        differences.append(
+            f"description from \u201c{old.description}\u201d to \u201c{new.description}\u201d"
+        )
     if old.when != new.when:
         differences.append(f"applies to {condition(new.when)} (was {condition(old.when)})")
     if (old.route, old.model) != (new.route, new.model):
@@ -250,12 +258,17 @@ def _rule_differences(
                 _bound_difference(name, getattr(old, name), getattr(new, name), currency, amount)
             )
     if old.review != new.review:
-        differences.append(f"review from {old.review} to {new.review}")
+        differences.append(f"review from {review(old.review)} to {review(new.review)}")
     return differences
 
 
 def _rule_changes(
-    old: RateCard, new: RateCard, amount: AmountText, count: CountText, condition: ConditionText
+    old: RateCard,
+    new: RateCard,
+    amount: AmountText,
+    count: CountText,
+    condition: ConditionText,
+    review: ReviewText,
 ) -> list[Change]:
     before = {rule.id: rule for rule in old.rules}
     after = {rule.id: rule for rule in new.rules}
@@ -270,7 +283,7 @@ def _rule_changes(
             changes.append(Change("added", "rule", rule.id, sentence))
         elif before[rule.id] != rule:
             differences = _rule_differences(
-                before[rule.id], rule, new.currency, amount, count, condition
+                before[rule.id], rule, new.currency, amount, count, condition, review
             )
             sentence = f"Changed rule {rule.id}: {'; '.join(differences)}."
             changes.append(Change("changed", "rule", rule.id, sentence))
@@ -329,13 +342,14 @@ def diff_cards(
     amount: AmountText = _money,
     count: CountText = str,
     condition: ConditionText = describe_condition,
+    review: ReviewText = str,
 ) -> list[Change]:
     """What changed from `old` to `new`: top-level fields, then rules, then adjustments
     (amounts written by `amount` and tiers' bounds by `count`, as `describe_rule`;
-    whom a rule or discount applies to by `condition`)."""
+    whom a rule or discount applies to by `condition`; a rule's review by `review`)."""
     return [
         *_card_field_changes(old, new),
-        *_rule_changes(old, new, amount, count, condition),
+        *_rule_changes(old, new, amount, count, condition, review),
         *_order_change([r.id for r in old.rules], [r.id for r in new.rules], "rule"),
         *_adjustment_changes(old, new, condition),
         *_order_change(

@@ -34,6 +34,7 @@ from licensing.pricing.describe import (
     Change,
     ConditionText,
     CountText,
+    ReviewText,
     describe_condition,
     exact_amount,
 )
@@ -102,10 +103,11 @@ class CardCheck:
         amount: AmountText = exact_amount,
         count: CountText = str,
         condition: ConditionText = describe_condition,
+        review: ReviewText = str,
     ) -> list[Change]:
         """What changed from `base`, figures and conditions as the API gives them
         unless the caller words them (pages group figures, name the currency and
-        say conditions in the forms' words)."""
+        say conditions and review in the analyst's words)."""
         if self.base is None:
             return []
         return diff_cards(
@@ -114,6 +116,7 @@ class CardCheck:
             amount=amount,
             count=count,
             condition=condition,
+            review=review,
         )
 
 

@@ -32,7 +32,7 @@ from licensing.pricing import Condition, RateCard, describe_rule, diff_cards
 from licensing.ratecards import queries, services
 from licensing.ratecards.models import RateCardRecord
 from licensing.web.forms import PageForm
-from licensing.words import AXIS_NAMES, condition_words, in_a_sentence
+from licensing.words import AXIS_NAMES, condition_words, in_a_sentence, review_words
 
 bp = Blueprint("ratecards_console", __name__, url_prefix="/console/rate-cards")
 
@@ -51,6 +51,29 @@ def rule_description(version: str | None, rule_id: str | None) -> str:
     card = queries.card_by_version(db.session(), version)
     rule = next((r for r in card.rules if r.id == rule_id), None) if card else None
     return rule.description.strip() if rule is not None and rule.description else ""
+
+
+# A royalty's working names the rule it was computed by, and its card: "line 1, rule
+# distribution-software of rate card 2027.1: usage to date ..." (royalties.computation).
+_RULE_IN_WORKING = re.compile(r"\brule ([A-Za-z0-9][\w.-]*) of rate card (\S+?):")
+
+
+@bp.app_template_filter("rules_described")
+def rules_described(step: str) -> str:
+    """A step of working with the rule it names described as the pages name a rule
+    (round 40: a royalty's working on the report and invoice pages said "rule
+    distribution-software of rate card 2027.1" only): "Installed, hosted and mobile
+    software, per end user (rule distribution-software of rate card 2027.1):". A rule
+    without a description on its card keeps its id alone; the stored working (the
+    API, exports) is unchanged."""
+
+    def described(found: re.Match[str]) -> str:
+        description = rule_description(found.group(2), found.group(1))
+        if not description:
+            return found.group(0)
+        return f"{description} ({found.group(0)[:-1]}):"
+
+    return _RULE_IN_WORKING.sub(described, step)
 
 
 class PublishForm(PageForm):
@@ -194,7 +217,10 @@ def _checked(check: services.CardCheck) -> str:
         base=check.base,
         base_in_effect=check.base_in_effect_on_first_day,
         changes=check.differences(
-            amount=price_in_words, count=format_quantity, condition=_applies_in_a_sentence
+            amount=price_in_words,
+            count=format_quantity,
+            condition=_applies_in_a_sentence,
+            review=review_words,
         ),
         effect=card_effect.effect(db.session(), card) if check.version_state == "new" else None,
         carried=carried_parts(card),
@@ -310,6 +336,7 @@ def compare() -> str:
             amount=price_in_words,
             count=format_quantity,
             condition=_applies_in_a_sentence,
+            review=review_words,
         )
     )
     return render_template(

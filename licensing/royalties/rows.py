@@ -339,6 +339,15 @@ def unit_named(unit: str) -> str:
     return unit if words == unit else f"{unit} ({words})"
 
 
+def rule_named(line: ReportableLine) -> str:
+    """A line's rule as a refusal names it, as the pages name a rule since round 37:
+    its description with the id beside it ("Installed, hosted and mobile software,
+    per end user; rule distribution-software"), the id alone for a rule without one
+    (round 40: the refusals said "(distribution-software)")."""
+    description = (line.rule.description or "").strip()
+    return f"{description}; rule {line.rule.id}" if description else f"rule {line.rule.id}"
+
+
 def _usage(
     fields: Mapping[str, Any], prefix: str, line: ReportableLine | None, problems: Problems
 ) -> tuple[str, int | None]:
@@ -360,7 +369,7 @@ def _usage(
             )
             problems.add(
                 f"{prefix}.unit",
-                f"Line {line.number}'s rule ({line.rule.id}) does not count {unit}; "
+                f"Line {line.number}'s rule ({rule_named(line)}) does not count {unit}; "
                 f"the unit must be {expected}.",
             )
         elif not unit and not line.takes_revenue:
@@ -389,7 +398,7 @@ def _row_revenue(
         if not _blank(value):
             problems.add(
                 path,
-                f"Line {line.number}'s rule ({line.rule.id}) takes no share of revenue; "
+                f"Line {line.number}'s rule ({rule_named(line)}) takes no share of revenue; "
                 "leave the revenue empty.",
             )
         return None
@@ -397,7 +406,7 @@ def _row_revenue(
         problems.add(
             path,
             f"Give the revenue from this customer in the period: line {line.number}'s rule "
-            f"({line.rule.id}) takes a share of revenue (0 if none).",
+            f"({rule_named(line)}) takes a share of revenue (0 if none).",
         )
         return None
     return _revenue(value, path, problems)

@@ -90,3 +90,16 @@ def issued_agreement(
         agreements.start_review(application.id, reviewer, now=now)
         agreements.approve(application.id, reviewer, policy=issuing(), now=now)
     return agreement_of(application)
+
+
+def up_front_invoice(agreement: Agreement) -> Invoice:
+    """The up-front invoice an agreement's activation issued."""
+    return (
+        db.session()
+        .scalars(
+            select(Invoice).where(
+                Invoice.source_type == "agreement", Invoice.source_id == agreement.id
+            )
+        )
+        .one()
+    )

@@ -205,3 +205,15 @@ def test_a_rules_when_reads_in_the_forms_words_each_axis_named() -> None:
         "Use: \u201cDevelop, test, maintain or service a product\u201d or "
         "\u201cUse inside our own organization\u201d"
     )
+
+
+def test_a_rules_review_reads_as_an_analyst_says_it() -> None:
+    assert words.review_words("auto") == "automatic approval"
+    assert words.review_words("staff") == "staff review"
+    assert words.review_words("second_look") == "second look"
+
+
+def test_an_application_approved_by_its_rules_reads_approved_automatically() -> None:
+    assert filters.action_words("application.auto_approved") == (
+        "Application approved automatically"
+    )

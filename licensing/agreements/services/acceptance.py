@@ -41,23 +41,31 @@ from licensing.money import (
 from licensing.pricing import Quote, QuoteLine
 from licensing.ratecards import queries as ratecard_queries
 from licensing.records import attributes
-from licensing.words import end_sentence, use_described
+from licensing.words import end_sentence, says_again, use_described, use_words
 
 # What billing is told of an activated agreement under the agreement's own names.
 _TOLD_BILLING = ("number", "organization_id", "currency", "term_start", "term_end", *PAYMENT_TERMS)
 
 
-def _line_description(product: str, use: str, rule_id: str | None, rule: str) -> str:
+def _line_description(
+    product: str, use: str, rule_id: str | None, rule: str, *, label: str = ""
+) -> str:
     """An up-front invoice line as the agreement's Schedule A and working say the use
     and its rule (round 38; "Scrubber Pro SDK: development of mobile app (rule
-    development)" since round 6): "Scrubber Pro SDK: Develop, test, maintain or
-    service a product; mobile app for provider users (Develop, test, maintain and
-    service a product that uses CPT content; rule development)". Within what an
-    invoice line stores: a rule's description too long for it is left out, its id
-    kept."""
+    development)" since round 6): "Clinic Pad: Distribute a product to others
+    (installed or hosted); SaaS for provider users (Installed, hosted and mobile
+    software, per end user; rule distribution-software)". Within what an invoice
+    line stores: a rule's description too long for it is left out, its id kept. So
+    is a description that says the use's `label` again (round 40: the sample card's
+    "Develop, test, maintain and service a product that uses CPT content" after the
+    line's "Develop, test, maintain or service a product"): the use is said once,
+    "Scrubber Pro SDK: Develop, test, maintain or service a product; mobile app for
+    provider users (rule development)"."""
     described = f"{product}: {use}"
     if not rule_id:
         return described
+    if label and says_again(label, rule):
+        rule = ""
     with_rule = f"{described} ({rule}; rule {rule_id})" if rule else ""
     return (
         with_rule
@@ -89,6 +97,7 @@ def _charges(agreement: Agreement) -> tuple[signals.UpFrontCharge, ...]:
                     use_described(use.use, use.product_type, use.user_type),
                     line.rule,
                     rules.get(line.rule or "", ""),
+                    label=use_words(use.use),
                 ),
                 amount=line.breakdown.fixed,
                 working=_up_front_working(line, quote.currency),

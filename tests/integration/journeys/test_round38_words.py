@@ -12,10 +12,7 @@ from typing import Any
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
 
-from licensing import db
-from licensing.billing.models import Invoice
 from licensing.ratecards import services as ratecards
 from tests.integration.exports.conftest import read_jsonl
 from tests.integration.pricing.conftest import example_card, example_document  # noqa: F401
@@ -27,6 +24,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     active_agreement,
     row,
 )
+from tests.support.agreements import up_front_invoice
 from tests.support.factories import bearer
 from tests.support.pages import text_of
 
@@ -135,8 +133,8 @@ def test_the_csv_templates_help_says_which_unit_each_line_takes_and_refusals_say
     errors = refused.get_json()["errors"]
     assert errors["rows.0.quantity"] == ["Give the quantity of end users."]
     assert errors["rows.1.unit"] == [
-        "Line 1's rule (distribution-software) does not count members; the unit must be "
-        "end_users (end users)."
+        "Line 1's rule (Installed, hosted and mobile software, per end user; rule "
+        "distribution-software) does not count members; the unit must be end_users (end users)."
     ]
     assert errors["rows.2.unit"] == ["Give the unit: line 1's rule counts end_users (end users)."]
 
@@ -151,19 +149,11 @@ def test_an_up_front_invoice_line_reads_in_the_forms_words_with_its_rules_descri
     # product type in stored words and the rule by its id, where the agreement the
     # licensee accepted says the use as the form offers it and the rule's description.
     agreement = active_agreement(vendor, {**DEVELOPMENT, "product_type": "mobile_app"})
-    invoice = (
-        db.session()
-        .scalars(
-            select(Invoice).where(
-                Invoice.source_type == "agreement", Invoice.source_id == agreement.id
-            )
-        )
-        .one()
-    )
+    invoice = up_front_invoice(agreement)
+    # Round 40: the card's description said the use again and is left out.
     said = (
         "Scrubber Pro SDK: Develop, test, maintain or service a product; mobile app for "
-        "provider users (Develop, test, maintain and service a product that uses CPT "
-        "content; rule development)"
+        "provider users (rule development)"
     )
     assert [line.description for line in invoice.lines] == [said]
     answer = client.get(f"/api/v1/invoices/{invoice.id}", headers=bearer(vendor)).get_json()
