@@ -706,7 +706,8 @@ def issue_credit_note(data: dict[str, Any], invoice_id: int) -> CreditNote:
 def list_all_credit_notes() -> Select[Any]:
     """Credit notes newest first, of every invoice; vendors see their own (round 40:
     a billing system read them only invoice by invoice)."""
-    return queries.credit_notes_query()
+    # Each row's refunds with the page, not one query a row (refund_outstanding).
+    return queries.credit_notes_query().options(selectinload(CreditNote.refunds))
 
 
 @blp.route("/credit-notes/<int:credit_note_id>")

@@ -12,6 +12,7 @@ allowed, `SLACK`, covers a page that shows one extra summary when it has more ro
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -19,6 +20,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from licensing import db
+from licensing.billing import services
 from tests.integration.agreements.conftest import STAFF_USE
 from tests.integration.agreements.conftest import apply as apply
 from tests.integration.permissions.conftest import routed_use, send_routed
@@ -30,6 +32,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - fixtures
     row,
 )
 from tests.support import factories
+from tests.support.agreements import up_front_invoice
 from tests.support.statements import statements_for
 
 SMALL, LARGE = 10, 100
@@ -66,6 +69,7 @@ VENDOR_API = (
     "/api/v1/applications",
     "/api/v1/agreements",
     "/api/v1/invoices",
+    "/api/v1/credit-notes",
     "/api/v1/tokens",
 )
 STAFF_API = (
@@ -73,6 +77,7 @@ STAFF_API = (
     "/api/v1/agreements",
     "/api/v1/invoices",
     "/api/v1/payments",
+    "/api/v1/credit-notes",
     "/api/v1/organizations",
     "/api/v1/users",
     "/api/v1/permission-requests",
@@ -92,8 +97,8 @@ def seed(
 ) -> Callable[[int], None]:
     """`seed(n)`: n more of every listed record, the vendor's own where they can be:
     organizations with a user each, applications awaiting staff, active agreements
-    with their invoices, royalty reports, and permission requests (audit events and
-    outbox messages come with them)."""
+    with their invoices (each credited once), royalty reports, and permission
+    requests (audit events and outbox messages come with them)."""
     made = {"count": 0}
     organization = vendor.organization
 
@@ -103,6 +108,13 @@ def seed(
             factories.make_vendor(db.session())
             apply(vendor, STAFF_USE)
             agreement = active_agreement(vendor, SMALL_SOFTWARE)
+            # A credit note on its up-front invoice, for the credit notes' list (round 40).
+            services.issue_credit_note(
+                up_front_invoice(agreement).id,
+                amount=Decimal("1.00"),
+                reason="Goodwill.",
+                actor=factories.billing_clerk(),
+            )
             file_report(vendor, agreement, 1, [row(1, f"C-{index}", quantity=10)])
             # Each asked by a user of their own, whom the lists name as they are now.
             requester = factories.make_vendor(db.session(), organization)
