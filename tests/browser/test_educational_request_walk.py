@@ -40,6 +40,7 @@ def _estimate_the_course(page: Any) -> None:
     page.locator("#uses-0-quantity-copies").fill("60")
     page.locator("#uses-0-description").fill("Handouts for HIM 310, Coding and classification")
     page.get_by_role("button", name="Estimate the price").click()
+    page.locator("#routed").wait_for()  # the estimate's page, loaded (not mid-navigation)
 
 
 def _fill_the_rest(page: Any, purpose: str, detail: str) -> None:

@@ -122,7 +122,10 @@ def test_the_shape_of_a_json_report_is_read_as_looking_at_every_event_read_it(
 def _line(number: int, units: tuple[str, ...], takes_revenue: bool) -> Any:
     """What checking a row asks of a reportable line."""
     return SimpleNamespace(
-        number=number, units=units, takes_revenue=takes_revenue, rule=SimpleNamespace(id="r")
+        number=number,
+        units=units,
+        takes_revenue=takes_revenue,
+        rule=SimpleNamespace(id="r", description="A rule"),
     )
 
 
