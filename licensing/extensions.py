@@ -37,9 +37,12 @@ class _Limiter(Limiter):
     def _check_request_limit(
         self, callable_name: str | None = None, in_middleware: bool = True
     ) -> None:
-        filters = getattr(self, "_request_filters", ())
-        if not getattr(self, "_meta_limits", True) and any(exempt() for exempt in filters):
-            return
+        if not getattr(self, "_meta_limits", True):
+            # A loop, not any() over a generator: one closed early is thrown a
+            # GeneratorExit, on every exempt request.
+            for exempt in getattr(self, "_request_filters", ()):
+                if exempt():
+                    return
         super()._check_request_limit(callable_name=callable_name, in_middleware=in_middleware)
 
     # Flask-Limiter keeps what a request's limit checks found (the limit to

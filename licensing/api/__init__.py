@@ -70,9 +70,10 @@ def _check_request() -> Response | None:
     if options is not None:
         return options
     negotiation.check_accept(req)
-    check_query(req, current_app.extensions[API_EXTENSION].spec)
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # one lookup
+    check_query(req, app.extensions[API_EXTENSION].spec)
     if req.method in _BODY_METHODS:
-        _check_body(req)
+        _check_body(req, app)
     return None
 
 
@@ -85,10 +86,9 @@ def _after_request(response: Response) -> Response:
     return created_location(response)
 
 
-def _check_body(req: Request) -> None:
+def _check_body(req: Request, app: Flask) -> None:
     """Every API body is JSON: refuse other content types and unreadable JSON early,
     whatever the route, so no handler ever sees a body it cannot trust."""
-    app = current_app._get_current_object()  # type: ignore[attr-defined]
     if reads_own_body(app.view_functions.get(req.endpoint or "")):
         return
     length = req.content_length  # parsed from the header on each read

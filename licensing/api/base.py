@@ -28,6 +28,7 @@ Three things every route gets from here rather than from its own decorators:
 from __future__ import annotations
 
 import http
+import inspect
 import re
 import threading
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -582,6 +583,31 @@ class Blueprint(flask_smorest.Blueprint):
             elif declaration is not None:
                 view = _document_token_sent(view, declaration, options.get("methods", ["GET"]))
             return register(self._document_answers(view, rule, declaration))
+
+        return decorator
+
+    @staticmethod
+    def doc(**kwargs: Any) -> Callable[[F], F]:
+        """flask-smorest's `doc`, whose wrapper calls a plain view directly.
+
+        flask-smorest's wrapper asks `current_app.ensure_sync(view)` on every call:
+        a read through the proxy that first fails (round 41), for an answer that
+        is the view itself unless it is a coroutine function. Its documentation
+        (`_apidoc`) is kept as flask-smorest made it; a coroutine view keeps its
+        wrapper."""
+        documented = flask_smorest.Blueprint.doc(**kwargs)
+
+        def decorator(view: F) -> F:
+            wrapper = documented(view)
+            if inspect.iscoroutinefunction(view):
+                return wrapper
+
+            @wraps(view)
+            def plain(*args: Any, **kwargs: Any) -> Any:
+                return view(*args, **kwargs)
+
+            plain._apidoc = wrapper._apidoc  # type: ignore[attr-defined]
+            return cast(F, plain)
 
         return decorator
 

@@ -50,7 +50,9 @@ def options_response(req: Request) -> Response | None:
 
 def check_accept(req: Request) -> None:
     """Refuse (406) a request whose `Accept` admits none of the route's answers."""
-    accept = req.headers.get("Accept")
+    # The environ's key, as `req.headers.get("Accept")` reads it, without the
+    # KeyError that look-up raises and catches when the header is absent.
+    accept = req.environ.get("HTTP_ACCEPT")
     if not accept or accept == "*/*" or req.method == "OPTIONS" or req.url_rule is None:
         return
     produced = _produced(current_app).get((req.url_rule.rule, req.method))

@@ -65,7 +65,9 @@ def _taken_by(spec: Any) -> Taken:
 
 def check_query(req: Request, spec: Any) -> None:
     """Refuse (422) the query arguments the request's operation does not take."""
-    if not req.args or req.url_rule is None:
+    # No query string, no arguments: not worth parsing it into an empty MultiDict
+    # on every request.
+    if not req.query_string or not req.args or req.url_rule is None:
         return
     method = "GET" if req.method == "HEAD" else req.method
     path = FlaskPlugin.flaskpath2openapi(req.url_rule.rule)
