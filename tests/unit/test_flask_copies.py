@@ -1,0 +1,45 @@
+"""The request steps `licensing.app.App` and `AppRequest` re-implement are Flask's
+own (round 41 reads the request once from its context instead of through the
+proxies). Flask's pin allows any 3.x: a release that changed one of these steps
+fails here, naming it, rather than leave our copy running the old step silently.
+When it fails, compare the named method of ours with Flask's new one, carry the
+change over, and record the new digest."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+
+import flask
+import flask.wrappers
+import pytest
+
+from licensing.app import App, AppRequest
+
+# SHA-256 (first 16 hex digits) of Flask 3.1's source of each step we copy.
+COPIED = {
+    "preprocess_request": "74a4cb2d980d5a91",
+    "dispatch_request": "62c7e9d15772724a",
+    "process_response": "8f4afb5f9ec8c24b",
+    "do_teardown_request": "8c25313693d26f09",
+}
+MAX_CONTENT_LENGTH = "9a5760c214e021c8"
+
+
+def _digest(function: object) -> str:
+    return hashlib.sha256(inspect.getsource(function).encode()).hexdigest()[:16]  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", sorted(COPIED))
+def test_each_request_step_the_app_copies_is_still_flasks(name: str) -> None:
+    assert getattr(App, name) is not getattr(flask.Flask, name)  # ours is in use
+    assert _digest(getattr(flask.Flask, name)) == COPIED[name], (
+        f"Flask's {name} changed: carry the change into licensing.app.App.{name}"
+    )
+
+
+def test_the_size_limit_the_request_copies_is_still_flasks() -> None:
+    assert AppRequest.max_content_length is not flask.wrappers.Request.max_content_length
+    assert _digest(flask.wrappers.Request.max_content_length.fget) == MAX_CONTENT_LENGTH, (
+        "Flask's Request.max_content_length changed: carry it into AppRequest"
+    )
