@@ -73,7 +73,7 @@ FONT_BOLD_ITALIC = "DejaVuSans-BoldOblique"
 # other characters in the same order, has the same subsets; emptied past a bound.
 _SUBSETS: dict[tuple[str, tuple[int, ...]], bytes] = {}
 _COMPRESSED: dict[bytes | str, bytes] = {}
-_FORMATTED_WIDTHS: dict[tuple[bytes, tuple[Any, ...]], bytes] = {}
+_FORMATTED_WIDTHS: dict[tuple[bytes, int, tuple[Any, ...]], bytes] = {}
 _SUBSETS_BOUND = 64
 
 
@@ -121,7 +121,7 @@ class _RememberedWidths(pdfdoc.PDFArray):
     reportlab: 0.2 ms a font), formatted once per distinct subset."""
 
     def format(self, document: Any, IND: bytes = b"\n ") -> bytes:
-        key = (IND, tuple(self.sequence))
+        key = (IND, rl_config.pdfMultiLine, tuple(self.sequence))  # as `_formatted_once`
         formatted = _FORMATTED_WIDTHS.get(key)
         if formatted is None:
             formatted = _FORMATTED_WIDTHS[key] = super().format(document, IND)
@@ -152,13 +152,7 @@ class _Remembered(pdfdoc.PDFObject):
     def format(self, document: Any) -> bytes:
         numbers = document.idToObjectNumberAndVersion
         key = (self.key, tuple(numbers[name] for name in self.refers_to))
-        formatted = _FORMATTED_OBJECTS.get(key)
-        if formatted is None:
-            if len(_FORMATTED_OBJECTS) >= _FORMATTED_OBJECTS_BOUND:
-                _FORMATTED_OBJECTS.clear()
-            formatted = pdfdoc.format(self.make(), document, toplevel=1)
-            _FORMATTED_OBJECTS[key] = formatted
-        return formatted
+        return _formatted_once(key, lambda: pdfdoc.format(self.make(), document, toplevel=1))
 
 
 def _cmap_stream(base: str, codes: tuple[int, ...], compressed: bool) -> Any:
@@ -200,7 +194,11 @@ def _font_descriptor(face: Any, base: str, font_file: str) -> Any:
 
 
 def _formatted_once(key: tuple[Any, ...], format_it: Callable[[], bytes]) -> bytes:
-    """The bytes `format_it` gives, kept per `key` in the process's table."""
+    """The bytes `format_it` gives, kept per `key` in the process's table, and per
+    reportlab's `pdfMultiLine`, which lays a dictionary and its arrays out on one
+    line or several (kept by the numbers alone, a document made with it on left its
+    layout to the next one made with it off)."""
+    key = (*key, rl_config.pdfMultiLine)
     formatted = _FORMATTED_OBJECTS.get(key)
     if formatted is None:
         if len(_FORMATTED_OBJECTS) >= _FORMATTED_OBJECTS_BOUND:

@@ -586,6 +586,27 @@ _TITLES = [  # title, subject, pages
 ]
 
 
+def test_a_document_made_after_one_laid_out_on_several_lines_is_on_one_line_again(
+    monkeypatch: Any,
+) -> None:
+    """The page, catalogue, page tree and font objects kept once per process were
+    kept by their numbers alone: a document made while reportlab's `pdfMultiLine`
+    was on (this file's tests turn it on) left its multi-line layout to the next
+    document made with it off, which then differed from reportlab's own bytes (a
+    CI run's order found it, round 41)."""
+    title, subject, pages = _TITLES[0]
+    monkeypatch.setattr(pdf, "_FORMATTED_OBJECTS", {})
+    monkeypatch.setattr(pdf, "_FORMATTED_WIDTHS", {})
+    with monkeypatch.context() as multiline:
+        multiline.setattr(pdf.rl_config, "pdfMultiLine", 1)
+        laid_out = _titled(title, subject, pages)
+    one_line = _titled(title, subject, pages)
+    monkeypatch.setattr(pdf, "_FORMATTED_OBJECTS", {})
+    monkeypatch.setattr(pdf, "_FORMATTED_WIDTHS", {})
+    assert laid_out != one_line
+    assert one_line == _titled(title, subject, pages)  # as made with nothing kept
+
+
 @pytest.mark.parametrize("multiline", [0, 1])
 def test_the_file_is_put_together_with_the_bytes_reportlab_gives(
     multiline: int, monkeypatch: Any
