@@ -10,7 +10,7 @@ refusals (`errors`), the state machines and pages all say it by one rule.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from functools import lru_cache
 
 from licensing.money import figures_grouped, format_quantity
@@ -272,3 +272,26 @@ def working_in_words(step: str) -> str:
     (the API, exports) keeps the exact fraction."""
     text = _FRACTION_ABOUT.sub(lambda found: f"about {found.group(1)}", step)
     return figures_grouped(identifiers_in_words(text))
+
+
+# A royalty's working names the rule it was computed by, and its card: "line 1, rule
+# distribution-software of rate card 2027.1: usage to date ..." (royalties.computation).
+_RULE_IN_WORKING = re.compile(r"\brule ([A-Za-z0-9][\w.-]*) of rate card (\S+?):")
+
+
+def rules_described(step: str, description_of: Callable[[str, str], str]) -> str:
+    """A step of working with the rule it names described as the pages name a rule
+    (round 40: a royalty's working on the report and invoice pages said "rule
+    distribution-software of rate card 2027.1" only; round 42: the invoice's PDF
+    too): "Installed, hosted and mobile software, per end user (rule
+    distribution-software of rate card 2027.1):". `description_of(version, rule_id)`
+    is the rule's description on its card, empty when it has none: the rule then
+    keeps its id alone. The stored working (the API, exports) is unchanged."""
+
+    def described(found: re.Match[str]) -> str:
+        description = description_of(found.group(2), found.group(1))
+        if not description:
+            return found.group(0)
+        return f"{description} ({found.group(0)[:-1]}):"
+
+    return _RULE_IN_WORKING.sub(described, step)

@@ -8,6 +8,7 @@ same document data always gives the same bytes. `invoice_document()` and
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
@@ -21,7 +22,7 @@ from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.states import PAID, VOID
 from licensing.calendar import instant_text
 from licensing.money import format_grouped, in_words
-from licensing.words import working_in_words
+from licensing.words import rules_described, working_in_words
 
 if TYPE_CHECKING:  # the statement reads finance's ledger, which reads billing's queries
     from licensing.billing.statements import Line, Statement
@@ -91,10 +92,17 @@ def _money(amount: Decimal, currency: str) -> str:
 
 
 def invoice_document(
-    invoice: Invoice, *, issuer: str, remit_to: str, period_start: date
+    invoice: Invoice,
+    *,
+    issuer: str,
+    remit_to: str,
+    period_start: date,
+    rule_description: Callable[[str, str], str] = lambda version, rule: "",
 ) -> InvoiceDocument:
     """The invoice's plain data; `period_start` is the first day of what it bills
-    (`queries.period_start`), which decides the copyright year."""
+    (`queries.period_start`), which decides the copyright year.
+    `rule_description(version, rule_id)` names a rule a royalty's working names by its
+    description, as the invoice's pages do (round 42); without it, by its id."""
     assert invoice.number
     assert invoice.issue_date
     assert invoice.due_date
@@ -125,10 +133,11 @@ def invoice_document(
         memo=invoice.memo or "",
         currency=currency,
         lines=tuple(
-            # The working as the invoice's page reads it ("end users", "about 483.945205").
+            # The working as the invoice's page reads it ("end users", "about 483.945205",
+            # "Installed, hosted ... (rule distribution-software of rate card 2027.1)").
             DocumentLine(
                 line.description,
-                working_in_words(line.working or ""),
+                rules_described(working_in_words(line.working or ""), rule_description),
                 format_grouped(line.amount, currency),
             )
             for line in invoice.lines

@@ -9,6 +9,7 @@ from licensing.billing.letterhead import letterhead
 from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.states import DRAFT
 from licensing.errors import Conflict
+from licensing.ratecards import queries as ratecard_queries
 
 
 def invoice_pdf(session: Session, invoice: Invoice) -> bytes:
@@ -21,6 +22,10 @@ def invoice_pdf(session: Session, invoice: Invoice) -> bytes:
             issuer=office.issuer,
             remit_to=office.remit_to,
             period_start=queries.period_start(session, invoice),
+            # A royalty's working names its rule by its description, as the pages do.
+            rule_description=lambda version, rule: ratecard_queries.rule_description(
+                session, version, rule
+            ),
         )
     )
 

@@ -354,6 +354,18 @@ def card_by_version(session: Session, version: str) -> RateCard | None:
     return _catalogue(session).by_version(version)
 
 
+def rule_description(session: Session, version: str | None, rule_id: str | None) -> str:
+    """A rule's `description` on the card published as `version`, stripped; empty when
+    the card or rule is unknown or the rule has none (then the id names it). A
+    published card never changes: the description read today is the one the card
+    was priced with (round 37)."""
+    if not version or not rule_id:
+        return ""
+    card = card_by_version(session, version)
+    rule = next((r for r in card.rules if r.id == rule_id), None) if card else None
+    return rule.description.strip() if rule is not None and rule.description else ""
+
+
 def card_in_effect(session: Session, on: date) -> RateCard | None:
     """The parsed card `in_effect` would return, without loading or parsing it."""
     return _catalogue(session).in_effect(on)

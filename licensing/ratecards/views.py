@@ -24,7 +24,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import HiddenField
 from wtforms.validators import DataRequired
 
-from licensing import access, calendar, db, errors
+from licensing import access, calendar, db, errors, words
 from licensing.agreements import card_effect
 from licensing.db import utcnow
 from licensing.money import format_quantity, price_in_words
@@ -46,34 +46,14 @@ def rule_description(version: str | None, rule_id: str | None) -> str:
     rule (round 37: quotes named it by its id, "distribution-software", since round
     1); empty when the card or rule is unknown or the rule has none, and the page says
     the id instead. Read from the parsed published cards each process keeps."""
-    if not version or not rule_id:
-        return ""
-    card = queries.card_by_version(db.session(), version)
-    rule = next((r for r in card.rules if r.id == rule_id), None) if card else None
-    return rule.description.strip() if rule is not None and rule.description else ""
-
-
-# A royalty's working names the rule it was computed by, and its card: "line 1, rule
-# distribution-software of rate card 2027.1: usage to date ..." (royalties.computation).
-_RULE_IN_WORKING = re.compile(r"\brule ([A-Za-z0-9][\w.-]*) of rate card (\S+?):")
+    return queries.rule_description(db.session(), version, rule_id)
 
 
 @bp.app_template_filter("rules_described")
 def rules_described(step: str) -> str:
     """A step of working with the rule it names described as the pages name a rule
-    (round 40: a royalty's working on the report and invoice pages said "rule
-    distribution-software of rate card 2027.1" only): "Installed, hosted and mobile
-    software, per end user (rule distribution-software of rate card 2027.1):". A rule
-    without a description on its card keeps its id alone; the stored working (the
-    API, exports) is unchanged."""
-
-    def described(found: re.Match[str]) -> str:
-        description = rule_description(found.group(2), found.group(1))
-        if not description:
-            return found.group(0)
-        return f"{description} ({found.group(0)[:-1]}):"
-
-    return _RULE_IN_WORKING.sub(described, step)
+    (`words.rules_described`, with the published cards' descriptions)."""
+    return words.rules_described(step, rule_description)
 
 
 class PublishForm(PageForm):

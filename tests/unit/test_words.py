@@ -217,3 +217,18 @@ def test_an_application_approved_by_its_rules_reads_approved_automatically() -> 
     assert filters.action_words("application.auto_approved") == (
         "Application approved automatically"
     )
+
+
+def test_a_royaltys_working_describes_the_rule_it_names_where_the_card_does() -> None:
+    described = {("2027.1", "distribution-software"): "Per end user"}
+
+    def description_of(version: str, rule: str) -> str:
+        return described.get((version, rule), "")
+
+    step = "line 1, rule distribution-software of rate card 2027.1: usage to date 60"
+    assert words.rules_described(step, description_of) == (
+        "line 1, Per end user (rule distribution-software of rate card 2027.1): usage to date 60"
+    )
+    # A rule without a description keeps its id alone.
+    other = "line 2, rule distribution-data of rate card 2027.1: usage to date 5"
+    assert words.rules_described(other, description_of) == other
