@@ -274,6 +274,17 @@ def working_in_words(step: str) -> str:
     return figures_grouped(identifiers_in_words(text))
 
 
+def rule_named(rule_id: str, description: str | None) -> str:
+    """A rule as a sentence names it beside what it prices: its description, then its
+    id ("Installed, hosted and mobile software, per end user; rule
+    distribution-software"), the id alone for a rule without a description. The one
+    order of the royalty period page's lines, the royalty rows' refusals and the
+    up-front invoice's lines (round 42: the period page said "rule Installed, hosted
+    ..., distribution-software", the refusals below it the order above)."""
+    said = (description or "").strip()
+    return f"{said}; rule {rule_id}" if said else f"rule {rule_id}"
+
+
 # A royalty's working names the rule it was computed by, and its card: "line 1, rule
 # distribution-software of rate card 2027.1: usage to date ..." (royalties.computation).
 _RULE_IN_WORKING = re.compile(r"\brule ([A-Za-z0-9][\w.-]*) of rate card (\S+?):")

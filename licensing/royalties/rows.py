@@ -25,6 +25,7 @@ from typing import IO, Any, NamedTuple
 
 import ijson
 
+from licensing import words
 from licensing.accounts.countries import COUNTRIES
 from licensing.money import format_quantity
 from licensing.streaming import csv_cell, csv_cell_read
@@ -344,8 +345,7 @@ def rule_named(line: ReportableLine) -> str:
     its description with the id beside it ("Installed, hosted and mobile software,
     per end user; rule distribution-software"), the id alone for a rule without one
     (round 40: the refusals said "(distribution-software)")."""
-    description = (line.rule.description or "").strip()
-    return f"{description}; rule {line.rule.id}" if description else f"rule {line.rule.id}"
+    return words.rule_named(line.rule.id, line.rule.description)
 
 
 def _usage(

@@ -11,7 +11,7 @@ from typing import Any
 
 from flask import Flask
 
-from licensing import calendar
+from licensing import calendar, words
 from licensing.money import MoneyError, format_amount, format_grouped, format_quantity
 from licensing.words import (
     audience_words,
@@ -343,3 +343,5 @@ def register(app: Flask) -> None:
     app.jinja_env.filters.update(FILTERS)
     # A licensed use in one phrase, in its axes' words, as the agreement says it.
     app.jinja_env.globals["use_described"] = use_described
+    # A rule beside what it prices: "description; rule id", in one order everywhere.
+    app.jinja_env.globals["rule_named"] = words.rule_named

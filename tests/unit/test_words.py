@@ -219,6 +219,16 @@ def test_an_application_approved_by_its_rules_reads_approved_automatically() -> 
     )
 
 
+def test_a_rule_is_named_by_its_description_then_its_id() -> None:
+    # One order for the period page's lines, the royalty rows' refusals and the
+    # up-front invoice's lines (round 42).
+    assert words.rule_named("distribution-software", " Per end user ") == (
+        "Per end user; rule distribution-software"
+    )
+    assert words.rule_named("development", "") == "rule development"
+    assert words.rule_named("development", None) == "rule development"
+
+
 def test_a_royaltys_working_describes_the_rule_it_names_where_the_card_does() -> None:
     described = {("2027.1", "distribution-software"): "Per end user"}
 

@@ -41,7 +41,7 @@ from licensing.money import (
 from licensing.pricing import Quote, QuoteLine
 from licensing.ratecards import queries as ratecard_queries
 from licensing.records import attributes
-from licensing.words import end_sentence, says_again, use_described, use_words
+from licensing.words import end_sentence, rule_named, says_again, use_described, use_words
 
 # What billing is told of an activated agreement under the agreement's own names.
 _TOLD_BILLING = ("number", "organization_id", "currency", "term_start", "term_end", *PAYMENT_TERMS)
@@ -66,7 +66,7 @@ def _line_description(
         return described
     if label and says_again(label, rule):
         rule = ""
-    with_rule = f"{described} ({rule}; rule {rule_id})" if rule else ""
+    with_rule = f"{described} ({rule_named(rule_id, rule)})" if rule else ""
     return (
         with_rule
         if 0 < len(with_rule) <= LINE_DESCRIPTION_MAX

@@ -244,7 +244,7 @@ def test_the_reporting_page_describes_each_line_in_the_forms_words_and_its_rule(
     line = page.split("Line 1: ", 1)[1].split(" counts", 1)[0]
     assert line.endswith(
         "(Distribute a product to others (installed or hosted); SaaS for provider users; "
-        "rule Installed, hosted and mobile software, per end user, distribution-software)"
+        "Installed, hosted and mobile software, per end user; rule distribution-software)"
     ), line
 
 

@@ -24,6 +24,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     active_agreement,
     file_report,
     period_url,
+    previewed_csv,
     row,
 )
 from tests.support.agreements import up_front_invoice
@@ -90,15 +91,7 @@ def test_a_royalty_rows_unit_refusal_names_the_rule_by_its_description_and_id(
             "1,B,Clinic B,US,end_users,3,100.00\n"
             "2,C,Clinic C,US,,,\n"
         )
-        page = client.post(
-            period_url(agreement, 1),
-            data={
-                "mode": "csv",
-                "action": "preview",
-                "file": (io.BytesIO(content.encode()), "q1.csv"),
-            },
-            content_type="multipart/form-data",
-        )
+        page = previewed_csv(client, agreement, 1, content)
         refused = client.post(
             f"/api/v1/agreements/{agreement.id}/royalty-reports/2027-01-01/preview",
             json={

@@ -8,6 +8,7 @@ import re
 from datetime import date
 from typing import Any
 
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from jinja2 import ChainableUndefined, Environment, Undefined
@@ -29,6 +30,7 @@ from licensing.ratecards import queries as ratecard_queries
 from tests.integration.permissions.conftest import OFFICE, submit  # noqa: F401
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
+    AFTER,
     DATA_FILE,
     DEVELOPMENT,
     PAYER,
@@ -36,11 +38,13 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     SOFTWARE,
     active_agreement,
     file_report,
+    previewed_csv,
     row,
 )
 from tests.support.agreements import up_front_invoice
 from tests.support.documents import pdf_text
 from tests.support.factories import bearer
+from tests.support.pages import text_of
 from tests.support.stored_words import stored_words
 
 
@@ -263,3 +267,26 @@ def test_permission_letters_and_emails_say_no_stored_word(
         )
     found = {name: stored_words(text) for name, text in documents.items()}
     assert found == {name: [] for name in documents}
+
+
+def test_the_period_page_names_a_rule_in_the_order_its_refusals_do(
+    client: FlaskClient,
+    signed_in: Any,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    # The reportable lines said "(...; rule Installed, hosted and mobile software, per
+    # end user, distribution-software)", the refusal below them "(Installed, hosted
+    # and mobile software, per end user; rule distribution-software)".
+    agreement = active_agreement(vendor, SOFTWARE)
+    named = "Installed, hosted and mobile software, per end user; rule distribution-software"
+    content = (
+        "line,customer_id,customer_name,country,unit,quantity,revenue\n1,A,Clinic A,US,members,3,\n"
+    )
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        page = text_of(previewed_csv(client, agreement, 1, content))
+    line = page.split("Line 1: ", 1)[1].split(" counts", 1)[0]
+    assert line.endswith(f"SaaS for provider users; {named})"), line
+    assert f"Line 1's rule ({named}) does not count members" in page
+    assert "rule Installed" not in page

@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -90,6 +91,15 @@ def row(
 
 def period_url(agreement: Agreement, quarter: int) -> str:
     return f"/portal/royalty-reports/{agreement.id}/{QUARTERS[quarter].isoformat()}"
+
+
+def previewed_csv(client: Any, agreement: Agreement, quarter: int, content: str) -> Any:
+    """The period page's answer to `content` sent as a CSV file to preview."""
+    return client.post(
+        period_url(agreement, quarter),
+        data={"mode": "csv", "action": "preview", "file": (io.BytesIO(content.encode()), "q.csv")},
+        content_type="multipart/form-data",
+    )
 
 
 def typed(*rows: dict[str, Any]) -> dict[str, str]:
