@@ -20,6 +20,7 @@ from licensing.accounts.states import STANDINGS
 from licensing.billing.models import CreditNote
 from licensing.billing.states import DISPUTE_STATES, PAYMENT_METHODS
 from licensing.config import PROJECT_ROOT
+from licensing.exports import base
 from licensing.mail.models import OutboxMessage
 from licensing.permissions import services as permissions
 from licensing.permissions.models import MEDIA, PURPOSES, ROLES, PermissionLetter
@@ -290,3 +291,29 @@ def test_the_period_page_names_a_rule_in_the_order_its_refusals_do(
     assert line.endswith(f"SaaS for provider users; {named})"), line
     assert f"Line 1's rule ({named}) does not count members" in page
     assert "rule Installed" not in page
+
+
+def test_the_exports_page_lists_each_datasets_own_choices_and_refuses_another_naming_them(
+    app: Flask, signed_in: Any, billing_staff: Any
+) -> None:
+    # Every dataset's states and date bases were offered whatever the dataset; a wrong
+    # pick was refused only after pressing Export. Each dataset's option now lists its
+    # own, for the page's script to offer only those; without the script the server's
+    # refusal stays, naming the values the dataset takes in the form's words.
+    console = signed_in(app.test_client(), billing_staff)
+    page = console.get("/console/exports").get_data(as_text=True)
+    for name, dataset in base.all_datasets().items():
+        assert (
+            f'<option value="{name}" data-date-bases="{" ".join(dataset.date_bases)}" '
+            f'data-states="{" ".join(dataset.states)}">'
+        ) in page
+    assert 'id="dataset" name="dataset" required data-choices-for' in page
+    assert 'name="by" data-choices-of="date-bases"' in page
+    assert 'name="state" data-choices-of="states"' in page
+    assert '<script src="/static/js/export-choices.js' in page
+
+    refused = console.get("/console/exports?dataset=refunds&state=void&by=issued")
+    assert refused.status_code == 422
+    text = text_of(refused)
+    assert "State Must be one of: pending, succeeded, failed." in text, text
+    assert "Dates apply to Must be one of: Day sent, " not in text
