@@ -124,6 +124,9 @@ class Late:
     job: str
     every: timedelta
     last_succeeded_at: datetime | None  # None: never succeeded (or never ran)
+    # When it became late: its last success (or its first record, or the jobs'
+    # first record for one never run) plus its interval and the grace.
+    since: datetime | None = None
 
     def text(self) -> str:
         when = (
@@ -132,6 +135,11 @@ class Late:
             else "has not succeeded since the jobs were first recorded"
         )
         return f"{self.job} (every {_every(self.every)}) {when}"
+
+    def log_text(self) -> str:
+        """`text()` and since when the job has been late (the log's line)."""
+        since = f", late since {_instant(self.since)}" if self.since is not None else ""
+        return self.text() + since
 
 
 @dataclass(frozen=True)
@@ -154,6 +162,10 @@ class Failed:
             f"{self.job} (every {_every(self.every)}) last run failed at "
             f"{_instant(self.failed_at)}, {since}"
         )
+
+    def log_text(self) -> str:
+        """The log's line says what `/readyz` says: since when is in `text()`."""
+        return self.text()
 
 
 def _instant(moment: datetime) -> str:
@@ -208,9 +220,9 @@ def late(
         row = found.get(job)
         if row is None:
             if first is not None and now - first > allowed:
-                overdue.append(Late(job, every, None))
+                overdue.append(Late(job, every, None, first + allowed))
             continue
         since = row.last_succeeded_at or row.first_started_at
         if now - since > allowed:
-            overdue.append(Late(job, every, row.last_succeeded_at))
+            overdue.append(Late(job, every, row.last_succeeded_at, since + allowed))
     return overdue
