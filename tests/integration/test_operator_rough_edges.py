@@ -427,6 +427,70 @@ def test_a_job_failing_run_after_run_is_logged_once_not_at_each_failure(
     assert line.getMessage().endswith("(were failing: outbox send)")
 
 
+def test_each_runs_id_is_recorded_and_named_by_jobs_status_and_readyz(
+    committed_app: Flask, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Round 42: each run's log lines carry its `run_id`, which neither `jobs
+    status` nor `/readyz`'s `jobs_detail` named: an operator could not go from
+    either to the run's lines. The worker's run and a command's run from cron
+    each record theirs; a failed run's is the one named."""
+
+    def refuse() -> str:
+        raise RuntimeError("SMTP refused")
+
+    with committed_app.app_context():
+        worker = Worker(
+            committed_app, [Job("outbox send", MINUTE, lambda: "1 sent")], record_runs=True
+        )
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            [run] = worker.run_due()
+        [closing] = [r for r in caplog.records if r.getMessage().startswith("worker: outbox send")]
+        run_id = getattr(closing, "run_id", None)
+        assert run_id is not None
+        assert re.fullmatch(r"[0-9a-f]{12}", run_id)
+        db.session().rollback()  # a read of its own, after the run's commits
+        row = _job_row("outbox send")
+        assert row is not None
+        assert row.last_run_id == run_id
+        # A failed run: its id with its outcome, and in the failure /readyz names.
+        worker = Worker(committed_app, [Job("outbox send", MINUTE, refuse)], record_runs=True)
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            [run] = worker.run_due()
+        assert not run.ok
+        [failed] = [r for r in caplog.records if r.getMessage() == "worker: outbox send failed"]
+        failed_run = getattr(failed, "run_id", None)
+        assert failed_run not in (None, run_id)
+        db.session().rollback()  # a read of its own, after the run's commits
+        row = _job_row("outbox send")
+        assert row is not None
+        assert row.last_run_id == failed_run
+    detail = _ready(committed_app)["jobs_detail"]
+    assert "outbox send (every minute) last run failed at " in detail
+    assert f" (run {failed_run}), last succeeded at " in detail
+    result = committed_app.test_cli_runner().invoke(args=["jobs", "status"])
+    assert result.exit_code == 1, result.output
+    assert f"; run {failed_run}\n" in result.output  # the job's own line
+    assert f"(run {failed_run})" in result.output  # and the failure named at the end
+    # A command run from cron records the run id its own lines carry (the one
+    # `log_context.run` gives them: made known here, as this command logs nothing).
+    monkeypatch.setattr("licensing.log_context.new_run_id", lambda: "c0ffee000042")
+    with committed_app.app_context():  # as the CLI's own
+        result = committed_app.test_cli_runner().invoke(args=["outbox", "send"])
+    assert result.exit_code == 0, result.output
+    cron_run = "c0ffee000042"
+    with committed_app.app_context():
+        db.session().rollback()  # a read of its own, after the run's commits
+        row = _job_row("outbox send")
+        assert row is not None
+        assert row.last_run_id == cron_run
+    result = committed_app.test_cli_runner().invoke(args=["jobs", "status"])
+    assert re.search(
+        rf"^outbox send: started .*; last success \S+; run {cron_run}$", result.output, re.M
+    )
+
+
 # --- gunicorn's lines -----------------------------------------------------------------
 
 _INSTANT = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
