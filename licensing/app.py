@@ -416,7 +416,7 @@ def configure(app: Flask, config: Config) -> None:
 
 
 def register_extensions(app: Flask, config: Config) -> None:
-    db.init_app(app, config.database_url)
+    db.init_app(app, config.database_url, jit=config.database_jit)
     sessions.init_app(app)  # the cookie session on pages only: the API never reads it
     csrf.init_app(app)
     limiter.init_app(app)

@@ -157,8 +157,10 @@ def jobs_status() -> None:
             else "running or stopped before it finished"
         )
         success = _instant(row.last_succeeded_at) if row.last_succeeded_at else "never"
+        # The run's id, as its log lines carry it (round 42): `grep run_id=RUN`.
+        run = f"; run {row.last_run_id}" if row.last_run_id else ""
         click.echo(
-            f"{name}: started {_instant(row.last_started_at)}, {ended}; last success {success}"
+            f"{name}: started {_instant(row.last_started_at)}, {ended}; last success {success}{run}"
         )
     trouble = jobs_trouble(current_app.config["LICENSING"])
     if trouble is not None:  # as /readyz's `jobs` and `jobs_detail`

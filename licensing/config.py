@@ -170,6 +170,19 @@ def _database_url(value: str) -> str:
     return value
 
 
+# What the service's own PostgreSQL sessions ask of the server's JIT compiler
+# (DATABASE_JIT, round 42): `off` (each connection starts with `-c jit=off`), `on`,
+# or `server` (ask nothing: the server's and role's settings decide).
+DATABASE_JIT_CHOICES = ("off", "on", "server")
+
+
+def _database_jit(value: str) -> str:
+    lowered = value.strip().lower() or "off"
+    if lowered not in DATABASE_JIT_CHOICES:
+        raise ConfigError(f"DATABASE_JIT must be off, on or server, not {value!r}")
+    return lowered
+
+
 def _without_password(url: str) -> str:
     """A URL as it may be logged: its user's password left out."""
     scheme, separator, rest = url.partition("://")
@@ -337,6 +350,8 @@ class Config:
     # A periodic job is late (/readyz, `licensing jobs status`) when its last
     # success is older than its interval plus this many minutes (round 33).
     job_grace_minutes: int = 15
+    # PostgreSQL's JIT for the service's own sessions (round 42): off unless asked.
+    database_jit: str = "off"
     # The app's lines begin with an ISO 8601 UTC instant (LOG_TIMESTAMPS; round 33).
     log_timestamps: bool = True
     # Behind a load balancer, how many proxies set X-Forwarded-For/-Proto.
@@ -442,6 +457,7 @@ class Config:
             ),
             log_level=_log_level(env.get("LOG_LEVEL", "INFO")),
             job_grace_minutes=_int(env.get("JOB_GRACE_MINUTES", "15"), "JOB_GRACE_MINUTES"),
+            database_jit=_database_jit(env.get("DATABASE_JIT", "off")),
             log_timestamps=_log_timestamps(
                 env.get("LOG_TIMESTAMPS", "auto"), env.get("JOURNAL_STREAM", ""), _stderr_status
             ),

@@ -171,7 +171,10 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
-def make_engine(url: str) -> Engine:
+def make_engine(url: str, *, jit: str = "server") -> Engine:
+    """The engine for `url`. `jit` (PostgreSQL only): `off` or `on` starts each
+    connection with `-c jit=...` (added to any `options` the URL gives), `server`
+    asks nothing (DATABASE_JIT, docs/configuration.md; round 42)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         # A `file:...?uri=true` database is a URI, not a path: SQLite opens it as given.
@@ -184,6 +187,13 @@ def make_engine(url: str) -> Engine:
     if parsed.get_backend_name() == "postgresql" and parsed.drivername == "postgresql":
         # psycopg 3 is the driver we install; plain postgresql:// means it.
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
+    if parsed.get_backend_name() == "postgresql" and jit in ("on", "off"):
+        # A startup option, so it holds for the whole session, the first query
+        # included, with no statement sent per connection.
+        given = parsed.query.get("options")
+        given = given[-1] if isinstance(given, tuple) else given
+        options = f"{given} -c jit={jit}" if given else f"-c jit={jit}"
+        return create_engine(url, pool_pre_ping=True, connect_args={"options": options})
     return create_engine(url, pool_pre_ping=True)
 
 
@@ -220,8 +230,8 @@ class Database:
         return self.engine.dialect.name
 
 
-def init_app(app: Flask, database_url: str) -> Database:
-    database = Database(make_engine(database_url))
+def init_app(app: Flask, database_url: str, *, jit: str = "server") -> Database:
+    database = Database(make_engine(database_url, jit=jit))
     app.extensions["licensing.db"] = database
     app.teardown_appcontext(_close_session)
     return database

@@ -21,13 +21,15 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from licensing import db
+from licensing import db, log_context
 from licensing.db import Base, UTCDateTime
 
 log = logging.getLogger("licensing.job_runs")
 
 # An outcome is the job's closing line; long ones (a traceback's message) are cut.
 OUTCOME_LENGTH = 500
+# A run's id: `log_context.new_run_id`'s twelve hex digits.
+RUN_ID_LENGTH = 12
 
 
 class JobRun(Base):
@@ -44,6 +46,10 @@ class JobRun(Base):
     last_ok: Mapped[bool | None] = mapped_column(Boolean(), default=None)
     last_outcome: Mapped[str | None] = mapped_column(String(OUTCOME_LENGTH), default=None)
     last_succeeded_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    # The last run's id (round 42: operations_0002), as its log lines carry it
+    # (`run_id`, licensing.log_context): set as a run starts, and again as a run
+    # ends, so that with the outcome it names the run whose outcome it is.
+    last_run_id: Mapped[str | None] = mapped_column(String(RUN_ID_LENGTH), default=None)
 
 
 def _upsert(session: Session, values: dict[str, Any], updates: dict[str, Any]) -> None:
@@ -58,18 +64,22 @@ def _upsert(session: Session, values: dict[str, Any], updates: dict[str, Any]) -
     )
 
 
-def started(job: str, at: datetime) -> None:
-    """A run of `job` begins (its own transaction)."""
+def started(job: str, at: datetime, run_id: str | None = None) -> None:
+    """A run of `job` begins (its own transaction); `run_id` is its log lines'."""
     with db.transaction() as session:
         _upsert(
             session,
-            {"job": job, "first_started_at": at, "last_started_at": at},
-            {"last_started_at": lambda new: new.last_started_at},
+            {"job": job, "first_started_at": at, "last_started_at": at, "last_run_id": run_id},
+            {
+                "last_started_at": lambda new: new.last_started_at,
+                "last_run_id": lambda new: new.last_run_id,
+            },
         )
 
 
-def finished(job: str, at: datetime, *, ok: bool, outcome: str) -> None:
-    """A run of `job` ends, `ok` or not, with its closing line (own transaction)."""
+def finished(job: str, at: datetime, *, ok: bool, outcome: str, run_id: str | None = None) -> None:
+    """A run of `job` ends, `ok` or not, with its closing line (own transaction);
+    `run_id` is its log lines', kept with the outcome it belongs to."""
     outcome = outcome[:OUTCOME_LENGTH]
     with db.transaction() as session:
         _upsert(
@@ -82,8 +92,10 @@ def finished(job: str, at: datetime, *, ok: bool, outcome: str) -> None:
                 "last_ok": ok,
                 "last_outcome": outcome,
                 "last_succeeded_at": at if ok else None,
+                "last_run_id": run_id,
             },
             {
+                "last_run_id": lambda new: new.last_run_id,
                 "last_finished_at": lambda new: new.last_finished_at,
                 "last_ok": lambda new: new.last_ok,
                 "last_outcome": lambda new: new.last_outcome,
@@ -104,17 +116,24 @@ def finished(job: str, at: datetime, *, ok: bool, outcome: str) -> None:
 
 
 def record_finish(job: str, at: datetime, *, ok: bool, outcome: str) -> None:
+    """The run's end, with the run id of the log context it runs in."""
     try:
-        finished(job, at, ok=ok, outcome=outcome)
+        finished(job, at, ok=ok, outcome=outcome, run_id=_run_id())
     except SQLAlchemyError as error:
         log.warning("job runs: the end of %s was not recorded: %s", job, type(error).__name__)
 
 
 def record_start(job: str, at: datetime) -> None:
+    """The run's start, with the run id of the log context it runs in."""
     try:
-        started(job, at)
+        started(job, at, _run_id())
     except SQLAlchemyError as error:
         log.warning("job runs: the start of %s was not recorded: %s", job, type(error).__name__)
+
+
+def _run_id() -> str | None:
+    """The run id this run's log lines carry (`log_context.run`), if any."""
+    return log_context.fields().get("run_id")
 
 
 @dataclass(frozen=True)
@@ -124,6 +143,11 @@ class Late:
     job: str
     every: timedelta
     last_succeeded_at: datetime | None  # None: never succeeded (or never ran)
+    # When it became late: its last success (or its first record, or the jobs'
+    # first record for one never run) plus its interval and the grace.
+    since: datetime | None = None
+    # Its last run's id (round 42), as that run's log lines carry it, if recorded.
+    run_id: str | None = None
 
     def text(self) -> str:
         when = (
@@ -131,7 +155,13 @@ class Late:
             if self.last_succeeded_at is not None
             else "has not succeeded since the jobs were first recorded"
         )
-        return f"{self.job} (every {_every(self.every)}) {when}"
+        run = f" (last run {self.run_id})" if self.run_id else ""
+        return f"{self.job} (every {_every(self.every)}) {when}{run}"
+
+    def log_text(self) -> str:
+        """`text()` and since when the job has been late (the log's line)."""
+        since = f", late since {_instant(self.since)}" if self.since is not None else ""
+        return self.text() + since
 
 
 @dataclass(frozen=True)
@@ -143,6 +173,8 @@ class Failed:
     every: timedelta
     failed_at: datetime
     last_succeeded_at: datetime | None
+    # The failed run's id (round 42), as its log lines carry it, if recorded.
+    run_id: str | None = None
 
     def text(self) -> str:
         since = (
@@ -150,10 +182,15 @@ class Failed:
             if self.last_succeeded_at is not None
             else "never succeeded"
         )
+        run = f" (run {self.run_id})" if self.run_id else ""
         return (
             f"{self.job} (every {_every(self.every)}) last run failed at "
-            f"{_instant(self.failed_at)}, {since}"
+            f"{_instant(self.failed_at)}{run}, {since}"
         )
+
+    def log_text(self) -> str:
+        """The log's line says what `/readyz` says: since when is in `text()`."""
+        return self.text()
 
 
 def _instant(moment: datetime) -> str:
@@ -186,7 +223,7 @@ def failing(
         if row is None or row.last_ok is not False or job in named:
             continue
         ended = row.last_finished_at or row.last_started_at  # an outcome comes with its end
-        failed.append(Failed(job, every, ended, row.last_succeeded_at))
+        failed.append(Failed(job, every, ended, row.last_succeeded_at, row.last_run_id))
     return failed
 
 
@@ -208,9 +245,11 @@ def late(
         row = found.get(job)
         if row is None:
             if first is not None and now - first > allowed:
-                overdue.append(Late(job, every, None))
+                overdue.append(Late(job, every, None, first + allowed))
             continue
         since = row.last_succeeded_at or row.first_started_at
         if now - since > allowed:
-            overdue.append(Late(job, every, row.last_succeeded_at))
+            overdue.append(
+                Late(job, every, row.last_succeeded_at, since + allowed, row.last_run_id)
+            )
     return overdue

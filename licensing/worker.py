@@ -117,12 +117,68 @@ def failing_jobs(late: Sequence[job_runs.Late]) -> list[job_runs.Failed]:
 def jobs_trouble(config: Config) -> tuple[str, str] | None:
     """(`late` or `failing`, the detail naming each job), or None when every job
     succeeded at its last run and within its schedule; in an app context."""
+    trouble = _jobs_trouble(config)
+    return None if trouble is None else (trouble.state, trouble.detail)
+
+
+@dataclass(frozen=True)
+class Trouble:
+    """What `/readyz` says of the jobs when some are late or failing."""
+
+    state: Literal["late", "failing"]
+    late: Sequence[job_runs.Late]
+    failed: Sequence[job_runs.Failed]
+
+    @property
+    def detail(self) -> str:
+        return "; ".join([*(job.text() for job in self.late), *(job.text() for job in self.failed)])
+
+    @property
+    def log_detail(self) -> str:
+        """The detail with since when each job is late (the log's line)."""
+        return "; ".join(
+            [*(job.log_text() for job in self.late), *(job.log_text() for job in self.failed)]
+        )
+
+    @property
+    def key(self) -> frozenset[tuple[str, str]]:
+        """Which job is late and which failing: what a change of state changes."""
+        return frozenset(
+            [
+                *((job.job, "late") for job in self.late),
+                *((job.job, "failing") for job in self.failed),
+            ]
+        )
+
+
+def _jobs_trouble(config: Config) -> Trouble | None:
     late = late_jobs(config)
     failed = failing_jobs(late)
     if not late and not failed:
         return None
-    detail = "; ".join([*(job.text() for job in late), *(job.text() for job in failed)])
-    return ("late" if late else "failing"), detail
+    return Trouble("late" if late else "failing", late, failed)
+
+
+class ReadinessLog:
+    """What this process's `/readyz` last said of the jobs, so that a degraded
+    answer is logged once when it begins or changes (which jobs are late or
+    failing), and once when it ends, not on every probe (round 42: a probe every
+    few seconds would fill the log; before, a degraded answer logged its line on
+    every probe under its request id). One per app: each server process logs the
+    changes it sees."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.said: frozenset[tuple[str, str]] = frozenset()
+
+    def changed(self, now: frozenset[tuple[str, str]]) -> frozenset[tuple[str, str]] | None:
+        """The state said before, when `now` differs from it (and is now said)."""
+        with self.lock:
+            before, self.said = self.said, now
+        return before if before != now else None
+
+
+_READINESS_LOG = "licensing.jobs_readiness_log"
 
 
 @health.readiness_note
@@ -131,15 +187,36 @@ def jobs_readiness() -> dict[str, str]:
     `failing` (a job whose last run failed, its last success recent: round 34),
     with `status: degraded` and each job named. The instance still takes traffic
     (200): it serves requests; the jobs run elsewhere (docs/operations.md, "What
-    to watch and alert on")."""
+    to watch and alert on"). A change of state is logged once, under the probe's
+    request id (`ReadinessLog`)."""
     from flask import current_app
 
-    trouble = jobs_trouble(current_app.config["LICENSING"])
+    said: ReadinessLog = current_app.extensions.setdefault(_READINESS_LOG, ReadinessLog())
+    trouble = _jobs_trouble(current_app.config["LICENSING"])
+    before = said.changed(frozenset() if trouble is None else trouble.key)
     if trouble is None:
+        if before:
+            current_app.logger.info(
+                "readiness check: jobs ok again, no job late or failing (were %s)",
+                _named(before),
+            )
         return {"jobs": "ok"}
-    state, detail = trouble
-    current_app.logger.warning("readiness check: jobs %s: %s", state, detail)
-    return {"status": "degraded", "jobs": state, "jobs_detail": detail}
+    if before is not None:
+        current_app.logger.warning(
+            "readiness check: degraded, jobs %s: %s", trouble.state, trouble.log_detail
+        )
+    return {"status": "degraded", "jobs": trouble.state, "jobs_detail": trouble.detail}
+
+
+def _named(state: frozenset[tuple[str, str]]) -> str:
+    """`late: tokens remind; failing: outbox send`, in the schedule's order."""
+    order = {name: n for n, (name, _every) in enumerate(SCHEDULE)}
+    parts = []
+    for kind in ("late", "failing"):
+        jobs = sorted((job for job, k in state if k == kind), key=lambda j: order.get(j, 99))
+        if jobs:
+            parts.append(f"{kind}: {', '.join(jobs)}")
+    return "; ".join(parts)
 
 
 def _every(interval: timedelta) -> str:

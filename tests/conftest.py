@@ -202,10 +202,10 @@ def _forget_csrf_token(sender: Flask, **_: Any) -> None:
 
 
 # One engine per template database and process, kept for the whole session.
-_TEMPLATE_ENGINES: dict[str, Engine] = {}
+_TEMPLATE_ENGINES: dict[tuple[str, str], Engine] = {}
 
 
-def _engine_of_template(url: str) -> Engine:
+def _engine_of_template(url: str, *, jit: str = "server") -> Engine:
     """The template database's engine as a new `Engine` of its own for one app.
 
     Each test built its own app and so its own engine, whose SQLAlchemy dialect
@@ -216,9 +216,9 @@ def _engine_of_template(url: str) -> Engine:
     statement and options, so what runs is the same SQL) and its connection
     pool, but its event listeners are its own, so a listener a test adds to its
     app's engine goes with the test."""
-    engine = _TEMPLATE_ENGINES.get(url)
-    if engine is None:
-        engine = _TEMPLATE_ENGINES[url] = make_engine(url)
+    engine = _TEMPLATE_ENGINES.get((url, jit))
+    if engine is None:  # one a JIT setting: it is each connection's startup option
+        engine = _TEMPLATE_ENGINES[url, jit] = make_engine(url, jit=jit)
     return engine.execution_options()
 
 

@@ -831,3 +831,48 @@ def test_agreements_0005_recomputes_the_clock_of_a_return_after_a_granted_recons
         returned_only: day(2),
     }
     assert kept == found
+
+
+def test_operations_0002_keeps_each_jobs_last_run_id_beside_the_runs_recorded_before_it(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 42: a job's run record named no run, so an operator could not go from
+    `jobs status` to the run's log lines. operations_0002 adds `last_run_id`; a run
+    recorded before it keeps its row (no id), and the downgrade drops the column."""
+    url = database_template.new_url()
+
+    def columns() -> set[str]:
+        engine = make_engine(url)
+        try:
+            with engine.connect() as connection:
+                return {c["name"] for c in inspect(connection).get_columns("job_runs")}
+        finally:
+            engine.dispose()
+
+    migrations.downgrade(url, "operations_0001")
+    assert "last_run_id" not in columns()
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "INSERT INTO job_runs (job, first_started_at, last_started_at, last_ok)"
+                    " VALUES ('outbox send', :at, :at, :ok)"
+                ),
+                {"at": datetime(2026, 12, 4, 18, 1, tzinfo=UTC), "ok": True},
+            )
+    finally:
+        engine.dispose()
+    migrations.upgrade(url)
+    assert "last_run_id" in columns()
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            rows = connection.execute(text("SELECT job, last_run_id FROM job_runs")).all()
+            assert [tuple(row) for row in rows] == [("outbox send", None)]
+            connection.execute(text("UPDATE job_runs SET last_run_id = 'a41be07c9d12'"))
+    finally:
+        engine.dispose()
+    migrations.downgrade(url, "operations_0001")
+    assert "last_run_id" not in columns()
+    migrations.upgrade(url)

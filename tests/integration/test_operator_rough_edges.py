@@ -3,6 +3,7 @@ without a time of their own, Flask-Limiter's line naming the client's address.""
 
 from __future__ import annotations
 
+import logging
 import re
 import subprocess
 import sys
@@ -344,6 +345,150 @@ def test_readyz_names_a_job_whose_last_run_failed_though_it_succeeded_lately(
     assert "; outbox send (every minute) last run failed at " in answer["jobs_detail"]
     _record(committed_app, "outbox send", "tokens remind")
     assert _ready(committed_app)["jobs"] == "ok"
+
+
+def _probe_lines(app: Flask, caplog: pytest.LogCaptureFixture) -> tuple[str, list[Any]]:
+    """A probe's request id and the readiness lines it logged."""
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        response = app.test_client().get("/readyz")
+    assert response.status_code == 200
+    said = [r for r in caplog.records if r.getMessage().startswith("readiness check: ")]
+    return response.headers["X-Request-Id"], said
+
+
+def test_a_degraded_readyz_is_logged_once_when_it_begins_changes_and_ends(
+    committed_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Round 42: a degraded answer logged its line on every probe (a probe every
+    few seconds, a line every few seconds) and never when it recovered. Now once
+    per change of state, under the probe's request id, saying since when."""
+    _record(committed_app, *(name for name, _every in SCHEDULE))
+    assert _probe_lines(committed_app, caplog)[1] == []
+    # Late: logged once, with since when (its last success plus an hour and the grace).
+    _aged(committed_app, "tokens remind", first=timedelta(days=3), succeeded=timedelta(hours=2))
+    request_id, [line] = _probe_lines(committed_app, caplog)
+    assert line.levelno == logging.WARNING
+    assert getattr(line, "request_id", None) == request_id
+    with committed_app.app_context():
+        row = _job_row("tokens remind")
+        assert row is not None
+        assert row.last_succeeded_at is not None
+        succeeded = row.last_succeeded_at
+    late_since = (succeeded + timedelta(minutes=75)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert line.getMessage() == (
+        "readiness check: degraded, jobs late: tokens remind (every hour) last succeeded at "
+        f"{succeeded.strftime('%Y-%m-%dT%H:%M:%SZ')}, late since {late_since}"
+    )
+    # The same state: nothing on the next probes.
+    assert _probe_lines(committed_app, caplog)[1] == []
+    assert _probe_lines(committed_app, caplog)[1] == []
+    # Another job failing besides: a change, logged once.
+    _failed(committed_app, "outbox send")
+    request_id, [line] = _probe_lines(committed_app, caplog)
+    assert getattr(line, "request_id", None) == request_id
+    assert line.getMessage().startswith("readiness check: degraded, jobs late: tokens remind")
+    assert "; outbox send (every minute) last run failed at " in line.getMessage()
+    assert "refused" not in line.getMessage()  # the outcome's words: `jobs status`
+    assert _probe_lines(committed_app, caplog)[1] == []
+    # The late job recovers, the other still fails: failing, logged once.
+    _record(committed_app, "tokens remind")
+    _, [line] = _probe_lines(committed_app, caplog)
+    assert line.getMessage().startswith(
+        "readiness check: degraded, jobs failing: outbox send (every minute) last run failed at "
+    )
+    assert _probe_lines(committed_app, caplog)[1] == []
+    # Recovered: one line, then none.
+    _record(committed_app, "outbox send")
+    request_id, [line] = _probe_lines(committed_app, caplog)
+    assert line.levelno == logging.INFO
+    assert getattr(line, "request_id", None) == request_id
+    assert line.getMessage() == (
+        "readiness check: jobs ok again, no job late or failing (were failing: outbox send)"
+    )
+    assert _probe_lines(committed_app, caplog)[1] == []
+
+
+def test_a_job_failing_run_after_run_is_logged_once_not_at_each_failure(
+    committed_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    _record(committed_app, *(name for name, _every in SCHEDULE))
+    _failed(committed_app, "outbox send")
+    request_id, [line] = _probe_lines(committed_app, caplog)
+    assert line.levelno == logging.WARNING
+    assert getattr(line, "request_id", None) == request_id
+    assert line.getMessage().startswith(
+        "readiness check: degraded, jobs failing: outbox send (every minute) last run failed at "
+    )
+    _failed(committed_app, "outbox send")  # failed again: still failing, nothing new
+    assert _probe_lines(committed_app, caplog)[1] == []
+    _record(committed_app, "outbox send")
+    [line] = _probe_lines(committed_app, caplog)[1]
+    assert line.getMessage().endswith("(were failing: outbox send)")
+
+
+def test_each_runs_id_is_recorded_and_named_by_jobs_status_and_readyz(
+    committed_app: Flask, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Round 42: each run's log lines carry its `run_id`, which neither `jobs
+    status` nor `/readyz`'s `jobs_detail` named: an operator could not go from
+    either to the run's lines. The worker's run and a command's run from cron
+    each record theirs; a failed run's is the one named."""
+
+    def refuse() -> str:
+        raise RuntimeError("SMTP refused")
+
+    with committed_app.app_context():
+        worker = Worker(
+            committed_app, [Job("outbox send", MINUTE, lambda: "1 sent")], record_runs=True
+        )
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            [run] = worker.run_due()
+        [closing] = [r for r in caplog.records if r.getMessage().startswith("worker: outbox send")]
+        run_id = getattr(closing, "run_id", None)
+        assert run_id is not None
+        assert re.fullmatch(r"[0-9a-f]{12}", run_id)
+        db.session().rollback()  # a read of its own, after the run's commits
+        row = _job_row("outbox send")
+        assert row is not None
+        assert row.last_run_id == run_id
+        # A failed run: its id with its outcome, and in the failure /readyz names.
+        worker = Worker(committed_app, [Job("outbox send", MINUTE, refuse)], record_runs=True)
+        caplog.clear()
+        with caplog.at_level(logging.INFO):
+            [run] = worker.run_due()
+        assert not run.ok
+        [failed] = [r for r in caplog.records if r.getMessage() == "worker: outbox send failed"]
+        failed_run = getattr(failed, "run_id", None)
+        assert failed_run not in (None, run_id)
+        db.session().rollback()  # a read of its own, after the run's commits
+        row = _job_row("outbox send")
+        assert row is not None
+        assert row.last_run_id == failed_run
+    detail = _ready(committed_app)["jobs_detail"]
+    assert "outbox send (every minute) last run failed at " in detail
+    assert f" (run {failed_run}), last succeeded at " in detail
+    result = committed_app.test_cli_runner().invoke(args=["jobs", "status"])
+    assert result.exit_code == 1, result.output
+    assert f"; run {failed_run}\n" in result.output  # the job's own line
+    assert f"(run {failed_run})" in result.output  # and the failure named at the end
+    # A command run from cron records the run id its own lines carry (the one
+    # `log_context.run` gives them: made known here, as this command logs nothing).
+    monkeypatch.setattr("licensing.log_context.new_run_id", lambda: "c0ffee000042")
+    with committed_app.app_context():  # as the CLI's own
+        result = committed_app.test_cli_runner().invoke(args=["outbox", "send"])
+    assert result.exit_code == 0, result.output
+    cron_run = "c0ffee000042"
+    with committed_app.app_context():
+        db.session().rollback()  # a read of its own, after the run's commits
+        row = _job_row("outbox send")
+        assert row is not None
+        assert row.last_run_id == cron_run
+    result = committed_app.test_cli_runner().invoke(args=["jobs", "status"])
+    assert re.search(
+        rf"^outbox send: started .*; last success \S+; run {cron_run}$", result.output, re.M
+    )
 
 
 # --- gunicorn's lines -----------------------------------------------------------------

@@ -173,6 +173,7 @@ def test_environment_values_are_read_and_typed() -> None:
         ("LATE_FEE_MONTHLY_PERCENT", "-1"),
         ("LATE_FEE_MONTHLY_PERCENT", "NaN"),
         ("PERMISSION_SLA_DAYS", "ten"),
+        ("DATABASE_JIT", "sometimes"),
     ],
 )
 def test_unreadable_values_are_refused_by_name(name: str, value: str) -> None:
@@ -396,3 +397,10 @@ def test_a_log_timestamps_value_other_than_auto_on_or_off_is_refused() -> None:
         ConfigError, match="LOG_TIMESTAMPS must be auto, on or off, not 'sometimes'"
     ):
         Config.from_env({"SECRET_KEY": "k", "AUDIT_HMAC_KEY": "a", "LOG_TIMESTAMPS": "sometimes"})
+
+
+def test_postgresqls_jit_is_off_for_the_services_sessions_unless_asked() -> None:
+    """Round 42: DATABASE_JIT, off by default (docs/operations.md, "JIT")."""
+    assert Config.from_env({"SECRET_KEY": "k"}).database_jit == "off"
+    for value, read in (("on", "on"), ("Server", "server"), ("OFF", "off"), ("", "off")):
+        assert Config.from_env({"SECRET_KEY": "k", "DATABASE_JIT": value}).database_jit == read
