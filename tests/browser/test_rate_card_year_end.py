@@ -90,7 +90,8 @@ def test_the_office_publishes_next_years_card_and_a_vendor_renews_on_it(
     )
     # The renewal it would price: the agreement's 36,300.00 becomes 36,550.00.
     effect = page.get_by_role("table").filter(has_text="Largest changes first").last
-    assert f"{number} (renewal)" in text(effect)
+    # ... and that it would wait on staff: its software rule now needs review.
+    assert f"{number} (renewal) staff review on 2028.1" in text(effect)
     assert "36,300.00 36,550.00 250.00" in text(effect)
     assert_accessible(page)
 

@@ -4,6 +4,8 @@ and why, on the renewal's page, the reviewer's page and through the API
 
 from __future__ import annotations
 
+import io
+import json
 from typing import Any
 
 from flask import Flask
@@ -172,3 +174,43 @@ def test_the_api_gives_a_renewals_change_from_its_agreement(
         f"/api/v1/applications/{agreement.application_id}", headers=bearer(vendor)
     ).get_json()
     assert plain["renewal_change"] is None
+
+
+def test_the_cards_check_says_which_renewals_it_would_send_to_staff_review(
+    apply: Any,  # noqa: F811
+    vendor: Any,
+    admin: Any,
+    signed_in: Any,
+    client: Any,
+    app: Flask,
+) -> None:
+    # The check said distribution-software now needs review, and listed the renewal
+    # it would price with its change, but not that the renewal would wait on staff.
+    agreement = accept(
+        agreement_of(apply(vendor, AUTO_USE, DEVELOPMENT_USE)), vendor, signer_name="Samira"
+    )
+    answer = client.post("/api/v1/rate-cards/checks", json=next_years_card(), headers=bearer(admin))
+    assert answer.status_code == 200, answer.get_json()
+    (record,) = answer.get_json()["effect"]["records"]
+    assert (record["reference"], record["change"], record["staff_review"]) == (
+        agreement.number,
+        "250.00",
+        True,
+    )
+    page = signed_in(app.test_client(), admin).post(
+        "/console/rate-cards/",
+        data={
+            "card": (io.BytesIO(json.dumps(next_years_card()).encode()), "card.json"),
+            "action": "check",
+        },
+        content_type="multipart/form-data",
+    )
+    assert f"{agreement.number} (renewal) staff review on 2028.1" in text_of(page)
+
+    # A card that keeps every rule automatic says nothing of review.
+    automatic = next_years_card()
+    for rule in automatic["rules"]:
+        if rule["id"] == "distribution-software":
+            rule["review"] = "auto"
+    kept = client.post("/api/v1/rate-cards/checks", json=automatic, headers=bearer(admin))
+    assert kept.get_json()["effect"]["records"][0]["staff_review"] is False
