@@ -214,3 +214,47 @@ def test_the_cards_check_says_which_renewals_it_would_send_to_staff_review(
             rule["review"] = "auto"
     kept = client.post("/api/v1/rate-cards/checks", json=automatic, headers=bearer(admin))
     assert kept.get_json()["effect"]["records"][0]["staff_review"] is False
+
+
+def test_the_year_end_walked_through_the_api(
+    apply: Any,  # noqa: F811
+    vendor: Any,
+    admin: Any,
+    client: Any,
+) -> None:
+    # The administrator's program drafts 2028.1 from 2027.1's document, checks it,
+    # publishes it; the vendor's program renews and reads what changed.
+    agreement = accept(
+        agreement_of(apply(vendor, AUTO_USE, DEVELOPMENT_USE)), vendor, signer_name="Samira"
+    )
+    staff = bearer(admin)
+    document = client.get("/api/v1/rate-cards/2027.1").get_json()["document"]
+    document.update(version="2028.1", effective_from="2028-01-01", effective_to="2028-12-31")
+    for rule in document["rules"]:
+        if rule["id"] == "development":
+            rule["model"]["amount"] = "2750.00"
+    checked = client.post("/api/v1/rate-cards/checks", json=document, headers=staff).get_json()
+    assert checked["status"] == "new"
+    assert checked["compared_with"]["version"] == "2027.1"
+    assert [r["reference"] for r in checked["effect"]["records"]] == [agreement.number]
+    published = client.post("/api/v1/rate-cards", json=document, headers=staff)
+    assert published.get_json()["status"] == "created", published.get_json()
+    assert published.get_json()["rate_card"]["effective_from"] == "2028-01-01"
+
+    mine = bearer(vendor)
+    drawn = client.post(f"/api/v1/agreements/{agreement.id}/renewal", headers=mine)
+    assert drawn.status_code == 201, drawn.get_json()
+    renewal = drawn.get_json()
+    assert (renewal["term_start"], renewal["term_end"]) == ("2028-01-01", "2028-12-31")
+    read = client.get(f"/api/v1/applications/{renewal['id']}", headers=mine).get_json()
+    change = read["renewal_change"]
+    assert (change["total_before"], change["total_after"], change["change"]) == (
+        "36300.00",
+        "36550.00",
+        "250.00",
+    )
+    assert change["uses"][1]["reasons"] == [
+        "Changed rule development: charge now flat fee of 2750.00 USD a year (prorated) "
+        "(was flat fee of 2500.00 USD a year (prorated))."
+    ]
+    assert change["uses"][0]["reasons"] == []
