@@ -174,6 +174,9 @@ def renewal_change(
             continue
         reasons = _reasons(old_line, new_line, sentences, priced.rate_card)
         reasons += _figures(licensed[match], use, priced.currency, words)
+        if not reasons and after != old_line.amount:
+            # Nothing of its own moved: the card's changed discounts may have.
+            reasons = [text for (subject, _), text in sentences.items() if subject == "adjustment"]
         uses.append(UseChange(index + 1, use.product_name, old_line.amount, after, tuple(reasons)))
     taken = {m for m in matches if m is not None}
     dropped = tuple(u.product_name for i, u in enumerate(licensed) if i not in taken)

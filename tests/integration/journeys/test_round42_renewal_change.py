@@ -258,3 +258,29 @@ def test_the_year_end_walked_through_the_api(
         "(was flat fee of 2500.00 USD a year (prorated))."
     ]
     assert change["uses"][0]["reasons"] == []
+
+
+def test_a_renewal_moved_by_a_new_discount_alone_names_the_discount(
+    apply: Any,  # noqa: F811
+    vendor: Any,
+    signed_in: Any,
+    app: Flask,
+) -> None:
+    agreement = accept(agreement_of(apply(vendor, DEVELOPMENT_USE)), vendor, signer_name="Sam")
+    card = card_document(version="2028.1", effective_from="2028-01-01", effective_to="2028-12-31")
+    card["adjustments"].insert(
+        0,
+        {
+            "id": "commercial-2028",
+            "when": {"organization_type": "commercial"},
+            "discount_percent": "10",
+        },
+    )
+    ratecards.import_card(card, published_by="tests")
+    actor = Actor.of(accounts.principal_for(vendor))
+    renewal = services.start_renewal(agreement.id, actor, now=NOW)
+    page = text_of(signed_in(app.test_client(), vendor).get(f"/portal/applications/{renewal.id}"))
+    row = page[page.index("1. Scrubber Pro SDK 2,500.00") :]
+    assert row.startswith("1. Scrubber Pro SDK 2,500.00 2,250.00 250.00 less")
+    assert "commercial-2028" in row[:300]
+    assert "See the working above." not in page
