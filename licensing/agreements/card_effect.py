@@ -66,6 +66,10 @@ class Repriced:
     now: Decimal
     then: Decimal | None
     why: str | None = None
+    # Whether the new card sends it to licensing staff's review (a use whose rule
+    # says `review: staff`), round 42: a rule that now needs review showed no sign
+    # of the renewals it would hold.
+    staff_review: bool = False
 
     @property
     def change(self) -> Decimal | None:
@@ -314,7 +318,7 @@ def _repriced(
         return replace(record, why=_first(refused.errors.values()))
     if not quote.fully_priced:
         return replace(record, why="a use no rule prices: licensing staff would price it")
-    return replace(record, then=quote.total)
+    return replace(record, then=quote.total, staff_review=quote.requires_review)
 
 
 def _first(messages: Iterable[list[str]]) -> str:

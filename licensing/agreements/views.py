@@ -32,6 +32,7 @@ from licensing.agreements import forms, issuing, queries, reported_usage, servic
 from licensing.agreements.forms import BulkAssignForm
 from licensing.agreements.models import MAX_USES, Agreement, Application, ApplicationUse
 from licensing.agreements.queue_rows import queue_rows
+from licensing.agreements.renewal_change import renewal_change
 from licensing.agreements.services.expiry import ENDING_REMINDED, ENDING_REMINDER
 from licensing.agreements.services.renewal import renewal_refusal
 from licensing.agreements.settings import IssuingPolicy
@@ -321,12 +322,15 @@ def _vendor_page(
             estimate = services.preview(application)
         except InvalidInput as problem:
             estimate_problems = problem.errors or {"_": [problem.detail]}
+    quote = _quote_of(application)
     return render_template(
         "agreements/application.html",
         application=application,
         estimate=estimate,
         estimate_problems=estimate_problems,
-        quote=_quote_of(application),
+        quote=quote,
+        # A renewal's price against its agreement's, and why (round 42).
+        renewal_change=renewal_change(session, application, estimate or quote),
         versions=application.quotes,
         agreement=queries.agreement_for_application(session, application.id),
         renewal_figures=_renewal_figures(application),
@@ -1023,11 +1027,14 @@ def _console_page(
 ) -> tuple[str, int]:
     session = db.session()
     submitted = application.submitted_quote
+    versions = [(v, Quote.from_snapshot(v.snapshot)) for v in application.quotes]
     return render_template(
         "agreements/review.html",
         application=application,
         submitted=Quote.from_snapshot(submitted.snapshot) if submitted else None,
-        versions=[(v, Quote.from_snapshot(v.snapshot)) for v in application.quotes],
+        versions=versions,
+        # A renewal's latest price against its agreement's, and why (round 42).
+        renewal_change=renewal_change(session, application, versions[-1][1] if versions else None),
         notes=queries.notes(session, application.id),
         renewal_figures=reported_usage.figures(application),
         history=audit_queries.events_for(session, "application", application.id),

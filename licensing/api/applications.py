@@ -9,6 +9,7 @@ response ever carries them.
 from __future__ import annotations
 
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import marshmallow as ma
@@ -34,8 +35,9 @@ from licensing.agreements.models import (
     Application,
     ApplicationNote,
 )
+from licensing.agreements.renewal_change import Wording, renewal_change
 from licensing.agreements.settings import IssuingPolicy
-from licensing.agreements.states import APPLICATION
+from licensing.agreements.states import APPLICATION, EDITABLE
 from licensing.api.accounts import Emailed, whom_emailed
 from licensing.api.base import Blueprint, Created, never_answers, refuse_staff_filter
 from licensing.api.fields import (
@@ -55,8 +57,10 @@ from licensing.api.fields import (
 from licensing.api.permissions import STARTED_SUMMARY  # in the request's words
 from licensing.config import current_config
 from licensing.db import utcnow
-from licensing.money import filed_amount
-from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES
+from licensing.errors import InvalidInput
+from licensing.money import filed_amount, format_amount
+from licensing.pricing import PRODUCT_TYPES, USER_TYPES, USES, Quote
+from licensing.pricing.describe import describe_condition, exact_amount
 from licensing.words import at_most_characters
 
 blp = Blueprint(
@@ -301,6 +305,100 @@ APPLICATION_SERVICE_LEVEL = {
 }
 
 
+_AMOUNT = {"type": "string", "nullable": True, "example": "2750.00"}
+RENEWAL_CHANGE = {
+    "type": "object",
+    "nullable": True,
+    "description": "A renewal's price against the agreement it renews, and why each use's "
+    "amount moved (round 42; the renewal's page says the same in its words): the draft's "
+    "estimate while it is a draft or returned, else the latest quote. Null for an "
+    "application that renews nothing, one not priced yet, and in lists. Amounts are "
+    "decimal strings; `after` and `change` are null while licensing staff price a use by "
+    "hand, `before` and `change` for a use the agreement did not license. `reasons` are "
+    "the rule's differences between the two cards in the words of "
+    "`POST /api/v1/rate-cards/checks`' `differences`, another rule pricing the use, and "
+    "changed quantities or revenue.",
+    "properties": {
+        "agreement": {"type": "string", "example": "CPT-2027-000001"},
+        "rate_card_before": {"type": "string"},
+        "rate_card_after": {"type": "string"},
+        "currency": {"type": "string"},
+        "total_before": _AMOUNT,
+        "total_after": _AMOUNT,
+        "change": _AMOUNT,
+        "uses": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "use_index": {"type": "integer"},
+                    "product_name": {"type": "string"},
+                    "before": _AMOUNT,
+                    "after": _AMOUNT,
+                    "change": _AMOUNT,
+                    "reasons": {"type": "array", "items": {"type": "string"}},
+                },
+            },
+        },
+        "dropped": {
+            "type": "array",
+            "items": {"type": "string"},
+            "description": "The agreement's uses (product names) the renewal does not renew",
+        },
+    },
+}
+
+# The API's words for a renewal's reasons: as the card check's `differences` say them.
+_API_WORDS = Wording(
+    amount=lambda amount, currency: f"{exact_amount(amount, currency)} {currency}",
+    count=str,
+    condition=describe_condition,
+    review=str,
+)
+
+
+def _renewal_change(application: Application) -> dict[str, Any] | None:
+    if application.renewal_of_id is None:
+        return None
+    priced: Quote | None = None
+    if application.state in EDITABLE:
+        try:
+            priced = services.preview(application)
+        except InvalidInput:
+            priced = None
+    elif application.quotes:
+        priced = Quote.from_snapshot(application.quotes[-1].snapshot)
+    change = renewal_change(db.session(), application, priced, _API_WORDS)
+    if change is None:
+        return None
+    currency = change.currency
+
+    def amount(value: Decimal | None) -> str | None:
+        return None if value is None else format_amount(value, currency)
+
+    return {
+        "agreement": change.agreement,
+        "rate_card_before": change.card_before,
+        "rate_card_after": change.card_after,
+        "currency": currency,
+        "total_before": amount(change.total_before),
+        "total_after": amount(change.total_after),
+        "change": amount(change.change),
+        "uses": [
+            {
+                "use_index": use.number - 1,
+                "product_name": use.name,
+                "before": amount(use.before),
+                "after": amount(use.after),
+                "change": amount(use.change),
+                "reasons": list(use.reasons),
+            }
+            for use in change.uses
+        ],
+        "dropped": list(change.dropped),
+    }
+
+
 class ApplicationServiceLevelSchema(ApiSchema):
     target_days = ma.fields.Integer()
     clock_from = ma.fields.DateTime(allow_none=True)
@@ -362,6 +460,7 @@ class ApplicationSchema(ApiSchema):
     )
     renewal_of = ma.fields.Method("_renewal_of", metadata={"type": "string", "nullable": True})
     renewal_sources = ma.fields.Method("_renewal_sources", metadata=RENEWAL_SOURCES)
+    renewal_change = documented("_renewal_change", RENEWAL_CHANGE)
     agreement_id = ma.fields.Method("_agreement", metadata={"type": "integer", "nullable": True})
     service_level = documented("_level", APPLICATION_SERVICE_LEVEL)
     created_at = ma.fields.DateTime()
@@ -396,6 +495,10 @@ class ApplicationSchema(ApiSchema):
             for use in reported_usage.figures(application)
             for figure in use.figures
         ]
+
+    def _renewal_change(self, application: Application) -> dict[str, Any] | None:
+        # Priced per record: a list leaves it out (null), as documented.
+        return None if self.many else _renewal_change(application)
 
     def _agreement(self, application: Application) -> int | None:
         if self.many:

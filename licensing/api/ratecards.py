@@ -124,6 +124,13 @@ class RepricedSchema(ApiSchema):
         allow_none=True,
         metadata={"description": "Why the checked card cannot price it in full (then null)"},
     )
+    staff_review = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Whether the checked card sends it to licensing staff's review "
+            "(a use whose rule says `review: staff`; false when it cannot price it), round 42"
+        },
+    )
 
 
 class OrganizationEffectSchema(ApiSchema):
@@ -317,6 +324,7 @@ def _effect(effect: card_effect.CardEffect) -> dict[str, Any]:
                 "then": amount(row.then),
                 "change": amount(row.change),
                 "why": row.why,
+                "staff_review": row.staff_review,
             }
             for row in effect.records
         ],

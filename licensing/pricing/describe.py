@@ -26,6 +26,7 @@ from .ratecard import (
     RateCard,
     Rule,
     Tier,
+    day_words,
 )
 
 # --- words -------------------------------------------------------------------------------
@@ -206,6 +207,8 @@ def _card_field_changes(old: RateCard, new: RateCard) -> list[Change]:
     for name in _CARD_FIELDS:
         before, after = getattr(old, name), getattr(new, name)
         if before != after:
+            if name.startswith("effective_"):  # the sentinel end reads "open-ended"
+                before, after = day_words(before), day_words(after)
             label = _capitalised(name.replace("_", " "))
             changes.append(
                 Change("changed", "card", name, f"{label} changed from {before} to {after}.")

@@ -307,7 +307,7 @@ def _check_term(card: RateCard, term: Term, errors: _Errors) -> None:
         errors.add(
             "term",
             f"the term {term.start} to {term.end} must lie wholly inside the period of "
-            f"rate card {card.version}, {card.effective_from} to {card.effective_to}",
+            f"rate card {card.version}, {card.period}",
         )
 
 

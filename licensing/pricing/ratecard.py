@@ -17,6 +17,10 @@ Readings where the contract is silent (kept here so there is one place to look):
 - A value repeated in a `when` list is harmless and kept once.
 - A problem about the document as a whole has the path `_body` (the path the API
   edge uses for the request body).
+- A card with no last day is written with the calendar's last, `9999-12-31`
+  (`OPEN_ENDED`): the field stays a date, as the contract has it, and every page,
+  sentence and command line says such a card's end as "open-ended"
+  (`day_words`, `period_words`), never the stored date.
 """
 
 from __future__ import annotations
@@ -36,6 +40,40 @@ from .vocabulary import AXES, MODEL_TYPES, REVIEW_MODES, TIER_MODES
 
 ROOT_PATH = "_body"
 HUNDRED = Decimal(100)
+
+OPEN_ENDED = date.max
+"""The `effective_to` of a card with no last day: the calendar's last, 9999-12-31."""
+OPEN_ENDED_WORDS = "open-ended"
+
+
+def day_words(day: date) -> str:
+    """A card's first or last day as people read it: the date, or "open-ended" for
+    the stored sentinel (`OPEN_ENDED`). The one place that says it."""
+    return OPEN_ENDED_WORDS if day == OPEN_ENDED else day.isoformat()
+
+
+def period_words(start: date, end: date) -> str:
+    """A card's period: "2027-01-01 to 2027-12-31", or "from 2027-01-01, open-ended"
+    for a card with no last day."""
+    if end == OPEN_ENDED:
+        return f"from {start.isoformat()}, {OPEN_ENDED_WORDS}"
+    return f"{start.isoformat()} to {end.isoformat()}"
+
+
+def days_words(first: date, last: date) -> str:
+    """Days a card takes, after "terms starting": "2027-01-01 to 2027-12-31", or
+    "on or after 2027-01-01" when they run to an open-ended card's end."""
+    if last == OPEN_ENDED:
+        return f"on or after {first.isoformat()}"
+    return f"{first.isoformat()} to {last.isoformat()}"
+
+
+def period_length_words(start: date, end: date) -> str:
+    """A period with its length, as a card's page gives it: "2027-01-01 to 2027-12-31
+    (365 days)", or "from 2027-01-01, open-ended" (its millions of days say nothing)."""
+    if end == OPEN_ENDED:
+        return period_words(start, end)
+    return f"{period_words(start, end)} ({(end - start).days + 1} days)"
 
 
 # --- problems ---------------------------------------------------------------------
@@ -249,6 +287,16 @@ class RateCard:
     effective_to: date
     rules: tuple[Rule, ...]
     adjustments: tuple[Adjustment, ...] = field(default=())
+
+    @property
+    def open_ended(self) -> bool:
+        """Whether the card has no last day (`effective_to` is `OPEN_ENDED`)."""
+        return self.effective_to == OPEN_ENDED
+
+    @property
+    def period(self) -> str:
+        """The period in words (`period_words`)."""
+        return period_words(self.effective_from, self.effective_to)
 
     @property
     def period_days(self) -> int:

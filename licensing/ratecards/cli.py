@@ -12,6 +12,7 @@ import yaml
 from flask.cli import with_appcontext
 
 from licensing import db, errors
+from licensing.pricing.ratecard import period_words
 from licensing.ratecards import queries, services
 
 SAMPLES_DIR = Path(__file__).parent / "samples"
@@ -76,7 +77,7 @@ def list_command() -> None:
         click.echo("No rate cards are published.")
     for card in cards:
         click.echo(
-            f"{card.version:<12} {card.effective_from} to {card.effective_to}  "
+            f"{card.version:<12} {period_words(card.effective_from, card.effective_to)}  "
             f"{card.currency}  {card.title}"
         )
 

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 
 from licensing import errors
 from licensing.pricing import RateCard, parse_rate_card
+from licensing.pricing.ratecard import period_words
 from licensing.ratecards.models import RateCardRecord
 
 
@@ -434,7 +435,7 @@ def choice_labels(cards: list[RateCardRecord]) -> dict[str, str]:
     correction), so nobody picks the card with the mistake unawares."""
     replaced = replaced_by(cards)
     return {
-        card.version: f"{card.version}: {card.effective_from} to {card.effective_to}"
+        card.version: f"{card.version}: {period_words(card.effective_from, card.effective_to)}"
         + (
             f" (replaced by {' and '.join(replaced[card.version])})"
             if card.version in replaced

@@ -242,7 +242,9 @@ def term_advice(card: RateCard, term: Term) -> str:
     past the card's last day (a quote in December for a year from mid-December)
     can end on that day, or start the next day on the card in effect then; with no
     such card yet, the term is kept within the period and renewed on the next card."""
-    period = f"{card.effective_from} to {card.effective_to}"
+    if card.open_ended:  # a term can only start before it
+        return f"start the term on or after {card.effective_from}"
+    period = card.period
     if not card.effective_from <= term.start <= card.effective_to < term.end:
         return f"keep the term within {period}"
     after = card.effective_to + timedelta(days=1)
@@ -254,8 +256,7 @@ def term_advice(card: RateCard, term: Term) -> str:
         )
     return (
         f"end it by {card.effective_to}, or start it on {after} to be priced on "
-        f"rate card {following.version} ({following.effective_from} to "
-        f"{following.effective_to})"
+        f"rate card {following.version} ({following.period})"
     )
 
 

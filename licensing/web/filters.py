@@ -13,6 +13,7 @@ from flask import Flask
 
 from licensing import calendar, words
 from licensing.money import MoneyError, format_amount, format_grouped, format_quantity
+from licensing.pricing.ratecard import day_words, days_words, period_length_words, period_words
 from licensing.words import (
     audience_words,
     end_sentence,
@@ -313,6 +314,14 @@ def page_wording(message: str) -> str:
 
 
 # The templates' filters, by the names they use.
+def card_period(card: Any, *, days: bool = False) -> str:
+    """A rate card's period (a `RateCard` or its stored record) in words, "open-ended"
+    for a card with no last day (`pricing.ratecard.period_words`); `days=True` adds
+    its length."""
+    words = period_length_words if days else period_words
+    return words(card.effective_from, card.effective_to)
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
     "field_words": field_words,
     "page_wording": page_wording,
@@ -336,6 +345,10 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "office_day": office_day,
     "audit_value": audit_value,
     "state_words": state_words,
+    # A rate card's period and days in words: never the open-ended card's 9999-12-31.
+    "card_period": card_period,
+    "card_day": day_words,
+    "card_days": days_words,
 }
 
 

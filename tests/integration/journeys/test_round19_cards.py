@@ -393,6 +393,7 @@ def test_a_check_prices_undecided_applications_on_the_new_card_storing_nothing(
             "then": "9600.00",
             "change": "1600.00",
             "why": None,
+            "staff_review": True,  # round 42: its rule says review: staff
         }
     ]
     assert effect["organizations"] == [
@@ -419,8 +420,8 @@ def test_a_check_prices_undecided_applications_on_the_new_card_storing_nothing(
     assert "Effect on current licensees" in words
     assert "Change 1,600.00 USD" in words
     assert (
-        f"{first.reference} {vendor.organization.legal_name} 2027.1 8,000.00 9,600.00 1,600.00"
-        in words
+        f"{first.reference} staff review on 2027.2 {vendor.organization.legal_name} 2027.1 "
+        "8,000.00 9,600.00 1,600.00" in words
     )
     assert "1 of 2, largest changes first" in words
 
@@ -445,6 +446,7 @@ def test_a_check_prices_the_renewals_that_would_start_in_its_period(
             "then": "35300.00",
             "change": "1500.00",
             "why": None,
+            "staff_review": False,  # round 42
         }
     ]
     # a card for other days takes none of them

@@ -237,3 +237,38 @@ def test_a_comparison_read_by_people_groups_a_changed_tiers_bounds(
     (changed,) = [c for c in changes if c.key == "distribution-software"]
     assert "the next 1,900 at 15.50 USD each, above 2,000 at 12.00 USD each" in changed.sentence
     assert "(was per end user, graduated: the first 100 at 18.50 USD each" in changed.sentence
+
+
+def test_an_open_ended_cards_end_reads_open_ended_in_a_comparison(
+    example_document: dict[str, Any],
+) -> None:
+    # A card written with no last day stores 9999-12-31; a comparison said "Effective
+    # to changed from 9999-12-31 to 2027-12-31."
+    open_ended = parse_rate_card({**example_document, "effective_to": "9999-12-31"})
+    closed = parse_rate_card(example_document)
+    sentences = [change.sentence for change in diff_cards(open_ended, closed)]
+    assert sentences == ["Effective to changed from open-ended to 2027-12-31."]
+    back = [change.sentence for change in diff_cards(closed, open_ended)]
+    assert back == ["Effective to changed from 2027-12-31 to open-ended."]
+
+
+def test_a_cards_period_reads_in_one_way_everywhere() -> None:
+    from datetime import date
+
+    from licensing.pricing.ratecard import (
+        OPEN_ENDED,
+        day_words,
+        days_words,
+        period_length_words,
+        period_words,
+    )
+
+    first, last = date(2027, 1, 1), date(2027, 12, 31)
+    assert period_words(first, last) == "2027-01-01 to 2027-12-31"
+    assert period_words(first, OPEN_ENDED) == "from 2027-01-01, open-ended"
+    assert period_length_words(first, last) == "2027-01-01 to 2027-12-31 (365 days)"
+    assert period_length_words(first, OPEN_ENDED) == "from 2027-01-01, open-ended"
+    assert days_words(first, last) == "2027-01-01 to 2027-12-31"
+    assert days_words(first, OPEN_ENDED) == "on or after 2027-01-01"
+    assert (day_words(last), day_words(OPEN_ENDED)) == ("2027-12-31", "open-ended")
+    assert date(9999, 12, 31) == OPEN_ENDED

@@ -1,0 +1,192 @@
+"""What a renewal's price changes from the agreement it renews, and why (round 42).
+
+A vendor renewing on next year's card saw the renewal's price alone: nothing said
+it was 250.00 more than the agreement, nor that the card's development fee had gone
+up. `renewal_change` sets each use of a renewal, as priced now (the draft's estimate
+or the submitted quote), beside the same use of the agreement it renews, and says
+why the amount moved, in the card comparison's own sentences: the rule's changes
+between the two cards (`diff_cards`, the staff pages' words), another rule pricing
+it, and changed quantities or revenue. Read only; nothing is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from licensing.agreements.models import Application, ApplicationUse
+from licensing.money import format_quantity, price_in_words
+from licensing.pricing import Condition, Quote, QuoteLine, diff_cards
+from licensing.pricing.describe import AmountText, ConditionText, CountText, ReviewText
+from licensing.ratecards import queries as ratecard_queries
+from licensing.words import AXIS_NAMES, condition_words, in_a_sentence, review_words
+
+
+def _in_a_sentence(condition: Condition) -> str:
+    return in_a_sentence(condition_words({axis: getattr(condition, axis) for axis in AXIS_NAMES}))
+
+
+@dataclass(frozen=True)
+class Wording:
+    """How the reasons say figures, conditions and review: the pages' words (`PAGE`,
+    as the card comparison's page says them) or the API's (its own instance, as
+    `POST /api/v1/rate-cards/checks`' `differences` say them)."""
+
+    amount: AmountText
+    count: CountText
+    condition: ConditionText
+    review: ReviewText
+
+
+PAGE = Wording(price_in_words, format_quantity, _in_a_sentence, review_words)
+
+
+@dataclass(frozen=True)
+class UseChange:
+    """One use of the renewal (`number`, 1-based) against the agreement's same use:
+    `before` is None for a use the agreement did not license, `after` None while
+    licensing staff price it by hand."""
+
+    number: int
+    name: str
+    before: Decimal | None
+    after: Decimal | None
+    reasons: tuple[str, ...]
+
+    @property
+    def change(self) -> Decimal | None:
+        if self.before is None or self.after is None:
+            return None
+        return self.after - self.before
+
+
+@dataclass(frozen=True)
+class RenewalChange:
+    """A renewal's price against its agreement's: totals, each use, and the uses the
+    renewal no longer licenses (`dropped`, by product name)."""
+
+    agreement: str
+    card_before: str
+    card_after: str
+    currency: str
+    total_before: Decimal
+    total_after: Decimal | None
+    uses: tuple[UseChange, ...]
+    dropped: tuple[str, ...]
+
+    @property
+    def change(self) -> Decimal | None:
+        return None if self.total_after is None else self.total_after - self.total_before
+
+
+def _same(use: ApplicationUse) -> tuple[str, str, str, str]:
+    return (use.product_name, use.use, use.product_type, use.user_type)
+
+
+def _matched(
+    renewed: Sequence[ApplicationUse], licensed: Sequence[ApplicationUse]
+) -> list[int | None]:
+    """For each renewed use, the index of the agreement's use it renews (the first
+    not yet taken with the same product, use, product type and user type)."""
+    free = list(range(len(licensed)))
+    found: list[int | None] = []
+    for use in renewed:
+        index = next((i for i in free if _same(licensed[i]) == _same(use)), None)
+        if index is not None:
+            free.remove(index)
+        found.append(index)
+    return found
+
+
+def _card_sentences(
+    session: Session, before: str, after: str, words: Wording
+) -> dict[tuple[str, str], str]:
+    """Each rule's and discount's difference between the two cards, by (subject, id)."""
+    old = ratecard_queries.card_by_version(session, before)
+    new = ratecard_queries.card_by_version(session, after)
+    if old is None or new is None or before == after:
+        return {}
+    changes = diff_cards(
+        old,
+        new,
+        amount=words.amount,
+        count=words.count,
+        condition=words.condition,
+        review=words.review,
+    )
+    return {(c.subject, c.key): c.sentence for c in changes if c.key is not None}
+
+
+def _figures(old: ApplicationUse, new: ApplicationUse, currency: str, words: Wording) -> list[str]:
+    reasons = []
+    for unit in sorted(set(old.quantity) | set(new.quantity)):
+        was, now = old.quantity.get(unit), new.quantity.get(unit)
+        if was != now:
+            name = unit.replace("_", " ").capitalize()
+            was_text = words.count(was) if was is not None else "none"
+            now_text = words.count(now) if now is not None else "none"
+            reasons.append(f"{name} from {was_text} to {now_text}.")
+    if old.revenue != new.revenue:
+        was_text = words.amount(old.revenue, currency) if old.revenue is not None else "none"
+        now_text = words.amount(new.revenue, currency) if new.revenue is not None else "none"
+        reasons.append(f"Expected annual revenue from {was_text} to {now_text}.")
+    return reasons
+
+
+def _reasons(
+    old_line: QuoteLine, new_line: QuoteLine, sentences: dict[tuple[str, str], str], card: str
+) -> list[str]:
+    if old_line.rule != new_line.rule:
+        if new_line.rule is None:
+            return [f"No rule of rate card {card} prices it: licensing staff price it by hand."]
+        return [f"Rate card {card} prices it by rule {new_line.rule} (was rule {old_line.rule})."]
+    sentence = sentences.get(("rule", new_line.rule or ""))
+    return [sentence] if sentence else []
+
+
+def renewal_change(
+    session: Session, application: Application, priced: Quote | None, words: Wording = PAGE
+) -> RenewalChange | None:
+    """`application`'s price (`priced`) against the agreement it renews, or None for
+    an application that renews nothing or is not priced; the reasons in `words`."""
+    agreement = application.renewal_of
+    if agreement is None or priced is None:
+        return None
+    before = Quote.from_snapshot(agreement.quote.snapshot)
+    sentences = _card_sentences(session, before.rate_card, priced.rate_card, words)
+    licensed = list(agreement.application.uses)
+    renewed = list(application.uses)
+    old_lines = {line.use_index: line for line in before.lines}
+    new_lines = {line.use_index: line for line in priced.lines}
+    uses = []
+    matches = _matched(renewed, licensed)
+    for index, (use, match) in enumerate(zip(renewed, matches, strict=True)):
+        new_line = new_lines.get(index)
+        old_line = old_lines.get(match) if match is not None else None
+        after = new_line.amount if new_line else None
+        if old_line is None or new_line is None or match is None:
+            uses.append(
+                UseChange(index + 1, use.product_name, None, after, ("Not licensed before.",))
+            )
+            continue
+        reasons = _reasons(old_line, new_line, sentences, priced.rate_card)
+        reasons += _figures(licensed[match], use, priced.currency, words)
+        if not reasons and after != old_line.amount:
+            # Nothing of its own moved: the card's changed discounts may have.
+            reasons = [text for (subject, _), text in sentences.items() if subject == "adjustment"]
+        uses.append(UseChange(index + 1, use.product_name, old_line.amount, after, tuple(reasons)))
+    taken = {m for m in matches if m is not None}
+    dropped = tuple(u.product_name for i, u in enumerate(licensed) if i not in taken)
+    return RenewalChange(
+        agreement=agreement.number,
+        card_before=before.rate_card,
+        card_after=priced.rate_card,
+        currency=priced.currency,
+        total_before=before.total,
+        total_after=priced.total if priced.fully_priced else None,
+        uses=tuple(uses),
+        dropped=dropped,
+    )
