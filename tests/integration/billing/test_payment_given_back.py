@@ -664,28 +664,107 @@ def test_a_payment_being_given_back_is_not_accepted_until_stripes_answer_is_in(
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["state"] == "given_back"
     [detail] = refused
-    assert f"Payment {payment.id} is being given back" in detail
+    # Round 42: the state machine's 409, saying what the state allows and why.
+    assert detail.startswith("A payment that is being given back cannot be accepted: ")
+    assert "Stripe has not answered the give-back yet" in detail
     db.session().expire_all()
     read = client.get(f"/api/v1/invoices/{invoice.id}", headers=bearer(billing_staff)).get_json()
     assert (read["amount_paid"], read["balance_due"]) == ("0.00", "300.00")
 
 
-def test_a_give_back_whose_answer_was_lost_holds_an_accept_for_an_hour(
+def test_a_give_back_whose_answer_was_lost_holds_until_reconcile_brings_stripes_answer(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+) -> None:
+    """Round 42: round 39 refused an accept while a give-back's answer was lost, for
+    an hour; after it the payment could be accepted and its 299.99 counted against
+    the invoice though Stripe had refunded it to the card. The ask is a state
+    (`giving_back`): accepting or giving back again is a 409 for as long as Stripe
+    has not answered, and `payments reconcile` asks Stripe and gives it back."""
+    invoice, payment = flagged
+    url = f"/api/v1/payments/{payment.id}/give-back"
+    with stripe_through(LostAnswer):  # Stripe refunded it; its answer never came
+        lost = client.post(url, json={"reason": "Not ours."}, headers=bearer(billing_staff))
+    assert lost.status_code == 502
+    read = client.get(f"/api/v1/payments/{payment.id}", headers=bearer(billing_staff))
+    assert read.get_json()["state"] == "giving_back"
+    later = utcnow() + timedelta(days=2)
+    with pytest.raises(Conflict) as held:
+        services.accept_flagged_payment(
+            payment.id, note="Fees.", now=later, actor=factories.billing_clerk()
+        )
+    assert "Stripe has not answered the give-back yet" in held.value.detail
+    accept = f"/api/v1/payments/{payment.id}/accept"
+    refused = client.post(accept, json={"reason": "Fees."}, headers=bearer(billing_staff))
+    assert refused.status_code == 409
+    assert "`licensing payments reconcile` asks it" in refused.get_json()["detail"]
+    again = client.post(url, json={"reason": "Not ours."}, headers=bearer(billing_staff))
+    assert again.status_code == 409
+    assert again.get_json()["detail"].startswith(
+        "A payment that is being given back cannot be given back: "
+    )
+    assert len(_refunds_at_stripe(localstripe, payment)) == 1
+
+    runner = app.test_cli_runner()
+    soon = utcnow() + timedelta(minutes=1)  # the request may still be on its way
+    early = runner.invoke(args=["payments", "reconcile", "--now", soon.isoformat()])
+    assert "0 card payment(s) being given back checked" in early.output
+    result = runner.invoke(args=["payments", "reconcile", "--now", later.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert f"payment {payment.id}: given back: payment {payment.id}" in result.output
+    assert "1 card payment(s) being given back checked: 1 applied" in result.output
+    db.session().expire_all()
+    stored = db.session().get(Payment, payment.id)
+    assert stored is not None
+    assert stored.state == "given_back"
+    [given] = _given_back_events(payment)
+    assert given.actor == "system"
+    assert given.before_data == {"state": "giving_back"}
+    assert "Given back by" in (given.note or "")
+    # The licensee is told now, as the answer would have told them.
+    told = [m for m in db.session().scalars(select(OutboxMessage)) if vendor.email in m.to]
+    assert [m.template for m in told].count("payment_given_back") == 1
+    read = client.get(f"/api/v1/invoices/{invoice.id}", headers=bearer(billing_staff)).get_json()
+    assert (read["amount_paid"], read["balance_due"]) == ("0.00", "300.00")
+
+
+def test_a_give_back_that_never_reached_stripe_is_flagged_again_by_reconcile(
+    app: Flask,
     client: FlaskClient,
     billing_staff: User,
     localstripe: LocalStripe,
     flagged: tuple[Invoice, Payment],
 ) -> None:
+    """Round 42: a give-back whose request never left this host waits in
+    `giving_back`; reconcile finds Stripe made no refund of it and flags it again
+    (`refuse_give_back`, audited `payment.give_back_refused`), to be accepted."""
     _, payment = flagged
     url = f"/api/v1/payments/{payment.id}/give-back"
-    with stripe_through(NeverSent):  # a timeout reads alike: Stripe may have refunded it
+    with stripe_through(NeverSent):
         lost = client.post(url, json={"reason": "Not ours."}, headers=bearer(billing_staff))
     assert lost.status_code == 502
-    accept = f"/api/v1/payments/{payment.id}/accept"
-    held = client.post(accept, json={"reason": "Fees."}, headers=bearer(billing_staff))
-    assert held.status_code == 409
-    assert "Give it back again to learn it" in held.get_json()["detail"]
-    later = utcnow() + timedelta(hours=1, minutes=1)
+    later = utcnow() + timedelta(minutes=10)
+    result = app.test_cli_runner().invoke(
+        args=["payments", "reconcile", "--now", later.isoformat()]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        f"payment {payment.id}: flagged again: payment {payment.id}, Stripe never made its "
+        "give-back's refund"
+    ) in result.output
+    [refused] = db.session().scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "payment.give_back_refused",
+            AuditEvent.entity_id == str(payment.id),
+        )
+    )
+    assert refused.actor == "system"
+    assert refused.before_data == {"state": "giving_back"}
+    assert refused.after_data == {"state": "flagged"}
     accepted = services.accept_flagged_payment(
         payment.id, note="Fees.", now=later, actor=factories.billing_clerk()
     )
@@ -834,9 +913,7 @@ def test_a_give_back_that_fails_before_its_request_stores_it_ends_flagged_once(
         "Not given back: Stripe reported the refund failed"
     )
     [outcome] = meanwhile[0].outcomes
-    assert (
-        outcome == f"no change yet: payment {payment.id} is flagged, its give-back failed in flight"
-    )
+    assert outcome == f"flagged again: payment {payment.id}, its give-back failed in flight"
     db.session().expire_all()
     stored = db.session().get(Payment, payment.id)
     assert stored is not None
@@ -849,21 +926,21 @@ def test_a_give_back_that_fails_before_its_request_stores_it_ends_flagged_once(
             .order_by(AuditEvent.seq)
         )
     ]
-    assert actions[-3:] == [
-        "payment.give_back_failed_in_flight",
-        "payment.given_back",
-        "payment.give_back_failed",
-    ]
+    # Round 42: the ask made it `giving_back`; the failure flagged it again from there.
+    assert actions[-2:] == ["payment.give_back_asked", "payment.give_back_failed"]
     # Staff are told, as for any failed give-back; the licensee is not told it went back.
     assert len(_flagged_notices(payment)) == told_before + 1
     assert "The licensee was not told it was given back" in _flagged_notices(payment)[-1].body_text
     sent = db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
     assert [m.template for m in sent[sent_before:]] == ["payment_flagged"]
-    # The payment's page says the give-back failed.
+    # The payment's page says the give-back was tried and failed, and when (round 42:
+    # it said only "held for review", as if never tried).
     staff = signed_in(app.test_client(), billing_staff)
-    assert "the refund failed: the money is with us again" in text_of(
-        staff.get(f"/console/payments/{payment.id}")
-    )
+    day = _events_day(payment, "payment.give_back_failed")
+    assert (
+        f"Giving it back to the card was tried on {day}, but Stripe reported on {day}, "
+        "before it went, that the refund failed: the money is with us again."
+    ) in text_of(staff.get(f"/console/payments/{payment.id}"))
     # Given back anew: a key of its own, so Stripe makes a new Refund.
     second = _given_back_by_api(client, billing_staff, localstripe, payment)
     assert len(_refunds_at_stripe(localstripe, payment)) == 2
