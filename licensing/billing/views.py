@@ -59,6 +59,7 @@ from licensing.billing.states import (
     DRAFT,
     FLAGGED,
     GIVEN_BACK,
+    GIVING_BACK,
     INVOICE,
     OPEN,
     PAID,
@@ -311,6 +312,12 @@ def _status_response(payment: Payment, invoice: Invoice, invoice_url: str) -> Re
     elif payment.state == FLAGGED:
         outcome, title = "review", "Received, being checked"
         message = "Stripe reported a different amount; billing staff check it before it counts."
+    elif payment.state == GIVING_BACK:
+        outcome, title = "review", "Being given back"
+        message = (
+            "The office asked for this payment's money to go back to the card; the card "
+            "processor has not answered yet. It does not count against the invoice."
+        )
     elif payment.state == GIVEN_BACK:
         outcome, title = "closed", "Given back"
         message = (

@@ -202,6 +202,22 @@ def _tell_staff_whom_to_write_to(
     notify_billing_staff(session, payment, why, told=told)
 
 
+@PAYMENT.on("refuse_give_back")
+def _tell_staff_stripe_never_refunded(
+    session: Session, payment: Payment, actor: Actor, why: str | None
+) -> None:
+    """Round 42: reconcile found that a give-back whose answer was lost never made a
+    refund at Stripe, and flagged the payment again: billing staff are told it waits
+    for them again (a clerk refused by Stripe at once read it on the page)."""
+    if actor.is_system:
+        notify_billing_staff(
+            session,
+            payment,
+            why,
+            told="The licensee was not told it was given back: nobody needs writing to.",
+        )
+
+
 def payer_told(session: Session, payment: Payment, organization: Organization) -> User | None:
     """Who, besides the billing contact, is emailed the give-back: the payer as
     `_email_payer` writes to them (not the contact twice, nor an address never

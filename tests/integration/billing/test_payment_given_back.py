@@ -743,6 +743,7 @@ def test_a_give_back_that_never_reached_stripe_is_flagged_again_by_reconcile(
     `giving_back`; reconcile finds Stripe made no refund of it and flags it again
     (`refuse_give_back`, audited `payment.give_back_refused`), to be accepted."""
     _, payment = flagged
+    told_before = len(_flagged_notices(payment))
     url = f"/api/v1/payments/{payment.id}/give-back"
     with stripe_through(NeverSent):
         lost = client.post(url, json={"reason": "Not ours."}, headers=bearer(billing_staff))
@@ -765,6 +766,11 @@ def test_a_give_back_that_never_reached_stripe_is_flagged_again_by_reconcile(
     assert refused.actor == "system"
     assert refused.before_data == {"state": "giving_back"}
     assert refused.after_data == {"state": "flagged"}
+    # Billing staff are told it waits for them again; the licensee was told nothing.
+    assert len(_flagged_notices(payment)) == told_before + 1
+    notice = _flagged_notices(payment)[-1]
+    assert "Stripe has no refund from this give-back" in notice.body_text
+    assert "The licensee was not told it was given back" in notice.body_text
     accepted = services.accept_flagged_payment(
         payment.id, note="Fees.", now=later, actor=factories.billing_clerk()
     )
@@ -982,3 +988,60 @@ def test_staff_told_of_a_failed_give_back_learn_whom_to_write_to_and_the_license
             f"Card payment of 300.00 USD given back for invoice {invoice.number}"
         ]
         assert not [s for s in subjects if "fail" in s.lower()]
+
+
+def test_pages_api_and_poll_say_what_a_payment_being_given_back_means(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 42: a payment whose give-back Stripe has not answered is `giving_back`;
+    the console's payment and invoice pages, the licensee's invoice page, the pay
+    page's poll and the API each say what that means, and the console offers
+    neither *Accept* nor *Give back* for it."""
+    invoice, payment = flagged
+    with stripe_through(NeverSent):
+        assert _ask_give_back(client, billing_staff, payment).status_code == 502
+    asked_on = _events_day(payment, "payment.give_back_asked")
+    taken_on = _events_day(payment, "payment.flagged")
+    said = (
+        f"299.99 USD taken by Stripe on {taken_on}, held for review, and being given back "
+        f"to the card: Stripe was asked on {asked_on} and has not answered yet "
+        "(`licensing payments reconcile` asks it). It does not count against "
+        f"{invoice.number}, and cannot be accepted until Stripe answers."
+    )
+    staff = signed_in(app.test_client(), billing_staff)
+    page = staff.get(f"/console/payments/{payment.id}")
+    read = text_of(page)
+    assert said in read
+    assert "being given back" in read
+    html = page.get_data(as_text=True)
+    assert 'class="badge state-being_given_back"' in html
+    assert f"/console/payments/{payment.id}/accept" not in html
+    assert f"/console/payments/{payment.id}/give-back" not in html
+    assert said in text_of(staff.get(f"/console/invoices/{invoice.id}"))
+    portal = text_of(signed_in(app.test_client(), vendor).get(f"/portal/invoices/{invoice.id}"))
+    assert (
+        "Your card payment of 299.99 USD is being given back to your card: the office asked "
+        "our card processor to refund it, and is waiting for its answer (since "
+        f"{asked_on}). It never counted against the invoice."
+    ) in portal
+    assert "giving_back" not in portal
+    link = f"/invoice-links/{invoice.id}/{links.token(invoice)}"
+    polled = client.get(f"{link}/card-payments/{payment.id}").get_json()
+    assert (polled["outcome"], polled["title"]) == ("review", "Being given back")
+    answer = client.get(f"/api/v1/payments/{payment.id}", headers=bearer(billing_staff))
+    read_api = answer.get_json()
+    assert read_api["state"] == "giving_back"
+    assert read_api["state_meaning"].startswith(
+        "Being given back: billing staff asked Stripe to refund it to the card and Stripe "
+        "has not answered yet."
+    )
+    document = client.get("/api/v1/openapi.json").get_json()
+    state = document["components"]["schemas"]["Payment"]["properties"]["state"]
+    assert "giving_back" in state["enum"]
+    assert "`giving_back`: Being given back" in state["description"]
