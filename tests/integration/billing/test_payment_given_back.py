@@ -1045,3 +1045,40 @@ def test_pages_api_and_poll_say_what_a_payment_being_given_back_means(
     state = document["components"]["schemas"]["Payment"]["properties"]["state"]
     assert "giving_back" in state["enum"]
     assert "`giving_back`: Being given back" in state["description"]
+
+
+def test_the_received_row_says_a_give_back_stripe_refused_was_tried_and_when(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 42: a payment flagged again after a give-back that did not go (Stripe
+    refused it, or reconcile found it never reached Stripe) read "held for review"
+    as if nobody had tried; its Received row says when it was tried and when it
+    failed, on the payment's and the invoice's pages, and the licensee reads that
+    giving it back did not go through."""
+    invoice, payment = flagged
+    with stripe_through(Refuses):
+        assert _ask_give_back(client, billing_staff, payment).status_code == 502
+    tried = _events_day(payment, "payment.give_back_asked")
+    failed = _events_day(payment, "payment.give_back_refused")
+    said = (
+        f"Giving it back to the card was tried on {tried} and failed on {failed}: Stripe "
+        "made no refund (it refused, or never received the request), so the money stayed "
+        "with us."
+    )
+    staff = signed_in(app.test_client(), billing_staff)
+    assert said in text_of(staff.get(f"/console/payments/{payment.id}"))
+    assert said in text_of(staff.get(f"/console/invoices/{invoice.id}"))
+    portal = text_of(signed_in(app.test_client(), vendor).get(f"/portal/invoices/{invoice.id}"))
+    assert (
+        f"Your card payment of 299.99 USD is being checked again: giving it back to your "
+        f"card on {tried} did not go through."
+    ) in portal
+    # Given back anew, it says it went back, not the attempt before.
+    _given_back_by_api(client, billing_staff, localstripe, payment)
+    assert said not in text_of(staff.get(f"/console/payments/{payment.id}"))
