@@ -123,8 +123,14 @@ def give_back_flagged_payment(
         _record_refused(payment_id, refused.detail, actor=actor)
         raise
     if status.status not in _GOING_BACK:
+        # Stripe made the Refund, and it failed at once: a failure of its own (round
+        # 42), so the next give-back asks with a new key (this one would have Stripe
+        # answer with the failed Refund again).
         why = f"Stripe did not refund it: {status.failure_reason or status.status}."
-        _record_refused(payment_id, why, actor=actor)
+        with db.transaction() as session:
+            payment, _invoice = _locked_payment(session, payment_id)
+            if payment.state == GIVING_BACK:
+                _failed_while_asked(session, payment, status, now=now, actor=actor)
         raise payment_gateway.StripeRefused(why)
     with db.transaction() as session:
         payment, invoice = _locked_payment(session, payment_id)

@@ -1082,3 +1082,43 @@ def test_the_received_row_says_a_give_back_stripe_refused_was_tried_and_when(
     # Given back anew, it says it went back, not the attempt before.
     _given_back_by_api(client, billing_staff, localstripe, payment)
     assert said not in text_of(staff.get(f"/console/payments/{payment.id}"))
+
+
+class _FailsAtOnce(LostAnswer):
+    """The real gateway, except that Stripe answers the Refund it made `failed`."""
+
+    def create_refund(self, **kwargs: Any) -> payment_gateway.RefundStatus:
+        made = self.real.create_refund(**kwargs)
+        return dataclasses.replace(made, status="failed", failure_reason="expired_or_canceled_card")
+
+
+def test_a_give_back_stripe_answers_failed_at_once_is_asked_anew_with_a_key_of_its_own(
+    client: FlaskClient,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+) -> None:
+    """Round 42: Stripe made the Refund and answered it `failed` at once. It was
+    recorded as a refusal, so the next give-back asked with the same key and Stripe
+    would have answered with the same failed Refund; it is now the give-back's
+    failure (`fail_give_back` from `giving_back`, with the refund), flagged again,
+    and the next give-back asks with a key of its own."""
+    _, payment = flagged
+    with stripe_through(_FailsAtOnce):
+        failed = _ask_give_back(client, billing_staff, payment)
+    assert failed.status_code == 502
+    assert "expired_or_canceled_card" in failed.get_json()["detail"]
+    [refund] = _refunds_at_stripe(localstripe, payment)
+    [event] = db.session().scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "payment.give_back_failed",
+            AuditEvent.entity_id == str(payment.id),
+        )
+    )
+    assert event.before_data == {"state": "giving_back"}
+    assert event.after_data["stripe_refund_id"] == refund["id"]
+    keys: list[str] = []
+    with stripe_through(lambda real: _KeysKept(real, keys)):
+        again = _ask_give_back(client, billing_staff, payment)
+    assert again.status_code == 200, again.get_json()
+    assert keys == [f"give-back-{payment.id}-2"]
