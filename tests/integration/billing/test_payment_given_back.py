@@ -50,15 +50,25 @@ def config_changes(localstripe: LocalStripe, smtp_server: SMTPServer) -> dict[st
     return {**stripe_config(localstripe), "smtp_url": smtp_server.url}
 
 
-def _given_back_events(payment: Payment) -> list[AuditEvent]:
+def _payment_events(payment: Payment, action: str) -> list[AuditEvent]:
+    """The payment's audit events of `action`, oldest first."""
     return list(
         db.session().scalars(
-            select(AuditEvent).where(
-                AuditEvent.action == "payment.given_back",
-                AuditEvent.entity_id == str(payment.id),
-            )
+            select(AuditEvent)
+            .where(AuditEvent.action == action, AuditEvent.entity_id == str(payment.id))
+            .order_by(AuditEvent.seq)
         )
     )
+
+
+def _given_back_events(payment: Payment) -> list[AuditEvent]:
+    return _payment_events(payment, "payment.given_back")
+
+
+def _invoice_unchanged(client: FlaskClient, staff: User, invoice: Invoice) -> None:
+    """The API reads the 300.00 invoice with nothing paid: the payment never counted."""
+    read = client.get(f"/api/v1/invoices/{invoice.id}", headers=bearer(staff)).get_json()
+    assert (read["amount_paid"], read["balance_due"]) == ("0.00", "300.00")
 
 
 def _refunds_at_stripe(localstripe: LocalStripe, payment: Payment) -> list[dict[str, Any]]:
@@ -380,12 +390,7 @@ def test_reconcile_flags_again_a_payment_whose_give_back_failed_and_whose_webhoo
     stored = db.session().get(Payment, payment.id)
     assert stored is not None
     assert stored.state == "flagged"
-    [event] = db.session().scalars(
-        select(AuditEvent).where(
-            AuditEvent.action == "payment.give_back_failed",
-            AuditEvent.entity_id == str(payment.id),
-        )
-    )
+    [event] = _payment_events(payment, "payment.give_back_failed")
     assert event.actor == "system"
     assert event.after_data["stripe_refund_id"] == refund["id"]
     assert "lost_or_stolen_card" in (event.note or "")
@@ -480,12 +485,7 @@ def test_a_give_back_stripe_reports_failed_is_flagged_again_once_and_may_be_give
     assert stored.state == "flagged"
     assert stored.status_changed_at is not None
     assert stored.status_changed_at > given_at
-    [event] = db.session().scalars(
-        select(AuditEvent).where(
-            AuditEvent.action == "payment.give_back_failed",
-            AuditEvent.entity_id == str(payment.id),
-        )
-    )
+    [event] = _payment_events(payment, "payment.give_back_failed")
     assert event.actor == "system"
     assert (event.before_data, event.after_data["state"]) == ({"state": "given_back"}, "flagged")
     assert event.after_data["stripe_refund_id"] == first["id"]
@@ -668,8 +668,7 @@ def test_a_payment_being_given_back_is_not_accepted_until_stripes_answer_is_in(
     assert detail.startswith("A payment that is being given back cannot be accepted: ")
     assert "Stripe has not answered the give-back yet" in detail
     db.session().expire_all()
-    read = client.get(f"/api/v1/invoices/{invoice.id}", headers=bearer(billing_staff)).get_json()
-    assert (read["amount_paid"], read["balance_due"]) == ("0.00", "300.00")
+    _invoice_unchanged(client, billing_staff, invoice)
 
 
 def test_a_give_back_whose_answer_was_lost_holds_until_reconcile_brings_stripes_answer(
@@ -728,8 +727,7 @@ def test_a_give_back_whose_answer_was_lost_holds_until_reconcile_brings_stripes_
     # The licensee is told now, as the answer would have told them.
     told = [m for m in db.session().scalars(select(OutboxMessage)) if vendor.email in m.to]
     assert [m.template for m in told].count("payment_given_back") == 1
-    read = client.get(f"/api/v1/invoices/{invoice.id}", headers=bearer(billing_staff)).get_json()
-    assert (read["amount_paid"], read["balance_due"]) == ("0.00", "300.00")
+    _invoice_unchanged(client, billing_staff, invoice)
 
 
 def test_a_give_back_that_never_reached_stripe_is_flagged_again_by_reconcile(
@@ -757,12 +755,7 @@ def test_a_give_back_that_never_reached_stripe_is_flagged_again_by_reconcile(
         f"payment {payment.id}: flagged again: payment {payment.id}, Stripe never made its "
         "give-back's refund"
     ) in result.output
-    [refused] = db.session().scalars(
-        select(AuditEvent).where(
-            AuditEvent.action == "payment.give_back_refused",
-            AuditEvent.entity_id == str(payment.id),
-        )
-    )
+    [refused] = _payment_events(payment, "payment.give_back_refused")
     assert refused.actor == "system"
     assert refused.before_data == {"state": "giving_back"}
     assert refused.after_data == {"state": "flagged"}
@@ -1109,12 +1102,7 @@ def test_a_give_back_stripe_answers_failed_at_once_is_asked_anew_with_a_key_of_i
     assert failed.status_code == 502
     assert "expired_or_canceled_card" in failed.get_json()["detail"]
     [refund] = _refunds_at_stripe(localstripe, payment)
-    [event] = db.session().scalars(
-        select(AuditEvent).where(
-            AuditEvent.action == "payment.give_back_failed",
-            AuditEvent.entity_id == str(payment.id),
-        )
-    )
+    [event] = _payment_events(payment, "payment.give_back_failed")
     assert event.before_data == {"state": "giving_back"}
     assert event.after_data["stripe_refund_id"] == refund["id"]
     keys: list[str] = []
