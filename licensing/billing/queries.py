@@ -380,8 +380,10 @@ def _newest_first(
 
 
 def flagged_payments(session: Session) -> Sequence[Payment]:
+    """Card payments to review: flagged, and (round 42) being given back, whose
+    Stripe answer staff may be waiting on."""
     return session.scalars(
-        select(Payment).where(Payment.state == FLAGGED).order_by(Payment.id)
+        select(Payment).where(Payment.state.in_((FLAGGED, GIVING_BACK))).order_by(Payment.id)
     ).all()
 
 

@@ -1017,6 +1017,11 @@ def test_pages_api_and_poll_say_what_a_payment_being_given_back_means(
     assert f"/console/payments/{payment.id}/accept" not in html
     assert f"/console/payments/{payment.id}/give-back" not in html
     assert said in text_of(staff.get(f"/console/invoices/{invoice.id}"))
+    to_review = text_of(staff.get("/console/invoices"))
+    assert f"Payment {payment.id}" in to_review
+    assert (
+        "being given back: Stripe has not answered yet (`licensing payments reconcile` asks it)"
+    ) in to_review
     portal = text_of(signed_in(app.test_client(), vendor).get(f"/portal/invoices/{invoice.id}"))
     assert (
         "Your card payment of 299.99 USD is being given back to your card: the office asked "
