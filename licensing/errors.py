@@ -80,14 +80,16 @@ class IllegalTransition(Conflict):
         *,
         steps: Mapping[str, str] | None = None,
         states: Mapping[str, str] | None = None,
+        why: str | None = None,
     ) -> None:
         self.entity = entity
         self.state = state
         self.action = action
         self.allowed = sorted(allowed)
-        super().__init__(
-            illegal_step_sentence(entity, state, action, self.allowed, steps or {}, states or {})
+        sentence = illegal_step_sentence(
+            entity, state, action, self.allowed, steps or {}, states or {}
         )
+        super().__init__(f"{sentence} {why}" if why else sentence)
 
 
 def illegal_step_sentence(

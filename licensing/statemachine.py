@@ -63,6 +63,7 @@ class StateMachine:
         event: str | None = None,
         stamp: str | None = None,
         state_words: Mapping[str, str] | None = None,
+        state_why: Mapping[str, str] | None = None,
     ) -> StateMachine:
         """The machine of `actions`, each declared once with all it says. `event` and
         `stamp`, when given, are every action's that names none of its own (a machine
@@ -85,6 +86,7 @@ class StateMachine:
             stamps=irregular(lambda action: action.stamp or stamp),
             steps=irregular(lambda action: action.words),
             state_words=state_words,
+            state_why=state_why,
         )
 
     def __init__(
@@ -98,6 +100,7 @@ class StateMachine:
         stamps: Mapping[str, str] | None = None,
         steps: Mapping[str, str] | None = None,
         state_words: Mapping[str, str] | None = None,
+        state_why: Mapping[str, str] | None = None,
     ) -> None:
         """`field` is the record's attribute holding the state; `events` names
         the audit event of an action where it is not the action's past tense
@@ -110,7 +113,9 @@ class StateMachine:
         no `steps` words none, and its refusals name the actions as they are.
         `state_words` words a state after "that is" (`in_review` -> "in review";
         default: the state with spaces): a refused step is a sentence saying what is
-        allowed instead."""
+        allowed instead. `state_why` adds, for a state that holds steps back until
+        something outside happens, a sentence saying why (round 42: a payment being
+        given back waits for Stripe)."""
         self.entity = entity
         self.entity_type = entity.replace(" ", "_")
         self.field = field
@@ -120,6 +125,7 @@ class StateMachine:
         self.stamps = dict(stamps or {})
         self.steps = {} if steps is None else self._regular_steps() | dict(steps)
         self.state_words = dict(state_words or {})
+        self.state_why = dict(state_why or {})
         self._hooks: dict[str, list[Hook]] = {}
         unknown = {s for pair in self.transitions for s in (pair[0],)} | set(
             self.transitions.values()
@@ -163,6 +169,7 @@ class StateMachine:
                 self.allowed(state),
                 steps=self.steps,
                 states=self.state_words,
+                why=self.state_why.get(state),
             ) from None
 
     def is_terminal(self, state: str) -> bool:

@@ -65,6 +65,7 @@ from licensing.billing.states import (
     INVOICE_SOURCES,
     OFFLINE_METHODS,
     PAYMENT,
+    PAYMENT_MEANINGS,
     PAYMENT_METHODS,
     REFUND,
 )
@@ -344,7 +345,17 @@ class PaymentSchema(ApiSchema):
     id = ma.fields.Integer()
     invoice_id = ma.fields.Integer()
     method = ma.fields.String(metadata={"enum": list(PAYMENT_METHODS)})
-    state = ma.fields.String(metadata={"enum": list(PAYMENT.states)})
+    state = ma.fields.String(
+        metadata={
+            "enum": list(PAYMENT.states),
+            "description": "The payment's state: "
+            + " ".join(f"`{state}`: {words}" for state, words in PAYMENT_MEANINGS.items()),
+        }
+    )
+    state_meaning = ma.fields.Function(
+        lambda payment: PAYMENT_MEANINGS[payment.state],
+        metadata={"type": "string", "description": "What the state means, in words"},
+    )
     currency = ma.fields.String()
     amount = MoneyString()
     amount_received = MoneyString(allow_none=True)
@@ -947,18 +958,25 @@ class GivenBackPaymentSchema(PaymentSchema):
 @blp.response(
     200,
     GivenBackPaymentSchema,
-    conflict="Not flagged (given back or accepted before, or never flagged): says what "
-    "its state allows",
+    conflict="Not flagged (being given back, given back or accepted before, or never "
+    "flagged): says what its state allows, and why",
 )
-@blp.alt_response(502, description="Stripe refused or could not be reached: it stays flagged")
+@blp.alt_response(
+    502,
+    description="Stripe refused (it is flagged again) or could not be reached (it stays "
+    "`giving_back` until Stripe's answer comes in)",
+)
 def give_back_payment(data: dict[str, Any], payment_id: int) -> Payment:
     """Give a flagged card payment's money back to the card, with why (billing staff):
     Stripe refunds all it took, the payment becomes `given_back`, the billing contact
     and the payer are emailed, and the invoice is unchanged (the payment never
     counted). Not a credit note's refund (`POST /credit-notes/{id}/refunds`). A retry
-    asks Stripe with the same key, so the card is refunded once. A refund Stripe
-    reported failed before the give-back was stored leaves it `flagged` (`summary`
-    says so; nobody on the licensee's side is emailed)."""
+    (after Stripe refused) asks Stripe with the same key, so the card is refunded
+    once. A refund Stripe reported failed before the give-back was stored leaves it
+    `flagged` (`summary` says so; nobody on the licensee's side is emailed).
+    Round 42: from the ask until Stripe answers the payment is `giving_back`; an
+    answer lost on the way leaves it there (every step a 409) until the refund's
+    webhook or `licensing payments reconcile` brings it."""
     return services.give_back_flagged_payment(
         payment_id,
         note=data["reason"],

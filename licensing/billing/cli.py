@@ -44,7 +44,8 @@ def reconcile_due(
 ) -> tuple[services.ReconcileReport, ...]:
     """The `payments reconcile` job, for the command and the worker: card payments,
     then card refunds, still pending after `older_than`, then flagged card payments
-    refunded at Stripe (round 36), then payments given back in the last
+    refunded at Stripe (round 36), then payments being given back whose answer
+    never came (round 42), then payments given back in the last
     `GIVE_BACK_FAILURE_WINDOW` whose refund Stripe says failed (round 40), through
     the running app's gateway."""
     gateway = gateways.gateway(current_config())
@@ -52,6 +53,12 @@ def reconcile_due(
         services.reconcile_payments(gateway=gateway, now=now, older_than=older_than),
         services.reconcile_refunds(gateway=gateway, now=now, older_than=older_than),
         services.reconcile_given_back(gateway=gateway, now=now, older_than=older_than),
+        # Round 42: give-backs whose answer never came, any age past a few minutes.
+        services.reconcile_giving_back(
+            gateway=gateway,
+            now=now,
+            older_than=min(older_than, services.GIVING_BACK_ASK_AFTER),
+        ),
         services.reconcile_give_back_failures(gateway=gateway, now=now, older_than=older_than),
     )
 
@@ -93,8 +100,9 @@ def statements_send_due(now: datetime | None = None) -> services.StatementRun:
 @with_appcontext
 def reconcile(older_than_minutes: int, now: datetime) -> None:
     """Apply what Stripe says about card payments and card refunds whose outcome is unknown,
-    about flagged card payments refunded at Stripe, and about card payments given back
-    in the last 30 days whose refund failed."""
+    about flagged card payments refunded at Stripe, about card payments being given
+    back whose answer never came (past 5 minutes, or this option if shorter), and
+    about card payments given back in the last 30 days whose refund failed."""
     if _skipped_without_stripe():
         return
     try:

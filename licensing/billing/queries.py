@@ -58,6 +58,7 @@ from licensing.billing.states import (
     DRAFT,
     FLAGGED,
     GIVEN_BACK,
+    GIVING_BACK,
     OPEN,
     RECEIVED,
     REFUND_COUNTED,
@@ -238,7 +239,14 @@ class MoneyTaken:
     (round 38: its page said "not received"), from its audit events: when it was
     taken and flagged (its first `payment.flagged`), when and how much went back
     to the card (its latest `payment.given_back`), and when Stripe reported that
-    give-back failed (`payment.give_back_failed`, only if after it)."""
+    give-back failed (`payment.give_back_failed`, only if after it).
+
+    Round 42: a payment being given back (`giving_back`) says since when
+    (`asked_at`, its latest `payment.give_back_asked`); one flagged again after a
+    give-back that failed before it went (in flight) or that Stripe refused says
+    when it was tried (`tried_at`, the ask) and when it failed (`failed_at`, with
+    `in_flight`) or was refused (`refused_at`). A give-back that failed after it
+    went keeps round 37's words: `tried_at` is the day it was given back."""
 
     taken_at: datetime | None
     given_back_at: datetime | None = None
@@ -246,16 +254,27 @@ class MoneyTaken:
     given_back_currency: str | None = None
     stripe_refund_id: str | None = None
     failed_at: datetime | None = None
+    asked_at: datetime | None = None
+    tried_at: datetime | None = None
+    in_flight: bool = False
+    refused_at: datetime | None = None
 
 
-_MONEY_TAKEN_EVENTS = ("payment.flagged", "payment.given_back", "payment.give_back_failed")
+GIVE_BACK_FAILED = ("payment.give_back_failed", "payment.give_back_failed_in_flight")
+_MONEY_TAKEN_EVENTS = (
+    "payment.flagged",
+    "payment.give_back_asked",
+    "payment.given_back",
+    "payment.give_back_refused",
+    *GIVE_BACK_FAILED,
+)
 
 
 def money_taken(session: Session, payment: Payment) -> MoneyTaken | None:
-    """For a flagged or given-back card payment, what Stripe did with its money
-    (`MoneyTaken`); None for any other payment (its money is received, or none
-    moved)."""
-    if payment.method != CARD or payment.state not in (FLAGGED, GIVEN_BACK):
+    """For a flagged, given-back or being-given-back card payment, what Stripe did
+    with its money (`MoneyTaken`); None for any other payment (its money is
+    received, or none moved)."""
+    if payment.method != CARD or payment.state not in (FLAGGED, GIVEN_BACK, GIVING_BACK):
         return None
     events = session.scalars(
         select(AuditEvent)
@@ -268,18 +287,33 @@ def money_taken(session: Session, payment: Payment) -> MoneyTaken | None:
     ).all()
     taken_at = next((e.occurred_at for e in events if e.action == "payment.flagged"), None)
     given = next((e for e in reversed(events) if e.action == "payment.given_back"), None)
-    failed = next((e for e in reversed(events) if e.action == "payment.give_back_failed"), None)
-    if given is None:
+    asked = next((e for e in reversed(events) if e.action == "payment.give_back_asked"), None)
+    last = events[-1] if events else None
+    if payment.state == GIVING_BACK:
+        return MoneyTaken(taken_at, asked_at=asked.occurred_at if asked else None)
+    if given is None or (payment.state == FLAGGED and asked is not None and asked.seq > given.seq):
+        # Never given back, or flagged again after a later ask: what became of it.
+        if last is None or asked is None or last.seq < asked.seq:
+            return MoneyTaken(taken_at)
+        if last.action in GIVE_BACK_FAILED:
+            return MoneyTaken(
+                taken_at, failed_at=last.occurred_at, tried_at=asked.occurred_at, in_flight=True
+            )
+        if last.action == "payment.give_back_refused":
+            return MoneyTaken(taken_at, refused_at=last.occurred_at, tried_at=asked.occurred_at)
         return MoneyTaken(taken_at)
     after = given.after_data if isinstance(given.after_data, dict) else {}
     amount, currency = after.get("amount_given_back"), after.get("currency_given_back")
+    failed = next((e for e in reversed(events) if e.action == "payment.give_back_failed"), None)
+    failed_at = failed.occurred_at if failed is not None and failed.seq > given.seq else None
     return MoneyTaken(
         taken_at,
         given_back_at=given.occurred_at,
         given_back=Decimal(amount) if isinstance(amount, str) else None,
         given_back_currency=currency.upper() if isinstance(currency, str) else None,
         stripe_refund_id=after.get("stripe_refund_id"),
-        failed_at=failed.occurred_at if failed is not None and failed.seq > given.seq else None,
+        failed_at=failed_at,
+        tried_at=given.occurred_at if failed_at else None,
     )
 
 
@@ -346,8 +380,10 @@ def _newest_first(
 
 
 def flagged_payments(session: Session) -> Sequence[Payment]:
+    """Card payments to review: flagged, and (round 42) being given back, whose
+    Stripe answer staff may be waiting on."""
     return session.scalars(
-        select(Payment).where(Payment.state == FLAGGED).order_by(Payment.id)
+        select(Payment).where(Payment.state.in_((FLAGGED, GIVING_BACK))).order_by(Payment.id)
     ).all()
 
 

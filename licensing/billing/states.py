@@ -18,16 +18,26 @@ Payment (card payments start `pending`; offline ones are recorded `succeeded`):
        │ ─fail─▶ failed ─succeed─▶ succeeded   (the customer retried the same intent)
        │           └─cancel─▶ canceled        (closed at Stripe before a new attempt)
        │ ─flag─▶ flagged ─accept─▶ succeeded    (billing staff accept the amount)
-       │            └─give_back─▶ given_back     (its money refunded to the card)
-       │                              └─fail_give_back─▶ flagged  (Stripe's refund
+       │            │─give_back─▶ giving_back   (asked of Stripe, before it is called;
+       │            │                │           round 42: no accept until it answers)
+       │            │                │─refund_at_stripe─▶ given_back (Stripe refunded it)
+       │            │                │─refuse_give_back─▶ flagged    (Stripe refused,
+       │            │                │        or reconcile finds it never made the refund)
+       │            │                └─fail_give_back─▶ flagged      (Stripe's refund failed)
+       │            └─refund_at_stripe─▶ given_back (refunded in Stripe's dashboard)
+       │                 given_back ─fail_give_back─▶ flagged  (Stripe's refund
        │                                  failed: the money came back to us; round 37)
        └─cancel─▶ canceled
 
     A flagged payment's money is at Stripe, so it has no step to `canceled`: it is
     accepted, or given back (round 36: billing staff give it back through Stripe, or
     Stripe reports it refunded in its dashboard; it never counted, so nothing is
-    taken off the invoice). `canceled` says no money moved; `given_back` that money
-    moved and went back (docs/billing.md).
+    taken off the invoice). Round 42: a give-back billing staff ask is `giving_back`
+    from the moment it is audited until Stripe answers (its answer, the `refund.*`
+    webhook, or `licensing payments reconcile`), with no time limit: nothing else
+    may happen to the payment meanwhile, for Stripe may be refunding its money.
+    `canceled` says no money moved; `given_back` that money moved and went back
+    (docs/billing.md).
 
     succeeded ─reverse─▶ reversed   (offline only: the cheque bounced, or the
                                      transfer was recorded against the wrong invoice)
@@ -90,8 +100,26 @@ FLAGGED = "flagged"
 CANCELED = "canceled"
 REVERSED = "reversed"
 GIVEN_BACK = "given_back"
+GIVING_BACK = "giving_back"
 
-PAYMENT_STATES = (PENDING, SUCCEEDED, FAILED, FLAGGED, CANCELED, REVERSED, GIVEN_BACK)
+PAYMENT_STATES = (
+    PENDING,
+    SUCCEEDED,
+    FAILED,
+    FLAGGED,
+    CANCELED,
+    REVERSED,
+    GIVEN_BACK,
+    GIVING_BACK,
+)
+
+# Why a payment being given back takes no step of staff's (round 42): every refusal
+# of one says it, after what the state allows.
+GIVING_BACK_WHY = (
+    "Stripe has not answered the give-back yet; `licensing payments reconcile` asks it "
+    "(or its refund webhook answers first), and until then the money may be on its way "
+    "back to the card."
+)
 
 PAYMENT = StateMachine.from_actions(
     "payment",
@@ -108,14 +136,36 @@ PAYMENT = StateMachine.from_actions(
         # (`accept_flagged_payment`'s refusal says so); `canceled` means no money moved.
         "accept": Action(FLAGGED, to=SUCCEEDED),
         # ...or give its money back: a Stripe Refund of what it received, asked by
-        # billing staff (`give_back_flagged_payment`) or made in Stripe's dashboard
-        # (`charge.refunded`). Not a credit note's refund: it never counted.
-        "give_back": Action(FLAGGED, to=GIVEN_BACK, words="be given back"),
-        # ...whose refund Stripe later reports failed (`refund.failed`: the card was
-        # closed, say): the money is back with us, so the payment waits for billing
-        # staff again (round 37), told as when it was flagged.
+        # billing staff (`give_back_flagged_payment`). Round 42: the ask is a state
+        # of its own, audited before Stripe is called, held until Stripe answers.
+        # Not a credit note's refund: it never counted.
+        "give_back": Action(
+            FLAGGED, to=GIVING_BACK, event="give_back_asked", words="be given back"
+        ),
+        # Stripe refunded it: the ask's answer (or its webhook, or reconcile), or a
+        # refund made in Stripe's dashboard of a flagged payment (`charge.refunded`).
+        "refund_at_stripe": Action(
+            FLAGGED,
+            GIVING_BACK,
+            to=GIVEN_BACK,
+            event="given_back",
+            words="be given back by Stripe",
+        ),
+        # Stripe refused the give-back, or (reconcile) never made its refund: the
+        # money is with us, flagged as before, and may be accepted or given back.
+        "refuse_give_back": Action(
+            GIVING_BACK,
+            to=FLAGGED,
+            event="give_back_refused",
+            words="be flagged again if Stripe refuses it",
+        ),
+        # ...whose refund Stripe reports failed (`refund.failed`: the card was
+        # closed, say), later or while the ask waited for its answer: the money is
+        # back with us, so the payment waits for billing staff again (round 37),
+        # told as when it was flagged.
         "fail_give_back": Action(
             GIVEN_BACK,
+            GIVING_BACK,
             to=FLAGGED,
             event="give_back_failed",
             # What a refusal says the state allows: Stripe's news, not a staff step.
@@ -132,7 +182,30 @@ PAYMENT = StateMachine.from_actions(
     # Every step stamps when the status last changed: a nightly pull (`by=recorded`)
     # brings a payment again the day it was declined, cancelled, flagged, accepted...
     stamp="status_changed_at",
+    state_words={GIVING_BACK: "being given back"},
+    state_why={GIVING_BACK: GIVING_BACK_WHY},
 )
+
+# What each payment state means, in words (round 42): the API's `state_meaning`,
+# OpenAPI's description of `state` and docs/api.md say it alike.
+PAYMENT_MEANINGS = {
+    PENDING: "Started; Stripe has not reported the card payment's outcome yet.",
+    SUCCEEDED: "Received: it counts against its invoice.",
+    FAILED: "The bank declined the card; the licensee may try again.",
+    FLAGGED: (
+        "Stripe took an amount other than asked: held for review by billing staff, it "
+        "counts against its invoice only if accepted, or is given back to the card."
+    ),
+    CANCELED: "Closed without money moving.",
+    REVERSED: "Received, then returned (a bounced cheque, or the bank's dispute).",
+    GIVEN_BACK: "Its money went back to the card through Stripe; it never counted.",
+    GIVING_BACK: (
+        "Being given back: billing staff asked Stripe to refund it to the card and Stripe "
+        "has not answered yet. It does not count against its invoice, and nothing else "
+        "may happen to it until Stripe answers (`licensing payments reconcile` asks it): "
+        "then it is given back, or flagged again if the refund was refused or failed."
+    ),
+}
 
 # Payments whose money came in on their paid day: those that stand, and those the
 # bank returned later (a reversal is an event of its own day, `returned_on`, so a

@@ -59,6 +59,7 @@ from licensing.billing.states import (
     DRAFT,
     FLAGGED,
     GIVEN_BACK,
+    GIVING_BACK,
     INVOICE,
     OPEN,
     PAID,
@@ -311,6 +312,12 @@ def _status_response(payment: Payment, invoice: Invoice, invoice_url: str) -> Re
     elif payment.state == FLAGGED:
         outcome, title = "review", "Received, being checked"
         message = "Stripe reported a different amount; billing staff check it before it counts."
+    elif payment.state == GIVING_BACK:
+        outcome, title = "review", "Being given back"
+        message = (
+            "The office asked for this payment's money to go back to the card; the card "
+            "processor has not answered yet. It does not count against the invoice."
+        )
     elif payment.state == GIVEN_BACK:
         outcome, title = "closed", "Given back"
         message = (
@@ -1261,7 +1268,9 @@ def give_back_payment(payment_id: int) -> Page:
     """Give a flagged card payment's money back to the card (round 36), from the
     payment's page, with why, after a confirmation saying how much goes back to
     whose card; a refusal is the payment's page again with the reason's message
-    (422), the rule's words (409) or Stripe's refusal (422, it stays flagged)."""
+    (422), the rule's words (409) or Stripe's refusal (422, it is flagged again);
+    Stripe unreachable or its answer lost (422), the page says it is being given
+    back until Stripe's answer comes in (round 42)."""
     session = db.session()
     payment = queries.get_payment(session, payment_id)
     invoice = queries.get_invoice(session, payment.invoice_id)

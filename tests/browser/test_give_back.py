@@ -4,10 +4,12 @@ page, meet the reason's message, read the confirmation (how much, to whose card,
 the invoice unchanged, who is emailed), confirm, and read the payment given back
 (the form's page tests are tests/integration/billing/test_payment_given_back.py).
 Round 38: the confirmation's question takes the focus, so Tab goes to its buttons;
-the page's *Received* says what Stripe did with the money."""
+the page's *Received* says what Stripe did with the money. Round 42: a give-back
+whose Stripe answer is lost reads "being given back" until reconcile answers."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -17,6 +19,7 @@ from licensing.accounts.models import Organization, User
 from licensing.billing.models import Invoice, Payment
 from tests.browser.conftest import sign_in
 from tests.integration.billing.conftest import activated, send_activation
+from tests.integration.billing.refund_support import LostAnswer, stripe_through
 from tests.integration.billing.stripe_support import flagged_card_payment, stripe_config
 from tests.support import factories
 from tests.support.axe import FOCUSED, assert_accessible
@@ -136,3 +139,45 @@ def test_billing_staff_give_a_flagged_payment_back_to_the_card_with_the_keyboard
         stored = db.session().get(Payment, payment.id)
         assert stored is not None
         assert stored.state == "given_back"
+
+
+def test_a_give_back_whose_answer_is_lost_reads_being_given_back_until_reconcile_answers(
+    page: Any, live_server: LiveServer, localstripe: LocalStripe
+) -> None:
+    """Round 42: Stripe refunds the card but its answer is lost on the way. The page
+    says Stripe has not answered (not "Not given back"), the payment is being given
+    back, with neither *Accept* nor *Give it back*; `payments reconcile` brings
+    Stripe's answer in, and the page then reads it given back."""
+    staff, _payer, invoice, payment = _flagged(live_server, localstripe)
+    url = f"/console/payments/{payment.id}"
+    sign_in(page, staff)
+    page.goto(url)
+    page.get_by_label("Why give it back").fill("The licensee paid twice; not ours to keep.")
+    panel = page.get_by_role("region", name="Give it back to the card")
+    with page.expect_navigation():
+        panel.get_by_role("button", name="Give it back").click()
+    with live_server.app.app_context(), stripe_through(LostAnswer), page.expect_navigation():
+        page.get_by_role("button", name="Give it back").click()
+    page.wait_for_function("() => document.activeElement.classList.contains('error-summary')")
+    summary = page.evaluate("() => document.activeElement.innerText")
+    assert "Stripe has not answered yet" in summary
+    assert "Not given back" not in summary
+    main = page.inner_text("main")
+    assert "Being given back" in main or "being given back" in main
+    assert "held for review, and being given back to the card: Stripe was asked on " in main
+    assert "cannot be accepted until Stripe answers" in main
+    assert page.get_by_role("button", name="Accept").count() == 0
+    assert page.get_by_label("Why give it back").count() == 0
+    assert_accessible(page)
+
+    later = datetime.now(UTC) + timedelta(minutes=10)
+    with live_server.app.app_context():
+        result = live_server.app.test_cli_runner().invoke(
+            args=["payments", "reconcile", "--now", later.isoformat()]
+        )
+    assert f"payment {payment.id}: given back: payment {payment.id}" in result.output
+    page.goto(url)
+    main = page.inner_text("main")
+    assert "given back to the card on " in main
+    assert f"it never counted against {invoice.number}" in main
+    assert_accessible(page)

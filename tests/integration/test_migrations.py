@@ -676,6 +676,90 @@ def test_billing_0016_indexes_the_months_rows_the_statement_run_looks_up(
     assert present() == {}
 
 
+def test_billing_0017_moves_a_give_back_left_unanswered_into_giving_back_and_back(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 42: a flagged payment whose latest give-back event is an unanswered ask
+    is being given back (`giving_back`); one whose ask was answered (given back,
+    refused, failed, failed in flight) or never made keeps its state, as do the
+    other states. The CHECK allows `giving_back` after it and refuses it before;
+    the downgrade moves every payment being given back to `flagged` again (its ask
+    still the latest event: round 39's hour holds it)."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "billing_0016")
+    day = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection, connection.begin():
+            organization_id, _ = _organization_and_user(connection, "member")
+            invoice_id = _invoice(connection, organization_id, "manual", 1)
+            money = {
+                "invoice_id": invoice_id,
+                "organization_id": organization_id,
+                "currency": "USD",
+                "recorded_by": "clerk@office.example",
+                "created_at": day,
+                "method": "card",
+                "amount": 10,
+            }
+
+            def paid(state: str) -> int:
+                return _insert(connection, "payments", **money, state=state)
+
+            states = ("succeeded", "canceled", "reversed", "given_back")
+            others = {state: paid(state) for state in states}
+            unanswered, asked_twice, refused, failed, failed_in_flight, never_asked = (
+                paid("flagged") for _ in range(6)
+            )
+            asked_back = paid("given_back")  # given back, answered: stays
+            events = (
+                (unanswered, "payment.flagged"),
+                (unanswered, "payment.give_back_asked"),
+                (asked_twice, "payment.give_back_asked"),
+                (asked_twice, "payment.give_back_refused"),
+                (asked_twice, "payment.give_back_asked"),  # asked again, unanswered
+                (refused, "payment.give_back_asked"),
+                (refused, "payment.give_back_refused"),
+                (failed, "payment.give_back_asked"),
+                (failed, "payment.given_back"),
+                (failed, "payment.give_back_failed"),
+                (failed_in_flight, "payment.give_back_asked"),
+                (failed_in_flight, "payment.give_back_failed_in_flight"),
+                (never_asked, "payment.flagged"),
+                (asked_back, "payment.give_back_asked"),
+                (asked_back, "payment.given_back"),
+                (others["succeeded"], "payment.give_back_asked"),  # not flagged: stays
+            )
+            for seq, (payment_id, action) in enumerate(events, start=30_000):
+                _event(connection, seq, action, payment_id, day)
+        with pytest.raises(IntegrityError), engine.connect() as connection, connection.begin():
+            _insert(connection, "payments", **money, state="giving_back")
+
+        def states_now() -> dict[int, str]:
+            with engine.connect() as connection:
+                return dict(connection.execute(text("SELECT id, state FROM payments")).all())
+
+        before = states_now()
+        migrations.upgrade(url)
+        after = states_now()
+        assert {k: v for k, v in after.items() if v != before[k]} == {
+            unanswered: "giving_back",
+            asked_twice: "giving_back",
+        }
+        with engine.connect() as connection, connection.begin():
+            _insert(connection, "payments", **money, state="giving_back")
+        with pytest.raises(IntegrityError), engine.connect() as connection, connection.begin():
+            _insert(connection, "payments", **money, state="asked")
+        migrations.downgrade(url, "billing_0016")
+        restored = states_now()
+        assert {k: v for k, v in restored.items() if k in before} == before
+        assert "giving_back" not in restored.values()
+        with pytest.raises(IntegrityError), engine.connect() as connection, connection.begin():
+            _insert(connection, "payments", **money, state="giving_back")
+    finally:
+        engine.dispose()
+
+
 def test_agreements_0004_backfills_the_review_clock_of_applications_resubmitted_before_it(
     database_template: DatabaseTemplate,
 ) -> None:

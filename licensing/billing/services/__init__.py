@@ -20,11 +20,13 @@ from licensing.billing.services.credit_notes import credit_invoice, issue_credit
 from licensing.billing.services.disputes import MatchRun, match_disputes
 from licensing.billing.services.giving_back import (
     GIVE_BACK_FAILURE_WINDOW,
+    GIVING_BACK_ASK_AFTER,
     failed_meanwhile,
     give_back_flagged_payment,
     payer_told,
     reconcile_give_back_failures,
     reconcile_given_back,
+    reconcile_giving_back,
     told_names,
 )
 from licensing.billing.services.invoices import (
@@ -82,6 +84,7 @@ from licensing.errors import Conflict  # callers catch it as services.Conflict
 __all__ = [
     "ATTEMPT_ROUNDS",
     "GIVE_BACK_FAILURE_WINDOW",
+    "GIVING_BACK_ASK_AFTER",
     "HANDLED_EVENTS",
     "RECONCILE_AFTER",
     "REFUND_EVENTS",
@@ -127,6 +130,7 @@ __all__ = [
     "process_overdue",
     "reconcile_give_back_failures",
     "reconcile_given_back",
+    "reconcile_giving_back",
     "reconcile_payments",
     "reconcile_refunds",
     "record_offline_payment",

@@ -3,9 +3,12 @@ staff did not accept goes back to the card, as a Stripe Refund of its charge.
 
 Not a credit note's refund (`refunds.py`): a flagged payment never counted
 against its invoice, so nothing is credited and the invoice is unchanged. The
-payment moves `flagged` -> `given_back` (`PAYMENT`'s `give_back`), asked by billing
-staff here, or reported by Stripe when the money was refunded in its dashboard
-(`charge.refunded`, `refund.updated`), or found by `licensing payments reconcile`.
+payment moves `flagged` -> `giving_back` (`PAYMENT`'s `give_back`, round 42) when
+billing staff ask here, before Stripe is called, and `giving_back` -> `given_back`
+(`refund_at_stripe`) when Stripe answers (the request's answer, the `refund.*`
+webhook, or `licensing payments reconcile`), or -> `flagged` again when it refuses
+or the refund fails. A refund made in Stripe's dashboard gives a flagged payment
+back directly (`charge.refunded`, `refund.updated`).
 """
 
 from __future__ import annotations
@@ -19,7 +22,6 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
-from licensing.audit import services as audit
 from licensing.audit.models import AuditEvent
 from licensing.billing import payment_gateway
 from licensing.billing.models import Invoice, Payment
@@ -38,7 +40,7 @@ from licensing.billing.services.card_payments import (
     notify_billing_staff,
 )
 from licensing.billing.services.settlement import GIVE_BACK_ASKED
-from licensing.billing.states import CARD, FLAGGED, GIVEN_BACK, PAYMENT
+from licensing.billing.states import CARD, FLAGGED, GIVEN_BACK, GIVING_BACK, PAYMENT
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict
@@ -70,10 +72,14 @@ def give_back_flagged_payment(
     Stripe is asked for a Refund of all that is left of the payment's charge (what
     it took, whatever the amount or currency), with an idempotency key of the
     payment's own, so a retry after a lost answer refunds once. Stripe's refusal
-    leaves the payment flagged (`StripeRefused`, 502 at the edges); its answer
+    moves it back to flagged (`StripeRefused`, 502 at the edges); its answer
     moves it to `given_back`, audited `payment.given_back` with the Stripe refund
     id and the amount, and the billing contact and the payer are emailed. The
-    invoice is not touched: the payment never counted."""
+    invoice is not touched: the payment never counted. Round 42: the ask moves it
+    to `giving_back` first (audited `payment.give_back_asked`, committed before
+    Stripe is called); an answer lost on the way leaves it there, every staff
+    step refused, until the refund's webhook or `licensing payments reconcile`
+    brings Stripe's answer in."""
     actor.require_role("billing")
     now = now or utcnow()
     gateway = _card_gateway(gateway)
@@ -94,15 +100,17 @@ def give_back_flagged_payment(
             "given_back_by": actor.name[:500],
             "reason": reason[:500],
         }
-        # Before Stripe is asked, outside this lock: an accept meanwhile is refused
-        # until Stripe's answer is in (round 39; `settlement._refuse_while_given_back`).
-        audit.record_event(
+        # Before Stripe is asked, outside this lock (round 39): from now until
+        # Stripe answers, the payment is `giving_back` (round 42), and an accept or
+        # a second give-back is the state machine's 409, however long that takes.
+        PAYMENT.apply(
             session,
-            GIVE_BACK_ASKED,
-            payment.id,
-            after={"stripe_idempotency_key": key},
+            payment,
+            "give_back",
             actor=actor,
             note=reason,
+            at=now,
+            changes={"stripe_idempotency_key": key},
         )
     try:
         status = gateway.create_refund(
@@ -115,44 +123,38 @@ def give_back_flagged_payment(
         _record_refused(payment_id, refused.detail, actor=actor)
         raise
     if status.status not in _GOING_BACK:
+        # Stripe made the Refund, and it failed at once: a failure of its own (round
+        # 42), so the next give-back asks with a new key (this one would have Stripe
+        # answer with the failed Refund again).
         why = f"Stripe did not refund it: {status.failure_reason or status.status}."
-        _record_refused(payment_id, why, actor=actor)
+        with db.transaction() as session:
+            payment, _invoice = _locked_payment(session, payment_id)
+            if payment.state == GIVING_BACK:
+                _failed_while_asked(session, payment, status, now=now, actor=actor)
         raise payment_gateway.StripeRefused(why)
     with db.transaction() as session:
         payment, invoice = _locked_payment(session, payment_id)
-        if PAYMENT.can(payment.state, "give_back"):
-            # Round 39: Stripe may have reported this refund failed while we waited
-            # for its answer (the webhook found the payment still flagged and kept
-            # the news, under the same lock): stored given back, it is flagged
-            # again at once, and the licensee is not told of money that is not going back.
-            failed = _failed_in_flight(session, payment, status.id)
-            _give_back(
-                session,
-                payment,
-                invoice,
-                status,
-                note=reason,
-                actor=actor,
-                now=now,
-                tell=failed is None,
-            )
-            if failed is not None:
-                _given_back_and_now(session, payment, failed, now=now, actor=Actor.SYSTEM)
+        if payment.state == GIVING_BACK:
+            _give_back(session, payment, invoice, status, note=reason, actor=actor, now=now)
+        # Else the webhook answered first (round 39's race, a state since round 42):
+        # given back (the licensee told then), or flagged again, its refund having
+        # failed meanwhile (`failed_meanwhile` says so; the licensee never told).
         return payment
 
 
 def _record_refused(payment_id: int, why: str, *, actor: Actor) -> None:
-    """Stripe refused the give-back: the payment stays flagged, and may be accepted
-    again (`payment.give_back_refused` answers the ask)."""
+    """Stripe refused the give-back: the payment is flagged again (`refuse_give_back`,
+    audited `payment.give_back_refused`), and may be accepted or given back."""
     with db.transaction() as session:
-        audit.record_event(
-            session, "payment.give_back_refused", payment_id, after=None, actor=actor, note=why
-        )
+        payment, _invoice = _locked_payment(session, payment_id)
+        if payment.state == GIVING_BACK:
+            PAYMENT.apply(session, payment, "refuse_give_back", actor=actor, note=why)
 
 
 def failed_meanwhile(payment: Payment) -> str | None:
     """What a give-back did when Stripe reported its refund failed before the
-    request stored it (round 39): the payment is flagged again. None: it went."""
+    request stored its answer (round 39; round 42: while it was `giving_back`): the
+    payment is flagged again. None: it went."""
     if payment.state != FLAGGED:
         return None
     return (
@@ -183,15 +185,18 @@ def _tell_staff_whom_to_write_to(
     """A give-back Stripe reported failed (round 37): billing staff are told as when
     it was flagged, and (round 39) whom the licensee's side was told the money went
     back, and when, for staff to write to them (they are not emailed again: what
-    they hear next depends on what staff decide). A failure kept while the give-back
-    was in flight told nobody, and says so."""
+    they hear next depends on what staff decide). A failure while the give-back
+    was in flight (`giving_back`, round 42: its last ask came after its last
+    give-back) told nobody, and says so."""
     given = session.scalars(
         _events_of(payment, "payment.given_back").order_by(AuditEvent.seq.desc()).limit(1)
     ).one_or_none()
-    refund_id = _refund_of(given) if given is not None else None
+    asked = session.scalars(
+        _events_of(payment, GIVE_BACK_ASKED).order_by(AuditEvent.seq.desc()).limit(1)
+    ).one_or_none()
     organization = session.get(Organization, payment.organization_id)
     assert organization is not None
-    if given is None or (refund_id and _failed_in_flight(session, payment, refund_id)):
+    if given is None or (asked is not None and asked.seq > given.seq):
         told = "The licensee was not told it was given back: nobody needs writing to."
     else:
         names, two = told_names(session, payment, organization)
@@ -201,6 +206,22 @@ def _tell_staff_whom_to_write_to(
             "the money will not reach the card."
         )
     notify_billing_staff(session, payment, why, told=told)
+
+
+@PAYMENT.on("refuse_give_back")
+def _tell_staff_stripe_never_refunded(
+    session: Session, payment: Payment, actor: Actor, why: str | None
+) -> None:
+    """Round 42: reconcile found that a give-back whose answer was lost never made a
+    refund at Stripe, and flagged the payment again: billing staff are told it waits
+    for them again (a clerk refused by Stripe at once read it on the page)."""
+    if actor.is_system:
+        notify_billing_staff(
+            session,
+            payment,
+            why,
+            told="The licensee was not told it was given back: nobody needs writing to.",
+        )
 
 
 def payer_told(session: Session, payment: Payment, organization: Organization) -> User | None:
@@ -220,15 +241,15 @@ def _give_back(
     note: str,
     actor: Actor,
     now: datetime,
-    tell: bool = True,
 ) -> None:
-    """Step the payment to `given_back` for Stripe's refund `status`, and tell the
-    billing contact and the payer (`tell`)."""
+    """Step the payment to `given_back` for Stripe's refund `status` (from flagged,
+    or from `giving_back`: Stripe's answer to our ask), and tell the billing contact
+    and the payer."""
     given = from_minor_units(status.amount, status.currency)
     PAYMENT.apply(
         session,
         payment,
-        "give_back",
+        "refund_at_stripe",
         actor=actor,
         note=note,
         at=now,
@@ -238,8 +259,6 @@ def _give_back(
             "currency_given_back": status.currency,
         },
     )
-    if not tell:
-        return
     amount = in_words(given, status.currency)
     subject = f"Card payment of {amount} given back for invoice {invoice.number}"
     organization = session.get(Organization, invoice.organization_id)
@@ -265,7 +284,9 @@ def apply_refund_at_stripe(
     flagged payment back (ours, arriving by webhook), or one made in Stripe's
     dashboard. A flagged payment whose charge it refunds in full (at least what it
     received) is given back, once; a refund of part of it leaves it flagged (staff
-    may accept the rest, or give it back). None: not about a flagged payment."""
+    may accept the rest, or give it back). A payment being given back (round 42)
+    is given back by its ask's refund going through, and flagged again by its
+    failing. None: not about a flagged payment."""
     if status.payment_intent is None:
         return None
     payment = session.scalars(
@@ -277,12 +298,21 @@ def apply_refund_at_stripe(
         return None
     if payment.state == GIVEN_BACK:
         return _given_back_and_now(session, payment, status, now=now, actor=actor)
-    if payment.state != FLAGGED:
+    if payment.state not in (FLAGGED, GIVING_BACK):
         return None
-    if status.status in _CAME_BACK and _in_flight(session, payment, status):
-        return _keep_failure_in_flight(session, payment, status, actor=actor)
+    which = (
+        f"flagged payment {payment.id}"
+        if payment.state == FLAGGED
+        else (f"payment {payment.id} being given back")
+    )
+    if (
+        status.status in _CAME_BACK
+        and payment.state == GIVING_BACK
+        and _asked(session, payment, status)
+    ):
+        return _failed_while_asked(session, payment, status, now=now, actor=actor)
     if status.status not in _GOING_BACK:
-        return f"no change: refund {status.id} of flagged payment {payment.id} is {status.status}"
+        return f"no change: refund {status.id} of {which} is {status.status}"
     received = payment.amount_received or 0
     partial = (
         status.currency == payment.currency
@@ -291,8 +321,8 @@ def apply_refund_at_stripe(
     )
     if partial:
         return (
-            f"no change: refund {status.id} gives back part of flagged payment {payment.id}; "
-            "it stays flagged"
+            f"no change: refund {status.id} gives back part of {which}; "
+            f"it stays {PAYMENT.state_text(payment.state)}"
         )
     invoice = session.get(Invoice, payment.invoice_id, with_for_update=True)
     assert invoice is not None
@@ -346,66 +376,59 @@ def _given_back_and_now(
     return f"flagged again: payment {payment.id}, its give-back {status.status}"
 
 
-# Round 39: a failure Stripe reported for a give-back not stored yet.
+# Round 39: a failure Stripe reported for a give-back not stored yet, kept as an
+# audit event of its own until round 42 made the give-back in flight a state. Still
+# counted for the idempotency key: the key that asked for it would get it again.
 FAILED_IN_FLIGHT = "payment.give_back_failed_in_flight"
 
 
-def _in_flight(session: Session, payment: Payment, status: payment_gateway.RefundStatus) -> bool:
-    """Whether `status` is of this service's own give-back of the flagged `payment`
-    (its metadata names the payment) that has not been stored: no
-    `payment.given_back` event has its refund (one that has was failed already)."""
+def _answered_refunds(session: Session, payment: Payment) -> set[str]:
+    """The Stripe refunds of earlier give-backs of `payment`: stored given back, or
+    reported failed (in flight or after)."""
+    answered = (
+        _all_of(session, payment, "payment.given_back")
+        + _all_of(session, payment, "payment.give_back_failed")
+        + _all_of(session, payment, FAILED_IN_FLIGHT)
+    )
+    return {refund for event in answered if (refund := _refund_of(event))}
+
+
+def _asked(session: Session, payment: Payment, status: payment_gateway.RefundStatus) -> bool:
+    """Whether `status` is the refund of the give-back `payment` is waiting for
+    (`giving_back`): this service's own (its metadata names the payment), and not
+    one that an earlier give-back already answered."""
     if status.metadata.get("payment_id") != str(payment.id):
         return False
-    return not any(
-        _refund_of(event) == status.id for event in _all_of(session, payment, "payment.given_back")
-    )
+    return status.id not in _answered_refunds(session, payment)
 
 
-def _keep_failure_in_flight(
-    session: Session, payment: Payment, status: payment_gateway.RefundStatus, *, actor: Actor
+def _failed_while_asked(
+    session: Session,
+    payment: Payment,
+    status: payment_gateway.RefundStatus,
+    *,
+    now: datetime,
+    actor: Actor,
 ) -> str:
-    """Round 39: Stripe's `refund.failed` for a give-back whose request has not yet
-    stored `given_back` (it arrived within the request's seconds). The payment is
-    flagged, as it should end; the failure is audited on it, so that the
-    give-back's own transaction, which locks the payment after this one, flags it
-    again at once rather than leave it given back. Kept once a refund."""
-    if _failed_in_flight(session, payment, status.id) is not None:
-        return f"no change: refund {status.id} of flagged payment {payment.id} failed already"
+    """Stripe reports the refund of the give-back in flight failed or canceled (its
+    webhook came before the request's answer, or reconcile asked): the money is with
+    us, so the payment is flagged again (`fail_give_back` from `giving_back`,
+    audited `payment.give_back_failed` with the refund and Stripe's reason; billing
+    staff told, the licensee not, for nobody told them it went back)."""
     why = status.failure_reason or status.status
-    audit.record_event(
+    PAYMENT.apply(
         session,
-        FAILED_IN_FLIGHT,
-        payment.id,
-        after={"stripe_refund_id": status.id, "status": status.status, "failure_reason": why},
+        payment,
+        "fail_give_back",
         actor=actor,
         note=(
-            f"Stripe reported refund {status.id} {status.status} ({why}) "
-            "before the give-back was stored."
+            f"Stripe could not give it back: refund {status.id} {status.status} ({why}) "
+            "before the give-back was stored. The money is with us: accept it, or give it back."
         ),
+        at=now,
+        changes={"stripe_refund_id": status.id, "failure_reason": why},
     )
-    return (
-        f"no change yet: payment {payment.id} is flagged, its give-back {status.status} in flight"
-    )
-
-
-def _failed_in_flight(
-    session: Session, payment: Payment, refund_id: str
-) -> payment_gateway.RefundStatus | None:
-    """The failure of refund `refund_id` kept while its give-back was in flight, as
-    Stripe's status of it (None: none was reported)."""
-    for event in _all_of(session, payment, FAILED_IN_FLIGHT):
-        after = event.after_data if isinstance(event.after_data, dict) else {}
-        if after.get("stripe_refund_id") == refund_id:
-            return payment_gateway.RefundStatus(
-                id=refund_id,
-                status=str(after.get("status") or "failed"),
-                amount=0,
-                currency=payment.currency.lower(),
-                metadata={},
-                payment_intent=payment.stripe_payment_intent_id,
-                failure_reason=after.get("failure_reason"),
-            )
-    return None
+    return f"flagged again: payment {payment.id}, its give-back {status.status} in flight"
 
 
 def _all_of(session: Session, payment: Payment, action: str) -> list[AuditEvent]:
@@ -466,6 +489,69 @@ def reconcile_given_back(
     report = ReconcileReport(subject="flagged card payment(s)", applied_when=("given back",))
     flagged = (Payment.state == FLAGGED) & Payment.stripe_payment_intent_id.is_not(None)
     _reconcile(report, Payment, flagged, ask, before=now - older_than, limit=limit)
+    return report
+
+
+# Round 42: how long a give-back waits in `giving_back` before reconcile asks Stripe
+# for its answer: past the request's own seconds (its answer is normally stored
+# within them), short enough that staff do not wait long for a lost one.
+GIVING_BACK_ASK_AFTER = timedelta(minutes=5)
+
+
+def reconcile_giving_back(
+    *,
+    gateway: payment_gateway.PaymentGateway | None,
+    now: datetime | None = None,
+    older_than: timedelta = GIVING_BACK_ASK_AFTER,
+    limit: int = 200,
+) -> ReconcileReport:
+    """Card payments being given back (round 42) whose give-back was asked more than
+    `older_than` ago and whose answer never came (lost on its way, the webhook
+    not sent): Stripe is asked for the refunds of each one's PaymentIntent, and
+    the state is settled either way: the ask's refund going back gives it back
+    (the licensee told, as the answer would have), failed or canceled flags it
+    again (staff told); no refund of the ask at all means the request never
+    reached Stripe, so it is flagged again (`refuse_give_back`), to be accepted
+    or given back anew (the same idempotency key: Stripe makes the refund once).
+    No time limit: a payment stays `giving_back` until this or a webhook settles it.
+    Claimed as the other reconciles are, so several hosts may run it at once."""
+    now = now or utcnow()
+    gateway = _card_gateway(gateway)
+
+    def ask(session: Session, payment: Payment) -> str:
+        assert payment.stripe_payment_intent_id is not None
+        refunds = gateway.list_refunds(payment.stripe_payment_intent_id)
+        asked = [status for status in refunds if _asked(session, payment, status)]
+        for status in asked or refunds:
+            said = apply_refund_at_stripe(session, status, now=now, actor=Actor.SYSTEM)
+            if said and not said.startswith("no change"):
+                return said
+        if asked:
+            return f"no change: payment {payment.id} is being given back, Stripe not done yet"
+        PAYMENT.apply(
+            session,
+            payment,
+            "refuse_give_back",
+            actor=Actor.SYSTEM,
+            at=now,
+            note=(
+                "Stripe has no refund from this give-back: its request never reached "
+                "Stripe. The money is with us: accept it, or give it back."
+            ),
+        )
+        return f"flagged again: payment {payment.id}, Stripe never made its give-back's refund"
+
+    report = ReconcileReport(
+        subject="card payment(s) being given back",
+        applied_when=("given back", "flagged again"),
+        failed_when=(),
+    )
+    giving_back = (
+        (Payment.state == GIVING_BACK)
+        & Payment.stripe_payment_intent_id.is_not(None)
+        & (Payment.status_changed_at <= now - older_than)
+    )
+    _reconcile(report, Payment, giving_back, ask, before=now - older_than, limit=limit)
     return report
 
 

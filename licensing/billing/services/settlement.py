@@ -4,7 +4,7 @@ payments, and counting a succeeded payment against what is owed.
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -202,49 +202,10 @@ class AlreadyAccepted(Conflict):
         self.accepted_by = by
 
 
-# A give-back's ask, and what answers it (round 39): while the latest ask has no
-# answer, Stripe may be refunding the payment's money to the card.
+# A give-back's ask (round 39), which since round 42 moves the payment to
+# `giving_back` (`PAYMENT`'s `give_back`): an accept meanwhile is the state
+# machine's 409, for as long as Stripe has not answered.
 GIVE_BACK_ASKED = "payment.give_back_asked"
-GIVE_BACK_ANSWERED = ("payment.given_back", "payment.give_back_refused", "payment.give_back_failed")
-# An ask whose answer was lost (Stripe unreachable, say) stops refusing an accept
-# after this: a refund Stripe did make is given back by its webhook, or by
-# `licensing payments reconcile` (RECONCILE_AFTER, 30 minutes) when that never came.
-GIVE_BACK_UNANSWERED_FOR = timedelta(hours=1)
-
-
-def _refuse_while_given_back(session: Session, payment: Payment, now: datetime) -> None:
-    """Refuse to accept a payment whose give-back Stripe may be carrying out (round
-    39): the give-back asks Stripe outside its transaction, so an accept in that
-    while made the payment count against its invoice while Stripe refunded its money
-    to the card, and the give-back answered "Given back ... it never counted". The
-    ask is audited before Stripe is asked (`payment.give_back_asked`); Stripe's
-    answer (given back, refused) or its later news (failed) answers it. An answer
-    lost on the way (a timeout) leaves it unanswered: giving it back again asks
-    Stripe for the same refund and settles it, and after `GIVE_BACK_UNANSWERED_FOR`
-    an accept is no longer refused for it."""
-    events = (
-        select(AuditEvent.action, AuditEvent.occurred_at, AuditEvent.actor)
-        .where(
-            AuditEvent.entity_type == "payment",
-            AuditEvent.entity_id == str(payment.id),
-            AuditEvent.action.in_((GIVE_BACK_ASKED, *GIVE_BACK_ANSWERED)),
-        )
-        .order_by(AuditEvent.id.desc())
-        .limit(1)
-    )
-    latest = session.execute(events).first()
-    if latest is None or latest.action != GIVE_BACK_ASKED:
-        return
-    until = latest.occurred_at + GIVE_BACK_UNANSWERED_FOR
-    if now >= until:
-        return
-    raise Conflict(
-        f"Payment {payment.id} is being given back: {latest.actor} asked Stripe to refund "
-        f"it to the card at {latest.occurred_at:%Y-%m-%d %H:%M} UTC, and Stripe's "
-        "answer has not come. Give it back again to learn it (Stripe is asked for the "
-        "same refund, so the card is refunded once); it may be accepted if Stripe "
-        f"refuses, or from {until:%Y-%m-%d %H:%M} UTC if no news has come by then."
-    )
 
 
 def _refuse_accepted_before(session: Session, payment: Payment) -> None:
@@ -280,7 +241,6 @@ def accept_flagged_payment(
         payment, invoice = _locked_payment(session, payment_id)
         reason = _reason(note)
         _refuse_accepted_before(session, payment)
-        _refuse_while_given_back(session, payment, now)
         received = payment.amount_received or Decimal(0)
         if PAYMENT.can(payment.state, "accept") and (
             invoice.state not in COLLECTIBLE or received <= 0 or received > invoice.balance_due

@@ -44,7 +44,7 @@ from tests.support.factories import bearer, billing_clerk
 from tests.support.servers import LocalStripe
 
 from .dispute_support import REINSTATED, WITHDRAWN, dispute_event, paid_with_charge
-from .refund_support import card_paid_and_credited, deliver
+from .refund_support import LostAnswer, card_paid_and_credited, deliver, stripe_through
 from .stripe_support import (
     _call,
     charge_refunded_event,
@@ -703,6 +703,12 @@ def test_a_flagged_payment_given_back_comes_again_the_night_given_back_and_count
     ]
     days = {"from": before.isoformat(), "to": today.isoformat()}
     assert [r for r in export("payments", by="paid", **days) if r["payment_id"] == flagged.id] == []
+    _counted_nowhere(invoice, before, today)
+
+
+def _counted_nowhere(invoice: Invoice, before: date, today: date) -> None:
+    """The Finance page collects and refunds nothing from `before` to `today`, and the
+    statement of account owes `invoice`'s whole 300.00: its card payment never counted."""
     session = db.session()
     months = finance.cash_flow(session, Filters(before.replace(day=1), today.replace(day=1)))
     assert sum((row.collected for row in months), ZERO) == ZERO
@@ -723,3 +729,41 @@ def test_a_flagged_payment_given_back_comes_again_the_night_given_back_and_count
         ZERO,
         Decimal("300.00"),
     )
+
+
+def test_a_payment_being_given_back_comes_again_the_night_it_was_asked_and_counts_nowhere(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 42: a give-back whose Stripe answer was lost is `giving_back` until Stripe
+    answers. The nightly pull brings it again the night it was asked, `giving_back`,
+    with no `paid_date`; like a flagged payment it counts nowhere: the Finance page
+    collects nothing for it and the statement of account owes the invoice's total."""
+    export = _exporter(client, billing_staff)
+    invoice, payment = flagged_card_payment(
+        client, vendor, localstripe, invoice_for, received=29999
+    )
+    earlier = datetime.now(UTC) - timedelta(days=3)
+    payment.created_at = payment.status_changed_at = earlier
+    db.session().commit()
+    with stripe_through(LostAnswer):
+        lost = client.post(
+            f"/api/v1/payments/{payment.id}/give-back",
+            json={"reason": "Paid twice; given back."},
+            headers=bearer(billing_staff),
+        )
+    assert lost.status_code == 502
+    before, today = office_date(earlier), office_date(utcnow())
+    tonight = {"from": today.isoformat(), "to": today.isoformat()}
+    rows = [
+        r for r in export("payments", by="recorded", **tonight) if r["payment_id"] == payment.id
+    ]
+    assert [(r["state"], r["paid_date"], r["amount_received"]) for r in rows] == [
+        ("giving_back", None, "299.99")
+    ]
+    days = {"from": before.isoformat(), "to": today.isoformat()}
+    assert [r for r in export("payments", by="paid", **days) if r["payment_id"] == payment.id] == []
+    _counted_nowhere(invoice, before, today)

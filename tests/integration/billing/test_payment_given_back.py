@@ -50,15 +50,25 @@ def config_changes(localstripe: LocalStripe, smtp_server: SMTPServer) -> dict[st
     return {**stripe_config(localstripe), "smtp_url": smtp_server.url}
 
 
-def _given_back_events(payment: Payment) -> list[AuditEvent]:
+def _payment_events(payment: Payment, action: str) -> list[AuditEvent]:
+    """The payment's audit events of `action`, oldest first."""
     return list(
         db.session().scalars(
-            select(AuditEvent).where(
-                AuditEvent.action == "payment.given_back",
-                AuditEvent.entity_id == str(payment.id),
-            )
+            select(AuditEvent)
+            .where(AuditEvent.action == action, AuditEvent.entity_id == str(payment.id))
+            .order_by(AuditEvent.seq)
         )
     )
+
+
+def _given_back_events(payment: Payment) -> list[AuditEvent]:
+    return _payment_events(payment, "payment.given_back")
+
+
+def _invoice_unchanged(client: FlaskClient, staff: User, invoice: Invoice) -> None:
+    """The API reads the 300.00 invoice with nothing paid: the payment never counted."""
+    read = client.get(f"/api/v1/invoices/{invoice.id}", headers=bearer(staff)).get_json()
+    assert (read["amount_paid"], read["balance_due"]) == ("0.00", "300.00")
 
 
 def _refunds_at_stripe(localstripe: LocalStripe, payment: Payment) -> list[dict[str, Any]]:
@@ -380,12 +390,7 @@ def test_reconcile_flags_again_a_payment_whose_give_back_failed_and_whose_webhoo
     stored = db.session().get(Payment, payment.id)
     assert stored is not None
     assert stored.state == "flagged"
-    [event] = db.session().scalars(
-        select(AuditEvent).where(
-            AuditEvent.action == "payment.give_back_failed",
-            AuditEvent.entity_id == str(payment.id),
-        )
-    )
+    [event] = _payment_events(payment, "payment.give_back_failed")
     assert event.actor == "system"
     assert event.after_data["stripe_refund_id"] == refund["id"]
     assert "lost_or_stolen_card" in (event.note or "")
@@ -480,12 +485,7 @@ def test_a_give_back_stripe_reports_failed_is_flagged_again_once_and_may_be_give
     assert stored.state == "flagged"
     assert stored.status_changed_at is not None
     assert stored.status_changed_at > given_at
-    [event] = db.session().scalars(
-        select(AuditEvent).where(
-            AuditEvent.action == "payment.give_back_failed",
-            AuditEvent.entity_id == str(payment.id),
-        )
-    )
+    [event] = _payment_events(payment, "payment.give_back_failed")
     assert event.actor == "system"
     assert (event.before_data, event.after_data["state"]) == ({"state": "given_back"}, "flagged")
     assert event.after_data["stripe_refund_id"] == first["id"]
@@ -664,28 +664,106 @@ def test_a_payment_being_given_back_is_not_accepted_until_stripes_answer_is_in(
     assert response.status_code == 200, response.get_json()
     assert response.get_json()["state"] == "given_back"
     [detail] = refused
-    assert f"Payment {payment.id} is being given back" in detail
+    # Round 42: the state machine's 409, saying what the state allows and why.
+    assert detail.startswith("A payment that is being given back cannot be accepted: ")
+    assert "Stripe has not answered the give-back yet" in detail
     db.session().expire_all()
-    read = client.get(f"/api/v1/invoices/{invoice.id}", headers=bearer(billing_staff)).get_json()
-    assert (read["amount_paid"], read["balance_due"]) == ("0.00", "300.00")
+    _invoice_unchanged(client, billing_staff, invoice)
 
 
-def test_a_give_back_whose_answer_was_lost_holds_an_accept_for_an_hour(
+def test_a_give_back_whose_answer_was_lost_holds_until_reconcile_brings_stripes_answer(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+) -> None:
+    """Round 42: round 39 refused an accept while a give-back's answer was lost, for
+    an hour; after it the payment could be accepted and its 299.99 counted against
+    the invoice though Stripe had refunded it to the card. The ask is a state
+    (`giving_back`): accepting or giving back again is a 409 for as long as Stripe
+    has not answered, and `payments reconcile` asks Stripe and gives it back."""
+    invoice, payment = flagged
+    url = f"/api/v1/payments/{payment.id}/give-back"
+    with stripe_through(LostAnswer):  # Stripe refunded it; its answer never came
+        lost = client.post(url, json={"reason": "Not ours."}, headers=bearer(billing_staff))
+    assert lost.status_code == 502
+    read = client.get(f"/api/v1/payments/{payment.id}", headers=bearer(billing_staff))
+    assert read.get_json()["state"] == "giving_back"
+    later = utcnow() + timedelta(days=2)
+    with pytest.raises(Conflict) as held:
+        services.accept_flagged_payment(
+            payment.id, note="Fees.", now=later, actor=factories.billing_clerk()
+        )
+    assert "Stripe has not answered the give-back yet" in held.value.detail
+    accept = f"/api/v1/payments/{payment.id}/accept"
+    refused = client.post(accept, json={"reason": "Fees."}, headers=bearer(billing_staff))
+    assert refused.status_code == 409
+    assert "`licensing payments reconcile` asks it" in refused.get_json()["detail"]
+    again = client.post(url, json={"reason": "Not ours."}, headers=bearer(billing_staff))
+    assert again.status_code == 409
+    assert again.get_json()["detail"].startswith(
+        "A payment that is being given back cannot be given back: "
+    )
+    assert len(_refunds_at_stripe(localstripe, payment)) == 1
+
+    runner = app.test_cli_runner()
+    soon = utcnow() + timedelta(minutes=1)  # the request may still be on its way
+    early = runner.invoke(args=["payments", "reconcile", "--now", soon.isoformat()])
+    assert "0 card payment(s) being given back checked" in early.output
+    result = runner.invoke(args=["payments", "reconcile", "--now", later.isoformat()])
+    assert result.exit_code == 0, result.output
+    assert f"payment {payment.id}: given back: payment {payment.id}" in result.output
+    assert "1 card payment(s) being given back checked: 1 applied" in result.output
+    db.session().expire_all()
+    stored = db.session().get(Payment, payment.id)
+    assert stored is not None
+    assert stored.state == "given_back"
+    [given] = _given_back_events(payment)
+    assert given.actor == "system"
+    assert given.before_data == {"state": "giving_back"}
+    assert "Given back by" in (given.note or "")
+    # The licensee is told now, as the answer would have told them.
+    told = [m for m in db.session().scalars(select(OutboxMessage)) if vendor.email in m.to]
+    assert [m.template for m in told].count("payment_given_back") == 1
+    _invoice_unchanged(client, billing_staff, invoice)
+
+
+def test_a_give_back_that_never_reached_stripe_is_flagged_again_by_reconcile(
+    app: Flask,
     client: FlaskClient,
     billing_staff: User,
     localstripe: LocalStripe,
     flagged: tuple[Invoice, Payment],
 ) -> None:
+    """Round 42: a give-back whose request never left this host waits in
+    `giving_back`; reconcile finds Stripe made no refund of it and flags it again
+    (`refuse_give_back`, audited `payment.give_back_refused`), to be accepted."""
     _, payment = flagged
+    told_before = len(_flagged_notices(payment))
     url = f"/api/v1/payments/{payment.id}/give-back"
-    with stripe_through(NeverSent):  # a timeout reads alike: Stripe may have refunded it
+    with stripe_through(NeverSent):
         lost = client.post(url, json={"reason": "Not ours."}, headers=bearer(billing_staff))
     assert lost.status_code == 502
-    accept = f"/api/v1/payments/{payment.id}/accept"
-    held = client.post(accept, json={"reason": "Fees."}, headers=bearer(billing_staff))
-    assert held.status_code == 409
-    assert "Give it back again to learn it" in held.get_json()["detail"]
-    later = utcnow() + timedelta(hours=1, minutes=1)
+    later = utcnow() + timedelta(minutes=10)
+    result = app.test_cli_runner().invoke(
+        args=["payments", "reconcile", "--now", later.isoformat()]
+    )
+    assert result.exit_code == 0, result.output
+    assert (
+        f"payment {payment.id}: flagged again: payment {payment.id}, Stripe never made its "
+        "give-back's refund"
+    ) in result.output
+    [refused] = _payment_events(payment, "payment.give_back_refused")
+    assert refused.actor == "system"
+    assert refused.before_data == {"state": "giving_back"}
+    assert refused.after_data == {"state": "flagged"}
+    # Billing staff are told it waits for them again; the licensee was told nothing.
+    assert len(_flagged_notices(payment)) == told_before + 1
+    notice = _flagged_notices(payment)[-1]
+    assert "Stripe has no refund from this give-back" in notice.body_text
+    assert "The licensee was not told it was given back" in notice.body_text
     accepted = services.accept_flagged_payment(
         payment.id, note="Fees.", now=later, actor=factories.billing_clerk()
     )
@@ -834,9 +912,7 @@ def test_a_give_back_that_fails_before_its_request_stores_it_ends_flagged_once(
         "Not given back: Stripe reported the refund failed"
     )
     [outcome] = meanwhile[0].outcomes
-    assert (
-        outcome == f"no change yet: payment {payment.id} is flagged, its give-back failed in flight"
-    )
+    assert outcome == f"flagged again: payment {payment.id}, its give-back failed in flight"
     db.session().expire_all()
     stored = db.session().get(Payment, payment.id)
     assert stored is not None
@@ -849,21 +925,21 @@ def test_a_give_back_that_fails_before_its_request_stores_it_ends_flagged_once(
             .order_by(AuditEvent.seq)
         )
     ]
-    assert actions[-3:] == [
-        "payment.give_back_failed_in_flight",
-        "payment.given_back",
-        "payment.give_back_failed",
-    ]
+    # Round 42: the ask made it `giving_back`; the failure flagged it again from there.
+    assert actions[-2:] == ["payment.give_back_asked", "payment.give_back_failed"]
     # Staff are told, as for any failed give-back; the licensee is not told it went back.
     assert len(_flagged_notices(payment)) == told_before + 1
     assert "The licensee was not told it was given back" in _flagged_notices(payment)[-1].body_text
     sent = db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
     assert [m.template for m in sent[sent_before:]] == ["payment_flagged"]
-    # The payment's page says the give-back failed.
+    # The payment's page says the give-back was tried and failed, and when (round 42:
+    # it said only "held for review", as if never tried).
     staff = signed_in(app.test_client(), billing_staff)
-    assert "the refund failed: the money is with us again" in text_of(
-        staff.get(f"/console/payments/{payment.id}")
-    )
+    day = _events_day(payment, "payment.give_back_failed")
+    assert (
+        f"Giving it back to the card was tried on {day}, but Stripe reported on {day}, "
+        "before it went, that the refund failed: the money is with us again."
+    ) in text_of(staff.get(f"/console/payments/{payment.id}"))
     # Given back anew: a key of its own, so Stripe makes a new Refund.
     second = _given_back_by_api(client, billing_staff, localstripe, payment)
     assert len(_refunds_at_stripe(localstripe, payment)) == 2
@@ -905,3 +981,137 @@ def test_staff_told_of_a_failed_give_back_learn_whom_to_write_to_and_the_license
             f"Card payment of 300.00 USD given back for invoice {invoice.number}"
         ]
         assert not [s for s in subjects if "fail" in s.lower()]
+
+
+def test_pages_api_and_poll_say_what_a_payment_being_given_back_means(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 42: a payment whose give-back Stripe has not answered is `giving_back`;
+    the console's payment and invoice pages, the licensee's invoice page, the pay
+    page's poll and the API each say what that means, and the console offers
+    neither *Accept* nor *Give back* for it."""
+    invoice, payment = flagged
+    with stripe_through(NeverSent):
+        assert _ask_give_back(client, billing_staff, payment).status_code == 502
+    asked_on = _events_day(payment, "payment.give_back_asked")
+    taken_on = _events_day(payment, "payment.flagged")
+    said = (
+        f"299.99 USD taken by Stripe on {taken_on}, held for review, and being given back "
+        f"to the card: Stripe was asked on {asked_on} and has not answered yet "
+        "(`licensing payments reconcile` asks it). It does not count against "
+        f"{invoice.number}, and cannot be accepted until Stripe answers."
+    )
+    staff = signed_in(app.test_client(), billing_staff)
+    page = staff.get(f"/console/payments/{payment.id}")
+    read = text_of(page)
+    assert said in read
+    assert "being given back" in read
+    html = page.get_data(as_text=True)
+    assert 'class="badge state-being_given_back"' in html
+    assert f"/console/payments/{payment.id}/accept" not in html
+    assert f"/console/payments/{payment.id}/give-back" not in html
+    assert said in text_of(staff.get(f"/console/invoices/{invoice.id}"))
+    to_review = text_of(staff.get("/console/invoices"))
+    assert f"Payment {payment.id}" in to_review
+    assert (
+        "being given back: Stripe has not answered yet (`licensing payments reconcile` asks it)"
+    ) in to_review
+    portal = text_of(signed_in(app.test_client(), vendor).get(f"/portal/invoices/{invoice.id}"))
+    assert (
+        "Your card payment of 299.99 USD is being given back to your card: the office asked "
+        "our card processor to refund it, and is waiting for its answer (since "
+        f"{asked_on}). It never counted against the invoice."
+    ) in portal
+    assert "giving_back" not in portal
+    link = f"/invoice-links/{invoice.id}/{links.token(invoice)}"
+    polled = client.get(f"{link}/card-payments/{payment.id}").get_json()
+    assert (polled["outcome"], polled["title"]) == ("review", "Being given back")
+    answer = client.get(f"/api/v1/payments/{payment.id}", headers=bearer(billing_staff))
+    read_api = answer.get_json()
+    assert read_api["state"] == "giving_back"
+    assert read_api["state_meaning"].startswith(
+        "Being given back: billing staff asked Stripe to refund it to the card and Stripe "
+        "has not answered yet."
+    )
+    document = client.get("/api/v1/openapi.json").get_json()
+    state = document["components"]["schemas"]["Payment"]["properties"]["state"]
+    assert "giving_back" in state["enum"]
+    assert "`giving_back`: Being given back" in state["description"]
+
+
+def test_the_received_row_says_a_give_back_stripe_refused_was_tried_and_when(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 42: a payment flagged again after a give-back that did not go (Stripe
+    refused it, or reconcile found it never reached Stripe) read "held for review"
+    as if nobody had tried; its Received row says when it was tried and when it
+    failed, on the payment's and the invoice's pages, and the licensee reads that
+    giving it back did not go through."""
+    invoice, payment = flagged
+    with stripe_through(Refuses):
+        assert _ask_give_back(client, billing_staff, payment).status_code == 502
+    tried = _events_day(payment, "payment.give_back_asked")
+    failed = _events_day(payment, "payment.give_back_refused")
+    said = (
+        f"Giving it back to the card was tried on {tried} and failed on {failed}: Stripe "
+        "made no refund (it refused, or never received the request), so the money stayed "
+        "with us."
+    )
+    staff = signed_in(app.test_client(), billing_staff)
+    assert said in text_of(staff.get(f"/console/payments/{payment.id}"))
+    assert said in text_of(staff.get(f"/console/invoices/{invoice.id}"))
+    portal = text_of(signed_in(app.test_client(), vendor).get(f"/portal/invoices/{invoice.id}"))
+    assert (
+        f"Your card payment of 299.99 USD is being checked again: giving it back to your "
+        f"card on {tried} did not go through."
+    ) in portal
+    # Given back anew, it says it went back, not the attempt before.
+    _given_back_by_api(client, billing_staff, localstripe, payment)
+    assert said not in text_of(staff.get(f"/console/payments/{payment.id}"))
+
+
+class _FailsAtOnce(LostAnswer):
+    """The real gateway, except that Stripe answers the Refund it made `failed`."""
+
+    def create_refund(self, **kwargs: Any) -> payment_gateway.RefundStatus:
+        made = self.real.create_refund(**kwargs)
+        return dataclasses.replace(made, status="failed", failure_reason="expired_or_canceled_card")
+
+
+def test_a_give_back_stripe_answers_failed_at_once_is_asked_anew_with_a_key_of_its_own(
+    client: FlaskClient,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: tuple[Invoice, Payment],
+) -> None:
+    """Round 42: Stripe made the Refund and answered it `failed` at once. It was
+    recorded as a refusal, so the next give-back asked with the same key and Stripe
+    would have answered with the same failed Refund; it is now the give-back's
+    failure (`fail_give_back` from `giving_back`, with the refund), flagged again,
+    and the next give-back asks with a key of its own."""
+    _, payment = flagged
+    with stripe_through(_FailsAtOnce):
+        failed = _ask_give_back(client, billing_staff, payment)
+    assert failed.status_code == 502
+    assert "expired_or_canceled_card" in failed.get_json()["detail"]
+    [refund] = _refunds_at_stripe(localstripe, payment)
+    [event] = _payment_events(payment, "payment.give_back_failed")
+    assert event.before_data == {"state": "giving_back"}
+    assert event.after_data["stripe_refund_id"] == refund["id"]
+    keys: list[str] = []
+    with stripe_through(lambda real: _KeysKept(real, keys)):
+        again = _ask_give_back(client, billing_staff, payment)
+    assert again.status_code == 200, again.get_json()
+    assert keys == [f"give-back-{payment.id}-2"]

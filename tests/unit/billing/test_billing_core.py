@@ -47,9 +47,12 @@ def test_a_flagged_payment_is_accepted_or_given_back_never_canceled() -> None:
     """Round 36: `reject` (flagged -> canceled) was taken by no service. A flagged
     payment's money is at Stripe: it is accepted, or given back (refunded to the
     card, `given_back`, which ends it), and `canceled` says no money moved, so the
-    machine offers no step from flagged to canceled."""
-    assert PAYMENT.allowed("flagged") == ["accept", "give_back"]
-    assert PAYMENT.step("flagged", "give_back") == "given_back"
+    machine offers no step from flagged to canceled. Round 42: billing staff's
+    give-back is asked first (`giving_back`); a refund made in Stripe's dashboard
+    gives it back at once (`refund_at_stripe`)."""
+    assert PAYMENT.allowed("flagged") == ["accept", "give_back", "refund_at_stripe"]
+    assert PAYMENT.step("flagged", "give_back") == "giving_back"
+    assert PAYMENT.step("flagged", "refund_at_stripe") == "given_back"
     assert "reject" not in PAYMENT.actions
     assert not any(
         PAYMENT.can("flagged", action) and PAYMENT.step("flagged", action) == "canceled"
@@ -74,6 +77,45 @@ def test_a_give_back_that_failed_is_flagged_again_and_nothing_else_leaves_given_
         "A payment that is given back cannot be given back: it can only be flagged "
         "again, if Stripe reports its give-back failed."
     )
+
+
+def test_a_give_back_in_flight_waits_for_stripe_and_refuses_every_staff_step_saying_why() -> None:
+    """Round 42: after its hour, round 39 let a give-back whose Stripe answer was lost
+    be accepted, counting money Stripe may have refunded. The ask is a state of its
+    own (`giving_back`, audited `payment.give_back_asked`), left only by Stripe's
+    answer: given back, refused, or failed (flagged again); no time limit."""
+    assert PAYMENT.events["give_back"] == "give_back_asked"
+    assert PAYMENT.allowed("giving_back") == [
+        "fail_give_back",
+        "refund_at_stripe",
+        "refuse_give_back",
+    ]
+    assert PAYMENT.step("giving_back", "refund_at_stripe") == "given_back"
+    assert PAYMENT.step("giving_back", "refuse_give_back") == "flagged"
+    assert PAYMENT.step("giving_back", "fail_give_back") == "flagged"
+    assert PAYMENT.events["refund_at_stripe"] == "given_back"
+    assert PAYMENT.events["refuse_give_back"] == "give_back_refused"
+    for action in ("accept", "give_back", "cancel", "succeed", "reverse"):
+        with pytest.raises(IllegalTransition) as refused:
+            PAYMENT.step("giving_back", action)
+        said = str(refused.value)
+        assert said.startswith("A payment that is being given back cannot ")
+        assert said.endswith(
+            "Stripe has not answered the give-back yet; `licensing payments reconcile` asks "
+            "it (or its refund webhook answers first), and until then the money may be on "
+            "its way back to the card."
+        )
+    with pytest.raises(IllegalTransition) as refused:
+        PAYMENT.step("giving_back", "accept")
+    assert str(refused.value).startswith(
+        "A payment that is being given back cannot be accepted: it can only be flagged "
+        "again, if Stripe reports its give-back failed, given back by Stripe or flagged "
+        "again if Stripe refuses it. "
+    )
+    # The why is the state's: other states' refusals are as before.
+    with pytest.raises(IllegalTransition) as refused:
+        PAYMENT.step("flagged", "reverse")
+    assert "Stripe has not answered" not in str(refused.value)
 
 
 def _document(state: str, **changes: object) -> documents.InvoiceDocument:
