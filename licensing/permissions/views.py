@@ -137,7 +137,9 @@ def new_request() -> Page:
     form = forms.PermissionRequestForm(data=filled)
     if form.validate_on_submit():
         try:
-            created = services.submit_request(form.command())
+            created = services.submit_request(
+                form.command(), longest_years=current_config().permission_longest_grant_years
+            )
         except services.CommercialUse:
             return _request_form(form, commercial=True)
         except InvalidInput as error:
@@ -167,7 +169,7 @@ def _filled_in(query: Any) -> tuple[dict[str, Any], bool]:
         found = services.request_for_link(again)
     except (services.LinkNotValid, services.LinkExpired):
         return forms.suggested(query), False
-    return forms.request_fields(found), True
+    return forms.request_fields(found, calendar.office_date(utcnow())), True
 
 
 def _request_form(
@@ -192,6 +194,7 @@ def _request_form(
         # passes it to no link it holds.
         from_status_link=again,
         sla_days=current_config().permission_sla_days,
+        longest_years=current_config().permission_longest_grant_years,
     ), 422 if form.is_submitted() else 200
 
 
@@ -616,8 +619,10 @@ def _detail_page(
         news_to=services.colleagues_instead(session, found),
         level=level,
         after_the_answer=queries.after_the_answer(level),
-        # Beside "Valid until": the default's day against the duration asked for.
-        default_until=services.default_validity_end(calendar.office_date(now)),
+        # Beside "Valid from" and "Valid until": the default's days (the term asked
+        # for, else one year) and the term asked for.
+        default_validity=services.default_validity(found, calendar.office_date(now)),
+        term_asked=services.asked_term(found),
         allowed=allowed,
         allowed_sentence=staff_steps_sentence(allowed),
         open_states=OPEN_STATES,
@@ -719,6 +724,7 @@ def approve(request_id: int) -> Page:
             permitted_use=form.permitted_use.data,
             valid_from=form.valid_from.data,
             valid_until=form.valid_until.data,
+            longest_years=current_config().permission_longest_grant_years,
         ),
         lambda: (
             f"Approved: the grant letter is issued. {_requester_told(request_id)} "

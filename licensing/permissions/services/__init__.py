@@ -29,14 +29,7 @@ from ._common import (
     status_token,
     status_url,
 )
-from .decisions import (
-    DEFAULT_VALIDITY,
-    MAX_CONDITIONS,
-    MAX_VALIDITY_YEARS,
-    approve,
-    default_validity_end,
-    deny,
-)
+from .decisions import MAX_CONDITIONS, approve, deny
 from .expiry import EXPIRY_BATCH, ExpiryReport, expire_due
 from .metrics import METRICS_WINDOW, QueueMetrics, metrics
 from .reconsideration import reconsideration_open, request_reconsideration
@@ -59,6 +52,14 @@ from .review import (
     give_back_earlier_waits,
     release_reviewer,
     start_review,
+)
+from .term import (
+    DEFAULT_VALIDITY,
+    MAX_VALIDITY_YEARS,
+    asked_term,
+    check_term,
+    default_validity,
+    default_validity_end,
 )
 from .withdrawal import withdraw
 
@@ -88,11 +89,14 @@ __all__ = [
     "answer",
     "approve",
     "ask_for_info",
+    "asked_term",
     "assign",
+    "check_term",
     "clean_request",
     "colleagues_instead",
     "confirm_email",
     "create_from_routed_use",
+    "default_validity",
     "default_validity_end",
     "deny",
     "expire_due",
