@@ -100,6 +100,13 @@ def request_letter(request_id: int, letter_id: int) -> Response:
     )
 
 
+@public.app_template_filter("term_asked")
+def term_asked(found: PermissionRequest) -> str:
+    """A request's term as asked for, on every page that shows the request (round 42):
+    its words and days once (`services.term_words`)."""
+    return services.term_words(found)
+
+
 @public.app_template_filter("institution_type")
 def institution_type(value: str | None) -> str:
     """A request's type of institution in the form's words, as a sentence reads them
@@ -613,6 +620,8 @@ def _detail_page(
         **form_overrides,
     }
     level = queries.service_level(found, now, target_days=current_config().permission_sla_days)
+    history = audit_queries.events_for(session, "permission_request", found.id)
+    reminded = next((e.occurred_at for e in history if e.action == services.ENDING_REMINDED), None)
     return render_template(
         "permissions/console_detail.html",
         request_=found,
@@ -626,7 +635,9 @@ def _detail_page(
         allowed=allowed,
         allowed_sentence=staff_steps_sentence(allowed),
         open_states=OPEN_STATES,
-        history=audit_queries.events_for(session, "permission_request", found.id),
+        history=history,
+        # A grant's end, and whether the requester is told of it (round 42).
+        ending=services.grant_ending(found, reminded, calendar.office_date(now)),
         error=error,
         letter_url=lambda letter: url_for(
             "permissions_console.console_letter", request_id=found.id, letter_id=letter.id

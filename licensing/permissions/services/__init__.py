@@ -30,7 +30,14 @@ from ._common import (
     status_url,
 )
 from .decisions import MAX_CONDITIONS, approve, deny
-from .expiry import EXPIRY_BATCH, ExpiryReport, expire_due
+from .expiry import (
+    ENDING_REMINDED,
+    EXPIRY_BATCH,
+    ExpiryReport,
+    GrantEnding,
+    expire_due,
+    grant_ending,
+)
 from .metrics import METRICS_WINDOW, QueueMetrics, metrics
 from .reconsideration import reconsideration_open, request_reconsideration
 from .requests import (
@@ -60,6 +67,7 @@ from .term import (
     check_term,
     default_validity,
     default_validity_end,
+    term_words,
 )
 from .withdrawal import withdraw
 
@@ -68,6 +76,7 @@ __all__ = [
     "COMMERCIAL_MESSAGE",
     "CONFIRM_LINK_VALIDITY",
     "DEFAULT_VALIDITY",
+    "ENDING_REMINDED",
     "EXPIRY_BATCH",
     "LABELS",
     "MAX_CONDITIONS",
@@ -80,6 +89,7 @@ __all__ = [
     "STATUS_LINK_AFTER_CLOSING",
     "CommercialUse",
     "ExpiryReport",
+    "GrantEnding",
     "LinkExpired",
     "LinkNotValid",
     "PermissionRequestInput",
@@ -101,6 +111,7 @@ __all__ = [
     "deny",
     "expire_due",
     "give_back_earlier_waits",
+    "grant_ending",
     "label",
     "metrics",
     "reconsideration_open",
@@ -112,5 +123,6 @@ __all__ = [
     "status_token",
     "status_url",
     "submit_request",
+    "term_words",
     "withdraw",
 ]

@@ -40,7 +40,14 @@ from ._common import (
     tell_requester,
 )
 from .review import STAFF_ROLE
-from .term import MAX_VALIDITY_YEARS, default_validity, longest_words, too_long
+from .term import (
+    MAX_VALIDITY_YEARS,
+    asked_term,
+    default_validity,
+    longest_words,
+    term_words,
+    too_long,
+)
 
 MAX_CONDITIONS = 20
 
@@ -158,13 +165,9 @@ def approve(
 
 
 def _term_asked(request: PermissionRequest) -> str:
-    """The use's term as the requester asked for it, for the letter: their words with
-    the days they gave ("Fall 2027 semester: 2027-08-23 to 2027-12-17"); empty when
-    they gave no days (the letter reads as before round 42)."""
-    if request.use_from is None or request.use_until is None:
-        return ""
-    days = f"{request.use_from.isoformat()} to {request.use_until.isoformat()}"
-    return f"{request.duration}: {days}" if request.duration else days
+    """The use's term as the requester asked for it, for the letter (`term_words`);
+    empty when they gave no days (the letter reads as before round 42)."""
+    return term_words(request) if asked_term(request) is not None else ""
 
 
 def _denial_replaced(request: PermissionRequest) -> str:

@@ -84,6 +84,18 @@ def asked_term(request: PermissionRequest) -> tuple[date, date] | None:
     return request.use_from, request.use_until
 
 
+def term_words(request: PermissionRequest) -> str:
+    """The term as the requester asked for it: their words with the days they gave
+    ("Fall 2027 semester: 2027-08-23 to 2027-12-17"); the days once when the words
+    are the days (a routed use's duration is written from the application's term),
+    the words alone when no days were given."""
+    term = asked_term(request)
+    if term is None:
+        return request.duration
+    days = f"{term[0].isoformat()} to {term[1].isoformat()}"
+    return days if request.duration in ("", days) else f"{request.duration}: {days}"
+
+
 def default_validity(
     request: PermissionRequest, today: date, valid_from: date | None = None
 ) -> tuple[date, date]:

@@ -221,14 +221,14 @@ def test_the_approve_form_shows_the_term_asked_for_as_the_default(
 ) -> None:
     first, last = _fall_term()
     request, _ = submit(duration="Fall semester", use_from=first, use_until=last)
-    client = signed_in(app.test_client(), licensing_staff)
-    page = _one_line(client.get(f"/console/permissions/{request.id}").get_data(as_text=True))
+    page = _console(app, signed_in, licensing_staff, request.id)
     assert f"Default: {first.isoformat()}, the first day asked for." in page
     assert (
         f"Default: {last.isoformat()}, the last day asked for. The requester asked for: "
-        f"Fall semester, {first.isoformat()} to {last.isoformat()}." in page
+        f"Fall semester: {first.isoformat()} to {last.isoformat()}." in page
     )
-    assert f"Fall semester: {first.isoformat()} to {last.isoformat()}" in page  # the summary
+    summary = f"<dt>Duration</dt><dd>Fall semester: {first.isoformat()} to {last.isoformat()}</dd>"
+    assert summary in page
 
 
 def test_a_routed_use_defaults_to_the_applications_term(vendor: Any) -> None:
@@ -268,3 +268,86 @@ def test_the_estimators_link_suggests_the_terms_days(client: FlaskClient) -> Non
     ).get_data(as_text=True)
     assert f'value="{first.isoformat()}"' in page
     assert "not a day" not in page
+
+
+# --- the permissions officer's week ------------------------------------------------
+
+
+def _console(app: Any, signed_in: Callable[..., Any], staff: Any, request_id: int) -> str:
+    client = signed_in(app.test_client(), staff)
+    return _one_line(client.get(f"/console/permissions/{request_id}").get_data(as_text=True))
+
+
+def test_a_routed_uses_term_is_said_once_where_its_words_are_its_days(
+    app: Any, vendor: Any, signed_in: Callable[..., Any], licensing_staff: Any
+) -> None:
+    # The application's term is the routed use's duration in words too: the page read
+    # "2027-01-01 to 2027-12-31: 2027-01-01 to 2027-12-31".
+    request = send_routed(
+        routed_use(
+            vendor.organization_id,
+            "Bluefin",
+            requester_email=vendor.email,
+            requester_user_id=vendor.id,
+        )
+    )
+    page = _console(app, signed_in, licensing_staff, request.id)
+    assert "<dt>Duration</dt><dd>2027-01-01 to 2027-12-31</dd>" in page
+    assert "2027-12-31: 2027-01-01" not in page
+    assert "The requester asked for: 2027-01-01 to 2027-12-31." in page
+    services.approve(request.id, OFFICE)
+    letter = db.session().scalars(select(PermissionLetter)).one()
+    assert "Term asked for 2027-01-01 to 2027-12-31 Valid from" in _one_line(pdf_text(letter.pdf))
+
+
+def test_the_requesters_answer_is_read_above_the_forms_that_decide(
+    app: Any,
+    submit: Submit,  # noqa: F811
+    signed_in: Callable[..., Any],
+    licensing_staff: Any,
+) -> None:
+    # The answer to the officer's question sat below the ask, approve, deny and
+    # assignment forms: read it, scroll back up to decide.
+    request, token = submit()
+    services.ask_for_info(request.id, "Is the course taught only on campus?", OFFICE)
+    services.answer(token, "Only on campus, two sections.")
+    page = _console(app, signed_in, licensing_staff, request.id)
+    answer = page.index("Only on campus, two sections.")
+    assert answer < page.index('id="actions"')
+    assert answer < page.index("Approve and issue the grant letter")
+
+
+def test_a_grant_about_to_end_says_when_and_whether_the_requester_is_told(
+    app: Any,
+    submit: Submit,  # noqa: F811
+    signed_in: Callable[..., Any],
+    licensing_staff: Any,
+) -> None:
+    # A grant's page said "Valid 2026-12-04 to 2026-12-24" and nothing of the end
+    # coming, or of the requester's ending email, which the officer could not tell
+    # apart from one never to be sent.
+    today = _today()
+    short, _ = submit(requester_email="ravi@east.example", duration="A three-week workshop")
+    services.approve(short.id, OFFICE, valid_until=today + timedelta(days=20))
+    page = _console(app, signed_in, licensing_staff, short.id)
+    ends = (today + timedelta(days=20)).isoformat()
+    assert f"The permission ends on {ends}, in 20 days." in page
+    assert (
+        "The requester is not emailed that it ends: it was granted within its last 30 days." in page
+    )
+    assert "their status page sends a new request filled in with this one" in page
+
+    earlier = utcnow() - timedelta(days=45)
+    long, _ = submit(requester_email="amy@westfield.example")
+    services.approve(long.id, OFFICE, valid_until=today + timedelta(days=90), now=earlier)
+    page = _console(app, signed_in, licensing_staff, long.id)
+    assert (
+        f"The requester is emailed that it ends on {(today + timedelta(days=60)).isoformat()}."
+        in page
+    )
+    ending, _ = submit(requester_email="tomas@harbor.example")
+    services.approve(ending.id, OFFICE, valid_until=today + timedelta(days=10), now=earlier)
+    services.expire_due()
+    page = _console(app, signed_in, licensing_staff, ending.id)
+    assert "The requester was emailed that it ends on " in page
+    assert "in 10 days." in page
