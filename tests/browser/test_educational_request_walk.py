@@ -213,6 +213,16 @@ def test_the_public_pages_read_at_phone_width_and_by_keyboard_alone(
         assert page.evaluate("() => document.activeElement.id") == element
         page.keyboard.type(value)
         page.keyboard.press("Tab")
+    # The days of the use (round 42, optional) come next: Chromium tabs through each
+    # date's month, day and year, then on.
+    passed = []
+    for _ in range(8):
+        passed.append(page.evaluate("() => document.activeElement.id"))
+        if passed[-1] == "noncommercial":
+            break
+        page.keyboard.press("Tab")
+    assert passed[0] == "use_from"
+    assert "use_until" in passed
     assert page.evaluate("() => document.activeElement.id") == "noncommercial"
     page.keyboard.press("Space")
     page.keyboard.press("Tab")
