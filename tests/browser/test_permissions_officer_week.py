@@ -12,13 +12,14 @@ from typing import Any
 
 from pypdf import PdfReader
 
-from tests.browser.conftest import signed_in_tab, vendor_and_staff
-from tests.browser.test_educational_request_walk import (
+from tests.browser.conftest import (
     TEACHER,
-    _estimate_the_course,
-    _fill_the_rest,
-    _newest_mail,
-    _one_line,
+    estimate_the_course,
+    fill_the_request,
+    newest_mail_to_teacher,
+    one_line,
+    signed_in_tab,
+    vendor_and_staff,
 )
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer, SMTPServer
@@ -30,13 +31,13 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
     page: Any, browser: Any, live_server: LiveServer, mailbox: SMTPServer
 ) -> None:
     _vendor, staff = vendor_and_staff(live_server)
-    _estimate_the_course(page)
+    estimate_the_course(page)
     page.get_by_role("link", name="Request permission for this educational use").click()
     # The estimator's term fills in the days of the use.
     assert page.get_by_label("First day of the use").input_value() == FIRST
     assert page.get_by_label("Last day of the use").input_value() == LAST
     assert_accessible(page)
-    _fill_the_rest(page, "course_materials", "Handouts for HIM 310, weeks 4 to 6.")
+    fill_the_request(page, "course_materials", "Handouts for HIM 310, weeks 4 to 6.")
     page.goto(mailbox.link_to(TEACHER, "/permissions/confirm/"))
     page.wait_for_url("**/permissions/status/**")
     status_url = page.url
@@ -45,11 +46,11 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
     # The officer's queue, then the request: the grant defaults to the term asked for.
     office = signed_in_tab(browser, live_server, staff.email)
     office.goto("/console/permissions/")
-    row = _one_line(office.locator("table.queue tbody tr").first.inner_text())
+    row = one_line(office.locator("table.queue tbody tr").first.inner_text())
     assert reference in row
     assert "0 / 10" in row
     office.get_by_role("link", name=reference).click()
-    approve = _one_line(office.locator("form[action$='/approve']").inner_text())
+    approve = one_line(office.locator("form[action$='/approve']").inner_text())
     assert f"Default: {FIRST}, the first day asked for." in approve
     assert f"The requester asked for: Fall 2027 semester: {FIRST} to {LAST}." in approve
     assert_accessible(office)
@@ -70,14 +71,14 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
     # Granted without typing a day: the term asked for, in the letter and the email.
     office.get_by_role("button", name="Approve and issue the grant letter").click()
     assert "We emailed Dr. Maya Okafor" in office.inner_text(".flashes")
-    decision = _one_line(office.locator("main").inner_text())
+    decision = one_line(office.locator("main").inner_text())
     assert f"Valid {FIRST} to {LAST}" in decision
     assert f"The permission ends on {LAST}, in " in office.inner_text("#grant-ending")
     assert "The requester is emailed that it ends on 2027-11-17." in office.inner_text(
         "#grant-ending"
     )
     assert_accessible(office)
-    granted = _newest_mail(mailbox, "Your permission request is granted")
+    granted = newest_mail_to_teacher(mailbox, "Your permission request is granted")
     assert f"You asked for the use to run from {FIRST} to {LAST}." in granted
     assert f"Permission is granted from {FIRST} until {LAST}" in granted
     page.goto(status_url)
@@ -85,6 +86,6 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
         page.get_by_role("link", name="Download the grant letter").click()
     with open(download.value.path(), "rb") as pdf:
         pages = PdfReader(io.BytesIO(pdf.read())).pages
-    letter = _one_line("".join(p.extract_text() for p in pages))
+    letter = one_line("".join(p.extract_text() for p in pages))
     assert f"Term asked for Fall 2027 semester: {FIRST} to {LAST}" in letter
     assert f"valid from {FIRST} until {LAST}" in letter
