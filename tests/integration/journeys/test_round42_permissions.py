@@ -351,3 +351,49 @@ def test_a_grant_about_to_end_says_when_and_whether_the_requester_is_told(
     page = _console(app, signed_in, licensing_staff, ending.id)
     assert "The requester was emailed that it ends on " in page
     assert "in 10 days." in page
+
+
+def test_the_officers_week_through_the_api_reads_the_term_the_decisions_and_the_grant_ending(
+    client: FlaskClient,
+    submit: Submit,  # noqa: F811
+    licensing_staff: Any,
+) -> None:
+    # Walked and found right: the queue's ages, a question and its answer, a grant of
+    # the term asked for, a refusal, both letters, and the grants ending within 60 days.
+    headers = bearer(licensing_staff)
+    first, last = _fall_term()
+    course, token = submit(use_from=first, use_until=last, duration="Fall semester")
+    book, _ = submit(
+        requester_email="tomas@harbor.example",
+        purpose="exam_preparation",
+        purpose_detail="A review book sold at the campus store.",
+    )
+    queue = client.get("/api/v1/permission-requests", headers=headers).get_json()
+    rows = {row["reference"]: row for row in queue}
+    assert rows[course.reference]["service_level"]["age_days"] == 0
+    assert rows[course.reference]["use_from"] == first.isoformat()
+    actions = f"/api/v1/permission-requests/{course.id}/actions"
+    asked = client.post(
+        actions, json={"action": "ask_for_info", "message": "On campus only?"}, headers=headers
+    )
+    assert asked.get_json()["service_level"]["waiting_on_requester"] is True
+    client.post(f"/api/v1/permission-status/{token}/answers", json={"body": "Yes, on campus."})
+    granted = client.post(actions, json={"action": "approve"}, headers=headers).get_json()
+    assert (granted["valid_from"], granted["valid_until"]) == (first.isoformat(), last.isoformat())
+    refused = client.post(
+        f"/api/v1/permission-requests/{book.id}/actions",
+        json={"action": "deny", "reason": "A book sold at the store is commercial."},
+        headers=headers,
+    ).get_json()
+    assert refused["state"] == "denied"
+    for answer in (granted, refused):
+        letter = answer["letters"][-1]
+        pdf = client.get(
+            f"/api/v1/permission-requests/{answer['id']}/letters/{letter['id']}", headers=headers
+        )
+        assert pdf.status_code == 200
+        assert pdf.mimetype == "application/pdf"
+    ending, _ = submit(requester_email="ravi@east.example")
+    services.approve(ending.id, OFFICE, valid_until=_today() + timedelta(days=20))
+    soon = client.get("/api/v1/permission-requests?ending=true", headers=headers).get_json()
+    assert [row["reference"] for row in soon] == [ending.reference]
