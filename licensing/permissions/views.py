@@ -632,6 +632,7 @@ def _detail_page(
         # for, else one year) and the term asked for.
         default_validity=services.default_validity(found, calendar.office_date(now)),
         term_asked=services.asked_term(found),
+        today=calendar.office_date(now),
         allowed=allowed,
         allowed_sentence=staff_steps_sentence(allowed),
         open_states=OPEN_STATES,

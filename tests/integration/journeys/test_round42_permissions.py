@@ -397,3 +397,24 @@ def test_the_officers_week_through_the_api_reads_the_term_the_decisions_and_the_
     services.approve(ending.id, OFFICE, valid_until=_today() + timedelta(days=20))
     soon = client.get("/api/v1/permission-requests?ending=true", headers=headers).get_json()
     assert [row["reference"] for row in soon] == [ending.reference]
+
+
+def test_a_term_that_ended_while_the_request_waited_is_said_before_the_grant_is_sent(
+    app: Any,
+    submit: Submit,  # noqa: F811
+    signed_in: Callable[..., Any],
+    licensing_staff: Any,
+    time_machine: Any,
+) -> None:
+    # The hint offered the term's last day as the default after it had passed; the
+    # grant sent without a day was then refused on *Valid until*.
+    first = _today() + timedelta(days=1)
+    last = first + timedelta(days=2)
+    request, _ = submit(duration="A weekend workshop", use_from=first, use_until=last)
+    time_machine.move_to(utcnow() + timedelta(days=10))
+    page = _console(app, signed_in, licensing_staff, request.id)
+    assert (
+        f"The term asked for (A weekend workshop: {first.isoformat()} to {last.isoformat()}) "
+        f"ended on {last.isoformat()}, before this decision: give the last day" in page
+    )
+    assert f"Default: {last.isoformat()}, the last day asked for." not in page
