@@ -343,6 +343,9 @@ class Config:
     gl_accounts: Mapping[str, str] = field(default_factory=lambda: DEFAULT_GL_ACCOUNTS)
     # Service-level target for deciding educational permission requests.
     permission_sla_days: int = 10
+    # The longest an educational permission runs, in years: the office's longest
+    # grant, and the longest use the request form accepts (round 42).
+    permission_longest_grant_years: int = 5
     # Service-level target for deciding license applications (the finance
     # dashboard's queue health measures the staff queue against it).
     application_review_sla_days: int = 10
@@ -451,6 +454,9 @@ class Config:
             gl_accounts=_gl_accounts(env.get("EXPORT_GL_ACCOUNTS", ""), "EXPORT_GL_ACCOUNTS"),
             permission_sla_days=_int(
                 env.get("PERMISSION_SLA_DAYS", "10"), "PERMISSION_SLA_DAYS", 1
+            ),
+            permission_longest_grant_years=_int(
+                env.get("PERMISSION_LONGEST_GRANT_YEARS", "5"), "PERMISSION_LONGEST_GRANT_YEARS", 1
             ),
             application_review_sla_days=_int(
                 env.get("APPLICATION_REVIEW_SLA_DAYS", "10"), "APPLICATION_REVIEW_SLA_DAYS", 1

@@ -110,6 +110,9 @@ def _permission_fields(form: EstimateForm, quote: Quote | None) -> dict[int, dic
             "audience_size": "" if audience is None else str(audience),
             "purpose_detail": row.description.data or "",
             "duration": f"{form.term_start.data} to {form.term_end.data}",
+            # The term's days too (round 42): the request's grant defaults to them.
+            "use_from": str(form.term_start.data or ""),
+            "use_until": str(form.term_end.data or ""),
         }
         routed[line.use_index] = {name: value for name, value in fields.items() if value}
     return routed

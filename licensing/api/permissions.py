@@ -110,6 +110,24 @@ class PermissionRequestInputSchema(ApiSchema):
         required=True, validate=ma.validate.Range(min=1, max=LIMITS["audience_size"])
     )
     duration = _text("duration", metadata={"example": "Spring 2027 semester"})
+    use_from = Day(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "The first day of the use (optional; with `use_until`, both or "
+            "neither): not before today. A grant then defaults to this term instead of one "
+            "year from the decision (round 42)."
+        },
+    )
+    use_until = Day(
+        load_default=None,
+        allow_none=True,
+        metadata={
+            "description": "The last day of the use (optional; with `use_from`): on or after "
+            "it, and no longer than the office's longest grant "
+            "(`PERMISSION_LONGEST_GRANT_YEARS`, 5 years by default) (round 42)."
+        },
+    )
     noncommercial = ma.fields.Boolean(
         required=True,
         metadata={"description": "The requester attests that the use is non-commercial."},
@@ -191,6 +209,14 @@ class PermissionStatusSchema(ApiSchema):
     medium = ma.fields.String()
     audience_size = ma.fields.Integer(allow_none=True)
     duration = ma.fields.String()
+    use_from = Day(
+        allow_none=True,
+        metadata={"description": "The first day of the use asked for; null if none given"},
+    )
+    use_until = Day(
+        allow_none=True,
+        metadata={"description": "The last day of the use asked for; null if none given"},
+    )
     submitted_at = ma.fields.DateTime(allow_none=True)
     answer_due_at = ma.fields.DateTime(allow_none=True)
     decided_at = ma.fields.DateTime(allow_none=True)
@@ -388,7 +414,10 @@ def submit(data: dict[str, Any]) -> dict[str, Any]:
     emailed to them (valid 48 hours); then it enters the staff queue and they
     are emailed their status link.
     """
-    request = services.submit_request(services.PermissionRequestInput.from_fields(data))
+    request = services.submit_request(
+        services.PermissionRequestInput.from_fields(data),
+        longest_years=current_config().permission_longest_grant_years,
+    )
     return {
         "reference": request.reference,
         "state": request.state,
@@ -556,6 +585,7 @@ def act(data: dict[str, Any], request_id: int) -> Emailed:
             permitted_use=data.get("permitted_use"),
             valid_from=data.get("valid_from"),
             valid_until=data.get("valid_until"),
+            longest_years=current_config().permission_longest_grant_years,
         )
     else:
         request = services.deny(request_id, data.get("reason", ""), actor)

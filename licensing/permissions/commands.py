@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import date
 from typing import Any
 
 TEXT_FIELDS = (
@@ -38,6 +39,10 @@ class PermissionRequestInput:
     audience_size: int
     duration: str
     noncommercial: bool
+    # The first and last day of the use (round 42): both or neither; without them
+    # the duration's words alone say how long, and a grant defaults to one year.
+    use_from: date | None = None
+    use_until: date | None = None
 
     @classmethod
     def from_fields(cls, fields: Mapping[str, Any]) -> PermissionRequestInput:
@@ -47,4 +52,6 @@ class PermissionRequestInput:
             **{name: str(fields.get(name) or "").strip() for name in TEXT_FIELDS},
             audience_size=int(fields["audience_size"]),
             noncommercial=fields.get("noncommercial") is True,
+            use_from=fields.get("use_from"),
+            use_until=fields.get("use_until"),
         )

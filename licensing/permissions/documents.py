@@ -41,6 +41,9 @@ class GrantLetter:
     conditions: tuple[str, ...]
     valid_from: date
     valid_until: date
+    # The use's term as the requester asked for it (their words, and the days they
+    # gave, round 42); empty: not shown.
+    term_asked: str = ""
     # After a reconsideration: the number of the denial letter this grant replaces.
     replaces: str = ""
     # A public request's status page, which sends a new request filled in with this
@@ -163,6 +166,7 @@ def render_grant_letter(letter: GrantLetter) -> bytes:
                 ["Purpose", letter.purpose],
                 ["Medium", letter.medium],
                 ["Audience", audience_words(letter.audience_size)],
+                *([["Term asked for", letter.term_asked]] if letter.term_asked else []),
                 ["Valid from", letter.valid_from.isoformat()],
                 ["Valid until", letter.valid_until.isoformat()],
             ],

@@ -5,6 +5,7 @@ The services decide the rules and their messages are shown beside the fields."""
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from datetime import date
 from typing import Any
 
 from wtforms import (
@@ -126,6 +127,8 @@ def _organization_types() -> list[SelectChoice]:
 # The fields a link may fill in (the estimator's "Request permission for this
 # educational use"): a suggestion shown in the form, checked when it is sent.
 SUGGESTED = ("organization_type", "medium", "audience_size", "purpose_detail", "duration")
+# The term's days, suggested too (round 42): read as days, a text that is no day dropped.
+SUGGESTED_DAYS = ("use_from", "use_until")
 
 
 # A choice or a count is short; the texts are cut to what the field takes.
@@ -135,18 +138,33 @@ _SUGGESTED_LENGTH = {
 }
 
 
-def suggested(query: Mapping[str, str]) -> dict[str, str]:
+def suggested(query: Mapping[str, str]) -> dict[str, Any]:
     """The suggested fields a link's query gives."""
-    return {
+    fields: dict[str, Any] = {
         name: query[name][: _SUGGESTED_LENGTH.get(name, 40)]
         for name in SUGGESTED
         if query.get(name)
     }
+    for name in SUGGESTED_DAYS:
+        day = _day(query.get(name) or "")
+        if day is not None:
+            fields[name] = day
+    return fields
 
 
-def request_fields(found: PermissionRequest) -> dict[str, Any]:
+def _day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text[:10])
+    except ValueError:
+        return None
+
+
+def request_fields(found: PermissionRequest, today: date) -> dict[str, Any]:
     """A sent request's fields, as the form takes them (to send it again corrected);
-    the non-commercial attestation is given anew."""
+    the non-commercial attestation is given anew. The term's days come along while
+    they can still be asked for (from `today` on): a new request after a permission
+    ended asks for its own."""
+    keeps_days = found.use_from is not None and found.use_from >= today
     return {
         "requester_name": found.requester_shown_name,
         "requester_email": found.requester_address,
@@ -159,6 +177,8 @@ def request_fields(found: PermissionRequest) -> dict[str, Any]:
         "medium": found.medium or "",
         "audience_size": str(found.audience_size or ""),
         "duration": found.duration or "",
+        "use_from": found.use_from if keeps_days else None,
+        "use_until": found.use_until if keeps_days else None,
     }
 
 
@@ -197,6 +217,8 @@ class PermissionRequestForm(PageForm):
     duration = StringField(
         "Duration of the use", validators=[FILLED, _at_most("duration")], filters=[_trimmed]
     )
+    use_from = DateField("First day of the use", validators=[Optional()])
+    use_until = DateField("Last day of the use", validators=[Optional()])
     noncommercial = BooleanField("I confirm that the use is non-commercial")
 
     # The service's rules, repeated here so that one submission reports every
@@ -220,6 +242,8 @@ class PermissionRequestForm(PageForm):
                 **{name: self[name].data for name in TEXT_FIELDS},
                 "audience_size": int(_audience_text(self.audience_size.data)),
                 "noncommercial": bool(self.noncommercial.data),
+                "use_from": self.use_from.data,
+                "use_until": self.use_until.data,
             }
         )
 

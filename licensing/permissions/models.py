@@ -103,6 +103,11 @@ class PermissionRequest(Snapshotted, Base):
     medium: Mapped[str] = mapped_column(String(20))
     audience_size: Mapped[int | None] = mapped_column(Integer)
     duration: Mapped[str] = mapped_column(String(DURATION_MAX))
+    # The first and last day of the use, when the requester gave them (round 42;
+    # both or neither): a grant's default validity is this term. None for requests
+    # made before round 42 and for those that gave a duration alone.
+    use_from: Mapped[date | None] = mapped_column(Date)
+    use_until: Mapped[date | None] = mapped_column(Date)
     noncommercial_attested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     confirm_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
@@ -210,6 +215,8 @@ class PermissionRequest(Snapshotted, Base):
         "institution",
         "purpose",
         "medium",
+        "use_from",
+        "use_until",
         "assignee_id",
         "sla_due_at",
         "answer_due_at",

@@ -100,6 +100,13 @@ def request_letter(request_id: int, letter_id: int) -> Response:
     )
 
 
+@public.app_template_filter("term_asked")
+def term_asked(found: PermissionRequest) -> str:
+    """A request's term as asked for, on every page that shows the request (round 42):
+    its words and days once (`services.term_words`)."""
+    return services.term_words(found)
+
+
 @public.app_template_filter("institution_type")
 def institution_type(value: str | None) -> str:
     """A request's type of institution in the form's words, as a sentence reads them
@@ -137,7 +144,9 @@ def new_request() -> Page:
     form = forms.PermissionRequestForm(data=filled)
     if form.validate_on_submit():
         try:
-            created = services.submit_request(form.command())
+            created = services.submit_request(
+                form.command(), longest_years=current_config().permission_longest_grant_years
+            )
         except services.CommercialUse:
             return _request_form(form, commercial=True)
         except InvalidInput as error:
@@ -167,7 +176,7 @@ def _filled_in(query: Any) -> tuple[dict[str, Any], bool]:
         found = services.request_for_link(again)
     except (services.LinkNotValid, services.LinkExpired):
         return forms.suggested(query), False
-    return forms.request_fields(found), True
+    return forms.request_fields(found, calendar.office_date(utcnow())), True
 
 
 def _request_form(
@@ -192,6 +201,7 @@ def _request_form(
         # passes it to no link it holds.
         from_status_link=again,
         sla_days=current_config().permission_sla_days,
+        longest_years=current_config().permission_longest_grant_years,
     ), 422 if form.is_submitted() else 200
 
 
@@ -610,18 +620,25 @@ def _detail_page(
         **form_overrides,
     }
     level = queries.service_level(found, now, target_days=current_config().permission_sla_days)
+    history = audit_queries.events_for(session, "permission_request", found.id)
+    reminded = next((e.occurred_at for e in history if e.action == services.ENDING_REMINDED), None)
     return render_template(
         "permissions/console_detail.html",
         request_=found,
         news_to=services.colleagues_instead(session, found),
         level=level,
         after_the_answer=queries.after_the_answer(level),
-        # Beside "Valid until": the default's day against the duration asked for.
-        default_until=services.default_validity_end(calendar.office_date(now)),
+        # Beside "Valid from" and "Valid until": the default's days (the term asked
+        # for, else one year) and the term asked for.
+        default_validity=services.default_validity(found, calendar.office_date(now)),
+        term_asked=services.asked_term(found),
+        today=calendar.office_date(now),
         allowed=allowed,
         allowed_sentence=staff_steps_sentence(allowed),
         open_states=OPEN_STATES,
-        history=audit_queries.events_for(session, "permission_request", found.id),
+        history=history,
+        # A grant's end, and whether the requester is told of it (round 42).
+        ending=services.grant_ending(found, reminded, calendar.office_date(now)),
         error=error,
         letter_url=lambda letter: url_for(
             "permissions_console.console_letter", request_id=found.id, letter_id=letter.id
@@ -719,6 +736,7 @@ def approve(request_id: int) -> Page:
             permitted_use=form.permitted_use.data,
             valid_from=form.valid_from.data,
             valid_until=form.valid_until.data,
+            longest_years=current_config().permission_longest_grant_years,
         ),
         lambda: (
             f"Approved: the grant letter is issued. {_requester_told(request_id)} "

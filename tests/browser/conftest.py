@@ -13,6 +13,7 @@ people, an active agreement, an invoiced vendor, a tab signed in.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -33,7 +34,7 @@ from tests.integration.pricing.conftest import example_document
 from tests.integration.royalties.conftest import SOFTWARE
 from tests.support import factories
 from tests.support.agreements import accept, agreement_of, make_active_agreement
-from tests.support.servers import LiveServer
+from tests.support.servers import LiveServer, SMTPServer, message_text
 from tests.support.settings import issuing
 
 # Runs in every document before the page's own scripts.
@@ -173,3 +174,55 @@ def signed_in_tab(
     tab = context.new_page()
     sign_in(tab, email)
     return tab
+
+
+# --- a teacher's educational request (rounds 40 and 42) ------------------------------
+TEACHER = "maya.okafor@northfield-university.example"
+
+
+def one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def estimate_the_course(page: Any) -> None:
+    page.goto("/")
+    page.get_by_role("link", name="Estimate your price").click()
+    page.get_by_label("Your organization is").select_option("academic")
+    page.get_by_label("License term starts").fill("2027-08-23")
+    page.get_by_label("License term ends").fill("2027-12-17")
+    page.locator("#uses-0-use").select_option("education")
+    page.locator("#uses-0-product_type").select_option("print")
+    page.locator("#uses-0-user_type").select_option("academic")
+    page.locator("#uses-0-quantity-copies").fill("60")
+    page.locator("#uses-0-description").fill("Handouts for HIM 310, Coding and classification")
+    page.get_by_role("button", name="Estimate the price").click()
+    page.locator("#routed").wait_for()  # the estimate's page, loaded (not mid-navigation)
+
+
+def fill_the_request(page: Any, purpose: str, detail: str) -> None:
+    page.get_by_label("Your name").fill("Dr. Maya Okafor")
+    page.get_by_label("Your email address").fill(TEACHER)
+    page.get_by_label("Institution", exact=True).fill("Northfield University")
+    page.get_by_label("Your role").select_option("faculty")
+    page.get_by_label("Type of institution").select_option("academic")
+    page.get_by_label("Purpose", exact=True).select_option(purpose)
+    page.get_by_label("Describe the purpose").fill(detail)
+    page.get_by_label("Content requested").fill("The section guidelines for surgery.")
+    page.get_by_label("Medium").select_option("print")
+    page.get_by_label("Audience size").fill("60")
+    page.get_by_label("Duration of the use").fill("Fall 2027 semester")
+    page.get_by_label("I confirm that the use is non-commercial").check()
+    page.get_by_role("button", name="Send the request").click()
+    page.wait_for_url("**/permissions/request/sent")
+
+
+def newest_mail_to_teacher(mailbox: SMTPServer, subject: str, after: int = 0) -> str:
+    """The newest email to the teacher whose subject starts `subject`, among those
+    after the first `after` they received, waiting for it to arrive."""
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        for message in reversed(mailbox.to(TEACHER)[after:]):
+            if str(message["Subject"]).startswith(subject):
+                return one_line(message_text(message))
+        time.sleep(0.1)
+    raise AssertionError(f"no email {subject!r} to {TEACHER}")

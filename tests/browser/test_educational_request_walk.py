@@ -10,17 +10,23 @@ from __future__ import annotations
 import contextlib
 import io
 import re
-import time
 from typing import Any
 
 from playwright.sync_api import TimeoutError as PlaywrightTimeoutError
 from pypdf import PdfReader
 
-from tests.browser.conftest import signed_in_tab, vendor_and_staff
+from tests.browser.conftest import (
+    TEACHER,
+    estimate_the_course,
+    fill_the_request,
+    newest_mail_to_teacher,
+    one_line,
+    signed_in_tab,
+    vendor_and_staff,
+)
 from tests.support.axe import assert_accessible
-from tests.support.servers import LiveServer, SMTPServer, message_text
+from tests.support.servers import LiveServer, SMTPServer
 
-TEACHER = "maya.okafor@northfield-university.example"
 CONDITIONS = "Show the copyright notice on each slide\nKeep the slides inside the course site"
 SIDEWAYS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
 FITS = "() => document.documentElement.scrollWidth <= document.documentElement.clientWidth"
@@ -38,64 +44,16 @@ def _fits_the_phone(page: Any) -> None:
 FOCUSED = "() => document.activeElement.id || document.activeElement.textContent.trim()"
 
 
-def _one_line(text: str) -> str:
-    return " ".join(text.split())
-
-
-def _estimate_the_course(page: Any) -> None:
-    page.goto("/")
-    page.get_by_role("link", name="Estimate your price").click()
-    page.get_by_label("Your organization is").select_option("academic")
-    page.get_by_label("License term starts").fill("2027-08-23")
-    page.get_by_label("License term ends").fill("2027-12-17")
-    page.locator("#uses-0-use").select_option("education")
-    page.locator("#uses-0-product_type").select_option("print")
-    page.locator("#uses-0-user_type").select_option("academic")
-    page.locator("#uses-0-quantity-copies").fill("60")
-    page.locator("#uses-0-description").fill("Handouts for HIM 310, Coding and classification")
-    page.get_by_role("button", name="Estimate the price").click()
-    page.locator("#routed").wait_for()  # the estimate's page, loaded (not mid-navigation)
-
-
-def _fill_the_rest(page: Any, purpose: str, detail: str) -> None:
-    page.get_by_label("Your name").fill("Dr. Maya Okafor")
-    page.get_by_label("Your email address").fill(TEACHER)
-    page.get_by_label("Institution", exact=True).fill("Northfield University")
-    page.get_by_label("Your role").select_option("faculty")
-    page.get_by_label("Type of institution").select_option("academic")
-    page.get_by_label("Purpose", exact=True).select_option(purpose)
-    page.get_by_label("Describe the purpose").fill(detail)
-    page.get_by_label("Content requested").fill("The section guidelines for surgery.")
-    page.get_by_label("Medium").select_option("print")
-    page.get_by_label("Audience size").fill("60")
-    page.get_by_label("Duration of the use").fill("Fall 2027 semester")
-    page.get_by_label("I confirm that the use is non-commercial").check()
-    page.get_by_role("button", name="Send the request").click()
-    page.wait_for_url("**/permissions/request/sent")
-
-
-def _newest_mail(mailbox: SMTPServer, subject: str, after: int = 0) -> str:
-    """The newest email to the teacher whose subject starts `subject`, among those
-    after the first `after` they received, waiting for it to arrive."""
-    deadline = time.monotonic() + 15
-    while time.monotonic() < deadline:
-        for message in reversed(mailbox.to(TEACHER)[after:]):
-            if str(message["Subject"]).startswith(subject):
-                return _one_line(message_text(message))
-        time.sleep(0.1)
-    raise AssertionError(f"no email {subject!r} to {TEACHER}")
-
-
 def test_a_teacher_is_granted_one_use_and_refused_another_and_the_office_s_queue_ages(
     page: Any, browser: Any, live_server: LiveServer, mailbox: SMTPServer
 ) -> None:
     _vendor, staff = vendor_and_staff(live_server)
-    _estimate_the_course(page)
+    estimate_the_course(page)
     assert page.locator("#routed").inner_text().startswith("No license fee: this use is")
     assert_accessible(page)
     page.get_by_role("link", name="Request permission for this educational use").click()
     assert "aims to decide within 10 US business days" in page.locator("#when").inner_text()
-    _fill_the_rest(page, "course_materials", "Handouts for HIM 310, weeks 4 to 6.")
+    fill_the_request(page, "course_materials", "Handouts for HIM 310, weeks 4 to 6.")
     page.goto(mailbox.link_to(TEACHER, "/permissions/confirm/"))
     page.wait_for_url("**/permissions/status/**")
     status_url = page.url
@@ -109,12 +67,12 @@ def test_a_teacher_is_granted_one_use_and_refused_another_and_the_office_s_queue
     office.get_by_label("Question for the requester").fill("Are the handouts sold to students?")
     office.get_by_role("button", name="Ask for information").click()
     office.goto("/console/permissions/")
-    row = _one_line(office.locator("table.queue tbody tr").first.inner_text())
+    row = one_line(office.locator("table.queue tbody tr").first.inner_text())
     assert "0 / 10" in row
     assert "10 business days after the answer (waiting on the requester)" in row
     assert_accessible(office)
 
-    question = _newest_mail(mailbox, "We need more information")
+    question = newest_mail_to_teacher(mailbox, "We need more information")
     assert "Once you answer, we aim to decide within 10 US business days" in question
     page.goto(status_url)
     page.get_by_label("Your answer").fill("No: they are printed free for the enrolled students.")
@@ -127,7 +85,7 @@ def test_a_teacher_is_granted_one_use_and_refused_another_and_the_office_s_queue
     office.get_by_label("Conditions").fill(CONDITIONS)
     office.get_by_role("button", name="Approve and issue the grant letter").click()
     assert "We emailed Dr. Maya Okafor" in office.inner_text(".flashes")
-    granted = _newest_mail(mailbox, "Your permission request is granted")
+    granted = newest_mail_to_teacher(mailbox, "Your permission request is granted")
     assert f"Your request {reference} is granted." in granted
     assert "- Show the copyright notice on each slide" in granted
     page.goto(status_url)
@@ -136,7 +94,7 @@ def test_a_teacher_is_granted_one_use_and_refused_another_and_the_office_s_queue
         page.get_by_role("link", name="Download the grant letter").click()
     with open(download.value.path(), "rb") as pdf:
         pages = PdfReader(io.BytesIO(pdf.read())).pages
-    letter = _one_line("".join(p.extract_text() for p in pages))
+    letter = one_line("".join(p.extract_text() for p in pages))
     assert "1. Show the copyright notice on each slide" in letter
     assert "2. Keep the slides inside the course site" in letter
     assert "your request's status page sends one, the form filled in with this request" in letter
@@ -145,8 +103,8 @@ def test_a_teacher_is_granted_one_use_and_refused_another_and_the_office_s_queue
     # A second request, a review book sold at the campus store: refused.
     page.goto("/permissions/request")
     received = len(mailbox.to(TEACHER))
-    _fill_the_rest(page, "exam_preparation", "A review book sold through the campus store.")
-    confirmation = _newest_mail(mailbox, "Confirm", received)
+    fill_the_request(page, "exam_preparation", "A review book sold through the campus store.")
+    confirmation = newest_mail_to_teacher(mailbox, "Confirm", received)
     confirm = re.search(r"http\S+/permissions/confirm/\S+", confirmation)
     assert confirm is not None
     page.goto(confirm.group(0))
@@ -156,7 +114,7 @@ def test_a_teacher_is_granted_one_use_and_refused_another_and_the_office_s_queue
     office.get_by_role("link", name=second).click()
     office.get_by_label("Reason for the denial").fill("A book sold at the store is commercial.")
     office.get_by_role("button", name="Deny and issue the letter").click()
-    refused = _newest_mail(mailbox, "Decision on your permission request")
+    refused = newest_mail_to_teacher(mailbox, "Decision on your permission request")
     assert "You may ask us to reconsider, once" in refused
     assert "/estimate" in refused
     page.reload()
@@ -164,7 +122,7 @@ def test_a_teacher_is_granted_one_use_and_refused_another_and_the_office_s_queue
     assert page.get_by_role("button", name="Request reconsideration").count() == 1
 
     office.goto("/console/permissions/?state=")
-    week = _one_line(office.locator("#week").inner_text())
+    week = one_line(office.locator("#week").inner_text())
     assert week == "2 (1 granted, 1 denied; 2 by you)"
     assert_accessible(office)
 
@@ -182,7 +140,7 @@ def test_the_public_pages_read_at_phone_width_and_by_keyboard_alone(
     assert "Your name" in page.inner_text(".error-summary")
     _fits_the_phone(page)
     assert_accessible(page)
-    _estimate_the_course(page)
+    estimate_the_course(page)
     _fits_the_phone(page)
     assert_accessible(page)
 
@@ -213,6 +171,16 @@ def test_the_public_pages_read_at_phone_width_and_by_keyboard_alone(
         assert page.evaluate("() => document.activeElement.id") == element
         page.keyboard.type(value)
         page.keyboard.press("Tab")
+    # The days of the use (round 42, optional) come next: Chromium tabs through each
+    # date's month, day and year, then on.
+    passed = []
+    for _ in range(8):
+        passed.append(page.evaluate("() => document.activeElement.id"))
+        if passed[-1] == "noncommercial":
+            break
+        page.keyboard.press("Tab")
+    assert passed[0] == "use_from"
+    assert "use_until" in passed
     assert page.evaluate("() => document.activeElement.id") == "noncommercial"
     page.keyboard.press("Space")
     page.keyboard.press("Tab")

@@ -459,6 +459,32 @@ def test_permissions_0003_finds_who_asked_by_the_audit_log_then_by_the_address_s
     assert kept == [(by_audit,)]
 
 
+def test_permissions_0004_leaves_the_requests_before_it_without_days_of_use(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Requests made before the term's days keep none (their grant's default stays one
+    year from the decision), and the downgrade drops the days without losing a request."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "permissions_0003")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection, connection.begin():
+            organization_id, _ = _organization_and_user(connection, "member")
+            before = _permission_request(connection, 1, organization_id, "rosa@kestrel.example")
+        migrations.upgrade(url)
+        with engine.connect() as connection:
+            days = connection.execute(
+                text("SELECT id, use_from, use_until FROM permission_requests")
+            ).all()
+        migrations.downgrade(url, "permissions_0003")
+        with engine.connect() as connection:
+            kept = connection.execute(text("SELECT id FROM permission_requests")).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in days] == [(before, None, None)]
+    assert [tuple(row) for row in kept] == [(before,)]
+
+
 def test_billing_0013_gives_each_statement_sent_its_figures_last_emailed_and_its_months_end(
     tmp_path: Path,
 ) -> None:

@@ -148,6 +148,7 @@ def test_environment_values_are_read_and_typed() -> None:
             "LATE_FEE_MONTHLY_PERCENT": "1.25",
             "OVERDUE_STANDING_DAYS": "60",
             "PERMISSION_SLA_DAYS": "7",
+            "PERMISSION_LONGEST_GRANT_YEARS": "3",
         }
     )
     assert config.database_url == "postgresql://db/licensing"
@@ -160,6 +161,7 @@ def test_environment_values_are_read_and_typed() -> None:
     assert config.late_fee_monthly_percent == Decimal("1.25")
     assert config.overdue_standing_days == 60
     assert config.permission_sla_days == 7
+    assert config.permission_longest_grant_years == 3
 
 
 @pytest.mark.parametrize(
@@ -174,6 +176,7 @@ def test_environment_values_are_read_and_typed() -> None:
         ("LATE_FEE_MONTHLY_PERCENT", "NaN"),
         ("PERMISSION_SLA_DAYS", "ten"),
         ("DATABASE_JIT", "sometimes"),
+        ("PERMISSION_LONGEST_GRANT_YEARS", "0"),
     ],
 )
 def test_unreadable_values_are_refused_by_name(name: str, value: str) -> None:

@@ -29,15 +29,15 @@ from ._common import (
     status_token,
     status_url,
 )
-from .decisions import (
-    DEFAULT_VALIDITY,
-    MAX_CONDITIONS,
-    MAX_VALIDITY_YEARS,
-    approve,
-    default_validity_end,
-    deny,
+from .decisions import MAX_CONDITIONS, approve, deny
+from .expiry import (
+    ENDING_REMINDED,
+    EXPIRY_BATCH,
+    ExpiryReport,
+    GrantEnding,
+    expire_due,
+    grant_ending,
 )
-from .expiry import EXPIRY_BATCH, ExpiryReport, expire_due
 from .metrics import METRICS_WINDOW, QueueMetrics, metrics
 from .reconsideration import reconsideration_open, request_reconsideration
 from .requests import (
@@ -60,6 +60,15 @@ from .review import (
     release_reviewer,
     start_review,
 )
+from .term import (
+    DEFAULT_VALIDITY,
+    MAX_VALIDITY_YEARS,
+    asked_term,
+    check_term,
+    default_validity,
+    default_validity_end,
+    term_words,
+)
 from .withdrawal import withdraw
 
 __all__ = [
@@ -67,6 +76,7 @@ __all__ = [
     "COMMERCIAL_MESSAGE",
     "CONFIRM_LINK_VALIDITY",
     "DEFAULT_VALIDITY",
+    "ENDING_REMINDED",
     "EXPIRY_BATCH",
     "LABELS",
     "MAX_CONDITIONS",
@@ -79,6 +89,7 @@ __all__ = [
     "STATUS_LINK_AFTER_CLOSING",
     "CommercialUse",
     "ExpiryReport",
+    "GrantEnding",
     "LinkExpired",
     "LinkNotValid",
     "PermissionRequestInput",
@@ -88,15 +99,19 @@ __all__ = [
     "answer",
     "approve",
     "ask_for_info",
+    "asked_term",
     "assign",
+    "check_term",
     "clean_request",
     "colleagues_instead",
     "confirm_email",
     "create_from_routed_use",
+    "default_validity",
     "default_validity_end",
     "deny",
     "expire_due",
     "give_back_earlier_waits",
+    "grant_ending",
     "label",
     "metrics",
     "reconsideration_open",
@@ -108,5 +123,6 @@ __all__ = [
     "status_token",
     "status_url",
     "submit_request",
+    "term_words",
     "withdraw",
 ]

@@ -40,9 +40,15 @@ from ._common import (
     tell_requester,
 )
 from .review import STAFF_ROLE
+from .term import (
+    MAX_VALIDITY_YEARS,
+    asked_term,
+    default_validity,
+    longest_words,
+    term_words,
+    too_long,
+)
 
-DEFAULT_VALIDITY = timedelta(days=365)
-MAX_VALIDITY_YEARS = 5
 MAX_CONDITIONS = 20
 
 
@@ -56,14 +62,17 @@ def _conditions(raw: str | Iterable[str] | None) -> tuple[str, ...]:
     return conditions
 
 
-def default_validity_end(start: date) -> date:
-    """A grant's last day when the office gives none: one year from its start."""
-    return start + DEFAULT_VALIDITY - timedelta(days=1)
-
-
-def _validity(today: date, valid_from: date | None, valid_until: date | None) -> tuple[date, date]:
-    start = valid_from or today
-    end = valid_until or default_validity_end(start)
+def _validity(
+    request: PermissionRequest,
+    today: date,
+    valid_from: date | None,
+    valid_until: date | None,
+    longest_years: int,
+) -> tuple[date, date]:
+    """The grant's days: those the office gives, else the default (the term asked
+    for, or one year: `term.default_validity`)."""
+    start, default_end = default_validity(request, today, valid_from)
+    end = valid_until or default_end
     if end < start:
         raise InvalidInput.for_field("valid_until", "The end of validity must follow its start.")
     if end < today:
@@ -72,9 +81,9 @@ def _validity(today: date, valid_from: date | None, valid_until: date | None) ->
             "valid_until",
             f"The permission would have ended already: choose a date from {today.isoformat()} on.",
         )
-    if (end - start).days > 366 * MAX_VALIDITY_YEARS:
+    if too_long(start, end, longest_years):
         raise InvalidInput.for_field(
-            "valid_until", f"A permission is valid for at most {MAX_VALIDITY_YEARS} years."
+            "valid_until", f"A permission is valid for at most {longest_words(longest_years)}."
         )
     return start, end
 
@@ -102,17 +111,19 @@ def approve(
     permitted_use: str | None = None,
     valid_from: date | None = None,
     valid_until: date | None = None,
+    longest_years: int = MAX_VALIDITY_YEARS,
     now: datetime | None = None,
 ) -> PermissionRequest:
-    """Grant the request with its conditions and validity period, and issue the
-    grant letter (stored, never re-rendered)."""
+    """Grant the request with its conditions and validity period (by default the
+    term the requester asked for, else one year), and issue the grant letter
+    (stored, never re-rendered)."""
     actor.require_role(STAFF_ROLE)
     moment = now or utcnow()
     today = calendar.office_date(moment)
-    start, end = _validity(today, valid_from, valid_until)
     chosen = _conditions(conditions)
     with db.transaction() as session:
         request = locked(session, request_id)
+        start, end = _validity(request, today, valid_from, valid_until, longest_years)
         use_text = (permitted_use or "").strip() or request.content_requested
         if len(use_text) > PERMITTED_USE_MAX:
             raise InvalidInput.for_field("permitted_use", at_most_characters(PERMITTED_USE_MAX))
@@ -144,12 +155,19 @@ def approve(
                 conditions=chosen,
                 valid_from=start,
                 valid_until=end,
+                term_asked=_term_asked(request),
                 replaces=_denial_replaced(request),
                 status_url=status_url(request) if request.source == "public" else "",
             )
         )
         _decide(session, request, "approve", before, actor, (letters.GRANT, number, data), moment)
         return request
+
+
+def _term_asked(request: PermissionRequest) -> str:
+    """The use's term as the requester asked for it, for the letter (`term_words`);
+    empty when they gave no days (the letter reads as before round 42)."""
+    return term_words(request) if asked_term(request) is not None else ""
 
 
 def _denial_replaced(request: PermissionRequest) -> str:

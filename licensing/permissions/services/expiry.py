@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import date, datetime, timedelta
+from typing import Any, NamedTuple
 
 from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
@@ -172,3 +172,36 @@ def expire_due(now: datetime | None = None) -> ExpiryReport:
         ~reminded.exists(),
     )
     return report
+
+
+class GrantEnding(NamedTuple):
+    """A grant's end as the officer reads it on the request's page (round 42): the
+    days left, and whether and when the requester is told it ends."""
+
+    ends_on: date
+    days_left: int  # negative once it has ended
+    reminded_at: datetime | None  # the ending email, once sent
+    reminder_on: date | None  # the office day the job sends it; None: it never will
+
+
+def grant_ending(
+    request: PermissionRequest, reminded_at: datetime | None, today: date
+) -> GrantEnding | None:
+    """When a grant ends and the requester's ending email, as `expire_due` sends it:
+    from 30 days before the last day, once the permission has begun and 30 days after
+    the decision (so never for a permission decided within its last 30 days)."""
+    if request.state != APPROVED or request.valid_until is None or request.valid_from is None:
+        return None
+    reminder_on = None
+    if reminded_at is None and request.decided_at is not None:
+        decided = calendar.office_date(request.decided_at)
+        day = max(
+            request.valid_until - ENDING_REMINDER,
+            request.valid_from,
+            decided + ENDING_REMINDER + timedelta(days=1),
+            today,
+        )
+        reminder_on = day if day <= request.valid_until else None
+    return GrantEnding(
+        request.valid_until, (request.valid_until - today).days, reminded_at, reminder_on
+    )

@@ -5,7 +5,7 @@ to the queue (from a verified vendor user, so no confirmation step)."""
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -52,6 +52,7 @@ from ._common import (
     tell_requester,
     tell_staff,
 )
+from .term import MAX_VALIDITY_YEARS, check_term
 
 
 class CommercialUse(InvalidInput):
@@ -79,10 +80,14 @@ _VOCABULARY = (
 )
 
 
-def clean_request(given: PermissionRequestInput) -> dict[str, Any]:
+def clean_request(
+    given: PermissionRequestInput, *, today: date, longest_years: int = MAX_VALIDITY_YEARS
+) -> dict[str, Any]:
     """The request's fields as stored, after its rules: an educational purpose
-    (`CommercialUse` otherwise), known words, an address, the attestation. Its
-    shape and sizes were checked at the edge; `InvalidInput` lists every problem."""
+    (`CommercialUse` otherwise), known words, an address, the attestation, and the
+    term asked for (`term.check_term`: both days or neither, from `today` on, no
+    longer than `longest_years`). Its shape and sizes were checked at the edge;
+    `InvalidInput` lists every problem."""
     if given.purpose == "commercial":
         raise CommercialUse(COMMERCIAL_MESSAGE, {"purpose": [COMMERCIAL_MESSAGE]})
     errors: dict[str, list[str]] = {}
@@ -99,6 +104,10 @@ def clean_request(given: PermissionRequestInput) -> dict[str, Any]:
     clean["audience_size"] = given.audience_size
     if not given.noncommercial:
         errors["noncommercial"] = [NONCOMMERCIAL_MESSAGE]
+    errors.update(
+        check_term(given.use_from, given.use_until, today=today, longest_years=longest_years)
+    )
+    clean["use_from"], clean["use_until"] = given.use_from, given.use_until
     if errors:
         raise InvalidInput("Some fields need correcting; nothing was sent.", errors)
     return clean
@@ -132,13 +141,16 @@ UNCONFIRMED_NOTE = "sent from the public form, before the address given was conf
 
 
 def submit_request(
-    given: PermissionRequestInput, *, now: datetime | None = None
+    given: PermissionRequestInput,
+    *,
+    longest_years: int = MAX_VALIDITY_YEARS,
+    now: datetime | None = None,
 ) -> PermissionRequest:
     """A request from the public form: stored `unconfirmed`, and a confirmation
     link (valid 48 hours) emailed to the requester. Nothing is stored when a
     field is wrong or the purpose is commercial."""
     moment = now or utcnow()
-    clean = clean_request(given)
+    clean = clean_request(given, today=calendar.office_date(moment), longest_years=longest_years)
     raw = secrets.token_urlsafe(32)
     with db.transaction() as session:
         request = _new_request(
@@ -283,4 +295,7 @@ def _routed_fields(use: RoutedUse) -> dict[str, Any]:
         "medium": medium,
         "audience_size": use.audience_size,
         "duration": f"{use.term_start.isoformat()} to {use.term_end.isoformat()}",
+        # The application's term is the use's (round 42): a grant defaults to it.
+        "use_from": use.term_start,
+        "use_until": use.term_end,
     }

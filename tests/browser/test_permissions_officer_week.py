@@ -1,0 +1,91 @@
+"""Round 42 in Chromium, over the live server and the real SMTP server: a teacher's
+request now gives the days of the use (filled in from the estimator's term), and the
+permissions officer's week on it: the queue, the request's page with the term's days
+as the grant's default, a question and its answer read above the forms that decide,
+the grant without typing a day, the letter and email giving the term, and the
+grant's end on its page. Invented people and institutions only (axe on each page)."""
+
+from __future__ import annotations
+
+import io
+from typing import Any
+
+from pypdf import PdfReader
+
+from tests.browser.conftest import (
+    TEACHER,
+    estimate_the_course,
+    fill_the_request,
+    newest_mail_to_teacher,
+    one_line,
+    signed_in_tab,
+    vendor_and_staff,
+)
+from tests.support.axe import assert_accessible
+from tests.support.servers import LiveServer, SMTPServer
+
+FIRST, LAST = "2027-08-23", "2027-12-17"  # the estimator's term in `_estimate_the_course`
+
+
+def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
+    page: Any, browser: Any, live_server: LiveServer, mailbox: SMTPServer
+) -> None:
+    _vendor, staff = vendor_and_staff(live_server)
+    estimate_the_course(page)
+    page.get_by_role("link", name="Request permission for this educational use").click()
+    # The estimator's term fills in the days of the use.
+    assert page.get_by_label("First day of the use").input_value() == FIRST
+    assert page.get_by_label("Last day of the use").input_value() == LAST
+    assert_accessible(page)
+    fill_the_request(page, "course_materials", "Handouts for HIM 310, weeks 4 to 6.")
+    page.goto(mailbox.link_to(TEACHER, "/permissions/confirm/"))
+    page.wait_for_url("**/permissions/status/**")
+    status_url = page.url
+    reference = page.get_by_role("heading", level=1).inner_text().removeprefix("Request ")
+
+    # The officer's queue, then the request: the grant defaults to the term asked for.
+    office = signed_in_tab(browser, live_server, staff.email)
+    office.goto("/console/permissions/")
+    row = one_line(office.locator("table.queue tbody tr").first.inner_text())
+    assert reference in row
+    assert "0 / 10" in row
+    office.get_by_role("link", name=reference).click()
+    approve = one_line(office.locator("form[action$='/approve']").inner_text())
+    assert f"Default: {FIRST}, the first day asked for." in approve
+    assert f"The requester asked for: Fall 2027 semester: {FIRST} to {LAST}." in approve
+    assert_accessible(office)
+
+    # A question, the answer, and the answer read above the forms that decide.
+    office.get_by_label("Question for the requester").fill("Are the handouts sold to students?")
+    office.get_by_role("button", name="Ask for information").click()
+    page.goto(status_url)
+    page.get_by_label("Your answer").fill("No: they are printed free for the enrolled students.")
+    page.get_by_role("button", name="Send the answer").click()
+    office.reload()
+    answer = office.locator("p", has_text="they are printed free for the enrolled").bounding_box()
+    form = office.get_by_role("button", name="Approve and issue the grant letter").bounding_box()
+    assert answer is not None
+    assert form is not None
+    assert answer["y"] < form["y"]
+
+    # Granted without typing a day: the term asked for, in the letter and the email.
+    office.get_by_role("button", name="Approve and issue the grant letter").click()
+    assert "We emailed Dr. Maya Okafor" in office.inner_text(".flashes")
+    decision = one_line(office.locator("main").inner_text())
+    assert f"Valid {FIRST} to {LAST}" in decision
+    assert f"The permission ends on {LAST}, in " in office.inner_text("#grant-ending")
+    assert "The requester is emailed that it ends on 2027-11-17." in office.inner_text(
+        "#grant-ending"
+    )
+    assert_accessible(office)
+    granted = newest_mail_to_teacher(mailbox, "Your permission request is granted")
+    assert f"You asked for the use to run from {FIRST} to {LAST}." in granted
+    assert f"Permission is granted from {FIRST} until {LAST}" in granted
+    page.goto(status_url)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the grant letter").click()
+    with open(download.value.path(), "rb") as pdf:
+        pages = PdfReader(io.BytesIO(pdf.read())).pages
+    letter = one_line("".join(p.extract_text() for p in pages))
+    assert f"Term asked for Fall 2027 semester: {FIRST} to {LAST}" in letter
+    assert f"valid from {FIRST} until {LAST}" in letter
