@@ -30,9 +30,11 @@ from werkzeug.wrappers import Response
 from licensing import access
 from licensing.api.base import (
     APIDOC_ATTRIBUTE,
+    NO_BODY_OR_ARGUMENT,
     UNKNOWN_ARGUMENT,
     declared_statuses,
     document_answer,
+    takes_no_body,
 )
 from licensing.billing import idempotency
 
@@ -132,7 +134,9 @@ def _document_key_refusals(route: Callable[..., Any]) -> None:
         elif status in declared:  # the body's or the query's 422, by reference
             document_answer(route, status, f"{INVALID_FIELDS} Or: {refusal}")
         elif status == 422:  # every operation's (`Blueprint._document_answers`)
-            document_answer(route, status, f"{UNKNOWN_ARGUMENT} Or: {refusal}")
+            # A key is taken by POSTs only; one without a body refuses a field too.
+            invalid = NO_BODY_OR_ARGUMENT if takes_no_body(route, ["POST"]) else UNKNOWN_ARGUMENT
+            document_answer(route, status, f"{invalid} Or: {refusal}")
         else:
             document_answer(route, status, refusal)
 
