@@ -900,7 +900,7 @@ def accept_payment(data: dict[str, Any], payment_id: int) -> Payment:
 def _accepted_before(error: services.AlreadyAccepted, payment_id: int) -> str:
     """The refusal of an accept the payment already had, in a script's words: most
     often a retry, after a timeout, of a request that went through."""
-    when = instant_iso(error.accepted_at)
+    when = instant_iso(error.accepted_at, to_the_second=True)
     return (
         f"Payment {payment_id} was accepted already, by {error.accepted_by} at {when} "
         f"(it is {error.state} now): a request sent before went through, and nothing was "
