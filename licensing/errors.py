@@ -139,6 +139,18 @@ class AuthenticationRequired(DomainError):
     title = "Authentication required"
 
 
+class TooManyRequests(DomainError):
+    """The caller used up what may be stored for them in a window; `retry_after` is
+    the seconds until some of it is free again (round 42: Idempotency-Keys a user
+    stores in a day)."""
+
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, retry_after: int) -> None:
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 class ExternalServiceError(DomainError):
     """A system we depend on (Stripe, SMTP) failed; nothing was changed here."""
 

@@ -29,6 +29,7 @@ STATUS_FOR: list[tuple[type[errors.DomainError], int]] = [
     (errors.AuthenticationRequired, 401),
     (errors.PermissionDenied, 403),
     (errors.ExternalServiceError, 502),
+    (errors.TooManyRequests, 429),
 ]
 
 
@@ -140,6 +141,8 @@ def from_domain_error(error: errors.DomainError) -> Response:
         extra["allowed_actions"] = error.allowed
     if isinstance(error, errors.AuthenticationRequired):
         headers["WWW-Authenticate"] = 'Bearer realm="licensing"'
+    if isinstance(error, errors.TooManyRequests):  # the number its detail names
+        headers["Retry-After"] = str(retry_after(error))
     # The instants the detail says in the office's words, as a program reads them.
     extra.update({name: instant_iso(moment) for name, moment in error.instants.items()})
     return problem(status, title_for(status), error.detail, headers=headers, **extra)

@@ -31,6 +31,7 @@ from licensing import access
 from licensing.api.base import (
     APIDOC_ATTRIBUTE,
     NO_BODY_OR_ARGUMENT,
+    RATE_LIMITED_HEADERS,
     UNKNOWN_ARGUMENT,
     declared_statuses,
     document_answer,
@@ -54,7 +55,9 @@ PARAMETER: dict[str, Any] = {
         "A key of your choosing (a UUID) that makes retrying safe: a repeat with the "
         "same key and body within 24 hours is not carried out again but answered "
         "with the first answer and `Idempotent-Replayed: true`; the same key with "
-        "another body is a 422. Keys are per user. Refused requests store nothing."
+        "another body is a 422. Keys are per user, at most "
+        f"{idempotency.KEYS_PER_USER:,} new ones in 24 hours (then a 429 with "
+        "`Retry-After`). Refused requests store nothing."
     ),
 }
 
@@ -116,6 +119,14 @@ KEY_REFUSALS: dict[int, str] = {
     ),
 }
 
+# A new key past the user's bound (`idempotency.KEYS_PER_USER` in 24 hours).
+KEYS_USED_UP = (
+    f"Too many requests: {idempotency.KEYS_PER_USER:,} new `{idempotency.HEADER}`s were "
+    "sent by this user in the last 24 hours; `Retry-After` says when the oldest of them "
+    "frees a place. A key sent before is still answered. Nothing was done."
+)
+KEYS_USED_UP_HEADERS = {"Retry-After": RATE_LIMITED_HEADERS["Retry-After"]}
+
 
 def _document_key_refusals(route: Callable[..., Any]) -> None:
     """Name the key's 409 and 422 on the route: in the description of the route's
@@ -139,6 +150,8 @@ def _document_key_refusals(route: Callable[..., Any]) -> None:
             document_answer(route, status, f"{invalid} Or: {refusal}")
         else:
             document_answer(route, status, refusal)
+    if 429 not in declared_statuses(route):  # round 42: a user's keys are bounded
+        document_answer(route, 429, KEYS_USED_UP, headers=KEYS_USED_UP_HEADERS)
 
 
 # The header a replayed answer carries, as the OpenAPI document lists it on the
