@@ -98,24 +98,24 @@ def _check_body(req: Request, app: Flask) -> None:
     if takes is not None:  # no body schema: the view reads its own body, or takes none
         if takes is NO_BODY:
             body = _json_body(req)
-            if body is not _NO_BODY:
+            if body is not _NOTHING_SENT:
                 refuse_fields(body)
         return
     _json_body(req)
 
 
-_NO_BODY = object()  # no body sent (JSON's `null` is a body)
+_NOTHING_SENT = object()  # no body sent (JSON's `null` is a body)
 
 
 def _json_body(req: Request) -> Any:
     """The request's body read as JSON (bounded), kept for the arguments parser;
-    `_NO_BODY` without one."""
+    `_NOTHING_SENT` without one."""
     length = req.content_length  # parsed from the header on each read
     if length and length > MAX_BODY_BYTES:
         raise RequestEntityTooLarge(body_too_large(MAX_BODY_BYTES))
     body = req.get_data(cache=True)
     if not body:
-        return _NO_BODY
+        return _NOTHING_SENT
     mimetype = req.mimetype
     if not (mimetype == "application/json" or mimetype.endswith("+json")):
         raise UnsupportedMediaType("Send the request body as application/json.")
