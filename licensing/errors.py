@@ -140,14 +140,15 @@ class AuthenticationRequired(DomainError):
 
 
 class TooManyRequests(DomainError):
-    """The caller used up what may be stored for them in a window; `retry_after` is
-    the seconds until some of it is free again (round 42: Idempotency-Keys a user
-    stores in a day)."""
+    """The caller used up what may be stored for them in a window: `limit` of it,
+    some free again in `retry_after` seconds (round 42: the Idempotency-Keys a user
+    stores in a day). The API says them as a rate limit's 429 does."""
 
     title = "Too many requests"
 
-    def __init__(self, detail: str, *, retry_after: int) -> None:
+    def __init__(self, detail: str, *, limit: int, retry_after: int) -> None:
         super().__init__(detail)
+        self.limit = limit
         self.retry_after = retry_after
 
 

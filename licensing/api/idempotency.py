@@ -125,7 +125,9 @@ KEYS_USED_UP = (
     "sent by this user in the last 24 hours; `Retry-After` says when the oldest of them "
     "frees a place. A key sent before is still answered. Nothing was done."
 )
-KEYS_USED_UP_HEADERS = {"Retry-After": RATE_LIMITED_HEADERS["Retry-After"]}
+# As a rate limit's 429 lists them: the limit is the keys' bound, reset when the
+# oldest frees a place.
+KEYS_USED_UP_HEADERS = RATE_LIMITED_HEADERS
 
 
 def _document_key_refusals(route: Callable[..., Any]) -> None:

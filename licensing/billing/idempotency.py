@@ -184,6 +184,7 @@ def _within_bound(session: Session, request: KeyedRequest, now: datetime) -> Non
         f"kept for one user ({KEYS_PER_USER:,}); a new key can be used again in {wait} "
         "seconds. A key sent before is still answered: retrying with one is safe. "
         "Nothing was done now.",
+        limit=KEYS_PER_USER,
         retry_after=wait,
     )
 

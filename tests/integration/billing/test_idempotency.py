@@ -4,6 +4,7 @@ answered from the first one's stored response instead of recording again."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -303,6 +304,10 @@ def test_a_new_key_past_the_users_bound_in_24_hours_is_a_429_saying_when_and_sto
     assert refused.mimetype == "application/problem+json"  # type: ignore[attr-defined]
     wait = int(refused.headers["Retry-After"])  # type: ignore[attr-defined]
     assert 22 * 3600 - 60 <= wait <= 22 * 3600  # when the oldest key is 24 hours old
+    assert refused.headers["X-RateLimit-Limit"] == "3"  # type: ignore[attr-defined]
+    assert refused.headers["X-RateLimit-Remaining"] == "0"  # type: ignore[attr-defined]
+    resets = int(refused.headers["X-RateLimit-Reset"])  # type: ignore[attr-defined]
+    assert abs(resets - (time.time() + wait)) <= 2
     detail = refused.get_json()["detail"]  # type: ignore[attr-defined]
     assert f"in {wait} seconds" in detail
     assert "retrying with one is safe" in detail
