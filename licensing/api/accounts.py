@@ -39,7 +39,7 @@ from licensing.accounts.passwords import RULE as PASSWORD_RULE
 from licensing.accounts.services.moves import REASON_MAX as MOVE_REASON_MAX
 from licensing.accounts.states import STANDING, may_take
 from licensing.actors import current_actor
-from licensing.api.base import Blueprint, Created, never_answers
+from licensing.api.base import Blueprint, Created, never_answers, refuses_whatever_is_sent
 from licensing.api.fields import (
     STRINGS,
     ApiSchema,
@@ -1226,6 +1226,7 @@ TOKENS_NEED_A_SESSION = (
 
 @blp.route("/tokens", methods=["POST"])
 @access.any_user
+@refuses_whatever_is_sent  # the 403 below, whatever body came with it
 @blp.alt_response(403, description="Always: tokens are created on the API tokens page")
 def create_token() -> NoReturn:
     """Refused (403) for every caller: the API reads only bearer tokens, and a token

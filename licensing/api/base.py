@@ -435,6 +435,7 @@ class ApiParser(FlaskParser):
 BODY_ATTRIBUTE = "__body__"
 OWN_BODY = "own"
 NO_BODY = "none"
+ANY_BODY = "any"
 BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 # A body a route without a body schema refuses, as marshmallow's schemas word it
 # (round 40's sign-out steps answered these through an empty schema).
@@ -453,13 +454,22 @@ def reads_own_body(view: Any) -> bool:
     return getattr(view, BODY_ATTRIBUTE, None) is OWN_BODY
 
 
+def refuses_whatever_is_sent(view: F) -> F:
+    """Mark a route that refuses every request (`POST /tokens`: a 403 saying where
+    tokens are made): its body is not read, so that refusal is what a client reads,
+    not a 422 on the fields it thought the route took."""
+    setattr(view, BODY_ATTRIBUTE, ANY_BODY)
+    return view
+
+
 def takes_no_body(view: Any, methods: Iterable[str]) -> bool:
     """A route sent a body (POST, PUT, PATCH, DELETE) that declares no body schema
-    and does not read its own: a body with fields means nothing to it."""
+    and is not marked otherwise (reading its own, or refusing whatever is sent): a
+    body with fields means nothing to it."""
     return (
         bool(BODY_METHODS.intersection(methods))
         and "json" not in _takes(view)
-        and not reads_own_body(view)
+        and getattr(view, BODY_ATTRIBUTE, None) is None
     )
 
 
