@@ -143,10 +143,16 @@ def when_text(moment: datetime) -> str:
     return f"at {text}" if text.startswith("the end of ") else f"on {text}"
 
 
-def instant_iso(moment: datetime) -> str:
-    """An instant as the API's words give it: ISO 8601 in UTC to the second, the
-    zone said by its `Z` ("2027-02-10T15:00:00Z"); a time of day alone named no day."""
-    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+def instant_iso(moment: datetime, *, to_the_second: bool = False) -> str:
+    """An instant as the API writes it, in answers and problem documents alike:
+    ISO 8601 in UTC, the zone written `+00:00`, fractions of a second only where
+    there are some ("2027-02-10T15:00:00+00:00", "2027-02-10T15:00:00.250000+00:00"),
+    as marshmallow writes a UTC `DateTime` field. Round 42: problem documents wrote
+    `Z` to the second, so a 401's `expired_at` and the token list's `expires_at` of
+    the same token were two strings. `to_the_second` for a sentence (a `detail`): the
+    same spelling, without the fraction; a time of day alone named no day."""
+    moment = moment.astimezone(UTC)
+    return (moment.replace(microsecond=0) if to_the_second else moment).isoformat()
 
 
 def instant_text(moment: datetime) -> str:

@@ -141,6 +141,19 @@ class AuthenticationRequired(DomainError):
     title = "Authentication required"
 
 
+class TooManyRequests(DomainError):
+    """The caller used up what may be stored for them in a window: `limit` of it,
+    some free again in `retry_after` seconds (round 42: the Idempotency-Keys a user
+    stores in a day). The API says them as a rate limit's 429 does."""
+
+    title = "Too many requests"
+
+    def __init__(self, detail: str, *, limit: int, retry_after: int) -> None:
+        super().__init__(detail)
+        self.limit = limit
+        self.retry_after = retry_after
+
+
 class ExternalServiceError(DomainError):
     """A system we depend on (Stripe, SMTP) failed; nothing was changed here."""
 

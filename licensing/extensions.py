@@ -153,8 +153,9 @@ def retry_after(error: Exception | None = None) -> int:
     after the error handler, from the clock a moment later, which said a second
     less than the detail (or an hour against the detail's default minute, for an
     hourly limit); `headers` puts this number back on the 429 (`kept_retry_after`).
-    A Retry-After already on the error's response wins, then the breached limit's
-    reset, rounded up so that trying again then is never too early.
+    A domain error's own `retry_after` or a Retry-After already on the error's
+    response wins, then the breached limit's reset, rounded up so that trying again
+    then is never too early.
     """
     kept = kept_retry_after()
     if kept is None:
@@ -170,6 +171,9 @@ def kept_retry_after() -> int | None:
 
 
 def _given_retry_after(error: Exception | None) -> int | None:
+    told = getattr(error, "retry_after", None)  # a domain error's (`TooManyRequests`)
+    if isinstance(told, int) and told > 0:
+        return told
     response = getattr(error, "response", None)
     value = response.headers.get("Retry-After") if response is not None else None
     return int(value) if value and value.isdigit() and int(value) > 0 else None

@@ -7,7 +7,9 @@ messages are flattened to field paths such as `uses.0.quantity.end_users`.
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +31,7 @@ STATUS_FOR: list[tuple[type[errors.DomainError], int]] = [
     (errors.AuthenticationRequired, 401),
     (errors.PermissionDenied, 403),
     (errors.ExternalServiceError, 502),
+    (errors.TooManyRequests, 429),
 ]
 
 
@@ -140,6 +143,12 @@ def from_domain_error(error: errors.DomainError) -> Response:
         extra["allowed_actions"] = error.allowed
     if isinstance(error, errors.AuthenticationRequired):
         headers["WWW-Authenticate"] = 'Bearer realm="licensing"'
+    if isinstance(error, errors.TooManyRequests):  # as a rate limit's 429 says it
+        wait = retry_after(error)  # the number its detail names
+        headers["Retry-After"] = str(wait)
+        headers["X-RateLimit-Limit"] = str(error.limit)
+        headers["X-RateLimit-Remaining"] = "0"
+        headers["X-RateLimit-Reset"] = str(math.ceil(time.time()) + wait)
     # The instants the detail says in the office's words, as a program reads them.
     extra.update({name: instant_iso(moment) for name, moment in error.instants.items()})
     return problem(status, title_for(status), error.detail, headers=headers, **extra)

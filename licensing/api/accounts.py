@@ -39,7 +39,7 @@ from licensing.accounts.passwords import RULE as PASSWORD_RULE
 from licensing.accounts.services.moves import REASON_MAX as MOVE_REASON_MAX
 from licensing.accounts.states import STANDING, may_take
 from licensing.actors import current_actor
-from licensing.api.base import Blueprint, Created, never_answers
+from licensing.api.base import Blueprint, Created, never_answers, refuses_whatever_is_sent
 from licensing.api.fields import (
     STRINGS,
     ApiSchema,
@@ -580,12 +580,6 @@ class SignedOutSchema(ApiSchema):
     )
 
 
-class NoFieldsSchema(ApiSchema):
-    """The body of a step that takes nothing: none, or `{}`. A field in it is a 422
-    naming it ("Unknown field."), as every route's body schema refuses what it does
-    not know (round 40: the sign-out steps took any body and ignored it)."""
-
-
 class TokenSchema(ApiSchema):
     id = ma.fields.Integer()
     name = ma.fields.String()
@@ -1114,14 +1108,13 @@ def unlock_user(user_id: int) -> User:
 @access.staff("admin")
 @idempotent
 @blp.alt_response(404, description="No such user")
-@blp.arguments(NoFieldsSchema, required=False)
 @blp.response(
     200,
     BrowsersForgottenSchema,
     conflict="The account is deactivated: it has no browser remembered, and nothing is "
     "done or emailed",
 )
-def forget_browsers(_body: dict[str, Any], user_id: int) -> dict[str, Any]:
+def forget_browsers(user_id: int) -> dict[str, Any]:
     """Forget every browser remembered for the user's two-step sign-in (admins), as
     the console's *Forget their remembered browsers*: for a stolen laptop or a shared
     computer. Every session of theirs ends too, their next sign-in on every browser
@@ -1167,13 +1160,12 @@ def _browsers(count: int) -> str:
 @access.staff("admin")
 @idempotent
 @blp.alt_response(404, description="No such user")
-@blp.arguments(NoFieldsSchema, required=False)
 @blp.response(
     200,
     SignedOutSchema,
     conflict="The account is deactivated: it has no session to end, and nothing is done or emailed",
 )
-def sign_out_user(_body: dict[str, Any], user_id: int) -> dict[str, Any]:
+def sign_out_user(user_id: int) -> dict[str, Any]:
     """Sign the person out everywhere (admins), as the console's *Sign them out
     everywhere*: for a laptop stolen while signed in. Every session of theirs ends (any
     browser remembered for them is forgotten too; API tokens keep working), audited
@@ -1234,6 +1226,7 @@ TOKENS_NEED_A_SESSION = (
 
 @blp.route("/tokens", methods=["POST"])
 @access.any_user
+@refuses_whatever_is_sent  # the 403 below, whatever body came with it
 @blp.alt_response(403, description="Always: tokens are created on the API tokens page")
 def create_token() -> NoReturn:
     """Refused (403) for every caller: the API reads only bearer tokens, and a token

@@ -97,6 +97,12 @@ UNKNOWN_ARGUMENT = (
     "Invalid input: a query argument the operation does not take, or a value it refuses "
     "(`errors` names each, `query.NAME`)."
 )
+# An operation sent a body that declares none (round 42): a field is refused too.
+NO_BODY_OR_ARGUMENT = (
+    "Invalid input: a body with fields (the operation takes none: send no body, or `{}`; "
+    "`errors` names each field), a query argument the operation does not take, or a value "
+    "it refuses (`errors` names each, `query.NAME`)."
+)
 RATE_LIMITED = (
     "Too many requests: over this operation's rate limit. `Retry-After` says how many "
     "seconds to wait, and the detail names the limit."
@@ -421,18 +427,61 @@ class ApiParser(FlaskParser):
         abort(400, exc=error, messages={"json": [f"The body is not valid JSON: {error}"]})
 
 
-LARGE_BODY_ATTRIBUTE = "__large_body__"
+# What the API's body check (`licensing.api._check_body`) does with a route's body,
+# beyond reading it as JSON, marked on the view when the route is declared: nothing
+# (absent: a body schema reads it), leave it to the view (`OWN_BODY`), or refuse
+# any field (`NO_BODY`: the route declares no body schema). One attribute read a
+# request, as the large-body mark alone cost before (round 42).
+BODY_ATTRIBUTE = "__body__"
+OWN_BODY = "own"
+NO_BODY = "none"
+ANY_BODY = "any"
+BODY_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+# A body a route without a body schema refuses, as marshmallow's schemas word it
+# (round 40's sign-out steps answered these through an empty schema).
+NO_FIELD_TAKEN = ma.Schema._default_error_messages["unknown"]  # "Unknown field."
+NOT_AN_OBJECT = ma.Schema._default_error_messages["type"]  # "Invalid input type."
 
 
 def large_body(view: F) -> F:
     """Mark a route that reads its own (large, possibly non-JSON) body as a stream:
     the API's general body check and size limit leave it alone."""
-    setattr(view, LARGE_BODY_ATTRIBUTE, True)
+    setattr(view, BODY_ATTRIBUTE, OWN_BODY)
     return view
 
 
 def reads_own_body(view: Any) -> bool:
-    return bool(getattr(view, LARGE_BODY_ATTRIBUTE, False))
+    return getattr(view, BODY_ATTRIBUTE, None) is OWN_BODY
+
+
+def refuses_whatever_is_sent(view: F) -> F:
+    """Mark a route that refuses every request (`POST /tokens`: a 403 saying where
+    tokens are made): its body is not read, so that refusal is what a client reads,
+    not a 422 on the fields it thought the route took."""
+    setattr(view, BODY_ATTRIBUTE, ANY_BODY)
+    return view
+
+
+def takes_no_body(view: Any, methods: Iterable[str]) -> bool:
+    """A route sent a body (POST, PUT, PATCH, DELETE) that declares no body schema
+    and is not marked otherwise (reading its own, or refusing whatever is sent): a
+    body with fields means nothing to it."""
+    return (
+        bool(BODY_METHODS.intersection(methods))
+        and "json" not in _takes(view)
+        and getattr(view, BODY_ATTRIBUTE, None) is None
+    )
+
+
+def refuse_fields(body: Any) -> None:
+    """A body sent to a route that takes none: no body and `{}` are taken; a field is
+    a 422 naming it ("Unknown field."), anything but an object a 422 on `_body`, as a
+    body schema answers them (the sign-out steps' round-40 answer, every route's now)."""
+    if body == {}:
+        return
+    if isinstance(body, dict):
+        abort(422, messages={"json": {str(name): [NO_FIELD_TAKEN] for name in body}})
+    abort(422, messages={"json": {"_schema": [NOT_AN_OBJECT]}})
 
 
 def _without_content(decorator: Callable[[F], F]) -> Callable[[F], F]:
@@ -582,7 +631,11 @@ class Blueprint(flask_smorest.Blueprint):
                 view = self._document_access(view, declaration)
             elif declaration is not None:
                 view = _document_token_sent(view, declaration, options.get("methods", ["GET"]))
-            return register(self._document_answers(view, rule, declaration))
+            methods = options.get("methods", ["GET"])
+            view = self._document_answers(view, rule, declaration, methods)
+            if takes_no_body(view, methods):
+                setattr(view, BODY_ATTRIBUTE, NO_BODY)
+            return register(view)
 
         return decorator
 
@@ -612,7 +665,9 @@ class Blueprint(flask_smorest.Blueprint):
         return decorator
 
     @staticmethod
-    def _document_answers(view: F, rule: str, declaration: access.Access | None) -> F:
+    def _document_answers(
+        view: F, rule: str, declaration: access.Access | None, methods: Iterable[str]
+    ) -> F:
         """The answers a route gives by its shape, documented from the route itself
         unless its decorators already say more of them: a body or query arguments a
         400 (a body that is not JSON, an argument given twice); a path naming a record a
@@ -632,7 +687,8 @@ class Blueprint(flask_smorest.Blueprint):
             vendors = declaration is not None and declaration.vendor
             view = document_answer(view, 404, _not_found(names, vendors=vendors))
         if 422 not in declared:
-            view = document_answer(view, 422, UNKNOWN_ARGUMENT)
+            no_body = takes_no_body(view, methods)
+            view = document_answer(view, 422, NO_BODY_OR_ARGUMENT if no_body else UNKNOWN_ARGUMENT)
         if 429 not in declared and is_rate_limited(view):
             view = document_answer(view, 429, RATE_LIMITED, headers=RATE_LIMITED_HEADERS)
         if "json" in places and 413 not in declared:

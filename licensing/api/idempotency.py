@@ -30,9 +30,12 @@ from werkzeug.wrappers import Response
 from licensing import access
 from licensing.api.base import (
     APIDOC_ATTRIBUTE,
+    NO_BODY_OR_ARGUMENT,
+    RATE_LIMITED_HEADERS,
     UNKNOWN_ARGUMENT,
     declared_statuses,
     document_answer,
+    takes_no_body,
 )
 from licensing.billing import idempotency
 
@@ -52,7 +55,9 @@ PARAMETER: dict[str, Any] = {
         "A key of your choosing (a UUID) that makes retrying safe: a repeat with the "
         "same key and body within 24 hours is not carried out again but answered "
         "with the first answer and `Idempotent-Replayed: true`; the same key with "
-        "another body is a 422. Keys are per user. Refused requests store nothing."
+        "another body is a 422. Keys are per user, at most "
+        f"{idempotency.KEYS_PER_USER:,} new ones in 24 hours (then a 429 with "
+        "`Retry-After`). Refused requests store nothing."
     ),
 }
 
@@ -114,6 +119,16 @@ KEY_REFUSALS: dict[int, str] = {
     ),
 }
 
+# A new key past the user's bound (`idempotency.KEYS_PER_USER` in 24 hours).
+KEYS_USED_UP = (
+    f"Too many requests: {idempotency.KEYS_PER_USER:,} new `{idempotency.HEADER}`s were "
+    "sent by this user in the last 24 hours; `Retry-After` says when the oldest of them "
+    "frees a place. A key sent before is still answered. Nothing was done."
+)
+# As a rate limit's 429 lists them: the limit is the keys' bound, reset when the
+# oldest frees a place.
+KEYS_USED_UP_HEADERS = RATE_LIMITED_HEADERS
+
 
 def _document_key_refusals(route: Callable[..., Any]) -> None:
     """Name the key's 409 and 422 on the route: in the description of the route's
@@ -132,9 +147,13 @@ def _document_key_refusals(route: Callable[..., Any]) -> None:
         elif status in declared:  # the body's or the query's 422, by reference
             document_answer(route, status, f"{INVALID_FIELDS} Or: {refusal}")
         elif status == 422:  # every operation's (`Blueprint._document_answers`)
-            document_answer(route, status, f"{UNKNOWN_ARGUMENT} Or: {refusal}")
+            # A key is taken by POSTs only; one without a body refuses a field too.
+            invalid = NO_BODY_OR_ARGUMENT if takes_no_body(route, ["POST"]) else UNKNOWN_ARGUMENT
+            document_answer(route, status, f"{invalid} Or: {refusal}")
         else:
             document_answer(route, status, refusal)
+    if 429 not in declared_statuses(route):  # round 42: a user's keys are bounded
+        document_answer(route, 429, KEYS_USED_UP, headers=KEYS_USED_UP_HEADERS)
 
 
 # The header a replayed answer carries, as the OpenAPI document lists it on the

@@ -18,24 +18,35 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, select
+from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.billing.models import IdempotentRequest
 from licensing.db import utcnow
-from licensing.errors import Conflict, InvalidInput
+from licensing.errors import Conflict, InvalidInput, TooManyRequests
 
 HEADER = "Idempotency-Key"
 KEY_MAX = 255
 # How long a key is answered from its record; `prune` deletes older ones.
 KEPT_FOR = timedelta(hours=24)
+# The keys one user may store in `KEPT_FOR` (round 42): each record keeps its answer
+# (a few kilobytes), and a client sending a fresh key with every request stored
+# without bound until the hourly prune caught up a day later. A new key past it is
+# refused (`KeysUsedUp`, a 429 saying when the oldest frees a place); a key already
+# stored is still answered from its record, so a retry stays safe. Old keys are not
+# pruned early instead: forgetting one a client may still retry with would carry its
+# payment out twice, which is what the key is for. Ten thousand is far above a
+# day's work (a month-end run of offline payments is hundreds) and bounds a user's
+# records to tens of megabytes.
+KEYS_PER_USER = 10_000
 FIELD = f"header.{HEADER}"
 
 
@@ -77,6 +88,11 @@ class KeyedRequest:
 
 class KeyTaken(Exception):
     """Another transaction committed a record of this caller's key first."""
+
+
+class KeysUsedUp(TooManyRequests):
+    """The caller stored `KEYS_PER_USER` keys in the last 24 hours: a new one waits
+    until the oldest of them is 24 hours old."""
 
 
 def _digest(data: bytes) -> str:
@@ -150,10 +166,35 @@ def run_once(
         return _answer_of_winner(request, now)
 
 
+def _within_bound(session: Session, request: KeyedRequest, now: datetime) -> None:
+    """Refuse a new key once its user stored `KEYS_PER_USER` in the last 24 hours,
+    saying when the oldest of them frees a place (`Retry-After`)."""
+    since = now - KEPT_FOR
+    used, oldest = session.execute(
+        select(func.count(), func.min(IdempotentRequest.created_at)).where(
+            IdempotentRequest.user_id == request.caller.user_id,
+            IdempotentRequest.created_at > since,
+        )
+    ).one()
+    if used < KEYS_PER_USER:
+        return
+    wait = max(1, math.ceil((oldest + KEPT_FOR - now).total_seconds()))
+    raise KeysUsedUp(
+        f"You sent {used:,} requests with a new {HEADER} in the last 24 hours, the most "
+        f"kept for one user ({KEYS_PER_USER:,}); a new key can be used again in {wait} "
+        "seconds. A key sent before is still answered: retrying with one is safe. "
+        "Nothing was done now.",
+        limit=KEYS_PER_USER,
+        retry_after=wait,
+    )
+
+
 def _store_key(session: Session, request: KeyedRequest, now: datetime) -> IdempotentRequest:
     """Insert the key, in progress (no answer yet), before the work: a concurrent
     request with the same key waits here on the unique index (PostgreSQL) until
-    this one ends, then fails (`KeyTaken`)."""
+    this one ends, then fails (`KeyTaken`). A new key past its user's bound is
+    refused first (`_within_bound`)."""
+    _within_bound(session, request, now)
     record = IdempotentRequest(
         user_id=request.caller.user_id,
         organization_id=request.caller.organization_id,

@@ -156,10 +156,17 @@ def credit_notes(
     return session.scalars(_newest_first(CreditNote, principal, invoice_id=invoice_id)).all()
 
 
-def credit_notes_query(principal: Principal | None = None) -> Select[Any]:
+def credit_notes_query(
+    principal: Principal | None = None, *, invoice_id: int | None = None
+) -> Select[Any]:
     """Every credit note the caller may see, newest first (id descending): a vendor
-    its organization's, staff every one (`GET /api/v1/credit-notes`, round 40)."""
-    return _newest_first(CreditNote, principal)
+    its organization's, staff every one (`GET /api/v1/credit-notes`, round 40); or
+    one invoice's (`GET /api/v1/invoices/{id}/credit-notes`, round 42). Each note's
+    refunds come with the page, in one statement, not one a note (the answer's
+    `refund_outstanding` reads them)."""
+    return _newest_first(CreditNote, principal, invoice_id=invoice_id).options(
+        selectinload(CreditNote.refunds)
+    )
 
 
 def payer_records(

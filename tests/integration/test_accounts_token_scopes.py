@@ -57,7 +57,7 @@ def test_a_token_works_until_its_expiry_and_one_second_past_it_is_a_401_saying_w
     detail = refused.get_json()["detail"]
     assert "expired at 2027-03-31T12:00:00+00:00" in detail
     # Round 33: as a member too, as every refusal naming an instant gives it.
-    assert refused.get_json()["expired_at"] == "2027-03-31T12:00:00Z"
+    assert refused.get_json()["expired_at"] == "2027-03-31T12:00:00+00:00"
     # The full address under PUBLIC_URL, as the emails give it: a link in a log.
     assert f"(http://testserver/account/tokens?replace={token.id}#create starts" in detail
     assert listed.status_code == 401

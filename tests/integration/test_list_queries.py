@@ -18,9 +18,11 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from licensing import db
 from licensing.billing import services
+from licensing.billing.models import CreditNote
 from tests.integration.agreements.conftest import STAFF_USE
 from tests.integration.agreements.conftest import apply as apply
 from tests.integration.permissions.conftest import routed_use, send_routed
@@ -97,9 +99,10 @@ def seed(
 ) -> Callable[[int], None]:
     """`seed(n)`: n more of every listed record, the vendor's own where they can be:
     organizations with a user each, applications awaiting staff, active agreements
-    with their invoices (each credited once), royalty reports, and permission
-    requests (audit events and outbox messages come with them)."""
-    made = {"count": 0}
+    with their invoices (each credited once, and the first invoice once more each
+    time: one invoice's list grows too), royalty reports, and permission requests
+    (audit events and outbox messages come with them)."""
+    made = {"count": 0, "first_invoice": 0}
     organization = vendor.organization
 
     def more(count: int) -> None:
@@ -109,12 +112,23 @@ def seed(
             apply(vendor, STAFF_USE)
             agreement = active_agreement(vendor, SMALL_SOFTWARE)
             # A credit note on its up-front invoice, for the credit notes' list (round 40).
+            invoice_id = up_front_invoice(agreement).id
             services.issue_credit_note(
-                up_front_invoice(agreement).id,
+                invoice_id,
                 amount=Decimal("1.00"),
                 reason="Goodwill.",
                 actor=factories.billing_clerk(),
             )
+            # One invoice's notes grow with the rest (`GET /invoices/{id}/credit-notes`,
+            # round 42: it read each note's refunds with a query of its own).
+            made["first_invoice"] = made["first_invoice"] or invoice_id
+            if made["first_invoice"] != invoice_id:
+                services.issue_credit_note(
+                    made["first_invoice"],
+                    amount=Decimal("0.01"),
+                    reason="Goodwill again.",
+                    actor=factories.billing_clerk(),
+                )
             file_report(vendor, agreement, 1, [row(1, f"C-{index}", quantity=10)])
             # Each asked by a user of their own, whom the lists name as they are now.
             requester = factories.make_vendor(db.session(), organization)
@@ -162,6 +176,13 @@ def test_no_list_page_or_api_list_runs_a_query_per_record(
     ]
 
     seed(SMALL)
+    # The first invoice's credit notes, which every seeding adds to (round 42).
+    first = db.session().scalars(select(CreditNote.invoice_id).order_by(CreditNote.id)).first()
+    one_invoice = (f"/api/v1/invoices/{first}/credit-notes",)
+    clients += [
+        ("vendor", app.test_client(), one_invoice, vendor_api),
+        ("staff", app.test_client(), one_invoice, staff_api),
+    ]
     at_small = counts(app, clients)
     seed(LARGE - SMALL)
     at_large = counts(app, clients)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Iterator
 from typing import Any
 
 import jsonschema_rs
@@ -71,4 +73,37 @@ def answered_as_documented(
         for error in jsonschema_rs.Draft4Validator(root).iter_errors(body)
     ]
     assert not errors, f"{method.upper()} {route} {status}: " + "; ".join(errors[:10])
+    misspelt = {
+        path: value
+        for path, value in date_times(document, schema, body)
+        if not INSTANT.fullmatch(value)
+    }
+    assert not misspelt, f"{method.upper()} {route} {status}: instants not as one: {misspelt}"
     return body
+
+
+# How the API writes an instant (round 42): ISO 8601 in UTC, the zone `+00:00`,
+# fractions of a second only where there are some (`licensing.calendar.instant_iso`).
+INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{6})?\+00:00")
+
+
+def date_times(
+    document: dict[str, Any], schema: dict[str, Any], body: Any, path: str = ""
+) -> Iterator[tuple[str, str]]:
+    """Each string of `body` where its documented `schema` says `format: date-time`,
+    with where it is (`items.0.created_at`)."""
+    schema = resolved(document, schema)
+    if schema.get("format") == "date-time" and isinstance(body, str):
+        yield path or ".", body
+    for each in (*schema.get("allOf", []), *schema.get("anyOf", []), *schema.get("oneOf", [])):
+        yield from date_times(document, each, body, path)
+    if isinstance(body, dict):
+        properties = schema.get("properties", {})
+        extra = schema.get("additionalProperties")
+        for name, value in body.items():
+            inner = properties.get(name, extra if isinstance(extra, dict) else None)
+            if inner is not None:
+                yield from date_times(document, inner, value, f"{path}.{name}".lstrip("."))
+    elif isinstance(body, list) and isinstance(schema.get("items"), dict):
+        for index, value in enumerate(body):
+            yield from date_times(document, schema["items"], value, f"{path}.{index}".lstrip("."))

@@ -308,8 +308,9 @@ class JustSentAgain(Conflict):
         assert sent.resent_at is not None
         super().__init__(
             f"The {sent.month:%B %Y} statement ({sent.currency}) was sent again to {address} "
-            f"at {instant_iso(sent.resent_at)}; it can be sent to that address again from "
-            f"{instant_iso(again_from)}. Nothing was sent now."
+            f"at {instant_iso(sent.resent_at, to_the_second=True)}; it can be sent to that "
+            f"address again from {instant_iso(again_from, to_the_second=True)}. Nothing was "
+            "sent now."
         )
         self.statement = f"{sent.month:%B %Y} statement ({sent.currency})"
         self.address = address

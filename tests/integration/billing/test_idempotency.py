@@ -4,6 +4,7 @@ answered from the first one's stored response instead of recording again."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from datetime import timedelta
 
@@ -268,3 +269,75 @@ def test_a_stored_answer_is_not_replayed_to_its_user_once_they_act_for_another_o
     assert not after.replayed
     assert after.body != first.body
     assert carried_out == [vendor.organization_id, other_vendor.organization_id]
+
+
+def _keys() -> int:
+    return int(db.session().scalar(select(func.count()).select_from(IdempotentRequest)) or 0)
+
+
+def _age_keys(by: timedelta) -> None:
+    with db.transaction() as session:
+        for stored in session.scalars(select(IdempotentRequest)):
+            stored.created_at = stored.created_at - by
+
+
+def test_a_new_key_past_the_users_bound_in_24_hours_is_a_429_saying_when_and_stores_nothing(
+    client: FlaskClient,
+    invoice: Invoice,
+    headers: dict[str, str],
+    billing_staff: User,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Round 42: a client sending a fresh key with every request stored a record each,
+    bounded only by the 24 hours and the hourly prune."""
+    monkeypatch.setattr(idempotency, "KEYS_PER_USER", 3)
+    small = {**WIRE, "amount": "10.00"}
+    assert _post_payment(client, invoice, headers, "k-1", small).status_code == 201  # type: ignore[attr-defined]
+    _age_keys(timedelta(hours=2))  # the oldest two hours old
+    for key in ("k-2", "k-3"):
+        assert _post_payment(client, invoice, headers, key, small).status_code == 201  # type: ignore[attr-defined]
+    payments, keys = _payments(invoice), _keys()
+
+    refused = _post_payment(client, invoice, headers, "k-4", small)
+
+    assert refused.status_code == 429  # type: ignore[attr-defined]
+    assert refused.mimetype == "application/problem+json"  # type: ignore[attr-defined]
+    wait = int(refused.headers["Retry-After"])  # type: ignore[attr-defined]
+    assert 22 * 3600 - 60 <= wait <= 22 * 3600  # when the oldest key is 24 hours old
+    assert refused.headers["X-RateLimit-Limit"] == "3"  # type: ignore[attr-defined]
+    assert refused.headers["X-RateLimit-Remaining"] == "0"  # type: ignore[attr-defined]
+    resets = int(refused.headers["X-RateLimit-Reset"])  # type: ignore[attr-defined]
+    assert abs(resets - (time.time() + wait)) <= 2
+    detail = refused.get_json()["detail"]  # type: ignore[attr-defined]
+    assert f"in {wait} seconds" in detail
+    assert "retrying with one is safe" in detail
+    assert (_payments(invoice), _keys()) == (payments, keys)  # nothing done or stored
+    # A retry with a key already stored is still answered from its record.
+    replayed = _post_payment(client, invoice, headers, "k-3", small)
+    assert replayed.status_code == 201  # type: ignore[attr-defined]
+    assert replayed.headers["Idempotent-Replayed"] == "true"  # type: ignore[attr-defined]
+    # Another user's keys are their own.
+    other = bearer(factories.make_staff(db.session(), roles=("billing",)))
+    assert _post_payment(client, invoice, other, "k-4", small).status_code == 201  # type: ignore[attr-defined]
+    # Once the oldest is over 24 hours old (not yet pruned), it no longer counts.
+    _age_keys(timedelta(hours=22, minutes=1))
+    assert _post_payment(client, invoice, headers, "k-4", small).status_code == 201  # type: ignore[attr-defined]
+
+
+def test_the_document_lists_the_bounds_429_with_retry_after_on_every_keyed_route(
+    client: FlaskClient,
+) -> None:
+    document = client.get("/api/v1/openapi.json").get_json()
+    keyed = 0
+    for item in document["paths"].values():
+        for method, operation in item.items():
+            if method == "parameters":
+                continue
+            names = [p.get("name") for p in operation.get("parameters", [])]
+            if "Idempotency-Key" not in names:
+                continue
+            keyed += 1
+            answer = operation["responses"]["429"]
+            assert "Retry-After" in answer["headers"]
+            assert "new `Idempotency-Key`s" in answer["description"]
+    assert keyed >= 6

@@ -559,8 +559,8 @@ def test_a_statement_is_sent_again_to_one_address_at_most_once_in_ten_minutes(
         assert again.mimetype == "application/problem+json"
         # Round 32: the day and the zone, in ISO 8601 (it said "15:00 UTC", no day).
         assert again.get_json()["detail"].endswith(
-            "at 2027-02-10T15:00:00Z; it can be sent to that address again from "
-            "2027-02-10T15:10:00Z. Nothing was sent now."
+            "at 2027-02-10T15:00:00+00:00; it can be sent to that address again from "
+            "2027-02-10T15:10:00+00:00. Nothing was sent now."
         )
         assert len(statement_emails()) == before + 1
         vendor.organization.billing_email = "payables@changed.example"
