@@ -26,6 +26,9 @@ from tests.integration.agreements.conftest import (  # noqa: F401 - the fixtures
 )
 from tests.integration.pricing.conftest import card_document, example_card  # noqa: F401
 from tests.support.agreements import accept, agreement_of
+from tests.support.factories import bearer
+from tests.support.pages import text_of
+from tests.support.rate_card_checks import checked_page as checked
 
 OPEN = "9999-12-31"
 
@@ -133,3 +136,92 @@ def test_a_new_application_proposes_a_normal_cards_period(
     client: FlaskClient = signed_in(app.test_client(), vendor)
     page = client.get("/portal/applications/new").get_data(as_text=True)
     assert term_shown(page) == ("2028-01-01", "2028-12-31")
+
+
+def open_ended_with_a_5000_fee() -> dict[str, Any]:
+    card = card_2028(OPEN)
+    for rule in card["rules"]:
+        if rule["id"] == "development":
+            rule["model"] = {**rule["model"], "amount": "5000.00"}
+    return card
+
+
+WARNED = (
+    "Prorated over its period to 9999-12-31, the development flat fee of 5,000.00 USD would "
+    "be 0.63 USD for a one-year term."
+)
+
+
+def test_the_check_and_the_cards_page_warn_of_an_open_ended_cards_prorated_amounts(
+    app: Flask,
+    admin: Any,
+    signed_in: Any,
+) -> None:
+    # Nothing said that a 5,000.00 fee over a year on this card comes to 0.63.
+    staff: FlaskClient = signed_in(app.test_client(), admin)
+    page = checked(staff, open_ended_with_a_5000_fee())
+    assert "This card runs open-ended: its prorated amounts are spread over all of it" in page
+    assert "(2,911,713 days, to 9999-12-31)" in page
+    assert "a one-year term (2028-01-01 to 2028-12-31, the term the service proposes)" in page
+    assert WARNED in page
+    assert (
+        "Prorated over its period to 9999-12-31, the distribution-software minimum of "
+        "1,000.00 USD would be 0.13 USD for a one-year term."
+    ) in page
+    assert "The card is valid and can be published as it is." in page
+    assert "Publish" in page  # a warning, not a refusal
+
+    # Published, the card's own page keeps saying it.
+    ratecards.import_card(open_ended_with_a_5000_fee(), published_by="tests")
+    detail = text_of(staff.get("/console/rate-cards/2028.1"))
+    assert WARNED in detail
+
+
+def test_a_card_with_a_last_day_within_ten_years_is_not_warned_of(
+    app: Flask,
+    admin: Any,
+    signed_in: Any,
+) -> None:
+    staff: FlaskClient = signed_in(app.test_client(), admin)
+    page = checked(staff, card_2028("2029-12-31"))
+    assert "Prorated over its period" not in page
+    assert "runs open-ended" not in page
+    longer = checked(staff, card_2028("2040-12-31"))
+    assert "This card runs longer than ten years" in longer
+    assert (
+        "Prorated over its period to 2040-12-31, the development flat fee of 2,500.00 USD "
+        "would be 192.67 USD for a one-year term."
+    ) in longer
+
+
+def test_the_check_api_warns_of_an_open_ended_cards_prorated_amounts(
+    client: FlaskClient,
+    admin: Any,
+) -> None:
+    answer = client.post(
+        "/api/v1/rate-cards/checks", json=open_ended_with_a_5000_fee(), headers=bearer(admin)
+    )
+    assert answer.status_code == 200, answer.get_json()
+    warnings = answer.get_json()["proration_warnings"]
+    assert warnings[0] == {
+        "rule": "development",
+        "amount_kind": "flat fee",
+        "amount": "5000.00",
+        "prorated": "0.63",
+        "term_start": "2028-01-01",
+        "term_end": "2028-12-31",
+        "sentence": "Prorated over its period to 9999-12-31, the development flat fee of "
+        "5000.00 USD would be 0.63 USD for a one-year term.",
+    }
+    assert [(w["rule"], w["amount_kind"], w["prorated"]) for w in warnings[1:]] == [
+        ("internal-use", "flat fee", "0.01"),
+        ("distribution-payer", "minimum", "0.63"),
+        ("distribution-software", "minimum", "0.13"),
+        ("distribution-data", "minimum", "0.63"),
+        ("derivative-work", "minimum", "0.31"),
+    ]
+    # A card within ten years: none.
+    normal = client.post(
+        "/api/v1/rate-cards/checks", json=card_2028("2028-12-31"), headers=bearer(admin)
+    )
+    assert normal.get_json()["proration_warnings"] == []
