@@ -11,8 +11,9 @@ Two kinds of record would be priced on it once it is published:
 Each is priced on the new card, an application with the uses of its latest
 quote over its own term, an agreement with the uses its renewal would be drawn
 with (`renewal.renewed_uses_of`: its licensed uses, with the quantities last
-reported where there are any) over the renewal's term, the day after the
-agreement's end to the new card's last day; against what it is priced at now
+reported where there are any) over the renewal's term, from the day after the
+agreement's end for a year, never past the new card's last day
+(`ratecard.proposed_term`, as the renewal is drawn); against what it is priced at now
 (the latest quote's total; the agreement's own total).
 """
 
@@ -42,6 +43,7 @@ from licensing.agreements.states import (
     UNDECIDED,
 )
 from licensing.pricing import Quote, QuoteInputError, QuoteRequest, RateCard, price
+from licensing.pricing.ratecard import proposed_term
 
 # Undecided applications with a quote: drafts have none yet.
 _REPRICED = (SUBMITTED, RETURNED, IN_REVIEW, ESCALATED)
@@ -284,7 +286,7 @@ def renewal_candidates(card: RateCard) -> Select[Agreement]:
 def _renewal(card: RateCard, agreement: Agreement, renewed: RenewedUses) -> Repriced:
     request = quote_request(
         agreement.organization.organization_type,
-        (agreement.term_end + timedelta(days=1), card.effective_to),
+        proposed_term(agreement.term_end + timedelta(days=1), card.effective_to),
         None,
         renewed.fields(),
     )

@@ -68,6 +68,7 @@ from licensing.pricing import (
     SumModel,
 )
 from licensing.pricing.quote import quantity_limit_message, revenue_limit_message
+from licensing.pricing.ratecard import proposed_term
 from licensing.web.forms import PageForm, within
 from licensing.words import (
     PRODUCT_TYPE_LABELS,
@@ -120,14 +121,15 @@ def quantity_units(cards: Iterable[RateCard]) -> list[str]:
 
 
 def default_term(cards: Iterable[Any], today: date) -> tuple[date, date] | None:
-    """The next card's period, else the current one's: what a vendor usually asks
-    (`cards`: anything with `effective_from` and `effective_to`)."""
+    """From the next card's first day, else the current one's, for a year and never
+    past that card's last day (`ratecard.proposed_term`): what a vendor usually
+    asks (`cards`: anything with `effective_from` and `effective_to`)."""
     listed = list(cards)
     upcoming = [c for c in listed if c.effective_from > today]
     current = [c for c in listed if c.effective_from <= today <= c.effective_to]
     chosen = min(upcoming, key=lambda c: c.effective_from) if upcoming else None
     chosen = chosen or (current[0] if current else None)
-    return (chosen.effective_from, chosen.effective_to) if chosen else None
+    return proposed_term(chosen.effective_from, chosen.effective_to) if chosen else None
 
 
 # --- fields ------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from licensing.api.base import Blueprint, never_answers
 from licensing.api.fields import ApiSchema, Day
 from licensing.money import format_amount
 from licensing.pricing import Rule, describe_condition, describe_rule
-from licensing.pricing.describe import exact_amount
+from licensing.pricing.describe import LONG_PERIOD_DAYS, exact_amount, proration_warnings
 from licensing.ratecards import queries, services
 from licensing.ratecards.models import RateCardRecord
 
@@ -170,6 +170,24 @@ class CardEffectSchema(ApiSchema):
     )
 
 
+class ProrationWarningSchema(ApiSchema):
+    rule = ma.fields.String(required=True)
+    amount_kind = ma.fields.String(
+        required=True, metadata={"enum": ["flat fee", "minimum", "maximum"]}
+    )
+    amount = ma.fields.String(required=True, metadata={"description": "As the card gives it"})
+    prorated = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "The amount prorated over `term_start` to `term_end` by the "
+            "contract's proration, rounded as a quote's line is"
+        },
+    )
+    term_start = Day(required=True)
+    term_end = Day(required=True)
+    sentence = ma.fields.String(required=True)
+
+
 class CheckResultSchema(ApiSchema):
     status = ma.fields.String(
         required=True,
@@ -203,6 +221,16 @@ class CheckResultSchema(ApiSchema):
         required=True,
         metadata={
             "description": "Published cards starting later inside its period, which keep their days"
+        },
+    )
+    proration_warnings = ma.fields.List(
+        ma.fields.Nested(ProrationWarningSchema),
+        required=True,
+        metadata={
+            "description": "For a card running open-ended or longer than ten years "
+            f"(over {LONG_PERIOD_DAYS:,} days): each prorated flat fee, minimum and maximum "
+            "over the one-year term the service proposes from its first day. A warning: the "
+            "card is valid and publishes. Empty for any other card"
         },
     )
 
@@ -359,6 +387,18 @@ def _check_result(check: services.CardCheck) -> dict[str, Any]:
         "differences": [asdict(change) for change in check.differences(amount=_money)],
         "takes_over": [asdict(taking) for taking in check.taken],
         "keeps": check.kept,
+        "proration_warnings": [
+            {
+                "rule": warning.rule,
+                "amount_kind": warning.name,
+                "amount": exact_amount(warning.amount, card.currency),
+                "prorated": format_amount(warning.prorated, card.currency),
+                "term_start": warning.term_start,
+                "term_end": warning.term_end,
+                "sentence": warning.sentence,
+            }
+            for warning in proration_warnings(card, amount=_money)
+        ],
     }
 
 

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date
 from decimal import Decimal
+from fractions import Fraction
 
 from licensing.money import minor_units
 
-from .models import exact_text, percent_text, tier_bounds
+from .models import Scale, exact_text, percent_text, tier_bounds
 from .ratecard import (
     Adjustment,
     Condition,
@@ -25,8 +27,10 @@ from .ratecard import (
     PerUnitModel,
     RateCard,
     Rule,
+    SumModel,
     Tier,
     day_words,
+    proposed_term,
 )
 
 # --- words -------------------------------------------------------------------------------
@@ -359,3 +363,80 @@ def diff_cards(
             [a.id for a in old.adjustments], [a.id for a in new.adjustments], "adjustment"
         ),
     ]
+
+
+# --- a card that runs long: what proration makes of its prorated amounts ------------------
+
+# More days than this (ten years, with their leap days at most) and a card "runs long":
+# a prorated amount over a one-year term is under a tenth of what the card says.
+LONG_PERIOD_DAYS = 3653
+
+
+@dataclass(frozen=True)
+class ProrationWarning:
+    """One prorated amount of a card that runs open-ended or longer than ten years:
+    the rule, which amount (`name`: "flat fee", "minimum" or "maximum"), the amount
+    the card gives, and what the contract's proration makes of it over the one-year
+    term the service proposes from the card's first day (`term_start`, `term_end`),
+    rounded as a line's amount is; `sentence` says it."""
+
+    rule: str
+    name: str
+    amount: Decimal
+    prorated: Decimal
+    term_start: date
+    term_end: date
+    sentence: str
+
+
+def runs_long(card: RateCard) -> bool:
+    """Whether the card runs open-ended or longer than ten years."""
+    return card.open_ended or card.period_days > LONG_PERIOD_DAYS
+
+
+def _prorated_amounts(rule: Rule) -> list[tuple[str, Decimal]]:
+    """The rule's amounts the contract prorates: flat fees with `prorate` (in a sum
+    too), its minimum and its maximum."""
+
+    def flat_fees(model: Model | None) -> list[Decimal]:
+        if isinstance(model, FlatModel):
+            return [model.amount] if model.prorate else []
+        if isinstance(model, SumModel):
+            return [fee for part in model.parts for fee in flat_fees(part)]
+        return []
+
+    found = [("flat fee", fee) for fee in flat_fees(rule.model)]
+    bounds = (("minimum", rule.minimum), ("maximum", rule.maximum))
+    found += [(name, value) for name, value in bounds if value is not None]
+    return found
+
+
+def _money_and_currency(amount: Decimal, currency: str) -> str:
+    return f"{exact_amount(amount, currency)} {currency}"
+
+
+def proration_warnings(
+    card: RateCard, *, amount: AmountText = _money_and_currency
+) -> list[ProrationWarning]:
+    """For a card that runs long (`runs_long`), each prorated amount over a one-year
+    term from its first day (`ratecard.proposed_term`), by the contract's proration
+    and rounding (`Scale`, as a quote computes it): "Prorated over its period to
+    9999-12-31, the development flat fee of 5000.00 USD would be 0.63 USD for a
+    one-year term." Empty for any other card. A warning, not a refusal: the
+    contract makes such a card valid (round 42)."""
+    if not runs_long(card):
+        return []
+    start, end = proposed_term(card.effective_from, card.effective_to)
+    scale = Scale(Fraction((end - start).days + 1, card.period_days), minor_units(card.currency))
+    last = card.effective_to.isoformat()
+    warnings = []
+    for rule in card.rules:
+        for name, value in _prorated_amounts(rule):
+            prorated = scale.round(scale.prorated(value))
+            sentence = (
+                f"Prorated over its period to {last}, the {rule.id} {name} of "
+                f"{amount(value, card.currency)} would be {amount(prorated, card.currency)} "
+                f"for a one-year term."
+            )
+            warnings.append(ProrationWarning(rule.id, name, value, prorated, start, end, sentence))
+    return warnings

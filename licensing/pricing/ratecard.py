@@ -30,7 +30,7 @@ import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, TypeAlias
 
@@ -74,6 +74,23 @@ def period_length_words(start: date, end: date) -> str:
     if end == OPEN_ENDED:
         return period_words(start, end)
     return f"{period_words(start, end)} ({(end - start).days + 1} days)"
+
+
+def proposed_term(start: date, last_day: date | None) -> tuple[date, date]:
+    """A term the service proposes from `start`: a year (to the day before the same
+    date a year on; from 29 February, to 28 February), never past `last_day` (the
+    last day of the card it is priced on; None: no card known, a year). The one
+    rule behind a new application's default term (`forms.default_term`), a
+    renewal's next term (`renewal._next_term`) and the card check's renewal term
+    (`card_effect`), round 42: on an open-ended card they ran to 9999-12-31, and
+    the contract prorates over the card's whole period."""
+    if start.month == 2 and start.day == 29:
+        year_end = date(start.year + 1, 2, 28)
+    elif start.year >= OPEN_ENDED.year:
+        year_end = OPEN_ENDED
+    else:
+        year_end = start.replace(year=start.year + 1) - timedelta(days=1)
+    return start, year_end if last_day is None else min(year_end, last_day)
 
 
 # --- problems ---------------------------------------------------------------------

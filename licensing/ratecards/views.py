@@ -29,6 +29,7 @@ from licensing.agreements import card_effect
 from licensing.db import utcnow
 from licensing.money import format_quantity, price_in_words
 from licensing.pricing import Condition, RateCard, describe_rule, diff_cards
+from licensing.pricing.describe import proration_warnings
 from licensing.ratecards import queries, services
 from licensing.ratecards.models import RateCardRecord
 from licensing.web.forms import PageForm
@@ -204,6 +205,7 @@ def _checked(check: services.CardCheck) -> str:
         ),
         effect=card_effect.effect(db.session(), card) if check.version_state == "new" else None,
         carried=carried_parts(card),
+        proration_warnings=proration_warnings(card, amount=price_in_words),
         form=PublishCheckedForm(),
     )
 
@@ -279,6 +281,7 @@ def detail(version: str) -> str:
         rules=rules,
         adjustments=adjustments,
         others=others,
+        proration_warnings=proration_warnings(card, amount=price_in_words),
         document=json.dumps(json.loads(stored.document), indent=2, sort_keys=True),
     )
 

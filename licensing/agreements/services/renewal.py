@@ -31,6 +31,7 @@ from licensing.agreements.services._common import (
 from licensing.agreements.states import ACTIVE, EXPIRED
 from licensing.errors import Conflict
 from licensing.pricing import Quote
+from licensing.pricing.ratecard import proposed_term
 from licensing.ratecards import queries as ratecard_queries
 
 # Agreements a vendor may renew: in force, or ended by its term (not terminated).
@@ -53,17 +54,11 @@ def renewal_refusal(
 
 
 def _next_term(session: Session, agreement: Agreement) -> tuple[date, date]:
-    """The day after the agreement's term to the end of the card in effect then (a
-    year without one: a year)."""
+    """The day after the agreement's term, for a year, never past the last day of
+    the card in effect then (`ratecard.proposed_term`)."""
     start = agreement.term_end + timedelta(days=1)
     card = ratecard_queries.in_effect(session, start)
-    if card is not None:
-        return start, card.effective_to
-    try:
-        end = start.replace(year=start.year + 1) - timedelta(days=1)
-    except ValueError:  # 29 February
-        end = start + timedelta(days=364)
-    return start, end
+    return proposed_term(start, card.effective_to if card is not None else None)
 
 
 def start_renewal(agreement_id: int, actor: Actor, *, now: datetime | None = None) -> Application:

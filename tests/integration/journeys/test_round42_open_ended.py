@@ -3,8 +3,6 @@ wherever staff, programs and the command line read its period (docs/journeys.md)
 
 from __future__ import annotations
 
-import io
-import json
 from typing import Any
 
 from flask import Flask
@@ -14,6 +12,7 @@ from licensing.ratecards import services as ratecards
 from tests.integration.pricing.conftest import card_document, example_card  # noqa: F401
 from tests.support.factories import bearer
 from tests.support.pages import text_of
+from tests.support.rate_card_checks import checked_page as checked
 
 OPEN = "9999-12-31"
 
@@ -27,19 +26,6 @@ def open_ended_card() -> dict[str, Any]:
 
 def closed_revision() -> dict[str, Any]:
     return card_document(version="2028.2", effective_from="2028-01-01", effective_to="2028-12-31")
-
-
-def checked(client: FlaskClient, document: dict[str, Any]) -> str:
-    answer = client.post(
-        "/console/rate-cards/",
-        data={
-            "card": (io.BytesIO(json.dumps(document, default=str).encode()), "card.json"),
-            "action": "check",
-        },
-        content_type="multipart/form-data",
-    )
-    assert answer.status_code == 200, answer.get_data(as_text=True)
-    return text_of(answer)
 
 
 def test_an_open_ended_cards_period_reads_open_ended_on_the_staff_pages(
@@ -56,7 +42,12 @@ def test_an_open_ended_cards_period_reads_open_ended_on_the_staff_pages(
     assert "for terms starting on or after 2028-01-01: no published card prices them now" in (
         first_check
     )
-    assert OPEN not in first_check
+    # The stored date only where the arithmetic uses it: the warning of what the
+    # contract's proration over it makes of the card's six prorated amounts
+    # (test_round42_never_ends.py).
+    warning = first_check.index("This card runs open-ended")
+    assert OPEN not in first_check[:warning]
+    assert first_check.count(OPEN) == 1 + 6
     assert "days)" not in first_check
     ratecards.import_card(open_ended_card(), published_by="tests")
 
@@ -65,8 +56,9 @@ def test_an_open_ended_cards_period_reads_open_ended_on_the_staff_pages(
     assert OPEN not in listed
     detail = text_of(staff.get("/console/rate-cards/2028.1"))
     assert "Period from 2028-01-01, open-ended" in detail
-    # Only the card's document, as published in the format staff write cards in.
-    assert detail.count(OPEN) == 1
+    # Only the card's document, as published in the format staff write cards in, and
+    # the proration warning.
+    assert detail.count(OPEN) == 1 + 1 + 6
     assert f'"effective_to": "{OPEN}"' in detail
 
     # Closing it: the check and the comparison say what the end was.

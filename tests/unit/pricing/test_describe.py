@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from licensing.money import format_quantity, price_in_words
 from licensing.pricing import (
     Condition,
+    ProposedUse,
     RateCard,
     Rule,
     describe_condition,
@@ -18,6 +20,7 @@ from licensing.pricing import (
     diff_cards,
     parse_rate_card,
 )
+from licensing.pricing.describe import proration_warnings, runs_long
 
 
 def rule(card: RateCard, rule_id: str) -> Rule:
@@ -272,3 +275,60 @@ def test_a_cards_period_reads_in_one_way_everywhere() -> None:
     assert days_words(first, OPEN_ENDED) == "on or after 2027-01-01"
     assert (day_words(last), day_words(OPEN_ENDED)) == ("2027-12-31", "open-ended")
     assert date(9999, 12, 31) == OPEN_ENDED
+
+
+def test_an_open_ended_cards_prorated_amounts_are_warned_of_at_a_years_quote(
+    example_document: dict[str, Any], ask: Any
+) -> None:
+    # Round 42: on a card to 9999-12-31 the contract prorates over 2,911,713 days.
+    document = copy.deepcopy(example_document)
+    document.update(effective_from="2028-01-01", effective_to="9999-12-31")
+    rule_of = {item["id"]: item for item in document["rules"]}
+    rule_of["development"]["model"]["amount"] = "5000.00"
+    card = parse_rate_card(document)
+    assert runs_long(card)
+    warnings = proration_warnings(card, amount=price_in_words)
+    assert [(w.rule, w.name, w.amount, w.prorated) for w in warnings] == [
+        ("development", "flat fee", Decimal("5000.00"), Decimal("0.63")),
+        ("internal-use", "flat fee", Decimal("82.50"), Decimal("0.01")),
+        ("distribution-payer", "minimum", Decimal("5000.00"), Decimal("0.63")),
+        ("distribution-software", "minimum", Decimal("1000.00"), Decimal("0.13")),
+        ("distribution-data", "minimum", Decimal("5000.00"), Decimal("0.63")),
+        ("derivative-work", "minimum", Decimal("2500.00"), Decimal("0.31")),
+    ]
+    assert warnings[0].sentence == (
+        "Prorated over its period to 9999-12-31, the development flat fee of 5,000.00 USD "
+        "would be 0.63 USD for a one-year term."
+    )
+    assert (warnings[0].term_start, warnings[0].term_end) == (date(2028, 1, 1), date(2028, 12, 31))
+    # The figure is what a quote for that term charges.
+    quote = ask(
+        card,
+        ProposedUse("development", "software", "provider"),
+        start=warnings[0].term_start,
+        end=warnings[0].term_end,
+    )
+    assert quote.total == Decimal("0.63")
+
+
+def test_a_card_of_ten_years_or_less_is_not_warned_of_and_a_longer_one_is(
+    example_document: dict[str, Any],
+) -> None:
+    document = copy.deepcopy(example_document)
+    document.update(effective_from="2028-01-01", effective_to="2037-12-31")
+    assert proration_warnings(parse_rate_card(document)) == []
+    document.update(effective_to="2038-01-01")
+    warnings = proration_warnings(parse_rate_card(document))
+    assert warnings[0].sentence == (
+        "Prorated over its period to 2038-01-01, the development flat fee of 2500.00 USD "
+        "would be 250.41 USD for a one-year term."
+    )
+
+
+def test_an_open_ended_card_with_nothing_prorated_is_not_warned_of(
+    example_document: dict[str, Any],
+) -> None:
+    document = copy.deepcopy(example_document)
+    document.update(effective_from="2028-01-01", effective_to="9999-12-31")
+    document["rules"] = [r for r in document["rules"] if r["id"] == "distribution-print"]
+    assert proration_warnings(parse_rate_card(document)) == []

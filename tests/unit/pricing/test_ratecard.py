@@ -28,6 +28,7 @@ from licensing.pricing import (
     parse_rate_card,
     select_card,
 )
+from licensing.pricing.ratecard import OPEN_ENDED, proposed_term
 from tests.support.invalid_cards import INVALID_CARDS, flat_rule, tiered_rule
 
 Document = dict[str, Any]
@@ -435,3 +436,14 @@ def test_a_rate_cards_numbers_are_bounded_naming_the_limit(example_document: Doc
     assert "at most 1000000000000" in errors[f"{tiers}.0.up_to"][0]
     assert "14 digits before the decimal point" in errors[f"{tiers}.1.unit_price"][0]
     assert "at most 10 decimal places" in errors[f"{tiers}.2.unit_price"][0]
+
+
+def test_a_proposed_term_runs_a_year_and_never_past_the_cards_last_day() -> None:
+    # Round 42: the terms the service proposes ran to an open-ended card's 9999-12-31.
+    start = date(2028, 1, 1)
+    assert proposed_term(start, OPEN_ENDED) == (start, date(2028, 12, 31))
+    assert proposed_term(start, date(2029, 12, 31)) == (start, date(2028, 12, 31))
+    assert proposed_term(start, date(2028, 6, 30)) == (start, date(2028, 6, 30))
+    assert proposed_term(date(2027, 7, 1), None) == (date(2027, 7, 1), date(2028, 6, 30))
+    assert proposed_term(date(2028, 2, 29), None) == (date(2028, 2, 29), date(2029, 2, 28))
+    assert proposed_term(date(9999, 3, 1), OPEN_ENDED) == (date(9999, 3, 1), OPEN_ENDED)
