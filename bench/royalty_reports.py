@@ -1,9 +1,11 @@
 """A royalty report of 200,000 rows, CSV and JSON, from submission to invoice.
 
 Each run is a fresh process (so its peak RSS is the report's, not the previous
-run's): the parent starts one child per case and prints the child's figures
-beside the floor, a raw bulk INSERT (executemany) of the same rows. Synthetic
-data from a fixed seed; SQLite always, PostgreSQL when `--postgresql URL` is given.
+run's), whose peak is started again from what it holds just before the request
+(setting the licensee up peaks higher: that peak is printed beside it): the parent
+starts one child per case and prints the child's figures beside the floor, a raw
+bulk INSERT (executemany) of the same rows. Synthetic data from a fixed seed; SQLite
+always, PostgreSQL when `--postgresql URL` is given.
 On PostgreSQL it also prints the floor's COPY FROM STDIN into a bare table and,
 as the bound of any faithful intake, a COPY of the same rows, already checked,
 into the report rows table itself (foreign key, indexes), rolled back.
@@ -66,6 +68,31 @@ def write_json(path: Path, count: int) -> None:
 
 def peak_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def resident_mb() -> float:
+    """This process's resident memory now (Linux), else its peak so far."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return peak_mb()
+
+
+def forget_peak() -> bool:
+    """Start the peak RSS again from what is resident now (Linux's `clear_refs` 5), so
+    the peak read after the request is the request's own: setting up the licensee
+    (migrations, the agreement's PDF) peaks higher than the app then holds, and that
+    peak is the bench's, not a worker's. False where the kernel does not offer it."""
+    try:
+        with open("/proc/self/clear_refs", "w", encoding="ascii") as clear:
+            clear.write("5")
+    except OSError:
+        return False
+    return True
 
 
 def prepare(database_url: str) -> tuple[Any, int, dict[str, str]]:
@@ -151,7 +178,10 @@ def submit(database_url: str, kind: str, body: Path) -> dict[str, Any]:
     content_type = "text/csv" if kind == "csv" else "application/json"
     query = "?attest=true" if kind == "csv" else ""
     client = app.test_client()
-    before = peak_mb()
+    setup_peak = peak_mb()
+    before = resident_mb()
+    if not forget_peak():
+        before = setup_peak
     size = body.stat().st_size
     with (
         time_machine.travel(datetime(2027, 4, 2, 15, 0, tzinfo=UTC), tick=True),
@@ -171,6 +201,7 @@ def submit(database_url: str, kind: str, body: Path) -> dict[str, Any]:
         "seconds": elapsed,
         "peak_mb": peak_mb(),
         "before_mb": before,
+        "setup_peak_mb": setup_peak,
         "body_mb": size / 1e6,
         "invoice": response.get_json()["invoice"],
     }
@@ -380,7 +411,8 @@ def main() -> None:
                 print(
                     f"  {backend:<10} {kind:<4} {figure['seconds']:7.2f} s  peak RSS "
                     f"{figure['peak_mb']:6.0f} MB (app before the request: "
-                    f"{figure['before_mb']:.0f} MB; body {figure['body_mb']:.0f} MB)  "
+                    f"{figure['before_mb']:.0f} MB, setting up peaked at "
+                    f"{figure['setup_peak_mb']:.0f} MB; body {figure['body_mb']:.0f} MB)  "
                     f"floor, bulk INSERT: {base['seconds']:5.2f} s  ratio {ratio:5.1f}x{copy}"
                 )
 
