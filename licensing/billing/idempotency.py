@@ -40,7 +40,7 @@ KEPT_FOR = timedelta(hours=24)
 # The keys one user may store in `KEPT_FOR` (round 42): each record keeps its answer
 # (a few kilobytes), and a client sending a fresh key with every request stored
 # without bound until the hourly prune caught up a day later. A new key past it is
-# refused (`KeysUsedUp`, a 429 saying when the oldest frees a place); a key already
+# refused (`TooManyRequests`, a 429 saying when the oldest frees a place); a key already
 # stored is still answered from its record, so a retry stays safe. Old keys are not
 # pruned early instead: forgetting one a client may still retry with would carry its
 # payment out twice, which is what the key is for. Ten thousand is far above a
@@ -88,11 +88,6 @@ class KeyedRequest:
 
 class KeyTaken(Exception):
     """Another transaction committed a record of this caller's key first."""
-
-
-class KeysUsedUp(TooManyRequests):
-    """The caller stored `KEYS_PER_USER` keys in the last 24 hours: a new one waits
-    until the oldest of them is 24 hours old."""
 
 
 def _digest(data: bytes) -> str:
@@ -179,7 +174,7 @@ def _within_bound(session: Session, request: KeyedRequest, now: datetime) -> Non
     if used < KEYS_PER_USER:
         return
     wait = max(1, math.ceil((oldest + KEPT_FOR - now).total_seconds()))
-    raise KeysUsedUp(
+    raise TooManyRequests(  # a new key waits until the oldest is 24 hours old
         f"You sent {used:,} requests with a new {HEADER} in the last 24 hours, the most "
         f"kept for one user ({KEYS_PER_USER:,}); a new key can be used again in {wait} "
         "seconds. A key sent before is still answered: retrying with one is safe. "
