@@ -5,26 +5,15 @@ from __future__ import annotations
 
 import tracemalloc
 from decimal import Decimal
-from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from licensing.royalties.rows import CSV_HEADER, Problems, Row, Submission, Upload, csv_submission
 from licensing.royalties.services.filing import _check_rows
+from tests.support.reportable_lines import reportable_line
 
-
-def _line(number: int, units: tuple[str, ...], takes_revenue: bool) -> Any:
-    """What checking a row asks of a reportable line."""
-    return SimpleNamespace(
-        number=number,
-        units=units,
-        takes_revenue=takes_revenue,
-        rule=SimpleNamespace(id="r", description="A rule"),
-    )
-
-
-LINES = {1: _line(1, ("end_users", "members"), False), 2: _line(2, (), True)}
+LINES = {1: reportable_line(1, ("end_users", "members"), False), 2: reportable_line(2, (), True)}
 
 
 class _Kept:
