@@ -352,7 +352,12 @@ def _check_rows(
 ) -> int:
     """Check every row, adding the good ones to `writer` until a problem is found;
     the number of rows. Raises `InvalidInput` with every problem found."""
-    seen: dict[tuple[int, str, str], int] = {}
+    # The duplicate check, one dict per line and unit (a handful): customer key to the
+    # row number that gave it. It is all that grows with the report while the rows
+    # stream through (round 42): keyed by (line, unit, key) tuples it held a tuple and
+    # the row's own copy of its unit for every row besides the key and the number,
+    # 54 of the request's 56 MB at 200,000 rows.
+    seen: dict[tuple[int, str], dict[str, int]] = {}
     count = 0
     for number, fields in submission.rows():
         if isinstance(fields, str):  # a row the reader could not split
@@ -361,16 +366,19 @@ def _check_rows(
         row = check_row(number, fields, lines, problems)
         if row is None:
             continue
-        key = (row.line, row.unit, row.customer_key)
-        if key in seen:
+        customers = seen.get((row.line, row.unit))
+        if customers is None:
+            customers = seen[(row.line, row.unit)] = {}
+        first = customers.get(row.customer_key)
+        if first is not None:
             problems.add(
                 f"rows.{number}.customer_id",
-                f"Rows {seen[key]} and {number} both report customer {row.customer_id!r} "
+                f"Rows {first} and {number} both report customer {row.customer_id!r} "
                 f"on line {row.line}" + (f" in {row.unit}" if row.unit else "") + "; "
                 "give each customer once per line and unit.",
             )
             continue
-        seen[key] = number
+        customers[row.customer_key] = number
         count += 1
         if row.revenue is not None:
             revenue[row.line] += row.revenue

@@ -5,7 +5,6 @@ from __future__ import annotations
 import csv
 import io
 import json
-from types import SimpleNamespace
 from typing import Any
 
 import ijson
@@ -30,6 +29,7 @@ from licensing.royalties.rows import (
     json_submission,
 )
 from licensing.streaming import csv_cell_read
+from tests.support.reportable_lines import reportable_line
 
 PIECES = (b"0", b"7", b"9", b"e", b"E", b"+", b"-", b"[", b"{", b" ", b"\t", b"\n", b"\x0c")
 JSONISH = st.lists(
@@ -119,17 +119,11 @@ def test_the_shape_of_a_json_report_is_read_as_looking_at_every_event_read_it(
     assert found == _plain_reading(body)
 
 
-def _line(number: int, units: tuple[str, ...], takes_revenue: bool) -> Any:
-    """What checking a row asks of a reportable line."""
-    return SimpleNamespace(
-        number=number,
-        units=units,
-        takes_revenue=takes_revenue,
-        rule=SimpleNamespace(id="r", description="A rule"),
-    )
-
-
-LINES = {1: _line(1, ("end_users",), False), 2: _line(2, (), True), 3: _line(3, ("users",), True)}
+LINES = {
+    1: reportable_line(1, ("end_users",), False),
+    2: reportable_line(2, (), True),
+    3: reportable_line(3, ("users",), True),
+}
 CELLS = st.one_of(
     st.none(),
     st.booleans(),
