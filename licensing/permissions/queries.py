@@ -82,7 +82,10 @@ class QueueRequest(NamedTuple):
     closed_at: datetime | None
     sla_due_at: datetime | None
     answer_due_at: datetime | None  # a question waiting for its answer
+    valid_from: date | None  # a grant's first day
     valid_until: date | None  # a grant's last day
+    use_from: date | None  # the first day of the use asked for (round 42), if given
+    use_until: date | None  # its last day
     assignee: str | None  # the assignee's listed name (last: from the joined user)
 
 

@@ -10,15 +10,15 @@ free text a row shows (requester, institution, application reference, assignee).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
-from datetime import datetime
+from collections.abc import Callable, Iterable, Mapping
+from datetime import date, datetime
 from typing import NamedTuple
 
-from licensing.web.filters import office_day
+from licensing.web.filters import office_day, when
 from licensing.web.rows import NO_VALUE, escaped, state_label
 
 from .queries import QueueRequest, ServiceLevel, after_the_answer, service_level
-from .services import label
+from .services import GrantEnding, grant_ending, label
 from .states import APPROVED, NEEDS_INFO
 
 
@@ -34,6 +34,7 @@ class PermissionQueueRow(NamedTuple):
     requester: str
     institution: str
     purpose: str
+    term: str | None  # the days of the use asked for (round 43), under the purpose
     state: str  # the identifier, for the badge's class
     state_label: str
     assignee: str
@@ -42,6 +43,7 @@ class PermissionQueueRow(NamedTuple):
     due: str  # the service level's deadline (or —), or the day it was decided or closed
     waiting_on_requester: bool  # the clock stopped while the requester answers
     valid_until: str  # a grant's last day, else —
+    ending: str | None  # in *Grants ending within 60 days*: the days left, the email
 
 
 def _purpose(value: str) -> str:
@@ -63,6 +65,30 @@ def _deadline(request: QueueRequest, level: ServiceLevel) -> str:
     return escaped(office_day(level.due_at))
 
 
+def _term(request: QueueRequest) -> str | None:
+    """The days of the use asked for, so the week can be ordered by when uses begin;
+    None when the request gave a duration in words alone."""
+    if request.use_from is None or request.use_until is None:
+        return None
+    return escaped(f"use {request.use_from.isoformat()} to {request.use_until.isoformat()}")
+
+
+def _ending(ending: GrantEnding | None) -> str | None:
+    """A grant's end in *Grants ending within 60 days*, in the request page's terms
+    (`services.grant_ending`): the days left, and whether and when the requester is
+    emailed that it ends."""
+    if ending is None:
+        return None
+    left = {0: "today", 1: "in 1 day"}.get(ending.days_left, f"in {ending.days_left} days")
+    if ending.reminded_at is not None:
+        told = f"The requester was emailed that it ends on {when(ending.reminded_at)}."
+    elif ending.reminder_on is not None:
+        told = f"The requester is emailed that it ends on {ending.reminder_on.isoformat()}."
+    else:
+        told = "The requester is not emailed that it ends: it was granted within its last 30 days."
+    return escaped(f"Ends {left}. {told}")
+
+
 def queue_rows(
     requests: Iterable[QueueRequest],
     now: datetime,
@@ -70,10 +96,19 @@ def queue_rows(
     target_days: int,
     selected: frozenset[int],
     request_url: Callable[[int], str],
+    reminded: Mapping[int, datetime] | None = None,
+    today: date | None = None,
 ) -> list[PermissionQueueRow]:
-    """The page's rows, each with its service level against `target_days`."""
+    """The page's rows, each with its service level against `target_days`; given
+    `reminded` (the grants ending: each one's ending email, by id, once sent) and
+    `today`, each grant says when it ends and whether the requester is told."""
     rows = []
     for request in requests:
+        ending = (
+            grant_ending(request, reminded.get(request.id), today)
+            if reminded is not None and today is not None
+            else None
+        )
         level = service_level(request, now, target_days=target_days)
         from_application = request.source == "application"
         rows.append(
@@ -87,6 +122,7 @@ def queue_rows(
                 escaped(request.requester_name),
                 escaped(request.institution),
                 _purpose(request.purpose),
+                _term(request),
                 escaped(request.state),
                 state_label(request.state, "permission_request"),
                 escaped(request.assignee or NO_VALUE),
@@ -99,6 +135,7 @@ def queue_rows(
                     if request.state == APPROVED and request.valid_until is not None
                     else NO_VALUE
                 ),
+                _ending(ending),
             )
         )
     return rows

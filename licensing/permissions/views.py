@@ -521,14 +521,29 @@ def _queue_page(
         }
     )
     assign_form = bulk_form or _bulk_form(staff)
+    found = [] if refused or unread else queries.queue_requests(session, filters, principal, now)
+    # Grants ending: each says whether its requester was emailed that it ends, and
+    # when, as the request's page does (round 43), from one query for the rows.
+    reminded = (
+        {
+            int(request_id): at
+            for request_id, at in audit_queries.last_of(
+                session, "permission_request", services.ENDING_REMINDED, (r.id for r in found)
+            ).items()
+        }
+        if filters.ending
+        else None
+    )
     page = render_template(
         "permissions/console_queue.html",
         rows=queue_rows(
-            [] if refused or unread else queries.queue_requests(session, filters, principal, now),
+            found,
             now,
             target_days=current_config().permission_sla_days,
             selected=selected,
             request_url=request_url,
+            reminded=reminded,
+            today=calendar.office_date(now),
         ),
         filters=filters,
         filter_query=urlencode(args),

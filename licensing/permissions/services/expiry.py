@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import String, cast, select
 from sqlalchemy.orm import Session
@@ -184,9 +184,21 @@ class GrantEnding(NamedTuple):
     reminder_on: date | None  # the office day the job sends it; None: it never will
 
 
-def grant_ending(
-    request: PermissionRequest, reminded_at: datetime | None, today: date
-) -> GrantEnding | None:
+class Granted(Protocol):
+    """What `grant_ending` reads of a request: a record, or a queue row's columns
+    (round 43: *Grants ending within 60 days* says it per row, as the page does)."""
+
+    @property
+    def state(self) -> str: ...
+    @property
+    def valid_from(self) -> date | None: ...
+    @property
+    def valid_until(self) -> date | None: ...
+    @property
+    def decided_at(self) -> datetime | None: ...
+
+
+def grant_ending(request: Granted, reminded_at: datetime | None, today: date) -> GrantEnding | None:
     """When a grant ends and the requester's ending email, as `expire_due` sends it:
     from 30 days before the last day, once the permission has begun and 30 days after
     the decision (so never for a permission decided within its last 30 days)."""

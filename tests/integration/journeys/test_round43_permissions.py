@@ -1,0 +1,94 @@
+"""Round 43: the term asked for, where the officer and the requester look for it. The
+queue's rows give the days of the use; *Grants ending within 60 days* says, per grant,
+whether the requester was emailed that it ends; the requester's pages say a grant runs
+for the days they gave unless the office says otherwise."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+from licensing import calendar
+from licensing.db import utcnow
+from licensing.permissions import services
+from licensing.permissions.models import PermissionRequest
+from tests.integration.permissions.conftest import (
+    OFFICE,
+    config_changes,  # noqa: F401 - the fixture (the form's rate limit off)
+    submit,  # noqa: F401 - the fixture
+)
+from tests.support.markup import selectable_row
+
+Submit = Callable[..., tuple[PermissionRequest, str]]
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _today() -> date:
+    return calendar.office_date(utcnow())
+
+
+def _queue(app: Any, signed_in: Callable[..., Any], staff: Any, query: str = "") -> str:
+    client = signed_in(app.test_client(), staff)
+    response = client.get(f"/console/permissions/{query}")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def test_the_queues_rows_give_the_days_of_the_use_asked_for(
+    app: Any,
+    submit: Submit,  # noqa: F811
+    signed_in: Callable[..., Any],
+    licensing_staff: Any,
+) -> None:
+    # The row said the purpose alone: to see when a use begins the officer opened
+    # each request.
+    first, last = _today() + timedelta(days=30), _today() + timedelta(days=120)
+    dated, _ = submit(requester_email="lena@cedar.example", use_from=first, use_until=last)
+    undated, _ = submit(requester_email="amy@westfield.example")
+    page = _queue(app, signed_in, licensing_staff)
+    assert (
+        f'<td>Course materials<br><span class="muted term">use {first.isoformat()} to '
+        f"{last.isoformat()}</span></td>" in selectable_row(page, dated.id)
+    )
+    assert "<td>Course materials</td>" in selectable_row(page, undated.id)
+
+
+def test_grants_ending_say_per_grant_whether_the_requester_was_emailed_that_it_ends(
+    app: Any,
+    submit: Submit,  # noqa: F811
+    signed_in: Callable[..., Any],
+    licensing_staff: Any,
+) -> None:
+    # The list gave each grant's last day alone; whether its requester was, would be
+    # or would never be told it ends was on each request's page only.
+    today = _today()
+    earlier = utcnow() - timedelta(days=45)
+    short, _ = submit(requester_email="ravi@east.example")
+    services.approve(short.id, OFFICE, valid_until=today + timedelta(days=20))
+    later, _ = submit(requester_email="amy@westfield.example")
+    services.approve(later.id, OFFICE, valid_until=today + timedelta(days=50), now=earlier)
+    ending, _ = submit(requester_email="tomas@harbor.example")
+    services.approve(ending.id, OFFICE, valid_until=today + timedelta(days=10), now=earlier)
+    services.expire_due()
+    page = _queue(app, signed_in, licensing_staff, "?ending=1")
+    assert (
+        "Ends in 20 days. The requester is not emailed that it ends: it was granted within "
+        "its last 30 days." in _one_line(selectable_row(page, short.id))
+    )
+    assert (
+        f"Ends in 50 days. The requester is emailed that it ends on "
+        f"{(today + timedelta(days=20)).isoformat()}." in _one_line(selectable_row(page, later.id))
+    )
+    told = _one_line(selectable_row(page, ending.id))
+    assert "Ends in 10 days. The requester was emailed that it ends on " in told
+    # The same words as the request's page, from the same function.
+    client = signed_in(app.test_client(), licensing_staff)
+    detail = _one_line(client.get(f"/console/permissions/{ending.id}").get_data(as_text=True))
+    sent = told.split("was emailed that it ends on ")[1].split(".")[0]
+    assert f"The requester was emailed that it ends on {sent}." in detail
+    # Elsewhere the queue says nothing of it.
+    assert "The requester" not in _queue(app, signed_in, licensing_staff, "?state=approved")
