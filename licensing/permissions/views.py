@@ -8,12 +8,21 @@ Views read forms, call one service and render; they never commit.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
 
-from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from flask import Response as FlaskResponse
+from flask import session as cookie_session
 from flask_limiter import RequestLimit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -133,6 +142,11 @@ def _kept_when_limited(_limit: RequestLimit) -> FlaskResponse:
     return current_app.response_class(body, status=429, mimetype="text/html")
 
 
+# The session key under which the form leaves the days asked for to the *Check your
+# email* page (signed: the page says them as the office will read them).
+_SENT_TERM = "permission_sent_term"
+
+
 @public.route("/request", methods=["GET", "POST"])
 @access.public
 @auth_rate_limit(on_breach=_kept_when_limited)
@@ -152,6 +166,10 @@ def new_request() -> Page:
         except InvalidInput as error:
             show_errors(form, error)
         else:
+            # The *Check your email* page says what a grant runs for (round 43).
+            cookie_session[_SENT_TERM] = [
+                day.isoformat() if day else None for day in (created.use_from, created.use_until)
+            ]
             flash(
                 f"Almost done: we sent a link to {created.requester_email}. Follow it within "
                 "48 hours to confirm your address; your request then reaches the licensing "
@@ -208,8 +226,14 @@ def _request_form(
 @public.route("/request/sent")
 @access.public
 def request_sent() -> str:
+    sent = cookie_session.get(_SENT_TERM) or [None, None]
+    use_from, use_until = (date.fromisoformat(day) if day else None for day in sent)
     return render_template(
-        "permissions/request_sent.html", sla_days=current_config().permission_sla_days
+        "permissions/request_sent.html",
+        sla_days=current_config().permission_sla_days,
+        default_term=services.default_term_sentence(
+            use_from, use_until, calendar.office_date(utcnow())
+        ),
     )
 
 
@@ -263,6 +287,12 @@ def _status_page(
         now=now,
         today=calendar.office_date(now),
         ending_notice=ENDING_NOTICE,
+        # Before a decision, what a grant runs for by default when days were given.
+        default_term=services.default_term_sentence(
+            found.use_from, found.use_until, calendar.office_date(now)
+        )
+        if found.state in OPEN_STATES
+        else None,
         ask_again_url=_ask_again_url(found),
         correct_url=url_for("permissions_public.new_request", again=token),
     ), status

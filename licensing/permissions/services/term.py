@@ -107,3 +107,18 @@ def default_validity(
         start = valid_from or today
         return start, default_validity_end(start)
     return valid_from or max(term[0], today), term[1]
+
+
+def default_term_sentence(use_from: date | None, use_until: date | None, today: date) -> str | None:
+    """What the requester is told a grant runs for when they gave days (round 43: the
+    status page and the *Check your email* page; the grant defaults to the term asked
+    for, `default_validity`): from the first day, or from the day it is granted once
+    the term has begun. None without days, or once the term has ended (the office
+    chooses the days then)."""
+    if use_from is None or use_until is None or use_until < today:
+        return None
+    start = use_from.isoformat() if use_from > today else "the day it is granted"
+    return (
+        f"If granted, the permission runs from {start} to {use_until.isoformat()}, "
+        "unless the office says otherwise."
+    )

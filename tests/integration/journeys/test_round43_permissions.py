@@ -9,6 +9,8 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
+from flask.testing import FlaskClient
+
 from licensing import calendar
 from licensing.db import utcnow
 from licensing.permissions import services
@@ -16,6 +18,7 @@ from licensing.permissions.models import PermissionRequest
 from tests.integration.permissions.conftest import (
     OFFICE,
     config_changes,  # noqa: F401 - the fixture (the form's rate limit off)
+    request_fields,
     submit,  # noqa: F401 - the fixture
 )
 from tests.support.markup import selectable_row
@@ -92,3 +95,45 @@ def test_grants_ending_say_per_grant_whether_the_requester_was_emailed_that_it_e
     assert f"The requester was emailed that it ends on {sent}." in detail
     # Elsewhere the queue says nothing of it.
     assert "The requester" not in _queue(app, signed_in, licensing_staff, "?state=approved")
+
+
+def test_the_requester_is_told_a_grant_runs_for_the_days_they_gave_unless_the_office_says_otherwise(
+    client: FlaskClient,
+    submit: Submit,  # noqa: F811
+) -> None:
+    # The status page gave the days under *Duration* and the *Check your email* page
+    # nothing: neither said that a grant defaults to them.
+    first, last = _today() + timedelta(days=60), _today() + timedelta(days=170)
+    sentence = (
+        f"If granted, the permission runs from {first.isoformat()} to {last.isoformat()}, "
+        "unless the office says otherwise."
+    )
+    sent = client.post(
+        "/permissions/request",
+        data=request_fields(use_from=first.isoformat(), use_until=last.isoformat()),
+    )
+    assert sent.status_code == 302
+    check = _one_line(client.get("/permissions/request/sent").get_data(as_text=True))
+    assert sentence in check
+    # A request without days: the page says nothing of them (the year's default is the
+    # form's to say).
+    client.post("/permissions/request", data=request_fields(requester_email="b@east.example"))
+    check = _one_line(client.get("/permissions/request/sent").get_data(as_text=True))
+    assert "If granted" not in check
+
+    request, token = submit(use_from=first, use_until=last)
+    status = _one_line(client.get(f"/permissions/status/{token}").get_data(as_text=True))
+    assert f'<p id="term-default">{sentence}</p>' in status
+    _begun, begun_token = submit(use_from=_today(), use_until=last)
+    status = _one_line(client.get(f"/permissions/status/{begun_token}").get_data(as_text=True))
+    assert (
+        f"If granted, the permission runs from the day it is granted to {last.isoformat()}, "
+        "unless the office says otherwise." in status
+    )
+    _undated, plain = submit(requester_email="c@north.example")
+    assert "If granted" not in client.get(f"/permissions/status/{plain}").get_data(as_text=True)
+    # Once decided, the grant's own days are said instead.
+    services.approve(request.id, OFFICE)
+    status = _one_line(client.get(f"/permissions/status/{token}").get_data(as_text=True))
+    assert "If granted" not in status
+    assert f"Permission is granted from {first.isoformat()} until {last.isoformat()}" in status
