@@ -3,7 +3,9 @@ request now gives the days of the use (filled in from the estimator's term), and
 permissions officer's week on it: the queue, the request's page with the term's days
 as the grant's default, a question and its answer read above the forms that decide,
 the grant without typing a day, the letter and email giving the term, and the
-grant's end on its page. Invented people and institutions only (axe on each page)."""
+grant's end on its page. Round 43: the requester's pages say the grant defaults to the
+days they gave, and the officer reads those days in the queue's row at phone width.
+Invented people and institutions only (axe on each page)."""
 
 from __future__ import annotations
 
@@ -25,6 +27,10 @@ from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer, SMTPServer
 
 FIRST, LAST = "2027-08-23", "2027-12-17"  # the estimator's term in `_estimate_the_course`
+DEFAULT_TERM = (
+    f"If granted, the permission runs from {FIRST} to {LAST}, unless the office says otherwise."
+)
+SIDEWAYS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
 def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
@@ -38,9 +44,12 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
     assert page.get_by_label("Last day of the use").input_value() == LAST
     assert_accessible(page)
     fill_the_request(page, "course_materials", "Handouts for HIM 310, weeks 4 to 6.")
+    # Round 43: the teacher is told the grant runs for the days given, by default.
+    assert page.inner_text("#term-default") == DEFAULT_TERM
     page.goto(mailbox.link_to(TEACHER, "/permissions/confirm/"))
     page.wait_for_url("**/permissions/status/**")
     status_url = page.url
+    assert page.inner_text("#term-default") == DEFAULT_TERM
     reference = page.get_by_role("heading", level=1).inner_text().removeprefix("Request ")
 
     # The officer's queue, then the request: the grant defaults to the term asked for.
@@ -49,6 +58,15 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
     row = one_line(office.locator("table.queue tbody tr").first.inner_text())
     assert reference in row
     assert "0 / 10" in row
+    # Round 43: at phone width, the row gives the days of the use under its purpose,
+    # and the page does not scroll sideways (the table scrolls in its own box).
+    office.set_viewport_size({"width": 375, "height": 800})
+    term = office.locator("table.queue tbody tr").first.locator(".term")
+    assert term.inner_text() == f"use {FIRST} to {LAST}"
+    assert term.is_visible()
+    assert office.evaluate(SIDEWAYS) <= 0
+    assert_accessible(office)
+    office.set_viewport_size({"width": 1280, "height": 800})
     office.get_by_role("link", name=reference).click()
     approve = one_line(office.locator("form[action$='/approve']").inner_text())
     assert f"Default: {FIRST}, the first day asked for." in approve
