@@ -665,8 +665,11 @@ def test_a_payment_being_given_back_is_not_accepted_until_stripes_answer_is_in(
     assert response.get_json()["state"] == "given_back"
     [detail] = refused
     # Round 42: the state machine's 409, saying what the state allows and why.
-    assert detail.startswith("A payment that is being given back cannot be accepted: ")
-    assert "Stripe has not answered the give-back yet" in detail
+    # Round 43: it says what the state waits on, not Stripe's steps as if staff's.
+    assert detail.startswith(
+        "A payment that is being given back cannot be accepted: Stripe has not answered "
+        "the give-back yet; "
+    )
     db.session().expire_all()
     _invoice_unchanged(client, billing_staff, invoice)
 
@@ -704,7 +707,7 @@ def test_a_give_back_whose_answer_was_lost_holds_until_reconcile_brings_stripes_
     again = client.post(url, json={"reason": "Not ours."}, headers=bearer(billing_staff))
     assert again.status_code == 409
     assert again.get_json()["detail"].startswith(
-        "A payment that is being given back cannot be given back: "
+        "A payment that is being given back cannot be given back: Stripe has not answered "
     )
     assert len(_refunds_at_stripe(localstripe, payment)) == 1
 
