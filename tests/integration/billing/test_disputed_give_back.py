@@ -19,7 +19,7 @@ from licensing.mail.models import OutboxMessage
 from tests.support.factories import bearer
 from tests.support.servers import LocalStripe
 
-from .dispute_support import WITHDRAWN, charge_of, dispute_event
+from .dispute_support import REINSTATED, WITHDRAWN, charge_of, dispute_event
 from .refund_support import LostAnswer, stripe_through
 from .stripe_support import deliver_event, flagged_card_payment, stripe_config
 
@@ -112,3 +112,38 @@ def test_a_dispute_of_a_payment_that_never_counted_is_recorded_and_owes_nothing_
     )
     assert audited.after_data is not None
     assert audited.after_data["payment_state"] == state
+
+
+def test_a_dispute_won_of_a_payment_being_given_back_pays_nothing_again_and_says_so(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Won, Stripe reinstates what it withdrew: nothing was taken off the invoice, so
+    nothing is paid again; staff's email said "No money was taken", though Stripe had
+    withdrawn it at its balance."""
+    invoice, payment = flagged_card_payment(
+        client, vendor, localstripe, invoice_for, received=29999
+    )
+    with stripe_through(LostAnswer):
+        assert _give_back(client, billing_staff, payment) == 502
+    charge = charge_of(localstripe, payment)
+    for kind, status, moved in (
+        ("created", "needs_response", (WITHDRAWN,)),
+        ("closed", "won", (WITHDRAWN, REINSTATED)),
+    ):
+        event = dispute_event(
+            f"charge.dispute.{kind}", payment, charge, status=status, amount=29999, moved=moved
+        )
+        assert deliver_event(client, event).status_code == 200
+    db.session().expire_all()
+    dispute = db.session().scalars(select(PaymentDispute)).one()
+    assert (dispute.state, dispute.reinstatement_id) == ("won", None)
+    read = client.get(f"/api/v1/invoices/{invoice.id}", headers=bearer(billing_staff)).get_json()
+    assert (read["amount_paid"], read["balance_due"]) == ("0.00", "300.00")
+    [closed] = _emails("dispute_closed")
+    assert "No money was taken" not in closed.body_text
+    assert "never counted against invoice" in closed.body_text
+    assert "This payment is being given back" in closed.body_text
