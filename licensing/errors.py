@@ -86,10 +86,11 @@ class IllegalTransition(Conflict):
         self.state = state
         self.action = action
         self.allowed = sorted(allowed)
-        sentence = illegal_step_sentence(
-            entity, state, action, self.allowed, steps or {}, states or {}
+        super().__init__(
+            illegal_step_sentence(
+                entity, state, action, self.allowed, steps or {}, states or {}, why=why
+            )
         )
-        super().__init__(f"{sentence} {why}" if why else sentence)
 
 
 def illegal_step_sentence(
@@ -99,13 +100,20 @@ def illegal_step_sentence(
     allowed: Sequence[str],
     steps: Mapping[str, str],
     states: Mapping[str, str],
+    *,
+    why: str | None = None,
 ) -> str:
     """'A permission request that is approved cannot be taken into review: no further
     step is possible.' / '... cannot be finalized: it can only be marked paid, voided
-    or marked uncollectible.' An illegal step is refused saying what is allowed."""
+    or marked uncollectible.' An illegal step is refused saying what is allowed; a
+    state that waits on something outside says `why` instead (round 43: 'A payment
+    that is being given back cannot be accepted: Stripe has not answered ...'), for
+    the steps it allows are that outside's, not the caller's."""
     article = "An" if entity[:1] in tuple("aeiou") else "A"  # "an invoice", "an application"
     worded = state_text(state, states)
     head = f"{article} {entity} that is {worded} cannot {_step_words(action, steps)}"
+    if why:
+        return f"{head}: {why}"
     if not allowed:
         return f"{head}: no further step is possible."
     return f"{head}: it can only {_either([_step_words(a, steps) for a in allowed])}."

@@ -113,9 +113,11 @@ class StateMachine:
         no `steps` words none, and its refusals name the actions as they are.
         `state_words` words a state after "that is" (`in_review` -> "in review";
         default: the state with spaces): a refused step is a sentence saying what is
-        allowed instead. `state_why` adds, for a state that holds steps back until
-        something outside happens, a sentence saying why (round 42: a payment being
-        given back waits for Stripe)."""
+        allowed instead. `state_why` says, for a state that holds steps back until
+        something outside happens, why, in place of the steps it allows (round 42: a
+        payment being given back waits for Stripe; round 43: its refusal said Stripe's
+        own steps as if the caller could take them, "it can only be flagged again, if
+        Stripe reports ...")."""
         self.entity = entity
         self.entity_type = entity.replace(" ", "_")
         self.field = field

@@ -114,11 +114,12 @@ PAYMENT_STATES = (
 )
 
 # Why a payment being given back takes no step of staff's (round 42): every refusal
-# of one says it, after what the state allows.
+# of one says it, in place of the steps the state allows, which are Stripe's (round 43).
 GIVING_BACK_WHY = (
     "Stripe has not answered the give-back yet; `licensing payments reconcile` asks it "
     "(or its refund webhook answers first), and until then the money may be on its way "
-    "back to the card."
+    "back to the card. Once Stripe answers, the payment is given back, or flagged again "
+    "if Stripe refused the refund or it failed."
 )
 
 PAYMENT = StateMachine.from_actions(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
 from typing import Any
@@ -1397,6 +1397,7 @@ def _billing_queues(
         attention=flagged,
         attention_label="flagged",
     )
+    yield _giving_back_queue(session, now)
     disputed, first_due = session.execute(
         select(func.count(), func.min(PaymentDispute.evidence_due_by)).where(
             PaymentDispute.state == OPEN
@@ -1420,6 +1421,43 @@ def _billing_queues(
         params={"_anchor": "unmatched-heading"},
         attention=unmatched,
         attention_label="waiting",
+    )
+
+
+# A give-back Stripe has not answered for this long is no longer an answer on its
+# way: `licensing payments reconcile` could not settle it (round 43).
+GIVING_BACK_STUCK_AFTER = timedelta(days=1)
+
+
+def _giving_back_queue(session: Session, now: datetime) -> QueueSummary:
+    """Round 43: card payments being given back wait on Stripe, not on staff, so they
+    are not "to check" (accepting or giving one back is refused until Stripe answers)
+    but are counted apart, with when the oldest was asked; one waiting over a day
+    needs someone to look (reconcile could not ask Stripe, or does not run)."""
+    waiting, oldest = session.execute(
+        select(func.count(), func.min(Payment.status_changed_at)).where(
+            Payment.state == GIVING_BACK
+        )
+    ).one()
+    stuck = session.scalar(
+        select(func.count()).where(
+            Payment.state == GIVING_BACK,
+            Payment.status_changed_at < now - GIVING_BACK_STUCK_AFTER,
+        )
+    )
+    return QueueSummary(
+        "Card payments being given back (waiting on Stripe)",
+        count=waiting,
+        endpoint="billing_console.invoices",
+        params={"_anchor": "flagged-heading"},
+        attention=stuck or 0,
+        attention_label="waiting over a day",
+        oldest=oldest,
+        detail=(
+            "Nothing to do until Stripe answers: `licensing payments reconcile` asks it."
+            if waiting
+            else ""
+        ),
     )
 
 

@@ -215,3 +215,29 @@ def test_the_refusal_reads_as_a_sentence_with_the_right_article(entity: str, exp
     # "Cannot accept a agreement that is active" is what a vendor read in a 409.
     error = IllegalTransition(entity, "open", "pay", [], steps={"pay": "be paid"})
     assert error.detail.startswith(expected + ":")
+
+
+def test_a_state_that_waits_on_something_outside_says_why_instead_of_its_steps() -> None:
+    """Round 43: a refusal from a state with `state_why` listed the outside's steps as
+    if the caller could take them ("it can only be answered by the courier ...") and
+    then the why; it says the why alone, and other states' refusals list their steps."""
+    machine = StateMachine.from_actions(
+        "parcel",
+        ("ready", "in_transit", "delivered"),
+        {
+            "send": Action("ready", to="in_transit", words="be sent"),
+            "deliver": Action("in_transit", to="delivered", words="be delivered by the courier"),
+        },
+        state_words={"in_transit": "on its way"},
+        state_why={"in_transit": "The courier has not answered yet."},
+    )
+    with pytest.raises(IllegalTransition) as refused:
+        machine.step("in_transit", "send")
+    assert str(refused.value) == (
+        "A parcel that is on its way cannot be sent: The courier has not answered yet."
+    )
+    with pytest.raises(IllegalTransition) as listed:
+        machine.step("ready", "deliver")
+    assert str(listed.value) == (
+        "A parcel that is ready cannot be delivered by the courier: it can only be sent."
+    )

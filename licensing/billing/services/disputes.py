@@ -38,7 +38,16 @@ from licensing.billing.services._common import _email_billing_contact, _locked_i
 from licensing.billing.services.overdue import months_between
 from licensing.billing.services.reversals import book_reversal
 from licensing.billing.services.settlement import _new_payment, count_payment
-from licensing.billing.states import CARD, DISPUTE, OPEN, PAYMENT, SUCCEEDED
+from licensing.billing.states import (
+    CARD,
+    DISPUTE,
+    FLAGGED,
+    GIVEN_BACK,
+    GIVING_BACK,
+    OPEN,
+    PAYMENT,
+    SUCCEEDED,
+)
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import ExternalServiceError
@@ -360,7 +369,10 @@ def _record(
         # Stripe always sends `created`; an object without it is dated as received.
         disputed_at=seen.created_at or now,
     )
-    audit.record_new(session, dispute, "dispute.opened", after=_snapshot(dispute), actor=actor)
+    # The payment's state says whether the dispute takes money off the invoice
+    # (round 43: a flagged payment, or one being given back or given back, never counted).
+    opened = {**_snapshot(dispute), "payment_state": payment.state}
+    audit.record_new(session, dispute, "dispute.opened", after=opened, actor=actor)
     return dispute
 
 
@@ -518,7 +530,9 @@ def _close(
     payment terms after the office day of the close, as a newly issued invoice would
     be; its billing contact is told what is owed."""
     changes: dict[str, object] = {}
-    if action == "lose" and invoice.balance_due > 0:
+    # Owed again only if the dispute took money the invoice had counted (round 43): a
+    # flagged payment, or one being given back or given back, never paid any of it.
+    if action == "lose" and dispute.reversal_id is not None and invoice.balance_due > 0:
         dispute.owed_again_on = office_date(closed_at) + timedelta(days=invoice.payment_terms_days)
         changes["owed_again_on"] = dispute.owed_again_on.isoformat()
         _no_late_fee_before(invoice, dispute.owed_again_on)
@@ -549,12 +563,47 @@ def _reason_words(dispute: PaymentDispute) -> str:
     return (dispute.reason or "no reason given").replace("_", " ")
 
 
+# Round 43: what a dispute of a payment that never counted against its invoice means,
+# by the payment's state, for billing staff's email.
+_UNCOUNTED = {
+    FLAGGED: (
+        "This payment is flagged (Stripe took an amount other than asked) and never "
+        "counted against the invoice, so the dispute takes nothing off it. Accepting it "
+        "now would count money the bank may keep; giving it back is what the bank asks, "
+        "and Stripe may refuse to refund a disputed charge."
+    ),
+    GIVING_BACK: (
+        "This payment is being given back: billing staff asked Stripe to refund it to "
+        "the card on {asked}, and Stripe has not answered yet. It never counted against "
+        "the invoice, so the dispute takes nothing off it. If Stripe refunds it too, the "
+        "card is paid back twice: check the refund in Stripe's dashboard and send it as "
+        "evidence that the cardholder was refunded."
+    ),
+    GIVEN_BACK: (
+        "This payment was given back to the card (Stripe refunded it on {asked}) and "
+        "never counted against the invoice, so the dispute takes nothing off it. Send "
+        "the refund as evidence that the cardholder was refunded."
+    ),
+}
+
+
+def _uncounted(payment: Payment) -> str | None:
+    """Why a dispute of `payment` moves nothing on its invoice, if it never counted."""
+    words = _UNCOUNTED.get(payment.state)
+    if words is None:
+        return None
+    asked = payment.status_changed_at
+    return words.format(asked=office_date(asked).isoformat() if asked else "a day not kept")
+
+
 def _tell_billing_staff(session: Session, dispute: PaymentDispute, what: str) -> None:
     """Billing staff answer a dispute in Stripe's dashboard, by its evidence due date."""
     invoice = session.get(Invoice, dispute.invoice_id)
     organization = session.get(Organization, dispute.organization_id)
+    payment = session.get(Payment, dispute.payment_id)
     assert invoice is not None
     assert organization is not None
+    assert payment is not None
     amount = in_words(dispute.amount, dispute.currency)
     subject = (
         f"Card payment for {invoice.number} disputed: {amount}"
@@ -573,6 +622,7 @@ def _tell_billing_staff(session: Session, dispute: PaymentDispute, what: str) ->
             "amount": amount,
             "reason": _reason_words(dispute),
             "balance_due": in_words(invoice.balance_due, invoice.currency),
+            "uncounted": _uncounted(payment),
             "console_url": links().invoice_review(invoice.id),
             # The payment's page shows the dispute, its evidence due date and what
             # may be done about it; the invoice's after it (as the flagged payment's).

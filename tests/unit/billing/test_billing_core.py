@@ -103,14 +103,17 @@ def test_a_give_back_in_flight_waits_for_stripe_and_refuses_every_staff_step_say
         assert said.endswith(
             "Stripe has not answered the give-back yet; `licensing payments reconcile` asks "
             "it (or its refund webhook answers first), and until then the money may be on "
-            "its way back to the card."
+            "its way back to the card. Once Stripe answers, the payment is given back, or "
+            "flagged again if Stripe refused the refund or it failed."
         )
+        # Round 43: the why says what the state waits on, in place of the steps it
+        # allows, which are Stripe's ("it can only be flagged again, if Stripe ...").
+        assert "it can only" not in said
     with pytest.raises(IllegalTransition) as refused:
         PAYMENT.step("giving_back", "accept")
     assert str(refused.value).startswith(
-        "A payment that is being given back cannot be accepted: it can only be flagged "
-        "again, if Stripe reports its give-back failed, given back by Stripe or flagged "
-        "again if Stripe refuses it. "
+        "A payment that is being given back cannot be accepted: Stripe has not answered "
+        "the give-back yet; "
     )
     # The why is the state's: other states' refusals are as before.
     with pytest.raises(IllegalTransition) as refused:
