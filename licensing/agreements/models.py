@@ -33,7 +33,14 @@ from licensing import references
 from licensing.accounts.models import Organization, User
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.pricing.vocabulary import PRODUCT_TYPES, USER_TYPES, USES
-from licensing.records import Referenced, Snapshotted, StoredJson, attributes, one_of
+from licensing.records import (
+    Referenced,
+    Snapshotted,
+    StoredJson,
+    attributes,
+    one_of,
+    refuse_changes,
+)
 
 from .states import AGREEMENT, APPLICATION, DRAFT, ISSUED
 
@@ -385,13 +392,12 @@ class Acceptance(Base):
     user: Mapped[User] = relationship()
 
 
-def _refuse_change(mapper: Any, connection: Any, target: Any) -> None:
-    raise ImmutableRecordChanged(f"{type(target).__name__} {target.id} is written once")
-
-
+# Written once: the mechanism every feature's immutable records share (a letter, a
+# review step, a published card, an invoice's kept PDF).
 for _model in (QuoteVersion, Acceptance):
-    event.listen(_model, "before_update", _refuse_change)
-    event.listen(_model, "before_delete", _refuse_change)
+    refuse_changes(
+        _model, ImmutableRecordChanged, lambda row: f"{type(row).__name__} {row.id} is written once"
+    )
 
 
 @event.listens_for(Agreement, "before_update")

@@ -69,11 +69,11 @@ from licensing.billing.states import (
     PAYMENT_METHODS,
     REFUND,
 )
-from licensing.billing.views import credit_note_pdf_bytes, invoice_pdf_bytes
+from licensing.billing.views import credit_note_pdf_response, invoice_pdf_response
 from licensing.calendar import OFFICE_TIMEZONE, instant_iso, office_date
 from licensing.config import current_config
 from licensing.db import utcnow
-from licensing.downloads import document_rate_limit, pdf_response
+from licensing.downloads import document_rate_limit
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.links import links
 from licensing.money import CURRENCIES, format_amount, in_words
@@ -609,7 +609,7 @@ def update_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
 )
 def invoice_pdf(invoice_id: int) -> Response:
     invoice = _readable(invoice_id, for_pdf=True)
-    return pdf_response(invoice_pdf_bytes(invoice), f"{invoice.number}.pdf")
+    return invoice_pdf_response(invoice)
 
 
 @blp.route("/invoices/<int:invoice_id>/finalize", methods=["POST"])
@@ -735,7 +735,7 @@ def get_credit_note(credit_note_id: int) -> CreditNote:
 @blp.response(200, description="The credit note as PDF", content_type="application/pdf")
 def credit_note_pdf(credit_note_id: int) -> Response:
     credit = queries.credit_note_for_pdf(db.session(), credit_note_id)
-    return pdf_response(credit_note_pdf_bytes(credit), f"{credit.number}.pdf")
+    return credit_note_pdf_response(credit)
 
 
 @blp.route("/credit-notes/<int:credit_note_id>/refunds")

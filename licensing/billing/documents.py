@@ -91,6 +91,45 @@ def _money(amount: Decimal, currency: str) -> str:
     return in_words(amount, currency)
 
 
+@dataclass(frozen=True, kw_only=True)
+class Standing:
+    """What an invoice's PDF prints beside what was issued, which moves after issue:
+    its state (the PAID and VOID stamps, *How to pay*), paid, credited and balance
+    due, and the day it was paid. A PDF is kept once a standing (`pdfs`), so a
+    renderer that prints more of the invoice's life must print it from here."""
+
+    state: str
+    paid: str
+    credited: str
+    balance_due: str
+    paid_on: date | None
+
+    @property
+    def key(self) -> str:
+        """The standing in words, the kept PDF's `standing` ("paid 2027-02-01; paid
+        1,200.00 USD; credited 0.00 USD; balance due 0.00 USD")."""
+        paid_on = f" {self.paid_on.isoformat()}" if self.state == PAID and self.paid_on else ""
+        return (
+            f"{self.state}{paid_on}; paid {self.paid}; credited {self.credited}; "
+            f"balance due {self.balance_due}"
+        )
+
+
+def standing_of(invoice: Invoice) -> Standing:
+    currency = invoice.currency
+    return Standing(
+        state=invoice.state,
+        paid=_money(invoice.amount_paid, currency),
+        credited=_money(invoice.amount_credited, currency),
+        balance_due=_money(invoice.balance_due, currency),
+        paid_on=invoice.paid_at.date() if invoice.paid_at else None,
+    )
+
+
+# A credit note prints only what was issued: one document.
+CREDIT_NOTE_STANDING = "issued"
+
+
 def invoice_document(
     invoice: Invoice,
     *,
@@ -118,9 +157,10 @@ def invoice_document(
         if invoice.late_fee_monthly_percent > 0
         else "No late fee applies to this invoice."
     )
+    standing = standing_of(invoice)
     return InvoiceDocument(
         number=invoice.number,
-        state=invoice.state,
+        state=standing.state,
         issuer=_split(issuer),
         remit_to=_split(remit_to),
         bill_to=tuple(invoice.bill_to_lines()),
@@ -143,10 +183,10 @@ def invoice_document(
             for line in invoice.lines
         ),
         total=_money(invoice.total, currency),
-        paid=_money(invoice.amount_paid, currency),
-        credited=_money(invoice.amount_credited, currency),
-        balance_due=_money(invoice.balance_due, currency),
-        paid_on=invoice.paid_at.date() if invoice.paid_at else None,
+        paid=standing.paid,
+        credited=standing.credited,
+        balance_due=standing.balance_due,
+        paid_on=standing.paid_on,
         copyright_notice=copyright_notice(period_start),
         footer_notice=notices.copyright_notice(period_start),
     )

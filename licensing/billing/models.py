@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     UniqueConstraint,
@@ -33,7 +34,7 @@ from licensing import references
 from licensing.calendar import office_date
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.errors import Conflict
-from licensing.records import Snapshotted, in_sql, one_of
+from licensing.records import Snapshotted, in_sql, one_of, refuse_changes
 
 from .cards import card_label
 from .states import (
@@ -60,6 +61,8 @@ from .states import (
 DESCRIPTION_MAX = 500
 REFERENCE_MAX = 100
 REASON_MAX = 2000
+# A kept PDF's standing: its state, paid date and three amounts in words (`documents`).
+STANDING_MAX = 200
 
 
 class _RefundedAgainst:
@@ -656,6 +659,57 @@ class InvoiceLinkRevocation(Base):
     reason: Mapped[str] = mapped_column(Text)
     revoked_by: Mapped[str] = mapped_column(String(254))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class KeptPdf(Base):
+    """The bytes of an invoice's or credit note's PDF the first time it was drawn
+    (round 44), served for every download and attachment after: a later renderer's
+    words never reach a document already drawn. Written once (the ORM refuses an
+    update or delete, as it does an agreement's acceptance: `records.refuse_changes`).
+
+    One row a document. A credit note has one (`standing` "issued": it prints only
+    what was issued). An invoice prints, beside what was issued, its standing: the
+    PAID or VOID stamp, paid, credited and balance due (`documents.Standing`);
+    each standing it is drawn in is a document of its own, the first one (drawn when
+    it is finalized, for the billing contact's email) its issued document, which the
+    later ones name in `issued_id`. A standing met again (an invoice paid, reopened by
+    a bounced cheque, paid again) is served the bytes first drawn in it."""
+
+    __tablename__ = "kept_pdfs"
+    __table_args__ = (
+        CheckConstraint(
+            "(invoice_id IS NULL AND credit_note_id IS NOT NULL) "
+            "OR (invoice_id IS NOT NULL AND credit_note_id IS NULL)",
+            name="one_document",
+        ),
+        # The arbiters of ON CONFLICT DO NOTHING: concurrent first draws store one row.
+        UniqueConstraint("invoice_id", "standing"),
+        UniqueConstraint("credit_note_id", "standing"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    invoice_id: Mapped[int | None] = mapped_column(ForeignKey("invoices.id"))
+    credit_note_id: Mapped[int | None] = mapped_column(ForeignKey("credit_notes.id"))
+    standing: Mapped[str] = mapped_column(String(STANDING_MAX))
+    # The invoice's first document (its issued one), for a later standing's.
+    issued_id: Mapped[int | None] = mapped_column(ForeignKey("kept_pdfs.id"))
+    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    sha256: Mapped[str] = mapped_column(String(64))
+    drawn_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class KeptPdfIsImmutable(RuntimeError):
+    """A document's kept bytes never change and are never deleted."""
+
+
+refuse_changes(
+    KeptPdf,
+    KeptPdfIsImmutable,
+    lambda kept: (
+        f"the PDF kept for {'invoice' if kept.invoice_id else 'credit note'} "
+        f"{kept.invoice_id or kept.credit_note_id} ({kept.standing}) was served"
+    ),
+)
 
 
 class SentStatement(Base):

@@ -1,18 +1,29 @@
-"""An invoice's or credit note's PDF from its records (for pages, the API and emails)."""
+"""An invoice's or credit note's PDF: drawn from its records (`invoice_pdf`,
+`credit_note_pdf`), and kept as first drawn (`kept_pdfs`, round 44), so that every
+download and attachment after serves the same bytes (`services.documents`)."""
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from licensing.billing import documents, queries
 from licensing.billing.letterhead import letterhead
-from licensing.billing.models import CreditNote, Invoice
+from licensing.billing.models import CreditNote, Invoice, KeptPdf
 from licensing.billing.states import DRAFT
 from licensing.errors import Conflict
 from licensing.ratecards import queries as ratecard_queries
 
 
 def invoice_pdf(session: Session, invoice: Invoice) -> bytes:
+    """The invoice's PDF drawn now from its records (not kept: `services.documents`)."""
     office = letterhead()
     if invoice.state == DRAFT:
         raise Conflict("A draft has no PDF until it is finalized.")
@@ -31,6 +42,7 @@ def invoice_pdf(session: Session, invoice: Invoice) -> bytes:
 
 
 def credit_note_pdf(session: Session, credit: CreditNote) -> bytes:
+    """The credit note's PDF drawn now from its records (not kept)."""
     return documents.render_credit_note_pdf(
         documents.credit_note_document(
             credit,
@@ -38,3 +50,77 @@ def credit_note_pdf(session: Session, credit: CreditNote) -> bytes:
             period_start=queries.period_start(session, credit.invoice),
         )
     )
+
+
+# --- kept as first drawn ---------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Document:
+    """Which kept PDF: an invoice's in one standing, or a credit note's."""
+
+    column: str  # "invoice_id" or "credit_note_id"
+    record_id: int
+    standing: str
+
+    @classmethod
+    def of_invoice(cls, invoice: Invoice) -> Document:
+        if invoice.state == DRAFT:
+            raise Conflict("A draft has no PDF until it is finalized.")
+        return cls("invoice_id", invoice.id, documents.standing_of(invoice).key)
+
+    @classmethod
+    def of_credit_note(cls, credit: CreditNote) -> Document:
+        return cls("credit_note_id", credit.id, documents.CREDIT_NOTE_STANDING)
+
+    def where(self) -> Any:
+        return (getattr(KeptPdf, self.column) == self.record_id) & (
+            KeptPdf.standing == self.standing
+        )
+
+
+@dataclass(frozen=True)
+class Kept:
+    """A PDF's bytes as kept, and their SHA-256 (sent as `X-Content-SHA256`)."""
+
+    pdf: bytes
+    sha256: str
+
+
+def kept(session: Session, document: Document) -> Kept | None:
+    """The bytes kept for `document`, if it was ever drawn."""
+    row = session.execute(select(KeptPdf.pdf, KeptPdf.sha256).where(document.where())).first()
+    return None if row is None else Kept(row.pdf, row.sha256)
+
+
+def keep(session: Session, document: Document, content: bytes, *, now: datetime) -> Kept:
+    """Keep `content` as `document`'s PDF, in the caller's transaction, unless it was
+    kept already (a concurrent first draw: INSERT ... ON CONFLICT DO NOTHING, which
+    waits for the other's commit on PostgreSQL): what is kept, ours or theirs."""
+    digest = hashlib.sha256(content).hexdigest()
+    values: dict[str, Any] = {
+        document.column: document.record_id,
+        "standing": document.standing,
+        "pdf": content,
+        "sha256": digest,
+        "drawn_at": now,
+    }
+    if document.column == "invoice_id":
+        # A later standing names the invoice's first document, the one issued.
+        values["issued_id"] = (
+            select(func.min(KeptPdf.id))
+            .where(KeptPdf.invoice_id == document.record_id)
+            .scalar_subquery()
+        )
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    stored = session.execute(
+        insert(KeptPdf)
+        .values(values)
+        .on_conflict_do_nothing(index_elements=[document.column, "standing"])
+        .returning(KeptPdf.id)
+    ).first()
+    if stored is not None:
+        return Kept(content, digest)
+    found = kept(session, document)
+    assert found is not None, document  # the conflicting row, committed
+    return found

@@ -42,7 +42,6 @@ from licensing.billing import (
     gateways,
     links,
     payment_gateway,
-    pdfs,
     queries,
     record_names,
     sent_statements,
@@ -431,12 +430,16 @@ def _invoice_waiting(invoice: Invoice, dispute: PaymentDispute | None, today: da
 # --- PDFs (vendors of the organization, and staff) ------------------------------------
 
 
-def invoice_pdf_bytes(invoice: Invoice) -> bytes:
-    return pdfs.invoice_pdf(db.session(), invoice)
+def invoice_pdf_response(invoice: Invoice) -> Response:
+    """The invoice's PDF as first drawn in its standing (kept: round 44), with the
+    kept bytes' SHA-256 as `X-Content-SHA256`, as an agreement's."""
+    kept = services.kept_invoice_pdf(invoice)
+    return pdf_response(kept.pdf, f"{invoice.number}.pdf", sha256=kept.sha256)
 
 
-def credit_note_pdf_bytes(credit: CreditNote) -> bytes:
-    return pdfs.credit_note_pdf(db.session(), credit)
+def credit_note_pdf_response(credit: CreditNote) -> Response:
+    kept = services.kept_credit_note_pdf(credit)
+    return pdf_response(kept.pdf, f"{credit.number}.pdf", sha256=kept.sha256)
 
 
 @documents_bp.route("/invoices/<int:invoice_id>.pdf")
@@ -444,7 +447,7 @@ def credit_note_pdf_bytes(credit: CreditNote) -> bytes:
 @document_rate_limit()
 def invoice_pdf(invoice_id: int) -> Response:
     invoice = queries.invoice_for_pdf(db.session(), invoice_id)
-    return pdf_response(invoice_pdf_bytes(invoice), f"{invoice.number}.pdf")
+    return invoice_pdf_response(invoice)
 
 
 @documents_bp.route("/credit-notes/<int:credit_note_id>.pdf")
@@ -452,7 +455,7 @@ def invoice_pdf(invoice_id: int) -> Response:
 @document_rate_limit()
 def credit_note_pdf(credit_note_id: int) -> Response:
     credit = queries.credit_note_for_pdf(db.session(), credit_note_id)
-    return pdf_response(credit_note_pdf_bytes(credit), f"{credit.number}.pdf")
+    return credit_note_pdf_response(credit)
 
 
 # --- the billing contact's signed link: no account needed (billing/links.py) ------------
@@ -478,7 +481,7 @@ def linked_invoice(invoice_id: int, token: str) -> str:
 @document_rate_limit()
 def linked_invoice_pdf(invoice_id: int, token: str) -> Response:
     invoice = _linked(invoice_id, token, for_pdf=True)
-    return pdf_response(invoice_pdf_bytes(invoice), f"{invoice.number}.pdf")
+    return invoice_pdf_response(invoice)
 
 
 @documents_bp.route(f"{LINK}/credit-notes/<int:credit_note_id>.pdf")
@@ -489,7 +492,7 @@ def linked_credit_note_pdf(invoice_id: int, token: str, credit_note_id: int) -> 
     credit = db.session().get(CreditNote, credit_note_id)
     if credit is None or credit.invoice_id != invoice.id:
         raise NotFound(f"Invoice {invoice.number} has no credit note {credit_note_id}.")
-    return pdf_response(credit_note_pdf_bytes(credit), f"{credit.number}.pdf")
+    return credit_note_pdf_response(credit)
 
 
 @documents_bp.route(f"{LINK}/pay")

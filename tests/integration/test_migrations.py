@@ -786,6 +786,55 @@ def test_billing_0017_moves_a_give_back_left_unanswered_into_giving_back_and_bac
         engine.dispose()
 
 
+def test_billing_0018_adds_the_kept_pdfs_one_a_document_and_its_downgrade_drops_them(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 44: `kept_pdfs` holds an invoice's or credit note's PDF as first drawn,
+    one row a document (an invoice's standing, a credit note's one), for exactly one
+    of the two; the downgrade drops it, and the upgrade makes it again."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "billing_0017")
+    assert "kept_pdfs" not in _table_names(url)
+    migrations.upgrade(url)
+    assert "kept_pdfs" in _table_names(url)
+    engine = make_engine(url)
+    drawn = {"pdf": b"%PDF-1.4 kept", "sha256": "0" * 64, "drawn_at": datetime.now(UTC)}
+    try:
+        with engine.connect() as connection, connection.begin():
+            organization_id, _ = _organization_and_user(connection, "member")
+            invoice_id = _invoice(connection, organization_id, "manual", 1)
+            issued = _insert(
+                connection, "kept_pdfs", invoice_id=invoice_id, standing="open", **drawn
+            )
+            _insert(
+                connection,
+                "kept_pdfs",
+                invoice_id=invoice_id,
+                standing="paid",
+                issued_id=issued,
+                **drawn,
+            )
+        with pytest.raises(IntegrityError), engine.connect() as connection, connection.begin():
+            _insert(connection, "kept_pdfs", invoice_id=invoice_id, standing="open", **drawn)
+        with pytest.raises(IntegrityError), engine.connect() as connection, connection.begin():
+            _insert(connection, "kept_pdfs", standing="issued", **drawn)  # no document
+    finally:
+        engine.dispose()
+    migrations.downgrade(url, "billing_0017")
+    assert "kept_pdfs" not in _table_names(url)
+    migrations.upgrade(url)
+    assert "kept_pdfs" in _table_names(url)
+
+
+def _table_names(url: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return set(inspect(connection).get_table_names())
+    finally:
+        engine.dispose()
+
+
 def test_agreements_0004_backfills_the_review_clock_of_applications_resubmitted_before_it(
     database_template: DatabaseTemplate,
 ) -> None:

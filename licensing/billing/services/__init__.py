@@ -18,6 +18,7 @@ from licensing.billing.services.card_payments import (
 )
 from licensing.billing.services.credit_notes import credit_invoice, issue_credit_note
 from licensing.billing.services.disputes import MatchRun, match_disputes
+from licensing.billing.services.documents import kept_credit_note_pdf, kept_invoice_pdf
 from licensing.billing.services.giving_back import (
     GIVE_BACK_FAILURE_WINDOW,
     GIVING_BACK_ASK_AFTER,
@@ -120,6 +121,8 @@ __all__ = [
     "handle_stripe_webhook",
     "invoice_activated_agreement",
     "issue_credit_note",
+    "kept_credit_note_pdf",
+    "kept_invoice_pdf",
     "mark_uncollectible",
     "match_disputes",
     "month_just_ended",

@@ -208,6 +208,11 @@ def finalize_in(session: Session, invoice: Invoice, *, now: datetime, actor: Act
     )
     if invoice.total == 0:  # nothing to pay: settled at once
         _settle(session, invoice, actor=actor, now=now, note="nothing to pay")
+    # The PDF the email attaches is the one drawn here anyway: kept, its issued document,
+    # so a download serves the bytes the billing contact was sent (round 44).
+    kept = pdfs.keep(
+        session, pdfs.Document.of_invoice(invoice), pdfs.invoice_pdf(session, invoice), now=now
+    )
     _email_billing_contact(
         session,
         invoice,
@@ -220,11 +225,7 @@ def finalize_in(session: Session, invoice: Invoice, *, now: datetime, actor: Act
             f"due {invoice.due_date}"
         ),
         template="invoice_issued",
-        attachments=[
-            mail.Attachment(
-                f"{invoice.number}.pdf", "application/pdf", pdfs.invoice_pdf(session, invoice)
-            )
-        ],
+        attachments=[mail.Attachment(f"{invoice.number}.pdf", "application/pdf", kept.pdf)],
     )
     return invoice
 
