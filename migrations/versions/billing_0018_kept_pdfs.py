@@ -66,6 +66,12 @@ def upgrade() -> None:
             "credit_note_id", "standing", name=op.f("uq_kept_pdfs_credit_note_id_standing")
         ),
     )
+    if op.get_bind().dialect.name == "postgresql":
+        # A PDF's streams are compressed already: PostgreSQL's TOAST would try to
+        # compress each 45 KB again for nothing. Measured inserting one in a unit of
+        # work, three rounds alternated on a loaded machine: 5.0-8.8 ms with the
+        # default (EXTENDED), 3.0-3.8 ms without (EXTERNAL).
+        op.execute("ALTER TABLE kept_pdfs ALTER COLUMN pdf SET STORAGE EXTERNAL")
 
 
 def downgrade() -> None:
