@@ -2,8 +2,8 @@
 
 When a document is issued, the flush that writes it stores the SHA-256 of its
 issued bytes (the stored PDF of an agreement or letter; for invoices and
-credit notes, whose PDFs are rendered on demand, the canonical JSON of the
-issued content they are rendered from) and the SHA-256 of its canonical
+credit notes, whose PDFs are drawn from their records, the canonical JSON of
+the issued content they are drawn from) and the SHA-256 of its canonical
 amounts, and a seal: an HMAC under the audit key (see `audit.keys`) over the
 document's number and both digests. `verify_documents` recomputes all three
 for every issued document, so an edit made directly in the database is

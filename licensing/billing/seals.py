@@ -1,6 +1,8 @@
 """The seals of issued invoices and credit notes (`licensing.audit.seals`): what
-each is made of, registered by `licensing.billing.init_app`. Their PDFs are
-rendered on demand, so the issued content they are rendered from is sealed."""
+each is made of, registered by `licensing.billing.init_app`. Their PDFs are drawn
+from their records (and kept as first drawn, `kept_pdfs`, since round 44: an
+invoice's once a standing, after it is issued), so the issued content they are
+drawn from is sealed."""
 
 from __future__ import annotations
 
