@@ -21,7 +21,7 @@ from licensing import notices, pdf
 from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.states import PAID, VOID
 from licensing.calendar import instant_text
-from licensing.money import format_grouped, in_words
+from licensing.money import format_amount, format_grouped, in_words
 from licensing.words import rules_described, working_in_words
 
 if TYPE_CHECKING:  # the statement reads finance's ledger, which reads billing's queries
@@ -99,29 +99,34 @@ class Standing:
     renderer that prints more of the invoice's life must print it from here."""
 
     state: str
-    paid: str
-    credited: str
-    balance_due: str
+    currency: str
+    paid: Decimal
+    credited: Decimal
+    balance_due: Decimal
     paid_on: date | None
 
     @property
     def key(self) -> str:
-        """The standing in words, the kept PDF's `standing` ("paid 2027-02-01; paid
-        1,200.00 USD; credited 0.00 USD; balance due 0.00 USD")."""
+        """The kept PDF's `standing`, in plain figures that no change of wording
+        moves ("paid 2027-02-01; paid 1200.00; credited 0.00; balance due 0.00"):
+        reworded, the same standing would be drawn again with the new words."""
         paid_on = f" {self.paid_on.isoformat()}" if self.state == PAID and self.paid_on else ""
-        return (
-            f"{self.state}{paid_on}; paid {self.paid}; credited {self.credited}; "
-            f"balance due {self.balance_due}"
-        )
+        figures = (format_amount(amount, self.currency) for amount in self.amounts)
+        paid, credited, due = figures
+        return f"{self.state}{paid_on}; paid {paid}; credited {credited}; balance due {due}"
+
+    @property
+    def amounts(self) -> tuple[Decimal, Decimal, Decimal]:
+        return (self.paid, self.credited, self.balance_due)
 
 
 def standing_of(invoice: Invoice) -> Standing:
-    currency = invoice.currency
     return Standing(
         state=invoice.state,
-        paid=_money(invoice.amount_paid, currency),
-        credited=_money(invoice.amount_credited, currency),
-        balance_due=_money(invoice.balance_due, currency),
+        currency=invoice.currency,
+        paid=invoice.amount_paid,
+        credited=invoice.amount_credited,
+        balance_due=invoice.balance_due,
         paid_on=invoice.paid_at.date() if invoice.paid_at else None,
     )
 
@@ -183,9 +188,9 @@ def invoice_document(
             for line in invoice.lines
         ),
         total=_money(invoice.total, currency),
-        paid=standing.paid,
-        credited=standing.credited,
-        balance_due=standing.balance_due,
+        paid=_money(standing.paid, currency),
+        credited=_money(standing.credited, currency),
+        balance_due=_money(standing.balance_due, currency),
         paid_on=standing.paid_on,
         copyright_notice=copyright_notice(period_start),
         footer_notice=notices.copyright_notice(period_start),

@@ -61,7 +61,7 @@ from .states import (
 DESCRIPTION_MAX = 500
 REFERENCE_MAX = 100
 REASON_MAX = 2000
-# A kept PDF's standing: its state, paid date and three amounts in words (`documents`).
+# A kept PDF's standing: its state, paid date and three amounts (`documents.Standing`).
 STANDING_MAX = 200
 
 
