@@ -324,6 +324,71 @@ def test_a_new_key_past_the_users_bound_in_24_hours_is_a_429_saying_when_and_sto
     assert _post_payment(client, invoice, headers, "k-4", small).status_code == 201  # type: ignore[attr-defined]
 
 
+def test_new_keys_sent_at_once_at_the_bound_store_exactly_the_bound_and_the_rest_are_429s(
+    committed_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Round 44: the count of a user's keys was read, not locked, so requests with
+    new keys sent at the same moment at the bound were all taken. Each request here
+    waits a moment after counting, so that without turns every one counts before
+    any stores its key."""
+    monkeypatch.setattr(idempotency, "KEYS_PER_USER", 2)
+    counted = idempotency._within_bound
+
+    def slow_after_counting(*args: object, **kwargs: object) -> None:
+        counted(*args, **kwargs)  # type: ignore[arg-type]
+        time.sleep(0.4)
+
+    monkeypatch.setattr(idempotency, "_within_bound", slow_after_counting)
+    with committed_app.app_context():
+        organization = factories.make_organization(db.session())
+        invoice = send_activation(activated(organization.id))
+        assert invoice is not None
+        clerk = factories.make_staff(db.session(), roles=("billing",))
+        headers = bearer(clerk)
+    small = {**WIRE, "amount": "10.00"}
+    sent = 4
+    barrier = threading.Barrier(sent)
+    answers: dict[str, tuple[int, dict[str, str]]] = {}
+
+    def post(key: str) -> None:
+        client = committed_app.test_client()
+        barrier.wait(timeout=30)
+        answer = client.post(
+            f"/api/v1/invoices/{invoice.id}/payments",
+            json=small,
+            headers={**headers, "Idempotency-Key": key},
+        )
+        answers[key] = (answer.status_code, dict(answer.headers))
+
+    threads = [threading.Thread(target=post, args=(f"at-once-{n}",)) for n in range(sent)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+
+    statuses = sorted(status for status, _ in answers.values())
+    assert statuses == [201, 201, 429, 429]
+    for status, answered in answers.values():
+        if status == 429:
+            assert int(answered["Retry-After"]) > 0
+            assert answered["X-RateLimit-Remaining"] == "0"
+    taken = sorted(key for key, (status, _) in answers.items() if status == 201)
+    with committed_app.app_context():
+        assert (_keys(), _payments(invoice)) == (2, 2)
+    # The keys stored are still answered from their records, at the bound.
+    client = committed_app.test_client()
+    for key in taken:
+        again = client.post(
+            f"/api/v1/invoices/{invoice.id}/payments",
+            json=small,
+            headers={**headers, "Idempotency-Key": key},
+        )
+        assert again.status_code == 201
+        assert again.headers["Idempotent-Replayed"] == "true"
+    with committed_app.app_context():
+        assert (_keys(), _payments(invoice)) == (2, 2)
+
+
 def test_the_document_lists_the_bounds_429_with_retry_after_on_every_keyed_route(
     client: FlaskClient,
 ) -> None:
