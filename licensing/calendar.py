@@ -143,15 +143,23 @@ def when_text(moment: datetime) -> str:
     return f"at {text}" if text.startswith("the end of ") else f"on {text}"
 
 
-def instant_iso(moment: datetime, *, to_the_second: bool = False) -> str:
-    """An instant as the API writes it, in answers and problem documents alike:
-    ISO 8601 in UTC, the zone written `+00:00`, fractions of a second only where
-    there are some ("2027-02-10T15:00:00+00:00", "2027-02-10T15:00:00.250000+00:00"),
-    as marshmallow writes a UTC `DateTime` field. Round 42: problem documents wrote
-    `Z` to the second, so a 401's `expired_at` and the token list's `expires_at` of
-    the same token were two strings. `to_the_second` for a sentence (a `detail`): the
-    same spelling, without the fraction; a time of day alone named no day."""
+def instant_iso(
+    moment: datetime, *, to_the_second: bool = False, to_the_millisecond: bool = False
+) -> str:
+    """An instant as the service writes it for machines, in answers and problem
+    documents alike: ISO 8601 in UTC, the zone written `+00:00`, fractions of a
+    second only where there are some ("2027-02-10T15:00:00+00:00",
+    "2027-02-10T15:00:00.250000+00:00"), as marshmallow writes a UTC `DateTime` field
+    and the exports write their time stamps (exports.md). Round 42: problem documents
+    wrote `Z` to the second, so a 401's `expired_at` and the token list's
+    `expires_at` of the same token were two strings. `to_the_second` for a sentence
+    (a `detail`, `/readyz`'s `jobs_detail`, `jobs status`): the same spelling, without
+    the fraction; a time of day alone named no day. `to_the_millisecond` for a log
+    line's stamp, always three digits so the lines' stamps line up (round 44: `/readyz`
+    and the logs wrote `Z`, the API `+00:00`)."""
     moment = moment.astimezone(UTC)
+    if to_the_millisecond:
+        return moment.isoformat(timespec="milliseconds")
     return (moment.replace(microsecond=0) if to_the_second else moment).isoformat()
 
 

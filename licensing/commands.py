@@ -10,13 +10,14 @@ from __future__ import annotations
 import contextlib
 import os
 from collections.abc import Iterator
+from datetime import datetime
 from typing import Any
 
 import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from licensing import db, job_runs, log_context
+from licensing import calendar, db, job_runs, log_context
 from licensing.accounts import cli as accounts_cli
 from licensing.agreements import cli as agreements_cli
 from licensing.audit import cli as audit_cli
@@ -169,8 +170,9 @@ def jobs_status() -> None:
     click.echo("No job is late or failing.")
 
 
-def _instant(moment: Any) -> str:
-    return str(moment.strftime("%Y-%m-%dT%H:%M:%SZ"))
+def _instant(moment: datetime) -> str:
+    """As `/readyz` writes it (round 44: `...Z` before)."""
+    return calendar.instant_iso(moment, to_the_second=True)
 
 
 def _schema_behind() -> tuple[str, ...]:

@@ -21,7 +21,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from licensing import db, log_context
+from licensing import calendar, db, log_context
 from licensing.db import Base, UTCDateTime
 
 log = logging.getLogger("licensing.job_runs")
@@ -194,7 +194,8 @@ class Failed:
 
 
 def _instant(moment: datetime) -> str:
-    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+    """As the API writes an instant in a sentence (round 44: `...Z` before)."""
+    return calendar.instant_iso(moment, to_the_second=True)
 
 
 def _every(interval: timedelta) -> str:

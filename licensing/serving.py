@@ -271,10 +271,12 @@ class HiddenSecretAtoms(dict[str, Any]):
 
 
 def instant(moment: float) -> str:
-    """`2026-12-04T17:55:41.123Z`: the app's stamp (`licensing.log_context.instant`,
-    which the master does not import: a module it imports is the one its workers
-    keep after HUP), ISO 8601 in UTC to the millisecond."""
-    return datetime.fromtimestamp(moment, UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    """`2026-12-04T17:55:41.123+00:00`: the app's stamp, ISO 8601 in UTC to the
+    millisecond, as `licensing.calendar.instant_iso(..., to_the_millisecond=True)`
+    writes it (`licensing.log_context.instant`), which the master does not import: a
+    module it imports is the one its workers keep after HUP. A test holds the two to
+    one spelling (round 44: both wrote `Z`)."""
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds")
 
 
 # gunicorn's own lines (its error log: starting, booting a worker, a worker's

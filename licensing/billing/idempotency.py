@@ -161,9 +161,28 @@ def run_once(
         return _answer_of_winner(request, now)
 
 
+# The advisory lock's first key on PostgreSQL: which lock space `_within_bound`'s
+# per-user lock is in (the second key is the user's id). No other advisory lock uses it.
+_KEY_COUNT_LOCK = 0x1DE4  # "IDEmpotency", round 44
+
+
+def _take_turns(session: Session, request: KeyedRequest) -> None:
+    """Make the user's new keys take turns until the transaction ends (round 44), so
+    that a count of their keys is not read by two transactions at once, each
+    storing a key past it. PostgreSQL: a transaction-level advisory lock on the
+    user (one statement; no row is locked, so nothing else of theirs waits). SQLite:
+    nothing to do, a unit of work holds the database's one write lock from its BEGIN
+    IMMEDIATE (`db._configure_sqlite`), before the key was looked up."""
+    if db.is_postgresql():
+        session.execute(select(func.pg_advisory_xact_lock(_KEY_COUNT_LOCK, request.caller.user_id)))
+
+
 def _within_bound(session: Session, request: KeyedRequest, now: datetime) -> None:
     """Refuse a new key once its user stored `KEYS_PER_USER` in the last 24 hours,
-    saying when the oldest of them frees a place (`Retry-After`)."""
+    saying when the oldest of them frees a place (`Retry-After`). Exact under
+    concurrency: the user's new keys take turns (`_take_turns`) from the count until
+    their transaction ends, so a request that waited counts the key stored before it."""
+    _take_turns(session, request)
     since = now - KEPT_FOR
     used, oldest = session.execute(
         select(func.count(), func.min(IdempotentRequest.created_at)).where(
@@ -173,6 +192,10 @@ def _within_bound(session: Session, request: KeyedRequest, now: datetime) -> Non
     ).one()
     if used < KEYS_PER_USER:
         return
+    if session.scalars(select(IdempotentRequest.id).where(*request.stored())).first():
+        # A request with this very key took the last place while this one waited its
+        # turn: answer from its record, as any retry of a stored key is (`KeyTaken`).
+        raise KeyTaken
     wait = max(1, math.ceil((oldest + KEPT_FOR - now).total_seconds()))
     raise TooManyRequests(  # a new key waits until the oldest is 24 hours old
         f"You sent {used:,} requests with a new {HEADER} in the last 24 hours, the most "

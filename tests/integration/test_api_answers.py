@@ -40,13 +40,27 @@ from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.accounts.states import CLOSED
 from licensing.actors import Actor
-from licensing.api.base import API_PREFIX, NEVER_ANSWERS_ATTRIBUTE, path_arguments
+from licensing.api.base import (
+    API_PREFIX,
+    BODY_ATTRIBUTE,
+    BODY_METHODS,
+    NEVER_ANSWERS_ATTRIBUTE,
+    NO_BODY,
+    path_arguments,
+)
 from licensing.extensions import is_rate_limited
 from tests.support import factories
 from tests.support.openapi import resolved, served_document
 from tests.support.raising import Raising
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
+# What a route that takes no body answers one sent anyway (`licensing.api._check_body`).
+NO_BODY_ANSWERS = {
+    400: "not JSON",
+    413: "too large",
+    415: "not application/json",
+    422: "an object with fields, or no object",
+}
 PROBLEM = {"application/problem+json": {"schema": {"$ref": "#/components/schemas/Problem"}}}
 
 
@@ -138,6 +152,10 @@ def test_every_operation_documents_every_answer_its_route_can_give(
         required = _required(app, method, rule, view, raising)
         if "requestBody" in operation:
             required.setdefault(400, "it takes a body, which may not be JSON")
+        elif getattr(view, BODY_ATTRIBUTE, None) == NO_BODY and method in BODY_METHODS:
+            # Round 44: the body its method carries is read and refused like any other.
+            for status, why in NO_BODY_ANSWERS.items():
+                required.setdefault(status, f"it takes no body, and one sent may be {why}")
         if any(parameter["in"] == "query" for parameter in operation.get("parameters", [])):
             required.setdefault(400, "it takes query arguments, which may be given twice")
         for status, why in sorted(required.items()):

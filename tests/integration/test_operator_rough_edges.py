@@ -8,7 +8,7 @@ import re
 import subprocess
 import sys
 import threading
-from datetime import timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +18,8 @@ from click.testing import CliRunner
 from flask import Flask
 from sqlalchemy import update
 
-from licensing import db, job_runs, serving
+from licensing import db, job_runs, log_context, serving
+from licensing.calendar import instant_iso
 from licensing.cli import main
 from licensing.job_runs import JobRun
 from licensing.worker import MINUTE, SCHEDULE, Job, Worker
@@ -65,7 +66,9 @@ def test_licensing_run_starts_in_production_when_the_flag_says_so_and_in_develop
     ]
 
 
-_STAMPED = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z WARNING:licensing\.probe:hello$")
+_STAMPED = re.compile(
+    r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00 WARNING:licensing\.probe:hello$"
+)
 _PROBE = (
     "import logging; from licensing.app import create_app; create_app(); "
     "logging.getLogger('licensing.probe').warning('hello')"
@@ -211,7 +214,7 @@ def test_readyz_names_a_job_whose_last_success_is_older_than_its_schedule_allows
         row = _job_row("tokens remind")
         assert row is not None
         assert row.last_succeeded_at is not None
-        when = row.last_succeeded_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        when = instant_iso(row.last_succeeded_at, to_the_second=True)
     assert answer["jobs_detail"] == f"tokens remind (every hour) last succeeded at {when}"
 
 
@@ -323,8 +326,8 @@ def test_readyz_names_a_job_whose_last_run_failed_though_it_succeeded_lately(
         assert row is not None
         assert row.last_succeeded_at is not None
         assert row.last_finished_at is not None
-        failed_at = row.last_finished_at.strftime("%Y-%m-%dT%H:%M:%SZ")
-        succeeded_at = row.last_succeeded_at.strftime("%Y-%m-%dT%H:%M:%SZ")
+        failed_at = instant_iso(row.last_finished_at, to_the_second=True)
+        succeeded_at = instant_iso(row.last_succeeded_at, to_the_second=True)
     assert answer["jobs_detail"] == (
         f"outbox send (every minute) last run failed at {failed_at}, "
         f"last succeeded at {succeeded_at}"
@@ -345,6 +348,50 @@ def test_readyz_names_a_job_whose_last_run_failed_though_it_succeeded_lately(
     assert "; outbox send (every minute) last run failed at " in answer["jobs_detail"]
     _record(committed_app, "outbox send", "tokens remind")
     assert _ready(committed_app)["jobs"] == "ok"
+
+
+# Any ISO 8601 instant, however its zone is written (`Z`, `+00:00`, none).
+_ANY_INSTANT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d+)?(?:Z|[+-]\d\d:\d\d)?")
+
+
+def _spelled_as_the_api_spells_them(text: str) -> list[str]:
+    """Each instant in `text`, held to `calendar.instant_iso`'s spelling: `+00:00`,
+    to the second, or to the millisecond in a log line's stamp."""
+    found = _ANY_INSTANT.findall(text)
+    for written in found:
+        moment = datetime.fromisoformat(written)
+        assert moment.utcoffset() == timedelta(0), written
+        millisecond = "." in written
+        assert written == instant_iso(
+            moment, to_the_second=not millisecond, to_the_millisecond=millisecond
+        ), text
+    return found
+
+
+def test_readyz_the_log_and_jobs_status_write_instants_as_the_api_does(
+    committed_app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Round 44: `/readyz`'s `jobs_detail`, its log line, `jobs status` and every
+    log line's stamp wrote `2026-12-04T18:02:00Z` while every API answer (and export)
+    writes `+00:00`: one instant, two strings, for the same monitoring script."""
+    _record(committed_app, *(name for name, _every in SCHEDULE))
+    _aged(committed_app, "tokens remind", first=timedelta(days=3), succeeded=timedelta(hours=2))
+    _failed(committed_app, "outbox send")
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        answer = _ready(committed_app)
+    [line] = [r for r in caplog.records if r.getMessage().startswith("readiness check: ")]
+    # A late job (its success and since when) and a failing one (failed, succeeded).
+    assert len(_spelled_as_the_api_spells_them(answer["jobs_detail"])) == 3
+    assert len(_spelled_as_the_api_spells_them(line.getMessage())) == 4
+    stamped = log_context.Formatter(timestamps=True).format(line)
+    assert len(_spelled_as_the_api_spells_them(stamped)) == 5
+    # gunicorn's lines, written by the master, which does not import the app.
+    assert serving.instant(line.created) == log_context.instant(line.created)
+    assert len(_spelled_as_the_api_spells_them(serving.InstantFormatter().format(line))) == 5
+    result = committed_app.test_cli_runner().invoke(args=["jobs", "status"])
+    assert result.exit_code == 1  # late and failing
+    assert len(_spelled_as_the_api_spells_them(result.output)) >= 3 * len(SCHEDULE)
 
 
 def _probe_lines(app: Flask, caplog: pytest.LogCaptureFixture) -> tuple[str, list[Any]]:
@@ -375,10 +422,10 @@ def test_a_degraded_readyz_is_logged_once_when_it_begins_changes_and_ends(
         assert row is not None
         assert row.last_succeeded_at is not None
         succeeded = row.last_succeeded_at
-    late_since = (succeeded + timedelta(minutes=75)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    late_since = instant_iso(succeeded + timedelta(minutes=75), to_the_second=True)
     assert line.getMessage() == (
         "readiness check: degraded, jobs late: tokens remind (every hour) last succeeded at "
-        f"{succeeded.strftime('%Y-%m-%dT%H:%M:%SZ')}, late since {late_since}"
+        f"{instant_iso(succeeded, to_the_second=True)}, late since {late_since}"
     )
     # The same state: nothing on the next probes.
     assert _probe_lines(committed_app, caplog)[1] == []
@@ -493,7 +540,7 @@ def test_each_runs_id_is_recorded_and_named_by_jobs_status_and_readyz(
 
 # --- gunicorn's lines -----------------------------------------------------------------
 
-_INSTANT = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+_INSTANT = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00"
 
 
 def test_gunicorns_own_lines_and_the_access_lines_time_are_stamped_as_the_apps(
@@ -501,7 +548,7 @@ def test_gunicorns_own_lines_and_the_access_lines_time_are_stamped_as_the_apps(
 ) -> None:
     """Round 34: gunicorn wrote `[2026-12-04 18:01:00 +0000] [812] [INFO] ...` and
     `[04/Dec/2026:18:01:00 +0000]` in the host's zone beside the app's
-    `2026-12-04T18:01:00.412Z INFO:...`: one format now, from `licensing.serving`."""
+    `2026-12-04T18:01:00.412+00:00 INFO:...`: one format now, from `licensing.serving`."""
     import logging
     import time
 
@@ -518,14 +565,14 @@ def test_gunicorns_own_lines_and_the_access_lines_time_are_stamped_as_the_apps(
         logger = serving.SecretHidingLogger(config)
         [handler] = [h for h in logger.error_log.handlers if getattr(h, "_gunicorn", False)]
         record = logging.LogRecord("gunicorn.error", logging.INFO, "", 0, "Booting", (), None)
-        record.created = 1796407260.4129  # 2026-12-04T18:01:00.412Z
+        record.created = 1796407260.4129  # 2026-12-04T18:01:00.412+00:00
         record.process = 812
         line = handler.format(record)
-        assert line == "2026-12-04T18:01:00.412Z INFO:gunicorn.error:[pid=812] Booting"
+        assert line == "2026-12-04T18:01:00.412+00:00 INFO:gunicorn.error:[pid=812] Booting"
         assert re.fullmatch(rf"\[{_INSTANT}\]", logger.now())
         moment = time.time()
         assert serving.instant(moment) == log_context.instant(moment)
-        assert serving.instant(1796407260.0) == "2026-12-04T18:01:00.000Z"
+        assert serving.instant(1796407260.0) == "2026-12-04T18:01:00.000+00:00"
     finally:
         monkeypatch.delenv("TZ")
         time.tzset()

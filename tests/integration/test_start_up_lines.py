@@ -25,7 +25,7 @@ from tests.support.behind import BIN, behind_url
 from tests.support.checkout import PROJECT_ROOT, this_checkout
 from tests.support.servers import free_port, until
 
-_STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z"
+_STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00"
 
 
 def _started(command: list[str], tmp_path: Path, *, settle: str, hup: bool = False) -> str:

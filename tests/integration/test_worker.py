@@ -164,7 +164,7 @@ def test_serve_with_worker_runs_the_jobs_beside_the_server_reloads_and_stops_the
         # Round 34: gunicorn's lines, this one too, are stamped as the app's.
         said = next(line for line in started.splitlines() if "Worker started (pid " in line)
         assert re.fullmatch(
-            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z INFO:gunicorn\.error:\[pid=\d+\] "
+            r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00 INFO:gunicorn\.error:\[pid=\d+\] "
             rf"Worker started \(pid {worker_pid}\): the periodic jobs run beside the server",
             said,
         ), said

@@ -324,6 +324,101 @@ def test_a_new_key_past_the_users_bound_in_24_hours_is_a_429_saying_when_and_sto
     assert _post_payment(client, invoice, headers, "k-4", small).status_code == 201  # type: ignore[attr-defined]
 
 
+def _counted_slowly(monkeypatch: pytest.MonkeyPatch, bound: int) -> None:
+    """The bound at `bound`, and each request waiting 0.4 s after counting, so that
+    without turns every request sent at once counts before any stores its key."""
+    monkeypatch.setattr(idempotency, "KEYS_PER_USER", bound)
+    counted = idempotency._within_bound
+
+    def slow_after_counting(*args: object, **kwargs: object) -> None:
+        counted(*args, **kwargs)  # type: ignore[arg-type]
+        time.sleep(0.4)
+
+    monkeypatch.setattr(idempotency, "_within_bound", slow_after_counting)
+
+
+def _clerks_invoice(app: Flask) -> tuple[Invoice, dict[str, str]]:
+    """An open invoice, committed, and a billing clerk's token headers."""
+    with app.app_context():
+        organization = factories.make_organization(db.session())
+        invoice = send_activation(activated(organization.id))
+        assert invoice is not None
+        return invoice, bearer(factories.make_staff(db.session(), roles=("billing",)))
+
+
+def _paid_at_once(
+    app: Flask, invoice: Invoice, headers: dict[str, str], keys: list[str]
+) -> list[tuple[str, int, dict[str, str]]]:
+    """A payment of 10.00 posted with each key, all at the same moment, each from a
+    thread of its own: (key, status, headers) of each answer."""
+    barrier = threading.Barrier(len(keys))
+    answers: list[tuple[str, int, dict[str, str]]] = []
+
+    def post(key: str) -> None:
+        client = app.test_client()
+        barrier.wait(timeout=30)
+        answer = client.post(
+            f"/api/v1/invoices/{invoice.id}/payments",
+            json={**WIRE, "amount": "10.00"},
+            headers={**headers, "Idempotency-Key": key},
+        )
+        answers.append((key, answer.status_code, dict(answer.headers)))
+
+    threads = [threading.Thread(target=post, args=(key,)) for key in keys]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=90)
+    return answers
+
+
+def test_new_keys_sent_at_once_at_the_bound_store_exactly_the_bound_and_the_rest_are_429s(
+    committed_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Round 44: the count of a user's keys was read, not locked, so requests with
+    new keys sent at the same moment at the bound were all taken."""
+    _counted_slowly(monkeypatch, 2)
+    invoice, headers = _clerks_invoice(committed_app)
+
+    answers = _paid_at_once(committed_app, invoice, headers, [f"at-once-{n}" for n in range(4)])
+
+    assert sorted(status for _, status, _ in answers) == [201, 201, 429, 429]
+    for _, status, answered in answers:
+        if status == 429:
+            assert int(answered["Retry-After"]) > 0
+            assert answered["X-RateLimit-Remaining"] == "0"
+    with committed_app.app_context():
+        assert (_keys(), _payments(invoice)) == (2, 2)
+    # The keys stored are still answered from their records, at the bound.
+    taken = [key for key, status, _ in answers if status == 201]
+    again = _paid_at_once(committed_app, invoice, headers, taken)
+    assert [(status, answered["Idempotent-Replayed"]) for _, status, answered in again] == [
+        (201, "true"),
+        (201, "true"),
+    ]
+    with committed_app.app_context():
+        assert (_keys(), _payments(invoice)) == (2, 2)
+
+
+def test_one_key_sent_twice_at_once_for_the_last_place_is_stored_once_and_replayed_not_429(
+    committed_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Round 44: the second request, having waited its turn behind the first, counts
+    the first's key and finds the user at the bound; the key is its own, so it is
+    answered from the first's record as any retry is, not refused."""
+    _counted_slowly(monkeypatch, 1)
+    invoice, headers = _clerks_invoice(committed_app)
+
+    answers = _paid_at_once(committed_app, invoice, headers, ["the-last-place"] * 2)
+
+    replayed = sorted(
+        (status, "Idempotent-Replayed" in answered) for _, status, answered in answers
+    )
+    assert replayed == [(201, False), (201, True)]
+    with committed_app.app_context():
+        assert (_keys(), _payments(invoice)) == (1, 1)
+
+
 def test_the_document_lists_the_bounds_429_with_retry_after_on_every_keyed_route(
     client: FlaskClient,
 ) -> None:
