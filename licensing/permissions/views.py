@@ -423,6 +423,7 @@ def requests() -> str:
         "permissions/portal_list.html",
         requests=queries.for_organization(db.session(), principal),
         label=services.label,
+        use_days=services.use_days,
     )
 
 

@@ -292,3 +292,37 @@ def test_the_apis_grants_ending_read_the_same_statements_at_10_and_100_grants(
     assert len(listed) == LARGE
     assert {item["ending"]["reminder"] for item in listed} == {"sent", "to_send"}
     assert at_large == at_small
+
+
+def test_the_vendors_list_gives_a_routed_uses_days_as_the_queue_does(
+    app: Flask,
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # The console's rows said "use 2027-01-01 to 2027-12-31" (round 43); the vendor's
+    # list of the same requests said the content alone.
+    organization = vendor.organization
+    dated = send_routed(routed_use(organization.id, organization.legal_name))
+    # A request made before round 42 kept no days.
+    older = send_routed(routed_use(organization.id, organization.legal_name, application_id=4102))
+    db.session().execute(
+        update(PermissionRequest)
+        .where(PermissionRequest.id == older.id)
+        .values(use_from=None, use_until=None)
+    )
+    db.session().commit()
+    page = signed_in(app.test_client(), vendor).get("/portal/permissions/")
+    assert page.status_code == 200
+    rows = {
+        reference: row
+        for row in page.get_data(as_text=True).split("<tr>")[2:]
+        for reference in (dated.reference, older.reference)
+        if f">{reference}</a>" in row
+    }
+    days = '<br><span class="muted term">use 2027-01-01 to 2027-12-31</span></td>'
+    assert days in rows[dated.reference]
+    assert "use 20" not in rows[older.reference]
+    # The same words as the console's row.
+    queue = signed_in(app.test_client(), licensing_staff).get("/console/permissions/")
+    assert days in queue.get_data(as_text=True)
