@@ -226,7 +226,10 @@ def _request_form(
 @public.route("/request/sent")
 @access.public
 def request_sent() -> str:
-    sent = cookie_session.get(_SENT_TERM) or [None, None]
+    # Taken from the session as it is shown (round 44): they stayed in the cookie
+    # until the next request replaced them, so a later visit, or whoever used the
+    # browser next, read the last request's days again.
+    sent = cookie_session.pop(_SENT_TERM, None) or [None, None]
     use_from, use_until = (date.fromisoformat(day) if day else None for day in sent)
     return render_template(
         "permissions/request_sent.html",

@@ -24,6 +24,7 @@ from licensing.web.filters import when
 from tests.integration.permissions.conftest import (
     OFFICE,
     config_changes,  # noqa: F401 - the fixture (the form's rate limit off)
+    request_fields,
     routed_use,
     send_routed,
     submit,  # noqa: F401 - the fixture
@@ -326,3 +327,37 @@ def test_the_vendors_list_gives_a_routed_uses_days_as_the_queue_does(
     # The same words as the console's row.
     queue = signed_in(app.test_client(), licensing_staff).get("/console/permissions/")
     assert days in queue.get_data(as_text=True)
+
+
+def _session_cookie(app: Flask, client: FlaskClient) -> dict[str, Any]:
+    """What the client's signed session cookie carries."""
+    cookie = client.get_cookie("licensing_session")
+    if cookie is None:
+        return {}
+    signer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    carried: dict[str, Any] = signer.loads(cookie.value)
+    return carried
+
+
+def test_the_check_your_email_pages_days_leave_the_session_once_shown(
+    app: Flask, client: FlaskClient
+) -> None:
+    # The days stayed in the session cookie until the next request replaced them:
+    # a second visit, days later or by the next person at a shared computer, said
+    # the last request's term again.
+    first, last = _today() + timedelta(days=60), _today() + timedelta(days=170)
+    sent = client.post(
+        "/permissions/request",
+        data=request_fields(use_from=first.isoformat(), use_until=last.isoformat()),
+    )
+    assert sent.status_code == 302
+    assert _session_cookie(app, client)["permission_sent_term"] == [
+        first.isoformat(),
+        last.isoformat(),
+    ]
+    shown = client.get("/permissions/request/sent").get_data(as_text=True)
+    assert f"If granted, the permission runs from {first.isoformat()}" in " ".join(shown.split())
+    assert "permission_sent_term" not in _session_cookie(app, client)
+    again = client.get("/permissions/request/sent").get_data(as_text=True)
+    assert "If granted" not in again
+    assert "Check your email" in again
