@@ -9,6 +9,7 @@ Internal notes are returned to staff only.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import marshmallow as ma
@@ -16,11 +17,11 @@ from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
 
-from licensing import access, db
+from licensing import access, calendar, db
 from licensing.accounts.auth import auth_rate_limit
 from licensing.actors import current_actor
 from licensing.api.accounts import Emailed, whom_emailed
-from licensing.api.base import Blueprint, Created, never_answers, refuse_staff_filter
+from licensing.api.base import Blueprint, Created, ReadPage, never_answers, refuse_staff_filter
 from licensing.api.fields import (
     STRINGS,
     ApiSchema,
@@ -32,6 +33,7 @@ from licensing.api.fields import (
     record_id,
     vocabulary,
 )
+from licensing.audit import queries as audit_queries
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
@@ -196,6 +198,72 @@ SERVICE_LEVEL = {
 }
 
 
+class PermissionGrantEndingSchema(ApiSchema):
+    ends_on = Day()
+    days_left = ma.fields.Integer()
+    reminder = ma.fields.String()
+    reminder_sent_at = ma.fields.DateTime(allow_none=True)
+    reminder_on = Day(allow_none=True)
+
+
+# A grant's end as the console's *Grants ending within 60 days* says it per row
+# (`services.grant_ending`, round 44): given only when listing with `ending`.
+GRANT_ENDING = {
+    "type": "object",
+    "nullable": True,
+    "description": "Listed with `ending=true`, each grant's end and its requester's "
+    "ending email, as the console's *Grants ending within 60 days* says them "
+    "(round 44); null elsewhere (one request's `GET`, the other lists)",
+    "properties": {
+        "ends_on": {"type": "string", "format": "date", "description": "The last day"},
+        "days_left": {"type": "integer", "description": "Days from the office's today"},
+        "reminder": {
+            "type": "string",
+            "enum": ["sent", "to_send", "not_sent"],
+            "description": "`sent`: the requester was emailed that it ends "
+            "(`reminder_sent_at`); `to_send`: `licensing permissions expire` emails them on "
+            "`reminder_on`; `not_sent`: they are not emailed (granted within its last 30 "
+            "days)",
+        },
+        "reminder_sent_at": {"type": "string", "format": "date-time", "nullable": True},
+        "reminder_on": {"type": "string", "format": "date", "nullable": True},
+    },
+}
+
+
+class ListedGrant:
+    """A request on a page listed with `ending`, with its grant's end read for the
+    page at once (`_with_grant_endings`); `PermissionRequestSchema` reads every other
+    field from the request itself."""
+
+    def __init__(self, request: PermissionRequest, ending: services.GrantEnding | None) -> None:
+        self.request = request
+        self.grant_ending = ending
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.request, name)
+
+
+def _ending_body(ending: services.GrantEnding) -> dict[str, Any]:
+    reminder = (
+        "sent"
+        if ending.reminded_at is not None
+        else "to_send"
+        if ending.reminder_on is not None
+        else "not_sent"
+    )
+    body: dict[str, Any] = PermissionGrantEndingSchema().dump(
+        {
+            "ends_on": ending.ends_on,
+            "days_left": ending.days_left,
+            "reminder": reminder,
+            "reminder_sent_at": ending.reminded_at,
+            "reminder_on": ending.reminder_on,
+        }
+    )
+    return body
+
+
 class PermissionStatusSchema(ApiSchema):
     """What the requester sees: never internal notes, assignment or SLA."""
 
@@ -274,6 +342,12 @@ class PermissionRequestSchema(PermissionStatusSchema):
         },
     )
     service_level = documented("_level", SERVICE_LEVEL)
+    ending = documented("_ending", GRANT_ENDING)
+
+    def _ending(self, request: PermissionRequest | ListedGrant) -> dict[str, Any] | None:
+        if not isinstance(request, ListedGrant) or request.grant_ending is None:
+            return None
+        return _ending_body(request.grant_ending)
 
     def _assignee_id(self, request: PermissionRequest) -> int | None:
         return request.assignee_id if access.caller_is_staff() else None
@@ -331,6 +405,17 @@ class PermissionQueueQuerySchema(ApiSchema):
             f"{queries.ENDING_WITHIN_DAYS} days, soonest first (with the default `state`, "
             "the approved requests)"
         }
+    )
+    sort = vocabulary(
+        tuple(queries.SORTS),
+        load_default=queries.DEFAULT_SORT,
+        metadata={
+            "description": "`due` (the default): the decision due soonest first, or with "
+            "`ending` the grant ending soonest first; `use_from`: the earliest first day "
+            "of the use asked for first, the requests that gave no days last, each in "
+            "the default's order (round 44). Every order ends in the id, so pages never "
+            "repeat or skip a request that ties."
+        },
     )
 
 
@@ -513,9 +598,10 @@ def status_letter(token: str, letter_id: int) -> Response:
 @access.allow(vendor=access.LICENSING_WORK, staff=("licensing",))
 @blp.arguments(PermissionQueueQuerySchema, location="query")
 @blp.paginate(PermissionRequestSchema)
-def list_requests(query: dict[str, Any]) -> Select[Any]:
+def list_requests(query: dict[str, Any]) -> Select[Any] | ReadPage:
     """The queue (staff; open requests unless `state` says otherwise), or a
-    vendor's own organization's requests."""
+    vendor's own organization's requests. With `ending`, each grant says when it
+    ends and whether its requester is emailed that it does (`ending`)."""
     principal = access.require_principal()
     refuse_staff_filter(principal, query, "assignee", "permission requests")
     filters = queries.QueueFilter(
@@ -524,14 +610,29 @@ def list_requests(query: dict[str, Any]) -> Select[Any]:
         search=query.get("q"),
         overdue=bool(query.get("overdue")),
         ending=bool(query.get("ending")),
+        sort=query["sort"],
     )
-    return queries.queue_query(filters, principal, utcnow()).options(
+    statement = queries.queue_query(filters, principal, utcnow()).options(
         # What PermissionRequestSchema shows of every row, with the page (no letter PDFs).
         selectinload(PermissionRequest.messages),
         selectinload(PermissionRequest.letters).defer(PermissionLetter.pdf),
         # The requester is named as their account is now (`requester_shown_name`).
         selectinload(PermissionRequest.requester_user),
     )
+    return ReadPage(statement, _with_grant_endings) if filters.ending else statement
+
+
+def _with_grant_endings(records: Sequence[PermissionRequest]) -> list[ListedGrant]:
+    """The page's grants with their ends (`services.grant_ending`), their ending emails
+    read in one query for the page, as the console's list reads them (round 44)."""
+    reminded = audit_queries.last_of(
+        db.session(), "permission_request", services.ENDING_REMINDED, (r.id for r in records)
+    )
+    today = calendar.office_date(utcnow())
+    return [
+        ListedGrant(record, services.grant_ending(record, reminded.get(str(record.id)), today))
+        for record in records
+    ]
 
 
 @blp.route("/permission-requests/metrics")

@@ -30,6 +30,15 @@ MINE = "me"
 # The queue's "ending" filter: grants whose permission's last day is within this
 # many days of today (today included), soonest first.
 ENDING_WITHIN_DAYS = 60
+# The queue's orders (`sort`, round 44), as the console's Sort field offers them. The
+# default is the list's own: the decision due soonest first (under the ending filter,
+# the grant ending soonest first). `use_from` puts the earliest first day of the use
+# first and the requests that gave no days last, each group in the default's order.
+DEFAULT_SORT = "due"
+SORTS = {
+    DEFAULT_SORT: "Decision due soonest first",
+    "use_from": "First day of the use, earliest first",
+}
 
 
 @dataclass(frozen=True)
@@ -45,6 +54,7 @@ class QueueFilter:
     search: str | None = None
     overdue: bool = False
     ending: bool = False
+    sort: str = DEFAULT_SORT
 
     def __post_init__(self) -> None:
         if self.ending and self.state == "open":
@@ -61,7 +71,17 @@ class QueueFilter:
         search = (args.get("q") or "").strip()[:200] or None
         overdue = str(args.get("overdue", "")).lower() in {"1", "true", "on", "yes"}
         ending = str(args.get("ending", "")).lower() in {"1", "true", "on", "yes"}
-        return cls(state=state, assignee=assignee, search=search, overdue=overdue, ending=ending)
+        sort = args.get("sort") or DEFAULT_SORT
+        if sort not in SORTS:
+            sort = DEFAULT_SORT
+        return cls(
+            state=state,
+            assignee=assignee,
+            search=search,
+            overdue=overdue,
+            ending=ending,
+            sort=sort,
+        )
 
 
 class QueueRequest(NamedTuple):
@@ -171,11 +191,33 @@ def _filtered(
             PermissionRequest.state == APPROVED,
             PermissionRequest.valid_until >= today,
             PermissionRequest.valid_until <= today + timedelta(days=ENDING_WITHIN_DAYS),
-        ).order_by(PermissionRequest.valid_until, PermissionRequest.id)
-    statement = statement.order_by(
-        PermissionRequest.sla_due_at.is_(None), PermissionRequest.sla_due_at, PermissionRequest.id
-    )
+        )
+    statement = statement.order_by(*_ORDERS[filters.sort, filters.ending])
     return scoped(statement, PermissionRequest, principal)
+
+
+# The default orders, each ending in the id so that tied rows keep their places
+# between pages (docs/list-pages.md, A stated order): the decision due soonest first
+# (a request without a due date last), or under the ending filter the grant ending
+# soonest first.
+_DUE_FIRST = (
+    PermissionRequest.sla_due_at.is_(None),
+    PermissionRequest.sla_due_at,
+    PermissionRequest.id,
+)
+_ENDING_FIRST = (PermissionRequest.valid_until, PermissionRequest.id)
+# By the first day of the use (round 44): the requests without days after every dated
+# one (`IS NULL` first: both backends put false before true, whatever their own
+# place for nulls), then the default order, which also breaks ties between the same
+# first day.
+_FIRST_DAY = (PermissionRequest.use_from.is_(None), PermissionRequest.use_from)
+# Each (sort, ending) pair's clauses, built once.
+_ORDERS = {
+    (DEFAULT_SORT, False): _DUE_FIRST,
+    (DEFAULT_SORT, True): _ENDING_FIRST,
+    ("use_from", False): (*_FIRST_DAY, *_DUE_FIRST),
+    ("use_from", True): (*_FIRST_DAY, *_ENDING_FIRST),
+}
 
 
 # A request the caller may see (staff: any; vendors: their organization's), else 404.

@@ -18,7 +18,7 @@ from licensing.web.filters import office_day, when
 from licensing.web.rows import NO_VALUE, escaped, state_label
 
 from .queries import QueueRequest, ServiceLevel, after_the_answer, service_level
-from .services import GrantEnding, grant_ending, label
+from .services import GrantEnding, grant_ending, label, use_days
 from .states import APPROVED, NEEDS_INFO
 
 
@@ -68,9 +68,8 @@ def _deadline(request: QueueRequest, level: ServiceLevel) -> str:
 def _term(request: QueueRequest) -> str | None:
     """The days of the use asked for, so the week can be ordered by when uses begin;
     None when the request gave a duration in words alone."""
-    if request.use_from is None or request.use_until is None:
-        return None
-    return escaped(f"use {request.use_from.isoformat()} to {request.use_until.isoformat()}")
+    days = use_days(request.use_from, request.use_until)
+    return None if days is None else escaped(days)
 
 
 def _ending(ending: GrantEnding | None) -> str | None:

@@ -226,7 +226,10 @@ def _request_form(
 @public.route("/request/sent")
 @access.public
 def request_sent() -> str:
-    sent = cookie_session.get(_SENT_TERM) or [None, None]
+    # Taken from the session as it is shown (round 44): they stayed in the cookie
+    # until the next request replaced them, so a later visit, or whoever used the
+    # browser next, read the last request's days again.
+    sent = cookie_session.pop(_SENT_TERM, None) or [None, None]
     use_from, use_until = (date.fromisoformat(day) if day else None for day in sent)
     return render_template(
         "permissions/request_sent.html",
@@ -423,6 +426,7 @@ def requests() -> str:
         "permissions/portal_list.html",
         requests=queries.for_organization(db.session(), principal),
         label=services.label,
+        use_days=services.use_days,
     )
 
 
@@ -488,7 +492,7 @@ def _assign_form(session: Session) -> forms.AssignForm:
 
 
 # The queue's filters, carried through the bulk action so staff return to the same list.
-QUEUE_FILTER_KEYS = ("q", "state", "assignee", "overdue", "ending")
+QUEUE_FILTER_KEYS = ("q", "state", "assignee", "overdue", "ending", "sort")
 # Each filter's label: the queue's form draws them from here, and a refusal names
 # the field by them (`arguments`).
 QUEUE_FILTER_LABELS = {
@@ -497,6 +501,7 @@ QUEUE_FILTER_LABELS = {
     "assignee": "Assignee",
     "overdue": "Overdue only",
     "ending": f"Grants ending within {queries.ENDING_WITHIN_DAYS} days",
+    "sort": "Sort",
 }
 
 
@@ -545,6 +550,7 @@ def _queue_page(
         if refused
         else {
             **arguments.unknown_choice(args, "state", _STATE_CHOICES, QUEUE_FILTER_LABELS["state"]),
+            **arguments.unknown_choice(args, "sort", queries.SORTS, QUEUE_FILTER_LABELS["sort"]),
             **assignment.unknown_assignee(
                 args.get("assignee", ""), (person.id for person in assignees)
             ),
@@ -584,6 +590,7 @@ def _queue_page(
         metrics=services.metrics(session, now=now, user_id=current_actor().user_id),
         filter_errors=refused or unread,
         filter_labels=QUEUE_FILTER_LABELS,
+        sorts=queries.SORTS,
     )
     return page, (400 if refused else 422 if unread else status)
 

@@ -5,15 +5,20 @@ as the grant's default, a question and its answer read above the forms that deci
 the grant without typing a day, the letter and email giving the term, and the
 grant's end on its page. Round 43: the requester's pages say the grant defaults to the
 days they gave, and the officer reads those days in the queue's row at phone width.
-Invented people and institutions only (axe on each page)."""
+Round 44: the officer sorts the queue by the first day of the use, the requests
+without days last. Invented people and institutions only (axe on each page)."""
 
 from __future__ import annotations
 
 import io
+from datetime import date
 from typing import Any
 
 from pypdf import PdfReader
+from sqlalchemy import update
 
+from licensing import db
+from licensing.permissions.models import PermissionRequest
 from tests.browser.conftest import (
     TEACHER,
     estimate_the_course,
@@ -23,6 +28,8 @@ from tests.browser.conftest import (
     signed_in_tab,
     vendor_and_staff,
 )
+from tests.integration.permissions.conftest import routed_use, send_routed
+from tests.support import factories
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer, SMTPServer
 
@@ -107,3 +114,65 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
     letter = one_line("".join(p.extract_text() for p in pages))
     assert f"Term asked for Fall 2027 semester: {FIRST} to {LAST}" in letter
     assert f"valid from {FIRST} until {LAST}" in letter
+
+
+def _routed_terms(live_server: LiveServer) -> list[str]:
+    """Three uses routed from an organization's applications, in this order: one for
+    the autumn, one for the spring (beginning first), and one that kept no days (made
+    before round 42). Their references, in the order made."""
+    with live_server.app.app_context():
+        session = db.session()
+        organization = factories.make_organization(session, legal_name="Bluefin Learning")
+        session.commit()
+        terms = ((date(2027, 9, 1), date(2027, 12, 15)), (date(2027, 2, 1), date(2027, 6, 30)))
+        made = [
+            send_routed(
+                routed_use(
+                    organization.id,
+                    organization.legal_name,
+                    application_id=5100 + index,
+                    application_reference=f"APP-2027-00510{index}",
+                    term_start=start,
+                    term_end=end,
+                )
+            )
+            for index, (start, end) in enumerate((*terms, terms[0]))
+        ]
+        session.execute(
+            update(PermissionRequest)
+            .where(PermissionRequest.id == made[2].id)
+            .values(use_from=None, use_until=None)
+        )
+        session.commit()
+        return [request.reference for request in made]
+
+
+def test_the_officer_sorts_the_queue_by_the_first_day_of_the_use(
+    browser: Any, live_server: LiveServer
+) -> None:
+    _vendor, staff = vendor_and_staff(live_server)
+    autumn, spring, undated = _routed_terms(live_server)
+    office = signed_in_tab(browser, live_server, staff.email)
+    office.goto("/console/permissions/")
+    rows = office.locator("table.queue tbody tr")
+
+    def listed() -> list[str]:
+        return rows.locator("td:nth-child(2) a").all_inner_texts()
+
+    # The decision due soonest first: the order they came in.
+    assert listed() == [autumn, spring, undated]
+    office.get_by_label("Sort").select_option(label="First day of the use, earliest first")
+    office.get_by_role("button", name="Filter").click()
+    office.wait_for_url("**sort=use_from**")
+    assert listed() == [spring, autumn, undated]
+    assert "requests that gave no days follow" in office.inner_text("#order")
+    assert rows.first.locator(".term").inner_text() == "use 2027-02-01 to 2027-06-30"
+    assert rows.last.locator(".term").count() == 0
+    assert_accessible(office)
+    # Assigning from the sorted list returns to it, sorted.
+    office.get_by_label(f"Select {autumn}").check()
+    office.get_by_label("Assign the selected requests to").select_option(label=staff.full_name)
+    office.get_by_role("button", name="Assign the selected requests").click()
+    office.wait_for_load_state()
+    assert "sort=use_from" in office.url
+    assert listed() == [spring, autumn, undated]

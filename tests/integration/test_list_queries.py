@@ -63,6 +63,7 @@ STAFF_PAGES = (
     "/console/users",
     "/console/permissions/",
     "/console/permissions/?ending=1",
+    "/console/permissions/?sort=use_from",
     "/console/royalty-reports",
     "/console/audit",
     "/console/outbox",
@@ -84,6 +85,7 @@ STAFF_API = (
     "/api/v1/users",
     "/api/v1/permission-requests",
     "/api/v1/permission-requests?ending=true",
+    "/api/v1/permission-requests?sort=use_from",
     "/api/v1/audit-events",
     "/api/v1/outbox-messages",
 )

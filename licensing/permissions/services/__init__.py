@@ -70,6 +70,7 @@ from .term import (
     default_validity,
     default_validity_end,
     term_words,
+    use_days,
 )
 from .withdrawal import withdraw
 
@@ -128,5 +129,6 @@ __all__ = [
     "status_url",
     "submit_request",
     "term_words",
+    "use_days",
     "withdraw",
 ]

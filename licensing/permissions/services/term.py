@@ -84,6 +84,15 @@ def asked_term(request: PermissionRequest) -> tuple[date, date] | None:
     return request.use_from, request.use_until
 
 
+def use_days(use_from: date | None, use_until: date | None) -> str | None:
+    """The days of the use asked for as the lists give them under the purpose or the
+    content ("use 2027-08-23 to 2027-12-17": the console's queue, round 43, and the
+    vendor's list, round 44); None when a duration in words alone was given."""
+    if use_from is None or use_until is None:
+        return None
+    return f"use {use_from.isoformat()} to {use_until.isoformat()}"
+
+
 def term_words(request: PermissionRequest) -> str:
     """The term as the requester asked for it: their words with the days they gave
     ("Fall 2027 semester: 2027-08-23 to 2027-12-17"); the days once when the words

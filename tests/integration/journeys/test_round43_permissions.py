@@ -20,6 +20,7 @@ from tests.integration.permissions.conftest import (
     config_changes,  # noqa: F401 - the fixture (the form's rate limit off)
     request_fields,
     submit,  # noqa: F401 - the fixture
+    three_grants_ending,
 )
 from tests.support.markup import selectable_row
 
@@ -69,14 +70,7 @@ def test_grants_ending_say_per_grant_whether_the_requester_was_emailed_that_it_e
     # The list gave each grant's last day alone; whether its requester was, would be
     # or would never be told it ends was on each request's page only.
     today = _today()
-    earlier = utcnow() - timedelta(days=45)
-    short, _ = submit(requester_email="ravi@east.example")
-    services.approve(short.id, OFFICE, valid_until=today + timedelta(days=20))
-    later, _ = submit(requester_email="amy@westfield.example")
-    services.approve(later.id, OFFICE, valid_until=today + timedelta(days=50), now=earlier)
-    ending, _ = submit(requester_email="tomas@harbor.example")
-    services.approve(ending.id, OFFICE, valid_until=today + timedelta(days=10), now=earlier)
-    services.expire_due()
+    short, later, ending = three_grants_ending(submit)
     page = _queue(app, signed_in, licensing_staff, "?ending=1")
     assert (
         "Ends in 20 days. The requester is not emailed that it ends: it was granted within "

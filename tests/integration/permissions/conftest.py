@@ -5,16 +5,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from sqlalchemy import func, select
 
-from licensing import db
+from licensing import calendar, db
 from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
+from licensing.db import utcnow
 from licensing.mail.models import OutboxMessage
 from licensing.permissions import services
 from licensing.permissions.models import PermissionRequest
@@ -148,3 +149,22 @@ def send_routed(use: RoutedUse) -> PermissionRequest:
         .one()
     )
     return found
+
+
+def three_grants_ending(
+    submit: Callable[..., tuple[PermissionRequest, str]],
+) -> tuple[PermissionRequest, PermissionRequest, PermissionRequest]:
+    """Three grants ending within 60 days, one of each kind of ending email (after
+    `licensing permissions expire` has run): granted within its last 30 days, so never
+    emailed (ends in 20 days); granted 45 days ago and ending in 50, emailed in 20
+    days; granted 45 days ago and ending in 10, emailed now."""
+    today = calendar.office_date(utcnow())
+    earlier = utcnow() - timedelta(days=45)
+    short, _ = submit(requester_email="ravi@east.example")
+    services.approve(short.id, OFFICE, valid_until=today + timedelta(days=20))
+    later, _ = submit(requester_email="amy@westfield.example")
+    services.approve(later.id, OFFICE, valid_until=today + timedelta(days=50), now=earlier)
+    ending, _ = submit(requester_email="tomas@harbor.example")
+    services.approve(ending.id, OFFICE, valid_until=today + timedelta(days=10), now=earlier)
+    services.expire_due()
+    return short, later, ending
