@@ -28,7 +28,14 @@ from licensing.mail import cli as mail_cli
 from licensing.permissions import cli as permissions_cli
 from licensing.ratecards import cli as ratecards_cli
 from licensing.royalties import cli as royalties_cli
-from licensing.worker import SCHEDULE, STARTING_ENVIRONMENT, Restart, Worker, jobs_trouble
+from licensing.worker import (
+    SCHEDULE,
+    STARTING_ENVIRONMENT,
+    UNFINISHED,
+    Restart,
+    Worker,
+    jobs_overview,
+)
 
 
 @click.command("upgrade")
@@ -146,27 +153,26 @@ def jobs_status() -> None:
     worker and by the commands run from cron); exits 1 naming the jobs whose last
     success is older than their schedule allows (JOB_GRACE_MINUTES beyond it), and
     those whose last run failed (round 34)."""
-    found = job_runs.rows(db.session())
-    for name, _every in SCHEDULE:
-        row = found.get(name)
+    statuses, trouble = jobs_overview(current_app.config["LICENSING"])  # as the Jobs page
+    for job in statuses:
+        row = job.record
         if row is None:
-            click.echo(f"{name}: never recorded")
+            click.echo(f"{job.name}: never recorded")
             continue
         ended = (
             f"finished {_instant(row.last_finished_at)}: {row.last_outcome}"
-            if row.last_finished_at is not None and row.last_finished_at >= row.last_started_at
-            else "running or stopped before it finished"
+            if job.finished
+            else UNFINISHED
         )
         success = _instant(row.last_succeeded_at) if row.last_succeeded_at else "never"
         # The run's id, as its log lines carry it (round 42): `grep run_id=RUN`.
         run = f"; run {row.last_run_id}" if row.last_run_id else ""
         click.echo(
-            f"{name}: started {_instant(row.last_started_at)}, {ended}; last success {success}{run}"
+            f"{job.name}: started {_instant(row.last_started_at)}, {ended}; "
+            f"last success {success}{run}"
         )
-    trouble = jobs_trouble(current_app.config["LICENSING"])
     if trouble is not None:  # as /readyz's `jobs` and `jobs_detail`
-        state, detail = trouble
-        raise click.ClickException(f"{state}: {detail}")
+        raise click.ClickException(f"{trouble.state}: {trouble.detail}")
     click.echo("No job is late or failing.")
 
 

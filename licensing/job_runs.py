@@ -11,12 +11,12 @@ success's time only ever moves forward (the later of the two is kept)."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, String, case, func, select
+from sqlalchemy import Boolean, String, case, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -156,7 +156,7 @@ class Late:
             else "has not succeeded since the jobs were first recorded"
         )
         run = f" (last run {self.run_id})" if self.run_id else ""
-        return f"{self.job} (every {_every(self.every)}) {when}{run}"
+        return f"{self.job} (every {every_words(self.every)}) {when}{run}"
 
     def log_text(self) -> str:
         """`text()` and since when the job has been late (the log's line)."""
@@ -184,7 +184,7 @@ class Failed:
         )
         run = f" (run {self.run_id})" if self.run_id else ""
         return (
-            f"{self.job} (every {_every(self.every)}) last run failed at "
+            f"{self.job} (every {every_words(self.every)}) last run failed at "
             f"{_instant(self.failed_at)}{run}, {since}"
         )
 
@@ -198,7 +198,8 @@ def _instant(moment: datetime) -> str:
     return calendar.instant_iso(moment, to_the_second=True)
 
 
-def _every(interval: timedelta) -> str:
+def every_words(interval: timedelta) -> str:
+    """A job's interval in words, as `/readyz` names it: "minute", "hour", "day"."""
     for unit, name in ((timedelta(days=1), "day"), (timedelta(hours=1), "hour")):
         if interval % unit == timedelta(0):
             count = interval // unit
@@ -212,11 +213,16 @@ def rows(session: Session) -> dict[str, JobRun]:
 
 
 def failing(
-    session: Session, schedule: Sequence[tuple[str, timedelta]], *, besides: Sequence[Late] = ()
+    session: Session,
+    schedule: Sequence[tuple[str, timedelta]],
+    *,
+    besides: Sequence[Late] = (),
+    found: Mapping[str, JobRun] | None = None,
 ) -> list[Failed]:
     """The jobs of `schedule` whose last finished run failed, but those named
-    in `besides` (late already, which says more)."""
-    found = rows(session)
+    in `besides` (late already, which says more); from the rows `found` when
+    given (`rows`: one read for a page that shows them too)."""
+    found = rows(session) if found is None else found
     named = {job.job for job in besides}
     failed: list[Failed] = []
     for job, every in schedule:
@@ -233,13 +239,16 @@ def late(
     schedule: Sequence[tuple[str, timedelta]],
     now: datetime,
     grace: timedelta,
+    found: Mapping[str, JobRun] | None = None,
 ) -> list[Late]:
     """The jobs of `schedule` (name, interval) whose last success is older than
     their interval plus `grace`. A job never recorded counts only once some job
     has been recorded for longer than that (a fresh install is not late; a
-    crontab missing a job's line is, once the others have run that long)."""
-    found = rows(session)
-    first = session.scalar(select(func.min(JobRun.first_started_at)))
+    crontab missing a job's line is, once the others have run that long). From
+    the rows `found` when given (`rows`), else read here: one query either way,
+    the jobs' first record being the earliest of every row's."""
+    found = rows(session) if found is None else found
+    first = min((row.first_started_at for row in found.values()), default=None)
     overdue: list[Late] = []
     for job, every in schedule:
         allowed = every + grace

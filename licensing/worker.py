@@ -30,7 +30,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 from types import FrameType
 from typing import Literal, NoReturn, Protocol
 
@@ -102,23 +102,21 @@ JOBS: tuple[Job, ...] = (
 SCHEDULE: tuple[tuple[str, timedelta], ...] = tuple((job.name, job.every) for job in JOBS)
 
 
-def late_jobs(config: Config) -> list[job_runs.Late]:
+def late_jobs(
+    config: Config, found: Mapping[str, job_runs.JobRun] | None = None
+) -> list[job_runs.Late]:
     """The periodic jobs whose last success is older than their schedule allows
-    (`JOB_GRACE_MINUTES` beyond their interval); in an app context."""
+    (`JOB_GRACE_MINUTES` beyond their interval); in an app context. From the
+    records `found` when given (`job_runs.rows`)."""
     grace = timedelta(minutes=config.job_grace_minutes)
-    return job_runs.late(db.session(), SCHEDULE, db.utcnow(), grace)
+    return job_runs.late(db.session(), SCHEDULE, db.utcnow(), grace, found)
 
 
-def failing_jobs(late: Sequence[job_runs.Late]) -> list[job_runs.Failed]:
+def failing_jobs(
+    late: Sequence[job_runs.Late], found: Mapping[str, job_runs.JobRun] | None = None
+) -> list[job_runs.Failed]:
     """The periodic jobs whose last run failed, but the `late` ones (named already)."""
-    return job_runs.failing(db.session(), SCHEDULE, besides=late)
-
-
-def jobs_trouble(config: Config) -> tuple[str, str] | None:
-    """(`late` or `failing`, the detail naming each job), or None when every job
-    succeeded at its last run and within its schedule; in an app context."""
-    trouble = _jobs_trouble(config)
-    return None if trouble is None else (trouble.state, trouble.detail)
+    return job_runs.failing(db.session(), SCHEDULE, besides=late, found=found)
 
 
 @dataclass(frozen=True)
@@ -131,14 +129,26 @@ class Trouble:
 
     @property
     def detail(self) -> str:
-        return "; ".join([*(job.text() for job in self.late), *(job.text() for job in self.failed)])
+        return "; ".join(job.text() for job in self.named)
+
+    @property
+    def named(self) -> tuple[job_runs.Late | job_runs.Failed, ...]:
+        """Each job late or failing, the late first, as `detail` names them."""
+        return (*self.late, *self.failed)
+
+    @property
+    def since(self) -> datetime | None:
+        """When the longest-standing of them became late or failed."""
+        moments = [
+            *(job.since for job in self.late if job.since is not None),
+            *(job.failed_at for job in self.failed),
+        ]
+        return min(moments, default=None)
 
     @property
     def log_detail(self) -> str:
         """The detail with since when each job is late (the log's line)."""
-        return "; ".join(
-            [*(job.log_text() for job in self.late), *(job.log_text() for job in self.failed)]
-        )
+        return "; ".join(job.log_text() for job in self.named)
 
     @property
     def key(self) -> frozenset[tuple[str, str]]:
@@ -151,12 +161,66 @@ class Trouble:
         )
 
 
-def _jobs_trouble(config: Config) -> Trouble | None:
-    late = late_jobs(config)
-    failed = failing_jobs(late)
+def _jobs_trouble(
+    config: Config, found: Mapping[str, job_runs.JobRun] | None = None
+) -> Trouble | None:
+    found = job_runs.rows(db.session()) if found is None else found  # one read for both
+    late = late_jobs(config, found)
+    failed = failing_jobs(late, found)
     if not late and not failed:
         return None
     return Trouble("late" if late else "failing", late, failed)
+
+
+# What `jobs status` and the console's Jobs page say of a run that has a start and
+# no end after it: still going, or its process ended before it could record one.
+UNFINISHED = "running or stopped before it finished"
+
+
+@dataclass(frozen=True)
+class JobStatus:
+    """One periodic job as `licensing jobs status` and the console's Jobs page
+    (round 44) show it: its record (None: never run), and what `/readyz` says of
+    it when it is late or failing (`trouble`, whose `text()` is `jobs_detail`'s)."""
+
+    name: str
+    every: timedelta
+    record: job_runs.JobRun | None
+    trouble: job_runs.Late | job_runs.Failed | None
+
+    @property
+    def every_words(self) -> str:
+        return job_runs.every_words(self.every)
+
+    @property
+    def state(self) -> Literal["late", "failing", "never run", "ok"]:
+        if isinstance(self.trouble, job_runs.Late):
+            return "late"
+        if isinstance(self.trouble, job_runs.Failed):
+            return "failing"
+        return "never run" if self.record is None else "ok"
+
+    @property
+    def finished(self) -> bool:
+        """Whether its last start has an end recorded after it (else `UNFINISHED`)."""
+        record = self.record
+        return (
+            record is not None
+            and record.last_finished_at is not None
+            and record.last_finished_at >= record.last_started_at
+        )
+
+
+def jobs_overview(config: Config) -> tuple[list[JobStatus], Trouble | None]:
+    """Every job of the schedule, in its order, with what `/readyz` says of those
+    late or failing, from one read of their records; in an app context."""
+    found = job_runs.rows(db.session())
+    trouble = _jobs_trouble(config, found)
+    named = {job.job: job for job in trouble.named} if trouble is not None else {}
+    statuses = [
+        JobStatus(name, every, found.get(name), named.get(name)) for name, every in SCHEDULE
+    ]
+    return statuses, trouble
 
 
 class ReadinessLog:

@@ -145,6 +145,27 @@ def _in_order(names: Collection[str]) -> list[str]:
     return [name for name in PARAMETERS if name in names]
 
 
+def accepted(dataset: Filterable) -> set[str]:
+    """The parameters `dataset` takes: its filters, and the range where it has one."""
+    return set(dataset.filters) | ({"from", "to", "by"} if dataset.date_bases else set())
+
+
+def not_taken(dataset: Filterable) -> list[str]:
+    """The parameters `dataset` does not take, in the form's order."""
+    taken = accepted(dataset)
+    return [name for name in PARAMETERS if name not in taken]
+
+
+def not_taken_sentence(dataset: Filterable, name: str, words: Wording = API_WORDS) -> str:
+    """Why a `name` given for `dataset` is refused, in `words`: the refusal beside
+    the field, and (round 44) the console's note beside the field it disables."""
+    takes = ", ".join(words.field(each) for each in _in_order(accepted(dataset))) or "no filter"
+    return (
+        f"The {words.dataset(dataset.name)} export does not filter by "
+        f"{words.field(name)} (it takes {takes})."
+    )
+
+
 def parse(
     dataset: Filterable,
     given: Mapping[str, Any],
@@ -156,14 +177,9 @@ def parse(
     problem (in `words`: the API's by default)."""
     errors: dict[str, list[str]] = {}
     raw = {name: str(given.get(name) or "").strip() for name in PARAMETERS}
-    accepted = set(dataset.filters) | ({"from", "to", "by"} if dataset.date_bases else set())
-    for name in PARAMETERS:
-        if raw[name] and name not in accepted:
-            takes = ", ".join(words.field(each) for each in _in_order(accepted)) or "no filter"
-            errors[name] = [
-                f"The {words.dataset(dataset.name)} export does not filter by "
-                f"{words.field(name)} (it takes {takes})."
-            ]
+    for name in not_taken(dataset):
+        if raw[name]:
+            errors[name] = [not_taken_sentence(dataset, name, words)]
     date_from = _date(raw["from"], "from", errors)
     date_to = _date(raw["to"], "to", errors)
     if date_from and date_to and date_to < date_from:
@@ -177,7 +193,7 @@ def parse(
         # ASCII digits only: "²" is a digit to str.isdigit() and a ValueError to int().
         errors["organization"] = ["An organization id, a whole number."]
     state = raw["state"] or None
-    if state and "state" in accepted and state not in dataset.states:
+    if state and "state" in dataset.filters and state not in dataset.states:
         errors["state"] = [words.one_of("state", dataset.states)]
     currency = raw["currency"].upper() or None
     if currency and not is_currency(currency):

@@ -11,7 +11,7 @@ from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import document_rate_limit
 from licensing.errors import InvalidInput, NotFound
-from licensing.exports import base, queries, services
+from licensing.exports import base, filters, queries, services
 from licensing.exports.filters import PARAMETERS, Wording
 from licensing.exports.formats import FORMATS
 from licensing.money import CURRENCIES
@@ -139,6 +139,15 @@ def _page(errors: dict[str, list[str]], status: int) -> tuple[str, int]:
         "console/exports.html",
         datasets=datasets,
         dataset_words={name: _filter_words(dataset) for name, dataset in datasets.items()},
+        # Round 44: why each dataset does not take a field, as the server refuses it;
+        # js/export-choices.js disables the field with this note beside it.
+        not_taken={
+            name: {
+                field: filters.not_taken_sentence(dataset, field, PAGE_WORDS)
+                for field in filters.not_taken(dataset)
+            }
+            for name, dataset in datasets.items()
+        },
         formats=[(name, FORMAT_LABELS.get(name, name)) for name in FORMATS],
         organizations=queries.organization_choices(db.session()),
         state_options=[(state, _option_words("state", state)) for state in states],

@@ -63,6 +63,8 @@ MENU: dict[str, tuple[NavItem, ...]] = {
         NavItem("exports_console.exports", "Exports"),
         NavItem("audit_console.audit_log", "Audit log"),
         NavItem("mail_console.outbox", "Outbox"),
+        # Round 44: the periodic jobs, late or failing, as /readyz and `jobs status` say.
+        NavItem("jobs_console.jobs", "Jobs"),
         NavItem("accounts_console.users", "Users"),
     ),
 }

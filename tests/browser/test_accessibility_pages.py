@@ -392,6 +392,7 @@ def _visits(world: World) -> dict[str, list[Visit]]:
             422,
         ),
         Visit("/console/outbox"),
+        Visit("/console/jobs"),
         Visit(f"/console/outbox/{i['message']}"),
         Visit("/console/permissions/"),
         Visit(f"/console/permissions/{i['routed']}"),

@@ -12,6 +12,7 @@ from typing import Any
 from licensing import db
 from licensing.calendar import office_date
 from licensing.db import utcnow
+from licensing.words import use_words
 from tests.browser.conftest import sign_in
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.finance.conftest import issue
@@ -176,9 +177,14 @@ def test_each_dataset_offers_only_its_own_dates_and_states_at_phone_width_by_key
         "Credit notes does not take Day recorded or changed (nightly pulls): "
         "The dataset's usual date is chosen instead."
     )
+    # Round 44: credit notes have no state at all, so the field is disabled and its
+    # note says why in the server's words (before: "Credit notes does not take
+    # succeeded: Any is chosen instead.", the field left open with Any alone).
     assert page.locator("#state-offered").inner_text() == (
-        "Credit notes does not take succeeded: Any is chosen instead."
+        "The Credit notes export does not filter by State "
+        "(it takes From, To, Dates apply to, Organization, Currency)."
     )
+    assert page.get_by_label("State", exact=True).is_disabled()
     page.wait_for_function(FITS)
     assert_accessible(page)
 
@@ -233,4 +239,89 @@ def test_each_dataset_offers_only_its_own_dates_and_states_at_phone_width_by_key
     assert "Dates apply to" in plain.locator(".error-summary").inner_text()
     # The page shown again keeps the refused pick beside its message.
     assert plain.get_by_label("Dates apply to").input_value() == "recorded"
+    context.close()
+
+
+INVOICES_TAKE = "(it takes From, To, Dates apply to, Organization, State, Currency)."
+
+
+def test_a_field_the_dataset_does_not_take_is_disabled_with_why_at_phone_width_by_keyboard(
+    page: Any, browser: Any, live_server: LiveServer, tmp_path: Path
+) -> None:
+    """Round 44: Use and the receivables' *As of* were offered for every dataset (a
+    pick refused only after Export). A field the chosen dataset does not take is now
+    emptied and disabled, the note beside it (its description) saying why in the
+    server's refusal's words; the keyboard passes over it, a screen reader reads it
+    with its reason, and it is not sent. Without scripts every field is offered and
+    the server refuses a pick beside the field, as before."""
+    with live_server.app.app_context():
+        vendor = factories.make_vendor(db.session())
+        today = office_date(utcnow())
+        invoice = issue(vendor.organization_id or 0, "500.00", today - timedelta(days=10))
+        number = invoice.number
+        staff = factories.make_staff(db.session(), roles=("billing",))
+    page.set_viewport_size({"width": 375, "height": 740})
+    sign_in(page, staff.email)
+    page.goto("/console/exports")
+    use, as_of = page.get_by_label("Use", exact=True), page.get_by_label("Receivables as of")
+    # No dataset chosen: every field.
+    assert use.is_enabled()
+    assert as_of.is_enabled()
+
+    # Invoice lines take a use: picked by keyboard.
+    _choose_by_keyboard(page, "Dataset", "Invoice lines")
+    assert use.is_enabled()
+    assert as_of.is_disabled()
+    assert page.locator("#as_of-offered").inner_text() == (
+        "The Invoice lines export does not filter by Receivables as of "
+        "(it takes From, To, Dates apply to, Organization, State, Currency, Use)."
+    )
+    _choose_by_keyboard(page, "Use", use_words("development"))
+
+    # Invoices take none: the use goes, the field is disabled and says why.
+    _choose_by_keyboard(page, "Dataset", "Invoices")
+    assert use.is_disabled()
+    assert use.input_value() == ""
+    note = f"The Invoices export does not filter by Use {INVOICES_TAKE}"
+    assert page.locator("#use-offered").inner_text() == note
+    assert "use-offered" in (use.get_attribute("aria-describedby") or "").split()
+    assert (
+        page.get_by_role("combobox", name="Use").evaluate("select => select.labels[0].textContent")
+        == "Use"
+    )
+    # Tab from Currency passes over Use and As of to Export.
+    page.get_by_label("Currency", exact=True).focus()
+    page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.textContent") == "Export"
+    page.wait_for_function(FITS)
+    assert_accessible(page)
+    # Receivables take an As of and no use, and no state: each says so.
+    _choose_by_keyboard(page, "Dataset", "Accounts receivable (aging)")
+    assert as_of.is_enabled()
+    assert page.locator("#as_of-offered").inner_text() == ""
+    assert page.get_by_label("State", exact=True).is_disabled()
+    assert use.is_disabled()
+    # Back to Invoices, downloaded by keyboard: the disabled Use is not sent.
+    _choose_by_keyboard(page, "Dataset", "Invoices")
+    page.get_by_role("button", name="Export").focus()
+    with page.expect_download() as caught:
+        page.keyboard.press("Enter")
+    target = tmp_path / "invoices.csv"
+    caught.value.save_as(target)
+    rows = list(csv.DictReader(io.StringIO(target.read_text(encoding="utf-8"))))
+    assert [r["invoice_number"] for r in rows] == [number]
+
+    # Without scripts: every field offered, and a use refused beside the field.
+    context = browser.new_context(
+        base_url=live_server.url, java_script_enabled=False, viewport={"width": 375, "height": 740}
+    )
+    plain = context.new_page()
+    sign_in(plain, staff.email)
+    plain.goto("/console/exports")
+    plain.get_by_label("Dataset").select_option(label="Invoices")
+    assert plain.get_by_label("Use", exact=True).is_enabled()
+    plain.get_by_label("Use", exact=True).select_option(label=use_words("development"))
+    plain.get_by_role("button", name="Export").click()
+    assert plain.locator("#use-error").inner_text() == note
+    assert plain.locator("#use-offered").inner_text() == ""
     context.close()

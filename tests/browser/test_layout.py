@@ -89,6 +89,7 @@ CONSOLE_PAGES = (
     "/console/rate-cards/",
     "/console/exports",
     "/console/outbox",
+    "/console/jobs",
     "/console/royalty-reports",
     "/console/agreements/renewals-due",
     "/account/",

@@ -1,0 +1,64 @@
+"""The staff console's Jobs page (round 44): each periodic job as `licensing jobs
+status` shows it, and the jobs late or failing in `/readyz`'s words, for admins
+(docs/operations.md, "Jobs not run lately"). Before, an admin learned of a late
+or failing job from `/readyz` or a server's shell only.
+
+Here rather than in `licensing.web`, the page toolkit, which imports no feature:
+the schedule is the worker's, and the worker runs every feature's jobs."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from flask import Blueprint, render_template
+from sqlalchemy.orm import Session
+
+from licensing import access, worker
+from licensing.access import Principal
+from licensing.config import current_config
+from licensing.web.console import QueueSummary, queue_summary
+
+bp = Blueprint("jobs_console", __name__, url_prefix="/console")
+
+
+@bp.route("/jobs")
+@access.staff("admin")
+def jobs() -> str:
+    statuses, trouble = worker.jobs_overview(current_config())
+    return render_template(
+        "console/jobs.html",
+        jobs=statuses,
+        trouble=trouble,
+        grace_minutes=current_config().job_grace_minutes,
+        unfinished=worker.UNFINISHED,
+    )
+
+
+@queue_summary
+def _jobs_queue(_session: Session, principal: Principal, _now: datetime) -> Iterable[QueueSummary]:
+    """The console home's line for the jobs (admins: the page's declaration): how
+    many are late or failing, named as `/readyz` names them."""
+    if not (principal.is_staff and "admin" in principal.roles):
+        return  # the home shows it to admins alone: no read for anyone else
+        return
+    statuses, trouble = worker.jobs_overview(current_config())
+    yield QueueSummary(
+        "Periodic jobs",
+        count=len(statuses),
+        endpoint="jobs_console.jobs",
+        attention=0 if trouble is None else len(trouble.named),
+        attention_label="late or failing",
+        oldest=None if trouble is None else trouble.since,
+        detail="" if trouble is None else _named(trouble),
+    )
+
+
+def _named(trouble: worker.Trouble) -> str:
+    """`Late: JOB ...; JOB .... Failing: JOB ...`, each job in `jobs_detail`'s words."""
+    parts = [
+        f"{kind}: {'; '.join(job.text() for job in jobs)}"
+        for kind, jobs in (("Late", trouble.late), ("Failing", trouble.failed))
+        if jobs
+    ]
+    return ". ".join(parts)
