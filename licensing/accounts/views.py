@@ -348,6 +348,8 @@ def sign_in_code() -> Page:
         # are not signed in, so no other page of ours can tell them where).
         staff=user.is_staff,
         office_address=mail.sender_address(),
+        # A passkey signs in in place of the code (passkey_pages), then going on there.
+        after_sign_in=target,
     ), status
 
 
