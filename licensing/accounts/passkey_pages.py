@@ -142,7 +142,7 @@ def add() -> Page:
             session[PASSKEY_SHOWN] = True
             flash(
                 f"Passkey {added.name} added: on this service's sign-in page, "
-                "Sign in with a passkey signs you in without your password or a code.",
+                "Use a passkey signs you in without your password or a code.",
                 "success",
             )
             return redirect(url_for("two_step.status"))
