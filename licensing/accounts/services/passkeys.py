@@ -172,10 +172,6 @@ def passkeys_of(session: Session, user_id: int) -> list[Passkey]:
     )
 
 
-def has_passkey(session: Session, user_id: int) -> bool:
-    return session.scalar(select(Passkey.id).where(Passkey.user_id == user_id).limit(1)) is not None
-
-
 def _descriptor(passkey: Passkey) -> PublicKeyCredentialDescriptor:
     known = {transport.value for transport in AuthenticatorTransport}
     return PublicKeyCredentialDescriptor(
