@@ -142,6 +142,7 @@ def test_a_passkey_meets_the_staff_requirement_and_the_password_alone_does_not(
     by_passkey = app.test_client()
     assert sign_in_with_passkey(by_passkey, device).status_code == 302
     assert by_passkey.get("/console/").status_code == 200
+    assert "your passkey meets it for this session" in _page(by_passkey.get("/account/two-step/"))
 
     by_password = signed_in(app.test_client(), licensing_staff)
     assert by_password.get("/console/").headers["Location"].endswith("/account/two-step/")
