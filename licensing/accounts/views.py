@@ -39,6 +39,7 @@ from licensing.accounts.models import (
     Organization,
     User,
 )
+from licensing.accounts.services import passkeys as passkey_services
 from licensing.accounts.states import (
     CLOSED,
     PENDING_PAYMENT,
@@ -1321,6 +1322,8 @@ def _user_page(
         working_tokens=sum(token.is_usable(now) for token in tokens),
         remembered_browsers=len(browsers),
         browsers=browsers,
+        # Read-only, for staff helping someone (round 44): the owner removes them.
+        passkeys=passkey_services.passkeys_of(db_session, user.id),
         staff_roles=STAFF_ROLES,
         keeps_organization=_keeps_organization(db_session, user),
         two_step_form=two_step_form or forms.TwoStepResetForm(formdata=None),

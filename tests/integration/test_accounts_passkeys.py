@@ -376,3 +376,20 @@ def test_the_relying_party_is_the_public_urls_host_and_origin() -> None:
     plain = Config(public_url="https://licensing.example.org")
     assert plain.passkey_origin == "https://licensing.example.org"
     assert passkey_services.MAX_PASSKEYS == 10
+
+
+def test_the_consoles_user_page_lists_a_persons_passkeys_read_only(
+    app: Flask, vendor: User, admin: User, signed_in: SignIn
+) -> None:
+    console = signed_in(app.test_client(), admin)
+    assert "<dt>Passkeys</dt><dd>none</dd>" in _page(console.get(f"/console/users/{vendor.id}"))
+    assert (
+        add_passkey(signed_in(app.test_client(), vendor), authenticator(), "Phone").status_code
+        == 302
+    )
+
+    page = _page(console.get(f"/console/users/{vendor.id}"))
+
+    assert "Phone (added " in page
+    assert "not used yet). Each signs in without the password or a code" in page
+    assert "/account/passkeys/" not in page  # nothing to remove there
