@@ -168,6 +168,8 @@ def test_a_passkey_whose_counter_went_back_is_refused_and_audited_as_a_copy(
     assert json.loads(event.before) == {"sign_count": 5}
     assert json.loads(event.after) == {"sign_count": 3}
     assert _passkeys(vendor)[0].sign_count == 5
+    (email,) = _emails(vendor, "passkey_refused")
+    assert "its counter went back, which a copy of the passkey would do" in email.body_text
 
 
 def test_locked_and_deactivated_accounts_are_refused_as_by_the_password(

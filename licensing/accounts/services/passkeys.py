@@ -387,6 +387,8 @@ def sign_in_with_passkey(
                 actor=None,
                 note=f"Passkey {passkey.name}: its counter did not move on, as a copy's would not.",
             )
+            # Its owner hears of it: whoever holds the copy holds their second factor.
+            _tell_owner(session, user, "passkey_refused", passkey_name=passkey.name)
             refusal = AuthenticationRequired(CLONED)
         elif not user.is_active:
             refusal = PermissionDenied(DEACTIVATED)
