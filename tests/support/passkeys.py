@@ -63,6 +63,18 @@ class SoftAuthenticator:
             {"type": kind, "challenge": challenge, "origin": origin or self.origin}
         ).encode()
 
+    def _answer(self, client_data: bytes, **response: Any) -> str:
+        """The credential as a browser's script posts it (JSON text)."""
+        return json.dumps(
+            {
+                "id": b64url(self.credential_id),
+                "rawId": b64url(self.credential_id),
+                "type": "public-key",
+                "response": {"clientDataJSON": b64url(client_data), **response},
+                "clientExtensionResults": {},
+            }
+        )
+
     def register(self, options: dict[str, Any], *, origin: str | None = None) -> str:
         """The browser's answer to the registration options, as JSON text."""
         self.user_handle = unb64url(options["user"]["id"])
@@ -77,18 +89,8 @@ class SoftAuthenticator:
         )
         attestation = encode_cbor({"fmt": "none", "attStmt": {}, "authData": auth_data})
         client_data = self._client_data("webauthn.create", options["challenge"], origin)
-        return json.dumps(
-            {
-                "id": b64url(self.credential_id),
-                "rawId": b64url(self.credential_id),
-                "type": "public-key",
-                "response": {
-                    "clientDataJSON": b64url(client_data),
-                    "attestationObject": b64url(attestation),
-                    "transports": ["internal"],
-                },
-                "clientExtensionResults": {},
-            }
+        return self._answer(
+            client_data, attestationObject=b64url(attestation), transports=["internal"]
         )
 
     def sign_in(
@@ -112,19 +114,11 @@ class SoftAuthenticator:
             auth_data + hashlib.sha256(client_data).digest(), ec.ECDSA(hashes.SHA256())
         )
         handle = self.user_handle if user_handle is None else user_handle
-        return json.dumps(
-            {
-                "id": b64url(self.credential_id),
-                "rawId": b64url(self.credential_id),
-                "type": "public-key",
-                "response": {
-                    "clientDataJSON": b64url(client_data),
-                    "authenticatorData": b64url(auth_data),
-                    "signature": b64url(signature),
-                    "userHandle": b64url(handle),
-                },
-                "clientExtensionResults": {},
-            }
+        return self._answer(
+            client_data,
+            authenticatorData=b64url(auth_data),
+            signature=b64url(signature),
+            userHandle=b64url(handle),
         )
 
 

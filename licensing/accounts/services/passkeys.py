@@ -47,7 +47,11 @@ from webauthn.helpers.structs import (
 from licensing import db
 from licensing.accounts.models import PASSKEY_NAME_MAX, Passkey, PasskeyChallenge, User
 from licensing.accounts.services._common import _user_actor
-from licensing.accounts.services.authentication import LOCKOUT_PERIOD, LOCKOUT_THRESHOLD
+from licensing.accounts.services.authentication import (
+    DEACTIVATED,
+    LOCKOUT_PERIOD,
+    LOCKOUT_THRESHOLD,
+)
 from licensing.accounts.services.two_step import _own_user, _tell_owner
 from licensing.actors import Actor
 from licensing.audit import services as audit
@@ -92,10 +96,6 @@ LOCKED = (
     f"This account is locked after {LOCKOUT_THRESHOLD} failed sign-in attempts in a row, "
     f"for {int(LOCKOUT_PERIOD.total_seconds() // 60)} minutes, and its owner was emailed: "
     "try again later, or reset your password, which lifts the lock."
-)
-DEACTIVATED = (
-    "This account has been deactivated. Contact the licensing office, or a colleague who "
-    "manages your organization's members."
 )
 
 
