@@ -41,7 +41,7 @@ from licensing import (
     signing,
     web,
 )
-from licensing.accounts import dashboard, profile, two_step_pages
+from licensing.accounts import dashboard, passkey_pages, profile, two_step_pages
 from licensing.accounts import views as accounts_views
 from licensing.agreements import estimator
 from licensing.agreements import views as agreements_views
@@ -309,6 +309,7 @@ def register_blueprints(app: Flask) -> None:
         dashboard.bp,
         profile.bp,
         two_step_pages.bp,
+        passkey_pages.bp,
         console.bp,
         agreements_views.bp,
         agreements_views.console,

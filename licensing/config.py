@@ -377,6 +377,21 @@ class Config:
         return self.environment == "production"
 
     @property
+    def passkey_rp_id(self) -> str:
+        """Passkeys' relying party id: `PUBLIC_URL`'s host, for which browsers make
+        and offer them (round 44). Changing the host strands every passkey made."""
+        return (urllib.parse.urlsplit(self.public_url).hostname or "").lower()
+
+    @property
+    def passkey_origin(self) -> str:
+        """The origin a passkey's answer must come from: `PUBLIC_URL`'s scheme, host
+        and port (a browser's `origin`, without a default port)."""
+        parts = urllib.parse.urlsplit(self.public_url)
+        default = {"http": 80, "https": 443}.get(parts.scheme)
+        port = f":{parts.port}" if parts.port and parts.port != default else ""
+        return f"{parts.scheme}://{self.passkey_rp_id}{port}"
+
+    @property
     def stripe_enabled(self) -> bool:
         return bool(self.stripe_secret_key and self.stripe_publishable_key)
 

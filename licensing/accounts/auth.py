@@ -177,6 +177,11 @@ _OPEN_BEFORE_TWO_STEP = frozenset({"static", "accounts.sign_out"})
 # offered once the set-up is done (`two_step_pages`): a member signing in from an
 # invoice email's link, or back from paying by card, otherwise lost it.
 AFTER_TWO_STEP = "two_step_then"
+# This session has shown a passkey with user verification (signed in with one, or
+# added one): two factors, so a requirement of two-step sign-in is met for it
+# (round 44). Set only after `start_session` (which clears the session) or on a
+# session already signed in, so it never outlives the sign-in it belongs to.
+PASSKEY_SHOWN = "passkey_shown"
 
 
 def _require_two_step() -> Response | None:
@@ -190,8 +195,10 @@ def _require_two_step() -> Response | None:
     user = flask_login.current_user
     if not isinstance(user, SessionUser) or not user.two_step_due:
         return None
+    if session.get(PASSKEY_SHOWN):
+        return None
     endpoint = request.endpoint or ""
-    if endpoint in _OPEN_BEFORE_TWO_STEP or endpoint.startswith("two_step."):
+    if endpoint in _OPEN_BEFORE_TWO_STEP or endpoint.startswith(("two_step.", "passkeys.")):
         return None
     declaration = access.declaration_for(current_app, endpoint)
     if declaration is not None and declaration.public:

@@ -8,6 +8,7 @@ from email_validator import EmailNotValidError, validate_email
 from wtforms import (
     BooleanField,
     EmailField,
+    HiddenField,
     PasswordField,
     SelectChoice,
     SelectField,
@@ -23,6 +24,7 @@ from licensing.accounts import passwords
 from licensing.accounts.countries import country_choices
 from licensing.accounts.models import (
     EMAIL_MAX,
+    PASSKEY_NAME_MAX,
     PERSON_NAME_MAX,
     READ_SCOPE,
     TOKEN_NAME_MAX,
@@ -440,3 +442,31 @@ class MoveUserForm(PageForm):
         validators=[REQUIRED, within(500)],
         id="move-reason",
     )
+
+
+# A browser's answer to a passkey ceremony (JSON): a few kilobytes with an attestation.
+PASSKEY_ANSWER_MAX = 32_000
+
+
+def _passkey_answer() -> HiddenField:
+    # Filled by static/js/passkeys.js; empty when the browser made no passkey (the
+    # service then says so beside the button).
+    return HiddenField("Passkey", validators=[within(PASSKEY_ANSWER_MAX)])
+
+
+class PasskeyForm(PageForm):
+    """A passkey added on the two-step page: its name, typed, and the browser's answer."""
+
+    name = StringField(
+        "Name of the passkey",
+        validators=[within(PASSKEY_NAME_MAX)],
+        render_kw={"autocomplete": "off"},
+        id="passkey-name",
+    )
+    credential = _passkey_answer()
+
+
+class PasskeySignInForm(PageForm):
+    """Signing in with a passkey: the browser's answer alone."""
+
+    credential = _passkey_answer()

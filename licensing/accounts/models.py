@@ -17,6 +17,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     false,
     text,
@@ -404,3 +405,43 @@ class RememberedBrowser(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+# A passkey's name, as its owner gives it ("Work laptop", "Phone").
+PASSKEY_NAME_MAX = 60
+
+
+class Passkey(Base):
+    """A passkey (WebAuthn credential) that signs its owner in without the password
+    (round 44). The public key only: the private key never leaves the owner's
+    authenticator. `sign_count` is the authenticator's counter at its last use; one
+    that does not move on (while either is above 0) means a copy, and is refused."""
+
+    __tablename__ = "passkeys"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # The credential id, base64url as browsers send it (at most 1023 bytes raw).
+    credential_id: Mapped[str] = mapped_column(String(1400), unique=True)
+    public_key: Mapped[bytes] = mapped_column(LargeBinary())
+    sign_count: Mapped[int] = mapped_column(BigInteger(), default=0)
+    name: Mapped[str] = mapped_column(String(PASSKEY_NAME_MAX))
+    # How the browser may reach it ("internal,hybrid"), offered back when excluding it.
+    transports: Mapped[str] = mapped_column(String(200), default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class PasskeyChallenge(Base):
+    """A WebAuthn challenge handed out and not yet answered: its SHA-256 digest,
+    for what (`register`, `sign_in`), for whom (registration), until when. The
+    answer deletes it, so each challenge is answered once, even by a browser that
+    kept an old copy of its session cookie."""
+
+    __tablename__ = "passkey_challenges"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    digest: Mapped[str] = mapped_column(String(64), unique=True)
+    purpose: Mapped[str] = mapped_column(String(20))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)

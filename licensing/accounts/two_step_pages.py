@@ -1,5 +1,6 @@
 """Your two-step sign-in: set it up (QR code, secret, first code, recovery codes),
-new recovery codes, the browsers remembered (forget one, or all), turn it off.
+new recovery codes, the browsers remembered (forget one, or all), turn it off; and
+the passkeys (`passkey_pages` adds and removes them, round 44).
 
 Every step but turning it off needs the password given in the last
 `views.RECENT_PASSWORD` (signing in counts), as creating an API token does:
@@ -14,8 +15,9 @@ from werkzeug.wrappers import Response
 
 from licensing import access, db
 from licensing.accounts import forms, services, two_step
-from licensing.accounts.auth import AFTER_TWO_STEP, auth_rate_limit
+from licensing.accounts.auth import AFTER_TWO_STEP, PASSKEY_SHOWN, auth_rate_limit
 from licensing.accounts.models import User
+from licensing.accounts.services import passkeys as passkey_services
 from licensing.accounts.views import (
     RECENT_PASSWORD,
     forget_this_browser,
@@ -39,9 +41,10 @@ bp = Blueprint("two_step", __name__, url_prefix="/account/two-step")
 Page = Response | str | tuple[str, int]
 
 
-def _page(
+def two_step_page(
     *,
     password_form: forms.RecentPasswordForm | None = None,
+    passkey_form: forms.PasskeyForm | None = None,
     code_form: forms.TwoStepCodeForm | None = None,
     off_form: forms.TwoStepOffForm | None = None,
     status: int = 200,
@@ -72,6 +75,9 @@ def _page(
         password_form=password_form or forms.RecentPasswordForm(formdata=None),
         code_form=code_form or forms.TwoStepCodeForm(formdata=None),
         off_form=off_form or forms.TwoStepOffForm(formdata=None),
+        passkeys=passkey_services.passkeys_of(records, user.id),
+        passkey_form=passkey_form or forms.PasskeyForm(formdata=None),
+        passkey_shown=bool(session.get(PASSKEY_SHOWN)),
     ), status
 
 
@@ -99,7 +105,7 @@ def _set_up_nonce(*, start: bool = True) -> str:
 @bp.route("/")
 @access.any_user
 def status() -> Page:
-    return _page()
+    return two_step_page()
 
 
 @bp.route("/password", methods=["POST"])
@@ -117,7 +123,7 @@ def confirm_password() -> Page:
         else:
             note_password_confirmed()
             return redirect(url_for("two_step.status"))
-    return _page(password_form=form, status=422)
+    return two_step_page(password_form=form, status=422)
 
 
 def _recent_password_needed() -> Response:
@@ -157,7 +163,7 @@ def confirm() -> Page:
             session.pop(_SET_UP, None)
             then = safe_next(session.pop(AFTER_TWO_STEP, None))
             return _codes_page(codes, "Two-step sign-in is on.", then=then)
-    return _page(code_form=form, status=422)
+    return two_step_page(code_form=form, status=422)
 
 
 @bp.route("/recovery-codes", methods=["POST"])
@@ -253,4 +259,4 @@ def turn_off() -> Page:
         else:
             flash("Two-step sign-in is off: your password alone signs you in.", "success")
             return redirect(url_for("two_step.status"))
-    return _page(off_form=form, status=422)
+    return two_step_page(off_form=form, status=422)

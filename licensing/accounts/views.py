@@ -39,6 +39,7 @@ from licensing.accounts.models import (
     Organization,
     User,
 )
+from licensing.accounts.services import passkeys as passkey_services
 from licensing.accounts.states import (
     CLOSED,
     PENDING_PAYMENT,
@@ -348,6 +349,8 @@ def sign_in_code() -> Page:
         # are not signed in, so no other page of ours can tell them where).
         staff=user.is_staff,
         office_address=mail.sender_address(),
+        # A passkey signs in in place of the code (passkey_pages), then going on there.
+        after_sign_in=target,
     ), status
 
 
@@ -1319,6 +1322,8 @@ def _user_page(
         working_tokens=sum(token.is_usable(now) for token in tokens),
         remembered_browsers=len(browsers),
         browsers=browsers,
+        # Read-only, for staff helping someone (round 44): the owner removes them.
+        passkeys=passkey_services.passkeys_of(db_session, user.id),
         staff_roles=STAFF_ROLES,
         keeps_organization=_keeps_organization(db_session, user),
         two_step_form=two_step_form or forms.TwoStepResetForm(formdata=None),

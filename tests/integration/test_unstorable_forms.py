@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 
 from licensing import db
 from licensing.accounts import services as accounts
-from licensing.accounts.models import ApiToken, Organization, User
+from licensing.accounts.models import ApiToken, Organization, Passkey, User
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Application
@@ -273,6 +273,8 @@ SHOWN_ON_FORM = {
     "two_step.confirm",
     "two_step.confirm_password",
     "two_step.turn_off",
+    "passkeys.add",
+    "passkeys.sign_in",
 }
 BUTTON = "a button or a choice, no text typed"
 GENERIC_REFUSAL = {
@@ -281,6 +283,10 @@ GENERIC_REFUSAL = {
     "two_step.new_recovery_codes": BUTTON,
     "two_step.forget_browser": BUTTON,
     "two_step.forget_all_browsers": BUTTON,
+    "passkeys.remove": BUTTON,
+    # The page's script asks for a ceremony's options (JSON): nothing typed is sent.
+    "passkeys.add_options": BUTTON,
+    "passkeys.sign_in_options": BUTTON,
     "accounts.deactivate_member": BUTTON,
     "accounts.restore_member": BUTTON,
     "accounts.revoke_invitation": BUTTON,
@@ -329,8 +335,9 @@ def test_every_page_form_post_is_listed_by_whether_its_form_shows_the_message(
     [
         ("/account/name", {"full_name": f"Dana{NUL} Whitfield"}, "Dana\ufffd Whitfield"),
         ("/account/tokens", {"name": f"CI{NUL} pipeline"}, "CI\ufffd pipeline"),
+        ("/account/passkeys", {"name": f"Work{NUL} laptop"}, "Work\ufffd laptop"),
     ],
-    ids=["profile name", "API token"],
+    ids=["profile name", "API token", "passkey name"],
 )
 def test_other_declared_forms_show_the_message_too(
     client: FlaskClient,
@@ -345,6 +352,19 @@ def test_other_declared_forms_show_the_message_too(
     _assert_form_again(client.post(path, data=fields), kept)
     assert db.session().get(User, vendor.id).full_name == name_before
     assert _count(ApiToken) == tokens_before
+    assert _count(Passkey) == 0
+
+
+def test_a_nul_in_a_passkeys_answer_on_the_sign_in_page_is_the_message_with_nobody_signed_in(
+    client: FlaskClient,
+) -> None:
+    response = client.post("/sign-in/passkey", data={"credential": f'{{"id": "a{NUL}"}}'})
+    page = _page(response)
+    assert response.status_code == 422
+    assert MESSAGE in page
+    assert NUL not in page
+    with client.session_transaction() as session:
+        assert "_user_id" not in session
 
 
 @pytest.mark.usefixtures("example_card")

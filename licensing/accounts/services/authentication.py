@@ -28,6 +28,12 @@ LOCKOUT_PERIOD = timedelta(minutes=15)
 # How a refusal to sign in with an unconfirmed address begins (pages offer a new link).
 UNCONFIRMED_EMAIL = "Confirm your email address first"
 
+# The right password (or a passkey, round 44) for an account whose access was removed.
+DEACTIVATED = (
+    "This account has been deactivated. Contact the licensing office, or a colleague who "
+    "manages your organization's members."
+)
+
 # One answer for an unknown address, a wrong password and a locked account, so
 # that neither the status nor the words tell whether an address has an account.
 # The owner of a locked account learns of the lock by email.
@@ -94,10 +100,7 @@ def sign_in_from(
             _count_failure(session, user, moment)
             refusal = AuthenticationRequired(SIGN_IN_REFUSED)
         elif not user.is_active:
-            refusal = PermissionDenied(
-                "This account has been deactivated. Contact the licensing office, or a "
-                "colleague who manages your organization's members."
-            )
+            refusal = PermissionDenied(DEACTIVATED)
         elif not user.email_verified:
             refusal = PermissionDenied(
                 f"{UNCONFIRMED_EMAIL}: follow the link we sent to {user.email}. "

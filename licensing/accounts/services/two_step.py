@@ -428,6 +428,9 @@ def _audit_two_step(
 
 
 _SUBJECTS = {
+    "passkey_added": "A passkey was added to your account",
+    "passkey_removed": "A passkey was removed from your account",
+    "passkey_refused": "A copy of your passkey was refused",
     "two_step_enabled": "Two-step sign-in is now on for your account",
     "two_step_disabled": "Two-step sign-in was turned off for your account",
     "recovery_code_used": "A recovery code was used to sign in to your account",

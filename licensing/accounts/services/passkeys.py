@@ -1,0 +1,415 @@
+"""Passkeys (round 44): adding one on the two-step page, signing in with one.
+
+The ceremonies are py_webauthn's (`webauthn`); this module keeps what they need
+between the two halves of each: the challenge, handed out by `*_options` and
+answered once by `add_passkey` or `sign_in_with_passkey`. Its digest is stored
+(`PasskeyChallenge`) and deleted by the answer in a transaction of its own, before
+the answer is checked: a refused answer has spent its challenge too, and a
+browser replaying an old copy of its session cookie finds nothing to answer.
+
+A passkey asks for user verification (the phone's or laptop's PIN, fingerprint or
+face), so the one gesture is two factors: something held (the authenticator's
+private key) and something known or been. That is why it signs in without the
+password and satisfies two-step sign-in and its requirements (docs/security.md,
+"Passkeys").
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
+from webauthn import (
+    generate_authentication_options,
+    generate_registration_options,
+    options_to_json,
+    verify_authentication_response,
+    verify_registration_response,
+)
+from webauthn.helpers import (
+    base64url_to_bytes,
+    bytes_to_base64url,
+    parse_authentication_credential_json,
+)
+from webauthn.helpers.exceptions import WebAuthnException
+from webauthn.helpers.structs import (
+    AuthenticatorSelectionCriteria,
+    AuthenticatorTransport,
+    PublicKeyCredentialDescriptor,
+    ResidentKeyRequirement,
+    UserVerificationRequirement,
+)
+
+from licensing import db
+from licensing.accounts.models import PASSKEY_NAME_MAX, Passkey, PasskeyChallenge, User
+from licensing.accounts.services._common import _user_actor
+from licensing.accounts.services.authentication import (
+    DEACTIVATED,
+    LOCKOUT_PERIOD,
+    LOCKOUT_THRESHOLD,
+)
+from licensing.accounts.services.two_step import _own_user, _tell_owner
+from licensing.actors import Actor
+from licensing.audit import services as audit
+from licensing.db import utcnow
+from licensing.errors import (
+    AuthenticationRequired,
+    Conflict,
+    InvalidInput,
+    NotFound,
+    PermissionDenied,
+)
+
+# How long a challenge may be answered: the browser's own prompt times out first.
+CHALLENGE_LIFE = timedelta(minutes=5)
+PROMPT_TIMEOUT_MS = 120_000
+# Enough for a phone, a laptop and a security key or two; the list stays readable.
+MAX_PASSKEYS = 10
+
+REGISTER = "register"
+SIGN_IN = "sign_in"
+
+# The words of a refusal, beside the field (the hidden `credential`'s button).
+NO_ANSWER = "Your browser sent no passkey: press the button again and follow your browser's steps."
+STALE = (
+    "That passkey request has ended (it lasts {minutes} minutes and is answered once): "
+    "press the button again."
+)
+NOT_VERIFIED = (
+    "Your browser's answer could not be verified as a passkey for this service, with your "
+    "PIN, fingerprint or face: nothing was stored. Press the button again."
+)
+UNKNOWN_PASSKEY = (
+    "That passkey is not one this service knows (it may have been removed from your "
+    "account): sign in with your email address and password, or choose another passkey."
+)
+CLONED = (
+    "That passkey was refused: its counter went back, which a copy of it would do. Sign in "
+    "with your email address and password, remove the passkey on your two-step sign-in "
+    "page, and tell the licensing office."
+)
+LOCKED = (
+    f"This account is locked after {LOCKOUT_THRESHOLD} failed sign-in attempts in a row, "
+    f"for {int(LOCKOUT_PERIOD.total_seconds() // 60)} minutes, and its owner was emailed: "
+    "try again later, or reset your password, which lifts the lock."
+)
+
+
+@dataclass(frozen=True)
+class RelyingParty:
+    """Who asks for the passkey: the service's host (`rp_id`) and origin, from
+    `PUBLIC_URL` (`Config.passkey_rp_id`, `Config.passkey_origin`), and its name
+    as the browser's prompt shows it."""
+
+    rp_id: str
+    origin: str
+    name: str
+
+
+@dataclass(frozen=True)
+class Options:
+    """What the browser's script passes to `navigator.credentials`, as JSON, and
+    the challenge in it (base64url), which the browser's session keeps to answer."""
+
+    json: str
+    challenge: str
+
+
+def _digest(challenge: str) -> str:
+    return hashlib.sha256(challenge.encode()).hexdigest()
+
+
+def _keep_challenge(
+    session: Session, challenge: bytes, purpose: str, user_id: int | None, now: datetime
+) -> str:
+    """Store the challenge's digest until it expires; those expired go now (each
+    new one clears them, so the table holds at most the last 5 minutes')."""
+    session.execute(delete(PasskeyChallenge).where(PasskeyChallenge.expires_at < now))
+    text = bytes_to_base64url(challenge)
+    session.add(
+        PasskeyChallenge(
+            digest=_digest(text), purpose=purpose, user_id=user_id, expires_at=now + CHALLENGE_LIFE
+        )
+    )
+    return text
+
+
+def _spend_challenge(challenge: str, purpose: str, user_id: int | None, now: datetime) -> None:
+    """Delete the challenge, in a transaction of its own: answered once, right or
+    wrong. Raises InvalidInput (on `credential`) when there is none to spend."""
+    answerable = False
+    with db.transaction() as session:
+        found = session.scalar(
+            select(PasskeyChallenge)
+            .where(PasskeyChallenge.digest == _digest(challenge or "-"))
+            .with_for_update()
+        )
+        if found is not None:
+            answerable = (
+                found.purpose == purpose and found.user_id == user_id and found.expires_at >= now
+            )
+            session.delete(found)
+    if not answerable:
+        minutes = int(CHALLENGE_LIFE.total_seconds() // 60)
+        raise InvalidInput.for_field("credential", STALE.format(minutes=minutes))
+
+
+def _user_handle(user: User) -> bytes:
+    """The WebAuthn user handle: the account's id, which names no person (the
+    specification forbids an address or name there)."""
+    return f"user-{user.id}".encode()
+
+
+def passkeys_of(session: Session, user_id: int) -> list[Passkey]:
+    return list(
+        session.scalars(
+            select(Passkey).where(Passkey.user_id == user_id).order_by(Passkey.created_at)
+        )
+    )
+
+
+def _descriptor(passkey: Passkey) -> PublicKeyCredentialDescriptor:
+    known = {transport.value for transport in AuthenticatorTransport}
+    return PublicKeyCredentialDescriptor(
+        id=base64url_to_bytes(passkey.credential_id),
+        transports=[
+            AuthenticatorTransport(name) for name in passkey.transports.split(",") if name in known
+        ],
+    )
+
+
+def registration_options(
+    actor: Actor, party: RelyingParty, *, now: datetime | None = None
+) -> Options:
+    """The options for adding a passkey to the actor's own account: a
+    discoverable credential preferred (so it signs in without an address), user
+    verification required, the account's passkeys excluded (the authenticator
+    says it has one already rather than making a second)."""
+    moment = now or utcnow()
+    with db.transaction() as session:
+        user = _own_user(session, actor)
+        existing = passkeys_of(session, user.id)
+        if len(existing) >= MAX_PASSKEYS:
+            raise Conflict(
+                f"Your account has {MAX_PASSKEYS} passkeys, the most it keeps: remove one first."
+            )
+        options = generate_registration_options(
+            rp_id=party.rp_id,
+            rp_name=party.name,
+            user_name=user.email,
+            user_id=_user_handle(user),
+            user_display_name=user.full_name or user.email,
+            timeout=PROMPT_TIMEOUT_MS,
+            authenticator_selection=AuthenticatorSelectionCriteria(
+                resident_key=ResidentKeyRequirement.PREFERRED,
+                user_verification=UserVerificationRequirement.REQUIRED,
+            ),
+            exclude_credentials=[_descriptor(passkey) for passkey in existing],
+        )
+        challenge = _keep_challenge(session, options.challenge, REGISTER, user.id, moment)
+    return Options(options_to_json(options), challenge)
+
+
+def clean_name(name: str) -> str:
+    """The passkey's name, one line, as typed; InvalidInput on `name` otherwise."""
+    cleaned = " ".join((name or "").split())
+    if not cleaned:
+        raise InvalidInput.for_field(
+            "name", "Name the passkey (such as the device it is on: Work laptop, Phone)."
+        )
+    if len(cleaned) > PASSKEY_NAME_MAX:
+        raise InvalidInput.for_field(
+            "name", f"Give the passkey a name of at most {PASSKEY_NAME_MAX} characters."
+        )
+    return cleaned
+
+
+def add_passkey(
+    actor: Actor,
+    name: str,
+    credential: str,
+    challenge: str,
+    party: RelyingParty,
+    *,
+    now: datetime | None = None,
+) -> Passkey:
+    """The browser's answer to `registration_options`, verified (the challenge,
+    origin, host, user verification, the attestation's signature): the passkey
+    stored under `name`, audited `user.passkey_added`, its owner emailed."""
+    moment = now or utcnow()
+    cleaned = clean_name(name)
+    if not credential.strip():
+        raise InvalidInput.for_field("credential", NO_ANSWER)
+    _spend_challenge(challenge, REGISTER, actor.user_id, moment)
+    try:
+        verified = verify_registration_response(
+            credential=credential,
+            expected_challenge=base64url_to_bytes(challenge),
+            expected_rp_id=party.rp_id,
+            expected_origin=party.origin,
+            require_user_verification=True,
+        )
+        transports = json.loads(credential).get("response", {}).get("transports") or []
+    except (WebAuthnException, ValueError, TypeError, KeyError, AttributeError):
+        raise InvalidInput.for_field("credential", NOT_VERIFIED) from None
+    credential_id = bytes_to_base64url(verified.credential_id)
+    with db.transaction() as session:
+        user = _own_user(session, actor)
+        if any(passkey.name == cleaned for passkey in passkeys_of(session, user.id)):
+            raise InvalidInput.for_field(
+                "name", f"You have a passkey named {cleaned} already: give this one another name."
+            )
+        taken = session.scalar(select(Passkey.id).where(Passkey.credential_id == credential_id))
+        if taken is not None:
+            raise InvalidInput.for_field(
+                "credential", "That passkey is stored already: choose another authenticator."
+            )
+        passkey = Passkey(
+            user_id=user.id,
+            credential_id=credential_id,
+            public_key=verified.credential_public_key,
+            sign_count=verified.sign_count,
+            name=cleaned,
+            transports=",".join(str(item) for item in transports if isinstance(item, str))[:200],
+            created_at=moment,
+        )
+        session.add(passkey)
+        session.flush()
+        audit.record_event(
+            session,
+            "user.passkey_added",
+            user.id,
+            before=None,
+            after={"passkey": cleaned, "passkeys": len(passkeys_of(session, user.id))},
+            actor=actor,
+        )
+        _tell_owner(session, user, "passkey_added", passkey_name=cleaned)
+        return passkey
+
+
+def remove_passkey(actor: Actor, passkey_id: int) -> str:
+    """Remove one of the actor's own passkeys: it signs in nowhere any more.
+    Audited `user.passkey_removed`, the owner emailed. Its name."""
+    with db.transaction() as session:
+        user = _own_user(session, actor)
+        passkey = session.get(Passkey, passkey_id)
+        if passkey is None or passkey.user_id != user.id:
+            raise NotFound("That passkey is not one of yours: it may have been removed already.")
+        name = passkey.name
+        session.delete(passkey)
+        session.flush()
+        audit.record_event(
+            session,
+            "user.passkey_removed",
+            user.id,
+            before={"passkey": name},
+            after={"passkeys": len(passkeys_of(session, user.id))},
+            actor=actor,
+        )
+        _tell_owner(session, user, "passkey_removed", passkey_name=name)
+        return name
+
+
+def sign_in_options(party: RelyingParty, *, now: datetime | None = None) -> Options:
+    """The options for signing in with a passkey: no account named (the
+    authenticator offers its discoverable credentials for this host), user
+    verification required."""
+    moment = now or utcnow()
+    options = generate_authentication_options(
+        rp_id=party.rp_id,
+        timeout=PROMPT_TIMEOUT_MS,
+        user_verification=UserVerificationRequirement.REQUIRED,
+    )
+    with db.transaction() as session:
+        challenge = _keep_challenge(session, options.challenge, SIGN_IN, None, moment)
+    return Options(options_to_json(options), challenge)
+
+
+def sign_in_with_passkey(
+    credential: str, challenge: str, party: RelyingParty, *, now: datetime | None = None
+) -> User:
+    """The browser's answer to `sign_in_options`: the user to sign in, with both
+    factors shown (no password, no code asked). Refused (`AuthenticationRequired`)
+    for an answer that does not verify, a passkey nobody has, and one whose
+    counter went back (a copy: audited `user.passkey_refused`); refused
+    (`PermissionDenied`) for a locked or deactivated account, as the password
+    would be. Audited `user.passkey_used` when it signs in.
+
+    A refused passkey does not count towards the account's lockout: nothing was
+    guessed (the private key cannot be), and anyone knowing a credential's id
+    could otherwise lock its owner out. `AUTH_RATE_LIMIT` bounds the attempts."""
+    moment = now or utcnow()
+    if not credential.strip():
+        raise InvalidInput.for_field("credential", NO_ANSWER)
+    _spend_challenge(challenge, SIGN_IN, None, moment)
+    try:
+        parsed = parse_authentication_credential_json(credential)
+    except (WebAuthnException, ValueError, TypeError, KeyError, AttributeError):
+        raise AuthenticationRequired(NOT_VERIFIED) from None
+    credential_id = bytes_to_base64url(parsed.raw_id)
+    refusal: Exception | None = None
+    with db.transaction() as session:
+        passkey = session.scalar(
+            select(Passkey).where(Passkey.credential_id == credential_id).with_for_update()
+        )
+        if passkey is None:
+            raise AuthenticationRequired(UNKNOWN_PASSKEY)
+        user = session.get(User, passkey.user_id, with_for_update=True)
+        assert user is not None  # the foreign key
+        handle = parsed.response.user_handle
+        if handle is not None and handle != _user_handle(user):
+            raise AuthenticationRequired(UNKNOWN_PASSKEY)
+        try:
+            # The counter is compared below, where a copy is told from a bad answer.
+            verified = verify_authentication_response(
+                credential=parsed,
+                expected_challenge=base64url_to_bytes(challenge),
+                expected_rp_id=party.rp_id,
+                expected_origin=party.origin,
+                credential_public_key=passkey.public_key,
+                credential_current_sign_count=0,
+                require_user_verification=True,
+            )
+        except (WebAuthnException, ValueError, TypeError, KeyError, AttributeError):
+            raise AuthenticationRequired(NOT_VERIFIED) from None
+        counted = verified.new_sign_count
+        if (counted > 0 or passkey.sign_count > 0) and counted <= passkey.sign_count:
+            audit.record_event(
+                session,
+                "user.passkey_refused",
+                user.id,
+                before={"sign_count": passkey.sign_count},
+                after={"sign_count": counted},
+                actor=None,
+                note=f"Passkey {passkey.name}: its counter did not move on, as a copy's would not.",
+            )
+            # Its owner hears of it: whoever holds the copy holds their second factor.
+            _tell_owner(session, user, "passkey_refused", passkey_name=passkey.name)
+            refusal = AuthenticationRequired(CLONED)
+        elif not user.is_active:
+            refusal = PermissionDenied(DEACTIVATED)
+        elif user.is_locked(moment):
+            refusal = PermissionDenied(LOCKED)
+        elif not user.email_verified:
+            refusal = PermissionDenied("Confirm your email address first.")
+        else:
+            passkey.sign_count = counted
+            passkey.last_used_at = moment
+            user.failed_login_count = 0
+            user.locked_until = None
+            user.last_sign_in_at = moment
+            audit.record_event(
+                session,
+                "user.passkey_used",
+                user.id,
+                before=None,
+                after={"passkey": passkey.name},
+                actor=_user_actor(user),
+            )
+    if refusal is not None:
+        raise refusal
+    return user
