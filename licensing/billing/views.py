@@ -61,6 +61,7 @@ from licensing.billing.states import (
     GIVEN_BACK,
     GIVING_BACK,
     INVOICE,
+    LOST,
     OPEN,
     PAID,
     PAYMENT,
@@ -1277,7 +1278,7 @@ def give_back_payment(payment_id: int) -> Page:
     form = forms.GiveBackForm(prefix="give_back")
 
     def asking() -> confirm.Confirmation:
-        PAYMENT.step(payment.state, "give_back")  # refused before asking
+        PAYMENT.step(payment.state, "give_back", hold=payment.dispute_hold)  # before asking
         return _give_back_confirmation(session, payment, invoice, form)
 
     def act() -> str:
@@ -1387,7 +1388,17 @@ def _billing_queues(
         # column gives the due date, not a detail line of its own.
         oldest_due=oldest_due,
     )
-    flagged = session.scalar(select(func.count()).where(Payment.state == FLAGGED)) or 0
+    # Round 44: not one whose charge's dispute is open (counted below, to answer in
+    # Stripe; accepting or giving it back is refused until the outcome) or lost
+    # (nothing left to accept or give back): there is nothing of it to check.
+    flagged = (
+        session.scalar(
+            select(func.count()).where(
+                Payment.state == FLAGGED, ~queries.disputed_charge(OPEN, LOST)
+            )
+        )
+        or 0
+    )
     yield QueueSummary(
         "Card payments to check (amount did not match)",
         count=flagged,
