@@ -1456,11 +1456,18 @@ def _giving_back_queue(session: Session, now: datetime) -> QueueSummary:
             Payment.status_changed_at < now - GIVING_BACK_STUCK_AFTER,
         )
     )
+    # Round 44: one waiting links to its payment's page, which says what it waits on
+    # (the invoices page's list linked its invoice, whose page offers nothing for it).
+    lone = (
+        session.scalar(select(Payment.id).where(Payment.state == GIVING_BACK))
+        if waiting == 1
+        else None
+    )
     return QueueSummary(
         "Card payments being given back (waiting on Stripe)",
         count=waiting,
-        endpoint="billing_console.invoices",
-        params={"_anchor": "flagged-heading"},
+        endpoint="billing_console.payment_detail" if lone else "billing_console.invoices",
+        params={"payment_id": lone} if lone else {"_anchor": "flagged-heading"},
         attention=stuck or 0,
         attention_label="waiting over a day",
         oldest=oldest,
