@@ -159,6 +159,10 @@ def _payer_view(invoice: Invoice) -> dict[str, Any]:
         "remit_to": documents._split(letterhead().remit_to),
         "today": today,
         "dispute": _dispute_hold(session, invoice, payments, today),
+        # Round 44: the bank's open dispute of a card payment that never counted (a
+        # flagged one): the pay pages refuse a card payment meanwhile, so the invoice's
+        # page offers none, and says why.
+        "uncounted_dispute": _uncounted_dispute(session, invoice),
         "amended": queries.amended_invoice(session, invoice),
         # Round 40: a flagged or given-back card payment in the payer's words.
         "taken": _money_taken(session, payments),
@@ -173,6 +177,15 @@ def _dispute_hold(
     if not any(p.method == CARD and p.state == REVERSED for p in payments):
         return None
     return queries.dispute_holds(session, {invoice.id}, today).get(invoice.id)
+
+
+def _uncounted_dispute(session: Session, invoice: Invoice) -> PaymentDispute | None:
+    """The invoice's open dispute of a card payment that never counted against it, if
+    any (`_dispute_hold` says the others: a payment the bank took back)."""
+    return next(
+        (d for d in queries.open_disputes(session, invoice.id) if d.payment.state not in RECEIVED),
+        None,
+    )
 
 
 def _not_payable_while_disputed(invoice: Invoice) -> str | None:

@@ -180,9 +180,11 @@ def test_a_flagged_payment_whose_charge_is_disputed_waits_for_the_outcome_then_f
         assert refused.get_json()["detail"].startswith(
             f"A payment that is flagged cannot {words}: {lost_why}"
         )
-    assert f"Not offered: A payment that is flagged cannot be accepted: {lost_why}" in text_of(
-        staff.get(url)
-    )
+    lost_page = text_of(staff.get(url))
+    assert f"Not offered: A payment that is flagged cannot be accepted: {lost_why}" in lost_page
+    # Its *Received* row said "it counts against INV-... only if accepted".
+    assert "the bank's dispute of its charge was lost on " in lost_page
+    assert "only if accepted" not in lost_page
     assert _state(payment) == "flagged"
     assert not _refunds_at_stripe(localstripe, payment)
     read = client.get(f"/api/v1/invoices/{invoice.id}", headers=bearer(billing_staff)).get_json()
@@ -235,3 +237,44 @@ def test_a_disputed_flagged_payment_is_not_work_to_check_and_a_lost_one_leaves_t
     assert f"Payment {payment.id}" not in _review_list(
         staff.get("/console/invoices").get_data(as_text=True)
     )
+
+
+@pytest.mark.parametrize("outcome", ["won", "lost"])
+def test_the_licensee_is_not_offered_a_card_payment_the_pay_page_refuses_while_disputed(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+    outcome: str,
+) -> None:
+    """The licensee's invoice page offered *Pay 300.00 USD by card* while their bank
+    disputed their flagged card payment, and the pay page then refused it ("... is not
+    asked to be paid while your bank's dispute of its card payment is open"), the page
+    saying nothing of the dispute. It says it and offers no payment until the close."""
+    invoice, payment = flagged_card_payment(
+        client, vendor, localstripe, invoice_for, received=29999
+    )
+    licensee = signed_in(app.test_client(), vendor)
+    url = f"/portal/invoices/{invoice.id}"
+    assert "Pay 300.00 USD by card" in text_of(licensee.get(url))
+    charge = charge_of(localstripe, payment)
+    _dispute(client, payment, charge, "created", "needs_response")
+    page = text_of(licensee.get(url))
+    assert "Pay 300.00 USD by card" not in page
+    assert "Your bank disputed the card payment" in page
+    assert (
+        "The bank that issued the card disputed your card payment of 299.99 USD (product not "
+        "received). It never counted against this invoice"
+    ) in page
+    refused = licensee.get(f"/portal/invoices/{invoice.id}/pay")
+    assert refused.status_code == 302  # as before: the pay page takes none meanwhile
+    _dispute(client, payment, charge, "closed", outcome)
+    after = text_of(licensee.get(url))
+    assert "Pay 300.00 USD by card" in after
+    assert "Your bank disputed the card payment" not in after
+    if outcome == "lost":  # it said "being checked ... the money goes back to your card"
+        assert "Your card payment of 299.99 USD was disputed by your bank, which decided " in after
+        assert "It never counted against the invoice." in after
+        assert "is being checked" not in after
