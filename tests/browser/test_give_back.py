@@ -22,8 +22,13 @@ from licensing.billing.models import Invoice, Payment
 from licensing.errors import ExternalServiceError
 from tests.browser.conftest import sign_in
 from tests.integration.billing.conftest import activated, send_activation
+from tests.integration.billing.dispute_support import charge_of, dispute_event
 from tests.integration.billing.refund_support import LostAnswer, stripe_through
-from tests.integration.billing.stripe_support import flagged_card_payment, stripe_config
+from tests.integration.billing.stripe_support import (
+    deliver_event,
+    flagged_card_payment,
+    stripe_config,
+)
 from tests.support import factories, settings
 from tests.support.axe import FOCUSED, assert_accessible
 from tests.support.servers import LiveServer, LocalStripe
@@ -275,3 +280,29 @@ def test_the_console_home_shows_a_payment_being_given_back_highlighted_after_a_d
         main = page.inner_text("main")
         assert "being given back to the card: Stripe was asked on " in main
         assert page.get_by_role("button", name="Accept").count() == 0
+
+
+def test_a_flagged_payment_whose_charge_is_disputed_offers_neither_step_and_says_why(
+    page: Any, live_server: LiveServer, localstripe: LocalStripe
+) -> None:
+    """Round 44: the console's payment page of a flagged payment whose charge the
+    bank disputes (delivered signed to the webhook) says why it is neither accepted
+    nor given back, where *Accept* and *Give it back* were."""
+    staff, _payer, _invoice, payment = _flagged(live_server, localstripe)
+    with live_server.app.app_context():
+        webhook = live_server.app.test_client()
+        charge = charge_of(localstripe, payment)
+        event = dispute_event("charge.dispute.created", payment, charge, amount=29999)
+        assert deliver_event(webhook, event).status_code == 200
+    sign_in(page, staff)
+    page.goto(f"/console/payments/{payment.id}")
+    actions = " ".join(page.inner_text("main").split())
+    assert "Not offered: A payment that is flagged cannot be accepted: its charge is disputed" in (
+        actions
+    )
+    assert "Not offered: A payment that is flagged cannot be given back: its charge is " in actions
+    assert "Wait for the dispute's outcome" in actions
+    assert page.get_by_role("button", name="Accept").count() == 0
+    assert page.get_by_role("button", name="Give it back").count() == 0
+    assert page.get_by_label("Why give it back").count() == 0
+    assert_accessible(page)
