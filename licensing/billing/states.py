@@ -124,6 +124,23 @@ GIVING_BACK_WHY = (
     "if Stripe refused the refund or it failed."
 )
 
+# Round 44: a card payment not yet settled waits on Stripe and the licensee, not on
+# staff: a refusal of a staff step (an accept or a give-back through the API) listed
+# Stripe's own steps as if the caller could take them ("it can only be canceled,
+# declined or flagged for a mismatched amount, or succeed").
+PENDING_WHY = (
+    "Stripe has not reported the card payment's outcome yet; its webhook, or `licensing "
+    "payments reconcile`, brings it in. Then it is received (it counts against its "
+    "invoice), declined, or flagged for billing staff if Stripe took an amount other "
+    "than asked: only a flagged payment is accepted or given back."
+)
+FAILED_WHY = (
+    "the bank declined the card, so no money was taken; the licensee may try again, "
+    "and the attempt that follows is received, declined again, or flagged for billing "
+    "staff if Stripe took an amount other than asked: only a flagged payment is "
+    "accepted or given back."
+)
+
 PAYMENT = StateMachine.from_actions(
     "payment",
     PAYMENT_STATES,
@@ -186,7 +203,7 @@ PAYMENT = StateMachine.from_actions(
     # brings a payment again the day it was declined, cancelled, flagged, accepted...
     stamp="status_changed_at",
     state_words={GIVING_BACK: "being given back"},
-    state_why={GIVING_BACK: GIVING_BACK_WHY},
+    state_why={GIVING_BACK: GIVING_BACK_WHY, PENDING: PENDING_WHY, FAILED: FAILED_WHY},
 )
 
 # What each payment state means, in words (round 42): the API's `state_meaning`,
