@@ -122,6 +122,13 @@ def test_a_flagged_payment_whose_charge_is_disputed_waits_for_the_outcome_then_f
     said = text_of(page)
     assert f"Not offered: A payment that is flagged cannot be accepted: {OPEN_WHY}" in said
     assert f"Not offered: A payment that is flagged cannot be given back: {OPEN_WHY}" in said
+    # Its card refund's refusal read the dispute as one "in part" (300.00 asked, 299.99
+    # disputed): "so the 0.01 USD not disputed cannot go back to the card".
+    assert "not disputed" not in said
+    assert f"Card payment {payment.id} is flagged: only a card payment that succeeded" in said
+    # Stripe withdrew it at its balance, but from no money the invoice counted.
+    assert "Nothing taken off the invoice: the payment never counted" in said
+    assert "Not withdrawn" not in said
     html = page.get_data(as_text=True)
     assert f'action="/console/payments/{payment.id}/accept' not in html
     assert f'action="/console/payments/{payment.id}/give-back' not in html
@@ -278,3 +285,5 @@ def test_the_licensee_is_not_offered_a_card_payment_the_pay_page_refuses_while_d
         assert "Your card payment of 299.99 USD was disputed by your bank, which decided " in after
         assert "It never counted against the invoice." in after
         assert "is being checked" not in after
+        assert "being checked" not in after  # its badge: disputed
+        assert "disputed" in after
