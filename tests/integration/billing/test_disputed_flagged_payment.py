@@ -20,7 +20,7 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
-from licensing.billing import services
+from licensing.billing import links, services
 from licensing.billing.models import Invoice, Payment, PaymentDispute
 from licensing.calendar import office_date
 from licensing.errors import IllegalTransition
@@ -277,6 +277,10 @@ def test_the_licensee_is_not_offered_a_card_payment_the_pay_page_refuses_while_d
     ) in page
     refused = licensee.get(f"/portal/invoices/{invoice.id}/pay")
     assert refused.status_code == 302  # as before: the pay page takes none meanwhile
+    # The emailed link's page (no account) says the same.
+    by_link = text_of(client.get(f"/invoice-links/{invoice.id}/{links.token(invoice)}"))
+    assert "Your bank disputed the card payment" in by_link
+    assert "Pay 300.00 USD by card" not in by_link
     _dispute(client, payment, charge, "closed", outcome)
     after = text_of(licensee.get(url))
     assert "Pay 300.00 USD by card" in after
