@@ -51,6 +51,21 @@ class Action:
         self.words = words
 
 
+class Hold:
+    """Something outside a record that holds some of its steps back for now, whatever
+    its state allows (round 44: a flagged payment whose charge the bank disputes is
+    neither accepted nor given back until the dispute's outcome): the `actions` held,
+    and `why`, said in the refusal in place of the steps the state allows, as a
+    state's `state_why` is."""
+
+    def __init__(self, *actions: str, why: str) -> None:
+        self.actions = frozenset(actions)
+        self.why = why
+
+    def holds(self, action: str) -> bool:
+        return action in self.actions
+
+
 class StateMachine:
     @classmethod
     def from_actions(
@@ -159,8 +174,19 @@ class StateMachine:
     def can(self, state: str, action: str) -> bool:
         return (state, action) in self.transitions
 
-    def step(self, state: str, action: str) -> str:
-        """The state after `action`, or `IllegalTransition` when it is not allowed."""
+    def step(self, state: str, action: str, *, hold: Hold | None = None) -> str:
+        """The state after `action`, or `IllegalTransition` when it is not allowed,
+        or when the state allows it but `hold` holds it back (its `why` said)."""
+        if hold is not None and hold.holds(action) and self.can(state, action):
+            raise IllegalTransition(
+                self.entity,
+                state,
+                action,
+                [step for step in self.allowed(state) if not hold.holds(step)],
+                steps=self.steps,
+                states=self.state_words,
+                why=hold.why,
+            )
         try:
             return self.transitions[(state, action)]
         except KeyError:
@@ -173,6 +199,15 @@ class StateMachine:
                 states=self.state_words,
                 why=self.state_why.get(state),
             ) from None
+
+    def refusal(self, state: str, action: str, *, hold: Hold | None = None) -> str | None:
+        """The sentence `step` would refuse `action` with, None when it is allowed: a
+        page says it instead of offering a button the step would refuse."""
+        try:
+            self.step(state, action, hold=hold)
+        except IllegalTransition as refused:
+            return refused.detail
+        return None
 
     def is_terminal(self, state: str) -> bool:
         return not self.allowed(state)
@@ -201,15 +236,17 @@ class StateMachine:
         note: str | None = None,
         changes: Mapping[str, Any] | None = None,
         at: datetime | None = None,
+        hold: Hold | None = None,
     ) -> str:
         """Step `record` (which has `id` and the state field) by `action`, in the caller's
         transaction: state, time stamp, audit event, then the action's hooks.
 
         `actor` is who acts (a user or `Actor.SYSTEM`); `changes` adds to the audit
-        event's `after` the other fields the use case changed with the step.
+        event's `after` the other fields the use case changed with the step; `hold`,
+        what outside the record holds the step back, if anything does (`Hold`).
         """
         before = getattr(record, self.field)
-        after = self.step(before, action)
+        after = self.step(before, action, hold=hold)
         setattr(record, self.field, after)
         column = self.stamps.get(action)
         if column is not None:

@@ -893,7 +893,8 @@ class AcceptedPaymentSchema(PaymentSchema):
     AcceptedPaymentSchema,
     conflict="Not flagged (accepted before: says by whom and when; or never flagged), "
     "more received than the invoice owes (give it back instead: POST /payments/{id}/give-back), "
-    "or being given back: Stripe's answer to a give-back is not in (says who asked, when)",
+    "or being given back: Stripe's answer to a give-back is not in (says who asked, when); "
+    "its charge disputed (round 44: until the dispute is won; lost, for good), saying why",
 )
 def accept_payment(data: dict[str, Any], payment_id: int) -> Payment:
     """Accept a flagged card payment for what Stripe actually received, with why
@@ -960,7 +961,8 @@ class GivenBackPaymentSchema(PaymentSchema):
     200,
     GivenBackPaymentSchema,
     conflict="Not flagged (being given back, given back or accepted before, or never "
-    "flagged): says what its state allows, and why",
+    "flagged): says what its state allows, and why; or its charge disputed (round 44: "
+    "until the dispute is won; lost, for good), saying why",
 )
 @blp.alt_response(
     502,

@@ -35,6 +35,7 @@ from licensing.calendar import office_date
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.errors import Conflict
 from licensing.records import Snapshotted, in_sql, one_of, refuse_changes
+from licensing.statemachine import Hold
 
 from .cards import card_label
 from .states import (
@@ -47,6 +48,7 @@ from .states import (
     INVOICE,
     INVOICE_SOURCES,
     LATE_FEE,
+    LOST,
     OPEN,
     OPEN_ATTEMPT,
     PAID,
@@ -56,6 +58,7 @@ from .states import (
     REFUND_COUNTED,
     ROYALTY_REPORT,
     UNCOLLECTIBLE,
+    dispute_hold,
 )
 
 DESCRIPTION_MAX = 500
@@ -436,6 +439,35 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
     def dispute(self) -> PaymentDispute | None:
         """The bank's latest dispute of this payment (Stripe allows one a charge)."""
         return self.disputes[-1] if self.disputes else None
+
+    @property
+    def dispute_hold(self) -> Hold | None:
+        """What the bank's dispute of its charge holds back (round 44): while one is
+        open, accepting or giving back a flagged payment is refused, and for good once
+        one is lost (`states.dispute_hold`); a dispute won holds nothing."""
+        dispute = self.holding_dispute
+        if dispute is None:
+            return None
+        return dispute_hold(
+            dispute.state,
+            stripe_dispute_id=dispute.stripe_dispute_id,
+            opened_on=office_date(dispute.disputed_at),
+            closed_on=office_date(dispute.closed_at) if dispute.closed_at else None,
+        )
+
+    @property
+    def holding_dispute(self) -> PaymentDispute | None:
+        """The dispute of its charge that holds its steps back (`dispute_hold`): the
+        open one, else the latest lost; None when none is open or lost."""
+        held = [d for d in self.disputes if d.state == OPEN] or [
+            d for d in self.disputes if d.state == LOST
+        ]
+        return held[-1] if held else None
+
+    def refusal(self, action: str) -> str | None:
+        """Why `action` would be refused (None: it is allowed): its state, or the
+        dispute of its charge (`dispute_hold`). A page says it instead of a button."""
+        return PAYMENT.refusal(self.state, action, hold=self.dispute_hold)
 
     @property
     def withdrawn_by(self) -> PaymentDispute | None:

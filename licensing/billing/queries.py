@@ -59,6 +59,7 @@ from licensing.billing.states import (
     FLAGGED,
     GIVEN_BACK,
     GIVING_BACK,
+    LOST,
     OPEN,
     RECEIVED,
     REFUND_COUNTED,
@@ -386,11 +387,24 @@ def _newest_first(
     return scoped(select(model).order_by(model.id.desc()).filter_by(**wanted), model, principal)
 
 
+def disputed_charge(*states: str) -> ColumnElement[bool]:
+    """Payments whose charge has a dispute in one of `states` (round 44: an open or
+    lost one holds a flagged payment's accept and give-back back)."""
+    return (
+        select(PaymentDispute.id)
+        .where(PaymentDispute.payment_id == Payment.id, PaymentDispute.state.in_(states))
+        .exists()
+    )
+
+
 def flagged_payments(session: Session) -> Sequence[Payment]:
     """Card payments to review: flagged, and (round 42) being given back, whose
-    Stripe answer staff may be waiting on."""
+    Stripe answer staff may be waiting on; not (round 44) a flagged payment whose
+    charge's dispute was lost, with nothing left to accept or give back."""
     return session.scalars(
-        select(Payment).where(Payment.state.in_((FLAGGED, GIVING_BACK))).order_by(Payment.id)
+        select(Payment)
+        .where(Payment.state.in_((FLAGGED, GIVING_BACK)), ~disputed_charge(LOST))
+        .order_by(Payment.id)
     ).all()
 
 

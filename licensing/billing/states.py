@@ -63,7 +63,9 @@ Dispute (the licensee's bank disputed a card payment; Stripe decides):
 
 from __future__ import annotations
 
-from licensing.statemachine import Action, StateMachine
+from datetime import date
+
+from licensing.statemachine import Action, Hold, StateMachine
 
 DRAFT = "draft"
 OPEN = "open"
@@ -120,6 +122,23 @@ GIVING_BACK_WHY = (
     "(or its refund webhook answers first), and until then the money may be on its way "
     "back to the card. Once Stripe answers, the payment is given back, or flagged again "
     "if Stripe refused the refund or it failed."
+)
+
+# Round 44: a card payment not yet settled waits on Stripe and the licensee, not on
+# staff: a refusal of a staff step (an accept or a give-back through the API) listed
+# Stripe's own steps as if the caller could take them ("it can only be canceled,
+# declined or flagged for a mismatched amount, or succeed").
+PENDING_WHY = (
+    "Stripe has not reported the card payment's outcome yet; its webhook, or `licensing "
+    "payments reconcile`, brings it in. Then it is received (it counts against its "
+    "invoice), declined, or flagged for billing staff if Stripe took an amount other "
+    "than asked: only a flagged payment is accepted or given back."
+)
+FAILED_WHY = (
+    "the bank declined the card, so no money was taken; the licensee may try again, "
+    "and the attempt that follows is received, declined again, or flagged for billing "
+    "staff if Stripe took an amount other than asked: only a flagged payment is "
+    "accepted or given back."
 )
 
 PAYMENT = StateMachine.from_actions(
@@ -184,7 +203,7 @@ PAYMENT = StateMachine.from_actions(
     # brings a payment again the day it was declined, cancelled, flagged, accepted...
     stamp="status_changed_at",
     state_words={GIVING_BACK: "being given back"},
-    state_why={GIVING_BACK: GIVING_BACK_WHY},
+    state_why={GIVING_BACK: GIVING_BACK_WHY, PENDING: PENDING_WHY, FAILED: FAILED_WHY},
 )
 
 # What each payment state means, in words (round 42): the API's `state_meaning`,
@@ -241,6 +260,45 @@ DISPUTE = StateMachine.from_actions(
         "lose": Action(OPEN, to=LOST, event="lost", stamp="closed_at"),
     },
 )
+
+# Round 44: the steps of billing staff's that would count a flagged payment's money
+# (`accept`) or give it back (`give_back`), which the bank's dispute of its charge
+# holds back: open, until its outcome; lost, for good (`dispute_hold`).
+HELD_BY_DISPUTE = ("accept", "give_back")
+
+
+def dispute_hold(
+    state: str, *, stripe_dispute_id: str, opened_on: date, closed_on: date | None
+) -> Hold | None:
+    """What a dispute of a payment's charge in `state` holds back, and why (None: a
+    dispute won holds nothing: Stripe reinstated the money, which is held again, so
+    the payment is accepted or given back as before it was disputed)."""
+    if state == OPEN:
+        return Hold(
+            *HELD_BY_DISPUTE,
+            why=(
+                f"its charge is disputed (opened {opened_on.isoformat()}, Stripe dispute "
+                f"{stripe_dispute_id}): the cardholder's bank contests the money, so it is "
+                "neither counted nor given back while the dispute is open. Wait for the "
+                "dispute's outcome, then accept it or give it back if the dispute is won; "
+                "if it is lost, the bank has returned the money to the cardholder and there "
+                "is nothing to accept or give back."
+            ),
+        )
+    if state == LOST:
+        closed = closed_on.isoformat() if closed_on else "on a day not kept"
+        return Hold(
+            *HELD_BY_DISPUTE,
+            why=(
+                f"its charge was disputed and the dispute lost (closed {closed}, Stripe "
+                f"dispute {stripe_dispute_id}): the bank returned the money to the "
+                "cardholder, so accepting it would count money not held, and there is "
+                "none left to give back. It never counted against its invoice, which "
+                "stays as it was: nothing more is done with this payment."
+            ),
+        )
+    return None
+
 
 CARD = "card"
 WIRE = "wire"

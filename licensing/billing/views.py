@@ -60,6 +60,7 @@ from licensing.billing.states import (
     GIVEN_BACK,
     GIVING_BACK,
     INVOICE,
+    LOST,
     OPEN,
     PAID,
     PAYMENT,
@@ -157,6 +158,10 @@ def _payer_view(invoice: Invoice) -> dict[str, Any]:
         "remit_to": documents._split(letterhead().remit_to),
         "today": today,
         "dispute": _dispute_hold(session, invoice, payments, today),
+        # Round 44: the bank's open dispute of a card payment that never counted (a
+        # flagged one): the pay pages refuse a card payment meanwhile, so the invoice's
+        # page offers none, and says why.
+        "uncounted_dispute": _uncounted_dispute(session, invoice),
         "amended": queries.amended_invoice(session, invoice),
         # Round 40: a flagged or given-back card payment in the payer's words.
         "taken": _money_taken(session, payments),
@@ -171,6 +176,15 @@ def _dispute_hold(
     if not any(p.method == CARD and p.state == REVERSED for p in payments):
         return None
     return queries.dispute_holds(session, {invoice.id}, today).get(invoice.id)
+
+
+def _uncounted_dispute(session: Session, invoice: Invoice) -> PaymentDispute | None:
+    """The invoice's open dispute of a card payment that never counted against it, if
+    any (`_dispute_hold` says the others: a payment the bank took back)."""
+    return next(
+        (d for d in queries.open_disputes(session, invoice.id) if d.payment.state not in RECEIVED),
+        None,
+    )
 
 
 def _not_payable_while_disputed(invoice: Invoice) -> str | None:
@@ -1280,7 +1294,7 @@ def give_back_payment(payment_id: int) -> Page:
     form = forms.GiveBackForm(prefix="give_back")
 
     def asking() -> confirm.Confirmation:
-        PAYMENT.step(payment.state, "give_back")  # refused before asking
+        PAYMENT.step(payment.state, "give_back", hold=payment.dispute_hold)  # before asking
         return _give_back_confirmation(session, payment, invoice, form)
 
     def act() -> str:
@@ -1390,7 +1404,17 @@ def _billing_queues(
         # column gives the due date, not a detail line of its own.
         oldest_due=oldest_due,
     )
-    flagged = session.scalar(select(func.count()).where(Payment.state == FLAGGED)) or 0
+    # Round 44: not one whose charge's dispute is open (counted below, to answer in
+    # Stripe; accepting or giving it back is refused until the outcome) or lost
+    # (nothing left to accept or give back): there is nothing of it to check.
+    flagged = (
+        session.scalar(
+            select(func.count()).where(
+                Payment.state == FLAGGED, ~queries.disputed_charge(OPEN, LOST)
+            )
+        )
+        or 0
+    )
     yield QueueSummary(
         "Card payments to check (amount did not match)",
         count=flagged,
@@ -1448,11 +1472,18 @@ def _giving_back_queue(session: Session, now: datetime) -> QueueSummary:
             Payment.status_changed_at < now - GIVING_BACK_STUCK_AFTER,
         )
     )
+    # Round 44: one waiting links to its payment's page, which says what it waits on
+    # (the invoices page's list linked its invoice, whose page offers nothing for it).
+    lone = (
+        session.scalar(select(Payment.id).where(Payment.state == GIVING_BACK))
+        if waiting == 1
+        else None
+    )
     return QueueSummary(
         "Card payments being given back (waiting on Stripe)",
         count=waiting,
-        endpoint="billing_console.invoices",
-        params={"_anchor": "flagged-heading"},
+        endpoint="billing_console.payment_detail" if lone else "billing_console.invoices",
+        params={"payment_id": lone} if lone else {"_anchor": "flagged-heading"},
         attention=stuck or 0,
         attention_label="waiting over a day",
         oldest=oldest,

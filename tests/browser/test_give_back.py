@@ -13,15 +13,23 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+import time_machine
 
 from licensing import db
 from licensing.accounts.models import Organization, User
+from licensing.billing import services
 from licensing.billing.models import Invoice, Payment
+from licensing.errors import ExternalServiceError
 from tests.browser.conftest import sign_in
 from tests.integration.billing.conftest import activated, send_activation
+from tests.integration.billing.dispute_support import charge_of, dispute_event
 from tests.integration.billing.refund_support import LostAnswer, stripe_through
-from tests.integration.billing.stripe_support import flagged_card_payment, stripe_config
-from tests.support import factories
+from tests.integration.billing.stripe_support import (
+    deliver_event,
+    flagged_card_payment,
+    stripe_config,
+)
+from tests.support import factories, settings
 from tests.support.axe import FOCUSED, assert_accessible
 from tests.support.servers import LiveServer, LocalStripe
 
@@ -180,4 +188,121 @@ def test_a_give_back_whose_answer_is_lost_reads_being_given_back_until_reconcile
     main = page.inner_text("main")
     assert "given back to the card on " in main
     assert f"it never counted against {invoice.number}" in main
+    assert_accessible(page)
+
+
+def _being_given_back(live_server: LiveServer, payment: Payment) -> None:
+    """Billing staff give `payment` back and Stripe's answer is lost on the way (Stripe
+    refunded the card): the payment is `giving_back` until reconcile asks Stripe."""
+    with live_server.app.app_context():
+        with pytest.raises(ExternalServiceError):
+            services.give_back_flagged_payment(
+                payment.id,
+                note="The licensee paid twice; not ours to keep.",
+                actor=factories.billing_clerk(),
+                gateway=LostAnswer(settings.gateway()),
+            )
+        stored = db.session().get(Payment, payment.id)
+        assert stored is not None
+        assert stored.state == "giving_back"
+
+
+def test_the_licensee_reads_a_payment_being_given_back_and_pays_the_invoice_once(
+    page: Any, live_server: LiveServer, localstripe: LocalStripe
+) -> None:
+    """Round 44: the licensee's invoice page while their 299.99 is being given back
+    (round 42 tested it with the test client only): what the state means, that it
+    never counted, and the invoice's 300.00 still owed, payable by card without
+    paying twice (the money on its way back is not counted, and a flagged payment is
+    never accepted for more than the invoice owes)."""
+    _staff, payer, invoice, payment = _flagged(live_server, localstripe)
+    _being_given_back(live_server, payment)
+    sign_in(page, payer.email)
+    page.goto(f"/portal/invoices/{invoice.id}")
+    main = " ".join(page.inner_text("main").split())
+    assert "Your card payment of 299.99 USD is being given back to your card" in main
+    assert "It never counted against the invoice." in main
+    row = page.locator("#payments-heading + * tr, #payments-heading ~ table tr").filter(
+        has_text="299.99"
+    )
+    assert "being given back" in " ".join(row.first.inner_text().split()).lower()
+    pay = page.get_by_role("link", name="Pay 300.00 USD by card")
+    assert pay.count() == 1
+    said = " ".join(page.locator("#being-given-back").inner_text().split())
+    assert (
+        "The 299.99 USD on its way back to your card is not counted: 300.00 USD is still "
+        "owed on the invoice, and paying it now pays it once."
+    ) in said
+    assert_accessible(page)
+    with page.expect_navigation():
+        pay.click()
+    assert "Balance due: 300.00 USD" in page.inner_text("main")
+
+
+def _home_row(page: Any, title: str) -> Any:
+    return page.locator("main table tbody tr").filter(has_text=title)
+
+
+def test_the_console_home_shows_a_payment_being_given_back_highlighted_after_a_day(
+    page: Any, live_server: LiveServer, localstripe: LocalStripe
+) -> None:
+    """Round 44: the console home's *Card payments being given back* row (round 43,
+    test client only) in Chromium: it appears once the answer is lost, not
+    highlighted; a day later (the server's clock moved) it is, "1 waiting over a
+    day"; its link leads to the payment, whose page says it is being given back."""
+    staff, _payer, _invoice, payment = _flagged(live_server, localstripe)
+    sign_in(page, staff)
+    page.goto("/console/")
+    assert _home_row(page, "Card payments being given back").count() == 0 or (
+        "none" in _home_row(page, "Card payments being given back").inner_text()
+    )
+    _being_given_back(live_server, payment)
+    page.goto("/console/")
+    row = _home_row(page, "Card payments being given back (waiting on Stripe)")
+    assert row.count() == 1
+    words = " ".join(row.inner_text().split())
+    assert "Nothing to do until Stripe answers" in words
+    assert "none" in words
+    assert "overdue" not in (row.get_attribute("class") or "")
+    assert_accessible(page)
+    with time_machine.travel(datetime.now(UTC) + timedelta(days=1, hours=1)):
+        page.goto("/console/")
+        if "/sign-in" in page.url:
+            sign_in(page, staff)
+            page.goto("/console/")
+        row = _home_row(page, "Card payments being given back (waiting on Stripe)")
+        assert "1 waiting over a day" in " ".join(row.inner_text().split())
+        assert "overdue" in (row.get_attribute("class") or "")
+        assert_accessible(page)
+        with page.expect_navigation():
+            row.get_by_role("link", name="Card payments being given back").click()
+        assert page.url.endswith(f"/console/payments/{payment.id}")
+        main = page.inner_text("main")
+        assert "being given back to the card: Stripe was asked on " in main
+        assert page.get_by_role("button", name="Accept").count() == 0
+
+
+def test_a_flagged_payment_whose_charge_is_disputed_offers_neither_step_and_says_why(
+    page: Any, live_server: LiveServer, localstripe: LocalStripe
+) -> None:
+    """Round 44: the console's payment page of a flagged payment whose charge the
+    bank disputes (delivered signed to the webhook) says why it is neither accepted
+    nor given back, where *Accept* and *Give it back* were."""
+    staff, _payer, _invoice, payment = _flagged(live_server, localstripe)
+    with live_server.app.app_context():
+        webhook = live_server.app.test_client()
+        charge = charge_of(localstripe, payment)
+        event = dispute_event("charge.dispute.created", payment, charge, amount=29999)
+        assert deliver_event(webhook, event).status_code == 200
+    sign_in(page, staff)
+    page.goto(f"/console/payments/{payment.id}")
+    actions = " ".join(page.inner_text("main").split())
+    assert "Not offered: A payment that is flagged cannot be accepted: its charge is disputed" in (
+        actions
+    )
+    assert "Not offered: A payment that is flagged cannot be given back: its charge is " in actions
+    assert "Wait for the dispute's outcome" in actions
+    assert page.get_by_role("button", name="Accept").count() == 0
+    assert page.get_by_role("button", name="Give it back").count() == 0
+    assert page.get_by_label("Why give it back").count() == 0
     assert_accessible(page)

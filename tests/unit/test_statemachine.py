@@ -10,7 +10,7 @@ import pytest
 
 import licensing
 from licensing.errors import IllegalTransition
-from licensing.statemachine import Action, StateMachine, past_tense
+from licensing.statemachine import Action, Hold, StateMachine, past_tense
 
 MACHINE = StateMachine(
     "invoice",
@@ -240,4 +240,26 @@ def test_a_state_that_waits_on_something_outside_says_why_instead_of_its_steps()
         machine.step("ready", "deliver")
     assert str(listed.value) == (
         "A parcel that is ready cannot be delivered by the courier: it can only be sent."
+    )
+
+
+def test_a_step_held_back_from_outside_is_refused_saying_why_and_others_go_on() -> None:
+    """Round 44: a flagged payment whose charge the bank disputes was accepted, its
+    state allowing it; a `Hold` from outside the record refuses the steps it holds,
+    saying its why in place of the steps, asked as `step`, `apply` or `refusal`,
+    while the steps it does not hold, and every step of another state, go on."""
+    hold = Hold("pay", why="its cheque is being checked by the bank.")
+    with pytest.raises(IllegalTransition) as held:
+        MACHINE.step("open", "pay", hold=hold)
+    assert str(held.value) == (
+        "An invoice that is open cannot be paid: its cheque is being checked by the bank."
+    )
+    assert held.value.allowed == ["void"]
+    assert MACHINE.refusal("open", "pay", hold=hold) == str(held.value)
+    assert MACHINE.refusal("open", "void", hold=hold) is None
+    assert MACHINE.step("open", "void", hold=hold) == "void"
+    assert MACHINE.refusal("open", "pay") is None
+    # A step the state refuses anyway says what the state allows, as before.
+    assert MACHINE.refusal("draft", "pay", hold=hold) == (
+        "An invoice that is a draft cannot be paid: it can only be finalized."
     )

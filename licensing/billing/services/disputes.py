@@ -44,9 +44,11 @@ from licensing.billing.states import (
     FLAGGED,
     GIVEN_BACK,
     GIVING_BACK,
+    LOST,
     OPEN,
     PAYMENT,
     SUCCEEDED,
+    WON,
 )
 from licensing.calendar import office_date
 from licensing.db import utcnow
@@ -568,9 +570,7 @@ def _reason_words(dispute: PaymentDispute) -> str:
 _UNCOUNTED = {
     FLAGGED: (
         "This payment is flagged (Stripe took an amount other than asked) and never "
-        "counted against the invoice, so the dispute takes nothing off it. Accepting it "
-        "now would count money the bank may keep; giving it back is what the bank asks, "
-        "and Stripe may refuse to refund a disputed charge."
+        "counted against the invoice, so the dispute takes nothing off it. {follows}"
     ),
     GIVING_BACK: (
         "This payment is being given back: billing staff asked Stripe to refund it to "
@@ -587,13 +587,39 @@ _UNCOUNTED = {
 }
 
 
-def _uncounted(payment: Payment) -> str | None:
-    """Why a dispute of `payment` moves nothing on its invoice, if it never counted."""
+# Round 44: what follows for a flagged payment, by its dispute's state: accepting and
+# giving back are refused while it is open and once it is lost (`Payment.dispute_hold`).
+_FLAGGED_FOLLOWS = {
+    OPEN: (
+        "Accepting it and giving it back are refused while the dispute is open (its "
+        "payment page says why): accepting would count money the bank may keep, and "
+        "Stripe refuses to refund a disputed charge. Once the dispute is won, it is "
+        "accepted or given back as before; lost, there is nothing left to accept or give "
+        "back."
+    ),
+    WON: (
+        "The dispute is won, so Stripe holds the money again: accept it or give it back "
+        "from its payment page, as before it was disputed."
+    ),
+    LOST: (
+        "The bank returned the money to the cardholder, so the payment can no longer be "
+        "accepted (that would count money not held) nor given back: nothing more is done "
+        "with it."
+    ),
+}
+
+
+def _uncounted(payment: Payment, dispute: PaymentDispute) -> str | None:
+    """Why a dispute of `payment` moves nothing on its invoice, if it never counted,
+    and for a flagged one what billing staff may do with it now."""
     words = _UNCOUNTED.get(payment.state)
     if words is None:
         return None
     asked = payment.status_changed_at
-    return words.format(asked=office_date(asked).isoformat() if asked else "a day not kept")
+    return words.format(
+        asked=office_date(asked).isoformat() if asked else "a day not kept",
+        follows=_FLAGGED_FOLLOWS.get(dispute.state, ""),
+    )
 
 
 def _tell_billing_staff(session: Session, dispute: PaymentDispute, what: str) -> None:
@@ -622,7 +648,7 @@ def _tell_billing_staff(session: Session, dispute: PaymentDispute, what: str) ->
             "amount": amount,
             "reason": _reason_words(dispute),
             "balance_due": in_words(invoice.balance_due, invoice.currency),
-            "uncounted": _uncounted(payment),
+            "uncounted": _uncounted(payment, dispute),
             "console_url": links().invoice_review(invoice.id),
             # The payment's page shows the dispute, its evidence due date and what
             # may be done about it; the invoice's after it (as the flagged payment's).

@@ -86,7 +86,10 @@ def give_back_flagged_payment(
     with db.transaction() as session:
         payment, invoice = _locked_payment(session, payment_id)
         reason = _reason(note)
-        PAYMENT.step(payment.state, "give_back")  # anything but flagged: 409, what it allows
+        # Anything but flagged: 409, what it allows; a disputed charge: 409, why
+        # (round 44: Stripe refuses to refund it while the dispute is open, and after
+        # a dispute lost the bank already returned the money to the card).
+        PAYMENT.step(payment.state, "give_back", hold=payment.dispute_hold)
         intent_id = payment.stripe_payment_intent_id
         if payment.method != CARD or intent_id is None:  # a flagged payment always has one
             raise Conflict(f"Payment {payment.id} has no Stripe payment to give back.")

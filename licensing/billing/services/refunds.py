@@ -332,6 +332,11 @@ def card_refund_refusal(session: Session, payment: Payment) -> str | None:
     instead of offering a refund the service would refuse; `refund_card` still decides."""
     if payment.method != CARD:
         return f"Payment {payment.id} was not paid by card: refund it offline."
+    if payment.state not in (SUCCEEDED, REVERSED):
+        # Round 44: before its disputes, which a payment that never counted (a flagged
+        # one) may have: its dispute read as one "in part" (the amount asked is not
+        # what Stripe took), "so the 0.01 USD not disputed cannot go back to the card".
+        return _not_succeeded_words(payment)
     disputes = {dispute.id: dispute for dispute in payment.disputes}
     for dispute in disputes.values():
         if dispute.state == OPEN or (
@@ -341,10 +346,7 @@ def card_refund_refusal(session: Session, payment: Payment) -> str | None:
     if payment.state == REVERSED and disputes:
         return _charged_back_in_full_words(payment, max(disputes.values(), key=lambda d: d.id))
     if payment.state != SUCCEEDED:
-        return (
-            f"Card payment {payment.id} is {humanize(payment.outcome)}: only a card payment "
-            "that succeeded is refunded to its card."
-        )
+        return _not_succeeded_words(payment)
     if _intent_to_refund(session, payment) is None:
         return (
             f"Card payment {payment.id} has no Stripe PaymentIntent to refund on: "
@@ -353,6 +355,13 @@ def card_refund_refusal(session: Session, payment: Payment) -> str | None:
     if payment.amount - payment.amount_refunded <= 0:
         return f"Card payment {payment.id} is refunded in full."
     return None
+
+
+def _not_succeeded_words(payment: Payment) -> str:
+    return (
+        f"Card payment {payment.id} is {humanize(payment.outcome)}: only a card payment "
+        "that succeeded is refunded to its card."
+    )
 
 
 def _charged_back_in_full_words(payment: Payment, dispute: PaymentDispute) -> str:

@@ -234,13 +234,17 @@ def _refuse_accepted_before(session: Session, payment: Payment) -> None:
 def accept_flagged_payment(
     payment_id: int, *, note: str | None, now: datetime | None = None, actor: Actor
 ) -> Payment:
-    """Billing staff accept a flagged card payment for what was actually received."""
+    """Billing staff accept a flagged card payment for what was actually received;
+    refused while the bank disputes its charge, and once it lost the dispute
+    (round 44: the money is contested, then gone)."""
     actor.require_role("billing")
     now = now or utcnow()
     with db.transaction() as session:
         payment, invoice = _locked_payment(session, payment_id)
         reason = _reason(note)
         _refuse_accepted_before(session, payment)
+        # Round 44: not while the bank disputes its charge, nor once it won the dispute.
+        PAYMENT.step(payment.state, "accept", hold=payment.dispute_hold)
         received = payment.amount_received or Decimal(0)
         if PAYMENT.can(payment.state, "accept") and (
             invoice.state not in COLLECTIBLE or received <= 0 or received > invoice.balance_due

@@ -1153,8 +1153,12 @@ def test_the_console_home_counts_payments_being_given_back_apart_from_those_to_c
     assert "Card payments being given back (waiting on Stripe)" in waiting
     assert "Nothing to do until Stripe answers" in waiting
     assert "reconcile` asks it. 1 none" in waiting
+    # Round 44: one waiting links to its payment's page (it linked the invoices page,
+    # whose list linked the invoice, whose page offers nothing for it).
     [link] = re.findall(r'<a href="([^"]*)"[^>]*>Card payments being given back', home)
-    assert link == "/console/invoices#flagged-heading"
+    assert link == f"/console/payments/{payment.id}"
+    listed = staff.get("/console/invoices").get_data(as_text=True)
+    assert f'<a href="/console/payments/{payment.id}">Payment {payment.id}</a>' in listed
     # A day later, reconcile has not settled it: it needs someone to look.
     stored = db.session().get(Payment, payment.id)
     assert stored is not None

@@ -170,3 +170,24 @@ def test_an_invoice_billed_to_a_chinese_japanese_or_korean_name_draws_it_in_its_
     for value in (*bill_to, line.description):
         assert value in text
     assert misdrawn(data, "".join(bill_to) + line.description, cid_font) == []
+
+
+def test_a_card_payment_not_yet_settled_refuses_staff_steps_saying_what_it_waits_on() -> None:
+    """Round 44: an accept or a give-back of a pending or declined card payment (a
+    finance script's, through the API) was refused listing Stripe's own steps as if
+    the caller could take them: "it can only be canceled, declined or flagged for a
+    mismatched amount, or succeed". It says what the payment waits on instead."""
+    for state, waits in (
+        ("pending", "Stripe has not reported the card payment's outcome yet; "),
+        ("failed", "the bank declined the card, so no money was taken; "),
+    ):
+        for action in ("accept", "give_back"):
+            said = PAYMENT.refusal(state, action)
+            assert said is not None
+            assert said.startswith(f"A payment that is {state} cannot ")
+            assert waits in said
+            assert said.endswith("only a flagged payment is accepted or given back.")
+            assert "it can only" not in said
+    # Stripe's own steps from them go on.
+    assert PAYMENT.step("pending", "flag") == "flagged"
+    assert PAYMENT.step("failed", "succeed") == "succeeded"
