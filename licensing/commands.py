@@ -161,7 +161,7 @@ def jobs_status() -> None:
             continue
         ended = (
             f"finished {_instant(row.last_finished_at)}: {row.last_outcome}"
-            if job.finished
+            if job.finished and row.last_finished_at is not None
             else UNFINISHED
         )
         success = _instant(row.last_succeeded_at) if row.last_succeeded_at else "never"
