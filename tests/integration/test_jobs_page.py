@@ -91,11 +91,11 @@ def test_an_admin_sees_each_job_ok_late_failing_or_never_run_in_readyzs_words(
     detail = _readyz_detail(app)
     late_words = (
         f"tokens remind (every hour) last succeeded at "
-        f"{late.last_succeeded_at:%Y-%m-%dT%H:%M:%SZ} (last run 5e0c1d2b3a49)"
+        f"{late.last_succeeded_at:%Y-%m-%dT%H:%M:%S+00:00} (last run 5e0c1d2b3a49)"
     )
     failing_words = (
-        f"payments prune-keys (every hour) last run failed at {now:%Y-%m-%dT%H:%M:%SZ} "
-        f"(run a41be07c9d12), last succeeded at {failing.last_succeeded_at:%Y-%m-%dT%H:%M:%SZ}"
+        f"payments prune-keys (every hour) last run failed at {now:%Y-%m-%dT%H:%M:%S+00:00} "
+        f"(run a41be07c9d12), last succeeded at {failing.last_succeeded_at:%Y-%m-%dT%H:%M:%S+00:00}"
     )
     assert detail == f"{late_words}; {failing_words}"  # /readyz's, word for word
     unescaped = html.unescape(page)
@@ -117,7 +117,7 @@ def test_an_admin_sees_each_job_ok_late_failing_or_never_run_in_readyzs_words(
     )
     # Instants as other console pages give them: at the office, the zone named,
     # with the UTC instant /readyz names kept in the markup.
-    assert f'<time datetime="{now:%Y-%m-%dT%H:%M:%SZ}">{when(now)}</time>' in page
+    assert f'<time datetime="{now:%Y-%m-%dT%H:%M:%S+00:00}">{when(now)}</time>' in page
     # Every job of the schedule, in its order.
     order = re.findall(r'<tr id="job-([^"]+)"', page)
     assert order == [name.replace(" ", "-") for name, _every in SCHEDULE]
