@@ -15,9 +15,10 @@ from licensing.access import require_principal
 from licensing.agreements import card_effect
 from licensing.api.base import Blueprint, never_answers
 from licensing.api.fields import ApiSchema, Day
+from licensing.config import current_config
 from licensing.money import format_amount
 from licensing.pricing import Rule, describe_condition, describe_rule
-from licensing.pricing.describe import LONG_PERIOD_DAYS, exact_amount, proration_warnings
+from licensing.pricing.describe import exact_amount, proration_warnings
 from licensing.ratecards import queries, services
 from licensing.ratecards.models import RateCardRecord
 
@@ -227,8 +228,8 @@ class CheckResultSchema(ApiSchema):
         ma.fields.Nested(ProrationWarningSchema),
         required=True,
         metadata={
-            "description": "For a card running open-ended or longer than ten years "
-            f"(over {LONG_PERIOD_DAYS:,} days): each prorated flat fee, minimum and maximum "
+            "description": "For a card running open-ended or longer than `LONG_CARD_DAYS` "
+            "(3,653 days, ten years, by default): each prorated flat fee, minimum and maximum "
             "over the one-year term the service proposes from its first day. A warning: the "
             "card is valid and publishes. Empty for any other card"
         },
@@ -397,7 +398,9 @@ def _check_result(check: services.CardCheck) -> dict[str, Any]:
                 "term_end": warning.term_end,
                 "sentence": warning.sentence,
             }
-            for warning in proration_warnings(card, amount=_money)
+            for warning in proration_warnings(
+                card, long_period_days=current_config().long_card_days, amount=_money
+            )
         ],
     }
 

@@ -26,10 +26,11 @@ from wtforms.validators import DataRequired
 
 from licensing import access, calendar, db, errors, words
 from licensing.agreements import card_effect
+from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.money import format_quantity, price_in_words
-from licensing.pricing import Condition, RateCard, describe_rule, diff_cards
-from licensing.pricing.describe import proration_warnings
+from licensing.pricing import Condition, Quote, RateCard, describe_rule, diff_cards
+from licensing.pricing.describe import ProrationWarning, long_period_words, proration_warnings
 from licensing.ratecards import queries, services
 from licensing.ratecards.models import RateCardRecord
 from licensing.web.forms import PageForm
@@ -48,6 +49,31 @@ def rule_description(version: str | None, rule_id: str | None) -> str:
     1); empty when the card or rule is unknown or the rule has none, and the page says
     the id instead. Read from the parsed published cards each process keeps."""
     return queries.rule_description(db.session(), version, rule_id)
+
+
+@bp.app_template_global("quote_warnings")
+def quote_warnings(quote: Quote) -> list[ProrationWarning]:
+    """What a quote on a page (the estimator's, an application's) says of its card
+    when it runs open-ended or longer than `LONG_CARD_DAYS`: per prorated amount of
+    the rules it priced with, what the proration made of it over its term, in the
+    pricing core's sentence (`services.quote_warnings`, round 44). Empty otherwise."""
+    return services.quote_warnings(
+        quote, long_period_days=current_config().long_card_days, amount=price_in_words
+    )
+
+
+@bp.app_template_global("long_card_words")
+def long_card_words() -> str:
+    """The configured `LONG_CARD_DAYS` after "longer than": "ten years" by default."""
+    return long_period_words(current_config().long_card_days)
+
+
+def _proration_warnings(card: RateCard) -> list[ProrationWarning]:
+    """The check's and the card's page's warning: the card's prorated amounts over a
+    one-year term, when it runs open-ended or longer than `LONG_CARD_DAYS`."""
+    return proration_warnings(
+        card, long_period_days=current_config().long_card_days, amount=price_in_words
+    )
 
 
 @bp.app_template_filter("rules_described")
@@ -205,7 +231,7 @@ def _checked(check: services.CardCheck) -> str:
         ),
         effect=card_effect.effect(db.session(), card) if check.version_state == "new" else None,
         carried=carried_parts(card),
-        proration_warnings=proration_warnings(card, amount=price_in_words),
+        proration_warnings=_proration_warnings(card),
         form=PublishCheckedForm(),
     )
 
@@ -281,7 +307,7 @@ def detail(version: str) -> str:
         rules=rules,
         adjustments=adjustments,
         others=others,
-        proration_warnings=proration_warnings(card, amount=price_in_words),
+        proration_warnings=_proration_warnings(card),
         document=json.dumps(json.loads(stored.document), indent=2, sort_keys=True),
     )
 

@@ -1,0 +1,210 @@
+"""Round 44: an open-ended card where it is priced. A quote on a card that runs
+open-ended or longer than `LONG_CARD_DAYS` says what the contract's proration made
+of its prorated amounts (the API in each line's explanation, the estimator and an
+application's pages above the price); publishing such a card says it; the terms the
+service proposes start on the day they are proposed for; the threshold is
+configuration (docs/journeys.md)."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import date
+from typing import Any
+from urllib.parse import urlencode
+
+from flask import Flask
+from flask.testing import FlaskClient
+
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import services
+from licensing.ratecards import services as ratecards
+from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE, NOW
+from tests.integration.pricing.conftest import card_document, example_card  # noqa: F401
+from tests.support.pages import text_of
+from tests.support.settings import issuing
+
+OPEN = "9999-12-31"
+
+
+def card_2028(effective_to: str = OPEN, fee: str = "5000.00") -> dict[str, Any]:
+    """2028.1 from 2028-01-01, its development fee `fee` a year (prorated)."""
+    card = card_document(
+        version="2028.1", title="2028", effective_from="2028-01-01", effective_to=effective_to
+    )
+    for rule in card["rules"]:
+        if rule["id"] == "development":
+            rule["model"] = {**rule["model"], "amount": fee}
+    return card
+
+
+def development_quote(**changes: Any) -> dict[str, Any]:
+    body: dict[str, Any] = {
+        "organization_type": "commercial",
+        "term": {"start": "2028-01-01", "end": "2028-12-31"},
+        "uses": [{"use": "development", "product_type": "software", "user_type": "provider"}],
+    }
+    body.update(changes)
+    return body
+
+
+API_SENTENCE = (
+    "Rate card 2028.1 runs to 9999-12-31 (2,911,713 days) and the contract prorates over all "
+    "of it: the development flat fee of 5000.00 USD is 0.63 USD for this term of 366 days."
+)
+PAGE_SENTENCE = (
+    "Rate card 2028.1 runs to 9999-12-31 (2,911,713 days) and the contract prorates over all "
+    "of it: the development flat fee of 5,000.00 USD is 0.63 USD for this term of 366 days."
+)
+
+
+def test_a_quote_on_an_open_ended_card_says_why_its_fee_is_cents(client: FlaskClient) -> None:
+    # A one-year development use on an open-ended card was 0.63 with no word why.
+    ratecards.import_card(card_2028(), published_by="tests")
+    answer = client.post("/api/v1/quotes", json=development_quote())
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    (line,) = body["lines"]
+    # The contract's amount and fields, unchanged: the warning is a step of the working.
+    assert (line["amount"], body["total"], body["proration"]) == ("0.63", "0.63", "2/15911")
+    assert set(body) == {"rate_card", "currency", "proration", "lines", "total", "requires_review"}
+    assert line["explanation"][-1] == API_SENTENCE
+    assert line["explanation"][:-1] == [
+        "flat 5000.00 x 2/15911 (prorated) = 10000/15911 (about 0.628496)",
+        "no adjustment applies",
+        "amount: 10000/15911 (about 0.628496) rounded half-up to 0.63 USD",
+    ]
+
+
+RUNS_LONG = "Rate card 2028.1 runs"
+
+
+def test_a_quote_is_warned_of_each_prorated_amount_of_its_rules_and_no_others(
+    client: FlaskClient,
+) -> None:
+    ratecards.import_card(card_2028(), published_by="tests")
+    body = development_quote(
+        term={"start": "2028-03-01", "end": "2028-03-31"},
+        uses=[
+            {"use": "development", "product_type": "software", "user_type": "provider"},
+            {
+                "use": "distribution",
+                "product_type": "saas",
+                "user_type": "provider",
+                "quantity": {"end_users": 10},
+            },
+            {"use": "education", "product_type": "print", "user_type": "academic"},
+        ],
+        organization_type="academic",
+    )
+    answer = client.post("/api/v1/quotes", json=body)
+    assert answer.status_code == 200, answer.get_json()
+    lines = answer.get_json()["lines"]
+    warned = [[s for s in line["explanation"] if s.startswith(RUNS_LONG)] for line in lines]
+    assert warned[0] == [
+        "Rate card 2028.1 runs to 9999-12-31 (2,911,713 days) and the contract prorates over "
+        "all of it: the development flat fee of 5000.00 USD is 0.05 USD for this term of 31 days."
+    ]
+    assert warned[1] == [
+        "Rate card 2028.1 runs to 9999-12-31 (2,911,713 days) and the contract prorates over "
+        "all of it: the distribution-software minimum of 1000.00 USD is 0.01 USD for this term "
+        "of 31 days."
+    ]
+    assert lines[2]["route"] == "permission_request"
+    assert warned[2] == []
+
+
+def test_a_quote_answered_by_either_writer_carries_the_warning(
+    app: Flask, client: FlaskClient
+) -> None:
+    # The one-pass writer answers a compact, sorted provider; jsonify any other.
+    ratecards.import_card(card_2028(), published_by="tests")
+    compact = client.post("/api/v1/quotes", json=development_quote())
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    other = client.post("/api/v1/quotes", json=development_quote())
+    assert compact.status_code == other.status_code == 200
+    assert compact.get_json() == other.get_json()
+    assert other.get_json()["lines"][0]["explanation"][-1] == API_SENTENCE
+
+
+def test_a_quote_on_a_card_within_the_threshold_says_nothing_more_and_the_threshold_is_set(
+    app: Flask, client: FlaskClient
+) -> None:
+    # A two-year card: 2,500.00 x 366/731. Not long at ten years; long at 700 days.
+    ratecards.import_card(card_2028("2029-12-31", fee="2500.00"), published_by="tests")
+    plain = client.post("/api/v1/quotes", json=development_quote()).get_json()
+    assert plain["lines"][0]["amount"] == "1251.71"
+    assert not any("runs to" in step for step in plain["lines"][0]["explanation"])
+    app.config["LICENSING"] = dataclasses.replace(app.config["LICENSING"], long_card_days=700)
+    warned = client.post("/api/v1/quotes", json=development_quote()).get_json()
+    assert warned["lines"][0]["amount"] == "1251.71"
+    assert warned["lines"][0]["explanation"][-1] == (
+        "Rate card 2028.1 runs to 2029-12-31 (731 days) and the contract prorates over all of "
+        "it: the development flat fee of 2500.00 USD is 1251.71 USD for this term of 366 days."
+    )
+
+
+def test_the_estimator_says_why_a_fee_on_an_open_ended_card_is_cents(
+    client: FlaskClient,
+) -> None:
+    ratecards.import_card(card_2028(), published_by="tests")
+    query = {
+        "organization_type": "commercial",
+        "term_start": "2028-01-01",
+        "term_end": "2028-12-31",
+        "rate_card": "",
+        "uses-0-use": "development",
+        "uses-0-product_type": "software",
+        "uses-0-user_type": "provider",
+        "uses-0-description": "SDK",
+    }
+    page = text_of(client.get("/estimate?" + urlencode(query)))
+    assert "Estimated total: 0.63 USD" in page
+    assert "This price is prorated over a rate card that runs long:" in page
+    assert PAGE_SENTENCE in page
+    # A card with a last day: nothing.
+    ratecards.import_card(
+        {**card_2028("2028-12-31", fee="2500.00"), "version": "2028.2"}, published_by="tests"
+    )
+    normal = text_of(client.get("/estimate?" + urlencode({**query, "rate_card": "2028.2"})))
+    assert "Estimated total: 2,500.00 USD" in normal
+    assert "runs long" not in normal
+
+
+def submitted_on_2028(vendor: Any) -> Any:
+    principal = accounts.principal_for(vendor)
+    draft = services.ApplicationDraft.from_fields(
+        {
+            "term_start": date(2028, 1, 1),
+            "term_end": date(2028, 12, 31),
+            "uses": (AUTO_USE, DEVELOPMENT_USE),
+        }
+    )
+    application = services.create_draft(Actor.of(principal), draft, now=NOW)
+    return services.submit(
+        application.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW
+    )
+
+
+def test_an_applications_pages_say_why_a_fee_on_an_open_ended_card_is_cents(
+    app: Flask,
+    example_card: str,  # noqa: F811
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+) -> None:
+    ratecards.import_card(card_2028(), published_by="tests")
+    application = submitted_on_2028(vendor)
+    portal: FlaskClient = signed_in(app.test_client(), vendor)
+    page = text_of(portal.get(f"/portal/applications/{application.id}"))
+    assert "This price is prorated over a rate card that runs long:" in page
+    assert PAGE_SENTENCE in page
+    assert (
+        "the distribution-software minimum of 1,000.00 USD is 0.13 USD for this term of 366 days."
+    ) in page
+    console: FlaskClient = signed_in(app.test_client(), licensing_staff)
+    review = text_of(console.get(f"/console/applications/{application.id}"))
+    assert PAGE_SENTENCE in review
+    # Nothing stored changed: the snapshot's working is the contract's alone.
+    assert application.quotes
+    assert "runs to 9999-12-31" not in application.quotes[-1].snapshot_json
