@@ -31,6 +31,7 @@ from licensing.pricing import (
     price_text,
 )
 from licensing.pricing.describe import (
+    LONG_PERIOD_DAYS,
     AmountText,
     Change,
     ConditionText,
@@ -39,6 +40,7 @@ from licensing.pricing.describe import (
     ReviewText,
     describe_condition,
     exact_amount,
+    proration_warnings,
     runs_long,
     term_proration_warnings,
 )
@@ -53,10 +55,13 @@ _DESCRIBED = ("version", "title", "currency", "effective_from", "effective_to")
 @dataclass(frozen=True)
 class ImportResult:
     """The version published, and whether this import created it (or found it
-    published with the same content)."""
+    published with the same content); for a card created that runs long, what the
+    proration makes of its prorated amounts over a year (`proration_warnings`, as
+    the check gives them and the audit event records them; round 44)."""
 
     version: str
     created: bool
+    proration_warnings: tuple[ProrationWarning, ...] = ()
 
 
 def validate(document: object) -> RateCard:
@@ -151,9 +156,15 @@ def canonical_json(card: RateCard) -> str:
     return json.dumps(card.to_document(), sort_keys=True, separators=(",", ":"))
 
 
-def import_card(document: object, *, published_by: str) -> ImportResult:
-    """Publish a card; a no-op for an identical re-import, a conflict for a changed one."""
+def import_card(
+    document: object, *, published_by: str, long_period_days: int = LONG_PERIOD_DAYS
+) -> ImportResult:
+    """Publish a card; a no-op for an identical re-import, a conflict for a changed one.
+    A card that runs open-ended or longer than `long_period_days` (the edges pass
+    `LONG_CARD_DAYS`) is published as any other, and its audit event and result say
+    what the proration makes of its prorated amounts (round 44)."""
     card = validate(document)
+    warnings = tuple(proration_warnings(card, long_period_days=long_period_days))
     digest = content_digest(card)
     with db.transaction() as session:
         existing = queries.by_version(session, card.version)
@@ -180,10 +191,16 @@ def import_card(document: object, *, published_by: str) -> ImportResult:
                 "digest": digest,
                 "rules": len(card.rules),
                 "adjustments": len(card.adjustments),
+                # Only for a card that runs long: what the check warned of.
+                **(
+                    {"proration_warnings": [warning.sentence for warning in warnings]}
+                    if warnings
+                    else {}
+                ),
             },
             actor=None,  # the caller as the audit log names it (the system on the CLI)
         )
-    return ImportResult(card.version, created=True)
+    return ImportResult(card.version, created=True, proration_warnings=warnings)
 
 
 def request_from(data: dict[str, Any]) -> QuoteRequest:

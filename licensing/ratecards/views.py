@@ -146,7 +146,11 @@ def publish() -> BaseResponse | tuple[str, int] | str:
             document = _card_document(form.card.data.read(MAX_CARD_BYTES + 1))
             if checking:
                 return _checked(services.check_card(document))
-            result = services.import_card(document, published_by=access.require_principal().email)
+            result = services.import_card(
+                document,
+                published_by=access.require_principal().email,
+                long_period_days=current_config().long_card_days,
+            )
         except errors.InvalidInput as invalid:
             problems = invalid.errors
             form.card.errors = [invalid.detail]
@@ -154,7 +158,7 @@ def publish() -> BaseResponse | tuple[str, int] | str:
             form.card.errors = [conflict.detail]
         else:
             if result.created:
-                flash(_published(result.version), "success")
+                _flash_published(result.version)
             else:
                 flash(
                     f"Rate card {result.version} was already published with this content.", "info"
@@ -183,13 +187,34 @@ def publish_checked() -> BaseResponse | tuple[str, int]:
             raise errors.InvalidInput(
                 "The card to publish is not JSON: check the file again."
             ) from None
-        result = services.import_card(document, published_by=access.require_principal().email)
+        result = services.import_card(
+            document,
+            published_by=access.require_principal().email,
+            long_period_days=current_config().long_card_days,
+        )
         if result.created:
-            flash(_published(result.version), "success")
+            _flash_published(result.version)
         else:
             flash(f"Rate card {result.version} was already published with this content.", "info")
         return redirect(url_for(".detail", version=result.version))
     raise errors.InvalidInput("The card to publish is missing: check the file again.")
+
+
+def _flash_published(version: str) -> None:
+    """The confirmation of a card published (`_published`), and for a card that runs
+    open-ended or longer than `LONG_CARD_DAYS`, the check's warning again (round 44:
+    the message said "published" alone; the page it leads to shows the warning, but
+    a message is what the admin reads first)."""
+    flash(_published(version), "success")
+    card = queries.domain_card(queries.get(db.session(), version))
+    warnings = _proration_warnings(card)
+    if warnings:
+        runs = "runs open-ended" if card.open_ended else f"runs longer than {long_card_words()}"
+        flash(
+            f"Rate card {version} {runs}: its prorated amounts are spread over all of it. "
+            + " ".join(warning.sentence for warning in warnings),
+            "warning",
+        )
 
 
 def _published(version: str) -> str:

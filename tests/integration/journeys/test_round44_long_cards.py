@@ -8,19 +8,28 @@ configuration (docs/journeys.md)."""
 from __future__ import annotations
 
 import dataclasses
+import html
+import io
+import json
+import re
 from datetime import date
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services
+from licensing.audit.models import AuditEvent
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE, NOW
 from tests.integration.pricing.conftest import card_document, example_card  # noqa: F401
+from tests.support.factories import bearer
 from tests.support.pages import text_of
 from tests.support.settings import issuing
 
@@ -208,3 +217,110 @@ def test_an_applications_pages_say_why_a_fee_on_an_open_ended_card_is_cents(
     # Nothing stored changed: the snapshot's working is the contract's alone.
     assert application.quotes
     assert "runs to 9999-12-31" not in application.quotes[-1].snapshot_json
+
+
+# --- item 2: publishing such a card says it ------------------------------------------------
+
+PUBLISH_SENTENCE = (
+    "Prorated over its period to 9999-12-31, the development flat fee of 5,000.00 USD would "
+    "be 0.63 USD for a one-year term."
+)
+
+
+def publish_from_the_page(staff: FlaskClient, document: dict[str, Any]) -> str:
+    """Upload `document` with *Publish*; the card's page it leads to, with its messages."""
+    published = staff.post(
+        "/console/rate-cards/",
+        data={
+            "card": (io.BytesIO(json.dumps(document).encode()), "card.json"),
+            "action": "publish",
+        },
+        content_type="multipart/form-data",
+    )
+    assert published.status_code == 302, published.get_data(as_text=True)
+    page = staff.get(published.headers["Location"]).get_data(as_text=True)
+    return page
+
+
+def flashes(page: str) -> list[str]:
+    return [
+        re.sub(r"\s+", " ", html.unescape(text))
+        for text in re.findall(r'<p class="flash flash-\w+">(.*?)</p>', page, re.S)
+    ]
+
+
+def test_publishing_an_open_ended_card_says_what_its_prorated_amounts_come_to(
+    app: Flask, admin: Any, signed_in: Any
+) -> None:
+    # The message said "Rate card 2028.1 published, ..." and nothing of the cents.
+    staff: FlaskClient = signed_in(app.test_client(), admin)
+    said = flashes(publish_from_the_page(staff, card_2028()))
+    assert said[0].startswith("Rate card 2028.1 published")
+    assert said[1].startswith(
+        "Rate card 2028.1 runs open-ended: its prorated amounts are spread over all of it. "
+        + PUBLISH_SENTENCE
+    )
+    assert (
+        "the distribution-software minimum of 1,000.00 USD would be 0.13 USD for a one-year term."
+    ) in said[1]
+    (event,) = db.session().scalars(
+        select(AuditEvent).where(AuditEvent.action == "rate_card.published")
+    )
+    recorded = event.after_data["proration_warnings"]
+    assert recorded[0] == (
+        "Prorated over its period to 9999-12-31, the development flat fee of 5000.00 USD would "
+        "be 0.63 USD for a one-year term."
+    )
+    assert len(recorded) == 6
+
+
+def test_publishing_a_card_within_the_threshold_says_published_alone(
+    app: Flask, admin: Any, signed_in: Any
+) -> None:
+    staff: FlaskClient = signed_in(app.test_client(), admin)
+    said = flashes(publish_from_the_page(staff, card_2028("2029-12-31")))
+    assert len(said) == 1
+    assert said[0].startswith("Rate card 2028.1 published")
+    (event,) = db.session().scalars(
+        select(AuditEvent).where(AuditEvent.action == "rate_card.published")
+    )
+    assert "proration_warnings" not in event.after_data
+
+
+def test_publishing_a_card_longer_than_the_configured_threshold_says_it(
+    app: Flask, admin: Any, signed_in: Any
+) -> None:
+    app.config["LICENSING"] = dataclasses.replace(app.config["LICENSING"], long_card_days=700)
+    staff: FlaskClient = signed_in(app.test_client(), admin)
+    said = flashes(publish_from_the_page(staff, card_2028("2029-12-31", fee="2500.00")))
+    assert said[1].startswith(
+        "Rate card 2028.1 runs longer than 700 days: its prorated amounts are spread over all "
+        "of it. Prorated over its period to 2029-12-31, the development flat fee of 2,500.00 "
+        "USD would be 1,251.71 USD for a one-year term."
+    )
+
+
+def test_the_publish_api_and_the_command_line_say_it_too(
+    app: Flask, client: FlaskClient, admin: Any, tmp_path: Path
+) -> None:
+    checked = client.post("/api/v1/rate-cards/checks", json=card_2028(), headers=bearer(admin))
+    answer = client.post("/api/v1/rate-cards", json=card_2028(), headers=bearer(admin))
+    assert answer.status_code == 200, answer.get_json()
+    body = answer.get_json()
+    assert body["status"] == "created"
+    # What the check warned of, said again as the card is published.
+    assert body["proration_warnings"] == checked.get_json()["proration_warnings"]
+    assert body["proration_warnings"][0]["prorated"] == "0.63"
+    again = client.post("/api/v1/rate-cards", json=card_2028(), headers=bearer(admin))
+    assert again.get_json()["status"] == "unchanged"
+    assert again.get_json()["proration_warnings"] == []
+
+    path = tmp_path / "card.json"
+    path.write_text(json.dumps({**card_2028(), "version": "2028.2"}))
+    printed = app.test_cli_runner().invoke(args=["ratecards", "import", str(path)])
+    assert printed.exit_code == 0, printed.output
+    assert printed.output.splitlines()[:2] == [
+        "Published rate card 2028.2.",
+        "Warning: Prorated over its period to 9999-12-31, the development flat fee of "
+        "5000.00 USD would be 0.63 USD for a one-year term.",
+    ]
