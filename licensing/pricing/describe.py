@@ -436,7 +436,8 @@ def proration_warnings(
     contract makes such a card valid (round 42)."""
     if not runs_long(card, long_period_days):
         return []
-    start, end = proposed_term(card.effective_from, card.effective_to)
+    # A year from the card's first day: what the card charges a year's term.
+    start, end = proposed_term(card.effective_from, card.effective_to, earliest=card.effective_from)
     last = card.effective_to.isoformat()
     return _warnings(
         card,

@@ -12,11 +12,13 @@ import html
 import io
 import json
 import re
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -24,13 +26,20 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
-from licensing.agreements import services
+from licensing.agreements import card_effect, services
 from licensing.audit.models import AuditEvent
+from licensing.db import utcnow
 from licensing.ratecards import services as ratecards
-from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE, NOW
+from tests.integration.agreements.conftest import (  # noqa: F401 - the fixture
+    AUTO_USE,
+    DEVELOPMENT_USE,
+    NOW,
+    apply,
+)
 from tests.integration.pricing.conftest import card_document, example_card  # noqa: F401
+from tests.support.agreements import accept, agreement_of
 from tests.support.factories import bearer
-from tests.support.pages import text_of
+from tests.support.pages import term_shown, text_of
 from tests.support.settings import issuing
 
 OPEN = "9999-12-31"
@@ -324,3 +333,94 @@ def test_the_publish_api_and_the_command_line_say_it_too(
         "Warning: Prorated over its period to 9999-12-31, the development flat fee of "
         "5000.00 USD would be 0.63 USD for a one-year term.",
     ]
+
+
+# --- item 3: a proposed term starts on the day it is proposed for ----------------------------
+
+
+def test_a_new_application_and_the_estimator_on_a_card_in_effect_since_long_ago_start_today(
+    app: Flask, vendor: Any, signed_in: Any
+) -> None:
+    # An open-ended card in effect since 2020 proposed 2020-01-01 to 2020-12-31.
+    ratecards.import_card(
+        card_document(version="2020.1", effective_from="2020-01-01", effective_to=OPEN),
+        published_by="tests",
+    )
+    today = utcnow().date()
+    year_on = (today.replace(year=today.year + 1) - timedelta(days=1)).isoformat()
+    client: FlaskClient = signed_in(app.test_client(), vendor)
+    new = client.get("/portal/applications/new").get_data(as_text=True)
+    assert term_shown(new) == (today.isoformat(), year_on)
+    estimate = app.test_client().get("/estimate").get_data(as_text=True)
+    assert term_shown(estimate) == (today.isoformat(), year_on)
+
+
+def test_a_new_application_on_a_card_ending_this_year_starts_today_and_ends_with_it(
+    app: Flask, vendor: Any, signed_in: Any
+) -> None:
+    today = utcnow().date()
+    last = today + timedelta(days=20)
+    ratecards.import_card(
+        card_document(
+            version="now.1",
+            effective_from=(today - timedelta(days=300)).isoformat(),
+            effective_to=last.isoformat(),
+        ),
+        published_by="tests",
+    )
+    client: FlaskClient = signed_in(app.test_client(), vendor)
+    new = client.get("/portal/applications/new").get_data(as_text=True)
+    assert term_shown(new) == (today.isoformat(), last.isoformat())
+
+
+def agreement_of_2027(apply: Any, vendor: Any) -> Any:  # noqa: F811
+    """The vendor's 2027 agreement (2027-01-01 to 2027-12-31): Scrubber Pro (33,800.00)
+    and its SDK's development fee (2,500.00 a year, prorated)."""
+    return accept(
+        agreement_of(apply(vendor, AUTO_USE, DEVELOPMENT_USE)), vendor, signer_name="Samira"
+    )
+
+
+JULY_2028 = datetime(2028, 7, 1, 15, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    ("effective_to", "term_end"),
+    [
+        # Drawn on 2028-07-01 it started on 2028-01-01, half a year gone.
+        (OPEN, date(2029, 6, 30)),
+        # Never past the card's last day, from that day either.
+        ("2028-12-31", date(2028, 12, 31)),
+    ],
+)
+def test_a_renewal_drawn_after_its_agreement_ended_starts_on_the_day_it_is_drawn(
+    apply: Any,  # noqa: F811
+    vendor: Any,
+    effective_to: str,
+    term_end: date,
+) -> None:
+    agreement = agreement_of_2027(apply, vendor)
+    ratecards.import_card(card_2028(effective_to), published_by="tests")
+    actor = Actor.of(accounts.principal_for(vendor))
+    renewal = services.start_renewal(agreement.id, actor, now=JULY_2028)
+    assert (renewal.term_start, renewal.term_end) == (date(2028, 7, 1), term_end)
+
+
+def test_the_cards_check_prices_a_late_renewal_from_the_day_of_the_check(
+    apply: Any,  # noqa: F811
+    vendor: Any,
+) -> None:
+    # On 2028-07-01 the check priced the renewal over 2028-01-01 to 2028-12-31
+    # (36,300.00), while a renewal drawn that day runs 2028-07-01 to 2028-12-31:
+    # 33,800.00 + 2,500.00 x 184/366 = 35,056.83.
+    agreement = agreement_of_2027(apply, vendor)
+    card = ratecards.validate(card_2028("2028-12-31", fee="2500.00"))
+
+    def priced(on: date) -> Any:
+        effect = card_effect.effect(db.session(), card, today=on)
+        (record,) = [r for r in effect.records if r.reference == agreement.number]
+        return record.then
+
+    assert priced(date(2028, 7, 1)) == Decimal("35056.83")
+    # Checked before the agreement ends: from the day after it, as before.
+    assert priced(date(2027, 12, 1)) == Decimal("36300.00")
