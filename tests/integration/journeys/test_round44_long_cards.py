@@ -301,7 +301,10 @@ def test_publishing_a_card_longer_than_the_configured_threshold_says_it(
 ) -> None:
     app.config["LICENSING"] = dataclasses.replace(app.config["LICENSING"], long_card_days=700)
     staff: FlaskClient = signed_in(app.test_client(), admin)
-    said = flashes(publish_from_the_page(staff, card_2028("2029-12-31", fee="2500.00")))
+    page = publish_from_the_page(staff, card_2028("2029-12-31", fee="2500.00"))
+    # The card's own page reads the setting too (it said "longer than ten years").
+    assert '<h2 id="proration-warning-title">This card runs longer than 700 days:' in page
+    said = flashes(page)
     assert said[1].startswith(
         "Rate card 2028.1 runs longer than 700 days: its prorated amounts are spread over all "
         "of it. Prorated over its period to 2029-12-31, the development flat fee of 2,500.00 "
