@@ -36,7 +36,11 @@ from tests.integration.agreements.conftest import (  # noqa: F401 - the fixture
     NOW,
     apply,
 )
-from tests.integration.pricing.conftest import card_document, example_card  # noqa: F401
+from tests.integration.pricing.conftest import (  # noqa: F401 - the fixture
+    card_document,
+    development_estimate,
+    example_card,
+)
 from tests.support.agreements import accept, agreement_of
 from tests.support.factories import bearer
 from tests.support.pages import term_shown, text_of
@@ -166,16 +170,7 @@ def test_the_estimator_says_why_a_fee_on_an_open_ended_card_is_cents(
     client: FlaskClient,
 ) -> None:
     ratecards.import_card(card_2028(), published_by="tests")
-    query = {
-        "organization_type": "commercial",
-        "term_start": "2028-01-01",
-        "term_end": "2028-12-31",
-        "rate_card": "",
-        "uses-0-use": "development",
-        "uses-0-product_type": "software",
-        "uses-0-user_type": "provider",
-        "uses-0-description": "SDK",
-    }
+    query = development_estimate()
     page = text_of(client.get("/estimate?" + urlencode(query)))
     assert "Estimated total: 0.63 USD" in page
     assert "This price is prorated over a rate card that runs long:" in page
