@@ -68,6 +68,14 @@ def long_card_words() -> str:
     return long_period_words(current_config().long_card_days)
 
 
+@bp.app_template_global("card_runs")
+def card_runs(version: str) -> str:
+    """How a published card that runs long runs, after "runs": "open-ended", or
+    "longer than ten years" (`LONG_CARD_DAYS`)."""
+    card = queries.card_by_version(db.session(), version)
+    return "open-ended" if card is None or card.open_ended else f"longer than {long_card_words()}"
+
+
 def _proration_warnings(card: RateCard) -> list[ProrationWarning]:
     """The check's and the card's page's warning: the card's prorated amounts over a
     one-year term, when it runs open-ended or longer than `LONG_CARD_DAYS`."""

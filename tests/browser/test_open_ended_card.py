@@ -69,7 +69,7 @@ def test_an_administrator_is_warned_of_an_open_ended_cards_prorated_amounts_and_
     query = urlencode(development_estimate())
     page.goto(f"/estimate?{query}")
     note = text(page.locator(".quote-proration-warning"))
-    assert "This price is prorated over a rate card that runs long" in note
+    assert "Rate card 2028.1 runs open-ended, and this price is prorated over all of it:" in note
     assert (
         "the development flat fee of 5,000.00 USD is 0.63 USD for this term of 366 days."
     ) in note

@@ -164,6 +164,9 @@ def test_a_quote_on_a_card_within_the_threshold_says_nothing_more_and_the_thresh
         "Rate card 2028.1 runs to 2029-12-31 (731 days) and the contract prorates over all of "
         "it: the development flat fee of 2500.00 USD is 1251.71 USD for this term of 366 days."
     )
+    # The estimator reads the setting too.
+    page = text_of(client.get("/estimate?" + urlencode(development_estimate())))
+    assert "Rate card 2028.1 runs longer than 700 days, and this price is prorated over all" in page
 
 
 def test_the_estimator_says_why_a_fee_on_an_open_ended_card_is_cents(
@@ -173,7 +176,7 @@ def test_the_estimator_says_why_a_fee_on_an_open_ended_card_is_cents(
     query = development_estimate()
     page = text_of(client.get("/estimate?" + urlencode(query)))
     assert "Estimated total: 0.63 USD" in page
-    assert "This price is prorated over a rate card that runs long:" in page
+    assert "Rate card 2028.1 runs open-ended, and this price is prorated over all of it:" in page
     assert PAGE_SENTENCE in page
     # A card with a last day: nothing.
     ratecards.import_card(
@@ -181,7 +184,7 @@ def test_the_estimator_says_why_a_fee_on_an_open_ended_card_is_cents(
     )
     normal = text_of(client.get("/estimate?" + urlencode({**query, "rate_card": "2028.2"})))
     assert "Estimated total: 2,500.00 USD" in normal
-    assert "runs long" not in normal
+    assert "prorated over all of it" not in normal
 
 
 def submitted_on_2028(vendor: Any) -> Any:
@@ -210,7 +213,7 @@ def test_an_applications_pages_say_why_a_fee_on_an_open_ended_card_is_cents(
     application = submitted_on_2028(vendor)
     portal: FlaskClient = signed_in(app.test_client(), vendor)
     page = text_of(portal.get(f"/portal/applications/{application.id}"))
-    assert "This price is prorated over a rate card that runs long:" in page
+    assert "Rate card 2028.1 runs open-ended, and this price is prorated over all of it:" in page
     assert PAGE_SENTENCE in page
     assert (
         "the distribution-software minimum of 1,000.00 USD is 0.13 USD for this term of 366 days."
