@@ -118,6 +118,23 @@ def _int(value: str, name: str, minimum: int = 0) -> int:
     return number
 
 
+# The bounds of LONG_CARD_DAYS: above a year, so that a yearly card (365 or 366 days)
+# is never warned of, and at most a hundred years (36,525 days).
+LONG_CARD_DAYS_BOUNDS = (367, 36525)
+
+
+def _long_card_days(value: str) -> int:
+    """LONG_CARD_DAYS: a whole number of days, 367 to 36,525."""
+    least, most = LONG_CARD_DAYS_BOUNDS
+    number = int(value) if value.isascii() and value.isdigit() else None
+    if number is None or not least <= number <= most:
+        raise ConfigError(
+            f"LONG_CARD_DAYS must be a whole number of days from {least} to {most:,} "
+            f"(a year and a day to a hundred years), not {value!r}"
+        )
+    return number
+
+
 def _percent(value: str, name: str) -> Decimal:
     try:
         number = Decimal(value)
@@ -346,6 +363,10 @@ class Config:
     # The longest an educational permission runs, in years: the office's longest
     # grant, and the longest use the request form accepts (round 42).
     permission_longest_grant_years: int = 5
+    # A rate card of more days than this (or open-ended) "runs long": its check, its
+    # page, quotes on it and its publishing warn of what the contract's proration
+    # makes of its prorated amounts (LONG_CARD_DAYS; round 44, a constant before).
+    long_card_days: int = 3653
     # Service-level target for deciding license applications (the finance
     # dashboard's queue health measures the staff queue against it).
     application_review_sla_days: int = 10
@@ -473,6 +494,7 @@ class Config:
             permission_longest_grant_years=_int(
                 env.get("PERMISSION_LONGEST_GRANT_YEARS", "5"), "PERMISSION_LONGEST_GRANT_YEARS", 1
             ),
+            long_card_days=_long_card_days(env.get("LONG_CARD_DAYS", "3653")),
             application_review_sla_days=_int(
                 env.get("APPLICATION_REVIEW_SLA_DAYS", "10"), "APPLICATION_REVIEW_SLA_DAYS", 1
             ),

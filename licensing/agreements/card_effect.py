@@ -22,13 +22,14 @@ from __future__ import annotations
 import heapq
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from itertools import chain
 
 from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session, joinedload
 
+from licensing import calendar
 from licensing.accounts.models import Organization
 from licensing.agreements.models import Agreement, Application, QuoteVersion
 from licensing.agreements.services.renewal import RenewedUses, renewed_uses_of
@@ -42,6 +43,7 @@ from licensing.agreements.states import (
     SUBMITTED,
     UNDECIDED,
 )
+from licensing.db import utcnow
 from licensing.pricing import Quote, QuoteInputError, QuoteRequest, RateCard, price
 from licensing.pricing.ratecard import proposed_term
 
@@ -111,12 +113,15 @@ class CardEffect:
         return self.then - self.now
 
 
-def effect(session: Session, card: RateCard) -> CardEffect:
+def effect(session: Session, card: RateCard, *, today: date | None = None) -> CardEffect:
     """What publishing `card` would do to the prices of current licensees: every
     record priced, in a fixed number of statements per `BATCH` of records, keeping
-    only the running figures and the records listed."""
+    only the running figures and the records listed. A renewal is priced over the
+    term it would be drawn for `today` (the office's day; never from a day gone by,
+    round 44)."""
+    today = today if today is not None else calendar.office_date(utcnow())
     tally = _Tally()
-    for batch in chain(_applications(session, card), _renewals(session, card)):
+    for batch in chain(_applications(session, card), _renewals(session, card, today)):
         tally.add(batch)
     return tally.effect(card.currency)
 
@@ -243,7 +248,7 @@ def _application(card: RateCard, application: Application, latest: QuoteVersion)
     )
 
 
-def _renewals(session: Session, card: RateCard) -> Iterator[list[Repriced]]:
+def _renewals(session: Session, card: RateCard, today: date) -> Iterator[list[Repriced]]:
     """Agreements whose renewal would start in the card's period, in batches, each
     batch's reported usage read at once."""
     found = session.scalars(
@@ -252,7 +257,7 @@ def _renewals(session: Session, card: RateCard) -> Iterator[list[Repriced]]:
     for agreements in found.partitions():
         # Priced as the renewal would be drawn and submitted: one source of its uses.
         renewed = renewed_uses_of(session, agreements)
-        yield [_renewal(card, agreement, renewed[agreement.id]) for agreement in agreements]
+        yield [_renewal(card, agreement, renewed[agreement.id], today) for agreement in agreements]
 
 
 # What pricing a renewal candidate reads of it, loaded with it.
@@ -283,10 +288,10 @@ def renewal_candidates(card: RateCard) -> Select[Agreement]:
     )
 
 
-def _renewal(card: RateCard, agreement: Agreement, renewed: RenewedUses) -> Repriced:
+def _renewal(card: RateCard, agreement: Agreement, renewed: RenewedUses, today: date) -> Repriced:
     request = quote_request(
         agreement.organization.organization_type,
-        proposed_term(agreement.term_end + timedelta(days=1), card.effective_to),
+        proposed_term(agreement.term_end + timedelta(days=1), card.effective_to, earliest=today),
         None,
         renewed.fields(),
     )

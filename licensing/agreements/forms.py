@@ -121,15 +121,19 @@ def quantity_units(cards: Iterable[RateCard]) -> list[str]:
 
 
 def default_term(cards: Iterable[Any], today: date) -> tuple[date, date] | None:
-    """From the next card's first day, else the current one's, for a year and never
-    past that card's last day (`ratecard.proposed_term`): what a vendor usually
-    asks (`cards`: anything with `effective_from` and `effective_to`)."""
+    """From the next card's first day, else today on the current one, for a year and
+    never past that card's last day (`ratecard.proposed_term`): what a vendor usually
+    asks (`cards`: anything with `effective_from` and `effective_to`). Round 44: on
+    the current card it started on the card's first day, so an open-ended card in
+    effect since long ago proposed a year long past."""
     listed = list(cards)
     upcoming = [c for c in listed if c.effective_from > today]
     current = [c for c in listed if c.effective_from <= today <= c.effective_to]
     chosen = min(upcoming, key=lambda c: c.effective_from) if upcoming else None
     chosen = chosen or (current[0] if current else None)
-    return proposed_term(chosen.effective_from, chosen.effective_to) if chosen else None
+    if chosen is None:
+        return None
+    return proposed_term(chosen.effective_from, chosen.effective_to, earliest=today)
 
 
 # --- fields ------------------------------------------------------------------------------------

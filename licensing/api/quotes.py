@@ -255,7 +255,21 @@ class QuoteLineSchema(ApiSchema):
     route = ma.fields.String(required=True, metadata={"enum": ["license", "permission_request"]})
     review = ma.fields.String(required=True, metadata={"enum": ["auto", "staff"]})
     amount = ma.fields.String(allow_none=True, required=True, metadata={"example": "33800.00"})
-    explanation = ma.fields.List(ma.fields.String(), required=True)
+    explanation = ma.fields.List(
+        ma.fields.String(),
+        required=True,
+        metadata={
+            "description": "The steps, in words (the contract leaves their wording free). "
+            "On a rate card that runs open-ended or longer than `LONG_CARD_DAYS` (3,653 days, "
+            "ten years, by default), a line priced by a rule with a prorated flat fee, "
+            "minimum or maximum ends with one sentence per such amount: what the "
+            "contract's proration over the card's whole period makes of it for this term, "
+            '"Rate card 2028.1 runs to 9999-12-31 (2,911,713 days) and the contract '
+            "prorates over all of it: the development flat fee of 5000.00 USD is 0.63 USD "
+            "for this term of 366 days.\" The amount is the contract's all the same "
+            "(round 44)."
+        },
+    )
 
 
 class QuoteSchema(ApiSchema):
@@ -362,11 +376,15 @@ def _answer(request: QuoteRequest) -> Response:
     # the quote is not kept: none is made.
     app: flask.Flask = flask.current_app._get_current_object()  # type: ignore[attr-defined]
     provider = app.json
+    # Past it a card "runs long": its quotes' lines say what the proration made of
+    # their prorated amounts (round 44).
+    long_days = app.config["LICENSING"].long_card_days
     if _writes_as_contract_json(provider, app.debug):
-        text, replaced = services.quote_text(request)
+        text, replaced = services.quote_text(request, long_period_days=long_days)
         answer = app.response_class(text, mimetype=provider.mimetype)
     else:
-        answer = jsonify(services.quote(request, breakdowns=False).to_contract_dict())
+        answered = services.answered_quote(request, long_period_days=long_days)
+        answer = jsonify(answered.to_contract_dict())
         replaced = services.replaced(request)
     _link_successors(answer, replaced)
     return answer

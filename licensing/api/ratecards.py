@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from dataclasses import asdict
 from decimal import Decimal
 from typing import Any
@@ -15,9 +16,10 @@ from licensing.access import require_principal
 from licensing.agreements import card_effect
 from licensing.api.base import Blueprint, never_answers
 from licensing.api.fields import ApiSchema, Day
+from licensing.config import current_config
 from licensing.money import format_amount
 from licensing.pricing import Rule, describe_condition, describe_rule
-from licensing.pricing.describe import LONG_PERIOD_DAYS, exact_amount, proration_warnings
+from licensing.pricing.describe import ProrationWarning, exact_amount, proration_warnings
 from licensing.ratecards import queries, services
 from licensing.ratecards.models import RateCardRecord
 
@@ -227,8 +229,8 @@ class CheckResultSchema(ApiSchema):
         ma.fields.Nested(ProrationWarningSchema),
         required=True,
         metadata={
-            "description": "For a card running open-ended or longer than ten years "
-            f"(over {LONG_PERIOD_DAYS:,} days): each prorated flat fee, minimum and maximum "
+            "description": "For a card running open-ended or longer than `LONG_CARD_DAYS` "
+            "(3,653 days, ten years, by default): each prorated flat fee, minimum and maximum "
             "over the one-year term the service proposes from its first day. A warning: the "
             "card is valid and publishes. Empty for any other card"
         },
@@ -238,6 +240,17 @@ class CheckResultSchema(ApiSchema):
 class ImportResultSchema(ApiSchema):
     status = ma.fields.String(required=True, metadata={"enum": ["created", "unchanged"]})
     rate_card = ma.fields.Nested(RateCardSummarySchema, required=True)
+    proration_warnings = ma.fields.List(
+        ma.fields.Nested(ProrationWarningSchema),
+        required=True,
+        metadata={
+            "description": "For a card `created` that runs open-ended or longer than "
+            "`LONG_CARD_DAYS`: what the check warned of (`proration_warnings` of "
+            "`POST /rate-cards/checks`), said again as it is published and recorded on its "
+            "`rate_card.published` audit event. Empty otherwise, and for `unchanged` "
+            "(round 44)"
+        },
+    )
 
 
 def _summary(stored: RateCardRecord, replaced: dict[str, list[str]]) -> dict[str, Any]:
@@ -387,19 +400,29 @@ def _check_result(check: services.CardCheck) -> dict[str, Any]:
         "differences": [asdict(change) for change in check.differences(amount=_money)],
         "takes_over": [asdict(taking) for taking in check.taken],
         "keeps": check.kept,
-        "proration_warnings": [
-            {
-                "rule": warning.rule,
-                "amount_kind": warning.name,
-                "amount": exact_amount(warning.amount, card.currency),
-                "prorated": format_amount(warning.prorated, card.currency),
-                "term_start": warning.term_start,
-                "term_end": warning.term_end,
-                "sentence": warning.sentence,
-            }
-            for warning in proration_warnings(card, amount=_money)
-        ],
+        "proration_warnings": _warnings(
+            card.currency,
+            proration_warnings(
+                card, long_period_days=current_config().long_card_days, amount=_money
+            ),
+        ),
     }
+
+
+def _warnings(currency: str, warnings: Iterable[ProrationWarning]) -> list[dict[str, Any]]:
+    """`proration_warnings` as the check's and the publishing's answers give them."""
+    return [
+        {
+            "rule": warning.rule,
+            "amount_kind": warning.name,
+            "amount": exact_amount(warning.amount, currency),
+            "prorated": format_amount(warning.prorated, currency),
+            "term_start": warning.term_start,
+            "term_end": warning.term_end,
+            "sentence": warning.sentence,
+        }
+        for warning in warnings
+    ]
 
 
 _CHECKED_FIELDS = ("version", "title", "currency", "effective_from", "effective_to")
@@ -425,9 +448,14 @@ def publish_rate_card() -> dict[str, Any]:
     Re-publishing a version with identical content is a no-op (`unchanged`).
     """
     document = request.get_json(silent=True)
-    result = services.import_card(document, published_by=require_principal().email)
+    result = services.import_card(
+        document,
+        published_by=require_principal().email,
+        long_period_days=current_config().long_card_days,
+    )
     stored = queries.get(db.session(), result.version)
     return {
         "status": "created" if result.created else "unchanged",
         "rate_card": _summary(stored, _replaced()),
+        "proration_warnings": _warnings(stored.currency, result.proration_warnings),
     }

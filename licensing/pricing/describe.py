@@ -367,18 +367,21 @@ def diff_cards(
 
 # --- a card that runs long: what proration makes of its prorated amounts ------------------
 
-# More days than this (ten years, with their leap days at most) and a card "runs long":
-# a prorated amount over a one-year term is under a tenth of what the card says.
+# The default of `LONG_CARD_DAYS` (ten years, with their leap days at most): a card of
+# more days "runs long", and a prorated amount over a one-year term is under a tenth of
+# what the card says. The core keeps no configuration: the edges pass the configured
+# number to `runs_long`, `proration_warnings` and `term_proration_warnings` (round 44).
 LONG_PERIOD_DAYS = 3653
 
 
 @dataclass(frozen=True)
 class ProrationWarning:
-    """One prorated amount of a card that runs open-ended or longer than ten years:
-    the rule, which amount (`name`: "flat fee", "minimum" or "maximum"), the amount
-    the card gives, and what the contract's proration makes of it over the one-year
-    term the service proposes from the card's first day (`term_start`, `term_end`),
-    rounded as a line's amount is; `sentence` says it."""
+    """One prorated amount of a card that runs open-ended or longer than the office's
+    threshold (`LONG_CARD_DAYS`): the rule, which amount (`name`: "flat fee",
+    "minimum" or "maximum"), the amount the card gives, and what the contract's
+    proration makes of it over a term (`term_start`, `term_end`; the check's: the
+    one-year term the service proposes from the card's first day; a quote's: its
+    own), rounded as a line's amount is; `sentence` says it."""
 
     rule: str
     name: str
@@ -389,9 +392,16 @@ class ProrationWarning:
     sentence: str
 
 
-def runs_long(card: RateCard) -> bool:
-    """Whether the card runs open-ended or longer than ten years."""
-    return card.open_ended or card.period_days > LONG_PERIOD_DAYS
+def runs_long(card: RateCard, long_period_days: int) -> bool:
+    """Whether the card runs open-ended or longer than `long_period_days` (the
+    configured `LONG_CARD_DAYS`)."""
+    return card.open_ended or card.period_days > long_period_days
+
+
+def long_period_words(long_period_days: int) -> str:
+    """The threshold in words, after "longer than": "ten years" for the default,
+    else its days ("1,000 days")."""
+    return "ten years" if long_period_days == LONG_PERIOD_DAYS else f"{long_period_days:,} days"
 
 
 def _prorated_amounts(rule: Rule) -> list[tuple[str, Decimal]]:
@@ -416,7 +426,7 @@ def _money_and_currency(amount: Decimal, currency: str) -> str:
 
 
 def proration_warnings(
-    card: RateCard, *, amount: AmountText = _money_and_currency
+    card: RateCard, *, long_period_days: int, amount: AmountText = _money_and_currency
 ) -> list[ProrationWarning]:
     """For a card that runs long (`runs_long`), each prorated amount over a one-year
     term from its first day (`ratecard.proposed_term`), by the contract's proration
@@ -424,19 +434,77 @@ def proration_warnings(
     9999-12-31, the development flat fee of 5000.00 USD would be 0.63 USD for a
     one-year term." Empty for any other card. A warning, not a refusal: the
     contract makes such a card valid (round 42)."""
-    if not runs_long(card):
+    if not runs_long(card, long_period_days):
         return []
-    start, end = proposed_term(card.effective_from, card.effective_to)
-    scale = Scale(Fraction((end - start).days + 1, card.period_days), minor_units(card.currency))
+    # A year from the card's first day: what the card charges a year's term.
+    start, end = proposed_term(card.effective_from, card.effective_to, earliest=card.effective_from)
     last = card.effective_to.isoformat()
+    return _warnings(
+        card,
+        start,
+        end,
+        card.rules,
+        lambda rule, name, value, prorated: (
+            f"Prorated over its period to {last}, the {rule} {name} of "
+            f"{amount(value, card.currency)} would be {amount(prorated, card.currency)} "
+            f"for a one-year term."
+        ),
+    )
+
+
+def term_proration_warnings(
+    card: RateCard,
+    start: date,
+    end: date,
+    rule_ids: Sequence[str | None],
+    *,
+    long_period_days: int,
+    amount: AmountText = _money_and_currency,
+) -> list[ProrationWarning]:
+    """What a quote on `card` for the term `start` to `end` is told of the rules it
+    priced with (`rule_ids`, a quote's lines' rules, in order; each once): for a
+    card that runs long, each prorated amount of those rules over that term, as
+    the quote prorates and rounds it: "Rate card 2028.1 runs to 9999-12-31
+    (2,911,713 days) and the contract prorates over all of it: the development flat
+    fee of 5000.00 USD is 0.63 USD for this term of 366 days." Empty for any other
+    card, and for rules with nothing prorated. The contract is exact on proration
+    (`days(term) / days(card period)`), so a quote is priced by it and warned, never
+    priced otherwise (round 44)."""
+    if not runs_long(card, long_period_days):
+        return []
+    wanted = dict.fromkeys(rule_id for rule_id in rule_ids if rule_id is not None)
+    by_id = {rule.id: rule for rule in card.rules}
+    rules = [by_id[rule_id] for rule_id in wanted if rule_id in by_id]
+    head = (
+        f"Rate card {card.version} runs to {card.effective_to.isoformat()} "
+        f"({card.period_days:,} days) and the contract prorates over all of it"
+    )
+    days = (end - start).days + 1
+    return _warnings(
+        card,
+        start,
+        end,
+        rules,
+        lambda rule, name, value, prorated: (
+            f"{head}: the {rule} {name} of {amount(value, card.currency)} is "
+            f"{amount(prorated, card.currency)} for this term of {days:,} "
+            f"{'day' if days == 1 else 'days'}."
+        ),
+    )
+
+
+def _warnings(
+    card: RateCard,
+    start: date,
+    end: date,
+    rules: Sequence[Rule],
+    say: Callable[[str, str, Decimal, Decimal], str],
+) -> list[ProrationWarning]:
+    scale = Scale(Fraction((end - start).days + 1, card.period_days), minor_units(card.currency))
     warnings = []
-    for rule in card.rules:
+    for rule in rules:
         for name, value in _prorated_amounts(rule):
             prorated = scale.round(scale.prorated(value))
-            sentence = (
-                f"Prorated over its period to {last}, the {rule.id} {name} of "
-                f"{amount(value, card.currency)} would be {amount(prorated, card.currency)} "
-                f"for a one-year term."
-            )
+            sentence = say(rule.id, name, value, prorated)
             warnings.append(ProrationWarning(rule.id, name, value, prorated, start, end, sentence))
     return warnings

@@ -76,14 +76,19 @@ def period_length_words(start: date, end: date) -> str:
     return f"{period_words(start, end)} ({(end - start).days + 1} days)"
 
 
-def proposed_term(start: date, last_day: date | None) -> tuple[date, date]:
-    """A term the service proposes from `start`: a year (to the day before the same
-    date a year on; from 29 February, to 28 February), never past `last_day` (the
-    last day of the card it is priced on; None: no card known, a year). The one
-    rule behind a new application's default term (`forms.default_term`), a
-    renewal's next term (`renewal._next_term`) and the card check's renewal term
-    (`card_effect`), round 42: on an open-ended card they ran to 9999-12-31, and
-    the contract prorates over the card's whole period."""
+def proposed_term(start: date, last_day: date | None, *, earliest: date) -> tuple[date, date]:
+    """A term the service proposes from `start`, or from `earliest` (the day it is
+    proposed for: today, or the day a renewal is drawn) when `start` comes before
+    it: a term is never proposed from a day gone by (round 44: an open-ended card in
+    effect since 2020 proposed a year from 2020). It runs a year (to the day before
+    the same date a year on; from 29 February, to 28 February), never past
+    `last_day` (the last day of the card it is priced on; None: no card known, a
+    year). The one rule behind a new application's default term
+    (`forms.default_term`), a renewal's next term (`renewal._next_term`) and the
+    card check's renewal term (`card_effect`), round 42: on an open-ended card they
+    ran to 9999-12-31, and the contract prorates over the card's whole period. A
+    caller looks the card up on the day the term starts."""
+    start = max(start, earliest)
     if start.month == 2 and start.day == 29:
         year_end = date(start.year + 1, 2, 28)
     elif start.year >= OPEN_ENDED.year:

@@ -12,6 +12,7 @@ import yaml
 from flask.cli import with_appcontext
 
 from licensing import db, errors
+from licensing.config import current_config
 from licensing.pricing.ratecard import period_words
 from licensing.ratecards import queries, services
 
@@ -43,7 +44,9 @@ def _publish(path: Path) -> services.ImportResult:
     except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"{path}: not a readable JSON or YAML document: {exc}") from None
     try:
-        return services.import_card(document, published_by="cli")
+        return services.import_card(
+            document, published_by="cli", long_period_days=current_config().long_card_days
+        )
     except errors.InvalidInput as invalid:
         lines = [f"{path}: {invalid.detail}"]
         for field_path, messages in invalid.errors.items():
@@ -66,6 +69,9 @@ def import_command(file: Path) -> None:
     result = _publish(file)
     verb = "Published" if result.created else "Already published, unchanged:"
     click.echo(f"{verb} rate card {result.version}.")
+    # A card that runs long: what the check warns of, said as it is published (round 44).
+    for warning in result.proration_warnings:
+        click.echo(f"Warning: {warning.sentence}")
 
 
 @click.command("list")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -24,19 +24,25 @@ from licensing.pricing import (
     RateCardInvalid,
     Term,
     content_digest,
+    contract_json,
     diff_cards,
     parse_rate_card,
     price,
     price_text,
 )
 from licensing.pricing.describe import (
+    LONG_PERIOD_DAYS,
     AmountText,
     Change,
     ConditionText,
     CountText,
+    ProrationWarning,
     ReviewText,
     describe_condition,
     exact_amount,
+    proration_warnings,
+    runs_long,
+    term_proration_warnings,
 )
 from licensing.ratecards import queries
 from licensing.ratecards.models import RateCardRecord
@@ -49,10 +55,13 @@ _DESCRIBED = ("version", "title", "currency", "effective_from", "effective_to")
 @dataclass(frozen=True)
 class ImportResult:
     """The version published, and whether this import created it (or found it
-    published with the same content)."""
+    published with the same content); for a card created that runs long, what the
+    proration makes of its prorated amounts over a year (`proration_warnings`, as
+    the check gives them and the audit event records them; round 44)."""
 
     version: str
     created: bool
+    proration_warnings: tuple[ProrationWarning, ...] = ()
 
 
 def validate(document: object) -> RateCard:
@@ -147,9 +156,15 @@ def canonical_json(card: RateCard) -> str:
     return json.dumps(card.to_document(), sort_keys=True, separators=(",", ":"))
 
 
-def import_card(document: object, *, published_by: str) -> ImportResult:
-    """Publish a card; a no-op for an identical re-import, a conflict for a changed one."""
+def import_card(
+    document: object, *, published_by: str, long_period_days: int = LONG_PERIOD_DAYS
+) -> ImportResult:
+    """Publish a card; a no-op for an identical re-import, a conflict for a changed one.
+    A card that runs open-ended or longer than `long_period_days` (the edges pass
+    `LONG_CARD_DAYS`) is published as any other, and its audit event and result say
+    what the proration makes of its prorated amounts (round 44)."""
     card = validate(document)
+    warnings = tuple(proration_warnings(card, long_period_days=long_period_days))
     digest = content_digest(card)
     with db.transaction() as session:
         existing = queries.by_version(session, card.version)
@@ -176,10 +191,16 @@ def import_card(document: object, *, published_by: str) -> ImportResult:
                 "digest": digest,
                 "rules": len(card.rules),
                 "adjustments": len(card.adjustments),
+                # Only for a card that runs long: what the check warned of.
+                **(
+                    {"proration_warnings": [warning.sentence for warning in warnings]}
+                    if warnings
+                    else {}
+                ),
             },
             actor=None,  # the caller as the audit log names it (the system on the CLI)
         )
-    return ImportResult(card.version, created=True)
+    return ImportResult(card.version, created=True, proration_warnings=warnings)
 
 
 def request_from(data: dict[str, Any]) -> QuoteRequest:
@@ -213,18 +234,86 @@ def quote(request: QuoteRequest, *, breakdowns: bool = True) -> Quote:
         raise _refused(invalid, request) from None
 
 
-def quote_text(request: QuoteRequest) -> tuple[str, Replaced | None]:
-    """`quote(request, breakdowns=False)` as the quote API writes it: the JSON
-    text of its contract body (`price_text`, priced and written in one pass), and
-    whether the card it names was replaced since (`replaced`), read from the same
-    copy of the published cards."""
+def answered_quote(request: QuoteRequest, *, long_period_days: int) -> Quote:
+    """`quote(request, breakdowns=False)` as the quote API answers it: on a card that
+    runs long (`LONG_CARD_DAYS`), each line priced by a rule with prorated amounts
+    ends its explanation with what the contract's proration made of them
+    (`warned`, round 44)."""
+    card = _card_for(request, _catalogue())
+    try:
+        priced = price(card, request, breakdowns=False)
+    except QuoteInputError as invalid:
+        raise _refused(invalid, request) from None
+    return warned(priced, card, long_period_days) if runs_long(card, long_period_days) else priced
+
+
+def quote_text(request: QuoteRequest, *, long_period_days: int) -> tuple[str, Replaced | None]:
+    """`answered_quote(request)` as the quote API writes it: the JSON text of its
+    contract body (`price_text`, priced and written in one pass), and whether the
+    card it names was replaced since (`replaced`), read from the same copy of the
+    published cards. On a card that runs long (a flag worked out from the cached
+    card, no query) the quote is priced the general way and warned (`warned`): the
+    contract fixes the answer's fields and leaves an explanation's wording free, so
+    the warning is a step of the explanation (round 44)."""
     cards = _catalogue()
     card = _card_for(request, cards)
     try:
-        text = price_text(card, request)
+        if runs_long(card, long_period_days):
+            priced = price(card, request, breakdowns=False)
+            text = contract_json(warned(priced, card, long_period_days))
+        else:
+            text = price_text(card, request)
     except QuoteInputError as invalid:
         raise _refused(invalid, request) from None
     return text, _replaced(request, cards)
+
+
+def warned(priced: Quote, card: RateCard, long_period_days: int) -> Quote:
+    """`priced` with each licensed line's explanation ending in the warnings of its
+    rule's prorated amounts over the quote's term (`term_proration_warnings`: "Rate
+    card 2028.1 runs to 9999-12-31 (2,911,713 days) and the contract prorates over
+    all of it: the development flat fee of 5000.00 USD is 0.63 USD for this term of
+    366 days."). The amounts are the contract's, unchanged."""
+    if priced.request is None:
+        return priced
+    term = priced.request.term
+    lines = []
+    for line in priced.lines:
+        said = (
+            term_proration_warnings(
+                card, term.start, term.end, [line.rule], long_period_days=long_period_days
+            )
+            if line.route == "license" and line.rule is not None
+            else []
+        )
+        explanation = (*line.explanation, *(warning.sentence for warning in said))
+        lines.append(replace(line, explanation=explanation) if said else line)
+    return replace(priced, lines=tuple(lines))
+
+
+def quote_warnings(
+    priced: Quote, *, long_period_days: int, amount: AmountText
+) -> list[ProrationWarning]:
+    """What a quote shown on a page (the estimator's, an application's) is warned of:
+    the prorated amounts of the rules its lines were priced with, when its card runs
+    long (`term_proration_warnings`, round 44); empty otherwise, or when the card is
+    not published or the quote keeps no request (an old snapshot: its term is then
+    read from its proration)."""
+    card = _catalogue().by_version(priced.rate_card)
+    if card is None or not runs_long(card, long_period_days):
+        return []
+    if priced.request is not None:
+        start, end = priced.request.term.start, priced.request.term.end
+    else:  # days(term) = proration x days(card period)
+        days = priced.proration * card.period_days
+        if days.denominator != 1 or days < 1:
+            return []
+        start = card.effective_from
+        end = start + timedelta(days=int(days) - 1)
+    rules = [line.rule for line in priced.lines if line.route == "license"]
+    return term_proration_warnings(
+        card, start, end, rules, long_period_days=long_period_days, amount=amount
+    )
 
 
 def _refused(invalid: QuoteInputError, request: QuoteRequest) -> errors.InvalidInput:

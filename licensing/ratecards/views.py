@@ -26,10 +26,11 @@ from wtforms.validators import DataRequired
 
 from licensing import access, calendar, db, errors, words
 from licensing.agreements import card_effect
+from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.money import format_quantity, price_in_words
-from licensing.pricing import Condition, RateCard, describe_rule, diff_cards
-from licensing.pricing.describe import proration_warnings
+from licensing.pricing import Condition, Quote, RateCard, describe_rule, diff_cards
+from licensing.pricing.describe import ProrationWarning, long_period_words, proration_warnings
 from licensing.ratecards import queries, services
 from licensing.ratecards.models import RateCardRecord
 from licensing.web.forms import PageForm
@@ -48,6 +49,39 @@ def rule_description(version: str | None, rule_id: str | None) -> str:
     1); empty when the card or rule is unknown or the rule has none, and the page says
     the id instead. Read from the parsed published cards each process keeps."""
     return queries.rule_description(db.session(), version, rule_id)
+
+
+@bp.app_template_global("quote_warnings")
+def quote_warnings(quote: Quote) -> list[ProrationWarning]:
+    """What a quote on a page (the estimator's, an application's) says of its card
+    when it runs open-ended or longer than `LONG_CARD_DAYS`: per prorated amount of
+    the rules it priced with, what the proration made of it over its term, in the
+    pricing core's sentence (`services.quote_warnings`, round 44). Empty otherwise."""
+    return services.quote_warnings(
+        quote, long_period_days=current_config().long_card_days, amount=price_in_words
+    )
+
+
+@bp.app_template_global("long_card_words")
+def long_card_words() -> str:
+    """The configured `LONG_CARD_DAYS` after "longer than": "ten years" by default."""
+    return long_period_words(current_config().long_card_days)
+
+
+@bp.app_template_global("card_runs")
+def card_runs(version: str) -> str:
+    """How a published card that runs long runs, after "runs": "open-ended", or
+    "longer than ten years" (`LONG_CARD_DAYS`)."""
+    card = queries.card_by_version(db.session(), version)
+    return "open-ended" if card is None or card.open_ended else f"longer than {long_card_words()}"
+
+
+def _proration_warnings(card: RateCard) -> list[ProrationWarning]:
+    """The check's and the card's page's warning: the card's prorated amounts over a
+    one-year term, when it runs open-ended or longer than `LONG_CARD_DAYS`."""
+    return proration_warnings(
+        card, long_period_days=current_config().long_card_days, amount=price_in_words
+    )
 
 
 @bp.app_template_filter("rules_described")
@@ -120,7 +154,11 @@ def publish() -> BaseResponse | tuple[str, int] | str:
             document = _card_document(form.card.data.read(MAX_CARD_BYTES + 1))
             if checking:
                 return _checked(services.check_card(document))
-            result = services.import_card(document, published_by=access.require_principal().email)
+            result = services.import_card(
+                document,
+                published_by=access.require_principal().email,
+                long_period_days=current_config().long_card_days,
+            )
         except errors.InvalidInput as invalid:
             problems = invalid.errors
             form.card.errors = [invalid.detail]
@@ -128,7 +166,7 @@ def publish() -> BaseResponse | tuple[str, int] | str:
             form.card.errors = [conflict.detail]
         else:
             if result.created:
-                flash(_published(result.version), "success")
+                _flash_published(result.version)
             else:
                 flash(
                     f"Rate card {result.version} was already published with this content.", "info"
@@ -157,13 +195,34 @@ def publish_checked() -> BaseResponse | tuple[str, int]:
             raise errors.InvalidInput(
                 "The card to publish is not JSON: check the file again."
             ) from None
-        result = services.import_card(document, published_by=access.require_principal().email)
+        result = services.import_card(
+            document,
+            published_by=access.require_principal().email,
+            long_period_days=current_config().long_card_days,
+        )
         if result.created:
-            flash(_published(result.version), "success")
+            _flash_published(result.version)
         else:
             flash(f"Rate card {result.version} was already published with this content.", "info")
         return redirect(url_for(".detail", version=result.version))
     raise errors.InvalidInput("The card to publish is missing: check the file again.")
+
+
+def _flash_published(version: str) -> None:
+    """The confirmation of a card published (`_published`), and for a card that runs
+    open-ended or longer than `LONG_CARD_DAYS`, the check's warning again (round 44:
+    the message said "published" alone; the page it leads to shows the warning, but
+    a message is what the admin reads first)."""
+    flash(_published(version), "success")
+    card = queries.domain_card(queries.get(db.session(), version))
+    warnings = _proration_warnings(card)
+    if warnings:
+        runs = "runs open-ended" if card.open_ended else f"runs longer than {long_card_words()}"
+        flash(
+            f"Rate card {version} {runs}: its prorated amounts are spread over all of it. "
+            + " ".join(warning.sentence for warning in warnings),
+            "warning",
+        )
 
 
 def _published(version: str) -> str:
@@ -205,7 +264,7 @@ def _checked(check: services.CardCheck) -> str:
         ),
         effect=card_effect.effect(db.session(), card) if check.version_state == "new" else None,
         carried=carried_parts(card),
-        proration_warnings=proration_warnings(card, amount=price_in_words),
+        proration_warnings=_proration_warnings(card),
         form=PublishCheckedForm(),
     )
 
@@ -281,7 +340,7 @@ def detail(version: str) -> str:
         rules=rules,
         adjustments=adjustments,
         others=others,
-        proration_warnings=proration_warnings(card, amount=price_in_words),
+        proration_warnings=_proration_warnings(card),
         document=json.dumps(json.loads(stored.document), indent=2, sort_keys=True),
     )
 

@@ -1,17 +1,19 @@
 """Round 42 in Chromium: a rate card that never ends. An administrator checks a card
 written to 9999-12-31 and reads, before publishing, what the contract's proration over
 its whole period makes of its prorated amounts; publishes it anyway (a warning, not a
-refusal) and reads the same on the card's page (docs/journeys.md)."""
+refusal) and reads the same on the card's page and, since round 44, in the message
+that confirms publishing and on an estimate priced on the card (docs/journeys.md)."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from licensing import db
 from tests.browser.conftest import sign_in
-from tests.integration.pricing.conftest import card_document
+from tests.integration.pricing.conftest import card_document, development_estimate
 from tests.support import factories
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer
@@ -57,4 +59,18 @@ def test_an_administrator_is_warned_of_an_open_ended_cards_prorated_amounts_and_
     page.get_by_role("button", name="Publish rate card 2028.1").click()
     page.wait_for_url("**/console/rate-cards/2028.1")
     assert WARNED in text(page.get_by_role("region", name="This card runs open-ended"))
+    # Round 44: the message that confirms publishing says it too.
+    said = text(page.locator("p.flash-warning"))
+    assert said.startswith("Rate card 2028.1 runs open-ended: its prorated amounts")
+    assert WARNED in said
+    assert_accessible(page)
+
+    # Round 44: a vendor's estimate on it says why the fee is cents.
+    query = urlencode(development_estimate())
+    page.goto(f"/estimate?{query}")
+    note = text(page.locator(".quote-proration-warning"))
+    assert "Rate card 2028.1 runs open-ended, and this price is prorated over all of it:" in note
+    assert (
+        "the development flat fee of 5,000.00 USD is 0.63 USD for this term of 366 days."
+    ) in note
     assert_accessible(page)

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from licensing.config import Config, ConfigError
+from licensing.pricing.describe import LONG_PERIOD_DAYS
 
 
 def test_production_refuses_to_start_without_a_secret_key() -> None:
@@ -149,6 +150,7 @@ def test_environment_values_are_read_and_typed() -> None:
             "OVERDUE_STANDING_DAYS": "60",
             "PERMISSION_SLA_DAYS": "7",
             "PERMISSION_LONGEST_GRANT_YEARS": "3",
+            "LONG_CARD_DAYS": "1827",
         }
     )
     assert config.database_url == "postgresql://db/licensing"
@@ -162,6 +164,7 @@ def test_environment_values_are_read_and_typed() -> None:
     assert config.overdue_standing_days == 60
     assert config.permission_sla_days == 7
     assert config.permission_longest_grant_years == 3
+    assert config.long_card_days == 1827
 
 
 @pytest.mark.parametrize(
@@ -177,6 +180,13 @@ def test_environment_values_are_read_and_typed() -> None:
         ("PERMISSION_SLA_DAYS", "ten"),
         ("DATABASE_JIT", "sometimes"),
         ("PERMISSION_LONGEST_GRANT_YEARS", "0"),
+        ("LONG_CARD_DAYS", "0"),
+        ("LONG_CARD_DAYS", "-5"),
+        ("LONG_CARD_DAYS", "366"),
+        ("LONG_CARD_DAYS", "36526"),
+        ("LONG_CARD_DAYS", "ten years"),
+        ("LONG_CARD_DAYS", "3_653"),
+        ("LONG_CARD_DAYS", "3653.5"),
     ],
 )
 def test_unreadable_values_are_refused_by_name(name: str, value: str) -> None:
@@ -407,3 +417,13 @@ def test_postgresqls_jit_is_off_for_the_services_sessions_unless_asked() -> None
     assert Config.from_env({"SECRET_KEY": "k"}).database_jit == "off"
     for value, read in (("on", "on"), ("Server", "server"), ("OFF", "off"), ("", "off")):
         assert Config.from_env({"SECRET_KEY": "k", "DATABASE_JIT": value}).database_jit == read
+
+
+def test_the_long_card_threshold_defaults_to_the_cores_ten_years_and_takes_its_bounds() -> None:
+    # Round 44: LONG_CARD_DAYS was the core's constant; its default is still it.
+    assert Config.from_env({"SECRET_KEY": "k"}).long_card_days == LONG_PERIOD_DAYS == 3653
+    assert Config.from_env({"SECRET_KEY": "k", "LONG_CARD_DAYS": "367"}).long_card_days == 367
+    most = Config.from_env({"SECRET_KEY": "k", "LONG_CARD_DAYS": "36525"})
+    assert most.long_card_days == 36525
+    with pytest.raises(ConfigError, match=r"LONG_CARD_DAYS must be a whole number of days from"):
+        Config.from_env({"SECRET_KEY": "k", "LONG_CARD_DAYS": "365"})

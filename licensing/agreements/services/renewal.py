@@ -11,7 +11,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import calendar, db
 from licensing.accounts.services.standing import NamedStanding, standing_block_reason
 from licensing.actors import Actor
 from licensing.agreements import issuing, queries, reported_usage
@@ -53,12 +53,14 @@ def renewal_refusal(
     return standing_block_reason(organization)
 
 
-def _next_term(session: Session, agreement: Agreement) -> tuple[date, date]:
-    """The day after the agreement's term, for a year, never past the last day of
-    the card in effect then (`ratecard.proposed_term`)."""
-    start = agreement.term_end + timedelta(days=1)
+def _next_term(session: Session, agreement: Agreement, today: date) -> tuple[date, date]:
+    """The day after the agreement's term, or `today` (the office's day the renewal is
+    drawn) when that has passed (an expired agreement renewed late: round 44), for a
+    year, never past the last day of the card in effect on that first day
+    (`ratecard.proposed_term`)."""
+    start = max(agreement.term_end + timedelta(days=1), today)
     card = ratecard_queries.in_effect(session, start)
-    return proposed_term(start, card.effective_to if card is not None else None)
+    return proposed_term(start, card.effective_to if card is not None else None, earliest=today)
 
 
 def start_renewal(agreement_id: int, actor: Actor, *, now: datetime | None = None) -> Application:
@@ -75,7 +77,7 @@ def start_renewal(agreement_id: int, actor: Actor, *, now: datetime | None = Non
         )
         if refusal is not None:
             raise Conflict(refusal)
-        start, end = _next_term(session, agreement)
+        start, end = _next_term(session, agreement, calendar.office_date(moment))
         renewed = renewed_uses(session, agreement)
         application = _new_draft(
             session,

@@ -5,7 +5,6 @@ warn of what the contract's proration makes of its prorated amounts
 
 from __future__ import annotations
 
-import re
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -27,7 +26,7 @@ from tests.integration.agreements.conftest import (  # noqa: F401 - the fixtures
 from tests.integration.pricing.conftest import card_document, example_card  # noqa: F401
 from tests.support.agreements import accept, agreement_of
 from tests.support.factories import bearer
-from tests.support.pages import text_of
+from tests.support.pages import term_shown, text_of
 from tests.support.rate_card_checks import checked_page as checked
 
 OPEN = "9999-12-31"
@@ -101,14 +100,6 @@ def test_the_cards_check_prices_a_renewal_on_a_two_year_card_for_a_year(
 ) -> None:
     # 2,500.00 x 366/731 = 1,251.71: a year of the two.
     assert renewal_priced_by_the_check(apply, vendor, "2029-12-31") == Decimal("35051.71")
-
-
-def term_shown(page: str) -> tuple[str, str]:
-    start = re.search(r'name="term_start"[^>]*value="([^"]*)"', page)
-    end = re.search(r'name="term_end"[^>]*value="([^"]*)"', page)
-    assert start, page
-    assert end, page
-    return start.group(1), end.group(1)
 
 
 def test_a_new_application_and_the_estimator_propose_a_year_of_an_open_ended_card(

@@ -27,6 +27,22 @@ def card_document(**changes: Any) -> dict[str, Any]:
     return document
 
 
+def development_estimate(**changes: str) -> dict[str, str]:
+    """The estimator's query for one development use of software for providers by a
+    commercial organization over 2028, on the card in effect (round 44), with `changes`."""
+    return {
+        "organization_type": "commercial",
+        "term_start": "2028-01-01",
+        "term_end": "2028-12-31",
+        "rate_card": "",
+        "uses-0-use": "development",
+        "uses-0-product_type": "software",
+        "uses-0-user_type": "provider",
+        "uses-0-description": "SDK",
+        **changes,
+    }
+
+
 def quote_body(**changes: Any) -> dict[str, Any]:
     """The quote API's body for the contract's example (2500 end users of a SaaS
     scrubber), with `changes`."""

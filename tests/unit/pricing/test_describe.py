@@ -20,7 +20,13 @@ from licensing.pricing import (
     diff_cards,
     parse_rate_card,
 )
-from licensing.pricing.describe import proration_warnings, runs_long
+from licensing.pricing.describe import (
+    LONG_PERIOD_DAYS,
+    long_period_words,
+    proration_warnings,
+    runs_long,
+    term_proration_warnings,
+)
 
 
 def rule(card: RateCard, rule_id: str) -> Rule:
@@ -277,17 +283,22 @@ def test_a_cards_period_reads_in_one_way_everywhere() -> None:
     assert date(9999, 12, 31) == OPEN_ENDED
 
 
-def test_an_open_ended_cards_prorated_amounts_are_warned_of_at_a_years_quote(
-    example_document: dict[str, Any], ask: Any
-) -> None:
-    # Round 42: on a card to 9999-12-31 the contract prorates over 2,911,713 days.
+def open_ended_with_a_5000_fee(example_document: dict[str, Any]) -> RateCard:
+    """The example card from 2028-01-01, open-ended, its development fee 5,000.00."""
     document = copy.deepcopy(example_document)
     document.update(effective_from="2028-01-01", effective_to="9999-12-31")
     rule_of = {item["id"]: item for item in document["rules"]}
     rule_of["development"]["model"]["amount"] = "5000.00"
-    card = parse_rate_card(document)
-    assert runs_long(card)
-    warnings = proration_warnings(card, amount=price_in_words)
+    return parse_rate_card(document)
+
+
+def test_an_open_ended_cards_prorated_amounts_are_warned_of_at_a_years_quote(
+    example_document: dict[str, Any], ask: Any
+) -> None:
+    # Round 42: on a card to 9999-12-31 the contract prorates over 2,911,713 days.
+    card = open_ended_with_a_5000_fee(example_document)
+    assert runs_long(card, LONG_PERIOD_DAYS)
+    warnings = proration_warnings(card, long_period_days=LONG_PERIOD_DAYS, amount=price_in_words)
     assert [(w.rule, w.name, w.amount, w.prorated) for w in warnings] == [
         ("development", "flat fee", Decimal("5000.00"), Decimal("0.63")),
         ("internal-use", "flat fee", Decimal("82.50"), Decimal("0.01")),
@@ -316,9 +327,9 @@ def test_a_card_of_ten_years_or_less_is_not_warned_of_and_a_longer_one_is(
 ) -> None:
     document = copy.deepcopy(example_document)
     document.update(effective_from="2028-01-01", effective_to="2037-12-31")
-    assert proration_warnings(parse_rate_card(document)) == []
+    assert proration_warnings(parse_rate_card(document), long_period_days=LONG_PERIOD_DAYS) == []
     document.update(effective_to="2038-01-01")
-    warnings = proration_warnings(parse_rate_card(document))
+    warnings = proration_warnings(parse_rate_card(document), long_period_days=LONG_PERIOD_DAYS)
     assert warnings[0].sentence == (
         "Prorated over its period to 2038-01-01, the development flat fee of 2500.00 USD "
         "would be 250.41 USD for a one-year term."
@@ -331,4 +342,65 @@ def test_an_open_ended_card_with_nothing_prorated_is_not_warned_of(
     document = copy.deepcopy(example_document)
     document.update(effective_from="2028-01-01", effective_to="9999-12-31")
     document["rules"] = [r for r in document["rules"] if r["id"] == "distribution-print"]
-    assert proration_warnings(parse_rate_card(document)) == []
+    assert proration_warnings(parse_rate_card(document), long_period_days=LONG_PERIOD_DAYS) == []
+
+
+def test_the_long_card_threshold_is_passed_in_not_kept(
+    example_document: dict[str, Any],
+) -> None:
+    # Round 44: `LONG_CARD_DAYS` is configuration; the core takes it as an argument.
+    document = copy.deepcopy(example_document)
+    document.update(effective_from="2028-01-01", effective_to="2029-12-31")  # 731 days
+    card = parse_rate_card(document)
+    assert not runs_long(card, LONG_PERIOD_DAYS)
+    assert proration_warnings(card, long_period_days=LONG_PERIOD_DAYS) == []
+    assert runs_long(card, 730)
+    assert not runs_long(card, 731)
+    warned = proration_warnings(card, long_period_days=730)
+    assert warned[0].sentence == (
+        "Prorated over its period to 2029-12-31, the development flat fee of 2500.00 USD "
+        "would be 1251.71 USD for a one-year term."
+    )
+    assert (long_period_words(LONG_PERIOD_DAYS), long_period_words(730)) == (
+        "ten years",
+        "730 days",
+    )
+
+
+def test_a_quotes_term_is_warned_of_for_the_rules_it_priced_with(
+    example_document: dict[str, Any], ask: Any
+) -> None:
+    # Round 44: a quote of a one-year development use on an open-ended card is a fee
+    # of cents; what its page and the API's explanation say of it.
+    card = open_ended_with_a_5000_fee(example_document)
+    start, end = date(2028, 3, 1), date(2029, 2, 28)
+    warnings = term_proration_warnings(
+        card,
+        start,
+        end,
+        ["development", None, "development", "distribution-print"],
+        long_period_days=LONG_PERIOD_DAYS,
+        amount=price_in_words,
+    )
+    # Each rule once; a line no rule priced, and a rule with nothing prorated, say nothing.
+    assert [(w.rule, w.name, w.prorated) for w in warnings] == [
+        ("development", "flat fee", Decimal("0.63"))
+    ]
+    assert warnings[0].sentence == (
+        "Rate card 2027.1 runs to 9999-12-31 (2,911,713 days) and the contract prorates over "
+        "all of it: the development flat fee of 5,000.00 USD is 0.63 USD for this term of "
+        "365 days."
+    )
+    # The figure is the quote's own.
+    quote = ask(card, ProposedUse("development", "software", "provider"), start=start, end=end)
+    assert quote.total == warnings[0].prorated
+    # A card of ten years or less: nothing.
+    document = copy.deepcopy(example_document)
+    document.update(effective_from="2028-01-01", effective_to="2029-12-31")
+    normal = parse_rate_card(document)
+    assert (
+        term_proration_warnings(
+            normal, start, end, ["development"], long_period_days=LONG_PERIOD_DAYS
+        )
+        == []
+    )

@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[3]
 FORBIDDEN = ("flask", "sqlalchemy", "marshmallow", "stripe", "werkzeug", "yaml")
@@ -17,11 +18,13 @@ names = [f"licensing.pricing.{{m.name}}" for m in pkgutil.iter_modules(pricing._
 for name in names:
     importlib.import_module(name)
 loaded = sorted({{name.split(".")[0] for name in sys.modules}} & set({FORBIDDEN!r}))
-print(json.dumps({{"modules": names, "forbidden": loaded}}))
+ours = sorted(name for name in sys.modules if name.startswith("licensing."))
+print(json.dumps({{"modules": names, "forbidden": loaded, "ours": ours}}))
 """
 
 
-def test_importing_every_pricing_module_loads_no_framework() -> None:
+def _probe() -> dict[str, Any]:
+    """What importing every pricing module in a fresh interpreter loads."""
     result = subprocess.run(
         [sys.executable, "-c", PROBE],
         cwd=ROOT,
@@ -30,6 +33,21 @@ def test_importing_every_pricing_module_loads_no_framework() -> None:
         check=True,
         timeout=60,
     )
-    report = json.loads(result.stdout)
+    report: dict[str, Any] = json.loads(result.stdout)
+    return report
+
+
+def test_importing_every_pricing_module_loads_no_framework() -> None:
+    report = _probe()
     assert report["forbidden"] == []
     assert {"licensing.pricing.ratecard", "licensing.pricing.quote"} <= set(report["modules"])
+
+
+def test_the_pricing_core_reads_no_configuration() -> None:
+    # Round 44: the long-card threshold (`LONG_CARD_DAYS`) is configuration, read at
+    # the edges and passed in; the core imports only itself and `licensing.money`.
+    ours = _probe()["ours"]
+    assert "licensing.config" not in ours
+    assert {name for name in ours if not name.startswith("licensing.pricing")} <= {
+        "licensing.money"
+    }

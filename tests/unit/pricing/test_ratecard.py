@@ -441,9 +441,40 @@ def test_a_rate_cards_numbers_are_bounded_naming_the_limit(example_document: Doc
 def test_a_proposed_term_runs_a_year_and_never_past_the_cards_last_day() -> None:
     # Round 42: the terms the service proposes ran to an open-ended card's 9999-12-31.
     start = date(2028, 1, 1)
-    assert proposed_term(start, OPEN_ENDED) == (start, date(2028, 12, 31))
-    assert proposed_term(start, date(2029, 12, 31)) == (start, date(2028, 12, 31))
-    assert proposed_term(start, date(2028, 6, 30)) == (start, date(2028, 6, 30))
-    assert proposed_term(date(2027, 7, 1), None) == (date(2027, 7, 1), date(2028, 6, 30))
-    assert proposed_term(date(2028, 2, 29), None) == (date(2028, 2, 29), date(2029, 2, 28))
-    assert proposed_term(date(9999, 3, 1), OPEN_ENDED) == (date(9999, 3, 1), OPEN_ENDED)
+    today = date(2026, 12, 5)
+    assert proposed_term(start, OPEN_ENDED, earliest=today) == (start, date(2028, 12, 31))
+    assert proposed_term(start, date(2029, 12, 31), earliest=today) == (start, date(2028, 12, 31))
+    assert proposed_term(start, date(2028, 6, 30), earliest=today) == (start, date(2028, 6, 30))
+    assert proposed_term(date(2027, 7, 1), None, earliest=today) == (
+        date(2027, 7, 1),
+        date(2028, 6, 30),
+    )
+    assert proposed_term(date(2028, 2, 29), None, earliest=today) == (
+        date(2028, 2, 29),
+        date(2029, 2, 28),
+    )
+    assert proposed_term(date(9999, 3, 1), OPEN_ENDED, earliest=today) == (
+        date(9999, 3, 1),
+        OPEN_ENDED,
+    )
+
+
+def test_a_proposed_term_starts_on_the_day_it_is_proposed_for_never_before() -> None:
+    # Round 44: an open-ended card in effect since 2020 proposed 2020-01-01 to 2020-12-31.
+    today = date(2026, 12, 5)
+    assert proposed_term(date(2020, 1, 1), OPEN_ENDED, earliest=today) == (
+        today,
+        date(2027, 12, 4),
+    )
+    # Never past the card's last day, from today either.
+    assert proposed_term(date(2026, 1, 1), date(2026, 12, 31), earliest=today) == (
+        today,
+        date(2026, 12, 31),
+    )
+    # The day itself and the days after it are kept.
+    assert proposed_term(today, OPEN_ENDED, earliest=today) == (today, date(2027, 12, 4))
+    # From 29 February, the year ends on 28 February.
+    assert proposed_term(date(2027, 1, 1), None, earliest=date(2028, 2, 29)) == (
+        date(2028, 2, 29),
+        date(2029, 2, 28),
+    )
