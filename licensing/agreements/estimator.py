@@ -25,7 +25,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired
 
-from licensing import access, db, errors
+from licensing import access, calendar, db, errors
 from licensing.agreements import forms
 from licensing.agreements.services.submission import AUDIENCE_UNITS
 from licensing.extensions import configured_limit, csrf, limiter
@@ -169,7 +169,9 @@ def estimate() -> tuple[str, int]:
     submitted = "organization_type" in data
     args = forms.rows_requested(data, MAX_ROWS, BLANK_ROW) if submitted else MultiDict()
     if not submitted:
-        term = forms.default_term(cards, db.utcnow().date())
+        # The office's day, as renewals take it (round 45: the UTC date proposed a term
+        # starting tomorrow late in the office's evening).
+        term = forms.default_term(cards, calendar.office_date(db.utcnow()))
         if term:
             args.add("term_start", term[0].isoformat())
             args.add("term_end", term[1].isoformat())

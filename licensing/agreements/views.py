@@ -86,8 +86,10 @@ def _units(session: Session) -> list[str]:
 
 
 def _default_term(session: Session) -> tuple[date | None, date | None]:
-    """The next rate card's period, else the current one's: what a vendor usually asks."""
-    term = forms.default_term(ratecard_queries.all_cards(session), utcnow().date())
+    """The next rate card's period, else the current one's: what a vendor usually asks,
+    from the office's day (round 45: the UTC date, a day ahead late in its evening)."""
+    today = calendar.office_date(utcnow())
+    term = forms.default_term(ratecard_queries.all_cards(session), today)
     return term or (None, None)
 
 

@@ -23,7 +23,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from licensing import db
+from licensing import calendar, db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import card_effect, services
@@ -41,23 +41,10 @@ from tests.integration.pricing.conftest import (  # noqa: F401 - the fixture
     development_estimate,
     example_card,
 )
-from tests.support.agreements import accept, agreement_of
 from tests.support.factories import bearer
+from tests.support.long_cards import OPEN, agreement_of_2027, card_2028
 from tests.support.pages import term_shown, text_of
 from tests.support.settings import issuing
-
-OPEN = "9999-12-31"
-
-
-def card_2028(effective_to: str = OPEN, fee: str = "5000.00") -> dict[str, Any]:
-    """2028.1 from 2028-01-01, its development fee `fee` a year (prorated)."""
-    card = card_document(
-        version="2028.1", title="2028", effective_from="2028-01-01", effective_to=effective_to
-    )
-    for rule in card["rules"]:
-        if rule["id"] == "development":
-            rule["model"] = {**rule["model"], "amount": fee}
-    return card
 
 
 def development_quote(**changes: Any) -> dict[str, Any]:
@@ -347,7 +334,7 @@ def test_a_new_application_and_the_estimator_on_a_card_in_effect_since_long_ago_
         card_document(version="2020.1", effective_from="2020-01-01", effective_to=OPEN),
         published_by="tests",
     )
-    today = utcnow().date()
+    today = calendar.office_date(utcnow())
     year_on = (today.replace(year=today.year + 1) - timedelta(days=1)).isoformat()
     client: FlaskClient = signed_in(app.test_client(), vendor)
     new = client.get("/portal/applications/new").get_data(as_text=True)
@@ -359,7 +346,7 @@ def test_a_new_application_and_the_estimator_on_a_card_in_effect_since_long_ago_
 def test_a_new_application_on_a_card_ending_this_year_starts_today_and_ends_with_it(
     app: Flask, vendor: Any, signed_in: Any
 ) -> None:
-    today = utcnow().date()
+    today = calendar.office_date(utcnow())
     last = today + timedelta(days=20)
     ratecards.import_card(
         card_document(
@@ -372,14 +359,6 @@ def test_a_new_application_on_a_card_ending_this_year_starts_today_and_ends_with
     client: FlaskClient = signed_in(app.test_client(), vendor)
     new = client.get("/portal/applications/new").get_data(as_text=True)
     assert term_shown(new) == (today.isoformat(), last.isoformat())
-
-
-def agreement_of_2027(apply: Any, vendor: Any) -> Any:  # noqa: F811
-    """The vendor's 2027 agreement (2027-01-01 to 2027-12-31): Scrubber Pro (33,800.00)
-    and its SDK's development fee (2,500.00 a year, prorated)."""
-    return accept(
-        agreement_of(apply(vendor, AUTO_USE, DEVELOPMENT_USE)), vendor, signer_name="Samira"
-    )
 
 
 JULY_2028 = datetime(2028, 7, 1, 15, 0, tzinfo=UTC)

@@ -1,0 +1,101 @@
+"""Round 45: the office's day in proposed terms. The new-application form and the
+estimator propose a term from the office's day, as renewals do (they took the UTC
+date, a day ahead late in the office's evening); the card check's warning speaks of
+the term the service would propose today; and the check counts the renewals of
+agreements that ended before the card began, which a late renewal prices on it
+(docs/journeys.md)."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any
+
+import time_machine
+from flask import Flask
+from flask.testing import FlaskClient
+
+from licensing import calendar
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import services
+from licensing.ratecards import services as ratecards
+from tests.integration.agreements.conftest import (  # noqa: F401 - the fixture
+    apply,
+)
+from tests.integration.pricing.conftest import (  # noqa: F401 - the fixture
+    card_document,
+    example_card,
+)
+from tests.support.factories import bearer
+from tests.support.long_cards import OPEN, agreement_of_2027, card_2028
+from tests.support.pages import term_shown
+
+# 21:30 at the office (US Central, standard time) on Tuesday 2027-03-09: already
+# Wednesday 2027-03-10 in UTC.
+EVENING = datetime(2027, 3, 10, 3, 30, tzinfo=UTC)
+OFFICE_DAY = date(2027, 3, 9)
+
+
+def test_the_instants_office_day_and_utc_day_differ() -> None:
+    assert calendar.office_date(EVENING) == OFFICE_DAY
+    assert EVENING.date() == date(2027, 3, 10)
+
+
+def card_since_2020() -> dict[str, Any]:
+    return card_document(version="2020.1", effective_from="2020-01-01", effective_to=OPEN)
+
+
+def test_the_form_and_the_estimator_propose_a_term_from_the_offices_day(
+    app: Flask, vendor: Any, signed_in: Any
+) -> None:
+    # Late in the office's evening both proposed 2027-03-10 to 2028-03-09: tomorrow.
+    ratecards.import_card(card_since_2020(), published_by="tests")
+    with time_machine.travel(EVENING, tick=False):
+        client: FlaskClient = signed_in(app.test_client(), vendor)
+        new = client.get("/portal/applications/new").get_data(as_text=True)
+        estimate = app.test_client().get("/estimate").get_data(as_text=True)
+        # An estimate carried into the form (no term in its query) proposes it too.
+        carried = client.get(
+            "/portal/applications/new?organization_type=commercial&uses-0-use=development"
+        ).get_data(as_text=True)
+    proposed = ("2027-03-09", "2028-03-08")
+    assert (term_shown(new), term_shown(estimate), term_shown(carried)) == (proposed,) * 3
+
+
+# 22:30 at the office (US Central, daylight time) on 2028-06-30: 2028-07-01 in UTC.
+SUMMER_EVENING = datetime(2028, 7, 1, 3, 30, tzinfo=UTC)
+
+
+def checked_renewal(client: FlaskClient, admin: Any, card: dict[str, Any], number: str) -> Any:
+    answer = client.post("/api/v1/rate-cards/checks", json=card, headers=bearer(admin))
+    assert answer.status_code == 200, answer.get_json()
+    (record,) = [r for r in answer.get_json()["effect"]["records"] if r["reference"] == number]
+    return record
+
+
+def test_the_card_check_prices_a_late_renewal_from_the_offices_day(
+    apply: Any,  # noqa: F811
+    vendor: Any,
+    admin: Any,
+    client: FlaskClient,
+) -> None:
+    # A renewal drawn on the office's 2028-06-30 runs 2028-06-30 to 2028-12-31:
+    # 33,800.00 + 2,500.00 x 185/366 = 35,063.66 (from the UTC day, 184 days: 35,056.83).
+    agreement = agreement_of_2027(apply, vendor)
+    with time_machine.travel(SUMMER_EVENING, tick=False):
+        record = checked_renewal(
+            client, admin, card_2028("2028-12-31", "2500.00"), agreement.number
+        )
+    assert record["then"] == "35063.66"
+    assert record["now"] == "36300.00"
+
+
+def test_a_late_renewal_drawn_that_evening_starts_on_the_offices_day_as_the_check_said(
+    apply: Any,  # noqa: F811
+    vendor: Any,
+) -> None:
+    agreement = agreement_of_2027(apply, vendor)
+    ratecards.import_card(card_2028("2028-12-31", "2500.00"), published_by="tests")
+    actor = Actor.of(accounts.principal_for(vendor))
+    renewal = services.start_renewal(agreement.id, actor, now=SUMMER_EVENING)
+    assert (renewal.term_start, renewal.term_end) == (date(2028, 6, 30), date(2028, 12, 31))

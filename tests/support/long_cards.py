@@ -1,0 +1,34 @@
+"""The open-ended card and the 2027 agreement the long-card journeys (rounds 44 and
+45) renew and price on it: 2028.1 from 2028-01-01 with a development fee a year,
+prorated, and the vendor's 2027 agreement with a development use beside Scrubber Pro."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from licensing.pricing.ratecard import OPEN_ENDED
+from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE
+from tests.integration.pricing.conftest import card_document
+from tests.support.agreements import accept, agreement_of
+
+OPEN = OPEN_ENDED.isoformat()
+
+
+def card_2028(effective_to: str = OPEN, fee: str = "5000.00") -> dict[str, Any]:
+    """2028.1 from 2028-01-01, its development fee `fee` a year (prorated)."""
+    card = card_document(
+        version="2028.1", title="2028", effective_from="2028-01-01", effective_to=effective_to
+    )
+    for rule in card["rules"]:
+        if rule["id"] == "development":
+            rule["model"] = {**rule["model"], "amount": fee}
+    return card
+
+
+def agreement_of_2027(apply: Any, vendor: Any) -> Any:
+    """The vendor's 2027 agreement (2027-01-01 to 2027-12-31), made with the agreements
+    tests' `apply` fixture: Scrubber Pro (33,800.00) and its SDK's development fee
+    (2,500.00 a year, prorated)."""
+    return accept(
+        agreement_of(apply(vendor, AUTO_USE, DEVELOPMENT_USE)), vendor, signer_name="Samira"
+    )
