@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from dataclasses import asdict
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -16,7 +17,9 @@ from licensing.access import require_principal
 from licensing.agreements import card_effect
 from licensing.api.base import Blueprint, never_answers
 from licensing.api.fields import ApiSchema, Day
+from licensing.calendar import office_date
 from licensing.config import current_config
+from licensing.db import utcnow
 from licensing.money import format_amount
 from licensing.pricing import Rule, describe_condition, describe_rule
 from licensing.pricing.describe import ProrationWarning, exact_amount, proration_warnings
@@ -231,8 +234,9 @@ class CheckResultSchema(ApiSchema):
         metadata={
             "description": "For a card running open-ended or longer than `LONG_CARD_DAYS` "
             "(3,653 days, ten years, by default): each prorated flat fee, minimum and maximum "
-            "over the one-year term the service proposes from its first day. A warning: the "
-            "card is valid and publishes. Empty for any other card"
+            "over the term the service would propose on it today (the office's day): a year "
+            "from its first day, or from today once it is in effect, never past its last day "
+            "(round 45). A warning: the card is valid and publishes. Empty for any other card"
         },
     )
 
@@ -329,8 +333,14 @@ def check_rate_card() -> dict[str, Any]:
     card it follows, and which quotes it would price instead of published cards.
     """
     check = services.check_card(request.get_json(silent=True))
-    effect = card_effect.effect(db.session(), check.card) if check.version_state == "new" else None
-    return {**_check_result(check), "effect": None if effect is None else _effect(effect)}
+    # One day for the renewals and the warning: the office's (round 45).
+    today = office_date(utcnow())
+    effect = (
+        card_effect.effect(db.session(), check.card, today=today)
+        if check.version_state == "new"
+        else None
+    )
+    return {**_check_result(check, today), "effect": None if effect is None else _effect(effect)}
 
 
 def _effect(effect: card_effect.CardEffect) -> dict[str, Any]:
@@ -372,7 +382,7 @@ def _effect(effect: card_effect.CardEffect) -> dict[str, Any]:
     }
 
 
-def _check_result(check: services.CardCheck) -> dict[str, Any]:
+def _check_result(check: services.CardCheck, today: date) -> dict[str, Any]:
     card, base = check.card, check.base
     return {
         "status": check.version_state,
@@ -403,7 +413,10 @@ def _check_result(check: services.CardCheck) -> dict[str, Any]:
         "proration_warnings": _warnings(
             card.currency,
             proration_warnings(
-                card, long_period_days=current_config().long_card_days, amount=_money
+                card,
+                long_period_days=current_config().long_card_days,
+                today=today,
+                amount=_money,
             ),
         ),
     }

@@ -380,8 +380,8 @@ class ProrationWarning:
     threshold (`LONG_CARD_DAYS`): the rule, which amount (`name`: "flat fee",
     "minimum" or "maximum"), the amount the card gives, and what the contract's
     proration makes of it over a term (`term_start`, `term_end`; the check's: the
-    one-year term the service proposes from the card's first day; a quote's: its
-    own), rounded as a line's amount is; `sentence` says it."""
+    term the service would propose on the card that day, `warned_term`; a quote's:
+    its own), rounded as a line's amount is; `sentence` says it."""
 
     rule: str
     name: str
@@ -390,6 +390,18 @@ class ProrationWarning:
     term_start: date
     term_end: date
     sentence: str
+
+    @property
+    def term_words(self) -> str:
+        """The term, after "for": "a one-year term", or "the 117-day term" when the
+        card's last day cuts it short."""
+        return _term_words(self.term_start, self.term_end)
+
+
+def _term_words(start: date, end: date) -> str:
+    if end == proposed_term(start, None, earliest=start)[1]:
+        return "a one-year term"
+    return f"the {(end - start).days + 1:,}-day term"
 
 
 def runs_long(card: RateCard, long_period_days: int) -> bool:
@@ -426,19 +438,23 @@ def _money_and_currency(amount: Decimal, currency: str) -> str:
 
 
 def proration_warnings(
-    card: RateCard, *, long_period_days: int, amount: AmountText = _money_and_currency
+    card: RateCard,
+    *,
+    long_period_days: int,
+    today: date,
+    amount: AmountText = _money_and_currency,
 ) -> list[ProrationWarning]:
-    """For a card that runs long (`runs_long`), each prorated amount over a one-year
-    term from its first day (`ratecard.proposed_term`), by the contract's proration
+    """For a card that runs long (`runs_long`), each prorated amount over the term the
+    service would propose on it `today` (`warned_term`), by the contract's proration
     and rounding (`Scale`, as a quote computes it): "Prorated over its period to
     9999-12-31, the development flat fee of 5000.00 USD would be 0.63 USD for a
-    one-year term." Empty for any other card. A warning, not a refusal: the
-    contract makes such a card valid (round 42)."""
+    one-year term from 2028-01-01." Empty for any other card. A warning, not a
+    refusal: the contract makes such a card valid (round 42)."""
     if not runs_long(card, long_period_days):
         return []
-    # A year from the card's first day: what the card charges a year's term.
-    start, end = proposed_term(card.effective_from, card.effective_to, earliest=card.effective_from)
+    start, end = warned_term(card, today)
     last = card.effective_to.isoformat()
+    term = f"{_term_words(start, end)} from {start.isoformat()}"
     return _warnings(
         card,
         start,
@@ -447,9 +463,20 @@ def proration_warnings(
         lambda rule, name, value, prorated: (
             f"Prorated over its period to {last}, the {rule} {name} of "
             f"{amount(value, card.currency)} would be {amount(prorated, card.currency)} "
-            f"for a one-year term."
+            f"for {term}."
         ),
     )
+
+
+def warned_term(card: RateCard, today: date) -> tuple[date, date]:
+    """The term a long card's warning prices (`proration_warnings`): the one the
+    service would propose on it `today` (`ratecard.proposed_term` with `earliest=`):
+    from its first day while it is not yet in effect, from `today` once it is, for a
+    year, never past its last day. Round 45: it was always a year from the card's
+    first day, for a card in effect since long ago a year gone by. A card already
+    over proposes nothing: a year from its first day, what it charged."""
+    earliest = today if today <= card.effective_to else card.effective_from
+    return proposed_term(card.effective_from, card.effective_to, earliest=earliest)
 
 
 def term_proration_warnings(

@@ -10,10 +10,10 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from licensing import db, errors
+from licensing import calendar, db, errors
 from licensing.audit import services as audit
 from licensing.pricing import (
     ProposedUse,
@@ -157,14 +157,20 @@ def canonical_json(card: RateCard) -> str:
 
 
 def import_card(
-    document: object, *, published_by: str, long_period_days: int = LONG_PERIOD_DAYS
+    document: object,
+    *,
+    published_by: str,
+    long_period_days: int = LONG_PERIOD_DAYS,
+    today: date | None = None,
 ) -> ImportResult:
     """Publish a card; a no-op for an identical re-import, a conflict for a changed one.
     A card that runs open-ended or longer than `long_period_days` (the edges pass
     `LONG_CARD_DAYS`) is published as any other, and its audit event and result say
-    what the proration makes of its prorated amounts (round 44)."""
+    what the proration makes of its prorated amounts (round 44) over the term the
+    service would propose on it `today` (the office's day unless given; round 45)."""
     card = validate(document)
-    warnings = tuple(proration_warnings(card, long_period_days=long_period_days))
+    today = today if today is not None else calendar.office_date(db.utcnow())
+    warnings = tuple(proration_warnings(card, long_period_days=long_period_days, today=today))
     digest = content_digest(card)
     with db.transaction() as session:
         existing = queries.by_version(session, card.version)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -76,11 +77,16 @@ def card_runs(version: str) -> str:
     return "open-ended" if card is None or card.open_ended else f"longer than {long_card_words()}"
 
 
-def _proration_warnings(card: RateCard) -> list[ProrationWarning]:
-    """The check's and the card's page's warning: the card's prorated amounts over a
-    one-year term, when it runs open-ended or longer than `LONG_CARD_DAYS`."""
+def _proration_warnings(card: RateCard, today: date | None = None) -> list[ProrationWarning]:
+    """The check's and the card's page's warning: the card's prorated amounts over the
+    term the service would propose on it today (the office's day; round 45: a year
+    from its first day, long gone for a card in effect), when it runs open-ended or
+    longer than `LONG_CARD_DAYS`."""
     return proration_warnings(
-        card, long_period_days=current_config().long_card_days, amount=price_in_words
+        card,
+        long_period_days=current_config().long_card_days,
+        today=today if today is not None else calendar.office_date(utcnow()),
+        amount=price_in_words,
     )
 
 
@@ -244,8 +250,10 @@ def _published(version: str) -> str:
 
 
 def _checked(check: services.CardCheck) -> str:
-    """The check's page: the card is valid; what publishing it would change."""
+    """The check's page: the card is valid; what publishing it would change (its
+    renewals and its warning as of the office's day, one day for both)."""
     card = check.card
+    today = calendar.office_date(utcnow())
     return render_template(
         "ratecards/check.html",
         card=card,
@@ -262,9 +270,13 @@ def _checked(check: services.CardCheck) -> str:
             condition=_applies_in_a_sentence,
             review=review_words,
         ),
-        effect=card_effect.effect(db.session(), card) if check.version_state == "new" else None,
+        effect=(
+            card_effect.effect(db.session(), card, today=today)
+            if check.version_state == "new"
+            else None
+        ),
         carried=carried_parts(card),
-        proration_warnings=_proration_warnings(card),
+        proration_warnings=_proration_warnings(card, today),
         form=PublishCheckedForm(),
     )
 

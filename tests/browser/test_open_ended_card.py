@@ -20,7 +20,7 @@ from tests.support.servers import LiveServer
 
 WARNED = (
     "Prorated over its period to 9999-12-31, the development flat fee of 5,000.00 USD "
-    "would be 0.63 USD for a one-year term."
+    "would be 0.63 USD for a one-year term from 2028-01-01."
 )
 
 

@@ -139,7 +139,7 @@ def open_ended_with_a_5000_fee() -> dict[str, Any]:
 
 WARNED = (
     "Prorated over its period to 9999-12-31, the development flat fee of 5,000.00 USD would "
-    "be 0.63 USD for a one-year term."
+    "be 0.63 USD for a one-year term from 2028-01-01."
 )
 
 
@@ -153,11 +153,11 @@ def test_the_check_and_the_cards_page_warn_of_an_open_ended_cards_prorated_amoun
     page = checked(staff, open_ended_with_a_5000_fee())
     assert "This card runs open-ended: its prorated amounts are spread over all of it" in page
     assert "(2,911,713 days, to 9999-12-31)" in page
-    assert "a one-year term (2028-01-01 to 2028-12-31, the term the service proposes)" in page
+    assert "a one-year term (2028-01-01 to 2028-12-31, the term the service proposes today)" in page
     assert WARNED in page
     assert (
         "Prorated over its period to 9999-12-31, the distribution-software minimum of "
-        "1,000.00 USD would be 0.13 USD for a one-year term."
+        "1,000.00 USD would be 0.13 USD for a one-year term from 2028-01-01."
     ) in page
     assert "The card is valid and can be published as it is." in page
     assert "Publish" in page  # a warning, not a refusal
@@ -181,7 +181,7 @@ def test_a_card_with_a_last_day_within_ten_years_is_not_warned_of(
     assert "This card runs longer than ten years" in longer
     assert (
         "Prorated over its period to 2040-12-31, the development flat fee of 2,500.00 USD "
-        "would be 192.67 USD for a one-year term."
+        "would be 192.67 USD for a one-year term from 2028-01-01."
     ) in longer
 
 
@@ -202,7 +202,7 @@ def test_the_check_api_warns_of_an_open_ended_cards_prorated_amounts(
         "term_start": "2028-01-01",
         "term_end": "2028-12-31",
         "sentence": "Prorated over its period to 9999-12-31, the development flat fee of "
-        "5000.00 USD would be 0.63 USD for a one-year term.",
+        "5000.00 USD would be 0.63 USD for a one-year term from 2028-01-01.",
     }
     assert [(w["rule"], w["amount_kind"], w["prorated"]) for w in warnings[1:]] == [
         ("internal-use", "flat fee", "0.01"),

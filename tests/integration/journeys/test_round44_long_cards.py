@@ -217,7 +217,7 @@ def test_an_applications_pages_say_why_a_fee_on_an_open_ended_card_is_cents(
 
 PUBLISH_SENTENCE = (
     "Prorated over its period to 9999-12-31, the development flat fee of 5,000.00 USD would "
-    "be 0.63 USD for a one-year term."
+    "be 0.63 USD for a one-year term from 2028-01-01."
 )
 
 
@@ -255,7 +255,8 @@ def test_publishing_an_open_ended_card_says_what_its_prorated_amounts_come_to(
         + PUBLISH_SENTENCE
     )
     assert (
-        "the distribution-software minimum of 1,000.00 USD would be 0.13 USD for a one-year term."
+        "the distribution-software minimum of 1,000.00 USD would be 0.13 USD for a one-year "
+        "term from 2028-01-01."
     ) in said[1]
     (event,) = db.session().scalars(
         select(AuditEvent).where(AuditEvent.action == "rate_card.published")
@@ -263,7 +264,7 @@ def test_publishing_an_open_ended_card_says_what_its_prorated_amounts_come_to(
     recorded = event.after_data["proration_warnings"]
     assert recorded[0] == (
         "Prorated over its period to 9999-12-31, the development flat fee of 5000.00 USD would "
-        "be 0.63 USD for a one-year term."
+        "be 0.63 USD for a one-year term from 2028-01-01."
     )
     assert len(recorded) == 6
 
@@ -293,7 +294,7 @@ def test_publishing_a_card_longer_than_the_configured_threshold_says_it(
     assert said[1].startswith(
         "Rate card 2028.1 runs longer than 700 days: its prorated amounts are spread over all "
         "of it. Prorated over its period to 2029-12-31, the development flat fee of 2,500.00 "
-        "USD would be 1,251.71 USD for a one-year term."
+        "USD would be 1,251.71 USD for a one-year term from 2028-01-01."
     )
 
 
@@ -319,7 +320,7 @@ def test_the_publish_api_and_the_command_line_say_it_too(
     assert printed.output.splitlines()[:2] == [
         "Published rate card 2028.2.",
         "Warning: Prorated over its period to 9999-12-31, the development flat fee of "
-        "5000.00 USD would be 0.63 USD for a one-year term.",
+        "5000.00 USD would be 0.63 USD for a one-year term from 2028-01-01.",
     ]
 
 

@@ -13,11 +13,13 @@ from typing import Any
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
-from licensing import calendar
+from licensing import calendar, db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services
+from licensing.audit.models import AuditEvent
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import (  # noqa: F401 - the fixture
     apply,
@@ -28,7 +30,8 @@ from tests.integration.pricing.conftest import (  # noqa: F401 - the fixture
 )
 from tests.support.factories import bearer
 from tests.support.long_cards import OPEN, agreement_of_2027, card_2028
-from tests.support.pages import term_shown
+from tests.support.pages import term_shown, text_of
+from tests.support.rate_card_checks import checked_page
 
 # 21:30 at the office (US Central, standard time) on Tuesday 2027-03-09: already
 # Wednesday 2027-03-10 in UTC.
@@ -99,3 +102,43 @@ def test_a_late_renewal_drawn_that_evening_starts_on_the_offices_day_as_the_chec
     actor = Actor.of(accounts.principal_for(vendor))
     renewal = services.start_renewal(agreement.id, actor, now=SUMMER_EVENING)
     assert (renewal.term_start, renewal.term_end) == (date(2028, 6, 30), date(2028, 12, 31))
+
+
+# --- item 2: the check's warning over the term the service would propose today ---------------
+
+WARNED_TODAY = (
+    "Prorated over its period to 9999-12-31, the development flat fee of 2500.00 USD would be "
+    "0.31 USD for a one-year term from 2027-03-09."
+)
+
+
+def test_the_checks_warning_on_a_card_in_effect_speaks_of_a_year_from_the_offices_day(
+    app: Flask, client: FlaskClient, admin: Any, signed_in: Any
+) -> None:
+    # A card in effect since 2020 was warned of over 2020-01-01 to 2020-12-31, a year
+    # nobody can be proposed any more; now over the term a form proposes that evening.
+    with time_machine.travel(EVENING, tick=False):
+        answer = client.post(
+            "/api/v1/rate-cards/checks", json=card_since_2020(), headers=bearer(admin)
+        )
+        staff: FlaskClient = signed_in(app.test_client(), admin)
+        page = checked_page(staff, card_since_2020())
+        published = client.post("/api/v1/rate-cards", json=card_since_2020(), headers=bearer(admin))
+        detail = text_of(staff.get("/console/rate-cards/2020.1"))
+        estimate = app.test_client().get("/estimate").get_data(as_text=True)
+    assert answer.status_code == 200, answer.get_json()
+    (first, *_) = answer.get_json()["proration_warnings"]
+    assert (first["term_start"], first["term_end"]) == ("2027-03-09", "2028-03-08")
+    assert first["sentence"] == WARNED_TODAY
+    # The term a vendor is proposed that evening, the same one.
+    assert term_shown(estimate) == ("2027-03-09", "2028-03-08")
+    assert "a one-year term (2027-03-09 to 2028-03-08, the term the service proposes today)" in page
+    page_sentence = WARNED_TODAY.replace("2500.00", "2,500.00")
+    assert page_sentence in page
+    # Published that evening, the API and the card's page say the same.
+    assert published.get_json()["proration_warnings"][0]["sentence"] == WARNED_TODAY
+    assert page_sentence in detail
+    (event,) = db.session().scalars(
+        select(AuditEvent).where(AuditEvent.action == "rate_card.published")
+    )
+    assert event.after_data["proration_warnings"][0] == WARNED_TODAY

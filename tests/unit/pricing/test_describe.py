@@ -26,7 +26,9 @@ from licensing.pricing.describe import (
     proration_warnings,
     runs_long,
     term_proration_warnings,
+    warned_term,
 )
+from licensing.pricing.ratecard import proposed_term
 
 
 def rule(card: RateCard, rule_id: str) -> Rule:
@@ -283,6 +285,11 @@ def test_a_cards_period_reads_in_one_way_everywhere() -> None:
     assert date(9999, 12, 31) == OPEN_ENDED
 
 
+# A day before the cards of these tests (from 2028-01-01) are in effect: their
+# warning prices a year from their first day.
+BEFORE_2028 = date(2027, 6, 1)
+
+
 def open_ended_with_a_5000_fee(example_document: dict[str, Any]) -> RateCard:
     """The example card from 2028-01-01, open-ended, its development fee 5,000.00."""
     document = copy.deepcopy(example_document)
@@ -298,7 +305,9 @@ def test_an_open_ended_cards_prorated_amounts_are_warned_of_at_a_years_quote(
     # Round 42: on a card to 9999-12-31 the contract prorates over 2,911,713 days.
     card = open_ended_with_a_5000_fee(example_document)
     assert runs_long(card, LONG_PERIOD_DAYS)
-    warnings = proration_warnings(card, long_period_days=LONG_PERIOD_DAYS, amount=price_in_words)
+    warnings = proration_warnings(
+        card, today=BEFORE_2028, long_period_days=LONG_PERIOD_DAYS, amount=price_in_words
+    )
     assert [(w.rule, w.name, w.amount, w.prorated) for w in warnings] == [
         ("development", "flat fee", Decimal("5000.00"), Decimal("0.63")),
         ("internal-use", "flat fee", Decimal("82.50"), Decimal("0.01")),
@@ -309,7 +318,7 @@ def test_an_open_ended_cards_prorated_amounts_are_warned_of_at_a_years_quote(
     ]
     assert warnings[0].sentence == (
         "Prorated over its period to 9999-12-31, the development flat fee of 5,000.00 USD "
-        "would be 0.63 USD for a one-year term."
+        "would be 0.63 USD for a one-year term from 2028-01-01."
     )
     assert (warnings[0].term_start, warnings[0].term_end) == (date(2028, 1, 1), date(2028, 12, 31))
     # The figure is what a quote for that term charges.
@@ -327,12 +336,19 @@ def test_a_card_of_ten_years_or_less_is_not_warned_of_and_a_longer_one_is(
 ) -> None:
     document = copy.deepcopy(example_document)
     document.update(effective_from="2028-01-01", effective_to="2037-12-31")
-    assert proration_warnings(parse_rate_card(document), long_period_days=LONG_PERIOD_DAYS) == []
+    assert (
+        proration_warnings(
+            parse_rate_card(document), today=BEFORE_2028, long_period_days=LONG_PERIOD_DAYS
+        )
+        == []
+    )
     document.update(effective_to="2038-01-01")
-    warnings = proration_warnings(parse_rate_card(document), long_period_days=LONG_PERIOD_DAYS)
+    warnings = proration_warnings(
+        parse_rate_card(document), today=BEFORE_2028, long_period_days=LONG_PERIOD_DAYS
+    )
     assert warnings[0].sentence == (
         "Prorated over its period to 2038-01-01, the development flat fee of 2500.00 USD "
-        "would be 250.41 USD for a one-year term."
+        "would be 250.41 USD for a one-year term from 2028-01-01."
     )
 
 
@@ -342,7 +358,12 @@ def test_an_open_ended_card_with_nothing_prorated_is_not_warned_of(
     document = copy.deepcopy(example_document)
     document.update(effective_from="2028-01-01", effective_to="9999-12-31")
     document["rules"] = [r for r in document["rules"] if r["id"] == "distribution-print"]
-    assert proration_warnings(parse_rate_card(document), long_period_days=LONG_PERIOD_DAYS) == []
+    assert (
+        proration_warnings(
+            parse_rate_card(document), today=BEFORE_2028, long_period_days=LONG_PERIOD_DAYS
+        )
+        == []
+    )
 
 
 def test_the_long_card_threshold_is_passed_in_not_kept(
@@ -353,18 +374,72 @@ def test_the_long_card_threshold_is_passed_in_not_kept(
     document.update(effective_from="2028-01-01", effective_to="2029-12-31")  # 731 days
     card = parse_rate_card(document)
     assert not runs_long(card, LONG_PERIOD_DAYS)
-    assert proration_warnings(card, long_period_days=LONG_PERIOD_DAYS) == []
+    assert proration_warnings(card, today=BEFORE_2028, long_period_days=LONG_PERIOD_DAYS) == []
     assert runs_long(card, 730)
     assert not runs_long(card, 731)
-    warned = proration_warnings(card, long_period_days=730)
+    warned = proration_warnings(card, today=BEFORE_2028, long_period_days=730)
     assert warned[0].sentence == (
         "Prorated over its period to 2029-12-31, the development flat fee of 2500.00 USD "
-        "would be 1251.71 USD for a one-year term."
+        "would be 1251.71 USD for a one-year term from 2028-01-01."
     )
     assert (long_period_words(LONG_PERIOD_DAYS), long_period_words(730)) == (
         "ten years",
         "730 days",
     )
+
+
+def test_the_warning_prices_the_term_the_service_would_propose_that_day(
+    example_document: dict[str, Any], ask: Any
+) -> None:
+    # Round 45: a card already in effect was warned of over a year from its first day,
+    # a year gone by; the warning's term is the one the service proposes that day.
+    card = open_ended_with_a_5000_fee(example_document)
+    on = date(2030, 3, 10)
+    warnings = proration_warnings(card, today=on, long_period_days=LONG_PERIOD_DAYS)
+    assert (warnings[0].term_start, warnings[0].term_end) == (on, date(2031, 3, 9))
+    assert (on, date(2031, 3, 9)) == proposed_term(
+        card.effective_from, card.effective_to, earliest=on
+    )
+    assert warnings[0].sentence == (
+        "Prorated over its period to 9999-12-31, the development flat fee of 5000.00 USD "
+        "would be 0.63 USD for a one-year term from 2030-03-10."
+    )
+    assert warned_term(card, on) == (on, date(2031, 3, 9))
+    # The figure is what a quote for that term charges.
+    quote = ask(
+        card, ProposedUse("development", "software", "provider"), start=on, end=date(2031, 3, 9)
+    )
+    assert quote.total == warnings[0].prorated
+    # Before the card's first day, a year from it, as before.
+    assert warned_term(card, BEFORE_2028) == (date(2028, 1, 1), date(2028, 12, 31))
+
+
+def test_a_long_card_in_its_last_year_is_warned_of_over_the_days_it_has_left(
+    example_document: dict[str, Any], ask: Any
+) -> None:
+    document = copy.deepcopy(example_document)
+    document.update(effective_from="2020-01-01", effective_to="2030-12-31")  # 4,018 days
+    card = parse_rate_card(document)
+    warnings = proration_warnings(card, today=date(2030, 9, 1), long_period_days=LONG_PERIOD_DAYS)
+    assert (warnings[0].term_start, warnings[0].term_end) == (date(2030, 9, 1), date(2030, 12, 31))
+    assert warnings[0].term_words == "the 122-day term"
+    # 2,500.00 x 122/4018 = 75.908...
+    assert warnings[0].sentence == (
+        "Prorated over its period to 2030-12-31, the development flat fee of 2500.00 USD "
+        "would be 75.91 USD for the 122-day term from 2030-09-01."
+    )
+    quote = ask(
+        card,
+        ProposedUse("development", "software", "provider"),
+        start=date(2030, 9, 1),
+        end=date(2030, 12, 31),
+    )
+    assert quote.total == Decimal("75.91")
+    # A card already over proposes nothing: a year from its first day, what it charged.
+    over = proration_warnings(card, today=date(2031, 2, 1), long_period_days=LONG_PERIOD_DAYS)
+    assert (over[0].term_start, over[0].term_end) == (date(2020, 1, 1), date(2020, 12, 31))
+    assert over[0].term_words == "a one-year term"
+    assert over[0].sentence.endswith("for a one-year term from 2020-01-01.")
 
 
 def test_a_quotes_term_is_warned_of_for_the_rules_it_priced_with(
