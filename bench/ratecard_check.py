@@ -145,7 +145,9 @@ def card(version: str, year: int) -> Any:
 def plain_read(session: Any, checked: Any) -> int:
     """The floor: the records the check prices, read in its batches with what it loads
     with them, and nothing else. How many."""
+    from licensing import calendar
     from licensing.agreements import card_effect
+    from licensing.db import utcnow
 
     read = 0
     applications = session.execute(
@@ -154,7 +156,7 @@ def plain_read(session: Any, checked: Any) -> int:
     for rows in applications.partitions():
         read += len(rows)
     agreements = session.scalars(
-        card_effect.renewal_candidates(checked)
+        card_effect.renewal_candidates(checked, calendar.office_date(utcnow()))
         .options(*card_effect.RENEWAL_LOADS)
         .execution_options(yield_per=card_effect.BATCH)
     )

@@ -5,14 +5,17 @@ Two kinds of record would be priced on it once it is published:
 - an undecided application (submitted, returned, in review or escalated) that
   names no card and whose term starts in its period: returned and resubmitted,
   it is priced again on the card in effect (`review`); and
-- an active or expired agreement, not yet renewed, whose renewal would start in
-  its period: a renewal names no card (`renewal`).
+- an active or expired agreement, not yet renewed, whose renewal drawn on the day
+  of the check would start in its period: a renewal names no card (`renewal`); once
+  the card is in effect, that includes an agreement that ended before it began,
+  renewed late from the day it is drawn (round 45).
 
 Each is priced on the new card, an application with the uses of its latest
 quote over its own term, an agreement with the uses its renewal would be drawn
 with (`renewal.renewed_uses_of`: its licensed uses, with the quantities last
 reported where there are any) over the renewal's term, from the day after the
-agreement's end for a year, never past the new card's last day
+agreement's end (or the day of the check, when that has passed) for a year, never
+past the new card's last day
 (`ratecard.proposed_term`, as the renewal is drawn); against what it is priced at now
 (the latest quote's total; the agreement's own total).
 """
@@ -26,7 +29,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from itertools import chain
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, and_, false, func, select
 from sqlalchemy.orm import Session, joinedload
 
 from licensing import calendar
@@ -249,10 +252,10 @@ def _application(card: RateCard, application: Application, latest: QuoteVersion)
 
 
 def _renewals(session: Session, card: RateCard, today: date) -> Iterator[list[Repriced]]:
-    """Agreements whose renewal would start in the card's period, in batches, each
-    batch's reported usage read at once."""
+    """Agreements whose renewal drawn `today` would start in the card's period
+    (`renewal_candidates`), in batches, each batch's reported usage read at once."""
     found = session.scalars(
-        renewal_candidates(card).options(*RENEWAL_LOADS).execution_options(yield_per=BATCH)
+        renewal_candidates(card, today).options(*RENEWAL_LOADS).execution_options(yield_per=BATCH)
     )
     for agreements in found.partitions():
         # Priced as the renewal would be drawn and submitted: one source of its uses.
@@ -268,9 +271,27 @@ RENEWAL_LOADS = (
 )
 
 
-def renewal_candidates(card: RateCard) -> Select[Agreement]:
-    """Active or expired agreements, not renewed, whose renewal would start in
-    `card`'s period, by id."""
+def renewal_candidates(card: RateCard, today: date) -> Select[Agreement]:
+    """Active or expired agreements, not renewed, whose renewal drawn `today` would
+    start in `card`'s period, by id. A renewal starts the day after its agreement
+    ends, or `today` when that has passed (round 44: drawn late, it starts the day it
+    is drawn), so:
+    - before the card's first day, the agreements ending from the day before it to
+      the day before its last (their renewal starts the day after them, in it);
+    - once the card is in effect, every agreement ending before its last day: one
+      that ended before the card began is renewed today, on it (round 45: only those
+      ending inside its period were counted, so the late renewals the card would
+      price were not);
+    - after its last day, none: a renewal drawn today starts after it."""
+    if today > card.effective_to:
+        ends: ColumnElement[bool] = false()
+    elif today >= card.effective_from:
+        ends = Agreement.term_end < card.effective_to
+    else:
+        ends = and_(
+            Agreement.term_end >= card.effective_from - timedelta(days=1),
+            Agreement.term_end < card.effective_to,
+        )
     # An agreement whose renewal is drawn already is counted as that application.
     renewing = select(Application.renewal_of_id).where(
         Application.renewal_of_id.is_not(None), Application.state.in_(UNDECIDED)
@@ -280,8 +301,7 @@ def renewal_candidates(card: RateCard) -> Select[Agreement]:
         .where(
             Agreement.state.in_((ACTIVE, EXPIRED)),
             Agreement.superseded_by_id.is_(None),
-            Agreement.term_end >= card.effective_from - timedelta(days=1),
-            Agreement.term_end < card.effective_to,
+            ends,
             Agreement.id.not_in(renewing),
         )
         .order_by(Agreement.id)

@@ -8,8 +8,10 @@ agreements that ended before the card began, which a late renewal prices on it
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
+import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
@@ -18,7 +20,7 @@ from sqlalchemy import select
 from licensing import calendar, db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
-from licensing.agreements import services
+from licensing.agreements import card_effect, services
 from licensing.audit.models import AuditEvent
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import (  # noqa: F401 - the fixture
@@ -76,21 +78,31 @@ def checked_renewal(client: FlaskClient, admin: Any, card: dict[str, Any], numbe
     return record
 
 
+@pytest.mark.parametrize(
+    ("card", "then"),
+    [
+        # A renewal drawn on the office's 2028-06-30 runs 2028-06-30 to 2028-12-31:
+        # 33,800.00 + 2,500.00 x 185/366 = 35,063.66 (from the UTC day, 184 days:
+        # 35,056.83).
+        (lambda: card_2028("2028-12-31", "2500.00"), "35063.66"),
+        # Item 3: on a card that began after the agreement ended, 185 of its 306 days:
+        # 33,800.00 + 2,500.00 x 185/306 = 35,311.44.
+        (lambda: card_from_march_2028(), "35311.44"),
+    ],
+    ids=["card-from-its-end", "card-begun-after-its-end"],
+)
 def test_the_card_check_prices_a_late_renewal_from_the_offices_day(
     apply: Any,  # noqa: F811
     vendor: Any,
     admin: Any,
     client: FlaskClient,
+    card: Any,
+    then: str,
 ) -> None:
-    # A renewal drawn on the office's 2028-06-30 runs 2028-06-30 to 2028-12-31:
-    # 33,800.00 + 2,500.00 x 185/366 = 35,063.66 (from the UTC day, 184 days: 35,056.83).
     agreement = agreement_of_2027(apply, vendor)
     with time_machine.travel(SUMMER_EVENING, tick=False):
-        record = checked_renewal(
-            client, admin, card_2028("2028-12-31", "2500.00"), agreement.number
-        )
-    assert record["then"] == "35063.66"
-    assert record["now"] == "36300.00"
+        record = checked_renewal(client, admin, card(), agreement.number)
+    assert (record["kind"], record["then"], record["now"]) == ("renewal", then, "36300.00")
 
 
 def test_a_late_renewal_drawn_that_evening_starts_on_the_offices_day_as_the_check_said(
@@ -142,3 +154,60 @@ def test_the_checks_warning_on_a_card_in_effect_speaks_of_a_year_from_the_office
         select(AuditEvent).where(AuditEvent.action == "rate_card.published")
     )
     assert event.after_data["proration_warnings"][0] == WARNED_TODAY
+
+
+# --- item 3: the agreements that ended before the card began -----------------------------------
+
+
+def card_from_march_2028() -> dict[str, Any]:
+    """2028.3, 2028-03-01 to 2028-12-31 (306 days): it begins two months after the
+    vendor's 2027 agreement ended."""
+    return card_document(
+        version="2028.3",
+        title="2028 from March",
+        effective_from="2028-03-01",
+        effective_to="2028-12-31",
+    )
+
+
+def renewals_counted(card: Any, on: date) -> dict[str, Decimal | None]:
+    effect = card_effect.effect(db.session(), card, today=on)
+    return {r.reference: r.then for r in effect.records if r.kind == "renewal"}
+
+
+def test_the_check_counts_an_agreement_that_ended_before_the_card_began_once_it_is_in_effect(
+    apply: Any,  # noqa: F811
+    vendor: Any,
+) -> None:
+    # The 2027 agreement ended 2027-12-31; renewed on 2028-07-01 it starts that day on
+    # 2028.3, the card in effect, yet the check of 2028.3 did not count it (it ended
+    # before the card began). 33,800.00 + 2,500.00 x 184/306 = 35,303.27.
+    agreement = agreement_of_2027(apply, vendor)
+    card = ratecards.validate(card_from_march_2028())
+    assert renewals_counted(card, date(2028, 7, 1)) == {agreement.number: Decimal("35303.27")}
+    # Drawn that day, the renewal is indeed priced on 2028.3 over that term.
+    ratecards.import_card(card_from_march_2028(), published_by="tests")
+    actor = Actor.of(accounts.principal_for(vendor))
+    renewal = services.start_renewal(
+        agreement.id, actor, now=datetime(2028, 7, 1, 15, 0, tzinfo=UTC)
+    )
+    assert (renewal.term_start, renewal.term_end) == (date(2028, 7, 1), date(2028, 12, 31))
+
+
+def test_before_the_card_begins_a_late_renewal_is_priced_on_the_card_in_effect_not_counted(
+    apply: Any,  # noqa: F811
+    vendor: Any,
+) -> None:
+    agreement = agreement_of_2027(apply, vendor)
+    card = ratecards.validate(card_from_march_2028())
+    # Before the agreement ends its renewal starts 2028-01-01; after it ended, on the
+    # day it is drawn: before 2028-03-01 either way, so on another card.
+    assert renewals_counted(card, date(2027, 12, 1)) == {}
+    assert renewals_counted(card, date(2028, 2, 15)) == {}
+    # After the card's last day a renewal drawn starts after it: nothing either.
+    assert renewals_counted(card, date(2029, 1, 2)) == {}
+    # An agreement ending inside the period is counted before the card begins, as before.
+    inside = ratecards.validate(card_2028("2028-12-31", "2500.00"))
+    assert set(renewals_counted(inside, date(2027, 12, 1))) == {agreement.number}
+    # Checked after its last day it was counted, unpriced ("a term outside"): none now.
+    assert renewals_counted(inside, date(2029, 1, 2)) == {}
