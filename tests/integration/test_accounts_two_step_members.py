@@ -196,3 +196,26 @@ def test_staff_with_a_passkey_under_the_offices_requirement_read_passkey(
     )
     assert shown.get_json()["two_step"] == "passkey"
     assert shown.get_json()["passkeys"] == 1
+
+
+def test_a_member_with_a_passkey_is_told_the_requirement_is_met_when_they_use_it(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    from sqlalchemy import select
+
+    from licensing.mail.models import OutboxMessage
+
+    client = signed_in(app.test_client(), vendor)  # before the second step is on
+    _, without_it = _organization_with_three(vendor, required=False)
+    _give_passkeys(without_it, "Phone")
+    assert client.post("/organization/two-step", data={"required": "true"}).status_code == 302
+    (email,) = db.session().scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.template == "two_step_required",
+            OutboxMessage.recipients.contains(without_it.email),
+        )
+    )
+    assert "You sign in with a passkey: each sign-in with it meets the requirement" in (
+        email.body_text
+    )
+    assert "you are asked to set it up before anything else" not in email.body_text
