@@ -7,39 +7,13 @@ name)."""
 
 from __future__ import annotations
 
-import dataclasses
 from typing import Any
 
 from licensing import db
 from licensing.accounts.models import Passkey
 from tests.support import factories
+from tests.support.passkeys import serve_on_localhost, virtual_authenticator
 from tests.support.servers import LiveServer
-
-
-def _on_localhost(live_server: LiveServer) -> str:
-    url = f"http://localhost:{live_server.port}"
-    live_server.app.config["LICENSING"] = dataclasses.replace(
-        live_server.app.config["LICENSING"], public_url=url
-    )
-    return url
-
-
-def _virtual_authenticator(page: Any) -> None:
-    devtools = page.context.new_cdp_session(page)
-    devtools.send("WebAuthn.enable", {"enableUI": False})
-    devtools.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
 
 
 def _sign_in_with_password(page: Any, base: str, email: str) -> None:
@@ -53,14 +27,14 @@ def _sign_in_with_password(page: Any, base: str, email: str) -> None:
 def test_an_admin_removes_a_persons_passkey_and_the_laptops_session_ends(
     page: Any, browser: Any, live_server: LiveServer
 ) -> None:
-    base = _on_localhost(live_server)
+    base = serve_on_localhost(live_server)
     with live_server.app.app_context():
         session = db.session()
         person = factories.make_vendor(session, full_name="Tomas Brandt")
         admin = factories.make_staff(session, roles=("admin",))
         session.commit()
         person_id, person_email, admin_email = person.id, person.email, admin.email
-    _virtual_authenticator(page)
+    virtual_authenticator(page)
 
     # The laptop: a passkey added, then signed in with it alone.
     _sign_in_with_password(page, base, person_email)
