@@ -1493,6 +1493,8 @@ def turn_off_two_step(user_id: int) -> Page:
     two-step sign-in off, saying why (audited; the user is emailed)."""
     form = forms.TwoStepResetForm()
     if form.validate_on_submit():
+        # Round 45: its passkeys go with it (the form said so), and the message says so.
+        passkeys = len(passkey_services.passkeys_of(db.session(), user_id))
         try:
             user = services.turn_off_two_step_for(current_actor(), user_id, form.reason.data or "")
         except InvalidInput as error:
@@ -1501,9 +1503,14 @@ def turn_off_two_step(user_id: int) -> Page:
             flash(error.detail, "error")
             return redirect(url_for("accounts_console.user_detail", user_id=user_id))
         else:
+            removed = (
+                f", their {passkeys} {'passkey is' if passkeys == 1 else 'passkeys are'} removed"
+                if passkeys
+                else ""
+            )
             flash(
-                f"Two-step sign-in is off for {user.email}, who has been emailed; "
-                "they sign in with their password and set it up again.",
+                f"Two-step sign-in is off for {user.email}{removed}, and they have been "
+                "emailed; they sign in with their password and set it up again.",
                 "success",
             )
             return redirect(url_for("accounts_console.user_detail", user_id=user_id))

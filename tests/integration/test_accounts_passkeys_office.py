@@ -222,6 +222,10 @@ def test_the_office_turning_two_step_off_for_a_lost_phone_removes_every_passkey_
 
     assert done.status_code == 302
     assert _names(vendor) == []
+    assert (
+        f"Two-step sign-in is off for {vendor.email}, their 2 passkeys are removed, and they "
+        "have been emailed" in _page(office.get(f"/console/users/{vendor.id}"))
+    )
     (event,) = events_of(vendor, "user.passkey_removed")
     assert json.loads(event.before) == {"passkeys": ["Phone", "Laptop"]}
     assert event.note == "Two-step sign-in was turned off: Lost phone; called back"
