@@ -227,6 +227,7 @@ GROUPS: dict[str, tuple[str, tuple[click.Command, ...]]] = {
             accounts_cli.create_admin,
             accounts_cli.set_role,
             accounts_cli.two_step_off,
+            accounts_cli.remove_passkeys,
             accounts_cli.move,
             accounts_cli.prune_browsers,
         ),

@@ -16,7 +16,7 @@ from flask import Flask
 
 from licensing import access, db
 from licensing.accounts import auth, queries
-from licensing.accounts.models import TWO_STEP_WORDS, User
+from licensing.accounts.models import User, two_step_words
 from licensing.accounts.services.roles import role_refusal, with_article
 from licensing.accounts.services.standing import licensable
 from licensing.config import current_config
@@ -28,9 +28,10 @@ def _people_in(events: Sequence[Any]) -> dict[int, str]:
 
 
 def _two_step_words(user: User) -> str:
-    """Where a member is with two-step sign-in, as the organization pages say it."""
+    """Where a member is with two-step sign-in, as the organization pages say it
+    (round 45: with their passkeys, "On: app and 2 passkeys", "Passkey")."""
     staff_required = current_config().two_step_required_for_staff
-    return TWO_STEP_WORDS[user.two_step_state(staff_required=staff_required)]
+    return two_step_words(user.two_step_state(staff_required=staff_required), user.passkey_count)
 
 
 def init_app(app: Flask) -> None:

@@ -102,6 +102,11 @@ def load_session_user(session_id: str) -> SessionUser | None:
         return None
     if str(row.session_generation) != generation:
         return None
+    shown = session.get(PASSKEY_SHOWN)
+    if type(shown) is int and not queries.holds_passkey(db.session(), row.id, shown):
+        # Round 45: signed in with (or after adding) a passkey since removed, by its
+        # owner elsewhere or by the office: the session rested on it, and ends.
+        return None
     principal = Principal(
         user_id=row.id,
         email=row.email,
@@ -179,8 +184,10 @@ _OPEN_BEFORE_TWO_STEP = frozenset({"static", "accounts.sign_out"})
 AFTER_TWO_STEP = "two_step_then"
 # This session has shown a passkey with user verification (signed in with one, or
 # added one): two factors, so a requirement of two-step sign-in is met for it
-# (round 44). Set only after `start_session` (which clears the session) or on a
-# session already signed in, so it never outlives the sign-in it belongs to.
+# (round 44). Its value is the passkey's id (round 45): removing that passkey ends
+# the session (`load_session_user`); `True` once its owner removed it from here.
+# Set only after `start_session` (which clears the session) or on a session
+# already signed in, so it never outlives the sign-in it belongs to.
 PASSKEY_SHOWN = "passkey_shown"
 
 

@@ -14,6 +14,7 @@ from licensing import db
 from licensing.access import ORGANIZATION_ROLES
 from licensing.accounts import passwords, queries, services
 from licensing.accounts.models import TOKEN_SCOPES, WRITE_SCOPE
+from licensing.accounts.services import passkeys as passkey_services
 from licensing.actors import operator_login
 from licensing.clock import now_option
 from licensing.config import current_config
@@ -120,8 +121,34 @@ def two_step_off(email: str, reason: str) -> None:
     except DomainError as error:
         raise click.ClickException(_refusal(error)) from None
     click.echo(
-        f"Two-step sign-in is off for {user.name_and_email}; they are emailed, and sign in "
-        "with their password alone until they set it up again."
+        f"Two-step sign-in is off for {user.name_and_email}, and any passkey of theirs is "
+        "removed (a lost device may carry one); they are emailed, and sign in with their "
+        "password alone until they set it up again."
+    )
+
+
+@click.command("remove-passkeys")
+@click.argument("email")
+@click.option("--reason", required=True, help="Why (audited, and emailed to the user).")
+@click.option("--name", default=None, help="The passkey's name; every passkey without it.")
+@with_appcontext
+def remove_passkeys(email: str, reason: str, name: str | None) -> None:
+    """Remove a user's passkeys (a lost or stolen device), or the one named.
+
+    Beside `two-step-off`, for an operator when no admin can do it on the console:
+    every session of the account ends, audited as `system` with the reason and your
+    login, and emailed to the user. Exits 1 when refused (no such user or passkey,
+    or none to remove).
+    """
+    by = f"licensing users remove-passkeys on the command line, user {operator_login()}"
+    try:
+        done = passkey_services.remove_passkeys_by_email(email, reason, name=name, by=by)
+    except DomainError as error:
+        raise click.ClickException(_refusal(error)) from None
+    click.echo(
+        f"Removed {len(done.names)} {'passkey' if len(done.names) == 1 else 'passkeys'} "
+        f"({', '.join(done.names)}) of {done.user.name_and_email} and ended every session "
+        "of the account; they are emailed, and sign in with their password."
     )
 
 

@@ -470,3 +470,19 @@ class PasskeySignInForm(PageForm):
     """Signing in with a passkey: the browser's answer alone."""
 
     credential = _passkey_answer()
+
+
+# The office's removal (round 45): which passkey, or every one.
+ALL_PASSKEYS = "all"
+
+
+class PasskeyRemovalForm(PageForm):
+    """An admin removes one of a person's passkeys, or all (a lost device): which,
+    and why (`services.passkeys.remove_passkeys_for`)."""
+
+    passkey = SelectField("Which passkey", choices=[], validate_choice=False, id="office-passkey")
+    reason = StringField(
+        "Why (the person is emailed this, and it is kept in the audit log)",
+        validators=[REQUIRED, within(500)],
+        id="passkey-removal-reason",
+    )

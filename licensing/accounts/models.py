@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from sqlalchemy import (
     BigInteger,
@@ -20,9 +20,11 @@ from sqlalchemy import (
     LargeBinary,
     String,
     false,
+    func,
+    select,
     text,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
 
 from licensing.access import ADMINISTRATOR, ORGANIZATION_ROLES, STAFF_ROLES
 from licensing.db import Base, UTCDateTime, utcnow
@@ -59,17 +61,33 @@ TOKEN_PURPOSES = (VERIFY_EMAIL, RESET_PASSWORD, WELCOME, INVITATION)
 # The links the password page (/reset/<token>) accepts; using one spends the others.
 PASSWORD_LINKS = (RESET_PASSWORD, WELCOME)
 # Where a user is with two-step sign-in (`User.two_step_state`), as the organization
-# pages and the API's users say it: set up, not set up (their choice), or not set up
-# while their organization (or, for staff, the office) requires it.
+# pages and the API's users say it: set up (the app's codes), passkeys and no app
+# (round 45: they read "Required, not set up yet"), not set up (their choice), or
+# not set up while their organization (or, for staff, the office) requires it.
 TWO_STEP_ON = "on"
+TWO_STEP_PASSKEY = "passkey"
 TWO_STEP_NOT_SET_UP = "not_set_up"
 TWO_STEP_REQUIRED = "required"
-TWO_STEP_STATES = (TWO_STEP_ON, TWO_STEP_NOT_SET_UP, TWO_STEP_REQUIRED)
+TWO_STEP_STATES = (TWO_STEP_ON, TWO_STEP_PASSKEY, TWO_STEP_NOT_SET_UP, TWO_STEP_REQUIRED)
 TWO_STEP_WORDS = {
     TWO_STEP_ON: "On",
+    TWO_STEP_PASSKEY: "Passkey",
     TWO_STEP_NOT_SET_UP: "Not set up",
     TWO_STEP_REQUIRED: "Required, not set up yet",
 }
+
+
+def two_step_words(state: str, passkeys: int) -> str:
+    """The members lists' words for a state and how many passkeys the person has:
+    "On", "On: app and 2 passkeys", "Passkey", "2 passkeys", "Not set up", ..."""
+    counted = f"{passkeys} passkey{'' if passkeys == 1 else 's'}"
+    if state == TWO_STEP_ON and passkeys:
+        return f"On: app and {counted}"
+    if state == TWO_STEP_PASSKEY and passkeys > 1:
+        return counted.capitalize()
+    return TWO_STEP_WORDS[state]
+
+
 # After an assignee's name when the account is deactivated (`User.listed_name`).
 DEACTIVATED_MARK = " (deactivated)"
 
@@ -196,12 +214,21 @@ class User(Base):
     def two_step_enabled(self) -> bool:
         return self.two_step_enabled_at is not None
 
+    if TYPE_CHECKING:
+        # How many passkeys the account has (round 45): mapped below `Passkey`.
+        passkey_count: int
+
     def two_step_state(self, *, staff_required: bool) -> str:
-        """`on`, `not_set_up`, or `required` (not set up, and required of them: they
+        """`on`, `passkey` (no app, a passkey or more), `not_set_up`, or `required`
+        (neither, and required of them: they
         are asked to set it up when they next sign in). `staff_required` is the
         office's `TWO_STEP_REQUIRED_FOR_STAFF`; a vendor user's organization decides."""
         if self.two_step_enabled:
             return TWO_STEP_ON
+        if self.passkey_count:
+            # Round 45: a passkey is both steps for each session it signs in (a
+            # requirement is met there); a password sign-in still asks for the app.
+            return TWO_STEP_PASSKEY
         organization = self.organization
         required = staff_required if organization is None else organization.two_step_required
         return TWO_STEP_REQUIRED if required else TWO_STEP_NOT_SET_UP
@@ -445,3 +472,13 @@ class PasskeyChallenge(Base):
     purpose: Mapped[str] = mapped_column(String(20))
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+
+# Read with every user (a count on an indexed column): the members lists and the
+# API's `two_step` and `passkeys` say who signs in with a passkey (round 45).
+User.passkey_count = column_property(  # type: ignore[assignment]  # declared above
+    select(func.count(Passkey.id))
+    .where(Passkey.user_id == User.id)
+    .correlate_except(Passkey)
+    .scalar_subquery()
+)

@@ -139,7 +139,7 @@ def add() -> Page:
         else:
             # The session has shown both factors now (the password, then the passkey
             # with its PIN or fingerprint): a requirement of two-step sign-in is met.
-            session[PASSKEY_SHOWN] = True
+            session[PASSKEY_SHOWN] = added.id
             flash(
                 f"Passkey {added.name} added: on this service's sign-in page, "
                 "Use a passkey signs you in without your password or a code.",
@@ -162,6 +162,11 @@ def remove(passkey_id: int) -> Response:
     except NotFound as error:
         flash(error.detail, "error")
     else:
+        if session.get(PASSKEY_SHOWN) == passkey_id:
+            # Its owner, with the recent password, removed the passkey this session
+            # signed in with: this session stays (it is the one acting); every other
+            # session resting on it ends (a lost laptop's).
+            session[PASSKEY_SHOWN] = True
         flash(f"Passkey {name} removed: it no longer signs you in.", "success")
     return redirect(url_for("two_step.status"))
 
@@ -191,7 +196,7 @@ def sign_in() -> Page:
     status = 422
     if form.validate_on_submit():
         try:
-            user = passkey_services.sign_in_with_passkey(
+            signed = passkey_services.sign_in_with_passkey(
                 form.credential.data or "", challenge, relying_party()
             )
         except InvalidInput as error:
@@ -202,8 +207,10 @@ def sign_in() -> Page:
             form.credential.errors = [error.detail]
             status = 403
         else:
+            user = signed.user
             start_session(user)
-            session[PASSKEY_SHOWN] = True
+            # Which passkey: removing it ends this session (`auth.load_session_user`).
+            session[PASSKEY_SHOWN] = signed.passkey_id
             flash(f"Signed in with your passkey as {user.email}.", "success")
             return redirect(target or home_for(principal_for(user)))
     form.credential.data = ""

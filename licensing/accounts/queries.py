@@ -40,6 +40,7 @@ from licensing.accounts.models import (
     ApiToken,
     OneTimeToken,
     Organization,
+    Passkey,
     User,
     parse_roles,
 )
@@ -313,6 +314,15 @@ def session_user(session: Session, user_id: int) -> Row[*tuple[Any, ...]] | None
     ORM entity instead cost a fifth of a page that does nothing else, and vendor
     pages then loaded the organization too."""
     return session.connection().execute(_SESSION_USER, {"user_id": user_id}).one_or_none()
+
+
+def holds_passkey(session: Session, user_id: int, passkey_id: int) -> bool:
+    """Whether the account still has this passkey: a session signed in with it
+    ends once it is removed (round 45). Asked only on a passkey's sessions."""
+    found = session.scalar(
+        select(Passkey.id).where(Passkey.id == passkey_id, Passkey.user_id == user_id)
+    )
+    return found is not None
 
 
 def user_by_email(session: Session, email: str) -> User | None:

@@ -37,6 +37,7 @@ from licensing.accounts.models import (
     WELCOME,
     ApiToken,
     Organization,
+    Passkey,
     User,
 )
 from licensing.accounts.services import passkeys as passkey_services
@@ -1299,6 +1300,7 @@ def _user_page(
     roles_form: forms.RolesForm | None = None,
     two_step_form: forms.TwoStepResetForm | None = None,
     move_form: forms.MoveUserForm | None = None,
+    passkey_form: forms.PasskeyRemovalForm | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     db_session = db.session()
@@ -1313,6 +1315,7 @@ def _user_page(
     browsers = services.remembered_browsers_of(
         db_session, user.id, now, current_config().two_step_remember_days
     )
+    passkeys = passkey_services.passkeys_of(db_session, user.id)
     return render_template(
         "console/user.html",
         user=user,
@@ -1322,8 +1325,11 @@ def _user_page(
         working_tokens=sum(token.is_usable(now) for token in tokens),
         remembered_browsers=len(browsers),
         browsers=browsers,
-        # Read-only, for staff helping someone (round 44): the owner removes them.
-        passkeys=passkey_services.passkeys_of(db_session, user.id),
+        # For staff helping someone (round 44); an admin removes them (round 45).
+        passkeys=passkeys,
+        passkey_form=_passkey_removal_form(
+            passkeys, passkey_form or forms.PasskeyRemovalForm(formdata=None)
+        ),
         staff_roles=STAFF_ROLES,
         keeps_organization=_keeps_organization(db_session, user),
         two_step_form=two_step_form or forms.TwoStepResetForm(formdata=None),
@@ -1342,6 +1348,60 @@ def _move_form(user: User, form: forms.MoveUserForm) -> forms.MoveUserForm:
         for organization_id, name in queries.destinations(db.session(), user.organization_id or 0)
     ]
     return form
+
+
+def _passkey_removal_form(
+    passkeys: Sequence[Passkey], form: forms.PasskeyRemovalForm
+) -> forms.PasskeyRemovalForm:
+    """The office's removal form, offering every passkey of the person, or all."""
+    form.passkey.choices = [(forms.ALL_PASSKEYS, "All of them")] + [
+        (str(passkey.id), passkey.name) for passkey in passkeys
+    ]
+    return form
+
+
+@console.route("/users/<int:user_id>/passkeys/remove", methods=["POST"])
+@access.staff("admin")
+@shows_unstorable_on_form
+def remove_passkeys(user_id: int) -> Page:
+    """A person lost a device that carries a passkey (or it was stolen): an admin
+    removes that passkey, or all of them, saying why; every session of the account
+    ends, audited, the person emailed (round 45)."""
+    form = forms.PasskeyRemovalForm()
+    if form.validate_on_submit():
+        chosen = form.passkey.data or forms.ALL_PASSKEYS
+        try:
+            done = passkey_services.remove_passkeys_for(
+                current_actor(),
+                user_id,
+                form.reason.data or "",
+                passkey_id=None if chosen == forms.ALL_PASSKEYS else _passkey_choice(chosen),
+            )
+        except InvalidInput as error:
+            show_errors(form, error)
+        except (NotFound, Conflict) as error:
+            flash(error.detail, "error")
+            return redirect(url_for("accounts_console.user_detail", user_id=user_id))
+        else:
+            names = ", ".join(done.names)
+            told = (
+                "they have been emailed"
+                if done.emailed
+                else "nobody was emailed, as it is your own account"
+            )
+            flash(
+                f"Removed {'the passkey' if len(done.names) == 1 else 'the passkeys'} {names} "
+                f"of {done.user.email} and signed them out everywhere; {told}. They sign in "
+                "with their password (and code, if they use two-step sign-in).",
+                "success",
+            )
+            return redirect(url_for("accounts_console.user_detail", user_id=user_id))
+    return _user_page(user_id, passkey_form=form, status=422)
+
+
+def _passkey_choice(chosen: str) -> int:
+    """The chosen passkey's id; a choice that is no id names no passkey (0)."""
+    return record_id(chosen) or 0
 
 
 def _keeps_organization(db_session: Session, user: User) -> bool:
@@ -1433,6 +1493,8 @@ def turn_off_two_step(user_id: int) -> Page:
     two-step sign-in off, saying why (audited; the user is emailed)."""
     form = forms.TwoStepResetForm()
     if form.validate_on_submit():
+        # Round 45: its passkeys go with it (the form said so), and the message says so.
+        passkeys = len(passkey_services.passkeys_of(db.session(), user_id))
         try:
             user = services.turn_off_two_step_for(current_actor(), user_id, form.reason.data or "")
         except InvalidInput as error:
@@ -1441,9 +1503,14 @@ def turn_off_two_step(user_id: int) -> Page:
             flash(error.detail, "error")
             return redirect(url_for("accounts_console.user_detail", user_id=user_id))
         else:
+            removed = (
+                f", their {passkeys} {'passkey is' if passkeys == 1 else 'passkeys are'} removed"
+                if passkeys
+                else ""
+            )
             flash(
-                f"Two-step sign-in is off for {user.email}, who has been emailed; "
-                "they sign in with their password and set it up again.",
+                f"Two-step sign-in is off for {user.email}{removed}, and they have been "
+                "emailed; they sign in with their password and set it up again.",
                 "success",
             )
             return redirect(url_for("accounts_console.user_detail", user_id=user_id))

@@ -265,9 +265,21 @@ class UserSchema(ApiSchema):
         {
             "type": "string",
             "enum": list(TWO_STEP_STATES),
-            "description": "Two-step sign-in: `on`, `not_set_up` (their choice), or "
-            "`required` (not set up, and their organization, or for staff the office, "
-            "requires it: they are asked to set it up when they next sign in).",
+            "description": "Two-step sign-in: `on` (codes from an authenticator app; "
+            "`passkeys` says how many passkeys besides), `passkey` (no app, and one passkey "
+            "or more, round 45: each sign-in with a passkey is both steps and meets a "
+            "requirement, while a sign-in with the password alone is asked to set up the "
+            "app where it is required), `not_set_up` (their choice), or `required` (neither, "
+            "and their organization, or for staff the office, requires it: they are asked "
+            "to set it up when they next sign in).",
+        },
+    )
+    passkeys = ma.fields.Integer(
+        attribute="passkey_count",
+        dump_only=True,
+        metadata={
+            "description": "How many passkeys the account has (round 45): each signs in "
+            "without the password or a code."
         },
     )
     is_active = ma.fields.Boolean()

@@ -33,7 +33,7 @@ from werkzeug.routing import Map
 
 from licensing import db
 from licensing.accounts import services as accounts
-from licensing.accounts.models import User
+from licensing.accounts.models import Passkey, User
 from licensing.accounts.views import BROWSER_COOKIE
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
@@ -167,6 +167,18 @@ def _make_world(live_server: LiveServer) -> World:
         remembered = factories.make_vendor(session)
         turn_on(remembered)
         world.remembered = remembered.email
+        # Round 45: listed passkeys, on the owner's two-step page (the remembered
+        # vendor's, the vendor's) and the console's user page with its removal form.
+        for owner in (remembered, vendor):
+            session.add(
+                Passkey(
+                    user_id=owner.id,
+                    credential_id=f"sweep-{owner.id}",
+                    public_key=b"key",
+                    name="Work laptop",
+                )
+            )
+        session.flush()
         world.cookies[remembered.email] = {
             BROWSER_COOKIE: accounts.remember_browser(remembered.id, CHROME_ON_LINUX, 30)
         }
@@ -358,6 +370,15 @@ def _submit(
     return act
 
 
+def _send_passkey_form(tab: Any) -> int:
+    """The sign-in page's passkey form posted with no answer (its script sends the
+    browser's; the sweep has no authenticator): the refusal beside the button."""
+    with tab.expect_navigation() as navigation:
+        tab.evaluate("() => document.querySelector('form[data-passkey=\"sign-in\"]').submit()")
+    tab.wait_for_load_state()
+    return int(navigation.value.status)
+
+
 def _visits(world: World) -> dict[str, list[Visit]]:
     """Who sees which pages (the user's email, or "" for the public)."""
     i = world.ids
@@ -404,6 +425,8 @@ def _visits(world: World) -> dict[str, list[Visit]]:
         Visit(f"/console/royalty-reports/{i['report']}"),
         Visit("/console/users"),
         Visit(f"/console/users/{i['user']}"),
+        # The office's removal of a person's passkeys without a reason (round 45).
+        Visit(f"/console/users/{i['user']}", steps=((_submit("Remove the passkeys"), 422),)),
         Visit("/account/"),
         Visit("/account/tokens"),
         # Setting up two-step sign-in: the QR code, the key in groups, the code's form.
@@ -474,6 +497,8 @@ def _visits(world: World) -> dict[str, list[Visit]]:
         Visit("/estimate?use=development&uses-0-quantity-end_users=-5"),
         Visit("/sign-in"),
         Visit("/sign-in", steps=((_submit("Sign in"), 422),)),
+        # A passkey refused, beside its button (round 45).
+        Visit("/sign-in", steps=((_send_passkey_form, 422),)),
         # The right password of an account with two-step sign-in: its code's page,
         # which the next two visits check (the step waits 5 minutes, in this tab).
         Visit(

@@ -12,7 +12,6 @@ service's PUBLIC_URL here."""
 from __future__ import annotations
 
 import base64
-import dataclasses
 import os
 from typing import Any
 
@@ -22,39 +21,13 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from licensing import db
 from tests.support import factories
+from tests.support.passkeys import serve_on_localhost, virtual_authenticator
 from tests.support.servers import LiveServer
 
 
 @pytest.fixture
 def browser_config_changes() -> dict[str, Any]:
     return {"two_step_required_for_staff": True}
-
-
-def _on_localhost(live_server: LiveServer) -> str:
-    url = f"http://localhost:{live_server.port}"
-    live_server.app.config["LICENSING"] = dataclasses.replace(
-        live_server.app.config["LICENSING"], public_url=url
-    )
-    return url
-
-
-def _virtual_authenticator(page: Any) -> tuple[Any, str]:
-    devtools = page.context.new_cdp_session(page)
-    devtools.send("WebAuthn.enable", {"enableUI": False})
-    added = devtools.send(
-        "WebAuthn.addVirtualAuthenticator",
-        {
-            "options": {
-                "protocol": "ctap2",
-                "transport": "internal",
-                "hasResidentKey": True,
-                "hasUserVerification": True,
-                "isUserVerified": True,
-                "automaticPresenceSimulation": True,
-            }
-        },
-    )
-    return devtools, added["authenticatorId"]
 
 
 def _use_a_passkey(page: Any, base: str, lands: str) -> None:
@@ -73,11 +46,11 @@ def _sign_out(page: Any) -> None:
 def test_staff_add_a_passkey_sign_out_and_sign_in_with_it_alone(
     page: Any, live_server: LiveServer
 ) -> None:
-    base = _on_localhost(live_server)
+    base = serve_on_localhost(live_server)
     with live_server.app.app_context():
         staff = factories.make_staff(db.session(), roles=("licensing",))
         email = staff.email
-    devtools, authenticator = _virtual_authenticator(page)
+    devtools, authenticator = virtual_authenticator(page)
 
     page.goto(f"{base}/sign-in")
     page.get_by_label("Email address").fill(email)

@@ -270,6 +270,7 @@ SHOWN_ON_FORM = {
     "accounts.sign_in_code",
     "accounts_console.turn_off_two_step",
     "accounts_console.move_user",
+    "accounts_console.remove_passkeys",
     "two_step.confirm",
     "two_step.confirm_password",
     "two_step.turn_off",
@@ -409,3 +410,19 @@ def test_a_nul_under_a_field_name_with_other_digits_is_named_not_a_server_error(
     response = client.post("/sign-out", data={f"uses.{index}.note": f"x{NUL}"})
     assert response.status_code == 422
     assert "Go back (your browser keeps what you typed)" in _page(response)
+
+
+def test_a_nul_in_the_offices_reason_for_removing_passkeys_is_the_form_with_nothing_removed(
+    app: Flask, vendor: Any, admin: Any, signed_in: Any
+) -> None:
+    """Round 45: the console's removal of a person's passkeys."""
+    from tests.support.passkeys import add_passkey, authenticator
+
+    assert add_passkey(signed_in(app.test_client(), vendor), authenticator()).status_code == 302
+    office = signed_in(app.test_client(), admin)
+    response = office.post(
+        f"/console/users/{vendor.id}/passkeys/remove",
+        data={"passkey": "all", "reason": f"Lost{NUL} phone"},
+    )
+    _assert_form_again(response, "Lost\ufffd phone")
+    assert _count(Passkey) == 1

@@ -147,3 +147,40 @@ def sign_in_with_passkey(client: Any, device: SoftAuthenticator, **answer: Any) 
     assert options.status_code == 200, options.get_data(as_text=True)[:2000]
     credential = device.sign_in(options.get_json(), **answer)
     return client.post("/sign-in/passkey", data={"credential": credential})
+
+
+# --- in Chromium ----------------------------------------------------------------------
+
+
+def serve_on_localhost(live_server: Any) -> str:
+    """The live server's base URL as `localhost`, made its PUBLIC_URL: a passkey needs
+    a host name (an IP address is no relying party id)."""
+    import dataclasses
+
+    url = f"http://localhost:{live_server.port}"
+    live_server.app.config["LICENSING"] = dataclasses.replace(
+        live_server.app.config["LICENSING"], public_url=url
+    )
+    return url
+
+
+def virtual_authenticator(page: Any) -> tuple[Any, str]:
+    """DevTools' virtual authenticator on `page` (CTAP2, internal transport, resident
+    keys, user verification that succeeds), standing in for a laptop's: the DevTools
+    session and the authenticator's id."""
+    devtools = page.context.new_cdp_session(page)
+    devtools.send("WebAuthn.enable", {"enableUI": False})
+    added = devtools.send(
+        "WebAuthn.addVirtualAuthenticator",
+        {
+            "options": {
+                "protocol": "ctap2",
+                "transport": "internal",
+                "hasResidentKey": True,
+                "hasUserVerification": True,
+                "isUserVerified": True,
+                "automaticPresenceSimulation": True,
+            }
+        },
+    )
+    return devtools, added["authenticatorId"]

@@ -18,6 +18,7 @@ from licensing.accounts.services._common import (
     _withdraw_reviewer,
     acting_colleague,
 )
+from licensing.accounts.services.passkey_removal import drop_passkeys
 from licensing.accounts.services.roles import (
     locked_organization,
     refuse_leaving_without_administrator,
@@ -104,6 +105,9 @@ def set_user_active(
             remembered_browsers.forget_browsers(
                 session, user, actor, "The account was deactivated."
             )
+            # Round 45: as its tokens, for good: a device that left with the person
+            # would sign in again on a restore. A restored account adds new ones.
+            drop_passkeys(session, user, actor, "The account was deactivated.")
             withdrawn = withdraw_invitations_sent_by(
                 session, user, actor, INVITATIONS_WITHDRAWN.format(user.email)
             )

@@ -45,6 +45,7 @@ from webauthn.helpers.structs import (
 )
 
 from licensing import db
+from licensing.accounts import queries
 from licensing.accounts.models import PASSKEY_NAME_MAX, Passkey, PasskeyChallenge, User
 from licensing.accounts.services._common import _user_actor
 from licensing.accounts.services.authentication import (
@@ -52,6 +53,7 @@ from licensing.accounts.services.authentication import (
     LOCKOUT_PERIOD,
     LOCKOUT_THRESHOLD,
 )
+from licensing.accounts.services.passkey_removal import drop_passkeys
 from licensing.accounts.services.two_step import _own_user, _tell_owner
 from licensing.actors import Actor
 from licensing.audit import services as audit
@@ -63,6 +65,8 @@ from licensing.errors import (
     NotFound,
     PermissionDenied,
 )
+from licensing.links import links
+from licensing.mail import services as mail
 
 # How long a challenge may be answered: the browser's own prompt times out first.
 CHALLENGE_LIFE = timedelta(minutes=5)
@@ -314,6 +318,94 @@ def remove_passkey(actor: Actor, passkey_id: int) -> str:
         return name
 
 
+@dataclass(frozen=True)
+class PasskeysRemoved:
+    """The office's removal done: the person, the names removed, and whether they
+    were emailed (not an admin removing their own)."""
+
+    user: User
+    names: tuple[str, ...]
+    emailed: bool
+
+
+def remove_passkeys_for(
+    actor: Actor, user_id: int, reason: str, *, passkey_id: int | None = None, by: str | None = None
+) -> PasskeysRemoved:
+    """The office removes one of a person's passkeys (`passkey_id`) or all of them
+    (round 45: a lost or stolen device carries its passkey): admins only, with a
+    reason, audited `user.passkey_removed` (the reason the note, and who ran a
+    command, `by`), the person emailed. Every session of the account ends, as the
+    office's other steps for a lost device do: the device may be signed in, with
+    the passkey or the password. NotFound for a passkey not theirs; Conflict when
+    they have none."""
+    actor.require_role("admin")
+    reason = " ".join((reason or "").split())
+    if not reason:
+        raise InvalidInput.for_field(
+            "reason", "Say why (for the audit log and the person's email)."
+        )
+    with db.transaction() as session:
+        user = session.get(User, user_id, with_for_update=True)
+        if user is None:
+            raise NotFound(f"There is no user {user_id}.")
+        owned = passkeys_of(session, user.id)
+        if passkey_id is not None and passkey_id not in {passkey.id for passkey in owned}:
+            raise NotFound(
+                f"That passkey is not one of {user.email}'s: it may have been removed already."
+            )
+        if not owned:
+            raise Conflict(f"{user.email} has no passkey: nothing was removed.")
+        own = user.id == actor.user_id
+        names = drop_passkeys(
+            session,
+            user,
+            actor,
+            f"{reason} ({by})" if by else reason,
+            only=None if passkey_id is None else [passkey_id],
+            emailed=not own,
+        )
+        user.session_generation += 1
+        if not own:
+            mail.enqueue(
+                session,
+                to=user.email,
+                subject=_REMOVED_BY_OFFICE_SUBJECT,
+                template="passkeys_removed_by_office",
+                context={
+                    "user": user,
+                    "names": names,
+                    "reason": reason,
+                    "office_address": mail.sender_address(),
+                    "two_step_url": links().two_step_sign_in(),
+                    "reset_url": links().password_reset_request(),
+                },
+            )
+        return PasskeysRemoved(user, tuple(names), not own)
+
+
+_REMOVED_BY_OFFICE_SUBJECT = "The licensing office removed passkeys from your account"
+
+
+def remove_passkeys_by_email(
+    email: str, reason: str, *, name: str | None = None, by: str
+) -> PasskeysRemoved:
+    """Operations (`licensing users remove-passkeys`): `remove_passkeys_for` as the
+    system, for the user with this address, the passkey named `name` or all."""
+    with db.transaction() as session:
+        found = queries.user_by_email(session, email)
+        if found is None:
+            raise NotFound(f"There is no user {email.strip().lower()}.")
+        user_id, passkey_id = found.id, None
+        if name is not None:
+            cleaned = " ".join(name.split())
+            passkey_id = next(
+                (p.id for p in passkeys_of(session, user_id) if p.name == cleaned), None
+            )
+            if passkey_id is None:
+                raise NotFound(f"{found.email} has no passkey named {cleaned}.")
+    return remove_passkeys_for(Actor.SYSTEM, user_id, reason, passkey_id=passkey_id, by=by)
+
+
 def sign_in_options(party: RelyingParty, *, now: datetime | None = None) -> Options:
     """The options for signing in with a passkey: no account named (the
     authenticator offers its discoverable credentials for this host), user
@@ -329,9 +421,18 @@ def sign_in_options(party: RelyingParty, *, now: datetime | None = None) -> Opti
     return Options(options_to_json(options), challenge)
 
 
+@dataclass(frozen=True)
+class PasskeySignIn:
+    """Who signed in, and with which passkey: the session keeps its id, and ends
+    when the passkey is removed (round 45)."""
+
+    user: User
+    passkey_id: int
+
+
 def sign_in_with_passkey(
     credential: str, challenge: str, party: RelyingParty, *, now: datetime | None = None
-) -> User:
+) -> PasskeySignIn:
     """The browser's answer to `sign_in_options`: the user to sign in, with both
     factors shown (no password, no code asked). Refused (`AuthenticationRequired`)
     for an answer that does not verify, a passkey nobody has, and one whose
@@ -410,6 +511,7 @@ def sign_in_with_passkey(
                 after={"passkey": passkey.name},
                 actor=_user_actor(user),
             )
+        passkey_id = passkey.id
     if refusal is not None:
         raise refusal
-    return user
+    return PasskeySignIn(user, passkey_id)

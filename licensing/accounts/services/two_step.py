@@ -25,6 +25,7 @@ from licensing.accounts.services.authentication import (
     LOCKOUT_THRESHOLD,
     _count_failure,
 )
+from licensing.accounts.services.passkey_removal import drop_passkeys
 from licensing.accounts.services.roles import locked_organization, require_administrator
 from licensing.actors import Actor
 from licensing.audit import services as audit
@@ -389,6 +390,15 @@ def _disable(
 ) -> None:
     _delete_recovery_codes(session, user.id)
     remembered_browsers.forget_browsers(session, user, actor, "Two-step sign-in was turned off.")
+    by_office = actor.user_id != user.id
+    # Round 45: the office turns it off for a lost device, which may carry a passkey
+    # too: every passkey goes with it (the console's form says so first). The owner
+    # turning it off still holds their devices, and keeps them.
+    removed = (
+        drop_passkeys(session, user, actor, f"Two-step sign-in was turned off: {note}")
+        if by_office
+        else []
+    )
     user.two_step_nonce = None
     user.two_step_key_id = None
     user.two_step_enabled_at = None
@@ -402,7 +412,8 @@ def _disable(
         user,
         "two_step_disabled",
         reason=reason,
-        by_office=actor.user_id != user.id,
+        by_office=by_office,
+        passkeys_removed=removed,
         office_address=mail.sender_address(),
     )
 
