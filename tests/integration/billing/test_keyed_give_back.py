@@ -8,6 +8,7 @@ and a failed call rolled the ask back.)"""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from collections.abc import Callable
 from datetime import timedelta
@@ -86,22 +87,44 @@ def _refunds_at_stripe(localstripe: LocalStripe, payment: Payment) -> list[dict[
     return list(found["data"])
 
 
-def test_a_keyed_give_back_stripe_refused_is_flagged_again_audited_and_its_key_given_back(
-    client: FlaskClient, billing_staff: User, localstripe: LocalStripe, flagged: Payment
+class _FailsAtOnce(LostAnswer):
+    """The real gateway, except that Stripe answers the Refund it made `failed`."""
+
+    def create_refund(self, **kwargs: Any) -> payment_gateway.RefundStatus:
+        made = self.real.create_refund(**kwargs)
+        return dataclasses.replace(made, status="failed", failure_reason="card_closed")
+
+
+@pytest.mark.parametrize(
+    ("stripe", "audited", "refunds"),
+    [
+        (Refuses, "payment.give_back_refused", 1),  # nothing made at Stripe
+        (_FailsAtOnce, "payment.give_back_failed", 2),  # the failed Refund, then this one
+    ],
+    ids=["refused", "failed-at-once"],
+)
+def test_a_keyed_give_back_stripe_refused_or_failed_is_flagged_again_audited_and_its_key_freed(
+    client: FlaskClient,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    flagged: Payment,
+    stripe: Callable[[payment_gateway.PaymentGateway], Any],
+    audited: str,
+    refunds: int,
 ) -> None:
     # Before round 45 the refusal rolled the ask back with the key: flagged, but no
     # audit event said a give-back was asked or refused.
-    with stripe_through(Refuses):
+    with stripe_through(stripe):
         refused = _give_back(client, billing_staff, flagged, "give-back-refused")
     assert refused.status_code == 502
     assert _state(flagged.id) == "flagged"
-    assert _actions(flagged.id) == ["payment.give_back_asked", "payment.give_back_refused"]
+    assert _actions(flagged.id) == ["payment.give_back_asked", audited]
     # As a refused refund's: nothing went back, so the key is free for the retry.
     retried = _give_back(client, billing_staff, flagged, "give-back-refused")
     assert retried.status_code == 200, retried.get_json()
     assert "Idempotent-Replayed" not in retried.headers
     assert retried.get_json()["state"] == "given_back"
-    assert len(_refunds_at_stripe(localstripe, flagged)) == 1
+    assert len(_refunds_at_stripe(localstripe, flagged)) == refunds
 
 
 def test_a_keyed_give_back_whose_answer_was_lost_stays_being_given_back_and_is_not_asked_again(
