@@ -944,8 +944,10 @@ def given_back_words(payment: Payment) -> str:
 
 
 class GivenBackPaymentSchema(PaymentSchema):
-    """A flagged card payment given back: the payment (state given_back), and its
-    invoice, unchanged by it."""
+    """A flagged card payment given back: the payment (state given_back; flagged if
+    its refund failed meanwhile; giving_back in the answer replayed to a retry with
+    the same key while Stripe is asked, or after its answer was lost, round 45), and
+    its invoice, unchanged by it."""
 
     invoice_number = ma.fields.String(attribute="invoice.number")
     invoice_state = ma.fields.String(
