@@ -17,6 +17,7 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
+from licensing.billing import links
 from licensing.billing.models import Invoice, Payment, PaymentDispute
 from licensing.mail.models import OutboxMessage
 from tests.support.factories import bearer
@@ -98,6 +99,11 @@ def test_a_success_after_its_charge_was_disputed_lands_flagged_and_follows_the_o
             select(OutboxMessage).where(OutboxMessage.template == "payment_received")
         )
     )
+    # The pay page's poll says the bank disputed it (it said "a different amount").
+    link = f"/invoice-links/{invoice.id}/{links.token(invoice)}"
+    polled = client.get(f"{link}/card-payments/{payment.id}").get_json()
+    assert (polled["outcome"], polled["title"]) == ("review", "Received, disputed by your bank")
+    assert polled["message"].startswith("Your bank disputed this card payment, so it does not")
     # While the dispute is open, the round 44 hold refuses the accept, saying why.
     accept = client.post(
         f"/api/v1/payments/{payment.id}/accept",
