@@ -61,6 +61,7 @@ from licensing.billing.states import (
     COLLECTIBLE,
     DISPUTE,
     DRAFT,
+    GIVING_BACK,
     INVOICE,
     INVOICE_SOURCES,
     OFFLINE_METHODS,
@@ -925,6 +926,13 @@ def given_back_words(payment: Payment) -> str:
     """What giving a flagged payment back did, in the payment page's words."""
     invoice = payment.invoice
     owed = in_words(invoice.balance_due, invoice.currency)
+    if payment.state == GIVING_BACK:  # a keyed request's answer as asked (round 45)
+        return (
+            f"Being given back: Stripe was asked to give the card payment for "
+            f"{invoice.label} back to the card, and its answer is not in yet "
+            f"(GET /api/v1/payments/{payment.id} says when it is). It never counted, so "
+            f"{invoice.label} is unchanged: {invoice.state}, {owed} due."
+        )
     failed = services.failed_meanwhile(payment)
     if failed is not None:
         return f"{failed} {invoice.label} is unchanged: {invoice.state}, {owed} due."
@@ -936,8 +944,10 @@ def given_back_words(payment: Payment) -> str:
 
 
 class GivenBackPaymentSchema(PaymentSchema):
-    """A flagged card payment given back: the payment (state given_back), and its
-    invoice, unchanged by it."""
+    """A flagged card payment given back: the payment (state given_back; flagged if
+    its refund failed meanwhile; giving_back in the answer replayed to a retry with
+    the same key while Stripe is asked, or after its answer was lost, round 45), and
+    its invoice, unchanged by it."""
 
     invoice_number = ma.fields.String(attribute="invoice.number")
     invoice_state = ma.fields.String(
@@ -953,9 +963,21 @@ class GivenBackPaymentSchema(PaymentSchema):
     )
 
 
+def _give_back_started(started: dict[str, int]) -> Response:
+    """What a keyed give-back answers about the payment as asked (round 45), in the
+    transaction that moves it to `giving_back`: kept with the key, it answers a retry
+    while Stripe is asked, or after Stripe's answer was lost."""
+    payment = queries.get_payment(db.session(), started["payment_id"])
+    return current_app.response_class(
+        current_app.json.dumps(GivenBackPaymentSchema().dump(payment)),
+        status=200,
+        mimetype="application/json",
+    )
+
+
 @blp.route("/payments/<int:payment_id>/give-back", methods=["POST"])
 @access.staff("billing")
-@idempotent
+@idempotent_in_steps(_give_back_started)
 @blp.arguments(ReasonSchema)
 @blp.response(
     200,
@@ -979,12 +1001,17 @@ def give_back_payment(data: dict[str, Any], payment_id: int) -> Payment:
     `flagged` (`summary` says so; nobody on the licensee's side is emailed).
     Round 42: from the ask until Stripe answers the payment is `giving_back`; an
     answer lost on the way leaves it there (every step a 409) until the refund's
-    webhook or `licensing payments reconcile` brings it."""
+    webhook or `licensing payments reconcile` brings it.
+    Round 45: with `Idempotency-Key`, the key is stored with the ask, before Stripe is
+    asked; a retry while Stripe is asked, or after its answer was lost, is answered
+    200 with the payment as asked (`giving_back`, `Idempotent-Replayed: true`), the
+    same every time; Stripe refusing gives the key back, for the retry to ask anew."""
     return services.give_back_flagged_payment(
         payment_id,
         note=data["reason"],
         actor=current_actor(),
         gateway=gateways.gateway(current_config()),
+        claim=current_claim(),
     )
 
 

@@ -322,6 +322,14 @@ def _status_response(payment: Payment, invoice: Invoice, invoice_url: str) -> Re
         message = (
             f"{said or 'The card was declined.'} Nothing was charged{which}; try another card."
         )
+    elif payment.state == FLAGGED and payment.holding_dispute is not None:
+        # Round 45: flagged because the bank disputed the charge (before or after Stripe
+        # reported it), not for an amount: the poll said "a different amount".
+        outcome, title = "review", "Received, disputed by your bank"
+        message = (
+            "Your bank disputed this card payment, so it does not count against the "
+            "invoice until the dispute is decided; billing staff are told."
+        )
     elif payment.state == FLAGGED:
         outcome, title = "review", "Received, being checked"
         message = "Stripe reported a different amount; billing staff check it before it counts."

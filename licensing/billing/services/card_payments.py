@@ -36,12 +36,14 @@ from licensing.billing.states import (
     COLLECTIBLE,
     FAILED,
     FLAGGED,
+    LOST,
     OPEN_ATTEMPT,
     PAID,
     PAYMENT,
     PENDING,
     SUCCEEDED,
 )
+from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, DomainError, InvalidInput
 from licensing.links import links
@@ -431,6 +433,9 @@ def _what_arrived(
     if intent.currency != payment.currency:
         return Decimal(0), f"currency {intent.currency} received, {payment.currency} asked"
     received = from_minor_units(intent.amount_received or intent.amount, intent.currency)
+    disputed = _disputed_before(payment, invoice)
+    if disputed is not None:
+        return received, disputed
     if received != payment.amount:
         return received, (
             f"received {in_words(received, payment.currency)}, "
@@ -442,6 +447,32 @@ def _what_arrived(
             f"{in_words(invoice.balance_due, invoice.currency)} when the card payment arrived"
         )
     return received, None
+
+
+def _disputed_before(payment: Payment, invoice: Invoice) -> str | None:
+    """Why a success Stripe reports after the bank disputed the charge waits for
+    billing staff (round 45): the dispute was recorded while the payment was pending
+    and booked nothing (nothing had counted), so counting the success now would pay
+    the invoice with money the bank contests (Stripe withdrew it at the dispute's
+    opening) or returned (a dispute lost). Flagged, the round 44 hold (`dispute_hold`)
+    refuses the accept until the outcome: won, staff accept it; lost, nothing counts.
+    A dispute won before the success holds nothing: it counts as any success."""
+    dispute = payment.holding_dispute
+    if dispute is None:
+        return None
+    named = f"Stripe dispute {dispute.stripe_dispute_id}, opened "
+    named += office_date(dispute.disputed_at).isoformat()
+    if dispute.state == LOST:
+        return (
+            f"its charge was disputed and the dispute lost ({named}) before Stripe reported "
+            "it succeeded: the bank returned the money to the cardholder, so it does not "
+            f"count against invoice {invoice.number}"
+        )
+    return (
+        f"its charge was disputed ({named}) before Stripe reported it succeeded: the "
+        "cardholder's bank contests the money, so it does not count against invoice "
+        f"{invoice.number} until billing staff decide after the dispute's outcome"
+    )
 
 
 def apply_intent_outcome(

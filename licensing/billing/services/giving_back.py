@@ -23,7 +23,7 @@ from licensing import db
 from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
-from licensing.billing import payment_gateway
+from licensing.billing import idempotency, payment_gateway
 from licensing.billing.models import Invoice, Payment
 from licensing.billing.services._common import (
     _card_gateway,
@@ -66,6 +66,7 @@ def give_back_flagged_payment(
     now: datetime | None = None,
     actor: Actor,
     gateway: payment_gateway.PaymentGateway | None,
+    claim: idempotency.Claim | None = None,
 ) -> Payment:
     """Billing staff give a flagged card payment's money back to the card, with why.
 
@@ -79,11 +80,20 @@ def give_back_flagged_payment(
     to `giving_back` first (audited `payment.give_back_asked`, committed before
     Stripe is called); an answer lost on the way leaves it there, every staff
     step refused, until the refund's webhook or `licensing payments reconcile`
-    brings Stripe's answer in."""
+    brings Stripe's answer in.
+
+    With `claim` (the API request's `Idempotency-Key`, round 45), the key is stored
+    first in the ask's transaction, and with it the payment as asked (`giving_back`),
+    committed before Stripe is asked, as a card refund's (`refunds.refund_card`): a
+    retry finds the key and is answered with that, never asking Stripe again. Until
+    round 45 the keyed request ran in `run_once`'s one transaction, so Stripe was
+    asked holding the payment's lock and the user's turn, and a failed call rolled
+    the ask back. Stripe's refusal (nothing went back) gives the key back."""
     actor.require_role("billing")
     now = now or utcnow()
     gateway = _card_gateway(gateway)
     with db.transaction() as session:
+        key_stored = idempotency.claim_in(session, claim) if claim is not None else None
         payment, invoice = _locked_payment(session, payment_id)
         reason = _reason(note)
         # Anything but flagged: 409, what it allows; a disputed charge: 409, why
@@ -103,7 +113,8 @@ def give_back_flagged_payment(
             "given_back_by": actor.name[:500],
             "reason": reason[:500],
         }
-        # Before Stripe is asked, outside this lock (round 39): from now until
+        # Before Stripe is asked, outside this lock (round 39; with a key too since
+        # round 45, its claim stored above rather than `run_once`'s): from now until
         # Stripe answers, the payment is `giving_back` (round 42), and an accept or
         # a second give-back is the state machine's 409, however long that takes.
         PAYMENT.apply(
@@ -115,6 +126,8 @@ def give_back_flagged_payment(
             at=now,
             changes={"stripe_idempotency_key": key},
         )
+        if key_stored is not None:
+            key_stored.started(payment_id=payment.id)
     try:
         status = gateway.create_refund(
             payment_intent_id=intent_id,
@@ -123,7 +136,7 @@ def give_back_flagged_payment(
             idempotency_key=key,
         )
     except payment_gateway.StripeRefused as refused:
-        _record_refused(payment_id, refused.detail, actor=actor)
+        _record_refused(payment_id, refused.detail, actor=actor, claim=claim)
         raise
     if status.status not in _GOING_BACK:
         # Stripe made the Refund, and it failed at once: a failure of its own (round
@@ -134,6 +147,8 @@ def give_back_flagged_payment(
             payment, _invoice = _locked_payment(session, payment_id)
             if payment.state == GIVING_BACK:
                 _failed_while_asked(session, payment, status, now=now, actor=actor)
+            if claim is not None:  # nothing went back: a retry with the key asks anew
+                idempotency.release(session, claim)
         raise payment_gateway.StripeRefused(why)
     with db.transaction() as session:
         payment, invoice = _locked_payment(session, payment_id)
@@ -145,13 +160,18 @@ def give_back_flagged_payment(
         return payment
 
 
-def _record_refused(payment_id: int, why: str, *, actor: Actor) -> None:
+def _record_refused(
+    payment_id: int, why: str, *, actor: Actor, claim: idempotency.Claim | None
+) -> None:
     """Stripe refused the give-back: the payment is flagged again (`refuse_give_back`,
-    audited `payment.give_back_refused`), and may be accepted or given back."""
+    audited `payment.give_back_refused`), and may be accepted or given back; the
+    request's key, if it came with one, is given back with it (round 45)."""
     with db.transaction() as session:
         payment, _invoice = _locked_payment(session, payment_id)
         if payment.state == GIVING_BACK:
             PAYMENT.apply(session, payment, "refuse_give_back", actor=actor, note=why)
+        if claim is not None:  # nothing went back: a retry with the key asks anew
+            idempotency.release(session, claim)
 
 
 def failed_meanwhile(payment: Payment) -> str | None:
