@@ -64,6 +64,8 @@ STAFF_PAGES = (
     "/console/permissions/",
     "/console/permissions/?ending=1",
     "/console/permissions/?sort=use_from",
+    "/console/permissions/?page=2",
+    "/console/permissions/?sort=use_from&state=&page=2",
     "/console/royalty-reports",
     "/console/audit",
     "/console/outbox",
