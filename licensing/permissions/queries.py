@@ -264,6 +264,23 @@ def for_organization(session: Session, principal: Principal) -> Sequence[Permiss
     return session.scalars(*_OF_ORGANIZATION.for_caller(principal)).all()
 
 
+# How many requests the organization has: the vendor's list counts them for its pages.
+_COUNT_OF_ORGANIZATION = ScopedStatement(
+    select(func.count()).select_from(PermissionRequest), PermissionRequest
+)
+
+
+def organization_listing(
+    principal: Principal,
+) -> tuple[Select[Any], Select[Any], dict[str, Any]]:
+    """The vendor's list of the organization's requests, newest first (the id, unique),
+    its count and their bound parameters: the portal pages them (`paging.read_page`,
+    round 45: it listed every request on one page)."""
+    statement, parameters = _OF_ORGANIZATION.for_caller(principal)
+    count, _ = _COUNT_OF_ORGANIZATION.for_caller(principal)
+    return statement, count, parameters
+
+
 def any_open(organization_id: ColumnElement[int], _now: ColumnElement[datetime]) -> Exists:
     """Whether the organization has a request still open (the only ones its
     dashboard lists from `for_organization`), as SQL: the dashboard asks it with

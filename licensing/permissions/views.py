@@ -418,14 +418,25 @@ def letter(token: str, letter_id: int) -> Page:
 # --- vendor portal -----------------------------------------------------------------------------
 
 
+# Requests the console's queue and the vendor's list show a page: as every list
+# (`paging.PER_PAGE`).
+REQUESTS_PER_PAGE = paging.PER_PAGE
+
+
 @portal.route("/")
 @access.licensing_work
 def requests() -> str:
     """Permission requests created from the organization's applications."""
     principal = access.require_principal()
+    statement, count, parameters = queries.organization_listing(principal)
+    # A page at a time, as every list (round 45): it listed every request on one page.
+    listed: paging.Page[PermissionRequest] = paging.read_page(
+        db.session(), statement, count=count, parameters=parameters, per_page=REQUESTS_PER_PAGE
+    )
     return render_template(
         "permissions/portal_list.html",
-        requests=queries.for_organization(db.session(), principal),
+        requests=listed.items,
+        page=listed,
         label=services.label,
         use_days=services.use_days,
     )
@@ -492,8 +503,6 @@ def _assign_form(session: Session) -> forms.AssignForm:
     return form
 
 
-# Requests the queue shows a page: as every list (`paging.PER_PAGE`).
-QUEUE_PER_PAGE = paging.PER_PAGE
 # The queue's filters and page, carried through the bulk action so staff return to the
 # same page of the same list.
 QUEUE_FILTER_KEYS = ("q", "state", "assignee", "overdue", "ending", "sort", "page")
@@ -573,7 +582,7 @@ def _queue_page(
             queries.queue_rows_query(filters, principal, now),
             args=MultiDict(args),
             path=url_for("permissions_console.queue"),
-            per_page=QUEUE_PER_PAGE,
+            per_page=REQUESTS_PER_PAGE,
             rows=lambda window, parameters: queries.queue_window(session, window, parameters),
         )
     )

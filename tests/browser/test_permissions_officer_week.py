@@ -187,7 +187,7 @@ def test_the_officer_pages_the_sorted_queue_at_phone_width(
 ) -> None:
     # The queue listed every request on one page; two a page here (the server runs in
     # this process), so three requests make two pages.
-    monkeypatch.setattr(permission_views, "QUEUE_PER_PAGE", 2)
+    monkeypatch.setattr(permission_views, "REQUESTS_PER_PAGE", 2)
     _vendor, staff = vendor_and_staff(live_server)
     autumn, spring, undated = _routed_terms(live_server)
     office = signed_in_tab(browser, live_server, staff.email)

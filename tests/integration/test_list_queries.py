@@ -48,6 +48,7 @@ VENDOR_PAGES = (
     "/portal/invoices",
     "/portal/royalty-reports",
     "/portal/permissions/",
+    "/portal/permissions/?page=2",
 )
 STAFF_PAGES = (
     "/console/",

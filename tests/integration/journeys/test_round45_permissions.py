@@ -17,16 +17,19 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from licensing import calendar
+from licensing import calendar, db
 from licensing.db import utcnow
 from licensing.permissions import services
 from licensing.permissions import views as permission_views
 from licensing.permissions.models import PermissionRequest
 from tests.integration.permissions.conftest import (
     OFFICE,
+    routed_use,
+    send_routed,
     submit,  # noqa: F401 - the fixture
     tied_queue,
 )
+from tests.support import factories
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
 
@@ -83,7 +86,7 @@ def tied(
 
     def made(size: int) -> Tied:
         by_first_day, by_due = tied_queue(submit)
-        monkeypatch.setattr(permission_views, "QUEUE_PER_PAGE", size)
+        monkeypatch.setattr(permission_views, "REQUESTS_PER_PAGE", size)
         return Tied(by_first_day, by_due, signed_in(app.test_client(), licensing_staff))
 
     return made
@@ -125,7 +128,7 @@ def test_a_page_past_the_last_shows_the_last_and_its_links_keep_the_filters(
     twice = _queue(client, "/console/permissions/?page=2&page=3", status=400)
     assert "Page takes one value, and the link gave it 2" in twice
     # One page: the count, no "page 1 of 1", no links.
-    monkeypatch.setattr(permission_views, "QUEUE_PER_PAGE", 50)
+    monkeypatch.setattr(permission_views, "REQUESTS_PER_PAGE", 50)
     whole = _queue(client, "/console/permissions/?sort=use_from")
     assert _row_ids(whole) == by_first_day
     assert "Permission requests 1\u20137 of 7</p>" in whole
@@ -187,3 +190,37 @@ def test_under_the_ending_filter_a_refused_sort_names_the_options_as_shown(
     # Without it, the default reads as its option does there.
     plain = _queue(client, "/console/permissions/?sort=start", status=422)
     assert "Sort takes one of: Decision due soonest first, First day" in html.unescape(plain)
+
+
+def test_the_vendors_list_of_requests_pages_too_its_own_only(
+    app: Flask,
+    vendor: Any,
+    signed_in: Callable[..., FlaskClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # The portal's list of the organization's requests listed every one on one page.
+    organization = vendor.organization
+    own = [
+        send_routed(
+            routed_use(organization.id, organization.legal_name, application_id=4200 + index)
+        ).reference
+        for index in range(5)
+    ]
+    other = factories.make_organization(db.session(), legal_name="Harborlight Press")
+    db.session().flush()
+    foreign = send_routed(routed_use(other.id, other.legal_name, application_id=4300)).reference
+    db.session().commit()
+    monkeypatch.setattr(permission_views, "REQUESTS_PER_PAGE", 2)
+    client = signed_in(app.test_client(), vendor)
+    newest_first = own[::-1]
+    seen: list[str] = []
+    url: str | None = "/portal/permissions/"
+    while url is not None:
+        page = _queue(client, url)
+        seen += re.findall(r'<a href="/portal/permissions/\d+">([^<]+)</a>', page)
+        url = _link(page, "next")
+    assert seen == newest_first
+    assert foreign not in seen
+    last = _queue(client, "/portal/permissions/?page=9")
+    assert "Permission requests 5\u20135 of 5 \u00b7 page 3 of 3" in last
+    assert _link(last, "prev") == "/portal/permissions/?page=2"
