@@ -5,8 +5,6 @@ places), the links keeping the filters."""
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Callable
 from typing import Any
 
@@ -17,23 +15,7 @@ from flask.testing import FlaskClient
 from licensing import db
 from licensing.accounts import views as account_views
 from tests.support import factories
-
-
-def _walk(client: FlaskClient, url: str, row: str) -> tuple[list[str], list[str]]:
-    """What a list's rows link (`row`, a pattern's group) from `url` on, following
-    "Next"; and each page's URL."""
-    seen: list[str] = []
-    urls: list[str] = []
-    following: str | None = url
-    while following is not None:
-        urls.append(following)
-        answer = client.get(following)
-        assert answer.status_code == 200
-        page = answer.get_data(as_text=True)
-        seen += re.findall(row, page)
-        found = re.search(r'<a href="([^"]+)" rel="next">', page)
-        following = html.unescape(found.group(1)) if found else None
-    return seen, urls
+from tests.support.pages import walk_pages
 
 
 def test_the_organizations_and_users_lists_page_keeping_their_filters(
@@ -54,7 +36,7 @@ def test_the_organizations_and_users_lists_page_keeping_their_filters(
     monkeypatch.setattr(account_views, "ACCOUNTS_PER_PAGE", 2)
     client = signed_in(app.test_client(), admin)
 
-    seen, urls = _walk(
+    seen, urls = walk_pages(
         client, "/console/organizations?q=tidewater", r'/console/organizations/(\d+)">Tidewater'
     )
     assert seen == [str(organization.id) for organization in tied]
@@ -65,7 +47,7 @@ def test_the_organizations_and_users_lists_page_keeping_their_filters(
     last = client.get("/console/organizations?q=tidewater&page=7").get_data(as_text=True)
     assert "Organizations 5\u20135 of 5 \u00b7 page 3 of 3" in last
 
-    emails, urls = _walk(
+    emails, urls = walk_pages(
         client, "/console/users?kind=vendor&q=tidewater", r'/console/users/\d+">([^<]+)</a>'
     )
     assert emails == [member.email for member in members]

@@ -5,7 +5,6 @@ console's links keeping its filters."""
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable
 from typing import Any
@@ -21,26 +20,10 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - fixtures
     SMALL_SOFTWARE,
     active_agreement,
 )
+from tests.support.pages import walk_pages
 
-
-def _numbers(page: str) -> list[str]:
-    return re.findall(r'<a href="/[a-z/]*agreements/\d+[^"]*">(CPT-\d{4}-\d{6})</a>', page)
-
-
-def _walk(client: FlaskClient, url: str) -> tuple[list[str], list[str]]:
-    """Every agreement a list shows from `url`, following "Next"; and each page's URL."""
-    seen: list[str] = []
-    urls: list[str] = []
-    following: str | None = url
-    while following is not None:
-        urls.append(following)
-        answer = client.get(following)
-        assert answer.status_code == 200
-        page = answer.get_data(as_text=True)
-        seen += _numbers(page)
-        found = re.search(r'<a href="([^"]+)" rel="next">', page)
-        following = html.unescape(found.group(1)) if found else None
-    return seen, urls
+# An agreement's number as its row links it.
+NUMBER = r'<a href="/[a-z/]*agreements/\d+[^"]*">(CPT-\d{4}-\d{6})</a>'
 
 
 def test_the_agreements_lists_page_newest_first_across_agreements_issued_together(
@@ -58,15 +41,15 @@ def test_the_agreements_lists_page_newest_first_across_agreements_issued_togethe
     monkeypatch.setattr(agreement_views, "AGREEMENTS_PER_PAGE", 2)
 
     staff = signed_in(app.test_client(), billing_staff)
-    seen, urls = _walk(staff, "/console/agreements?state=active")
+    seen, urls = walk_pages(staff, "/console/agreements?state=active", NUMBER)
     assert seen == [theirs, *own[::-1]]
     assert urls[1:] == [
         "/console/agreements?state=active&page=2",
         "/console/agreements?state=active&page=3",
     ]
     last = staff.get("/console/agreements?state=active&page=9").get_data(as_text=True)
-    assert _numbers(last) == [own[0]]
+    assert re.findall(NUMBER, last) == [own[0]]
     assert "Agreements 5\u20135 of 5 \u00b7 page 3 of 3" in last
 
-    mine, _ = _walk(signed_in(app.test_client(), vendor), "/portal/agreements")
+    mine, _ = walk_pages(signed_in(app.test_client(), vendor), "/portal/agreements", NUMBER)
     assert mine == own[::-1]

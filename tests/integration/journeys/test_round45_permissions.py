@@ -30,6 +30,7 @@ from tests.integration.permissions.conftest import (
     tied_queue,
 )
 from tests.support import factories
+from tests.support.pages import walk_pages
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
 
@@ -213,12 +214,9 @@ def test_the_vendors_list_of_requests_pages_too_its_own_only(
     monkeypatch.setattr(permission_views, "REQUESTS_PER_PAGE", 2)
     client = signed_in(app.test_client(), vendor)
     newest_first = own[::-1]
-    seen: list[str] = []
-    url: str | None = "/portal/permissions/"
-    while url is not None:
-        page = _queue(client, url)
-        seen += re.findall(r'<a href="/portal/permissions/\d+">([^<]+)</a>', page)
-        url = _link(page, "next")
+    seen, _ = walk_pages(
+        client, "/portal/permissions/", r'<a href="/portal/permissions/\d+">([^<]+)</a>'
+    )
     assert seen == newest_first
     assert foreign not in seen
     last = _queue(client, "/portal/permissions/?page=9")
