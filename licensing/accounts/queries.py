@@ -337,12 +337,29 @@ def organizations(
     search: str | None = None,
     needs_administrator: bool = False,
 ) -> Sequence[Organization]:
+    return session.scalars(
+        organizations_listing(
+            principal, standing=standing, search=search, needs_administrator=needs_administrator
+        )
+    ).all()
+
+
+def organizations_listing(
+    principal: Principal | None = None,
+    *,
+    standing: str | None = None,
+    search: str | None = None,
+    needs_administrator: bool = False,
+) -> Select[Any]:
+    """The console's list of organizations, by name then id: the list reads a page of
+    it (`paging.read_page`, round 45). `needs_administrator`: those whose active users
+    have no active administrator among them."""
     query = organizations_query(principal, standing=standing, search=search)
     if needs_administrator:
         query = query.where(_active_user_exists(administrator=False)).where(
             ~_active_user_exists(administrator=True)
         )
-    return session.scalars(query).all()
+    return query
 
 
 def destinations(session: Session, leaving: int) -> list[tuple[int, str]]:

@@ -65,7 +65,7 @@ from licensing.errors import (
 )
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.mail import services as mail
-from licensing.web import confirm
+from licensing.web import confirm, paging
 from licensing.web.filters import recorded_words, when
 from licensing.web.forms import show_errors
 from licensing.web.portal import YOU, WaitingItem, waiting_provider
@@ -1040,6 +1040,9 @@ def _standing_form(organization: Organization) -> forms.StandingForm:
     return form
 
 
+# Organizations and users the console's lists show a page (`paging.PER_PAGE`).
+ACCOUNTS_PER_PAGE = paging.PER_PAGE
+
 # The organizations' and users' filters' labels: their forms draw them from here,
 # and a refusal names the field by them (`arguments`).
 ORGANIZATION_FILTERS = {"q": "Name", "standing": "Standing", "administrator": "Administrators"}
@@ -1058,16 +1061,22 @@ def organizations() -> tuple[str, int]:
         standing = None
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
     refused = arguments.repeated(request.args, labels=ORGANIZATION_FILTERS)
+    # A page at a time, as every list (round 45: it listed every organization).
+    page: paging.Page[Organization] | None = (
+        None
+        if refused
+        else paging.read_page(
+            db.session(),
+            queries.organizations_listing(
+                standing=standing, search=search, needs_administrator=needs_administrator
+            ),
+            per_page=ACCOUNTS_PER_PAGE,
+        )
+    )
     return render_template(
         "console/organizations.html",
-        organizations=[]
-        if refused
-        else queries.organizations(
-            db.session(),
-            standing=standing,
-            search=search,
-            needs_administrator=needs_administrator,
-        ),
+        organizations=page.items if page else [],
+        page=page,
         standings=STANDING.states,
         standing=standing,
         needs_administrator=needs_administrator,
@@ -1282,9 +1291,18 @@ def users() -> Page:
     search = request.args.get("q") or None
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
     refused = arguments.repeated(request.args, labels=USER_FILTERS)
+    # A page at a time, as every list (round 45: it listed every account).
+    page: paging.Page[User] | None = (
+        None
+        if refused
+        else paging.read_page(
+            db.session(), queries.users_query(kind=kind, search=search), per_page=ACCOUNTS_PER_PAGE
+        )
+    )
     return render_template(
         "console/users.html",
-        users=[] if refused else queries.users(db.session(), kind=kind, search=search),
+        users=page.items if page else [],
+        page=page,
         form=form,
         kind=kind,
         search=search or "",

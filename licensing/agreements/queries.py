@@ -743,6 +743,21 @@ def agreements(
     return list(session.scalars(with_charged_to_date(query) if charged else query))
 
 
+def agreements_listing(
+    principal: Principal | None = None,
+    *,
+    states: Sequence[str] = (),
+    organization_id: int | None = None,
+) -> tuple[Select[Any], Select[Any]]:
+    """The agreements lists' statement (newest first, the id last; each with what it
+    has been charged to date) and how many it selects: the console's and the
+    vendor's lists read a page of it (`paging.read_page`, round 45: they listed every
+    agreement on one page)."""
+    statement = agreements_query(principal, states=states, organization_id=organization_id)
+    count = select(func.count()).select_from(statement.order_by(None).subquery())
+    return with_charged_to_date(statement), count
+
+
 def agreements_query(
     principal: Principal | None = None,
     *,

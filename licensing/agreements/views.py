@@ -8,7 +8,7 @@ service's `InvalidInput` is shown beside the fields it names (paths such as
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from functools import partial
 from typing import Any, TypeVar
@@ -494,9 +494,21 @@ def request_reconsideration(application_id: int) -> Page:
 @bp.route("/agreements")
 @access.vendor
 def agreements() -> str:
-    return render_template(
-        "agreements/agreements.html", agreements=queries.agreements(db.session(), charged=True)
-    )
+    page = _agreements_page()
+    return render_template("agreements/agreements.html", agreements=page.items, page=page)
+
+
+# Agreements the console's and the vendor's lists show a page (`paging.PER_PAGE`).
+AGREEMENTS_PER_PAGE = paging.PER_PAGE
+
+
+def _agreements_page(
+    *, states: Sequence[str] = (), organization_id: int | None = None
+) -> paging.Page[Agreement]:
+    """A page of the agreements the caller may see (round 45: the lists showed every
+    agreement on one page), its links keeping the filters."""
+    statement, count = queries.agreements_listing(states=states, organization_id=organization_id)
+    return paging.read_page(db.session(), statement, count=count, per_page=AGREEMENTS_PER_PAGE)
 
 
 def _agreement_page(
@@ -1249,14 +1261,12 @@ def agreements_list() -> tuple[str, int]:
         "State",
         several=True,
     )
+    page = None if refused else _agreements_page(states=states, organization_id=organization_id)
     return render_template(
         "agreements/agreements.html",
         detail_endpoint="agreements_console.agreement_detail",
-        agreements=[]
-        if refused
-        else queries.agreements(
-            db.session(), states=states, organization_id=organization_id, charged=True
-        ),
+        agreements=page.items if page else [],
+        page=page,
         states=AGREEMENT.states,
         chosen=states,
         filter_errors=refused,

@@ -39,6 +39,16 @@ SORTS = {
     DEFAULT_SORT: "Decision due soonest first",
     "use_from": "First day of the use, earliest first",
 }
+# What the default order is called under the ending filter, where it lists the grant
+# ending soonest first (the value stays `due`: round 44).
+ENDING_DEFAULT_SORT = "Grant ending soonest first"
+
+
+def sort_choices(*, ending: bool) -> dict[str, str]:
+    """The Sort field's options as the console's queue shows them, value to words:
+    under the ending filter the default reads "Grant ending soonest first". The
+    field draws them from here, and a refused `sort` names them (round 45)."""
+    return {**SORTS, DEFAULT_SORT: ENDING_DEFAULT_SORT} if ending else SORTS
 
 
 @dataclass(frozen=True)
@@ -136,9 +146,28 @@ _QUEUE_COLUMNS = (
 def queue_requests(
     session: Session, filters: QueueFilter, principal: Principal | None, now: datetime
 ) -> list[QueueRequest]:
-    """The console's queue as `queue_query` finds and orders it, in one query (on
-    the session's connection: columns only, nothing to flush or track)."""
-    found = session.connection().execute(_filtered(_QUEUE_COLUMNS, filters, principal, now))
+    """Every request of the console's queue as `queue_query` finds and orders it, in
+    one query (the console reads a page of them: `queue_rows_query`)."""
+    return queue_window(session, queue_rows_query(filters, principal, now), {})
+
+
+def queue_rows_query(
+    filters: QueueFilter, principal: Principal | None, now: datetime
+) -> Select[Any]:
+    """The console's queue as the columns of `QueueRequest`, filtered and in the
+    order chosen (each order ends in the id, so a page boundary never splits a tie
+    differently from one read to the next): the console reads a page of it at a
+    time (`paging.read_page`, with `queue_window`)."""
+    return _filtered(_QUEUE_COLUMNS, filters, principal, now)
+
+
+def queue_window(
+    session: Session, statement: Select[Any], parameters: dict[str, Any]
+) -> list[QueueRequest]:
+    """The rows of `statement` (`queue_rows_query`, or a page window of it) as
+    `QueueRequest`s, run on the session's connection (columns only, nothing to flush
+    or track)."""
+    found = session.connection().execute(statement, parameters)
     return [QueueRequest._make(row) for row in found]
 
 
@@ -233,6 +262,23 @@ _OF_ORGANIZATION = ScopedStatement(
 def for_organization(session: Session, principal: Principal) -> Sequence[PermissionRequest]:
     """The vendor's organization's requests, newest first."""
     return session.scalars(*_OF_ORGANIZATION.for_caller(principal)).all()
+
+
+# How many requests the organization has: the vendor's list counts them for its pages.
+_COUNT_OF_ORGANIZATION = ScopedStatement(
+    select(func.count()).select_from(PermissionRequest), PermissionRequest
+)
+
+
+def organization_listing(
+    principal: Principal,
+) -> tuple[Select[Any], Select[Any], dict[str, Any]]:
+    """The vendor's list of the organization's requests, newest first (the id, unique),
+    its count and their bound parameters: the portal pages them (`paging.read_page`,
+    round 45: it listed every request on one page)."""
+    statement, parameters = _OF_ORGANIZATION.for_caller(principal)
+    count, _ = _COUNT_OF_ORGANIZATION.for_caller(principal)
+    return statement, count, parameters
 
 
 def any_open(organization_id: ColumnElement[int], _now: ColumnElement[datetime]) -> Exists:

@@ -26,6 +26,7 @@ from flask import session as cookie_session
 from flask_limiter import RequestLimit
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
+from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
 from wtforms import SelectChoice
 
@@ -42,7 +43,7 @@ from licensing.downloads import pdf_response
 from licensing.errors import Conflict, InvalidInput
 from licensing.extensions import retry_after
 from licensing.limits import record_id, shows_unstorable_on_form
-from licensing.web import assignment
+from licensing.web import assignment, paging
 from licensing.web import confirm as confirm_step
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.errors import duration_words
@@ -417,14 +418,25 @@ def letter(token: str, letter_id: int) -> Page:
 # --- vendor portal -----------------------------------------------------------------------------
 
 
+# Requests the console's queue and the vendor's list show a page: as every list
+# (`paging.PER_PAGE`).
+REQUESTS_PER_PAGE = paging.PER_PAGE
+
+
 @portal.route("/")
 @access.licensing_work
 def requests() -> str:
     """Permission requests created from the organization's applications."""
     principal = access.require_principal()
+    statement, count, parameters = queries.organization_listing(principal)
+    # A page at a time, as every list (round 45): it listed every request on one page.
+    listed: paging.Page[PermissionRequest] = paging.read_page(
+        db.session(), statement, count=count, parameters=parameters, per_page=REQUESTS_PER_PAGE
+    )
     return render_template(
         "permissions/portal_list.html",
-        requests=queries.for_organization(db.session(), principal),
+        requests=listed.items,
+        page=listed,
         label=services.label,
         use_days=services.use_days,
     )
@@ -491,8 +503,9 @@ def _assign_form(session: Session) -> forms.AssignForm:
     return form
 
 
-# The queue's filters, carried through the bulk action so staff return to the same list.
-QUEUE_FILTER_KEYS = ("q", "state", "assignee", "overdue", "ending", "sort")
+# The queue's filters and page, carried through the bulk action so staff return to the
+# same page of the same list.
+QUEUE_FILTER_KEYS = ("q", "state", "assignee", "overdue", "ending", "sort", "page")
 # Each filter's label: the queue's form draws them from here, and a refusal names
 # the field by them (`arguments`).
 QUEUE_FILTER_LABELS = {
@@ -539,6 +552,7 @@ def _queue_page(
     principal = access.require_principal()
     now = utcnow()
     filters = queries.QueueFilter.from_args(args)
+    sorts = queries.sort_choices(ending=filters.ending)
     request_url = url_pattern("permissions_console.detail", "request_id")
     assert request_url is not None  # the queue's own blueprint has the request's page
     staff = queries.licensing_staff(session)
@@ -550,14 +564,29 @@ def _queue_page(
         if refused
         else {
             **arguments.unknown_choice(args, "state", _STATE_CHOICES, QUEUE_FILTER_LABELS["state"]),
-            **arguments.unknown_choice(args, "sort", queries.SORTS, QUEUE_FILTER_LABELS["sort"]),
+            # Named as the Sort field shows them (under the ending filter its default
+            # reads "Grant ending soonest first").
+            **arguments.unknown_choice(args, "sort", sorts, QUEUE_FILTER_LABELS["sort"]),
             **assignment.unknown_assignee(
                 args.get("assignee", ""), (person.id for person in assignees)
             ),
         }
     )
     assign_form = bulk_form or _bulk_form(staff)
-    found = [] if refused or unread else queries.queue_requests(session, filters, principal, now)
+    # A page at a time, as every list (round 45): it listed every match on one page.
+    listed: paging.Page[queries.QueueRequest] | None = (
+        None
+        if refused or unread
+        else paging.read_page(
+            session,
+            queries.queue_rows_query(filters, principal, now),
+            args=MultiDict(args),
+            path=url_for("permissions_console.queue"),
+            per_page=REQUESTS_PER_PAGE,
+            rows=lambda window, parameters: queries.queue_window(session, window, parameters),
+        )
+    )
+    found = listed.items if listed else []
     # Grants ending: each says whether its requester was emailed that it ends, and
     # when, as the request's page does (round 43), from one query for the rows.
     reminded = (
@@ -590,7 +619,8 @@ def _queue_page(
         metrics=services.metrics(session, now=now, user_id=current_actor().user_id),
         filter_errors=refused or unread,
         filter_labels=QUEUE_FILTER_LABELS,
-        sorts=queries.SORTS,
+        sorts=sorts,
+        page=listed,
     )
     return page, (400 if refused else 422 if unread else status)
 
@@ -601,6 +631,7 @@ def queue() -> Page:
     """The queue: filters, search, age against the service level, bulk assignment."""
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
     refused = arguments.repeated(request.args, labels=QUEUE_FILTER_LABELS)
+    paging.requested_page()  # the page given twice: refused (400), as on every list
     return _queue_page(_filter_args(request.args.items()), refused=refused)
 
 

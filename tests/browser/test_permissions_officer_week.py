@@ -6,7 +6,9 @@ the grant without typing a day, the letter and email giving the term, and the
 grant's end on its page. Round 43: the requester's pages say the grant defaults to the
 days they gave, and the officer reads those days in the queue's row at phone width.
 Round 44: the officer sorts the queue by the first day of the use, the requests
-without days last. Invented people and institutions only (axe on each page)."""
+without days last. Round 45: the queue a page at a time, read and paged at phone
+width, the bulk assignment back on its page. Invented people and institutions only
+(axe on each page)."""
 
 from __future__ import annotations
 
@@ -14,10 +16,12 @@ import io
 from datetime import date
 from typing import Any
 
+import pytest
 from pypdf import PdfReader
 from sqlalchemy import update
 
 from licensing import db
+from licensing.permissions import views as permission_views
 from licensing.permissions.models import PermissionRequest
 from tests.browser.conftest import (
     TEACHER,
@@ -176,3 +180,45 @@ def test_the_officer_sorts_the_queue_by_the_first_day_of_the_use(
     office.wait_for_load_state()
     assert "sort=use_from" in office.url
     assert listed() == [spring, autumn, undated]
+
+
+def test_the_officer_pages_the_sorted_queue_at_phone_width(
+    browser: Any, live_server: LiveServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The queue listed every request on one page; two a page here (the server runs in
+    # this process), so three requests make two pages.
+    monkeypatch.setattr(permission_views, "REQUESTS_PER_PAGE", 2)
+    _vendor, staff = vendor_and_staff(live_server)
+    autumn, spring, undated = _routed_terms(live_server)
+    office = signed_in_tab(browser, live_server, staff.email)
+    office.set_viewport_size({"width": 375, "height": 800})
+    office.goto("/console/permissions/?sort=use_from")
+    rows = office.locator("table.queue tbody tr")
+    pager = office.get_by_role("navigation", name="Pages of permission requests")
+
+    def listed() -> list[str]:
+        return rows.locator("td:nth-child(2) a").all_inner_texts()
+
+    assert listed() == [spring, autumn]
+    assert "Permission requests 1\u20132 of 3 \u00b7 page 1 of 2" in pager.inner_text()
+    following = pager.get_by_role("link", name="Next 1")
+    following.scroll_into_view_if_needed()
+    assert following.is_visible()
+    assert office.evaluate(SIDEWAYS) <= 0
+    assert_accessible(office)
+    following.click()
+    office.wait_for_url("**sort=use_from&page=2")
+    assert listed() == [undated]
+    assert "Permission requests 3\u20133 of 3 \u00b7 page 2 of 2" in pager.inner_text()
+    assert pager.get_by_role("link", name="Next").count() == 0
+    # Assigning from page 2 returns to page 2, sorted.
+    office.get_by_label(f"Select {undated}").check()
+    office.get_by_label("Assign the selected requests to").select_option(label=staff.full_name)
+    office.get_by_role("button", name="Assign the selected requests").click()
+    office.wait_for_url("**sort=use_from&page=2")
+    assert "1 request assigned." in office.inner_text(".flashes")
+    assert listed() == [undated]
+    assert office.evaluate(SIDEWAYS) <= 0
+    pager.get_by_role("link", name="Previous 2").click()
+    office.wait_for_url("**/console/permissions/?sort=use_from")
+    assert listed() == [spring, autumn]

@@ -48,6 +48,7 @@ VENDOR_PAGES = (
     "/portal/invoices",
     "/portal/royalty-reports",
     "/portal/permissions/",
+    "/portal/permissions/?page=2",
 )
 STAFF_PAGES = (
     "/console/",
@@ -64,6 +65,8 @@ STAFF_PAGES = (
     "/console/permissions/",
     "/console/permissions/?ending=1",
     "/console/permissions/?sort=use_from",
+    "/console/permissions/?page=2",
+    "/console/permissions/?sort=use_from&state=&page=2",
     "/console/royalty-reports",
     "/console/audit",
     "/console/outbox",

@@ -20,3 +20,27 @@ def term_shown(page: str) -> tuple[str, str]:
     assert start, page
     assert end, page
     return start.group(1), end.group(1)
+
+
+def next_link(page: str) -> str | None:
+    """Where a list page's pager's *Next* leads (`templates/layout/pager.html`), if
+    anywhere."""
+    found = re.search(r'<a href="([^"]+)" rel="next">', page)
+    return html.unescape(found.group(1)) if found else None
+
+
+def walk_pages(client: Any, url: str, row: str) -> tuple[list[str], list[str]]:
+    """What a list's rows show from `url` on (`row`: a pattern whose group is read
+    from each page, in order), following *Next* to the last page; and the URL of
+    each page walked."""
+    seen: list[str] = []
+    urls: list[str] = []
+    following: str | None = url
+    while following is not None:
+        urls.append(following)
+        answer = client.get(following)
+        assert answer.status_code == 200, following
+        page = answer.get_data(as_text=True)
+        seen += re.findall(row, page)
+        following = next_link(page)
+    return seen, urls

@@ -29,11 +29,11 @@ from tests.integration.permissions.conftest import (
     send_routed,
     submit,  # noqa: F401 - the fixture
     three_grants_ending,
+    tied_queue,
 )
 from tests.support import factories
 from tests.support.openapi import answered_as_documented, served_document
 from tests.support.statements import statements_for
-from tests.support.ties import rewritten
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
 SMALL, LARGE = 10, 100
@@ -54,51 +54,6 @@ def _queue(client: FlaskClient, query: str = "", status: int = 200) -> str:
     return response.get_data(as_text=True)
 
 
-def _due(request: PermissionRequest, due: Any) -> None:
-    db.session().execute(
-        update(PermissionRequest).where(PermissionRequest.id == request.id).values(sla_due_at=due)
-    )
-
-
-def _tied_queue(send: Submit) -> tuple[list[int], list[int]]:
-    """Requests that tie on the first day and on the decision due, and undated ones
-    (two of them tied on the due date too), the first of each tie stored after the
-    others (on PostgreSQL: `ties.rewritten`). Returns the ids in the sort's order,
-    and in the default order."""
-    today = _today()
-    early, late = today + timedelta(days=20), today + timedelta(days=90)
-    due = utcnow() + timedelta(days=9)
-
-    def made(use_from: date | None, email: str) -> PermissionRequest:
-        if use_from is None:
-            return send(requester_email=email)[0]
-        until = late + timedelta(days=30)
-        return send(requester_email=email, use_from=use_from, use_until=until)[0]
-
-    late_a = made(late, "a@late.example")
-    early_a = made(early, "a@early.example")
-    early_b = made(early, "b@early.example")
-    early_c = made(early, "c@early.example")
-    plain_a = made(None, "a@plain.example")
-    plain_b = made(None, "b@plain.example")
-    plain_c = made(None, "c@plain.example")
-    # The three early ones tie on the first day and on the decision due; the late one
-    # is due first of all; the undated: two tie on the due date, one is due sooner.
-    for request in (early_a, early_b, early_c, plain_a, plain_b):
-        _due(request, due)
-    _due(late_a, due - timedelta(days=3))
-    _due(plain_c, due - timedelta(days=1))
-    session = db.session()
-    session.commit()
-    for request in (early_a, plain_a):
-        rewritten(session, request)
-    session.commit()
-    by_first_day = [early_a.id, early_b.id, early_c.id, late_a.id, plain_c.id, plain_a.id]
-    by_first_day.append(plain_b.id)
-    by_due = [late_a.id, plain_c.id, early_a.id, early_b.id, early_c.id, plain_a.id, plain_b.id]
-    return by_first_day, by_due
-
-
 def test_the_officer_sorts_the_queue_by_the_first_day_of_the_use_the_undated_last(
     app: Flask,
     submit: Submit,  # noqa: F811
@@ -107,7 +62,7 @@ def test_the_officer_sorts_the_queue_by_the_first_day_of_the_use_the_undated_las
 ) -> None:
     # The rows said the days (round 43), but the queue listed by the decision due only:
     # the week could not be read by the uses starting first.
-    by_first_day, by_due = _tied_queue(submit)
+    by_first_day, by_due = tied_queue(submit)
     client = signed_in(app.test_client(), licensing_staff)
     page = _queue(client)
     assert _row_ids(page) == by_due
@@ -179,7 +134,7 @@ def test_the_apis_queue_pages_by_the_first_day_across_ties_and_requests_without_
     submit: Submit,  # noqa: F811
     licensing_staff: Any,
 ) -> None:
-    by_first_day, by_due = _tied_queue(submit)
+    by_first_day, by_due = tied_queue(submit)
     client, headers = app.test_client(), factories.bearer(licensing_staff)
     # Pages of 2 and 3 cut through the tie of three and the undated ones: each request
     # once, in the sort's order.

@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from licensing import calendar, db
 from licensing.accounts.models import Organization, User
@@ -21,6 +21,7 @@ from licensing.permissions import services
 from licensing.permissions.models import PermissionRequest
 from licensing.signals import RoutedUse, use_routed_to_permissions
 from tests.support.settings import permission_sla_days
+from tests.support.ties import rewritten
 
 # Staff steps taken directly through the services, as the office (no person).
 OFFICE = Actor.SYSTEM
@@ -168,3 +169,48 @@ def three_grants_ending(
     services.approve(ending.id, OFFICE, valid_until=today + timedelta(days=10), now=earlier)
     services.expire_due()
     return short, later, ending
+
+
+def _due_at(request: PermissionRequest, due: Any) -> None:
+    db.session().execute(
+        update(PermissionRequest).where(PermissionRequest.id == request.id).values(sla_due_at=due)
+    )
+
+
+def tied_queue(send: Callable[..., tuple[PermissionRequest, str]]) -> tuple[list[int], list[int]]:
+    """Requests that tie on the first day and on the decision due, and undated ones
+    (two of them tied on the due date too), the first of each tie stored after the
+    others (on PostgreSQL: `ties.rewritten`). Returns the ids in the sort's order,
+    and in the default order."""
+    today = calendar.office_date(utcnow())
+    early, late = today + timedelta(days=20), today + timedelta(days=90)
+    due = utcnow() + timedelta(days=9)
+
+    def made(use_from: date | None, email: str) -> PermissionRequest:
+        if use_from is None:
+            return send(requester_email=email)[0]
+        until = late + timedelta(days=30)
+        return send(requester_email=email, use_from=use_from, use_until=until)[0]
+
+    late_a = made(late, "a@late.example")
+    early_a = made(early, "a@early.example")
+    early_b = made(early, "b@early.example")
+    early_c = made(early, "c@early.example")
+    plain_a = made(None, "a@plain.example")
+    plain_b = made(None, "b@plain.example")
+    plain_c = made(None, "c@plain.example")
+    # The three early ones tie on the first day and on the decision due; the late one
+    # is due first of all; the undated: two tie on the due date, one is due sooner.
+    for request in (early_a, early_b, early_c, plain_a, plain_b):
+        _due_at(request, due)
+    _due_at(late_a, due - timedelta(days=3))
+    _due_at(plain_c, due - timedelta(days=1))
+    session = db.session()
+    session.commit()
+    for request in (early_a, plain_a):
+        rewritten(session, request)
+    session.commit()
+    by_first_day = [early_a.id, early_b.id, early_c.id, late_a.id, plain_c.id, plain_a.id]
+    by_first_day.append(plain_b.id)
+    by_due = [late_a.id, plain_c.id, early_a.id, early_b.id, early_c.id, plain_a.id, plain_b.id]
+    return by_first_day, by_due

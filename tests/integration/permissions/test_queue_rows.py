@@ -18,6 +18,7 @@ from licensing import calendar, db
 from licensing.accounts.models import User
 from licensing.permissions import services
 from licensing.permissions.models import PermissionRequest
+from licensing.web.paging import PER_PAGE
 from tests.integration.permissions.conftest import OFFICE, routed_use, send_routed
 from tests.support import factories
 from tests.support.markup import selectable_row
@@ -164,6 +165,8 @@ def test_the_queue_reads_its_rows_in_the_same_queries_at_10_and_100_assigned_req
     seed(LARGE - SMALL)
     at_large = statements_for(app, client, "/console/permissions/")
     page = _queue(client)
-    assert page.count('name="request_ids"') == LARGE
-    assert page.count("<td>Jordan Okafor") == LARGE  # the factory's staff names
+    # A page of them (round 45: the queue listed all 100 on one page).
+    assert page.count('name="request_ids"') == PER_PAGE
+    assert page.count("<td>Jordan Okafor") == PER_PAGE  # the factory's staff names
+    assert f"Permission requests 1\u2013{PER_PAGE} of {LARGE}" in page
     assert at_large == at_small
