@@ -161,7 +161,7 @@ def _payer_view(invoice: Invoice) -> dict[str, Any]:
         # Round 44: the bank's open dispute of a card payment that never counted (a
         # flagged one): the pay pages refuse a card payment meanwhile, so the invoice's
         # page offers none, and says why.
-        "uncounted_dispute": _uncounted_dispute(session, invoice),
+        "uncounted_dispute": _uncounted_dispute(session, invoice, payments),
         "amended": queries.amended_invoice(session, invoice),
         # Round 40: a flagged or given-back card payment in the payer's words.
         "taken": _money_taken(session, payments),
@@ -178,9 +178,15 @@ def _dispute_hold(
     return queries.dispute_holds(session, {invoice.id}, today).get(invoice.id)
 
 
-def _uncounted_dispute(session: Session, invoice: Invoice) -> PaymentDispute | None:
+def _uncounted_dispute(
+    session: Session, invoice: Invoice, payments: Sequence[Payment]
+) -> PaymentDispute | None:
     """The invoice's open dispute of a card payment that never counted against it, if
-    any (`_dispute_hold` says the others: a payment the bank took back)."""
+    any (`_dispute_hold` says the others: a payment the bank took back). Only a card
+    payment not received can be one: no statement for the invoices (nearly all)
+    without such a payment, as `_dispute_hold` spares them."""
+    if not any(p.method == CARD and p.state not in RECEIVED for p in payments):
+        return None
     return next(
         (d for d in queries.open_disputes(session, invoice.id) if d.payment.state not in RECEIVED),
         None,
