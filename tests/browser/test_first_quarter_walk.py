@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -20,6 +21,8 @@ import time_machine
 from pypdf import PdfReader
 
 from licensing import db
+from licensing.calendar import office_date
+from licensing.db import utcnow
 from licensing.ratecards import services as ratecards
 from tests.browser.conftest import fill_card, signed_in_tab
 from tests.integration.billing.stripe_support import WEBHOOK_SECRET, stripe_config
@@ -187,11 +190,15 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
     assert "is issued for 260.00 USD due up front: pay it from Invoices" in page.inner_text(
         ".flashes"
     )
-    assert "260.00 USD, due 2027-01-03" in _mail(mailbox, BILLING, "Invoice INV-2026-000001")
+    # Issued at the real time (cards are paid outside the travel): numbered in the
+    # office's year and due 30 days after the office's day, as finalize_in does.
+    issued = office_date(utcnow())
+    first, due = f"INV-{issued.year}-000001", issued + timedelta(days=30)
+    assert f"260.00 USD, due {due}" in _mail(mailbox, BILLING, f"Invoice {first}")
     waiting = _waiting(page)
-    assert "Invoice INV-2026-000001 to pay 260.00 USD due 2027-01-03 you" in waiting
+    assert f"Invoice {first} to pay 260.00 USD due {due} you" in waiting
     assert "Next royalty report for CPT-2027-000001" in waiting
-    page.get_by_role("link", name="Invoice INV-2026-000001 to pay").click()
+    page.get_by_role("link", name=f"Invoice {first} to pay").click()
     assert "charged now (flat fees and the minimum's lift): 260.00 USD" in _main(page)
     _pay_by_card(page, "260.00")
     assert "is paid in full" in _mail(mailbox, VENDOR, "Payment received")
