@@ -20,7 +20,7 @@ from reportlab.platypus import Flowable, Spacer
 from licensing import notices, pdf
 from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.states import PAID, VOID
-from licensing.calendar import instant_text
+from licensing.calendar import instant_text, office_date
 from licensing.money import format_amount, format_grouped, in_words
 from licensing.words import rules_described, working_in_words
 
@@ -127,7 +127,9 @@ def standing_of(invoice: Invoice) -> Standing:
         paid=invoice.amount_paid,
         credited=invoice.amount_credited,
         balance_due=invoice.balance_due,
-        paid_on=invoice.paid_at.date() if invoice.paid_at else None,
+        # The office's day it became paid, as the invoices export's `paid_date`: paid
+        # at 21:30 in Chicago is stamped that day, not the next (UTC's).
+        paid_on=office_date(invoice.paid_at) if invoice.paid_at else None,
     )
 
 

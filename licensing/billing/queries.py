@@ -64,7 +64,7 @@ from licensing.billing.states import (
     RECEIVED,
     REFUND_COUNTED,
 )
-from licensing.calendar import office_day_start
+from licensing.calendar import office_date, office_day_start
 from licensing.db import Money, Statement
 from licensing.errors import NotFound
 
@@ -715,7 +715,8 @@ def _billed_from_of() -> Select[Any]:
 
 def period_start(session: Session, invoice: Invoice) -> date:
     """The first day of the period an invoice bills: its source's (an agreement's
-    term start), a late fee's parent invoice's, else the invoice's own date. Read
+    term start), a late fee's parent invoice's, else the invoice's own date (a draft's:
+    the office's day it was created, as `finalize_in` dates an issued one). Read
     with the invoice when it was loaded for its documents (no statement), else one
     statement (and one more for each ancestor beyond its parent, which the service
     never makes: a late fee is charged on no late fee)."""
@@ -733,7 +734,7 @@ def period_start(session: Session, invoice: Invoice) -> date:
         if row is None:
             break
         found, upward = row
-    return found or invoice.issue_date or invoice.created_at.date()
+    return found or invoice.issue_date or office_date(invoice.created_at)
 
 
 # --- the invoice an amendment's invoice amends (round 36) ----------------------------

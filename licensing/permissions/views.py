@@ -475,7 +475,7 @@ def _permissions_waiting(
                 waiting_on="you",
                 detail=(
                     f"{found.requester_shown_name} can answer on the request's status page until "
-                    f"{found.answer_due_at:%Y-%m-%d}."
+                    f"{calendar.office_date(found.answer_due_at).isoformat()}."
                     if found.answer_due_at
                     else ""
                 ),
@@ -486,7 +486,11 @@ def _permissions_waiting(
             yield WaitingItem(
                 f"Permission request {found.reference}",
                 waiting_on="the licensing office",
-                detail=f"Submitted {found.submitted_at:%Y-%m-%d}." if found.submitted_at else "",
+                detail=(
+                    f"Submitted {calendar.office_date(found.submitted_at).isoformat()}."
+                    if found.submitted_at
+                    else ""
+                ),
                 url=url_for("permissions_portal.portal_detail", request_id=found.id),
                 since=found.submitted_at,
             )

@@ -9,19 +9,21 @@ every provider asked unconditionally lists."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
-from licensing import db
+from licensing import calendar, db
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
 from licensing.accounts.models import OneTimeToken
 from licensing.actors import Actor
 from licensing.billing.models import Invoice
+from licensing.permissions import services as permissions
 from licensing.web import portal
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
 from tests.integration.agreements.conftest import apply as apply
@@ -31,6 +33,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - fixtures
     SMALL_SOFTWARE,
     active_agreement,
 )
+from tests.support import factories
 from tests.support.billing import credited, paid_offline, refunded_offline
 from tests.support.statements import statements_for
 
@@ -142,3 +145,33 @@ def test_a_dashboard_with_nothing_waiting_asks_every_feature_with_its_organizati
     # conditions; the applications' counts by state: nothing else to read (it
     # was ten statements, each feature's provider asking on its own).
     assert statements_for(app, signed_in(app.test_client(), vendor), "/portal/") <= 3
+
+
+# 21:30 at the office (US Central, CST) on Friday 8 January 2027, already the 9th in UTC.
+OFFICE_EVENING = datetime(2027, 1, 9, 3, 30, tzinfo=UTC)
+
+
+def _permission_item(app: Flask, vendor: Any) -> portal.WaitingItem:
+    with app.test_request_context("/portal/"):
+        principal = accounts.principal_for(vendor)
+        items = portal.waiting_items(db.session(), principal, vendor.organization)
+    [item] = [item for item in items if item.title.startswith("Permission request")]
+    return item
+
+
+def test_the_dashboard_dates_a_permission_request_by_the_office_s_days(
+    app: Flask, vendor: Any
+) -> None:
+    # Round 46: the dashboard took the UTC date of the request's instants, a day late
+    # in the office's evening and, for the answer's deadline (the end of an office
+    # day, 05:59 UTC the next), always.
+    organization = vendor.organization
+    with time_machine.travel(OFFICE_EVENING, tick=False):
+        request = send_routed(routed_use(organization.id, organization.legal_name))
+        assert _permission_item(app, vendor).detail == "Submitted 2027-01-08."
+        permissions.ask_for_info(request.id, "Which course is it for?", factories.staff_actor())
+        asked = _permission_item(app, vendor)
+    # Five US business days from the office's Friday: the end of Friday the 15th.
+    assert request.answer_due_at is not None
+    assert "Friday, January 15, 2027" in calendar.deadline_text(request.answer_due_at)
+    assert asked.detail.endswith("can answer on the request's status page until 2027-01-15.")

@@ -170,7 +170,7 @@ def start_card_payment(
 def _require_payable(invoice: Invoice) -> None:
     """A 409 that says why an invoice takes no card payment."""
     if invoice.state == PAID:
-        on = f" on {invoice.paid_at:%Y-%m-%d}" if invoice.paid_at else ""
+        on = f" on {office_date(invoice.paid_at).isoformat()}" if invoice.paid_at else ""
         raise Conflict(f"{invoice.title} is already paid{on}: nothing is owed on it.")
     if invoice.state not in COLLECTIBLE:
         raise Conflict(f"{invoice.title} is {invoice.state}: nothing is owed on it.")

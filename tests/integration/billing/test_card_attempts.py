@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,6 +24,7 @@ from licensing.db import utcnow
 from licensing.errors import ExternalServiceError
 from tests.integration.billing.conftest import activated, send_activation
 from tests.support import factories, settings
+from tests.support.billing import paid_offline
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.servers import LocalStripe
 
@@ -150,6 +151,26 @@ def test_a_paid_invoice_takes_no_new_card_attempt_and_the_409_says_why(
     assert refused.status_code == 409
     assert f"Invoice {invoice.number} is already paid" in refused.get_json()["error"]
     assert _statuses(_intents_of(localstripe, vendor.organization_id)) == ["succeeded"]
+
+
+def test_the_409_names_the_office_s_day_an_invoice_was_paid_in_its_evening(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # Paid at 21:30 at the office on 21 January (03:30 UTC on the 22nd): the refusal
+    # names the office's day, as the PDF's stamp and the export's paid_date (round 46).
+    invoice = invoice_for(vendor, ("99.00",))
+    evening = datetime(2027, 1, 22, 3, 30, tzinfo=UTC)
+    paid_offline(invoice.id, "99.00", "WIRE-46", received_on=date(2027, 1, 21), now=evening)
+    signed_in(client, vendor)
+    url = f"/portal/invoices/{invoice.id}/card-payments"
+    refused = client.post(url, json={"token": card_token(localstripe)})
+    assert refused.status_code == 409
+    error = refused.get_json()["error"]
+    assert f"Invoice {invoice.number} is already paid on 2027-01-21:" in error
 
 
 class _FlakyConfirm:

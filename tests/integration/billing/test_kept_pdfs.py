@@ -158,6 +158,27 @@ def test_a_paid_invoice_is_a_new_document_naming_the_issued_one_which_stays_as_i
     assert len(_kept_rows(invoice_id=invoice.id)) == 3
 
 
+# 21:30 at the office (US Central, CST) on 21 January, already the 22nd in UTC.
+OFFICE_EVENING = datetime(2027, 1, 22, 3, 30, tzinfo=UTC)
+
+
+def test_an_invoice_paid_in_the_office_s_evening_is_stamped_paid_on_the_office_s_day(
+    client: FlaskClient,
+    vendor: Any,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # The PDF's stamp and its kept standing read the day as the invoices export's
+    # `paid_date` does (round 46): they took the UTC date, the 22nd.
+    invoice = invoice_for(vendor, ("100.00",))
+    paid_offline(invoice.id, "100.00", "WIRE-9", received_on=date(2027, 1, 21), now=OFFICE_EVENING)
+    paid = _get(signed_in(client, vendor), f"/invoices/{invoice.id}.pdf")
+    assert "PAID on 2027-01-21" in pdf_text(paid)
+    assert _kept_rows(invoice_id=invoice.id)[-1].standing == (
+        "paid 2027-01-21; paid 100.00; credited 0.00; balance due 0.00"
+    )
+
+
 def test_a_void_invoice_is_a_new_document_stamped_void_and_its_issued_one_stays(
     app: Flask, client: FlaskClient, vendor: Any, invoice_for: Callable[..., Invoice]
 ) -> None:

@@ -204,6 +204,31 @@ def test_a_late_fee_is_dated_from_its_parent_s_period_and_on_a_manual_invoice_fr
         assert queries.period_start(db.session(), plain) == first_day, invoice_id
 
 
+def test_a_draft_with_no_period_is_dated_from_the_office_s_day_it_was_created(
+    vendor: Any,
+) -> None:
+    # 21:30 at the office on New Year's Eve, already 2027 in UTC: the copyright year a
+    # draft's documents would print is the office's, 2026 (it took the UTC date).
+    evening = datetime(2027, 1, 1, 3, 30, tzinfo=UTC)
+    with db.transaction():
+        draft = create_invoice(
+            db.session(),
+            organization_id=vendor.organization_id,
+            currency="USD",
+            charges=[Charge("Reprint", Decimal("15.00"), "15.00")],
+            source_type=MANUAL,
+            payment_terms_days=30,
+            late_fee_monthly_percent=Decimal(0),
+            now=evening,
+            actor=Actor.SYSTEM,
+            finalize=False,
+        )
+    plain = _fresh().get(Invoice, draft.id)
+    assert plain is not None
+    assert plain.issue_date is None
+    assert queries.period_start(db.session(), plain) == date(2026, 12, 31)
+
+
 def test_a_source_registered_after_the_statements_were_built_is_read_by_the_next_pdf(
     vendor: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
