@@ -22,6 +22,7 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
+from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.mail.models import OutboxMessage
 from licensing.permissions import services as permissions
@@ -69,7 +70,7 @@ def _office(live_server: LiveServer) -> dict[str, Any]:
     three agreements ending on 31 December (renewals coming due); three educators'
     requests confirmed 1 to 7 days ago; a licensing officer and an admin."""
     now = utcnow()
-    year = now.year
+    year = office_date(now).year  # the office's year, as the service proposes and prices
     with live_server.app.app_context():
         ratecards.import_card(
             card_document(
@@ -107,7 +108,10 @@ def _office(live_server: LiveServer) -> dict[str, Any]:
         for i, vendor in enumerate(vendors[:3]):
             scrubber = {**AUTO_USE, "product_name": f"Scrubber {i + 1}"}
             accepted_agreement(vendor, _draft(date(year, 1, 1), date(year, 12, 31), scrubber))
-        for i, (name, address, institution) in enumerate(EDUCATORS):
+        # The oldest sent first, as they arrive: the queue puts the decision due soonest
+        # first and ties (two requests due the same day, as across the holidays of late
+        # December) by id, so the oldest stays first on any day.
+        for i, (name, address, institution) in reversed(list(enumerate(EDUCATORS))):
             at = now - timedelta(days=3 * i + 1)
             fields = {
                 "requester_name": name,
@@ -156,7 +160,7 @@ def test_the_licensing_office_walks_its_week(
     page: Any, browser: Any, live_server: LiveServer, mailbox: SMTPServer, tmp_path: Path
 ) -> None:
     office = _office(live_server)
-    year = utcnow().year
+    year = office_date(utcnow()).year
     applications = office["applications"]
 
     # 1. The morning queue: how many wait, and how many are past the service level.
@@ -296,7 +300,7 @@ def test_the_licensing_office_walks_its_week(
     assert published.endswith(f"is still priced on {year}.1."), published
 
     # A quote today keeps this year's card; one from 1 January takes next year's.
-    today = utcnow().date().isoformat()
+    today = office_date(utcnow()).isoformat()  # the office's day, as the API's
     body = quote_body(term={"start": today, "end": f"{year}-12-31"})
     body.pop("rate_card")  # the card in effect on the term's first day
     today_quote = admin.request.post("/api/v1/quotes", data=body).json()
