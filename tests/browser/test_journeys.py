@@ -16,6 +16,7 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
+from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.ratecards import services as ratecards
 from tests.browser.conftest import (
@@ -105,7 +106,7 @@ def test_a_renewal_for_a_year_without_a_rate_card_goes_to_staff_who_see_renewals
     browser: Any, live_server: LiveServer
 ) -> None:
     vendor, staff = vendor_and_staff(live_server)  # publishes 2027.1 only: nothing for 2028
-    today = utcnow().date()
+    today = office_date(utcnow())  # the office's day, from which renewals are due
     with live_server.app.app_context():
         # A card around today, so that an agreement can end within 90 days.
         ratecards.import_card(

@@ -24,6 +24,7 @@ from licensing.actors import Actor
 from licensing.agreements import services as agreement_services
 from licensing.agreements.models import Application
 from licensing.billing.models import CreditNote, Invoice
+from licensing.calendar import office_date
 from licensing.db import utcnow
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
 from tests.integration.billing.conftest import activated, send_activation
@@ -127,7 +128,9 @@ def test_a_closed_organizations_page_loads_none_of_its_invoices_to_say_what_stay
     for record in (Invoice, CreditNote):
         event.listen(record, "load", load)
     try:
-        still_open = accounts.open_business(db.session(), vendor.organization_id, utcnow().date())
+        still_open = accounts.open_business(
+            db.session(), vendor.organization_id, office_date(utcnow())
+        )
     finally:
         for record in (Invoice, CreditNote):
             event.remove(record, "load", load)
