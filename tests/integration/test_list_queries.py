@@ -49,6 +49,8 @@ VENDOR_PAGES = (
     "/portal/royalty-reports",
     "/portal/permissions/",
     "/portal/permissions/?page=2",
+    "/organization",
+    "/organization?page=2",
 )
 STAFF_PAGES = (
     "/console/",
@@ -68,6 +70,7 @@ STAFF_PAGES = (
     "/console/permissions/?page=2",
     "/console/permissions/?sort=use_from&state=&page=2",
     "/console/royalty-reports",
+    "/console/rate-cards/",
     "/console/audit",
     "/console/outbox",
 )
