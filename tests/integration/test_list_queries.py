@@ -59,6 +59,8 @@ STAFF_PAGES = (
     "/console/applications?page=2&sort=organization",
     "/console/agreements",
     "/console/agreements/renewals-due",
+    "/console/agreements/renewals-due?page=2",
+    "/console/applications/reconsideration-open",
     "/console/invoices",
     "/console/invoices?overdue=1",
     "/console/finance/",
