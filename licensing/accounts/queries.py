@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 from flask import has_request_context
 from sqlalchemy import (
@@ -447,9 +447,82 @@ def own_organization_and_members(
 
 
 def members(session: Session, organization_id: int) -> Sequence[User]:
-    return session.scalars(
-        select(User).where(User.organization_id == organization_id).order_by(User.id)
-    ).all()
+    return session.scalars(members_query(organization_id)).all()
+
+
+def members_query(organization_id: int) -> Select[Any]:
+    """The organization's members in the order the organization pages list them (by
+    id, unique), for `paging.read_page`."""
+    return select(User).where(User.organization_id == organization_id).order_by(User.id)
+
+
+def active_administrator_count(session: Session, organization_id: int) -> int:
+    """How many of the organization's members are active administrators: the page
+    offers the last one no step down (the service refuses it), whichever page of the
+    members it is on."""
+    return int(
+        session.scalar(
+            select(func.count(User.id)).where(
+                User.organization_id == organization_id,
+                User.is_active.is_(True),
+                User.organization_role == ADMINISTRATOR,
+            )
+        )
+        or 0
+    )
+
+
+def member_emails_among(session: Session, organization_id: int, emails: set[str]) -> set[str]:
+    """Which of `emails` (the invitations' addresses) are the organization's members':
+    `resendable` offers no invitation to a member, whichever page they are on."""
+    if not emails:
+        return set()
+    return set(
+        session.scalars(
+            select(User.email).where(
+                User.organization_id == organization_id, User.email.in_(sorted(emails))
+            )
+        )
+    )
+
+
+class Signer(NamedTuple):
+    """An active member the two-step summary names."""
+
+    full_name: str
+    email: str
+
+
+class TwoStepSummary(NamedTuple):
+    """How the organization's active members sign in (the `two_step_summary` macro):
+    how many are active and how many use an authenticator app, counted in SQL, and
+    by name those without the app, with a passkey (`passkey_only`) or without
+    (`without`), by id as the members are listed."""
+
+    active: int
+    with_app: int
+    passkey_only: list[Signer]
+    without: list[Signer]
+
+
+def two_step_summary(session: Session, organization_id: int) -> TwoStepSummary:
+    """The organization's two-step summary in two statements, whatever page of its
+    members is shown (round 46: the summary read every member to count them)."""
+    active = (User.organization_id == organization_id, User.is_active.is_(True))
+    counted = session.execute(
+        select(func.count(User.id), func.count(User.two_step_enabled_at)).where(*active)
+    ).one()
+    passkey_only: list[Signer] = []
+    without: list[Signer] = []
+    # `passkey_count` is typed as the int it loads as; here it is its column.
+    passkey_count = cast(Any, User).passkey_count
+    for full_name, email, passkeys in session.execute(
+        select(User.full_name, User.email, passkey_count)
+        .where(*active, User.two_step_enabled_at.is_(None))
+        .order_by(User.id)
+    ):
+        (passkey_only if passkeys else without).append(Signer(full_name, email))
+    return TwoStepSummary(int(counted[0]), int(counted[1]), passkey_only, without)
 
 
 class LicensingReaders(NamedTuple):

@@ -627,6 +627,11 @@ def accept_invitation(token: str) -> Page:
 # --- the vendor's organization --------------------------------------------------------
 
 
+# Members the vendor's Organization page lists at once (`paging.PER_PAGE`); the
+# tests walk ties with fewer.
+MEMBERS_PER_PAGE = paging.PER_PAGE
+
+
 def _organization_page(
     organization: Organization,
     *,
@@ -637,8 +642,14 @@ def _organization_page(
     db_session = db.session()
     if contact_form is None:
         contact_form = forms.ContactForm(obj=organization)
-    members = queries.members(db_session, organization.id)
+    # Round 46: the members a page at a time (the count of active administrators,
+    # the two-step summary and the invitations' members read for the whole).
+    page: paging.Page[User] = paging.read_page(
+        db_session, queries.members_query(organization.id), per_page=MEMBERS_PER_PAGE
+    )
+    members = page.items
     invitations = queries.invitations(db_session, organization.id)
+    invited = {link.email for link in invitations}
     now = utcnow()
     return render_template(
         "accounts/organization.html",
@@ -646,9 +657,14 @@ def _organization_page(
         contact_form=contact_form,
         invite_form=invite_form or forms.InviteForm(formdata=None),
         members=members,
+        page=page,
+        sole_administrator=queries.active_administrator_count(db_session, organization.id) == 1,
+        two_step=queries.two_step_summary(db_session, organization.id),
         restorable=services.restorable_members(db_session, members),
         invitations=invitations,
-        resendable=queries.resendable(invitations, {member.email for member in members}, now),
+        resendable=queries.resendable(
+            invitations, queries.member_emails_among(db_session, organization.id, invited), now
+        ),
         now=now,
         office_address=mail.sender_address(),
         hold=_hold(db_session, organization),
@@ -1113,6 +1129,7 @@ def _console_organization_page(
         "console/organization.html",
         organization=organization,
         members=queries.members(db_session, organization.id),
+        two_step=queries.two_step_summary(db_session, organization.id),
         administrators=services.active_administrators(db_session, organization.id),
         invitations=queries.invitations(db_session, organization.id),
         **_organization_history(db_session, organization),

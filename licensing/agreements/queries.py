@@ -938,15 +938,20 @@ def any_agreement_unrenewed(
     )
 
 
-def renewals_due(session: Session, today: date) -> list[tuple[Agreement, Application | None]]:
-    """Agreements ending soon, soonest first, each with its live renewal (or None)."""
-    found = list(
-        session.scalars(
-            ending_soon(session, today)
-            .options(selectinload(Agreement.organization))
-            .order_by(Agreement.term_end, Agreement.id)
-        )
+def renewals_due_query(session: Session, today: date) -> Select[Any]:
+    """Agreements ending soon, soonest first (then the id), with their licensees: the
+    renewals-due list, a page at a time (round 46)."""
+    return (
+        ending_soon(session, today)
+        .options(selectinload(Agreement.organization))
+        .order_by(Agreement.term_end, Agreement.id)
     )
+
+
+def with_renewals(
+    session: Session, found: Sequence[Agreement]
+) -> list[tuple[Agreement, Application | None]]:
+    """Each of `found` with its live renewal (or None), read in one statement."""
     renewals = {
         application.renewal_of_id: application
         for application in session.scalars(
@@ -959,6 +964,11 @@ def renewals_due(session: Session, today: date) -> list[tuple[Agreement, Applica
         )
     }
     return [(agreement, renewals.get(agreement.id)) for agreement in found]
+
+
+def renewals_due(session: Session, today: date) -> list[tuple[Agreement, Application | None]]:
+    """Agreements ending soon, soonest first, each with its live renewal (or None)."""
+    return with_renewals(session, list(session.scalars(renewals_due_query(session, today))))
 
 
 # The dashboard's statements are kept per process (`ScopedStatement`): built per
@@ -1136,15 +1146,19 @@ def reconsiderations_to_ask(
     return [ReconsiderationToAsk(id_, at, by) for id_, at, by in found if by is not None]
 
 
+def reconsiderations_open_query(now: datetime) -> Select[Any]:
+    """`reconsideration_open`, the window closing soonest first (then the id), with
+    each licensee: the list a page at a time (round 46)."""
+    return (
+        reconsideration_open(now)
+        .options(selectinload(Application.organization))
+        .order_by(Application.reconsider_by, Application.id)
+    )
+
+
 def reconsiderations_open(session: Session, now: datetime) -> list[Application]:
     """`reconsideration_open`, the window closing soonest first, with each licensee."""
-    return list(
-        session.scalars(
-            reconsideration_open(now)
-            .options(selectinload(Application.organization))
-            .order_by(Application.reconsider_by, Application.id)
-        )
-    )
+    return list(session.scalars(reconsiderations_open_query(now)))
 
 
 def reconsideration_is_open(application: Application, now: datetime) -> bool:

@@ -1280,17 +1280,27 @@ def agreements_list() -> tuple[str, int]:
     ), (422 if refused else 200)
 
 
+# Rows a page of the renewals due and of the rejections open to reconsideration
+# shows (round 46: windows of days, one page each before); the tests walk ties with
+# fewer.
+WINDOW_LISTS_PER_PAGE = paging.PER_PAGE
+
+
 @console.route("/agreements/renewals-due")
 @access.staff("licensing", "billing")
 def renewals_due() -> str:
     today = calendar.office_date(utcnow())
     session = db.session()
-    due = queries.renewals_due(session, today)
+    page: paging.Page[Agreement] = paging.read_page(
+        session, queries.renewals_due_query(session, today), per_page=WINDOW_LISTS_PER_PAGE
+    )
+    due = queries.with_renewals(session, page.items)
     # Round 36: "No renewal yet" left staff asking whether the licensee had been told.
     unrenewed = [agreement.id for agreement, renewal in due if renewal is None]
     return render_template(
         "agreements/renewals_due.html",
         due=due,
+        page=page,
         window=queries.RENEWAL_WINDOW_DAYS,
         reminded=audit_queries.last_of(session, "agreement", ENDING_REMINDED, unrenewed),
         reminder=ENDING_REMINDER,
@@ -1302,10 +1312,10 @@ def renewals_due() -> str:
 @access.staff(*LICENSING)
 def reconsideration_open() -> str:
     """Rejections the vendor may still ask to reconsider, the window closing first."""
-    return render_template(
-        "agreements/reconsideration_open.html",
-        rejected=queries.reconsiderations_open(db.session(), utcnow()),
+    page: paging.Page[Application] = paging.read_page(
+        db.session(), queries.reconsiderations_open_query(utcnow()), per_page=WINDOW_LISTS_PER_PAGE
     )
+    return render_template("agreements/reconsideration_open.html", rejected=page.items, page=page)
 
 
 @console.route("/agreements/<int:agreement_id>")

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, Select, func, select
 from sqlalchemy.orm import Session
 
 from licensing import errors
@@ -44,6 +44,47 @@ def all_cards(session: Session) -> list[RateCardRecord]:
             )
         )
     )
+
+
+# The rate card list's order (`/console/rate-cards`): newest period first, then the
+# version, then the id, so a page boundary never splits a tie differently.
+LIST_ORDER = (
+    RateCardRecord.effective_from.desc(),
+    RateCardRecord.version.desc(),
+    RateCardRecord.id.desc(),
+)
+
+
+def cards_query() -> Select[Any]:
+    """Every published card in the list's order, for `paging.read_page`."""
+    return select(RateCardRecord).order_by(*LIST_ORDER)
+
+
+def replaced_on_page(session: Session, page: Sequence[Published]) -> dict[str, list[str]]:
+    """`replaced_by` for the cards of one page of the list, reading only the cards
+    that may replace them: a card's replacements start within its own period (on or
+    after its first day, on or before its last), so those are the cards starting
+    between the page's earliest first day and its latest last day, not every card
+    ever published. Only the page's versions are in the answer."""
+    if not page:
+        return {}
+    earliest = min(card.effective_from for card in page)
+    latest = max(card.effective_to for card in page)
+    nearby = list(
+        session.execute(
+            select(
+                RateCardRecord.id,
+                RateCardRecord.version,
+                RateCardRecord.effective_from,
+                RateCardRecord.effective_to,
+                RateCardRecord.published_at,
+            )
+            .where(RateCardRecord.effective_from.between(earliest, latest))
+            .order_by(RateCardRecord.id)
+        )
+    )
+    shown = {card.version for card in page}
+    return {version: takers for version, takers in replaced_by(nearby).items() if version in shown}
 
 
 class Published(Protocol):

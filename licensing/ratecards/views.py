@@ -34,6 +34,7 @@ from licensing.pricing import Condition, Quote, RateCard, describe_rule, diff_ca
 from licensing.pricing.describe import ProrationWarning, long_period_words, proration_warnings
 from licensing.ratecards import queries, services
 from licensing.ratecards.models import RateCardRecord
+from licensing.web import paging
 from licensing.web.forms import PageForm
 from licensing.words import AXIS_NAMES, condition_words, in_a_sentence, review_words
 
@@ -136,17 +137,31 @@ def carried_parts(card: RateCard) -> list[str]:
     return [text[start : start + size] for start in range(0, len(text), size)]
 
 
+# Cards a page of the list shows (`paging.PER_PAGE`); the tests walk ties with fewer.
+CARDS_PER_PAGE = paging.PER_PAGE
+
+
+def _list_page(form: PublishForm, problems: dict[str, list[str]]) -> str:
+    """The rate card list, a page at a time (round 46: every version was one page),
+    newest period first, each card's replacements read for the page's cards only."""
+    session = db.session()
+    page: paging.Page[RateCardRecord] = paging.read_page(
+        session, queries.cards_query(), per_page=CARDS_PER_PAGE
+    )
+    return render_template(
+        "ratecards/list.html",
+        cards=page.items,
+        page=page,
+        replaced=queries.replaced_on_page(session, page.items),
+        form=form,
+        problems=problems,
+    )
+
+
 @bp.route("/")
 @access.staff(*STAFF)
 def index() -> str:
-    cards = queries.all_cards(db.session())
-    return render_template(
-        "ratecards/list.html",
-        cards=cards,
-        replaced=queries.replaced_by(cards),
-        form=PublishForm(),
-        problems={},
-    )
+    return _list_page(PublishForm(), {})
 
 
 @bp.route("/", methods=["POST"])
@@ -178,14 +193,7 @@ def publish() -> BaseResponse | tuple[str, int] | str:
                     f"Rate card {result.version} was already published with this content.", "info"
                 )
             return redirect(url_for(".detail", version=result.version))
-    cards = queries.all_cards(db.session())
-    return render_template(
-        "ratecards/list.html",
-        cards=cards,
-        replaced=queries.replaced_by(cards),
-        form=form,
-        problems=problems,
-    ), 422
+    return _list_page(form, problems), 422
 
 
 @bp.route("/checked", methods=["POST"])

@@ -49,6 +49,8 @@ VENDOR_PAGES = (
     "/portal/royalty-reports",
     "/portal/permissions/",
     "/portal/permissions/?page=2",
+    "/organization",
+    "/organization?page=2",
 )
 STAFF_PAGES = (
     "/console/",
@@ -57,6 +59,8 @@ STAFF_PAGES = (
     "/console/applications?page=2&sort=organization",
     "/console/agreements",
     "/console/agreements/renewals-due",
+    "/console/agreements/renewals-due?page=2",
+    "/console/applications/reconsideration-open",
     "/console/invoices",
     "/console/invoices?overdue=1",
     "/console/finance/",
@@ -68,6 +72,7 @@ STAFF_PAGES = (
     "/console/permissions/?page=2",
     "/console/permissions/?sort=use_from&state=&page=2",
     "/console/royalty-reports",
+    "/console/rate-cards/",
     "/console/audit",
     "/console/outbox",
 )
