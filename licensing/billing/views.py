@@ -499,6 +499,11 @@ def kept_invoice_document(invoice_id: int, document_id: int) -> Response:
     invoice = queries.get_invoice(db.session(), invoice_id)  # the vendor's own only
     if invoice.state == DRAFT:
         raise NotFound(f"There is no invoice {invoice_id}.")
+    return kept_document_response(invoice, document_id)
+
+
+def kept_document_response(invoice: Invoice, document_id: int) -> Response:
+    """The invoice's kept document `document_id` as kept (`NotFound` if not its own)."""
     kept = pdfs.kept_document(db.session(), invoice.id, document_id)
     return pdf_response(kept.pdf, f"{invoice.number}-{document_id}.pdf", sha256=kept.sha256)
 

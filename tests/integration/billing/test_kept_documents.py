@@ -6,7 +6,6 @@ invoice, and to nobody else."""
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -20,8 +19,8 @@ from licensing import db
 from licensing.billing import services
 from licensing.billing.models import Invoice, KeptPdf
 from tests.support.billing import paid_offline
-from tests.support.documents import pdf_text
-from tests.support.factories import billing_clerk, make_organization, make_vendor
+from tests.support.documents import downloaded_pdf, pdf_text
+from tests.support.factories import bearer, billing_clerk, make_organization, make_vendor
 
 LATER = datetime(2027, 1, 22, 15, 0, tzinfo=UTC)
 
@@ -44,15 +43,6 @@ def _words(client: FlaskClient, url: str) -> str:
     )
 
 
-def _download(client: FlaskClient, url: str) -> bytes:
-    response = client.get(url)
-    assert response.status_code == 200, response.get_data(as_text=True)[:500]
-    assert response.mimetype == "application/pdf"
-    content = response.get_data()
-    assert response.headers["X-Content-SHA256"] == hashlib.sha256(content).hexdigest()
-    return content
-
-
 def _document_url(invoice: Invoice, row: KeptPdf) -> str:
     return f"/invoices/{invoice.id}/documents/{row.id}.pdf"
 
@@ -60,9 +50,9 @@ def _document_url(invoice: Invoice, row: KeptPdf) -> str:
 def _paid_in_two_parts(client: FlaskClient, invoice: Invoice) -> None:
     """Part paid, then paid, each standing drawn by a download (kept: round 44)."""
     paid_offline(invoice.id, "40.00", "WIRE-1", received_on=date(2027, 1, 20), now=LATER)
-    _download(client, f"/invoices/{invoice.id}.pdf")
+    downloaded_pdf(client, f"/invoices/{invoice.id}.pdf")
     paid_offline(invoice.id, "60.00", "WIRE-2", received_on=date(2027, 1, 21), now=LATER)
-    _download(client, f"/invoices/{invoice.id}.pdf")
+    downloaded_pdf(client, f"/invoices/{invoice.id}.pdf")
 
 
 def test_the_licensee_sees_the_issued_document_after_payment_and_downloads_its_exact_bytes(
@@ -87,10 +77,10 @@ def test_the_licensee_sees_the_issued_document_after_payment_and_downloads_its_e
         assert _document_url(invoice, row) in page
     assert page.index(issued.sha256) < page.index(part_paid.sha256) < page.index(paid.sha256)
     # The issued document, as emailed, though the invoice's PDF now is the receipt.
-    first = _download(browser, _document_url(invoice, issued))
+    first = downloaded_pdf(browser, _document_url(invoice, issued))
     assert first == issued.pdf
     assert "PAID" not in pdf_text(first)
-    assert _download(browser, _document_url(invoice, paid)) == paid.pdf
+    assert downloaded_pdf(browser, _document_url(invoice, paid)) == paid.pdf
     assert len(_kept(invoice)) == 3  # a listed download draws nothing
 
 
@@ -105,7 +95,7 @@ def test_billing_staff_see_a_void_invoices_documents_on_the_console(
     invoice = invoice_for(vendor, ("100.00",))
     services.void_invoice(invoice.id, reason="Issued in error", now=LATER, actor=billing_clerk())
     console = signed_in(client, billing_staff)
-    _download(console, f"/invoices/{invoice.id}.pdf")  # the void standing, kept
+    downloaded_pdf(console, f"/invoices/{invoice.id}.pdf")  # the void standing, kept
     issued, void = _kept(invoice)
     page = _words(console, f"/console/invoices/{invoice.id}")
     assert f"{invoice.number} as issued the one issued" in page
@@ -113,8 +103,8 @@ def test_billing_staff_see_a_void_invoices_documents_on_the_console(
     assert "Void: paid 0.00 USD, credited 0.00 USD, balance due" in page
     assert issued.sha256 in page
     assert void.sha256 in page
-    assert _download(console, _document_url(invoice, issued)) == issued.pdf
-    assert "VOID" in pdf_text(_download(console, _document_url(invoice, void)))
+    assert downloaded_pdf(console, _document_url(invoice, issued)) == issued.pdf
+    assert "VOID" in pdf_text(downloaded_pdf(console, _document_url(invoice, void)))
     assert "VOID" not in pdf_text(issued.pdf)
 
 
@@ -132,9 +122,35 @@ def test_only_the_invoices_organization_and_the_office_download_them_under_their
     clerk = make_vendor(session, organization=vendor.organization, role="billing")
     assert signed_in(app.test_client(), stranger).get(url).status_code == 404
     assert app.test_client().get(url).status_code in (302, 401)
-    assert _download(signed_in(app.test_client(), clerk), url) == issued.pdf
+    assert downloaded_pdf(signed_in(app.test_client(), clerk), url) == issued.pdf
     # A document is served under its own invoice only.
     other = invoice_for(vendor, ("50.00",))
     mine = signed_in(app.test_client(), vendor)
     assert mine.get(f"/invoices/{other.id}/documents/{issued.id}.pdf").status_code == 404
     assert mine.get(f"/invoices/{invoice.id}/documents/999999.pdf").status_code == 404
+
+
+def test_the_api_lists_the_kept_documents_and_serves_each_only_to_its_organization(
+    app: Flask, client: FlaskClient, vendor: Any, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("100.00",))
+    services.void_invoice(invoice.id, reason="Issued in error", now=LATER, actor=billing_clerk())
+    downloaded_pdf(client, f"/api/v1/invoices/{invoice.id}/pdf", headers=bearer(vendor))
+    issued, void = _kept(invoice)
+    response = client.get(f"/api/v1/invoices/{invoice.id}/documents", headers=bearer(vendor))
+    assert response.status_code == 200, response.get_json()
+    items = response.get_json()
+    assert [(item["id"], item["issued"], item["sha256"]) for item in items] == [
+        (issued.id, True, issued.sha256),
+        (void.id, False, void.sha256),
+    ]
+    assert items[0]["standing"] == "open; paid 0.00; credited 0.00; balance due 100.00"
+    assert items[1]["standing_words"].startswith("Void: paid 0.00 USD")
+    assert items[0]["drawn_at"].endswith("+00:00")
+    url = f"/api/v1/invoices/{invoice.id}/documents/{issued.id}/pdf"
+    assert downloaded_pdf(client, url, headers=bearer(vendor)) == issued.pdf
+    session = db.session()
+    stranger = make_vendor(session, organization=make_organization(session))
+    assert client.get(url, headers=bearer(stranger)).status_code == 404
+    listed = client.get(f"/api/v1/invoices/{invoice.id}/documents", headers=bearer(stranger))
+    assert listed.status_code == 404
