@@ -80,6 +80,9 @@ class VerificationSchema(ApiSchema):
     head_seq = ma.fields.Integer()
     problems = ma.fields.List(ma.fields.String())
     documents = ma.fields.Integer(metadata={"description": "Issued documents checked"})
+    kept_pdfs = ma.fields.Integer(
+        metadata={"description": "Kept invoice and credit note PDFs hashed again (round 46)"}
+    )
     document_problems = ma.fields.List(ma.fields.String())
 
 
@@ -101,8 +104,8 @@ def list_events(query: dict[str, Any]) -> dict[str, Any]:
 @blp.response(200, VerificationSchema)
 def verification() -> dict[str, Any]:
     """Recompute the keyed hash chain and the seals of every issued invoice, credit
-    note, agreement and permission letter (as `licensing audit verify` does), and
-    report each break or edited document."""
+    note, agreement and permission letter and the kept PDFs' SHA-256 (as `licensing
+    audit verify` does), and report each break or edited document."""
     report = verify_chain(db.session())
     documents = verify_documents(db.session())
     return {
@@ -111,5 +114,6 @@ def verification() -> dict[str, Any]:
         "head_seq": report.head_seq,
         "problems": report.problems,
         "documents": documents.documents,
+        "kept_pdfs": documents.kept,
         "document_problems": documents.problems,
     }

@@ -40,7 +40,7 @@ from licensing.api.fields import (
     vocabulary,
 )
 from licensing.api.idempotency import current_claim, idempotent, idempotent_in_steps
-from licensing.billing import gateways, queries, sent_statements, services, statements
+from licensing.billing import gateways, pdfs, queries, sent_statements, services, statements
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import (
     DESCRIPTION_MAX,
@@ -70,7 +70,11 @@ from licensing.billing.states import (
     PAYMENT_METHODS,
     REFUND,
 )
-from licensing.billing.views import credit_note_pdf_response, invoice_pdf_response
+from licensing.billing.views import (
+    credit_note_pdf_response,
+    invoice_pdf_response,
+    kept_document_response,
+)
 from licensing.calendar import OFFICE_TIMEZONE, instant_iso, office_date
 from licensing.config import current_config
 from licensing.db import utcnow
@@ -425,6 +429,22 @@ class CreditNoteSchema(ApiSchema):
     issued_at = ma.fields.DateTime()
 
 
+class KeptDocumentSchema(ApiSchema):
+    id = ma.fields.Integer()
+    invoice_id = ma.fields.Integer()
+    issued = ma.fields.Boolean(
+        metadata={"description": "The invoice's issued document (emailed when issued)"}
+    )
+    standing = ma.fields.String(
+        metadata={"description": "The standing it was drawn in, in plain figures (its key)"}
+    )
+    standing_words = ma.fields.String(
+        metadata={"description": "The standing in words, as the invoice pages say it"}
+    )
+    drawn_at = ma.fields.DateTime(metadata={"description": "When it was first drawn"})
+    sha256 = ma.fields.String(metadata={"description": "The SHA-256 of its kept bytes"})
+
+
 class RefundSchema(ApiSchema):
     id = ma.fields.Integer()
     credit_note_id = ma.fields.Integer()
@@ -611,6 +631,37 @@ def update_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
 def invoice_pdf(invoice_id: int) -> Response:
     invoice = _readable(invoice_id, for_pdf=True)
     return invoice_pdf_response(invoice)
+
+
+@blp.route("/invoices/<int:invoice_id>/documents")
+@access.allow(vendor=True, staff=READERS)
+@blp.paginate(KeptDocumentSchema)
+def list_kept_documents(invoice_id: int) -> list[dict[str, Any]]:
+    """The invoice's PDFs as kept (round 46): the issued one first, then one for each
+    standing it was downloaded in since (a payment, a credit note, a void)."""
+    invoice = _readable(invoice_id)
+    return [
+        {
+            "id": kept.id,
+            "invoice_id": invoice.id,
+            "issued": kept.issued,
+            "standing": kept.standing,
+            "standing_words": kept.standing_words(invoice.currency),
+            "drawn_at": kept.drawn_at,
+            "sha256": kept.sha256,
+        }
+        for kept in pdfs.kept_documents(db.session(), invoice.id)
+    ]
+
+
+@blp.route("/invoices/<int:invoice_id>/documents/<int:document_id>/pdf")
+@access.allow(vendor=True, staff=READERS)
+@blp.response(200, description="The kept document's exact bytes", content_type="application/pdf")
+def kept_document_pdf(invoice_id: int, document_id: int) -> Response:
+    """One of the invoice's kept PDFs, as kept, with `X-Content-SHA256`. Nothing is
+    drawn, so it is not counted in the documents budget."""
+    invoice = _readable(invoice_id)
+    return kept_document_response(invoice, document_id)
 
 
 @blp.route("/invoices/<int:invoice_id>/finalize", methods=["POST"])

@@ -23,8 +23,9 @@ from licensing.options import whole_number_option
 )
 @with_appcontext
 def verify(accept_unkeyed_until: int) -> None:
-    """Recompute the keyed hash chain, and every issued invoice's, credit note's,
-    agreement's and permission letter's digests and seal; exit 1 and list each
+    """Recompute the keyed hash chain, every issued invoice's, credit note's,
+    agreement's and permission letter's digests and seal, and every kept invoice
+    and credit note PDF's SHA-256; exit 1 and list each
     problem if any row was edited, deleted or reordered."""
     session = db.session()
     chain = verify_chain(session, unkeyed_until=accept_unkeyed_until)
@@ -37,7 +38,8 @@ def verify(accept_unkeyed_until: int) -> None:
     )
     _verdict(
         documents.problems,
-        f"Issued documents intact: {documents.documents} checked.",
+        f"Issued documents intact: {documents.documents} checked, "
+        f"{documents.kept} kept PDF(s) hashed again.",
         f"Issued documents TAMPERED: {len(documents.problems)} of {documents.documents}:",
     )
     if not (chain.ok and documents.ok):

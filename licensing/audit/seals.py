@@ -79,6 +79,28 @@ def register_kind(kind: Kind) -> None:
         _BY_MODEL[kind.model] = kind
 
 
+@dataclass(frozen=True)
+class KeptBytes:
+    """Bytes kept as first served (an invoice's or credit note's PDF, round 44), each
+    row checked against its stored SHA-256 by `verify_documents` (round 46)."""
+
+    label: str
+    # Rows of (the document's name, its bytes, their stored SHA-256) in a stable order.
+    rows: Callable[[], Select[str, bytes, str]]
+
+
+KEPT: list[KeptBytes] = []
+# Rows read at once while checking kept bytes: a PDF is about 45 KB, so a batch is a
+# few MB whatever the table's size.
+KEPT_BATCH = 100
+
+
+def register_kept(kept: KeptBytes) -> None:
+    """Check `kept`'s rows in `verify_documents` (registering again changes nothing)."""
+    if all(known.label != kept.label for known in KEPT):
+        KEPT.append(kept)
+
+
 def _seal_text(kind: Kind, number: str, issued: str, amounts: str | None) -> str:
     return canonical_json(
         {"kind": kind.label, "number": number, "issued_sha256": issued, "amounts_sha256": amounts}
@@ -219,6 +241,8 @@ class DocumentReport:
     """What `verify_documents` found: documents checked, and each mismatch."""
 
     documents: int = 0
+    # Kept PDFs whose bytes were hashed again (`KeptBytes`).
+    kept: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -227,7 +251,8 @@ class DocumentReport:
 
 
 def verify_documents(session: Session) -> DocumentReport:
-    """Check every issued document against its digests and seal."""
+    """Check every issued document against its digests and seal, and every kept
+    PDF's bytes against their SHA-256."""
     report = DocumentReport()
     ring = audit_keys.ring()
     for kind in KINDS:
@@ -236,4 +261,16 @@ def verify_documents(session: Session) -> DocumentReport:
             problem = _problem(kind, document, ring)
             if problem:
                 report.problems.append(problem)
+    for kept in KEPT:
+        _verify_kept(session, kept, report)
     return report
+
+
+def _verify_kept(session: Session, kept: KeptBytes, report: DocumentReport) -> None:
+    """Hash each kept row's bytes again, streamed `KEPT_BATCH` rows at a time (a
+    server-side cursor on PostgreSQL), never the whole table in memory."""
+    rows = session.execute(kept.rows().execution_options(yield_per=KEPT_BATCH))
+    for name, content, stored in rows:
+        report.kept += 1
+        if sha256(bytes(content)) != stored:
+            report.problems.append(f"{name}: its kept bytes no longer match their SHA-256 (edited)")

@@ -18,7 +18,7 @@ from licensing.billing import documents, queries
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import CreditNote, Invoice, KeptPdf
 from licensing.billing.states import DRAFT
-from licensing.errors import Conflict
+from licensing.errors import Conflict, NotFound
 from licensing.ratecards import queries as ratecard_queries
 
 
@@ -124,3 +124,54 @@ def keep(session: Session, document: Document, content: bytes, *, now: datetime)
     found = kept(session, document)
     assert found is not None, document  # the conflicting row, committed
     return found
+
+
+# --- an invoice's kept documents, listed (round 46) ----------------------------------
+
+
+@dataclass(frozen=True)
+class KeptDocument:
+    """One of an invoice's kept PDFs as its pages list it (not its bytes)."""
+
+    id: int
+    standing: str  # `documents.Standing.key`
+    drawn_at: datetime
+    sha256: str
+    # The invoice's first document, emailed when it was issued; later ones name it.
+    issued: bool
+
+    def standing_words(self, currency: str) -> str:
+        """The standing key in words: "Paid on 2027-01-22: paid 100.00 USD, credited
+        0.00 USD, balance due 0.00 USD" ("open; paid 0.00; ..." reads "Open: ...")."""
+        head, *figures = self.standing.split("; ")
+        state, _, day = head.partition(" ")
+        name = state.replace("_", " ").capitalize()
+        said = f"{name} on {day}" if day else name
+        return f"{said}: " + ", ".join(f"{figure} {currency}" for figure in figures)
+
+
+def kept_documents(session: Session, invoice_id: int) -> list[KeptDocument]:
+    """`invoice_id`'s kept PDFs, first drawn first (its issued one first), without
+    their bytes."""
+    rows = session.execute(
+        select(KeptPdf.id, KeptPdf.standing, KeptPdf.drawn_at, KeptPdf.sha256, KeptPdf.issued_id)
+        .where(KeptPdf.invoice_id == invoice_id)
+        .order_by(KeptPdf.id)
+    )
+    return [
+        KeptDocument(row.id, row.standing, row.drawn_at, row.sha256, row.issued_id is None)
+        for row in rows
+    ]
+
+
+def kept_document(session: Session, invoice_id: int, document_id: int) -> Kept:
+    """The bytes of `invoice_id`'s kept document `document_id` (`NotFound` if that
+    invoice kept no such document)."""
+    row = session.execute(
+        select(KeptPdf.pdf, KeptPdf.sha256).where(
+            (KeptPdf.id == document_id) & (KeptPdf.invoice_id == invoice_id)
+        )
+    ).first()
+    if row is None:
+        raise NotFound(f"Invoice {invoice_id} has no kept document {document_id}.")
+    return Kept(row.pdf, row.sha256)

@@ -9,11 +9,18 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from sqlalchemy import Select
+from sqlalchemy import Select, func, literal, select
 from sqlalchemy.orm import selectinload
 
-from licensing.audit.seals import Kind, digest, number_text, register_kind
-from licensing.billing.models import CreditNote, Invoice, InvoiceLine
+from licensing.audit.seals import (
+    KeptBytes,
+    Kind,
+    digest,
+    number_text,
+    register_kept,
+    register_kind,
+)
+from licensing.billing.models import CreditNote, Invoice, InvoiceLine, KeptPdf
 from licensing.billing.states import DRAFT
 from licensing.records import attributes
 
@@ -104,6 +111,25 @@ CREDIT_NOTE = _rendered_on_demand(
 )
 
 
+def _kept_pdf_rows() -> Select[str, bytes, str]:
+    """Each kept PDF named by its document and standing ("invoice INV-2027-000001,
+    kept PDF in standing open; paid 0.00; ..."), its bytes and stored SHA-256."""
+    document = func.coalesce(
+        literal("invoice ") + Invoice.number, literal("credit note ") + CreditNote.number
+    )
+    name = document + literal(", kept PDF in standing ") + KeptPdf.standing
+    return (
+        select(name, KeptPdf.pdf, KeptPdf.sha256)
+        .outerjoin(Invoice, Invoice.id == KeptPdf.invoice_id)
+        .outerjoin(CreditNote, CreditNote.id == KeptPdf.credit_note_id)
+        .order_by(KeptPdf.id)
+    )
+
+
+KEPT_PDFS = KeptBytes("kept PDF", _kept_pdf_rows)
+
+
 def register() -> None:
     register_kind(INVOICE)
     register_kind(CREDIT_NOTE)
+    register_kept(KEPT_PDFS)

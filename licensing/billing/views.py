@@ -42,6 +42,7 @@ from licensing.billing import (
     gateways,
     links,
     payment_gateway,
+    pdfs,
     queries,
     record_names,
     sent_statements,
@@ -136,7 +137,11 @@ def invoice_detail(invoice_id: int) -> str:
     invoice = queries.get_invoice(db.session(), invoice_id)
     if invoice.state == DRAFT:
         raise NotFound(f"There is no invoice {invoice_id}.")
-    return render_template("billing/portal_invoice.html", **_payer_view(invoice))
+    return render_template(
+        "billing/portal_invoice.html",
+        kept_documents=pdfs.kept_documents(db.session(), invoice.id),
+        **_payer_view(invoice),
+    )
 
 
 def _gateway() -> payment_gateway.PaymentGateway | None:
@@ -486,6 +491,23 @@ def credit_note_pdf(credit_note_id: int) -> Response:
     return credit_note_pdf_response(credit)
 
 
+@documents_bp.route("/invoices/<int:invoice_id>/documents/<int:document_id>.pdf")
+@access.allow(vendor=True, staff=BILLING_READERS)
+def kept_invoice_document(invoice_id: int, document_id: int) -> Response:
+    """One of the invoice's kept PDFs (the issued one, a payment's, a void's: round 46)
+    exactly as kept. Nothing is drawn, so it is not in the documents budget."""
+    invoice = queries.get_invoice(db.session(), invoice_id)  # the vendor's own only
+    if invoice.state == DRAFT:
+        raise NotFound(f"There is no invoice {invoice_id}.")
+    return kept_document_response(invoice, document_id)
+
+
+def kept_document_response(invoice: Invoice, document_id: int) -> Response:
+    """The invoice's kept document `document_id` as kept (`NotFound` if not its own)."""
+    kept = pdfs.kept_document(db.session(), invoice.id, document_id)
+    return pdf_response(kept.pdf, f"{invoice.number}-{document_id}.pdf", sha256=kept.sha256)
+
+
 # --- the billing contact's signed link: no account needed (billing/links.py) ------------
 
 LINK = "/invoice-links/<int:invoice_id>/<token>"
@@ -829,6 +851,8 @@ def _console_page(
             # the payment page's words (not a day paid: it never counted).
             taken=_money_taken(session, payments),
             credit_notes=credit_notes,
+            # Round 46: its PDFs as kept in each standing, the issued one first.
+            kept_documents=pdfs.kept_documents(session, invoice.id),
             late_fees=queries.late_fees_of(session, invoice.id),
             refund_forms=_refund_forms(credit_notes, refund_form),
             reversal_forms=_reversal_forms(payments, reversal_form),

@@ -72,6 +72,7 @@ NOT_PAGES: dict[str, str] = {
     "agreements.agreement_pdf": "a PDF download",
     "billing_documents.invoice_pdf": "a PDF download",
     "billing_documents.credit_note_pdf": "a PDF download",
+    "billing_documents.kept_invoice_document": "a PDF download (a kept document, round 46)",
     "billing_documents.linked_invoice_pdf": "a PDF download",
     "billing_documents.linked_credit_note_pdf": "a PDF download",
     "billing_documents.linked_card_payment_status": "JSON the payment page polls",

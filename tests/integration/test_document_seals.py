@@ -19,6 +19,7 @@ from licensing.audit import seals
 from licensing.audit.keys import key_id
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
+from licensing.billing.services import documents as kept_documents
 from licensing.permissions import services as permissions
 from licensing.permissions.models import PermissionLetter
 from tests.conftest import TEST_AUDIT_KEY
@@ -76,7 +77,7 @@ def test_an_issued_invoice_is_sealed_and_verifies(app: Flask, vendor: Any) -> No
     assert invoice.seal_key_id == key_id(TEST_AUDIT_KEY)
     code, output = _verify(app)
     assert code == 0, output
-    assert "Issued documents intact: 1 checked." in output
+    assert "Issued documents intact: 1 checked, 1 kept PDF(s) hashed again." in output
 
 
 def test_an_invoice_total_edited_in_sql_makes_verify_fail_naming_it(
@@ -259,6 +260,7 @@ def test_admins_see_edited_documents_in_the_api_verification(
     url = "/api/v1/audit-events/verification"
     intact = client.get(url, headers=bearer(admin)).get_json()
     assert (intact["ok"], intact["documents"], intact["document_problems"]) == (True, 1, [])
+    assert intact["kept_pdfs"] == 1  # the issued invoice's PDF, hashed again (round 46)
     db.session().execute(
         text("UPDATE invoices SET total = total * 2 WHERE id = :id"), {"id": invoice.id}
     )
@@ -301,3 +303,70 @@ def test_sealing_refuses_a_letter_whose_pdf_no_longer_matches_its_digest(app: Fl
     assert result.exit_code == 1
     assert f"permission letter {letter.number}" in result.output
     assert _problems() != []
+
+
+# --- kept PDFs (round 46) -----------------------------------------------------------
+
+
+def test_a_kept_pdf_altered_in_sql_makes_verify_fail_naming_its_document(
+    app: Flask, vendor: Any
+) -> None:
+    invoice = _invoice(vendor)  # its issuing email's PDF is kept
+    code, output = _verify(app)
+    assert code == 0, output
+    # Under the ORM's refusal (`refuse_changes`): a raw UPDATE, as an edit in the database.
+    db.session().execute(
+        text("UPDATE kept_pdfs SET pdf = :pdf WHERE invoice_id = :id"),
+        {"pdf": b"%PDF-1.4 not what was emailed", "id": invoice.id},
+    )
+    code, output = _verify(app)
+    assert code == 1
+    assert "Issued documents TAMPERED: 1 of 1:" in output
+    assert (
+        f"invoice {invoice.number}, kept PDF in standing open; paid 0.00; credited 0.00; "
+        "balance due 1550.50: its kept bytes no longer match their SHA-256 (edited)"
+    ) in output
+
+
+def test_a_kept_pdfs_sha256_rewritten_alone_is_named_too(app: Flask, vendor: Any) -> None:
+    invoice = _invoice(vendor)
+    credit = credited(invoice.id, "100.00", "Goodwill")
+    kept_documents.kept_credit_note_pdf(credit)
+    db.session().execute(
+        text("UPDATE kept_pdfs SET sha256 = :digest WHERE credit_note_id = :id"),
+        {"digest": hashlib.sha256(b"other bytes").hexdigest(), "id": credit.id},
+    )
+    assert _problems() == [
+        f"credit note {credit.number}, kept PDF in standing issued: "
+        "its kept bytes no longer match their SHA-256 (edited)"
+    ]
+
+
+def test_verify_streams_the_kept_pdfs_in_batches_and_checks_every_one(
+    app: Flask, vendor: Any, monkeypatch: Any
+) -> None:
+    invoice = _invoice(vendor)
+    credit = credited(invoice.id, "100.00", "Goodwill")
+    kept_documents.kept_credit_note_pdf(credit)
+    paid_offline(invoice.id, "1450.50", "W-1")
+    paid = db.session().get(Invoice, invoice.id, populate_existing=True)
+    assert paid is not None
+    kept_documents.kept_invoice_pdf(paid)  # a third document: the paid standing
+    db.session().execute(
+        text("UPDATE kept_pdfs SET pdf = :pdf WHERE invoice_id = :id AND issued_id IS NOT NULL"),
+        {"pdf": b"%PDF-1.4 edited", "id": invoice.id},
+    )
+    batches: list[int] = []
+    verify_kept = seals._verify_kept
+
+    def counting(session: Any, kept: seals.KeptBytes, report: seals.DocumentReport) -> None:
+        batches.append(seals.KEPT_BATCH)
+        verify_kept(session, kept, report)
+
+    monkeypatch.setattr(seals, "KEPT_BATCH", 1)
+    monkeypatch.setattr(seals, "_verify_kept", counting)
+    db.session().expire_all()
+    report = seals.verify_documents(db.session())
+    assert (report.kept, batches) == (3, [1])
+    [problem] = report.problems
+    assert problem.startswith(f"invoice {invoice.number}, kept PDF in standing paid ")

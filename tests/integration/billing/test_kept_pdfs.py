@@ -24,7 +24,7 @@ from licensing.billing.settings import InvoiceTerms
 from licensing.mail.models import OutboxMessage
 from tests.integration.billing.conftest import activated, send_activation
 from tests.support.billing import credited, paid_offline
-from tests.support.documents import pdf_text
+from tests.support.documents import downloaded_pdf, pdf_text
 from tests.support.factories import bearer, billing_clerk, make_organization
 
 LATER = datetime(2027, 1, 22, 15, 0, tzinfo=UTC)
@@ -62,15 +62,6 @@ def _forget_kept(**by: int) -> None:
     db.session().execute(delete(KeptPdf).where(getattr(KeptPdf, column) == record_id))
 
 
-def _get(client: FlaskClient, url: str, **kwargs: Any) -> bytes:
-    response = client.get(url, **kwargs)
-    assert response.status_code == 200, response.get_data(as_text=True)[:500]
-    assert response.mimetype == "application/pdf"
-    content = response.get_data()
-    assert response.headers["X-Content-SHA256"] == hashlib.sha256(content).hexdigest()
-    return content
-
-
 def test_a_renderer_change_after_the_first_download_does_not_change_the_second_download(
     app: Flask,
     client: FlaskClient,
@@ -84,7 +75,7 @@ def test_a_renderer_change_after_the_first_download_does_not_change_the_second_d
     _forget_kept(invoice_id=invoice.id)  # issued before round 44: first drawn below
     browser = signed_in(client, vendor)
     urls = (f"/invoices/{invoice.id}.pdf", f"/credit-notes/{credit.id}.pdf")
-    first = [_get(browser, url) for url in urls]
+    first = [downloaded_pdf(browser, url) for url in urls]
     assert [len(_kept_rows(invoice_id=invoice.id)), len(_kept_rows(credit_note_id=credit.id))] == [
         1,
         1,
@@ -95,7 +86,7 @@ def test_a_renderer_change_after_the_first_download_does_not_change_the_second_d
     drawn = pdfs.invoice_pdf(session, queries.invoice_for_pdf(session, invoice.id))
     assert CHANGED in pdf_text(drawn)
     # ... and the downloads are the bytes first drawn.
-    second = [_get(browser, url) for url in urls]
+    second = [downloaded_pdf(browser, url) for url in urls]
     assert second == first
     assert all(CHANGED not in pdf_text(content) for content in second)
     assert [row.pdf for row in _kept_rows(invoice_id=invoice.id)] == [first[0]]
@@ -121,11 +112,14 @@ def test_the_email_attachment_and_every_download_are_the_same_bytes(
     assert kept.sha256 == hashlib.sha256(attached).hexdigest()
     assert kept.issued_id is None  # the issued document
     linked = f"/invoice-links/{invoice.id}/{links.token(invoice)}/invoice.pdf"
-    assert _get(client, linked) == attached
-    assert _get(client, f"/api/v1/invoices/{invoice.id}/pdf", headers=bearer(vendor)) == attached
-    assert _get(signed_in(client, vendor), f"/invoices/{invoice.id}.pdf") == attached
+    assert downloaded_pdf(client, linked) == attached
+    assert (
+        downloaded_pdf(client, f"/api/v1/invoices/{invoice.id}/pdf", headers=bearer(vendor))
+        == attached
+    )
+    assert downloaded_pdf(signed_in(client, vendor), f"/invoices/{invoice.id}.pdf") == attached
     staff = bearer(billing_staff)
-    assert _get(client, f"/api/v1/invoices/{invoice.id}/pdf", headers=staff) == attached
+    assert downloaded_pdf(client, f"/api/v1/invoices/{invoice.id}/pdf", headers=staff) == attached
     assert CHANGED not in pdf_text(attached)
     assert len(_kept_rows(invoice_id=invoice.id)) == 1
 
@@ -140,12 +134,12 @@ def test_a_paid_invoice_is_a_new_document_naming_the_issued_one_which_stays_as_i
     invoice = invoice_for(vendor, ("100.00",))
     [issued] = _kept_rows(invoice_id=invoice.id)
     browser = signed_in(client, vendor)
-    assert _get(browser, f"/invoices/{invoice.id}.pdf") == issued.pdf
+    assert downloaded_pdf(browser, f"/invoices/{invoice.id}.pdf") == issued.pdf
     paid_offline(invoice.id, "40.00", "WIRE-1", received_on=date(2027, 1, 20), now=LATER)
-    part_paid = _get(browser, f"/invoices/{invoice.id}.pdf")
+    part_paid = downloaded_pdf(browser, f"/invoices/{invoice.id}.pdf")
     assert "60.00 USD" in pdf_text(part_paid)  # the balance due now
     paid_offline(invoice.id, "60.00", "WIRE-2", received_on=date(2027, 1, 21), now=LATER)
-    paid = _get(browser, f"/invoices/{invoice.id}.pdf")
+    paid = downloaded_pdf(browser, f"/invoices/{invoice.id}.pdf")
     assert "PAID" in pdf_text(paid)
     rows = _kept_rows(invoice_id=invoice.id)
     assert [row.pdf for row in rows] == [issued.pdf, part_paid, paid]
@@ -154,7 +148,7 @@ def test_a_paid_invoice_is_a_new_document_naming_the_issued_one_which_stays_as_i
     assert rows[2].standing == "paid 2027-01-22; paid 100.00; credited 0.00; balance due 0.00"
     assert "PAID" not in pdf_text(rows[0].pdf)
     # Each standing again: its bytes as first drawn.
-    assert _get(browser, f"/invoices/{invoice.id}.pdf") == paid
+    assert downloaded_pdf(browser, f"/invoices/{invoice.id}.pdf") == paid
     assert len(_kept_rows(invoice_id=invoice.id)) == 3
 
 
@@ -186,7 +180,7 @@ def test_a_void_invoice_is_a_new_document_stamped_void_and_its_issued_one_stays(
     [issued] = _kept_rows(invoice_id=invoice.id)
     services.void_invoice(invoice.id, reason="Issued in error", now=LATER, actor=billing_clerk())
     headers = bearer(vendor)
-    void = _get(client, f"/api/v1/invoices/{invoice.id}/pdf", headers=headers)
+    void = downloaded_pdf(client, f"/api/v1/invoices/{invoice.id}/pdf", headers=headers)
     assert "VOID" in pdf_text(void)
     first, second = _kept_rows(invoice_id=invoice.id)
     assert (first.pdf, second.pdf, second.issued_id) == (issued.pdf, void, issued.id)

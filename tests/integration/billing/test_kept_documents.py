@@ -1,0 +1,156 @@
+"""An invoice's kept documents listed (round 46): the console's invoice page and the
+licensee's list each PDF kept for the invoice (the issued one marked, then one for
+each standing since), with its standing in words, when it was first drawn and its
+SHA-256, and a link serving that document's exact bytes to whoever may read the
+invoice, and to nobody else."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.billing import services
+from licensing.billing.models import Invoice, KeptPdf
+from tests.support.billing import paid_offline
+from tests.support.documents import downloaded_pdf, pdf_text
+from tests.support.factories import bearer, billing_clerk, make_organization, make_vendor
+
+LATER = datetime(2027, 1, 22, 15, 0, tzinfo=UTC)
+
+
+def _kept(invoice: Invoice) -> list[KeptPdf]:
+    db.session().expire_all()
+    statement = select(KeptPdf).where(KeptPdf.invoice_id == invoice.id).order_by(KeptPdf.id)
+    return list(db.session().scalars(statement))
+
+
+def _words(client: FlaskClient, url: str) -> str:
+    response = client.get(url)
+    assert response.status_code == 200, response.get_data(as_text=True)[:500]
+    html = response.get_data(as_text=True)
+    # The page's words, and its links' addresses (where each document is served).
+    return (
+        " ".join(re.sub(r"<[^>]+>", " ", html).split())
+        + " "
+        + " ".join(re.findall(r'href="([^"]+)"', html))
+    )
+
+
+def _document_url(invoice: Invoice, row: KeptPdf) -> str:
+    return f"/invoices/{invoice.id}/documents/{row.id}.pdf"
+
+
+def _paid_in_two_parts(client: FlaskClient, invoice: Invoice) -> None:
+    """Part paid, then paid, each standing drawn by a download (kept: round 44)."""
+    paid_offline(invoice.id, "40.00", "WIRE-1", received_on=date(2027, 1, 20), now=LATER)
+    downloaded_pdf(client, f"/invoices/{invoice.id}.pdf")
+    paid_offline(invoice.id, "60.00", "WIRE-2", received_on=date(2027, 1, 21), now=LATER)
+    downloaded_pdf(client, f"/invoices/{invoice.id}.pdf")
+
+
+def test_the_licensee_sees_the_issued_document_after_payment_and_downloads_its_exact_bytes(
+    app: Flask,
+    client: FlaskClient,
+    vendor: Any,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    invoice = invoice_for(vendor, ("100.00",))
+    browser = signed_in(client, vendor)
+    _paid_in_two_parts(browser, invoice)
+    issued, part_paid, paid = _kept(invoice)
+    page = _words(browser, f"/portal/invoices/{invoice.id}")
+    assert "Documents" in page
+    assert f"{invoice.number} as issued the one issued" in page
+    assert "Open: paid 0.00 USD, credited 0.00 USD, balance due 100.00 USD" in page
+    assert "Open: paid 40.00 USD, credited 0.00 USD, balance due 60.00 USD" in page
+    assert "Paid on 2027-01-22: paid 100.00 USD, credited 0.00 USD, balance due 0.00 USD" in page
+    for row in (issued, part_paid, paid):
+        assert row.sha256 in page
+        assert _document_url(invoice, row) in page
+    assert page.index(issued.sha256) < page.index(part_paid.sha256) < page.index(paid.sha256)
+    # The issued document, as emailed, though the invoice's PDF now is the receipt.
+    first = downloaded_pdf(browser, _document_url(invoice, issued))
+    assert first == issued.pdf
+    assert "PAID" not in pdf_text(first)
+    assert downloaded_pdf(browser, _document_url(invoice, paid)) == paid.pdf
+    assert len(_kept(invoice)) == 3  # a listed download draws nothing
+
+
+def test_billing_staff_see_a_void_invoices_documents_on_the_console(
+    app: Flask,
+    client: FlaskClient,
+    vendor: Any,
+    billing_staff: Any,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    invoice = invoice_for(vendor, ("100.00",))
+    services.void_invoice(invoice.id, reason="Issued in error", now=LATER, actor=billing_clerk())
+    console = signed_in(client, billing_staff)
+    downloaded_pdf(console, f"/invoices/{invoice.id}.pdf")  # the void standing, kept
+    issued, void = _kept(invoice)
+    page = _words(console, f"/console/invoices/{invoice.id}")
+    assert f"{invoice.number} as issued the one issued" in page
+    assert f"{invoice.number}, document 2" in page
+    assert "Void: paid 0.00 USD, credited 0.00 USD, balance due" in page
+    assert issued.sha256 in page
+    assert void.sha256 in page
+    assert downloaded_pdf(console, _document_url(invoice, issued)) == issued.pdf
+    assert "VOID" in pdf_text(downloaded_pdf(console, _document_url(invoice, void)))
+    assert "VOID" not in pdf_text(issued.pdf)
+
+
+def test_only_the_invoices_organization_and_the_office_download_them_under_their_invoice(
+    app: Flask,
+    vendor: Any,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    invoice = invoice_for(vendor, ("100.00",))
+    [issued] = _kept(invoice)
+    url = _document_url(invoice, issued)
+    session = db.session()
+    stranger = make_vendor(session, organization=make_organization(session))
+    clerk = make_vendor(session, organization=vendor.organization, role="billing")
+    assert signed_in(app.test_client(), stranger).get(url).status_code == 404
+    assert app.test_client().get(url).status_code in (302, 401)
+    assert downloaded_pdf(signed_in(app.test_client(), clerk), url) == issued.pdf
+    # A document is served under its own invoice only.
+    other = invoice_for(vendor, ("50.00",))
+    mine = signed_in(app.test_client(), vendor)
+    assert mine.get(f"/invoices/{other.id}/documents/{issued.id}.pdf").status_code == 404
+    assert mine.get(f"/invoices/{invoice.id}/documents/999999.pdf").status_code == 404
+
+
+def test_the_api_lists_the_kept_documents_and_serves_each_only_to_its_organization(
+    app: Flask, client: FlaskClient, vendor: Any, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("100.00",))
+    services.void_invoice(invoice.id, reason="Issued in error", now=LATER, actor=billing_clerk())
+    downloaded_pdf(client, f"/api/v1/invoices/{invoice.id}/pdf", headers=bearer(vendor))
+    issued, void = _kept(invoice)
+    response = client.get(f"/api/v1/invoices/{invoice.id}/documents", headers=bearer(vendor))
+    assert response.status_code == 200, response.get_json()
+    items = response.get_json()
+    assert [(item["id"], item["issued"], item["sha256"]) for item in items] == [
+        (issued.id, True, issued.sha256),
+        (void.id, False, void.sha256),
+    ]
+    assert items[0]["standing"] == "open; paid 0.00; credited 0.00; balance due 100.00"
+    assert items[1]["standing_words"].startswith("Void: paid 0.00 USD")
+    assert items[0]["drawn_at"].endswith("+00:00")
+    url = f"/api/v1/invoices/{invoice.id}/documents/{issued.id}/pdf"
+    assert downloaded_pdf(client, url, headers=bearer(vendor)) == issued.pdf
+    session = db.session()
+    stranger = make_vendor(session, organization=make_organization(session))
+    assert client.get(url, headers=bearer(stranger)).status_code == 404
+    listed = client.get(f"/api/v1/invoices/{invoice.id}/documents", headers=bearer(stranger))
+    assert listed.status_code == 404
