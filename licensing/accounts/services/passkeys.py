@@ -20,29 +20,10 @@ import hashlib
 import json
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
-from webauthn import (
-    generate_authentication_options,
-    generate_registration_options,
-    options_to_json,
-    verify_authentication_response,
-    verify_registration_response,
-)
-from webauthn.helpers import (
-    base64url_to_bytes,
-    bytes_to_base64url,
-    parse_authentication_credential_json,
-)
-from webauthn.helpers.exceptions import WebAuthnException
-from webauthn.helpers.structs import (
-    AuthenticatorSelectionCriteria,
-    AuthenticatorTransport,
-    PublicKeyCredentialDescriptor,
-    ResidentKeyRequirement,
-    UserVerificationRequirement,
-)
 
 from licensing import db
 from licensing.accounts import queries
@@ -58,6 +39,14 @@ from licensing.accounts.services.two_step import _own_user, _tell_owner
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.db import utcnow
+
+if TYPE_CHECKING:
+    from webauthn.helpers.structs import PublicKeyCredentialDescriptor
+
+# py_webauthn is imported where a ceremony runs, not with the app: it brings
+# cryptography's and pyOpenSSL's bindings, 14 MB a process (measured), which every
+# gunicorn worker and the royalty report's peak held though few requests are
+# passkey ceremonies (round 46).
 from licensing.errors import (
     AuthenticationRequired,
     Conflict,
@@ -132,6 +121,8 @@ def _keep_challenge(
 ) -> str:
     """Store the challenge's digest until it expires; those expired go now (each
     new one clears them, so the table holds at most the last 5 minutes')."""
+    from webauthn.helpers import bytes_to_base64url
+
     session.execute(delete(PasskeyChallenge).where(PasskeyChallenge.expires_at < now))
     text = bytes_to_base64url(challenge)
     session.add(
@@ -177,6 +168,9 @@ def passkeys_of(session: Session, user_id: int) -> list[Passkey]:
 
 
 def _descriptor(passkey: Passkey) -> PublicKeyCredentialDescriptor:
+    from webauthn.helpers import base64url_to_bytes
+    from webauthn.helpers.structs import AuthenticatorTransport, PublicKeyCredentialDescriptor
+
     known = {transport.value for transport in AuthenticatorTransport}
     return PublicKeyCredentialDescriptor(
         id=base64url_to_bytes(passkey.credential_id),
@@ -193,6 +187,13 @@ def registration_options(
     discoverable credential preferred (so it signs in without an address), user
     verification required, the account's passkeys excluded (the authenticator
     says it has one already rather than making a second)."""
+    from webauthn import generate_registration_options, options_to_json
+    from webauthn.helpers.structs import (
+        AuthenticatorSelectionCriteria,
+        ResidentKeyRequirement,
+        UserVerificationRequirement,
+    )
+
     moment = now or utcnow()
     with db.transaction() as session:
         user = _own_user(session, actor)
@@ -244,6 +245,10 @@ def add_passkey(
     """The browser's answer to `registration_options`, verified (the challenge,
     origin, host, user verification, the attestation's signature): the passkey
     stored under `name`, audited `user.passkey_added`, its owner emailed."""
+    from webauthn import verify_registration_response
+    from webauthn.helpers import base64url_to_bytes, bytes_to_base64url
+    from webauthn.helpers.exceptions import WebAuthnException
+
     moment = now or utcnow()
     cleaned = clean_name(name)
     if not credential.strip():
@@ -410,6 +415,9 @@ def sign_in_options(party: RelyingParty, *, now: datetime | None = None) -> Opti
     """The options for signing in with a passkey: no account named (the
     authenticator offers its discoverable credentials for this host), user
     verification required."""
+    from webauthn import generate_authentication_options, options_to_json
+    from webauthn.helpers.structs import UserVerificationRequirement
+
     moment = now or utcnow()
     options = generate_authentication_options(
         rp_id=party.rp_id,
@@ -443,6 +451,14 @@ def sign_in_with_passkey(
     A refused passkey does not count towards the account's lockout: nothing was
     guessed (the private key cannot be), and anyone knowing a credential's id
     could otherwise lock its owner out. `AUTH_RATE_LIMIT` bounds the attempts."""
+    from webauthn import verify_authentication_response
+    from webauthn.helpers import (
+        base64url_to_bytes,
+        bytes_to_base64url,
+        parse_authentication_credential_json,
+    )
+    from webauthn.helpers.exceptions import WebAuthnException
+
     moment = now or utcnow()
     if not credential.strip():
         raise InvalidInput.for_field("credential", NO_ANSWER)
