@@ -3,15 +3,21 @@ morning queue (fourteen applications of different ages against the 10-business-d
 service level), follows a quote's numbers to the rate card's rule, asks a vendor for
 information, approves one application and rejects another; decides an educator's
 permission request and reads its letter; an admin drafts next year's card from this
-year's, checks what it does to the renewals coming due, publishes it for 1 January
-and sees that a quote today keeps this year's; then reads the officer's week in the
-audit log. Invented organizations and products only."""
+year's, checks what it does to the renewals coming due, publishes it for the day this
+year's ends and sees that a quote today keeps this year's; then reads the officer's
+week in the audit log. Invented organizations and products only.
+
+The office's year is the card's, not the calendar's: this year's card ends a month
+from the office's today, so its agreements are renewals coming due (within 90 days)
+on any day the walk runs. Calendar years made it pass only from October to December
+(stop 45)."""
 
 from __future__ import annotations
 
 import io
 import json
 import re
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -26,6 +32,7 @@ from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.mail.models import OutboxMessage
 from licensing.permissions import services as permissions
+from licensing.pricing.ratecard import proposed_term
 from licensing.ratecards import services as ratecards
 from tests.browser.conftest import accepted_agreement, sign_in, signed_in_tab
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
@@ -51,6 +58,33 @@ EDUCATORS = (
 )
 
 
+@dataclass(frozen=True)
+class CardYears:
+    """This year's card and next year's, a year each, as of the office's `today`:
+    this one ends a month on (its agreements end with it), the next starts the day
+    after. A year as the service proposes one (`proposed_term`), so a renewal's term
+    is the next card's whole period and nothing is prorated."""
+
+    this_version: str
+    this_from: date
+    this_to: date
+    next_version: str
+    next_from: date
+    next_to: date
+
+    @classmethod
+    def around(cls, today: date) -> CardYears:
+        next_from = today + timedelta(days=31)
+        if (next_from.month, next_from.day) == (2, 29):  # a year back has no 29 February
+            next_from += timedelta(days=1)
+        this_from = next_from.replace(year=next_from.year - 1)
+        this_to = next_from - timedelta(days=1)
+        _, next_to = proposed_term(next_from, None, earliest=next_from)
+        return cls(
+            f"{this_from.year}.1", this_from, this_to, f"{next_from.year}.1", next_from, next_to
+        )
+
+
 def _draft(start: date, end: date, *uses: dict[str, Any]) -> Any:
     return agreements.ApplicationDraft.from_fields(
         {"term_start": start, "term_end": end, "uses": uses}
@@ -67,17 +101,17 @@ def _confirmation_token(address: str) -> str:
 
 def _office(live_server: LiveServer) -> dict[str, Any]:
     """This year's card; fourteen applications waiting, submitted 1 to 27 days ago;
-    three agreements ending on 31 December (renewals coming due); three educators'
+    three agreements ending with the card (renewals coming due); three educators'
     requests confirmed 1 to 7 days ago; a licensing officer and an admin."""
     now = utcnow()
-    year = office_date(now).year  # the office's year, as the service proposes and prices
+    years = CardYears.around(office_date(now))  # the office's day, as the service's
     with live_server.app.app_context():
         ratecards.import_card(
             card_document(
-                version=f"{year}.1",
-                title=f"Royalty schedule for {year}",
-                effective_from=f"{year}-01-01",
-                effective_to=f"{year}-12-31",
+                version=years.this_version,
+                title=f"Royalty schedule from {years.this_from}",
+                effective_from=years.this_from.isoformat(),
+                effective_to=years.this_to.isoformat(),
             ),
             published_by="tests",
         )
@@ -101,13 +135,13 @@ def _office(live_server: LiveServer) -> dict[str, Any]:
                 "revenue": f"{50000 + 7000 * i}.00",
             }
             at = now - timedelta(days=2 * i + 1)
-            draft = _draft(date(year, 12, 1), date(year, 12, 31), use)
+            draft = _draft(years.this_to - timedelta(days=30), years.this_to, use)
             made = agreements.create_draft(actor, draft, now=at)
             agreements.submit(made.id, actor, policy=issuing(), attest=True, now=at)
             applications.append((made.id, made.reference, vendor.email, COMPANIES[i % 7]))
         for i, vendor in enumerate(vendors[:3]):
             scrubber = {**AUTO_USE, "product_name": f"Scrubber {i + 1}"}
-            accepted_agreement(vendor, _draft(date(year, 1, 1), date(year, 12, 31), scrubber))
+            accepted_agreement(vendor, _draft(years.this_from, years.this_to, scrubber))
         # The oldest sent first, as they arrive: the queue puts the decision due soonest
         # first and ties (two requests due the same day, as across the holidays of late
         # December) by id, so the oldest stays first on any day.
@@ -132,7 +166,12 @@ def _office(live_server: LiveServer) -> dict[str, Any]:
             )
             raw = _confirmation_token(address)
             permissions.confirm_email(raw, sla_days=permission_sla_days(), now=at)
-        return {"officer": officer.email, "admin": admin.email, "applications": applications}
+        return {
+            "officer": officer.email,
+            "admin": admin.email,
+            "applications": applications,
+            "years": years,
+        }
 
 
 def _flash(page: Any) -> str:
@@ -160,7 +199,8 @@ def test_the_licensing_office_walks_its_week(
     page: Any, browser: Any, live_server: LiveServer, mailbox: SMTPServer, tmp_path: Path
 ) -> None:
     office = _office(live_server)
-    year = office_date(utcnow()).year
+    years: CardYears = office["years"]
+    this, upcoming = years.this_version, years.next_version
     applications = office["applications"]
 
     # 1. The morning queue: how many wait, and how many are past the service level.
@@ -187,13 +227,13 @@ def test_the_licensing_office_walks_its_week(
     assert_accessible(page)
     quote = page.locator("table").filter(has_text="Each use, priced")
     working = " ".join(quote.inner_text().split())
-    assert f"rate card {year}.1" in working
+    assert f"rate card {this}" in working
     assert "10% of revenue 85,000.00 = 8,500.00" in working
     assert "Total 8,500.00 USD" in working
     # The rule as the card describes it, its id the link to it (round 37).
     assert "Data files, feeds and electronic publications, share of net revenue" in working
     quote.get_by_role("link", name="distribution-data").click()
-    page.wait_for_url(f"**/console/rate-cards/{year}.1#rule-distribution-data")
+    page.wait_for_url(f"**/console/rate-cards/{this}#rule-distribution-data")
     rule = " ".join(page.locator("#rule-distribution-data").inner_text().split())
     assert "10% of revenue; minimum 5,000.00 USD a year (prorated); staff review" in rule
 
@@ -265,19 +305,19 @@ def test_the_licensing_office_walks_its_week(
 
     # 3. Next year's rate card, drafted from this year's, changed, checked, published.
     admin = signed_in_tab(browser, live_server, office["admin"])
-    admin.goto(f"/console/rate-cards/{year}.1")
+    admin.goto(f"/console/rate-cards/{this}")
     with admin.expect_download() as download:
-        admin.get_by_role("link", name=f"Download {year}.1 as a JSON file").click()
+        admin.get_by_role("link", name=f"Download {this} as a JSON file").click()
     document = json.loads(Path(download.value.path()).read_text())
     document.update(
-        version=f"{year + 1}.1",
-        title=f"Royalty schedule for {year + 1}",
-        effective_from=f"{year + 1}-01-01",
-        effective_to=f"{year + 1}-12-31",
+        version=upcoming,
+        title=f"Royalty schedule from {years.next_from}",
+        effective_from=years.next_from.isoformat(),
+        effective_to=years.next_to.isoformat(),
     )
     rule = next(r for r in document["rules"] if r["id"] == "distribution-software")
     rule["model"]["tiers"][-1]["unit_price"] = "13.00"
-    card = tmp_path / f"{year + 1}.1.json"
+    card = tmp_path / f"{upcoming}.json"
     card.write_text(json.dumps(document))
     admin.goto("/console/rate-cards/")
     admin.get_by_label("Rate card file (JSON)").set_input_files(str(card))
@@ -291,23 +331,23 @@ def test_the_licensing_office_walks_its_week(
     renewals = " ".join(effect.inner_text().split())
     assert renewals.count("(renewal)") == 3
     assert "33,800.00 35,300.00 1,500.00" in renewals
-    admin.get_by_role("button", name=f"Publish rate card {year + 1}.1").click()
+    admin.get_by_role("button", name=f"Publish rate card {upcoming}").click()
     admin.wait_for_load_state()
     published = _flash(admin)
     assert published.startswith(
-        f"Rate card {year + 1}.1 published, in effect from {year + 1}-01-01: a term starting "
+        f"Rate card {upcoming} published, in effect from {years.next_from}: a term starting "
     ), published
-    assert published.endswith(f"is still priced on {year}.1."), published
+    assert published.endswith(f"is still priced on {this}."), published
 
-    # A quote today keeps this year's card; one from 1 January takes next year's.
+    # A quote today keeps this year's card; one from its first day takes next year's.
     today = office_date(utcnow()).isoformat()  # the office's day, as the API's
-    body = quote_body(term={"start": today, "end": f"{year}-12-31"})
+    body = quote_body(term={"start": today, "end": years.this_to.isoformat()})
     body.pop("rate_card")  # the card in effect on the term's first day
     today_quote = admin.request.post("/api/v1/quotes", data=body).json()
-    assert today_quote["rate_card"] == f"{year}.1", today_quote
-    body["term"] = {"start": f"{year + 1}-01-01", "end": f"{year + 1}-12-31"}
+    assert today_quote["rate_card"] == this, today_quote
+    body["term"] = {"start": years.next_from.isoformat(), "end": years.next_to.isoformat()}
     next_quote = admin.request.post("/api/v1/quotes", data=body).json()
-    assert next_quote["rate_card"] == f"{year + 1}.1"
+    assert next_quote["rate_card"] == upcoming
     assert next_quote["total"] == "35300.00"
 
     # 4. The audit trail of the officer's week, read by the admin.
