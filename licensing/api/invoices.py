@@ -346,6 +346,17 @@ class DisputeQuerySchema(ApiSchema):
     invoice_id = record_id()
 
 
+class HeldStepSchema(ApiSchema):
+    """A step of billing staff's held back by the bank's dispute (round 47)."""
+
+    step = ma.fields.String(
+        metadata={"enum": ["accept", "accept_remainder", "give_back"], "description": "The step"}
+    )
+    why = ma.fields.String(
+        metadata={"description": "Why it is refused, as the 409's detail says after the step"}
+    )
+
+
 class PaymentSchema(ApiSchema):
     id = ma.fields.Integer()
     invoice_id = ma.fields.Integer()
@@ -409,6 +420,26 @@ class PaymentSchema(ApiSchema):
         DisputeSchema,
         allow_none=True,
         metadata={"description": "The bank's dispute of this card payment, else null"},
+    )
+    held = ma.fields.List(
+        ma.fields.Nested(HeldStepSchema),
+        dump_only=True,
+        metadata={
+            "description": "Round 47: the staff steps its state allows (accept, "
+            "accept_remainder, give_back) that the bank's dispute of its charge holds "
+            "back, each with why, in the words of the 409 the step would answer; empty "
+            "when none is held"
+        },
+    )
+    remainder = MoneyString(
+        allow_none=True,
+        dump_only=True,
+        metadata={
+            "description": "Round 47: for a flagged card payment whose charge was disputed "
+            "in part and the dispute lost, what the bank did not return to the cardholder "
+            "(amount_received less the dispute's amount), to accept with POST "
+            "/payments/{id}/accept-remainder; else null"
+        },
     )
 
 
@@ -960,6 +991,26 @@ def accept_payment(data: dict[str, Any], payment_id: int) -> Payment:
         )
     except services.AlreadyAccepted as error:
         raise Conflict(_accepted_before(error, payment_id)) from error
+
+
+@blp.route("/payments/<int:payment_id>/accept-remainder", methods=["POST"])
+@access.staff("billing")
+@idempotent
+@blp.arguments(ReasonSchema)
+@blp.response(
+    200,
+    AcceptedPaymentSchema,
+    conflict="Not flagged (accepted before, or never flagged); no dispute of part of its "
+    "charge lost (none, open, won, or of all it received), saying why; or a remainder "
+    "more than the invoice owes",
+)
+def accept_remainder(data: dict[str, Any], payment_id: int) -> Payment:
+    """Round 47: accept what a lost dispute of part of a flagged card payment's charge
+    left (its `remainder`: what Stripe received, less what the bank returned to the
+    cardholder), with why (billing staff): it becomes `succeeded` for that amount and
+    counts against its invoice, as *Accept the remainder* on the payment's console
+    page. Accepting it whole and giving it back stay held (its `held`)."""
+    return services.accept_remainder(payment_id, note=data["reason"], actor=current_actor())
 
 
 def _accepted_before(error: services.AlreadyAccepted, payment_id: int) -> str:

@@ -34,6 +34,7 @@ from licensing import references
 from licensing.calendar import office_date
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.errors import Conflict
+from licensing.money import in_words
 from licensing.records import Snapshotted, in_sql, one_of, refuse_changes
 from licensing.statemachine import Hold
 
@@ -45,10 +46,12 @@ from .states import (
     DISPUTE,
     DRAFT,
     FAILED,
+    FLAGGED,
     INVOICE,
     INVOICE_SOURCES,
     LATE_FEE,
     LOST,
+    NO_REMAINDER_WHY,
     OPEN,
     OPEN_ATTEMPT,
     PAID,
@@ -57,6 +60,8 @@ from .states import (
     REFUND,
     REFUND_COUNTED,
     ROYALTY_REPORT,
+    STAFF_STEPS,
+    SUCCEEDED,
     UNCOLLECTIBLE,
     dispute_hold,
 )
@@ -444,15 +449,22 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
     def dispute_hold(self) -> Hold | None:
         """What the bank's dispute of its charge holds back (round 44): while one is
         open, accepting or giving back a flagged payment is refused, and for good once
-        one is lost (`states.dispute_hold`); a dispute won holds nothing."""
+        one is lost (`states.dispute_hold`); a dispute won holds nothing. Round 47: a
+        dispute lost of part of it leaves its remainder to accept (`remainder`)."""
         dispute = self.holding_dispute
         if dispute is None:
             return None
+        remainder = self.remainder
         return dispute_hold(
             dispute.state,
             stripe_dispute_id=dispute.stripe_dispute_id,
             opened_on=office_date(dispute.disputed_at),
             closed_on=office_date(dispute.closed_at) if dispute.closed_at else None,
+            remainder=in_words(remainder, self.currency) if remainder is not None else None,
+            disputed=(
+                f"{in_words(dispute.amount, dispute.currency)} of the "
+                f"{in_words(self.amount_received or Decimal(0), self.currency)} received"
+            ),
         )
 
     @property
@@ -464,10 +476,57 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
         ]
         return held[-1] if held else None
 
+    @property
+    def remainder(self) -> Decimal | None:
+        """Round 47: what a lost dispute of part of a flagged card payment's charge left
+        with the office (received, less what the bank returned to the cardholder), which
+        billing staff may accept (`accept_remainder`); None when no dispute of part of
+        it was lost (none, open or won, of all it received, or in another currency)."""
+        dispute = self.holding_dispute
+        if dispute is None or dispute.state != LOST or self.state != FLAGGED:
+            return None
+        received = self.amount_received or Decimal(0)
+        if dispute.currency.upper() != self.currency.upper() or received <= dispute.amount:
+            return None
+        return received - dispute.amount
+
+    @property
+    def remainder_accepted(self) -> bool:
+        """Round 47: a flagged card payment whose remainder after a lost dispute of part
+        of its charge was accepted: it counts for that remainder (`amount`), less than
+        it received. (A payment that counted and then lost a dispute is `reversed`.)"""
+        dispute = self.holding_dispute
+        return (
+            self.state == SUCCEEDED
+            and dispute is not None
+            and dispute.state == LOST
+            and dispute.reversal_id is None
+        )
+
     def refusal(self, action: str) -> str | None:
         """Why `action` would be refused (None: it is allowed): its state, or the
-        dispute of its charge (`dispute_hold`). A page says it instead of a button."""
-        return PAYMENT.refusal(self.state, action, hold=self.dispute_hold)
+        dispute of its charge (`dispute_hold`). A page says it instead of a button.
+        Round 47: accepting a remainder no lost dispute left is refused too."""
+        refused = PAYMENT.refusal(self.state, action, hold=self.dispute_hold)
+        if refused is None and action == "accept_remainder" and self.remainder is None:
+            return (
+                f"A payment that is {PAYMENT.state_text(self.state)} cannot "
+                f"{PAYMENT.steps[action]}: {NO_REMAINDER_WHY}"
+            )
+        return refused
+
+    @property
+    def held(self) -> list[dict[str, str]]:
+        """Round 47: the staff steps its state allows that the bank's dispute of its
+        charge holds back, each with why (the API's `held`); empty when none is."""
+        hold = self.dispute_hold
+        if hold is None:
+            return []
+        return [
+            {"step": step, "why": hold.why}
+            for step in STAFF_STEPS
+            if PAYMENT.can(self.state, step) and hold.holds(step)
+        ]
 
     @property
     def withdrawn_by(self) -> PaymentDispute | None:

@@ -397,13 +397,32 @@ def disputed_charge(*states: str) -> ColumnElement[bool]:
     )
 
 
+def lost_in_full() -> ColumnElement[bool]:
+    """Payments whose charge's dispute was lost for all the payment received (or in
+    another currency): nothing is left of its money (round 47; a dispute lost of part
+    of a flagged payment's charge leaves its remainder to accept, `Payment.remainder`)."""
+    return (
+        select(PaymentDispute.id)
+        .where(
+            PaymentDispute.payment_id == Payment.id,
+            PaymentDispute.state == LOST,
+            or_(
+                PaymentDispute.amount >= func.coalesce(Payment.amount_received, 0),
+                func.upper(PaymentDispute.currency) != func.upper(Payment.currency),
+            ),
+        )
+        .exists()
+    )
+
+
 def flagged_payments(session: Session) -> Sequence[Payment]:
     """Card payments to review: flagged, and (round 42) being given back, whose
     Stripe answer staff may be waiting on; not (round 44) a flagged payment whose
-    charge's dispute was lost, with nothing left to accept or give back."""
+    charge's dispute was lost, with nothing left to accept or give back (round 47:
+    one lost of part of it stays, its remainder to accept)."""
     return session.scalars(
         select(Payment)
-        .where(Payment.state.in_((FLAGGED, GIVING_BACK)), ~disputed_charge(LOST))
+        .where(Payment.state.in_((FLAGGED, GIVING_BACK)), ~lost_in_full())
         .order_by(Payment.id)
     ).all()
 

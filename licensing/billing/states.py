@@ -18,6 +18,8 @@ Payment (card payments start `pending`; offline ones are recorded `succeeded`):
        │ ─fail─▶ failed ─succeed─▶ succeeded   (the customer retried the same intent)
        │           └─cancel─▶ canceled        (closed at Stripe before a new attempt)
        │ ─flag─▶ flagged ─accept─▶ succeeded    (billing staff accept the amount)
+       │            │─accept_remainder─▶ succeeded  (round 47: what a dispute lost of
+       │            │        part of its charge left, accepted; held unless so)
        │            │─give_back─▶ giving_back   (asked of Stripe, before it is called;
        │            │                │           round 42: no accept until it answers)
        │            │                │─refund_at_stripe─▶ given_back (Stripe refunded it)
@@ -155,6 +157,16 @@ PAYMENT = StateMachine.from_actions(
         # at Stripe, and a flagged payment that cannot be applied is refunded there
         # (`accept_flagged_payment`'s refusal says so); `canceled` means no money moved.
         "accept": Action(FLAGGED, to=SUCCEEDED),
+        # Round 47: its charge disputed in part and the dispute lost, the bank returned
+        # the disputed part to the cardholder and the rest is still held: billing staff
+        # accept that remainder (it counts against the invoice). Held by `dispute_hold`
+        # unless a dispute of part of it was lost (`Payment.remainder`).
+        "accept_remainder": Action(
+            FLAGGED,
+            to=SUCCEEDED,
+            event="remainder_accepted",
+            words="have its remainder accepted",
+        ),
         # ...or give its money back: a Stripe Refund of what it received, asked by
         # billing staff (`give_back_flagged_payment`). Round 42: the ask is a state
         # of its own, audited before Stripe is called, held until Stripe answers.
@@ -263,16 +275,36 @@ DISPUTE = StateMachine.from_actions(
 
 # Round 44: the steps of billing staff's that would count a flagged payment's money
 # (`accept`) or give it back (`give_back`), which the bank's dispute of its charge
-# holds back: open, until its outcome; lost, for good (`dispute_hold`).
-HELD_BY_DISPUTE = ("accept", "give_back")
+# holds back: open, until its outcome; lost, for good (`dispute_hold`). Round 47:
+# and accepting what a dispute lost of part of it left (`accept_remainder`), held
+# while the dispute is open, and for good when it was lost in full.
+HELD_BY_DISPUTE = ("accept", "give_back", "accept_remainder")
+
+# Round 47: the staff steps of a flagged payment, in the order the API's `held` lists them.
+STAFF_STEPS = ("accept", "accept_remainder", "give_back")
+
+# Why `accept_remainder` is refused for a flagged payment no lost dispute took part of.
+NO_REMAINDER_WHY = (
+    "only a payment whose charge was disputed in part, the dispute lost, has a remainder "
+    "to accept (what the bank did not return to the cardholder); accept it whole, or give "
+    "it back, instead."
+)
 
 
 def dispute_hold(
-    state: str, *, stripe_dispute_id: str, opened_on: date, closed_on: date | None
+    state: str,
+    *,
+    stripe_dispute_id: str,
+    opened_on: date,
+    closed_on: date | None,
+    remainder: str | None = None,
+    disputed: str | None = None,
 ) -> Hold | None:
     """What a dispute of a payment's charge in `state` holds back, and why (None: a
     dispute won holds nothing: Stripe reinstated the money, which is held again, so
-    the payment is accepted or given back as before it was disputed)."""
+    the payment is accepted or given back as before it was disputed). `remainder`,
+    in words, is what a lost dispute of part of the charge left (round 47), and
+    `disputed` what it took: accepting that remainder is then not held."""
     if state == OPEN:
         return Hold(
             *HELD_BY_DISPUTE,
@@ -287,6 +319,19 @@ def dispute_hold(
         )
     if state == LOST:
         closed = closed_on.isoformat() if closed_on else "on a day not kept"
+        if remainder is not None:
+            return Hold(
+                "accept",
+                "give_back",
+                why=(
+                    f"its charge was disputed in part and the dispute lost (closed {closed}, "
+                    f"Stripe dispute {stripe_dispute_id}): the bank returned {disputed} to "
+                    "the cardholder, so accepting it whole would count money not held, and "
+                    "Stripe refuses to refund a charge with a dispute (charge_disputed). "
+                    f"The {remainder} not disputed is still held: accept the remainder, "
+                    "and it counts against its invoice."
+                ),
+            )
         return Hold(
             *HELD_BY_DISPUTE,
             why=(

@@ -61,7 +61,6 @@ from licensing.billing.states import (
     GIVEN_BACK,
     GIVING_BACK,
     INVOICE,
-    LOST,
     OPEN,
     PAID,
     PAYMENT,
@@ -1292,25 +1291,39 @@ def accept_payment(payment_id: int) -> Page:
     """Accept a flagged card payment; a refusal is the page it was posted from again
     with the reason's message (422) or the rule's words (409), as every other step
     on these pages (it was flashed over a redirect until round 27)."""
-    form = forms.ReasonForm(prefix="accept")
+    return _accept_step(payment_id, "accept", services.accept_flagged_payment)
+
+
+@console.route("/payments/<int:payment_id>/accept-remainder", methods=["POST"])
+@access.staff("billing")
+def accept_remainder(payment_id: int) -> Page:
+    """Round 47: accept what a lost dispute of part of a flagged card payment's charge
+    left (`Payment.remainder`); a refusal is the page it was posted from again, as
+    *Accept*'s: the reason's message (422) or the rule's words (409)."""
+    return _accept_step(payment_id, "remainder", services.accept_remainder)
+
+
+def _accept_step(payment_id: int, prefix: str, accept: Callable[..., Payment]) -> Page:
+    """An accept (`prefix` "accept") or a remainder's (round 47: "remainder"): its
+    form, the service that takes it, and the page it was posted from again on a
+    refusal, its panel listing why."""
+    form = forms.ReasonForm(prefix=prefix)
     payment = queries.get_payment(db.session(), payment_id)
     invoice = queries.get_invoice(db.session(), payment.invoice_id)
     from_payment = _posted_from(invoice.id)
     status = 422
     if form.validate_on_submit():
         try:
-            accepted = services.accept_flagged_payment(
-                payment_id, note=form.reason.data, actor=current_actor()
-            )
+            accepted = accept(payment_id, note=form.reason.data, actor=current_actor())
         except InvalidInput as error:
             show_errors(form, error)
         except Conflict as error:
             form.form_errors.append(error.detail)
             status = 409
         else:
-            flash(_accepted_message(accepted.invoice), "success")
+            flash(_accepted_message(accepted.invoice, what=prefix), "success")
             return redirect(_back_url(invoice, from_payment))
-    refused = AcceptRefused(payment_id, _accept_messages(form, payment_id))
+    refused = AcceptRefused(payment_id, _accept_messages(form, payment_id, field=prefix))
     if from_payment == payment_id:
         return _payment_page(payment_id, accept_refused=refused, status=status)
     return _console_page(invoice.id, accept_refused=refused, status=status)
@@ -1396,16 +1409,18 @@ def _who_is_told(session: Session, payment: Payment, organization: Organization)
     return f"{said}, {'are' if two else 'is'} emailed why."
 
 
-def _accepted_message(invoice: Invoice) -> str:
+def _accepted_message(invoice: Invoice, *, what: str = "accept") -> str:
     """Round 30: what stays owed is said after accepting too, as the panel said it
-    before (and as the API's answer says it)."""
-    if invoice.balance_due <= 0:
-        return f"The flagged payment is accepted and applied; {invoice.label} is paid."
-    owed = in_words(invoice.balance_due, invoice.currency)
-    return (
-        f"The flagged payment is accepted and applied; {owed} stays owed on "
-        f"{invoice.label}, chased like any balance."
+    before (and as the API's answer says it). Round 47: of a remainder too."""
+    accepted = (
+        "The flagged payment is accepted"
+        if what == "accept"
+        else "What the lost dispute left of the flagged payment is accepted"
     )
+    if invoice.balance_due <= 0:
+        return f"{accepted} and applied; {invoice.label} is paid."
+    owed = in_words(invoice.balance_due, invoice.currency)
+    return f"{accepted} and applied; {owed} stays owed on {invoice.label}, chased like any balance."
 
 
 @dataclass(frozen=True)
@@ -1417,10 +1432,13 @@ class AcceptRefused:
     messages: list[str | tuple[str, str]]
 
 
-def _accept_messages(form: forms.ReasonForm, payment_id: int) -> list[str | tuple[str, str]]:
-    # The panel's textarea is one per flagged payment (`accept-reason-<id>`), so the
-    # summary links the reason's message to that one rather than the form's own id.
-    field_id = f"accept-reason-{payment_id}"
+def _accept_messages(
+    form: forms.ReasonForm, payment_id: int, *, field: str = "accept"
+) -> list[str | tuple[str, str]]:
+    # The panel's textarea is one per flagged payment (`accept-reason-<id>`, round 47
+    # `remainder-reason-<id>`), so the summary links the reason's message to that one
+    # rather than the form's own id.
+    field_id = f"{field}-reason-{payment_id}"
     return [*form.form_errors, *((field_id, message) for message in form.reason.errors)]
 
 
@@ -1448,7 +1466,10 @@ def _billing_queues(
     flagged = (
         session.scalar(
             select(func.count()).where(
-                Payment.state == FLAGGED, ~queries.disputed_charge(OPEN, LOST)
+                Payment.state == FLAGGED,
+                ~queries.disputed_charge(OPEN),
+                # Round 47: a dispute lost of part of it leaves the remainder to accept.
+                ~queries.lost_in_full(),
             )
         )
         or 0

@@ -305,6 +305,7 @@ GENERIC_REFUSAL = {
     "agreements_console.bulk_assign": BUTTON,
     "billing.card_payment": BUTTON,
     "billing_console.accept_payment": "its panel lists the refusal (one textarea per payment)",
+    "billing_console.accept_remainder": "its panel lists the refusal (one textarea per payment)",
     "billing_console.resend_statement": BUTTON,
     "billing_documents.linked_card_payment": BUTTON,
     "mail_console.retry": BUTTON,

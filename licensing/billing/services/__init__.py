@@ -76,6 +76,7 @@ from licensing.billing.services.reversals import check_reversal, reverse_offline
 from licensing.billing.services.settlement import (
     AlreadyAccepted,
     accept_flagged_payment,
+    accept_remainder,
     record_offline_payment,
 )
 from licensing.billing.services.statements import Asked, statement_for
@@ -105,6 +106,7 @@ __all__ = [
     "StatementRun",
     "WebhookResult",
     "accept_flagged_payment",
+    "accept_remainder",
     "apply_intent_outcome",
     "apply_refund_outcome",
     "card_refund_refusal",

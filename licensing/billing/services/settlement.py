@@ -265,3 +265,53 @@ def accept_flagged_payment(
         )
         _apply(session, invoice, payment, actor=actor, now=now)
         return payment
+
+
+def accept_remainder(
+    payment_id: int, *, note: str | None, now: datetime | None = None, actor: Actor
+) -> Payment:
+    """Round 47: billing staff accept what a lost dispute of part of a flagged card
+    payment's charge left (`Payment.remainder`: received, less what the bank returned
+    to the cardholder), with why: the payment becomes `succeeded` for that amount and
+    counts against its invoice (`PAYMENT`'s `accept_remainder`, audited
+    `payment.remainder_accepted` with the amounts and the dispute). Accepting it whole
+    and giving it back stay refused (the bank has the disputed part; Stripe refuses a
+    refund of a charge with a dispute). Refused (409): not flagged, no dispute of part
+    of it lost (`NO_REMAINDER_WHY`), the dispute open or lost in full, or a remainder
+    the invoice does not owe (more than its balance, or nothing owed on it)."""
+    actor.require_role("billing")
+    now = now or utcnow()
+    with db.transaction() as session:
+        payment, invoice = _locked_payment(session, payment_id)
+        reason = _reason(note)
+        PAYMENT.step(payment.state, "accept_remainder", hold=payment.dispute_hold)
+        refused = payment.refusal("accept_remainder")
+        remainder = payment.remainder
+        if refused is not None or remainder is None:
+            raise Conflict(refused or f"Payment {payment.id} has no remainder to accept.")
+        if invoice.state not in COLLECTIBLE or remainder > invoice.balance_due:
+            raise Conflict(
+                f"The {in_words(remainder, payment.currency)} its lost dispute left cannot be "
+                f"applied to {invoice.label} (it is {invoice.state}, balance due "
+                f"{in_words(invoice.balance_due, invoice.currency)}): only what the invoice "
+                "owes is accepted, and Stripe refuses to refund a charge with a dispute, so "
+                "the payment stays flagged."
+            )
+        dispute = payment.holding_dispute
+        assert dispute is not None
+        payment.amount = remainder
+        PAYMENT.apply(
+            session,
+            payment,
+            "accept_remainder",
+            actor=actor,
+            note=reason,
+            changes={
+                "amount": quantize(remainder, payment.currency),
+                "amount_received": quantize(payment.amount_received or 0, payment.currency),
+                "amount_disputed": quantize(dispute.amount, dispute.currency),
+                "stripe_dispute_id": dispute.stripe_dispute_id,
+            },
+        )
+        _apply(session, invoice, payment, actor=actor, now=now)
+        return payment

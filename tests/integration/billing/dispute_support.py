@@ -12,10 +12,11 @@ from flask.testing import FlaskClient
 
 from licensing.accounts.models import User
 from licensing.billing.models import Invoice, Payment
+from tests.support.factories import bearer
 from tests.support.servers import LocalStripe
 
 from .refund_support import paid_by_card
-from .stripe_support import _call
+from .stripe_support import _call, deliver_event
 
 OPENED = datetime(2027, 3, 2, 14, 0, tzinfo=UTC)
 WITHDRAWN = datetime(2027, 3, 2, 15, 0, tzinfo=UTC)
@@ -97,3 +98,28 @@ def paid_with_charge(
     invoice = invoice_for(vendor, ("250.00",))
     payment = paid_by_card(client, vendor, localstripe, invoice)
     return invoice, payment, charge_of(localstripe, payment)
+
+
+def deliver_dispute(
+    client: FlaskClient,
+    payment: Payment,
+    charge: str,
+    kind: str,
+    status: str,
+    *,
+    amount: int,
+    moved: tuple[datetime, ...],
+) -> None:
+    """Deliver `charge.dispute.<kind>` of `payment`'s charge, signed, to the webhook."""
+    event = dispute_event(
+        f"charge.dispute.{kind}", payment, charge, status=status, amount=amount, moved=moved
+    )
+    response = deliver_event(client, event)
+    assert response.status_code == 200, response.get_data(as_text=True)
+
+
+def staff_step(client: FlaskClient, staff: User, payment: Payment, step: str, reason: str) -> Any:
+    """`POST /api/v1/payments/{id}/<step>` (accept, give-back...) by `staff`, with why."""
+    return client.post(
+        f"/api/v1/payments/{payment.id}/{step}", json={"reason": reason}, headers=bearer(staff)
+    )

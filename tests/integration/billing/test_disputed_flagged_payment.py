@@ -30,8 +30,14 @@ from tests.support.factories import bearer
 from tests.support.pages import text_of
 from tests.support.servers import LocalStripe
 
-from .dispute_support import REINSTATED, WITHDRAWN, charge_of, dispute_event
-from .stripe_support import _call, deliver_event, flagged_card_payment, stripe_config
+from .dispute_support import (
+    REINSTATED,
+    WITHDRAWN,
+    charge_of,
+    deliver_dispute,
+    staff_step,
+)
+from .stripe_support import _call, flagged_card_payment, stripe_config
 
 OPEN_WHY = (
     "its charge is disputed (opened 2027-03-02, Stripe dispute du_1Harborlight): the "
@@ -49,19 +55,11 @@ def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
 
 def _dispute(client: FlaskClient, payment: Payment, charge: str, kind: str, status: str) -> None:
     moved = (WITHDRAWN, REINSTATED) if status == "won" else (WITHDRAWN,)
-    event = dispute_event(
-        f"charge.dispute.{kind}", payment, charge, status=status, amount=29999, moved=moved
-    )
-    response = deliver_event(client, event)
-    assert response.status_code == 200, response.get_data(as_text=True)
+    deliver_dispute(client, payment, charge, kind, status, amount=29999, moved=moved)
 
 
 def _post(client: FlaskClient, staff: User, payment: Payment, step: str) -> Any:
-    return client.post(
-        f"/api/v1/payments/{payment.id}/{step}",
-        json={"reason": "Short by a cent; fine."},
-        headers=bearer(staff),
-    )
+    return staff_step(client, staff, payment, step, "Short by a cent; fine.")
 
 
 def _refunds_at_stripe(localstripe: LocalStripe, payment: Payment) -> list[Any]:

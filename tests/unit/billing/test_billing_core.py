@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import date
+from typing import Any
 
 import pytest
 
 from licensing import notices
 from licensing.billing import documents
 from licensing.billing.services import months_between
-from licensing.billing.states import INVOICE, PAYMENT
+from licensing.billing.states import INVOICE, PAYMENT, dispute_hold
 from licensing.errors import IllegalTransition
 from tests.support.documents import pdf_text
 from tests.support.glyphs import CJK_NAMES, misdrawn
@@ -49,8 +50,14 @@ def test_a_flagged_payment_is_accepted_or_given_back_never_canceled() -> None:
     card, `given_back`, which ends it), and `canceled` says no money moved, so the
     machine offers no step from flagged to canceled. Round 42: billing staff's
     give-back is asked first (`giving_back`); a refund made in Stripe's dashboard
-    gives it back at once (`refund_at_stripe`)."""
-    assert PAYMENT.allowed("flagged") == ["accept", "give_back", "refund_at_stripe"]
+    gives it back at once (`refund_at_stripe`). Round 47: or, after a dispute lost of
+    part of its charge, its remainder is accepted (`accept_remainder`)."""
+    assert PAYMENT.allowed("flagged") == [
+        "accept",
+        "accept_remainder",
+        "give_back",
+        "refund_at_stripe",
+    ]
     assert PAYMENT.step("flagged", "give_back") == "giving_back"
     assert PAYMENT.step("flagged", "refund_at_stripe") == "given_back"
     assert "reject" not in PAYMENT.actions
@@ -191,3 +198,27 @@ def test_a_card_payment_not_yet_settled_refuses_staff_steps_saying_what_it_waits
     # Stripe's own steps from them go on.
     assert PAYMENT.step("pending", "flag") == "flagged"
     assert PAYMENT.step("failed", "succeed") == "succeeded"
+
+
+def test_a_dispute_lost_of_part_of_a_flagged_charge_frees_only_the_remainders_accept() -> None:
+    """Round 47: a flagged payment whose charge was disputed in part and the dispute
+    lost kept both steps refused for good, and nothing handled the part not disputed.
+    Lost in part, accepting it whole and giving it back stay held, saying what is
+    left, and `accept_remainder` is not; open or lost in full, all three are held; won,
+    none is."""
+    day = date(2027, 3, 2)
+    common: dict[str, Any] = {"stripe_dispute_id": "du_1", "opened_on": day, "closed_on": day}
+    in_part = dispute_hold(
+        "lost", remainder="199.99 USD", disputed="100.00 USD of the 299.99 USD received", **common
+    )
+    assert in_part is not None
+    assert PAYMENT.step("flagged", "accept_remainder", hold=in_part) == "succeeded"
+    for held in ("accept", "give_back"):
+        with pytest.raises(IllegalTransition, match=r"The 199\.99 USD not disputed is still held"):
+            PAYMENT.step("flagged", held, hold=in_part)
+    for state in ("open", "lost"):
+        hold = dispute_hold(state, **common)
+        assert hold is not None
+        for held in ("accept", "accept_remainder", "give_back"):
+            assert hold.holds(held)
+    assert dispute_hold("won", **common) is None
