@@ -51,12 +51,47 @@ _GOING_BACK = ("succeeded", "pending", "requires_action")
 
 
 def idempotency_key(payment_id: int, failed_before: int = 0) -> str:
-    """One key a payment's give-back: two requests (a retry after a timeout, two
-    clerks) ask Stripe for one Refund. A give-back Stripe reported failed is asked
-    anew with a key of its own (round 37): the first key would have Stripe answer
-    with the Refund that failed."""
+    """One key a payment's give-back attempt: two requests (a retry after a timeout,
+    two clerks) ask Stripe for one Refund. A give-back Stripe reported failed is
+    asked anew with a key of its own (round 37): the first key would have Stripe
+    answer with the Refund that failed; and (round 47) one Stripe refused, or Stripe
+    would answer the retry with its saved refusal for 24 hours. `failed_before` is
+    the attempts that ended so (`attempts_ended`): the key's attempt number is one
+    more (`give-back-<id>`, then `give-back-<id>-2`, ...)."""
     again = f"-{failed_before + 1}" if failed_before else ""
     return f"give-back-{payment_id}{again}"
+
+
+# Round 47: a give-back refused by Stripe's own answer (`_record_refused`), as the
+# refusal's audit event says (`after.refused_by`), so that the next give-back asks
+# with a new key. Reconcile's refusal (by `system`: the request never reached
+# Stripe, so its answer was lost, not a refusal) keeps the key, and Stripe, should
+# it have received the request after all, replays its Refund rather than make a
+# second one.
+REFUSED_BY_STRIPE = "stripe"
+
+
+def _refused_by_stripe(event: AuditEvent) -> bool:
+    """Whether a `payment.give_back_refused` event is Stripe's answer (round 47 on:
+    `refused_by`; before, the request's own actor, never `system`, whose refusal
+    is reconcile's "never reached Stripe")."""
+    after = event.after_data if isinstance(event.after_data, dict) else {}
+    if "refused_by" in after:
+        return bool(after["refused_by"] == REFUSED_BY_STRIPE)
+    return event.actor != Actor.SYSTEM.name
+
+
+def attempts_ended(session: Session, payment: Payment) -> int:
+    """The give-backs of `payment` whose Stripe idempotency key may not be used
+    again: Stripe reported its refund failed (in flight or after, round 39), or
+    refused the request (round 47). A retry after a lost answer (reconcile found
+    no refund: the request never reached Stripe) is none of them, and keeps its key."""
+    refused = _all_of(session, payment, "payment.give_back_refused")
+    return (
+        _count_of(session, payment, "payment.give_back_failed")
+        + _count_of(session, payment, FAILED_IN_FLIGHT)
+        + sum(1 for event in refused if _refused_by_stripe(event))
+    )
 
 
 def give_back_flagged_payment(
@@ -104,9 +139,9 @@ def give_back_flagged_payment(
         if payment.method != CARD or intent_id is None:  # a flagged payment always has one
             raise Conflict(f"Payment {payment.id} has no Stripe payment to give back.")
         # Every failure counts, the ones kept in flight too (round 39): the key that
-        # asked for a failed refund would have Stripe answer with it again.
-        failures = _count_of(session, payment, "payment.give_back_failed")
-        key = idempotency_key(payment.id, failures + _count_of(session, payment, FAILED_IN_FLIGHT))
+        # asked for a failed refund would have Stripe answer with it again; and since
+        # round 47 every refusal of Stripe's, which it would replay to the same key.
+        key = idempotency_key(payment.id, attempts_ended(session, payment))
         metadata = {
             "payment_id": str(payment.id),
             "invoice_number": invoice.number or "",
@@ -169,7 +204,15 @@ def _record_refused(
     with db.transaction() as session:
         payment, _invoice = _locked_payment(session, payment_id)
         if payment.state == GIVING_BACK:
-            PAYMENT.apply(session, payment, "refuse_give_back", actor=actor, note=why)
+            PAYMENT.apply(
+                session,
+                payment,
+                "refuse_give_back",
+                actor=actor,
+                note=why,
+                # Round 47: Stripe's refusal, so the next give-back asks with a new key.
+                changes={"refused_by": REFUSED_BY_STRIPE},
+            )
         if claim is not None:  # nothing went back: a retry with the key asks anew
             idempotency.release(session, claim)
 
@@ -561,6 +604,9 @@ def reconcile_giving_back(
                 "Stripe has no refund from this give-back: its request never reached "
                 "Stripe. The money is with us: accept it, or give it back."
             ),
+            # Round 47: an answer lost, not Stripe's refusal: the next give-back asks
+            # with the same key, so Stripe replays a Refund it made after all.
+            changes={"refused_by": "never_reached_stripe"},
         )
         return f"flagged again: payment {payment.id}, Stripe never made its give-back's refund"
 

@@ -11,10 +11,15 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from flask.testing import FlaskClient
 
 from licensing import db
-from licensing.billing.models import Invoice
+from licensing.accounts.models import User
+from licensing.billing.models import Invoice, Payment
 from licensing.signals import ActivatedAgreement, UpFrontCharge, agreement_activated
+from tests.support.servers import LocalStripe
+
+from .stripe_support import flagged_card_payment
 
 ACTIVATED_AT = datetime(2027, 1, 15, 15, 0, tzinfo=UTC)
 _agreements = itertools.count(9000)
@@ -80,3 +85,12 @@ def invoice_for(app: Flask) -> Callable[..., Invoice]:
         return invoice
 
     return make
+
+
+@pytest.fixture
+def flagged(
+    client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
+) -> Payment:
+    """A 300.00 invoice's card payment, flagged for 299.99 received (the keyed
+    give-backs, rounds 45 and 47)."""
+    return flagged_card_payment(client, vendor, localstripe, invoice_for, received=29999)[1]

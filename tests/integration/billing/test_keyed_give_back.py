@@ -42,14 +42,6 @@ def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
     return stripe_config(localstripe)
 
 
-@pytest.fixture
-def flagged(
-    client: FlaskClient, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
-) -> Payment:
-    """A 300.00 invoice's card payment, flagged for 299.99 received."""
-    return flagged_card_payment(client, vendor, localstripe, invoice_for, received=29999)[1]
-
-
 def _give_back(client: FlaskClient, staff: User, payment: Payment, key: str) -> TestResponse:
     return client.post(
         f"/api/v1/payments/{payment.id}/give-back",
