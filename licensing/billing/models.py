@@ -465,7 +465,13 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
                 f"{in_words(dispute.amount, dispute.currency)} of the "
                 f"{in_words(self.amount_received or Decimal(0), self.currency)} received"
             ),
+            in_part=self._disputed_in_part(dispute),
         )
+
+    def _disputed_in_part(self, dispute: PaymentDispute) -> bool:
+        """Whether `dispute` is of part of what this payment received (round 47)."""
+        received = self.amount_received or Decimal(0)
+        return dispute.currency.upper() == self.currency.upper() and dispute.amount < received
 
     @property
     def holding_dispute(self) -> PaymentDispute | None:
@@ -485,10 +491,9 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
         dispute = self.holding_dispute
         if dispute is None or dispute.state != LOST or self.state != FLAGGED:
             return None
-        received = self.amount_received or Decimal(0)
-        if dispute.currency.upper() != self.currency.upper() or received <= dispute.amount:
+        if not self._disputed_in_part(dispute):
             return None
-        return received - dispute.amount
+        return (self.amount_received or Decimal(0)) - dispute.amount
 
     @property
     def remainder_accepted(self) -> bool:

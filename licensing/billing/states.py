@@ -299,13 +299,22 @@ def dispute_hold(
     closed_on: date | None,
     remainder: str | None = None,
     disputed: str | None = None,
+    in_part: bool = False,
 ) -> Hold | None:
     """What a dispute of a payment's charge in `state` holds back, and why (None: a
     dispute won holds nothing: Stripe reinstated the money, which is held again, so
     the payment is accepted or given back as before it was disputed). `remainder`,
     in words, is what a lost dispute of part of the charge left (round 47), and
-    `disputed` what it took: accepting that remainder is then not held."""
+    `disputed` what it took: accepting that remainder is then not held. `in_part`: an
+    open dispute of part of what it received, whose loss would leave a remainder."""
     if state == OPEN:
+        lost = (
+            "if it is lost, the bank returns the part disputed to the cardholder, and the "
+            "rest may be accepted as the remainder."
+            if in_part
+            else "if it is lost, the bank has returned the money to the cardholder and "
+            "there is nothing to accept or give back."
+        )
         return Hold(
             *HELD_BY_DISPUTE,
             why=(
@@ -313,8 +322,7 @@ def dispute_hold(
                 f"{stripe_dispute_id}): the cardholder's bank contests the money, so it is "
                 "neither counted nor given back while the dispute is open. Wait for the "
                 "dispute's outcome, then accept it or give it back if the dispute is won; "
-                "if it is lost, the bank has returned the money to the cardholder and there "
-                "is nothing to accept or give back."
+                f"{lost}"
             ),
         )
     if state == LOST:

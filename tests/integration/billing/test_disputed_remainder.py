@@ -103,6 +103,11 @@ def test_a_flagged_payment_disputed_in_part_and_lost_has_its_remainder_accepted_
     assert refused.get_json()["detail"].startswith(
         "A payment that is flagged cannot have its remainder accepted: its charge is disputed"
     )
+    # Its why says what a loss would leave (a dispute of it all: nothing).
+    assert refused.get_json()["detail"].endswith(
+        "if it is lost, the bank returns the part disputed to the cardholder, and the rest "
+        "may be accepted as the remainder."
+    )
 
     _dispute(client, payment, charge, "closed", "lost", 10000)
     lost_on = _lost_on()
