@@ -14,9 +14,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from licensing.audit.seals import seal_kept
 from licensing.billing import documents, queries
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import CreditNote, Invoice, KeptPdf
+from licensing.billing.seals import KEPT_PDFS, kept_identity
 from licensing.billing.states import DRAFT
 from licensing.errors import Conflict, NotFound
 from licensing.ratecards import queries as ratecard_queries
@@ -78,6 +80,12 @@ class Document:
             KeptPdf.standing == self.standing
         )
 
+    def identity(self) -> dict[str, Any]:
+        """What its kept row is of, as the row's seal covers it."""
+        invoice = self.record_id if self.column == "invoice_id" else None
+        credit_note = self.record_id if self.column == "credit_note_id" else None
+        return kept_identity(invoice, credit_note, self.standing)
+
 
 @dataclass(frozen=True)
 class Kept:
@@ -104,6 +112,9 @@ def keep(session: Session, document: Document, content: bytes, *, now: datetime)
         "pdf": content,
         "sha256": digest,
         "drawn_at": now,
+        # Sealed as it is written (round 47): the row that wins a concurrent first
+        # draw carries its own seal; the other's values are never stored.
+        **seal_kept(KEPT_PDFS, document.identity(), digest),
     }
     if document.column == "invoice_id":
         # A later standing names the invoice's first document, the one issued.
