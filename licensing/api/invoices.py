@@ -78,7 +78,7 @@ from licensing.billing.views import (
 from licensing.calendar import OFFICE_TIMEZONE, instant_iso, office_date
 from licensing.config import current_config
 from licensing.db import utcnow
-from licensing.downloads import document_rate_limit
+from licensing.downloads import document_rate_limit, pdf_response
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.links import links
 from licensing.money import CURRENCIES, format_amount, in_words
@@ -463,8 +463,15 @@ class CreditNoteSchema(ApiSchema):
 class KeptDocumentSchema(ApiSchema):
     id = ma.fields.Integer()
     invoice_id = ma.fields.Integer()
+    credit_note_id = ma.fields.Integer(
+        allow_none=True,
+        metadata={"description": "The credit note's, for a credit note's document (round 47)"},
+    )
     issued = ma.fields.Boolean(
-        metadata={"description": "The invoice's issued document (emailed when issued)"}
+        metadata={
+            "description": "The invoice's issued document (emailed when issued); a credit "
+            "note's one document is its issued one"
+        }
     )
     standing = ma.fields.String(
         metadata={"description": "The standing it was drawn in, in plain figures (its key)"}
@@ -671,17 +678,25 @@ def list_kept_documents(invoice_id: int) -> list[dict[str, Any]]:
     """The invoice's PDFs as kept (round 46): the issued one first, then one for each
     standing it was downloaded in since (a payment, a credit note, a void)."""
     invoice = _readable(invoice_id)
+    # Its own only: each of its credit notes lists its own (round 47).
+    kept = pdfs.kept_documents(db.session(), pdfs.of_invoice(invoice.id, credit_notes=False))
+    return _kept_items(invoice, kept)
+
+
+def _kept_items(invoice: Invoice, kept: list[pdfs.KeptDocument]) -> list[dict[str, Any]]:
+    """Kept documents (an invoice's, or one of its credit notes') as the API lists them."""
     return [
         {
-            "id": kept.id,
+            "id": document.id,
             "invoice_id": invoice.id,
-            "issued": kept.issued,
-            "standing": kept.standing,
-            "standing_words": kept.standing_words(invoice.currency),
-            "drawn_at": kept.drawn_at,
-            "sha256": kept.sha256,
+            "credit_note_id": document.credit_note_id,
+            "issued": document.issued,
+            "standing": document.standing,
+            "standing_words": document.standing_words(invoice.currency),
+            "drawn_at": document.drawn_at,
+            "sha256": document.sha256,
         }
-        for kept in pdfs.kept_documents(db.session(), invoice.id)
+        for document in kept
     ]
 
 
@@ -819,6 +834,28 @@ def get_credit_note(credit_note_id: int) -> CreditNote:
 def credit_note_pdf(credit_note_id: int) -> Response:
     credit = queries.credit_note_for_pdf(db.session(), credit_note_id)
     return credit_note_pdf_response(credit)
+
+
+@blp.route("/credit-notes/<int:credit_note_id>/documents")
+@access.allow(vendor=True, staff=READERS)
+@blp.paginate(KeptDocumentSchema)
+def list_credit_note_kept_documents(credit_note_id: int) -> list[dict[str, Any]]:
+    """The credit note's PDF as kept (round 47): one document, its issued one, once
+    it was first drawn (none before), listed as an invoice's are."""
+    credit = queries.get_credit_note(db.session(), credit_note_id)
+    kept = pdfs.kept_documents(db.session(), pdfs.of_credit_note(credit.id))
+    return _kept_items(credit.invoice, kept)
+
+
+@blp.route("/credit-notes/<int:credit_note_id>/documents/<int:document_id>/pdf")
+@access.allow(vendor=True, staff=READERS)
+@blp.response(200, description="The kept document's exact bytes", content_type="application/pdf")
+def credit_note_kept_document_pdf(credit_note_id: int, document_id: int) -> Response:
+    """The credit note's kept PDF, as kept, with `X-Content-SHA256` (another's is not
+    found). Nothing is drawn, so it is not counted in the documents budget."""
+    credit = queries.get_credit_note(db.session(), credit_note_id)
+    kept = pdfs.kept_document(db.session(), pdfs.of_credit_note(credit.id), document_id)
+    return pdf_response(kept.pdf, f"{credit.number}-{document_id}.pdf", sha256=kept.sha256)
 
 
 @blp.route("/credit-notes/<int:credit_note_id>/refunds")

@@ -25,7 +25,7 @@ from licensing.options import whole_number_option
 def verify(accept_unkeyed_until: int) -> None:
     """Recompute the keyed hash chain, every issued invoice's, credit note's,
     agreement's and permission letter's digests and seal, and every kept invoice
-    and credit note PDF's SHA-256; exit 1 and list each
+    and credit note PDF's SHA-256 and seal (round 47); exit 1 and list each
     problem if any row was edited, deleted or reordered."""
     session = db.session()
     chain = verify_chain(session, unkeyed_until=accept_unkeyed_until)
@@ -59,8 +59,9 @@ def _verdict(problems: Sequence[str], intact: str, broken: str) -> None:
 @click.command("seal-unsealed")
 @with_appcontext
 def seal_unsealed_command() -> None:
-    """Seal issued documents that have no seal (issued before sealing existed).
-    Run once, right after upgrading: it trusts each document as it is then."""
+    """Seal issued documents that have no seal (issued before sealing existed), and
+    kept PDFs that have none (kept before billing_0019, round 47). Run once, right
+    after upgrading: it trusts each as it is then."""
     sealed, refused = seal_unsealed()
     click.echo(f"Sealed {len(sealed)} document(s).")
     for name in sealed:

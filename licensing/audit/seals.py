@@ -82,11 +82,19 @@ def register_kind(kind: Kind) -> None:
 @dataclass(frozen=True)
 class KeptBytes:
     """Bytes kept as first served (an invoice's or credit note's PDF, round 44), each
-    row checked against its stored SHA-256 by `verify_documents` (round 46)."""
+    row checked against its stored SHA-256 by `verify_documents` (round 46) and, since
+    round 47, against its seal: an HMAC under the audit key over what the row is of
+    (`identity`) and that SHA-256, written with the row (`seal_kept`), so bytes and
+    digest rewritten together no longer pass."""
 
     label: str
-    # Rows of (the document's name, its bytes, their stored SHA-256) in a stable order.
-    rows: Callable[[], Select[str, bytes, str]]
+    # The table's model: `seal_unsealed` seals its rows kept before round 47.
+    model: type[Any]
+    # Rows in a stable order, each with `id`, `name` (the document's, as verify names
+    # it), `content`, `sha256`, `seal_key_id`, `seal` and what `identity` reads.
+    rows: Callable[[], Select[*tuple[Any, ...]]]
+    # What a row is of (its document and standing), as sealed with its SHA-256.
+    identity: Callable[[Any], Mapping[str, Any]]
 
 
 KEPT: list[KeptBytes] = []
@@ -99,6 +107,20 @@ def register_kept(kept: KeptBytes) -> None:
     """Check `kept`'s rows in `verify_documents` (registering again changes nothing)."""
     if all(known.label != kept.label for known in KEPT):
         KEPT.append(kept)
+
+
+def _kept_seal_text(kept: KeptBytes, identity: Mapping[str, Any], digest: str) -> str:
+    return canonical_json({"kind": kept.label, **identity, "sha256": digest})
+
+
+def seal_kept(kept: KeptBytes, identity: Mapping[str, Any], digest: str) -> dict[str, str]:
+    """The columns that seal a kept row of `identity` whose bytes hash to `digest`
+    (`seal_key_id`, `seal`), under the current audit key: written with the row."""
+    key_id, key = audit_keys.current()
+    return {
+        "seal_key_id": key_id,
+        "seal": audit_keys.sign(key, _kept_seal_text(kept, identity, digest)),
+    }
 
 
 def _seal_text(kind: Kind, number: str, issued: str, amounts: str | None) -> str:
@@ -171,10 +193,12 @@ def seal_unsealed() -> tuple[list[str], list[str]]:
     """Seal the issued documents that have no seal: those issued before sealing
     existed, in a database upgraded since. Run once, right after the upgrade:
     it trusts each document as it is now. An agreement or letter whose PDF no
-    longer matches its stored SHA-256 is left unsealed and reported.
+    longer matches its stored SHA-256 is left unsealed and reported. Then the
+    kept rows (`KEPT`) without a seal: those kept before round 47, the same way.
 
-    Returns (sealed, refused), each a list of "<kind> <number>"; each sealed
-    document is audited (`<kind>.sealed`).
+    Returns (sealed, refused), each a list of "<kind> <number>" (a kept row's
+    name: "invoice INV-..., kept PDF in standing ..."); each sealed document or
+    row is audited (`<kind>.sealed`, `kept_pdf.sealed`).
     """
     sealed: list[str] = []
     refused: list[str] = []
@@ -203,7 +227,41 @@ def seal_unsealed() -> tuple[list[str], list[str]]:
                     note="sealed after an upgrade: issued before documents were sealed",
                 )
                 sealed.append(name)
+        for kept in KEPT:
+            _seal_unsealed_kept(session, kept, sealed, refused)
     return sealed, refused
+
+
+def _seal_unsealed_kept(
+    session: Session, kept: KeptBytes, sealed: list[str], refused: list[str]
+) -> None:
+    """Seal `kept`'s rows that have none (kept before round 47), each audited
+    (`<label>.sealed`), trusting each as it is now unless its bytes no longer match
+    its SHA-256 (refused). The rows are hashed `KEPT_BATCH` at a time and only what
+    seals them is held, so the UPDATEs never meet an open cursor over the table."""
+    found: list[tuple[int, str, Mapping[str, Any], str]] = []
+    rows = session.execute(
+        kept.rows().where(kept.model.seal.is_(None)).execution_options(yield_per=KEPT_BATCH)
+    )
+    for row in rows:
+        if sha256(bytes(row.content)) != row.sha256:
+            refused.append(row.name)
+        else:
+            found.append((row.id, row.name, kept.identity(row), row.sha256))
+    action = kept.label.lower().replace(" ", "_")
+    for row_id, name, identity, digest in found:
+        values = seal_kept(kept, identity, digest)
+        session.execute(update(kept.model).where(kept.model.id == row_id).values(**values))
+        audit_record(
+            session,
+            action=f"{action}.sealed",
+            entity_type=action,
+            entity_id=row_id,
+            before=None,
+            after={"name": name, "sha256": digest, **values},
+            note="sealed after an upgrade: kept before kept PDFs were sealed (round 47)",
+        )
+        sealed.append(name)
 
 
 # --- verifying --------------------------------------------------------------------
@@ -267,10 +325,34 @@ def verify_documents(session: Session) -> DocumentReport:
 
 
 def _verify_kept(session: Session, kept: KeptBytes, report: DocumentReport) -> None:
-    """Hash each kept row's bytes again, streamed `KEPT_BATCH` rows at a time (a
-    server-side cursor on PostgreSQL), never the whole table in memory."""
+    """Hash each kept row's bytes again and check its seal, streamed `KEPT_BATCH`
+    rows at a time (a server-side cursor on PostgreSQL), never the whole table in
+    memory."""
+    ring = audit_keys.ring()
     rows = session.execute(kept.rows().execution_options(yield_per=KEPT_BATCH))
-    for name, content, stored in rows:
+    for row in rows:
         report.kept += 1
-        if sha256(bytes(content)) != stored:
-            report.problems.append(f"{name}: its kept bytes no longer match their SHA-256 (edited)")
+        problem = _kept_problem(kept, row, ring)
+        if problem:
+            report.problems.append(f"{row.name}: {problem}")
+
+
+def _kept_problem(kept: KeptBytes, row: Any, ring: Mapping[str, bytes]) -> str | None:
+    if sha256(bytes(row.content)) != row.sha256:
+        return "its kept bytes no longer match their SHA-256 (edited)"
+    if row.seal is None:
+        # Kept before round 47, and `seal-unsealed` not run since the upgrade; or the
+        # seal was removed: failing is the only answer that a removal cannot pass.
+        return (
+            "kept but not sealed (kept before round 47: run `licensing audit "
+            "seal-unsealed` once after the upgrade; otherwise its seal was removed)"
+        )
+    key = ring.get(row.seal_key_id or "")
+    if key is None:
+        return (
+            f"sealed with audit key {row.seal_key_id}, which is not configured "
+            "(add the old key to AUDIT_HMAC_RETIRED_KEYS, or the seal is forged)"
+        )
+    if audit_keys.sign(key, _kept_seal_text(kept, kept.identity(row), row.sha256)) != row.seal:
+        return "its SHA-256, or what it is of, does not match its seal (bytes and digest edited)"
+    return None

@@ -792,6 +792,12 @@ class KeptPdf(Base):
     pdf: Mapped[bytes] = mapped_column(LargeBinary)
     sha256: Mapped[str] = mapped_column(String(64))
     drawn_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    # Round 47 (`billing_0019`): an HMAC under the audit key over what the row is of
+    # and `sha256` (`audit.seals.seal_kept`), written with the row, so `audit verify`
+    # catches bytes and digest rewritten together. None on a row kept before, until
+    # `licensing audit seal-unsealed` seals it.
+    seal_key_id: Mapped[str | None] = mapped_column(String(16))
+    seal: Mapped[str | None] = mapped_column(String(64))
 
 
 class KeptPdfIsImmutable(RuntimeError):

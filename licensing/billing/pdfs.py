@@ -14,9 +14,11 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
+from licensing.audit.seals import seal_kept
 from licensing.billing import documents, queries
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import CreditNote, Invoice, KeptPdf
+from licensing.billing.seals import KEPT_PDFS, kept_identity
 from licensing.billing.states import DRAFT
 from licensing.errors import Conflict, NotFound
 from licensing.ratecards import queries as ratecard_queries
@@ -78,6 +80,12 @@ class Document:
             KeptPdf.standing == self.standing
         )
 
+    def identity(self) -> dict[str, Any]:
+        """What its kept row is of, as the row's seal covers it."""
+        invoice = self.record_id if self.column == "invoice_id" else None
+        credit_note = self.record_id if self.column == "credit_note_id" else None
+        return kept_identity(invoice, credit_note, self.standing)
+
 
 @dataclass(frozen=True)
 class Kept:
@@ -104,6 +112,9 @@ def keep(session: Session, document: Document, content: bytes, *, now: datetime)
         "pdf": content,
         "sha256": digest,
         "drawn_at": now,
+        # Sealed as it is written (round 47): the row that wins a concurrent first
+        # draw carries its own seal; the other's values are never stored.
+        **seal_kept(KEPT_PDFS, document.identity(), digest),
     }
     if document.column == "invoice_id":
         # A later standing names the invoice's first document, the one issued.
@@ -126,52 +137,92 @@ def keep(session: Session, document: Document, content: bytes, *, now: datetime)
     return found
 
 
-# --- an invoice's kept documents, listed (round 46) ----------------------------------
+# --- an invoice's and its credit notes' kept documents, listed (rounds 46, 47) -------
+
+
+def of_invoice(invoice_id: int, *, credit_notes: bool = True) -> Any:
+    """Which kept PDFs an invoice's pages list and serve under it: its own and its
+    credit notes' (round 47: a credit note's kept PDF was checked but listed nowhere),
+    two index lookups (`kept_pdfs`' unique keys lead with each column); or, without
+    `credit_notes`, its own (the API's invoice lists those; a credit note its own)."""
+    own = KeptPdf.invoice_id == invoice_id
+    if not credit_notes:
+        return own
+    notes = select(CreditNote.id).where(CreditNote.invoice_id == invoice_id)
+    return own | KeptPdf.credit_note_id.in_(notes)
+
+
+def of_credit_note(credit_note_id: int) -> Any:
+    """A credit note's kept PDFs (one: it prints only what was issued)."""
+    return KeptPdf.credit_note_id == credit_note_id
 
 
 @dataclass(frozen=True)
 class KeptDocument:
-    """One of an invoice's kept PDFs as its pages list it (not its bytes)."""
+    """One kept PDF as the pages and the API list it (not its bytes): one of an
+    invoice's, or one of its credit notes' (`credit_note_number` then)."""
 
     id: int
-    standing: str  # `documents.Standing.key`
+    standing: str  # `documents.Standing.key`, or a credit note's `CREDIT_NOTE_STANDING`
     drawn_at: datetime
     sha256: str
     # The invoice's first document, emailed when it was issued; later ones name it.
+    # A credit note's one document is its issued one.
     issued: bool
+    credit_note_id: int | None = None
+    credit_note_number: str | None = None
 
     def standing_words(self, currency: str) -> str:
         """The standing key in words: "Paid on 2027-01-22: paid 100.00 USD, credited
-        0.00 USD, balance due 0.00 USD" ("open; paid 0.00; ..." reads "Open: ...")."""
+        0.00 USD, balance due 0.00 USD" ("open; paid 0.00; ..." reads "Open: ...");
+        a credit note's "Issued"."""
         head, *figures = self.standing.split("; ")
         state, _, day = head.partition(" ")
         name = state.replace("_", " ").capitalize()
         said = f"{name} on {day}" if day else name
+        if not figures:
+            return said
         return f"{said}: " + ", ".join(f"{figure} {currency}" for figure in figures)
 
 
-def kept_documents(session: Session, invoice_id: int) -> list[KeptDocument]:
-    """`invoice_id`'s kept PDFs, first drawn first (its issued one first), without
-    their bytes."""
+def kept_documents(session: Session, whose: Any) -> list[KeptDocument]:
+    """The kept PDFs `whose` (`of_invoice`, `of_credit_note`) selects, in one
+    statement, without their bytes: an invoice's first, first drawn first (its issued
+    one first), then its credit notes', in the order they were kept."""
     rows = session.execute(
-        select(KeptPdf.id, KeptPdf.standing, KeptPdf.drawn_at, KeptPdf.sha256, KeptPdf.issued_id)
-        .where(KeptPdf.invoice_id == invoice_id)
-        .order_by(KeptPdf.id)
+        select(
+            KeptPdf.id,
+            KeptPdf.standing,
+            KeptPdf.drawn_at,
+            KeptPdf.sha256,
+            KeptPdf.issued_id,
+            KeptPdf.credit_note_id,
+            CreditNote.number,
+        )
+        .outerjoin(CreditNote, CreditNote.id == KeptPdf.credit_note_id)
+        .where(whose)
+        .order_by(KeptPdf.credit_note_id.is_not(None), KeptPdf.id)
     )
     return [
-        KeptDocument(row.id, row.standing, row.drawn_at, row.sha256, row.issued_id is None)
+        KeptDocument(
+            row.id,
+            row.standing,
+            row.drawn_at,
+            row.sha256,
+            row.issued_id is None,
+            row.credit_note_id,
+            row.number,
+        )
         for row in rows
     ]
 
 
-def kept_document(session: Session, invoice_id: int, document_id: int) -> Kept:
-    """The bytes of `invoice_id`'s kept document `document_id` (`NotFound` if that
-    invoice kept no such document)."""
+def kept_document(session: Session, whose: Any, document_id: int) -> Kept:
+    """The bytes of kept document `document_id` if `whose` selects it (`NotFound`
+    otherwise: another invoice's, or none)."""
     row = session.execute(
-        select(KeptPdf.pdf, KeptPdf.sha256).where(
-            (KeptPdf.id == document_id) & (KeptPdf.invoice_id == invoice_id)
-        )
+        select(KeptPdf.pdf, KeptPdf.sha256).where((KeptPdf.id == document_id) & whose)
     ).first()
     if row is None:
-        raise NotFound(f"Invoice {invoice_id} has no kept document {document_id}.")
+        raise NotFound(f"There is no kept document {document_id} here.")
     return Kept(row.pdf, row.sha256)

@@ -111,22 +111,48 @@ CREDIT_NOTE = _rendered_on_demand(
 )
 
 
-def _kept_pdf_rows() -> Select[str, bytes, str]:
+def _kept_pdf_rows() -> Select[*tuple[Any, ...]]:
     """Each kept PDF named by its document and standing ("invoice INV-2027-000001,
-    kept PDF in standing open; paid 0.00; ..."), its bytes and stored SHA-256."""
+    kept PDF in standing open; paid 0.00; ..."), its bytes, stored SHA-256 and seal,
+    and what it is of (`kept_identity`)."""
     document = func.coalesce(
         literal("invoice ") + Invoice.number, literal("credit note ") + CreditNote.number
     )
     name = document + literal(", kept PDF in standing ") + KeptPdf.standing
     return (
-        select(name, KeptPdf.pdf, KeptPdf.sha256)
+        select(
+            KeptPdf.id,
+            name.label("name"),
+            KeptPdf.pdf.label("content"),
+            KeptPdf.sha256,
+            KeptPdf.seal_key_id,
+            KeptPdf.seal,
+            KeptPdf.invoice_id,
+            KeptPdf.credit_note_id,
+            KeptPdf.standing,
+        )
         .outerjoin(Invoice, Invoice.id == KeptPdf.invoice_id)
         .outerjoin(CreditNote, CreditNote.id == KeptPdf.credit_note_id)
         .order_by(KeptPdf.id)
     )
 
 
-KEPT_PDFS = KeptBytes("kept PDF", _kept_pdf_rows)
+def kept_identity(
+    invoice_id: int | None, credit_note_id: int | None, standing: str
+) -> dict[str, Any]:
+    """What a kept PDF is of, as its seal covers it (round 47) beside its SHA-256: its
+    invoice or credit note and the standing it was drawn in, so a row's bytes cannot
+    be moved to another document or standing either. Not `drawn_at` (a time read back
+    may differ in precision between the databases) nor `issued_id` (set by the INSERT)."""
+    return {"invoice_id": invoice_id, "credit_note_id": credit_note_id, "standing": standing}
+
+
+KEPT_PDFS = KeptBytes(
+    "kept PDF",
+    KeptPdf,
+    _kept_pdf_rows,
+    lambda row: kept_identity(row.invoice_id, row.credit_note_id, row.standing),
+)
 
 
 def register() -> None:

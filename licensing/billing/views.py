@@ -136,11 +136,7 @@ def invoice_detail(invoice_id: int) -> str:
     invoice = queries.get_invoice(db.session(), invoice_id)
     if invoice.state == DRAFT:
         raise NotFound(f"There is no invoice {invoice_id}.")
-    return render_template(
-        "billing/portal_invoice.html",
-        kept_documents=pdfs.kept_documents(db.session(), invoice.id),
-        **_payer_view(invoice),
-    )
+    return render_template("billing/portal_invoice.html", **_payer_view(invoice))
 
 
 def _gateway() -> payment_gateway.PaymentGateway | None:
@@ -150,11 +146,13 @@ def _gateway() -> payment_gateway.PaymentGateway | None:
 
 def _payer_view(invoice: Invoice) -> dict[str, Any]:
     """What the payer's invoice pages (the portal's and the emailed link's) show: the
-    invoice, its payments and credit notes, and how to pay it."""
+    invoice, its payments and credit notes, the PDFs kept of it and of its credit
+    notes (rounds 46, 47: one statement), and how to pay it."""
     session = db.session()
     payments, credit_notes = queries.payer_records(session, invoice)
     today = _today()
     return {
+        "kept_documents": pdfs.kept_documents(session, pdfs.of_invoice(invoice.id)),
         "invoice": invoice,
         "payments": payments,
         "credit_notes": credit_notes,
@@ -502,8 +500,9 @@ def kept_invoice_document(invoice_id: int, document_id: int) -> Response:
 
 
 def kept_document_response(invoice: Invoice, document_id: int) -> Response:
-    """The invoice's kept document `document_id` as kept (`NotFound` if not its own)."""
-    kept = pdfs.kept_document(db.session(), invoice.id, document_id)
+    """The kept document `document_id` of the invoice or of one of its credit notes
+    (round 47), as kept (`NotFound` if neither's): the invoice's pages list both."""
+    kept = pdfs.kept_document(db.session(), pdfs.of_invoice(invoice.id), document_id)
     return pdf_response(kept.pdf, f"{invoice.number}-{document_id}.pdf", sha256=kept.sha256)
 
 
@@ -531,6 +530,15 @@ def linked_invoice(invoice_id: int, token: str) -> str:
 def linked_invoice_pdf(invoice_id: int, token: str) -> Response:
     invoice = _linked(invoice_id, token, for_pdf=True)
     return invoice_pdf_response(invoice)
+
+
+@documents_bp.route(f"{LINK}/documents/<int:document_id>.pdf")
+@access.public
+def linked_kept_document(invoice_id: int, token: str, document_id: int) -> Response:
+    """One of the invoice's or its credit notes' kept PDFs (round 47), on the signed
+    link's authority alone, as the page lists them: another invoice's is not found.
+    Nothing is drawn, so it is not in the documents budget."""
+    return kept_document_response(_linked(invoice_id, token), document_id)
 
 
 @documents_bp.route(f"{LINK}/credit-notes/<int:credit_note_id>.pdf")
@@ -851,7 +859,8 @@ def _console_page(
             taken=_money_taken(session, payments),
             credit_notes=credit_notes,
             # Round 46: its PDFs as kept in each standing, the issued one first.
-            kept_documents=pdfs.kept_documents(session, invoice.id),
+            # Round 47: and its credit notes', listed after the invoice's.
+            kept_documents=pdfs.kept_documents(session, pdfs.of_invoice(invoice.id)),
             late_fees=queries.late_fees_of(session, invoice.id),
             refund_forms=_refund_forms(credit_notes, refund_form),
             reversal_forms=_reversal_forms(payments, reversal_form),

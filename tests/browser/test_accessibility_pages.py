@@ -75,6 +75,7 @@ NOT_PAGES: dict[str, str] = {
     "billing_documents.kept_invoice_document": "a PDF download (a kept document, round 46)",
     "billing_documents.linked_invoice_pdf": "a PDF download",
     "billing_documents.linked_credit_note_pdf": "a PDF download",
+    "billing_documents.linked_kept_document": "a PDF download (a kept document, round 47)",
     "billing_documents.linked_card_payment_status": "JSON the payment page polls",
     "billing.card_payment_status": "JSON the payment page polls",
     "permissions_console.console_letter": "a PDF download",

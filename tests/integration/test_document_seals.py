@@ -17,8 +17,9 @@ from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.audit import seals
 from licensing.audit.keys import key_id
+from licensing.audit.models import AuditEvent
 from licensing.billing import services as billing
-from licensing.billing.models import Invoice
+from licensing.billing.models import Invoice, KeptPdf
 from licensing.billing.services import documents as kept_documents
 from licensing.permissions import services as permissions
 from licensing.permissions.models import PermissionLetter
@@ -244,8 +245,11 @@ def test_documents_sealed_with_a_retired_key_still_verify(app: Flask, vendor: An
         app.config["LICENSING"] = dataclasses.replace(
             app.config["LICENSING"], audit_hmac_retired_keys=()
         )
-        [problem] = _problems()
+        # The issued invoice, and (round 47) its kept PDF, sealed under the retired key.
+        problem, kept = _problems()
         assert problem.startswith(f"invoice {invoice.number}: sealed with audit key ")
+        assert kept.startswith(f"invoice {invoice.number}, kept PDF in standing open; ")
+        assert ": sealed with audit key " in kept
     finally:
         app.config["LICENSING"] = config
 
@@ -370,3 +374,102 @@ def test_verify_streams_the_kept_pdfs_in_batches_and_checks_every_one(
     assert (report.kept, batches) == (3, [1])
     [problem] = report.problems
     assert problem.startswith(f"invoice {invoice.number}, kept PDF in standing paid ")
+
+
+# --- kept PDFs sealed (round 47) ------------------------------------------------------
+
+
+_REWRITES = {
+    column: text(f"UPDATE kept_pdfs SET pdf = :pdf, sha256 = :digest WHERE {column} = :id")  # noqa: S608 - a fixed column
+    for column in ("invoice_id", "credit_note_id")
+}
+
+
+def _rewrite_kept(column: str, record_id: int, content: bytes) -> None:
+    """The kept row's bytes and their SHA-256 both rewritten in SQL, consistently."""
+    digest = hashlib.sha256(content).hexdigest()
+    db.session().execute(_REWRITES[column], {"pdf": content, "digest": digest, "id": record_id})
+
+
+def test_a_kept_pdfs_bytes_and_sha256_rewritten_together_are_caught_by_its_seal(
+    app: Flask, vendor: Any
+) -> None:
+    # Round 46 hashed the bytes again, but against a digest anyone with the database
+    # could rewrite too: this edit passed `audit verify`.
+    invoice = _invoice(vendor)
+    _rewrite_kept("invoice_id", invoice.id, b"%PDF-1.4 a forged invoice")
+    code, output = _verify(app)
+    assert code == 1
+    assert (
+        f"invoice {invoice.number}, kept PDF in standing open; paid 0.00; credited 0.00; "
+        "balance due 1550.50: its SHA-256, or what it is of, does not match its seal "
+        "(bytes and digest edited)"
+    ) in output
+
+
+def test_a_kept_row_moved_to_another_document_with_its_seal_is_caught(
+    app: Flask, vendor: Any
+) -> None:
+    # The seal covers what the row is of: a credit note's kept bytes, digest and seal
+    # copied over the invoice's issued row do not pass as the invoice's.
+    invoice = _invoice(vendor)
+    credit = credited(invoice.id, "100.00", "Goodwill")
+    kept_documents.kept_credit_note_pdf(credit)
+    db.session().execute(
+        text(
+            "UPDATE kept_pdfs SET (pdf, sha256, seal_key_id, seal) = "
+            "(SELECT pdf, sha256, seal_key_id, seal FROM kept_pdfs WHERE credit_note_id = :c) "
+            "WHERE invoice_id = :i"
+        ),
+        {"c": credit.id, "i": invoice.id},
+    )
+    [problem] = _problems()
+    assert problem.startswith(f"invoice {invoice.number}, kept PDF in standing open; ")
+    assert problem.endswith("does not match its seal (bytes and digest edited)")
+
+
+def test_kept_pdfs_from_before_their_seals_are_named_until_seal_unsealed_seals_them(
+    app: Flask, vendor: Any
+) -> None:
+    invoice = _invoice(vendor)
+    credit = credited(invoice.id, "100.00", "Goodwill")
+    kept_documents.kept_credit_note_pdf(credit)
+    # As a database upgraded to billing_0019 holds the rows kept before it.
+    db.session().execute(text("UPDATE kept_pdfs SET seal = NULL, seal_key_id = NULL"))
+    problems = _problems()
+    assert len(problems) == 2
+    assert all("kept but not sealed (kept before round 47" in problem for problem in problems)
+    result = app.test_cli_runner().invoke(args=["audit", "seal-unsealed"])
+    assert result.exit_code == 0, result.output
+    assert "Sealed 2 document(s)." in result.output
+    assert f"invoice {invoice.number}, kept PDF in standing open; " in result.output
+    assert f"credit note {credit.number}, kept PDF in standing issued" in result.output
+    assert _problems() == []
+    audited = db.session().scalars(
+        select(AuditEvent.entity_type).where(AuditEvent.action == "kept_pdf.sealed")
+    )
+    assert list(audited) == ["kept_pdf", "kept_pdf"]
+    again = app.test_cli_runner().invoke(args=["audit", "seal-unsealed"])
+    assert "Sealed 0 document(s)." in again.output
+    # Sealed now: a rewrite of both is caught as any other row's.
+    _rewrite_kept("credit_note_id", credit.id, b"%PDF-1.4 forged")
+    [problem] = _problems()
+    assert problem.startswith(f"credit note {credit.number}, kept PDF in standing issued: ")
+
+
+def test_seal_unsealed_refuses_a_kept_pdf_whose_bytes_no_longer_match_its_sha256(
+    app: Flask, vendor: Any
+) -> None:
+    invoice = _invoice(vendor)
+    db.session().execute(
+        text("UPDATE kept_pdfs SET seal = NULL, seal_key_id = NULL, pdf = :pdf"),
+        {"pdf": b"%PDF-1.4 edited before the upgrade"},
+    )
+    result = app.test_cli_runner().invoke(args=["audit", "seal-unsealed"])
+    assert result.exit_code == 1
+    assert f"invoice {invoice.number}, kept PDF in standing open; " in result.output
+    assert "Sealed 0 document(s)." in result.output
+    [problem] = _problems()
+    assert problem.endswith("its kept bytes no longer match their SHA-256 (edited)")
+    seal = db.session().scalars(select(KeptPdf.seal).where(KeptPdf.invoice_id == invoice.id))
+    assert list(seal) == [None]

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import Connection, column, insert, inspect, text
+from sqlalchemy import Connection, Engine, column, insert, inspect, text
 from sqlalchemy import table as sql_table
 from sqlalchemy.exc import IntegrityError
 
@@ -833,6 +833,50 @@ def test_billing_0018_adds_the_kept_pdfs_one_a_document_and_its_downgrade_drops_
     assert "kept_pdfs" not in _table_names(url)
     migrations.upgrade(url)
     assert "kept_pdfs" in _table_names(url)
+
+
+def test_billing_0019_adds_the_kept_pdfs_seals_and_its_downgrade_keeps_the_rows(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 47: `kept_pdfs` gains `seal_key_id` and `seal`, empty on the rows kept
+    before (`licensing audit seal-unsealed` seals them); the downgrade drops the two
+    columns and keeps every row and its bytes."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "billing_0018")
+    engine = make_engine(url)
+    content = b"%PDF-1.4 kept before the seals"
+    try:
+        with engine.connect() as connection, connection.begin():
+            organization_id, _ = _organization_and_user(connection, "member")
+            invoice_id = _invoice(connection, organization_id, "manual", 1)
+            _insert(
+                connection,
+                "kept_pdfs",
+                invoice_id=invoice_id,
+                standing="open",
+                pdf=content,
+                sha256="0" * 64,
+                drawn_at=datetime.now(UTC),
+            )
+        assert not {"seal", "seal_key_id"} & _kept_pdfs_columns(engine)
+        migrations.upgrade(url)
+        assert {"seal", "seal_key_id"} <= _kept_pdfs_columns(engine)
+        with engine.connect() as connection:
+            row = connection.execute(text("SELECT pdf, seal, seal_key_id FROM kept_pdfs")).one()
+        assert (bytes(row.pdf), row.seal, row.seal_key_id) == (content, None, None)
+        migrations.downgrade(url, "billing_0018")
+        assert not {"seal", "seal_key_id"} & _kept_pdfs_columns(engine)
+        with engine.connect() as connection:
+            kept = connection.execute(text("SELECT pdf FROM kept_pdfs")).scalar_one()
+        assert bytes(kept) == content
+    finally:
+        engine.dispose()
+    migrations.upgrade(url)
+
+
+def _kept_pdfs_columns(engine: Engine) -> set[str]:
+    with engine.connect() as connection:
+        return {found["name"] for found in inspect(connection).get_columns("kept_pdfs")}
 
 
 def _table_names(url: str) -> set[str]:

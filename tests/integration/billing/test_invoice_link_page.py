@@ -18,8 +18,9 @@ from tests.support.factories import billing_clerk
 from tests.support.statements import sent_by
 
 # The invoice with its links' generation, its payments and their reversals, its
-# credit notes and their refunds, its lines.
-STATEMENTS = 6
+# credit notes and their refunds, its lines; and (round 47) the PDFs kept of it and
+# of its credit notes, in one statement however many.
+STATEMENTS = 7
 
 
 def _opened(invoice_for: Callable[..., Invoice], vendor: Any, records: int) -> str:
@@ -32,9 +33,10 @@ def _opened(invoice_for: Callable[..., Invoice], vendor: Any, records: int) -> s
             reference=f"WIRE-{number}",
             actor=billing_clerk(),
         )
-        services.issue_credit_note(
+        credit = services.issue_credit_note(
             invoice.id, amount=Decimal("5.00"), reason=f"Goodwill {number}", actor=billing_clerk()
         )
+        services.kept_credit_note_pdf(credit)  # a kept document the page lists
     return "/" + links.invoice_url(invoice).split("://", 1)[1].split("/", 1)[1]
 
 
@@ -55,5 +57,6 @@ def test_the_link_page_lists_the_invoice_s_payments_and_credit_notes_in_fixed_st
     for number in range(records):
         assert f"WIRE-{number}" in text
         assert f"Goodwill {number}" in text
+    assert text.count("/documents/") == records + 1  # the issued invoice's, each note's
     assert len(statements) == STATEMENTS, statements
     assert not [s for s in statements if s.lstrip().upper().startswith("SELECT COUNT(")]

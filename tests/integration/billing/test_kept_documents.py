@@ -2,13 +2,16 @@
 licensee's list each PDF kept for the invoice (the issued one marked, then one for
 each standing since), with its standing in words, when it was first drawn and its
 SHA-256, and a link serving that document's exact bytes to whoever may read the
-invoice, and to nobody else."""
+invoice, and to nobody else. Round 47: its credit notes' kept PDFs too (the pages,
+and the API's credit note), and the emailed signed link's page, each served on
+that link's authority alone."""
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from decimal import Decimal
 from typing import Any
 
 from flask import Flask
@@ -16,8 +19,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
-from licensing.billing import services
-from licensing.billing.models import Invoice, KeptPdf
+from licensing.billing import links, services
+from licensing.billing.models import CreditNote, Invoice, KeptPdf
 from tests.support.billing import paid_offline
 from tests.support.documents import downloaded_pdf, pdf_text
 from tests.support.factories import bearer, billing_clerk, make_organization, make_vendor
@@ -29,6 +32,29 @@ def _kept(invoice: Invoice) -> list[KeptPdf]:
     db.session().expire_all()
     statement = select(KeptPdf).where(KeptPdf.invoice_id == invoice.id).order_by(KeptPdf.id)
     return list(db.session().scalars(statement))
+
+
+def _kept_credit_note(credit: CreditNote) -> KeptPdf:
+    db.session().expire_all()
+    return db.session().scalars(select(KeptPdf).where(KeptPdf.credit_note_id == credit.id)).one()
+
+
+def _credit_note(invoice: Invoice, amount: str = "25.00") -> CreditNote:
+    return services.issue_credit_note(
+        invoice.id, amount=Decimal(amount), reason="Goodwill", now=LATER, actor=billing_clerk()
+    )
+
+
+def _credited(client: FlaskClient, invoice: Invoice, amount: str = "25.00") -> CreditNote:
+    """A credit note issued against `invoice` and its PDF first downloaded (kept)."""
+    credit = _credit_note(invoice, amount)
+    downloaded_pdf(client, f"/credit-notes/{credit.id}.pdf")
+    return credit
+
+
+def _link_path(invoice: Invoice) -> str:
+    """The emailed signed link's page, as a path the test client opens."""
+    return "/" + links.invoice_url(invoice).split("://", 1)[1].split("/", 1)[1]
 
 
 def _words(client: FlaskClient, url: str) -> str:
@@ -154,3 +180,119 @@ def test_the_api_lists_the_kept_documents_and_serves_each_only_to_its_organizati
     assert client.get(url, headers=bearer(stranger)).status_code == 404
     listed = client.get(f"/api/v1/invoices/{invoice.id}/documents", headers=bearer(stranger))
     assert listed.status_code == 404
+
+
+# --- round 47: a credit note's kept PDF, and the signed link's page ----------------------
+
+
+def test_a_credit_notes_kept_pdf_is_listed_under_its_invoice_on_the_portal_and_the_console(
+    app: Flask,
+    client: FlaskClient,
+    vendor: Any,
+    billing_staff: Any,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # Round 46 listed the invoice's documents only: the credit note's kept PDF was
+    # hashed by `audit verify` but no page listed it or served it as kept.
+    invoice = invoice_for(vendor, ("100.00",))
+    browser = signed_in(client, vendor)
+    credit = _credited(browser, invoice)
+    kept = _kept_credit_note(credit)
+    [issued] = _kept(invoice)
+    for reader, page_url in (
+        (browser, f"/portal/invoices/{invoice.id}"),
+        (signed_in(app.test_client(), billing_staff), f"/console/invoices/{invoice.id}"),
+    ):
+        page = _words(reader, page_url)
+        assert f"Credit note {credit.number} as issued" in page
+        assert kept.sha256 in page
+        assert _document_url(invoice, kept) in page
+        # Listed after the invoice's own, in the same table.
+        assert page.index(issued.sha256) < page.index(kept.sha256)
+        assert downloaded_pdf(reader, _document_url(invoice, kept)) == kept.pdf
+    assert credit.number in pdf_text(kept.pdf)
+    # Served under its own invoice only, to its organization only.
+    other = invoice_for(vendor, ("50.00",))
+    assert browser.get(_document_url(other, kept)).status_code == 404
+    session = db.session()
+    stranger = make_vendor(session, organization=make_organization(session))
+    assert (
+        signed_in(app.test_client(), stranger).get(_document_url(invoice, kept)).status_code == 404
+    )
+
+
+def test_the_api_lists_a_credit_notes_kept_pdf_and_serves_it_only_to_its_organization(
+    app: Flask, client: FlaskClient, vendor: Any, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice = invoice_for(vendor, ("100.00",))
+    credit = _credit_note(invoice)
+    listed = client.get(f"/api/v1/credit-notes/{credit.id}/documents", headers=bearer(vendor))
+    assert listed.status_code == 200
+    assert listed.get_json() == []  # nothing kept before its first draw
+    downloaded_pdf(client, f"/api/v1/credit-notes/{credit.id}/pdf", headers=bearer(vendor))
+    kept = _kept_credit_note(credit)
+    listed = client.get(f"/api/v1/credit-notes/{credit.id}/documents", headers=bearer(vendor))
+    [item] = listed.get_json()
+    assert item["id"] == kept.id
+    assert item["credit_note_id"] == credit.id
+    assert item["invoice_id"] == invoice.id
+    assert item["issued"] is True
+    assert item["standing"] == "issued"
+    assert item["standing_words"] == "Issued"
+    assert item["sha256"] == kept.sha256
+    url = f"/api/v1/credit-notes/{credit.id}/documents/{kept.id}/pdf"
+    assert downloaded_pdf(client, url, headers=bearer(vendor)) == kept.pdf
+    # The invoice's own list stays its own: the credit note lists its document.
+    invoice_items = client.get(f"/api/v1/invoices/{invoice.id}/documents", headers=bearer(vendor))
+    assert [i["credit_note_id"] for i in invoice_items.get_json()] == [None]
+    # Another organization: neither the list nor the bytes; nor another's document.
+    session = db.session()
+    stranger = make_vendor(session, organization=make_organization(session))
+    assert client.get(url, headers=bearer(stranger)).status_code == 404
+    assert (
+        client.get(f"/api/v1/credit-notes/{credit.id}/documents", headers=bearer(stranger))
+    ).status_code == 404
+    [issued] = _kept(invoice)
+    wrong = f"/api/v1/credit-notes/{credit.id}/documents/{issued.id}/pdf"
+    assert client.get(wrong, headers=bearer(vendor)).status_code == 404
+
+
+def test_the_signed_link_page_lists_the_documents_and_serves_them_without_signing_in(
+    app: Flask,
+    client: FlaskClient,
+    vendor: Any,
+    billing_staff: Any,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # Round 46 left the billing contact's page without the list: once the invoice was
+    # paid, the PDF they were emailed could not be fetched again from their link.
+    invoice = invoice_for(vendor, ("100.00",))
+    credit = _credited(signed_in(client, vendor), invoice, "10.00")
+    paid_offline(invoice.id, "90.00", "WIRE-1", received_on=date(2027, 1, 21), now=LATER)
+    contact = app.test_client()  # not signed in: the link's authority alone
+    page_url = _link_path(invoice)
+    downloaded_pdf(contact, f"{page_url}/invoice.pdf")  # the paid standing, kept
+    issued, paid = _kept(invoice)
+    kept_credit = _kept_credit_note(credit)
+    page = _words(contact, page_url)
+    assert f"{invoice.number} as issued the one issued" in page
+    assert "Paid on 2027-01-22: paid 90.00 USD, credited 10.00 USD, balance due 0.00 USD" in page
+    assert f"Credit note {credit.number} as issued" in page
+    for row in (issued, paid, kept_credit):
+        assert row.sha256 in page
+        url = f"{page_url}/documents/{row.id}.pdf"
+        assert url in page
+        assert downloaded_pdf(contact, url) == row.pdf
+    # The signed-in routes are not what the page links to.
+    assert _document_url(invoice, issued) not in page.replace(page_url, "")
+    # Nothing of another invoice under this link, nor this one's under a forged token.
+    other = invoice_for(vendor, ("50.00",))
+    [others] = _kept(other)
+    assert contact.get(f"{page_url}/documents/{others.id}.pdf").status_code == 404
+    forged = page_url.rsplit("/", 1)[0] + "/not-the-token"
+    assert contact.get(f"{forged}/documents/{issued.id}.pdf").status_code == 404
+    # Links withdrawn: the old link serves no document either.
+    services.withdraw_invoice_links(invoice.id, reason="Forwarded", actor=billing_clerk())
+    assert contact.get(f"{page_url}/documents/{issued.id}.pdf").status_code == 403

@@ -18,6 +18,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import delete, select
 
 from licensing import db
+from licensing.audit import seals
 from licensing.billing import documents, links, pdfs, queries, services
 from licensing.billing.models import Invoice, KeptPdf, KeptPdfIsImmutable
 from licensing.billing.settings import InvoiceTerms
@@ -267,6 +268,8 @@ def test_concurrent_first_downloads_keep_one_row_and_serve_its_bytes(
     with committed_app.app_context():
         [invoice_row] = [(row.pdf, row.sha256) for row in _kept_rows(invoice_id=invoice_id)]
         [credit_row] = [row.pdf for row in _kept_rows(credit_note_id=credit_id)]
+        # The row stored carries its own seal (round 47), not the other draw's.
+        assert seals.verify_documents(db.session()).problems == []
     stored, digest = invoice_row
     assert served["invoice"] == [stored, stored]
     assert served["credit note"] == [credit_row, credit_row]
