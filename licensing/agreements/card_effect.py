@@ -35,8 +35,7 @@ from sqlalchemy.orm import Session, joinedload
 from licensing import calendar
 from licensing.accounts.models import Organization
 from licensing.agreements.models import Agreement, Application, QuoteVersion
-from licensing.agreements.services.renewal import RenewedUses, renewed_uses_of
-from licensing.agreements.services.submission import quote_request
+from licensing.agreements.services.renewal import RenewedUses, renewal_request, renewed_uses_of
 from licensing.agreements.states import (
     ACTIVE,
     ESCALATED,
@@ -48,7 +47,6 @@ from licensing.agreements.states import (
 )
 from licensing.db import utcnow
 from licensing.pricing import Quote, QuoteInputError, QuoteRequest, RateCard, price
-from licensing.pricing.ratecard import proposed_term
 
 # Undecided applications with a quote: drafts have none yet.
 _REPRICED = (SUBMITTED, RETURNED, IN_REVIEW, ESCALATED)
@@ -309,12 +307,7 @@ def renewal_candidates(card: RateCard, today: date) -> Select[Agreement]:
 
 
 def _renewal(card: RateCard, agreement: Agreement, renewed: RenewedUses, today: date) -> Repriced:
-    request = quote_request(
-        agreement.organization.organization_type,
-        proposed_term(agreement.term_end + timedelta(days=1), card.effective_to, earliest=today),
-        None,
-        renewed.fields(),
-    )
+    request = renewal_request(agreement, renewed, card, today)
     return _repriced(
         "renewal",
         agreement.number,
