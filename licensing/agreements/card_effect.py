@@ -35,6 +35,7 @@ from sqlalchemy.orm import Session, joinedload
 from licensing import calendar
 from licensing.accounts.models import Organization
 from licensing.agreements.models import Agreement, Application, QuoteVersion
+from licensing.agreements.queries import organization_renews
 from licensing.agreements.services.renewal import RenewedUses, renewal_request, renewed_uses_of
 from licensing.agreements.states import (
     ACTIVE,
@@ -280,7 +281,8 @@ def renewal_candidates(card: RateCard, today: date) -> Select[Agreement]:
       that ended before the card began is renewed today, on it (round 45: only those
       ending inside its period were counted, so the late renewals the card would
       price were not);
-    - after its last day, none: a renewal drawn today starts after it."""
+    - after its last day, none: a renewal drawn today starts after it.
+    Never a closed organization's (round 47: `queries.organization_renews`)."""
     if today > card.effective_to:
         ends: ColumnElement[bool] = false()
     elif today >= card.effective_from:
@@ -301,6 +303,10 @@ def renewal_candidates(card: RateCard, today: date) -> Select[Agreement]:
             Agreement.superseded_by_id.is_(None),
             ends,
             Agreement.id.not_in(renewing),
+            # Round 47: not a closed organization's, which renews nothing (a
+            # suspended one's is counted: it may be reinstated); the rule of every
+            # renewal list, `queries.organization_renews`.
+            organization_renews(),
         )
         .order_by(Agreement.id)
     )

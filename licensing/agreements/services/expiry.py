@@ -14,8 +14,6 @@ from sqlalchemy.orm import Session, aliased
 from licensing import calendar, db
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
-from licensing.accounts.models import Organization
-from licensing.accounts.states import GOOD_STANDING
 from licensing.actors import Actor
 from licensing.agreements import queries
 from licensing.agreements.models import (
@@ -210,14 +208,13 @@ def _remind_ending(
         AuditEvent.entity_id == cast(agreement.id, String),
         AuditEvent.action == ENDING_REMINDED,
     )
-    in_good_standing = select(Organization.id).where(
-        Organization.id == agreement.organization_id, Organization.standing.in_(GOOD_STANDING)
-    )
     due = (
         select(agreement)
         .where(
             agreement.state == ACTIVE,
-            in_good_standing.exists(),
+            # The renewal lists' rule (round 47): a renewal drawn now, so in good
+            # standing; a closed organization never, a suspended one once reinstated.
+            queries.organization_renews(agreement, drawn_now=True),
             agreement.superseded_by_id.is_(None),
             agreement.term_end >= today,
             agreement.term_end <= today + ENDING_REMINDER,

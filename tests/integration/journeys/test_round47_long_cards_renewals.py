@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
-from licensing.agreements import services
+from licensing.accounts import services as accounts
+from licensing.accounts.models import Organization
+from licensing.actors import Actor
+from licensing.agreements import card_effect, services
 from licensing.agreements.models import Agreement
 from licensing.mail.models import OutboxMessage
 from licensing.ratecards import services as ratecards
@@ -27,9 +31,11 @@ from tests.integration.agreements.conftest import (  # noqa: F401 - the fixture
     apply,
 )
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+from tests.support import factories
 from tests.support.agreements import agreement_of
 from tests.support.documents import downloaded_pdf, pdf_text
 from tests.support.long_cards import agreement_of_2027, card_2028, submitted_on_2028
+from tests.support.pages import text_of
 from tests.support.settings import issuing
 
 # The quote's page sentence (round 44), amounts as pages and documents write them.
@@ -160,3 +166,89 @@ def test_the_ending_reminder_on_a_yearly_card_is_as_before(
         to_renewers.body_text
     )
     assert "prorates over all of it" not in to_renewers.body_text
+
+
+# --- item 2: renewals of organizations that left -------------------------------------------
+
+
+def _organizations_that_left(applying: Any, vendor: Any, other_vendor: Any) -> dict[str, Agreement]:
+    """A 2027 agreement (to 2027-12-31) of an active organization, of one suspended
+    and of one closed since, by the standing of its organization."""
+    third = factories.make_vendor(db.session())
+    found = {
+        "active": agreement_of_2027(applying, vendor),
+        "suspended": agreement_of_2027(applying, other_vendor),
+        "closed": agreement_of_2027(applying, third),
+    }
+    for action, user in (("suspend", other_vendor), ("close", third)):
+        organization = db.session().get(Organization, user.organization_id)
+        accounts.change_standing(
+            db.session(), organization, action, reason="The office stopped it.", actor=Actor.SYSTEM
+        )
+    db.session().commit()
+    return found
+
+
+def test_the_cards_check_leaves_out_a_closed_organizations_renewal_and_counts_a_suspended_one(
+    apply: Any,  # noqa: F811
+    vendor: Any,
+    other_vendor: Any,
+) -> None:
+    # The check priced the renewal of an organization whose account is closed into
+    # the card's effect on current licensees.
+    found = _organizations_that_left(apply, vendor, other_vendor)
+    card = ratecards.validate(card_2028("2028-12-31"))
+    for today in (date(2027, 12, 1), date(2028, 7, 1)):  # before the card, and in it
+        effect = card_effect.effect(db.session(), card, today=today)
+        priced = {record.reference for record in effect.records if record.kind == "renewal"}
+        assert priced == {found["active"].number, found["suspended"].number}
+
+
+def _renewals_due(app: Flask, staff: Any, signed_in: Any) -> str:
+    with time_machine.travel(datetime(2027, 11, 15, 15, 0, tzinfo=UTC), tick=False):
+        console: FlaskClient = signed_in(app.test_client(), staff)
+        page = console.get("/console/agreements/renewals-due")
+        home = text_of(console.get("/console/"))
+    assert page.status_code == 200
+    assert "Agreements ending within 90 days 2" in flat(home)  # the home's count too
+    return page.get_data(as_text=True)
+
+
+def test_the_renewals_due_leave_out_a_closed_organization_and_mark_a_suspended_one(
+    app: Flask,
+    apply: Any,  # noqa: F811
+    vendor: Any,
+    other_vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+) -> None:
+    # The list asked officers to follow up the renewal of a closed organization, and
+    # of a suspended one as if it could draw it.
+    found = _organizations_that_left(apply, vendor, other_vendor)
+    html = _renewals_due(app, licensing_staff, signed_in)
+    rows = {
+        standing: re.search(rf"{agreement.number}</a>.*?</tr>", html, re.S)
+        for standing, agreement in found.items()
+    }
+    assert rows["closed"] is None
+    assert rows["active"] is not None
+    assert rows["suspended"] is not None
+    suspended, active = rows["suspended"].group(0), rows["active"].group(0)
+    assert 'class="badge state-suspended">suspended</span>' in suspended
+    assert "state-suspended" not in active
+    assert "The licensee is suspended: it draws no renewal, and is not emailed that it ends" in (
+        flat(suspended)
+    )
+    assert "The licensee has not been emailed that it ends" in flat(active)
+
+
+def test_the_ending_reminder_goes_to_neither_a_closed_nor_a_suspended_organization(
+    apply: Any,  # noqa: F811
+    vendor: Any,
+    other_vendor: Any,
+) -> None:
+    # Round 23's rule, now the renewal lists' (`queries.organization_renews`): a
+    # renewal drawn now, so in good standing; the suspended one once reinstated.
+    found = _organizations_that_left(apply, vendor, other_vendor)
+    report = services.expire(now=datetime(2027, 11, 1, 15, 0, tzinfo=UTC))
+    assert report.ending_reminded == [found["active"].number]
