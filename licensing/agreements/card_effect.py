@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from licensing import calendar
 from licensing.accounts.models import Organization
+from licensing.accounts.states import SUSPENDED
 from licensing.agreements.models import Agreement, Application, QuoteVersion
 from licensing.agreements.queries import organization_renews
 from licensing.agreements.services.renewal import RenewedUses, renewal_request, renewed_uses_of
@@ -76,6 +77,9 @@ class Repriced:
     # says `review: staff`), round 42: a rule that now needs review showed no sign
     # of the renewals it would hold.
     staff_review: bool = False
+    # Whether its organization is suspended (round 47): counted, since licensing staff
+    # may reinstate it, but it draws nothing until then (`queries.organization_renews`).
+    licensee_suspended: bool = False
 
     @property
     def change(self) -> Decimal | None:
@@ -334,7 +338,14 @@ def _repriced(
 ) -> Repriced:
     version, currency, total = now
     record = Repriced(
-        kind, reference, organization.legal_name, organization.id, version, total, None
+        kind,
+        reference,
+        organization.legal_name,
+        organization.id,
+        version,
+        total,
+        None,
+        licensee_suspended=organization.standing == SUSPENDED,
     )
     if currency != card.currency:
         return replace(record, why=f"priced in {currency} now, {card.currency} on the new card")

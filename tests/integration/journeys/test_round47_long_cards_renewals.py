@@ -34,8 +34,10 @@ from tests.integration.pricing.conftest import example_card  # noqa: F401 - the 
 from tests.support import factories
 from tests.support.agreements import agreement_of
 from tests.support.documents import downloaded_pdf, pdf_text
+from tests.support.factories import bearer
 from tests.support.long_cards import agreement_of_2027, card_2028, submitted_on_2028
 from tests.support.pages import text_of
+from tests.support.rate_card_checks import checked_page
 from tests.support.settings import issuing
 
 # The quote's page sentence (round 44), amounts as pages and documents write them.
@@ -189,10 +191,13 @@ def _organizations_that_left(applying: Any, vendor: Any, other_vendor: Any) -> d
     return found
 
 
-def test_the_cards_check_leaves_out_a_closed_organizations_renewal_and_counts_a_suspended_one(
+def test_the_cards_check_leaves_out_a_closed_organizations_renewal_and_marks_a_suspended_one(
+    app: Flask,
     apply: Any,  # noqa: F811
     vendor: Any,
     other_vendor: Any,
+    admin: Any,
+    signed_in: Any,
 ) -> None:
     # The check priced the renewal of an organization whose account is closed into
     # the card's effect on current licensees.
@@ -200,8 +205,26 @@ def test_the_cards_check_leaves_out_a_closed_organizations_renewal_and_counts_a_
     card = ratecards.validate(card_2028("2028-12-31"))
     for today in (date(2027, 12, 1), date(2028, 7, 1)):  # before the card, and in it
         effect = card_effect.effect(db.session(), card, today=today)
-        priced = {record.reference for record in effect.records if record.kind == "renewal"}
-        assert priced == {found["active"].number, found["suspended"].number}
+        priced = {
+            record.reference: record.licensee_suspended
+            for record in effect.records
+            if record.kind == "renewal"
+        }
+        assert priced == {found["active"].number: False, found["suspended"].number: True}
+    with time_machine.travel(datetime(2027, 12, 1, 15, 0, tzinfo=UTC), tick=False):
+        answer = app.test_client().post(
+            "/api/v1/rate-cards/checks", json=card_2028("2028-12-31"), headers=bearer(admin)
+        )
+        page = checked_page(signed_in(app.test_client(), admin), card_2028("2028-12-31"))
+    assert answer.status_code == 200, answer.get_json()
+    records = {
+        r["reference"]: r["licensee_suspended"] for r in answer.get_json()["effect"]["records"]
+    }
+    assert records == {found["active"].number: False, found["suspended"].number: True}
+    assert (
+        f"{found['suspended'].number} (renewal) licensee suspended: nothing drawn until reinstated"
+    ) in page
+    assert found["closed"].number not in page
 
 
 def _renewals_due(app: Flask, staff: Any, signed_in: Any) -> str:
