@@ -480,6 +480,7 @@ def main() -> None:
     from licensing.agreements.models import Agreement
     from licensing.app import freeze_start_up_objects
     from licensing.billing import pdfs, queries
+    from licensing.pricing.describe import LONG_PERIOD_DAYS
 
     logging.getLogger("alembic").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as directory:
@@ -508,6 +509,7 @@ def main() -> None:
                 payment_terms_days=agreement.payment_terms_days,
                 late_fee_percent=agreement.late_fee_monthly_percent,
                 renewal_of=None,
+                long_card_days=LONG_PERIOD_DAYS,
             )
             renders = (args.instructions + WARM_UP + 2) if args.count_in else args.repeat + 8
             fresh = iter(list(fresh_documents(document, renders + 6 * args.bytecodes)))

@@ -34,9 +34,10 @@ from sqlalchemy.orm import Session, joinedload
 
 from licensing import calendar
 from licensing.accounts.models import Organization
+from licensing.accounts.states import SUSPENDED
 from licensing.agreements.models import Agreement, Application, QuoteVersion
-from licensing.agreements.services.renewal import RenewedUses, renewed_uses_of
-from licensing.agreements.services.submission import quote_request
+from licensing.agreements.queries import organization_renews
+from licensing.agreements.services.renewal import RenewedUses, renewal_request, renewed_uses_of
 from licensing.agreements.states import (
     ACTIVE,
     ESCALATED,
@@ -48,7 +49,6 @@ from licensing.agreements.states import (
 )
 from licensing.db import utcnow
 from licensing.pricing import Quote, QuoteInputError, QuoteRequest, RateCard, price
-from licensing.pricing.ratecard import proposed_term
 
 # Undecided applications with a quote: drafts have none yet.
 _REPRICED = (SUBMITTED, RETURNED, IN_REVIEW, ESCALATED)
@@ -77,6 +77,9 @@ class Repriced:
     # says `review: staff`), round 42: a rule that now needs review showed no sign
     # of the renewals it would hold.
     staff_review: bool = False
+    # Whether its organization is suspended (round 47): counted, since licensing staff
+    # may reinstate it, but it draws nothing until then (`queries.organization_renews`).
+    licensee_suspended: bool = False
 
     @property
     def change(self) -> Decimal | None:
@@ -282,7 +285,8 @@ def renewal_candidates(card: RateCard, today: date) -> Select[Agreement]:
       that ended before the card began is renewed today, on it (round 45: only those
       ending inside its period were counted, so the late renewals the card would
       price were not);
-    - after its last day, none: a renewal drawn today starts after it."""
+    - after its last day, none: a renewal drawn today starts after it.
+    Never a closed organization's (round 47: `queries.organization_renews`)."""
     if today > card.effective_to:
         ends: ColumnElement[bool] = false()
     elif today >= card.effective_from:
@@ -303,18 +307,17 @@ def renewal_candidates(card: RateCard, today: date) -> Select[Agreement]:
             Agreement.superseded_by_id.is_(None),
             ends,
             Agreement.id.not_in(renewing),
+            # Round 47: not a closed organization's, which renews nothing (a
+            # suspended one's is counted: it may be reinstated); the rule of every
+            # renewal list, `queries.organization_renews`.
+            organization_renews(),
         )
         .order_by(Agreement.id)
     )
 
 
 def _renewal(card: RateCard, agreement: Agreement, renewed: RenewedUses, today: date) -> Repriced:
-    request = quote_request(
-        agreement.organization.organization_type,
-        proposed_term(agreement.term_end + timedelta(days=1), card.effective_to, earliest=today),
-        None,
-        renewed.fields(),
-    )
+    request = renewal_request(agreement, renewed, card, today)
     return _repriced(
         "renewal",
         agreement.number,
@@ -335,7 +338,14 @@ def _repriced(
 ) -> Repriced:
     version, currency, total = now
     record = Repriced(
-        kind, reference, organization.legal_name, organization.id, version, total, None
+        kind,
+        reference,
+        organization.legal_name,
+        organization.id,
+        version,
+        total,
+        None,
+        licensee_suspended=organization.standing == SUSPENDED,
     )
     if currency != card.currency:
         return replace(record, why=f"priced in {currency} now, {card.currency} on the new card")

@@ -9,11 +9,12 @@ from flask.cli import with_appcontext
 
 from licensing.agreements import services
 from licensing.clock import now_option
+from licensing.config import current_config
 
 
 def expire_due(now: datetime | None = None) -> services.ExpiryReport:
     """The `applications expire` job, for the command and the worker."""
-    return services.expire(now=now)
+    return services.expire(now=now, long_card_days=current_config().long_card_days)
 
 
 @click.command("expire")

@@ -45,6 +45,9 @@ class LicensedUse:
     # The rule's `description` on the card, as people read the rule (round 37).
     rule_description: str = ""
     modification_note: str = ""  # why staff changed the quoted amount, if they did
+    # On a card that runs open-ended or longer than `LONG_CARD_DAYS`: what the
+    # contract's proration made of each prorated amount of its rule (round 47).
+    proration_warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -79,6 +82,8 @@ class AgreementDocument:
     clauses: tuple[Clause, ...] = ()
     renewal_of: str | None = None
     notes: tuple[str, ...] = field(default_factory=tuple)
+    # Schedule A's note for a card that runs long (round 47); empty for any other.
+    long_card_note: str = ""
 
 
 def _money(amount: Decimal | None, currency: str) -> str:
@@ -163,8 +168,10 @@ def _schedule(doc: AgreementDocument) -> list[Flowable]:
         pdf.para("Schedule A: licensed uses and fees", "Heading"),
         pdf.table(rows, widths, right_columns=(5,), total_rows=1),
         Spacer(1, 6),
-        pdf.para("Royalty terms, and how each fee was reached", "Heading"),
     ]
+    if doc.long_card_note:  # only then: every other agreement is drawn as before
+        story += [pdf.para(doc.long_card_note, "Clause"), Spacer(1, 6)]
+    story.append(pdf.para("Royalty terms, and how each fee was reached", "Heading"))
     for index, use in enumerate(doc.uses, start=1):
         block: list[Flowable] = [
             pdf.markup(
@@ -186,6 +193,8 @@ def _schedule(doc: AgreementDocument) -> list[Flowable]:
         if use.description:
             block.append(pdf.para(f"Product: {use.description}", "Clause"))
         block += [pdf.para(f"· {step}", "Clause") for step in use.working]
+        # After the working, as the quote's explanation ends with them (round 47).
+        block += [pdf.para(f"· {sentence}", "Clause") for sentence in use.proration_warnings]
         if use.modification_note:
             block.append(pdf.para(f"Amended by the Licensor: {use.modification_note}", "Clause"))
         story.append(KeepTogether(block))

@@ -34,7 +34,8 @@ from licensing.config import PROJECT_ROOT
 from licensing.mail.services import OFFICE_NAME
 from licensing.money import format_quantity, price_in_words
 from licensing.notices import TRADEMARK_NOTICE, copyright_notice
-from licensing.pricing import Quote, QuoteLine, describe_rule
+from licensing.pricing import Quote, QuoteLine, RateCard, describe_rule
+from licensing.pricing.describe import long_period_words, runs_long, term_proration_warnings
 from licensing.pricing.vocabulary import USES
 from licensing.ratecards import queries as ratecard_queries
 from licensing.words import (
@@ -280,6 +281,7 @@ def build_document(
     payment_terms_days: int,
     late_fee_percent: Decimal,
     renewal_of: str | None,
+    long_card_days: int,
 ) -> AgreementDocument:
     quote = Quote.from_snapshot(version.snapshot)
     stored = ratecard_queries.get(session, quote.rate_card)
@@ -331,6 +333,7 @@ def build_document(
                 rule=line.rule,
                 rule_description=rule.description.strip() if rule is not None else "",
                 modification_note=notes.get(line.use_index, ""),
+                proration_warnings=_proration_warnings(card, version, line, long_card_days),
             )
         )
     organization = application.organization
@@ -378,4 +381,39 @@ def build_document(
         clauses=clauses(context, licensed_records),
         renewal_of=renewal_of,
         notes=term_notes,
+        long_card_note=long_card_note(card, long_card_days),
+    )
+
+
+def _proration_warnings(
+    card: RateCard, version: QuoteVersion, line: QuoteLine, long_card_days: int
+) -> tuple[str, ...]:
+    """What the quote said of the line's prorated amounts on a card that runs
+    open-ended or longer than `LONG_CARD_DAYS`, over the agreement's term: the pricing
+    core's sentences (`term_proration_warnings`), amounts as Schedule A writes them.
+    Empty for any other card, so every other agreement is drawn as before (round 47:
+    the agreement printed the cents the quote had warned of without a word)."""
+    if line.route != "license" or line.rule is None:
+        return ()
+    warned = term_proration_warnings(
+        card,
+        version.term_start,
+        version.term_end,
+        [line.rule],
+        long_period_days=long_card_days,
+        amount=price_in_words,
+    )
+    return tuple(warning.sentence for warning in warned)
+
+
+def long_card_note(card: RateCard, long_card_days: int) -> str:
+    """Schedule A's note under its table for a card that runs long (round 47), as
+    the quote's pages head the same sentences; empty for any other card."""
+    if not runs_long(card, long_card_days):
+        return ""
+    runs = "open-ended" if card.open_ended else f"longer than {long_period_words(long_card_days)}"
+    return (
+        f"Rate card {card.version} runs {runs}, and these fees are prorated over all of it: "
+        "the contract divides a flat fee, a minimum and a maximum by the card's whole "
+        "period, so this term pays a small share of them, as each use's working says."
     )

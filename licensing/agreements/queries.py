@@ -55,6 +55,7 @@ from licensing.accounts.queries import (
     scoped_to,
     seen_by,
 )
+from licensing.accounts.states import CLOSED, GOOD_STANDING
 from licensing.agreements.models import Agreement, Application, ApplicationNote, ApplicationUse
 from licensing.agreements.states import (
     ACTIVE,
@@ -887,12 +888,48 @@ def live_renewal(session: Session, agreement_id: int) -> Application | None:
     ).first()
 
 
+# Round 47: whose agreements the renewal lists take, by the organization's standing,
+# in one place for the three of them (the renewals-due page and its count on the
+# console home, the card check's renewal candidates, the ending reminder):
+# - `closed`: none. Closing is final (no step of `STANDING` leads out of it), so a
+#   closed organization renews nothing: listing it sent officers after renewals no
+#   one could draw, and the check priced them into the card's effect.
+# - `suspended`: listed. Licensing staff may reinstate it, and its agreement then
+#   renews as any other; the renewals-due page marks it "suspended" beside its name,
+#   so an officer does not chase a renewal the office itself stopped, and the check
+#   counts the renewal it would price once reinstated. The reminder waits (below).
+# - `pending_payment`, `applying`, `active`: listed.
+# The reminder asks for a renewal drawn now, which only an organization in good
+# standing may draw (`renewal_refusal`), so it takes `drawn_now=True`: a suspended or
+# held organization is emailed once it is back, if still in time (round 23).
+RENEWS_NOTHING = frozenset({CLOSED})
+
+
+def organization_renews(agreement: Any = Agreement, *, drawn_now: bool = False) -> Exists:
+    """SQL: whether the organization of `agreement` (the entity, or an alias) is one
+    whose agreements the renewal lists take (`RENEWS_NOTHING`); with `drawn_now`,
+    whether it may draw a renewal today (in good standing). An EXISTS on the
+    organization's row, read in the list's own statement."""
+    standing = (
+        Organization.standing.in_(GOOD_STANDING)
+        if drawn_now
+        else Organization.standing.not_in(RENEWS_NOTHING)
+    )
+    return (
+        select(Organization.id)
+        .where(Organization.id == agreement.organization_id, standing)
+        .exists()
+    )
+
+
 def ending_soon(session: Session, today: date) -> Select[Any]:
-    """Active agreements whose term ends within `RENEWAL_WINDOW_DAYS` of `today`."""
+    """Active agreements whose term ends within `RENEWAL_WINDOW_DAYS` of `today`, of
+    organizations that renew (`organization_renews`: not closed, round 47)."""
     return select(Agreement).where(
         Agreement.state == ACTIVE,
         Agreement.term_end >= today,
         Agreement.term_end <= today + timedelta(days=RENEWAL_WINDOW_DAYS),
+        organization_renews(),
     )
 
 

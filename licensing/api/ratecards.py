@@ -136,6 +136,14 @@ class RepricedSchema(ApiSchema):
             "(a use whose rule says `review: staff`; false when it cannot price it), round 42"
         },
     )
+    licensee_suspended = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Whether its organization is suspended: counted, since licensing "
+            "staff may reinstate it, but it draws nothing until then (a closed "
+            "organization's agreements are not renewal candidates), round 47"
+        },
+    )
 
 
 class OrganizationEffectSchema(ApiSchema):
@@ -376,6 +384,7 @@ def _effect(effect: card_effect.CardEffect) -> dict[str, Any]:
                 "change": amount(row.change),
                 "why": row.why,
                 "staff_review": row.staff_review,
+                "licensee_suspended": row.licensee_suspended,
             }
             for row in effect.records
         ],

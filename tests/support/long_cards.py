@@ -4,12 +4,18 @@ prorated, and the vendor's 2027 agreement with a development use beside Scrubber
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import services
+from licensing.agreements.settings import IssuingPolicy
 from licensing.pricing.ratecard import OPEN_ENDED
-from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE
+from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE, NOW
 from tests.integration.pricing.conftest import card_document
 from tests.support.agreements import accept, agreement_of
+from tests.support.settings import issuing
 
 OPEN = OPEN_ENDED.isoformat()
 
@@ -31,4 +37,21 @@ def agreement_of_2027(apply: Any, vendor: Any) -> Any:
     (2,500.00 a year, prorated)."""
     return accept(
         agreement_of(apply(vendor, AUTO_USE, DEVELOPMENT_USE)), vendor, signer_name="Samira"
+    )
+
+
+def submitted_on_2028(vendor: Any, policy: IssuingPolicy | None = None) -> Any:
+    """The vendor's application for 2028 (Scrubber Pro and its SDK), submitted under
+    `policy` (the app configuration's issuing policy unless given)."""
+    principal = accounts.principal_for(vendor)
+    draft = services.ApplicationDraft.from_fields(
+        {
+            "term_start": date(2028, 1, 1),
+            "term_end": date(2028, 12, 31),
+            "uses": (AUTO_USE, DEVELOPMENT_USE),
+        }
+    )
+    application = services.create_draft(Actor.of(principal), draft, now=NOW)
+    return services.submit(
+        application.id, Actor.of(principal), policy=policy or issuing(), attest=True, now=NOW
     )

@@ -546,6 +546,7 @@ def _issue_agreement(
         payment_terms_days=settings.payment_terms_days,
         late_fee_percent=settings.late_fee_monthly_percent,
         renewal_of=renewal_of.number if renewal_of else None,
+        long_card_days=settings.long_card_days,
     )
     pdf = render_agreement_pdf(document)
     agreement = Agreement(

@@ -14,8 +14,6 @@ from sqlalchemy.orm import Session, aliased
 from licensing import calendar, db
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
-from licensing.accounts.models import Organization
-from licensing.accounts.states import GOOD_STANDING
 from licensing.actors import Actor
 from licensing.agreements import queries
 from licensing.agreements.models import (
@@ -29,6 +27,7 @@ from licensing.agreements.services._common import (
     _tell_vendor,
     _vendor_notice,
 )
+from licensing.agreements.services.renewal import renewal_proration_warnings
 from licensing.agreements.states import (
     ACTIVE,
     AGREEMENT,
@@ -42,6 +41,8 @@ from licensing.audit import services as audit
 from licensing.audit.models import AuditEvent
 from licensing.links import links
 from licensing.mail import services as mail
+from licensing.money import price_in_words
+from licensing.pricing.describe import LONG_PERIOD_DAYS
 
 # A renewal in these states takes over when the old term ends (or runs already).
 RENEWAL_RUNS = (ACTIVE,)
@@ -123,7 +124,7 @@ def supersede_when_due(
     return True
 
 
-def expire(*, now: datetime | None = None) -> ExpiryReport:
+def expire(*, now: datetime | None = None, long_card_days: int = LONG_PERIOD_DAYS) -> ExpiryReport:
     """Lapse returned applications past their 5 business days, close reconsideration
     windows past 14 days, supersede renewed agreements whose renewal takes over,
     expire the other agreements past their term. Idempotent; safe on several hosts
@@ -132,7 +133,10 @@ def expire(*, now: datetime | None = None) -> ExpiryReport:
 
     Each step works through its rows oldest due first, then by id (the deadline
     passed, the term's end), so the audit log and the emails come out in the order
-    an operator reading them expects (docs/operations.md, "The jobs' orders")."""
+    an operator reading them expects (docs/operations.md, "The jobs' orders").
+
+    `long_card_days` (`LONG_CARD_DAYS`): a renewal on a card that runs longer is
+    warned of in the ending reminder (round 47)."""
     moment = _now(now)
     today = calendar.office_date(moment)
     report = ExpiryReport()
@@ -168,7 +172,7 @@ def expire(*, now: datetime | None = None) -> ExpiryReport:
                 after={"reconsideration_closed_at": moment},
             )
             report.windows_closed.append(application.reference)
-        _remind_ending(session, today, report)
+        _remind_ending(session, today, report, long_card_days)
         _supersede_renewed(session, moment, today, report)
         for agreement in session.scalars(
             db.claim(
@@ -186,7 +190,9 @@ def expire(*, now: datetime | None = None) -> ExpiryReport:
     return report
 
 
-def _remind_ending(session: Session, today: date, report: ExpiryReport) -> None:
+def _remind_ending(
+    session: Session, today: date, report: ExpiryReport, long_card_days: int
+) -> None:
     """Tell the licensee of each active agreement ending within `ENDING_REMINDER`
     that nothing renews (no renewal drawn or accepted) that it ends, once. Not for
     an agreement that became active already inside that lead time: its acceptance
@@ -202,14 +208,13 @@ def _remind_ending(session: Session, today: date, report: ExpiryReport) -> None:
         AuditEvent.entity_id == cast(agreement.id, String),
         AuditEvent.action == ENDING_REMINDED,
     )
-    in_good_standing = select(Organization.id).where(
-        Organization.id == agreement.organization_id, Organization.standing.in_(GOOD_STANDING)
-    )
     due = (
         select(agreement)
         .where(
             agreement.state == ACTIVE,
-            in_good_standing.exists(),
+            # The renewal lists' rule (round 47): a renewal drawn now, so in good
+            # standing; a closed organization never, a suspended one once reinstated.
+            queries.organization_renews(agreement, drawn_now=True),
             agreement.superseded_by_id.is_(None),
             agreement.term_end >= today,
             agreement.term_end <= today + ENDING_REMINDER,
@@ -233,15 +238,17 @@ def _remind_ending(session: Session, today: date, report: ExpiryReport) -> None:
             after={"term_end": found.term_end},
             note=f"the term ends on {found.term_end.isoformat()}",
         )
-        _tell_ending(session, found)
+        _tell_ending(session, found, today, long_card_days)
         report.ending_reminded.append(found.number)
 
 
-def _tell_ending(session: Session, agreement: Agreement) -> None:
+def _tell_ending(session: Session, agreement: Agreement, today: date, long_card_days: int) -> None:
     """The organization's administrators and members learn the day the agreement ends
     and how to renew it; its billing contact, unless one of them (they pay the
     renewal, and may have no account or only a billing member's), who renews it and
-    that its invoice comes to them. Both are linked to its panel."""
+    that its invoice comes to them. Both are linked to its panel. Where the card in
+    effect then runs open-ended or longer than `long_card_days`, both are told what
+    its proration makes of the renewal's prorated amounts (round 47)."""
     organization = agreement.organization
     renewers, stand_in = account_queries.licensing_readers(session, organization)
     last_day = agreement.term_end.isoformat()
@@ -250,12 +257,13 @@ def _tell_ending(session: Session, agreement: Agreement) -> None:
         f"a new application for the term from {agreement.term_end + timedelta(days=1)}, "
         "priced on the rate card in effect then"
     )
+    said = _long_card_said(session, agreement, today, long_card_days)
     news = [
         (
             renewers,
             stand_in,
             f"The term ends on {last_day} and nothing renews it yet. To stay licensed "
-            f"after that day, renew it from the agreement's page: the renewal is {renewal}. "
+            f"after that day, renew it from the agreement's page: the renewal is {renewal}.{said} "
             f"Royalty reports for this term are still filed under {agreement.number} "
             "after it ends.",
         )
@@ -267,7 +275,7 @@ def _tell_ending(session: Session, agreement: Agreement) -> None:
                 False,
                 f"The term ends on {last_day} and nothing renews it yet. Its administrators "
                 f"and members renew it (ask {accounts.whom_to_ask(session, organization.id)})"
-                f": the renewal is {renewal}, and its invoice comes to you.",
+                f": the renewal is {renewal}, and its invoice comes to you.{said}",
             )
         )
     for recipients, alone, message in news:
@@ -284,6 +292,19 @@ def _tell_ending(session: Session, agreement: Agreement) -> None:
                 stand_in=alone,
             ),
         )
+
+
+def _long_card_said(
+    session: Session, agreement: Agreement, today: date, long_card_days: int
+) -> str:
+    """After the sentence saying what the renewal is, for a card that runs long: the
+    pricing core's sentence per prorated amount of the renewal's rules, each after a
+    space (`renewal.renewal_proration_warnings`, the sentences its quote will show);
+    empty for any other card."""
+    warned = renewal_proration_warnings(
+        session, agreement, today, long_card_days=long_card_days, amount=price_in_words
+    )
+    return "".join(f" {warning.sentence}" for warning in warned)
 
 
 def _supersede_renewed(

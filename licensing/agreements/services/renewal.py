@@ -28,9 +28,16 @@ from licensing.agreements.services._common import (
     _owned,
     _require_vendor,
 )
+from licensing.agreements.services.submission import quote_request
 from licensing.agreements.states import ACTIVE, EXPIRED
 from licensing.errors import Conflict
-from licensing.pricing import Quote
+from licensing.pricing import Quote, QuoteInputError, QuoteRequest, RateCard, price
+from licensing.pricing.describe import (
+    AmountText,
+    ProrationWarning,
+    runs_long,
+    term_proration_warnings,
+)
 from licensing.pricing.ratecard import proposed_term
 from licensing.ratecards import queries as ratecard_queries
 
@@ -61,6 +68,58 @@ def _next_term(session: Session, agreement: Agreement, today: date) -> tuple[dat
     start = max(agreement.term_end + timedelta(days=1), today)
     card = ratecard_queries.in_effect(session, start)
     return proposed_term(start, card.effective_to if card is not None else None, earliest=today)
+
+
+def renewal_request(
+    agreement: Agreement, renewed: RenewedUses, card: RateCard, today: date
+) -> QuoteRequest:
+    """What a renewal of `agreement` not yet drawn is priced with on `card`, drawn
+    `today`: its renewed uses (`renewed_uses_of`) over the term `start_renewal` would
+    draw, from the day after the agreement (or `today`, once that has passed) for a
+    year, never past the card's last day. The card's check (`card_effect`) and the
+    ending reminder's proration warning (round 47) price it so."""
+    return quote_request(
+        agreement.organization.organization_type,
+        proposed_term(agreement.term_end + timedelta(days=1), card.effective_to, earliest=today),
+        None,
+        renewed.fields(),
+    )
+
+
+def renewal_proration_warnings(
+    session: Session,
+    agreement: Agreement,
+    today: date,
+    *,
+    long_card_days: int,
+    amount: AmountText,
+) -> list[ProrationWarning]:
+    """What a renewal of `agreement` drawn `today` would be told of its card's
+    proration, when the card in effect on its first day runs open-ended or longer than
+    `long_card_days` (`LONG_CARD_DAYS`): the pricing core's sentence per prorated
+    amount of each rule the renewal would be priced with, over its term
+    (`term_proration_warnings`, as its quote will say). Empty for any other card, with
+    no card yet, or when the card cannot price the renewal (staff price it by hand).
+    The ending reminder says it (round 47: it said "priced on the rate card in effect
+    then", and the renewal's quote came to cents with no word before)."""
+    # The parsed cards the process keeps: no card parsed, nor read, per agreement.
+    start = max(agreement.term_end + timedelta(days=1), today)
+    card = ratecard_queries.catalogue(session).in_effect(start)
+    if card is None or not runs_long(card, long_card_days):
+        return []
+    request = renewal_request(agreement, renewed_uses(session, agreement), card, today)
+    try:
+        quote = price(card, request, breakdowns=False)
+    except QuoteInputError:
+        return []
+    return term_proration_warnings(
+        card,
+        request.term.start,
+        request.term.end,
+        [line.rule for line in quote.lines if line.route == "license"],
+        long_period_days=long_card_days,
+        amount=amount,
+    )
 
 
 def start_renewal(agreement_id: int, actor: Actor, *, now: datetime | None = None) -> Application:

@@ -394,6 +394,7 @@ def test_a_check_prices_undecided_applications_on_the_new_card_storing_nothing(
             "change": "1600.00",
             "why": None,
             "staff_review": True,  # round 42: its rule says review: staff
+            "licensee_suspended": False,  # round 47
         }
     ]
     assert effect["organizations"] == [
@@ -447,6 +448,7 @@ def test_a_check_prices_the_renewals_that_would_start_in_its_period(
             "change": "1500.00",
             "why": None,
             "staff_review": False,  # round 42
+            "licensee_suspended": False,  # round 47
         }
     ]
     # a card for other days takes none of them

@@ -42,9 +42,8 @@ from tests.integration.pricing.conftest import (  # noqa: F401 - the fixture
     example_card,
 )
 from tests.support.factories import bearer
-from tests.support.long_cards import OPEN, agreement_of_2027, card_2028
+from tests.support.long_cards import OPEN, agreement_of_2027, card_2028, submitted_on_2028
 from tests.support.pages import term_shown, text_of
-from tests.support.settings import issuing
 
 
 def development_quote(**changes: Any) -> dict[str, Any]:
@@ -172,21 +171,6 @@ def test_the_estimator_says_why_a_fee_on_an_open_ended_card_is_cents(
     normal = text_of(client.get("/estimate?" + urlencode({**query, "rate_card": "2028.2"})))
     assert "Estimated total: 2,500.00 USD" in normal
     assert "prorated over all of it" not in normal
-
-
-def submitted_on_2028(vendor: Any) -> Any:
-    principal = accounts.principal_for(vendor)
-    draft = services.ApplicationDraft.from_fields(
-        {
-            "term_start": date(2028, 1, 1),
-            "term_end": date(2028, 12, 31),
-            "uses": (AUTO_USE, DEVELOPMENT_USE),
-        }
-    )
-    application = services.create_draft(Actor.of(principal), draft, now=NOW)
-    return services.submit(
-        application.id, Actor.of(principal), policy=issuing(), attest=True, now=NOW
-    )
 
 
 def test_an_applications_pages_say_why_a_fee_on_an_open_ended_card_is_cents(

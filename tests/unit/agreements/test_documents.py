@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 from dataclasses import replace
 from datetime import date
@@ -104,6 +105,34 @@ def test_a_use_priced_by_staff_and_an_amendment_are_shown() -> None:
 
 def test_the_same_agreement_renders_to_the_same_bytes() -> None:
     assert render_agreement_pdf(_document()) == render_agreement_pdf(_document())
+
+
+LONG_CARD_SENTENCE = (
+    "Rate card 2028.1 runs to 9999-12-31 (2,911,713 days) and the contract prorates over all "
+    "of it: the distribution-software minimum of 1,000.00 USD is 0.13 USD for this term of "
+    "366 days."
+)
+
+
+def test_a_long_cards_sentences_follow_the_uses_working_under_the_schedules_note() -> None:
+    # Round 47: an agreement on an open-ended card printed its cents without a word.
+    use = replace(_document().uses[0], proration_warnings=(LONG_CARD_SENTENCE,))
+    note = "Rate card 2028.1 runs open-ended, and these fees are prorated over all of it."
+    text, _ = _text(render_agreement_pdf(_document(uses=(use,), long_card_note=note)))
+    flat = " ".join(text.split())
+    assert LONG_CARD_SENTENCE in flat
+    assert flat.index(note) < flat.index("= 33800.00") < flat.index(LONG_CARD_SENTENCE)
+
+
+def test_an_agreement_on_any_other_card_is_drawn_byte_for_byte_as_before() -> None:
+    # The digest the renderer of 395aaed3 (before round 47) drew of this document: the
+    # note and the sentences add nothing to an agreement without them. An intended
+    # change to every agreement's drawing updates it, saying so.
+    drawn = render_agreement_pdf(_document())
+    assert (
+        hashlib.sha256(drawn).hexdigest()
+        == "3d4fe75f95c5e62dd94f741c995e6161bdb2aaeaa189b298dd6447254cfef1bc"
+    )
 
 
 def test_licensee_names_in_any_european_script_are_drawn_letter_for_letter() -> None:
