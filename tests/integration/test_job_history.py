@@ -21,7 +21,8 @@ from licensing import db, job_pages, job_runs
 from licensing.accounts.models import User
 from licensing.job_runs import PastRun
 from licensing.web.filters import when
-from licensing.worker import MINUTE, Job, Worker
+from licensing.worker import MINUTE, SCHEDULE, Job, Worker, jobs_readiness
+from tests.support.factories import bearer
 
 SignIn = Callable[..., FlaskClient]
 
@@ -249,3 +250,105 @@ def test_only_admins_read_a_jobs_runs(
         response = signed_in(app.test_client(), user).get("/console/jobs/outbox%20send")
         assert response.status_code == 403, user.email
     assert signed_in(app.test_client(), admin).get("/console/jobs/outbox%20send").status_code == 200
+
+
+def test_the_api_gives_the_jobs_overview_in_readyzs_words_and_instants(
+    app: Flask, admin: User
+) -> None:
+    now = db.utcnow().replace(microsecond=0)
+    for name, _every in SCHEDULE:
+        job_runs.finished(name, now - timedelta(minutes=1), ok=True, outcome="done")
+    job_runs.finished(
+        "payments prune-keys",
+        now,
+        ok=False,
+        outcome="failed: OperationalError: could not connect",
+        run_id="a41be07c9d12",
+    )
+    job_runs.started("outbox send", now, "b0b0b0b0b0b0")
+    response = app.test_client().get("/api/v1/jobs", headers=bearer(admin))
+    assert response.status_code == 200
+    answer = response.get_json()
+    detail = jobs_readiness()["jobs_detail"]
+    assert (answer["state"], answer["jobs_detail"]) == ("failing", detail)
+    assert [job["name"] for job in answer["jobs"]] == [name for name, _every in SCHEDULE]
+    by_name = {job["name"]: job for job in answer["jobs"]}
+    failing = by_name["payments prune-keys"]
+    assert failing == {
+        "name": "payments prune-keys",
+        "every": "hour",
+        "every_seconds": 3600,
+        "state": "failing",
+        "trouble": detail,
+        "last_started_at": (now - timedelta(minutes=1)).isoformat(),  # its end alone recorded
+        "last_finished_at": now.isoformat(),
+        "last_ok": False,
+        "last_outcome": "failed: OperationalError: could not connect",
+        "last_succeeded_at": (now - timedelta(minutes=1)).isoformat(),
+        "last_run_id": "a41be07c9d12",
+    }
+    assert failing["last_started_at"].endswith("+00:00")
+    # A run going: its start, and no end, outcome or `ok` of the run before's.
+    going = by_name["outbox send"]
+    assert (going["state"], going["last_started_at"]) == ("ok", now.isoformat())
+    assert (going["last_finished_at"], going["last_ok"], going["last_outcome"]) == (None,) * 3
+    assert going["last_run_id"] == "b0b0b0b0b0b0"
+
+
+def test_the_api_pages_a_jobs_runs_newest_first_and_refuses_a_name_not_scheduled(
+    app: Flask, admin: User
+) -> None:
+    base = db.utcnow().replace(microsecond=0)
+    for n in range(3):
+        job_runs.started("invoices overdue", base + timedelta(days=n), f"a{n:011x}")
+        job_runs.finished(
+            "invoices overdue",
+            base + timedelta(days=n, seconds=40),
+            ok=n != 1,
+            outcome=f"run {n}" if n != 1 else "failed: OSError: refused\nmore",
+            run_id=f"a{n:011x}",
+        )
+    client = app.test_client()
+    first = client.get("/api/v1/jobs/invoices%20overdue/runs?per_page=2", headers=bearer(admin))
+    assert first.status_code == 200
+    assert first.headers["X-Total-Count"] == "3"
+    assert 'rel="next"' in first.headers["Link"]
+    newest, failed = first.get_json()
+    assert newest["summary"] == "run 2"
+    assert newest["started_at"] == (base + timedelta(days=2)).isoformat()
+    assert newest["finished_at"] == (base + timedelta(days=2, seconds=40)).isoformat()
+    assert (failed["ok"], failed["error"], failed["run_id"]) == (
+        False,
+        "OSError: refused",
+        "a00000000001",
+    )
+    [oldest] = client.get(
+        "/api/v1/jobs/invoices%20overdue/runs?per_page=2&page=2", headers=bearer(admin)
+    ).get_json()
+    assert oldest["summary"] == "run 0"
+    missing = client.get("/api/v1/jobs/no%20such%20job/runs", headers=bearer(admin))
+    assert missing.status_code == 404
+    assert missing.headers["Content-Type"] == "application/problem+json"
+
+
+def test_only_admins_call_the_jobs_api(
+    app: Flask, admin: User, licensing_staff: User, billing_staff: User, vendor: User
+) -> None:
+    client = app.test_client()
+    for path in ("/api/v1/jobs", "/api/v1/jobs/outbox%20send/runs"):
+        assert client.get(path).status_code == 401
+        for user in (licensing_staff, billing_staff, vendor):
+            refused = client.get(path, headers=bearer(user))
+            assert refused.status_code == 403, (path, user.email)
+            assert refused.headers["Content-Type"] == "application/problem+json"
+            assert refused.get_json()["title"] == "Forbidden"
+            assert "This endpoint is for admins." in refused.get_json()["detail"]
+        assert client.get(path, headers=bearer(admin)).status_code == 200
+
+
+def test_the_jobs_api_is_in_the_document_with_its_errors(app: Flask) -> None:
+    document = app.test_client().get("/api/v1/openapi.json").get_json()
+    overview = document["paths"]["/api/v1/jobs"]["get"]
+    runs = document["paths"]["/api/v1/jobs/{name}/runs"]["get"]
+    assert {"200", "401", "403", "422"} <= set(overview["responses"])
+    assert {"200", "400", "401", "403", "404", "422"} <= set(runs["responses"])
