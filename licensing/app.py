@@ -51,6 +51,7 @@ from licensing.api import applications as applications_api
 from licensing.api import audit as audit_api
 from licensing.api import exports as exports_api
 from licensing.api import invoices as invoices_api
+from licensing.api import jobs as jobs_api
 from licensing.api import meta as meta_api
 from licensing.api import outbox as outbox_api
 from licensing.api import permissions as permissions_api
@@ -291,6 +292,7 @@ def register_blueprints(app: Flask) -> None:
         accounts_api.blp,
         audit_api.blp,
         outbox_api.blp,
+        jobs_api.blp,
         applications_api.blp,
         agreements_api.blp,
         permissions_api.blp,

@@ -3,6 +3,9 @@ status` shows it, and the jobs late or failing in `/readyz`'s words, for admins
 (docs/operations.md, "Jobs not run lately"). Before, an admin learned of a late
 or failing job from `/readyz` or a server's shell only.
 
+Round 47: each job's recent runs, a page at a time (`/console/jobs/<name>`),
+linked from the Jobs page: the Jobs page shows only each job's last run.
+
 Here rather than in `licensing.web`, the page toolkit, which imports no feature:
 the schedule is the worker's, and the worker runs every feature's jobs."""
 
@@ -11,15 +14,19 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from flask import Blueprint, render_template
+from flask import Blueprint, abort, render_template, url_for
 from sqlalchemy.orm import Session
 
-from licensing import access, worker
+from licensing import access, db, job_runs, worker
 from licensing.access import Principal
 from licensing.config import current_config
+from licensing.web import paging
 from licensing.web.console import QueueSummary, queue_summary
 
 bp = Blueprint("jobs_console", __name__, url_prefix="/console")
+
+# A job's runs a page (round 47), as every console list; tests set it lower.
+RUNS_PER_PAGE = paging.PER_PAGE
 
 
 @bp.route("/jobs")
@@ -31,6 +38,32 @@ def jobs() -> str:
         jobs=statuses,
         trouble=trouble,
         grace_minutes=current_config().job_grace_minutes,
+        unfinished=worker.UNFINISHED,
+    )
+
+
+@bp.route("/jobs/<name>")
+@access.staff("admin")
+def job_runs_page(name: str) -> str:
+    """One job's kept runs, newest first, a page at a time, with its state as the
+    Jobs page says it; a name the schedule does not have is a 404."""
+    statuses, _trouble = worker.jobs_overview(current_config())
+    status = next((job for job in statuses if job.name == name), None)
+    if status is None:
+        abort(404)
+    runs: paging.Page[job_runs.PastRun] = paging.read_page(
+        db.session(),
+        job_runs.history(name),
+        per_page=RUNS_PER_PAGE,
+        # Its links quoted (`outbox%20send`): the request's path is the name unquoted.
+        path=url_for("jobs_console.job_runs_page", name=name),
+    )
+    return render_template(
+        "console/job_runs.html",
+        job=status,
+        runs=runs.items,
+        page=runs,
+        kept=job_runs.HISTORY_RUNS,
         unfinished=worker.UNFINISHED,
     )
 

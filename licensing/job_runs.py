@@ -6,7 +6,15 @@ as often as its schedule says (docs/operations.md, "Jobs not run lately").
 Several hosts may run the same job at once: each write is one upsert
 (`INSERT ... ON CONFLICT (job) DO UPDATE`, on PostgreSQL and SQLite alike), so two
 runs never conflict on the row; the last to finish writes its outcome, and a
-success's time only ever moves forward (the later of the two is kept)."""
+success's time only ever moves forward (the later of the two is kept).
+
+Each job's recent runs are kept too (round 47, `job_run_history`): a row a run,
+written as it starts and completed as it ends (found by its run id), the last
+`HISTORY_RUNS` of each job, the older pruned in the transaction that records a
+run. That transaction writes the job's `job_runs` row first, and its upsert locks
+that row until the commit, so two hosts recording runs of one job take turns for
+the history's insert and prune too: no two prunes of a job cross, and none counts
+a row another has not committed."""
 
 from __future__ import annotations
 
@@ -16,7 +24,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Boolean, String, case, select
+from sqlalchemy import Boolean, Index, Integer, Select, String, case, delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -30,6 +38,10 @@ log = logging.getLogger("licensing.job_runs")
 OUTCOME_LENGTH = 500
 # A run's id: `log_context.new_run_id`'s twelve hex digits.
 RUN_ID_LENGTH = 12
+# The runs of each job its history keeps (round 47): the newest, by when they were
+# recorded. Fifty days of a daily job, two days of an hourly one, fifty minutes of
+# `outbox send`; at most 550 rows for the eleven jobs, however long they have run.
+HISTORY_RUNS = 50
 
 
 class JobRun(Base):
@@ -50,6 +62,50 @@ class JobRun(Base):
     # (`run_id`, licensing.log_context): set as a run starts, and again as a run
     # ends, so that with the outcome it names the run whose outcome it is.
     last_run_id: Mapped[str | None] = mapped_column(String(RUN_ID_LENGTH), default=None)
+
+
+class PastRun(Base):
+    """One run of a job (round 47): its start, its end with `ok` and the outcome
+    (`summary`, the job's closing line as `job_runs` keeps it), and on failure the
+    error's first line. A run still going, or stopped before it could record its
+    end, has no end. `started_at` is None for a run whose start was not recorded
+    with its run id (its end was)."""
+
+    __tablename__ = "job_run_history"
+    __table_args__ = (Index("ix_job_run_history_job_id", "job", "id"),)
+
+    id: Mapped[int] = mapped_column(Integer(), primary_key=True)
+    job: Mapped[str] = mapped_column(String(64))
+    run_id: Mapped[str | None] = mapped_column(String(RUN_ID_LENGTH), default=None)
+    started_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=None)
+    ok: Mapped[bool | None] = mapped_column(Boolean(), default=None)
+    summary: Mapped[str | None] = mapped_column(String(OUTCOME_LENGTH), default=None)
+    error: Mapped[str | None] = mapped_column(String(OUTCOME_LENGTH), default=None)
+
+
+def history(job: str) -> Select[PastRun]:
+    """`job`'s kept runs, the newest recorded first (the id: unique)."""
+    return select(PastRun).where(PastRun.job == job).order_by(PastRun.id.desc())
+
+
+def _prune(session: Session, job: str) -> None:
+    """Keep `job`'s newest `HISTORY_RUNS` runs: one read of the oldest kept id,
+    one bounded `DELETE` of those before it (the job's row is locked: see above)."""
+    oldest_kept = session.scalar(
+        select(PastRun.id)
+        .where(PastRun.job == job)
+        .order_by(PastRun.id.desc())
+        .offset(HISTORY_RUNS - 1)
+        .limit(1)
+    )
+    if oldest_kept is not None:
+        session.execute(delete(PastRun).where(PastRun.job == job, PastRun.id < oldest_kept))
+
+
+def first_line(text: str) -> str:
+    """An error's first line (a traceback's message may run over several)."""
+    return text.strip().splitlines()[0][:OUTCOME_LENGTH] if text.strip() else text
 
 
 def _upsert(session: Session, values: dict[str, Any], updates: dict[str, Any]) -> None:
@@ -75,11 +131,29 @@ def started(job: str, at: datetime, run_id: str | None = None) -> None:
                 "last_run_id": lambda new: new.last_run_id,
             },
         )
+        if run_id is not None:  # its end finds it by the id (none: the end adds it)
+            session.add(PastRun(job=job, run_id=run_id, started_at=at))
+            session.flush()
+            _prune(session, job)
 
 
-def finished(job: str, at: datetime, *, ok: bool, outcome: str, run_id: str | None = None) -> None:
+def finished(
+    job: str,
+    at: datetime,
+    *,
+    ok: bool,
+    outcome: str,
+    run_id: str | None = None,
+    error: str | None = None,
+) -> None:
     """A run of `job` ends, `ok` or not, with its closing line (own transaction);
-    `run_id` is its log lines', kept with the outcome it belongs to."""
+    `run_id` is its log lines', kept with the outcome it belongs to. Its history
+    row (round 47) is the one its start added under `run_id`, else a new one; a
+    failure keeps `error`'s first line (by default the outcome's, after `failed: `)."""
+    if not ok:
+        error = first_line(outcome.removeprefix("failed: ") if error is None else error)
+    else:
+        error = None
     outcome = outcome[:OUTCOME_LENGTH]
     with db.transaction() as session:
         _upsert(
@@ -113,6 +187,19 @@ def finished(job: str, at: datetime, *, ok: bool, outcome: str, run_id: str | No
                 ),
             },
         )
+        ended = {"finished_at": at, "ok": ok, "summary": outcome, "error": error}
+        if run_id is not None:
+            found = session.execute(
+                update(PastRun)
+                .where(PastRun.job == job, PastRun.run_id == run_id)
+                .values(**ended)
+                .execution_options(synchronize_session=False)
+            )
+            if getattr(found, "rowcount", 0):
+                return
+        session.add(PastRun(job=job, run_id=run_id, **ended))
+        session.flush()
+        _prune(session, job)
 
 
 def record_finish(job: str, at: datetime, *, ok: bool, outcome: str) -> None:

@@ -18,10 +18,11 @@ import json
 import tempfile
 from collections.abc import Callable, Generator, Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
+from licensing import calendar
 from licensing.exports.base import DATE, DATETIME, MONEY, TEXT, Dataset, Row
 
 CHUNK = 64 * 1024
@@ -40,7 +41,8 @@ class Header:
         return {
             "dataset": self.dataset.name,
             "schema_version": self.dataset.schema_version,
-            "generated_at": self.generated_at.astimezone(UTC).isoformat(),
+            # The one spelling of an instant the API and the logs use (round 47).
+            "generated_at": calendar.instant_iso(self.generated_at),
             "filter": self.filter,
         }
 
@@ -57,7 +59,7 @@ def value_text(kind: str, value: Any) -> str:
     if kind == MONEY:
         return f"{value:f}"
     if kind == DATETIME:
-        return str(value.astimezone(UTC).isoformat())
+        return calendar.instant_iso(value)
     if kind == DATE:
         return str(value.isoformat())
     return str(value)
@@ -72,7 +74,7 @@ def _csv_date(value: date) -> str:
 
 
 def _csv_datetime(value: datetime) -> str:
-    return value.astimezone(UTC).isoformat()
+    return calendar.instant_iso(value)
 
 
 # How money, dates and timestamps become CSV cells (what `value_text` gives). Text cells
@@ -215,7 +217,7 @@ def write_xlsx(header: Header, rows: Iterable[Row]) -> Generator[bytes, None, No
         MONEY: money,
         TEXT: text,
         DATE: day,
-        DATETIME: lambda value: value.astimezone(UTC).isoformat(),
+        DATETIME: calendar.instant_iso,
     }
     kinds = [column.kind for column in header.dataset.columns]
     for row in rows:

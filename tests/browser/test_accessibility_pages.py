@@ -416,6 +416,7 @@ def _visits(world: World) -> dict[str, list[Visit]]:
         ),
         Visit("/console/outbox"),
         Visit("/console/jobs"),
+        Visit("/console/jobs/outbox%20send"),
         Visit(f"/console/outbox/{i['message']}"),
         Visit("/console/permissions/"),
         Visit(f"/console/permissions/{i['routed']}"),

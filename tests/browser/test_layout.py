@@ -90,6 +90,7 @@ CONSOLE_PAGES = (
     "/console/exports",
     "/console/outbox",
     "/console/jobs",
+    "/console/jobs/outbox%20send",
     "/console/royalty-reports",
     "/console/agreements/renewals-due",
     "/account/",

@@ -1088,3 +1088,54 @@ def test_operations_0002_keeps_each_jobs_last_run_id_beside_the_runs_recorded_be
     migrations.downgrade(url, "operations_0001")
     assert "last_run_id" not in columns()
     migrations.upgrade(url)
+
+
+def test_operations_0003_keeps_each_jobs_recent_runs_beside_its_last(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 47: only each job's last run was kept. operations_0003 adds
+    `job_run_history` (empty: the runs before it left their last alone) with its
+    (job, id) index; the downgrade drops it and keeps `job_runs`."""
+    url = database_template.new_url()
+
+    def tables() -> tuple[set[str], set[str]]:
+        engine = make_engine(url)
+        try:
+            with engine.connect() as connection:
+                schema = inspect(connection)
+                names = set(schema.get_table_names())
+                indexes = (
+                    {index["name"] or "" for index in schema.get_indexes("job_run_history")}
+                    if "job_run_history" in names
+                    else set()
+                )
+                return names, indexes
+        finally:
+            engine.dispose()
+
+    migrations.downgrade(url, "operations_0002")
+    names, _indexes = tables()
+    assert "job_run_history" not in names
+    assert "job_runs" in names
+    migrations.upgrade(url)
+    names, indexes = tables()
+    assert "job_run_history" in names
+    assert "ix_job_run_history_job_id" in indexes
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            assert connection.execute(text("SELECT count(*) FROM job_run_history")).scalar() == 0
+            connection.execute(
+                text(
+                    "INSERT INTO job_run_history (job, run_id, ok, summary)"
+                    " VALUES ('outbox send', 'a41be07c9d12', :ok, '1 sent')"
+                ),
+                {"ok": True},
+            )
+    finally:
+        engine.dispose()
+    migrations.downgrade(url, "operations_0002")
+    names, _indexes = tables()
+    assert "job_run_history" not in names
+    assert "job_runs" in names
+    migrations.upgrade(url)

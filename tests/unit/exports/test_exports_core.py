@@ -292,3 +292,26 @@ def test_a_row_with_a_value_too_many_or_too_few_is_refused_not_written() -> None
     header = Header(EVERY_KIND, datetime(2027, 2, 1, tzinfo=UTC), {})
     with pytest.raises(ValueError, match="a row of 4 values for 5 columns"):
         b"".join(write_csv(header, [("a", 1, Decimal("1.00"), None)]))
+
+
+def test_generated_at_is_written_by_the_helper_the_api_and_logs_use(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Round 47: the header wrote its own `isoformat()`; it now asks
+    `calendar.instant_iso`, the one spelling of an instant, as a timestamp cell does."""
+    from datetime import timedelta, timezone
+
+    from licensing import calendar
+
+    chicago = timezone(timedelta(hours=-6))
+    made = datetime(2027, 2, 1, 12, 0, 0, 250000, tzinfo=chicago)
+    # The spelling, pinned: UTC, `+00:00`, the fraction only where there is one.
+    assert Header(TINY, made, {}).as_dict()["generated_at"] == "2027-02-01T18:00:00.250000+00:00"
+    assert HEADER.as_dict()["generated_at"] == "2027-02-01T12:00:00+00:00"
+    assert value_text(DATETIME, made) == "2027-02-01T18:00:00.250000+00:00"
+    # And it is the helper's: a change of spelling there changes it here.
+    monkeypatch.setattr(calendar, "instant_iso", lambda moment, **_kw: f"instant {moment:%Y}")
+    assert Header(TINY, made, {}).as_dict()["generated_at"] == "instant 2027"
+    assert value_text(DATETIME, made) == "instant 2027"
+    line = b"".join(write_jsonl(Header(TINY, made, {}), [])).decode("utf-8").splitlines()[0]
+    assert json.loads(line)["generated_at"] == "instant 2027"

@@ -1,0 +1,354 @@
+"""Round 47: each periodic job's recent runs, kept and shown. Before, only each job's
+last run was kept (`job_runs`), so an admin asking "did the overdue run fail last
+night, or every night this week?" could not tell (docs/operations.md, "Jobs not run
+lately", *The runs kept*)."""
+
+from __future__ import annotations
+
+import html
+import re
+import threading
+from collections.abc import Callable
+from datetime import timedelta
+
+import click
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db, job_pages, job_runs
+from licensing.accounts.models import User
+from licensing.job_runs import PastRun
+from licensing.web.filters import when
+from licensing.worker import MINUTE, SCHEDULE, Job, Worker, jobs_readiness
+from tests.support.factories import bearer
+
+SignIn = Callable[..., FlaskClient]
+
+
+def _kept(job: str) -> list[PastRun]:
+    db.session().expire_all()
+    return list(db.session().scalars(job_runs.history(job)))
+
+
+def _text(page: str) -> str:
+    return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page))).strip()
+
+
+def _rows(page: str) -> list[str]:
+    return [_text(row) for row in re.findall(r'<tr id="run-\d+"[^>]*>(.*?)</tr>', page, re.S)]
+
+
+def test_each_worker_run_is_kept_with_its_start_end_summary_and_the_errors_first_line(
+    app: Flask,
+) -> None:
+    outcomes = iter([None, RuntimeError("SMTP refused\nat mail.example.org:25, line 2")])
+
+    def flaky() -> str:
+        error = next(outcomes)
+        if error is not None:
+            raise error
+        return "1 sent, 0 to retry later, 0 failed after 8 attempts"
+
+    with app.app_context():
+        worker = Worker(app, [Job("outbox send", MINUTE, flaky)], record_runs=True)
+        worker.run_due()
+        worker.next_due["outbox send"] = 0.0
+        worker.run_due()
+        failed, succeeded = _kept("outbox send")
+        last = db.session().get(job_runs.JobRun, "outbox send")
+        assert last is not None
+    # One row a run, found again by its run id at its end: its start and end both.
+    assert succeeded.started_at is not None
+    assert succeeded.finished_at is not None
+    assert succeeded.started_at <= succeeded.finished_at
+    assert (succeeded.ok, succeeded.error) == (True, None)
+    assert succeeded.summary == "1 sent, 0 to retry later, 0 failed after 8 attempts"
+    assert failed.ok is False
+    assert failed.summary == "failed: RuntimeError: SMTP refused\nat mail.example.org:25, line 2"
+    assert failed.error == "RuntimeError: SMTP refused"  # the first line alone
+    assert failed.run_id == last.last_run_id
+    assert failed.run_id != succeeded.run_id
+    assert len(failed.run_id or "") == job_runs.RUN_ID_LENGTH
+
+
+def test_a_run_from_cron_is_kept_as_the_workers_are(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    runner = app.test_cli_runner()
+    assert runner.invoke(args=["outbox", "send"]).exit_code == 0
+
+    def refuse(*_args: object, **_kwargs: object) -> None:
+        raise click.ClickException("the SMTP server refused")
+
+    monkeypatch.setattr("licensing.mail.cli.send_due", refuse)
+    assert runner.invoke(args=["outbox", "send"]).exit_code != 0
+    with app.app_context():
+        failed, succeeded = _kept("outbox send")
+    assert (succeeded.ok, succeeded.summary, succeeded.error) == (True, "exit status 0", None)
+    assert succeeded.started_at is not None
+    assert failed.ok is False
+    assert failed.error == "ClickException: the SMTP server refused"
+
+
+def test_a_jobs_newest_runs_are_kept_and_the_older_pruned_as_a_run_is_recorded(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(job_runs, "HISTORY_RUNS", 3)
+    base = db.utcnow()
+    job_runs.finished("tokens remind", base, ok=True, outcome="other job")
+    for n in range(5):
+        at = base + timedelta(minutes=n)
+        run = f"{n:012x}"
+        job_runs.started("outbox send", at, run)
+        # A start alone counts: the pruning runs as each run is first recorded.
+        assert len(_kept("outbox send")) == min(n + 1, 3)
+        job_runs.finished("outbox send", at, ok=n != 3, outcome=f"run {n}", run_id=run)
+    kept = _kept("outbox send")
+    assert [row.summary for row in kept] == ["run 4", "run 3", "run 2"]
+    assert [row.ok for row in kept] == [True, False, True]
+    assert kept[1].error == "run 3"  # a failure's outcome with no `failed: ` is its error
+    # Another job's runs are its own to keep.
+    assert [row.summary for row in _kept("tokens remind")] == ["other job"]
+
+
+def test_an_end_whose_start_was_not_kept_is_kept_with_the_start_not_recorded(
+    app: Flask,
+) -> None:
+    job_runs.finished(
+        "statements send", db.utcnow(), ok=True, outcome="sent", run_id="c0ffee000001"
+    )
+    [row] = _kept("statements send")
+    assert (row.started_at, row.run_id, row.summary) == (None, "c0ffee000001", "sent")
+
+
+def test_runs_of_one_job_on_several_hosts_at_once_are_each_kept_within_the_bound(
+    committed_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Eight hosts start and finish `statements send` at the same moment: each write
+    first upserts the job's row (the lock round 33's upsert takes), so every run is
+    kept whole, none conflicts, and the bound holds exactly once they are done."""
+    monkeypatch.setattr(job_runs, "HISTORY_RUNS", 8)
+    barrier = threading.Barrier(8)
+    errors: list[BaseException] = []
+    base = db.utcnow()
+
+    def run(n: int) -> None:
+        with committed_app.app_context():
+            try:
+                barrier.wait(timeout=30)
+                job_runs.started("statements send", base, f"{n:012x}")
+                barrier.wait(timeout=30)
+                job_runs.finished(
+                    "statements send",
+                    base + timedelta(seconds=n),
+                    ok=n % 2 == 0,
+                    outcome=f"run {n}",
+                    run_id=f"{n:012x}",
+                )
+            except BaseException as error:
+                errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert errors == []
+    with committed_app.app_context():
+        kept = _kept("statements send")
+        assert len(kept) == 8
+        for row in kept:  # each run kept once, whole: its start found again at its end
+            n = int(row.run_id or "", 16)
+            assert (row.started_at, row.summary, row.ok) == (base, f"run {n}", n % 2 == 0)
+            assert row.finished_at == base + timedelta(seconds=n)
+        oldest = kept[-1].id
+        job_runs.started("statements send", base + timedelta(days=1), "0000000000ff")
+        job_runs.finished(
+            "statements send",
+            base + timedelta(days=1),
+            ok=True,
+            outcome="next",
+            run_id="0000000000ff",
+        )
+        kept = _kept("statements send")
+        everything = db.session().scalars(select(PastRun)).all()
+    assert len(kept) == len(everything) == 8
+    assert kept[0].summary == "next"
+    assert oldest not in {row.id for row in kept}
+
+
+def test_an_admin_reads_a_jobs_runs_a_page_at_a_time_from_the_jobs_page(
+    app: Flask, admin: User, signed_in: SignIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(job_pages, "RUNS_PER_PAGE", 2)
+    base = db.utcnow() - timedelta(days=3)
+    for n in range(3):  # three nights: ok, failed, failed
+        at = base + timedelta(days=n)
+        job_runs.started("invoices overdue", at, f"a{n:011x}")
+        job_runs.finished(
+            "invoices overdue",
+            at + timedelta(seconds=40),
+            ok=n == 0,
+            outcome="0 overdue invoice(s)" if n == 0 else "failed: OperationalError: gone\nSQL",
+            run_id=f"a{n:011x}",
+        )
+    job_runs.started("invoices overdue", db.utcnow(), "b00000000000")  # running now
+    client = signed_in(app.test_client(), admin)
+    jobs = client.get("/console/jobs").get_data(as_text=True)
+    assert '<a href="/console/jobs/invoices%20overdue">invoices overdue</a>' in jobs
+
+    first = client.get("/console/jobs/invoices%20overdue")
+    assert first.status_code == 200
+    page = first.get_data(as_text=True)
+    assert "<h1>invoices overdue: runs</h1>" in page
+    assert "Runs every day. The last 50 runs of this job are kept" in _text(page)
+    running, last_night = _rows(page)
+    assert running.endswith(" Running or stopped before it finished. b00000000000")
+    night = base + timedelta(days=2)
+    assert last_night == (
+        f"{when(night)} {when(night + timedelta(seconds=40))} failed "
+        "failed: OperationalError: gone SQL OperationalError: gone a00000000002"
+    )
+    assert f'<time datetime="{night:%Y-%m-%dT%H:%M:%S+00:00}">' in page
+    assert "Runs 1\u20132 of 4" in page
+    assert re.findall(r'<a href="([^"]*)" rel="next"', page) == [
+        "/console/jobs/invoices%20overdue?page=2"
+    ]
+
+    older = client.get("/console/jobs/invoices%20overdue?page=2").get_data(as_text=True)
+    two_nights_ago, three_nights_ago = _rows(older)
+    assert two_nights_ago.endswith("OperationalError: gone a00000000001")
+    assert three_nights_ago == (
+        f"{when(base)} {when(base + timedelta(seconds=40))} ok 0 overdue invoice(s) — a00000000000"
+    )
+    assert "Runs 3\u20134 of 4" in older
+
+
+def test_a_job_never_run_says_so_and_a_name_not_scheduled_is_not_found(
+    app: Flask, admin: User, signed_in: SignIn
+) -> None:
+    client = signed_in(app.test_client(), admin)
+    page = client.get("/console/jobs/users%20prune-browsers").get_data(as_text=True)
+    assert "No run of this job has been recorded since its runs were first kept." in page
+    assert "never run" in page
+    assert client.get("/console/jobs/no%20such%20job").status_code == 404
+
+
+def test_only_admins_read_a_jobs_runs(
+    app: Flask,
+    admin: User,
+    licensing_staff: User,
+    billing_staff: User,
+    vendor: User,
+    signed_in: SignIn,
+) -> None:
+    anonymous = app.test_client().get("/console/jobs/outbox%20send")
+    assert anonymous.status_code == 302
+    for user in (licensing_staff, billing_staff, vendor):
+        response = signed_in(app.test_client(), user).get("/console/jobs/outbox%20send")
+        assert response.status_code == 403, user.email
+    assert signed_in(app.test_client(), admin).get("/console/jobs/outbox%20send").status_code == 200
+
+
+def test_the_api_gives_the_jobs_overview_in_readyzs_words_and_instants(
+    app: Flask, admin: User
+) -> None:
+    now = db.utcnow().replace(microsecond=0)
+    for name, _every in SCHEDULE:
+        job_runs.finished(name, now - timedelta(minutes=1), ok=True, outcome="done")
+    job_runs.finished(
+        "payments prune-keys",
+        now,
+        ok=False,
+        outcome="failed: OperationalError: could not connect",
+        run_id="a41be07c9d12",
+    )
+    job_runs.started("outbox send", now, "b0b0b0b0b0b0")
+    response = app.test_client().get("/api/v1/jobs", headers=bearer(admin))
+    assert response.status_code == 200
+    answer = response.get_json()
+    detail = jobs_readiness()["jobs_detail"]
+    assert (answer["state"], answer["jobs_detail"]) == ("failing", detail)
+    assert [job["name"] for job in answer["jobs"]] == [name for name, _every in SCHEDULE]
+    by_name = {job["name"]: job for job in answer["jobs"]}
+    failing = by_name["payments prune-keys"]
+    assert failing == {
+        "name": "payments prune-keys",
+        "every": "hour",
+        "every_seconds": 3600,
+        "state": "failing",
+        "trouble": detail,
+        "last_started_at": (now - timedelta(minutes=1)).isoformat(),  # its end alone recorded
+        "last_finished_at": now.isoformat(),
+        "last_ok": False,
+        "last_outcome": "failed: OperationalError: could not connect",
+        "last_succeeded_at": (now - timedelta(minutes=1)).isoformat(),
+        "last_run_id": "a41be07c9d12",
+    }
+    assert failing["last_started_at"].endswith("+00:00")
+    # A run going: its start, and no end, outcome or `ok` of the run before's.
+    going = by_name["outbox send"]
+    assert (going["state"], going["last_started_at"]) == ("ok", now.isoformat())
+    assert (going["last_finished_at"], going["last_ok"], going["last_outcome"]) == (None,) * 3
+    assert going["last_run_id"] == "b0b0b0b0b0b0"
+
+
+def test_the_api_pages_a_jobs_runs_newest_first_and_refuses_a_name_not_scheduled(
+    app: Flask, admin: User
+) -> None:
+    base = db.utcnow().replace(microsecond=0)
+    for n in range(3):
+        job_runs.started("invoices overdue", base + timedelta(days=n), f"a{n:011x}")
+        job_runs.finished(
+            "invoices overdue",
+            base + timedelta(days=n, seconds=40),
+            ok=n != 1,
+            outcome=f"run {n}" if n != 1 else "failed: OSError: refused\nmore",
+            run_id=f"a{n:011x}",
+        )
+    client = app.test_client()
+    first = client.get("/api/v1/jobs/invoices%20overdue/runs?per_page=2", headers=bearer(admin))
+    assert first.status_code == 200
+    assert first.headers["X-Total-Count"] == "3"
+    assert 'rel="next"' in first.headers["Link"]
+    newest, failed = first.get_json()
+    assert newest["summary"] == "run 2"
+    assert newest["started_at"] == (base + timedelta(days=2)).isoformat()
+    assert newest["finished_at"] == (base + timedelta(days=2, seconds=40)).isoformat()
+    assert (failed["ok"], failed["error"], failed["run_id"]) == (
+        False,
+        "OSError: refused",
+        "a00000000001",
+    )
+    [oldest] = client.get(
+        "/api/v1/jobs/invoices%20overdue/runs?per_page=2&page=2", headers=bearer(admin)
+    ).get_json()
+    assert oldest["summary"] == "run 0"
+    missing = client.get("/api/v1/jobs/no%20such%20job/runs", headers=bearer(admin))
+    assert missing.status_code == 404
+    assert missing.headers["Content-Type"] == "application/problem+json"
+
+
+def test_only_admins_call_the_jobs_api(
+    app: Flask, admin: User, licensing_staff: User, billing_staff: User, vendor: User
+) -> None:
+    client = app.test_client()
+    for path in ("/api/v1/jobs", "/api/v1/jobs/outbox%20send/runs"):
+        assert client.get(path).status_code == 401
+        for user in (licensing_staff, billing_staff, vendor):
+            refused = client.get(path, headers=bearer(user))
+            assert refused.status_code == 403, (path, user.email)
+            assert refused.headers["Content-Type"] == "application/problem+json"
+            assert refused.get_json()["title"] == "Forbidden"
+            assert "This endpoint is for admins." in refused.get_json()["detail"]
+        assert client.get(path, headers=bearer(admin)).status_code == 200
+
+
+def test_the_jobs_api_is_in_the_document_with_its_errors(app: Flask) -> None:
+    document = app.test_client().get("/api/v1/openapi.json").get_json()
+    overview = document["paths"]["/api/v1/jobs"]["get"]
+    runs = document["paths"]["/api/v1/jobs/{name}/runs"]["get"]
+    assert {"200", "401", "403", "422"} <= set(overview["responses"])
+    assert {"200", "400", "401", "403", "404", "422"} <= set(runs["responses"])
