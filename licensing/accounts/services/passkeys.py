@@ -412,6 +412,40 @@ def remove_passkeys_for(
         return PasskeysRemoved(user, tuple(names), not own)
 
 
+def _member_of_administrator(
+    session: Session, actor: Actor, user_id: int, passkey_id: int | None
+) -> tuple[User, list[Passkey]]:
+    """The colleague whose passkeys an organization's administrator removes, and
+    those chosen (`passkey_id`, or all), checked: NotFound for another
+    organization's person or a passkey not theirs, PermissionDenied for a caller
+    who is not (any longer) their administrator, Conflict for the caller's own
+    account, a member whose access is removed, or one with no passkey."""
+    user = queries.get_member(session, user_id, actor)
+    if user.organization_id is None or not actor.is_vendor:
+        raise PermissionDenied("Only the member's organization's administrators do this here.")
+    require_administrator(session, user.organization_id, actor)
+    if user.id == actor.user_id:
+        raise Conflict(
+            "Your own passkeys are removed on your two-step sign-in page, "
+            "which asks for your password."
+        )
+    if not user.is_active:
+        raise Conflict(f"{user.email}'s access is removed: their passkeys went with it.")
+    owned = _theirs_to_remove(session, user, passkey_id)
+    return user, [passkey for passkey in owned if passkey_id in (None, passkey.id)]
+
+
+def member_passkeys_to_remove(
+    actor: Actor, user_id: int, reason: str, passkey_id: int | None
+) -> list[str]:
+    """The names `remove_member_passkeys` would remove, refused as it would be (a
+    reason too): what the confirmation names before anything is removed."""
+    _reason_given(reason)
+    with db.transaction() as session:
+        _, chosen = _member_of_administrator(session, actor, user_id, passkey_id)
+        return [passkey.name for passkey in chosen]
+
+
 def remove_member_passkeys(
     actor: Actor, user_id: int, reason: str, *, passkey_id: int | None = None
 ) -> PasskeysRemoved:
@@ -419,25 +453,14 @@ def remove_member_passkeys(
     (`passkey_id`) or all of them (round 47: a member's lost laptop, without waiting
     for the office). Their own organization's members only (another's: NotFound, as
     everywhere a vendor asks for what is not theirs), never their own (the two-step
-    page, with the recent password, is for that: Conflict), with a reason; audited
+    page, with the recent password, is for that), with a reason; audited
     `user.passkey_removed`, the member emailed who did it and why. The sessions
     resting on a removed passkey end on their next request (`auth.load_session_user`),
     as when the owner removes it; their password sessions stay: removing the
     member's access is the step that ends everything."""
     reason = _reason_given(reason)
     with db.transaction() as session:
-        user = queries.get_member(session, user_id, actor)
-        if user.organization_id is None or not actor.is_vendor:
-            raise PermissionDenied("Only the member's organization's administrators do this here.")
-        require_administrator(session, user.organization_id, actor)
-        if user.id == actor.user_id:
-            raise Conflict(
-                "Your own passkeys are removed on your two-step sign-in page, "
-                "which asks for your password."
-            )
-        if not user.is_active:
-            raise Conflict(f"{user.email}'s access is removed: their passkeys went with it.")
-        _theirs_to_remove(session, user, passkey_id)
+        user, _ = _member_of_administrator(session, actor, user_id, passkey_id)
         colleague = session.get(User, actor.user_id)
         assert colleague is not None  # require_administrator read them
         names = drop_passkeys(
