@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 
+from licensing import db
 from licensing.accounts.models import User
 from tests.support.passkey_records import (
     emails_to,
@@ -297,3 +298,33 @@ def test_a_password_reset_keeps_the_passkeys(app: Flask, vendor: User, signed_in
     services.reset_password(token, "A new long passphrase 42")
     assert passkey_names(vendor) == ["Phone"]
     assert sign_in_with_passkey(app.test_client(), device).status_code == 302
+
+
+def test_the_reset_email_says_passkeys_still_sign_in_only_to_someone_who_has_one(
+    app: Flask, vendor: User, other_vendor: User, signed_in: SignIn
+) -> None:
+    """Round 47: a reset keeps passkeys (above), and its email said nothing of them:
+    whoever resets because of a lost device read nothing of the device's passkey."""
+    from licensing.accounts import services
+
+    owner = signed_in(app.test_client(), vendor)
+    assert add_passkey(owner, authenticator(), "Phone").status_code == 302
+    assert add_passkey(owner, authenticator(), "Laptop").status_code == 302
+    # As a request's fresh session: the count is read with the user, not kept from
+    # the fixture's loading of it.
+    db.session().expire_all()
+
+    services.request_password_reset(vendor.email)
+    services.request_password_reset(other_vendor.email)
+
+    (with_passkeys,) = emails_to(vendor, "reset_password")
+    text = " ".join(with_passkeys.body_text.split())
+    assert (
+        "Your 2 passkeys still sign you in after a reset, whatever the new password: if you "
+        "are resetting it because you lost a device that carries one, sign in and remove "
+        "that passkey on your two-step sign-in page:" in text
+    )
+    assert "/account/two-step/" in text
+    (without,) = emails_to(other_vendor, "reset_password")
+    assert "passkey" not in without.body_text
+    assert "\n\n\n" not in without.body_text  # no empty paragraph where it would stand
