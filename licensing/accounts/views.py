@@ -30,7 +30,7 @@ from werkzeug.wrappers import Response
 from licensing import access, arguments, db, log_context
 from licensing.access import MEMBER, STAFF_ROLES, Principal
 from licensing.accounts import dashboard, forms, queries, record_names, services, two_step
-from licensing.accounts.auth import auth_rate_limit
+from licensing.accounts.auth import PASSWORD_CONFIRMED_AT, auth_rate_limit
 from licensing.accounts.models import (
     INVITATION,
     PASSWORD_LINKS,
@@ -133,7 +133,7 @@ _NOT_IN_A_PATH = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
 # Creating an API token needs the password given this recently (at sign-in or
 # when asked again), so a stolen session cookie alone cannot mint a token.
 RECENT_PASSWORD = timedelta(minutes=10)
-_PASSWORD_CONFIRMED_AT = "password_confirmed_at"  # noqa: S105 - a session key, not a secret
+_PASSWORD_CONFIRMED_AT = PASSWORD_CONFIRMED_AT
 
 
 def start_session(user: object) -> None:

@@ -9,13 +9,16 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 
 from licensing import db
 from licensing.accounts.models import User
+from licensing.db import utcnow
 from tests.support.passkey_records import (
     emails_to,
     passkey_id,
@@ -328,3 +331,71 @@ def test_the_reset_email_says_passkeys_still_sign_in_only_to_someone_who_has_one
     (without,) = emails_to(other_vendor, "reset_password")
     assert "passkey" not in without.body_text
     assert "\n\n\n" not in without.body_text  # no empty paragraph where it would stand
+
+
+def _as_before_round_45(browser: FlaskClient) -> None:
+    """The browser's session as a passkey sign-in before round 45 left it: `True`
+    where it now keeps which passkey."""
+    with browser.session_transaction() as kept:
+        assert isinstance(kept["passkey_shown"], int)
+        kept["passkey_shown"] = True
+
+
+def test_a_passkey_session_from_before_round_45_ends_once_any_of_the_persons_is_removed(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    """Round 47: such a session does not say which passkey it rests on, so removing the
+    laptop's passkey left the stolen laptop signed in. It now ends once any passkey of
+    the person is removed after it signed in; removals before it do not end it."""
+    laptop, phone = authenticator(), authenticator()
+    owner = signed_in(app.test_client(), vendor)
+    assert add_passkey(owner, authenticator(), "Old tablet").status_code == 302
+    assert add_passkey(owner, laptop, "Laptop").status_code == 302
+    assert add_passkey(owner, phone, "Phone").status_code == 302
+    by_password = signed_in(app.test_client(), vendor)
+    # Removed before the old session signed in: not the one it rests on.
+    assert by_password.post(f"/account/passkeys/{passkey_id(vendor, 'Old tablet')}/remove")
+    with time_machine.travel(utcnow() + timedelta(seconds=5), tick=True):
+        stolen_laptop = app.test_client()
+        assert sign_in_with_passkey(stolen_laptop, laptop).status_code == 302
+        _as_before_round_45(stolen_laptop)
+        assert still_signed_in(stolen_laptop)
+        assert still_signed_in(stolen_laptop)  # a request later, nothing removed: still on
+
+        removed = by_password.post(f"/account/passkeys/{passkey_id(vendor, 'Laptop')}/remove")
+
+        assert removed.status_code == 302
+        assert not still_signed_in(stolen_laptop)
+        assert still_signed_in(by_password)  # a password session, and the one acting
+        # A new passkey sign-in keeps which passkey: another's removal leaves it be.
+        on_the_phone = app.test_client()
+        assert sign_in_with_passkey(on_the_phone, phone).status_code == 302
+        assert add_passkey(by_password, authenticator(), "Spare").status_code == 302
+        assert by_password.post(f"/account/passkeys/{passkey_id(vendor, 'Spare')}/remove")
+        assert still_signed_in(on_the_phone)
+
+
+def test_an_old_passkey_session_ends_when_its_passkey_goes_with_the_account_too(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    """Any removal counts, the owner's on another device or their administrator's on the
+    Organization page (round 47); the session removing its own passkey from here stays
+    (`test_removing_the_passkey_this_session_signed_in_with_keeps_this_session`)."""
+    from tests.support import factories
+
+    member = factories.make_vendor(db.session(), vendor.organization)
+    laptop = authenticator()
+    assert add_passkey(signed_in(app.test_client(), member), laptop, "Laptop").status_code == 302
+    stolen_laptop = app.test_client()
+    assert sign_in_with_passkey(stolen_laptop, laptop).status_code == 302
+    _as_before_round_45(stolen_laptop)
+    administrator = signed_in(app.test_client(), vendor)
+
+    done = administrator.post(
+        f"/organization/members/{member.id}/passkeys/remove",
+        data={"passkey": "all", "reason": "Laptop stolen", "confirmed": "yes"},
+    )
+
+    assert done.status_code == 302
+    assert passkey_names(member) == []
+    assert not still_signed_in(stolen_laptop)
