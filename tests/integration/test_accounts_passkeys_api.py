@@ -172,6 +172,26 @@ def test_an_admin_removes_a_persons_passkey_through_the_api_as_the_console_does(
     assert len(emails_to(vendor, "passkeys_removed_by_office")) == 2
 
 
+def test_a_removal_retried_with_its_idempotency_key_gets_the_first_answer(
+    app: Flask, vendor: User, admin: User, signed_in: SignIn
+) -> None:
+    """Without the key, a retry after a lost answer is a 409 (none left): with it, the
+    first answer again, nothing removed or emailed twice."""
+    assert add_passkey(signed_in(app.test_client(), vendor), authenticator(), "Phone")
+    office = {**factories.bearer(admin), "Idempotency-Key": "stolen-phone-1"}
+    path = f"/api/v1/users/{vendor.id}/remove-passkeys"
+    first = app.test_client().post(path, headers=office, json={"reason": "Phone stolen"})
+    assert first.status_code == 200
+
+    retry = app.test_client().post(path, headers=office, json={"reason": "Phone stolen"})
+
+    assert retry.status_code == 200
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.get_json() == first.get_json()
+    assert len(events_of(vendor, "user.passkey_removed")) == 1
+    assert len(emails_to(vendor, "passkeys_removed_by_office")) == 1
+
+
 def test_only_an_admin_reaches_another_persons_passkeys_through_the_api(
     app: Flask, vendor: User, licensing_staff: User, signed_in: SignIn
 ) -> None:
