@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import urlsplit
 
@@ -107,6 +108,10 @@ def load_session_user(session_id: str) -> SessionUser | None:
         # Round 45: signed in with (or after adding) a passkey since removed, by its
         # owner elsewhere or by the office: the session rested on it, and ends.
         return None
+    if shown is True and _passkey_removed_since_sign_in(row.id):
+        # Round 47: a passkey session signed in before round 45 kept `True`, not
+        # which passkey; it ends once any of the person's passkeys is removed.
+        return None
     principal = Principal(
         user_id=row.id,
         email=row.email,
@@ -124,6 +129,17 @@ def load_session_user(session_id: str) -> SessionUser | None:
     )
     due = required and row.two_step_enabled_at is None
     return SessionUser(principal, session_id, organization, two_step_due=due)
+
+
+def _passkey_removed_since_sign_in(user_id: int) -> bool:
+    """Whether a passkey of the person was removed after this session signed in (or
+    last had the password typed in it: `PASSWORD_CONFIRMED_AT`, set at every sign-in).
+    Asked only of passkey sessions from before round 45 (`PASSKEY_SHOWN` `True`),
+    which do not say which passkey they rest on, so any removal ends them: the one
+    removed may be theirs. One indexed lookup, on those sessions only."""
+    confirmed = session.get(PASSWORD_CONFIRMED_AT)
+    since = datetime.fromtimestamp(confirmed, tz=UTC) if type(confirmed) is int else None
+    return queries.passkey_removed_since(db.session(), user_id, since)
 
 
 def principal_from_session() -> Principal | None:
@@ -185,10 +201,18 @@ AFTER_TWO_STEP = "two_step_then"
 # This session has shown a passkey with user verification (signed in with one, or
 # added one): two factors, so a requirement of two-step sign-in is met for it
 # (round 44). Its value is the passkey's id (round 45): removing that passkey ends
-# the session (`load_session_user`); `True` once its owner removed it from here.
-# Set only after `start_session` (which clears the session) or on a session
-# already signed in, so it never outlives the sign-in it belongs to.
+# the session (`load_session_user`); `PASSKEY_REMOVED_HERE` once its owner removed
+# it from here (round 47: until then `True`, which is also what a session signed in
+# before round 45 holds; `True` now means only such an old session, which ends once
+# any of the person's passkeys is removed after its sign-in). Set only after
+# `start_session` (which clears the session) or on a session already signed in, so
+# it never outlives the sign-in it belongs to.
 PASSKEY_SHOWN = "passkey_shown"
+PASSKEY_REMOVED_HERE = "removed here"
+# When the password was last typed in this session (each sign-in sets it, a passkey's
+# too): the page's recent-password rule (`views.password_recently_confirmed`), and
+# the sign-in an old passkey session is measured from.
+PASSWORD_CONFIRMED_AT = "password_confirmed_at"  # noqa: S105 - a session key, not a secret
 
 
 def _require_two_step() -> Response | None:

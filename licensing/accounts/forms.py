@@ -25,6 +25,7 @@ from licensing.accounts.countries import country_choices
 from licensing.accounts.models import (
     EMAIL_MAX,
     PASSKEY_NAME_MAX,
+    PASSKEY_REASON_MAX,
     PERSON_NAME_MAX,
     READ_SCOPE,
     TOKEN_NAME_MAX,
@@ -483,6 +484,6 @@ class PasskeyRemovalForm(PageForm):
     passkey = SelectField("Which passkey", choices=[], validate_choice=False, id="office-passkey")
     reason = StringField(
         "Why (the person is emailed this, and it is kept in the audit log)",
-        validators=[REQUIRED, within(500)],
+        validators=[REQUIRED, within(PASSKEY_REASON_MAX)],
         id="passkey-removal-reason",
     )

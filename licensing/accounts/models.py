@@ -436,6 +436,8 @@ class RememberedBrowser(Base):
 
 # A passkey's name, as its owner gives it ("Work laptop", "Phone").
 PASSKEY_NAME_MAX = 60
+# Why someone else removed a person's passkeys: audited, and read in their email.
+PASSKEY_REASON_MAX = 500
 
 
 class Passkey(Base):

@@ -30,7 +30,7 @@ from werkzeug.wrappers import Response
 
 from licensing import access
 from licensing.accounts import forms
-from licensing.accounts.auth import PASSKEY_SHOWN, auth_rate_limit
+from licensing.accounts.auth import PASSKEY_REMOVED_HERE, PASSKEY_SHOWN, auth_rate_limit
 from licensing.accounts.services import passkeys as passkey_services
 from licensing.accounts.services import principal_for
 from licensing.accounts.two_step_pages import two_step_page
@@ -166,7 +166,7 @@ def remove(passkey_id: int) -> Response:
             # Its owner, with the recent password, removed the passkey this session
             # signed in with: this session stays (it is the one acting); every other
             # session resting on it ends (a lost laptop's).
-            session[PASSKEY_SHOWN] = True
+            session[PASSKEY_SHOWN] = PASSKEY_REMOVED_HERE
         flash(f"Passkey {name} removed: it no longer signs you in.", "success")
     return redirect(url_for("two_step.status"))
 

@@ -325,6 +325,20 @@ def holds_passkey(session: Session, user_id: int, passkey_id: int) -> bool:
     return found is not None
 
 
+def passkey_removed_since(session: Session, user_id: int, since: datetime | None) -> bool:
+    """Whether a passkey of the account was removed after `since` (ever, when None),
+    as the audit log records every removal (`user.passkey_removed`): an old passkey
+    session, which does not say which passkey it rests on, ends then (round 47)."""
+    query = select(AuditEvent.id).where(
+        AuditEvent.entity_type == "user",
+        AuditEvent.entity_id == str(user_id),
+        AuditEvent.action == "user.passkey_removed",
+    )
+    if since is not None:
+        query = query.where(AuditEvent.occurred_at >= since)
+    return session.scalar(query.limit(1)) is not None
+
+
 def user_by_email(session: Session, email: str) -> User | None:
     return session.scalars(select(User).where(User.email == email.strip().lower())).one_or_none()
 

@@ -30,7 +30,7 @@ from werkzeug.wrappers import Response
 from licensing import access, arguments, db, log_context
 from licensing.access import MEMBER, STAFF_ROLES, Principal
 from licensing.accounts import dashboard, forms, queries, record_names, services, two_step
-from licensing.accounts.auth import auth_rate_limit
+from licensing.accounts.auth import PASSWORD_CONFIRMED_AT, auth_rate_limit
 from licensing.accounts.models import (
     INVITATION,
     PASSWORD_LINKS,
@@ -133,7 +133,7 @@ _NOT_IN_A_PATH = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
 # Creating an API token needs the password given this recently (at sign-in or
 # when asked again), so a stolen session cookie alone cannot mint a token.
 RECENT_PASSWORD = timedelta(minutes=10)
-_PASSWORD_CONFIRMED_AT = "password_confirmed_at"  # noqa: S105 - a session key, not a secret
+_PASSWORD_CONFIRMED_AT = PASSWORD_CONFIRMED_AT
 
 
 def start_session(user: object) -> None:
@@ -861,6 +861,101 @@ def change_member_role(user_id: int) -> Response:
         "success",
     )
     return redirect(url_for("accounts.organization", _anchor="members"))
+
+
+def _member_passkeys_page(
+    member_id: int, form: forms.PasskeyRemovalForm | None = None, *, status: int = 200
+) -> tuple[str, int]:
+    """A colleague's passkeys, for their organization's administrator (round 47):
+    the list and the form removing one or all, with a reason."""
+    principal = access.require_principal()
+    db_session = db.session()
+    member = queries.get_member(db_session, member_id, principal)
+    passkeys = passkey_services.passkeys_of(db_session, member.id)
+    return render_template(
+        "accounts/member_passkeys.html",
+        member=member,
+        organization=queries.own_organization(db_session, principal),
+        passkeys=passkeys,
+        form=_passkey_removal_form(passkeys, form or forms.PasskeyRemovalForm(formdata=None)),
+    ), status
+
+
+@bp.route("/organization/members/<int:user_id>/passkeys")
+@access.administrator
+def member_passkeys(user_id: int) -> Page:
+    """A member lost a device that carries a passkey: their administrator reads
+    which passkeys they have before removing one (round 47)."""
+    if user_id == access.require_principal().user_id:
+        return redirect(url_for("two_step.status", _anchor="passkeys"))
+    return _member_passkeys_page(user_id)
+
+
+@bp.route("/organization/members/<int:user_id>/passkeys/remove", methods=["POST"])
+@access.administrator
+@shows_unstorable_on_form
+def remove_member_passkeys(user_id: int) -> Page:
+    """An organization's administrator removes a member's passkey, or all of them,
+    saying why, after a confirmation: audited, the member emailed, a browser signed
+    in with a removed passkey signed out (round 47)."""
+    # Another organization's person is a 404, as everywhere; refusals about the
+    # passkeys themselves are told on the member's passkeys page.
+    member = queries.get_member(db.session(), user_id, access.require_principal())
+    form = forms.PasskeyRemovalForm()
+    back = url_for("accounts.member_passkeys", user_id=user_id)
+    if not form.validate_on_submit():
+        return _member_passkeys_page(user_id, form, status=422)
+    chosen = form.passkey.data or forms.ALL_PASSKEYS
+    chosen_id = None if chosen == forms.ALL_PASSKEYS else _passkey_choice(chosen)
+    reason = form.reason.data or ""
+    try:
+        if not confirm.confirmed():
+            names = passkey_services.member_passkeys_to_remove(
+                current_actor(), user_id, reason, chosen_id
+            )
+            return confirm.ask(_member_passkeys_question(member, names, reason, back))
+        done = passkey_services.remove_member_passkeys(
+            current_actor(), user_id, reason, passkey_id=chosen_id
+        )
+    except InvalidInput as error:
+        show_errors(form, error)
+        return _member_passkeys_page(user_id, form, status=422)
+    except (NotFound, Conflict) as error:
+        flash(error.detail, "error")
+        return redirect(back)
+    flash(
+        f"Removed {'the passkey' if len(done.names) == 1 else 'the passkeys'} "
+        f"{', '.join(done.names)} of {done.user.full_name}: a browser signed in with "
+        f"{'it' if len(done.names) == 1 else 'one of them'} is signed out. "
+        f"We emailed them at {done.user.email}.",
+        "success",
+    )
+    return redirect(url_for("accounts.organization", _anchor="members"))
+
+
+def _member_passkeys_question(
+    member: User, names: Sequence[str], reason: str, back: str
+) -> confirm.Confirmation:
+    """What removing a member's passkeys does, asked before it is done."""
+    one = len(names) == 1
+    which = f"The passkey {names[0]}" if one else f"All {len(names)} of their passkeys"
+    if not one:
+        which += f" ({', '.join(names)})"
+    return confirm.Confirmation(
+        title=f"Remove {member.full_name}'s passkeys?",
+        consequences=[
+            f"{which} no longer {'signs' if one else 'sign'} {member.name_and_email} in, on "
+            f"any device. A browser signed in with {'it' if one else 'one of them'} is "
+            "signed out at its next page; their sessions signed in with the password stay.",
+            f"They are emailed at {member.email} that you removed {'it' if one else 'them'}, "
+            f"and why: “{' '.join(reason.split())}”. It is kept in the audit log.",
+            "They sign in with their password and add passkeys again on their two-step "
+            "sign-in page.",
+        ],
+        button="Remove the passkeys",
+        cancel_url=back,
+        cancel_label="Keep them",
+    )
 
 
 # --- API tokens ------------------------------------------------------------------------

@@ -25,6 +25,7 @@ from licensing.accounts import queries, services
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import (
     EMAIL_MAX,
+    PASSKEY_REASON_MAX,
     PERSON_NAME_MAX,
     TOKEN_SCOPES,
     TWO_STEP_REQUIRED,
@@ -32,10 +33,12 @@ from licensing.accounts.models import (
     ApiToken,
     OneTimeToken,
     Organization,
+    Passkey,
     User,
 )
 from licensing.accounts.passwords import MAX_LENGTH as PASSWORD_MAX
 from licensing.accounts.passwords import RULE as PASSWORD_RULE
+from licensing.accounts.services import passkeys as passkey_services
 from licensing.accounts.services.moves import REASON_MAX as MOVE_REASON_MAX
 from licensing.accounts.states import STANDING, may_take
 from licensing.actors import current_actor
@@ -592,6 +595,60 @@ class SignedOutSchema(ApiSchema):
     )
 
 
+class PasskeySchema(ApiSchema):
+    id = ma.fields.Integer(
+        metadata={
+            "description": "The passkey's number in this service, to remove it by; never "
+            "the credential's id, which the API does not show"
+        }
+    )
+    name = ma.fields.String(metadata={"description": "As its owner named it when adding it"})
+    created_at = ma.fields.DateTime(metadata={"description": "When it was added"})
+    last_used_at = ma.fields.DateTime(
+        allow_none=True, metadata={"description": "Its last sign-in; null: never used"}
+    )
+
+
+class PasskeyRemovalSchema(ApiSchema):
+    reason = ma.fields.String(
+        required=True,
+        validate=Text(PASSKEY_REASON_MAX, filled=True),
+        metadata={
+            "description": "Why: the audit event's note, and the person reads it in their email",
+            "example": "Laptop stolen; the person called the office",
+        },
+    )
+    passkey_id = record_id(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "The passkey to remove (its `id`); absent or null: all of them"},
+    )
+
+
+class PasskeysRemovedSchema(ApiSchema):
+    user = ma.fields.Nested(UserSchema, metadata={"description": "As `GET /users/{user_id}`."})
+    passkeys_removed = ma.fields.List(
+        ma.fields.String(), metadata={"description": "The names of the passkeys removed."}
+    )
+    sessions_ended = ma.fields.Boolean(
+        metadata={
+            "description": "Always true: every session of the account ended, as on the "
+            "console (the lost device may be signed in with the password too); API tokens "
+            "keep working."
+        }
+    )
+    recipients = ma.fields.List(
+        ma.fields.Nested(MoveRecipientSchema),
+        metadata={
+            "description": f"{RECIPIENTS} Here the person only (`audience` `person`); "
+            "empty on the caller's own account."
+        },
+    )
+    summary = ma.fields.String(
+        metadata={"description": "What was done and whom it emailed, as a sentence."}
+    )
+
+
 class TokenSchema(ApiSchema):
     id = ma.fields.Integer()
     name = ma.fields.String()
@@ -647,6 +704,7 @@ _NO_SUCH_ORGANIZATION = "No such organization, or (for a vendor) another one"
 _NO_SUCH_INVITATION = "No such invitation, or (for a vendor) another organization's"
 _NOT_YOURS = "No such API token of the caller's"
 _NO_SUCH_USER = "No such user, or (for a vendor) one of another organization"
+_NOT_YOUR_PASSKEY = "No such passkey of the caller's (it may have been removed already)"
 
 
 # --- sign-up and the caller -------------------------------------------------------
@@ -1212,6 +1270,86 @@ def sign_out_user(user_id: int) -> dict[str, Any]:
         if done.emailed
         else [],
         "summary": f"Signed {user.email} out everywhere; {told}.",
+    }
+
+
+# --- passkeys (round 47) ----------------------------------------------------------------
+#
+# Listed and removed here; added only in a browser, on the two-step sign-in page: adding
+# one is a WebAuthn ceremony between the browser, the authenticator and this service's
+# origin, which a program holding a token cannot take part in.
+
+
+@blp.route("/me/passkeys")
+@access.any_user
+@blp.paginate(PasskeySchema)
+def list_own_passkeys() -> list[Passkey]:
+    """The caller's own passkeys, oldest first: name, when added and last used (never
+    the credential's id or public key). Added on the two-step sign-in page only."""
+    return passkey_services.passkeys_of(db.session(), access.require_principal().user_id)
+
+
+@blp.route("/me/passkeys/<int:passkey_id>", methods=["DELETE"])
+@access.any_user
+@blp.alt_response(404, description=_NOT_YOUR_PASSKEY)
+@blp.response(204)
+def remove_own_passkey(passkey_id: int) -> None:
+    """Remove one of the caller's passkeys, as *Remove* on the two-step sign-in page:
+    it signs in nowhere any more, and a browser signed in with it is signed out;
+    audited `user.passkey_removed`, the owner emailed."""
+    passkey_services.remove_passkey(current_actor(), passkey_id)
+
+
+@blp.route("/users/<int:user_id>/passkeys")
+@access.staff("admin")
+@blp.alt_response(404, description="No such user")
+@blp.paginate(PasskeySchema)
+def list_passkeys_of(user_id: int) -> list[Passkey]:
+    """A person's passkeys (admins), as the console's user page lists them."""
+    user = queries.get_member(db.session(), user_id)
+    return passkey_services.passkeys_of(db.session(), user.id)
+
+
+@blp.route("/users/<int:user_id>/remove-passkeys", methods=["POST"])
+@access.staff("admin")
+@idempotent
+@blp.arguments(PasskeyRemovalSchema)
+@blp.alt_response(
+    404, description="No such user, or `passkey_id` is not one of theirs (removed already?)"
+)
+@blp.alt_response(422, description="No `reason` (or a blank one), or one too long")
+@blp.response(
+    200,
+    PasskeysRemovedSchema,
+    conflict="The person has no passkey: nothing was removed or emailed",
+)
+def remove_passkeys_of(data: dict[str, Any], user_id: int) -> dict[str, Any]:
+    """Remove one of a person's passkeys (`passkey_id`) or all of them (admins), as the
+    console's *Remove the passkeys* and `licensing users remove-passkeys` do: for a lost
+    or stolen device. A reason is required; audited `user.passkey_removed` (the names,
+    how many are left, the reason as the note); every session of the account ends; the
+    person is emailed which, and why (not an admin removing their own). With
+    `Idempotency-Key`, a retry is answered with the first answer (without it, a retry
+    after all were removed is a 409)."""
+    done = passkey_services.remove_passkeys_for(
+        current_actor(), user_id, data["reason"], passkey_id=data.get("passkey_id")
+    )
+    user, names = done.user, ", ".join(done.names)
+    told = (
+        f"emailed {user.email}"
+        if done.emailed
+        else f"emailed nobody: {user.email} is your own account"
+    )
+    return {
+        "user": user,
+        "passkeys_removed": list(done.names),
+        "sessions_ended": True,
+        "recipients": [
+            {"email": user.email, "audience": "person", "organization_id": user.organization_id}
+        ]
+        if done.emailed
+        else [],
+        "summary": f"Removed {names} of {user.email} and signed them out everywhere; {told}.",
     }
 
 

@@ -157,9 +157,8 @@ def _make_world(live_server: LiveServer) -> World:
         )
         vendor = factories.make_vendor(session, full_name="Samira Haddad")
         world.empty_vendor = factories.make_vendor(session).email
-        world.member = factories.make_vendor(
-            session, organization=vendor.organization, role="member"
-        ).email
+        member = factories.make_vendor(session, organization=vendor.organization, role="member")
+        world.member = member.email
         world.billing_member = factories.make_vendor(
             session, organization=vendor.organization, role="billing"
         ).email
@@ -171,7 +170,8 @@ def _make_world(live_server: LiveServer) -> World:
         world.remembered = remembered.email
         # Round 45: listed passkeys, on the owner's two-step page (the remembered
         # vendor's, the vendor's) and the console's user page with its removal form.
-        for owner in (remembered, vendor):
+        # Round 47: and the member's, on their administrator's page for removing them.
+        for owner in (remembered, vendor, member):
             session.add(
                 Passkey(
                     user_id=owner.id,
@@ -261,6 +261,7 @@ def _make_world(live_server: LiveServer) -> World:
             "status_token": permissions.status_token(confirmed),
             "organization": vendor.organization_id,
             "user": vendor.id,
+            "member": member.id,
             "message": _first_id(OutboxMessage),
             "invoice_token": _token_in_mail(rf"/invoice-links/{invoice_id}/"),
             "reset_token": _token_in_mail("/reset/"),
@@ -486,6 +487,13 @@ def _visits(world: World) -> dict[str, list[Visit]]:
         Visit(f"/portal/royalty-reports/{i['agreement']}/{i['period']}"),
         Visit(f"/portal/royalty-reports/report/{i['report']}"),
         Visit("/organization"),
+        # A member's passkeys, their administrator's removal form refused without a
+        # reason, and its confirmation (round 47).
+        Visit(f"/organization/members/{i['member']}/passkeys"),
+        Visit(
+            f"/organization/members/{i['member']}/passkeys",
+            steps=((_submit("Remove the passkeys"), 422),),
+        ),
         Visit(f"/organizations/{i['organization']}"),
         Visit("/account/"),
         Visit("/account/", steps=((_submit("Change the password"), 422),)),
@@ -711,6 +719,7 @@ def test_every_page_of_the_url_map_is_checked_or_left_out_for_a_reason(app: Flas
             "public",
             "organization",
             "user",
+            "member",
             "message",
             "refused_acceptance",
         ],

@@ -271,6 +271,7 @@ SHOWN_ON_FORM = {
     "accounts_console.turn_off_two_step",
     "accounts_console.move_user",
     "accounts_console.remove_passkeys",
+    "accounts.remove_member_passkeys",
     "two_step.confirm",
     "two_step.confirm_password",
     "two_step.turn_off",
@@ -426,4 +427,23 @@ def test_a_nul_in_the_offices_reason_for_removing_passkeys_is_the_form_with_noth
         data={"passkey": "all", "reason": f"Lost{NUL} phone"},
     )
     _assert_form_again(response, "Lost\ufffd phone")
+    assert _count(Passkey) == 1
+
+
+def test_a_nul_in_an_administrators_reason_for_removing_a_members_passkeys_is_the_form(
+    app: Flask, vendor: Any, signed_in: Any
+) -> None:
+    """Round 47: an organization's administrator removes a member's passkeys."""
+    from tests.support import factories
+    from tests.support.passkeys import add_passkey, authenticator
+
+    member = factories.make_vendor(db.session(), vendor.organization)
+    assert add_passkey(signed_in(app.test_client(), member), authenticator()).status_code == 302
+    administrator = signed_in(app.test_client(), vendor)
+    for confirmed in ("", "yes"):
+        response = administrator.post(
+            f"/organization/members/{member.id}/passkeys/remove",
+            data={"passkey": "all", "reason": f"Lost{NUL} laptop", "confirmed": confirmed},
+        )
+        _assert_form_again(response, "Lost\ufffd laptop")
     assert _count(Passkey) == 1

@@ -296,10 +296,14 @@ def _send_link(
     subject: str,
     template: str,
     page: Callable[[str], str],
+    **context: Any,
 ) -> None:
-    """Issue a one-time link for `purpose` and mail it to the user."""
+    """Issue a one-time link for `purpose` and mail it to the user (the template's
+    `context` besides the link and the user)."""
     link, raw = _issue_link(session, purpose, email=user.email, user=user)
-    _mail_link(session, link, raw=raw, page=page, subject=subject, template=template, user=user)
+    _mail_link(
+        session, link, raw=raw, page=page, subject=subject, template=template, user=user, **context
+    )
 
 
 def _recent_mail(

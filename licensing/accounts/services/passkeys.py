@@ -27,7 +27,13 @@ from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.accounts import queries
-from licensing.accounts.models import PASSKEY_NAME_MAX, Passkey, PasskeyChallenge, User
+from licensing.accounts.models import (
+    PASSKEY_NAME_MAX,
+    PASSKEY_REASON_MAX,
+    Passkey,
+    PasskeyChallenge,
+    User,
+)
 from licensing.accounts.services._common import _user_actor
 from licensing.accounts.services.authentication import (
     DEACTIVATED,
@@ -35,6 +41,7 @@ from licensing.accounts.services.authentication import (
     LOCKOUT_THRESHOLD,
 )
 from licensing.accounts.services.passkey_removal import drop_passkeys
+from licensing.accounts.services.roles import require_administrator
 from licensing.accounts.services.two_step import _own_user, _tell_owner
 from licensing.actors import Actor
 from licensing.audit import services as audit
@@ -56,6 +63,7 @@ from licensing.errors import (
 )
 from licensing.links import links
 from licensing.mail import services as mail
+from licensing.words import at_most_characters
 
 # How long a challenge may be answered: the browser's own prompt times out first.
 CHALLENGE_LIFE = timedelta(minutes=5)
@@ -333,6 +341,32 @@ class PasskeysRemoved:
     emailed: bool
 
 
+def _reason_given(reason: str) -> str:
+    """The reason for removing someone else's passkeys, on one line; InvalidInput
+    on `reason` when there is none (it is audited, and the person reads it)."""
+    cleaned = " ".join((reason or "").split())
+    if not cleaned:
+        raise InvalidInput.for_field(
+            "reason", "Say why (for the audit log and the person's email)."
+        )
+    if len(cleaned) > PASSKEY_REASON_MAX:
+        raise InvalidInput.for_field("reason", at_most_characters(PASSKEY_REASON_MAX))
+    return cleaned
+
+
+def _theirs_to_remove(session: Session, user: User, passkey_id: int | None) -> list[Passkey]:
+    """The person's passkeys, checked for a removal by someone else: NotFound for
+    a chosen passkey not theirs; Conflict when they have none."""
+    owned = passkeys_of(session, user.id)
+    if passkey_id is not None and passkey_id not in {passkey.id for passkey in owned}:
+        raise NotFound(
+            f"That passkey is not one of {user.email}'s: it may have been removed already."
+        )
+    if not owned:
+        raise Conflict(f"{user.email} has no passkey: nothing was removed.")
+    return owned
+
+
 def remove_passkeys_for(
     actor: Actor, user_id: int, reason: str, *, passkey_id: int | None = None, by: str | None = None
 ) -> PasskeysRemoved:
@@ -342,24 +376,14 @@ def remove_passkeys_for(
     command, `by`), the person emailed. Every session of the account ends, as the
     office's other steps for a lost device do: the device may be signed in, with
     the passkey or the password. NotFound for a passkey not theirs; Conflict when
-    they have none."""
+    they have none. The console, the command line and the API (round 47) call it."""
     actor.require_role("admin")
-    reason = " ".join((reason or "").split())
-    if not reason:
-        raise InvalidInput.for_field(
-            "reason", "Say why (for the audit log and the person's email)."
-        )
+    reason = _reason_given(reason)
     with db.transaction() as session:
         user = session.get(User, user_id, with_for_update=True)
         if user is None:
             raise NotFound(f"There is no user {user_id}.")
-        owned = passkeys_of(session, user.id)
-        if passkey_id is not None and passkey_id not in {passkey.id for passkey in owned}:
-            raise NotFound(
-                f"That passkey is not one of {user.email}'s: it may have been removed already."
-            )
-        if not owned:
-            raise Conflict(f"{user.email} has no passkey: nothing was removed.")
+        _theirs_to_remove(session, user, passkey_id)
         own = user.id == actor.user_id
         names = drop_passkeys(
             session,
@@ -386,6 +410,83 @@ def remove_passkeys_for(
                 },
             )
         return PasskeysRemoved(user, tuple(names), not own)
+
+
+def _member_of_administrator(
+    session: Session, actor: Actor, user_id: int, passkey_id: int | None
+) -> tuple[User, list[Passkey]]:
+    """The colleague whose passkeys an organization's administrator removes, and
+    those chosen (`passkey_id`, or all), checked: NotFound for another
+    organization's person or a passkey not theirs, PermissionDenied for a caller
+    who is not (any longer) their administrator, Conflict for the caller's own
+    account, a member whose access is removed, or one with no passkey."""
+    user = queries.get_member(session, user_id, actor)
+    if user.organization_id is None or not actor.is_vendor:
+        raise PermissionDenied("Only the member's organization's administrators do this here.")
+    require_administrator(session, user.organization_id, actor)
+    if user.id == actor.user_id:
+        raise Conflict(
+            "Your own passkeys are removed on your two-step sign-in page, "
+            "which asks for your password."
+        )
+    if not user.is_active:
+        raise Conflict(f"{user.email}'s access is removed: their passkeys went with it.")
+    owned = _theirs_to_remove(session, user, passkey_id)
+    return user, [passkey for passkey in owned if passkey_id in (None, passkey.id)]
+
+
+def member_passkeys_to_remove(
+    actor: Actor, user_id: int, reason: str, passkey_id: int | None
+) -> list[str]:
+    """The names `remove_member_passkeys` would remove, refused as it would be (a
+    reason too): what the confirmation names before anything is removed."""
+    _reason_given(reason)
+    with db.transaction() as session:
+        _, chosen = _member_of_administrator(session, actor, user_id, passkey_id)
+        return [passkey.name for passkey in chosen]
+
+
+def remove_member_passkeys(
+    actor: Actor, user_id: int, reason: str, *, passkey_id: int | None = None
+) -> PasskeysRemoved:
+    """An organization's administrator removes one of a colleague's passkeys
+    (`passkey_id`) or all of them (round 47: a member's lost laptop, without waiting
+    for the office). Their own organization's members only (another's: NotFound, as
+    everywhere a vendor asks for what is not theirs), never their own (the two-step
+    page, with the recent password, is for that), with a reason; audited
+    `user.passkey_removed`, the member emailed who did it and why. The sessions
+    resting on a removed passkey end on their next request (`auth.load_session_user`),
+    as when the owner removes it; their password sessions stay: removing the
+    member's access is the step that ends everything."""
+    reason = _reason_given(reason)
+    with db.transaction() as session:
+        user, _ = _member_of_administrator(session, actor, user_id, passkey_id)
+        colleague = session.get(User, actor.user_id)
+        assert colleague is not None  # require_administrator read them
+        names = drop_passkeys(
+            session,
+            user,
+            actor,
+            reason,
+            only=None if passkey_id is None else [passkey_id],
+            emailed=True,
+        )
+        mail.enqueue(
+            session,
+            to=user.email,
+            subject=f"{colleague.full_name} removed passkeys from your account",
+            template="passkeys_removed_by_administrator",
+            context={
+                "user": user,
+                "names": names,
+                "reason": reason,
+                "colleague": colleague.name_and_email,
+                "organization": user.organization,
+                "two_step_url": links().two_step_sign_in(),
+                "reset_url": links().password_reset_request(),
+            },
+        )
+        return PasskeysRemoved(user, tuple(names), True)
 
 
 _REMOVED_BY_OFFICE_SUBJECT = "The licensing office removed passkeys from your account"

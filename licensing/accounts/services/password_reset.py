@@ -70,6 +70,11 @@ def request_password_reset(email: str) -> None:
             "Reset your password",
             "reset_password",
             links().password_reset,
+            # Round 47: a reset keeps passkeys (round 45), which its email now says,
+            # for whoever resets because of a lost device. `passkey_count` is read
+            # with the user: no statement more, for an account or none.
+            passkeys=user.passkey_count,
+            two_step_url=links().two_step_sign_in(),
         )
 
 
