@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -630,6 +630,8 @@ def accept_invitation(token: str) -> Page:
 # Members the vendor's Organization page lists at once (`paging.PER_PAGE`); the
 # tests walk ties with fewer.
 MEMBERS_PER_PAGE = paging.PER_PAGE
+# Invitations both organization pages list at once (round 47).
+INVITATIONS_PER_PAGE = paging.PER_PAGE
 
 
 def _organization_page(
@@ -643,28 +645,21 @@ def _organization_page(
     if contact_form is None:
         contact_form = forms.ContactForm(obj=organization)
     # Round 46: the members a page at a time (the count of active administrators,
-    # the two-step summary and the invitations' members read for the whole).
-    page: paging.Page[User] = paging.read_page(
-        db_session, queries.members_query(organization.id), per_page=MEMBERS_PER_PAGE
-    )
-    members = page.items
-    invitations = queries.invitations(db_session, organization.id)
-    invited = {link.email for link in invitations}
+    # the two-step summary and the invitations' members read for the whole); round
+    # 47: the invitations too, on a pager of their own.
     now = utcnow()
+    page, invitations = _members_and_invitations(db_session, organization.id, now)
     return render_template(
         "accounts/organization.html",
         organization=organization,
         contact_form=contact_form,
         invite_form=invite_form or forms.InviteForm(formdata=None),
-        members=members,
+        members=page.items,
         page=page,
         sole_administrator=queries.active_administrator_count(db_session, organization.id) == 1,
         two_step=queries.two_step_summary(db_session, organization.id),
-        restorable=services.restorable_members(db_session, members),
+        restorable=services.restorable_members(db_session, page.items),
         invitations=invitations,
-        resendable=queries.resendable(
-            invitations, queries.member_emails_among(db_session, organization.id, invited), now
-        ),
         now=now,
         office_address=mail.sender_address(),
         hold=_hold(db_session, organization),
@@ -672,6 +667,34 @@ def _organization_page(
         manages=access.require_principal().is_administrator,
         ask=services.whom_to_ask(db_session, organization.id),
     ), status
+
+
+# The query argument of the invitations' page on both organization pages: the
+# members keep `page` (round 46's links), and each pager keeps the other's.
+INVITATIONS_PAGE = "invitations_page"
+
+
+def _members_and_invitations(
+    db_session: Session, organization_id: int, now: datetime
+) -> tuple[paging.Page[User], paging.Page[queries.ListedInvitation]]:
+    """The page of the organization's members and the page of its invitations that
+    the query string asks for, each with its own pager (round 47); the invitations
+    pending at `now` first."""
+    members: paging.Page[User] = paging.read_page(
+        db_session,
+        queries.members_query(organization_id),
+        per_page=MEMBERS_PER_PAGE,
+        anchor="members",
+    )
+    invitations: paging.Page[queries.ListedInvitation] = paging.read_page(
+        db_session,
+        queries.invitations_listing(organization_id, now),
+        per_page=INVITATIONS_PER_PAGE,
+        rows=queries.invitation_rows(db_session),
+        parameter=INVITATIONS_PAGE,
+        anchor="invitations",
+    )
+    return members, invitations
 
 
 def _hold(db_session: Session, organization: Organization) -> services.Hold | None:
@@ -1125,13 +1148,19 @@ def _console_organization_page(
     status: int = 200,
 ) -> tuple[str, int]:
     db_session = db.session()
+    now = utcnow()
+    # Round 47: the members and invitations a page at a time, as on the vendor's
+    # page; what the page says of the whole organization (its active members and
+    # administrators, the two-step summary) is counted in SQL.
+    page, invitations = _members_and_invitations(db_session, organization.id, now)
     return render_template(
         "console/organization.html",
         organization=organization,
-        members=queries.members(db_session, organization.id),
+        members=page.items,
+        page=page,
         two_step=queries.two_step_summary(db_session, organization.id),
-        administrators=services.active_administrators(db_session, organization.id),
-        invitations=queries.invitations(db_session, organization.id),
+        administrator_count=queries.active_administrator_count(db_session, organization.id),
+        invitations=invitations,
         **_organization_history(db_session, organization),
         standing_form=standing_form or _standing_form(organization),
         others_steps=others_steps(access.require_principal(), organization.standing),
@@ -1143,7 +1172,7 @@ def _console_organization_page(
         still_open=services.open_business(db_session, organization.id, office_date(utcnow()))
         if organization.standing == CLOSED
         else [],
-        now=utcnow(),
+        now=now,
     ), status
 
 
