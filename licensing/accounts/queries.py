@@ -456,6 +456,19 @@ def members_query(organization_id: int) -> Select[Any]:
     return select(User).where(User.organization_id == organization_id).order_by(User.id)
 
 
+def active_people(session: Session, organization_id: int) -> tuple[int, int]:
+    """How many of the organization's users are active, and how many of those are
+    administrators, in one statement (round 47: the console's user page read every
+    member to know whether an administrator keeps the organization)."""
+    active, administrators = session.execute(
+        select(
+            func.count(User.id),
+            func.count(case((User.organization_role == ADMINISTRATOR, User.id))),
+        ).where(User.organization_id == organization_id, User.is_active.is_(True))
+    ).one()
+    return int(active), int(administrators)
+
+
 def active_administrator_count(session: Session, organization_id: int) -> int:
     """How many of the organization's members are active administrators: the page
     offers the last one no step down (the service refuses it), whichever page of the
