@@ -1270,13 +1270,25 @@ def change_member_role_for_organization(organization_id: int, user_id: int) -> R
         f"{_we_emailed(user, emailed)}",
         "success",
     )
+    # Back to the page of members (and of invitations) the button was on (round 47).
     return redirect(
         url_for(
             "accounts_console.organization_detail",
             organization_id=organization_id,
             _anchor="members",
+            **_people_pages(),
         )
     )
+
+
+def _people_pages() -> dict[str, Any]:
+    """The pages of members and invitations a form on an organization page was
+    posted from (its action carries them), past the first: to redirect back to."""
+    pages = {
+        "page": paging.requested_page(),
+        INVITATIONS_PAGE: paging.requested_page(parameter=INVITATIONS_PAGE),
+    }
+    return {name: number for name, number in pages.items() if number > 1}
 
 
 @console.route("/organizations/<int:organization_id>/profile", methods=["POST"])

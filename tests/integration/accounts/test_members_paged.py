@@ -136,3 +136,11 @@ def test_the_console_pages_the_members_and_counts_every_member_on_every_page(
     assert "has no active administrator" not in first
     assert CONSOLE_SOLE not in first
     assert CONSOLE_SOLE in text_of(client.get(f"{url}?page=2"))
+
+    # A role changed on page 2 returns to page 2 (it returned to the first page).
+    page_2 = client.get(f"{url}?page=2").get_data(as_text=True)
+    action = f"{url}/members/{colleagues[2].id}/role?page=2"
+    assert f'action="{action}"' in page_2
+    changed = client.post(action, data={"role": ADMINISTRATOR})
+    assert changed.status_code == 302
+    assert changed.headers["Location"].endswith(f"{url}?page=2#members")
