@@ -656,6 +656,7 @@ def _organization_page(
         invite_form=invite_form or forms.InviteForm(formdata=None),
         members=page.items,
         page=page,
+        people_pages=_pages_shown(page, invitations),
         sole_administrator=queries.active_administrator_count(db_session, organization.id) == 1,
         two_step=queries.two_step_summary(db_session, organization.id),
         restorable=services.restorable_members(db_session, page.items),
@@ -695,6 +696,13 @@ def _members_and_invitations(
         anchor="invitations",
     )
     return members, invitations
+
+
+def _pages_shown(members: paging.Page[Any], invitations: paging.Page[Any]) -> dict[str, int]:
+    """The pages of members and invitations shown, past the first: the page's forms
+    post with them (`_people_pages` reads them back), so their redirect returns there."""
+    pages = {"page": members.number, INVITATIONS_PAGE: invitations.number}
+    return {name: number for name, number in pages.items() if number > 1}
 
 
 def _hold(db_session: Session, organization: Organization) -> services.Hold | None:
@@ -801,7 +809,7 @@ def invite() -> Page:
 def revoke_invitation(invitation_id: int) -> Response:
     link = services.revoke_invitation(invitation_id, current_actor())
     flash(f"The invitation to {link.email} is withdrawn.", "success")
-    return redirect(url_for("accounts.organization"))
+    return redirect(url_for("accounts.organization", _anchor="invitations", **_people_pages()))
 
 
 @bp.route("/organization/members/<int:user_id>/deactivate", methods=["POST"])
@@ -826,7 +834,7 @@ def deactivate_member(user_id: int) -> Page:
                     "what stopped working, and whom to ask.",
                 ],
                 button="Remove access",
-                cancel_url=url_for("accounts.organization", _anchor="members"),
+                cancel_url=url_for("accounts.organization", _anchor="members", **_people_pages()),
                 cancel_label="Keep their access",
             )
         )
@@ -837,7 +845,7 @@ def deactivate_member(user_id: int) -> Page:
         f"{_we_emailed(user, emailed)}",
         "success",
     )
-    return redirect(url_for("accounts.organization"))
+    return redirect(url_for("accounts.organization", _anchor="members", **_people_pages()))
 
 
 def _we_emailed(user: User, emailed: Sequence[str], *, you: bool = False) -> str:
@@ -862,7 +870,7 @@ def restore_member(user_id: int) -> Response:
         f"{_we_emailed(user, emailed)}",
         "success",
     )
-    return redirect(url_for("accounts.organization", _anchor="members"))
+    return redirect(url_for("accounts.organization", _anchor="members", **_people_pages()))
 
 
 @bp.route("/organization/members/<int:user_id>/role", methods=["POST"])
@@ -883,7 +891,7 @@ def change_member_role(user_id: int) -> Response:
         f"{_we_emailed(user, emailed, you=yourself)}",
         "success",
     )
-    return redirect(url_for("accounts.organization", _anchor="members"))
+    return redirect(url_for("accounts.organization", _anchor="members", **_people_pages()))
 
 
 # --- API tokens ------------------------------------------------------------------------
@@ -1158,6 +1166,7 @@ def _console_organization_page(
         organization=organization,
         members=page.items,
         page=page,
+        people_pages=_pages_shown(page, invitations),
         two_step=queries.two_step_summary(db_session, organization.id),
         administrator_count=queries.active_administrator_count(db_session, organization.id),
         invitations=invitations,

@@ -129,3 +129,10 @@ def test_the_invitations_page_pending_first_each_pager_keeping_the_others_page(
         assert first_row is not None
         assert head.count("<th ") == first_row.group(1).count("<td>")
     assert again == offered
+
+    # Withdrawn from the members' page 2: back to it, at the invitations.
+    action = f"/organization/invitations/{pending_old.id}/revoke?page=2"
+    assert f'action="{action}"' in vendor_client.get("/organization?page=2").get_data(as_text=True)
+    withdrawn = vendor_client.post(action)
+    assert withdrawn.status_code == 302
+    assert withdrawn.headers["Location"].endswith("/organization?page=2#invitations")

@@ -73,6 +73,24 @@ def test_the_members_page_by_id_and_the_page_speaks_for_every_member(
         assert page.count("Sam Rivera (") == 3
         # The vendor, on page 1, is the only active administrator.
         assert (SOLE in page) is (url == urls[0])
+    # Round 47: a colleague's access removed, restored and their role changed on page
+    # 2 each return to page 2 (they returned to the first page).
+    page_2 = client.get("/organization?page=2").get_data(as_text=True)
+    member_id = colleagues[1].id
+    for step, data in (
+        ("deactivate", {"confirmed": "yes"}),
+        ("restore", {}),
+        ("role", {"role": ADMINISTRATOR}),
+    ):
+        action = f"/organization/members/{member_id}/{step}?page=2"
+        assert f'action="{action}"' in client.get("/organization?page=2").get_data(as_text=True)
+        done = client.post(action, data=data)
+        assert done.status_code == 302, (step, done.get_data(as_text=True)[:300])
+        assert done.headers["Location"].endswith("/organization?page=2#members"), step
+    assert "Remove access" in page_2
+    colleagues[1].organization_role = MEMBER
+    session.commit()
+
     last = text_of(client.get("/organization?page=9"))
     assert "Members 5\u20135 of 5 \u00b7 page 3 of 3" in last
     assert f'member-{colleagues[-1].id}"' in client.get("/organization?page=9").get_data(
