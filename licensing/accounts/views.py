@@ -741,7 +741,8 @@ def _organization_form(
             show_errors(form, error)
         else:
             flash(done, "success")
-            return redirect(url_for("accounts.organization"))
+            # Back to the pages posted from (a row's *Send again* carries them).
+            return redirect(url_for("accounts.organization", **_people_pages()))
     return _organization_page(own, status=422, **{form_name: form})
 
 

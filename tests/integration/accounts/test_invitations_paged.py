@@ -130,6 +130,14 @@ def test_the_invitations_page_pending_first_each_pager_keeping_the_others_page(
         assert head.count("<th ") == first_row.group(1).count("<td>")
     assert again == offered
 
+    # Sent again from the invitations' page 2: back to it.
+    action = "/organization/invitations?invitations_page=2"
+    page_2 = vendor_client.get("/organization?invitations_page=2").get_data(as_text=True)
+    assert f'action="{action}"' in page_2
+    sent_again = vendor_client.post(action, data={"email": "eve@northwind.example", "role": MEMBER})
+    assert sent_again.status_code == 302
+    assert sent_again.headers["Location"].endswith("/organization?invitations_page=2")
+
     # Withdrawn from the members' page 2: back to it, at the invitations.
     action = f"/organization/invitations/{pending_old.id}/revoke?page=2"
     assert f'action="{action}"' in vendor_client.get("/organization?page=2").get_data(as_text=True)
