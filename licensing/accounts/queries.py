@@ -12,7 +12,7 @@ Later features use them for their own records:
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, NamedTuple, TypeVar, cast
 
@@ -30,7 +30,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import InstrumentedAttribute, Session, selectinload
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, selectinload
 
 from licensing import access, db
 from licensing.access import ADMINISTRATOR, Principal
@@ -470,6 +470,19 @@ def members_query(organization_id: int) -> Select[Any]:
     return select(User).where(User.organization_id == organization_id).order_by(User.id)
 
 
+def active_people(session: Session, organization_id: int) -> tuple[int, int]:
+    """How many of the organization's users are active, and how many of those are
+    administrators, in one statement (round 47: the console's user page read every
+    member to know whether an administrator keeps the organization)."""
+    active, administrators = session.execute(
+        select(
+            func.count(User.id),
+            func.count(case((User.organization_role == ADMINISTRATOR, User.id))),
+        ).where(User.organization_id == organization_id, User.is_active.is_(True))
+    ).one()
+    return int(active), int(administrators)
+
+
 def active_administrator_count(session: Session, organization_id: int) -> int:
     """How many of the organization's members are active administrators: the page
     offers the last one no step down (the service refuses it), whichever page of the
@@ -483,20 +496,6 @@ def active_administrator_count(session: Session, organization_id: int) -> int:
             )
         )
         or 0
-    )
-
-
-def member_emails_among(session: Session, organization_id: int, emails: set[str]) -> set[str]:
-    """Which of `emails` (the invitations' addresses) are the organization's members':
-    `resendable` offers no invitation to a member, whichever page they are on."""
-    if not emails:
-        return set()
-    return set(
-        session.scalars(
-            select(User.email).where(
-                User.organization_id == organization_id, User.email.in_(sorted(emails))
-            )
-        )
     )
 
 
@@ -662,6 +661,73 @@ _INVITATIONS = (
 
 def invitations(session: Session, organization_id: int) -> Sequence[OneTimeToken]:
     return session.scalars(_INVITATIONS, {"organization_id": organization_id}).all()
+
+
+def invitations_listing(organization_id: int, now: datetime) -> Select[Any]:
+    """The organization pages' invitations, a page at a time (`paging.read_page`,
+    round 47: both pages listed every invitation ever sent): those pending at `now`
+    first, then newest first, the id last; each row an `OneTimeToken` and whether
+    to offer it again (`resendable`'s rule, asked in SQL of the whole list: the
+    newest invitation to an address that is no member, expired or withdrawn)."""
+    other = aliased(OneTimeToken)
+    unanswered = OneTimeToken.used_at.is_(None) & OneTimeToken.revoked_at.is_(None)
+    pending = unanswered & (OneTimeToken.expires_at > now)
+    newer = (
+        select(other.id)
+        .where(
+            other.purpose == INVITATION,
+            other.organization_id == OneTimeToken.organization_id,
+            other.email == OneTimeToken.email,
+            or_(
+                other.created_at > OneTimeToken.created_at,
+                (other.created_at == OneTimeToken.created_at) & (other.id > OneTimeToken.id),
+            ),
+        )
+        .exists()
+    )
+    member = (
+        select(User.id)
+        .where(
+            User.email == OneTimeToken.email, User.organization_id == OneTimeToken.organization_id
+        )
+        .exists()
+    )
+    offered = (
+        OneTimeToken.used_at.is_(None)
+        & (OneTimeToken.revoked_at.is_not(None) | (OneTimeToken.expires_at <= now))
+        & ~newer
+        & ~member
+    )
+    return (
+        select(OneTimeToken, case((offered, True), else_=False).label("resendable"))
+        .where(OneTimeToken.purpose == INVITATION, OneTimeToken.organization_id == organization_id)
+        .order_by(
+            case((pending, 0), else_=1),
+            OneTimeToken.created_at.desc(),
+            OneTimeToken.id.desc(),
+        )
+    )
+
+
+class ListedInvitation(NamedTuple):
+    """An invitation on an organization page, and whether it is offered again."""
+
+    link: OneTimeToken
+    resendable: bool
+
+
+def invitation_rows(
+    session: Session,
+) -> Callable[[Select[Any], dict[str, int]], list[ListedInvitation]]:
+    """`read_page`'s `rows` for `invitations_listing`: each a `ListedInvitation`."""
+
+    def read(window: Select[Any], parameters: dict[str, int]) -> list[ListedInvitation]:
+        return [
+            ListedInvitation(link, bool(offered))
+            for link, offered in session.execute(window, parameters)
+        ]
+
+    return read
 
 
 # How long the vendor dashboard lists an invitation that expired unanswered (to

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -630,6 +630,8 @@ def accept_invitation(token: str) -> Page:
 # Members the vendor's Organization page lists at once (`paging.PER_PAGE`); the
 # tests walk ties with fewer.
 MEMBERS_PER_PAGE = paging.PER_PAGE
+# Invitations both organization pages list at once (round 47).
+INVITATIONS_PER_PAGE = paging.PER_PAGE
 
 
 def _organization_page(
@@ -643,28 +645,22 @@ def _organization_page(
     if contact_form is None:
         contact_form = forms.ContactForm(obj=organization)
     # Round 46: the members a page at a time (the count of active administrators,
-    # the two-step summary and the invitations' members read for the whole).
-    page: paging.Page[User] = paging.read_page(
-        db_session, queries.members_query(organization.id), per_page=MEMBERS_PER_PAGE
-    )
-    members = page.items
-    invitations = queries.invitations(db_session, organization.id)
-    invited = {link.email for link in invitations}
+    # the two-step summary and the invitations' members read for the whole); round
+    # 47: the invitations too, on a pager of their own.
     now = utcnow()
+    page, invitations = _members_and_invitations(db_session, organization.id, now)
     return render_template(
         "accounts/organization.html",
         organization=organization,
         contact_form=contact_form,
         invite_form=invite_form or forms.InviteForm(formdata=None),
-        members=members,
+        members=page.items,
         page=page,
+        people_pages=_pages_shown(page, invitations),
         sole_administrator=queries.active_administrator_count(db_session, organization.id) == 1,
         two_step=queries.two_step_summary(db_session, organization.id),
-        restorable=services.restorable_members(db_session, members),
+        restorable=services.restorable_members(db_session, page.items),
         invitations=invitations,
-        resendable=queries.resendable(
-            invitations, queries.member_emails_among(db_session, organization.id, invited), now
-        ),
         now=now,
         office_address=mail.sender_address(),
         hold=_hold(db_session, organization),
@@ -672,6 +668,41 @@ def _organization_page(
         manages=access.require_principal().is_administrator,
         ask=services.whom_to_ask(db_session, organization.id),
     ), status
+
+
+# The query argument of the invitations' page on both organization pages: the
+# members keep `page` (round 46's links), and each pager keeps the other's.
+INVITATIONS_PAGE = "invitations_page"
+
+
+def _members_and_invitations(
+    db_session: Session, organization_id: int, now: datetime
+) -> tuple[paging.Page[User], paging.Page[queries.ListedInvitation]]:
+    """The page of the organization's members and the page of its invitations that
+    the query string asks for, each with its own pager (round 47); the invitations
+    pending at `now` first."""
+    members: paging.Page[User] = paging.read_page(
+        db_session,
+        queries.members_query(organization_id),
+        per_page=MEMBERS_PER_PAGE,
+        anchor="members",
+    )
+    invitations: paging.Page[queries.ListedInvitation] = paging.read_page(
+        db_session,
+        queries.invitations_listing(organization_id, now),
+        per_page=INVITATIONS_PER_PAGE,
+        rows=queries.invitation_rows(db_session),
+        parameter=INVITATIONS_PAGE,
+        anchor="invitations",
+    )
+    return members, invitations
+
+
+def _pages_shown(members: paging.Page[Any], invitations: paging.Page[Any]) -> dict[str, int]:
+    """The pages of members and invitations shown, past the first: the page's forms
+    post with them (`_people_pages` reads them back), so their redirect returns there."""
+    pages = {"page": members.number, INVITATIONS_PAGE: invitations.number}
+    return {name: number for name, number in pages.items() if number > 1}
 
 
 def _hold(db_session: Session, organization: Organization) -> services.Hold | None:
@@ -710,7 +741,8 @@ def _organization_form(
             show_errors(form, error)
         else:
             flash(done, "success")
-            return redirect(url_for("accounts.organization"))
+            # Back to the pages posted from (a row's *Send again* carries them).
+            return redirect(url_for("accounts.organization", **_people_pages()))
     return _organization_page(own, status=422, **{form_name: form})
 
 
@@ -778,7 +810,7 @@ def invite() -> Page:
 def revoke_invitation(invitation_id: int) -> Response:
     link = services.revoke_invitation(invitation_id, current_actor())
     flash(f"The invitation to {link.email} is withdrawn.", "success")
-    return redirect(url_for("accounts.organization"))
+    return redirect(url_for("accounts.organization", _anchor="invitations", **_people_pages()))
 
 
 @bp.route("/organization/members/<int:user_id>/deactivate", methods=["POST"])
@@ -803,7 +835,7 @@ def deactivate_member(user_id: int) -> Page:
                     "what stopped working, and whom to ask.",
                 ],
                 button="Remove access",
-                cancel_url=url_for("accounts.organization", _anchor="members"),
+                cancel_url=url_for("accounts.organization", _anchor="members", **_people_pages()),
                 cancel_label="Keep their access",
             )
         )
@@ -814,7 +846,7 @@ def deactivate_member(user_id: int) -> Page:
         f"{_we_emailed(user, emailed)}",
         "success",
     )
-    return redirect(url_for("accounts.organization"))
+    return redirect(url_for("accounts.organization", _anchor="members", **_people_pages()))
 
 
 def _we_emailed(user: User, emailed: Sequence[str], *, you: bool = False) -> str:
@@ -839,7 +871,7 @@ def restore_member(user_id: int) -> Response:
         f"{_we_emailed(user, emailed)}",
         "success",
     )
-    return redirect(url_for("accounts.organization", _anchor="members"))
+    return redirect(url_for("accounts.organization", _anchor="members", **_people_pages()))
 
 
 @bp.route("/organization/members/<int:user_id>/role", methods=["POST"])
@@ -860,7 +892,7 @@ def change_member_role(user_id: int) -> Response:
         f"{_we_emailed(user, emailed, you=yourself)}",
         "success",
     )
-    return redirect(url_for("accounts.organization", _anchor="members"))
+    return redirect(url_for("accounts.organization", _anchor="members", **_people_pages()))
 
 
 def _member_passkeys_page(
@@ -1220,13 +1252,20 @@ def _console_organization_page(
     status: int = 200,
 ) -> tuple[str, int]:
     db_session = db.session()
+    now = utcnow()
+    # Round 47: the members and invitations a page at a time, as on the vendor's
+    # page; what the page says of the whole organization (its active members and
+    # administrators, the two-step summary) is counted in SQL.
+    page, invitations = _members_and_invitations(db_session, organization.id, now)
     return render_template(
         "console/organization.html",
         organization=organization,
-        members=queries.members(db_session, organization.id),
+        members=page.items,
+        page=page,
+        people_pages=_pages_shown(page, invitations),
         two_step=queries.two_step_summary(db_session, organization.id),
-        administrators=services.active_administrators(db_session, organization.id),
-        invitations=queries.invitations(db_session, organization.id),
+        administrator_count=queries.active_administrator_count(db_session, organization.id),
+        invitations=invitations,
         **_organization_history(db_session, organization),
         standing_form=standing_form or _standing_form(organization),
         others_steps=others_steps(access.require_principal(), organization.standing),
@@ -1238,7 +1277,7 @@ def _console_organization_page(
         still_open=services.open_business(db_session, organization.id, office_date(utcnow()))
         if organization.standing == CLOSED
         else [],
-        now=utcnow(),
+        now=now,
     ), status
 
 
@@ -1336,13 +1375,25 @@ def change_member_role_for_organization(organization_id: int, user_id: int) -> R
         f"{_we_emailed(user, emailed)}",
         "success",
     )
+    # Back to the page of members (and of invitations) the button was on (round 47).
     return redirect(
         url_for(
             "accounts_console.organization_detail",
             organization_id=organization_id,
             _anchor="members",
+            **_people_pages(),
         )
     )
+
+
+def _people_pages() -> dict[str, Any]:
+    """The pages of members and invitations a form on an organization page was
+    posted from (its action carries them), past the first: to redirect back to."""
+    pages = {
+        "page": paging.requested_page(),
+        INVITATIONS_PAGE: paging.requested_page(parameter=INVITATIONS_PAGE),
+    }
+    return {name: number for name, number in pages.items() if number > 1}
 
 
 @console.route("/organizations/<int:organization_id>/profile", methods=["POST"])
@@ -1540,12 +1591,9 @@ def _keeps_organization(db_session: Session, user: User) -> bool:
     administrator, so the console's user page says that instead of offering it."""
     if not (user.organization_id and user.is_active and user.is_administrator):
         return False
-    if services.active_administrators(db_session, user.organization_id) != [user]:
-        return False
-    return any(
-        member.is_active and member.id != user.id
-        for member in queries.members(db_session, user.organization_id)
-    )
+    # Counted (round 47: it read every member): the user is one of each count.
+    active, administrators = queries.active_people(db_session, user.organization_id)
+    return administrators == 1 and active > 1
 
 
 @console.route("/users/<int:user_id>")

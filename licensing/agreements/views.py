@@ -707,15 +707,21 @@ def _first_application(session: Session, organization: Organization) -> dict[str
 def _organization_applications(
     session: Session, organization_id: int, limit: int
 ) -> dict[str, Any]:
+    """The newest `limit` applications, and how many there are (round 47: it read
+    every one to show the newest)."""
     chosen = queries.QueueFilter(organization_id=organization_id, sort=queries.VENDOR_SORT)
-    return {"applications": queries.applications(session, queue=chosen)[:limit]}
+    listed = session.scalars(queries.applications_query(queue=chosen).limit(limit)).all()
+    total = session.scalar(queries.application_count_query(queue=chosen)) or 0
+    return {"applications": list(listed), "applications_total": int(total)}
 
 
 @organization_section("agreements_console.agreement_detail")
 def _organization_agreements(session: Session, organization_id: int, limit: int) -> dict[str, Any]:
-    # Charged to date beside the estimate, as the agreements lists show them.
-    listed = queries.agreements(session, organization_id=organization_id, charged=True)
-    return {"agreements": listed[:limit]}
+    # Charged to date beside the estimate, as the agreements lists show them; the
+    # newest `limit` read, and counted (round 47: it read every one).
+    statement, count = queries.agreements_listing(organization_id=organization_id)
+    listed = session.scalars(statement.limit(limit)).all()
+    return {"agreements": list(listed), "agreements_total": int(session.scalar(count) or 0)}
 
 
 @waiting_provider(step="agreements.applications")

@@ -259,9 +259,20 @@ _OF_ORGANIZATION = ScopedStatement(
 )
 
 
-def for_organization(session: Session, principal: Principal) -> Sequence[PermissionRequest]:
-    """The vendor's organization's requests, newest first."""
-    return session.scalars(*_OF_ORGANIZATION.for_caller(principal)).all()
+# The open ones only: the dashboard lists no other (round 47: it read every request
+# the organization ever sent, and skipped the decided ones in Python).
+_OPEN_OF_ORGANIZATION = ScopedStatement(
+    select(PermissionRequest)
+    .where(PermissionRequest.state.in_(OPEN_STATES))
+    .order_by(PermissionRequest.id.desc()),
+    PermissionRequest,
+)
+
+
+def open_for_organization(session: Session, principal: Principal) -> Sequence[PermissionRequest]:
+    """The vendor's organization's requests still open (`OPEN_STATES`), newest first:
+    what its dashboard lists, and what `any_open` asks about."""
+    return session.scalars(*_OPEN_OF_ORGANIZATION.for_caller(principal)).all()
 
 
 # How many requests the organization has: the vendor's list counts them for its pages.
@@ -283,7 +294,7 @@ def organization_listing(
 
 def any_open(organization_id: ColumnElement[int], _now: ColumnElement[datetime]) -> Exists:
     """Whether the organization has a request still open (the only ones its
-    dashboard lists from `for_organization`), as SQL: the dashboard asks it with
+    dashboard lists, `open_for_organization`), as SQL: the dashboard asks it with
     the other features' conditions before reading the requests."""
     return (
         select(PermissionRequest.id)

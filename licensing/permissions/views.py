@@ -468,7 +468,7 @@ def portal_letter(request_id: int, letter_id: int) -> Response:
 def _permissions_waiting(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
-    for found in queries.for_organization(session, principal):
+    for found in queries.open_for_organization(session, principal):
         if found.state == NEEDS_INFO:
             yield WaitingItem(
                 f"Permission request {found.reference} needs information",

@@ -671,6 +671,14 @@ def reports_of(session: Session, organization_id: int, limit: int = 100) -> list
     )
 
 
+def report_count_of(session: Session, organization_id: int) -> int:
+    """How many royalty reports the organization filed (`reports_of` reads the newest)."""
+    statement = select(func.count(RoyaltyReport.id)).where(
+        RoyaltyReport.organization_id == organization_id
+    )
+    return int(session.scalar(statement) or 0)
+
+
 def credit_notes_of(session: Session, report: RoyaltyReport) -> list[tuple[str, int | None]]:
     """The credit notes the report issued, as it names them, each with its id (for
     its PDF's link) in one query."""

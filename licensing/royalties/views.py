@@ -689,7 +689,10 @@ def _report_queue(session: Session, principal: Principal, now: datetime) -> Iter
 
 
 def _organization_reports(session: Session, organization_id: int, limit: int) -> dict[str, Any]:
-    return {"reports": queries.reports_of(session, organization_id, limit)}
+    return {
+        "reports": queries.reports_of(session, organization_id, limit),
+        "reports_total": queries.report_count_of(session, organization_id),
+    }
 
 
 def register_dashboard_items() -> None:

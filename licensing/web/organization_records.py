@@ -25,7 +25,7 @@ from licensing import db
 from licensing.web.navigation import may_open
 from licensing.web.registry import Registry
 
-LIMIT = 50  # the newest of each; the feature's own list has the rest
+LIMIT = 50  # the newest of each, read in SQL; the feature's own list pages the rest
 
 
 @dataclass
@@ -35,6 +35,12 @@ class OrganizationRecords:
     invoices: list[Any] | None = None
     balance: dict[str, Decimal] = field(default_factory=dict)  # owed, per currency
     reports: list[Any] | None = None
+    # How many of each there are in all (round 47: the sections read only the newest
+    # `LIMIT`, and link the feature's own list when there are more).
+    applications_total: int = 0
+    agreements_total: int = 0
+    invoices_total: int = 0
+    reports_total: int = 0
     statements_sent: list[Any] | None = None  # the monthly statements emailed
 
 

@@ -39,15 +39,16 @@ def page_count(total: int, per_page: int) -> int:
 PAGE_LABEL = {"page": "Page"}
 
 
-def requested_page(args: Mapping[str, str] | None = None) -> int:
-    """The page number `args` (by default the request's query string) asks for.
-    `page` given twice is refused (400), not read as its first value, as the API's
+def requested_page(args: Mapping[str, str] | None = None, parameter: str = "page") -> int:
+    """The page number `args` (by default the request's query string) asks for in
+    `parameter` (`page`; a page with two pagers names the second's otherwise).
+    Given twice it is refused (400), not read as its first value, as the API's
     page arguments and every filter are; named "Page" as a page names a filter by
     its label (`arguments.field_message`), the pager having no label of its own."""
     args = request.args if args is None else args
-    if twice := arguments.repeated(args, labels=PAGE_LABEL):
-        raise BadRequest(twice["page"][0])
-    return page_number(args.get("page"))
+    if twice := arguments.repeated(args, labels={parameter: PAGE_LABEL["page"]}):
+        raise BadRequest(twice[parameter][0])
+    return page_number(args.get(parameter))
 
 
 def numbered(page: int, total: int, per_page: int) -> dict[str, int]:
@@ -66,6 +67,11 @@ class Page(Generic[T]):
     total: int
     path: str = ""  # the list page's path, and its query string without `page`
     query: tuple[tuple[str, str], ...] = ()
+    # The query argument that numbers this list's pages, and the id of the page's
+    # element its links lead to (round 47: the organization pages page two lists,
+    # each pager keeping the other's page in its links).
+    parameter: str = "page"
+    anchor: str = ""
 
     @property
     def pages(self) -> int:
@@ -94,8 +100,9 @@ class Page(Generic[T]):
 
     def url(self, number: int) -> str:
         """The list on page `number`, with the same filters and order."""
-        pairs = [*self.query, ("page", str(number))] if number > 1 else list(self.query)
-        return f"{self.path}?{urlencode(pairs)}" if pairs else self.path
+        pairs = [*self.query, (self.parameter, str(number))] if number > 1 else list(self.query)
+        fragment = f"#{self.anchor}" if self.anchor else ""
+        return (f"{self.path}?{urlencode(pairs)}" if pairs else self.path) + fragment
 
 
 def read_page(
@@ -108,6 +115,8 @@ def read_page(
     rows: Callable[[Select[Any], dict[str, int]], Sequence[T]] | None = None,
     count: Select[Any] | None = None,
     parameters: Mapping[str, Any] | None = None,
+    parameter: str = "page",
+    anchor: str = "",
 ) -> Page[T]:
     """The page that `args` (by default the request's query string) asks for of what
     `statement` selects; past the last page, the last page. The database counts the
@@ -117,7 +126,10 @@ def read_page(
     `statement` has more cheaply than counting its rows as selected. `rows` gets
     the page's statement and the parameters to execute it with. `parameters`: the
     values of the statements' own bound parameters (a statement kept per process
-    binds its filters' values per request), given to `count` (then required) too."""
+    binds its filters' values per request), given to `count` (then required) too.
+    `parameter` names the query argument of the page's number (a second list on
+    one page has its own, its pager keeping the first's), `anchor` the element
+    the pager's links lead to."""
     args = request.args if args is None else args
     bound = dict(parameters or {})
     assert count is not None or not bound, "a statement with parameters: give its count"
@@ -126,12 +138,12 @@ def read_page(
         if count is None
         else int(session.scalar(count, bound) or 0)
     )
-    number = min(requested_page(args), max(1, -(-total // per_page)))
+    number = min(requested_page(args, parameter), max(1, -(-total // per_page)))
     window = _window(statement)
     paged = {**bound, LIMIT: per_page, OFFSET: (number - 1) * per_page}
     items = rows(window, paged) if rows else list(session.scalars(window, paged))
-    query = tuple((key, value) for key, value in args.items(multi=True) if key != "page")
-    return Page(items, number, per_page, total, path or request.path, query)
+    query = tuple((key, value) for key, value in args.items(multi=True) if key != parameter)
+    return Page(items, number, per_page, total, path or request.path, query, parameter, anchor)
 
 
 def page_of(

@@ -178,9 +178,12 @@ def test_no_list_page_or_api_list_runs_a_query_per_record(
     staff_client = signed_in(app.test_client(), admin)
     vendor_api = {"headers": factories.bearer(vendor)}
     staff_api = {"headers": factories.bearer(admin)}
+    # The console's page of the vendor's organization, whose members the seeding adds
+    # (round 47: it listed every member and invitation).
+    own = f"/console/organizations/{vendor.organization_id}"
     clients = [
         ("vendor", vendor_client, VENDOR_PAGES, {}),
-        ("staff", staff_client, STAFF_PAGES, {}),
+        ("staff", staff_client, (*STAFF_PAGES, own, f"{own}?page=2"), {}),
         ("vendor", app.test_client(), VENDOR_API, vendor_api),
         ("staff", app.test_client(), STAFF_API, staff_api),
     ]

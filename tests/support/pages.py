@@ -22,17 +22,27 @@ def term_shown(page: str) -> tuple[str, str]:
     return start.group(1), end.group(1)
 
 
-def next_link(page: str) -> str | None:
-    """Where a list page's pager's *Next* leads (`templates/layout/pager.html`), if
-    anywhere."""
-    found = re.search(r'<a href="([^"]+)" rel="next">', page)
+def next_link(page: str, noun: str | None = None, rel: str = "next") -> str | None:
+    """Where a list page's pager's *Next* (or, `rel="prev"`, *Previous*) leads
+    (`templates/layout/pager.html`), if anywhere; on a page with several pagers,
+    that of the list of `noun` ("Pages of invitations")."""
+    if noun is not None:
+        nav = re.search(
+            rf'<nav class="pager actions" aria-label="Pages of {noun}">(.*?)</nav>', page, re.S
+        )
+        if nav is None:
+            return None
+        page = nav.group(1)
+    found = re.search(rf'<a href="([^"]+)" rel="{rel}">', page)
     return html.unescape(found.group(1)) if found else None
 
 
-def walk_pages(client: Any, url: str, row: str) -> tuple[list[str], list[str]]:
+def walk_pages(
+    client: Any, url: str, row: str, noun: str | None = None
+) -> tuple[list[str], list[str]]:
     """What a list's rows show from `url` on (`row`: a pattern whose group is read
-    from each page, in order), following *Next* to the last page; and the URL of
-    each page walked."""
+    from each page, in order), following *Next* (of the pager of `noun`, on a page
+    with several) to the last page; and the URL of each page walked."""
     seen: list[str] = []
     urls: list[str] = []
     following: str | None = url
@@ -42,5 +52,5 @@ def walk_pages(client: Any, url: str, row: str) -> tuple[list[str], list[str]]:
         assert answer.status_code == 200, following
         page = answer.get_data(as_text=True)
         seen += re.findall(row, page)
-        following = next_link(page)
+        following = next_link(page, noun)
     return seen, urls

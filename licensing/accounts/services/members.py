@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from licensing import calendar, db
@@ -222,11 +222,34 @@ TOKENS_REVOKED_ON_RESTORE = (
 def restorable_members(session: Session, members: Iterable[User]) -> frozenset[int]:
     """Of `members` (one organization's), the deactivated ones whose organization
     removed them: those its users may restore (`set_user_active`); the others the
-    licensing office deactivated, and only the office restores them."""
+    licensing office deactivated, and only the office restores them. One statement
+    for them all (round 47: a query per deactivated member, and one more for each
+    one's remover), as `_deactivated_by_colleague` decides for one."""
+    organization_of = {
+        str(member.id): member.organization_id for member in members if not member.is_active
+    }
+    if not organization_of:
+        return frozenset()
+    last = (
+        select(func.max(AuditEvent.seq))
+        .where(
+            AuditEvent.action == "user.deactivated",
+            AuditEvent.entity_type == "user",
+            AuditEvent.entity_id.in_(sorted(organization_of)),
+        )
+        .group_by(AuditEvent.entity_id)
+    )
+    removed_by = session.execute(
+        select(AuditEvent.entity_id, User.organization_id)
+        .join(User, User.id == AuditEvent.actor_user_id)
+        .where(AuditEvent.seq.in_(last))
+        .order_by(AuditEvent.seq)
+    )
     return frozenset(
-        member.id
-        for member in members
-        if not member.is_active and _deactivated_by_colleague(session, member)
+        int(member_id)
+        for member_id, colleague_organization in removed_by
+        if colleague_organization is not None
+        and colleague_organization == organization_of[member_id]
     )
 
 
