@@ -5,13 +5,11 @@ warn of what the contract's proration makes of its prorated amounts
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, date, datetime
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
 import pytest
-import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -35,16 +33,9 @@ from tests.support.rate_card_checks import checked_page as checked
 OPEN = "9999-12-31"
 
 
-# Their cards start on 1 January 2028, the next card's day as the service proposes it
-# from a day before it: asked at the real time, the term began on the office's today
-# once 2028.1 was in effect, from 2 January 2028 (round 47). A fixed, ticking day.
-BEFORE_THE_CARDS = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _before_the_cards() -> Iterator[None]:
-    with time_machine.travel(BEFORE_THE_CARDS, tick=True):
-        yield
+# Their cards start on 1 January 2028: from 2 January 2028 the term the service
+# proposes began on the office's today (round 47).
+pytestmark = pytest.mark.usefixtures("in_december_2026")
 
 
 def card_2028(effective_to: str) -> dict[str, Any]:

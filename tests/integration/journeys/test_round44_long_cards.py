@@ -12,7 +12,6 @@ import html
 import io
 import json
 import re
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -20,7 +19,6 @@ from typing import Any
 from urllib.parse import urlencode
 
 import pytest
-import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -48,16 +46,9 @@ from tests.support.long_cards import OPEN, agreement_of_2027, card_2028
 from tests.support.pages import term_shown, text_of
 from tests.support.settings import issuing
 
-# Their cards start on 1 January 2028, the next card's day as the service proposes it
-# from a day before it: asked at the real time, the term began on the office's today
-# once 2028.1 was in effect, from 2 January 2028 (round 47). A fixed, ticking day.
-BEFORE_THE_CARDS = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
-
-
-@pytest.fixture(autouse=True)
-def _before_the_cards() -> Iterator[None]:
-    with time_machine.travel(BEFORE_THE_CARDS, tick=True):
-        yield
+# Their cards start on 1 January 2028: from 2 January 2028 the term the service
+# proposes began on the office's today (round 47).
+pytestmark = pytest.mark.usefixtures("in_december_2026")
 
 
 def development_quote(**changes: Any) -> dict[str, Any]:
