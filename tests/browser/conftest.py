@@ -198,10 +198,9 @@ def course_term() -> tuple[date, date]:
     return first, first + timedelta(days=116)
 
 
-def estimate_the_course(page: Any, live_server: LiveServer) -> tuple[date, date]:
-    """The teacher's course estimated on the public estimator: its days
-    (`course_term`), priced on the contract's example card moved to them (the example
-    is 2027's alone). The estimate's page loaded; the course's days returned."""
+def course_on_a_card(live_server: LiveServer) -> tuple[date, date]:
+    """The course's days (`course_term`), with the contract's example card moved to
+    them published (the example is 2027's alone)."""
     first, last = course_term()
     with live_server.app.app_context():
         ratecards.import_card(
@@ -213,6 +212,13 @@ def estimate_the_course(page: Any, live_server: LiveServer) -> tuple[date, date]
             ),
             published_by="tests",
         )
+    return first, last
+
+
+def estimate_the_course(page: Any, live_server: LiveServer) -> tuple[date, date]:
+    """The teacher's course estimated on the public estimator, on its days
+    (`course_on_a_card`). The estimate's page loaded; the course's days returned."""
+    first, last = course_on_a_card(live_server)
     page.goto("/")
     page.get_by_role("link", name="Estimate your price").click()
     page.get_by_label("Your organization is").select_option("academic")
