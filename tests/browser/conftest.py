@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +27,13 @@ from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
+from licensing.calendar import office_date
+from licensing.db import utcnow
 from licensing.ratecards import cli as ratecards_cli
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import NOW
 from tests.integration.billing.conftest import activated, send_activation
-from tests.integration.pricing.conftest import example_document
+from tests.integration.pricing.conftest import card_document, example_document
 from tests.integration.royalties.conftest import SOFTWARE
 from tests.support import factories
 from tests.support.agreements import accept, agreement_of, make_active_agreement
@@ -178,18 +181,49 @@ def signed_in_tab(
 
 # --- a teacher's educational request (rounds 40 and 42) ------------------------------
 TEACHER = "maya.okafor@northfield-university.example"
+SEMESTER = "The fall semester"  # the duration the teacher types: words, no days
 
 
 def one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def estimate_the_course(page: Any) -> None:
+def course_term() -> tuple[date, date]:
+    """The teacher's course: a semester from the first Monday four weeks or more after
+    the office's today to the Friday sixteen weeks on (as 2027-08-23 to 2027-12-17
+    was), so its first day is never past. Written in, the request was refused from 24
+    August 2027 ("The first day has passed"), round 47."""
+    today = office_date(utcnow())
+    first = today + timedelta(days=28 + (-(today.weekday() + 28)) % 7)
+    return first, first + timedelta(days=116)
+
+
+def course_on_a_card(live_server: LiveServer) -> tuple[date, date]:
+    """The course's days (`course_term`), with the contract's example card moved to
+    them published (the example is 2027's alone)."""
+    first, last = course_term()
+    with live_server.app.app_context():
+        ratecards.import_card(
+            card_document(
+                version=f"{first.year}.9",
+                title=f"Royalty schedule for the course from {first}",
+                effective_from=first.isoformat(),
+                effective_to=last.isoformat(),
+            ),
+            published_by="tests",
+        )
+    return first, last
+
+
+def estimate_the_course(page: Any, live_server: LiveServer) -> tuple[date, date]:
+    """The teacher's course estimated on the public estimator, on its days
+    (`course_on_a_card`). The estimate's page loaded; the course's days returned."""
+    first, last = course_on_a_card(live_server)
     page.goto("/")
     page.get_by_role("link", name="Estimate your price").click()
     page.get_by_label("Your organization is").select_option("academic")
-    page.get_by_label("License term starts").fill("2027-08-23")
-    page.get_by_label("License term ends").fill("2027-12-17")
+    page.get_by_label("License term starts").fill(first.isoformat())
+    page.get_by_label("License term ends").fill(last.isoformat())
     page.locator("#uses-0-use").select_option("education")
     page.locator("#uses-0-product_type").select_option("print")
     page.locator("#uses-0-user_type").select_option("academic")
@@ -197,6 +231,7 @@ def estimate_the_course(page: Any) -> None:
     page.locator("#uses-0-description").fill("Handouts for HIM 310, Coding and classification")
     page.get_by_role("button", name="Estimate the price").click()
     page.locator("#routed").wait_for()  # the estimate's page, loaded (not mid-navigation)
+    return first, last
 
 
 def fill_the_request(page: Any, purpose: str, detail: str) -> None:
@@ -210,7 +245,7 @@ def fill_the_request(page: Any, purpose: str, detail: str) -> None:
     page.get_by_label("Content requested").fill("The section guidelines for surgery.")
     page.get_by_label("Medium").select_option("print")
     page.get_by_label("Audience size").fill("60")
-    page.get_by_label("Duration of the use").fill("Fall 2027 semester")
+    page.get_by_label("Duration of the use").fill(SEMESTER)
     page.get_by_label("I confirm that the use is non-commercial").check()
     page.get_by_role("button", name="Send the request").click()
     page.wait_for_url("**/permissions/request/sent")

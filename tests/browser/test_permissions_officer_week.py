@@ -13,7 +13,7 @@ width, the bulk assignment back on its page. Invented people and institutions on
 from __future__ import annotations
 
 import io
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 import pytest
@@ -24,6 +24,7 @@ from licensing import db
 from licensing.permissions import views as permission_views
 from licensing.permissions.models import PermissionRequest
 from tests.browser.conftest import (
+    SEMESTER,
     TEACHER,
     estimate_the_course,
     fill_the_request,
@@ -37,10 +38,6 @@ from tests.support import factories
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer, SMTPServer
 
-FIRST, LAST = "2027-08-23", "2027-12-17"  # the estimator's term in `_estimate_the_course`
-DEFAULT_TERM = (
-    f"If granted, the permission runs from {FIRST} to {LAST}, unless the office says otherwise."
-)
 SIDEWAYS = "() => document.documentElement.scrollWidth - document.documentElement.clientWidth"
 
 
@@ -48,7 +45,11 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
     page: Any, browser: Any, live_server: LiveServer, mailbox: SMTPServer
 ) -> None:
     _vendor, staff = vendor_and_staff(live_server)
-    estimate_the_course(page)
+    first, last = estimate_the_course(page, live_server)
+    FIRST, LAST = first.isoformat(), last.isoformat()
+    DEFAULT_TERM = (
+        f"If granted, the permission runs from {FIRST} to {LAST}, unless the office says otherwise."
+    )
     page.get_by_role("link", name="Request permission for this educational use").click()
     # The estimator's term fills in the days of the use.
     assert page.get_by_label("First day of the use").input_value() == FIRST
@@ -81,7 +82,7 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
     office.get_by_role("link", name=reference).click()
     approve = one_line(office.locator("form[action$='/approve']").inner_text())
     assert f"Default: {FIRST}, the first day asked for." in approve
-    assert f"The requester asked for: Fall 2027 semester: {FIRST} to {LAST}." in approve
+    assert f"The requester asked for: {SEMESTER}: {FIRST} to {LAST}." in approve
     assert_accessible(office)
 
     # A question, the answer, and the answer read above the forms that decide.
@@ -103,7 +104,8 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
     decision = one_line(office.locator("main").inner_text())
     assert f"Valid {FIRST} to {LAST}" in decision
     assert f"The permission ends on {LAST}, in " in office.inner_text("#grant-ending")
-    assert "The requester is emailed that it ends on 2027-11-17." in office.inner_text(
+    reminded = (last - timedelta(days=30)).isoformat()  # 30 days before the last day
+    assert f"The requester is emailed that it ends on {reminded}." in office.inner_text(
         "#grant-ending"
     )
     assert_accessible(office)
@@ -116,7 +118,7 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
     with open(download.value.path(), "rb") as pdf:
         pages = PdfReader(io.BytesIO(pdf.read())).pages
     letter = one_line("".join(p.extract_text() for p in pages))
-    assert f"Term asked for Fall 2027 semester: {FIRST} to {LAST}" in letter
+    assert f"Term asked for {SEMESTER}: {FIRST} to {LAST}" in letter
     assert f"valid from {FIRST} until {LAST}" in letter
 
 

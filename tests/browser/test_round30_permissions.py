@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.browser.conftest import signed_in_tab, vendor_and_staff
+from tests.browser.conftest import course_on_a_card, signed_in_tab, vendor_and_staff
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer, SMTPServer
 
@@ -18,10 +18,13 @@ def test_a_department_goes_from_the_estimate_to_a_request_and_corrects_it(
     page: Any, browser: Any, live_server: LiveServer, mailbox: SMTPServer
 ) -> None:
     _vendor, staff = vendor_and_staff(live_server)
+    # Days from the office's today: written in as 2027-01-15 to 2027-06-30, the
+    # request was refused ("The first day has passed") from 16 January 2027.
+    first, last = course_on_a_card(live_server)
     page.goto("/estimate")
     page.get_by_label("Your organization is").select_option("academic")
-    page.get_by_label("License term starts").fill("2027-01-15")
-    page.get_by_label("License term ends").fill("2027-06-30")
+    page.get_by_label("License term starts").fill(first.isoformat())
+    page.get_by_label("License term ends").fill(last.isoformat())
     page.locator("#uses-0-use").select_option("education")
     page.locator("#uses-0-product_type").select_option("print")
     page.locator("#uses-0-user_type").select_option("academic")

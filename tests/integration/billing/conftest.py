@@ -4,12 +4,13 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -22,6 +23,9 @@ from tests.support.servers import LocalStripe
 from .stripe_support import flagged_card_payment
 
 ACTIVATED_AT = datetime(2027, 1, 15, 15, 0, tzinfo=UTC)
+# The disputes' tests run on this day: after their invoices are issued (ACTIVATED_AT)
+# and paid, before their disputes open (`dispute_support.OPENED`, 2 March 2027).
+BEFORE_THE_DISPUTES = datetime(2027, 1, 20, 15, 0, tzinfo=UTC)
 _agreements = itertools.count(9000)
 
 
@@ -70,6 +74,15 @@ def send_activation(payload: ActivatedAgreement) -> Invoice | None:
                 Invoice.source_type == "agreement", Invoice.source_id == payload.agreement_id
             )
         ).one_or_none()
+
+
+@pytest.fixture
+def before_the_disputes() -> Iterator[None]:
+    """The whole test on a fixed (ticking) day before its disputes, as it is written:
+    the card payment a dispute takes back is made "now", and at the real time it came
+    after the disputes dated in March 2027 from 3 March 2027 (round 47)."""
+    with time_machine.travel(BEFORE_THE_DISPUTES, tick=True):
+        yield
 
 
 @pytest.fixture

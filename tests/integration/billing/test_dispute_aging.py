@@ -28,6 +28,9 @@ from tests.support.servers import LocalStripe
 from .dispute_support import REINSTATED, WITHDRAWN, dispute_event, paid_with_charge
 from .stripe_support import signed, stripe_config
 
+# A fixed day before the disputes dated in March 2027: passed only before 3 March 2027.
+pytestmark = pytest.mark.usefixtures("before_the_disputes")
+
 CLOSED_AT = datetime(2027, 6, 1, 15, 0, tzinfo=UTC)  # long past the invoice's due date
 
 

@@ -28,6 +28,9 @@ from .dispute_support import WITHDRAWN, charge_of, dispute_event
 from .refund_support import deliver, paid_by_card
 from .stripe_support import stripe_config
 
+# A fixed day before the disputes dated in March 2027: passed only before 3 March 2027.
+pytestmark = pytest.mark.usefixtures("before_the_disputes")
+
 # Issued in the autumn, due 30 days later: overdue by any day these tests run.
 ISSUED = datetime(2026, 9, 1, 15, 0, tzinfo=UTC)
 

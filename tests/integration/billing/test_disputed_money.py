@@ -30,6 +30,9 @@ from .dispute_support import REINSTATED, WITHDRAWN, dispute_event, paid_with_cha
 from .refund_support import LostAnswer, deliver, refunds_of
 from .stripe_support import _call, stripe_config
 
+# A fixed day before the disputes dated in March 2027: passed only before 3 March 2027.
+pytestmark = pytest.mark.usefixtures("before_the_disputes")
+
 
 @pytest.fixture
 def config_changes(localstripe: LocalStripe) -> dict[str, Any]:

@@ -52,6 +52,9 @@ from .dispute_support import (
 from .refund_support import deliver, paid_by_card
 from .stripe_support import _call, signed, stripe_config
 
+# A fixed day before the disputes dated in March 2027: passed only before 3 March 2027.
+pytestmark = pytest.mark.usefixtures("before_the_disputes")
+
 
 @pytest.fixture
 def config_changes(localstripe: LocalStripe) -> dict[str, Any]:

@@ -292,6 +292,7 @@ def _ties_to_the_exports(export: Callable[..., list[dict[str, Any]]], short: Inv
             assert aged.invoices == len(exported), (as_of, aged.key)
 
 
+@pytest.mark.usefixtures("before_the_disputes")  # its card payments, then March's disputes
 def test_a_month_with_money_given_back_and_refunded_to_the_card_ties_and_counts_it_once(
     client: FlaskClient,
     vendor: User,

@@ -371,8 +371,12 @@ def test_offline_money_is_stored_succeeded_trimmed_and_dated_today_at_the_office
     paid = services.record_offline_payment(
         invoice.id, method="wire", amount=Decimal("500.00"), reference="  W-77  ", **told
     )
-    credit = services.issue_credit_note(
-        invoice.id, amount=Decimal("100.00"), reason="Seat removed", actor=billing_clerk()
+    credit = services.issue_credit_note(  # in February, before either refund is sent
+        invoice.id,
+        amount=Decimal("100.00"),
+        reason="Seat removed",
+        now=datetime(2027, 2, 1, 15, 0, tzinfo=UTC),
+        actor=billing_clerk(),
     )
     undated, dated = (
         services.record_offline_refund(

@@ -4,12 +4,13 @@ export says the organization owed that day, to the cent, whatever moved in betwe
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import time_machine
 from flask.testing import FlaskClient
 
 from licensing import db
@@ -30,6 +31,17 @@ from .stripe_support import signed, stripe_config
 STANDING_DAYS = 30
 ISSUED = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
 LATER = datetime(2027, 5, 1, 15, 0, tzinfo=UTC)
+# The day the card payments settle ("today"): after the invoices (ISSUED) and their
+# first wires, before the credits of January. At the real time they settled after the
+# statements' last day, and the statement no longer equalled the export, from 2 May
+# 2027 (the statement is read as of LATER).
+SETTLED = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _on_the_day_the_cards_settle() -> Iterator[None]:
+    with time_machine.travel(SETTLED, tick=True):
+        yield
 
 
 @pytest.fixture

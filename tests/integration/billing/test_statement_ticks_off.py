@@ -176,7 +176,12 @@ def test_the_monthly_statement_email_does_not_ask_for_an_invoice_held_by_an_open
     payment the bank disputed under "Overdue today" with how to pay, while the
     dispute email and the invoice's pages say it is not asked to be paid while the
     dispute is open. It is listed apart, saying why it is not asked for."""
-    invoice, _, _ = disputed("250.00", "charge.dispute.created", amount=10000, moved=(WITHDRAWN,))
+    # Paid in December, before the dispute of 2 March: paid at the real time, the
+    # payment came after the March statement from 4 April 2027.
+    with time_machine.travel(datetime(2026, 12, 1, 15, 0, tzinfo=UTC), tick=True):
+        invoice, _, _ = disputed(
+            "250.00", "charge.dispute.created", amount=10000, moved=(WITHDRAWN,)
+        )
     run_at = datetime(2027, 4, 3, 14, 0, tzinfo=UTC)
     services.send_monthly_statements(date(2027, 3, 1), now=run_at)
 

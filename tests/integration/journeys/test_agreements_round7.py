@@ -198,6 +198,7 @@ def config_changes(smtp_server: SMTPServer) -> dict[str, Any]:
     return {"smtp_url": smtp_server.url}
 
 
+@pytest.mark.usefixtures("in_december_2026")  # 2027's days, before 2028
 def test_the_licensees_contacts_are_told_when_the_renewal_takes_over(
     vendor: Any,
     active_agreement: Any,  # noqa: F811

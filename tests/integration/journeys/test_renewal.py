@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 
 from licensing import db
@@ -32,6 +33,7 @@ def _renew_and_submit(client: FlaskClient, vendor: Any, agreement: Agreement) ->
     )
 
 
+@pytest.mark.usefixtures("in_december_2026")  # 2027's days, before 2028
 def test_a_renewal_with_no_card_for_its_year_is_submitted_for_staff_pricing(
     client: FlaskClient, apply: Callable[..., Application], vendor: Any
 ) -> None:

@@ -9,6 +9,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -30,6 +31,11 @@ from tests.support.pages import term_shown, text_of
 from tests.support.rate_card_checks import checked_page as checked
 
 OPEN = "9999-12-31"
+
+
+# Their cards start on 1 January 2028: from 2 January 2028 the term the service
+# proposes began on the office's today (round 47).
+pytestmark = pytest.mark.usefixtures("in_december_2026")
 
 
 def card_2028(effective_to: str) -> dict[str, Any]:

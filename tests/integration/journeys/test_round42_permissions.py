@@ -278,6 +278,7 @@ def _console(app: Any, signed_in: Callable[..., Any], staff: Any, request_id: in
     return _one_line(client.get(f"/console/permissions/{request_id}").get_data(as_text=True))
 
 
+@pytest.mark.usefixtures("in_december_2026")  # 2027's days, before 2028
 def test_a_routed_uses_term_is_said_once_where_its_words_are_its_days(
     app: Any, vendor: Any, signed_in: Callable[..., Any], licensing_staff: Any
 ) -> None:

@@ -8,6 +8,7 @@ import io
 import json
 from typing import Any
 
+import pytest
 from flask import Flask
 
 from licensing.accounts import services as accounts
@@ -176,6 +177,7 @@ def test_the_api_gives_a_renewals_change_from_its_agreement(
     assert plain["renewal_change"] is None
 
 
+@pytest.mark.usefixtures("in_december_2026")  # 2027's days, before 2028
 def test_the_cards_check_says_which_renewals_it_would_send_to_staff_review(
     apply: Any,  # noqa: F811
     vendor: Any,
@@ -216,6 +218,7 @@ def test_the_cards_check_says_which_renewals_it_would_send_to_staff_review(
     assert kept.get_json()["effect"]["records"][0]["staff_review"] is False
 
 
+@pytest.mark.usefixtures("in_december_2026")  # 2027's days, before 2028
 def test_the_year_end_walked_through_the_api(
     apply: Any,  # noqa: F811
     vendor: Any,

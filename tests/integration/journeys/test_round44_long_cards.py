@@ -45,6 +45,10 @@ from tests.support.factories import bearer
 from tests.support.long_cards import OPEN, agreement_of_2027, card_2028, submitted_on_2028
 from tests.support.pages import term_shown, text_of
 
+# Their cards start on 1 January 2028: from 2 January 2028 the term the service
+# proposes began on the office's today (round 47).
+pytestmark = pytest.mark.usefixtures("in_december_2026")
+
 
 def development_quote(**changes: Any) -> dict[str, Any]:
     body: dict[str, Any] = {

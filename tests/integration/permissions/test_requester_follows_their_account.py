@@ -4,9 +4,12 @@ not the ones it had when they asked. A public request keeps the address given.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -19,6 +22,17 @@ from licensing.permissions.models import PermissionRequest
 from tests.integration.permissions.conftest import requested_by
 from tests.support import factories
 from tests.support.documents import pdf_text
+
+# `requested_by` asks for 2027 (1 January to 31 December): the requests are sent and
+# decided before it, as the tests are written. At the real time the decision's default
+# term had ended from 1 January 2028 ("The end of validity must follow its start").
+ASKED_AT = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture(autouse=True)
+def _before_the_year_asked_for() -> Iterator[None]:
+    with time_machine.travel(ASKED_AT, tick=True):
+        yield
 
 
 def _renamed(user: User, email: str, full_name: str) -> None:

@@ -38,6 +38,10 @@ def test_staff_ask_the_requester_answers_and_staff_approve_with_a_condition_thro
 ) -> None:
     request, token = submit()
     headers = bearer(licensing_staff)
+    # Days from the office's today: written in as 2027-01-10 to 2027-06-30, the grant
+    # would have ended already (422) from 1 July 2027 (round 47).
+    today = calendar.office_date(db.utcnow())
+    granted = (today + timedelta(days=36), today + timedelta(days=207))
     url = f"/api/v1/permission-requests/{request.id}/actions"
     asked = client.post(
         url,
@@ -57,8 +61,8 @@ def test_staff_ask_the_requester_answers_and_staff_approve_with_a_condition_thro
         json={
             "action": "approve",
             "conditions": ["Show the notice on every slide that quotes the content."],
-            "valid_from": "2027-01-10",
-            "valid_until": "2027-06-30",
+            "valid_from": granted[0].isoformat(),
+            "valid_until": granted[1].isoformat(),
         },
         headers=headers,
     )
@@ -75,7 +79,7 @@ def test_staff_ask_the_requester_answers_and_staff_approve_with_a_condition_thro
     assert "Show the notice on every slide" in text
     assert "American Medical Association. All rights reserved." in text
     assert "CPT® is a registered trademark of the American Medical Association." in text
-    assert "2027-06-30" in text
+    assert granted[1].isoformat() in text
     assert "Lena Ortiz" in text
     assert "granted" in last_mail(request.requester_email).subject
 
@@ -110,7 +114,11 @@ def test_the_portal_and_the_console_download_a_routed_request_s_letter_and_no_ot
     signed_in: Callable[..., FlaskClient],
 ) -> None:
     organization = vendor.organization
-    request = send_routed(routed_use(organization.id, organization.legal_name))
+    # A term from the office's today: the default 2027 term would have ended already,
+    # and the approval refused, from 1 January 2028 (round 47).
+    today = calendar.office_date(db.utcnow())
+    term = {"term_start": today + timedelta(days=30), "term_end": today + timedelta(days=394)}
+    request = send_routed(routed_use(organization.id, organization.legal_name, **term))
     services.approve(request.id, OFFICE, conditions="Cite the source.")
     letter = db.session().scalars(select(PermissionLetter)).one()
     path = f"/{request.id}/letters/{letter.id}"

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import unquote, unquote_plus, urlencode
 
+import time_machine
 from flask.testing import FlaskClient
 
 
@@ -31,7 +33,10 @@ def estimate(client: FlaskClient, **params: Any) -> str:
 def test_the_empty_estimator_offers_the_next_card_period(
     client: FlaskClient, example_card: str
 ) -> None:
-    page = client.get("/estimate").get_data(as_text=True)
+    # Asked in November 2026, when 2027's card is the next. Asked at the real time, the
+    # current card's term began on the office's today from 2 January 2027 (round 47).
+    with time_machine.travel(datetime(2026, 11, 2, 15, 0, tzinfo=UTC), tick=True):
+        page = client.get("/estimate").get_data(as_text=True)
     assert "Estimate your license price" in page
     assert 'value="2027-01-01"' in page
     assert 'name="uses-0-quantity-end_users"' in page
