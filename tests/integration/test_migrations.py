@@ -874,6 +874,113 @@ def test_billing_0019_adds_the_kept_pdfs_seals_and_its_downgrade_keeps_the_rows(
     migrations.upgrade(url)
 
 
+def test_finance_0002_lets_an_attachment_name_a_kept_pdf_and_its_downgrade_puts_the_bytes_back(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 48: an outbox attachment holds its bytes or names a kept document
+    (`kept_kind`, `kept_id`, `sha256`), never both nor neither; the rows stored before
+    keep their bytes and are sized; the downgrade copies each named document's bytes
+    back into `content`."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "finance_0001")
+    engine = make_engine(url)
+    now = datetime.now(UTC)
+    stored = b"%PDF-1.4 stored with the message"
+    kept = b"%PDF-1.4 the invoice as kept"
+
+    def message(connection: Connection) -> int:
+        return _insert(
+            connection,
+            "outbox_messages",
+            recipients='["ap@northwind.example"]',
+            subject="Invoice",
+            template="invoice_issued",
+            body_text="Attached.",
+            state="sent",
+            attempts=1,
+            next_attempt_at=now,
+            created_at=now,
+        )
+
+    try:
+        with engine.connect() as connection, connection.begin():
+            before = message(connection)
+            _insert(
+                connection,
+                "outbox_attachments",
+                message_id=before,
+                filename="INV-2026-000001.pdf",
+                content_type="application/pdf",
+                content=stored,
+            )
+            organization_id, _ = _organization_and_user(connection, "member")
+            invoice_id = _invoice(connection, organization_id, "manual", 1)
+            kept_id = _insert(
+                connection,
+                "kept_pdfs",
+                invoice_id=invoice_id,
+                standing="open",
+                pdf=kept,
+                sha256="0" * 64,
+                drawn_at=now,
+            )
+        migrations.upgrade(url)
+        with engine.connect() as connection:
+            row = connection.execute(
+                text("SELECT content, size, kept_kind, kept_id FROM outbox_attachments")
+            ).one()
+        assert (bytes(row.content), row.size, row.kept_kind, row.kept_id) == (
+            stored,
+            len(stored),
+            None,
+            None,
+        )
+        with engine.connect() as connection, connection.begin():
+            after = message(connection)
+            _insert(
+                connection,
+                "outbox_attachments",
+                message_id=after,
+                filename="INV-2026-000002.pdf",
+                content_type="application/pdf",
+                kept_kind="kept_pdf",
+                kept_id=kept_id,
+                sha256="1" * 64,
+                size=len(kept),
+            )
+        named = {"kept_kind": "kept_pdf", "kept_id": kept_id, "sha256": "1" * 64, "size": 1}
+        for refused in ({"content": stored, **named}, {"size": 1}):  # both, and neither
+            with (
+                pytest.raises(IntegrityError),
+                engine.connect() as connection,
+                connection.begin(),
+            ):
+                _insert(
+                    connection,
+                    "outbox_attachments",
+                    message_id=after,
+                    filename="x.pdf",
+                    content_type="application/pdf",
+                    **refused,
+                )
+        migrations.downgrade(url, "finance_0001")
+        with engine.connect() as connection:
+            contents = connection.execute(
+                text("SELECT message_id, content FROM outbox_attachments ORDER BY id")
+            ).all()
+            columns = {
+                found["name"] for found in inspect(connection).get_columns("outbox_attachments")
+            }
+        assert [(found.message_id, bytes(found.content)) for found in contents] == [
+            (before, stored),
+            (after, kept),
+        ]
+        assert not {"kept_kind", "kept_id", "sha256", "size"} & columns
+    finally:
+        engine.dispose()
+    migrations.upgrade(url)
+
+
 def _kept_pdfs_columns(engine: Engine) -> set[str]:
     with engine.connect() as connection:
         return {found["name"] for found in inspect(connection).get_columns("kept_pdfs")}
