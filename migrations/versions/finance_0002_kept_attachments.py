@@ -10,7 +10,10 @@ and the SHA-256 of the bytes queued, which the sender reads from the kept row an
 checks when it sends. `size` says how big either is, so the outbox's pages read no
 bytes; it is filled here for the rows already stored.
 
-Rows already stored keep their bytes: nothing is moved (docs/journeys.md, round 48).
+A row already stored whose bytes are exactly those of the kept document its file
+name names (`INV-....pdf`, a letter's `PR-....pdf`) becomes a reference (its bytes
+compared whole, its SHA-256 taken from the kept row); any other keeps its bytes (an
+invoice issued before round 44, whose PDF was kept later or never; a monthly report).
 
 The downgrade copies each referenced document's bytes back into `content` first, then
 drops the columns: every attachment holds its own bytes again.
@@ -41,6 +44,25 @@ BYTES_OR_KEPT = (
 )
 # Each kind an attachment may name, and the table and column holding its bytes.
 SOURCES = {"kept_pdf": ("kept_pdfs", "pdf"), "permission_letter": ("permission_letters", "pdf")}
+# The attachments already stored that are a kept document, byte for byte: found by the
+# name the email gave the file (`<number>.pdf`, through each number's unique index),
+# then compared whole. An invoice issued before round 44 has no kept row: its copy stays.
+_STEM = "substr(a.filename, 1, length(a.filename) - 4)"
+MATCHES = {
+    "kept_pdf": (
+        "SELECT a.id AS attachment_id, k.id AS kept_id, k.sha256 AS sha256 "
+        "FROM outbox_attachments a "
+        f"JOIN invoices i ON i.number = {_STEM} "
+        "JOIN kept_pdfs k ON k.invoice_id = i.id AND k.pdf = a.content "
+        "WHERE a.content IS NOT NULL AND a.filename LIKE '%.pdf'"
+    ),
+    "permission_letter": (
+        "SELECT a.id AS attachment_id, l.id AS kept_id, l.sha256 AS sha256 "
+        "FROM outbox_attachments a "
+        f"JOIN permission_letters l ON l.number = {_STEM} AND l.pdf = a.content "
+        "WHERE a.content IS NOT NULL AND a.filename LIKE '%.pdf'"
+    ),
+}
 
 
 def upgrade() -> None:
@@ -51,11 +73,18 @@ def upgrade() -> None:
         batch.add_column(sa.Column("sha256", sa.String(length=64), nullable=True))
         batch.add_column(sa.Column("size", sa.Integer(), nullable=True))
     op.execute("UPDATE outbox_attachments SET size = length(content)")
-    # PostgreSQL alters in place; SQLite cannot drop a NOT NULL, so it copies the
-    # table once.
+    # PostgreSQL alters in place; SQLite cannot drop a NOT NULL, so it copies the table.
     with op.batch_alter_table("outbox_attachments") as batch:
         batch.alter_column("content", existing_type=sa.LargeBinary(), nullable=True)
         batch.alter_column("size", existing_type=sa.Integer(), nullable=False)
+    # Each stored copy whose bytes are exactly a kept document's becomes a reference.
+    for kind, matches in MATCHES.items():
+        op.execute(
+            f"UPDATE outbox_attachments SET kept_kind = '{kind}', kept_id = found.kept_id, "
+            "sha256 = found.sha256, content = NULL "
+            f"FROM ({matches}) AS found WHERE found.attachment_id = outbox_attachments.id"
+        )
+    with op.batch_alter_table("outbox_attachments") as batch:
         batch.create_check_constraint(
             batch.f("ck_outbox_attachments_bytes_or_kept"), sa.text(BYTES_OR_KEPT)
         )

@@ -874,22 +874,24 @@ def test_billing_0019_adds_the_kept_pdfs_seals_and_its_downgrade_keeps_the_rows(
     migrations.upgrade(url)
 
 
-def test_finance_0002_lets_an_attachment_name_a_kept_pdf_and_its_downgrade_puts_the_bytes_back(
+def test_finance_0002_makes_copies_of_kept_pdfs_references_and_its_downgrade_puts_the_bytes_back(
     database_template: DatabaseTemplate,
 ) -> None:
     """Round 48: an outbox attachment holds its bytes or names a kept document
-    (`kept_kind`, `kept_id`, `sha256`), never both nor neither; the rows stored before
-    keep their bytes and are sized; the downgrade copies each named document's bytes
-    back into `content`."""
+    (`kept_kind`, `kept_id`, `sha256`), never both nor neither. A copy stored before
+    whose bytes are exactly the kept PDF of the invoice its file name names becomes a
+    reference; any other keeps its bytes; every row is sized. The downgrade copies
+    each named document's bytes back into `content`."""
     url = database_template.new_url()
     migrations.downgrade(url, "finance_0001")
     engine = make_engine(url)
     now = datetime.now(UTC)
-    stored = b"%PDF-1.4 stored with the message"
+    other = b"%PDF-1.4 another drawing of the invoice"
     kept = b"%PDF-1.4 the invoice as kept"
+    number = "INV-2026-000001"
 
-    def message(connection: Connection) -> int:
-        return _insert(
+    def attached(connection: Connection, filename: str, **values: object) -> int:
+        message_id = _insert(
             connection,
             "outbox_messages",
             recipients='["ap@northwind.example"]',
@@ -901,20 +903,36 @@ def test_finance_0002_lets_an_attachment_name_a_kept_pdf_and_its_downgrade_puts_
             next_attempt_at=now,
             created_at=now,
         )
+        _insert(
+            connection,
+            "outbox_attachments",
+            message_id=message_id,
+            filename=filename,
+            content_type="application/pdf",
+            **values,
+        )
+        return message_id
+
+    def attachments() -> list[tuple[int, bytes | None, int, str | None, int | None, str | None]]:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT message_id, content, size, kept_kind, kept_id, sha256 "
+                    "FROM outbox_attachments ORDER BY id"
+                )
+            ).all()
+        return [
+            (r.message_id, None if r.content is None else bytes(r.content), *r[2:]) for r in rows
+        ]
 
     try:
         with engine.connect() as connection, connection.begin():
-            before = message(connection)
-            _insert(
-                connection,
-                "outbox_attachments",
-                message_id=before,
-                filename="INV-2026-000001.pdf",
-                content_type="application/pdf",
-                content=stored,
-            )
             organization_id, _ = _organization_and_user(connection, "member")
             invoice_id = _invoice(connection, organization_id, "manual", 1)
+            connection.execute(
+                text("UPDATE invoices SET number = :number WHERE id = :id"),
+                {"number": number, "id": invoice_id},
+            )
             kept_id = _insert(
                 connection,
                 "kept_pdfs",
@@ -924,45 +942,32 @@ def test_finance_0002_lets_an_attachment_name_a_kept_pdf_and_its_downgrade_puts_
                 sha256="0" * 64,
                 drawn_at=now,
             )
+            differs = attached(connection, f"{number}.pdf", content=other)
+            same = attached(connection, f"{number}.pdf", content=kept)
+            elsewhere = attached(connection, "revenue-report-2027-03-USD.pdf", content=kept)
         migrations.upgrade(url)
-        with engine.connect() as connection:
-            row = connection.execute(
-                text("SELECT content, size, kept_kind, kept_id FROM outbox_attachments")
-            ).one()
-        assert (bytes(row.content), row.size, row.kept_kind, row.kept_id) == (
-            stored,
-            len(stored),
-            None,
-            None,
-        )
+        assert attachments() == [
+            (differs, other, len(other), None, None, None),
+            (same, None, len(kept), "kept_pdf", kept_id, "0" * 64),
+            (elsewhere, kept, len(kept), None, None, None),
+        ]
         with engine.connect() as connection, connection.begin():
-            after = message(connection)
-            _insert(
+            after = attached(
                 connection,
-                "outbox_attachments",
-                message_id=after,
-                filename="INV-2026-000002.pdf",
-                content_type="application/pdf",
+                "INV-2026-000002.pdf",
                 kept_kind="kept_pdf",
                 kept_id=kept_id,
                 sha256="1" * 64,
                 size=len(kept),
             )
         named = {"kept_kind": "kept_pdf", "kept_id": kept_id, "sha256": "1" * 64, "size": 1}
-        for refused in ({"content": stored, **named}, {"size": 1}):  # both, and neither
+        for refused in ({"content": other, **named}, {"size": 1}):  # both, and neither
             with (
                 pytest.raises(IntegrityError),
                 engine.connect() as connection,
                 connection.begin(),
             ):
-                _insert(
-                    connection,
-                    "outbox_attachments",
-                    message_id=after,
-                    filename="x.pdf",
-                    content_type="application/pdf",
-                    **refused,
-                )
+                attached(connection, "x.pdf", **refused)
         migrations.downgrade(url, "finance_0001")
         with engine.connect() as connection:
             contents = connection.execute(
@@ -972,7 +977,9 @@ def test_finance_0002_lets_an_attachment_name_a_kept_pdf_and_its_downgrade_puts_
                 found["name"] for found in inspect(connection).get_columns("outbox_attachments")
             }
         assert [(found.message_id, bytes(found.content)) for found in contents] == [
-            (before, stored),
+            (differs, other),
+            (same, kept),
+            (elsewhere, kept),
             (after, kept),
         ]
         assert not {"kept_kind", "kept_id", "sha256", "size"} & columns
