@@ -14,7 +14,8 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     # views is imported for its side effect: the dashboard provider.
     from licensing.accounts import services as accounts
-    from licensing.billing import forms, letterhead, receivers, seals, views  # noqa: F401
+    from licensing.billing import forms, letterhead, pdfs, receivers, seals, views  # noqa: F401
+    from licensing.mail.models import register_kept_source
     from licensing.signals import agreement_activated, billing_contact_changed
 
     agreement_activated.connect(receivers.invoice_agreement, weak=False)
@@ -23,5 +24,7 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(forms.method_label, "payment_method")
     app.add_template_filter(forms.method_in_a_sentence, "payment_method_in_a_sentence")
     seals.register()  # invoices and credit notes are sealed as they are issued
+    # An issuing email names the kept PDF; the outbox reads it when it sends (round 48).
+    register_kept_source(pdfs.KEPT_SOURCE, pdfs.kept_bytes)
     accounts.register_overdue_check("invoices", receivers.overdue_invoices)
     accounts.register_open_business("money", receivers.open_money)

@@ -21,6 +21,7 @@ from licensing.billing.models import CreditNote, Invoice, KeptPdf
 from licensing.billing.seals import KEPT_PDFS, kept_identity
 from licensing.billing.states import DRAFT
 from licensing.errors import Conflict, NotFound
+from licensing.mail import services as mail
 from licensing.ratecards import queries as ratecard_queries
 
 
@@ -93,12 +94,29 @@ class Kept:
 
     pdf: bytes
     sha256: str
+    # The kept row's: what an email attaching it names (round 48).
+    id: int
+
+    def attached(self, filename: str) -> mail.Attachment:
+        """This PDF attached to an email by reference: the outbox keeps no copy of it."""
+        return mail.Attachment(filename, "application/pdf", self.pdf, kept=(KEPT_SOURCE, self.id))
+
+
+# How the outbox names a kept PDF it attaches, and reads it when it sends (round 48).
+KEPT_SOURCE = "kept_pdf"
+
+
+def kept_bytes(session: Session, kept_id: int) -> bytes | None:
+    """Kept row `kept_id`'s bytes, for the outbox (`mail.models.register_kept_source`)."""
+    return session.scalar(select(KeptPdf.pdf).where(KeptPdf.id == kept_id))
 
 
 def kept(session: Session, document: Document) -> Kept | None:
     """The bytes kept for `document`, if it was ever drawn."""
-    row = session.execute(select(KeptPdf.pdf, KeptPdf.sha256).where(document.where())).first()
-    return None if row is None else Kept(row.pdf, row.sha256)
+    row = session.execute(
+        select(KeptPdf.pdf, KeptPdf.sha256, KeptPdf.id).where(document.where())
+    ).first()
+    return None if row is None else Kept(row.pdf, row.sha256, row.id)
 
 
 def keep(session: Session, document: Document, content: bytes, *, now: datetime) -> Kept:
@@ -131,7 +149,7 @@ def keep(session: Session, document: Document, content: bytes, *, now: datetime)
         .returning(KeptPdf.id)
     ).first()
     if stored is not None:
-        return Kept(content, digest)
+        return Kept(content, digest, stored.id)
     found = kept(session, document)
     assert found is not None, document  # the conflicting row, committed
     return found
@@ -221,8 +239,8 @@ def kept_document(session: Session, whose: Any, document_id: int) -> Kept:
     """The bytes of kept document `document_id` if `whose` selects it (`NotFound`
     otherwise: another invoice's, or none)."""
     row = session.execute(
-        select(KeptPdf.pdf, KeptPdf.sha256).where((KeptPdf.id == document_id) & whose)
+        select(KeptPdf.pdf, KeptPdf.sha256, KeptPdf.id).where((KeptPdf.id == document_id) & whose)
     ).first()
     if row is None:
         raise NotFound(f"There is no kept document {document_id} here.")
-    return Kept(row.pdf, row.sha256)
+    return Kept(row.pdf, row.sha256, row.id)

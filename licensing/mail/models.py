@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
+from collections.abc import Callable
 from datetime import datetime
 
 from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, Session, mapped_column, object_session, relationship
 
 from licensing.db import Base, UTCDateTime, utcnow
 
@@ -14,6 +16,33 @@ from .states import OUTBOX
 
 SUBJECT_MAX = 255
 FILENAME_MAX = 200
+KIND_MAX = 30
+
+# A kept document's bytes by its id, as the package that keeps it reads them (None:
+# no such row). Registered by that package (`register_kept_source`): the outbox
+# imports none of them (round 48).
+KeptReader = Callable[[Session, int], bytes | None]
+_KEPT_SOURCES: dict[str, KeptReader] = {}
+
+
+def register_kept_source(kind: str, read: KeptReader) -> None:
+    """Say how to read a kept document of `kind` ("kept_pdf", "permission_letter")
+    that an attachment names instead of holding its bytes."""
+    if len(kind) > KIND_MAX:
+        raise ValueError(f"a kept source's kind is at most {KIND_MAX} characters: {kind!r}")
+    _KEPT_SOURCES[kind] = read
+
+
+def kept_source(kind: str) -> KeptReader:
+    try:
+        return _KEPT_SOURCES[kind]
+    except KeyError:
+        raise LookupError(f"no kept source {kind!r} is registered with the outbox") from None
+
+
+class KeptBytesUnavailable(Exception):
+    """An attachment's kept document is gone, or its bytes are not those queued: the
+    message is not sent (it is retried, then fails, with this as its error)."""
 
 
 class OutboxMessage(Base):
@@ -72,10 +101,21 @@ class OutboxMessage(Base):
 
 
 class OutboxAttachment(Base):
-    """A file sent with an outbox message (a report's PDF), stored with it so the
-    message can be retried exactly as queued."""
+    """A file sent with an outbox message (a report's PDF), so the message can be
+    retried exactly as queued: its bytes stored here (`stored`), or, since round 48
+    (`finance_0002`), a kept document named instead (`kept_kind`, `kept_id`: an issued
+    invoice's kept PDF, a decision letter), insert-only where it is kept, read when
+    the message is sent and checked against the SHA-256 and size taken when queued."""
 
     __tablename__ = "outbox_attachments"
+    __table_args__ = (
+        CheckConstraint(
+            "(content IS NOT NULL AND kept_kind IS NULL AND kept_id IS NULL) OR "
+            "(content IS NULL AND kept_kind IS NOT NULL AND kept_id IS NOT NULL "
+            "AND sha256 IS NOT NULL)",
+            name="bytes_or_kept",
+        ),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     message_id: Mapped[int] = mapped_column(
@@ -83,4 +123,34 @@ class OutboxAttachment(Base):
     )
     filename: Mapped[str] = mapped_column(String(FILENAME_MAX))
     content_type: Mapped[str] = mapped_column(String(100))
-    content: Mapped[bytes] = mapped_column(LargeBinary)
+    # The bytes, when the outbox holds its own copy (None for a kept document's).
+    stored: Mapped[bytes | None] = mapped_column("content", LargeBinary)
+    kept_kind: Mapped[str | None] = mapped_column(String(KIND_MAX))
+    kept_id: Mapped[int | None] = mapped_column(Integer)
+    # Of the kept document's bytes as queued (a stored copy's need no check).
+    sha256: Mapped[str | None] = mapped_column(String(64))
+    # In bytes, so the outbox's pages need not read a kept document to say it.
+    size: Mapped[int] = mapped_column(Integer)
+
+    @property
+    def content(self) -> bytes:
+        """The bytes sent: the stored copy, or the kept document's, read now and
+        checked (`KeptBytesUnavailable` when they are gone or not those queued)."""
+        if self.stored is not None:
+            return self.stored
+        assert self.kept_kind is not None
+        assert self.kept_id is not None
+        session = object_session(self)
+        if session is None:
+            raise KeptBytesUnavailable(f"attachment {self.filename} is read outside a session")
+        content = kept_source(self.kept_kind)(session, self.kept_id)
+        if content is None:
+            raise KeptBytesUnavailable(
+                f"attachment {self.filename}: {self.kept_kind} {self.kept_id} is not kept"
+            )
+        if len(content) != self.size or hashlib.sha256(content).hexdigest() != self.sha256:
+            raise KeptBytesUnavailable(
+                f"attachment {self.filename}: the bytes of {self.kept_kind} {self.kept_id} "
+                "are not those queued (their SHA-256 differs)"
+            )
+        return content

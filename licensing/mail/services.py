@@ -11,6 +11,7 @@ still listed for staff, who may retry it.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import smtplib
@@ -32,7 +33,14 @@ from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound
-from licensing.mail.models import FILENAME_MAX, SUBJECT_MAX, OutboxAttachment, OutboxMessage
+from licensing.mail.models import (
+    FILENAME_MAX,
+    SUBJECT_MAX,
+    KeptBytesUnavailable,
+    OutboxAttachment,
+    OutboxMessage,
+    kept_source,
+)
 from licensing.mail.smtp import Delivery, Transport
 from licensing.mail.states import OUTBOX, QUEUED
 
@@ -105,14 +113,45 @@ def sender_address() -> str:
 
 @dataclass(frozen=True)
 class Attachment:
-    """A file to send with a message: `filename` as the recipient sees it."""
+    """A file to send with a message: `filename` as the recipient sees it.
+
+    With `kept` (a kind registered with `models.register_kept_source`, and the kept
+    row's id), the outbox stores no copy of `content`: it names the kept document,
+    whose bytes `content` must be, and reads them when the message is sent (round 48).
+    """
 
     filename: str
     content_type: str
     content: bytes
+    kept: tuple[str, int] | None = None
 
 
-def _checked_attachments(attachments: Sequence[Attachment]) -> list[OutboxAttachment]:
+def _stored(session: Session, attachment: Attachment, name: str) -> OutboxAttachment:
+    if attachment.kept is None:
+        return OutboxAttachment(
+            filename=name,
+            content_type=attachment.content_type,
+            stored=attachment.content,
+            size=len(attachment.content),
+        )
+    kind, kept_id = attachment.kept
+    # The caller's mistake, not the user's: an email must not name bytes it did not
+    # mean to send (the row is usually in the session already: no query).
+    if kept_source(kind)(session, kept_id) != attachment.content:
+        raise ValueError(f"{kind} {kept_id} does not hold the bytes attached as {name}")
+    return OutboxAttachment(
+        filename=name,
+        content_type=attachment.content_type,
+        kept_kind=kind,
+        kept_id=kept_id,
+        sha256=hashlib.sha256(attachment.content).hexdigest(),
+        size=len(attachment.content),
+    )
+
+
+def _checked_attachments(
+    session: Session, attachments: Sequence[Attachment]
+) -> list[OutboxAttachment]:
     stored = []
     for index, attachment in enumerate(attachments):
         name = attachment.filename.strip()
@@ -125,11 +164,7 @@ def _checked_attachments(attachments: Sequence[Attachment]) -> list[OutboxAttach
             raise InvalidInput.for_field(
                 f"attachments.{index}.content_type", "A MIME type such as application/pdf."
             )
-        stored.append(
-            OutboxAttachment(
-                filename=name, content_type=attachment.content_type, content=attachment.content
-            )
-        )
+        stored.append(_stored(session, attachment, name))
     return stored
 
 
@@ -168,7 +203,7 @@ def enqueue(
     for an address that is not one.
     """
     recipients = _addresses(to)
-    files = _checked_attachments(attachments)
+    files = _checked_attachments(session, attachments)
     text, html = _render(template, context)
     hidden = [secret for secret in secrets if secret]
     message = OutboxMessage(
@@ -352,6 +387,9 @@ def _record_failure(message_id: int, error: BaseException, now: datetime) -> str
 # Errors that mean the connection itself is gone: stop this run, retry later.
 _CONNECTION_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError)
 _SEND_ERRORS = (smtplib.SMTPException, OSError)
+# Errors of one message only: the server refused it, or its kept attachment is not
+# the bytes queued (round 48); the others are sent.
+_MESSAGE_ERRORS = (*_SEND_ERRORS, KeptBytesUnavailable)
 
 
 def _tally(report: DeliveryReport, state: str, error: BaseException) -> None:
@@ -402,12 +440,12 @@ def _send_batch(
         with transport.connect() as connection:
             while pending:
                 message_id = pending[0]
-                email = _email(_load(db.session(), message_id), sender)
                 try:
-                    connection.send(email)
+                    # A kept attachment's bytes are read (and checked) here, at send time.
+                    connection.send(_email(_load(db.session(), message_id), sender))
                 except _CONNECTION_ERRORS:
                     raise
-                except _SEND_ERRORS as exc:  # refused by the server: this message only
+                except _MESSAGE_ERRORS as exc:  # refused, or its kept bytes are not: this message
                     pending.pop(0)
                     _tally(report, _record_failure(message_id, exc, now), exc)
                     continue

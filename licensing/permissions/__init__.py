@@ -14,6 +14,7 @@ from typing import Any
 from flask import Flask
 
 from licensing.config import current_config
+from licensing.mail.models import register_kept_source
 from licensing.permissions import seals, services
 from licensing.signals import (
     RoutedUse,
@@ -42,3 +43,5 @@ def init_app(app: Flask) -> None:
     use_routed_to_permissions.connect(on_routed_use, weak=False)
     reviewer_withdrawn.connect(on_reviewer_withdrawn, weak=False)
     seals.register()  # letters are sealed as they are issued
+    # A decision email names its letter; the outbox reads it when it sends (round 48).
+    register_kept_source(services.LETTER_SOURCE, services.letter_bytes)

@@ -874,6 +874,120 @@ def test_billing_0019_adds_the_kept_pdfs_seals_and_its_downgrade_keeps_the_rows(
     migrations.upgrade(url)
 
 
+def test_finance_0002_makes_copies_of_kept_pdfs_references_and_its_downgrade_puts_the_bytes_back(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 48: an outbox attachment holds its bytes or names a kept document
+    (`kept_kind`, `kept_id`, `sha256`), never both nor neither. A copy stored before
+    whose bytes are exactly the kept PDF of the invoice its file name names becomes a
+    reference; any other keeps its bytes; every row is sized. The downgrade copies
+    each named document's bytes back into `content`."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "finance_0001")
+    engine = make_engine(url)
+    now = datetime.now(UTC)
+    other = b"%PDF-1.4 another drawing of the invoice"
+    kept = b"%PDF-1.4 the invoice as kept"
+    number = "INV-2026-000001"
+
+    def attached(connection: Connection, filename: str, **values: object) -> int:
+        message_id = _insert(
+            connection,
+            "outbox_messages",
+            recipients='["ap@northwind.example"]',
+            subject="Invoice",
+            template="invoice_issued",
+            body_text="Attached.",
+            state="sent",
+            attempts=1,
+            next_attempt_at=now,
+            created_at=now,
+        )
+        _insert(
+            connection,
+            "outbox_attachments",
+            message_id=message_id,
+            filename=filename,
+            content_type="application/pdf",
+            **values,
+        )
+        return message_id
+
+    def attachments() -> list[tuple[int, bytes | None, int, str | None, int | None, str | None]]:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text(
+                    "SELECT message_id, content, size, kept_kind, kept_id, sha256 "
+                    "FROM outbox_attachments ORDER BY id"
+                )
+            ).all()
+        return [
+            (r.message_id, None if r.content is None else bytes(r.content), *r[2:]) for r in rows
+        ]
+
+    try:
+        with engine.connect() as connection, connection.begin():
+            organization_id, _ = _organization_and_user(connection, "member")
+            invoice_id = _invoice(connection, organization_id, "manual", 1)
+            connection.execute(
+                text("UPDATE invoices SET number = :number WHERE id = :id"),
+                {"number": number, "id": invoice_id},
+            )
+            kept_id = _insert(
+                connection,
+                "kept_pdfs",
+                invoice_id=invoice_id,
+                standing="open",
+                pdf=kept,
+                sha256="0" * 64,
+                drawn_at=now,
+            )
+            differs = attached(connection, f"{number}.pdf", content=other)
+            same = attached(connection, f"{number}.pdf", content=kept)
+            elsewhere = attached(connection, "revenue-report-2027-03-USD.pdf", content=kept)
+        migrations.upgrade(url)
+        assert attachments() == [
+            (differs, other, len(other), None, None, None),
+            (same, None, len(kept), "kept_pdf", kept_id, "0" * 64),
+            (elsewhere, kept, len(kept), None, None, None),
+        ]
+        with engine.connect() as connection, connection.begin():
+            after = attached(
+                connection,
+                "INV-2026-000002.pdf",
+                kept_kind="kept_pdf",
+                kept_id=kept_id,
+                sha256="1" * 64,
+                size=len(kept),
+            )
+        named = {"kept_kind": "kept_pdf", "kept_id": kept_id, "sha256": "1" * 64, "size": 1}
+        for refused in ({"content": other, **named}, {"size": 1}):  # both, and neither
+            with (
+                pytest.raises(IntegrityError),
+                engine.connect() as connection,
+                connection.begin(),
+            ):
+                attached(connection, "x.pdf", **refused)
+        migrations.downgrade(url, "finance_0001")
+        with engine.connect() as connection:
+            contents = connection.execute(
+                text("SELECT message_id, content FROM outbox_attachments ORDER BY id")
+            ).all()
+            columns = {
+                found["name"] for found in inspect(connection).get_columns("outbox_attachments")
+            }
+        assert [(found.message_id, bytes(found.content)) for found in contents] == [
+            (differs, other),
+            (same, kept),
+            (elsewhere, kept),
+            (after, kept),
+        ]
+        assert not {"kept_kind", "kept_id", "sha256", "size"} & columns
+    finally:
+        engine.dispose()
+    migrations.upgrade(url)
+
+
 def _kept_pdfs_columns(engine: Engine) -> set[str]:
     with engine.connect() as connection:
         return {found["name"] for found in inspect(connection).get_columns("kept_pdfs")}

@@ -84,6 +84,32 @@ def test_the_outbox_knows_no_user_model() -> None:
     assert found == {}
 
 
+def test_the_outbox_imports_no_feature_whose_documents_it_attaches() -> None:
+    # Round 48: an attachment names a kept invoice PDF or decision letter; billing and
+    # permissions register how to read them (`register_kept_source`), mail imports neither.
+    attaching = ("licensing.billing", "licensing.permissions")
+    found = {
+        str(path.relative_to(ROOT)): names
+        for path in sorted((PACKAGE / "mail").glob("*.py"))
+        if (names := {n for n in _imports(path) if n.startswith(attaching)})
+    }
+    assert found == {}
+    loaded = subprocess.run(
+        [
+            sys.executable,
+            "-c",
+            "import sys, licensing.mail.services, licensing.mail.models; "
+            "print(sorted(m for m in sys.modules if m.startswith(" + repr(attaching) + ")))",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.strip() == "[]"
+
+
 def test_the_royalty_reports_api_imports_on_its_own() -> None:
     # It and the royalty pages once imported each other: the first one loaded failed.
     result = subprocess.run(

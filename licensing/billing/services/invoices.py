@@ -41,7 +41,6 @@ from licensing.billing.states import AGREEMENT, COLLECTIBLE, DRAFT, INVOICE, MAN
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
-from licensing.mail import services as mail
 from licensing.money import (
     MoneyError,
     check_bounds,
@@ -225,7 +224,8 @@ def finalize_in(session: Session, invoice: Invoice, *, now: datetime, actor: Act
             f"due {invoice.due_date}"
         ),
         template="invoice_issued",
-        attachments=[mail.Attachment(f"{invoice.number}.pdf", "application/pdf", kept.pdf)],
+        # Named, not copied: the outbox sends the kept row's bytes (round 48).
+        attachments=[kept.attached(f"{invoice.number}.pdf")],
     )
     return invoice
 

@@ -29,7 +29,7 @@ from ._common import (
     status_token,
     status_url,
 )
-from .decisions import MAX_CONDITIONS, approve, deny
+from .decisions import LETTER_SOURCE, MAX_CONDITIONS, approve, deny, letter_bytes
 from .expiry import (
     ENDING_REMINDED,
     EXPIRY_BATCH,
@@ -82,6 +82,7 @@ __all__ = [
     "ENDING_REMINDED",
     "EXPIRY_BATCH",
     "LABELS",
+    "LETTER_SOURCE",
     "MAX_CONDITIONS",
     "MAX_VALIDITY_YEARS",
     "METRICS_WINDOW",
@@ -118,6 +119,7 @@ __all__ = [
     "give_back_earlier_waits",
     "grant_ending",
     "label",
+    "letter_bytes",
     "metrics",
     "reconsideration_open",
     "release_reviewer",

@@ -186,17 +186,31 @@ def _purpose(request: PermissionRequest) -> str:
     return label(request.purpose)
 
 
+# How the outbox names a decision letter it attaches, and reads it when it sends.
+LETTER_SOURCE = "permission_letter"
+
+
+def letter_bytes(session: Session, letter_id: int) -> bytes | None:
+    """Letter `letter_id`'s issued bytes, for the outbox (`register_kept_source`)."""
+    return session.scalar(select(PermissionLetter.pdf).where(PermissionLetter.id == letter_id))
+
+
 def _letter_attached(session: Session, request: PermissionRequest) -> list[mail.Attachment]:
     """The decision's letter, attached: the requester's own copy, whatever becomes
     of the status link (it stops working a year after a denial closes the request,
-    or a year after a grant's permission ends)."""
+    or a year after a grant's permission ends). Named, not copied (round 48): the
+    letter is stored as issued and never changes, so the outbox sends its bytes."""
     letter = session.scalars(
         select(PermissionLetter)
         .where(PermissionLetter.request_id == request.id)
         .order_by(PermissionLetter.id.desc())
         .limit(1)
     ).one()
-    return [mail.Attachment(letter.filename, "application/pdf", letter.pdf)]
+    return [
+        mail.Attachment(
+            letter.filename, "application/pdf", letter.pdf, kept=(LETTER_SOURCE, letter.id)
+        )
+    ]
 
 
 @PERMISSION_REQUEST.on("approve")

@@ -3,6 +3,7 @@ the clock-driven expiries; requests routed from license applications."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -15,11 +16,14 @@ from sqlalchemy import select
 
 from licensing import calendar, db
 from licensing.errors import Conflict, IllegalTransition
+from licensing.mail import services as mail
+from licensing.mail.smtp import Delivery, SMTPTransport
 from licensing.permissions import queries, services
 from licensing.permissions.models import LetterIsImmutable, PermissionLetter, PermissionRequest
 from tests.integration.permissions.conftest import OFFICE, last_mail, routed_use, send_routed
 from tests.support.documents import pdf_text
 from tests.support.factories import bearer, make_staff
+from tests.support.servers import SMTPServer
 from tests.support.settings import permission_sla_days
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
@@ -477,6 +481,29 @@ def test_the_decision_email_carries_the_letter_the_requester_keeps(
         assert attachment.content_type == "application/pdf"
         assert attachment.content == letter.pdf
         assert "attached" in message.body_text
+
+
+def test_the_decision_email_names_its_letter_and_the_smtp_server_receives_its_issued_bytes(
+    app: Flask, submit: Submit, mailbox: SMTPServer
+) -> None:
+    # Round 48: the outbox kept a second copy of every letter; it names the letter,
+    # stored as issued and never changed, and reads its bytes when it sends.
+    request, _ = submit()
+    services.approve(request.id, OFFICE)
+    letter = (
+        db.session()
+        .scalars(select(PermissionLetter).where(PermissionLetter.request_id == request.id))
+        .one()
+    )
+    (attachment,) = last_mail(request.requester_email).attachments
+    assert attachment.stored is None
+    assert (attachment.kept_kind, attachment.kept_id) == (services.LETTER_SOURCE, letter.id)
+    assert (attachment.sha256, attachment.size) == (letter.sha256, len(letter.pdf))
+    to_the_mailbox = Delivery(SMTPTransport.from_url(mailbox.url), "office@cpt.example")
+    assert mail.deliver_due(to_the_mailbox).sent >= 1
+    (received,) = mailbox.to(request.requester_email)[-1:]
+    (sent,) = [part.get_content() for part in received.iter_attachments()]
+    assert hashlib.sha256(sent).hexdigest() == letter.sha256
 
 
 def test_a_use_routed_from_an_application_becomes_a_request_for_that_organization(

@@ -1,0 +1,146 @@
+"""Round 48: the email that issues an invoice names its kept PDF (`kept_pdfs`) rather
+than storing a copy in the outbox; the sender reads the kept bytes when it sends, and
+checks them against the SHA-256 taken when the message was queued."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select, update
+
+from licensing import db
+from licensing.billing import pdfs
+from licensing.billing.models import Invoice, KeptPdf
+from licensing.mail import services as mail
+from licensing.mail.models import OutboxAttachment, OutboxMessage
+from tests.support.servers import SMTPServer
+from tests.support.settings import delivery
+
+
+@pytest.fixture
+def config_changes(smtp_server: SMTPServer) -> dict[str, Any]:
+    return {"smtp_url": smtp_server.url}
+
+
+def _issuing_email(invoice: Invoice) -> OutboxMessage:
+    return (
+        db.session()
+        .scalars(
+            select(OutboxMessage).where(
+                OutboxMessage.subject.startswith(f"Invoice {invoice.number}:")
+            )
+        )
+        .one()
+    )
+
+
+def _issued(invoice: Invoice) -> KeptPdf:
+    return db.session().scalars(select(KeptPdf).where(KeptPdf.invoice_id == invoice.id)).one()
+
+
+def _received_pdf(mailbox: SMTPServer) -> bytes:
+    (received,) = mailbox.wait_for(1)
+    (attachment,) = list(received.iter_attachments())
+    content = attachment.get_content()
+    assert isinstance(content, bytes)
+    return content
+
+
+def test_the_issuing_email_names_the_kept_pdf_and_the_smtp_server_receives_its_bytes(
+    app: Flask, vendor: Any, invoice_for: Callable[..., Invoice], mailbox: SMTPServer
+) -> None:
+    invoice = invoice_for(vendor)
+    kept = _issued(invoice)
+    (attachment,) = _issuing_email(invoice).attachments
+    # No copy in the outbox: the kept row, named, with what was queued.
+    assert attachment.stored is None
+    assert (attachment.kept_kind, attachment.kept_id) == (pdfs.KEPT_SOURCE, kept.id)
+    assert (attachment.sha256, attachment.size) == (kept.sha256, len(kept.pdf))
+    assert attachment.filename == f"{invoice.number}.pdf"
+
+    assert mail.deliver_due(delivery()).sent == 1
+    sent = _received_pdf(mailbox)
+    assert hashlib.sha256(sent).hexdigest() == kept.sha256
+    assert sent == kept.pdf
+
+
+def test_a_retried_message_sends_the_kept_bytes_as_the_first_attempt_would_have(
+    app: Flask, vendor: Any, invoice_for: Callable[..., Invoice], mailbox: SMTPServer
+) -> None:
+    invoice = invoice_for(vendor)
+    kept = _issued(invoice)
+    mailbox.refuse = True
+    try:
+        assert mail.deliver_due(delivery()).deferred == 1
+    finally:
+        mailbox.refuse = False
+    later = db.utcnow() + timedelta(hours=2)
+    assert mail.deliver_due(delivery(), later).sent == 1
+    assert _received_pdf(mailbox) == kept.pdf
+
+
+def test_a_kept_pdf_whose_bytes_are_not_those_queued_is_not_sent(
+    app: Flask, vendor: Any, invoice_for: Callable[..., Invoice], mailbox: SMTPServer
+) -> None:
+    """Rewritten under the ORM (raw SQL, which its refusal does not see): the email
+    would carry bytes nobody issued, so it is held, with the reason as its error."""
+    invoice = invoice_for(vendor)
+    kept = _issued(invoice)
+    db.session().execute(
+        update(KeptPdf).where(KeptPdf.id == kept.id).values(pdf=b"%PDF-1.4 rewritten")
+    )
+    report = mail.deliver_due(delivery())
+    assert (report.sent, report.deferred) == (0, 1)
+    message = _issuing_email(invoice)
+    db.session().refresh(message)
+    assert message.state == "queued"
+    assert message.last_error is not None
+    assert "are not those queued" in message.last_error
+    assert mailbox.messages == []
+
+
+def test_the_outbox_page_gives_a_kept_attachments_name_type_and_size(
+    client: FlaskClient,
+    vendor: Any,
+    invoice_for: Callable[..., Invoice],
+    admin: Any,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    invoice = invoice_for(vendor)
+    kept = _issued(invoice)
+    message = _issuing_email(invoice)
+    page = signed_in(client, admin).get(f"/console/outbox/{message.id}")
+    assert page.status_code == 200
+    assert f"{invoice.number}.pdf (application/pdf, {len(kept.pdf)} bytes)" in page.get_data(
+        as_text=True
+    )
+
+
+def test_an_attachment_naming_a_kept_row_must_be_given_that_rows_bytes(
+    app: Flask, vendor: Any, invoice_for: Callable[..., Invoice]
+) -> None:
+    """The caller's mistake, refused when queued rather than found when sent."""
+    invoice = invoice_for(vendor)
+    kept = _issued(invoice)
+    with pytest.raises(ValueError, match="does not hold the bytes"), db.transaction() as session:
+        mail.enqueue(
+            session,
+            to="ap@northwind.example",
+            subject="Your invoice",
+            template="reset_password",
+            context={"user": {"full_name": "Robin"}, "link": "http://x/y", "expires_at": None},
+            attachments=[
+                mail.Attachment(
+                    "INV.pdf", "application/pdf", b"%PDF other", kept=(pdfs.KEPT_SOURCE, kept.id)
+                )
+            ],
+        )
+    assert db.session().scalars(select(OutboxAttachment.id)).all() == [
+        attachment.id for attachment in _issuing_email(invoice).attachments
+    ]
