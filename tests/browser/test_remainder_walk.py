@@ -15,13 +15,11 @@ from typing import Any
 import pytest
 
 from licensing import db
-from licensing.accounts.models import Organization
 from licensing.billing import services
 from licensing.billing.models import Invoice, Payment
-from tests.browser.conftest import sign_in, signed_in_tab
-from tests.integration.billing.conftest import activated, send_activation
+from tests.browser.conftest import flagged_on_live_server, sign_in, signed_in_tab
 from tests.integration.billing.dispute_support import charge_of, dispute_in_part
-from tests.integration.billing.stripe_support import flagged_card_payment, stripe_config
+from tests.integration.billing.stripe_support import stripe_config
 from tests.support import factories
 from tests.support.axe import FOCUSED, assert_accessible
 from tests.support.servers import LiveServer, LocalStripe
@@ -40,19 +38,7 @@ def _lost_in_part(
     """The flagged payment, its dispute of 100.00 lost; billing staff's and the paying
     vendor's emails."""
     with live_server.app.app_context():
-        contact = factories.make_vendor(db.session())
-        organization = db.session().get(Organization, contact.organization_id)
-        vendor = factories.make_vendor(db.session(), organization, role="billing")
-
-        def invoice_for(owner: Any, amounts: tuple[str, ...]) -> Invoice:
-            invoice = send_activation(activated(owner.organization_id or 0, amounts))
-            assert invoice is not None
-            return invoice
-
-        webhook = live_server.app.test_client()  # Stripe's deliveries, signed
-        invoice, payment = flagged_card_payment(
-            webhook, vendor, localstripe, invoice_for, received=29999
-        )
+        webhook, vendor, invoice, payment = flagged_on_live_server(live_server, localstripe)
         charge = charge_of(localstripe, payment)
         dispute_in_part(webhook, payment, charge, "created", "needs_response", 10000)
         dispute_in_part(webhook, payment, charge, "closed", "lost", 10000)
