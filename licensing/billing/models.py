@@ -524,7 +524,10 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
 
     @property
     def remainder_over_owed(self) -> Decimal | None:
-        """Round 48: `remainder_excess` of its invoice's balance now (the API's)."""
+        """Round 48: `remainder_excess` of its invoice's balance now (the API's); the
+        invoice is read only for a payment with a remainder."""
+        if self.remainder is None:
+            return None
         return self.remainder_excess(self.invoice.balance_due)
 
     def remainder_excess(self, balance_due: Decimal) -> Decimal | None:
