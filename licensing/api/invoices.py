@@ -441,6 +441,16 @@ class PaymentSchema(ApiSchema):
             "/payments/{id}/accept-remainder; else null"
         },
     )
+    remainder_excess = MoneyString(
+        attribute="remainder_over_owed",
+        allow_none=True,
+        dump_only=True,
+        metadata={
+            "description": "Round 48: of the remainder, what is more than its invoice now "
+            "owes (paid or credited meanwhile): accepting the remainder then needs it given "
+            "back offline (excess_method, excess_reference); else null"
+        },
+    )
 
 
 class CreditNoteSchema(ApiSchema):
@@ -539,6 +549,26 @@ class InvoiceUpdateSchema(ApiSchema):
 
 class ReasonSchema(ApiSchema):
     reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
+
+
+class AcceptRemainderSchema(ReasonSchema):
+    """Round 48: a remainder more than its invoice owes is accepted with the excess
+    given back offline: how, and the transfer's reference (both, or neither)."""
+
+    excess_method = vocabulary(
+        OFFLINE_METHODS,
+        load_default=None,
+        metadata={
+            "description": "Round 48: how the part of the remainder the invoice does not "
+            "owe (`remainder_excess`) went back to the licensee today; required with "
+            "excess_reference when there is such a part, refused (422) when there is none"
+        },
+    )
+    excess_reference = ma.fields.String(
+        load_default=None,
+        validate=Text(REFERENCE_MAX),
+        metadata={"description": "Round 48: the transfer's or check's reference"},
+    )
 
 
 class OfflinePaymentInputSchema(ApiSchema):
@@ -968,6 +998,17 @@ def accepted_words(payment: Payment) -> str:
     the amount applied, and short of the balance, what stays owed and what then."""
     invoice = payment.invoice
     applied = in_words(payment.amount, payment.currency)
+    excess = payment.excess_given_back
+    if excess is not None:
+        # Round 48: a remainder more than the invoice owed, the excess sent back offline.
+        back = in_words(excess.amount, payment.currency)
+        counted = in_words(payment.amount - excess.amount, payment.currency)
+        return (
+            f"Accepted: the remainder of {applied}, of which {counted} counts against "
+            f"{invoice.label}, which is {invoice.state} now, and {back}, more than it owed, "
+            f"is booked as given back offline on {excess.returned_on.isoformat()} (the "
+            "payment is reversed for that part)."
+        )
     if invoice.balance_due <= 0:
         return f"Accepted: {applied} applied to {invoice.label}, which is {invoice.state} now."
     owed = in_words(invoice.balance_due, invoice.currency)
@@ -1033,21 +1074,33 @@ def accept_payment(data: dict[str, Any], payment_id: int) -> Payment:
 @blp.route("/payments/<int:payment_id>/accept-remainder", methods=["POST"])
 @access.staff("billing")
 @idempotent
-@blp.arguments(ReasonSchema)
+@blp.arguments(AcceptRemainderSchema)
 @blp.response(
     200,
     AcceptedPaymentSchema,
     conflict="Not flagged (accepted before, or never flagged); no dispute of part of its "
-    "charge lost (none, open, won, or of all it received), saying why; or a remainder "
-    "more than the invoice owes",
+    "charge lost (none, open, won, or of all it received), saying why; an invoice void; "
+    "or a remainder more than the invoice owes without its excess given back offline "
+    "(excess_method, excess_reference)",
 )
 def accept_remainder(data: dict[str, Any], payment_id: int) -> Payment:
     """Round 47: accept what a lost dispute of part of a flagged card payment's charge
     left (its `remainder`: what Stripe received, less what the bank returned to the
     cardholder), with why (billing staff): it becomes `succeeded` for that amount and
     counts against its invoice, as *Accept the remainder* on the payment's console
-    page. Accepting it whole and giving it back stay held (its `held`)."""
-    return services.accept_remainder(payment_id, note=data["reason"], actor=current_actor())
+    page. Accepting it whole and giving it back stay held (its `held`).
+
+    Round 48: when the invoice now owes less (its `remainder_excess`), send the excess
+    back offline first and name it (`excess_method`, `excess_reference`): the remainder
+    counts, and the excess is booked as its reversal today (`reversed`,
+    `reversed_amount` in the payments export), so the invoice is paid what it owed."""
+    return services.accept_remainder(
+        payment_id,
+        note=data["reason"],
+        excess_method=data["excess_method"],
+        excess_reference=data["excess_reference"],
+        actor=current_actor(),
+    )
 
 
 def _accepted_before(error: services.AlreadyAccepted, payment_id: int) -> str:

@@ -114,6 +114,23 @@ class ReasonForm(PageForm):
     reason = _reason("Recorded in the audit log.")
 
 
+class RemainderForm(ReasonForm):
+    """Accept what a lost dispute left (round 47, prefixed `remainder`). Round 48: a
+    remainder more than the invoice owes is accepted with the excess given back
+    offline: how it went and the transfer's reference (both empty otherwise)."""
+
+    excess_method = SelectField(
+        "How the excess went back",
+        choices={"": "Choose how", **{m: METHOD_LABELS[m] for m in OFFLINE_METHODS}},
+        default="",
+        validate_choice=True,
+    )
+    excess_reference = StringField(
+        "Reference of the transfer or check",
+        validators=[Optional(), within(REFERENCE_MAX)],
+    )
+
+
 class GiveBackForm(PageForm):
     """Give a flagged card payment back (prefixed `give_back`). Its label is its own:
     the payment's page has the credit note's *Reason* too, and *Why accept it*

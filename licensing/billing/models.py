@@ -59,6 +59,7 @@ from .states import (
     PAYMENT_METHODS,
     REFUND,
     REFUND_COUNTED,
+    REVERSED,
     ROYALTY_REPORT,
     STAFF_STEPS,
     SUCCEEDED,
@@ -499,14 +500,44 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
     def remainder_accepted(self) -> bool:
         """Round 47: a flagged card payment whose remainder after a lost dispute of part
         of its charge was accepted: it counts for that remainder (`amount`), less than
-        it received. (A payment that counted and then lost a dispute is `reversed`.)"""
+        it received. (A payment that counted and then lost a dispute is `reversed`, by
+        the dispute's withdrawal.) Round 48: `reversed` too when the part of it its
+        invoice did not owe went back offline (`excess_given_back`)."""
         dispute = self.holding_dispute
         return (
-            self.state == SUCCEEDED
+            self.state in (SUCCEEDED, REVERSED)
             and dispute is not None
             and dispute.state == LOST
             and dispute.reversal_id is None
+            and (self.state == SUCCEEDED or self.excess_given_back is not None)
         )
+
+    @property
+    def excess_given_back(self) -> PaymentReversal | None:
+        """Round 48: the reversal booking the part of an accepted remainder that its
+        invoice did not owe, sent back to the licensee offline (reversed in the accept's
+        transaction): a card payment's reversal no dispute made. None otherwise."""
+        reversal = self.reversal
+        if reversal is None or self.method != CARD or self.withdrawn_by is not None:
+            return None
+        return reversal
+
+    @property
+    def remainder_over_owed(self) -> Decimal | None:
+        """Round 48: `remainder_excess` of its invoice's balance now (the API's); the
+        invoice is read only for a payment with a remainder."""
+        if self.remainder is None:
+            return None
+        return self.remainder_excess(self.invoice.balance_due)
+
+    def remainder_excess(self, balance_due: Decimal) -> Decimal | None:
+        """Round 48: of its remainder, what exceeds `balance_due` (its invoice's: paid
+        or credited meanwhile), to go back offline when the remainder is accepted;
+        None when there is no remainder or the invoice owes all of it."""
+        remainder = self.remainder
+        if remainder is None or remainder <= balance_due:
+            return None
+        return remainder - balance_due
 
     def refusal(self, action: str) -> str | None:
         """Why `action` would be refused (None: it is allowed): its state, or the

@@ -20,6 +20,8 @@ Payment (card payments start `pending`; offline ones are recorded `succeeded`):
        │ ─flag─▶ flagged ─accept─▶ succeeded    (billing staff accept the amount)
        │            │─accept_remainder─▶ succeeded  (round 47: what a dispute lost of
        │            │        part of its charge left, accepted; held unless so)
+       │            │          then succeeded ─reverse─▶ reversed at once (round 48:
+       │            │          the part of it the invoice did not owe, sent back offline)
        │            │─give_back─▶ giving_back   (asked of Stripe, before it is called;
        │            │                │           round 42: no accept until it answers)
        │            │                │─refund_at_stripe─▶ given_back (Stripe refunded it)
@@ -206,6 +208,9 @@ PAYMENT = StateMachine.from_actions(
         # Billing staff reverse an offline payment that did not clear (a
         # `PaymentReversal` says who, when and why); a card payment is given back
         # through Stripe refunds and disputes instead, so the service refuses it.
+        # Round 48: but for the part of a disputed card payment's remainder that its
+        # invoice did not owe, sent back offline (Stripe refuses to refund a charge
+        # with a dispute), reversed in the transaction that accepts the remainder.
         "reverse": Action(SUCCEEDED, to=REVERSED),
         # Stripe withdrew a card payment's money for a dispute (`billing.services.
         # disputes`): booked as a reversal on the day it was withdrawn.
@@ -229,7 +234,10 @@ PAYMENT_MEANINGS = {
         "counts against its invoice only if accepted, or is given back to the card."
     ),
     CANCELED: "Closed without money moving.",
-    REVERSED: "Received, then returned (a bounced cheque, or the bank's dispute).",
+    REVERSED: (
+        "Received, then returned (a bounced cheque, the bank's dispute, or the part of a "
+        "disputed payment's remainder its invoice did not owe, sent back offline)."
+    ),
     GIVEN_BACK: "Its money went back to the card through Stripe; it never counted.",
     GIVING_BACK: (
         "Being given back: billing staff asked Stripe to refund it to the card and Stripe "

@@ -1311,14 +1311,30 @@ def accept_remainder(payment_id: int) -> Page:
     """Round 47: accept what a lost dispute of part of a flagged card payment's charge
     left (`Payment.remainder`); a refusal is the page it was posted from again, as
     *Accept*'s: the reason's message (422) or the rule's words (409)."""
-    return _accept_step(payment_id, "remainder", services.accept_remainder)
+    form = forms.RemainderForm(prefix="remainder")
+
+    def accept(payment_id: int, **given: Any) -> Payment:
+        # Round 48: the excess of a remainder more than the invoice owes, sent back.
+        return services.accept_remainder(
+            payment_id,
+            excess_method=form.excess_method.data or None,
+            excess_reference=form.excess_reference.data,
+            **given,
+        )
+
+    return _accept_step(payment_id, "remainder", accept, form)
 
 
-def _accept_step(payment_id: int, prefix: str, accept: Callable[..., Payment]) -> Page:
+def _accept_step(
+    payment_id: int,
+    prefix: str,
+    accept: Callable[..., Payment],
+    form: forms.ReasonForm | None = None,
+) -> Page:
     """An accept (`prefix` "accept") or a remainder's (round 47: "remainder"): its
     form, the service that takes it, and the page it was posted from again on a
     refusal, its panel listing why."""
-    form = forms.ReasonForm(prefix=prefix)
+    form = form or forms.ReasonForm(prefix=prefix)
     payment = queries.get_payment(db.session(), payment_id)
     invoice = queries.get_invoice(db.session(), payment.invoice_id)
     from_payment = _posted_from(invoice.id)
@@ -1332,7 +1348,7 @@ def _accept_step(payment_id: int, prefix: str, accept: Callable[..., Payment]) -
             form.form_errors.append(error.detail)
             status = 409
         else:
-            flash(_accepted_message(accepted.invoice, what=prefix), "success")
+            flash(_accepted_message(accepted.invoice, what=prefix, payment=accepted), "success")
             return redirect(_back_url(invoice, from_payment))
     refused = AcceptRefused(payment_id, _accept_messages(form, payment_id, field=prefix))
     if from_payment == payment_id:
@@ -1420,14 +1436,29 @@ def _who_is_told(session: Session, payment: Payment, organization: Organization)
     return f"{said}, {'are' if two else 'is'} emailed why."
 
 
-def _accepted_message(invoice: Invoice, *, what: str = "accept") -> str:
+def _accepted_message(
+    invoice: Invoice, *, what: str = "accept", payment: Payment | None = None
+) -> str:
     """Round 30: what stays owed is said after accepting too, as the panel said it
-    before (and as the API's answer says it). Round 47: of a remainder too."""
+    before (and as the API's answer says it). Round 47: of a remainder too; round 48,
+    with what of it went back offline."""
     accepted = (
         "The flagged payment is accepted"
         if what == "accept"
         else "What the lost dispute left of the flagged payment is accepted"
     )
+    excess = payment.excess_given_back if payment is not None else None
+    if excess is not None:
+        back = in_words(excess.amount, invoice.currency)
+        if payment is not None and excess.amount >= payment.amount:
+            return (
+                f"{accepted}: {invoice.label} owed none of it, so all {back} is booked as "
+                "given back offline today; nothing was applied."
+            )
+        return (
+            f"{accepted}: {back} of it, more than {invoice.label} owed, is booked as given "
+            f"back offline today, and the rest applied; {invoice.label} is paid."
+        )
     if invoice.balance_due <= 0:
         return f"{accepted} and applied; {invoice.label} is paid."
     owed = in_words(invoice.balance_due, invoice.currency)
@@ -1450,7 +1481,18 @@ def _accept_messages(
     # `remainder-reason-<id>`), so the summary links the reason's message to that one
     # rather than the form's own id.
     field_id = f"{field}-reason-{payment_id}"
-    return [*form.form_errors, *((field_id, message) for message in form.reason.errors)]
+    # Round 48: the excess's fields, `remainder-excess_method-<id>` and its reference.
+    excess = [
+        (f"{field}-{name}-{payment_id}", message)
+        for name in ("excess_method", "excess_reference")
+        if name in form._fields
+        for message in form._fields[name].errors
+    ]
+    return [
+        *form.form_errors,
+        *((field_id, message) for message in form.reason.errors),
+        *excess,
+    ]
 
 
 @queue_summary

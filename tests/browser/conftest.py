@@ -23,21 +23,23 @@ import pytest
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
-from licensing.billing.models import Invoice
+from licensing.billing.models import Invoice, Payment
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.ratecards import cli as ratecards_cli
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import NOW
 from tests.integration.billing.conftest import activated, send_activation
+from tests.integration.billing.stripe_support import flagged_card_payment
 from tests.integration.pricing.conftest import card_document, example_document
 from tests.integration.royalties.conftest import SOFTWARE
 from tests.support import factories
 from tests.support.agreements import accept, agreement_of, make_active_agreement
-from tests.support.servers import LiveServer, SMTPServer, message_text
+from tests.support.servers import LiveServer, LocalStripe, SMTPServer, message_text
 from tests.support.settings import issuing
 
 # Runs in every document before the page's own scripts.
@@ -261,3 +263,25 @@ def newest_mail_to_teacher(mailbox: SMTPServer, subject: str, after: int = 0) ->
                 return one_line(message_text(message))
         time.sleep(0.1)
     raise AssertionError(f"no email {subject!r} to {TEACHER}")
+
+
+def flagged_on_live_server(
+    live_server: LiveServer, localstripe: LocalStripe
+) -> tuple[Any, User, Invoice, Payment]:
+    """A vendor's 300.00 invoice paid by card by a colleague of the billing contact,
+    flagged for 299.99 received (Stripe's success delivered signed); the webhook's
+    test client, the payer, the invoice and the payment (rounds 37 and 48)."""
+    contact = factories.make_vendor(db.session())
+    organization = db.session().get(Organization, contact.organization_id)
+    vendor = factories.make_vendor(db.session(), organization, role="billing")
+
+    def invoice_for(owner: Any, amounts: tuple[str, ...]) -> Invoice:
+        invoice = send_activation(activated(owner.organization_id or 0, amounts))
+        assert invoice is not None
+        return invoice
+
+    webhook = live_server.app.test_client()  # Stripe's deliveries, signed
+    invoice, payment = flagged_card_payment(
+        webhook, vendor, localstripe, invoice_for, received=29999
+    )
+    return webhook, vendor, invoice, payment

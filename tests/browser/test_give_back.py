@@ -20,13 +20,11 @@ from licensing.accounts.models import Organization, User
 from licensing.billing import services
 from licensing.billing.models import Invoice, Payment
 from licensing.errors import ExternalServiceError
-from tests.browser.conftest import sign_in
-from tests.integration.billing.conftest import activated, send_activation
+from tests.browser.conftest import flagged_on_live_server, sign_in
 from tests.integration.billing.dispute_support import charge_of, dispute_event
 from tests.integration.billing.refund_support import LostAnswer, stripe_through
 from tests.integration.billing.stripe_support import (
     deliver_event,
-    flagged_card_payment,
     stripe_config,
 )
 from tests.support import factories, settings
@@ -45,19 +43,7 @@ def _flagged(
     """A vendor's 300.00 invoice paid by card by a colleague of the billing contact,
     flagged for 299.99 received; staff with the billing role (their email)."""
     with live_server.app.app_context():
-        contact = factories.make_vendor(db.session())
-        organization = db.session().get(Organization, contact.organization_id)
-        vendor = factories.make_vendor(db.session(), organization, role="billing")
-
-        def invoice_for(owner: Any, amounts: tuple[str, ...]) -> Invoice:
-            invoice = send_activation(activated(owner.organization_id or 0, amounts))
-            assert invoice is not None
-            return invoice
-
-        webhook = live_server.app.test_client()  # Stripe's deliveries, signed
-        invoice, payment = flagged_card_payment(
-            webhook, vendor, localstripe, invoice_for, received=29999
-        )
+        _webhook, vendor, invoice, payment = flagged_on_live_server(live_server, localstripe)
         staff = factories.make_staff(db.session(), roles=("billing",))
         db.session().refresh(vendor)
         return staff.email, vendor, invoice, payment

@@ -30,7 +30,9 @@ from licensing.billing.services._common import (
     _settle_if_cleared,
 )
 from licensing.billing.services.references import RepeatedReferencePolicy
-from licensing.billing.states import COLLECTIBLE, PAYMENT
+from licensing.billing.services.reversals import book_reversal
+from licensing.billing.states import COLLECTIBLE, PAID, PAYMENT
+from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, IllegalTransition, InvalidInput
 from licensing.money import in_words, quantize
@@ -100,8 +102,13 @@ def _apply(
     payment's state machine first, which refuses a second `succeed`), and tell the
     billing contact and the payer it arrived."""
     count_payment(session, invoice, payment, actor=actor, now=now)
+    _tell_received(session, invoice, payment, payment.amount)
+
+
+def _tell_received(session: Session, invoice: Invoice, payment: Payment, counted: Decimal) -> None:
+    """Tell the billing contact and the payer that `counted` of `payment` arrived."""
     subject = f"Payment received for invoice {invoice.number}"
-    amount = in_words(payment.amount, payment.currency)
+    amount = in_words(counted, payment.currency)
     organization = session.get(Organization, invoice.organization_id)
     assert organization is not None
     payer = _card_payer(session, payment, organization)
@@ -268,7 +275,13 @@ def accept_flagged_payment(
 
 
 def accept_remainder(
-    payment_id: int, *, note: str | None, now: datetime | None = None, actor: Actor
+    payment_id: int,
+    *,
+    note: str | None,
+    excess_method: str | None = None,
+    excess_reference: str | None = None,
+    now: datetime | None = None,
+    actor: Actor,
 ) -> Payment:
     """Round 47: billing staff accept what a lost dispute of part of a flagged card
     payment's charge left (`Payment.remainder`: received, less what the bank returned
@@ -277,8 +290,16 @@ def accept_remainder(
     `payment.remainder_accepted` with the amounts and the dispute). Accepting it whole
     and giving it back stay refused (the bank has the disputed part; Stripe refuses a
     refund of a charge with a dispute). Refused (409): not flagged, no dispute of part
-    of it lost (`NO_REMAINDER_WHY`), the dispute open or lost in full, or a remainder
-    the invoice does not owe (more than its balance, or nothing owed on it)."""
+    of it lost (`NO_REMAINDER_WHY`), the dispute open or lost in full, or an invoice
+    that is neither open, uncollectible nor paid.
+
+    Round 48: a remainder more than the invoice owes (paid or credited meanwhile) is
+    accepted only with the excess given back offline today (`excess_method`, wire, ACH
+    or check, and the transfer's `excess_reference`; without them, 409 saying so): the
+    remainder counts, then the excess is booked as its reversal on the day it was sent
+    (`PAYMENT`'s `reverse`, audited `payment.reversed` and `payment_reversal.recorded`
+    with why), so the invoice is paid
+    exactly what it owed. Sending some back when nothing exceeds is a 422."""
     actor.require_role("billing")
     now = now or utcnow()
     with db.transaction() as session:
@@ -289,29 +310,103 @@ def accept_remainder(
         remainder = payment.remainder
         if refused is not None or remainder is None:
             raise Conflict(refused or f"Payment {payment.id} has no remainder to accept.")
-        if invoice.state not in COLLECTIBLE or remainder > invoice.balance_due:
+        if invoice.state not in (*COLLECTIBLE, PAID):
             raise Conflict(
                 f"The {in_words(remainder, payment.currency)} its lost dispute left cannot be "
-                f"applied to {invoice.label} (it is {invoice.state}, balance due "
-                f"{in_words(invoice.balance_due, invoice.currency)}): only what the invoice "
-                "owes is accepted, and Stripe refuses to refund a charge with a dispute, so "
-                "the payment stays flagged."
+                f"applied to {invoice.label} (it is {invoice.state}): nothing is owed on it, "
+                "and Stripe refuses to refund a charge with a dispute, so the payment stays "
+                "flagged."
             )
+        over = payment.remainder_excess(invoice.balance_due)
+        clean_reference = _excess_checked(
+            payment, invoice, over, excess_method, excess_reference, now
+        )
         dispute = payment.holding_dispute
         assert dispute is not None
         payment.amount = remainder
+        changes = {
+            "amount": quantize(remainder, payment.currency),
+            "amount_received": quantize(payment.amount_received or 0, payment.currency),
+            "amount_disputed": quantize(dispute.amount, dispute.currency),
+            "stripe_dispute_id": dispute.stripe_dispute_id,
+        }
+        if over is not None:
+            changes["excess"] = quantize(over, payment.currency)
         PAYMENT.apply(
+            session, payment, "accept_remainder", actor=actor, note=reason, changes=changes
+        )
+        if over is None:
+            _apply(session, invoice, payment, actor=actor, now=now)
+            return payment
+        owed = remainder - over
+        count_payment(session, invoice, payment, actor=actor, now=now)
+        assert excess_method is not None
+        book_reversal(
             session,
             payment,
-            "accept_remainder",
+            invoice,
+            action="reverse",
+            amount=over,
+            reason=(
+                f"The {in_words(over, payment.currency)} of the remainder that "
+                f"{invoice.number} did not owe, given back offline by "
+                f"{OFFLINE_METHOD_WORDS[excess_method]} (reference {clean_reference}): "
+                "Stripe refuses to refund a charge with a dispute."
+            ),
+            returned_on=office_date(now),
             actor=actor,
-            note=reason,
-            changes={
-                "amount": quantize(remainder, payment.currency),
-                "amount_received": quantize(payment.amount_received or 0, payment.currency),
-                "amount_disputed": quantize(dispute.amount, dispute.currency),
-                "stripe_dispute_id": dispute.stripe_dispute_id,
-            },
+            now=now,
         )
-        _apply(session, invoice, payment, actor=actor, now=now)
+        if owed > 0:
+            _tell_received(session, invoice, payment, owed)
         return payment
+
+
+# Round 48: how the excess of a remainder went back, as its reversal's reason says it.
+OFFLINE_METHOD_WORDS = {"wire": "wire transfer", "ach": "ACH transfer", "check": "check"}
+
+
+def _excess_checked(
+    payment: Payment,
+    invoice: Invoice,
+    over: Decimal | None,
+    method: str | None,
+    reference: str | None,
+    now: datetime,
+) -> str:
+    """Round 48: refuse a remainder more than `invoice` owes without the excess given
+    back offline (409), the excess's method or reference wrong, or an excess sent back
+    when nothing exceeds (422); the reference cleaned."""
+    sent = bool(method or (reference or "").strip())
+    if over is None:
+        if sent:
+            raise InvalidInput(
+                "Nothing of the remainder exceeds what the invoice owes.",
+                {
+                    "excess_method": [
+                        f"Nothing to give back: {invoice.number} owes "
+                        f"{in_words(invoice.balance_due, invoice.currency)}, all the "
+                        "remainder; accept it without sending any back."
+                    ]
+                },
+            )
+        return ""
+    remainder = payment.remainder
+    assert remainder is not None
+    if not sent:
+        raise Conflict(
+            f"The {in_words(remainder, payment.currency)} its lost dispute left is more than "
+            f"{invoice.label} owes (it is {invoice.state}, balance due "
+            f"{in_words(invoice.balance_due, invoice.currency)}): Stripe refuses to refund a "
+            "charge with a dispute, so accept it with the "
+            f"{in_words(over, payment.currency)} beyond that given back offline (wire, ACH "
+            "or check, with the transfer's reference): the invoice is then paid what it "
+            "owed, and the excess is booked as returned today."
+        )
+    errors, clean_reference = _offline_errors(method or "", reference, None, "sent_on", now)
+    if errors:
+        raise InvalidInput(
+            "The excess given back has problems.",
+            {f"excess_{name}": messages for name, messages in errors.items()},
+        )
+    return clean_reference

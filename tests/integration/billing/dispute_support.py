@@ -9,9 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from licensing import db
 from licensing.accounts.models import User
-from licensing.billing.models import Invoice, Payment
+from licensing.billing.models import Invoice, Payment, PaymentDispute
+from licensing.calendar import office_date
+from tests.integration.exports.conftest import read_jsonl
 from tests.support.factories import bearer
 from tests.support.servers import LocalStripe
 
@@ -123,3 +127,38 @@ def staff_step(client: FlaskClient, staff: User, payment: Payment, step: str, re
     return client.post(
         f"/api/v1/payments/{payment.id}/{step}", json={"reason": reason}, headers=bearer(staff)
     )
+
+
+def dispute_in_part(
+    client: FlaskClient, payment: Payment, charge: str, kind: str, status: str, amount: int
+) -> None:
+    """A dispute's event of `amount` cents, its money withdrawn (rounds 47-48)."""
+    deliver_dispute(client, payment, charge, kind, status, amount=amount, moved=(WITHDRAWN,))
+
+
+def api_read(client: FlaskClient, staff: User, path: str) -> Any:
+    """`GET /api/v1/<path>` by `staff`: its JSON, asserted 200."""
+    response = client.get(f"/api/v1/{path}", headers=bearer(staff))
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return response.get_json()
+
+
+def export_rows(
+    client: FlaskClient, staff: User, dataset: str, **filters: Any
+) -> list[dict[str, Any]]:
+    """The rows of an export through the API, as JSON Lines."""
+    response = client.get(
+        f"/api/v1/exports/{dataset}",
+        query_string={"format": "jsonl", **filters},
+        headers=bearer(staff),
+    )
+    assert response.status_code == 200, response.get_data(as_text=True)
+    return read_jsonl(response.get_data())[1]
+
+
+def lost_on() -> str:
+    """The office day the (one) dispute was closed."""
+    db.session().expire_all()
+    dispute = db.session().scalars(select(PaymentDispute)).one()
+    assert dispute.closed_at is not None
+    return office_date(dispute.closed_at).isoformat()

@@ -22,18 +22,20 @@ from licensing import db
 from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
 from licensing.billing import services
-from licensing.billing.models import Invoice, Payment, PaymentDispute
+from licensing.billing.models import Invoice, Payment
 from licensing.billing.states import NO_REMAINDER_WHY
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, IllegalTransition
-from tests.integration.exports.conftest import read_jsonl
 from tests.support import factories
-from tests.support.factories import bearer
 from tests.support.pages import text_of
 from tests.support.servers import LocalStripe
 
-from .dispute_support import WITHDRAWN, charge_of, deliver_dispute, staff_step
+from .dispute_support import api_read as _read
+from .dispute_support import charge_of, staff_step
+from .dispute_support import dispute_in_part as _dispute
+from .dispute_support import export_rows as _export
+from .dispute_support import lost_on as _lost_on
 from .stripe_support import flagged_card_payment, stripe_config
 
 
@@ -42,37 +44,8 @@ def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
     return stripe_config(localstripe)
 
 
-def _dispute(
-    client: FlaskClient, payment: Payment, charge: str, kind: str, status: str, amount: int
-) -> None:
-    deliver_dispute(client, payment, charge, kind, status, amount=amount, moved=(WITHDRAWN,))
-
-
 def _post(client: FlaskClient, staff: User, payment: Payment, step: str) -> Any:
     return staff_step(client, staff, payment, step, "The bank kept its part; the rest is ours.")
-
-
-def _read(client: FlaskClient, staff: User, path: str) -> Any:
-    response = client.get(f"/api/v1/{path}", headers=bearer(staff))
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return response.get_json()
-
-
-def _export(client: FlaskClient, staff: User, dataset: str, **filters: Any) -> list[dict[str, Any]]:
-    response = client.get(
-        f"/api/v1/exports/{dataset}",
-        query_string={"format": "jsonl", **filters},
-        headers=bearer(staff),
-    )
-    assert response.status_code == 200, response.get_data(as_text=True)
-    return read_jsonl(response.get_data())[1]
-
-
-def _lost_on() -> str:
-    db.session().expire_all()
-    dispute = db.session().scalars(select(PaymentDispute)).one()
-    assert dispute.closed_at is not None
-    return office_date(dispute.closed_at).isoformat()
 
 
 def test_a_flagged_payment_disputed_in_part_and_lost_has_its_remainder_accepted_and_reconciles(
