@@ -4,7 +4,8 @@ prices: read-only, stores nothing.
 Two kinds of record would be priced on it once it is published:
 - an undecided application (submitted, returned, in review or escalated) that
   names no card and whose term starts in its period: returned and resubmitted,
-  it is priced again on the card in effect (`review`); and
+  it is priced again on the card in effect (`review`); never a closed
+  organization's, which no one may approve (round 48); and
 - an active or expired agreement, not yet renewed, whose renewal drawn on the day
   of the check would start in its period: a renewal names no card (`renewal`); once
   the card is in effect, that includes an agreement that ended before it began,
@@ -210,7 +211,8 @@ def _applications(session: Session, card: RateCard) -> Iterator[list[Repriced]]:
 
 def latest_quotes(card: RateCard) -> Select[Application, QuoteVersion]:
     """(application, its latest quote) of the undecided applications naming no card
-    whose latest quote starts in `card`'s period, by application id.
+    whose latest quote starts in `card`'s period, by application id; never a closed
+    organization's (round 48: `queries.organization_renews`).
 
     The latest version is found among the quote versions of those applications only
     (the subquery joins them), not grouped over every application's versions: the
@@ -235,6 +237,10 @@ def latest_quotes(card: RateCard) -> Select[Application, QuoteVersion]:
         .where(
             *undecided,
             QuoteVersion.term_start.between(card.effective_from, card.effective_to),
+            # Round 48: not a closed organization's, which no one may approve (closing
+            # withdraws them; one closed before round 48 may still wait); a suspended
+            # one's is counted and marked, as its renewals are. The renewal lists' rule.
+            organization_renews(Application),
         )
         .order_by(Application.id)
     )

@@ -1,0 +1,173 @@
+"""Round 48: organizations that left, everywhere a card is checked. Closing an
+organization withdraws its undecided applications (through the application's state
+machine, audited), so none waits in the review queue, the console home's counts or
+the card check for a decision no one may take; the check leaves out a closed
+organization's application as it leaves out its renewal, and marks a suspended one's
+(docs/journeys.md)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.accounts.models import Organization
+from licensing.actors import Actor
+from licensing.agreements import card_effect
+from licensing.agreements.models import Application
+from licensing.audit.models import AuditEvent
+from licensing.pricing import RateCard
+from licensing.ratecards import services as ratecards
+from tests.integration.agreements.conftest import (  # noqa: F401 - the fixture
+    STAFF_USE,
+    apply,
+)
+from tests.integration.pricing.conftest import card_document
+from tests.integration.pricing.conftest import example_card as example_card
+from tests.support import factories
+from tests.support.factories import bearer
+from tests.support.pages import text_of
+
+
+def _correction() -> dict[str, Any]:
+    """2027.2 for 2027.1's days: it takes the applications waiting on a decision."""
+    document = card_document(version="2027.2")
+    by_id = {rule["id"]: rule for rule in document["rules"]}
+    by_id["distribution-data"]["model"]["percent"] = "12"
+    return document
+
+
+def _card() -> RateCard:
+    return ratecards.validate(_correction())
+
+
+def _standing(user: Any, action: str, actor: Actor = Actor.SYSTEM) -> None:
+    organization = db.session().get(Organization, user.organization_id)
+    assert organization is not None
+    accounts.change_standing(
+        db.session(), organization, action, reason="The licensee stopped trading.", actor=actor
+    )
+    db.session().commit()
+
+
+def _closed_before_round_48(user: Any) -> None:
+    """Closed as before round 48, when closing left its applications undecided."""
+    organization = db.session().get(Organization, user.organization_id)
+    assert organization is not None
+    organization.standing = "closed"
+    db.session().commit()
+
+
+def _application_references(effect: card_effect.CardEffect) -> dict[str, bool]:
+    return {
+        record.reference: record.licensee_suspended
+        for record in effect.records
+        if record.kind == "application"
+    }
+
+
+# --- item 1: undecided applications of a closed organization -------------------------------
+
+
+def test_closing_an_organization_withdraws_its_undecided_applications_audited(
+    app: Flask,
+    apply: Any,  # noqa: F811
+    vendor: Any,
+    other_vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+) -> None:
+    # Staff may not approve a closed organization's application (round 23), yet it
+    # waited in the review queue and the console home's count for that decision.
+    submitted = apply(vendor, STAFF_USE)
+    draft = apply(vendor, STAFF_USE, submit=False)
+    elsewhere = apply(other_vendor, STAFF_USE)
+    console: FlaskClient = signed_in(app.test_client(), licensing_staff)
+    home = text_of(console.get("/console/"))
+    assert re.search(r"Applications awaiting review\s+2\b", home)
+
+    closing = console.post(
+        f"/console/organizations/{vendor.organization_id}/standing",
+        data={"action": "close", "reason": "The licensee stopped trading."},
+    )
+    assert closing.status_code == 200
+    assert (
+        f"Application {submitted.reference} is submitted: closing withdraws it, since a "
+        "closed organization's application is not approved."
+    ) in text_of(closing)
+    closed = console.post(
+        f"/console/organizations/{vendor.organization_id}/standing",
+        data={"action": "close", "reason": "The licensee stopped trading.", "confirmed": "yes"},
+    )
+    assert closed.status_code in (200, 302, 303), closed.get_data(as_text=True)
+
+    db.session().expire_all()
+    states = {
+        application.reference: application.state
+        for application in db.session().scalars(select(Application).order_by(Application.id))
+    }
+    assert states == {
+        submitted.reference: "withdrawn",
+        draft.reference: "withdrawn",
+        elsewhere.reference: "submitted",
+    }
+    events = (
+        db.session()
+        .scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "application.withdrawn",
+                AuditEvent.entity_id.in_([str(submitted.id), str(draft.id)]),
+            )
+        )
+        .all()
+    )
+    assert len(events) == 2
+    name = db.session().get(Organization, vendor.organization_id).legal_name  # type: ignore[union-attr]
+    for event in events:
+        assert event.actor_user_id == licensing_staff.id
+        assert event.note == f"{name}'s account was closed: The licensee stopped trading."
+        assert event.after_data == {"state": "withdrawn"}
+
+    queue = text_of(console.get("/console/applications"))
+    assert submitted.reference not in queue
+    assert elsewhere.reference in queue
+    assert re.search(r"Applications awaiting review\s+1\b", text_of(console.get("/console/")))
+
+
+def test_the_cards_check_leaves_out_a_closed_organizations_application_and_marks_a_suspended_one(
+    app: Flask,
+    apply: Any,  # noqa: F811
+    vendor: Any,
+    other_vendor: Any,
+    admin: Any,
+) -> None:
+    # The check counted the undecided application of an organization closed before
+    # round 48 (closing then left it undecided) into the card's effect.
+    third = factories.make_vendor(db.session())
+    db.session().commit()
+    active = apply(vendor, STAFF_USE)
+    suspended = apply(other_vendor, STAFF_USE)
+    closed = apply(third, STAFF_USE)
+    _standing(other_vendor, "suspend")
+    _closed_before_round_48(third)
+    assert db.session().get(Application, closed.id).state == "submitted"  # type: ignore[union-attr]
+
+    effect = card_effect.effect(db.session(), _card())
+    assert _application_references(effect) == {
+        active.reference: False,
+        suspended.reference: True,
+    }
+    assert effect.count == 2
+    answer = app.test_client().post(
+        "/api/v1/rate-cards/checks", json=_correction(), headers=bearer(admin)
+    )
+    assert answer.status_code == 200, answer.get_json()
+    records = {
+        r["reference"]: r["licensee_suspended"] for r in answer.get_json()["effect"]["records"]
+    }
+    assert records == {active.reference: False, suspended.reference: True}
