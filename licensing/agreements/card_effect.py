@@ -94,10 +94,33 @@ class OrganizationEffect:
     records: int
     now: Decimal
     then: Decimal
+    # Whether the organization is suspended (round 48: the totals per organization did
+    # not say which of them may not take the price until reinstated).
+    suspended: bool = False
 
     @property
     def change(self) -> Decimal:
         return self.then - self.now
+
+
+@dataclass(frozen=True)
+class Share:
+    """The part of the check's totals that is suspended organizations' (round 48):
+    their priced records, and what those are priced at now and on the card. Part of
+    the totals, not beside them: a suspension is undone by reinstating."""
+
+    records: int = 0
+    now: Decimal = Decimal(0)
+    then: Decimal = Decimal(0)
+
+    @property
+    def change(self) -> Decimal:
+        return self.then - self.now
+
+    def plus(self, record: Repriced) -> Share:
+        return Share(
+            self.records + 1, self.now + record.now, self.then + (record.then or Decimal(0))
+        )
 
 
 @dataclass(frozen=True)
@@ -114,6 +137,8 @@ class CardEffect:
     organizations: list[OrganizationEffect]
     organization_count: int
     unpriced: int
+    # The suspended organizations' share of the totals (round 48).
+    suspended: Share = Share()
 
     @property
     def change(self) -> Decimal:
@@ -145,6 +170,7 @@ class _Tally:
         # By the organization itself: two organizations may share a legal name.
         self.organizations: dict[int, OrganizationEffect] = {}
         self.listed: list[Repriced] = []
+        self.suspended = Share()
 
     def add(self, records: list[Repriced]) -> None:
         for record in records:
@@ -154,6 +180,8 @@ class _Tally:
                 continue
             self.now += record.now
             self.then += record.then
+            if record.licensee_suspended:
+                self.suspended = self.suspended.plus(record)
             self._organization(record)
         # A bounded heap: at most LISTED plus one batch are held at once.
         self.listed = heapq.nsmallest(LISTED, [*self.listed, *records], key=_largest_first)
@@ -162,7 +190,14 @@ class _Tally:
         then = record.then or Decimal(0)
         found = self.organizations.get(record.organization_id)
         self.organizations[record.organization_id] = (
-            OrganizationEffect(record.organization, record.organization_id, 1, record.now, then)
+            OrganizationEffect(
+                record.organization,
+                record.organization_id,
+                1,
+                record.now,
+                then,
+                suspended=record.licensee_suspended,
+            )
             if found is None
             else replace(
                 found, records=found.records + 1, now=found.now + record.now, then=found.then + then
@@ -184,6 +219,7 @@ class _Tally:
             organizations=organizations,
             organization_count=len(self.organizations),
             unpriced=self.unpriced,
+            suspended=self.suspended,
         )
 
 

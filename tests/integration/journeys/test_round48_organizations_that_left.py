@@ -32,6 +32,7 @@ from tests.integration.pricing.conftest import example_card as example_card
 from tests.support import factories
 from tests.support.factories import bearer
 from tests.support.pages import text_of
+from tests.support.rate_card_checks import checked_page
 
 
 def _correction() -> dict[str, Any]:
@@ -61,6 +62,16 @@ def _closed_before_round_48(user: Any) -> None:
     assert organization is not None
     organization.standing = "closed"
     db.session().commit()
+
+
+def _api_effect(app: Flask, admin: Any) -> dict[str, Any]:
+    """The API check's `effect` for 2027.2."""
+    answer = app.test_client().post(
+        "/api/v1/rate-cards/checks", json=_correction(), headers=bearer(admin)
+    )
+    assert answer.status_code == 200, answer.get_json()
+    effect: dict[str, Any] = answer.get_json()["effect"]
+    return effect
 
 
 def _application_references(effect: card_effect.CardEffect) -> dict[str, bool]:
@@ -145,6 +156,7 @@ def test_the_cards_check_leaves_out_a_closed_organizations_application_and_marks
     vendor: Any,
     other_vendor: Any,
     admin: Any,
+    signed_in: Any,
 ) -> None:
     # The check counted the undecided application of an organization closed before
     # round 48 (closing then left it undecided) into the card's effect.
@@ -163,11 +175,87 @@ def test_the_cards_check_leaves_out_a_closed_organizations_application_and_marks
         suspended.reference: True,
     }
     assert effect.count == 2
-    answer = app.test_client().post(
-        "/api/v1/rate-cards/checks", json=_correction(), headers=bearer(admin)
-    )
-    assert answer.status_code == 200, answer.get_json()
-    records = {
-        r["reference"]: r["licensee_suspended"] for r in answer.get_json()["effect"]["records"]
-    }
+    records = {r["reference"]: r["licensee_suspended"] for r in _api_effect(app, admin)["records"]}
     assert records == {active.reference: False, suspended.reference: True}
+    page = checked_page(signed_in(app.test_client(), admin), _correction())
+    assert (
+        f"{suspended.reference} staff review on 2027.2 licensee suspended: not approved until "
+        "reinstated"
+    ) in page
+    assert closed.reference not in page
+
+
+# --- item 2: the suspended organizations' share of the check's totals ----------------------
+
+
+def test_the_cards_check_says_the_suspended_organizations_share_of_its_totals(
+    app: Flask,
+    apply: Any,  # noqa: F811
+    vendor: Any,
+    other_vendor: Any,
+    admin: Any,
+    signed_in: Any,
+) -> None:
+    # The totals, and the sums per organization, counted a suspended licensee's
+    # records as any other's, without saying which part of them may not take the
+    # price until it is reinstated.
+    apply(vendor, STAFF_USE)
+    held = apply(other_vendor, STAFF_USE)
+    apply(other_vendor, STAFF_USE)
+    _standing(other_vendor, "suspend")
+    names = {
+        user.organization_id: db.session().get(Organization, user.organization_id).legal_name  # type: ignore[union-attr]
+        for user in (vendor, other_vendor)
+    }
+
+    effect = card_effect.effect(db.session(), _card())
+    suspended = [record for record in effect.records if record.licensee_suspended]
+    assert held.reference in {record.reference for record in suspended}
+    assert len(suspended) == 2
+    share = effect.suspended
+    assert share.records == 2
+    assert share.now == sum(record.now for record in suspended)
+    assert share.then == sum(record.then or 0 for record in suspended)
+    assert share.now < effect.now  # a part of the totals, not beside them
+    assert {row.organization: row.suspended for row in effect.organizations} == {
+        names[vendor.organization_id]: False,
+        names[other_vendor.organization_id]: True,
+    }
+
+    found = _api_effect(app, admin)
+    assert found["suspended"] == {
+        "records": 2,
+        "now": f"{share.now:.2f}",
+        "then": f"{share.then:.2f}",
+        "change": f"{share.change:.2f}",
+    }
+    assert {row["organization"]: row["suspended"] for row in found["organizations"]} == {
+        names[vendor.organization_id]: False,
+        names[other_vendor.organization_id]: True,
+    }
+
+    page = checked_page(signed_in(app.test_client(), admin), _correction())
+    assert "Of which suspended licensees 2 records:" in page
+    assert f"{names[other_vendor.organization_id]} suspended 2" in page
+    assert f"{names[vendor.organization_id]} suspended" not in page
+
+
+def test_a_check_without_suspended_licensees_says_no_share(
+    app: Flask,
+    apply: Any,  # noqa: F811
+    vendor: Any,
+    admin: Any,
+    signed_in: Any,
+) -> None:
+    apply(vendor, STAFF_USE)
+    effect = card_effect.effect(db.session(), _card())
+    assert effect.suspended == card_effect.Share()
+    assert _api_effect(app, admin)["suspended"] == {
+        "records": 0,
+        "now": "0.00",
+        "then": "0.00",
+        "change": "0.00",
+    }
+    assert "Of which suspended licensees" not in checked_page(
+        signed_in(app.test_client(), admin), _correction()
+    )
