@@ -7,7 +7,9 @@ organization's application as it leaves out its renewal, and marks a suspended o
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from datetime import UTC, date, datetime
 from typing import Any
 
 from flask import Flask
@@ -18,10 +20,12 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
-from licensing.agreements import card_effect
-from licensing.agreements.models import Application
+from licensing.agreements import card_effect, services
+from licensing.agreements.models import Agreement, Application
 from licensing.audit.models import AuditEvent
+from licensing.mail.models import OutboxMessage
 from licensing.pricing import RateCard
+from licensing.pricing.ratecard import OPEN_ENDED
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import (  # noqa: F401 - the fixture
     STAFF_USE,
@@ -30,9 +34,13 @@ from tests.integration.agreements.conftest import (  # noqa: F401 - the fixture
 from tests.integration.pricing.conftest import card_document
 from tests.integration.pricing.conftest import example_card as example_card
 from tests.support import factories
+from tests.support.agreements import agreement_of
+from tests.support.documents import pdf_text
 from tests.support.factories import bearer
+from tests.support.long_cards import agreement_of_2027, card_2028
 from tests.support.pages import text_of
 from tests.support.rate_card_checks import checked_page
+from tests.support.settings import issuing
 
 
 def _correction() -> dict[str, Any]:
@@ -259,3 +267,68 @@ def test_a_check_without_suspended_licensees_says_no_share(
     assert "Of which suspended licensees" not in checked_page(
         signed_in(app.test_client(), admin), _correction()
     )
+
+
+# --- item 3: the renewal's approval email on a long card -----------------------------------
+
+# The quote's page sentences (round 44) that the agreement's Schedule A prints (round 47),
+# for the renewal's term, 2028-01-01 to 2028-12-31, on the open-ended 2028.1.
+FEE_SENTENCE = (
+    "Rate card 2028.1 runs to 9999-12-31 (2,911,713 days) and the contract prorates over all "
+    "of it: the development flat fee of 5,000.00 USD is 0.63 USD for this term of 366 days."
+)
+MINIMUM_SENTENCE = (
+    "Rate card 2028.1 runs to 9999-12-31 (2,911,713 days) and the contract prorates over all "
+    "of it: the distribution-software minimum of 1,000.00 USD is 0.13 USD for this term of "
+    "366 days."
+)
+
+
+def _renewal_approved(applying: Any, vendor: Any, effective_to: str) -> tuple[Agreement, str]:
+    """The vendor's 2027 agreement renewed on 2028.1 (to `effective_to`), the renewal
+    approved at once: its agreement, and the approval email's text, lines made one."""
+    agreement = agreement_of_2027(applying, vendor)
+    ratecards.import_card(card_2028(effective_to), published_by="tests")
+    actor = Actor.of(accounts.principal_for(vendor))
+    december = datetime(2027, 12, 1, 15, 0, tzinfo=UTC)
+    renewal = services.start_renewal(agreement.id, actor, now=december)
+    terms = dataclasses.replace(issuing(), auto_approve=True)
+    approved = services.submit(renewal.id, actor, policy=terms, attest=True, now=december)
+    assert approved.state == "approved"
+    renewed = agreement_of(approved)
+    message = (
+        db.session()
+        .scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.subject.contains(f"agreement {renewed.number} is ready to accept"))
+            .order_by(OutboxMessage.id.desc())
+        )
+        .first()
+    )
+    assert message is not None
+    return renewed, " ".join(message.body_text.split())
+
+
+def test_a_renewals_approval_email_on_an_open_ended_card_says_what_its_proration_makes(
+    apply: Any,  # noqa: F811
+    vendor: Any,
+) -> None:
+    # It stated the amount invoiced on acceptance, in cents, and nothing of why; the
+    # agreement it links to says it in Schedule A.
+    renewed, body = _renewal_approved(apply, vendor, OPEN_ENDED.isoformat())
+    assert (renewed.term_start, renewed.term_end) == (date(2028, 1, 1), date(2028, 12, 31))
+    assert f"invoiced with your royalty reports. {MINIMUM_SENTENCE} {FEE_SENTENCE} Read it" in (
+        body
+    )
+    schedule = " ".join(pdf_text(renewed.pdf).split())
+    assert MINIMUM_SENTENCE in schedule  # the same sentences, one source
+    assert FEE_SENTENCE in schedule
+
+
+def test_a_renewals_approval_email_on_a_yearly_card_is_as_before(
+    apply: Any,  # noqa: F811
+    vendor: Any,
+) -> None:
+    _renewed, body = _renewal_approved(apply, vendor, "2028-12-31")
+    assert "invoiced with your royalty reports. Read it and accept it online" in body
+    assert "prorates over all of it" not in body
