@@ -152,6 +152,20 @@ def test_closing_an_organization_withdraws_its_undecided_applications_audited(
         assert event.note == f"{name}'s account was closed: The licensee stopped trading."
         assert event.after_data == {"state": "withdrawn"}
 
+    told = (
+        db.session()
+        .scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.subject.contains("standing is now closed"))
+            .order_by(OutboxMessage.id)
+        )
+        .all()
+    )
+    withdrawn = "Its applications not yet decided, drafts included, are withdrawn, since no"
+    assert [withdrawn in " ".join(message.body_text.split()) for message in told] == (
+        [True, False]  # the licensing readers; the billing contact applies for nothing
+    )
+
     queue = text_of(console.get("/console/applications"))
     assert submitted.reference not in queue
     assert elsewhere.reference in queue
