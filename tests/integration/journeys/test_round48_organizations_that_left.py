@@ -37,7 +37,7 @@ from tests.support import factories
 from tests.support.agreements import agreement_of
 from tests.support.documents import pdf_text
 from tests.support.factories import bearer
-from tests.support.long_cards import agreement_of_2027, card_2028
+from tests.support.long_cards import FEE_SENTENCE, MINIMUM_SENTENCE, agreement_of_2027, card_2028
 from tests.support.pages import text_of
 from tests.support.rate_card_checks import checked_page
 from tests.support.settings import issuing
@@ -284,18 +284,6 @@ def test_a_check_without_suspended_licensees_says_no_share(
 
 
 # --- item 3: the renewal's approval email on a long card -----------------------------------
-
-# The quote's page sentences (round 44) that the agreement's Schedule A prints (round 47),
-# for the renewal's term, 2028-01-01 to 2028-12-31, on the open-ended 2028.1.
-FEE_SENTENCE = (
-    "Rate card 2028.1 runs to 9999-12-31 (2,911,713 days) and the contract prorates over all "
-    "of it: the development flat fee of 5,000.00 USD is 0.63 USD for this term of 366 days."
-)
-MINIMUM_SENTENCE = (
-    "Rate card 2028.1 runs to 9999-12-31 (2,911,713 days) and the contract prorates over all "
-    "of it: the distribution-software minimum of 1,000.00 USD is 0.13 USD for this term of "
-    "366 days."
-)
 
 
 def _renewal_approved(applying: Any, vendor: Any, effective_to: str) -> tuple[Agreement, str]:
