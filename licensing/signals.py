@@ -131,3 +131,21 @@ billing_contact_changed = _signals.signal(
     doc="sent(ChangedBillingContact, session=Session, actor=Actor) when an organization's "
     "billing email changes; billing's receiver answers a MovedInvoiceLinks",
 )
+
+
+@dataclass(frozen=True)
+class ClosedOrganization:
+    """An organization whose account was just closed (final), and the reason staff
+    gave, for the audit notes of what closing ends with it."""
+
+    organization_id: int
+    legal_name: str
+    reason: str | None
+
+
+organization_closed = _signals.signal(
+    "organization-closed",
+    doc="sent(ClosedOrganization, session=Session, actor=Actor) when an organization's "
+    "account is closed: its undecided applications, which no one may approve any more, "
+    "are withdrawn (round 48)",
+)

@@ -2,7 +2,8 @@
 
 `init_app(app)` has issued agreements sealed (`licensing.audit.seals`) and
 connects the receiver that takes back the applications of a staff member who may
-no longer review (`licensing.signals.reviewer_withdrawn`).
+no longer review (`licensing.signals.reviewer_withdrawn`) and the one that
+withdraws a closed organization's undecided applications (`organization_closed`).
 """
 
 from __future__ import annotations
@@ -14,15 +15,25 @@ from flask import Flask
 from licensing.accounts import services as accounts
 from licensing.agreements import seals, services
 from licensing.agreements.queries import open_licensing
-from licensing.signals import WithdrawnReviewer, reviewer_withdrawn
+from licensing.signals import (
+    ClosedOrganization,
+    WithdrawnReviewer,
+    organization_closed,
+    reviewer_withdrawn,
+)
 
 
 def on_reviewer_withdrawn(sender: WithdrawnReviewer, **kwargs: Any) -> None:
     services.release_reviewer(kwargs["session"], sender, kwargs["actor"])
 
 
+def on_organization_closed(sender: ClosedOrganization, **kwargs: Any) -> None:
+    services.withdraw_for_closed(kwargs["session"], sender, kwargs["actor"])
+
+
 def init_app(app: Flask) -> None:
     # blinker keys receivers by identity: a second app connects nothing more.
     reviewer_withdrawn.connect(on_reviewer_withdrawn, weak=False)
+    organization_closed.connect(on_organization_closed, weak=False)
     seals.register()
     accounts.register_open_business("licensing", open_licensing)

@@ -4,7 +4,8 @@ prices: read-only, stores nothing.
 Two kinds of record would be priced on it once it is published:
 - an undecided application (submitted, returned, in review or escalated) that
   names no card and whose term starts in its period: returned and resubmitted,
-  it is priced again on the card in effect (`review`); and
+  it is priced again on the card in effect (`review`); never a closed
+  organization's, which no one may approve (round 48); and
 - an active or expired agreement, not yet renewed, whose renewal drawn on the day
   of the check would start in its period: a renewal names no card (`renewal`); once
   the card is in effect, that includes an agreement that ended before it began,
@@ -93,10 +94,33 @@ class OrganizationEffect:
     records: int
     now: Decimal
     then: Decimal
+    # Whether the organization is suspended (round 48: the totals per organization did
+    # not say which of them may not take the price until reinstated).
+    suspended: bool = False
 
     @property
     def change(self) -> Decimal:
         return self.then - self.now
+
+
+@dataclass(frozen=True)
+class Share:
+    """The part of the check's totals that is suspended organizations' (round 48):
+    their priced records, and what those are priced at now and on the card. Part of
+    the totals, not beside them: a suspension is undone by reinstating."""
+
+    records: int = 0
+    now: Decimal = Decimal(0)
+    then: Decimal = Decimal(0)
+
+    @property
+    def change(self) -> Decimal:
+        return self.then - self.now
+
+    def plus(self, record: Repriced) -> Share:
+        return Share(
+            self.records + 1, self.now + record.now, self.then + (record.then or Decimal(0))
+        )
 
 
 @dataclass(frozen=True)
@@ -113,6 +137,8 @@ class CardEffect:
     organizations: list[OrganizationEffect]
     organization_count: int
     unpriced: int
+    # The suspended organizations' share of the totals (round 48).
+    suspended: Share = Share()
 
     @property
     def change(self) -> Decimal:
@@ -144,6 +170,7 @@ class _Tally:
         # By the organization itself: two organizations may share a legal name.
         self.organizations: dict[int, OrganizationEffect] = {}
         self.listed: list[Repriced] = []
+        self.suspended = Share()
 
     def add(self, records: list[Repriced]) -> None:
         for record in records:
@@ -153,6 +180,8 @@ class _Tally:
                 continue
             self.now += record.now
             self.then += record.then
+            if record.licensee_suspended:
+                self.suspended = self.suspended.plus(record)
             self._organization(record)
         # A bounded heap: at most LISTED plus one batch are held at once.
         self.listed = heapq.nsmallest(LISTED, [*self.listed, *records], key=_largest_first)
@@ -161,7 +190,14 @@ class _Tally:
         then = record.then or Decimal(0)
         found = self.organizations.get(record.organization_id)
         self.organizations[record.organization_id] = (
-            OrganizationEffect(record.organization, record.organization_id, 1, record.now, then)
+            OrganizationEffect(
+                record.organization,
+                record.organization_id,
+                1,
+                record.now,
+                then,
+                suspended=record.licensee_suspended,
+            )
             if found is None
             else replace(
                 found, records=found.records + 1, now=found.now + record.now, then=found.then + then
@@ -183,6 +219,7 @@ class _Tally:
             organizations=organizations,
             organization_count=len(self.organizations),
             unpriced=self.unpriced,
+            suspended=self.suspended,
         )
 
 
@@ -210,7 +247,8 @@ def _applications(session: Session, card: RateCard) -> Iterator[list[Repriced]]:
 
 def latest_quotes(card: RateCard) -> Select[Application, QuoteVersion]:
     """(application, its latest quote) of the undecided applications naming no card
-    whose latest quote starts in `card`'s period, by application id.
+    whose latest quote starts in `card`'s period, by application id; never a closed
+    organization's (round 48: `queries.organization_renews`).
 
     The latest version is found among the quote versions of those applications only
     (the subquery joins them), not grouped over every application's versions: the
@@ -235,6 +273,10 @@ def latest_quotes(card: RateCard) -> Select[Application, QuoteVersion]:
         .where(
             *undecided,
             QuoteVersion.term_start.between(card.effective_from, card.effective_to),
+            # Round 48: not a closed organization's, which no one may approve (closing
+            # withdraws them; one closed before round 48 may still wait); a suspended
+            # one's is counted and marked, as its renewals are. The renewal lists' rule.
+            organization_renews(Application),
         )
         .order_by(Application.id)
     )

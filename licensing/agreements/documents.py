@@ -85,6 +85,13 @@ class AgreementDocument:
     # Schedule A's note for a card that runs long (round 47); empty for any other.
     long_card_note: str = ""
 
+    @property
+    def proration_warnings(self) -> tuple[str, ...]:
+        """Every use's sentences of what the card's proration makes of its amounts,
+        in Schedule A's order, each once (two uses of one rule say the same): what
+        the approval email repeats (round 48). Empty for a card that does not run long."""
+        return tuple(dict.fromkeys(s for use in self.uses for s in use.proration_warnings))
+
 
 def _money(amount: Decimal | None, currency: str) -> str:
     if amount is None:

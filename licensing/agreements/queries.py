@@ -68,6 +68,7 @@ from licensing.agreements.states import (
     REJECTED,
     RETURNED,
     TERMINATED,
+    UNDECIDED,
     WITHDRAWN,
 )
 from licensing.audit.models import AuditEvent
@@ -890,7 +891,8 @@ def live_renewal(session: Session, agreement_id: int) -> Application | None:
 
 # Round 47: whose agreements the renewal lists take, by the organization's standing,
 # in one place for the three of them (the renewals-due page and its count on the
-# console home, the card check's renewal candidates, the ending reminder):
+# console home, the card check's renewal candidates, the ending reminder), and
+# (round 48) whose undecided applications the card check prices:
 # - `closed`: none. Closing is final (no step of `STANDING` leads out of it), so a
 #   closed organization renews nothing: listing it sent officers after renewals no
 #   one could draw, and the check priced them into the card's effect.
@@ -905,20 +907,20 @@ def live_renewal(session: Session, agreement_id: int) -> Application | None:
 RENEWS_NOTHING = frozenset({CLOSED})
 
 
-def organization_renews(agreement: Any = Agreement, *, drawn_now: bool = False) -> Exists:
-    """SQL: whether the organization of `agreement` (the entity, or an alias) is one
-    whose agreements the renewal lists take (`RENEWS_NOTHING`); with `drawn_now`,
-    whether it may draw a renewal today (in good standing). An EXISTS on the
-    organization's row, read in the list's own statement."""
+def organization_renews(record: Any = Agreement, *, drawn_now: bool = False) -> Exists:
+    """SQL: whether the organization of `record` (`Agreement` or `Application`, the
+    entity or an alias: anything with an `organization_id`) is one whose agreements
+    the renewal lists take (`RENEWS_NOTHING`), and whose undecided applications the
+    card check prices (round 48: a closed organization's are approved by no one);
+    with `drawn_now`, whether it may draw a renewal today (in good standing). An
+    EXISTS on the organization's row, read in the list's own statement."""
     standing = (
         Organization.standing.in_(GOOD_STANDING)
         if drawn_now
         else Organization.standing.not_in(RENEWS_NOTHING)
     )
     return (
-        select(Organization.id)
-        .where(Organization.id == agreement.organization_id, standing)
-        .exists()
+        select(Organization.id).where(Organization.id == record.organization_id, standing).exists()
     )
 
 
@@ -1282,8 +1284,10 @@ def open_licensing(
     """The organization's agreements in force or waiting for acceptance and its
     undecided applications, in words, for `accounts.register_open_business`
     (registered in `licensing.agreements.init_app`): a closed organization is
-    licensed no further, so staff terminate or reject what should end with it. The
-    first few of each named, the rest counted by the database."""
+    licensed no further, so staff terminate what should end with it, and closing
+    withdraws its undecided applications (round 48: `services.withdraw_for_closed`;
+    one awaiting reconsideration is denied by staff). The first few of each named,
+    the rest counted by the database."""
     agreements = select(Agreement.number, Agreement.state, Agreement.term_end).where(
         Agreement.organization_id == organization_id, Agreement.state.in_((ACTIVE, ISSUED))
     )
@@ -1308,8 +1312,12 @@ def open_licensing(
         "The organization's agreements in force or waiting for acceptance",
     ) + accounts.named_and_more(
         [
-            f"Application {Application.reference_of(row.id)} is {humanize(row.state)}: a "
-            "closed organization's application is not approved."
+            f"Application {Application.reference_of(row.id)} is {humanize(row.state)}: "
+            + (
+                "closing withdraws it, since a closed organization's application is not approved."
+                if row.state in UNDECIDED
+                else "a closed organization's application is not approved."
+            )
             for row in session.execute(applications.order_by(Application.id).limit(named))
         ],
         count_rows(session, applications),

@@ -140,8 +140,9 @@ class RepricedSchema(ApiSchema):
         required=True,
         metadata={
             "description": "Whether its organization is suspended: counted, since licensing "
-            "staff may reinstate it, but it draws nothing until then (a closed "
-            "organization's agreements are not renewal candidates), round 47"
+            "staff may reinstate it, but it draws nothing (a renewal) or is not approved (an "
+            "application) until then (a closed organization's agreements and applications "
+            "are not counted), round 47 (applications, round 48)"
         },
     )
 
@@ -149,6 +150,23 @@ class RepricedSchema(ApiSchema):
 class OrganizationEffectSchema(ApiSchema):
     organization = ma.fields.String(required=True)
     records = ma.fields.Integer(required=True)
+    now = ma.fields.String(required=True)
+    then = ma.fields.String(required=True)
+    change = ma.fields.String(required=True)
+    suspended = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Whether the organization is suspended: its records are counted "
+            "(licensing staff may reinstate it) and are part of the effect's `suspended` "
+            "share, round 48"
+        },
+    )
+
+
+class SuspendedShareSchema(ApiSchema):
+    records = ma.fields.Integer(
+        required=True, metadata={"description": "Priced records of suspended organizations"}
+    )
     now = ma.fields.String(required=True)
     then = ma.fields.String(required=True)
     change = ma.fields.String(required=True)
@@ -168,6 +186,14 @@ class CardEffectSchema(ApiSchema):
     then = ma.fields.String(required=True)
     change = ma.fields.String(required=True)
     organization_count = ma.fields.Integer(required=True)
+    suspended = ma.fields.Nested(
+        SuspendedShareSchema,
+        required=True,
+        metadata={
+            "description": "The suspended organizations' share of `now`, `then` and `change` "
+            "(part of them, not added to them), round 48"
+        },
+    )
     organizations = ma.fields.List(
         ma.fields.Nested(OrganizationEffectSchema),
         required=True,
@@ -363,6 +389,12 @@ def _effect(effect: card_effect.CardEffect) -> dict[str, Any]:
         "then": amount(effect.then),
         "change": amount(effect.change),
         "organization_count": effect.organization_count,
+        "suspended": {
+            "records": effect.suspended.records,
+            "now": amount(effect.suspended.now),
+            "then": amount(effect.suspended.then),
+            "change": amount(effect.suspended.change),
+        },
         "organizations": [
             {
                 "organization": row.organization,
@@ -370,6 +402,7 @@ def _effect(effect: card_effect.CardEffect) -> dict[str, Any]:
                 "now": amount(row.now),
                 "then": amount(row.then),
                 "change": amount(row.change),
+                "suspended": row.suspended,
             }
             for row in effect.organizations
         ],

@@ -19,6 +19,19 @@ from tests.support.settings import issuing
 
 OPEN = OPEN_ENDED.isoformat()
 
+# The quote's page sentences (round 44) for a 2028 term of 366 days on the open-ended
+# 2028.1, amounts as pages and documents write them: what the agreement's Schedule A
+# (round 47) and the approval email (round 48) say.
+FEE_SENTENCE = (
+    "Rate card 2028.1 runs to 9999-12-31 (2,911,713 days) and the contract prorates over all "
+    "of it: the development flat fee of 5,000.00 USD is 0.63 USD for this term of 366 days."
+)
+MINIMUM_SENTENCE = (
+    "Rate card 2028.1 runs to 9999-12-31 (2,911,713 days) and the contract prorates over all "
+    "of it: the distribution-software minimum of 1,000.00 USD is 0.13 USD for this term of "
+    "366 days."
+)
+
 
 def card_2028(effective_to: str = OPEN, fee: str = "5000.00") -> dict[str, Any]:
     """2028.1 from 2028-01-01, its development fee `fee` a year (prorated)."""

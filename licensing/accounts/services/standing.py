@@ -29,6 +29,7 @@ from licensing.audit.models import AuditEvent
 from licensing.errors import Conflict, InvalidInput
 from licensing.links import links
 from licensing.mail import services as mail
+from licensing.signals import ClosedOrganization, organization_closed
 from licensing.words import at_most_characters, end_sentence
 
 REASON_MAX = 2000
@@ -279,7 +280,9 @@ def change_standing(
     Raises `IllegalTransition` (409, naming the allowed actions) for a step
     the table does not allow, `InvalidInput` when `suspend`, `close` or
     `mark_pending_payment` come without a reason. Writes the audit event
-    (the reason as its note) and, with `notify`, emails the organization's
+    (the reason as its note); on `close`, sends `signals.organization_closed`, whose
+    receivers end what no one may decide any more (round 48: the undecided
+    applications are withdrawn, each audited); and, with `notify`, emails the organization's
     users and billing contact, each what they can do (`_notify_organization`),
     naming `actor` in the audit log. The addresses emailed (round 34).
     """
@@ -287,6 +290,14 @@ def change_standing(
     STANDING.step(before, action)  # an illegal step is refused before a missing reason
     note = _reason(reason, required=action in REASON_REQUIRED, action=action)
     after = STANDING.apply(session, organization, action, actor=actor, note=note)
+    if after == CLOSED:
+        # Round 48: what no one may decide any more ends with the account (the
+        # licensing package withdraws its undecided applications), in this transaction.
+        organization_closed.send(
+            ClosedOrganization(organization.id, organization.legal_name, note),
+            session=session,
+            actor=actor,
+        )
     if not notify:
         return []
     return _notify_organization(

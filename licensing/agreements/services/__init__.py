@@ -72,6 +72,7 @@ from licensing.agreements.services.submission import (
     preview,
     submit,
     withdraw,
+    withdraw_for_closed,
 )
 
 __all__ = [
@@ -113,4 +114,5 @@ __all__ = [
     "update_draft",
     "vendor_told",
     "withdraw",
+    "withdraw_for_closed",
 ]

@@ -23,7 +23,7 @@ from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.agreements import issuing
 from licensing.agreements.commands import ProposedUseInput, languages_text
-from licensing.agreements.documents import render_agreement_pdf
+from licensing.agreements.documents import AgreementDocument, render_agreement_pdf
 from licensing.agreements.models import (
     QUOTED_TERMS,
     REASON_MAX,
@@ -434,16 +434,20 @@ def _approve(
 ) -> Agreement:
     _record_decision(application, None, actor, now)
     version = application.quotes[-1]
-    agreement = _issue_agreement(session, application, version, actor, policy, now)
+    agreement, document = _issue_agreement(session, application, version, actor, policy, now)
     how = "approved automatically" if automatic else "approved"
+    # Round 48: on a card that runs long, what its proration makes of the fees, as the
+    # agreement's Schedule A says it (the same sentences, `term_proration_warnings`):
+    # a renewal's email stated its up-front amount, in cents, without a word why.
+    prorated = "".join(f" {sentence}" for sentence in document.proration_warnings)
     _tell_vendor(
         session,
         application,
         f"{how}: agreement {agreement.number} is ready to accept",
         f"Your application is {how}. License agreement {agreement.number} is issued for "
         f"{version.term_start.isoformat()} to {version.term_end.isoformat()}, total "
-        f"{in_words(version.total, version.currency)}{_what_is_charged(version)}. Read it "
-        "and accept it online to make it active."
+        f"{in_words(version.total, version.currency)}{_what_is_charged(version)}.{prorated} "
+        "Read it and accept it online to make it active."
         + _started_told(version, now)
         + _changes_told(version),
         agreement_link=links().agreement(agreement.id),
@@ -534,7 +538,8 @@ def _issue_agreement(
     actor: Actor,
     settings: IssuingPolicy,
     now: datetime,
-) -> Agreement:
+) -> tuple[Agreement, AgreementDocument]:
+    """The agreement issued, and the document its PDF was drawn from."""
     number = _next_number(session, version.term_start.year)
     renewal_of = application.renewal_of
     document = issuing.build_document(
@@ -573,4 +578,4 @@ def _issue_agreement(
             "quote_version": version.version,
         },
     )
-    return agreement
+    return agreement, document

@@ -10,6 +10,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import calendar, db, signals
@@ -33,7 +34,7 @@ from licensing.agreements.services._common import (
     _tell_staff,
 )
 from licensing.agreements.settings import IssuingPolicy
-from licensing.agreements.states import APPLICATION, LAPSED, RETURNED
+from licensing.agreements.states import APPLICATION, LAPSED, RETURNED, UNDECIDED
 from licensing.audit import services as audit
 from licensing.errors import Conflict, IllegalTransition, InvalidInput
 from licensing.money import (
@@ -44,6 +45,7 @@ from licensing.pricing import Quote, QuoteLine, QuoteRequest
 from licensing.ratecards import queries as ratecard_queries
 from licensing.ratecards import services as ratecards
 from licensing.records import attributes
+from licensing.signals import ClosedOrganization
 
 # What the permissions queue is told of a routed use under the use's own names.
 _TOLD_PERMISSIONS = ("product_name", "description", "use", "product_type", "user_type", "delivery")
@@ -340,6 +342,30 @@ def withdraw(application_id: int, actor: Actor, *, now: datetime | None = None) 
         application = _owned(session, Application, application_id, actor)
         APPLICATION.apply(session, application, "withdraw", actor=actor, at=moment)
         return application
+
+
+def withdraw_for_closed(session: Session, closed: ClosedOrganization, actor: Actor) -> int:
+    """Receiver of `signals.organization_closed`, in the caller's transaction: the
+    closed organization's undecided applications (drafts included) are withdrawn,
+    each through `APPLICATION` and audited by whoever closed the account, saying
+    why. No one may approve them any more (`ensure_licensable`), so they waited in
+    the review queue, the console home's counts and the card check for a decision
+    nobody could take (round 48). How many were withdrawn."""
+    undecided = session.scalars(
+        select(Application)
+        .where(
+            Application.organization_id == closed.organization_id,
+            Application.state.in_(UNDECIDED),
+        )
+        .order_by(Application.id)
+        .with_for_update()
+    ).all()
+    note = f"{closed.legal_name}'s account was closed" + (
+        f": {closed.reason}" if closed.reason else "."
+    )
+    for application in undecided:
+        APPLICATION.apply(session, application, "withdraw", actor=actor, note=note)
+    return len(undecided)
 
 
 def _exchange(asked: str | None, answer: str | None) -> str:

@@ -404,6 +404,7 @@ def test_a_check_prices_undecided_applications_on_the_new_card_storing_nothing(
             "now": "13000.00",
             "then": "14600.00",
             "change": "1600.00",
+            "suspended": False,  # round 48
         }
     ]
     assert _audited() == audited

@@ -35,21 +35,16 @@ from tests.support import factories
 from tests.support.agreements import agreement_of
 from tests.support.documents import downloaded_pdf, pdf_text
 from tests.support.factories import bearer
-from tests.support.long_cards import agreement_of_2027, card_2028, submitted_on_2028
+from tests.support.long_cards import (
+    FEE_SENTENCE,
+    MINIMUM_SENTENCE,
+    agreement_of_2027,
+    card_2028,
+    submitted_on_2028,
+)
 from tests.support.pages import text_of
 from tests.support.rate_card_checks import checked_page
 from tests.support.settings import issuing
-
-# The quote's page sentence (round 44), amounts as pages and documents write them.
-FEE_SENTENCE = (
-    "Rate card 2028.1 runs to 9999-12-31 (2,911,713 days) and the contract prorates over all "
-    "of it: the development flat fee of 5,000.00 USD is 0.63 USD for this term of 366 days."
-)
-MINIMUM_SENTENCE = (
-    "Rate card 2028.1 runs to 9999-12-31 (2,911,713 days) and the contract prorates over all "
-    "of it: the distribution-software minimum of 1,000.00 USD is 0.13 USD for this term of "
-    "366 days."
-)
 
 
 def flat(text: str) -> str:
