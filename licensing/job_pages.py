@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from flask import Blueprint, abort, render_template, url_for
+from flask import Blueprint, abort, render_template
 from sqlalchemy.orm import Session
 
 from licensing import access, db, job_runs, worker
@@ -55,8 +55,6 @@ def job_runs_page(name: str) -> str:
         db.session(),
         job_runs.history(name),
         per_page=RUNS_PER_PAGE,
-        # Its links quoted (`outbox%20send`): the request's path is the name unquoted.
-        path=url_for("jobs_console.job_runs_page", name=name),
     )
     return render_template(
         "console/job_runs.html",
