@@ -84,9 +84,37 @@ class PastRun(Base):
     error: Mapped[str | None] = mapped_column(String(OUTCOME_LENGTH), default=None)
 
 
-def history(job: str) -> Select[PastRun]:
-    """`job`'s kept runs, the newest recorded first (the id: unique)."""
-    return select(PastRun).where(PastRun.job == job).order_by(PastRun.id.desc())
+# A kept run's outcome (round 48), what the runs page's and the API's `outcome`
+# filter takes: it ended well, it failed, or it has no end (still running, or its
+# process died first). The words are the runs page's.
+OUTCOMES = {
+    "ok": "ok",
+    "failed": "failed",
+    "unfinished": "running or stopped before it finished",
+}
+
+
+def outcome_of(run: PastRun) -> str:
+    """`run`'s outcome, one of `OUTCOMES`."""
+    if run.finished_at is None:
+        return "unfinished"
+    return "ok" if run.ok else "failed"
+
+
+def history(job: str, outcome: str | None = None) -> Select[PastRun]:
+    """`job`'s kept runs, the newest recorded first (the id: unique); with `outcome`
+    (one of `OUTCOMES`), only those that ended so. At most `HISTORY_RUNS` rows a job
+    are read through the (job, id) index, so the filter needs none of its own."""
+    statement = select(PastRun).where(PastRun.job == job)
+    if outcome == "unfinished":
+        statement = statement.where(PastRun.finished_at.is_(None))
+    elif outcome in ("ok", "failed"):
+        statement = statement.where(
+            PastRun.finished_at.is_not(None), PastRun.ok.is_(outcome == "ok")
+        )
+    elif outcome is not None:
+        raise ValueError(f"no outcome {outcome!r}")
+    return statement.order_by(PastRun.id.desc())
 
 
 def _prune(session: Session, job: str) -> None:
