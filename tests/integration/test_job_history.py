@@ -20,8 +20,9 @@ from sqlalchemy import select
 from licensing import db, job_pages, job_runs
 from licensing.accounts.models import User
 from licensing.job_runs import PastRun
+from licensing.mail.services import DeliveryReport
 from licensing.web.filters import when
-from licensing.worker import MINUTE, SCHEDULE, Job, Worker, jobs_readiness
+from licensing.worker import JOBS, MINUTE, SCHEDULE, Job, Worker, jobs_readiness
 from tests.support.factories import bearer
 
 SignIn = Callable[..., FlaskClient]
@@ -86,7 +87,9 @@ def test_a_run_from_cron_is_kept_as_the_workers_are(
     assert runner.invoke(args=["outbox", "send"]).exit_code != 0
     with app.app_context():
         failed, succeeded = _kept("outbox send")
-    assert (succeeded.ok, succeeded.summary, succeeded.error) == (True, "exit status 0", None)
+    # The job's closing line, as the worker's run keeps it (round 48: `exit status 0`).
+    closing = "Nothing sent: SMTP_URL is not set, so messages stay in the outbox."
+    assert (succeeded.ok, succeeded.summary, succeeded.error) == (True, closing, None)
     assert succeeded.started_at is not None
     assert failed.ok is False
     assert failed.error == "ClickException: the SMTP server refused"
@@ -452,3 +455,52 @@ def test_the_api_lists_a_jobs_failed_runs_alone_and_refuses_an_outcome_it_lacks(
     parameters = document["paths"]["/api/v1/jobs/{name}/runs"]["get"]["parameters"]
     [outcome] = [p for p in parameters if p["name"] == "outcome"]
     assert outcome["schema"]["enum"] == ["ok", "failed", "unfinished"]
+
+
+def test_every_jobs_run_from_cron_keeps_the_closing_line_the_workers_run_keeps(
+    app: Flask,
+) -> None:
+    runner = app.test_cli_runner()
+    for job in JOBS:
+        said = runner.invoke(args=job.name.split())
+        assert said.exit_code == 0, (job.name, said.output)
+        with app.app_context():
+            Worker(app, [job], record_runs=True).run_due()
+            by_worker, from_cron = _kept(job.name)[:2]
+        assert by_worker.summary == from_cron.summary, job.name
+        assert from_cron.summary is not None
+        assert not from_cron.summary.startswith("exit status"), job.name
+        # The line the command printed (the last but for `payments reconcile`'s, which
+        # prints a line a kind of record and keeps them joined, as the worker does).
+        assert from_cron.summary.split("; ")[-1] in said.output, job.name
+
+
+def test_a_failed_run_from_cron_keeps_its_closing_line_and_exit_status_and_no_more(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def deferred(*_args: object, **_kwargs: object) -> DeliveryReport:
+        click.echo("a line of the command's own output\n" * 1000)
+        return DeliveryReport(sent=2, deferred=1, errors=["421 try later"])
+
+    monkeypatch.setattr("licensing.mail.cli.send_due", deferred)
+    said = app.test_cli_runner().invoke(args=["outbox", "send"])
+    assert said.exit_code == 1
+    with app.app_context():
+        [run] = _kept("outbox send")
+    line = "2 sent, 1 to retry later, 0 failed after 8 attempts (last error: 421 try later)"
+    assert (run.ok, run.summary) == (False, f"{line} (exit status 1)")
+    assert run.error == f"{line} (exit status 1)"
+    assert run.finished_at is not None
+
+
+def test_a_command_that_says_no_closing_line_keeps_its_exit_status(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def silent(*_args: object, **_kwargs: object) -> None:
+        raise SystemExit(3)
+
+    monkeypatch.setattr("licensing.permissions.cli.expire_due", silent)
+    assert app.test_cli_runner().invoke(args=["permissions", "expire"]).exit_code == 3
+    with app.app_context():
+        [run] = _kept("permissions expire")
+    assert (run.ok, run.summary) == (False, "exit status 3")
