@@ -107,6 +107,20 @@ def list_jobs() -> dict[str, Any]:
     }
 
 
+@blp.route("/jobs/<name>")
+@access.staff("admin")
+@blp.response(200, JobSchema)
+def get_job(name: str) -> dict[str, Any]:
+    """One job as `GET /jobs` lists it (round 48), for a monitor that watches one:
+    its state, its trouble in `/readyz`'s words, its last run. `name` as the job is
+    named, its space written `%20`; a name the schedule lacks is a 404."""
+    statuses, _trouble = worker.jobs_overview(current_config())
+    status = next((job for job in statuses if job.name == name), None)
+    if status is None:
+        raise NotFound(f"No periodic job is named {name!r}.")
+    return _job(status)
+
+
 def _job(status: worker.JobStatus) -> dict[str, Any]:
     row = status.record
     return {

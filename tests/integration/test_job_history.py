@@ -504,3 +504,27 @@ def test_a_command_that_says_no_closing_line_keeps_its_exit_status(
     with app.app_context():
         [run] = _kept("permissions expire")
     assert (run.ok, run.summary) == (False, "exit status 3")
+
+
+def test_the_api_gives_one_jobs_overview_as_the_list_does(
+    app: Flask, admin: User, licensing_staff: User
+) -> None:
+    _three_nights_and_one_going()
+    job_runs.finished("outbox send", db.utcnow(), ok=True, outcome="1 sent")
+    client = app.test_client()
+    one = client.get("/api/v1/jobs/invoices%20overdue", headers=bearer(admin))
+    assert one.status_code == 200
+    listed = client.get("/api/v1/jobs", headers=bearer(admin)).get_json()["jobs"]
+    assert one.get_json() == next(job for job in listed if job["name"] == "invoices overdue")
+    assert one.get_json()["state"] == "late"  # its last success three days ago
+    assert one.get_json()["last_run_id"] == "b00000000000"
+    missing = client.get("/api/v1/jobs/no%20such%20job", headers=bearer(admin))
+    assert missing.status_code == 404
+    assert missing.headers["Content-Type"] == "application/problem+json"
+    assert client.get("/api/v1/jobs/outbox%20send").status_code == 401
+    assert (
+        client.get("/api/v1/jobs/outbox%20send", headers=bearer(licensing_staff)).status_code == 403
+    )
+    document = client.get("/api/v1/openapi.json").get_json()
+    responses = document["paths"]["/api/v1/jobs/{name}"]["get"]["responses"]
+    assert {"200", "401", "403", "404", "422"} <= set(responses)
