@@ -252,21 +252,33 @@ JOB_NAMES = frozenset(name for name, _every in SCHEDULE)
 @contextlib.contextmanager
 def _recorded_run(job: str) -> Iterator[None]:
     """The command's run in `job_runs`: its start, then its end, failed when it
-    exits non-zero or raises (click hands the exception to the group's resources)."""
+    exits non-zero or raises (click hands the exception to the group's resources).
+    Its outcome is the job's closing line, the worker's (round 48: `exit status N`
+    before), which the command says through `job_runs.closing`; the line alone, not
+    the command's output, is kept. A non-zero exit adds `(exit status N)`."""
     job_runs.record_start(job, db.utcnow())
-    try:
-        yield
-    except click.exceptions.Exit as done:
-        _record_end(job, ok=done.exit_code == 0, outcome=f"exit status {done.exit_code}")
-        raise
-    except SystemExit as done:
-        code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-        _record_end(job, ok=code == 0, outcome=f"exit status {code}")
-        raise
-    except BaseException as error:
-        _record_end(job, ok=False, outcome=f"failed: {type(error).__name__}: {error}")
-        raise
-    _record_end(job, ok=True, outcome="exit status 0")
+    with job_runs.closing_line_kept() as said:
+        try:
+            yield
+        except click.exceptions.Exit as done:
+            _record_end(job, ok=done.exit_code == 0, outcome=_outcome(said, done.exit_code))
+            raise
+        except SystemExit as done:
+            code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
+            _record_end(job, ok=code == 0, outcome=_outcome(said, code))
+            raise
+        except BaseException as error:
+            _record_end(job, ok=False, outcome=f"failed: {type(error).__name__}: {error}")
+            raise
+        _record_end(job, ok=True, outcome=_outcome(said, 0))
+
+
+def _outcome(said: list[str], code: int) -> str:
+    """The closing line the command said, else (a command that says none) its exit
+    status, as before round 48; a non-zero exit is named after the line."""
+    if not said:
+        return f"exit status {code}"
+    return said[-1] if code == 0 else f"{said[-1]} (exit status {code})"
 
 
 def _record_end(job: str, *, ok: bool, outcome: str) -> None:

@@ -14,10 +14,10 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from flask import Blueprint, abort, render_template, url_for
+from flask import Blueprint, abort, render_template, request
 from sqlalchemy.orm import Session
 
-from licensing import access, db, job_runs, worker
+from licensing import access, arguments, db, job_runs, worker
 from licensing.access import Principal
 from licensing.config import current_config
 from licensing.web import paging
@@ -42,30 +42,45 @@ def jobs() -> str:
     )
 
 
+# The runs page's filter (round 48), named as its form labels it.
+RUN_FILTERS = {"outcome": "Outcome"}
+
+
 @bp.route("/jobs/<name>")
 @access.staff("admin")
-def job_runs_page(name: str) -> str:
+def job_runs_page(name: str) -> tuple[str, int]:
     """One job's kept runs, newest first, a page at a time, with its state as the
-    Jobs page says it; a name the schedule does not have is a 404."""
+    Jobs page says it; a name the schedule does not have is a 404. `outcome`
+    (round 48) lists only the runs that ended so (`failed`), kept by the pager's
+    links; a value it does not offer is a 422, given twice a 400, each said beside
+    the filter with nothing listed, as every console list."""
     statuses, _trouble = worker.jobs_overview(current_config())
     status = next((job for job in statuses if job.name == name), None)
     if status is None:
         abort(404)
-    runs: paging.Page[job_runs.PastRun] = paging.read_page(
-        db.session(),
-        job_runs.history(name),
-        per_page=RUNS_PER_PAGE,
-        # Its links quoted (`outbox%20send`): the request's path is the name unquoted.
-        path=url_for("jobs_console.job_runs_page", name=name),
+    args = request.args
+    twice = arguments.repeated(args, labels=RUN_FILTERS)
+    errors = twice or arguments.unknown_choice(
+        args, "outcome", job_runs.OUTCOMES, RUN_FILTERS["outcome"]
+    )
+    outcome = args.get("outcome") or None
+    runs: paging.Page[job_runs.PastRun] | None = (
+        None
+        if errors
+        else paging.read_page(db.session(), job_runs.history(name, outcome), per_page=RUNS_PER_PAGE)
     )
     return render_template(
         "console/job_runs.html",
         job=status,
-        runs=runs.items,
+        runs=runs.items if runs else [],
         page=runs,
         kept=job_runs.HISTORY_RUNS,
         unfinished=worker.UNFINISHED,
-    )
+        outcomes=job_runs.OUTCOMES,
+        outcome=outcome,
+        errors=errors,
+        labels=RUN_FILTERS,
+    ), (400 if twice else 422 if errors else 200)
 
 
 @queue_summary

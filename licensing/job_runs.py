@@ -18,8 +18,10 @@ a row another has not committed."""
 
 from __future__ import annotations
 
+import contextlib
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -84,9 +86,37 @@ class PastRun(Base):
     error: Mapped[str | None] = mapped_column(String(OUTCOME_LENGTH), default=None)
 
 
-def history(job: str) -> Select[PastRun]:
-    """`job`'s kept runs, the newest recorded first (the id: unique)."""
-    return select(PastRun).where(PastRun.job == job).order_by(PastRun.id.desc())
+# A kept run's outcome (round 48), what the runs page's and the API's `outcome`
+# filter takes: it ended well, it failed, or it has no end (still running, or its
+# process died first). The words are the runs page's.
+OUTCOMES = {
+    "ok": "ok",
+    "failed": "failed",
+    "unfinished": "running or stopped before it finished",
+}
+
+
+def outcome_of(run: PastRun) -> str:
+    """`run`'s outcome, one of `OUTCOMES`."""
+    if run.finished_at is None:
+        return "unfinished"
+    return "ok" if run.ok else "failed"
+
+
+def history(job: str, outcome: str | None = None) -> Select[PastRun]:
+    """`job`'s kept runs, the newest recorded first (the id: unique); with `outcome`
+    (one of `OUTCOMES`), only those that ended so. At most `HISTORY_RUNS` rows a job
+    are read through the (job, id) index, so the filter needs none of its own."""
+    statement = select(PastRun).where(PastRun.job == job)
+    if outcome == "unfinished":
+        statement = statement.where(PastRun.finished_at.is_(None))
+    elif outcome in ("ok", "failed"):
+        statement = statement.where(
+            PastRun.finished_at.is_not(None), PastRun.ok.is_(outcome == "ok")
+        )
+    elif outcome is not None:
+        raise ValueError(f"no outcome {outcome!r}")
+    return statement.order_by(PastRun.id.desc())
 
 
 def _prune(session: Session, job: str) -> None:
@@ -216,6 +246,34 @@ def record_start(job: str, at: datetime) -> None:
         started(job, at, _run_id())
     except SQLAlchemyError as error:
         log.warning("job runs: the start of %s was not recorded: %s", job, type(error).__name__)
+
+
+# The closing line of the command run from cron in hand (round 48): one line kept,
+# the last said, not the command's output (which may run to thousands of lines).
+_CLOSING: ContextVar[list[str] | None] = ContextVar("job_closing_line", default=None)
+
+
+@contextlib.contextmanager
+def closing_line_kept() -> Iterator[list[str]]:
+    """Around a periodic job's command run from cron (`commands._recorded_run`): the
+    list ends holding the closing line its command said (`closing`), if it said one."""
+    kept: list[str] = []
+    token = _CLOSING.set(kept)
+    try:
+        yield kept
+    finally:
+        _CLOSING.reset(token)
+
+
+def closing(line: str) -> str:
+    """`line`, the job's closing line, the one the worker records for its run (its
+    job function's result in words): a periodic job's command says it through here
+    as it prints it, so that its run from cron records it too, not `exit status N`.
+    Outside such a run (the worker, a test), only `line` back."""
+    kept = _CLOSING.get()
+    if kept is not None:
+        kept[:] = [line[:OUTCOME_LENGTH]]
+    return line
 
 
 def _run_id() -> str | None:

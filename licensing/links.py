@@ -15,11 +15,25 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import date
 from typing import Any, Protocol
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
-from flask import Flask, current_app
+from flask import Flask, current_app, request
 
 EXTENSION = "licensing.links"
+
+# What a path segment may hold unescaped (RFC 3986: unreserved, sub-delims, ":" and
+# "@"), and "/" between segments; everything else, "%" included, is escaped.
+_PATH_SAFE = "/!$&'()*+,;=:@~"
+
+
+def request_path() -> str:
+    """The request's path, under the script root the app is mounted at, as a link
+    writes it: escaped once (round 48). Flask hands `request.path` over unescaped, so a
+    link built from it held a raw space (`/console/jobs/invoices overdue?page=2`);
+    a name with `%` in it would have read as an escape. `url_for` gives the same
+    string for a route's own path; the pager (`web.paging`) and the API's `Link`
+    header build their links on this."""
+    return quote(request.script_root + request.path, safe=_PATH_SAFE)
 
 
 class Links(Protocol):

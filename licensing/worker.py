@@ -67,11 +67,11 @@ class Job:
 # Each job is its command's (the feature's cli.py says what it calls, with which
 # settings); here only how the worker's log words three of them.
 def _reconcile_payments() -> object:
-    return "; ".join(str(report) for report in billing.reconcile_due())
+    return billing.reconcile_summary(billing.reconcile_due())
 
 
 def _prune_idempotency_keys() -> object:
-    return f"{billing.prune_due()} idempotency keys pruned"  # as the command says it
+    return billing.prune_summary(billing.prune_due())  # as the command says it
 
 
 def _match_disputes() -> object:

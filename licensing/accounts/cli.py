@@ -10,7 +10,7 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 
-from licensing import db
+from licensing import db, job_runs
 from licensing.access import ORGANIZATION_ROLES
 from licensing.accounts import passwords, queries, services
 from licensing.accounts.models import TOKEN_SCOPES, WRITE_SCOPE
@@ -254,7 +254,7 @@ def remind(now: datetime) -> None:
     Idempotent and safe on several hosts at once: tokens are claimed with
     FOR NO KEY UPDATE SKIP LOCKED on PostgreSQL, and each carries its own marker.
     """
-    click.echo(remind_expiring(now))
+    click.echo(job_runs.closing(remind_expiring(now)))
 
 
 def prune_browsers_due(now: datetime | None = None) -> str:
@@ -278,7 +278,7 @@ def prune_browsers(now: datetime) -> None:
 
     Idempotent and safe on several hosts at once.
     """
-    click.echo(prune_browsers_due(now))
+    click.echo(job_runs.closing(prune_browsers_due(now)))
 
 
 def first_admin() -> str:

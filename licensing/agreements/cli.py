@@ -7,6 +7,7 @@ from datetime import datetime
 import click
 from flask.cli import with_appcontext
 
+from licensing import job_runs
 from licensing.agreements import services
 from licensing.clock import now_option
 from licensing.config import current_config
@@ -31,7 +32,7 @@ def expire(now: datetime) -> None:
     every hour.
     """
     report = expire_due(now)
-    click.echo(str(report))
+    click.echo(job_runs.closing(str(report)))
     for label, items in (
         ("lapsed", report.lapsed),
         ("reconsideration closed", report.windows_closed),

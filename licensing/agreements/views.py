@@ -21,7 +21,7 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response as WerkzeugResponse
 from wtforms import SelectField
 
-from licensing import access, arguments, calendar, db
+from licensing import access, arguments, calendar, db, links
 from licensing.access import Principal
 from licensing.accounts import auth
 from licensing.accounts import queries as account_queries
@@ -1281,7 +1281,7 @@ def agreements_list() -> tuple[str, int]:
             organization_id,
             partial(db.session().get, Organization),
             filters=request.args,
-            path=request.path,
+            path=links.request_path(),
         ),
     ), (422 if refused else 200)
 

@@ -53,6 +53,7 @@ from licensing.api.fields import ApiSchema
 from licensing.config import API_PREFIX as API_PREFIX  # the API modules' mount point
 from licensing.errors import InvalidInput
 from licensing.extensions import is_rate_limited
+from licensing.links import request_path
 from licensing.problems import PROBLEM_MIMETYPE, body_too_large
 
 # The OpenAPI security requirement of routes that need `Authorization: Bearer`.
@@ -331,7 +332,10 @@ def _is_paginated(req: flask.Request) -> bool:
 def _page_link(page: int, per_page: int) -> str:
     args = MultiDict(flask.request.args)
     args["page"], args["per_page"] = str(page), str(per_page)
-    return f"{flask.request.base_url}?{urlencode(list(args.items(multi=True)))}"
+    # The path escaped once (`links.request_path`), not `base_url`'s IRI, which
+    # leaves a `%` and non-ASCII letters as they are.
+    base = flask.request.host_url.rstrip("/") + request_path()
+    return f"{base}?{urlencode(list(args.items(multi=True)))}"
 
 
 def page_headers(page: int, per_page: int, total: int) -> dict[str, str]:

@@ -11,7 +11,7 @@ from sqlalchemy import Select
 
 from licensing import access, job_runs, worker
 from licensing.api.base import Blueprint
-from licensing.api.fields import ApiSchema
+from licensing.api.fields import ApiSchema, vocabulary
 from licensing.config import current_config
 from licensing.errors import NotFound
 
@@ -76,6 +76,15 @@ class JobRunSchema(ApiSchema):
         metadata={"description": "None: still running, or stopped before it finished."},
     )
     ok = ma.fields.Boolean(allow_none=True)
+    outcome = ma.fields.Function(
+        job_runs.outcome_of,
+        metadata={
+            "type": "string",
+            "enum": list(job_runs.OUTCOMES),
+            "description": "`ok`, `failed`, or `unfinished` (no end: still running, or "
+            "stopped before it finished); what the `outcome` filter takes (round 48).",
+        },
+    )
     summary = ma.fields.String(
         allow_none=True, metadata={"description": "What it did: the job's closing line."}
     )
@@ -98,6 +107,20 @@ def list_jobs() -> dict[str, Any]:
     }
 
 
+@blp.route("/jobs/<name>")
+@access.staff("admin")
+@blp.response(200, JobSchema)
+def get_job(name: str) -> dict[str, Any]:
+    """One job as `GET /jobs` lists it (round 48), for a monitor that watches one:
+    its state, its trouble in `/readyz`'s words, its last run. `name` as the job is
+    named, its space written `%20`; a name the schedule lacks is a 404."""
+    statuses, _trouble = worker.jobs_overview(current_config())
+    status = next((job for job in statuses if job.name == name), None)
+    if status is None:
+        raise NotFound(f"No periodic job is named {name!r}.")
+    return _job(status)
+
+
 def _job(status: worker.JobStatus) -> dict[str, Any]:
     row = status.record
     return {
@@ -116,12 +139,21 @@ def _job(status: worker.JobStatus) -> dict[str, Any]:
     }
 
 
+class JobRunQuerySchema(ApiSchema):
+    outcome = vocabulary(
+        job_runs.OUTCOMES,
+        metadata={"description": "Only the runs that ended so: `failed` for the failures."},
+    )
+
+
 @blp.route("/jobs/<name>/runs")
 @access.staff("admin")
+@blp.arguments(JobRunQuerySchema, location="query")
 @blp.paginate(JobRunSchema)
-def list_job_runs(name: str) -> Select[job_runs.PastRun]:
-    """The job's kept runs (its last 50), the newest recorded first (id descending).
+def list_job_runs(query: dict[str, Any], name: str) -> Select[job_runs.PastRun]:
+    """The job's kept runs (its last 50), the newest recorded first (id descending);
+    with `outcome`, only those that ended so (`outcome=failed`: the failures).
     `name` as the job is named, its space written `%20` (`outbox%20send`)."""
     if name not in {job for job, _every in worker.SCHEDULE}:
         raise NotFound(f"No periodic job is named {name!r}.")
-    return job_runs.history(name)
+    return job_runs.history(name, query.get("outcome"))

@@ -6,12 +6,13 @@ are claimed with SKIP LOCKED)."""
 from __future__ import annotations
 
 import sys
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 
 import click
 from flask.cli import with_appcontext
 
-from licensing import db
+from licensing import db, job_runs
 from licensing.actors import Actor
 from licensing.billing import gateways, idempotency, services
 from licensing.clock import now_option
@@ -35,7 +36,7 @@ def _skipped_without_stripe() -> bool:
     pay by wire, ACH or check.", and match-disputes ran)."""
     why = without_stripe(current_config())
     if why:
-        click.echo(f"skipped: {why}")
+        click.echo(job_runs.closing(f"skipped: {why}"))
     return why is not None
 
 
@@ -61,6 +62,17 @@ def reconcile_due(
         ),
         services.reconcile_give_back_failures(gateway=gateway, now=now, older_than=older_than),
     )
+
+
+def reconcile_summary(reports: Sequence[services.ReconcileReport]) -> str:
+    """The `payments reconcile` job's closing line, the worker's and the command's:
+    each kind of record's report, joined."""
+    return "; ".join(str(report) for report in reports)
+
+
+def prune_summary(pruned: int) -> str:
+    """The `payments prune-keys` job's closing line, the worker's and the command's."""
+    return f"{pruned} idempotency keys pruned"
 
 
 def prune_due(now: datetime | None = None) -> int:
@@ -113,6 +125,7 @@ def reconcile(older_than_minutes: int, now: datetime) -> None:
         for line in report.outcomes:
             click.echo(line)
         click.echo(str(report))
+    job_runs.closing(reconcile_summary(reports))  # its lines, joined as the worker's
 
 
 @click.command("prune-keys")
@@ -121,7 +134,7 @@ def reconcile(older_than_minutes: int, now: datetime) -> None:
 def prune_keys(now: datetime) -> None:
     """Forget the Idempotency-Key records of API requests older than 24 hours
     (a retry with such a key is carried out anew). Idempotent."""
-    click.echo(f"{prune_due(now)} idempotency keys pruned")
+    click.echo(job_runs.closing(prune_summary(prune_due(now))))
 
 
 @click.command("overdue")
@@ -136,7 +149,7 @@ def overdue(now: datetime) -> None:
         click.echo(f"late fee invoice {number}")
     for name in report.pending_payment:
         click.echo(f"pending payment: {name}")
-    click.echo(str(report))
+    click.echo(job_runs.closing(str(report)))
 
 
 @click.command("match-disputes")
@@ -151,7 +164,7 @@ def match_disputes(now: datetime) -> None:
     run = match_due(now)
     for line in (*run.matched, *run.dropped, *run.still):
         click.echo(line)
-    click.echo(run.summary())
+    click.echo(job_runs.closing(run.summary()))
 
 
 def _statement_month(month: str | None, now: datetime) -> date:
@@ -197,4 +210,4 @@ def send_statements(month: str | None, now: datetime) -> None:
         click.echo(f"sent: {line}")
     for line in run.not_sent:
         click.echo(f"not sent: {line}", err=True)
-    click.echo(run.summary())
+    click.echo(job_runs.closing(run.summary()))

@@ -75,6 +75,7 @@ from licensing.downloads import document_rate_limit, pdf_response
 from licensing.errors import Conflict, DomainError, ExternalServiceError, InvalidInput, NotFound
 from licensing.extensions import csrf, limiter
 from licensing.limits import record_id, shows_unstorable_on_form
+from licensing.links import request_path
 from licensing.money import MoneyError, format_amount, in_words, parse_decimal
 from licensing.problems import problem
 from licensing.web import confirm, paging
@@ -707,7 +708,7 @@ def console_invoices() -> tuple[str, int]:
             organization_id,
             partial(session.get, Organization),
             filters=request.args,
-            path=request.path,
+            path=request_path(),
         ),
     ), (400 if errors else 422 if unread else 200)
 

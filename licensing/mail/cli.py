@@ -5,6 +5,7 @@ from __future__ import annotations
 import click
 from flask.cli import with_appcontext
 
+from licensing import job_runs
 from licensing.config import current_config
 from licensing.mail.services import DeliveryReport, deliver_due
 from licensing.mail.smtp import Delivery
@@ -30,6 +31,6 @@ def send(limit: int) -> None:
     messages (they stay queued for the next run).
     """
     report = send_due(limit)
-    click.echo(str(report))
+    click.echo(job_runs.closing(str(report)))
     if report.deferred or report.failed:
         raise SystemExit(1)

@@ -7,6 +7,7 @@ from datetime import datetime
 import click
 from flask.cli import with_appcontext
 
+from licensing import job_runs
 from licensing.clock import now_option
 from licensing.config import current_config
 from licensing.permissions import services
@@ -29,7 +30,7 @@ def expire(now: datetime) -> None:
     Idempotent and safe on several hosts at once: rows are claimed with
     FOR NO KEY UPDATE SKIP LOCKED on PostgreSQL.
     """
-    click.echo(str(expire_due(now)))
+    click.echo(job_runs.closing(str(expire_due(now))))
 
 
 @click.command("give-back-waits")

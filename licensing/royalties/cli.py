@@ -9,6 +9,7 @@ from datetime import datetime
 import click
 from flask.cli import with_appcontext
 
+from licensing import job_runs
 from licensing.actors import operator_login
 from licensing.calendar import office_date
 from licensing.clock import now_option
@@ -29,7 +30,7 @@ def remind(now: datetime) -> None:
     """Email reminders 14 days before a report is due, on the due date and every 14 days
     while it is overdue; hold at pending_payment an organization with a report overdue
     beyond the standing threshold (30 days). Idempotent; run it daily or hourly."""
-    click.echo(str(remind_due(now)))
+    click.echo(job_runs.closing(str(remind_due(now))))
 
 
 @click.command("restore-terminated")

@@ -23,6 +23,7 @@ from werkzeug.exceptions import BadRequest
 
 from licensing import arguments, db
 from licensing.limits import page_number
+from licensing.links import request_path
 
 T = TypeVar("T")
 
@@ -65,7 +66,7 @@ class Page(Generic[T]):
     number: int
     per_page: int
     total: int
-    path: str = ""  # the list page's path, and its query string without `page`
+    path: str = ""  # the list page's path, escaped; and its query string without `page`
     query: tuple[tuple[str, str], ...] = ()
     # The query argument that numbers this list's pages, and the id of the page's
     # element its links lead to (round 47: the organization pages page two lists,
@@ -122,8 +123,10 @@ def read_page(
     `statement` selects; past the last page, the last page. The database counts the
     rows and returns only the page's; `rows` reads them (by default the statement's
     first column, e.g. ORM entities). The page's links lead to `path` (by default the
-    request's) with `args` kept. `count`, when given, selects how many rows
-    `statement` has more cheaply than counting its rows as selected. `rows` gets
+    request's, escaped here once: `links.request_path`; a caller gives one only for
+    another page's, as `url_for` writes it) with `args` kept. `count`, when given,
+    selects how many rows `statement` has more cheaply than counting its rows as
+    selected. `rows` gets
     the page's statement and the parameters to execute it with. `parameters`: the
     values of the statements' own bound parameters (a statement kept per process
     binds its filters' values per request), given to `count` (then required) too.
@@ -143,7 +146,7 @@ def read_page(
     paged = {**bound, LIMIT: per_page, OFFSET: (number - 1) * per_page}
     items = rows(window, paged) if rows else list(session.scalars(window, paged))
     query = tuple((key, value) for key, value in args.items(multi=True) if key != parameter)
-    return Page(items, number, per_page, total, path or request.path, query, parameter, anchor)
+    return Page(items, number, per_page, total, path or request_path(), query, parameter, anchor)
 
 
 def page_of(
@@ -156,7 +159,7 @@ def page_of(
     number = min(requested_page(args), page_count(len(items), per_page))
     shown = items[(number - 1) * per_page : number * per_page]
     query = tuple((key, value) for key, value in args.items(multi=True) if key != "page")
-    return Page(shown, number, per_page, len(items), request.path, query)
+    return Page(shown, number, per_page, len(items), request_path(), query)
 
 
 LIMIT, OFFSET = "paging_limit", "paging_offset"

@@ -89,3 +89,38 @@ def test_an_admin_at_320_px_reads_a_jobs_nights_by_keyboard_from_the_jobs_page(
     _tab_to(page, "Periodic jobs")
     page.keyboard.press("Enter")
     page.wait_for_url("**/console/jobs")
+
+
+def test_an_admin_at_320_px_lists_a_jobs_failed_runs_alone_by_keyboard(
+    page: Any, live_server: LiveServer
+) -> None:
+    """Round 48: the runs page's *Outcome* filter, chosen by keyboard, keeps the
+    failures alone, and the pager keeps the filter."""
+    with live_server.app.app_context():
+        night = db.utcnow() - timedelta(days=3)
+        for n in range(3):  # ok, then failed twice
+            job_runs.started("invoices overdue", night + timedelta(days=n), f"c{n:011x}")
+            job_runs.finished(
+                "invoices overdue",
+                night + timedelta(days=n, seconds=42),
+                ok=n == 0,
+                outcome="0 overdue invoice(s)" if n == 0 else f"failed: OSError: night {n}",
+                run_id=f"c{n:011x}",
+            )
+        admin = factories.make_staff(db.session(), roles=("admin",))
+        db.session().commit()
+    page.set_viewport_size({"width": 320, "height": 700})
+    sign_in(page, admin.email)
+    page.goto("/console/jobs/invoices%20overdue")
+    page.get_by_label("Outcome").focus()
+    page.keyboard.press("ArrowDown")  # Any -> ok
+    page.keyboard.press("ArrowDown")  # ok -> failed
+    assert page.get_by_label("Outcome").input_value() == "failed"
+    _tab_to(page, "Filter")
+    page.keyboard.press("Enter")
+    page.wait_for_url("**/console/jobs/invoices%20overdue?outcome=failed")
+    rows = page.locator("tbody tr").all_inner_texts()
+    assert [("night 2" in row, "night 1" in row) for row in rows] == [(True, False), (False, True)]
+    assert "Failed runs 1–2 of 2" in page.locator("nav.pager").inner_text()  # noqa: RUF001
+    page.wait_for_function(FITS)
+    assert_accessible(page)

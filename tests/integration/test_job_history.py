@@ -20,8 +20,9 @@ from sqlalchemy import select
 from licensing import db, job_pages, job_runs
 from licensing.accounts.models import User
 from licensing.job_runs import PastRun
+from licensing.mail.services import DeliveryReport
 from licensing.web.filters import when
-from licensing.worker import MINUTE, SCHEDULE, Job, Worker, jobs_readiness
+from licensing.worker import JOBS, MINUTE, SCHEDULE, Job, Worker, jobs_readiness
 from tests.support.factories import bearer
 
 SignIn = Callable[..., FlaskClient]
@@ -86,7 +87,9 @@ def test_a_run_from_cron_is_kept_as_the_workers_are(
     assert runner.invoke(args=["outbox", "send"]).exit_code != 0
     with app.app_context():
         failed, succeeded = _kept("outbox send")
-    assert (succeeded.ok, succeeded.summary, succeeded.error) == (True, "exit status 0", None)
+    # The job's closing line, as the worker's run keeps it (round 48: `exit status 0`).
+    closing = "Nothing sent: SMTP_URL is not set, so messages stay in the outbox."
+    assert (succeeded.ok, succeeded.summary, succeeded.error) == (True, closing, None)
     assert succeeded.started_at is not None
     assert failed.ok is False
     assert failed.error == "ClickException: the SMTP server refused"
@@ -352,3 +355,176 @@ def test_the_jobs_api_is_in_the_document_with_its_errors(app: Flask) -> None:
     runs = document["paths"]["/api/v1/jobs/{name}/runs"]["get"]
     assert {"200", "401", "403", "422"} <= set(overview["responses"])
     assert {"200", "400", "401", "403", "404", "422"} <= set(runs["responses"])
+
+
+def _three_nights_and_one_going() -> None:
+    """`invoices overdue`: ok, failed, failed (oldest first), and a run going now."""
+    base = db.utcnow().replace(microsecond=0) - timedelta(days=3)
+    for n in range(3):
+        job_runs.started("invoices overdue", base + timedelta(days=n), f"a{n:011x}")
+        job_runs.finished(
+            "invoices overdue",
+            base + timedelta(days=n, seconds=40),
+            ok=n == 0,
+            outcome="0 overdue invoice(s)" if n == 0 else f"failed: OSError: night {n}",
+            run_id=f"a{n:011x}",
+        )
+    job_runs.started("invoices overdue", db.utcnow(), "b00000000000")
+
+
+def test_an_admin_lists_a_jobs_failed_runs_alone_a_page_at_a_time(
+    app: Flask, admin: User, signed_in: SignIn, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(job_pages, "RUNS_PER_PAGE", 1)
+    _three_nights_and_one_going()
+    client = signed_in(app.test_client(), admin)
+    first = client.get("/console/jobs/invoices%20overdue?outcome=failed")
+    assert first.status_code == 200
+    page = first.get_data(as_text=True)
+    [last_night] = _rows(page)
+    assert "OSError: night 2" in last_night
+    assert "Failed runs 1\u20131 of 2" in page
+    assert '<option value="failed" selected>Failed</option>' in page
+    # The filter kept by the pager's links, the path escaped once.
+    assert re.findall(r'<a href="([^"]*)" rel="next"', page) == [
+        "/console/jobs/invoices%20overdue?outcome=failed&amp;page=2"
+    ]
+    second = client.get("/console/jobs/invoices%20overdue?outcome=failed&page=2")
+    [night_before] = _rows(second.get_data(as_text=True))
+    assert "OSError: night 1" in night_before
+    ok = client.get("/console/jobs/invoices%20overdue?outcome=ok").get_data(as_text=True)
+    assert [row.split(" ok ")[1] for row in _rows(ok)] == [
+        "0 overdue invoice(s) \u2014 a00000000000"
+    ]
+    going = client.get("/console/jobs/invoices%20overdue?outcome=unfinished")
+    assert [run.endswith("b00000000000") for run in _rows(going.get_data(as_text=True))] == [True]
+    everything = client.get("/console/jobs/invoices%20overdue").get_data(as_text=True)
+    assert "Runs 1\u20131 of 4" in everything
+
+
+def test_a_runs_filter_the_page_does_not_offer_or_given_twice_is_said_beside_it(
+    app: Flask, admin: User, signed_in: SignIn
+) -> None:
+    _three_nights_and_one_going()
+    client = signed_in(app.test_client(), admin)
+    bogus = client.get("/console/jobs/invoices%20overdue?outcome=broken")
+    assert bogus.status_code == 422
+    text = _text(bogus.get_data(as_text=True))
+    assert (
+        "Outcome takes one of: ok, failed, running or stopped before it finished; "
+        "the link gave \u201cbroken\u201d: choose one and filter again."
+    ) in text
+    assert "Nothing is listed until the filters above are corrected." in text
+    assert _rows(bogus.get_data(as_text=True)) == []
+    assert 'aria-invalid="true" aria-describedby="outcome-error"' in bogus.get_data(as_text=True)
+    twice = client.get("/console/jobs/invoices%20overdue?outcome=failed&outcome=ok")
+    assert twice.status_code == 400
+    assert "Outcome takes one value" in _text(twice.get_data(as_text=True))
+    assert _rows(twice.get_data(as_text=True)) == []
+
+
+def test_the_api_lists_a_jobs_failed_runs_alone_and_refuses_an_outcome_it_lacks(
+    app: Flask, admin: User
+) -> None:
+    _three_nights_and_one_going()
+    client = app.test_client()
+    runs = "/api/v1/jobs/invoices%20overdue/runs"
+    failed = client.get(f"{runs}?outcome=failed&per_page=1", headers=bearer(admin))
+    assert failed.status_code == 200
+    assert failed.headers["X-Total-Count"] == "2"
+    [last_night] = failed.get_json()
+    assert (last_night["outcome"], last_night["error"]) == ("failed", "OSError: night 2")
+    assert (
+        f'<http://localhost{runs}?outcome=failed&per_page=1&page=2>; rel="next"'
+        in failed.headers["Link"]
+    )
+    every = client.get(runs, headers=bearer(admin)).get_json()
+    assert [run["outcome"] for run in every] == ["unfinished", "failed", "failed", "ok"]
+    ok = client.get(f"{runs}?outcome=ok", headers=bearer(admin)).get_json()
+    assert [run["run_id"] for run in ok] == ["a00000000000"]
+    bogus = client.get(f"{runs}?outcome=broken", headers=bearer(admin))
+    assert bogus.status_code == 422
+    assert bogus.headers["Content-Type"] == "application/problem+json"
+    assert bogus.get_json()["errors"]["query.outcome"] == [
+        "Must be one of: ok, failed, unfinished."
+    ]
+    twice = client.get(f"{runs}?outcome=failed&outcome=ok", headers=bearer(admin))
+    assert twice.status_code == 400
+    assert "query.outcome" in twice.get_json()["errors"]
+    document = client.get("/api/v1/openapi.json").get_json()
+    parameters = document["paths"]["/api/v1/jobs/{name}/runs"]["get"]["parameters"]
+    [outcome] = [p for p in parameters if p["name"] == "outcome"]
+    assert outcome["schema"]["enum"] == ["ok", "failed", "unfinished"]
+
+
+def test_every_jobs_run_from_cron_keeps_the_closing_line_the_workers_run_keeps(
+    app: Flask,
+) -> None:
+    runner = app.test_cli_runner()
+    for job in JOBS:
+        said = runner.invoke(args=job.name.split())
+        assert said.exit_code == 0, (job.name, said.output)
+        with app.app_context():
+            Worker(app, [job], record_runs=True).run_due()
+            by_worker, from_cron = _kept(job.name)[:2]
+        assert by_worker.summary == from_cron.summary, job.name
+        assert from_cron.summary is not None
+        assert not from_cron.summary.startswith("exit status"), job.name
+        # The line the command printed (the last but for `payments reconcile`'s, which
+        # prints a line a kind of record and keeps them joined, as the worker does).
+        assert from_cron.summary.split("; ")[-1] in said.output, job.name
+
+
+def test_a_failed_run_from_cron_keeps_its_closing_line_and_exit_status_and_no_more(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def deferred(*_args: object, **_kwargs: object) -> DeliveryReport:
+        click.echo("a line of the command's own output\n" * 1000)
+        return DeliveryReport(sent=2, deferred=1, errors=["421 try later"])
+
+    monkeypatch.setattr("licensing.mail.cli.send_due", deferred)
+    said = app.test_cli_runner().invoke(args=["outbox", "send"])
+    assert said.exit_code == 1
+    with app.app_context():
+        [run] = _kept("outbox send")
+    line = "2 sent, 1 to retry later, 0 failed after 8 attempts (last error: 421 try later)"
+    assert (run.ok, run.summary) == (False, f"{line} (exit status 1)")
+    assert run.error == f"{line} (exit status 1)"
+    assert run.finished_at is not None
+
+
+def test_a_command_that_says_no_closing_line_keeps_its_exit_status(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def silent(*_args: object, **_kwargs: object) -> None:
+        raise SystemExit(3)
+
+    monkeypatch.setattr("licensing.permissions.cli.expire_due", silent)
+    assert app.test_cli_runner().invoke(args=["permissions", "expire"]).exit_code == 3
+    with app.app_context():
+        [run] = _kept("permissions expire")
+    assert (run.ok, run.summary) == (False, "exit status 3")
+
+
+def test_the_api_gives_one_jobs_overview_as_the_list_does(
+    app: Flask, admin: User, licensing_staff: User
+) -> None:
+    _three_nights_and_one_going()
+    job_runs.finished("outbox send", db.utcnow(), ok=True, outcome="1 sent")
+    client = app.test_client()
+    one = client.get("/api/v1/jobs/invoices%20overdue", headers=bearer(admin))
+    assert one.status_code == 200
+    listed = client.get("/api/v1/jobs", headers=bearer(admin)).get_json()["jobs"]
+    assert one.get_json() == next(job for job in listed if job["name"] == "invoices overdue")
+    assert one.get_json()["state"] == "late"  # its last success three days ago
+    assert one.get_json()["last_run_id"] == "b00000000000"
+    missing = client.get("/api/v1/jobs/no%20such%20job", headers=bearer(admin))
+    assert missing.status_code == 404
+    assert missing.headers["Content-Type"] == "application/problem+json"
+    assert client.get("/api/v1/jobs/outbox%20send").status_code == 401
+    assert (
+        client.get("/api/v1/jobs/outbox%20send", headers=bearer(licensing_staff)).status_code == 403
+    )
+    document = client.get("/api/v1/openapi.json").get_json()
+    responses = document["paths"]["/api/v1/jobs/{name}"]["get"]["responses"]
+    assert {"200", "401", "403", "404", "422"} <= set(responses)
