@@ -10,7 +10,8 @@ with the reason it is left out. A new page without a visit fails
 
 Round 48 split the walk into parts (`AREAS`): the public's sign-in forms and its
 other pages, the portal's applications, records and account pages, the console's
-licensing, billing and administration. Each part is a test of its own, on a
+licensing, billing and administration, and the states round 47 added (renewals of a
+suspended licensee, a lost dispute's remainder). Each part is a test of its own, on a
 server and a world of its own made of the pieces its pages need (`_base` and the
 part's `pieces`), so each runs in well under a minute and xdist spreads them over
 its workers (no `xdist_group`: the parts share nothing). What the parts walk
