@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import json
 import re
-from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -32,13 +31,13 @@ from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.mail.models import OutboxMessage
 from licensing.permissions import services as permissions
-from licensing.pricing.ratecard import proposed_term
 from licensing.ratecards import services as ratecards
 from tests.browser.conftest import accepted_agreement, sign_in, signed_in_tab
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
 from tests.integration.pricing.conftest import card_document, quote_body
 from tests.support import factories
 from tests.support.axe import assert_accessible
+from tests.support.card_years import CardYears
 from tests.support.servers import LiveServer, SMTPServer, message_text, until
 from tests.support.settings import issuing, permission_sla_days
 
@@ -56,33 +55,6 @@ EDUCATORS = (
     ("Tomas Reyes", "tomas.reyes@harbor-nursing.example", "Harbor Nursing School"),
     ("Amy Chen", "amy.chen@westfield-medical.example", "Westfield Medical Institute"),
 )
-
-
-@dataclass(frozen=True)
-class CardYears:
-    """This year's card and next year's, a year each, as of the office's `today`:
-    this one ends a month on (its agreements end with it), the next starts the day
-    after. A year as the service proposes one (`proposed_term`), so a renewal's term
-    is the next card's whole period and nothing is prorated."""
-
-    this_version: str
-    this_from: date
-    this_to: date
-    next_version: str
-    next_from: date
-    next_to: date
-
-    @classmethod
-    def around(cls, today: date) -> CardYears:
-        next_from = today + timedelta(days=31)
-        if (next_from.month, next_from.day) == (2, 29):  # a year back has no 29 February
-            next_from += timedelta(days=1)
-        this_from = next_from.replace(year=next_from.year - 1)
-        this_to = next_from - timedelta(days=1)
-        _, next_to = proposed_term(next_from, None, earliest=next_from)
-        return cls(
-            f"{this_from.year}.1", this_from, this_to, f"{next_from.year}.1", next_from, next_to
-        )
 
 
 def _draft(start: date, end: date, *uses: dict[str, Any]) -> Any:

@@ -113,10 +113,17 @@ def deliver_dispute(
     *,
     amount: int,
     moved: tuple[datetime, ...],
+    dispute_id: str = "du_1Harborlight",
 ) -> None:
     """Deliver `charge.dispute.<kind>` of `payment`'s charge, signed, to the webhook."""
     event = dispute_event(
-        f"charge.dispute.{kind}", payment, charge, status=status, amount=amount, moved=moved
+        f"charge.dispute.{kind}",
+        payment,
+        charge,
+        status=status,
+        amount=amount,
+        moved=moved,
+        dispute_id=dispute_id,
     )
     response = deliver_event(client, event)
     assert response.status_code == 200, response.get_data(as_text=True)
