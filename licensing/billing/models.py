@@ -502,11 +502,20 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
         of its charge was accepted: it counts for that remainder (`amount`), less than
         it received. (A payment that counted and then lost a dispute is `reversed`, by
         the dispute's withdrawal.) Round 48: `reversed` too when the part of it its
-        invoice did not owe went back offline (`excess_given_back`)."""
+        invoice did not owe went back offline (`excess_given_back`). Its columns first:
+        only a card payment counting less than it received can be one, so a page
+        listing payments loads no payment's disputes to ask (the link page's fixed
+        statements)."""
+        if (
+            self.state not in (SUCCEEDED, REVERSED)
+            or self.method != CARD
+            or self.amount_received is None
+            or self.amount >= self.amount_received
+        ):
+            return False
         dispute = self.holding_dispute
         return (
-            self.state in (SUCCEEDED, REVERSED)
-            and dispute is not None
+            dispute is not None
             and dispute.state == LOST
             and dispute.reversal_id is None
             and (self.state == SUCCEEDED or self.excess_given_back is not None)

@@ -137,8 +137,13 @@ def test_every_list_pages_pager_links_to_its_own_path_with_its_filters_as_before
     for endpoint, path, unescaped, page in pages_built:
         # The page's own path, and its query kept: for every list but the job's runs
         # (whose path has a space), `request.path`, as `Page.url` built them before.
+        # Round 47's second pager on a page numbers its own argument and leads to its
+        # own table (`parameter`, `anchor`: the organization pages' members and
+        # invitations).
         kept = list(page.query)
-        assert page.url(2) == f"{path}?{urlencode([*kept, ('page', '2')])}", endpoint
-        assert page.url(1) == (f"{path}?{urlencode(kept)}" if kept else path), endpoint
+        to = f"#{page.anchor}" if page.anchor else ""
+        second = urlencode([*kept, (page.parameter, "2")])
+        assert page.url(2) == f"{path}?{second}{to}", endpoint
+        assert page.url(1) == (f"{path}?{urlencode(kept)}" if kept else path) + to, endpoint
         if endpoint != "jobs_console.job_runs_page":
             assert path == unescaped, endpoint
