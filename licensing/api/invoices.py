@@ -1003,6 +1003,13 @@ def accepted_words(payment: Payment) -> str:
         # Round 48: a remainder more than the invoice owed, the excess sent back offline.
         back = in_words(excess.amount, payment.currency)
         counted = in_words(payment.amount - excess.amount, payment.currency)
+        if excess.amount >= payment.amount:
+            # Round 49: it said "of which 0.00 USD counts" (paid, or void meanwhile).
+            return (
+                f"Accepted: the remainder of {applied}; {invoice.label} ({invoice.state}) "
+                f"owed none of it, so all of it is booked as given back offline on "
+                f"{excess.returned_on.isoformat()} (the payment is reversed for all of it)."
+            )
         return (
             f"Accepted: the remainder of {applied}, of which {counted} counts against "
             f"{invoice.label}, which is {invoice.state} now, and {back}, more than it owed, "

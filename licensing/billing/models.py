@@ -456,6 +456,9 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
         if dispute is None:
             return None
         remainder = self.remainder
+        # Round 49: what accepting it does when its invoice owes less than it, or nothing.
+        owed = self.invoice.balance_due if remainder is not None else None
+        excess = self.remainder_excess(owed) if owed is not None else None
         return dispute_hold(
             dispute.state,
             stripe_dispute_id=dispute.stripe_dispute_id,
@@ -467,6 +470,8 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
                 f"{in_words(self.amount_received or Decimal(0), self.currency)} received"
             ),
             in_part=self._disputed_in_part(dispute),
+            owed=in_words(owed, self.currency) if excess is not None and owed else None,
+            excess=in_words(excess, self.currency) if excess is not None else None,
         )
 
     def _disputed_in_part(self, dispute: PaymentDispute) -> bool:

@@ -308,13 +308,18 @@ def dispute_hold(
     remainder: str | None = None,
     disputed: str | None = None,
     in_part: bool = False,
+    owed: str | None = None,
+    excess: str | None = None,
 ) -> Hold | None:
     """What a dispute of a payment's charge in `state` holds back, and why (None: a
     dispute won holds nothing: Stripe reinstated the money, which is held again, so
     the payment is accepted or given back as before it was disputed). `remainder`,
     in words, is what a lost dispute of part of the charge left (round 47), and
     `disputed` what it took: accepting that remainder is then not held. `in_part`: an
-    open dispute of part of what it received, whose loss would leave a remainder."""
+    open dispute of part of what it received, whose loss would leave a remainder.
+    Round 49: `excess`, of that remainder, what its invoice does not owe now (paid,
+    credited or void meanwhile), `owed` what it does (None: nothing): accepting then
+    sends the excess back offline, and the words say so."""
     if state == OPEN:
         lost = (
             "if it is lost, the bank returns the part disputed to the cardholder, and the "
@@ -344,8 +349,8 @@ def dispute_hold(
                     f"Stripe dispute {stripe_dispute_id}): the bank returned {disputed} to "
                     "the cardholder, so accepting it whole would count money not held, and "
                     "Stripe refuses to refund a charge with a dispute (charge_disputed). "
-                    f"The {remainder} not disputed is still held: accept the remainder, "
-                    "and it counts against its invoice."
+                    f"The {remainder} not disputed is still held"
+                    f"{_what_accepting_does(owed, excess)}"
                 ),
             )
         return Hold(
@@ -359,6 +364,25 @@ def dispute_hold(
             ),
         )
     return None
+
+
+def _what_accepting_does(owed: str | None, excess: str | None) -> str:
+    """Round 49: what accepting a lost dispute's remainder does, by what its invoice
+    owes now: it counts; or, owing less (`owed`) or nothing, the `excess` goes back
+    offline (Stripe refuses to refund a charge with a dispute)."""
+    if excess is None:
+        return ": accept the remainder, and it counts against its invoice."
+    if owed is None:
+        return (
+            ", but its invoice owes nothing now: accepting the remainder sends all of it "
+            "back to the licensee offline (wire, ACH or check), booked as returned, and "
+            "none of it counts."
+        )
+    return (
+        f", but its invoice owes only {owed} now: accepting the remainder counts {owed} "
+        f"against it and sends the {excess} more back to the licensee offline (wire, ACH "
+        "or check), booked as returned."
+    )
 
 
 CARD = "card"

@@ -31,7 +31,7 @@ from licensing.billing.services._common import (
 )
 from licensing.billing.services.references import RepeatedReferencePolicy
 from licensing.billing.services.reversals import book_reversal
-from licensing.billing.states import COLLECTIBLE, PAID, PAYMENT
+from licensing.billing.states import COLLECTIBLE, PAID, PAYMENT, VOID
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, IllegalTransition, InvalidInput
@@ -291,7 +291,7 @@ def accept_remainder(
     and giving it back stay refused (the bank has the disputed part; Stripe refuses a
     refund of a charge with a dispute). Refused (409): not flagged, no dispute of part
     of it lost (`NO_REMAINDER_WHY`), the dispute open or lost in full, or an invoice
-    that is neither open, uncollectible nor paid.
+    never issued (a draft).
 
     Round 48: a remainder more than the invoice owes (paid or credited meanwhile) is
     accepted only with the excess given back offline today (`excess_method`, wire, ACH
@@ -299,7 +299,12 @@ def accept_remainder(
     remainder counts, then the excess is booked as its reversal on the day it was sent
     (`PAYMENT`'s `reverse`, audited `payment.reversed` and `payment_reversal.recorded`
     with why), so the invoice is paid
-    exactly what it owed. Sending some back when nothing exceeds is a 422."""
+    exactly what it owed. Sending some back when nothing exceeds is a 422.
+
+    Round 49: a void invoice owes nothing, so all the remainder is the excess, sent
+    back offline as above (round 48 refused it for good, the office keeping money
+    nothing counted); the billing contact is emailed how the excess went back
+    (`payment_excess_returned`)."""
     actor.require_role("billing")
     now = now or utcnow()
     with db.transaction() as session:
@@ -310,7 +315,8 @@ def accept_remainder(
         remainder = payment.remainder
         if refused is not None or remainder is None:
             raise Conflict(refused or f"Payment {payment.id} has no remainder to accept.")
-        if invoice.state not in (*COLLECTIBLE, PAID):
+        # Round 49: a void invoice too (it owes nothing: all the remainder is the excess).
+        if invoice.state not in (*COLLECTIBLE, PAID, VOID):
             raise Conflict(
                 f"The {in_words(remainder, payment.currency)} its lost dispute left cannot be "
                 f"applied to {invoice.label} (it is {invoice.state}): nothing is owed on it, "
@@ -341,7 +347,7 @@ def accept_remainder(
         owed = remainder - over
         count_payment(session, invoice, payment, actor=actor, now=now)
         assert excess_method is not None
-        book_reversal(
+        reversal = book_reversal(
             session,
             payment,
             invoice,
@@ -359,6 +365,26 @@ def accept_remainder(
         )
         if owed > 0:
             _tell_received(session, invoice, payment, owed)
+        # Round 49: the licensee is told the excess went back, how and with which
+        # reference, so the transfer that reaches them is recognised.
+        _email_billing_contact(
+            session,
+            invoice,
+            subject=(
+                f"{in_words(over, payment.currency)} sent back to you for invoice {invoice.number}"
+            ),
+            template="payment_excess_returned",
+            payment=payment,
+            reversal=reversal,
+            dispute=dispute,
+            amount=in_words(over, payment.currency),
+            remainder=in_words(remainder, payment.currency),
+            received=in_words(payment.amount_received or Decimal(0), payment.currency),
+            disputed=in_words(dispute.amount, payment.currency),
+            counted=in_words(owed, payment.currency) if owed > 0 else None,
+            method=OFFLINE_METHOD_WORDS[excess_method],
+            reference=clean_reference,
+        )
         return payment
 
 
@@ -394,10 +420,15 @@ def _excess_checked(
     remainder = payment.remainder
     assert remainder is not None
     if not sent:
+        owes = (
+            "it is void: nothing is owed on it"
+            if invoice.state == VOID
+            else f"it is {invoice.state}, balance due "
+            f"{in_words(invoice.balance_due, invoice.currency)}"
+        )
         raise Conflict(
             f"The {in_words(remainder, payment.currency)} its lost dispute left is more than "
-            f"{invoice.label} owes (it is {invoice.state}, balance due "
-            f"{in_words(invoice.balance_due, invoice.currency)}): Stripe refuses to refund a "
+            f"{invoice.label} owes ({owes}): Stripe refuses to refund a "
             "charge with a dispute, so accept it with the "
             f"{in_words(over, payment.currency)} beyond that given back offline (wire, ACH "
             "or check, with the transfer's reference): the invoice is then paid what it "

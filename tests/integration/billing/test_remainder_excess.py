@@ -7,7 +7,9 @@ refund a charge with a dispute): the remainder counts, the excess is booked as i
 reversal on the day it was sent, and the invoice is paid exactly what it owed, the
 payments, receivables, invoices and credit notes exports reconciling to the cent.
 Stripe's `charge.dispute.*` events delivered signed to the webhook after a real
-localstripe card payment."""
+localstripe card payment. Round 49: a void invoice too (all of it goes back), the
+billing contact emailed how the excess went back (delivered to an aiosmtpd server),
+the disputes table and the hold's "Not offered" words saying the excess."""
 
 from __future__ import annotations
 
@@ -21,16 +23,18 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
-from licensing.accounts.models import User
+from licensing.accounts.models import Organization, User
 from licensing.audit.models import AuditEvent
 from licensing.billing import services
 from licensing.billing.models import Invoice, Payment
 from licensing.calendar import office_date
 from licensing.db import utcnow
+from licensing.mail import services as mail
 from tests.support import factories
 from tests.support.factories import bearer
 from tests.support.pages import text_of
-from tests.support.servers import LocalStripe
+from tests.support.servers import LocalStripe, SMTPServer, message_text
+from tests.support.settings import delivery
 
 from .dispute_support import api_read as _read
 from .dispute_support import charge_of
@@ -41,8 +45,9 @@ from .stripe_support import flagged_card_payment, stripe_config
 
 
 @pytest.fixture
-def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
-    return stripe_config(localstripe)
+def config_changes(localstripe: LocalStripe, smtp_server: SMTPServer) -> dict[str, Any]:
+    # Round 49: the excess's email is delivered to the loopback SMTP server.
+    return {**stripe_config(localstripe), "smtp_url": smtp_server.url}
 
 
 def _accept(client: FlaskClient, staff: User, payment: Payment, **excess: str) -> Any:
@@ -69,7 +74,7 @@ def _lost_in_part(
     return invoice, payment
 
 
-@pytest.mark.parametrize("meanwhile", ["paid", "credited"])
+@pytest.mark.parametrize("meanwhile", ["paid", "credited", "void"])
 def test_a_remainder_more_than_the_invoice_owes_is_accepted_with_the_excess_given_back_offline(
     app: Flask,
     client: FlaskClient,
@@ -78,12 +83,15 @@ def test_a_remainder_more_than_the_invoice_owes_is_accepted_with_the_excess_give
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
     signed_in: Callable[..., FlaskClient],
+    mailbox: SMTPServer,
     meanwhile: str,
 ) -> None:
     """Paid in full by a wire meanwhile (nothing owed: all 199.99 goes back), or credited
-    150.00 (150.00 owed: 49.99 goes back). Without the excess given back the step is the
-    409 saying what to do; with it (by keyboard-sized form on the console), the invoice
-    is paid what it owed and the exports reconcile."""
+    150.00 (150.00 owed: 49.99 goes back), or (round 49) voided (nothing owed on it: all
+    199.99 goes back; round 48 refused it for good). Without the excess given back the
+    step is the 409 saying what to do; with it (by keyboard-sized form on the console),
+    the invoice is paid what it owed (a void one stays void, nothing paid), the exports
+    reconcile, and the billing contact is emailed how the excess went back."""
     invoice, payment = _lost_in_part(client, vendor, localstripe, invoice_for)
     clerk = factories.billing_clerk()
     if meanwhile == "paid":
@@ -91,6 +99,9 @@ def test_a_remainder_more_than_the_invoice_owes_is_accepted_with_the_excess_give
             invoice.id, method="wire", amount=Decimal("300.00"), reference="W-300", actor=clerk
         )
         owed, excess, state = "0.00", "199.99", "paid"
+    elif meanwhile == "void":
+        services.void_invoice(invoice.id, reason="Issued to the wrong licensee.", actor=clerk)
+        owed, excess, state = "0.00", "199.99", "void"
     else:
         services.issue_credit_note(
             invoice.id, amount=Decimal("150.00"), reason="Half the term unused.", actor=clerk
@@ -99,13 +110,34 @@ def test_a_remainder_more_than_the_invoice_owes_is_accepted_with_the_excess_give
     lost_on = _lost_on()
     read = _read(client, billing_staff, f"payments/{payment.id}")
     assert (read["remainder"], read["remainder_excess"]) == ("199.99", excess)
+    # Round 49: the hold's words (the API's `held`, the pages' "Not offered") say what
+    # accepting does when the invoice owes less than the remainder, not "it counts".
+    [held] = [h["why"] for h in read["held"] if h["step"] == "accept"]
+    assert "and it counts against its invoice" not in held
+    if owed == "0.00":
+        assert held.endswith(
+            "The 199.99 USD not disputed is still held, but its invoice owes nothing now: "
+            "accepting the remainder sends all of it back to the licensee offline (wire, "
+            "ACH or check), booked as returned, and none of it counts."
+        )
+    else:
+        assert held.endswith(
+            "The 199.99 USD not disputed is still held, but its invoice owes only 150.00 USD "
+            "now: accepting the remainder counts 150.00 USD against it and sends the 49.99 "
+            "USD more back to the licensee offline (wire, ACH or check), booked as returned."
+        )
 
     # Without the excess given back: the 409 says what to do, nothing moves.
     refused = _accept(client, billing_staff, payment)
     assert refused.status_code == 409, refused.get_data(as_text=True)
+    owes = (
+        "it is void: nothing is owed on it"
+        if state == "void"
+        else f"it is {state}, balance due {owed} USD"
+    )
     assert refused.get_json()["detail"] == (
         f"The 199.99 USD its lost dispute left is more than {invoice.number} owes "
-        f"(it is {state}, balance due {owed} USD): Stripe refuses to refund a charge with a "
+        f"({owes}): Stripe refuses to refund a charge with a "
         f"dispute, so accept it with the {excess} USD beyond that given back offline (wire, "
         "ACH or check, with the transfer's reference): the invoice is then paid what it "
         "owed, and the excess is booked as returned today."
@@ -118,13 +150,14 @@ def test_a_remainder_more_than_the_invoice_owes_is_accepted_with_the_excess_give
     # The console's payment page says it and asks how the excess went back.
     staff = signed_in(app.test_client(), billing_staff)
     said = text_of(staff.get(f"/console/payments/{payment.id}"))
-    now_owes = "nothing (paid)" if meanwhile == "paid" else "only 150.00 USD "
+    assert f"Not offered: A payment that is flagged cannot be accepted: {held}" in said
+    now_owes = f"nothing ({state})" if owed == "0.00" else "only 150.00 USD "
     assert (
         f"{invoice.number} now owes {now_owes}, so {excess} USD of it is the licensee's: "
         "Stripe refuses to refund a charge with a dispute, so send it back offline first"
     ) in said
     assert f"Accept the remainder, 199.99 USD , with {excess} USD given back offline" in said
-    # On its invoice's page too (a paid invoice's page keeps the panel).
+    # On its invoice's page too (a paid or void invoice's page keeps the panel).
     invoice_page = staff.get(f"/console/invoices/{invoice.id}").get_data(as_text=True)
     assert f'id="remainder-excess_method-{payment.id}"' in invoice_page
     # Posted without the reference: the payment's page again, the field's message linked.
@@ -138,6 +171,9 @@ def test_a_remainder_more_than_the_invoice_owes_is_accepted_with_the_excess_give
     assert f'href="#remainder-excess_reference-{payment.id}"' in again.get_data(as_text=True)
     assert "Give the bank or check reference." in text_of(again)
     today = office_date(utcnow())
+    mailbox.clear()
+    mail.deliver_due(delivery())  # what was queued before: the excess's email follows
+    mailbox.clear()
     if meanwhile == "paid":
         # By the console's form, the reference given.
         done = staff.post(
@@ -150,6 +186,17 @@ def test_a_remainder_more_than_the_invoice_owes_is_accepted_with_the_excess_give
             f"{invoice.number} owed none of it, so all 199.99 USD is booked as given back "
             "offline today; nothing was applied."
         ) in text_of(staff.get(done.location))
+    elif meanwhile == "void":
+        # By the API (round 49: refused for good before); its summary says none counted.
+        done = _accept(
+            client, billing_staff, payment, excess_method="wire", excess_reference="W-BACK-7"
+        )
+        assert done.status_code == 200, done.get_data(as_text=True)
+        assert done.get_json()["summary"] == (
+            f"Accepted: the remainder of 199.99 USD; {invoice.number} (void) owed none of "
+            f"it, so all of it is booked as given back offline on {today.isoformat()} (the "
+            "payment is reversed for all of it)."
+        )
     else:
         # By the API, as a finance script would.
         done = _accept(
@@ -180,7 +227,13 @@ def test_a_remainder_more_than_the_invoice_owes_is_accepted_with_the_excess_give
     )
     stored_invoice = db.session().get(Invoice, invoice.id)
     assert stored_invoice is not None
-    assert (stored_invoice.state, stored_invoice.balance_due) == ("paid", Decimal(0))
+    assert (stored_invoice.state, stored_invoice.balance_due) == (
+        "void" if state == "void" else "paid",
+        Decimal(0),
+    )
+    if state == "void":
+        # Nothing counts on a void invoice: the remainder counted and went back at once.
+        assert stored_invoice.amount_paid == Decimal(0)
     events = {
         event.action: event
         for event in db.session().scalars(
@@ -214,6 +267,50 @@ def test_a_remainder_more_than_the_invoice_owes_is_accepted_with_the_excess_give
     )
     assert counted in text_of(staff.get(f"/console/payments/{payment.id}"))
     assert counted in text_of(staff.get(f"/console/invoices/{invoice.id}"))
+    # Round 49: the disputes table says the excess too (it said only what was accepted).
+    table = (
+        "Nothing taken off the invoice: the 199.99 USD the dispute left was accepted, and "
+        "all of it, more than the invoice owed, went back to the licensee offline on "
+        f"{today.isoformat()}"
+        if owed == "0.00"
+        else "Nothing taken off the invoice: only the 199.99 USD the dispute left was "
+        "accepted, and 49.99 USD of it, more than the invoice owed, went back to the "
+        f"licensee offline on {today.isoformat()}"
+    )
+    for url in (f"/console/payments/{payment.id}", f"/console/invoices/{invoice.id}"):
+        assert table in text_of(staff.get(url)), url
+    assert table in text_of(staff.get("/console/disputes"))
+
+    # Round 49: the billing contact is emailed what went back, how and its reference,
+    # and the SMTP server receives it.
+    assert mail.deliver_due(delivery()).failed == 0
+    organization = db.session().get(Organization, invoice.organization_id)
+    assert organization is not None
+    [returned] = [
+        m
+        for m in mailbox.to(organization.billing_email)
+        if m["Subject"] == f"{excess} USD sent back to you for invoice {invoice.number}"
+    ]
+    body = " ".join(message_text(returned).split())
+    assert (
+        f"Your card payment of 299.99 USD (Visa ending 4242) for invoice {invoice.number} "
+        "was disputed by your bank for 100.00 USD, which the bank returned to the card when "
+        "it decided for the cardholder. The 199.99 USD left with us was more than the "
+        "invoice owed"
+    ) in body
+    assert (
+        f"so we sent {excess} USD back to you on {today.isoformat()} by wire transfer, "
+        "reference W-BACK-7. It could not go back to the card: a charge with a dispute "
+        "cannot be refunded."
+    ) in body
+    if state == "void":
+        assert "(the invoice is void: nothing is owed on it)" in body
+    if owed == "0.00":
+        assert f"None of it counts against invoice {invoice.number}." in body
+    else:
+        assert (
+            f"The other 150.00 USD counts against invoice {invoice.number}, which is paid in full."
+        ) in body
     licensee = signed_in(app.test_client(), vendor)
     theirs = text_of(licensee.get(f"/portal/invoices/{invoice.id}"))
     assert (
@@ -256,9 +353,18 @@ def test_a_remainder_more_than_the_invoice_owes_is_accepted_with_the_excess_give
         for r in _export(client, billing_staff, "invoices")
         if r["invoice_number"] == invoice.number
     ]
-    assert (issued["state"], issued["balance_due"]) == ("paid", "0.00")
     assert Decimal(issued["amount_paid"]) == net
-    assert Decimal(issued["total"]) == net + credited + Decimal(issued["balance_due"])
+    if state == "void":
+        # A void invoice owes nothing and was paid nothing: the remainder came in and
+        # went back in full, so collected less reversed is 0.00.
+        assert (issued["state"], issued["balance_due"], issued["amount_paid"]) == (
+            "void",
+            "0.00",
+            "0.00",
+        )
+    else:
+        assert (issued["state"], issued["balance_due"]) == ("paid", "0.00")
+        assert Decimal(issued["total"]) == net + credited + Decimal(issued["balance_due"])
     assert invoice.issue_date is not None
     as_of = max(invoice.issue_date, today)
     owed_rows = [
