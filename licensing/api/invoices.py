@@ -1086,9 +1086,9 @@ def accept_payment(data: dict[str, Any], payment_id: int) -> Payment:
     200,
     AcceptedPaymentSchema,
     conflict="Not flagged (accepted before, or never flagged); no dispute of part of its "
-    "charge lost (none, open, won, or of all it received), saying why; an invoice void; "
-    "or a remainder more than the invoice owes without its excess given back offline "
-    "(excess_method, excess_reference)",
+    "charge lost (none, open, won, or of all it received), saying why; or a remainder "
+    "more than the invoice owes (round 49: all of it on a void invoice) without its "
+    "excess given back offline (excess_method, excess_reference)",
 )
 def accept_remainder(data: dict[str, Any], payment_id: int) -> Payment:
     """Round 47: accept what a lost dispute of part of a flagged card payment's charge
