@@ -200,3 +200,65 @@ def test_a_remainder_more_than_the_invoice_owes_is_accepted_with_its_excess_by_k
     ) in said
     assert "and 150.00 USD counts against the invoice from " in said
     theirs.context.close()
+
+
+def test_a_remainder_on_a_void_invoice_is_sent_back_whole_by_keyboard_from_its_page(
+    page: Any, browser: Any, live_server: LiveServer, localstripe: LocalStripe
+) -> None:
+    """Round 49: the invoice voided after the payment was flagged owes nothing, so all
+    199.99 of the remainder goes back offline (round 48 refused it for good). From the
+    void invoice's console page, by keyboard at 320 px: the hold says what accepting
+    does (not "it counts"), staff accept with how it went back and its reference, and
+    the disputes table says all of it went back; the licensee reads it too."""
+    staff, payer, invoice, payment = _lost_in_part(live_server, localstripe)
+    with live_server.app.app_context():
+        services.void_invoice(
+            invoice.id, reason="Issued to the wrong licensee.", actor=factories.billing_clerk()
+        )
+    page.set_viewport_size({"width": 320, "height": 800})
+    sign_in(page, staff)
+    page.goto(f"/console/invoices/{invoice.id}")
+    asked = _checked(page)
+    assert (
+        "The 199.99 USD not disputed is still held, but its invoice owes nothing now: "
+        "accepting the remainder sends all of it back to the licensee offline"
+    ) in asked
+    assert "accept the remainder, and it counts" not in asked
+    assert f"{invoice.number} now owes nothing (void), so 199.99 USD of it is the licensee's" in (
+        asked
+    )
+    _tab_to_id(page, f"remainder-reason-{payment.id}")
+    page.keyboard.type("Issued in error; the bank kept its part, the rest goes back.")
+    page.keyboard.press("Tab")
+    page.keyboard.press("ArrowDown")  # Wire transfer
+    page.keyboard.press("Tab")
+    page.keyboard.type("W-BACK-9")
+    page.keyboard.press("Tab")
+    assert page.evaluate(FOCUSED, None)["text"].startswith(
+        "Accept the remainder, 199.99 USD, with 199.99 USD given back offline"
+    )
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert page.url.split("?")[0].endswith(f"/console/invoices/{invoice.id}")
+    assert (
+        f"{invoice.number} owed none of it, so all 199.99 USD is booked as given back "
+        "offline today; nothing was applied."
+    ) in " ".join(page.inner_text(".flashes").split())
+    done = _checked(page)
+    assert (
+        "Nothing taken off the invoice: the 199.99 USD the dispute left was accepted, and "
+        "all of it, more than the invoice owed, went back to the licensee offline on "
+    ) in done
+    with live_server.app.app_context():
+        stored = db.session().get(Invoice, invoice.id)
+        assert stored is not None
+        assert (stored.state, stored.amount_paid) == ("void", Decimal(0))
+    theirs = signed_in_tab(browser, live_server, payer, width=320)
+    theirs.goto(f"/portal/invoices/{invoice.id}")
+    said = _checked(theirs)
+    assert (
+        "of the 199.99 USD left, 199.99 USD was more than the invoice owed and was sent back "
+        "to you offline on "
+    ) in said
+    assert "none of it counts against the invoice" in said
+    theirs.context.close()
