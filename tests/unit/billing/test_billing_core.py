@@ -222,3 +222,42 @@ def test_a_dispute_lost_of_part_of_a_flagged_charge_frees_only_the_remainders_ac
         for held in ("accept", "accept_remainder", "give_back"):
             assert hold.holds(held)
     assert dispute_hold("won", **common) is None
+
+
+def test_a_lost_disputes_remainder_says_what_accepting_does_when_the_invoice_owes_less() -> None:
+    """Round 49: the hold ended "accept the remainder, and it counts against its
+    invoice." even when the invoice owed nothing (paid, credited or void meanwhile),
+    where accepting sends the excess back offline; it now says so, and names what
+    counts when the invoice owes part of it."""
+    day = date(2027, 3, 2)
+    common: dict[str, Any] = {
+        "stripe_dispute_id": "du_1",
+        "opened_on": day,
+        "closed_on": day,
+        "remainder": "199.99 USD",
+        "disputed": "100.00 USD of the 299.99 USD received",
+    }
+    owes_all = dispute_hold("lost", **common)
+    owes_nothing = dispute_hold("lost", excess="199.99 USD", **common)
+    owes_part = dispute_hold("lost", owed="150.00 USD", excess="49.99 USD", **common)
+    assert owes_all is not None
+    assert owes_nothing is not None
+    assert owes_part is not None
+    assert owes_all.why.endswith(
+        "The 199.99 USD not disputed is still held: accept the remainder, and it counts "
+        "against its invoice."
+    )
+    assert owes_nothing.why.endswith(
+        "The 199.99 USD not disputed is still held, but its invoice owes nothing now: "
+        "accepting the remainder sends all of it back to the licensee offline (wire, ACH "
+        "or check), booked as returned, and none of it counts."
+    )
+    assert owes_part.why.endswith(
+        "The 199.99 USD not disputed is still held, but its invoice owes only 150.00 USD "
+        "now: accepting the remainder counts 150.00 USD against it and sends the 49.99 USD "
+        "more back to the licensee offline (wire, ACH or check), booked as returned."
+    )
+    for hold in (owes_nothing, owes_part):
+        assert PAYMENT.step("flagged", "accept_remainder", hold=hold) == "succeeded"
+        assert hold.holds("accept")
+        assert hold.holds("give_back")
