@@ -9,6 +9,7 @@ card payment; the API's `held` lists the steps the dispute holds back."""
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -31,12 +32,18 @@ from tests.support import factories
 from tests.support.pages import text_of
 from tests.support.servers import LocalStripe
 
+from .dispute_support import WITHDRAWN, charge_of, dispute_event, staff_step
 from .dispute_support import api_read as _read
-from .dispute_support import charge_of, staff_step
 from .dispute_support import dispute_in_part as _dispute
 from .dispute_support import export_rows as _export
 from .dispute_support import lost_on as _lost_on
-from .stripe_support import flagged_card_payment, stripe_config
+from .stripe_support import (
+    deliver_event,
+    flagged_card_payment,
+    pay_by_card,
+    stripe_config,
+    succeeded_event,
+)
 
 
 @pytest.fixture
@@ -284,4 +291,51 @@ def test_a_remainder_is_accepted_only_after_a_dispute_lost_of_part_of_the_charge
             select(AuditEvent).where(AuditEvent.action == "payment.remainder_accepted")
         )
     )
+    assert _read(client, billing_staff, f"invoices/{invoice.id}")["balance_due"] == "300.00"
+
+
+def test_a_dispute_of_part_of_a_charge_in_another_currency_leaves_no_remainder(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 49, looked at again (round 48's decision kept): Stripe took 276.00 EUR for
+    the 300.00 USD invoice, so the payment is flagged with 0.00 USD received (the
+    service never converts, and keeps no EUR amount but its note). The bank disputes
+    90.00 EUR of the charge (a Dispute is in the charge's currency) and wins: what is
+    left is 186.00 EUR, whose worth in USD is a rate no figure of Stripe's names, so no
+    remainder is computed and the payment is lost in full for the service: all three
+    steps held, the invoice owed as it was."""
+    invoice = invoice_for(vendor, ("300.00",))
+    payment = pay_by_card(invoice, vendor, localstripe)
+    event = copy.deepcopy(succeeded_event(localstripe, payment))
+    event["data"]["object"].update(currency="eur", amount=27600, amount_received=27600)
+    assert deliver_event(client, event).get_json()["outcome"].startswith("flagged")
+    charge = charge_of(localstripe, payment)
+    for kind, status in (("created", "needs_response"), ("closed", "lost")):
+        disputed = dispute_event(
+            f"charge.dispute.{kind}",
+            payment,
+            charge,
+            status=status,
+            amount=9000,
+            moved=(WITHDRAWN,),
+        )
+        disputed["id"] += "_eur"
+        disputed["data"]["object"]["currency"] = "eur"
+        assert deliver_event(client, disputed).status_code == 200
+    db.session().expire_all()
+    stored = db.session().get(Payment, payment.id)
+    assert stored is not None
+    assert stored.dispute is not None
+    assert (stored.dispute.state, stored.dispute.currency.lower()) == ("lost", "eur")
+    assert (stored.state, stored.amount_received) == ("flagged", Decimal(0))
+    read = _read(client, billing_staff, f"payments/{payment.id}")
+    assert (read["remainder"], read["remainder_excess"]) == (None, None)
+    assert [held["step"] for held in read["held"]] == ["accept", "accept_remainder", "give_back"]
+    refused = _post(client, billing_staff, payment, "accept-remainder")
+    assert refused.status_code == 409, refused.get_data(as_text=True)
+    assert "there is none left to give back" in refused.get_json()["detail"]
     assert _read(client, billing_staff, f"invoices/{invoice.id}")["balance_due"] == "300.00"
