@@ -176,13 +176,17 @@ def flagged_card_payment(
     invoice_for: Callable[..., Invoice],
     *,
     received: int,
+    currency: str | None = None,
 ) -> tuple[Invoice, Payment]:
-    """A 300.00 invoice paid by card whose charge received `received` cents, so
-    the payment is flagged for billing staff."""
+    """A 300.00 invoice paid by card whose charge received `received` cents (of
+    `currency`, when Stripe took another than the invoice's: round 49), so the
+    payment is flagged for billing staff."""
     invoice = invoice_for(vendor, ("300.00",))
     payment = pay_by_card(invoice, vendor, localstripe)
     event = copy.deepcopy(succeeded_event(localstripe, payment))
     event["data"]["object"]["amount_received"] = received
+    if currency is not None:
+        event["data"]["object"].update(currency=currency, amount=received)
     assert deliver_event(client, event).get_json()["outcome"].startswith("flagged")
     return invoice, payment
 

@@ -14,6 +14,7 @@ the disputes table and the hold's "Not offered" words saying the excess."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -373,6 +374,24 @@ def test_a_remainder_more_than_the_invoice_owes_is_accepted_with_the_excess_give
         if r["invoice_number"] == invoice.number
     ]
     assert all(r["balance"] == "0.00" for r in owed_rows)
+    # Round 49: the statement of account closes where the receivables export does (the
+    # remainder in and its excess back on the same day, a void invoice's included).
+    owed_by_them = sum(
+        (
+            Decimal(r["balance"])
+            for r in _export(client, billing_staff, "receivables", as_of=as_of.isoformat())
+            if r["organization_id"] == invoice.organization_id
+        ),
+        Decimal("0.00"),
+    )
+    statement = services.statement_for(
+        db.session(),
+        organization,
+        services.Asked(invoice.issue_date.isoformat(), as_of.isoformat(), "USD"),
+        # Read on `as_of` (the invoice may be issued on a day after today).
+        now=utcnow() + timedelta(days=(as_of - today).days),
+    )
+    assert statement.closing.quantize(Decimal("0.01")) == owed_by_them
 
 
 def test_an_excess_sent_back_when_the_invoice_owes_all_the_remainder_is_refused(
