@@ -191,7 +191,10 @@ def _schema_behind() -> tuple[str, ...]:
 # The command line's groups: what each is for, and the features' commands in it
 # (`licensing outbox send`). A feature's `cli.py` defines commands; they are grouped here.
 GROUPS: dict[str, tuple[str, tuple[click.Command, ...]]] = {
-    "applications": ("License applications and agreements.", (agreements_cli.expire,)),
+    "applications": (
+        "License applications and agreements.",
+        (agreements_cli.expire, agreements_cli.withdraw_closed),
+    ),
     "audit": (
         "The audit log and the seals of issued documents.",
         (audit_cli.verify, audit_cli.seal_unsealed_command),

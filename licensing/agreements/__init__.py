@@ -27,8 +27,9 @@ def on_reviewer_withdrawn(sender: WithdrawnReviewer, **kwargs: Any) -> None:
     services.release_reviewer(kwargs["session"], sender, kwargs["actor"])
 
 
-def on_organization_closed(sender: ClosedOrganization, **kwargs: Any) -> None:
-    services.withdraw_for_closed(kwargs["session"], sender, kwargs["actor"])
+def on_organization_closed(sender: ClosedOrganization, **kwargs: Any) -> list[str]:
+    """The references withdrawn, which the closing email names (round 49)."""
+    return services.withdraw_for_closed(kwargs["session"], sender, kwargs["actor"])
 
 
 def init_app(app: Flask) -> None:

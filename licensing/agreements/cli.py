@@ -1,4 +1,6 @@
-"""`licensing applications expire`: the time-based steps of applications and agreements."""
+"""`licensing applications expire`: the time-based steps of applications and agreements;
+`licensing applications withdraw-closed`: round 49's one-off for the applications of
+organizations closed before round 48."""
 
 from __future__ import annotations
 
@@ -41,3 +43,26 @@ def expire(now: datetime) -> None:
     ):
         for item in items:
             click.echo(f"  {label}: {item}")
+
+
+@click.command("withdraw-closed")
+@now_option
+@with_appcontext
+def withdraw_closed(now: datetime) -> None:
+    """Withdraw the undecided applications, drafts included, of organizations closed
+    before round 48 (since then closing withdraws them): no one may approve a closed
+    organization's application, so they waited in the review queue for a decision
+    nobody could take. Each is audited `application.withdrawn` by the system, saying
+    why.
+
+    A one-off after upgrading past round 49, in batches of 100 each committed on its
+    own; idempotent (a second run finds nothing) and safe on several hosts at once.
+    """
+    withdrawn = services.withdraw_left_by_closed(now=now)
+    click.echo(
+        f"{len(withdrawn)} undecided "
+        f"{'application' if len(withdrawn) == 1 else 'applications'} of closed "
+        "organizations withdrawn."
+    )
+    for reference in withdrawn:
+        click.echo(f"  withdrawn: {reference}")

@@ -55,7 +55,7 @@ from licensing.api.fields import (
 from licensing.api.idempotency import idempotent
 from licensing.config import current_config
 from licensing.db import utcnow
-from licensing.errors import Conflict, InvalidInput, PermissionDenied
+from licensing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from licensing.links import links
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 
@@ -622,6 +622,23 @@ class PasskeyRemovalSchema(ApiSchema):
         load_default=None,
         allow_none=True,
         metadata={"description": "The passkey to remove (its `id`); absent or null: all of them"},
+    )
+
+
+class MemberPasskeysRemovedSchema(ApiSchema):
+    user = ma.fields.Nested(UserSchema, metadata={"description": "The member, as listed."})
+    passkeys_removed = ma.fields.List(
+        ma.fields.String(), metadata={"description": "The names of the passkeys removed."}
+    )
+    recipients = ma.fields.List(
+        ma.fields.Nested(MoveRecipientSchema),
+        metadata={"description": f"{RECIPIENTS} Here the member (`audience` `member`)."},
+    )
+    summary = ma.fields.String(
+        metadata={
+            "description": "What was done, what ends (a session signed in with a removed "
+            "passkey; their password sessions stay) and whom it emailed, as a sentence."
+        }
     )
 
 
@@ -1350,6 +1367,87 @@ def remove_passkeys_of(data: dict[str, Any], user_id: int) -> dict[str, Any]:
         if done.emailed
         else [],
         "summary": f"Removed {names} of {user.email} and signed them out everywhere; {told}.",
+    }
+
+
+# An organization's administrators, for a colleague's passkeys (round 49): the
+# Organization page's step (round 47), keyed as the office's routes above are.
+
+
+def _member_of(organization_id: int, user_id: int) -> User:
+    """The organization's member `user_id`, once the caller may read the organization:
+    another organization, or a person not its member, is a 404."""
+    session = db.session()
+    organization = queries.get_owned(session, Organization, organization_id)
+    user = queries.get_member(session, user_id)
+    if user.organization_id != organization.id:
+        raise NotFound(f"There is no member {user_id} of organization {organization_id}.")
+    return user
+
+
+_NO_SUCH_MEMBER = (
+    "No such organization or member: another organization's, or a person not its member"
+)
+
+
+@blp.route("/organizations/<int:organization_id>/members/<int:user_id>/passkeys")
+@access.administrator
+@blp.alt_response(403, description=_MEMBERS_REFUSED)
+@blp.alt_response(404, description=_NO_SUCH_MEMBER)
+@blp.paginate(PasskeySchema)
+def list_member_passkeys(organization_id: int, user_id: int) -> list[Passkey]:
+    """A colleague's passkeys (the organization's administrators), oldest first, as the
+    Organization page's *Remove passkeys* lists them: name, when added and last used."""
+    member = _member_of(organization_id, user_id)
+    return passkey_services.passkeys_of(db.session(), member.id)
+
+
+@blp.route(
+    "/organizations/<int:organization_id>/members/<int:user_id>/remove-passkeys",
+    methods=["POST"],
+)
+@access.administrator
+@idempotent
+@blp.arguments(PasskeyRemovalSchema)
+@blp.alt_response(403, description=_MEMBERS_REFUSED)
+@blp.alt_response(
+    404,
+    description=f"{_NO_SUCH_MEMBER}; or `passkey_id` is not one of theirs (removed already?)",
+)
+@blp.alt_response(422, description="No `reason` (or a blank one), or one too long")
+@blp.response(
+    200,
+    MemberPasskeysRemovedSchema,
+    conflict="The member has no passkey, their access is removed, or it is the caller's own "
+    "account (removed on the two-step sign-in page, which asks for the password): nothing "
+    "was removed or emailed",
+)
+def remove_member_passkeys(
+    data: dict[str, Any], organization_id: int, user_id: int
+) -> dict[str, Any]:
+    """Remove one of a colleague's passkeys (`passkey_id`) or all of them (the
+    organization's administrators), as the Organization page's *Remove the passkeys*:
+    for a member's lost or stolen device, without waiting for the office. A reason is
+    required; audited `user.passkey_removed` (the names, how many are left, the reason
+    as the note, the administrator the actor); the member is emailed who removed which,
+    and why. A session signed in with a removed passkey ends at its next request; the
+    member's password sessions stay (removing their access ends everything). With
+    `Idempotency-Key`, a retry is answered with the first answer (without it, a retry
+    after all were removed is a 409)."""
+    _member_of(organization_id, user_id)
+    done = passkey_services.remove_member_passkeys(
+        current_actor(), user_id, data["reason"], passkey_id=data.get("passkey_id")
+    )
+    user = done.user
+    return {
+        "user": user,
+        "passkeys_removed": list(done.names),
+        "recipients": [
+            {"email": user.email, "audience": "member", "organization_id": user.organization_id}
+        ],
+        "summary": f"Removed {', '.join(done.names)} of {user.email}: a session signed in "
+        f"with {'it' if len(done.names) == 1 else 'one of them'} ends at its next request; "
+        f"emailed {user.email}.",
     }
 
 

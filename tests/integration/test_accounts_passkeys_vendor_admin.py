@@ -25,7 +25,12 @@ from tests.support.passkey_records import (
     passkey_names,
     still_signed_in,
 )
-from tests.support.passkeys import add_passkey, authenticator, sign_in_with_passkey
+from tests.support.passkeys import (
+    add_passkey,
+    authenticator,
+    laptop_and_phone,
+    sign_in_with_passkey,
+)
 from tests.support.two_step import events_of
 
 SignIn = Callable[..., FlaskClient]
@@ -44,13 +49,8 @@ def member(app: Flask, vendor: User) -> User:
 def test_an_administrator_removes_a_members_passkey_after_a_confirmation_with_a_reason(
     app: Flask, vendor: User, member: User, signed_in: SignIn
 ) -> None:
-    laptop = authenticator()
-    adding = signed_in(app.test_client(), member)
-    assert add_passkey(adding, laptop, "Laptop").status_code == 302
-    assert add_passkey(adding, authenticator(), "Phone").status_code == 302
-    on_the_laptop = app.test_client()
-    assert sign_in_with_passkey(on_the_laptop, laptop).status_code == 302
-    by_password = signed_in(app.test_client(), member)
+    devices = laptop_and_phone(app, member, signed_in)
+    laptop, on_the_laptop, by_password = devices.laptop, devices.on_the_laptop, devices.by_password
     administrator = signed_in(app.test_client(), vendor)
     members = _page(administrator.get("/organization"))
     assert 'aria-label="Remove passkeys: Noor Haddad"' in members

@@ -152,6 +152,28 @@ def sign_in_with_passkey(client: Any, device: SoftAuthenticator, **answer: Any) 
 # --- in Chromium ----------------------------------------------------------------------
 
 
+@dataclass
+class LaptopAndPhone:
+    """A person with two passkeys, "Laptop" and "Phone", and two browsers of theirs:
+    one signed in with the laptop's passkey, one with the password (rounds 47, 49)."""
+
+    laptop: SoftAuthenticator
+    on_the_laptop: Any
+    by_password: Any
+
+
+def laptop_and_phone(app: Any, person: Any, signed_in: Any) -> LaptopAndPhone:
+    """`person` adds a "Laptop" and a "Phone" passkey, then signs in twice: with the
+    laptop's passkey, and with the password (`signed_in`, the fixture)."""
+    laptop = authenticator()
+    adding = signed_in(app.test_client(), person)
+    assert add_passkey(adding, laptop, "Laptop").status_code == 302
+    assert add_passkey(adding, authenticator(), "Phone").status_code == 302
+    on_the_laptop = app.test_client()
+    assert sign_in_with_passkey(on_the_laptop, laptop).status_code == 302
+    return LaptopAndPhone(laptop, on_the_laptop, signed_in(app.test_client(), person))
+
+
 def serve_on_localhost(live_server: Any) -> str:
     """The live server's base URL as `localhost`, made its PUBLIC_URL: a passkey needs
     a host name (an IP address is no relying party id)."""

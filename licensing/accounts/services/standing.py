@@ -290,14 +290,17 @@ def change_standing(
     STANDING.step(before, action)  # an illegal step is refused before a missing reason
     note = _reason(reason, required=action in REASON_REQUIRED, action=action)
     after = STANDING.apply(session, organization, action, actor=actor, note=note)
+    withdrawn: list[str] = []
     if after == CLOSED:
         # Round 48: what no one may decide any more ends with the account (the
-        # licensing package withdraws its undecided applications), in this transaction.
-        organization_closed.send(
+        # licensing package withdraws its undecided applications), in this transaction;
+        # round 49: the email names them, from the receivers' answers.
+        answers = organization_closed.send(
             ClosedOrganization(organization.id, organization.legal_name, note),
             session=session,
             actor=actor,
         )
+        withdrawn = [reference for _receiver, answer in answers for reference in answer or ()]
     if not notify:
         return []
     return _notify_organization(
@@ -309,7 +312,38 @@ def change_standing(
         after=after,
         reason=note,
         dashboard_url=links().vendor_dashboard(),
+        withdrawn=withdrawn_in_words(withdrawn),
     )
+
+
+# The closing email names this many of the applications closing withdrew, and counts
+# the rest (round 49): an organization with years of drafts gets a readable email.
+WITHDRAWN_NAMED = 10
+
+
+def withdrawn_in_words(references: Sequence[str]) -> str | None:
+    """The closing email's sentence naming the applications closing withdrew (the
+    first `WITHDRAWN_NAMED`, then how many more), or None when it withdrew none."""
+    if not references:
+        return None
+    if len(references) == 1:
+        return (
+            f"Its application not yet decided, {references[0]}, is withdrawn, since no "
+            "closed organization's application is approved."
+        )
+    named = ", ".join(references[:WITHDRAWN_NAMED])
+    rest = len(references) - WITHDRAWN_NAMED
+    listed = f"{named} and {rest} more" if rest > 0 else _and_last(named)
+    return (
+        f"Its {len(references)} applications not yet decided, drafts included, are "
+        f"withdrawn, since no closed organization's application is approved: {listed}."
+    )
+
+
+def _and_last(named: str) -> str:
+    """`A, B, C` as `A, B and C`."""
+    head, _, last = named.rpartition(", ")
+    return f"{head} and {last}"
 
 
 # What an organization is behind on (an overdue invoice, an overdue royalty

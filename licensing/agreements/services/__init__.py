@@ -73,6 +73,7 @@ from licensing.agreements.services.submission import (
     submit,
     withdraw,
     withdraw_for_closed,
+    withdraw_left_by_closed,
 )
 
 __all__ = [
@@ -115,4 +116,5 @@ __all__ = [
     "vendor_told",
     "withdraw",
     "withdraw_for_closed",
+    "withdraw_left_by_closed",
 ]

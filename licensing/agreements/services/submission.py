@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session
 
 from licensing import calendar, db, signals
 from licensing.accounts import services as accounts
-from licensing.accounts.models import User
+from licensing.accounts.models import Organization, User
+from licensing.accounts.states import CLOSED
 from licensing.actors import Actor
 from licensing.agreements import issuing, queries
 from licensing.agreements.models import (
@@ -344,13 +345,14 @@ def withdraw(application_id: int, actor: Actor, *, now: datetime | None = None) 
         return application
 
 
-def withdraw_for_closed(session: Session, closed: ClosedOrganization, actor: Actor) -> int:
+def withdraw_for_closed(session: Session, closed: ClosedOrganization, actor: Actor) -> list[str]:
     """Receiver of `signals.organization_closed`, in the caller's transaction: the
     closed organization's undecided applications (drafts included) are withdrawn,
     each through `APPLICATION` and audited by whoever closed the account, saying
     why. No one may approve them any more (`ensure_licensable`), so they waited in
     the review queue, the console home's counts and the card check for a decision
-    nobody could take (round 48). How many were withdrawn."""
+    nobody could take (round 48). The references withdrawn, oldest first, which the
+    closing email names (round 49)."""
     undecided = session.scalars(
         select(Application)
         .where(
@@ -365,7 +367,53 @@ def withdraw_for_closed(session: Session, closed: ClosedOrganization, actor: Act
     )
     for application in undecided:
         APPLICATION.apply(session, application, "withdraw", actor=actor, note=note)
-    return len(undecided)
+    return [application.reference for application in undecided]
+
+
+# `withdraw_left_by_closed` claims this many applications per transaction.
+WITHDRAW_BATCH = 100
+
+
+def withdraw_left_by_closed(*, now: datetime | None = None) -> list[str]:
+    """`licensing applications withdraw-closed` (round 49): withdraw the undecided
+    applications (drafts included) of organizations closed before round 48, whose
+    closing left them waiting for a decision no one may take. Each goes through
+    `APPLICATION`'s `withdraw`, audited `application.withdrawn` by the system (as the
+    periodic jobs' steps are), with a note saying why. In bounded batches, each
+    claimed (`db.claim`) and committed on its own, oldest application first, until a
+    batch comes back short: idempotent, and safe on several hosts at once (closing is
+    final, so a claimed row's organization stays closed). The references withdrawn."""
+    moment = _now(now)
+    withdrawn: list[str] = []
+    closed = select(Organization.id).where(Organization.standing == CLOSED)
+    while True:
+        with db.transaction() as session:
+            claimed = session.scalars(
+                db.claim(
+                    select(Application)
+                    .where(
+                        Application.organization_id.in_(closed),
+                        Application.state.in_(UNDECIDED),
+                    )
+                    .order_by(Application.id)
+                    .limit(WITHDRAW_BATCH)
+                )
+            ).all()
+            for application in claimed:
+                APPLICATION.apply(
+                    session,
+                    application,
+                    "withdraw",
+                    actor=Actor.SYSTEM,
+                    at=moment,
+                    note=f"{application.organization.legal_name}'s account is closed, and a "
+                    "closed organization's application is not approved (closed before "
+                    "closing withdrew its applications): licensing applications "
+                    "withdraw-closed.",
+                )
+                withdrawn.append(application.reference)
+        if len(claimed) < WITHDRAW_BATCH:
+            return withdrawn
 
 
 def _exchange(asked: str | None, answer: str | None) -> str:

@@ -167,7 +167,11 @@ def test_closing_an_organization_withdraws_its_undecided_applications_audited(
         )
         .all()
     )
-    withdrawn = "Its applications not yet decided, drafts included, are withdrawn, since no"
+    # Round 49: naming them.
+    withdrawn = (
+        "Its 2 applications not yet decided, drafts included, are withdrawn, since no closed "
+        f"organization's application is approved: {submitted.reference} and {draft.reference}."
+    )
     assert [withdrawn in " ".join(message.body_text.split()) for message in told] == (
         [True, False]  # the licensing readers; the billing contact applies for nothing
     )
