@@ -542,10 +542,13 @@ def linked_invoice_pdf(invoice_id: int, token: str) -> Response:
 
 @documents_bp.route(f"{LINK}/documents/<int:document_id>.pdf")
 @access.public
+@document_rate_limit()
 def linked_kept_document(invoice_id: int, token: str, document_id: int) -> Response:
     """One of the invoice's or its credit notes' kept PDFs (round 47), on the signed
     link's authority alone, as the page lists them: another invoice's is not found.
-    Nothing is drawn, so it is not in the documents budget."""
+    Nothing is drawn, but it is in the documents budget (round 49): without sign-in,
+    the budget per client address is all that bounds whoever holds a forwarded link,
+    as it bounds the link's other PDFs."""
     return kept_document_response(_linked(invoice_id, token), document_id)
 
 
