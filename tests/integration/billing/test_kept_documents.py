@@ -284,6 +284,28 @@ def test_the_apis_invoice_serves_only_the_documents_its_list_gives(
     assert downloaded_pdf(client, url, headers=bearer(vendor)) == issued.pdf
 
 
+def test_a_signed_link_reaches_no_credit_note_of_another_invoice(
+    app: Flask,
+    client: FlaskClient,
+    vendor: Any,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # Checked, round 49: a link opens its invoice's documents and its credit notes',
+    # never another invoice's credit note (the same organization's, or another's),
+    # neither its kept PDF nor the one drawn on request.
+    invoice, other = invoice_for(vendor, ("100.00",)), invoice_for(vendor, ("50.00",))
+    theirs = _credited(signed_in(client, vendor), other, "5.00")
+    kept = _kept_credit_note(theirs)
+    contact, page_url = app.test_client(), _link_path(invoice)
+    assert contact.get(f"{page_url}/documents/{kept.id}.pdf").status_code == 404
+    assert contact.get(f"{page_url}/credit-notes/{theirs.id}.pdf").status_code == 404
+    assert f"{theirs.number}" not in _words(contact, page_url)
+    # Its own link serves it.
+    own = f"{_link_path(other)}/documents/{kept.id}.pdf"
+    assert downloaded_pdf(contact, own) == kept.pdf
+
+
 def test_the_signed_link_page_lists_the_documents_and_serves_them_without_signing_in(
     app: Flask,
     client: FlaskClient,
