@@ -80,7 +80,6 @@ NOT_RENDERED: dict[str, str] = {
     "permissions_api.get_letter": "a decision letter's stored PDF",
     "permissions_api.status_letter": "a decision letter's stored PDF",
     "billing_documents.kept_invoice_document": "an invoice's kept PDF, stored bytes",
-    "billing_documents.linked_kept_document": "an invoice's kept PDF, stored bytes",
     "invoices_api.kept_document_pdf": "an invoice's kept PDF, stored bytes",
     "invoices_api.credit_note_kept_document_pdf": "a credit note's kept PDF, stored bytes",
     "ratecards_console.download": "a published rate card's stored JSON",

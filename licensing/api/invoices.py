@@ -734,10 +734,13 @@ def _kept_items(invoice: Invoice, kept: list[pdfs.KeptDocument]) -> list[dict[st
 @access.allow(vendor=True, staff=READERS)
 @blp.response(200, description="The kept document's exact bytes", content_type="application/pdf")
 def kept_document_pdf(invoice_id: int, document_id: int) -> Response:
-    """One of the invoice's kept PDFs, as kept, with `X-Content-SHA256`. Nothing is
-    drawn, so it is not counted in the documents budget."""
+    """One of the invoice's kept PDFs, as kept, with `X-Content-SHA256`: those its
+    list gives (a credit note's is served under the credit note). Nothing is drawn,
+    so it is not counted in the documents budget."""
     invoice = _readable(invoice_id)
-    return kept_document_response(invoice, document_id)
+    # Round 49: it also served its credit notes' documents, which its list leaves to
+    # each credit note's; list and download now agree.
+    return kept_document_response(invoice, document_id, credit_notes=False)
 
 
 @blp.route("/invoices/<int:invoice_id>/finalize", methods=["POST"])

@@ -502,10 +502,15 @@ def kept_invoice_document(invoice_id: int, document_id: int) -> Response:
     return kept_document_response(invoice, document_id)
 
 
-def kept_document_response(invoice: Invoice, document_id: int) -> Response:
+def kept_document_response(
+    invoice: Invoice, document_id: int, *, credit_notes: bool = True
+) -> Response:
     """The kept document `document_id` of the invoice or of one of its credit notes
-    (round 47), as kept (`NotFound` if neither's): the invoice's pages list both."""
-    kept = pdfs.kept_document(db.session(), pdfs.of_invoice(invoice.id), document_id)
+    (round 47), as kept (`NotFound` if neither's): the invoice's pages list both.
+    Without `credit_notes`, the invoice's own only, as the API's invoice lists them
+    (round 49: its download served what its list did not name)."""
+    whose = pdfs.of_invoice(invoice.id, credit_notes=credit_notes)
+    kept = pdfs.kept_document(db.session(), whose, document_id)
     return pdf_response(kept.pdf, f"{invoice.number}-{document_id}.pdf", sha256=kept.sha256)
 
 
@@ -537,10 +542,13 @@ def linked_invoice_pdf(invoice_id: int, token: str) -> Response:
 
 @documents_bp.route(f"{LINK}/documents/<int:document_id>.pdf")
 @access.public
+@document_rate_limit()
 def linked_kept_document(invoice_id: int, token: str, document_id: int) -> Response:
     """One of the invoice's or its credit notes' kept PDFs (round 47), on the signed
     link's authority alone, as the page lists them: another invoice's is not found.
-    Nothing is drawn, so it is not in the documents budget."""
+    Nothing is drawn, but it is in the documents budget (round 49): without sign-in,
+    the budget per client address is all that bounds whoever holds a forwarded link,
+    as it bounds the link's other PDFs."""
     return kept_document_response(_linked(invoice_id, token), document_id)
 
 

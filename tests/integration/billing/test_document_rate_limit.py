@@ -10,11 +10,12 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts.models import User
 from licensing.billing import links
-from licensing.billing.models import Invoice
+from licensing.billing.models import Invoice, KeptPdf
 from tests.support import factories
 from tests.support.factories import bearer
 
@@ -118,6 +119,32 @@ def test_an_emailed_invoice_links_pdf_over_the_budget_says_it_is_counted_by_addr
     assert "More documents were asked for from your address" in page
     assert "(3 per minute)" in page
     assert "Open it again" in page
+
+
+def test_an_emailed_links_kept_documents_count_in_the_budget_by_address(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # Round 49: the link's kept PDFs were outside the budget (stored bytes, nothing
+    # drawn), so whoever held a forwarded link could ask for them without end, with
+    # no account and no sign-in; the link's other PDFs were counted.
+    invoice = invoice_for(vendor, ("100.00",))
+    page = "/" + links.invoice_url(invoice).split("://", 1)[1].split("/", 1)[1]
+    kept = db.session().scalars(select(KeptPdf.id).where(KeptPdf.invoice_id == invoice.id)).one()
+    for _ in range(3):
+        assert client.get(f"{page}/documents/{kept}.pdf").status_code == 200
+
+    refused = client.get(f"{page}/documents/{kept}.pdf")
+
+    assert refused.status_code == 429
+    assert "More documents were asked for from your address" in refused.get_data(as_text=True)
+    # Signed in, the same kept PDF is the person's: not counted, and not refused.
+    portal = signed_in(app.test_client(), vendor)
+    for _ in range(4):
+        assert portal.get(f"/invoices/{invoice.id}/documents/{kept}.pdf").status_code == 200
 
 
 EXPORT = "/api/v1/exports/invoices"

@@ -258,6 +258,54 @@ def test_the_api_lists_a_credit_notes_kept_pdf_and_serves_it_only_to_its_organiz
     assert client.get(wrong, headers=bearer(vendor)).status_code == 404
 
 
+def test_the_apis_invoice_serves_only_the_documents_its_list_gives(
+    app: Flask, client: FlaskClient, vendor: Any, invoice_for: Callable[..., Invoice]
+) -> None:
+    # Round 49: `GET /invoices/{id}/documents` lists the invoice's own, but its
+    # download also served its credit notes' (under the invoice's file name): not a
+    # leak, whoever reads the invoice reads its credit notes, but a client could not
+    # tell from the list what the route serves. A credit note's is served under it.
+    invoice = invoice_for(vendor, ("100.00",))
+    credit = _credit_note(invoice)
+    downloaded_pdf(client, f"/api/v1/credit-notes/{credit.id}/pdf", headers=bearer(vendor))
+    kept = _kept_credit_note(credit)
+    listed = client.get(f"/api/v1/invoices/{invoice.id}/documents", headers=bearer(vendor))
+    assert kept.id not in [item["id"] for item in listed.get_json()]
+    under_invoice = client.get(
+        f"/api/v1/invoices/{invoice.id}/documents/{kept.id}/pdf", headers=bearer(vendor)
+    )
+    assert under_invoice.status_code == 404
+    assert under_invoice.mimetype == "application/problem+json"
+    own = f"/api/v1/credit-notes/{credit.id}/documents/{kept.id}/pdf"
+    assert downloaded_pdf(client, own, headers=bearer(vendor)) == kept.pdf
+    # The invoice's own are served as before.
+    [issued] = _kept(invoice)
+    url = f"/api/v1/invoices/{invoice.id}/documents/{issued.id}/pdf"
+    assert downloaded_pdf(client, url, headers=bearer(vendor)) == issued.pdf
+
+
+def test_a_signed_link_reaches_no_credit_note_of_another_invoice(
+    app: Flask,
+    client: FlaskClient,
+    vendor: Any,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # Checked, round 49: a link opens its invoice's documents and its credit notes',
+    # never another invoice's credit note (the same organization's, or another's),
+    # neither its kept PDF nor the one drawn on request.
+    invoice, other = invoice_for(vendor, ("100.00",)), invoice_for(vendor, ("50.00",))
+    theirs = _credited(signed_in(client, vendor), other, "5.00")
+    kept = _kept_credit_note(theirs)
+    contact, page_url = app.test_client(), _link_path(invoice)
+    assert contact.get(f"{page_url}/documents/{kept.id}.pdf").status_code == 404
+    assert contact.get(f"{page_url}/credit-notes/{theirs.id}.pdf").status_code == 404
+    assert f"{theirs.number}" not in _words(contact, page_url)
+    # Its own link serves it.
+    own = f"{_link_path(other)}/documents/{kept.id}.pdf"
+    assert downloaded_pdf(contact, own) == kept.pdf
+
+
 def test_the_signed_link_page_lists_the_documents_and_serves_them_without_signing_in(
     app: Flask,
     client: FlaskClient,
