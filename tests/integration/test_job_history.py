@@ -286,6 +286,7 @@ def test_the_api_gives_the_jobs_overview_in_readyzs_words_and_instants(
         "last_started_at": (now - timedelta(minutes=1)).isoformat(),  # its end alone recorded
         "last_finished_at": now.isoformat(),
         "last_ok": False,
+        "last_run": "failed",  # round 49
         "last_outcome": "failed: OperationalError: could not connect",
         "last_succeeded_at": (now - timedelta(minutes=1)).isoformat(),
         "last_run_id": "a41be07c9d12",
@@ -296,6 +297,7 @@ def test_the_api_gives_the_jobs_overview_in_readyzs_words_and_instants(
     assert (going["state"], going["last_started_at"]) == ("ok", now.isoformat())
     assert (going["last_finished_at"], going["last_ok"], going["last_outcome"]) == (None,) * 3
     assert going["last_run_id"] == "b0b0b0b0b0b0"
+    assert going["last_run"] == "unfinished"  # round 49
 
 
 def test_the_api_pages_a_jobs_runs_newest_first_and_refuses_a_name_not_scheduled(
