@@ -32,7 +32,13 @@ class JobSchema(ApiSchema):
         metadata={"description": 'Its interval in words, as `/readyz` says it ("hour").'},
     )
     every_seconds = ma.fields.Integer()
-    state = ma.fields.String(metadata={"enum": list(STATES)})
+    state = ma.fields.String(
+        metadata={
+            "enum": list(STATES),
+            "description": "`never run`: no run of it recorded, its `last_...` all null "
+            "(and its runs an empty list).",
+        }
+    )
     trouble = ma.fields.String(
         allow_none=True,
         metadata={"description": "When late or failing, `/readyz`'s `jobs_detail` for it."},

@@ -234,8 +234,33 @@ def test_a_job_never_run_says_so_and_a_name_not_scheduled_is_not_found(
 ) -> None:
     client = signed_in(app.test_client(), admin)
     page = client.get("/console/jobs/users%20prune-browsers").get_data(as_text=True)
-    assert "No run of this job has been recorded since its runs were first kept." in page
+    assert "This job has never run: no run of it has been recorded." in page
     assert "never run" in page
+    # Round 49: a job whose last run was recorded before its runs were kept
+    # (operations_0003) says so, not that it never ran.
+    with db.transaction() as session:
+        session.add(
+            job_runs.JobRun(
+                job="users prune-browsers",
+                first_started_at=db.utcnow(),
+                last_started_at=db.utcnow(),
+                last_finished_at=db.utcnow(),
+                last_ok=True,
+                last_outcome="0 remembered browser(s) past their date deleted.",
+            )
+        )
+    before = client.get("/console/jobs/users%20prune-browsers").get_data(as_text=True)
+    assert "No run of this job is kept yet: its last run, started" in _text(before)
+    assert "was recorded before its runs were kept (the Jobs page shows it)." in _text(before)
+    assert "never run" not in before
+    answer = client.get("/api/v1/jobs/users%20prune-browsers/runs", headers=bearer(admin))
+    assert answer.get_json() == []
+    never = client.get("/api/v1/jobs/invoices%20overdue", headers=bearer(admin)).get_json()
+    assert (never["state"], never["last_run"], never["last_started_at"]) == (
+        "never run",
+        None,
+        None,
+    )
     assert client.get("/console/jobs/no%20such%20job").status_code == 404
 
 
