@@ -258,33 +258,37 @@ def _recorded_run(job: str) -> Iterator[None]:
     exits non-zero or raises (click hands the exception to the group's resources).
     Its outcome is the job's closing line, the worker's (round 48: `exit status N`
     before), which the command says through `job_runs.closing`; the line alone, not
-    the command's output, is kept. A non-zero exit adds `(exit status N)`."""
+    the command's output, is kept. A non-zero exit adds `(exit status N)`, but the
+    one the command said ends an ok run (round 49: `outbox send`'s mail to retry)."""
     job_runs.record_start(job, db.utcnow())
     with job_runs.closing_line_kept() as said:
         try:
             yield
         except click.exceptions.Exit as done:
-            _record_end(job, ok=done.exit_code == 0, outcome=_outcome(said, done.exit_code))
+            _record_end(job, said, done.exit_code)
             raise
         except SystemExit as done:
             code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
-            _record_end(job, ok=code == 0, outcome=_outcome(said, code))
+            _record_end(job, said, code)
             raise
         except BaseException as error:
-            _record_end(job, ok=False, outcome=f"failed: {type(error).__name__}: {error}")
+            db.session().rollback()
+            job_runs.record_finish(
+                job, db.utcnow(), ok=False, outcome=f"failed: {type(error).__name__}: {error}"
+            )
             raise
-        _record_end(job, ok=True, outcome=_outcome(said, 0))
+        _record_end(job, said, 0)
 
 
-def _outcome(said: list[str], code: int) -> str:
-    """The closing line the command said, else (a command that says none) its exit
-    status, as before round 48; a non-zero exit is named after the line."""
-    if not said:
-        return f"exit status {code}"
-    return said[-1] if code == 0 else f"{said[-1]} (exit status {code})"
-
-
-def _record_end(job: str, *, ok: bool, outcome: str) -> None:
+def _record_end(job: str, said: job_runs.Said, code: int) -> None:
+    """The run's end by its exit status: ok when 0 or the status the command said
+    an ok run exits with; its closing line, else (a command that says none) its exit
+    status, as before round 48; a failed exit is named after the line."""
+    ok = code == 0 or (said.line is not None and code == said.ok_exit_status)
+    if said.line is None:
+        outcome = f"exit status {code}"
+    else:
+        outcome = said.line if ok else f"{said.line} (exit status {code})"
     # In the command's app context; the command's own session may hold a failed
     # transaction, which the record's transaction begins by ending.
     db.session().rollback()

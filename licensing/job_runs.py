@@ -250,14 +250,24 @@ def record_start(job: str, at: datetime) -> None:
 
 # The closing line of the command run from cron in hand (round 48): one line kept,
 # the last said, not the command's output (which may run to thousands of lines).
-_CLOSING: ContextVar[list[str] | None] = ContextVar("job_closing_line", default=None)
+@dataclass
+class Said:
+    """What a periodic job's command said as it closed (`closing`): its line, and
+    the exit status it ends an ok run with (round 49: `outbox send` exits 1 when
+    mail is left to retry, a script's signal, while its run is ok, as the worker's)."""
+
+    line: str | None = None
+    ok_exit_status: int = 0
+
+
+_CLOSING: ContextVar[Said | None] = ContextVar("job_closing_line", default=None)
 
 
 @contextlib.contextmanager
-def closing_line_kept() -> Iterator[list[str]]:
-    """Around a periodic job's command run from cron (`commands._recorded_run`): the
-    list ends holding the closing line its command said (`closing`), if it said one."""
-    kept: list[str] = []
+def closing_line_kept() -> Iterator[Said]:
+    """Around a periodic job's command run from cron (`commands._recorded_run`): it
+    ends holding the closing line its command said (`closing`), if it said one."""
+    kept = Said()
     token = _CLOSING.set(kept)
     try:
         yield kept
@@ -265,14 +275,17 @@ def closing_line_kept() -> Iterator[list[str]]:
         _CLOSING.reset(token)
 
 
-def closing(line: str) -> str:
+def closing(line: str, *, ok_exit_status: int = 0) -> str:
     """`line`, the job's closing line, the one the worker records for its run (its
     job function's result in words): a periodic job's command says it through here
     as it prints it, so that its run from cron records it too, not `exit status N`.
+    `ok_exit_status`: the status the command exits with next while its run is ok
+    (round 49), so that the run from cron is recorded ok with the worker's line.
     Outside such a run (the worker, a test), only `line` back."""
     kept = _CLOSING.get()
     if kept is not None:
-        kept[:] = [line[:OUTCOME_LENGTH]]
+        kept.line = line[:OUTCOME_LENGTH]
+        kept.ok_exit_status = ok_exit_status
     return line
 
 

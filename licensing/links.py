@@ -12,10 +12,11 @@ or another edge may install any other `Links` with `install(app, links)`.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import date
 from typing import Any, Protocol
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, quote_from_bytes, urlsplit
 
 from flask import Flask, current_app, request
 
@@ -33,7 +34,36 @@ def request_path() -> str:
     a name with `%` in it would have read as an escape. `url_for` gives the same
     string for a route's own path; the pager (`web.paging`) and the API's `Link`
     header build their links on this."""
-    return quote(request.script_root + request.path, safe=_PATH_SAFE)
+    return app_path(request.path)
+
+
+def app_path(path: str) -> str:
+    """`path`, a path of this app as Flask gives one (unescaped: `request.path`, or a
+    part of it), under the script root and escaped once, as `request_path()`."""
+    return quote(request.script_root + path, safe=_PATH_SAFE)
+
+
+def request_full_path() -> str:
+    """`request_path()` and the query the request came with (round 49), for a link
+    back to this very address (a confirmation's form action, the page to return to
+    after signing in or setting up two-step sign-in, an error page's *Open it
+    again*); Flask's `request.full_path` is the path unescaped, without the script
+    root. The query is kept as sent, its escapes as they are, only what may not
+    stand in a URL escaped (a space, a quote, a letter outside ASCII, a `%` that
+    begins no escape); no `?` without one."""
+    query = request_query()
+    return request_path() + (f"?{query}" if query else "")
+
+
+def request_query() -> str:
+    """The request's query as sent, with only what may not stand in a URL escaped."""
+    query = quote_from_bytes(request.query_string, safe=_QUERY_SAFE)
+    return _BARE_PERCENT.sub("%25", query)
+
+
+# A query's characters (RFC 3986: a path's, "/" and "?"), and "%" of its escapes.
+_QUERY_SAFE = _PATH_SAFE + "?%"
+_BARE_PERCENT = re.compile(r"%(?![0-9A-Fa-f]{2})")
 
 
 class Links(Protocol):

@@ -201,6 +201,16 @@ class JobStatus:
         return "never run" if self.record is None else "ok"
 
     @property
+    def last_run(self) -> str | None:
+        """How its last run ended, in the runs' words (`job_runs.OUTCOMES`): `ok`,
+        `failed`, or `unfinished` while its last start has no end; None: never run."""
+        if self.record is None:
+            return None
+        if not self.finished:
+            return "unfinished"
+        return "ok" if self.record.last_ok else "failed"
+
+    @property
     def finished(self) -> bool:
         """Whether its last start has an end recorded after it (else `UNFINISHED`)."""
         record = self.record
@@ -221,6 +231,29 @@ def jobs_overview(config: Config) -> tuple[list[JobStatus], Trouble | None]:
         JobStatus(name, every, found.get(name), named.get(name)) for name, every in SCHEDULE
     ]
     return statuses, trouble
+
+
+# The Jobs page's and `GET /api/v1/jobs`' filters (round 49): a job's state (the
+# words the page and the API show: `late` is overdue) and how its last run ended.
+JOB_STATES = ("ok", "late", "failing", "never run")
+JOB_FILTERS = {"state": JOB_STATES, "last_run": tuple(job_runs.OUTCOMES)}
+
+
+def jobs_where(
+    statuses: Sequence[JobStatus], state: str | None = None, last_run: str | None = None
+) -> list[JobStatus]:
+    """The jobs of `statuses` in `state` (one of `JOB_STATES`) and whose last run
+    ended so (`last_run`, one of `job_runs.OUTCOMES`), in the schedule's order;
+    None (or empty): any. `last_run=failed` holds a late job whose last run failed,
+    which `state` names `late` (round 34: late says more)."""
+    for name, value in (("state", state), ("last_run", last_run)):
+        if value and value not in JOB_FILTERS[name]:
+            raise ValueError(f"no {name} {value!r}")
+    return [
+        job
+        for job in statuses
+        if (not state or job.state == state) and (not last_run or job.last_run == last_run)
+    ]
 
 
 class ReadinessLog:

@@ -43,7 +43,7 @@ from licensing.config import API_PREFIX, current_config
 from licensing.errors import AuthenticationRequired
 from licensing.extensions import configured_limit, limiter, login_manager
 from licensing.limits import MAX_RECORD_ID
-from licensing.links import links
+from licensing.links import links, request_full_path
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -244,7 +244,7 @@ def _require_two_step() -> Response | None:
     if request.method not in ("GET", "HEAD"):
         return _form_held(why)
     if endpoint:
-        session[AFTER_TWO_STEP] = request.full_path.rstrip("?")
+        session[AFTER_TWO_STEP] = request_full_path()  # escaped, mounted (round 49)
     flash("Set up two-step sign-in first: " + why, "info")
     return redirect(url_for("two_step.status"), 303)
 
@@ -297,7 +297,7 @@ def _form_held(why: str) -> Response:
     page = render_template(
         "accounts/two_step_held.html",
         why=why,
-        action=request.full_path.rstrip("?"),
+        action=request_full_path(),
         fields=fields,
         files=files,
         retype_password=len(fields) < len(posted),

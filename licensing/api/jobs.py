@@ -22,7 +22,7 @@ blp = Blueprint(
     "in `/readyz`'s words, and each job's recent runs.",
 )
 
-STATES = ("ok", "late", "failing", "never run")
+STATES = worker.JOB_STATES
 
 
 class JobSchema(ApiSchema):
@@ -32,7 +32,13 @@ class JobSchema(ApiSchema):
         metadata={"description": 'Its interval in words, as `/readyz` says it ("hour").'},
     )
     every_seconds = ma.fields.Integer()
-    state = ma.fields.String(metadata={"enum": list(STATES)})
+    state = ma.fields.String(
+        metadata={
+            "enum": list(STATES),
+            "description": "`never run`: no run of it recorded, its `last_...` all null "
+            "(and its runs an empty list).",
+        }
+    )
     trouble = ma.fields.String(
         allow_none=True,
         metadata={"description": "When late or failing, `/readyz`'s `jobs_detail` for it."},
@@ -43,6 +49,15 @@ class JobSchema(ApiSchema):
         metadata={"description": "None while the last run started has no end recorded."},
     )
     last_ok = ma.fields.Boolean(allow_none=True)
+    last_run = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "enum": [*job_runs.OUTCOMES, None],
+            "description": "How the last run ended, in its runs' words: `ok`, `failed`, or "
+            "`unfinished` (no end yet); None: never run. What the `last_run` filter takes "
+            "(round 49).",
+        },
+    )
     last_outcome = ma.fields.String(allow_none=True)
     last_succeeded_at = ma.fields.DateTime(allow_none=True)
     last_run_id = ma.fields.String(allow_none=True)
@@ -93,17 +108,35 @@ class JobRunSchema(ApiSchema):
     )
 
 
+class JobQuerySchema(ApiSchema):
+    state = vocabulary(
+        STATES,
+        metadata={"description": "Only the jobs in this state: `late` for the overdue ones."},
+    )
+    last_run = vocabulary(
+        job_runs.OUTCOMES,
+        metadata={
+            "description": "Only the jobs whose last run ended so: `failed` (a late job's "
+            "too, which `state` names `late`)."
+        },
+    )
+
+
 @blp.route("/jobs")
 @access.staff("admin")
+@blp.arguments(JobQuerySchema, location="query")
 @blp.response(200, JobsSchema)
-def list_jobs() -> dict[str, Any]:
+def list_jobs(query: dict[str, Any]) -> dict[str, Any]:
     """Every job of the worker's schedule, in its order, as `licensing jobs status`
-    lists them, with `/readyz`'s `jobs` and `jobs_detail` (the same sentences)."""
+    lists them, with `/readyz`'s `jobs` and `jobs_detail` (the same sentences).
+    `state` and `last_run` (round 49) narrow `jobs` to those so (`state=late`: the
+    overdue; `last_run=failed`); `state` and `jobs_detail` stay the whole schedule's."""
     statuses, trouble = worker.jobs_overview(current_config())
+    listed = worker.jobs_where(statuses, query.get("state"), query.get("last_run"))
     return {
         "state": "ok" if trouble is None else trouble.state,
         "jobs_detail": None if trouble is None else trouble.detail,
-        "jobs": [_job(status) for status in statuses],
+        "jobs": [_job(status) for status in listed],
     }
 
 
@@ -133,6 +166,7 @@ def _job(status: worker.JobStatus) -> dict[str, Any]:
         # An end before the last start is the run before's: not this run's.
         "last_finished_at": row.last_finished_at if row and status.finished else None,
         "last_ok": row.last_ok if row and status.finished else None,
+        "last_run": status.last_run,
         "last_outcome": row.last_outcome if row and status.finished else None,
         "last_succeeded_at": None if row is None else row.last_succeeded_at,
         "last_run_id": None if row is None else row.last_run_id,

@@ -17,6 +17,8 @@ from typing import Protocol
 
 from flask import render_template, request
 
+from licensing.links import request_full_path
+
 FIELD = "confirmed"
 
 
@@ -46,7 +48,7 @@ def confirmed() -> bool:
 def ask(confirmation: Confirmation) -> tuple[str, int]:
     """The confirmation page, re-posting the fields just received."""
     fields = [(name, value) for name, value in request.form.items(multi=True) if name != FIELD]
-    action = request.full_path.rstrip("?")
+    action = request_full_path()  # escaped, under the mount point (round 49)
     page = render_template(
         "layout/confirm.html", confirmation=confirmation, action=action, fields=fields
     )

@@ -17,6 +17,7 @@ from licensing import errors, problems
 from licensing.downloads import DOCUMENTS_SCOPE, documents_budget
 from licensing.extensions import retry_after
 from licensing.limits import is_storable, unstorable_text
+from licensing.links import app_path, request_full_path, request_path, request_query
 from licensing.secret_paths import hide_secrets
 
 MACHINE_PREFIXES = ("/api/", "/webhooks/")
@@ -57,10 +58,10 @@ def _form_page() -> str | None:
         try:
             adapter.match(candidate, method="GET")
         except RequestRedirect:  # the page, with its trailing slash
-            return candidate
+            return app_path(candidate)
         except (NotFound, MethodNotAllowed):
             continue
-        return candidate
+        return app_path(candidate)  # escaped, under the mount point (round 49)
     return None
 
 
@@ -82,7 +83,7 @@ def _to_sign_in() -> Response:
     sign-in page keeps `next` in the session, and would refuse its own address)."""
     if not is_storable(request.path):
         return redirect(url_for("accounts.sign_in"))
-    back = request.path if unstorable_text(request.args) else request.full_path.rstrip("?")
+    back = request_path() if unstorable_text(request.args) else request_full_path()
     return redirect(url_for("accounts.sign_in", next=back))
 
 
@@ -111,7 +112,7 @@ def handle_http_exception(error: HTTPException) -> Response | tuple[str, int]:
         if own is not None and own.get_data():
             return response  # the view's own page (`auth_rate_limit(on_breach=...)`)
     # A document refused for the budget is asked for again by the same address.
-    again = request.full_path.rstrip("?") if _is_documents_budget(error) else None
+    again = request_full_path() if _is_documents_budget(error) else None
     body, _status = _page(error.code or 500, title, detail, again_url=again)
     response.set_data(body)
     response.mimetype = "text/html"
@@ -214,8 +215,8 @@ def _page_without_slash() -> str | None:
         adapter.match(path[:-1], method=request.method)
     except HTTPException:  # no such page either (or it redirects elsewhere)
         return None
-    query = request.query_string.decode("latin-1")
-    return f"{request.script_root}{path[:-1]}" + (f"?{query}" if query else "")
+    query = request_query()  # the path escaped, the query as sent (round 49)
+    return app_path(path[:-1]) + (f"?{query}" if query else "")
 
 
 def handle_unexpected(error: BaseException) -> Response | tuple[str, int]:

@@ -20,6 +20,7 @@ from licensing.accounts.models import User
 from licensing.job_runs import JobRun
 from licensing.web.filters import when
 from licensing.worker import SCHEDULE, jobs_readiness
+from tests.support.factories import bearer
 from tests.support.statements import sent_by, statements_for
 
 SignIn = Callable[..., FlaskClient]
@@ -229,3 +230,125 @@ def test_the_jobs_page_reads_the_jobs_records_once_however_many_there_are(
     with sent_by(app) as statements:
         client.get("/console/jobs")
     assert len([s for s in statements if "FROM job_runs" in s]) == 1
+
+
+def _late_with_its_last_run_failed() -> datetime:
+    """`_four_states`, and `reports remind` late with its last run failed (late says
+    more, so its state is `late`, not `failing`). Returns now."""
+    now = _four_states()
+    job_runs.finished("reports remind", now, ok=False, outcome="failed: OSError: disk full")
+    _times(
+        "reports remind",
+        first_started_at=now - timedelta(hours=3),
+        last_started_at=now - timedelta(minutes=80),
+        last_finished_at=now - timedelta(minutes=80),
+        last_succeeded_at=now - timedelta(hours=3),
+    )
+    return now
+
+
+def _listed(page: str) -> list[str]:
+    return re.findall(r'<tr id="job-[^"]+"[^>]*>\s*<th scope="row"><a [^>]*>([^<]+)</a>', page)
+
+
+DAILY = ["statements send", "invoices overdue", "users prune-browsers"]
+
+
+def test_an_admin_lists_the_overdue_jobs_or_those_whose_last_run_failed_alone(
+    app: Flask, admin: User, signed_in: SignIn
+) -> None:
+    """Round 49: the page listed every job, whatever was asked of it."""
+    _late_with_its_last_run_failed()
+    client = signed_in(app.test_client(), admin)
+    late = client.get("/console/jobs?state=late")
+    assert late.status_code == 200
+    page = late.get_data(as_text=True)
+    assert _listed(page) == ["reports remind", "tokens remind"]
+    assert '<option value="late" selected>Late</option>' in page
+    text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
+    assert "2 of the 11 jobs listed, those with state \u201clate\u201d. List every job" in text
+    assert "2 jobs late or failing" not in text  # the trouble is the whole schedule's
+    assert "3 jobs late or failing" in text
+    failed = client.get("/console/jobs?last_run=failed").get_data(as_text=True)
+    assert _listed(failed) == ["payments prune-keys", "reports remind"]
+    assert '<option value="failed" selected>Failed</option>' in failed
+    both = client.get("/console/jobs?state=failing&last_run=failed").get_data(as_text=True)
+    assert _listed(both) == ["payments prune-keys"]
+    never = client.get("/console/jobs?state=never+run").get_data(as_text=True)
+    assert _listed(never) == DAILY
+    none = client.get("/console/jobs?state=ok&last_run=unfinished").get_data(as_text=True)
+    assert _listed(none) == []
+    assert "No job is so" in none
+    every = client.get("/console/jobs?state=&last_run=").get_data(as_text=True)
+    assert len(_listed(every)) == len(SCHEDULE)
+    assert 'id="jobs-count"' not in every
+
+
+def test_a_jobs_filter_the_page_does_not_offer_or_given_twice_is_said_beside_it(
+    app: Flask, admin: User, signed_in: SignIn
+) -> None:
+    _late_with_its_last_run_failed()
+    client = signed_in(app.test_client(), admin)
+    bogus = client.get("/console/jobs?state=overdue")
+    assert bogus.status_code == 422
+    page = bogus.get_data(as_text=True)
+    text = html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", page)))
+    assert (
+        "State takes one of: ok, late, failing, never run; the link gave \u201coverdue\u201d"
+        in (text)
+    )
+    assert "Nothing is listed until the filters above are corrected." in text
+    assert 'aria-invalid="true" aria-describedby="state-error"' in page
+    assert _listed(page) == []
+    run = client.get("/console/jobs?last_run=broken")
+    assert run.status_code == 422
+    assert 'aria-describedby="last_run-error"' in run.get_data(as_text=True)
+    twice = client.get("/console/jobs?state=late&state=ok")
+    assert twice.status_code == 400
+    assert "State takes one value" in twice.get_data(as_text=True)
+    assert _listed(twice.get_data(as_text=True)) == []
+
+
+def test_the_api_lists_the_overdue_jobs_or_those_whose_last_run_failed_alone(
+    app: Flask, admin: User
+) -> None:
+    _late_with_its_last_run_failed()
+    client = app.test_client()
+    headers = bearer(admin)
+
+    def names(query: str) -> list[str]:
+        answer = client.get(f"/api/v1/jobs?{query}", headers=headers)
+        assert answer.status_code == 200, answer.get_json()
+        assert answer.get_json()["state"] == "late"  # the whole schedule's, as /readyz
+        return [job["name"] for job in answer.get_json()["jobs"]]
+
+    assert names("state=late") == ["reports remind", "tokens remind"]
+    assert names("last_run=failed") == ["payments prune-keys", "reports remind"]
+    assert names("state=failing&last_run=failed") == ["payments prune-keys"]
+    assert names("state=never%20run") == DAILY
+    every = client.get("/api/v1/jobs", headers=headers).get_json()["jobs"]
+    assert len(every) == len(SCHEDULE)
+    last_runs = {job["name"]: job["last_run"] for job in every}
+    assert (last_runs["reports remind"], last_runs["outbox send"]) == ("failed", "ok")
+    assert last_runs["invoices overdue"] is None
+    bogus = client.get("/api/v1/jobs?state=overdue", headers=headers)
+    assert bogus.status_code == 422
+    assert bogus.headers["Content-Type"] == "application/problem+json"
+    assert bogus.get_json()["errors"]["query.state"] == [
+        "Must be one of: ok, late, failing, never run."
+    ]
+    assert (
+        "query.last_run"
+        in client.get("/api/v1/jobs?last_run=broken", headers=headers).get_json()["errors"]
+    )
+    twice = client.get("/api/v1/jobs?state=late&state=ok", headers=headers)
+    assert twice.status_code == 400
+    assert "query.state" in twice.get_json()["errors"]
+    document = client.get("/api/v1/openapi.json").get_json()
+    operation = document["paths"]["/api/v1/jobs"]["get"]
+    enums = {p["name"]: p["schema"]["enum"] for p in operation["parameters"]}
+    assert enums == {
+        "state": ["ok", "late", "failing", "never run"],
+        "last_run": ["ok", "failed", "unfinished"],
+    }
+    assert {"200", "400", "401", "403", "422"} <= set(operation["responses"])
