@@ -49,6 +49,7 @@ from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.db import UTCDateTime, utcnow
 from licensing.errors import NotFound
+from licensing.limits import record_id
 
 # A statement keeps its type through `scoped` (`where` returns the same kind).
 S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
@@ -376,15 +377,59 @@ def organizations_listing(
     return query
 
 
-def destinations(session: Session, leaving: int) -> list[tuple[int, str]]:
+# The organizations the move's form offers at once (round 49: it offered every one
+# not closed, a select of thousands for an office with years of licensees).
+DESTINATIONS_OFFERED = 20
+
+
+class Destinations(NamedTuple):
+    """What the move's form offers: at most `DESTINATIONS_OFFERED` organizations
+    (id, legal name) by name, and how many match in all."""
+
+    offered: list[tuple[int, str]]
+    total: int
+
+
+def destinations(
+    session: Session,
+    leaving: int,
+    *,
+    search: str = "",
+    chosen: int | None = None,
+    limit: int = DESTINATIONS_OFFERED,
+) -> Destinations:
     """The organizations an account of `leaving` may move to (`services.move_user`):
-    every other one not closed, by name, as (id, legal name)."""
+    every other one not closed, by name, the first `limit` of those whose legal name
+    contains `search` (any case), or whose id it is, and how many match in all (a
+    window count): one statement however many organizations there are. `chosen` (a refused post's
+    choice) is offered too, wherever it sits, so the form shows it again."""
+    where: list[ColumnElement[bool]] = [
+        Organization.id != leaving,
+        Organization.standing != CLOSED,
+    ]
+    term = search.strip()
+    if term:
+        named = func.lower(Organization.legal_name).contains(term.lower(), autoescape=True)
+        number = record_id(term.removeprefix("#"))
+        where.append(named if number is None else or_(named, Organization.id == number))
     statement = (
-        select(Organization.id, Organization.legal_name)
-        .where(Organization.id != leaving, Organization.standing != CLOSED)
+        select(Organization.id, Organization.legal_name, func.count().over().label("total"))
+        .where(*where)
         .order_by(func.lower(Organization.legal_name), Organization.id)
+        .limit(limit)
     )
-    return [(row.id, row.legal_name) for row in session.execute(statement)]
+    rows = session.execute(statement).all()
+    offered = [(row.id, row.legal_name) for row in rows]
+    total = int(rows[0].total) if rows else 0
+    if chosen is not None and chosen not in {id_ for id_, _ in offered}:
+        found = session.execute(
+            select(Organization.id, Organization.legal_name).where(
+                Organization.id == chosen, Organization.id != leaving
+            )
+        ).one_or_none()
+        if found is not None:
+            offered.append((found.id, found.legal_name))
+    return Destinations(offered, total)
 
 
 def _active_user_exists(*, administrator: bool) -> ColumnElement[bool]:

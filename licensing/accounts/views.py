@@ -1515,6 +1515,7 @@ def _user_page(
         keeps_organization=_keeps_organization(db_session, user),
         two_step_form=two_step_form or forms.TwoStepResetForm(formdata=None),
         move_form=_move_form(user, move_form or forms.MoveUserForm(formdata=None)),
+        destinations_offered=queries.DESTINATIONS_OFFERED,
         # The page says why the account cannot move now rather than offer it.
         move_refused=organization and services.leaving_refusal(db_session, user, organization),
         two_step_required=required_of(user, user.organization),
@@ -1522,12 +1523,28 @@ def _user_page(
     ), status
 
 
+# The query argument of the move's search on the user page (round 49); the move's
+# form posts it back, so a refused move shows the same choices.
+MOVE_SEARCH = "move_search"
+
+
 def _move_form(user: User, form: forms.MoveUserForm) -> forms.MoveUserForm:
-    """The move's form, offering every organization the account may move to."""
+    """The move's form, offering at most `queries.DESTINATIONS_OFFERED` of the
+    organizations the account may move to: the first by name, or those the search
+    finds by name or id (round 49: it offered every one); a refused post's choice
+    is offered again wherever it sits."""
+    search = (request.args.get(MOVE_SEARCH) or "").strip()[: forms.MOVE_SEARCH_MAX]
+    found = queries.destinations(
+        db.session(),
+        user.organization_id or 0,
+        search=search,
+        chosen=record_id(form.organization.data or ""),
+    )
     form.organization.choices = [("", "Choose…")] + [
-        (str(organization_id), name)
-        for organization_id, name in queries.destinations(db.session(), user.organization_id or 0)
+        (str(organization_id), name) for organization_id, name in found.offered
     ]
+    form.search = search
+    form.found = found.total
     return form
 
 
