@@ -22,6 +22,7 @@ from sqlalchemy import (
     Exists,
     Row,
     Select,
+    and_,
     bindparam,
     case,
     exists,
@@ -876,6 +877,31 @@ def tokens_of(session: Session, user_id: int) -> Sequence[ApiToken]:
     return session.scalars(
         select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())
     ).all()
+
+
+def _token_usable(now: datetime) -> ColumnElement[bool]:
+    """A token neither revoked nor expired at `now` (`ApiToken.is_usable`)."""
+    return and_(
+        ApiToken.revoked_at.is_(None),
+        or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+    )
+
+
+def tokens_listing(user_id: int, now: datetime) -> Select[Any]:
+    """The user's API tokens as their pages list them, a page at a time (round 49:
+    both pages read every token ever made, revoked and expired included): those
+    that work at `now` first, then the newest first, the id last (unique)."""
+    return (
+        select(ApiToken)
+        .where(ApiToken.user_id == user_id)
+        .order_by(case((_token_usable(now), 0), else_=1), ApiToken.id.desc())
+    )
+
+
+def usable_token_count(session: Session, user_id: int, now: datetime) -> int:
+    """How many of the user's API tokens work at `now`, counted in SQL."""
+    statement = select(func.count()).where(ApiToken.user_id == user_id, _token_usable(now))
+    return int(session.scalar(statement) or 0)
 
 
 def get_own_token(session: Session, token_id: int, principal: Caller) -> ApiToken:

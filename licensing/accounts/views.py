@@ -1029,8 +1029,10 @@ def tokens() -> Page:
             flash(f"Token “{created.name}” created. Copy it now: it is shown only once.", "success")
     elif form.is_submitted():
         status = 422
-    tokens = queries.tokens_of(db.session(), principal.user_id)
-    replacing = None if form.is_submitted() else _replacing(tokens, form)
+    now = utcnow()
+    # A page at a time, those that work first (round 49: it listed every token).
+    page = _tokens_page(principal.user_id, now, url_for("accounts.tokens"))
+    replacing = None if form.is_submitted() else _replacing(principal, form)
     return render_template(
         "accounts/tokens.html",
         form=form,
@@ -1039,19 +1041,42 @@ def tokens() -> Page:
         replacing=replacing,
         ask_password=not password_recently_confirmed(),
         recent_minutes=int(RECENT_PASSWORD.total_seconds() // 60),
-        tokens=tokens,
-        now=utcnow(),
+        tokens=page.items,
+        page=page,
+        now=now,
     ), status
 
 
-def _replacing(tokens: Sequence[ApiToken], form: forms.TokenForm) -> ApiToken | None:
+# API tokens a page lists at once (round 49); the tests walk them with fewer.
+TOKENS_PER_PAGE = paging.PER_PAGE
+
+
+def _tokens_page(user_id: int, now: datetime, path: str) -> paging.Page[ApiToken]:
+    """The page of the user's tokens the query string asks for, those that work at
+    `now` first (`queries.tokens_listing`); its links lead to `path`, the page's
+    own (`url_for`'s: the console's user page is drawn again after its forms' posts)."""
+    return paging.read_page(
+        db.session(),
+        queries.tokens_listing(user_id, now),
+        per_page=TOKENS_PER_PAGE,
+        path=path,
+        anchor="tokens",
+    )
+
+
+def _replacing(principal: Principal, form: forms.TokenForm) -> ApiToken | None:
     """The token the expiry reminder's link (`?replace=<id>`) asks to replace, when it
     is one of the caller's and not revoked: the form starts with its name and scope,
     so rotating a read-and-write token does not make a read-only one (the page's
-    default) and break the program that writes."""
-    wanted = request.args.get("replace", type=int)
-    found = next((token for token in tokens if token.id == wanted), None)
-    if found is None or found.revoked_at is not None:
+    default) and break the program that writes. Read by its id, on any page."""
+    wanted = record_id(request.args.get("replace"))
+    if wanted is None:
+        return None
+    try:
+        found = queries.get_own_token(db.session(), wanted, principal)
+    except NotFound:
+        return None
+    if found.revoked_at is not None:
         return None
     form.name.data = found.name
     form.scope.data = found.scope
@@ -1110,7 +1135,9 @@ def revoke_token(token_id: int) -> Page:
             )
     token = services.revoke_api_token(token_id, Actor.of(principal))
     flash(f"Token “{token.name}” is revoked.", "success")
-    return redirect(url_for("accounts.tokens"))
+    # Back to the page of the list it was revoked from (its form carries the page).
+    page = paging.requested_page()
+    return redirect(url_for("accounts.tokens", page=page if page > 1 else None))
 
 
 # --- what waits on whom (vendor dashboard) -------------------------------------------------
@@ -1489,8 +1516,9 @@ def _user_page(
     organization = user.organization
     if roles_form is None:
         roles_form = forms.RolesForm(formdata=None, roles=sorted(user.roles))
-    tokens = queries.tokens_of(db_session, user.id)
     now = utcnow()
+    # Round 49: a page at a time, those that work first, and the working ones counted.
+    tokens = _tokens_page(user.id, now, url_for("accounts_console.user_detail", user_id=user.id))
     # Listed as the owner's two-step page lists them (read-only): an admin on the phone
     # says "the one last used on Tuesday" before forgetting them all.
     browsers = services.remembered_browsers_of(
@@ -1502,8 +1530,9 @@ def _user_page(
         user=user,
         roles_form=roles_form,
         history=audit_queries.events_for(db_session, "user", user.id),
-        tokens=tokens,
-        working_tokens=sum(token.is_usable(now) for token in tokens),
+        tokens=tokens.items,
+        tokens_page=tokens,
+        working_tokens=queries.usable_token_count(db_session, user.id, now),
         remembered_browsers=len(browsers),
         browsers=browsers,
         # For staff helping someone (round 44); an admin removes them (round 45).
