@@ -415,16 +415,35 @@ def lost_in_full() -> ColumnElement[bool]:
     )
 
 
-def flagged_payments(session: Session) -> Sequence[Payment]:
+def _to_review() -> tuple[ColumnElement[bool], ...]:
     """Card payments to review: flagged, and (round 42) being given back, whose
     Stripe answer staff may be waiting on; not (round 44) a flagged payment whose
     charge's dispute was lost, with nothing left to accept or give back (round 47:
     one lost of part of it stays, its remainder to accept)."""
-    return session.scalars(
+    return (Payment.state.in_((FLAGGED, GIVING_BACK)), ~lost_in_full())
+
+
+def flagged_payments_query() -> Select[Any]:
+    """The card payments to review (`_to_review`), newest first (the id last, unique),
+    their disputes loaded with them (what each line says of its dispute): round 49,
+    for `paging.read_page` and the invoice list's newest few."""
+    return (
         select(Payment)
-        .where(Payment.state.in_((FLAGGED, GIVING_BACK)), ~lost_in_full())
-        .order_by(Payment.id)
-    ).all()
+        .where(*_to_review())
+        .order_by(Payment.id.desc())
+        .options(selectinload(Payment.disputes))
+    )
+
+
+def flagged_payments(session: Session, limit: int) -> Sequence[Payment]:
+    """The newest `limit` card payments to review (the invoice list's panel: round 49,
+    it read every one)."""
+    return session.scalars(flagged_payments_query().limit(limit)).all()
+
+
+def flagged_payment_count(session: Session) -> int:
+    """How many card payments there are to review, counted in SQL."""
+    return int(session.scalar(select(func.count()).select_from(Payment).where(*_to_review())) or 0)
 
 
 def organization_names(session: Session, ids: set[int]) -> dict[int, str]:

@@ -698,7 +698,9 @@ def console_invoices() -> tuple[str, int]:
         overdue=overdue,
         to_pay=to_pay,
         search=search or "",
-        flagged=queries.flagged_payments(session),
+        # The newest few and a count (round 49: it read every one), linking the list.
+        flagged=queries.flagged_payments(session, FLAGGED_SHOWN),
+        flagged_count=queries.flagged_payment_count(session),
         open_disputes=queries.open_disputes_count(session),
         disputed=queries.disputed_invoice_ids(session, {i.id for i in invoices}),
         today=_today(),
@@ -721,6 +723,30 @@ INVOICE_LIST_FILTERS = {
     "overdue": "Overdue only",
     "to_pay": "With a balance to pay",
 }
+
+
+# Card payments to review the invoice list shows above it (round 49); the rest are
+# a page at a time on their own list.
+FLAGGED_SHOWN = 10
+FLAGGED_PER_PAGE = paging.PER_PAGE
+
+
+@console.route("/payments/to-review", endpoint="payments_to_review")
+@access.staff(*BILLING_READERS)
+def payments_to_review() -> str:
+    """Every card payment to review (flagged, or being given back), newest first, a
+    page at a time: the invoice list shows the newest `FLAGGED_SHOWN` and links here."""
+    found: paging.Page[Payment] = paging.read_page(
+        db.session(),
+        queries.flagged_payments_query(),
+        per_page=FLAGGED_PER_PAGE,
+    )
+    return render_template(
+        "billing/console_payments_to_review.html",
+        flagged=found.items,
+        page=found,
+        shown=FLAGGED_SHOWN,
+    )
 
 
 @console.route("/disputes")
