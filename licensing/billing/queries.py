@@ -67,6 +67,7 @@ from licensing.billing.states import (
 from licensing.calendar import office_date, office_day_start
 from licensing.db import Money, Statement
 from licensing.errors import NotFound
+from licensing.money import quantize
 
 
 class InvoiceFilters(TypedDict, total=False):
@@ -939,6 +940,28 @@ def _open_amounts(
 def _balance_due() -> ColumnElement[Decimal]:
     """`Invoice.balance_due` in SQL, for an invoice still collectible."""
     return type_coerce(Invoice.total - Invoice.amount_paid - Invoice.amount_credited, Money())
+
+
+def balance_owed(session: Session, organization_id: int) -> dict[str, Decimal]:
+    """What the organization owes in each currency it has an invoice still
+    collectible in: the sum of those invoices' `balance_due` (never below nothing),
+    summed in SQL (round 49: the console's organization page read every outstanding
+    invoice to sum it in Python), at the currency's digits, by currency code."""
+    due = _balance_due()
+    owed = type_coerce(case((due > Decimal(0), due), else_=literal(Decimal(0), Money())), Money())
+    statement = (
+        select(Invoice.currency, type_coerce(func.sum(owed), Money()))
+        .where(
+            Invoice.organization_id == organization_id,
+            Invoice.state.in_(sorted(COLLECTIBLE)),
+        )
+        .group_by(Invoice.currency)
+        .order_by(Invoice.currency)
+    )
+    return {
+        currency: quantize(total or Decimal(0), currency)
+        for currency, total in session.execute(statement)
+    }
 
 
 def invoices_to_pay(session: Session, organization_id: int, limit: int) -> OpenAmounts:
