@@ -970,6 +970,24 @@ def people_in(session: Session, events: Sequence[Any]) -> dict[int, str]:
     return dict(session.execute(select(User.id, User.full_name).where(User.id.in_(ids))).all())
 
 
+class NamedPerson(NamedTuple):
+    """A user as a history names them: id, name and email."""
+
+    id: int
+    full_name: str
+    email: str
+
+
+def people_named(session: Session, ids: set[int]) -> dict[int, NamedPerson]:
+    """The users with these ids, by id, in one statement (their name and email)."""
+    if not ids:
+        return {}
+    statement = select(User.id, User.full_name, User.email).where(User.id.in_(sorted(ids)))
+    return {
+        row.id: NamedPerson(row.id, row.full_name, row.email) for row in session.execute(statement)
+    }
+
+
 def moves_touching(session: Session, organization_id: int, *, limit: int = 100) -> list[AuditEvent]:
     """The accounts moved out of or into the organization (`user.moved`, the user's
     event), newest first: its own history lists them (round 27: only the user's
