@@ -89,3 +89,33 @@ def test_a_refused_invitation_or_address_keeps_the_pages_of_members_and_invitati
     assert sent.status_code == 302
     assert "page=2" in sent.headers["Location"]
     assert "invitations_page=3" in sent.headers["Location"]
+
+
+def test_the_consoles_refused_profile_or_standing_keeps_the_pages_of_members_and_invitations(
+    app: Flask,
+    vendor: Any,
+    admin: Any,
+    signed_in: Callable[..., FlaskClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The console's organization page, likewise: its address and standing forms."""
+    session = db.session()
+    organization = vendor.organization
+    for _ in range(4):
+        factories.make_vendor(session, organization)
+    session.commit()
+    monkeypatch.setattr(account_views, "MEMBERS_PER_PAGE", 2)
+    client = signed_in(app.test_client(), admin)
+    url = f"/console/organizations/{organization.id}"
+    shown = client.get(f"{url}?page=2").get_data(as_text=True)
+    members = re.findall(MEMBER_ROW, shown)
+    assert len(members) == 2
+    for path, data in (
+        (f"{url}/profile", {"legal_name": organization.legal_name, "city": ""}),
+        (f"{url}/standing", {"action": "", "reason": ""}),
+    ):
+        action = _action(shown, path)
+        assert action.endswith("?page=2"), action
+        refused = client.post(action, data=data)
+        assert refused.status_code == 422, path
+        assert re.findall(MEMBER_ROW, refused.get_data(as_text=True)) == members, path
