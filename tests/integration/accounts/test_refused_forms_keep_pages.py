@@ -34,6 +34,13 @@ def _action(markup: str, endpoint_path: str) -> str:
     return found[1].replace("&amp;", "&")
 
 
+def _with_colleagues(vendor: Any, count: int = 4) -> Any:
+    """The vendor's organization with `count` colleagues more (two pages of two)."""
+    for _ in range(count):
+        factories.make_vendor(db.session(), vendor.organization)
+    return vendor.organization
+
+
 def test_a_refused_invitation_or_address_keeps_the_pages_of_members_and_invitations(
     app: Flask,
     vendor: Any,
@@ -41,9 +48,7 @@ def test_a_refused_invitation_or_address_keeps_the_pages_of_members_and_invitati
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     session = db.session()
-    organization = vendor.organization
-    for _ in range(4):
-        factories.make_vendor(session, organization)
+    organization = _with_colleagues(vendor)
     now = utcnow()
     for index in range(5):
         sent = now - timedelta(days=index + 1)
@@ -99,11 +104,8 @@ def test_the_consoles_refused_profile_or_standing_keeps_the_pages_of_members_and
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The console's organization page, likewise: its address and standing forms."""
-    session = db.session()
-    organization = vendor.organization
-    for _ in range(4):
-        factories.make_vendor(session, organization)
-    session.commit()
+    organization = _with_colleagues(vendor)
+    db.session().commit()
     monkeypatch.setattr(account_views, "MEMBERS_PER_PAGE", 2)
     client = signed_in(app.test_client(), admin)
     url = f"/console/organizations/{organization.id}"
