@@ -443,6 +443,14 @@ class MoveUserForm(PageForm):
         validators=[REQUIRED, within(500)],
         id="move-reason",
     )
+    # What the page's search asked for and how many organizations match (round 49:
+    # the select offers at most `queries.DESTINATIONS_OFFERED` of them).
+    search: str = ""
+    found: int = 0
+
+
+# The longest search the move's form reads (a legal name is at most 200 characters).
+MOVE_SEARCH_MAX = 200
 
 
 # A browser's answer to a passkey ceremony (JSON): a few kilobytes with an attestation.

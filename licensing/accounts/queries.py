@@ -22,6 +22,7 @@ from sqlalchemy import (
     Exists,
     Row,
     Select,
+    and_,
     bindparam,
     case,
     exists,
@@ -49,6 +50,7 @@ from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.db import UTCDateTime, utcnow
 from licensing.errors import NotFound
+from licensing.limits import record_id
 
 # A statement keeps its type through `scoped` (`where` returns the same kind).
 S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
@@ -376,15 +378,59 @@ def organizations_listing(
     return query
 
 
-def destinations(session: Session, leaving: int) -> list[tuple[int, str]]:
+# The organizations the move's form offers at once (round 49: it offered every one
+# not closed, a select of thousands for an office with years of licensees).
+DESTINATIONS_OFFERED = 20
+
+
+class Destinations(NamedTuple):
+    """What the move's form offers: at most `DESTINATIONS_OFFERED` organizations
+    (id, legal name) by name, and how many match in all."""
+
+    offered: list[tuple[int, str]]
+    total: int
+
+
+def destinations(
+    session: Session,
+    leaving: int,
+    *,
+    search: str = "",
+    chosen: int | None = None,
+    limit: int = DESTINATIONS_OFFERED,
+) -> Destinations:
     """The organizations an account of `leaving` may move to (`services.move_user`):
-    every other one not closed, by name, as (id, legal name)."""
+    every other one not closed, by name, the first `limit` of those whose legal name
+    contains `search` (any case), or whose id it is, and how many match in all (a
+    window count): one statement however many organizations there are. `chosen` (a refused post's
+    choice) is offered too, wherever it sits, so the form shows it again."""
+    where: list[ColumnElement[bool]] = [
+        Organization.id != leaving,
+        Organization.standing != CLOSED,
+    ]
+    term = search.strip()
+    if term:
+        named = func.lower(Organization.legal_name).contains(term.lower(), autoescape=True)
+        number = record_id(term.removeprefix("#"))
+        where.append(named if number is None else or_(named, Organization.id == number))
     statement = (
-        select(Organization.id, Organization.legal_name)
-        .where(Organization.id != leaving, Organization.standing != CLOSED)
+        select(Organization.id, Organization.legal_name, func.count().over().label("total"))
+        .where(*where)
         .order_by(func.lower(Organization.legal_name), Organization.id)
+        .limit(limit)
     )
-    return [(row.id, row.legal_name) for row in session.execute(statement)]
+    rows = session.execute(statement).all()
+    offered = [(row.id, row.legal_name) for row in rows]
+    total = int(rows[0].total) if rows else 0
+    if chosen is not None and chosen not in {id_ for id_, _ in offered}:
+        found = session.execute(
+            select(Organization.id, Organization.legal_name).where(
+                Organization.id == chosen, Organization.id != leaving
+            )
+        ).one_or_none()
+        if found is not None:
+            offered.append((found.id, found.legal_name))
+    return Destinations(offered, total)
 
 
 def _active_user_exists(*, administrator: bool) -> ColumnElement[bool]:
@@ -833,6 +879,31 @@ def tokens_of(session: Session, user_id: int) -> Sequence[ApiToken]:
     ).all()
 
 
+def _token_usable(now: datetime) -> ColumnElement[bool]:
+    """A token neither revoked nor expired at `now` (`ApiToken.is_usable`)."""
+    return and_(
+        ApiToken.revoked_at.is_(None),
+        or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+    )
+
+
+def tokens_listing(user_id: int, now: datetime) -> Select[Any]:
+    """The user's API tokens as their pages list them, a page at a time (round 49:
+    both pages read every token ever made, revoked and expired included): those
+    that work at `now` first, then the newest first, the id last (unique)."""
+    return (
+        select(ApiToken)
+        .where(ApiToken.user_id == user_id)
+        .order_by(case((_token_usable(now), 0), else_=1), ApiToken.id.desc())
+    )
+
+
+def usable_token_count(session: Session, user_id: int, now: datetime) -> int:
+    """How many of the user's API tokens work at `now`, counted in SQL."""
+    statement = select(func.count()).where(ApiToken.user_id == user_id, _token_usable(now))
+    return int(session.scalar(statement) or 0)
+
+
 def get_own_token(session: Session, token_id: int, principal: Caller) -> ApiToken:
     """An API token of the caller's own (tokens are personal: colleagues and staff
     do not see each other's)."""
@@ -897,6 +968,24 @@ def people_in(session: Session, events: Sequence[Any]) -> dict[int, str]:
     if not ids:
         return {}
     return dict(session.execute(select(User.id, User.full_name).where(User.id.in_(ids))).all())
+
+
+class NamedPerson(NamedTuple):
+    """A user as a history names them: id, name and email."""
+
+    id: int
+    full_name: str
+    email: str
+
+
+def people_named(session: Session, ids: set[int]) -> dict[int, NamedPerson]:
+    """The users with these ids, by id, in one statement (their name and email)."""
+    if not ids:
+        return {}
+    statement = select(User.id, User.full_name, User.email).where(User.id.in_(sorted(ids)))
+    return {
+        row.id: NamedPerson(row.id, row.full_name, row.email) for row in session.execute(statement)
+    }
 
 
 def moves_touching(session: Session, organization_id: int, *, limit: int = 100) -> list[AuditEvent]:

@@ -1029,8 +1029,10 @@ def tokens() -> Page:
             flash(f"Token “{created.name}” created. Copy it now: it is shown only once.", "success")
     elif form.is_submitted():
         status = 422
-    tokens = queries.tokens_of(db.session(), principal.user_id)
-    replacing = None if form.is_submitted() else _replacing(tokens, form)
+    now = utcnow()
+    # A page at a time, those that work first (round 49: it listed every token).
+    page = _tokens_page(principal.user_id, now, url_for("accounts.tokens"))
+    replacing = None if form.is_submitted() else _replacing(principal, form)
     return render_template(
         "accounts/tokens.html",
         form=form,
@@ -1039,19 +1041,42 @@ def tokens() -> Page:
         replacing=replacing,
         ask_password=not password_recently_confirmed(),
         recent_minutes=int(RECENT_PASSWORD.total_seconds() // 60),
-        tokens=tokens,
-        now=utcnow(),
+        tokens=page.items,
+        page=page,
+        now=now,
     ), status
 
 
-def _replacing(tokens: Sequence[ApiToken], form: forms.TokenForm) -> ApiToken | None:
+# API tokens a page lists at once (round 49); the tests walk them with fewer.
+TOKENS_PER_PAGE = paging.PER_PAGE
+
+
+def _tokens_page(user_id: int, now: datetime, path: str) -> paging.Page[ApiToken]:
+    """The page of the user's tokens the query string asks for, those that work at
+    `now` first (`queries.tokens_listing`); its links lead to `path`, the page's
+    own (`url_for`'s: the console's user page is drawn again after its forms' posts)."""
+    return paging.read_page(
+        db.session(),
+        queries.tokens_listing(user_id, now),
+        per_page=TOKENS_PER_PAGE,
+        path=path,
+        anchor="tokens",
+    )
+
+
+def _replacing(principal: Principal, form: forms.TokenForm) -> ApiToken | None:
     """The token the expiry reminder's link (`?replace=<id>`) asks to replace, when it
     is one of the caller's and not revoked: the form starts with its name and scope,
     so rotating a read-and-write token does not make a read-only one (the page's
-    default) and break the program that writes."""
-    wanted = request.args.get("replace", type=int)
-    found = next((token for token in tokens if token.id == wanted), None)
-    if found is None or found.revoked_at is not None:
+    default) and break the program that writes. Read by its id, on any page."""
+    wanted = record_id(request.args.get("replace"))
+    if wanted is None:
+        return None
+    try:
+        found = queries.get_own_token(db.session(), wanted, principal)
+    except NotFound:
+        return None
+    if found.revoked_at is not None:
         return None
     form.name.data = found.name
     form.scope.data = found.scope
@@ -1110,7 +1135,9 @@ def revoke_token(token_id: int) -> Page:
             )
     token = services.revoke_api_token(token_id, Actor.of(principal))
     flash(f"Token “{token.name}” is revoked.", "success")
-    return redirect(url_for("accounts.tokens"))
+    # Back to the page of the list it was revoked from (its form carries the page).
+    page = paging.requested_page()
+    return redirect(url_for("accounts.tokens", page=page if page > 1 else None))
 
 
 # --- what waits on whom (vendor dashboard) -------------------------------------------------
@@ -1233,8 +1260,11 @@ def _organization_history(db_session: Session, organization: Organization) -> di
     """The organization's history with the accounts moved out of or into it (a
     move is the user's event, named with the person it moved: round 27)."""
     subjects: dict[int, tuple[str, str]] = {}
-    for event in queries.moves_touching(db_session, organization.id):
-        person = db_session.get(User, int(event.entity_id))  # moves are few
+    moves = queries.moves_touching(db_session, organization.id)
+    # The people moved, in one statement (round 49: a query a move).
+    people = queries.people_named(db_session, {int(event.entity_id) for event in moves})
+    for event in moves:
+        person = people.get(int(event.entity_id))
         if person is not None:
             link = url_for("accounts_console.user_detail", user_id=person.id)
             subjects[event.seq] = (f"{person.full_name} ({person.email})", link)
@@ -1489,8 +1519,9 @@ def _user_page(
     organization = user.organization
     if roles_form is None:
         roles_form = forms.RolesForm(formdata=None, roles=sorted(user.roles))
-    tokens = queries.tokens_of(db_session, user.id)
     now = utcnow()
+    # Round 49: a page at a time, those that work first, and the working ones counted.
+    tokens = _tokens_page(user.id, now, url_for("accounts_console.user_detail", user_id=user.id))
     # Listed as the owner's two-step page lists them (read-only): an admin on the phone
     # says "the one last used on Tuesday" before forgetting them all.
     browsers = services.remembered_browsers_of(
@@ -1502,8 +1533,9 @@ def _user_page(
         user=user,
         roles_form=roles_form,
         history=audit_queries.events_for(db_session, "user", user.id),
-        tokens=tokens,
-        working_tokens=sum(token.is_usable(now) for token in tokens),
+        tokens=tokens.items,
+        tokens_page=tokens,
+        working_tokens=queries.usable_token_count(db_session, user.id, now),
         remembered_browsers=len(browsers),
         browsers=browsers,
         # For staff helping someone (round 44); an admin removes them (round 45).
@@ -1515,6 +1547,7 @@ def _user_page(
         keeps_organization=_keeps_organization(db_session, user),
         two_step_form=two_step_form or forms.TwoStepResetForm(formdata=None),
         move_form=_move_form(user, move_form or forms.MoveUserForm(formdata=None)),
+        destinations_offered=queries.DESTINATIONS_OFFERED,
         # The page says why the account cannot move now rather than offer it.
         move_refused=organization and services.leaving_refusal(db_session, user, organization),
         two_step_required=required_of(user, user.organization),
@@ -1522,12 +1555,28 @@ def _user_page(
     ), status
 
 
+# The query argument of the move's search on the user page (round 49); the move's
+# form posts it back, so a refused move shows the same choices.
+MOVE_SEARCH = "move_search"
+
+
 def _move_form(user: User, form: forms.MoveUserForm) -> forms.MoveUserForm:
-    """The move's form, offering every organization the account may move to."""
+    """The move's form, offering at most `queries.DESTINATIONS_OFFERED` of the
+    organizations the account may move to: the first by name, or those the search
+    finds by name or id (round 49: it offered every one); a refused post's choice
+    is offered again wherever it sits."""
+    search = (request.args.get(MOVE_SEARCH) or "").strip()[: forms.MOVE_SEARCH_MAX]
+    found = queries.destinations(
+        db.session(),
+        user.organization_id or 0,
+        search=search,
+        chosen=record_id(form.organization.data or ""),
+    )
     form.organization.choices = [("", "Choose…")] + [
-        (str(organization_id), name)
-        for organization_id, name in queries.destinations(db.session(), user.organization_id or 0)
+        (str(organization_id), name) for organization_id, name in found.offered
     ]
+    form.search = search
+    form.found = found.total
     return form
 
 

@@ -67,6 +67,7 @@ from licensing.billing.states import (
 from licensing.calendar import office_date, office_day_start
 from licensing.db import Money, Statement
 from licensing.errors import NotFound
+from licensing.money import quantize
 
 
 class InvoiceFilters(TypedDict, total=False):
@@ -415,16 +416,35 @@ def lost_in_full() -> ColumnElement[bool]:
     )
 
 
-def flagged_payments(session: Session) -> Sequence[Payment]:
+def _to_review() -> tuple[ColumnElement[bool], ...]:
     """Card payments to review: flagged, and (round 42) being given back, whose
     Stripe answer staff may be waiting on; not (round 44) a flagged payment whose
     charge's dispute was lost, with nothing left to accept or give back (round 47:
     one lost of part of it stays, its remainder to accept)."""
-    return session.scalars(
+    return (Payment.state.in_((FLAGGED, GIVING_BACK)), ~lost_in_full())
+
+
+def flagged_payments_query() -> Select[Any]:
+    """The card payments to review (`_to_review`), newest first (the id last, unique),
+    their disputes loaded with them (what each line says of its dispute): round 49,
+    for `paging.read_page` and the invoice list's newest few."""
+    return (
         select(Payment)
-        .where(Payment.state.in_((FLAGGED, GIVING_BACK)), ~lost_in_full())
-        .order_by(Payment.id)
-    ).all()
+        .where(*_to_review())
+        .order_by(Payment.id.desc())
+        .options(selectinload(Payment.disputes))
+    )
+
+
+def flagged_payments(session: Session, limit: int) -> Sequence[Payment]:
+    """The newest `limit` card payments to review (the invoice list's panel: round 49,
+    it read every one)."""
+    return session.scalars(flagged_payments_query().limit(limit)).all()
+
+
+def flagged_payment_count(session: Session) -> int:
+    """How many card payments there are to review, counted in SQL."""
+    return int(session.scalar(select(func.count()).select_from(Payment).where(*_to_review())) or 0)
 
 
 def organization_names(session: Session, ids: set[int]) -> dict[int, str]:
@@ -920,6 +940,28 @@ def _open_amounts(
 def _balance_due() -> ColumnElement[Decimal]:
     """`Invoice.balance_due` in SQL, for an invoice still collectible."""
     return type_coerce(Invoice.total - Invoice.amount_paid - Invoice.amount_credited, Money())
+
+
+def balance_owed(session: Session, organization_id: int) -> dict[str, Decimal]:
+    """What the organization owes in each currency it has an invoice still
+    collectible in: the sum of those invoices' `balance_due` (never below nothing),
+    summed in SQL (round 49: the console's organization page read every outstanding
+    invoice to sum it in Python), at the currency's digits, by currency code."""
+    due = _balance_due()
+    owed = type_coerce(case((due > Decimal(0), due), else_=literal(Decimal(0), Money())), Money())
+    statement = (
+        select(Invoice.currency, type_coerce(func.sum(owed), Money()))
+        .where(
+            Invoice.organization_id == organization_id,
+            Invoice.state.in_(sorted(COLLECTIBLE)),
+        )
+        .group_by(Invoice.currency)
+        .order_by(Invoice.currency)
+    )
+    return {
+        currency: quantize(total or Decimal(0), currency)
+        for currency, total in session.execute(statement)
+    }
 
 
 def invoices_to_pay(session: Session, organization_id: int, limit: int) -> OpenAmounts:

@@ -392,10 +392,8 @@ recorded_amounts("statement", ("opening", "closing"))
 
 @organization_section("billing_console.invoice_detail")
 def _organization_invoices(session: Session, organization_id: int, limit: int) -> dict[str, Any]:
-    """The newest invoices, and the balance owed in each currency."""
-    balance: dict[str, Decimal] = {}
-    for invoice in queries.outstanding(session, organization_id):
-        balance[invoice.currency] = balance.get(invoice.currency, Decimal(0)) + invoice.balance_due
+    """The newest invoices, and the balance owed in each currency (summed in SQL)."""
+    balance = queries.balance_owed(session, organization_id)
     # The newest `limit`, and how many there are (round 47: it read 500 to show 50).
     invoices = list(queries.invoices(session, organization_id=organization_id, limit=limit))
     total = db.count_rows(session, queries.invoices_query(organization_id=organization_id))
@@ -706,7 +704,9 @@ def console_invoices() -> tuple[str, int]:
         overdue=overdue,
         to_pay=to_pay,
         search=search or "",
-        flagged=queries.flagged_payments(session),
+        # The newest few and a count (round 49: it read every one), linking the list.
+        flagged=queries.flagged_payments(session, FLAGGED_SHOWN),
+        flagged_count=queries.flagged_payment_count(session),
         open_disputes=queries.open_disputes_count(session),
         disputed=queries.disputed_invoice_ids(session, {i.id for i in invoices}),
         today=_today(),
@@ -729,6 +729,30 @@ INVOICE_LIST_FILTERS = {
     "overdue": "Overdue only",
     "to_pay": "With a balance to pay",
 }
+
+
+# Card payments to review the invoice list shows above it (round 49); the rest are
+# a page at a time on their own list.
+FLAGGED_SHOWN = 10
+FLAGGED_PER_PAGE = paging.PER_PAGE
+
+
+@console.route("/payments/to-review", endpoint="payments_to_review")
+@access.staff(*BILLING_READERS)
+def payments_to_review() -> str:
+    """Every card payment to review (flagged, or being given back), newest first, a
+    page at a time: the invoice list shows the newest `FLAGGED_SHOWN` and links here."""
+    found: paging.Page[Payment] = paging.read_page(
+        db.session(),
+        queries.flagged_payments_query(),
+        per_page=FLAGGED_PER_PAGE,
+    )
+    return render_template(
+        "billing/console_payments_to_review.html",
+        flagged=found.items,
+        page=found,
+        shown=FLAGGED_SHOWN,
+    )
 
 
 @console.route("/disputes")

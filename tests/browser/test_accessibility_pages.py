@@ -873,6 +873,8 @@ def _console_billing(world: World) -> Visits:
             Visit(f"/console/invoices/{i['invoice']}"),
             Visit("/console/invoices/overdue"),
             Visit("/console/disputes"),
+            # Round 49: every card payment to review, the invoice list's newest 10 linked.
+            Visit("/console/payments/to-review"),
             Visit("/console/billing/statements-changed"),
             Visit(f"/console/payments/{i['payment']}"),
             Visit("/console/organizations"),

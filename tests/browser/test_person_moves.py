@@ -20,6 +20,7 @@ from licensing.db import utcnow
 from licensing.mail.models import OutboxMessage
 from tests.browser.conftest import sign_in, signed_in_tab
 from tests.support import factories
+from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer
 from tests.support.two_step import code_for, turn_on
 
@@ -88,3 +89,42 @@ def test_a_person_moved_while_signed_in_signs_in_again_and_sets_up_the_two_step_
     row = members.get_by_role("row", name=re.compile("Ana Ruiz"))
     assert "Billing member" in row.inner_text()
     assert re.search(r"\bOn\b", row.inner_text())
+
+
+def test_an_admin_finds_the_organization_past_the_first_twenty_by_keyboard_and_moves_the_account(
+    page: Any, live_server: LiveServer
+) -> None:
+    """Round 49: the move's select offers at most 20 organizations; the admin types
+    part of the name into *Find*, the select then offers the one they meant."""
+    with live_server.app.app_context():
+        session = db.session()
+        leaving = factories.make_vendor(session)
+        person = factories.make_vendor(
+            session, organization=leaving.organization, role="member", full_name="Ana Ruiz"
+        )
+        for index in range(25):
+            factories.make_organization(session, legal_name=f"Acme {index:03d} Health")
+        session.commit()
+        admin = factories.make_staff(session, roles=("admin",))
+        person_id, admin_email = person.id, admin.email
+    sign_in(page, admin_email)
+    page.goto(f"/console/users/{person_id}")
+    choices = page.locator("#move-organization option")
+    assert choices.count() == 21  # "Choose…" and the first 20 by name
+    assert "Acme 024 Health" not in page.locator("#move-organization").inner_text()
+    assert "The first 20 of" in page.locator("#move-found").inner_text()
+    search = page.get_by_role(
+        "searchbox", name="Search organizations by part of the name, or the id"
+    )
+    search.focus()
+    page.keyboard.type("acme 024")
+    page.keyboard.press("Enter")
+    page.wait_for_function("() => location.search.includes('move_search')")
+    assert "1 organization matches" in page.locator("#move-found").inner_text()
+    page.get_by_label("The organization it moves to").select_option(label="Acme 024 Health")
+    page.get_by_label(re.compile("^Why")).fill("Joined as a consultant.")
+    page.get_by_role("button", name="Move the account").click()
+    page.get_by_role("button", name="Move the account").click()
+    assert "now acts for Acme 024 Health" in page.inner_text("main")
+    page.goto(f"/console/users/{person_id}?move_search=acme")
+    assert_accessible(page)
