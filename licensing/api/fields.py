@@ -38,7 +38,7 @@ class ApiSchema(ma.Schema):
         flask-smorest deep-copies a view's documentation (`_apidoc`) at every
         decorator and again as the route is registered, and each wrapper keeps its
         copy; a schema instance in it was copied with its bound fields every time
-        (round 49: about 11 MB of every process, measured under tracemalloc). No
+        (round 49: 15 MB of every process importing the app, traced). No
         one changes a schema instance once it is made (marshmallow binds its fields
         in `__init__`; apispec reads a schema, and the documentation's dicts, not
         the schema, are what it rewrites), so the copies can share it.
