@@ -32,6 +32,19 @@ class ApiSchema(ma.Schema):
     empty one is (`Text`), rather than marshmallow's "Missing data for required
     field.". A field given its own `required` message keeps it."""
 
+    def __deepcopy__(self, memo: dict[int, Any]) -> ApiSchema:
+        """The schema itself: a copy of the API's documentation shares its schemas.
+
+        flask-smorest deep-copies a view's documentation (`_apidoc`) at every
+        decorator and again as the route is registered, and each wrapper keeps its
+        copy; a schema instance in it was copied with its bound fields every time
+        (round 49: 15 MB of every process importing the app, traced). No
+        one changes a schema instance once it is made (marshmallow binds its fields
+        in `__init__`; apispec reads a schema, and the documentation's dicts, not
+        the schema, are what it rewrites), so the copies can share it.
+        """
+        return self
+
     def on_bind_field(self, field_name: str, field_obj: ma.fields.Field[Any]) -> None:
         if field_obj.error_messages.get("required") == MARSHMALLOW_REQUIRED:
             field_obj.error_messages = {**field_obj.error_messages, "required": FIELD_REQUIRED}
