@@ -60,7 +60,7 @@ from licensing.mail.models import OutboxMessage
 from licensing.permissions import services as permissions
 from licensing.permissions.models import PermissionLetter
 from licensing.ratecards import services as ratecards
-from tests.browser.conftest import accepted_agreement
+from tests.browser.conftest import accepted_agreement, course_term
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE, draft
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.billing.dispute_support import WITHDRAWN, charge_of, deliver_dispute
@@ -347,7 +347,17 @@ def _permissions(world: World, live_server: LiveServer) -> None:
     educational request, confirmed."""
     vendor = _vendor(world)
     licensing = db.session().scalars(select(User).where(User.email == world.licensing)).one()
-    routed = send_routed(routed_use(vendor.organization_id or 0, vendor.organization.legal_name))
+    # The course's days from the office's today (round 49: asked for 2027, its default
+    # grant had ended from 1 January 2028, "The end of validity must follow its start").
+    first, last = course_term()
+    routed = send_routed(
+        routed_use(
+            vendor.organization_id or 0,
+            vendor.organization.legal_name,
+            term_start=first,
+            term_end=last,
+        )
+    )
     permissions.approve(routed.id, Actor.of(accounts.principal_for(licensing)))
     confirmed = _confirmed(permissions.submit_request(request_input()).requester_email)
     world.ids.update(
