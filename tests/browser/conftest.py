@@ -39,6 +39,7 @@ from tests.integration.pricing.conftest import card_document, example_document
 from tests.integration.royalties.conftest import SOFTWARE
 from tests.support import factories
 from tests.support.agreements import accept, agreement_of, make_active_agreement
+from tests.support.card_years import CardYears
 from tests.support.servers import LiveServer, LocalStripe, SMTPServer, message_text
 from tests.support.settings import issuing
 
@@ -74,16 +75,48 @@ def csp_violations(page: Any) -> Iterator[list[str]]:
 # --- arranging a journey ---------------------------------------------------------
 
 
-def vendor_and_staff(live_server: LiveServer) -> tuple[Any, Any]:
-    """The contract's example card published, a vendor (Samira Haddad) and a
-    licensing officer."""
+def vendor_and_staff(live_server: LiveServer, *, example: bool = True) -> tuple[Any, Any]:
+    """The contract's example card published (2027's alone; not with `example=False`,
+    beside `card_years`), a vendor (Samira Haddad) and a licensing officer."""
     with live_server.app.app_context():
-        ratecards.import_card(example_document(), published_by="tests")
+        if example:
+            ratecards.import_card(example_document(), published_by="tests")
         session = db.session()
         vendor = factories.make_vendor(session, full_name="Samira Haddad")
         staff = factories.make_staff(session, roles=("licensing",))
         session.commit()
         return vendor, staff
+
+
+def card_of_a_year(version: str, first: date, last: date, **changes: Any) -> dict[str, Any]:
+    """The contract's example card (its rules and prices) moved to `first`..`last` as
+    `version`, with `changes`: a card around the office's today (the example is 2027's
+    alone, so a test on it runs out with 2027)."""
+    return card_document(
+        **{
+            "version": version,
+            "title": f"Royalty schedule from {first}",
+            "effective_from": first.isoformat(),
+            "effective_to": last.isoformat(),
+            **changes,
+        }
+    )
+
+
+@pytest.fixture
+def card_years(live_server: LiveServer) -> CardYears:
+    """This year's card published: the example's rules over a year that ends a month
+    from the office's today (`CardYears`, the office week walk's), so its agreements
+    are renewals coming due, and a renewal's term is next year's card's whole period
+    (`years.next_from` to `years.next_to`, left for the test to publish, or not) on
+    any day the suite runs (round 49: a test on the 2027 card failed from 2028)."""
+    years = CardYears.around(office_date(utcnow()))  # the office's day, as the service's
+    with live_server.app.app_context():
+        ratecards.import_card(
+            card_of_a_year(years.this_version, years.this_from, years.this_to),
+            published_by="tests",
+        )
+    return years
 
 
 def admin_with_sample_cards(live_server: LiveServer) -> str:
@@ -206,11 +239,11 @@ def course_on_a_card(live_server: LiveServer) -> tuple[date, date]:
     first, last = course_term()
     with live_server.app.app_context():
         ratecards.import_card(
-            card_document(
-                version=f"{first.year}.9",
+            card_of_a_year(
+                f"{first.year}.9",
+                first,
+                last,
                 title=f"Royalty schedule for the course from {first}",
-                effective_from=first.isoformat(),
-                effective_to=last.isoformat(),
             ),
             published_by="tests",
         )

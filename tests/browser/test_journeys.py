@@ -18,7 +18,6 @@ from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.calendar import office_date
 from licensing.db import utcnow
-from licensing.ratecards import services as ratecards
 from tests.browser.conftest import (
     accepted_agreement,
     invoiced_vendor,
@@ -26,8 +25,8 @@ from tests.browser.conftest import (
     vendor_and_staff,
 )
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE, draft
-from tests.integration.pricing.conftest import card_document
 from tests.support import factories
+from tests.support.card_years import CardYears
 from tests.support.servers import LiveServer
 from tests.support.settings import issuing
 
@@ -103,28 +102,27 @@ def test_approval_with_a_set_fee_and_a_shorter_term_reads_right_in_the_pdf_and_c
 
 
 def test_a_renewal_for_a_year_without_a_rate_card_goes_to_staff_who_see_renewals_due(
-    browser: Any, live_server: LiveServer
+    browser: Any, live_server: LiveServer, card_years: CardYears
 ) -> None:
-    vendor, staff = vendor_and_staff(live_server)  # publishes 2027.1 only: nothing for 2028
+    # This year's card only (ending a month from the office's today): nothing for next
+    # year. Round 49: on 2027.1 and a card around today, a 2027 agreement renewed in
+    # 2028 started on the office's today, on the card around it, and was priced.
+    years = card_years
+    vendor, staff = vendor_and_staff(live_server, example=False)
     today = office_date(utcnow())  # the office's day, from which renewals are due
     with live_server.app.app_context():
-        # A card around today, so that an agreement can end within 90 days.
-        ratecards.import_card(
-            card_document(
-                version="window.1",
-                effective_from=(today - timedelta(days=200)).isoformat(),
-                effective_to=(today + timedelta(days=45)).isoformat(),
+        renewing = accepted_agreement(  # this year's, renewed for next year
+            vendor,
+            agreements.ApplicationDraft.from_fields(
+                {"term_start": years.this_from, "term_end": years.this_to, "uses": (AUTO_USE,)}
             ),
-            published_by="tests",
         )
-        renewing = accepted_agreement(vendor, draft(AUTO_USE))  # 2027, renewed for 2028
-        ending = accepted_agreement(
+        ending = accepted_agreement(  # ending within 90 days, with no renewal
             vendor,
             agreements.ApplicationDraft.from_fields(
                 {
                     "term_start": today - timedelta(days=100),
-                    "term_end": today + timedelta(days=30),
-                    "rate_card": "window.1",
+                    "term_end": years.this_to,
                     "uses": (AUTO_USE,),
                 }
             ),
@@ -136,11 +134,11 @@ def test_a_renewal_for_a_year_without_a_rate_card_goes_to_staff_who_see_renewals
     page.goto(f"/portal/agreements/{renewing_id}")
     page.get_by_role("button", name="Renew for the next rate card year").click()
     flashed = page.inner_text(".flashes")
-    assert "No rate card is published yet for a term starting 2028-01-01" in flashed
+    assert f"No rate card is published yet for a term starting {years.next_from}" in flashed
     page.get_by_role("button", name="Save the draft").click()
     text = page.inner_text("main")
     assert "The price if you submit now: to be priced by licensing staff" in text
-    assert "no rate card is published yet for a term starting 2028-01-01" in text
+    assert f"no rate card is published yet for a term starting {years.next_from}" in text
     page.check("#attest")
     page.get_by_role("button", name="Submit for pricing and review").click()
     assert "submitted" in page.get_by_role("heading", level=1).inner_text()
@@ -162,7 +160,7 @@ def test_a_renewal_for_a_year_without_a_rate_card_goes_to_staff_who_see_renewals
     console.get_by_role("link", name=reference).click()
     assert "to be priced" in console.inner_text("main")
     console.fill("#amount-0", "36000.00")
-    console.fill("#reason-0", "2028 card not yet published: last year's price plus growth")
+    console.fill("#reason-0", "Next year's card not yet published: this year's price plus growth")
     console.get_by_role("button", name="Approve and issue the agreement").click()
     assert "the agreement is issued" in console.inner_text(".flashes")
 

@@ -13,15 +13,17 @@ from typing import Any
 
 from licensing import db
 from licensing.agreements.models import Application
+from licensing.agreements.services import ApplicationDraft
 from tests.browser.conftest import (
     accepted_agreement,
     sign_in,
     signed_in_tab,
     vendor_and_staff,
 )
-from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE, draft
+from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE
 from tests.support import factories
 from tests.support.axe import assert_accessible
+from tests.support.card_years import CardYears
 from tests.support.servers import LiveServer
 
 NEW_RULE = {
@@ -33,12 +35,13 @@ NEW_RULE = {
 }
 
 
-def next_years_card(this_years: dict[str, Any]) -> dict[str, Any]:
-    """2028.1 drafted from 2027.1's download: development 2,500.00 → 2,750.00, a new
-    rule for AI models, and per-user software distribution now reviewed by staff."""
+def next_years_card(this_years: dict[str, Any], years: CardYears) -> dict[str, Any]:
+    """Next year's card drafted from this year's download (as 2028.1 from 2027.1):
+    development 2,500.00 → 2,750.00, a new rule for AI models, and per-user software
+    distribution now reviewed by staff."""
     card = dict(this_years)
-    card.update(version="2028.1", title="2028 rate card")
-    card.update(effective_from="2028-01-01", effective_to="2028-12-31")
+    card.update(version=years.next_version, title=f"{years.next_from.year} rate card")
+    card.update(effective_from=years.next_from.isoformat(), effective_to=years.next_to.isoformat())
     rules = [dict(rule) for rule in card["rules"]]
     by_id = {rule["id"]: rule for rule in rules}
     by_id["development"]["model"] = {**by_id["development"]["model"], "amount": "2750.00"}
@@ -53,24 +56,38 @@ def text(locator: Any) -> str:
 
 
 def test_the_office_publishes_next_years_card_and_a_vendor_renews_on_it(
-    page: Any, browser: Any, live_server: LiveServer, tmp_path: Path
+    page: Any, browser: Any, live_server: LiveServer, tmp_path: Path, card_years: CardYears
 ) -> None:
-    vendor, _staff = vendor_and_staff(live_server)  # 2027.1, the card in effect in 2027
+    # This year's card (as 2027.1 in 2027), ending a month from the office's today, and
+    # an agreement for its whole year: next year's card prices its renewal for a whole
+    # year too (round 49: on 2027.1, a renewal drawn in 2028 started on the office's
+    # today and was prorated).
+    years = card_years
+    this, upcoming = years.this_version, years.next_version
+    vendor, _staff = vendor_and_staff(live_server, example=False)
+    whole_year = ApplicationDraft.from_fields(
+        {
+            "term_start": years.this_from,
+            "term_end": years.this_to,
+            "uses": (AUTO_USE, DEVELOPMENT_USE),
+        }
+    )
     with live_server.app.app_context():
-        agreement = accepted_agreement(vendor, draft(AUTO_USE, DEVELOPMENT_USE))
+        agreement = accepted_agreement(vendor, whole_year)
         agreement_id, number = agreement.id, agreement.number
         admin = factories.make_staff(db.session(), roles=("admin",))
         db.session().commit()
         admin_email = str(admin.email)
 
-    # The administrator drafts 2028.1 from 2027.1's download.
+    # The administrator drafts next year's card from this year's download.
     sign_in(page, admin_email)
-    page.goto("/console/rate-cards/2027.1")
+    page.goto(f"/console/rate-cards/{this}")
     with page.expect_download() as downloading:
-        page.get_by_role("link", name="Download 2027.1 as a JSON file").click()
+        page.get_by_role("link", name=f"Download {this} as a JSON file").click()
     this_years = json.loads(Path(downloading.value.path()).read_text())
-    card = tmp_path / "2028.1.json"
-    card.write_text(json.dumps(next_years_card(this_years)))
+    card = tmp_path / f"{upcoming}.json"
+    card.write_text(json.dumps(next_years_card(this_years, years)))
+    days = (years.next_to - years.next_from).days + 1  # 365, or 366 over a 29 February
 
     page.goto("/console/rate-cards/")
     page.get_by_label("Rate card file (JSON)").set_input_files(str(card))
@@ -78,7 +95,7 @@ def test_the_office_publishes_next_years_card_and_a_vendor_renews_on_it(
     page.wait_for_load_state()
     checked = text(page.locator("main"))
     assert "The card is valid. Nothing is published yet" in checked
-    assert "Period 2028-01-01 to 2028-12-31 (366 days)" in checked
+    assert f"Period {years.next_from} to {years.next_to} ({days} days)" in checked
     assert (
         "Changed rule development: charge now flat fee of 2,750.00 USD a year (prorated) "
         "(was flat fee of 2,500.00 USD a year (prorated))."
@@ -91,18 +108,22 @@ def test_the_office_publishes_next_years_card_and_a_vendor_renews_on_it(
     # The renewal it would price: the agreement's 36,300.00 becomes 36,550.00.
     effect = page.get_by_role("table").filter(has_text="Largest changes first").last
     # ... and that it would wait on staff: its software rule now needs review.
-    assert f"{number} (renewal) staff review on 2028.1" in text(effect)
+    assert f"{number} (renewal) staff review on {upcoming}" in text(effect)
     assert "36,300.00 36,550.00 250.00" in text(effect)
     assert_accessible(page)
 
-    page.get_by_role("button", name="Publish rate card 2028.1").click()
-    page.wait_for_url("**/console/rate-cards/2028.1")
-    assert "Rate card 2028.1 published, in effect from 2028-01-01" in text(page.locator("main"))
-    page.get_by_label("Earlier version").select_option("2027.1")
+    page.get_by_role("button", name=f"Publish rate card {upcoming}").click()
+    page.wait_for_url(f"**/console/rate-cards/{upcoming}")
+    published = f"Rate card {upcoming} published, in effect from {years.next_from}"
+    assert published in text(page.locator("main"))
+    page.get_by_label("Earlier version").select_option(this)
     page.get_by_role("button", name="Show differences").click()
     page.wait_for_load_state()
     compared = text(page.locator("main"))
-    assert "2027.1 (2027-01-01 to 2027-12-31) → 2028.1 (2028-01-01 to 2028-12-31)" in compared
+    assert (
+        f"{this} ({years.this_from} to {years.this_to}) → "
+        f"{upcoming} ({years.next_from} to {years.next_to})"
+    ) in compared
     assert "Changed rule development: charge now flat fee of 2,750.00 USD" in compared
 
     # The vendor renews on the new card and reads what changed in the price, and why.
@@ -112,11 +133,13 @@ def test_the_office_publishes_next_years_card_and_a_vendor_renews_on_it(
     tab.wait_for_load_state()
     tab.get_by_role("button", name="Save the draft").click()
     tab.wait_for_load_state()
-    assert "Rate card 2028.1 (the card in effect on the start date" in text(tab.locator("main"))
+    assert f"Rate card {upcoming} (the card in effect on the start date" in text(
+        tab.locator("main")
+    )
     changed = tab.get_by_role("region", name=f"What changed from {number}")
     assert (
-        f"On rate card 2028.1 this renewal is 36,550.00 USD: 250.00 more than {number} on "
-        "rate card 2027.1 (36,300.00 USD)."
+        f"On rate card {upcoming} this renewal is 36,550.00 USD: 250.00 more than {number} on "
+        f"rate card {this} (36,300.00 USD)."
     ) in text(changed)
     assert (
         "2. Scrubber Pro SDK 2,500.00 2,750.00 250.00 more Changed rule development: charge now "
