@@ -11,10 +11,12 @@ from typing import Any
 
 import pytest
 import werkzeug.local
+import werkzeug.sansio.utils
 from flask import Blueprint, Flask, Request, Response, request
 from flask.signals import request_tearing_down
 from flask.testing import FlaskClient
-from werkzeug.exceptions import NotAcceptable, UnprocessableEntity
+from werkzeug.exceptions import BadHost, NotAcceptable, SecurityError, UnprocessableEntity
+from werkzeug.test import EnvironBuilder
 
 from licensing.api import API_EXTENSION, negotiation
 from licensing.api.query import check_query
@@ -245,3 +247,112 @@ def test_accept_is_read_from_the_environ_as_the_headers_read_it(
                 negotiation.check_accept(req)
         else:
             negotiation.check_accept(req)
+
+
+# Round 49: `App.create_url_adapter` binds from the host Flask already read.
+_WS = {"HTTP_UPGRADE": "WebSocket"}
+_ENVIRONS = [
+    {"HTTP_HOST": "127.0.0.1:8000"},
+    {"HTTP_HOST": "Example.COM:80"},
+    {"HTTP_HOST": "example.com:443", "wsgi.url_scheme": "https"},
+    {"HTTP_HOST": "example.com:8443", "wsgi.url_scheme": "https", "QUERY_STRING": "a=1&b=%C3"},
+    {"SERVER_NAME": "backend.internal", "SERVER_PORT": "8080"},  # no Host header
+    {"HTTP_HOST": "bücher.example"},  # IDNA-encoded by the binding
+    {"HTTP_HOST": "bad host!"},  # invalid characters: the empty host, as werkzeug's
+    {"HTTP_HOST": "example.com", "SCRIPT_NAME": "/mounted", "PATH_INFO": "/caf\xc3\xa9"},
+    {"HTTP_HOST": "example.com", "SCRIPT_NAME": ""},
+    {"HTTP_HOST": "example.com", "HTTP_CONNECTION": "keep-alive, Upgrade", "HTTP_UPGRADE": "ws"},
+    {"HTTP_HOST": "example.com", "HTTP_CONNECTION": "keep-alive, Upgrade", **_WS},
+    {"HTTP_HOST": "example.com", **_WS},  # no Connection: upgrade
+    {
+        "HTTP_HOST": "h.example",
+        "wsgi.url_scheme": "https",
+        "HTTP_CONNECTION": "upgrade",
+        **_WS,
+    },
+]
+
+
+def _environ(**given: str) -> dict[str, Any]:
+    environ: dict[str, Any] = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/api/v1/quotes",
+        "SERVER_NAME": "localhost",
+        "SERVER_PORT": "80",
+        "wsgi.url_scheme": "http",
+    }
+    environ.update(given)
+    return environ
+
+
+@pytest.mark.parametrize("server_name", [None, "Example.com:443", "example.com:80"])
+@pytest.mark.parametrize("given", _ENVIRONS)
+def test_a_requests_url_adapter_is_the_one_flask_and_werkzeug_bind(
+    bare: App, given: dict[str, str], server_name: str | None
+) -> None:
+    bare.config["SERVER_NAME"] = server_name
+    ours, theirs = AppRequest(_environ(**given)), AppRequest(_environ(**given))
+    adapter = bare.create_url_adapter(ours)
+    expected = Flask.create_url_adapter(bare, theirs)
+    assert adapter is not None
+    assert expected is not None
+    assert vars(adapter) == vars(expected)
+    assert ours.host == theirs.host
+
+
+def test_an_untrusted_host_is_refused_before_any_adapter_is_bound(bare: App) -> None:
+    bare.config["TRUSTED_HOSTS"] = ["example.com", ".example.org"]
+    assert bare.create_url_adapter(AppRequest(_environ(HTTP_HOST="api.example.org"))) is not None
+    with pytest.raises(SecurityError):
+        bare.create_url_adapter(AppRequest(_environ(HTTP_HOST="example.net")))
+    with pytest.raises(SecurityError):
+        Flask.create_url_adapter(bare, AppRequest(_environ(HTTP_HOST="example.net")))
+
+
+def test_a_host_idna_cannot_encode_is_a_bad_host_as_werkzeug_says(bare: App) -> None:
+    request_ = AppRequest(_environ(HTTP_HOST="a..b"))  # an empty label
+    with pytest.raises(BadHost):
+        bare.create_url_adapter(request_)
+    with pytest.raises(BadHost):
+        Flask.create_url_adapter(bare, AppRequest(_environ(HTTP_HOST="a..b")))
+
+
+def test_with_host_matching_the_adapter_is_flasks_own(bare: App) -> None:
+    bare.url_map.host_matching = True
+    given = _environ(HTTP_HOST="example.com:8000")
+    adapter = bare.create_url_adapter(AppRequest(given))
+    expected = Flask.create_url_adapter(bare, AppRequest(dict(given)))
+    assert adapter is not None
+    assert expected is not None
+    assert vars(adapter) == vars(expected)
+    assert bare.create_url_adapter(None) is None  # outside a request, no SERVER_NAME
+
+
+def test_the_quote_routes_to_its_view_through_the_bound_adapter(app: Flask) -> None:
+    with app.test_request_context(
+        "/api/v1/quotes", method="POST", base_url="http://Api.Example.com"
+    ) as context:
+        assert request.endpoint == "quotes.create_quote"
+        assert request.host == "api.example.com"
+        assert context.url_adapter is not None
+        assert context.url_adapter.server_name == "api.example.com"
+
+
+@pytest.mark.usefixtures("example_card")
+def test_a_quote_reads_and_checks_its_host_once(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checked: list[str | None] = []
+    check = werkzeug.sansio.utils.host_is_trusted
+
+    def counted(hostname: str | None, trusted_list: Any = None) -> bool:
+        checked.append(hostname)
+        return check(hostname, trusted_list)
+
+    environ = EnvironBuilder("/api/v1/quotes", method="POST", json=quote_body()).get_environ()
+    answered: list[str] = []
+    monkeypatch.setattr(werkzeug.sansio.utils, "host_is_trusted", counted)
+    # The app alone: the test client reads the host for its cookies too.
+    body = b"".join(app.wsgi_app(environ, lambda status, headers: answered.append(status)))
+    assert answered == ["200 OK"], body
+    assert checked == ["localhost"]  # Flask's reading; werkzeug's binding read it again
