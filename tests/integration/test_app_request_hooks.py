@@ -9,6 +9,8 @@ from collections import Counter
 from collections.abc import Iterator
 from typing import Any
 
+import blinker
+import flask.signals
 import pytest
 import werkzeug.local
 import werkzeug.sansio.utils
@@ -356,3 +358,83 @@ def test_a_quote_reads_and_checks_its_host_once(
     body = b"".join(app.wsgi_app(environ, lambda status, headers: answered.append(status)))
     assert answered == ["200 OK"], body
     assert checked == ["localhost"]  # Flask's reading; werkzeug's binding read it again
+
+
+# Round 49: Flask's request signals, sent only while something listens.
+_SIGNALS = {
+    "request_started": flask.signals.request_started,
+    "request_finished": flask.signals.request_finished,
+    "request_tearing_down": flask.signals.request_tearing_down,
+    "appcontext_tearing_down": flask.signals.appcontext_tearing_down,
+    "got_request_exception": flask.signals.got_request_exception,
+}
+
+
+@pytest.mark.usefixtures("example_card")
+def test_a_quote_sends_no_signal_nothing_listens_to(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for signal in _SIGNALS.values():  # as served: nothing connected (the tests connect some)
+        monkeypatch.setattr(signal, "receivers", {})
+    sent: list[str] = []
+    send = blinker.Signal.send
+
+    def counted(signal: blinker.Signal, *args: Any, **kwargs: Any) -> Any:
+        sent.append(signal.name if isinstance(signal, blinker.NamedSignal) else "?")
+        return send(signal, *args, **kwargs)
+
+    monkeypatch.setattr(blinker.Signal, "send", counted)
+    answer = app.test_client().post("/api/v1/quotes", json=quote_body())
+    assert answer.status_code == 200
+    # (The application context's pushed and popped are Flask's `AppContext`'s.)
+    assert [name for name in sent if name.replace("-", "_") in _SIGNALS] == []
+
+
+def test_each_request_signal_reaches_what_listens_to_it(bare: App) -> None:
+    app = bare
+    heard: list[tuple[str, Any]] = []
+
+    @app.get("/fine")
+    def fine() -> str:
+        return "fine"
+
+    @app.get("/broken")
+    def broken() -> str:
+        raise LookupError("broken")
+
+    def listener(name: str) -> Any:
+        def listen(sender: Flask, **extra: Any) -> None:
+            assert sender is app
+            heard.append((name, extra.get("response", extra.get("exc", extra.get("exception")))))
+
+        return listen
+
+    listeners = {name: listener(name) for name in _SIGNALS}
+    for name, signal in _SIGNALS.items():
+        signal.connect(listeners[name], app)
+    try:
+        assert app.test_client().get("/fine").status_code == 200
+        assert [name for name, _ in heard] == [
+            "request_started",
+            "request_finished",
+            "request_tearing_down",
+            "appcontext_tearing_down",
+        ]
+        assert isinstance(heard[1][1], Response)
+        assert heard[1][1].status_code == 200
+        assert heard[2][1] is None
+        heard.clear()
+        assert app.test_client().get("/broken").status_code == 500
+        assert [name for name, _ in heard] == [
+            "request_started",
+            "got_request_exception",
+            "request_finished",
+            "request_tearing_down",
+            "appcontext_tearing_down",
+        ]
+        assert isinstance(heard[1][1], LookupError)
+        assert heard[3][1] is heard[1][1]  # torn down with the error, as Flask does
+        assert heard[4][1] is heard[1][1]
+    finally:
+        for name, signal in _SIGNALS.items():
+            signal.disconnect(listeners[name], app)

@@ -23,6 +23,10 @@ COPIED = {
     "dispatch_request": "62c7e9d15772724a",
     "process_response": "8f4afb5f9ec8c24b",
     "do_teardown_request": "8c25313693d26f09",
+    # Round 49: sending Flask's signals only while something is connected.
+    "full_dispatch_request": "70d46cf2d53c3b0e",
+    "finalize_request": "c1bcdc5b112f8a44",
+    "do_teardown_appcontext": "172c4f5e8ac14bf0",
 }
 MAX_CONTENT_LENGTH = "9a5760c214e021c8"
 # Round 49: `App.create_url_adapter` binds a request's adapter as Flask's does
