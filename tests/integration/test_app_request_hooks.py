@@ -17,12 +17,20 @@ import werkzeug.sansio.utils
 from flask import Blueprint, Flask, Request, Response, request
 from flask.signals import request_tearing_down
 from flask.testing import FlaskClient
-from werkzeug.exceptions import BadHost, NotAcceptable, SecurityError, UnprocessableEntity
+from werkzeug.exceptions import (
+    BadHost,
+    HTTPException,
+    NotAcceptable,
+    NotFound,
+    SecurityError,
+    UnprocessableEntity,
+)
+from werkzeug.routing import Map, RequestRedirect
 from werkzeug.test import EnvironBuilder
 
 from licensing.api import API_EXTENSION, negotiation
 from licensing.api.query import check_query
-from licensing.app import App, AppRequest
+from licensing.app import App, AppRequest, RememberingMatcher
 from tests.integration.pricing.conftest import (
     example_card,  # noqa: F401 - the fixture
     quote_body,
@@ -438,3 +446,83 @@ def test_each_request_signal_reaches_what_listens_to_it(bare: App) -> None:
     finally:
         for name, signal in _SIGNALS.items():
             signal.disconnect(listeners[name], app)
+
+
+# Round 49: the routes' matcher remembers what it matched.
+_PATHS = [
+    ("/api/v1/quotes", "POST"),
+    ("/api/v1/quotes", "GET"),  # not allowed
+    ("/api/v1/invoices/12", "GET"),
+    ("/api/v1/invoices/99999999999999", "GET"),  # past the ids' range
+    ("/api/v1/rate-cards/2027.1", "GET"),
+    ("/console/rate-cards", "GET"),  # a redirect to the slash
+    ("/no/such/page", "GET"),
+    ("/static/app.css", "GET"),
+]
+
+
+def _matched(adapter: Any, path: str, method: str) -> Any:
+    try:
+        rule, values = adapter.match(path, method, return_rule=True)
+    except HTTPException as refused:
+        return type(refused), getattr(refused, "new_url", None)
+    return rule, values
+
+
+@pytest.mark.parametrize(("path", "method"), _PATHS)
+def test_a_remembered_match_is_the_one_werkzeug_makes(app: Flask, path: str, method: str) -> None:
+    ours = app.url_map.bind("localhost")
+    plain = Map(  # werkzeug's own matcher, over the same rules
+        [rule.empty() for rule in app.url_map.iter_rules()],
+        converters=dict(app.url_map.converters),
+    )
+    assert not isinstance(plain._matcher, RememberingMatcher)
+    expected = _matched(Map.bind(plain, "localhost"), path, method)
+    assert _matched(ours, path, method) == expected
+    assert _matched(ours, path, method) == expected  # the second time, remembered if matched
+
+
+def test_a_match_answers_values_of_its_own(bare: App) -> None:
+    bare.add_url_rule("/things/<int:number>", "thing", lambda number: str(number))
+    adapter = bare.url_map.bind("localhost")
+    for _ in range(3):  # worked out, then remembered twice
+        _, values = adapter.match("/things/7", "GET", return_rule=True)
+        assert values == {"number": 7}
+        values.pop("number")  # as a URL value preprocessor may
+
+
+def test_a_rule_added_after_a_match_is_matched(bare: App) -> None:
+    bare.add_url_rule("/things/<name>", "named", lambda name: name)
+    adapter = bare.url_map.bind("localhost")
+    assert adapter.match("/things/new", "GET") == ("named", {"name": "new"})
+    bare.add_url_rule("/things/new", "new_thing", lambda: "new")
+    assert adapter.match("/things/new", "GET") == ("new_thing", {})
+
+
+def test_merging_slashes_again_is_matched_anew(bare: App) -> None:
+    bare.add_url_rule("/a/b", "ab", lambda: "ab")
+    adapter = bare.url_map.bind("localhost")
+    matcher = bare.url_map._matcher
+    assert isinstance(matcher, RememberingMatcher)
+    assert adapter.match("/a/b", "GET") == ("ab", {})
+    assert matcher._answers
+    bare.url_map.merge_slashes = False  # what a path matches may change: all forgotten
+    assert not matcher._answers
+    assert not matcher.merge_slashes
+    with pytest.raises(NotFound):
+        adapter.match("/a//b", "GET")
+    bare.url_map.merge_slashes = True
+    with pytest.raises(RequestRedirect):  # merged: werkzeug redirects to /a/b
+        adapter.match("/a//b", "GET")
+
+
+def test_the_matches_remembered_are_bounded(bare: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(RememberingMatcher, "REMEMBERED", 8)
+    bare.add_url_rule("/things/<int:number>", "thing", lambda number: str(number))
+    adapter = bare.url_map.bind("localhost")
+    matcher = bare.url_map._matcher
+    assert isinstance(matcher, RememberingMatcher)
+    for number in range(50):
+        assert adapter.match(f"/things/{number}", "GET") == ("thing", {"number": number})
+    assert len(matcher._answers) == 8
+    assert adapter.match("/things/3", "GET") == ("thing", {"number": 3})  # forgotten: worked out
