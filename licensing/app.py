@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import gc
 import logging
 import sys
@@ -14,11 +15,19 @@ from flask import Flask, Request, Response
 from flask.app import _sentinel  # type: ignore[attr-defined]  # do_teardown_request's default
 from flask.globals import _cv_app, request_ctx
 from flask.json.provider import DefaultJSONProvider
-from flask.signals import request_tearing_down
+from flask.signals import (
+    appcontext_tearing_down,
+    request_finished,
+    request_started,
+    request_tearing_down,
+)
 from limits.errors import ConfigurationError as LimitsConfigurationError
+from werkzeug.exceptions import BadHost
 from werkzeug.middleware.proxy_fix import ProxyFix
-from werkzeug.routing import IntegerConverter, Map
+from werkzeug.routing import IntegerConverter, Map, MapAdapter
 from werkzeug.routing import Rule as WerkzeugRule
+from werkzeug.routing.matcher import StateMachineMatcher
+from werkzeug.wsgi import get_host
 
 from licensing import (
     access,
@@ -108,6 +117,72 @@ class Rule(WerkzeugRule):
         return build
 
 
+class RememberingMatcher(StateMachineMatcher):
+    """werkzeug's matcher, remembering the rule and values it matched for the
+    last few hundred (subdomain, path, method, websocket) it was asked.
+
+    Matching walks the map's state machine in Python, a state per segment with
+    each converter's pattern tried: about 5 µs of every request in process, for
+    an answer that only the map's rules decide. A match remembered is answered
+    with a copy of its values (Flask's URL value preprocessors may change the
+    request's). Only matches are remembered: a path that is not found, a method
+    not allowed or a redirect is worked out each time, and raised as werkzeug
+    raises it. Adding a rule, re-sorting the rules (`update`, which `Map.update`
+    calls after any change) and changing `merge_slashes` forget everything; at
+    `REMEMBERED` answers (paths with ids are many) the oldest is forgotten first.
+    """
+
+    REMEMBERED = 512
+
+    def __init__(self, merge_slashes: bool) -> None:
+        self._answers: dict[tuple[str, str, str, bool], tuple[WerkzeugRule, dict[str, Any]]]
+        self._answers = {}
+        super().__init__(merge_slashes)
+
+    @property
+    def merge_slashes(self) -> bool:
+        return self._merge_slashes
+
+    @merge_slashes.setter
+    def merge_slashes(self, value: bool) -> None:
+        self._answers = {}
+        self._merge_slashes = value
+
+    def add(self, rule: WerkzeugRule) -> None:
+        self._answers = {}
+        super().add(rule)
+
+    def update(self) -> None:
+        self._answers = {}
+        super().update()
+
+    def match(
+        self, domain: str, path: str, method: str, websocket: bool
+    ) -> tuple[WerkzeugRule, dict[str, Any]]:
+        key = (domain, path, method, websocket)
+        answers = self._answers  # one dictionary throughout, should another thread forget
+        known = answers.get(key)
+        if known is not None:
+            return known[0], dict(known[1])
+        rule, values = super().match(domain, path, method, websocket)
+        if len(answers) >= self.REMEMBERED:
+            with contextlib.suppress(StopIteration, KeyError, RuntimeError):  # another thread's
+                del answers[next(iter(answers))]
+        answers[key] = (rule, dict(values))
+        return rule, dict(values)
+
+
+class RouteMap(Map):
+    """werkzeug's map, matching through `RememberingMatcher`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        rules = kwargs.pop("rules", args[0] if args else None)
+        super().__init__(None, *args[1:], **kwargs)
+        self._matcher = RememberingMatcher(self._matcher.merge_slashes)
+        for rule in rules or ():
+            self.add(rule)
+
+
 class AppRequest(Request):
     """Flask's request, reading its body's size limit from the app's context
     itself: Flask reads `current_app.config` through the proxy, whose failed
@@ -145,6 +220,7 @@ class App(Flask):
     response_class = headers.AppResponse
     request_class = AppRequest
     url_rule_class = Rule
+    url_map_class = RouteMap
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -216,7 +292,102 @@ class App(Flask):
             if name in self.teardown_request_funcs:
                 for func in reversed(self.teardown_request_funcs[name]):
                     self.ensure_sync(func)(exc)
-        request_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+        if request_tearing_down.receivers:  # see `full_dispatch_request`
+            request_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+
+    # Flask sends four signals of its own in these steps on every request,
+    # though this app connects nothing to them: each send with no receiver is
+    # a call with its keywords, a bound `ensure_sync` and an empty generator
+    # (about 1.5K instructions, 1% of a 1-use quote for the four). The three
+    # methods below (and `do_teardown_request` above) are Flask 3.1's, sending
+    # each signal only while something is connected to it, which is when
+    # blinker's `send` would call anything; a receiver connected later (a
+    # test's `captured_templates`, an APM library) is sent to as before.
+
+    def full_dispatch_request(self) -> Response:
+        self._got_first_request = True
+        try:
+            if request_started.receivers:
+                request_started.send(self, _async_wrapper=self.ensure_sync)
+            rv = self.preprocess_request()
+            if rv is None:
+                rv = self.dispatch_request()
+        except Exception as e:
+            rv = self.handle_user_exception(e)
+        return self.finalize_request(rv)
+
+    def finalize_request(self, rv: Any, from_error_handler: bool = False) -> Response:
+        response = self.make_response(rv)
+        try:
+            response = self.process_response(response)
+            if request_finished.receivers:
+                request_finished.send(self, _async_wrapper=self.ensure_sync, response=response)
+        except Exception:
+            if not from_error_handler:
+                raise
+            self.logger.exception("Request finalizing failed with an error while handling an error")
+        return response
+
+    def do_teardown_appcontext(
+        self,
+        exc: BaseException | None = _sentinel,  # type: ignore[assignment]
+    ) -> None:
+        if exc is _sentinel:
+            exc = sys.exc_info()[1]
+        for func in reversed(self.teardown_appcontext_funcs):
+            self.ensure_sync(func)(exc)
+        if appcontext_tearing_down.receivers:
+            appcontext_tearing_down.send(self, _async_wrapper=self.ensure_sync, exc=exc)
+
+    def create_url_adapter(self, request: Request | None) -> MapAdapter | None:
+        """Flask 3.1's adapter for a request, with the host read once.
+
+        Flask reads the request's host (checking it against `TRUSTED_HOSTS`),
+        then calls werkzeug's `bind_to_environ`, which reads it again from the
+        environ and IDNA-encodes it through the codec machinery: about 10 µs of
+        every request in process, a fifth of it the second reading and the same
+        again the encoding. This binds the same adapter from the host already
+        read (the same text: a host the first reading let through is one the
+        second reads alike) and remembers the encoding of the few hosts a
+        server is called by. Host or subdomain matching, which this app does
+        not use, go Flask's way.
+        """
+        url_map = self.url_map
+        if request is None or url_map.host_matching or self.subdomain_matching:
+            return super().create_url_adapter(request)
+        if (trusted_hosts := self.config["TRUSTED_HOSTS"]) is not None:
+            request.trusted_hosts = trusted_hosts
+        environ = request.environ
+        host = get_host(environ, request.trusted_hosts)
+        request.host = host  # Flask sets the cached property so, as `get_host` read it
+        scheme = environ["wsgi.url_scheme"]
+        # werkzeug's websocket test, the cheaper half first.
+        if environ.get("HTTP_UPGRADE", "").lower() == "websocket" and any(
+            value.strip(" \t") == "upgrade"
+            for value in environ.get("HTTP_CONNECTION", "").lower().split(",")
+        ):
+            scheme = "wss" if scheme == "https" else "ws"
+        server_name: str | None = self.config["SERVER_NAME"]
+        if server_name is None:
+            server_name = host
+        else:  # bind_to_environ's standard port stripped, as get_host strips it
+            server_name = server_name.lower()
+            if scheme in {"http", "ws"} and server_name.endswith(":80"):
+                server_name = server_name[:-3]
+            elif scheme in {"https", "wss"} and server_name.endswith(":443"):
+                server_name = server_name[:-4]
+        # Map.bind's, with the encoded name remembered.
+        name, port_sep, port = server_name.lower().partition(":")
+        return MapAdapter(
+            url_map,
+            f"{_idna(name)}{port_sep}{port}",
+            _wsgi_text(environ.get("SCRIPT_NAME"), "/"),
+            url_map.default_subdomain or "",
+            scheme,
+            _wsgi_text(environ.get("PATH_INFO"), "/"),
+            environ["REQUEST_METHOD"],
+            _wsgi_text(environ.get("QUERY_STRING"), None),
+        )
 
     def _remember_plain(self, func: Callable[..., Any]) -> None:
         table, key = self._plain_callables, id(func)
@@ -228,6 +399,22 @@ class App(Flask):
 
         with contextlib.suppress(TypeError):  # not weakly referenceable: asked each time
             table[key] = weakref.ref(func, forget)
+
+
+def _wsgi_text(value: str | None, absent: str | None) -> Any:
+    # werkzeug's `_wsgi_decoding_dance`, as `bind_to_environ` reads the environ;
+    # `Map.bind`'s default for what is absent (not for what is empty).
+    return absent if value is None else value.encode("latin1").decode(errors="replace")
+
+
+@functools.lru_cache(maxsize=64)
+def _idna(name: str) -> str:
+    """A host name as `Map.bind` encodes it (about 1.5 µs through the codec);
+    the few names a server is called by are remembered, a bounded number."""
+    try:
+        return name.encode("idna").decode("ascii")
+    except UnicodeError as error:
+        raise BadHost() from error
 
 
 def create_app(config: Config | None = None) -> Flask:

@@ -13,6 +13,7 @@ import inspect
 import flask
 import flask.wrappers
 import pytest
+from werkzeug.routing import Map
 
 from licensing.app import App, AppRequest
 
@@ -22,8 +23,19 @@ COPIED = {
     "dispatch_request": "62c7e9d15772724a",
     "process_response": "8f4afb5f9ec8c24b",
     "do_teardown_request": "8c25313693d26f09",
+    # Round 49: sending Flask's signals only while something is connected.
+    "full_dispatch_request": "70d46cf2d53c3b0e",
+    "finalize_request": "c1bcdc5b112f8a44",
+    "do_teardown_appcontext": "172c4f5e8ac14bf0",
 }
 MAX_CONTENT_LENGTH = "9a5760c214e021c8"
+# Round 49: `App.create_url_adapter` binds a request's adapter as Flask's does
+# through werkzeug's `bind_to_environ` and `bind` (Werkzeug 3.1's).
+URL_ADAPTER = {
+    "create_url_adapter": "066133a70e406d12",
+    "bind_to_environ": "9f9d25ed90c51c96",
+    "bind": "fa3b9d530d2c0919",
+}
 
 
 def _digest(function: object) -> str:
@@ -42,4 +54,15 @@ def test_the_size_limit_the_request_copies_is_still_flasks() -> None:
     assert AppRequest.max_content_length is not flask.wrappers.Request.max_content_length
     assert _digest(flask.wrappers.Request.max_content_length.fget) == MAX_CONTENT_LENGTH, (
         "Flask's Request.max_content_length changed: carry it into AppRequest"
+    )
+
+
+@pytest.mark.parametrize("name", sorted(URL_ADAPTER))
+def test_the_url_adapter_the_app_binds_is_still_flasks_and_werkzeugs(name: str) -> None:
+    assert App.create_url_adapter is not flask.Flask.create_url_adapter
+    original = (
+        flask.Flask.create_url_adapter if name == "create_url_adapter" else getattr(Map, name)
+    )
+    assert _digest(original) == URL_ADAPTER[name], (
+        f"{name} changed: carry the change into licensing.app.App.create_url_adapter"
     )
