@@ -6,13 +6,20 @@ approval, the agreement read and accepted, the up-front invoice paid by card
 invoice paid, then an amendment lowering it (a credit note, and a refund owed). At
 each step the dashboard says what waits on whom. The live server runs in a thread of
 this process, so time-machine moves its clock to the quarter's end; Stripe's
-webhooks are signed at the real time, so cards are paid outside the travel."""
+webhooks are signed at the real time, so cards are paid outside the travel.
+
+On any day (round 49): the vendor applies for next year's card's whole year, a month
+from the office's today (`card_years`), so the first quarter is the calendar quarter
+that year starts in, and the walk travels forward only, to the day after it ends and
+a few days on (Chromium keeps the real clock and drops a cookie set to expire before
+it). Every day and number it reads comes from `FirstQuarter.starting(utcnow())`
+(`tests/support/first_quarter.py`, unit-checked on the calendar's awkward days).
+It registers localstripe's webhook, so it runs at the real time only."""
 
 from __future__ import annotations
 
 import io
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -21,14 +28,13 @@ import time_machine
 from pypdf import PdfReader
 
 from licensing import db
-from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.ratecards import services as ratecards
-from tests.browser.conftest import fill_card, signed_in_tab
+from tests.browser.conftest import card_of_a_year, fill_card, signed_in_tab
 from tests.integration.billing.stripe_support import WEBHOOK_SECRET, stripe_config
-from tests.integration.pricing.conftest import example_document
-from tests.integration.royalties.conftest import AFTER
 from tests.support import factories
+from tests.support.card_years import CardYears
+from tests.support.first_quarter import FirstQuarter
 from tests.support.servers import LiveServer, LocalStripe, SMTPServer, message_text
 
 VENDOR = "dana@quillfeather.example"
@@ -90,11 +96,17 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
     localstripe: LocalStripe,
     mailbox: SMTPServer,
     tmp_path: Path,
+    card_years: CardYears,
 ) -> None:
     localstripe.register_webhook("licensing", f"{live_server.url}/webhooks/stripe", WEBHOOK_SECRET)
+    walk = FirstQuarter.starting(utcnow())  # the days, travels and numbers below
+    assert walk.years == card_years
+    start, end = walk.term
+    agreement, period = walk.agreement, walk.period
     with live_server.app.app_context():
-        # The example card, its per-end-user software rule reviewed by staff.
-        document = example_document()
+        # Next year's card (the example's rules over the year a month on), its
+        # per-end-user software rule reviewed by staff.
+        document = card_of_a_year(card_years.next_version, start, end)
         for rule in document["rules"]:
             if rule["id"] == "distribution-software":
                 rule["review"] = "staff"
@@ -107,8 +119,8 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
     page.goto("/")
     page.get_by_role("link", name="Estimate your price").click()
     page.get_by_label("Your organization is").select_option("commercial")
-    page.get_by_label("License term starts").fill("2027-01-01")
-    page.get_by_label("License term ends").fill("2027-12-31")
+    page.get_by_label("License term starts").fill(start.isoformat())
+    page.get_by_label("License term ends").fill(end.isoformat())
     page.locator("#uses-0-use").select_option("distribution")
     page.locator("#uses-0-product_type").select_option("saas")
     page.locator("#uses-0-user_type").select_option("provider")
@@ -145,7 +157,7 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
     _sign_in_again(page)
     page.wait_for_url("**/portal/applications/new?**")
     assert page.locator("#uses-0-quantity-end_users").input_value() == "40"
-    assert page.locator("#term_start").input_value() == "2027-01-01"
+    assert page.locator("#term_start").input_value() == start.isoformat()
     assert page.locator("#uses-0-delivery").input_value() == "hosted"  # a SaaS product
     page.locator("#uses-0-product_name").fill("Quillfeather Chart")
     page.get_by_role("button", name="Save the draft").click()
@@ -192,24 +204,24 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
     )
     # Issued at the real time (cards are paid outside the travel): numbered in the
     # office's year and due 30 days after the office's day, as finalize_in does.
-    issued = office_date(utcnow())
-    first, due = f"INV-{issued.year}-000001", issued + timedelta(days=30)
+    first, due = walk.up_front.number, walk.up_front.due
     assert f"260.00 USD, due {due}" in _mail(mailbox, BILLING, f"Invoice {first}")
     waiting = _waiting(page)
     assert f"Invoice {first} to pay 260.00 USD due {due} you" in waiting
-    assert "Next royalty report for CPT-2027-000001" in waiting
+    assert f"Next royalty report for {agreement}" in waiting
     page.get_by_role("link", name=f"Invoice {first} to pay").click()
     assert "charged now (flat fees and the minimum's lift): 260.00 USD" in _main(page)
     _pay_by_card(page, "260.00")
     assert "is paid in full" in _mail(mailbox, VENDOR, "Payment received")
     waiting = _waiting(page)
     assert "to pay" not in waiting
-    assert "Due by 2027-04-30. you, from 2027-04-01" in waiting
+    assert f"Due by {period.due_on}. you, from {period.first_filing_day}" in waiting
 
     # 3. The quarter ended: the report waits on the vendor, who uploads the template.
-    with time_machine.travel(AFTER[1]):
-        assert "Royalty report for CPT-2027-000001, 2027-01-01 to 2027-03-31" in _waiting(page)
-        page.get_by_role("link", name="Royalty report for CPT-2027-000001").click()
+    quarter, quarter_due = walk.quarter_invoice.number, walk.quarter_invoice.due
+    with time_machine.travel(walk.reported_at):
+        assert f"Royalty report for {agreement}, {period.label}" in _waiting(page)
+        page.get_by_role("link", name=f"Royalty report for {agreement}").click()
         with page.expect_download() as download:
             page.get_by_role("link", name="Download the template for this period").click()
         template = Path(download.value.path()).read_text(encoding="utf-8")
@@ -228,16 +240,17 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
         upload = page.locator("#report-csv")
         upload.get_by_label("I attest").check()
         upload.get_by_role("button", name="Attest and submit the file").click()
-        assert "Invoice INV-2027-000001 is issued" in page.inner_text(".flashes")
-        assert "757.50 USD, due 2027-05-02" in _mail(mailbox, BILLING, "INV-2027-000001")
-        assert "Invoice INV-2027-000001 to pay 757.50 USD due 2027-05-02 you" in _waiting(page)
-        page.get_by_role("link", name="Invoice INV-2027-000001 to pay").click()
+        assert f"Invoice {quarter} is issued" in page.inner_text(".flashes")
+        assert f"757.50 USD, due {quarter_due}" in _mail(mailbox, BILLING, quarter)
+        assert f"Invoice {quarter} to pay 757.50 USD due {quarter_due} you" in _waiting(page)
+        page.get_by_role("link", name=f"Invoice {quarter} to pay").click()
     _pay_by_card(page, "757.50")
 
     # The report corrected (a customer counted twice): 45 end users come to 832.50,
     # under the minimum, so 1,000.00 is the royalty: 17.50 is credited, and since the
     # invoice is paid, owed back, which waits on the office.
-    with time_machine.travel(AFTER[1] + (AFTER[2] - AFTER[1]) / 30):
+    credit = walk.credit_note
+    with time_machine.travel(walk.amended_at):
         page.goto("/portal/royalty-reports")
         _sign_in_again(page)
         page.get_by_role("link", name="Report RR-000001").click()
@@ -248,17 +261,15 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
         form.get_by_label("Why is report RR-000001 amended?").fill("QF-2 was counted twice")
         form.get_by_label("I attest").check()
         form.get_by_role("button", name="Attest and submit").click()
-        assert (
-            "The royalty is 17.50 USD lower: credit note CN-2027-000001 is issued"
-            in page.inner_text(".flashes")
+        assert f"The royalty is 17.50 USD lower: credit note {credit} is issued" in (
+            page.inner_text(".flashes")
         )
-        assert "Credited credit note CN-2027-000001" in _main(page)
-        credit = _mail(mailbox, BILLING, "Credit note CN-2027-000001")
-        assert "17.50 USD is a refund due to you; the licensing office will send it" in credit
+        assert f"Credited credit note {credit}" in _main(page)
+        told = _mail(mailbox, BILLING, f"Credit note {credit}")
+        assert "17.50 USD is a refund due to you; the licensing office will send it" in told
         waiting = _waiting(page)
         assert (
-            "Refund of 17.50 USD due to you (credit note CN-2027-000001) on invoice "
-            "INV-2027-000001" in waiting
+            f"Refund of 17.50 USD due to you (credit note {credit}) on invoice {quarter}" in waiting
         )
         assert "the licensing office" in waiting
         page.goto("/portal/invoices")
