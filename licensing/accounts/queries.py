@@ -22,6 +22,7 @@ from sqlalchemy import (
     Exists,
     Row,
     Select,
+    and_,
     bindparam,
     case,
     exists,
@@ -831,6 +832,20 @@ def tokens_of(session: Session, user_id: int) -> Sequence[ApiToken]:
     return session.scalars(
         select(ApiToken).where(ApiToken.user_id == user_id).order_by(ApiToken.id.desc())
     ).all()
+
+
+def tokens_listing(user_id: int, now: datetime) -> Select[Any]:
+    """A user's API tokens as the API lists them, a page at a time in SQL: the working
+    ones first (neither revoked nor expired at `now`), then newest first (id, unique)."""
+    working = and_(
+        ApiToken.revoked_at.is_(None),
+        or_(ApiToken.expires_at.is_(None), ApiToken.expires_at > now),
+    )
+    return (
+        select(ApiToken)
+        .where(ApiToken.user_id == user_id)
+        .order_by(case((working, 0), else_=1), ApiToken.id.desc())
+    )
 
 
 def get_own_token(session: Session, token_id: int, principal: Caller) -> ApiToken:
