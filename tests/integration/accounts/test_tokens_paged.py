@@ -13,25 +13,9 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts.models import ApiToken, User
 from licensing.db import utcnow
+from tests.support import factories
 from tests.support.factories import bearer
 from tests.support.statements import sent_by
-
-
-def _tokens(user: User, count: int, start: int, **values: object) -> list[int]:
-    session = db.session()
-    made = [
-        ApiToken(
-            user_id=user.id,
-            name=f"token {number}",
-            token_hash=f"{user.id:08d}{number:056d}",
-            prefix=f"lic_{number:08d}",
-            **values,
-        )
-        for number in range(start, start + count)
-    ]
-    session.add_all(made)
-    session.commit()
-    return [token.id for token in made]
 
 
 def _listed(client: FlaskClient, headers: dict[str, str], url: str) -> int:
@@ -51,9 +35,9 @@ def test_the_tokens_list_reads_one_page_in_sql_whatever_the_count(
     app: Flask, client: FlaskClient, vendor: User
 ) -> None:
     headers = bearer(vendor, name="caller")
-    _tokens(vendor, 9, 1)
+    factories.api_tokens(vendor, 9, 1)
     at_10 = _listed(client, headers, "/api/v1/tokens?per_page=5")
-    _tokens(vendor, 90, 10)
+    factories.api_tokens(vendor, 90, 10)
     at_100 = _listed(client, headers, "/api/v1/tokens?per_page=5")
     assert at_100 == at_10
     response = client.get("/api/v1/tokens?per_page=5&page=2", headers=headers)
@@ -66,10 +50,10 @@ def test_the_tokens_list_reads_one_page_in_sql_whatever_the_count(
 def test_working_tokens_come_first_then_the_newest(client: FlaskClient, vendor: User) -> None:
     now = utcnow()
     headers = bearer(vendor, name="caller")  # working, made first
-    (revoked,) = _tokens(vendor, 1, 1, revoked_at=now - timedelta(days=1))
-    (expired,) = _tokens(vendor, 1, 2, expires_at=now - timedelta(hours=1))
-    (working,) = _tokens(vendor, 1, 3, expires_at=now + timedelta(days=3))
-    (revoked_later,) = _tokens(vendor, 1, 4, revoked_at=now - timedelta(hours=2))
+    (revoked,) = factories.api_tokens(vendor, 1, 1, revoked_at=now - timedelta(days=1))
+    (expired,) = factories.api_tokens(vendor, 1, 2, expires_at=now - timedelta(hours=1))
+    (working,) = factories.api_tokens(vendor, 1, 3, expires_at=now + timedelta(days=3))
+    (revoked_later,) = factories.api_tokens(vendor, 1, 4, revoked_at=now - timedelta(hours=2))
     listed = client.get("/api/v1/tokens", headers=headers).get_json()
     ids = [item["id"] for item in listed]
     caller = (
