@@ -393,9 +393,8 @@ recorded_amounts("statement", ("opening", "closing"))
 @organization_section("billing_console.invoice_detail")
 def _organization_invoices(session: Session, organization_id: int, limit: int) -> dict[str, Any]:
     """The newest invoices, and the balance owed in each currency."""
-    balance: dict[str, Decimal] = {}
-    for invoice in queries.outstanding(session, organization_id):
-        balance[invoice.currency] = balance.get(invoice.currency, Decimal(0)) + invoice.balance_due
+    # Summed by the database (round 49: it read every invoice owed to add them up).
+    _count, balance = queries.outstanding_balances(session, organization_id)
     # The newest `limit`, and how many there are (round 47: it read 500 to show 50).
     invoices = list(queries.invoices(session, organization_id=organization_id, limit=limit))
     total = db.count_rows(session, queries.invoices_query(organization_id=organization_id))
@@ -406,11 +405,27 @@ def _organization_invoices(session: Session, organization_id: int, limit: int) -
 def _open_invoices(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
+    """The invoices owed: the `OWED_NAMED` due soonest, the rest one line with the
+    count and what is owed on them all (round 49: every invoice owed was read)."""
     today = _today()
-    invoices = list(queries.outstanding(session, organization.id))
-    holds = queries.dispute_holds(session, {invoice.id for invoice in invoices}, today)
-    for invoice in invoices:
+    owed = queries.outstanding(session, organization.id, OWED_NAMED)
+    holds = queries.dispute_holds(session, {invoice.id for invoice in owed.oldest}, today)
+    for invoice in owed.oldest:
         yield _invoice_waiting(invoice, holds.get(invoice.id), today)
+    if owed.count > OWED_NAMED:
+        more = owed.count - OWED_NAMED
+        sums = ", ".join(in_words(total, currency) for currency, total in owed.balances.items())
+        yield WaitingItem(
+            "1 more invoice to pay" if more == 1 else f"{more} more invoices to pay",
+            waiting_on="you",
+            detail=f"{sums} owed on {owed.count} invoices in all; the soonest due are above.",
+            url=url_for("billing.invoices"),
+        )
+
+
+# The invoices owed the vendor dashboard names; the rest are counted (as its
+# applications, `agreements.views.WAITING_NAMED`).
+OWED_NAMED = 5
 
 
 @waiting_provider(when=queries.owes_refund)
