@@ -521,7 +521,9 @@ def kept_document_response(invoice: Invoice, document_id: int) -> Response:
     """The kept document `document_id` of the invoice or of one of its credit notes
     (round 47), as kept (`NotFound` if neither's): the invoice's pages list both."""
     kept = pdfs.kept_document(db.session(), pdfs.of_invoice(invoice.id), document_id)
-    return pdf_response(kept.pdf, f"{invoice.number}-{document_id}.pdf", sha256=kept.sha256)
+    # A credit note's is named after it (`CN-…-7.pdf`), as its API route names it.
+    name = kept.credit_note_number or invoice.number
+    return pdf_response(kept.pdf, f"{name}-{document_id}.pdf", sha256=kept.sha256)
 
 
 # --- the billing contact's signed link: no account needed (billing/links.py) ------------

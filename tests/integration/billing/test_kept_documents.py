@@ -296,3 +296,40 @@ def test_the_signed_link_page_lists_the_documents_and_serves_them_without_signin
     # Links withdrawn: the old link serves no document either.
     services.withdraw_invoice_links(invoice.id, reason="Forwarded", actor=billing_clerk())
     assert contact.get(f"{page_url}/documents/{issued.id}.pdf").status_code == 403
+
+
+def test_a_credit_notes_kept_pdf_is_named_after_the_credit_note_wherever_it_is_served(
+    app: Flask,
+    client: FlaskClient,
+    vendor: Any,
+    billing_staff: Any,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # Round 49: the invoice's pages named it after the invoice (`INV-…-7.pdf`), its
+    # API route after the credit note: a saved file said the wrong document.
+    invoice = invoice_for(vendor, ("100.00",))
+    browser = signed_in(client, vendor)
+    credit = _credited(browser, invoice)
+    kept = _kept_credit_note(credit)
+    [issued] = _kept(invoice)
+    named = f'inline; filename="{credit.number}-{kept.id}.pdf"'
+    assert credit.number.startswith("CN-")
+    served = (
+        (browser, _document_url(invoice, kept)),
+        (signed_in(app.test_client(), billing_staff), _document_url(invoice, kept)),
+        (app.test_client(), f"{_link_path(invoice)}/documents/{kept.id}.pdf"),
+    )
+    for reader, url in served:
+        response = reader.get(url)
+        assert response.status_code == 200
+        assert response.headers["Content-Disposition"] == named
+    api = client.get(
+        f"/api/v1/credit-notes/{credit.id}/documents/{kept.id}/pdf", headers=bearer(vendor)
+    )
+    assert api.headers["Content-Disposition"] == named
+    # The invoice's own keep the invoice's number.
+    own = browser.get(_document_url(invoice, issued))
+    assert (
+        own.headers["Content-Disposition"] == f'inline; filename="{invoice.number}-{issued.id}.pdf"'
+    )
