@@ -26,6 +26,8 @@ from flask import (
     session,
     url_for,
 )
+from flask import Response as FlaskResponse
+from flask_limiter import RequestLimit
 from werkzeug.wrappers import Response
 
 from licensing import access
@@ -50,8 +52,10 @@ from licensing.errors import (
     NotFound,
     PermissionDenied,
 )
+from licensing.extensions import retry_after
 from licensing.limits import shows_unstorable_on_form
 from licensing.mail import services as mail
+from licensing.web.errors import duration_words
 from licensing.web.forms import show_errors
 
 bp = Blueprint("passkeys", __name__)
@@ -69,8 +73,23 @@ def relying_party() -> passkey_services.RelyingParty:
     )
 
 
-def _json(body: dict[str, Any], status: int = 200) -> Response:
-    return Response(current_app.json.dumps(body), status=status, mimetype="application/json")
+def _json(body: dict[str, Any], status: int = 200) -> FlaskResponse:
+    # Flask's response class: Flask-Limiter takes no other for a 429 of the view's own.
+    return current_app.response_class(
+        current_app.json.dumps(body), status=status, mimetype="application/json"
+    )
+
+
+def _too_many_for_the_script(_limit: RequestLimit) -> FlaskResponse:
+    """Over the shared sign-in budget (`AUTH_RATE_LIMIT`): the 429 in the JSON the
+    page's script reads (`error`, shown beside the button), not a page it cannot."""
+    return _json(
+        {
+            "error": "Too many attempts came from your address in a short time, so this "
+            f"one was refused. Try again in {duration_words(retry_after())}."
+        },
+        429,
+    )
 
 
 def _options_answer(options: passkey_services.Options, purpose: str) -> Response:
@@ -101,6 +120,8 @@ def _recent_password_words() -> str:
 
 @bp.route("/account/passkeys/options", methods=["POST"])
 @access.any_user
+# Each call stores a challenge row: the budget of the other ceremonies (round 49).
+@auth_rate_limit(on_breach=_too_many_for_the_script)
 def add_options() -> Response:
     """The options for adding a passkey (JSON, for the page's script)."""
     if not password_recently_confirmed():
@@ -176,7 +197,7 @@ def remove(passkey_id: int) -> Response:
 
 @bp.route("/sign-in/passkey/options", methods=["POST"])
 @access.public
-@auth_rate_limit()
+@auth_rate_limit(on_breach=_too_many_for_the_script)
 def sign_in_options() -> Response:
     """The options for signing in with a passkey (JSON, for the page's script)."""
     options = passkey_services.sign_in_options(relying_party())

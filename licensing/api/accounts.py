@@ -1457,9 +1457,10 @@ def remove_member_passkeys(
 @blp.route("/tokens")
 @access.any_user
 @blp.paginate(TokenSchema)
-def list_tokens() -> list[ApiToken]:
-    """The caller's own API tokens (never their secrets)."""
-    return list(queries.tokens_of(db.session(), access.require_principal().user_id))
+def list_tokens() -> Select[Any]:
+    """The caller's own API tokens (never their secrets): the working ones first
+    (neither revoked nor expired now), then newest first (id descending)."""
+    return queries.tokens_listing(access.require_principal().user_id, utcnow())
 
 
 # A token that could create tokens would outlive its own revocation: whoever held a

@@ -68,6 +68,29 @@ class Text(ma.validate.Length):
         return value
 
 
+class Required(ma.fields.String):
+    """A text that must say something, refused in `message` (the service's and the
+    pages' words) whether it is absent, null, empty or blank; trimmed, and at most
+    `limit` characters (`Text`). One message for each way it can be missing, where an
+    absent or empty one said "This field is required." and a blank one the service's."""
+
+    def __init__(self, limit: int, message: str, **kwargs: Any) -> None:
+        super().__init__(
+            required=True,
+            # `filled` for the document's minLength: an empty text is refused above.
+            validate=Text(limit, filled=True),
+            error_messages={"required": message, "null": message},
+            **kwargs,
+        )
+        self.message = message
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if not text:
+            raise ma.ValidationError(self.message)
+        return text
+
+
 class Day(ma.fields.Date):
     """A calendar day written YYYY-MM-DD, and no other way (`calendar.ISO_DAY`:
     marshmallow's Date would also read "20270101")."""

@@ -32,6 +32,7 @@ from licensing.api.fields import (
     MoneyString,
     Month,
     Percent,
+    Required,
     Text,
     allowed_actions_field,
     callers_actions,
@@ -45,6 +46,7 @@ from licensing.billing.letterhead import letterhead
 from licensing.billing.models import (
     DESCRIPTION_MAX,
     REASON_MAX,
+    REASON_REQUIRED,
     REFERENCE_MAX,
     CreditNote,
     Invoice,
@@ -548,7 +550,8 @@ class InvoiceUpdateSchema(ApiSchema):
 
 
 class ReasonSchema(ApiSchema):
-    reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
+    # Missing, empty or blank: the service's and the pages' words (round 49).
+    reason = Required(REASON_MAX, REASON_REQUIRED)
 
 
 class AcceptRemainderSchema(ReasonSchema):
@@ -586,7 +589,7 @@ class ReversalInputSchema(ApiSchema):
 
 class CreditNoteInputSchema(ApiSchema):
     amount = DecimalText(required=True)
-    reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
+    reason = Required(REASON_MAX, REASON_REQUIRED)
 
 
 class RefundInputSchema(ApiSchema):

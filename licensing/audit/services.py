@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -17,7 +17,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, cast
 
 from flask import g, has_request_context, request
-from sqlalchemy import CursorResult, select, update
+from sqlalchemy import CursorResult, insert, select, update
 from sqlalchemy.orm import Session
 
 from licensing import access
@@ -150,33 +150,85 @@ def record(
     the one-time link they followed. The request id and client address are
     taken from the current request.
     """
+    (event,) = record_each(
+        session,
+        action=action,
+        entity_type=entity_type,
+        entity_ids=[entity_id],
+        before=before,
+        after=after,
+        note=note,
+        actor=actor,
+        actor_user_id=actor_user_id,
+    )
+    return event
+
+
+_COLUMNS = tuple(column.key for column in AuditEvent.__table__.columns if column.key != "id")
+
+
+def _row(event: AuditEvent) -> dict[str, Any]:
+    return {name: getattr(event, name) for name in _COLUMNS}
+
+
+def record_each(
+    session: Session,
+    *,
+    action: str,
+    entity_type: str,
+    entity_ids: Sequence[str | int],
+    before: Mapping[str, Any] | None,
+    after: Mapping[str, Any] | None,
+    note: str | None = None,
+    actor: str | None = None,
+    actor_user_id: int | None = None,
+) -> list[AuditEvent]:
+    """`record()` of the same step taken on each of `entity_ids`, in that order: one
+    event each, exactly as `record()` writes it, chained one after the other, with
+    the chain's head locked and moved once and the events flushed together (a bulk
+    change audits in a bounded number of statements however many records it changed).
+    Several events are inserted at once and are not added to the session: their
+    `id` is not read back."""
+    if not entity_ids:
+        return []
     if actor is None:
         actor, actor_user_id = _current_actor()
     key_id, key = audit_keys.current()
     head = _lock_head(session)
-    event = AuditEvent(
-        seq=head.seq + 1,
-        occurred_at=utcnow(),
-        actor=actor,
-        actor_user_id=actor_user_id,
-        action=action,
-        entity_type=entity_type,
-        entity_id=str(entity_id),
-        before=None if before is None else canonical_json(dict(before)),
-        after=None if after is None else canonical_json(dict(after)),
-        note=note,
-        request_id=g.get("request_id") if has_request_context() else None,
-        client_ip=request.remote_addr if has_request_context() else None,
-        prev_hash=head.hash,
-        key_id=key_id,
-    )
-    event.hash = event_hash(event, {key_id: key})
-    session.add(event)
-    head.seq = event.seq
-    head.hash = event.hash
+    seq, previous = head.seq, head.hash
+    moment = utcnow()
+    events = []
+    for entity_id in entity_ids:
+        seq += 1
+        event = AuditEvent(
+            seq=seq,
+            occurred_at=moment,
+            actor=actor,
+            actor_user_id=actor_user_id,
+            action=action,
+            entity_type=entity_type,
+            entity_id=str(entity_id),
+            before=None if before is None else canonical_json(dict(before)),
+            after=None if after is None else canonical_json(dict(after)),
+            note=note,
+            request_id=g.get("request_id") if has_request_context() else None,
+            client_ip=request.remote_addr if has_request_context() else None,
+            prev_hash=previous,
+            key_id=key_id,
+        )
+        event.hash = previous = event_hash(event, {key_id: key})
+        events.append(event)
+    if len(events) == 1:
+        session.add(events[0])
+    else:
+        # One executemany, not an INSERT an event: the ORM's unit of work inserts rows
+        # that need their ids back one by one. These events stay outside the session.
+        session.execute(insert(AuditEvent), [_row(event) for event in events])
+    head.seq, head.hash = seq, previous
     session.flush()
-    log.info("audit: %s on %s %s (event %d)", action, entity_type, event.entity_id, event.seq)
-    return event
+    for event in events:
+        log.info("audit: %s on %s %s (event %d)", action, entity_type, event.entity_id, event.seq)
+    return events
 
 
 def record_event(
@@ -200,6 +252,32 @@ def record_event(
         action=action,
         entity_type=action.partition(".")[0],
         entity_id=entity_id,
+        before=before,
+        after=after,
+        note=note,
+        actor=actor.name if actor else None,
+        actor_user_id=actor.user_id if actor else None,
+    )
+
+
+def record_events(
+    session: Session,
+    action: str,
+    entity_ids: Sequence[str | int],
+    *,
+    after: Mapping[str, Any] | None,
+    before: Mapping[str, Any] | None = None,
+    actor: Actor | None,
+    note: str | None = None,
+) -> list[AuditEvent]:
+    """`record_event()` of one step taken on each of `entity_ids` at once (a bulk
+    UPDATE's records): one event each, as `record_event()` would write them one by
+    one, in a bounded number of statements (`record_each`)."""
+    return record_each(
+        session,
+        action=action,
+        entity_type=action.partition(".")[0],
+        entity_ids=entity_ids,
         before=before,
         after=after,
         note=note,

@@ -14,7 +14,7 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Optional
 
-from licensing.billing.models import REASON_MAX, REFERENCE_MAX
+from licensing.billing.models import REASON_MAX, REASON_REQUIRED, REFERENCE_MAX
 from licensing.billing.services import references
 from licensing.billing.services.references import RepeatedReferencePolicy
 from licensing.billing.states import OFFLINE_METHODS
@@ -46,7 +46,7 @@ def _reason(description: str, label: str = "Reason", **kwargs: Any) -> TextAreaF
     """Why staff take a step: required, and kept where `description` says."""
     return TextAreaField(
         label,
-        validators=[InputRequired(message="Say why."), within(REASON_MAX)],
+        validators=[InputRequired(message=REASON_REQUIRED), within(REASON_MAX)],
         description=description,
         **kwargs,
     )

@@ -70,6 +70,10 @@ from .states import (
 DESCRIPTION_MAX = 500
 REFERENCE_MAX = 100
 REASON_MAX = 2000
+# A staff step's reason missing, empty or blank, refused in these words by the service
+# (`services._common._reason`), the pages' forms and the API's schemas alike (round 49:
+# the API said "This field is required." for an empty one and this for a blank one).
+REASON_REQUIRED = "Say why."
 # A kept PDF's standing: its state, paid date and three amounts (`documents.Standing`).
 STANDING_MAX = 200
 

@@ -96,6 +96,9 @@ class Kept:
     sha256: str
     # The kept row's: what an email attaching it names (round 48).
     id: int
+    # A credit note's kept PDF: its number, which names the file (round 49: the
+    # invoice's pages named it after the invoice). Read by `kept_document` only.
+    credit_note_number: str | None = None
 
     def attached(self, filename: str) -> mail.Attachment:
         """This PDF attached to an email by reference: the outbox keeps no copy of it."""
@@ -239,8 +242,10 @@ def kept_document(session: Session, whose: Any, document_id: int) -> Kept:
     """The bytes of kept document `document_id` if `whose` selects it (`NotFound`
     otherwise: another invoice's, or none)."""
     row = session.execute(
-        select(KeptPdf.pdf, KeptPdf.sha256, KeptPdf.id).where((KeptPdf.id == document_id) & whose)
+        select(KeptPdf.pdf, KeptPdf.sha256, KeptPdf.id, CreditNote.number)
+        .outerjoin(CreditNote, CreditNote.id == KeptPdf.credit_note_id)
+        .where((KeptPdf.id == document_id) & whose)
     ).first()
     if row is None:
         raise NotFound(f"There is no kept document {document_id} here.")
-    return Kept(row.pdf, row.sha256, row.id)
+    return Kept(row.pdf, row.sha256, row.id, row.number)

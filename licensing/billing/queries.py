@@ -12,6 +12,7 @@ from sqlalchemy import (
     ColumnElement,
     Date,
     Exists,
+    Integer,
     ScalarSelect,
     Select,
     and_,
@@ -456,21 +457,79 @@ def organization_names(session: Session, ids: set[int]) -> dict[int, str]:
     return {row.id: row.legal_name for row in rows}
 
 
-# Kept per process, the organization a bound parameter: the vendor dashboard asks
-# on every visit, and a statement built per call also pays for its cache key.
-_OUTSTANDING = (
+def _balance_due() -> ColumnElement[Decimal]:
+    """`Invoice.balance_due` in SQL, for an invoice still collectible."""
+    return type_coerce(Invoice.total - Invoice.amount_paid - Invoice.amount_credited, Money())
+
+
+# An organization's invoices still owed (collectible), oldest due first. Kept per
+# process, the organization and the window bound parameters: the vendor dashboard
+# asks on every visit, and a statement built per call also pays for its cache key.
+_OWED = (
+    Invoice.organization_id == bindparam("organization_id"),
+    Invoice.state.in_(sorted(COLLECTIBLE)),
+)
+_OLDEST_OWED = (
     select(Invoice)
-    .where(
-        Invoice.organization_id == bindparam("organization_id"),
-        Invoice.state.in_(sorted(COLLECTIBLE)),
-    )
+    .where(*_OWED)
     .order_by(Invoice.due_date, Invoice.id)
+    .limit(bindparam("limit", type_=Integer))
+)
+# `Invoice.balance_due` of a collectible invoice, never below zero, in SQL.
+_OWED_BALANCE = case((_balance_due() > Decimal(0), _balance_due()), else_=Decimal(0))
+_OWED_SUMS = (
+    select(Invoice.currency, func.count(), type_coerce(func.sum(_OWED_BALANCE), Money()))
+    .where(*_OWED)
+    .group_by(Invoice.currency)
+    .order_by(Invoice.currency)
 )
 
 
-def outstanding(session: Session, organization_id: int) -> Sequence[Invoice]:
-    """An organization's invoices still owed, oldest due first."""
-    return session.scalars(_OUTSTANDING, {"organization_id": organization_id}).all()
+@dataclass(frozen=True)
+class Outstanding:
+    """An organization's invoices still owed: the oldest due (as many as asked for),
+    how many there are in all, and the balance due in each currency (at the
+    currency's digits), read by the database."""
+
+    oldest: Sequence[Invoice]
+    count: int
+    balances: dict[str, Decimal]
+
+
+def outstanding_balances(session: Session, organization_id: int) -> tuple[int, dict[str, Decimal]]:
+    """How many invoices the organization still owes, and the balance due on them in
+    each currency (the currency's digits): one statement, however many there are."""
+    rows = session.execute(_OWED_SUMS, {"organization_id": organization_id}).all()
+    balances = {currency: quantize(total or Decimal(0), currency) for currency, _, total in rows}
+    return sum(count for _, count, _ in rows), balances
+
+
+def outstanding(session: Session, organization_id: int, limit: int) -> Outstanding:
+    """The organization's `limit` invoices still owed that are due soonest (the
+    oldest due first, then by id), with the count and balances of them all
+    (`outstanding_balances`): two statements, whatever the number owed."""
+    oldest = session.scalars(
+        _OLDEST_OWED, {"organization_id": organization_id, "limit": limit}
+    ).all()
+    count, sums = outstanding_balances(session, organization_id)
+    return Outstanding(oldest, count, sums)
+
+
+def past_due(
+    session: Session, organization_id: int, currency: str, today: date
+) -> Sequence[Invoice]:
+    """The organization's invoices in `currency` still owed and due before `today`,
+    oldest due first (what the monthly statement's email lists as overdue)."""
+    return session.scalars(
+        select(Invoice)
+        .where(
+            Invoice.organization_id == organization_id,
+            Invoice.state.in_(sorted(COLLECTIBLE)),
+            Invoice.currency == currency,
+            Invoice.due_date < today,
+        )
+        .order_by(Invoice.due_date, Invoice.id)
+    ).all()
 
 
 def owes_any(organization_id: ColumnElement[int], _now: ColumnElement[datetime]) -> Exists:
@@ -937,31 +996,12 @@ def _open_amounts(
     )
 
 
-def _balance_due() -> ColumnElement[Decimal]:
-    """`Invoice.balance_due` in SQL, for an invoice still collectible."""
-    return type_coerce(Invoice.total - Invoice.amount_paid - Invoice.amount_credited, Money())
-
-
 def balance_owed(session: Session, organization_id: int) -> dict[str, Decimal]:
     """What the organization owes in each currency it has an invoice still
-    collectible in: the sum of those invoices' `balance_due` (never below nothing),
-    summed in SQL (round 49: the console's organization page read every outstanding
-    invoice to sum it in Python), at the currency's digits, by currency code."""
-    due = _balance_due()
-    owed = type_coerce(case((due > Decimal(0), due), else_=literal(Decimal(0), Money())), Money())
-    statement = (
-        select(Invoice.currency, type_coerce(func.sum(owed), Money()))
-        .where(
-            Invoice.organization_id == organization_id,
-            Invoice.state.in_(sorted(COLLECTIBLE)),
-        )
-        .group_by(Invoice.currency)
-        .order_by(Invoice.currency)
-    )
-    return {
-        currency: quantize(total or Decimal(0), currency)
-        for currency, total in session.execute(statement)
-    }
+    collectible in, at the currency's digits (`outstanding_balances`' sums: round
+    49, the console's organization page read every outstanding invoice to sum it
+    in Python)."""
+    return outstanding_balances(session, organization_id)[1]
 
 
 def invoices_to_pay(session: Session, organization_id: int, limit: int) -> OpenAmounts:

@@ -404,11 +404,27 @@ def _organization_invoices(session: Session, organization_id: int, limit: int) -
 def _open_invoices(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
+    """The invoices owed: the `OWED_NAMED` due soonest, the rest one line with the
+    count and what is owed on them all (round 49: every invoice owed was read)."""
     today = _today()
-    invoices = list(queries.outstanding(session, organization.id))
-    holds = queries.dispute_holds(session, {invoice.id for invoice in invoices}, today)
-    for invoice in invoices:
+    owed = queries.outstanding(session, organization.id, OWED_NAMED)
+    holds = queries.dispute_holds(session, {invoice.id for invoice in owed.oldest}, today)
+    for invoice in owed.oldest:
         yield _invoice_waiting(invoice, holds.get(invoice.id), today)
+    if owed.count > OWED_NAMED:
+        more = owed.count - OWED_NAMED
+        sums = ", ".join(in_words(total, currency) for currency, total in owed.balances.items())
+        yield WaitingItem(
+            "1 more invoice to pay" if more == 1 else f"{more} more invoices to pay",
+            waiting_on="you",
+            detail=f"{sums} owed on {owed.count} invoices in all; the soonest due are above.",
+            url=url_for("billing.invoices"),
+        )
+
+
+# The invoices owed the vendor dashboard names; the rest are counted (as its
+# applications, `agreements.views.WAITING_NAMED`).
+OWED_NAMED = 5
 
 
 @waiting_provider(when=queries.owes_refund)
@@ -509,7 +525,9 @@ def kept_document_response(
     (round 49: its download served what its list did not name)."""
     whose = pdfs.of_invoice(invoice.id, credit_notes=credit_notes)
     kept = pdfs.kept_document(db.session(), whose, document_id)
-    return pdf_response(kept.pdf, f"{invoice.number}-{document_id}.pdf", sha256=kept.sha256)
+    # A credit note's is named after it (`CN-…-7.pdf`), as its API route names it.
+    name = kept.credit_note_number or invoice.number
+    return pdf_response(kept.pdf, f"{name}-{document_id}.pdf", sha256=kept.sha256)
 
 
 # --- the billing contact's signed link: no account needed (billing/links.py) ------------

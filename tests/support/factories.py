@@ -175,3 +175,23 @@ def bearer(user: User, name: str = "tests") -> dict[str, str]:
     with db.transaction() as session:
         session.execute(update(ApiToken).where(ApiToken.id == token.id).values(expires_at=None))
     return {"Authorization": f"Bearer {secret}"}
+
+
+def api_tokens(user: User, count: int, start: int, **values: Any) -> list[int]:
+    """`count` API tokens of `user`'s stored as rows (named `token <start>`, ...; not
+    through the service, which allows only a few working ones), with `values` set on
+    each (`revoked_at`, `expires_at`); their ids in order."""
+    session = db.session()
+    made = [
+        ApiToken(
+            user_id=user.id,
+            name=f"token {number}",
+            token_hash=f"{user.id:08d}{number:056d}",
+            prefix=f"lic_{number:08d}",
+            **values,
+        )
+        for number in range(start, start + count)
+    ]
+    session.add_all(made)
+    session.commit()
+    return [token.id for token in made]

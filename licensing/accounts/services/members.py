@@ -5,12 +5,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from licensing import calendar, db
 from licensing.accounts import queries
-from licensing.accounts.models import Organization, User
+from licensing.accounts.models import ApiToken, Organization, User
 from licensing.accounts.services import remembered_browsers
 from licensing.accounts.services._common import (
     _change_user,
@@ -27,6 +27,7 @@ from licensing.accounts.services.roles import (
 )
 from licensing.accounts.services.staff import set_staff_roles
 from licensing.actors import Actor
+from licensing.audit import services as audit
 from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, PermissionDenied
@@ -186,12 +187,27 @@ def _tell_member(session: Session, user: User, actor: Actor, step: str, **contex
 def revoke_tokens(session: Session, user: User, actor: Actor, note: str) -> list[str]:
     """Revoke every working API token of the user's (each audited with `note`):
     their access ended or changed. The names of those revoked."""
-    revoked = []
-    for token in queries.tokens_of(session, user.id):
-        if token.is_active:
-            _revoke(session, token, "api_token.revoked", actor, note=note)
-            revoked.append(token.name)
-    return revoked
+    # One UPDATE, whatever the number of tokens (it read every token of the user's,
+    # and wrote and audited each in statements of its own); each still audited as one
+    # revoked on its own (`api_token.revoked`, before and after, the note).
+    moment = utcnow()
+    changed = session.execute(
+        update(ApiToken)
+        .where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
+        .values(revoked_at=moment)
+        .returning(ApiToken.id, ApiToken.name)
+    ).all()
+    revoked = sorted(changed, key=lambda row: row.id, reverse=True)  # newest first
+    audit.record_events(
+        session,
+        "api_token.revoked",
+        [row.id for row in revoked],
+        before={"revoked_at": None},
+        after={"revoked_at": moment},
+        actor=actor,
+        note=note,
+    )
+    return [row.name for row in revoked]
 
 
 def withdraw_invitations_sent_by(session: Session, user: User, actor: Actor, note: str) -> int:

@@ -18,7 +18,14 @@ from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.billing import links, payment_gateway
 from licensing.billing.letterhead import letterhead
-from licensing.billing.models import REFERENCE_MAX, CreditNote, Invoice, Payment, Refund
+from licensing.billing.models import (
+    REASON_REQUIRED,
+    REFERENCE_MAX,
+    CreditNote,
+    Invoice,
+    Payment,
+    Refund,
+)
 from licensing.billing.states import CARD, COLLECTIBLE, INVOICE, OFFLINE_METHODS, SUCCEEDED
 from licensing.calendar import office_date
 from licensing.errors import Conflict, InvalidInput, NotFound
@@ -182,7 +189,7 @@ def _locked_payment(session: Session, payment_id: int) -> tuple[Payment, Invoice
 def _reason(reason: str | None) -> str:
     text = (reason or "").strip()
     if not text:
-        raise InvalidInput.for_field("reason", "Say why.")
+        raise InvalidInput.for_field("reason", REASON_REQUIRED)
     return text
 
 

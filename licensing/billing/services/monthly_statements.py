@@ -434,13 +434,9 @@ def _context(
     """What the email says: the balances, what is overdue today, how to pay, and the
     statement's page in the portal."""
     today = office_date(now)
-    past_due = [
-        invoice
-        for invoice in queries.outstanding(session, organization.id)
-        if invoice.currency == statement.currency
-        and invoice.due_date is not None
-        and invoice.due_date < today
-    ]
+    # Only those in the statement's currency due before today, asked of the database
+    # (round 49: it read every invoice owed and kept these).
+    past_due = queries.past_due(session, organization.id, statement.currency, today)
     # Not asked for while the bank's dispute of its card payment holds it, as the
     # dispute's email and the invoice's pages say: never "overdue" beside "how to pay".
     holds = queries.dispute_holds(session, {invoice.id for invoice in past_due}, today)

@@ -14,6 +14,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
@@ -71,6 +72,23 @@ def _words(client: FlaskClient, url: str) -> str:
 
 def _document_url(invoice: Invoice, row: KeptPdf) -> str:
     return f"/invoices/{invoice.id}/documents/{row.id}.pdf"
+
+
+@pytest.fixture
+def credit_note_kept(
+    client: FlaskClient,
+    vendor: Any,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> tuple[Invoice, FlaskClient, CreditNote, KeptPdf, KeptPdf]:
+    """(A fixture) an invoice of 100.00 credited 25.00, the credit note's PDF downloaded by the
+    vendor's signed-in browser: the invoice, the browser, the credit note, its kept
+    PDF and the invoice's issued one."""
+    invoice = invoice_for(vendor, ("100.00",))
+    browser = signed_in(client, vendor)
+    credit = _credited(browser, invoice)
+    [issued] = _kept(invoice)
+    return invoice, browser, credit, _kept_credit_note(credit), issued
 
 
 def _paid_in_two_parts(client: FlaskClient, invoice: Invoice) -> None:
@@ -187,19 +205,15 @@ def test_the_api_lists_the_kept_documents_and_serves_each_only_to_its_organizati
 
 def test_a_credit_notes_kept_pdf_is_listed_under_its_invoice_on_the_portal_and_the_console(
     app: Flask,
-    client: FlaskClient,
     vendor: Any,
     billing_staff: Any,
     invoice_for: Callable[..., Invoice],
     signed_in: Callable[..., FlaskClient],
+    credit_note_kept: tuple[Invoice, FlaskClient, CreditNote, KeptPdf, KeptPdf],
 ) -> None:
     # Round 46 listed the invoice's documents only: the credit note's kept PDF was
     # hashed by `audit verify` but no page listed it or served it as kept.
-    invoice = invoice_for(vendor, ("100.00",))
-    browser = signed_in(client, vendor)
-    credit = _credited(browser, invoice)
-    kept = _kept_credit_note(credit)
-    [issued] = _kept(invoice)
+    invoice, browser, credit, kept, issued = credit_note_kept
     for reader, page_url in (
         (browser, f"/portal/invoices/{invoice.id}"),
         (signed_in(app.test_client(), billing_staff), f"/console/invoices/{invoice.id}"),
@@ -344,3 +358,35 @@ def test_the_signed_link_page_lists_the_documents_and_serves_them_without_signin
     # Links withdrawn: the old link serves no document either.
     services.withdraw_invoice_links(invoice.id, reason="Forwarded", actor=billing_clerk())
     assert contact.get(f"{page_url}/documents/{issued.id}.pdf").status_code == 403
+
+
+def test_a_credit_notes_kept_pdf_is_named_after_the_credit_note_wherever_it_is_served(
+    app: Flask,
+    vendor: Any,
+    billing_staff: Any,
+    signed_in: Callable[..., FlaskClient],
+    credit_note_kept: tuple[Invoice, FlaskClient, CreditNote, KeptPdf, KeptPdf],
+) -> None:
+    # Round 49: the invoice's pages named it after the invoice (`INV-…-7.pdf`), its
+    # API route after the credit note: a saved file said the wrong document.
+    invoice, browser, credit, kept, issued = credit_note_kept
+    named = f'inline; filename="{credit.number}-{kept.id}.pdf"'
+    assert credit.number.startswith("CN-")
+    served = (
+        (browser, _document_url(invoice, kept)),
+        (signed_in(app.test_client(), billing_staff), _document_url(invoice, kept)),
+        (app.test_client(), f"{_link_path(invoice)}/documents/{kept.id}.pdf"),
+    )
+    for reader, url in served:
+        response = reader.get(url)
+        assert response.status_code == 200
+        assert response.headers["Content-Disposition"] == named
+    api = app.test_client().get(
+        f"/api/v1/credit-notes/{credit.id}/documents/{kept.id}/pdf", headers=bearer(vendor)
+    )
+    assert api.headers["Content-Disposition"] == named
+    # The invoice's own keep the invoice's number.
+    own = browser.get(_document_url(invoice, issued))
+    assert (
+        own.headers["Content-Disposition"] == f'inline; filename="{invoice.number}-{issued.id}.pdf"'
+    )
