@@ -12,11 +12,13 @@ from decimal import Decimal
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts.models import User
 from licensing.billing import queries
 from licensing.billing.models import Invoice
+from licensing.billing.states import COLLECTIBLE
 from tests.support.billing import credited, paid_offline
 from tests.support.statements import statements_for
 
@@ -26,7 +28,10 @@ SignIn = Callable[..., FlaskClient]
 def _python_balance(organization_id: int) -> dict[str, Decimal]:
     """The sum as the page made it before: every collectible invoice read."""
     balance: dict[str, Decimal] = {}
-    for invoice in queries.outstanding(db.session(), organization_id):
+    collectible = select(Invoice).where(
+        Invoice.organization_id == organization_id, Invoice.state.in_(sorted(COLLECTIBLE))
+    )
+    for invoice in db.session().scalars(collectible):
         balance[invoice.currency] = balance.get(invoice.currency, Decimal(0)) + invoice.balance_due
     return balance
 
