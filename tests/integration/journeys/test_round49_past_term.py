@@ -22,11 +22,17 @@ from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement, Application
 from licensing.audit.models import AuditEvent
 from licensing.mail.models import OutboxMessage
+from licensing.ratecards import services as ratecards
 from licensing.royalties.services.obligations import agreement_periods
-from tests.integration.agreements.conftest import AUTO_USE, draft
+from tests.integration.agreements.conftest import (  # noqa: F401 - the fixture
+    AUTO_USE,
+    apply,
+    draft,
+)
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support.agreements import accept, agreement_of
 from tests.support.factories import bearer
+from tests.support.long_cards import agreement_of_2027, card_2028
 from tests.support.pages import text_of
 from tests.support.settings import issuing
 
@@ -273,3 +279,20 @@ def test_an_approval_of_a_term_already_over_tells_the_vendor_it_covers_past_use_
     accepted = accept(agreement, vendor, now=JANUARY)
     assert accepted.state == "expired"
     assert calendar.office_date(accepted.ended_at or JANUARY) == date(2028, 1, 4)
+
+
+def test_a_renewal_drawn_after_the_old_term_ended_is_not_a_term_already_over(
+    apply: Any,  # noqa: F811
+    vendor: Any,
+) -> None:
+    # Drawn late, a renewal starts on the office's day (round 44), so it is approved
+    # automatically as before, and accepted it is active.
+    old = agreement_of_2027(apply, vendor)
+    ratecards.import_card(card_2028("2028-12-31", "2500.00"), published_by="tests")
+    actor = Actor.of(accounts.principal_for(vendor))
+    renewal = agreements.start_renewal(old.id, actor, now=JANUARY)
+    assert renewal.term_start == date(2028, 1, 4)
+    with time_machine.travel(JANUARY, tick=False):
+        submitted = agreements.submit(renewal.id, actor, policy=issuing(), attest=True, now=JANUARY)
+    assert submitted.state == "approved"
+    assert accept(agreement_of(submitted), vendor, now=JANUARY).state == "active"
