@@ -30,7 +30,12 @@ from tests.integration.agreements.conftest import (  # noqa: F401 - the fixture
     draft,
 )
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
-from tests.support.agreements import accept, agreement_of
+from tests.support.agreements import (
+    accept,
+    accepted_on_the_page,
+    accepted_through_the_api,
+    agreement_of,
+)
 from tests.support.factories import bearer
 from tests.support.long_cards import agreement_of_2027, card_2028
 from tests.support.pages import text_of
@@ -48,13 +53,17 @@ WHY = (
 )
 
 
-def _submitted_through_the_api(client: FlaskClient, vendor: Any) -> dict[str, Any]:
+def _submitted_through_the_api(
+    client: FlaskClient, vendor: Any, *, past_term: str | None = WHY
+) -> dict[str, Any]:
+    """A 2027 draft created and submitted through the API on the clock set; the
+    draft's `past_term` is checked on the way (`past_term`, or null)."""
     headers = bearer(vendor)
     created = client.post(
         "/api/v1/applications", json={**TERM, "uses": [AUTO_USE]}, headers=headers
     )
     assert created.status_code == 201, created.get_json()
-    assert created.get_json()["past_term"] == WHY  # the draft says it before submitting
+    assert created.get_json()["past_term"] == past_term  # told before submitting
     submitted = client.post(
         f"/api/v1/applications/{created.get_json()['id']}/submit",
         json={"attest": True},
@@ -63,6 +72,14 @@ def _submitted_through_the_api(client: FlaskClient, vendor: Any) -> dict[str, An
     assert submitted.status_code == 200, submitted.get_json()
     answer: dict[str, Any] = submitted.get_json()
     return answer
+
+
+def _submitted_in_january(vendor: Any, staff: Any) -> Agreement:
+    """The 2027 application submitted on 2028-01-04 and approved by `staff`."""
+    vendor_actor = Actor.of(accounts.principal_for(vendor))
+    application = agreements.create_draft(vendor_actor, draft(AUTO_USE), now=JANUARY)
+    agreements.submit(application.id, vendor_actor, policy=issuing(), attest=True, now=JANUARY)
+    return _approved(application.id, staff)
 
 
 def _approved(application_id: int, staff: Any) -> Agreement:
@@ -127,24 +144,9 @@ def test_the_same_term_before_it_ends_is_still_approved_automatically(
 ) -> None:
     # On the term's last day it is not over yet: nothing changes.
     with time_machine.travel(datetime(2027, 12, 31, 15, 0, tzinfo=UTC), tick=False):
-        answer = _submitted_through_the_api_on_the_last_day(client, vendor)
+        answer = _submitted_through_the_api(client, vendor, past_term=None)
     assert answer["state"] == "approved"
     assert answer["past_term"] is None
-
-
-def _submitted_through_the_api_on_the_last_day(client: FlaskClient, vendor: Any) -> dict[str, Any]:
-    headers = bearer(vendor)
-    created = client.post(
-        "/api/v1/applications", json={**TERM, "uses": [AUTO_USE]}, headers=headers
-    )
-    assert created.get_json()["past_term"] is None
-    submitted = client.post(
-        f"/api/v1/applications/{created.get_json()['id']}/submit",
-        json={"attest": True},
-        headers=headers,
-    )
-    answer: dict[str, Any] = submitted.get_json()
-    return answer
 
 
 def test_accepting_an_agreement_for_a_term_already_over_expires_it_with_its_reports_due(
@@ -161,18 +163,7 @@ def test_accepting_an_agreement_for_a_term_already_over_expires_it_with_its_repo
         # where one whose term ran out while it waited is expired unaccepted.
         assert agreements.expire(now=JANUARY).expired == []
         signed_in(client, vendor)
-        page = text_of(
-            client.post(
-                f"/portal/agreements/{agreement.id}/accept",
-                data={
-                    "signer_name": "Robin Castellanos",
-                    "signer_title": "Chief Executive",
-                    "authority_confirmed": "yes",
-                    "pdf_sha256": agreement.pdf_sha256,
-                },
-                follow_redirects=True,
-            )
-        )
+        page = text_of(accepted_on_the_page(client, agreement))
     db.session().refresh(agreement)
     assert agreement.state == "expired"  # was "active", a year after its term
     assert agreement.activated_at is not None
@@ -221,21 +212,9 @@ def test_accepting_through_the_api_answers_the_agreement_expired(
     licensing_staff: Any,
     example_card: str,  # noqa: F811
 ) -> None:
-    vendor_actor = Actor.of(accounts.principal_for(vendor))
-    application = agreements.create_draft(vendor_actor, draft(AUTO_USE), now=JANUARY)
-    agreements.submit(application.id, vendor_actor, policy=issuing(), attest=True, now=JANUARY)
-    agreement = _approved(application.id, licensing_staff)
+    agreement = _submitted_in_january(vendor, licensing_staff)
     with time_machine.travel(JANUARY, tick=False):
-        accepted = client.post(
-            f"/api/v1/agreements/{agreement.id}/acceptance",
-            json={
-                "signer_name": "Robin Castellanos",
-                "signer_title": "Chief Executive",
-                "authority_confirmed": True,
-                "pdf_sha256": agreement.pdf_sha256,
-            },
-            headers=bearer(vendor),
-        )
+        accepted = accepted_through_the_api(client, agreement, vendor)
     assert accepted.status_code == 200, accepted.get_json()
     assert accepted.get_json()["state"] == "expired"
     assert accepted.get_json()["ended_at"] is not None
@@ -262,10 +241,7 @@ def test_an_approval_of_a_term_already_over_tells_the_vendor_it_covers_past_use_
     licensing_staff: Any,
     example_card: str,  # noqa: F811
 ) -> None:
-    vendor_actor = Actor.of(accounts.principal_for(vendor))
-    application = agreements.create_draft(vendor_actor, draft(AUTO_USE), now=JANUARY)
-    agreements.submit(application.id, vendor_actor, policy=issuing(), attest=True, now=JANUARY)
-    agreement = _approved(application.id, licensing_staff)
+    agreement = _submitted_in_january(vendor, licensing_staff)
     (approval,) = db.session().scalars(
         select(OutboxMessage).where(OutboxMessage.subject.contains("ready to accept"))
     )
