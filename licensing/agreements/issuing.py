@@ -30,6 +30,7 @@ from licensing.agreements.documents import (
     Party,
 )
 from licensing.agreements.models import Application, ApplicationUse, QuoteVersion
+from licensing.agreements.states import UNDECIDED
 from licensing.config import PROJECT_ROOT
 from licensing.mail.services import OFFICE_NAME
 from licensing.money import format_quantity, price_in_words
@@ -104,35 +105,63 @@ def _quarters(start: date, end: date) -> list[tuple[date, date]]:
 class StartedTerm:
     """A term already under way when the application is approved: the license
     covers it retroactively, and the periods already ended are reportable (their
-    royalty reports can be filed, overdue, as soon as the agreement is accepted)."""
+    royalty reports can be filed, overdue, as soon as the agreement is accepted).
+    A term wholly `over` (its last day before today, round 49) licenses past use
+    only: every period is reportable at once, and the agreement is expired as soon
+    as it is accepted."""
 
     start: date
     ended: tuple[tuple[date, date], ...]
+    end: date | None = None
+    over: bool = False
 
     def _periods(self) -> str:
         if not self.ended:
             return ""
         first, last = self.ended[0][0], self.ended[-1][1]
         count = len(self.ended)
+        if self.over:
+            return (
+                f" The royalty reports of all {count} period{'s' if count > 1 else ''} "
+                f"({first.isoformat()} to {last.isoformat()}) are reportable at once: they "
+                "can be filed as soon as"
+            )
         return (
             f" The royalty reports of the {count} period{'s' if count > 1 else ''} already "
             f"ended ({first.isoformat()} to {last.isoformat()}) can be filed as soon as"
         )
 
     def for_staff(self) -> str:
-        text = (
-            f"The term began on {self.start.isoformat()}, before today: approving it "
-            "licenses that time retroactively."
-        )
+        if self.over:
+            assert self.end is not None
+            text = (
+                f"The term ended on {self.end.isoformat()}, before today: approving it "
+                "licenses past use only, and the agreement is expired as soon as the "
+                "licensee accepts it."
+            )
+        else:
+            text = (
+                f"The term began on {self.start.isoformat()}, before today: approving it "
+                "licenses that time retroactively."
+            )
         if self.ended:
             text += self._periods() + " the licensee accepts, their royalties invoiced with them."
         return text
 
     def for_vendor(self) -> str:
-        text = (
-            f"The term began on {self.start.isoformat()}, before this approval: the license "
-            "covers it from that day."
-        )
+        if self.over:
+            assert self.end is not None
+            text = (
+                f"The term ended on {self.end.isoformat()}, before this approval: the license "
+                f"covers past use only, from {self.start.isoformat()} to "
+                f"{self.end.isoformat()}, and the agreement is expired as soon as you "
+                "accept it."
+            )
+        else:
+            text = (
+                f"The term began on {self.start.isoformat()}, before this approval: the "
+                "license covers it from that day."
+            )
         if self.ended:
             text += (
                 self._periods() + " you accept it, and their royalties are invoiced with "
@@ -150,7 +179,33 @@ def started_term(quote: Quote, term_start: date, term_end: date, today: date) ->
     ended = tuple(
         period for period in _quarters(term_start, term_end) if reporting and period[1] < today
     )
-    return StartedTerm(term_start, ended)
+    return StartedTerm(term_start, ended, term_end, term_over(term_end, today))
+
+
+def term_over(term_end: date | None, today: date) -> bool:
+    """A term whose last day is before the office's `today` (round 49): licensing
+    it licenses past use only, so it is never approved automatically, and its
+    agreement is expired as soon as it is accepted."""
+    return term_end is not None and term_end < today
+
+
+def past_term_told(term_end: date | None, state: str, today: date) -> str | None:
+    """`past_term_review` while the application is undecided (a draft included: it
+    is told before submitting) and its term is over on `today`; else None."""
+    if state not in UNDECIDED or term_end is None or not term_over(term_end, today):
+        return None
+    return past_term_review(term_end)
+
+
+def past_term_review(term_end: date) -> str:
+    """Why an application for a term already over goes to licensing staff, for the
+    vendor (the application's page and the API's `past_term`)."""
+    return (
+        f"The term ended on {term_end.isoformat()}, before today: a license for it covers "
+        "past use only, so licensing staff review the application (it is not approved "
+        "automatically), and once accepted its agreement is expired at once, its royalty "
+        "reports due."
+    )
 
 
 def obligations(quote: Quote, term_start: date, term_end: date) -> tuple[Obligation, ...]:

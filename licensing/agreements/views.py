@@ -42,6 +42,7 @@ from licensing.agreements.states import (
     AWAITING_STAFF,
     DRAFT,
     EDITABLE,
+    EXPIRED,
     REJECTED,
     RETURNED,
 )
@@ -338,6 +339,10 @@ def _vendor_page(
         renewal_figures=_renewal_figures(application),
         allowed=APPLICATION.allowed(application.state),
         rejection=_rejection(application),
+        # A term already over goes to staff, and says why (round 49).
+        past_term=issuing.past_term_told(
+            application.term_end, application.state, calendar.office_date(utcnow())
+        ),
         errors=errors or {},
         now=utcnow(),
         # What was posted, for a refused step's form to show again (escaped by Jinja).
@@ -601,7 +606,12 @@ def accept(agreement_id: int) -> Page:
 def _accepted_message(session: Session, agreement: Agreement) -> str:
     """Acceptance, and what it invoiced: vendors looked for an up-front invoice that
     an agreement charged only on reported usage never has."""
-    done = f"Agreement {agreement.number} is accepted and active."
+    session.refresh(agreement)
+    done = (
+        f"Agreement {agreement.number} is accepted. {services.past_term_accepted(agreement)}"
+        if agreement.state == EXPIRED
+        else f"Agreement {agreement.number} is accepted and active."
+    )
     invoice = billing_queries.upfront_invoice(session, agreement.id)
     if invoice is None:
         return (

@@ -16,9 +16,9 @@ import marshmallow as ma
 from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
 
-from licensing import access, db
+from licensing import access, calendar, db
 from licensing.actors import current_actor
-from licensing.agreements import queries, reported_usage, services
+from licensing.agreements import issuing, queries, reported_usage, services
 from licensing.agreements.commands import ApplicationDraft, languages_text
 from licensing.agreements.models import (
     DELIVERIES,
@@ -463,6 +463,17 @@ class ApplicationSchema(ApiSchema):
     renewal_change = documented("_renewal_change", RENEWAL_CHANGE)
     agreement_id = ma.fields.Method("_agreement", metadata={"type": "integer", "nullable": True})
     service_level = documented("_level", APPLICATION_SERVICE_LEVEL)
+    past_term = documented(
+        "_past_term",
+        {
+            "type": "string",
+            "nullable": True,
+            "description": "While undecided, when the term ended before the office's "
+            "today: why the application goes to licensing staff (a license of past use "
+            "only is never approved automatically) and that its agreement is expired once "
+            "accepted; else null (round 49).",
+        },
+    )
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
 
@@ -483,6 +494,11 @@ class ApplicationSchema(ApiSchema):
             )
         )
         return level
+
+    def _past_term(self, application: Application) -> str | None:
+        return issuing.past_term_told(
+            application.term_end, application.state, calendar.office_date(utcnow())
+        )
 
     def _renewal_of(self, application: Application) -> str | None:
         return application.renewal_of.number if application.renewal_of else None

@@ -15,6 +15,7 @@ from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement, Application
 from licensing.billing import queries as billing_queries
 from licensing.billing.models import Invoice
+from tests.support.factories import bearer
 from tests.support.settings import issuing
 
 
@@ -45,6 +46,35 @@ def accept(
         user_agent="pytest",
     )
     return agreements.accept(agreement.id, Actor.of(accounts.principal_for(vendor)), given, now=now)
+
+
+def accepted_on_the_page(client: Any, agreement: Agreement) -> Any:
+    """`agreement` accepted on its page by the vendor signed in on `client` (the
+    test client), on its PDF's digest; the page the acceptance leads to."""
+    return client.post(
+        f"/portal/agreements/{agreement.id}/accept",
+        data={
+            "signer_name": "Robin Castellanos",
+            "signer_title": "Chief Executive",
+            "authority_confirmed": "yes",
+            "pdf_sha256": agreement.pdf_sha256,
+        },
+        follow_redirects=True,
+    )
+
+
+def accepted_through_the_api(client: Any, agreement: Agreement, vendor: Any) -> Any:
+    """`POST /api/v1/agreements/{id}/acceptance` by `vendor`, on its PDF's digest."""
+    return client.post(
+        f"/api/v1/agreements/{agreement.id}/acceptance",
+        json={
+            "signer_name": "Robin Castellanos",
+            "signer_title": "Chief Executive",
+            "authority_confirmed": True,
+            "pdf_sha256": agreement.pdf_sha256,
+        },
+        headers=bearer(vendor),
+    )
 
 
 def accepted_with_invoice(

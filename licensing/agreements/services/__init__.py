@@ -42,10 +42,11 @@ from licensing.agreements.services.acceptance import (
     AcceptanceInput,
     _charges,
     accept,
+    past_term_accepted,
     terminate,
 )
 from licensing.agreements.services.drafts import create_draft, update_draft
-from licensing.agreements.services.expiry import ExpiryReport, expire
+from licensing.agreements.services.expiry import EXPIRED_ON_ACCEPTANCE, ExpiryReport, expire
 from licensing.agreements.services.reconsideration import (
     deny_reconsideration,
     grant_reconsideration,
@@ -78,6 +79,7 @@ from licensing.agreements.services.submission import (
 
 __all__ = [
     "AUDIENCE_UNITS",
+    "EXPIRED_ON_ACCEPTANCE",
     "RECONSIDERATION_DAYS",
     "RESUBMIT_BUSINESS_DAYS",
     "REVIEW_ACTIONS",
@@ -101,6 +103,7 @@ __all__ = [
     "escalate",
     "expire",
     "grant_reconsideration",
+    "past_term_accepted",
     "preview",
     "reject",
     "release_reviewer",

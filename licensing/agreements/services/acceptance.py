@@ -222,16 +222,56 @@ def accept(
             ),
             session=session,
         )
-        _tell_vendor(
-            session,
-            agreement,
-            "accepted and active",
-            f"{name} ({title}) accepted agreement {agreement.number} on "
-            f"{instant_text(moment)}. The license is active from "
-            f"{agreement.term_start.isoformat()} to {agreement.term_end.isoformat()}.",
+        accepted = (
+            f"{name} ({title}) accepted agreement {agreement.number} on {instant_text(moment)}."
         )
+        if issuing.term_over(agreement.term_end, calendar.office_date(moment)):
+            _expire_accepted_after_term(session, agreement, actor, moment, accepted)
+        else:
+            _tell_vendor(
+                session,
+                agreement,
+                "accepted and active",
+                f"{accepted} The license is active from "
+                f"{agreement.term_start.isoformat()} to {agreement.term_end.isoformat()}.",
+            )
         session.refresh(agreement, ["acceptance"])
         return agreement
+
+
+def past_term_accepted(agreement: Agreement) -> str:
+    """What accepting an agreement whose term was already over did (round 49: it
+    said "accepted and active" a year after the term ended), for the acceptance's
+    email, the page's message and the API's `past_term`."""
+    return (
+        f"The term ended on {agreement.term_end.isoformat()}, before this acceptance: the "
+        f"license covers past use only, from {agreement.term_start.isoformat()} to "
+        f"{agreement.term_end.isoformat()}, so the agreement is expired at once. Its "
+        "royalty reports are due now: file them under "
+        f"{agreement.number}."
+    )
+
+
+def _expire_accepted_after_term(
+    session: Session, agreement: Agreement, actor: Actor, moment: datetime, accepted: str
+) -> None:
+    """An agreement accepted after its term's last day goes where the expiry run
+    would take it, in the same transaction: `expired`, ended at the acceptance (never
+    before it, `expiry.term_ended`), with one email saying so."""
+    AGREEMENT.apply(
+        session,
+        agreement,
+        "expire",
+        actor=actor,
+        note=expiry.EXPIRED_ON_ACCEPTANCE,
+        at=expiry.term_ended(agreement),
+    )
+    _tell_vendor(
+        session,
+        agreement,
+        "accepted for a term already ended",
+        f"{accepted} {past_term_accepted(agreement)}",
+    )
 
 
 def _link_renewed(session: Session, renewal: Agreement, actor: Actor, now: datetime) -> None:

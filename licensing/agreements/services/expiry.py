@@ -33,6 +33,7 @@ from licensing.agreements.states import (
     AGREEMENT,
     AGREEMENT_LIVE,
     APPLICATION,
+    ISSUED,
     REJECTED,
     RETURNED,
     SUPERSEDED,
@@ -99,7 +100,21 @@ def unlink_ended_renewal(session: Session, old: Agreement, actor: Actor) -> bool
     return True
 
 
-def _term_ended(agreement: Agreement) -> datetime:
+def issued_after_term(agreement: Agreement) -> bool:
+    """An agreement issued after its term's last day (round 49: staff approved a
+    license of past use only). Not accepted, it is not expired by the run, as one
+    whose term ran out while it waited is: its term was over when it was offered,
+    so it stays open to acceptance (which expires it at once) until staff terminate it."""
+    return calendar.office_date(agreement.issued_at) > agreement.term_end
+
+
+# The note of the `expire` step an acceptance after the term takes (round 49): the
+# audit says why it expired, and `_tell_expired` sends no second email (the
+# acceptance's says it).
+EXPIRED_ON_ACCEPTANCE = "accepted after its term ended: it licenses past use only"
+
+
+def term_ended(agreement: Agreement) -> datetime:
     """When an agreement past its term ended: the end of the term's last office day,
     as for a superseded one (not the hour the step ran), never before it was issued
     or accepted (an agreement approved after its term)."""
@@ -181,10 +196,12 @@ def expire(*, now: datetime | None = None, long_card_days: int = LONG_PERIOD_DAY
                 .order_by(Agreement.term_end, Agreement.id)
             ),
         ):
+            if agreement.state == ISSUED and issued_after_term(agreement):
+                continue  # approved for a term already over: it waits for acceptance
             # A link left by a renewal that ended before taking over (see above).
             unlink_ended_renewal(session, agreement, Actor.SYSTEM)
             AGREEMENT.apply(
-                session, agreement, "expire", actor=Actor.SYSTEM, at=_term_ended(agreement)
+                session, agreement, "expire", actor=Actor.SYSTEM, at=term_ended(agreement)
             )
             report.expired.append(agreement.number)
     return report
@@ -343,6 +360,8 @@ def _tell_lapsed(application: Application, note: str | None) -> str:
 
 @AGREEMENT.on("expire")
 def _tell_expired(session: Session, agreement: Agreement, actor: Actor, note: str | None) -> None:
+    if note == EXPIRED_ON_ACCEPTANCE:
+        return  # the acceptance's email says it (round 49)
     # An agreement that was in force still owes the reports of its term, as a
     # superseded one does (its email says so); one never accepted owes none.
     reports = (

@@ -200,10 +200,17 @@ def _route_to_permissions(
         )
 
 
-def _auto_approvable(application: Application, quote: Quote, policy: IssuingPolicy) -> bool:
+def _auto_approvable(
+    application: Application, quote: Quote, policy: IssuingPolicy, today: date
+) -> bool:
+    """Every licensed line `review: auto` and priced, in good standing, and a term
+    not wholly over: a term already ended licenses past use only, which licensing
+    staff decide whatever the card's rule says (round 49: a 2027 term was approved
+    automatically in 2028, and its acceptance said "active")."""
     licensed = issuing.licensed_lines(quote)
     return (
         policy.auto_approve
+        and not issuing.term_over(application.term_end, today)
         and bool(licensed)
         and all(line.review == "auto" and line.amount is not None for line in licensed)
         and accounts.organization_in_good_standing(application.organization)
@@ -296,16 +303,22 @@ def submit(
             application.vendor_response = _reason(response, "response", required=False)
             application.return_reason = None
             application.resubmit_by = None
+        today = calendar.office_date(moment)
+        over = issuing.term_over(application.term_end, today)
         APPLICATION.apply(
             session,
             application,
             action,
             actor=actor,
-            changes={"attested_by": actor.name, "total": quote.total},
+            changes={"attested_by": actor.name, "total": quote.total}
+            | ({"term_over": True} if over else {}),
+            note=issuing.past_term_review(application.term_end)
+            if over and application.term_end
+            else None,
             at=moment,
         )
         _route_to_permissions(session, application, quote, actor, moment)
-        if _auto_approvable(application, quote, policy):
+        if _auto_approvable(application, quote, policy, today):
             APPLICATION.apply(session, application, "auto_approve", actor=Actor.SYSTEM, at=moment)
             _approve(
                 session,
@@ -330,7 +343,8 @@ def submit(
                     if quote.fully_priced
                     else "to be priced by staff)."
                 )
-                + (_exchange(asked, application.vendor_response) if action == "resubmit" else ""),
+                + (_exchange(asked, application.vendor_response) if action == "resubmit" else "")
+                + (_term_over_told(application) if over else ""),
             )
         return application
 
@@ -422,6 +436,15 @@ def _exchange(asked: str | None, answer: str | None) -> str:
     question = f"\n\nThe office asked: {asked}" if asked else ""
     reply = f"Their answer: {answer}" if answer else "They gave no answer, only the changes."
     return f"{question}\n{reply}" if question else f"\n\n{reply}"
+
+
+def _term_over_told(application: Application) -> str:
+    """For staff, that the term asked for is already over (round 49)."""
+    assert application.term_end is not None
+    return (
+        f"\n\nIts term ended on {application.term_end.isoformat()}, before the submission: "
+        "approving it licenses past use only."
+    )
 
 
 def _uses_counted(count: int) -> str:

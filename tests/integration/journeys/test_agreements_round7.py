@@ -152,19 +152,30 @@ def test_an_expired_agreement_ended_on_its_terms_last_day_as_a_superseded_one_do
     assert (exported["state"], exported["ended_date"]) == ("expired", "2027-12-31")
 
 
-def test_an_agreement_issued_after_its_term_ended_expires_no_earlier_than_it_was_issued(
+def test_an_agreement_issued_after_its_term_ended_expires_no_earlier_than_it_was_accepted(
     vendor: Any,
+    licensing_staff: Any,
     example_card: str,  # noqa: F811
 ) -> None:
-    # Approved after its term: never ended before it existed.
+    # Approved after its term: never ended before it existed. Since round 49 such a
+    # term goes to staff (it was approved automatically, and expired unaccepted by
+    # the next hourly run), waits for acceptance, and expires on it.
     late = datetime(2028, 2, 1, 15, 0, tzinfo=UTC)
     vendor_actor = Actor.of(accounts.principal_for(vendor))
     application = agreements.create_draft(vendor_actor, draft(), now=late)
     agreements.submit(application.id, vendor_actor, policy=issuing(), attest=True, now=late)
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    agreements.approve(application.id, staff, policy=issuing(), now=late)
     agreement = agreement_of(application)
     assert agreement.term_end < date(2028, 1, 1)
     agreements.expire(now=datetime(2028, 2, 1, 16, 0, tzinfo=UTC))
-    assert (_fresh(agreement.id).state, _fresh(agreement.id).ended_at) == ("expired", late)
+    assert _fresh(agreement.id).state == "issued"
+    accepted_at = datetime(2028, 2, 1, 17, 0, tzinfo=UTC)
+    accept(agreement, vendor, now=accepted_at)
+    assert (_fresh(agreement.id).state, _fresh(agreement.id).ended_at) == (
+        "expired",
+        accepted_at,
+    )
 
 
 def test_a_renewal_of_an_expired_agreement_links_the_two_without_superseding(

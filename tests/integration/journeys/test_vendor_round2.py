@@ -42,7 +42,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     row,
 )
 from tests.support import factories
-from tests.support.agreements import accept, agreement_of
+from tests.support.agreements import accept, accepted_on_the_page, agreement_of
 from tests.support.pages import text_of
 from tests.support.settings import issuing
 
@@ -217,17 +217,7 @@ def test_a_filed_report_links_its_agreement(
 
 
 def _accept_on_the_page(client: FlaskClient, agreement: Agreement) -> str:
-    page = client.post(
-        f"/portal/agreements/{agreement.id}/accept",
-        data={
-            "signer_name": "Robin Castellanos",
-            "signer_title": "Chief Executive",
-            "authority_confirmed": "yes",
-            "pdf_sha256": agreement.pdf_sha256,
-        },
-        follow_redirects=True,
-    )
-    return text_of(page)
+    return text_of(accepted_on_the_page(client, agreement))
 
 
 def test_accepting_an_agreement_names_the_invoice_issued_for_what_is_due_up_front(
