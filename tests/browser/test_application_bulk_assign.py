@@ -12,33 +12,36 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Application
-from licensing.ratecards import services as ratecards
 from tests.browser.conftest import sign_in
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE, draft
-from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 from tests.support.axe import assert_accessible
+from tests.support.card_years import CardYears
 from tests.support.servers import LiveServer
 from tests.support.settings import issuing
 
 
-def _apply(vendor: Any, use: dict[str, Any]) -> Application:
+def _apply(vendor: Any, use: dict[str, Any], years: CardYears) -> Application:
+    """`use` applied for by `vendor` for this year's card's term (round 49: a 2027 term
+    is over from 2028, and an ended term waits for staff at submission)."""
     principal = accounts.principal_for(vendor)
-    application = agreements.create_draft(Actor.of(principal), draft(use))
+    term = (years.this_from, years.this_to)
+    application = agreements.create_draft(Actor.of(principal), draft(use, term=term))
     return agreements.submit(application.id, Actor.of(principal), policy=issuing(), attest=True)
 
 
 def test_staff_assign_applications_in_bulk_all_or_none_keeping_their_filters(
-    page: Any, live_server: LiveServer
+    page: Any, live_server: LiveServer, card_years: CardYears
 ) -> None:
+    years = card_years
     with live_server.app.app_context():
-        ratecards.import_card(example_document(), published_by="tests")
         vendor = factories.make_vendor(db.session())
         waiting = [
-            _apply(vendor, {**STAFF_USE, "product_name": "Lanternfish Feed"}) for _ in range(3)
+            _apply(vendor, {**STAFF_USE, "product_name": "Lanternfish Feed"}, years)
+            for _ in range(3)
         ]
-        decided = _apply(vendor, {**AUTO_USE, "product_name": "Lanternfish Scrubber"})
-        _apply(vendor, {**STAFF_USE, "product_name": "Cedar Ridge Feed"})
+        decided = _apply(vendor, {**AUTO_USE, "product_name": "Lanternfish Scrubber"}, years)
+        _apply(vendor, {**STAFF_USE, "product_name": "Cedar Ridge Feed"}, years)
         staff = factories.make_staff(db.session(), roles=("licensing",))
         db.session().commit()
     query = urlencode([("q", "lanternfish"), ("state", "submitted"), ("state", decided.state)])

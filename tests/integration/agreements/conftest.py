@@ -39,13 +39,15 @@ DEVELOPMENT_USE = {**AUTO_USE, "use": "development", "product_name": "Scrubber P
 SMALL_USE = {**AUTO_USE, "product_name": "Clinic Pad", "quantity": {"end_users": 10}}
 
 
-def draft(*uses: dict[str, Any]) -> services.ApplicationDraft:
+def draft(
+    *uses: dict[str, Any], term: tuple[date, date] = (date(2027, 1, 1), date(2027, 12, 31))
+) -> services.ApplicationDraft:
+    """A draft of `uses` (the automatic use unless given) for `term`: 2027 on the
+    example card unless told (browser tests pass this year's card's `CardYears` term,
+    since a 2027 term is over from 2028 and waits for staff at submission)."""
+    term_start, term_end = term
     return services.ApplicationDraft.from_fields(
-        {
-            "term_start": date(2027, 1, 1),
-            "term_end": date(2027, 12, 31),
-            "uses": uses or (AUTO_USE,),
-        }
+        {"term_start": term_start, "term_end": term_end, "uses": uses or (AUTO_USE,)}
     )
 
 
