@@ -19,6 +19,7 @@ from licensing.agreements import services as agreements
 from licensing.db import utcnow
 from tests.browser.conftest import signed_in_tab, vendor_and_staff
 from tests.integration.agreements.conftest import STAFF_USE, draft
+from tests.support.card_years import CardYears
 from tests.support.servers import LiveServer
 from tests.support.settings import issuing
 
@@ -33,16 +34,18 @@ def _fill_use(page: Any, index: int, values: dict[str, str]) -> None:
 
 
 def test_a_vendor_applies_staff_return_and_approve_with_a_change_and_the_vendor_accepts(
-    browser: Any, live_server: LiveServer
+    browser: Any, live_server: LiveServer, card_years: CardYears
 ) -> None:
-    vendor, staff = vendor_and_staff(live_server)
+    # This year's card, around the office's today: a 2027 term is over from 2028, and
+    # an ended term waits for staff at submission (round 49).
+    vendor, staff = vendor_and_staff(live_server, example=False)
     page = signed_in_tab(browser, live_server, vendor.email)
 
     # Apply for two uses: a SaaS product (auto) and a data file (staff review).
     page.get_by_role("link", name="Applications").first.click()
     page.get_by_role("link", name="Apply for a license").click()
-    page.fill("#term_start", "2027-01-01")
-    page.fill("#term_end", "2027-12-31")
+    page.fill("#term_start", card_years.this_from.isoformat())
+    page.fill("#term_end", card_years.this_to.isoformat())
     _fill_use(
         page,
         0,
