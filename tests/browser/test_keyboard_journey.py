@@ -10,13 +10,13 @@ emailed link; everything on a page is reached with Tab and used with a key.
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-import time_machine
-
+from licensing.royalties.periods import reporting_periods
 from tests.browser.conftest import vendor_and_staff
-from tests.integration.royalties.conftest import AFTER
 from tests.support.axe import FOCUSED
+from tests.support.card_years import CardYears
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.servers import LiveServer
 
@@ -70,6 +70,11 @@ def _focused_id(page: Any) -> str:
     return str(page.evaluate("() => document.activeElement.id"))
 
 
+def _typed(day: date) -> str:
+    """`day` as typed into a date field by keyboard (Chromium's mm/dd/yyyy)."""
+    return day.strftime("%m%d%Y")
+
+
 def _fill_use(page: Any, index: int, texts: dict[str, str], choices: dict[str, str]) -> None:
     for name, value in choices.items():
         _choose(page, f"#uses-{index}-{name}", value)
@@ -78,9 +83,12 @@ def _fill_use(page: Any, index: int, texts: dict[str, str], choices: dict[str, s
 
 
 def test_a_vendor_applies_staff_approve_and_the_vendor_accepts_and_reports_by_keyboard_alone(
-    browser: Any, live_server: LiveServer
+    browser: Any, live_server: LiveServer, card_years: CardYears
 ) -> None:
-    vendor, staff = vendor_and_staff(live_server)
+    # This year's card, around the office's today (round 49: a 2027 term is over from
+    # 2028, and an ended term waits for staff at submission).
+    first, last = card_years.this_from, card_years.this_to
+    vendor, staff = vendor_and_staff(live_server, example=False)
     vendor_email, staff_email = vendor.email, staff.email
     context = browser.new_context(base_url=live_server.url)
     context.set_default_timeout(15_000)
@@ -95,8 +103,8 @@ def test_a_vendor_applies_staff_approve_and_the_vendor_accepts_and_reports_by_ke
 
     # A failed form: the term ends before it starts.
     _press(page, "Start an application")
-    _type_into(page, "#term_start", "12312027")
-    _type_into(page, "#term_end", "01012027")
+    _type_into(page, "#term_start", _typed(last))
+    _type_into(page, "#term_end", _typed(first))
     _press(page, "Save the draft")
     page.wait_for_function("() => document.activeElement.classList.contains('error-summary')")
     assert "Term ends: The term cannot end before it starts" in page.evaluate(
@@ -108,8 +116,8 @@ def test_a_vendor_applies_staff_approve_and_the_vendor_accepts_and_reports_by_ke
     assert page.get_attribute("#term_end", "aria-invalid") == "true"
 
     # The application, corrected: a SaaS product and a data file (staff review).
-    page.keyboard.type("12312027")
-    _type_into(page, "#term_start", "01012027")  # Tab goes round the page to it
+    page.keyboard.type(_typed(last))
+    _type_into(page, "#term_start", _typed(first))  # Tab goes round the page to it
     _fill_use(
         page,
         0,
@@ -153,27 +161,31 @@ def test_a_vendor_applies_staff_approve_and_the_vendor_accepts_and_reports_by_ke
     assert "accepted and active" in page.inner_text(".flashes")
     context.close()
 
-    # After the first quarter, the vendor files its royalty report in the form.
-    with time_machine.travel(AFTER[1]):
-        later = browser.new_context(base_url=live_server.url)
-        later.set_default_timeout(15_000)
-        page = later.new_page()
-        _sign_in(page, vendor_email)
-        _press(page, "Royalty report for")
-        _choose(page, "#rows-1-line", page.eval_on_selector("#rows-1-line", _FIRST_LINE))
-        _type_into(page, "#rows-1-customer_id", "C-100")
-        _type_into(page, "#rows-1-customer_name", "Harbor Clinic")
-        _type_into(page, "#rows-1-country", "US")
-        _choose(page, "#rows-1-unit", "end_users")
-        _type_into(page, "#rows-1-quantity", "60")
-        _tab_to(page, css="#report-form input[type=checkbox][name=attest]")
-        page.keyboard.press("Space")
-        _tab_to(page, css="#report-form button[value=submit]")
-        with page.expect_navigation():
-            page.keyboard.press("Enter")
-        page.get_by_role("heading", name="Royalty report RR-").wait_for()
-        assert "60 end users" in page.inner_text("main")
-        later.close()
+    # The vendor files its first quarter's royalty report in the form: the term began
+    # eleven months ago, so that quarter is over on any day (no travel: Chromium keeps
+    # the real clock for its cookies, and a 2027 day is behind a 2028 run).
+    later = browser.new_context(base_url=live_server.url)
+    later.set_default_timeout(15_000)
+    page = later.new_page()
+    _sign_in(page, vendor_email)
+    _press(page, "Royalty report for")
+    _choose(page, "#rows-1-line", page.eval_on_selector("#rows-1-line", _FIRST_LINE))
+    _type_into(page, "#rows-1-customer_id", "C-100")
+    _type_into(page, "#rows-1-customer_name", "Harbor Clinic")
+    _type_into(page, "#rows-1-country", "US")
+    _choose(page, "#rows-1-unit", "end_users")
+    _type_into(page, "#rows-1-quantity", "60")
+    _tab_to(page, css="#report-form input[type=checkbox][name=attest]")
+    page.keyboard.press("Space")
+    _tab_to(page, css="#report-form button[value=submit]")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    page.get_by_role("heading", name="Royalty report RR-").wait_for()
+    main = page.inner_text("main")
+    assert "60 end users" in main
+    first_quarter = reporting_periods(first, last)[0]
+    assert f"{first_quarter.start}" in main, main
+    later.close()
 
 
 _FIRST_LINE = "select => select.options[1].value"  # after "—"
