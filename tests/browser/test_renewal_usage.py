@@ -6,25 +6,44 @@ from __future__ import annotations
 
 from typing import Any
 
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.db import utcnow
+from licensing.royalties import services as royalties
+from licensing.royalties.periods import reporting_periods
+from licensing.royalties.rows import form_submission
 from tests.browser.conftest import accepted_agreement, signed_in_tab, vendor_and_staff
 from tests.integration.agreements.conftest import AUTO_USE, draft
-from tests.integration.royalties.conftest import file_quarter, row
+from tests.integration.royalties.conftest import row
 from tests.support.axe import assert_accessible
+from tests.support.card_years import CardYears
 from tests.support.servers import LiveServer
 
 
 def test_a_renewal_proposes_the_reported_end_users_and_names_the_report(
-    browser: Any, live_server: LiveServer
+    browser: Any, live_server: LiveServer, card_years: CardYears
 ) -> None:
-    vendor, _staff = vendor_and_staff(live_server)  # publishes 2027.1
+    # This year's card, around the office's today (round 49: a 2027 term is over from
+    # 2028, and an ended term waits for staff at submission); its first two periods
+    # are over on any day, so they are filed now.
+    vendor, _staff = vendor_and_staff(live_server, example=False)
+    term = (card_years.this_from, card_years.this_to)
+    first, second = reporting_periods(*term)[:2]
     with live_server.app.app_context():
-        agreement = accepted_agreement(vendor, draft(AUTO_USE))  # 2,500 end users estimated
-        quarters = {
-            1: [row(1, "A", quantity=1500), row(1, "B", quantity=900)],
-            2: [row(1, "A", quantity=1600), row(1, "B", quantity=900), row(1, "C", quantity=200)],
+        # 2,500 end users estimated
+        agreement = accepted_agreement(vendor, draft(AUTO_USE, term=term))
+        periods = {
+            first: [row(1, "A", quantity=1500), row(1, "B", quantity=900)],
+            second: [
+                row(1, "A", quantity=1600),
+                row(1, "B", quantity=900),
+                row(1, "C", quantity=200),
+            ],
         }
-        for quarter, rows in quarters.items():
-            filing = file_quarter(vendor, agreement.id, quarter, rows)
+        actor = Actor.of(accounts.principal_for(vendor))
+        for period, rows in periods.items():
+            submission = form_submission(rows, attest=True, amends=None, reason=None)
+            filing = royalties.submit(agreement.id, period.start, submission, actor, now=utcnow())
         assert filing.report is not None
         agreement_id, report = agreement.id, filing.report.reference
         estimated_in = agreement.application.reference
@@ -38,7 +57,7 @@ def test_a_renewal_proposes_the_reported_end_users_and_names_the_report(
     figures = page.get_by_role("region", name="Where the renewal's quantities come from")
     text = " ".join(figures.inner_text().split())
     assert (
-        f"End users: 2,700 · from royalty report {report} for 2027-04-01 to 2027-06-30 "
+        f"End users: 2,700 · from royalty report {report} for {second.start} to {second.end} "
         f"(estimated 2,500 in {estimated_in})"
     ) in text
 
