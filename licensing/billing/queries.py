@@ -996,14 +996,6 @@ def _open_amounts(
     )
 
 
-def balance_owed(session: Session, organization_id: int) -> dict[str, Decimal]:
-    """What the organization owes in each currency it has an invoice still
-    collectible in, at the currency's digits (`outstanding_balances`' sums: round
-    49, the console's organization page read every outstanding invoice to sum it
-    in Python)."""
-    return outstanding_balances(session, organization_id)[1]
-
-
 def invoices_to_pay(session: Session, organization_id: int, limit: int) -> OpenAmounts:
     """The organization's invoices with a balance to pay, the earliest due first."""
     balance = _balance_due()

@@ -393,7 +393,7 @@ recorded_amounts("statement", ("opening", "closing"))
 @organization_section("billing_console.invoice_detail")
 def _organization_invoices(session: Session, organization_id: int, limit: int) -> dict[str, Any]:
     """The newest invoices, and the balance owed in each currency (summed in SQL)."""
-    balance = queries.balance_owed(session, organization_id)
+    _count, balance = queries.outstanding_balances(session, organization_id)
     # The newest `limit`, and how many there are (round 47: it read 500 to show 50).
     invoices = list(queries.invoices(session, organization_id=organization_id, limit=limit))
     total = db.count_rows(session, queries.invoices_query(organization_id=organization_id))

@@ -1,6 +1,6 @@
 """Round 49: the console's organization page said the balance owed by reading every
 invoice still collectible and summing `balance_due` in Python. It is summed in SQL
-(`queries.balance_owed`): the same figure, a `Decimal` at the currency's digits,
+(`queries.outstanding_balances`): the same figure, a `Decimal` at the currency's digits,
 one statement however many invoices there are."""
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def test_the_balance_owed_is_summed_in_sql_to_the_same_figure_at_the_currencys_d
     invoice_for(vendor, ("250.00",), currency="EUR")
     invoice_for(other_vendor, ("7777.00",))  # another organization's
     before = _python_balance(organization_id)
-    owed = queries.balance_owed(db.session(), organization_id)
+    owed = queries.outstanding_balances(db.session(), organization_id)[1]
     assert owed == before == {"EUR": Decimal("250.01"), "USD": Decimal("950.15")}
     assert all(isinstance(amount, Decimal) for amount in owed.values())
     assert [amount.as_tuple().exponent for amount in owed.values()] == [-2, -2]
@@ -86,8 +86,10 @@ def test_the_organization_page_sums_the_balance_in_the_same_statements_at_10_and
     staff = signed_in(app.test_client(), billing_staff)
     url = f"/console/organizations/{vendor.organization_id}"
     at_10 = statements_for(app, staff, url)
-    assert queries.balance_owed(db.session(), vendor.organization_id) == {"USD": Decimal("100.00")}
+    _count, owed = queries.outstanding_balances(db.session(), vendor.organization_id)
+    assert owed == {"USD": Decimal("100.00")}
     for _ in range(90):
         invoice_for(vendor, ("10.00",))
     assert statements_for(app, staff, url) == at_10
-    assert queries.balance_owed(db.session(), vendor.organization_id) == {"USD": Decimal("1000.00")}
+    _count, owed = queries.outstanding_balances(db.session(), vendor.organization_id)
+    assert owed == {"USD": Decimal("1000.00")}
