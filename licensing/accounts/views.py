@@ -10,7 +10,7 @@ import re
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
 import flask_login
 from flask import (
@@ -18,6 +18,7 @@ from flask import (
     after_this_request,
     current_app,
     flash,
+    has_request_context,
     redirect,
     render_template,
     request,
@@ -64,6 +65,7 @@ from licensing.errors import (
     PermissionDenied,
 )
 from licensing.limits import record_id, shows_unstorable_on_form
+from licensing.links import app_path
 from licensing.mail import services as mail
 from licensing.web import confirm, paging
 from licensing.web.filters import recorded_words, when
@@ -122,6 +124,14 @@ def safe_next(target: str | None) -> str | None:
         return None
     parts = urlsplit(target)
     if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    # Round 50: a page of this app, not of another mounted on the same host. Under a
+    # mount point (`/licensing`), `/other/` or `/licensing/../other/` (a browser
+    # resolves the dots, escaped or not) led to another application after signing in.
+    if any(unquote(segment) in (".", "..") for segment in parts.path.split("/")):
+        return None
+    root = app_path("") if has_request_context() else ""
+    if root and parts.path != root and not parts.path.startswith(root + "/"):
         return None
     return target
 
