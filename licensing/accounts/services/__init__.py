@@ -16,9 +16,11 @@ from __future__ import annotations
 from licensing.accounts.services._common import (
     LINK_VALIDITY,
     LINKS_PER_HOUR,
+    ONE_LINE,
     STAFF_ONLY,
     VENDOR_EDITABLE,
     check_link,
+    is_one_line,
     normalize_email,
 )
 from licensing.accounts.services.authentication import (
@@ -173,6 +175,7 @@ __all__ = [
     "MAX_ACTIVE_TOKENS",
     "MAX_PENDING_INVITATIONS",
     "NEW_PHONE",
+    "ONE_LINE",
     "OPEN_NAMED",
     "REASON_MAX",
     "SIGNED_OUT_EMAILED_ONCE_IN",
@@ -224,6 +227,7 @@ __all__ = [
     "hold_for_overdue",
     "hold_now_if_overdue",
     "invite_member",
+    "is_one_line",
     "leaving_refusal",
     "licensable",
     "move_user",

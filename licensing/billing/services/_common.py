@@ -206,6 +206,11 @@ def _offline_errors(
         errors["reference"] = ["Give the bank or check reference."]
     elif len(clean_reference) > REFERENCE_MAX:
         errors["reference"] = [at_most_characters(REFERENCE_MAX)]
+    elif not accounts.is_one_line(clean_reference):
+        # Round 50: the reference is written into the licensee's emails (the excess
+        # sent back, round 49), the reversal's reason and the exports' cells; a line
+        # break in it wrote a paragraph of the typist's own into the email.
+        errors["reference"] = [accounts.ONE_LINE]
     if on is not None and on > office_date(now):
         errors[on_field] = ["Cannot be in the future."]
     return errors, clean_reference

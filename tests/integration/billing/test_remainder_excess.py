@@ -31,6 +31,7 @@ from licensing.billing.models import Invoice, Payment
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.mail import services as mail
+from licensing.mail.models import OutboxMessage
 from tests.support import factories
 from tests.support.factories import bearer
 from tests.support.pages import text_of
@@ -421,3 +422,51 @@ def test_an_excess_sent_back_when_the_invoice_owes_all_the_remainder_is_refused(
     assert stored is not None
     assert stored.state == "flagged"
     assert _read(client, billing_staff, f"invoices/{invoice.id}")["balance_due"] == "300.00"
+
+
+def test_an_excess_reference_of_more_than_one_line_is_refused_and_nothing_emailed(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 50: the reference is written into the billing contact's email (round 49's
+    `payment_excess_returned`) and the reversal's reason; with a line break in it
+    (pasted, or typed to add a paragraph of its own to the office's email) it was
+    accepted and mailed. Now a 422 naming the field, as a name with a line break is;
+    the payment stays flagged, nothing is queued."""
+    invoice, payment = _lost_in_part(client, vendor, localstripe, invoice_for)
+    services.void_invoice(
+        invoice.id, reason="Issued to the wrong licensee.", actor=factories.billing_clerk()
+    )
+    queued = _queued()
+    for reference in (
+        "W-BACK-7\n\nOur bank details changed: pay the next invoice to IBAN XX00 0000",
+        "W-BACK-7\r\nBcc: someone@example.com",
+        "W-BACK\t7",
+        "W-BACK\u20287",
+    ):
+        refused = _accept(
+            client, billing_staff, payment, excess_method="wire", excess_reference=reference
+        )
+        assert refused.status_code == 422, refused.get_data(as_text=True)
+        assert refused.get_json()["errors"] == {
+            "excess_reference": [
+                "Write it on one line: no line breaks, tabs or other control characters."
+            ]
+        }
+    db.session().expire_all()
+    stored = db.session().get(Payment, payment.id)
+    assert stored is not None
+    assert stored.state == "flagged"
+    assert _queued() == queued
+    # On one line, it is accepted (spaces around it trimmed).
+    accepted = _accept(
+        client, billing_staff, payment, excess_method="wire", excess_reference=" W-BACK-7 "
+    )
+    assert accepted.status_code == 200, accepted.get_data(as_text=True)
+
+
+def _queued() -> int:
+    return len(db.session().scalars(select(OutboxMessage)).all())
