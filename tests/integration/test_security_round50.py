@@ -38,24 +38,9 @@ def test_signing_in_under_a_mount_point_returns_only_to_a_page_under_it(
         "/licensing/%2e%2e/other/",
         "/licensing/portal/./../../other",
     ):
-        client = app.test_client()
-        answer = client.post(
-            "/sign-in",
-            query_string={"next": elsewhere},
-            data={"email": vendor.email, "password": DEFAULT_PASSWORD},
-            base_url=MOUNTED,
-        )
-        assert answer.status_code == 302, elsewhere
-        assert answer.headers["Location"] == "/licensing/portal/", (elsewhere, answer.headers)
+        assert _returned_to(app, vendor, elsewhere) == "/licensing/portal/", elsewhere
     for here in ("/licensing/portal/invoices?page=2", "/licensing"):
-        client = app.test_client()
-        answer = client.post(
-            "/sign-in",
-            query_string={"next": here},
-            data={"email": vendor.email, "password": DEFAULT_PASSWORD},
-            base_url=MOUNTED,
-        )
-        assert answer.headers["Location"] == here
+        assert _returned_to(app, vendor, here) == here
     # Unmounted, a path of the host is the app's own, as before.
     client = app.test_client()
     answer = client.post(
@@ -63,6 +48,18 @@ def test_signing_in_under_a_mount_point_returns_only_to_a_page_under_it(
         data={"email": vendor.email, "password": DEFAULT_PASSWORD},
     )
     assert answer.headers["Location"] == "/portal/invoices"
+
+
+def _returned_to(app: Flask, user: User, after: str) -> str:
+    """Where signing in to the mounted app with `next=after` leads."""
+    answer = app.test_client().post(
+        "/sign-in",
+        query_string={"next": after},
+        data={"email": user.email, "password": DEFAULT_PASSWORD},
+        base_url=MOUNTED,
+    )
+    assert answer.status_code == 302, after
+    return answer.headers["Location"]
 
 
 def test_a_trailing_slash_or_a_line_break_leads_nowhere_off_this_site(app: Flask) -> None:
