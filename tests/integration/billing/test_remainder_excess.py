@@ -425,11 +425,13 @@ def test_an_excess_sent_back_when_the_invoice_owes_all_the_remainder_is_refused(
 
 
 def test_an_excess_reference_of_more_than_one_line_is_refused_and_nothing_emailed(
+    app: Flask,
     client: FlaskClient,
     vendor: User,
     billing_staff: User,
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
 ) -> None:
     """Round 50: the reference is written into the billing contact's email (round 49's
     `payment_excess_returned`) and the reversal's reason; with a line break in it
@@ -456,6 +458,22 @@ def test_an_excess_reference_of_more_than_one_line_is_refused_and_nothing_emaile
                 "Write it on one line: no line breaks, tabs or other control characters."
             ]
         }
+    # The console's panel says it beside the field, linked from its summary.
+    staff = signed_in(app.test_client(), billing_staff)
+    again = staff.post(
+        f"/console/payments/{payment.id}/accept-remainder",
+        data={
+            "remainder-reason": "The bank kept its part.",
+            "remainder-excess_method": "wire",
+            "remainder-excess_reference": "W-BACK-7\r\nPay the next invoice to IBAN XX00",
+            "from_payment": str(payment.id),
+        },
+    )
+    assert again.status_code == 422
+    assert f'href="#remainder-excess_reference-{payment.id}"' in again.get_data(as_text=True)
+    assert "Write it on one line: no line breaks, tabs or other control characters." in (
+        text_of(again)
+    )
     db.session().expire_all()
     stored = db.session().get(Payment, payment.id)
     assert stored is not None
