@@ -17,9 +17,11 @@ from licensing import db
 from licensing.billing.models import CreditNote, Invoice
 from licensing.ratecards import services as ratecards
 from licensing.royalties.models import RoyaltyReport
+from tests.integration.agreements.conftest import NOW
 from tests.integration.pricing.conftest import example_document
 from tests.integration.royalties.conftest import AFTER, DATA_FILE, SOFTWARE, row
 from tests.support import factories
+from tests.support.agreements import make_active_agreement
 
 PROBLEM = "application/problem+json"
 HEADER = "line,customer_id,customer_name,country,unit,quantity,revenue"
@@ -393,3 +395,40 @@ def test_no_body_however_odd_is_ever_a_500(
             assert answer.mimetype == PROBLEM
             json.loads(answer.data)
     assert counted(RoyaltyReport) == 0
+
+
+# --- Interfaces: money --------------------------------------------------------------------
+
+
+def test_a_reports_money_has_exactly_the_minor_unit_digits_of_a_currency_without_cents(
+    client: Any, vendor: Any, example_card: str, licensing_staff: Any
+) -> None:
+    """ "Money is a decimal string ... with exactly the currency's minor-unit digits":
+    under a yen card (no minor unit) every amount of the answer and the period list
+    is whole yen, rounded half-up once (5461.5 is 5462), the revenue to date too."""
+    document = example_document()
+    document["version"] = "2027.jpy"  # the same period, published later: it takes over
+    document["currency"] = "JPY"
+    ratecards.import_card(document, published_by="tests")
+    agreement = make_active_agreement(vendor, licensing_staff, SOFTWARE, DATA_FILE, now=NOW)
+    rows = attested(row(1, "A", quantity=333), revenue_row("12345.67"))
+    with time_machine.travel(AFTER[1], tick=False):
+        filed = send(client, vendor, agreement, "/2027-01-01", rows)
+        periods = client.get(url(agreement), headers=factories.bearer(vendor)).get_json()
+    assert filed.status_code == 201, filed.get_json()
+    answer = filed.get_json()
+    assert answer["currency"] == "JPY"
+    software, data = line_of(answer, 1), line_of(answer, 2)
+    # 100 x 18.5 + 233 x 15.5 = 5461.5, half-up to 5462; 10% of the revenue is below
+    # the 5000 minimum.
+    assert [software["amount_to_date"], software["charged_before"], software["due"]] == [
+        "5462",
+        "0",
+        "5462",
+    ]
+    assert [data["revenue_to_date"], data["amount_to_date"], data["due"]] == [
+        "12346",
+        "5000",
+        "5000",
+    ]
+    assert answer["total_due"] == periods[0]["total_due"] == "10462"
