@@ -274,3 +274,26 @@ def test_no_quote_body_however_odd_is_ever_a_500(
     answer = client.post("/api/v1/quotes", data=text, content_type="application/json")
     assert 400 <= answer.status_code < 500, (answer.status_code, answer.data)
     assert answer.mimetype == PROBLEM
+
+
+@pytest.mark.parametrize("version", [" 2027.9", "2027.9 ", "\t2027.9\n"])
+def test_a_cards_version_with_spaces_around_it_is_refused_with_every_other_problem(
+    client: FlaskClient, admin: Any, version: str
+) -> None:
+    """ "`version` string, unique, e.g. "2027.1"": a version padded with spaces would be
+    a second card that reads as "2027.9" everywhere but that a quote naming "2027.9"
+    never finds; it is refused naming `version`, with the card's other problems, and
+    nothing is stored."""
+    document = example_document()
+    document["version"] = version
+    document["currency"] = "XYZ"
+    before = cards()
+    refused = client.post("/api/v1/rate-cards", json=document, headers=bearer(admin))
+    assert refused.status_code == 422
+    assert refused.mimetype == PROBLEM
+    assert sorted(refused.get_json()["errors"]) == ["currency", "version"]
+    assert "spaces" in refused.get_json()["errors"]["version"][0]
+    document["currency"] = "USD"
+    alone = client.post("/api/v1/rate-cards", json=document, headers=bearer(admin))
+    assert list(alone.get_json()["errors"]) == ["version"]
+    assert cards() == before
