@@ -4,7 +4,10 @@ contracts imply"). Each test quotes the clause it holds."""
 
 from __future__ import annotations
 
+import html
+import io
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -296,4 +299,39 @@ def test_a_cards_version_with_spaces_around_it_is_refused_with_every_other_probl
     document["currency"] = "USD"
     alone = client.post("/api/v1/rate-cards", json=document, headers=bearer(admin))
     assert list(alone.get_json()["errors"]) == ["version"]
+    assert cards() == before
+
+
+def test_the_import_command_refuses_a_version_with_spaces_around_it_too(
+    app: Flask, tmp_path: Path
+) -> None:
+    """ "Command line: `licensing ratecards import FILE` ... validate the whole card
+    first and store nothing when it is invalid, printing every problem found"."""
+    document = example_document()
+    document["version"] = "2027.9 "
+    path = tmp_path / "card.json"
+    path.write_text(json.dumps(document, default=str))
+    before = cards()
+    result = app.test_cli_runner().invoke(args=["ratecards", "import", str(path)])
+    assert result.exit_code != 0
+    assert "version: must not begin or end with spaces" in result.output, result.output
+    assert cards() == before
+
+
+def test_the_rate_cards_page_refuses_a_version_with_spaces_around_it_naming_it(
+    client: FlaskClient, signed_in: Any, admin: Any
+) -> None:
+    """ "Both validate the whole card first and store nothing when it is invalid":
+    the *Rate cards* page, where admins upload a card, says so beside the others."""
+    signed_in(client, admin)
+    document = example_document()
+    document["version"] = " 2027.9"
+    before = cards()
+    refused = client.post(
+        "/console/rate-cards/",
+        data={"card": (io.BytesIO(json.dumps(document, default=str).encode()), "c.json")},
+        content_type="multipart/form-data",
+    )
+    assert refused.status_code == 422
+    assert "must not begin or end with spaces" in html.unescape(refused.get_data(as_text=True))
     assert cards() == before
