@@ -44,6 +44,7 @@ from licensing.pricing.describe import (
     runs_long,
     term_proration_warnings,
 )
+from licensing.pricing.ratecard import Problem
 from licensing.ratecards import queries
 from licensing.ratecards.models import RateCardRecord
 from licensing.records import attributes
@@ -71,14 +72,33 @@ def validate(document: object) -> RateCard:
         raise errors.InvalidInput(
             "A rate card is a JSON object.", {"_body": ["A rate card is a JSON object."]}
         )
+    padded = _padded_version(document)
     try:
-        return parse_rate_card(document)
+        card = parse_rate_card(document)
     except RateCardInvalid as invalid:
-        count = len(invalid.problems)
-        raise errors.InvalidInput(
-            f"The rate card has {count} problem{'s' if count != 1 else ''}; nothing was stored.",
-            invalid.errors,
-        ) from None
+        raise _card_invalid(RateCardInvalid([*padded, *invalid.problems])) from None
+    if padded:
+        raise _card_invalid(RateCardInvalid(padded))
+    return card
+
+
+def _padded_version(document: Mapping[Any, Any]) -> list[Problem]:
+    """A version with spaces around it, refused on publishing (round 50): it would be
+    a second card that reads as the first everywhere but that a quote naming the
+    version never finds. Checked here, not by the parser, which also reads the
+    cards already stored."""
+    version = document.get("version")
+    if isinstance(version, str) and version.strip() and version != version.strip():
+        return [Problem("version", f"must not begin or end with spaces; got {version!r}")]
+    return []
+
+
+def _card_invalid(invalid: RateCardInvalid) -> errors.InvalidInput:
+    count = len(invalid.problems)
+    return errors.InvalidInput(
+        f"The rate card has {count} problem{'s' if count != 1 else ''}; nothing was stored.",
+        invalid.errors,
+    )
 
 
 @dataclass(frozen=True)

@@ -143,8 +143,8 @@ def _whole(value: Any, path: str, problems: Problems) -> int | None:
         return None
     if isinstance(value, int):
         number = value
-    elif isinstance(value, str) and _WHOLE_TEXT.fullmatch(value.strip()):
-        number = int(value.strip())
+    elif isinstance(value, str) and _WHOLE_TEXT.fullmatch(_unsigned_zero(value.strip())):
+        number = int(_unsigned_zero(value.strip()))
     else:
         problems.add(path, "Must be a whole number, 0 or more.")
         return None
@@ -155,6 +155,16 @@ def _whole(value: Any, path: str, problems: Problems) -> int | None:
         problems.add(path, f"Must be at most {QUANTITY_MAX:,}.")
         return None
     return number
+
+
+def _unsigned_zero(text: str) -> str:
+    """`text` without its minus sign when it writes zero ("-0", "-0.00"): the
+    contract's "0 or more" admits zero however it is signed (as the quote endpoint
+    reads it, `money.parse_decimal`), and no "-0" is stored or written back. Any
+    other text is returned as it is, for the patterns to judge."""
+    if text.startswith("-") and text[1:] and not text[1:].strip("0.") and text[1:2] != ".":
+        return text[1:]
+    return text
 
 
 def _revenue(value: Any, path: str, problems: Problems) -> Decimal | None:
@@ -172,11 +182,11 @@ def _revenue(value: Any, path: str, problems: Problems) -> Decimal | None:
             problems.add(path, message)
             return None
         value = format(Decimal(value), "f")
-    if not isinstance(value, str) or not _DECIMAL_TEXT.fullmatch(value.strip()):
+    if not isinstance(value, str) or not _DECIMAL_TEXT.fullmatch(_unsigned_zero(value.strip())):
         problems.add(path, message)
         return None
     try:
-        return Decimal(value.strip())
+        return Decimal(_unsigned_zero(value.strip()))
     except InvalidOperation:  # pragma: no cover - the pattern admits only valid text
         problems.add(path, message)
         return None
