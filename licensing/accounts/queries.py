@@ -510,6 +510,21 @@ def members(session: Session, organization_id: int) -> Sequence[User]:
     return session.scalars(members_query(organization_id)).all()
 
 
+def member_count(session: Session, organization_id: int) -> int:
+    """How many users the organization has, counted in SQL (round 50: the profile
+    page read every member to print their number)."""
+    return int(
+        session.scalar(select(func.count(User.id)).where(User.organization_id == organization_id))
+        or 0
+    )
+
+
+def active_members(session: Session, organization_id: int) -> Sequence[User]:
+    """The organization's active users, by id: those its standing emails tell (round
+    50: every member was read, the deactivated ones too, and filtered in Python)."""
+    return session.scalars(members_query(organization_id).where(User.is_active.is_(True))).all()
+
+
 def members_query(organization_id: int) -> Select[Any]:
     """The organization's members in the order the organization pages list them (by
     id, unique), for `paging.read_page`."""
@@ -707,6 +722,23 @@ _INVITATIONS = (
 
 def invitations(session: Session, organization_id: int) -> Sequence[OneTimeToken]:
     return session.scalars(_INVITATIONS, {"organization_id": organization_id}).all()
+
+
+def pending_invitations(
+    session: Session, organization_id: int, now: datetime
+) -> Sequence[OneTimeToken]:
+    """The organization's invitations pending at `now` (neither answered, withdrawn
+    nor expired), newest first: at most `MAX_PENDING_INVITATIONS`, where `invitations`
+    reads every one ever sent (round 50: a new invitation read them all to find the
+    pending ones)."""
+    return session.scalars(
+        _INVITATIONS.where(
+            OneTimeToken.used_at.is_(None),
+            OneTimeToken.revoked_at.is_(None),
+            OneTimeToken.expires_at > now,
+        ),
+        {"organization_id": organization_id},
+    ).all()
 
 
 def invitations_listing(organization_id: int, now: datetime) -> Select[Any]:

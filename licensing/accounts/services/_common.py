@@ -324,6 +324,26 @@ def _recent_mail(
     return int(count or 0)
 
 
+def recently_mailed(
+    session: Session, template: str, addresses: Iterable[str], within: timedelta
+) -> frozenset[str]:
+    """Of `addresses`, those sent an email of `template` to them alone within
+    `within`: `_recent_mail` asked of many addresses in one statement."""
+    alone = {json.dumps([address]): address for address in addresses}
+    if not alone:
+        return frozenset()
+    found = session.scalars(
+        select(OutboxMessage.recipients)
+        .where(
+            OutboxMessage.created_at >= utcnow() - within,
+            OutboxMessage.template == template,
+            OutboxMessage.recipients.in_(sorted(alone)),
+        )
+        .distinct()
+    )
+    return frozenset(alone[recipients] for recipients in found)
+
+
 def _mail_link(
     session: Session,
     link: OneTimeToken,
