@@ -433,6 +433,46 @@ def destinations(
     return Destinations(offered, total)
 
 
+# `organizations_named` lists at most this many: what a command's error names.
+NAMED_AT_MOST = 10
+
+
+class NamedOrganizations(NamedTuple):
+    """Organizations a name found: the first ones by name (id, legal name, standing),
+    how many in all, and whether the name was exact (else they contain it)."""
+
+    found: list[tuple[int, str, str]]
+    total: int
+    exact: bool
+
+
+def organizations_named(
+    session: Session, name: str, *, limit: int = NAMED_AT_MOST
+) -> NamedOrganizations:
+    """The organizations whose legal name is `name`, in any case (round 50: the
+    commands that take an organization, which staff know by name); when none is, those
+    whose legal name contains it. The first `limit` by name, then id, and how many in
+    all (a window count): a statement for each of the two."""
+    term = name.strip().lower()
+    lowered = func.lower(Organization.legal_name)
+    for exact, where in ((True, lowered == term), (False, lowered.contains(term, autoescape=True))):
+        rows = session.execute(
+            select(
+                Organization.id,
+                Organization.legal_name,
+                Organization.standing,
+                func.count().over().label("total"),
+            )
+            .where(where)
+            .order_by(lowered, Organization.id)
+            .limit(limit)
+        ).all()
+        if rows:
+            found = [(row.id, row.legal_name, row.standing) for row in rows]
+            return NamedOrganizations(found, int(rows[0].total), exact)
+    return NamedOrganizations([], 0, False)
+
+
 def _active_user_exists(*, administrator: bool) -> ColumnElement[bool]:
     """An active user of the organization (an active administrator, when asked)."""
     statement = select(User.id).where(
