@@ -453,9 +453,16 @@ def organizations_named(
     commands that take an organization, which staff know by name); when none is, those
     whose legal name contains it. The first `limit` by name, then id, and how many in
     all (a window count): a statement for each of the two."""
-    term = name.strip().lower()
+    given = name.strip()
+    term = given.lower()
     lowered = func.lower(Organization.legal_name)
-    for exact, where in ((True, lowered == term), (False, lowered.contains(term, autoescape=True))):
+    # As typed too: SQLite's lower() folds ASCII letters only ("École" stays so).
+    named = or_(lowered == term, Organization.legal_name == given)
+    contains = or_(
+        lowered.contains(term, autoescape=True),
+        Organization.legal_name.contains(given, autoescape=True),
+    )
+    for exact, where in ((True, named), (False, contains)):
         rows = session.execute(
             select(
                 Organization.id,

@@ -59,6 +59,17 @@ def test_the_move_still_takes_an_id_with_or_without_a_hash(app: Flask, vendor: U
     assert _organization_of(first) == _organization_of(second) == joined.id
 
 
+def test_a_name_with_letters_beyond_ascii_is_found_as_typed(app: Flask, vendor: User) -> None:
+    session = db.session()
+    clerk = factories.make_vendor(session, organization=vendor.organization)
+    school = factories.make_organization(session, legal_name="École Européenne SA")
+
+    code, output = _move(app, clerk.email, "École Européenne SA")
+
+    assert code == 0, output
+    assert _organization_of(clerk) == school.id
+
+
 def test_a_name_several_organizations_have_lists_them_with_their_ids_and_moves_nobody(
     app: Flask, vendor: User
 ) -> None:
