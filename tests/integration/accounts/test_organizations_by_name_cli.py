@@ -97,22 +97,22 @@ def test_an_unknown_name_lists_at_most_ten_whose_names_contain_it(app: Flask, ve
     session = db.session()
     clerk = factories.make_vendor(session, organization=vendor.organization)
     made = [
-        factories.make_organization(session, legal_name=f"Bluefin Holdings {number:02d}")
+        factories.make_organization(session, legal_name=f"Tidewater Holdings {number:02d}")
         for number in range(12, 0, -1)
     ]
     by_name = sorted(made, key=lambda organization: organization.legal_name)
 
-    code, output = _move(app, clerk.email, "bluefin")
+    code, output = _move(app, clerk.email, "tidewater")
 
     assert code == 2
     listed = "; ".join(f"{each.legal_name} (id {each.id})" for each in by_name[:10])
     assert (
-        f"No organization is named “bluefin” exactly; 12 have names containing it: "
+        f"No organization is named “tidewater” exactly; 12 have names containing it: "
         f"{listed}; and 2 more. Give the legal name exactly or the id."
     ) in output
-    assert "Bluefin Holdings 11" not in output
+    assert "Tidewater Holdings 11" not in output
     # A `%` is a letter, not a wildcard; nothing at all found says so.
-    code, output = _move(app, clerk.email, "Blue%fin")
+    code, output = _move(app, clerk.email, "Tide%water")
     assert code == 2
-    assert "No organization is named “Blue%fin”, nor has a name containing it." in output
+    assert "No organization is named “Tide%water”, nor has a name containing it." in output
     assert _organization_of(clerk) == vendor.organization_id
