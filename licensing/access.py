@@ -86,6 +86,8 @@ class Principal:
     organization_id: int | None = None
     roles: frozenset[str] = field(default_factory=frozenset)
     via_token: bool = False
+    # The API token's id (round 50: a step taken with it names it to the owner).
+    token_id: int | None = None
     # A `read` API token: only safe methods and routes that store nothing.
     read_only: bool = False
     # A vendor user's role in their organization (`ORGANIZATION_ROLES`); None for staff.

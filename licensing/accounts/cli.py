@@ -155,11 +155,15 @@ def remove_passkeys(email: str, reason: str, name: str | None) -> None:
 @click.command("move")
 @click.argument("email")
 @click.option(
-    "--to", "organization_id", type=int, required=True, help="The organization's id it moves to."
+    "--to",
+    "organization",
+    required=True,
+    metavar="ORGANIZATION",
+    help="The organization it moves to: its legal name (any case) or its id.",
 )
 @click.option("--reason", required=True, help="Why (audited, and emailed to the person).")
 @with_appcontext
-def move(email: str, organization_id: int, reason: str) -> None:
+def move(email: str, organization: str, reason: str) -> None:
     """Move a vendor user's account to another organization (a new employer).
 
     The console's move, for an operator (a batch of moves, or no admin at hand):
@@ -167,9 +171,11 @@ def move(email: str, organization_id: int, reason: str) -> None:
     not to a closed organization), audited `user.moved` as `system` with the reason
     and your login; sessions and API tokens end, the role becomes billing member,
     and the person and both organizations' administrators are emailed. Exits 1 when
-    refused, 2 on a bad argument.
+    refused, 2 on a bad argument (an organization no name or id finds, or a name
+    several have: the error lists them with their ids).
     """
     by = f"licensing users move on the command line, user {operator_login()}"
+    organization_id = organization_given(organization, "--to")
     try:
         moved = services.move_user_by_email(email, organization_id, reason, by=by)
     except DomainError as error:
@@ -181,6 +187,16 @@ def move(email: str, organization_id: int, reason: str) -> None:
         f"signed out everywhere, {len(moved.tokens)} API token(s) revoked, "
         f"{moved.invitations} invitation(s) withdrawn; emailed: {told}."
     )
+
+
+def organization_given(text: str, option: str) -> int:
+    """The id of the organization an option names by legal name or id
+    (`services.organization_named`); else a usage error (exit 2) listing the
+    candidates with their ids."""
+    try:
+        return services.organization_named(text)
+    except DomainError as error:
+        raise click.BadParameter(_refusal(error), param_hint=option) from None
 
 
 def _refusal(error: DomainError) -> str:

@@ -62,7 +62,7 @@ def _page(
         email_form=email_form or EmailChangeForm(formdata=None),
         password_form=password_form or PasswordChangeForm(formdata=None),
         password_hint=PASSWORD_HINT,
-        members=len(queries.members(session, organization.id)) if organization else 0,
+        members=queries.member_count(session, organization.id) if organization else 0,
     )
     return page, status
 

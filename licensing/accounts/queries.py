@@ -433,6 +433,53 @@ def destinations(
     return Destinations(offered, total)
 
 
+# `organizations_named` lists at most this many: what a command's error names.
+NAMED_AT_MOST = 10
+
+
+class NamedOrganizations(NamedTuple):
+    """Organizations a name found: the first ones by name (id, legal name, standing),
+    how many in all, and whether the name was exact (else they contain it)."""
+
+    found: list[tuple[int, str, str]]
+    total: int
+    exact: bool
+
+
+def organizations_named(
+    session: Session, name: str, *, limit: int = NAMED_AT_MOST
+) -> NamedOrganizations:
+    """The organizations whose legal name is `name`, in any case (round 50: the
+    commands that take an organization, which staff know by name); when none is, those
+    whose legal name contains it. The first `limit` by name, then id, and how many in
+    all (a window count): a statement for each of the two."""
+    given = name.strip()
+    term = given.lower()
+    lowered = func.lower(Organization.legal_name)
+    # As typed too: SQLite's lower() folds ASCII letters only ("École" stays so).
+    named = or_(lowered == term, Organization.legal_name == given)
+    contains = or_(
+        lowered.contains(term, autoescape=True),
+        Organization.legal_name.contains(given, autoescape=True),
+    )
+    for exact, where in ((True, named), (False, contains)):
+        rows = session.execute(
+            select(
+                Organization.id,
+                Organization.legal_name,
+                Organization.standing,
+                func.count().over().label("total"),
+            )
+            .where(where)
+            .order_by(lowered, Organization.id)
+            .limit(limit)
+        ).all()
+        if rows:
+            found = [(row.id, row.legal_name, row.standing) for row in rows]
+            return NamedOrganizations(found, int(rows[0].total), exact)
+    return NamedOrganizations([], 0, False)
+
+
 def _active_user_exists(*, administrator: bool) -> ColumnElement[bool]:
     """An active user of the organization (an active administrator, when asked)."""
     statement = select(User.id).where(
@@ -508,6 +555,21 @@ def own_organization_and_members(
 
 def members(session: Session, organization_id: int) -> Sequence[User]:
     return session.scalars(members_query(organization_id)).all()
+
+
+def member_count(session: Session, organization_id: int) -> int:
+    """How many users the organization has, counted in SQL (round 50: the profile
+    page read every member to print their number)."""
+    return int(
+        session.scalar(select(func.count(User.id)).where(User.organization_id == organization_id))
+        or 0
+    )
+
+
+def active_members(session: Session, organization_id: int) -> Sequence[User]:
+    """The organization's active users, by id: those its standing emails tell (round
+    50: every member was read, the deactivated ones too, and filtered in Python)."""
+    return session.scalars(members_query(organization_id).where(User.is_active.is_(True))).all()
 
 
 def members_query(organization_id: int) -> Select[Any]:
@@ -707,6 +769,23 @@ _INVITATIONS = (
 
 def invitations(session: Session, organization_id: int) -> Sequence[OneTimeToken]:
     return session.scalars(_INVITATIONS, {"organization_id": organization_id}).all()
+
+
+def pending_invitations(
+    session: Session, organization_id: int, now: datetime
+) -> Sequence[OneTimeToken]:
+    """The organization's invitations pending at `now` (neither answered, withdrawn
+    nor expired), newest first: at most `MAX_PENDING_INVITATIONS`, where `invitations`
+    reads every one ever sent (round 50: a new invitation read them all to find the
+    pending ones)."""
+    return session.scalars(
+        _INVITATIONS.where(
+            OneTimeToken.used_at.is_(None),
+            OneTimeToken.revoked_at.is_(None),
+            OneTimeToken.expires_at > now,
+        ),
+        {"organization_id": organization_id},
+    ).all()
 
 
 def invitations_listing(organization_id: int, now: datetime) -> Select[Any]:

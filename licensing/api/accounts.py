@@ -1313,8 +1313,12 @@ def list_own_passkeys() -> list[Passkey]:
 def remove_own_passkey(passkey_id: int) -> None:
     """Remove one of the caller's passkeys, as *Remove* on the two-step sign-in page:
     it signs in nowhere any more, and a browser signed in with it is signed out;
-    audited `user.passkey_removed`, the owner emailed."""
-    passkey_services.remove_passkey(current_actor(), passkey_id)
+    audited `user.passkey_removed`, the owner emailed. The token alone suffices (no
+    recent password, round 47); the audit note and the email name it, and the email
+    says to revoke it if the step was not theirs (round 50)."""
+    passkey_services.remove_passkey(
+        current_actor(), passkey_id, token_id=access.require_principal().token_id
+    )
 
 
 @blp.route("/users/<int:user_id>/passkeys")

@@ -17,6 +17,7 @@ from typing import Any, BinaryIO
 import click
 from flask.cli import with_appcontext
 
+from licensing.accounts.cli import organization_given
 from licensing.actors import Actor, operator_login
 from licensing.config import current_config
 from licensing.errors import DomainError, InvalidInput
@@ -80,7 +81,11 @@ class _Progress:
 )
 @click.option("--format", "format_name", type=click.Choice(list(FORMATS)), default="csv")
 @click.option("--output", "-o", default="-", help="File to write; '-' (default) is stdout.")
-@click.option("--organization", type=int, help="Only this organization (its id).")
+@click.option(
+    "--organization",
+    metavar="ORGANIZATION",
+    help="Only this organization: its legal name (any case) or its id.",
+)
 @click.option("--state", help="Only records in this state.")
 @click.option("--currency", help="Only this currency (ISO 4217).")
 @click.option("--use", help="Only lines for this use.")
@@ -104,6 +109,8 @@ def exports_command(
 ) -> None:
     """Export a billing dataset (audited with its filter, rows and SHA-256)."""
     _check_output(output)
+    if filters.get("organization") is not None:
+        filters["organization"] = str(organization_given(filters["organization"], "--organization"))
     given = {"from": date_from, "to": date_to, **filters}
     try:
         requester = services.requester_named(for_email) if for_email is not None else None

@@ -17,7 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
-from licensing.accounts.models import Passkey, User
+from licensing.accounts.models import ApiToken, Passkey, User
 from tests.support import factories
 from tests.support.checkout import this_checkout
 from tests.support.passkey_records import (
@@ -99,6 +99,55 @@ def test_a_person_lists_and_removes_their_own_passkeys_through_the_api(
     # Another vendor sees their own only.
     other = client.get("/api/v1/me/passkeys", headers=factories.bearer(other_vendor))
     assert [item["name"] for item in other.get_json()] == ["Tablet"]
+
+
+def test_a_removal_with_a_token_alone_names_the_token_to_the_owner_and_in_the_audit_log(
+    app: Flask, vendor: User, signed_in: SignIn
+) -> None:
+    """Round 50: the API's own removal needs the token alone (round 47's decision,
+    kept); its owner was emailed "reset your password now, which signs every session
+    out", which leaves a leaked token working. The email and the audit note name the
+    token, and the email says to revoke it on the API tokens page first."""
+    owner = signed_in(app.test_client(), vendor)
+    assert add_passkey(owner, authenticator(), "Phone").status_code == 302
+    assert add_passkey(owner, authenticator(), "Laptop").status_code == 302
+    token = factories.bearer(vendor, name="finance sync")
+    stored = db.session().scalars(select(ApiToken).where(ApiToken.user_id == vendor.id)).one()
+
+    removed = app.test_client().delete(
+        f"/api/v1/me/passkeys/{passkey_id(vendor, 'Laptop')}", headers=token
+    )
+
+    assert removed.status_code == 204
+    (event,) = events_of(vendor, "user.passkey_removed")
+    assert event.actor == vendor.email
+    assert json.loads(event.before) == {"passkey": "Laptop"}
+    assert json.loads(event.after) == {"passkeys": 1}
+    assert (
+        event.note == f"Removed through the API with the token “finance sync” ({stored.prefix}…)."
+    )
+    (email,) = emails_to(vendor, "passkey_removed")
+    text = " ".join(email.body_text.split())
+    assert 'The passkey named "Laptop" was removed' in text
+    assert (
+        f'It was removed through the API with your API token "finance sync" ({stored.prefix}...).'
+        in text
+    )
+    assert "revoke it now on your API tokens page (a new password does not stop a token)" in text
+    assert "/account/tokens" in text
+    assert "which signs every session out" not in text
+
+    # The page's removal (with the recent password) is told as before, no token named.
+    by_password = signed_in(app.test_client(), vendor)
+    gone = by_password.post(f"/account/passkeys/{passkey_id(vendor, 'Phone')}/remove")
+    assert gone.status_code == 302
+    page_email = [m for m in emails_to(vendor, "passkey_removed") if m.id != email.id]
+    assert len(page_email) == 1
+    page_text = " ".join(page_email[0].body_text.split())
+    assert "someone was signed in as you: reset your password now" in page_text
+    assert "API token" not in page_text
+    notes = {each.note for each in events_of(vendor, "user.passkey_removed")}
+    assert notes == {event.note, None}
 
 
 def test_an_admin_removes_a_persons_passkey_through_the_api_as_the_console_does(

@@ -41,3 +41,20 @@ def statements_for(app: Flask, client: FlaskClient, url: str, **kwargs: Any) -> 
         response = client.get(url, **kwargs)
     assert response.status_code == 200, url
     return len(statements)
+
+
+@contextmanager
+def loaded(model: type[Any]) -> Iterator[list[Any]]:
+    """The instances of `model` the ORM builds from rows while inside (a step that
+    reads a whole list in one statement reads it in one statement at any size: the
+    rows it loads tell). Expunge the session first to count what is already there."""
+    found: list[Any] = []
+
+    def record(target: Any, _context: Any) -> None:
+        found.append(target)
+
+    event.listen(model, "load", record)
+    try:
+        yield found
+    finally:
+        event.remove(model, "load", record)

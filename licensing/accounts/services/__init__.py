@@ -55,6 +55,7 @@ from licensing.accounts.services.moves import (
 from licensing.accounts.services.organizations import (
     ProfileSaved,
     create_organization,
+    organization_named,
     update_organization,
 )
 from licensing.accounts.services.password_reset import request_password_reset, reset_password
@@ -236,6 +237,7 @@ __all__ = [
     "normalize_email",
     "open_business",
     "organization_in_good_standing",
+    "organization_named",
     "overdue_obligations",
     "pending_payment_hold",
     "pending_set_up",

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from email_validator import EmailNotValidError, validate_email
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -324,6 +324,26 @@ def _recent_mail(
     return int(count or 0)
 
 
+def recently_mailed(
+    session: Session, template: str, addresses: Iterable[str], within: timedelta
+) -> frozenset[str]:
+    """Of `addresses`, those sent an email of `template` to them alone within
+    `within`: `_recent_mail` asked of many addresses in one statement."""
+    alone = {json.dumps([address]): address for address in addresses}
+    if not alone:
+        return frozenset()
+    found = session.scalars(
+        select(OutboxMessage.recipients)
+        .where(
+            OutboxMessage.created_at >= utcnow() - within,
+            OutboxMessage.template == template,
+            OutboxMessage.recipients.in_(sorted(alone)),
+        )
+        .distinct()
+    )
+    return frozenset(alone[recipients] for recipients in found)
+
+
 def _mail_link(
     session: Session,
     link: OneTimeToken,
@@ -424,6 +444,52 @@ def _revoke(
         actor=actor,
         note=note,
     )
+
+
+def revoke_pending_invitations(
+    session: Session,
+    organization_id: int,
+    actor: Actor,
+    note: str,
+    *,
+    created_by_id: int | None = None,
+    email: str | None = None,
+) -> int:
+    """Withdraw the organization's invitations pending now (those sent by
+    `created_by_id`, or to `email`, when given) in one UPDATE, whatever the number of
+    its invitations, each audited `invitation.revoked` with `note` as `_revoke` audits
+    one (round 50: every invitation of the organization was read, and each withdrawn
+    in statements of its own). How many were; their events newest first, as the
+    organization's list orders them."""
+    now = utcnow()
+    where = [
+        OneTimeToken.purpose == INVITATION,
+        OneTimeToken.organization_id == organization_id,
+        OneTimeToken.used_at.is_(None),
+        OneTimeToken.revoked_at.is_(None),
+        OneTimeToken.expires_at > now,
+    ]
+    if created_by_id is not None:
+        where.append(OneTimeToken.created_by_id == created_by_id)
+    if email is not None:
+        where.append(OneTimeToken.email == email)
+    changed = session.execute(
+        update(OneTimeToken)
+        .where(*where)
+        .values(revoked_at=now)
+        .returning(OneTimeToken.id, OneTimeToken.created_at)
+    ).all()
+    withdrawn = sorted(changed, key=lambda row: (row.created_at, row.id), reverse=True)
+    audit.record_events(
+        session,
+        "invitation.revoked",
+        [row.id for row in withdrawn],
+        before={"revoked_at": None},
+        after={"revoked_at": now},
+        actor=actor,
+        note=note,
+    )
+    return len(withdrawn)
 
 
 # Who may be given reviews (applications, permission requests): their services

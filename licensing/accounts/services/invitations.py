@@ -144,11 +144,7 @@ def invite_member(
             )
         now = utcnow()
         _check_invitation_budget(session, organization.id, address, now)
-        pending = [
-            link
-            for link in queries.invitations(session, organization.id)
-            if link.status(now) == "pending"
-        ]
+        pending = queries.pending_invitations(session, organization.id, now)
         for link in pending:
             if link.email == address:
                 link.revoked_at = now

@@ -22,7 +22,7 @@ from licensing.access import BILLING
 from licensing.accounts import queries
 from licensing.accounts.models import Organization, User
 from licensing.accounts.services import remembered_browsers
-from licensing.accounts.services._common import _change_user, _revoke
+from licensing.accounts.services._common import _change_user, revoke_pending_invitations
 from licensing.accounts.services.members import revoke_tokens, withdraw_invitations_sent_by
 from licensing.accounts.services.roles import (
     active_administrators,
@@ -142,11 +142,10 @@ def move_user_by_email(email: str, organization_id: int, reason: str, *, by: str
 def _close_invitations_to(session: Session, user: User, joined: Organization, actor: Actor) -> None:
     """An invitation the new organization sent to the person's address (answered
     "an account acts for one organization") is settled by the move: withdrawn, so
-    its list does not offer to send it again to someone already there."""
-    now = utcnow()
-    for link in queries.invitations(session, joined.id):
-        if link.email == user.email and link.status(now) == "pending":
-            _revoke(session, link, "invitation.revoked", actor, note=INVITATION_SETTLED)
+    its list does not offer to send it again to someone already there. One UPDATE
+    for those to their address (round 50: every invitation of the organization was
+    read), each audited."""
+    revoke_pending_invitations(session, joined.id, actor, INVITATION_SETTLED, email=user.email)
 
 
 def _refusal(

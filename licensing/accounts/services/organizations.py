@@ -17,10 +17,12 @@ from licensing.accounts.services._common import (
     _refuse,
 )
 from licensing.accounts.services.roles import require_administrator
-from licensing.accounts.states import APPLYING
+from licensing.accounts.states import APPLYING, CLOSED
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.db import utcnow
+from licensing.errors import InvalidInput
+from licensing.limits import record_id
 from licensing.links import links
 from licensing.mail import services as mail
 from licensing.signals import ChangedBillingContact, MovedInvoiceLinks, billing_contact_changed
@@ -128,3 +130,52 @@ def _tell_billing_contacts(
             "resent": [number for answer in moved for number in answer.resent],
         },
     )
+
+
+def organization_named(text: str) -> int:
+    """The id of the organization `text` names, for the commands that take one (round
+    50: they took an id alone, and staff know organizations by name): its id (`42` or
+    `#42`, unchecked: the step refuses an unknown one as it did), else its legal name
+    exactly, in any case. Several of that name, or none, is `InvalidInput` on
+    `organization` listing the candidates with their ids (the first
+    `queries.NAMED_AT_MOST` by name: those of that name, or whose name contains it),
+    so the operator gives the id or the exact name."""
+    given = text.strip()
+    if not given:
+        raise InvalidInput.for_field("organization", "Name the organization: its legal name or id.")
+    number = record_id(given.removeprefix("#"))
+    if number is not None:
+        return number  # the step's own check says when there is none (as before)
+    with db.transaction() as session:
+        named = queries.organizations_named(session, given)
+    if named.exact and named.total == 1:
+        return named.found[0][0]
+    candidates = _candidates(named)
+    if named.exact:
+        raise InvalidInput.for_field(
+            "organization",
+            f"{named.total} organizations are named “{given}”: {candidates}. Give the id.",
+        )
+    if not named.found:
+        raise InvalidInput.for_field(
+            "organization",
+            f"No organization is named “{given}”, nor has a name containing it. "
+            "Give its legal name or its id.",
+        )
+    raise InvalidInput.for_field(
+        "organization",
+        f"No organization is named “{given}” exactly; {named.total} "
+        f"{'has a name' if named.total == 1 else 'have names'} containing it: "
+        f"{candidates}. Give the legal name exactly or the id.",
+    )
+
+
+def _candidates(named: queries.NamedOrganizations) -> str:
+    """The candidates as a list: `Acme Inc. (id 3); Acme Inc. (id 9, closed); and 4 more`
+    (a semicolon between them: a legal name may hold a comma)."""
+    listed = [
+        f"{legal_name} (id {number}{', ' + standing if standing == CLOSED else ''})"
+        for number, legal_name, standing in named.found
+    ]
+    more = named.total - len(listed)
+    return "; ".join(listed) + (f"; and {more} more" if more else "")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Collection
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from licensing.accounts.models import Passkey, User
@@ -40,7 +40,7 @@ def drop_passkeys(
     for passkey in removed:
         session.delete(passkey)
     session.flush()
-    left = len(list(session.scalars(select(Passkey.id).where(Passkey.user_id == user.id))))
+    left = session.scalar(select(func.count(Passkey.id)).where(Passkey.user_id == user.id)) or 0
     told = {} if emailed is None else {"emailed": emailed}
     audit.record_event(
         session,

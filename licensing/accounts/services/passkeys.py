@@ -30,6 +30,7 @@ from licensing.accounts import queries
 from licensing.accounts.models import (
     PASSKEY_NAME_MAX,
     PASSKEY_REASON_MAX,
+    ApiToken,
     Passkey,
     PasskeyChallenge,
     User,
@@ -308,15 +309,19 @@ def add_passkey(
         return passkey
 
 
-def remove_passkey(actor: Actor, passkey_id: int) -> str:
+def remove_passkey(actor: Actor, passkey_id: int, *, token_id: int | None = None) -> str:
     """Remove one of the actor's own passkeys: it signs in nowhere any more.
-    Audited `user.passkey_removed`, the owner emailed. Its name."""
+    Audited `user.passkey_removed`, the owner emailed. Its name. `token_id`: the API
+    token the step was taken with (the API needs no recent password, round 47), named
+    in the audit note and the email, which says to revoke it if the step was not the
+    owner's: a password reset ends sessions, not tokens (round 50)."""
     with db.transaction() as session:
         user = _own_user(session, actor)
         passkey = session.get(Passkey, passkey_id)
         if passkey is None or passkey.user_id != user.id:
             raise NotFound("That passkey is not one of yours: it may have been removed already.")
         name = passkey.name
+        token = session.get(ApiToken, token_id) if token_id is not None else None
         session.delete(passkey)
         session.flush()
         audit.record_event(
@@ -326,9 +331,21 @@ def remove_passkey(actor: Actor, passkey_id: int) -> str:
             before={"passkey": name},
             after={"passkeys": len(passkeys_of(session, user.id))},
             actor=actor,
+            note=THROUGH_THE_API.format(token.name, token.prefix) if token else None,
         )
-        _tell_owner(session, user, "passkey_removed", passkey_name=name)
+        _tell_owner(
+            session,
+            user,
+            "passkey_removed",
+            passkey_name=name,
+            token=token,
+            tokens_url=links().api_tokens(),
+        )
         return name
+
+
+# The audit note of a passkey removed with an API token: which one.
+THROUGH_THE_API = "Removed through the API with the token “{}” ({}…)."
 
 
 @dataclass(frozen=True)

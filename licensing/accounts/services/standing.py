@@ -235,7 +235,7 @@ def _notify_organization(
     no account), who pay, another, naming whom to ask to file a royalty report. The
     billing contact always has an address, so someone who can pay always hears.
     The addresses emailed, the licensing readers first."""
-    readers = [user for user in queries.members(session, organization.id) if user.is_active]
+    readers = queries.active_members(session, organization.id)
     licensing = [
         user.email
         for user in readers

@@ -56,6 +56,7 @@ def principal_for(user: User, *, token: ApiToken | None = None) -> Principal:
         organization_id=user.organization_id,
         roles=user.roles,
         via_token=token is not None,
+        token_id=token.id if token is not None else None,
         read_only=token is not None and token.read_only,
         organization_role=user.organization_role,
     )
