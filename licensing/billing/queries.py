@@ -532,6 +532,63 @@ def past_due(
     ).all()
 
 
+def _held_on(today: date) -> Exists:
+    """`dispute_holds`' rule in SQL: the invoice's card payment is disputed by the bank
+    (the dispute open), or a lost dispute's balance is owed again only after `today`."""
+    return (
+        select(PaymentDispute.id)
+        .where(
+            PaymentDispute.invoice_id == Invoice.id,
+            or_(PaymentDispute.state == OPEN, PaymentDispute.owed_again_on > today),
+        )
+        .exists()
+    )
+
+
+@dataclass(frozen=True)
+class PastDueNamed:
+    """What the monthly statement's email says is overdue in its currency: the
+    oldest due (as many as asked for), how many more there are and the balance due
+    on them (the currency's digits), and those a bank's dispute holds (not asked for)."""
+
+    named: Sequence[Invoice]
+    more: int
+    more_balance: Decimal
+    held: Sequence[Invoice]
+
+
+def past_due_named(
+    session: Session, organization_id: int, currency: str, today: date, limit: int
+) -> PastDueNamed:
+    """`past_due`, bounded (round 50: the email named every overdue invoice, hundreds
+    for some organizations): the `limit` due first among those not held by a dispute,
+    the count and balance of the rest in SQL, and the held ones. Three statements,
+    however many are overdue."""
+    where = (
+        Invoice.organization_id == organization_id,
+        Invoice.state.in_(sorted(COLLECTIBLE)),
+        Invoice.currency == currency,
+        Invoice.due_date < today,
+    )
+    held = _held_on(today)
+    order = (Invoice.due_date, Invoice.id)
+    named = session.scalars(
+        select(Invoice).where(*where, ~held).order_by(*order).limit(limit)
+    ).all()
+    rest = (
+        select(_OWED_BALANCE.label("balance"))
+        .where(*where, ~held)
+        .order_by(*order)
+        .offset(limit)
+        .subquery()
+    )
+    more, balance = session.execute(
+        select(func.count(), type_coerce(func.sum(rest.c.balance), Money()))
+    ).one()
+    held_ones = session.scalars(select(Invoice).where(*where, held).order_by(*order)).all()
+    return PastDueNamed(named, more, quantize(balance or Decimal(0), currency), held_ones)
+
+
 def owes_any(organization_id: ColumnElement[int], _now: ColumnElement[datetime]) -> Exists:
     """Whether `outstanding` finds any invoice, as SQL: the vendor dashboard asks
     it with the other features' conditions before reading the invoices."""
