@@ -428,12 +428,13 @@ def _to_review() -> tuple[ColumnElement[bool], ...]:
 def flagged_payments_query() -> Select[Any]:
     """The card payments to review (`_to_review`), newest first (the id last, unique),
     their disputes loaded with them (what each line says of its dispute): round 49,
-    for `paging.read_page` and the invoice list's newest few."""
+    for `paging.read_page` and the invoice list's newest few. Round 50: their invoices
+    too (a remainder's line says what its invoice still owes of it)."""
     return (
         select(Payment)
         .where(*_to_review())
         .order_by(Payment.id.desc())
-        .options(selectinload(Payment.disputes))
+        .options(selectinload(Payment.disputes), selectinload(Payment.invoice))
     )
 
 
