@@ -547,38 +547,25 @@ def _held_on(today: date) -> Exists:
 
 
 @dataclass(frozen=True)
-class PastDueNamed:
-    """What the monthly statement's email says is overdue in its currency: the
-    oldest due (as many as asked for), how many more there are and the balance due
-    on them (the currency's digits), and those a bank's dispute holds (not asked for)."""
+class FirstAndRest:
+    """Invoices the oldest due first (as many as asked for), and how many more there
+    are with the balance due on them (the currency's digits), read by the database."""
 
     named: Sequence[Invoice]
     more: int
     more_balance: Decimal
-    held: Sequence[Invoice]
 
 
-def past_due_named(
-    session: Session, organization_id: int, currency: str, today: date, limit: int
-) -> PastDueNamed:
-    """`past_due`, bounded (round 50: the email named every overdue invoice, hundreds
-    for some organizations): the `limit` due first among those not held by a dispute,
-    the count and balance of the rest in SQL, and the held ones. Three statements,
-    however many are overdue."""
-    where = (
-        Invoice.organization_id == organization_id,
-        Invoice.state.in_(sorted(COLLECTIBLE)),
-        Invoice.currency == currency,
-        Invoice.due_date < today,
-    )
-    held = _held_on(today)
+def _first_and_rest(
+    session: Session, where: tuple[ColumnElement[bool], ...], limit: int, currency: str
+) -> FirstAndRest:
+    """The `limit` invoices matching `where` due first (then by id), and the count and
+    balance of the rest: two statements, however many match."""
     order = (Invoice.due_date, Invoice.id)
-    named = session.scalars(
-        select(Invoice).where(*where, ~held).order_by(*order).limit(limit)
-    ).all()
+    named = session.scalars(select(Invoice).where(*where).order_by(*order).limit(limit)).all()
     rest = (
         select(_OWED_BALANCE.label("balance"))
-        .where(*where, ~held)
+        .where(*where)
         .order_by(*order)
         .offset(limit)
         .subquery()
@@ -586,8 +573,37 @@ def past_due_named(
     more, balance = session.execute(
         select(func.count(), type_coerce(func.sum(rest.c.balance), Money()))
     ).one()
-    held_ones = session.scalars(select(Invoice).where(*where, held).order_by(*order)).all()
-    return PastDueNamed(named, more, quantize(balance or Decimal(0), currency), held_ones)
+    return FirstAndRest(named, more, quantize(balance or Decimal(0), currency))
+
+
+@dataclass(frozen=True)
+class PastDueNamed:
+    """What the monthly statement's email says is past due in its currency: those
+    overdue, and apart from them those a bank's dispute of their card payment holds
+    (not asked for), each the oldest due first and the rest counted."""
+
+    overdue: FirstAndRest
+    held: FirstAndRest
+
+
+def past_due_named(
+    session: Session, organization_id: int, currency: str, today: date, limit: int
+) -> PastDueNamed:
+    """`past_due`, bounded (round 50: the email named every overdue invoice, hundreds
+    for some organizations): of those not held by a dispute and of those held, the
+    `limit` due first, and the count and balance of the rest, in SQL. Four
+    statements, however many are past due."""
+    where = (
+        Invoice.organization_id == organization_id,
+        Invoice.state.in_(sorted(COLLECTIBLE)),
+        Invoice.currency == currency,
+        Invoice.due_date < today,
+    )
+    held = _held_on(today)
+    return PastDueNamed(
+        _first_and_rest(session, (*where, ~held), limit, currency),
+        _first_and_rest(session, (*where, held), limit, currency),
+    )
 
 
 def owes_any(organization_id: ColumnElement[int], _now: ColumnElement[datetime]) -> Exists:

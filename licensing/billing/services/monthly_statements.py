@@ -447,7 +447,8 @@ def _context(
     past_due = queries.past_due_named(
         session, organization.id, statement.currency, today, OVERDUE_NAMED
     )
-    holds = queries.dispute_holds(session, {invoice.id for invoice in past_due.held}, today)
+    overdue, held = past_due.overdue, past_due.held
+    holds = queries.dispute_holds(session, {invoice.id for invoice in held.named}, today)
     refunds = refunds_still_due(statement)
     refund = sum(refunds.values(), ZERO)
     return {
@@ -461,15 +462,17 @@ def _context(
         "refund_lines": refund_lines_words(list(refunds)) if refunds else "",
         "today": today,
         "overdue": [
-            (invoice, in_words(invoice.balance_due, invoice.currency)) for invoice in past_due.named
+            (invoice, in_words(invoice.balance_due, invoice.currency)) for invoice in overdue.named
         ],
-        "overdue_more": past_due.more,
-        "overdue_more_balance": in_words(past_due.more_balance, statement.currency),
+        "overdue_more": overdue.more,
+        "overdue_more_balance": in_words(overdue.more_balance, statement.currency),
         "held": [
             (invoice, in_words(invoice.balance_due, invoice.currency), holds[invoice.id])
-            for invoice in past_due.held
+            for invoice in held.named
             if invoice.id in holds
         ],
+        "held_more": held.more,
+        "held_more_balance": in_words(held.more_balance, statement.currency),
         "invoices_url": pages().vendor_invoices(),
         "remit_to": letterhead().remit_to,
         "statement_url": pages().statement(statement.start, statement.end, statement.currency),
