@@ -516,23 +516,6 @@ def outstanding(session: Session, organization_id: int, limit: int) -> Outstandi
     return Outstanding(oldest, count, sums)
 
 
-def past_due(
-    session: Session, organization_id: int, currency: str, today: date
-) -> Sequence[Invoice]:
-    """The organization's invoices in `currency` still owed and due before `today`,
-    oldest due first (what the monthly statement's email lists as overdue)."""
-    return session.scalars(
-        select(Invoice)
-        .where(
-            Invoice.organization_id == organization_id,
-            Invoice.state.in_(sorted(COLLECTIBLE)),
-            Invoice.currency == currency,
-            Invoice.due_date < today,
-        )
-        .order_by(Invoice.due_date, Invoice.id)
-    ).all()
-
-
 def _held_on(today: date) -> Exists:
     """`dispute_holds`' rule in SQL: the invoice's card payment is disputed by the bank
     (the dispute open), or a lost dispute's balance is owed again only after `today`."""
@@ -589,10 +572,11 @@ class PastDueNamed:
 def past_due_named(
     session: Session, organization_id: int, currency: str, today: date, limit: int
 ) -> PastDueNamed:
-    """`past_due`, bounded (round 50: the email named every overdue invoice, hundreds
-    for some organizations): of those not held by a dispute and of those held, the
-    `limit` due first, and the count and balance of the rest, in SQL. Four
-    statements, however many are past due."""
+    """The organization's invoices in `currency` still owed and due before `today`
+    (round 49: asked of the database), bounded (round 50: the email named every
+    overdue invoice, hundreds for some organizations): of those not held by a dispute
+    and of those held, the `limit` due first, and the count and balance of the rest,
+    in SQL. Four statements, however many are past due."""
     where = (
         Invoice.organization_id == organization_id,
         Invoice.state.in_(sorted(COLLECTIBLE)),
