@@ -12,7 +12,7 @@ from typing import Any
 
 import marshmallow as ma
 import pytest
-from wtforms.validators import InputRequired
+from wtforms.validators import DataRequired, InputRequired
 
 from licensing.accounts.forms import MoveUserForm, PasskeyRemovalForm, TwoStepResetForm
 from licensing.accounts.models import PASSKEY_REASON_REQUIRED
@@ -27,6 +27,10 @@ from licensing.api.fields import Required
 from licensing.api.invoices import CreditNoteInputSchema, ReasonSchema, ReversalInputSchema
 from licensing.billing.forms import ReversalForm
 from licensing.billing.models import REASON_REQUIRED, REVERSAL_REASON_REQUIRED
+from licensing.errors import InvalidInput
+from licensing.permissions.forms import DenyForm
+from licensing.permissions.models import DENIAL_REASON_REQUIRED, DENIAL_REASON_WHAT
+from licensing.permissions.services._common import message_text
 from tests.support.api_schemas import api_schemas
 
 # Each schema whose `reason` staff must give, with the words its service says for a
@@ -94,3 +98,16 @@ def test_a_pages_empty_reason_says_what_its_service_says_for_a_blank_one(
     validators = form.reason.kwargs["validators"]
     required = [found for found in validators if isinstance(found, InputRequired)]
     assert [found.message for found in required] == [words]
+
+
+def test_a_denials_empty_or_blank_reason_on_the_page_says_what_the_service_says() -> None:
+    """Round 50: a permission denied without a reason was "This field is required." on
+    the page (its form trims it) and "The reason is required." on the API (the
+    service's, for absent, null, empty and blank alike)."""
+    validators = DenyForm.reason.kwargs["validators"]
+    required = [found for found in validators if isinstance(found, DataRequired)]
+    assert [found.message for found in required] == [DENIAL_REASON_REQUIRED]
+    for given in (None, "", " \t "):
+        with pytest.raises(InvalidInput) as refused:
+            message_text(given, what=DENIAL_REASON_WHAT, field_name="reason")
+        assert refused.value.errors == {"reason": [DENIAL_REASON_REQUIRED]}
