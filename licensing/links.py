@@ -97,6 +97,7 @@ class Links(Protocol):
     def invoice_review(self, invoice_id: int) -> str: ...
     def payment_review(self, payment_id: int) -> str: ...
     def vendor_invoice(self, invoice_id: int) -> str: ...
+    def vendor_invoices(self) -> str: ...
     def statement(self, start: date, end: date, currency: str) -> str: ...
 
     # educational permission requests
@@ -198,6 +199,10 @@ class PublicUrlLinks:
     def vendor_invoice(self, invoice_id: int) -> str:
         # The vendor's own page, signed in: for a user, not the billing contact's link.
         return self._url("billing.invoice_detail", invoice_id=invoice_id)
+
+    def vendor_invoices(self) -> str:
+        # The organization's invoices in the portal, signed in, each overdue one marked.
+        return self._url("billing.invoices")
 
     def statement(self, start: date, end: date, currency: str) -> str:
         # The organization's own statement in the portal, signed in (it names no

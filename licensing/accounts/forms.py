@@ -26,6 +26,7 @@ from licensing.accounts.models import (
     EMAIL_MAX,
     PASSKEY_NAME_MAX,
     PASSKEY_REASON_MAX,
+    PASSKEY_REASON_REQUIRED,
     PERSON_NAME_MAX,
     READ_SCOPE,
     TOKEN_NAME_MAX,
@@ -33,6 +34,9 @@ from licensing.accounts.models import (
     Organization,
 )
 from licensing.accounts.services import DEFAULT_EXPIRY_DAYS, EXPIRY_DAYS
+from licensing.accounts.services.moves import REASON_MAX as MOVE_REASON_MAX
+from licensing.accounts.services.moves import REASON_REQUIRED as MOVE_REASON_REQUIRED
+from licensing.accounts.services.two_step import TURN_OFF_REASON_REQUIRED
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 from licensing.web.forms import PageForm, within
 from licensing.words import FIELD_REQUIRED, ORGANIZATION_TYPE_LABELS
@@ -426,7 +430,8 @@ class TwoStepResetForm(PageForm):
 
     reason = StringField(
         "Why (the user is emailed this, and it is kept in the audit log)",
-        validators=[REQUIRED, within(500)],
+        # Empty: the service's words for a blank one (round 50).
+        validators=[InputRequired(message=TURN_OFF_REASON_REQUIRED), within(500)],
         id="two-step-reason",
     )
 
@@ -440,7 +445,7 @@ class MoveUserForm(PageForm):
     )
     reason = StringField(
         "Why (the user is emailed this, and it is kept in the audit log)",
-        validators=[REQUIRED, within(500)],
+        validators=[InputRequired(message=MOVE_REASON_REQUIRED), within(MOVE_REASON_MAX)],
         id="move-reason",
     )
     # What the page's search asked for and how many organizations match (round 49:
@@ -492,6 +497,6 @@ class PasskeyRemovalForm(PageForm):
     passkey = SelectField("Which passkey", choices=[], validate_choice=False, id="office-passkey")
     reason = StringField(
         "Why (the person is emailed this, and it is kept in the audit log)",
-        validators=[REQUIRED, within(PASSKEY_REASON_MAX)],
+        validators=[InputRequired(message=PASSKEY_REASON_REQUIRED), within(PASSKEY_REASON_MAX)],
         id="passkey-removal-reason",
     )

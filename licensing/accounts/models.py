@@ -438,6 +438,8 @@ class RememberedBrowser(Base):
 PASSKEY_NAME_MAX = 60
 # Why someone else removed a person's passkeys: audited, and read in their email.
 PASSKEY_REASON_MAX = 500
+# ... missing, empty or blank: the service's, the page's and the API's words (round 50).
+PASSKEY_REASON_REQUIRED = "Say why (for the audit log and the person's email)."
 
 
 class Passkey(Base):

@@ -51,6 +51,11 @@ DELIVERY_MAX = 40
 TERRITORIES_MAX = 400
 LANGUAGES_MAX = 400
 REASON_MAX = 4000
+# A licensing-staff step's reason (return, reject, terminate, deny a reconsideration)
+# and an approval's changed amount's, missing, empty or blank: the service's words,
+# which the API's schemas say too (round 50, `api.fields.Required`).
+REASON_REQUIRED = "Give a reason."
+AMOUNT_REASON_REQUIRED = "Give the reason for changing the amount."
 NOTE_MAX = 8000
 SIGNER_MAX = 200
 USER_AGENT_MAX = 500

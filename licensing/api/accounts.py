@@ -26,6 +26,7 @@ from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import (
     EMAIL_MAX,
     PASSKEY_REASON_MAX,
+    PASSKEY_REASON_REQUIRED,
     PERSON_NAME_MAX,
     TOKEN_SCOPES,
     TWO_STEP_REQUIRED,
@@ -40,12 +41,14 @@ from licensing.accounts.passwords import MAX_LENGTH as PASSWORD_MAX
 from licensing.accounts.passwords import RULE as PASSWORD_RULE
 from licensing.accounts.services import passkeys as passkey_services
 from licensing.accounts.services.moves import REASON_MAX as MOVE_REASON_MAX
+from licensing.accounts.services.moves import REASON_REQUIRED as MOVE_REASON_REQUIRED
 from licensing.accounts.states import STANDING, may_take
 from licensing.actors import current_actor
 from licensing.api.base import Blueprint, Created, never_answers, refuses_whatever_is_sent
 from licensing.api.fields import (
     STRINGS,
     ApiSchema,
+    Required,
     Text,
     callers_actions,
     documented,
@@ -427,9 +430,10 @@ class MoveInputSchema(ApiSchema):
     organization_id = record_id(
         required=True, metadata={"description": "The organization the account moves to."}
     )
-    reason = ma.fields.String(
-        required=True,
-        validate=Text(MOVE_REASON_MAX, filled=True),
+    # Absent, null, empty or blank: the service's and the page's words (round 50).
+    reason = Required(
+        MOVE_REASON_MAX,
+        MOVE_REASON_REQUIRED,
         metadata={
             "description": "Why the account moves: emailed to the person and kept in the "
             "audit log.",
@@ -610,9 +614,10 @@ class PasskeySchema(ApiSchema):
 
 
 class PasskeyRemovalSchema(ApiSchema):
-    reason = ma.fields.String(
-        required=True,
-        validate=Text(PASSKEY_REASON_MAX, filled=True),
+    # Absent, null, empty or blank: the service's and the page's words (round 50).
+    reason = Required(
+        PASSKEY_REASON_MAX,
+        PASSKEY_REASON_REQUIRED,
         metadata={
             "description": "Why: the audit event's note, and the person reads it in their email",
             "example": "Laptop stolen; the person called the office",

@@ -17,7 +17,13 @@ from sqlalchemy import Select
 from licensing import access, db
 from licensing.actors import current_actor
 from licensing.agreements import queries, services
-from licensing.agreements.models import REASON_MAX, SIGNER_MAX, Agreement, Application
+from licensing.agreements.models import (
+    REASON_MAX,
+    REASON_REQUIRED,
+    SIGNER_MAX,
+    Agreement,
+    Application,
+)
 from licensing.agreements.services.renewal import renewal_refusal
 from licensing.agreements.states import AGREEMENT
 from licensing.api.applications import ApplicationSchema
@@ -27,6 +33,7 @@ from licensing.api.fields import (
     Day,
     MoneyString,
     Percent,
+    Required,
     Text,
     allowed_actions_field,
     callers_actions,
@@ -178,7 +185,8 @@ class AcceptInputSchema(ApiSchema):
 
 
 class AgreementTerminationSchema(ApiSchema):
-    reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
+    # Absent, null, empty or blank: the service's words (round 50).
+    reason = Required(REASON_MAX, REASON_REQUIRED)
 
 
 @blp.route("/agreements")

@@ -21,6 +21,7 @@ from licensing.actors import current_actor
 from licensing.agreements import issuing, queries, reported_usage, services
 from licensing.agreements.commands import ApplicationDraft, languages_text
 from licensing.agreements.models import (
+    AMOUNT_REASON_REQUIRED,
     DELIVERIES,
     DESCRIPTION_MAX,
     LANGUAGE_MAX,
@@ -30,6 +31,7 @@ from licensing.agreements.models import (
     PRODUCT_NAME_MAX,
     RATE_CARD_MAX,
     REASON_MAX,
+    REASON_REQUIRED,
     TERRITORIES_MAX,
     Agreement,
     Application,
@@ -46,6 +48,7 @@ from licensing.api.fields import (
     DecimalText,
     MoneyString,
     Quantities,
+    Required,
     Text,
     allowed_actions_field,
     callers_actions,
@@ -587,7 +590,8 @@ class ApplicationSubmitSchema(ApiSchema):
 
 
 class ApplicationReasonSchema(ApiSchema):
-    reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
+    # Absent, null, empty or blank: the service's words (round 50).
+    reason = Required(REASON_MAX, REASON_REQUIRED)
 
 
 class ApplicationOptionalReasonSchema(ApiSchema):
@@ -605,7 +609,7 @@ class LineChangeSchema(ApiSchema):
         metadata={"description": "The use's index (0-based)"},
     )
     amount = DecimalText(required=True)
-    reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
+    reason = Required(REASON_MAX, AMOUNT_REASON_REQUIRED)
 
 
 class ApplicationApproveSchema(ApiSchema):

@@ -48,6 +48,7 @@ from licensing.billing.models import (
     REASON_MAX,
     REASON_REQUIRED,
     REFERENCE_MAX,
+    REVERSAL_REASON_REQUIRED,
     CreditNote,
     Invoice,
     InvoiceLinkRevocation,
@@ -583,7 +584,8 @@ class OfflinePaymentInputSchema(ApiSchema):
 
 
 class ReversalInputSchema(ApiSchema):
-    reason = ma.fields.String(required=True, validate=Text(REASON_MAX, filled=True))
+    # Absent, null, empty or blank: the service's and the page's words (round 50).
+    reason = Required(REASON_MAX, REVERSAL_REASON_REQUIRED)
     returned_on = Day(required=True, metadata={"description": "The day the bank returned it"})
 
 

@@ -433,8 +433,10 @@ class PermissionActionSchema(ApiSchema):
     )
     valid_from = Day()
     valid_until = Day()
+    # Absent, null, empty or blank on `deny`: the service's one message (round 50: null
+    # was "Field may not be null.").
     reason = ma.fields.String(
-        validate=Text(LIMITS["reason"]), metadata={"description": "deny: required"}
+        allow_none=True, validate=Text(LIMITS["reason"]), metadata={"description": "deny: required"}
     )
 
 

@@ -14,7 +14,12 @@ from wtforms import (
 )
 from wtforms.validators import InputRequired, Optional
 
-from licensing.billing.models import REASON_MAX, REASON_REQUIRED, REFERENCE_MAX
+from licensing.billing.models import (
+    REASON_MAX,
+    REASON_REQUIRED,
+    REFERENCE_MAX,
+    REVERSAL_REASON_REQUIRED,
+)
 from licensing.billing.services import references
 from licensing.billing.services.references import RepeatedReferencePolicy
 from licensing.billing.states import OFFLINE_METHODS
@@ -42,11 +47,14 @@ def _amount(label: str, missing: str, **kwargs: Any) -> StringField:
     return StringField(label, validators=[InputRequired(message=missing)], **kwargs)
 
 
-def _reason(description: str, label: str = "Reason", **kwargs: Any) -> TextAreaField:
-    """Why staff take a step: required, and kept where `description` says."""
+def _reason(
+    description: str, label: str = "Reason", missing: str = REASON_REQUIRED, **kwargs: Any
+) -> TextAreaField:
+    """Why staff take a step: required (`missing`, the service's words for a blank
+    one), and kept where `description` says."""
     return TextAreaField(
         label,
-        validators=[InputRequired(message=REASON_REQUIRED), within(REASON_MAX)],
+        validators=[InputRequired(message=missing), within(REASON_MAX)],
         description=description,
         **kwargs,
     )
@@ -146,7 +154,10 @@ class ReversalForm(PageForm):
     """Reverse one offline payment (prefixed `reverse-<payment id>`): why, and the
     day the bank returned it."""
 
-    reason = _reason("Recorded in the audit log and emailed to the billing contact.")
+    reason = _reason(
+        "Recorded in the audit log and emailed to the billing contact.",
+        missing=REVERSAL_REASON_REQUIRED,
+    )
     returned_on = DateField(
         "Returned by the bank on",
         validators=[InputRequired(message="Give the day the bank returned it.")],

@@ -74,6 +74,10 @@ REASON_MAX = 2000
 # (`services._common._reason`), the pages' forms and the API's schemas alike (round 49:
 # the API said "This field is required." for an empty one and this for a blank one).
 REASON_REQUIRED = "Say why."
+# A payment reversed without a reason: its own words (the reversal's step is the only
+# one with a day beside the reason), said alike by the service, the page's form and the
+# API's schema (round 50: the API said "This field is required." for an absent one).
+REVERSAL_REASON_REQUIRED = "Say why the payment is reversed."
 # A kept PDF's standing: its state, paid date and three amounts (`documents.Standing`).
 STANDING_MAX = 200
 

@@ -428,12 +428,13 @@ def _to_review() -> tuple[ColumnElement[bool], ...]:
 def flagged_payments_query() -> Select[Any]:
     """The card payments to review (`_to_review`), newest first (the id last, unique),
     their disputes loaded with them (what each line says of its dispute): round 49,
-    for `paging.read_page` and the invoice list's newest few."""
+    for `paging.read_page` and the invoice list's newest few. Round 50: their invoices
+    too (a remainder's line says what its invoice still owes of it)."""
     return (
         select(Payment)
         .where(*_to_review())
         .order_by(Payment.id.desc())
-        .options(selectinload(Payment.disputes))
+        .options(selectinload(Payment.disputes), selectinload(Payment.invoice))
     )
 
 
@@ -515,21 +516,78 @@ def outstanding(session: Session, organization_id: int, limit: int) -> Outstandi
     return Outstanding(oldest, count, sums)
 
 
-def past_due(
-    session: Session, organization_id: int, currency: str, today: date
-) -> Sequence[Invoice]:
-    """The organization's invoices in `currency` still owed and due before `today`,
-    oldest due first (what the monthly statement's email lists as overdue)."""
-    return session.scalars(
-        select(Invoice)
+def _held_on(today: date) -> Exists:
+    """`dispute_holds`' rule in SQL: the invoice's card payment is disputed by the bank
+    (the dispute open), or a lost dispute's balance is owed again only after `today`."""
+    return (
+        select(PaymentDispute.id)
         .where(
-            Invoice.organization_id == organization_id,
-            Invoice.state.in_(sorted(COLLECTIBLE)),
-            Invoice.currency == currency,
-            Invoice.due_date < today,
+            PaymentDispute.invoice_id == Invoice.id,
+            or_(PaymentDispute.state == OPEN, PaymentDispute.owed_again_on > today),
         )
-        .order_by(Invoice.due_date, Invoice.id)
-    ).all()
+        .exists()
+    )
+
+
+@dataclass(frozen=True)
+class FirstAndRest:
+    """Invoices the oldest due first (as many as asked for), and how many more there
+    are with the balance due on them (the currency's digits), read by the database."""
+
+    named: Sequence[Invoice]
+    more: int
+    more_balance: Decimal
+
+
+def _first_and_rest(
+    session: Session, where: tuple[ColumnElement[bool], ...], limit: int, currency: str
+) -> FirstAndRest:
+    """The `limit` invoices matching `where` due first (then by id), and the count and
+    balance of the rest: two statements, however many match."""
+    order = (Invoice.due_date, Invoice.id)
+    named = session.scalars(select(Invoice).where(*where).order_by(*order).limit(limit)).all()
+    rest = (
+        select(_OWED_BALANCE.label("balance"))
+        .where(*where)
+        .order_by(*order)
+        .offset(limit)
+        .subquery()
+    )
+    more, balance = session.execute(
+        select(func.count(), type_coerce(func.sum(rest.c.balance), Money()))
+    ).one()
+    return FirstAndRest(named, more, quantize(balance or Decimal(0), currency))
+
+
+@dataclass(frozen=True)
+class PastDueNamed:
+    """What the monthly statement's email says is past due in its currency: those
+    overdue, and apart from them those a bank's dispute of their card payment holds
+    (not asked for), each the oldest due first and the rest counted."""
+
+    overdue: FirstAndRest
+    held: FirstAndRest
+
+
+def past_due_named(
+    session: Session, organization_id: int, currency: str, today: date, limit: int
+) -> PastDueNamed:
+    """The organization's invoices in `currency` still owed and due before `today`
+    (round 49: asked of the database), bounded (round 50: the email named every
+    overdue invoice, hundreds for some organizations): of those not held by a dispute
+    and of those held, the `limit` due first, and the count and balance of the rest,
+    in SQL. Four statements, however many are past due."""
+    where = (
+        Invoice.organization_id == organization_id,
+        Invoice.state.in_(sorted(COLLECTIBLE)),
+        Invoice.currency == currency,
+        Invoice.due_date < today,
+    )
+    held = _held_on(today)
+    return PastDueNamed(
+        _first_and_rest(session, (*where, ~held), limit, currency),
+        _first_and_rest(session, (*where, held), limit, currency),
+    )
 
 
 def owes_any(organization_id: ColumnElement[int], _now: ColumnElement[datetime]) -> Exists:

@@ -33,6 +33,7 @@ from licensing.words import FIELD_REQUIRED, ORGANIZATION_TYPE_LABELS
 
 from .commands import TEXT_FIELDS, PermissionRequestInput
 from .models import (
+    DENIAL_REASON_REQUIRED,
     MEDIA,
     PURPOSES,
     ROLES,
@@ -293,7 +294,10 @@ class ApproveForm(PageForm):
 
 class DenyForm(PageForm):
     reason = TextAreaField(
-        "Reason for the denial", validators=[FILLED, _at_most("reason")], filters=[_trimmed]
+        "Reason for the denial",
+        # Empty or blank (trimmed): the service's words, as the API says them.
+        validators=[DataRequired(message=DENIAL_REASON_REQUIRED), _at_most("reason")],
+        filters=[_trimmed],
     )
 
 

@@ -40,6 +40,11 @@ DURATION_MAX = 100
 MESSAGE_MAX = 4000
 CONDITIONS_MAX = 4000
 REASON_MAX = 4000
+# A denial without a reason, absent, empty or blank: the service's words
+# (`message_text` with `what="The reason"`), which the page's form says too (round 50:
+# it said "This field is required.", the API this).
+DENIAL_REASON_WHAT = "The reason"
+DENIAL_REASON_REQUIRED = f"{DENIAL_REASON_WHAT} is required."
 PERMITTED_USE_MAX = 2000
 AUDIENCE_MAX = 10_000_000
 

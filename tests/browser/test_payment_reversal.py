@@ -55,7 +55,7 @@ def test_billing_staff_reverse_a_bounced_check_with_a_reason_and_a_date(
     form.get_by_role("button", name="Reverse payment").click()
     missing = form.locator(f"#reverse-{payment.id}-reason-error")
     missing.wait_for()
-    assert missing.inner_text() == "Say why."
+    assert missing.inner_text() == "Say why the payment is reversed."  # round 50
     assert reason.get_attribute("aria-invalid") == "true"
     assert returned_on.input_value() == today
 

@@ -217,6 +217,17 @@ def test_a_remainder_on_a_void_invoice_is_sent_back_whole_by_keyboard_from_its_p
         )
     page.set_viewport_size({"width": 320, "height": 800})
     sign_in(page, staff)
+    # Round 50: the list of card payments to review says what accepting it does (it
+    # said only "is to accept as the remainder"), and its link opens the payment.
+    page.goto("/console/payments/to-review")
+    assert (
+        f"the 199.99 USD left is to accept as the remainder, but invoice {invoice.number} "
+        "owes nothing now (void): accepting it sends all of it back to the licensee offline "
+        "(wire, ACH or check), with the transfer's reference, and none of it counts"
+    ) in _checked(page)
+    assert page.get_attribute(f"main a:text-is('Payment {payment.id}')", "href") == (
+        f"/console/payments/{payment.id}"
+    )
     page.goto(f"/console/invoices/{invoice.id}")
     asked = _checked(page)
     assert (

@@ -39,6 +39,9 @@ from licensing.links import links
 from licensing.mail import services as mail
 
 REASON_MAX = 500
+# Why an account moves, missing, empty or blank: the service's, the page's and the
+# API's words alike (round 50).
+REASON_REQUIRED = "Say why the account moves."
 # The role a moved account starts with: the one that may do least (read and pay the
 # invoices). The new organization's administrators decide what more it may do.
 ROLE_ON_ARRIVAL = BILLING
@@ -173,7 +176,7 @@ def _refusal(
         )
     _refuse_moved_meanwhile(user, leaving)
     if not reason.strip():
-        raise InvalidInput.for_field("reason", "Say why the account moves.")
+        raise InvalidInput.for_field("reason", REASON_REQUIRED)
     if len(reason.strip()) > REASON_MAX:
         raise InvalidInput.for_field("reason", f"Write the reason in {REASON_MAX} characters.")
     if organization_id is None:

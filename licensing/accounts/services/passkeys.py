@@ -30,6 +30,7 @@ from licensing.accounts import queries
 from licensing.accounts.models import (
     PASSKEY_NAME_MAX,
     PASSKEY_REASON_MAX,
+    PASSKEY_REASON_REQUIRED,
     ApiToken,
     Passkey,
     PasskeyChallenge,
@@ -363,9 +364,7 @@ def _reason_given(reason: str) -> str:
     on `reason` when there is none (it is audited, and the person reads it)."""
     cleaned = " ".join((reason or "").split())
     if not cleaned:
-        raise InvalidInput.for_field(
-            "reason", "Say why (for the audit log and the person's email)."
-        )
+        raise InvalidInput.for_field("reason", PASSKEY_REASON_REQUIRED)
     if len(cleaned) > PASSKEY_REASON_MAX:
         raise InvalidInput.for_field("reason", at_most_characters(PASSKEY_REASON_MAX))
     return cleaned

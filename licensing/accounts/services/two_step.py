@@ -71,6 +71,12 @@ class PendingSetUp:
     uri: str
 
 
+# Why an admin turned a user's two-step sign-in off, missing, empty or blank: the
+# service's and the page's words alike (round 50: the page said "This field is
+# required." for an empty one).
+TURN_OFF_REASON_REQUIRED = "Say why (for the audit log and the user's email)."
+
+
 def _secret(user: User, keys: Keys) -> str:
     key = two_step.key_from_ring(keys.ring, user.two_step_key_id)
     if key is None or user.two_step_nonce is None:
@@ -178,7 +184,7 @@ def turn_off_for(actor: Actor, user_id: int, reason: str, *, by: str | None = No
     actor.require_role("admin")
     reason = " ".join(reason.split())
     if not reason:
-        raise InvalidInput.for_field("reason", "Say why (for the audit log and the user's email).")
+        raise InvalidInput.for_field("reason", TURN_OFF_REASON_REQUIRED)
     with db.transaction() as session:
         user = session.get(User, user_id, with_for_update=True)
         if user is None:

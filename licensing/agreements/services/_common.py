@@ -27,6 +27,7 @@ from licensing.agreements.documents import AgreementDocument, render_agreement_p
 from licensing.agreements.models import (
     QUOTED_TERMS,
     REASON_MAX,
+    REASON_REQUIRED,
     Agreement,
     AgreementNumberSequence,
     Application,
@@ -169,7 +170,7 @@ def _written(value: str | None, path: str, limit: int, *, missing: str | None = 
 
 
 def _reason(value: str | None, path: str = "reason", *, required: bool = True) -> str | None:
-    missing = "Give a reason." if required else None
+    missing = REASON_REQUIRED if required else None
     return _written(value, path, REASON_MAX, missing=missing) or None
 
 

@@ -20,6 +20,7 @@ from licensing.actors import Actor
 from licensing.agreements import issuing
 from licensing.agreements.commands import Modifications, no_such_use
 from licensing.agreements.models import (
+    AMOUNT_REASON_REQUIRED,
     MODIFIED,
     NOTE_MAX,
     REASON_MAX,
@@ -343,7 +344,7 @@ def _modified_quote(
             errors.add(f"{path}.line", "Choose a licensed use of this application.")
             continue
         if not change.reason.strip():
-            errors.add(f"{path}.reason", "Give the reason for changing the amount.")
+            errors.add(f"{path}.reason", AMOUNT_REASON_REQUIRED)
             continue
         if len(change.reason.strip()) > REASON_MAX:
             errors.add(f"{path}.reason", _TOO_LONG)

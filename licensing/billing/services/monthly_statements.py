@@ -64,6 +64,11 @@ ALREADY_SENT = "already sent"
 NOTHING_TO_SEND = "nothing to send"
 NOT_SENT = "not sent"
 ONE_DAY = timedelta(days=1)
+# The overdue invoices a statement's email names, the oldest due first; the rest are
+# one line, how many and what they owe (round 50: an organization with hundreds
+# overdue was sent hundreds of lines). The attached statement is the record: its
+# lines are the month's movements, every one.
+OVERDUE_NAMED = 20
 
 
 @dataclass
@@ -435,12 +440,15 @@ def _context(
     statement's page in the portal."""
     today = office_date(now)
     # Only those in the statement's currency due before today, asked of the database
-    # (round 49: it read every invoice owed and kept these).
-    past_due = queries.past_due(session, organization.id, statement.currency, today)
+    # (round 49: it read every invoice owed and kept these); the `OVERDUE_NAMED` due
+    # first, the rest counted and summed (round 50: it named each, hundreds for some).
     # Not asked for while the bank's dispute of its card payment holds it, as the
     # dispute's email and the invoice's pages say: never "overdue" beside "how to pay".
-    holds = queries.dispute_holds(session, {invoice.id for invoice in past_due}, today)
-    overdue = [invoice for invoice in past_due if invoice.id not in holds]
+    past_due = queries.past_due_named(
+        session, organization.id, statement.currency, today, OVERDUE_NAMED
+    )
+    overdue, held = past_due.overdue, past_due.held
+    holds = queries.dispute_holds(session, {invoice.id for invoice in held.named}, today)
     refunds = refunds_still_due(statement)
     refund = sum(refunds.values(), ZERO)
     return {
@@ -454,13 +462,18 @@ def _context(
         "refund_lines": refund_lines_words(list(refunds)) if refunds else "",
         "today": today,
         "overdue": [
-            (invoice, in_words(invoice.balance_due, invoice.currency)) for invoice in overdue
+            (invoice, in_words(invoice.balance_due, invoice.currency)) for invoice in overdue.named
         ],
+        "overdue_more": overdue.more,
+        "overdue_more_balance": in_words(overdue.more_balance, statement.currency),
         "held": [
             (invoice, in_words(invoice.balance_due, invoice.currency), holds[invoice.id])
-            for invoice in past_due
+            for invoice in held.named
             if invoice.id in holds
         ],
+        "held_more": held.more,
+        "held_more_balance": in_words(held.more_balance, statement.currency),
+        "invoices_url": pages().vendor_invoices(),
         "remit_to": letterhead().remit_to,
         "statement_url": pages().statement(statement.start, statement.end, statement.currency),
     }

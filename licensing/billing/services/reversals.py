@@ -17,7 +17,13 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.actors import Actor
 from licensing.audit import services as audit
-from licensing.billing.models import REASON_MAX, Invoice, Payment, PaymentReversal
+from licensing.billing.models import (
+    REASON_MAX,
+    REVERSAL_REASON_REQUIRED,
+    Invoice,
+    Payment,
+    PaymentReversal,
+)
 from licensing.billing.services._common import _email_billing_contact, _locked_payment
 from licensing.billing.services.overdue import hold_if_overdue
 from licensing.billing.states import CARD, INVOICE, PAID, PAYMENT
@@ -36,7 +42,7 @@ def _reversal_errors(
     errors: dict[str, list[str]] = {}
     clean_reason = (reason or "").strip()
     if not clean_reason:
-        errors["reason"] = ["Say why the payment is reversed."]
+        errors["reason"] = [REVERSAL_REASON_REQUIRED]
     elif len(clean_reason) > REASON_MAX:
         errors["reason"] = [at_most_characters(REASON_MAX)]
     if returned_on is None:

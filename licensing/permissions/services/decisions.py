@@ -21,6 +21,7 @@ from licensing.words import at_most_characters
 from .. import documents
 from ..models import (
     CONDITIONS_MAX,
+    DENIAL_REASON_WHAT,
     PERMITTED_USE_MAX,
     REASON_MAX,
     PermissionLetter,
@@ -231,7 +232,7 @@ def deny(
     how to ask for reconsideration within 14 days (once)."""
     actor.require_role(STAFF_ROLE)
     moment = now or utcnow()
-    text = message_text(reason, what="The reason", limit=REASON_MAX, field_name="reason")
+    text = message_text(reason, what=DENIAL_REASON_WHAT, limit=REASON_MAX, field_name="reason")
     with db.transaction() as session:
         request = locked(session, request_id)
         PERMISSION_REQUEST.step(request.state, "deny")  # 409 before the letter is made

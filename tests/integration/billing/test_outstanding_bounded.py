@@ -119,7 +119,7 @@ def test_the_statement_run_reads_only_the_overdue_invoices_in_its_currency(
     _owed(organization_id, 6)  # 1-6 September: three due before the 4th
     _owed(organization_id, 2, currency="EUR")
     _owed(organization_id, 2, state=PAID)
-    found = queries.past_due(db.session(), organization_id, "USD", today)
+    found = queries.past_due_named(db.session(), organization_id, "USD", today, 20).overdue.named
     assert [invoice.due_date for invoice in found] == [
         FIRST_DUE,
         FIRST_DUE + timedelta(days=1),

@@ -229,7 +229,7 @@ def test_an_offline_payment_is_reversed_from_its_page_after_confirming(
     reversal = f"/console/payments/{payment.id}/reversal"
     empty = staff.post(reversal, data={**fields, f"{prefix}reason": ""})
     assert empty.status_code == 422
-    assert "Say why." in empty.get_data(as_text=True)
+    assert "Say why the payment is reversed." in empty.get_data(as_text=True)  # round 50
     assert f"Check payment {payment.id} of {invoice.number}" in _words(empty.get_data(as_text=True))
 
     asked = staff.post(reversal, data=fields)

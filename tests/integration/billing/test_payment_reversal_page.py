@@ -76,7 +76,7 @@ def test_billing_staff_reverse_a_check_from_the_invoice_page_after_confirming(
     empty = client.post(url, data={f"{prefix}csrf_token": token, f"{prefix}returned_on": ""})
     assert empty.status_code == 422, empty.get_data(as_text=True)[-1500:]
     text = empty.get_data(as_text=True)
-    assert "Say why." in text
+    assert "Say why the payment is reversed." in text
     assert "Give the day the bank returned it." in text
 
     asked = client.post(url, data={**fields, f"{prefix}csrf_token": token})

@@ -17,7 +17,7 @@ from licensing import db
 from licensing.accounts.models import Organization, User
 from licensing.audit.models import AuditEvent
 from licensing.billing import services
-from licensing.billing.models import Invoice, Payment, PaymentReversal
+from licensing.billing.models import REVERSAL_REASON_REQUIRED, Invoice, Payment, PaymentReversal
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, IllegalTransition, InvalidInput
@@ -358,6 +358,44 @@ def test_the_api_refuses_a_reversal_without_reason_or_date_as_problem_json(
     )
     assert refused.status_code == 409
     assert "Stripe refund" in refused.get_json()["detail"]
+
+
+def test_a_reversal_without_a_reason_says_one_sentence_absent_empty_or_blank_on_api_and_page(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 50: the API said "This field is required." absent or empty and "Say why
+    the payment is reversed." blank; the page "Say why." empty and the service's
+    sentence blank. All of them now say the service's, and nothing is stored."""
+    invoice = invoice_for(vendor, ("1000.00",))
+    payment = _check_today(invoice)
+    today = _office_today().isoformat()
+    for body in ({}, {"reason": None}, {"reason": ""}, {"reason": "  \t "}):
+        refused = client.post(
+            f"/api/v1/payments/{payment.id}/reversal",
+            json={**body, "returned_on": today},
+            headers=bearer(billing_staff),
+        )
+        assert refused.status_code == 422, (body, refused.get_json())
+        assert refused.get_json()["errors"] == {"reason": [REVERSAL_REASON_REQUIRED]}, body
+    staff = signed_in(app.test_client(), billing_staff)
+    prefix = f"reverse-{payment.id}-"
+    for reason in ("", "  \t "):
+        page = staff.post(
+            f"/console/payments/{payment.id}/reversal",
+            data={f"{prefix}reason": reason, f"{prefix}returned_on": today, "confirmed": "yes"},
+        )
+        assert page.status_code == 422, reason
+        text = page.get_data(as_text=True)
+        assert REVERSAL_REASON_REQUIRED in text, reason
+        assert "This field is required." not in text, reason
+    db.session().refresh(payment)
+    assert payment.state == "succeeded"
+    assert db.session().scalars(select(PaymentReversal)).all() == []
 
 
 @pytest.mark.parametrize("who", ["vendor", "licensing_staff"])

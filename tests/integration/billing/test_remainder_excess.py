@@ -159,6 +159,21 @@ def test_a_remainder_more_than_the_invoice_owes_is_accepted_with_the_excess_give
         "Stripe refuses to refund a charge with a dispute, so send it back offline first"
     ) in said
     assert f"Accept the remainder, 199.99 USD , with {excess} USD given back offline" in said
+    # Round 50: the lists of card payments to review said only "is to accept as the
+    # remainder"; they say what accepting it does, as the payment's page.
+    if owed == "0.00":
+        what = (
+            f"owes nothing now ({state}): accepting it sends all of it back to the licensee "
+            "offline (wire, ACH or check), with the transfer's reference, and none of it counts"
+        )
+    else:
+        what = (
+            "owes only 150.00 USD now: accepting it counts that and sends the other 49.99 USD "
+            "back to the licensee offline (wire, ACH or check), with the transfer's reference"
+        )
+    line = f"the 199.99 USD left is to accept as the remainder, but invoice {invoice.number} {what}"
+    assert line in text_of(staff.get("/console/payments/to-review"))
+    assert line in text_of(staff.get("/console/invoices"))
     # On its invoice's page too (a paid or void invoice's page keeps the panel).
     invoice_page = staff.get(f"/console/invoices/{invoice.id}").get_data(as_text=True)
     assert f'id="remainder-excess_method-{payment.id}"' in invoice_page
