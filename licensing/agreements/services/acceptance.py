@@ -113,9 +113,14 @@ def _up_front_working(line: QuoteLine, currency: str) -> str:
     breakdown = line.breakdown
     steps = list(line.explanation)
     if breakdown.variable > 0:
+        # Round 50: the subtraction itself, so the figure charged now follows from the
+        # line's amount by hand ("of this, 185.00 ..." was followed by 815.00 alone).
+        whole = breakdown.fixed + breakdown.variable
         steps.append(
             f"of this, {format_amount(breakdown.variable, currency)} is usage royalties, "
-            "invoiced on reported usage"
+            f"invoiced on reported usage: {format_amount(whole, currency)} - "
+            f"{format_amount(breakdown.variable, currency)} = "
+            f"{format_amount(breakdown.fixed, currency)}"
         )
     steps.append(
         f"charged now (flat fees and the minimum's lift): "
