@@ -49,8 +49,11 @@ class _Settlement:
         charges = [
             billing.Charge(
                 description=(
-                    f"{what}, line {line.line} ({self.obligation.product_names[line.line]}), "
-                    f"period {filing.period.label}"
+                    f"{what}, line {line.line} ({self.obligation.product_names[line.line]}; "
+                    # Round 50: the rule and card that price it, as its working names
+                    # them: the finance export carries the description, not the working.
+                    f"rule {self.obligation.line(line.line).rule.id} of rate card "
+                    f"{agreement.rate_card}), period {filing.period.label}"
                     # An amendment's working is to date through the last period reported.
                     + (f", to date through {filing.through.end}" if filing.through else "")
                     + (" (deduction)" if line.due < 0 else "")

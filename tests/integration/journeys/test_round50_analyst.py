@@ -16,8 +16,16 @@ from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from tests.integration.agreements.conftest import SMALL_USE, draft
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
+    DEVELOPMENT,
+    SMALL_SOFTWARE,
+    active_agreement,
+    file_report,
+    row,
+)
 from tests.support.agreements import accept, agreement_of, upfront_invoice
 from tests.support.documents import pdf_text
+from tests.support.factories import bearer
 from tests.support.settings import issuing
 
 SignIn = Callable[..., FlaskClient]
@@ -128,3 +136,35 @@ def test_the_up_front_invoice_subtracts_the_usage_royalties_it_leaves_to_the_rep
     signed_in(client, vendor)
     page = _flat(client.get(f"/portal/invoices/{invoice.id}").get_data(as_text=True))
     assert "invoiced on reported usage: 1,000.00 - 185.00 = 815.00; charged now" in page
+
+
+def test_the_finance_exports_lines_name_the_rule_and_card_of_each_fee_and_royalty(
+    client: FlaskClient,
+    vendor: Any,
+    billing_staff: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # The export's royalty line read "Royalty, line 1 (Scrubber Lite), period ..." and
+    # its fee line named the rule alone: the card that priced them was on the invoice's
+    # memo and in its working, neither of which the export carries.
+    agreement = active_agreement(vendor, SMALL_SOFTWARE, DEVELOPMENT)
+    file_report(vendor, agreement, 1, [row(1, "A", quantity=60)])
+    answer = client.get(
+        "/api/v1/exports/invoice_lines",
+        query_string={"format": "csv"},
+        headers=bearer(billing_staff),
+    )
+    assert answer.status_code == 200
+    lines = answer.get_data(as_text=True).splitlines()[1:]
+    assert [line.rsplit(",", 1)[1] for line in lines] == ["815.00", "2500.00", "295.00"]
+    fee, development, royalty = lines
+    assert (
+        "(Installed, hosted and mobile software, per end user; rule distribution-software of "
+        'rate card 2027.1)",815.00'
+    ) in fee
+    assert '(rule development of rate card 2027.1)",2500.00' in development
+    assert (
+        ',"Royalty, line 1 (Scrubber Lite; rule distribution-software of rate card 2027.1), '
+        'period 2027-01-01 to 2027-03-31",295.00'
+    ) in royalty
