@@ -168,3 +168,20 @@ def test_the_finance_exports_lines_name_the_rule_and_card_of_each_fee_and_royalt
         ',"Royalty, line 1 (Scrubber Lite; rule distribution-software of rate card 2027.1), '
         'period 2027-01-01 to 2027-03-31",295.00'
     ) in royalty
+
+
+def test_a_royalty_line_names_its_up_front_amount_as_the_up_front_invoice_does(
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # The up-front line ended "charged now (flat fees and the minimum's lift): 815.00
+    # USD", the royalty line said "the larger of the up-front 815.00": one figure, named
+    # two ways, and nothing said the minimum's lift was in it.
+    agreement = active_agreement(vendor, SMALL_SOFTWARE)
+    filing = file_report(vendor, agreement, 1, [row(1, "A", quantity=60)])
+    (line,) = filing.lines
+    assert (
+        "charged to date = the larger of the up-front 815.00 (flat fees and the minimum's "
+        "lift, charged on acceptance) and the amount to date 1110.00 = 1110.00"
+    ) in line.explanation
