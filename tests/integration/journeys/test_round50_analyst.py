@@ -76,6 +76,11 @@ def test_an_estimate_says_the_days_behind_the_fraction_its_working_multiplies_by
         "on usage of use 1 is not"
     ) in page
     assert "20.0% of the rate card period" not in page
+    # The total's cell wrote "1,000.00" alone, where every other quote's total row
+    # (the application's, the agreement's) says its currency.
+    assert (
+        '<th scope="row" colspan="3">Total</th><td class="num"><strong>200.00 USD</strong>' in page
+    )
 
 
 def test_the_review_page_agreement_page_and_pdf_say_the_share_of_the_period_alike(
