@@ -323,6 +323,8 @@ def term_share_words(term_days: int | None, proration: Fraction) -> str:
     shown = percent.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     share = f"{shown}%" if shown != percent else f"{shown.normalize():f}%"
     share = f"about {share}" if shown != percent else share
+    if not shown:  # a year of an open-ended card: "about 0.0%" said nothing
+        share = "less than 0.1%"
     if term_days is None or (term_days * proration.denominator) % proration.numerator:
         return f"the term is {proration} of the rate card period ({share})"
     card_days = term_days * proration.denominator // proration.numerator

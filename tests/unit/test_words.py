@@ -269,3 +269,8 @@ def test_the_proration_caption_gives_the_days_and_the_fraction_the_working_multi
         "the term is 1,830 of the rate card period's 36,500 days, 1830/36500 = 183/3650 "
         "(about 5.0%)"
     )
+    # A year of a card written to 9999-12-31 (round 42): not "about 0.0%".
+    assert words.term_share_words(366, Fraction(366, 2911713)) == (
+        "the term is 366 of the rate card period's 2,911,713 days, 366/2911713 = 2/15911 "
+        "(less than 0.1%)"
+    )
