@@ -106,9 +106,12 @@ class _Settlement:
         ).all()
         numbers = []
         remaining = amount
+        # Round 50: the whole of what the report lowers, which each credit note is part
+        # of when it is spread over several invoices (the report's total due, negated).
         reason = (
             f"Royalty report {report.reference} for {report.period_start.isoformat()} lowers the "
-            f"royalty of agreement {agreement.number}"
+            f"royalty of agreement {agreement.number} by {in_words(amount, report.currency)} "
+            "in all"
         )
         for invoice in invoices:
             creditable = invoice.total - invoice.amount_credited

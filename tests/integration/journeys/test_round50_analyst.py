@@ -6,21 +6,27 @@ from __future__ import annotations
 import html
 from collections.abc import Callable
 from datetime import date
+from decimal import Decimal
 from typing import Any
 from urllib.parse import urlencode
 
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
+from licensing.billing.models import CreditNote
 from tests.integration.agreements.conftest import SMALL_USE, draft
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     DEVELOPMENT,
     SMALL_SOFTWARE,
+    SOFTWARE,
     active_agreement,
     file_report,
+    lowered_by_amendment,
     row,
 )
 from tests.support.agreements import accept, agreement_of, upfront_invoice
@@ -190,3 +196,19 @@ def test_a_royalty_line_names_its_up_front_amount_as_the_up_front_invoice_does(
         "charged to date = the larger of the up-front 815.00 (flat fees and the minimum's "
         "lift, charged on acceptance) and the amount to date 1110.00 = 1110.00"
     ) in line.explanation
+
+
+def test_an_amendments_credit_note_says_the_whole_it_is_part_of(
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # The reason said "... lowers the royalty of agreement CPT-..." with no figure: a
+    # lowering spread over two invoices' credit notes added up to nothing shown.
+    agreement = active_agreement(vendor, SOFTWARE)
+    lowered_by_amendment(file_report, vendor, agreement)
+    credit = db.session().scalars(select(CreditNote)).one()
+    assert credit.amount == Decimal("1200.00")
+    assert credit.reason.endswith(
+        f"lowers the royalty of agreement {agreement.number} by 1,200.00 USD in all"
+    )
