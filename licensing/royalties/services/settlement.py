@@ -75,8 +75,11 @@ class _Settlement:
             payment_terms_days=agreement.payment_terms_days,
             late_fee_monthly_percent=agreement.late_fee_monthly_percent,
             memo=(
-                f"Royalty report {report.reference} under license agreement {agreement.number} "
-                f"(rate card {agreement.rate_card}) for the period {filing.period.label}"
+                # Round 50: the term, as the up-front invoice's memo says it: a prorated
+                # minimum's "x 1/5" counts its days.
+                f"Royalty report {report.reference} under license agreement {agreement.number}, "
+                f"term {agreement.term_start} to {agreement.term_end} (rate card "
+                f"{agreement.rate_card}), for the period {filing.period.label}"
                 + (
                     f", amending report {RoyaltyReport.reference_of(report.amends_id)}"
                     if report.amends_id

@@ -17,7 +17,7 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
-from licensing.billing.models import CreditNote
+from licensing.billing.models import CreditNote, Invoice
 from tests.integration.agreements.conftest import SMALL_USE, draft
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
@@ -192,6 +192,12 @@ def test_a_royalty_line_names_its_up_front_amount_as_the_up_front_invoice_does(
     agreement = active_agreement(vendor, SMALL_SOFTWARE)
     filing = file_report(vendor, agreement, 1, [row(1, "A", quantity=60)])
     (line,) = filing.lines
+    # Its invoice names the term as the up-front invoice does ("term ... (rate card ...)"):
+    # a prorated minimum's fraction counts its days.
+    invoice = db.session().scalars(select(Invoice).where(Invoice.number == filing.invoice_number))
+    assert f"under license agreement {agreement.number}, term 2027-01-01 to 2027-12-31 (rate " in (
+        invoice.one().memo
+    )
     assert (
         "charged to date = the larger of the up-front 815.00 (flat fees and the minimum's "
         "lift, charged on acceptance) and the amount to date 1110.00 = 1110.00"
