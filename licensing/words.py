@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping, Sequence
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
 from functools import lru_cache
 
 from licensing.money import figures_grouped, format_quantity
@@ -306,3 +308,30 @@ def rules_described(step: str, description_of: Callable[[str, str], str]) -> str
         return f"{description} ({found.group(0)[:-1]}):"
 
     return _RULE_IN_WORKING.sub(described, step)
+
+
+def term_share_words(term_days: int | None, proration: Fraction) -> str:
+    """How much of its rate card's period a partial term is, as an analyst checks it by
+    hand (round 50): the days counted, the exact fraction the working multiplies by
+    (reduced, as the working writes it: "73/365 = 1/5") and a percentage marked
+    "about" where it is rounded: "the term is 122 of the rate card period's 365 days,
+    122/365 (about 33.4%)". The pages' caption (`web.filters.proration`) and an
+    agreement's terms (`agreements.documents`) both say it. Without the term's days (a
+    quote kept without its request) the fraction and percentage alone."""
+    exact = Fraction(proration.numerator * 100, proration.denominator)
+    percent = Decimal(exact.numerator) / Decimal(exact.denominator)
+    shown = percent.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
+    share = f"{shown}%" if shown != percent else f"{shown.normalize():f}%"
+    share = f"about {share}" if shown != percent else share
+    if not shown:  # a year of an open-ended card: "about 0.0%" said nothing
+        share = "less than 0.1%"
+    if term_days is None or (term_days * proration.denominator) % proration.numerator:
+        return f"the term is {proration} of the rate card period ({share})"
+    card_days = term_days * proration.denominator // proration.numerator
+    fraction = f"{term_days}/{card_days}"
+    if fraction != str(proration):
+        fraction += f" = {proration}"
+    return (
+        f"the term is {format_quantity(term_days)} of the rate card period's "
+        f"{format_quantity(card_days)} days, {fraction} ({share})"
+    )

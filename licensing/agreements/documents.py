@@ -84,6 +84,10 @@ class AgreementDocument:
     notes: tuple[str, ...] = field(default_factory=tuple)
     # Schedule A's note for a card that runs long (round 47); empty for any other.
     long_card_note: str = ""
+    # Round 50: a term shorter than its card's period says the card's period and the
+    # days the working's proration counts ("x 122/365 (prorated)"); empty for a term
+    # of the whole period, so those agreements are drawn as before.
+    proration_note: str = ""
 
     @property
     def proration_warnings(self) -> tuple[str, ...]:
@@ -135,7 +139,8 @@ def _parties(doc: AgreementDocument) -> list[Flowable]:
         Spacer(1, 6),
         pdf.para(
             f"Term: {doc.term_start.isoformat()} to {doc.term_end.isoformat()} (both days "
-            f"included). Royalties are computed with rate card {doc.rate_card}.",
+            f"included). Royalties are computed with rate card {doc.rate_card}."
+            + (f" {doc.proration_note}" if doc.proration_note else ""),
         ),
         # A term the Licensor changed at approval is stated with the term it changes.
         *[pdf.para(note) for note in doc.notes],

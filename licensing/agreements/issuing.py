@@ -37,6 +37,7 @@ from licensing.money import format_quantity, price_in_words
 from licensing.notices import TRADEMARK_NOTICE, copyright_notice
 from licensing.pricing import Quote, QuoteLine, RateCard, describe_rule
 from licensing.pricing.describe import long_period_words, runs_long, term_proration_warnings
+from licensing.pricing.ratecard import period_words
 from licensing.pricing.vocabulary import USES
 from licensing.ratecards import queries as ratecard_queries
 from licensing.words import (
@@ -44,6 +45,7 @@ from licensing.words import (
     in_a_sentence,
     organization_type_words,
     product_type_words,
+    term_share_words,
     use_words,
     user_type_words,
     working_in_words,
@@ -437,6 +439,22 @@ def build_document(
         renewal_of=renewal_of,
         notes=term_notes,
         long_card_note=long_card_note(card, long_card_days),
+        proration_note=proration_note(card, quote, version.term_start, version.term_end),
+    )
+
+
+def proration_note(card: RateCard, quote: Quote, term_start: date, term_end: date) -> str:
+    """What an agreement for part of its card's period says after naming the card
+    (round 50): the card's period and the share of it the term is, in the words of the
+    pages' caption (`words.term_share_words`), so the "x 122/365 (prorated)" of the
+    working is traced to the days it counts. Empty for a term of the whole period."""
+    if quote.proration == 1:
+        return ""
+    share = term_share_words((term_end - term_start).days + 1, quote.proration)
+    return (
+        f"Its period is {period_words(card.effective_from, card.effective_to)}, and "
+        f"{share}: flat fees, minimums and maximums are prorated by it, royalties on "
+        "usage are not."
     )
 
 

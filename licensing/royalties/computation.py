@@ -206,8 +206,11 @@ class Pricer:
 
         steps = [_usage_words(line, usage, currency, self.card.version), *priced.explanation]
         steps.append(
-            f"charged to date = the larger of the up-front {show(line.up_front)} and the "
-            f"amount to date {show(amount)} = {show(charged)}"
+            # Round 50: the up-front amount in the words its invoice line ends with
+            # ("charged now (flat fees and the minimum's lift): 815.00 USD").
+            f"charged to date = the larger of the up-front {show(line.up_front)} (flat fees "
+            f"and the minimum's lift, charged on acceptance) and the amount to date "
+            f"{show(amount)} = {show(charged)}"
         )
         steps.append(
             f"due = {show(charged)} charged to date - {show(charged_before)} charged before "

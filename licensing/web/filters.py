@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable
 from datetime import date, datetime
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
@@ -22,6 +22,7 @@ from licensing.words import (
     product_type_words,
     state_label,
     state_text,
+    term_share_words,
     use_described,
     use_words,
     user_type_words,
@@ -79,8 +80,6 @@ def proration(quote: Any) -> str:
     factor = Fraction(quote.proration)
     if factor == 1:
         return "the whole rate card period (no proration)"
-    share = Decimal(factor.numerator * 100) / Decimal(factor.denominator)
-    percent = share.quantize(Decimal("0.1"), rounding=ROUND_HALF_UP)
     prorated: dict[str, list[int]] = {"flat fee": [], "minimum": [], "maximum": []}
     on_usage: list[int] = []
     for line in quote.lines:
@@ -92,7 +91,10 @@ def proration(quote: Any) -> str:
                     prorated[what].append(number)
             elif _ON_USAGE.search(step) and number not in on_usage:
                 on_usage.append(number)
-    term = f"the term is {percent}% of the rate card period"
+    # Round 50: the days and the fraction the working multiplies by, not a rounded
+    # percentage alone ("33.4%" of 1,000.00 is not the 334.25 the minimum comes to).
+    request = getattr(quote, "request", None)
+    term = term_share_words(request.term.days if request is not None else None, factor)
     parts = [
         f"the {what}{'' if len(numbers) == 1 else 's'} of {_uses(numbers)}"
         for what, numbers in prorated.items()

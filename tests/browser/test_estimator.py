@@ -147,7 +147,8 @@ def test_the_estimate_speaks_the_vendor_s_language(page: Any, cards: None) -> No
     assert "= about 504.109589" in result  # the minimum 1000.00 x 184/365, discounted never
     assert "proration" not in result
     assert (
-        "the term is 50.4% of the rate card period: the minimum of use 1 is prorated to it; "
+        "the term is 184 of the rate card period's 365 days, 184/365 (about 50.4%): the minimum "
+        "of use 1 is prorated to it; "
         "the royalty on usage of use 1 is not"
     ) in result
     routed = page.locator("tbody tr").nth(1).inner_text()

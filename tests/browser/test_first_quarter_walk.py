@@ -210,7 +210,12 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
     assert f"Invoice {first} to pay 260.00 USD due {due} you" in waiting
     assert f"Next royalty report for {agreement}" in waiting
     page.get_by_role("link", name=f"Invoice {first} to pay").click()
-    assert "charged now (flat fees and the minimum's lift): 260.00 USD" in _main(page)
+    # Round 50: the subtraction that leaves the usage royalties to the reports, so the
+    # 260.00 follows from the line's 1,000.00 by hand.
+    assert (
+        "740.00 is usage royalties, invoiced on reported usage: 1,000.00 - 740.00 = 260.00; "
+        "charged now (flat fees and the minimum's lift): 260.00 USD"
+    ) in _main(page)
     _pay_by_card(page, "260.00")
     assert "is paid in full" in _mail(mailbox, VENDOR, "Payment received")
     waiting = _waiting(page)

@@ -89,7 +89,8 @@ def test_the_proration_caption_reads_the_working_the_pricing_core_writes() -> No
     )
     quote = price(card, QuoteRequest("commercial", Term(date(2027, 1, 1), date(2027, 6, 30)), uses))
     assert filters.proration(quote) == (
-        "the term is 49.6% of the rate card period: the flat fee of use 2 and the minimum "
+        "the term is 181 of the rate card period's 365 days, 181/365 (about 49.6%): the flat "
+        "fee of use 2 and the minimum "
         "of use 1 are prorated to it; the royalty on usage of use 1 is not"
     )
 
@@ -98,7 +99,8 @@ def test_proration_is_said_in_words() -> None:
     assert filters.proration(_quote(Fraction(1))) == "the whole rate card period (no proration)"
     prorated = ("flat 2500.00 x 181/365 (prorated) = 1",)
     assert filters.proration(_quote(Fraction(181, 365), prorated)) == (
-        "the term is 49.6% of the rate card period: the flat fee of use 1 is prorated to it"
+        "the term is 181/365 of the rate card period (about 49.6%): the flat fee of use 1 is "
+        "prorated to it"
     )
 
 
@@ -119,16 +121,19 @@ def test_the_proration_caption_names_the_lines_and_bounds_it_applies_to() -> Non
     per_unit = ("10 end_users, volume: 10 x 18.50 = 185.00",)
     capped = ("10 end_users, volume: 10 x 18.50 = 185.00", "maximum 100.00 x 31/365 (prorated) = 1")
     assert filters.proration(_quote(Fraction(31, 365), revenue)) == (
-        "the term is 8.5% of the rate card period: the minimum of use 1 is prorated to it; "
+        "the term is 31/365 of the rate card period (about 8.5%): the minimum of use 1 is "
+        "prorated to it; "
         "the royalty on usage of use 1 is not"
     )
     assert filters.proration(_quote(Fraction(31, 365), revenue, flat, sum_of_parts, capped)) == (
-        "the term is 8.5% of the rate card period: the flat fees of uses 2 and 3, the minimum "
+        "the term is 31/365 of the rate card period (about 8.5%): the flat fees of uses 2 and "
+        "3, the minimum "
         "of use 1 and the maximum of use 4 are prorated to it; the royalties on usage of uses "
         "1, 3 and 4 are not"
     )
     assert filters.proration(_quote(Fraction(31, 365), per_unit)) == (
-        "the term is 8.5% of the rate card period; no use has a flat fee, minimum or maximum "
+        "the term is 31/365 of the rate card period (about 8.5%); no use has a flat fee, "
+        "minimum or maximum "
         "to prorate"
     )
 
@@ -242,3 +247,30 @@ def test_a_royaltys_working_describes_the_rule_it_names_where_the_card_does() ->
     # A rule without a description keeps its id alone.
     other = "line 2, rule distribution-data of rate card 2027.1: usage to date 5"
     assert words.rules_described(other, description_of) == other
+
+
+def test_the_proration_caption_gives_the_days_and_the_fraction_the_working_multiplies_by() -> None:
+    # Round 50: "the term is 20.0% of the rate card period" beside "minimum 1,000.00 x 1/5
+    # (prorated)": an analyst with the card and a calculator could not tell where 1/5
+    # came from (73 of the card's 365 days, reduced), and a rounded percentage of a
+    # minimum is not what the minimum comes to.
+    request = SimpleNamespace(term=Term(date(2027, 3, 1), date(2027, 5, 12)))
+    steps = ("minimum 1000.00 x 1/5 (prorated) = 200.00: 185.00 is below it",)
+    quote = SimpleNamespace(proration=Fraction(1, 5), lines=_quote(Fraction(1), steps).lines)
+    quote.request = request
+    assert filters.proration(quote) == (
+        "the term is 73 of the rate card period's 365 days, 73/365 = 1/5 (20%): the minimum "
+        "of use 1 is prorated to it"
+    )
+    assert words.term_share_words(122, Fraction(122, 365)) == (
+        "the term is 122 of the rate card period's 365 days, 122/365 (about 33.4%)"
+    )
+    assert words.term_share_words(1830, Fraction(1830, 36500)) == (
+        "the term is 1,830 of the rate card period's 36,500 days, 1830/36500 = 183/3650 "
+        "(about 5.0%)"
+    )
+    # A year of a card written to 9999-12-31 (round 42): not "about 0.0%".
+    assert words.term_share_words(366, Fraction(366, 2911713)) == (
+        "the term is 366 of the rate card period's 2,911,713 days, 366/2911713 = 2/15911 "
+        "(less than 0.1%)"
+    )

@@ -48,7 +48,7 @@ _TOLD_BILLING = ("number", "organization_id", "currency", "term_start", "term_en
 
 
 def _line_description(
-    product: str, use: str, rule_id: str | None, rule: str, *, label: str = ""
+    product: str, use: str, rule_id: str | None, rule: str, *, label: str = "", card: str = ""
 ) -> str:
     """An up-front invoice line as the agreement's Schedule A and working say the use
     and its rule (round 38; "Scrubber Pro SDK: development of mobile app (rule
@@ -66,11 +66,15 @@ def _line_description(
         return described
     if label and says_again(label, rule):
         rule = ""
-    with_rule = f"{described} ({rule_named(rule_id, rule)})" if rule else ""
+    # Round 50: the rule's card too, as a royalty line and the working name it ("rule
+    # distribution-software of rate card 2027.1"): the finance export carries the
+    # line's description, not the invoice's memo that named the card.
+    of_card = f" of rate card {card}" if card else ""
+    with_rule = f"{described} ({rule_named(rule_id, rule)}{of_card})" if rule else ""
     return (
         with_rule
         if 0 < len(with_rule) <= LINE_DESCRIPTION_MAX
-        else (f"{described} (rule {rule_id})")
+        else (f"{described} (rule {rule_id}{of_card})")
     )
 
 
@@ -98,6 +102,7 @@ def _charges(agreement: Agreement) -> tuple[signals.UpFrontCharge, ...]:
                     line.rule,
                     rules.get(line.rule or "", ""),
                     label=use_words(use.use),
+                    card=quote.rate_card,
                 ),
                 amount=line.breakdown.fixed,
                 working=_up_front_working(line, quote.currency),
@@ -113,9 +118,14 @@ def _up_front_working(line: QuoteLine, currency: str) -> str:
     breakdown = line.breakdown
     steps = list(line.explanation)
     if breakdown.variable > 0:
+        # Round 50: the subtraction itself, so the figure charged now follows from the
+        # line's amount by hand ("of this, 185.00 ..." was followed by 815.00 alone).
+        whole = breakdown.fixed + breakdown.variable
         steps.append(
             f"of this, {format_amount(breakdown.variable, currency)} is usage royalties, "
-            "invoiced on reported usage"
+            f"invoiced on reported usage: {format_amount(whole, currency)} - "
+            f"{format_amount(breakdown.variable, currency)} = "
+            f"{format_amount(breakdown.fixed, currency)}"
         )
     steps.append(
         f"charged now (flat fees and the minimum's lift): "

@@ -49,8 +49,11 @@ class _Settlement:
         charges = [
             billing.Charge(
                 description=(
-                    f"{what}, line {line.line} ({self.obligation.product_names[line.line]}), "
-                    f"period {filing.period.label}"
+                    f"{what}, line {line.line} ({self.obligation.product_names[line.line]}; "
+                    # Round 50: the rule and card that price it, as its working names
+                    # them: the finance export carries the description, not the working.
+                    f"rule {self.obligation.line(line.line).rule.id} of rate card "
+                    f"{agreement.rate_card}), period {filing.period.label}"
                     # An amendment's working is to date through the last period reported.
                     + (f", to date through {filing.through.end}" if filing.through else "")
                     + (" (deduction)" if line.due < 0 else "")
@@ -72,8 +75,11 @@ class _Settlement:
             payment_terms_days=agreement.payment_terms_days,
             late_fee_monthly_percent=agreement.late_fee_monthly_percent,
             memo=(
-                f"Royalty report {report.reference} under license agreement {agreement.number} "
-                f"(rate card {agreement.rate_card}) for the period {filing.period.label}"
+                # Round 50: the term, as the up-front invoice's memo says it: a prorated
+                # minimum's "x 1/5" counts its days.
+                f"Royalty report {report.reference} under license agreement {agreement.number}, "
+                f"term {agreement.term_start} to {agreement.term_end} (rate card "
+                f"{agreement.rate_card}), for the period {filing.period.label}"
                 + (
                     f", amending report {RoyaltyReport.reference_of(report.amends_id)}"
                     if report.amends_id
@@ -103,9 +109,12 @@ class _Settlement:
         ).all()
         numbers = []
         remaining = amount
+        # Round 50: the whole of what the report lowers, which each credit note is part
+        # of when it is spread over several invoices (the report's total due, negated).
         reason = (
             f"Royalty report {report.reference} for {report.period_start.isoformat()} lowers the "
-            f"royalty of agreement {agreement.number}"
+            f"royalty of agreement {agreement.number} by {in_words(amount, report.currency)} "
+            "in all"
         )
         for invoice in invoices:
             creditable = invoice.total - invoice.amount_credited

@@ -39,7 +39,8 @@ def test_a_royalty_reports_working_and_invoice_name_the_rate_card_that_priced_it
     )
     invoice = db.session().scalars(select(Invoice).where(Invoice.number == report["invoice"])).one()
     assert invoice.memo == (
-        f"Royalty report RR-{report['id']:06d} under license agreement {report['agreement']} "
-        "(rate card 2027.1) for the period 2027-01-01 to 2027-03-31."
+        f"Royalty report RR-{report['id']:06d} under license agreement {report['agreement']}, "
+        "term 2027-01-01 to 2027-12-31 (rate card 2027.1), for the period 2027-01-01 to "
+        "2027-03-31."
     )
     assert "rate card 2027.1" in invoice.lines[0].working

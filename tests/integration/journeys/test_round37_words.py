@@ -133,7 +133,8 @@ def test_an_estimate_names_each_rule_by_its_description_and_says_what_is_prorate
         '<span class="muted">rule distribution-software</span></td>'
     ) in page
     assert (
-        "the term is 45.8% of the rate card period: the minimum of use 1 is prorated to it; "
+        "the term is 167 of the rate card period's 365 days, 167/365 (about 45.8%): the minimum "
+        "of use 1 is prorated to it; "
         "the royalty on usage of use 1 is not"
     ) in page
     assert "prorated to 45.8%" not in page
@@ -149,7 +150,8 @@ def test_the_agreement_page_and_pdf_name_the_rule_by_its_description(
     agreement = _issued_for_january(vendor)
     rule = "Installed, hosted and mobile software, per end user"
     caption = (
-        "the term is 8.5% of the rate card period: the minimum of use 1 is prorated to it; "
+        "the term is 31 of the rate card period's 365 days, 31/365 (about 8.5%): the minimum of "
+        "use 1 is prorated to it; "
         "the royalty on usage of use 1 is not"
     )
     signed_in(client, vendor)

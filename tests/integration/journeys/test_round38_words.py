@@ -153,7 +153,7 @@ def test_an_up_front_invoice_line_reads_in_the_forms_words_with_its_rules_descri
     # Round 40: the card's description said the use again and is left out.
     said = (
         "Scrubber Pro SDK: Develop, test, maintain or service a product; mobile app for "
-        "provider users (rule development)"
+        "provider users (rule development of rate card 2027.1)"
     )
     assert [line.description for line in invoice.lines] == [said]
     answer = client.get(f"/api/v1/invoices/{invoice.id}", headers=bearer(vendor)).get_json()

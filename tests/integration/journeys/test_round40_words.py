@@ -143,11 +143,11 @@ def test_a_new_up_front_invoice_line_says_the_use_once(
     invoice = up_front_invoice(agreement)
     said = [
         "Scrubber Pro SDK: Develop, test, maintain or service a product; mobile app for "
-        "provider users (rule development)",
+        "provider users (rule development of rate card 2027.1)",
         # A description saying something else than the use is kept.
         "Scrubber Lite: Distribute a product to others (installed or hosted); SaaS for "
         "provider users (Installed, hosted and mobile software, per end user; rule "
-        "distribution-software)",
+        "distribution-software of rate card 2027.1)",
     ]
     assert [line.description for line in invoice.lines] == said
     answer = client.get(f"/api/v1/invoices/{invoice.id}", headers=bearer(vendor)).get_json()

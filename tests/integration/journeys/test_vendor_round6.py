@@ -393,7 +393,8 @@ def test_an_amended_earlier_period_says_its_figures_run_through_the_last_period_
         db.session().scalars(select(Invoice).where(Invoice.number == amended.invoice_number)).one()
     )
     assert invoice.lines[0].description == (
-        "Amended royalty, line 1 (Scrubber Pro), period 2027-01-01 to 2027-03-31, "
+        "Amended royalty, line 1 (Scrubber Pro; rule distribution-software of rate card "
+        "2027.1), period 2027-01-01 to 2027-03-31, "
         "to date through 2027-06-30"
     )
 

@@ -18,6 +18,17 @@ def test_a_line_names_its_rule_by_its_description_and_id() -> None:
     assert _line_description("Scrubber", USE, None, "") == f"Scrubber: {USE}"
 
 
+def test_a_line_names_the_card_of_its_rule() -> None:
+    # Round 50: the finance export carries the line's description alone, and a royalty
+    # line names "rule distribution-software of rate card 2027.1": so does a fee line.
+    assert _line_description("Scrubber", USE, "development", "Develop", card="2027.1") == (
+        f"Scrubber: {USE} (Develop; rule development of rate card 2027.1)"
+    )
+    assert _line_description("P" * 200, USE, "development", "d" * 500, card="2027.1") == (
+        f"{'P' * 200}: {USE} (rule development of rate card 2027.1)"
+    )
+
+
 def test_a_rules_description_too_long_for_the_line_is_left_out_its_id_kept() -> None:
     # The line's column holds 500 characters: issuing the invoice must not fail.
     said = _line_description("P" * 200, USE, "development", "d" * DESCRIPTION_MAX)
