@@ -1,0 +1,151 @@
+"""Round 50: what an application for a past term still left. Staff may change the
+term at approval: the approval form's sentence now follows the term being approved
+(the refused form's re-render here; the page's script in
+`tests/browser/test_past_term_changed.py`), and the outcome follows the agreement's
+own term both ways: a past term moved into the present is approved, accepted and
+expired as any running one, a running term moved into the past licenses past use
+only (docs/journeys.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import time_machine
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import services as agreements
+from licensing.agreements.models import Agreement, Application
+from licensing.mail.models import OutboxMessage
+from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE, draft
+from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+from tests.support.agreements import accept, agreement_of
+from tests.support.pages import text_of
+from tests.support.settings import issuing
+
+SignIn = Callable[..., FlaskClient]
+# Wednesday 2027-09-01, 15:00 UTC: the 2027 term is under way.
+SEPTEMBER = datetime(2027, 9, 1, 15, 0, tzinfo=UTC)
+YEAR = (date(2027, 1, 1), date(2027, 12, 31))
+# The first half of 2027, over by September.
+HALF = (date(2027, 1, 1), date(2027, 6, 30))
+OVER = "The term ended on 2027-06-30, before today: approving it licenses past use only"
+
+
+def _submitted(
+    vendor: Any, use: dict[str, Any], now: datetime, term: tuple[date, date] = YEAR
+) -> Application:
+    """An application of `use` for `term` (2027) submitted at `now` (to staff review)."""
+    actor = Actor.of(accounts.principal_for(vendor))
+    application = agreements.create_draft(actor, draft(use, term=term), now=now)
+    with time_machine.travel(now, tick=False):
+        submitted = agreements.submit(application.id, actor, policy=issuing(), attest=True, now=now)
+    assert submitted.state == "submitted"
+    return submitted
+
+
+def _approved_with_term(
+    application: Application, staff: Any, term: tuple[date, date], now: datetime
+) -> Agreement:
+    actor = Actor.of(accounts.principal_for(staff))
+    with time_machine.travel(now, tick=False):
+        agreements.approve(
+            application.id,
+            actor,
+            policy=issuing(),
+            modifications=agreements.Modifications(
+                term_start=term[0], term_end=term[1], term_reason="Agreed with the licensee."
+            ),
+            now=now,
+        )
+    return agreement_of(application)
+
+
+def _approval_email(agreement: Agreement) -> str:
+    (email,) = db.session().scalars(
+        select(OutboxMessage).where(
+            OutboxMessage.subject.contains("ready to accept"),
+            OutboxMessage.body_text.contains(agreement.number),
+        )
+    )
+    return " ".join(email.body_text.split())
+
+
+def test_the_refused_approval_form_words_the_sentence_for_the_term_it_asked_for(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    application = _submitted(vendor, AUTO_USE, SEPTEMBER, HALF)
+    with time_machine.travel(SEPTEMBER, tick=False):
+        signed_in(client, licensing_staff)
+        before = text_of(client.get(f"/console/applications/{application.id}"))
+        # The end moved to the year's, still running, without the change's reason.
+        refused = client.post(
+            f"/console/applications/{application.id}/approve",
+            data={"term_start": "2027-01-01", "term_end": "2027-12-31", "term_reason": ""},
+        )
+    assert OVER in before
+    assert refused.status_code == 422
+    page = text_of(refused)
+    assert OVER not in page  # was the submitted term's sentence
+    assert (
+        "The term began on 2027-01-01, before today: approving it licenses that time "
+        "retroactively. The royalty reports of the 2 periods already ended (2027-01-01 "
+        "to 2027-06-30) can be filed as soon as the licensee accepts" in page
+    )
+    assert db.session().get(Application, application.id).state == "submitted"  # type: ignore[union-attr]
+
+
+def test_a_past_term_changed_at_approval_to_one_still_running_is_not_treated_as_past(
+    vendor: Any,
+    licensing_staff: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    application = _submitted(vendor, AUTO_USE, SEPTEMBER, HALF)
+    agreement = _approved_with_term(application, licensing_staff, YEAR, SEPTEMBER)
+    assert agreement.term_end == date(2027, 12, 31)
+    email = _approval_email(agreement)
+    assert "past use only" not in email
+    assert "The term began on 2027-01-01, before this approval" in email
+    # Neither left waiting as issued after its term nor expired unaccepted: running.
+    assert agreements.expire(now=SEPTEMBER).expired == []
+    accepted = accept(agreement, vendor, now=SEPTEMBER)
+    assert accepted.state == "active"
+    assert accepted.ended_at is None
+    assert agreements.expire(now=SEPTEMBER).expired == []
+
+
+def test_a_running_term_changed_at_approval_to_one_already_over_licenses_past_use_only(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    application = _submitted(vendor, STAFF_USE, SEPTEMBER)
+    with time_machine.travel(SEPTEMBER, tick=False):
+        signed_in(client, licensing_staff)
+        before = text_of(client.get(f"/console/applications/{application.id}"))
+    assert "The term began on 2027-01-01, before today" in before
+    # Staff license the first half only, which ended on 2027-06-30.
+    agreement = _approved_with_term(application, licensing_staff, HALF, SEPTEMBER)
+    assert (
+        "The term ended on 2027-06-30, before this approval: the license covers past use "
+        "only, from 2027-01-01 to 2027-06-30, and the agreement is expired as soon as you "
+        "accept it." in _approval_email(agreement)
+    )
+    # Issued after its (changed) term: the run leaves it open to acceptance ...
+    assert agreements.expire(now=SEPTEMBER).expired == []
+    assert db.session().get(Agreement, agreement.id).state == "issued"  # type: ignore[union-attr]
+    # ... and the acceptance expires it at once.
+    accepted = accept(agreement, vendor, now=SEPTEMBER)
+    assert accepted.state == "expired"
+    assert accepted.ended_at == accepted.activated_at
