@@ -535,6 +535,8 @@ def _agreement_page(
         # What accepting invoices at once, said before the vendor accepts (round 36).
         due_on_acceptance=issuing.due_on_acceptance(quote),
         usage_based=any(issuing.usage_based(line) for line in issuing.licensed_lines(quote)),
+        # A license of past use only, said before it is accepted as after (round 50).
+        past_term=services.past_term(agreement, calendar.office_date(utcnow())),
         application=agreement.application,
         renewals=queries.renewals_of(session, agreement.id),
         live_renewal=live,

@@ -24,7 +24,8 @@ from licensing.agreements.models import Agreement, Application
 from licensing.mail.models import OutboxMessage
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE, draft
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
-from tests.support.agreements import accept, agreement_of
+from tests.support.agreements import accept, accepted_through_the_api, agreement_of
+from tests.support.factories import bearer
 from tests.support.pages import text_of
 from tests.support.settings import issuing
 
@@ -121,6 +122,13 @@ def test_a_past_term_changed_at_approval_to_one_still_running_is_not_treated_as_
     assert accepted.state == "active"
     assert accepted.ended_at is None
     assert agreements.expire(now=SEPTEMBER).expired == []
+    assert agreements.past_term(accepted, date(2027, 9, 1)) is None  # the API's null
+    # It runs its term and expires by the run: not a license of past use only either.
+    january = datetime(2028, 1, 4, 15, 0, tzinfo=UTC)
+    assert agreements.expire(now=january).expired == [agreement.number]
+    db.session().refresh(agreement)
+    assert agreement.state == "expired"
+    assert agreements.past_term(agreement, date(2028, 1, 4)) is None
 
 
 def test_a_running_term_changed_at_approval_to_one_already_over_licenses_past_use_only(
@@ -149,3 +157,46 @@ def test_a_running_term_changed_at_approval_to_one_already_over_licenses_past_us
     accepted = accept(agreement, vendor, now=SEPTEMBER)
     assert accepted.state == "expired"
     assert accepted.ended_at == accepted.activated_at
+
+
+OFFERED = (
+    "The term ended on 2027-06-30, before today: accepting this agreement licenses past "
+    "use only, from 2027-01-01 to 2027-06-30, so it is expired as soon as it is accepted, "
+    "and the royalty reports of its term are due at once."
+)
+
+
+def test_the_agreement_says_it_licenses_past_use_only_before_and_after_its_acceptance(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    application = _submitted(vendor, AUTO_USE, SEPTEMBER, HALF)
+    actor = Actor.of(accounts.principal_for(licensing_staff))
+    agreements.approve(application.id, actor, policy=issuing(), now=SEPTEMBER)
+    agreement = agreement_of(application)
+    with time_machine.travel(SEPTEMBER, tick=False):
+        offered = client.get(f"/api/v1/agreements/{agreement.id}", headers=bearer(vendor))
+        signed_in(client, vendor)
+        page = text_of(client.get(f"/portal/agreements/{agreement.id}"))
+        accepted = accepted_through_the_api(client, agreement, vendor)
+        after = text_of(client.get(f"/portal/agreements/{agreement.id}"))
+    # Before acceptance: the API and the page above *Accept the agreement* (was nothing).
+    assert offered.get_json()["past_term"] == OFFERED
+    assert OFFERED in page
+    assert page.index(OFFERED) < page.index("Accept the agreement")
+    # Accepted: expired, and the acceptance's sentence says why.
+    body = accepted.get_json()
+    assert body["state"] == "expired"
+    told = (
+        "The term ended on 2027-06-30, before this acceptance: the license covers past use "
+        "only, from 2027-01-01 to 2027-06-30, so the agreement is expired at once. Its "
+        f"royalty reports are due now: file them under {agreement.number}."
+    )
+    assert body["past_term"] == told
+    assert told in after
+    # The list answers it too.
+    listed = client.get("/api/v1/agreements", headers=bearer(vendor)).get_json()
+    assert [a["past_term"] for a in listed] == [told]
