@@ -21,6 +21,7 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement, Application
+from licensing.agreements.services.expiry import expiring
 from licensing.mail.models import OutboxMessage
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE, draft
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
@@ -200,3 +201,50 @@ def test_the_agreement_says_it_licenses_past_use_only_before_and_after_its_accep
     # The list answers it too.
     listed = client.get("/api/v1/agreements", headers=bearer(vendor)).get_json()
     assert [a["past_term"] for a in listed] == [told]
+
+
+def _issued_at(vendor: Any, staff: Any, term: tuple[date, date], issued: datetime) -> Agreement:
+    """An agreement for `term` approved by staff, its `issued_at` set to `issued`."""
+    application = _submitted(vendor, STAFF_USE, SEPTEMBER, term)
+    actor = Actor.of(accounts.principal_for(staff))
+    agreements.approve(application.id, actor, policy=issuing(), now=SEPTEMBER)
+    agreement = agreement_of(application)
+    agreement.issued_at = issued
+    db.session().commit()
+    return agreement
+
+
+def test_the_expiry_claim_leaves_out_in_sql_the_agreements_issued_after_their_term(
+    vendor: Any,
+    licensing_staff: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    # The term ended on 2027-06-30; the next office day began at 05:00 UTC (daylight).
+    late = _issued_at(vendor, licensing_staff, HALF, datetime(2027, 7, 1, 6, 0, tzinfo=UTC))
+    in_the_hour = _issued_at(vendor, licensing_staff, HALF, datetime(2027, 7, 1, 5, 30, tzinfo=UTC))
+    on_its_last_day = _issued_at(
+        vendor, licensing_staff, HALF, datetime(2027, 7, 1, 4, 59, tzinfo=UTC)
+    )
+    # A term ending 2027-11-30: the next office day began at 06:00 UTC (standard time).
+    autumn = (date(2027, 1, 1), date(2027, 11, 30))
+    before_midnight = _issued_at(
+        vendor, licensing_staff, autumn, datetime(2027, 12, 1, 5, 30, tzinfo=UTC)
+    )
+    claimed = {a.id for a in db.session().scalars(expiring(date(2027, 12, 2)))}
+    # Issued after its term, and surely so: not read (round 49 claimed it each hour).
+    assert late.id not in claimed
+    # The hour the SQL cannot tell apart is claimed, and decided in Python.
+    assert {in_the_hour.id, on_its_last_day.id, before_midnight.id} <= claimed
+    run = agreements.expire(now=datetime(2027, 12, 2, 15, 0, tzinfo=UTC))
+    # Issued at 00:30 on 2027-07-01 at the office (after the term): it waits.
+    assert in_the_hour.number not in run.expired
+    # Issued on the term's last day at the office (23:59, 23:30): expired unaccepted.
+    assert set(run.expired) == {on_its_last_day.number, before_midnight.number}
+    for agreement, state in (
+        (late, "issued"),
+        (in_the_hour, "issued"),
+        (on_its_last_day, "expired"),
+        (before_midnight, "expired"),
+    ):
+        db.session().refresh(agreement)
+        assert agreement.state == state
