@@ -467,6 +467,7 @@ def _due_reports(
     """Reports due or overdue (waiting on the vendor), and each agreement's next
     report when none of its reports is due yet."""
     waiting, upcoming = queries.vendor_waiting(Actor.of(principal), _today())
+    accepted = queries.accepted_at(session, {status.agreement_id for status in waiting})
     for status in waiting:
         report = status.report
         if report is not None and report.review_state == CORRECTION_REQUESTED:
@@ -486,16 +487,29 @@ def _due_reports(
                 since=report.reviewed_at,
             )
             continue
+        since = _midnight(status.period.first_filing_day)
+        detail = (
+            f"Overdue: it was due on {status.due_on.isoformat()}."
+            if status.state == OVERDUE
+            else f"Due by {status.due_on.isoformat()}."
+        )
+        accepted_on = accepted.get(status.agreement_id)
+        if accepted_on is not None and office_date(accepted_on) > status.due_on:
+            # A back report (round 50's walk: a past term accepted today read
+            # "Overdue" since 2025): nobody could file it before the acceptance, from
+            # which its lateness counts (`reminders._counted_from`).
+            since = accepted_on
+            detail = (
+                f"Due now: its due date, {status.due_on.isoformat()}, passed before the "
+                f"agreement was accepted on {office_date(accepted_on).isoformat()}, so it "
+                "is due from the acceptance."
+            )
         yield WaitingItem(
             f"Royalty report for {status.agreement_number}, {status.period.label}",
             waiting_on=YOU,
-            detail=(
-                f"Overdue: it was due on {status.due_on.isoformat()}."
-                if status.state == OVERDUE
-                else f"Due by {status.due_on.isoformat()}."
-            ),
+            detail=detail,
             url=_period_link(status),
-            since=_midnight(status.period.first_filing_day),
+            since=since,
         )
     waited_on = {status.agreement_id for status in waiting if status.report is None}
     for status in upcoming:

@@ -184,6 +184,7 @@ def test_the_agreement_says_it_licenses_past_use_only_before_and_after_its_accep
         page = text_of(client.get(f"/portal/agreements/{agreement.id}"))
         accepted = accepted_through_the_api(client, agreement, vendor)
         after = text_of(client.get(f"/portal/agreements/{agreement.id}"))
+        dashboard = text_of(client.get("/portal/"))
     # Before acceptance: the API and the page above *Accept the agreement* (was nothing).
     assert offered.get_json()["past_term"] == OFFERED
     assert OFFERED in page
@@ -198,6 +199,14 @@ def test_the_agreement_says_it_licenses_past_use_only_before_and_after_its_accep
     )
     assert body["past_term"] == told
     assert told in after
+    # The dashboard's back reports are due from the acceptance (was "Overdue: it was
+    # due on 2027-04-30." since 2027-04-01, for a report nobody could file then).
+    assert (
+        f"Royalty report for {agreement.number}, 2027-01-01 to 2027-03-31 Due now: its due "
+        "date, 2027-04-30, passed before the agreement was accepted on 2027-09-01, so it is "
+        "due from the acceptance." in dashboard
+    )
+    assert "Overdue: it was due on" not in dashboard
     # The list answers it too.
     listed = client.get("/api/v1/agreements", headers=bearer(vendor)).get_json()
     assert [a["past_term"] for a in listed] == [told]
