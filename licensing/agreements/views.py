@@ -1184,9 +1184,11 @@ def _rejected(application: Application) -> str:
 def _approved(application: Application) -> str:
     agreement = queries.agreement_for_application(db.session(), application.id)
     number = agreement.number if agreement else ""
+    # A license of past use only, as approved (the term staff approved; round 50).
+    past = agreement and services.past_term(agreement, calendar.office_date(utcnow()))
     return (
         f"Approved: the agreement is issued as {number}. {_vendor_told(application)} "
-        "to read and accept it."
+        "to read and accept it." + (f" {past}" if past else "")
     )
 
 

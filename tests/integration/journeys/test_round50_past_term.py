@@ -94,6 +94,17 @@ def test_the_refused_approval_form_words_the_sentence_for_the_term_it_asked_for(
             f"/console/applications/{application.id}/approve",
             data={"term_start": "2027-01-01", "term_end": "2027-12-31", "term_reason": ""},
         )
+        approved = text_of(
+            client.post(
+                f"/console/applications/{application.id}/approve",
+                data={
+                    "term_start": "2027-01-01",
+                    "term_end": "2027-12-31",
+                    "term_reason": "Still sold.",
+                },
+                follow_redirects=True,
+            )
+        )
     assert OVER in before
     assert refused.status_code == 422
     page = text_of(refused)
@@ -103,7 +114,9 @@ def test_the_refused_approval_form_words_the_sentence_for_the_term_it_asked_for(
         "retroactively. The royalty reports of the 2 periods already ended (2027-01-01 "
         "to 2027-06-30) can be filed as soon as the licensee accepts" in page
     )
-    assert db.session().get(Application, application.id).state == "submitted"  # type: ignore[union-attr]
+    # Approved with the year's term, still running: the message says nothing of past use.
+    assert "Approved: the agreement is issued as" in approved
+    assert "to read and accept it. The term ended" not in approved  # the history says it
 
 
 def test_a_past_term_changed_at_approval_to_one_still_running_is_not_treated_as_past(
@@ -175,17 +188,22 @@ def test_the_agreement_says_it_licenses_past_use_only_before_and_after_its_accep
     example_card: str,  # noqa: F811
 ) -> None:
     application = _submitted(vendor, AUTO_USE, SEPTEMBER, HALF)
-    actor = Actor.of(accounts.principal_for(licensing_staff))
-    agreements.approve(application.id, actor, policy=issuing(), now=SEPTEMBER)
-    agreement = agreement_of(application)
     with time_machine.travel(SEPTEMBER, tick=False):
+        signed_in(client, licensing_staff)
+        approved = text_of(
+            client.post(f"/console/applications/{application.id}/approve", follow_redirects=True)
+        )
+        agreement = agreement_of(application)
         offered = client.get(f"/api/v1/agreements/{agreement.id}", headers=bearer(vendor))
         signed_in(client, vendor)
         page = text_of(client.get(f"/portal/agreements/{agreement.id}"))
         accepted = accepted_through_the_api(client, agreement, vendor)
         after = text_of(client.get(f"/portal/agreements/{agreement.id}"))
         dashboard = text_of(client.get("/portal/"))
-    # Before acceptance: the API and the page above *Accept the agreement* (was nothing).
+    # Staff's message says it as they approve, and, before acceptance, the API and the
+    # page above *Accept the agreement* (was nothing).
+    assert f"Approved: the agreement is issued as {agreement.number}." in approved
+    assert OFFERED in approved
     assert offered.get_json()["past_term"] == OFFERED
     assert OFFERED in page
     assert page.index(OFFERED) < page.index("Accept the agreement")
