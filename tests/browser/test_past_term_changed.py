@@ -16,18 +16,12 @@ import pytest
 from playwright.sync_api import expect
 
 from licensing import calendar, db
-from licensing.accounts import services as accounts
-from licensing.actors import Actor
 from licensing.agreements import issuing
-from licensing.agreements import services as agreements
 from licensing.agreements.models import Application
 from licensing.db import utcnow
 from licensing.pricing import Quote
-from licensing.ratecards import services as ratecards
-from tests.browser.conftest import card_of_a_year, fill_card, signed_in_tab
-from tests.integration.agreements.conftest import AUTO_USE
+from tests.browser.conftest import card_of_a_year, fill_card, past_term_draft, signed_in_tab
 from tests.integration.billing.stripe_support import WEBHOOK_SECRET, stripe_config
-from tests.support import factories
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer, LocalStripe
 
@@ -76,19 +70,9 @@ def test_staff_change_a_past_term_at_approval_and_the_vendor_reports_and_pays(
     last_year = calendar.office_date(utcnow()).year - 1
     start, end = date(last_year, 1, 1), date(last_year, 12, 31)
     half = date(last_year, 6, 30)
-    with live_server.app.app_context():
-        ratecards.import_card(card_of_a_year(f"{last_year}.1", start, end), published_by="tests")
-        session = db.session()
-        vendor = factories.make_vendor(session, full_name="Samira Haddad")
-        staff = factories.make_staff(session, roles=("licensing",))
-        session.commit()
-        application = agreements.create_draft(
-            Actor.of(accounts.principal_for(vendor)),
-            agreements.ApplicationDraft.from_fields(
-                {"term_start": start, "term_end": end, "uses": [AUTO_USE]}
-            ),
-        )
-        application_id = application.id
+    vendor, staff, application_id = past_term_draft(
+        live_server, card_of_a_year(f"{last_year}.1", start, end), (start, end)
+    )
     page = signed_in_tab(browser, live_server, vendor.email)
     page.goto(f"/portal/applications/{application_id}")
     page.check("#attest")
