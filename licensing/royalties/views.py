@@ -138,6 +138,10 @@ def portal_period(agreement_id: int, period_start: str) -> Page:
     context: dict[str, Any] = {
         "agreement": agreement,
         "status": status,
+        # A back report says from when it is due (round 50).
+        "back_report": None
+        if status.report
+        else _back_report(status.due_on, agreement.activated_at),
         "obligation": obligation,
         "earlier_unreported": next(
             (s for s in statuses if s.period.index < status.period.index and s.report is None),
@@ -494,16 +498,12 @@ def _due_reports(
             else f"Due by {status.due_on.isoformat()}."
         )
         accepted_on = accepted.get(status.agreement_id)
-        if accepted_on is not None and office_date(accepted_on) > status.due_on:
+        back = _back_report(status.due_on, accepted_on)
+        if back is not None and accepted_on is not None:
             # A back report (round 50's walk: a past term accepted today read
-            # "Overdue" since 2025): nobody could file it before the acceptance, from
-            # which its lateness counts (`reminders._counted_from`).
+            # "Overdue" since 2025).
             since = accepted_on
-            detail = (
-                f"Due now: its due date, {status.due_on.isoformat()}, passed before the "
-                f"agreement was accepted on {office_date(accepted_on).isoformat()}, so it "
-                "is due from the acceptance."
-            )
+            detail = f"Due now: {back[0].lower()}{back[1:]}"
         yield WaitingItem(
             f"Royalty report for {status.agreement_number}, {status.period.label}",
             waiting_on=YOU,
@@ -520,6 +520,18 @@ def _due_reports(
                 detail=f"Due by {status.due_on.isoformat()}.",
                 url=_period_link(status),
             )
+
+
+def _back_report(due_on: date, accepted_at: datetime | None) -> str | None:
+    """For a report whose due date passed before its agreement was accepted (a term
+    already under way or over, round 50): nobody could file it by then, and its
+    lateness counts from the acceptance (`reminders._counted_from`), as this says."""
+    if accepted_at is None or office_date(accepted_at) <= due_on:
+        return None
+    return (
+        f"Its due date, {due_on.isoformat()}, passed before the agreement was accepted "
+        f"on {office_date(accepted_at).isoformat()}, so it is due from the acceptance."
+    )
 
 
 def _period_link(status: services.PeriodStatus) -> str:

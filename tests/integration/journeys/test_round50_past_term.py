@@ -200,6 +200,7 @@ def test_the_agreement_says_it_licenses_past_use_only_before_and_after_its_accep
         accepted = accepted_through_the_api(client, agreement, vendor)
         after = text_of(client.get(f"/portal/agreements/{agreement.id}"))
         dashboard = text_of(client.get("/portal/"))
+        period = text_of(client.get(f"/portal/royalty-reports/{agreement.id}/2027-01-01"))
     # Staff's message says it as they approve, and, before acceptance, the API and the
     # page above *Accept the agreement* (was nothing).
     assert f"Approved: the agreement is issued as {agreement.number}." in approved
@@ -225,6 +226,11 @@ def test_the_agreement_says_it_licenses_past_use_only_before_and_after_its_accep
         "due from the acceptance." in dashboard
     )
     assert "Overdue: it was due on" not in dashboard
+    # The period's page says it under its due date.
+    assert (
+        "Due on 2027-04-30 · overdue Its due date, 2027-04-30, passed before the agreement was "
+        "accepted on 2027-09-01, so it is due from the acceptance." in period
+    )
     # The list answers it too.
     listed = client.get("/api/v1/agreements", headers=bearer(vendor)).get_json()
     assert [a["past_term"] for a in listed] == [told]
