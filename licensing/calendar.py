@@ -98,6 +98,13 @@ def office_day_start(day: date) -> datetime:
     return datetime.combine(day, time.min, tzinfo=OFFICE_TIMEZONE).astimezone(UTC)
 
 
+# The latest a day starts at the office after the midnight (UTC) of the same date:
+# 06:00 UTC, midnight in US Central standard time; under daylight time the day starts
+# at 05:00 UTC (round 50: the expiry run's claim leaves out, in SQL, the agreements
+# issued by then the day after their term). A unit test checks it on every day.
+OFFICE_DAY_STARTS_BY = timedelta(hours=6)
+
+
 def end_of_office_day(day: date) -> datetime:
     """The last instant of `day` at the office, in UTC: when a deadline on `day` passes."""
     local = datetime.combine(day + timedelta(days=1), time.min, tzinfo=OFFICE_TIMEZONE)

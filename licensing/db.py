@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
@@ -36,7 +36,9 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.sql.functions import FunctionElement
 
 from licensing.money import AMOUNT_INTEGER_DIGITS, AMOUNT_PLACES
 
@@ -306,6 +308,35 @@ def transaction() -> Iterator[Session]:
         raise
     finally:
         _WRITING.reset(token)
+
+
+class UTCInstant(FunctionElement[datetime]):
+    """The UTC instant `after` the midnight (UTC) that starts a DATE column's day, in
+    SQL a `UTCDateTime` column compares with (round 50): `datetime(day, '+N seconds')`
+    on SQLite (text as the column stores it), `(day::timestamp + interval) AT TIME ZONE
+    'UTC'` on PostgreSQL. Whole seconds only."""
+
+    type = DateTime(timezone=True)
+    inherit_cache = True
+
+    def __init__(self, day: Any, after: timedelta) -> None:
+        if after % timedelta(seconds=1):
+            raise ValueError("UTCInstant takes whole seconds")
+        self.seconds = int(after.total_seconds())
+        super().__init__(day)
+
+
+@compiles(UTCInstant, "sqlite")
+def _utc_instant_sqlite(element: UTCInstant, compiler: Any, **kw: Any) -> str:
+    day = compiler.process(element.clauses, **kw)
+    return f"datetime({day}, '{element.seconds:+d} seconds')"
+
+
+@compiles(UTCInstant)  # and for str(statement), as PostgreSQL reads it
+@compiles(UTCInstant, "postgresql")
+def _utc_instant_postgresql(element: UTCInstant, compiler: Any, **kw: Any) -> str:
+    day = compiler.process(element.clauses, **kw)
+    return f"(CAST({day} AS TIMESTAMP) + INTERVAL '{element.seconds} seconds') AT TIME ZONE 'UTC'"
 
 
 # Any select: a claim keeps the columns its statement selects.

@@ -177,11 +177,17 @@ def started_term(quote: Quote, term_start: date, term_end: date, today: date) ->
     not started. Periods are those of the royalty reports (`obligations`)."""
     if term_start > today:
         return None
-    reporting = any(usage_based(line) for line in licensed_lines(quote))
+    reporting = reports_usage(quote)
     ended = tuple(
         period for period in _quarters(term_start, term_end) if reporting and period[1] < today
     )
     return StartedTerm(term_start, ended, term_end, term_over(term_end, today))
+
+
+def reports_usage(quote: Quote) -> bool:
+    """Whether the license's royalty reports are quarterly (a line priced by usage),
+    so that the quarters already ended are reportable at once."""
+    return any(usage_based(line) for line in licensed_lines(quote))
 
 
 def term_over(term_end: date | None, today: date) -> bool:

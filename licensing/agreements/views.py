@@ -535,6 +535,8 @@ def _agreement_page(
         # What accepting invoices at once, said before the vendor accepts (round 36).
         due_on_acceptance=issuing.due_on_acceptance(quote),
         usage_based=any(issuing.usage_based(line) for line in issuing.licensed_lines(quote)),
+        # A license of past use only, said before it is accepted as after (round 50).
+        past_term=services.past_term(agreement, calendar.office_date(utcnow())),
         application=agreement.application,
         renewals=queries.renewals_of(session, agreement.id),
         live_renewal=live,
@@ -1040,16 +1042,29 @@ def bulk_assign() -> Page:
 
 
 def _started_term(application: Application) -> issuing.StartedTerm | None:
-    """What approving today would make retroactive, for the approval form."""
+    """What approving today would make retroactive, for the approval form: of the
+    term being approved, the one the refused form asked for where it named one
+    (round 50: staff change the term on that form), else the submitted one."""
     submitted = application.submitted_quote
     if submitted is None:
         return None
+    start, end = _approved_term(submitted.term_start, submitted.term_end)
     return issuing.started_term(
-        Quote.from_snapshot(submitted.snapshot),
-        submitted.term_start,
-        submitted.term_end,
-        calendar.office_date(utcnow()),
+        Quote.from_snapshot(submitted.snapshot), start, end, calendar.office_date(utcnow())
     )
+
+
+def _approved_term(start: date, end: date) -> tuple[date, date]:
+    """The term a refused approval form asked for, where both its dates read and
+    run forwards; else (`start`, `end`), the submitted term."""
+    try:
+        asked = (
+            date.fromisoformat(request.form.get("term_start", "").strip()),
+            date.fromisoformat(request.form.get("term_end", "").strip()),
+        )
+    except ValueError:
+        return start, end
+    return asked if asked[0] <= asked[1] else (start, end)
 
 
 def _console_page(
@@ -1057,11 +1072,12 @@ def _console_page(
 ) -> tuple[str, int]:
     session = db.session()
     submitted = application.submitted_quote
+    quoted = Quote.from_snapshot(submitted.snapshot) if submitted else None
     versions = [(v, Quote.from_snapshot(v.snapshot)) for v in application.quotes]
     return render_template(
         "agreements/review.html",
         application=application,
-        submitted=Quote.from_snapshot(submitted.snapshot) if submitted else None,
+        submitted=quoted,
         versions=versions,
         # A renewal's latest price against its agreement's, and why (round 42).
         renewal_change=renewal_change(session, application, versions[-1][1] if versions else None),
@@ -1078,6 +1094,9 @@ def _console_page(
         ),
         rejection=_rejection(application),
         started=_started_term(application),
+        # The approval form's script words the sentence for a changed term (round 50).
+        office_today=calendar.office_date(utcnow()),
+        reports_usage=quoted is not None and issuing.reports_usage(quoted),
         replaced_card=_replaced_card(session, application),
         errors=errors or {},
         form=readable(request.form) if request.method == "POST" else {},
@@ -1165,9 +1184,11 @@ def _rejected(application: Application) -> str:
 def _approved(application: Application) -> str:
     agreement = queries.agreement_for_application(db.session(), application.id)
     number = agreement.number if agreement else ""
+    # A license of past use only, as approved (the term staff approved; round 50).
+    past = agreement and services.past_term(agreement, calendar.office_date(utcnow()))
     return (
         f"Approved: the agreement is issued as {number}. {_vendor_told(application)} "
-        "to read and accept it."
+        "to read and accept it." + (f" {past}" if past else "")
     )
 
 

@@ -14,7 +14,7 @@ import marshmallow as ma
 from flask import Response, request
 from sqlalchemy import Select
 
-from licensing import access, db
+from licensing import access, calendar, db
 from licensing.actors import current_actor
 from licensing.agreements import queries, services
 from licensing.agreements.models import (
@@ -37,8 +37,10 @@ from licensing.api.fields import (
     Text,
     allowed_actions_field,
     callers_actions,
+    documented,
     vocabulary,
 )
+from licensing.db import utcnow
 from licensing.downloads import pdf_response
 
 blp = Blueprint(
@@ -140,6 +142,18 @@ class AgreementSchema(ApiSchema):
             ),
         },
     )
+    past_term = documented(
+        "_past_term",
+        {
+            "type": "string",
+            "nullable": True,
+            "description": "A license of past use only (round 50): while `issued` with "
+            "its term over on the office's today, what accepting it does (it is expired at "
+            "once, its royalty reports due); once accepted after its term (`expired` at "
+            "the acceptance), the acceptance's own sentence; else null. As the "
+            "application's `past_term` says before it is decided.",
+        },
+    )
     acceptance = ma.fields.Nested(AgreementAcceptanceSchema, allow_none=True)
     renewal = ma.fields.Nested(AgreementRenewalSchema)
 
@@ -164,6 +178,9 @@ class AgreementSchema(ApiSchema):
 
     def _renewed_by(self, agreement: Agreement) -> str | None:
         return agreement.superseded_by.number if agreement.superseded_by else None
+
+    def _past_term(self, agreement: Agreement) -> str | None:
+        return services.past_term(agreement, calendar.office_date(utcnow()))
 
 
 class AgreementQuerySchema(ApiSchema):

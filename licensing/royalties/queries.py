@@ -439,6 +439,21 @@ def any_periods(organization_id: ColumnElement[int], _now: ColumnElement[datetim
     )
 
 
+def accepted_at(session: Session, agreement_ids: Iterable[int]) -> dict[int, datetime]:
+    """When each of the agreements was accepted (those accepted), in one statement:
+    for the dashboard, a report whose due date passed before its agreement was
+    accepted (a term already under way or over, round 50) is due from the acceptance."""
+    wanted = set(agreement_ids)
+    if not wanted:
+        return {}
+    found = session.execute(
+        select(Agreement.id, Agreement.activated_at).where(
+            Agreement.id.in_(wanted), Agreement.activated_at.is_not(None)
+        )
+    )
+    return {row.id: row.activated_at for row in found}
+
+
 def vendor_waiting(actor: Actor, today: date) -> tuple[list[PeriodStatus], list[PeriodStatus]]:
     """For the vendor's dashboard: the periods due or overdue or whose report staff
     sent back for correction, and the next upcoming period of each agreement

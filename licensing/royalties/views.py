@@ -138,6 +138,10 @@ def portal_period(agreement_id: int, period_start: str) -> Page:
     context: dict[str, Any] = {
         "agreement": agreement,
         "status": status,
+        # A back report says from when it is due (round 50).
+        "back_report": None
+        if status.report
+        else _back_report(status.due_on, agreement.activated_at),
         "obligation": obligation,
         "earlier_unreported": next(
             (s for s in statuses if s.period.index < status.period.index and s.report is None),
@@ -467,6 +471,7 @@ def _due_reports(
     """Reports due or overdue (waiting on the vendor), and each agreement's next
     report when none of its reports is due yet."""
     waiting, upcoming = queries.vendor_waiting(Actor.of(principal), _today())
+    accepted = queries.accepted_at(session, {status.agreement_id for status in waiting})
     for status in waiting:
         report = status.report
         if report is not None and report.review_state == CORRECTION_REQUESTED:
@@ -486,16 +491,25 @@ def _due_reports(
                 since=report.reviewed_at,
             )
             continue
+        since = _midnight(status.period.first_filing_day)
+        detail = (
+            f"Overdue: it was due on {status.due_on.isoformat()}."
+            if status.state == OVERDUE
+            else f"Due by {status.due_on.isoformat()}."
+        )
+        accepted_on = accepted.get(status.agreement_id)
+        back = _back_report(status.due_on, accepted_on)
+        if back is not None and accepted_on is not None:
+            # A back report (round 50's walk: a past term accepted today read
+            # "Overdue" since 2025).
+            since = accepted_on
+            detail = f"Due now: {back[0].lower()}{back[1:]}"
         yield WaitingItem(
             f"Royalty report for {status.agreement_number}, {status.period.label}",
             waiting_on=YOU,
-            detail=(
-                f"Overdue: it was due on {status.due_on.isoformat()}."
-                if status.state == OVERDUE
-                else f"Due by {status.due_on.isoformat()}."
-            ),
+            detail=detail,
             url=_period_link(status),
-            since=_midnight(status.period.first_filing_day),
+            since=since,
         )
     waited_on = {status.agreement_id for status in waiting if status.report is None}
     for status in upcoming:
@@ -506,6 +520,18 @@ def _due_reports(
                 detail=f"Due by {status.due_on.isoformat()}.",
                 url=_period_link(status),
             )
+
+
+def _back_report(due_on: date, accepted_at: datetime | None) -> str | None:
+    """For a report whose due date passed before its agreement was accepted (a term
+    already under way or over, round 50): nobody could file it by then, and its
+    lateness counts from the acceptance (`reminders._counted_from`), as this says."""
+    if accepted_at is None or office_date(accepted_at) <= due_on:
+        return None
+    return (
+        f"Its due date, {due_on.isoformat()}, passed before the agreement was accepted "
+        f"on {office_date(accepted_at).isoformat()}, so it is due from the acceptance."
+    )
 
 
 def _period_link(status: services.PeriodStatus) -> str:

@@ -32,7 +32,7 @@ from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.ratecards import cli as ratecards_cli
 from licensing.ratecards import services as ratecards
-from tests.integration.agreements.conftest import NOW
+from tests.integration.agreements.conftest import AUTO_USE, NOW
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.billing.stripe_support import flagged_card_payment
 from tests.integration.pricing.conftest import card_document, example_document
@@ -318,3 +318,26 @@ def flagged_on_live_server(
         webhook, vendor, localstripe, invoice_for, received=29999
     )
     return webhook, vendor, invoice, payment
+
+
+# --- a term already over (rounds 49 and 50) -------------------------------------------
+
+
+def past_term_draft(
+    live_server: LiveServer, card: dict[str, Any], term: tuple[date, date]
+) -> tuple[User, User, int]:
+    """`card` imported, a vendor (Samira Haddad) with a draft of the automatic use for
+    `term`, and a licensing officer: (vendor, staff, the draft's id)."""
+    with live_server.app.app_context():
+        ratecards.import_card(card, published_by="tests")
+        session = db.session()
+        vendor = factories.make_vendor(session, full_name="Samira Haddad")
+        staff = factories.make_staff(session, roles=("licensing",))
+        session.commit()
+        application = agreements.create_draft(
+            Actor.of(accounts.principal_for(vendor)),
+            agreements.ApplicationDraft.from_fields(
+                {"term_start": term[0], "term_end": term[1], "uses": [AUTO_USE]}
+            ),
+        )
+        return vendor, staff, application.id

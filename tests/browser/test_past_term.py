@@ -11,15 +11,8 @@ from typing import Any
 
 from playwright.sync_api import expect
 
-from licensing import db
-from licensing.accounts import services as accounts
-from licensing.actors import Actor
-from licensing.agreements import services as agreements
-from licensing.ratecards import services as ratecards
-from tests.browser.conftest import signed_in_tab
-from tests.integration.agreements.conftest import AUTO_USE
+from tests.browser.conftest import past_term_draft, signed_in_tab
 from tests.integration.pricing.conftest import card_document
-from tests.support import factories
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer
 
@@ -30,20 +23,10 @@ TERM = {"term_start": date(2025, 1, 1), "term_end": date(2025, 12, 31)}
 def test_a_vendor_applies_for_a_term_already_over_and_its_agreement_is_expired_on_acceptance(
     browser: Any, live_server: LiveServer
 ) -> None:
-    with live_server.app.app_context():
-        ratecards.import_card(
-            card_document(version="2025.1", effective_from="2025-01-01", effective_to="2025-12-31"),
-            published_by="tests",
-        )
-        session = db.session()
-        vendor = factories.make_vendor(session, full_name="Samira Haddad")
-        staff = factories.make_staff(session, roles=("licensing",))
-        session.commit()
-        application = agreements.create_draft(
-            Actor.of(accounts.principal_for(vendor)),
-            agreements.ApplicationDraft.from_fields({**TERM, "uses": [AUTO_USE]}),
-        )
-        application_id = application.id
+    card = card_document(version="2025.1", effective_from="2025-01-01", effective_to="2025-12-31")
+    vendor, staff, application_id = past_term_draft(
+        live_server, card, (TERM["term_start"], TERM["term_end"])
+    )
     page = signed_in_tab(browser, live_server, vendor.email)
     page.goto(f"/portal/applications/{application_id}")
     why = "The term ended on 2025-12-31, before today: a license for it covers past use only"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 import pytest
 
@@ -77,3 +77,16 @@ def test_a_day_written_yyyy_mm_dd_is_read_and_checked_as_a_date() -> None:
     assert calendar.parse_day("2027-02-28") == date(2027, 2, 28)
     with pytest.raises(ValueError, match="day is out of range"):
         calendar.parse_day("2027-02-30")
+
+
+def test_no_office_day_starts_later_than_office_day_starts_by_after_its_utc_midnight() -> None:
+    # Round 50: the expiry run's claim leaves out in SQL the agreements issued at or
+    # after this instant the day after their term, so no office day may start later.
+    starts = set()
+    day = date(1970, 1, 1)
+    while day < date(2101, 1, 1):
+        midnight = datetime.combine(day, time.min, tzinfo=UTC)
+        starts.add(calendar.office_day_start(day) - midnight)
+        day += timedelta(days=1)
+    assert max(starts) == calendar.OFFICE_DAY_STARTS_BY
+    assert starts == {timedelta(hours=5), timedelta(hours=6)}  # daylight, standard

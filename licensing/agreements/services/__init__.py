@@ -42,6 +42,7 @@ from licensing.agreements.services.acceptance import (
     AcceptanceInput,
     _charges,
     accept,
+    past_term,
     past_term_accepted,
     terminate,
 )
@@ -103,6 +104,7 @@ __all__ = [
     "escalate",
     "expire",
     "grant_reconsideration",
+    "past_term",
     "past_term_accepted",
     "preview",
     "reject",

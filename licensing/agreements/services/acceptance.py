@@ -5,7 +5,7 @@ through `signals.agreement_activated`), the renewed agreement linked to its rene
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
@@ -29,7 +29,7 @@ from licensing.agreements.services._common import (
     _text,
 )
 from licensing.agreements.settings import PAYMENT_TERMS
-from licensing.agreements.states import AGREEMENT, EXPIRED
+from licensing.agreements.states import AGREEMENT, EXPIRED, ISSUED
 from licensing.audit import services as audit
 from licensing.billing.models import DESCRIPTION_MAX as LINE_DESCRIPTION_MAX
 from licensing.calendar import instant_text
@@ -247,6 +247,36 @@ def accept(
             )
         session.refresh(agreement, ["acceptance"])
         return agreement
+
+
+def past_term(agreement: Agreement, today: date) -> str | None:
+    """What a license of past use only means for `agreement` (round 50), for its page
+    and the API's `past_term`: before acceptance, while its term is over on the
+    office's `today` (accepting it expires it at once, `past_term_offered`); once
+    accepted after its term (expired at once), `past_term_accepted`; else None. An
+    agreement that ran its term, or expired unaccepted, needs no word: `state` says it."""
+    if agreement.state == ISSUED and issuing.term_over(agreement.term_end, today):
+        return past_term_offered(agreement)
+    accepted = agreement.activated_at
+    if (
+        agreement.state == EXPIRED
+        and accepted is not None
+        and issuing.term_over(agreement.term_end, calendar.office_date(accepted))
+    ):
+        return past_term_accepted(agreement)
+    return None
+
+
+def past_term_offered(agreement: Agreement) -> str:
+    """Before the licensee accepts an agreement whose term is over: what accepting it
+    does (the approval email said it; the agreement's page, above *Accept the
+    agreement*, and the API did not)."""
+    return (
+        f"The term ended on {agreement.term_end.isoformat()}, before today: accepting "
+        f"this agreement licenses past use only, from {agreement.term_start.isoformat()} "
+        f"to {agreement.term_end.isoformat()}, so it is expired as soon as it is "
+        "accepted, and the royalty reports of its term are due at once."
+    )
 
 
 def past_term_accepted(agreement: Agreement) -> str:

@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
-from sqlalchemy import String, cast, or_, select
+from sqlalchemy import Select, String, cast, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from licensing import calendar, db
@@ -108,6 +108,29 @@ def issued_after_term(agreement: Agreement) -> bool:
     return calendar.office_date(agreement.issued_at) > agreement.term_end
 
 
+def expiring(today: date) -> Select[Agreement]:
+    """The live agreements whose term ended before the office's `today`, for the run
+    to expire, oldest term first, leaving out in SQL those issued after their term
+    (round 50; round 49 claimed them every hour and skipped them in Python): an
+    agreement issued at or after 06:00 UTC the day after its term's last day
+    (`calendar.OFFICE_DAY_STARTS_BY`, the latest the office's next day can start).
+    Bounded, not exact: one issued in the hour before (05:00 to 06:00 UTC), when the
+    next office day has begun only under daylight time, is still claimed and decided
+    by `issued_after_term`, on the office's date of `issued_at`."""
+    day_after_starts = db.UTCInstant(
+        Agreement.term_end, timedelta(days=1) + calendar.OFFICE_DAY_STARTS_BY
+    )
+    return (
+        select(Agreement)
+        .where(
+            Agreement.state.in_(AGREEMENT_LIVE),
+            Agreement.term_end < today,
+            or_(Agreement.state != ISSUED, Agreement.issued_at < day_after_starts),
+        )
+        .order_by(Agreement.term_end, Agreement.id)
+    )
+
+
 # The note of the `expire` step an acceptance after the term takes (round 49): the
 # audit says why it expired, and `_tell_expired` sends no second email (the
 # acceptance's says it).
@@ -189,15 +212,9 @@ def expire(*, now: datetime | None = None, long_card_days: int = LONG_PERIOD_DAY
             report.windows_closed.append(application.reference)
         _remind_ending(session, today, report, long_card_days)
         _supersede_renewed(session, moment, today, report)
-        for agreement in session.scalars(
-            db.claim(
-                select(Agreement)
-                .where(Agreement.state.in_(AGREEMENT_LIVE), Agreement.term_end < today)
-                .order_by(Agreement.term_end, Agreement.id)
-            ),
-        ):
+        for agreement in session.scalars(db.claim(expiring(today))):
             if agreement.state == ISSUED and issued_after_term(agreement):
-                continue  # approved for a term already over: it waits for acceptance
+                continue  # issued in the hour `expiring` cannot tell: it waits for acceptance
             # A link left by a renewal that ended before taking over (see above).
             unlink_ended_renewal(session, agreement, Actor.SYSTEM)
             AGREEMENT.apply(

@@ -1,0 +1,85 @@
+// The approval form's sentence on a term already under way or over (round 50):
+// staff may change the term on that form, so the sentence follows the dates being
+// approved, in the words of `issuing.StartedTerm.for_staff` (the page renders the
+// submitted term's, and a refused form's re-render the term it asked for).
+//
+//   <p id="term-started" data-today="2028-01-04" data-reporting="true" hidden>
+//
+// `data-today` is the office's day, `data-reporting` whether the license reports
+// quarterly (a line priced by usage). Dates are compared as ISO strings.
+(function () {
+  "use strict";
+
+  var told = document.getElementById("term-started");
+  var start = document.getElementById("term_start");
+  var end = document.getElementById("term_end");
+  if (!told || !start || !end) {
+    return;
+  }
+  var today = told.getAttribute("data-today");
+  var reporting = told.getAttribute("data-reporting") === "true";
+  var DAY = /^\d{4}-\d{2}-\d{2}$/;
+
+  function iso(year, month, day) {
+    return new Date(Date.UTC(year, month - 1, day)).toISOString().slice(0, 10);
+  }
+
+  // The term's quarters, [first, last] each, as `issuing._quarters`.
+  function quarters(first, last) {
+    var periods = [];
+    var cursor = first;
+    while (cursor <= last) {
+      var year = Number(cursor.slice(0, 4));
+      var month = Number(cursor.slice(5, 7));
+      var quarterEnd = Math.ceil(month / 3) * 3;
+      var next = quarterEnd === 12 ? iso(year + 1, 1, 1) : iso(year, quarterEnd + 1, 1);
+      var before = new Date(Date.parse(next) - 86400000).toISOString().slice(0, 10);
+      periods.push([cursor, before < last ? before : last]);
+      cursor = next;
+    }
+    return periods;
+  }
+
+  function sentence(first, last) {
+    if (first > today) {
+      return "";
+    }
+    var over = last < today;
+    var ended = reporting
+      ? quarters(first, last).filter(function (period) { return period[1] < today; })
+      : [];
+    var text = over
+      ? "The term ended on " + last + ", before today: approving it licenses past use " +
+        "only, and the agreement is expired as soon as the licensee accepts it."
+      : "The term began on " + first + ", before today: approving it licenses that " +
+        "time retroactively.";
+    if (ended.length) {
+      var count = ended.length;
+      var plural = count > 1 ? "s" : "";
+      var span = ended[0][0] + " to " + ended[count - 1][1];
+      text += over
+        ? " The royalty reports of all " + count + " period" + plural + " (" + span +
+          ") are reportable at once: they can be filed as soon as"
+        : " The royalty reports of the " + count + " period" + plural +
+          " already ended (" + span + ") can be filed as soon as";
+      text += " the licensee accepts, their royalties invoiced with them.";
+    }
+    return text;
+  }
+
+  function follow() {
+    // A date half typed, or a term running backwards, is the server's to refuse:
+    // the sentence stays as it was until the term reads.
+    if (!DAY.test(start.value) || !DAY.test(end.value) || end.value < start.value) {
+      return;
+    }
+    var text = sentence(start.value, end.value);
+    told.textContent = text;
+    told.hidden = text === "";
+  }
+
+  start.addEventListener("input", follow);
+  end.addEventListener("input", follow);
+  start.addEventListener("change", follow);
+  end.addEventListener("change", follow);
+})();
