@@ -13,8 +13,6 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
-import holidays
-
 OFFICE_TIMEZONE = ZoneInfo("America/Chicago")
 
 # A day as the contracts and every form write it. Python 3.11's date.fromisoformat
@@ -40,6 +38,11 @@ def parse_day(text: str) -> date:
 
 @lru_cache(maxsize=32)
 def _us_holidays(year: int) -> frozenset[date]:
+    # Imported where a year's holidays are first asked for, not with the app: the
+    # package (and dateutil under it) is 3.6 MB resident that a process which counts
+    # no business day (a quote, an export, most pages) need not hold (round 50).
+    import holidays
+
     return frozenset(holidays.country_holidays("US", years=year))
 
 

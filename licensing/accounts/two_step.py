@@ -21,7 +21,6 @@ from collections.abc import Mapping
 from datetime import datetime
 
 import pyotp
-import segno
 
 # pyotp's default: 30-second steps. A code from the step before or after the
 # server's is accepted too (a phone's clock a little off).
@@ -58,6 +57,10 @@ def provisioning_uri(secret: str, email: str) -> str:
 def qr_svg(uri: str) -> str:
     """The QR code as an inline `<svg>` element (no XML declaration), titled for
     screen readers; drawn here, so nothing is fetched from elsewhere."""
+    # Imported here, not with the app: only setting up an authenticator draws a QR
+    # code, and segno is 2 MB resident that every other process need not hold (round 50).
+    import segno
+
     title = "QR code for your authenticator app"
     svg: str = segno.make(uri, error="m").svg_inline(
         scale=5, title=title, dark="#000", light="#fff"

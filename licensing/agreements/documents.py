@@ -12,13 +12,17 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
+from typing import TYPE_CHECKING
 
-from reportlab.lib.units import inch
-from reportlab.platypus import CondPageBreak, Flowable, KeepTogether, Spacer
-
-from licensing import pdf
 from licensing.money import in_words
 from licensing.words import end_sentence
+
+# reportlab and `licensing.pdf` are imported by the functions that draw, not with the
+# module: the agreements services import it for `AgreementDocument` in every process,
+# and reportlab with PIL is about 10 MB resident that a process which draws no PDF
+# need not hold (round 50).
+if TYPE_CHECKING:
+    from reportlab.platypus import Flowable
 
 
 @dataclass(frozen=True)
@@ -108,6 +112,10 @@ def _words(value: str) -> str:
 
 
 def _title_block(doc: AgreementDocument) -> list[Flowable]:
+    from reportlab.platypus import Spacer
+
+    from licensing import pdf
+
     subtitle = f"Agreement number {doc.number} · issued {doc.issued_on.isoformat()}"
     if doc.renewal_of:
         subtitle += f" · renews {doc.renewal_of}"
@@ -119,6 +127,10 @@ def _title_block(doc: AgreementDocument) -> list[Flowable]:
 
 
 def _parties(doc: AgreementDocument) -> list[Flowable]:
+    from reportlab.platypus import Spacer
+
+    from licensing import pdf
+
     def block(role: str, party: Party) -> list[Flowable]:
         lines: list[Flowable] = [
             pdf.markup(f"<b>{pdf.text(role)}</b>", "Cell"),
@@ -148,6 +160,11 @@ def _parties(doc: AgreementDocument) -> list[Flowable]:
 
 
 def _clauses(doc: AgreementDocument) -> list[Flowable]:
+    from reportlab.lib.units import inch
+    from reportlab.platypus import CondPageBreak
+
+    from licensing import pdf
+
     story: list[Flowable] = []
     for number, clause in enumerate(doc.clauses, start=1):
         story.append(CondPageBreak(1.2 * inch))
@@ -158,6 +175,11 @@ def _clauses(doc: AgreementDocument) -> list[Flowable]:
 
 
 def _schedule(doc: AgreementDocument) -> list[Flowable]:
+    from reportlab.lib.units import inch
+    from reportlab.platypus import CondPageBreak, KeepTogether, Spacer
+
+    from licensing import pdf
+
     rows: list[list[object]] = [
         # Fees are for the term (prorated), whatever its length: not annual.
         ["#", "Product", "Licensed use", "Delivery and territory", "Languages", "Fee for the term"]
@@ -214,6 +236,11 @@ def _schedule(doc: AgreementDocument) -> list[Flowable]:
 
 
 def _obligations(doc: AgreementDocument) -> list[Flowable]:
+    from reportlab.lib.units import inch
+    from reportlab.platypus import CondPageBreak, Spacer
+
+    from licensing import pdf
+
     rows: list[list[object]] = [["Obligation", "Due"]]
     rows += [[item.description, item.due.isoformat()] for item in doc.obligations]
     return [
@@ -227,6 +254,11 @@ def _obligations(doc: AgreementDocument) -> list[Flowable]:
 
 
 def _notices(doc: AgreementDocument) -> list[Flowable]:
+    from reportlab.lib.units import inch
+    from reportlab.platypus import CondPageBreak
+
+    from licensing import pdf
+
     story: list[Flowable] = [
         CondPageBreak(1.2 * inch),
         pdf.para("Required notices", "Heading"),
@@ -242,6 +274,11 @@ def _notices(doc: AgreementDocument) -> list[Flowable]:
 
 
 def _acceptance(doc: AgreementDocument) -> list[Flowable]:
+    from reportlab.lib.units import inch
+    from reportlab.platypus import CondPageBreak
+
+    from licensing import pdf
+
     rows: list[list[object]] = [
         ["Accepted for the Licensee by (full name)", ""],
         ["Title", ""],
@@ -262,6 +299,8 @@ def _acceptance(doc: AgreementDocument) -> list[Flowable]:
 
 
 def render_agreement_pdf(doc: AgreementDocument) -> bytes:
+    from licensing import pdf
+
     story: Sequence[Flowable] = [
         *_title_block(doc),
         *_parties(doc),

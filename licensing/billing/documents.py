@@ -14,17 +14,20 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
-from reportlab.lib.units import inch
-from reportlab.platypus import Flowable, Spacer
-
-from licensing import notices, pdf
+from licensing import notices
 from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.states import PAID, VOID
 from licensing.calendar import instant_text, office_date
 from licensing.money import format_amount, format_grouped, in_words
 from licensing.words import rules_described, working_in_words
 
-if TYPE_CHECKING:  # the statement reads finance's ledger, which reads billing's queries
+# reportlab and `licensing.pdf` are imported by the functions that draw, not with the
+# module: every billing service imports it for the documents' data, and reportlab with
+# PIL is about 10 MB resident that a process which draws no PDF need not hold (round 50).
+if TYPE_CHECKING:
+    from reportlab.platypus import Flowable
+
+    # The statement reads finance's ledger, which reads billing's queries.
     from licensing.billing.statements import Line, Statement
 
 
@@ -228,10 +231,14 @@ def credit_note_document(
 
 
 def _address_block(title: str, lines: tuple[str, ...]) -> list[Flowable]:
+    from licensing import pdf
+
     return [pdf.markup(f"<b>{pdf.text(title)}</b>", "Small"), *[pdf.para(line) for line in lines]]
 
 
 def _parties(left: tuple[str, list[Flowable]], right: tuple[str, list[Flowable]]) -> Flowable:
+    from licensing import pdf
+
     width = pdf.CONTENT_WIDTH / 2
     return pdf.table([[left[1], right[1]]], [width, width], header=False)
 
@@ -239,6 +246,8 @@ def _parties(left: tuple[str, list[Flowable]], right: tuple[str, list[Flowable]]
 def _build(doc: BillingDocument, kind: str, story: list[Flowable]) -> bytes:
     """The PDF of `story`, each page headed with the document's kind and number and
     its issuer, and footed with its notice."""
+    from licensing import pdf
+
     furniture = pdf.PageFurniture(
         reference=f"{kind} {doc.number}",
         issuer=doc.issuer[0] if doc.issuer else "CPT Licensing Office",
@@ -248,6 +257,11 @@ def _build(doc: BillingDocument, kind: str, story: list[Flowable]) -> bytes:
 
 
 def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
+    from reportlab.lib.units import inch
+    from reportlab.platypus import Spacer
+
+    from licensing import pdf
+
     story: list[Flowable] = [pdf.para("Invoice", "Title"), pdf.para(doc.number, "Subtitle")]
     if doc.state == PAID:
         paid_on = f" on {doc.paid_on.isoformat()}" if doc.paid_on else ""
@@ -309,6 +323,11 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
 
 
 def render_credit_note_pdf(doc: CreditNoteDocument) -> bytes:
+    from reportlab.lib.units import inch
+    from reportlab.platypus import Spacer
+
+    from licensing import pdf
+
     story: list[Flowable] = [
         pdf.para("Credit note", "Title"),
         pdf.para(f"{doc.number}, against invoice {doc.invoice_number}", "Subtitle"),
@@ -360,6 +379,10 @@ _STATEMENT_COLUMNS = (0.95, 1.25, 0.0, 0.9, 0.9, 0.95)  # inches; 0: the rest
 
 
 def _statement_widths() -> list[float]:
+    from reportlab.lib.units import inch
+
+    from licensing import pdf
+
     fixed = sum(_STATEMENT_COLUMNS) * inch
     return [(width * inch) or (pdf.CONTENT_WIDTH - fixed) for width in _STATEMENT_COLUMNS]
 
@@ -385,6 +408,11 @@ def render_statement_pdf(statement: Statement, *, issuer: str) -> bytes:
     """The statement of account: who issues it and to whom, the period, the opening
     and closing balances, every movement with the balance after it (the table splits
     over pages, its header repeated), when it was made and what it leaves out."""
+    from reportlab.lib.units import inch
+    from reportlab.platypus import Spacer
+
+    from licensing import pdf
+
     currency = statement.currency
     period = f"{statement.start.isoformat()} to {statement.end.isoformat()}"
     as_of = instant_text(statement.as_of)  # the office's time, as every page's

@@ -12,20 +12,20 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from reportlab.graphics.charts.barcharts import HorizontalBarChart, VerticalBarChart
-from reportlab.graphics.charts.legends import Legend
-from reportlab.graphics.shapes import Drawing
-from reportlab.lib import colors
-from reportlab.lib.units import inch
-from reportlab.platypus import Flowable, KeepTogether, Spacer
-
-from licensing import pdf
 from licensing.money import format_grouped
 from licensing.words import USE_LABELS, end_sentence, humanize, use_words
 
-SERIES_COLOURS = (pdf.BRAND, colors.HexColor("#1d6b3a"), colors.HexColor("#a8472a"))
+# reportlab and `licensing.pdf` are imported by the functions that draw, not with the
+# module: the finance services import it for the report's data, and reportlab with PIL
+# is about 10 MB resident that a process which draws no PDF need not hold (round 50).
+if TYPE_CHECKING:
+    from reportlab.graphics.shapes import Drawing
+    from reportlab.platypus import Flowable
+
+# The chart's series after the brand's blue (`pdf.BRAND`).
+_OTHER_SERIES_COLOURS = ("#1d6b3a", "#a8472a")
 
 
 @dataclass(frozen=True)
@@ -102,6 +102,16 @@ def _scale(axis: Any, data: list[list[float]]) -> None:
 def _vertical_bars(
     categories: Sequence[str], series: Sequence[tuple[str, Sequence[Decimal]]]
 ) -> Drawing:
+    from reportlab.graphics.charts.barcharts import VerticalBarChart
+    from reportlab.graphics.charts.legends import Legend
+    from reportlab.graphics.shapes import Drawing
+    from reportlab.lib import colors
+    from reportlab.lib.units import inch
+
+    from licensing import pdf
+
+    series_colours = (pdf.BRAND, *(colors.HexColor(code) for code in _OTHER_SERIES_COLOURS))
+
     width, height = pdf.CONTENT_WIDTH, 2.3 * inch
     drawing = Drawing(width, height)
     chart = VerticalBarChart()
@@ -120,7 +130,7 @@ def _vertical_bars(
     chart.barSpacing = 1
     chart.groupSpacing = 6
     for index in range(len(series)):
-        chart.bars[index].fillColor = SERIES_COLOURS[index % len(SERIES_COLOURS)]
+        chart.bars[index].fillColor = series_colours[index % len(series_colours)]
         chart.bars[index].strokeColor = None
     drawing.add(chart)
     legend = Legend()
@@ -130,7 +140,7 @@ def _vertical_bars(
     legend.columnMaximum = 1
     legend.deltax = 90
     legend.colorNamePairs = [
-        (SERIES_COLOURS[index % len(SERIES_COLOURS)], name)
+        (series_colours[index % len(series_colours)], name)
         for index, (name, _) in enumerate(series)
     ]
     drawing.add(legend)
@@ -138,6 +148,12 @@ def _vertical_bars(
 
 
 def _horizontal_bars(labels: Sequence[str], values: Sequence[Decimal]) -> Drawing:
+    from reportlab.graphics.charts.barcharts import HorizontalBarChart
+    from reportlab.graphics.shapes import Drawing
+    from reportlab.lib.units import inch
+
+    from licensing import pdf
+
     row = 0.28 * inch
     width, height = pdf.CONTENT_WIDTH, max(len(labels), 1) * row + 30
     drawing = Drawing(width, height)
@@ -163,6 +179,10 @@ def _summary(report: MonthlyReport) -> Flowable:
     """The month's figures in the order they add up: outstanding at the start,
     + invoiced - collected + reversed - credited + refunded = outstanding at the end
     (once every refund a credit note owes has been sent), as on the Finance page."""
+    from reportlab.lib.units import inch
+
+    from licensing import pdf
+
     return pdf.table(
         [
             ["", f"{report.month} ({report.currency})"],
@@ -181,6 +201,8 @@ def _summary(report: MonthlyReport) -> Flowable:
 
 def _voided(report: MonthlyReport) -> list[Flowable]:
     """The Finance page's line: invoiced and voided add up to the invoices export."""
+    from licensing import pdf
+
     if not report.voided_count:
         return []
     plural = "s" if report.voided_count != 1 else ""
@@ -234,6 +256,11 @@ def _trend_rows(report: MonthlyReport) -> list[list[object]]:
 
 
 def _trend(report: MonthlyReport) -> list[Flowable]:
+    from reportlab.lib.units import inch
+    from reportlab.platypus import KeepTogether
+
+    from licensing import pdf
+
     periods = [row.period for row in report.trend]
     rows = _trend_rows(report)
     return [
@@ -259,6 +286,11 @@ def _trend(report: MonthlyReport) -> list[Flowable]:
 
 
 def _revenue(report: MonthlyReport) -> list[Flowable]:
+    from reportlab.lib.units import inch
+    from reportlab.platypus import KeepTogether
+
+    from licensing import pdf
+
     heading = pdf.para("License revenue invoiced this month, by use", "Heading")
     story: list[Flowable] = []
     if not report.revenue_by_use:
@@ -299,6 +331,11 @@ def _revenue(report: MonthlyReport) -> list[Flowable]:
 
 
 def _aging(report: MonthlyReport) -> list[Flowable]:
+    from reportlab.lib.units import inch
+    from reportlab.platypus import KeepTogether
+
+    from licensing import pdf
+
     rows: list[list[object]] = [["Days past due", "Invoices", "Balance"]]
     rows += [[row.label, str(row.count or 0), _money(report, row.amount)] for row in report.aging]
     return [
@@ -319,6 +356,10 @@ def _aging(report: MonthlyReport) -> list[Flowable]:
 
 
 def _licensees(report: MonthlyReport) -> list[Flowable]:
+    from reportlab.lib.units import inch
+
+    from licensing import pdf
+
     story: list[Flowable] = [pdf.para("Top licensees this month", "Heading")]
     if not report.top_licensees:
         story.append(pdf.para("Nothing was invoiced this month."))
@@ -336,6 +377,11 @@ def _licensees(report: MonthlyReport) -> list[Flowable]:
 
 
 def render_monthly_report_pdf(report: MonthlyReport) -> bytes:
+    from reportlab.lib.units import inch
+    from reportlab.platypus import Spacer
+
+    from licensing import pdf
+
     story: list[Flowable] = [
         pdf.para(f"Monthly revenue report: {report.month}", "Title"),
         pdf.para(

@@ -9,13 +9,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime
+from typing import TYPE_CHECKING
 
-from reportlab.lib.units import inch
-from reportlab.platypus import Flowable, Spacer
-
-from licensing import calendar, pdf
+from licensing import calendar
 from licensing.notices import TRADEMARK_NOTICE, copyright_notice
 from licensing.words import audience_words
+
+# reportlab and `licensing.pdf` are imported by the functions that draw, not with the
+# module: the permission services import it for the letters' data, and reportlab with
+# PIL is about 10 MB resident that a process which draws no PDF need not hold (round 50).
+if TYPE_CHECKING:
+    from reportlab.platypus import Flowable
 
 OFFICE = "CPT Licensing Office"
 
@@ -99,6 +103,11 @@ def _license_instead(letter: DenialLetter) -> str:
 
 
 def _heading(title: str, number: str, reference: str, issued_on: date) -> list[Flowable]:
+    from reportlab.lib.units import inch
+    from reportlab.platypus import Spacer
+
+    from licensing import pdf
+
     return [
         pdf.para(title, "Title"),
         pdf.para(f"Letter {number} · request {reference} · {issued_on:%B %-d, %Y}", "Subtitle"),
@@ -107,6 +116,11 @@ def _heading(title: str, number: str, reference: str, issued_on: date) -> list[F
 
 
 def _addressee(requester: Requester) -> list[Flowable]:
+    from reportlab.lib.units import inch
+    from reportlab.platypus import Spacer
+
+    from licensing import pdf
+
     return [
         pdf.para(requester.name),
         pdf.para(
@@ -127,6 +141,11 @@ def _signed(
     """The letter signed by the office, as PDF bytes titled (and footed) `title`;
     `notices` in small print at its foot, after the signature, where a letter puts
     them (not in its body, above "Sincerely")."""
+    from reportlab.lib.units import inch
+    from reportlab.platypus import Spacer
+
+    from licensing import pdf
+
     signature = [Spacer(1, 0.25 * inch), pdf.para("Sincerely,"), pdf.para(OFFICE)]
     foot = [Spacer(1, 0.3 * inch), *(pdf.para(notice, "Small") for notice in notices)]
     return pdf.build(
@@ -139,6 +158,10 @@ def _signed(
 
 def render_grant_letter(letter: GrantLetter) -> bytes:
     """The grant: who may do what, under which conditions, for how long, with the notice."""
+    from reportlab.lib.units import inch
+
+    from licensing import pdf
+
     story: list[Flowable] = [
         *_heading(
             "Permission for educational use of CPT content",
@@ -208,6 +231,8 @@ def render_grant_letter(letter: GrantLetter) -> bytes:
 
 def _refused_use(letter: DenialLetter) -> list[Flowable]:
     """The use refused: the content, and the purpose it was asked for."""
+    from licensing import pdf
+
     use: list[Flowable] = [
         pdf.para("Content requested", "Heading"),
         pdf.para(letter.content_requested, "Clause"),
@@ -219,6 +244,8 @@ def _refused_use(letter: DenialLetter) -> list[Flowable]:
 
 def render_denial_letter(letter: DenialLetter) -> bytes:
     """The denial: the reason, and how to ask for reconsideration."""
+    from licensing import pdf
+
     story: list[Flowable] = [
         *_heading(
             "Decision on your request for educational use of CPT content",
