@@ -131,3 +131,13 @@ def test_a_token_from_the_command_line_reads_the_callers_account(app: Flask) -> 
     response = app.test_client().get("/api/v1/me", headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200
     assert response.get_json()["user"]["email"] == "admin@example.com"
+
+
+@pytest.mark.usefixtures("set_up")
+def test_every_address_the_readme_links_on_this_computer_opens(client: FlaskClient) -> None:
+    """The README's `<http://127.0.0.1:5000/...>` links: each page opens (the signed-in
+    ones lead to sign-in), on the development server with its mail viewer."""
+    paths = sorted(set(re.findall(r"<http://127\.0\.0\.1:5000(/[^>]*)?>", README)) - {""})
+    assert {"/", "/estimate", "/sign-up", "/sign-in", "/dev/mail", "/api/v1/docs"} <= set(paths)
+    answers = {path: client.get(path, follow_redirects=True).status_code for path in paths}
+    assert answers == dict.fromkeys(paths, 200)
