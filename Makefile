@@ -1,6 +1,6 @@
 # Two commands do everything on a fresh machine:
 #   make run   - create .venv, install, migrate the SQLite database, load the sample
-#                rate card, serve on http://127.0.0.1:5000
+#                rate cards, serve on http://127.0.0.1:5000
 #   make test  - create .venv if missing, lint, and run the whole test suite
 
 PYTHON ?= python3
@@ -35,12 +35,12 @@ $(STAMP): pyproject.toml | $(BIN)/pip
 
 install: $(STAMP) ## Create .venv and install the service with its test tools
 
-setup: $(SERVICE_STAMP) ## Install the service, migrate the database and load the sample rate card (idempotent)
+setup: $(SERVICE_STAMP) ## Install the service, migrate the database and load the sample rate cards (idempotent)
 	$(BIN)/licensing setup
 
 # Links in emails (and the admin sign-in that setup prints) point at the server `run` starts.
 run: export PUBLIC_URL ?= http://$(HOST):$(PORT)
-run: setup ## Install, migrate, load the sample rate card, serve on http://$(HOST):$(PORT) with the periodic jobs beside it
+run: setup ## Install, migrate, load the sample rate cards, serve on http://$(HOST):$(PORT) with the periodic jobs beside it
 	$(BIN)/licensing serve --bind $(HOST):$(PORT) --with-worker
 
 test: install lint ## Lint, then run the whole test suite

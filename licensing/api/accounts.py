@@ -996,6 +996,7 @@ def create_invitation(data: dict[str, Any], organization_id: int) -> OneTimeToke
 @blp.alt_response(404, description=_NO_SUCH_INVITATION)
 @blp.response(200, InvitationSchema)
 def get_invitation(invitation_id: int) -> OneTimeToken:
+    """One invitation: its address, role, who sent it and where it stands."""
     return queries.get_invitation(db.session(), invitation_id)
 
 
@@ -1497,6 +1498,7 @@ def create_token() -> NoReturn:
 @blp.alt_response(404, description=_NOT_YOURS)
 @blp.response(200, TokenSchema)
 def get_token(token_id: int) -> ApiToken:
+    """One of your API tokens: its name, scope, expiry and last use (never the secret)."""
     return queries.get_own_token(db.session(), token_id, access.require_principal())
 
 

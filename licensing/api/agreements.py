@@ -221,6 +221,7 @@ def list_agreements(query: dict[str, Any]) -> Select[Any]:
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.response(200, AgreementSchema)
 def get_agreement(agreement_id: int) -> Agreement:
+    """One agreement: its term, state, acceptance and what is charged to date."""
     return queries.get_agreement_charged(db.session(), agreement_id, renewal=True)
 
 

@@ -687,6 +687,7 @@ def create_application(data: dict[str, Any]) -> Application:
 @access.allow(vendor=access.LICENSING_WORK, staff=("licensing",))
 @blp.response(200, ApplicationSchema)
 def get_application(application_id: int) -> Application:
+    """One license application: its uses, state, quotes and the steps allowed next."""
     return queries.get_application(db.session(), application_id)
 
 

@@ -675,6 +675,7 @@ def _readable(invoice_id: int, *, for_pdf: bool = False) -> Invoice:
 @access.allow(vendor=True, staff=READERS)
 @blp.response(200, InvoiceSchema)
 def get_invoice(invoice_id: int) -> Invoice:
+    """One invoice: its lines, totals, balance due and state."""
     return _readable(invoice_id)
 
 
@@ -702,6 +703,7 @@ def update_invoice(data: dict[str, Any], invoice_id: int) -> Invoice:
     description="A draft has no PDF until it is finalized (staff: to a vendor it is not found).",
 )
 def invoice_pdf(invoice_id: int) -> Response:
+    """The invoice as PDF (a draft has none until it is finalized)."""
     invoice = _readable(invoice_id, for_pdf=True)
     return invoice_pdf_response(invoice)
 
@@ -794,6 +796,7 @@ def mark_uncollectible(data: dict[str, Any], invoice_id: int) -> Invoice:
 @access.allow(vendor=True, staff=READERS)
 @blp.paginate(PaymentSchema)
 def list_payments(invoice_id: int) -> list[Payment]:
+    """The invoice's payments, card and offline, newest first."""
     invoice = _readable(invoice_id)
     return list(queries.payments(db.session(), invoice_id=invoice.id))
 
@@ -826,6 +829,7 @@ def record_payment(data: dict[str, Any], invoice_id: int) -> Payment:
 @access.allow(vendor=True, staff=READERS)
 @blp.paginate(CreditNoteSchema)
 def list_credit_notes(invoice_id: int) -> Select[Any]:
+    """The invoice's credit notes, newest first, with how much of each is refunded."""
     invoice = _readable(invoice_id)
     # Paged in SQL, each note's refunds with the page (round 42: a query a note).
     return queries.credit_notes_query(invoice_id=invoice.id)
@@ -862,6 +866,7 @@ def list_all_credit_notes() -> Select[Any]:
 @access.allow(vendor=True, staff=READERS)
 @blp.response(200, CreditNoteSchema)
 def get_credit_note(credit_note_id: int) -> CreditNote:
+    """One credit note: its number, amount, reason, invoice and how much is refunded."""
     return queries.get_credit_note(db.session(), credit_note_id)
 
 
@@ -870,6 +875,7 @@ def get_credit_note(credit_note_id: int) -> CreditNote:
 @document_rate_limit()
 @blp.response(200, description="The credit note as PDF", content_type="application/pdf")
 def credit_note_pdf(credit_note_id: int) -> Response:
+    """The credit note as PDF."""
     credit = queries.credit_note_for_pdf(db.session(), credit_note_id)
     return credit_note_pdf_response(credit)
 
@@ -974,6 +980,7 @@ def get_refund(refund_id: int) -> Refund:
 @access.allow(vendor=True, staff=READERS)
 @blp.response(200, PaymentSchema)
 def get_payment(payment_id: int) -> Payment:
+    """One payment: its method, amount, card, state, reversal and dispute."""
     return queries.get_payment(db.session(), payment_id)
 
 
@@ -1247,6 +1254,7 @@ def list_disputes(query: dict[str, Any]) -> Select[Any]:
 @access.staff(*READERS)
 @blp.response(200, DisputeSchema)
 def get_dispute(dispute_id: int) -> PaymentDispute:
+    """One card dispute: its payment, amount, reason, state and evidence due date."""
     return queries.get_dispute(db.session(), dispute_id)
 
 

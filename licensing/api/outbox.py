@@ -70,6 +70,7 @@ def list_messages(query: dict[str, Any]) -> dict[str, Any]:
 @access.staff("admin")
 @blp.response(200, OutboxMessageSchema)
 def get_message(message_id: int) -> OutboxMessage:
+    """One outbox message: to whom, its subject, state and delivery attempts (admins)."""
     return queries.get_message(db.session(), message_id)
 
 

@@ -589,6 +589,7 @@ def reconsideration(data: dict[str, Any], token: str) -> PermissionRequest:
 @blp.alt_response(403, description=_EXPIRED_LINK)
 @blp.response(200, content_type="application/pdf", description="The letter's issued bytes")
 def status_letter(token: str, letter_id: int) -> Response:
+    """A decision letter's PDF, through the requester's emailed status link."""
     request = services.request_for_link(token)
     return letter_response(queries.get_letter(db.session(), request, letter_id))
 
@@ -650,6 +651,7 @@ def metrics() -> services.QueueMetrics:
 @access.allow(vendor=access.LICENSING_WORK, staff=("licensing",))
 @blp.response(200, PermissionRequestSchema)
 def get_request(request_id: int) -> PermissionRequest:
+    """One educational permission request: its use, state, messages and letters."""
     return queries.get_request(db.session(), request_id)
 
 
@@ -657,6 +659,7 @@ def get_request(request_id: int) -> PermissionRequest:
 @access.allow(vendor=access.LICENSING_WORK, staff=("licensing",))
 @blp.response(200, content_type="application/pdf", description="The letter's issued bytes")
 def get_letter(request_id: int, letter_id: int) -> Response:
+    """A decision letter's PDF, as issued."""
     return request_letter(request_id, letter_id)
 
 

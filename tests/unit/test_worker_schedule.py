@@ -169,3 +169,28 @@ def test_the_crontab_example_runs_every_scheduled_job() -> None:
     crontab = text.split("```cron", 1)[1].split("```", 1)[0]
     for job in JOBS:
         assert f"$L {job.name} " in crontab, job.name
+
+
+def test_the_crontab_example_runs_each_job_as_often_as_the_worker_does() -> None:
+    """Round 50: each crontab line's schedule is the job's interval (`*` minutes: every
+    minute; a minute and `*` hours: hourly; a minute and an hour: daily), so cron and the
+    worker keep the same schedule, as the page says."""
+    from licensing.config import PROJECT_ROOT
+
+    text = (PROJECT_ROOT / "docs" / "operations.md").read_text()
+    crontab = text.split("```cron", 1)[1].split("```", 1)[0]
+    every = {}
+    for line in crontab.splitlines():
+        fields = line.split()
+        if len(fields) < 6 or "$L" not in fields:
+            continue
+        command = " ".join(fields[fields.index("$L") + 1 :][:2])
+        minute, hour, day, month, weekday = fields[:5]
+        assert (day, month, weekday) == ("*", "*", "*"), line
+        if minute == "*":
+            every[command] = timedelta(minutes=1)
+        elif hour == "*":
+            every[command] = timedelta(hours=1)
+        else:
+            every[command] = timedelta(days=1)
+    assert every == {job.name: job.every for job in JOBS}
