@@ -32,7 +32,7 @@ from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.ratecards import cli as ratecards_cli
 from licensing.ratecards import services as ratecards
-from tests.integration.agreements.conftest import AUTO_USE, NOW
+from tests.integration.agreements.conftest import AUTO_USE
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.billing.stripe_support import flagged_card_payment
 from tests.integration.pricing.conftest import card_document, example_document
@@ -40,6 +40,7 @@ from tests.integration.royalties.conftest import SOFTWARE
 from tests.support import factories
 from tests.support.agreements import accept, agreement_of, make_active_agreement
 from tests.support.card_years import CardYears
+from tests.support.reporting_year import ReportingYear
 from tests.support.servers import LiveServer, LocalStripe, SMTPServer, message_text
 from tests.support.settings import issuing
 
@@ -138,16 +139,23 @@ def check_card_on_page(page: Any, email: str, card: Path) -> None:
     page.wait_for_load_state()
 
 
-def reporting_vendor(live_server: LiveServer) -> tuple[str, Agreement]:
-    """A vendor whose 2027 agreement (per end user, reported quarterly) is active:
-    their email and the agreement."""
+def reporting_vendor(live_server: LiveServer) -> tuple[str, Agreement, ReportingYear]:
+    """A vendor whose agreement (per end user, reported quarterly) is active: their
+    email, the agreement and its year. The year is next year's card's, a month from
+    the office's today (`ReportingYear`), so a test reports its periods by travelling
+    forward (round 50: the 2027 agreement's quarters were a travel back from April
+    2027, where Chromium drops the session cookie)."""
+    year = ReportingYear.around(office_date(utcnow()))
+    first, last = year.term
     with live_server.app.app_context():
-        ratecards.import_card(example_document(), published_by="tests")
+        ratecards.import_card(
+            card_of_a_year(year.years.next_version, first, last), published_by="tests"
+        )
         session = db.session()
         vendor = factories.make_vendor(session)
         staff = factories.make_staff(session, roles=("licensing",))
-        agreement = make_active_agreement(vendor, staff, SOFTWARE, now=NOW)
-        return vendor.email, agreement
+        agreement = make_active_agreement(vendor, staff, SOFTWARE, term=year.term)
+        return vendor.email, agreement, year
 
 
 def invoiced_vendor(live_server: LiveServer, amounts: tuple[str, ...]) -> tuple[str, Invoice]:

@@ -37,7 +37,7 @@ import json
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, fields
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -53,6 +53,7 @@ from licensing.accounts.models import Organization, Passkey, User
 from licensing.accounts.views import BROWSER_COOKIE
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
+from licensing.agreements.models import Agreement
 from licensing.billing import services as billing_services
 from licensing.billing.models import CreditNote, Invoice
 from licensing.calendar import office_date
@@ -60,6 +61,7 @@ from licensing.mail.models import OutboxMessage
 from licensing.permissions import services as permissions
 from licensing.permissions.models import PermissionLetter
 from licensing.ratecards import services as ratecards
+from licensing.royalties.periods import reporting_periods
 from tests.browser.conftest import accepted_agreement, course_term
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE, draft
 from tests.integration.billing.conftest import activated, send_activation
@@ -72,7 +74,7 @@ from tests.integration.billing.stripe_support import (
 )
 from tests.integration.permissions.conftest import request_input, routed_use, send_routed
 from tests.integration.pricing.conftest import card_document, example_document
-from tests.integration.royalties.conftest import AFTER, QUARTERS, SMALL_SOFTWARE, row
+from tests.integration.royalties.conftest import SMALL_SOFTWARE, row
 from tests.support import factories
 from tests.support.agreements import issued_agreement, make_active_agreement
 from tests.support.axe import (
@@ -82,7 +84,9 @@ from tests.support.axe import (
 from tests.support.billing import credited
 from tests.support.card_years import CardYears
 from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.first_quarter import TRAVEL_HOUR
 from tests.support.remembered_browsers import CHROME_ON_LINUX
+from tests.support.reporting_year import filed
 from tests.support.servers import LiveServer, LocalStripe
 from tests.support.settings import issuing, permission_sla_days
 from tests.support.two_step import turn_on
@@ -327,19 +331,22 @@ def _applications(world: World, live_server: LiveServer) -> None:
 
 
 def _royalties(world: World, live_server: LiveServer) -> None:
-    """The agreement's first quarter reported."""
-    from licensing.royalties import services as royalties
-    from licensing.royalties.rows import form_submission
-
-    filing = royalties.submit(
-        world.ids["agreement"],
-        QUARTERS[1],
-        form_submission([row(1, "A", quantity=100)], attest=True, amends=None, reason=None),
-        Actor.of(accounts.principal_for(_vendor(world))),
-        now=AFTER[1],
+    """The agreement's first period reported, on the day it may first be (its own
+    periods, round 50: not the integration tests' 2027 `QUARTERS` and `AFTER`)."""
+    agreement = db.session().get(Agreement, world.ids["agreement"])
+    assert agreement is not None
+    assert agreement.term_start is not None
+    assert agreement.term_end is not None
+    first = reporting_periods(agreement.term_start, agreement.term_end)[0]
+    filing = filed(
+        _vendor(world),
+        agreement.id,
+        first.start,
+        [row(1, "A", quantity=100)],
+        now=datetime.combine(first.first_filing_day, TRAVEL_HOUR),
     )
     assert filing.report is not None
-    world.ids.update(report=filing.report.id, period=QUARTERS[1].isoformat())
+    world.ids.update(report=filing.report.id, period=first.start.isoformat())
 
 
 def _permissions(world: World, live_server: LiveServer) -> None:

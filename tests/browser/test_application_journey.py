@@ -149,15 +149,20 @@ def test_a_vendor_applies_staff_return_and_approve_with_a_change_and_the_vendor_
 
 
 def test_a_rejection_can_be_reconsidered_within_14_days_and_not_after(
-    browser: Any, live_server: LiveServer
+    browser: Any, live_server: LiveServer, card_years: CardYears
 ) -> None:
-    vendor, staff = vendor_and_staff(live_server)
+    # This year's card (round 50): on the 2027 example card it held from 2028 too (run
+    # at 2028-01-04 and 2028-06-01), but reviewed and reconsidered a term already over.
+    vendor, staff = vendor_and_staff(live_server, example=False)
+    term = (card_years.this_from, card_years.this_to)
     with live_server.app.app_context():
         vendor_principal = accounts.principal_for(vendor)
         staff_actor = Actor.of(accounts.principal_for(staff))
         ids = []
         for days_ago in (13, 15):
-            application = agreements.create_draft(Actor.of(vendor_principal), draft(STAFF_USE))
+            application = agreements.create_draft(
+                Actor.of(vendor_principal), draft(STAFF_USE, term=term)
+            )
             agreements.submit(
                 application.id, Actor.of(vendor_principal), policy=issuing(), attest=True
             )

@@ -6,7 +6,12 @@ each leads back to its report. Billing staff record the payment. The finance
 analyst then opens the Finance page for the half-year, exports every dataset as
 CSV from the console, and checks that the files reconcile, to the cent, with the
 invoices and payments the pages show. The live server runs in a thread of this
-process, so moving this process's clock (time-machine) moves the server's."""
+process, so moving this process's clock (time-machine) moves the server's.
+
+On any day (round 50): the agreement is next year's card's whole year
+(`reporting_vendor`'s `ReportingYear`), and the test travels forward to the day its
+first period may be reported, not back to 2027's; the Finance page's months are the
+ones from the term's start to that day."""
 
 from __future__ import annotations
 
@@ -22,9 +27,9 @@ import time_machine
 
 from licensing import db
 from tests.browser.conftest import reporting_vendor, sign_in
-from tests.integration.royalties.conftest import AFTER
 from tests.support import factories
 from tests.support.axe import assert_accessible
+from tests.support.reporting_year import ReportingYear
 from tests.support.servers import LiveServer
 
 DATASETS = (
@@ -82,11 +87,11 @@ def _export(page: Any, dataset: str, tmp_path: Path) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(raw.decode("utf-8"), newline="")))
 
 
-def _file_first_quarter(page: Any, number: str) -> str:
+def _file_first_quarter(page: Any, number: str, year: ReportingYear) -> str:
     """The vendor types a wrong figure, reads the message, corrects it, previews and
     files; returns the report page's heading."""
     page.goto("/portal/royalty-reports")
-    page.get_by_role("link", name=f"File the report for {number}, 2027-01-01 to 2027-03-31").click()
+    page.get_by_role("link", name=f"File the report for {number}, {year.period(1).label}").click()
     form = page.locator("#report-form")
     page.get_by_label("Row 1, customer ID").fill("C-100")
     page.get_by_label("Row 1, customer name").fill("Harbor Clinic")
@@ -121,13 +126,14 @@ def _amend_first_quarter(page: Any, number: str) -> None:
 def test_a_report_is_filed_amended_invoiced_paid_and_the_exports_reconcile_with_the_pages(
     page: Any, live_server: LiveServer, tmp_path: Path
 ) -> None:
-    email, agreement = reporting_vendor(live_server)
+    email, agreement, year = reporting_vendor(live_server)
+    since, until = year.months
     with live_server.app.app_context():
         staff = factories.make_staff(db.session(), roles=("billing",)).email
     page.set_viewport_size({"width": 1366, "height": 900})
-    with time_machine.travel(AFTER[1]):
+    with time_machine.travel(year.after(1)):
         sign_in(page, email)
-        _file_first_quarter(page, agreement.number)
+        _file_first_quarter(page, agreement.number, year)
         # The report links its invoice, and the invoice its report.
         page.locator("dl.facts").get_by_role("link", name=re.compile("INV-")).click()
         page.get_by_role("link", name=re.compile(r"Royalty report RR-\d{6}")).click()
@@ -160,8 +166,8 @@ def test_a_report_is_filed_amended_invoiced_paid_and_the_exports_reconcile_with_
         assert all(row["State"] == "paid" for row in console_rows), console_rows
         invoiced = sum((_amount(row["Total"]) for row in console_rows), Decimal(0))
 
-        # The Finance page for the half-year agrees with the invoices listed.
-        page.goto("/console/finance/?from=2027-01&to=2027-06&currency=USD")
+        # The Finance page for the months since the term began agrees with the invoices.
+        page.goto(f"/console/finance/?from={since}&to={until}&currency=USD")
         summary = page.locator("#cash-heading + p").inner_text()
         assert f"invoiced {invoiced:,.2f} USD" in summary, summary
         assert f"collected {invoiced:,.2f} USD" in summary, summary
@@ -174,7 +180,8 @@ def test_a_report_is_filed_amended_invoiced_paid_and_the_exports_reconcile_with_
         assert Decimal(row["total"]) == _amount(invoices[number]["Total"])
         assert row["amount_paid"] == row["total"]  # same digits as the page
         assert row["balance_due"] == "0.00"
-        assert row["paid_date"] == "2027-04-02"  # the office day the wire was recorded
+        # The office day the wire was recorded.
+        assert row["paid_date"] == year.period(1).first_filing_day.isoformat()
     lines = files["invoice_lines"]
     assert sum(Decimal(r["amount"]) for r in lines) == invoiced
     payments = [r for r in files["payments"] if r["state"] == "succeeded"]
@@ -184,7 +191,7 @@ def test_a_report_is_filed_amended_invoiced_paid_and_the_exports_reconcile_with_
     royalty_invoices = {r["invoice_number"] for r in files["royalty_report_lines"]}
     dues = sum(Decimal(r["due"]) for r in files["royalty_report_lines"])
     assert dues == sum(Decimal(exported[n]["total"]) for n in royalty_invoices if n)
-    assert [r["period_start"] for r in royalty] == ["2027-01-01"]
+    assert [r["period_start"] for r in royalty] == [year.period(1).start.isoformat()]
     # Money in every file has exactly the currency's two digits, as the pages show.
     for dataset, rows in files.items():
         for row in rows:
@@ -200,10 +207,11 @@ def test_a_report_is_filed_amended_invoiced_paid_and_the_exports_reconcile_with_
 def test_the_royalty_and_finance_pages_have_no_serious_accessibility_problem(
     page: Any, live_server: LiveServer
 ) -> None:
-    email, agreement = reporting_vendor(live_server)
+    email, agreement, year = reporting_vendor(live_server)
+    since, until = year.months
     with live_server.app.app_context():
         staff = factories.make_staff(db.session(), roles=("admin",)).email
-    with time_machine.travel(AFTER[1]):
+    with time_machine.travel(year.after(1)):
         sign_in(page, email)
         page.goto("/portal/royalty-reports")
         assert_accessible(page)
@@ -212,7 +220,7 @@ def test_the_royalty_and_finance_pages_have_no_serious_accessibility_problem(
         page.locator("#report-form").get_by_role("button", name="Preview the royalty").click()
         page.locator("#report-form .error-summary").wait_for()
         assert_accessible(page)  # the form showing its errors
-        report = _file_first_quarter(page, agreement.number)
+        report = _file_first_quarter(page, agreement.number, year)
         assert_accessible(page)
         page.goto("/portal/invoices")
         assert_accessible(page)
@@ -222,7 +230,7 @@ def test_the_royalty_and_finance_pages_have_no_serious_accessibility_problem(
             "/console/royalty-reports",
             f"/console/royalty-reports/{int(report.rsplit('-', 1)[1])}",
             "/console/invoices",
-            "/console/finance/?from=2027-01&to=2027-06&currency=USD",
+            f"/console/finance/?from={since}&to={until}&currency=USD",
             "/console/exports",
         ):
             page.goto(path)

@@ -3,7 +3,11 @@ usage-based agreement, after the first quarter has ended, downloads the period's
 template, fills it in, uploads it, reads the preview's computation, attests and
 submits, and lands on the report with its invoice, which is listed under
 Invoices. The live server runs in a thread of this process, so moving this
-process's clock (time-machine) moves the server's."""
+process's clock (time-machine) moves the server's.
+
+On any day (round 50): the agreement is next year's card's whole year
+(`reporting_vendor`'s `ReportingYear`), and the test travels forward to the day its
+first period may be reported, not back to 2027's."""
 
 from __future__ import annotations
 
@@ -19,7 +23,6 @@ from licensing import db
 from licensing.billing.models import Invoice
 from licensing.royalties.models import RoyaltyReport
 from tests.browser.conftest import reporting_vendor, sign_in
-from tests.integration.royalties.conftest import AFTER
 from tests.support.servers import LiveServer
 
 HEADER = "line,customer_id,customer_name,country,unit,quantity,revenue"
@@ -28,15 +31,16 @@ HEADER = "line,customer_id,customer_name,country,unit,quantity,revenue"
 def test_a_vendor_uploads_the_template_previews_the_royalty_submits_and_is_invoiced(
     page: Any, live_server: LiveServer, tmp_path: Path
 ) -> None:
-    email, agreement = reporting_vendor(live_server)
-    with time_machine.travel(AFTER[1]):
+    email, agreement, year = reporting_vendor(live_server)
+    first = year.period(1)
+    with time_machine.travel(year.after(1)):
         page.set_viewport_size({"width": 1366, "height": 900})
         sign_in(page, email)
         page.goto("/portal/")
         page.get_by_role(
-            "link", name=f"Royalty report for {agreement.number}, 2027-01-01 to 2027-03-31"
+            "link", name=f"Royalty report for {agreement.number}, {first.label}"
         ).click()
-        page.get_by_role("heading", name=f"{agreement.number}: 2027-01-01 to 2027-03-31").wait_for()
+        page.get_by_role("heading", name=f"{agreement.number}: {first.label}").wait_for()
 
         # The rows form fits the screen, and "Add rows" adds one in the page.
         rows_form = page.locator("table.rows-form")

@@ -2,7 +2,11 @@
 The vendor's billing contact pages through the periods and opens an amendment's
 credit note from the report; billing staff do the same from the console; an
 administrator follows a report from the audit log; licensing staff read where a
-renewal's figures came from on its review page."""
+renewal's figures came from on its review page.
+
+On any day (round 50): the agreement is next year's card's whole year
+(`reporting_vendor`'s `ReportingYear`); its first period is filed at the day it may
+first be reported, and the pages are read at the second's, travelling forward only."""
 
 from __future__ import annotations
 
@@ -18,16 +22,20 @@ from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from tests.browser.conftest import reporting_vendor, sign_in
-from tests.integration.agreements.conftest import NOW
-from tests.integration.royalties.conftest import AFTER, file_quarter, row
+from tests.integration.royalties.conftest import row
 from tests.support import factories
 from tests.support.axe import assert_accessible
+from tests.support.reporting_year import ReportingYear, filed
 from tests.support.servers import LiveServer
 
 
-def _file(vendor_email: str, agreement_id: int, rows: list[Any], **amendment: Any) -> Any:
+def _file(
+    vendor_email: str, agreement_id: int, year: ReportingYear, rows: list[Any], **amendment: Any
+) -> Any:
+    """`rows` filed for the first period, on the day it may first be reported."""
     vendor = db.session().scalars(select(User).where(User.email == vendor_email)).one()
-    filing = file_quarter(vendor, agreement_id, 1, rows, **amendment)
+    start = year.period(1).start
+    filing = filed(vendor, agreement_id, start, rows, now=year.after(1), **amendment)
     assert filing.report is not None
     return filing.report
 
@@ -35,11 +43,11 @@ def _file(vendor_email: str, agreement_id: int, rows: list[Any], **amendment: An
 def test_the_royalty_loose_ends_as_vendor_billing_staff_administrator_and_licensing_staff(
     page: Any, live_server: LiveServer
 ) -> None:
-    email, agreement = reporting_vendor(live_server)
+    email, agreement, year = reporting_vendor(live_server)
     with live_server.app.app_context():
-        first = _file(email, agreement.id, [row(1, "A", quantity=3000)])
+        first = _file(email, agreement.id, year, [row(1, "A", quantity=3000)])
         lowered = _file(
-            email, agreement.id, [row(1, "A", quantity=2900)], amends=first.id, reason="2,900"
+            email, agreement.id, year, [row(1, "A", quantity=2900)], amends=first.id, reason="2,900"
         )
         [credit_note] = lowered.credit_notes
         reference = lowered.reference
@@ -49,14 +57,16 @@ def test_the_royalty_loose_ends_as_vendor_billing_staff_administrator_and_licens
         licensing = factories.make_staff(session, roles=("licensing",)).email
         vendor = session.scalars(select(User).where(User.email == email)).one()
         renewal = agreements.start_renewal(
-            agreement.id, Actor.of(accounts.principal_for(vendor)), now=NOW
+            agreement.id, Actor.of(accounts.principal_for(vendor)), now=year.after(1)
         )
         renewal_id = renewal.id
 
-    with time_machine.travel(AFTER[2]):
+    periods = len(year.periods)  # 4, or 5 where the year starts after a quarter's first day
+    with time_machine.travel(year.after(2)):
         sign_in(page, email)
         page.goto("/portal/royalty-reports")
-        assert "Reporting periods 1\u20134 of 4" in page.locator("nav.pager").inner_text()
+        pager = page.locator("nav.pager").inner_text()
+        assert f"Reporting periods 1\u2013{periods} of {periods}" in pager
         page.get_by_role("link", name=f"Report {reference}").click()
         _opens_the_credit_note(page, credit_note)
         assert_accessible(page)

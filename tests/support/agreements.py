@@ -18,6 +18,9 @@ from licensing.billing.models import Invoice
 from tests.support.factories import bearer
 from tests.support.settings import issuing
 
+# The contract's example card's year, the term integration tests apply for.
+TERM_2027 = (date(2027, 1, 1), date(2027, 12, 31))
+
 
 def agreement_of(application: Application) -> Agreement:
     """The agreement issued when `application` was approved."""
@@ -92,24 +95,34 @@ def upfront_invoice(agreement: Agreement) -> Invoice | None:
 
 
 def make_active_agreement(
-    vendor: Any, staff: Any, *uses: dict[str, Any], now: datetime | None = None
+    vendor: Any,
+    staff: Any,
+    *uses: dict[str, Any],
+    now: datetime | None = None,
+    term: tuple[date, date] = TERM_2027,
 ) -> Agreement:
-    """A 2027 agreement for `uses`, applied for by `vendor`, approved (by `staff`
-    where the card sends it to review) and accepted: active, its up-front invoice
-    issued."""
-    agreement = issued_agreement(vendor, staff, *uses, now=now)
+    """An agreement for `uses` (2027 unless `term` says otherwise), applied for by
+    `vendor`, approved (by `staff` where the card sends it to review) and accepted:
+    active, its up-front invoice issued."""
+    agreement = issued_agreement(vendor, staff, *uses, now=now, term=term)
     accept(agreement, vendor, now=now)
     return agreement
 
 
 def issued_agreement(
-    vendor: Any, staff: Any, *uses: dict[str, Any], now: datetime | None = None
+    vendor: Any,
+    staff: Any,
+    *uses: dict[str, Any],
+    now: datetime | None = None,
+    term: tuple[date, date] = TERM_2027,
 ) -> Agreement:
-    """A 2027 agreement for `uses`, applied for by `vendor` and approved (by `staff`
-    where the card sends it to review): issued, waiting for acceptance."""
+    """An agreement for `uses` (2027 unless `term` says otherwise), applied for by
+    `vendor` and approved (by `staff` where the card sends it to review): issued,
+    waiting for acceptance."""
     principal = accounts.principal_for(vendor)
+    term_start, term_end = term
     draft = agreements.ApplicationDraft.from_fields(
-        {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": uses}
+        {"term_start": term_start, "term_end": term_end, "uses": uses}
     )
     application = agreements.create_draft(Actor.of(principal), draft, now=now)
     application = agreements.submit(

@@ -53,9 +53,12 @@ class FirstQuarter:
         return self.years.next_from, self.years.next_to
 
     @classmethod
-    def starting(cls, now: datetime) -> FirstQuarter:
-        today = office_date(now)
-        years = CardYears.around(today)
+    def starting(cls, now: datetime, *, issued: datetime | None = None) -> FirstQuarter:
+        """The walk started at `now`, its up-front invoice issued at `issued` (at
+        `now` unless told: a walk started just before the office's midnight issues
+        it on the office's next day, maybe in its next year, round 50)."""
+        years = CardYears.around(office_date(now))
+        today = office_date(issued or now)  # the up-front invoice's day
         period = reporting_periods(years.next_from, years.next_to)[0]
         reported_at = datetime.combine(period.first_filing_day, TRAVEL_HOUR)
         reported_on = office_date(reported_at)

@@ -127,3 +127,22 @@ def test_the_walk_travels_only_forward_and_reports_its_quarter_after_it_ends(
     assert now < walk.reported_at < walk.amended_at
     # The amendment is in the quarter's invoice's year, before it falls due.
     assert walk.amended_at.date() < walk.quarter_invoice.due
+
+
+def test_a_walk_started_before_the_office_s_midnight_expects_the_day_its_invoice_is_issued() -> (
+    None
+):
+    # 23:59 on 31 December 2027 at the office (Chicago, UTC-6); the vendor accepts,
+    # and the up-front invoice is issued, two minutes later, in the office's 2028.
+    started = datetime(2028, 1, 1, 5, 59, tzinfo=UTC)
+    issued = datetime(2028, 1, 1, 6, 1, tzinfo=UTC)
+    walk = FirstQuarter.starting(started, issued=issued)
+    # Its card and term are the start's (published then) ...
+    assert walk.years == FirstQuarter.starting(started).years
+    assert walk.term[0] == date(2028, 1, 31)
+    # ... its invoices the issue's: the first of 2028, due 30 days after 1 January,
+    # and the quarter's the second of 2028 (it would read INV-2027-000001, due
+    # 2028-01-30, and INV-2028-000001 from the start's day).
+    assert walk.up_front == Issued("INV-2028-000001", date(2028, 1, 31))
+    assert walk.quarter_invoice == Issued("INV-2028-000002", date(2028, 5, 1))
+    assert FirstQuarter.starting(started).up_front == Issued("INV-2027-000001", date(2028, 1, 30))

@@ -20,7 +20,6 @@ from licensing.agreements.models import Agreement
 from licensing.ratecards import services as ratecards
 from licensing.royalties import services
 from licensing.royalties.models import RoyaltyReport, RoyaltyReportRow
-from licensing.royalties.rows import form_submission
 from licensing.royalties.services import Filing
 from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE, NOW
 from tests.integration.pricing.conftest import (
@@ -29,6 +28,7 @@ from tests.integration.pricing.conftest import (
 )
 from tests.support import factories
 from tests.support.agreements import make_active_agreement
+from tests.support.reporting_year import filed
 
 # The applications tests' SaaS product: 2500 end users, approved at submission.
 SOFTWARE = AUTO_USE
@@ -164,10 +164,16 @@ def file_quarter(
     """`rows` filed (or previewed) by `vendor` through the form's path for a 2027
     `quarter` of the agreement, attested, the day after the quarter ends unless
     `now` says otherwise."""
-    submission = form_submission(rows, attest=True, amends=amends, reason=reason)
-    act = services.preview if preview else services.submit
-    actor = Actor.of(accounts.principal_for(vendor))
-    return act(agreement_id, QUARTERS[quarter], submission, actor, now=now or AFTER[quarter])
+    return filed(
+        vendor,
+        agreement_id,
+        QUARTERS[quarter],
+        rows,
+        now=now or AFTER[quarter],
+        amends=amends,
+        reason=reason,
+        preview=preview,
+    )
 
 
 @pytest.fixture
