@@ -93,8 +93,8 @@ def test_the_statement_email_names_the_oldest_overdue_and_sums_the_rest_with_the
     assert more == Decimal("501.10")  # 100.20 + ... + 100.24
     assert (
         "  and 5 more overdue invoices, due later than these, 501.10 USD in all. Every "
-        "invoice is on the Invoices page in the portal (sign in), each overdue one marked: "
-        "http://testserver/portal/invoices\n"
+        "overdue invoice is on the Invoices page in the portal (sign in), overdue only: "
+        "http://testserver/portal/invoices?overdue=1\n"
     ) in body
     assert body.count("Invoice INV-") == OVERDUE_NAMED
     # The attachment is the record: the month's movements, every invoice among them.
