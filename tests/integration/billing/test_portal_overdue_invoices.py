@@ -14,6 +14,7 @@ import time_machine
 from flask.testing import FlaskClient
 
 from licensing.billing.models import Invoice
+from tests.integration.billing.dispute_support import held_by_disputes
 from tests.support.pages import text_of
 
 # The invoices issued on the default day are due 2027-02-14: overdue on 2027-03-01.
@@ -66,3 +67,23 @@ def test_with_nothing_overdue_the_filter_says_so(
     assert page.status_code == 200
     assert "Nothing is overdue: every invoice is paid or not yet due." in text_of(page)
     assert 'href="/portal/invoices"' in page.get_data(as_text=True)
+
+
+def test_an_invoice_a_dispute_holds_is_not_listed_as_overdue(
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: Any,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    # Not asked for while the bank's dispute of its card payment is open: the page
+    # never calls it overdue, so the overdue list leaves it out (the full list has it).
+    owed, held = invoice_for(vendor, ("100.00",)), invoice_for(vendor, ("100.00",))
+    held_by_disputes([held])
+    with time_machine.travel(OVERDUE, tick=False):
+        portal = signed_in(client, vendor)
+        overdue = text_of(portal.get("/portal/invoices?overdue=1"))
+        everything = text_of(portal.get("/portal/invoices"))
+    assert owed.number in overdue
+    assert held.number not in overdue
+    assert "card payment disputed by your bank" in everything
+    assert held.number in everything
