@@ -112,6 +112,14 @@ def _chase(
     skipped: it is chasing them), due date first: a reminder for those not reminded
     within `REMINDER_INTERVAL`, a late-fee invoice for each with new whole months
     overdue, each said in one email."""
+    # The organization first: a second host skips it whole, so one email a run, where
+    # claiming only the invoices could split them between two hosts mid-scan (two
+    # emails). FOR NO KEY UPDATE: the late fees' inserts still take their key share.
+    if (
+        session.scalar(db.claim(select(Organization.id).where(Organization.id == organization_id)))
+        is None
+    ):
+        return
     # The links' generation with each invoice: the reminder's links need it.
     claimed = session.execute(
         db.claim(
