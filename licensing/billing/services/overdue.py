@@ -69,11 +69,11 @@ def process_overdue(*, standing_days: int, now: datetime | None = None) -> Overd
     OVERDUE_STANDING_DAYS, to `pending_payment`).
 
     One organization at a time (round 50: one email an overdue invoice, hundreds a
-    week for some): its overdue invoices claimed together (`db.claim`) in its own
-    transaction, those due a reminder named in one email to its billing contact,
-    its new late-fee invoices in one more. Idempotent (each invoice reminded at most
-    weekly, each month's late fee once, standing through its state machine) and
-    safe on several hosts: a host skips the invoices another has claimed.
+    week for some): the organization and its overdue invoices claimed (`db.claim`)
+    in its own transaction, those due a reminder named in one email to its billing
+    contact, its new late-fee invoices in one more. Idempotent (each invoice reminded
+    at most weekly, each month's late fee once, standing through its state machine)
+    and safe on several hosts: a host skips an organization another has claimed.
     """
     now = now or utcnow()
     today = office_date(now)
@@ -108,8 +108,8 @@ def process_overdue(*, standing_days: int, now: datetime | None = None) -> Overd
 def _chase(
     session: Session, organization_id: int, *, now: datetime, today: date, report: OverdueReport
 ) -> None:
-    """One organization's overdue invoices, claimed (those another host holds are
-    skipped: it is chasing them), due date first: a reminder for those not reminded
+    """One organization's overdue invoices, claimed with it (none when another host
+    holds it: that host is chasing them), due date first: a reminder for those not reminded
     within `REMINDER_INTERVAL`, a late-fee invoice for each with new whole months
     overdue, each said in one email."""
     # The organization first: a second host skips it whole, so one email a run, where
