@@ -97,7 +97,7 @@ class Links(Protocol):
     def invoice_review(self, invoice_id: int) -> str: ...
     def payment_review(self, payment_id: int) -> str: ...
     def vendor_invoice(self, invoice_id: int) -> str: ...
-    def vendor_invoices(self) -> str: ...
+    def vendor_invoices(self, *, overdue: bool = False) -> str: ...
     def statement(self, start: date, end: date, currency: str) -> str: ...
 
     # educational permission requests
@@ -200,8 +200,11 @@ class PublicUrlLinks:
         # The vendor's own page, signed in: for a user, not the billing contact's link.
         return self._url("billing.invoice_detail", invoice_id=invoice_id)
 
-    def vendor_invoices(self) -> str:
-        # The organization's invoices in the portal, signed in, each overdue one marked.
+    def vendor_invoices(self, *, overdue: bool = False) -> str:
+        # The organization's invoices in the portal, signed in, each overdue one
+        # marked; `overdue` lists only those (round 50: the reminder's link).
+        if overdue:
+            return self._url("billing.invoices", overdue="1")
         return self._url("billing.invoices")
 
     def statement(self, start: date, end: date, currency: str) -> str:

@@ -751,6 +751,8 @@ def _portal_records(world: World) -> Visits:
             Visit("/portal/agreements"),
             Visit(f"/portal/agreements/{i['agreement']}"),
             Visit("/portal/invoices"),
+            # Overdue only (round 50): the reminder's link.
+            Visit("/portal/invoices?overdue=1"),
             Visit(f"/portal/invoices/{i['invoice']}"),
             Visit(f"/portal/invoices/{i['invoice']}/pay", ready="#card-element input"),
             Visit("/portal/statement"),
@@ -766,6 +768,7 @@ def _portal_records(world: World) -> Visits:
             Visit("/portal/applications"),
             Visit("/portal/agreements"),
             Visit("/portal/invoices"),
+            Visit("/portal/invoices?overdue=1"),
             Visit("/portal/royalty-reports"),
             Visit("/portal/permissions/"),
         ],

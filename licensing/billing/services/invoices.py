@@ -121,6 +121,7 @@ def create_invoice(
     memo: str | None = None,
     finalize: bool = True,
     deductions: bool = False,
+    email: bool = True,
     now: datetime | None = None,
     actor: Actor,
 ) -> Invoice:
@@ -129,7 +130,9 @@ def create_invoice(
     `deductions` admits negative lines (a royalty lowered on one line of a report
     that raises it on another). `actor` is who the audit log names (the system
     when an invoice follows from another record's step, as a late fee does). The
-    terms are the agreement's, or the office's standard ones (`InvoiceTerms`)."""
+    terms are the agreement's, or the office's standard ones (`InvoiceTerms`).
+    `email=False` issues it without its own email: the caller names it in one of
+    its own (the overdue run's late fees, one email an organization, round 50)."""
     now = now or utcnow()
     errors = _check_charges(currency, charges, deductions=deductions)
     if payment_terms_days < 0:
@@ -173,7 +176,7 @@ def create_invoice(
         actor=actor,
     )
     if finalize:
-        finalize_in(session, invoice, now=now, actor=actor)
+        finalize_in(session, invoice, now=now, actor=actor, email=email)
     return invoice
 
 
@@ -185,9 +188,12 @@ def _bill_to(organization: Organization) -> str:
     return json.dumps({"lines": lines, "email": organization.billing_email})
 
 
-def finalize_in(session: Session, invoice: Invoice, *, now: datetime, actor: Actor) -> Invoice:
+def finalize_in(
+    session: Session, invoice: Invoice, *, now: datetime, actor: Actor, email: bool = True
+) -> Invoice:
     """Issue a draft: take the next number (in this transaction), fix the dates
-    and the bill-to, and email the billing contact."""
+    and the bill-to, and email the billing contact (unless `email=False`: the caller
+    names the invoice in an email of its own)."""
     INVOICE.step(invoice.state, "finalize")  # refused before a number is taken
     organization = session.get(Organization, invoice.organization_id)
     assert organization is not None
@@ -212,6 +218,8 @@ def finalize_in(session: Session, invoice: Invoice, *, now: datetime, actor: Act
     kept = pdfs.keep(
         session, pdfs.Document.of_invoice(invoice), pdfs.invoice_pdf(session, invoice), now=now
     )
+    if not email:
+        return invoice
     _email_billing_contact(
         session,
         invoice,

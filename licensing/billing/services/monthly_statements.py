@@ -473,6 +473,9 @@ def _context(
         ],
         "held_more": held.more,
         "held_more_balance": in_words(held.more_balance, statement.currency),
+        # The overdue line links the Invoices page's overdue only (round 50); the
+        # invoices a dispute holds are on the page's full list.
+        "overdue_url": pages().vendor_invoices(overdue=True),
         "invoices_url": pages().vendor_invoices(),
         "remit_to": letterhead().remit_to,
         "statement_url": pages().statement(statement.start, statement.end, statement.currency),

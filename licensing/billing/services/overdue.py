@@ -2,47 +2,55 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from itertools import groupby
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.audit import services as audit
-from licensing.billing import links
+from licensing.billing import links, queries
+from licensing.billing.letterhead import letterhead
 from licensing.billing.models import Invoice
 from licensing.billing.queries import chased
-from licensing.billing.services._common import (
-    _amount,
-    _due_ids,
-    _email_billing_contact,
-)
+from licensing.billing.services._common import _amount, _due_ids
 from licensing.billing.services.invoices import Charge, create_invoice
 from licensing.billing.states import COLLECTIBLE, LATE_FEE, OPEN
 from licensing.calendar import office_date
 from licensing.db import utcnow
+from licensing.links import links as pages
+from licensing.mail import services as mail
 from licensing.money import in_words, quantize
 
 # A reminder for an overdue invoice at most this often.
 REMINDER_INTERVAL = timedelta(days=7)
+# The invoices a reminder (or the late fees' email) names, the oldest due first; the
+# rest are one line, how many and what they owe (round 50: one email an invoice).
+NAMED = 20
 
 
 @dataclass
 class OverdueReport:
     overdue: int = 0
-    reminders: int = 0
+    reminders: int = 0  # invoices reminded
+    reminder_emails: int = 0  # one an organization
     late_fee_invoices: list[str] = field(default_factory=list)
+    late_fee_emails: int = 0
     pending_payment: list[str] = field(default_factory=list)
 
     def __str__(self) -> str:
         return (
-            f"{self.overdue} overdue invoice(s); {self.reminders} reminder(s) sent; "
-            f"{len(self.late_fee_invoices)} late-fee invoice(s) issued; "
+            f"{self.overdue} overdue invoice(s); {self.reminders} reminder(s) sent "
+            f"in {self.reminder_emails} email(s); "
+            f"{len(self.late_fee_invoices)} late-fee invoice(s) issued "
+            f"in {self.late_fee_emails} email(s); "
             f"{len(self.pending_payment)} organization(s) moved to pending payment"
         )
 
@@ -60,39 +68,27 @@ def process_overdue(*, standing_days: int, now: datetime | None = None) -> Overd
     organization with one more than `standing_days` overdue, the setting
     OVERDUE_STANDING_DAYS, to `pending_payment`).
 
-    Idempotent (reminders at most weekly, each month's late fee once, standing
-    through its state machine) and safe on several hosts: each invoice and
-    organization is claimed (`db.claim`) in its own transaction.
+    One organization at a time (round 50: one email an overdue invoice, hundreds a
+    week for some): the organization and its overdue invoices claimed (`db.claim`)
+    in its own transaction, those due a reminder named in one email to its billing
+    contact, its new late-fee invoices in one more. Idempotent (each invoice reminded
+    at most weekly, each month's late fee once, standing through its state machine)
+    and safe on several hosts: a host skips an organization another has claimed.
     """
     now = now or utcnow()
     today = office_date(now)
     report = OverdueReport()
-    overdue_ids = _due_ids(
-        select(Invoice.id)
+    # The organization whose oldest invoice is the longest overdue first, then by id.
+    chased_ids = _due_ids(
+        select(Invoice.organization_id)
         .where(Invoice.state == OPEN, Invoice.due_date < today, chased(today))
-        .order_by(Invoice.due_date, Invoice.id)
+        .group_by(Invoice.organization_id)
+        .order_by(func.min(Invoice.due_date), Invoice.organization_id)
     )
-    for invoice_id in overdue_ids:
+    for organization_id in chased_ids:
         with db.transaction() as session:
-            # The links' generation with the invoice: a reminder's links need it.
-            claimed = session.execute(
-                db.claim(
-                    select(Invoice, links.generation_column()).where(
-                        Invoice.id == invoice_id, Invoice.state == OPEN, chased(today)
-                    )
-                )
-            ).one_or_none()
-            if claimed is None:
-                continue
-            invoice, link_generation = claimed
-            report.overdue += 1
-            if _remind(session, invoice, now=now, today=today, link_generation=link_generation):
-                report.reminders += 1
-            fee = _charge_late_fees(session, invoice, now=now, today=today)
-            if fee is not None:
-                report.late_fee_invoices.append(fee)
-    # The organization whose oldest invoice is the longest overdue first, then by id,
-    # as the invoices above: the holds' audit events follow the invoices'.
+            _chase(session, organization_id, now=now, today=today, report=report)
+    # As the invoices above: the holds' audit events follow the invoices'.
     organization_ids = _due_ids(
         select(Invoice.organization_id)
         .where(
@@ -107,6 +103,59 @@ def process_overdue(*, standing_days: int, now: datetime | None = None) -> Overd
         organization_ids, _standing_reason(today, standing_days)
     )
     return report
+
+
+def _chase(
+    session: Session, organization_id: int, *, now: datetime, today: date, report: OverdueReport
+) -> None:
+    """One organization's overdue invoices, claimed with it (none when another host
+    holds it: that host is chasing them), due date first: a reminder for those not reminded
+    within `REMINDER_INTERVAL`, a late-fee invoice for each with new whole months
+    overdue, each said in one email."""
+    # The organization first: a second host skips it whole, so one email a run, where
+    # claiming only the invoices could split them between two hosts mid-scan (two
+    # emails). FOR NO KEY UPDATE: the late fees' inserts still take their key share.
+    if (
+        session.scalar(db.claim(select(Organization.id).where(Organization.id == organization_id)))
+        is None
+    ):
+        return
+    # The links' generation with each invoice: the reminder's links need it.
+    claimed = session.execute(
+        db.claim(
+            select(Invoice, links.generation_column())
+            .where(
+                Invoice.organization_id == organization_id,
+                Invoice.state == OPEN,
+                Invoice.due_date < today,
+                chased(today),
+            )
+            .order_by(Invoice.due_date, Invoice.id)
+        )
+    ).all()
+    if not claimed:
+        return
+    report.overdue += len(claimed)
+    due = [
+        (invoice, generation)
+        for invoice, generation in claimed
+        if invoice.last_reminder_at is None or now - invoice.last_reminder_at >= REMINDER_INTERVAL
+    ]
+    if due:
+        _remind(session, organization_id, due, now=now, today=today)
+        report.reminders += len(due)
+        report.reminder_emails += 1
+    fees = [(invoice, fee) for invoice, _ in claimed if (fee := _late_fee(invoice, today))]
+    # One late fee is issued as every invoice is, its email with its PDF; several are
+    # named in one email (round 50: one email each).
+    issued = [
+        _charge_late_fee(session, invoice, fee, now=now, email=len(fees) == 1)
+        for invoice, fee in fees
+    ]
+    if len(issued) > 1:
+        _email_late_fees(session, organization_id, issued)
+    report.late_fee_invoices += [invoice.number for invoice in issued if invoice.number]
+    report.late_fee_emails += 1 if issued else 0
 
 
 def _standing_reason(today: date, standing_days: int) -> Callable[[Session, int], str | None]:
@@ -138,63 +187,132 @@ def hold_if_overdue(
 
 
 def _remind(
-    session: Session, invoice: Invoice, *, now: datetime, today: date, link_generation: int
-) -> bool:
-    if invoice.last_reminder_at is not None and now - invoice.last_reminder_at < REMINDER_INTERVAL:
-        return False
-    invoice.reminder_count += 1
-    invoice.last_reminder_at = now
-    _email_billing_contact(
-        session,
-        invoice,
-        subject=f"Reminder: invoice {invoice.number} is {invoice.days_overdue(today)} days overdue",
-        template="invoice_overdue",
-        link_generation=link_generation,
-        days_overdue=invoice.days_overdue(today),
-        late_fee_percent=invoice.late_fee_monthly_percent,
+    session: Session,
+    organization_id: int,
+    due: Sequence[tuple[Invoice, int]],
+    *,
+    now: datetime,
+    today: date,
+) -> None:
+    """Record each invoice's reminder (its count and time, read by its pages and the
+    invoices export; an `invoice.reminder_sent` event each) and email the billing
+    contact once, naming the first `NAMED` due and the rest in a line. Statements a
+    bounded number, however many invoices are reminded."""
+    ids = [invoice.id for invoice, _ in due]
+    counts = {invoice.id: invoice.reminder_count + 1 for invoice, _ in due}
+    session.execute(
+        update(Invoice)
+        .where(Invoice.id.in_(ids))
+        .values(reminder_count=Invoice.reminder_count + 1, last_reminder_at=now)
+        .execution_options(synchronize_session="evaluate")
     )
-    audit.record_event(
-        session,
-        "invoice.reminder_sent",
-        invoice.id,
-        after={"reminder_count": invoice.reminder_count},
-        actor=Actor.SYSTEM,
+    for count, reminded in groupby(
+        sorted(ids, key=lambda i: (counts[i], ids.index(i))), counts.get
+    ):
+        audit.record_events(
+            session,
+            "invoice.reminder_sent",
+            list(reminded),
+            after={"reminder_count": count},
+            actor=Actor.SYSTEM,
+        )
+    organization = session.get(Organization, organization_id)
+    assert organization is not None
+    named = due[:NAMED]
+    rest = queries.rest_after(session, (Invoice.id.in_(ids),), NAMED)
+    oldest = due[0][0].days_overdue(today)
+    percents = sorted(
+        {i.late_fee_monthly_percent for i, _ in due if i.late_fee_monthly_percent > 0}
     )
-    return True
+    mail.enqueue(
+        session,
+        to=organization.billing_email,
+        subject=(
+            f"Reminder: invoice {due[0][0].number} is {oldest} days overdue"
+            if len(due) == 1
+            else f"Reminder: {len(due)} invoices are overdue, the oldest {oldest} days"
+        ),
+        template="invoices_overdue",
+        # Each named invoice's link opens and pays it without an account: masked in
+        # the outbox for staff, erased once sent (as every billing contact's email).
+        secrets=[links.token(invoice, generation) for invoice, generation in named],
+        context={
+            "organization": organization,
+            "reminded": len(due),
+            "named": [
+                {
+                    "invoice": invoice,
+                    "days_overdue": invoice.days_overdue(today),
+                    "balance_due": in_words(invoice.balance_due, invoice.currency),
+                    "url": links.invoice_url(invoice, generation),
+                }
+                for invoice, generation in named
+            ],
+            "more": rest.count,
+            "more_balance": _balances_in_words(rest.balances),
+            "late_fee_percents": " or ".join(f"{p.normalize():f}%" for p in percents),
+            "overdue_url": pages().vendor_invoices(overdue=True),
+            "remit_to": letterhead().remit_to,
+        },
+    )
 
 
-def _charge_late_fees(
-    session: Session, invoice: Invoice, *, now: datetime, today: date
-) -> str | None:
-    """One late-fee invoice for each run that finds new whole months overdue:
-    `late_fee_monthly_percent` of the balance then due, per month, on the overdue
-    invoice's payment terms."""
+def _balances_in_words(balances: dict[str, Decimal]) -> str:
+    """ "18,090.00 USD", or with several currencies "18,090.00 USD and 500.00 EUR"."""
+    return " and ".join(in_words(amount, currency) for currency, amount in balances.items())
+
+
+@dataclass(frozen=True)
+class _Fee:
+    """A late fee due on an overdue invoice: its months, the balance it is charged on
+    and the fee a month."""
+
+    first_month: int
+    months: int
+    balance: Decimal
+    amount: Decimal
+
+
+def _late_fee(invoice: Invoice, today: date) -> _Fee | None:
+    """The late fee a run finding new whole months overdue charges:
+    `late_fee_monthly_percent` of the balance then due, per month (None when none:
+    late fees bear none, nor a nought percent; no new month; or a fee of nothing,
+    whose months are counted charged all the same)."""
     assert invoice.due_date is not None
-    months = months_between(invoice.due_date, today)
     if invoice.source_type == LATE_FEE or invoice.late_fee_monthly_percent <= 0:
         return None
+    months = months_between(invoice.due_date, today)
     if months <= invoice.late_fee_months_charged:
         return None
     balance = invoice.balance_due
-    rate = invoice.late_fee_monthly_percent
-    fee = quantize(balance * rate / 100, invoice.currency)
+    fee = quantize(balance * invoice.late_fee_monthly_percent / 100, invoice.currency)
     first_month = invoice.late_fee_months_charged + 1
-    invoice.late_fee_months_charged = months
     if fee <= 0:
+        invoice.late_fee_months_charged = months
         return None
+    return _Fee(first_month, months, balance, fee)
+
+
+def _charge_late_fee(
+    session: Session, invoice: Invoice, fee: _Fee, *, now: datetime, email: bool
+) -> Invoice:
+    """One late-fee invoice for `fee`'s months, on the overdue invoice's payment
+    terms; emailed as any invoice is unless `email=False` (the caller names it)."""
+    rate = invoice.late_fee_monthly_percent
+    invoice.late_fee_months_charged = fee.months
     charges = [
         Charge(
             description=f"Late fee on invoice {invoice.number}, month {month} overdue",
-            amount=fee,
+            amount=fee.amount,
             working=(
-                f"{rate.normalize():f}% x {_amount(balance, invoice.currency)} balance overdue = "
-                f"{_amount(fee, invoice.currency)} (due {invoice.due_date}, per the agreement's "
-                "terms)"
+                f"{rate.normalize():f}% x {_amount(fee.balance, invoice.currency)} balance "
+                f"overdue = {_amount(fee.amount, invoice.currency)} (due {invoice.due_date}, "
+                "per the agreement's terms)"
             ),
         )
-        for month in range(first_month, months + 1)
+        for month in range(fee.first_month, fee.months + 1)
     ]
-    late = create_invoice(
+    return create_invoice(
         session,
         organization_id=invoice.organization_id,
         currency=invoice.currency,
@@ -208,10 +326,44 @@ def _charge_late_fees(
         # late fee to be paid the day it is issued.
         payment_terms_days=invoice.payment_terms_days,
         late_fee_monthly_percent=Decimal(0),
+        email=email,
         now=now,
         actor=Actor.SYSTEM,
     )
-    return late.number
+
+
+def _email_late_fees(session: Session, organization_id: int, issued: Sequence[Invoice]) -> None:
+    """One email naming the late-fee invoices a run issued the organization (each
+    invoice is as any: its number, PDF, signed link), the first `NAMED` with their
+    links, the rest counted and summed by the database."""
+    organization = session.get(Organization, organization_id)
+    assert organization is not None
+    named = issued[:NAMED]
+    rest = queries.rest_after(session, (Invoice.id.in_([invoice.id for invoice in issued]),), NAMED)
+    mail.enqueue(
+        session,
+        to=organization.billing_email,
+        subject=f"{len(issued)} late-fee invoices issued to {organization.legal_name}",
+        template="late_fees_issued",
+        # Newly issued: their links are of the first generation.
+        secrets=[links.token(invoice, 0) for invoice in named],
+        context={
+            "organization": organization,
+            "issued": len(issued),
+            "named": [
+                {
+                    "invoice": invoice,
+                    "total": in_words(invoice.total, invoice.currency),
+                    "url": links.invoice_url(invoice, 0),
+                }
+                for invoice in named
+            ],
+            "more": rest.count,
+            "more_balance": _balances_in_words(rest.balances),
+            "invoices_url": pages().vendor_invoices(),
+            "remit_to": letterhead().remit_to,
+        },
+    )
 
 
 def _overdue_beyond(

@@ -4,7 +4,7 @@ paid by a real localstripe card payment."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,6 +14,7 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts.models import User
 from licensing.billing.models import Invoice, Payment, PaymentDispute
+from licensing.billing.states import FLAGGED
 from licensing.calendar import office_date
 from tests.integration.exports.conftest import read_jsonl
 from tests.support.factories import bearer
@@ -169,3 +170,38 @@ def lost_on() -> str:
     dispute = db.session().scalars(select(PaymentDispute)).one()
     assert dispute.closed_at is not None
     return office_date(dispute.closed_at).isoformat()
+
+
+def held_by_disputes(invoices: Sequence[Invoice]) -> None:
+    """A flagged card payment of each invoice (it counts for nothing) whose charge the
+    bank disputes: the invoice is not asked for while the dispute is open."""
+    session = db.session()
+    for invoice in invoices:
+        payment = Payment(
+            invoice_id=invoice.id,
+            organization_id=invoice.organization_id,
+            method="card",
+            state=FLAGGED,
+            currency=invoice.currency,
+            amount=invoice.total,
+            amount_received=invoice.total,
+            recorded_by="system",
+            stripe_payment_intent_id=f"pi_held_{invoice.id}",
+            stripe_charge_id=f"ch_held_{invoice.id}",
+        )
+        session.add(payment)
+        session.flush()
+        session.add(
+            PaymentDispute(
+                stripe_dispute_id=f"dp_held_{invoice.id}",
+                stripe_charge_id=payment.stripe_charge_id,
+                payment_id=payment.id,
+                invoice_id=invoice.id,
+                organization_id=invoice.organization_id,
+                status="needs_response",
+                currency=invoice.currency,
+                amount=invoice.total,
+                disputed_at=datetime(2027, 1, 28, 15, tzinfo=UTC),
+            )
+        )
+    session.commit()

@@ -1,5 +1,6 @@
 """Two hosts running `licensing invoices overdue` at the same moment remind each
-invoice once, charge each month's late fee once and move standing once."""
+invoice once (in one email), charge each month's late fee once and move standing
+once."""
 
 from __future__ import annotations
 
@@ -39,6 +40,10 @@ def test_two_hosts_processing_overdue_invoices_at_once_act_on_each_once(
     )
     assert sum(report.reminders for report in reports) == INVOICES
     assert sum(len(report.late_fee_invoices) for report in reports) == INVOICES
+    # One host takes the organization whole (round 50): one reminder email, one for
+    # its late fees, never the invoices split between two hosts' emails.
+    assert sum(report.reminder_emails for report in reports) == 1
+    assert sum(report.late_fee_emails for report in reports) == 1
     assert sum(len(report.pending_payment) for report in reports) == 1
     with committed_app.app_context():
         session = db.session()

@@ -211,7 +211,7 @@ def test_an_overdue_invoice_gets_a_reminder_at_most_weekly(
         ).reminders
         == 1
     )
-    assert len(_outbox("invoice_overdue")) == 2
+    assert len(_outbox("invoices_overdue")) == 2
 
 
 def test_a_late_fee_is_invoiced_once_per_whole_month_overdue_per_the_terms(
@@ -302,7 +302,10 @@ def test_the_overdue_command_reports_what_it_did(
         args=["invoices", "overdue", "--now", "2027-03-20T18:00:00+00:00"]
     )
     assert result.exit_code == 0, result.output
-    assert "1 overdue invoice(s); 1 reminder(s) sent; 1 late-fee invoice(s) issued" in result.output
+    assert (
+        "1 overdue invoice(s); 1 reminder(s) sent in 1 email(s); "
+        "1 late-fee invoice(s) issued in 1 email(s)"
+    ) in result.output
     assert "pending payment:" in result.output
 
 

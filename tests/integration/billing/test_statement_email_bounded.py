@@ -17,10 +17,11 @@ from sqlalchemy import event, insert
 
 from licensing import db
 from licensing.billing import services
-from licensing.billing.models import Invoice, Payment, PaymentDispute
+from licensing.billing.models import Invoice
 from licensing.billing.services.monthly_statements import OVERDUE_NAMED
-from licensing.billing.states import FLAGGED, MANUAL, OPEN
+from licensing.billing.states import MANUAL, OPEN
 from licensing.mail import services as mail
+from tests.integration.billing.dispute_support import held_by_disputes
 from tests.support.documents import pdf_text
 from tests.support.monthly_statements import JANUARY, RUN, organization, statement_emails
 from tests.support.servers import SMTPServer, message_text
@@ -93,8 +94,8 @@ def test_the_statement_email_names_the_oldest_overdue_and_sums_the_rest_with_the
     assert more == Decimal("501.10")  # 100.20 + ... + 100.24
     assert (
         "  and 5 more overdue invoices, due later than these, 501.10 USD in all. Every "
-        "invoice is on the Invoices page in the portal (sign in), each overdue one marked: "
-        "http://testserver/portal/invoices\n"
+        "overdue invoice is on the Invoices page in the portal (sign in), overdue only: "
+        "http://testserver/portal/invoices?overdue=1\n"
     ) in body
     assert body.count("Invoice INV-") == OVERDUE_NAMED
     # The attachment is the record: the month's movements, every invoice among them.
@@ -147,41 +148,6 @@ def test_two_hundred_overdue_are_twenty_lines_and_one_read_as_many_statements_as
     assert emails[many.billing_email].count("Invoice INV-") == OVERDUE_NAMED
 
 
-def _disputed(invoices: list[Invoice]) -> None:
-    """A flagged card payment of each invoice (it counts for nothing) whose charge the
-    bank disputes: the invoice is not asked for while the dispute is open."""
-    session = db.session()
-    for invoice in invoices:
-        payment = Payment(
-            invoice_id=invoice.id,
-            organization_id=invoice.organization_id,
-            method="card",
-            state=FLAGGED,
-            currency=invoice.currency,
-            amount=invoice.total,
-            amount_received=invoice.total,
-            recorded_by="system",
-            stripe_payment_intent_id=f"pi_held_{invoice.id}",
-            stripe_charge_id=f"ch_held_{invoice.id}",
-        )
-        session.add(payment)
-        session.flush()
-        session.add(
-            PaymentDispute(
-                stripe_dispute_id=f"dp_held_{invoice.id}",
-                stripe_charge_id=payment.stripe_charge_id,
-                payment_id=payment.id,
-                invoice_id=invoice.id,
-                organization_id=invoice.organization_id,
-                status="needs_response",
-                currency=invoice.currency,
-                amount=invoice.total,
-                disputed_at=datetime(2027, 1, 28, 15, tzinfo=UTC),
-            )
-        )
-    session.commit()
-
-
 def test_those_a_dispute_holds_are_bounded_apart_from_the_overdue(app: Flask) -> None:
     """The invoices a bank's dispute holds (not asked for) are listed apart, bounded
     the same way: 25 held and 3 overdue are 20 held lines, one line for the other 5,
@@ -189,7 +155,7 @@ def test_those_a_dispute_holds_are_bounded_apart_from_the_overdue(app: Flask) ->
     owing = organization("Quillfeather Analytics")
     invoices = _overdue(owing.id, 28)
     overdue, held = invoices[:3], invoices[3:]
-    _disputed(held)
+    held_by_disputes(held)
     services.send_monthly_statements(JANUARY, now=RUN)
     [message] = statement_emails()
     body = message.body_text

@@ -1,0 +1,207 @@
+"""One overdue reminder an organization a run, not one an invoice (round 50): an
+organization with 50 overdue invoices got 50 reminder emails a week, and the monthly
+late-fee run emailed each late-fee invoice. Sent through the real SMTP server on
+loopback: each run one email naming the first 20 due and the rest in a line, every
+invoice's reminder recorded and audited, the run's statements as many at 50
+invoices as at 1."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+
+from licensing import db
+from licensing.audit.models import AuditEvent
+from licensing.billing import links, services
+from licensing.billing.models import Invoice
+from licensing.billing.services import overdue
+from licensing.mail import services as mail
+from tests.support.servers import SMTPServer, message_text
+from tests.support.settings import delivery, standing_days
+from tests.support.statements import sent_on
+
+# The invoices are due 2027-02-14: on 2027-03-01 each is 15 days overdue, not yet a
+# month (no late fee) nor beyond the 30-day standing threshold.
+OVERDUE = datetime(2027, 3, 1, 18, 0, tzinfo=UTC)
+# On 2027-03-17 each is 31 days overdue: its first month's late fee.
+A_MONTH = datetime(2027, 3, 17, 18, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def config_changes(smtp_server: SMTPServer) -> dict[str, Any]:
+    return {"smtp_url": smtp_server.url}
+
+
+def _run(now: datetime) -> overdue.OverdueReport:
+    return services.process_overdue(standing_days=standing_days(), now=now)
+
+
+def _delivered(mailbox: SMTPServer, address: str) -> list[Any]:
+    mail.deliver_due(delivery())
+    return mailbox.to(address)
+
+
+def _owing(
+    vendor: Any, invoice_for: Callable[..., Invoice], mailbox: SMTPServer, count: int
+) -> tuple[list[Invoice], str]:
+    """`count` invoices of 1,000.00 USD due 2027-02-14, their issuing emails sent and
+    cleared from the mailbox; and the billing contact's address."""
+    invoices = [invoice_for(vendor, ("1000.00",)) for _ in range(count)]
+    mail.deliver_due(delivery())
+    mailbox.clear()
+    return invoices, vendor.organization.billing_email
+
+
+def _reminder_events() -> list[AuditEvent]:
+    return list(
+        db.session().scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "invoice.reminder_sent")
+            .order_by(AuditEvent.seq)
+        )
+    )
+
+
+def test_one_overdue_invoice_is_reminded_in_one_email_naming_it_once_a_week(
+    vendor: Any, invoice_for: Callable[..., Invoice], mailbox: SMTPServer
+) -> None:
+    [invoice], contact = _owing(vendor, invoice_for, mailbox, 1)
+
+    report = _run(OVERDUE)
+    assert (report.overdue, report.reminders, report.reminder_emails) == (1, 1, 1)
+    [email] = _delivered(mailbox, contact)
+    assert email["Subject"] == f"Reminder: invoice {invoice.number} is 15 days overdue"
+    text = message_text(email)
+    assert f"Invoice {invoice.number}, due 2027-02-14, 15 days overdue: 1,000.00 USD due." in text
+    assert links.invoice_url(invoice) in text
+    assert "more overdue invoice" not in text
+    assert "/portal/invoices?overdue=1" in text
+    assert "a late fee of 1.5% per month" in text
+    [event] = _reminder_events()
+    assert (event.entity_id, json.loads(event.after or "{}")) == (
+        str(invoice.id),
+        {"reminder_count": 1},
+    )
+    db.session().refresh(invoice)
+    assert (invoice.reminder_count, invoice.last_reminder_at) == (1, OVERDUE)
+
+    # Reminded this week: not again until seven days have passed.
+    mailbox.clear()
+    assert _run(OVERDUE + timedelta(days=6)).reminder_emails == 0
+    assert _delivered(mailbox, contact) == []
+    assert _run(OVERDUE + timedelta(days=7)).reminder_emails == 1
+    assert len(_delivered(mailbox, contact)) == 1
+    assert len(_reminder_events()) == 2
+
+
+def test_fifty_overdue_invoices_are_reminded_in_one_email_each_run_each_audited(
+    vendor: Any, invoice_for: Callable[..., Invoice], mailbox: SMTPServer
+) -> None:
+    invoices, contact = _owing(vendor, invoice_for, mailbox, 50)
+
+    for week, now in enumerate((OVERDUE, OVERDUE + timedelta(days=7)), start=1):
+        mailbox.clear()
+        report = _run(now)
+        assert (report.overdue, report.reminders, report.reminder_emails) == (50, 50, 1)
+        [email] = _delivered(mailbox, contact)
+        days = (now.date() - invoices[0].due_date).days  # type: ignore[operator]
+        assert email["Subject"] == f"Reminder: 50 invoices are overdue, the oldest {days} days"
+        text = message_text(email)
+        assert "50 invoices of" in text
+        # The first 20 due named, each with its link; the other 30 in a line.
+        for invoice in invoices[:20]:
+            assert f"Invoice {invoice.number}, due" in text
+        for invoice in invoices[20:]:
+            assert invoice.number not in text
+        assert "And 30 more overdue invoices, due later than these, 30,000.00 USD in all." in text
+        assert "/portal/invoices?overdue=1" in text
+        events = [
+            e for e in _reminder_events() if json.loads(e.after or "{}") == {"reminder_count": week}
+        ]
+        assert sorted(int(e.entity_id) for e in events) == sorted(i.id for i in invoices)
+    # A day later nobody is reminded again.
+    mailbox.clear()
+    assert _run(OVERDUE + timedelta(days=8)).reminders == 0
+    assert _delivered(mailbox, contact) == []
+
+
+TRANSACTION_CONTROL = ("SAVEPOINT", "RELEASE", "ROLLBACK", "BEGIN", "COMMIT")
+
+
+def _statements(now: datetime) -> tuple[int, int]:
+    with sent_on(db.session().connection().engine) as statements:
+        report = _run(now)
+    # SQL, not the test's savepoints around each transaction.
+    sql = [s for s in statements if not s.lstrip().upper().startswith(TRANSACTION_CONTROL)]
+    return len(sql), report.reminders
+
+
+def test_a_reminder_run_sends_as_many_statements_for_50_invoices_as_for_1(
+    vendor: Any, other_vendor: Any, invoice_for: Callable[..., Invoice]
+) -> None:
+    invoice_for(vendor, ("1000.00",))
+    one, reminded = _statements(OVERDUE)
+    assert reminded == 1
+    for _ in range(50):
+        invoice_for(other_vendor, ("1000.00",))
+    # A day later the first organization's invoice is not reminded again (its claim and
+    # its invoices' claim, which finds it reminded this week: two statements); the
+    # other's 50 are, in the statements the one took.
+    fifty, reminded = _statements(OVERDUE + timedelta(days=1))
+    assert reminded == 50
+    assert fifty - one == 2, (one, fifty)
+
+
+def _late_fees() -> list[Invoice]:
+    return list(
+        db.session().scalars(
+            select(Invoice).where(Invoice.source_type == "late_fee").order_by(Invoice.id)
+        )
+    )
+
+
+def test_one_late_fee_is_emailed_as_any_invoice_with_its_pdf(
+    vendor: Any, invoice_for: Callable[..., Invoice], mailbox: SMTPServer
+) -> None:
+    [invoice], contact = _owing(vendor, invoice_for, mailbox, 1)
+
+    report = _run(A_MONTH)
+    assert (len(report.late_fee_invoices), report.late_fee_emails) == (1, 1)
+    [fee] = _late_fees()
+    received = {m["Subject"]: m for m in _delivered(mailbox, contact)}
+    issued = received[f"Invoice {fee.number}: 15.00 USD due 2027-04-16"]
+    assert [a.get_filename() for a in issued.iter_attachments()] == [f"{fee.number}.pdf"]
+    assert f"Late fee {invoice.number}" in message_text(issued)
+    assert f"Reminder: invoice {invoice.number} is 31 days overdue" in received
+
+
+def test_fifty_late_fees_are_named_in_one_email_each_invoice_still_issued(
+    vendor: Any, invoice_for: Callable[..., Invoice], mailbox: SMTPServer
+) -> None:
+    invoices, contact = _owing(vendor, invoice_for, mailbox, 50)
+
+    report = _run(A_MONTH)
+    # One late-fee invoice an overdue invoice, as the terms say; one email for them.
+    assert (len(report.late_fee_invoices), report.late_fee_emails) == (50, 1)
+    fees = _late_fees()
+    assert [fee.parent_invoice_id for fee in fees] == [invoice.id for invoice in invoices]
+    received = _delivered(mailbox, contact)
+    subjects = [m["Subject"] for m in received]
+    assert [s for s in subjects if s.startswith("Invoice ")] == []
+    [email] = [m for m in received if "late-fee invoices issued" in m["Subject"]]
+    assert email["Subject"] == f"50 late-fee invoices issued to {vendor.organization.legal_name}"
+    text = message_text(email)
+    for fee in fees[:20]:
+        assert f"Invoice {fee.number}, the late fee on invoice {fee.source_reference}:" in text
+        assert links.invoice_url(fee) in text
+    assert fees[20].number not in text
+    assert "And 30 more late-fee invoices, 450.00 USD in all." in text
+    assert len([s for s in subjects if s.startswith("Reminder: 50 invoices")]) == 1
+    # Each late-fee invoice is issued as any: numbered, its PDF kept for its pages.
+    page = fees[30]
+    assert (page.state, page.total) == ("open", 15)
