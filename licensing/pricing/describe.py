@@ -17,7 +17,7 @@ from fractions import Fraction
 
 from licensing.money import minor_units
 
-from .models import Scale, exact_text, percent_text, tier_bounds
+from .models import Scale, exact_text, percent_text, tier_bounds, tier_range
 from .ratecard import (
     Adjustment,
     Condition,
@@ -114,9 +114,8 @@ def _tier_words(
         if lower == 0:
             return f"the first {count(upper)} {price}"
         return f"the next {count(upper - lower)} {price}"
-    if lower == 0:
-        return f"up to {count(upper)} {price}"
-    return f"{count(lower + 1)} to {count(upper)} {price}"
+    # The bounds as a volume working names the tier the quantity falls in.
+    return f"{tier_range(lower, upper, count)} {price}"
 
 
 def _per_unit_words(

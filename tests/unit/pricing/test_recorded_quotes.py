@@ -132,6 +132,8 @@ STEPS = (
     "no rule in rate card",
     "goes to the educational permissions queue",
     "distinct languages listed",
+    "counted 1 distinct language listed",
+    "all in tier 2 (",
     "nothing to pay",
     ", graduated: ",
     ", volume: ",
