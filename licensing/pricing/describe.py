@@ -43,7 +43,7 @@ def _either(values: Sequence[str]) -> str:
     return f"{', '.join(values[:-1])} or {values[-1]}"
 
 
-def _singular(unit: str) -> str:
+def singular_unit(unit: str) -> str:
     """ "end_users" -> "end user", "copies" -> "copy": enough for unit names."""
     words = unit.replace("_", " ")
     if words.endswith("ies"):
@@ -121,7 +121,7 @@ def _tier_words(
 def _per_unit_words(
     model: PerUnitModel, currency: str, amount: AmountText, count: CountText
 ) -> str:
-    head = f"per {_singular(model.unit)}"
+    head = f"per {singular_unit(model.unit)}"
     if len(model.tiers) == 1:
         tier = model.tiers[0]
         flat = f" plus {amount(tier.flat, currency)}" if tier.flat else ""
