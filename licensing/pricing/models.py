@@ -250,15 +250,11 @@ class TierTable:
         # Volume: which tier the whole quantity falls in, numbered as the card
         # lists its tiers and bounded as its document words them (round 50: "150000
         # x 0.03" left the analyst to find the tier). A card of one tier has
-        # nothing to find.
-        self.volume_words = (
-            [
-                f"all in tier {number} ({tier_range(lower, upper)}), "
-                for number, (lower, upper, _) in enumerate(tier_bounds(tiers), 1)
-            ]
-            if len(tiers) > 1
-            else [""]
-        )
+        # nothing to find ("").
+        self.volume_words = [
+            f"all in tier {number} ({tier_range(lower, upper)}), " if len(tiers) > 1 else ""
+            for number, (lower, upper, _) in enumerate(tier_bounds(tiers), 1)
+        ]
 
     def graduated(self, quantity: int) -> tuple[Decimal, str, int, str]:
         """Each unit at its own tier's price, plus the flat of every tier reached;
@@ -284,8 +280,7 @@ class TierTable:
         amount = exact_multiply(quantity, unit_price)
         if flat is not None:
             amount = exact_add(amount, flat)
-        words = self.volume_words
-        return amount, words[index] if len(words) > 1 else "", quantity, price_words
+        return amount, self.volume_words[index], quantity, price_words
 
 
 def _addend(flat: Decimal, unit_price: Decimal) -> Decimal | None:
