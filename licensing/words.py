@@ -16,6 +16,7 @@ from fractions import Fraction
 from functools import lru_cache
 
 from licensing.money import figures_grouped, format_quantity
+from licensing.pricing.describe import singular_unit
 
 # Words of the vocabulary that are acronyms: "saas" reads "SaaS", not "Saas".
 ACRONYMS = {"saas": "SaaS", "ai": "AI", "ach": "ACH", "api": "API", "cpt": "CPT"}
@@ -265,14 +266,25 @@ def identifiers_in_words(text: str) -> str:
     return _IDENTIFIER.sub(lambda found: humanize(found.group(0)), text)
 
 
+# One unit of a per-unit step ("1 members, volume: ...", "part 2: 1 end_users,
+# graduated: ...") or of a royalty's usage to date ("usage to date 1 end_users ("):
+# the card's unit name, which the stored working keeps as the card writes it.
+_ONE_UNIT = re.compile(
+    r"(?:(?<=^)|(?<=: )|(?<=usage to date )|(?<=, ))"
+    r"1 ([a-z]+(?:_[a-z]+)*)(?=, (?:graduated|volume): | \()"
+)
+
+
 def working_in_words(step: str) -> str:
     """A step of a quote's or an invoice line's working as a person reads it, on
-    pages and in documents alike: identifiers in words, an exact fraction shown by
-    its decimal value only ("35328/73 (about 483.945205)" -> "about 483.945205",
-    what the rounding step rounds, and what the step's own figures give by hand),
-    and amounts and quantities grouped ("120000" -> "120,000"). The stored working
-    (the API, exports) keeps the exact fraction."""
-    text = _FRACTION_ABOUT.sub(lambda found: f"about {found.group(1)}", step)
+    pages and in documents alike: identifiers in words, one unit in the singular
+    ("1 members" -> "1 member", round 50), an exact fraction shown by its decimal
+    value only ("35328/73 (about 483.945205)" -> "about 483.945205", what the
+    rounding step rounds, and what the step's own figures give by hand), and
+    amounts and quantities grouped ("120000" -> "120,000"). The stored working
+    (the API, exports) keeps the exact fraction and the card's unit names."""
+    text = _ONE_UNIT.sub(lambda found: f"1 {singular_unit(found.group(1))}", step)
+    text = _FRACTION_ABOUT.sub(lambda found: f"about {found.group(1)}", text)
     return figures_grouped(identifiers_in_words(text))
 
 

@@ -17,7 +17,7 @@ from fractions import Fraction
 
 from licensing.money import minor_units
 
-from .models import Scale, exact_text, percent_text, tier_bounds
+from .models import Scale, exact_text, percent_text, tier_bounds, tier_range
 from .ratecard import (
     Adjustment,
     Condition,
@@ -43,7 +43,7 @@ def _either(values: Sequence[str]) -> str:
     return f"{', '.join(values[:-1])} or {values[-1]}"
 
 
-def _singular(unit: str) -> str:
+def singular_unit(unit: str) -> str:
     """ "end_users" -> "end user", "copies" -> "copy": enough for unit names."""
     words = unit.replace("_", " ")
     if words.endswith("ies"):
@@ -114,15 +114,14 @@ def _tier_words(
         if lower == 0:
             return f"the first {count(upper)} {price}"
         return f"the next {count(upper - lower)} {price}"
-    if lower == 0:
-        return f"up to {count(upper)} {price}"
-    return f"{count(lower + 1)} to {count(upper)} {price}"
+    # The bounds as a volume working names the tier the quantity falls in.
+    return f"{tier_range(lower, upper, count)} {price}"
 
 
 def _per_unit_words(
     model: PerUnitModel, currency: str, amount: AmountText, count: CountText
 ) -> str:
-    head = f"per {_singular(model.unit)}"
+    head = f"per {singular_unit(model.unit)}"
     if len(model.tiers) == 1:
         tier = model.tiers[0]
         flat = f" plus {amount(tier.flat, currency)}" if tier.flat else ""

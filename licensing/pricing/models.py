@@ -4,6 +4,7 @@ No rounding happens in this module (the one rounding step of the contract is in
 `quote.py`). Each model also yields the steps of its working, e.g.
 
     2500 end_users, graduated: 100 x 18.50 + 900 x 15.50 + 1500 x 12.00 = 33800.00
+    150000 members, volume: all in tier 2 (100001 to 1000000), 150000 x 0.03 = 4500.00
     flat 2500.00 x 181/365 (prorated) = 90500/73 (about 1239.726027)
 
 Intermediate values are shown exactly: as a decimal when it terminates, else as
@@ -25,7 +26,7 @@ every price, so that pricing a use is a few multiplications and one f-string.
 from __future__ import annotations
 
 from bisect import bisect_left
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Context, Decimal, DivisionByZero, Inexact, InvalidOperation, Overflow
 from fractions import Fraction
@@ -187,6 +188,19 @@ def tier_bounds(tiers: tuple[Tier, ...]) -> list[tuple[int, int | None, Tier]]:
     return bounds
 
 
+def tier_range(lower: int, upper: int | None, count: Callable[[int], str] = str) -> str:
+    """The quantities a tier covers, as the card's document says them of a volume
+    tier: "up to 100000", "100001 to 1000000", "above 1000000" (quantities are whole
+    units, so "above 100000 up to 1000000" starts at 100001). One rule for the
+    card's words (`describe`) and a volume working's (round 50), so that an
+    analyst finds the working's tier on the card as written there."""
+    if upper is None:
+        return f"above {count(lower)}" if lower else "every quantity"
+    if lower == 0:
+        return f"up to {count(upper)}"
+    return f"{count(lower + 1)} to {count(upper)}"
+
+
 class TierTable:
     """A per-unit model's tiers, ready to price any quantity.
 
@@ -196,7 +210,7 @@ class TierTable:
     The tiers must be as a valid card has them: ascending `up_to`, the last None.
     """
 
-    __slots__ = ("_rows", "_tops")
+    __slots__ = ("_rows", "_tops", "volume_words")
 
     def __init__(self, tiers: tuple[Tier, ...], places: int) -> None:
         tops = [tier.up_to for tier in tiers[:-1] if tier.up_to is not None]
@@ -233,6 +247,14 @@ class TierTable:
                 lowers, below, prices, words, strict=True
             )
         ]
+        # Volume: which tier the whole quantity falls in, numbered as the card
+        # lists its tiers and bounded as its document words them (round 50: "150000
+        # x 0.03" left the analyst to find the tier). A card of one tier has
+        # nothing to find ("").
+        self.volume_words = [
+            f"all in tier {number} ({tier_range(lower, upper)}), " if len(tiers) > 1 else ""
+            for number, (lower, upper, _) in enumerate(tier_bounds(tiers), 1)
+        ]
 
     def graduated(self, quantity: int) -> tuple[Decimal, str, int, str]:
         """Each unit at its own tier's price, plus the flat of every tier reached;
@@ -251,12 +273,14 @@ class TierTable:
 
     def volume(self, quantity: int) -> tuple[Decimal, str, int, str]:
         """Every unit at the price of the tier the whole quantity falls in, plus its
-        flat; with the working's terms in `graduated`'s three parts."""
-        *_, unit_price, flat, price_words = self._rows[bisect_left(self._tops, quantity)]
+        flat; with the working's terms in `graduated`'s three parts, the first
+        naming that tier ("all in tier 2 (100001 to 1000000), ")."""
+        index = bisect_left(self._tops, quantity)
+        *_, unit_price, flat, price_words = self._rows[index]
         amount = exact_multiply(quantity, unit_price)
         if flat is not None:
             amount = exact_add(amount, flat)
-        return amount, "", quantity, price_words
+        return amount, self.volume_words[index], quantity, price_words
 
 
 def _addend(flat: Decimal, unit_price: Decimal) -> Decimal | None:
@@ -491,7 +515,7 @@ class _PerUnitPricer(ModelPricer):
         return _new_priced(Priced, (scaled, _ZERO, (step,), text, amount))
 
     def words(self) -> tuple[str, ...]:
-        return (self.label, self._head)
+        return (self.label, self._head, *self._table.volume_words)
 
     def rounded_at(self, places: int) -> bool:
         # Every price has exactly `_places` decimals and no flat more (`_written`):

@@ -404,9 +404,12 @@ def _model_inputs(
             quantities[unit] = given[unit]
         elif unit == LANGUAGES and (listed := _distinct_languages(use.languages)):
             quantities[unit] = len(listed)
+            # "1 distinct language", never "1 distinct languages" (round 50).
+            counted = (
+                "1 distinct language" if len(listed) == 1 else f"{len(listed)} distinct languages"
+            )
             notes.append(
-                f"no {LANGUAGES} quantity given: counted {len(listed)} distinct languages "
-                f"listed ({', '.join(listed)})"
+                f"no {LANGUAGES} quantity given: counted {counted} listed ({', '.join(listed)})"
             )
         else:
             errors.add(

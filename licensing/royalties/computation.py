@@ -232,10 +232,19 @@ class Pricer:
         return max(line.up_front, amount)
 
 
+def _customers_counted(customers: int) -> str:
+    """How a unit's usage to date was added up, in the number's own grammar (round
+    50: "each of 1 customers counted once")."""
+    largest = "at the largest quantity reported for the term so far"
+    if customers == 1:
+        return f"1 customer, counted once {largest}"
+    return f"{customers} customers, each counted once {largest}"
+
+
 def _usage_words(line: ReportableLine, usage: Usage, currency: str, card: str) -> str:
+    counted = usage.customers
     parts = [
-        f"{usage.quantities.get(unit, 0)} {unit} (each of {usage.customers.get(unit, 0)} "
-        "customers counted once, at the largest quantity reported for the term so far)"
+        f"{usage.quantities.get(unit, 0)} {unit} ({_customers_counted(counted.get(unit, 0))})"
         for unit in line.units
     ]
     if usage.revenue is not None:

@@ -59,6 +59,25 @@ def test_a_vendor_estimates_two_uses_and_reads_the_working(page: Any, cards: Non
     assert "100 x 18.50 + 900 x 15.50 + 1,500 x 12.00 = 33,800.00" in table  # grouped (round 12)
 
 
+def test_a_volume_use_s_working_names_the_tier_its_members_fall_in(page: Any, cards: None) -> None:
+    # Round 50: "150,000 x 0.03" left the analyst to find which of the card's tiers
+    # 0.03 is; the working names it, bounded as the card's document words it.
+    page.goto("/estimate")
+    page.get_by_label("Your organization is").select_option("commercial")
+    page.get_by_label("License term starts").fill("2027-01-01")
+    page.get_by_label("License term ends").fill("2027-12-31")
+    page.locator("#uses-0-use").select_option("distribution")
+    page.locator("#uses-0-product_type").select_option("saas")
+    page.locator("#uses-0-user_type").select_option("payer")
+    page.locator("#uses-0-quantity-members").fill("150000")
+    page.get_by_role("button", name="Estimate the price").click()
+
+    table = page.locator("table").inner_text()
+    assert (
+        "150,000 members, volume: all in tier 2 (100,001 to 1,000,000), 150,000 x 0.03 = 4,500.00"
+    ) in table
+
+
 def test_a_use_missing_its_quantity_is_explained_beside_the_field(page: Any, cards: None) -> None:
     page.goto("/estimate")
     page.locator("#uses-0-use").select_option("distribution")

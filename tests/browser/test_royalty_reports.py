@@ -87,7 +87,7 @@ def test_a_vendor_uploads_the_template_previews_the_royalty_submits_and_is_invoi
         assert "90 end users" in preview.inner_text()
         assert "1,665.00 USD" in preview.locator("tfoot").inner_text()
         preview.get_by_text("How line 1 was computed").click()
-        assert "each of 2 customers counted once" in preview.inner_text()
+        assert "2 customers, each counted once" in preview.inner_text()
         assert "The file you previewed, first-quarter.csv" in upload.inner_text()
 
         upload.get_by_label("I attest that this report is complete").check()

@@ -6,6 +6,8 @@ from decimal import Decimal
 from fractions import Fraction
 from types import SimpleNamespace
 
+import pytest
+
 from licensing import calendar, words
 from licensing.errors import IllegalTransition
 from licensing.pricing import ProposedUse, QuoteRequest, Term, parse_rate_card, price
@@ -46,6 +48,35 @@ def test_a_working_step_shows_units_in_words_and_fractions_by_their_value() -> N
     assert filters.working("= 92000/73 (about 1260.273973)") == "= about 1,260.273973"
     # Documents print the working by the same function.
     assert words.working_in_words("= 35328/73 (about 483.945205)") == "= about 483.945205"
+
+
+@pytest.mark.parametrize(
+    ("step", "read"),
+    [
+        (
+            "1 members, volume: all in tier 1 (up to 100000), 1 x 0.045 = 0.045",
+            "1 member, volume: all in tier 1 (up to 100,000), 1 x 0.045 = 0.045",
+        ),
+        (
+            "part 2.1: 1 end_users, graduated: 1 x 18.50 = 18.50",
+            "part 2.1: 1 end user, graduated: 1 x 18.50 = 18.50",
+        ),
+        ("1 copies, graduated: 1 x 2.00 = 2.00", "1 copy, graduated: 1 x 2.00 = 2.00"),
+        (
+            "line 1, rule r of rate card 2027.1: usage to date 1 end_users (1 customer, "
+            "counted once at the largest quantity reported for the term so far)",
+            "line 1, rule r of rate card 2027.1: usage to date 1 end user (1 customer, "
+            "counted once at the largest quantity reported for the term so far)",
+        ),
+        # Not one unit: eleven, a price, a version.
+        ("11 members, volume: 11 x 1.00 = 11.00", "11 members, volume: 11 x 1.00 = 11.00"),
+        ("rate card 2027.1 members, volume: ", "rate card 2027.1 members, volume: "),
+    ],
+)
+def test_one_unit_of_a_working_reads_in_the_singular_on_pages(step: str, read: str) -> None:
+    # Round 50: "1 members, volume: ..." on the estimate and the invoice; the stored
+    # working (the API) keeps the card's unit name, "members".
+    assert words.working_in_words(step) == read
 
 
 def _quote(proration: Fraction, *workings: tuple[str, ...]) -> SimpleNamespace:

@@ -22,8 +22,9 @@ from tests.support.billing import credited
 # A prorated minimum for 120000 members: the exact fraction the quote keeps, and the
 # figures a licensing analyst checks by hand.
 WORKING = (
-    "120000 members, volume: 120000 x 0.004 = 480.00; minimum 1000.00 x 177/365 "
-    "(prorated) = 35328/73 (about 483.945205): 480.00 is below it, so the minimum applies"
+    "120000 members, volume: all in tier 2 (100001 to 1000000), 120000 x 0.004 = 480.00; "
+    "minimum 1000.00 x 177/365 (prorated) = 35328/73 (about 483.945205): 480.00 is below "
+    "it, so the minimum applies"
 )
 CHARGES = (
     UpFrontCharge(0, "Distribution of Harborlight Coder", Decimal("483.95"), WORKING),
@@ -53,8 +54,9 @@ def test_the_invoice_pdf_groups_its_amounts_and_explains_its_working_as_its_page
         assert "3,524.07 USD" in text
         assert "3,040.12" in text
         assert (
-            "120,000 members, volume: 120,000 x 0.004 = 480.00; minimum 1,000.00 x 177/365 "
-            "(prorated) = about 483.945205: 480.00 is below it, so the minimum applies"
+            "120,000 members, volume: all in tier 2 (100,001 to 1,000,000), 120,000 x 0.004 "
+            "= 480.00; minimum 1,000.00 x 177/365 (prorated) = about 483.945205: 480.00 is "
+            "below it, so the minimum applies"
         ) in text
     assert "3524.07" not in pdf
     assert "35328/73" not in pdf

@@ -7,11 +7,13 @@ from fractions import Fraction
 
 import pytest
 
+from licensing.money import format_quantity, price_in_words
 from licensing.pricing import (
     FlatModel,
     Inputs,
     PercentOfRevenueModel,
     PerUnitModel,
+    RateCard,
     SumModel,
     Tier,
     exact_text,
@@ -21,6 +23,8 @@ from licensing.pricing import (
     volume_amount,
     work,
 )
+from licensing.pricing.describe import describe_rule, exact_amount
+from licensing.pricing.models import tier_bounds, tier_range
 
 # The contract's worked example: 100 @ 18.00, up to 1000 @ 14.00, above @ 9.50.
 CONTRACT_TIERS = (
@@ -103,7 +107,60 @@ def test_the_graduated_working_lists_each_tier() -> None:
 
 def test_the_volume_working_shows_the_one_tier_used() -> None:
     model = PerUnitModel("end_users", "volume", CONTRACT_TIERS)
-    assert work(model, inputs(2500)).steps == ("2500 end_users, volume: 2500 x 9.50 = 23750.00",)
+    assert work(model, inputs(2500)).steps == (
+        "2500 end_users, volume: all in tier 3 (above 1000), 2500 x 9.50 = 23750.00",
+    )
+
+
+@pytest.mark.parametrize(
+    ("quantity", "step"),
+    [
+        (1, "1 end_users, volume: all in tier 1 (up to 100), 1 x 18.00 = 18.00"),
+        (100, "100 end_users, volume: all in tier 1 (up to 100), 100 x 18.00 = 1800.00"),
+        (101, "101 end_users, volume: all in tier 2 (101 to 1000), 101 x 14.00 = 1414.00"),
+        (1000, "1000 end_users, volume: all in tier 2 (101 to 1000), 1000 x 14.00 = 14000.00"),
+        (1001, "1001 end_users, volume: all in tier 3 (above 1000), 1001 x 9.50 = 9509.50"),
+    ],
+)
+def test_a_volume_working_names_the_tier_the_whole_quantity_falls_in_with_its_bounds(
+    quantity: int, step: str
+) -> None:
+    # Round 50: "150000 x 0.03" left the analyst to find which tier 0.03 is; the
+    # tier is numbered as the card lists it and bounded as the card's document
+    # words a volume tier ("101 to 1000 at 14.00 each").
+    model = PerUnitModel("end_users", "volume", CONTRACT_TIERS)
+    assert work(model, inputs(quantity)).steps == (step,)
+
+
+def test_a_volume_working_writes_each_price_as_the_cards_document_does(
+    example_card: RateCard,
+) -> None:
+    # Round 50's decision: one form of a card's price everywhere, the currency's
+    # minor digits and more only where the price is finer. The card publishes
+    # "0.030" for its second tier; the working, the card's document (`describe_rule`)
+    # and its pages (`price_in_words`) all write it "0.03", and its bounds alike.
+    rule = next(rule for rule in example_card.rules if rule.id == "distribution-payer")
+    assert isinstance(rule.model, PerUnitModel)
+    document = describe_rule(rule, "USD")
+    page = describe_rule(rule, "USD", amount=price_in_words, count=format_quantity)
+    for number, (lower, upper, tier) in enumerate(tier_bounds(rule.model.tiers), 1):
+        quantity = lower + 1
+        (step,) = work(rule.model, inputs(quantity, "members")).steps
+        price = exact_amount(tier.unit_price, "USD")
+        bounds = tier_range(lower, upper)
+        assert step.startswith(
+            f"{quantity} members, volume: all in tier {number} ({bounds}), {quantity} x {price} ="
+        )
+        assert f"{bounds} at {price} each" in document
+        assert f"{tier_range(lower, upper, format_quantity)} at {price} USD each" in page
+    assert "0.030" not in document + page
+
+
+def test_a_volume_model_of_one_tier_has_no_tier_to_name() -> None:
+    model = PerUnitModel("languages", "volume", (Tier(None, Decimal("2000.00")),))
+    assert work(model, inputs(3, "languages")).steps == (
+        "3 languages, volume: 3 x 2000.00 = 6000.00",
+    )
 
 
 def test_tier_flat_fees_appear_in_the_working() -> None:
@@ -112,7 +169,9 @@ def test_tier_flat_fees_appear_in_the_working() -> None:
         "11 seats, graduated: 10 x 2.00 + flat 100.00 + 1 x 1.00 + flat 50.00 = 171.00",
     )
     volume = work(PerUnitModel("seats", "volume", FLAT_TIERS), inputs(21, "seats"))
-    assert volume.steps == ("21 seats, volume: 21 x 0.50 + flat 25.00 = 35.50",)
+    assert volume.steps == (
+        "21 seats, volume: all in tier 3 (above 20), 21 x 0.50 + flat 25.00 = 35.50",
+    )
     # Tier flats are usage royalties: they depend on the quantity.
     assert graduated.fixed == 0
 

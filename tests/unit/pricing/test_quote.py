@@ -414,6 +414,18 @@ def test_listed_languages_count_when_no_languages_quantity_is_given(
     assert line.breakdown.revenue == Decimal("1000")
 
 
+def test_one_listed_language_is_counted_in_the_singular(example_card: RateCard, ask: Ask) -> None:
+    # Round 50: "counted 1 distinct languages listed (de)".
+    use = ProposedUse(
+        "translation", "print", "consumer", revenue=Decimal("0"), languages=("de", "DE ")
+    )
+    line = ask(example_card, use).lines[0]
+    assert line.amount == Decimal("2000.00")
+    assert line.explanation[0] == (
+        "no languages quantity given: counted 1 distinct language listed (de)"
+    )
+
+
 def test_an_explicit_languages_quantity_wins_over_the_list(
     example_card: RateCard, ask: Ask
 ) -> None:

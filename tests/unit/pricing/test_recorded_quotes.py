@@ -5,12 +5,16 @@ Requests are generated (`tests/support/generated_quotes.py`) from fixed seeds
 invalid) against the sample card and an invented card that exercises what the
 sample lacks (maxima, tier flats, nested sums, fine prices, fractional discounts,
 currencies with 0 and 3 minor digits, a leap-year period). `recorded_quotes.json`
-holds what the Fraction-based core answered for each: the amounts in the clear
-and a SHA-256 of the whole snapshot (explanations, breakdowns, exact fractions),
-or the input errors.
+holds what the Fraction-based core answered for each: the amounts and each
+line's explanation in the clear and a SHA-256 of the whole snapshot
+(explanations, breakdowns, exact fractions), or the input errors.
 
-A change that alters any byte of any quote fails here. To record again after a
-deliberate change of wording or arithmetic (then say so in the commit):
+A change that alters any byte of any quote fails here. The explanations are in
+the clear so that a change of wording is reviewed as the recording's diff, each
+changed line old words against new (round 50); the amounts are held apart as
+well (`test_every_recorded_amount_is_unchanged`), so that a change of words
+alone shows here as words, never as a price. To record again after a deliberate
+change of wording or arithmetic (then say so in the commit):
 
     .venv/bin/python -m tests.unit.pricing.test_recorded_quotes --record
 """
@@ -50,8 +54,14 @@ def outcome(card: RateCard, request: QuoteRequest) -> dict[str, Any]:
     return {
         "total": str(quote.total),
         "amounts": [None if line.amount is None else str(line.amount) for line in quote.lines],
+        "explanations": [list(line.explanation) for line in quote.lines],
         "sha256": hashlib.sha256(snapshot.encode("utf-8")).hexdigest(),
     }
+
+
+def priced(outcome: dict[str, Any]) -> dict[str, Any]:
+    """An outcome's prices alone: its amounts and total, or its input errors."""
+    return {key: outcome[key] for key in ("total", "amounts", "errors") if key in outcome}
 
 
 def all_outcomes() -> dict[str, list[dict[str, Any]]]:
@@ -77,6 +87,19 @@ def test_every_generated_request_is_answered_exactly_as_recorded(
     for seed, before in enumerate(expected):
         request = request_for(card, seed)
         assert outcome(card, request) == before, f"seed {seed}: {request}"
+
+
+@pytest.mark.parametrize("name", list(cards()))
+def test_every_recorded_amount_is_unchanged(
+    name: str, recorded: dict[str, list[dict[str, Any]]]
+) -> None:
+    # Every line's amount, every total and every refusal as recorded, whatever
+    # the explanations say: a change of wording (round 50's tiers named) fails
+    # the test above until recorded again, never this one.
+    card = cards()[name]
+    for seed, before in enumerate(recorded[name]):
+        request = request_for(card, seed)
+        assert priced(outcome(card, request)) == priced(before), f"seed {seed}: {request}"
 
 
 def _answer(card: RateCard, request: QuoteRequest, breakdowns: bool) -> Any:
@@ -109,6 +132,8 @@ STEPS = (
     "no rule in rate card",
     "goes to the educational permissions queue",
     "distinct languages listed",
+    "counted 1 distinct language listed",
+    "all in tier 2 (",
     "nothing to pay",
     ", graduated: ",
     ", volume: ",

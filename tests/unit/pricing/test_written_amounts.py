@@ -177,7 +177,12 @@ def test_a_tier_table_gives_its_working_in_parts_that_the_step_writes_in_one_tex
         3,
         " x 12.00",
     )
-    assert table.volume(1003) == (Decimal("12036.00"), "", 1003, " x 12.00")
+    assert table.volume(1003) == (
+        Decimal("12036.00"),
+        "all in tier 3 (above 1000), ",
+        1003,
+        " x 12.00",
+    )
     pricer = compile_model(PerUnitModel("end_users", "graduated", tiers), 2, "")
     (step,) = pricer.price(Scale(Fraction(1), 2), {"end_users": 1003}, None).steps
     assert step == "1003 end_users, graduated: 100 x 18.50 + 900 x 15.50 + 3 x 12.00 = 15836.00"
