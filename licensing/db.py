@@ -317,7 +317,9 @@ class UTCInstant(FunctionElement[datetime]):
     'UTC'` on PostgreSQL. Whole seconds only."""
 
     type = DateTime(timezone=True)
-    inherit_cache = True
+    # Not cached: `seconds` is written into the SQL but is no part of a cache key, so a
+    # second instant with other seconds would reuse the first one's compiled text.
+    inherit_cache = False
 
     def __init__(self, day: Any, after: timedelta) -> None:
         if after % timedelta(seconds=1):

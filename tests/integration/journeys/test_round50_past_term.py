@@ -9,12 +9,12 @@ only (docs/journeys.md)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import time_machine
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import Date, literal, select
 
 from licensing import db
 from licensing.accounts import services as accounts
@@ -281,3 +281,15 @@ def test_the_expiry_claim_leaves_out_in_sql_the_agreements_issued_after_their_te
     ):
         db.session().refresh(agreement)
         assert agreement.state == state
+
+
+def test_two_instants_of_other_seconds_in_one_process_each_say_their_own(app: Any) -> None:
+    # The lead's merge: `UTCInstant` writes its seconds into the SQL, no part of a
+    # cache key; cached, the second statement reused the first one's text.
+    day = literal(date(2027, 1, 1), Date)
+    session = db.session()
+    first = session.scalar(select(db.UTCInstant(day, timedelta(seconds=1))))
+    second = session.scalar(select(db.UTCInstant(day, timedelta(hours=6))))
+    assert first is not None
+    assert second is not None
+    assert second - first == timedelta(hours=6, seconds=-1)
