@@ -309,8 +309,33 @@ def check_bounds(value: Decimal, *, places: int = AMOUNT_PLACES) -> None:
 
 def check_total(value: Decimal) -> None:
     """Refuse a computed amount (a sum, a price) the money columns cannot hold."""
-    if abs(value) > MAX_AMOUNT:
+    if beyond_largest(value):
         raise TooLarge(_too_large())
+
+
+def beyond_largest(amount: Decimal) -> bool:
+    """Whether a computed amount (a price, a royalty to date, a sum of lines) is
+    beyond what the money columns hold, so that no invoice can say it: the one test
+    every step that records a computed amount asks (round 50)."""
+    return abs(amount) > MAX_AMOUNT
+
+
+def largest_amount(currency: str) -> Decimal:
+    """The largest amount the office can record and invoice in `currency`:
+    MAX_AMOUNT to the currency's minor unit (99999999999999.99 USD)."""
+    places = minor_units(currency)
+    return (Decimal(10**AMOUNT_INTEGER_DIGITS) - Decimal(1).scaleb(-places)).quantize(
+        _minor_unit(places)
+    )
+
+
+def exceeds_largest(amount: Decimal | Fraction | int, currency: str) -> str:
+    """`... exceeds the largest amount the office can invoice, ...`: the words every
+    refusal of a computed amount beyond MAX_AMOUNT ends with."""
+    return (
+        f"{in_words(amount, currency)} exceeds the largest amount the office can "
+        f"record and invoice, {in_words(largest_amount(currency), currency)}"
+    )
 
 
 def _too_large() -> str:
