@@ -469,6 +469,21 @@ def _minor_unit(places: int) -> Decimal:
     return Decimal(1).scaleb(-places)
 
 
+# Stripe's largest charge: an `amount` of at most eight digits of minor units
+# (99999999: 999,999.99 USD). A balance beyond it is never sent to Stripe.
+CARD_MAX_MINOR_UNITS = 99_999_999
+
+
+def beyond_card_limit(amount: Decimal, currency: str) -> bool:
+    """Whether `amount` is more than one card payment can take (Stripe's limit)."""
+    return amount.scaleb(minor_units(currency)) > CARD_MAX_MINOR_UNITS
+
+
+def card_limit(currency: str) -> Decimal:
+    """The largest card payment in `currency` (999999.99 USD, 99999999 JPY)."""
+    return from_minor_units(CARD_MAX_MINOR_UNITS, currency)
+
+
 def to_minor_units(amount: Decimal, currency: str) -> int:
     """Integer minor units (cents) for Stripe; refuses amounts finer than a cent."""
     places = minor_units(currency)
