@@ -147,6 +147,34 @@ def test_the_quote_api_still_says_a_price_too_large_to_invoice(client: FlaskClie
 
 
 @pytest.mark.usefixtures("huge_card")
+def test_the_estimator_says_a_price_too_large_to_invoice_cannot_be_applied_for(
+    client: FlaskClient,
+) -> None:
+    estimate = {
+        "organization_type": "commercial",
+        "term_start": "2027-01-01",
+        "term_end": "2027-12-31",
+        "rate_card": "",
+        "uses-0-use": "distribution",
+        "uses-0-product_type": "saas",
+        "uses-0-user_type": "provider",
+        "uses-0-description": "Claims scrubber",
+        "uses-0-quantity-end_users": str(BEYOND),
+    }
+    page = client.get("/estimate", query_string=estimate)
+    assert page.status_code == 200
+    text = " ".join(text_of(page).split())
+    assert "Estimated total: 999,900,000,015,800.00 USD" in text
+    assert (
+        "This price cannot be invoiced: the total 999,900,000,015,800.00 USD exceeds the "
+        f"largest amount the office can record and invoice, {LARGEST}. An application with "
+        "these uses cannot be submitted"
+    ) in text
+    within = client.get("/estimate", query_string={**estimate, "uses-0-quantity-end_users": "2500"})
+    assert "cannot be invoiced" not in text_of(within)
+
+
+@pytest.mark.usefixtures("huge_card")
 def test_an_application_quoted_beyond_the_largest_amount_is_refused_naming_the_use(
     client: FlaskClient, vendor: Any
 ) -> None:
