@@ -159,6 +159,8 @@ def _payer_view(invoice: Invoice) -> dict[str, Any]:
         "payments": payments,
         "credit_notes": credit_notes,
         "card_enabled": _gateway() is not None,
+        # Round 50: a balance beyond one card payment is paid by wire, ACH or check.
+        "beyond_card": beyond_card(invoice),
         "remit_to": documents._split(letterhead().remit_to),
         "today": today,
         "dispute": _dispute_hold(session, invoice, payments, today),

@@ -48,6 +48,9 @@ def test_a_balance_beyond_a_cards_limit_is_refused_before_stripe_is_asked(
 ) -> None:
     invoice = invoice_for(vendor, ("600000.00", "400000.00"))
     signed_in(client, vendor)
+    shown = client.get(f"/portal/invoices/{invoice.id}").get_data(as_text=True)
+    assert "by card</a>" not in shown  # the invoice's page offers no card payment
+    assert 'id="beyond-card"' in shown
     page = client.get(f"/portal/invoices/{invoice.id}/pay", follow_redirects=True)
     assert page.request.path == f"/portal/invoices/{invoice.id}"
     said = " ".join(text_of(page).split())
@@ -64,6 +67,7 @@ def test_a_balance_beyond_a_cards_limit_is_refused_before_stripe_is_asked(
     assert counted(StripeCustomer) == 0  # no Customer made at Stripe either
     # At the limit, the card is taken.
     paid = invoice_for(vendor, ("999999.99",))
+    assert "by card</a>" in client.get(f"/portal/invoices/{paid.id}").get_data(as_text=True)
     accepted = client.post(
         f"/portal/invoices/{paid.id}/card-payments", json={"token": card_token(localstripe)}
     )
