@@ -36,6 +36,7 @@ from tests.integration.agreements.conftest import (  # noqa: F401 - `apply` is a
     apply,
 )
 from tests.integration.pricing.conftest import (  # noqa: F401 - `example_card` is a fixture
+    development_estimate,
     example_card,
     example_document,
     quote_body,
@@ -150,17 +151,15 @@ def test_the_quote_api_still_says_a_price_too_large_to_invoice(client: FlaskClie
 def test_the_estimator_says_a_price_too_large_to_invoice_cannot_be_applied_for(
     client: FlaskClient,
 ) -> None:
-    estimate = {
-        "organization_type": "commercial",
-        "term_start": "2027-01-01",
-        "term_end": "2027-12-31",
-        "rate_card": "",
-        "uses-0-use": "distribution",
-        "uses-0-product_type": "saas",
-        "uses-0-user_type": "provider",
-        "uses-0-description": "Claims scrubber",
-        "uses-0-quantity-end_users": str(BEYOND),
-    }
+    estimate = development_estimate(
+        term_start="2027-01-01",
+        term_end="2027-12-31",
+        **{
+            "uses-0-use": "distribution",
+            "uses-0-product_type": "saas",
+            "uses-0-quantity-end_users": str(BEYOND),
+        },
+    )
     page = client.get("/estimate", query_string=estimate)
     assert page.status_code == 200
     text = " ".join(text_of(page).split())
