@@ -28,6 +28,7 @@ from licensing.billing.models import Invoice
 from licensing.db import Money
 from licensing.money import MAX_AMOUNT, largest_amount
 from licensing.ratecards import services as ratecards
+from licensing.ratecards.models import RateCardRecord
 from licensing.royalties.models import RoyaltyReport, RoyaltyReportLine, RoyaltyReportRow
 from tests.integration.agreements.conftest import (  # noqa: F401 - `apply` is a fixture
     AUTO_USE,
@@ -264,3 +265,50 @@ def test_an_approval_whose_modified_amounts_add_up_beyond_the_largest_is_refused
     assert stored is not None
     assert stored.state == "in_review"
     assert counted(QuoteVersion) == 1  # the submitted quote only
+
+
+# --- Rate cards: a rule nothing could be applied for under --------------------------
+
+ENTITY_FEE = {"type": "flat", "amount": "70000000000000.00", "prorate": False}
+
+
+def unrecordable_document(**rule: Any) -> dict[str, Any]:
+    """The example card with internal use charged two entity fees of 70 trillion USD,
+    not prorated: 140,000,000,000,000.00 whatever the term and usage, 112 trillion after
+    the card's 20% discount for non-profits."""
+    document = copy.deepcopy(example_document())
+    for each in document["rules"]:
+        if each["id"] == "internal-use":
+            each["model"] = {"type": "sum", "parts": [ENTITY_FEE, ENTITY_FEE]}
+            each.update(rule)
+    return document
+
+
+def test_a_card_with_a_rule_no_use_could_be_recorded_under_is_refused_at_publishing(
+    client: FlaskClient, admin: Any
+) -> None:
+    headers = factories.bearer(admin)
+    for path in ("/api/v1/rate-cards/checks", "/api/v1/rate-cards"):
+        refused = client.post(path, json=unrecordable_document(), headers=headers)
+        assert refused.status_code == 422, refused.get_json()
+        assert refused.get_json()["errors"] == {
+            "rules.3.model": [
+                "its fees that are not prorated come to 112,000,000,000,000.00 USD at the least "
+                "after the card's largest discount (20%), whatever the term and usage: more "
+                f"than the largest amount the office can record and invoice, {LARGEST}, so "
+                "no use it prices could be applied for"
+            ]
+        }
+    assert counted(RateCardRecord) == 0
+
+
+def test_a_rule_that_a_maximum_or_a_discount_brings_within_the_largest_is_published(
+    client: FlaskClient, admin: Any
+) -> None:
+    headers = factories.bearer(admin)
+    capped = unrecordable_document(maximum="1000000.00")
+    assert client.post("/api/v1/rate-cards/checks", json=capped, headers=headers).status_code == 200
+    document = unrecordable_document()
+    document["adjustments"][0]["discount_percent"] = "50"  # 70 trillion at the least
+    answer = client.post("/api/v1/rate-cards/checks", json=document, headers=headers)
+    assert answer.status_code == 200, answer.get_json()
