@@ -787,8 +787,11 @@ def _card_header(reader: _Reader, document: Mapping[str, Any]) -> tuple[str, str
     return version, title, currency
 
 
-def parse_rate_card(document: Mapping[str, Any]) -> RateCard:
-    """Read and check a whole rate card; raise `RateCardInvalid` listing every problem."""
+def parse_rate_card(document: Mapping[str, Any], *, publishing: bool = False) -> RateCard:
+    """Read and check a whole rate card; raise `RateCardInvalid` listing every problem.
+    `publishing` (a card checked or published, not one read back from the database)
+    also refuses a rule no use could be recorded under (`_check_recordable`): a card
+    published before that check is still read."""
     reader = _Reader()
     if reader.mapping(document, "", "a rate card") is None:
         raise RateCardInvalid(reader.problems)
@@ -807,7 +810,8 @@ def parse_rate_card(document: Mapping[str, Any]) -> RateCard:
     )
     _check_unique_ids(reader, [rule.id for rule in rules], "rules", "rule")
     _check_unique_ids(reader, [item.id for item in adjustments], "adjustments", "adjustment")
-    _check_recordable(reader, rules, adjustments, currency)
+    if publishing:
+        _check_recordable(reader, rules, adjustments, currency)
     if reader.problems:
         raise RateCardInvalid(reader.problems)
     return RateCard(version, title, currency, effective_from, effective_to, rules, adjustments)

@@ -72,7 +72,7 @@ def validate(document: object) -> RateCard:
             "A rate card is a JSON object.", {"_body": ["A rate card is a JSON object."]}
         )
     try:
-        return parse_rate_card(document)
+        return parse_rate_card(document, publishing=True)
     except RateCardInvalid as invalid:
         count = len(invalid.problems)
         raise errors.InvalidInput(

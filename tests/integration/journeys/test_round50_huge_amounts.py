@@ -27,6 +27,7 @@ from licensing.agreements.models import Application, QuoteVersion
 from licensing.billing.models import Invoice
 from licensing.db import Money
 from licensing.money import MAX_AMOUNT, largest_amount
+from licensing.pricing import RateCardInvalid, parse_rate_card
 from licensing.ratecards import services as ratecards
 from licensing.ratecards.models import RateCardRecord
 from licensing.royalties.models import RoyaltyReport, RoyaltyReportLine, RoyaltyReportRow
@@ -312,3 +313,11 @@ def test_a_rule_that_a_maximum_or_a_discount_brings_within_the_largest_is_publis
     document["adjustments"][0]["discount_percent"] = "50"  # 70 trillion at the least
     answer = client.post("/api/v1/rate-cards/checks", json=document, headers=headers)
     assert answer.status_code == 200, answer.get_json()
+
+
+def test_a_card_published_before_the_check_is_still_read() -> None:
+    # Stored cards are parsed again as they are read: refusing there would stop every
+    # quote on a card published before round 50.
+    assert parse_rate_card(unrecordable_document()).version == "2027.1"
+    with pytest.raises(RateCardInvalid):
+        parse_rate_card(unrecordable_document(), publishing=True)
