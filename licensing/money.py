@@ -330,7 +330,7 @@ def largest_amount(currency: str) -> Decimal:
 
 
 def exceeds_largest(amount: Decimal | Fraction | int, currency: str) -> str:
-    """`... exceeds the largest amount the office can invoice, ...`: the words every
+    """`... exceeds the largest amount the office can record and invoice, ...`: the words every
     refusal of a computed amount beyond MAX_AMOUNT ends with."""
     return (
         f"{in_words(amount, currency)} exceeds the largest amount the office can "
