@@ -40,7 +40,7 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.sql.functions import FunctionElement
 
-from licensing.money import AMOUNT_INTEGER_DIGITS, AMOUNT_PLACES
+from licensing.money import AMOUNT_INTEGER_DIGITS, AMOUNT_PLACES, beyond_largest
 
 # A SELECT of any columns: SQLAlchemy 2.1 types a statement by its columns' types,
 # and helpers that filter or count statements take any of them.
@@ -115,6 +115,11 @@ class Money(TypeDecorator[Decimal]):
             return None
         if not isinstance(value, Decimal):
             raise TypeError(f"money must be Decimal, not {type(value).__name__}")
+        if beyond_largest(value):
+            # Never stored changed or partly (SQLite holds to about 9.2e14, so
+            # it would take what PostgreSQL's NUMERIC(18, 4) refuses): every step
+            # that records a computed amount refuses it first, naming it.
+            raise ValueError(f"{value} is beyond the money columns' largest amount")
         scaled = value.scaleb(MONEY_SCALE)
         if scaled != scaled.to_integral_value():
             raise ValueError(f"{value} has more than {MONEY_SCALE} decimal places")

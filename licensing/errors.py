@@ -56,6 +56,13 @@ class InvalidInput(DomainError):
         return cls(message, {path: [message]}, instants=instants)
 
 
+class TooLargeToRecord(InvalidInput):
+    """An amount computed from the input (a price, a royalty to date, a sum of lines)
+    beyond what the money columns hold (`licensing.money.beyond_largest`): no record
+    or invoice can say it, so nothing is stored (round 50). A 422 like any
+    `InvalidInput`; pages that show an estimate say it as such, not as "not priced"."""
+
+
 class Conflict(DomainError):
     """The request clashes with the record's current state or with another record."""
 

@@ -309,8 +309,33 @@ def check_bounds(value: Decimal, *, places: int = AMOUNT_PLACES) -> None:
 
 def check_total(value: Decimal) -> None:
     """Refuse a computed amount (a sum, a price) the money columns cannot hold."""
-    if abs(value) > MAX_AMOUNT:
+    if beyond_largest(value):
         raise TooLarge(_too_large())
+
+
+def beyond_largest(amount: Decimal) -> bool:
+    """Whether a computed amount (a price, a royalty to date, a sum of lines) is
+    beyond what the money columns hold, so that no invoice can say it: the one test
+    every step that records a computed amount asks (round 50)."""
+    return abs(amount) > MAX_AMOUNT
+
+
+def largest_amount(currency: str) -> Decimal:
+    """The largest amount the office can record and invoice in `currency`:
+    MAX_AMOUNT to the currency's minor unit (99999999999999.99 USD)."""
+    places = minor_units(currency)
+    return (Decimal(10**AMOUNT_INTEGER_DIGITS) - Decimal(1).scaleb(-places)).quantize(
+        _minor_unit(places)
+    )
+
+
+def exceeds_largest(amount: Decimal | Fraction | int, currency: str) -> str:
+    """`... exceeds the largest amount the office can record and invoice, ...`: the words every
+    refusal of a computed amount beyond MAX_AMOUNT ends with."""
+    return (
+        f"{in_words(amount, currency)} exceeds the largest amount the office can "
+        f"record and invoice, {in_words(largest_amount(currency), currency)}"
+    )
 
 
 def _too_large() -> str:
@@ -442,6 +467,21 @@ def figures_grouped(text: str) -> str:
 def _minor_unit(places: int) -> Decimal:
     # Every amount written out (a quote writes each line's and the total) asks.
     return Decimal(1).scaleb(-places)
+
+
+# Stripe's largest charge: an `amount` of at most eight digits of minor units
+# (99999999: 999,999.99 USD). A balance beyond it is never sent to Stripe.
+CARD_MAX_MINOR_UNITS = 99_999_999
+
+
+def beyond_card_limit(amount: Decimal, currency: str) -> bool:
+    """Whether `amount` is more than one card payment can take (Stripe's limit)."""
+    return amount.scaleb(minor_units(currency)) > CARD_MAX_MINOR_UNITS
+
+
+def card_limit(currency: str) -> Decimal:
+    """The largest card payment in `currency` (999999.99 USD, 99999999 JPY)."""
+    return from_minor_units(CARD_MAX_MINOR_UNITS, currency)
 
 
 def to_minor_units(amount: Decimal, currency: str) -> int:

@@ -30,6 +30,7 @@ from licensing.agreements import forms
 from licensing.agreements.services.submission import AUDIENCE_UNITS
 from licensing.extensions import configured_limit, csrf, limiter
 from licensing.limits import shows_unstorable_query_on_form
+from licensing.money import beyond_largest, exceeds_largest
 from licensing.pricing import ORGANIZATION_TYPES, Quote
 from licensing.ratecards import queries, services
 from licensing.web.filters import page_wording
@@ -208,6 +209,12 @@ def estimate() -> tuple[str, int]:
         refused=refused,
         has_cards=bool(stored),
         permission_fields=_permission_fields(form, quote),
+        # A price no invoice can say (round 50): the estimate says so.
+        too_large=(
+            exceeds_largest(quote.total, quote.currency)
+            if quote is not None and beyond_largest(quote.total)
+            else None
+        ),
         **(_links(data, nested=not _signed_in_vendor()) if quote else {}),
     )
     return page, 200 if storable else 422

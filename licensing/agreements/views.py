@@ -52,7 +52,7 @@ from licensing.billing import queries as billing_queries
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
-from licensing.errors import Conflict, InvalidInput
+from licensing.errors import Conflict, InvalidInput, TooLargeToRecord
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.money import AMOUNT_PLACES, minor_units
 from licensing.pricing import Quote
@@ -319,18 +319,21 @@ def _vendor_page(
     application: Application, *, errors: dict[str, list[str]] | None = None, status: int = 200
 ) -> tuple[str, int]:
     session = db.session()
-    estimate, estimate_problems = None, {}
+    estimate, estimate_problems, too_large = None, {}, False
     if application.state in EDITABLE:
         try:
             estimate = services.preview(application)
         except InvalidInput as problem:
             estimate_problems = problem.errors or {"_": [problem.detail]}
+            # Priced, but beyond what can be recorded: said as such (round 50).
+            too_large = isinstance(problem, TooLargeToRecord)
     quote = _quote_of(application)
     return render_template(
         "agreements/application.html",
         application=application,
         estimate=estimate,
         estimate_problems=estimate_problems,
+        estimate_too_large=too_large,
         quote=quote,
         # A renewal's price against its agreement's, and why (round 42).
         renewal_change=renewal_change(session, application, estimate or quote),

@@ -52,6 +52,7 @@ from licensing.billing import (
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import CreditNote, Invoice, Payment, PaymentDispute, SentStatement
 from licensing.billing.sent_statements import SentReading
+from licensing.billing.services.card_payments import beyond_card
 from licensing.billing.services.statements import DEFAULT_CURRENCY
 from licensing.billing.states import (
     CARD,
@@ -168,6 +169,8 @@ def _payer_view(invoice: Invoice) -> dict[str, Any]:
         "payments": payments,
         "credit_notes": credit_notes,
         "card_enabled": _gateway() is not None,
+        # Round 50: a balance beyond one card payment is paid by wire, ACH or check.
+        "beyond_card": beyond_card(invoice),
         "remit_to": documents._split(letterhead().remit_to),
         "today": today,
         "dispute": _dispute_hold(session, invoice, payments, today),
@@ -229,8 +232,8 @@ def pay(invoice_id: int) -> Page:
             why = "card payments are not available; pay by wire, ACH or check"
         flash(f"{invoice.title} cannot be paid by card: {why}.", "error")
         return redirect(url_for("billing.invoice_detail", invoice_id=invoice.id))
-    if disputed := _not_payable_while_disputed(invoice):
-        flash(disputed, "error")
+    if refused := _not_payable_while_disputed(invoice) or beyond_card(invoice):
+        flash(refused, "error")
         return redirect(url_for("billing.invoice_detail", invoice_id=invoice.id))
     headers.allow_stripe_js()  # the one page whose policy admits Stripe.js
     return render_template(
@@ -599,8 +602,8 @@ def linked_pay(invoice_id: int, token: str) -> Page:
     if gateway is None or invoice.state not in COLLECTIBLE or invoice.balance_due <= 0:
         flash("This invoice cannot be paid by card here.", "error")
         return redirect(back)
-    if disputed := _not_payable_while_disputed(invoice):
-        flash(disputed, "error")
+    if refused := _not_payable_while_disputed(invoice) or beyond_card(invoice):
+        flash(refused, "error")
         return redirect(back)
     headers.allow_stripe_js()  # the pay page, reached by the emailed link
     return render_template(

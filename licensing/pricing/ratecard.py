@@ -32,9 +32,21 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from decimal import Decimal
+from fractions import Fraction
 from typing import Any, TypeAlias
 
-from licensing.money import MAX_QUANTITY, RATE_PLACES, MoneyError, is_currency, parse_decimal
+from licensing.money import (
+    MAX_QUANTITY,
+    RATE_PLACES,
+    MoneyError,
+    beyond_largest,
+    in_words,
+    is_currency,
+    largest_amount,
+    minor_units,
+    parse_decimal,
+    round_fraction,
+)
 
 from .vocabulary import AXES, MODEL_TYPES, REVIEW_MODES, TIER_MODES
 
@@ -775,8 +787,11 @@ def _card_header(reader: _Reader, document: Mapping[str, Any]) -> tuple[str, str
     return version, title, currency
 
 
-def parse_rate_card(document: Mapping[str, Any]) -> RateCard:
-    """Read and check a whole rate card; raise `RateCardInvalid` listing every problem."""
+def parse_rate_card(document: Mapping[str, Any], *, publishing: bool = False) -> RateCard:
+    """Read and check a whole rate card; raise `RateCardInvalid` listing every problem.
+    `publishing` (a card checked or published, not one read back from the database)
+    also refuses a rule no use could be recorded under (`_check_recordable`): a card
+    published before that check is still read."""
     reader = _Reader()
     if reader.mapping(document, "", "a rate card") is None:
         raise RateCardInvalid(reader.problems)
@@ -795,9 +810,51 @@ def parse_rate_card(document: Mapping[str, Any]) -> RateCard:
     )
     _check_unique_ids(reader, [rule.id for rule in rules], "rules", "rule")
     _check_unique_ids(reader, [item.id for item in adjustments], "adjustments", "adjustment")
+    if publishing:
+        _check_recordable(reader, rules, adjustments, currency)
     if reader.problems:
         raise RateCardInvalid(reader.problems)
     return RateCard(version, title, currency, effective_from, effective_to, rules, adjustments)
+
+
+def _unprorated_fees(model: Model) -> Decimal:
+    """What `model` charges whatever the term and the usage: its flat fees that are
+    not prorated (in sums too); every other part is 0 or more."""
+    if isinstance(model, FlatModel):
+        return Decimal(0) if model.prorate else model.amount
+    if isinstance(model, SumModel):
+        return sum((_unprorated_fees(part) for part in model.parts), Decimal(0))
+    return Decimal(0)
+
+
+def _check_recordable(
+    reader: _Reader, rules: Sequence[Rule], adjustments: Sequence[Adjustment], currency: str
+) -> None:
+    """Refuse a rule no use could ever be recorded under (round 50): without a
+    maximum, its fees not prorated, after the card's largest discount, rounded, are
+    already beyond the largest amount the office can record and invoice. Exact in one
+    direction: every price of the rule is at least that much (other parts, a minimum,
+    a prorated fee only add), so a card refused here could never be applied for under
+    that rule; a rule that could is never refused."""
+    if not is_currency(currency):
+        return  # already a problem of the card
+    discount = max((item.discount_percent for item in adjustments), default=Decimal(0))
+    for index, rule in enumerate(rules):
+        if rule.model is None or rule.maximum is not None:
+            continue
+        fees = _unprorated_fees(rule.model)
+        least = round_fraction(
+            Fraction(fees) * (1 - Fraction(discount) / 100), minor_units(currency)
+        )
+        if beyond_largest(least):
+            after = f" after the card's largest discount ({discount:f}%)" if discount else ""
+            reader.problem(
+                _join(_join("rules", index), "model"),
+                f"its fees that are not prorated come to {in_words(least, currency)} at the "
+                f"least{after}, whatever the term and usage: more than the largest amount the "
+                f"office can record and invoice, {in_words(largest_amount(currency), currency)}, "
+                "so no use it prices could be applied for",
+            )
 
 
 def _adjustment_list(reader: _Reader, value: object) -> Sequence[Any]:

@@ -74,7 +74,7 @@ def validate(document: object) -> RateCard:
         )
     padded = _padded_version(document)
     try:
-        card = parse_rate_card(document)
+        card = parse_rate_card(document, publishing=True)
     except RateCardInvalid as invalid:
         raise _card_invalid(RateCardInvalid([*padded, *invalid.problems])) from None
     if padded:

@@ -20,8 +20,14 @@ from datetime import date
 from decimal import Decimal
 from functools import cached_property
 
-from licensing.errors import InvalidInput
-from licensing.money import format_amount, format_quantity, price_in_words
+from licensing.errors import InvalidInput, TooLargeToRecord
+from licensing.money import (
+    beyond_largest,
+    exceeds_largest,
+    format_amount,
+    format_quantity,
+    price_in_words,
+)
 from licensing.pricing import (
     ProposedUse,
     Quote,
@@ -161,6 +167,16 @@ def _beyond_pricing(
     return InvalidInput("The usage to date cannot be priced.", {"rows": problems})
 
 
+def too_large_to_invoice(problems: list[str]) -> TooLargeToRecord:
+    """The report's refusal when what it charges cannot be recorded (round 50): the
+    rows' field, as `_beyond_pricing`, so pages and the API show it where they show
+    the rows' problems; nothing is stored."""
+    return TooLargeToRecord(
+        "The royalty cannot be invoiced.",
+        {"rows": [*problems, "Check the quantities and revenue reported."]},
+    )
+
+
 @dataclass(frozen=True)
 class Pricer:
     """Prices a line's usage to date as the agreement's quote would."""
@@ -200,6 +216,10 @@ class Pricer:
         assert amount is not None
         charged = max(line.up_front, amount)
         currency = self.card.currency
+        if beyond_largest(charged):
+            raise too_large_to_invoice(
+                [f"Line {line.number}: the amount to date {exceeds_largest(charged, currency)}."]
+            )
 
         def show(value: Decimal) -> str:
             return format_amount(value, currency)

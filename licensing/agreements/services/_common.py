@@ -38,12 +38,12 @@ from licensing.agreements.settings import PAYMENT_TERMS, IssuingPolicy
 from licensing.agreements.states import AGREEMENT, APPLICATION, DRAFT, ESCALATED, ISSUED
 from licensing.audit import services as audit
 from licensing.db import utcnow
-from licensing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
+from licensing.errors import Conflict, InvalidInput, NotFound, PermissionDenied, TooLargeToRecord
 from licensing.links import links
 from licensing.mail import services as mail
 from licensing.money import (
-    MoneyError,
-    check_total,
+    beyond_largest,
+    exceeds_largest,
     format_amount,
     in_words,
 )
@@ -370,6 +370,30 @@ def _tell_staff(session: Session, application: Application, subject: str, messag
     )
 
 
+def check_recordable(application: Application, quote: Quote) -> None:
+    """Refuse a quote whose line or total is beyond what the money columns hold
+    (`money.beyond_largest`, round 50), naming the use: no agreement or invoice could
+    say it. The application's estimate says so from the draft on, and submission and
+    approval refuse it before anything is stored. The quote API still says the price."""
+    errors: dict[str, list[str]] = {}
+    for line in quote.lines:
+        if line.amount is not None and beyond_largest(line.amount):
+            uses = application.uses
+            named = f" ({uses[line.use_index].product_name})" if line.use_index < len(uses) else ""
+            errors[f"uses.{line.use_index}"] = [
+                f"Use {line.use_index + 1}{named}: the quoted amount "
+                f"{exceeds_largest(line.amount, quote.currency)}; check its quantities and "
+                "revenue."
+            ]
+    if not errors and beyond_largest(quote.total):
+        errors["total"] = [
+            f"The quoted total {exceeds_largest(quote.total, quote.currency)}; split the uses "
+            "over several applications."
+        ]
+    if errors:
+        raise TooLargeToRecord("The quote is too large to record.", errors)
+
+
 def _store_quote(
     session: Session,
     application: Application,
@@ -380,14 +404,7 @@ def _store_quote(
     now: datetime,
     modifications: Sequence[Mapping[str, Any]] = (),
 ) -> QuoteVersion:
-    try:
-        check_total(quote.total)
-    except MoneyError as error:
-        raise InvalidInput.for_field(
-            "total",
-            f"The quoted total {quote.total:f} is too large to record ({error}); "
-            "split the uses over several applications.",
-        ) from None
+    check_recordable(application, quote)
     version = QuoteVersion(
         application_id=application.id,
         version=len(application.quotes) + 1,

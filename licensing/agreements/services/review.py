@@ -53,6 +53,8 @@ from licensing.agreements.states import APPLICATION, AWAITING_STAFF, ESCALATED, 
 from licensing.audit import services as audit
 from licensing.errors import Conflict, InvalidInput
 from licensing.money import (
+    beyond_largest,
+    exceeds_largest,
     format_amount,
     minor_units,
 )
@@ -367,6 +369,13 @@ def _modified_quote(
         )
     errors.raise_if_any("Some changes need correcting.")
     total = sum((line.amount for line in lines if line.amount is not None), Decimal(0))
+    if beyond_largest(total):
+        errors.add(
+            "lines",
+            f"With these amounts the total {exceeds_largest(total, quote.currency)}; "
+            "lower the amounts.",
+        )
+        errors.raise_if_any("Some changes need correcting.")
     return dataclasses.replace(quote, lines=tuple(lines), total=total), records
 
 

@@ -33,6 +33,7 @@ from licensing.agreements.services._common import (
     _require_vendor,
     _store_quote,
     _tell_staff,
+    check_recordable,
 )
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import APPLICATION, LAPSED, RETURNED, UNDECIDED
@@ -109,7 +110,9 @@ def preview(application: Application) -> Quote:
     `InvalidInput` naming what is missing or cannot be priced."""
     session = db.session()
     _check_complete(session, application)
-    return _price(session, application)
+    quote = _price(session, application)
+    check_recordable(application, quote)
+    return quote
 
 
 def _price(session: Session, application: Application) -> Quote:

@@ -48,7 +48,14 @@ from licensing.db import utcnow
 from licensing.errors import Conflict, DomainError, InvalidInput
 from licensing.links import links
 from licensing.mail import services as mail
-from licensing.money import from_minor_units, in_words, quantize, to_minor_units
+from licensing.money import (
+    beyond_card_limit,
+    card_limit,
+    from_minor_units,
+    in_words,
+    quantize,
+    to_minor_units,
+)
 
 log = logging.getLogger(__name__)
 
@@ -167,8 +174,24 @@ def start_card_payment(
     )
 
 
+def beyond_card(invoice: Invoice) -> str | None:
+    """Why the invoice's balance cannot be paid by card (more than Stripe's largest
+    charge, `money.CARD_MAX_MINOR_UNITS`, round 50), or None: the pay pages say it
+    instead of the card form, and an attempt is refused before anything is stored
+    or sent to Stripe."""
+    if not beyond_card_limit(invoice.balance_due, invoice.currency):
+        return None
+    currency = invoice.currency
+    return (
+        f"{invoice.title}'s balance of {in_words(invoice.balance_due, currency)} is more "
+        f"than one card payment can take ({in_words(card_limit(currency), currency)} at "
+        "most): pay it by wire, ACH or check, as the invoice says."
+    )
+
+
 def _require_payable(invoice: Invoice) -> None:
-    """A 409 that says why an invoice takes no card payment."""
+    """A 409 that says why an invoice takes no card payment (a 422 for a balance
+    beyond a card's limit)."""
     if invoice.state == PAID:
         on = f" on {office_date(invoice.paid_at).isoformat()}" if invoice.paid_at else ""
         raise Conflict(f"{invoice.title} is already paid{on}: nothing is owed on it.")
@@ -176,6 +199,8 @@ def _require_payable(invoice: Invoice) -> None:
         raise Conflict(f"{invoice.title} is {invoice.state}: nothing is owed on it.")
     if invoice.balance_due <= 0:
         raise Conflict(f"{invoice.title} has nothing left to pay.")
+    if too_large := beyond_card(invoice):
+        raise InvalidInput.for_field("card", too_large)
 
 
 def _claim_attempt(

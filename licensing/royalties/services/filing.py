@@ -26,10 +26,11 @@ from licensing.errors import Conflict, InvalidInput
 from licensing.limits import record_id
 from licensing.links import links
 from licensing.mail import services as mail
+from licensing.money import beyond_largest, exceeds_largest
 from licensing.records import attributes
 from licensing.words import at_most_characters
 
-from ..computation import ReportableLine
+from ..computation import ReportableLine, too_large_to_invoice
 from ..models import (
     LINE_REVENUE_MAX,
     LINE_ROYALTY_COLUMNS,
@@ -177,6 +178,10 @@ def _file(
             for line in obligation.lines
         ],
     )
+    if beyond_largest(filing.total_due):
+        raise too_large_to_invoice(
+            [f"The report's total due {exceeds_largest(filing.total_due, filing.currency)}."]
+        )
     if last > period.index:
         filing.through = obligation.periods[last - 1]
     filing.flags = _anomalies(session, obligation, report, filing, last)
