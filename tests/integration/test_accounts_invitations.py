@@ -124,6 +124,24 @@ def test_inviting_the_same_address_again_replaces_the_pending_invitation(
     assert second["invited_by"] == vendor.email
 
 
+def test_the_invitation_a_new_one_replaces_is_audited_as_withdrawn_by_it(
+    client: FlaskClient, vendor: User
+) -> None:
+    headers = bearer(vendor)
+    url = f"/api/v1/organizations/{vendor.organization_id}/invitations"
+    first = client.post(url, json={"email": COLLEAGUE}, headers=headers).get_json()
+    second = client.post(url, json={"email": COLLEAGUE}, headers=headers).get_json()
+    (revoked,) = db.session().scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "invitation.revoked", AuditEvent.entity_id == str(first["id"])
+        )
+    )
+    assert revoked.actor == vendor.email
+    assert revoked.before_data == {"revoked_at": None}
+    assert revoked.after_data["revoked_at"] is not None
+    assert revoked.note == f"Replaced by invitation {second['id']} to the same address."
+
+
 def test_a_weak_password_on_acceptance_is_explained_and_nothing_is_created(
     app: Flask, vendor: User
 ) -> None:
