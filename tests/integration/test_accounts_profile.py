@@ -386,12 +386,8 @@ def _links(user_id: int, purpose: str) -> list[OneTimeToken]:
     )
 
 
-def test_a_password_change_audits_the_reset_link_it_withdraws(
-    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
-) -> None:
-    services.request_password_reset(vendor.email)
-    [reset] = _links(vendor.id, "reset_password")
-    client = signed_in(app.test_client(), vendor)
+def _new_password(client: FlaskClient) -> None:
+    """The profile's password form, the current password right."""
     client.post(
         "/account/password",
         data={
@@ -400,6 +396,14 @@ def test_a_password_change_audits_the_reset_link_it_withdraws(
             "confirm": NEW_PASSWORD,
         },
     )
+
+
+def test_a_password_change_audits_the_reset_link_it_withdraws(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    services.request_password_reset(vendor.email)
+    [reset] = _links(vendor.id, "reset_password")
+    _new_password(signed_in(app.test_client(), vendor))
     [event] = _events("user.password_changed", vendor.id)
     assert event.after_data == {"links_withdrawn": [{"id": reset.id, "purpose": "reset_password"}]}
     assert _links(vendor.id, "reset_password")[0].revoked_at is not None
@@ -408,15 +412,7 @@ def test_a_password_change_audits_the_reset_link_it_withdraws(
 def test_a_password_change_with_no_link_to_withdraw_audits_nothing_more(
     app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
 ) -> None:
-    client = signed_in(app.test_client(), vendor)
-    client.post(
-        "/account/password",
-        data={
-            "current_password": DEFAULT_PASSWORD,
-            "new_password": NEW_PASSWORD,
-            "confirm": NEW_PASSWORD,
-        },
-    )
+    _new_password(signed_in(app.test_client(), vendor))
     [event] = _events("user.password_changed", vendor.id)
     assert event.after is None
 
