@@ -293,6 +293,12 @@ def _close_session(_exc: BaseException | None) -> None:
 _WRITING: ContextVar[bool] = ContextVar("licensing_db_writing", default=False)
 
 
+def writing() -> bool:
+    """True inside `transaction()`: a use case's unit of work is under way (tests
+    watch what units of work write: `tests/support/audited.py`)."""
+    return _WRITING.get()
+
+
 @contextmanager
 def transaction() -> Iterator[Session]:
     """The unit of work: commit on success, roll back on any exception."""

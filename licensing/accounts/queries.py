@@ -403,11 +403,13 @@ def destinations(
     every other one not closed, by name, the first `limit` of those whose legal name
     contains `search` (any case), or whose id it is, and how many match in all (a
     window count): one statement however many organizations there are. `chosen` (a refused post's
-    choice) is offered too, wherever it sits, so the form shows it again."""
-    where: list[ColumnElement[bool]] = [
+    choice) is offered too, wherever it sits, so the form shows it again, if the account
+    may move there (round 50: a closed one, which the move refuses, was offered again)."""
+    allowed: list[ColumnElement[bool]] = [
         Organization.id != leaving,
         Organization.standing != CLOSED,
     ]
+    where = list(allowed)
     term = search.strip()
     if term:
         named = func.lower(Organization.legal_name).contains(term.lower(), autoescape=True)
@@ -425,7 +427,7 @@ def destinations(
     if chosen is not None and chosen not in {id_ for id_, _ in offered}:
         found = session.execute(
             select(Organization.id, Organization.legal_name).where(
-                Organization.id == chosen, Organization.id != leaving
+                Organization.id == chosen, *allowed
             )
         ).one_or_none()
         if found is not None:

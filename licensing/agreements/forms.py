@@ -209,10 +209,13 @@ class AmountField(_TypedText):
         except MoneyError as exc:
             self.data = None
             raise ValueError(_amount_problem(exc)) from None
-        if amount.is_signed():  # "-0" too: its sign says below zero
+        if amount < 0:
             self.data = None
             raise ValueError("The amount must be 0 or more.")
-        return amount
+        # "-0" is 0, as the API's money fields read it (`money.parse_decimal`) and the
+        # royalty rows and quotes do (round 50; round 8 refused it as below zero):
+        # read without its sign, so no "-0.00" is stored or shown.
+        return amount.copy_abs()
 
     def show(self, value: Any) -> str:
         return f"{Decimal(value):f}"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
 import pytest
 import time_machine
@@ -112,16 +113,39 @@ def test_a_withdrawn_invitation_no_longer_works(
 # tests/integration/journeys/test_security_round8.py.
 
 
-def test_inviting_the_same_address_again_replaces_the_pending_invitation(
-    client: FlaskClient, vendor: User
-) -> None:
+def _invited_twice(client: FlaskClient, vendor: User) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The colleague invited by `vendor` through the API, then again: both answers."""
     headers = bearer(vendor)
     url = f"/api/v1/organizations/{vendor.organization_id}/invitations"
     first = client.post(url, json={"email": COLLEAGUE}, headers=headers).get_json()
-    second = client.post(url, json={"email": COLLEAGUE}, headers=headers).get_json()
-    listed = {item["id"]: item["status"] for item in client.get(url, headers=headers).get_json()}
+    return first, client.post(url, json={"email": COLLEAGUE}, headers=headers).get_json()
+
+
+def test_inviting_the_same_address_again_replaces_the_pending_invitation(
+    client: FlaskClient, vendor: User
+) -> None:
+    first, second = _invited_twice(client, vendor)
+    url = f"/api/v1/organizations/{vendor.organization_id}/invitations"
+    listed = {
+        item["id"]: item["status"] for item in client.get(url, headers=bearer(vendor)).get_json()
+    }
     assert listed == {first["id"]: "revoked", second["id"]: "pending"}
     assert second["invited_by"] == vendor.email
+
+
+def test_the_invitation_a_new_one_replaces_is_audited_as_withdrawn_by_it(
+    client: FlaskClient, vendor: User
+) -> None:
+    first, second = _invited_twice(client, vendor)
+    (revoked,) = db.session().scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "invitation.revoked", AuditEvent.entity_id == str(first["id"])
+        )
+    )
+    assert revoked.actor == vendor.email
+    assert revoked.before_data == {"revoked_at": None}
+    assert revoked.after_data["revoked_at"] is not None
+    assert revoked.note == f"Replaced by invitation {second['id']} to the same address."
 
 
 def test_a_weak_password_on_acceptance_is_explained_and_nothing_is_created(

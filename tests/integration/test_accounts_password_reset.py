@@ -334,3 +334,27 @@ def test_links_issued_before_accounts_0003_keep_working_and_welcomes_read_as_wel
     committed_app.extensions["licensing.db"].engine.dispose()
     assert "welcome" not in left
     migrations.upgrade(url)
+
+
+def test_a_reset_audits_the_other_reset_links_it_withdraws(app: Flask, vendor: User) -> None:
+    from licensing.audit.models import AuditEvent
+
+    services.request_password_reset(vendor.email)
+    services.request_password_reset(vendor.email)
+    first, followed = db.session().scalars(
+        select(OneTimeToken)
+        .where(OneTimeToken.user_id == vendor.id, OneTimeToken.purpose == "reset_password")
+        .order_by(OneTimeToken.id)
+    )
+    token = _reset_link(vendor.email).rsplit("/", 1)[-1]
+    services.reset_password(token, NEW_PASSWORD)
+    event = (
+        db.session()
+        .scalars(select(AuditEvent).where(AuditEvent.action == "user.password_reset"))
+        .one()
+    )
+    assert event.after_data["links_withdrawn"] == [{"id": first.id, "purpose": "reset_password"}]
+    db.session().expire_all()
+    assert first.revoked_at is not None
+    assert followed.revoked_at is None
+    assert followed.used_at is not None

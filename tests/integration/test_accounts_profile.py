@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from licensing import db
 from licensing.accounts import passwords, services
-from licensing.accounts.models import User
+from licensing.accounts.models import OneTimeToken, User
 from licensing.audit.models import AuditEvent
 from licensing.mail.models import OutboxMessage
 from tests.support import factories
@@ -373,3 +373,70 @@ def test_the_confirmation_of_a_new_address_says_nothing_of_invoices_to_one_not_t
 
     [confirmation] = _messages_to(new)
     assert "billing contact" not in confirmation.body_text
+
+
+def _links(user_id: int, purpose: str) -> list[OneTimeToken]:
+    db.session().expire_all()
+    return list(
+        db.session().scalars(
+            select(OneTimeToken)
+            .where(OneTimeToken.user_id == user_id, OneTimeToken.purpose == purpose)
+            .order_by(OneTimeToken.id)
+        )
+    )
+
+
+def _new_password(client: FlaskClient) -> None:
+    """The profile's password form, the current password right."""
+    client.post(
+        "/account/password",
+        data={
+            "current_password": DEFAULT_PASSWORD,
+            "new_password": NEW_PASSWORD,
+            "confirm": NEW_PASSWORD,
+        },
+    )
+
+
+def test_a_password_change_audits_the_reset_link_it_withdraws(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    services.request_password_reset(vendor.email)
+    [reset] = _links(vendor.id, "reset_password")
+    _new_password(signed_in(app.test_client(), vendor))
+    [event] = _events("user.password_changed", vendor.id)
+    assert event.after_data == {"links_withdrawn": [{"id": reset.id, "purpose": "reset_password"}]}
+    assert _links(vendor.id, "reset_password")[0].revoked_at is not None
+
+
+def test_a_password_change_with_no_link_to_withdraw_audits_nothing_more(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    _new_password(signed_in(app.test_client(), vendor))
+    [event] = _events("user.password_changed", vendor.id)
+    assert event.after is None
+
+
+def test_an_email_change_audits_the_links_it_replaces_and_withdraws(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    client = signed_in(app.test_client(), vendor)
+    for address in ("first.new@northwind.example", "second.new@northwind.example"):
+        client.post(
+            "/account/email", data={"new_email": address, "current_password": DEFAULT_PASSWORD}
+        )
+    first, _second = _links(vendor.id, "verify_email")
+    requested = sorted(_events("user.email_change_requested", vendor.id), key=lambda e: e.seq)
+    assert "links_withdrawn" not in requested[0].after_data
+    assert requested[1].after_data["links_withdrawn"] == [
+        {"id": first.id, "purpose": "verify_email"}
+    ]
+    assert first.revoked_at is not None
+
+    services.request_password_reset(vendor.email)
+    [reset] = _links(vendor.id, "reset_password")
+    followed = app.test_client().get(_link_in(_messages_to("second.new@northwind.example")[-1]))
+    assert followed.status_code == 302
+    [changed] = _events("user.email_changed", vendor.id)
+    assert changed.after_data["links_withdrawn"] == [{"id": reset.id, "purpose": "reset_password"}]
+    assert _links(vendor.id, "reset_password")[0].revoked_at is not None

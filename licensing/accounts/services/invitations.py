@@ -145,10 +145,8 @@ def invite_member(
         now = utcnow()
         _check_invitation_budget(session, organization.id, address, now)
         pending = queries.pending_invitations(session, organization.id, now)
-        for link in pending:
-            if link.email == address:
-                link.revoked_at = now
-        if len([link for link in pending if link.email != address]) >= MAX_PENDING_INVITATIONS:
+        replaced = [link for link in pending if link.email == address]
+        if len(pending) - len(replaced) >= MAX_PENDING_INVITATIONS:
             raise InvalidInput.for_field(
                 "email",
                 f"{MAX_PENDING_INVITATIONS} invitations are already waiting; revoke some first.",
@@ -162,6 +160,16 @@ def invite_member(
             created_by_id=actor.user_id,
         )
         link.organization_role = role
+        # The pending one it replaces is withdrawn, audited like any withdrawal, with a
+        # note naming its successor (round 50: it was withdrawn without an event).
+        for earlier in replaced:
+            _revoke(
+                session,
+                earlier,
+                "invitation.revoked",
+                actor,
+                note=f"Replaced by invitation {link.id} to the same address.",
+            )
         audit.record_event(
             session,
             "invitation.created",

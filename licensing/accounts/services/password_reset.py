@@ -23,6 +23,7 @@ from licensing.accounts.services._common import (
     _recent_mail,
     _send_link,
     _user_actor,
+    _withdraw_links,
 )
 from licensing.audit import services as audit
 from licensing.db import utcnow
@@ -93,16 +94,18 @@ def reset_password(raw: str, password: str) -> User:
             raise InvalidInput("Choose a stronger password.", {"password": problems})
         now = utcnow()
         lifted = user.locked_until if user.is_locked(now) else None
-        for other in session.scalars(
-            select(OneTimeToken).where(
-                OneTimeToken.user_id == user.id,
-                OneTimeToken.purpose.in_(PASSWORD_LINKS),
-                OneTimeToken.used_at.is_(None),
-                OneTimeToken.revoked_at.is_(None),
-            )
-        ):
-            other.revoked_at = now
-        link.revoked_at = None
+        withdrawn = _withdraw_links(
+            session.scalars(
+                select(OneTimeToken).where(
+                    OneTimeToken.user_id == user.id,
+                    OneTimeToken.purpose.in_(PASSWORD_LINKS),
+                    OneTimeToken.used_at.is_(None),
+                    OneTimeToken.revoked_at.is_(None),
+                    OneTimeToken.id != link.id,
+                )
+            ),
+            now,
+        )
         link.used_at = now
         user.password_hash = passwords.hash_password(password)
         user.session_generation += 1
@@ -121,7 +124,11 @@ def reset_password(raw: str, password: str) -> User:
             "user.password_reset",
             user.id,
             before=None,
-            after={"email_verified_at": user.email_verified_at} if verified_now else None,
+            after={
+                **({"email_verified_at": user.email_verified_at} if verified_now else {}),
+                **withdrawn,
+            }
+            or None,
             actor=_user_actor(user),
         )
         if lifted is not None:

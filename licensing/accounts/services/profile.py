@@ -33,6 +33,7 @@ from licensing.accounts.services._common import (
     _recent_links,
     _refuse,
     _user_actor,
+    _withdraw_links,
     is_one_line,
     normalize_email,
 )
@@ -87,14 +88,18 @@ def change_password(actor: Actor, current_password: str, new_password: str) -> U
             errors["new_password"] = ["Choose a password different from the current one."]
         if not errors:
             now = utcnow()
-            for link in _pending_links(session, user, *PASSWORD_LINKS):
-                link.revoked_at = now
+            withdrawn = _withdraw_links(_pending_links(session, user, *PASSWORD_LINKS), now)
             user.password_hash = passwords.hash_password(new_password)
             user.session_generation += 1
             remembered_browsers.forget_browsers(session, user, actor, "A new password.")
             user.failed_login_count = 0
             audit.record_event(
-                session, "user.password_changed", user.id, before=None, after=None, actor=actor
+                session,
+                "user.password_changed",
+                user.id,
+                before=None,
+                after=withdrawn or None,
+                actor=actor,
             )
     _refuse(errors)
     return user
@@ -133,9 +138,10 @@ def request_email_change(actor: Actor, new_email: str, current_password: str) ->
 
 def _send_confirmation(session: Session, user: User, normalized: str, actor: Actor) -> OneTimeToken:
     now = utcnow()
-    for earlier in _pending_links(session, user, VERIFY_EMAIL):
-        if earlier.email != user.email:  # a previous change not confirmed: replaced
-            earlier.revoked_at = now
+    replaced = _withdraw_links(  # a previous change not confirmed: replaced
+        [link for link in _pending_links(session, user, VERIFY_EMAIL) if link.email != user.email],
+        now,
+    )
     link, raw = _issue_link(session, VERIFY_EMAIL, email=normalized, user=user)
     _mail_link(
         session,
@@ -157,7 +163,7 @@ def _send_confirmation(session: Session, user: User, normalized: str, actor: Act
         "user.email_change_requested",
         user.id,
         before={"email": user.email},
-        after={"pending_email": normalized},
+        after={"pending_email": normalized, **replaced},
         actor=actor,
     )
     return link
@@ -185,14 +191,13 @@ def apply_email_change(session: Session, link: OneTimeToken, user: User) -> None
     link.used_at = now
     # Every link mailed to the old address is withdrawn with it: a reset link there
     # would still set the password of an account that has left that mailbox.
-    for other in _pending_links(session, user, VERIFY_EMAIL, *PASSWORD_LINKS):
-        other.revoked_at = now
+    withdrawn = _withdraw_links(_pending_links(session, user, VERIFY_EMAIL, *PASSWORD_LINKS), now)
     audit.record_event(
         session,
         "user.email_changed",
         user.id,
         before=before,
-        after={"email": user.email, "email_verified_at": now},
+        after={"email": user.email, "email_verified_at": now, **withdrawn},
         actor=_user_actor(user),
     )
     mail.enqueue(

@@ -122,3 +122,38 @@ def test_the_user_page_runs_the_same_statements_at_10_and_100_organizations(
     assert at_100 == at_10
     assert len(_offered(console.get(url).get_data(as_text=True))) == 20
     assert len(ten) == 10  # every one but the person's own
+
+
+def test_a_refused_move_offers_only_organizations_the_account_may_move_to(
+    app: Flask, vendor: User, admin: User, signed_in: SignIn
+) -> None:
+    # Round 50: a refused move offered its choice again even when closed (the move
+    # refuses a closed one), inviting the same refusal; it offers only open ones.
+    session = db.session()
+    person = factories.make_vendor(session, vendor.organization, role="member")
+    (open_one,) = _organizations(1)
+    closed = factories.make_organization(session, legal_name="Acme Closed", standing="closed")
+    session.commit()
+    console = signed_in(app.test_client(), admin)
+    url = f"/console/users/{person.id}/organization"
+    to_closed = console.post(
+        url, data={"organization": str(closed.id), "reason": REASON, "confirmed": "yes"}
+    )
+    assert to_closed.status_code == 409
+    offered = _offered(to_closed.get_data(as_text=True))
+    assert closed.legal_name not in offered
+    assert open_one.legal_name in offered
+    # A closed one chosen and another field refused (no reason): not offered either.
+    no_reason = console.post(url, data={"organization": str(closed.id)})
+    assert no_reason.status_code == 422
+    assert closed.legal_name not in _offered(no_reason.get_data(as_text=True))
+    # An open one chosen is offered again, selected (round 49).
+    kept = console.post(url, data={"organization": str(open_one.id)})
+    assert _offered(kept.get_data(as_text=True)) == [open_one.legal_name]
+    assert re.search(
+        rf'<option selected value="{open_one.id}"|<option[^>]*value="{open_one.id}"[^>]*selected',
+        kept.get_data(as_text=True),
+    )
+    assert db.session().get(User, person.id, populate_existing=True).organization_id == (
+        vendor.organization_id
+    )

@@ -70,3 +70,32 @@ def test_without_a_webhook_secret_every_webhook_is_refused(client: FlaskClient) 
     )
     assert response.status_code == 400
     assert response.mimetype == "application/problem+json"
+
+
+def test_billing_staff_amount_forms_read_minus_zero_as_zero(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # Round 50: the staff forms that take amounts read "-0" alike, as 0 (the API's
+    # money fields, the approval form, royalty rows and quotes do): each refuses it
+    # as it refuses "0", not as a negative amount.
+    invoice = invoice_for(vendor, ("75.00",))
+    signed_in(client, billing_staff)
+    forms = {
+        "payments": {"method": "wire", "reference": "W-1"},
+        "credit-notes": {"reason": "goodwill"},
+    }
+    for path, data in forms.items():
+        answers = {}
+        for typed in ("0", "-0", "-0.00"):
+            answer = client.post(
+                f"/console/invoices/{invoice.id}/{path}", data={**data, "amount": typed}
+            )
+            assert answer.status_code == 422, (path, typed)
+            page = answer.get_data(as_text=True)
+            answers[typed] = page[page.index('id="') :].count("more than zero")
+            assert "negative" not in page, (path, typed)
+        assert answers["-0"] == answers["-0.00"] == answers["0"] > 0, (path, answers)

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from werkzeug.test import TestResponse
 
 from licensing import db
 from licensing.accounts import services as accounts
@@ -260,11 +261,25 @@ def test_an_organization_held_by_staff_shows_the_reason_they_gave(
 # --- approval amounts ----------------------------------------------------------------------
 
 
+def _approved_with(
+    application: Application, typed: str, licensing_staff: Any, staff: FlaskClient
+) -> TestResponse:
+    """The console's approval form posted with `typed` as use 1's new amount, once
+    `licensing_staff` has started the review."""
+    agreements.start_review(
+        application.id, Actor.of(accounts.principal_for(licensing_staff)), now=NOW
+    )
+    return staff.post(
+        f"/console/applications/{application.id}/approve",
+        data={"amount-0": typed, "reason-0": "Agreed with the vendor"},
+    )
+
+
 @pytest.mark.parametrize(
     ("typed", "said"),
     [
-        ("-0", "The amount must be 0 or more."),
-        ("-0.00", "The amount must be 0 or more."),
+        ("-5", "The amount must be 0 or more."),
+        ("-0.01", "The amount must be 0 or more."),
         ("1250.125", 'Use at most 2 decimal places, such as "1250.00".'),
         ("1250.00001", 'Use at most 2 decimal places, such as "1250.00".'),
         (
@@ -283,16 +298,11 @@ def test_an_approval_amount_is_refused_with_what_is_wrong_with_it(
     typed: str,
     said: str,
 ) -> None:
-    # "-0" was approved as an amount; too many decimals or too many digits read
-    # only 'Enter an amount such as "1250.00".'.
+    # "-0" was approved as an amount (round 50 reads it as 0, as the API does); too
+    # many decimals or too many digits read only 'Enter an amount such as "1250.00".'.
     application = apply(vendor, STAFF_USE)
-    agreements.start_review(
-        application.id, Actor.of(accounts.principal_for(licensing_staff)), now=NOW
-    )
-    staff = signed_in(app.test_client(), licensing_staff)
-    refused = staff.post(
-        f"/console/applications/{application.id}/approve",
-        data={"amount-0": typed, "reason-0": "Agreed with the vendor"},
+    refused = _approved_with(
+        application, typed, licensing_staff, signed_in(app.test_client(), licensing_staff)
     )
     assert refused.status_code == 422
     page = html.unescape(refused.get_data(as_text=True))
@@ -322,3 +332,34 @@ def test_the_api_reads_minus_zero_as_zero_and_never_writes_a_signed_zero(
     assert answer.status_code == 200, body
     assert '"to":"0.00"' in body.replace(" ", "")
     assert '"-0' not in body
+
+
+@pytest.mark.parametrize("typed", ["-0", "-0.00", "-0.0"])
+def test_the_approval_form_reads_minus_zero_as_zero_as_the_api_does(
+    apply: Callable[..., Application],
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: SignIn,
+    app: Flask,
+    typed: str,
+) -> None:
+    # Round 8 refused "-0" here as below zero while the API approved it as 0.00
+    # (above); round 50 reads it as the API does, and stores no signed zero.
+    application = apply(vendor, STAFF_USE)
+    approved = _approved_with(
+        application, typed, licensing_staff, signed_in(app.test_client(), licensing_staff)
+    )
+    assert approved.status_code == 302, approved.get_data(as_text=True)
+    db.session().expire_all()
+    found = db.session().get(Application, application.id)
+    assert found is not None
+    assert found.state == "approved"
+    from tests.support.factories import bearer
+
+    body = (
+        app.test_client()
+        .get(f"/api/v1/applications/{application.id}", headers=bearer(licensing_staff))
+        .get_data(as_text=True)
+    )
+    assert '"-0' not in body
+    assert '"to":"0.00"' in body.replace(" ", "")
