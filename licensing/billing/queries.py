@@ -80,9 +80,9 @@ class InvoiceFilters(TypedDict, total=False):
     organization_id: int | None
     search: str | None
     issued_only: bool
-    # Not those a bank's dispute of their card payment holds on that date (round 50:
-    # the portal's overdue list, which never calls them overdue; `dispute_holds`).
-    not_held_on: date | None
+    # Only those a bank's dispute of their card payment holds on that date (round 50:
+    # not asked for, so never overdue; `dispute_holds`), for billing staff.
+    held_on: date | None
 
 
 def invoices(
@@ -99,8 +99,9 @@ def invoices(
 def invoices_query(
     principal: Principal | None = None, **filters: Unpack[InvoiceFilters]
 ) -> Select[Any]:
-    """Invoices newest first; `overdue_on` keeps those past due on that date (the
-    oldest due first), `not_held_on` leaves out those a dispute holds then, `to_pay`
+    """Invoices newest first; `overdue_on` keeps those overdue on that date
+    (`overdue_on`: past due and asked for, the oldest due first), `held_on` only
+    those a dispute holds then (`held_on`: past due or not), `to_pay`
     those with a balance to pay (open or written off: what stays open with a closed
     organization counts); `issued_only` leaves drafts out (in SQL, so they never
     crowd out the limit)."""
@@ -111,16 +112,14 @@ def invoices_query(
         statement = statement.where(Invoice.state != DRAFT)
     if filters.get("to_pay"):
         statement = statement.where(Invoice.state.in_(sorted(COLLECTIBLE)))
-    if (overdue_on := filters.get("overdue_on")) is not None:
+    if (day := filters.get("overdue_on")) is not None:
         statement = (
-            statement.where(Invoice.state.in_(sorted(COLLECTIBLE)), Invoice.due_date < overdue_on)
-            .order_by(None)
-            .order_by(Invoice.due_date, Invoice.id)
+            statement.where(overdue_on(day)).order_by(None).order_by(Invoice.due_date, Invoice.id)
         )
+    if (day := filters.get("held_on")) is not None:
+        statement = statement.where(Invoice.state.in_(sorted(COLLECTIBLE)), held_on(day))
     if (organization_id := filters.get("organization_id")) is not None:
         statement = statement.where(Invoice.organization_id == organization_id)
-    if (not_held_on := filters.get("not_held_on")) is not None:
-        statement = statement.where(~_held_on(not_held_on))
     if search := filters.get("search"):
         pattern = f"%{search.strip()}%"
         statement = statement.join(Organization, Organization.id == Invoice.organization_id).where(
@@ -522,7 +521,16 @@ def outstanding(session: Session, organization_id: int, limit: int) -> Outstandi
     return Outstanding(oldest, count, sums)
 
 
-def _held_on(today: date) -> Exists:
+def overdue_on(today: date) -> ColumnElement[bool]:
+    """What "overdue" means everywhere an invoice is listed or counted as overdue
+    (round 50: the portal's list, the API's `overdue` filter, the console's list and
+    its home's count): still owed, past its due date, and asked for, not held by a
+    bank's dispute of its card payment (`held_on`), which the payer's pages never
+    call overdue and the overdue run does not chase."""
+    return and_(Invoice.state.in_(sorted(COLLECTIBLE)), Invoice.due_date < today, ~held_on(today))
+
+
+def held_on(today: date) -> Exists:
     """`dispute_holds`' rule in SQL: the invoice's card payment is disputed by the bank
     (the dispute open), or a lost dispute's balance is owed again only after `today`."""
     return (
@@ -589,7 +597,7 @@ def past_due_named(
         Invoice.currency == currency,
         Invoice.due_date < today,
     )
-    held = _held_on(today)
+    held = held_on(today)
     return PastDueNamed(
         _first_and_rest(session, (*where, ~held), limit, currency),
         _first_and_rest(session, (*where, held), limit, currency),

@@ -115,15 +115,11 @@ def invoices() -> str:
     today = _today()
     # Overdue only (round 50: the reminder's link): past due and asked for, the oldest
     # due first, as the reminder and the statement's email list them; not those a
-    # bank's dispute holds, which this page never calls overdue. Kept across pages.
+    # bank's dispute holds, which this page never calls overdue (`queries.overdue_on`,
+    # the API's and the console's meaning too). Kept across pages.
     overdue = request.args.get("overdue") == "1"
     found: paging.Page[Invoice] = paging.read_page(
-        session,
-        queries.invoices_query(
-            issued_only=True,
-            overdue_on=today if overdue else None,
-            not_held_on=today if overdue else None,
-        ),
+        session, queries.invoices_query(issued_only=True, overdue_on=today if overdue else None)
     )
     shown = [invoice.id for invoice in found.items]
     holds = queries.dispute_holds(session, set(shown), today)
@@ -693,7 +689,10 @@ def console_invoices() -> tuple[str, int]:
     state = request.args.get("state") or None
     if state not in INVOICE.states:
         state = None
+    # Overdue only: past due and asked for, not those a bank's dispute holds (round
+    # 50: the portal's and the API's meaning); those are listed by "Held by a dispute".
     overdue = request.args.get("overdue") == "1"
+    held = request.args.get("held") == "1"
     to_pay = request.args.get("to_pay") == "1"
     search = (request.args.get("q") or "").strip()[:200] or None
     # One organization's (the link from what stays open with a closed one).
@@ -718,6 +717,7 @@ def console_invoices() -> tuple[str, int]:
             queries.invoices_query(
                 state=state,
                 overdue_on=_today() if overdue else None,
+                held_on=_today() if held else None,
                 to_pay=to_pay,
                 search=search,
                 organization_id=organization_id,
@@ -733,13 +733,15 @@ def console_invoices() -> tuple[str, int]:
         states=INVOICE.states,
         state=state,
         overdue=overdue,
+        held=held,
         to_pay=to_pay,
         search=search or "",
         # The newest few and a count (round 49: it read every one), linking the list.
         flagged=queries.flagged_payments(session, FLAGGED_SHOWN),
         flagged_count=queries.flagged_payment_count(session),
         open_disputes=queries.open_disputes_count(session),
-        disputed=queries.disputed_invoice_ids(session, {i.id for i in invoices}),
+        # Those a dispute holds are marked, and not called overdue (round 50).
+        holds=queries.dispute_holds(session, {i.id for i in invoices}, _today()),
         today=_today(),
         title="Overdue invoices" if overdue else "Invoices",
         labels=INVOICE_LIST_FILTERS,
@@ -758,6 +760,7 @@ INVOICE_LIST_FILTERS = {
     "q": "Number or organization",
     "state": "State",
     "overdue": "Overdue only",
+    "held": "Held by a dispute",
     "to_pay": "With a balance to pay",
 }
 
@@ -1563,10 +1566,9 @@ def _accept_messages(
 def _billing_queues(
     session: Session, principal: Principal, now: datetime
 ) -> Iterable[QueueSummary]:
+    # As the list it links counts them (round 50): not those a dispute holds.
     overdue, oldest_due = session.execute(
-        select(func.count(), func.min(Invoice.due_date)).where(
-            Invoice.state.in_(sorted(COLLECTIBLE)), Invoice.due_date < office_date(now)
-        )
+        select(func.count(), func.min(Invoice.due_date)).where(queries.overdue_on(office_date(now)))
     ).one()
     yield QueueSummary(
         "Overdue invoices",

@@ -210,7 +210,15 @@ class Pricer:
             raise ValueError(f"line {line.number} no longer meets rule {line.rule.id}")
         return priced
 
-    def royalty(self, line: ReportableLine, usage: Usage, charged_before: Decimal) -> LineRoyalty:
+    def royalty(
+        self,
+        line: ReportableLine,
+        usage: Usage,
+        charged_before: Decimal,
+        up_front_invoice: str | None = None,
+    ) -> LineRoyalty:
+        """`up_front_invoice`: the number of the invoice that charged the up-front
+        amount on acceptance, named in the working when it charged this line any."""
         priced = self.amount_to_date(line, usage)
         amount = priced.amount
         assert amount is not None
@@ -225,11 +233,14 @@ class Pricer:
             return format_amount(value, currency)
 
         steps = [_usage_words(line, usage, currency, self.card.version), *priced.explanation]
+        # Round 50: the up-front invoice by its number, so an analyst finds the line
+        # that charged it (the working said "charged on acceptance" only).
+        by = f" by invoice {up_front_invoice}" if up_front_invoice and line.up_front else ""
         steps.append(
             # Round 50: the up-front amount in the words its invoice line ends with
             # ("charged now (flat fees and the minimum's lift): 815.00 USD").
             f"charged to date = the larger of the up-front {show(line.up_front)} (flat fees "
-            f"and the minimum's lift, charged on acceptance) and the amount to date "
+            f"and the minimum's lift, charged on acceptance{by}) and the amount to date "
             f"{show(amount)} = {show(charged)}"
         )
         steps.append(

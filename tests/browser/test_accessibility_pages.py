@@ -889,6 +889,9 @@ def _console_billing(world: World) -> Visits:
             Visit("/console/invoices"),
             # Each filter given twice: refused beside its field.
             Visit("/console/invoices?q=a&q=b&state=paid&state=open&overdue=1&overdue=1", 400),
+            # Round 50: those a bank's dispute holds, and that filter refused beside it.
+            Visit("/console/invoices?held=1"),
+            Visit("/console/invoices?held=1&held=1", 400),
             Visit("/console/finance/?from=2027-13-01", 400),
             Visit(f"/console/invoices/{i['invoice']}"),
             Visit("/console/invoices/overdue"),

@@ -20,6 +20,7 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements.models import Agreement
 from licensing.audit import services as audit
+from licensing.billing import queries as billing_queries
 from licensing.calendar import office_date
 from licensing.db import Money, utcnow
 from licensing.errors import Conflict, InvalidInput
@@ -164,6 +165,7 @@ def _file(
     _store_report(session, report, amended, period)
     revenue = _store_rows(session, report, obligation, submission)
     last = max(last_before, period.index)
+    up_front = billing_queries.upfront_invoice(session, agreement.id)
     filing = Filing(
         agreement.number,
         period,
@@ -174,6 +176,7 @@ def _file(
                 line,
                 _usage(session, obligation, line, last, revenue.get(line.number)),
                 charged_before[line.number],
+                up_front.number if up_front is not None else None,
             )
             for line in obligation.lines
         ],

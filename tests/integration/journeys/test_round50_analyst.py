@@ -198,10 +198,42 @@ def test_a_royalty_line_names_its_up_front_amount_as_the_up_front_invoice_does(
     assert f"under license agreement {agreement.number}, term 2027-01-01 to 2027-12-31 (rate " in (
         invoice.one().memo
     )
+    up_front = upfront_invoice(agreement)
+    assert up_front is not None
     assert (
         "charged to date = the larger of the up-front 815.00 (flat fees and the minimum's "
-        "lift, charged on acceptance) and the amount to date 1110.00 = 1110.00"
+        f"lift, charged on acceptance by invoice {up_front.number}) and the amount to date "
+        "1110.00 = 1110.00"
     ) in line.explanation
+
+
+def test_a_royalty_lines_working_names_the_up_front_invoice_by_its_number(
+    client: FlaskClient,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # "the up-front 815.00 (flat fees and the minimum's lift, charged on acceptance)":
+    # the analyst had to look for the invoice that charged it. The working names it,
+    # the same on the stored line, the API's line and the invoice's PDF.
+    agreement = active_agreement(vendor, SMALL_SOFTWARE)
+    up_front = upfront_invoice(agreement)
+    assert up_front is not None
+    filing = file_report(vendor, agreement, 1, [row(1, "A", quantity=60)])
+    invoice = (
+        db.session().scalars(select(Invoice).where(Invoice.number == filing.invoice_number)).one()
+    )
+    words = f"charged on acceptance by invoice {up_front.number})"
+    (line,) = invoice.lines
+    assert words in line.working
+    headers = bearer(vendor)
+    answer = client.get(f"/api/v1/invoices/{invoice.id}", headers=headers)
+    assert answer.status_code == 200
+    (api_line,) = answer.get_json()["lines"]
+    assert api_line["working"] == line.working
+    pdf = client.get(f"/api/v1/invoices/{invoice.id}/pdf", headers=headers)
+    assert pdf.status_code == 200
+    assert words in _flat(pdf_text(pdf.get_data()))
 
 
 def test_an_amendments_credit_note_says_the_whole_it_is_part_of(
