@@ -3,7 +3,8 @@
 acceptance's office day, not the contract's due date, on the period's page (its
 badge), the console's queue (state, days overdue or left, its filter), the vendor's
 list, the API's `state` (its `due_on` kept) and the console's and Finance page's
-summary (docs/journeys.md)."""
+summary; and a renewal of it is offered, from the office's today
+(docs/journeys.md)."""
 
 from __future__ import annotations
 
@@ -14,10 +15,12 @@ from typing import Any
 import time_machine
 from flask.testing import FlaskClient
 
+from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
+from licensing.agreements import queries as agreement_queries
 from licensing.agreements import services as agreements
-from licensing.agreements.models import Agreement
+from licensing.agreements.models import Agreement, Application
 from licensing.royalties import queries
 from tests.integration.agreements.conftest import AUTO_USE, draft
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
@@ -124,3 +127,59 @@ def test_a_back_report_is_due_on_the_acceptance_day_and_late_from_it_everywhere(
     assert agreement.number not in later["due_only"]
     assert later["listing"].count('class="overdue"') == 2
     assert summary.overdue == 2
+
+
+def test_a_license_of_past_use_only_is_renewed_from_the_office_s_today(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    agreement = _back_licensed(vendor, licensing_staff)
+    with time_machine.travel(LATER, tick=False):
+        signed_in(client, vendor)
+        page = text_of(client.get(f"/portal/agreements/{agreement.id}"))
+        drawn = client.post(f"/portal/agreements/{agreement.id}/renew")
+    # The page says what renewing a back-licence does, and offers it so (it offered
+    # *Renew for the next rate card year*, as for a license that ran its term).
+    assert (
+        "This agreement licenses past use only. To go on using the content, license the "
+        "same uses from today, 2027-09-04, on the rate card in effect then: the renewal "
+        "starts on the day it is drawn, never in the past"
+    ) in page
+    assert "License these uses from today" in page
+    assert "Renew for the next rate card year" not in page
+    # The renewal is drawn from the office's today, not the day after the term.
+    assert drawn.status_code == 302
+    (renewal,) = agreements_renewing(agreement)
+    assert renewal.term_start == date(2027, 9, 4)
+    assert renewal.term_end is not None
+    assert renewal.term_end > date(2027, 9, 4)
+    assert renewal.renewal_of_id == agreement.id
+
+
+def agreements_renewing(agreement: Agreement) -> list[Application]:
+    return list(agreement_queries.renewals_of(db.session(), agreement.id))
+
+
+def test_a_license_that_ran_its_term_is_still_offered_the_next_rate_card_year(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    actor = Actor.of(accounts.principal_for(vendor))
+    application = agreements.create_draft(
+        actor, draft(AUTO_USE, term=(date(2027, 1, 1), date(2027, 12, 31))), now=SEPTEMBER
+    )
+    with time_machine.travel(SEPTEMBER, tick=False):
+        # A running term's application is approved on submission (AUTO_USE).
+        agreements.submit(application.id, actor, policy=issuing(), attest=True, now=SEPTEMBER)
+    agreement = accept(agreement_of(application), vendor, now=SEPTEMBER)
+    with time_machine.travel(LATER, tick=False):
+        signed_in(client, vendor)
+        page = text_of(client.get(f"/portal/agreements/{agreement.id}"))
+    assert "Renew for the next rate card year" in page
+    assert "licenses past use only" not in page
