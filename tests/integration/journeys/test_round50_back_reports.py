@@ -167,7 +167,6 @@ def test_a_license_that_ran_its_term_is_still_offered_the_next_rate_card_year(
     client: FlaskClient,
     signed_in: SignIn,
     vendor: Any,
-    licensing_staff: Any,
     example_card: str,  # noqa: F811
 ) -> None:
     actor = Actor.of(accounts.principal_for(vendor))
