@@ -540,6 +540,8 @@ def _agreement_page(
         usage_based=any(issuing.usage_based(line) for line in issuing.licensed_lines(quote)),
         # A license of past use only, said before it is accepted as after (round 50).
         past_term=services.past_term(agreement, calendar.office_date(utcnow())),
+        # Where a renewal of one starts: the office's today (`renewal._next_term`).
+        renewal_from=calendar.office_date(utcnow()),
         application=agreement.application,
         renewals=queries.renewals_of(session, agreement.id),
         live_renewal=live,

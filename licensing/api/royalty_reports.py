@@ -221,7 +221,9 @@ def status_document(status: PeriodStatus, currency: str) -> dict[str, Any]:
 def list_periods(agreement_id: int) -> list[dict[str, Any]]:
     """Every reporting period of the agreement (calendar quarters clipped to its term),
     with its due date, state (`upcoming`, `due`, `overdue`, `submitted`) and current
-    report. An agreement without usage-based lines has none."""
+    report. A report is overdue after its due date, or, when its agreement was
+    accepted after that date, after the acceptance's office day. An agreement without
+    usage-based lines has none."""
     agreement, statuses = services.agreement_periods(agreement_id, current_actor())
     return [status_document(status, agreement.currency) for status in statuses]
 

@@ -52,7 +52,7 @@ from licensing.web.filters import recorded_words
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import YOU, WaitingItem, waiting_provider
 from licensing.web.records import named_by_id
-from licensing.words import end_sentence
+from licensing.words import counted, end_sentence
 
 bp = Blueprint("royalties", __name__)
 
@@ -139,9 +139,7 @@ def portal_period(agreement_id: int, period_start: str) -> Page:
         "agreement": agreement,
         "status": status,
         # A back report says from when it is due (round 50).
-        "back_report": None
-        if status.report
-        else _back_report(status.due_on, agreement.activated_at),
+        "back_report": None if status.report else _back_report(status),
         "obligation": obligation,
         "earlier_unreported": next(
             (s for s in statuses if s.period.index < status.period.index and s.report is None),
@@ -471,7 +469,6 @@ def _due_reports(
     """Reports due or overdue (waiting on the vendor), and each agreement's next
     report when none of its reports is due yet."""
     waiting, upcoming = queries.vendor_waiting(Actor.of(principal), _today())
-    accepted = queries.accepted_at(session, {status.agreement_id for status in waiting})
     for status in waiting:
         report = status.report
         if report is not None and report.review_state == CORRECTION_REQUESTED:
@@ -497,13 +494,13 @@ def _due_reports(
             if status.state == OVERDUE
             else f"Due by {status.due_on.isoformat()}."
         )
-        accepted_on = accepted.get(status.agreement_id)
-        back = _back_report(status.due_on, accepted_on)
-        if back is not None and accepted_on is not None:
+        back = _back_report(status)
+        if back is not None and status.accepted_at is not None:
             # A back report (round 50's walk: a past term accepted today read
             # "Overdue" since 2025).
-            since = accepted_on
-            detail = f"Due now: {back[0].lower()}{back[1:]}"
+            since = status.accepted_at
+            lead = "Overdue" if status.state == OVERDUE else "Due now"
+            detail = f"{lead}: {back[0].lower()}{back[1:]}"
         yield WaitingItem(
             f"Royalty report for {status.agreement_number}, {status.period.label}",
             waiting_on=YOU,
@@ -522,15 +519,19 @@ def _due_reports(
             )
 
 
-def _back_report(due_on: date, accepted_at: datetime | None) -> str | None:
+def _back_report(status: services.PeriodStatus) -> str | None:
     """For a report whose due date passed before its agreement was accepted (a term
     already under way or over, round 50): nobody could file it by then, and its
-    lateness counts from the acceptance (`reminders._counted_from`), as this says."""
-    if accepted_at is None or office_date(accepted_at) <= due_on:
+    lateness counts from the acceptance (`lateness.late_from`), as this says; its
+    state (`due` on the acceptance's day, `overdue` after) counts so too."""
+    if not status.back_report or status.accepted_on is None:
         return None
-    return (
-        f"Its due date, {due_on.isoformat()}, passed before the agreement was accepted "
-        f"on {office_date(accepted_at).isoformat()}, so it is due from the acceptance."
+    accepted = status.accepted_on.isoformat()
+    return f"Its due date, {status.due_on.isoformat()}, passed before the agreement was " + (
+        f"accepted on {accepted}, so it was due from the acceptance: it is "
+        f"{counted((_today() - status.late_from).days, 'day')} overdue."
+        if status.state == OVERDUE
+        else f"accepted on {accepted}, so it is due from the acceptance."
     )
 
 

@@ -24,6 +24,7 @@ from licensing.ratecards import queries as ratecard_queries
 from licensing.ratecards.models import RateCardRecord
 
 from ..computation import LineRoyalty, Pricer, ReportableLine, reportable_lines
+from ..lateness import late_from
 from ..models import (
     RoyaltyReport,
 )
@@ -141,34 +142,59 @@ class PeriodStatus:
     # When the period was first filed, for a period an amendment reports: the
     # amendment's own `submitted_at` says nothing of how late the first was.
     first_filed_at: datetime | None = None
+    # When its agreement was accepted (None: never): a report due before then is
+    # late only from the acceptance's office day (`lateness.late_from`, round 50).
+    accepted_at: datetime | None = None
 
     @property
     def due_on(self) -> date:
+        """The contract's due date, shown as it is (pages and the API's `due_on`)."""
         return self.period.due_on
 
     @property
+    def accepted_on(self) -> date | None:
+        return office_date(self.accepted_at) if self.accepted_at is not None else None
+
+    @property
+    def late_from(self) -> date:
+        """The last day the report is on time: its due date, or the acceptance's day
+        when its agreement was accepted after it (a back report)."""
+        return late_from(self.due_on, self.accepted_on)
+
+    @property
+    def back_report(self) -> bool:
+        """Whether its due date passed before its agreement was accepted."""
+        return self.late_from > self.due_on
+
+    @property
     def first_filed_days_late(self) -> int:
-        """Office days the first filing came after the due date (0 if on time)."""
+        """Office days the first filing came after the report was late from (0 if on
+        time)."""
         if self.first_filed_at is None:
             return 0
-        return max((office_date(self.first_filed_at) - self.due_on).days, 0)
+        return max((office_date(self.first_filed_at) - self.late_from).days, 0)
 
     @property
     def filed_days_late(self) -> int:
-        """Office days the period's report came after the due date (0 if on time or
-        not filed): its first filing's, for an amended period."""
+        """Office days the period's report came after it was late from (0 if on time
+        or not filed): its first filing's, for an amended period."""
         filed = self.first_filed_at or (self.report.submitted_at if self.report else None)
         if filed is None:
             return 0
-        return max((office_date(filed) - self.due_on).days, 0)
+        return max((office_date(filed) - self.late_from).days, 0)
 
 
-def period_state(period: Period, report: RoyaltyReport | None, today: date) -> str:
+def period_state(
+    period: Period, report: RoyaltyReport | None, today: date, accepted: date | None = None
+) -> str:
+    """Submitted once reported; upcoming until the period ends; due to the day it is
+    late from (`lateness.late_from`: its due date, or a later acceptance's office day)
+    inclusive; overdue after."""
     if report is not None:
         return SUBMITTED
     if today < period.first_filing_day:
         return UPCOMING
-    return DUE if today <= period.due_on else OVERDUE
+    return DUE if today <= late_from(period.due_on, accepted) else OVERDUE
 
 
 def _statuses(session: Session, obligation: Obligations, today: date) -> list[PeriodStatus]:
@@ -184,6 +210,8 @@ def _period_statuses(
     today: date,
 ) -> list[PeriodStatus]:
     agreement = obligation.agreement
+    accepted = agreement.activated_at
+    accepted_on = office_date(accepted) if accepted is not None else None
     return [
         PeriodStatus(
             agreement.id,
@@ -191,11 +219,12 @@ def _period_statuses(
             agreement.organization_id,
             agreement.organization.legal_name,
             period,
-            period_state(period, reports.get(period.start), today),
+            period_state(period, reports.get(period.start), today, accepted_on),
             reports.get(period.start),
             invoices.get(reports[period.start].invoice_id or 0)
             if period.start in reports
             else None,
+            accepted_at=accepted,
         )
         for period in obligation.periods
     ]

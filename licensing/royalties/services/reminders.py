@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from functools import cache
 from itertools import groupby
 from typing import Any
@@ -18,12 +18,13 @@ from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.accounts.states import ACTIVE
 from licensing.agreements.models import Agreement
-from licensing.calendar import OFFICE_TIMEZONE, office_date
+from licensing.calendar import office_date
 from licensing.db import UTCDateTime, utcnow
 from licensing.links import links
 from licensing.mail import services as mail
 from licensing.words import counted
 
+from ..lateness import day_starts, late_before, late_from
 from ..models import ReportingPeriod, RoyaltyReminder, RoyaltyReport
 from ..periods import Period
 from ..states import SUBMITTED, TO_FILE
@@ -56,12 +57,8 @@ def _unfiled(*columns: Any) -> Select[Any]:
 
 def _held_by() -> ColumnElement[bool]:
     """Unfiled more than the standing's days after the day lateness counts from
-    (`_counted_from`): its due date, or a later acceptance's office day. An office
-    day is before the bound day exactly when its moment is before that day's start."""
-    return and_(
-        ReportingPeriod.due_on < _LATE_BEFORE,
-        or_(Agreement.activated_at.is_(None), Agreement.activated_at < _ACCEPTED_BEFORE),
-    )
+    (`lateness.late_from`): its due date, or a later acceptance's office day."""
+    return late_before(_LATE_BEFORE, _ACCEPTED_BEFORE)
 
 
 @cache
@@ -90,8 +87,7 @@ def _overdue_statements() -> tuple[Select[Any], Select[Any]]:
 
 def _late_values(today: date, days: int) -> dict[str, Any]:
     cutoff = today - timedelta(days=days)
-    start = datetime.combine(cutoff, time.min, tzinfo=OFFICE_TIMEZONE).astimezone(UTC)
-    return {_LATE_BEFORE.key: cutoff, _ACCEPTED_BEFORE.key: start}
+    return {_LATE_BEFORE.key: cutoff, _ACCEPTED_BEFORE.key: day_starts(cutoff)}
 
 
 def overdue_reports(session: Session, organization_id: int, today: date, days: int) -> list[str]:
@@ -114,14 +110,6 @@ def held_organizations(session: Session, today: date, days: int) -> list[int]:
     return list(session.scalars(organizations, _late_values(today, days)))
 
 
-def _counted_from(due_on: date, accepted: date | None) -> date:
-    """The day a report's lateness counts from, for the standing: its due date, or,
-    for an agreement accepted after that date (a term that started in the past),
-    the day it was accepted. Such an agreement was held at pending payment by the
-    next hourly run, for reports nobody could have filed on time."""
-    return max(due_on, accepted) if accepted is not None else due_on
-
-
 # Reminders: this many days before a report is due, on the due date, and every
 # this many days while it is overdue.
 REMINDER_DAYS = 14
@@ -130,9 +118,9 @@ REMINDER_DAYS = 14
 def reminder_stage(period: Period, today: date, accepted: date | None = None) -> str | None:
     """The reminder a period's missing report has reached by `today`, if any, counted
     from its due date, or for a back report (due before the agreement was accepted
-    on `accepted`) from the acceptance, as the standing counts it (`_counted_from`):
+    on `accepted`) from the acceptance, as the standing counts it (`lateness.late_from`):
     its first reminder comes on the day of acceptance, then every fortnight."""
-    days_to_due = (_counted_from(period.due_on, accepted) - today).days
+    days_to_due = (late_from(period.due_on, accepted) - today).days
     if days_to_due > REMINDER_DAYS or today < period.first_filing_day:
         return None
     if days_to_due > 0:
@@ -316,7 +304,7 @@ def _reminder_text(
     overdue_days = max((today - period.due_on).days, 0)
     accepted = office_date(agreement.activated_at) if agreement.activated_at else None
     # The last day before the report holds the organization (`overdue_reports`).
-    held_after = _counted_from(period.due_on, accepted) + timedelta(days=standing_days)
+    held_after = late_from(period.due_on, accepted) + timedelta(days=standing_days)
     held = today > held_after
     if accepted is not None and accepted > period.due_on:
         headline, state = _back_report_words(accepted, held_after, today)

@@ -198,10 +198,11 @@ def test_accepting_an_agreement_for_a_term_already_over_expires_it_with_its_repo
     )
     assert [e.action for e in steps][-2:] == ["agreement.accepted", "agreement.expired"]
     assert steps[-1].note == agreements.EXPIRED_ON_ACCEPTANCE
-    # Every period is reportable at once: three overdue, the last due.
+    # Every period is reportable at once, and due from the acceptance (round 50: three
+    # were `overdue` by the contract's due dates).
     vendor_actor = Actor.of(accounts.principal_for(vendor))
     _, periods = agreement_periods(agreement.id, vendor_actor, now=JANUARY)
-    assert [p.state for p in periods] == ["overdue", "overdue", "overdue", "due"]
+    assert [p.state for p in periods] == ["due", "due", "due", "due"]
     # The expiry run has nothing more to do.
     assert agreements.expire(now=JANUARY).expired == []
 

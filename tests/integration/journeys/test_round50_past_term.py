@@ -228,7 +228,7 @@ def test_the_agreement_says_it_licenses_past_use_only_before_and_after_its_accep
     assert "Overdue: it was due on" not in dashboard
     # The period's page says it under its due date.
     assert (
-        "Due on 2027-04-30 · overdue Its due date, 2027-04-30, passed before the agreement was "
+        "Due on 2027-04-30 · due Its due date, 2027-04-30, passed before the agreement was "
         "accepted on 2027-09-01, so it is due from the acceptance." in period
     )
     # The list answers it too.

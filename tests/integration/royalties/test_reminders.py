@@ -144,12 +144,17 @@ def test_a_late_agreements_back_reports_are_reminded_by_when_to_file_them_not_as
     app: Flask, vendor: Any, licensing_staff: Any, example_card: str
 ) -> None:
     # A 2027 license accepted on 2027-12-01: its first three quarters' reports were
-    # due before it was accepted (the first 215 days before). They are `overdue` by
-    # the contract's due dates, but hold the standing only 30 days after acceptance,
-    # and the reminders count from the acceptance as the standing does.
+    # due before it was accepted (the first 215 days before). They are `due` on the
+    # acceptance's day and `overdue` from the next (round 50: `overdue` at once, by the
+    # contract's due dates), hold the standing only 30 days after acceptance, and the
+    # reminders count from the acceptance as the standing does.
     accepted = datetime(2027, 12, 1, 15, 0, tzinfo=UTC)
     agreement = make_active_agreement(vendor, licensing_staff, SOFTWARE, now=accepted)
     _, statuses = agreement_periods(agreement.id, Actor.SYSTEM, now=accepted)
+    assert [status.state for status in statuses] == ["due", "due", "due", "upcoming"]
+    _, statuses = agreement_periods(
+        agreement.id, Actor.SYSTEM, now=datetime(2027, 12, 2, 15, 0, tzinfo=UTC)
+    )
     assert [status.state for status in statuses] == ["overdue", "overdue", "overdue", "upcoming"]
 
     run = send_reminders(standing_days=30, now=datetime(2027, 12, 1, 16, 0, tzinfo=UTC))

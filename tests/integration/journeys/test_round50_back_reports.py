@@ -1,0 +1,184 @@
+"""Round 50: a back report's lateness everywhere. An agreement accepted after its term
+(past use only) has every period's report due at once: each is late from the
+acceptance's office day, not the contract's due date, on the period's page (its
+badge), the console's queue (state, days overdue or left, its filter), the vendor's
+list, the API's `state` (its `due_on` kept) and the console's and Finance page's
+summary; and a renewal of it is offered, from the office's today
+(docs/journeys.md)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import time_machine
+from flask.testing import FlaskClient
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import queries as agreement_queries
+from licensing.agreements import services as agreements
+from licensing.agreements.models import Agreement, Application
+from licensing.royalties import queries
+from tests.integration.agreements.conftest import AUTO_USE, draft
+from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+from tests.support.agreements import accept, agreement_of
+from tests.support.factories import bearer
+from tests.support.pages import text_of
+from tests.support.settings import issuing
+
+SignIn = Callable[..., FlaskClient]
+# Wednesday 2027-09-01, 15:00 UTC (11:00 at the office): the 2027 term is under way.
+SEPTEMBER = datetime(2027, 9, 1, 15, 0, tzinfo=UTC)
+# Three office days after the acceptance.
+LATER = datetime(2027, 9, 4, 15, 0, tzinfo=UTC)
+# The first half of 2027, over by September: two quarters, due 2027-04-30 and 07-30.
+HALF = (date(2027, 1, 1), date(2027, 6, 30))
+
+
+def _back_licensed(vendor: Any, staff: Any) -> Agreement:
+    """An agreement for the first half of 2027, applied for, approved and accepted on
+    2027-09-01: past use only, expired at once, both its reports due."""
+    actor = Actor.of(accounts.principal_for(vendor))
+    application = agreements.create_draft(actor, draft(AUTO_USE, term=HALF), now=SEPTEMBER)
+    with time_machine.travel(SEPTEMBER, tick=False):
+        agreements.submit(application.id, actor, policy=issuing(), attest=True, now=SEPTEMBER)
+        agreements.approve(
+            application.id,
+            Actor.of(accounts.principal_for(staff)),
+            policy=issuing(),
+            now=SEPTEMBER,
+        )
+    agreement = accept(agreement_of(application), vendor, now=SEPTEMBER)
+    assert agreement.state == "expired"
+    return agreement
+
+
+def _seen(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, staff: Any, agreement: Agreement
+) -> dict[str, Any]:
+    """What the queue, its overdue filter, the vendor's list and period page, and the
+    API say of the agreement's back reports, now."""
+    signed_in(client, staff)
+    queue = text_of(client.get(f"/console/royalty-reports?agreement={agreement.number}"))
+    overdue_only = text_of(
+        client.get(f"/console/royalty-reports?agreement={agreement.number}&state=overdue")
+    )
+    due_only = text_of(
+        client.get(f"/console/royalty-reports?agreement={agreement.number}&state=due")
+    )
+    signed_in(client, vendor)
+    listing = client.get("/portal/royalty-reports").get_data(as_text=True)
+    period = text_of(client.get(f"/portal/royalty-reports/{agreement.id}/2027-01-01"))
+    api = client.get(
+        f"/api/v1/agreements/{agreement.id}/royalty-reports", headers=bearer(vendor)
+    ).get_json()
+    return {
+        "queue": queue,
+        "overdue_only": overdue_only,
+        "due_only": due_only,
+        "listing": listing,
+        "period": period,
+        "api": [(p["due_on"], p["state"]) for p in api],
+    }
+
+
+def test_a_back_report_is_due_on_the_acceptance_day_and_late_from_it_everywhere(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    agreement = _back_licensed(vendor, licensing_staff)
+    with time_machine.travel(SEPTEMBER, tick=False):
+        today = _seen(client, signed_in, vendor, licensing_staff, agreement)
+        summary = queries.waiting_reports(Actor.SYSTEM, date(2027, 9, 1))
+    # On the acceptance's day both are due, not overdue since April and July (the
+    # badge, the queue's age and filters, the vendor's list, the API's state); the
+    # contract's due dates are kept.
+    assert "Due on 2027-04-30 · due Its due date, 2027-04-30, passed before" in today["period"]
+    assert today["api"] == [("2027-04-30", "due"), ("2027-07-30", "due")]
+    assert today["queue"].count("0 days left") == 2
+    assert "days overdue" not in today["queue"]
+    assert (
+        "Waiting for the licensee's report, due from the acceptance on 2027-09-01"
+        in (today["queue"])
+    )
+    assert agreement.number not in today["overdue_only"]
+    assert today["due_only"].count(agreement.number) == 2
+    assert 'class="overdue"' not in today["listing"]
+    assert summary.overdue == 0
+    assert summary.count == 2
+
+    # Three days on, they are three days overdue (from the acceptance, not 127 and 36).
+    with time_machine.travel(LATER, tick=False):
+        later = _seen(client, signed_in, vendor, licensing_staff, agreement)
+        summary = queries.waiting_reports(Actor.SYSTEM, date(2027, 9, 4))
+    assert (
+        "Due on 2027-04-30 · overdue Its due date, 2027-04-30, passed before the agreement "
+        "was accepted on 2027-09-01, so it was due from the acceptance: it is 3 days overdue."
+    ) in later["period"]
+    assert later["api"] == [("2027-04-30", "overdue"), ("2027-07-30", "overdue")]
+    assert later["queue"].count("3 days overdue") == 2
+    assert later["overdue_only"].count(agreement.number) == 2
+    assert agreement.number not in later["due_only"]
+    assert later["listing"].count('class="overdue"') == 2
+    assert summary.overdue == 2
+
+
+def test_a_license_of_past_use_only_is_renewed_from_the_office_s_today(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    agreement = _back_licensed(vendor, licensing_staff)
+    with time_machine.travel(LATER, tick=False):
+        signed_in(client, vendor)
+        page = text_of(client.get(f"/portal/agreements/{agreement.id}"))
+        drawn = client.post(f"/portal/agreements/{agreement.id}/renew")
+    # The page says what renewing a back-licence does, and offers it so (it offered
+    # *Renew for the next rate card year*, as for a license that ran its term).
+    assert (
+        "This agreement licenses past use only. To go on using the content, license the "
+        "same uses from today, 2027-09-04, on the rate card in effect then: the renewal "
+        "starts on the day it is drawn, never in the past"
+    ) in page
+    assert "License these uses from today" in page
+    assert "Renew for the next rate card year" not in page
+    # The renewal is drawn from the office's today, not the day after the term.
+    assert drawn.status_code == 302
+    (renewal,) = agreements_renewing(agreement)
+    assert renewal.term_start == date(2027, 9, 4)
+    assert renewal.term_end is not None
+    assert renewal.term_end > date(2027, 9, 4)
+    assert renewal.renewal_of_id == agreement.id
+
+
+def agreements_renewing(agreement: Agreement) -> list[Application]:
+    return list(agreement_queries.renewals_of(db.session(), agreement.id))
+
+
+def test_a_license_that_ran_its_term_is_still_offered_the_next_rate_card_year(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    actor = Actor.of(accounts.principal_for(vendor))
+    application = agreements.create_draft(
+        actor, draft(AUTO_USE, term=(date(2027, 1, 1), date(2027, 12, 31))), now=SEPTEMBER
+    )
+    with time_machine.travel(SEPTEMBER, tick=False):
+        # A running term's application is approved on submission (AUTO_USE).
+        agreements.submit(application.id, actor, policy=issuing(), attest=True, now=SEPTEMBER)
+    agreement = accept(agreement_of(application), vendor, now=SEPTEMBER)
+    with time_machine.travel(LATER, tick=False):
+        signed_in(client, vendor)
+        page = text_of(client.get(f"/portal/agreements/{agreement.id}"))
+    assert "Renew for the next rate card year" in page
+    assert "licenses past use only" not in page
