@@ -9,6 +9,7 @@ said in the run's output and the audit log)."""
 from __future__ import annotations
 
 import re
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -19,12 +20,17 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import services as agreements
 from licensing.audit.models import AuditEvent
 from licensing.billing import services
 from licensing.billing.models import Invoice, SentStatement
 from licensing.billing.services import monthly_statements
 from licensing.db import money_sum
 from licensing.errors import InvalidInput
+from tests.integration.agreements.conftest import AUTO_USE, NOW
+from tests.integration.pricing.conftest import example_card  # noqa: F401 - a fixture
 from tests.support.factories import billing_clerk
 from tests.support.monthly_statements import (
     IN_JANUARY,
@@ -146,3 +152,19 @@ def test_sending_again_a_statement_now_beyond_the_largest_is_refused(app: Flask)
     assert kept is not None
     assert (kept.resends, kept.last_closing) == (0, Decimal("1200.00"))
     assert statement_emails() == []
+
+
+@pytest.mark.usefixtures("example_card")
+def test_the_application_page_numbers_an_estimate_problem_s_use_from_1(
+    client: FlaskClient, signed_in: Any, vendor: Any
+) -> None:
+    unpriced = {**AUTO_USE, "quantity": {}}
+    draft = agreements.ApplicationDraft.from_fields(
+        {"term_start": date(2027, 1, 1), "term_end": date(2027, 12, 31), "uses": [unpriced]}
+    )
+    application = agreements.create_draft(Actor.of(accounts.principal_for(vendor)), draft, now=NOW)
+    signed_in(client, vendor)
+    text = words(client.get(f"/portal/applications/{application.id}"))
+    section = text[text.index("Not priced yet") :]
+    assert "Use 1" in section[:200], section[:300]
+    assert "Use 0" not in text
