@@ -167,7 +167,8 @@ class MoneySum(FunctionElement[Decimal]):
     NUMERIC is; SQLite's SUM of the scaled integers raises "integer overflow" past
     about 9.2e14 (ten invoices near the largest amount) and its TOTAL() is a float.
     There the whole units and the ten-thousandths are summed apart (integer division
-    and remainder truncate alike, so each row is exactly their sum) and read back
+    and remainder truncate alike, so each row is exactly their sum; each row is
+    CAST to an integer, as a `Decimal` literal is bound a REAL) and read back
     into one `Decimal` (`MoneySumType`): exact up to 9.2e18 whole units. NULL over no
     rows, as SUM. A sum is read, never stored: one beyond the largest amount can be
     shown, and a caller that records it tests it first (`money.beyond_largest`)."""
@@ -179,9 +180,11 @@ class MoneySum(FunctionElement[Decimal]):
 
 @compiles(MoneySum, "sqlite")
 def _money_sum_sqlite(element: MoneySum, compiler: Any, **kw: Any) -> str:
-    amount = compiler.process(element.clauses, **kw)
+    # CAST: a Decimal literal (a CASE's `else_=Decimal(0)`) is bound as a REAL, and
+    # a REAL makes the division a float's and the whole SUM a REAL.
+    amount = f"CAST(({compiler.process(element.clauses, **kw)}) AS INTEGER)"
     scale = 10**MONEY_SCALE
-    return f"(SUM(({amount}) / {scale}) || ':' || SUM(({amount}) % {scale}))"
+    return f"(SUM({amount} / {scale}) || ':' || SUM({amount} % {scale}))"
 
 
 @compiles(MoneySum)  # and for str(statement), as PostgreSQL reads it

@@ -253,7 +253,7 @@ def unrecordable(statement: Statement) -> str | None:
     and its page and PDF still show it."""
     for name, amount in (("opening", statement.opening), ("closing", statement.closing)):
         if beyond_largest(amount):
-            return f"its {name} balance, {exceeds_largest(amount, statement.currency)}"
+            return f"its {name} balance of {exceeds_largest(amount, statement.currency)}"
     return None
 
 
@@ -327,8 +327,8 @@ def resend_statement(sent_id: int, *, actor: Actor, now: datetime | None = None)
         )
         if (why := unrecordable(statement)) is not None:
             raise InvalidInput(
-                f"Not sent again: the {sent.month:%B %Y} statement ({sent.currency}) now reads "
-                f"{why}, so it cannot be recorded as sent. Its page and PDF show it."
+                f"Not sent again: the {sent.month:%B %Y} statement ({sent.currency}) cannot be "
+                f"recorded as sent now: {why}. Its page and PDF show it."
             )
         sent.resends += 1
         sent.resent_at = now

@@ -87,6 +87,16 @@ def test_the_organization_page_and_finance_dashboard_sum_ten_invoices_at_the_lar
         )
         assert statement.status_code == 200
         assert f"{TEN_LARGEST} USD" in words(statement)
+        # The page says why no monthly statement with that balance is emailed.
+        assert (
+            f"Not emailed at a month's end: its closing balance of {TEN_LARGEST} USD exceeds the "
+            "largest amount the office can record and invoice, 99,999,999,999,999.99 USD, so a "
+            "monthly statement with it cannot be recorded as sent. This page and its PDF show it."
+        ) in words(statement)
+        february = client.get(
+            f"/console/organizations/{owing.id}/statement?from=2027-01-01&to=2027-01-14"
+        )
+        assert "Not emailed" not in words(february)
 
 
 def test_the_statement_run_skips_a_statement_beyond_the_largest_saying_why(
@@ -101,7 +111,7 @@ def test_the_statement_run_skips_a_statement_beyond_the_largest_saying_why(
     run = services.send_monthly_statements(JANUARY, now=RUN)  # stopped with a 500 before
 
     assert run.not_sent == [
-        "Vastmoor Holdings (USD): its closing balance, 180,000,000,000,000.00 USD exceeds "
+        "Vastmoor Holdings (USD): its closing balance of 180,000,000,000,000.00 USD exceeds "
         "the largest amount the office can record and invoice, 99,999,999,999,999.99 USD, "
         "so the statement cannot be recorded as sent and was not emailed; its page and PDF "
         "show it"
@@ -134,18 +144,24 @@ def test_the_statement_command_names_the_statement_it_could_not_record(app: Flas
     assert "0 statement(s) sent" in result.output
 
 
-def test_sending_again_a_statement_now_beyond_the_largest_is_refused(app: Flask) -> None:
+def test_sending_again_a_statement_now_beyond_the_largest_is_refused(
+    client: FlaskClient, signed_in: Any, billing_staff: Any
+) -> None:
     owing = organization("Vastmoor Holdings")
     sent = sent_row(owing.id, JANUARY, closing="1200.00")
     for _ in range(3):
         invoice(owing.id, NEAR, IN_JANUARY)
+    with time_machine.travel(RUN, tick=False):
+        signed_in(client, billing_staff)
+        page = client.post(f"/console/organizations/{owing.id}/statements/{sent.id}/resend")
+    assert page.status_code == 422  # a 500 before: the re-sent figures were bound
+    assert "cannot be recorded as sent now: its closing balance of" in words(page)
     with pytest.raises(InvalidInput) as refused:
         monthly_statements.resend_statement(sent.id, actor=billing_clerk(), now=RUN)
     assert refused.value.detail == (
-        "Not sent again: the January 2027 statement (USD) now reads its closing balance, "
-        "180,000,000,000,000.00 USD exceeds the largest amount the office can record and "
-        "invoice, 99,999,999,999,999.99 USD, so it cannot be recorded as sent. Its page and "
-        "PDF show it."
+        "Not sent again: the January 2027 statement (USD) cannot be recorded as sent now: its "
+        "closing balance of 180,000,000,000,000.00 USD exceeds the largest amount the office "
+        "can record and invoice, 99,999,999,999,999.99 USD. Its page and PDF show it."
     )
     db.session().rollback()
     kept = db.session().get(SentStatement, sent.id)
