@@ -31,7 +31,7 @@ from licensing.db import money_sum
 from licensing.errors import InvalidInput
 from tests.integration.agreements.conftest import AUTO_USE, NOW
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - a fixture
-from tests.support.factories import billing_clerk
+from tests.support.factories import bearer, billing_clerk
 from tests.support.monthly_statements import (
     IN_JANUARY,
     JANUARY,
@@ -97,6 +97,12 @@ def test_the_organization_page_and_finance_dashboard_sum_ten_invoices_at_the_lar
             f"/console/organizations/{owing.id}/statement?from=2027-01-01&to=2027-01-14"
         )
         assert "Not emailed" not in words(february)
+        api = client.get(
+            f"/api/v1/organizations/{owing.id}/statement?from=2027-01-01&to=2027-01-31",
+            headers=bearer(billing_staff),
+        )
+        assert api.status_code == 200, api.get_json()
+        assert api.get_json()["closing_balance"] == "999999999999999.90"
 
 
 def test_the_statement_run_skips_a_statement_beyond_the_largest_saying_why(
