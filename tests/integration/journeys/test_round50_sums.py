@@ -103,6 +103,15 @@ def test_the_organization_page_and_finance_dashboard_sum_ten_invoices_at_the_lar
         )
         assert api.status_code == 200, api.get_json()
         assert api.get_json()["closing_balance"] == "999999999999999.90"
+        report = client.get("/console/finance/report.pdf?month=2027-01")
+        assert report.status_code == 200  # a 500 on SQLite
+        exported = client.get("/console/exports?dataset=receivables&format=csv&as_of=2027-01-31")
+        assert exported.status_code == 200
+        balances = [line.split(",") for line in exported.get_data(as_text=True).splitlines()]
+        assert balances[0].count("balance") == 1
+        column = balances[0].index("balance")
+        owed = sum(Decimal(row[column]) for row in balances[1:])
+        assert owed == Decimal("999999999999999.90")
 
 
 def test_the_statement_run_skips_a_statement_beyond_the_largest_saying_why(
