@@ -31,6 +31,7 @@ from licensing.db import money_sum
 from licensing.errors import InvalidInput
 from tests.integration.agreements.conftest import AUTO_USE, NOW
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - a fixture
+from tests.support import factories
 from tests.support.factories import bearer, billing_clerk
 from tests.support.monthly_statements import (
     IN_JANUARY,
@@ -75,6 +76,13 @@ def test_the_organization_page_and_finance_dashboard_sum_ten_invoices_at_the_lar
     for _ in range(10):
         invoice(owing.id, LARGEST, IN_JANUARY)
     with time_machine.travel(RUN, tick=False):
+        licensee = factories.make_vendor(db.session(), organization=owing)
+        db.session().commit()
+        signed_in(client, licensee)
+        portal = client.get("/portal/")
+        assert portal.status_code == 200  # a 500 on SQLite
+        assert f"{TEN_LARGEST} USD" in words(portal)
+        client.post("/sign-out")
         signed_in(client, billing_staff)
         page = client.get(f"/console/organizations/{owing.id}")
         assert page.status_code == 200  # a 500 on SQLite: "integer overflow"
