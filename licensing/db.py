@@ -29,6 +29,7 @@ from sqlalchemy import (
     MetaData,
     Numeric,
     Select,
+    String,
     TypeDecorator,
     create_engine,
     event,
@@ -131,6 +132,70 @@ class Money(TypeDecorator[Decimal]):
         if dialect.name == "sqlite":
             return Decimal(int(value)).scaleb(-MONEY_SCALE)
         return Decimal(value)
+
+
+class MoneySumType(TypeDecorator[Decimal]):
+    """The result of `money_sum`: a `Decimal` on both databases, however large.
+
+    On SQLite it reads the text `MoneySum` writes, "<whole units>:<ten-thousandths>",
+    or a scaled integer (a `Money` value the sum was coalesced with)."""
+
+    impl = Numeric(asdecimal=True)
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Any) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(String())
+        return dialect.type_descriptor(Numeric(asdecimal=True))
+
+    def process_bind_param(self, value: Decimal | None, dialect: Any) -> Any:
+        raise TypeError("a money sum is read, never bound")
+
+    def process_result_value(self, value: Any, dialect: Any) -> Decimal | None:
+        if value is None:
+            return None
+        if dialect.name != "sqlite":
+            return Decimal(value)
+        units, _, fraction = str(value).partition(":")
+        if not fraction:
+            return Decimal(int(units)).scaleb(-MONEY_SCALE)
+        return Decimal(int(units)) + Decimal(int(fraction)).scaleb(-MONEY_SCALE)
+
+
+class MoneySum(FunctionElement[Decimal]):
+    """SUM of a `Money` expression, exact however large (round 50): PostgreSQL's SUM of
+    NUMERIC is; SQLite's SUM of the scaled integers raises "integer overflow" past
+    about 9.2e14 (ten invoices near the largest amount) and its TOTAL() is a float.
+    There the whole units and the ten-thousandths are summed apart (integer division
+    and remainder truncate alike, so each row is exactly their sum; each row is
+    CAST to an integer, as a `Decimal` literal is bound a REAL) and read back
+    into one `Decimal` (`MoneySumType`): exact up to 9.2e18 whole units. NULL over no
+    rows, as SUM. A sum is read, never stored: one beyond the largest amount can be
+    shown, and a caller that records it tests it first (`money.beyond_largest`)."""
+
+    type = MoneySumType()
+    name = "money_sum"
+    inherit_cache = True
+
+
+@compiles(MoneySum, "sqlite")
+def _money_sum_sqlite(element: MoneySum, compiler: Any, **kw: Any) -> str:
+    # CAST: a Decimal literal (a CASE's `else_=Decimal(0)`) is bound as a REAL, and
+    # a REAL makes the division a float's and the whole SUM a REAL.
+    amount = f"CAST(({compiler.process(element.clauses, **kw)}) AS INTEGER)"
+    scale = 10**MONEY_SCALE
+    return f"(SUM({amount} / {scale}) || ':' || SUM({amount} % {scale}))"
+
+
+@compiles(MoneySum)  # and for str(statement), as PostgreSQL reads it
+@compiles(MoneySum, "postgresql")
+def _money_sum_postgresql(element: MoneySum, compiler: Any, **kw: Any) -> str:
+    return f"SUM({compiler.process(element.clauses, **kw)})"
+
+
+def money_sum(amount: Any) -> MoneySum:
+    """The exact sum of a money column or expression (`MoneySum`), in a select."""
+    return MoneySum(amount)
 
 
 # How long a SQLite writer queues for the write lock (milliseconds).

@@ -77,7 +77,7 @@ from licensing.billing.models import Invoice
 from licensing.billing.states import AGREEMENT as INVOICE_FOR_AGREEMENT
 from licensing.billing.states import DRAFT as INVOICE_DRAFT
 from licensing.billing.states import VOID as INVOICE_VOID
-from licensing.db import Money, Statement, count_rows
+from licensing.db import Money, MoneySumType, Statement, count_rows, money_sum
 from licensing.errors import NotFound
 from licensing.links import links
 from licensing.words import counted, humanize
@@ -146,9 +146,9 @@ def _charged_to_date() -> ColumnElement[Decimal]:
     against them: issued invoices (not drafts, not void) that bill the agreement,
     late fees aside. A correlated subquery: one statement for a whole list."""
     billed = or_(*(condition(Agreement.id) for condition in _CHARGED_UNDER))
-    net = func.sum(Invoice.total - Invoice.amount_credited, type_=Money())
+    net = money_sum(Invoice.total - Invoice.amount_credited)
     return (
-        select(func.coalesce(net, literal(Decimal(0), Money()), type_=Money()))
+        select(func.coalesce(net, literal(Decimal(0), Money()), type_=MoneySumType()))
         .where(billed, Invoice.state.not_in((INVOICE_DRAFT, INVOICE_VOID)))
         .correlate(Agreement)
         .scalar_subquery()

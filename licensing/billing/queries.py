@@ -66,7 +66,7 @@ from licensing.billing.states import (
     REFUND_COUNTED,
 )
 from licensing.calendar import office_date, office_day_start
-from licensing.db import Money, Statement
+from licensing.db import Money, Statement, money_sum
 from licensing.errors import NotFound
 from licensing.money import quantize
 
@@ -484,7 +484,7 @@ _OLDEST_OWED = (
 # `Invoice.balance_due` of a collectible invoice, never below zero, in SQL.
 _OWED_BALANCE = case((_balance_due() > Decimal(0), _balance_due()), else_=Decimal(0))
 _OWED_SUMS = (
-    select(Invoice.currency, func.count(), type_coerce(func.sum(_OWED_BALANCE), Money()))
+    select(Invoice.currency, func.count(), money_sum(_OWED_BALANCE))
     .where(*_OWED)
     .group_by(Invoice.currency)
     .order_by(Invoice.currency)
@@ -567,9 +567,7 @@ def _first_and_rest(
         .offset(limit)
         .subquery()
     )
-    more, balance = session.execute(
-        select(func.count(), type_coerce(func.sum(rest.c.balance), Money()))
-    ).one()
+    more, balance = session.execute(select(func.count(), money_sum(rest.c.balance))).one()
     return FirstAndRest(named, more, quantize(balance or Decimal(0), currency))
 
 
@@ -1059,7 +1057,7 @@ def _open_amounts(
     first = session.execute(named.add_columns(amount.label("amount")).limit(limit)).all()
     every = named.order_by(None).with_only_columns(currency, amount.label("amount")).subquery()
     totals = session.execute(
-        select(every.c[0], func.count(), type_coerce(func.sum(every.c.amount), Money()))
+        select(every.c[0], func.count(), money_sum(every.c.amount))
         .group_by(every.c[0])
         .order_by(every.c[0])
     ).all()
@@ -1171,7 +1169,7 @@ def rest_after(session: Session, where: tuple[ColumnElement[bool], ...], named: 
         .subquery()
     )
     rows = session.execute(
-        select(rest.c.currency, func.count(), type_coerce(func.sum(rest.c.balance), Money()))
+        select(rest.c.currency, func.count(), money_sum(rest.c.balance))
         .group_by(rest.c.currency)
         .order_by(rest.c.currency)
     ).all()

@@ -53,6 +53,7 @@ from licensing.billing.letterhead import letterhead
 from licensing.billing.models import CreditNote, Invoice, Payment, PaymentDispute, SentStatement
 from licensing.billing.sent_statements import SentReading
 from licensing.billing.services.card_payments import beyond_card
+from licensing.billing.services.monthly_statements import unrecordable
 from licensing.billing.services.statements import DEFAULT_CURRENCY
 from licensing.billing.states import (
     CARD,
@@ -1763,6 +1764,8 @@ def _statement_page(
         errors={},
         values=values,
         pdf_url=pdf_url,
+        # A balance no monthly statement could record as sent (round 50).
+        unrecordable=unrecordable(found),
         **context,
     ), 200
 

@@ -63,6 +63,7 @@ from licensing.billing.queries import (
     reversed_between,
 )
 from licensing.billing.states import AGREEMENT, DRAFT, ROYALTY_REPORT, SUCCEEDED, VOID
+from licensing.db import money_sum
 from licensing.finance.classification import AXES, RevenueLine, classify
 from licensing.money import minor_units, proportional
 from licensing.permissions import queries as permission_queries
@@ -454,13 +455,13 @@ def cash_flow(session: Session, filters: Filters) -> list[PeriodFigures]:
     start, end, currency = filters.start, filters.end, filters.currency
     invoiced = _by_day(
         session,
-        select(Invoice.issue_date, func.sum(Invoice.total))
+        select(Invoice.issue_date, money_sum(Invoice.total))
         .where(*_issued(currency), Invoice.issue_date.between(start, end))
         .group_by(Invoice.issue_date),
     )
     credited = _by_day(
         session,
-        select(CreditNote.issue_date, func.sum(CreditNote.amount))
+        select(CreditNote.issue_date, money_sum(CreditNote.amount))
         .where(CreditNote.currency == currency, CreditNote.issue_date.between(start, end))
         .group_by(CreditNote.issue_date),
     )
@@ -487,7 +488,7 @@ def voided(session: Session, currency: str, start: date, end: date) -> tuple[int
     total. They count nowhere, but the invoices export lists them (state `void`), so
     the page shows them as a line of their own and the two reconcile."""
     count, total = session.execute(
-        select(func.count(), func.sum(Invoice.total)).where(
+        select(func.count(), money_sum(Invoice.total)).where(
             Invoice.state == VOID,
             Invoice.currency == currency,
             Invoice.issue_date.between(start, end),
@@ -586,7 +587,7 @@ def top_licensees(session: Session, filters: Filters) -> list[Licensee]:
     start, end, currency = filters.start, filters.end, filters.currency
     invoiced = dict(
         session.execute(
-            select(Invoice.organization_id, func.sum(Invoice.total))
+            select(Invoice.organization_id, money_sum(Invoice.total))
             .where(*_issued(currency), Invoice.issue_date.between(start, end))
             .group_by(Invoice.organization_id)
         ).all()
@@ -745,7 +746,7 @@ def revenue(session: Session, filters: Filters) -> Revenue:
     }
     total = sum((line.amount for line in lines), ZERO)
     all_invoiced = session.scalar(
-        select(func.sum(Invoice.total)).where(
+        select(money_sum(Invoice.total)).where(
             *_issued(filters.currency), Invoice.issue_date.between(filters.start, filters.end)
         )
     )

@@ -53,7 +53,7 @@ from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.finance.queries import month_end
 from licensing.links import links as pages
 from licensing.mail import services as mail
-from licensing.money import format_amount, in_words
+from licensing.money import beyond_largest, exceeds_largest, format_amount, in_words
 
 SENT = "sent"
 # A statement is sent again to the same address at most once in this while: a
@@ -214,6 +214,8 @@ def _send_one(organization_id: int, currency: str, month: date, now: datetime) -
             )
             if not _worth_sending(organization, statement):
                 return NOTHING_TO_SEND, ""
+            if (why := unrecordable(statement)) is not None:
+                return NOT_SENT, _not_recorded(session, organization, statement, month, why)
             sent = SentStatement(
                 organization_id=organization_id,
                 currency=currency,
@@ -241,6 +243,42 @@ def _send_one(organization_id: int, currency: str, month: date, now: datetime) -
         return NOT_SENT, f"{_named(organization_id)} ({currency}): {refused.detail}"
     closing = in_words(statement.closing, currency)
     return SENT, f"{organization.legal_name} ({currency}): {closing} to {sent.sent_to}"
+
+
+def unrecordable(statement: Statement) -> str | None:
+    """Why the statement cannot be recorded as sent, or None: an opening or closing
+    balance beyond the largest amount the money columns hold (round 50: an
+    organization owing across several invoices near it). Such a statement is not
+    emailed (`sent_statements` is what makes a statement go once): the run says so,
+    and its page and PDF still show it."""
+    for name, amount in (("opening", statement.opening), ("closing", statement.closing)):
+        if beyond_largest(amount):
+            return f"its {name} balance of {exceeds_largest(amount, statement.currency)}"
+    return None
+
+
+def _not_recorded(
+    session: Session, organization: Organization, statement: Statement, month: date, why: str
+) -> str:
+    """Audit a statement the run could not record (`organization.statement_not_sent`,
+    actor `system`, each run that meets it) and say it in the run's line."""
+    audit.record_event(
+        session,
+        "organization.statement_not_sent",
+        organization.id,
+        after={
+            "month": f"{month:%Y-%m}",
+            "currency": statement.currency,
+            "opening": format_amount(statement.opening, statement.currency),
+            "closing": format_amount(statement.closing, statement.currency),
+            "reason": why,
+        },
+        actor=Actor.SYSTEM,
+    )
+    return (
+        f"{organization.legal_name} ({statement.currency}): {why}, so the statement cannot "
+        "be recorded as sent and was not emailed; its page and PDF show it"
+    )
 
 
 def _named(organization_id: int) -> str:
@@ -287,6 +325,11 @@ def resend_statement(sent_id: int, *, actor: Actor, now: datetime | None = None)
         statement = statement_of_account(
             session, organization, sent.currency, sent.month, month_end(sent.month), as_of=now
         )
+        if (why := unrecordable(statement)) is not None:
+            raise InvalidInput(
+                f"Not sent again: the {sent.month:%B %Y} statement ({sent.currency}) cannot be "
+                f"recorded as sent now: {why}. Its page and PDF show it."
+            )
         sent.resends += 1
         sent.resent_at = now
         # What the licensee now holds: the statement reads as sent again, to today's contact.

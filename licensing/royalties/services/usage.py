@@ -7,10 +7,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, func, select, type_coerce
+from sqlalchemy import ColumnElement, func, select
 from sqlalchemy.orm import Session
 
-from licensing.db import Money, Statement
+from licensing.db import Statement, money_sum
 
 from ..computation import ReportableLine, Usage
 from ..models import (
@@ -50,7 +50,7 @@ def _usage(
     }
     revenue = None
     if line.takes_revenue:
-        total = select(type_coerce(func.sum(RoyaltyReportLine.revenue_reported), Money()))
+        total = select(money_sum(RoyaltyReportLine.revenue_reported))
         reported = session.scalar(_reported(total, RoyaltyReportLine, obligation, line, through))
         revenue = (reported or Decimal(0)) + (pending_revenue or Decimal(0))
     return Usage(
