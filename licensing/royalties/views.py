@@ -489,6 +489,10 @@ def _due_reports(
             )
             continue
         since = _midnight(status.period.first_filing_day)
+        if status.accepted_at is not None and status.accepted_at > since:
+            # Nobody could file it before the acceptance: waiting since then, so the
+            # reports a late acceptance leaves sort in period order, as they are filed.
+            since = status.accepted_at
         detail = (
             f"Overdue: it was due on {status.due_on.isoformat()}."
             if status.state == OVERDUE
@@ -498,7 +502,6 @@ def _due_reports(
         if back is not None and status.accepted_at is not None:
             # A back report (round 50's walk: a past term accepted today read
             # "Overdue" since 2025).
-            since = status.accepted_at
             lead = "Overdue" if status.state == OVERDUE else "Due now"
             detail = f"{lead}: {back[0].lower()}{back[1:]}"
         yield WaitingItem(

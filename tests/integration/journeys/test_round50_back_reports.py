@@ -182,3 +182,37 @@ def test_a_license_that_ran_its_term_is_still_offered_the_next_rate_card_year(
         page = text_of(client.get(f"/portal/agreements/{agreement.id}"))
     assert "Renew for the next rate card year" in page
     assert "licenses past use only" not in page
+
+
+# Sunday 2027-10-10, 15:00 UTC: the third quarter is over (due 2027-10-30), the first
+# two were due before; a term under way, accepted today.
+OCTOBER = datetime(2027, 10, 10, 15, 0, tzinfo=UTC)
+
+
+def test_the_dashboard_lists_the_reports_a_late_acceptance_leaves_in_period_order(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    # The lead's travelled run (2028-01-04): the third quarter, fileable from 1 October
+    # but not before the acceptance, sorted as waiting since 1 October, ahead of the
+    # back reports waiting since the acceptance, so the dashboard's first report was
+    # one the period order refuses ("first report the period ...").
+    actor = Actor.of(accounts.principal_for(vendor))
+    year = (date(2027, 1, 1), date(2027, 12, 31))
+    application = agreements.create_draft(actor, draft(AUTO_USE, term=year), now=OCTOBER)
+    with time_machine.travel(OCTOBER, tick=False):
+        # A term under way with an automatic use: approved at submission.
+        agreements.submit(application.id, actor, policy=issuing(), attest=True, now=OCTOBER)
+    agreement = accept(agreement_of(application), vendor, now=OCTOBER)
+    with time_machine.travel(OCTOBER, tick=False):
+        signed_in(client, vendor)
+        dashboard = text_of(client.get("/portal/"))
+    labels = [
+        f"Royalty report for {agreement.number}, {quarter}"
+        for quarter in ("2027-01-01 to 2027-03-31", "2027-04-01 to 2027-06-30")
+    ] + [f"Royalty report for {agreement.number}, 2027-07-01 to 2027-09-30"]
+    positions = [dashboard.find(label) for label in labels]
+    assert -1 not in positions, dashboard
+    assert positions == sorted(positions)
