@@ -184,7 +184,10 @@ def test_the_licensing_office_walks_its_week(
     past = re.search(r"(\d+) past the service level of 10 US business days\.", home_text)
     assert past, home_text
     assert int(past.group(1)) >= 4  # those submitted 21 to 27 days ago at least
-    home.get_by_role("link").first.click()
+    # The queue's page loaded before its rows are counted (a count at once read the
+    # home page mid-navigation under CI's load: 0 rows).
+    with page.expect_navigation():
+        home.get_by_role("link").first.click()
     rows = page.locator("tbody tr")
     assert rows.count() == 14
     oldest = " ".join(rows.first.inner_text().split())
