@@ -11,12 +11,11 @@ reminders and the standing) counts from `late_from`, or in SQL asks `late_before
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, time
+from datetime import date, datetime
 
-from sqlalchemy import ColumnElement, and_, or_
+from sqlalchemy import ColumnElement, and_
 
-from licensing.agreements.models import Agreement
-from licensing.calendar import OFFICE_TIMEZONE
+from licensing.calendar import office_date
 
 from .models import ReportingPeriod
 
@@ -28,20 +27,14 @@ def late_from(due_on: date, accepted: date | None) -> date:
     return max(due_on, accepted) if accepted is not None else due_on
 
 
-def day_starts(day: date) -> datetime:
-    """The UTC instant the office's `day` begins: an acceptance's office day is
-    before `day` exactly when its moment is before this (no time zones in SQL)."""
-    return datetime.combine(day, time.min, tzinfo=OFFICE_TIMEZONE).astimezone(UTC)
+def accepted_on(activated_at: datetime | None) -> date | None:
+    """The office day an agreement was accepted (None: never)."""
+    return office_date(activated_at) if activated_at is not None else None
 
 
-def late_before(
-    day: ColumnElement[date] | date, day_start: ColumnElement[datetime] | datetime
-) -> ColumnElement[bool]:
-    """`late_from` of a stored period before `day` (whose office start is
-    `day_start`, `day_starts(day)`), as SQL over `ReportingPeriod` joined with its
-    `Agreement`: its due date before `day`, and its agreement accepted (if at all)
-    before `day` began."""
-    return and_(
-        ReportingPeriod.due_on < day,
-        or_(Agreement.activated_at.is_(None), Agreement.activated_at < day_start),
-    )
+def late_before(day: ColumnElement[date] | date) -> ColumnElement[bool]:
+    """`late_from` of a stored period before `day`, as SQL over `ReportingPeriod`
+    (which keeps its `late_from`, written with it). The due date is asked first,
+    though implied (`late_from >= due_on`, a check constraint), so that the queue's
+    index on `due_on` narrows the rows."""
+    return and_(ReportingPeriod.due_on < day, ReportingPeriod.late_from < day)

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     BigInteger,
+    CheckConstraint,
     Date,
     ForeignKey,
     Index,
@@ -252,6 +253,7 @@ class ReportingPeriod(Base):
         UniqueConstraint("agreement_id", "period_start"),
         # The queue's order: read in index order, a page stops after its rows.
         Index("ix_reporting_periods_queue_order", "due_on", "agreement_number", "id"),
+        CheckConstraint("late_from >= due_on", name="late_from_not_before_due"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -263,3 +265,9 @@ class ReportingPeriod(Base):
     period_end: Mapped[date] = mapped_column(Date)
     # period_end + REPORT_DUE_DAYS: the queue's order and the states' boundary.
     due_on: Mapped[date] = mapped_column(Date)
+    # The last day its report is on time (`lateness.late_from`): `due_on`, or the
+    # office day its agreement was accepted when that came later (a back report).
+    # Written with the period (an agreement reports from its acceptance, which never
+    # changes after), so lateness in SQL reads no agreement row: on SQLite an
+    # agreement's `activated_at` lies behind its stored PDF (royalties_0006).
+    late_from: Mapped[date] = mapped_column(Date)

@@ -36,7 +36,6 @@ from licensing.billing import queries as billing_queries
 from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.states import ROYALTY_REPORT
 from licensing.calendar import office_date
-from licensing.db import UTCDateTime
 from licensing.finance.queries import DUE_SOON, ON_TRACK, PAST_TARGET, QueueHealth
 from licensing.money import filed_amount
 
@@ -149,56 +148,41 @@ def _seen_by(
     return statement.where(false())  # a link actor sees no organization's periods
 
 
-class Today(NamedTuple):
-    """The office's today as a statement binds it: the day, and the UTC instant it
-    began (an acceptance's office day is before today exactly when its moment is
-    before that instant: `lateness.late_before`)."""
-
-    day: BindParameter[date]
-    starts: BindParameter[datetime]
-
-    def values(self, today: date) -> dict[str, Any]:
-        return {self.day.key: today, self.starts.key: lateness.day_starts(today)}
-
-
-def period_state_of(today: Today) -> ColumnElement[str]:
-    """A period's state in SQL, over the period joined with its `Agreement`:
+def period_state_of(today: BindParameter[date]) -> ColumnElement[str]:
+    """A period's state in SQL:
     `services.period_state` (upcoming until it ends, due to the day it is late from
     inclusive, overdue after; submitted once reported). It is late from its due date,
     or from a later acceptance's office day (a back report: `lateness.late_from`)."""
     return case(
         (RoyaltyReport.id.is_not(None), SUBMITTED),
-        (ReportingPeriod.period_end >= today.day, UPCOMING),
-        (lateness.late_before(today.day, today.starts), OVERDUE),
+        (ReportingPeriod.period_end >= today, UPCOMING),
+        (lateness.late_before(today), OVERDUE),
         else_=DUE,
     )
 
 
-def _in_state(state: str | None, today: Today) -> ColumnElement[bool]:
+def _in_state(state: str | None, today: BindParameter[date]) -> ColumnElement[bool]:
     """Periods in `state`; with none chosen, every period but the upcoming ones."""
     unreported = RoyaltyReport.id.is_(None)
-    late = lateness.late_before(today.day, today.starts)
+    late = lateness.late_before(today)
     if state == SUBMITTED:
         return RoyaltyReport.id.is_not(None)
     if state == UPCOMING:
-        return and_(unreported, ReportingPeriod.period_end >= today.day)
+        return and_(unreported, ReportingPeriod.period_end >= today)
     if state == DUE:
-        return and_(unreported, ReportingPeriod.period_end < today.day, ~late)
+        return and_(unreported, ReportingPeriod.period_end < today, ~late)
     if state == OVERDUE:
         return and_(unreported, late)
     if state == TO_FILE:  # due or overdue
-        return and_(unreported, ReportingPeriod.period_end < today.day)
-    return or_(RoyaltyReport.id.is_not(None), ReportingPeriod.period_end < today.day)
+        return and_(unreported, ReportingPeriod.period_end < today)
+    return or_(RoyaltyReport.id.is_not(None), ReportingPeriod.period_end < today)
 
 
 # The queue's and the vendor's list's statements are kept per process, one for each
 # shape of request (who looks, and which filters are set); the values (today, the
 # filters', the vendor's organization) are bound per request. Built per request,
 # the statements and their SQLAlchemy cache keys were most of the page's own work.
-_LIST_TODAY = Today(
-    bindparam("periods_today", type_=Date()),
-    bindparam("periods_today_starts", type_=UTCDateTime()),
-)
+_LIST_TODAY = bindparam("periods_today", type_=Date())
 _SEEN_ORGANIZATION = bindparam("periods_seen_organization", type_=Integer())
 _CHOSEN_AGREEMENT = bindparam("periods_agreement", type_=String())
 _CHOSEN_ORGANIZATION = bindparam("periods_organization", type_=Integer())
@@ -275,7 +259,7 @@ def _queue_request(
         chosen.organization_id is not None,
         chosen.period_start is not None,
     )
-    values: dict[str, Any] = {**_LIST_TODAY.values(today), **_sight_parameters(actor)}
+    values: dict[str, Any] = {_LIST_TODAY.key: today, **_sight_parameters(actor)}
     if shape.agreement:
         values[_CHOSEN_AGREEMENT.key] = _contained(agreement)
     if shape.organization:
@@ -298,7 +282,7 @@ _PERIOD_COLUMNS = (
 )
 
 
-def _period_rows(sight: str, today: Today) -> AnySelect:
+def _period_rows(sight: str, today: BindParameter[date]) -> AnySelect:
     """Each period a `PeriodStatus` shows: agreement (and when it was accepted),
     organization, state, current report and its invoice's number (a vendor's
     organization bound, as `_reporting_in_sight`)."""
@@ -373,12 +357,7 @@ def _queue_statements(shape: QueueShape) -> tuple[AnySelect, AnySelect]:
     rows = _chosen(_period_rows(shape.sight, _LIST_TODAY), shape).order_by(
         ReportingPeriod.due_on, ReportingPeriod.agreement_number, ReportingPeriod.id
     )
-    count = _chosen(
-        _reporting_in_sight(select(func.count()), shape.sight).join(
-            Agreement, Agreement.id == ReportingPeriod.agreement_id
-        ),
-        shape,
-    )
+    count = _chosen(_reporting_in_sight(select(func.count()), shape.sight), shape)
     return rows, count
 
 
@@ -387,7 +366,7 @@ def vendor_periods_listing(actor: Actor, today: date) -> Listing:
     waiting on the vendor first (soonest due first), then those filed, newest
     first (each by due date, then agreement number)."""
     rows, count = _vendor_periods_statements(_sight(actor))
-    return Listing(rows, count, {**_LIST_TODAY.values(today), **_sight_parameters(actor)})
+    return Listing(rows, count, {_LIST_TODAY.key: today, **_sight_parameters(actor)})
 
 
 @cache
@@ -407,10 +386,7 @@ def _vendor_periods_statements(sight: str) -> tuple[AnySelect, AnySelect]:
 # The dashboard's two statements, built once per process: every vendor's dashboard
 # runs them, and building them (window function, subqueries) cost more than running
 # them. Today and the organization are bound per request.
-_TODAY = Today(
-    bindparam("waiting_today", type_=Date()),
-    bindparam("waiting_today_starts", type_=UTCDateTime()),
-)
+_TODAY = bindparam("waiting_today", type_=Date())
 _ORGANIZATION = bindparam("waiting_organization", type_=Integer())
 
 
@@ -422,7 +398,7 @@ def _vendor_waiting_statements() -> tuple[AnySelect, AnySelect]:
         .where(ReportingPeriod.organization_id == _ORGANIZATION)
         .where(
             or_(
-                and_(RoyaltyReport.id.is_(None), ReportingPeriod.period_end < _TODAY.day),
+                and_(RoyaltyReport.id.is_(None), ReportingPeriod.period_end < _TODAY),
                 # Staff sent the current report back: the vendor owes a corrected one.
                 RoyaltyReport.review_state == CORRECTION_REQUESTED,
             )
@@ -446,7 +422,7 @@ def _vendor_waiting_statements() -> tuple[AnySelect, AnySelect]:
         .where(ReportingPeriod.organization_id == _ORGANIZATION)
         .join(Agreement, Agreement.id == ReportingPeriod.agreement_id)
         .join(Organization, Organization.id == ReportingPeriod.organization_id)
-        .where(RoyaltyReport.id.is_(None), ReportingPeriod.period_end >= _TODAY.day)
+        .where(RoyaltyReport.id.is_(None), ReportingPeriod.period_end >= _TODAY)
         .subquery()
     )
     upcoming = (
@@ -477,7 +453,7 @@ def vendor_waiting(actor: Actor, today: date) -> tuple[list[PeriodStatus], list[
         return [], []
     session = db.session()
     waiting, upcoming = _vendor_waiting_statements()
-    bound = {**_TODAY.values(today), "waiting_organization": actor.organization_id}
+    bound = {_TODAY.key: today, "waiting_organization": actor.organization_id}
     return (
         [_status(row) for row in session.execute(waiting, bound)],
         [_upcoming(row) for row in session.execute(upcoming, bound)],
@@ -596,17 +572,14 @@ class Waiting:
 # The console home's and the Finance page's summary statement, kept per process
 # as the dashboard's are (one for each sight): today and the day half the due days
 # ago are bound per request, as is a vendor's organization.
-_WAITING_TODAY = Today(
-    bindparam("summary_today", type_=Date()),
-    bindparam("summary_today_starts", type_=UTCDateTime()),
-)
+_WAITING_TODAY = bindparam("summary_today", type_=Date())
 _WAITING_HALF_WAY = bindparam("summary_half_way", type_=Date())
 
 
 @cache
 def _waiting_statement(sight: str) -> AnySelect:
     # Late from the due date, or a later acceptance's day (a back report, round 50).
-    overdue = lateness.late_before(_WAITING_TODAY.day, _WAITING_TODAY.starts)
+    overdue = lateness.late_before(_WAITING_TODAY)
     statement = select(
         func.count(),
         func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
@@ -619,17 +592,15 @@ def _waiting_statement(sight: str) -> AnySelect:
         func.min(ReportingPeriod.due_on),
         func.min(ReportingPeriod.period_end),
     )
-    return (
-        _reporting_in_sight(statement, sight)
-        .join(Agreement, Agreement.id == ReportingPeriod.agreement_id)
-        .where(RoyaltyReport.id.is_(None), ReportingPeriod.period_end < _WAITING_TODAY.day)
+    return _reporting_in_sight(statement, sight).where(
+        RoyaltyReport.id.is_(None), ReportingPeriod.period_end < _WAITING_TODAY
     )
 
 
 def waiting_reports(actor: Actor, today: date, session: Session | None = None) -> Waiting:
     """One aggregate query: the console home's and the Finance page's summaries."""
     bound = {
-        **_WAITING_TODAY.values(today),
+        _WAITING_TODAY.key: today,
         # Age (days since the period ended) * 2 >= the due days: the Finance bands' "due soon".
         _WAITING_HALF_WAY.key: today - timedelta(days=-(-REPORT_DUE_DAYS // 2)),
         **_sight_parameters(actor),

@@ -23,6 +23,7 @@ from licensing.pricing import Quote, RateCard
 from licensing.ratecards import queries as ratecard_queries
 
 from .computation import reportable_lines
+from .lateness import accepted_on, late_from
 from .models import ReportingPeriod
 from .periods import Period, reporting_periods
 from .services.obligations import REPORTING_STATES, last_reported_day
@@ -79,8 +80,17 @@ def record_periods(
     card = ratecard_queries.domain_card(ratecard_queries.get(session, agreement.rate_card))
     periods = periods_of(agreement.quote.snapshot, card, agreement.term_start, agreement.term_end)
     if periods:
-        rows = period_rows(agreement.id, agreement.number, agreement.organization_id, periods)
-        session.execute(insert(ReportingPeriod), rows)
+        session.execute(insert(ReportingPeriod), stored_period_rows(agreement, periods))
+
+
+def stored_period_rows(agreement: Agreement, periods: tuple[Period, ...]) -> list[dict[str, Any]]:
+    """`period_rows` with the day each report is late from (`lateness.late_from`):
+    the agreement has reported since its acceptance, so this never changes after."""
+    accepted = accepted_on(agreement.activated_at)
+    return [
+        {**row, "late_from": late_from(row["due_on"], accepted)}
+        for row in period_rows(agreement.id, agreement.number, agreement.organization_id, periods)
+    ]
 
 
 def terminated_periods(session: Session, agreement: Agreement) -> tuple[Period, ...]:
@@ -103,8 +113,7 @@ def store_terminated_periods(session: Session, agreement: Agreement) -> tuple[Pe
     session.execute(delete(ReportingPeriod).where(ReportingPeriod.agreement_id == agreement.id))
     periods = terminated_periods(session, agreement)
     if periods:
-        rows = period_rows(agreement.id, agreement.number, agreement.organization_id, periods)
-        session.execute(insert(ReportingPeriod), rows)
+        session.execute(insert(ReportingPeriod), stored_period_rows(agreement, periods))
     return periods
 
 

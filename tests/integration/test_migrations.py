@@ -1253,3 +1253,119 @@ def test_operations_0003_keeps_each_jobs_recent_runs_beside_its_last(
     assert "job_run_history" not in names
     assert "job_runs" in names
     migrations.upgrade(url)
+
+
+def _agreement_with_periods(
+    connection: Connection,
+    organization_id: int,
+    number: int,
+    activated_at: datetime | None,
+    dues: tuple[date, ...],
+) -> int:
+    issued = datetime(2027, 1, 2, 12, 0, tzinfo=UTC)
+    user_id = connection.execute(
+        text("SELECT id FROM users WHERE organization_id = :o"), {"o": organization_id}
+    ).scalar_one()
+    application_id = _insert(
+        connection,
+        "applications",
+        organization_id=organization_id,
+        created_by_id=user_id,
+        state="approved",
+        submitted_at=issued,
+        created_at=issued,
+        updated_at=issued,
+    )
+    quote_id = _insert(
+        connection,
+        "application_quotes",
+        application_id=application_id,
+        version=1,
+        kind="submitted",
+        rate_card="2027.1",
+        currency="USD",
+        total=0,
+        term_start=date(2027, 1, 1),
+        term_end=date(2027, 12, 31),
+        snapshot_json="{}",
+        modifications_json="[]",
+        created_at=issued,
+        created_by="Rosa Lindqvist",
+    )
+    agreement_id = _insert(
+        connection,
+        "agreements",
+        number=f"CPT-2027-{number:06d}",
+        organization_id=organization_id,
+        application_id=application_id,
+        quote_id=quote_id,
+        state="active" if activated_at else "expired",
+        term_start=date(2027, 1, 1),
+        term_end=date(2027, 12, 31),
+        rate_card="2027.1",
+        currency="USD",
+        total=0,
+        payment_terms_days=30,
+        late_fee_monthly_percent=0,
+        pdf=b"%PDF-",
+        pdf_sha256="a" * 64,
+        issued_at=issued,
+        activated_at=activated_at,
+    )
+    for index, due_on in enumerate(dues, start=1):
+        _insert(
+            connection,
+            "reporting_periods",
+            agreement_id=agreement_id,
+            agreement_number=f"CPT-2027-{number:06d}",
+            organization_id=organization_id,
+            period_index=index,
+            period_start=due_on - timedelta(days=120),
+            period_end=due_on - timedelta(days=30),
+            due_on=due_on,
+        )
+    return agreement_id
+
+
+def test_royalties_0006_keeps_each_period_late_from_its_due_date_or_a_later_acceptances_office_day(
+    database_template: DatabaseTemplate,
+) -> None:
+    """A period due before its agreement was accepted is late from the acceptance's
+    office day (US Central: 03:00 UTC on 20 July is still 19 July there); the others,
+    and an agreement never accepted, from their due dates."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "royalties_0005")
+    dues = (date(2027, 4, 30), date(2027, 7, 30), date(2027, 10, 30))
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            organization_id, _user = _organization_and_user(connection, "member")
+            accepted = datetime(2027, 7, 20, 3, 0, tzinfo=UTC)
+            late = _agreement_with_periods(connection, organization_id, 1, accepted, dues)
+            never = _agreement_with_periods(connection, organization_id, 2, None, dues)
+            connection.commit()
+        migrations.upgrade(url)
+        with engine.connect() as connection:
+            stored = connection.execute(
+                text(
+                    "SELECT agreement_id, due_on, late_from FROM reporting_periods "
+                    "ORDER BY agreement_id, due_on"
+                )
+            ).all()
+            with pytest.raises(IntegrityError):
+                connection.execute(text("UPDATE reporting_periods SET late_from = '2027-01-01'"))
+    finally:
+        engine.dispose()
+    accepted_on = date(2027, 7, 19)
+    assert [(row[0], _day(row[1]), _day(row[2])) for row in stored] == [
+        (late, dues[0], accepted_on),
+        (late, dues[1], dues[1]),
+        (late, dues[2], dues[2]),
+        (never, dues[0], dues[0]),
+        (never, dues[1], dues[1]),
+        (never, dues[2], dues[2]),
+    ]
+
+
+def _day(value: object) -> date:
+    return value if isinstance(value, date) else date.fromisoformat(str(value))

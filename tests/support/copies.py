@@ -20,7 +20,7 @@ from licensing.billing.models import Invoice, InvoiceLine
 from licensing.billing.states import ROYALTY_REPORT
 from licensing.royalties.models import ReportingPeriod, RoyaltyReport, RoyaltyReportLine
 from licensing.royalties.periods import reporting_periods
-from licensing.royalties.schedule import period_rows
+from licensing.royalties.schedule import stored_period_rows
 
 
 def _columns(record: Any, *skip: str) -> dict[str, Any]:
@@ -113,8 +113,7 @@ def copy_agreement(
         session.add(copy)
         session.flush()
         periods = reporting_periods(*term)
-        rows = period_rows(copy.id, copy.number, copy.organization_id, periods)
-        session.execute(insert(ReportingPeriod), rows)
+        session.execute(insert(ReportingPeriod), stored_period_rows(copy, periods))
         made.append(copy.id)
     session.commit()
     return made

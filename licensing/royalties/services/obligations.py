@@ -24,7 +24,7 @@ from licensing.ratecards import queries as ratecard_queries
 from licensing.ratecards.models import RateCardRecord
 
 from ..computation import LineRoyalty, Pricer, ReportableLine, reportable_lines
-from ..lateness import late_from
+from ..lateness import accepted_on, late_from
 from ..models import (
     RoyaltyReport,
 )
@@ -153,7 +153,7 @@ class PeriodStatus:
 
     @property
     def accepted_on(self) -> date | None:
-        return office_date(self.accepted_at) if self.accepted_at is not None else None
+        return accepted_on(self.accepted_at)
 
     @property
     def late_from(self) -> date:
@@ -211,7 +211,7 @@ def _period_statuses(
 ) -> list[PeriodStatus]:
     agreement = obligation.agreement
     accepted = agreement.activated_at
-    accepted_on = office_date(accepted) if accepted is not None else None
+    accepted_day = accepted_on(accepted)
     return [
         PeriodStatus(
             agreement.id,
@@ -219,7 +219,7 @@ def _period_statuses(
             agreement.organization_id,
             agreement.organization.legal_name,
             period,
-            period_state(period, reports.get(period.start), today, accepted_on),
+            period_state(period, reports.get(period.start), today, accepted_day),
             reports.get(period.start),
             invoices.get(reports[period.start].invoice_id or 0)
             if period.start in reports

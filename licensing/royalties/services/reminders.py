@@ -19,12 +19,12 @@ from licensing.accounts.models import Organization
 from licensing.accounts.states import ACTIVE
 from licensing.agreements.models import Agreement
 from licensing.calendar import office_date
-from licensing.db import UTCDateTime, utcnow
+from licensing.db import utcnow
 from licensing.links import links
 from licensing.mail import services as mail
 from licensing.words import counted
 
-from ..lateness import day_starts, late_before, late_from
+from ..lateness import accepted_on, late_before, late_from
 from ..models import ReportingPeriod, RoyaltyReminder, RoyaltyReport
 from ..periods import Period
 from ..states import SUBMITTED, TO_FILE
@@ -36,7 +36,6 @@ from .obligations import current_reports
 # the values bound per call.
 _ORGANIZATION = bindparam("late_organization", type_=Integer())
 _LATE_BEFORE = bindparam("late_due_before", type_=Date())
-_ACCEPTED_BEFORE = bindparam("late_accepted_before", type_=UTCDateTime())
 
 
 def _unfiled(*columns: Any) -> Select[Any]:
@@ -58,7 +57,7 @@ def _unfiled(*columns: Any) -> Select[Any]:
 def _held_by() -> ColumnElement[bool]:
     """Unfiled more than the standing's days after the day lateness counts from
     (`lateness.late_from`): its due date, or a later acceptance's office day."""
-    return late_before(_LATE_BEFORE, _ACCEPTED_BEFORE)
+    return late_before(_LATE_BEFORE)
 
 
 @cache
@@ -87,7 +86,7 @@ def _overdue_statements() -> tuple[Select[Any], Select[Any]]:
 
 def _late_values(today: date, days: int) -> dict[str, Any]:
     cutoff = today - timedelta(days=days)
-    return {_LATE_BEFORE.key: cutoff, _ACCEPTED_BEFORE.key: day_starts(cutoff)}
+    return {_LATE_BEFORE.key: cutoff}
 
 
 def overdue_reports(session: Session, organization_id: int, today: date, days: int) -> list[str]:
@@ -204,7 +203,7 @@ def due_reminders(session: Session, today: date) -> Iterator[list[Reminder]]:
         reached = []
         for candidate in found:
             period = Period(candidate.period_index, candidate.period_start, candidate.period_end)
-            accepted = office_date(candidate.activated_at) if candidate.activated_at else None
+            accepted = accepted_on(candidate.activated_at)
             stage = reminder_stage(period, today, accepted)
             if stage is not None:
                 reached.append(Reminder(candidate.agreement_id, period, stage))
@@ -302,7 +301,7 @@ def _reminder_text(
     to file it before it holds the organization, not how many days it is overdue,
     until that day has passed."""
     overdue_days = max((today - period.due_on).days, 0)
-    accepted = office_date(agreement.activated_at) if agreement.activated_at else None
+    accepted = accepted_on(agreement.activated_at)
     # The last day before the report holds the organization (`overdue_reports`).
     held_after = late_from(period.due_on, accepted) + timedelta(days=standing_days)
     held = today > held_after

@@ -14,6 +14,7 @@ from typing import Any
 
 import time_machine
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services as accounts
@@ -22,6 +23,7 @@ from licensing.agreements import queries as agreement_queries
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement, Application
 from licensing.royalties import queries
+from licensing.royalties.models import ReportingPeriod
 from tests.integration.agreements.conftest import AUTO_USE, draft
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support.agreements import accept, agreement_of
@@ -127,6 +129,26 @@ def test_a_back_report_is_due_on_the_acceptance_day_and_late_from_it_everywhere(
     assert agreement.number not in later["due_only"]
     assert later["listing"].count('class="overdue"') == 2
     assert summary.overdue == 2
+
+
+def test_a_back_reports_period_keeps_the_acceptances_office_day_as_the_day_it_is_late_from(
+    vendor: Any,
+    licensing_staff: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    """Written with the period when the agreement is accepted (round 51), so the
+    queue's SQL reads it from the period alone: 2027-09-01 for both quarters, due in
+    April and July."""
+    agreement = _back_licensed(vendor, licensing_staff)
+    stored = db.session().execute(
+        select(ReportingPeriod.due_on, ReportingPeriod.late_from)
+        .where(ReportingPeriod.agreement_id == agreement.id)
+        .order_by(ReportingPeriod.period_start)
+    )
+    assert [tuple(row) for row in stored] == [
+        (date(2027, 4, 30), date(2027, 9, 1)),
+        (date(2027, 7, 30), date(2027, 9, 1)),
+    ]
 
 
 def test_a_license_of_past_use_only_is_renewed_from_the_office_s_today(

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from licensing.royalties.lateness import day_starts, late_from
+from licensing.royalties.lateness import accepted_on, late_from
 from licensing.royalties.periods import Period
 from licensing.royalties.services import PeriodStatus, period_state
 
@@ -44,6 +44,7 @@ def test_a_back_report_filed_is_days_late_from_the_acceptance_not_its_due_date()
     assert _status(filed, evening).accepted_on == date(2027, 9, 1)
 
 
-def test_an_office_day_starts_at_its_local_midnight_in_utc() -> None:
-    assert day_starts(date(2027, 9, 1)) == datetime(2027, 9, 1, 5, 0, tzinfo=UTC)
-    assert day_starts(date(2027, 12, 1)) == datetime(2027, 12, 1, 6, 0, tzinfo=UTC)
+def test_an_agreement_is_accepted_on_the_office_day_of_its_acceptance() -> None:
+    assert accepted_on(datetime(2027, 9, 1, 4, 59, tzinfo=UTC)) == date(2027, 8, 31)
+    assert accepted_on(datetime(2027, 9, 1, 5, 0, tzinfo=UTC)) == date(2027, 9, 1)
+    assert accepted_on(None) is None
