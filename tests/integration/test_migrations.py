@@ -79,11 +79,14 @@ def _insert(connection: Connection, table: str, **values: object) -> int:
 
 def _organization_and_user(connection: Connection, role: str) -> tuple[int, int]:
     now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    columns = {c["name"] for c in inspect(connection).get_columns("organizations")}
+    # From accounts_0010 on, the name's key (`name_key`) beside it.
+    keyed = {"legal_name_key": "kestrel health software"} if "legal_name_key" in columns else {}
     organization_id = _insert(
         connection,
         "organizations",
         legal_name="Kestrel Health Software",
-        legal_name_key="kestrel health software",
+        **keyed,
         organization_type="commercial",
         address_line1="1 Quay Street",
         city="Portland",
