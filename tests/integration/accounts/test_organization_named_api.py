@@ -79,6 +79,8 @@ def test_a_name_several_or_none_have_is_a_422_in_the_commands_words_and_moves_no
     part = _move(client, admin, colleague, organization="tidewater")
     none = _move(client, admin, colleague, organization="Bluefin")
     blank = _move(client, admin, colleague, organization="   ")
+    unstorable = _move(client, admin, colleague, organization="Acme\x00 Trading")
+    assert unstorable.status_code == 422  # before any lookup: PostgreSQL stores no NUL
 
     expected = (
         f"2 organizations are named “acme trading”: Acme Trading (id {one.id}); "

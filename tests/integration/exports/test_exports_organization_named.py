@@ -97,5 +97,7 @@ def test_the_api_export_of_one_organization_takes_its_name_as_the_command_does(
     assert both.get_json()["errors"] == {
         "query.organization_name": ["Give organization or organization_name, not both."]
     }
+    unstorable = client.get(url, query_string={"organization_name": "Acme\x00"}, headers=headers)
+    assert unstorable.status_code == 422
     exports = select(func.count()).where(AuditEvent.action == "export.downloaded")
     assert db.session().scalar(exports) == len(filters)  # the refused ones exported nothing
