@@ -447,10 +447,10 @@ class MoveInputSchema(ApiSchema):
         validate=Text(LEGAL_NAME_MAX),
         metadata={
             "description": "The organization the account moves to, by legal name, whole, in "
-            "any case (round 51; `licensing users move --to`'s lookup): a name several "
-            "organizations have, or none has, is a 422 listing at most 10 of them (those "
-            "of that name, or whose name contains it) with their ids. Or `organization_id` "
-            "(exactly one of them).",
+            "any case and script (round 51; `licensing users move --to`'s lookup): a name "
+            "several organizations have, or none has, is a 422 listing at most 10 of them "
+            "(those of that name, or whose name contains it) with their ids. Or "
+            "`organization_id` (exactly one of them).",
             "example": "Harbor Analytics LLC",
         },
     )

@@ -69,10 +69,10 @@ class ExportQuerySchema(ApiSchema):
     organization_name = ma.fields.String(
         validate=Text(LEGAL_NAME_MAX),
         metadata={
-            "description": "An organization by legal name, whole, in any case (round 51; "
-            "`licensing exports --organization`'s lookup): a name several organizations "
-            "have, or none has, is a 422 listing at most 10 of them with their ids. Or "
-            "`organization` (one of them)",
+            "description": "An organization by legal name, whole, in any case and script "
+            "(round 51; `licensing exports --organization`'s lookup): a name several "
+            "organizations have, or none has, is a 422 listing at most 10 of them with "
+            "their ids. Or `organization` (one of them)",
             "example": "Harbor Analytics LLC",
         },
     )
