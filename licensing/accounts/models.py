@@ -7,6 +7,7 @@ enough), with a short prefix kept for display.
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -19,12 +20,15 @@ from sqlalchemy import (
     Integer,
     LargeBinary,
     String,
+    Text,
     false,
     func,
     select,
     text,
 )
-from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship
+from sqlalchemy.engine.default import DefaultExecutionContext
+from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship, validates
+from sqlalchemy.sql.elements import ColumnElement
 
 from licensing.access import ADMINISTRATOR, ORGANIZATION_ROLES, STAFF_ROLES
 from licensing.db import Base, UTCDateTime, utcnow
@@ -92,6 +96,25 @@ def two_step_words(state: str, passkeys: int) -> str:
 DEACTIVATED_MARK = " (deactivated)"
 
 
+def name_key(name: str) -> str:
+    """A legal name as organizations are looked up and searched by (round 51): case
+    folded for every script, not ASCII letters alone ("ÉCOLE Médicale" and "école
+    médicale" are one name; "Straße" is "strasse"), and its compatibility forms made
+    one (NFKC: a ligature "ﬁ" is "fi", a full-width A is an a, a no-break space a
+    space), before and after folding, as Unicode's NFKC_Casefold does. Neither
+    database can fold so (SQLite's `lower()` and PostgreSQL's under the C locale fold
+    ASCII only), so the key is computed here and stored (`legal_name_key`); migration
+    `accounts_0010` keeps its own copy of these lines, as a migration must."""
+    folded = unicodedata.normalize("NFKC", name.strip()).casefold()
+    return unicodedata.normalize("NFKC", folded)
+
+
+def _inserted_name_key(context: DefaultExecutionContext) -> str:
+    """The key of a row inserted without the ORM (a Core `insert(Organization)`)."""
+    parameters: Mapping[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+    return name_key(str(parameters["legal_name"]))
+
+
 def parse_roles(staff_roles: str) -> frozenset[str]:
     """The roles of a `users.staff_roles` value ("admin,billing")."""
     return frozenset(role for role in staff_roles.split(",") if role)
@@ -104,6 +127,9 @@ class Organization(Snapshotted, Base):
     __table_args__ = (
         one_of("organization_type", ORGANIZATION_TYPES),
         one_of("standing", STANDING.states),
+        # Equality only (a name looked up whole); a hash index on PostgreSQL, since a
+        # key may outgrow a B-tree entry (NFKC makes one character up to 18).
+        Index("ix_organizations_legal_name_key", "legal_name_key", postgresql_using="hash"),
     )
     # The column that vendor isolation (queries.scoped) compares with the
     # caller's organization: this record *is* the organization.
@@ -111,6 +137,9 @@ class Organization(Snapshotted, Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     legal_name: Mapped[str] = mapped_column(String(LEGAL_NAME_MAX))
+    # `name_key(legal_name)`, kept in step on every write of the name (`_keep_key`;
+    # a Core insert through its default): what lookups and searches by name compare.
+    legal_name_key: Mapped[str] = mapped_column(Text, default=_inserted_name_key)
     organization_type: Mapped[str] = mapped_column(String(20))
     address_line1: Mapped[str] = mapped_column(String(ADDRESS_LINE_MAX))
     address_line2: Mapped[str | None] = mapped_column(String(ADDRESS_LINE_MAX))
@@ -159,6 +188,22 @@ class Organization(Snapshotted, Base):
         "tax_id": TAX_ID_MAX,
     }
     SNAPSHOT = (*PROFILE_FIELDS, "standing")
+
+    @validates("legal_name")
+    def _keep_key(self, _key: str, legal_name: str) -> str:
+        if legal_name is not None:  # None is refused by the column itself, at flush
+            self.legal_name_key = name_key(legal_name)
+        return legal_name
+
+    @classmethod
+    def named(cls, name: str) -> ColumnElement[bool]:
+        """Organizations whose legal name is `name` (`name_key`: any case, any script)."""
+        return cls.legal_name_key == name_key(name)
+
+    @classmethod
+    def name_contains(cls, text: str) -> ColumnElement[bool]:
+        """Organizations whose legal name contains `text` (`name_key`), the staff searches'."""
+        return cls.legal_name_key.contains(name_key(text), autoescape=True)
 
     def __repr__(self) -> str:
         return f"<Organization {self.id} {self.legal_name!r} {self.standing}>"

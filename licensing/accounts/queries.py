@@ -412,13 +412,13 @@ def destinations(
     where = list(allowed)
     term = search.strip()
     if term:
-        named = func.lower(Organization.legal_name).contains(term.lower(), autoescape=True)
+        named = Organization.name_contains(term)
         number = record_id(term.removeprefix("#"))
         where.append(named if number is None else or_(named, Organization.id == number))
     statement = (
         select(Organization.id, Organization.legal_name, func.count().over().label("total"))
         .where(*where)
-        .order_by(func.lower(Organization.legal_name), Organization.id)
+        .order_by(Organization.legal_name_key, Organization.id)
         .limit(limit)
     )
     rows = session.execute(statement).all()
@@ -452,18 +452,13 @@ def organizations_named(
     session: Session, name: str, *, limit: int = NAMED_AT_MOST
 ) -> NamedOrganizations:
     """The organizations whose legal name is `name`, in any case (round 50: the
-    commands that take an organization, which staff know by name); when none is, those
-    whose legal name contains it. The first `limit` by name, then id, and how many in
+    commands that take an organization, which staff know by name; round 51: in any
+    script, `accounts.models.name_key`); when none is, those whose legal name
+    contains it. The first `limit` by name, then id, and how many in
     all (a window count): a statement for each of the two."""
     given = name.strip()
-    term = given.lower()
-    lowered = func.lower(Organization.legal_name)
-    # As typed too: SQLite's lower() folds ASCII letters only ("École" stays so).
-    named = or_(lowered == term, Organization.legal_name == given)
-    contains = or_(
-        lowered.contains(term, autoescape=True),
-        Organization.legal_name.contains(given, autoescape=True),
-    )
+    # By the stored key (round 51): any case in any script, on both databases.
+    named, contains = Organization.named(given), Organization.name_contains(given)
     for exact, where in ((True, named), (False, contains)):
         rows = session.execute(
             select(
@@ -473,7 +468,7 @@ def organizations_named(
                 func.count().over().label("total"),
             )
             .where(where)
-            .order_by(lowered, Organization.id)
+            .order_by(Organization.legal_name_key, Organization.id)
             .limit(limit)
         ).all()
         if rows:
@@ -499,11 +494,11 @@ def organizations_query(
     search: str | None = None,
 ) -> Select[Any]:
     """Organizations the caller may see, by name; optionally one standing or a name search."""
-    statement = select(Organization).order_by(func.lower(Organization.legal_name), Organization.id)
+    statement = select(Organization).order_by(Organization.legal_name_key, Organization.id)
     if standing:
         statement = statement.where(Organization.standing == standing)
     if search:
-        statement = statement.where(Organization.legal_name.ilike(f"%{search.strip()}%"))
+        statement = statement.where(Organization.name_contains(search))
     return scoped(statement, Organization, principal)
 
 

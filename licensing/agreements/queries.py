@@ -625,7 +625,7 @@ def _matching(text: str) -> ColumnElement[bool]:
         )
         .exists()
     )
-    found = or_(Organization.legal_name.ilike(pattern), product)
+    found = or_(Organization.name_contains(text[:SEARCH_MAX]), product)
     reference = _REFERENCE.match(text)
     if reference:
         found = or_(found, Application.id == int(reference.group(1)))

@@ -25,6 +25,7 @@ from licensing.accounts import queries, services
 from licensing.accounts.auth import auth_rate_limit
 from licensing.accounts.models import (
     EMAIL_MAX,
+    LEGAL_NAME_MAX,
     PASSKEY_REASON_MAX,
     PASSKEY_REASON_REQUIRED,
     PERSON_NAME_MAX,
@@ -426,9 +427,32 @@ class UserUpdateSchema(ApiSchema):
     is_active = ma.fields.Boolean()
 
 
+# The move names its destination by id or by legal name (round 51), one of them.
+DESTINATION_NEEDED = (
+    "Name the organization the account moves to: organization_id (its id) or "
+    "organization (its legal name)."
+)
+DESTINATION_TWICE = "Give organization_id or organization, not both."
+
+
 class MoveInputSchema(ApiSchema):
     organization_id = record_id(
-        required=True, metadata={"description": "The organization the account moves to."}
+        metadata={
+            "description": "The organization the account moves to, by id; or `organization`, "
+            "by name (exactly one of them)."
+        }
+    )
+    organization = ma.fields.String(
+        allow_none=True,
+        validate=Text(LEGAL_NAME_MAX),
+        metadata={
+            "description": "The organization the account moves to, by legal name, whole, in "
+            "any case and script (round 51; `licensing users move --to`'s lookup): a name "
+            "several organizations have, or none has, is a 422 listing at most 10 of them "
+            "(those of that name, or whose name contains it) with their ids. Or "
+            "`organization_id` (exactly one of them).",
+            "example": "Harbor Analytics LLC",
+        },
     )
     # Absent, null, empty or blank: the service's and the page's words (round 50).
     reason = Required(
@@ -448,6 +472,16 @@ class MoveInputSchema(ApiSchema):
             "(409). It makes a retried request safe: one that was carried out is refused."
         },
     )
+
+    @ma.validates_schema(skip_on_field_errors=False)
+    def _one_destination(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        """Exactly one of `organization_id` and `organization` (a null name is none)."""
+        if data.get("organization") is None:
+            data.pop("organization", None)
+        if "organization_id" in data and "organization" in data:
+            raise ma.ValidationError(DESTINATION_TWICE, field_name="organization")
+        if "organization_id" not in data and "organization" not in data:
+            raise ma.ValidationError(DESTINATION_NEEDED, field_name="organization_id")
 
 
 class MoveEndedSchema(ApiSchema):
@@ -1126,7 +1160,13 @@ def move_user(data: dict[str, Any], user_id: int) -> dict[str, Any]:
 
     No `Idempotency-Key`: `expected_organization_id` is required, so a retry of a
     move that was carried out is a 409 (the account acts for another organization
-    now) and nothing is moved or emailed twice; `GET /users/{user_id}` says where it is."""
+    now) and nothing is moved or emailed twice; `GET /users/{user_id}` says where it is.
+
+    The destination is `organization_id`, or `organization`, its legal name (round 51:
+    staff scripts know organizations by name, as `licensing users move --to` takes it),
+    found by the command's own lookup and refused in its words (422 on `organization`)."""
+    if "organization" in data:
+        data["organization_id"] = services.organization_by_name(data["organization"])
     try:
         moved = services.move_user(
             user_id,
@@ -1136,7 +1176,7 @@ def move_user(data: dict[str, Any], user_id: int) -> dict[str, Any]:
             leaving=data["expected_organization_id"],
         )
     except InvalidInput as error:
-        raise _named_as_in_the_body(error) from error
+        raise _named_as_in_the_body(error, "organization" in data) from error
     except services.MovedMeanwhile as error:
         raise Conflict(_moved_meanwhile(error, user_id, data)) from error
     organizations = (moved.left, moved.joined)
@@ -1176,11 +1216,12 @@ def _moved_meanwhile(error: services.MovedMeanwhile, user_id: int, data: dict[st
     )
 
 
-def _named_as_in_the_body(error: InvalidInput) -> InvalidInput:
+def _named_as_in_the_body(error: InvalidInput, by_name: bool) -> InvalidInput:
     """The service names the destination `organization`, as the console's form does;
-    the API's body calls it `organization_id`."""
+    the API's body calls it `organization_id`, or `organization` when named so."""
+    field = "organization" if by_name else "organization_id"
     errors = {
-        ("organization_id" if path == "organization" else path): messages
+        (field if path == "organization" else path): messages
         for path, messages in error.errors.items()
     }
     return InvalidInput(error.detail, errors)

@@ -14,6 +14,8 @@ import marshmallow as ma
 from flask import Response, request
 
 from licensing import access
+from licensing.accounts import services as accounts
+from licensing.accounts.models import LEGAL_NAME_MAX
 from licensing.actors import current_actor
 from licensing.api import negotiation
 from licensing.api.base import Blueprint
@@ -61,11 +63,30 @@ class ExportQuerySchema(ApiSchema):
     to = Day(metadata={"description": "Last day, included"})
     # Which date from/to apply to; each dataset lists its own (GET /exports).
     by = vocabulary(DATE_BASES, metadata={"description": _bases_described()})
-    organization = record_id(metadata={"description": "An organization id"})
+    organization = record_id(
+        metadata={"description": "An organization id; or `organization_name` (one of them)"}
+    )
+    organization_name = ma.fields.String(
+        validate=Text(LEGAL_NAME_MAX),
+        metadata={
+            "description": "An organization by legal name, whole, in any case and script "
+            "(round 51; `licensing exports --organization`'s lookup): a name several "
+            "organizations have, or none has, is a 422 listing at most 10 of them with "
+            "their ids. Or `organization` (one of them)",
+            "example": "Harbor Analytics LLC",
+        },
+    )
     state = ma.fields.String(validate=Text(30))
     currency = ma.fields.String(validate=Length(equal=3))
     use = vocabulary(USES)
     as_of = Day(metadata={"description": "receivables: the day (default today)"})
+
+    @ma.validates_schema
+    def _one_organization(self, data: dict[str, Any], **_kwargs: Any) -> None:
+        if "organization" in data and "organization_name" in data:
+            raise ma.ValidationError(
+                "Give organization or organization_name, not both.", field_name="organization_name"
+            )
 
 
 class ColumnSchema(ApiSchema):
@@ -185,13 +206,20 @@ def export(query: dict[str, Any], dataset: str) -> Response:
     # `format` picks the answer among the three the route documents: the Accept
     # header must admit that one (`api.negotiation`).
     negotiation.require_acceptable(request, [FORMATS[given["format"]].media_type.split(";")[0]])
+    # By name, as the command's --organization (round 51), the refusal in its words.
+    by_name = given.pop("organization_name", None)
+    named = {"organization": "organization_name"} if by_name is not None else {}
     try:
+        if by_name is not None:
+            given["organization"] = accounts.organization_by_name(by_name)
         export = services.prepare(dataset, given.pop("format"), given)
     except InvalidInput as error:
         # The service names the filters as the console's form fields; on the API
-        # they are query arguments, named `query.NAME` like every other one, and
-        # the detail is the one an argument the schema refused gets.
+        # they are query arguments, named `query.NAME` like every other one (the
+        # organization as the caller gave it), and the detail is the one an argument
+        # the schema refused gets.
         raise InvalidInput(
-            INVALID_FIELDS, {f"query.{name}": texts for name, texts in error.errors.items()}
+            INVALID_FIELDS,
+            {f"query.{named.get(name, name)}": texts for name, texts in error.errors.items()},
         ) from None
     return download(export)

@@ -123,7 +123,7 @@ def invoices_query(
     if search := filters.get("search"):
         pattern = f"%{search.strip()}%"
         statement = statement.join(Organization, Organization.id == Invoice.organization_id).where(
-            Invoice.number.ilike(pattern) | Organization.legal_name.ilike(pattern)
+            Invoice.number.ilike(pattern) | Organization.name_contains(search)
         )
     # Refund due and outstanding are read from each invoice's credit notes and
     # their refunds: loaded in two queries for the whole list, not two per row.

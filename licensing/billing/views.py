@@ -395,6 +395,7 @@ described("refund", record_names.refunds)
 recorded_words("invoice", ("state",), INVOICE.state_text)
 # A dispute's history says the bank's reason and Stripe's status as its pages do.
 recorded_words("dispute", ("reason", "status"), humanize)
+recorded_words("unmatched_dispute", ("status",), humanize)
 # A statement's balances were stored as "750.0000" (or "0") before round 28; the
 # audit rows stay as written, so the history gives them the currency's digits.
 recorded_amounts("statement", ("opening", "closing"))

@@ -15,6 +15,7 @@ from sqlalchemy import table as sql_table
 from sqlalchemy.exc import IntegrityError
 
 from licensing import calendar, migrations, models
+from licensing.accounts.models import name_key
 from licensing.db import make_engine
 from tests.conftest import DatabaseTemplate
 from tests.support.checkout import this_checkout
@@ -78,10 +79,14 @@ def _insert(connection: Connection, table: str, **values: object) -> int:
 
 def _organization_and_user(connection: Connection, role: str) -> tuple[int, int]:
     now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
+    columns = {c["name"] for c in inspect(connection).get_columns("organizations")}
+    # From accounts_0010 on, the name's key (`name_key`) beside it.
+    keyed = {"legal_name_key": "kestrel health software"} if "legal_name_key" in columns else {}
     organization_id = _insert(
         connection,
         "organizations",
         legal_name="Kestrel Health Software",
+        **keyed,
         organization_type="commercial",
         address_line1="1 Quay Street",
         city="Portland",
@@ -1369,3 +1374,86 @@ def test_royalties_0006_keeps_each_period_late_from_its_due_date_or_a_later_acce
 
 def _day(value: object) -> date:
     return value if isinstance(value, date) else date.fromisoformat(str(value))
+
+
+def test_accounts_0010_keys_every_organizations_name_for_any_case_in_any_script(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 51: names were matched with the database's `lower()`, ASCII letters only.
+    accounts_0010 adds `legal_name_key` and keys the organizations already there, more
+    than a batch of them, as the service keys a new one (`name_key`); the downgrade
+    drops it, and upgrading again keys them again."""
+    url = database_template.new_url()
+    names = [
+        "ÉCOLE Médicale",
+        "Straße Analytics GmbH",
+        "\ufb01ne \uff24ata",
+        "Kestrel Health Software",
+    ]
+    migrations.downgrade(url, "accounts_0009")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            assert "legal_name_key" not in {
+                c["name"] for c in inspect(connection).get_columns("organizations")
+            }
+            before = connection.execute(text("SELECT count(*) FROM organizations")).scalar_one()
+            organizations = sql_table(
+                "organizations", *(column(name) for name in _ORGANIZATION_ROW), column("id")
+            )
+            rows = [
+                {**_ORGANIZATION_ROW, "legal_name": names[index % len(names)]}
+                for index in range(503)  # more than a batch of the migration's (500)
+            ]
+            connection.execute(insert(organizations), rows)
+    finally:
+        engine.dispose()
+
+    migrations.upgrade(url)
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            keyed = connection.execute(
+                text("SELECT legal_name, legal_name_key FROM organizations")
+            ).all()
+            assert len(keyed) == before + len(rows)
+            assert all(key == name_key(name) for name, key in keyed)
+            assert {key for name, key in keyed if name in names} == {
+                "école médicale",
+                "strasse analytics gmbh",
+                "fine data",
+                "kestrel health software",
+            }
+            schema = inspect(connection)
+            assert "ix_organizations_legal_name_key" in {
+                index["name"] for index in schema.get_indexes("organizations")
+            }
+            assert not next(
+                c for c in schema.get_columns("organizations") if c["name"] == "legal_name_key"
+            )["nullable"]
+    finally:
+        engine.dispose()
+    migrations.downgrade(url, "accounts_0009")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            assert "legal_name_key" not in {
+                c["name"] for c in inspect(connection).get_columns("organizations")
+            }
+    finally:
+        engine.dispose()
+    migrations.upgrade(url)
+
+
+_ORGANIZATION_ROW = {
+    "legal_name": "",
+    "organization_type": "commercial",
+    "address_line1": "1 Quay Street",
+    "city": "Portland",
+    "country": "US",
+    "billing_contact_name": "Rosa Lindqvist",
+    "billing_email": "ap@kestrel.example",
+    "standing": "active",
+    "created_at": datetime(2026, 12, 3, 12, 0, tzinfo=UTC),
+}

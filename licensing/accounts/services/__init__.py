@@ -55,6 +55,7 @@ from licensing.accounts.services.moves import (
 from licensing.accounts.services.organizations import (
     ProfileSaved,
     create_organization,
+    organization_by_name,
     organization_named,
     update_organization,
 )
@@ -236,6 +237,7 @@ __all__ = [
     "named_and_more",
     "normalize_email",
     "open_business",
+    "organization_by_name",
     "organization_in_good_standing",
     "organization_named",
     "overdue_obligations",

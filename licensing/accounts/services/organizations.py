@@ -136,16 +136,24 @@ def organization_named(text: str) -> int:
     """The id of the organization `text` names, for the commands that take one (round
     50: they took an id alone, and staff know organizations by name): its id (`42` or
     `#42`, unchecked: the step refuses an unknown one as it did), else its legal name
-    exactly, in any case. Several of that name, or none, is `InvalidInput` on
-    `organization` listing the candidates with their ids (the first
-    `queries.NAMED_AT_MOST` by name: those of that name, or whose name contains it),
-    so the operator gives the id or the exact name."""
+    (`organization_by_name`)."""
     given = text.strip()
-    if not given:
-        raise InvalidInput.for_field("organization", "Name the organization: its legal name or id.")
-    number = record_id(given.removeprefix("#"))
+    number = record_id(given.removeprefix("#")) if given else None
     if number is not None:
         return number  # the step's own check says when there is none (as before)
+    return organization_by_name(given)
+
+
+def organization_by_name(name: str) -> int:
+    """The id of the one organization whose legal name is `name`, in any case and script
+    (`accounts.models.name_key`): the commands' lookup (`organization_named`) and the
+    API's `organization` beside an id (round 51), so both refuse in the same words.
+    Several of that name, or none, is `InvalidInput` on `organization` listing the
+    candidates with their ids (the first `queries.NAMED_AT_MOST` by name: those of that
+    name, or whose name contains it), so the caller gives the id or the exact name."""
+    given = name.strip()
+    if not given:
+        raise InvalidInput.for_field("organization", "Name the organization: its legal name or id.")
     with db.transaction() as session:
         named = queries.organizations_named(session, given)
     if named.exact and named.total == 1:

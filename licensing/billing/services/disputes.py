@@ -206,7 +206,9 @@ def _keep_unmatched(
 ) -> None:
     """Kept as Stripe last told it, so that matching it later applies what Stripe
     says now (an event older than the one kept changes only why and when it was
-    seen); audited when first kept."""
+    seen); audited when first kept, and each time a later event changes its status
+    (round 51: Stripe's status changed silently; an event that changes none, a
+    replayed one among them, adds no event)."""
     kept = session.scalars(
         select(UnmatchedDispute).where(UnmatchedDispute.stripe_dispute_id == seen.id)
     ).one_or_none()
@@ -214,6 +216,7 @@ def _keep_unmatched(
     if kept is not None and kept_at and told.told_at and told.told_at < kept_at:
         kept.why, kept.last_seen_at = why[:300], now
         return
+    status_before = kept.status if kept is not None else None
     if kept is None:
         kept = UnmatchedDispute(stripe_dispute_id=seen.id, first_seen_at=now)
         session.add(kept)
@@ -232,7 +235,22 @@ def _keep_unmatched(
             session,
             kept,
             "unmatched_dispute.kept",
-            after={"stripe_dispute_id": seen.id, "charge": seen.charge, "why": kept.why},
+            after={
+                "stripe_dispute_id": seen.id,
+                "charge": seen.charge,
+                "status": kept.status,
+                "why": kept.why,
+            },
+            actor=actor,
+        )
+    elif status_before != kept.status:
+        audit.record_event(
+            session,
+            "unmatched_dispute.status_changed",
+            kept.id,
+            before={"status": status_before},
+            after={"status": kept.status},
+            note=f"Stripe's {told.event_type} event of dispute {seen.id}.",
             actor=actor,
         )
 

@@ -693,6 +693,72 @@ def test_an_older_event_of_a_dispute_kept_unmatched_does_not_replace_the_newer_o
     assert _dispute().status == "under_review"
 
 
+def _status_changes() -> list[tuple[object, object, str | None]]:
+    events = db.session().scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == "unmatched_dispute.status_changed")
+        .order_by(AuditEvent.seq)
+    )
+    return [(event.before_data, event.after_data, event.note) for event in events]
+
+
+def test_each_status_stripe_gives_a_dispute_kept_unmatched_is_audited_once(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    admin: User,
+    signed_in: Callable[..., FlaskClient],
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    payment, charge = _paid_before_charges_were_kept(client, vendor, localstripe, invoice_for)
+    created = dispute_event("charge.dispute.created", payment, charge, with_intent=False)
+    under_review = dispute_event(
+        "charge.dispute.updated", payment, charge, status="under_review", with_intent=False
+    )
+    under_review["created"] = created["created"] + 3600
+    # Money withdrawn, the status unchanged: a later event that changes no status.
+    withdrawn = dispute_event(
+        "charge.dispute.funds_withdrawn",
+        payment,
+        charge,
+        status="under_review",
+        moved=(WITHDRAWN,),
+        with_intent=False,
+    )
+    withdrawn["created"] = created["created"] + 7200
+    with _stripe_unreachable():
+        deliver(client, created)
+        deliver(client, under_review)
+        assert deliver(client, under_review)["duplicate"] is True  # Stripe's replay
+        deliver(client, withdrawn)
+        deliver(client, created)  # an older event, delivered late again under a new id
+        created_again = {**created, "id": created["id"] + "_late"}
+        deliver(client, created_again)
+
+    kept = db.session().scalars(select(UnmatchedDispute)).one()
+    assert kept.status == "under_review"
+    # Before round 51 the status moved with no event at all.
+    assert _status_changes() == [
+        (
+            {"status": "needs_response"},
+            {"status": "under_review"},
+            "Stripe's charge.dispute.updated event of dispute du_1Harborlight.",
+        )
+    ]
+    (first,) = db.session().scalars(
+        select(AuditEvent).where(AuditEvent.action == "unmatched_dispute.kept")
+    )
+    assert first.after_data["status"] == "needs_response"
+    verified = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert verified.exit_code == 0, verified.output
+    # The audit log says Stripe's status in words, as the dispute's own history does.
+    page = signed_in(app.test_client(), admin).get(
+        "/console/audit?action=unmatched_dispute.status_changed"
+    )
+    assert "under review" in page.get_data(as_text=True)
+
+
 def test_the_audit_log_names_a_dispute_and_the_money_it_moved_by_their_invoice_linked_to_it(
     app: Flask,
     client: FlaskClient,
