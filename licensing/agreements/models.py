@@ -347,7 +347,8 @@ class Agreement(Snapshotted, Base):
     # The issued bytes (about 51 KB), loaded only where a query asks for them
     # (`queries.stored_pdf`, the seal's check: `undefer`); reading them on a row
     # loaded without them raises, so no list or run carries every agreement's PDF
-    # by accident (round 51).
+    # by accident (round 51). Stored after every other column on SQLite
+    # (`agreements_0006`): a column after the bytes is read through their pages.
     pdf: Mapped[bytes] = mapped_column(LargeBinary, deferred=True, deferred_raiseload=True)
 
     organization: Mapped[Organization] = relationship()
