@@ -7,16 +7,7 @@ import json
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import (
-    CheckConstraint,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
-    select,
-)
+from sqlalchemy import CheckConstraint, ForeignKey, Index, Integer, LargeBinary, String, Text
 from sqlalchemy.orm import Mapped, Session, mapped_column, object_session, relationship
 
 from licensing.db import Base, UTCDateTime, utcnow
@@ -157,12 +148,10 @@ class OutboxAttachment(Base):
         session = object_session(self)
         if session is None:
             raise KeptBytesUnavailable(f"attachment {self.filename} is read outside a session")
-        if self.kept_kind is None:  # its own copy (`bytes_or_kept`), read now
-            copy = session.execute(
-                select(OutboxAttachment.stored).where(OutboxAttachment.id == self.id)
-            ).scalar_one()
-            assert copy is not None  # `bytes_or_kept`: a copy where nothing is named
-            return bytes(copy)
+        if self.kept_kind is None:  # its own copy (`bytes_or_kept`), read now, alone
+            session.refresh(self, ["stored"])
+            assert self.stored is not None  # `bytes_or_kept`: a copy where nothing is named
+            return self.stored
         assert self.kept_id is not None
         content = kept_source(self.kept_kind)(session, self.kept_id)
         if content is None:
