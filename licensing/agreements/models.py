@@ -332,7 +332,6 @@ class Agreement(Snapshotted, Base):
     total: Mapped[Decimal] = mapped_column(Money())
     payment_terms_days: Mapped[int] = mapped_column(Integer)
     late_fee_monthly_percent: Mapped[Decimal] = mapped_column(Money())
-    pdf: Mapped[bytes] = mapped_column(LargeBinary)
     pdf_sha256: Mapped[str] = mapped_column(String(64))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     # SHA-256 of the canonical amounts (currency, total, terms), sealed when issued.
@@ -345,6 +344,12 @@ class Agreement(Snapshotted, Base):
     termination_reason: Mapped[str | None] = mapped_column(Text)
     renewal_of_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id"))
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id"))
+    # The issued bytes (about 51 KB), loaded only where a query asks for them
+    # (`queries.stored_pdf`, the seal's check: `undefer`); reading them on a row
+    # loaded without them raises, so no list or run carries every agreement's PDF
+    # by accident (round 51). Stored after every other column on SQLite
+    # (`agreements_0006`): a column after the bytes is read through their pages.
+    pdf: Mapped[bytes] = mapped_column(LargeBinary, deferred=True, deferred_raiseload=True)
 
     organization: Mapped[Organization] = relationship()
     application: Mapped[Application] = relationship(foreign_keys=[application_id])

@@ -123,6 +123,14 @@ def get_agreement(
     return _get(session, Agreement, agreement_id, principal, lock)
 
 
+def stored_pdf(session: Session, agreement: Agreement) -> bytes:
+    """`agreement`'s issued bytes, as stored: the one column no other read loads
+    (`Agreement.pdf` is deferred and raises when read unloaded; round 51)."""
+    return bytes(
+        session.execute(select(Agreement.pdf).where(Agreement.id == agreement.id)).scalar_one()
+    )
+
+
 # Which invoices bill an agreement, as a condition on `Invoice` given the
 # agreement's id column: its up-front invoice here; the royalties package adds its
 # reports' invoices (`charged_under`), being above this package.

@@ -574,7 +574,9 @@ def agreement(agreement_id: int) -> Page:
 def agreement_pdf(agreement_id: int) -> Response:
     """The stored PDF, byte for byte: what was shown, and what was accepted."""
     found = queries.get_agreement(db.session(), agreement_id)
-    return pdf_response(found.pdf, f"{found.number}.pdf", sha256=found.pdf_sha256)
+    return pdf_response(
+        queries.stored_pdf(db.session(), found), f"{found.number}.pdf", sha256=found.pdf_sha256
+    )
 
 
 @bp.route("/agreements/<int:agreement_id>/accept", methods=["POST"])

@@ -236,7 +236,10 @@ def get_agreement_pdf(agreement_id: int) -> Response:
     """The stored PDF (`application/pdf`); never regenerated."""
     found = queries.get_agreement(db.session(), agreement_id)
     return pdf_response(
-        found.pdf, f"{found.number}.pdf", disposition="attachment", sha256=found.pdf_sha256
+        queries.stored_pdf(db.session(), found),
+        f"{found.number}.pdf",
+        disposition="attachment",
+        sha256=found.pdf_sha256,
     )
 
 

@@ -842,7 +842,10 @@ class KeptPdf(Base):
     standing: Mapped[str] = mapped_column(String(STANDING_MAX))
     # The invoice's first document (its issued one), for a later standing's.
     issued_id: Mapped[int | None] = mapped_column(ForeignKey("kept_pdfs.id"))
-    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    # Read only by the statements that serve, attach or check it (`pdfs.kept`,
+    # `kept_bytes`, the seals' rows), never with the row: reading it on a row loaded
+    # without it raises (round 51).
+    pdf: Mapped[bytes] = mapped_column(LargeBinary, deferred=True, deferred_raiseload=True)
     sha256: Mapped[str] = mapped_column(String(64))
     drawn_at: Mapped[datetime] = mapped_column(UTCDateTime())
     # Round 47 (`billing_0019`): an HMAC under the audit key over what the row is of

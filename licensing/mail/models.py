@@ -123,8 +123,13 @@ class OutboxAttachment(Base):
     )
     filename: Mapped[str] = mapped_column(String(FILENAME_MAX))
     content_type: Mapped[str] = mapped_column(String(100))
-    # The bytes, when the outbox holds its own copy (None for a kept document's).
-    stored: Mapped[bytes | None] = mapped_column("content", LargeBinary)
+    # The bytes, when the outbox holds its own copy (None for a kept document's):
+    # read by `content` alone, never with the row, so the outbox's pages, which list
+    # attachments by name and size, load no report's PDF (round 51; reading it on a
+    # row loaded without it raises).
+    stored: Mapped[bytes | None] = mapped_column(
+        "content", LargeBinary, deferred=True, deferred_raiseload=True
+    )
     kept_kind: Mapped[str | None] = mapped_column(String(KIND_MAX))
     kept_id: Mapped[int | None] = mapped_column(Integer)
     # Of the kept document's bytes as queued (a stored copy's need no check).
@@ -136,13 +141,18 @@ class OutboxAttachment(Base):
     def content(self) -> bytes:
         """The bytes sent: the stored copy, or the kept document's, read now and
         checked (`KeptBytesUnavailable` when they are gone or not those queued)."""
-        if self.stored is not None:
-            return self.stored
-        assert self.kept_kind is not None
-        assert self.kept_id is not None
+        # Queued in this session with its own copy: the bytes are at hand.
+        queued: bytes | None = self.__dict__.get("stored")
+        if queued is not None:
+            return queued
         session = object_session(self)
         if session is None:
             raise KeptBytesUnavailable(f"attachment {self.filename} is read outside a session")
+        if self.kept_kind is None:  # its own copy (`bytes_or_kept`), read now, alone
+            session.refresh(self, ["stored"])
+            assert self.stored is not None  # `bytes_or_kept`: a copy where nothing is named
+            return self.stored
+        assert self.kept_id is not None
         content = kept_source(self.kept_kind)(session, self.kept_id)
         if content is None:
             raise KeptBytesUnavailable(

@@ -266,7 +266,9 @@ class PermissionLetter(Base):
     kind: Mapped[str] = mapped_column(String(10))
     number: Mapped[str] = mapped_column(String(30), unique=True)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
-    pdf: Mapped[bytes] = mapped_column(LargeBinary)
+    # The issued bytes, loaded only where asked for (`services.letter_bytes`, the
+    # seal's check): read on a row loaded without them, they raise (round 51).
+    pdf: Mapped[bytes] = mapped_column(LargeBinary, deferred=True, deferred_raiseload=True)
     sha256: Mapped[str] = mapped_column(String(64))
     # The seal of the issued document (see `licensing.audit.seals`).
     seal_key_id: Mapped[str | None] = mapped_column(String(16))

@@ -98,7 +98,9 @@ Page = str | tuple[str, int] | Response
 def letter_response(letter: PermissionLetter) -> Response:
     """A letter's issued bytes, for pages and the API alike: it names the
     requester, so no cache may keep it (the public link carries no credentials)."""
-    return pdf_response(letter.pdf, letter.filename, disposition="attachment")
+    content = services.letter_bytes(db.session(), letter.id)
+    assert content is not None  # the letter was just read
+    return pdf_response(content, letter.filename, disposition="attachment")
 
 
 def request_letter(request_id: int, letter_id: int) -> Response:

@@ -27,6 +27,7 @@ from tests.browser.conftest import (
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE, draft
 from tests.support import factories
 from tests.support.card_years import CardYears
+from tests.support.documents import stored_pdf
 from tests.support.servers import LiveServer
 from tests.support.settings import issuing
 
@@ -91,7 +92,7 @@ def test_approval_with_a_set_fee_and_a_shorter_term_reads_right_in_the_pdf_and_c
             .scalars(select(Agreement).where(Agreement.application_id == application_id))
             .one()
         )
-        text = _pdf_text(agreement.pdf)
+        text = _pdf_text(stored_pdf(agreement))
     assert "None" not in text
     assert "fee set at 18,000.00 USD" in text or "fee set at 18000.00 USD" in text
     assert "Annual fee" not in text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -1457,3 +1458,136 @@ _ORGANIZATION_ROW = {
     "standing": "active",
     "created_at": datetime(2026, 12, 3, 12, 0, tzinfo=UTC),
 }
+
+
+def _agreement_columns(engine: Engine) -> list[str]:
+    with engine.connect() as connection:
+        return [column["name"] for column in inspect(connection).get_columns("agreements")]
+
+
+def _agreement_rows(engine: Engine) -> list[tuple[object, ...]]:
+    with engine.connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT id, number, state, pdf, pdf_sha256, issued_at, activated_at, ended_at, "
+                "termination_reason, renewal_of_id, superseded_by_id, amounts_sha256, "
+                "seal_key_id, seal FROM agreements ORDER BY id"
+            )
+        ).all()
+    return [(*row[:3], bytes(row[3]), row[4], *map(_utc, row[5:8]), *row[8:]) for row in rows]
+
+
+def test_agreements_0006_stores_the_pdf_after_the_row_on_sqlite_keeping_every_agreement(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 51: on SQLite the agreements table is rebuilt with `pdf` as its last
+    column (a column after 51 KB of bytes is read through their overflow pages), every
+    row, its bytes, its references and the table's constraints kept; the downgrade
+    puts it back after `late_fee_monthly_percent`. PostgreSQL keeps such bytes out of
+    line (TOAST): its table is left as it is, both ways."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "agreements_0005")
+    engine = make_engine(url)
+    before = _agreement_columns(engine)
+    assert before.index("pdf") == before.index("late_fee_monthly_percent") + 1
+    issued = datetime(2027, 1, 4, 15, 0, tzinfo=UTC)
+    pdfs = [bytes(range(256)) * 200, b"%PDF-1.4 " + bytes(reversed(range(256))) * 199]
+    try:
+        with engine.connect() as connection, connection.begin():
+            organization_id, user_id = _organization_and_user(connection, "member")
+            ids: list[int] = []
+            for index, pdf in enumerate(pdfs, start=1):
+                application_id = _insert(
+                    connection,
+                    "applications",
+                    organization_id=organization_id,
+                    created_by_id=user_id,
+                    state="approved",
+                    created_at=issued,
+                    updated_at=issued,
+                    renewal_of_id=ids[0] if ids else None,
+                )
+                quote_id = _insert(
+                    connection,
+                    "application_quotes",
+                    application_id=application_id,
+                    version=1,
+                    kind="submitted",
+                    rate_card="2027.1",
+                    currency="USD",
+                    total=250000,
+                    term_start=date(2026 + index, 1, 1),
+                    term_end=date(2026 + index, 12, 31),
+                    snapshot_json="{}",
+                    modifications_json="[]",
+                    created_at=issued,
+                    created_by="tests",
+                )
+                ids.append(
+                    _insert(
+                        connection,
+                        "agreements",
+                        number=f"CPT-{2026 + index}-00000{index}",
+                        organization_id=organization_id,
+                        application_id=application_id,
+                        quote_id=quote_id,
+                        state="active",
+                        term_start=date(2026 + index, 1, 1),
+                        term_end=date(2026 + index, 12, 31),
+                        rate_card="2027.1",
+                        currency="USD",
+                        total=250000,
+                        payment_terms_days=30,
+                        late_fee_monthly_percent=150,
+                        pdf=pdf,
+                        pdf_sha256=hashlib.sha256(pdf).hexdigest(),
+                        issued_at=issued,
+                        activated_at=issued + timedelta(days=index),
+                        renewal_of_id=ids[0] if ids else None,
+                        amounts_sha256="a" * 64,
+                        seal_key_id="k1",
+                        seal=str(index) * 64,
+                    )
+                )
+            connection.execute(
+                text("UPDATE agreements SET superseded_by_id = :renewal WHERE id = :first"),
+                {"renewal": ids[1], "first": ids[0]},
+            )
+        stored = _agreement_rows(engine)
+        assert [row[3] for row in stored] == pdfs
+
+        migrations.upgrade(url)
+        after = _agreement_columns(engine)
+        if database_template.backend == "sqlite":
+            assert after == [name for name in before if name != "pdf"] + ["pdf"]
+        else:
+            assert after == before
+        assert _agreement_rows(engine) == stored
+        assert _index_names(url, "agreements") >= {
+            "ix_agreements_organization_id",
+            "ix_agreements_state",
+            "ix_agreements_term_end",
+        }
+        with engine.connect() as connection:
+            renewing = connection.execute(
+                text("SELECT renewal_of_id FROM applications WHERE renewal_of_id IS NOT NULL")
+            ).scalar_one()
+        assert renewing == ids[0]
+        # Its constraints came with it: a number used twice, or a state it does not know.
+        for changes in ({"number": "CPT-2027-000001"}, {"number": "CPT-2029-1", "state": "x"}):
+            with (
+                pytest.raises(IntegrityError),
+                engine.connect() as connection,
+                connection.begin(),
+            ):
+                connection.execute(
+                    text("UPDATE agreements SET number = :number, state = :state WHERE id = :id"),
+                    {"state": "active", **changes, "id": ids[1]},
+                )
+
+        migrations.downgrade(url, "agreements_0005")
+        assert _agreement_columns(engine) == before
+        assert _agreement_rows(engine) == stored
+    finally:
+        engine.dispose()
+    migrations.upgrade(url)

@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import Table, insert, inspect, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, undefer
 
 from licensing import db
 from licensing.agreements.models import Agreement, Application, ApplicationUse, QuoteVersion
@@ -88,7 +88,10 @@ def copy_agreement(
     its application, `copy_application`), over `term`, numbered from `number_from`
     in the term's year, with its reporting periods stored as acceptance stores them;
     their ids. Commits."""
-    original = session.get(Agreement, agreement_id)
+    # Its bytes too, which a read leaves behind unless asked (round 51).
+    original = session.get(
+        Agreement, agreement_id, options=[undefer(Agreement.pdf)], populate_existing=True
+    )
     assert original is not None
     reports = select(ReportingPeriod.id).where(ReportingPeriod.agreement_id == agreement_id)
     assert session.scalar(reports.limit(1)) is not None, "the original reports no usage"

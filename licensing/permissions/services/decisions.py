@@ -207,9 +207,11 @@ def _letter_attached(session: Session, request: PermissionRequest) -> list[mail.
         .order_by(PermissionLetter.id.desc())
         .limit(1)
     ).one()
+    content = letter_bytes(session, letter.id)
+    assert content is not None  # the letter was just read
     return [
         mail.Attachment(
-            letter.filename, "application/pdf", letter.pdf, kept=(LETTER_SOURCE, letter.id)
+            letter.filename, "application/pdf", content, kept=(LETTER_SOURCE, letter.id)
         )
     ]
 

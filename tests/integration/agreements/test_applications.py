@@ -37,6 +37,7 @@ from licensing.permissions.models import PermissionRequest
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
 from tests.support import factories
 from tests.support.agreements import agreement_of
+from tests.support.documents import stored_pdf
 from tests.support.settings import issuing
 
 Apply = Callable[..., Application]
@@ -246,7 +247,9 @@ def test_staff_return_the_vendor_resubmits_and_staff_approve_with_a_modified_amo
     assert modified.modifications[0]["reason"] == "pilot rate for the first year"
     agreement = agreement_of(approved)
     assert agreement.total == Decimal("41300.00")
-    text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(agreement.pdf)).pages)
+    text = "\n".join(
+        page.extract_text() for page in PdfReader(io.BytesIO(stored_pdf(agreement))).pages
+    )
     assert "pilot rate for the first year" in " ".join(text.split())  # however it wraps
     assert "41,300.00" in text or "41300.00" in text
     assert "CPT © 2026 American Medical Association. All rights reserved." in text
@@ -397,7 +400,7 @@ def test_acceptance_records_the_signer_and_the_pdf_digest_and_signals_billing(
         signals.agreement_activated.disconnect(receiver)
     assert accepted.state == "active"
     assert accepted.acceptance.signer_name == "Robin Castellanos"
-    assert accepted.acceptance.pdf_sha256 == hashlib.sha256(accepted.pdf).hexdigest()
+    assert accepted.acceptance.pdf_sha256 == hashlib.sha256(stored_pdf(accepted)).hexdigest()
     assert accepted.acceptance.ip_address == "198.51.100.7"
     # Only the flat development fee is due up front; per-user royalties are not.
     assert [(c.line_index, c.amount) for c in received[0].charges] == [(1, Decimal("2500.00"))]

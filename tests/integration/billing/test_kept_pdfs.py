@@ -16,6 +16,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import delete, select
+from sqlalchemy.orm import undefer
 
 from licensing import db
 from licensing.audit import seals
@@ -36,7 +37,10 @@ def _kept_rows(**by: int) -> list[KeptPdf]:
     session = db.session()
     session.expire_all()
     (column, record_id), *_ = by.items()
-    statement = select(KeptPdf).where(getattr(KeptPdf, column) == record_id)
+    # The bytes too: they are read only where asked for (round 51).
+    statement = (
+        select(KeptPdf).options(undefer(KeptPdf.pdf)).where(getattr(KeptPdf, column) == record_id)
+    )
     return list(session.scalars(statement.order_by(KeptPdf.id)))
 
 

@@ -13,12 +13,14 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select, update
+from sqlalchemy.orm import undefer
 
 from licensing import db
 from licensing.billing import pdfs
 from licensing.billing.models import Invoice, KeptPdf
 from licensing.mail import services as mail
 from licensing.mail.models import OutboxAttachment, OutboxMessage
+from tests.support.documents import outbox_copy
 from tests.support.servers import SMTPServer
 from tests.support.settings import delivery
 
@@ -41,7 +43,13 @@ def _issuing_email(invoice: Invoice) -> OutboxMessage:
 
 
 def _issued(invoice: Invoice) -> KeptPdf:
-    return db.session().scalars(select(KeptPdf).where(KeptPdf.invoice_id == invoice.id)).one()
+    return (
+        db.session()
+        .scalars(
+            select(KeptPdf).options(undefer(KeptPdf.pdf)).where(KeptPdf.invoice_id == invoice.id)
+        )
+        .one()
+    )
 
 
 def _received_pdf(mailbox: SMTPServer) -> bytes:
@@ -59,7 +67,7 @@ def test_the_issuing_email_names_the_kept_pdf_and_the_smtp_server_receives_its_b
     kept = _issued(invoice)
     (attachment,) = _issuing_email(invoice).attachments
     # No copy in the outbox: the kept row, named, with what was queued.
-    assert attachment.stored is None
+    assert outbox_copy(attachment) is None
     assert (attachment.kept_kind, attachment.kept_id) == (pdfs.KEPT_SOURCE, kept.id)
     assert (attachment.sha256, attachment.size) == (kept.sha256, len(kept.pdf))
     assert attachment.filename == f"{invoice.number}.pdf"

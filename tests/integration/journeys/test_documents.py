@@ -13,7 +13,7 @@ from licensing.agreements.models import Application
 from tests.integration.agreements.conftest import AUTO_USE, NOW, SMALL_USE
 from tests.support.agreements import accepted_with_invoice
 from tests.support.billing import credited
-from tests.support.documents import pdf_text
+from tests.support.documents import pdf_text, stored_pdf
 
 # 10 end users on distribution-software: 185.00 of usage, lifted to the 1000.00 minimum.
 
@@ -39,7 +39,7 @@ def test_a_minimum_covered_by_the_estimate_is_not_said_to_be_invoiced_up_front(
 ) -> None:
     agreement, invoice = accepted_with_invoice(apply(vendor, AUTO_USE), vendor, now=NOW)
     assert invoice is None  # 33,800.00 of estimated usage is above the 1,000.00 minimum
-    text = _flat(pdf_text(agreement.pdf))
+    text = _flat(pdf_text(stored_pdf(agreement)))
     assert "minimum annual royalty stated in Schedule A is invoiced at the start" not in text
     assert "minimum royalties) are invoiced when this agreement becomes active" not in text
     assert "charged with the first reports" in text
@@ -59,7 +59,7 @@ def test_the_agreement_its_invoice_and_credit_note_carry_the_same_copyright_year
     assert invoice.issue_date.year == 2026
     credit = credited(invoice.id, "15.00", "Goodwill")
     notice = "CPT © 2026 American Medical Association. All rights reserved."
-    assert notice in _flat(pdf_text(agreement.pdf))
+    assert notice in _flat(pdf_text(stored_pdf(agreement)))
     browser = signed_in(client, vendor)
     for url in (f"/invoices/{invoice.id}.pdf", f"/credit-notes/{credit.id}.pdf"):
         text = _flat(pdf_text(browser.get(url).data))

@@ -30,6 +30,7 @@ from tests.integration.permissions.conftest import (
 from tests.integration.pricing.conftest import (
     example_card,  # noqa: F401 - the fixture
 )
+from tests.support.documents import stored_pdf
 from tests.support.settings import permission_sla_days
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
@@ -43,7 +44,7 @@ def _letter_text(request: PermissionRequest) -> str:
     )
     return " ".join(
         " ".join((page.extract_text() or "").split())
-        for page in PdfReader(io.BytesIO(letter.pdf)).pages
+        for page in PdfReader(io.BytesIO(stored_pdf(letter))).pages
     )
 
 
@@ -257,7 +258,7 @@ def test_a_grant_on_reconsideration_says_in_its_letter_that_it_replaces_the_deni
     )
     text = " ".join(
         " ".join((page.extract_text() or "").split())
-        for page in PdfReader(io.BytesIO(grant.pdf)).pages
+        for page in PdfReader(io.BytesIO(stored_pdf(grant))).pages
     )
     assert (
         f"This letter follows your request for reconsideration and replaces the denial "

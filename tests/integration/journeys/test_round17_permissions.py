@@ -19,7 +19,7 @@ from tests.integration.permissions.conftest import (
     last_mail,
     submit,  # noqa: F401 - the fixture
 )
-from tests.support.documents import pdf_text
+from tests.support.documents import pdf_text, stored_pdf
 from tests.support.factories import bearer
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
@@ -92,4 +92,4 @@ def test_the_audience_reads_the_same_on_the_pages_the_email_and_the_letter(
     assert "Audience: up to 1,200\n" in last_mail(request.requester_email).body_text
     stored = db.session().get(PermissionRequest, request.id)
     assert stored is not None
-    assert "Audience up to 1,200" in " ".join(pdf_text(stored.letters[-1].pdf).split())
+    assert "Audience up to 1,200" in " ".join(pdf_text(stored_pdf(stored.letters[-1])).split())

@@ -32,7 +32,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     lowered_by_amendment,
 )
 from tests.support.agreements import accept, agreement_of, upfront_invoice
-from tests.support.documents import pdf_text
+from tests.support.documents import pdf_text, stored_pdf
 from tests.support.factories import bearer
 from tests.support.pages import text_of
 from tests.support.settings import issuing
@@ -165,7 +165,7 @@ def test_the_agreement_page_and_pdf_name_the_rule_by_its_description(
     assert f"{rule}<br>" in application
     assert caption in application
 
-    text = _flat(pdf_text(agreement.pdf))
+    text = _flat(pdf_text(stored_pdf(agreement)))
     # The heading keeps the rule's id; its description opens the terms below it (round
     # 38: a heading longer than its line took reportlab's parser, a third of the time).
     assert f"1. Clinic Pad (rule distribution-software) {rule}." in text
@@ -210,7 +210,7 @@ def test_staff_pages_documents_and_charts_name_the_types_and_uses_in_the_forms_w
         in review
     )
 
-    text = _flat(pdf_text(agreement.pdf))
+    text = _flat(pdf_text(stored_pdf(agreement)))
     assert "a commercial company" in text
     assert "commercial organization" not in text
     assert "Distribute a product to others (installed or hosted); SaaS for provider users" in text

@@ -19,7 +19,7 @@ from tests.integration.permissions.conftest import (
     requested_by,
     submit,  # noqa: F401 - the fixture
 )
-from tests.support.documents import pdf_text
+from tests.support.documents import pdf_text, stored_pdf
 from tests.support.settings import permission_sla_days
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
@@ -67,7 +67,7 @@ def test_the_grant_letter_says_where_to_send_the_next_request(
     request, token = submit()
     services.approve(request.id, OFFICE)
     letter = db.session().scalars(select(PermissionLetter)).one()
-    text = _one_line(pdf_text(letter.pdf))
+    text = _one_line(pdf_text(stored_pdf(letter)))
     assert "your request's status page sends one, the form filled in with this request" in text
     assert f"/permissions/status/{token}" in text.replace(" ", "")
 
@@ -79,7 +79,7 @@ def test_a_routed_grant_keeps_its_words_without_the_public_link(vendor: Any) -> 
     assert "sends a new request" not in body
     letter = db.session().scalars(select(PermissionLetter)).one()
     assert "To continue the use after that date, submit a new request." in _one_line(
-        pdf_text(letter.pdf)
+        pdf_text(stored_pdf(letter))
     )
 
 
@@ -100,7 +100,7 @@ def test_the_denial_letter_and_email_name_the_purpose_refused(
         .scalars(select(PermissionLetter).where(PermissionLetter.request_id == refused.id))
         .one()
     )
-    text = _one_line(pdf_text(letter.pdf))
+    text = _one_line(pdf_text(stored_pdf(letter)))
     assert "Purpose Exam preparation: A review book sold at the campus store." in text
     body = _one_line(last_mail(EMAIL).body_text)
     assert "Content requested: The section guidelines for evaluation and management" in body

@@ -27,7 +27,7 @@ from tests.integration.permissions.conftest import (
     send_routed,
     submit,  # noqa: F401 - the fixture
 )
-from tests.support.documents import pdf_text
+from tests.support.documents import pdf_text, stored_pdf
 from tests.support.factories import bearer
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
@@ -85,7 +85,7 @@ def test_the_public_form_takes_the_days_of_the_use_and_a_grant_defaults_to_them(
     db.session().refresh(stored)
     assert (stored.valid_from, stored.valid_until) == (first, last)
     letter = db.session().scalars(select(PermissionLetter)).one()
-    text = _one_line(pdf_text(letter.pdf))
+    text = _one_line(pdf_text(stored_pdf(letter)))
     assert f"Term asked for Fall semester: {first.isoformat()} to {last.isoformat()}" in text
     assert f"valid from {first.isoformat()} until {last.isoformat()}" in text
     body = _one_line(last_mail(EMAIL).body_text)
@@ -102,7 +102,7 @@ def test_a_request_without_days_keeps_the_default_of_one_year(submit: Submit) ->
         services.default_validity_end(today),
     )
     letter = db.session().scalars(select(PermissionLetter)).one()
-    assert "Term asked for" not in _one_line(pdf_text(letter.pdf))
+    assert "Term asked for" not in _one_line(pdf_text(stored_pdf(letter)))
 
 
 def test_a_term_that_began_before_the_decision_is_granted_from_the_decisions_day(
@@ -298,7 +298,9 @@ def test_a_routed_uses_term_is_said_once_where_its_words_are_its_days(
     assert "The requester asked for: 2027-01-01 to 2027-12-31." in page
     services.approve(request.id, OFFICE)
     letter = db.session().scalars(select(PermissionLetter)).one()
-    assert "Term asked for 2027-01-01 to 2027-12-31 Valid from" in _one_line(pdf_text(letter.pdf))
+    assert "Term asked for 2027-01-01 to 2027-12-31 Valid from" in _one_line(
+        pdf_text(stored_pdf(letter))
+    )
 
 
 def test_the_requesters_answer_is_read_above_the_forms_that_decide(

@@ -44,7 +44,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     row,
 )
 from tests.support.agreements import up_front_invoice
-from tests.support.documents import pdf_text
+from tests.support.documents import pdf_text, stored_pdf
 from tests.support.factories import bearer
 from tests.support.pages import text_of
 from tests.support.stored_words import stored_words
@@ -260,7 +260,7 @@ def test_permission_letters_and_emails_say_no_stored_word(
                 valid_until=date(2027, 6, 30),
             )
     documents = {
-        f"letter {letter.number}": pdf_text(letter.pdf)
+        f"letter {letter.number}": pdf_text(stored_pdf(letter))
         for letter in db.session().scalars(select(PermissionLetter))
     }
     assert len(documents) == len(purposes)

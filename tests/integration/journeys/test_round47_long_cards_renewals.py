@@ -34,7 +34,7 @@ from tests.integration.agreements.conftest import (  # noqa: F401 - the fixture
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support import factories
 from tests.support.agreements import agreement_of
-from tests.support.documents import downloaded_pdf, pdf_text
+from tests.support.documents import downloaded_pdf, pdf_text, stored_pdf
 from tests.support.factories import bearer
 from tests.support.long_cards import (
     FEE_SENTENCE,
@@ -98,7 +98,7 @@ def test_an_agreement_on_a_yearly_card_says_nothing_of_proration(
 ) -> None:
     ratecards.import_card(card_2028("2028-12-31"), published_by="tests")
     agreement = issued_on_2028(vendor)
-    text = flat(pdf_text(agreement.pdf))
+    text = flat(pdf_text(stored_pdf(agreement)))
     assert "prorates over all of it" not in text
     assert "prorated over all of it" not in text
 
@@ -114,7 +114,7 @@ def test_an_agreement_issued_before_keeps_its_bytes_and_a_new_one_says_it(
     # before the warning was printed, and is served as issued under the default.
     ratecards.import_card(card_2028("2039-12-31"), published_by="tests")
     before = issued_on_2028(vendor, long_card_days=36525)
-    issued_bytes = before.pdf
+    issued_bytes = stored_pdf(before)
     assert "prorates over all of it" not in flat(pdf_text(issued_bytes))
     portal: FlaskClient = signed_in(app.test_client(), vendor)
     served = downloaded_pdf(portal, f"/portal/agreements/{before.id}/agreement.pdf")
@@ -122,7 +122,7 @@ def test_an_agreement_issued_before_keeps_its_bytes_and_a_new_one_says_it(
     assert before.pdf_sha256 == db.session().get(Agreement, before.id).pdf_sha256
 
     after = issued_on_2028(vendor)
-    text = flat(pdf_text(after.pdf))
+    text = flat(pdf_text(stored_pdf(after)))
     assert "Rate card 2028.1 runs longer than ten years, and these fees are prorated" in text
     assert "Rate card 2028.1 runs to 2039-12-31 (4,383 days)" in text
 

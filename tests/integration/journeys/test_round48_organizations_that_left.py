@@ -36,7 +36,7 @@ from tests.integration.pricing.conftest import card_document
 from tests.integration.pricing.conftest import example_card as example_card
 from tests.support import factories
 from tests.support.agreements import agreement_of
-from tests.support.documents import pdf_text
+from tests.support.documents import pdf_text, stored_pdf
 from tests.support.factories import bearer
 from tests.support.long_cards import FEE_SENTENCE, MINIMUM_SENTENCE, agreement_of_2027, card_2028
 from tests.support.pages import text_of
@@ -332,7 +332,7 @@ def test_a_renewals_approval_email_on_an_open_ended_card_says_what_its_proration
     assert f"invoiced with your royalty reports. {MINIMUM_SENTENCE} {FEE_SENTENCE} Read it" in (
         body
     )
-    schedule = " ".join(pdf_text(renewed.pdf).split())
+    schedule = " ".join(pdf_text(stored_pdf(renewed)).split())
     assert MINIMUM_SENTENCE in schedule  # the same sentences, one source
     assert FEE_SENTENCE in schedule
 

@@ -30,7 +30,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     row,
 )
 from tests.support.agreements import accept, agreement_of, upfront_invoice
-from tests.support.documents import pdf_text
+from tests.support.documents import pdf_text, stored_pdf
 from tests.support.factories import bearer
 from tests.support.settings import issuing
 
@@ -102,7 +102,7 @@ def test_the_review_page_agreement_page_and_pdf_say_the_share_of_the_period_alik
     assert SHARE in page
     # The PDF named the card and its working said "x 1/5 (prorated)": the card's period
     # and the days counted were nowhere in it.
-    text = _flat(pdf_text(agreement.pdf))
+    text = _flat(pdf_text(stored_pdf(agreement)))
     assert (
         "Royalties are computed with rate card 2027.1. Its period is 2027-01-01 to "
         f"2027-12-31, and {SHARE}: flat fees, minimums and maximums are prorated by it, "
@@ -122,7 +122,7 @@ def test_an_agreement_for_the_whole_period_is_drawn_without_the_share(
     example_card: str,  # noqa: F811
 ) -> None:
     agreement = _issued(vendor, (date(2027, 1, 1), date(2027, 12, 31)), SMALL_USE)
-    text = _flat(pdf_text(agreement.pdf))
+    text = _flat(pdf_text(stored_pdf(agreement)))
     assert "Royalties are computed with rate card 2027.1." in text
     assert "Its period is" not in text
     assert "of the rate card period's" not in text

@@ -43,6 +43,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
 )
 from tests.support import factories
 from tests.support.agreements import accept, accepted_on_the_page, agreement_of
+from tests.support.documents import stored_pdf
 from tests.support.pages import text_of
 from tests.support.settings import issuing
 
@@ -538,7 +539,8 @@ def test_a_suspended_organization_is_told_how_to_reach_the_licensing_office(
 def test_the_agreement_pdf_names_uses_and_units_in_words(vendor: Any, apply: Any) -> None:
     agreement = agreement_of(apply(vendor, AUTO_USE))  # SaaS, 2500 end users
     text = " ".join(
-        " ".join(page.extract_text().split()) for page in PdfReader(io.BytesIO(agreement.pdf)).pages
+        " ".join(page.extract_text().split())
+        for page in PdfReader(io.BytesIO(stored_pdf(agreement))).pages
     )
     assert "SaaS for provider users" in text
     assert "2,500 end users, graduated" in text  # grouped as on the page (round 12)

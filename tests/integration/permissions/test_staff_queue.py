@@ -21,7 +21,7 @@ from licensing.mail.smtp import Delivery, SMTPTransport
 from licensing.permissions import queries, services
 from licensing.permissions.models import LetterIsImmutable, PermissionLetter, PermissionRequest
 from tests.integration.permissions.conftest import OFFICE, last_mail, routed_use, send_routed
-from tests.support.documents import pdf_text
+from tests.support.documents import outbox_copy, pdf_text, stored_pdf
 from tests.support.factories import bearer, make_staff
 from tests.support.servers import SMTPServer
 from tests.support.settings import permission_sla_days
@@ -106,7 +106,7 @@ def test_a_letter_is_never_stored_by_a_cache_wherever_it_is_fetched(
     }
     for where, response in fetched.items():
         assert response.status_code == 200, where
-        assert response.data == letter.pdf, where
+        assert response.data == stored_pdf(letter), where
         assert response.headers.get("Cache-Control") == "private, no-store", where
 
 
@@ -135,7 +135,7 @@ def test_the_portal_and_the_console_download_a_routed_request_s_letter_and_no_ot
 
     for where, response in fetched.items():
         assert response.status_code == 200, where
-        assert response.data == letter.pdf, where
+        assert response.data == stored_pdf(letter), where
         assert response.headers.get("Cache-Control") == "private, no-store", where
     assert theirs.status_code == 404
 
@@ -362,14 +362,14 @@ def test_a_denial_may_be_reconsidered_within_14_days_and_not_after(
         .all()
     )
     assert [letter.kind for letter in letters] == ["denial", "denial"]
-    first = pdf_text(letters[0].pdf)
+    first = pdf_text(stored_pdf(letters[0]))
     assert "The audience is a paying public." in first
     assert "reconsider" in first
     # It read "until 2027-03-15"; the email and the status page say the deadline to the
     # minute at the office, as the letter now does.
     until = calendar.deadline_text(MONDAY + timedelta(days=14))
     assert f"until {until}" in " ".join(first.split())
-    assert "final" in pdf_text(letters[1].pdf)
+    assert "final" in pdf_text(stored_pdf(letters[1]))
 
 
 def test_under_reconsideration_the_requester_still_sees_the_denial_and_its_letter(
@@ -497,7 +497,7 @@ def test_the_decision_email_carries_the_letter_the_requester_keeps(
         (attachment,) = message.attachments
         assert attachment.filename == f"{letter.number}.pdf"
         assert attachment.content_type == "application/pdf"
-        assert attachment.content == letter.pdf
+        assert attachment.content == stored_pdf(letter)
         assert "attached" in message.body_text
 
 
@@ -514,9 +514,9 @@ def test_the_decision_email_names_its_letter_and_the_smtp_server_receives_its_is
         .one()
     )
     (attachment,) = last_mail(request.requester_email).attachments
-    assert attachment.stored is None
+    assert outbox_copy(attachment) is None
     assert (attachment.kept_kind, attachment.kept_id) == (services.LETTER_SOURCE, letter.id)
-    assert (attachment.sha256, attachment.size) == (letter.sha256, len(letter.pdf))
+    assert (attachment.sha256, attachment.size) == (letter.sha256, len(stored_pdf(letter)))
     to_the_mailbox = Delivery(SMTPTransport.from_url(mailbox.url), "office@cpt.example")
     assert mail.deliver_due(to_the_mailbox).sent >= 1
     (received,) = mailbox.to(request.requester_email)[-1:]

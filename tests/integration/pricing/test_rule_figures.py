@@ -16,6 +16,7 @@ from licensing.agreements.models import Application
 from tests.integration.agreements.conftest import AUTO_USE
 from tests.integration.agreements.conftest import apply as apply
 from tests.support.agreements import agreement_of
+from tests.support.documents import stored_pdf
 
 GROUPED = (
     "Per end user, graduated: the first 100 at 18.50 USD each, the next 900 at 15.50 USD "
@@ -32,7 +33,7 @@ def test_a_new_agreements_pdf_states_a_rules_terms_with_grouped_figures(
     vendor: Any,
 ) -> None:
     agreement = agreement_of(apply(vendor, AUTO_USE))
-    pages = PdfReader(io.BytesIO(agreement.pdf)).pages
+    pages = PdfReader(io.BytesIO(stored_pdf(agreement))).pages
     text = " ".join(" ".join(page.extract_text() for page in pages).split())
     assert GROUPED in text
     assert "above 1000" not in text
