@@ -19,10 +19,10 @@ from licensing.audit import services as audit
 from licensing.billing import links, queries
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import Invoice
-from licensing.billing.queries import chased
+from licensing.billing.queries import overdue_on
 from licensing.billing.services._common import _amount, _due_ids
 from licensing.billing.services.invoices import Charge, create_invoice
-from licensing.billing.states import COLLECTIBLE, LATE_FEE, OPEN
+from licensing.billing.states import LATE_FEE, OPEN
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.links import links as pages
@@ -81,7 +81,7 @@ def process_overdue(*, standing_days: int, now: datetime | None = None) -> Overd
     # The organization whose oldest invoice is the longest overdue first, then by id.
     chased_ids = _due_ids(
         select(Invoice.organization_id)
-        .where(Invoice.state == OPEN, Invoice.due_date < today, chased(today))
+        .where(Invoice.state == OPEN, overdue_on(today))
         .group_by(Invoice.organization_id)
         .order_by(func.min(Invoice.due_date), Invoice.organization_id)
     )
@@ -91,11 +91,7 @@ def process_overdue(*, standing_days: int, now: datetime | None = None) -> Overd
     # As the invoices above: the holds' audit events follow the invoices'.
     organization_ids = _due_ids(
         select(Invoice.organization_id)
-        .where(
-            Invoice.state.in_(sorted(COLLECTIBLE)),
-            Invoice.due_date < today - timedelta(days=standing_days),
-            chased(today - timedelta(days=standing_days)),
-        )
+        .where(overdue_on(today - timedelta(days=standing_days)))
         .group_by(Invoice.organization_id)
         .order_by(func.min(Invoice.due_date), Invoice.organization_id)
     )
@@ -127,8 +123,7 @@ def _chase(
             .where(
                 Invoice.organization_id == organization_id,
                 Invoice.state == OPEN,
-                Invoice.due_date < today,
-                chased(today),
+                overdue_on(today),
             )
             .order_by(Invoice.due_date, Invoice.id)
         )
@@ -374,9 +369,7 @@ def _overdue_beyond(
             select(Invoice)
             .where(
                 Invoice.organization_id == organization_id,
-                Invoice.state.in_(sorted(COLLECTIBLE)),
-                Invoice.due_date < today - timedelta(days=days),
-                chased(today - timedelta(days=days)),
+                overdue_on(today - timedelta(days=days)),
             )
             .order_by(Invoice.due_date, Invoice.id)
         )
