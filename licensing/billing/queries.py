@@ -522,23 +522,33 @@ def outstanding(session: Session, organization_id: int, limit: int) -> Outstandi
 
 
 def overdue_on(today: date) -> ColumnElement[bool]:
-    """What "overdue" means everywhere an invoice is listed or counted as overdue
-    (round 50: the portal's list, the API's `overdue` filter, the console's list and
-    its home's count): still owed, past its due date, and asked for, not held by a
-    bank's dispute of its card payment (`held_on`), which the payer's pages never
-    call overdue and the overdue run does not chase."""
+    """What "overdue" means everywhere an invoice is listed, counted or chased as
+    overdue (round 50: the portal's list, the API's `overdue` filter, the console's
+    list and its home's count; round 51: the overdue run's reminders, late fees and
+    standing too, which had a rule of their own): still owed, past its due date, and
+    not held by a bank's dispute of its card payment (`held_on`)."""
     return and_(Invoice.state.in_(sorted(COLLECTIBLE)), Invoice.due_date < today, ~held_on(today))
 
 
+def _holding(today: date) -> ColumnElement[bool]:
+    """The one rule of a dispute holding its invoice on `today`, for `held_on` (SQL)
+    and `dispute_holds` (the pages' records): the dispute is open (the office is
+    contesting the money with the bank), or it was lost and its balance is owed again
+    on `today` or later. `owed_again_on` is the balance's new due date (the close
+    plus the invoice's payment terms), and like any due date the balance is overdue
+    only the day after it: until round 51 the overdue run held it through that day
+    (`owed_again_on >= today`) while the lists and the payer's pages called it
+    overdue on the day itself (`> today`)."""
+    return or_(PaymentDispute.state == OPEN, PaymentDispute.owed_again_on >= today)
+
+
 def held_on(today: date) -> Exists:
-    """`dispute_holds`' rule in SQL: the invoice's card payment is disputed by the bank
-    (the dispute open), or a lost dispute's balance is owed again only after `today`."""
+    """`dispute_holds`' rule in SQL (`_holding`): the invoice's card payment is
+    disputed by the bank (the dispute open), or a lost dispute's balance is owed again
+    on `today` or later: not overdue, not chased."""
     return (
         select(PaymentDispute.id)
-        .where(
-            PaymentDispute.invoice_id == Invoice.id,
-            or_(PaymentDispute.state == OPEN, PaymentDispute.owed_again_on > today),
-        )
+        .where(PaymentDispute.invoice_id == Invoice.id, _holding(today))
         .exists()
     )
 
@@ -612,21 +622,6 @@ def owes_any(organization_id: ColumnElement[int], _now: ColumnElement[datetime])
     )
 
 
-def chased(owed_before: date) -> ColumnElement[bool]:
-    """Invoices the overdue run may chase (remind, charge late fees on, hold their
-    organization for) when owed before `owed_before`: not while a dispute of one of
-    their card payments is open (the office is contesting it), nor a dispute lost
-    until its balance is owed again (`PaymentDispute.owed_again_on`)."""
-    return ~(
-        select(PaymentDispute.id)
-        .where(
-            PaymentDispute.invoice_id == Invoice.id,
-            or_(PaymentDispute.state == OPEN, PaymentDispute.owed_again_on >= owed_before),
-        )
-        .exists()
-    )
-
-
 def disputed_on(day: date) -> ColumnElement[bool]:
     """Invoices with a dispute of one of their card payments open at the end of
     `day` (the bank's dispute reached Stripe by then, by Stripe's `created`, and it
@@ -636,12 +631,13 @@ def disputed_on(day: date) -> ColumnElement[bool]:
 
 
 def not_chased_on(day: date) -> ColumnElement[bool]:
-    """Invoices the overdue run did not chase on `day` because of a dispute of one
-    of their card payments (`chased`): one open at the end of the day
-    (`disputed_on`), or one lost by then whose balance is owed again only after
-    it (`owed_again_on`). Finance counts their balances apart from those aged by
-    days past due (the Finance page's aging, its monthly report, the receivables
-    export's `aging_bucket`)."""
+    """Invoices not owed on `day` because of a dispute of one of their card payments:
+    one open at the end of the day (`disputed_on`), or one lost by then whose
+    balance is owed again only after it (`owed_again_on`). Finance counts their
+    balances apart from those aged by days past due (the Finance page's aging, its
+    monthly report, the receivables export's `aging_bucket`). On the day owed again
+    itself the balance is owed, aged from that day (0 days past due, as an invoice on
+    its due date), and not yet overdue (`overdue_on`), so not chased."""
     return _dispute_standing(day, PaymentDispute.owed_again_on > day)
 
 
@@ -739,16 +735,16 @@ def disputed_invoice_ids(session: Session, invoice_ids: set[int]) -> set[int]:
 def dispute_holds(
     session: Session, invoice_ids: set[int], today: date
 ) -> dict[int, PaymentDispute]:
-    """Of `invoice_ids`, those the licensee is not asked to pay today because of a
-    dispute of their card payment, with that dispute: one open (the office is
-    contesting the money with the bank), else one lost whose balance is owed again
-    only after today (`owed_again_on`). What the payer's pages say instead of "pay"
-    and "overdue"; one statement for a list."""
+    """Of `invoice_ids`, those a dispute of their card payment holds today
+    (`_holding`, `held_on`'s rule), with that dispute: one open (the office is
+    contesting the money with the bank and does not ask for it), else one lost whose
+    balance is owed again today or later (`owed_again_on`: "please pay it by ...").
+    What the payer's pages and the console's rows say instead of "overdue"; one
+    statement for a list."""
     if not invoice_ids:
         return {}
     statement = select(PaymentDispute).where(
-        PaymentDispute.invoice_id.in_(sorted(invoice_ids)),
-        or_(PaymentDispute.state == OPEN, PaymentDispute.owed_again_on > today),
+        PaymentDispute.invoice_id.in_(sorted(invoice_ids)), _holding(today)
     )
     holds: dict[int, PaymentDispute] = {}
     # An open dispute outranks a lost one of the same invoice: it is what is happening now.

@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import groupby
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, and_, case, extract, func, select, update
 from sqlalchemy.orm import Session
 
 from licensing import db
@@ -19,17 +19,18 @@ from licensing.audit import services as audit
 from licensing.billing import links, queries
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import Invoice
-from licensing.billing.queries import chased
+from licensing.billing.queries import overdue_on
 from licensing.billing.services._common import _amount, _due_ids
 from licensing.billing.services.invoices import Charge, create_invoice
-from licensing.billing.states import COLLECTIBLE, LATE_FEE, OPEN
+from licensing.billing.states import LATE_FEE, OPEN
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.links import links as pages
 from licensing.mail import services as mail
 from licensing.money import in_words, quantize
 
-# A reminder for an overdue invoice at most this often.
+# An overdue reminder to an organization at most this often (round 51; an invoice's
+# before), naming every overdue invoice: so each is reminded this often.
 REMINDER_INTERVAL = timedelta(days=7)
 # The invoices a reminder (or the late fees' email) names, the oldest due first; the
 # rest are one line, how many and what they owe (round 50: one email an invoice).
@@ -81,7 +82,7 @@ def process_overdue(*, standing_days: int, now: datetime | None = None) -> Overd
     # The organization whose oldest invoice is the longest overdue first, then by id.
     chased_ids = _due_ids(
         select(Invoice.organization_id)
-        .where(Invoice.state == OPEN, Invoice.due_date < today, chased(today))
+        .where(Invoice.state == OPEN, overdue_on(today))
         .group_by(Invoice.organization_id)
         .order_by(func.min(Invoice.due_date), Invoice.organization_id)
     )
@@ -91,11 +92,7 @@ def process_overdue(*, standing_days: int, now: datetime | None = None) -> Overd
     # As the invoices above: the holds' audit events follow the invoices'.
     organization_ids = _due_ids(
         select(Invoice.organization_id)
-        .where(
-            Invoice.state.in_(sorted(COLLECTIBLE)),
-            Invoice.due_date < today - timedelta(days=standing_days),
-            chased(today - timedelta(days=standing_days)),
-        )
+        .where(overdue_on(today - timedelta(days=standing_days)))
         .group_by(Invoice.organization_id)
         .order_by(func.min(Invoice.due_date), Invoice.organization_id)
     )
@@ -109,9 +106,14 @@ def _chase(
     session: Session, organization_id: int, *, now: datetime, today: date, report: OverdueReport
 ) -> None:
     """One organization's overdue invoices, claimed with it (none when another host
-    holds it: that host is chasing them), due date first: a reminder for those not reminded
-    within `REMINDER_INTERVAL`, a late-fee invoice for each with new whole months
-    overdue, each said in one email."""
+    holds it: that host is chasing them): one reminder naming them all when the
+    organization was sent none within `REMINDER_INTERVAL` (`reminder_due`), a
+    late-fee invoice for each with new whole months overdue, each said in one email.
+
+    Bounded (round 51: the claim loaded every overdue invoice, each day, to find the
+    few with something due): the reminder is recorded by one UPDATE that returns
+    only what the audit events need, the email reads the `NAMED` due first and sums
+    the rest in SQL, and only the invoices with a late fee due are loaded."""
     # The organization first: a second host skips it whole, so one email a run, where
     # claiming only the invoices could split them between two hosts mid-scan (two
     # emails). FOR NO KEY UPDATE: the late fees' inserts still take their key share.
@@ -120,32 +122,37 @@ def _chase(
         is None
     ):
         return
-    # The links' generation with each invoice: the reminder's links need it.
-    claimed = session.execute(
-        db.claim(
-            select(Invoice, links.generation_column())
-            .where(
-                Invoice.organization_id == organization_id,
-                Invoice.state == OPEN,
-                Invoice.due_date < today,
-                chased(today),
-            )
-            .order_by(Invoice.due_date, Invoice.id)
-        )
-    ).all()
-    if not claimed:
+    overdue = (Invoice.organization_id == organization_id, Invoice.state == OPEN, overdue_on(today))
+    # How many are overdue, how many of them owe a new month's late fee, and when the
+    # organization was last reminded (of any of its invoices, paid since or not: a
+    # reminder stamps every invoice it names). A day with nothing due ends here.
+    count, new_months, last_reminded = session.execute(
+        select(
+            func.count(case((and_(*overdue[1:]), Invoice.id))),
+            func.count(case((and_(*overdue[1:], _new_late_fee_month(today)), Invoice.id))),
+            func.max(Invoice.last_reminder_at),
+        ).where(Invoice.organization_id == organization_id)
+    ).one()
+    if not count:
         return
-    report.overdue += len(claimed)
-    due = [
-        (invoice, generation)
-        for invoice, generation in claimed
-        if invoice.last_reminder_at is None or now - invoice.last_reminder_at >= REMINDER_INTERVAL
-    ]
-    if due:
-        _remind(session, organization_id, due, now=now, today=today)
-        report.reminders += len(due)
+    report.overdue += count
+    if reminder_due(last_reminded, now) and (
+        reminded := _remind(session, organization_id, overdue, now=now, today=today)
+    ):
+        report.reminders += reminded
         report.reminder_emails += 1
-    fees = [(invoice, fee) for invoice, _ in claimed if (fee := _late_fee(invoice, today))]
+    charged = (
+        session.scalars(
+            db.claim(
+                select(Invoice)
+                .where(*overdue, _new_late_fee_month(today))
+                .order_by(Invoice.due_date, Invoice.id)
+            )
+        ).all()
+        if new_months
+        else ()
+    )
+    fees = [(invoice, fee) for invoice in charged if (fee := _late_fee(invoice, today))]
     # One late fee is issued as every invoice is, its email with its PDF; several are
     # named in one email (round 50: one email each).
     issued = [
@@ -156,6 +163,33 @@ def _chase(
         _email_late_fees(session, organization_id, issued)
     report.late_fee_invoices += [invoice.number for invoice in issued if invoice.number]
     report.late_fee_emails += 1 if issued else 0
+
+
+def reminder_due(last_reminded: datetime | None, now: datetime) -> bool:
+    """Whether an organization last sent an overdue reminder at `last_reminded` (None:
+    never) is due another now: at most one every `REMINDER_INTERVAL` (round 51: one a
+    run, so an organization whose invoices fell due on different days of a week was
+    reminded on each of them). Each reminder names every overdue invoice, so each is
+    still reminded every interval, a newly overdue one within an interval."""
+    return last_reminded is None or now - last_reminded >= REMINDER_INTERVAL
+
+
+def _new_late_fee_month(today: date) -> ColumnElement[bool]:
+    """`_late_fee`'s test in SQL, so that only the invoices with a late fee due are
+    loaded: not a late fee, a rate above nought, and more whole months overdue on
+    `today` (`months_between` of the due date) than charged so far."""
+    due = Invoice.due_date
+    months = (
+        today.year * 12
+        + today.month
+        - (extract("year", due) * 12 + extract("month", due))
+        - case((extract("day", due) > today.day, 1), else_=0)
+    )
+    return and_(
+        Invoice.source_type != LATE_FEE,
+        Invoice.late_fee_monthly_percent > Decimal(0),
+        months > Invoice.late_fee_months_charged,
+    )
 
 
 def _standing_reason(today: date, standing_days: int) -> Callable[[Session, int], str | None]:
@@ -189,48 +223,68 @@ def hold_if_overdue(
 def _remind(
     session: Session,
     organization_id: int,
-    due: Sequence[tuple[Invoice, int]],
+    overdue: tuple[ColumnElement[bool], ...],
     *,
     now: datetime,
     today: date,
-) -> None:
-    """Record each invoice's reminder (its count and time, read by its pages and the
-    invoices export; an `invoice.reminder_sent` event each) and email the billing
-    contact once, naming the first `NAMED` due and the rest in a line. Statements a
-    bounded number, however many invoices are reminded."""
-    ids = [invoice.id for invoice, _ in due]
-    counts = {invoice.id: invoice.reminder_count + 1 for invoice, _ in due}
-    session.execute(
-        update(Invoice)
-        .where(Invoice.id.in_(ids))
-        .values(reminder_count=Invoice.reminder_count + 1, last_reminder_at=now)
-        .execution_options(synchronize_session="evaluate")
+) -> int:
+    """Record the reminder of each of the organization's `overdue` invoices (its
+    count and time, read by its pages and the invoices export; an
+    `invoice.reminder_sent` event each) and email the billing contact once, naming the
+    first `NAMED` due and the rest in a line; how many were reminded. Statements a
+    bounded number, however many invoices are reminded, and none of them loaded but
+    the `NAMED`: the UPDATE returns each one's id, new count and due date."""
+    # Claimed in the due-date order (SKIP LOCKED on PostgreSQL: one a payment is being
+    # recorded on at this instant is left to the next reminder).
+    claimed = db.claim(select(Invoice.id).where(*overdue).order_by(Invoice.due_date, Invoice.id))
+    stamped = sorted(
+        session.execute(
+            update(Invoice)
+            .where(Invoice.id.in_(claimed))
+            .values(reminder_count=Invoice.reminder_count + 1, last_reminder_at=now)
+            .returning(Invoice.reminder_count, Invoice.due_date, Invoice.id)
+            .execution_options(synchronize_session="fetch")
+        ).all()
     )
-    for count, reminded in groupby(
-        sorted(ids, key=lambda i: (counts[i], ids.index(i))), counts.get
-    ):
+    if not stamped:
+        return 0
+    # The events by reminder count, then due date (as round 50 wrote them).
+    for count, reminded in groupby(stamped, lambda row: row[0]):
         audit.record_events(
             session,
             "invoice.reminder_sent",
-            list(reminded),
+            [invoice_id for _, _, invoice_id in reminded],
             after={"reminder_count": count},
             actor=Actor.SYSTEM,
         )
     organization = session.get(Organization, organization_id)
     assert organization is not None
-    named = due[:NAMED]
-    rest = queries.rest_after(session, (Invoice.id.in_(ids),), NAMED)
-    oldest = due[0][0].days_overdue(today)
+    # The invoices this reminder stamped: the first `NAMED` due, the rest in a line.
+    these = (Invoice.organization_id == organization_id, Invoice.last_reminder_at == now)
+    named = session.execute(
+        select(Invoice, links.generation_column())
+        .where(*these)
+        .order_by(Invoice.due_date, Invoice.id)
+        .limit(NAMED)
+    ).all()
+    rest = queries.rest_after(session, these, NAMED)
+    oldest = named[0][0].days_overdue(today)
     percents = sorted(
-        {i.late_fee_monthly_percent for i, _ in due if i.late_fee_monthly_percent > 0}
+        set(
+            session.scalars(
+                select(Invoice.late_fee_monthly_percent)
+                .where(*these, Invoice.late_fee_monthly_percent > Decimal(0))
+                .distinct()
+            )
+        )
     )
     mail.enqueue(
         session,
         to=organization.billing_email,
         subject=(
-            f"Reminder: invoice {due[0][0].number} is {oldest} days overdue"
-            if len(due) == 1
-            else f"Reminder: {len(due)} invoices are overdue, the oldest {oldest} days"
+            f"Reminder: invoice {named[0][0].number} is {oldest} days overdue"
+            if len(stamped) == 1
+            else f"Reminder: {len(stamped)} invoices are overdue, the oldest {oldest} days"
         ),
         template="invoices_overdue",
         # Each named invoice's link opens and pays it without an account: masked in
@@ -238,7 +292,7 @@ def _remind(
         secrets=[links.token(invoice, generation) for invoice, generation in named],
         context={
             "organization": organization,
-            "reminded": len(due),
+            "reminded": len(stamped),
             "named": [
                 {
                     "invoice": invoice,
@@ -255,6 +309,7 @@ def _remind(
             "remit_to": letterhead().remit_to,
         },
     )
+    return len(stamped)
 
 
 def _balances_in_words(balances: dict[str, Decimal]) -> str:
@@ -374,9 +429,7 @@ def _overdue_beyond(
             select(Invoice)
             .where(
                 Invoice.organization_id == organization_id,
-                Invoice.state.in_(sorted(COLLECTIBLE)),
-                Invoice.due_date < today - timedelta(days=days),
-                chased(today - timedelta(days=days)),
+                overdue_on(today - timedelta(days=days)),
             )
             .order_by(Invoice.due_date, Invoice.id)
         )

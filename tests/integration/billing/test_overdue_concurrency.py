@@ -4,7 +4,7 @@ once."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from flask import Flask
 from sqlalchemy import func, select, text
@@ -105,3 +105,27 @@ def db_claim_sql(app: Flask, organization_id: int) -> str:
             dialect=db.session().get_bind().dialect, compile_kwargs={"literal_binds": True}
         )
     return str(compiled)
+
+
+def test_two_hosts_through_a_week_send_the_organization_one_reminder_naming_all(
+    committed_app: Flask,
+) -> None:
+    """Round 51: invoices due on a Monday, a Wednesday and a Friday, the job run by
+    two hosts at once each day of a week: one reminder when the first falls overdue,
+    then none until seven days have passed, when one names all three."""
+    with committed_app.app_context():
+        organization_id = factories.make_vendor(db.session()).organization_id
+        for day in (16, 18, 20):  # due 2027-02-15, -17 and -19
+            at = datetime(2027, 1, day, 15, 0, tzinfo=UTC)
+            assert send_activation(activated(organization_id, ("1000.00",), at=at)) is not None
+    emails: dict[int, tuple[int, int]] = {}
+    for day in range(8):  # 2027-02-16 to 2027-02-23
+        now = datetime(2027, 2, 16, 18, 0, tzinfo=UTC) + timedelta(days=day)
+        reports = run_as_hosts(
+            committed_app,
+            lambda now=now: services.process_overdue(standing_days=standing_days(), now=now),
+        )
+        sent = sum(report.reminder_emails for report in reports)
+        if sent:
+            emails[day] = (sent, sum(report.reminders for report in reports))
+    assert emails == {0: (1, 1), 7: (1, 3)}

@@ -8,7 +8,7 @@ those a dispute holds, for billing staff who follow them."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import time_machine
@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
+from licensing.billing import services
 from licensing.billing.models import Invoice, PaymentDispute
 from licensing.billing.states import LOST
 from tests.integration.billing.dispute_support import held_by_disputes
@@ -104,3 +105,67 @@ def test_the_consoles_overdue_list_and_home_count_leave_out_an_invoice_a_dispute
     assert 'id="held" name="held" value="1" checked' in held_page.get_data(as_text=True)
     # The home's count is the list's it links to.
     assert "Overdue invoices 1 1 overdue due 2027-02-14" in home
+
+
+def _lost_owed_again_on(invoice: Invoice, day: date) -> None:
+    """The invoice's dispute (`held_by_disputes`) lost, its balance owed again on `day`."""
+    session = db.session()
+    dispute = session.scalars(
+        select(PaymentDispute).where(PaymentDispute.invoice_id == invoice.id)
+    ).one()
+    dispute.state = LOST
+    dispute.status = "lost"
+    dispute.closed_at = datetime(2027, 1, 30, 15, tzinfo=UTC)
+    dispute.owed_again_on = day
+    session.commit()
+
+
+def test_on_the_day_owed_again_a_lost_disputes_balance_is_neither_chased_nor_listed_overdue(
+    app: Flask,
+    client: FlaskClient,
+    vendor: Any,
+    billing_staff: Any,
+    signed_in: Callable[..., FlaskClient],
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 51: the overdue run held such a balance through its day owed again
+    (`owed_again_on >= today`) while the lists called it overdue on the day itself
+    (`> today`); one rule now (`queries.overdue_on`): owed that day, overdue the next,
+    as any invoice on its due date."""
+    owed, lost = invoice_for(vendor, ("100.00",)), invoice_for(vendor, ("250.00",))
+    held_by_disputes([lost])
+    _lost_owed_again_on(lost, OVERDUE.date())
+
+    def overdue_now(now: datetime) -> tuple[list[str], list[str], str, str, int]:
+        with time_machine.travel(now, tick=False):
+            staff = signed_in(app.test_client(), billing_staff)
+            portal = signed_in(app.test_client(), vendor)
+            listed = client.get("/api/v1/invoices?overdue=true", headers=bearer(billing_staff))
+            held = client.get("/api/v1/invoices?held=true", headers=bearer(vendor))
+            console = text_of(staff.get("/console/invoices?overdue=1"))
+            mine = text_of(portal.get("/portal/invoices"))
+        chased = services.process_overdue(standing_days=30, now=now).overdue
+        return (
+            [i["number"] for i in listed.get_json()],
+            [i["number"] for i in held.get_json()],
+            console,
+            mine,
+            chased,
+        )
+
+    # The day owed again: asked for by today, so neither chased nor listed as overdue.
+    listed, held, console, mine, chased = overdue_now(OVERDUE)
+    assert listed == [owed.number]
+    assert held == [lost.number]
+    assert owed.number in console
+    assert lost.number not in console
+    assert "owed again by 2027-03-01" in mine
+    assert mine.count("overdue") == 1  # the other invoice's badge
+    assert chased == 1
+    # The day after: overdue everywhere, and chased.
+    listed, held, console, mine, chased = overdue_now(OVERDUE + timedelta(days=1))
+    assert sorted(listed) == sorted([owed.number, lost.number])
+    assert held == []
+    assert lost.number in console
+    assert "owed again by" not in mine
+    assert chased == 2

@@ -13,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from licensing import db
 from licensing.audit.models import AuditEvent
@@ -21,6 +21,7 @@ from licensing.billing import links, services
 from licensing.billing.models import Invoice
 from licensing.billing.services import overdue
 from licensing.mail import services as mail
+from tests.support.billing import paid_offline
 from tests.support.servers import SMTPServer, message_text
 from tests.support.settings import delivery, standing_days
 from tests.support.statements import sent_on
@@ -205,3 +206,121 @@ def test_fifty_late_fees_are_named_in_one_email_each_invoice_still_issued(
     # Each late-fee invoice is issued as any: numbered, its PDF kept for its pages.
     page = fees[30]
     assert (page.state, page.total) == ("open", 15)
+
+
+# Round 51: invoices due on a Monday, a Wednesday and a Friday (30 days after these).
+ACTIVATED_ON = {
+    "monday": datetime(2027, 1, 16, 15, 0, tzinfo=UTC),  # due 2027-02-15
+    "wednesday": datetime(2027, 1, 18, 15, 0, tzinfo=UTC),  # due 2027-02-17
+    "friday": datetime(2027, 1, 20, 15, 0, tzinfo=UTC),  # due 2027-02-19
+}
+
+
+def test_an_organization_is_reminded_once_a_week_naming_every_invoice_whatever_day_each_fell_due(
+    vendor: Any, invoice_for: Callable[..., Invoice], mailbox: SMTPServer
+) -> None:
+    """Round 50 reminded each invoice weekly, one email a run: invoices due on a
+    Monday, a Wednesday and a Friday brought three emails every week. Now at most one
+    an organization every 7 days, naming every overdue invoice, so each is still
+    reminded weekly, a newly overdue one within the week."""
+    monday, wednesday, friday = (
+        invoice_for(vendor, ("1000.00",), at=at) for at in ACTIVATED_ON.values()
+    )
+    assert [i.due_date.isoformat() for i in (monday, wednesday, friday)] == [  # type: ignore[union-attr]
+        "2027-02-15",
+        "2027-02-17",
+        "2027-02-19",
+    ]
+    mail.deliver_due(delivery())
+    mailbox.clear()
+    contact = vendor.organization.billing_email
+    sent: dict[str, str] = {}
+    for day in range(21):  # the daily run, 2027-02-16 to 2027-03-08
+        now = datetime(2027, 2, 16, 18, 0, tzinfo=UTC) + timedelta(days=day)
+        _run(now)
+        for email in _delivered(mailbox, contact):
+            sent[now.date().isoformat()] = message_text(email)
+            assert email["Subject"].startswith("Reminder:")
+        mailbox.clear()
+    assert list(sent) == ["2027-02-16", "2027-02-23", "2027-03-02"]
+    # The first names the one overdue then; each later one all three.
+    assert monday.number in sent["2027-02-16"]
+    assert wednesday.number not in sent["2027-02-16"]
+    for day in ("2027-02-23", "2027-03-02"):
+        assert "3 invoices of" in sent[day]
+        for invoice, days in ((monday, 8), (wednesday, 6), (friday, 4)):
+            late = days + (7 if day == "2027-03-02" else 0)
+            assert (
+                f"Invoice {invoice.number}, due {invoice.due_date}, {late} days overdue"
+                in (sent[day])
+            )
+    # Each reminder recorded and audited on each invoice it named.
+    reminded = {
+        int(e.entity_id): json.loads(e.after or "{}")["reminder_count"] for e in _reminder_events()
+    }
+    assert reminded == {monday.id: 3, wednesday.id: 2, friday.id: 2}
+    for invoice, count in ((monday, 3), (wednesday, 2), (friday, 2)):
+        db.session().refresh(invoice)
+        assert (invoice.reminder_count, invoice.last_reminder_at) == (
+            count,
+            datetime(2027, 3, 2, 18, 0, tzinfo=UTC),
+        )
+
+
+def test_an_invoice_paid_since_its_reminder_still_counts_as_the_organizations_reminder_this_week(
+    vendor: Any, invoice_for: Callable[..., Invoice], mailbox: SMTPServer
+) -> None:
+    """The organization's last reminder is read from all its invoices: one reminded on
+    Tuesday and paid on Wednesday does not let Thursday's newly overdue one send a
+    second email that week."""
+    monday = invoice_for(vendor, ("1000.00",), at=ACTIVATED_ON["monday"])
+    friday = invoice_for(vendor, ("1000.00",), at=ACTIVATED_ON["friday"])
+    mail.deliver_due(delivery())
+    mailbox.clear()
+    contact = vendor.organization.billing_email
+    tuesday = datetime(2027, 2, 16, 18, 0, tzinfo=UTC)
+    assert _run(tuesday).reminder_emails == 1
+    wednesday = tuesday + timedelta(days=1)
+    paid_offline(monday.id, "1000.00", "WIRE-51", received_on=wednesday.date(), now=wednesday)
+    db.session().refresh(monday)
+    assert monday.state == "paid"
+    _delivered(mailbox, contact)  # the reminder, and the payment's receipt
+    mailbox.clear()
+    # Friday's is overdue from Saturday 2027-02-20: reminded with the week's turn.
+    for day in range(1, 7):
+        assert _run(tuesday + timedelta(days=day)).reminder_emails == 0
+    assert _delivered(mailbox, contact) == []
+    report = _run(tuesday + timedelta(days=7))
+    assert (report.overdue, report.reminders, report.reminder_emails) == (1, 1, 1)
+    [email] = _delivered(mailbox, contact)
+    assert email["Subject"] == f"Reminder: invoice {friday.number} is 4 days overdue"
+
+
+def test_a_run_loads_only_the_invoices_its_email_names_and_none_on_a_day_with_nothing_due(
+    vendor: Any, invoice_for: Callable[..., Invoice]
+) -> None:
+    """Round 50's claim loaded every overdue invoice of the organization each day (an
+    organization with 5,000 overdue loaded 5,000 to find nothing due most days). Now
+    the reminder is one UPDATE returning ids, its email reads the `NAMED` due first
+    and sums the rest in SQL, and only invoices with a late fee due are loaded."""
+    invoices = [invoice_for(vendor, ("1000.00",)) for _ in range(overdue.NAMED + 10)]
+    loaded: list[int] = []
+
+    def count(invoice: Invoice, _context: Any) -> None:
+        loaded.append(invoice.id)
+
+    db.session().expunge_all()
+    event.listen(Invoice, "load", count)
+    try:
+        report = _run(OVERDUE)
+        assert (report.overdue, report.reminders) == (len(invoices), len(invoices))
+        assert sorted(loaded) == sorted(i.id for i in invoices[: overdue.NAMED])
+        loaded.clear()
+        # Reminded this week, no late fee due: nothing to load.
+        assert _run(OVERDUE + timedelta(days=1)).overdue == len(invoices)
+        assert loaded == []
+        # A month overdue: the late fees' invoices are loaded, each to be charged.
+        assert len(_run(A_MONTH).late_fee_invoices) == len(invoices)
+    finally:
+        event.remove(Invoice, "load", count)
+    assert set(loaded) >= {i.id for i in invoices}
