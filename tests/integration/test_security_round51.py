@@ -1,0 +1,154 @@
+"""Round 51: a security review of what round 50 added (docs/security.md, "Round 51:
+what round 50 added, reviewed"). Each fix's test fails without it; the others pin
+what was checked and found right, so the next review knows."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import pytest
+import time_machine
+from flask.testing import FlaskClient
+from sqlalchemy import func, select, update
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import services as agreements
+from licensing.agreements.models import Agreement, Application
+from licensing.errors import InvalidInput
+from licensing.ratecards import services as ratecards
+from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE, draft
+from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+from tests.support.factories import bearer
+from tests.support.long_cards import card_2028
+from tests.support.pages import text_of
+from tests.support.settings import issuing
+
+SignIn = Callable[..., FlaskClient]
+
+# --- the term of a license ------------------------------------------------------------
+
+# 2027-09-01, 15:00 UTC: the first half of 2027 is over.
+SEPTEMBER = datetime(2027, 9, 1, 15, 0, tzinfo=UTC)
+HALF = (date(2027, 1, 1), date(2027, 6, 30))
+OVER = "The term ended on 2027-06-30, before today: approving it licenses past use only"
+
+# An open-ended card (to 9999-12-31) in effect from 2026: any term inside it is priced.
+OPEN_FROM_2026 = {**card_2028(), "version": "2026.9", "effective_from": "2026-01-01"}
+THE_CALENDARS_END = "The term must end by 9998-12-31"
+A_HUNDRED_YEARS = "A license term runs at most 100 years (36,525 days)"
+
+
+def _submitted(
+    vendor: Any, use: dict[str, Any], now: datetime, term: tuple[date, date]
+) -> Application:
+    """An application of `use` for `term` submitted at `now`, waiting for staff."""
+    actor = Actor.of(accounts.principal_for(vendor))
+    application = agreements.create_draft(actor, draft(use, term=term), now=now)
+    with time_machine.travel(now, tick=False):
+        submitted = agreements.submit(application.id, actor, policy=issuing(), attest=True, now=now)
+    assert submitted.state == "submitted"
+    return submitted
+
+
+def test_the_refused_approval_forms_sentence_reads_only_a_term_that_can_be_issued(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    """Round 50's refused form words its sentence for the term it asked for; a term
+    to the calendar's last quarter there was a 500 ("year 10000 is out of range", its
+    quarters counted past 9999-12-31), and "20270101", which no field reads as a day,
+    was read as one. Such a term now leaves the submitted term's sentence."""
+    application = _submitted(vendor, AUTO_USE, SEPTEMBER, HALF)
+    with time_machine.travel(SEPTEMBER, tick=False):
+        signed_in(client, licensing_staff)
+        for start, end in (
+            ("2027-01-01", "9999-12-31"),
+            ("2027-01-01", "9999-10-01"),
+            ("20270101", "20270630"),
+            ("2027-01-01", "9998-12-31"),  # longer than a term may run
+        ):
+            refused = client.post(
+                f"/console/applications/{application.id}/approve",
+                data={"term_start": start, "term_end": end, "term_reason": ""},
+            )
+            assert refused.status_code == 422, (start, end, refused.status_code)
+            assert OVER in text_of(refused), (start, end)
+
+
+def test_a_vendor_is_told_at_once_that_a_term_runs_at_most_a_hundred_years_to_9998(
+    client: FlaskClient, signed_in: SignIn, vendor: Any
+) -> None:
+    """On an open-ended card a vendor could ask for a term to 9999-12-31: submitting it
+    was a 500 (its last reports' due dates in the year 10000), and one to 9998 made its
+    agreement at submission with 32,000 quarterly reports in the PDF (46 seconds of a
+    worker, 1.5 MB) and as many reporting periods at acceptance. The draft's page, the
+    API and the submission of a draft saved before refuse it, naming the bound."""
+    ratecards.import_card(OPEN_FROM_2026, published_by="tests")
+    with time_machine.travel(NOW, tick=False):
+        signed_in(client, vendor)
+        form = {
+            "term_start": "2026-01-01",
+            "term_end": "9999-12-31",
+            **{f"uses-0-{name}": str(value) for name, value in STAFF_USE.items()},
+            "uses-0-languages": "en",
+        }
+        page = client.post("/portal/applications/new", data=form)
+        assert page.status_code == 422
+        assert THE_CALENDARS_END in text_of(page)
+        api = client.application.test_client().post(
+            "/api/v1/applications",
+            json={
+                "term_start": "2026-01-01",
+                "term_end": "9998-09-30",
+                "uses": [AUTO_USE],
+            },
+            headers=bearer(vendor),
+        )
+        assert api.status_code == 422, api.get_data(as_text=True)
+        assert A_HUNDRED_YEARS in api.get_data(as_text=True)
+        assert db.session().scalar(select(func.count()).select_from(Application)) == 0
+        # A draft saved with such a term before the bound: its submission is refused.
+        principal = accounts.principal_for(vendor)
+        draft = agreements.ApplicationDraft.from_fields(
+            {"term_start": date(2026, 1, 1), "term_end": date(2026, 12, 31), "uses": (AUTO_USE,)}
+        )
+        application = agreements.create_draft(Actor.of(principal), draft, now=NOW)
+        db.session().execute(
+            update(Application)
+            .where(Application.id == application.id)
+            .values(term_end=date(9999, 12, 31))
+        )
+        submitted = client.post(
+            f"/portal/applications/{application.id}/submit", data={"attest": "yes"}
+        )
+    assert submitted.status_code == 422, submitted.status_code
+    assert THE_CALENDARS_END in text_of(submitted)
+    assert db.session().scalar(select(func.count()).select_from(Agreement)) == 0
+
+
+def test_staff_cannot_approve_a_term_longer_than_a_hundred_years(
+    vendor: Any, licensing_staff: Any
+) -> None:
+    ratecards.import_card(OPEN_FROM_2026, published_by="tests")
+    application = _submitted(vendor, STAFF_USE, NOW, (date(2026, 1, 1), date(2026, 12, 31)))
+    actor = Actor.of(accounts.principal_for(licensing_staff))
+    with pytest.raises(InvalidInput) as refused:
+        agreements.approve(
+            application.id,
+            actor,
+            policy=issuing(),
+            modifications=agreements.Modifications(
+                term_start=date(2026, 1, 1),
+                term_end=date(9998, 9, 30),
+                term_reason="The licensee asked for it.",
+            ),
+            now=NOW,
+        )
+    assert A_HUNDRED_YEARS in str(refused.value.errors["term.end"])
