@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 import time_machine
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, update
 
@@ -24,6 +25,7 @@ from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE, draf
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support.factories import bearer
 from tests.support.long_cards import card_2028
+from tests.support.mounted import returned_to
 from tests.support.pages import text_of
 from tests.support.settings import issuing
 
@@ -152,3 +154,29 @@ def test_staff_cannot_approve_a_term_longer_than_a_hundred_years(
             now=NOW,
         )
     assert A_HUNDRED_YEARS in str(refused.value.errors["term.end"])
+
+
+# --- where signing in returns to ------------------------------------------------------
+
+
+@pytest.mark.parametrize("config_changes", [{"auth_rate_limit": "100 per minute"}])
+def test_a_return_address_hides_no_dot_segment_behind_an_escaped_slash(
+    app: Flask, vendor: Any
+) -> None:
+    """Round 50 kept a return address under the mount point and refused a `..`
+    segment, escaped or not, but read each segment's escapes alone: `..%2fother` is
+    one segment to the browser, which sends it as it is, and a proxy in front (nginx
+    decodes, then resolves dots) serves `/licensing/..%2fother/` as `/other/`, another
+    application on the host. So is `..%5c` to servers that read a backslash as a
+    slash, and `..;` to those that drop a segment's parameters."""
+    for elsewhere in (
+        "/licensing/..%2fother/",
+        "/licensing/%2e%2e%2fother/",
+        "/licensing/portal/..%2f..%2fother/",
+        "/licensing/..%5cother/",
+        "/licensing/..;/other/",
+        "/licensing/%2e%2e;x/other/",
+    ):
+        assert returned_to(app, vendor, elsewhere) == "/licensing/portal/", elsewhere
+    for here in ("/licensing/portal/invoices?page=2", "/licensing/portal/a..b/", "/licensing"):
+        assert returned_to(app, vendor, here) == here
