@@ -16,6 +16,7 @@ from sqlalchemy import func, select, update
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement, Application
@@ -23,6 +24,7 @@ from licensing.errors import InvalidInput
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE, draft
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+from tests.support import factories
 from tests.support.factories import bearer
 from tests.support.long_cards import card_2028
 from tests.support.mounted import returned_to
@@ -180,3 +182,39 @@ def test_a_return_address_hides_no_dot_segment_behind_an_escaped_slash(
         assert returned_to(app, vendor, elsewhere) == "/licensing/portal/", elsewhere
     for here in ("/licensing/portal/invoices?page=2", "/licensing/portal/a..b/", "/licensing"):
         assert returned_to(app, vendor, here) == here
+
+
+# --- the commands that name an organization -------------------------------------------
+
+
+def test_a_command_naming_an_organization_prints_no_control_character_and_no_traceback(
+    app: Flask, vendor: Any
+) -> None:
+    """Round 50's `users move --to NAME` (and `exports --organization NAME`) list the
+    candidates a name finds. A legal name stored before names were one line may hold
+    an escape sequence, which the operator's terminal obeyed; a name typed in a
+    terminal that is not UTF-8 reaches Python as a lone surrogate, and was a
+    UnicodeEncodeError's traceback (a NUL, PostgreSQL's DataError)."""
+    session = db.session()
+    clerk = factories.make_vendor(session, organization=vendor.organization)
+    factories.make_organization(session, legal_name="Harbor Analytics LLC")
+    hidden = factories.make_organization(session, legal_name="Harbor Analytics LLC")
+    session.execute(
+        update(Organization)
+        .where(Organization.id == hidden.id)
+        .values(legal_name="Harbor Analytics LLC\x1b]0;pwned\x07")
+    )
+    runner = app.test_cli_runner()
+    listed = runner.invoke(args=["users", "move", clerk.email, "--to", "harbor", "--reason", "r"])
+    assert listed.exit_code == 2
+    assert "\x1b" not in listed.output
+    assert "\x07" not in listed.output
+    assert "Harbor Analytics LLC\\x1b]0;pwned\\x07 (id" in listed.output
+    for typed in ("Soci\udce9t\udce9", "Harbor\x00"):
+        for args in (
+            ["users", "move", clerk.email, "--to", typed, "--reason", "r"],
+            ["exports", "invoices", "--organization", typed],
+        ):
+            answer = runner.invoke(args=args)
+            assert answer.exit_code == 2, (args, answer.exception)
+            assert "a character no legal name has" in answer.output
