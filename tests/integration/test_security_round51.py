@@ -16,16 +16,18 @@ from sqlalchemy import func, select, update
 
 from licensing import db
 from licensing.accounts import services as accounts
-from licensing.accounts.models import Organization
+from licensing.accounts.models import OneTimeToken, Organization
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement, Application
+from licensing.audit.models import AuditEvent
 from licensing.errors import InvalidInput
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE, draft
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support import factories
 from tests.support.factories import bearer
+from tests.support.hosts import run_as_hosts
 from tests.support.long_cards import card_2028
 from tests.support.mounted import returned_to
 from tests.support.pages import text_of
@@ -218,3 +220,52 @@ def test_a_command_naming_an_organization_prints_no_control_character_and_no_tra
             answer = runner.invoke(args=args)
             assert answer.exit_code == 2, (args, answer.exception)
             assert "a character no legal name has" in answer.output
+
+
+# --- two requests at once -------------------------------------------------------------
+
+ADDRESS = "newcomer@example.com"
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # SQLite: one writer
+def test_invitations_to_one_address_at_once_keep_one_pending_and_the_hours_budget(
+    committed_app: Flask,
+) -> None:
+    """Round 50: a new invitation to an address replaces the pending one (now audited
+    `invitation.revoked` naming its successor) and reads the pending invitations
+    alone. Neither that read nor the budget's counts (3 an hour to one address, round
+    30) were taken under a lock: invitations sent at once each found none pending and
+    each counted the others' as not yet sent, so several stayed pending to one address
+    and more than 3 went out in the hour. The organization's row is locked first now,
+    as every other step on its people takes it."""
+    with committed_app.app_context():
+        first = factories.make_vendor(db.session())
+        others = [
+            factories.make_vendor(
+                db.session(), organization=first.organization, role="administrator"
+            )
+            for _ in range(4)
+        ]
+        organization_id = first.organization_id or 0
+        actors = [Actor.of(accounts.principal_for(user)) for user in (first, *others)]
+        db.session().commit()
+
+    def invite() -> int | None:
+        try:
+            return accounts.invite_member(organization_id, ADDRESS, actors.pop()).id
+        except InvalidInput:
+            return None  # the hour's budget spent
+
+    issued = [link_id for link_id in run_as_hosts(committed_app, invite, hosts=5) if link_id]
+    with committed_app.app_context():
+        session = db.session()
+        links = session.scalars(select(OneTimeToken).where(OneTimeToken.email == ADDRESS)).all()
+        pending = [link for link in links if link.revoked_at is None]
+        notes = session.scalars(
+            select(AuditEvent.note).where(AuditEvent.action == "invitation.revoked")
+        ).all()
+    assert len(issued) == 3
+    assert sorted(link.id for link in links) == sorted(issued)
+    assert len(pending) == 1
+    assert len(notes) == 2
+    assert all(note.startswith("Replaced by invitation ") for note in notes)
