@@ -26,11 +26,6 @@ FILTERS = ["overdue", "held", "to_pay", "state", "q", "organization_id", "organi
 
 
 @pytest.fixture
-def config_changes() -> dict[str, Any]:
-    return {"auth_rate_limit": "off"}
-
-
-@pytest.fixture
 def vendor_bearer(vendor: Any) -> dict[str, str]:
     return factories.bearer(vendor)  # once: every example would make a token
 
@@ -45,6 +40,7 @@ def theirs(vendor: Any, other_vendor: Any, invoice_for: Callable[..., Invoice]) 
     return overdue.number, held.number
 
 
+@pytest.mark.parametrize("config_changes", [{"auth_rate_limit": "off"}])
 @SWEEP
 @given(query_args=query(FILTERS))
 def test_the_invoice_lists_answer_any_filter_and_show_a_vendor_only_its_own(
