@@ -4,8 +4,10 @@ what was checked and found right, so the next review knows."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime
+from functools import partial
 from typing import Any
 
 import pytest
@@ -22,6 +24,7 @@ from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement, Application
 from licensing.audit.models import AuditEvent
 from licensing.errors import InvalidInput
+from licensing.mail.models import OutboxMessage
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE, draft
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
@@ -269,3 +272,28 @@ def test_invitations_to_one_address_at_once_keep_one_pending_and_the_hours_budge
     assert len(pending) == 1
     assert len(notes) == 2
     assert all(note.startswith("Replaced by invitation ") for note in notes)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # SQLite: one writer
+def test_password_resets_asked_at_once_send_at_most_three_an_hour_to_an_address(
+    committed_app: Flask,
+) -> None:
+    """The same read-then-queue as invitations, in every per-address email budget
+    (a reset's 3 an hour, sign-up's note to a taken address, a confirmation link):
+    six resets at once sent five emails to one address, with an account or without.
+    The steps that count an address's emails take turns on it now."""
+    with committed_app.app_context():
+        email = factories.make_vendor(db.session()).email
+        db.session().commit()
+    for address in (email, "nobody@example.com"):
+        run_as_hosts(committed_app, partial(accounts.request_password_reset, address), hosts=6)
+    with committed_app.app_context():
+        sent = {
+            address: db.session().scalar(
+                select(func.count())
+                .select_from(OutboxMessage)
+                .where(OutboxMessage.recipients == json.dumps([address]))
+            )
+            for address in (email, "nobody@example.com")
+        }
+    assert sent == {email: 3, "nobody@example.com": 3}
