@@ -128,7 +128,7 @@ def safe_next(target: str | None) -> str | None:
     # Round 50: a page of this app, not of another mounted on the same host. Under a
     # mount point (`/licensing`), `/other/` or `/licensing/../other/` (a browser
     # resolves the dots, escaped or not) led to another application after signing in.
-    if any(unquote(segment) in (".", "..") for segment in parts.path.split("/")):
+    if _DOT_SEGMENT.search("/" + unquote(parts.path) + "/"):
         return None
     root = app_path("") if has_request_context() else ""
     if root and parts.path != root and not parts.path.startswith(root + "/"):
@@ -138,6 +138,12 @@ def safe_next(target: str | None) -> str | None:
 
 # C0 controls, DEL, C1 controls and the backslash.
 _NOT_IN_A_PATH = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
+# A `.` or `..` segment of the path once its escapes are read (round 51): a proxy in
+# front reads `/licensing/..%2fother/` as `/licensing/../other/`, that is `/other/`
+# (nginx decodes before it resolves dots), and `%5c` as a backslash, which some take
+# for a slash; `..;` is `..` to servers that drop a segment's parameters. Round 50
+# read each segment's escapes alone, so an escaped slash inside one hid its dots.
+_DOT_SEGMENT = re.compile(r"[/\\]\.{1,2}(;[^/\\]*)?(?=[/\\])")
 
 
 # Creating an API token needs the password given this recently (at sign-in or

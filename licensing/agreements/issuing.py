@@ -31,6 +31,7 @@ from licensing.agreements.documents import (
 )
 from licensing.agreements.models import Application, ApplicationUse, QuoteVersion
 from licensing.agreements.states import UNDECIDED
+from licensing.calendar import LAST_DAY
 from licensing.config import PROJECT_ROOT
 from licensing.mail.services import OFFICE_NAME
 from licensing.money import format_quantity, price_in_words
@@ -188,6 +189,34 @@ def reports_usage(quote: Quote) -> bool:
     """Whether the license's royalty reports are quarterly (a line priced by usage),
     so that the quarters already ended are reportable at once."""
     return any(usage_based(line) for line in licensed_lines(quote))
+
+
+# The longest license term an application may ask for, or staff approve (round 51): a
+# hundred years with their leap days. A term is reported on a quarter at a time, and
+# an open-ended card (to 9999-12-31) let a vendor ask for nearly 8,000 years: 32,000
+# reporting periods, drawn into the agreement's PDF by the submission itself (46
+# seconds of a worker, a 1.5 MB PDF), and a term ending in the calendar's last months
+# raised "year 10000 is out of range" (its last reports' due dates), a 500. A bound on
+# the work, not a judgement of which terms make sense: that is the office's.
+MAX_TERM_DAYS = 36_525
+
+
+def term_problem(term_start: date, term_end: date) -> str | None:
+    """Why no agreement can be issued for `term_start` to `term_end`, or None: a term
+    ending after the last day the service reads (`calendar.LAST_DAY`; its royalty
+    reports would be due after the calendar's end), or longer than `MAX_TERM_DAYS`."""
+    if term_end > LAST_DAY:
+        return (
+            f"The term must end by {LAST_DAY.isoformat()}, the last day the service "
+            "records, so that its royalty reports can fall due."
+        )
+    days = (term_end - term_start).days + 1
+    if days > MAX_TERM_DAYS:
+        return (
+            f"A license term runs at most 100 years ({MAX_TERM_DAYS:,} days); this one "
+            f"runs {days:,} days. Apply for the years the product is licensed for."
+        )
+    return None
 
 
 def term_over(term_end: date | None, today: date) -> bool:

@@ -1062,16 +1062,20 @@ def _started_term(application: Application) -> issuing.StartedTerm | None:
 
 
 def _approved_term(start: date, end: date) -> tuple[date, date]:
-    """The term a refused approval form asked for, where both its dates read and
-    run forwards; else (`start`, `end`), the submitted term."""
+    """The term a refused approval form asked for, where both its dates read
+    (YYYY-MM-DD within the calendar's bounds, as every day is read), run forwards and
+    make a term an agreement can be issued for; else (`start`, `end`), the submitted
+    term. Round 51: a term to 9999-12-31 here was a 500 ("year 10000 is out of range")."""
     try:
         asked = (
-            date.fromisoformat(request.form.get("term_start", "").strip()),
-            date.fromisoformat(request.form.get("term_end", "").strip()),
+            calendar.parse_day(request.form.get("term_start", "").strip()),
+            calendar.parse_day(request.form.get("term_end", "").strip()),
         )
     except ValueError:
         return start, end
-    return asked if asked[0] <= asked[1] else (start, end)
+    if asked[0] > asked[1] or issuing.term_problem(*asked) is not None:
+        return start, end
+    return asked
 
 
 def _console_page(

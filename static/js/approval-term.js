@@ -20,11 +20,19 @@
   var reporting = told.getAttribute("data-reporting") === "true";
   var DAY = /^\d{4}-\d{2}-\d{2}$/;
 
+  // The day as YYYY-MM-DD, or "" past 9999-12-31 (ISO strings of later years are
+  // "+010000-...", which sort before "9999-..."). setUTCFullYear, not Date.UTC, which
+  // reads the years 0 to 99 as 1900 to 1999.
   function iso(year, month, day) {
-    return new Date(Date.UTC(year, month - 1, day)).toISOString().slice(0, 10);
+    var moment = new Date(0);
+    moment.setUTCFullYear(year, month - 1, day);
+    var text = moment.toISOString().slice(0, 10);
+    return DAY.test(text) ? text : "";
   }
 
-  // The term's quarters, [first, last] each, as `issuing._quarters`.
+  // The term's quarters, [first, last] each, as `issuing._quarters`. Round 51: a term
+  // ending in 9999's last quarter looped for ever (the next quarter's "+010000-01-01"
+  // sorted before the end), freezing the tab and growing without bound.
   function quarters(first, last) {
     var periods = [];
     var cursor = first;
@@ -33,6 +41,10 @@
       var month = Number(cursor.slice(5, 7));
       var quarterEnd = Math.ceil(month / 3) * 3;
       var next = quarterEnd === 12 ? iso(year + 1, 1, 1) : iso(year, quarterEnd + 1, 1);
+      if (!next || next <= cursor) {
+        periods.push([cursor, last]);
+        break;
+      }
       var before = new Date(Date.parse(next) - 86400000).toISOString().slice(0, 10);
       periods.push([cursor, before < last ? before : last]);
       cursor = next;

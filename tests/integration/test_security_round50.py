@@ -17,11 +17,9 @@ from licensing.actors import Actor
 from licensing.serving import SETTINGS
 from tests.support import factories
 from tests.support.factories import DEFAULT_PASSWORD
+from tests.support.mounted import returned_to
 
 SignIn = Callable[..., FlaskClient]
-
-# The app mounted under a path, beside another application on the same host.
-MOUNTED = "http://localhost/licensing"
 
 
 @pytest.mark.parametrize("config_changes", [{"auth_rate_limit": "100 per minute"}])
@@ -38,9 +36,9 @@ def test_signing_in_under_a_mount_point_returns_only_to_a_page_under_it(
         "/licensing/%2e%2e/other/",
         "/licensing/portal/./../../other",
     ):
-        assert _returned_to(app, vendor, elsewhere) == "/licensing/portal/", elsewhere
+        assert returned_to(app, vendor, elsewhere) == "/licensing/portal/", elsewhere
     for here in ("/licensing/portal/invoices?page=2", "/licensing"):
-        assert _returned_to(app, vendor, here) == here
+        assert returned_to(app, vendor, here) == here
     # Unmounted, a path of the host is the app's own, as before.
     client = app.test_client()
     answer = client.post(
@@ -48,18 +46,6 @@ def test_signing_in_under_a_mount_point_returns_only_to_a_page_under_it(
         data={"email": vendor.email, "password": DEFAULT_PASSWORD},
     )
     assert answer.headers["Location"] == "/portal/invoices"
-
-
-def _returned_to(app: Flask, user: User, after: str) -> str:
-    """Where signing in to the mounted app with `next=after` leads."""
-    answer = app.test_client().post(
-        "/sign-in",
-        query_string={"next": after},
-        data={"email": user.email, "password": DEFAULT_PASSWORD},
-        base_url=MOUNTED,
-    )
-    assert answer.status_code == 302, after
-    return answer.headers["Location"]
 
 
 def test_a_trailing_slash_or_a_line_break_leads_nowhere_off_this_site(app: Flask) -> None:

@@ -23,7 +23,12 @@ from licensing.accounts.services._common import (
     normalize_email,
 )
 from licensing.accounts.services.registration import create_vendor_user
-from licensing.accounts.services.roles import require_administrator, whom_to_ask, with_article
+from licensing.accounts.services.roles import (
+    locked_organization,
+    require_administrator,
+    whom_to_ask,
+    with_article,
+)
 from licensing.accounts.states import CLOSED
 from licensing.actors import Actor
 from licensing.audit import services as audit
@@ -129,6 +134,10 @@ def invite_member(
     """
     with db.transaction() as session:
         organization = queries.get_owned(session, Organization, organization_id, actor)
+        # Locked before anything is counted (round 51): invitations sent at once each
+        # read none pending and counted none of the others, so several stayed pending
+        # to one address and the hour's and the day's budgets were outrun.
+        organization = locked_organization(session, organization.id)
         require_administrator(session, organization.id, actor)
         if organization.standing == CLOSED:
             raise Conflict("A closed organization cannot invite members.")

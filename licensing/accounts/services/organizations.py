@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +23,7 @@ from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
-from licensing.limits import record_id
+from licensing.limits import is_storable, record_id
 from licensing.links import links
 from licensing.mail import services as mail
 from licensing.signals import ChangedBillingContact, MovedInvoiceLinks, billing_contact_changed
@@ -138,7 +139,9 @@ def organization_named(text: str) -> int:
     `#42`, unchecked: the step refuses an unknown one as it did), else its legal name
     (`organization_by_name`)."""
     given = text.strip()
-    number = record_id(given.removeprefix("#")) if given else None
+    if not given:
+        raise InvalidInput.for_field("organization", "Name the organization: its legal name or id.")
+    number = record_id(given.removeprefix("#"))
     if number is not None:
         return number  # the step's own check says when there is none (as before)
     return organization_by_name(given)
@@ -154,6 +157,15 @@ def organization_by_name(name: str) -> int:
     given = name.strip()
     if not given:
         raise InvalidInput.for_field("organization", "Name the organization: its legal name or id.")
+    if not is_storable(given):
+        # Round 51: a byte of the terminal's that is not UTF-8 (Python reads it as a
+        # lone surrogate) was a UnicodeEncodeError's traceback, on PostgreSQL a NUL a
+        # DataError's: no legal name holds either.
+        raise InvalidInput.for_field(
+            "organization",
+            "The name holds a character no legal name has (a byte that is not UTF-8, "
+            "or a NUL): type it again in UTF-8, or give the id.",
+        )
     with db.transaction() as session:
         named = queries.organizations_named(session, given)
     if named.exact and named.total == 1:
@@ -162,17 +174,17 @@ def organization_by_name(name: str) -> int:
     if named.exact:
         raise InvalidInput.for_field(
             "organization",
-            f"{named.total} organizations are named “{given}”: {candidates}. Give the id.",
+            f"{named.total} organizations are named “{_shown(given)}”: {candidates}. Give the id.",
         )
     if not named.found:
         raise InvalidInput.for_field(
             "organization",
-            f"No organization is named “{given}”, nor has a name containing it. "
+            f"No organization is named “{_shown(given)}”, nor has a name containing it. "
             "Give its legal name or its id.",
         )
     raise InvalidInput.for_field(
         "organization",
-        f"No organization is named “{given}” exactly; {named.total} "
+        f"No organization is named “{_shown(given)}” exactly; {named.total} "
         f"{'has a name' if named.total == 1 else 'have names'} containing it: "
         f"{candidates}. Give the legal name exactly or the id.",
     )
@@ -182,8 +194,19 @@ def _candidates(named: queries.NamedOrganizations) -> str:
     """The candidates as a list: `Acme Inc. (id 3); Acme Inc. (id 9, closed); and 4 more`
     (a semicolon between them: a legal name may hold a comma)."""
     listed = [
-        f"{legal_name} (id {number}{', ' + standing if standing == CLOSED else ''})"
+        f"{_shown(legal_name)} (id {number}{', ' + standing if standing == CLOSED else ''})"
         for number, legal_name, standing in named.found
     ]
     more = named.total - len(listed)
     return "; ".join(listed) + (f"; and {more} more" if more else "")
+
+
+# C0 and C1 controls: a name stored before names were one line may hold an escape
+# sequence, which a terminal would obey (round 51).
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def _shown(name: str) -> str:
+    """A stored name as a command prints it: each control character written as its
+    escape (`\\x1b`), so a terminal shows the name and obeys nothing in it."""
+    return _CONTROLS.sub(lambda found: f"\\x{ord(found.group()):02x}", name)

@@ -8,6 +8,7 @@ from datetime import datetime
 
 from licensing import db
 from licensing.actors import Actor
+from licensing.agreements import issuing
 from licensing.agreements.commands import ApplicationDraft, ProposedUseInput
 from licensing.agreements.models import DELIVERIES, MAX_USES, Application
 from licensing.agreements.services._common import (
@@ -48,6 +49,14 @@ def _check(draft: ApplicationDraft) -> None:
         _check_use(use, f"uses.{index}", errors)
     if draft.term_start and draft.term_end and draft.term_end < draft.term_start:
         errors.add("term_end", "The term cannot end before it starts.")
+    elif (
+        draft.term_start
+        and draft.term_end
+        and (problem := issuing.term_problem(draft.term_start, draft.term_end))
+    ):
+        # Round 51: a term no agreement can be issued for (too long, or ending with
+        # the calendar) is said as it is typed, not at the submission's 500.
+        errors.add("term_end", problem)
     errors.raise_if_any()
 
 

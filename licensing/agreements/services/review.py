@@ -309,6 +309,8 @@ def _modified_quote(
         elif len(reason) > REASON_MAX:
             errors.add("term_reason", _TOO_LONG)
         errors.raise_if_any("Every change needs a reason.")
+        if start <= end and (problem := issuing.term_problem(start, end)):
+            raise InvalidInput.for_field("term.end", problem)  # round 51, as a draft's
         if (start, end) != (original.request.term.start, original.request.term.end):
             request = dataclasses.replace(original.request, term=Term(start, end))
             try:

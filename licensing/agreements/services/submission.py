@@ -63,6 +63,10 @@ def _check_complete(session: Session, application: Application) -> None:
         errors.add("term_start", "Give the first day of the license term.")
     if application.term_end is None:
         errors.add("term_end", "Give the last day of the license term.")
+    elif application.term_start is not None and (
+        problem := issuing.term_problem(application.term_start, application.term_end)
+    ):  # a draft saved before round 51's bound
+        errors.add("term_end", problem)
     for index, use in enumerate(application.uses):
         if not use.product_name:
             errors.add(f"uses.{index}.product_name", "Name the product.")
