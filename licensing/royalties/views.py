@@ -8,7 +8,7 @@ import base64
 import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -140,6 +140,8 @@ def portal_period(agreement_id: int, period_start: str) -> Page:
         "status": status,
         # A back report says from when it is due (round 50).
         "back_report": None if status.report else _back_report(status),
+        # How late an unfiled report is and what it holds (round 51).
+        "hold": _hold_words(status),
         "obligation": obligation,
         "earlier_unreported": next(
             (s for s in statuses if s.period.index < status.period.index and s.report is None),
@@ -504,6 +506,9 @@ def _due_reports(
             # "Overdue" since 2025).
             lead = "Overdue" if status.state == OVERDUE else "Due now"
             detail = f"{lead}: {back[0].lower()}{back[1:]}"
+        hold = _hold_words(status)
+        if hold is not None:
+            detail = f"{detail} {hold}"
         yield WaitingItem(
             f"Royalty report for {status.agreement_number}, {status.period.label}",
             waiting_on=YOU,
@@ -520,6 +525,34 @@ def _due_reports(
                 detail=f"Due by {status.due_on.isoformat()}.",
                 url=_period_link(status),
             )
+
+
+def _hold_words(status: services.PeriodStatus) -> str | None:
+    """For an unfiled overdue report, how late it is (a back report's words say it
+    already) and what it holds: from `OVERDUE_STANDING_DAYS` after the day it is late
+    from, it counts like an overdue invoice (`pending_payment`), as the reminders say
+    (round 51: the dashboard said "Overdue" and nothing of the day the organization
+    would be held, which the email alone told)."""
+    if status.report is not None or status.state != OVERDUE:
+        return None
+    today = _today()
+    held_after = status.late_from + timedelta(days=current_config().overdue_standing_days)
+    late = (
+        ""
+        if status.back_report
+        else (f"It is {counted((today - status.late_from).days, 'day')} overdue")
+    )
+    if today > held_after:
+        consequence = (
+            "it counts like an overdue invoice: your organization cannot apply for new "
+            "licenses until it is filed."
+        )
+        return f"{late}, so {consequence}" if late else consequence[:1].upper() + consequence[1:]
+    consequence = (
+        f"file it by {held_after.isoformat()}, or from the next day it counts like an "
+        "overdue invoice and your organization cannot apply for new licenses until it is filed."
+    )
+    return f"{late}: {consequence}" if late else consequence[:1].upper() + consequence[1:]
 
 
 def _back_report(status: services.PeriodStatus) -> str | None:

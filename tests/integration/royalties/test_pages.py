@@ -442,7 +442,38 @@ def test_the_dashboard_shows_the_report_due_next_and_then_the_overdue_one(
     assert f"Next {title[0].lower()}{title[1:]} Due by 2027-04-30. you, from 2027-04-01" in before
     assert f"{title} Due by 2027-04-30. you" in text_of(due)
     assert f'href="{period_url(agreement, 1)}"' in due.get_data(as_text=True)
-    assert f"{title} Overdue: it was due on 2027-04-30. you" in overdue
+    assert f"{title} Overdue: it was due on 2027-04-30. It is 15 days overdue" in overdue
+
+
+def test_an_overdue_report_says_how_late_it_is_and_the_day_it_holds_the_organization(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any
+) -> None:
+    # Round 51: the dashboard and the period's page said "overdue" and nothing of the
+    # day after which the report counts like an overdue invoice (30 days after it is
+    # late, OVERDUE_STANDING_DAYS), which only the reminder email told.
+    agreement = active_agreement(vendor, SOFTWARE)
+    title = f"Royalty report for {agreement.number}, 2027-01-01 to 2027-03-31"
+    with time_machine.travel(MID_MAY, tick=False):
+        browser = signed_in(client, vendor)
+        dashboard = text_of(browser.get("/portal/"))
+        period = text_of(browser.get(period_url(agreement, 1)))
+    with time_machine.travel(datetime(2027, 6, 4, 15, 0, tzinfo=UTC), tick=False):
+        browser = signed_in(client, vendor)
+        held_dashboard = text_of(browser.get("/portal/"))
+        held_period = text_of(browser.get(period_url(agreement, 1)))
+    warning = (
+        "It is 15 days overdue: file it by 2027-05-30, or from the next day it counts like "
+        "an overdue invoice and your organization cannot apply for new licenses until it "
+        "is filed."
+    )
+    assert f"{title} Overdue: it was due on 2027-04-30. {warning} you" in dashboard
+    assert f"Due on 2027-04-30 · overdue {warning}" in period
+    held = (
+        "It is 35 days overdue, so it counts like an overdue invoice: your organization "
+        "cannot apply for new licenses until it is filed."
+    )
+    assert f"{title} Overdue: it was due on 2027-04-30. {held} you" in held_dashboard
+    assert f"Due on 2027-04-30 · overdue {held}" in held_period
 
 
 # --- the staff console ---------------------------------------------------------------
