@@ -21,7 +21,6 @@ travelled_clock`) the first invoice is wired by billing staff too."""
 from __future__ import annotations
 
 import re
-import time
 from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -35,14 +34,24 @@ from licensing.db import utcnow
 from licensing.mail import services as mail
 from licensing.ratecards import services as ratecards
 from licensing.royalties.services.reminders import send_reminders
-from tests.browser.conftest import card_of_a_year, fill_card, signed_in_tab
+from tests.browser.conftest import (
+    NewVendor,
+    card_of_a_year,
+    estimate_software,
+    newest_mail,
+    reviewed_software_card,
+    signed_in_tab,
+    submit_the_upload,
+    upload_from_template,
+    wired,
+)
 from tests.integration.billing.stripe_support import WEBHOOK_SECRET, stripe_config
 from tests.support import factories
 from tests.support.axe import assert_accessible
 from tests.support.card_years import CardYears
 from tests.support.first_quarter import TRAVEL_HOUR
 from tests.support.reporting_year import ReportingYear
-from tests.support.servers import LiveServer, LocalStripe, SMTPServer, message_text
+from tests.support.servers import LiveServer, LocalStripe, SMTPServer
 from tests.support.settings import delivery
 from tests.support.travelled_clock import travelled_to
 
@@ -51,6 +60,18 @@ pytestmark = pytest.mark.xdist_group("vendor_first_year")
 VENDOR = "ines@tallowbyte.example"
 BILLING = "books@tallowbyte.example"
 PASSWORD = "copper-heron-meadow-51"
+INES = NewVendor(
+    legal_name="Tallowbyte Software Ltd",
+    street="3 Kiln Street",
+    city="Burlington",
+    region="VT",
+    postal_code="05401",
+    billing_name="Rui Albers",
+    billing_email=BILLING,
+    full_name="Ines Marlow",
+    email=VENDOR,
+    password=PASSWORD,
+)
 HEADER = "line,customer_id,customer_name,country,unit,quantity,revenue"
 STANDING_DAYS = 30  # OVERDUE_STANDING_DAYS, the reminders' hold
 
@@ -66,32 +87,6 @@ def _words(text: str) -> str:
 
 def _main(page: Any) -> str:
     return _words(page.inner_text("main"))
-
-
-def _sign_in_again(page: Any) -> None:
-    """Signed in again where a travel forward ended the session."""
-    if "/sign-in" in page.url:
-        page.get_by_label("Email address").fill(VENDOR)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_load_state()
-
-
-def _waiting(page: Any) -> str:
-    """The dashboard's "What is waiting on whom", opened afresh."""
-    page.goto("/portal/")
-    _sign_in_again(page)
-    return _words(page.locator("main table").first.inner_text())
-
-
-def _mail(mailbox: SMTPServer, address: str, subject: str) -> str:
-    """The newest email to `address` whose subject has `subject`, waited for."""
-    for _ in range(75):
-        found = [m for m in mailbox.to(address) if subject in str(m["Subject"])]
-        if found:
-            return _words(message_text(found[-1]))
-        time.sleep(0.2)
-    raise AssertionError(f"no email to {address} about {subject!r}")
 
 
 def _issued(page: Any) -> str:
@@ -115,32 +110,6 @@ def _type_rows(form: Any, rows: list[tuple[str, str, str]], first: int = 1) -> N
         form.get_by_label(f"Row {number}, quantity").fill(quantity)
 
 
-def _pay_by_card(page: Any, number: str, balance: str) -> None:
-    page.goto("/portal/invoices")
-    _sign_in_again(page)
-    page.get_by_role("link", name=number).click()
-    page.get_by_role("link", name=f"Pay {balance} USD by card").click()
-    fill_card(page)
-    page.get_by_role("button", name=f"Pay {balance} USD").click()
-    page.locator("#payment-status").get_by_role("heading", name="Paid", exact=True).wait_for(
-        timeout=20_000
-    )
-
-
-def _wired(browser: Any, live_server: LiveServer, clerk: str, number: str, amount: str) -> None:
-    """Billing staff record a wire of `amount` for invoice `number` on its console page."""
-    console = signed_in_tab(browser, live_server, clerk)
-    console.goto("/console/invoices")
-    console.get_by_role("link", name=number).click()
-    form = console.get_by_role("region", name="Record an offline payment")
-    form.get_by_label("Method").select_option("wire")
-    form.get_by_label("Amount", exact=True).fill(amount)
-    form.get_by_label("Reference", exact=True).fill(f"FEDWIRE {number}")
-    form.get_by_role("button", name="Record payment").click()
-    console.get_by_text(re.compile("Recorded a wire transfer of")).wait_for()
-    console.context.close()
-
-
 def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal(
     browser: Any,
     page: Any,
@@ -162,12 +131,8 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
     q1, q2, q3 = year.period(1), year.period(2), year.period(3)
     agreement = f"CPT-{start.year}-000001"
     after = end + timedelta(days=1)  # the renewal's year, on a card of its own
+    reviewed_software_card(live_server, card_years.next_version, start, end)
     with live_server.app.app_context():
-        document = card_of_a_year(card_years.next_version, start, end)
-        for rule in document["rules"]:
-            if rule["id"] == "distribution-software":
-                rule["review"] = "staff"
-        ratecards.import_card(document, published_by="tests")
         ratecards.import_card(
             card_of_a_year(
                 f"{after.year}.2", after, after.replace(year=after.year + 1) - timedelta(days=1)
@@ -179,17 +144,7 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
         db.session().commit()
 
     # 1. A price without an account: 120 end users, graduated, over the minimum.
-    page.goto("/")
-    page.get_by_role("link", name="Estimate your price").click()
-    page.get_by_label("Your organization is").select_option("commercial")
-    page.get_by_label("License term starts").fill(start.isoformat())
-    page.get_by_label("License term ends").fill(end.isoformat())
-    page.locator("#uses-0-use").select_option("distribution")
-    page.locator("#uses-0-product_type").select_option("saas")
-    page.locator("#uses-0-user_type").select_option("provider")
-    page.locator("#uses-0-quantity-end_users").fill("120")
-    page.locator("#uses-0-description").fill("Tallowbyte Scheduler")
-    page.get_by_role("button", name="Estimate the price").click()
+    estimate_software(page, (start, end), 120, "Tallowbyte Scheduler")
     estimate = _main(page)
     assert "Estimated total: 2,160.00 USD" in estimate
     assert "120 end users, graduated: 100 x 18.50 + 20 x 15.50 = 2,160.00" in estimate
@@ -197,24 +152,11 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
 
     # Sign-up from the estimate, the confirmation link, the application filled in.
     page.get_by_role("link", name="Apply for a license with these uses").click()
-    page.get_by_label("Legal name of the organization").fill("Tallowbyte Software Ltd")
-    page.get_by_label("Type of organization").select_option("commercial")
-    page.get_by_label("Address", exact=True).fill("3 Kiln Street")
-    page.get_by_label("City").fill("Burlington")
-    page.get_by_label("State, province or region").fill("VT")
-    page.get_by_label("Postal code").fill("05401")
-    page.get_by_label("Country").select_option("US")
-    page.get_by_label("Billing contact name").fill("Rui Albers")
-    page.get_by_label("Billing contact email").fill(BILLING)
-    page.get_by_label("Your full name").fill("Ines Marlow")
-    page.get_by_label("Your email address").fill(VENDOR)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Repeat the password").fill(PASSWORD)
-    page.get_by_role("button", name="Create the account").click()
+    INES.sign_up(page)
     assert f"we sent a link to {VENDOR}" in page.inner_text(".flashes")
-    _mail(mailbox, VENDOR, "Confirm your email address")
+    newest_mail(mailbox, VENDOR, "Confirm your email address")
     page.goto(mailbox.link_to(VENDOR, "/verify-email"))
-    _sign_in_again(page)
+    INES.sign_in_again(page)
     page.wait_for_url("**/portal/applications/new?**")
     assert page.locator("#uses-0-quantity-end_users").input_value() == "120"
     page.locator("#uses-0-product_name").fill("Tallowbyte Scheduler")
@@ -224,7 +166,7 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
     page.get_by_role("button", name="Submit for pricing and review").click()
     application_url = page.url
     assert "Licensing staff review it before it is approved" in page.inner_text(".flashes")
-    assert "APP-000001 is being reviewed submitted the licensing office" in _waiting(page)
+    assert "APP-000001 is being reviewed submitted the licensing office" in INES.waiting(page)
 
     # 2. The licensing officer approves, in a browser of their own; the vendor accepts.
     console = signed_in_tab(browser, live_server, officer)
@@ -233,8 +175,8 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
     console.get_by_role("button", name="Approve and issue the agreement").click()
     assert "the agreement is issued" in console.inner_text(".flashes")
     console.context.close()
-    assert "nothing is invoiced when you accept it" in _mail(mailbox, VENDOR, "approved")
-    assert f"Agreement {agreement} waits for your acceptance" in _waiting(page)
+    assert "nothing is invoiced when you accept it" in newest_mail(mailbox, VENDOR, "approved")
+    assert f"Agreement {agreement} waits for your acceptance" in INES.waiting(page)
     page.goto(application_url)
     page.get_by_role("link", name="Read and accept the agreement").click()
     page.fill("#signer_name", "Ines Marlow")
@@ -245,36 +187,28 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
     assert (
         f"Next royalty report for {agreement}, {q1.label} Due by {q1.due_on}. "
         f"you, from {q1.first_filing_day}"
-    ) in _waiting(page)
+    ) in INES.waiting(page)
 
     # 3. Q1, on time: the template downloaded, filled in and uploaded.
     with time_machine.travel(year.after(1)):
         assert f"Royalty report for {agreement}, {q1.label} Due by {q1.due_on}. you" in (
-            _waiting(page)
+            INES.waiting(page)
         )
         page.get_by_role("link", name=f"Royalty report for {agreement}").click()
-        with page.expect_download() as download:
-            page.get_by_role("link", name="Download the template for this period").click()
-        template = Path(download.value.path()).read_text(encoding="utf-8")
-        assert template.splitlines() == [HEADER, "1,,,,end_users,,"]
-        report = tmp_path / "q1.csv"
-        report.write_text(
-            f"{HEADER}\n1,TB-1,Harbor Clinic,US,end_users,60,\n"
-            "1,TB-2,Lakeside Practice,US,end_users,35,\n"
+        template = upload_from_template(
+            page,
+            tmp_path / "q1.csv",
+            "1,TB-1,Harbor Clinic,US,end_users,60,\n1,TB-2,Lakeside Practice,US,end_users,35,\n",
         )
-        upload = page.locator("#report-csv")
-        upload.get_by_label("CSV file").set_input_files(report)
-        upload.get_by_role("button", name="Preview the royalty").click()
+        assert template.splitlines() == [HEADER, "1,,,,end_users,,"]
         assert "1 95 end users 1,757.50 USD 0.00 USD 1,757.50 USD" in _main(page)
-        upload = page.locator("#report-csv")
-        upload.get_by_label("I attest").check()
-        upload.get_by_role("button", name="Attest and submit the file").click()
+        submit_the_upload(page)
         first = _issued(page)
         invoice_day = office_date(year.after(1))
         first_due = invoice_day + timedelta(days=30)
         assert f"{first} (open: 1,757.50 USD to pay by {first_due})" in _main(page)
-        assert f"1,757.50 USD, due {first_due}" in _mail(mailbox, BILLING, first)
-        assert f"Invoice {first} to pay 1,757.50 USD due {first_due} you" in _waiting(page)
+        assert f"1,757.50 USD, due {first_due}" in newest_mail(mailbox, BILLING, first)
+        assert f"Invoice {first} to pay 1,757.50 USD due {first_due} you" in INES.waiting(page)
         page.get_by_role("link", name=f"Invoice {first} to pay").click()
         invoice = _main(page)
         # Every number traced to the rule and the card.
@@ -285,17 +219,22 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
         ) in invoice
         assert "balance due 1,757.50 USD" in invoice  # round 51: was 1757.50
         if not by_card:
-            _wired(browser, live_server, clerk, first, "1757.50")
+            wired(browser, live_server, clerk, first, "1757.50")
     if by_card:
-        _pay_by_card(page, first, "1,757.50")
-    assert "is paid in full" in _mail(mailbox, VENDOR if by_card else BILLING, "Payment received")
+        page.goto("/portal/invoices")
+        INES.sign_in_again(page)
+        page.get_by_role("link", name=first).click()
+        INES.pay_by_card(page, "1,757.50")
+    assert "is paid in full" in newest_mail(
+        mailbox, VENDOR if by_card else BILLING, "Payment received"
+    )
 
     # 4. Q2: the reminder on its due day; filed six days late, typed in the form.
     with time_machine.travel(_at(q2.due_on)):
         with live_server.app.app_context():
             send_reminders(standing_days=STANDING_DAYS, now=utcnow())
             mail.deliver_due(delivery())
-        reminder = _mail(mailbox, VENDOR, f"Royalty report for {agreement}, {q2.label}")
+        reminder = newest_mail(mailbox, VENDOR, f"Royalty report for {agreement}, {q2.label}")
         assert "Your royalty report is due today." in reminder
         assert f"royalty-reports/1/{q2.start}" in reminder
     late_day = q2.due_on + timedelta(days=6)
@@ -307,7 +246,7 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
             "like an overdue invoice and your organization cannot apply for new licenses "
             "until it is filed."
         )
-        assert f"Overdue: it was due on {q2.due_on}. {hold} you" in _waiting(page)
+        assert f"Overdue: it was due on {q2.due_on}. {hold} you" in INES.waiting(page)
         page.get_by_role("link", name=f"Royalty report for {agreement}").click()
         assert f"Due on {q2.due_on} · overdue {hold}" in _main(page)
         assert_accessible(page)
@@ -349,16 +288,16 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
         assert "1 140 end users 2,470.00 USD 2,237.50 USD 232.50 USD" in report_page
         page.get_by_role("link", name=amended).click()
         assert f"Amends {first}, the invoice of the report this one amends" in _main(page)
-        waiting = _waiting(page)
+        waiting = INES.waiting(page)
         assert f"Invoice {second} to pay 480.00 USD" in waiting
         assert f"Invoice {amended} to pay 232.50 USD" in waiting
         for number, amount in ((second, "480.00"), (amended, "232.50")):
-            _wired(browser, live_server, clerk, number, amount)
+            wired(browser, live_server, clerk, number, amount)
 
     # 5. Q3 filed; the officer asks for a corrected report; the vendor amends it.
     with time_machine.travel(year.after(3)):
         assert f"Royalty report for {agreement}, {q3.label} Due by {q3.due_on}. you" in (
-            _waiting(page)
+            INES.waiting(page)
         )
         page.get_by_role("link", name=f"Royalty report for {agreement}").click()
         form = page.locator("#report-form")
@@ -383,13 +322,13 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
         console.get_by_role("button", name="Ask for a corrected report").click()
         assert "asked, by email, for a corrected report" in console.inner_text(".flashes")
         correction_due = office_date(year.after(3)) + timedelta(days=30)
-        asked = _mail(mailbox, VENDOR, "Please correct royalty report RR-000004")
+        asked = newest_mail(mailbox, VENDOR, "Please correct royalty report RR-000004")
         assert note in asked
         assert f"File the corrected report by {correction_due}" in asked
         assert (
             f"Royalty report RR-000004 for {agreement}, {q3.label}: a correction is asked for "
             f"Licensing staff ask: {note} Amend the report by {correction_due}"
-        ) in _waiting(page)
+        ) in INES.waiting(page)
         page.get_by_role("link", name="Royalty report RR-000004").click()
         form = page.locator("#report-form")
         form.get_by_label("Row 1, quantity").fill("90")
@@ -401,9 +340,9 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
         console.reload()
         assert "Corrected by report RR-000005" in _main(console)
         console.context.close()
-        assert "a correction is asked for" not in _waiting(page)
+        assert "a correction is asked for" not in INES.waiting(page)
         for number, amount in ((third, "77.50"), (corrected, "310.00")):
-            _wired(browser, live_server, clerk, number, amount)
+            wired(browser, live_server, clerk, number, amount)
 
         # The statement of account, from the first day of the walk: every invoice and
         # payment, and nothing owed.
@@ -414,12 +353,12 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
         for number in (second, amended, third, corrected):
             assert f"{number} Payment received (wire, reference FEDWIRE {number})" in statement
         assert re.search(r"Closing balance on \S+ 0\.00 USD", statement), statement
-        assert "to pay" not in _waiting(page)
+        assert "to pay" not in INES.waiting(page)
 
     # 6. Two months before the term ends: renewed on the usage reported.
     with time_machine.travel(_at(end - timedelta(days=60))):
         page.goto("/portal/agreements/1")
-        _sign_in_again(page)
+        INES.sign_in_again(page)
         assert f"Charged to date 2,857.50 USD: usage reported through {q3.end}" in _main(page)
         page.get_by_role("button", name="Renew for the next rate card year").click()
         figures = page.get_by_role("region", name="Where the renewal's quantities come from")
