@@ -20,6 +20,7 @@ from licensing import access, arguments, db, references
 from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.actors import Actor, current_actor
+from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
 from licensing.calendar import OFFICE_TIMEZONE, office_date, parse_day
 from licensing.config import current_config
@@ -30,6 +31,7 @@ from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.royalties import forms, queries, services
 from licensing.royalties.downloads import rows_response, template_response
 from licensing.royalties.forms import COLUMN_LABELS, COLUMN_WORDS
+from licensing.royalties.lateness import late_from
 from licensing.royalties.models import RoyaltyReport
 from licensing.royalties.rows import (
     COLUMNS,
@@ -427,16 +429,34 @@ def _filed_message(filing: Filing) -> str:
 def portal_report(report_id: int) -> str:
     actor = current_actor()
     report = services.get_report(report_id, actor)
+    filing = services.filing_of(report)
     return render_template(
         "royalties/report.html",
-        filing=services.filing_of(report),
+        filing=filing,
         history=services.review_history(report, actor),
         console=False,
         correction_due=correction_due_on(report, current_config().correction_due_days),
         amended_by=services.amended_by(db.session(), report.id),
         invoice=_invoice_of(report),
+        filed_late=_filed_late(report, filing.period.due_on),
         credit_notes=queries.credit_notes_of(db.session(), report),
     )
+
+
+def _filed_late(report: RoyaltyReport, due_on: date) -> str | None:
+    """How late a first filing came ("6 days late"), by the rule every page counts a
+    report's lateness with (`lateness.late_from`): the console's queue said it, the
+    report's own pages did not (round 51). None for one on time, and for an
+    amendment (the queue says the period's first filing's)."""
+    if report.amends_id is not None or report.id is None:
+        return None
+    agreement = db.session().get(Agreement, report.agreement_id)
+    accepted = agreement.activated_at if agreement is not None else None
+    days = (
+        office_date(report.submitted_at)
+        - late_from(due_on, office_date(accepted) if accepted else None)
+    ).days
+    return f"{counted(days, 'day')} late" if days > 0 else None
 
 
 def _invoice_of(report: RoyaltyReport) -> Invoice | None:
@@ -707,15 +727,17 @@ def console_report(report_id: int) -> Page:
             flash(refused.detail, "error")
             status = 409
     report = services.get_report(report_id, actor)
+    filing = services.filing_of(report)
     return render_template(
         "royalties/report.html",
-        filing=services.filing_of(report),
+        filing=filing,
         history=services.review_history(report, actor),
         console=True,
         correction_due=correction_due_on(report, current_config().correction_due_days),
         organization=db.session().get(Organization, report.organization_id),
         amended_by=services.amended_by(db.session(), report.id),
         invoice=_invoice_of(report),
+        filed_late=_filed_late(report, filing.period.due_on),
         credit_notes=queries.credit_notes_of(db.session(), report),
         review_actions=services.review_actions(report),
         errors=errors,

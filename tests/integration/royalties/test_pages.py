@@ -662,3 +662,43 @@ def test_a_terminated_agreements_periods_until_its_termination_are_still_filed_o
     assert "The report was not filed" in text_of(early)
     assert "This period can be reported from 2027-04-03." in text_of(early)
     assert [report.period_start for report in reports_of(agreement)] == [QUARTERS[1]]
+
+
+def test_a_report_filed_late_says_how_late_on_its_pages_and_an_amendment_does_not(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,
+    file_report: Any,
+    app: Any,
+) -> None:
+    # Round 51: the console's queue said "filed 2027-05-06 ..., 6 days late"; the
+    # report's own pages, the vendor's and the console's, said nothing of it.
+    agreement = active_agreement(vendor, SOFTWARE)
+    late = file_report(
+        vendor,
+        agreement,
+        1,
+        [row(1, "A", quantity=60)],
+        now=datetime(2027, 5, 6, 15, 0, tzinfo=UTC),
+    ).report
+    on_time = file_report(vendor, agreement, 2, [row(1, "A", quantity=70)]).report
+    amended = file_report(
+        vendor,
+        agreement,
+        1,
+        [row(1, "A", quantity=65)],
+        amends=late.id,
+        reason="A recounted",
+        now=datetime(2027, 7, 3, 15, 0, tzinfo=UTC),
+    ).report
+    browser = signed_in(client, vendor)
+    console = signed_in(app.test_client(), licensing_staff)
+    said = "(typed in the form, 1 row), 6 days late"
+    assert said in text_of(browser.get(f"/portal/royalty-reports/report/{late.id}"))
+    assert said in text_of(console.get(f"/console/royalty-reports/{late.id}"))
+    for report in (on_time, amended):
+        assert "days late" not in text_of(
+            browser.get(f"/portal/royalty-reports/report/{report.id}")
+        )
