@@ -217,6 +217,11 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
             "date 95 end users (2 customers, each counted once at the largest quantity "
             "reported for the term so far); 95 end users, graduated: 95 x 18.50 = 1,757.50"
         ) in invoice
+        # Round 51: nothing was charged up front, and the working says so.
+        assert (
+            "charged to date = the amount to date 1,757.50 (nothing was charged up front on "
+            "acceptance); due = 1,757.50 charged to date - 0.00 charged before = 1,757.50"
+        ) in invoice
         assert "balance due 1,757.50 USD" in invoice  # round 51: was 1757.50
         if not by_card:
             wired(browser, live_server, clerk, first, "1757.50")
@@ -266,6 +271,7 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
         form.get_by_label("I attest").check()
         form.get_by_role("button", name="Attest and submit").click()
         second = _issued(page)
+        assert "(typed in the form, 3 rows), 6 days late" in _main(page)  # round 51
 
         # Q1 amended: Orchard Family Medicine was missed. Recomputed to date through
         # Q2: 140 end users, 2,470.00, of which 2,237.50 was charged.
