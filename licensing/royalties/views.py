@@ -518,7 +518,7 @@ def _due_reports(
         detail = (
             f"Overdue: it was due on {status.due_on.isoformat()}."
             if status.state == OVERDUE
-            else f"Due by {status.due_on.isoformat()}."
+            else f"Due by {status.due_on.isoformat()}: {_days_left(status)}."
         )
         back = _back_report(status)
         if back is not None and status.accepted_at is not None:
@@ -545,6 +545,13 @@ def _due_reports(
                 detail=f"Due by {status.due_on.isoformat()}.",
                 url=_period_link(status),
             )
+
+
+def _days_left(status: services.PeriodStatus) -> str:
+    """A due report's days left to its last day on time, as the console's queue counts
+    them (round 51: the dashboard said the date alone)."""
+    days = (status.late_from - _today()).days
+    return f"{counted(days, 'day')} left" if days > 0 else "today is the last day"
 
 
 def _hold_words(status: services.PeriodStatus) -> str | None:

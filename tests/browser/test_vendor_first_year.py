@@ -191,7 +191,7 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
 
     # 3. Q1, on time: the template downloaded, filled in and uploaded.
     with time_machine.travel(year.after(1)):
-        assert f"Royalty report for {agreement}, {q1.label} Due by {q1.due_on}. you" in (
+        assert f"Royalty report for {agreement}, {q1.label} Due by {q1.due_on}: 29 days left." in (
             INES.waiting(page)
         )
         page.get_by_role("link", name=f"Royalty report for {agreement}").click()
@@ -302,7 +302,7 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
 
     # 5. Q3 filed; the officer asks for a corrected report; the vendor amends it.
     with time_machine.travel(year.after(3)):
-        assert f"Royalty report for {agreement}, {q3.label} Due by {q3.due_on}. you" in (
+        assert f"Royalty report for {agreement}, {q3.label} Due by {q3.due_on}: 29 days left." in (
             INES.waiting(page)
         )
         page.get_by_role("link", name=f"Royalty report for {agreement}").click()

@@ -440,9 +440,24 @@ def test_the_dashboard_shows_the_report_due_next_and_then_the_overdue_one(
     with time_machine.travel(MID_MAY, tick=False):
         overdue = text_of(signed_in(client, vendor).get("/portal/"))
     assert f"Next {title[0].lower()}{title[1:]} Due by 2027-04-30. you, from 2027-04-01" in before
-    assert f"{title} Due by 2027-04-30. you" in text_of(due)
+    assert f"{title} Due by 2027-04-30: 28 days left. you" in text_of(due)
     assert f'href="{period_url(agreement, 1)}"' in due.get_data(as_text=True)
     assert f"{title} Overdue: it was due on 2027-04-30. It is 15 days overdue" in overdue
+
+
+def test_a_due_report_on_the_dashboard_counts_its_days_left_to_the_last_day(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any
+) -> None:
+    # Round 51: the dashboard said "Due by 2027-04-30." where the console's queue
+    # counted "28 days left".
+    agreement = active_agreement(vendor, SOFTWARE)
+    title = f"Royalty report for {agreement.number}, 2027-01-01 to 2027-03-31"
+    with time_machine.travel(datetime(2027, 4, 29, 15, 0, tzinfo=UTC), tick=False):
+        day_before = text_of(signed_in(client, vendor).get("/portal/"))
+    with time_machine.travel(datetime(2027, 4, 30, 15, 0, tzinfo=UTC), tick=False):
+        last_day = text_of(signed_in(client, vendor).get("/portal/"))
+    assert f"{title} Due by 2027-04-30: 1 day left. you" in day_before
+    assert f"{title} Due by 2027-04-30: today is the last day. you" in last_day
 
 
 def test_an_overdue_report_says_how_late_it_is_and_the_day_it_holds_the_organization(
