@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import func, select
@@ -22,6 +23,7 @@ from licensing.billing.seals import KEPT_PDFS, kept_identity
 from licensing.billing.states import DRAFT
 from licensing.errors import Conflict, NotFound
 from licensing.mail import services as mail
+from licensing.money import in_words
 from licensing.ratecards import queries as ratecard_queries
 
 
@@ -196,14 +198,22 @@ class KeptDocument:
     def standing_words(self, currency: str) -> str:
         """The standing key in words: "Paid on 2027-01-22: paid 100.00 USD, credited
         0.00 USD, balance due 0.00 USD" ("open; paid 0.00; ..." reads "Open: ...");
-        a credit note's "Issued"."""
+        a credit note's "Issued". Each amount is grouped as the page's others are
+        ("balance due 1,757.50 USD", round 51: it read "1757.50" under "Balance due
+        1,757.50 USD"); the key keeps its plain figures."""
         head, *figures = self.standing.split("; ")
         state, _, day = head.partition(" ")
         name = state.replace("_", " ").capitalize()
         said = f"{name} on {day}" if day else name
         if not figures:
             return said
-        return f"{said}: " + ", ".join(f"{figure} {currency}" for figure in figures)
+        return f"{said}: " + ", ".join(_figure_in_words(figure, currency) for figure in figures)
+
+
+def _figure_in_words(figure: str, currency: str) -> str:
+    """A standing's figure in words: balance due 1757.50 -> balance due 1,757.50 USD."""
+    label, _, amount = figure.rpartition(" ")
+    return f"{label} {in_words(Decimal(amount), currency)}"
 
 
 def kept_documents(session: Session, whose: Any) -> list[KeptDocument]:

@@ -242,6 +242,12 @@ class Pricer:
             f"charged to date = the larger of the up-front {show(line.up_front)} (flat fees "
             f"and the minimum's lift, charged on acceptance{by}) and the amount to date "
             f"{show(amount)} = {show(charged)}"
+            if line.up_front
+            # Round 51: a line charged nothing up front said "the larger of the up-front
+            # 0.00 (..., charged on acceptance)", a charge the vendor was told there
+            # was not.
+            else f"charged to date = the amount to date {show(amount)} (nothing was charged "
+            "up front on acceptance)"
         )
         steps.append(
             f"due = {show(charged)} charged to date - {show(charged_before)} charged before "

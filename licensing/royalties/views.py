@@ -8,7 +8,7 @@ import base64
 import binascii
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, time
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
@@ -20,6 +20,7 @@ from licensing import access, arguments, db, references
 from licensing.access import Principal
 from licensing.accounts.models import Organization
 from licensing.actors import Actor, current_actor
+from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
 from licensing.calendar import OFFICE_TIMEZONE, office_date, parse_day
 from licensing.config import current_config
@@ -30,6 +31,7 @@ from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.royalties import forms, queries, services
 from licensing.royalties.downloads import rows_response, template_response
 from licensing.royalties.forms import COLUMN_LABELS, COLUMN_WORDS
+from licensing.royalties.lateness import late_from
 from licensing.royalties.models import RoyaltyReport
 from licensing.royalties.rows import (
     COLUMNS,
@@ -140,6 +142,8 @@ def portal_period(agreement_id: int, period_start: str) -> Page:
         "status": status,
         # A back report says from when it is due (round 50).
         "back_report": None if status.report else _back_report(status),
+        # How late an unfiled report is and what it holds (round 51).
+        "hold": _hold_words(status),
         "obligation": obligation,
         "earlier_unreported": next(
             (s for s in statuses if s.period.index < status.period.index and s.report is None),
@@ -425,16 +429,34 @@ def _filed_message(filing: Filing) -> str:
 def portal_report(report_id: int) -> str:
     actor = current_actor()
     report = services.get_report(report_id, actor)
+    filing = services.filing_of(report)
     return render_template(
         "royalties/report.html",
-        filing=services.filing_of(report),
+        filing=filing,
         history=services.review_history(report, actor),
         console=False,
         correction_due=correction_due_on(report, current_config().correction_due_days),
         amended_by=services.amended_by(db.session(), report.id),
         invoice=_invoice_of(report),
+        filed_late=_filed_late(report, filing.period.due_on),
         credit_notes=queries.credit_notes_of(db.session(), report),
     )
+
+
+def _filed_late(report: RoyaltyReport, due_on: date) -> str | None:
+    """How late a first filing came ("6 days late"), by the rule every page counts a
+    report's lateness with (`lateness.late_from`): the console's queue said it, the
+    report's own pages did not (round 51). None for one on time, and for an
+    amendment (the queue says the period's first filing's)."""
+    if report.amends_id is not None or report.id is None:
+        return None
+    agreement = db.session().get(Agreement, report.agreement_id)
+    accepted = agreement.activated_at if agreement is not None else None
+    days = (
+        office_date(report.submitted_at)
+        - late_from(due_on, office_date(accepted) if accepted else None)
+    ).days
+    return f"{counted(days, 'day')} late" if days > 0 else None
 
 
 def _invoice_of(report: RoyaltyReport) -> Invoice | None:
@@ -496,7 +518,7 @@ def _due_reports(
         detail = (
             f"Overdue: it was due on {status.due_on.isoformat()}."
             if status.state == OVERDUE
-            else f"Due by {status.due_on.isoformat()}."
+            else f"Due by {status.due_on.isoformat()}: {_days_left(status)}."
         )
         back = _back_report(status)
         if back is not None and status.accepted_at is not None:
@@ -504,6 +526,9 @@ def _due_reports(
             # "Overdue" since 2025).
             lead = "Overdue" if status.state == OVERDUE else "Due now"
             detail = f"{lead}: {back[0].lower()}{back[1:]}"
+        hold = _hold_words(status)
+        if hold is not None:
+            detail = f"{detail} {hold}"
         yield WaitingItem(
             f"Royalty report for {status.agreement_number}, {status.period.label}",
             waiting_on=YOU,
@@ -520,6 +545,41 @@ def _due_reports(
                 detail=f"Due by {status.due_on.isoformat()}.",
                 url=_period_link(status),
             )
+
+
+def _days_left(status: services.PeriodStatus) -> str:
+    """A due report's days left to its last day on time, as the console's queue counts
+    them (round 51: the dashboard said the date alone)."""
+    days = (status.late_from - _today()).days
+    return f"{counted(days, 'day')} left" if days > 0 else "today is the last day"
+
+
+def _hold_words(status: services.PeriodStatus) -> str | None:
+    """For an unfiled overdue report, how late it is (a back report's words say it
+    already) and what it holds: from `OVERDUE_STANDING_DAYS` after the day it is late
+    from, it counts like an overdue invoice (`pending_payment`), as the reminders say
+    (round 51: the dashboard said "Overdue" and nothing of the day the organization
+    would be held, which the email alone told)."""
+    if status.report is not None or status.state != OVERDUE:
+        return None
+    today = _today()
+    held_after = status.late_from + timedelta(days=current_config().overdue_standing_days)
+    late = (
+        ""
+        if status.back_report
+        else (f"It is {counted((today - status.late_from).days, 'day')} overdue")
+    )
+    if today > held_after:
+        consequence = (
+            "it counts like an overdue invoice: your organization cannot apply for new "
+            "licenses until it is filed."
+        )
+        return f"{late}, so {consequence}" if late else consequence[:1].upper() + consequence[1:]
+    consequence = (
+        f"file it by {held_after.isoformat()}, or from the next day it counts like an "
+        "overdue invoice and your organization cannot apply for new licenses until it is filed."
+    )
+    return f"{late}: {consequence}" if late else consequence[:1].upper() + consequence[1:]
 
 
 def _back_report(status: services.PeriodStatus) -> str | None:
@@ -674,15 +734,17 @@ def console_report(report_id: int) -> Page:
             flash(refused.detail, "error")
             status = 409
     report = services.get_report(report_id, actor)
+    filing = services.filing_of(report)
     return render_template(
         "royalties/report.html",
-        filing=services.filing_of(report),
+        filing=filing,
         history=services.review_history(report, actor),
         console=True,
         correction_due=correction_due_on(report, current_config().correction_due_days),
         organization=db.session().get(Organization, report.organization_id),
         amended_by=services.amended_by(db.session(), report.id),
         invoice=_invoice_of(report),
+        filed_late=_filed_late(report, filing.period.due_on),
         credit_notes=queries.credit_notes_of(db.session(), report),
         review_actions=services.review_actions(report),
         errors=errors,

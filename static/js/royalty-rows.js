@@ -1,12 +1,15 @@
 /* Royalty report period page. "Add rows" adds a blank row in the page instead of
  * asking the server (which it still does when this script does not run); the new
  * row copies the last one's line and unit choices, with its fields emptied and
- * renumbered. A refused filing's error summary takes the focus. */
+ * renumbered. A refused filing's error summary takes the focus; a preview does. */
 (function () {
   "use strict";
   // After a refused filing, start keyboard and screen-reader users at the list of
   // problems: once loaded, as scrolling to the form's #fragment moves the focus.
-  var summary = document.querySelector(".error-summary");
+  // After a preview, at the preview (round 51): the form's #fragment left them at
+  // its first row, every row's fields to tab through before the figures and the
+  // attestation below them, and a screen reader told nothing of the preview.
+  var summary = document.querySelector(".error-summary") || document.querySelector("section.preview");
   if (summary) {
     window.addEventListener("load", function () {
       window.setTimeout(function () { summary.focus(); }, 0);

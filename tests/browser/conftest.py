@@ -13,8 +13,10 @@ people, an active agreement, an invoiced vendor, a tab signed in.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
+from dataclasses import dataclass
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -220,6 +222,140 @@ def signed_in_tab(
     tab = context.new_page()
     sign_in(tab, email)
     return tab
+
+
+# --- a new vendor's walks (rounds 36 and 51) -------------------------------------------
+
+
+@dataclass(frozen=True)
+class NewVendor:
+    """Who signs up on a walk: the organization, its billing contact and its first user."""
+
+    legal_name: str
+    street: str
+    city: str
+    region: str
+    postal_code: str
+    billing_name: str
+    billing_email: str
+    full_name: str
+    email: str
+    password: str
+
+    def sign_in_again(self, page: Any) -> None:
+        """Signed in again where a travel forward ended the session."""
+        if "/sign-in" in page.url:
+            page.get_by_label("Email address").fill(self.email)
+            page.get_by_label("Password").fill(self.password)
+            page.get_by_role("button", name="Sign in").click()
+            page.wait_for_load_state()
+
+    def waiting(self, page: Any) -> str:
+        """The dashboard's "What is waiting on whom", opened afresh, in one line."""
+        page.goto("/portal/")
+        self.sign_in_again(page)
+        return one_line(page.locator("main table").first.inner_text())
+
+    def sign_up(self, page: Any) -> None:
+        """The sign-up form (reached from an estimate's *Apply*) filled and sent."""
+        page.get_by_label("Legal name of the organization").fill(self.legal_name)
+        page.get_by_label("Type of organization").select_option("commercial")
+        page.get_by_label("Address", exact=True).fill(self.street)
+        page.get_by_label("City").fill(self.city)
+        page.get_by_label("State, province or region").fill(self.region)
+        page.get_by_label("Postal code").fill(self.postal_code)
+        page.get_by_label("Country").select_option("US")
+        page.get_by_label("Billing contact name").fill(self.billing_name)
+        page.get_by_label("Billing contact email").fill(self.billing_email)
+        page.get_by_label("Your full name").fill(self.full_name)
+        page.get_by_label("Your email address").fill(self.email)
+        page.get_by_label("Password", exact=True).fill(self.password)
+        page.get_by_label("Repeat the password").fill(self.password)
+        page.get_by_role("button", name="Create the account").click()
+
+    def pay_by_card(self, page: Any, balance: str) -> None:
+        """The open invoice's page: paid by card (localstripe), its answer awaited."""
+        page.get_by_role("link", name=f"Pay {balance} USD by card").click()
+        self.sign_in_again(page)
+        fill_card(page)
+        page.get_by_role("button", name=f"Pay {balance} USD").click()
+        page.locator("#payment-status").get_by_role("heading", name="Paid", exact=True).wait_for(
+            timeout=20_000
+        )
+
+
+def estimate_software(page: Any, term: tuple[date, date], end_users: int, product: str) -> None:
+    """The estimator, from the home page: a commercial company distributing a SaaS
+    product to `end_users` provider users over `term`; the estimate's page loaded."""
+    page.goto("/")
+    page.get_by_role("link", name="Estimate your price").click()
+    page.get_by_label("Your organization is").select_option("commercial")
+    page.get_by_label("License term starts").fill(term[0].isoformat())
+    page.get_by_label("License term ends").fill(term[1].isoformat())
+    page.locator("#uses-0-use").select_option("distribution")
+    page.locator("#uses-0-product_type").select_option("saas")
+    page.locator("#uses-0-user_type").select_option("provider")
+    page.locator("#uses-0-quantity-end_users").fill(str(end_users))
+    page.locator("#uses-0-description").fill(product)
+    page.get_by_role("button", name="Estimate the price").click()
+
+
+def reviewed_software_card(live_server: LiveServer, version: str, first: date, last: date) -> None:
+    """The contract's example card moved to `first`..`last` as `version` published,
+    its per-end-user software rule reviewed by staff (a new vendor's walks)."""
+    document = card_of_a_year(version, first, last)
+    for rule in document["rules"]:
+        if rule["id"] == "distribution-software":
+            rule["review"] = "staff"
+    with live_server.app.app_context():
+        ratecards.import_card(document, published_by="tests")
+
+
+def upload_from_template(page: Any, report: Path, rows: str) -> str:
+    """On a period's page: its template downloaded (its text returned), `rows` (CSV
+    lines after the header) written to `report` and uploaded, and the royalty
+    previewed."""
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download the template for this period").click()
+    template = Path(download.value.path()).read_text(encoding="utf-8")
+    report.write_text(f"{template.splitlines()[0]}\n{rows}")
+    upload = page.locator("#report-csv")
+    upload.get_by_label("CSV file").set_input_files(report)
+    upload.get_by_role("button", name="Preview the royalty").click()
+    return template
+
+
+def submit_the_upload(page: Any) -> None:
+    """The previewed file attested and submitted."""
+    upload = page.locator("#report-csv")
+    upload.get_by_label("I attest").check()
+    upload.get_by_role("button", name="Attest and submit the file").click()
+
+
+def newest_mail(mailbox: SMTPServer, address: str, subject: str) -> str:
+    """The text of the newest email to `address` whose subject has `subject`, in one
+    line, waiting for it (the outbox sends after the request)."""
+    for _ in range(75):
+        found = [m for m in mailbox.to(address) if subject in str(m["Subject"])]
+        if found:
+            return one_line(message_text(found[-1]))
+        time.sleep(0.2)
+    raise AssertionError(f"no email to {address} about {subject!r}")
+
+
+def wired(browser: Any, live_server: LiveServer, clerk: str, number: str, amount: str) -> None:
+    """Billing staff (`clerk`) record a wire of `amount` for invoice `number` on its
+    console page, in a browser of their own."""
+    console = signed_in_tab(browser, live_server, clerk)
+    console.goto("/console/invoices")
+    console.get_by_role("link", name=number).click()
+    form = console.get_by_role("region", name="Record an offline payment")
+    form.get_by_label("Method").select_option("wire")
+    form.get_by_label("Amount", exact=True).fill(amount)
+    form.get_by_label("Reference", exact=True).fill(f"FEDWIRE {number}")
+    form.get_by_role("button", name="Record payment").click()
+    console.get_by_text(re.compile("Recorded a wire transfer of")).wait_for()
+    console.context.close()
 
 
 # --- a teacher's educational request (rounds 40 and 42) ------------------------------

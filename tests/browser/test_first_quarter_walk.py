@@ -25,8 +25,6 @@ a walk started just before the office's midnight expects the day it was issued o
 from __future__ import annotations
 
 import io
-import re
-import time
 from pathlib import Path
 from typing import Any
 
@@ -36,18 +34,38 @@ from pypdf import PdfReader
 
 from licensing import db
 from licensing.db import utcnow
-from licensing.ratecards import services as ratecards
-from tests.browser.conftest import card_of_a_year, fill_card, signed_in_tab
+from tests.browser.conftest import (
+    NewVendor,
+    estimate_software,
+    newest_mail,
+    reviewed_software_card,
+    signed_in_tab,
+    submit_the_upload,
+    upload_from_template,
+    wired,
+)
 from tests.integration.billing.stripe_support import WEBHOOK_SECRET, stripe_config
 from tests.support import factories
 from tests.support.card_years import CardYears
 from tests.support.first_quarter import FirstQuarter
-from tests.support.servers import LiveServer, LocalStripe, SMTPServer, message_text
+from tests.support.servers import LiveServer, LocalStripe, SMTPServer
 from tests.support.travelled_clock import travelled_to
 
 VENDOR = "dana@quillfeather.example"
 BILLING = "accounts@quillfeather.example"
 PASSWORD = "amber-lantern-thistle-42"
+DANA = NewVendor(
+    legal_name="Quillfeather Health Software LLC",
+    street="14 Wren Lane",
+    city="Madison",
+    region="WI",
+    postal_code="53703",
+    billing_name="Ola Brennan",
+    billing_email=BILLING,
+    full_name="Dana Whitlock",
+    email=VENDOR,
+    password=PASSWORD,
+)
 HEADER = "line,customer_id,customer_name,country,unit,quantity,revenue"
 
 
@@ -61,57 +79,19 @@ def _main(page: Any) -> str:
 
 
 def _waiting(page: Any) -> str:
-    """The dashboard's "What is waiting on whom", opened afresh."""
-    page.goto("/portal/")
-    _sign_in_again(page)
-    return " ".join(page.locator("main table").first.inner_text().split())
+    return DANA.waiting(page)
 
 
 def _sign_in_again(page: Any) -> None:
-    """Signed in again where the moved clock ended the session."""
-    if "/sign-in" in page.url:
-        page.get_by_label("Email address").fill(VENDOR)
-        page.get_by_label("Password").fill(PASSWORD)
-        page.get_by_role("button", name="Sign in").click()
-        page.wait_for_load_state()
+    DANA.sign_in_again(page)
 
 
 def _mail(mailbox: SMTPServer, address: str, subject: str) -> str:
-    """The text of the newest email to `address` whose subject has `subject`,
-    waiting for it (the outbox sends after the request)."""
-    for _ in range(75):
-        found = [m for m in mailbox.to(address) if subject in str(m["Subject"])]
-        if found:
-            return " ".join(message_text(found[-1]).split())
-        time.sleep(0.2)
-    raise AssertionError(f"no email to {address} about {subject!r}")
+    return newest_mail(mailbox, address, subject)
 
 
 def _pay_by_card(page: Any, balance: str) -> None:
-    page.get_by_role("link", name=f"Pay {balance} USD by card").click()
-    _sign_in_again(page)
-    fill_card(page)
-    page.get_by_role("button", name=f"Pay {balance} USD").click()
-    page.locator("#payment-status").get_by_role("heading", name="Paid", exact=True).wait_for(
-        timeout=20_000
-    )
-
-
-def _wired(
-    browser: Any, live_server: LiveServer, billing_staff: str, number: str, amount: str
-) -> None:
-    """Billing staff record a wire of `amount` for invoice `number` on its console page
-    (under travel, where a card payment's webhook cannot settle it)."""
-    console = signed_in_tab(browser, live_server, billing_staff)
-    console.goto("/console/invoices")
-    console.get_by_role("link", name=number).click()
-    form = console.get_by_role("region", name="Record an offline payment")
-    form.get_by_label("Method").select_option("wire")
-    form.get_by_label("Amount", exact=True).fill(amount)
-    form.get_by_label("Reference", exact=True).fill(f"FEDWIRE {number}")
-    form.get_by_role("button", name="Record payment").click()
-    console.get_by_text(re.compile("Recorded a wire transfer of")).wait_for()
-    console.context.close()
+    DANA.pay_by_card(page, balance)
 
 
 def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
@@ -133,31 +113,17 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
     assert walk.years == card_years
     start, end = walk.term
     agreement, period = walk.agreement, walk.period
+    # Next year's card (the example's rules over the year a month on), its
+    # per-end-user software rule reviewed by staff.
+    reviewed_software_card(live_server, card_years.next_version, start, end)
     with live_server.app.app_context():
-        # Next year's card (the example's rules over the year a month on), its
-        # per-end-user software rule reviewed by staff.
-        document = card_of_a_year(card_years.next_version, start, end)
-        for rule in document["rules"]:
-            if rule["id"] == "distribution-software":
-                rule["review"] = "staff"
-        ratecards.import_card(document, published_by="tests")
         staff = factories.make_staff(db.session(), roles=("licensing",))
         billing_staff = factories.make_staff(db.session(), roles=("billing",)).email
         db.session().commit()
         staff_email = staff.email
 
     # 1. A price without an account: 40 end users, under the 1,000.00 minimum.
-    page.goto("/")
-    page.get_by_role("link", name="Estimate your price").click()
-    page.get_by_label("Your organization is").select_option("commercial")
-    page.get_by_label("License term starts").fill(start.isoformat())
-    page.get_by_label("License term ends").fill(end.isoformat())
-    page.locator("#uses-0-use").select_option("distribution")
-    page.locator("#uses-0-product_type").select_option("saas")
-    page.locator("#uses-0-user_type").select_option("provider")
-    page.locator("#uses-0-quantity-end_users").fill("40")
-    page.locator("#uses-0-description").fill("Quillfeather Chart")
-    page.get_by_role("button", name="Estimate the price").click()
+    estimate_software(page, (start, end), 40, "Quillfeather Chart")
     estimate = _main(page)
     assert "Estimated total: 1,000.00 USD" in estimate
     assert "licensing staff must review part of this request" in estimate
@@ -166,20 +132,7 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
     # Sign up from the estimate; the confirmation email's link; the first sign-in
     # lands on the application filled from the estimate.
     page.get_by_role("link", name="Apply for a license with these uses").click()
-    page.get_by_label("Legal name of the organization").fill("Quillfeather Health Software LLC")
-    page.get_by_label("Type of organization").select_option("commercial")
-    page.get_by_label("Address", exact=True).fill("14 Wren Lane")
-    page.get_by_label("City").fill("Madison")
-    page.get_by_label("State, province or region").fill("WI")
-    page.get_by_label("Postal code").fill("53703")
-    page.get_by_label("Country").select_option("US")
-    page.get_by_label("Billing contact name").fill("Ola Brennan")
-    page.get_by_label("Billing contact email").fill(BILLING)
-    page.get_by_label("Your full name").fill("Dana Whitlock")
-    page.get_by_label("Your email address").fill(VENDOR)
-    page.get_by_label("Password", exact=True).fill(PASSWORD)
-    page.get_by_label("Repeat the password").fill(PASSWORD)
-    page.get_by_role("button", name="Create the account").click()
+    DANA.sign_up(page)
     assert f"we sent a link to {VENDOR}" in page.inner_text(".flashes")
     confirm = _mail(mailbox, VENDOR, "Confirm your email address")
     assert "The link works until" in confirm
@@ -252,7 +205,7 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
     if by_card:
         _pay_by_card(page, "260.00")
     else:
-        _wired(browser, live_server, billing_staff, first, "260.00")
+        wired(browser, live_server, billing_staff, first, "260.00")
     # The payer is told, and the billing contact: a wire has no payer.
     assert "is paid in full" in _mail(mailbox, VENDOR if by_card else BILLING, "Payment received")
     waiting = _waiting(page)
@@ -264,30 +217,22 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
     with time_machine.travel(walk.reported_at):
         assert f"Royalty report for {agreement}, {period.label}" in _waiting(page)
         page.get_by_role("link", name=f"Royalty report for {agreement}").click()
-        with page.expect_download() as download:
-            page.get_by_role("link", name="Download the template for this period").click()
-        template = Path(download.value.path()).read_text(encoding="utf-8")
-        assert template.splitlines() == [HEADER, "1,,,,end_users,,"]
-        report = tmp_path / "q1.csv"
-        report.write_text(
-            f"{HEADER}\n1,QF-1,Harbor Clinic,US,end_users,30,\n"
-            "1,QF-2,Lakeside Practice,US,end_users,25,\n"
+        template = upload_from_template(
+            page,
+            tmp_path / "q1.csv",
+            "1,QF-1,Harbor Clinic,US,end_users,30,\n1,QF-2,Lakeside Practice,US,end_users,25,\n",
         )
-        upload = page.locator("#report-csv")
-        upload.get_by_label("CSV file").set_input_files(report)
-        upload.get_by_role("button", name="Preview the royalty").click()
+        assert template.splitlines() == [HEADER, "1,,,,end_users,,"]
         preview = _main(page)
         # The up-front invoice is counted: 55 x 18.50 = 1,017.50, less 260.00 charged.
         assert "55 end users 1,017.50 USD 260.00 USD 757.50 USD" in preview
-        upload = page.locator("#report-csv")
-        upload.get_by_label("I attest").check()
-        upload.get_by_role("button", name="Attest and submit the file").click()
+        submit_the_upload(page)
         assert f"Invoice {quarter} is issued" in page.inner_text(".flashes")
         assert f"757.50 USD, due {quarter_due}" in _mail(mailbox, BILLING, quarter)
         assert f"Invoice {quarter} to pay 757.50 USD due {quarter_due} you" in _waiting(page)
         page.get_by_role("link", name=f"Invoice {quarter} to pay").click()
         if not by_card:  # recorded on the day it was issued, as a card would be paid
-            _wired(browser, live_server, billing_staff, quarter, "757.50")
+            wired(browser, live_server, billing_staff, quarter, "757.50")
     if by_card:
         _pay_by_card(page, "757.50")
 

@@ -402,3 +402,23 @@ def test_a_credit_notes_kept_pdf_is_named_after_the_credit_note_wherever_it_is_s
     assert (
         own.headers["Content-Disposition"] == f'inline; filename="{invoice.number}-{issued.id}.pdf"'
     )
+
+
+def test_a_kept_documents_standing_groups_its_thousands_as_the_rest_of_the_page(
+    app: Flask,
+    client: FlaskClient,
+    vendor: Any,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # Round 51's vendor read "Balance due 1,757.50 USD" above and "balance due
+    # 1757.50 USD" in the Documents table of the same invoice.
+    invoice = invoice_for(vendor, ("1757.50",))
+    browser = signed_in(client, vendor)
+    downloaded_pdf(browser, f"/invoices/{invoice.id}.pdf")
+    page = _words(browser, f"/portal/invoices/{invoice.id}")
+    assert "Open: paid 0.00 USD, credited 0.00 USD, balance due 1,757.50 USD" in page
+    assert "1757.50" not in page
+    # The key stays the plain figures a kept PDF is stored under.
+    [issued] = _kept(invoice)
+    assert issued.standing == "open; paid 0.00; credited 0.00; balance due 1757.50"

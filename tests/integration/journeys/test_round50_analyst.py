@@ -207,6 +207,33 @@ def test_a_royalty_line_names_its_up_front_amount_as_the_up_front_invoice_does(
     ) in line.explanation
 
 
+def test_a_royalty_line_charged_nothing_up_front_says_so_rather_than_the_larger_of_zero(
+    client: FlaskClient,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+    file_report: Any,  # noqa: F811
+) -> None:
+    # Round 51's vendor, told on accepting "Nothing is due up front", read on every
+    # royalty invoice "the larger of the up-front 0.00 (flat fees and the minimum's
+    # lift, charged on acceptance) and the amount to date 1,757.50": a charge on
+    # acceptance that never was, and a comparison with nothing.
+    agreement = active_agreement(vendor, SOFTWARE)  # 2,500 end users: over the minimum
+    assert upfront_invoice(agreement) is None
+    filing = file_report(vendor, agreement, 1, [row(1, "A", quantity=60)])
+    (line,) = filing.lines
+    assert (
+        "charged to date = the amount to date 1110.00 (nothing was charged up front on acceptance)"
+    ) in line.explanation
+    assert not any("the larger of the up-front" in step for step in line.explanation)
+    invoice = (
+        db.session().scalars(select(Invoice).where(Invoice.number == filing.invoice_number)).one()
+    )
+    (stored,) = invoice.lines
+    assert "charged to date = the amount to date 1110.00 (nothing was charged up front" in (
+        stored.working
+    )
+
+
 def test_a_royalty_lines_working_names_the_up_front_invoice_by_its_number(
     client: FlaskClient,
     vendor: Any,

@@ -440,9 +440,55 @@ def test_the_dashboard_shows_the_report_due_next_and_then_the_overdue_one(
     with time_machine.travel(MID_MAY, tick=False):
         overdue = text_of(signed_in(client, vendor).get("/portal/"))
     assert f"Next {title[0].lower()}{title[1:]} Due by 2027-04-30. you, from 2027-04-01" in before
-    assert f"{title} Due by 2027-04-30. you" in text_of(due)
+    assert f"{title} Due by 2027-04-30: 28 days left. you" in text_of(due)
     assert f'href="{period_url(agreement, 1)}"' in due.get_data(as_text=True)
-    assert f"{title} Overdue: it was due on 2027-04-30. you" in overdue
+    assert f"{title} Overdue: it was due on 2027-04-30. It is 15 days overdue" in overdue
+
+
+def test_a_due_report_on_the_dashboard_counts_its_days_left_to_the_last_day(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any
+) -> None:
+    # Round 51: the dashboard said "Due by 2027-04-30." where the console's queue
+    # counted "28 days left".
+    agreement = active_agreement(vendor, SOFTWARE)
+    title = f"Royalty report for {agreement.number}, 2027-01-01 to 2027-03-31"
+    with time_machine.travel(datetime(2027, 4, 29, 15, 0, tzinfo=UTC), tick=False):
+        day_before = text_of(signed_in(client, vendor).get("/portal/"))
+    with time_machine.travel(datetime(2027, 4, 30, 15, 0, tzinfo=UTC), tick=False):
+        last_day = text_of(signed_in(client, vendor).get("/portal/"))
+    assert f"{title} Due by 2027-04-30: 1 day left. you" in day_before
+    assert f"{title} Due by 2027-04-30: today is the last day. you" in last_day
+
+
+def test_an_overdue_report_says_how_late_it_is_and_the_day_it_holds_the_organization(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any
+) -> None:
+    # Round 51: the dashboard and the period's page said "overdue" and nothing of the
+    # day after which the report counts like an overdue invoice (30 days after it is
+    # late, OVERDUE_STANDING_DAYS), which only the reminder email told.
+    agreement = active_agreement(vendor, SOFTWARE)
+    title = f"Royalty report for {agreement.number}, 2027-01-01 to 2027-03-31"
+    with time_machine.travel(MID_MAY, tick=False):
+        browser = signed_in(client, vendor)
+        dashboard = text_of(browser.get("/portal/"))
+        period = text_of(browser.get(period_url(agreement, 1)))
+    with time_machine.travel(datetime(2027, 6, 4, 15, 0, tzinfo=UTC), tick=False):
+        browser = signed_in(client, vendor)
+        held_dashboard = text_of(browser.get("/portal/"))
+        held_period = text_of(browser.get(period_url(agreement, 1)))
+    warning = (
+        "It is 15 days overdue: file it by 2027-05-30, or from the next day it counts like "
+        "an overdue invoice and your organization cannot apply for new licenses until it "
+        "is filed."
+    )
+    assert f"{title} Overdue: it was due on 2027-04-30. {warning} you" in dashboard
+    assert f"Due on 2027-04-30 · overdue {warning}" in period
+    held = (
+        "It is 35 days overdue, so it counts like an overdue invoice: your organization "
+        "cannot apply for new licenses until it is filed."
+    )
+    assert f"{title} Overdue: it was due on 2027-04-30. {held} you" in held_dashboard
+    assert f"Due on 2027-04-30 · overdue {held}" in held_period
 
 
 # --- the staff console ---------------------------------------------------------------
@@ -631,3 +677,43 @@ def test_a_terminated_agreements_periods_until_its_termination_are_still_filed_o
     assert "The report was not filed" in text_of(early)
     assert "This period can be reported from 2027-04-03." in text_of(early)
     assert [report.period_start for report in reports_of(agreement)] == [QUARTERS[1]]
+
+
+def test_a_report_filed_late_says_how_late_on_its_pages_and_an_amendment_does_not(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,
+    file_report: Any,
+    app: Any,
+) -> None:
+    # Round 51: the console's queue said "filed 2027-05-06 ..., 6 days late"; the
+    # report's own pages, the vendor's and the console's, said nothing of it.
+    agreement = active_agreement(vendor, SOFTWARE)
+    late = file_report(
+        vendor,
+        agreement,
+        1,
+        [row(1, "A", quantity=60)],
+        now=datetime(2027, 5, 6, 15, 0, tzinfo=UTC),
+    ).report
+    on_time = file_report(vendor, agreement, 2, [row(1, "A", quantity=70)]).report
+    amended = file_report(
+        vendor,
+        agreement,
+        1,
+        [row(1, "A", quantity=65)],
+        amends=late.id,
+        reason="A recounted",
+        now=datetime(2027, 7, 3, 15, 0, tzinfo=UTC),
+    ).report
+    browser = signed_in(client, vendor)
+    console = signed_in(app.test_client(), licensing_staff)
+    said = "(typed in the form, 1 row), 6 days late"
+    assert said in text_of(browser.get(f"/portal/royalty-reports/report/{late.id}"))
+    assert said in text_of(console.get(f"/console/royalty-reports/{late.id}"))
+    for report in (on_time, amended):
+        assert "days late" not in text_of(
+            browser.get(f"/portal/royalty-reports/report/{report.id}")
+        )

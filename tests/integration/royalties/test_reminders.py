@@ -55,6 +55,26 @@ def test_each_reminder_goes_once_before_on_and_every_fortnight_after_the_due_dat
     assert "due on 2027-04-30" in sent[0].body_text
 
 
+def test_the_reminders_before_and_on_the_due_date_say_from_when_it_holds_the_organization(
+    app: Flask, vendor: Any, active_agreement: Any
+) -> None:
+    # Round 51's vendor, reminded on the due day, read "Your royalty report is due
+    # today." and nothing of what a late report does, which only the reminders after
+    # the due date said.
+    active_agreement(vendor, SOFTWARE)
+    remind(app, "2027-04-17T15:00:00+00:00")  # 13 days ahead
+    remind(app, "2027-04-30T15:00:00+00:00")  # the due date
+    ahead, today = reminders()
+    held = (
+        "If it is not filed by 2027-05-30, it counts like an overdue invoice from the next "
+        "day: the organization cannot apply for new licenses until it is filed."
+    )
+    assert "Your royalty report is due in 13 days." in ahead.body_text
+    assert "Your royalty report is due today." in today.body_text
+    for message in (ahead, today):
+        assert held in " ".join(message.body_text.split())
+
+
 def test_a_report_long_overdue_holds_the_standing_until_it_is_filed(
     app: Flask, vendor: Any, active_agreement: Any, file_report: Any
 ) -> None:

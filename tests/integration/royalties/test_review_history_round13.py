@@ -295,3 +295,54 @@ def test_the_migration_backfills_each_report_s_steps_from_the_audit_log_or_its_f
         ("reviewed", REVIEWED_AGAIN, reviewer.email, "Note C"),
     ]
     assert untouched not in found
+
+
+def test_a_report_awaiting_its_correction_says_what_marking_it_reviewed_does_and_why_a_note(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,
+    file_report: Any,
+) -> None:
+    # Round 51's walk: sent back, the report offered *Mark reviewed* alone, under the
+    # hint "Required to ask for a corrected report", a button the page no longer had.
+    agreement = active_agreement(vendor, SOFTWARE)
+    filed = file_report(vendor, agreement, 1, [row(1, "A", quantity=60)]).report
+    assert filed is not None
+    browser = signed_in(client, licensing_staff)
+    before = text_of(browser.get(f"/console/royalty-reports/{filed.id}"))
+    services.review(
+        filed.id, "request_correction", _staff(licensing_staff), note="A is 70", now=ASKED
+    )
+    after = text_of(browser.get(f"/console/royalty-reports/{filed.id}"))
+
+    assert "Required to ask for a corrected report: it is emailed to the licensee" in before
+    assert "Optional when" not in before
+    assert "Required to ask for a corrected report" not in after
+    assert (
+        "The licensee is asked for a corrected report (its Review above says what and by "
+        "when). If the report is right after all, mark it reviewed: the request then no "
+        "longer waits on the licensee."
+    ) in after
+    assert "Optional: the licensee reads it in the report's review, on the report's page; " in (
+        after
+    )
+    assert "Mark reviewed" in after
+
+
+def test_a_flagged_reports_note_is_required_to_send_it_back_and_optional_to_mark_it_reviewed(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,
+    file_report: Any,
+) -> None:
+    flagged = flagged_report(file_report, vendor, active_agreement(vendor, SOFTWARE))
+    page = text_of(signed_in(client, licensing_staff).get(f"/console/royalty-reports/{flagged.id}"))
+    assert (
+        "Required to ask for a corrected report: it is emailed to the licensee with a link to "
+        "amend the report. Optional when you mark it reviewed: the licensee reads it in the "
+        "report's review."
+    ) in page
