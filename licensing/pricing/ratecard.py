@@ -26,6 +26,7 @@ Readings where the contract is silent (kept here so there is one place to look):
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -831,23 +832,36 @@ def _check_recordable(
     reader: _Reader, rules: Sequence[Rule], adjustments: Sequence[Adjustment], currency: str
 ) -> None:
     """Refuse a rule no use could ever be recorded under (round 50): without a
-    maximum, its fees not prorated, after the card's largest discount, rounded, are
-    already beyond the largest amount the office can record and invoice. Exact in one
-    direction: every price of the rule is at least that much (other parts, a minimum,
-    a prorated fee only add), so a card refused here could never be applied for under
-    that rule; a rule that could is never refused."""
+    maximum, its fees not prorated, after the largest discount any use it prices
+    gets, rounded, are already beyond the largest amount the office can record and
+    invoice. Exact in one direction: every price of the rule is at least that much
+    (other parts, a minimum, a prorated fee only add), so a card refused here could
+    never be applied for under that rule; a rule that could is never refused.
+    The discount is the contract's (round 51): a use gets the first adjustment whose
+    `when` matches it, and a rule prices the uses its `when` matches that no earlier
+    rule's does, so a discount that applies to none of them is not counted (it let
+    such a card through), and a rule that prices no use at all is not refused."""
     if not is_currency(currency):
         return  # already a problem of the card
-    discount = max((item.discount_percent for item in adjustments), default=Decimal(0))
+    places = minor_units(currency)
+    discounts: _MetDiscounts | None = None
     for index, rule in enumerate(rules):
         if rule.model is None or rule.maximum is not None:
             continue
         fees = _unprorated_fees(rule.model)
-        least = round_fraction(
-            Fraction(fees) * (1 - Fraction(discount) / 100), minor_units(currency)
-        )
+        if not beyond_largest(round_fraction(Fraction(fees), places)):
+            continue  # within it before any discount: only suspects are matched
+        discounts = discounts or _MetDiscounts(rules, adjustments)
+        met = discounts.largest(index)
+        if met is None:
+            continue  # every use it matches an earlier rule prices
+        least = round_fraction(Fraction(fees) * (1 - Fraction(met.discount_percent) / 100), places)
         if beyond_largest(least):
-            after = f" after the card's largest discount ({discount:f}%)" if discount else ""
+            after = (
+                f" after the largest discount its uses get ({met.discount_percent:f}%, {met.id})"
+                if met.discount_percent
+                else ""
+            )
             reader.problem(
                 _join(_join("rules", index), "model"),
                 f"its fees that are not prorated come to {in_words(least, currency)} at the "
@@ -855,6 +869,33 @@ def _check_recordable(
                 f"office can record and invoice, {in_words(largest_amount(currency), currency)}, "
                 "so no use it prices could be applied for",
             )
+
+
+_NO_DISCOUNT = Adjustment("", Condition(), Decimal(0))
+
+
+class _MetDiscounts:
+    """For each combination of the vocabulary's four axes (6 x 7 x 6 x 5 = 1,260),
+    the rule that prices it (the first whose `when` matches) and the discount it
+    gets (the first adjustment whose `when` matches, else none): the contract's
+    matching, done once for a card with a rule the check suspects."""
+
+    def __init__(self, rules: Sequence[Rule], adjustments: Sequence[Adjustment]) -> None:
+        self._largest: dict[int, Adjustment] = {}
+        for axes in itertools.product(*AXES.values()):
+            rule = next((i for i, rule in enumerate(rules) if rule.when.matches(*axes)), None)
+            if rule is None:
+                continue
+            met = next((item for item in adjustments if item.when.matches(*axes)), _NO_DISCOUNT)
+            found = self._largest.get(rule)
+            if found is None or met.discount_percent > found.discount_percent:
+                self._largest[rule] = met
+
+    def largest(self, rule: int) -> Adjustment | None:
+        """The largest discount a use priced by the rule at `rule` gets (a 0%
+        adjustment with no id when some use gets none and none gets more), or None
+        when the rule prices no use."""
+        return self._largest.get(rule)
 
 
 def _adjustment_list(reader: _Reader, value: object) -> Sequence[Any]:
