@@ -25,9 +25,11 @@ Readings where the contract is silent (kept here so there is one place to look):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import itertools
 import json
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -875,27 +877,53 @@ _NO_DISCOUNT = Adjustment("", Condition(), Decimal(0))
 
 
 class _MetDiscounts:
-    """For each combination of the vocabulary's four axes (6 x 7 x 6 x 5 = 1,260),
-    the rule that prices it (the first whose `when` matches) and the discount it
-    gets (the first adjustment whose `when` matches, else none): the contract's
-    matching, done once for a card with a rule the check suspects."""
+    """The contract's matching over every combination of the vocabulary's four axes
+    (6 x 7 x 6 x 5 = 1,260), each a bit of an integer: the combinations each rule
+    prices (its `when` matches them, no earlier rule's does) and those each
+    adjustment applies to (the first whose `when` matches). Made once for a card
+    with a rule the check suspects; a few integer operations a rule or adjustment,
+    however many a card has (matching each combination against each rule took 12
+    seconds on a card of 3,000 rules)."""
 
     def __init__(self, rules: Sequence[Rule], adjustments: Sequence[Adjustment]) -> None:
-        self._largest: dict[int, Adjustment] = {}
-        for axes in itertools.product(*AXES.values()):
-            rule = next((i for i, rule in enumerate(rules) if rule.when.matches(*axes)), None)
-            if rule is None:
-                continue
-            met = next((item for item in adjustments if item.when.matches(*axes)), _NO_DISCOUNT)
-            found = self._largest.get(rule)
-            if found is None or met.discount_percent > found.discount_percent:
-                self._largest[rule] = met
+        self._value_bits: dict[str, dict[str, int]] = {axis: {} for axis in AXES}
+        combinations = list(itertools.product(*AXES.values()))
+        for bit, combination in enumerate(combinations):
+            for axis, value in zip(AXES, combination, strict=True):
+                found = self._value_bits[axis]
+                found[value] = found.get(value, 0) | 1 << bit
+        self._every = (1 << len(combinations)) - 1
+        self._priced = self._first_matches([rule.when for rule in rules])
+        firsts = self._first_matches([item.when for item in adjustments])
+        self._applies = list(zip(adjustments, firsts, strict=True))
+        self._undiscounted = self._every
+        for bits in firsts:
+            self._undiscounted &= ~bits
+
+    def _first_matches(self, conditions: Sequence[Condition]) -> list[int]:
+        """For each condition in order, the combinations it is the first to match."""
+        taken, firsts = 0, []
+        for condition in conditions:
+            bits = self._every
+            for axis, values in condition.constraints():
+                named = self._value_bits[axis]
+                bits &= functools.reduce(operator.or_, (named.get(v, 0) for v in values), 0)
+            firsts.append(bits & ~taken)
+            taken |= bits
+        return firsts
 
     def largest(self, rule: int) -> Adjustment | None:
         """The largest discount a use priced by the rule at `rule` gets (a 0%
         adjustment with no id when some use gets none and none gets more), or None
         when the rule prices no use."""
-        return self._largest.get(rule)
+        priced = self._priced[rule]
+        if not priced:
+            return None
+        best = _NO_DISCOUNT if priced & self._undiscounted else None
+        for item, applies in self._applies:
+            if priced & applies and (best is None or item.discount_percent > best.discount_percent):
+                best = item
+        return best
 
 
 def _adjustment_list(reader: _Reader, value: object) -> Sequence[Any]:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -28,7 +30,7 @@ from licensing.pricing import (
     parse_rate_card,
     select_card,
 )
-from licensing.pricing.ratecard import OPEN_ENDED, proposed_term
+from licensing.pricing.ratecard import OPEN_ENDED, _MetDiscounts, proposed_term
 from tests.support.invalid_cards import INVALID_CARDS, flat_rule, tiered_rule
 
 Document = dict[str, Any]
@@ -591,3 +593,38 @@ def test_a_rule_that_prices_no_use_is_not_refused_for_its_fees(
         "model": EVERYTHING_ELSE["model"],
     }
     assert publishing_problems(make_document, [cheap, INTERNAL_USE, EVERYTHING_ELSE], []) == {}
+
+
+def random_when(draw: random.Random) -> Document:
+    axes = draw.sample(list(AXES), draw.randint(0, 2))
+    return {axis: draw.sample(AXES[axis], draw.randint(1, 3)) for axis in axes}
+
+
+def test_the_discount_the_check_counts_is_the_largest_a_quote_of_the_rule_s_uses_gets(
+    make_document: Callable[..., Document],
+) -> None:
+    # Against the quote's own matching (`rule_for`, `adjustment_for`) over every
+    # combination of the axes, on cards drawn from fixed seeds.
+    combinations = list(itertools.product(USES, PRODUCT_TYPES, USER_TYPES, ORGANIZATION_TYPES))
+    for seed in range(60):
+        draw = random.Random(seed)
+
+        rules = [
+            {**flat_rule(when=random_when(draw)), "id": f"r{i}"} for i in range(draw.randint(1, 6))
+        ]
+        adjustments = [
+            adjustment(f"a{i}", str(draw.randint(0, 100)), **random_when(draw))
+            for i in range(draw.randint(0, 4))
+        ]
+        card = parse_rate_card(make_document(rules, adjustments))
+        met = _MetDiscounts(card.rules, card.adjustments)
+        for index, rule in enumerate(card.rules):
+            got = [
+                found.discount_percent if found is not None else Decimal(0)
+                for axes in combinations
+                if card.rule_for(*axes) is rule
+                for found in [card.adjustment_for(*axes)]
+            ]
+            largest = met.largest(index)
+            expected = max(got) if got else None
+            assert (largest and largest.discount_percent) == expected, (seed, index)
