@@ -1079,7 +1079,10 @@ def invoices_to_pay(session: Session, organization_id: int, limit: int) -> OpenA
 
 def _refund_outstanding() -> ColumnElement[Decimal]:
     """A credit note's refund owed that is neither sent nor on its way, in SQL
-    (`CreditNote.refund_outstanding`)."""
+    (`CreditNote.refund_outstanding`). A plain SUM: the refunds counted add up to
+    the credit note's refund due at most (a refund is refused beyond what is still
+    outstanding; one failed leaves the count), so within one invoice's total, which
+    SQLite's SUM of the scaled integers holds (round 51)."""
     counted = (
         select(
             type_coerce(

@@ -25,8 +25,11 @@ Readings where the contract is silent (kept here so there is one place to look):
 
 from __future__ import annotations
 
+import functools
 import hashlib
+import itertools
 import json
+import operator
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -831,23 +834,36 @@ def _check_recordable(
     reader: _Reader, rules: Sequence[Rule], adjustments: Sequence[Adjustment], currency: str
 ) -> None:
     """Refuse a rule no use could ever be recorded under (round 50): without a
-    maximum, its fees not prorated, after the card's largest discount, rounded, are
-    already beyond the largest amount the office can record and invoice. Exact in one
-    direction: every price of the rule is at least that much (other parts, a minimum,
-    a prorated fee only add), so a card refused here could never be applied for under
-    that rule; a rule that could is never refused."""
+    maximum, its fees not prorated, after the largest discount any use it prices
+    gets, rounded, are already beyond the largest amount the office can record and
+    invoice. Exact in one direction: every price of the rule is at least that much
+    (other parts, a minimum, a prorated fee only add), so a card refused here could
+    never be applied for under that rule; a rule that could is never refused.
+    The discount is the contract's (round 51): a use gets the first adjustment whose
+    `when` matches it, and a rule prices the uses its `when` matches that no earlier
+    rule's does, so a discount that applies to none of them is not counted (it let
+    such a card through), and a rule that prices no use at all is not refused."""
     if not is_currency(currency):
         return  # already a problem of the card
-    discount = max((item.discount_percent for item in adjustments), default=Decimal(0))
+    places = minor_units(currency)
+    discounts: _MetDiscounts | None = None
     for index, rule in enumerate(rules):
         if rule.model is None or rule.maximum is not None:
             continue
         fees = _unprorated_fees(rule.model)
-        least = round_fraction(
-            Fraction(fees) * (1 - Fraction(discount) / 100), minor_units(currency)
-        )
+        if not beyond_largest(round_fraction(Fraction(fees), places)):
+            continue  # within it before any discount: only suspects are matched
+        discounts = discounts or _MetDiscounts(rules, adjustments)
+        met = discounts.largest(index)
+        if met is None:
+            continue  # every use it matches an earlier rule prices
+        least = round_fraction(Fraction(fees) * (1 - Fraction(met.discount_percent) / 100), places)
         if beyond_largest(least):
-            after = f" after the card's largest discount ({discount:f}%)" if discount else ""
+            after = (
+                f" after the largest discount its uses get ({met.discount_percent:f}%, {met.id})"
+                if met.discount_percent
+                else ""
+            )
             reader.problem(
                 _join(_join("rules", index), "model"),
                 f"its fees that are not prorated come to {in_words(least, currency)} at the "
@@ -855,6 +871,59 @@ def _check_recordable(
                 f"office can record and invoice, {in_words(largest_amount(currency), currency)}, "
                 "so no use it prices could be applied for",
             )
+
+
+_NO_DISCOUNT = Adjustment("", Condition(), Decimal(0))
+
+
+class _MetDiscounts:
+    """The contract's matching over every combination of the vocabulary's four axes
+    (6 x 7 x 6 x 5 = 1,260), each a bit of an integer: the combinations each rule
+    prices (its `when` matches them, no earlier rule's does) and those each
+    adjustment applies to (the first whose `when` matches). Made once for a card
+    with a rule the check suspects; a few integer operations a rule or adjustment,
+    however many a card has (matching each combination against each rule took 12
+    seconds on a card of 3,000 rules)."""
+
+    def __init__(self, rules: Sequence[Rule], adjustments: Sequence[Adjustment]) -> None:
+        self._value_bits: dict[str, dict[str, int]] = {axis: {} for axis in AXES}
+        combinations = list(itertools.product(*AXES.values()))
+        for bit, combination in enumerate(combinations):
+            for axis, value in zip(AXES, combination, strict=True):
+                found = self._value_bits[axis]
+                found[value] = found.get(value, 0) | 1 << bit
+        self._every = (1 << len(combinations)) - 1
+        self._priced = self._first_matches([rule.when for rule in rules])
+        firsts = self._first_matches([item.when for item in adjustments])
+        self._applies = list(zip(adjustments, firsts, strict=True))
+        self._undiscounted = self._every
+        for bits in firsts:
+            self._undiscounted &= ~bits
+
+    def _first_matches(self, conditions: Sequence[Condition]) -> list[int]:
+        """For each condition in order, the combinations it is the first to match."""
+        taken, firsts = 0, []
+        for condition in conditions:
+            bits = self._every
+            for axis, values in condition.constraints():
+                named = self._value_bits[axis]
+                bits &= functools.reduce(operator.or_, (named.get(v, 0) for v in values), 0)
+            firsts.append(bits & ~taken)
+            taken |= bits
+        return firsts
+
+    def largest(self, rule: int) -> Adjustment | None:
+        """The largest discount a use priced by the rule at `rule` gets (a 0%
+        adjustment with no id when some use gets none and none gets more), or None
+        when the rule prices no use."""
+        priced = self._priced[rule]
+        if not priced:
+            return None
+        best = _NO_DISCOUNT if priced & self._undiscounted else None
+        for item, applies in self._applies:
+            if priced & applies and (best is None or item.discount_percent > best.discount_percent):
+                best = item
+        return best
 
 
 def _adjustment_list(reader: _Reader, value: object) -> Sequence[Any]:

@@ -208,7 +208,8 @@ def _keep_unmatched(
     says now (an event older than the one kept changes only why and when it was
     seen); audited when first kept, and each time a later event changes its status
     (round 51: Stripe's status changed silently; an event that changes none, a
-    replayed one among them, adds no event)."""
+    replayed one among them, adds no event) or its amount or currency
+    (`unmatched_dispute.amount_changed`, round 51, alike)."""
     kept = session.scalars(
         select(UnmatchedDispute).where(UnmatchedDispute.stripe_dispute_id == seen.id)
     ).one_or_none()
@@ -217,6 +218,7 @@ def _keep_unmatched(
         kept.why, kept.last_seen_at = why[:300], now
         return
     status_before = kept.status if kept is not None else None
+    money_before = _kept_money(kept) if kept is not None else None
     if kept is None:
         kept = UnmatchedDispute(stripe_dispute_id=seen.id, first_seen_at=now)
         session.add(kept)
@@ -239,20 +241,40 @@ def _keep_unmatched(
                 "stripe_dispute_id": seen.id,
                 "charge": seen.charge,
                 "status": kept.status,
+                **_kept_money(kept),
                 "why": kept.why,
             },
             actor=actor,
         )
-    elif status_before != kept.status:
+        return
+    note = f"Stripe's {told.event_type} event of dispute {seen.id}."
+    if status_before != kept.status:
         audit.record_event(
             session,
             "unmatched_dispute.status_changed",
             kept.id,
             before={"status": status_before},
             after={"status": kept.status},
-            note=f"Stripe's {told.event_type} event of dispute {seen.id}.",
+            note=note,
             actor=actor,
         )
+    money_after = _kept_money(kept)
+    if money_before != money_after:
+        audit.record_event(
+            session,
+            "unmatched_dispute.amount_changed",
+            kept.id,
+            before=money_before,
+            after=money_after,
+            note=note,
+            actor=actor,
+        )
+
+
+def _kept_money(kept: UnmatchedDispute) -> dict[str, object]:
+    """A kept dispute's amount and currency, as its audit events give them (round 51:
+    a later event that changed them changed them silently)."""
+    return {"amount": quantize(kept.amount, kept.currency), "currency": kept.currency}
 
 
 def _drop_unmatched(

@@ -28,7 +28,7 @@ from licensing.billing.queries import (
 )
 from licensing.billing.states import DRAFT, VOID
 from licensing.calendar import office_day_start
-from licensing.db import Statement
+from licensing.db import Statement, money_sum
 from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column, Dataset, ExportContext, Row
 from licensing.exports.columns import (
     CURRENCY,
@@ -116,13 +116,19 @@ def bucket(days_past_due: int) -> str:
 
 
 def _statement(given: ExportFilter, as_of: date) -> Statement:
+    # Received and returned are not bounded by the invoice (round 51): a payment that
+    # did not clear is reversed and the invoice paid again, so ten wires of the largest
+    # amount returned add up beyond what SQLite's SUM of the scaled integers holds
+    # ("integer overflow" past about 9.2e14): `money_sum`, exact on both databases.
+    # Credited is bounded by one invoice (its credit notes add up to its total at
+    # most, `credit_invoice`): a plain SUM.
     received = (
-        select(func.sum(Payment.amount))
+        select(money_sum(Payment.amount))
         .where(Payment.invoice_id == Invoice.id, collected_between(None, as_of))
         .scalar_subquery()
     )
     returned = (
-        select(func.sum(PaymentReversal.amount))
+        select(money_sum(PaymentReversal.amount))
         .where(PaymentReversal.invoice_id == Invoice.id, reversed_between(None, as_of))
         .scalar_subquery()
     )

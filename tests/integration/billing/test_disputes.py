@@ -4,6 +4,7 @@ built with the Dispute object's field names and delivered signed to the webhook
 
 from __future__ import annotations
 
+import copy
 import csv
 import io
 from collections.abc import Callable
@@ -757,6 +758,76 @@ def test_each_status_stripe_gives_a_dispute_kept_unmatched_is_audited_once(
         "/console/audit?action=unmatched_dispute.status_changed"
     )
     assert "under review" in page.get_data(as_text=True)
+
+
+def _amount_changes() -> list[tuple[object, object, str | None]]:
+    events = db.session().scalars(
+        select(AuditEvent)
+        .where(AuditEvent.action == "unmatched_dispute.amount_changed")
+        .order_by(AuditEvent.seq)
+    )
+    return [(event.before_data, event.after_data, event.note) for event in events]
+
+
+def test_each_amount_and_currency_stripe_gives_a_dispute_kept_unmatched_is_audited_once(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    payment, charge = _paid_before_charges_were_kept(client, vendor, localstripe, invoice_for)
+    created = dispute_event("charge.dispute.created", payment, charge, with_intent=False)
+    # The bank disputes less than it first said, then Stripe tells it in another
+    # currency, then the status and the amount change in one event.
+    lowered = dispute_event(
+        "charge.dispute.updated", payment, charge, amount=20000, with_intent=False
+    )
+    lowered["created"] = created["created"] + 3600
+    in_euros = copy.deepcopy(lowered)
+    in_euros["id"] += "_eur"
+    in_euros["data"]["object"]["currency"] = "eur"
+    in_euros["created"] = created["created"] + 7200
+    reviewed = dispute_event(
+        "charge.dispute.updated",
+        payment,
+        charge,
+        status="under_review",
+        amount=18000,
+        with_intent=False,
+    )
+    reviewed["data"]["object"]["currency"] = "eur"
+    reviewed["created"] = created["created"] + 10800
+    # Money withdrawn, amount and currency as before: no change to audit.
+    withdrawn = copy.deepcopy(reviewed)
+    withdrawn["id"] += "_withdrawn"
+    withdrawn["type"] = "charge.dispute.funds_withdrawn"
+    withdrawn["created"] = created["created"] + 14400
+    with _stripe_unreachable():
+        deliver(client, created)
+        deliver(client, lowered)
+        assert deliver(client, lowered)["duplicate"] is True  # Stripe's replay
+        deliver(client, in_euros)
+        deliver(client, reviewed)
+        deliver(client, withdrawn)
+        deliver(client, {**created, "id": created["id"] + "_late"})  # older, delivered late
+
+    kept = db.session().scalars(select(UnmatchedDispute)).one()
+    assert (kept.amount, kept.currency, kept.status) == (Decimal("180.00"), "EUR", "under_review")
+    # Before round 51 the amount and the currency moved with no event at all.
+    note = "Stripe's charge.dispute.updated event of dispute du_1Harborlight."
+    assert _amount_changes() == [
+        ({"amount": "250.00", "currency": "USD"}, {"amount": "200.00", "currency": "USD"}, note),
+        ({"amount": "200.00", "currency": "USD"}, {"amount": "200.00", "currency": "EUR"}, note),
+        ({"amount": "200.00", "currency": "EUR"}, {"amount": "180.00", "currency": "EUR"}, note),
+    ]
+    assert [after for _before, after, _note in _status_changes()] == [{"status": "under_review"}]
+    (first,) = db.session().scalars(
+        select(AuditEvent).where(AuditEvent.action == "unmatched_dispute.kept")
+    )
+    assert (first.after_data["amount"], first.after_data["currency"]) == ("250.00", "USD")
+    verified = app.test_cli_runner().invoke(args=["audit", "verify"])
+    assert verified.exit_code == 0, verified.output
 
 
 def test_the_audit_log_names_a_dispute_and_the_money_it_moved_by_their_invoice_linked_to_it(

@@ -295,7 +295,8 @@ def test_a_card_with_a_rule_no_use_could_be_recorded_under_is_refused_at_publish
         assert refused.get_json()["errors"] == {
             "rules.3.model": [
                 "its fees that are not prorated come to 112,000,000,000,000.00 USD at the least "
-                "after the card's largest discount (20%), whatever the term and usage: more "
+                "after the largest discount its uses get (20%, nonprofit), whatever the term "
+                "and usage: more "
                 f"than the largest amount the office can record and invoice, {LARGEST}, so "
                 "no use it prices could be applied for"
             ]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import itertools
 import json
+import random
 from collections.abc import Callable
 from datetime import date
 from decimal import Decimal
@@ -28,7 +30,7 @@ from licensing.pricing import (
     parse_rate_card,
     select_card,
 )
-from licensing.pricing.ratecard import OPEN_ENDED, proposed_term
+from licensing.pricing.ratecard import OPEN_ENDED, _MetDiscounts, proposed_term
 from tests.support.invalid_cards import INVALID_CARDS, flat_rule, tiered_rule
 
 Document = dict[str, Any]
@@ -478,3 +480,151 @@ def test_a_proposed_term_starts_on_the_day_it_is_proposed_for_never_before() -> 
         date(2028, 2, 29),
         date(2029, 2, 28),
     )
+
+
+# --- Publishing: a rule no use could be recorded under, with the contract's discounts --
+# Round 50 took the card's largest discount for every rule; a use gets the first
+# adjustment whose `when` matches it, and a rule prices only the uses no earlier rule
+# matches (round 51).
+
+ENTITY_FEE = {"type": "flat", "amount": "70000000000000.00", "prorate": False}
+INTERNAL_USE = {
+    "id": "internal-use",
+    "when": {"use": "internal_use"},
+    "model": {"type": "sum", "parts": [ENTITY_FEE, ENTITY_FEE]},
+}
+EVERYTHING_ELSE = {"id": "everything-else", "when": {}, "model": {"type": "flat", "amount": "10"}}
+BEYOND = (
+    ", whatever the term and usage: more than the largest amount the office can record "
+    "and invoice, 99,999,999,999,999.99 USD, so no use it prices could be applied for"
+)
+
+
+def publishing_problems(
+    make_document: Callable[..., Document],
+    rules: list[Document],
+    adjustments: list[Document],
+) -> dict[str, list[str]]:
+    document = make_document(rules, adjustments)
+    parse_rate_card(document)  # a stored card is read whatever the check says
+    try:
+        parse_rate_card(document, publishing=True)
+    except RateCardInvalid as invalid:
+        return invalid.errors
+    return {}
+
+
+def adjustment(adjustment_id: str, percent: str, **when: Any) -> Document:
+    return {"id": adjustment_id, "when": when, "discount_percent": percent}
+
+
+def test_a_discount_that_applies_to_none_of_a_rule_s_uses_does_not_let_it_publish(
+    make_document: Callable[..., Document],
+) -> None:
+    # 50% for education only: internal use pays 140 trillion whoever applies.
+    classroom = adjustment("classroom", "50", use="education")
+    assert publishing_problems(make_document, [INTERNAL_USE, EVERYTHING_ELSE], [classroom]) == {
+        "rules.0.model": [
+            "its fees that are not prorated come to 140,000,000,000,000.00 USD at the least"
+            + BEYOND
+        ]
+    }
+
+
+def test_an_adjustment_an_earlier_one_takes_every_use_from_is_not_counted(
+    make_document: Callable[..., Document],
+) -> None:
+    # Academic organizations meet the 20% first: the 50% after it applies to no use.
+    adjustments = [
+        adjustment("nonprofit", "20", organization_type=["nonprofit", "academic"]),
+        adjustment("academic", "50", organization_type="academic"),
+    ]
+    assert publishing_problems(make_document, [INTERNAL_USE, EVERYTHING_ELSE], adjustments) == {
+        "rules.0.model": [
+            "its fees that are not prorated come to 112,000,000,000,000.00 USD at the least "
+            f"after the largest discount its uses get (20%, nonprofit){BEYOND}"
+        ]
+    }
+
+
+def test_a_discount_for_uses_an_earlier_rule_prices_is_not_counted(
+    make_document: Callable[..., Document],
+) -> None:
+    # Government internal use is priced by the rule before: its 60% is no discount
+    # any use the entity-fee rule prices gets.
+    government = {
+        "id": "government-internal",
+        "when": {"use": "internal_use", "organization_type": "government"},
+        "model": {"type": "flat", "amount": "10"},
+    }
+    adjustments = [adjustment("government", "60", organization_type="government")]
+    problems = publishing_problems(
+        make_document, [government, INTERNAL_USE, EVERYTHING_ELSE], adjustments
+    )
+    assert list(problems) == ["rules.1.model"]
+    assert "140,000,000,000,000.00 USD at the least," in problems["rules.1.model"][0]
+
+
+def test_a_discount_that_some_use_of_the_rule_gets_brings_it_within_the_largest(
+    make_document: Callable[..., Document],
+) -> None:
+    # Non-profits' internal use comes to 70 trillion: it can be applied for.
+    rules = [INTERNAL_USE, EVERYTHING_ELSE]
+    narrow = adjustment(
+        "nonprofit-internal", "50", use="internal_use", organization_type="nonprofit"
+    )
+    assert publishing_problems(make_document, rules, [narrow]) == {}
+    assert publishing_problems(make_document, rules, [adjustment("everyone", "50")]) == {}
+    # 28.5714% leaves 100,000,040,000,000.00: still beyond; 28.5715% brings it within.
+    assert list(publishing_problems(make_document, rules, [adjustment("x", "28.5714")])) == [
+        "rules.0.model"
+    ]
+    assert publishing_problems(make_document, rules, [adjustment("x", "28.5715")]) == {}
+
+
+def test_a_rule_that_prices_no_use_is_not_refused_for_its_fees(
+    make_document: Callable[..., Document],
+) -> None:
+    # Every internal use meets the rule before it: no amount is ever computed under
+    # the entity fees, so none is beyond the largest (round 50 refused the card).
+    cheap = {
+        "id": "internal-cheap",
+        "when": {"use": "internal_use"},
+        "model": EVERYTHING_ELSE["model"],
+    }
+    assert publishing_problems(make_document, [cheap, INTERNAL_USE, EVERYTHING_ELSE], []) == {}
+
+
+def random_when(draw: random.Random) -> Document:
+    axes = draw.sample(list(AXES), draw.randint(0, 2))
+    return {axis: draw.sample(AXES[axis], draw.randint(1, 3)) for axis in axes}
+
+
+def test_the_discount_the_check_counts_is_the_largest_a_quote_of_the_rule_s_uses_gets(
+    make_document: Callable[..., Document],
+) -> None:
+    # Against the quote's own matching (`rule_for`, `adjustment_for`) over every
+    # combination of the axes, on cards drawn from fixed seeds.
+    combinations = list(itertools.product(USES, PRODUCT_TYPES, USER_TYPES, ORGANIZATION_TYPES))
+    for seed in range(60):
+        draw = random.Random(seed)
+
+        rules = [
+            {**flat_rule(when=random_when(draw)), "id": f"r{i}"} for i in range(draw.randint(1, 6))
+        ]
+        adjustments = [
+            adjustment(f"a{i}", str(draw.randint(0, 100)), **random_when(draw))
+            for i in range(draw.randint(0, 4))
+        ]
+        card = parse_rate_card(make_document(rules, adjustments))
+        met = _MetDiscounts(card.rules, card.adjustments)
+        for index, rule in enumerate(card.rules):
+            got = [
+                found.discount_percent if found is not None else Decimal(0)
+                for axes in combinations
+                if card.rule_for(*axes) is rule
+                for found in [card.adjustment_for(*axes)]
+            ]
+            largest = met.largest(index)
+            expected = max(got) if got else None
+            assert (largest and largest.discount_percent) == expected, (seed, index)
