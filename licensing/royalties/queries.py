@@ -566,12 +566,15 @@ class Waiting:
     overdue: int
     due_soon: int  # due (not overdue) and at least half the due days old
     oldest_due: date | None
-    oldest_end: date | None
+    # The earliest day one of them is late from (`lateness.late_from`): the oldest's
+    # age against the due days (`lateness.days_toward_due`).
+    first_late_from: date | None
 
 
 # The console home's and the Finance page's summary statement, kept per process
-# as the dashboard's are (one for each sight): today and the day half the due days
-# ago are bound per request, as is a vendor's organization.
+# as the dashboard's are (one for each sight): today and the last day a report may
+# be late from and still be half its due days old are bound per request, as is a
+# vendor's organization.
 _WAITING_TODAY = bindparam("summary_today", type_=Date())
 _WAITING_HALF_WAY = bindparam("summary_half_way", type_=Date())
 
@@ -585,12 +588,12 @@ def _waiting_statement(sight: str) -> AnySelect:
         func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
         func.coalesce(
             func.sum(
-                case((and_(~overdue, ReportingPeriod.period_end <= _WAITING_HALF_WAY), 1), else_=0)
+                case((and_(~overdue, ReportingPeriod.late_from <= _WAITING_HALF_WAY), 1), else_=0)
             ),
             0,
         ),
         func.min(ReportingPeriod.due_on),
-        func.min(ReportingPeriod.period_end),
+        func.min(ReportingPeriod.late_from),
     )
     return _reporting_in_sight(statement, sight).where(
         RoyaltyReport.id.is_(None), ReportingPeriod.period_end < _WAITING_TODAY
@@ -601,15 +604,16 @@ def waiting_reports(actor: Actor, today: date, session: Session | None = None) -
     """One aggregate query: the console home's and the Finance page's summaries."""
     bound = {
         _WAITING_TODAY.key: today,
-        # Age (days since the period ended) * 2 >= the due days: the Finance bands' "due soon".
-        _WAITING_HALF_WAY.key: today - timedelta(days=-(-REPORT_DUE_DAYS // 2)),
+        # Age * 2 >= the due days, the Finance bands' "due soon": late from at most
+        # the due days less half of them after today (`lateness.days_toward_due`).
+        _WAITING_HALF_WAY.key: today + timedelta(days=REPORT_DUE_DAYS - -(-REPORT_DUE_DAYS // 2)),
         **_sight_parameters(actor),
     }
     statement = _waiting_statement(_sight(actor))
-    count, late, soon, oldest_due, oldest_end = (
+    count, late, soon, oldest_due, first_late_from = (
         (session or db.session()).execute(statement, bound).one()
     )
-    return Waiting(int(count), int(late), int(soon), oldest_due, oldest_end)
+    return Waiting(int(count), int(late), int(soon), oldest_due, first_late_from)
 
 
 def flagged_reports(session: Session | None = None) -> list[RoyaltyReport]:
@@ -647,8 +651,10 @@ def _reported_period_start(report_id: ColumnElement[int | None]) -> ScalarSelect
 
 
 def report_queue_health(session: Session, now: datetime) -> QueueHealth:
-    """Reports waiting on licensees, for the Finance page: age in days since the
-    period ended, against the 30 days a report is due in (overdue: past target)."""
+    """Reports waiting on licensees, for the Finance page: age in days toward the 30
+    days a report is due in (`lateness.days_toward_due`: since the period ended, or
+    for a back report counted to reach them on the acceptance's day), against those
+    30 days (overdue: past target)."""
     today = office_date(now)
     waiting = waiting_reports(Actor.SYSTEM, today, session)
     bands = {
@@ -656,7 +662,8 @@ def report_queue_health(session: Session, now: datetime) -> QueueHealth:
         DUE_SOON: waiting.due_soon,
         PAST_TARGET: waiting.overdue,
     }
-    oldest = (today - waiting.oldest_end).days if waiting.oldest_end is not None else 0
+    first = waiting.first_late_from
+    oldest = lateness.days_toward_due(first, today) if first is not None else 0
     return QueueHealth(
         "royalty_reports",
         "Royalty reports due or overdue (licensees)",
