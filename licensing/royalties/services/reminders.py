@@ -70,6 +70,7 @@ def _overdue_statements() -> tuple[Select[Any], Select[Any]]:
             ReportingPeriod.period_index,
             ReportingPeriod.period_start,
             ReportingPeriod.period_end,
+            ReportingPeriod.late_from,
         )
         .where(ReportingPeriod.organization_id == _ORGANIZATION, _held_by())
         .order_by(Agreement.term_start, Agreement.id, ReportingPeriod.period_start)
@@ -91,15 +92,29 @@ def _late_values(today: date, days: int) -> dict[str, Any]:
 
 def overdue_reports(session: Session, organization_id: int, today: date, days: int) -> list[str]:
     """The periods of the organization's agreements unreported more than `days`
-    after their due date (or the agreement's later acceptance), for its standing."""
+    after their due date (or the agreement's later acceptance), for its standing:
+    each says the day it was due from, the acceptance's for a back report."""
     periods, _ = _overdue_statements()
     values = {**_late_values(today, days), _ORGANIZATION.key: organization_id}
     return [
-        f"the royalty report of {found.number} for {period.label} was due "
-        f"{period.due_on.isoformat()}"
+        overdue_words(found.number, period, found.late_from)
         for found in session.execute(periods, values)
         for period in (Period(found.period_index, found.period_start, found.period_end),)
     ]
+
+
+def overdue_words(number: str, period: Period, late_from_day: date) -> str:
+    """What holds the standing, of one report: its due date, or for a back report
+    (due before its agreement was accepted) the acceptance's day it was due from, as
+    its period's page says (round 51: it named the due date alone, months before
+    anyone could file it)."""
+    report = f"the royalty report of {number} for {period.label}"
+    if late_from_day > period.due_on:
+        return (
+            f"{report} was due from the acceptance on {late_from_day.isoformat()} (its due "
+            f"date, {period.due_on.isoformat()}, passed before the agreement was accepted)"
+        )
+    return f"{report} was due {period.due_on.isoformat()}"
 
 
 def held_organizations(session: Session, today: date, days: int) -> list[int]:

@@ -8,13 +8,21 @@ that day from the period, not from the agreement (docs/journeys.md)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 import time_machine
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from licensing import db
+from licensing.accounts import services as accounts
+from licensing.accounts.models import Organization
+from licensing.agreements.models import Agreement
+from licensing.audit.models import AuditEvent
 from licensing.royalties import queries
+from licensing.royalties.services import send_reminders
+from tests.integration.royalties.conftest import SOFTWARE, at
 from tests.support.back_reports import LATER, SEPTEMBER, back_licensed
 from tests.support.pages import text_of
 
@@ -45,3 +53,68 @@ def test_the_finance_queue_health_ages_a_back_report_toward_the_acceptance_day_i
     assert later.oldest_days == 33
     assert "Royalty reports due or overdue (licensees) 30 0 2 0 30" in page
     assert "it is 30 days old on the acceptance's day and past target from the next" in page
+
+
+def test_the_hold_names_the_acceptance_day_a_back_report_was_due_from(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    example_card: str,
+) -> None:
+    """Held 31 days after the acceptance, the organization reads why (the standing
+    change's note, the vendor's dashboard): each report was due from the acceptance
+    on 2027-09-01, its due date having passed before it."""
+    agreement = back_licensed(vendor, licensing_staff)
+    organization = db.session().get(Organization, vendor.organization_id)
+    assert organization is not None
+
+    not_yet = send_reminders(standing_days=STANDING_DAYS, now=at(date(2027, 10, 1)))
+    run = send_reminders(standing_days=STANDING_DAYS, now=at(date(2027, 10, 2)))
+    why = accounts.overdue_obligations(db.session(), organization.id, date(2027, 10, 2))
+    note = (
+        db.session()
+        .scalars(
+            select(AuditEvent.note)
+            .where(AuditEvent.action == "organization.standing_changed")
+            .order_by(AuditEvent.seq.desc())
+            .limit(1)
+        )
+        .one()
+    )
+    with time_machine.travel(at(date(2027, 10, 2)), tick=False):
+        dashboard = text_of(signed_in(client, vendor).get("/portal/"))
+
+    assert not_yet.pending_payment == []
+    assert run.pending_payment == [organization.legal_name]
+    assert why == [
+        f"the royalty report of {agreement.number} for {period} was due from the acceptance "
+        f"on 2027-09-01 (its due date, {due}, passed before the agreement was accepted)"
+        for period, due in (
+            ("2027-01-01 to 2027-03-31", "2027-04-30"),
+            ("2027-04-01 to 2027-06-30", "2027-07-30"),
+        )
+    ]
+    assert note == (
+        f"The royalty report of {agreement.number} for 2027-01-01 to 2027-03-31 was due "
+        "from the acceptance on 2027-09-01 (its due date, 2027-04-30, passed before the "
+        "agreement was accepted); it is more than 30 days overdue."
+    )
+    assert (
+        f"{organization.legal_name} is behind: the royalty report of {agreement.number} for "
+        "2027-01-01 to 2027-03-31 was due from the acceptance on 2027-09-01 (its due date, "
+        "2027-04-30, passed before the agreement was accepted); "
+    ) in dashboard
+
+
+def test_a_report_late_from_its_due_date_keeps_the_hold_sentence_it_had(
+    vendor: Any,
+    active_agreement: Callable[..., Agreement],
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+
+    why = accounts.overdue_obligations(db.session(), vendor.organization_id, date(2027, 6, 1))
+
+    assert why == [
+        f"the royalty report of {agreement.number} for 2027-01-01 to 2027-03-31 was due 2027-04-30"
+    ]
