@@ -38,8 +38,9 @@ _ORGANIZATION = bindparam("late_organization", type_=Integer())
 _LATE_BEFORE = bindparam("late_due_before", type_=Date())
 
 
-def _unfiled(*columns: Any) -> Select[Any]:
-    """`columns` of the periods without a current report, with their agreement."""
+def _unfiled_periods(*columns: Any) -> Select[Any]:
+    """`columns` of the periods without a current report (no agreement row read:
+    each period keeps what lateness counts from, `late_from`)."""
     current = and_(
         RoyaltyReport.agreement_id == ReportingPeriod.agreement_id,
         RoyaltyReport.period_start == ReportingPeriod.period_start,
@@ -48,10 +49,14 @@ def _unfiled(*columns: Any) -> Select[Any]:
     return (
         select(*columns)
         .select_from(ReportingPeriod)
-        .join(Agreement, Agreement.id == ReportingPeriod.agreement_id)
         .outerjoin(RoyaltyReport, current)
         .where(RoyaltyReport.id.is_(None))
     )
+
+
+def _unfiled(*columns: Any) -> Select[Any]:
+    """`_unfiled_periods` with their agreement."""
+    return _unfiled_periods(*columns).join(Agreement, Agreement.id == ReportingPeriod.agreement_id)
 
 
 def _held_by() -> ColumnElement[bool]:
@@ -76,7 +81,7 @@ def _overdue_statements() -> tuple[Select[Any], Select[Any]]:
         .order_by(Agreement.term_start, Agreement.id, ReportingPeriod.period_start)
     )
     organizations = (
-        _unfiled(ReportingPeriod.organization_id)
+        _unfiled_periods(ReportingPeriod.organization_id)
         .join(Organization, Organization.id == ReportingPeriod.organization_id)
         .where(_held_by(), Organization.standing == ACTIVE)
         .distinct()
@@ -134,7 +139,12 @@ def reminder_stage(period: Period, today: date, accepted: date | None = None) ->
     from its due date, or for a back report (due before the agreement was accepted
     on `accepted`) from the acceptance, as the standing counts it (`lateness.late_from`):
     its first reminder comes on the day of acceptance, then every fortnight."""
-    days_to_due = (late_from(period.due_on, accepted) - today).days
+    return _stage(period, today, late_from(period.due_on, accepted))
+
+
+def _stage(period: Period, today: date, late_from_day: date) -> str | None:
+    """`reminder_stage` of a period late from `late_from_day` (a stored period's own)."""
+    days_to_due = (late_from_day - today).days
     if days_to_due > REMINDER_DAYS or today < period.first_filing_day:
         return None
     if days_to_due > 0:
@@ -165,18 +175,21 @@ _PAGE = bindparam("remind_page", type_=Integer())
 @cache
 def _reminder_candidates() -> Select[Any]:
     """A page of the unfiled periods that have reached a reminder (ended, and due
-    within `REMINDER_DAYS`, or overdue), after a given (agreement, period start)."""
+    within `REMINDER_DAYS`, or overdue: counted from the day each is late from, its
+    own `late_from`), after a given (agreement, period start). No agreement row is
+    read (round 51: each candidate's `activated_at`, which on SQLite lies behind the
+    agreement's stored PDF)."""
     return (
-        _unfiled(
+        _unfiled_periods(
             ReportingPeriod.agreement_id,
             ReportingPeriod.period_index,
             ReportingPeriod.period_start,
             ReportingPeriod.period_end,
-            Agreement.activated_at,
+            ReportingPeriod.late_from,
         )
         .where(
             ReportingPeriod.period_end < _TODAY,
-            ReportingPeriod.due_on <= _HORIZON,
+            ReportingPeriod.late_from <= _HORIZON,
             or_(
                 ReportingPeriod.agreement_id > _AFTER_AGREEMENT,
                 and_(
@@ -218,8 +231,7 @@ def due_reminders(session: Session, today: date) -> Iterator[list[Reminder]]:
         reached = []
         for candidate in found:
             period = Period(candidate.period_index, candidate.period_start, candidate.period_end)
-            accepted = accepted_on(candidate.activated_at)
-            stage = reminder_stage(period, today, accepted)
+            stage = _stage(period, today, candidate.late_from)
             if stage is not None:
                 reached.append(Reminder(candidate.agreement_id, period, stage))
         sent = _sent(session, reached)

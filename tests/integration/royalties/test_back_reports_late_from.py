@@ -7,11 +7,13 @@ that day from the period, not from the agreement (docs/journeys.md)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 from typing import Any
 
 import time_machine
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -25,6 +27,7 @@ from licensing.royalties.services import send_reminders
 from tests.integration.royalties.conftest import SOFTWARE, at
 from tests.support.back_reports import LATER, SEPTEMBER, back_licensed
 from tests.support.pages import text_of
+from tests.support.statements import sent_by
 
 SignIn = Callable[..., FlaskClient]
 STANDING_DAYS = 30
@@ -118,3 +121,25 @@ def test_a_report_late_from_its_due_date_keeps_the_hold_sentence_it_had(
     assert why == [
         f"the royalty report of {agreement.number} for 2027-01-01 to 2027-03-31 was due 2027-04-30"
     ]
+
+
+def test_the_reminders_read_each_periods_own_late_from_and_no_agreement_row(
+    app: Flask,
+    vendor: Any,
+    licensing_staff: Any,
+    example_card: str,
+) -> None:
+    """The job's candidates (a page of unfiled periods that have reached a reminder)
+    asked each period's agreement for its `activated_at`, which on SQLite lies behind
+    the agreement's stored PDF; the period keeps the day (round 51). The back reports
+    are still reminded on the acceptance's day, each once."""
+    back_licensed(vendor, licensing_staff)
+
+    with sent_by(app) as sent:
+        run = send_reminders(standing_days=STANDING_DAYS, now=SEPTEMBER)
+    candidates = [sql for sql in sent if "reporting_periods" in sql and "LIMIT" in sql]
+
+    assert run.reminders == 2
+    assert candidates
+    assert [sql for sql in candidates if re.search(r"\bagreements\b", sql)] == []
+    assert all("late_from" in sql for sql in candidates)
