@@ -343,8 +343,9 @@ class Listing:
 
 def staff_queue_listing(actor: Actor, chosen: QueueFilter, today: date) -> Listing:
     """The reports due, overdue and submitted across
-    organizations (or of the state chosen), oldest due first, then by agreement
-    number."""
+    organizations (or of the state chosen), the longest late first (by the day each
+    is late from, `lateness.late_from`: a back report from its acceptance's day, not
+    among the reports overdue since its due date), then by agreement number."""
     shape, values = _queue_request(actor, chosen, today)
     rows, count = _queue_statements(shape)
     return Listing(rows, count, values)
@@ -354,8 +355,9 @@ def staff_queue_listing(actor: Actor, chosen: QueueFilter, today: date) -> Listi
 def _queue_statements(shape: QueueShape) -> tuple[AnySelect, AnySelect]:
     """The queue's rows and count for one shape of request (a handful of shapes:
     who looks, the state chosen, and which filters are set), kept per process."""
+    # The order of `ix_reporting_periods_late_order`: a page is read in it and stops.
     rows = _chosen(_period_rows(shape.sight, _LIST_TODAY), shape).order_by(
-        ReportingPeriod.due_on, ReportingPeriod.agreement_number, ReportingPeriod.id
+        ReportingPeriod.late_from, ReportingPeriod.agreement_number, ReportingPeriod.id
     )
     count = _chosen(_reporting_in_sight(select(func.count()), shape.sight), shape)
     return rows, count

@@ -15,7 +15,7 @@ from typing import Any
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from licensing import db
 from licensing.accounts import services as accounts
@@ -121,6 +121,86 @@ def test_a_report_late_from_its_due_date_keeps_the_hold_sentence_it_had(
     assert why == [
         f"the royalty report of {agreement.number} for 2027-01-01 to 2027-03-31 was due 2027-04-30"
     ]
+
+
+def _queue_rows(text: str) -> list[str]:
+    """The queue's rows as `number start`, in the order listed."""
+    return re.findall(r"(CPT-\d{4}-\d{6}) (\S+) to \S+ \S+ (?:due|overdue)", text)
+
+
+def test_the_queue_lists_the_longest_late_first_a_back_report_after_those_late_since_spring(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    other_vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Callable[..., Agreement],
+) -> None:
+    """An agreement accepted in 2026 owes its first two quarters since 30 April and
+    30 July; a back licence of the same quarters accepted on 2027-09-01 owes them since
+    then. Three days on, staff read the reports late longest first: the back reports
+    after the others, though their due dates are the same (they sorted among them, by
+    due date, each before the later quarter)."""
+    punctual = active_agreement(vendor, SOFTWARE)
+    back = back_licensed(other_vendor, licensing_staff)
+    assert punctual.number < back.number
+
+    with time_machine.travel(LATER, tick=False):
+        signed_in(client, licensing_staff)
+        listed = _queue_rows(text_of(client.get("/console/royalty-reports?state=overdue")))
+
+    assert listed == [
+        (punctual.number, "2027-01-01"),
+        (punctual.number, "2027-04-01"),
+        (back.number, "2027-01-01"),
+        (back.number, "2027-04-01"),
+    ]
+
+
+def test_the_queues_page_is_read_in_the_order_of_an_index_and_stops_after_its_rows(
+    app: Flask,
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Callable[..., Agreement],
+) -> None:
+    """The page's statement, EXPLAINed with its own values: the periods are read
+    through the index whose columns are the queue's order (the day each report is
+    late from, the agreement's number, the id), with no sort of the rows. On
+    PostgreSQL sorting is priced out (`enable_sort`), as at a size where reading in
+    order and stopping after the page wins: the plan then has a sort only when no
+    index gives the order."""
+    for _ in range(3):
+        active_agreement(vendor, SOFTWARE)
+    db.session().commit()
+    engine = db.session().get_bind()
+    sent: list[tuple[str, Any]] = []
+
+    def note(*args: Any) -> None:
+        sent.append((str(args[2]), args[3]))
+
+    with time_machine.travel(LATER, tick=False):
+        signed_in(client, licensing_staff)
+        event.listen(engine, "before_cursor_execute", note)
+        try:
+            assert client.get("/console/royalty-reports").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", note)
+    [(query, parameters)] = [
+        (sql, values) for sql, values in sent if "reporting_periods" in sql and "LIMIT" in sql
+    ]
+    connection = db.session().connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL enable_sort = off")
+        explained = connection.exec_driver_sql(f"EXPLAIN {query}", parameters)
+        plan = "\n".join(row[0] for row in explained)
+        assert "Sort" not in plan, plan
+    else:
+        explained = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}", parameters)
+        plan = "\n".join(str(row[-1]) for row in explained)
+        assert "TEMP B-TREE" not in plan, plan
+    assert "ix_reporting_periods_late_order" in plan, plan
 
 
 def test_the_reminders_read_each_periods_own_late_from_and_no_agreement_row(
