@@ -607,8 +607,8 @@ def waiting_reports(actor: Actor, today: date, session: Session | None = None) -
     bound = {
         _WAITING_TODAY.key: today,
         # Age * 2 >= the due days, the Finance bands' "due soon": late from at most
-        # the due days less half of them after today (`lateness.days_toward_due`).
-        _WAITING_HALF_WAY.key: today + timedelta(days=REPORT_DUE_DAYS - -(-REPORT_DUE_DAYS // 2)),
+        # half the due days (rounded down) after today (`lateness.days_toward_due`).
+        _WAITING_HALF_WAY.key: today + timedelta(days=REPORT_DUE_DAYS // 2),
         **_sight_parameters(actor),
     }
     statement = _waiting_statement(_sight(actor))
