@@ -251,8 +251,9 @@ class ReportingPeriod(Base):
     __tablename__ = "reporting_periods"
     __table_args__ = (
         UniqueConstraint("agreement_id", "period_start"),
-        # The queue's order: read in index order, a page stops after its rows.
-        Index("ix_reporting_periods_queue_order", "due_on", "agreement_number", "id"),
+        # The queue's order, the longest late first: read in index order, a page
+        # stops after its rows (royalties_0007; by `due_on` before round 51).
+        Index("ix_reporting_periods_late_order", "late_from", "agreement_number", "id"),
         CheckConstraint("late_from >= due_on", name="late_from_not_before_due"),
     )
 
@@ -263,11 +264,12 @@ class ReportingPeriod(Base):
     period_index: Mapped[int] = mapped_column(Integer)
     period_start: Mapped[date] = mapped_column(Date, index=True)
     period_end: Mapped[date] = mapped_column(Date)
-    # period_end + REPORT_DUE_DAYS: the queue's order and the states' boundary.
+    # period_end + REPORT_DUE_DAYS: the contract's due date, shown as it is.
     due_on: Mapped[date] = mapped_column(Date)
     # The last day its report is on time (`lateness.late_from`): `due_on`, or the
     # office day its agreement was accepted when that came later (a back report).
     # Written with the period (an agreement reports from its acceptance, which never
     # changes after), so lateness in SQL reads no agreement row: on SQLite an
-    # agreement's `activated_at` lies behind its stored PDF (royalties_0006).
+    # agreement's `activated_at` lies behind its stored PDF (royalties_0006). The
+    # states' boundary, and the staff queue's order (royalties_0007).
     late_from: Mapped[date] = mapped_column(Date)

@@ -343,8 +343,9 @@ class Listing:
 
 def staff_queue_listing(actor: Actor, chosen: QueueFilter, today: date) -> Listing:
     """The reports due, overdue and submitted across
-    organizations (or of the state chosen), oldest due first, then by agreement
-    number."""
+    organizations (or of the state chosen), the longest late first (by the day each
+    is late from, `lateness.late_from`: a back report from its acceptance's day, not
+    among the reports overdue since its due date), then by agreement number."""
     shape, values = _queue_request(actor, chosen, today)
     rows, count = _queue_statements(shape)
     return Listing(rows, count, values)
@@ -354,8 +355,9 @@ def staff_queue_listing(actor: Actor, chosen: QueueFilter, today: date) -> Listi
 def _queue_statements(shape: QueueShape) -> tuple[AnySelect, AnySelect]:
     """The queue's rows and count for one shape of request (a handful of shapes:
     who looks, the state chosen, and which filters are set), kept per process."""
+    # The order of `ix_reporting_periods_late_order`: a page is read in it and stops.
     rows = _chosen(_period_rows(shape.sight, _LIST_TODAY), shape).order_by(
-        ReportingPeriod.due_on, ReportingPeriod.agreement_number, ReportingPeriod.id
+        ReportingPeriod.late_from, ReportingPeriod.agreement_number, ReportingPeriod.id
     )
     count = _chosen(_reporting_in_sight(select(func.count()), shape.sight), shape)
     return rows, count
@@ -566,12 +568,15 @@ class Waiting:
     overdue: int
     due_soon: int  # due (not overdue) and at least half the due days old
     oldest_due: date | None
-    oldest_end: date | None
+    # The earliest day one of them is late from (`lateness.late_from`): the oldest's
+    # age against the due days (`lateness.days_toward_due`).
+    first_late_from: date | None
 
 
 # The console home's and the Finance page's summary statement, kept per process
-# as the dashboard's are (one for each sight): today and the day half the due days
-# ago are bound per request, as is a vendor's organization.
+# as the dashboard's are (one for each sight): today and the last day a report may
+# be late from and still be half its due days old are bound per request, as is a
+# vendor's organization.
 _WAITING_TODAY = bindparam("summary_today", type_=Date())
 _WAITING_HALF_WAY = bindparam("summary_half_way", type_=Date())
 
@@ -585,12 +590,12 @@ def _waiting_statement(sight: str) -> AnySelect:
         func.coalesce(func.sum(case((overdue, 1), else_=0)), 0),
         func.coalesce(
             func.sum(
-                case((and_(~overdue, ReportingPeriod.period_end <= _WAITING_HALF_WAY), 1), else_=0)
+                case((and_(~overdue, ReportingPeriod.late_from <= _WAITING_HALF_WAY), 1), else_=0)
             ),
             0,
         ),
         func.min(ReportingPeriod.due_on),
-        func.min(ReportingPeriod.period_end),
+        func.min(ReportingPeriod.late_from),
     )
     return _reporting_in_sight(statement, sight).where(
         RoyaltyReport.id.is_(None), ReportingPeriod.period_end < _WAITING_TODAY
@@ -601,15 +606,16 @@ def waiting_reports(actor: Actor, today: date, session: Session | None = None) -
     """One aggregate query: the console home's and the Finance page's summaries."""
     bound = {
         _WAITING_TODAY.key: today,
-        # Age (days since the period ended) * 2 >= the due days: the Finance bands' "due soon".
-        _WAITING_HALF_WAY.key: today - timedelta(days=-(-REPORT_DUE_DAYS // 2)),
+        # Age * 2 >= the due days, the Finance bands' "due soon": late from at most
+        # half the due days (rounded down) after today (`lateness.days_toward_due`).
+        _WAITING_HALF_WAY.key: today + timedelta(days=REPORT_DUE_DAYS // 2),
         **_sight_parameters(actor),
     }
     statement = _waiting_statement(_sight(actor))
-    count, late, soon, oldest_due, oldest_end = (
+    count, late, soon, oldest_due, first_late_from = (
         (session or db.session()).execute(statement, bound).one()
     )
-    return Waiting(int(count), int(late), int(soon), oldest_due, oldest_end)
+    return Waiting(int(count), int(late), int(soon), oldest_due, first_late_from)
 
 
 def flagged_reports(session: Session | None = None) -> list[RoyaltyReport]:
@@ -647,8 +653,10 @@ def _reported_period_start(report_id: ColumnElement[int | None]) -> ScalarSelect
 
 
 def report_queue_health(session: Session, now: datetime) -> QueueHealth:
-    """Reports waiting on licensees, for the Finance page: age in days since the
-    period ended, against the 30 days a report is due in (overdue: past target)."""
+    """Reports waiting on licensees, for the Finance page: age in days toward the 30
+    days a report is due in (`lateness.days_toward_due`: since the period ended, or
+    for a back report counted to reach them on the acceptance's day), against those
+    30 days (overdue: past target)."""
     today = office_date(now)
     waiting = waiting_reports(Actor.SYSTEM, today, session)
     bands = {
@@ -656,7 +664,8 @@ def report_queue_health(session: Session, now: datetime) -> QueueHealth:
         DUE_SOON: waiting.due_soon,
         PAST_TARGET: waiting.overdue,
     }
-    oldest = (today - waiting.oldest_end).days if waiting.oldest_end is not None else 0
+    first = waiting.first_late_from
+    oldest = lateness.days_toward_due(first, today) if first is not None else 0
     return QueueHealth(
         "royalty_reports",
         "Royalty reports due or overdue (licensees)",

@@ -38,8 +38,9 @@ _ORGANIZATION = bindparam("late_organization", type_=Integer())
 _LATE_BEFORE = bindparam("late_due_before", type_=Date())
 
 
-def _unfiled(*columns: Any) -> Select[Any]:
-    """`columns` of the periods without a current report, with their agreement."""
+def _unfiled_periods(*columns: Any) -> Select[Any]:
+    """`columns` of the periods without a current report (no agreement row read:
+    each period keeps what lateness counts from, `late_from`)."""
     current = and_(
         RoyaltyReport.agreement_id == ReportingPeriod.agreement_id,
         RoyaltyReport.period_start == ReportingPeriod.period_start,
@@ -48,10 +49,14 @@ def _unfiled(*columns: Any) -> Select[Any]:
     return (
         select(*columns)
         .select_from(ReportingPeriod)
-        .join(Agreement, Agreement.id == ReportingPeriod.agreement_id)
         .outerjoin(RoyaltyReport, current)
         .where(RoyaltyReport.id.is_(None))
     )
+
+
+def _unfiled(*columns: Any) -> Select[Any]:
+    """`_unfiled_periods` with their agreement."""
+    return _unfiled_periods(*columns).join(Agreement, Agreement.id == ReportingPeriod.agreement_id)
 
 
 def _held_by() -> ColumnElement[bool]:
@@ -70,12 +75,13 @@ def _overdue_statements() -> tuple[Select[Any], Select[Any]]:
             ReportingPeriod.period_index,
             ReportingPeriod.period_start,
             ReportingPeriod.period_end,
+            ReportingPeriod.late_from,
         )
         .where(ReportingPeriod.organization_id == _ORGANIZATION, _held_by())
         .order_by(Agreement.term_start, Agreement.id, ReportingPeriod.period_start)
     )
     organizations = (
-        _unfiled(ReportingPeriod.organization_id)
+        _unfiled_periods(ReportingPeriod.organization_id)
         .join(Organization, Organization.id == ReportingPeriod.organization_id)
         .where(_held_by(), Organization.standing == ACTIVE)
         .distinct()
@@ -91,15 +97,29 @@ def _late_values(today: date, days: int) -> dict[str, Any]:
 
 def overdue_reports(session: Session, organization_id: int, today: date, days: int) -> list[str]:
     """The periods of the organization's agreements unreported more than `days`
-    after their due date (or the agreement's later acceptance), for its standing."""
+    after their due date (or the agreement's later acceptance), for its standing:
+    each says the day it was due from, the acceptance's for a back report."""
     periods, _ = _overdue_statements()
     values = {**_late_values(today, days), _ORGANIZATION.key: organization_id}
     return [
-        f"the royalty report of {found.number} for {period.label} was due "
-        f"{period.due_on.isoformat()}"
+        overdue_words(found.number, period, found.late_from)
         for found in session.execute(periods, values)
         for period in (Period(found.period_index, found.period_start, found.period_end),)
     ]
+
+
+def overdue_words(number: str, period: Period, late_from_day: date) -> str:
+    """What holds the standing, of one report: its due date, or for a back report
+    (due before its agreement was accepted) the acceptance's day it was due from, as
+    its period's page says (round 51: it named the due date alone, months before
+    anyone could file it)."""
+    report = f"the royalty report of {number} for {period.label}"
+    if late_from_day > period.due_on:
+        return (
+            f"{report} was due from the acceptance on {late_from_day.isoformat()} (its due "
+            f"date, {period.due_on.isoformat()}, passed before the agreement was accepted)"
+        )
+    return f"{report} was due {period.due_on.isoformat()}"
 
 
 def held_organizations(session: Session, today: date, days: int) -> list[int]:
@@ -119,7 +139,12 @@ def reminder_stage(period: Period, today: date, accepted: date | None = None) ->
     from its due date, or for a back report (due before the agreement was accepted
     on `accepted`) from the acceptance, as the standing counts it (`lateness.late_from`):
     its first reminder comes on the day of acceptance, then every fortnight."""
-    days_to_due = (late_from(period.due_on, accepted) - today).days
+    return _stage(period, today, late_from(period.due_on, accepted))
+
+
+def _stage(period: Period, today: date, late_from_day: date) -> str | None:
+    """`reminder_stage` of a period late from `late_from_day` (a stored period's own)."""
+    days_to_due = (late_from_day - today).days
     if days_to_due > REMINDER_DAYS or today < period.first_filing_day:
         return None
     if days_to_due > 0:
@@ -150,18 +175,21 @@ _PAGE = bindparam("remind_page", type_=Integer())
 @cache
 def _reminder_candidates() -> Select[Any]:
     """A page of the unfiled periods that have reached a reminder (ended, and due
-    within `REMINDER_DAYS`, or overdue), after a given (agreement, period start)."""
+    within `REMINDER_DAYS`, or overdue: counted from the day each is late from, its
+    own `late_from`), after a given (agreement, period start). No agreement row is
+    read (round 51: each candidate's `activated_at`, which on SQLite lies behind the
+    agreement's stored PDF)."""
     return (
-        _unfiled(
+        _unfiled_periods(
             ReportingPeriod.agreement_id,
             ReportingPeriod.period_index,
             ReportingPeriod.period_start,
             ReportingPeriod.period_end,
-            Agreement.activated_at,
+            ReportingPeriod.late_from,
         )
         .where(
             ReportingPeriod.period_end < _TODAY,
-            ReportingPeriod.due_on <= _HORIZON,
+            ReportingPeriod.late_from <= _HORIZON,
             or_(
                 ReportingPeriod.agreement_id > _AFTER_AGREEMENT,
                 and_(
@@ -203,8 +231,7 @@ def due_reminders(session: Session, today: date) -> Iterator[list[Reminder]]:
         reached = []
         for candidate in found:
             period = Period(candidate.period_index, candidate.period_start, candidate.period_end)
-            accepted = accepted_on(candidate.activated_at)
-            stage = reminder_stage(period, today, accepted)
+            stage = _stage(period, today, candidate.late_from)
             if stage is not None:
                 reached.append(Reminder(candidate.agreement_id, period, stage))
         sent = _sent(session, reached)

@@ -27,35 +27,12 @@ from licensing.royalties.models import ReportingPeriod
 from tests.integration.agreements.conftest import AUTO_USE, draft
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support.agreements import accept, agreement_of
+from tests.support.back_reports import LATER, SEPTEMBER, back_licensed
 from tests.support.factories import bearer
 from tests.support.pages import text_of
 from tests.support.settings import issuing
 
 SignIn = Callable[..., FlaskClient]
-# Wednesday 2027-09-01, 15:00 UTC (11:00 at the office): the 2027 term is under way.
-SEPTEMBER = datetime(2027, 9, 1, 15, 0, tzinfo=UTC)
-# Three office days after the acceptance.
-LATER = datetime(2027, 9, 4, 15, 0, tzinfo=UTC)
-# The first half of 2027, over by September: two quarters, due 2027-04-30 and 07-30.
-HALF = (date(2027, 1, 1), date(2027, 6, 30))
-
-
-def _back_licensed(vendor: Any, staff: Any) -> Agreement:
-    """An agreement for the first half of 2027, applied for, approved and accepted on
-    2027-09-01: past use only, expired at once, both its reports due."""
-    actor = Actor.of(accounts.principal_for(vendor))
-    application = agreements.create_draft(actor, draft(AUTO_USE, term=HALF), now=SEPTEMBER)
-    with time_machine.travel(SEPTEMBER, tick=False):
-        agreements.submit(application.id, actor, policy=issuing(), attest=True, now=SEPTEMBER)
-        agreements.approve(
-            application.id,
-            Actor.of(accounts.principal_for(staff)),
-            policy=issuing(),
-            now=SEPTEMBER,
-        )
-    agreement = accept(agreement_of(application), vendor, now=SEPTEMBER)
-    assert agreement.state == "expired"
-    return agreement
 
 
 def _seen(
@@ -94,7 +71,7 @@ def test_a_back_report_is_due_on_the_acceptance_day_and_late_from_it_everywhere(
     licensing_staff: Any,
     example_card: str,  # noqa: F811
 ) -> None:
-    agreement = _back_licensed(vendor, licensing_staff)
+    agreement = back_licensed(vendor, licensing_staff)
     with time_machine.travel(SEPTEMBER, tick=False):
         today = _seen(client, signed_in, vendor, licensing_staff, agreement)
         summary = queries.waiting_reports(Actor.SYSTEM, date(2027, 9, 1))
@@ -139,7 +116,7 @@ def test_a_back_reports_period_keeps_the_acceptances_office_day_as_the_day_it_is
     """Written with the period when the agreement is accepted (round 51), so the
     queue's SQL reads it from the period alone: 2027-09-01 for both quarters, due in
     April and July."""
-    agreement = _back_licensed(vendor, licensing_staff)
+    agreement = back_licensed(vendor, licensing_staff)
     stored = db.session().execute(
         select(ReportingPeriod.due_on, ReportingPeriod.late_from)
         .where(ReportingPeriod.agreement_id == agreement.id)
@@ -158,7 +135,7 @@ def test_a_license_of_past_use_only_is_renewed_from_the_office_s_today(
     licensing_staff: Any,
     example_card: str,  # noqa: F811
 ) -> None:
-    agreement = _back_licensed(vendor, licensing_staff)
+    agreement = back_licensed(vendor, licensing_staff)
     with time_machine.travel(LATER, tick=False):
         signed_in(client, vendor)
         page = text_of(client.get(f"/portal/agreements/{agreement.id}"))

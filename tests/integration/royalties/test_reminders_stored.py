@@ -96,8 +96,11 @@ def python_overdue(organization_id: int, day: date) -> list[str]:
     agreements = {a.id: a for a in db.session().scalars(select(Agreement))}
     statuses = services.all_periods(Actor.SYSTEM, now=at(day), organization_id=organization_id)
     return [
-        f"the royalty report of {s.agreement_number} for {s.period.label} was due "
-        f"{s.period.due_on.isoformat()}"
+        reminders_module.overdue_words(
+            s.agreement_number,
+            s.period,
+            max(s.period.due_on, accepted_on(agreements[s.agreement_id]) or date.min),
+        )
         for s in statuses
         if s.report is None
         and day
