@@ -566,6 +566,14 @@ def test_every_export_of_the_month_ties_to_its_documents_own_totals_per_currency
     assert everything[made["late_fee"]]["source_reference"] == made["overdue"]["number"]
     parts = {(r["credit_note_number"], r["gl_account"]) for r in credit_lines}
     assert {(made["lowered"], "4100"), (made["evening_credit"], "4200")} <= parts
+    # Every row names its documents by their numbers, as the documents print them:
+    # a royalty report as RR-NNNNNN, as the credit notes export and the memo name it.
+    notes = {r["credit_note_number"]: r for r in credit_notes}
+    lowering = notes[made["lowered"]]
+    (row_of_report,) = [
+        r for r in royalties if made["lowered"] in (r["credit_note_numbers"] or "").split(";")
+    ]
+    assert lowering["royalty_report"] in row_of_report.values(), row_of_report
 
 
 def test_the_finance_page_for_april_is_the_exports_of_april(
