@@ -36,10 +36,11 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from licensing import db
-from licensing.accounts.models import User
+from licensing.accounts.models import Organization, User
 from licensing.billing import services as billing
 from licensing.billing.models import CreditNote, Invoice, Payment
 from licensing.finance import queries as finance
+from licensing.finance import services as report_services
 from licensing.finance.queries import Filters
 from tests.integration.billing.dispute_support import charge_of, dispute_event
 from tests.integration.billing.refund_support import deliver, paid_by_card
@@ -656,6 +657,47 @@ def test_the_finance_page_for_april_is_the_exports_of_april(
     assert revenue.total + revenue.other == _total(
         (r for r in invoices.values() if r["state"] != "void" and r["currency"] == "USD"), "total"
     )
+    # The monthly report's month adds up, and its aging is the receivables export's.
+    report = report_services.monthly_report(
+        session, report_services.ReportOf(month=APRIL[0], billing_issuer="CPT Licensing Office")
+    )
+    assert report.outstanding == (
+        report.outstanding_at_start
+        + report.invoiced
+        - report.collected
+        + report.reversed
+        - report.credited
+        + report.refunded
+    )
+    owed = books.export("receivables", as_of=APRIL[1].isoformat(), currency="USD")
+    buckets = {"1_30": "1-30", "31_60": "31-60", "61_90": "61-90", "disputed": "not_chased"}
+    for aged in finance.aging(session, "USD", APRIL[1]):
+        mine = [r for r in owed if r["aging_bucket"] == buckets.get(aged.key, aged.key)]
+        assert (aged.amount, aged.invoices) == (_total(mine, "balance"), len(mine)), aged.key
+    assert [row.amount for row in report.aging] == [
+        row.amount for row in finance.aging(session, "USD", APRIL[1])
+    ]
+    # By each classification the month's license revenue, royalty credit notes and net
+    # add up to the figures above them.
+    for axis, rows in revenue.by_axis.items():
+        assert sum((row.total for row in rows), ZERO) == revenue.total, axis
+        assert sum((row.royalty_credited for row in rows), ZERO) == revenue.royalty_credited
+    by_use = {row.value: row.royalty_credited for row in revenue.by_axis["use"]}
+    assert by_use.get("distribution") == _total(royalty_credits)
+    # Each licensee's statement of account for April closes on its receivables.
+    for currency in ("USD", "EUR"):
+        balances = books.export("receivables", as_of=APRIL[1].isoformat(), currency=currency)
+        for organization_id in {r["organization_id"] for r in balances}:
+            organization = session.get(Organization, organization_id)
+            assert organization is not None
+            statement = billing.statement_for(
+                session,
+                organization,
+                billing.Asked(start="2027-04-01", end="2027-04-30", currency=currency),
+                now=datetime(2027, 5, 3, 15, tzinfo=UTC),
+            )
+            theirs = [r for r in balances if r["organization_id"] == organization_id]
+            assert statement.closing == _total(theirs, "balance"), (currency, organization_id)
     # The page itself, as billing staff read it, and the exports its links download.
     signed_in(client, billing_staff)
     page = client.get(
