@@ -14,7 +14,8 @@ as it happens, while a finance system pulls every night by the day recorded:
                  issued and voided; 1,234.56 issued at 23:30 on 30 April (office
                  time: 04:30 UTC on 1 May) and 77.00 at 00:30 on 1 May
     E  (EUR)     999.00, 400.00 received by wire on 20 April and 100.00 at 23:30
-                 on 30 April
+                 on 30 April; (JPY) 123457 on 22 April, 100000 by wire and a 457 credit
+                 note on 27 April
 """
 
 from __future__ import annotations
@@ -367,6 +368,8 @@ def _month(
             f"/invoices/{raised.id}/credit-notes",
             {"amount": "50.00", "reason": "Goodwill: the statement came late"},
         )["number"]
+    with at(_on(22)):
+        made["yen"] = _manual(client, billing_staff, euro, "123457", currency="JPY")
     with at(_on(23)):
         ran = app.test_cli_runner().invoke(
             args=["invoices", "overdue", "--now", _on(23).isoformat()]
@@ -381,6 +384,19 @@ def _month(
     made["late_fee"] = late_fee.number
     with at(_on(24)):
         dispute("won", "charge.dispute.closed", (_on(17), _on(24)), "won")
+    with at(_on(27)):
+        _api(
+            client,
+            billing_staff,
+            f"/invoices/{made['yen']['id']}/payments",
+            {"method": "wire", "amount": "100000", "reference": "WIRE-JP-0427"},
+        )
+        made["yen_credit"] = _api(
+            client,
+            billing_staff,
+            f"/invoices/{made['yen']['id']}/credit-notes",
+            {"amount": "457", "reason": "Rounded down, as agreed"},
+        )["number"]
     with at(LAST_EVENING):
         made["last_evening"] = _manual(client, billing_staff, late_payer, "1234.56")
         _api(
@@ -533,7 +549,10 @@ def test_every_export_of_the_month_ties_to_its_documents_own_totals_per_currency
     credit_lines = books.export("credit_note_lines")
     refunds = books.export("refunds")
     royalties = books.export("royalty_report_lines")
-    assert {r["currency"] for r in everything.values()} == {"USD", "EUR"}
+    assert {r["currency"] for r in everything.values()} == {"USD", "EUR", "JPY"}
+    (yen,) = [r for r in payments if r["reference"] == "WIRE-JP-0427"]
+    assert yen["amount"] == "100000"  # no minor unit in yen
+    assert everything[made["yen"]["number"]]["balance_due"] == "23000"
     for number, found in everything.items():
         # The invoice as the API gives it, found by its number.
         (document,) = client.get(
@@ -572,7 +591,7 @@ def test_every_export_of_the_month_ties_to_its_documents_own_totals_per_currency
             numbers = rows[0]["credit_note_numbers"].split(";")
             assert -due == _total(r for r in credit_notes if r["credit_note_number"] in numbers)
     # Per currency: invoiced = lines; credited = note lines.
-    for currency in ("USD", "EUR"):
+    for currency in ("USD", "EUR", "JPY"):
         assert _total(
             (r for r in everything.values() if r["currency"] == currency), "total"
         ) == _total(r for r in lines if r["currency"] == currency)
@@ -615,7 +634,7 @@ def test_the_finance_page_for_april_is_the_exports_of_april(
 ) -> None:
     books, _made = april
     session = db.session()
-    for currency in ("USD", "EUR"):
+    for currency in ("USD", "EUR", "JPY"):
         month = _days(*APRIL) | {"currency": currency}
         invoices = books.export("invoices", **month)
         void = [r for r in invoices if r["state"] == "void"]
@@ -685,7 +704,7 @@ def test_the_finance_page_for_april_is_the_exports_of_april(
     by_use = {row.value: row.royalty_credited for row in revenue.by_axis["use"]}
     assert by_use.get("distribution") == _total(royalty_credits)
     # Each licensee's statement of account for April closes on its receivables.
-    for currency in ("USD", "EUR"):
+    for currency in ("USD", "EUR", "JPY"):
         balances = books.export("receivables", as_of=APRIL[1].isoformat(), currency=currency)
         for organization_id in {r["organization_id"] for r in balances}:
             organization = session.get(Organization, organization_id)
