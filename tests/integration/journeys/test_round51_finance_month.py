@@ -10,6 +10,7 @@ as it happens, while a finance system pulls every night by the day recorded:
     W            Q1 royalty filed 3 April (60,000.00 revenue), amended up to
                  70,000.00 on 15 April; a 50.00 credit note on the amendment's invoice,
                  the rest paid by card at 23:30 on 30 April
+    X            Q1 royalty filed at 23:30 on 30 April, the day it is due
     L  (manual)  600.00 issued in February, overdue: a late fee on 23 April; 80.00
                  issued and voided; 1,234.56 issued at 23:30 on 30 April (office
                  time: 04:30 UTC on 1 May) and 77.00 at 00:30 on 1 May
@@ -231,8 +232,10 @@ def _month(
     made: dict[str, Any] = {}
     v_agreement = active_agreement(vendor, SMALL_SOFTWARE)
     w_agreement = active_agreement(other, DATA_FILE)
+    last_minute = factories.make_vendor(session)
+    x_agreement = active_agreement(last_minute, DATA_FILE)
     # The up-front invoices paid by wire in November, before the month.
-    for agreement in (v_agreement, w_agreement):
+    for agreement in (v_agreement, w_agreement, x_agreement):
         for invoice in session.scalars(
             db.select(Invoice).where(
                 Invoice.source_type == "agreement", Invoice.source_id == agreement.id
@@ -411,6 +414,10 @@ def _month(
             f"/invoices/{late_fee.id}/credit-notes",
             {"amount": "1.00", "reason": "Late fee waived in part"},
         )["number"]
+        # X files its first quarter on the evening it is due.
+        made["x1"] = _file(
+            client, last_minute, x_agreement, [row(1, "K", unit="", revenue="55000.00")]
+        )
         # W pays the rest of its amendment's invoice by card that evening.
         made["evening_card"] = paid_by_card(client, other, localstripe, _invoice(raised.number))
     with at(FIRST_MORNING):
@@ -502,6 +509,24 @@ def test_the_last_evening_of_the_month_is_the_months_at_the_office_and_in_every_
         if r["credit_note_number"] == made["evening_credit"]
     ]
     assert credit["issue_date"] == "2027-04-30"
+    # The report filed at 23:30: April's, on time, its invoice April's, its royalty
+    # earned in the quarter it reports.
+    filed = books.export("royalty_report_lines", by="issued", **_days(*APRIL))
+    (x_line,) = [r for r in filed if r["report_id"] == made["x1"]["id"]]
+    assert x_line["submitted_at"] == "2027-05-01T04:30:00+00:00"
+    assert x_line["invoice_number"] == made["x1"]["invoice"]
+    assert in_april[made["x1"]["invoice"]]["issue_date"] == "2027-04-30"
+    assert made["x1"]["id"] not in {
+        r["report_id"]
+        for r in books.export("royalty_report_lines", by="issued", **_days(MAY_FIRST, MAY_FIRST))
+    }
+    earned = books.pull("revenue_recognition", **_days(APRIL[1], APRIL[1]))
+    assert {r["period"] for r in earned if r["invoice_number"] == made["x1"]["invoice"]} == {
+        "2027-01",
+        "2027-02",
+        "2027-03",
+    }
+    assert [r["period"] for r in earned if r["invoice_number"] == evening] == ["2027-04"]
     # The card payment Stripe settled at 23:30: April's, and its invoice paid in April.
     (card,) = [
         r
@@ -703,6 +728,25 @@ def test_the_finance_page_for_april_is_the_exports_of_april(
         assert sum((row.royalty_credited for row in rows), ZERO) == revenue.royalty_credited
     by_use = {row.value: row.royalty_credited for row in revenue.by_axis["use"]}
     assert by_use.get("distribution") == _total(royalty_credits)
+    # The top licensees of April: invoiced, paid (as known now) and owed at the end.
+    invoiced = [
+        r for r in books.export("invoices", currency="USD", **_days(*APRIL)) if r["state"] != "void"
+    ]
+    paid = [
+        r
+        for r in books.export("payments", currency="USD", **_days(*APRIL))
+        if r["state"] in ("succeeded", "reversed")
+    ]
+    owed = books.export("receivables", as_of=APRIL[1].isoformat(), currency="USD")
+    tops = finance.top_licensees(session, Filters(APRIL[0], APRIL[0], currency="USD"))
+    assert len(tops) == len({r["organization_id"] for r in invoiced})
+    for top in tops:
+        mine = [r for r in paid if r["organization_id"] == top.organization_id]
+        assert (top.invoiced, top.collected, top.outstanding) == (
+            _total((r for r in invoiced if r["organization_id"] == top.organization_id), "total"),
+            _total(mine) - sum((Decimal(r["reversed_amount"] or 0) for r in mine), ZERO),
+            _total((r for r in owed if r["organization_id"] == top.organization_id), "balance"),
+        ), top.name
     # Each licensee's statement of account for April closes on its receivables.
     for currency in ("USD", "EUR", "JPY"):
         balances = books.export("receivables", as_of=APRIL[1].isoformat(), currency=currency)
