@@ -11,7 +11,8 @@ as it happens, while a finance system pulls every night by the day recorded:
                  70,000.00 on 15 April; a 50.00 credit note on the amendment's invoice,
                  the rest paid by card at 23:30 on 30 April
     X            Q1 royalty filed at 23:30 on 30 April, the day it is due
-    L  (manual)  600.00 issued in February, overdue: a late fee on 23 April; 80.00
+    L  (manual)  600.00 issued in February, overdue: 200.00 by check on 8 April, which
+                 the bank returns on 26 April; a late fee on 23 April; 80.00
                  issued and voided; 1,234.56 issued at 23:30 on 30 April (office
                  time: 04:30 UTC on 1 May) and 77.00 at 00:30 on 1 May
     E  (EUR)     999.00, 400.00 received by wire on 20 April and 100.00 at 23:30
@@ -275,6 +276,13 @@ def _month(
         )
     with at(_on(8)):
         made["euro"] = _manual(client, billing_staff, euro, "999.00", currency="EUR")
+    with at(_on(8, 18)):
+        made["check"] = _api(
+            client,
+            billing_staff,
+            f"/invoices/{made['overdue']['id']}/payments",
+            {"method": "check", "amount": "200.00", "reference": "CHK-0408"},
+        )
     with at(_on(9)):
         made["card_rest"] = paid_by_card(client, vendor, localstripe, _invoice(royalty.number))
     with at(_on(10)):
@@ -387,6 +395,13 @@ def _month(
     made["late_fee"] = late_fee.number
     with at(_on(24)):
         dispute("won", "charge.dispute.closed", (_on(17), _on(24)), "won")
+    with at(_on(26)):
+        _api(
+            client,
+            billing_staff,
+            f"/payments/{made['check']['id']}/reversal",
+            {"reason": "Check returned: insufficient funds.", "returned_on": "2027-04-26"},
+        )
     with at(_on(27)):
         _api(
             client,
