@@ -172,6 +172,25 @@ def _api(client: FlaskClient, user: User, path: str, body: dict[str, Any]) -> di
     return answer
 
 
+def _paid(
+    client: FlaskClient,
+    staff: User,
+    invoice_id: int,
+    amount: str,
+    reference: str,
+    method: str = "wire",
+) -> dict[str, Any]:
+    """`amount` received offline on the invoice, recorded by billing staff (the API)."""
+    body = {"method": method, "amount": amount, "reference": reference}
+    return _api(client, staff, f"/invoices/{invoice_id}/payments", body)
+
+
+def _credited(client: FlaskClient, staff: User, invoice_id: int, amount: str, reason: str) -> str:
+    """A credit note of `amount` on the invoice, issued by billing staff: its number."""
+    body = {"amount": amount, "reason": reason}
+    return str(_api(client, staff, f"/invoices/{invoice_id}/credit-notes", body)["number"])
+
+
 def _manual(
     client: FlaskClient,
     staff: User,
@@ -213,17 +232,18 @@ def _invoice(number: str) -> Invoice:
     return found
 
 
-def _month(
+@pytest.fixture
+def april(
     app: Flask,
     client: FlaskClient,
     vendor: User,
     billing_staff: User,
     localstripe: LocalStripe,
     active_agreement: Callable[..., Any],  # noqa: F811
-    books: Finance,
-) -> dict[str, Any]:
+) -> tuple[Finance, dict[str, Any]]:
     """The records of the docstring, made in the order they happen, the finance
-    system pulling every night in between."""
+    system pulling every night in between: (the finance system, what was made)."""
+    books = Finance(client, billing_staff)
     _TOKENS.clear()
     session = db.session()
     other = factories.make_vendor(session)
@@ -244,12 +264,7 @@ def _month(
         ):
             if invoice.balance_due:
                 with time_machine.travel(datetime(2026, 11, 10, 15, tzinfo=UTC), tick=False):
-                    _api(
-                        client,
-                        billing_staff,
-                        f"/invoices/{invoice.id}/payments",
-                        {"method": "wire", "amount": str(invoice.balance_due), "reference": "UP"},
-                    )
+                    _paid(client, billing_staff, invoice.id, str(invoice.balance_due), "UP")
     with time_machine.travel(datetime(2027, 2, 20, 15, tzinfo=UTC), tick=False):
         made["overdue"] = _manual(client, billing_staff, late_payer, "600.00")
     books.backfill(date(2027, 3, 31))
@@ -268,20 +283,12 @@ def _month(
         _api(client, billing_staff, f"/invoices/{made['void']['id']}/void", {"reason": "Twice"})
     royalty = _invoice(made["v1"]["invoice"])
     with at(_on(7)):
-        _api(
-            client,
-            billing_staff,
-            f"/invoices/{royalty.id}/payments",
-            {"method": "wire", "amount": "1000.00", "reference": "WIRE-V-0407"},
-        )
+        _paid(client, billing_staff, royalty.id, "1000.00", "WIRE-V-0407", "wire")
     with at(_on(8)):
         made["euro"] = _manual(client, billing_staff, euro, "999.00", currency="EUR")
     with at(_on(8, 18)):
-        made["check"] = _api(
-            client,
-            billing_staff,
-            f"/invoices/{made['overdue']['id']}/payments",
-            {"method": "check", "amount": "200.00", "reference": "CHK-0408"},
+        made["check"] = _paid(
+            client, billing_staff, made["overdue"]["id"], "200.00", "CHK-0408", "check"
         )
     with at(_on(9)):
         made["card_rest"] = paid_by_card(client, vendor, localstripe, _invoice(royalty.number))
@@ -321,13 +328,17 @@ def _month(
             ),
         )
 
-    with at(_on(13)):
+    def paid_to_dispute(key: str) -> None:
+        """A 250.00 invoice of V's paid by card, whose payment the bank will dispute."""
         invoice = _invoice(
             _manual(client, billing_staff, vendor.organization_id, "250.00")["number"]
         )
-        made["lost"] = invoice.number
+        made[key] = invoice.number
         payment = paid_by_card(client, vendor, localstripe, invoice)
-        disputed["lost"] = (payment, charge_of(localstripe, payment))
+        disputed[key] = (payment, charge_of(localstripe, payment))
+
+    with at(_on(13)):
+        paid_to_dispute("lost")
     with at(_on(14)):
         dispute("lost", "charge.dispute.created", (_on(14),), "needs_response")
     with at(_on(15)):
@@ -340,12 +351,7 @@ def _month(
             reason="A late distributor's statement",
         )
     with at(_on(16)):
-        invoice = _invoice(
-            _manual(client, billing_staff, vendor.organization_id, "250.00")["number"]
-        )
-        made["won"] = invoice.number
-        payment = paid_by_card(client, vendor, localstripe, invoice)
-        disputed["won"] = (payment, charge_of(localstripe, payment))
+        paid_to_dispute("won")
     with at(_on(17)):
         dispute("won", "charge.dispute.created", (_on(17),), "needs_response")
     with at(_on(18)):
@@ -365,20 +371,12 @@ def _month(
         assert accepted["invoice_balance_due"] == "0.01"
     with at(_on(20)):
         dispute("lost", "charge.dispute.closed", (_on(14),), "lost")
-        _api(
-            client,
-            billing_staff,
-            f"/invoices/{made['euro']['id']}/payments",
-            {"method": "wire", "amount": "400.00", "reference": "WIRE-EU-0420"},
-        )
+        _paid(client, billing_staff, made["euro"]["id"], "400.00", "WIRE-EU-0420", "wire")
     with at(_on(21)):
         raised = _invoice(made["w1b"]["invoice"])
-        made["staff_credit"] = _api(
-            client,
-            billing_staff,
-            f"/invoices/{raised.id}/credit-notes",
-            {"amount": "50.00", "reason": "Goodwill: the statement came late"},
-        )["number"]
+        made["staff_credit"] = _credited(
+            client, billing_staff, raised.id, "50.00", "Goodwill: the statement came late"
+        )
     with at(_on(22)):
         made["yen"] = _manual(client, billing_staff, euro, "123457", currency="JPY")
     with at(_on(23)):
@@ -403,32 +401,16 @@ def _month(
             {"reason": "Check returned: insufficient funds.", "returned_on": "2027-04-26"},
         )
     with at(_on(27)):
-        _api(
-            client,
-            billing_staff,
-            f"/invoices/{made['yen']['id']}/payments",
-            {"method": "wire", "amount": "100000", "reference": "WIRE-JP-0427"},
+        _paid(client, billing_staff, made["yen"]["id"], "100000", "WIRE-JP-0427", "wire")
+        made["yen_credit"] = _credited(
+            client, billing_staff, made["yen"]["id"], "457", "Rounded down, as agreed"
         )
-        made["yen_credit"] = _api(
-            client,
-            billing_staff,
-            f"/invoices/{made['yen']['id']}/credit-notes",
-            {"amount": "457", "reason": "Rounded down, as agreed"},
-        )["number"]
     with at(LAST_EVENING):
         made["last_evening"] = _manual(client, billing_staff, late_payer, "1234.56")
-        _api(
-            client,
-            billing_staff,
-            f"/invoices/{made['euro']['id']}/payments",
-            {"method": "wire", "amount": "100.00", "reference": "WIRE-EU-LATE"},
+        _paid(client, billing_staff, made["euro"]["id"], "100.00", "WIRE-EU-LATE", "wire")
+        made["evening_credit"] = _credited(
+            client, billing_staff, late_fee.id, "1.00", "Late fee waived in part"
         )
-        made["evening_credit"] = _api(
-            client,
-            billing_staff,
-            f"/invoices/{late_fee.id}/credit-notes",
-            {"amount": "1.00", "reason": "Late fee waived in part"},
-        )["number"]
         # X files its first quarter on the evening it is due.
         made["x1"] = _file(
             client, last_minute, x_agreement, [row(1, "K", unit="", revenue="55000.00")]
@@ -438,21 +420,6 @@ def _month(
     with at(FIRST_MORNING):
         made["first_morning"] = _manual(client, billing_staff, late_payer, "77.00")
     books.nights_before(datetime(2027, 5, 3, 7, tzinfo=UTC))
-    return made
-
-
-@pytest.fixture
-def april(
-    app: Flask,
-    client: FlaskClient,
-    vendor: User,
-    billing_staff: User,
-    localstripe: LocalStripe,
-    active_agreement: Callable[..., Any],  # noqa: F811
-) -> tuple[Finance, dict[str, Any]]:
-    """The month made, pulled night by night: (the finance system, what was made)."""
-    books = Finance(client, billing_staff)
-    made = _month(app, client, vendor, billing_staff, localstripe, active_agreement, books)
     return books, made
 
 
