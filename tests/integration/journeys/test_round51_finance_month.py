@@ -615,6 +615,19 @@ def test_every_export_of_the_month_ties_to_its_documents_own_totals_per_currency
         ) - _total(
             r for r in credit_notes if r["currency"] == currency and r["invoice_number"] not in void
         )
+    # Each agreement's charged to date: its up-front and royalty invoices, less their
+    # credit notes; the royalty lines' C at its last report for the royalty's part.
+    for agreement in books.export("agreements"):
+        number = agreement["agreement_number"]
+        billed = [
+            r
+            for r in everything.values()
+            if r["state"] != "void"
+            and (r["source_reference"] or "").split(" ")[0] == number
+            and r["source_type"] in ("agreement", "royalty_report")
+        ]
+        charged = _total(billed, "total") - _total(billed, "amount_credited")
+        assert Decimal(agreement["charged_to_date"]) == charged, number
     # Each line is the account its kind says, and a late fee names what it is for.
     accounts = {(r["invoice_number"], r["kind"], r["gl_account"], r["use"]) for r in lines}
     assert (made["late_fee"], "late_fee", "4200", None) in accounts
