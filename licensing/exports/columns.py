@@ -13,6 +13,7 @@ from collections.abc import Iterable
 
 from licensing.billing.states import PAYMENT_METHODS
 from licensing.exports.base import DATE, DATETIME, INTEGER, TEXT, Column
+from licensing.references import ROYALTY_REPORT
 
 # The organization that owns the record: every dataset has both, side by side.
 LICENSEE = (
@@ -34,6 +35,14 @@ INVOICE_ISSUE_DATE = Column("issue_date", DATE, "The invoice's issue date.")
 AGREEMENT_NUMBER = Column("agreement_number", TEXT, "CPT-YYYY-NNNNNN.")
 CREDIT_NOTE_NUMBER = Column("credit_note_number", TEXT, "CN-YYYY-NNNNNN.")
 CREDITED_INVOICE = Column("invoice_number", TEXT, "The invoice it credits.")
+
+
+def report_number(report_id: int | None) -> str | None:
+    """A royalty report's number, RR-NNNNNN, as its invoice's memo, its credit notes'
+    reasons and its pages name it (`Field(column, <report id>, report_number)`)."""
+    return None if report_id is None else ROYALTY_REPORT(report_id)
+
+
 # A document's own issue date (an invoice's, a credit note's).
 ISSUE_DATE = Column("issue_date", DATE, "The day it was issued.")
 

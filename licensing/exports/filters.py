@@ -38,7 +38,8 @@ BASIS_MEANINGS = {
     REVERSED: "the day the bank returned a reversed payment (only reversed payments)",
     RECORDED: (
         "the office day the record was written or changed (recorded, applied, "
-        "reversed, issued, paid, voided, written off, reopened, a refund failed; a "
+        "reversed, issued, paid, voided, written off, reopened, an invoice's amounts "
+        "changed by a payment or a credit note, a refund failed; a "
         "royalty report filed, superseded by an amendment, sent back or reviewed; "
         "revenue recognition: the invoices and credit notes issued on the "
         "days, with every month they are earned in), whatever day it is dated: for "

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from licensing.accounts.models import Organization
-from licensing.billing.models import Invoice
+from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal
 from licensing.billing.queries import paid_between
 from licensing.billing.states import DRAFT
 from licensing.calendar import office_date
@@ -153,19 +153,45 @@ def issued_invoices(statement: Statement, given: ExportFilter) -> Statement:
             Invoice.written_off_at,
             Invoice.reopened_at,
         )
-        statement = recorded_on_days(statement, changed, given)
+        statement = recorded_on_days(statement, changed, given, also=_amounts_changed(given))
     return statement
 
 
+def _amounts_changed(given: ExportFilter) -> list[ColumnElement[bool]]:
+    """Round 51: an invoice whose amounts changed on the filter's days without a step
+    of its own: a payment counted against it (`settled_at`, whatever the payment's
+    kind: a part paid by wire, a card, a flagged one accepted, money a dispute won
+    reinstated), a payment taken back (its reversal's `created_at`: a bounced check,
+    a dispute's withdrawal, on an invoice that stays open) or a credit note issued
+    on it (`issued_at`). Until round 51 the pull missed a partial payment and a
+    credit note, and the ledger kept the invoice's `amount_paid`, `amount_credited`
+    and `balance_due` as they were the night it was issued."""
+    # Uncorrelated: each set of invoices can be read once (PostgreSQL hashes it), where a
+    # correlated EXISTS under the OR was a probe for every invoice.
+    return [
+        Invoice.id.in_(select(record.invoice_id).where(*_within(moment, given)))
+        for record, moment in (
+            (Payment, Payment.settled_at),
+            (PaymentReversal, PaymentReversal.created_at),
+            (CreditNote, CreditNote.issued_at),
+        )
+    ]
+
+
 def recorded_on_days(
-    statement: Statement, moments: Sequence[Any], given: ExportFilter
+    statement: Statement,
+    moments: Sequence[Any],
+    given: ExportFilter,
+    *,
+    also: Sequence[ColumnElement[bool]] = (),
 ) -> Statement:
     """Records written or changed on the filter's days at the office: any of the time
     stamps `moments` (when recorded, applied, reversed, failed...) within them
-    (`by=recorded`). Every step a pull sees stamps its time on the record (round 33)."""
+    (`by=recorded`), or any of the conditions `also` (a related record's stamp).
+    Every step a pull sees stamps its time on the record (round 33)."""
     if not (given.date_from or given.date_to):
         return statement
-    return statement.where(or_(*(and_(*_within(moment, given)) for moment in moments)))
+    return statement.where(or_(*(and_(*_within(moment, given)) for moment in moments), *also))
 
 
 def made_on_days(statement: Statement, day: Any, settled_at: Any, given: ExportFilter) -> Statement:

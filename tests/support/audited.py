@@ -56,7 +56,11 @@ EXEMPT_TABLES = {
 }
 
 # An audit event's entity type where it is not its table's name in the singular.
-ENTITY_TABLES = {"invitation": "one_time_tokens"}
+ENTITY_TABLES = {
+    "invitation": "one_time_tokens",
+    # Round 51: a card payment's dispute is audited as `dispute.*` (DISPUTE's entity).
+    "dispute": "payment_disputes",
+}
 
 
 def _table_of(entity_type: str) -> str:

@@ -15,11 +15,11 @@ from licensing.exports.columns import (
     ISSUE_DATE,
     LICENSEE,
     id_of,
+    report_number,
 )
 from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import ISSUED, ExportFilter
 from licensing.exports.queries import licensee, of_licensee, on_days
-from licensing.references import ROYALTY_REPORT
 from licensing.royalties.models import RoyaltyReport
 
 
@@ -46,10 +46,6 @@ def _issued_on_report() -> ColumnElement[bool]:
         RoyaltyReport.organization_id == CreditNote.organization_id,
         RoyaltyReport.credit_notes_json.contains(quoted),
     )
-
-
-def _report_reference(report_id: int | None) -> str | None:
-    return None if report_id is None else ROYALTY_REPORT(report_id)
 
 
 # Who issued it: billing staff's name, or the service for a note a royalty
@@ -90,7 +86,7 @@ DECLARED = Declared(
                 "issued it; empty when billing staff issued it.",
             ),
             RoyaltyReport.id,
-            _report_reference,
+            report_number,
         ),
         Field(
             Column("report_filed_by", TEXT, "Who filed that royalty report (the vendor's user)."),

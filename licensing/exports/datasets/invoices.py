@@ -23,6 +23,7 @@ from licensing.exports.columns import (
     ISSUE_DATE,
     LICENSEE,
     one_of,
+    report_number,
 )
 from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import ISSUED, PAID, RECORDED, ExportFilter
@@ -122,6 +123,25 @@ DECLARED = Declared(
                 "issued one (both share source_reference, the agreement and period).",
             ),
             _AMENDED_INVOICE.number,
+        ),
+        # Round 51: the reports by their numbers, as the invoice's memo names them.
+        Field(
+            Column(
+                "royalty_report_number",
+                TEXT,
+                "RR-NNNNNN: the royalty report a royalty invoice bills, as its memo names it.",
+            ),
+            _REPORT.id,
+            report_number,
+        ),
+        Field(
+            Column(
+                "amends_report_number",
+                TEXT,
+                "RR-NNNNNN: for an amendment's royalty invoice, the report it amends.",
+            ),
+            _REPORT.amends_id,
+            report_number,
         ),
     ),
     source=_source,

@@ -9,7 +9,7 @@ from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
 from licensing.db import Statement
 from licensing.exports.base import DATE, DATETIME, INTEGER, MONEY, TEXT, Column
-from licensing.exports.columns import AGREEMENT_NUMBER, CURRENCY, LICENSEE, id_of
+from licensing.exports.columns import AGREEMENT_NUMBER, CURRENCY, LICENSEE, id_of, report_number
 from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import ISSUED, PERIOD, RECORDED, ExportFilter
 from licensing.exports.queries import (
@@ -115,6 +115,22 @@ DECLARED = Declared(
                 "(staff sent it back: the licensee's amendment may change its royalty).",
             ),
             RoyaltyReport.review_state,
+        ),
+        # Round 51: the reports by their numbers, as the invoices' memos, the credit
+        # notes export (`royalty_report`) and the pages name them; added at the end.
+        Field(
+            Column(
+                "report_number",
+                TEXT,
+                "RR-NNNNNN: the report as its invoice, credit notes and pages name it.",
+            ),
+            RoyaltyReport.id,
+            report_number,
+        ),
+        Field(
+            Column("amends_report_number", TEXT, "RR-NNNNNN: the report this one amended."),
+            RoyaltyReport.amends_id,
+            report_number,
         ),
     ),
     source=_source,

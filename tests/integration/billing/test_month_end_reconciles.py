@@ -611,8 +611,8 @@ def test_a_flagged_payment_accepted_comes_again_the_night_accepted_alike_in_csv_
         "amount": rows[0]["amount"],
         "amount_received": "299.99",
     }
-    # The invoice it paid is not a royalty invoice: the three round-33 columns
-    # come last, empty in CSV and null in JSON.
+    # The invoice it paid is not a royalty invoice: the three round-33 columns and
+    # round 51's two (the reports' numbers) come last, empty in CSV and null in JSON.
     invoices = client.get(
         "/api/v1/exports/invoices",
         query_string={"format": "csv"},
@@ -620,12 +620,18 @@ def test_a_flagged_payment_accepted_comes_again_the_night_accepted_alike_in_csv_
     ).get_data(as_text=True)
     reader = csv.reader(io.StringIO(invoices))
     header = next(row for row in reader if row and not row[0].startswith("#"))
-    assert header[-3:] == ["royalty_report_id", "amends_report_id", "amends_invoice_number"]
+    assert header[-5:] == [
+        "royalty_report_id",
+        "amends_report_id",
+        "amends_invoice_number",
+        "royalty_report_number",
+        "amends_report_number",
+    ]
     [line] = [r for r in reader if r and r[header.index("invoice_number")] == short.number]
-    assert line[-3:] == ["", "", ""]
+    assert line[-5:] == [""] * 5
     [as_json] = [r for r in export("invoices") if r["invoice_number"] == short.number]
-    assert list(as_json)[-3:] == header[-3:]
-    assert [as_json[name] for name in header[-3:]] == [None, None, None]
+    assert list(as_json)[-5:] == header[-5:]
+    assert [as_json[name] for name in header[-5:]] == [None] * 5
 
 
 def _give_back(client: FlaskClient, staff: User, payment: Payment) -> None:
