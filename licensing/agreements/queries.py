@@ -77,7 +77,7 @@ from licensing.billing.models import Invoice
 from licensing.billing.states import AGREEMENT as INVOICE_FOR_AGREEMENT
 from licensing.billing.states import DRAFT as INVOICE_DRAFT
 from licensing.billing.states import VOID as INVOICE_VOID
-from licensing.db import Money, MoneySumType, Statement, count_rows, money_sum
+from licensing.db import Money, MoneySumType, Statement, count_of, count_rows, money_sum
 from licensing.errors import NotFound
 from licensing.links import links
 from licensing.words import counted, humanize
@@ -764,8 +764,7 @@ def agreements_listing(
     vendor's lists read a page of it (`paging.read_page`, round 45: they listed every
     agreement on one page)."""
     statement = agreements_query(principal, states=states, organization_id=organization_id)
-    count = select(func.count()).select_from(statement.order_by(None).subquery())
-    return with_charged_to_date(statement), count
+    return with_charged_to_date(statement), count_of(statement)
 
 
 def agreements_query(

@@ -1432,7 +1432,9 @@ def _termination_question(agreement: Agreement, reason: str) -> confirm.Confirma
 
 @queue_summary
 def _renewals_due(session: Session, principal: Principal, now: datetime) -> Iterable[QueueSummary]:
-    due = queries.ending_soon(session, calendar.office_date(now)).subquery()
+    # Their keys only (`db.counted`): as entities the subquery named every column, the
+    # stored PDF too.
+    due = db.counted(queries.ending_soon(session, calendar.office_date(now))).subquery()
     renewing = (
         select(Application.id)
         .where(
