@@ -211,3 +211,31 @@ def test_the_agreements_lists_and_api_count_what_their_pages_show(
         app.test_client(), "/api/v1/agreements?", headers=factories.bearer(vendor)
     )
     assert total == len(ids) == len(set(ids)) == size
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_the_users_list_and_api_count_what_their_pages_show(
+    app: Flask, admin: Any, signed_in: Callable[..., FlaskClient], size: int
+) -> None:
+    # A user's row carries a column property (its correlated count of passkeys),
+    # which the count's subquery named before it counted keys.
+    marker = f"countable{next(_names)}-"
+    session = db.session()
+    if size:
+        organization = factories.make_organization(session)
+        for number in range(size):
+            factories.make_vendor(
+                session, organization, email=f"{marker}{number:03d}@northwind.example"
+            )
+    staff = signed_in(app.test_client(), admin)
+    total, emails = _walked(
+        staff,
+        f"/console/users?q={marker}",
+        rf">({re.escape(marker)}\d+@northwind\.example)</a>",
+        "users",
+    )
+    assert total == len(emails) == len(set(emails)) == size
+    total, ids = _api_walked(
+        app.test_client(), f"/api/v1/users?q={marker}", headers=factories.bearer(admin)
+    )
+    assert total == len(ids) == len(set(ids)) == size
