@@ -515,8 +515,17 @@ def _agreements_page(
 ) -> paging.Page[Agreement]:
     """A page of the agreements the caller may see (round 45: the lists showed every
     agreement on one page), its links keeping the filters."""
+    session = db.session()
     statement, count = queries.agreements_listing(states=states, organization_id=organization_id)
-    return paging.read_page(db.session(), statement, count=count, per_page=AGREEMENTS_PER_PAGE)
+    return paging.read_page(
+        session,
+        statement,
+        count=count,
+        per_page=AGREEMENTS_PER_PAGE,
+        rows=lambda window, parameters: session.scalars(
+            queries.charged_page(window), parameters
+        ).all(),
+    )
 
 
 def _agreement_page(
@@ -739,7 +748,7 @@ def _organization_agreements(session: Session, organization_id: int, limit: int)
     # Charged to date beside the estimate, as the agreements lists show them; the
     # newest `limit` read, and counted (round 47: it read every one).
     statement, count = queries.agreements_listing(organization_id=organization_id)
-    listed = session.scalars(statement.limit(limit)).all()
+    listed = session.scalars(queries.charged_page(statement.limit(limit))).all()
     return {"agreements": list(listed), "agreements_total": int(session.scalar(count) or 0)}
 
 
@@ -1432,7 +1441,9 @@ def _termination_question(agreement: Agreement, reason: str) -> confirm.Confirma
 
 @queue_summary
 def _renewals_due(session: Session, principal: Principal, now: datetime) -> Iterable[QueueSummary]:
-    due = queries.ending_soon(session, calendar.office_date(now)).subquery()
+    # Their keys only (`db.counted`): as entities the subquery named every column, the
+    # stored PDF too.
+    due = db.counted(queries.ending_soon(session, calendar.office_date(now))).subquery()
     renewing = (
         select(Application.id)
         .where(

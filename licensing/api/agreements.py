@@ -12,7 +12,6 @@ from typing import Any
 
 import marshmallow as ma
 from flask import Response, request
-from sqlalchemy import Select
 
 from licensing import access, calendar, db
 from licensing.actors import current_actor
@@ -27,7 +26,7 @@ from licensing.agreements.models import (
 from licensing.agreements.services.renewal import renewal_refusal
 from licensing.agreements.states import AGREEMENT
 from licensing.api.applications import ApplicationSchema
-from licensing.api.base import Blueprint, Created
+from licensing.api.base import Blueprint, Created, ReadPage
 from licensing.api.fields import (
     ApiSchema,
     Day,
@@ -210,10 +209,15 @@ class AgreementTerminationSchema(ApiSchema):
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.arguments(AgreementQuerySchema, location="query")
 @blp.paginate(AgreementSchema)
-def list_agreements(query: dict[str, Any]) -> Select[Any]:
+def list_agreements(query: dict[str, Any]) -> ReadPage:
     """Agreements, newest first: a vendor sees their own."""
-    return queries.with_live_renewal(
-        queries.with_charged_to_date(queries.agreements_query(states=query.get("state") or ()))
+    # What each has been charged, and its live renewal, for the page's agreements
+    # alone (count51: over the whole list, SQLite summed every agreement's invoices
+    # before it took the page).
+    return ReadPage(
+        queries.agreements_query(states=query.get("state") or ()),
+        list,
+        window=lambda page: queries.with_live_renewal(queries.charged_page(page)),
     )
 
 

@@ -363,6 +363,10 @@ class ReadPage:
 
     query: Select[Any]
     read: Callable[[Sequence[Any]], Sequence[Any]]
+    # The statement that reads the page's records, given the page of `query` (its
+    # LIMIT and OFFSET): for figures worth computing for the page's rows alone
+    # (`agreements.queries.charged_page`); by default the page itself.
+    window: Callable[[Select[Any]], Select[Any]] | None = None
 
 
 def _one_page(result: Any, start: int, size: int) -> tuple[Sequence[Any], int]:
@@ -371,7 +375,13 @@ def _one_page(result: Any, start: int, size: int) -> tuple[Sequence[Any], int]:
     `ReadPage` (the same, then read further) or a list it has already loaded
     (sliced here)."""
     if isinstance(result, ReadPage):
-        records, total = _one_page(result.query, start, size)
+        if result.window is None:
+            records, total = _one_page(result.query, start, size)
+        else:
+            session = db.session()
+            total = db.count_rows(session, result.query)
+            page = result.window(result.query.limit(size).offset(start))
+            records = session.scalars(page).all()
         return result.read(records), total
     if isinstance(result, Select):
         session = db.session()

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -20,7 +21,10 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - fixtures
     SMALL_SOFTWARE,
     active_agreement,
 )
+from tests.support import factories
+from tests.support.agreements import up_front_invoice
 from tests.support.pages import walk_pages
+from tests.support.statements import sent_by
 
 # An agreement's number as its row links it.
 NUMBER = r'<a href="/[a-z/]*agreements/\d+[^"]*">(CPT-\d{4}-\d{6})</a>'
@@ -53,3 +57,55 @@ def test_the_agreements_lists_page_newest_first_across_agreements_issued_togethe
 
     mine, _ = walk_pages(signed_in(app.test_client(), vendor), "/portal/agreements", NUMBER)
     assert mine == own[::-1]
+
+
+# The statement that sums an agreement's invoices (`queries.charged_page`).
+SUMMED = "invoices.total - invoices.amount_credited"
+
+
+def _sums_for_the_page_only(statements: list[str]) -> bool:
+    """Whether the statement summing invoices chose the page's agreements first (a
+    subquery of their ids with the LIMIT, joined) rather than summing every agreement
+    the list selects and then taking the page."""
+    (summing,) = [" ".join(text.split()) for text in statements if SUMMED in text]
+    return bool(re.search(r"JOIN \(SELECT agreements\.id AS id FROM agreements .*LIMIT", summing))
+
+
+def test_each_page_of_agreements_shows_what_each_was_charged_summed_for_that_page_alone(
+    app: Flask,
+    vendor: Any,
+    billing_staff: Any,
+    active_agreement: Callable[..., Agreement],  # noqa: F811
+    signed_in: Callable[..., FlaskClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # count51: the sums ran over every agreement before the page was taken (3-4 s at
+    # 2,000 agreements with their invoices on SQLite).
+    made = [active_agreement(vendor, SMALL_SOFTWARE) for _ in range(3)]
+    charged = {agreement.number: up_front_invoice(agreement).total for agreement in made}
+    monkeypatch.setattr(agreement_views, "AGREEMENTS_PER_PAGE", 2)
+    row = NUMBER + r'</td>.*?<td class="num">.*?</td>\s*<td class="num">(.*?)</td>'
+    for client, url in (
+        (signed_in(app.test_client(), billing_staff), "/console/agreements"),
+        (signed_in(app.test_client(), vendor), "/portal/agreements"),
+    ):
+        shown: dict[str, str] = {}
+        for page in ("", "?page=2"):
+            with sent_by(app) as statements:
+                answer = client.get(url + page).get_data(as_text=True)
+            shown.update(re.findall(row, answer, re.S))
+            assert _sums_for_the_page_only(statements), url
+        assert set(shown) == set(charged), url
+        for number, figure in shown.items():
+            shown_figure = re.sub(r"<[^>]+>", "", figure).replace(",", "")
+            assert f"{charged[number]:.2f}" in shown_figure, (url, figure)
+    api = app.test_client()
+    as_vendor = factories.bearer(vendor)
+    for page in (1, 2):
+        with sent_by(app) as statements:
+            answer = api.get(f"/api/v1/agreements?per_page=2&page={page}", headers=as_vendor)
+        assert answer.status_code == 200
+        assert _sums_for_the_page_only(statements)
+        body = answer.get_json()
+        for item in body["items"] if isinstance(body, dict) else body:
+            assert Decimal(item["charged_to_date"]) == charged[item["number"]], item
