@@ -206,7 +206,8 @@ def _keep_unmatched(
 ) -> None:
     """Kept as Stripe last told it, so that matching it later applies what Stripe
     says now (an event older than the one kept changes only why and when it was
-    seen); audited when first kept."""
+    seen); audited when first kept, and when a newer event changes Stripe's status
+    (round 51: the status followed Stripe's with no word in the audit log)."""
     kept = session.scalars(
         select(UnmatchedDispute).where(UnmatchedDispute.stripe_dispute_id == seen.id)
     ).one_or_none()
@@ -214,6 +215,7 @@ def _keep_unmatched(
     if kept is not None and kept_at and told.told_at and told.told_at < kept_at:
         kept.why, kept.last_seen_at = why[:300], now
         return
+    status_before = kept.status if kept is not None else None
     if kept is None:
         kept = UnmatchedDispute(stripe_dispute_id=seen.id, first_seen_at=now)
         session.add(kept)
@@ -234,6 +236,16 @@ def _keep_unmatched(
             "unmatched_dispute.kept",
             after={"stripe_dispute_id": seen.id, "charge": seen.charge, "why": kept.why},
             actor=actor,
+        )
+    elif status_before != seen.status:
+        audit.record_event(
+            session,
+            "unmatched_dispute.updated",
+            kept.id,
+            before={"status": status_before},
+            after={"status": seen.status},
+            actor=actor,
+            note=f"Stripe's {told.event_type[:100]}",
         )
 
 

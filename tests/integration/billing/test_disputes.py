@@ -693,6 +693,38 @@ def test_an_older_event_of_a_dispute_kept_unmatched_does_not_replace_the_newer_o
     assert _dispute().status == "under_review"
 
 
+def test_a_newer_status_of_a_dispute_kept_unmatched_is_audited_as_stripe_told_it(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 51: the kept dispute's status followed Stripe's with no audit event (the
+    audit watch, run over this package, named it)."""
+    payment, charge = _paid_before_charges_were_kept(client, vendor, localstripe, invoice_for)
+    created = dispute_event("charge.dispute.created", payment, charge, with_intent=False)
+    updated = dispute_event(
+        "charge.dispute.updated", payment, charge, status="under_review", with_intent=False
+    )
+    updated["created"] = created["created"] + 3600
+    with _stripe_unreachable():
+        deliver(client, created)
+        deliver(client, updated)
+        deliver(client, updated)  # told again: nothing changes, nothing more audited
+    (kept,) = client.get("/api/v1/disputes/unmatched", headers=bearer(billing_staff)).get_json()
+    assert kept["status"] == "under_review"
+    (event,) = db.session().scalars(
+        select(AuditEvent).where(AuditEvent.action == "unmatched_dispute.updated")
+    )
+    assert (event.before, event.after) == (
+        '{"status":"needs_response"}',
+        '{"status":"under_review"}',
+    )
+    assert event.note == "Stripe's charge.dispute.updated"
+    assert event.actor == "system"
+
+
 def test_the_audit_log_names_a_dispute_and_the_money_it_moved_by_their_invoice_linked_to_it(
     app: Flask,
     client: FlaskClient,
