@@ -64,6 +64,14 @@ def unavailable(reason: str) -> None:
     pytest.skip(reason)
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--no-audit-watch",
+        action="store_true",
+        help="run the integration tier without its audit watch (tests/support/audited.py)",
+    )
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/browser/" in item.nodeid or "tests\\browser\\" in item.nodeid:

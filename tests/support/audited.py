@@ -10,19 +10,35 @@ UPDATE, whose rows its parameters do not name, an event on a record of its table
 Each change that has none is named (table, columns, ids), so a journey asserts the
 list is empty. Units rolled back are forgotten; inserting a record in a state is
 its making, audited or not by its own rules, and is not watched.
+
+Round 51: it runs under the whole integration tier (`tests/integration/conftest.py`).
+A unit of work a test opens itself (`db.transaction()` called from a test module or
+`tests/support`, to put a record in a state by hand) is the test's own set-up and is
+not watched; one a service opens is, wherever the test called the service from. An
+UPDATE ... RETURNING (a bulk step that reads back what it changed, or one the ORM
+synchronizes with `fetch`) is read through once here and handed back unchanged: its
+rows say how many it changed, which SQLite's row count does not until they are read,
+and, when they carry the `id`, which records each need an event.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
-from contextlib import contextmanager
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
 from typing import Any
+from unittest import mock
 
 from flask import Flask
 from sqlalchemy import Insert, Update, event
+from sqlalchemy.orm import Session
 
+from licensing import db as db_module
 from licensing.db import writing
 
 AUDIT_TABLE = "audit_events"
@@ -56,11 +72,48 @@ EXEMPT_TABLES = {
 }
 
 # An audit event's entity type where it is not its table's name in the singular.
-ENTITY_TABLES = {
-    "invitation": "one_time_tokens",
-    # Round 51: a card payment's dispute is audited as `dispute.*` (DISPUTE's entity).
-    "dispute": "payment_disputes",
-}
+# A card payment's dispute is audited `dispute.*` (round 51: the watch read those
+# events as another table's, and named every dispute's steps unaudited).
+ENTITY_TABLES = {"invitation": "one_time_tokens", "dispute": "payment_disputes"}
+
+
+# The test suite's own code: a unit of work opened from here is a test's set-up.
+TESTS = Path(__file__).resolve().parents[1]
+
+# True while a unit of work a test opened itself is under way (round 51).
+_OPENED_BY_TEST: ContextVar[bool] = ContextVar("audited_opened_by_test", default=False)
+
+
+def _opened_by_test(frame: FrameType | None) -> bool:
+    """Whether the code that called `db.transaction()` (`frame`, or the frame that
+    called this module's, when one watch runs inside another) is the suite's."""
+    while frame is not None and frame.f_code.co_filename == __file__:
+        frame = frame.f_back
+    return frame is not None and Path(frame.f_code.co_filename).is_relative_to(TESTS)
+
+
+@contextmanager
+def _unit_of(opened: AbstractContextManager[Session], by_test: bool) -> Iterator[Session]:
+    token = _OPENED_BY_TEST.set(by_test)
+    try:
+        with opened as session:  # its commit, at the end, is still the opener's
+            yield session
+    finally:
+        _OPENED_BY_TEST.reset(token)
+
+
+def _telling_its_opener(
+    transaction: Callable[[], AbstractContextManager[Session]],
+) -> Callable[[], AbstractContextManager[Session]]:
+    """`db.transaction` that notes whether a test or a service opened the unit (a
+    nested one belongs to the unit around it, as its commit does)."""
+
+    def opened() -> AbstractContextManager[Session]:
+        if writing():
+            return transaction()
+        return _unit_of(transaction(), _opened_by_test(sys._getframe(1)))
+
+    return opened
 
 
 def _table_of(entity_type: str) -> str:
@@ -120,6 +173,18 @@ def _audited(row: dict[str, Any]) -> set[tuple[str, str]]:
     return named
 
 
+def _returned(result: Any) -> list[Any] | None:
+    """The rows of an UPDATE ... RETURNING, read through and handed back to its caller
+    as SQLAlchemy hands back the rows of an INSERT it read (`CursorResult._rewind`):
+    SQLite counts such an UPDATE's rows only as they are read (0 until then). None for
+    an UPDATE that returns no rows: its row count is known at once."""
+    if not result.returns_rows:
+        return None
+    rows: list[Any] = list(result.all())
+    result._rewind(rows)
+    return rows
+
+
 @dataclass
 class Watch:
     """What the journey's units of work changed without an audit event."""
@@ -130,8 +195,10 @@ class Watch:
 
 
 @contextmanager
-def unaudited_state_changes(app: Flask) -> Iterator[Watch]:
-    """Watch the state changes of every unit of work run inside the block."""
+def unaudited_state_changes(app: Flask, *, tests_own_units: bool = False) -> Iterator[Watch]:
+    """Watch the state changes of every unit of work a service runs inside the block
+    (and, with `tests_own_units`, of those the test opens itself: the watch's own
+    tests, standing for a service)."""
     connection = app.extensions["licensing.db"].sessionmaker.kw["bind"]
     watch = Watch()
     stack: list[_Unit] = []
@@ -145,7 +212,9 @@ def unaudited_state_changes(app: Flask) -> Iterator[Watch]:
         conn: Any, clause: Any, multiparams: Any, params: Any, options: Any, result: Any
     ) -> None:
         if not writing() or not isinstance(clause, Insert | Update):
-            return  # a test's own set-up is not a service's unit of work
+            return  # a test's own set-up (outside a unit of work) is not watched
+        if _OPENED_BY_TEST.get() and not tests_own_units:
+            return  # nor is a unit of work the test opened itself
         table = clause.table.name
         rows = _rows(multiparams, params)
         if isinstance(clause, Insert):
@@ -161,11 +230,16 @@ def unaudited_state_changes(app: Flask) -> Iterator[Watch]:
         columns = frozenset(set_here) & STATE_COLUMNS
         if not columns:
             return
-        if result.rowcount == 0:
-            # It changed no row (a bulk UPDATE of none: an account with no tokens).
-            # SQLite counts an UPDATE ... RETURNING's rows only as they are read, so
-            # such a change is watched on PostgreSQL alone.
+        returned = _returned(result)
+        if returned is not None:  # its rows are those it changed
+            if not returned:
+                return
+            named = "id" in returned[0]._fields
+            ids = frozenset(str(row.id) for row in returned) if named else None
+            current().changes.append(_Change(table, columns, ids))
             return
+        if result.rowcount == 0:
+            return  # it changed no row (a bulk UPDATE of none: an account with no tokens)
         key = f"{table}_id"
         named = bool(rows) and all(key in row for row in rows)
         ids = frozenset(str(row[key]) for row in rows) if named else None
@@ -190,7 +264,7 @@ def unaudited_state_changes(app: Flask) -> Iterator[Watch]:
             rows = "some rows" if change.ids is None else ", ".join(sorted(change.ids))
             watch.gaps.append(f"{change.table}.{'/'.join(sorted(change.columns))} of {rows}")
 
-    listeners = [
+    listeners: list[tuple[str, Callable[..., None]]] = [
         ("after_execute", after_execute),
         ("savepoint", savepoint),
         ("rollback_savepoint", rollback_savepoint),
@@ -198,8 +272,10 @@ def unaudited_state_changes(app: Flask) -> Iterator[Watch]:
     ]
     for name, listener in listeners:
         event.listen(connection, name, listener)
+    opened = _telling_its_opener(db_module.transaction)
     try:
-        yield watch
+        with mock.patch.object(db_module, "transaction", opened):
+            yield watch
     finally:
         for name, listener in listeners:
             event.remove(connection, name, listener)

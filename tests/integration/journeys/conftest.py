@@ -10,7 +10,6 @@ import time_machine
 from tests.integration.agreements.conftest import apply  # noqa: F401 - the fixture
 from tests.integration.billing.conftest import invoice_for  # noqa: F401 - the fixture
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
-from tests.support.audited import unaudited_state_changes
 
 # A day before 2027's terms end and 2028's cards start, as these walks are written:
 # asked at the real time, from 1 January 2028 a renewal's or a card's term began on
@@ -23,16 +22,3 @@ def in_december_2026() -> Iterator[None]:
     """The whole test on a fixed (ticking) day, 1 December 2026."""
     with time_machine.travel(IN_DECEMBER_2026, tick=True):
         yield
-
-
-@pytest.fixture(autouse=True)
-def _every_state_change_audited(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Round 50: each journey's units of work that change a record's state write an
-    audit event (`tests.support.audited`)."""
-    if "app" not in request.fixturenames:
-        yield
-        return
-    app = request.getfixturevalue("app")
-    with unaudited_state_changes(app) as watch:
-        yield
-    assert watch.gaps == [], "state changed with no audit event of the record"
