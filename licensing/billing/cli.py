@@ -6,7 +6,7 @@ are claimed with SKIP LOCKED)."""
 from __future__ import annotations
 
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import date, datetime, timedelta
 
 import click
@@ -80,10 +80,15 @@ def prune_due(now: datetime | None = None) -> int:
     return idempotency.prune(now=now)
 
 
-def overdue_due(now: datetime | None = None) -> services.OverdueReport:
+def overdue_due(
+    now: datetime | None = None, on_late_fees: Callable[[int], None] | None = None
+) -> services.OverdueReport:
     """The `invoices overdue` job, for the command and the worker: under the running
-    app's OVERDUE_STANDING_DAYS."""
-    return services.process_overdue(standing_days=current_config().overdue_standing_days, now=now)
+    app's OVERDUE_STANDING_DAYS (`on_late_fees`: told how many late fees each
+    transaction committed)."""
+    return services.process_overdue(
+        standing_days=current_config().overdue_standing_days, now=now, on_late_fees=on_late_fees
+    )
 
 
 def match_due(now: datetime | None = None) -> services.MatchRun:
@@ -143,8 +148,15 @@ def prune_keys(now: datetime) -> None:
 def overdue(now: datetime) -> None:
     """Email reminders for overdue invoices (at most weekly), issue late-fee
     invoices per the agreement's terms, and move organizations with an invoice
-    overdue beyond OVERDUE_STANDING_DAYS to pending_payment. Idempotent."""
-    report = overdue_due(now)
+    overdue beyond OVERDUE_STANDING_DAYS to pending_payment. Idempotent. The late
+    fees are issued 50 to a transaction, their progress on standard error; a run
+    stopped part way is finished by the next."""
+    due = services.late_fees_due(db.session(), now)
+    db.session().rollback()  # no transaction held while the organizations are worked through
+    with click.progressbar(
+        length=due, label="Late fees", file=sys.stderr, show_pos=True
+    ) as progress:
+        report = overdue_due(now, on_late_fees=progress.update)
     for number in report.late_fee_invoices:
         click.echo(f"late fee invoice {number}")
     for name in report.pending_payment:

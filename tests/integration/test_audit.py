@@ -16,10 +16,12 @@ import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select, text
 
 from licensing import db
 from licensing.accounts.models import ApiToken, User
+from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.audit.models import GENESIS_HASH, AuditEvent
 from licensing.errors import InvalidInput
@@ -494,3 +496,36 @@ def test_a_record_with_no_reference_of_its_own_reads_by_its_type_s_name(
     assert "outbox message 12" not in table
     assert '<option value="outbox_message">Outbox message</option>' in page
     assert '<option value="payment_reversal">Payment reversal</option>' in page
+
+
+def test_a_bulk_step_writes_each_event_chained_and_verifiable_without_building_one_object_each(
+    app: Flask,
+) -> None:
+    """Round 51: a 5,000-invoice reminder spent most of its time making an
+    `AuditEvent` of each event before inserting them together; its rows are now
+    hashed and inserted as rows, one event each and the chain as before."""
+    _append(1)
+    built: list[AuditEvent] = []
+    listener = lambda target, _args, _kwargs: built.append(target)  # noqa: E731
+    sqlalchemy_event.listen(AuditEvent, "init", listener)
+    try:
+        with db.transaction() as session:
+            audit.record_events(
+                session, "widget.reminded", [3, 1, 2], after={"count": 1}, actor=Actor.SYSTEM
+            )
+    finally:
+        sqlalchemy_event.remove(AuditEvent, "init", listener)
+    _append(1)
+
+    events = _all()
+    assert [(event.action, event.entity_id, event.seq) for event in events[1:4]] == [
+        ("widget.reminded", "3", 2),
+        ("widget.reminded", "1", 3),
+        ("widget.reminded", "2", 4),
+    ]
+    assert all(event.after == '{"count":1}' for event in events[1:4])
+    for earlier, later in itertools.pairwise(events):
+        assert later.prev_hash == earlier.hash
+    assert all(audit.event_hash(event) == event.hash for event in events)
+    assert audit.verify_chain(db.session()).ok
+    assert built == []

@@ -59,6 +59,7 @@ from licensing.billing.services.monthly_statements import (
 from licensing.billing.services.overdue import (
     REMINDER_INTERVAL,
     OverdueReport,
+    late_fees_due,
     months_between,
     overdue_invoices,
     process_overdue,
@@ -125,6 +126,7 @@ __all__ = [
     "issue_credit_note",
     "kept_credit_note_pdf",
     "kept_invoice_pdf",
+    "late_fees_due",
     "mark_uncollectible",
     "match_disputes",
     "month_just_ended",

@@ -35,6 +35,10 @@ REMINDER_INTERVAL = timedelta(days=7)
 # The invoices a reminder (or the late fees' email) names, the oldest due first; the
 # rest are one line, how many and what they owe (round 50: one email an invoice).
 NAMED = 20
+# The late fees issued in one transaction (round 51: all of an organization's in
+# its one): each is numbered, its PDF drawn and kept, and audited, so a batch holds
+# the organization and the invoice numbers a few seconds, not minutes.
+LATE_FEE_BATCH = 50
 
 
 @dataclass
@@ -64,7 +68,12 @@ def months_between(start: date, end: date) -> int:
     return max(months, 0)
 
 
-def process_overdue(*, standing_days: int, now: datetime | None = None) -> OverdueReport:
+def process_overdue(
+    *,
+    standing_days: int,
+    now: datetime | None = None,
+    on_late_fees: Callable[[int], None] | None = None,
+) -> OverdueReport:
     """Remind, charge late fees and move standing for overdue invoices (an
     organization with one more than `standing_days` overdue, the setting
     OVERDUE_STANDING_DAYS, to `pending_payment`).
@@ -87,8 +96,24 @@ def process_overdue(*, standing_days: int, now: datetime | None = None) -> Overd
         .order_by(func.min(Invoice.due_date), Invoice.organization_id)
     )
     for organization_id in chased_ids:
-        with db.transaction() as session:
-            _chase(session, organization_id, now=now, today=today, report=report)
+        fees = _LateFees(report)
+        try:
+            with db.transaction() as session:
+                more = _chase(session, organization_id, now=now, today=today, fees=fees)
+            _issued(fees, on_late_fees)
+            while more:
+                with db.transaction() as session:
+                    more = _claimed(session, organization_id) and _late_fee_batch(
+                        session, organization_id, today, fees, now=now
+                    )
+                _issued(fees, on_late_fees)
+        finally:
+            if fees.committed and not fees.emailed:
+                # Stopped between batches (an error, or another host holding the
+                # organization): the batches committed are named all the same.
+                with db.transaction() as session:
+                    _email_late_fees(session, organization_id, fees.committed)
+                report.late_fee_emails += 1
     # As the invoices above: the holds' audit events follow the invoices'.
     organization_ids = _due_ids(
         select(Invoice.organization_id)
@@ -102,13 +127,36 @@ def process_overdue(*, standing_days: int, now: datetime | None = None) -> Overd
     return report
 
 
+def late_fees_due(session: Session, now: datetime) -> int:
+    """How many overdue invoices owe a new month's late fee on `now`'s office date:
+    what the run's progress is counted against (`invoices overdue`)."""
+    today = office_date(now)
+    return (
+        session.scalar(
+            select(func.count()).where(
+                Invoice.state == OPEN, overdue_on(today), _new_late_fee_month(today)
+            )
+        )
+        or 0
+    )
+
+
+def _issued(fees: _LateFees, on_late_fees: Callable[[int], None] | None) -> None:
+    """A transaction of the run committed: its late fees counted as done."""
+    done = fees.commit()
+    if on_late_fees and done:
+        on_late_fees(done)
+
+
 def _chase(
-    session: Session, organization_id: int, *, now: datetime, today: date, report: OverdueReport
-) -> None:
+    session: Session, organization_id: int, *, now: datetime, today: date, fees: _LateFees
+) -> bool:
     """One organization's overdue invoices, claimed with it (none when another host
     holds it: that host is chasing them): one reminder naming them all when the
     organization was sent none within `REMINDER_INTERVAL` (`reminder_due`), a
-    late-fee invoice for each with new whole months overdue, each said in one email.
+    late-fee invoice for each with new whole months overdue, each said in one email:
+    the first `LATE_FEE_BATCH` of them here, and whether more may be owed (the run
+    issues them in transactions of their own, `_late_fee_batch`).
 
     Bounded (round 51: the claim loaded every overdue invoice, each day, to find the
     few with something due): the reminder is recorded by one UPDATE that returns
@@ -117,11 +165,8 @@ def _chase(
     # The organization first: a second host skips it whole, so one email a run, where
     # claiming only the invoices could split them between two hosts mid-scan (two
     # emails). FOR NO KEY UPDATE: the late fees' inserts still take their key share.
-    if (
-        session.scalar(db.claim(select(Organization.id).where(Organization.id == organization_id)))
-        is None
-    ):
-        return
+    if not _claimed(session, organization_id):
+        return False
     overdue = (Invoice.organization_id == organization_id, Invoice.state == OPEN, overdue_on(today))
     # How many are overdue, how many of them owe a new month's late fee, and when the
     # organization was last reminded (of any of its invoices, paid since or not: a
@@ -134,35 +179,89 @@ def _chase(
         ).where(Invoice.organization_id == organization_id)
     ).one()
     if not count:
-        return
+        return False
+    report = fees.report
     report.overdue += count
     if reminder_due(last_reminded, now) and (
         reminded := _remind(session, organization_id, overdue, now=now, today=today)
     ):
         report.reminders += reminded
         report.reminder_emails += 1
-    charged = (
-        session.scalars(
-            db.claim(
-                select(Invoice)
-                .where(*overdue, _new_late_fee_month(today))
-                .order_by(Invoice.due_date, Invoice.id)
+    return bool(new_months) and _late_fee_batch(session, organization_id, today, fees, now=now)
+
+
+@dataclass
+class _LateFees:
+    """The late fees one host issues an organization in a run, batch by batch: those
+    of the batches committed, those of the batch under way, and whether the email
+    naming them went (with the last batch)."""
+
+    report: OverdueReport
+    committed: list[int] = field(default_factory=list)
+    pending: list[int] = field(default_factory=list)
+    naming: bool = False  # the batch under way emails them
+    emailed: bool = False
+
+    def issued(self) -> list[int]:
+        return [*self.committed, *self.pending]
+
+    def commit(self) -> int:
+        """The batch under way committed: how many it issued."""
+        done = len(self.pending)
+        self.committed += self.pending
+        self.pending = []
+        self.emailed = self.naming
+        return done
+
+
+def _late_fee_batch(
+    session: Session, organization_id: int, today: date, fees: _LateFees, *, now: datetime
+) -> bool:
+    """The next `LATE_FEE_BATCH` late fees owed by the organization, in the caller's
+    transaction, and whether more may be owed (round 51: every one of them in the
+    organization's one transaction). The invoices owing a new month are claimed (SKIP
+    LOCKED on PostgreSQL: a second host at once charges none twice; the invoices'
+    unique keys refuse a second late fee of a month all the same); with the last
+    batch, the one email naming what this host issued: one late fee is emailed as
+    every invoice is, several are named in one email."""
+    charged = session.scalars(
+        db.claim(
+            select(Invoice)
+            .where(
+                Invoice.organization_id == organization_id,
+                Invoice.state == OPEN,
+                overdue_on(today),
+                _new_late_fee_month(today),
             )
-        ).all()
-        if new_months
-        else ()
+            .order_by(Invoice.due_date, Invoice.id)
+            .limit(LATE_FEE_BATCH)
+        )
+    ).all()
+    due = [(invoice, fee) for invoice in charged if (fee := _late_fee(invoice, today))]
+    last = len(charged) < LATE_FEE_BATCH
+    alone = last and not fees.issued() and len(due) == 1
+    for invoice, fee in due:
+        issued = _charge_late_fee(session, invoice, fee, now=now, email=alone)
+        fees.pending.append(issued.id)
+        assert issued.number is not None
+        fees.report.late_fee_invoices.append(issued.number)
+    if not last:
+        return True
+    if alone:
+        fees.report.late_fee_emails += 1
+    elif fees.issued():
+        _email_late_fees(session, organization_id, fees.issued())
+        fees.report.late_fee_emails += 1
+    fees.naming = True
+    return False
+
+
+def _claimed(session: Session, organization_id: int) -> bool:
+    """The organization claimed for this transaction (False: another host holds it)."""
+    return (
+        session.scalar(db.claim(select(Organization.id).where(Organization.id == organization_id)))
+        is not None
     )
-    fees = [(invoice, fee) for invoice in charged if (fee := _late_fee(invoice, today))]
-    # One late fee is issued as every invoice is, its email with its PDF; several are
-    # named in one email (round 50: one email each).
-    issued = [
-        _charge_late_fee(session, invoice, fee, now=now, email=len(fees) == 1)
-        for invoice, fee in fees
-    ]
-    if len(issued) > 1:
-        _email_late_fees(session, organization_id, issued)
-    report.late_fee_invoices += [invoice.number for invoice in issued if invoice.number]
-    report.late_fee_emails += 1 if issued else 0
 
 
 def reminder_due(last_reminded: datetime | None, now: datetime) -> bool:
@@ -387,14 +486,17 @@ def _charge_late_fee(
     )
 
 
-def _email_late_fees(session: Session, organization_id: int, issued: Sequence[Invoice]) -> None:
-    """One email naming the late-fee invoices a run issued the organization (each
-    invoice is as any: its number, PDF, signed link), the first `NAMED` with their
-    links, the rest counted and summed by the database."""
+def _email_late_fees(session: Session, organization_id: int, issued: Sequence[int]) -> None:
+    """One email naming the late-fee invoices (their ids) a run issued the
+    organization (each invoice is as any: its number, PDF, signed link), the first
+    `NAMED` with their links, loaded, the rest counted and summed by the database."""
     organization = session.get(Organization, organization_id)
     assert organization is not None
-    named = issued[:NAMED]
-    rest = queries.rest_after(session, (Invoice.id.in_([invoice.id for invoice in issued]),), NAMED)
+    these = (Invoice.id.in_(issued),)
+    named = session.scalars(
+        select(Invoice).where(*these).order_by(Invoice.due_date, Invoice.id).limit(NAMED)
+    ).all()
+    rest = queries.rest_after(session, these, NAMED)
     mail.enqueue(
         session,
         to=organization.billing_email,
