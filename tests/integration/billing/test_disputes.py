@@ -694,11 +694,10 @@ def test_an_older_event_of_a_dispute_kept_unmatched_does_not_replace_the_newer_o
     assert _dispute().status == "under_review"
 
 
-def _status_changes() -> list[tuple[object, object, str | None]]:
+def _changes(action: str) -> list[tuple[object, object, str | None]]:
+    """The audit events of `action`, oldest first: what each says before and after."""
     events = db.session().scalars(
-        select(AuditEvent)
-        .where(AuditEvent.action == "unmatched_dispute.status_changed")
-        .order_by(AuditEvent.seq)
+        select(AuditEvent).where(AuditEvent.action == action).order_by(AuditEvent.seq)
     )
     return [(event.before_data, event.after_data, event.note) for event in events]
 
@@ -740,7 +739,7 @@ def test_each_status_stripe_gives_a_dispute_kept_unmatched_is_audited_once(
     kept = db.session().scalars(select(UnmatchedDispute)).one()
     assert kept.status == "under_review"
     # Before round 51 the status moved with no event at all.
-    assert _status_changes() == [
+    assert _changes("unmatched_dispute.status_changed") == [
         (
             {"status": "needs_response"},
             {"status": "under_review"},
@@ -758,15 +757,6 @@ def test_each_status_stripe_gives_a_dispute_kept_unmatched_is_audited_once(
         "/console/audit?action=unmatched_dispute.status_changed"
     )
     assert "under review" in page.get_data(as_text=True)
-
-
-def _amount_changes() -> list[tuple[object, object, str | None]]:
-    events = db.session().scalars(
-        select(AuditEvent)
-        .where(AuditEvent.action == "unmatched_dispute.amount_changed")
-        .order_by(AuditEvent.seq)
-    )
-    return [(event.before_data, event.after_data, event.note) for event in events]
 
 
 def test_each_amount_and_currency_stripe_gives_a_dispute_kept_unmatched_is_audited_once(
@@ -816,12 +806,14 @@ def test_each_amount_and_currency_stripe_gives_a_dispute_kept_unmatched_is_audit
     assert (kept.amount, kept.currency, kept.status) == (Decimal("180.00"), "EUR", "under_review")
     # Before round 51 the amount and the currency moved with no event at all.
     note = "Stripe's charge.dispute.updated event of dispute du_1Harborlight."
-    assert _amount_changes() == [
+    assert _changes("unmatched_dispute.amount_changed") == [
         ({"amount": "250.00", "currency": "USD"}, {"amount": "200.00", "currency": "USD"}, note),
         ({"amount": "200.00", "currency": "USD"}, {"amount": "200.00", "currency": "EUR"}, note),
         ({"amount": "200.00", "currency": "EUR"}, {"amount": "180.00", "currency": "EUR"}, note),
     ]
-    assert [after for _before, after, _note in _status_changes()] == [{"status": "under_review"}]
+    assert [after for _before, after, _note in _changes("unmatched_dispute.status_changed")] == [
+        {"status": "under_review"}
+    ]
     (first,) = db.session().scalars(
         select(AuditEvent).where(AuditEvent.action == "unmatched_dispute.kept")
     )
