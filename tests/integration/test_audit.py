@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import io
 import itertools
+import logging
 import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -529,3 +530,34 @@ def test_a_bulk_step_writes_each_event_chained_and_verifiable_without_building_o
     assert all(audit.event_hash(event) == event.hash for event in events)
     assert audit.verify_chain(db.session()).ok
     assert built == []
+
+
+def test_a_bulk_step_logs_one_line_naming_its_action_count_first_and_last_record_and_events(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Round 52: a bulk step logged a line an event (5,000 lines, most of the step's
+    remaining time); now one line says what the events are, and the audit log keeps
+    each of them, chained and verifiable. A single event keeps its own line."""
+    _append(1)
+    with (
+        caplog.at_level(logging.INFO, logger="licensing.audit.services"),
+        db.transaction() as session,
+    ):
+        audit.record_events(
+            session, "widget.reminded", [3, 1, 2], after={"count": 1}, actor=Actor.SYSTEM
+        )
+        audit.record_events(session, "widget.reminded", [7], after={}, actor=Actor.SYSTEM)
+
+    lines = [record.getMessage() for record in caplog.records]
+    assert [line for line in lines if "widget.reminded" in line] == [
+        "audit: widget.reminded on 3 widget records, widget 3 to widget 2 (events 2 to 4)",
+        "audit: widget.reminded on widget 7 (event 5)",
+    ]
+    events = _all()
+    assert [(event.entity_id, event.seq) for event in events[1:]] == [
+        ("3", 2),
+        ("1", 3),
+        ("2", 4),
+        ("7", 5),
+    ]
+    assert audit.verify_chain(db.session()).ok
