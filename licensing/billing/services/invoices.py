@@ -218,8 +218,14 @@ def finalize_in(
     kept = pdfs.keep(
         session, pdfs.Document.of_invoice(invoice), pdfs.invoice_pdf(session, invoice), now=now
     )
-    if not email:
-        return invoice
+    if email:
+        email_issued(session, invoice, kept)
+    return invoice
+
+
+def email_issued(session: Session, invoice: Invoice, kept: pdfs.Kept) -> None:
+    """The billing contact's email of a newly issued invoice, its `kept` PDF attached
+    (`finalize_in`'s; the overdue run's when it names a single late fee, round 52)."""
     _email_billing_contact(
         session,
         invoice,
@@ -235,7 +241,6 @@ def finalize_in(
         # Named, not copied: the outbox sends the kept row's bytes (round 48).
         attachments=[kept.attached(f"{invoice.number}.pdf")],
     )
-    return invoice
 
 
 def create_draft(

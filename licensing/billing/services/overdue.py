@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -16,12 +17,13 @@ from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.audit import services as audit
-from licensing.billing import links, queries
+from licensing.audit.models import AuditEvent
+from licensing.billing import links, pdfs, queries
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import Invoice
 from licensing.billing.queries import overdue_on
 from licensing.billing.services._common import _amount, _due_ids
-from licensing.billing.services.invoices import Charge, create_invoice
+from licensing.billing.services.invoices import Charge, create_invoice, email_issued
 from licensing.billing.states import LATE_FEE, OPEN
 from licensing.calendar import office_date
 from licensing.db import utcnow
@@ -39,6 +41,10 @@ NAMED = 20
 # its one): each is numbered, its PDF drawn and kept, and audited, so a batch holds
 # the organization and the invoice numbers a few seconds, not minutes.
 LATE_FEE_BATCH = 50
+# The audit event that says an organization's late fees were named in an email (round
+# 52): which late fees it named (`through_invoice_id`, the last of them) is what the
+# next email starts after, so each host's email names what no email has yet.
+LATE_FEES_NAMED = "organization.late_fees_emailed"
 
 
 @dataclass
@@ -107,13 +113,18 @@ def process_overdue(
                         session, organization_id, today, fees, now=now
                     )
                 _issued(fees, on_late_fees)
-        finally:
-            if fees.committed and not fees.emailed:
-                # Stopped between batches (an error, or another host holding the
-                # organization): the batches committed are named all the same.
+        except BaseException:
+            if fees.committed:
+                # Stopped by an error between batches: the batches committed are
+                # named all the same (unless another host holds the organization:
+                # it names them when it ends). Another host that took the organization
+                # between two batches is no error: it names them, with its own.
                 with db.transaction() as session:
-                    _email_late_fees(session, organization_id, fees.committed)
-                report.late_fee_emails += 1
+                    if _claimed(session, organization_id) and _name_late_fees(
+                        session, organization_id, today
+                    ):
+                        report.late_fee_emails += 1
+            raise
     # As the invoices above: the holds' audit events follow the invoices'.
     organization_ids = _due_ids(
         select(Invoice.organization_id)
@@ -171,11 +182,15 @@ def _chase(
     # How many are overdue, how many of them owe a new month's late fee, and when the
     # organization was last reminded (of any of its invoices, paid since or not: a
     # reminder stamps every invoice it names). A day with nothing due ends here.
-    count, new_months, last_reminded = session.execute(
+    # And how many late fees it was issued today: by another host, whose last batch this
+    # host's claim came between (round 52), or by a run stopped part way; once nothing
+    # more is owed, this host names those no email has named yet.
+    count, new_months, last_reminded, issued_today = session.execute(
         select(
             func.count(case((and_(*overdue[1:]), Invoice.id))),
             func.count(case((and_(*overdue[1:], _new_late_fee_month(today)), Invoice.id))),
             func.max(Invoice.last_reminder_at),
+            func.count(case((_late_fees_of(today), Invoice.id))),
         ).where(Invoice.organization_id == organization_id)
     ).one()
     if not count:
@@ -187,30 +202,27 @@ def _chase(
     ):
         report.reminders += reminded
         report.reminder_emails += 1
-    return bool(new_months) and _late_fee_batch(session, organization_id, today, fees, now=now)
+    if new_months:
+        return _late_fee_batch(session, organization_id, today, fees, now=now)
+    if issued_today and _name_late_fees(session, organization_id, today):
+        report.late_fee_emails += 1
+    return False
 
 
 @dataclass
 class _LateFees:
-    """The late fees one host issues an organization in a run, batch by batch: those
-    of the batches committed, those of the batch under way, and whether the email
-    naming them went (with the last batch)."""
+    """The late fees one host issues an organization in a run, batch by batch: how
+    many the batches committed, and how many the batch under way holds."""
 
     report: OverdueReport
-    committed: list[int] = field(default_factory=list)
-    pending: list[int] = field(default_factory=list)
-    naming: bool = False  # the batch under way emails them
-    emailed: bool = False
-
-    def issued(self) -> list[int]:
-        return [*self.committed, *self.pending]
+    committed: int = 0
+    pending: int = 0
 
     def commit(self) -> int:
         """The batch under way committed: how many it issued."""
-        done = len(self.pending)
-        self.committed += self.pending
-        self.pending = []
-        self.emailed = self.naming
+        done = self.pending
+        self.committed += done
+        self.pending = 0
         return done
 
 
@@ -222,8 +234,8 @@ def _late_fee_batch(
     organization's one transaction). The invoices owing a new month are claimed (SKIP
     LOCKED on PostgreSQL: a second host at once charges none twice; the invoices'
     unique keys refuse a second late fee of a month all the same); with the last
-    batch, the one email naming what this host issued: one late fee is emailed as
-    every invoice is, several are named in one email."""
+    batch, the one email naming the organization's late fees no email has named,
+    whichever host issued them (`_name_late_fees`)."""
     charged = session.scalars(
         db.claim(
             select(Invoice)
@@ -237,22 +249,16 @@ def _late_fee_batch(
             .limit(LATE_FEE_BATCH)
         )
     ).all()
-    due = [(invoice, fee) for invoice in charged if (fee := _late_fee(invoice, today))]
-    last = len(charged) < LATE_FEE_BATCH
-    alone = last and not fees.issued() and len(due) == 1
-    for invoice, fee in due:
-        issued = _charge_late_fee(session, invoice, fee, now=now, email=alone)
-        fees.pending.append(issued.id)
-        assert issued.number is not None
-        fees.report.late_fee_invoices.append(issued.number)
-    if not last:
+    for invoice in charged:
+        if fee := _late_fee(invoice, today):
+            issued = _charge_late_fee(session, invoice, fee, now=now)
+            fees.pending += 1
+            assert issued.number is not None
+            fees.report.late_fee_invoices.append(issued.number)
+    if len(charged) == LATE_FEE_BATCH:
         return True
-    if alone:
+    if _name_late_fees(session, organization_id, today):
         fees.report.late_fee_emails += 1
-    elif fees.issued():
-        _email_late_fees(session, organization_id, fees.issued())
-        fees.report.late_fee_emails += 1
-    fees.naming = True
     return False
 
 
@@ -447,11 +453,9 @@ def _late_fee(invoice: Invoice, today: date) -> _Fee | None:
     return _Fee(first_month, months, balance, fee)
 
 
-def _charge_late_fee(
-    session: Session, invoice: Invoice, fee: _Fee, *, now: datetime, email: bool
-) -> Invoice:
+def _charge_late_fee(session: Session, invoice: Invoice, fee: _Fee, *, now: datetime) -> Invoice:
     """One late-fee invoice for `fee`'s months, on the overdue invoice's payment
-    terms; emailed as any invoice is unless `email=False` (the caller names it)."""
+    terms, without an email of its own: `_name_late_fees` names it."""
     rate = invoice.late_fee_monthly_percent
     invoice.late_fee_months_charged = fee.months
     charges = [
@@ -480,19 +484,75 @@ def _charge_late_fee(
         # late fee to be paid the day it is issued.
         payment_terms_days=invoice.payment_terms_days,
         late_fee_monthly_percent=Decimal(0),
-        email=email,
+        email=False,
         now=now,
         actor=Actor.SYSTEM,
     )
 
 
-def _email_late_fees(session: Session, organization_id: int, issued: Sequence[int]) -> None:
-    """One email naming the late-fee invoices (their ids) a run issued the
-    organization (each invoice is as any: its number, PDF, signed link), the first
-    `NAMED` with their links, loaded, the rest counted and summed by the database."""
+def _late_fees_of(today: date) -> ColumnElement[bool]:
+    """The late-fee invoices issued on `today` (the office's date of the run)."""
+    return and_(Invoice.source_type == LATE_FEE, Invoice.issue_date == today)
+
+
+def _name_late_fees(session: Session, organization_id: int, today: date) -> bool:
+    """Email the organization's billing contact the late fees no email has named yet,
+    in the caller's transaction, which holds the organization (so no other host names
+    them at once), once it owes no more today; whether an email went. Whichever host
+    issued them (round 52: a second host that took the organization between two of
+    the first's batches sent an email of its own, two that day): the last email's
+    audit event (`LATE_FEES_NAMED`) says the last late fee it named, and this one
+    names those after it, read by the organization and that id, never a list of ids
+    (an `IN` of as many as issued, which SQLite refuses past its parameter limit).
+    One late fee is emailed as every invoice is (`invoice_issued`, its PDF
+    attached); several are named in one email, the first `NAMED` with their links,
+    the rest counted and summed by the database."""
+    last_named = session.scalar(
+        select(AuditEvent.after)
+        .where(
+            AuditEvent.entity_type == "organization",
+            AuditEvent.entity_id == str(organization_id),
+            AuditEvent.action == LATE_FEES_NAMED,
+        )
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    )
+    # Before any (a first run since round 52), the day's late fees.
+    after = (
+        Invoice.id > json.loads(last_named)["through_invoice_id"]
+        if last_named
+        else Invoice.issue_date == today
+    )
+    these = (Invoice.organization_id == organization_id, Invoice.source_type == LATE_FEE, after)
+    count, through = session.execute(select(func.count(), func.max(Invoice.id)).where(*these)).one()
+    if not count:
+        return False
+    if count == 1:
+        invoice = session.get(Invoice, through)
+        assert invoice is not None
+        kept = pdfs.kept(session, pdfs.Document.of_invoice(invoice))
+        assert kept is not None
+        email_issued(session, invoice, kept)
+    else:
+        _email_late_fees(session, organization_id, these, count)
+    audit.record_event(
+        session,
+        LATE_FEES_NAMED,
+        organization_id,
+        after={"day": today, "named": count, "through_invoice_id": through},
+        actor=Actor.SYSTEM,
+    )
+    return True
+
+
+def _email_late_fees(
+    session: Session, organization_id: int, these: tuple[ColumnElement[bool], ...], count: int
+) -> None:
+    """One email naming the `count` late-fee invoices `these` selects (each invoice is
+    as any: its number, PDF, signed link), the first `NAMED` with their links, loaded,
+    the rest counted and summed by the database."""
     organization = session.get(Organization, organization_id)
     assert organization is not None
-    these = (Invoice.id.in_(issued),)
     named = session.scalars(
         select(Invoice).where(*these).order_by(Invoice.due_date, Invoice.id).limit(NAMED)
     ).all()
@@ -500,13 +560,13 @@ def _email_late_fees(session: Session, organization_id: int, issued: Sequence[in
     mail.enqueue(
         session,
         to=organization.billing_email,
-        subject=f"{len(issued)} late-fee invoices issued to {organization.legal_name}",
+        subject=f"{count} late-fee invoices issued to {organization.legal_name}",
         template="late_fees_issued",
         # Newly issued: their links are of the first generation.
         secrets=[links.token(invoice, 0) for invoice in named],
         context={
             "organization": organization,
-            "issued": len(issued),
+            "issued": count,
             "named": [
                 {
                     "invoice": invoice,

@@ -2,17 +2,23 @@
 transaction, not all of them in its one (5,000 late-fee invoices and their PDFs in
 one transaction, undone whole by an error in the last). Each batch is committed, a
 run stopped part way is finished by the next, two hosts at once issue each fee once,
-and the organization is still sent one email naming them."""
+and the organization is still sent one email naming them.
+
+Round 52: one email however the hosts interleave (a second host taking the
+organization between two batches named its own in a second email), and the email's
+late fees read without a list of their ids (SQLite refuses more bound parameters in a
+statement than its limit)."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event, func, select
+from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
 from licensing import db
@@ -188,3 +194,124 @@ def test_the_overdue_command_shows_the_late_fees_progress_beside_its_output(
     assert result.exit_code == 0, result.output
     assert "Late fees" in result.stderr
     assert "3 late-fee invoice(s) issued in 1 email(s)" in result.stdout
+
+
+def _named_in_emails(app: Flask) -> list[str]:
+    """Each email naming late fees, in the order queued: a list's subject, or the
+    number of the one late fee emailed as any invoice is."""
+    with app.app_context():
+        rows = db.session().execute(
+            select(OutboxMessage.template, OutboxMessage.subject)
+            .where(
+                OutboxMessage.template.in_(("late_fees_issued", "invoice_issued")),
+                OutboxMessage.subject.not_like("%2027-02-14"),  # the overdue invoices' own
+            )
+            .order_by(OutboxMessage.id)
+        )
+        return [subject for _, subject in rows]
+
+
+@pytest.mark.usefixtures("batch_of_two")
+def test_a_second_host_running_between_two_batches_of_the_first_leaves_the_organization_one_email(
+    committed_app: Flask,
+) -> None:
+    """Host A issues its first batch; before its next, host B runs the whole job
+    (the organization free between A's transactions), issuing the rest; A then finds
+    nothing more owed. Round 51 sent two emails, A's naming its 2, B's its 3."""
+    organization_id = _owing(committed_app, 5)
+    host_b: list[overdue.OverdueReport] = []
+
+    def after_a_batch(_done: int) -> None:
+        if not host_b:
+            with committed_app.app_context():  # another host: a session of its own
+                host_b.append(_run())
+
+    with committed_app.app_context():
+        host_a = services.process_overdue(
+            standing_days=standing_days(), now=LATE, on_late_fees=after_a_batch
+        )
+        organization = db.session().get(Organization, organization_id)
+        assert organization is not None
+        organization_name = organization.legal_name
+
+    assert (len(host_a.late_fee_invoices), len(host_b[0].late_fee_invoices)) == (2, 3)
+    assert sorted(_late_fees_by_invoice(committed_app).values()) == [1] * 5
+    assert _named_in_emails(committed_app) == [f"5 late-fee invoices issued to {organization_name}"]
+    assert host_a.late_fee_emails + host_b[0].late_fee_emails == 1
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+@pytest.mark.usefixtures("batch_of_two")
+def test_a_host_finding_the_organization_held_between_its_batches_leaves_the_email_to_the_holder(
+    committed_app: Flask,
+) -> None:
+    """PostgreSQL (SQLite's hosts take turns, never finding one held): after host A's
+    first batch another host holds the organization, so A stops; that host's run then
+    issues the rest and names all five in the day's one email (round 51: A emailed its
+    own two as it stopped, and the other host its three)."""
+    organization_id = _owing(committed_app, 5)
+    engine = committed_app.extensions["licensing.db"].engine
+    holder = engine.connect()
+
+    def after_a_batch(_done: int) -> None:
+        if not holder.in_transaction():
+            holder.execute(
+                text("SELECT id FROM organizations WHERE id = :id FOR NO KEY UPDATE"),
+                {"id": organization_id},
+            )
+
+    try:
+        with committed_app.app_context():
+            host_a = services.process_overdue(
+                standing_days=standing_days(), now=LATE, on_late_fees=after_a_batch
+            )
+    finally:
+        holder.rollback()
+        holder.close()
+    assert (len(host_a.late_fee_invoices), host_a.late_fee_emails) == (2, 0)
+    assert _named_in_emails(committed_app) == []
+
+    with committed_app.app_context():
+        host_b = _run()
+    assert (len(host_b.late_fee_invoices), host_b.late_fee_emails) == (3, 1)
+    assert sorted(_late_fees_by_invoice(committed_app).values()) == [1] * 5
+    [subject] = _named_in_emails(committed_app)
+    assert subject.startswith("5 late-fee invoices issued to ")
+
+
+# The most bound parameters any other statement of the run takes (a late-fee invoice's
+# INSERT: 31), and one more: the limit SQLite is lowered to.
+PARAMETER_LIMIT = 32
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_the_late_fees_email_reads_more_late_fees_than_sqlites_parameter_limit(
+    committed_app: Flask,
+) -> None:
+    """Round 51's email read its late fees by their ids (`IN` of as many as issued),
+    which SQLite refuses past its limit of bound parameters (32,766 by default, from
+    about 30,000 late fees a day). The limit is lowered for this run on each
+    connection (`sqlite3.Connection.setlimit(SQLITE_LIMIT_VARIABLE_NUMBER, ...)`,
+    Python 3.11), to one above the widest other statement, with a late fee more."""
+    fees = PARAMETER_LIMIT + 1
+    organization_id = _owing(committed_app, fees)
+    engine = committed_app.extensions["licensing.db"].engine
+
+    def lowered(connection: Any, _record: Any) -> None:
+        connection.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, PARAMETER_LIMIT)
+
+    event.listen(engine, "connect", lowered)
+    engine.dispose()  # every connection from now on opened with the lower limit
+    try:
+        with committed_app.app_context():
+            report = _run()
+            organization = db.session().get(Organization, organization_id)
+            assert organization is not None
+            organization_name = organization.legal_name
+    finally:
+        event.remove(engine, "connect", lowered)
+        engine.dispose()
+    assert (len(report.late_fee_invoices), report.late_fee_emails) == (fees, 1)
+    assert _named_in_emails(committed_app) == [
+        f"{fees} late-fee invoices issued to {organization_name}"
+    ]
