@@ -317,7 +317,17 @@ class Agreement(Snapshotted, Base):
     """The issued license: its number, term, PDF (stored, never regenerated) and state."""
 
     __tablename__ = "agreements"
-    __table_args__ = (one_of("state", AGREEMENT.states),)
+    __table_args__ = (
+        one_of("state", AGREEMENT.states),
+        # Each list order an index the database can walk, and stop after the page
+        # (agreements_0007, round 52; docs/list-pages.md): the agreements lists, newest
+        # first (every agreement, one organization's or a vendor's, one state's), and
+        # the active agreements by term end (renewals due, ending within 90 days).
+        Index("ix_agreements_issued_order", "issued_at", "id"),
+        Index("ix_agreements_organization_issued_order", "organization_id", "issued_at", "id"),
+        Index("ix_agreements_state_issued_order", "state", "issued_at", "id"),
+        Index("ix_agreements_state_term_end_order", "state", "term_end", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)

@@ -1,0 +1,42 @@
+"""Agreements: an index for each order the agreements are listed in (round 52).
+
+The agreements lists (`/console/agreements`, `/portal/agreements`, an organization's
+page, `GET /api/v1/agreements`) list newest first (`issued_at`, then the id), and the
+renewals due and the console home's "Agreements ending within 90 days" the active
+agreements by term end (then the id). No index gave either order, so each page read
+every agreement its filters chose and sorted them before taking 50 (docs/list-pages.md,
+round 51's count51: 15-52 ms at 2,000 agreements on SQLite). These indexes follow the
+orders, led by the filter each list takes (none, the organization, the state), so a
+page is read in order and the read stops after its rows. No data changes: the
+downgrade drops them.
+
+Revision ID: agreements_0007
+Revises: agreements_0006
+Create Date: 2026-12-05
+"""
+
+from __future__ import annotations
+
+from alembic import op
+
+revision = "agreements_0007"
+down_revision = "agreements_0006"
+branch_labels = None
+depends_on = None
+
+INDEXES = (
+    ("ix_agreements_issued_order", ["issued_at", "id"]),
+    ("ix_agreements_organization_issued_order", ["organization_id", "issued_at", "id"]),
+    ("ix_agreements_state_issued_order", ["state", "issued_at", "id"]),
+    ("ix_agreements_state_term_end_order", ["state", "term_end", "id"]),
+)
+
+
+def upgrade() -> None:
+    for name, columns in INDEXES:
+        op.create_index(name, "agreements", columns)
+
+
+def downgrade() -> None:
+    for name, _columns in INDEXES:
+        op.drop_index(name, table_name="agreements")
