@@ -1616,7 +1616,8 @@ def test_agreements_0007_indexes_each_order_the_agreements_are_listed_in(
 ) -> None:
     """Round 52: the agreements lists (newest first, then the id; led by the filter
     each takes: none, the organization, the state) and the renewals due (the state,
-    then term end and id) read a page in an index's order; the downgrade drops the
+    then term end and id) read a page in an index's order, and each agreement's
+    renewal is found by its application's `renewal_of_id`; the downgrade drops the
     indexes and keeps the ones before them."""
     indexes = {
         ("agreements", "ix_agreements_issued_order"): ["issued_at", "id"],
@@ -1627,6 +1628,7 @@ def test_agreements_0007_indexes_each_order_the_agreements_are_listed_in(
         ],
         ("agreements", "ix_agreements_state_issued_order"): ["state", "issued_at", "id"],
         ("agreements", "ix_agreements_state_term_end_order"): ["state", "term_end", "id"],
+        ("applications", "ix_applications_renewal_of_id"): ["renewal_of_id"],
     }
     kept = {"ix_agreements_organization_id", "ix_agreements_state", "ix_agreements_term_end"}
     url = database_template.new_url()

@@ -39,12 +39,15 @@ def sent(statement: Any, *, containing: str = "") -> tuple[str, Any]:
     return next((sql, values) for sql, values in caught if containing in sql)
 
 
-def plan_of(sql: str, values: Any) -> list[str]:
+def plan_of(sql: str, values: Any, *, sorts_priced_out: bool = True) -> list[str]:
     """The plan's lines: SQLite's `EXPLAIN QUERY PLAN` details, each prefixed by its
-    depth in the tree (two spaces a level), or PostgreSQL's `EXPLAIN` as printed."""
+    depth in the tree (two spaces a level), or PostgreSQL's `EXPLAIN` as printed.
+    Without `sorts_priced_out` PostgreSQL may sort (a question for one row, first by
+    id, would otherwise walk the whole primary key in order rather than sort the few
+    rows an index finds)."""
     connection = db.session().connection()
     if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL enable_sort = off")
+        connection.exec_driver_sql(f"SET LOCAL enable_sort = {'off' if sorts_priced_out else 'on'}")
         connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
         return [str(row[0]) for row in connection.exec_driver_sql(f"EXPLAIN {sql}", values)]
     rows = list(connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", values))
