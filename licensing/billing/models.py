@@ -144,6 +144,9 @@ class Invoice(Snapshotted, Base):
             sqlite_where=text(ONE_PER_SOURCE_WHERE),
             postgresql_where=text(ONE_PER_SOURCE_WHERE),
         ),
+        # The invoice lists' order, newest first (console, portal, API; billing_0020):
+        # a page is read in the index's order and the read stops after it.
+        Index("ix_invoices_created_order", "created_at", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

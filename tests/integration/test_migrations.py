@@ -1643,3 +1643,24 @@ def test_agreements_0007_indexes_each_order_the_agreements_are_listed_in(
     assert _index_names(url, "agreements") >= kept
     migrations.upgrade(url)
 
+
+def test_billing_0020_indexes_the_day_each_reversal_and_credit_note_was_recorded(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 52: the invoices' nightly pull finds the day's payment reversals and credit
+    notes by the time each was recorded (it read every one), and the invoice lists
+    read a page in the order of an index; the downgrade drops the indexes."""
+    indexes = {
+        ("payment_reversals", "ix_payment_reversals_created_at"): ["created_at"],
+        ("credit_notes", "ix_credit_notes_issued_at"): ["issued_at"],
+        ("invoices", "ix_invoices_created_order"): ["created_at", "id"],
+    }
+    url = database_template.new_url()
+
+    migrations.downgrade(url, "billing_0019")
+    assert _indexes_among(url, indexes) == {}
+    migrations.upgrade(url)
+    assert _indexes_among(url, indexes) == indexes
+    migrations.downgrade(url, "billing_0019")
+    assert _indexes_among(url, indexes) == {}
+    migrations.upgrade(url)
