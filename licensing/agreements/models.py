@@ -135,7 +135,11 @@ class Application(Snapshotted, Referenced, Base):
     # Set by `licensing applications expire` once the 14-day window has passed unused.
     reconsideration_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The agreements table refers back to this one: the constraint is added after both exist.
-    renewal_of_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id", use_alter=True))
+    # Indexed (agreements_0007): whether an agreement has a live renewal is asked for each
+    # agreement of a list (renewals due, ending within 90 days, the API's agreements).
+    renewal_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agreements.id", use_alter=True), index=True
+    )
     # A renewal's figures as proposed when it was drawn, and where each came from (a
     # royalty report or the renewed application's estimate): JSON written by
     # `reported_usage.sources`; NULL for other applications and older renewals.
@@ -317,7 +321,17 @@ class Agreement(Snapshotted, Base):
     """The issued license: its number, term, PDF (stored, never regenerated) and state."""
 
     __tablename__ = "agreements"
-    __table_args__ = (one_of("state", AGREEMENT.states),)
+    __table_args__ = (
+        one_of("state", AGREEMENT.states),
+        # Each list order an index the database can walk, and stop after the page
+        # (agreements_0007, round 52; docs/list-pages.md): the agreements lists, newest
+        # first (every agreement, one organization's or a vendor's, one state's), and
+        # the active agreements by term end (renewals due, ending within 90 days).
+        Index("ix_agreements_issued_order", "issued_at", "id"),
+        Index("ix_agreements_organization_issued_order", "organization_id", "issued_at", "id"),
+        Index("ix_agreements_state_issued_order", "state", "issued_at", "id"),
+        Index("ix_agreements_state_term_end_order", "state", "term_end", "id"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)

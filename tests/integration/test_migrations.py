@@ -7,6 +7,7 @@ import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -1590,4 +1591,76 @@ def test_agreements_0006_stores_the_pdf_after_the_row_on_sqlite_keeping_every_ag
         assert _agreement_rows(engine) == stored
     finally:
         engine.dispose()
+    migrations.upgrade(url)
+
+
+def _indexes_among(url: str, wanted: dict[tuple[str, str], list[str]]) -> dict[Any, list[str]]:
+    """Of the indexes `wanted` ((table, name): columns), those the database has, with
+    their columns as it reports them."""
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            schema = inspect(connection)
+            return {
+                (table, index["name"]): list(index["column_names"])
+                for table in {table for table, _name in wanted}
+                for index in schema.get_indexes(table)
+                if (table, index["name"]) in wanted
+            }
+    finally:
+        engine.dispose()
+
+
+def test_agreements_0007_indexes_each_order_the_agreements_are_listed_in(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 52: the agreements lists (newest first, then the id; led by the filter
+    each takes: none, the organization, the state) and the renewals due (the state,
+    then term end and id) read a page in an index's order, and each agreement's
+    renewal is found by its application's `renewal_of_id`; the downgrade drops the
+    indexes and keeps the ones before them."""
+    indexes = {
+        ("agreements", "ix_agreements_issued_order"): ["issued_at", "id"],
+        ("agreements", "ix_agreements_organization_issued_order"): [
+            "organization_id",
+            "issued_at",
+            "id",
+        ],
+        ("agreements", "ix_agreements_state_issued_order"): ["state", "issued_at", "id"],
+        ("agreements", "ix_agreements_state_term_end_order"): ["state", "term_end", "id"],
+        ("applications", "ix_applications_renewal_of_id"): ["renewal_of_id"],
+    }
+    kept = {"ix_agreements_organization_id", "ix_agreements_state", "ix_agreements_term_end"}
+    url = database_template.new_url()
+
+    migrations.downgrade(url, "agreements_0006")
+    assert _indexes_among(url, indexes) == {}
+    assert _index_names(url, "agreements") >= kept
+    migrations.upgrade(url)
+    assert _indexes_among(url, indexes) == indexes
+    migrations.downgrade(url, "agreements_0006")
+    assert _indexes_among(url, indexes) == {}
+    assert _index_names(url, "agreements") >= kept
+    migrations.upgrade(url)
+
+
+def test_billing_0020_indexes_the_day_each_reversal_and_credit_note_was_recorded(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 52: the invoices' nightly pull finds the day's payment reversals and credit
+    notes by the time each was recorded (it read every one), and the invoice lists
+    read a page in the order of an index; the downgrade drops the indexes."""
+    indexes = {
+        ("payment_reversals", "ix_payment_reversals_created_at"): ["created_at"],
+        ("credit_notes", "ix_credit_notes_issued_at"): ["issued_at"],
+        ("invoices", "ix_invoices_created_order"): ["created_at", "id"],
+    }
+    url = database_template.new_url()
+
+    migrations.downgrade(url, "billing_0019")
+    assert _indexes_among(url, indexes) == {}
+    migrations.upgrade(url)
+    assert _indexes_among(url, indexes) == indexes
+    migrations.downgrade(url, "billing_0019")
+    assert _indexes_among(url, indexes) == {}
     migrations.upgrade(url)

@@ -1,0 +1,149 @@
+"""Round 52: every order the agreements are listed in has an index the database
+walks, so a page is read in order and the read stops after its rows, where each page
+sorted every agreement its filters chose (agreements_0007; docs/list-pages.md). And
+what each agreement on a page has been charged is summed from its own invoices,
+found through the index on their source, where SQLite read every invoice for each
+agreement (`charged_page`). Each statement is EXPLAINed with its own values on both
+backends (`tests/support/plans.py`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.agreements import queries
+from licensing.agreements.models import Agreement
+from tests.integration.pricing.conftest import example_card as example_card
+from tests.integration.royalties.conftest import (  # noqa: F401 - fixtures
+    SMALL_SOFTWARE,
+    active_agreement,
+)
+from tests.support import factories
+from tests.support.plans import plan_of, sent, sent_with_values, sorts, subtree
+
+
+@pytest.fixture
+def listed(
+    app: Flask,
+    vendor: Any,
+    other_vendor: Any,
+    active_agreement: Callable[..., Agreement],  # noqa: F811
+) -> None:
+    for owner in (vendor, other_vendor, vendor):
+        active_agreement(owner, SMALL_SOFTWARE)
+    db.session().commit()
+
+
+def _page_plan(statement: Any) -> tuple[list[str], list[str], str]:
+    """The plan of a list's page as `paging.read_page` reads it (page 2's window) with
+    the charged sums (`charged_page`): (the whole plan, the window's part, dialect)."""
+    window = statement.limit(50).offset(50)
+    lines = plan_of(*sent(queries.charged_page(window), containing="LIMIT"))
+    dialect = db.session().connection().dialect.name
+    return lines, subtree(lines, "Limit" if dialect == "postgresql" else "MATERIALIZE"), dialect
+
+
+@pytest.mark.parametrize(
+    ("caller", "states", "organization", "index"),
+    [
+        ("staff", (), False, "ix_agreements_issued_order"),
+        ("staff", ("active",), False, "ix_agreements_state_issued_order"),
+        ("staff", (), True, "ix_agreements_organization_issued_order"),
+        ("vendor", (), False, "ix_agreements_organization_issued_order"),
+    ],
+    ids=["every agreement", "one state", "one organization", "a vendor's own"],
+)
+def test_an_agreements_page_is_read_in_an_index_order_with_no_sort_of_the_agreements(
+    listed: None,
+    vendor: Any,
+    caller: str,
+    states: tuple[str, ...],
+    organization: bool,
+    index: str,
+) -> None:
+    """The console's list (all, filtered to a state, narrowed to an organization),
+    the vendor's list and the API (the same statement): the window of keys reads the
+    index whose columns are the filter and the order, and nothing sorts them."""
+    principal = accounts.principal_for(vendor) if caller == "vendor" else None
+    statement, _count = queries.agreements_listing(
+        principal,
+        states=states,
+        organization_id=vendor.organization_id if organization else None,
+    )
+
+    lines, window, dialect = _page_plan(statement)
+
+    assert index in "\n".join(window), "\n".join(lines)
+    assert sorts(window, dialect) == [], "\n".join(lines)
+
+
+def test_each_agreements_charged_sum_reads_its_own_invoices_through_their_source_index(
+    listed: None,
+) -> None:
+    """Summed as one OR of bound source types, SQLite could not use the partial index
+    on an invoice's source and read every invoice for each agreement on the page; each
+    kind of invoice is now its own select, with the index's condition as written."""
+    statement, _count = queries.agreements_listing()
+
+    lines, _window, dialect = _page_plan(statement)
+
+    plan = "\n".join(lines)
+    assert "uq_invoices_one_per_source" in plan, plan
+    if dialect == "sqlite":
+        assert [line for line in lines if line.strip() == "SCAN invoices"] == [], plan
+    else:
+        assert "Seq Scan on invoices" not in plan, plan
+
+
+def test_the_renewals_due_are_read_by_state_and_term_end_in_the_order_of_an_index(
+    listed: None,
+) -> None:
+    """The renewals-due list (active, ending within the window, soonest first, the id
+    last) and the console home's count of them: a range of one index, no sort."""
+    today = date(2027, 11, 1)
+    page = queries.renewals_due_query(db.session(), today).limit(50).offset(0)
+    lines = plan_of(*sent(page, containing="LIMIT"))
+    counted = plan_of(
+        *sent(db.count_of(queries.ending_soon(db.session(), today)), containing="count")
+    )
+    dialect = db.session().connection().dialect.name
+
+    for plan in (lines, counted):
+        assert "ix_agreements_state_term_end_order" in "\n".join(plan), "\n".join(plan)
+    assert sorts(lines, dialect) == [], "\n".join(lines)
+
+
+def test_each_agreements_renewal_is_found_through_the_index_on_what_it_renews(
+    app: Flask,
+    listed: None,
+    vendor: Any,
+    admin: Any,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """The console home's "Agreements ending within 90 days ... without a renewal"
+    and the API's agreements (each with its live renewal) ask of every agreement
+    whether an application renews it: unindexed, each asked read every application
+    (1.4 s of CPU at 20,000 of each on SQLite, round 52)."""
+    engine = app.extensions["licensing.db"].engine
+    staff = signed_in(app.test_client(), admin)
+    with sent_with_values(engine) as caught:
+        assert staff.get("/console/").status_code == 200
+        listed_by_api = app.test_client().get(
+            "/api/v1/agreements", headers=factories.bearer(vendor)
+        )
+        assert listed_by_api.status_code == 200
+    asking = [(sql, values) for sql, values in caught if "applications.renewal_of_id =" in sql]
+
+    assert len(asking) >= 2
+    for sql, values in asking:
+        plan = "\n".join(plan_of(sql, values, sorts_priced_out=False))
+        assert "ix_applications_renewal_of_id" in plan, plan
+        assert "SCAN applications\n" not in plan + "\n", plan
+        assert "Seq Scan on applications" not in plan, plan

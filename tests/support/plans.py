@@ -1,0 +1,81 @@
+"""A statement's plan as the database would run it, with its own values: the SQL a
+statement sends (caught as it runs) EXPLAINed on the same connection. On PostgreSQL
+sorting and sequential scans are priced out (`enable_sort`, `enable_seqscan`), as at
+a size where reading an index in order wins: the plan then has a Sort, or a scan of
+a table, only where no index can serve (round 51's royalty queue test, shared)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, event
+
+from licensing import db
+
+
+@contextmanager
+def sent_with_values(engine: Engine) -> Iterator[list[tuple[str, Any]]]:
+    """The SQL statements sent on `engine` while inside, each with its values."""
+    caught: list[tuple[str, Any]] = []
+
+    def note(*args: Any) -> None:
+        caught.append((str(args[2]), args[3]))
+
+    event.listen(engine, "before_cursor_execute", note)
+    try:
+        yield caught
+    finally:
+        event.remove(engine, "before_cursor_execute", note)
+
+
+def sent(statement: Any, *, containing: str = "") -> tuple[str, Any]:
+    """The SQL `statement` sends when run in the test's session, and its values (the
+    first statement sent whose SQL has `containing`)."""
+    session = db.session()
+    with sent_with_values(session.get_bind()) as caught:
+        session.execute(statement).all()
+    return next((sql, values) for sql, values in caught if containing in sql)
+
+
+def plan_of(sql: str, values: Any, *, sorts_priced_out: bool = True) -> list[str]:
+    """The plan's lines: SQLite's `EXPLAIN QUERY PLAN` details, each prefixed by its
+    depth in the tree (two spaces a level), or PostgreSQL's `EXPLAIN` as printed.
+    Without `sorts_priced_out` PostgreSQL may sort (a question for one row, first by
+    id, would otherwise walk the whole primary key in order rather than sort the few
+    rows an index finds)."""
+    connection = db.session().connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"SET LOCAL enable_sort = {'off' if sorts_priced_out else 'on'}")
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        return [str(row[0]) for row in connection.exec_driver_sql(f"EXPLAIN {sql}", values)]
+    rows = list(connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}", values))
+    depth: dict[int, int] = {0: -1}
+    lines = []
+    for node, parent, _unused, detail in rows:
+        depth[node] = depth.get(parent, -1) + 1
+        lines.append("  " * depth[node] + str(detail))
+    return lines
+
+
+def subtree(lines: list[str], starting: str) -> list[str]:
+    """The lines of the plan's node whose text starts with `starting` and every
+    line under it (deeper indented), that node included."""
+    for index, line in enumerate(lines):
+        text = line.lstrip(" ->")
+        if text.startswith(starting):
+            indent = len(line) - len(line.lstrip(" ->"))
+            below = [line]
+            for after in lines[index + 1 :]:
+                if len(after) - len(after.lstrip(" ->")) <= indent:
+                    break
+                below.append(after)
+            return below
+    raise AssertionError(f"no node {starting!r} in the plan:\n" + "\n".join(lines))
+
+
+def sorts(lines: list[str], dialect: str) -> list[str]:
+    """The lines that sort rows: SQLite's temporary B-trees, PostgreSQL's Sort nodes."""
+    word = "Sort" if dialect == "postgresql" else "TEMP B-TREE"
+    return [line for line in lines if word in line and "Sort Key" not in line]
