@@ -8,7 +8,7 @@ enough), with a short prefix kept for display.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -23,6 +23,7 @@ from sqlalchemy import (
     Text,
     false,
     func,
+    or_,
     select,
     text,
 )
@@ -97,22 +98,67 @@ DEACTIVATED_MARK = " (deactivated)"
 
 
 def name_key(name: str) -> str:
-    """A legal name as organizations are looked up and searched by (round 51): case
-    folded for every script, not ASCII letters alone ("ÉCOLE Médicale" and "école
-    médicale" are one name; "Straße" is "strasse"), and its compatibility forms made
-    one (NFKC: a ligature "ﬁ" is "fi", a full-width A is an a, a no-break space a
+    """A name as organizations and people are looked up and searched by (round 51):
+    case folded for every script, not ASCII letters alone ("ÉCOLE Médicale" and
+    "école médicale" are one name; "Straße" is "strasse"), and its compatibility forms
+    made one (NFKC: a ligature "ﬁ" is "fi", a full-width A is an a, a no-break space a
     space), before and after folding, as Unicode's NFKC_Casefold does. Neither
     database can fold so (SQLite's `lower()` and PostgreSQL's under the C locale fold
-    ASCII only), so the key is computed here and stored (`legal_name_key`); migration
-    `accounts_0010` keeps its own copy of these lines, as a migration must."""
-    folded = unicodedata.normalize("NFKC", name.strip()).casefold()
-    return unicodedata.normalize("NFKC", folded)
+    ASCII only), so the key is computed here and stored (`legal_name_key`,
+    `full_name_key`, the permission requests' `requester_name_key` and
+    `institution_key`); migrations keep their own copy of these lines, as a migration
+    must.
+
+    Round 52, two scripts whose capitals folding alone does not meet: Turkish writes
+    the capital of "i" as "İ" (folded to "i" with a combining dot) and of its dotless
+    i (U+0131) as "I", so both i's are one letter here ("YILMAZ" finds the dotless
+    *Yilmaz*, "istanbul" *İstanbul*);
+    Greek writes capitals without their accents ("ΠΑΠΑΔΟΠΟΥΛΟΥ" for *Παπαδοπούλου*),
+    so a Greek letter's accents and diaeresis are dropped. Latin letters keep theirs:
+    "Muller" is another name than "Müller"."""
+    folded = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", name.strip()).casefold())
+    kept: list[str] = []
+    letter = ""
+    for character in folded:
+        if not unicodedata.combining(character):
+            letter = character
+        elif (letter == "i" and character == _DOT_ABOVE) or _greek(letter):
+            continue
+        kept.append(character)
+    return unicodedata.normalize("NFKC", "".join(kept)).replace(_DOTLESS_I, "i")
 
 
-def _inserted_name_key(context: DefaultExecutionContext) -> str:
-    """The key of a row inserted without the ORM (a Core `insert(Organization)`)."""
-    parameters: Mapping[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
-    return name_key(str(parameters["legal_name"]))
+_DOT_ABOVE = "\u0307"  # İ folds to "i" and this
+_DOTLESS_I = "\u0131"
+
+
+def _greek(letter: str) -> bool:
+    return "\u0370" <= letter <= "\u03ff" or "\u1f00" <= letter <= "\u1fff"
+
+
+def inserted_key(column: str) -> Callable[[DefaultExecutionContext], str]:
+    """The default of a key column: the key of `column` in a row inserted without
+    the ORM (a Core `insert(Organization)`), which no validator sees."""
+
+    def key(context: DefaultExecutionContext) -> str:
+        parameters: Mapping[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+        return name_key(str(parameters[column]))
+
+    return key
+
+
+def keep_key(record: object, field: str, name: str) -> str:
+    """A validator (`validates(field)(keep_key)`) that keeps `<field>_key`, the
+    name's `name_key`, in step with every write of the name through the ORM."""
+    if name is not None:  # None is refused by the column itself, at flush
+        setattr(record, f"{field}_key", name_key(name))
+    return name
+
+
+def email_search_key(text: str) -> str:
+    """Search text as an email address stored lower-cased (`User.email`) is searched:
+    Python's `lower()`, which folds every script (the databases' fold ASCII alone)."""
+    return text.strip().lower()
 
 
 def parse_roles(staff_roles: str) -> frozenset[str]:
@@ -139,7 +185,7 @@ class Organization(Snapshotted, Base):
     legal_name: Mapped[str] = mapped_column(String(LEGAL_NAME_MAX))
     # `name_key(legal_name)`, kept in step on every write of the name (`_keep_key`;
     # a Core insert through its default): what lookups and searches by name compare.
-    legal_name_key: Mapped[str] = mapped_column(Text, default=_inserted_name_key)
+    legal_name_key: Mapped[str] = mapped_column(Text, default=inserted_key("legal_name"))
     organization_type: Mapped[str] = mapped_column(String(20))
     address_line1: Mapped[str] = mapped_column(String(ADDRESS_LINE_MAX))
     address_line2: Mapped[str | None] = mapped_column(String(ADDRESS_LINE_MAX))
@@ -189,11 +235,7 @@ class Organization(Snapshotted, Base):
     }
     SNAPSHOT = (*PROFILE_FIELDS, "standing")
 
-    @validates("legal_name")
-    def _keep_key(self, _key: str, legal_name: str) -> str:
-        if legal_name is not None:  # None is refused by the column itself, at flush
-            self.legal_name_key = name_key(legal_name)
-        return legal_name
+    _keep_key = validates("legal_name")(keep_key)
 
     @classmethod
     def named(cls, name: str) -> ColumnElement[bool]:
@@ -230,6 +272,9 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     full_name: Mapped[str] = mapped_column(String(PERSON_NAME_MAX))
+    # `name_key(full_name)` (round 52, as `Organization.legal_name_key`): what the
+    # searches of people by name compare (`name_contains`), kept in step by `_keep_key`.
+    full_name_key: Mapped[str] = mapped_column(Text, default=inserted_key("full_name"))
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     # Comma-separated, sorted; read it through `roles`.
     staff_roles: Mapped[str] = mapped_column(String(50), default="")
@@ -254,6 +299,17 @@ class User(Base):
     two_step_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     organization: Mapped[Organization | None] = relationship(back_populates="members")
+
+    _keep_key = validates("full_name")(keep_key)
+
+    @classmethod
+    def search(cls, text: str) -> ColumnElement[bool]:
+        """Users whose name or email contains `text`, in any case and script (round
+        52): the name by its key, the email (stored lower-cased) by `email_search_key`."""
+        return or_(
+            cls.full_name_key.contains(name_key(text), autoescape=True),
+            cls.email.contains(email_search_key(text), autoescape=True),
+        )
 
     @property
     def two_step_enabled(self) -> bool:
