@@ -147,6 +147,14 @@ def inserted_key(column: str) -> Callable[[DefaultExecutionContext], str]:
     return key
 
 
+def alphabetical(key: str) -> str:
+    """A name's key (`name_key`) as a whole list of names is ordered, alphabetically
+    (round 52): its letters without their accents, so "école" sorts with the e's and
+    not after "zeta", as the key's own bytes would. Ties are ordered by the key."""
+    decomposed = unicodedata.normalize("NFD", key)
+    return "".join(character for character in decomposed if not unicodedata.combining(character))
+
+
 def keep_key(record: object, field: str, name: str) -> str:
     """A validator (`validates(field)(keep_key)`) that keeps `<field>_key`, the
     name's `name_key`, in step with every write of the name through the ORM."""
