@@ -21,6 +21,8 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    Update,
+    event,
     false,
     func,
     or_,
@@ -28,7 +30,15 @@ from sqlalchemy import (
     text,
 )
 from sqlalchemy.engine.default import DefaultExecutionContext
-from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship, validates
+from sqlalchemy.orm import (
+    Mapped,
+    ORMExecuteState,
+    Session,
+    column_property,
+    mapped_column,
+    relationship,
+    validates,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from licensing.access import ADMINISTRATOR, ORGANIZATION_ROLES, STAFF_ROLES
@@ -163,6 +173,50 @@ def keep_key(record: object, field: str, name: str) -> str:
     return name
 
 
+# The names each table keys (round 52), by table: the name's column and its key's.
+KEYED_NAMES: dict[str, dict[str, str]] = {}
+
+
+def keyed_names(table: str, *names: str) -> None:
+    """Declare that `table` keeps `<name>_key` beside each of `names`: a bulk UPDATE
+    through a session that writes a name without its key is refused (`_no_stale_key`)."""
+    KEYED_NAMES[table] = {name: f"{name}_key" for name in names}
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _no_stale_key(state: ORMExecuteState) -> None:
+    """Round 52: the validators key a name written through the model, and the column
+    defaults one inserted without it; a bulk `UPDATE ... SET legal_name = ...` (an
+    `update(Organization)`, or the table's) went round both and left the key stale, so
+    the lookups and searches no longer found the record. Such an UPDATE is refused
+    unless it sets the key beside the name (`name_key`)."""
+    statement = state.statement
+    if not (state.is_update and isinstance(statement, Update)):
+        return
+    table = str(getattr(statement.table, "name", ""))
+    keyed = KEYED_NAMES.get(table)
+    if not keyed:
+        return
+    given = {getattr(column, "key", column) for column in statement._values or ()}
+    for parameters in _parameter_sets(state.parameters):
+        given |= set(parameters)
+    stale = [name for name, key in keyed.items() if name in given and key not in given]
+    if stale:
+        keys = ", ".join(keyed[name] for name in stale)
+        raise ValueError(
+            f"A bulk change of {table} writes {', '.join(stale)} without {keys}: change "
+            "names through the model, or set each key to name_key(name) beside them."
+        )
+
+
+def _parameter_sets(parameters: object) -> list[Mapping[str, Any]]:
+    if isinstance(parameters, Mapping):
+        return [parameters]
+    if isinstance(parameters, list):
+        return [each for each in parameters if isinstance(each, Mapping)]
+    return []
+
+
 def email_search_key(text: str) -> str:
     """Search text as an email address stored lower-cased (`User.email`) is searched:
     Python's `lower()`, which folds every script (the databases' fold ASCII alone)."""
@@ -244,6 +298,7 @@ class Organization(Snapshotted, Base):
     SNAPSHOT = (*PROFILE_FIELDS, "standing")
 
     _keep_key = validates("legal_name")(keep_key)
+    keyed_names("organizations", "legal_name")
 
     @classmethod
     def named(cls, name: str) -> ColumnElement[bool]:
@@ -309,6 +364,7 @@ class User(Base):
     organization: Mapped[Organization | None] = relationship(back_populates="members")
 
     _keep_key = validates("full_name")(keep_key)
+    keyed_names("users", "full_name")
 
     @classmethod
     def search(cls, text: str) -> ColumnElement[bool]:

@@ -35,6 +35,7 @@ from licensing.accounts.models import (
     email_search_key,
     inserted_key,
     keep_key,
+    keyed_names,
     name_key,
 )
 from licensing.db import Base, UTCDateTime, utcnow
@@ -171,6 +172,7 @@ class PermissionRequest(Snapshotted, Base):
     )
 
     _keep_keys = validates("requester_name", "institution")(keep_key)
+    keyed_names("permission_requests", "requester_name", "institution")
 
     @classmethod
     def names_contain(cls, text: str) -> ColumnElement[bool]:
