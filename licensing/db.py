@@ -11,7 +11,8 @@ One `Session` per app context (a request, a CLI command) is reached with
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+import string
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
@@ -35,11 +36,13 @@ from sqlalchemy import (
     event,
     func,
     inspect,
+    or_,
     select,
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
+from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
 from licensing.money import AMOUNT_INTEGER_DIGITS, AMOUNT_PLACES, beyond_largest
@@ -525,3 +528,27 @@ def one_page(
 
 def is_postgresql() -> bool:
     return database().dialect == "postgresql"
+
+
+_ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
+
+
+def contains_in_any_case(
+    column: ColumnElement[str] | InstrumentedAttribute[str],
+    text: str,
+    *,
+    stored: Callable[[str], str] = str,
+) -> ColumnElement[bool]:
+    """Rows whose `column` contains `text` in any case, for the columns that store no
+    key of their own (round 52: the audit log's actor, the outbox's recipients; the
+    names of organizations, people and requesters compare `name_key`s). Both
+    databases' `lower()` folds ASCII letters alone, so `text` is looked for in each of
+    the spellings a column so folded holds of it: every letter small ("müller"), and
+    every letter beyond ASCII a capital ("mÜller", of "MÜLLER"); a word written in
+    small letters, in capitals or capitalized is found. `stored` writes a spelling as
+    the column stores it (the outbox's JSON escapes); `%` and `_` are letters."""
+    term = text.strip()
+    spellings = dict.fromkeys(
+        stored(spelling).translate(_ASCII_LOWER) for spelling in (term.lower(), term.upper())
+    )
+    return or_(*(func.lower(column).contains(spelling, autoescape=True) for spelling in spellings))

@@ -161,23 +161,35 @@ def remove_passkeys(email: str, reason: str, name: str | None) -> None:
     metavar="ORGANIZATION",
     help="The organization it moves to: its legal name (any case) or its id.",
 )
+@click.option(
+    "--from",
+    "leaving",
+    metavar="ORGANIZATION",
+    help="The organization they act for now, by legal name (any case) or id: an account "
+    "that acts for another one is not moved (a move already made is not made again).",
+)
 @click.option("--reason", required=True, help="Why (audited, and emailed to the person).")
 @with_appcontext
-def move(email: str, organization: str, reason: str) -> None:
+def move(email: str, organization: str, reason: str, leaving: str | None) -> None:
     """Move a vendor user's account to another organization (a new employer).
 
     The console's move, for an operator (a batch of moves, or no admin at hand):
     the same checks (not the last active administrator, not the billing contact,
     not to a closed organization), audited `user.moved` as `system` with the reason
     and your login; sessions and API tokens end, the role becomes billing member,
-    and the person and both organizations' administrators are emailed. Exits 1 when
-    refused, 2 on a bad argument (an organization no name or id finds, or a name
-    several have: the error lists them with their ids).
+    and the person and both organizations' administrators are emailed. `--from`
+    (round 52, the API's `expected_organization`) names where they act now: an account
+    that acts elsewhere is not moved. Exits 1 when refused, 2 on a bad argument (an
+    organization no name or id finds, or a name several have: the error lists them
+    with their ids).
     """
     by = f"licensing users move on the command line, user {operator_login()}"
     organization_id = organization_given(organization, "--to")
+    expected = None if leaving is None else organization_given(leaving, "--from")
     try:
-        moved = services.move_user_by_email(email, organization_id, reason, by=by)
+        moved = services.move_user_by_email(email, organization_id, reason, by=by, leaving=expected)
+    except services.MovedMeanwhile as error:
+        raise click.ClickException(_acts_elsewhere(error, organization_id, expected)) from None
     except DomainError as error:
         raise click.ClickException(_refusal(error)) from None
     told = services.who_is_told("they", (moved.left, moved.joined), moved.administrators_told)
@@ -186,6 +198,18 @@ def move(email: str, organization: str, reason: str) -> None:
         f"(left {moved.left.legal_name}) as {services.with_article(moved.user.organization_role)}: "
         f"signed out everywhere, {len(moved.tokens)} API token(s) revoked, "
         f"{moved.invitations} invitation(s) withdrawn; emailed: {told}."
+    )
+
+
+def _acts_elsewhere(error: services.MovedMeanwhile, to: int, expected: int | None) -> str:
+    """The refusal of `--from` an organization the account no longer acts for, in a
+    command's words (the console's "open their page again" means nothing here)."""
+    where = f"{error.full_name}'s account acts for organization {error.organization_id}"
+    if error.organization_id == to:
+        return f"{where} already: a move made before went through; nothing was done again."
+    return (
+        f"{where}, not organization {expected} (--from): it was moved meanwhile, or "
+        "--from is wrong. Nothing was moved."
     )
 
 

@@ -8,7 +8,7 @@ enough), with a short prefix kept for display.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -21,13 +21,24 @@ from sqlalchemy import (
     LargeBinary,
     String,
     Text,
+    Update,
+    event,
     false,
     func,
+    or_,
     select,
     text,
 )
 from sqlalchemy.engine.default import DefaultExecutionContext
-from sqlalchemy.orm import Mapped, column_property, mapped_column, relationship, validates
+from sqlalchemy.orm import (
+    Mapped,
+    ORMExecuteState,
+    Session,
+    column_property,
+    mapped_column,
+    relationship,
+    validates,
+)
 from sqlalchemy.sql.elements import ColumnElement
 
 from licensing.access import ADMINISTRATOR, ORGANIZATION_ROLES, STAFF_ROLES
@@ -97,22 +108,119 @@ DEACTIVATED_MARK = " (deactivated)"
 
 
 def name_key(name: str) -> str:
-    """A legal name as organizations are looked up and searched by (round 51): case
-    folded for every script, not ASCII letters alone ("ÉCOLE Médicale" and "école
-    médicale" are one name; "Straße" is "strasse"), and its compatibility forms made
-    one (NFKC: a ligature "ﬁ" is "fi", a full-width A is an a, a no-break space a
+    """A name as organizations and people are looked up and searched by (round 51):
+    case folded for every script, not ASCII letters alone ("ÉCOLE Médicale" and
+    "école médicale" are one name; "Straße" is "strasse"), and its compatibility forms
+    made one (NFKC: a ligature "ﬁ" is "fi", a full-width A is an a, a no-break space a
     space), before and after folding, as Unicode's NFKC_Casefold does. Neither
     database can fold so (SQLite's `lower()` and PostgreSQL's under the C locale fold
-    ASCII only), so the key is computed here and stored (`legal_name_key`); migration
-    `accounts_0010` keeps its own copy of these lines, as a migration must."""
-    folded = unicodedata.normalize("NFKC", name.strip()).casefold()
-    return unicodedata.normalize("NFKC", folded)
+    ASCII only), so the key is computed here and stored (`legal_name_key`,
+    `full_name_key`, the permission requests' `requester_name_key` and
+    `institution_key`); migrations keep their own copy of these lines, as a migration
+    must.
+
+    Round 52, two scripts whose capitals folding alone does not meet: Turkish writes
+    the capital of "i" as "İ" (folded to "i" with a combining dot) and of its dotless
+    i (U+0131) as "I", so both i's are one letter here ("YILMAZ" finds the dotless
+    *Yilmaz*, "istanbul" *İstanbul*);
+    Greek writes capitals without their accents ("ΠΑΠΑΔΟΠΟΥΛΟΥ" for *Παπαδοπούλου*),
+    so a Greek letter's accents and diaeresis are dropped. Latin letters keep theirs:
+    "Muller" is another name than "Müller"."""
+    folded = unicodedata.normalize("NFD", unicodedata.normalize("NFKC", name.strip()).casefold())
+    kept: list[str] = []
+    letter = ""
+    for character in folded:
+        if not unicodedata.combining(character):
+            letter = character
+        elif (letter == "i" and character == _DOT_ABOVE) or _greek(letter):
+            continue
+        kept.append(character)
+    return unicodedata.normalize("NFKC", "".join(kept)).replace(_DOTLESS_I, "i")
 
 
-def _inserted_name_key(context: DefaultExecutionContext) -> str:
-    """The key of a row inserted without the ORM (a Core `insert(Organization)`)."""
-    parameters: Mapping[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
-    return name_key(str(parameters["legal_name"]))
+_DOT_ABOVE = "\u0307"  # İ folds to "i" and this
+_DOTLESS_I = "\u0131"
+
+
+def _greek(letter: str) -> bool:
+    return "\u0370" <= letter <= "\u03ff" or "\u1f00" <= letter <= "\u1fff"
+
+
+def inserted_key(column: str) -> Callable[[DefaultExecutionContext], str]:
+    """The default of a key column: the key of `column` in a row inserted without
+    the ORM (a Core `insert(Organization)`), which no validator sees."""
+
+    def key(context: DefaultExecutionContext) -> str:
+        parameters: Mapping[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+        return name_key(str(parameters[column]))
+
+    return key
+
+
+def alphabetical(key: str) -> str:
+    """A name's key (`name_key`) as a whole list of names is ordered, alphabetically
+    (round 52): its letters without their accents, so "école" sorts with the e's and
+    not after "zeta", as the key's own bytes would. Ties are ordered by the key."""
+    decomposed = unicodedata.normalize("NFD", key)
+    return "".join(character for character in decomposed if not unicodedata.combining(character))
+
+
+def keep_key(record: object, field: str, name: str) -> str:
+    """A validator (`validates(field)(keep_key)`) that keeps `<field>_key`, the
+    name's `name_key`, in step with every write of the name through the ORM."""
+    if name is not None:  # None is refused by the column itself, at flush
+        setattr(record, f"{field}_key", name_key(name))
+    return name
+
+
+# The names each table keys (round 52), by table: the name's column and its key's.
+KEYED_NAMES: dict[str, dict[str, str]] = {}
+
+
+def keyed_names(table: str, *names: str) -> None:
+    """Declare that `table` keeps `<name>_key` beside each of `names`: a bulk UPDATE
+    through a session that writes a name without its key is refused (`_no_stale_key`)."""
+    KEYED_NAMES[table] = {name: f"{name}_key" for name in names}
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _no_stale_key(state: ORMExecuteState) -> None:
+    """Round 52: the validators key a name written through the model, and the column
+    defaults one inserted without it; a bulk `UPDATE ... SET legal_name = ...` (an
+    `update(Organization)`, or the table's) went round both and left the key stale, so
+    the lookups and searches no longer found the record. Such an UPDATE is refused
+    unless it sets the key beside the name (`name_key`)."""
+    statement = state.statement
+    if not (state.is_update and isinstance(statement, Update)):
+        return
+    table = str(getattr(statement.table, "name", ""))
+    keyed = KEYED_NAMES.get(table)
+    if not keyed:
+        return
+    given = {getattr(column, "key", column) for column in statement._values or ()}
+    for parameters in _parameter_sets(state.parameters):
+        given |= set(parameters)
+    stale = [name for name, key in keyed.items() if name in given and key not in given]
+    if stale:
+        keys = ", ".join(keyed[name] for name in stale)
+        raise ValueError(
+            f"A bulk change of {table} writes {', '.join(stale)} without {keys}: change "
+            "names through the model, or set each key to name_key(name) beside them."
+        )
+
+
+def _parameter_sets(parameters: object) -> list[Mapping[str, Any]]:
+    if isinstance(parameters, Mapping):
+        return [parameters]
+    if isinstance(parameters, list):
+        return [each for each in parameters if isinstance(each, Mapping)]
+    return []
+
+
+def email_search_key(text: str) -> str:
+    """Search text as an email address stored lower-cased (`User.email`) is searched:
+    Python's `lower()`, which folds every script (the databases' fold ASCII alone)."""
+    return text.strip().lower()
 
 
 def parse_roles(staff_roles: str) -> frozenset[str]:
@@ -139,7 +247,7 @@ class Organization(Snapshotted, Base):
     legal_name: Mapped[str] = mapped_column(String(LEGAL_NAME_MAX))
     # `name_key(legal_name)`, kept in step on every write of the name (`_keep_key`;
     # a Core insert through its default): what lookups and searches by name compare.
-    legal_name_key: Mapped[str] = mapped_column(Text, default=_inserted_name_key)
+    legal_name_key: Mapped[str] = mapped_column(Text, default=inserted_key("legal_name"))
     organization_type: Mapped[str] = mapped_column(String(20))
     address_line1: Mapped[str] = mapped_column(String(ADDRESS_LINE_MAX))
     address_line2: Mapped[str | None] = mapped_column(String(ADDRESS_LINE_MAX))
@@ -189,11 +297,8 @@ class Organization(Snapshotted, Base):
     }
     SNAPSHOT = (*PROFILE_FIELDS, "standing")
 
-    @validates("legal_name")
-    def _keep_key(self, _key: str, legal_name: str) -> str:
-        if legal_name is not None:  # None is refused by the column itself, at flush
-            self.legal_name_key = name_key(legal_name)
-        return legal_name
+    _keep_key = validates("legal_name")(keep_key)
+    keyed_names("organizations", "legal_name")
 
     @classmethod
     def named(cls, name: str) -> ColumnElement[bool]:
@@ -230,6 +335,9 @@ class User(Base):
     email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)
     password_hash: Mapped[str] = mapped_column(String(255))
     full_name: Mapped[str] = mapped_column(String(PERSON_NAME_MAX))
+    # `name_key(full_name)` (round 52, as `Organization.legal_name_key`): what the
+    # searches of people by name compare (`name_contains`), kept in step by `_keep_key`.
+    full_name_key: Mapped[str] = mapped_column(Text, default=inserted_key("full_name"))
     organization_id: Mapped[int | None] = mapped_column(ForeignKey("organizations.id"), index=True)
     # Comma-separated, sorted; read it through `roles`.
     staff_roles: Mapped[str] = mapped_column(String(50), default="")
@@ -254,6 +362,18 @@ class User(Base):
     two_step_last_step: Mapped[int | None] = mapped_column(BigInteger)
 
     organization: Mapped[Organization | None] = relationship(back_populates="members")
+
+    _keep_key = validates("full_name")(keep_key)
+    keyed_names("users", "full_name")
+
+    @classmethod
+    def search(cls, text: str) -> ColumnElement[bool]:
+        """Users whose name or email contains `text`, in any case and script (round
+        52): the name by its key, the email (stored lower-cased) by `email_search_key`."""
+        return or_(
+            cls.full_name_key.contains(name_key(text), autoescape=True),
+            cls.email.contains(email_search_key(text), autoescape=True),
+        )
 
     @property
     def two_step_enabled(self) -> bool:

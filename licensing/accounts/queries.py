@@ -1000,7 +1000,7 @@ def users(
 def users_query(*, kind: str | None = None, search: str | None = None) -> Select[Any]:
     """Every user (staff console): `kind` is "staff", "vendor", or a role in an
     organization (`access.ORGANIZATION_ROLES`: the vendor users who hold it);
-    `search` matches email or name."""
+    `search` matches email or name, in any case and script (`User.search`)."""
     # The lists show each vendor's organization: load them with the page, not per row.
     statement = select(User).order_by(User.email).options(selectinload(User.organization))
     if kind == "staff":
@@ -1009,11 +1009,8 @@ def users_query(*, kind: str | None = None, search: str | None = None) -> Select
         statement = statement.where(User.organization_id.is_not(None))
     elif kind in access.ORGANIZATION_ROLES:
         statement = statement.where(User.organization_role == kind)
-    if search:
-        pattern = f"%{search.strip().lower()}%"
-        statement = statement.where(
-            or_(User.email.like(pattern), func.lower(User.full_name).like(pattern))
-        )
+    if search and search.strip():
+        statement = statement.where(User.search(search))
     return statement
 
 

@@ -433,6 +433,21 @@ DESTINATION_NEEDED = (
     "organization (its legal name)."
 )
 DESTINATION_TWICE = "Give organization_id or organization, not both."
+# And where it acts for now, by id or by legal name (round 52), one of them.
+EXPECTED_NEEDED = (
+    "Name the organization the account acts for now: expected_organization_id (its id) "
+    "or expected_organization (its legal name)."
+)
+EXPECTED_TWICE = "Give expected_organization_id or expected_organization, not both."
+
+
+def _legal_name(description: str, example: str) -> ma.fields.String:
+    """A field naming an organization by its legal name (or null: none given)."""
+    return ma.fields.String(
+        allow_none=True,
+        validate=Text(LEGAL_NAME_MAX),
+        metadata={"description": description, "example": example},
+    )
 
 
 class MoveInputSchema(ApiSchema):
@@ -442,17 +457,13 @@ class MoveInputSchema(ApiSchema):
             "by name (exactly one of them)."
         }
     )
-    organization = ma.fields.String(
-        allow_none=True,
-        validate=Text(LEGAL_NAME_MAX),
-        metadata={
-            "description": "The organization the account moves to, by legal name, whole, in "
-            "any case and script (round 51; `licensing users move --to`'s lookup): a name "
-            "several organizations have, or none has, is a 422 listing at most 10 of them "
-            "(those of that name, or whose name contains it) with their ids. Or "
-            "`organization_id` (exactly one of them).",
-            "example": "Harbor Analytics LLC",
-        },
+    organization = _legal_name(
+        "The organization the account moves to, by legal name, whole, in any case and "
+        "script (round 51; `licensing users move --to`'s lookup): a name several "
+        "organizations have, or none has, is a 422 listing at most 10 of them (those of "
+        "that name, or whose name contains it) with their ids. Or `organization_id` "
+        "(exactly one of them).",
+        "Harbor Analytics LLC",
     )
     # Absent, null, empty or blank: the service's and the page's words (round 50).
     reason = Required(
@@ -465,23 +476,43 @@ class MoveInputSchema(ApiSchema):
         },
     )
     expected_organization_id = record_id(
-        required=True,
         metadata={
             "description": "The organization the caller believes the person acts for now "
             "(as `GET /users/{user_id}` gave it): an account moved since is not moved on "
-            "(409). It makes a retried request safe: one that was carried out is refused."
+            "(409). It makes a retried request safe: one that was carried out is refused. "
+            "Or `expected_organization`, by name (exactly one of them)."
         },
+    )
+    expected_organization = _legal_name(
+        "The organization the caller believes the person acts for now, by legal name, "
+        "found as `organization` is (round 52; `licensing users move --from`): a name "
+        "several organizations have, or none has, is a 422 on this field listing them "
+        "with their ids. Or `expected_organization_id` (exactly one of them).",
+        "Kestrel Health Software",
     )
 
     @ma.validates_schema(skip_on_field_errors=False)
     def _one_destination(self, data: dict[str, Any], **_kwargs: Any) -> None:
-        """Exactly one of `organization_id` and `organization` (a null name is none)."""
-        if data.get("organization") is None:
-            data.pop("organization", None)
-        if "organization_id" in data and "organization" in data:
-            raise ma.ValidationError(DESTINATION_TWICE, field_name="organization")
-        if "organization_id" not in data and "organization" not in data:
-            raise ma.ValidationError(DESTINATION_NEEDED, field_name="organization_id")
+        """Exactly one of `organization_id` and `organization` (a null name is none),
+        and of `expected_organization_id` and `expected_organization`."""
+        errors: dict[str, list[str]] = {}
+        for by_id, by_name, twice, needed in (
+            ("organization_id", "organization", DESTINATION_TWICE, DESTINATION_NEEDED),
+            (
+                "expected_organization_id",
+                "expected_organization",
+                EXPECTED_TWICE,
+                EXPECTED_NEEDED,
+            ),
+        ):
+            if data.get(by_name) is None:
+                data.pop(by_name, None)
+            if by_id in data and by_name in data:
+                errors[by_name] = [twice]
+            elif by_id not in data and by_name not in data:
+                errors[by_id] = [needed]
+        if errors:
+            raise ma.ValidationError(errors)
 
 
 class MoveEndedSchema(ApiSchema):
@@ -1164,9 +1195,18 @@ def move_user(data: dict[str, Any], user_id: int) -> dict[str, Any]:
 
     The destination is `organization_id`, or `organization`, its legal name (round 51:
     staff scripts know organizations by name, as `licensing users move --to` takes it),
-    found by the command's own lookup and refused in its words (422 on `organization`)."""
+    found by the command's own lookup and refused in its words (422 on `organization`);
+    where the account acts now likewise `expected_organization_id`, or
+    `expected_organization` by name (round 52, `--from`), with the same refusals."""
     if "organization" in data:
         data["organization_id"] = services.organization_by_name(data["organization"])
+    if "expected_organization" in data:
+        try:
+            data["expected_organization_id"] = services.organization_by_name(
+                data["expected_organization"]
+            )
+        except InvalidInput as error:
+            raise _named_as_in_the_body(error, "expected_organization") from error
     try:
         moved = services.move_user(
             user_id,
@@ -1176,7 +1216,8 @@ def move_user(data: dict[str, Any], user_id: int) -> dict[str, Any]:
             leaving=data["expected_organization_id"],
         )
     except InvalidInput as error:
-        raise _named_as_in_the_body(error, "organization" in data) from error
+        named = "organization" if "organization" in data else "organization_id"
+        raise _named_as_in_the_body(error, named) from error
     except services.MovedMeanwhile as error:
         raise Conflict(_moved_meanwhile(error, user_id, data)) from error
     organizations = (moved.left, moved.joined)
@@ -1208,18 +1249,23 @@ def _moved_meanwhile(error: services.MovedMeanwhile, user_id: int, data: dict[st
             f"{where} already: a move sent before went through, and nothing was moved or "
             f"emailed again. GET /api/v1/users/{user_id} shows it."
         )
+    given = (
+        f"expected_organization “{data['expected_organization'].strip()}”"
+        if "expected_organization" in data
+        else "expected_organization_id"
+    )
     return (
         f"{where}, not organization {data['expected_organization_id']} "
-        "(expected_organization_id): it was moved meanwhile, or the expected organization "
+        f"({given}): it was moved meanwhile, or the expected organization "
         f"is wrong. Read GET /api/v1/users/{user_id}, and send the organization it acts for "
         "now as expected_organization_id to move it from there."
     )
 
 
-def _named_as_in_the_body(error: InvalidInput, by_name: bool) -> InvalidInput:
-    """The service names the destination `organization`, as the console's form does;
-    the API's body calls it `organization_id`, or `organization` when named so."""
-    field = "organization" if by_name else "organization_id"
+def _named_as_in_the_body(error: InvalidInput, field: str) -> InvalidInput:
+    """The service names the organization `organization`, as the console's form does;
+    the API's body calls it `field`: `organization_id`, or `organization` when named
+    so, or `expected_organization` for where the account acts now (round 52)."""
     errors = {
         (field if path == "organization" else path): messages
         for path, messages in error.errors.items()

@@ -20,7 +20,7 @@ class AuditFilter:
 
     entity_type: str | None = None
     entity_id: str | None = None
-    actor: str | None = None  # part of the actor's email (case-insensitive)
+    actor: str | None = None  # part of the actor's email (any case, `db.contains_in_any_case`)
     action: str | None = None  # an exact action, or a prefix ending in "." ("user.")
     since: date | None = None
     until: date | None = None
@@ -31,8 +31,7 @@ class AuditFilter:
         if self.entity_id:
             statement = statement.where(AuditEvent.entity_id == str(self.entity_id))
         if self.actor:
-            pattern = f"%{self.actor.strip().lower()}%"
-            statement = statement.where(func.lower(AuditEvent.actor).like(pattern))
+            statement = statement.where(db.contains_in_any_case(AuditEvent.actor, self.actor))
         if self.action:
             if self.action.endswith("."):
                 statement = statement.where(AuditEvent.action.startswith(self.action))

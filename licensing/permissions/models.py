@@ -21,10 +21,23 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    or_,
+    select,
 )
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
+from sqlalchemy.sql.elements import ColumnElement
 
-from licensing.accounts.models import EMAIL_MAX, PERSON_NAME_MAX, Organization, User
+from licensing.accounts.models import (
+    EMAIL_MAX,
+    PERSON_NAME_MAX,
+    Organization,
+    User,
+    email_search_key,
+    inserted_key,
+    keep_key,
+    keyed_names,
+    name_key,
+)
 from licensing.db import Base, UTCDateTime, utcnow
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 from licensing.records import Snapshotted, one_of, refuse_changes
@@ -100,6 +113,11 @@ class PermissionRequest(Snapshotted, Base):
     # round 24 whose requester no account could be matched to.
     requester_user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     institution: Mapped[str] = mapped_column(String(INSTITUTION_MAX))
+    # `name_key` of the requester's name and of the institution (round 52, migration
+    # `permissions_0005`): what the queue's search compares, in any case and script.
+    # Kept in step by `_keep_keys` (a Core insert: their defaults).
+    requester_name_key: Mapped[str] = mapped_column(Text, default=inserted_key("requester_name"))
+    institution_key: Mapped[str] = mapped_column(Text, default=inserted_key("institution"))
     role: Mapped[str] = mapped_column(String(20))
     organization_type: Mapped[str] = mapped_column(String(20))
     purpose: Mapped[str] = mapped_column(String(30))
@@ -152,6 +170,24 @@ class PermissionRequest(Snapshotted, Base):
     letters: Mapped[list[PermissionLetter]] = relationship(
         back_populates="request", order_by="PermissionLetter.id", viewonly=True
     )
+
+    _keep_keys = validates("requester_name", "institution")(keep_key)
+    keyed_names("permission_requests", "requester_name", "institution")
+
+    @classmethod
+    def names_contain(cls, text: str) -> ColumnElement[bool]:
+        """Requests whose requester (by the name and address given, or their
+        account's now) or institution contains `text`, in any case and script
+        (round 52): names by their keys, addresses (stored lower-cased) by
+        `email_search_key`."""
+        name, address = name_key(text), email_search_key(text)
+        return or_(
+            cls.requester_name_key.contains(name, autoescape=True),
+            cls.requester_email.contains(address, autoescape=True),
+            # A requester who changed their name or address since is found by both.
+            cls.requester_user_id.in_(select(User.id).where(User.search(text))),
+            cls.institution_key.contains(name, autoescape=True),
+        )
 
     @property
     def requester_address(self) -> str:

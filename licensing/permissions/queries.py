@@ -191,22 +191,14 @@ def _filtered(
     elif filters.assignee and (assignee_id := record_id(filters.assignee)) is not None:
         statement = statement.where(PermissionRequest.assignee_id == assignee_id)
     if filters.search:
+        # References are ASCII (`PR-2026-000001`) and the content requested is free
+        # text, not a name: the database's `lower()` as before. Names and addresses
+        # by their keys, in any case and script (round 52).
         pattern = f"%{filters.search.lower()}%"
         statement = statement.where(
             or_(
                 func.lower(PermissionRequest.reference).like(pattern),
-                func.lower(PermissionRequest.requester_name).like(pattern),
-                func.lower(PermissionRequest.requester_email).like(pattern),
-                # A requester who changed their name or address since is found by both.
-                PermissionRequest.requester_user_id.in_(
-                    select(User.id).where(
-                        or_(
-                            func.lower(User.full_name).like(pattern),
-                            func.lower(User.email).like(pattern),
-                        )
-                    )
-                ),
-                func.lower(PermissionRequest.institution).like(pattern),
+                PermissionRequest.names_contain(filters.search),
                 func.lower(PermissionRequest.content_requested).like(pattern),
             )
         )

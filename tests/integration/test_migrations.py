@@ -98,12 +98,16 @@ def _organization_and_user(connection: Connection, role: str) -> tuple[int, int]
         standing="active",
         created_at=now,
     )
+    # From accounts_0011 on, the person's name's key beside it.
+    user_columns = {c["name"] for c in inspect(connection).get_columns("users")}
+    user_keyed = {"full_name_key": "rosa lindqvist"} if "full_name_key" in user_columns else {}
     user_id = _insert(
         connection,
         "users",
         email=f"{role}-{organization_id}@kestrel.example",
         password_hash="x",
         full_name="Rosa Lindqvist",
+        **user_keyed,
         organization_id=organization_id,
         organization_role=role,
         staff_roles="",
@@ -382,9 +386,17 @@ def test_royalties_0005_names_the_reports_that_amend_the_same_report_and_changes
 def _permission_request(
     connection: Connection, number: int, organization_id: int | None, email: str
 ) -> int:
+    # From permissions_0005 on, the names' keys beside them.
+    columns = {c["name"] for c in inspect(connection).get_columns("permission_requests")}
+    keyed = (
+        {"requester_name_key": "rosa lindqvist", "institution_key": "kestrel health software"}
+        if "institution_key" in columns
+        else {}
+    )
     return _insert(
         connection,
         "permission_requests",
+        **keyed,
         reference=f"PR-2026-{number:06d}",
         state="submitted",
         source="public" if organization_id is None else "application",
@@ -1446,6 +1458,174 @@ def test_accounts_0010_keys_every_organizations_name_for_any_case_in_any_script(
     finally:
         engine.dispose()
     migrations.upgrade(url)
+
+
+_PEOPLE = ["Jana MÜLLER", "Ayşe Y\u0131lmaz", "ΣΟΦΊΑ Παπαδοπούλου", "\ufb01ona \uff2belly"]
+
+
+def _columns(connection: Connection, table: str) -> set[str]:
+    return {c["name"] for c in inspect(connection).get_columns(table)}
+
+
+def test_accounts_0011_keys_every_users_name_for_any_case_in_any_script(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 52: people were searched with the database's `lower()`, ASCII letters
+    only. accounts_0011 adds `full_name_key` and keys the users already there, more
+    than a batch of them, as the service keys a new one (`name_key`); NOT NULL; the
+    organizations are keyed again with round 52's Turkish i's; the downgrade drops the
+    users' key, and upgrading again keys them again."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "accounts_0010")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            assert "full_name_key" not in _columns(connection, "users")
+            organization_id, _ = _organization_and_user(connection, "administrator")
+            users = sql_table("users", *(column(name) for name in _USER_ROW), column("id"))
+            rows = [
+                {
+                    **_USER_ROW,
+                    "email": f"person-{index}@kestrel.example",
+                    "full_name": _PEOPLE[index % len(_PEOPLE)],
+                    "organization_id": organization_id,
+                }
+                for index in range(503)  # more than a batch of the migration's (500)
+            ]
+            connection.execute(insert(users), rows)
+            turkish = _insert(
+                connection,
+                "organizations",
+                **{
+                    **_ORGANIZATION_ROW,
+                    "legal_name": "İstanbul Yaz\u0131l\u0131m",
+                    "legal_name_key": "i\u0307stanbul yaz\u0131l\u0131m",  # accounts_0010's
+                },
+            )
+    finally:
+        engine.dispose()
+
+    migrations.upgrade(url)
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            keyed = connection.execute(text("SELECT full_name, full_name_key FROM users")).all()
+            assert len(keyed) >= len(rows)
+            assert all(key == name_key(name) for name, key in keyed)
+            assert {key for name, key in keyed if name in _PEOPLE} == {
+                "jana müller",
+                "ayşe yilmaz",
+                "σοφια παπαδοπουλου",
+                "fiona kelly",
+            }
+            # The organization keyed by accounts_0010's function, keyed again.
+            assert (
+                connection.execute(
+                    text("SELECT legal_name_key FROM organizations WHERE id = :o"),
+                    {"o": turkish},
+                ).scalar_one()
+                == "istanbul yazilim"
+            )
+            assert not next(
+                c for c in inspect(connection).get_columns("users") if c["name"] == "full_name_key"
+            )["nullable"]
+    finally:
+        engine.dispose()
+    migrations.downgrade(url, "accounts_0010")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            assert "full_name_key" not in _columns(connection, "users")
+    finally:
+        engine.dispose()
+    migrations.upgrade(url)
+
+
+def test_permissions_0005_keys_every_requests_requester_and_institution(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 52: the queue's search compared names with `lower()`. permissions_0005
+    adds `requester_name_key` and `institution_key` and keys the requests already
+    there, more than a batch, as the service keys a new one; NOT NULL; down and up."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "permissions_0004")
+    institutions = ["ÉCOLE normale supérieure", "Straße Institut", "İstanbul Üniversitesi"]
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            assert "institution_key" not in _columns(connection, "permission_requests")
+            made = [
+                _permission_request(connection, number, None, f"r{number}@school.example")
+                for number in range(1, 504)  # more than a batch of the migration's (500)
+            ]
+            for index, request_id in enumerate(made):
+                connection.execute(
+                    text(
+                        "UPDATE permission_requests SET requester_name = :n, institution = :i "
+                        "WHERE id = :r"
+                    ),
+                    {
+                        "n": _PEOPLE[index % len(_PEOPLE)],
+                        "i": institutions[index % len(institutions)],
+                        "r": request_id,
+                    },
+                )
+    finally:
+        engine.dispose()
+
+    migrations.upgrade(url)
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            keyed = connection.execute(
+                text(
+                    "SELECT requester_name, requester_name_key, institution, institution_key "
+                    "FROM permission_requests"
+                )
+            ).all()
+            assert len(keyed) == len(made)
+            assert all(
+                name_key(name) == name_found and name_key(place) == place_found
+                for name, name_found, place, place_found in keyed
+            )
+            assert {row[3] for row in keyed} == {
+                "école normale supérieure",
+                "strasse institut",
+                "istanbul üniversitesi",
+            }
+            columns = inspect(connection).get_columns("permission_requests")
+            assert not any(
+                c["nullable"]
+                for c in columns
+                if c["name"] in {"requester_name_key", "institution_key"}
+            )
+    finally:
+        engine.dispose()
+    migrations.downgrade(url, "permissions_0004")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            assert not {"requester_name_key", "institution_key"} & _columns(
+                connection, "permission_requests"
+            )
+    finally:
+        engine.dispose()
+    migrations.upgrade(url)
+
+
+_USER_ROW = {
+    "email": "",
+    "password_hash": "x",
+    "full_name": "",
+    "organization_id": None,
+    "organization_role": "member",
+    "staff_roles": "",
+    "failed_login_count": 0,
+    "is_active": True,
+    "created_at": datetime(2026, 12, 3, 12, 0, tzinfo=UTC),
+}
 
 
 _ORGANIZATION_ROW = {

@@ -131,15 +131,18 @@ def move_user(
         return replace(move, administrators_told=told, recipients=recipients)
 
 
-def move_user_by_email(email: str, organization_id: int, reason: str, *, by: str) -> Move:
+def move_user_by_email(
+    email: str, organization_id: int, reason: str, *, by: str, leaving: int | None = None
+) -> Move:
     """Operations (`licensing users move`): `move_user` as the system, for the user
-    with this address, with the console's checks."""
+    with this address, with the console's checks (and `leaving`'s, when `--from` names
+    where they act now)."""
     with db.transaction() as session:
         found = queries.user_by_email(session, email)
         if found is None:
             raise NotFound(f"There is no user {email.strip().lower()}.")
         user_id = found.id
-    return move_user(user_id, organization_id, reason, Actor.SYSTEM, by=by)
+    return move_user(user_id, organization_id, reason, Actor.SYSTEM, leaving=leaving, by=by)
 
 
 def _close_invitations_to(session: Session, user: User, joined: Organization, actor: Actor) -> None:

@@ -77,7 +77,7 @@ def test_a_name_several_or_none_have_is_a_422_in_the_commands_words_and_moves_no
 
     several = _move(client, admin, colleague, organization="acme trading")
     part = _move(client, admin, colleague, organization="tidewater")
-    none = _move(client, admin, colleague, organization="Bluefin")
+    none = _move(client, admin, colleague, organization="Ospreyvale")
     blank = _move(client, admin, colleague, organization="   ")
     unstorable = _move(client, admin, colleague, organization="Acme\x00 Trading")
     assert unstorable.status_code == 422  # before any lookup: PostgreSQL stores no NUL
@@ -98,7 +98,7 @@ def test_a_name_several_or_none_have_is_a_422_in_the_commands_words_and_moves_no
     assert said.endswith("; and 2 more. Give the legal name exactly or the id.")
     assert said in _cli_refusal(app, colleague, "tidewater")
     assert none.get_json()["errors"]["organization"] == [
-        "No organization is named “Bluefin”, nor has a name containing it. "
+        "No organization is named “Ospreyvale”, nor has a name containing it. "
         "Give its legal name or its id."
     ]
     assert blank.get_json()["errors"]["organization"] == [

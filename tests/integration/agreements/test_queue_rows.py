@@ -19,7 +19,7 @@ from sqlalchemy import delete, update
 
 from licensing import db
 from licensing.accounts import services as accounts
-from licensing.accounts.models import User
+from licensing.accounts.models import User, name_key
 from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Application
@@ -55,7 +55,9 @@ def test_every_text_in_a_row_is_escaped_once_as_jinja_escapes_it(
     vendor = factories.make_vendor(session, organization=organization)
     application = apply(vendor, {**STAFF_USE, "product_name": f"{HOSTILE} Feed"})
     session.execute(
-        update(User).where(User.id == licensing_staff.id).values(full_name=f"{HOSTILE} Reviewer")
+        update(User)
+        .where(User.id == licensing_staff.id)
+        .values(full_name=f"{HOSTILE} Reviewer", full_name_key=name_key(f"{HOSTILE} Reviewer"))
     )
     session.commit()
     services.assign(

@@ -15,7 +15,7 @@ from markupsafe import escape
 from sqlalchemy import update
 
 from licensing import calendar, db
-from licensing.accounts.models import User
+from licensing.accounts.models import User, name_key
 from licensing.permissions import services
 from licensing.permissions.models import PermissionRequest
 from licensing.web.paging import PER_PAGE
@@ -49,7 +49,9 @@ def test_every_text_in_a_row_is_escaped_once_as_jinja_escapes_it(
         routed_use(organization.id, "Bluefin", application_reference=f"{HOSTILE}-41")
     )
     session.execute(
-        update(User).where(User.id == licensing_staff.id).values(full_name=f"{HOSTILE} Reviewer")
+        update(User)
+        .where(User.id == licensing_staff.id)
+        .values(full_name=f"{HOSTILE} Reviewer", full_name_key=name_key(f"{HOSTILE} Reviewer"))
     )
     session.commit()
     services.assign([public.id, routed.id], licensing_staff.id, OFFICE)

@@ -1,0 +1,177 @@
+"""Round 52: people were searched with the database's `lower()`, which folds ASCII
+letters only (SQLite, and PostgreSQL under the C locale), so "müller" did not find
+*JANA MÜLLER*, "YILMAZ" not *Ayşe Yilmaz* written with the dotless i (Turkish's
+capital of it is I), nor "ΠΑΠΑΔΟΠΟΥΛΟΥ" (Greek capitals carry no accents)
+*Σοφία Παπαδοπούλου*. Users keep their name's key (`full_name_key`, `name_key` as
+organizations since round 51); the audit log's actor and the outbox's recipients,
+which store no key, are looked for in each spelling the database's folding leaves
+(`db.contains_in_any_case`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import insert, select
+
+from licensing import db
+from licensing.accounts import queries
+from licensing.accounts.models import User, name_key
+from licensing.audit import queries as audit_queries
+from licensing.audit import services as audit
+from licensing.audit.queries import AuditFilter
+from licensing.mail import queries as outbox
+from licensing.mail import services as mail
+from tests.support import factories
+from tests.support.factories import bearer
+
+MULLER = "JANA MÜLLER"
+YILMAZ = "Ayşe Y\u0131lmaz"  # the dotless i
+SOPHIA = "Σοφία Παπαδοπούλου"
+
+
+def _people() -> dict[str, int]:
+    session = db.session()
+    organization = factories.make_organization(session)
+    made = {
+        name: factories.make_vendor(session, organization, full_name=name).id
+        for name in (MULLER, YILMAZ, SOPHIA)
+    }
+    made["jörg"] = factories.make_vendor(
+        session, organization, email="jörg.weiß@northwind.example", full_name="J. Weiss"
+    ).id
+    return made
+
+
+def _found(search: str) -> set[int]:
+    return {user.id for user in queries.users(db.session(), search=search)}
+
+
+def test_the_key_makes_turkish_is_one_letter_and_drops_greek_accents() -> None:
+    assert name_key("YILMAZ") == name_key("y\u0131lmaz") == "yilmaz"
+    assert name_key("İstanbul") == name_key("istanbul") == "istanbul"
+    assert name_key("ΠΑΠΑΔΟΠΟΥΛΟΥ") == name_key("Παπαδοπούλου") == "παπαδοπουλου"
+    # Latin letters keep their accents: another name.
+    assert name_key("Muller") != name_key("Müller")
+
+
+def test_the_users_list_finds_a_person_by_a_name_in_any_case_and_script(app: Flask) -> None:
+    made = _people()
+    # Before round 52, each found nobody: lower("JANA MÜLLER") is "jana mÜller".
+    assert _found("müller") == {made[MULLER]}
+    assert _found("YILMAZ") == {made[YILMAZ]}
+    assert _found("ΠΑΠΑΔΟΠΟΥΛΟΥ") == {made[SOPHIA]}
+    assert _found("ayşe y\u0131lmaz") == {made[YILMAZ]}
+    # The address, stored lower-cased, by its letters beyond ASCII in capitals.
+    assert _found("JÖRG.WEISS") == set()  # an address is not a name: ß is not ss
+    assert _found("JÖRG.WEIß") == {made["jörg"]}
+    # `%` and `_` are letters, not wildcards.
+    assert _found("m_ller") == set()
+
+
+def test_the_consoles_and_the_apis_users_lists_search_so(
+    app: Flask, admin: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    made = _people()
+    client = signed_in(app.test_client(), admin)
+    page = client.get("/console/users", query_string={"q": "müller"}).get_data(as_text=True)
+    assert MULLER in page
+    assert SOPHIA not in page
+    listed = client.get(
+        "/api/v1/users", query_string={"q": "ΠΑΠΑΔΟΠΟΥΛΟΥ"}, headers=bearer(admin)
+    ).get_json()
+    assert [user["id"] for user in listed] == [made[SOPHIA]]
+
+
+def test_the_key_follows_a_rename_and_a_core_insert(app: Flask, vendor: User) -> None:
+    with db.transaction() as session:
+        found = session.get(User, vendor.id)
+        assert found is not None
+        found.full_name = "ÖZGÜR Şahin"
+    made = db.session().scalar(
+        insert(User)
+        .returning(User.id)
+        .values(
+            email="core@northwind.example",
+            password_hash="x",
+            full_name="İpek Öztürk",
+            organization_id=vendor.organization_id,
+            organization_role="member",
+        )
+    )
+    keys = dict(
+        db.session()
+        .execute(select(User.id, User.full_name_key).where(User.id.in_([vendor.id, made])))
+        .all()
+    )
+    assert keys == {vendor.id: "özgür şahin", made: "ipek öztürk"}
+
+
+def test_the_audit_logs_actor_filter_finds_an_address_in_any_case(app: Flask) -> None:
+    with db.transaction() as session:
+        for number, actor in enumerate(("ÖZGÜR@northwind.example", "özlem@northwind.example")):
+            audit.record(
+                session,
+                action="widget.changed",
+                entity_type="widget",
+                entity_id=number,
+                before=None,
+                after={"count": number},
+                actor=actor,
+            )
+
+    def actors(text: str) -> list[str]:
+        events, _ = audit_queries.page(db.session(), AuditFilter(actor=text))
+        return sorted(event.actor for event in events)
+
+    # Before round 52: "özgür" lowered the search alone, and found no "ÖZGÜR".
+    assert actors("özgür") == ["ÖZGÜR@northwind.example"]
+    assert actors("ÖZLEM") == ["özlem@northwind.example"]
+    assert actors("Öz") == ["ÖZGÜR@northwind.example", "özlem@northwind.example"]
+
+
+def test_the_outboxs_recipient_filter_finds_an_address_beyond_ascii(app: Flask) -> None:
+    addresses = ("jörg.müller@northwind.example", "ÄNNE@northwind.example", "ann@northwind.example")
+    with db.transaction() as session:
+        for address in addresses:
+            mail.enqueue(
+                session,
+                to=address,
+                subject="Reset your password",
+                template="reset_password",
+                context={
+                    "user": {"full_name": "Someone", "email": address},
+                    "link": "http://x/y",
+                    "expires_at": db.utcnow(),
+                },
+            )
+
+    def to(text: str) -> list[str]:
+        messages, _ = outbox.messages(db.session(), recipient=text)
+        return sorted(address for message in messages for address in message.to)
+
+    # Before round 52 neither was found: the recipients are stored as JSON, "m\u00fcller".
+    assert to("müller") == ["jörg.müller@northwind.example"]
+    assert to("JÖRG.MÜLLER") == ["jörg.müller@northwind.example"]
+    assert to("änne") == ["ÄNNE@northwind.example"]
+    assert to("ann@") == ["ann@northwind.example"]
+
+
+def _plan(statement: Any) -> str:
+    connection = db.session().connection()
+    sql = statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
+    return "\n".join(str(row[3]) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)  # SQLite's plan
+def test_the_users_search_still_reads_the_list_in_the_order_of_the_email_index(
+    app: Flask,
+) -> None:
+    """The list is ordered by email: searching by the keys keeps reading the users in
+    the email's unique index, as the list without a search does (no sort of its own)."""
+    plan = _plan(queries.users_query(search="müller"))
+    assert "SCAN users USING INDEX sqlite_autoindex_users_1" in plan, plan
+    assert "TEMP B-TREE" not in plan, plan
