@@ -432,7 +432,7 @@ def test_the_periods_list_shows_an_amendments_due_as_a_change_with_its_credit_no
         signed_in(client, vendor)
         listed = text_of(client.get("/portal/royalty-reports"))
     assert f"{lowered.report.total_due:,.2f}"[1:] in listed  # the amount, without its sign
-    assert "(change by amendment)" in listed
+    assert "less by amendment)" in listed  # round 52: the period as amended, and the change
     assert f"credit note {lowered.credit_notes[0]}" in listed
 
 
