@@ -173,6 +173,7 @@ def portal_period(agreement_id: int, period_start: str) -> Page:
             if status.report is not None
             else None
         ),
+        "today": _today(),
     }
     if status.report is not None and context["filing_open"]:
         _start_amendment_from_filed_rows(status.report, form, context)
@@ -477,6 +478,7 @@ def portal_report(report_id: int) -> str:
         history=services.review_history(report, actor),
         console=False,
         correction_due=correction_due_on(report, current_config().correction_due_days),
+        today=_today(),  # a correction awaited past its day says so (round 52)
         amended_by=services.amended_by(db.session(), report.id),
         invoice=_invoice_of(report),
         filed_late=_filed_late(report, filing.period.due_on),
@@ -782,6 +784,7 @@ def console_report(report_id: int) -> Page:
         history=services.review_history(report, actor),
         console=True,
         correction_due=correction_due_on(report, current_config().correction_due_days),
+        today=_today(),  # a correction awaited past its day says so (round 52)
         organization=db.session().get(Organization, report.organization_id),
         amended_by=services.amended_by(db.session(), report.id),
         invoice=_invoice_of(report),
