@@ -2,14 +2,15 @@
 renewal, walked in Chromium (docs/journeys.md, "Round 52: a vendor's amendments,
 renewals and a second year").
 
-Tallowbyte Software, past its first year (round 51's walk), reports its licence's
-quarters: Q1 typed in the form and paid by wire, then amended down (a credit note
-follows, and a refund is owed, which billing staff pay part of), Q2 filed from the
-form drawn from Q1's customers, sent back by the licensing officer and filed again
-after its due date, the organization's billing contact changed, and the licence
-renewed in its last months with a different product mix, priced on the card in
-effect for the renewal's year. At each page the test reads what waits on whom, by
-when, what is owed and why.
+Tallowbyte Software, in its second year (its first, this year's card, licensed the
+scheduler's development for a flat fee, paid), reports its second licence's quarters
+(the scheduler distributed to clinics): Q1 typed in the form and paid by wire, then
+amended down (a credit note follows, and a refund is owed, which billing staff pay
+part of), Q2 filed from the form drawn from Q1's customers, sent back by the
+licensing officer and filed again after its due date, the organization's billing
+contact changed, and the licence renewed in its last months with a different product
+mix, priced on the card in effect for the renewal's year. At each page the test reads
+what waits on whom, by when, what is owed and why.
 
 On any day: the licence is next year's card's whole year (`ReportingYear`), and the
 walk only travels forward (Chromium keeps the real clock for its cookies)."""
@@ -22,8 +23,10 @@ from typing import Any
 
 import pytest
 import time_machine
+from sqlalchemy import select
 
 from licensing import db
+from licensing.billing.models import Invoice
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.ratecards import services as ratecards
@@ -32,7 +35,9 @@ from tests.integration.agreements.conftest import AUTO_USE
 from tests.support import factories
 from tests.support.agreements import make_active_agreement
 from tests.support.axe import assert_accessible
+from tests.support.card_years import CardYears
 from tests.support.first_quarter import TRAVEL_HOUR
+from tests.support.monthly_statements import paid
 from tests.support.reporting_year import ReportingYear
 from tests.support.servers import LiveServer
 
@@ -80,10 +85,11 @@ def _type_rows(form: Any, rows: list[tuple[str, str, str]], first: int = 1) -> N
 
 
 VENDOR = "ines@tallowbyte.example"
+FIRST_YEAR_USE = {**AUTO_USE, "use": "development", "product_name": "Tallowbyte Scheduler SDK"}
 
 
 def test_a_vendor_amends_is_refunded_is_sent_back_changes_its_billing_contact_and_renews(
-    browser: Any, page: Any, live_server: LiveServer
+    browser: Any, page: Any, live_server: LiveServer, card_years: CardYears
 ) -> None:
     year = ReportingYear.around(office_date(utcnow()))
     start, end = year.term
@@ -110,6 +116,18 @@ def test_a_vendor_amends_is_refunded_is_sent_back_changes_its_billing_contact_an
         vendor = factories.make_vendor(session, organization, email=VENDOR, full_name="Ines Marlow")
         officer = factories.make_staff(session, roles=("licensing",))
         clerk = factories.make_staff(session, roles=("billing",)).email
+        # Its first year (this year's card, ending a month from today): the scheduler
+        # in development, a flat fee invoiced on acceptance and paid.
+        first_year = make_active_agreement(
+            vendor, officer, FIRST_YEAR_USE, term=(card_years.this_from, card_years.this_to)
+        )
+        upfront = session.scalars(
+            select(Invoice).where(Invoice.organization_id == organization.id)
+        ).one()
+        paid(upfront, office_date(utcnow()))
+        first_number = first_year.number
+        # Its second year, the licence the walk lives: the scheduler distributed to
+        # clinics, 2,500 end users estimated, royalties reported quarterly.
         agreement = make_active_agreement(vendor, officer, AUTO_USE, term=year.term)
         number, agreement_id = agreement.number, agreement.id
         officer_email = officer.email
@@ -264,6 +282,8 @@ def test_a_vendor_amends_is_refunded_is_sent_back_changes_its_billing_contact_an
         assert page.get_by_role("button", name="Renew for the next rate card year").count() == 0
     with time_machine.travel(_at(end - timedelta(days=60))):
         assert f"Agreement {number} ends on {end}: renew it to stay licensed" in _waiting(page)
+        page.goto("/portal/agreements")
+        assert first_number in _main(page)  # its first year's licence, beside it
         page.goto(f"/portal/agreements/{agreement_id}")
         page.get_by_role("button", name="Renew for the next rate card year").click()
         assert "End users: 2,500 · from royalty report RR-000004" in _main(page)
