@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -26,7 +27,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, selectinload
 
 from licensing import db
 from licensing.accounts.models import Organization
@@ -717,6 +718,21 @@ def credit_notes_of(session: Session, report: RoyaltyReport) -> list[tuple[str, 
     """The credit notes the report issued, as it names them, each with its id (for
     its PDF's link) in one query."""
     return credit_notes_of_reports(session, [report]).get(report.id, [])
+
+
+def refunds_owed_of(session: Session, report: RoyaltyReport) -> list[CreditNote]:
+    """The report's credit notes that credit a paid amount (`refund_due` above zero),
+    with their refunds: what the report's page says is owed back (round 52)."""
+    if not report.credit_notes:
+        return []
+    return list(
+        session.scalars(
+            select(CreditNote)
+            .where(CreditNote.number.in_(report.credit_notes), CreditNote.refund_due > Decimal(0))
+            .options(selectinload(CreditNote.refunds))
+            .order_by(CreditNote.id)
+        )
+    )
 
 
 def credit_notes_of_reports(

@@ -483,6 +483,7 @@ def portal_report(report_id: int) -> str:
         invoice=_invoice_of(report),
         filed_late=_filed_late(report, filing.period.due_on),
         credit_notes=queries.credit_notes_of(db.session(), report),
+        refunds_owed=queries.refunds_owed_of(db.session(), report),
     )
 
 
@@ -790,6 +791,7 @@ def console_report(report_id: int) -> Page:
         invoice=_invoice_of(report),
         filed_late=_filed_late(report, filing.period.due_on),
         credit_notes=queries.credit_notes_of(db.session(), report),
+        refunds_owed=queries.refunds_owed_of(db.session(), report),
         review_actions=services.review_actions(report),
         errors=errors,
         note=note,
