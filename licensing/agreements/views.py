@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
 from functools import partial
-from typing import Any, TypeVar
+from typing import Any, NamedTuple, TypeVar
 from urllib.parse import parse_qsl, urlencode
 
 from flask import Blueprint, Response, flash, g, redirect, render_template, request, url_for
@@ -37,6 +37,7 @@ from licensing.agreements.services.expiry import ENDING_REMINDED, ENDING_REMINDE
 from licensing.agreements.services.renewal import renewal_refusal
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import (
+    ACTIVE,
     AGREEMENT,
     APPLICATION,
     AWAITING_STAFF,
@@ -555,11 +556,36 @@ def _agreement_page(
         renewals=queries.renewals_of(session, agreement.id),
         live_renewal=live,
         renewal_refused=_renewal_refused(agreement, live),
+        renewal_opens=_renewal_opens(agreement, calendar.office_date(utcnow())),
         allowed=AGREEMENT.allowed(agreement.state),
         errors=errors or {},
         values=values or {},
         **extra,
     ), status
+
+
+class RenewalOpens(NamedTuple):
+    """When *Renew* is offered (`on`, `days` before the term ends), and the
+    renewal's first day (`starts`)."""
+
+    on: date
+    days: int
+    starts: date
+
+
+def _renewal_opens(agreement: Agreement, today: date) -> RenewalOpens | None:
+    """The day *Renew* is offered from, while it is still ahead: an active agreement
+    is offered for renewal once its term ends within `RENEWAL_WINDOW_DAYS`, when the
+    office lists it among the renewals due and the vendor's dashboard asks for it
+    (round 52: it was offered from the day of acceptance, a year early). The service
+    draws a renewal on any day (the API's `renewal.available`): the page offers it
+    when it makes sense."""
+    if agreement.state != ACTIVE:
+        return None
+    opens = agreement.term_end - timedelta(days=queries.RENEWAL_WINDOW_DAYS)
+    if today >= opens:
+        return None
+    return RenewalOpens(opens, queries.RENEWAL_WINDOW_DAYS, agreement.term_end + timedelta(days=1))
 
 
 def _renewal_refused(agreement: Agreement, live: Application | None) -> str | None:

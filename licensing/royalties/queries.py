@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from functools import cache
 from typing import Any, NamedTuple
 
@@ -26,7 +27,7 @@ from sqlalchemy import (
     or_,
     select,
 )
-from sqlalchemy.orm import InstrumentedAttribute, Session, aliased
+from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, selectinload
 
 from licensing import db
 from licensing.accounts.models import Organization
@@ -295,6 +296,7 @@ def _period_rows(sight: str, today: BindParameter[date]) -> AnySelect:
                 Invoice.number.label("invoice_number"),
                 _first_filed_at().label("first_filed_at"),
                 Agreement.activated_at.label("accepted_at"),
+                _royalty_as_amended().label("royalty_as_amended"),
             ),
             sight,
         )
@@ -307,16 +309,32 @@ def _period_rows(sight: str, today: BindParameter[date]) -> AnySelect:
 def _first_filed_at() -> ColumnElement[Any]:
     """For a period its current report amends, when the period was first filed
     (its earliest report), read in the page's own query; NULL otherwise."""
+    return _over_the_periods_reports(lambda filed: func.min(filed.submitted_at))
+
+
+def _royalty_as_amended() -> ColumnElement[Any]:
+    """For a period its current report amends, the period's royalty as amended: the
+    sum of what each of its reports charged or credited (the first filing's due, then
+    each amendment's change), read in the page's own query; NULL otherwise (the
+    current report's own due is the period's royalty; round 52)."""
+    return _over_the_periods_reports(lambda filed: db.money_sum(filed.total_due))
+
+
+def _over_the_periods_reports(
+    aggregate: Callable[[Any], ColumnElement[Any]],
+) -> ColumnElement[Any]:
+    """`aggregate` over every report of the current report's period (superseded ones
+    too), where the current report is an amendment; NULL otherwise."""
     filed = aliased(RoyaltyReport)
-    earliest = (
-        select(func.min(filed.submitted_at))
+    over = (
+        select(aggregate(filed))
         .where(
             filed.agreement_id == RoyaltyReport.agreement_id,
             filed.period_start == RoyaltyReport.period_start,
         )
         .scalar_subquery()
     )
-    return case((RoyaltyReport.amends_id.is_not(None), earliest))
+    return case((RoyaltyReport.amends_id.is_not(None), over))
 
 
 @dataclass(frozen=True)
@@ -487,6 +505,7 @@ def _status(row: Row[Any]) -> PeriodStatus:
         row.invoice_number,
         row.first_filed_at,
         row.accepted_at,
+        row.royalty_as_amended,
     )
 
 
@@ -699,6 +718,21 @@ def credit_notes_of(session: Session, report: RoyaltyReport) -> list[tuple[str, 
     """The credit notes the report issued, as it names them, each with its id (for
     its PDF's link) in one query."""
     return credit_notes_of_reports(session, [report]).get(report.id, [])
+
+
+def refunds_owed_of(session: Session, report: RoyaltyReport) -> list[CreditNote]:
+    """The report's credit notes that credit a paid amount (`refund_due` above zero),
+    with their refunds: what the report's page says is owed back (round 52)."""
+    if not report.credit_notes:
+        return []
+    return list(
+        session.scalars(
+            select(CreditNote)
+            .where(CreditNote.number.in_(report.credit_notes), CreditNote.refund_due > Decimal(0))
+            .options(selectinload(CreditNote.refunds))
+            .order_by(CreditNote.id)
+        )
+    )
 
 
 def credit_notes_of_reports(

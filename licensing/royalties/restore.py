@@ -28,6 +28,7 @@ from licensing.audit import services as audit
 from licensing.audit.models import AuditEvent
 from licensing.calendar import OFFICE_TIMEZONE, office_date
 
+from .lateness import accepted_on, late_from
 from .models import ReportingPeriod
 from .periods import Period
 from .schedule import store_terminated_periods, terminated_periods
@@ -43,14 +44,19 @@ RESTORED = "agreement.periods_restored"
 
 @dataclass(frozen=True)
 class RestoredPeriod:
-    """A period restored (or to restore), and whether its report was filed."""
+    """A period restored (or to restore), whether its report was filed, and the last
+    day its report is on time (`lateness.late_from`: its due date, or the acceptance's
+    office day for a period due before the agreement was accepted)."""
 
     period: Period
     filed: bool
+    late_from: date
 
     def overdue_days(self, today: date) -> int:
-        """Days its report is overdue on `today` (0 when filed or not yet late)."""
-        return 0 if self.filed else max((today - self.period.due_on).days, 0)
+        """Days its report is overdue on `today` (0 when filed or not yet late),
+        counted from `late_from` as the queue, the reminders and the standing do
+        (round 52: from the due date, a back report read overdue before it was)."""
+        return 0 if self.filed else max((today - self.late_from).days, 0)
 
 
 @dataclass(frozen=True)
@@ -101,12 +107,16 @@ def _restoration(
 ) -> Restoration:
     filed = current_reports(session, agreement.id)
     assert agreement.ended_at is not None  # a terminated agreement's end is stamped
+    accepted = accepted_on(agreement.activated_at)
     return Restoration(
         agreement.id,
         agreement.number,
         agreement.organization.legal_name,
         office_date(agreement.ended_at),
-        tuple(RestoredPeriod(period, period.start in filed) for period in periods),
+        tuple(
+            RestoredPeriod(period, period.start in filed, late_from(period.due_on, accepted))
+            for period in periods
+        ),
     )
 
 
@@ -198,7 +208,10 @@ def describe(restoration: Restoration, today: date, standing_days: int) -> list[
     ]
     for restored in restoration.periods:
         state = _state(restored, today, standing_days)
-        lines.append(f"  {restored.period.label}, due {restored.period.due_on}: {state}")
+        due = f"due {restored.period.due_on}"
+        if restored.late_from > restored.period.due_on:  # a back report
+            due += f", due from the acceptance on {restored.late_from}"
+        lines.append(f"  {restored.period.label}, {due}: {state}")
     return lines
 
 

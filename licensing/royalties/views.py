@@ -47,6 +47,7 @@ from licensing.royalties.states import (
     OVERDUE,
     QUEUE_STATES,
     REVIEW,
+    UPCOMING,
 )
 from licensing.web import paging
 from licensing.web.console import QueueSummary, queue_summary
@@ -162,15 +163,22 @@ def portal_period(agreement_id: int, period_start: str) -> Page:
         "reason": "",
         "attested": False,
         "prefilled": False,
+        # A new period's form drawn from its template: last period's customers, and
+        # the rows left as drawn, which a posted form leaves out (round 52).
+        "last_customers": 0,
+        "as_drawn": set(),
         # What the office asked of the current report, where its email links to.
         "correction_due": (
             correction_due_on(status.report, current_config().correction_due_days)
             if status.report is not None
             else None
         ),
+        "today": _today(),
     }
     if status.report is not None and context["filing_open"]:
         _start_amendment_from_filed_rows(status.report, form, context)
+    elif context["filing_open"] and status.state != UPCOMING:
+        _start_from_the_template(agreement_id, start, actor, form, context)
     if request.method == "POST":
         outcome = _post_filing(agreement_id, start, actor, form, context)
         if outcome is not None:
@@ -190,6 +198,40 @@ def _start_amendment_from_filed_rows(
     if filed is not None:
         context["rows"] = form.padded(filed, BLANK_ROWS)
         context["prefilled"] = True
+
+
+def _start_from_the_template(
+    agreement_id: int, start: date, actor: Actor, form: RowsForm, context: dict[str, Any]
+) -> None:
+    """A new period's form starts as its CSV template does (round 52: it started
+    blank): last period's customers, quantities blank, and a row for each reportable
+    line and unit none of them reports. A customer row left as it was drawn (nothing
+    typed in its quantity or revenue) is left out when the form is posted, as a blank
+    row is: the vendor types this period's usage, and a form left untouched is still
+    no report (the nil report is its own button)."""
+    _obligation, template = services.template_rows(agreement_id, start, actor)
+    drawn = [
+        {column: "" if value.get(column) is None else str(value[column]) for column in COLUMNS}
+        for value in template
+    ]
+    drawn = [row for row in drawn if row != form.blank()]
+    if len(drawn) > form.max_rows:
+        return  # more customers than the form takes: the template is the way
+    customers = [row for row in drawn if row["customer_id"]]
+    context["rows"] = form.padded(drawn, BLANK_ROWS)
+    context["last_customers"] = len(customers)
+    context["as_drawn"] = {tuple(row[column] for column in COLUMNS) for row in customers}
+
+
+def _as_drawn_left_out(
+    typed: list[tuple[dict[str, str], dict[str, list[str]]]], as_drawn: set[tuple[str, ...]]
+) -> list[tuple[dict[str, str], dict[str, list[str]]]]:
+    """The typed rows without those left as the template drew them (`as_drawn`)."""
+    return [
+        (values, messages)
+        for values, messages in typed
+        if messages or tuple(values[column] for column in COLUMNS) not in as_drawn
+    ]
 
 
 @dataclass(frozen=True)
@@ -232,7 +274,7 @@ def _post_filing(
     unstorable = not posted.validate()  # the fields say nothing else; the services check
     action = posted.action.data or "preview"
     mode = posted.mode.data if posted.mode.data in MODES else "form"
-    typed = posted.typed_rows() if mode == "form" else []
+    typed = _as_drawn_left_out(posted.typed_rows(), context["as_drawn"]) if mode == "form" else []
     rows = [values for values, _messages in typed]
     context.update(
         mode=mode,
@@ -436,10 +478,12 @@ def portal_report(report_id: int) -> str:
         history=services.review_history(report, actor),
         console=False,
         correction_due=correction_due_on(report, current_config().correction_due_days),
+        today=_today(),  # a correction awaited past its day says so (round 52)
         amended_by=services.amended_by(db.session(), report.id),
         invoice=_invoice_of(report),
         filed_late=_filed_late(report, filing.period.due_on),
         credit_notes=queries.credit_notes_of(db.session(), report),
+        refunds_owed=queries.refunds_owed_of(db.session(), report),
     )
 
 
@@ -741,11 +785,13 @@ def console_report(report_id: int) -> Page:
         history=services.review_history(report, actor),
         console=True,
         correction_due=correction_due_on(report, current_config().correction_due_days),
+        today=_today(),  # a correction awaited past its day says so (round 52)
         organization=db.session().get(Organization, report.organization_id),
         amended_by=services.amended_by(db.session(), report.id),
         invoice=_invoice_of(report),
         filed_late=_filed_late(report, filing.period.due_on),
         credit_notes=queries.credit_notes_of(db.session(), report),
+        refunds_owed=queries.refunds_owed_of(db.session(), report),
         review_actions=services.review_actions(report),
         errors=errors,
         note=note,

@@ -145,6 +145,9 @@ class PeriodStatus:
     # When its agreement was accepted (None: never): a report due before then is
     # late only from the acceptance's office day (`lateness.late_from`, round 50).
     accepted_at: datetime | None = None
+    # For a period its current report amends, the period's royalty as amended (every
+    # report's due summed; round 52: the lists showed the amendment's change alone).
+    royalty_as_amended: Decimal | None = None
 
     @property
     def due_on(self) -> date:

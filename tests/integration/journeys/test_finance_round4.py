@@ -115,7 +115,7 @@ def test_staff_read_an_amendments_due_as_a_change_with_its_credit_notes(
     with time_machine.travel(AFTER[2], tick=False):
         console = signed_in(client, licensing_staff)
         listed = text_of(console.get("/console/royalty-reports"))
-        assert "(change by amendment)" in listed
+        assert "less by amendment)" in listed  # round 52: as amended, and the change
         assert f"credit note {lowered.credit_notes[0]}" in listed
         report = text_of(console.get(f"/console/royalty-reports/{lowered.report.id}"))
         assert "Royalty due (change by this amendment)" in report

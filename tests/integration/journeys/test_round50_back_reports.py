@@ -176,7 +176,8 @@ def test_a_license_that_ran_its_term_is_still_offered_the_next_rate_card_year(
         # A running term's application is approved on submission (AUTO_USE).
         agreements.submit(application.id, actor, policy=issuing(), attest=True, now=SEPTEMBER)
     agreement = accept(agreement_of(application), vendor, now=SEPTEMBER)
-    with time_machine.travel(LATER, tick=False):
+    # Within 90 days of the term's end, when *Renew* is offered (round 52).
+    with time_machine.travel(datetime(2027, 10, 5, 15, 0, tzinfo=UTC), tick=False):
         signed_in(client, vendor)
         page = text_of(client.get(f"/portal/agreements/{agreement.id}"))
     assert "Renew for the next rate card year" in page

@@ -405,11 +405,13 @@ def test_an_agreement_with_a_renewal_under_way_offers_to_continue_it_not_to_rene
     active_agreement: Any,  # noqa: F811
 ) -> None:
     agreement = active_agreement(vendor, SOFTWARE)
-    signed_in(client, vendor)
-    before = client.get(f"/portal/agreements/{agreement.id}").get_data(as_text=True)
-    renewed = client.post(f"/portal/agreements/{agreement.id}/renew")
-    assert renewed.status_code == 302
-    after = client.get(f"/portal/agreements/{agreement.id}")
+    # Within 90 days of the term's end, when *Renew* is offered (round 52).
+    with time_machine.travel(datetime(2027, 11, 15, 15, 0, tzinfo=UTC), tick=False):
+        signed_in(client, vendor)
+        before = client.get(f"/portal/agreements/{agreement.id}").get_data(as_text=True)
+        renewed = client.post(f"/portal/agreements/{agreement.id}/renew")
+        assert renewed.status_code == 302
+        after = client.get(f"/portal/agreements/{agreement.id}")
     assert "Renew for the next rate card year" in before
     assert "Renew for the next rate card year" not in after.get_data(as_text=True)
     draft_url = renewed.headers["Location"].removesuffix("/edit")
@@ -432,7 +434,7 @@ def test_the_periods_list_shows_an_amendments_due_as_a_change_with_its_credit_no
         signed_in(client, vendor)
         listed = text_of(client.get("/portal/royalty-reports"))
     assert f"{lowered.report.total_due:,.2f}"[1:] in listed  # the amount, without its sign
-    assert "(change by amendment)" in listed
+    assert "less by amendment)" in listed  # round 52: the period as amended, and the change
     assert f"credit note {lowered.credit_notes[0]}" in listed
 
 

@@ -320,3 +320,26 @@ def test_two_hosts_restoring_at_once_store_and_audit_each_agreement_once(
         periods = session.scalar(select(func.count()).select_from(ReportingPeriod))
     assert sorted(events) == sorted(str(found) for found in ids)
     assert periods == 3 * len(ids)
+
+
+def test_the_dry_run_counts_a_period_due_before_the_acceptance_late_from_the_acceptance(
+    app: Flask, terminated_before: Agreement
+) -> None:
+    # Round 52: accepted on 2027-06-01, after the first quarter's due date: its report
+    # is late from that day (`late_from`), as the queue and the reminders count it,
+    # not 154 days from 2027-04-30.
+    with db.transaction() as session:
+        agreement = session.get(Agreement, terminated_before.id)
+        assert agreement is not None
+        agreement.activated_at = datetime(2027, 6, 1, 15, 0, tzinfo=UTC)
+
+    result = _run(app)
+
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[1] == (
+        "  2027-01-01 to 2027-03-31, due 2027-04-30, due from the acceptance on 2027-06-01: "
+        "overdue 122 days (more than 30: the next reminders run holds the organization, if "
+        "in good standing)"
+    )
+    assert lines[2].startswith("  2027-04-01 to 2027-06-30, due 2027-07-30: overdue 63 days")

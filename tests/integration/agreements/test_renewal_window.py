@@ -1,0 +1,52 @@
+"""Round 52: the agreement's page offers *Renew* from 90 days before its term ends,
+when the office lists it among the renewals due and the vendor's dashboard asks for
+it; it was offered from the day of acceptance, a year early. Before then the panel
+says from when (docs/agreements.md, "Renewal")."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import UTC, datetime
+from typing import Any
+
+import time_machine
+from flask.testing import FlaskClient
+
+from tests.integration.agreements.conftest import AUTO_USE
+from tests.integration.royalties.conftest import active_agreement  # noqa: F401 - fixture
+from tests.support.pages import text_of
+
+SignIn = Callable[..., FlaskClient]
+RENEW = "Renew for the next rate card year"
+
+
+def _page(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, agreement_id: int, at: datetime
+) -> str:
+    with time_machine.travel(at, tick=False):
+        signed_in(client, vendor)
+        return text_of(client.get(f"/portal/agreements/{agreement_id}"))
+
+
+def test_renew_is_offered_from_ninety_days_before_the_term_ends_and_said_when_before(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811
+) -> None:
+    agreement = active_agreement(vendor, AUTO_USE)  # 2027-01-01 to 2027-12-31
+    early = _page(client, signed_in, vendor, agreement.id, datetime(2027, 2, 1, 15, tzinfo=UTC))
+    day_before = _page(
+        client, signed_in, vendor, agreement.id, datetime(2027, 10, 1, 15, tzinfo=UTC)
+    )
+    opened = _page(client, signed_in, vendor, agreement.id, datetime(2027, 10, 2, 15, tzinfo=UTC))
+    said = (
+        "You can renew this agreement from 2027-10-02, 90 days before its term ends on "
+        "2027-12-31: the renewal then runs from 2028-01-01, on the rate card in effect that "
+        "day, and your dashboard asks for it from then."
+    )
+    assert said in early
+    assert RENEW not in early
+    assert said in day_before
+    assert RENEW in opened
+    assert "You can renew this agreement from" not in opened
