@@ -254,3 +254,21 @@ PINNED: dict[date, tuple[list[str], list[str]]] = {
         ["successor 2028-01-01 upcoming"],
     ),
 }
+
+
+def test_the_dashboard_names_the_first_of_that_answer_and_counts_the_rest(
+    app: Flask, vendor: Any, organization: dict[str, str]
+) -> None:
+    """`vendor_waiting_named`, which the dashboard reads: the first periods of the
+    whole answer and the count of all; the next reports of the agreements with no
+    report waiting (a report sent back does not hold its agreement's next one)."""
+    actor = actor_of(vendor)
+    for day in DAYS:
+        waiting, upcoming = queries.vendor_waiting(actor, day)
+        waited_on = {s.agreement_id for s in waiting if s.report is None}
+        free = [s for s in upcoming if s.agreement_id not in waited_on]
+        for named in (1, 3, 100):
+            found = queries.vendor_waiting_named(actor, day, named)
+            assert found == queries.VendorWaiting(
+                waiting[:named], len(waiting), free[:named], len(free)
+            ), (day, named)
