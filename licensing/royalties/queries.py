@@ -380,9 +380,11 @@ def _queue_statements(shape: QueueShape) -> tuple[AnySelect, AnySelect]:
 
 
 def vendor_periods_listing(actor: Actor, today: date) -> Listing:
-    """Every period of the vendor's agreements: the ones
-    waiting on the vendor first (soonest due first), then those filed, newest
-    first (each by due date, then agreement number)."""
+    """Every period of the vendor's agreements: the ones not filed first, the longest
+    late first (by the day each is late from, `lateness.late_from`, as the staff
+    queue since round 51: a back report accepted yesterday is not among the reports
+    overdue since their due dates), then those filed, newest first (by due date);
+    each then by agreement number."""
     rows, count = _vendor_periods_statements(_sight(actor))
     return Listing(rows, count, {_LIST_TODAY.key: today, **_sight_parameters(actor)})
 
@@ -392,7 +394,7 @@ def _vendor_periods_statements(sight: str) -> tuple[AnySelect, AnySelect]:
     filed = RoyaltyReport.id.is_not(None)
     rows = _period_rows(sight, _LIST_TODAY).order_by(
         case((filed, 1), else_=0),
-        case((~filed, ReportingPeriod.due_on)),
+        case((~filed, ReportingPeriod.late_from)),
         case((~filed, ReportingPeriod.agreement_number)),
         case((filed, ReportingPeriod.due_on)).desc(),
         case((filed, ReportingPeriod.agreement_number)).desc(),

@@ -96,7 +96,7 @@ def _today() -> date:
 @access.vendor
 def portal_reports() -> str:
     """Every reporting period of the organization's agreements, 50 a page: the ones
-    waiting on the vendor first (soonest due first), then those filed, newest first;
+    waiting on the vendor first (the longest late first), then those filed, newest first;
     ordered, counted and paged by the database (`vendor_periods_page`)."""
     today = _today()
     listed = vendor_periods_page(current_actor(), today)
@@ -543,7 +543,8 @@ def _due_reports(
         yield WaitingItem(
             f"{counted(more, 'more royalty report')} to file or correct",
             waiting_on=YOU,
-            detail="Those above are the first; the list of royalty reports shows them all.",
+            detail="Those above are the first; the list of royalty reports shows them all, "
+            "the longest late first.",
             url=url_for("royalties.portal_reports"),
         )
     for status in named.upcoming:

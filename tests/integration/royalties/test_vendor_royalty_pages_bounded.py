@@ -1,9 +1,11 @@
 """The vendor's royalty pages at the size of a vendor with many agreements (round 52):
-the dashboard names the first reports of each kind and counts the rest, and its
-statements read the periods through the organization's index."""
+the dashboard names the first reports of each kind and counts the rest, its
+statements read the periods through the organization's index, and the vendor's list
+orders the reports not filed by the day each is late from, as the staff queue does."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import date
 from typing import Any
@@ -17,9 +19,52 @@ from licensing import db
 from licensing.agreements.models import Agreement
 from licensing.royalties import views
 from tests.integration.royalties.conftest import SOFTWARE, at
+from tests.support.back_reports import back_licensed
 from tests.support.pages import text_of
 
 SignIn = Callable[..., FlaskClient]
+# 2 September 2027: a back licence accepted yesterday owes its two reports since then.
+DAY_AFTER = date(2027, 9, 2)
+
+
+def _listed(text: str) -> list[tuple[str, str, str]]:
+    """The vendor's list's rows as `(number, start, state)`, in the order listed."""
+    return re.findall(
+        r"(CPT-\d{4}-\d{6}) (\S+) to \S+ \S+(?: \(due from the acceptance on \S+\))? "
+        r"(upcoming|due|overdue|submitted)",
+        text,
+    )
+
+
+def test_a_back_report_accepted_yesterday_is_not_listed_as_the_vendors_longest_overdue(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Callable[..., Agreement],
+) -> None:
+    """The back licence (its number first) owes the first two quarters of 2027 from
+    its acceptance on 1 September; the other agreement owes them since 30 April and
+    30 July. The list of reports not filed reads longest late first: the back reports
+    after those, though their due dates are the same (by due date, the back licence's
+    first quarter led the list), and says from when they are due."""
+    back = back_licensed(vendor, licensing_staff)
+    punctual = active_agreement(vendor, SOFTWARE)
+    assert back.number < punctual.number
+
+    with time_machine.travel(at(DAY_AFTER), tick=False):
+        text = text_of(signed_in(client, vendor).get("/portal/royalty-reports"))
+
+    assert _listed(text) == [
+        (punctual.number, "2027-01-01", "overdue"),
+        (punctual.number, "2027-04-01", "overdue"),
+        (back.number, "2027-01-01", "overdue"),
+        (back.number, "2027-04-01", "overdue"),
+        (punctual.number, "2027-07-01", "upcoming"),
+        (punctual.number, "2027-10-01", "upcoming"),
+    ]
+    assert "2027-04-30 (due from the acceptance on 2027-09-01) overdue" in text
+    assert "the ones waiting on you first (the longest late first)" in text
 
 
 def test_the_dashboard_names_five_reports_of_each_kind_and_counts_the_rest(
