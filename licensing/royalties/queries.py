@@ -436,6 +436,8 @@ class VendorWaitingStatements(NamedTuple):
     upcoming: AnySelect
     named_waiting: AnySelect
     named_upcoming: AnySelect
+    # The same, for an organization with no report waiting: no agreement to leave out.
+    named_next: AnySelect
 
 
 @cache
@@ -514,6 +516,7 @@ def _vendor_waiting_statements() -> VendorWaitingStatements:
         .where(ReportingPeriod.agreement_id.not_in(waited_on))
         .order_by(*in_order)
         .limit(_NAMED),
+        upcoming.add_columns(everything.label("total")).order_by(*in_order).limit(_NAMED),
     )
 
 
@@ -568,7 +571,10 @@ def vendor_waiting_named(actor: Actor, today: date, named: int) -> VendorWaiting
     statements = _vendor_waiting_statements()
     bound = {_TODAY.key: today, _ORGANIZATION.key: actor.organization_id, _NAMED.key: named}
     waiting = session.execute(statements.named_waiting, bound).all()
-    upcoming = session.execute(statements.named_upcoming, bound).all()
+    # Nothing waiting (as for most vendors, most days): no agreement's next report is
+    # left out, and the ended periods are not read a second time to say which.
+    nexts = statements.named_upcoming if waiting else statements.named_next
+    upcoming = session.execute(nexts, bound).all()
     return VendorWaiting(
         [_status(row) for row in waiting],
         waiting[0].total if waiting else 0,
