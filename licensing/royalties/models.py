@@ -66,6 +66,9 @@ class RoyaltyReport(Referenced, Base):
         # A report is amended at most once: only the current report is amended, and
         # it is superseded as its amendment is stored (`services.amended_by`).
         Index("uq_royalty_reports_amends_id", "amends_id", unique=True),
+        # The reports an organization is asked to correct, for the vendor dashboard
+        # (royalties_0008): found from the reports, not by reading every period's.
+        Index("ix_royalty_reports_organization_review", "organization_id", "review_state"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -254,6 +257,16 @@ class ReportingPeriod(Base):
         # The queue's order, the longest late first: read in index order, a page
         # stops after its rows (royalties_0007; by `due_on` before round 51).
         Index("ix_reporting_periods_late_order", "late_from", "agreement_number", "id"),
+        # The vendor dashboard's periods (royalties_0008): an organization's ended
+        # periods, or those not yet ended, with the keys their current report is
+        # found by, read from the index alone (`queries._vendor_waiting_statements`).
+        Index(
+            "ix_reporting_periods_organization_end",
+            "organization_id",
+            "period_end",
+            "agreement_id",
+            "period_start",
+        ),
         CheckConstraint("late_from >= due_on", name="late_from_not_before_due"),
     )
 

@@ -1844,3 +1844,45 @@ def test_billing_0020_indexes_the_day_each_reversal_and_credit_note_was_recorded
     migrations.downgrade(url, "billing_0019")
     assert _indexes_among(url, indexes) == {}
     migrations.upgrade(url)
+
+def test_royalties_0008_indexes_the_periods_and_reports_the_vendor_dashboard_reads(
+    database_template: DatabaseTemplate,
+) -> None:
+    """The vendor dashboard reads an organization's periods by their end and the keys
+    their current report is found by, and the reports sent back by organization and
+    review state (round 52); royalties_0008 adds those indexes and its downgrade drops
+    them."""
+    indexes = {
+        ("reporting_periods", "ix_reporting_periods_organization_end"): [
+            "organization_id",
+            "period_end",
+            "agreement_id",
+            "period_start",
+        ],
+        ("royalty_reports", "ix_royalty_reports_organization_review"): [
+            "organization_id",
+            "review_state",
+        ],
+    }
+    url = database_template.new_url()
+
+    def present() -> dict[tuple[str, str], list[str]]:
+        engine = make_engine(url)
+        try:
+            with engine.connect() as connection:
+                schema = inspect(connection)
+                return {
+                    (table, index["name"]): list(index["column_names"])
+                    for table in ("reporting_periods", "royalty_reports")
+                    for index in schema.get_indexes(table)
+                    if (table, index["name"]) in indexes
+                }
+        finally:
+            engine.dispose()
+
+    migrations.downgrade(url, "royalties_0007")
+    assert present() == {}
+    migrations.upgrade(url)
+    assert present() == indexes
+    migrations.downgrade(url, "royalties_0007")
+    assert present() == {}

@@ -1,0 +1,154 @@
+"""The vendor's royalty pages at the size of a vendor with many agreements (round 52):
+the dashboard names the first reports of each kind and counts the rest, its
+statements read the periods through the organization's index, and the vendor's list
+orders the reports not filed by the day each is late from, as the staff queue does."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import date
+from typing import Any
+
+import time_machine
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import event
+
+from licensing import db
+from licensing.agreements.models import Agreement
+from licensing.royalties import views
+from tests.integration.royalties.conftest import SOFTWARE, at
+from tests.support.back_reports import back_licensed
+from tests.support.pages import text_of
+
+SignIn = Callable[..., FlaskClient]
+# 2 September 2027: a back licence accepted yesterday owes its two reports since then.
+DAY_AFTER = date(2027, 9, 2)
+
+
+def _listed(text: str) -> list[tuple[str, str, str]]:
+    """The vendor's list's rows as `(number, start, state)`, in the order listed."""
+    return re.findall(
+        r"(CPT-\d{4}-\d{6}) (\S+) to \S+ \S+(?: \(due from the acceptance on \S+\))? "
+        r"(upcoming|due|overdue|submitted)",
+        text,
+    )
+
+
+def test_a_back_report_accepted_yesterday_is_not_listed_as_the_vendors_longest_overdue(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Callable[..., Agreement],
+) -> None:
+    """The back licence (its number first) owes the first two quarters of 2027 from
+    its acceptance on 1 September; the other agreement owes them since 30 April and
+    30 July. The list of reports not filed reads longest late first: the back reports
+    after those, though their due dates are the same (by due date, the back licence's
+    first quarter led the list), and says from when they are due."""
+    back = back_licensed(vendor, licensing_staff)
+    punctual = active_agreement(vendor, SOFTWARE)
+    assert back.number < punctual.number
+
+    with time_machine.travel(at(DAY_AFTER), tick=False):
+        text = text_of(signed_in(client, vendor).get("/portal/royalty-reports"))
+
+    assert _listed(text) == [
+        (punctual.number, "2027-01-01", "overdue"),
+        (punctual.number, "2027-04-01", "overdue"),
+        (back.number, "2027-01-01", "overdue"),
+        (back.number, "2027-04-01", "overdue"),
+        (punctual.number, "2027-07-01", "upcoming"),
+        (punctual.number, "2027-10-01", "upcoming"),
+    ]
+    assert "2027-04-30 (due from the acceptance on 2027-09-01) overdue" in text
+    assert "the ones waiting on you first (the longest late first)" in text
+
+
+def test_the_dashboard_names_five_reports_of_each_kind_and_counts_the_rest(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Callable[..., Agreement],
+) -> None:
+    """Seven agreements: in March each one's first report is to come (five named, two
+    counted); in May each one's first report is overdue (five named, two counted, and
+    no next report named: each agreement has one waiting)."""
+    made = [active_agreement(vendor, SOFTWARE) for _ in range(7)]
+    db.session().commit()
+    assert views.REPORTS_NAMED == 5
+
+    with time_machine.travel(at(date(2027, 3, 15)), tick=False):
+        march = text_of(signed_in(client, vendor).get("/portal/"))
+    with time_machine.travel(at(date(2027, 5, 15)), tick=False):
+        may = text_of(signed_in(client, vendor).get("/portal/"))
+
+    for agreement in made[:5]:
+        assert f"Next royalty report for {agreement.number}, 2027-01-01" in march
+        assert f"Royalty report for {agreement.number}, 2027-01-01" in may
+    for agreement in made[5:]:
+        assert agreement.number not in march
+        assert agreement.number not in may
+    assert "2 more agreements with a royalty report to come" in march
+    assert "more royalty report" not in march
+    assert "2 more royalty reports to file or correct" in may
+    assert "Next royalty report" not in may
+    assert "with a royalty report to come" not in may
+
+
+def test_the_dashboards_royalty_statements_read_the_organizations_periods_by_index(
+    app: Flask,
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Callable[..., Agreement],
+) -> None:
+    """Each dashboard statement that reads the periods, EXPLAINed with its own values:
+    on SQLite through `ix_reporting_periods_organization_end` (royalties_0008), never
+    by the organization alone nor the whole table, and the reports sent back through
+    `ix_royalty_reports_organization_review`. On PostgreSQL, with sequential scans
+    priced out (`enable_seqscan`), no statement scans the periods' table; which index
+    it takes among a few rows without statistics is a tie its planner breaks either
+    way, so only SQLite's choice is asserted."""
+    for _ in range(3):
+        active_agreement(vendor, SOFTWARE)
+    db.session().commit()
+    engine = db.session().get_bind()
+    sent: list[tuple[str, Any]] = []
+
+    def note(*args: Any) -> None:
+        sent.append((str(args[2]), args[3]))
+
+    with time_machine.travel(at(date(2027, 5, 15)), tick=False):
+        signed_in(client, vendor)
+        event.listen(engine, "before_cursor_execute", note)
+        try:
+            assert client.get("/portal/").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", note)
+    dashboard = [
+        (sql, values) for sql, values in sent if "reporting_periods" in sql and "LIMIT" in sql
+    ]
+    assert len(dashboard) == 2, [sql for sql, _values in sent]
+    connection = db.session().connection()
+    for query, parameters in dashboard:
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+            explained = connection.exec_driver_sql(f"EXPLAIN {query}", parameters)
+            plan = "\n".join(row[0] for row in explained)
+            assert "Seq Scan on reporting_periods" not in plan, plan
+        else:
+            explained = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}", parameters)
+            plan = "\n".join(str(row[-1]) for row in explained)
+            assert "SCAN reporting_periods" not in plan, plan
+            assert "ix_reporting_periods_organization_id" not in plan, plan
+            assert "ix_reporting_periods_organization_end" in plan, plan
+    if connection.dialect.name == "sqlite":
+        assert "ix_royalty_reports_organization_review" in "\n".join(
+            str(row[-1])
+            for row in connection.exec_driver_sql(
+                f"EXPLAIN QUERY PLAN {dashboard[0][0]}", dashboard[0][1]
+            )
+        )
