@@ -1845,6 +1845,7 @@ def test_billing_0020_indexes_the_day_each_reversal_and_credit_note_was_recorded
     assert _indexes_among(url, indexes) == {}
     migrations.upgrade(url)
 
+
 def test_royalties_0008_indexes_the_periods_and_reports_the_vendor_dashboard_reads(
     database_template: DatabaseTemplate,
 ) -> None:
