@@ -135,7 +135,11 @@ class Application(Snapshotted, Referenced, Base):
     # Set by `licensing applications expire` once the 14-day window has passed unused.
     reconsideration_closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # The agreements table refers back to this one: the constraint is added after both exist.
-    renewal_of_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id", use_alter=True))
+    # Indexed (finance_0003): "is this agreement being renewed?" asks it of every
+    # agreement ending soon (the console home, the renewals due).
+    renewal_of_id: Mapped[int | None] = mapped_column(
+        ForeignKey("agreements.id", use_alter=True), index=True
+    )
     # A renewal's figures as proposed when it was drawn, and where each came from (a
     # royalty report or the renewed application's estimate): JSON written by
     # `reported_usage.sources`; NULL for other applications and older renewals.

@@ -254,6 +254,9 @@ class ReportingPeriod(Base):
         # The queue's order, the longest late first: read in index order, a page
         # stops after its rows (royalties_0007; by `due_on` before round 51).
         Index("ix_reporting_periods_late_order", "late_from", "agreement_number", "id"),
+        # The queue's filter by start, and its choices: each start and its latest end
+        # looked up one start at a time (finance_0003, round 52).
+        Index("ix_reporting_periods_start_end", "period_start", "period_end"),
         CheckConstraint("late_from >= due_on", name="late_from_not_before_due"),
     )
 
@@ -262,7 +265,7 @@ class ReportingPeriod(Base):
     agreement_number: Mapped[str] = mapped_column(String(20))
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
     period_index: Mapped[int] = mapped_column(Integer)
-    period_start: Mapped[date] = mapped_column(Date, index=True)
+    period_start: Mapped[date] = mapped_column(Date)
     period_end: Mapped[date] = mapped_column(Date)
     # period_end + REPORT_DUE_DAYS: the contract's due date, shown as it is.
     due_on: Mapped[date] = mapped_column(Date)

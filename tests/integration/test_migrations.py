@@ -1008,6 +1008,43 @@ def _table_names(url: str) -> set[str]:
         engine.dispose()
 
 
+def test_finance_0003_indexes_the_staff_pages_lookups_and_its_downgrade_restores_the_start_index(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 52: the console home asks of each agreement ending soon whether an
+    application renews it, and the royalty queue's filter reads each period start and
+    its latest end; finance_0003 indexes both (the start's index replacing the one on
+    the start alone), and its downgrade puts the tables' indexes back as they were."""
+    url = database_template.new_url()
+    tables = ("applications", "reporting_periods")
+    added = {
+        ("applications", "ix_applications_renewal_of_id"): ["renewal_of_id"],
+        ("reporting_periods", "ix_reporting_periods_start_end"): ["period_start", "period_end"],
+    }
+    replaced = {("reporting_periods", "ix_reporting_periods_period_start"): ["period_start"]}
+    named = {**added, **replaced}
+
+    def present() -> dict[tuple[str, str], list[str]]:
+        engine = make_engine(url)
+        try:
+            with engine.connect() as connection:
+                schema = inspect(connection)
+                return {
+                    (table, index["name"]): list(index["column_names"])
+                    for table in tables
+                    for index in schema.get_indexes(table)
+                    if (table, index["name"]) in named
+                }
+        finally:
+            engine.dispose()
+
+    assert present() == added
+    migrations.downgrade(url, "finance_0002")
+    assert present() == replaced
+    migrations.upgrade(url)
+    assert present() == added
+
+
 def test_agreements_0004_backfills_the_review_clock_of_applications_resubmitted_before_it(
     database_template: DatabaseTemplate,
 ) -> None:
