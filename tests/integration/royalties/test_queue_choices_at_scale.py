@@ -161,3 +161,49 @@ def test_the_console_home_names_the_day_the_queues_first_report_is_late_from(
     assert "Royalty reports due or overdue 4 4 overdue due 2027-04-30" in both
     assert f"{(LATER.date() - first_day).days} days overdue" in queue
     assert first_day + timedelta(days=1) < LATER.date()
+
+
+def test_the_console_homes_renewal_check_looks_up_each_agreement_in_the_renewals_index(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Callable[..., Agreement],
+) -> None:
+    """*Agreements ending within 90 days* asks of each whether an application renews
+    it; EXPLAINed with its own values, that question is an index lookup on
+    `applications.renewal_of_id` (finance_0003), not a scan of every application
+    (3-8 s at 10,000 agreements, 833 of them ending soon; BENCHMARKS.md). On
+    PostgreSQL with sequential scans priced out, as at that size."""
+    active_agreement(vendor, SOFTWARE)
+    db.session().commit()
+    engine = db.session().get_bind()
+    sent: list[tuple[str, Any]] = []
+
+    def note(*args: Any) -> None:
+        sent.append((str(args[2]), args[3]))
+
+    with time_machine.travel(at(date(2027, 11, 15)), tick=False):
+        signed_in(client, licensing_staff)
+        event.listen(engine, "before_cursor_execute", note)
+        try:
+            home = text_of(client.get("/console/"))
+        finally:
+            event.remove(engine, "before_cursor_execute", note)
+    assert "Agreements ending within 90 days 1 1 without a renewal" in home
+    [(query, parameters)] = [
+        (sql, values)
+        for sql, values in sent
+        if "applications.renewal_of_id" in sql and "FILTER" in sql
+    ]
+    connection = db.session().connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
+        explained = connection.exec_driver_sql(f"EXPLAIN {query}", parameters)
+        plan = "\n".join(row[0] for row in explained)
+        assert "Seq Scan on applications" not in plan, plan
+    else:
+        explained = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}", parameters)
+        plan = "\n".join(str(row[-1]) for row in explained)
+        assert "SCAN applications" not in plan, plan
+    assert "ix_applications_renewal_of_id" in plan, plan
