@@ -835,7 +835,9 @@ def _report_queue(session: Session, principal: Principal, now: datetime) -> Iter
         endpoint="royalties.console_queue",
         attention=waiting.overdue,
         attention_label="overdue",
-        oldest_due=waiting.oldest_due,
+        # The day the queue's first report is late from, the queue's own order: a
+        # back report's due date may be months before it (round 52).
+        oldest_due=waiting.first_late_from,
     )
     flagged = queries.flagged_reports(session)
     yield QueueSummary(

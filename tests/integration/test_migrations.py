@@ -1021,6 +1021,26 @@ def _table_names(url: str) -> set[str]:
         engine.dispose()
 
 
+def test_royalties_0009_indexes_the_queue_filters_starts_and_restores_the_start_index(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 52: the royalty queue's filter reads each period start and its latest end;
+    royalties_0009 indexes both (replacing the index on the start alone), and its
+    downgrade puts the table's indexes back as they were."""
+    url = database_template.new_url()
+    added = {
+        ("reporting_periods", "ix_reporting_periods_start_end"): ["period_start", "period_end"]
+    }
+    replaced = {("reporting_periods", "ix_reporting_periods_period_start"): ["period_start"]}
+    named = {**added, **replaced}
+
+    assert _indexes_among(url, named) == added
+    migrations.downgrade(url, "royalties_0008")
+    assert _indexes_among(url, named) == replaced
+    migrations.upgrade(url)
+    assert _indexes_among(url, named) == added
+
+
 def test_agreements_0004_backfills_the_review_clock_of_applications_resubmitted_before_it(
     database_template: DatabaseTemplate,
 ) -> None:
