@@ -83,6 +83,13 @@ class InvoiceFilters(TypedDict, total=False):
     # Only those a bank's dispute of their card payment holds on that date (round 50:
     # not asked for, so never overdue; `dispute_holds`), for billing staff.
     held_on: date | None
+    # Only those to pay whose due date falls in the week from that date (round 52:
+    # the clerk's "due this week"), the soonest due first.
+    due_week_of: date | None
+
+
+# "Due this week": the day asked and the six after it.
+DUE_WEEK_DAYS = 7
 
 
 def invoices(
@@ -101,7 +108,8 @@ def invoices_query(
 ) -> Select[Any]:
     """Invoices newest first; `overdue_on` keeps those overdue on that date
     (`overdue_on`: past due and asked for, the oldest due first), `held_on` only
-    those a dispute holds then (`held_on`: past due or not), `to_pay`
+    those a dispute holds then (`held_on`: past due or not), `due_week_of` those to
+    pay due that day or the six after it (the soonest first), `to_pay`
     those with a balance to pay (open or written off: what stays open with a closed
     organization counts); `issued_only` leaves drafts out (in SQL, so they never
     crowd out the limit)."""
@@ -118,6 +126,16 @@ def invoices_query(
         )
     if (day := filters.get("held_on")) is not None:
         statement = statement.where(Invoice.state.in_(sorted(COLLECTIBLE)), held_on(day))
+    if (day := filters.get("due_week_of")) is not None:
+        statement = (
+            statement.where(
+                Invoice.state.in_(sorted(COLLECTIBLE)),
+                Invoice.due_date >= day,
+                Invoice.due_date < day + timedelta(days=DUE_WEEK_DAYS),
+            )
+            .order_by(None)
+            .order_by(Invoice.due_date, Invoice.id)
+        )
     if (organization_id := filters.get("organization_id")) is not None:
         statement = statement.where(Invoice.organization_id == organization_id)
     if search := filters.get("search"):

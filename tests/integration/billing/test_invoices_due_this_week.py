@@ -1,0 +1,56 @@
+"""Round 52: the console's invoice list finds what falls due this week (docs/billing.md,
+"Finding an invoice on the console"). A billing clerk chasing the week's money had only
+"Overdue only": an invoice due tomorrow was one row among every invoice, newest first."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime
+from typing import Any
+
+import time_machine
+from flask import Flask
+
+from licensing.billing.models import Invoice
+from tests.support.billing import paid_offline
+
+# 12:00 on Monday 1 March 2027 at the office (Chicago, UTC-06:00 in winter).
+MONDAY = datetime(2027, 3, 1, 18, 0, tzinfo=UTC)
+ISSUED = date(2027, 1, 15)  # the day the billing tests' agreements are activated
+
+
+def _due(invoice_for: Callable[..., Invoice], vendor: Any, day: date) -> Invoice:
+    """An invoice of 100.00 issued on 15 January 2027, due on `day` (its terms)."""
+    invoice = invoice_for(vendor, ("100.00",), terms=(day - ISSUED).days)
+    assert invoice.due_date == day
+    return invoice
+
+
+def _listed(page: str) -> list[str]:
+    return re.findall(r"INV-\d{4}-\d{6}", page)
+
+
+def test_due_this_week_lists_the_invoices_to_pay_due_today_to_six_days_on_soonest_first(
+    app: Flask,
+    signed_in: Any,
+    vendor: Any,
+    billing_staff: Any,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    overdue = _due(invoice_for, vendor, date(2027, 2, 28)).label
+    sunday = _due(invoice_for, vendor, date(2027, 3, 7)).label
+    today = _due(invoice_for, vendor, date(2027, 3, 1)).label
+    next_monday = _due(invoice_for, vendor, date(2027, 3, 8)).label
+    paid = _due(invoice_for, vendor, date(2027, 3, 3))
+    with time_machine.travel(MONDAY, tick=False):
+        paid_offline(paid.id, "100.00", "FEDWIRE 1")
+        console = signed_in(app.test_client(), billing_staff)
+        everything = console.get("/console/invoices").get_data(as_text=True)
+        answer = console.get("/console/invoices", query_string={"due_week": "1"})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 200
+    assert set(_listed(everything)) >= {overdue, sunday, today, next_monday, paid.label}
+    assert _listed(page) == [today, sunday]
+    assert "<h1>Due this week</h1>" in page
+    assert 'id="due_week" name="due_week" value="1" checked' in page
