@@ -86,6 +86,9 @@ class InvoiceFilters(TypedDict, total=False):
     # Only those to pay whose due date falls in the week from that date (round 52:
     # the clerk's "due this week"), the soonest due first.
     due_week_of: date | None
+    # The search matches the invoice's payments' bank references too (round 52: the
+    # console's, where a clerk holds a bank statement line and no invoice number).
+    search_references: bool
 
 
 # "Due this week": the day asked and the six after it.
@@ -140,8 +143,15 @@ def invoices_query(
         statement = statement.where(Invoice.organization_id == organization_id)
     if search := filters.get("search"):
         pattern = f"%{search.strip()}%"
+        matches = Invoice.number.ilike(pattern) | Organization.name_contains(search)
+        if filters.get("search_references"):
+            matches = matches | (
+                select(Payment.id)
+                .where(Payment.invoice_id == Invoice.id, Payment.reference.ilike(pattern))
+                .exists()
+            )
         statement = statement.join(Organization, Organization.id == Invoice.organization_id).where(
-            Invoice.number.ilike(pattern) | Organization.name_contains(search)
+            matches
         )
     # Refund due and outstanding are read from each invoice's credit notes and
     # their refunds: loaded in two queries for the whole list, not two per row.

@@ -726,6 +726,7 @@ def console_invoices() -> tuple[str, int]:
                 due_week_of=_today() if due_week else None,
                 to_pay=to_pay,
                 search=search,
+                search_references=True,
                 organization_id=organization_id,
             ),
         )
@@ -764,7 +765,7 @@ def console_invoices() -> tuple[str, int]:
 # Each filter's label: the list's form draws them from here, and a refusal names
 # the field by them (`arguments`).
 INVOICE_LIST_FILTERS = {
-    "q": "Number or organization",
+    "q": "Number, organization or payment reference",
     "state": "State",
     "overdue": "Overdue only",
     "held": "Held by a dispute",

@@ -1,6 +1,8 @@
-"""Round 52: the console's invoice list finds what falls due this week (docs/billing.md,
-"Finding an invoice on the console"). A billing clerk chasing the week's money had only
-"Overdue only": an invoice due tomorrow was one row among every invoice, newest first."""
+"""Round 52: a billing clerk finds invoices on the console's list without their numbers
+(docs/billing.md, *Pages*). Chasing the week's money there was only "Overdue only": an
+invoice due tomorrow was one row among every invoice, newest first. And a bank
+statement's line names a transfer's reference, not an invoice: the search read only
+numbers and organization names."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ from flask import Flask
 
 from licensing.billing.models import Invoice
 from tests.support.billing import paid_offline
+from tests.support.factories import bearer
 
 # 12:00 on Monday 1 March 2027 at the office (Chicago, UTC-06:00 in winter).
 MONDAY = datetime(2027, 3, 1, 18, 0, tzinfo=UTC)
@@ -54,3 +57,31 @@ def test_due_this_week_lists_the_invoices_to_pay_due_today_to_six_days_on_soones
     assert _listed(page) == [today, sunday]
     assert "<h1>Due this week</h1>" in page
     assert 'id="due_week" name="due_week" value="1" checked' in page
+
+
+def test_the_console_search_finds_every_invoice_a_bank_reference_paid_and_the_api_reads_numbers(
+    app: Flask,
+    signed_in: Any,
+    vendor: Any,
+    other_vendor: Any,
+    billing_staff: Any,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    first, second = invoice_for(vendor, ("100.00",)), invoice_for(vendor, ("50.00",))
+    unpaid, elsewhere = invoice_for(vendor, ("75.00",)), invoice_for(other_vendor, ("20.00",))
+    paid_offline(first.id, "100.00", "FEDWIRE 0412-7731")
+    paid_offline(second.id, "50.00", "FEDWIRE 0412-7731")
+    paid_offline(elsewhere.id, "20.00", "FEDWIRE 0999-0001")
+    console = signed_in(app.test_client(), billing_staff)
+    answer = console.get("/console/invoices", query_string={"q": "0412-7731"})
+    page = answer.get_data(as_text=True)
+    assert answer.status_code == 200
+    assert sorted(_listed(page)) == sorted([first.label, second.label])
+    assert unpaid.label not in page
+    assert '<label for="q">Number, organization or payment reference</label>' in page
+    # The API's `q` keeps its meaning (numbers and names) for existing clients.
+    api = app.test_client().get(
+        "/api/v1/invoices", query_string={"q": "0412-7731"}, headers=bearer(billing_staff)
+    )
+    assert api.status_code == 200
+    assert first.label not in api.get_data(as_text=True)
