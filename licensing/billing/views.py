@@ -991,7 +991,8 @@ def _refund_forms(
     """A refund form for each credit note that still owes a refund (the one
     just submitted keeps its values and messages). On a payment's page (`payment`)
     a card refund is offered only of that payment, and only when nothing refuses
-    it (`to_card`: why not), for at most what is left of it."""
+    it (`to_card`: why not), for at most what is left of it; on the invoice's page only
+    when a card payment of the invoice can take one."""
     found: dict[int, forms.RefundForm] = {}
     credit_notes = list(credit_notes)
     if payment is None:
@@ -1016,7 +1017,9 @@ def _refund_forms(
                     "method": CARD if card_paid else "wire",
                 },
             )
-        if credit.id in found and payment is not None and not card_paid:
+        # Round 52: on the invoice's page too; it offered "To the card that paid" on
+        # an invoice no card paid (a wire), a choice the service can only refuse.
+        if credit.id in found and not card_paid:
             found[credit.id].offline_only()
     return found
 

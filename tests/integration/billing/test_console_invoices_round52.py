@@ -15,7 +15,7 @@ import time_machine
 from flask import Flask
 
 from licensing.billing.models import Invoice
-from tests.support.billing import paid_offline
+from tests.support.billing import credited, paid_offline
 from tests.support.factories import bearer
 
 # 12:00 on Monday 1 March 2027 at the office (Chicago, UTC-06:00 in winter).
@@ -85,3 +85,23 @@ def test_the_console_search_finds_every_invoice_a_bank_reference_paid_and_the_ap
     )
     assert api.status_code == 200
     assert first.label not in api.get_data(as_text=True)
+
+
+def test_an_invoice_paid_by_wire_offers_its_credit_notes_refund_only_offline(
+    app: Flask,
+    signed_in: Any,
+    vendor: Any,
+    billing_staff: Any,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """A clerk refunding part of an overpayment on a wire-paid invoice was offered "To the
+    card that paid (Stripe)" first, on an invoice no card paid."""
+    invoice = invoice_for(vendor, ("1000.00",))
+    paid_offline(invoice.id, "1000.00", "FEDWIRE 0411-1001")
+    credit = credited(invoice.id, "150.00", "Royalty report amended.")
+    console = signed_in(app.test_client(), billing_staff)
+    page = console.get(f"/console/invoices/{invoice.id}").get_data(as_text=True)
+    form = page[page.index(f"Refund credit note {credit.number}") :]
+    how = form[form.index(f'id="refund-{credit.id}-method"') :]
+    how = how[: how.index("</select>")]
+    assert re.findall(r'<option[^>]*value="(\w+)"', how) == ["wire", "ach", "check"]
