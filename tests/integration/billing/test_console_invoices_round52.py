@@ -11,8 +11,10 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
+import pytest
 import time_machine
 from flask import Flask
+from flask.testing import FlaskClient
 
 from licensing.billing.models import Invoice
 from tests.support.billing import credited, paid_offline
@@ -28,6 +30,13 @@ def _due(invoice_for: Callable[..., Invoice], vendor: Any, day: date) -> Invoice
     invoice = invoice_for(vendor, ("100.00",), terms=(day - ISSUED).days)
     assert invoice.due_date == day
     return invoice
+
+
+@pytest.fixture
+def clerk(app: Flask, signed_in: Any, billing_staff: Any) -> FlaskClient:
+    """The console, signed in as billing staff."""
+    client: FlaskClient = signed_in(app.test_client(), billing_staff)
+    return client
 
 
 def _listed(page: str) -> list[str]:
@@ -61,7 +70,7 @@ def test_due_this_week_lists_the_invoices_to_pay_due_today_to_six_days_on_soones
 
 def test_the_console_search_finds_every_invoice_a_bank_reference_paid_and_the_api_reads_numbers(
     app: Flask,
-    signed_in: Any,
+    clerk: FlaskClient,
     vendor: Any,
     other_vendor: Any,
     billing_staff: Any,
@@ -72,8 +81,7 @@ def test_the_console_search_finds_every_invoice_a_bank_reference_paid_and_the_ap
     paid_offline(first.id, "100.00", "FEDWIRE 0412-7731")
     paid_offline(second.id, "50.00", "FEDWIRE 0412-7731")
     paid_offline(elsewhere.id, "20.00", "FEDWIRE 0999-0001")
-    console = signed_in(app.test_client(), billing_staff)
-    answer = console.get("/console/invoices", query_string={"q": "0412-7731"})
+    answer = clerk.get("/console/invoices", query_string={"q": "0412-7731"})
     page = answer.get_data(as_text=True)
     assert answer.status_code == 200
     assert sorted(_listed(page)) == sorted([first.label, second.label])
@@ -88,19 +96,14 @@ def test_the_console_search_finds_every_invoice_a_bank_reference_paid_and_the_ap
 
 
 def test_an_invoice_paid_by_wire_offers_its_credit_notes_refund_only_offline(
-    app: Flask,
-    signed_in: Any,
-    vendor: Any,
-    billing_staff: Any,
-    invoice_for: Callable[..., Invoice],
+    clerk: FlaskClient, vendor: Any, invoice_for: Callable[..., Invoice]
 ) -> None:
     """A clerk refunding part of an overpayment on a wire-paid invoice was offered "To the
     card that paid (Stripe)" first, on an invoice no card paid."""
     invoice = invoice_for(vendor, ("1000.00",))
     paid_offline(invoice.id, "1000.00", "FEDWIRE 0411-1001")
     credit = credited(invoice.id, "150.00", "Royalty report amended.")
-    console = signed_in(app.test_client(), billing_staff)
-    page = console.get(f"/console/invoices/{invoice.id}").get_data(as_text=True)
+    page = clerk.get(f"/console/invoices/{invoice.id}").get_data(as_text=True)
     form = page[page.index(f"Refund credit note {credit.number}") :]
     how = form[form.index(f'id="refund-{credit.id}-method"') :]
     how = how[: how.index("</select>")]
