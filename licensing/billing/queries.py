@@ -131,11 +131,7 @@ def invoices_query(
         statement = statement.where(Invoice.state.in_(sorted(COLLECTIBLE)), held_on(day))
     if (day := filters.get("due_week_of")) is not None:
         statement = (
-            statement.where(
-                Invoice.state.in_(sorted(COLLECTIBLE)),
-                Invoice.due_date >= day,
-                Invoice.due_date < day + timedelta(days=DUE_WEEK_DAYS),
-            )
+            statement.where(due_in_week_of(day))
             .order_by(None)
             .order_by(Invoice.due_date, Invoice.id)
         )
@@ -568,6 +564,16 @@ def _holding(today: date) -> ColumnElement[bool]:
     (`owed_again_on >= today`) while the lists and the payer's pages called it
     overdue on the day itself (`> today`)."""
     return or_(PaymentDispute.state == OPEN, PaymentDispute.owed_again_on >= today)
+
+
+def due_in_week_of(today: date) -> ColumnElement[bool]:
+    """What "due this week" means on the console's list and its home (round 52): still
+    owed, due `today` or in the six days after it."""
+    return and_(
+        Invoice.state.in_(sorted(COLLECTIBLE)),
+        Invoice.due_date >= today,
+        Invoice.due_date < today + timedelta(days=DUE_WEEK_DAYS),
+    )
 
 
 def held_on(today: date) -> Exists:

@@ -26,7 +26,7 @@ from flask import (
     url_for,
 )
 from flask_wtf import FlaskForm
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
@@ -1574,14 +1574,22 @@ def _accept_messages(
     ]
 
 
+def _counted_by_due_date(
+    session: Session, invoices: ColumnElement[bool]
+) -> tuple[int, date | None]:
+    """How many invoices match, and the earliest due date among them (the home's rows)."""
+    count, first = session.execute(
+        select(func.count(), func.min(Invoice.due_date)).where(invoices)
+    ).one()
+    return int(count), first
+
+
 @queue_summary
 def _billing_queues(
     session: Session, principal: Principal, now: datetime
 ) -> Iterable[QueueSummary]:
     # As the list it links counts them (round 50): not those a dispute holds.
-    overdue, oldest_due = session.execute(
-        select(func.count(), func.min(Invoice.due_date)).where(queries.overdue_on(office_date(now)))
-    ).one()
+    overdue, oldest_due = _counted_by_due_date(session, queries.overdue_on(office_date(now)))
     yield QueueSummary(
         "Overdue invoices",
         count=overdue,
@@ -1590,6 +1598,16 @@ def _billing_queues(
         # Overdue invoices wait on licensees, as royalty reports do: the Oldest
         # column gives the due date, not a detail line of its own.
         oldest_due=oldest_due,
+    )
+    # Round 52: what falls due this week, to chase before it is overdue; links the
+    # list filtered so (the same rule, `due_in_week_of`). Nothing to flag: not late yet.
+    due, soonest = _counted_by_due_date(session, queries.due_in_week_of(office_date(now)))
+    yield QueueSummary(
+        "Invoices due this week",
+        due,
+        "billing_console.invoices",
+        {"due_week": "1"},
+        oldest_due=soonest,
     )
     # Round 44: not one whose charge's dispute is open (counted below, to answer in
     # Stripe; accepting or giving it back is refused until the outcome) or lost

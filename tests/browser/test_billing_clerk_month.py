@@ -139,11 +139,12 @@ def test_a_billing_clerk_works_a_month_and_closes_it_on_the_consoles_pages(
     today = office_date(utcnow())
     sign_in(page, month["clerk"])
 
-    # Monday: what falls due this week, soonest first, by a box on the list.
-    page.goto("/console/invoices")
-    page.get_by_label("Due in the next 7 days").check()
-    page.get_by_role("button", name="Filter").click()
+    # Monday: what falls due this week, from the console's home, soonest first; the
+    # list's box says so too.
+    page.goto("/console/")
+    page.get_by_role("link", name="Invoices due this week").click()
     page.get_by_role("heading", name="Due this week").wait_for()
+    assert page.get_by_label("Due in the next 7 days").is_checked()
     listed = [
         cell.strip() for cell in page.locator("table tbody tr td:first-child").all_inner_texts()
     ]

@@ -108,3 +108,21 @@ def test_an_invoice_paid_by_wire_offers_its_credit_notes_refund_only_offline(
     how = form[form.index(f'id="refund-{credit.id}-method"') :]
     how = how[: how.index("</select>")]
     assert re.findall(r'<option[^>]*value="(\w+)"', how) == ["wire", "ach", "check"]
+
+
+def test_the_console_home_counts_the_invoices_due_this_week_and_links_them(
+    app: Flask,
+    signed_in: Any,
+    vendor: Any,
+    billing_staff: Any,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    for day in (date(2027, 2, 28), date(2027, 3, 2), date(2027, 3, 7), date(2027, 3, 8)):
+        _due(invoice_for, vendor, day)
+    with time_machine.travel(MONDAY, tick=False):
+        home = signed_in(app.test_client(), billing_staff).get("/console/").get_data(as_text=True)
+    row = home[home.index("Invoices due this week") :]
+    row = row[: row.index("</tr>")]
+    assert 'href="/console/invoices?due_week=1"' in home
+    assert '<td class="num">2</td>' in row
+    assert "due 2027-03-02" in row
