@@ -83,6 +83,16 @@ class InvoiceFilters(TypedDict, total=False):
     # Only those a bank's dispute of their card payment holds on that date (round 50:
     # not asked for, so never overdue; `dispute_holds`), for billing staff.
     held_on: date | None
+    # Only those to pay whose due date falls in the week from that date (round 52:
+    # the clerk's "due this week"), the soonest due first.
+    due_week_of: date | None
+    # The search matches the invoice's payments' bank references too (round 52: the
+    # console's, where a clerk holds a bank statement line and no invoice number).
+    search_references: bool
+
+
+# "Due this week": the day asked and the six after it.
+DUE_WEEK_DAYS = 7
 
 
 def invoices(
@@ -101,7 +111,8 @@ def invoices_query(
 ) -> Select[Any]:
     """Invoices newest first; `overdue_on` keeps those overdue on that date
     (`overdue_on`: past due and asked for, the oldest due first), `held_on` only
-    those a dispute holds then (`held_on`: past due or not), `to_pay`
+    those a dispute holds then (`held_on`: past due or not), `due_week_of` those to
+    pay due that day or the six after it (the soonest first), `to_pay`
     those with a balance to pay (open or written off: what stays open with a closed
     organization counts); `issued_only` leaves drafts out (in SQL, so they never
     crowd out the limit)."""
@@ -118,12 +129,25 @@ def invoices_query(
         )
     if (day := filters.get("held_on")) is not None:
         statement = statement.where(Invoice.state.in_(sorted(COLLECTIBLE)), held_on(day))
+    if (day := filters.get("due_week_of")) is not None:
+        statement = (
+            statement.where(due_in_week_of(day))
+            .order_by(None)
+            .order_by(Invoice.due_date, Invoice.id)
+        )
     if (organization_id := filters.get("organization_id")) is not None:
         statement = statement.where(Invoice.organization_id == organization_id)
     if search := filters.get("search"):
         pattern = f"%{search.strip()}%"
+        matches = Invoice.number.ilike(pattern) | Organization.name_contains(search)
+        if filters.get("search_references"):
+            matches = matches | (
+                select(Payment.id)
+                .where(Payment.invoice_id == Invoice.id, Payment.reference.ilike(pattern))
+                .exists()
+            )
         statement = statement.join(Organization, Organization.id == Invoice.organization_id).where(
-            Invoice.number.ilike(pattern) | Organization.name_contains(search)
+            matches
         )
     # Refund due and outstanding are read from each invoice's credit notes and
     # their refunds: loaded in two queries for the whole list, not two per row.
@@ -540,6 +564,16 @@ def _holding(today: date) -> ColumnElement[bool]:
     (`owed_again_on >= today`) while the lists and the payer's pages called it
     overdue on the day itself (`> today`)."""
     return or_(PaymentDispute.state == OPEN, PaymentDispute.owed_again_on >= today)
+
+
+def due_in_week_of(today: date) -> ColumnElement[bool]:
+    """What "due this week" means on the console's list and its home (round 52): still
+    owed, due `today` or in the six days after it."""
+    return and_(
+        Invoice.state.in_(sorted(COLLECTIBLE)),
+        Invoice.due_date >= today,
+        Invoice.due_date < today + timedelta(days=DUE_WEEK_DAYS),
+    )
 
 
 def held_on(today: date) -> Exists:

@@ -26,7 +26,7 @@ from flask import (
     url_for,
 )
 from flask_wtf import FlaskForm
-from sqlalchemy import Select, func, select
+from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
@@ -696,6 +696,9 @@ def console_invoices() -> tuple[str, int]:
     overdue = request.args.get("overdue") == "1"
     held = request.args.get("held") == "1"
     to_pay = request.args.get("to_pay") == "1"
+    # Round 52: what falls due this week (today and the six days after), to chase
+    # before it is overdue; the list had no due-date filter, only "overdue".
+    due_week = request.args.get("due_week") == "1"
     search = (request.args.get("q") or "").strip()[:200] or None
     # One organization's (the link from what stays open with a closed one).
     organization_id = record_id(request.args.get("organization"))
@@ -720,8 +723,10 @@ def console_invoices() -> tuple[str, int]:
                 state=state,
                 overdue_on=_today() if overdue else None,
                 held_on=_today() if held else None,
+                due_week_of=_today() if due_week else None,
                 to_pay=to_pay,
                 search=search,
+                search_references=True,
                 organization_id=organization_id,
             ),
         )
@@ -737,6 +742,7 @@ def console_invoices() -> tuple[str, int]:
         overdue=overdue,
         held=held,
         to_pay=to_pay,
+        due_week=due_week,
         search=search or "",
         # The newest few and a count (round 49: it read every one), linking the list.
         flagged=queries.flagged_payments(session, FLAGGED_SHOWN),
@@ -745,7 +751,7 @@ def console_invoices() -> tuple[str, int]:
         # Those a dispute holds are marked, and not called overdue (round 50).
         holds=queries.dispute_holds(session, {i.id for i in invoices}, _today()),
         today=_today(),
-        title="Overdue invoices" if overdue else "Invoices",
+        title="Overdue invoices" if overdue else "Due this week" if due_week else "Invoices",
         labels=INVOICE_LIST_FILTERS,
         scope=organization_scope(
             organization_id,
@@ -759,10 +765,11 @@ def console_invoices() -> tuple[str, int]:
 # Each filter's label: the list's form draws them from here, and a refusal names
 # the field by them (`arguments`).
 INVOICE_LIST_FILTERS = {
-    "q": "Number or organization",
+    "q": "Number, organization or payment reference",
     "state": "State",
     "overdue": "Overdue only",
     "held": "Held by a dispute",
+    "due_week": "Due in the next 7 days",
     "to_pay": "With a balance to pay",
 }
 
@@ -984,7 +991,8 @@ def _refund_forms(
     """A refund form for each credit note that still owes a refund (the one
     just submitted keeps its values and messages). On a payment's page (`payment`)
     a card refund is offered only of that payment, and only when nothing refuses
-    it (`to_card`: why not), for at most what is left of it."""
+    it (`to_card`: why not), for at most what is left of it; on the invoice's page only
+    when a card payment of the invoice can take one."""
     found: dict[int, forms.RefundForm] = {}
     credit_notes = list(credit_notes)
     if payment is None:
@@ -1009,7 +1017,9 @@ def _refund_forms(
                     "method": CARD if card_paid else "wire",
                 },
             )
-        if credit.id in found and payment is not None and not card_paid:
+        # Round 52: on the invoice's page too; it offered "To the card that paid" on
+        # an invoice no card paid (a wire), a choice the service can only refuse.
+        if credit.id in found and not card_paid:
             found[credit.id].offline_only()
     return found
 
@@ -1564,14 +1574,22 @@ def _accept_messages(
     ]
 
 
+def _counted_by_due_date(
+    session: Session, invoices: ColumnElement[bool]
+) -> tuple[int, date | None]:
+    """How many invoices match, and the earliest due date among them (the home's rows)."""
+    count, first = session.execute(
+        select(func.count(), func.min(Invoice.due_date)).where(invoices)
+    ).one()
+    return int(count), first
+
+
 @queue_summary
 def _billing_queues(
     session: Session, principal: Principal, now: datetime
 ) -> Iterable[QueueSummary]:
     # As the list it links counts them (round 50): not those a dispute holds.
-    overdue, oldest_due = session.execute(
-        select(func.count(), func.min(Invoice.due_date)).where(queries.overdue_on(office_date(now)))
-    ).one()
+    overdue, oldest_due = _counted_by_due_date(session, queries.overdue_on(office_date(now)))
     yield QueueSummary(
         "Overdue invoices",
         count=overdue,
@@ -1580,6 +1598,16 @@ def _billing_queues(
         # Overdue invoices wait on licensees, as royalty reports do: the Oldest
         # column gives the due date, not a detail line of its own.
         oldest_due=oldest_due,
+    )
+    # Round 52: what falls due this week, to chase before it is overdue; links the
+    # list filtered so (the same rule, `due_in_week_of`). Nothing to flag: not late yet.
+    due, soonest = _counted_by_due_date(session, queries.due_in_week_of(office_date(now)))
+    yield QueueSummary(
+        "Invoices due this week",
+        due,
+        "billing_console.invoices",
+        {"due_week": "1"},
+        oldest_due=soonest,
     )
     # Round 44: not one whose charge's dispute is open (counted below, to answer in
     # Stripe; accepting or giving it back is refused until the outcome) or lost

@@ -35,5 +35,10 @@ REPEATED_FILTERS = [
     ("licensing_staff", "/console/organizations?q=a&q=b", "q", "Name"),
     ("admin", "/console/users?kind=staff&kind=vendor", "kind", "Kind"),
     ("admin", "/console/users?q=a&q=b", "q", "Email or name"),
-    ("billing_staff", "/console/invoices?q=a&q=b", "q", "Number or organization"),
+    (
+        "billing_staff",
+        "/console/invoices?q=a&q=b",
+        "q",
+        "Number, organization or payment reference",
+    ),
 ]

@@ -115,8 +115,10 @@ def deliver_dispute(
     amount: int,
     moved: tuple[datetime, ...],
     dispute_id: str = "du_1Harborlight",
+    at: datetime | None = None,
 ) -> None:
-    """Deliver `charge.dispute.<kind>` of `payment`'s charge, signed, to the webhook."""
+    """Deliver `charge.dispute.<kind>` of `payment`'s charge, signed, to the webhook
+    (`at`: when the dispute was opened and the event made, `OPENED` by default)."""
     event = dispute_event(
         f"charge.dispute.{kind}",
         payment,
@@ -125,9 +127,18 @@ def deliver_dispute(
         amount=amount,
         moved=moved,
         dispute_id=dispute_id,
+        created=at or OPENED,
+        told=at,
     )
     response = deliver_event(client, event)
     assert response.status_code == 200, response.get_data(as_text=True)
+
+
+def lost(client: FlaskClient, payment: Payment, charge: str, *, amount: int, at: datetime) -> None:
+    """`payment`'s charge disputed for `amount` cents and the dispute lost, both at
+    `at` (Stripe's `created` and `closed` events, signed, to the webhook)."""
+    for kind, status in (("created", "needs_response"), ("closed", "lost")):
+        deliver_dispute(client, payment, charge, kind, status, amount=amount, moved=(at,), at=at)
 
 
 def staff_step(client: FlaskClient, staff: User, payment: Payment, step: str, reason: str) -> Any:

@@ -22,7 +22,7 @@ from tests.support.nasty import SWEEP, is_problem, query
 
 # Invoices issued on the default day are due 2027-02-14: overdue on 2027-03-01.
 OVERDUE = datetime(2027, 3, 1, 18, 0, tzinfo=UTC)
-FILTERS = ["overdue", "held", "to_pay", "state", "q", "organization_id", "organization"]
+FILTERS = ["overdue", "held", "due_week", "to_pay", "state", "q", "organization_id", "organization"]
 
 
 @pytest.fixture
