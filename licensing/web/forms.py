@@ -53,7 +53,10 @@ def show_unstorable(form: Any) -> bool:
     fields = {field.name: field for field in _all_fields(form)}
     for name, messages in recorded.items():
         field = fields.get(name)
-        if field is None:
+        # A list's or sub-form's own name (`uses`) is no input of the page: a value
+        # posted under it is named in the summary, as a stray name is (its `data`
+        # is the rows', which cannot be set: round 52 found it a 500).
+        if field is None or isinstance(field, (FieldList, FormField)):
             form.form_errors.append(f"{field_words(name) or name}: {' '.join(messages)}")
             continue
         field.errors = [*field.errors, *messages]

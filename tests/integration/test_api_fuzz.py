@@ -1,13 +1,20 @@
-"""No API write answers 500, whatever the body: every documented field is given
+"""No API route answers 500, whatever it is sent: every documented field is given
 values of the wrong type, out of range, oversized or null, by a vendor and by
-staff with every role, against the paths in the OpenAPI document."""
+staff with every role, against the paths in the OpenAPI document; and (round 52)
+every route, as each role and anonymously, hostile values in its fields and query
+arguments (NUL and other control characters, lone surrogates, exponents, the
+calendar's ends), bodies that are no JSON object (empty, truncated, duplicate keys,
+deep nesting, other content types) and ids that name nothing (zero, negative, past
+64 bits). Each refusal is a problem document."""
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Iterator
 from typing import Any
 
+import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -24,6 +31,51 @@ WRONG_VALUES: tuple[Any, ...] = (
     {"a": 1},
     "2027-02-30",
 )
+
+# Round 52: what a hostile client sends beyond a wrong type.
+HOSTILE_VALUES: tuple[Any, ...] = (
+    "",
+    "a\x00b",
+    "\x1b[2J\x7f\x9b",
+    "\ud800",  # a lone surrogate: JSON carries it escaped
+    "x" * 100_000,
+    0,
+    -(10**30),
+    10**400,
+    1e308,
+    5e-324,
+    "1e999",
+    "-1e-999",
+    "0001-01-01",
+    "9999-12-31",
+    "9999-12-31T23:59:59+00:00",
+    True,
+    [[[]]],
+    {"a": {"b": None}},
+    "١٢",
+)
+
+# Bodies that are no JSON object, each with the content type it is sent as.
+HOSTILE_BODIES: tuple[tuple[bytes, str | None], ...] = (
+    (b"", "application/json"),
+    (b"", None),
+    (b"{", "application/json"),
+    (b"[]", "application/json"),
+    (b"null", "application/json"),
+    (b"1e999999", "application/json"),
+    (b'{"a": NaN}', "application/json"),
+    (b"\xff\xfe", "application/json"),
+    (b'{"\\ud800": "\\udfff"}', "application/json"),
+    (b"[" * 50_000 + b"]" * 50_000, "application/json"),
+    (b'{"a":' * 5_000 + b"1" + b"}" * 5_000, "application/json"),
+    (b"a=1&b=2", "application/x-www-form-urlencoded"),
+    (b'{"a": 1}', "text/plain"),
+    (b'{"a": 1}', "application/json; charset=utf-16"),
+    (b'{"a": 1}', "multipart/form-data; boundary=x"),
+)
+
+# Ids that name nothing: zero, negative, past 64 bits, not a number.
+HOSTILE_IDS = ("0", "-1", str(2**63), "9" * 40, "1e3")
 
 
 def _schema(document: dict[str, Any], schema: dict[str, Any]) -> dict[str, Any]:
@@ -44,6 +96,18 @@ def _bodies(document: dict[str, Any], operation: dict[str, Any]) -> Iterator[dic
     for name in fields:
         for value in WRONG_VALUES:
             yield {name: value}
+
+
+def _fields(document: dict[str, Any], operation: dict[str, Any]) -> list[str]:
+    content = operation.get("requestBody", {}).get("content", {}).get("application/json")
+    return list(_schema(document, content["schema"]).get("properties", {})) if content else []
+
+
+def _operations(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for template, item in document["paths"].items():
+        for method, operation in item.items():
+            if method in ("get", "post", "put", "patch", "delete"):
+                yield method, template, operation
 
 
 def _writes(document: dict[str, Any]) -> Iterator[tuple[str, str, dict[str, Any]]]:
@@ -80,3 +144,97 @@ def test_no_write_answers_500_to_any_wrong_value(app: Flask, client: FlaskClient
     assert tried > 500
     # The walk reaches validation, not only "not found" and "forbidden".
     assert statuses.get(422, 0) > 100, statuses
+
+
+@pytest.fixture
+def config_changes() -> dict[str, Any]:
+    # The sweep signs in nobody, but sends thousands of bearer requests a minute.
+    return {"auth_rate_limit": "off"}
+
+
+def _callers(session: Any) -> dict[str, dict[str, str]]:
+    """Anonymous, each organization role, staff with every role and each staff role
+    alone, by bearer token."""
+    vendor = factories.make_vendor(session)
+    staff = factories.make_staff(session, roles=("licensing", "billing", "admin"))
+    callers: dict[str, dict[str, str]] = {
+        "administrator": factories.bearer(vendor),
+        "staff": factories.bearer(staff),
+        "anonymous": {},
+    }
+    for role in ("member", "billing"):
+        user = factories.make_vendor(session, organization=vendor.organization, role=role)
+        callers[role] = factories.bearer(user)
+    for role in ("licensing", "billing", "admin"):
+        callers[f"staff {role}"] = factories.bearer(factories.make_staff(session, roles=(role,)))
+    return callers
+
+
+# Who is sent every field's hostile values: the vendor's administrator and staff with
+# every role, whom the most routes let through to their bodies; the other roles are
+# sent the ids and the bodies that are no object (what a role may not do is refused
+# before its arguments are read).
+EVERY_FIELD = ("administrator", "staff")
+
+
+def _hostile_requests(
+    document: dict[str, Any],
+    method: str,
+    template: str,
+    operation: dict[str, Any],
+    every_field: bool,
+) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(path, request arguments) for one operation: ids of nothing, for a write
+    bodies that are no object and a duplicated key, and (`every_field`) hostile
+    query arguments and each field's hostile values."""
+    for number in HOSTILE_IDS:
+        if "{" in template:
+            yield re.sub(r"\{[^}]+\}", number, template), {}
+    path = re.sub(r"\{[^}]+\}", "1", template)
+    queried = [p["name"] for p in operation.get("parameters", []) if p.get("in") == "query"]
+    for name in queried if every_field else ():
+        for value in HOSTILE_VALUES:
+            text = value if isinstance(value, str) else json.dumps(value)
+            if "\ud800" not in text:  # a URL carries UTF-8: no lone surrogate
+                yield path, {"query_string": {name: text}}
+    if method == "get":
+        return
+    for body, content_type in HOSTILE_BODIES:
+        yield path, {"data": body, "content_type": content_type}
+    fields = _fields(document, operation)
+    first = fields[0] if fields else "a"
+    duplicated = f'{{"{first}": null, "{first}": "x"}}'
+    yield path, {"data": duplicated, "content_type": "application/json"}
+    if every_field:
+        for name in fields:
+            for value in HOSTILE_VALUES:
+                yield path, {"json": {name: value}}
+
+
+# About 21,000 requests: a minute of CPU, several on a loaded machine.
+@pytest.mark.timeout(900)
+def test_no_route_answers_500_to_hostile_input_from_any_role(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Round 52: every route in the document, anonymously and as each role, with
+    hostile values, bodies and ids; every refusal a problem document."""
+    callers = _callers(db.session())
+    document = client.get("/api/v1/openapi.json").get_json()
+    tried = 0
+    for who, headers in callers.items():
+        for method, template, operation in _operations(document):
+            if "token" in template and method == "delete":
+                continue  # revoking the caller's own token would end the walk
+            every_field = who in EVERY_FIELD
+            hostile = _hostile_requests(document, method, template, operation, every_field)
+            for path, arguments in hostile:
+                response = client.open(path, method=method.upper(), headers=headers, **arguments)
+                tried += 1
+                sent = (who, method, path, str(arguments)[:200])
+                assert response.status_code < 500, (*sent, response.get_data()[:500])
+                if response.status_code >= 400:
+                    assert response.mimetype == "application/problem+json", (
+                        *sent,
+                        response.status_code,
+                    )
+    assert tried > 20_000, tried

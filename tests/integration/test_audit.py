@@ -561,3 +561,49 @@ def test_a_bulk_step_logs_one_line_naming_its_action_count_first_and_last_record
         ("7", 5),
     ]
     assert audit.verify_chain(db.session()).ok
+
+def _bulk(entity_ids: list[int]) -> None:
+    """One bulk step's events (`record_each`, as the overdue reminder writes them),
+    between two events written one at a time."""
+    _append(1)
+    with db.transaction() as session:
+        audit.record_events(
+            session, "widget.reminded", entity_ids, after={"count": 1}, actor=Actor.SYSTEM
+        )
+    _append(1)
+
+
+@pytest.mark.parametrize(
+    ("tampering", "problem"),
+    [
+        (
+            "UPDATE audit_events SET entity_id = '9' WHERE seq = 3",
+            "seq 3: contents do not match the stored hash (row edited)",
+        ),
+        ("DELETE FROM audit_events WHERE seq = 3", "seq 4: seq 3 missing (rows deleted)"),
+        (
+            # Two rows of the one step swap places: the same fields but their records.
+            "UPDATE audit_events SET seq = 100 WHERE seq = 2; "
+            "UPDATE audit_events SET seq = 2 WHERE seq = 3; "
+            "UPDATE audit_events SET seq = 3 WHERE seq = 100",
+            "seq 2: contents do not match the stored hash (row edited)",
+        ),
+    ],
+    ids=["edited", "deleted", "reordered"],
+)
+def test_a_bulk_steps_rows_edited_deleted_or_reordered_fail_verification(
+    app: Flask, tampering: str, problem: str
+) -> None:
+    """Round 52: a bulk step's events share their moment, actor, action and JSON, and
+    differ in their record and place alone; each is still hashed with its place and
+    linked to the one before, so `audit verify` names any of them edited, deleted or
+    swapped with its neighbour."""
+    _bulk([3, 1, 2])
+    assert audit.verify_chain(db.session()).ok
+    for statement in tampering.split("; "):
+        db.session().execute(text(statement))
+    problems = audit.verify_chain(db.session()).problems
+    assert problem in problems
+    code, output = _cli(app, "audit", "verify")
+    assert code == 1
+    assert problem in output

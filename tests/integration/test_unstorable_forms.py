@@ -395,6 +395,22 @@ def test_a_nul_in_the_estimator_is_the_form_again_with_the_message_by_the_field(
     assert MESSAGE in page[field_at - 1500 : field_at + 1500]
 
 
+@pytest.mark.usefixtures("example_card")
+@pytest.mark.parametrize("path", ["/estimate", "/portal/applications/new"])
+def test_a_nul_under_the_name_of_a_forms_list_of_uses_is_the_form_again_not_a_server_error(
+    client: FlaskClient, path: str, vendor: Any, signed_in: Any
+) -> None:
+    # Round 52: `uses` is the rows' list, not an input; the message was set on its
+    # `data`, which a list cannot take (an AttributeError, a 500). Nothing stored.
+    signed_in(client, vendor)
+    before = _count(Application)
+    fields = {**_application_form(), "organization_type": "commercial", "uses": f"x{NUL}"}
+    response = client.post(path, data=fields)
+    page = _assert_form_again(response, "2027-12-31")
+    assert f"Uses: {MESSAGE}" in page
+    assert _count(Application) == before
+
+
 def test_a_nul_in_the_estimators_path_keeps_the_generic_refusal(client: FlaskClient) -> None:
     response = client.get(f"/estimate{NUL}")
     assert response.status_code in (404, 422)

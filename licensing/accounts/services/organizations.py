@@ -202,11 +202,18 @@ def _candidates(named: queries.NamedOrganizations) -> str:
 
 
 # C0 and C1 controls: a name stored before names were one line may hold an escape
-# sequence, which a terminal would obey (round 51).
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]")
+# sequence, which a terminal would obey (round 51); and the bidirectional controls
+# (marks, embeddings, overrides, isolates), which a one-line name may hold and a
+# terminal obeys by laying out the text after them reversed (round 52).
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def _shown(name: str) -> str:
     """A stored name as a command prints it: each control character written as its
-    escape (`\\x1b`), so a terminal shows the name and obeys nothing in it."""
-    return _CONTROLS.sub(lambda found: f"\\x{ord(found.group()):02x}", name)
+    escape (`\\x1b`, `\\u202e`), so a terminal shows the name and obeys nothing in it."""
+    return _CONTROLS.sub(_escaped, name)
+
+
+def _escaped(found: re.Match[str]) -> str:
+    code = ord(found.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
