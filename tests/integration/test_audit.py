@@ -562,6 +562,7 @@ def test_a_bulk_step_logs_one_line_naming_its_action_count_first_and_last_record
     ]
     assert audit.verify_chain(db.session()).ok
 
+
 def _bulk(entity_ids: list[int]) -> None:
     """One bulk step's events (`record_each`, as the overdue reminder writes them),
     between two events written one at a time."""
