@@ -81,6 +81,9 @@ STATE_COLUMNS = frozenset(
         "closed_at",
         "is_active",
         "reconsideration_closed_at",
+        # Round 52: a royalty report's review (`royalties.states.REVIEW`: flagged,
+        # reviewed, sent back for correction), a machine's field the list had missed.
+        "review_state",
     }
 )
 
@@ -101,7 +104,7 @@ ENTITY_TABLES = {"invitation": "one_time_tokens", "dispute": "payment_disputes"}
 
 # Round 52: the moments among them, which a record made already ended sets at its
 # making (a token made revoked); `is_active` made False is a user made deactivated.
-MOMENTS = frozenset(STATE_COLUMNS - {"state", "status", "standing", "is_active"})
+MOMENTS = frozenset(STATE_COLUMNS - {"state", "status", "standing", "review_state", "is_active"})
 
 # Round 52: a DELETE ends the rows it removes. Each is audited by an event on itself
 # or, where the row is part of a record whose step removes it, on that record: its
