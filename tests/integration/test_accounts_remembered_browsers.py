@@ -383,6 +383,24 @@ def test_nothing_to_forget_writes_nothing(app: Flask, vendor: User) -> None:
     assert events_of(vendor, "user.browsers_forgotten") == []
 
 
+def test_forgetting_every_browser_leaves_one_past_its_date_to_the_daily_housekeeping(
+    app: Flask, vendor: User, vendor_remembered: FlaskClient
+) -> None:
+    """Round 52: with only a browser past its date left, forgetting every browser
+    deleted it with no audit event (none was in time to count); the audit watch
+    named it. It trusts nothing already: the housekeeping deletes it, exempt."""
+    later = utcnow() + timedelta(days=31)
+    with time_machine.travel(later, tick=False):
+        assert services.forget_all_browsers(Actor.of(services.principal_for(vendor))) == 0
+    assert events_of(vendor, "user.browsers_forgotten") == []
+    assert len(_browsers(vendor)) == 1
+    pruned = app.test_cli_runner().invoke(
+        args=["users", "prune-browsers", "--now", later.isoformat()]
+    )
+    assert "1 remembered browser(s) past their date deleted." in pruned.output
+    assert _browsers(vendor) == []
+
+
 # --- seeing and forgetting -------------------------------------------------------------
 
 
