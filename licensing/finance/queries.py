@@ -207,6 +207,38 @@ class Receivable:
         )
         return max(self.total - settled + returned, ZERO)
 
+    def changes(self) -> Iterator[tuple[date, Decimal]]:
+        """Each day its balance (`balance_on`) may change, in order, with the change:
+        its issue, each settlement, each return and its voiding. Between them the
+        balance stands still, so these add up to `balance_on` of any day."""
+        days = {self.issue_date, *(when for when, _amount in self.settlements)}
+        days.update(each.returned_on for each in self.returns)
+        if self.voided_on is not None:
+            days.add(self.voided_on)
+        before = ZERO
+        for day in sorted(days):
+            balance = self.balance_on(day)
+            if balance != before:
+                yield day, balance - before
+            before = balance
+
+
+def balances_at(ledger: Iterable[Receivable], ends: Sequence[date]) -> list[Decimal]:
+    """What the `ledger` owed at the end of each of `ends` (ascending): the sum of
+    `balance_on` each end, from one pass over each invoice's changes (`changes`)
+    rather than a pass over every invoice at every end (round 52)."""
+    moved = [ZERO] * len(ends)
+    for receivable in ledger:
+        for day, change in receivable.changes():
+            index = bisect_left(ends, day)  # the first end on or after the day
+            if index < len(ends):
+                moved[index] += change
+    owed, running = [], ZERO
+    for change in moved:
+        running += change
+        owed.append(running)
+    return owed
+
 
 @dataclass(frozen=True)
 class Collection:
@@ -469,17 +501,19 @@ def cash_flow(session: Session, filters: Filters) -> list[PeriodFigures]:
     returned = [(r.returned_on, r.amount) for r in reversals(session, currency, start, end)]
     refunded = refunds(session, currency, start, end)
     ledger = receivables(session, currency, start, end)
+    periods = filters.periods
+    outstanding = balances_at(ledger, [period.end for period in periods])
     return [
         PeriodFigures(
             period,
             invoiced=_bucket(invoiced, period),
             collected=_bucket(collected, period),
             credited=_bucket(credited, period),
-            outstanding=sum((r.balance_on(period.end) for r in ledger), ZERO),
+            outstanding=owed,
             refunded=_bucket(refunded, period),
             reversed=_bucket(returned, period),
         )
-        for period in filters.periods
+        for period, owed in zip(periods, outstanding, strict=True)
     ]
 
 
