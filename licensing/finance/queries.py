@@ -442,6 +442,14 @@ def receivables(
     return list(ledger.values())
 
 
+def page_ledger(session: Session, filters: Filters) -> list[Receivable]:
+    """The receivables of the range, read once for the page's cash flow, top
+    licensees and (when its date is in the range) aging (round 52: each read them
+    again). Any day from the range's start on, a receivable left out owes nothing
+    (paid in full before it), so each figure is what its own read gives."""
+    return receivables(session, filters.currency, filters.start, filters.end)
+
+
 # --- invoiced, collected, reversed, credited, outstanding by period -------------------
 
 
@@ -483,7 +491,11 @@ def _bucket(amounts: Iterable[tuple[date, Decimal]], period: Period) -> Decimal:
     return sum((amount for day, amount in amounts if period.contains(day)), ZERO)
 
 
-def cash_flow(session: Session, filters: Filters) -> list[PeriodFigures]:
+def cash_flow(
+    session: Session, filters: Filters, *, ledger: Sequence[Receivable] | None = None
+) -> list[PeriodFigures]:
+    """The figures of each period; `ledger` the range's receivables if already read
+    (`receivables(session, currency, start, end)`, which `page_ledger` shares)."""
     start, end, currency = filters.start, filters.end, filters.currency
     invoiced = _by_day(
         session,
@@ -500,7 +512,8 @@ def cash_flow(session: Session, filters: Filters) -> list[PeriodFigures]:
     collected = [(c.received_on, c.amount) for c in collections(session, currency, start, end)]
     returned = [(r.returned_on, r.amount) for r in reversals(session, currency, start, end)]
     refunded = refunds(session, currency, start, end)
-    ledger = receivables(session, currency, start, end)
+    if ledger is None:
+        ledger = receivables(session, currency, start, end)
     periods = filters.periods
     outstanding = balances_at(ledger, [period.end for period in periods])
     return [
@@ -568,17 +581,22 @@ class AgingRow:
     amount: Decimal
 
 
-def aging(session: Session, currency: str, as_of: date) -> list[AgingRow]:
+def aging(
+    session: Session, currency: str, as_of: date, *, ledger: Sequence[Receivable] | None = None
+) -> list[AgingRow]:
     """Balances owed on `as_of` by days past the day they were owed (the due date,
     or the day owed again after a dispute lost), and those not chased that day
-    because of a dispute in a row of their own (`DISPUTED`), last."""
+    because of a dispute in a row of their own (`DISPUTED`), last. `ledger`: the
+    receivables of a range holding `as_of`, if already read (`page_ledger`)."""
     amounts: dict[str, Decimal] = defaultdict(Decimal)
     counts: dict[str, int] = defaultdict(int)
     not_chased = set(
         session.scalars(select(Invoice.id).where(*_issued(currency), not_chased_on(as_of)))
     )
     owed_again = _owed_again(session, currency, as_of)
-    for receivable in receivables(session, currency, as_of, as_of):
+    if ledger is None:
+        ledger = receivables(session, currency, as_of, as_of)
+    for receivable in ledger:
         balance = receivable.balance_on(as_of)
         if balance > 0:
             owed = owed_since(receivable.due_date, owed_again.get(receivable.invoice_id))
@@ -616,8 +634,11 @@ class Licensee:
     outstanding: Decimal  # at the end of the range
 
 
-def top_licensees(session: Session, filters: Filters) -> list[Licensee]:
-    """The organizations invoiced most in the range, largest first."""
+def top_licensees(
+    session: Session, filters: Filters, *, ledger: Sequence[Receivable] | None = None
+) -> list[Licensee]:
+    """The organizations invoiced most in the range, largest first; `ledger` the
+    range's receivables if already read (`page_ledger`)."""
     start, end, currency = filters.start, filters.end, filters.currency
     invoiced = dict(
         session.execute(
@@ -637,7 +658,9 @@ def top_licensees(session: Session, filters: Filters) -> list[Licensee]:
         if payment.organization_id in chosen:
             collected[payment.organization_id] += payment.kept
     outstanding: dict[int, Decimal] = defaultdict(Decimal)
-    for receivable in receivables(session, currency, end, end):
+    if ledger is None:
+        ledger = receivables(session, currency, end, end)
+    for receivable in ledger:
         if receivable.organization_id in chosen:
             owed = receivable.balance_on(end, as_known_now=True)
             outstanding[receivable.organization_id] += owed
