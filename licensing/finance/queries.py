@@ -24,7 +24,9 @@ Definitions (docs/finance-dashboard.md says the same for readers):
 Every figure is in one currency (the `currency` filter): amounts in different
 currencies are never added. Sums are exact decimals from the database; the
 receivables are computed per invoice in Python from narrow rows, leaving out
-invoices settled before the window (they owe nothing at any date in it).
+invoices settled before the window (they owe nothing at any date in it), read
+once for the page (`page_ledger`), and summed at every period end from one pass
+over each invoice's changes (`balances_at`, round 52).
 """
 
 from __future__ import annotations
