@@ -21,16 +21,18 @@ classification still add up to what was invoiced.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from licensing.accounts.models import Organization
 from licensing.agreements.issuing import licensed_lines
-from licensing.agreements.models import Agreement
-from licensing.agreements.queries import with_terms
+from licensing.agreements.models import Agreement, ApplicationUse, QuoteVersion
 from licensing.pricing.quote import Quote
 
 UNCLASSIFIED = "unclassified"
@@ -105,12 +107,26 @@ def agreement_lines(agreement: Agreement) -> list[AgreementLine]:
     """The agreement's Schedule A lines with their classification, read from the
     quote snapshot the agreement was issued from (the application's uses and
     organization type as priced, not as they may read today)."""
-    quote = Quote.from_snapshot(agreement.quote.snapshot)
-    request = quote.request
-    uses = agreement.application.uses
-    organization_type = (
-        request.organization_type if request else agreement.organization.organization_type
+    return _lines_of(
+        agreement.quote.snapshot,
+        agreement.organization.organization_type,
+        lambda: [(use.use, use.product_type, use.user_type) for use in agreement.application.uses],
     )
+
+
+# A use as an agreement line is classified by: (use, product type, user type).
+_Use = tuple[str, str, str]
+
+
+def _lines_of(
+    snapshot: Mapping[str, Any], organization_type: str, stored_uses: Callable[[], Sequence[_Use]]
+) -> list[AgreementLine]:
+    """`agreement_lines` from the quote `snapshot`, the organization's type today and
+    the application's uses in order (read only for a snapshot without its request)."""
+    quote = Quote.from_snapshot(snapshot)
+    request = quote.request
+    uses = stored_uses() if request is None else ()
+    organization_type = request.organization_type if request else organization_type
     lines = []
     for number, line in enumerate(licensed_lines(quote), start=1):
         if request is not None:
@@ -121,8 +137,7 @@ def agreement_lines(agreement: Agreement) -> list[AgreementLine]:
                 proposed.user_type,
             )
         else:
-            stored = uses[line.use_index]
-            use, product_type, user_type = stored.use, stored.product_type, stored.user_type
+            use, product_type, user_type = uses[line.use_index]
         fixed = line.breakdown.fixed if line.breakdown is not None else Decimal(0)
         lines.append(
             AgreementLine(
@@ -132,11 +147,37 @@ def agreement_lines(agreement: Agreement) -> list[AgreementLine]:
     return lines
 
 
-def _agreements(session: Session, ids: set[int]) -> dict[int, Agreement]:
+def _charged_lines(session: Session, ids: set[int]) -> dict[int, list[AgreementLine]]:
+    """Each agreement's lines invoiced up front (`agreement_lines` with a fixed part
+    above zero), by id: from narrow rows (the quote's snapshot and the organization's
+    type), each snapshot read once, not from whole agreements with their relations
+    (round 52: loading those was most of the Finance page's classifying)."""
     if not ids:
         return {}
-    found = session.scalars(with_terms(select(Agreement).where(Agreement.id.in_(ids))))
-    return {agreement.id: agreement for agreement in found}
+    rows = session.execute(
+        select(Agreement.id, Agreement.application_id, QuoteVersion.snapshot_json)
+        .add_columns(Organization.organization_type)
+        .join(QuoteVersion, QuoteVersion.id == Agreement.quote_id)
+        .join(Organization, Organization.id == Agreement.organization_id)
+        .where(Agreement.id.in_(ids))
+    )
+    charged: dict[int, list[AgreementLine]] = {}
+    for agreement_id, application_id, snapshot, organization_type in rows:
+
+        def stored_uses(application_id: int = application_id) -> list[_Use]:
+            return [
+                (use, product_type, user_type)
+                for use, product_type, user_type in session.execute(
+                    select(ApplicationUse.use, ApplicationUse.product_type)
+                    .add_columns(ApplicationUse.user_type)
+                    .where(ApplicationUse.application_id == application_id)
+                    .order_by(ApplicationUse.position)
+                )
+            ]
+
+        lines = _lines_of(json.loads(snapshot), organization_type, stored_uses)
+        charged[agreement_id] = [line for line in lines if line.up_front > 0]
+    return charged
 
 
 def classify_up_front_lines(
@@ -144,11 +185,7 @@ def classify_up_front_lines(
 ) -> dict[int, Classification]:
     """An agreement invoice's line N is the N-th licensed line with an up-front
     amount; kept only when that line's amount is the invoice line's amount."""
-    agreements = _agreements(session, {line.source_id for line in lines if line.source_id})
-    charged: dict[int, list[AgreementLine]] = {
-        agreement_id: [line for line in agreement_lines(agreement) if line.up_front > 0]
-        for agreement_id, agreement in agreements.items()
-    }
+    charged = _charged_lines(session, {line.source_id for line in lines if line.source_id})
     found: dict[int, Classification] = {}
     for line in lines:
         candidates = charged.get(line.source_id or 0, [])

@@ -225,10 +225,14 @@ def _queues(now: Any) -> list[queries.QueueHealth]:
 def _figures(filters: queries.Filters) -> dict[str, Any]:
     session = db.session()
     currency = filters.currency
-    cash_flow = queries.cash_flow(session, filters)
+    ledger = queries.page_ledger(session, filters)
+    cash_flow = queries.cash_flow(session, filters, ledger=ledger)
     revenue = queries.revenue(session, filters)
-    aging = queries.aging(session, currency, filters.aging_date)
-    licensees = queries.top_licensees(session, filters)
+    in_range = filters.start <= filters.aging_date <= filters.end
+    aging = queries.aging(
+        session, currency, filters.aging_date, ledger=ledger if in_range else None
+    )
+    licensees = queries.top_licensees(session, filters, ledger=ledger)
     voided_count, voided_total = queries.voided(session, currency, filters.start, filters.end)
     invoiced = sum((row.invoiced for row in cash_flow), queries.ZERO)
     return {

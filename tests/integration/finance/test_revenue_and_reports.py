@@ -4,18 +4,21 @@ monthly revenue report: as PDF from the page, and queued to an inbox by the CLI.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
+from licensing.agreements.models import Agreement, QuoteVersion
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.db import utcnow
@@ -80,6 +83,42 @@ def test_up_front_revenue_is_classified_by_the_agreements_quote_snapshot(
         assert (row.value, row.up_front, row.royalty) == (value, invoice.total, Decimal(0))
     assert revenue.total == invoice.total
     assert revenue.other == Decimal(0)
+
+
+def test_a_quote_snapshot_without_its_request_is_classified_by_the_applications_uses(
+    vendor: Any,
+    example_card: str,  # noqa: F811
+) -> None:
+    """A snapshot stored before quotes kept their request classifies by the uses
+    applied for, in their order, and the organization's type, as it did before round
+    52 read snapshots as narrow rows; and the same as `agreement_lines` reads it."""
+    invoice = _accepted_agreement(vendor)
+    session = db.session()
+    agreement = session.get(Agreement, invoice.source_id)
+    assert agreement is not None
+    snapshot = {**agreement.quote.snapshot, "request": None}
+    session.execute(
+        update(QuoteVersion)
+        .where(QuoteVersion.id == agreement.quote_id)
+        .values(snapshot_json=json.dumps(snapshot))
+    )
+    session.expire_all()
+    organization = session.get(Organization, vendor.organization_id)
+    assert organization is not None
+    # The up-front fee is the development use's, the second use applied for.
+    (use,) = [use for use in agreement.application.uses if use.use == "development"]
+    revenue = queries.revenue(session, _month_of(invoice))
+    expected = {
+        "use": use.use,
+        "product_type": use.product_type,
+        "user_type": use.user_type,
+        "organization_type": organization.organization_type,
+    }
+    for axis, value in expected.items():
+        (row,) = revenue.by_axis[axis]
+        assert (row.value, row.up_front) == (value, invoice.total)
+    (charged,) = [line for line in classification.agreement_lines(agreement) if line.up_front > 0]
+    assert charged.classification == Classification(*expected.values())
 
 
 def test_a_line_that_does_not_match_its_quote_line_is_left_unclassified(

@@ -26,11 +26,14 @@ import copy
 import csv
 import html
 import io
+import json
+import os
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -860,3 +863,173 @@ def test_a_credit_note_written_while_a_night_is_pulled_comes_once_in_the_next_ni
         assert len(set(keys)) == len(keys)  # a pull has one row a key
         kept |= dict(zip(keys, rows, strict=True))
     assert _total(kept.values()) == Decimal(LINES) - Decimal("15.00")
+
+
+# --- round 52: every figure of the Finance page and its report, pinned -----------------
+
+# The page's ranges the pin reads: the months around the busy one, its quarters, and a
+# year of months ending with it (the report's trend); each currency of the month.
+PINNED_RANGES = (
+    (date(2026, 11, 1), date(2027, 5, 1), "month"),
+    (date(2027, 1, 1), date(2027, 6, 1), "quarter"),
+    (date(2026, 5, 1), date(2027, 4, 1), "month"),
+)
+PINNED_AS_OF = (date(2027, 4, 15), date(2027, 4, 30), date(2027, 5, 31))
+# What they were at 39499bd2, before round 52 changed how they are computed.
+PINNED = Path(__file__).with_name("finance_page_pinned.json")
+
+
+def _said(amount: Decimal) -> str:
+    """An amount as a plain decimal string of its value, whatever its exponent."""
+    return f"{amount.normalize():f}"
+
+
+def _saids(*amounts: Decimal) -> list[str]:
+    return [_said(amount) for amount in amounts]
+
+
+def _later(row: Any) -> tuple[Decimal, Decimal, Decimal]:
+    """A trend row's figures after its first three: credited, refunded, reversed."""
+    return row.credited, row.refunded, row.reversed
+
+
+def _figures_of_the_page(session: Any) -> list[Any]:
+    """Every figure the Finance page and the monthly report show for the pinned
+    ranges, amounts as decimal strings (`_said`)."""
+    found: list[Any] = []
+    for currency in ("USD", "EUR", "JPY"):
+        for first, last, by in PINNED_RANGES:
+            filters = Filters(first, last, by, currency, PINNED_AS_OF[1])
+            found.append(
+                [
+                    [
+                        row.period.key,
+                        *map(
+                            _said,
+                            (
+                                row.invoiced,
+                                row.collected,
+                                row.credited,
+                                row.outstanding,
+                                row.refunded,
+                                row.reversed,
+                            ),
+                        ),
+                    ]
+                    for row in finance.cash_flow(session, filters)
+                ]
+            )
+            revenue = finance.revenue(session, filters)
+            found.append(
+                [
+                    *map(str, (revenue.total, revenue.other, revenue.royalty)),
+                    _said(revenue.royalty_credited),
+                    {
+                        axis: [
+                            [row.value, *_saids(row.up_front, row.royalty, row.royalty_credited)]
+                            for row in rows
+                        ]
+                        for axis, rows in revenue.by_axis.items()
+                    },
+                ]
+            )
+            found.append(
+                [
+                    [_said(top.invoiced), _said(top.collected), _said(top.outstanding)]
+                    for top in finance.top_licensees(session, filters)
+                ]
+            )
+            count, total = finance.voided(session, currency, filters.start, filters.end)
+            found.append([count, _said(total)])
+        for as_of in PINNED_AS_OF:
+            found.append(
+                [
+                    [row.key, row.invoices, _said(row.amount)]
+                    for row in finance.aging(session, currency, as_of)
+                ]
+            )
+        report = report_services.monthly_report(
+            session,
+            report_services.ReportOf(
+                month=APRIL[0],
+                billing_issuer="CPT Licensing Office",
+                currency=currency,
+                now=datetime(2027, 5, 3, 15, tzinfo=UTC),
+            ),
+        )
+        found.append(
+            [
+                _said(getattr(report, name))
+                for name in (
+                    "invoiced",
+                    "collected",
+                    "credited",
+                    "refunded",
+                    "reversed",
+                    "outstanding_at_start",
+                    "outstanding",
+                    "revenue_other",
+                    "royalty",
+                    "royalty_credited",
+                    "voided",
+                )
+            ]
+            + [report.voided_count]
+            + [[row.label, _said(row.amount)] for row in report.revenue_by_use]
+            + [[row.label, _said(row.amount), row.count] for row in report.aging]
+            + [
+                [_said(row.invoiced), _said(row.collected), _said(row.outstanding)]
+                for row in report.top_licensees
+            ]
+            + [
+                [row.period, *_saids(row.invoiced, row.collected, row.outstanding, *_later(row))]
+                for row in report.trend
+            ]
+        )
+    return found
+
+
+def test_every_figure_of_the_finance_page_and_its_report_stays_as_pinned(
+    client: FlaskClient,
+    billing_staff: User,
+    signed_in: Callable[..., FlaskClient],
+    april: tuple[Finance, dict[str, Any]],
+) -> None:
+    """Round 52 made the page's work bounded (the balances at every period end from
+    one pass over the ledger, each agreement's quote classified once): the figures
+    of the busy month, read at 39499bd2 and kept in `PINNED`, did not move by a cent."""
+    names = sorted(db.session().scalars(db.select(Organization.legal_name)), key=len)[::-1]
+    pages = []
+    for currency in ("USD", "EUR", "JPY"):
+        for first, last, by in PINNED_RANGES:
+            with time_machine.travel(datetime(2027, 5, 3, 15, tzinfo=UTC), tick=False):
+                signed_in(client, billing_staff)
+                page = client.get(
+                    "/console/finance/",
+                    query_string={
+                        "from": f"{first:%Y-%m}",
+                        "to": f"{last:%Y-%m}",
+                        "by": by,
+                        "currency": currency,
+                        "as_of": PINNED_AS_OF[1].isoformat(),
+                    },
+                )
+            assert page.status_code == 200
+            pages.append(_page_numbers(page.get_data(as_text=True), names))
+    found = {"figures": _figures_of_the_page(db.session()), "pages": pages}
+    if os.environ.get("FINANCE_PIN_WRITE"):  # only to pin a deliberate change anew
+        PINNED.write_text(json.dumps(found, indent=1) + "\n", encoding="utf-8")
+    pinned = json.loads(PINNED.read_text(encoding="utf-8"))
+    assert found["pages"] == pinned["pages"]
+    assert found["figures"] == pinned["figures"]
+
+
+def _page_numbers(body: str, names: Iterable[str]) -> list[str]:
+    """Every number the page's money sections say (their tables; the charts draw the
+    same), in order, the licensees' names left out; not the queues' ages, which
+    depend on the day and are left to their own tests."""
+    money = body.split('id="cash-heading"')[1].split('id="queues-heading"')[0]
+    text = html.unescape(re.sub(r"<[^>]+>", " ", money))
+    for name in names:
+        text = text.replace(name, "")
+    return re.findall(r"-?\d[\d,]*(?:\.\d+)?", text)
