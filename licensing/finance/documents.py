@@ -37,6 +37,7 @@ class TrendRow:
     credited: Decimal = Decimal(0)
     refunded: Decimal = Decimal(0)
     reversed: Decimal = Decimal(0)  # payments the bank returned in the month
+    refunds_owed: Decimal = Decimal(0)  # owed back, not yet sent, at the month's end
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,10 @@ class MonthlyReport:
     # royalty credit notes issued in it, as the Finance page gives them (round 39).
     royalty: Decimal = Decimal(0)
     royalty_credited: Decimal = Decimal(0)
+    # Refunds owed and not yet sent at the previous month's end and at this one's, as
+    # the Finance page gives them (round 52): outstanding less them adds up.
+    refunds_owed_at_start: Decimal = Decimal(0)
+    refunds_owed: Decimal = Decimal(0)
 
 
 def _money(report: MonthlyReport, amount: Decimal) -> str:
@@ -176,9 +181,9 @@ def _horizontal_bars(labels: Sequence[str], values: Sequence[Decimal]) -> Drawin
 
 
 def _summary(report: MonthlyReport) -> Flowable:
-    """The month's figures in the order they add up: outstanding at the start,
-    + invoiced - collected + reversed - credited + refunded = outstanding at the end
-    (once every refund a credit note owes has been sent), as on the Finance page."""
+    """The month's figures in the order they add up: outstanding at the start less
+    refunds owed then, + invoiced - collected + reversed - credited + refunded =
+    outstanding at the end less refunds owed then, as on the Finance page (round 52)."""
     from reportlab.lib.units import inch
 
     from licensing import pdf
@@ -187,12 +192,17 @@ def _summary(report: MonthlyReport) -> Flowable:
         [
             ["", f"{report.month} ({report.currency})"],
             ["Outstanding at the month's start", _money(report, report.outstanding_at_start)],
+            [
+                "Refunds owed at the month's start (not yet sent)",
+                _money(report, report.refunds_owed_at_start),
+            ],
             ["Invoiced", _money(report, report.invoiced)],
             ["Collected", _money(report, report.collected)],
             ["Reversed", _money(report, report.reversed)],
             ["Credited", _money(report, report.credited)],
             ["Refunded", _money(report, report.refunded)],
             ["Outstanding at the month's end", _money(report, report.outstanding)],
+            ["Refunds owed at the month's end (not yet sent)", _money(report, report.refunds_owed)],
         ],
         [pdf.CONTENT_WIDTH - 2 * inch, 2 * inch],
         right_columns=(1,),
@@ -240,7 +250,16 @@ def _flow_rows(
 def _trend_rows(report: MonthlyReport) -> list[list[object]]:
     """The Finance page's table: a month's row adds up to the change in outstanding."""
     rows: list[list[object]] = [
-        ["Month", "Invoiced", "Collected", "Reversed", "Credited", "Refunded", "Outstanding"]
+        [
+            "Month",
+            "Invoiced",
+            "Collected",
+            "Reversed",
+            "Credited",
+            "Refunded",
+            "Refunds owed",
+            "Outstanding",
+        ]
     ]
     for row in report.trend:
         amounts = (
@@ -249,6 +268,7 @@ def _trend_rows(report: MonthlyReport) -> list[list[object]]:
             row.reversed,
             row.credited,
             row.refunded,
+            row.refunds_owed,
             row.outstanding,
         )
         rows.append([row.period, *(_money(report, amount) for amount in amounts)])
@@ -279,8 +299,8 @@ def _trend(report: MonthlyReport) -> list[Flowable]:
         ),
         pdf.table(
             rows,
-            [0.8 * inch] + [(pdf.CONTENT_WIDTH - 0.8 * inch) / 6] * 6,
-            right_columns=(1, 2, 3, 4, 5, 6),
+            [0.8 * inch] + [(pdf.CONTENT_WIDTH - 0.8 * inch) / 7] * 7,
+            right_columns=(1, 2, 3, 4, 5, 6, 7),
         ),
     ]
 
@@ -405,11 +425,12 @@ def render_monthly_report_pdf(report: MonthlyReport) -> bytes:
             "payments by the day received, including those the bank returned later. "
             "Reversed: payments the bank returned, by the day returned. Credited: credit "
             "notes by issue date. Refunded: refunds sent on credit notes, by the day sent. "
-            "Outstanding: balances still owed at the month's end; it changes by invoiced - "
-            "collected + reversed - credited + refunded, once every refund a credit note "
-            "owes has been sent, so a month's figures do not change when a payment made in "
-            "it is reversed later. Top licensees: paid and owed as known on the day "
-            "prepared. Figures as defined in the service's finance dashboard documentation.",
+            "Refunds owed: credit beyond what the invoices owed, less refunds sent, at the "
+            "month's end. Outstanding: balances still owed at the month's end; less refunds "
+            "owed, it changes by invoiced - collected + reversed - credited + refunded, so "
+            "a month's figures do not change when a payment made in it is reversed later. "
+            "Top licensees: paid and owed as known on the day prepared. Figures as defined "
+            "in the service's finance dashboard documentation.",
             "Small",
         ),
     ]

@@ -15,6 +15,10 @@ Definitions (docs/finance-dashboard.md says the same for readers):
   issued by then, its total less payments received, plus those the bank had
   returned, and less credits issued, by then (never below zero, as a credit
   beyond the balance is a refund).
+- **Refunds owed** (round 52): at the end of each period, what credit notes
+  credited beyond what their invoices owed by then, less the refunds sent by then.
+  Outstanding less it changes each period by invoiced - collected + reversed -
+  credited + refunded.
 - **Top licensees**: what each paid and owes as known now (net of every
   reversal recorded so far, like an invoice's balance).
 - **Aging** of those balances as of a date, by days past the due date (or the day
@@ -196,6 +200,17 @@ class Receivable:
         returned after `day` was still paid on it. `as_known_now` counts every
         reversal recorded so far from the day its payment was made instead (the
         top licensees: a bounced cheque is not money the licensee paid)."""
+        return max(self._owed_on(day, as_known_now=as_known_now), ZERO)
+
+    def owed_back_on(self, day: date) -> Decimal:
+        """What credit beyond what it owed came to at the end of `day` (the other side
+        of `balance_on`'s floor at zero): what the office owed back on it, before any
+        refund sent (round 52: the Finance page's *Refunds owed*)."""
+        return max(-self._owed_on(day), ZERO)
+
+    def _owed_on(self, day: date, *, as_known_now: bool = False) -> Decimal:
+        """Its total less what settled it, plus what the bank returned, by `day`:
+        below zero when credited beyond what it owed."""
         if self.issue_date > day or (self.voided_on is not None and self.voided_on <= day):
             return ZERO
         settled = sum((amount for when, amount in self.settlements if when <= day), ZERO)
@@ -207,39 +222,52 @@ class Receivable:
             ),
             ZERO,
         )
-        return max(self.total - settled + returned, ZERO)
+        return self.total - settled + returned
 
-    def changes(self) -> Iterator[tuple[date, Decimal]]:
-        """Each day its balance (`balance_on`) may change, in order, with the change:
-        its issue, each settlement, each return and its voiding. Between them the
-        balance stands still, so these add up to `balance_on` of any day."""
+    def changes(
+        self, figure: Callable[[Receivable, date], Decimal] | None = None
+    ) -> Iterator[tuple[date, Decimal]]:
+        """Each day its balance (`balance_on`, or the `figure` given) may change, in
+        order, with the change: its issue, each settlement, each return and its
+        voiding. Between them the figure stands still, so these add up to it on any day."""
+        of = figure or Receivable.balance_on
         days = {self.issue_date, *(when for when, _amount in self.settlements)}
         days.update(each.returned_on for each in self.returns)
         if self.voided_on is not None:
             days.add(self.voided_on)
         before = ZERO
         for day in sorted(days):
-            balance = self.balance_on(day)
+            balance = of(self, day)
             if balance != before:
                 yield day, balance - before
             before = balance
 
 
-def balances_at(ledger: Iterable[Receivable], ends: Sequence[date]) -> list[Decimal]:
+def balances_at(
+    ledger: Iterable[Receivable],
+    ends: Sequence[date],
+    figure: Callable[[Receivable, date], Decimal] | None = None,
+) -> list[Decimal]:
     """What the `ledger` owed at the end of each of `ends` (ascending): the sum of
-    `balance_on` each end, from one pass over each invoice's changes (`changes`)
-    rather than a pass over every invoice at every end (round 52)."""
+    `balance_on` (or the `figure` given) each end, from one pass over each invoice's
+    changes (`changes`) rather than a pass over every invoice at every end (round 52)."""
+    changes = (change for receivable in ledger for change in receivable.changes(figure))
+    return running_at(changes, ends)
+
+
+def running_at(changes: Iterable[tuple[date, Decimal]], ends: Sequence[date]) -> list[Decimal]:
+    """The sum of the `changes` (day, amount) made by the end of each of `ends`
+    (ascending): each added to the first end on or after its day."""
     moved = [ZERO] * len(ends)
-    for receivable in ledger:
-        for day, change in receivable.changes():
-            index = bisect_left(ends, day)  # the first end on or after the day
-            if index < len(ends):
-                moved[index] += change
-    owed, running = [], ZERO
+    for day, change in changes:
+        index = bisect_left(ends, day)  # the first end on or after the day
+        if index < len(ends):
+            moved[index] += change
+    found, running = [], ZERO
     for change in moved:
         running += change
-        owed.append(running)
-    return owed
+        found.append(running)
+    return found
 
 
 @dataclass(frozen=True)
@@ -373,13 +401,16 @@ def receivables(
     organization_id: int | None = None,
     organization_ids: Sequence[int] | None = None,
     voided_too: bool = False,
+    credited_only: bool = False,
 ) -> list[Receivable]:
     """Invoices issued by `until` that may owe something on some day from `since`
     (those paid in full before `since` owe nothing in the window: a reversal since
     reopens its invoice, clearing `paid_at`; every one without `since`): of one
     organization when given (or of the `organization_ids`: one read for several).
     `voided_too` adds void invoices, each owing until the day it was voided, as the
-    receivables export lists them as of an earlier day (a statement of account)."""
+    receivables export lists them as of an earlier day (a statement of account).
+    `credited_only`: only those with a credit note issued by `until` (the only ones
+    credited beyond what they owed: `refunds_owed_at`)."""
     issued = (
         [Invoice.state != DRAFT, Invoice.currency == currency] if voided_too else _issued(currency)
     )
@@ -397,6 +428,9 @@ def receivables(
         invoices = invoices.where(Invoice.organization_id == organization_id)
     if organization_ids is not None:
         invoices = invoices.where(Invoice.organization_id.in_(organization_ids))
+    if credited_only:
+        noted = select(CreditNote.invoice_id).where(CreditNote.issue_date <= until)
+        invoices = invoices.where(Invoice.id.in_(noted))
     ledger = {
         row.id: Receivable(
             row.id,
@@ -468,11 +502,18 @@ class PeriodFigures:
     # Payments the bank returned in the period (made in it or before): owed again,
     # so invoiced - collected + reversed - credited + refunded is that change.
     reversed: Decimal = ZERO
+    # Refunds owed at the period's end and not yet sent (round 52): credit beyond what
+    # the invoices owed, less refunds sent by then (`refunds_owed_at`). Outstanding
+    # less it changes, period by period, by invoiced - collected + reversed -
+    # credited + refunded, whether or not every refund owed has been sent.
+    refunds_owed: Decimal = ZERO
 
 
-def refunds(session: Session, currency: str, start: date, end: date) -> list[tuple[date, Decimal]]:
-    """Refunds sent (succeeded) between `start` and `end`, by the day sent: an
-    offline refund's `sent_on`, else the office date Stripe confirmed it."""
+def refunds(
+    session: Session, currency: str, start: date | None, end: date
+) -> list[tuple[date, Decimal]]:
+    """Refunds sent (succeeded) between `start` (open when None) and `end`, by the day
+    sent: an offline refund's `sent_on`, else the office date Stripe confirmed it."""
     sent = _moved(
         session,
         Refund,
@@ -483,6 +524,22 @@ def refunds(session: Session, currency: str, start: date, end: date) -> list[tup
         paid_between(Refund.sent_on, Refund.settled_at, start, end),
     )
     return [(each.day, each.row.amount) for each in sent]
+
+
+def refunds_owed_at(session: Session, currency: str, ends: Sequence[date]) -> list[Decimal]:
+    """The refunds owed and not yet sent at the end of each of `ends` (ascending):
+    what credit notes credited beyond what their invoices owed by then
+    (`Receivable.owed_back_on`, the part of a credit `balance_on` leaves out), less
+    the refunds sent by then (round 52). Read from every credited invoice, however
+    long ago settled: a refund may be owed on an invoice paid before the range.
+    Below zero only if more was sent back than the ledger shows owed by then (a
+    payment the bank returned after its refund was sent)."""
+    if not ends:
+        return []
+    credited = receivables(session, currency, None, ends[-1], credited_only=True)
+    owed_back = balances_at(credited, ends, Receivable.owed_back_on)
+    sent = running_at(refunds(session, currency, None, ends[-1]), ends)
+    return [back - by_then for back, by_then in zip(owed_back, sent, strict=True)]
 
 
 def _by_day(session: Session, statement: Select[*tuple[Any, ...]]) -> list[tuple[date, Decimal]]:
@@ -517,7 +574,9 @@ def cash_flow(
     if ledger is None:
         ledger = receivables(session, currency, start, end)
     periods = filters.periods
-    outstanding = balances_at(ledger, [period.end for period in periods])
+    ends = [period.end for period in periods]
+    outstanding = balances_at(ledger, ends)
+    owed_back = refunds_owed_at(session, currency, ends)
     return [
         PeriodFigures(
             period,
@@ -527,8 +586,9 @@ def cash_flow(
             outstanding=owed,
             refunded=_bucket(refunded, period),
             reversed=_bucket(returned, period),
+            refunds_owed=back,
         )
-        for period, owed in zip(periods, outstanding, strict=True)
+        for period, owed, back in zip(periods, outstanding, owed_back, strict=True)
     ]
 
 

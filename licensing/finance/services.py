@@ -80,6 +80,8 @@ def monthly_report(session: Session, asked: ReportOf) -> MonthlyReport:
         reversed=figures.reversed,
         outstanding_at_start=trend[-2].outstanding,  # the previous month's end
         outstanding=figures.outstanding,
+        refunds_owed_at_start=trend[-2].refunds_owed,
+        refunds_owed=figures.refunds_owed,
         trend=tuple(
             TrendRow(
                 row.period.key,
@@ -89,6 +91,7 @@ def monthly_report(session: Session, asked: ReportOf) -> MonthlyReport:
                 credited=row.credited,
                 refunded=row.refunded,
                 reversed=row.reversed,
+                refunds_owed=row.refunds_owed,
             )
             for row in trend
         ),

@@ -247,6 +247,8 @@ def _figures(filters: queries.Filters) -> dict[str, Any]:
             "reversed": sum((row.reversed for row in cash_flow), queries.ZERO),
             "credited": sum((row.credited for row in cash_flow), queries.ZERO),
             "refunded": sum((row.refunded for row in cash_flow), queries.ZERO),
+            # Owed back and not yet sent at the range's end (round 52).
+            "refunds_owed": cash_flow[-1].refunds_owed if cash_flow else queries.ZERO,
         },
         "revenue": revenue,
         "revenue_charts": {

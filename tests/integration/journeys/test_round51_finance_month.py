@@ -703,8 +703,9 @@ def test_the_finance_page_for_april_is_the_exports_of_april(
     report = report_services.monthly_report(
         session, report_services.ReportOf(month=APRIL[0], billing_issuer="CPT Licensing Office")
     )
-    assert report.outstanding == (
+    assert report.outstanding - report.refunds_owed == (
         report.outstanding_at_start
+        - report.refunds_owed_at_start
         + report.invoiced
         - report.collected
         + report.reversed
@@ -888,9 +889,10 @@ def _saids(*amounts: Decimal) -> list[str]:
     return [_said(amount) for amount in amounts]
 
 
-def _later(row: Any) -> tuple[Decimal, Decimal, Decimal]:
-    """A trend row's figures after its first three: credited, refunded, reversed."""
-    return row.credited, row.refunded, row.reversed
+def _later(row: Any) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+    """A trend row's figures after its first three: credited, refunded, reversed, and
+    (round 52, pinned after the others) the refunds owed at its end."""
+    return row.credited, row.refunded, row.reversed, row.refunds_owed
 
 
 def _figures_of_the_page(session: Any) -> list[Any]:
@@ -913,6 +915,7 @@ def _figures_of_the_page(session: Any) -> list[Any]:
                                 row.outstanding,
                                 row.refunded,
                                 row.reversed,
+                                row.refunds_owed,  # round 52, added to the pin
                             ),
                         ),
                     ]
@@ -972,6 +975,8 @@ def _figures_of_the_page(session: Any) -> list[Any]:
                     "royalty",
                     "royalty_credited",
                     "voided",
+                    "refunds_owed_at_start",  # round 52, added to the pin
+                    "refunds_owed",
                 )
             ]
             + [report.voided_count]
