@@ -233,8 +233,21 @@ def test_a_billing_clerk_works_a_month_and_closes_it_on_the_consoles_pages(
     }
     for name, amount in figures.items():
         assert f"{name} {amount} USD" in finance, name
+    # Round 52: the 50.00 of the amended invoice's credit still to be sent back is on
+    # the page, so the month reconciles by itself: 5,050.50 - 4,700.00 + 700.00 -
+    # 150.50 + 100.00 = 1,000.00 = 1,050.00 outstanding less 50.00 owed back.
+    month_end = today.replace(day=1) + timedelta(days=32)
+    month_end = month_end.replace(day=1) - timedelta(days=1)
+    assert f"refunds owed at {month_end.isoformat()}, not yet sent, 50.00 USD" in finance
+    assert "outstanding at end \u2212 refunds owed at end changes by invoiced" in finance
+    header = page.locator("#cash-table thead th").all_inner_texts()
+    assert header[-2:] == ["Refunds owed at end", "Outstanding at end"]
     row = page.locator("#cash-table tbody tr").last.inner_text().split()
-    assert row == [f"{today:%Y-%m}", *figures.values(), "1,050.00"]
+    assert row == [f"{today:%Y-%m}", *figures.values(), "50.00", "1,050.00"]
+    owed_back, outstanding = (Decimal(cell.replace(",", "")) for cell in row[-2:])
+    change = Decimal("5050.50") - Decimal("4700.00") + Decimal("700.00")
+    change += Decimal("100.00") - Decimal("150.50")
+    assert outstanding - owed_back == change
     # The month's report, linked from the page.
     report = page.get_by_role("link", name=re.compile(f"Monthly revenue report for {today:%Y-%m}"))
     pdf = page.request.get(report.get_attribute("href"))
