@@ -299,7 +299,9 @@ def _trend(report: MonthlyReport) -> list[Flowable]:
         ),
         pdf.table(
             rows,
-            [0.8 * inch] + [(pdf.CONTENT_WIDTH - 0.8 * inch) / 7] * 7,
+            # The month as narrow as "2027-01" allows, so that "Outstanding" still
+            # fits its column on one line beside round 52's "Refunds owed".
+            [0.68 * inch] + [(pdf.CONTENT_WIDTH - 0.68 * inch) / 7] * 7,
             right_columns=(1, 2, 3, 4, 5, 6, 7),
         ),
     ]
