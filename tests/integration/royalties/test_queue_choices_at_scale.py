@@ -16,7 +16,7 @@ from typing import Any
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import services as accounts
@@ -29,6 +29,7 @@ from licensing.royalties.periods import Period
 from tests.integration.royalties.conftest import SOFTWARE, at
 from tests.support.back_reports import LATER, back_licensed
 from tests.support.pages import text_of
+from tests.support.plans import plan_of, sent_with_values
 
 SignIn = Callable[..., FlaskClient]
 TERMINATED = at(date(2027, 4, 2))  # the second quarter's periods end on its second day
@@ -101,34 +102,19 @@ def test_the_period_filter_is_read_one_start_at_a_time_through_its_index(
     for _ in range(3):
         active_agreement(vendor, SOFTWARE)
     db.session().commit()
-    engine = db.session().get_bind()
-    sent: list[tuple[str, Any]] = []
-
-    def note(*args: Any) -> None:
-        sent.append((str(args[2]), args[3]))
-
     with time_machine.travel(LATER, tick=False):
         signed_in(client, licensing_staff)
-        event.listen(engine, "before_cursor_execute", note)
-        try:
+        with sent_with_values(db.session().get_bind()) as sent:
             assert client.get("/console/royalty-reports").status_code == 200
-        finally:
-            event.remove(engine, "before_cursor_execute", note)
     [(query, parameters)] = [
         (sql, values) for sql, values in sent if "max(reporting_periods.period_end)" in sql
     ]
-    connection = db.session().connection()
-    if connection.dialect.name == "postgresql":
-        connection.exec_driver_sql("SET LOCAL enable_seqscan = off")
-        connection.exec_driver_sql("SET LOCAL enable_sort = off")
-        explained = connection.exec_driver_sql(f"EXPLAIN {query}", parameters)
-        plan = "\n".join(row[0] for row in explained)
+    plan = "\n".join(plan_of(query, parameters))
+    if db.session().get_bind().dialect.name == "postgresql":
         assert "Seq Scan on reporting_periods" not in plan, plan
         assert "GroupAggregate" not in plan, plan
         assert "HashAggregate" not in plan, plan
     else:
-        explained = connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {query}", parameters)
-        plan = "\n".join(str(row[-1]) for row in explained)
         assert "SCAN reporting_periods" not in plan, plan
         assert "GROUP BY" not in plan, plan
     assert "ix_reporting_periods_start_end" in plan, plan
