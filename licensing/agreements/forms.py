@@ -476,6 +476,9 @@ class ApprovalForm(PageForm):
     term_start = DateField("Starts", [Optional()], invalid_value_message=DATE_MESSAGE)
     term_end = DateField("Ends", [Optional()], invalid_value_message=DATE_MESSAGE)
     term_reason = StringField("Reason for a change of term", filters=[_stripped])
+    # Kept with the approval's audit event (the use case checks its length); a field
+    # here so that a character no database stores comes back beside it (round 53).
+    note = TextAreaField("Note on the approval")
 
     def validate(self, extra_validators: Any = None) -> bool:
         """Also refuses an amount or reason posted for a use the application does

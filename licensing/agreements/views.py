@@ -33,7 +33,11 @@ from licensing.agreements.forms import BulkAssignForm
 from licensing.agreements.models import MAX_USES, Agreement, Application, ApplicationUse
 from licensing.agreements.queue_rows import queue_rows
 from licensing.agreements.renewal_change import renewal_change
-from licensing.agreements.services.expiry import ENDING_REMINDED, ENDING_REMINDER
+from licensing.agreements.services.expiry import (
+    ENDING_REMINDED,
+    ENDING_REMINDER,
+    issued_after_term,
+)
 from licensing.agreements.services.renewal import renewal_refusal
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import (
@@ -44,6 +48,7 @@ from licensing.agreements.states import (
     DRAFT,
     EDITABLE,
     EXPIRED,
+    ISSUED,
     REJECTED,
     RETURNED,
 )
@@ -1401,15 +1406,40 @@ def reconsideration_open() -> str:
     return render_template("agreements/reconsideration_open.html", rejected=page.items, page=page)
 
 
+class AcceptanceWait(NamedTuple):
+    """An issued agreement waiting on the licensee (round 53): how many days since it
+    was issued, and the last day it may be accepted before the hourly run expires it
+    unaccepted (None for one issued after its term, which waits until staff end it)."""
+
+    days: int
+    expires_after: date | None
+
+
+def _acceptance_wait(agreement: Agreement) -> AcceptanceWait | None:
+    if agreement.state != ISSUED:
+        return None
+    days = (calendar.office_date(utcnow()) - calendar.office_date(agreement.issued_at)).days
+    return AcceptanceWait(
+        days=days, expires_after=None if issued_after_term(agreement) else agreement.term_end
+    )
+
+
+def _console_agreement_page(agreement: Agreement, **extra: Any) -> tuple[str, int]:
+    """The agreement's console page: its history, and while issued what it waits on
+    (the vendor's page said what accepting invoices; staff's said only "issued")."""
+    return _agreement_page(
+        agreement,
+        "agreements/console_agreement.html",
+        history=audit_queries.events_for(db.session(), "agreement", agreement.id),
+        acceptance_wait=_acceptance_wait(agreement),
+        **extra,
+    )
+
+
 @console.route("/agreements/<int:agreement_id>")
 @access.staff("licensing", "billing")
 def agreement_detail(agreement_id: int) -> Page:
-    found = queries.get_agreement(db.session(), agreement_id)
-    return _agreement_page(
-        found,
-        "agreements/console_agreement.html",
-        history=audit_queries.events_for(db.session(), "agreement", found.id),
-    )
+    return _console_agreement_page(queries.get_agreement(db.session(), agreement_id))
 
 
 @console.route("/agreements/<int:agreement_id>/terminate", methods=["POST"])
@@ -1429,12 +1459,10 @@ def terminate(agreement_id: int) -> Page:
         services.terminate(agreement_id, reason, current_actor())
     except (InvalidInput, Conflict) as error:
         session.refresh(found)
-        return _agreement_page(
+        return _console_agreement_page(
             found,
-            "agreements/console_agreement.html",
             errors=getattr(error, "errors", None) or {"_": [error.detail]},
             values=readable(request.form),  # the reason as typed, to correct
-            history=audit_queries.events_for(session, "agreement", found.id),
             status=422 if isinstance(error, InvalidInput) else 409,
         )
     flash(f"Agreement {found.number} is terminated.", "success")

@@ -1,0 +1,153 @@
+"""Round 53: what a licensing reviewer's week found on the console's application and
+agreement pages (docs/journeys.md, "Round 53: a licensing reviewer's week").
+
+- The approval form offered no note, though the use case and the API take one on the
+  approval (kept with the `application.approved` event, never sent to the vendor).
+- An issued agreement's console page said "issued" and no more: not that it waits on
+  the licensee, since when, what accepting invoices, nor when it expires unaccepted."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import time_machine
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.agreements.models import Agreement, Application
+from licensing.audit.models import AuditEvent
+from licensing.mail.models import OutboxMessage
+from tests.integration.agreements.conftest import DEVELOPMENT_USE, NOW, STAFF_USE
+from tests.support.agreements import agreement_of
+from tests.support.pages import text_of
+
+NOTE = "Approved after the revenue statement for last year came in."
+
+
+def _staff(client: FlaskClient, signed_in: Any, licensing_staff: Any) -> FlaskClient:
+    """Signed in at the travelled instant (a session from the real time is refused
+    there as not yet begun)."""
+    return signed_in(client, licensing_staff)
+
+
+def _approved_event(application: Application) -> AuditEvent:
+    return (
+        db.session()
+        .scalars(
+            select(AuditEvent)
+            .where(AuditEvent.action == "application.approved")
+            .where(AuditEvent.entity_id == str(application.id))
+            .order_by(AuditEvent.id)
+        )
+        .one()
+    )
+
+
+def test_the_approval_form_offers_a_note_kept_with_the_approval_and_not_emailed_to_the_vendor(
+    apply: Any, vendor: Any, client: FlaskClient, signed_in: Any, licensing_staff: Any
+) -> None:
+    application = apply(vendor, STAFF_USE)
+    with time_machine.travel(NOW + timedelta(days=1), tick=False):
+        staff = _staff(client, signed_in, licensing_staff)
+        page = staff.get(f"/console/applications/{application.id}")
+        assert 'name="note"' in page.get_data(as_text=True)
+        assert "Note on the approval (optional)" in text_of(page)
+        assert "it is not sent to the vendor" in text_of(page)
+        done = staff.post(
+            f"/console/applications/{application.id}/approve",
+            data={"note": NOTE},
+            follow_redirects=True,
+        )
+    assert done.status_code == 200
+    assert "the agreement is issued as CPT-2027-" in text_of(done)
+    assert _approved_event(application).note == NOTE
+    assert NOTE in text_of(done)  # the history beside the approval
+    emailed = db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id)).all()
+    approval = [m for m in emailed if vendor.email in m.to and "approved" in m.subject]
+    assert len(approval) == 1
+    assert NOTE not in approval[0].body_text
+
+
+def test_a_note_too_long_is_the_form_again_with_its_message_and_nothing_approved(
+    apply: Any, vendor: Any, client: FlaskClient, signed_in: Any, licensing_staff: Any
+) -> None:
+    application = apply(vendor, STAFF_USE)
+    with time_machine.travel(NOW + timedelta(days=1), tick=False):
+        staff = _staff(client, signed_in, licensing_staff)
+        refused = staff.post(
+            f"/console/applications/{application.id}/approve", data={"note": "x" * 5001}
+        )
+    assert refused.status_code == 422
+    body = refused.get_data(as_text=True)
+    assert 'id="note-error"' in body
+    assert 'aria-invalid="true" aria-describedby="approval-note-hint note-error"' in body
+    db.session().refresh(application)
+    assert application.state == "submitted"
+
+
+def test_an_issued_agreement_says_it_waits_on_the_licensee_since_when_and_until_when(
+    apply: Any, vendor: Any, client: FlaskClient, signed_in: Any, licensing_staff: Any
+) -> None:
+    application = apply(vendor, STAFF_USE)
+    with time_machine.travel(NOW + timedelta(days=1), tick=False):
+        staff = _staff(client, signed_in, licensing_staff)
+        staff.post(f"/console/applications/{application.id}/approve", data={})
+    agreement = agreement_of(application)
+    with time_machine.travel(NOW + timedelta(days=4), tick=False):
+        staff = _staff(client, signed_in, licensing_staff)
+        page = text_of(staff.get(f"/console/agreements/{agreement.id}"))
+    name = vendor.organization.legal_name
+    assert "Waiting for the licensee's acceptance" in page
+    assert f"{name} has not accepted it: issued 2026-11-03" in page
+    assert ", 3 days ago." in page
+    # Royalties on revenue above the minimum: nothing up front.
+    assert (
+        "Nothing is invoiced when they accept: royalties on usage are invoiced with their "
+        "royalty reports."
+    ) in page
+    assert "Not accepted by the end of 2027-12-31, the last day of its term, it expires" in page
+
+
+def test_an_issued_agreement_with_a_flat_fee_says_what_accepting_invoices(
+    apply: Any, vendor: Any, client: FlaskClient, signed_in: Any, licensing_staff: Any
+) -> None:
+    application = apply(vendor, DEVELOPMENT_USE)  # approved automatically
+    agreement = agreement_of(application)
+    with time_machine.travel(NOW + timedelta(days=1), tick=False):
+        staff = _staff(client, signed_in, licensing_staff)
+        page = text_of(staff.get(f"/console/agreements/{agreement.id}"))
+    assert "When they accept, an invoice for" in page
+    assert "is issued at once, due in 30 days." in page
+    assert "issued 2026-11-02" in page
+    assert "1 day ago." in page
+
+
+def test_an_active_agreement_says_nothing_of_waiting(
+    apply: Any, vendor: Any, client: FlaskClient, signed_in: Any, licensing_staff: Any
+) -> None:
+    application = apply(vendor, DEVELOPMENT_USE)
+    agreement = agreement_of(application)
+    with db.transaction() as session:  # put in a state by hand: only its page is read
+        session.get(Agreement, agreement.id).state = "active"
+    staff = _staff(client, signed_in, licensing_staff)
+    page = text_of(staff.get(f"/console/agreements/{agreement.id}"))
+    assert "Waiting for the licensee's acceptance" not in page
+
+
+def test_a_nul_in_the_approval_note_is_the_form_again_beside_the_note(
+    apply: Any, vendor: Any, client: FlaskClient, signed_in: Any, licensing_staff: Any
+) -> None:
+    application = apply(vendor, STAFF_USE)
+    with time_machine.travel(NOW + timedelta(days=1), tick=False):
+        staff = _staff(client, signed_in, licensing_staff)
+        refused = staff.post(
+            f"/console/applications/{application.id}/approve", data={"note": "after\x00call"}
+        )
+    assert refused.status_code == 422
+    body = refused.get_data(as_text=True)
+    assert 'id="note-error"' in body
+    assert "after\ufffdcall</textarea>" in body  # what was typed, to correct
+    db.session().refresh(application)
+    assert application.state == "submitted"
