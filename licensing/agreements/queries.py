@@ -458,6 +458,7 @@ class QueueApplication(NamedTuple):
     submitted_at: datetime | None
     reconsideration_requested_at: datetime | None  # restarts the review clock
     review_clock_from: datetime | None  # the submission, less the waits on the vendor
+    renews: str | None  # the number of the agreement it renews (round 53)
     uses: tuple[tuple[str, str, str], ...]  # product name, use, product type
 
     @property
@@ -465,15 +466,18 @@ class QueueApplication(NamedTuple):
         return Application.reference_of(self.id)
 
 
-# The queue's columns, with the joins its orders need (assignee, organization).
+# The queue's columns, with the joins its orders need (assignee, organization), and
+# the agreement a renewal renews (round 53: the queue did not tell a renewal from a
+# first license; one agreement at most, so no row is repeated).
 _QUEUE_ROWS = _with_listed_joins(
     select(
         *_LISTED,
         Application.submitted_at,
         Application.reconsideration_requested_at,
         Application.review_clock_from,
+        _RENEWED.number.label("renews"),
     )
-)
+).outerjoin(_RENEWED, _RENEWED.id == Application.renewal_of_id)
 
 
 def vendor_rows_query(principal: Principal | None, states: Sequence[str] = ()) -> Select[Any]:

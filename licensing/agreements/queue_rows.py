@@ -46,6 +46,7 @@ class QueueRow(NamedTuple):
     amount: str | None  # None: no quote yet (shown as —)
     currency: str
     assignee: str
+    renews: str | None  # the renewed agreement's number, escaped (round 53)
 
 
 @lru_cache(maxsize=256)
@@ -96,6 +97,7 @@ def queue_rows(
                 None if total is None else _text(money(total, currency)),
                 _text(currency),
                 _text(application.assignee or NO_VALUE),
+                None if application.renews is None else _text(application.renews),
             )
         )
     return rows

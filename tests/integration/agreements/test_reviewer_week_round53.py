@@ -4,7 +4,9 @@ agreement pages (docs/journeys.md, "Round 53: a licensing reviewer's week").
 - The approval form offered no note, though the use case and the API take one on the
   approval (kept with the `application.approved` event, never sent to the vendor).
 - An issued agreement's console page said "issued" and no more: not that it waits on
-  the licensee, since when, what accepting invoices, nor when it expires unaccepted."""
+  the licensee, since when, what accepting invoices, nor when it expires unaccepted.
+- The queue did not tell a renewal from a first license: its row now names the
+  agreement it renews."""
 
 from __future__ import annotations
 
@@ -16,12 +18,16 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement, Application
 from licensing.audit.models import AuditEvent
 from licensing.mail.models import OutboxMessage
 from tests.integration.agreements.conftest import DEVELOPMENT_USE, NOW, STAFF_USE
-from tests.support.agreements import agreement_of
+from tests.support.agreements import agreement_of, make_active_agreement
 from tests.support.pages import text_of
+from tests.support.settings import issuing
 
 NOTE = "Approved after the revenue statement for last year came in."
 
@@ -151,3 +157,23 @@ def test_a_nul_in_the_approval_note_is_the_form_again_beside_the_note(
     assert "after\ufffdcall</textarea>" in body  # what was typed, to correct
     db.session().refresh(application)
     assert application.state == "submitted"
+
+
+def test_the_queue_names_the_agreement_a_renewal_renews_and_nothing_for_a_first_license(
+    apply: Any, vendor: Any, licensing_staff: Any, staff: FlaskClient
+) -> None:
+    first = apply(vendor, STAFF_USE)
+    agreement = make_active_agreement(vendor, licensing_staff, STAFF_USE, now=NOW)
+    actor = Actor.of(accounts.principal_for(vendor))
+    renewal = agreements.start_renewal(agreement.id, actor, now=NOW)
+    agreements.submit(renewal.id, actor, policy=issuing(), attest=True, now=NOW)
+    page = staff.get("/console/applications")
+    assert page.status_code == 200
+    rows = {
+        reference: row
+        for row in page.get_data(as_text=True).split("<tr")
+        for reference in (first.reference, renewal.reference)
+        if f">{reference}</a>" in row
+    }
+    assert f"renewal of {agreement.number}" in rows[renewal.reference]
+    assert "renewal of" not in rows[first.reference]
