@@ -18,6 +18,7 @@ from werkzeug.wrappers import Response
 
 from licensing import access, arguments, db, references
 from licensing.access import Principal
+from licensing.accounts import queries as account_queries
 from licensing.accounts.models import Organization
 from licensing.actors import Actor, current_actor
 from licensing.agreements.models import Agreement
@@ -793,7 +794,7 @@ def console_report(report_id: int) -> Page:
                 note=note,
                 correction_due_days=current_config().correction_due_days,
             )
-            flash(_reviewed_message(report.review_state), "success")
+            flash(_reviewed_message(report), "success")
             return redirect(url_for("royalties.console_report", report_id=report_id))
         except InvalidInput as problem:
             errors, status = problem.errors, 422
@@ -821,10 +822,23 @@ def console_report(report_id: int) -> Page:
     ), status
 
 
-def _reviewed_message(state: str) -> str:
-    if state == CORRECTION_REQUESTED:
-        return "The licensee is asked, by email, for a corrected report."
-    return "The report is marked reviewed."
+def _reviewed_message(report: RoyaltyReport) -> str:
+    """What the review did and what the licensee meets next (round 53: "asked, by
+    email" named neither whom nor by when; an application's decisions name both)."""
+    if report.review_state == CORRECTION_REQUESTED:
+        session = db.session()
+        organization = session.get(Organization, report.organization_id)
+        assert organization is not None
+        whom = account_queries.organization_told(session, organization).whom
+        due = correction_due_on(report, current_config().correction_due_days)
+        by = f": the corrected report is due by {due.isoformat()}" if due else ""
+        return f"A corrected report is asked for. We emailed {whom} your note{by}."
+    if report.review_note:
+        return (
+            "The report is marked reviewed. Nobody is emailed: the licensee reads your note "
+            "in the report's review."
+        )
+    return "The report is marked reviewed. Nobody is emailed."
 
 
 def _report_queue(session: Session, principal: Principal, now: datetime) -> Iterable[QueueSummary]:

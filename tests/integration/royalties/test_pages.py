@@ -12,7 +12,7 @@ import html
 import io
 import re
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import time_machine
@@ -24,8 +24,10 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.billing.models import Invoice
+from licensing.calendar import office_date
 from licensing.mail.models import OutboxMessage
 from licensing.royalties.models import RoyaltyReportRow
+from licensing.royalties.services.review import CORRECTION_DUE_DAYS
 from tests.integration.royalties.conftest import (
     AFTER,
     MID_MAY,
@@ -580,7 +582,13 @@ def test_staff_ask_for_a_corrected_report_with_a_note_and_then_mark_it_reviewed(
     assert "Say what the licensee should correct." in text_of(silent)
     assert silent.status_code == 422  # the page again, with the message
     assert asked.status_code == 302
-    assert "The licensee is asked, by email, for a corrected report." in after_asking
+    # Round 53: whom the email went to and by when the correction is due (it said "the
+    # licensee is asked, by email"), and that marking it reviewed emails nobody.
+    due = office_date(AFTER[3]) + timedelta(days=CORRECTION_DUE_DAYS)
+    assert (
+        f"A corrected report is asked for. We emailed {agreement.organization.legal_name} at "
+        f"{vendor.email} your note: the corrected report is due by {due.isoformat()}."
+    ) in after_asking
     assert "waiting for a corrected report" in after_asking  # REVIEW.state_text
     (message,) = db.session().scalars(
         select(OutboxMessage).where(
@@ -592,6 +600,7 @@ def test_staff_ask_for_a_corrected_report_with_a_note_and_then_mark_it_reviewed(
     assert "Clinic B is missing." in message.body_text
     assert reviewed.status_code == 302
     assert "Mark reviewed" not in after_review.get_data(as_text=True)
+    assert "The report is marked reviewed. Nobody is emailed." in text_of(after_review)
     assert "Reviewed " in text_of(after_review)
     assert "Reports waiting for review or correction" not in queue_after
 
