@@ -177,3 +177,16 @@ def test_the_queue_names_the_agreement_a_renewal_renews_and_nothing_for_a_first_
     }
     assert f"renewal of {agreement.number}" in rows[renewal.reference]
     assert "renewal of" not in rows[first.reference]
+
+
+def test_an_agreement_issued_after_its_term_says_it_stays_open_until_accepted_or_terminated(
+    apply: Any, vendor: Any, client: FlaskClient, signed_in: Any, licensing_staff: Any
+) -> None:
+    application = apply(vendor, STAFF_USE)  # the 2027 term, approved in 2028
+    later = NOW.replace(year=2028, month=2)
+    with time_machine.travel(later, tick=False):
+        staff = _staff(client, signed_in, licensing_staff)
+        staff.post(f"/console/applications/{application.id}/approve", data={})
+        page = text_of(staff.get(f"/console/agreements/{agreement_of(application).id}"))
+    assert "Its term was over when it was issued: it stays open to acceptance" in page
+    assert "expires unaccepted" not in page
