@@ -5,18 +5,28 @@ over the test client and the real services."""
 from __future__ import annotations
 
 import html
+import re
 from collections.abc import Callable
 from datetime import date, timedelta
+from html.parser import HTMLParser
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
-from licensing import calendar
+from licensing import calendar, db
 from licensing.db import utcnow
+from licensing.permissions import services
 from licensing.permissions.models import PermissionRequest
 from tests.integration.permissions.conftest import (
+    OFFICE,
     config_changes,  # noqa: F401 - the fixture (the form's rate limit off)
     count,
     request_fields,
+    routed_use,
+    send_routed,
+    submit,  # noqa: F401 - the fixture
 )
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
@@ -69,3 +79,129 @@ def test_a_first_day_gone_by_is_said_beside_a_missing_name(client: FlaskClient) 
     assert 'id="use_from-error"' in page
     assert 'id="requester_name-error"' in page
     assert count(PermissionRequest) == 0
+
+
+class _Filled(HTMLParser):
+    """A form's values by field id: an input's value, a textarea's text, a select's
+    chosen option."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.values: dict[str, str] = {}
+        self._in: str | None = None
+        self._select: str | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        given = dict(attrs)
+        if tag == "input" and given.get("id"):
+            self.values[str(given["id"])] = given.get("value") or ""
+        elif tag == "textarea":
+            self._in = given.get("id")
+            self.values[str(self._in)] = ""
+        elif tag == "select":
+            self._select = given.get("id")
+            self.values[str(self._select)] = ""
+        elif tag == "option" and self._select and "selected" in given:
+            self.values[self._select] = given.get("value") or ""
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "textarea":
+            self._in = None
+        elif tag == "select":
+            self._select = None
+
+    def handle_data(self, data: str) -> None:
+        if self._in:
+            self.values[self._in] += data
+
+
+def _filled(page: str) -> dict[str, str]:
+    parser = _Filled()
+    parser.feed(page)
+    return parser.values
+
+
+def _ask_again_link(client: FlaskClient, token: str) -> str:
+    status = client.get(f"/permissions/status/{token}").get_data(as_text=True)
+    found = re.search(r'id="ask-again">.*?href="([^"]+)"', status, re.S)
+    assert found is not None, "the grant's page offers no new request"
+    return html.unescape(found.group(1))
+
+
+def test_a_grant_s_new_request_opens_filled_in_with_the_whole_request_but_its_term(
+    client: FlaskClient,
+    submit: Submit,  # noqa: F811
+) -> None:
+    # "From 60 days before it, your request's status page sends one, the form filled
+    # in with this request", said the grant letter and email: the link filled in the
+    # type of institution, medium, audience and description, and the teacher typed
+    # their name, address, institution, role, purpose and the content again.
+    today = _today()
+    request, token = submit(
+        duration="Spring term",
+        use_from=today + timedelta(days=10),
+        use_until=today + timedelta(days=100),
+    )
+    services.approve(request.id, OFFICE, valid_from=today, valid_until=today + timedelta(days=40))
+    link = _ask_again_link(client, token)
+    assert parse_qs(urlsplit(link).query) == {"again": [token]}
+    form = client.get(link).get_data(as_text=True)
+    values = _filled(form)
+    given = request_fields()
+    for name in (
+        "requester_name",
+        "requester_email",
+        "institution",
+        "role",
+        "organization_type",
+        "purpose",
+        "purpose_detail",
+        "content_requested",
+        "medium",
+        "audience_size",
+    ):
+        assert values[name].strip() == given[name], name
+    # The next use's term is the requester's to give; the attestation is given anew.
+    assert values["duration"] == values["use_from"] == values["use_until"] == ""
+    assert 'id="noncommercial" name="noncommercial" type="checkbox" value="y" checked' not in form
+    words = _one_line(form)
+    assert f"filled in with your granted request {request.reference}" in words
+    until = (today + timedelta(days=40)).isoformat()
+    assert f"the permission you hold runs until {until} either way" in words
+
+    next_term = today + timedelta(days=45), today + timedelta(days=150)
+    sent = client.post(
+        "/permissions/request",
+        data=request_fields(
+            duration="Autumn term",
+            use_from=next_term[0].isoformat(),
+            use_until=next_term[1].isoformat(),
+        ),
+    )
+    assert sent.status_code == 302
+    newest = db.session().scalars(select(PermissionRequest).order_by(PermissionRequest.id)).all()
+    assert len(newest) == 2
+    assert (newest[1].use_from, newest[1].use_until) == next_term
+    assert newest[0].state == "approved"  # the permission held is untouched
+
+
+def test_a_routed_grant_s_new_request_keeps_the_use_s_suggestions(
+    client: FlaskClient, vendor: Any
+) -> None:
+    # A routed use's requester and content are its application's: its link stays the
+    # suggestions it was (and carries no status link).
+    request = send_routed(
+        routed_use(
+            vendor.organization_id,
+            "Bluefin",
+            requester_email=vendor.email,
+            requester_user_id=vendor.id,
+            term_start=_today(),
+            term_end=_today() + timedelta(days=20),
+        )
+    )
+    services.approve(request.id, OFFICE)
+    link = _ask_again_link(client, services.status_token(request))
+    query = parse_qs(urlsplit(link).query)
+    assert "again" not in query
+    assert query["medium"] == ["print"]
