@@ -730,9 +730,14 @@ def _detail_page(
     level = queries.service_level(found, now, target_days=current_config().permission_sla_days)
     history = audit_queries.events_for(session, "permission_request", found.id)
     reminded = next((e.occurred_at for e in history if e.action == services.ENDING_REMINDED), None)
+    others, others_total = queries.requester_others(session, found)
     return render_template(
         "permissions/console_detail.html",
         request_=found,
+        # The requester's other requests, newest first, and the queue's search for all.
+        others=others,
+        others_total=others_total,
+        others_url=url_for("permissions_console.queue", q=found.requester_address, state=""),
         news_to=services.colleagues_instead(session, found),
         level=level,
         after_the_answer=queries.after_the_answer(level),

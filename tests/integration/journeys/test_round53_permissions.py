@@ -24,6 +24,7 @@ from tests.integration.permissions.conftest import (
     config_changes,  # noqa: F401 - the fixture (the form's rate limit off)
     count,
     request_fields,
+    request_input,
     routed_use,
     send_routed,
     submit,  # noqa: F401 - the fixture
@@ -205,3 +206,64 @@ def test_a_routed_grant_s_new_request_keeps_the_use_s_suggestions(
     query = parse_qs(urlsplit(link).query)
     assert "again" not in query
     assert query["medium"] == ["print"]
+
+
+def _console_page(client: FlaskClient, request_id: int) -> str:
+    response = client.get(f"/console/permissions/{request_id}")
+    assert response.status_code == 200
+    return response.get_data(as_text=True)
+
+
+def test_the_request_page_names_the_requester_s_other_requests_and_what_was_decided(
+    client: FlaskClient,
+    signed_in: Callable[..., Any],
+    licensing_staff: Any,
+    submit: Submit,  # noqa: F811
+) -> None:
+    # A teacher's second course, or a new request after a commercial use was refused:
+    # the request's page said nothing of what the office had decided for them before.
+    signed_in(client, licensing_staff)
+    today = _today()
+    first, _ = submit(purpose_detail="Slides for unit 4.")
+    first_page = _one_line(_console_page(client, first.id))
+    assert "None: this is the first request from lena.ortiz@cedar-ridge.example" in first_page
+    services.approve(first.id, OFFICE, valid_from=today, valid_until=today + timedelta(days=90))
+    refused, _ = submit(purpose="exam_preparation", purpose_detail="A review book sold in store.")
+    services.deny(refused.id, "A book sold in a store is commercial.", OFFICE)
+    # Never confirmed (anyone may type an address), and another teacher's: not hers.
+    services.submit_request(request_input(purpose_detail="Never confirmed."))
+    stranger, _ = submit(requester_email="ivo.marsh@cedar-ridge.example")
+    second, _ = submit(requester_email="Lena.Ortiz@Cedar-Ridge.example", duration="Autumn term")
+
+    page = _console_page(client, second.id)
+    others = _one_line(page.split('id="other-requests"', 1)[1].split("</table>", 1)[0])
+    assert first.reference in others
+    assert f"{today.isoformat()} to {(today + timedelta(days=90)).isoformat()}" in others
+    assert "Slides for unit 4." in others
+    assert refused.reference in others
+    assert "A review book sold in store." in others
+    assert others.index(refused.reference) < others.index(first.reference)  # newest first
+    assert "approved" in others
+    assert "denied" in others
+    assert stranger.reference not in page
+    assert "Never confirmed." not in page
+
+
+def test_the_requester_s_other_requests_are_the_newest_ten_and_the_queue_has_them_all(
+    client: FlaskClient,
+    signed_in: Callable[..., Any],
+    licensing_staff: Any,
+    submit: Submit,  # noqa: F811
+) -> None:
+    signed_in(client, licensing_staff)
+    made = [submit(purpose_detail=f"Course number {n}.")[0] for n in range(12)]
+    newest = made[-1]
+    page = _console_page(client, newest.id)
+    others = page.split('id="other-requests"', 1)[1].split("<h2", 1)[0]
+    assert [r.reference in others for r in made[:-1]] == [False] + [True] * 10
+    words = _one_line(others)
+    assert "The newest 10 of 11:" in words
+    found = re.search(r'href="([^"]+)">every request from', others)
+    assert found is not None
+    queue = _one_line(client.get(html.unescape(found.group(1))).get_data(as_text=True))
+    assert all(r.reference in queue for r in made)
