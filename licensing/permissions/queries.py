@@ -23,7 +23,14 @@ from licensing.errors import NotFound
 from licensing.limits import record_id
 
 from .models import PermissionLetter, PermissionRequest
-from .states import ANSWER_BUSINESS_DAYS, APPROVED, OPEN_STATES, STATES, WITH_STAFF
+from .states import (
+    ANSWER_BUSINESS_DAYS,
+    APPROVED,
+    OPEN_STATES,
+    STATES,
+    UNCONFIRMED,
+    WITH_STAFF,
+)
 
 UNASSIGNED = "none"
 MINE = "me"
@@ -296,6 +303,41 @@ def any_open(organization_id: ColumnElement[int], _now: ColumnElement[datetime])
         )
         .exists()
     )
+
+
+# The console's request page names the requester's newest other requests, at most
+# this many, and counts the rest (round 53).
+OTHERS_SHOWN = 10
+
+
+def requester_others(
+    session: Session, request: PermissionRequest
+) -> tuple[Sequence[PermissionRequest], int]:
+    """The same requester's other requests that reached the office (by the address
+    they gave, or their account: one who changed address is still found), newest
+    first, at most `OTHERS_SHOWN`, and how many there are in all. An unconfirmed one
+    is left out: its address was never shown to be the requester's. The officer
+    deciding a second course, a new request after a grant, or one sent again after a
+    commercial use was refused reads what the office decided before (round 53: the
+    request's page said nothing of it)."""
+    same = [PermissionRequest.requester_email == request.requester_email]
+    if request.requester_user_id is not None:
+        same.append(PermissionRequest.requester_user_id == request.requester_user_id)
+    condition = and_(
+        or_(*same),
+        PermissionRequest.id != request.id,
+        PermissionRequest.state != UNCONFIRMED,
+    )
+    shown = session.scalars(
+        select(PermissionRequest)
+        .where(condition)
+        .order_by(PermissionRequest.id.desc())
+        .limit(OTHERS_SHOWN)
+    ).all()
+    if len(shown) < OTHERS_SHOWN:
+        return shown, len(shown)
+    total = session.scalar(select(func.count()).select_from(PermissionRequest).where(condition))
+    return shown, total or 0
 
 
 def get_letter(session: Session, request: PermissionRequest, letter_id: int) -> PermissionLetter:

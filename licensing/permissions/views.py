@@ -58,6 +58,7 @@ from . import forms, queries, services
 from .models import PermissionLetter, PermissionRequest
 from .queue_rows import queue_rows
 from .states import (
+    APPROVED,
     NEEDS_INFO,
     OPEN_STATES,
     PERMISSION_REQUEST,
@@ -185,26 +186,33 @@ def new_request() -> Page:
     )
 
 
-def _filled_in(query: Any) -> tuple[dict[str, Any], bool]:
+def _filled_in(query: Any) -> tuple[dict[str, Any], PermissionRequest | None]:
     """What the form opens with: a link's suggestions (`forms.suggested`), or, from a
-    status page's "send a corrected request" (`again=<status token>`), every field of
-    that request but the attestation, given again (and True). A link that no longer
-    works opens the form as the rest of the query fills it."""
+    status page's "send a corrected request" or a grant's "send a new request"
+    (`again=<status token>`), every field of that request but the attestation, given
+    again (and the request). A grant's term is not the next use's: its duration and
+    days are left for the requester (round 53: the grant's link filled in four fields
+    of the use, and the teacher typed their name, address, institution, role, purpose
+    and the content again). A link that no longer works opens the form as the rest of
+    the query fills it."""
     again = query.get("again")
     if not again:
-        return forms.suggested(query), False
+        return forms.suggested(query), None
     try:
         found = services.request_for_link(again)
     except (services.LinkNotValid, services.LinkExpired):
-        return forms.suggested(query), False
-    return forms.request_fields(found, calendar.office_date(utcnow())), True
+        return forms.suggested(query), None
+    fields = forms.request_fields(found, calendar.office_date(utcnow()))
+    if found.state == APPROVED:
+        fields.update(duration="", use_from=None, use_until=None)
+    return fields, found
 
 
 def _request_form(
     form: forms.PermissionRequestForm,
     *,
     commercial: bool,
-    again: bool = False,
+    again: PermissionRequest | None = None,
     limited: str | None = None,
 ) -> tuple[str, int]:
     """The form, as sent when it was refused: a commercial purpose is said at the top,
@@ -212,6 +220,7 @@ def _request_form(
     typed stays (a separate page's "go back to the request form" opened it blank)."""
     if commercial:
         form.purpose.errors = [forms.COMMERCIAL_FIELD_MESSAGE]
+    continued = again if again is not None and again.state == APPROVED else None
     return render_template(
         "permissions/request_form.html",
         form=form,
@@ -220,7 +229,12 @@ def _request_form(
         limited=limited,
         # Filled in from a status link, whose token is in the address: the page
         # passes it to no link it holds.
-        from_status_link=again,
+        from_status_link=again is not None,
+        # From a grant: the form asks for the next use, beside the permission held.
+        continued=continued,
+        continued_ended=continued is not None
+        and continued.valid_until is not None
+        and continued.valid_until < calendar.office_date(utcnow()),
         sla_days=current_config().permission_sla_days,
         longest_years=current_config().permission_longest_grant_years,
     ), 422 if form.is_submitted() else 200
@@ -299,7 +313,7 @@ def _status_page(
         )
         if found.state in OPEN_STATES
         else None,
-        ask_again_url=_ask_again_url(found),
+        ask_again_url=_ask_again_url(found, token),
         correct_url=url_for("permissions_public.new_request", again=token),
     ), status
 
@@ -308,8 +322,13 @@ def _status_page(
 ENDING_NOTICE = timedelta(days=60)
 
 
-def _ask_again_url(found: PermissionRequest) -> str:
-    """The public form, filled in to ask again for the same use (not its term)."""
+def _ask_again_url(found: PermissionRequest, token: str) -> str:
+    """The public form, filled in to ask again for the same use (not its term): a
+    public request's every field, through its status link (`_filled_in`); a routed
+    use's type of institution, medium, audience and description (its requester and
+    content were the application's)."""
+    if found.source == "public":
+        return url_for("permissions_public.new_request", again=token)
     fields = {
         "organization_type": found.organization_type or "",
         "medium": found.medium or "",
@@ -711,9 +730,14 @@ def _detail_page(
     level = queries.service_level(found, now, target_days=current_config().permission_sla_days)
     history = audit_queries.events_for(session, "permission_request", found.id)
     reminded = next((e.occurred_at for e in history if e.action == services.ENDING_REMINDED), None)
+    others, others_total = queries.requester_others(session, found)
     return render_template(
         "permissions/console_detail.html",
         request_=found,
+        # The requester's other requests, newest first, and the queue's search for all.
+        others=others,
+        others_total=others_total,
+        others_url=url_for("permissions_console.queue", q=found.requester_address, state=""),
         news_to=services.colleagues_instead(session, found),
         level=level,
         after_the_answer=queries.after_the_answer(level),

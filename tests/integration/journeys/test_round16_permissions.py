@@ -120,12 +120,11 @@ def test_the_status_page_says_when_a_permission_starts_ends_and_how_to_ask_again
     link = ended.split('id="ask-again"', 1)[1].split('href="', 1)[1].split('"', 1)[0]
     target = urlsplit(link)
     assert target.path == "/permissions/request"
-    query = parse_qs(target.query)
-    assert query["purpose_detail"] == ["HIM 310 course pack, Fall 2027."]
-    assert query["medium"] == ["lms"]
-    assert query["audience_size"] == ["45"]
+    # Round 53: through the status link, the whole request, not four of its fields.
+    assert parse_qs(target.query) == {"again": [token]}
     form = html.unescape(client.get(link).get_data(as_text=True))
     assert "HIM 310 course pack, Fall 2027." in form
+    assert "the permission it granted ended on 2027-12-31" in " ".join(form.split())
 
 
 def test_staff_told_of_a_withdrawal_are_not_given_a_decision_due_date(
