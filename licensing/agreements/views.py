@@ -38,10 +38,9 @@ from licensing.agreements.services.expiry import (
     ENDING_REMINDER,
     issued_after_term,
 )
-from licensing.agreements.services.renewal import renewal_refusal
+from licensing.agreements.services.renewal import renewal_opens, renewal_refusal, window_opens
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import (
-    ACTIVE,
     AGREEMENT,
     APPLICATION,
     AWAITING_STAFF,
@@ -546,6 +545,7 @@ def _agreement_page(
     session = db.session()
     live = queries.live_renewal(session, agreement.id)
     quote = Quote.from_snapshot(agreement.quote.snapshot)
+    today = calendar.office_date(utcnow())
     return render_template(
         template,
         agreement=agreement,
@@ -554,14 +554,14 @@ def _agreement_page(
         due_on_acceptance=issuing.due_on_acceptance(quote),
         usage_based=any(issuing.usage_based(line) for line in issuing.licensed_lines(quote)),
         # A license of past use only, said before it is accepted as after (round 50).
-        past_term=services.past_term(agreement, calendar.office_date(utcnow())),
+        past_term=services.past_term(agreement, today),
         # Where a renewal of one starts: the office's today (`renewal._next_term`).
-        renewal_from=calendar.office_date(utcnow()),
+        renewal_from=today,
         application=agreement.application,
         renewals=queries.renewals_of(session, agreement.id),
         live_renewal=live,
-        renewal_refused=_renewal_refused(agreement, live),
-        renewal_opens=_renewal_opens(agreement, calendar.office_date(utcnow())),
+        renewal_refused=_renewal_refused(agreement, live, today),
+        renewal_opens=renewal_opens(agreement, today),
         allowed=AGREEMENT.allowed(agreement.state),
         errors=errors or {},
         values=values or {},
@@ -569,36 +569,17 @@ def _agreement_page(
     ), status
 
 
-class RenewalOpens(NamedTuple):
-    """When *Renew* is offered (`on`, `days` before the term ends), and the
-    renewal's first day (`starts`)."""
-
-    on: date
-    days: int
-    starts: date
-
-
-def _renewal_opens(agreement: Agreement, today: date) -> RenewalOpens | None:
-    """The day *Renew* is offered from, while it is still ahead: an active agreement
-    is offered for renewal once its term ends within `RENEWAL_WINDOW_DAYS`, when the
-    office lists it among the renewals due and the vendor's dashboard asks for it
-    (round 52: it was offered from the day of acceptance, a year early). The service
-    draws a renewal on any day (the API's `renewal.available`): the page offers it
-    when it makes sense."""
-    if agreement.state != ACTIVE:
-        return None
-    opens = agreement.term_end - timedelta(days=queries.RENEWAL_WINDOW_DAYS)
-    if today >= opens:
-        return None
-    return RenewalOpens(opens, queries.RENEWAL_WINDOW_DAYS, agreement.term_end + timedelta(days=1))
-
-
-def _renewal_refused(agreement: Agreement, live: Application | None) -> str | None:
+def _renewal_refused(agreement: Agreement, live: Application | None, today: date) -> str | None:
     """Why the Renewal panel offers no *Renew* (`renewal_refusal`, as the API's
-    `renewal.available` reads it), the standing's reason naming what is overdue."""
-    refusal = renewal_refusal(agreement, live.id if live else None, agreement.organization)
+    `renewal.available` reads it and its POST refuses), the standing's reason naming
+    what is overdue; None while only the window is ahead (`renewal_opens`: the panel
+    says from when, in its own words)."""
+    refusal = renewal_refusal(agreement, live.id if live else None, agreement.organization, today)
     if refusal is None or live is not None:
         return refusal
+    opens = renewal_opens(agreement, today)
+    if opens is not None and refusal == opens.refusal(agreement):
+        return None
     return _block_reason(agreement.organization) or refusal
 
 
@@ -839,7 +820,7 @@ def _renewals_to_start(
         return
     today = calendar.office_date(utcnow())
     for found in queries.renewals_to_start(session, organization.id, today):
-        window_opened = found.term_end - timedelta(days=queries.RENEWAL_WINDOW_DAYS)
+        window_opened = window_opens(found)
         yield WaitingItem(
             f"Agreement {found.number} ends on {found.term_end}: renew it to stay licensed",
             waiting_on="you",

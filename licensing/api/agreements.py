@@ -23,7 +23,7 @@ from licensing.agreements.models import (
     Agreement,
     Application,
 )
-from licensing.agreements.services.renewal import renewal_refusal
+from licensing.agreements.services.renewal import renewal_refusal, window_opens
 from licensing.agreements.states import AGREEMENT
 from licensing.api.applications import ApplicationSchema
 from licensing.api.base import Blueprint, Created, ReadPage
@@ -75,9 +75,11 @@ class AgreementRenewalSchema(ApiSchema):
                 "True when a renewal can be drawn now (`POST /api/v1/agreements/{id}/renewal`, "
                 "by the organization's users): the agreement is active or expired, no "
                 "application renews it, and the organization is in good standing, as for "
-                "any new application (not suspended, closed or held pending payment). "
-                "False exactly when that POST answers 409, which says why. Renewal is not "
-                "a state transition, so it is not among `allowed_actions`."
+                "any new application (not suspended, closed or held pending payment), and, "
+                "for an active agreement, its term ends within 90 days (from `opens_on`, "
+                "round 53: as the agreement's page offers *Renew*). False exactly when that "
+                "POST answers 409, which says why (before the window: from when). Renewal "
+                "is not a state transition, so it is not among `allowed_actions`."
             )
         }
     )
@@ -85,6 +87,13 @@ class AgreementRenewalSchema(ApiSchema):
         metadata={
             "description": "The first day of the term a renewal licenses: the day after "
             "this agreement's term ends"
+        }
+    )
+    opens_on = Day(
+        metadata={
+            "description": "The first day a renewal of this agreement may be drawn (round "
+            "53): 90 days before its term ends, when the office lists it among the "
+            "renewals due; an expired agreement's is past"
         }
     )
     application_id = ma.fields.Integer(
@@ -164,7 +173,11 @@ class AgreementSchema(ApiSchema):
     def _renewal(self, agreement: Agreement) -> dict[str, Any]:
         drawn = agreement.live_renewal_id
         return {
-            "available": renewal_refusal(agreement, drawn, agreement.organization) is None,
+            "available": renewal_refusal(
+                agreement, drawn, agreement.organization, calendar.office_date(utcnow())
+            )
+            is None,
+            "opens_on": window_opens(agreement),
             "term_start": agreement.term_end + timedelta(days=1),
             "application_id": drawn,
         }
@@ -275,7 +288,10 @@ def accept_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
 @blp.response(
     201,
     ApplicationSchema,
-    conflict="Not active or expired, or a renewal is already open",
+    conflict=(
+        "Not active or expired, a renewal is already open, the organization is not in good "
+        "standing, or the term ends more than 90 days away (the detail says from when)"
+    ),
     location=Created("applications_api.get_application", {"application_id": "id"}),
 )
 def renew_agreement(agreement_id: int) -> Application:

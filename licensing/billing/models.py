@@ -919,6 +919,27 @@ class SentStatement(Base):
         return self.resent_at or self.sent_at
 
 
+class LateFeeEmail(Base):
+    """The late-fee email an organization was sent on an office day (round 53): one a
+    day at most, under the unique constraint, however many runs, reruns and hosts
+    issue its late fees that day (round 52's email was sent once by each run that
+    finished the fees, so a run stopped by an error and rerun the same day sent two).
+    `through_invoice_id` is the last late-fee invoice it named: the next email names
+    the organization's late fees after it. The rows operations_0004 wrote for the late
+    fees issued before it (the old code's emails) name none (`named` None), so the
+    upgrade day's rerun does not name them again."""
+
+    __tablename__ = "late_fee_emails"
+    __table_args__ = (UniqueConstraint("organization_id", "day"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"))
+    day: Mapped[date] = mapped_column(Date)
+    through_invoice_id: Mapped[int] = mapped_column(Integer)
+    named: Mapped[int | None] = mapped_column(Integer)
+    sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class StripeEvent(Base):
     """Every Stripe event received, once: the unique id makes replays no-ops."""
 

@@ -42,7 +42,11 @@ from licensing.royalties.rows import (
     form_submission,
 )
 from licensing.royalties.services import Filing
-from licensing.royalties.services.review import correction_due_on
+from licensing.royalties.services.review import (
+    CorrectionLate,
+    correction_due_on,
+    correction_filed_late,
+)
 from licensing.royalties.states import (
     CORRECTION_REQUESTED,
     OVERDUE,
@@ -480,9 +484,9 @@ def portal_report(report_id: int) -> str:
         console=False,
         correction_due=correction_due_on(report, current_config().correction_due_days),
         today=_today(),  # a correction awaited past its day says so (round 52)
-        amended_by=services.amended_by(db.session(), report.id),
         invoice=_invoice_of(report),
         filed_late=_filed_late(report, filing.period.due_on),
+        **_corrections_late(report),
         credit_notes=queries.credit_notes_of(db.session(), report),
         refunds_owed=queries.refunds_owed_of(db.session(), report),
     )
@@ -502,6 +506,25 @@ def _filed_late(report: RoyaltyReport, due_on: date) -> str | None:
         - late_from(due_on, office_date(accepted) if accepted else None)
     ).days
     return f"{counted(days, 'day')} late" if days > 0 else None
+
+
+def _corrections_late(report: RoyaltyReport) -> dict[str, Any]:
+    """The report page's amendments, each with how late it came when it answered a
+    correction after its day (round 53), in the words the wait for one used: the
+    report this one amends (`correction_filed`, said where it was filed) and the one
+    that amended it (`amended_by`, `correction_came`, said beside "Corrected by")."""
+    session = db.session()
+    days = current_config().correction_due_days
+    amended_by = services.amended_by(session, report.id)
+    amended = session.get(RoyaltyReport, report.amends_id) if report.amends_id else None
+    filed: CorrectionLate | None = (
+        correction_filed_late(amended, report, days) if amended is not None else None
+    )
+    return {
+        "amended_by": amended_by,
+        "correction_filed": filed,
+        "correction_came": correction_filed_late(report, amended_by, days),
+    }
 
 
 def _invoice_of(report: RoyaltyReport) -> Invoice | None:
@@ -811,9 +834,9 @@ def console_report(report_id: int) -> Page:
         correction_due=correction_due_on(report, current_config().correction_due_days),
         today=_today(),  # a correction awaited past its day says so (round 52)
         organization=db.session().get(Organization, report.organization_id),
-        amended_by=services.amended_by(db.session(), report.id),
         invoice=_invoice_of(report),
         filed_late=_filed_late(report, filing.period.due_on),
+        **_corrections_late(report),
         credit_notes=queries.credit_notes_of(db.session(), report),
         refunds_owed=queries.refunds_owed_of(db.session(), report),
         review_actions=services.review_actions(report),

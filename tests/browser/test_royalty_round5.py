@@ -24,6 +24,7 @@ from licensing.agreements import services as agreements
 from tests.browser.conftest import reporting_vendor, sign_in
 from tests.integration.royalties.conftest import row
 from tests.support import factories
+from tests.support.agreements import renewal_window
 from tests.support.axe import assert_accessible
 from tests.support.reporting_year import ReportingYear, filed
 from tests.support.servers import LiveServer
@@ -57,7 +58,7 @@ def test_the_royalty_loose_ends_as_vendor_billing_staff_administrator_and_licens
         licensing = factories.make_staff(session, roles=("licensing",)).email
         vendor = session.scalars(select(User).where(User.email == email)).one()
         renewal = agreements.start_renewal(
-            agreement.id, Actor.of(accounts.principal_for(vendor)), now=year.after(1)
+            agreement.id, Actor.of(accounts.principal_for(vendor)), now=renewal_window(agreement)
         )
         renewal_id = renewal.id
 

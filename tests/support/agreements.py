@@ -3,7 +3,7 @@ agreement an application was issued, and accepting it as its vendor would."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import date, datetime, time
 from typing import Any
 
 from sqlalchemy import select
@@ -13,8 +13,10 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement, Application
+from licensing.agreements.services.renewal import window_opens
 from licensing.billing import queries as billing_queries
 from licensing.billing.models import Invoice
+from licensing.calendar import OFFICE_TIMEZONE
 from tests.support.factories import bearer
 from tests.support.settings import issuing
 
@@ -146,3 +148,10 @@ def up_front_invoice(agreement: Agreement) -> Invoice:
         )
         .one()
     )
+
+
+def renewal_window(agreement: Agreement) -> datetime:
+    """Noon at the office on the first day a renewal of `agreement` may be drawn
+    (round 53: the service and the API hold the page's window, 90 days before the
+    term ends), for a test that draws one."""
+    return datetime.combine(window_opens(agreement), time(12), tzinfo=OFFICE_TIMEZONE)

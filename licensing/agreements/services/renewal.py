@@ -45,19 +45,68 @@ from licensing.ratecards import queries as ratecard_queries
 RENEWABLE = (ACTIVE, EXPIRED)
 
 
+@dataclass(frozen=True)
+class RenewalOpens:
+    """The day a renewal of an active agreement may first be drawn (`on`, `days`
+    before its term ends on `term_end`), while that day is still ahead, and the
+    renewal's first day (`starts`)."""
+
+    on: date
+    days: int
+    term_end: date
+    starts: date
+
+    def refusal(self, agreement: Agreement) -> str:
+        """What drawing it earlier is refused with (the API's 409)."""
+        return (
+            f"{_called(agreement)} can be renewed from {self.on}, {self.days} days before "
+            f"its term ends on {self.term_end}."
+        )
+
+
+def window_opens(agreement: Agreement) -> date:
+    """The first day of the agreement's renewal window: `RENEWAL_WINDOW_DAYS` before
+    its term ends."""
+    return agreement.term_end - timedelta(days=queries.RENEWAL_WINDOW_DAYS)
+
+
+def renewal_opens(agreement: Agreement, today: date) -> RenewalOpens | None:
+    """When a renewal of `agreement` may first be drawn, if not yet on `today` (the
+    office's day): an active agreement from `RENEWAL_WINDOW_DAYS` before its term
+    ends, when the office lists it among the renewals due and the vendor's dashboard
+    asks for it; an expired one at once. The one rule for the page's *Renew* (round
+    52) and the service, so the API's too (round 53: the API drew a renewal on any
+    day, a year early, while the page offered it from the window)."""
+    if agreement.state != ACTIVE:
+        return None
+    opens = window_opens(agreement)
+    if today >= opens:
+        return None
+    return RenewalOpens(
+        opens,
+        queries.RENEWAL_WINDOW_DAYS,
+        agreement.term_end,
+        agreement.term_end + timedelta(days=1),
+    )
+
+
 def renewal_refusal(
-    agreement: Agreement, renewing_id: int | None, organization: NamedStanding
+    agreement: Agreement, renewing_id: int | None, organization: NamedStanding, today: date
 ) -> str | None:
-    """Why a renewal of `agreement` cannot be drawn now, or None when it can: the
-    agreement is neither active nor expired, application `renewing_id` renews it
-    already, or its organization is not in good standing (as for any application).
+    """Why a renewal of `agreement` cannot be drawn on `today` (the office's day), or
+    None when it can: the agreement is neither active nor expired, application
+    `renewing_id` renews it already, its organization is not in good standing (as for
+    any application), or its renewal window is still ahead (`renewal_opens`).
     `start_renewal` refuses with it; the API's `renewal.available` reads it."""
     if agreement.state not in RENEWABLE:
         state = agreement.state.replace("_", " ")
         return f"{_called(agreement)} is {state}; only active or expired agreements are renewed."
     if renewing_id is not None:
         return f"{Application.REFERENCE(renewing_id)} already renews agreement {agreement.number}."
-    return standing_block_reason(organization)
+    if (blocked := standing_block_reason(organization)) is not None:
+        return blocked
+    opens = renewal_opens(agreement, today)
+    return opens.refusal(agreement) if opens is not None else None
 
 
 def _next_term(session: Session, agreement: Agreement, today: date) -> tuple[date, date]:
@@ -131,12 +180,13 @@ def start_renewal(agreement_id: int, actor: Actor, *, now: datetime | None = Non
     with db.transaction() as session:
         agreement = _owned(session, Agreement, agreement_id, actor)
         pending = queries.live_renewal(session, agreement.id)
+        today = calendar.office_date(moment)
         refusal = renewal_refusal(
-            agreement, pending.id if pending else None, agreement.organization
+            agreement, pending.id if pending else None, agreement.organization, today
         )
         if refusal is not None:
             raise Conflict(refusal)
-        start, end = _next_term(session, agreement, calendar.office_date(moment))
+        start, end = _next_term(session, agreement, today)
         renewed = renewed_uses(session, agreement)
         application = _new_draft(
             session,

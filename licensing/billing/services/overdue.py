@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -17,10 +16,9 @@ from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.audit import services as audit
-from licensing.audit.models import AuditEvent
 from licensing.billing import links, pdfs, queries
 from licensing.billing.letterhead import letterhead
-from licensing.billing.models import Invoice
+from licensing.billing.models import Invoice, LateFeeEmail
 from licensing.billing.queries import overdue_on
 from licensing.billing.services._common import _amount, _due_ids
 from licensing.billing.services.invoices import Charge, create_invoice, email_issued
@@ -42,8 +40,7 @@ NAMED = 20
 # the organization and the invoice numbers a few seconds, not minutes.
 LATE_FEE_BATCH = 50
 # The audit event that says an organization's late fees were named in an email (round
-# 52): which late fees it named (`through_invoice_id`, the last of them) is what the
-# next email starts after, so each host's email names what no email has yet.
+# 52), beside its `LateFeeEmail` row (round 53), which the next email starts after.
 LATE_FEES_NAMED = "organization.late_fees_emailed"
 
 
@@ -103,28 +100,19 @@ def process_overdue(
     )
     for organization_id in chased_ids:
         fees = _LateFees(report)
-        try:
+        # Stopped by an error between batches, the batches committed wait unnamed (round
+        # 53: round 52 named them as it stopped, and the rerun that issued the rest sent
+        # a second email that day): the run that finishes the organization's fees names
+        # them with the rest, a rerun that day or, failing one, the next day's run.
+        with db.transaction() as session:
+            more = _chase(session, organization_id, now=now, today=today, fees=fees)
+        _issued(fees, on_late_fees)
+        while more:
             with db.transaction() as session:
-                more = _chase(session, organization_id, now=now, today=today, fees=fees)
+                more = _claimed(session, organization_id) and _late_fee_batch(
+                    session, organization_id, today, fees, now=now
+                )
             _issued(fees, on_late_fees)
-            while more:
-                with db.transaction() as session:
-                    more = _claimed(session, organization_id) and _late_fee_batch(
-                        session, organization_id, today, fees, now=now
-                    )
-                _issued(fees, on_late_fees)
-        except BaseException:
-            if fees.committed:
-                # Stopped by an error between batches: the batches committed are
-                # named all the same (unless another host holds the organization:
-                # it names them when it ends). Another host that took the organization
-                # between two batches is no error: it names them, with its own.
-                with db.transaction() as session:
-                    if _claimed(session, organization_id) and _name_late_fees(
-                        session, organization_id, today
-                    ):
-                        report.late_fee_emails += 1
-            raise
     # As the invoices above: the holds' audit events follow the invoices'.
     organization_ids = _due_ids(
         select(Invoice.organization_id)
@@ -182,15 +170,16 @@ def _chase(
     # How many are overdue, how many of them owe a new month's late fee, and when the
     # organization was last reminded (of any of its invoices, paid since or not: a
     # reminder stamps every invoice it names). A day with nothing due ends here.
-    # And how many late fees it was issued today: by another host, whose last batch this
-    # host's claim came between (round 52), or by a run stopped part way; once nothing
-    # more is owed, this host names those no email has named yet.
-    count, new_months, last_reminded, issued_today = session.execute(
+    # And how many of its late fees no email has named yet: issued by another host, whose
+    # last batch this host's claim came between (round 52), by a run stopped part way,
+    # or after the day's email (round 53: named the next day); once nothing more is
+    # owed, this host names them.
+    count, new_months, last_reminded, unnamed = session.execute(
         select(
             func.count(case((and_(*overdue[1:]), Invoice.id))),
             func.count(case((and_(*overdue[1:], _new_late_fee_month(today)), Invoice.id))),
             func.max(Invoice.last_reminder_at),
-            func.count(case((_late_fees_of(today), Invoice.id))),
+            func.count(case((_unnamed(organization_id), Invoice.id))),
         ).where(Invoice.organization_id == organization_id)
     ).one()
     if not count:
@@ -204,7 +193,7 @@ def _chase(
         report.reminder_emails += 1
     if new_months:
         return _late_fee_batch(session, organization_id, today, fees, now=now)
-    if issued_today and _name_late_fees(session, organization_id, today):
+    if unnamed and _name_late_fees(session, organization_id, today):
         report.late_fee_emails += 1
     return False
 
@@ -212,16 +201,14 @@ def _chase(
 @dataclass
 class _LateFees:
     """The late fees one host issues an organization in a run, batch by batch: how
-    many the batches committed, and how many the batch under way holds."""
+    many the batch under way holds."""
 
     report: OverdueReport
-    committed: int = 0
     pending: int = 0
 
     def commit(self) -> int:
         """The batch under way committed: how many it issued."""
         done = self.pending
-        self.committed += done
         self.pending = 0
         return done
 
@@ -490,40 +477,46 @@ def _charge_late_fee(session: Session, invoice: Invoice, fee: _Fee, *, now: date
     )
 
 
-def _late_fees_of(today: date) -> ColumnElement[bool]:
-    """The late-fee invoices issued on `today` (the office's date of the run)."""
-    return and_(Invoice.source_type == LATE_FEE, Invoice.issue_date == today)
+def _unnamed(organization_id: int) -> ColumnElement[bool]:
+    """The organization's late-fee invoices no email has named yet: those after the
+    last its emails named (`LateFeeEmail.through_invoice_id`; operations_0004 wrote
+    the last before it), all of them before any. The order is the invoices' ids,
+    which follow the order of commit for an organization's late fees: each is issued
+    holding the organization's claim."""
+    last_named = (
+        select(func.max(LateFeeEmail.through_invoice_id))
+        .where(LateFeeEmail.organization_id == organization_id)
+        .scalar_subquery()
+    )
+    return and_(Invoice.source_type == LATE_FEE, Invoice.id > func.coalesce(last_named, 0))
 
 
 def _name_late_fees(session: Session, organization_id: int, today: date) -> bool:
     """Email the organization's billing contact the late fees no email has named yet,
     in the caller's transaction, which holds the organization (so no other host names
-    them at once), once it owes no more today; whether an email went. Whichever host
-    issued them (round 52: a second host that took the organization between two of
-    the first's batches sent an email of its own, two that day): the last email's
-    audit event (`LATE_FEES_NAMED`) says the last late fee it named, and this one
-    names those after it, read by the organization and that id, never a list of ids
-    (an `IN` of as many as issued, which SQLite refuses past its parameter limit).
-    One late fee is emailed as every invoice is (`invoice_issued`, its PDF
-    attached); several are named in one email, the first `NAMED` with their links,
-    the rest counted and summed by the database."""
-    last_named = session.scalar(
-        select(AuditEvent.after)
-        .where(
-            AuditEvent.entity_type == "organization",
-            AuditEvent.entity_id == str(organization_id),
-            AuditEvent.action == LATE_FEES_NAMED,
+    them at once), once it owes no more today and unless it was sent one today;
+    whether an email went. Whichever host issued them (round 52: a second host that
+    took the organization between two of the first's batches sent an email of its
+    own, two that day), whichever run (round 53: a run stopped by an error named the
+    batches it had committed, and its rerun the rest in a second email that day; a
+    worker started after the day's run, which runs every job at once, is such a
+    rerun): one email an organization a day, a `LateFeeEmail` row under its unique
+    (organization, day), whose `through_invoice_id`, the last late fee it named, the
+    next starts after. Late fees issued after the day's email (a rerun's: an invoice
+    a payment was being recorded on when the first claimed them) are named the next
+    day. Read by the organization and that id, never a list of ids (an `IN` of as
+    many as issued, which SQLite refuses past its parameter limit). One late fee is
+    emailed as every invoice is (`invoice_issued`, its PDF attached); several are
+    named in one email, the first `NAMED` with their links, the rest counted and
+    summed by the database."""
+    emailed_today = session.scalar(
+        select(LateFeeEmail.id).where(
+            LateFeeEmail.organization_id == organization_id, LateFeeEmail.day == today
         )
-        .order_by(AuditEvent.seq.desc())
-        .limit(1)
     )
-    # Before any (a first run since round 52), the day's late fees.
-    after = (
-        Invoice.id > json.loads(last_named)["through_invoice_id"]
-        if last_named
-        else Invoice.issue_date == today
-    )
-    these = (Invoice.organization_id == organization_id, Invoice.source_type == LATE_FEE, after)
+    if emailed_today is not None:
+        return False
+    these = (Invoice.organization_id == organization_id, _unnamed(organization_id))
     count, through = session.execute(select(func.count(), func.max(Invoice.id)).where(*these)).one()
     if not count:
         return False
@@ -535,6 +528,11 @@ def _name_late_fees(session: Session, organization_id: int, today: date) -> bool
         email_issued(session, invoice, kept)
     else:
         _email_late_fees(session, organization_id, these, count)
+    session.add(
+        LateFeeEmail(
+            organization_id=organization_id, day=today, through_invoice_id=through, named=count
+        )
+    )
     audit.record_event(
         session,
         LATE_FEES_NAMED,

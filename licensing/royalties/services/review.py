@@ -39,11 +39,41 @@ def correction_due_on(report: RoyaltyReport, days: int) -> date | None:
     """The office day by which the corrected report is due, `days` after staff asked
     for it; None unless a correction is asked for and still awaited (a superseded
     report's correction came: the amendment that replaced it). Told, never a hold."""
-    if report.review_state != CORRECTION_REQUESTED or report.reviewed_at is None:
-        return None
     if report.state != SUBMITTED:
         return None
+    return _correction_asked_by(report, days)
+
+
+def _correction_asked_by(report: RoyaltyReport, days: int) -> date | None:
+    """The office day the corrected report staff asked of `report` was due by, `days`
+    after they asked, awaited or since filed; None unless a correction was asked."""
+    if report.review_state != CORRECTION_REQUESTED or report.reviewed_at is None:
+        return None
     return office_date(report.reviewed_at) + timedelta(days=days)
+
+
+@dataclass(frozen=True)
+class CorrectionLate:
+    """A corrected report filed after the day it was due by (`due`): `days` late."""
+
+    due: date
+    days: int
+
+
+def correction_filed_late(
+    amended: RoyaltyReport, amendment: RoyaltyReport | None, days: int
+) -> CorrectionLate | None:
+    """How late `amendment` came, when it answered a correction staff asked of
+    `amended` (due `days` after they asked) and was filed, by the office's day, after
+    that day (round 53: only the wait for it said so, "it is 4 days late"; once filed,
+    nothing did). None for an amendment on time, or one nobody asked for."""
+    if amendment is None or amendment.submitted_at is None:
+        return None
+    due = _correction_asked_by(amended, days)
+    if due is None:
+        return None
+    late = (office_date(amendment.submitted_at) - due).days
+    return CorrectionLate(due, late) if late > 0 else None
 
 
 def review_actions(report: RoyaltyReport) -> list[str]:

@@ -36,7 +36,7 @@ from licensing.mail.models import OutboxMessage
 from licensing.permissions.models import PermissionRequest
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
 from tests.support import factories
-from tests.support.agreements import agreement_of
+from tests.support.agreements import agreement_of, renewal_window
 from tests.support.documents import stored_pdf
 from tests.support.settings import issuing
 
@@ -450,13 +450,13 @@ def test_a_renewal_is_prefilled_and_supersedes_the_old_agreement_when_its_term_s
     apply: Apply, vendor: Any, licensing_staff: Any
 ) -> None:
     old = _accept(agreement_of(apply(vendor, AUTO_USE)), vendor)
-    renewal = services.start_renewal(old.id, _p(vendor), now=NOW)
+    renewal = services.start_renewal(old.id, _p(vendor), now=renewal_window(old))
     assert renewal.state == "draft"
     assert renewal.renewal_of_id == old.id
     assert renewal.term_start.isoformat() == "2028-01-01"
     assert [use.product_name for use in renewal.uses] == ["Scrubber Pro"]
     with pytest.raises(Conflict, match="already renews"):
-        services.start_renewal(old.id, _p(vendor), now=NOW)
+        services.start_renewal(old.id, _p(vendor), now=renewal_window(old))
     # No 2028 card is published here: the renewal is priced once staff publish one.
     services.update_draft(
         renewal.id,
@@ -487,7 +487,7 @@ def test_a_renewal_accepted_after_the_old_term_ended_supersedes_it_at_once(
     # Accepted before the expiry run reached the old agreement: nothing is left to
     # wait for, and the old one ends when its term did.
     old = _accept(agreement_of(apply(vendor, AUTO_USE)), vendor)
-    draft = services.start_renewal(old.id, _p(vendor), now=NOW)
+    draft = services.start_renewal(old.id, _p(vendor), now=renewal_window(old))
     services.update_draft(
         draft.id,
         _p(vendor),

@@ -7,13 +7,17 @@ and the organization is still sent one email naming them.
 Round 52: one email however the hosts interleave (a second host taking the
 organization between two batches named its own in a second email), and the email's
 late fees read without a list of their ids (SQLite refuses more bound parameters in a
-statement than its limit)."""
+statement than its limit).
+
+Round 53: one email an organization a day across errors and reruns too (a run
+stopped by an error named the batches it had committed, and its rerun that day the
+rest in a second email), and none again on the upgrade day (operations_0004)."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -21,11 +25,11 @@ from flask import Flask
 from sqlalchemy import event, func, select, text
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import db, migrations
 from licensing.accounts.models import Organization
 from licensing.audit.models import AuditEvent
 from licensing.billing import services
-from licensing.billing.models import Invoice
+from licensing.billing.models import Invoice, LateFeeEmail
 from licensing.billing.services import overdue
 from licensing.mail.models import OutboxMessage
 from tests.integration.billing.conftest import activated, send_activation
@@ -129,11 +133,7 @@ def test_an_organizations_late_fees_are_committed_a_batch_at_a_time_and_named_in
     assert sorted(_late_fees_by_invoice(committed_app).values()) == [1] * 5
 
 
-@pytest.mark.usefixtures("batch_of_two")
-def test_an_error_part_way_keeps_the_batches_before_it_and_the_next_run_issues_the_rest_once(
-    committed_app: Flask, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    _owing(committed_app, 5)
+def _fourth_fee_fails(monkeypatch: pytest.MonkeyPatch) -> None:
     charge = overdue._charge_late_fee
     calls: list[int] = []
 
@@ -144,11 +144,22 @@ def test_an_error_part_way_keeps_the_batches_before_it_and_the_next_run_issues_t
         return charge(*args, **kwargs)
 
     monkeypatch.setattr(overdue, "_charge_late_fee", fourth_fails)
+
+
+@pytest.mark.usefixtures("batch_of_two")
+def test_an_error_part_way_keeps_the_batches_before_it_and_a_rerun_that_day_names_all_in_one_email(
+    committed_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Round 52 named the first batch as the run stopped, and the rerun the other three
+    in a second email that day (the worker reruns a job when it starts, and another
+    host's worker runs it at its own hour)."""
+    organization_id = _owing(committed_app, 5)
+    _fourth_fee_fails(monkeypatch)
     with committed_app.app_context(), pytest.raises(RuntimeError):
         _run()
-    # The first batch stands, audited, and is named in an email all the same.
+    # The first batch stands, audited; its fees wait for the run that finishes.
     assert sorted(_late_fees_by_invoice(committed_app).values()) == [1, 1]
-    assert len(_late_fee_emails(committed_app)) == 1
+    assert _named_in_emails(committed_app) == []
     with committed_app.app_context():
         audited = db.session().scalar(
             select(func.count())
@@ -158,11 +169,91 @@ def test_an_error_part_way_keeps_the_batches_before_it_and_the_next_run_issues_t
         )
     assert audited == 2
 
-    monkeypatch.setattr(overdue, "_charge_late_fee", charge)
+    monkeypatch.undo()
     with committed_app.app_context():
         report = _run()
-    assert len(report.late_fee_invoices) == 3
+        again = _run()
+        organization = db.session().get(Organization, organization_id)
+        assert organization is not None
+        organization_name = organization.legal_name
+    assert (len(report.late_fee_invoices), report.late_fee_emails) == (3, 1)
+    assert (len(again.late_fee_invoices), again.late_fee_emails) == (0, 0)
     assert sorted(_late_fees_by_invoice(committed_app).values()) == [1] * 5
+    assert _named_in_emails(committed_app) == [f"5 late-fee invoices issued to {organization_name}"]
+
+
+@pytest.mark.usefixtures("batch_of_two")
+def test_late_fees_a_stopped_run_committed_are_named_by_the_next_days_run_when_none_reran_it(
+    committed_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    organization_id = _owing(committed_app, 5)
+    _fourth_fee_fails(monkeypatch)
+    with committed_app.app_context(), pytest.raises(RuntimeError):
+        _run()
+    monkeypatch.undo()
+    with committed_app.app_context():
+        report = services.process_overdue(
+            standing_days=standing_days(), now=LATE + timedelta(days=1)
+        )
+        organization = db.session().get(Organization, organization_id)
+        assert organization is not None
+        organization_name = organization.legal_name
+    assert (len(report.late_fee_invoices), report.late_fee_emails) == (3, 1)
+    assert _named_in_emails(committed_app) == [f"5 late-fee invoices issued to {organization_name}"]
+
+
+def test_a_late_fee_issued_after_the_days_email_is_named_the_next_day_not_in_a_second_email(
+    committed_app: Flask,
+) -> None:
+    """A rerun that day issuing a fee the first run did not (here an invoice owing its
+    month only once the first run had ended; on PostgreSQL also one a payment was being
+    recorded on, skipped by the first) sends no second email that day: the next day's
+    run names it, though that day owes no late fee of its own."""
+    organization_id = _owing(committed_app, 2)
+    with committed_app.app_context():
+        first = _run()
+    with committed_app.app_context():
+        assert send_activation(activated(organization_id, ("1000.00",))) is not None
+        rerun = _run()
+    assert (first.late_fee_emails, len(rerun.late_fee_invoices), rerun.late_fee_emails) == (1, 1, 0)
+    assert len(_named_in_emails(committed_app)) == 1
+
+    with committed_app.app_context():
+        next_day = services.process_overdue(
+            standing_days=standing_days(), now=LATE + timedelta(days=1)
+        )
+        [late_fee] = rerun.late_fee_invoices
+    assert (len(next_day.late_fee_invoices), next_day.late_fee_emails) == (0, 1)
+    named = _named_in_emails(committed_app)
+    assert len(named) == 2
+    assert late_fee in named[1]
+
+
+def test_operations_0004_counts_the_late_fees_before_it_named_so_the_upgrade_days_rerun_sends_none(
+    committed_app: Flask,
+) -> None:
+    """The code before it kept no record of its late-fee emails (round 52's audit
+    events only from its own), so the first run after upgrading named the day's late
+    fees: on the upgrade day, the worker started on the new code (it runs every job at
+    once) emailed the organizations the old code's run had emailed that morning."""
+    organization_id = _owing(committed_app, 3)
+    with committed_app.app_context():
+        assert _run().late_fee_emails == 1
+        url = committed_app.config["LICENSING"].database_url
+    committed_app.extensions["licensing.db"].engine.dispose()
+    migrations.downgrade(url, "operations_0003")  # the old code's run, without the table
+    migrations.upgrade(url)
+
+    with committed_app.app_context():
+        rows = (
+            db.session()
+            .execute(select(LateFeeEmail.organization_id, LateFeeEmail.day, LateFeeEmail.named))
+            .all()
+        )
+        rerun = _run()
+    assert [tuple(row) for row in rows] == [(organization_id, LATE.date(), None)]
+    assert rerun.late_fee_emails == 0
+    assert len(_named_in_emails(committed_app)) == 1
 
 
 @pytest.mark.usefixtures("batch_of_two")

@@ -7,6 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+import time_machine
 from flask.testing import FlaskClient
 
 from licensing import db
@@ -15,7 +16,7 @@ from licensing.pricing import Quote
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import AUTO_USE, NOW
 from tests.integration.pricing.conftest import card_document
-from tests.support.agreements import accept, agreement_of
+from tests.support.agreements import accept, agreement_of, renewal_window
 from tests.support.factories import bearer
 
 
@@ -24,7 +25,8 @@ def _active(apply: Callable[..., Application], vendor: Any) -> Agreement:
 
 
 def _renew_and_submit(client: FlaskClient, vendor: Any, agreement: Agreement) -> Any:
-    renewal = client.post(f"/api/v1/agreements/{agreement.id}/renewal", headers=bearer(vendor))
+    with time_machine.travel(renewal_window(agreement), tick=False):
+        renewal = client.post(f"/api/v1/agreements/{agreement.id}/renewal", headers=bearer(vendor))
     assert renewal.status_code == 201, renewal.get_json()
     return client.post(
         f"/api/v1/applications/{renewal.get_json()['id']}/submit",

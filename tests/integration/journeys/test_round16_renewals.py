@@ -18,7 +18,7 @@ from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import AUTO_USE, NOW
 from tests.integration.permissions.conftest import last_mail
 from tests.integration.pricing.conftest import card_document
-from tests.support.agreements import accept, agreement_of
+from tests.support.agreements import accept, agreement_of, renewal_window
 from tests.support.factories import bearer
 from tests.support.settings import issuing
 
@@ -60,7 +60,9 @@ def test_the_vendor_s_dashboard_asks_them_to_renew_an_agreement_ending_within_90
 
     # Once a renewal is drawn, the dashboard lists the draft instead.
     principal = accounts.principal_for(vendor)
-    agreement_services.start_renewal(agreement.id, Actor.of(principal), now=NOW)
+    agreement_services.start_renewal(
+        agreement.id, Actor.of(principal), now=renewal_window(agreement)
+    )
     renewing = _dashboard(client, monkeypatch, datetime(2027, 11, 15, 15, 0, tzinfo=UTC))
     assert title not in renewing
 

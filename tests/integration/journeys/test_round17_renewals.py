@@ -16,7 +16,7 @@ from licensing.agreements.models import Agreement, Application
 from licensing.audit.models import AuditEvent
 from licensing.mail.models import OutboxMessage
 from tests.integration.agreements.conftest import AUTO_USE, NOW
-from tests.support.agreements import accept, agreement_of
+from tests.support.agreements import accept, agreement_of, renewal_window
 
 SUBJECT = "Agreement {number}: ends on 2027-12-31"
 
@@ -83,7 +83,7 @@ def test_an_agreement_whose_renewal_is_drawn_is_not_announced_as_ending(
 ) -> None:
     agreement = _active(apply, vendor)
     agreement_services.start_renewal(
-        agreement.id, Actor.of(accounts.principal_for(vendor)), now=NOW
+        agreement.id, Actor.of(accounts.principal_for(vendor)), now=renewal_window(agreement)
     )
     assert _run(11, 1).ending_reminded == []
     assert _reminders(agreement.number) == []

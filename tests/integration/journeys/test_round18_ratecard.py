@@ -16,6 +16,7 @@ from licensing import db
 from licensing.ratecards import cli as ratecards_cli
 from licensing.ratecards.models import RateCardRecord
 from tests.integration.pricing.conftest import example_document
+from tests.support.agreements import renewal_window
 
 
 def _words(page: str) -> str:
@@ -170,7 +171,7 @@ def test_a_renewal_drawn_before_a_card_is_corrected_is_priced_on_the_correction(
     # The office publishes 2028.1 with a mistake (120.00 for 12.00 above 1,000 users) ...
     services.import_card(_card_2028("2028.1", "120.00"), published_by="tests")
     actor = Actor.of(accounts.principal_for(vendor))
-    renewal = agreements.start_renewal(agreement.id, actor, now=NOW)
+    renewal = agreements.start_renewal(agreement.id, actor, now=renewal_window(agreement))
     assert (renewal.term_start.isoformat(), renewal.term_end.isoformat()) == (
         "2028-01-01",
         "2028-12-31",

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 
@@ -18,7 +19,7 @@ from tests.integration.permissions.conftest import (
     last_mail,
     submit,  # noqa: F401 - the fixture
 )
-from tests.support.agreements import accept, agreement_of
+from tests.support.agreements import accept, agreement_of, renewal_window
 from tests.support.factories import bearer
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
@@ -46,27 +47,40 @@ def test_the_api_says_whether_an_agreement_can_be_renewed_and_which_application_
     # An active agreement answered `allowed_actions: []` while its page offered
     # *Renew*: renewal is no state transition, and nothing else said so.
     agreement = accept(agreement_of(apply(vendor, AUTO_USE)), vendor, now=NOW)
-    path = f"/api/v1/agreements/{agreement.id}"
-    answer = client.get(path, headers=bearer(vendor)).get_json()
-    assert answer["allowed_actions"] == []
-    assert answer["renewal"] == {
-        "available": True,
-        "term_start": "2028-01-01",
-        "application_id": None,
-    }
+    # Round 53: drawn from the renewal window, as the page offers it.
+    with time_machine.travel(renewal_window(agreement), tick=False):
+        path = f"/api/v1/agreements/{agreement.id}"
+        answer = client.get(path, headers=bearer(vendor)).get_json()
+        assert answer["allowed_actions"] == []
+        assert answer["renewal"] == {
+            "available": True,
+            "term_start": "2028-01-01",
+            "opens_on": "2027-10-02",
+            "application_id": None,
+        }
 
-    drawn = client.post(f"{path}/renewal", headers=bearer(vendor))
-    assert drawn.status_code == 201
-    draft_id = drawn.get_json()["id"]
-    taken = {"available": False, "term_start": "2028-01-01", "application_id": draft_id}
-    assert client.get(path, headers=bearer(vendor)).get_json()["renewal"] == taken
-    staff = client.get("/api/v1/agreements", headers=bearer(licensing_staff)).get_json()
-    assert [item["renewal"] for item in staff] == [taken]
+        drawn = client.post(f"{path}/renewal", headers=bearer(vendor))
+        assert drawn.status_code == 201
+        draft_id = drawn.get_json()["id"]
+        taken = {
+            "available": False,
+            "term_start": "2028-01-01",
+            "opens_on": "2027-10-02",
+            "application_id": draft_id,
+        }
+        assert client.get(path, headers=bearer(vendor)).get_json()["renewal"] == taken
+        staff = client.get("/api/v1/agreements", headers=bearer(licensing_staff)).get_json()
+        assert [item["renewal"] for item in staff] == [taken]
 
-    # A withdrawn renewal renews nothing: the agreement may be renewed again.
-    agreement_services.withdraw(draft_id, Actor.of(accounts.principal_for(vendor)), now=NOW)
-    again = client.get(path, headers=bearer(vendor)).get_json()["renewal"]
-    assert again == {"available": True, "term_start": "2028-01-01", "application_id": None}
+        # A withdrawn renewal renews nothing: the agreement may be renewed again.
+        agreement_services.withdraw(draft_id, Actor.of(accounts.principal_for(vendor)), now=NOW)
+        again = client.get(path, headers=bearer(vendor)).get_json()["renewal"]
+        assert again == {
+            "available": True,
+            "term_start": "2028-01-01",
+            "opens_on": "2027-10-02",
+            "application_id": None,
+        }
 
 
 def test_a_terminated_agreement_cannot_be_renewed_as_the_api_says(

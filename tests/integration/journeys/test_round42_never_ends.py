@@ -25,7 +25,7 @@ from tests.integration.agreements.conftest import (  # noqa: F401 - the fixtures
     apply,
 )
 from tests.integration.pricing.conftest import card_document, example_card  # noqa: F401
-from tests.support.agreements import accept, agreement_of
+from tests.support.agreements import accept, agreement_of, renewal_window
 from tests.support.factories import bearer
 from tests.support.pages import term_shown, text_of
 from tests.support.rate_card_checks import checked_page as checked
@@ -56,7 +56,7 @@ def renewal_term(apply: Any, vendor: Any, effective_to: str) -> tuple[date, date
     agreement = agreement_2027(apply, vendor)
     ratecards.import_card(card_2028(effective_to), published_by="tests")
     actor = Actor.of(accounts.principal_for(vendor))
-    renewal = services.start_renewal(agreement.id, actor, now=NOW)
+    renewal = services.start_renewal(agreement.id, actor, now=renewal_window(agreement))
     return renewal.term_start, renewal.term_end
 
 

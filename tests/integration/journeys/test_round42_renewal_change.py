@@ -9,6 +9,7 @@ import json
 from typing import Any
 
 import pytest
+import time_machine
 from flask import Flask
 
 from licensing.accounts import services as accounts
@@ -22,7 +23,7 @@ from tests.integration.agreements.conftest import (  # noqa: F401 - the fixtures
     apply,
 )
 from tests.integration.pricing.conftest import card_document, example_card  # noqa: F401
-from tests.support.agreements import accept, agreement_of
+from tests.support.agreements import accept, agreement_of, renewal_window
 from tests.support.factories import bearer
 from tests.support.pages import text_of
 from tests.support.settings import issuing
@@ -48,7 +49,7 @@ def renewal_of_both_uses(apply: Any, vendor: Any) -> tuple[Any, Any]:  # noqa: F
     )
     ratecards.import_card(next_years_card(), published_by="tests")
     actor = Actor.of(accounts.principal_for(vendor))
-    return agreement, services.start_renewal(agreement.id, actor, now=NOW)
+    return agreement, services.start_renewal(agreement.id, actor, now=renewal_window(agreement))
 
 
 def test_a_renewals_page_says_what_changed_in_the_price_and_why(
@@ -245,7 +246,8 @@ def test_the_year_end_walked_through_the_api(
     assert published.get_json()["rate_card"]["effective_from"] == "2028-01-01"
 
     mine = bearer(vendor)
-    drawn = client.post(f"/api/v1/agreements/{agreement.id}/renewal", headers=mine)
+    with time_machine.travel(renewal_window(agreement), tick=False):
+        drawn = client.post(f"/api/v1/agreements/{agreement.id}/renewal", headers=mine)
     assert drawn.status_code == 201, drawn.get_json()
     renewal = drawn.get_json()
     assert (renewal["term_start"], renewal["term_end"]) == ("2028-01-01", "2028-12-31")
@@ -281,7 +283,7 @@ def test_a_renewal_moved_by_a_new_discount_alone_names_the_discount(
     )
     ratecards.import_card(card, published_by="tests")
     actor = Actor.of(accounts.principal_for(vendor))
-    renewal = services.start_renewal(agreement.id, actor, now=NOW)
+    renewal = services.start_renewal(agreement.id, actor, now=renewal_window(agreement))
     page = text_of(signed_in(app.test_client(), vendor).get(f"/portal/applications/{renewal.id}"))
     row = page[page.index("1. Scrubber Pro SDK 2,500.00") :]
     assert row.startswith("1. Scrubber Pro SDK 2,500.00 2,250.00 250.00 less")

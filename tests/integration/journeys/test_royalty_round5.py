@@ -17,7 +17,6 @@ from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Application
 from licensing.billing.models import CreditNote
-from tests.integration.agreements.conftest import NOW
 from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     AFTER,
     SOFTWARE,
@@ -26,6 +25,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     lowered_by_amendment,
     row,
 )
+from tests.support.agreements import renewal_window
 from tests.support.factories import bearer
 from tests.support.pages import text_of
 
@@ -147,7 +147,7 @@ def _renew_after_two_quarters(vendor: Any, agreement: Any, file: Any) -> tuple[A
         [row(1, "A", quantity=1500), row(1, "B", quantity=900), row(1, "C", quantity=200)],
     ).report
     actor = Actor.of(accounts.principal_for(vendor))
-    return agreements.start_renewal(agreement.id, actor, now=NOW), second
+    return agreements.start_renewal(agreement.id, actor, now=renewal_window(agreement)), second
 
 
 def test_a_renewal_keeps_where_its_figures_came_from_for_staff_and_the_api(

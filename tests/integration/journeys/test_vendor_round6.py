@@ -42,7 +42,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
     row,
     typed,
 )
-from tests.support.agreements import accept, agreement_of, make_active_agreement
+from tests.support.agreements import accept, agreement_of, make_active_agreement, renewal_window
 from tests.support.factories import bearer
 from tests.support.pages import text_of
 from tests.support.settings import issuing
@@ -235,7 +235,7 @@ def test_a_renewal_proposes_the_usage_to_date_of_its_reports_period_after_an_ame
         now=AFTER[2],
     )
     renewal = agreements.start_renewal(
-        agreement.id, Actor.of(accounts.principal_for(vendor)), now=AFTER[2]
+        agreement.id, Actor.of(accounts.principal_for(vendor)), now=renewal_window(agreement)
     )
     [software] = renewal.uses
     assert software.quantity == {"end_users": 170}

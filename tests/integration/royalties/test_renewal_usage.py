@@ -23,6 +23,7 @@ from licensing.royalties import services
 from licensing.royalties.services import Filing
 from tests.integration.agreements.conftest import NOW
 from tests.integration.pricing.conftest import card_document
+from tests.support.agreements import renewal_window
 from tests.support.settings import issuing
 
 from .conftest import DATA_FILE, SOFTWARE, row
@@ -56,7 +57,9 @@ def _two_quarters(file_report: FileReport, vendor: Any, agreement: Agreement) ->
 
 
 def _renew(vendor: Any, agreement: Agreement) -> Application:
-    return agreements.start_renewal(agreement.id, Actor.of(accounts.principal_for(vendor)), now=NOW)
+    return agreements.start_renewal(
+        agreement.id, Actor.of(accounts.principal_for(vendor)), now=renewal_window(agreement)
+    )
 
 
 def test_a_renewal_proposes_the_quantities_of_the_latest_accepted_report(
