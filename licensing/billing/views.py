@@ -52,6 +52,7 @@ from licensing.billing import (
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import CreditNote, Invoice, Payment, PaymentDispute, SentStatement
 from licensing.billing.sent_statements import SentReading
+from licensing.billing.services import requested_statements
 from licensing.billing.services.card_payments import beyond_card
 from licensing.billing.services.monthly_statements import unrecordable
 from licensing.billing.services.statements import DEFAULT_CURRENCY
@@ -74,7 +75,14 @@ from licensing.calendar import office_date
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import document_rate_limit, pdf_response
-from licensing.errors import Conflict, DomainError, ExternalServiceError, InvalidInput, NotFound
+from licensing.errors import (
+    Conflict,
+    DomainError,
+    ExternalServiceError,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+)
 from licensing.extensions import csrf, limiter
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.links import request_path
@@ -84,7 +92,7 @@ from licensing.web import confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.filters import money, recorded_amounts, recorded_words
 from licensing.web.forms import show_errors
-from licensing.web.navigation import record_url
+from licensing.web.navigation import may_open, record_url
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, waiting_provider
 from licensing.web.records import described, numbered_record
@@ -1752,11 +1760,14 @@ def _statement_page(
     page_endpoint: str,
     pdf_endpoint: str,
     emailed: bool = False,
+    email_refused: str | None = None,
+    status: int = 200,
     **url: Any,
 ) -> tuple[str, int]:
     """The statement asked for in the query, or the form with each field's message;
     with `emailed`, the monthly statements emailed to the organization, each linked
-    to its month's statement (the console lists them on the organization's page)."""
+    to its month's statement (the console lists them on the organization's page);
+    `email_refused`, why the statement shown was not emailed (answered `status`)."""
     asked = _asked()
     session = db.session()
     values = {"from": asked.start or "", "to": asked.end or "", "currency": asked.currency or ""}
@@ -1786,17 +1797,27 @@ def _statement_page(
         "currency": found.currency,
     }
     query: dict[str, Any] = {**url, **values}
-    pdf_url = url_for(pdf_endpoint, **query)
+    # Round 53: billing staff email the statement shown to the billing contact (a
+    # licensee on the phone asks for it); the form posts to the page's own query.
+    email_url = None
+    if page_endpoint == "billing_console.statement" and may_open(EMAIL_STATEMENT):
+        email_url = url_for(EMAIL_STATEMENT, **query)
     return render_template(
         "billing/statement.html",
         statement=found,
         errors={},
         values=values,
-        pdf_url=pdf_url,
+        pdf_url=url_for(pdf_endpoint, **query),
         # A balance no monthly statement could record as sent (round 50).
         unrecordable=unrecordable(found),
+        email_url=email_url,
+        email_refused=email_refused,
+        email_bounds=(
+            requested_statements.SAME_AGAIN_AFTER.seconds // 60,
+            requested_statements.PER_DAY,
+        ),
         **context,
-    ), 200
+    ), status
 
 
 @dataclass(frozen=True)
@@ -1883,11 +1904,15 @@ def statement_pdf() -> Page:
     return _statement_pdf(_own_organization(), statement)
 
 
-def _console_statement(organization_id: int) -> tuple[str, int]:
+def _console_statement(
+    organization_id: int, *, email_refused: str | None = None, status: int = 200
+) -> tuple[str, int]:
     return _statement_page(
         get_owned(db.session(), Organization, organization_id),
         page_endpoint="billing_console.statement",
         pdf_endpoint="billing_console.statement_pdf",
+        email_refused=email_refused,
+        status=status,
         organization_id=organization_id,
     )
 
@@ -1904,6 +1929,48 @@ def console_statement(organization_id: int) -> tuple[str, int]:
 def console_statement_pdf(organization_id: int) -> Page:
     organization = get_owned(db.session(), Organization, organization_id)
     return _statement_pdf(organization, partial(_console_statement, organization_id))
+
+
+# The console's form that emails the statement shown (round 53).
+EMAIL_STATEMENT = "billing_console.email_statement"
+
+
+@console.route(
+    "/organizations/<int:organization_id>/statement/email",
+    methods=["POST"],
+    endpoint="email_statement",
+)
+@access.staff("billing")
+@document_rate_limit()
+def email_statement(organization_id: int) -> Page:
+    """Round 53: email the statement of the days and currency in the query (the page's
+    own, the one shown) to the organization's billing contact, PDF attached, through
+    the outbox; back to the statement saying so. A refusal is the statement's page
+    again with why: the days' or currency's messages (422), an address the outbox
+    refuses (422), or the bounds on sending (429: `services.requested_statements`)."""
+    get_owned(db.session(), Organization, organization_id)  # a 404 for no such organization
+    # The form carries only its CSRF token, which the app checks on every POST.
+    try:
+        sent = services.email_statement(organization_id, _asked(), actor=current_actor())
+    except InvalidInput as refused:
+        if refused.errors:
+            return _console_statement(organization_id)  # the fields' messages, 422
+        return _console_statement(organization_id, email_refused=refused.detail, status=422)
+    except TooManyRequests as refused:
+        return _console_statement(organization_id, email_refused=refused.detail, status=429)
+    flash(
+        f"The statement of account of {sent.organization}, {sent.days}, is emailed to "
+        f"{sent.to} with its PDF (closing balance "
+        f"{in_words(sent.statement.closing, sent.statement.currency)}).",
+        "success",
+    )
+    shown: dict[str, Any] = {
+        "organization_id": organization_id,
+        "from": sent.statement.start.isoformat(),
+        "to": sent.statement.end.isoformat(),
+        "currency": sent.statement.currency,
+    }
+    return redirect(url_for("billing_console.statement", **shown))
 
 
 @organization_section("billing_console.statement")

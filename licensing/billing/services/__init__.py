@@ -73,6 +73,7 @@ from licensing.billing.services.refunds import (
     record_offline_refund,
     refund_card,
 )
+from licensing.billing.services.requested_statements import Emailed, email_statement
 from licensing.billing.services.reversals import check_reversal, reverse_offline_payment
 from licensing.billing.services.settlement import (
     AlreadyAccepted,
@@ -99,6 +100,7 @@ __all__ = [
     "Charge",
     "Conflict",
     "DueStatements",
+    "Emailed",
     "JustSentAgain",
     "MatchRun",
     "OverdueReport",
@@ -117,6 +119,7 @@ __all__ = [
     "create_draft",
     "create_invoice",
     "credit_invoice",
+    "email_statement",
     "failed_meanwhile",
     "finalize_in",
     "finalize_invoice",
