@@ -1077,24 +1077,25 @@ def _invoice_action(
     form: FlaskForm,
     form_name: str,
     act: Callable[[], str],
-    confirmation: confirm.Confirmation | None = None,
+    confirmation: confirm.Confirmation | Callable[[], confirm.Confirmation] | None = None,
     check: Callable[[], None] | None = None,
 ) -> Page:
     """A billing action from the invoice's console page, or from one of its payments'
     pages (`_posted_from`): validate the form, run `check` (the service's own checks,
-    writing nothing) and ask for `confirmation` when given, run `act` (which returns
-    the success message), and redirect back to that page; on a refusal, the page
-    again with the form's or the rule's message, before staff are asked to confirm
-    what would be refused. A step the rules refuse (`Conflict`) is answered 409 on
-    either page, the message saying what is allowed; bad input, and Stripe's refusal,
-    422."""
+    writing nothing) and ask for `confirmation` when given (or made by calling it,
+    after `check`: one that shows what the step would do, round 53), run `act` (which
+    returns the success message), and redirect back to that page; on a refusal, the
+    page again with the form's or the rule's message, before staff are asked to
+    confirm what would be refused. A step the rules refuse (`Conflict`) is answered
+    409 on either page, the message saying what is allowed; bad input, and Stripe's
+    refusal, 422."""
     from_payment = _posted_from(invoice_id)
 
     def asking() -> confirm.Confirmation:
         if check is not None:
             check()
         assert confirmation is not None
-        return confirmation
+        return confirmation() if callable(confirmation) else confirmation
 
     def back() -> str:
         return _back_url(queries.get_invoice(db.session(), invoice_id), from_payment)
@@ -1282,7 +1283,13 @@ def uncollectible(invoice_id: int) -> Page:
 @access.staff("billing")
 @shows_unstorable_on_form
 def credit_note(invoice_id: int) -> Page:
+    """Issue a credit note, after a confirmation that shows what it credits, the
+    balance after it and any refund it makes owed (round 53: it was issued at one
+    press, and a credit note is never undone). The confirmation carries the invoice as
+    read (`CREDIT_SEEN`); a confirmation the invoice changed since is refused (409,
+    nothing issued)."""
     form = forms.CreditNoteForm()
+    invoice = queries.get_invoice(db.session(), invoice_id)
 
     def act() -> str:
         credit = services.issue_credit_note(
@@ -1290,10 +1297,59 @@ def credit_note(invoice_id: int) -> Page:
             amount=_amount(form.amount.data),
             reason=form.reason.data,
             actor=current_actor(),
+            seen=request.form.get(CREDIT_SEEN, ""),
         )
         return f"Credit note {credit.number} issued."
 
-    return _invoice_action(invoice_id, form, "credit_form", act)
+    def confirmation() -> confirm.Confirmation:
+        preview = services.check_credit_note(
+            invoice_id,
+            amount=_amount(form.amount.data),
+            reason=form.reason.data,
+            actor=current_actor(),
+        )
+        return confirm.Confirmation(
+            title=f"Issue a credit note of {in_words(preview.amount, preview.currency)} "
+            f"on {preview.invoice}?",
+            consequences=_credit_consequences(invoice, preview),
+            button="Issue the credit note",
+            cancel_url=_back_url(invoice, _posted_from(invoice.id)),
+            cancel_label="Do not issue it",
+            carried=[(CREDIT_SEEN, preview.seen)],
+        )
+
+    return _invoice_action(invoice_id, form, "credit_form", act, confirmation)
+
+
+# The confirmation's field holding the invoice as read for it (`services.invoice_seen`).
+CREDIT_SEEN = "seen"
+
+
+def _credit_consequences(invoice: Invoice, preview: services.CreditPreview) -> list[str]:
+    """What a credit note will do, as its confirmation says it."""
+    currency = preview.currency
+    said = [
+        f"{preview.invoice} (total {in_words(invoice.total, currency)}, paid "
+        f"{in_words(invoice.amount_paid, currency)}, credited so far "
+        f"{in_words(invoice.amount_credited, currency)}) is credited "
+        f"{in_words(preview.amount, currency)}.",
+        f"Its balance due goes from {in_words(preview.balance_before, currency)} to "
+        f"{in_words(preview.balance_after, currency)}.",
+    ]
+    if preview.refund_due > 0:
+        said.append(
+            f"{in_words(preview.refund_due, currency)} of it is more than the invoice still "
+            "owes: it becomes a refund owed to the licensee, which billing staff send from "
+            "the invoice's page (to the card that paid, or by wire, ACH or check)."
+        )
+    else:
+        said.append("No refund becomes owed: all of it comes off the balance due.")
+    said += [
+        f"Reason printed on the credit note: {preview.reason}",
+        "The billing contact is emailed the credit note with its PDF. A credit note is "
+        "never undone or edited: only another document corrects it.",
+    ]
+    return said
 
 
 @console.route("/credit-notes/<int:credit_note_id>/refunds", methods=["POST"])

@@ -16,7 +16,13 @@ from licensing.billing.services.card_payments import (
     reconcile_payments,
     start_card_payment,
 )
-from licensing.billing.services.credit_notes import credit_invoice, issue_credit_note
+from licensing.billing.services.credit_notes import (
+    CreditPreview,
+    InvoiceChanged,
+    check_credit_note,
+    credit_invoice,
+    issue_credit_note,
+)
 from licensing.billing.services.disputes import MatchRun, match_disputes
 from licensing.billing.services.documents import kept_credit_note_pdf, kept_invoice_pdf
 from licensing.billing.services.giving_back import (
@@ -99,8 +105,10 @@ __all__ = [
     "CardAttempt",
     "Charge",
     "Conflict",
+    "CreditPreview",
     "DueStatements",
     "Emailed",
+    "InvoiceChanged",
     "JustSentAgain",
     "MatchRun",
     "OverdueReport",
@@ -113,6 +121,7 @@ __all__ = [
     "apply_intent_outcome",
     "apply_refund_outcome",
     "card_refund_refusal",
+    "check_credit_note",
     "check_month",
     "check_reversal",
     "check_void",
