@@ -27,7 +27,7 @@ from flask import (
 )
 from flask_wtf import FlaskForm
 from sqlalchemy import ColumnElement, Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from werkzeug.wrappers import Response
 
 from licensing import access, arguments, calendar, db, headers
@@ -446,24 +446,65 @@ def _open_invoices(
 OWED_NAMED = 5
 
 
+# Who sends a refund, as the vendor's dashboard names them (round 53: "the licensing
+# office", while it is billing staff who send it).
+REFUNDS_SENT_BY = "the licensing office's billing staff"
+
+
 @waiting_provider(when=queries.owes_refund)
 def _refunds_owed(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
     """A refund a credit note owes back (an amendment lowered a paid royalty): it
-    waits on the office, and the vendor read only "paid" on Invoices (round 36)."""
-    for owed in queries.refunds_owed(session, organization_id=organization.id):
-        amount = f"{money(owed.outstanding, owed.currency)} {owed.currency}"
-        yield WaitingItem(
-            title=f"Refund of {amount} due to you (credit note {owed.number})",
-            waiting_on="the licensing office",
-            detail=(
-                f"on invoice {owed.invoice_number}: refunded to the card that paid it, or "
-                "else by transfer or check; the invoice lists the refund once it is sent"
-            ),
-            url=url_for("billing.invoice_detail", invoice_id=owed.invoice_id),
-            since=owed.issued_at,
+    waits on the office, and the vendor read only "paid" on Invoices (round 36).
+    Round 53: said as the vendor reads it: who sends it (the office's billing staff,
+    not "the licensing office" at large), how much is left of how much, and how it
+    comes (to the card that paid, where one can take it; else by transfer or check).
+    No day: the office promises none for a refund (docs/billing.md, "Refunds")."""
+    owed = queries.refunds_owed(session, organization_id=organization.id)
+    to_card = _refunds_to_card(session, {row.invoice_id for row in owed})
+    for row in owed:
+        amount = f"{money(row.outstanding, row.currency)} {row.currency}"
+        sent = row.refund_due - row.outstanding
+        how = (
+            "to the card that paid it" if row.invoice_id in to_card else "by bank transfer or check"
         )
+        already = (
+            f"{money(sent, row.currency)} {row.currency} of the "
+            f"{money(row.refund_due, row.currency)} {row.currency} owed back is sent; "
+            if sent > 0
+            else ""
+        )
+        rest = "the rest" if sent > 0 else "it"
+        yield WaitingItem(
+            title=f"Refund of {amount} due to you (credit note {row.number})",
+            waiting_on=REFUNDS_SENT_BY,
+            detail=(
+                f"on invoice {row.invoice_number}: {already}{REFUNDS_SENT_BY} send {rest} "
+                f"back {how} and email your billing contact when it is sent; the invoice "
+                "lists it then"
+            ),
+            url=url_for("billing.invoice_detail", invoice_id=row.invoice_id),
+            since=row.issued_at,
+        )
+
+
+def _refunds_to_card(session: Session, invoice_ids: set[int]) -> set[int]:
+    """Of the invoices, those whose refund goes back to a card: a card payment of the
+    invoice can take one (`_refundable_by_card`, as the console's *Refund* form offers
+    it) and the office takes cards. One query for their payments."""
+    if not invoice_ids or _gateway() is None:
+        return set()
+    payments = session.scalars(
+        select(Payment)
+        .where(Payment.invoice_id.in_(sorted(invoice_ids)))
+        .options(selectinload(Payment.disputes))
+    ).all()
+    return {
+        invoice_id
+        for invoice_id in invoice_ids
+        if _refundable_by_card(p for p in payments if p.invoice_id == invoice_id)
+    }
 
 
 def _invoice_waiting(invoice: Invoice, dispute: PaymentDispute | None, today: date) -> WaitingItem:
