@@ -26,10 +26,12 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader
+from sqlalchemy import select
 
 from licensing import db
 from licensing.calendar import office_date
 from licensing.db import utcnow
+from licensing.mail.models import OutboxMessage
 from tests.browser.conftest import sign_in
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.billing.dispute_support import charge_of, lost
@@ -228,12 +230,27 @@ def test_a_billing_clerk_works_a_month_and_closes_it_on_the_consoles_pages(
     statement = _text(page)
     assert f"Closing balance on {today.isoformat()} 1,050.00 USD" in statement
     assert "Payment returned by the bank: Check returned unpaid: account closed." in statement
+    # Round 53: the licensee's accountant asks on the phone for it: emailed to the billing
+    # contact from the page, the PDF attached, through the outbox.
+    page.get_by_role("button", name=re.compile("^Email the statement to ")).click()
+    page.get_by_text(re.compile(r"is emailed to .* with its PDF")).wait_for()
+    with live_server.app.app_context():
+        [emailed] = db.session().scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "statement_of_account")
+        )
+        assert emailed.subject == (
+            f"Statement of account, {today.year}-01-01 to {today.isoformat()} (USD): 1,050.00 "
+            f"USD owed and 50.00 USD due to you as a refund as of {today.isoformat()}"
+        )
+        assert [each.content_type for each in emailed.attachments] == ["application/pdf"]
+        db.session().rollback()
 
     # Closing the month on the Finance page: this month's figures.
+    # Round 53: the page opens on the 12 months (this month their last row); this
+    # month's own figures are one link away.
     page.goto("/console/finance/")
-    page.get_by_label("First month").fill(f"{today:%Y-%m}")
-    page.get_by_label("Last month").fill(f"{today:%Y-%m}")
-    page.get_by_role("button", name="Show").click()
+    page.get_by_role("link", name=f"This month ({today:%Y-%m})").click()
+    page.wait_for_url(f"**/console/finance/?from={today:%Y-%m}&to={today:%Y-%m}*")
     finance = _text(page)
     figures = {
         "invoiced": "5,050.50",

@@ -507,7 +507,7 @@ def refund_lines_words(documents: Sequence[str]) -> str:
 
 
 def month_end_words(statement: Statement, at_end: str = "at the month's end") -> str:
-    """What the licensee owes at the month's end (or `at_end`: "on 2027-03-15" for a
+    """What the licensee owes at the month's end (or `at_end`: "as of 2027-03-15" for a
     statement of chosen days), as a person says it: "1,600.00 USD owed", "nothing
     owed", and a refund due to them said as such, never as nothing."""
     currency = statement.currency

@@ -86,7 +86,7 @@ def email_statement(
         address = organization.billing_email
         _within_bounds(session, organization, statement, address, now)
         days = f"{statement.start} to {statement.end}"
-        at_end = f"on {statement.end}"
+        at_end = f"as of {statement.end}"
         try:
             message, sha256 = queue_statement(
                 session,

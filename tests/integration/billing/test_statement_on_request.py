@@ -80,7 +80,7 @@ def test_billing_staff_email_the_statement_shown_to_the_billing_contact_with_its
     [email] = _emails()
     assert email.to == [organization.billing_email]
     assert email.subject == (
-        "Statement of account, 2027-01-01 to 2027-03-15 (USD): 1,200.00 USD owed on 2027-03-15"
+        "Statement of account, 2027-01-01 to 2027-03-15 (USD): 1,200.00 USD owed as of 2027-03-15"
     )
     body = email.body_text
     assert (
