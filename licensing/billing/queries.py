@@ -1156,10 +1156,11 @@ def refunds_owed(
     *,
     organization_id: int | None = None,
     invoice_ids: Sequence[int] | None = None,
-) -> Sequence[Row[str, int, str | None, str, Decimal, datetime]]:
+) -> Sequence[Row[str, int, str | None, str, Decimal, datetime, Decimal]]:
     """The credit notes of an organization (or of some invoices) with a refund owed
     that is neither sent nor on its way, oldest first: each row's `number`,
-    `invoice_id`, `invoice_number`, `currency`, `outstanding` and `issued_at`."""
+    `invoice_id`, `invoice_number`, `currency`, `outstanding`, `issued_at` and
+    `refund_due` (all the credit note owes back, sent or not: round 53)."""
     outstanding = _refund_outstanding()
     statement = (
         select(
@@ -1169,6 +1170,7 @@ def refunds_owed(
             CreditNote.currency,
             outstanding.label("outstanding"),
             CreditNote.issued_at,
+            CreditNote.refund_due,
         )
         .join(Invoice, Invoice.id == CreditNote.invoice_id)
         .where(outstanding > Decimal(0))

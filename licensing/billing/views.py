@@ -27,7 +27,7 @@ from flask import (
 )
 from flask_wtf import FlaskForm
 from sqlalchemy import ColumnElement, Select, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 from werkzeug.wrappers import Response
 
 from licensing import access, arguments, calendar, db, headers
@@ -52,6 +52,7 @@ from licensing.billing import (
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import CreditNote, Invoice, Payment, PaymentDispute, SentStatement
 from licensing.billing.sent_statements import SentReading
+from licensing.billing.services import requested_statements
 from licensing.billing.services.card_payments import beyond_card
 from licensing.billing.services.monthly_statements import unrecordable
 from licensing.billing.services.statements import DEFAULT_CURRENCY
@@ -74,7 +75,14 @@ from licensing.calendar import office_date
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import document_rate_limit, pdf_response
-from licensing.errors import Conflict, DomainError, ExternalServiceError, InvalidInput, NotFound
+from licensing.errors import (
+    Conflict,
+    DomainError,
+    ExternalServiceError,
+    InvalidInput,
+    NotFound,
+    TooManyRequests,
+)
 from licensing.extensions import csrf, limiter
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.links import request_path
@@ -84,7 +92,7 @@ from licensing.web import confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.filters import money, recorded_amounts, recorded_words
 from licensing.web.forms import show_errors
-from licensing.web.navigation import record_url
+from licensing.web.navigation import may_open, record_url
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, waiting_provider
 from licensing.web.records import described, numbered_record
@@ -438,24 +446,65 @@ def _open_invoices(
 OWED_NAMED = 5
 
 
+# Who sends a refund, as the vendor's dashboard names them (round 53: "the licensing
+# office", while it is billing staff who send it).
+REFUNDS_SENT_BY = "the licensing office's billing staff"
+
+
 @waiting_provider(when=queries.owes_refund)
 def _refunds_owed(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
     """A refund a credit note owes back (an amendment lowered a paid royalty): it
-    waits on the office, and the vendor read only "paid" on Invoices (round 36)."""
-    for owed in queries.refunds_owed(session, organization_id=organization.id):
-        amount = f"{money(owed.outstanding, owed.currency)} {owed.currency}"
-        yield WaitingItem(
-            title=f"Refund of {amount} due to you (credit note {owed.number})",
-            waiting_on="the licensing office",
-            detail=(
-                f"on invoice {owed.invoice_number}: refunded to the card that paid it, or "
-                "else by transfer or check; the invoice lists the refund once it is sent"
-            ),
-            url=url_for("billing.invoice_detail", invoice_id=owed.invoice_id),
-            since=owed.issued_at,
+    waits on the office, and the vendor read only "paid" on Invoices (round 36).
+    Round 53: said as the vendor reads it: who sends it (the office's billing staff,
+    not "the licensing office" at large), how much is left of how much, and how it
+    comes (to the card that paid, where one can take it; else by transfer or check).
+    No day: the office promises none for a refund (docs/billing.md, "Refunds")."""
+    owed = queries.refunds_owed(session, organization_id=organization.id)
+    to_card = _refunds_to_card(session, {row.invoice_id for row in owed})
+    for row in owed:
+        amount = f"{money(row.outstanding, row.currency)} {row.currency}"
+        sent = row.refund_due - row.outstanding
+        how = (
+            "to the card that paid it" if row.invoice_id in to_card else "by bank transfer or check"
         )
+        already = (
+            f"{money(sent, row.currency)} {row.currency} of the "
+            f"{money(row.refund_due, row.currency)} {row.currency} owed back is sent; "
+            if sent > 0
+            else ""
+        )
+        rest = "the rest" if sent > 0 else "it"
+        yield WaitingItem(
+            title=f"Refund of {amount} due to you (credit note {row.number})",
+            waiting_on=REFUNDS_SENT_BY,
+            detail=(
+                f"on invoice {row.invoice_number}: {already}{REFUNDS_SENT_BY} send {rest} "
+                f"back {how} and email your billing contact when it is sent; the invoice "
+                "lists it then"
+            ),
+            url=url_for("billing.invoice_detail", invoice_id=row.invoice_id),
+            since=row.issued_at,
+        )
+
+
+def _refunds_to_card(session: Session, invoice_ids: set[int]) -> set[int]:
+    """Of the invoices, those whose refund goes back to a card: a card payment of the
+    invoice can take one (`_refundable_by_card`, as the console's *Refund* form offers
+    it) and the office takes cards. One query for their payments."""
+    if not invoice_ids or _gateway() is None:
+        return set()
+    payments = session.scalars(
+        select(Payment)
+        .where(Payment.invoice_id.in_(sorted(invoice_ids)))
+        .options(selectinload(Payment.disputes))
+    ).all()
+    return {
+        invoice_id
+        for invoice_id in invoice_ids
+        if _refundable_by_card(p for p in payments if p.invoice_id == invoice_id)
+    }
 
 
 def _invoice_waiting(invoice: Invoice, dispute: PaymentDispute | None, today: date) -> WaitingItem:
@@ -1069,24 +1118,25 @@ def _invoice_action(
     form: FlaskForm,
     form_name: str,
     act: Callable[[], str],
-    confirmation: confirm.Confirmation | None = None,
+    confirmation: confirm.Confirmation | Callable[[], confirm.Confirmation] | None = None,
     check: Callable[[], None] | None = None,
 ) -> Page:
     """A billing action from the invoice's console page, or from one of its payments'
     pages (`_posted_from`): validate the form, run `check` (the service's own checks,
-    writing nothing) and ask for `confirmation` when given, run `act` (which returns
-    the success message), and redirect back to that page; on a refusal, the page
-    again with the form's or the rule's message, before staff are asked to confirm
-    what would be refused. A step the rules refuse (`Conflict`) is answered 409 on
-    either page, the message saying what is allowed; bad input, and Stripe's refusal,
-    422."""
+    writing nothing) and ask for `confirmation` when given (or made by calling it,
+    after `check`: one that shows what the step would do, round 53), run `act` (which
+    returns the success message), and redirect back to that page; on a refusal, the
+    page again with the form's or the rule's message, before staff are asked to
+    confirm what would be refused. A step the rules refuse (`Conflict`) is answered
+    409 on either page, the message saying what is allowed; bad input, and Stripe's
+    refusal, 422."""
     from_payment = _posted_from(invoice_id)
 
     def asking() -> confirm.Confirmation:
         if check is not None:
             check()
         assert confirmation is not None
-        return confirmation
+        return confirmation() if callable(confirmation) else confirmation
 
     def back() -> str:
         return _back_url(queries.get_invoice(db.session(), invoice_id), from_payment)
@@ -1274,7 +1324,13 @@ def uncollectible(invoice_id: int) -> Page:
 @access.staff("billing")
 @shows_unstorable_on_form
 def credit_note(invoice_id: int) -> Page:
+    """Issue a credit note, after a confirmation that shows what it credits, the
+    balance after it and any refund it makes owed (round 53: it was issued at one
+    press, and a credit note is never undone). The confirmation carries the invoice as
+    read (`CREDIT_SEEN`); a confirmation the invoice changed since is refused (409,
+    nothing issued)."""
     form = forms.CreditNoteForm()
+    invoice = queries.get_invoice(db.session(), invoice_id)
 
     def act() -> str:
         credit = services.issue_credit_note(
@@ -1282,10 +1338,59 @@ def credit_note(invoice_id: int) -> Page:
             amount=_amount(form.amount.data),
             reason=form.reason.data,
             actor=current_actor(),
+            seen=request.form.get(CREDIT_SEEN, ""),
         )
         return f"Credit note {credit.number} issued."
 
-    return _invoice_action(invoice_id, form, "credit_form", act)
+    def confirmation() -> confirm.Confirmation:
+        preview = services.check_credit_note(
+            invoice_id,
+            amount=_amount(form.amount.data),
+            reason=form.reason.data,
+            actor=current_actor(),
+        )
+        return confirm.Confirmation(
+            title=f"Issue a credit note of {in_words(preview.amount, preview.currency)} "
+            f"on {preview.invoice}?",
+            consequences=_credit_consequences(invoice, preview),
+            button="Issue the credit note",
+            cancel_url=_back_url(invoice, _posted_from(invoice.id)),
+            cancel_label="Do not issue it",
+            carried=[(CREDIT_SEEN, preview.seen)],
+        )
+
+    return _invoice_action(invoice_id, form, "credit_form", act, confirmation)
+
+
+# The confirmation's field holding the invoice as read for it (`services.invoice_seen`).
+CREDIT_SEEN = "seen"
+
+
+def _credit_consequences(invoice: Invoice, preview: services.CreditPreview) -> list[str]:
+    """What a credit note will do, as its confirmation says it."""
+    currency = preview.currency
+    said = [
+        f"{preview.invoice} (total {in_words(invoice.total, currency)}, paid "
+        f"{in_words(invoice.amount_paid, currency)}, credited so far "
+        f"{in_words(invoice.amount_credited, currency)}) is credited "
+        f"{in_words(preview.amount, currency)}.",
+        f"Its balance due goes from {in_words(preview.balance_before, currency)} to "
+        f"{in_words(preview.balance_after, currency)}.",
+    ]
+    if preview.refund_due > 0:
+        said.append(
+            f"{in_words(preview.refund_due, currency)} of it is more than the invoice still "
+            "owes: it becomes a refund owed to the licensee, which billing staff send from "
+            "the invoice's page (to the card that paid, or by wire, ACH or check)."
+        )
+    else:
+        said.append("No refund becomes owed: all of it comes off the balance due.")
+    said += [
+        f"Reason printed on the credit note: {preview.reason}",
+        "The billing contact is emailed the credit note with its PDF. A credit note is "
+        "never undone or edited: only another document corrects it.",
+    ]
+    return said
 
 
 @console.route("/credit-notes/<int:credit_note_id>/refunds", methods=["POST"])
@@ -1752,11 +1857,14 @@ def _statement_page(
     page_endpoint: str,
     pdf_endpoint: str,
     emailed: bool = False,
+    email_refused: str | None = None,
+    status: int = 200,
     **url: Any,
 ) -> tuple[str, int]:
     """The statement asked for in the query, or the form with each field's message;
     with `emailed`, the monthly statements emailed to the organization, each linked
-    to its month's statement (the console lists them on the organization's page)."""
+    to its month's statement (the console lists them on the organization's page);
+    `email_refused`, why the statement shown was not emailed (answered `status`)."""
     asked = _asked()
     session = db.session()
     values = {"from": asked.start or "", "to": asked.end or "", "currency": asked.currency or ""}
@@ -1786,17 +1894,27 @@ def _statement_page(
         "currency": found.currency,
     }
     query: dict[str, Any] = {**url, **values}
-    pdf_url = url_for(pdf_endpoint, **query)
+    # Round 53: billing staff email the statement shown to the billing contact (a
+    # licensee on the phone asks for it); the form posts to the page's own query.
+    email_url = None
+    if page_endpoint == "billing_console.statement" and may_open(EMAIL_STATEMENT):
+        email_url = url_for(EMAIL_STATEMENT, **query)
     return render_template(
         "billing/statement.html",
         statement=found,
         errors={},
         values=values,
-        pdf_url=pdf_url,
+        pdf_url=url_for(pdf_endpoint, **query),
         # A balance no monthly statement could record as sent (round 50).
         unrecordable=unrecordable(found),
+        email_url=email_url,
+        email_refused=email_refused,
+        email_bounds=(
+            requested_statements.SAME_AGAIN_AFTER.seconds // 60,
+            requested_statements.PER_DAY,
+        ),
         **context,
-    ), 200
+    ), status
 
 
 @dataclass(frozen=True)
@@ -1883,11 +2001,15 @@ def statement_pdf() -> Page:
     return _statement_pdf(_own_organization(), statement)
 
 
-def _console_statement(organization_id: int) -> tuple[str, int]:
+def _console_statement(
+    organization_id: int, *, email_refused: str | None = None, status: int = 200
+) -> tuple[str, int]:
     return _statement_page(
         get_owned(db.session(), Organization, organization_id),
         page_endpoint="billing_console.statement",
         pdf_endpoint="billing_console.statement_pdf",
+        email_refused=email_refused,
+        status=status,
         organization_id=organization_id,
     )
 
@@ -1904,6 +2026,48 @@ def console_statement(organization_id: int) -> tuple[str, int]:
 def console_statement_pdf(organization_id: int) -> Page:
     organization = get_owned(db.session(), Organization, organization_id)
     return _statement_pdf(organization, partial(_console_statement, organization_id))
+
+
+# The console's form that emails the statement shown (round 53).
+EMAIL_STATEMENT = "billing_console.email_statement"
+
+
+@console.route(
+    "/organizations/<int:organization_id>/statement/email",
+    methods=["POST"],
+    endpoint="email_statement",
+)
+@access.staff("billing")
+@document_rate_limit()
+def email_statement(organization_id: int) -> Page:
+    """Round 53: email the statement of the days and currency in the query (the page's
+    own, the one shown) to the organization's billing contact, PDF attached, through
+    the outbox; back to the statement saying so. A refusal is the statement's page
+    again with why: the days' or currency's messages (422), an address the outbox
+    refuses (422), or the bounds on sending (429: `services.requested_statements`)."""
+    get_owned(db.session(), Organization, organization_id)  # a 404 for no such organization
+    # The form carries only its CSRF token, which the app checks on every POST.
+    try:
+        sent = services.email_statement(organization_id, _asked(), actor=current_actor())
+    except InvalidInput as refused:
+        if refused.errors:
+            return _console_statement(organization_id)  # the fields' messages, 422
+        return _console_statement(organization_id, email_refused=refused.detail, status=422)
+    except TooManyRequests as refused:
+        return _console_statement(organization_id, email_refused=refused.detail, status=429)
+    flash(
+        f"The statement of account of {sent.organization}, {sent.days}, is emailed to "
+        f"{sent.to} with its PDF (closing balance "
+        f"{in_words(sent.statement.closing, sent.statement.currency)}).",
+        "success",
+    )
+    shown: dict[str, Any] = {
+        "organization_id": organization_id,
+        "from": sent.statement.start.isoformat(),
+        "to": sent.statement.end.isoformat(),
+        "currency": sent.statement.currency,
+    }
+    return redirect(url_for("billing_console.statement", **shown))
 
 
 @organization_section("billing_console.statement")

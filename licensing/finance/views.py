@@ -262,6 +262,41 @@ def _figures(filters: queries.Filters) -> dict[str, Any]:
     }
 
 
+@dataclass(frozen=True)
+class PeriodLink:
+    """One of the page's ready-made ranges: its words, its URL, whether it is shown."""
+
+    label: str
+    url: str
+    current: bool
+
+
+def period_links(today: date, given: FilterInput) -> list[PeriodLink]:
+    """Round 53: the ranges the page's readers ask for most, one click each, in the
+    currency shown: this month (a billing clerk's month so far), last month (the
+    month a clerk closes, and its report), this year so far, and the last 12 months
+    (the default: the finance team's trend, whose last row is this month). The
+    default stays the 12 months (docs/finance-dashboard.md says why)."""
+    this = queries.month_start(today)
+    last = queries.add_months(this, -1)
+    ranges = (
+        (f"This month ({this:%Y-%m})", this, this),
+        (f"Last month ({last:%Y-%m})", last, last),
+        (f"This year ({this:%Y} so far)", this.replace(month=1), this),
+        ("Last 12 months", queries.add_months(this, 1 - DEFAULT_MONTHS), this),
+    )
+    currency = given.values["currency"] if "currency" not in given.errors else None
+    shown = (given.values["from"], given.values["to"], given.values["by"])
+    links = []
+    for label, first, final in ranges:
+        query: dict[str, Any] = {"from": f"{first:%Y-%m}", "to": f"{final:%Y-%m}"}
+        if currency:
+            query["currency"] = currency
+        current = shown == (query["from"], query["to"], queries.MONTH)
+        links.append(PeriodLink(label, url_for("finance_console.dashboard", **query), current))
+    return links
+
+
 @console.route("/")
 @access.staff("billing", "licensing")
 def dashboard() -> tuple[str, int]:
@@ -284,6 +319,7 @@ def dashboard() -> tuple[str, int]:
         "queues": queues,
         "queue_chart": _queue_chart(queues),
         "bands": queries.BANDS,
+        "period_links": period_links(office_date(now), given) if sees_money else [],
     }
     status = 400 if sees_money and given.errors else 200
     if sees_money and given.filters is not None:

@@ -39,6 +39,9 @@ class Confirmation:
     button: str  # the confirming button, e.g. "Void the invoice"
     cancel_url: str  # where "Keep it" leads (the page the action came from)
     cancel_label: str = "Cancel"
+    # Fields the confirming post carries besides those received (round 53: what the
+    # confirmation was computed from, so a step refuses one made stale meanwhile).
+    carried: Sequence[tuple[str, str]] = ()
 
 
 def confirmed() -> bool:
@@ -47,7 +50,13 @@ def confirmed() -> bool:
 
 def ask(confirmation: Confirmation) -> tuple[str, int]:
     """The confirmation page, re-posting the fields just received."""
-    fields = [(name, value) for name, value in request.form.items(multi=True) if name != FIELD]
+    carried = {name for name, _ in confirmation.carried}
+    fields = [
+        (name, value)
+        for name, value in request.form.items(multi=True)
+        if name != FIELD and name not in carried
+    ]
+    fields += list(confirmation.carried)
     action = request_full_path()  # escaped, under the mount point (round 49)
     page = render_template(
         "layout/confirm.html", confirmation=confirmation, action=action, fields=fields

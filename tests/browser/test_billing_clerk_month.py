@@ -26,10 +26,12 @@ from typing import Any
 
 import pytest
 from pypdf import PdfReader
+from sqlalchemy import select
 
 from licensing import db
 from licensing.calendar import office_date
 from licensing.db import utcnow
+from licensing.mail.models import OutboxMessage
 from tests.browser.conftest import sign_in
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.billing.dispute_support import charge_of, lost
@@ -110,13 +112,19 @@ def _record(page: Any, method: str, amount: str, reference: str) -> None:
     form.get_by_role("button", name="Record payment").click()
 
 
-def _credit(page: Any, amount: str, reason: str) -> None:
-    """A credit note of `amount` issued on the open invoice's page, saying why."""
+def _credit(page: Any, amount: str, reason: str) -> str:
+    """A credit note of `amount` issued on the open invoice's page, saying why, and
+    confirmed (round 53): what its confirmation said."""
     form = page.get_by_role("region", name="Issue a credit note")
     form.get_by_label("Amount to credit").fill(amount)
     form.get_by_label("Reason").fill(reason)
     form.get_by_role("button", name="Issue credit note").click()
+    confirm = page.get_by_role("button", name="Issue the credit note")
+    confirm.wait_for()
+    said = _text(page)
+    confirm.click()
     page.get_by_text("Credit note CN-").first.wait_for()
+    return said
 
 
 def _downloaded(page: Any, tmp_path: Path, dataset: str) -> list[dict[str, str]]:
@@ -190,7 +198,10 @@ def test_a_billing_clerk_works_a_month_and_closes_it_on_the_consoles_pages(
     # An amended royalty report: a credit note on the paid invoice, then part of the
     # overpayment sent back by wire (the only ways offered: no card paid it).
     _open(page, numbers["amended"])
-    _credit(page, "150.00", "Royalty report amended: 2,900 end users, not 3,000.")
+    said = _credit(page, "150.00", "Royalty report amended: 2,900 end users, not 3,000.")
+    # Round 53: confirmed first, on what it does: paid in full, so all of it is owed back.
+    assert "Its balance due goes from 0.00 USD to 0.00 USD." in said
+    assert "150.00 USD of it is more than the invoice still owes" in said
     assert page.locator("#refund-outstanding").inner_text().startswith("150.00")
     refund = page.get_by_role("region", name=re.compile("^Refund credit note CN-"))
     how = refund.get_by_label("How")
@@ -203,7 +214,9 @@ def test_a_billing_clerk_works_a_month_and_closes_it_on_the_consoles_pages(
 
     # A small balance written off with a credit note saying why.
     _open(page, numbers["small"])
-    _credit(page, "0.50", "Small balance written off: the bank's charge.")
+    said = _credit(page, "0.50", "Small balance written off: the bank's charge.")
+    assert "Its balance due goes from 0.50 USD to 0.00 USD." in said
+    assert "No refund becomes owed" in said
     assert page.locator("#balance-due").inner_text().startswith("0.00")
 
     # The statement of account, from the organization found by its name: what is owed
@@ -217,12 +230,27 @@ def test_a_billing_clerk_works_a_month_and_closes_it_on_the_consoles_pages(
     statement = _text(page)
     assert f"Closing balance on {today.isoformat()} 1,050.00 USD" in statement
     assert "Payment returned by the bank: Check returned unpaid: account closed." in statement
+    # Round 53: the licensee's accountant asks on the phone for it: emailed to the billing
+    # contact from the page, the PDF attached, through the outbox.
+    page.get_by_role("button", name=re.compile("^Email the statement to ")).click()
+    page.get_by_text(re.compile(r"is emailed to .* with its PDF")).wait_for()
+    with live_server.app.app_context():
+        [emailed] = db.session().scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "statement_of_account")
+        )
+        assert emailed.subject == (
+            f"Statement of account, {today.year}-01-01 to {today.isoformat()} (USD): 1,050.00 "
+            f"USD owed and 50.00 USD due to you as a refund as of {today.isoformat()}"
+        )
+        assert [each.content_type for each in emailed.attachments] == ["application/pdf"]
+        db.session().rollback()
 
     # Closing the month on the Finance page: this month's figures.
+    # Round 53: the page opens on the 12 months (this month their last row); this
+    # month's own figures are one link away.
     page.goto("/console/finance/")
-    page.get_by_label("First month").fill(f"{today:%Y-%m}")
-    page.get_by_label("Last month").fill(f"{today:%Y-%m}")
-    page.get_by_role("button", name="Show").click()
+    page.get_by_role("link", name=f"This month ({today:%Y-%m})").click()
+    page.wait_for_url(f"**/console/finance/?from={today:%Y-%m}&to={today:%Y-%m}*")
     finance = _text(page)
     figures = {
         "invoiced": "5,050.50",

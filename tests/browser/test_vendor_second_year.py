@@ -178,8 +178,9 @@ def test_a_vendor_amends_is_refunded_is_sent_back_changes_its_billing_contact_an
         ) in _main(page)
         owed_back = (
             f"Refund of 2,400.00 USD due to you (credit note {credit}) on invoice {first}: "
-            "refunded to the card that paid it, or else by transfer or check; the invoice "
-            "lists the refund once it is sent the licensing office"
+            "the licensing office's billing staff send it back by bank transfer or check and "
+            "email your billing contact when it is sent; the invoice lists it then the "
+            "licensing office's billing staff"
         )
         assert owed_back in _waiting(page)
 
@@ -195,7 +196,11 @@ def test_a_vendor_amends_is_refunded_is_sent_back_changes_its_billing_contact_an
         assert f"Refunded 1,000.00 USD ({credit})." in console.inner_text(".flashes")
         assert "Refund outstanding (not yet sent) 1,400.00 USD" in _main(console)
         console.context.close()
-        assert f"Refund of 1,400.00 USD due to you (credit note {credit})" in _waiting(page)
+        assert (
+            f"Refund of 1,400.00 USD due to you (credit note {credit}) on invoice {first}: "
+            "1,000.00 USD of the 2,400.00 USD owed back is sent; the licensing office's billing "
+            "staff send the rest back by bank transfer or check"
+        ) in _waiting(page)
         page.goto("/portal/invoices")
         assert f"{first} " in _main(page)
         assert "33,800.00 USD 0.00 USD paid refund of 1,400.00 USD due to you" in _main(page)

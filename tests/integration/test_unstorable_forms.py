@@ -308,6 +308,9 @@ GENERIC_REFUSAL = {
     "billing_console.accept_payment": "its panel lists the refusal (one textarea per payment)",
     "billing_console.accept_remainder": "its panel lists the refusal (one textarea per payment)",
     "billing_console.resend_statement": BUTTON,
+    # Round 53: the statement shown, its days and currency in the query (a NUL there
+    # is refused as any query's), the form a button.
+    "billing_console.email_statement": BUTTON,
     "billing_documents.linked_card_payment": BUTTON,
     "mail_console.retry": BUTTON,
     "mail_console.send_now": BUTTON,

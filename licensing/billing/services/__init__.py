@@ -16,7 +16,13 @@ from licensing.billing.services.card_payments import (
     reconcile_payments,
     start_card_payment,
 )
-from licensing.billing.services.credit_notes import credit_invoice, issue_credit_note
+from licensing.billing.services.credit_notes import (
+    CreditPreview,
+    InvoiceChanged,
+    check_credit_note,
+    credit_invoice,
+    issue_credit_note,
+)
 from licensing.billing.services.disputes import MatchRun, match_disputes
 from licensing.billing.services.documents import kept_credit_note_pdf, kept_invoice_pdf
 from licensing.billing.services.giving_back import (
@@ -73,6 +79,7 @@ from licensing.billing.services.refunds import (
     record_offline_refund,
     refund_card,
 )
+from licensing.billing.services.requested_statements import Emailed, email_statement
 from licensing.billing.services.reversals import check_reversal, reverse_offline_payment
 from licensing.billing.services.settlement import (
     AlreadyAccepted,
@@ -98,7 +105,10 @@ __all__ = [
     "CardAttempt",
     "Charge",
     "Conflict",
+    "CreditPreview",
     "DueStatements",
+    "Emailed",
+    "InvoiceChanged",
     "JustSentAgain",
     "MatchRun",
     "OverdueReport",
@@ -111,12 +121,14 @@ __all__ = [
     "apply_intent_outcome",
     "apply_refund_outcome",
     "card_refund_refusal",
+    "check_credit_note",
     "check_month",
     "check_reversal",
     "check_void",
     "create_draft",
     "create_invoice",
     "credit_invoice",
+    "email_statement",
     "failed_meanwhile",
     "finalize_in",
     "finalize_invoice",

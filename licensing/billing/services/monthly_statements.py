@@ -53,6 +53,7 @@ from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.finance.queries import month_end
 from licensing.links import links as pages
 from licensing.mail import services as mail
+from licensing.mail.models import OutboxMessage
 from licensing.money import beyond_largest, exceeds_largest, format_amount, in_words
 
 SENT = "sent"
@@ -338,12 +339,22 @@ def resend_statement(sent_id: int, *, actor: Actor, now: datetime | None = None)
         try:
             _email_statement(session, organization, statement, sent, "statement.resent", actor, now)
         except InvalidInput as refused:  # an address stored before the profile checked it
-            raise InvalidInput(
-                f"Not sent again: {organization.legal_name}'s billing contact address, "
-                f"'{organization.billing_email}', is refused ({refused.detail.rstrip('.')}). "
-                "Correct the billing contact on the organization's page, then send it again."
+            raise address_refused(
+                organization, refused, "Not sent again", "send it again"
             ) from None
         return sent
+
+
+def address_refused(
+    organization: Organization, refused: InvalidInput, not_sent: str, then: str
+) -> InvalidInput:
+    """A statement staff asked to send whose billing contact address the outbox refuses
+    (stored before the profile checked it): what to correct, nothing sent."""
+    return InvalidInput(
+        f"{not_sent}: {organization.legal_name}'s billing contact address, "
+        f"'{organization.billing_email}', is refused ({refused.detail.rstrip('.')}). "
+        f"Correct the billing contact on the organization's page, then {then}."
+    )
 
 
 class JustSentAgain(Conflict):
@@ -397,17 +408,16 @@ def _email_statement(
     actor: Actor,
     now: datetime,
 ) -> None:
-    """Queue the statement to the billing contact, with its PDF, and audit it."""
-    content = documents.render_statement_pdf(statement, issuer=letterhead().issuer)
+    """Queue the month's statement to the billing contact, with its PDF, and audit it."""
     name = f"statement-{organization.id}-{statement.currency}-{sent.month:%Y-%m}.pdf"
-    message = mail.enqueue(
+    message, sha256 = queue_statement(
         session,
-        to=organization.billing_email,
+        organization,
+        statement,
         subject=f"Statement of account, {sent.month:%B %Y} ({statement.currency}): "
         + month_end_words(statement),
-        template="statement_of_account",
-        context=_context(session, organization, statement, now),
-        attachments=[mail.Attachment(name, "application/pdf", content)],
+        filename=name,
+        now=now,
     )
     audit.record_event(
         session,
@@ -421,10 +431,46 @@ def _email_statement(
             "closing": format_amount(statement.closing, statement.currency),
             "to": message.to,
             "outbox_message_id": message.id,
-            "sha256": hashlib.sha256(content).hexdigest(),
+            "sha256": sha256,
         },
         actor=actor,
     )
+
+
+@dataclass(frozen=True)
+class Period:
+    """How a statement's email names its days: a month's end (the monthly run), or
+    the days a clerk chose (round 53: a statement emailed on request)."""
+
+    words: str  # "March 2027", "2027-01-01 to 2027-03-15"
+    the_days: str = "the month"  # "every invoice ... of the month", "Movements in the month"
+    at_end: str = "at the month's end"  # "Nothing was owed at the month's end"
+    requested: bool = False  # asked for: the email says so
+
+
+def queue_statement(
+    session: Session,
+    organization: Organization,
+    statement: Statement,
+    *,
+    subject: str,
+    filename: str,
+    now: datetime,
+    period: Period | None = None,
+) -> tuple[OutboxMessage, str]:
+    """Queue the statement to the organization's billing contact through the outbox,
+    its PDF attached (the portal's renderer), and give the message and the PDF's
+    SHA-256 for the audit event. `InvalidInput` when the outbox refuses the address."""
+    content = documents.render_statement_pdf(statement, issuer=letterhead().issuer)
+    message = mail.enqueue(
+        session,
+        to=organization.billing_email,
+        subject=subject,
+        template="statement_of_account",
+        context=_context(session, organization, statement, now, period),
+        attachments=[mail.Attachment(filename, "application/pdf", content)],
+    )
+    return message, hashlib.sha256(content).hexdigest()
 
 
 def refunds_still_due(statement: Statement) -> dict[str, Decimal]:
@@ -460,9 +506,10 @@ def refund_lines_words(documents: Sequence[str]) -> str:
     return f"the lines of credit notes {named}"
 
 
-def month_end_words(statement: Statement) -> str:
-    """What the licensee owes at the month's end, as a person says it: "1,600.00 USD
-    owed", "nothing owed", and a refund due to them said as such, never as nothing."""
+def month_end_words(statement: Statement, at_end: str = "at the month's end") -> str:
+    """What the licensee owes at the month's end (or `at_end`: "as of 2027-03-15" for a
+    statement of chosen days), as a person says it: "1,600.00 USD owed", "nothing
+    owed", and a refund due to them said as such, never as nothing."""
     currency = statement.currency
     owed = (
         f"{in_words(statement.closing, currency)} owed" if statement.closing > 0 else "nothing owed"
@@ -471,16 +518,20 @@ def month_end_words(statement: Statement) -> str:
     if refund > 0:
         refund_words = f"{in_words(refund, currency)} due to you as a refund"
         if statement.closing > 0:
-            return f"{owed} and {refund_words} at the month's end"
-        return f"{refund_words} at the month's end"
-    return f"{owed} at the month's end"
+            return f"{owed} and {refund_words} {at_end}"
+        return f"{refund_words} {at_end}"
+    return f"{owed} {at_end}"
 
 
 def _context(
-    session: Session, organization: Organization, statement: Statement, now: datetime
+    session: Session,
+    organization: Organization,
+    statement: Statement,
+    now: datetime,
+    period: Period | None = None,
 ) -> dict[str, Any]:
     """What the email says: the balances, what is overdue today, how to pay, and the
-    statement's page in the portal."""
+    statement's page in the portal; `period` names its days (the month by default)."""
     today = office_date(now)
     # Only those in the statement's currency due before today, asked of the database
     # (round 49: it read every invoice owed and kept these); the `OVERDUE_NAMED` due
@@ -497,7 +548,7 @@ def _context(
     return {
         "organization": organization,
         "statement": statement,
-        "month": f"{statement.start:%B %Y}",
+        "period": period or Period(f"{statement.start:%B %Y}"),
         "opening": in_words(statement.opening, statement.currency),
         "closing": in_words(statement.closing, statement.currency),
         "refund_due": in_words(refund, statement.currency),

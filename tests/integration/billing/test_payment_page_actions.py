@@ -76,16 +76,19 @@ def _reversal_fields(page: str, payment: Payment) -> dict[str, str]:
 def _credit_from(
     staff: FlaskClient, page: str, invoice: Invoice, payment: Payment, amount: str
 ) -> Any:
-    """Issue a credit note on `invoice` with the form of `payment`'s page."""
-    return staff.post(
-        f"/console/invoices/{invoice.id}/credit-notes",
-        data={
-            "csrf_token": _token(page),
-            "amount": amount,
-            "reason": "Overbilled",
-            "from_payment": str(payment.id),
-        },
-    )
+    """Issue a credit note on `invoice` with the form of `payment`'s page, and confirm
+    it (round 53: its confirmation carries the invoice as read, `seen`)."""
+    url = f"/console/invoices/{invoice.id}/credit-notes"
+    fields = {
+        "csrf_token": _token(page),
+        "amount": amount,
+        "reason": "Overbilled",
+        "from_payment": str(payment.id),
+    }
+    asked = staff.post(url, data=fields).get_data(as_text=True)
+    seen = re.search(r'name="seen" value="([^"]*)"', asked)
+    assert seen, asked
+    return staff.post(url, data={**fields, "seen": seen.group(1), "confirmed": "yes"})
 
 
 def _accept_from(staff: FlaskClient, page: str, payment: Payment, reason: str) -> Any:

@@ -115,8 +115,9 @@ def test_a_refund_an_amendment_owes_waits_on_the_office_on_the_dashboard_and_inv
         listed = text_of(client.get("/portal/invoices"))
     assert (
         f"Refund of 1,200.00 USD due to you (credit note {credit.number}) on invoice "
-        f"{invoice.number}: refunded to the card that paid it, or else by transfer or check; "
-        "the invoice lists the refund once it is sent the licensing office"
+        f"{invoice.number}: the licensing office's billing staff send it back by bank transfer "
+        "or check and email your billing contact when it is sent; the invoice lists it then "
+        "the licensing office's billing staff"
     ) in dashboard
     assert "refund of 1,200.00 USD due to you" in listed
 

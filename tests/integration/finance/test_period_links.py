@@ -1,0 +1,66 @@
+"""Round 53: the Finance page's ready-made ranges. The page still opens on the last 12
+months (the finance team's trend; its last row is this month), and offers this month,
+last month (the month a clerk closes), this year so far and the 12 months at one click
+each, in the currency shown, the one shown marked (docs/finance-dashboard.md)."""
+
+from __future__ import annotations
+
+import html
+import re
+from datetime import UTC, datetime
+from typing import Any
+
+import time_machine
+
+from tests.support.pages import text_of
+
+TODAY = datetime(2027, 4, 20, 15, 0, tzinfo=UTC)
+
+
+def _links(page: str) -> dict[str, tuple[str, bool]]:
+    """The period links: label -> (URL, marked as the one shown)."""
+    nav = page.split('aria-label="Periods"', 1)[1].split("</nav>", 1)[0]
+    found = re.findall(r'<a href="([^"]+)"( aria-current="page")?>([^<]+)</a>', nav)
+    return {label: (html.unescape(url), bool(current)) for url, current, label in found}
+
+
+def test_the_page_opens_on_twelve_months_and_offers_this_month_and_the_month_closed(
+    client: Any, signed_in: Any, billing_staff: Any
+) -> None:
+    with time_machine.travel(TODAY, tick=False):
+        staff = signed_in(client, billing_staff)
+        page = staff.get("/console/finance/")
+        links = _links(page.get_data(as_text=True))
+        assert "From 2026-05-01 to 2027-04-30, by month" in text_of(page)  # the default
+        assert links == {
+            "This month (2027-04)": (
+                "/console/finance/?from=2027-04&to=2027-04&currency=USD",
+                False,
+            ),
+            "Last month (2027-03)": (
+                "/console/finance/?from=2027-03&to=2027-03&currency=USD",
+                False,
+            ),
+            "This year (2027 so far)": (
+                "/console/finance/?from=2027-01&to=2027-04&currency=USD",
+                False,
+            ),
+            "Last 12 months": ("/console/finance/?from=2026-05&to=2027-04&currency=USD", True),
+        }
+
+        closed = staff.get(links["Last month (2027-03)"][0])
+        assert closed.status_code == 200
+        assert "From 2027-03-01 to 2027-03-31, by month" in text_of(closed)
+        assert "Monthly revenue report for 2027-03 (PDF)" in text_of(closed)
+        assert _links(closed.get_data(as_text=True))["Last month (2027-03)"][1]
+
+
+def test_the_links_keep_the_currency_shown_and_licensing_staff_see_none(
+    client: Any, app: Any, signed_in: Any, billing_staff: Any, licensing_staff: Any
+) -> None:
+    with time_machine.travel(TODAY, tick=False):
+        page = signed_in(client, billing_staff).get("/console/finance/?currency=EUR")
+        links = _links(page.get_data(as_text=True))
+        assert links["This month (2027-04)"][0].endswith("to=2027-04&currency=EUR")
+        reader = signed_in(app.test_client(), licensing_staff).get("/console/finance/")
+        assert 'aria-label="Periods"' not in reader.get_data(as_text=True)
