@@ -25,7 +25,7 @@ from licensing.agreements.models import Agreement, Application
 from licensing.audit.models import AuditEvent
 from licensing.mail.models import OutboxMessage
 from tests.integration.agreements.conftest import DEVELOPMENT_USE, NOW, STAFF_USE
-from tests.support.agreements import agreement_of, make_active_agreement
+from tests.support.agreements import agreement_of, make_active_agreement, renewal_window
 from tests.support.pages import text_of
 from tests.support.settings import issuing
 
@@ -165,8 +165,9 @@ def test_the_queue_names_the_agreement_a_renewal_renews_and_nothing_for_a_first_
     first = apply(vendor, STAFF_USE)
     agreement = make_active_agreement(vendor, licensing_staff, STAFF_USE, now=NOW)
     actor = Actor.of(accounts.principal_for(vendor))
-    renewal = agreements.start_renewal(agreement.id, actor, now=NOW)
-    agreements.submit(renewal.id, actor, policy=issuing(), attest=True, now=NOW)
+    drawn = renewal_window(agreement)  # the first day the service lets a renewal be drawn
+    renewal = agreements.start_renewal(agreement.id, actor, now=drawn)
+    agreements.submit(renewal.id, actor, policy=issuing(), attest=True, now=drawn)
     page = staff.get("/console/applications")
     assert page.status_code == 200
     rows = {
