@@ -551,8 +551,8 @@ def any_periods(organization_id: ColumnElement[int], _now: ColumnElement[datetim
 def vendor_waiting(actor: Actor, today: date) -> tuple[list[PeriodStatus], list[PeriodStatus]]:
     """The whole answer of the vendor's dashboard: the periods due or overdue or whose
     report staff sent back for correction, in the vendor's list's order (those not
-    filed the longest late first, then those sent back, newest first; round 53: in the
-    agreements' order), and the next upcoming period of each agreement (whether or
+    filed the longest late first, then those sent back, newest first; since round 53,
+    in the agreements' order before), and the next upcoming period of each agreement (whether or
     not others wait), in the agreements' order (by term start) and period order. Only
     a vendor has a dashboard of its own periods. The dashboard itself names the first
     few (`vendor_waiting_named`)."""
