@@ -392,6 +392,11 @@ def reversals(session: Session, currency: str, start: date, end: date) -> list[R
     return [Reversal(*row) for row in rows]
 
 
+# The most invoices `receivables(..., among=)` asks the payments and credit notes of
+# by their ids (bound values); beyond, by the invoices' own condition again.
+LEDGER_IDS_BOUND = 5000
+
+
 def receivables(
     session: Session,
     currency: str,
@@ -450,8 +455,10 @@ def receivables(
     if not ledger:
         return []
     # The invoices read, asked again by their own condition, or (with `among`, whose
-    # condition is costlier than the few ids it leaves) by their ids.
-    ids: Any = list(ledger) if among is not None else select(invoices.subquery().c.id)
+    # condition is costlier than the few ids it leaves) by their ids, up to a number
+    # of bound values every database takes.
+    by_ids = among is not None and len(ledger) <= LEDGER_IDS_BOUND
+    ids: Any = list(ledger) if by_ids else select(invoices.subquery().c.id)
     columns = (
         Payment.invoice_id,
         Payment.amount,
