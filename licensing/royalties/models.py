@@ -259,9 +259,11 @@ class ReportingPeriod(Base):
         # The queue's order, the longest late first: read in index order, a page
         # stops after its rows (royalties_0007; by `due_on` before round 51).
         Index("ix_reporting_periods_late_order", "late_from", "agreement_number", "id"),
-        # The vendor dashboard's periods (royalties_0008): an organization's ended
-        # periods, or those not yet ended, with the keys their current report is
-        # found by, read from the index alone (`queries._vendor_waiting_statements`).
+        # The vendor dashboard's periods in round 52 (royalties_0008): an organization's
+        # ended periods, or those not yet ended, with the keys their current report is
+        # found by. Since round 53 the dashboard reads the unfiled index below instead;
+        # whether another statement's plan still takes this one was not checked, so
+        # dropping it is left to a migration of its own.
         Index(
             "ix_reporting_periods_organization_end",
             "organization_id",
