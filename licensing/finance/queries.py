@@ -392,6 +392,11 @@ def reversals(session: Session, currency: str, start: date, end: date) -> list[R
     return [Reversal(*row) for row in rows]
 
 
+# The most invoices `receivables(..., among=)` asks the payments and credit notes of
+# by their ids (bound values); beyond, by the invoices' own condition again.
+LEDGER_IDS_BOUND = 5000
+
+
 def receivables(
     session: Session,
     currency: str,
@@ -402,6 +407,7 @@ def receivables(
     organization_ids: Sequence[int] | None = None,
     voided_too: bool = False,
     credited_only: bool = False,
+    among: ColumnElement[bool] | None = None,
 ) -> list[Receivable]:
     """Invoices issued by `until` that may owe something on some day from `since`
     (those paid in full before `since` owe nothing in the window: a reversal since
@@ -410,7 +416,9 @@ def receivables(
     `voided_too` adds void invoices, each owing until the day it was voided, as the
     receivables export lists them as of an earlier day (a statement of account).
     `credited_only`: only those with a credit note issued by `until` (the only ones
-    credited beyond what they owed: `refunds_owed_at`)."""
+    credited beyond what they owed: `refunds_owed_at`). `among`: a further condition on
+    the invoices (a statement of account's, round 53: those that move or may owe in its
+    range, `billing.statements.moving_or_owing`)."""
     issued = (
         [Invoice.state != DRAFT, Invoice.currency == currency] if voided_too else _issued(currency)
     )
@@ -431,6 +439,8 @@ def receivables(
     if credited_only:
         noted = select(CreditNote.invoice_id).where(CreditNote.issue_date <= until)
         invoices = invoices.where(Invoice.id.in_(noted))
+    if among is not None:
+        invoices = invoices.where(among)
     ledger = {
         row.id: Receivable(
             row.id,
@@ -444,7 +454,11 @@ def receivables(
     }
     if not ledger:
         return []
-    ids = select(invoices.subquery().c.id)
+    # The invoices read, asked again by their own condition, or (with `among`, whose
+    # condition is costlier than the few ids it leaves) by their ids, up to a number
+    # of bound values every database takes.
+    by_ids = among is not None and len(ledger) <= LEDGER_IDS_BOUND
+    ids: Any = list(ledger) if by_ids else select(invoices.subquery().c.id)
     columns = (
         Payment.invoice_id,
         Payment.amount,

@@ -132,22 +132,6 @@ def _current_report() -> ColumnElement[bool]:
     )
 
 
-def _current_report_exists() -> Exists:
-    """Whether the period has a current report, asked of the current report's unique
-    index (`uq_royalty_reports_current_period`) alone: as a NOT EXISTS over an index
-    of periods, SQLite stops at the key where a LEFT JOIN read each report's row."""
-    current = aliased(RoyaltyReport)
-    return (
-        select(current.id)
-        .where(
-            current.agreement_id == ReportingPeriod.agreement_id,
-            current.period_start == ReportingPeriod.period_start,
-            current.state == SUBMITTED,
-        )
-        .exists()
-    )
-
-
 def _reporting(statement: AnySelect, actor: Actor) -> AnySelect:
     """`statement` over the periods of the agreements that report and that `actor`
     may see, each with its current report (if any)."""
@@ -422,10 +406,12 @@ def vendor_periods_listing(actor: Actor, today: date) -> Listing:
     )
 
 
-@cache
-def _vendor_periods_statements(sight: str) -> tuple[AnySelect, AnySelect]:
+def _vendor_list_order() -> tuple[Any, ...]:
+    """The vendor's order of periods (`vendor_periods_listing`), over `_period_rows`:
+    those not filed first, the longest late first, then the filed ones, newest first.
+    The dashboard names the periods waiting in it too (round 53)."""
     filed = RoyaltyReport.id.is_not(None)
-    rows = _period_rows(sight, _LIST_TODAY).order_by(
+    return (
         case((filed, 1), else_=0),
         case((~filed, ReportingPeriod.late_from)),
         case((~filed, ReportingPeriod.agreement_number)),
@@ -433,6 +419,11 @@ def _vendor_periods_statements(sight: str) -> tuple[AnySelect, AnySelect]:
         case((filed, ReportingPeriod.agreement_number)).desc(),
         ReportingPeriod.id,
     )
+
+
+@cache
+def _vendor_periods_statements(sight: str) -> tuple[AnySelect, AnySelect]:
+    rows = _period_rows(sight, _LIST_TODAY).order_by(*_vendor_list_order())
     return rows, _reporting_in_sight(select(func.count()), sight)
 
 
@@ -471,12 +462,19 @@ def _vendor_waiting_statements() -> VendorWaitingStatements:
     found by), reading the ended periods' keys or the ones not yet ended, and asking
     the current report's unique index of each; a report sent back is found by its
     review state. Only the periods chosen are joined to their agreement, organization
-    and invoice."""
+    and invoice.
+
+    Round 53: a period records whether it was filed (`ReportingPeriod.filed`,
+    royalties_0010), so both choices read only the periods not filed, from
+    `ix_reporting_periods_organization_unfiled`, where round 52 asked the current
+    report's index of every ended period (22,000 probes at 2,000 agreements for the 20
+    waiting). The periods waiting are in the vendor's list's order, the longest late
+    first (`_vendor_list_order`); the next ones in the agreements' order."""
     in_order = (Agreement.term_start, Agreement.id, ReportingPeriod.period_start)
     unfiled = select(ReportingPeriod.id, ReportingPeriod.agreement_id).where(
         ReportingPeriod.organization_id == _ORGANIZATION,
+        ReportingPeriod.filed == false(),
         ReportingPeriod.period_end < _TODAY,
-        ~_current_report_exists(),
     )
     # Staff sent the current report back: the vendor owes a corrected one.
     # Read from the reports (`ix_royalty_reports_organization_review`, royalties_0008):
@@ -502,8 +500,8 @@ def _vendor_waiting_statements() -> VendorWaitingStatements:
         )
         .where(
             ReportingPeriod.organization_id == _ORGANIZATION,
+            ReportingPeriod.filed == false(),
             ReportingPeriod.period_end >= _TODAY,
-            ~_current_report_exists(),
         )
         .group_by(ReportingPeriod.agreement_id)
         .subquery("next_periods")
@@ -526,10 +524,11 @@ def _vendor_waiting_statements() -> VendorWaitingStatements:
     # waiting (the page says what waits on those already).
     waited_on = select(unfiled.subquery().c.agreement_id)
     everything = func.count().over()
+    longest_late_first = _vendor_list_order()
     return VendorWaitingStatements(
-        waiting.order_by(*in_order),
+        waiting.order_by(*longest_late_first),
         upcoming.order_by(*in_order),
-        waiting.add_columns(everything.label("total")).order_by(*in_order).limit(_NAMED),
+        waiting.add_columns(everything.label("total")).order_by(*longest_late_first).limit(_NAMED),
         upcoming.add_columns(everything.label("total"))
         .where(ReportingPeriod.agreement_id.not_in(waited_on))
         .order_by(*in_order)
@@ -551,10 +550,12 @@ def any_periods(organization_id: ColumnElement[int], _now: ColumnElement[datetim
 
 def vendor_waiting(actor: Actor, today: date) -> tuple[list[PeriodStatus], list[PeriodStatus]]:
     """The whole answer of the vendor's dashboard: the periods due or overdue or whose
-    report staff sent back for correction, and the next upcoming period of each
-    agreement (whether or not others wait), in the agreements' order (by term start)
-    and each agreement's period order. Only a vendor has a dashboard of its own
-    periods. The dashboard itself names the first few (`vendor_waiting_named`)."""
+    report staff sent back for correction, in the vendor's list's order (those not
+    filed the longest late first, then those sent back, newest first; since round 53,
+    in the agreements' order before), and the next upcoming period of each agreement (whether or
+    not others wait), in the agreements' order (by term start) and period order. Only
+    a vendor has a dashboard of its own periods. The dashboard itself names the first
+    few (`vendor_waiting_named`)."""
     if not actor.is_vendor or actor.organization_id is None:
         return [], []
     session = db.session()

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, select, update
 from sqlalchemy.orm import Session
 
 from licensing.actors import Actor
@@ -24,9 +24,10 @@ from licensing.ratecards import queries as ratecard_queries
 
 from .computation import reportable_lines
 from .lateness import accepted_on, late_from
-from .models import ReportingPeriod
+from .models import ReportingPeriod, RoyaltyReport
 from .periods import Period, reporting_periods
 from .services.obligations import REPORTING_STATES, last_reported_day
+from .states import SUBMITTED
 
 # Agreement steps after which an agreement reports: acceptance (it becomes active),
 # and expiry, which also ends an agreement issued and never accepted (whose periods
@@ -81,6 +82,28 @@ def record_periods(
     periods = periods_of(agreement.quote.snapshot, card, agreement.term_start, agreement.term_end)
     if periods:
         session.execute(insert(ReportingPeriod), stored_period_rows(agreement, periods))
+        mark_filed(session, agreement.id)
+
+
+def mark_filed(session: Session, agreement_id: int) -> None:
+    """Mark the agreement's stored periods that have their current report `filed`
+    (round 53): after any step that stores periods again (a termination's, or
+    `licensing reports restore-terminated`), whose reports filed before are kept.
+    Filing itself marks its period (`services.filing`)."""
+    current = (
+        select(RoyaltyReport.id)
+        .where(
+            RoyaltyReport.agreement_id == ReportingPeriod.agreement_id,
+            RoyaltyReport.period_start == ReportingPeriod.period_start,
+            RoyaltyReport.state == SUBMITTED,
+        )
+        .exists()
+    )
+    session.execute(
+        update(ReportingPeriod)
+        .where(ReportingPeriod.agreement_id == agreement_id, current)
+        .values(filed=True)
+    )
 
 
 def stored_period_rows(agreement: Agreement, periods: tuple[Period, ...]) -> list[dict[str, Any]]:
@@ -114,6 +137,7 @@ def store_terminated_periods(session: Session, agreement: Agreement) -> tuple[Pe
     periods = terminated_periods(session, agreement)
     if periods:
         session.execute(insert(ReportingPeriod), stored_period_rows(agreement, periods))
+        mark_filed(session, agreement.id)
     return periods
 
 

@@ -1893,3 +1893,108 @@ def test_royalties_0008_indexes_the_periods_and_reports_the_vendor_dashboard_rea
     assert _indexes_among(url, indexes) == indexes
     migrations.downgrade(url, "royalties_0007")
     assert _indexes_among(url, indexes) == {}
+
+
+def test_royalties_0010_marks_filed_each_period_with_a_current_report(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 53: a period records whether it has its current report, for the vendor
+    dashboard's index of the periods still to file. royalties_0010 marks the periods
+    already filed (a current report; a superseded one alone is not), indexes them by
+    organization, `filed` and end, and its downgrade drops both."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "royalties_0009")
+    engine = make_engine(url)
+    starts = (date(2027, 1, 1), date(2027, 4, 1), date(2027, 7, 1))
+    try:
+        with engine.connect() as connection:
+            organization_id, user_id = _organization_and_user(connection, "member")
+            accepted = datetime(2027, 1, 2, 12, 0, tzinfo=UTC)
+            agreement_id = _agreement_with_periods(connection, organization_id, 1, accepted, ())
+            for index, start in enumerate(starts, start=1):
+                due_on = start + timedelta(days=120)
+                _insert(
+                    connection,
+                    "reporting_periods",
+                    agreement_id=agreement_id,
+                    agreement_number="CPT-2027-000001",
+                    organization_id=organization_id,
+                    period_index=index,
+                    period_start=start,
+                    period_end=start + timedelta(days=89),
+                    due_on=due_on,
+                    late_from=due_on,
+                )
+            for start, state in ((starts[0], "superseded"), (starts[0], "submitted")):
+                _insert(
+                    connection,
+                    "royalty_reports",
+                    agreement_id=agreement_id,
+                    organization_id=organization_id,
+                    period_index=1,
+                    period_start=start,
+                    period_end=start + timedelta(days=89),
+                    state=state,
+                    review_state="clear",
+                    source="json",
+                    file_sha256="f" * 64,
+                    row_count=0,
+                    currency="USD",
+                    total_due=0,
+                    credit_notes_json="[]",
+                    flags_json="[]",
+                    submitted_by_id=user_id,
+                    submitted_by="Rosa Lindqvist",
+                    submitted_at=datetime(2027, 4, 1, 12, 0, tzinfo=UTC),
+                )
+            # The second quarter has only a superseded report (by hand): not filed.
+            _insert(
+                connection,
+                "royalty_reports",
+                agreement_id=agreement_id,
+                organization_id=organization_id,
+                period_index=2,
+                period_start=starts[1],
+                period_end=starts[1] + timedelta(days=90),
+                state="superseded",
+                review_state="clear",
+                source="json",
+                file_sha256="e" * 64,
+                row_count=0,
+                currency="USD",
+                total_due=0,
+                credit_notes_json="[]",
+                flags_json="[]",
+                submitted_by_id=user_id,
+                submitted_by="Rosa Lindqvist",
+                submitted_at=datetime(2027, 7, 1, 12, 0, tzinfo=UTC),
+            )
+            connection.commit()
+        migrations.upgrade(url)
+        with engine.connect() as connection:
+            filed = connection.execute(
+                text("SELECT filed FROM reporting_periods ORDER BY period_start")
+            ).all()
+    finally:
+        engine.dispose()
+    assert [bool(row[0]) for row in filed] == [True, False, False]
+    index = {
+        ("reporting_periods", "ix_reporting_periods_organization_unfiled"): [
+            "organization_id",
+            "filed",
+            "period_end",
+            "agreement_id",
+            "period_start",
+        ]
+    }
+    assert _indexes_among(url, index) == index
+    migrations.downgrade(url, "royalties_0009")
+    assert _indexes_among(url, index) == {}
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            columns = {c["name"] for c in inspect(connection).get_columns("reporting_periods")}
+    finally:
+        engine.dispose()
+    assert "filed" not in columns
+    migrations.upgrade(url)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -36,6 +36,7 @@ from ..models import (
     LINE_REVENUE_MAX,
     LINE_ROYALTY_COLUMNS,
     REASON_MAX,
+    ReportingPeriod,
     RoyaltyReport,
     RoyaltyReportLine,
     RoyaltyReportRow,
@@ -229,6 +230,17 @@ def _store_report(
             session.flush()
     except IntegrityError as refused:
         raise Conflict(_refused_report(session, amended, period)) from refused
+    # The period has its current report from now on (an amendment's replaces the one
+    # it supersedes): the dashboard reads the periods still to file by this (round 53),
+    # written in the filing's own transaction, with its audit event.
+    session.execute(
+        update(ReportingPeriod)
+        .where(
+            ReportingPeriod.agreement_id == report.agreement_id,
+            ReportingPeriod.period_start == report.period_start,
+        )
+        .values(filed=True)
+    )
 
 
 def _refused_report(session: Session, amended: RoyaltyReport | None, period: Period) -> str:

@@ -5,7 +5,7 @@ export says the organization owed that day, to the cent, whatever moved in betwe
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -15,10 +15,11 @@ from flask.testing import FlaskClient
 
 from licensing import db
 from licensing.accounts.models import Organization, User
-from licensing.billing import services
+from licensing.billing import services, statements
 from licensing.billing.models import Invoice
 from licensing.billing.statements import Statement
 from licensing.errors import InvalidInput
+from licensing.finance import queries as finance_queries
 from tests.support import settings
 from tests.support.exports import receivables
 from tests.support.factories import billing_clerk
@@ -324,3 +325,127 @@ def test_a_dispute_lost_and_told_late_leaves_the_statement_equal_to_the_export(
         (date(2027, 3, 2), Decimal("90.00"))
     ]
     assert statement.closing == Decimal("90.00")
+
+
+def _older_business(invoice_for: Callable[..., Invoice], vendor: User) -> dict[str, Invoice]:
+    """Invoices of 2025, before the year of business: one paid, one never paid, one
+    void, one credited whole, and one whose wire the bank returned (owed again)."""
+    clerk = billing_clerk()
+
+    def issued(amount: str, day: date) -> Invoice:
+        return invoice_for(vendor, (amount,), at=_at(day))
+
+    paid = issued("90.00", date(2025, 3, 3))
+    _paid(paid, "90.00", date(2025, 3, 20), "W-old-1")
+    owing = issued("60.00", date(2025, 4, 1))
+    voided = issued("45.00", date(2025, 5, 1))
+    services.void_invoice(
+        voided.id, reason="Issued in error.", now=_at(date(2025, 5, 10)), actor=clerk
+    )
+    credited = issued("40.00", date(2025, 6, 2))
+    services.issue_credit_note(
+        credited.id,
+        amount=Decimal("40.00"),
+        reason="Not owed",
+        now=_at(date(2025, 6, 10)),
+        actor=clerk,
+    )
+    bounced = issued("30.00", date(2025, 7, 1))
+    wire = _paid(bounced, "30.00", date(2025, 7, 5), "W-old-2")
+    services.reverse_offline_payment(
+        wire,
+        reason="Cheque bounced.",
+        returned_on=date(2025, 8, 1),
+        standing_days=STANDING_DAYS,
+        now=_at(date(2025, 8, 2)),
+        actor=clerk,
+    )
+    return {
+        "paid": paid,
+        "owing": owing,
+        "voided": voided,
+        "credited": credited,
+        "bounced": bounced,
+    }
+
+
+def _from_the_whole_ledger(organization_id: int, start: date, end: date) -> tuple[Any, ...]:
+    """The statement's figures summed over every invoice the organization was ever
+    issued, as round 52 read them: the reference the bounded ledger must equal."""
+    session = db.session()
+    scope = statements._Scope(organization_id, "USD", start, end)
+    ledger = finance_queries.receivables(
+        session, "USD", None, end, organization_id=organization_id, voided_too=True
+    )
+    opening, lines = statements.running_lines(ledger, statements.movements(session, scope), start)
+    closing = sum((receivable.balance_on(end) for receivable in ledger), Decimal(0))
+    return opening, closing, tuple(lines)
+
+
+def test_every_statement_equals_the_one_summed_over_every_invoice_ever_issued(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 53: a statement reads only the invoices that move or may owe in its range
+    (`statements.moving_or_owing`); its opening, closing and every line are still those
+    of the whole ledger, whichever days it opens and closes on."""
+    _older_business(invoice_for, vendor)
+    _a_year_of_business(client, vendor, localstripe, invoice_for)
+    organization_id = vendor.organization_id
+    assert organization_id is not None
+    starts = (
+        date(2025, 1, 1),
+        date(2025, 3, 21),
+        date(2025, 8, 2),
+        date(2026, 11, 21),
+        date(2027, 1, 11),
+        date(2027, 2, 6),
+        date(2027, 3, 3),
+        date(2027, 4, 21),
+    )
+    for start in starts:
+        for days in (0, 30, 120, 365):
+            end = min(start + timedelta(days=days), LATER.date())
+            statement = _statement(organization_id, start, end)
+            found = (statement.opening, statement.closing, statement.lines)
+            assert found == _from_the_whole_ledger(organization_id, start, end), (start, end)
+
+
+def test_a_statement_reads_only_the_invoices_that_move_or_owe_in_its_range(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A vendor with years of invoices paid long ago (2,000 agreements, round 53) had
+    each of them read for every statement; those owing nothing before the range and
+    moving in none of it are left out, those still owed kept."""
+    older = _older_business(invoice_for, vendor)
+    made = _a_year_of_business(client, vendor, localstripe, invoice_for)
+    organization_id = vendor.organization_id
+    assert organization_id is not None
+
+    def ledger() -> list[Any]:
+        found = finance_queries.receivables(
+            db.session(),
+            "USD",
+            None,
+            date(2027, 3, 31),
+            organization_id=organization_id,
+            voided_too=True,
+            among=statements.moving_or_owing(date(2026, 11, 1)),
+        )
+        return sorted(found, key=lambda receivable: receivable.invoice_id)
+
+    read = ledger()
+    assert {receivable.invoice_id for receivable in read} == {
+        older["owing"].id,
+        older["bounced"].id,
+    } | {each.id for each in made.values()}
+    # Past the ids it binds, the payments and credits are asked by the condition again:
+    # the same ledger, settlements and returns alike.
+    monkeypatch.setattr(finance_queries, "LEDGER_IDS_BOUND", 1)
+    assert ledger() == read

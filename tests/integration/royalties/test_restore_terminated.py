@@ -165,6 +165,9 @@ def test_the_reports_already_filed_under_the_agreement_are_listed_as_filed_and_k
     agreement = active_agreement(vendor, SOFTWARE)
     filed = file_quarter(vendor, agreement.id, 1, [row(1, "A", quantity=2500)], now=AFTER[1])
     _terminate(licensing_staff, agreement)
+    # The periods stored again by the termination know the first was filed (round 53:
+    # the vendor dashboard reads the periods not filed), and so do those restored.
+    assert _filed(agreement) == [True, False, False]
     _as_terminated_before(agreement)
 
     result = _run(app, "--apply")
@@ -172,6 +175,19 @@ def test_the_reports_already_filed_under_the_agreement_are_listed_as_filed_and_k
     assert "  2027-01-01 to 2027-03-31, due 2027-04-30: report filed" in result.output
     assert filed.report is not None
     assert db.session().get(type(filed.report), filed.report.id) is not None
+    assert _filed(agreement) == [True, False, False]
+
+
+def _filed(agreement: Agreement) -> list[bool]:
+    """Whether each stored period of the agreement is marked filed, in period order."""
+    db.session().expire_all()
+    return list(
+        db.session().scalars(
+            select(ReportingPeriod.filed)
+            .where(ReportingPeriod.agreement_id == agreement.id)
+            .order_by(ReportingPeriod.period_start)
+        )
+    )
 
 
 def test_the_staff_queue_lists_the_restored_periods_due(

@@ -68,10 +68,22 @@ def shown(statuses: list[PeriodStatus], names: dict[str, str]) -> list[str]:
     ]
 
 
+def longest_late_first(waiting: list[PeriodStatus]) -> list[PeriodStatus]:
+    """The vendor's list's order (round 53: the dashboard's too): those not filed by
+    the day each is late from, then agreement number and period; then those filed
+    (sent back), the latest due first, then agreement number, descending."""
+    unfiled = [s for s in waiting if s.report is None]
+    filed = [s for s in waiting if s.report is not None]
+    return sorted(
+        unfiled, key=lambda s: (s.late_from, s.agreement_number, s.period.start)
+    ) + sorted(filed, key=lambda s: (s.due_on, s.agreement_number), reverse=True)
+
+
 def python_waiting(actor: Actor, day: date) -> tuple[list[PeriodStatus], list[PeriodStatus]]:
     """The same answer from the periods built in Python (`services.all_periods`): those
-    due or overdue or sent back, and each agreement's first period not yet ended and
-    not reported, in the agreements' order (term start, id) and period order."""
+    due or overdue or sent back, the longest late first (`longest_late_first`), and
+    each agreement's first period not yet ended and not reported, in the agreements'
+    order (term start, id) and period order."""
     statuses = services.all_periods(actor, now=at(day))
     terms = {
         agreement.id: agreement.term_start
@@ -95,7 +107,7 @@ def python_waiting(actor: Actor, day: date) -> tuple[list[PeriodStatus], list[Pe
             first.setdefault(status.agreement_id, status)
     # The upcoming ones are named without their acceptance (nothing is late yet).
     upcoming = [replace(s, accepted_at=None) for s in sorted(first.values(), key=order)]
-    return sorted(waiting, key=order), upcoming
+    return longest_late_first(waiting), upcoming
 
 
 @pytest.fixture
@@ -192,64 +204,67 @@ OCTOBER_UPCOMING = [
     )
 ] + ["successor 2028-01-01 upcoming"]
 PINNED: dict[date, tuple[list[str], list[str]]] = {
-    # The third quarter's due date: due that day inclusive.
+    # The third quarter's due date: due that day inclusive. The longest late first, as
+    # the vendor's list (round 53): by the day each is late from (the terminated
+    # agreement's last quarter from its termination's, the back report's from its
+    # acceptance), then agreement number; the report sent back (filed) last.
     date(2027, 10, 30): (
         [
-            "punctual 2027-07-01 due",
             "silent 2027-01-01 overdue",
-            "silent 2027-04-01 overdue",
-            "silent 2027-07-01 due",
-            "amended 2027-04-01 overdue",
-            "amended 2027-07-01 due",
-            "sent back 2027-01-01 submitted correction_requested invoiced first",
-            "sent back 2027-04-01 overdue",
-            "sent back 2027-07-01 due",
-            "corrected 2027-04-01 overdue",
-            "corrected 2027-07-01 due",
-            "flagged 2027-07-01 due",
-            "late 2027-04-01 overdue",
-            "late 2027-07-01 due",
             "terminated 2027-01-01 overdue",
+            "silent 2027-04-01 overdue",
+            "amended 2027-04-01 overdue",
+            "sent back 2027-04-01 overdue",
+            "corrected 2027-04-01 overdue",
+            "late 2027-04-01 overdue",
             "terminated 2027-04-01 overdue",
-            "terminated 2027-07-01 overdue",
             "renewed 2027-04-01 overdue",
-            "renewed 2027-07-01 due",
+            "terminated 2027-07-01 overdue",
             "back 2027-01-01 overdue",
             "back 2027-04-01 overdue",
+            "punctual 2027-07-01 due",
+            "silent 2027-07-01 due",
+            "amended 2027-07-01 due",
+            "sent back 2027-07-01 due",
+            "corrected 2027-07-01 due",
+            "flagged 2027-07-01 due",
+            "late 2027-07-01 due",
+            "renewed 2027-07-01 due",
+            "sent back 2027-01-01 submitted correction_requested invoiced first",
         ],
         OCTOBER_UPCOMING,
     ),
     date(2028, 1, 15): (
         [
-            "punctual 2027-07-01 overdue",
-            "punctual 2027-10-01 due",
             "silent 2027-01-01 overdue",
-            "silent 2027-04-01 overdue",
-            "silent 2027-07-01 overdue",
-            "silent 2027-10-01 due",
-            "amended 2027-04-01 overdue",
-            "amended 2027-07-01 overdue",
-            "amended 2027-10-01 due",
-            "sent back 2027-01-01 submitted correction_requested invoiced first",
-            "sent back 2027-04-01 overdue",
-            "sent back 2027-07-01 overdue",
-            "sent back 2027-10-01 due",
-            "corrected 2027-04-01 overdue",
-            "corrected 2027-07-01 overdue",
-            "corrected 2027-10-01 due",
-            "flagged 2027-07-01 overdue",
-            "flagged 2027-10-01 due",
-            "late 2027-04-01 overdue",
-            "late 2027-07-01 overdue",
-            "late 2027-10-01 due",
             "terminated 2027-01-01 overdue",
+            "silent 2027-04-01 overdue",
+            "amended 2027-04-01 overdue",
+            "sent back 2027-04-01 overdue",
+            "corrected 2027-04-01 overdue",
+            "late 2027-04-01 overdue",
             "terminated 2027-04-01 overdue",
-            "terminated 2027-07-01 overdue",
             "renewed 2027-04-01 overdue",
-            "renewed 2027-07-01 overdue",
-            "renewed 2027-10-01 due",
+            "terminated 2027-07-01 overdue",
             "back 2027-01-01 overdue",
             "back 2027-04-01 overdue",
+            "punctual 2027-07-01 overdue",
+            "silent 2027-07-01 overdue",
+            "amended 2027-07-01 overdue",
+            "sent back 2027-07-01 overdue",
+            "corrected 2027-07-01 overdue",
+            "flagged 2027-07-01 overdue",
+            "late 2027-07-01 overdue",
+            "renewed 2027-07-01 overdue",
+            "punctual 2027-10-01 due",
+            "silent 2027-10-01 due",
+            "amended 2027-10-01 due",
+            "sent back 2027-10-01 due",
+            "corrected 2027-10-01 due",
+            "flagged 2027-10-01 due",
+            "late 2027-10-01 due",
+            "renewed 2027-10-01 due",
+            "sent back 2027-01-01 submitted correction_requested invoiced first",
         ],
         ["successor 2028-01-01 upcoming"],
     ),
