@@ -418,7 +418,7 @@ def destinations(
     statement = (
         select(Organization.id, Organization.legal_name, func.count().over().label("total"))
         .where(*where)
-        .order_by(Organization.legal_name_key, Organization.id)
+        .order_by(Organization.legal_name_sort_key, Organization.id)
         .limit(limit)
     )
     rows = session.execute(statement).all()
@@ -468,7 +468,7 @@ def organizations_named(
                 func.count().over().label("total"),
             )
             .where(where)
-            .order_by(Organization.legal_name_key, Organization.id)
+            .order_by(Organization.legal_name_sort_key, Organization.id)
             .limit(limit)
         ).all()
         if rows:
@@ -494,7 +494,7 @@ def organizations_query(
     search: str | None = None,
 ) -> Select[Any]:
     """Organizations the caller may see, by name; optionally one standing or a name search."""
-    statement = select(Organization).order_by(Organization.legal_name_key, Organization.id)
+    statement = select(Organization).order_by(Organization.legal_name_sort_key, Organization.id)
     if standing:
         statement = statement.where(Organization.standing == standing)
     if search:
@@ -1002,7 +1002,9 @@ def users_query(*, kind: str | None = None, search: str | None = None) -> Select
     organization (`access.ORGANIZATION_ROLES`: the vendor users who hold it);
     `search` matches email or name, in any case and script (`User.search`)."""
     # The lists show each vendor's organization: load them with the page, not per row.
-    statement = select(User).order_by(User.email).options(selectinload(User.organization))
+    statement = (
+        select(User).order_by(User.email_sort_key, User.id).options(selectinload(User.organization))
+    )
     if kind == "staff":
         statement = statement.where(User.organization_id.is_(None))
     elif kind == "vendor":
