@@ -43,7 +43,7 @@ from sqlalchemy.orm import (
     with_expression,
 )
 
-from licensing import calendar, references
+from licensing import calendar, db, references
 from licensing.access import Principal
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization, User, parse_roles
@@ -641,13 +641,13 @@ _REFERENCE = re.compile(rf"^(?:{references.APPLICATION.prefix}-?)?0*(\d{{1,9}})$
 
 def _matching(text: str) -> ColumnElement[bool]:
     """Applications whose reference is `text`, or whose organization or a product
-    name contains it (case-insensitive)."""
-    pattern = "%" + text[:SEARCH_MAX].replace("\\", "").replace("%", "").replace("_", "") + "%"
+    name contains it, in any case and script (round 53: a product name's letters
+    beyond ASCII folded too, `db.contains_in_any_case`; `ILIKE` folded ASCII alone)."""
     product = (
         select(ApplicationUse.id)
         .where(
             ApplicationUse.application_id == Application.id,
-            ApplicationUse.product_name.ilike(pattern),
+            db.contains_in_any_case(ApplicationUse.product_name, text[:SEARCH_MAX]),
         )
         .exists()
     )
