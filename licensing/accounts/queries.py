@@ -43,6 +43,7 @@ from licensing.accounts.models import (
     Organization,
     Passkey,
     User,
+    by_name,
     parse_roles,
 )
 from licensing.accounts.states import ACTIVE, CLOSED
@@ -94,7 +95,8 @@ def assignee_filter_people(
     marked "(deactivated)" or "(no longer reviews)", and an old link's or their
     records' filter by them still lists what is theirs."""
     # Columns only: the session's connection runs it as a Core statement.
-    rows = session.connection().execute(_assignee_filter_statement(assignee_id))
+    found = session.connection().execute(_assignee_filter_statement(assignee_id))
+    rows = by_name(found, lambda row: str(row.full_name))
     offered = []
     for row in rows:
         reviews = bool(REVIEWING_ROLES & parse_roles(row.staff_roles))
@@ -121,7 +123,7 @@ def _assignee_filter_statement(assignee_id: InstrumentedAttribute[int | None]) -
         kept = _ASSIGNEE_FILTER[key] = (
             select(User.id, User.full_name, User.email, User.staff_roles, User.is_active, assigned)
             .where(User.organization_id.is_(None))
-            .order_by(User.full_name, User.id)
+            .order_by(User.id)  # by name in Python (`by_name`), as readers file names
         )
     return kept
 

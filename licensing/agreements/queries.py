@@ -46,7 +46,7 @@ from sqlalchemy.orm import (
 from licensing import calendar, db, references
 from licensing.access import Principal
 from licensing.accounts import services as accounts
-from licensing.accounts.models import Organization, User, parse_roles
+from licensing.accounts.models import Organization, User, by_name, parse_roles
 from licensing.accounts.queries import (
     ScopedStatement,
     assignee_filter_people,
@@ -849,7 +849,7 @@ class Reviewer:
 _REVIEWERS = (
     select(User.id, User.full_name, User.email, User.staff_roles)
     .where(User.organization_id.is_(None), User.is_active.is_(True))
-    .order_by(User.full_name, User.id)
+    .order_by(User.id)  # by name in Python (`by_name`), as readers file names
 )
 
 
@@ -857,9 +857,10 @@ def reviewers(session: Session) -> list[Reviewer]:
     """Active staff who may review applications (licensing or admin), by name: the
     columns the queue's filter and assignment form show (the staff queue read them
     as ORM users, 4% of the page)."""
+    staff = by_name(session.execute(_REVIEWERS), lambda row: str(row.full_name))
     return [
         Reviewer(row.id, row.full_name, row.email)
-        for row in session.execute(_REVIEWERS)
+        for row in staff
         if {"licensing", "admin"} & parse_roles(row.staff_roles)
     ]
 

@@ -19,7 +19,11 @@ from licensing import db
 from licensing.accounts import queries
 from licensing.accounts import views as account_views
 from licensing.accounts.models import User
+from licensing.accounts.services.roles import active_administrators
+from licensing.agreements import queries as agreements
+from licensing.agreements.models import Application
 from licensing.exports import queries as export_queries
+from licensing.permissions import queries as permissions
 from tests.support import factories
 from tests.support.pages import walk_pages
 from tests.support.plans import plan_of, sent, sorts
@@ -125,3 +129,29 @@ def test_a_page_of_the_lists_is_read_in_the_order_of_their_index_without_a_sort(
     dialect = db.session().get_bind().dialect.name
     assert sorts(lines, dialect) == [], lines
     assert any(re.search(rf"\b{index}\b", line) for line in lines), lines
+
+
+def test_the_staff_offered_by_name_are_filed_as_readers_file_names(app: Flask) -> None:
+    """The short lists of people read whole (the queues' assignees and reviewers, an
+    organization's administrators) were ordered by the name's bytes: "Zoë Park"
+    before "adam Ruiz", "Émile Roy" after both. They are sorted by `sort_key`, then id."""
+    session = db.session()
+    names = ["Zoë Park", "Émile Roy", "adam Ruiz", "Bea Lund"]
+    staff = [factories.make_staff(session, roles=("licensing",)) for _ in names]
+    for user, name in zip(staff, names, strict=True):
+        user.full_name = name
+    organization = factories.make_organization(session, legal_name="Northwind")
+    for name in names:
+        factories.make_vendor(session, organization, role="administrator", full_name=name)
+    session.commit()
+    expected = ["adam Ruiz", "Bea Lund", "Émile Roy", "Zoë Park"]
+
+    def ours(people: list[str]) -> list[str]:
+        return [name for name in people if name in names]
+
+    assert ours([p.full_name for p in agreements.reviewers(session)]) == expected
+    assert ours([p.full_name for p in permissions.licensing_staff(session)]) == expected
+    offered = queries.assignee_filter_people(session, Application.assignee_id)
+    assert ours([p.name for p in offered]) == expected
+    administrators = active_administrators(session, organization.id)
+    assert [p.full_name for p in administrators] == expected
