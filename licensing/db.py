@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import sqlite3
 import string
+import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from contextvars import ContextVar
@@ -36,7 +37,6 @@ from sqlalchemy import (
     event,
     func,
     inspect,
-    or_,
     select,
 )
 from sqlalchemy.engine import make_url
@@ -533,6 +533,12 @@ def is_postgresql() -> bool:
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 
 
+# The longest text `contains_in_any_case` looks for, and the most letters beyond
+# ASCII it folds (each a `replace()` in the statement): the bounds of its search.
+SEARCH_TEXT_MAX = 254
+FOLDED_LETTERS_MAX = 64
+
+
 def contains_in_any_case(
     column: ColumnElement[str] | InstrumentedAttribute[str],
     text: str,
@@ -540,15 +546,29 @@ def contains_in_any_case(
     stored: Callable[[str], str] = str,
 ) -> ColumnElement[bool]:
     """Rows whose `column` contains `text` in any case, for the columns that store no
-    key of their own (round 52: the audit log's actor, the outbox's recipients; the
-    names of organizations, people and requesters compare `name_key`s). Both
-    databases' `lower()` folds ASCII letters alone, so `text` is looked for in each of
-    the spellings a column so folded holds of it: every letter small ("müller"), and
-    every letter beyond ASCII a capital ("mÜller", of "MÜLLER"); a word written in
-    small letters, in capitals or capitalized is found. `stored` writes a spelling as
-    the column stores it (the outbox's JSON escapes); `%` and `_` are letters."""
-    term = text.strip()
-    spellings = dict.fromkeys(
-        stored(spelling).translate(_ASCII_LOWER) for spelling in (term.lower(), term.upper())
-    )
-    return or_(*(func.lower(column).contains(spelling, autoescape=True) for spelling in spellings))
+    key of their own: the audit log's actor, the outbox's recipients (round 52), the
+    applications' product names and the content a permission request asks for (round
+    53; the names of organizations, people and requesters compare `name_key`s).
+
+    Both databases' `lower()` folds ASCII letters alone, so the column is folded
+    further in SQL for the letters `text` has beyond ASCII: each of its capitals is
+    replaced by the small letter (`replace()`, on SQLite and PostgreSQL alike), so
+    "MüLLER", "MÜller" and "müller" are each found by any of them (round 52 looked
+    for two spellings, all small and capitals beyond ASCII, and missed a mix). `text`
+    is read in its composed form (NFC) and at most `SEARCH_TEXT_MAX` characters, and
+    at most `FOLDED_LETTERS_MAX` distinct letters are folded, so the statement stays
+    bounded. A capital whose small letter is not one character (İ) is not folded.
+    `stored` writes text as the column stores it (the outbox's JSON escapes); `%` and
+    `_` are letters."""
+    term = unicodedata.normalize("NFC", text.strip()[:SEARCH_TEXT_MAX]).lower()
+
+    def as_stored(letters: str) -> str:
+        return stored(letters).translate(_ASCII_LOWER)
+
+    folded: ColumnElement[str] = func.lower(column)
+    beyond_ascii = [letter for letter in dict.fromkeys(term) if not letter.isascii()]
+    for letter in beyond_ascii[:FOLDED_LETTERS_MAX]:
+        for capital in dict.fromkeys((letter.upper(), letter.title())):
+            if len(capital) == 1 and capital != letter and capital.lower() == letter:
+                folded = func.replace(folded, as_stored(capital), as_stored(letter))
+    return folded.contains(as_stored(term), autoescape=True)

@@ -8,9 +8,9 @@ enough), with a short prefix kept for display.
 from __future__ import annotations
 
 import unicodedata
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, TypeVar
 
 from sqlalchemy import (
     BigInteger,
@@ -157,30 +157,143 @@ def inserted_key(column: str) -> Callable[[DefaultExecutionContext], str]:
     return key
 
 
-def alphabetical(key: str) -> str:
-    """A name's key (`name_key`) as a whole list of names is ordered, alphabetically
-    (round 52): its letters without their accents, so "école" sorts with the e's and
-    not after "zeta", as the key's own bytes would. Ties are ordered by the key."""
-    decomposed = unicodedata.normalize("NFD", key)
-    return "".join(character for character in decomposed if not unicodedata.combining(character))
+# The longest sort key stored (`sort_key`): a name's whole key within it orders the
+# list exactly; a longer one (NFKC may make a character up to 18) is cut here, its
+# ties past the cut ordered by the id, and stays a small B-tree entry on PostgreSQL.
+SORT_KEY_MAX = 1024
+
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> int: ...
+
+
+_Named = TypeVar("_Named", bound=_HasId)
+
+# Latin letters that Unicode does not decompose into a base letter and a mark, read
+# as readers file them: "Øster" with the o's, "Æther" with the ae's; each after its
+# base letter(s) where the names are otherwise the same (the second level).
+_FILED_AS = {
+    "ø": "o",
+    "đ": "d",
+    "ð": "d",
+    "ł": "l",
+    "ŀ": "l",
+    "ħ": "h",
+    "ŧ": "t",
+    "æ": "ae",
+    "œ": "oe",
+    "þ": "th",
+}
+
+
+def sort_key(name: str) -> bytes:
+    """A name as a list of names is ordered (round 53), alphabetically as readers
+    expect it on both databases: "école" with the e's and not after "zeta", case
+    ignored. Stored beside the name (`legal_name_sort_key`, `email_sort_key`) and
+    compared as bytes, which SQLite and PostgreSQL (bytea) compare alike whatever
+    their collations, so a list is ordered by an index and read a page at a time.
+
+    Three levels, as Unicode's collation algorithm has them, each compared only when
+    the ones before are equal: the letters without their accents, case folded
+    (`name_key`'s, then `_FILED_AS`); then the accents, letter by letter, a letter
+    without one first ("cote", "coté", "côte"); then the case, small letters first
+    ("acme", "Acme", "ACME"). A zero byte ends each level, so "Ann" comes before
+    "Anna". Control characters are left out. Computed in Python, the same on every
+    host with the same Unicode version (Python's `unicodedata`)."""
+    letters: list[str] = []
+    accents: list[bytes] = []
+    for character in unicodedata.normalize("NFD", name_key(name)):
+        if unicodedata.combining(character):
+            if accents:
+                accents[-1] = accents[-1][:-1] + character.encode() + b"\x01"
+            continue
+        if unicodedata.category(character) == "Cc":
+            continue
+        filed = _FILED_AS.get(character, character)
+        letters.append(filed)
+        accents.append((character.encode() if filed != character else b"") + b"\x01")
+        accents.extend(b"\x01" for _ in filed[1:])
+    case = unicodedata.normalize("NFC", name.strip()).swapcase()
+    shown = "".join(c for c in case if unicodedata.category(c) != "Cc")
+    key = "".join(letters).encode() + b"\x00" + b"".join(accents) + b"\x00" + shown.encode()
+    return key[:SORT_KEY_MAX]
+
+
+def by_name(people: Iterable[_Named], name: Callable[[_Named], str]) -> list[_Named]:
+    """`people` (anything with an `id`) in the order readers file their `name`s
+    (`sort_key`), then by id: for the short lists read whole, such as the staff offered
+    as assignees (round 53: they were ordered by the name's bytes, "Zoë" before "adam"
+    and "Émile" after both)."""
+    return sorted(people, key=lambda person: (sort_key(name(person)), person.id))
+
+
+def inserted_sort_key(column: str) -> Callable[[DefaultExecutionContext], bytes]:
+    """The default of a sort key column: `sort_key` of `column` in a row inserted
+    without the ORM (a Core insert), which no validator sees."""
+
+    def key(context: DefaultExecutionContext) -> bytes:
+        parameters: Mapping[str, Any] = context.get_current_parameters()  # type: ignore[no-untyped-call]
+        return sort_key(str(parameters[column]))
+
+    return key
 
 
 def keep_key(record: object, field: str, name: str) -> str:
     """A validator (`validates(field)(keep_key)`) that keeps `<field>_key`, the
-    name's `name_key`, in step with every write of the name through the ORM."""
+    name's `name_key`, in step with every write of the name through the ORM, and
+    `<field>_sort_key` (`sort_key`, round 53) where the model has one."""
     if name is not None:  # None is refused by the column itself, at flush
         setattr(record, f"{field}_key", name_key(name))
+        keep_sort_key(record, field, name)
     return name
 
 
-# The names each table keys (round 52), by table: the name's column and its key's.
-KEYED_NAMES: dict[str, dict[str, str]] = {}
+def keep_sort_key(record: object, field: str, text: str) -> str:
+    """A validator that keeps `<field>_sort_key` (`sort_key`) in step with `field`,
+    for a column sorted by but not searched by key (a user's email)."""
+    if text is not None and hasattr(type(record), f"{field}_sort_key"):
+        setattr(record, f"{field}_sort_key", sort_key(text))
+    return text
 
 
-def keyed_names(table: str, *names: str) -> None:
-    """Declare that `table` keeps `<name>_key` beside each of `names`: a bulk UPDATE
-    through a session that writes a name without its key is refused (`_no_stale_key`)."""
-    KEYED_NAMES[table] = {name: f"{name}_key" for name in names}
+# The keys each table keeps beside its names (round 52; sort keys, round 53), by
+# table: each name's column and its keys' columns.
+KEYED_NAMES: dict[str, dict[str, tuple[str, ...]]] = {}
+
+
+def keyed_names(table: str, *names: str, sorted_by: tuple[str, ...] = ()) -> None:
+    """Declare that `table` keeps `<name>_key` beside each of `names`, and
+    `<name>_sort_key` beside each of `sorted_by`: a bulk UPDATE through a session that
+    writes a name without each of its keys is refused (`_no_stale_key`)."""
+    declared = KEYED_NAMES.setdefault(table, {})
+    for name in names:
+        declared[name] = (*declared.get(name, ()), f"{name}_key")
+    for name in sorted_by:
+        declared[name] = (*declared.get(name, ()), f"{name}_sort_key")
+
+
+# The SET clause of an UPDATE, as SQLAlchemy keeps it: `Update._values`, a private
+# attribute (SQLAlchemy 2.1 offers no public reader of an UPDATE's values: the
+# statement's `whereclause`, `entity_description` and `returning_column_descriptions`
+# are public, the values are not; ORMExecuteState's `parameters` hold only those given
+# to `execute`). tests/unit/test_update_values_pinned.py fails loudly when a release
+# changes it, and `_no_stale_key` refuses every UPDATE of a keyed table rather than
+# pass one it cannot read.
+_UPDATE_VALUES = "_values"
+
+
+def set_columns(statement: Update) -> set[str]:
+    """The names of the columns `statement`'s own SET clause writes (`.values()`,
+    `.ordered_values()`), by their keys: the private reader, in one place."""
+    if not hasattr(statement, _UPDATE_VALUES):
+        raise RuntimeError(
+            "SQLAlchemy's Update no longer keeps its values in `_values`: the refusal of "
+            "bulk changes that leave a name's key stale cannot read them (see "
+            "tests/unit/test_update_values_pinned.py)."
+        )
+    values = getattr(statement, _UPDATE_VALUES) or {}
+    return {str(getattr(column, "key", column)) for column in values}
 
 
 @event.listens_for(Session, "do_orm_execute")
@@ -189,7 +302,8 @@ def _no_stale_key(state: ORMExecuteState) -> None:
     defaults one inserted without it; a bulk `UPDATE ... SET legal_name = ...` (an
     `update(Organization)`, or the table's) went round both and left the key stale, so
     the lookups and searches no longer found the record. Such an UPDATE is refused
-    unless it sets the key beside the name (`name_key`)."""
+    unless it sets the keys beside the name (`name_key`, and `sort_key` where the
+    table sorts by one: round 53)."""
     statement = state.statement
     if not (state.is_update and isinstance(statement, Update)):
         return
@@ -197,15 +311,21 @@ def _no_stale_key(state: ORMExecuteState) -> None:
     keyed = KEYED_NAMES.get(table)
     if not keyed:
         return
-    given = {getattr(column, "key", column) for column in statement._values or ()}
+    given = set_columns(statement)
     for parameters in _parameter_sets(state.parameters):
         given |= set(parameters)
-    stale = [name for name, key in keyed.items() if name in given and key not in given]
+    stale = {
+        name: [key for key in keys if key not in given]
+        for name, keys in keyed.items()
+        if name in given
+    }
+    stale = {name: missing for name, missing in stale.items() if missing}
     if stale:
-        keys = ", ".join(keyed[name] for name in stale)
+        keys = ", ".join(key for missing in stale.values() for key in missing)
         raise ValueError(
             f"A bulk change of {table} writes {', '.join(stale)} without {keys}: change "
-            "names through the model, or set each key to name_key(name) beside them."
+            "names through the model, or set each key beside them (name_key(name), "
+            "sort_key(name))."
         )
 
 
@@ -238,6 +358,8 @@ class Organization(Snapshotted, Base):
         # Equality only (a name looked up whole); a hash index on PostgreSQL, since a
         # key may outgrow a B-tree entry (NFKC makes one character up to 18).
         Index("ix_organizations_legal_name_key", "legal_name_key", postgresql_using="hash"),
+        # The lists by name (round 53): read in this order a page at a time, no sort.
+        Index("ix_organizations_legal_name_sort_key", "legal_name_sort_key", "id"),
     )
     # The column that vendor isolation (queries.scoped) compares with the
     # caller's organization: this record *is* the organization.
@@ -248,6 +370,11 @@ class Organization(Snapshotted, Base):
     # `name_key(legal_name)`, kept in step on every write of the name (`_keep_key`;
     # a Core insert through its default): what lookups and searches by name compare.
     legal_name_key: Mapped[str] = mapped_column(Text, default=inserted_key("legal_name"))
+    # `sort_key(legal_name)` (round 53): what the lists by name order by, kept in step
+    # with the name as its key is.
+    legal_name_sort_key: Mapped[bytes] = mapped_column(
+        LargeBinary, default=inserted_sort_key("legal_name")
+    )
     organization_type: Mapped[str] = mapped_column(String(20))
     address_line1: Mapped[str] = mapped_column(String(ADDRESS_LINE_MAX))
     address_line2: Mapped[str | None] = mapped_column(String(ADDRESS_LINE_MAX))
@@ -298,7 +425,7 @@ class Organization(Snapshotted, Base):
     SNAPSHOT = (*PROFILE_FIELDS, "standing")
 
     _keep_key = validates("legal_name")(keep_key)
-    keyed_names("organizations", "legal_name")
+    keyed_names("organizations", "legal_name", sorted_by=("legal_name",))
 
     @classmethod
     def named(cls, name: str) -> ColumnElement[bool]:
@@ -328,11 +455,16 @@ class User(Base):
         CheckConstraint(
             "(organization_id IS NULL) = (organization_role IS NULL)", name="role_in_organization"
         ),
+        # The users list's order (round 53): read a page at a time, no sort.
+        Index("ix_users_email_sort_key", "email_sort_key", "id"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     # Stored lower-cased, so the unique constraint is case-insensitive.
     email: Mapped[str] = mapped_column(String(EMAIL_MAX), unique=True)
+    # `sort_key(email)` (round 53): the users list's order, kept in step by
+    # `_keep_sort_key` ("élodie@" among the e's, not after "zed@").
+    email_sort_key: Mapped[bytes] = mapped_column(LargeBinary, default=inserted_sort_key("email"))
     password_hash: Mapped[str] = mapped_column(String(255))
     full_name: Mapped[str] = mapped_column(String(PERSON_NAME_MAX))
     # `name_key(full_name)` (round 52, as `Organization.legal_name_key`): what the
@@ -364,7 +496,8 @@ class User(Base):
     organization: Mapped[Organization | None] = relationship(back_populates="members")
 
     _keep_key = validates("full_name")(keep_key)
-    keyed_names("users", "full_name")
+    _keep_sort_key = validates("email")(keep_sort_key)
+    keyed_names("users", "full_name", sorted_by=("email",))
 
     @classmethod
     def search(cls, text: str) -> ColumnElement[bool]:

@@ -43,6 +43,7 @@ from licensing.accounts.models import (
     Organization,
     Passkey,
     User,
+    by_name,
     parse_roles,
 )
 from licensing.accounts.states import ACTIVE, CLOSED
@@ -94,7 +95,8 @@ def assignee_filter_people(
     marked "(deactivated)" or "(no longer reviews)", and an old link's or their
     records' filter by them still lists what is theirs."""
     # Columns only: the session's connection runs it as a Core statement.
-    rows = session.connection().execute(_assignee_filter_statement(assignee_id))
+    found = session.connection().execute(_assignee_filter_statement(assignee_id))
+    rows = by_name(found, lambda row: str(row.full_name))
     offered = []
     for row in rows:
         reviews = bool(REVIEWING_ROLES & parse_roles(row.staff_roles))
@@ -121,7 +123,7 @@ def _assignee_filter_statement(assignee_id: InstrumentedAttribute[int | None]) -
         kept = _ASSIGNEE_FILTER[key] = (
             select(User.id, User.full_name, User.email, User.staff_roles, User.is_active, assigned)
             .where(User.organization_id.is_(None))
-            .order_by(User.full_name, User.id)
+            .order_by(User.id)  # by name in Python (`by_name`), as readers file names
         )
     return kept
 
@@ -418,7 +420,7 @@ def destinations(
     statement = (
         select(Organization.id, Organization.legal_name, func.count().over().label("total"))
         .where(*where)
-        .order_by(Organization.legal_name_key, Organization.id)
+        .order_by(Organization.legal_name_sort_key, Organization.id)
         .limit(limit)
     )
     rows = session.execute(statement).all()
@@ -468,7 +470,7 @@ def organizations_named(
                 func.count().over().label("total"),
             )
             .where(where)
-            .order_by(Organization.legal_name_key, Organization.id)
+            .order_by(Organization.legal_name_sort_key, Organization.id)
             .limit(limit)
         ).all()
         if rows:
@@ -494,7 +496,7 @@ def organizations_query(
     search: str | None = None,
 ) -> Select[Any]:
     """Organizations the caller may see, by name; optionally one standing or a name search."""
-    statement = select(Organization).order_by(Organization.legal_name_key, Organization.id)
+    statement = select(Organization).order_by(Organization.legal_name_sort_key, Organization.id)
     if standing:
         statement = statement.where(Organization.standing == standing)
     if search:
@@ -1002,7 +1004,9 @@ def users_query(*, kind: str | None = None, search: str | None = None) -> Select
     organization (`access.ORGANIZATION_ROLES`: the vendor users who hold it);
     `search` matches email or name, in any case and script (`User.search`)."""
     # The lists show each vendor's organization: load them with the page, not per row.
-    statement = select(User).order_by(User.email).options(selectinload(User.organization))
+    statement = (
+        select(User).order_by(User.email_sort_key, User.id).options(selectinload(User.organization))
+    )
     if kind == "staff":
         statement = statement.where(User.organization_id.is_(None))
     elif kind == "vendor":

@@ -43,10 +43,10 @@ from sqlalchemy.orm import (
     with_expression,
 )
 
-from licensing import calendar, references
+from licensing import calendar, db, references
 from licensing.access import Principal
 from licensing.accounts import services as accounts
-from licensing.accounts.models import Organization, User, parse_roles
+from licensing.accounts.models import Organization, User, by_name, parse_roles
 from licensing.accounts.queries import (
     ScopedStatement,
     assignee_filter_people,
@@ -645,13 +645,13 @@ _REFERENCE = re.compile(rf"^(?:{references.APPLICATION.prefix}-?)?0*(\d{{1,9}})$
 
 def _matching(text: str) -> ColumnElement[bool]:
     """Applications whose reference is `text`, or whose organization or a product
-    name contains it (case-insensitive)."""
-    pattern = "%" + text[:SEARCH_MAX].replace("\\", "").replace("%", "").replace("_", "") + "%"
+    name contains it, in any case and script (round 53: a product name's letters
+    beyond ASCII folded too, `db.contains_in_any_case`; `ILIKE` folded ASCII alone)."""
     product = (
         select(ApplicationUse.id)
         .where(
             ApplicationUse.application_id == Application.id,
-            ApplicationUse.product_name.ilike(pattern),
+            db.contains_in_any_case(ApplicationUse.product_name, text[:SEARCH_MAX]),
         )
         .exists()
     )
@@ -853,7 +853,7 @@ class Reviewer:
 _REVIEWERS = (
     select(User.id, User.full_name, User.email, User.staff_roles)
     .where(User.organization_id.is_(None), User.is_active.is_(True))
-    .order_by(User.full_name, User.id)
+    .order_by(User.id)  # by name in Python (`by_name`), as readers file names
 )
 
 
@@ -861,9 +861,10 @@ def reviewers(session: Session) -> list[Reviewer]:
     """Active staff who may review applications (licensing or admin), by name: the
     columns the queue's filter and assignment form show (the staff queue read them
     as ORM users, 4% of the page)."""
+    staff = by_name(session.execute(_REVIEWERS), lambda row: str(row.full_name))
     return [
         Reviewer(row.id, row.full_name, row.email)
-        for row in session.execute(_REVIEWERS)
+        for row in staff
         if {"licensing", "admin"} & parse_roles(row.staff_roles)
     ]
 

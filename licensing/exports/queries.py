@@ -14,7 +14,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
-from licensing.accounts.models import Organization, alphabetical
+from licensing.accounts.models import Organization
 from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal
 from licensing.billing.queries import paid_between
 from licensing.billing.states import DRAFT
@@ -209,12 +209,13 @@ def made_on(day: date | None, settled_at: datetime | None) -> date | None:
 
 def organization_choices(session: Any) -> list[tuple[int, str]]:
     """Every organization by name, for the console's filter: alphabetically in any
-    case and script (round 52: by the stored name's bytes, "École" and "alpha" came
-    after "Zeta"), accents aside (`accounts.models.alphabetical`)."""
+    case and script, accents after their letter (round 52 sorted them in Python;
+    round 53: by the stored `legal_name_sort_key` and its index, in SQL)."""
     rows = session.execute(
-        select(Organization.id, Organization.legal_name, Organization.legal_name_key)
+        select(Organization.id, Organization.legal_name).order_by(
+            Organization.legal_name_sort_key, Organization.id
+        )
     ).all()
-    rows.sort(key=lambda row: (alphabetical(row.legal_name_key), row.legal_name_key, row.id))
     return [(row.id, row.legal_name) for row in rows]
 
 

@@ -15,9 +15,9 @@ from typing import Any, NamedTuple, Protocol
 from sqlalchemy import ColumnElement, Exists, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
-from licensing import calendar
+from licensing import calendar, db
 from licensing.access import Principal
-from licensing.accounts.models import User
+from licensing.accounts.models import User, by_name
 from licensing.accounts.queries import OwnedGetter, ScopedStatement, listed_name, scoped
 from licensing.errors import NotFound
 from licensing.limits import record_id
@@ -198,15 +198,16 @@ def _filtered(
     elif filters.assignee and (assignee_id := record_id(filters.assignee)) is not None:
         statement = statement.where(PermissionRequest.assignee_id == assignee_id)
     if filters.search:
-        # References are ASCII (`PR-2026-000001`) and the content requested is free
-        # text, not a name: the database's `lower()` as before. Names and addresses
-        # by their keys, in any case and script (round 52).
-        pattern = f"%{filters.search.lower()}%"
+        # References are ASCII (`PR-2026-000001`): the database's `lower()`. Names and
+        # addresses by their keys (round 52); the content requested, free text with
+        # no key, in any case and script too (round 53, `db.contains_in_any_case`).
         statement = statement.where(
             or_(
-                func.lower(PermissionRequest.reference).like(pattern),
+                func.lower(PermissionRequest.reference).contains(
+                    filters.search.lower(), autoescape=True
+                ),
                 PermissionRequest.names_contain(filters.search),
-                func.lower(PermissionRequest.content_requested).like(pattern),
+                db.contains_in_any_case(PermissionRequest.content_requested, filters.search),
             )
         )
     if filters.overdue:
@@ -352,9 +353,11 @@ def licensing_staff(session: Session) -> list[User]:
     staff = session.scalars(
         select(User)
         .where(User.organization_id.is_(None), User.is_active.is_(True))
-        .order_by(User.full_name, User.id)
+        .order_by(User.id)
     )
-    return [user for user in staff if {"licensing", "admin"} & set(user.roles)]
+    # By name as readers file names (round 53: by the name's bytes before).
+    reviewers = [user for user in staff if {"licensing", "admin"} & set(user.roles)]
+    return by_name(reviewers, lambda user: user.full_name)
 
 
 @dataclass(frozen=True)

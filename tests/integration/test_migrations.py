@@ -17,7 +17,7 @@ from sqlalchemy import table as sql_table
 from sqlalchemy.exc import IntegrityError
 
 from licensing import calendar, migrations, models
-from licensing.accounts.models import name_key
+from licensing.accounts.models import name_key, sort_key
 from licensing.db import make_engine
 from tests.conftest import DatabaseTemplate
 from tests.support.checkout import this_checkout
@@ -84,6 +84,9 @@ def _organization_and_user(connection: Connection, role: str) -> tuple[int, int]
     columns = {c["name"] for c in inspect(connection).get_columns("organizations")}
     # From accounts_0010 on, the name's key (`name_key`) beside it.
     keyed = {"legal_name_key": "kestrel health software"} if "legal_name_key" in columns else {}
+    # From accounts_0012 on, its sort key too.
+    if "legal_name_sort_key" in columns:
+        keyed["legal_name_sort_key"] = sort_key("Kestrel Health Software")
     organization_id = _insert(
         connection,
         "organizations",
@@ -101,10 +104,13 @@ def _organization_and_user(connection: Connection, role: str) -> tuple[int, int]
     # From accounts_0011 on, the person's name's key beside it.
     user_columns = {c["name"] for c in inspect(connection).get_columns("users")}
     user_keyed = {"full_name_key": "rosa lindqvist"} if "full_name_key" in user_columns else {}
+    email = f"{role}-{organization_id}@kestrel.example"
+    if "email_sort_key" in user_columns:  # from accounts_0012 on
+        user_keyed["email_sort_key"] = sort_key(email)
     user_id = _insert(
         connection,
         "users",
-        email=f"{role}-{organization_id}@kestrel.example",
+        email=email,
         password_hash="x",
         full_name="Rosa Lindqvist",
         **user_keyed,
@@ -1630,6 +1636,108 @@ def test_permissions_0005_keys_every_requests_requester_and_institution(
             assert not {"requester_name_key", "institution_key"} & _columns(
                 connection, "permission_requests"
             )
+    finally:
+        engine.dispose()
+    migrations.upgrade(url)
+
+
+def test_accounts_0012_files_every_organization_and_address_as_readers_do(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 53: the lists of organizations and users were ordered by the stored key's
+    or address's bytes ("école" after "zeta"). accounts_0012 adds `legal_name_sort_key`
+    and `email_sort_key`, keys the rows already there, more than a batch, as the
+    service keys a new one (`sort_key`); NOT NULL, indexed with the id; down and up."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "accounts_0011")
+    names = ["zeta Labs", "École Alpha", "ecole Alpha", "Øster Data", "ALPHA"]
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            assert "legal_name_sort_key" not in _columns(connection, "organizations")
+            organizations = sql_table(
+                "organizations",
+                *(column(name) for name in _ORGANIZATION_ROW),
+                column("legal_name_key"),
+            )
+            connection.execute(
+                insert(organizations),
+                [
+                    {
+                        **_ORGANIZATION_ROW,
+                        "legal_name": names[index % len(names)],
+                        "legal_name_key": name_key(names[index % len(names)]),
+                    }
+                    for index in range(503)  # more than a batch of the migration's (500)
+                ],
+            )
+            organization_id, _ = _organization_and_user(connection, "administrator")
+            users = sql_table(
+                "users", *(column(name) for name in _USER_ROW), column("full_name_key")
+            )
+            connection.execute(
+                insert(users),
+                [
+                    {
+                        **_USER_ROW,
+                        "email": email,
+                        "full_name_key": "",
+                        "organization_id": organization_id,
+                    }
+                    for email in ("zed@x.example", "élodie@x.example", "eli@x.example")
+                ],
+            )
+    finally:
+        engine.dispose()
+
+    migrations.upgrade(url)
+
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            rows = connection.execute(
+                text("SELECT legal_name, legal_name_sort_key FROM organizations")
+            ).all()
+            assert len(rows) > 503
+            assert all(bytes(key) == sort_key(name) for name, key in rows)
+            ordered = connection.execute(
+                text(
+                    "SELECT DISTINCT legal_name, legal_name_sort_key FROM organizations "
+                    "WHERE legal_name <> 'Kestrel Health Software' ORDER BY legal_name_sort_key"
+                )
+            ).all()
+            assert [name for name, _key in ordered] == [
+                "ALPHA",
+                "ecole Alpha",
+                "École Alpha",
+                "Øster Data",
+                "zeta Labs",
+            ]
+            emails = connection.execute(
+                text(
+                    "SELECT email FROM users WHERE email LIKE '%@x.example' ORDER BY email_sort_key"
+                )
+            ).scalars()
+            assert list(emails) == ["eli@x.example", "élodie@x.example", "zed@x.example"]
+            for table, key in (
+                ("organizations", "legal_name_sort_key"),
+                ("users", "email_sort_key"),
+            ):
+                assert not next(
+                    c for c in inspect(connection).get_columns(table) if c["name"] == key
+                )["nullable"]
+                indexes = {
+                    i["name"]: i["column_names"] for i in inspect(connection).get_indexes(table)
+                }
+                assert indexes[f"ix_{table}_{key}"] == [key, "id"]
+    finally:
+        engine.dispose()
+    migrations.downgrade(url, "accounts_0011")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            assert "legal_name_sort_key" not in _columns(connection, "organizations")
+            assert "email_sort_key" not in _columns(connection, "users")
     finally:
         engine.dispose()
     migrations.upgrade(url)

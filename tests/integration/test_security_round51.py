@@ -18,7 +18,7 @@ from sqlalchemy import func, select, update
 
 from licensing import db
 from licensing.accounts import services as accounts
-from licensing.accounts.models import OneTimeToken, Organization, name_key
+from licensing.accounts.models import OneTimeToken, Organization, name_key, sort_key
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement, Application
@@ -210,6 +210,7 @@ def test_a_command_naming_an_organization_prints_no_control_character_and_no_tra
         .values(
             legal_name="Harbor Analytics LLC\x1b]0;pwned\x07",
             legal_name_key=name_key("Harbor Analytics LLC\x1b]0;pwned\x07"),
+            legal_name_sort_key=sort_key("Harbor Analytics LLC\x1b]0;pwned\x07"),
         )
     )
     runner = app.test_cli_runner()

@@ -13,7 +13,7 @@ from typing import Any
 from flask.testing import FlaskClient
 
 from licensing import db
-from licensing.accounts.models import name_key
+from licensing.accounts.models import name_key, sort_key
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.exports import queries as exports
@@ -30,7 +30,9 @@ def test_staff_sharing_a_name_are_offered_as_assignees_in_the_order_they_joined(
     joined = [factories.make_staff(session, roles=("licensing",)) for _ in range(3)]
     for user in joined:
         user.full_name = "Jordan Okafor"
-    rewritten(session, joined[0], through={"email": "moved@licensing-office.example"})
+    moved = "moved@licensing-office.example"
+    # Its sort key beside it (round 53): a bulk write of an address without it is refused.
+    rewritten(session, joined[0], through={"email": moved, "email_sort_key": sort_key(moved)})
     offered = [user.id for user in permissions.licensing_staff(session)]
     assert [id for id in offered if id in {u.id for u in joined}] == [u.id for u in joined]
 
@@ -90,7 +92,12 @@ def test_organizations_sharing_a_legal_name_are_each_on_one_page_of_the_api(
     # The name's key too: the search reads it (round 51), and a bulk write of a name
     # without its key is refused (round 52).
     moved = "Harborlight Labs moved"
-    rewritten(session, made[0], through={"legal_name": moved, "legal_name_key": name_key(moved)})
+    through = {
+        "legal_name": moved,
+        "legal_name_key": name_key(moved),
+        "legal_name_sort_key": sort_key(moved),  # round 53: the lists' order too
+    }
+    rewritten(session, made[0], through=through)
     session.commit()
     staff = factories.make_staff(session, roles=("licensing",))
     walked = _walked(

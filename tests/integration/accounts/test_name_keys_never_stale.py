@@ -12,11 +12,14 @@ from flask import Flask
 from sqlalchemy import select, update
 
 from licensing import db
-from licensing.accounts.models import Organization, User, name_key
+from licensing.accounts.models import Organization, User, name_key, sort_key
 from licensing.permissions.models import PermissionRequest
 from tests.support import factories
 
-REFUSED = r"writes legal_name without legal_name_key: change names through the model"
+REFUSED = (
+    r"writes legal_name without legal_name_key, legal_name_sort_key: "
+    r"change names through the model"
+)
 
 
 def _key_of(organization: Organization) -> str:
@@ -51,7 +54,11 @@ def test_a_bulk_rename_that_sets_the_key_and_other_bulk_changes_go_through(
         session.execute(
             update(Organization)
             .where(Organization.id == organization.id)
-            .values(legal_name="ÉCOLE Alpha", legal_name_key=name_key("ÉCOLE Alpha"))
+            .values(
+                legal_name="ÉCOLE Alpha",
+                legal_name_key=name_key("ÉCOLE Alpha"),
+                legal_name_sort_key=sort_key("ÉCOLE Alpha"),
+            )
         )
         session.execute(
             update(Organization).where(Organization.id == organization.id).values(city="Lyon")
@@ -69,3 +76,28 @@ def test_a_bulk_rename_of_people_or_requesters_without_their_key_is_refused(
     with pytest.raises(ValueError, match="writes institution without institution_key"):
         session.execute(update(PermissionRequest).values(institution="ÉCOLE"))
     session.rollback()
+
+
+def test_a_bulk_change_that_keeps_a_names_key_but_not_its_sort_key_is_refused(
+    app: Flask, vendor: User
+) -> None:
+    """Round 53: the lists order by a sort key beside the name (and a user's address):
+    a bulk rename that sets the search key alone ("ACME" to "Acme": the same key, not
+    the same place in a list) leaves the order stale, and is refused as the key is."""
+    organization = factories.make_organization(db.session(), legal_name="ACME")
+    session = db.session()
+    with pytest.raises(ValueError, match="writes legal_name without legal_name_sort_key"):
+        session.execute(
+            update(Organization)
+            .where(Organization.id == organization.id)
+            .values(legal_name="Acme", legal_name_key=name_key("Acme"))
+        )
+    with pytest.raises(ValueError, match="writes email without email_sort_key"):
+        session.execute(update(User).where(User.id == vendor.id).values(email="élodie@x.example"))
+    session.rollback()
+    with db.transaction() as session:
+        session.execute(
+            update(User)
+            .where(User.id == vendor.id)
+            .values(email="élodie@x.example", email_sort_key=sort_key("élodie@x.example"))
+        )

@@ -32,3 +32,27 @@ def test_licensing_staff_find_an_application_by_its_organizations_name_in_any_ca
     assert theirs.state == other.state == "submitted"
     assert theirs.reference in page
     assert other.reference not in page
+
+
+def test_licensing_staff_find_an_application_by_a_product_name_in_any_case_and_script(
+    app: Flask,
+    licensing_staff: User,
+    apply: Callable[..., Application],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 53: a product name was searched with `ILIKE`, which folds ASCII letters
+    alone on SQLite and PostgreSQL under the C locale: "MÜLLER" did not find *Müller
+    Kodierhilfe*. Any case of its letters finds it now, as an organization's name."""
+    named = {**STAFF_USE, "product_name": "Müller Kodierhilfe"}
+    theirs = apply(factories.make_vendor(db.session()), named)
+    other = apply(factories.make_vendor(db.session()), STAFF_USE)
+    staff = signed_in(app.test_client(), licensing_staff)
+
+    for typed in ("müller", "MÜLLER", "MüLLER kodier"):
+        page = staff.get(f"/console/applications?q={typed}").get_data(as_text=True)
+        assert theirs.reference in page, typed
+        assert other.reference not in page, typed
+    # Accents are letters, as in the organizations' search.
+    assert theirs.reference not in staff.get("/console/applications?q=muller").get_data(
+        as_text=True
+    )

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from sqlalchemy import delete, update
 
 from licensing import db
-from licensing.accounts.models import Organization, name_key
+from licensing.accounts.models import Organization, name_key, sort_key
 from licensing.billing.models import Invoice, InvoiceLine
 from licensing.errors import InvalidInput
 from licensing.exports import base, filters, queries
@@ -139,7 +139,11 @@ def test_the_database_writes_the_same_csv_as_the_python_writer_for_hostile_rows(
         session.execute(
             update(Organization)
             .where(Organization.id == organization_id)
-            .values(legal_name=legal_name, legal_name_key=name_key(legal_name))
+            .values(
+                legal_name=legal_name,
+                legal_name_key=name_key(legal_name),
+                legal_name_sort_key=sort_key(legal_name),
+            )
         )
         try:
             _insert(organization_id, invoices)

@@ -103,3 +103,19 @@ def test_the_queue_search_still_goes_to_the_state_by_its_index(app: Flask) -> No
     sql = statement.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True})
     plan = "\n".join(str(row[3]) for row in connection.exec_driver_sql(f"EXPLAIN QUERY PLAN {sql}"))
     assert "USING INDEX ix_permission_requests_state_sla_due_at (state=?)" in plan, plan
+
+
+def test_the_queue_finds_the_content_requested_in_any_case_and_script(
+    app: Flask, submit: Submit
+) -> None:
+    """Round 53: the content requested was searched with the database's `lower()`,
+    ASCII letters alone: "ÜBERSETZUNG" did not find a request for an *Übersetzung*.
+    Any case of its letters finds it, bounded as the audit log's filter is."""
+    german, _ = submit(content_requested="Die Übersetzung der Leitlinien für Kurse.")
+    other, _ = submit()
+    for typed in ("übersetzung", "ÜBERSETZUNG", "üBERSETZUNG", "LEITLINIEN FÜR"):
+        assert _found(typed) == [german.reference], typed
+    assert other.reference not in _found("übersetzung")
+    # `%` and `_` are letters in the content and the reference too.
+    assert _found("%bersetzung") == []
+    assert _found("PR_") == []
