@@ -6,7 +6,9 @@ as it happens, while a finance system pulls every night by the day recorded:
     V  (cards)   Q1 royalty filed 2 April (3,000 end users), paid 1,000.00 by wire and
                  the rest by card; amended down to 2,900 on 10 April, the credit
                  note refunded to the card; two card invoices disputed, one lost,
-                 one won; a card payment received 299.99 of 300.00, accepted short
+                 one won; a card payment received 299.99 of 300.00, accepted short,
+                 then credited 100.00 on 28 April (round 53): 99.99 owed back at
+                 April's end, sent by wire on 2 May
     W            Q1 royalty filed 3 April (60,000.00 revenue), amended up to
                  70,000.00 on 15 April; a 50.00 credit note on the amendment's invoice,
                  the rest paid by card at 23:30 on 30 April
@@ -16,8 +18,8 @@ as it happens, while a finance system pulls every night by the day recorded:
                  issued and voided; 1,234.56 issued at 23:30 on 30 April (office
                  time: 04:30 UTC on 1 May) and 77.00 at 00:30 on 1 May
     E  (EUR)     999.00, 400.00 received by wire on 20 April and 100.00 at 23:30
-                 on 30 April; (JPY) 123457 on 22 April, 100000 by wire and a 457 credit
-                 note on 27 April
+                 on 30 April, which the bank returns on 2 May (round 53); (JPY) 123457
+                 on 22 April, 100000 by wire and a 457 credit note on 27 April
 """
 
 from __future__ import annotations
@@ -408,9 +410,16 @@ def april(
         made["yen_credit"] = _credited(
             client, billing_staff, made["yen"]["id"], "457", "Rounded down, as agreed"
         )
+    with at(_on(28)):
+        # Round 53: a credit note beyond the balance (0.01 owed), refunded only in May.
+        made["beyond"] = _credited(
+            client, billing_staff, short.id, "100.00", "Seats never used: credited"
+        )
     with at(LAST_EVENING):
         made["last_evening"] = _manual(client, billing_staff, late_payer, "1234.56")
-        _paid(client, billing_staff, made["euro"]["id"], "100.00", "WIRE-EU-LATE", "wire")
+        made["euro_late"] = _paid(
+            client, billing_staff, made["euro"]["id"], "100.00", "WIRE-EU-LATE", "wire"
+        )
         made["evening_credit"] = _credited(
             client, billing_staff, late_fee.id, "1.00", "Late fee waived in part"
         )
@@ -422,6 +431,25 @@ def april(
         made["evening_card"] = paid_by_card(client, other, localstripe, _invoice(raised.number))
     with at(FIRST_MORNING):
         made["first_morning"] = _manual(client, billing_staff, late_payer, "77.00")
+    with at(_on(2, month=5)):
+        # Round 53: April's last EUR wire returned by the bank in May, and the credit
+        # beyond the balance of 28 April sent back by wire.
+        _api(
+            client,
+            billing_staff,
+            f"/payments/{made['euro_late']['id']}/reversal",
+            {"reason": "Wire recalled by the sending bank.", "returned_on": "2027-05-02"},
+        )
+        beyond = db.session().scalar(
+            db.select(CreditNote).where(CreditNote.number == made["beyond"])
+        )
+        assert beyond is not None
+        _api(
+            client,
+            billing_staff,
+            f"/credit-notes/{beyond.id}/refunds",
+            {"method": "wire", "amount": "99.99", "reference": "RF-0502", "sent_on": "2027-05-02"},
+        )
     books.nights_before(datetime(2027, 5, 3, 7, tzinfo=UTC))
     return books, made
 
