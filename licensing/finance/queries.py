@@ -213,6 +213,13 @@ class Receivable:
         top licensees: a bounced cheque is not money the licensee paid)."""
         return max(self._owed_on(day, as_known_now=as_known_now), ZERO)
 
+    def owed_back_on(self, day: date) -> Decimal:
+        """What credit beyond what it owed came to at the end of `day` (the other side
+        of `balance_on`'s floor at zero): what the office owed back on it, before any
+        refund sent (round 52: the Finance page's *Refunds owed*; round 53: summed by
+        the database, `period_end_balances`, held to this by the tests)."""
+        return max(-self._owed_on(day), ZERO)
+
     def _owed_on(self, day: date, *, as_known_now: bool = False) -> Decimal:
         """Its total less what settled it, plus what the bank returned, by `day`:
         below zero when credited beyond what it owed."""
@@ -451,16 +458,16 @@ def _credited_by(until: date) -> ColumnElement[bool]:
 
 # --- the ledger summed in SQL (round 53) ---------------------------------------------
 #
-# What `Receivable.balance_on` gives an invoice, and what credit beyond it came to
-# (the other side of its floor at zero: round 52's refunds owed, before refunds
-# sent), computed by the database for every invoice at once: each event that moves
-# an invoice's balance (its issue, +total; a payment received, -amount; the bank's
-# return of one, +amount; a credit note, -amount) is placed in the first period end
-# on or after its day (the office day of a card payment's settlement, as
-# `paid_between` counts it); an event before the invoice's issue counts from the
-# issue's end on (nothing is owed before).
-# Each invoice's running sum at each end is what it owed; above zero it is
-# outstanding, below zero it was credited beyond what it owed (a refund owed).
+# What `Receivable.balance_on` and `owed_back_on` give an invoice (round 52's refunds
+# owed, before refunds sent, are the latter), computed by the database for every
+# invoice at once. Each event that moves an invoice's balance (its issue, +total; a
+# payment received, -amount; the bank's return of one, +amount; a credit note,
+# -amount) is placed in the first period end on or after its day (the office day of
+# a card payment's settlement, as `paid_between` counts it); an event before the
+# invoice's issue counts from the issue's end on (nothing is owed before: the
+# services refuse such a payment, but the rule is `balance_on`'s). Each invoice's
+# running sum at each end is what it owed; above zero it is outstanding, below zero
+# it was credited beyond what it owed (a refund owed).
 
 _NOTHING: ColumnElement[Any] = literal_column("0")
 
@@ -559,7 +566,7 @@ def period_end_balances(
     """At the end of each of `ends` (ascending): what was outstanding (the sum of each
     invoice's `balance_on`, of those not paid in full before `since`, who owe nothing
     from it on), and what credit notes had credited beyond what their invoices owed
-    (below `balance_on`'s floor at zero), summed by the database (round 53: each
+    (`owed_back_on`), summed by the database (round 53: each
     invoice was read into Python with its payments and credits first)."""
     if not ends:
         return [], []

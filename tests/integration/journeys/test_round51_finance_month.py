@@ -1066,3 +1066,35 @@ def _page_numbers(body: str, names: Iterable[str]) -> list[str]:
     for name in names:
         text = text.replace(name, "")
     return re.findall(r"-?\d[\d,]*(?:\.\d+)?", text)
+
+
+def test_the_balances_the_database_sums_are_each_invoices_balance_on_every_day_of_the_month(
+    april: tuple[Finance, dict[str, Any]],
+) -> None:
+    """Round 53: the page's balances are summed in SQL (`period_end_balances`,
+    `owed_on`). On every day from late March to early May (the card payment at 23:30
+    on 30 April, the returns, the credit beyond a balance and its refund among them)
+    they are what `Receivable.balance_on`, the definition in Python, gives each
+    invoice, as the bank's days had it and as known now, in each currency."""
+    session = db.session()
+    days = [date(2027, 3, 25) + timedelta(days=n) for n in range(42)]
+    for currency in ("USD", "EUR", "JPY"):
+        ledger = finance.receivables(session, currency, days[0], days[-1])
+        credited = finance.receivables(session, currency, None, days[-1], credited_only=True)
+        outstanding, beyond = finance.period_end_balances(session, currency, days, days[0])
+        assert outstanding == [
+            sum((each.balance_on(day) for each in ledger), ZERO) for day in days
+        ], currency
+        assert beyond == [
+            sum((each.owed_back_on(day) for each in credited), ZERO) for day in days
+        ], currency
+        for day in days[::3]:
+            owing = {
+                each.invoice_id: (each.balance_on(day), each.balance_on(day, as_known_now=True))
+                for each in finance.receivables(session, currency, day, day)
+            }
+            found = {
+                row.invoice_id: (row.balance, row.known_now)
+                for row in finance.owed_on(session, currency, day)
+            }
+            assert found == {key: both for key, both in owing.items() if any(both)}, (currency, day)
