@@ -834,6 +834,15 @@ def stylesheet() -> StyleSheet1:
         ParagraphStyle("CellRight", parent=base, fontSize=8.5, leading=11, alignment=TA_RIGHT)
     )
     sheet.add(ParagraphStyle("CellBold", parent=base, fontName=FONT_BOLD, fontSize=8.5, leading=11))
+    # A table of many amount columns (`table(..., small=True)`; round 53: the monthly
+    # report's eight-column trend, where 8.5 points wrapped 1,000,000.00 in its cell).
+    sheet.add(ParagraphStyle("CellSmall", parent=base, fontSize=7, leading=9))
+    sheet.add(
+        ParagraphStyle("CellSmallRight", parent=base, fontSize=7, leading=9, alignment=TA_RIGHT)
+    )
+    sheet.add(
+        ParagraphStyle("CellSmallBold", parent=base, fontName=FONT_BOLD, fontSize=7, leading=9)
+    )
     sheet.add(ParagraphStyle("Stamp", parent=base, fontName=FONT_BOLD, fontSize=20, leading=24))
     return sheet
 
@@ -1588,8 +1597,11 @@ def table(
     header: bool = True,
     right_columns: Sequence[int] = (),
     total_rows: int = 0,
+    small: bool = False,
 ) -> Table:
-    """A ruled table; string cells are drawn on one line, or wrapped as paragraphs."""
+    """A ruled table; string cells are drawn on one line, or wrapped as paragraphs.
+    `small`: in 7 points rather than 8.5 (the `CellSmall` styles), for a table of
+    many amount columns whose figures must each stay on one line."""
     cells = []
     for index, row in enumerate(rows):
         line = []
@@ -1600,11 +1612,15 @@ def table(
                 line.append(cell)  # flowables, or a list of them, stack in the cell
                 continue
             line.append(
-                _cell(cell, _cell_style(index, column, header, right_columns), col_widths[column])
+                _cell(
+                    cell,
+                    _cell_style(index, column, header, right_columns, small=small),
+                    col_widths[column],
+                )
             )
         cells.append(line)
-    commands = _table_commands(header, tuple(right_columns), total_rows)
-    shape = (len(cells), len(col_widths), header, tuple(right_columns), total_rows)
+    commands = _table_commands(header, tuple(right_columns), total_rows, small)
+    shape = (len(cells), len(col_widths), header, tuple(right_columns), total_rows, small)
     result = _RuledTable(
         cells,
         colWidths=list(col_widths),
@@ -1618,10 +1634,11 @@ def table(
 
 
 def _table_commands(
-    header: bool, right_columns: tuple[int, ...], total_rows: int
+    header: bool, right_columns: tuple[int, ...], total_rows: int, small: bool = False
 ) -> list[tuple[Any, ...]]:
     """The style of every table of ours."""
-    body = STYLES["Cell"]
+    cell = "CellSmall" if small else "Cell"
+    body = STYLES[cell]
     commands: list[tuple[Any, ...]] = [
         ("VALIGN", (0, 0), (-1, -1), "TOP"),
         ("LINEBELOW", (0, 0), (-1, -1), 0.4, LINE),
@@ -1637,10 +1654,10 @@ def _table_commands(
     ]
     if header:
         commands.append(("BACKGROUND", (0, 0), (-1, 0), WASH))
-        commands.append(("FONTNAME", (0, 0), (-1, 0), STYLES["CellBold"].fontName))
+        commands.append(("FONTNAME", (0, 0), (-1, 0), STYLES[f"{cell}Bold"].fontName))
     for column in right_columns:
         commands.append(("ALIGN", (column, 0), (column, -1), "RIGHT"))
-        commands.append(("FONTNAME", (column, 0), (column, -1), STYLES["CellRight"].fontName))
+        commands.append(("FONTNAME", (column, 0), (column, -1), STYLES[f"{cell}Right"].fontName))
     if total_rows:
         commands.append(("LINEABOVE", (0, -total_rows), (-1, -total_rows), 0.8, INK))
     return commands
@@ -1937,10 +1954,13 @@ def _cell_style_of(attributes: dict[str, Any]) -> CellStyle:
     return style
 
 
-def _cell_style(row: int, column: int, header: bool, right_columns: Sequence[int]) -> str:
+def _cell_style(
+    row: int, column: int, header: bool, right_columns: Sequence[int], *, small: bool = False
+) -> str:
+    cell = "CellSmall" if small else "Cell"
     if column in right_columns:
-        return "CellRight"  # its header too is not bold
-    return "CellBold" if header and row == 0 else "Cell"
+        return f"{cell}Right"  # its header too is not bold
+    return f"{cell}Bold" if header and row == 0 else cell
 
 
 @dataclass(frozen=True)

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
     from reportlab.graphics.shapes import Drawing
     from reportlab.platypus import Flowable
 
+# The trend table's month column, in inches: "2027-01" in 7 points and its padding.
+_TREND_MONTH_WIDTH = 0.6
+
 # The chart's series after the brand's blue (`pdf.BRAND`).
 _OTHER_SERIES_COLOURS = ("#1d6b3a", "#a8472a")
 
@@ -299,10 +302,13 @@ def _trend(report: MonthlyReport) -> list[Flowable]:
         ),
         pdf.table(
             rows,
-            # The month as narrow as "2027-01" allows, so that "Outstanding" still
-            # fits its column on one line beside round 52's "Refunds owed".
-            [0.68 * inch] + [(pdf.CONTENT_WIDTH - 0.68 * inch) / 7] * 7,
+            # Seven amount columns on a portrait page, like every other page of the
+            # report and of the office's documents: in 7 points, with the month as
+            # narrow as "2027-01" then allows, each column holds -10,000,000.00 on one
+            # line (round 53: at 8.5 points 1,000,000.00 wrapped inside its cell).
+            [_TREND_MONTH_WIDTH * inch] + [(pdf.CONTENT_WIDTH - _TREND_MONTH_WIDTH * inch) / 7] * 7,
             right_columns=(1, 2, 3, 4, 5, 6, 7),
+            small=True,
         ),
     ]
 

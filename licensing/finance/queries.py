@@ -27,10 +27,11 @@ Definitions (docs/finance-dashboard.md says the same for readers):
 
 Every figure is in one currency (the `currency` filter): amounts in different
 currencies are never added. Sums are exact decimals from the database; the
-receivables are computed per invoice in Python from narrow rows, leaving out
-invoices settled before the window (they owe nothing at any date in it), read
-once for the page (`page_ledger`), and summed at every period end from one pass
-over each invoice's changes (`balances_at`, round 52).
+receivables too are summed by the database (round 53), at every period end
+(`period_end_balances`) and, for the aging and the top licensees, per invoice on
+one day (`owed_on`), leaving out invoices settled before the window (they owe
+nothing at any date in it). `Receivable.balance_on` is the same definition in
+Python, for statements of account.
 """
 
 from __future__ import annotations
@@ -44,7 +45,17 @@ from decimal import Decimal
 from itertools import groupby
 from typing import Any, NamedTuple
 
-from sqlalchemy import ColumnElement, Row, Select, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Row,
+    Select,
+    case,
+    func,
+    literal_column,
+    or_,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from licensing import calendar
@@ -205,7 +216,8 @@ class Receivable:
     def owed_back_on(self, day: date) -> Decimal:
         """What credit beyond what it owed came to at the end of `day` (the other side
         of `balance_on`'s floor at zero): what the office owed back on it, before any
-        refund sent (round 52: the Finance page's *Refunds owed*)."""
+        refund sent (round 52: the Finance page's *Refunds owed*; round 53: summed by
+        the database, `period_end_balances`, held to this by the tests)."""
         return max(-self._owed_on(day), ZERO)
 
     def _owed_on(self, day: date, *, as_known_now: bool = False) -> Decimal:
@@ -223,51 +235,6 @@ class Receivable:
             ZERO,
         )
         return self.total - settled + returned
-
-    def changes(
-        self, figure: Callable[[Receivable, date], Decimal] | None = None
-    ) -> Iterator[tuple[date, Decimal]]:
-        """Each day its balance (`balance_on`, or the `figure` given) may change, in
-        order, with the change: its issue, each settlement, each return and its
-        voiding. Between them the figure stands still, so these add up to it on any day."""
-        of = figure or Receivable.balance_on
-        days = {self.issue_date, *(when for when, _amount in self.settlements)}
-        days.update(each.returned_on for each in self.returns)
-        if self.voided_on is not None:
-            days.add(self.voided_on)
-        before = ZERO
-        for day in sorted(days):
-            balance = of(self, day)
-            if balance != before:
-                yield day, balance - before
-            before = balance
-
-
-def balances_at(
-    ledger: Iterable[Receivable],
-    ends: Sequence[date],
-    figure: Callable[[Receivable, date], Decimal] | None = None,
-) -> list[Decimal]:
-    """What the `ledger` owed at the end of each of `ends` (ascending): the sum of
-    `balance_on` (or the `figure` given) each end, from one pass over each invoice's
-    changes (`changes`) rather than a pass over every invoice at every end (round 52)."""
-    changes = (change for receivable in ledger for change in receivable.changes(figure))
-    return running_at(changes, ends)
-
-
-def running_at(changes: Iterable[tuple[date, Decimal]], ends: Sequence[date]) -> list[Decimal]:
-    """The sum of the `changes` (day, amount) made by the end of each of `ends`
-    (ascending): each added to the first end on or after its day."""
-    moved = [ZERO] * len(ends)
-    for day, change in changes:
-        index = bisect_left(ends, day)  # the first end on or after the day
-        if index < len(ends):
-            moved[index] += change
-    found, running = [], ZERO
-    for change in moved:
-        running += change
-        found.append(running)
-    return found
 
 
 @dataclass(frozen=True)
@@ -416,9 +383,9 @@ def receivables(
     `voided_too` adds void invoices, each owing until the day it was voided, as the
     receivables export lists them as of an earlier day (a statement of account).
     `credited_only`: only those with a credit note issued by `until` (the only ones
-    credited beyond what they owed: `refunds_owed_at`). `among`: a further condition on
-    the invoices (a statement of account's, round 53: those that move or may owe in its
-    range, `billing.statements.moving_or_owing`)."""
+    credited beyond what they owed: `period_end_balances`). `among`: a further condition
+    on the invoices (a statement of account's, round 53: those that move or may owe in
+    its range, `billing.statements.moving_or_owing`)."""
     issued = (
         [Invoice.state != DRAFT, Invoice.currency == currency] if voided_too else _issued(currency)
     )
@@ -431,14 +398,13 @@ def receivables(
         Invoice.voided_at,
     ).where(*issued, Invoice.issue_date <= until)
     if since is not None:
-        invoices = invoices.where(or_(Invoice.paid_at.is_(None), Invoice.paid_at >= _moment(since)))
+        invoices = invoices.where(_unsettled_since(since))
     if organization_id is not None:
         invoices = invoices.where(Invoice.organization_id == organization_id)
     if organization_ids is not None:
         invoices = invoices.where(Invoice.organization_id.in_(organization_ids))
     if credited_only:
-        noted = select(CreditNote.invoice_id).where(CreditNote.issue_date <= until)
-        invoices = invoices.where(Invoice.id.in_(noted))
+        invoices = invoices.where(_credited_by(until))
     if among is not None:
         invoices = invoices.where(among)
     ledger = {
@@ -492,12 +458,231 @@ def receivables(
     return list(ledger.values())
 
 
-def page_ledger(session: Session, filters: Filters) -> list[Receivable]:
-    """The receivables of the range, read once for the page's cash flow, top
-    licensees and (when its date is in the range) aging (round 52: each read them
-    again). Any day from the range's start on, a receivable left out owes nothing
-    (paid in full before it), so each figure is what its own read gives."""
-    return receivables(session, filters.currency, filters.start, filters.end)
+def _unsettled_since(since: date) -> ColumnElement[bool]:
+    """Invoices that may owe something on some day from `since`: not paid in full
+    before it (a reversal since reopens its invoice, clearing `paid_at`)."""
+    return or_(Invoice.paid_at.is_(None), Invoice.paid_at >= _moment(since))
+
+
+def _credited_by(until: date) -> ColumnElement[bool]:
+    """Invoices with a credit note issued by `until`: the only ones that can be
+    credited beyond what they owe."""
+    return Invoice.id.in_(select(CreditNote.invoice_id).where(CreditNote.issue_date <= until))
+
+
+# --- the ledger summed in SQL (round 53) ---------------------------------------------
+#
+# What `Receivable.balance_on` and `owed_back_on` give an invoice (round 52's refunds
+# owed, before refunds sent, are the latter), computed by the database for every
+# invoice at once. Each event that moves an invoice's balance (its issue, +total; a
+# payment received, -amount; the bank's return of one, +amount; a credit note,
+# -amount) is placed in the first period end on or after its day (the office day of
+# a card payment's settlement, as `paid_between` counts it); an event before the
+# invoice's issue counts from the issue's end on (nothing is owed before: the
+# services refuse such a payment, but the rule is `balance_on`'s). Each invoice's
+# running sum at each end is what it owed; above zero it is outstanding, below zero
+# it was credited beyond what it owed (a refund owed).
+
+_NOTHING: ColumnElement[Any] = literal_column("0")
+
+
+def _end_of(ends: Sequence[date], by: Callable[[date], ColumnElement[bool]]) -> ColumnElement[int]:
+    """The index of the first of `ends` (ascending) by which `by(end)` holds: the
+    period end an event counts from (NULL after the last)."""
+    return case(*((by(end), index) for index, end in enumerate(ends)))
+
+
+def _paid_by(paid: type[Payment] | type[Refund]) -> Callable[[date], ColumnElement[bool]]:
+    """A payment or refund made by a day (offline, its day; by card, the office day
+    Stripe settled it)."""
+    day = Payment.received_on if paid is Payment else Refund.sent_on
+    return lambda end: paid_between(day, paid.settled_at, None, end)
+
+
+def _floor(owed: ColumnElement[Decimal]) -> ColumnElement[Decimal]:
+    """`owed`, never below zero (`Receivable.balance_on`)."""
+    return case((owed > ZERO, owed), else_=_NOTHING)
+
+
+def _owed_at_ends(currency: str, ends: Sequence[date], since: date) -> Select[Any]:
+    """Each invoice's running balance at each of `ends` at which it changed: rows of
+    (`period`, the index of the end; `owed`, its balance then, below zero when
+    credited beyond it; `counted`, 1 when it counts in Outstanding, not paid in full
+    before `since`; `credited`, 1 when credited by the last end)."""
+    last = ends[-1]
+    invoices = (
+        select(
+            Invoice.id,
+            Invoice.total,
+            _end_of(ends, lambda end: Invoice.issue_date <= end).label("issued"),
+            case((_unsettled_since(since), 1), else_=0).label("counted"),
+            case((_credited_by(last), 1), else_=0).label("credited"),
+        )
+        .where(*_issued(currency), Invoice.issue_date <= last)
+        .where(or_(_unsettled_since(since), _credited_by(last)))
+        # Read once (its period of issue and flags computed once an invoice), not
+        # once for each of the statements below that name it.
+        .cte("receivable")
+        .prefix_with("MATERIALIZED")
+    )
+    ids = select(invoices.c.id)
+    paid = (Payment.invoice_id.in_(ids), collected_between(None, last))
+    events = union_all(
+        select(
+            invoices.c.id.label("invoice_id"),
+            invoices.c.issued.label("period"),
+            invoices.c.total.label("amount"),
+        ),
+        select(Payment.invoice_id, _end_of(ends, _paid_by(Payment)), -Payment.amount).where(*paid),
+        select(
+            Payment.invoice_id,
+            _end_of(ends, lambda end: PaymentReversal.returned_on <= end),
+            PaymentReversal.amount,
+        )
+        .join(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+        .where(*paid),
+        select(
+            CreditNote.invoice_id,
+            _end_of(ends, lambda end: CreditNote.issue_date <= end),
+            -CreditNote.amount,
+        ).where(CreditNote.invoice_id.in_(ids)),
+    ).subquery()
+    invoice_id, period, amount = events.c.invoice_id, events.c.period, events.c.amount
+    counted_from = case((period < invoices.c.issued, invoices.c.issued), else_=period)
+    moved = (
+        select(
+            invoice_id.label("invoice_id"),
+            counted_from.label("period"),
+            invoices.c.counted,
+            invoices.c.credited,
+            func.sum(amount).label("amount"),
+        )
+        .join(invoices, invoices.c.id == invoice_id)
+        .where(period.is_not(None))
+        .group_by(invoice_id, counted_from, invoices.c.counted, invoices.c.credited)
+        .subquery()
+    )
+    running = func.sum(moved.c.amount).over(
+        partition_by=moved.c.invoice_id, order_by=moved.c.period
+    )
+    return select(
+        moved.c.invoice_id,
+        moved.c.period,
+        moved.c.counted,
+        moved.c.credited,
+        running.label("owed"),
+    )
+
+
+def period_end_balances(
+    session: Session, currency: str, ends: Sequence[date], since: date
+) -> tuple[list[Decimal], list[Decimal]]:
+    """At the end of each of `ends` (ascending): what was outstanding (the sum of each
+    invoice's `balance_on`, of those not paid in full before `since`, who owe nothing
+    from it on), and what credit notes had credited beyond what their invoices owed
+    (`owed_back_on`), summed by the database (round 53: each
+    invoice was read into Python with its payments and credits first)."""
+    if not ends:
+        return [], []
+    owed = _owed_at_ends(currency, ends, since).subquery()
+    ahead, back = _floor(owed.c.owed), _floor(-owed.c.owed)
+
+    def before(figure: ColumnElement[Decimal]) -> ColumnElement[Decimal]:
+        """The figure at the invoice's previous end (zero at its first)."""
+        earlier = func.lag(figure).over(partition_by=owed.c.invoice_id, order_by=owed.c.period)
+        return func.coalesce(earlier, _NOTHING)
+
+    # Each invoice's change at each end it moved, of each figure it counts in.
+    changes = select(
+        owed.c.period,
+        case(
+            (owed.c.counted == 1, ahead - before(ahead)),
+            else_=_NOTHING,
+        ).label("ahead"),
+        case(
+            (owed.c.credited == 1, back - before(back)),
+            else_=_NOTHING,
+        ).label("back"),
+    ).subquery()
+    moved = {
+        period: (ahead_sum or ZERO, back_sum or ZERO)
+        for period, ahead_sum, back_sum in session.execute(
+            select(
+                changes.c.period, money_sum(changes.c.ahead), money_sum(changes.c.back)
+            ).group_by(changes.c.period)
+        )
+    }
+    each = [moved.get(index, (ZERO, ZERO)) for index in range(len(ends))]
+    return _running(ahead for ahead, _back in each), _running(back for _ahead, back in each)
+
+
+def _running(changes: Iterable[Decimal]) -> list[Decimal]:
+    found, running = [], ZERO
+    for change in changes:
+        running += change
+        found.append(running)
+    return found
+
+
+class Owed(NamedTuple):
+    """An invoice owing on a day (`owed_on`): its balance as the bank's days had it
+    (`Receivable.balance_on`), and as known now (every reversal recorded so far
+    counted from its payment's day: the top licensees)."""
+
+    invoice_id: int
+    organization_id: int
+    due_date: date
+    balance: Decimal
+    known_now: Decimal
+
+
+def owed_on(session: Session, currency: str, day: date) -> list[Owed]:
+    """The invoices owing something at the end of `day`, either way (`Owed`), each
+    balance summed by the database from the invoice's payments, returns and credit
+    notes by then (round 53: read once for the aging and the top licensees, where
+    each read every receivable into Python with its payments and credits)."""
+    invoices = (
+        select(Invoice.id, Invoice.total)
+        .where(*_issued(currency), Invoice.issue_date <= day, _unsettled_since(day))
+        .cte("receivable")
+        .prefix_with("MATERIALIZED")  # read once, not once for each statement naming it
+    )
+    ids = select(invoices.c.id)
+    paid = (Payment.invoice_id.in_(ids), collected_between(None, day))
+    returned_by_then = case((PaymentReversal.returned_on <= day, PaymentReversal.amount))
+    events = union_all(
+        select(
+            invoices.c.id.label("invoice_id"),
+            invoices.c.total.label("by_the_bank"),
+            invoices.c.total.label("by_now"),
+        ),
+        select(Payment.invoice_id, -Payment.amount, -Payment.amount).where(*paid),
+        select(
+            Payment.invoice_id,
+            func.coalesce(returned_by_then, _NOTHING),
+            PaymentReversal.amount,
+        )
+        .join(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+        .where(*paid),
+        select(CreditNote.invoice_id, -CreditNote.amount, -CreditNote.amount).where(
+            CreditNote.invoice_id.in_(ids), CreditNote.issue_date <= day
+        ),
+    ).subquery()
+    invoice_id, by_the_bank, by_now = events.c.invoice_id, events.c.by_the_bank, events.c.by_now
+    balance, known_now = func.sum(by_the_bank), func.sum(by_now)
+    rows = session.execute(
+        select(
+            Invoice.id,
+            Invoice.organization_id,
+            Invoice.due_date,
+            _floor(balance).label("balance"),
+            _floor(known_now).label("known_now"),
+        )
+        .join(events, invoice_id == Invoice.id)
+        .group_by(Invoice.id, Invoice.organization_id, Invoice.due_date)
+        .having(or_(balance > ZERO, known_now > ZERO))
+    )
+    return [Owed(*row) for row in rows]  # type: ignore[arg-type]  # issued: a due date
 
 
 # --- invoiced, collected, reversed, credited, outstanding by period -------------------
@@ -517,9 +702,10 @@ class PeriodFigures:
     # so invoiced - collected + reversed - credited + refunded is that change.
     reversed: Decimal = ZERO
     # Refunds owed at the period's end and not yet sent (round 52): credit beyond what
-    # the invoices owed, less refunds sent by then (`refunds_owed_at`). Outstanding
-    # less it changes, period by period, by invoiced - collected + reversed -
-    # credited + refunded, whether or not every refund owed has been sent.
+    # the invoices owed, less refunds sent by then (`period_end_balances`,
+    # `refunds_sent_by`). Outstanding less it changes, period by period, by invoiced -
+    # collected + reversed - credited + refunded, whether or not every refund owed has
+    # been sent.
     refunds_owed: Decimal = ZERO
 
 
@@ -540,20 +726,24 @@ def refunds(
     return [(each.day, each.row.amount) for each in sent]
 
 
-def refunds_owed_at(session: Session, currency: str, ends: Sequence[date]) -> list[Decimal]:
-    """The refunds owed and not yet sent at the end of each of `ends` (ascending):
-    what credit notes credited beyond what their invoices owed by then
-    (`Receivable.owed_back_on`, the part of a credit `balance_on` leaves out), less
-    the refunds sent by then (round 52). Read from every credited invoice, however
-    long ago settled: a refund may be owed on an invoice paid before the range.
-    Below zero only if more was sent back than the ledger shows owed by then (a
-    payment the bank returned after its refund was sent)."""
+def refunds_sent_by(session: Session, currency: str, ends: Sequence[date]) -> list[Decimal]:
+    """The refunds sent (succeeded) by the end of each of `ends` (ascending), by the
+    day sent (`refunds`), summed by the database in each end's period."""
     if not ends:
         return []
-    credited = receivables(session, currency, None, ends[-1], credited_only=True)
-    owed_back = balances_at(credited, ends, Receivable.owed_back_on)
-    sent = running_at(refunds(session, currency, None, ends[-1]), ends)
-    return [back - by_then for back, by_then in zip(owed_back, sent, strict=True)]
+    period = _end_of(ends, _paid_by(Refund)).label("period")
+    sent = dict(
+        session.execute(
+            select(period, money_sum(Refund.amount))
+            .where(
+                Refund.state == SUCCEEDED,
+                Refund.currency == currency,
+                paid_between(Refund.sent_on, Refund.settled_at, None, ends[-1]),
+            )
+            .group_by(period)
+        ).all()
+    )
+    return _running(sent.get(index) or ZERO for index in range(len(ends)))
 
 
 def _by_day(session: Session, statement: Select[*tuple[Any, ...]]) -> list[tuple[date, Decimal]]:
@@ -564,11 +754,9 @@ def _bucket(amounts: Iterable[tuple[date, Decimal]], period: Period) -> Decimal:
     return sum((amount for day, amount in amounts if period.contains(day)), ZERO)
 
 
-def cash_flow(
-    session: Session, filters: Filters, *, ledger: Sequence[Receivable] | None = None
-) -> list[PeriodFigures]:
-    """The figures of each period; `ledger` the range's receivables if already read
-    (`receivables(session, currency, start, end)`, which `page_ledger` shares)."""
+def cash_flow(session: Session, filters: Filters) -> list[PeriodFigures]:
+    """The figures of each period; the balances at each end summed by the database
+    (`period_end_balances`, round 53)."""
     start, end, currency = filters.start, filters.end, filters.currency
     invoiced = _by_day(
         session,
@@ -585,12 +773,18 @@ def cash_flow(
     collected = [(c.received_on, c.amount) for c in collections(session, currency, start, end)]
     returned = [(r.returned_on, r.amount) for r in reversals(session, currency, start, end)]
     refunded = refunds(session, currency, start, end)
-    if ledger is None:
-        ledger = receivables(session, currency, start, end)
     periods = filters.periods
     ends = [period.end for period in periods]
-    outstanding = balances_at(ledger, ends)
-    owed_back = refunds_owed_at(session, currency, ends)
+    # Refunds owed (round 52): credit beyond what the invoices owed, less refunds
+    # sent, by each end; below zero only if more was sent back than the ledger then
+    # shows owed (a payment the bank returned after its refund was sent).
+    outstanding, credited_beyond = period_end_balances(session, currency, ends, start)
+    owed_back = [
+        beyond - sent
+        for beyond, sent in zip(
+            credited_beyond, refunds_sent_by(session, currency, ends), strict=True
+        )
+    ]
     return [
         PeriodFigures(
             period,
@@ -658,30 +852,29 @@ class AgingRow:
 
 
 def aging(
-    session: Session, currency: str, as_of: date, *, ledger: Sequence[Receivable] | None = None
+    session: Session, currency: str, as_of: date, *, owed: Sequence[Owed] | None = None
 ) -> list[AgingRow]:
     """Balances owed on `as_of` by days past the day they were owed (the due date,
     or the day owed again after a dispute lost), and those not chased that day
-    because of a dispute in a row of their own (`DISPUTED`), last. `ledger`: the
-    receivables of a range holding `as_of`, if already read (`page_ledger`)."""
+    because of a dispute in a row of their own (`DISPUTED`), last. `owed`: the
+    invoices owing on `as_of` (`owed_on`), if already read."""
     amounts: dict[str, Decimal] = defaultdict(Decimal)
     counts: dict[str, int] = defaultdict(int)
     not_chased = set(
         session.scalars(select(Invoice.id).where(*_issued(currency), not_chased_on(as_of)))
     )
     owed_again = _owed_again(session, currency, as_of)
-    if ledger is None:
-        ledger = receivables(session, currency, as_of, as_of)
-    for receivable in ledger:
-        balance = receivable.balance_on(as_of)
-        if balance > 0:
-            owed = owed_since(receivable.due_date, owed_again.get(receivable.invoice_id))
+    if owed is None:
+        owed = owed_on(session, currency, as_of)
+    for invoice in owed:
+        if invoice.balance > 0:
+            since = owed_since(invoice.due_date, owed_again.get(invoice.invoice_id))
             key = (
                 DISPUTED[0]
-                if receivable.invoice_id in not_chased
-                else aging_bucket((as_of - owed).days)
+                if invoice.invoice_id in not_chased
+                else aging_bucket((as_of - since).days)
             )
-            amounts[key] += balance
+            amounts[key] += invoice.balance
             counts[key] += 1
     return [
         AgingRow(key, label, counts[key], amounts.get(key, ZERO))
@@ -711,10 +904,10 @@ class Licensee:
 
 
 def top_licensees(
-    session: Session, filters: Filters, *, ledger: Sequence[Receivable] | None = None
+    session: Session, filters: Filters, *, owed: Sequence[Owed] | None = None
 ) -> list[Licensee]:
-    """The organizations invoiced most in the range, largest first; `ledger` the
-    range's receivables if already read (`page_ledger`)."""
+    """The organizations invoiced most in the range, largest first; `owed` the
+    invoices owing at the range's end (`owed_on`), if already read."""
     start, end, currency = filters.start, filters.end, filters.currency
     invoiced = dict(
         session.execute(
@@ -734,12 +927,9 @@ def top_licensees(
         if payment.organization_id in chosen:
             collected[payment.organization_id] += payment.kept
     outstanding: dict[int, Decimal] = defaultdict(Decimal)
-    if ledger is None:
-        ledger = receivables(session, currency, end, end)
-    for receivable in ledger:
-        if receivable.organization_id in chosen:
-            owed = receivable.balance_on(end, as_known_now=True)
-            outstanding[receivable.organization_id] += owed
+    for invoice in owed_on(session, currency, end) if owed is None else owed:
+        if invoice.organization_id in chosen:
+            outstanding[invoice.organization_id] += invoice.known_now
     names = dict(
         session.execute(
             select(Organization.id, Organization.legal_name).where(Organization.id.in_(chosen))

@@ -225,14 +225,18 @@ def _queues(now: Any) -> list[queries.QueueHealth]:
 def _figures(filters: queries.Filters) -> dict[str, Any]:
     session = db.session()
     currency = filters.currency
-    ledger = queries.page_ledger(session, filters)
-    cash_flow = queries.cash_flow(session, filters, ledger=ledger)
+    cash_flow = queries.cash_flow(session, filters)
     revenue = queries.revenue(session, filters)
-    in_range = filters.start <= filters.aging_date <= filters.end
+    # The invoices owing at the range's end, read once for the top licensees and
+    # (aged on that day, the default) the aging.
+    owed = queries.owed_on(session, currency, filters.end)
     aging = queries.aging(
-        session, currency, filters.aging_date, ledger=ledger if in_range else None
+        session,
+        currency,
+        filters.aging_date,
+        owed=owed if filters.aging_date == filters.end else None,
     )
-    licensees = queries.top_licensees(session, filters, ledger=ledger)
+    licensees = queries.top_licensees(session, filters, owed=owed)
     voided_count, voided_total = queries.voided(session, currency, filters.start, filters.end)
     invoiced = sum((row.invoiced for row in cash_flow), queries.ZERO)
     return {

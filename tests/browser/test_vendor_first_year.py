@@ -326,7 +326,7 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
         note = "Harbor Clinic reported 90 end users for the quarter; please check."
         console.get_by_label("Note to the licensee").fill(note)
         console.get_by_role("button", name="Ask for a corrected report").click()
-        assert "asked, by email, for a corrected report" in console.inner_text(".flashes")
+        assert "A corrected report is asked for. We emailed" in console.inner_text(".flashes")
         correction_due = office_date(year.after(3)) + timedelta(days=30)
         asked = newest_mail(mailbox, VENDOR, "Please correct royalty report RR-000004")
         assert note in asked

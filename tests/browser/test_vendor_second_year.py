@@ -230,7 +230,7 @@ def test_a_vendor_amends_is_refunded_is_sent_back_changes_its_billing_contact_an
         note = "Harbor Clinic's contract counts 1,700 end users; please check."
         console.get_by_label("Note to the licensee").fill(note)
         console.get_by_role("button", name="Ask for a corrected report").click()
-        assert "asked, by email, for a corrected report" in console.inner_text(".flashes")
+        assert "A corrected report is asked for. We emailed" in console.inner_text(".flashes")
         console.context.close()
         correction_due = office_date(year.after(2)) + timedelta(days=30)
         assert (

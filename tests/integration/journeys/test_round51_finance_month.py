@@ -6,7 +6,9 @@ as it happens, while a finance system pulls every night by the day recorded:
     V  (cards)   Q1 royalty filed 2 April (3,000 end users), paid 1,000.00 by wire and
                  the rest by card; amended down to 2,900 on 10 April, the credit
                  note refunded to the card; two card invoices disputed, one lost,
-                 one won; a card payment received 299.99 of 300.00, accepted short
+                 one won; a card payment received 299.99 of 300.00, accepted short,
+                 then credited 100.00 on 28 April (round 53): 99.99 owed back at
+                 April's end, sent by wire on 2 May
     W            Q1 royalty filed 3 April (60,000.00 revenue), amended up to
                  70,000.00 on 15 April; a 50.00 credit note on the amendment's invoice,
                  the rest paid by card at 23:30 on 30 April
@@ -16,8 +18,8 @@ as it happens, while a finance system pulls every night by the day recorded:
                  issued and voided; 1,234.56 issued at 23:30 on 30 April (office
                  time: 04:30 UTC on 1 May) and 77.00 at 00:30 on 1 May
     E  (EUR)     999.00, 400.00 received by wire on 20 April and 100.00 at 23:30
-                 on 30 April; (JPY) 123457 on 22 April, 100000 by wire and a 457 credit
-                 note on 27 April
+                 on 30 April, which the bank returns on 2 May (round 53); (JPY) 123457
+                 on 22 April, 100000 by wire and a 457 credit note on 27 April
 """
 
 from __future__ import annotations
@@ -408,9 +410,16 @@ def april(
         made["yen_credit"] = _credited(
             client, billing_staff, made["yen"]["id"], "457", "Rounded down, as agreed"
         )
+    with at(_on(28)):
+        # Round 53: a credit note beyond the balance (0.01 owed), refunded only in May.
+        made["beyond"] = _credited(
+            client, billing_staff, short.id, "100.00", "Seats never used: credited"
+        )
     with at(LAST_EVENING):
         made["last_evening"] = _manual(client, billing_staff, late_payer, "1234.56")
-        _paid(client, billing_staff, made["euro"]["id"], "100.00", "WIRE-EU-LATE", "wire")
+        made["euro_late"] = _paid(
+            client, billing_staff, made["euro"]["id"], "100.00", "WIRE-EU-LATE", "wire"
+        )
         made["evening_credit"] = _credited(
             client, billing_staff, late_fee.id, "1.00", "Late fee waived in part"
         )
@@ -422,6 +431,25 @@ def april(
         made["evening_card"] = paid_by_card(client, other, localstripe, _invoice(raised.number))
     with at(FIRST_MORNING):
         made["first_morning"] = _manual(client, billing_staff, late_payer, "77.00")
+    with at(_on(2, month=5)):
+        # Round 53: April's last EUR wire returned by the bank in May, and the credit
+        # beyond the balance of 28 April sent back by wire.
+        _api(
+            client,
+            billing_staff,
+            f"/payments/{made['euro_late']['id']}/reversal",
+            {"reason": "Wire recalled by the sending bank.", "returned_on": "2027-05-02"},
+        )
+        beyond = db.session().scalar(
+            db.select(CreditNote).where(CreditNote.number == made["beyond"])
+        )
+        assert beyond is not None
+        _api(
+            client,
+            billing_staff,
+            f"/credit-notes/{beyond.id}/refunds",
+            {"method": "wire", "amount": "99.99", "reference": "RF-0502", "sent_on": "2027-05-02"},
+        )
     books.nights_before(datetime(2027, 5, 3, 7, tzinfo=UTC))
     return books, made
 
@@ -1038,3 +1066,35 @@ def _page_numbers(body: str, names: Iterable[str]) -> list[str]:
     for name in names:
         text = text.replace(name, "")
     return re.findall(r"-?\d[\d,]*(?:\.\d+)?", text)
+
+
+def test_the_balances_the_database_sums_are_each_invoices_balance_on_every_day_of_the_month(
+    april: tuple[Finance, dict[str, Any]],
+) -> None:
+    """Round 53: the page's balances are summed in SQL (`period_end_balances`,
+    `owed_on`). On every day from late March to early May (the card payment at 23:30
+    on 30 April, the returns, the credit beyond a balance and its refund among them)
+    they are what `Receivable.balance_on`, the definition in Python, gives each
+    invoice, as the bank's days had it and as known now, in each currency."""
+    session = db.session()
+    days = [date(2027, 3, 25) + timedelta(days=n) for n in range(42)]
+    for currency in ("USD", "EUR", "JPY"):
+        ledger = finance.receivables(session, currency, days[0], days[-1])
+        credited = finance.receivables(session, currency, None, days[-1], credited_only=True)
+        outstanding, beyond = finance.period_end_balances(session, currency, days, days[0])
+        assert outstanding == [
+            sum((each.balance_on(day) for each in ledger), ZERO) for day in days
+        ], currency
+        assert beyond == [
+            sum((each.owed_back_on(day) for each in credited), ZERO) for day in days
+        ], currency
+        for day in days[::3]:
+            owing = {
+                each.invoice_id: (each.balance_on(day), each.balance_on(day, as_known_now=True))
+                for each in finance.receivables(session, currency, day, day)
+            }
+            found = {
+                row.invoice_id: (row.balance, row.known_now)
+                for row in finance.owed_on(session, currency, day)
+            }
+            assert found == {key: both for key, both in owing.items() if any(both)}, (currency, day)

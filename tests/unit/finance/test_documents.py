@@ -12,6 +12,7 @@ from pypdf import PdfReader
 
 from licensing.finance.documents import (
     LicenseeRow,
+    TrendRow,
     render_monthly_report_pdf,
 )
 from tests.support.documents import pdf_text
@@ -89,3 +90,30 @@ def test_the_report_gives_royalties_net_of_credit_notes_beside_the_gross() -> No
     assert "Royalties invoiced this month (gross, in the amounts above): 6,180.00 USD" in text
     assert "royalty credit notes issued this month: 2,000.01 USD" in text
     assert "royalties net of credit notes: 4,179.99 USD" in text
+
+
+def test_ten_million_in_every_column_of_the_twelve_months_table_stays_on_one_line() -> None:
+    """Round 53: the trend table's eight columns wrapped 1,000,000.00 and more inside
+    its cell ("1,000,000.0" over "0"), so a busy office's month read as two rows."""
+    big = Decimal("10000000.00")
+    month = TrendRow(
+        "2027-06",
+        big,
+        big,
+        big,
+        credited=big,
+        refunded=big,
+        reversed=big,
+        refunds_owed=-big,  # below zero when more was sent back than the ledger owed
+    )
+    text = pdf_text(render_monthly_report_pdf(replace(sample_report(), trend=(month,))))
+    # Each cell is a line of the text; a cell wrapped is two ("10,000,000." and "00").
+    lines = text.splitlines()
+    table = lines[lines.index("Month") : lines.index("License revenue invoiced this month, by use")]
+    assert table == [
+        *("Month", "Invoiced", "Collected", "Reversed", "Credited", "Refunded"),
+        *("Refunds owed", "Outstanding", "2027-06"),
+        *["10,000,000.00"] * 5,
+        "-10,000,000.00",
+        "10,000,000.00",
+    ]
