@@ -65,10 +65,10 @@ from licensing.billing.queries import (
     not_chased_on,
     owed_again_by,
     owed_since,
-    paid_between,
+    refunded_between,
     reversed_between,
 )
-from licensing.billing.states import AGREEMENT, DRAFT, ROYALTY_REPORT, SUCCEEDED, VOID
+from licensing.billing.states import AGREEMENT, DRAFT, ROYALTY_REPORT, VOID
 from licensing.db import money_sum
 from licensing.finance.classification import AXES, RevenueLine, classify
 from licensing.money import minor_units, proportional
@@ -475,6 +475,18 @@ def receivables(
     )
     for credit in credits:
         ledger[credit.invoice_id].settlements.append((credit.issue_date, credit.amount))
+    # A refund sent is money back out to the licensee (round 53): it settles the
+    # invoice less, on the day it went, as `Invoice.owed` counts it.
+    sent = _moved(
+        session,
+        Refund,
+        (Refund.invoice_id, Refund.amount),
+        Refund.sent_on,
+        Refund.invoice_id.in_(ids),
+        refunded_between(None, until),
+    )
+    for each in sent:
+        ledger[each.row.invoice_id].settlements.append((each.day, -each.row.amount))
     return list(ledger.values())
 
 
@@ -519,27 +531,25 @@ def refunds(
         Refund,
         (Refund.amount,),
         Refund.sent_on,
-        Refund.state == SUCCEEDED,
         Refund.currency == currency,
-        paid_between(Refund.sent_on, Refund.settled_at, start, end),
+        refunded_between(start, end),
     )
     return [(each.day, each.row.amount) for each in sent]
 
 
 def refunds_owed_at(session: Session, currency: str, ends: Sequence[date]) -> list[Decimal]:
     """The refunds owed and not yet sent at the end of each of `ends` (ascending):
-    what credit notes credited beyond what their invoices owed by then
-    (`Receivable.owed_back_on`, the part of a credit `balance_on` leaves out), less
-    the refunds sent by then (round 52). Read from every credited invoice, however
-    long ago settled: a refund may be owed on an invoice paid before the range.
-    Below zero only if more was sent back than the ledger shows owed by then (a
-    payment the bank returned after its refund was sent)."""
+    what credit notes credited beyond what their invoices owed by then, the refunds
+    sent by then counted in each invoice's own figure (`Receivable.owed_back_on`, the
+    part `balance_on` leaves out). Read from every credited invoice, however long ago
+    settled: a refund may be owed on an invoice paid before the range. Never below
+    zero (round 53: the refunds sent were subtracted from the sum of every invoice's,
+    so a payment returned after its refund was sent read a negative refund owed and
+    an *Outstanding* short by the refund; now that invoice owes the refund again)."""
     if not ends:
         return []
     credited = receivables(session, currency, None, ends[-1], credited_only=True)
-    owed_back = balances_at(credited, ends, Receivable.owed_back_on)
-    sent = running_at(refunds(session, currency, None, ends[-1]), ends)
-    return [back - by_then for back, by_then in zip(owed_back, sent, strict=True)]
+    return balances_at(credited, ends, Receivable.owed_back_on)
 
 
 def _by_day(session: Session, statement: Select[*tuple[Any, ...]]) -> list[tuple[date, Decimal]]:
