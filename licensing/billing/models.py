@@ -240,13 +240,8 @@ class Invoice(Snapshotted, Base):
         """What the licensee owes on it, signed (round 53): its total less the money
         kept from them (payments, less those the bank returned, less the refunds sent
         back) and the credit notes. Below zero, the office owes the difference back.
-        One rule for the balance, settling and reopening (`settles_with`)."""
-        return self.settles_with(self.amount_paid, self.amount_credited)
-
-    def settles_with(self, paid: Decimal, credited: Decimal) -> Decimal:
-        """`owed` had it been paid `paid` and credited `credited` (the refunds sent
-        as they are)."""
-        return self.total - paid - credited + self.amount_refunded
+        One rule for the balance, settling and reopening (`queries.owed_of` in SQL)."""
+        return self.total - self.amount_paid - self.amount_credited + self.amount_refunded
 
     @property
     def balance_due(self) -> Decimal:

@@ -123,6 +123,15 @@ def _tell_refund_sent(session: Session, refund: Refund, actor: Actor, note: str 
         )
 
 
+@REFUND.on("fail")
+def _uncount_if_sent(session: Session, refund: Refund, actor: Actor, note: str | None) -> None:
+    """A refund sent and then failed (the bank returned it: Stripe's `refund.failed`)
+    is not money out after all: its invoice owes it back again. One never sent (a
+    card refund pending, which only `succeed` stamps `settled_at`) was never counted."""
+    if refund.settled_at is not None:
+        _count_on_invoice(session, refund, False, actor=actor, now=refund.failed_at or utcnow())
+
+
 def _new_refund(
     session: Session,
     credit: CreditNote,
@@ -518,7 +527,6 @@ def _refund_step(
 ) -> None:
     if note:
         refund.note = note
-    was_sent = refund.state == SUCCEEDED
     if action == "succeed":
         refund.sent_on = office_date(now)
         _count_on_invoice(session, refund, True, actor=actor, now=now)
@@ -531,8 +539,6 @@ def _refund_step(
         at=now,
         changes={"stripe_refund_id": refund.stripe_refund_id},
     )
-    if action == "fail" and was_sent:  # the bank returned a refund sent: not out after all
-        _count_on_invoice(session, refund, False, actor=actor, now=now)
 
 
 def _refund_for(session: Session, status: payment_gateway.RefundStatus) -> Refund | None:
