@@ -174,6 +174,12 @@ class InvoiceSchema(ApiSchema):
     total = MoneyString()
     amount_paid = MoneyString()
     amount_credited = MoneyString()
+    amount_refunded = MoneyString(
+        metadata={
+            "description": "Refunds sent on its credit notes (round 53): the balance due "
+            "is total - amount_paid - amount_credited + amount_refunded, when above 0"
+        }
+    )
     balance_due = MoneyString()
     refund_due = MoneyString(
         metadata={"description": "What the credit notes owe back (of a paid amount)"}

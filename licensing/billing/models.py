@@ -57,6 +57,7 @@ from .states import (
     PAID,
     PAYMENT,
     PAYMENT_METHODS,
+    PENDING,
     REFUND,
     REFUND_COUNTED,
     REVERSED,
@@ -169,6 +170,11 @@ class Invoice(Snapshotted, Base):
     total: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
     amount_paid: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
     amount_credited: Mapped[Decimal] = mapped_column(Money(), default=Decimal(0))
+    # Refunds sent (succeeded) on its credit notes: money back out to the licensee,
+    # which the balance counts (round 53, billing_0021; `owed`).
+    amount_refunded: Mapped[Decimal] = mapped_column(
+        Money(), default=Decimal(0), server_default="0"
+    )
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     finalized_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     paid_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -230,10 +236,18 @@ class Invoice(Snapshotted, Base):
     )
 
     @property
+    def owed(self) -> Decimal:
+        """What the licensee owes on it, signed (round 53): its total less the money
+        kept from them (payments, less those the bank returned, less the refunds sent
+        back) and the credit notes. Below zero, the office owes the difference back.
+        One rule for the balance, settling and reopening (`queries.owed_of` in SQL)."""
+        return self.total - self.amount_paid - self.amount_credited + self.amount_refunded
+
+    @property
     def balance_due(self) -> Decimal:
         if self.state not in (OPEN, UNCOLLECTIBLE):
             return Decimal(0)
-        return max(self.total - self.amount_paid - self.amount_credited, Decimal(0))
+        return max(self.owed, Decimal(0))
 
     @property
     def refund_due(self) -> Decimal:
@@ -243,7 +257,32 @@ class Invoice(Snapshotted, Base):
     @property
     def refund_outstanding(self) -> Decimal:
         """Of the refund due, what is neither sent nor on its way."""
-        return sum((credit.refund_outstanding for credit in self.credit_notes), Decimal(0))
+        return sum(self.refunds_outstanding().values(), Decimal(0))
+
+    def refunds_outstanding(self) -> dict[int, Decimal]:
+        """Each credit note's refund outstanding, by its id (round 53). A note owes
+        what its refund due leaves unsent and not on its way, but the invoice never
+        owes back more than the money it kept beyond what it owes (`owed` below zero,
+        less the refunds on their way): a payment the bank returned or a card payment
+        disputed after the credit note leaves less, or nothing, to send back (the
+        licensee never had that money in). What the invoice owes back goes to its
+        notes in the order they were issued. SQL: `queries.refund_outstanding`."""
+        pending = sum(
+            (
+                refund.amount
+                for credit in self.credit_notes
+                for refund in credit.refunds
+                if refund.state == PENDING
+            ),
+            Decimal(0),
+        )
+        left = max(-self.owed - pending, Decimal(0))
+        found = {}
+        for credit in sorted(self.credit_notes, key=lambda each: each.id):
+            own = max(credit.refund_due - credit.amount_refunded, Decimal(0))
+            found[credit.id] = min(own, left)
+            left -= found[credit.id]
+        return found
 
     @property
     def is_issued(self) -> bool:
@@ -365,7 +404,8 @@ class CreditNote(_RefundedAgainst, Base):
 
     @property
     def refund_outstanding(self) -> Decimal:
-        return max(self.refund_due - self.amount_refunded, Decimal(0))
+        """What is still to send back on it (`Invoice.refunds_outstanding`)."""
+        return self.invoice.refunds_outstanding().get(self.id, Decimal(0))
 
 
 class _MoneyMoved(Snapshotted):

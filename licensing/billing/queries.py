@@ -62,8 +62,10 @@ from licensing.billing.states import (
     GIVING_BACK,
     LOST,
     OPEN,
+    PENDING,
     RECEIVED,
     REFUND_COUNTED,
+    SUCCEEDED,
 )
 from licensing.calendar import office_date, office_day_start
 from licensing.db import Money, Statement, money_sum
@@ -197,7 +199,18 @@ def credit_notes_query(
     refunds come with the page, in one statement, not one a note (the answer's
     `refund_outstanding` reads them)."""
     return _newest_first(CreditNote, principal, invoice_id=invoice_id).options(
-        selectinload(CreditNote.refunds)
+        selectinload(CreditNote.refunds), *owed_back_options()
+    )
+
+
+def owed_back_options() -> tuple[Any, ...]:
+    """Loader options for credit notes whose `refund_outstanding` is read: each note's
+    invoice with its credit notes and their refunds (what it owes back is the
+    invoice's, round 53), in one statement each for a whole list, not a note."""
+    return (
+        selectinload(CreditNote.invoice)
+        .selectinload(Invoice.credit_notes)
+        .selectinload(CreditNote.refunds),
     )
 
 
@@ -488,8 +501,16 @@ def organization_names(session: Session, ids: set[int]) -> dict[int, str]:
 
 
 def _balance_due() -> ColumnElement[Decimal]:
-    """`Invoice.balance_due` in SQL, for an invoice still collectible."""
-    return type_coerce(Invoice.total - Invoice.amount_paid - Invoice.amount_credited, Money())
+    """`Invoice.owed` in SQL: the balance due of an invoice still collectible, when
+    above zero (the refunds sent count, round 53)."""
+    return owed_of(Invoice)
+
+
+def owed_of(invoice: Any) -> ColumnElement[Decimal]:
+    """`Invoice.owed` of `invoice` (the entity or an alias) in SQL: its total less
+    payments and credit notes, plus the refunds sent (round 53)."""
+    owed = invoice.total - invoice.amount_paid - invoice.amount_credited + invoice.amount_refunded
+    return type_coerce(owed, Money())
 
 
 # An organization's invoices still owed (collectible), oldest due first. Kept per
@@ -842,6 +863,17 @@ def collected_between(start: date | None, end: date | None) -> ColumnElement[boo
     )
 
 
+def refunded_between(start: date | None, end: date | None) -> ColumnElement[bool]:
+    """Refunds sent from `start` to `end`, by the day sent (an offline refund's
+    `sent_on`, else the office day Stripe confirmed it): those that succeeded, as the
+    Finance page's *Refunded*, the refunds export and an invoice's `amount_refunded`
+    count them (round 53: an invoice's balance on a day counts those sent by then)."""
+    return and_(
+        Refund.state == SUCCEEDED,
+        paid_between(Refund.sent_on, Refund.settled_at, start, end),
+    )
+
+
 def reversed_between(start: date | None, end: date | None) -> ColumnElement[bool]:
     """Payment reversals from `start` to `end`, by the day the bank returned the
     money (`PaymentReversal.returned_on`), whenever the reversal was recorded."""
@@ -1111,28 +1143,53 @@ def invoices_to_pay(session: Session, organization_id: int, limit: int) -> OpenA
     return _open_amounts(session, named, balance, Invoice.currency, limit)
 
 
-def _refund_outstanding() -> ColumnElement[Decimal]:
+def _money_total(amount: Any, *where: ColumnElement[bool]) -> ColumnElement[Decimal]:
+    """The sum of `amount` over the rows `where` says, 0 when none, as a correlated
+    scalar. A plain SUM: refunds and credit notes add up within one invoice's total,
+    which SQLite's SUM of the scaled integers holds (round 51)."""
+    zero = literal(Decimal(0), Money())
+    summed = select(type_coerce(func.coalesce(func.sum(amount), zero), Money())).where(*where)
+    return type_coerce(summed.scalar_subquery(), Money())
+
+
+def refund_outstanding() -> ColumnElement[Decimal]:
     """A credit note's refund owed that is neither sent nor on its way, in SQL
-    (`CreditNote.refund_outstanding`). A plain SUM: the refunds counted add up to
-    the credit note's refund due at most (a refund is refused beyond what is still
-    outstanding; one failed leaves the count), so within one invoice's total, which
-    SQLite's SUM of the scaled integers holds (round 51)."""
-    counted = (
-        select(
-            type_coerce(
-                func.coalesce(func.sum(Refund.amount), literal(Decimal(0), Money())), Money()
-            )
-        )
-        .where(Refund.credit_note_id == CreditNote.id, Refund.state.in_(REFUND_COUNTED))
-        .scalar_subquery()
+    (`Invoice.refunds_outstanding`, round 53): what its refund due leaves unsent and
+    not on its way, but no more than its invoice owes back (`Invoice.owed` below
+    zero, less the refunds on their way), shared among the invoice's notes in the
+    order they were issued."""
+    counted = Refund.state.in_(REFUND_COUNTED)
+    own = CreditNote.refund_due - _money_total(
+        Refund.amount, Refund.credit_note_id == CreditNote.id, counted
     )
-    return type_coerce(CreditNote.refund_due - counted, Money())
+    earlier_note = aliased(CreditNote, name="earlier_note")
+    earlier = _money_total(
+        earlier_note.refund_due,
+        earlier_note.invoice_id == CreditNote.invoice_id,
+        earlier_note.id < CreditNote.id,
+    ) - _money_total(
+        Refund.amount,
+        Refund.invoice_id == CreditNote.invoice_id,
+        Refund.credit_note_id < CreditNote.id,
+        counted,
+    )
+    owing = aliased(Invoice, name="owing_invoice")
+    owed = select(owed_of(owing)).where(owing.id == CreditNote.invoice_id).scalar_subquery()
+    pending = _money_total(
+        Refund.amount, Refund.invoice_id == CreditNote.invoice_id, Refund.state == PENDING
+    )
+    left = type_coerce(-owed - pending - earlier, Money())
+    zero = literal(Decimal(0), Money())
+    own = type_coerce(own, Money())
+    return type_coerce(
+        case((own <= zero, zero), (left <= zero, zero), (own < left, own), else_=left), Money()
+    )
 
 
 def refunds_to_send(session: Session, organization_id: int, limit: int) -> OpenAmounts:
     """The organization's credit notes with a refund owed that is neither sent nor on
     its way (`CreditNote.refund_outstanding`), in the order they were issued."""
-    outstanding = _refund_outstanding()
+    outstanding = refund_outstanding()
     named = (
         select(CreditNote.number, CreditNote.currency)
         .where(CreditNote.organization_id == organization_id, outstanding > Decimal(0))
@@ -1156,12 +1213,19 @@ def refunds_owed(
     *,
     organization_id: int | None = None,
     invoice_ids: Sequence[int] | None = None,
-) -> Sequence[Row[str, int, str | None, str, Decimal, datetime, Decimal]]:
+) -> Sequence[Row[str, int, str | None, str, Decimal, datetime, Decimal, Decimal]]:
     """The credit notes of an organization (or of some invoices) with a refund owed
     that is neither sent nor on its way, oldest first: each row's `number`,
-    `invoice_id`, `invoice_number`, `currency`, `outstanding`, `issued_at` and
-    `refund_due` (all the credit note owes back, sent or not: round 53)."""
-    outstanding = _refund_outstanding()
+    `invoice_id`, `invoice_number`, `currency`, `outstanding`, `issued_at`,
+    `refund_due` (all the credit note owes back, sent or not: round 53) and `refunded`
+    (its refunds sent or on their way: `refund_due - outstanding` is more than that
+    once the invoice owes back less, e.g. after a bank return)."""
+    outstanding = refund_outstanding()
+    refunded = _money_total(
+        Refund.amount,
+        Refund.credit_note_id == CreditNote.id,
+        Refund.state.in_(REFUND_COUNTED),
+    )
     statement = (
         select(
             CreditNote.number,
@@ -1171,6 +1235,7 @@ def refunds_owed(
             outstanding.label("outstanding"),
             CreditNote.issued_at,
             CreditNote.refund_due,
+            refunded.label("refunded"),
         )
         .join(Invoice, Invoice.id == CreditNote.invoice_id)
         .where(outstanding > Decimal(0))

@@ -9,8 +9,10 @@ notes issued, never below zero), summed over the organization's invoices. So the
 closing balance is what the receivables export says the organization owed on the
 last day, to the cent. Each movement's effect is the change it makes to that sum,
 which is its amount but where a credit note goes beyond what its invoice owed (the
-rest is a refund due) or a refund is sent (money back out of a credit, owing nothing
-new): the export counts neither, so the statement shows their amounts and says so.
+rest is a refund due) or a refund is sent of what a credit note owes back (owing
+nothing new): the statement shows their amounts and says so. A refund sent counts in
+the invoice's balance (round 53, `Invoice.owed`): once the payment it came from is
+returned by the bank, the licensee owes it again, and the statement says so.
 """
 
 from __future__ import annotations
@@ -34,8 +36,12 @@ from licensing.billing.models import (
     PaymentReversal,
     Refund,
 )
-from licensing.billing.queries import collected_between, paid_between, reversed_between
-from licensing.billing.states import CARD, DRAFT, SUCCEEDED
+from licensing.billing.queries import (
+    collected_between,
+    refunded_between,
+    reversed_between,
+)
+from licensing.billing.states import CARD, DRAFT
 from licensing.calendar import office_date, office_day_start
 from licensing.finance.queries import Receivable, Returned, receivables
 from licensing.money import format_amount
@@ -134,7 +140,8 @@ def _before(receivable: Receivable, start: date) -> Receivable:
 
 def _applied(receivable: Receivable, movement: Movement) -> Receivable:
     """The invoice after `movement`: the same event the ledger reads, dated its day."""
-    if movement.kind in (PAID, REINSTATED, CREDITED):
+    if movement.kind in (PAID, REINSTATED, CREDITED, REFUNDED):
+        # A refund sent settles it less (its amount is signed up): round 53.
         settled = (movement.day, -movement.amount)
         return replace(receivable, settlements=[*receivable.settlements, settled])
     if movement.kind in (REVERSED, WITHDRAWN):
@@ -142,7 +149,7 @@ def _applied(receivable: Receivable, movement: Movement) -> Receivable:
         return replace(receivable, returns=[*receivable.returns, returned])
     if movement.kind == VOIDED:
         return replace(receivable, voided_on=movement.day)
-    return receivable  # issued (counted from its issue day), refunded (not counted)
+    return receivable  # issued (counted from its issue day)
 
 
 def running_lines(
@@ -366,8 +373,7 @@ def _refunds(session: Session, scope: _Scope) -> Iterator[Movement]:
         .where(
             Refund.organization_id == scope.organization_id,
             Refund.currency == scope.currency,
-            Refund.state == SUCCEEDED,
-            paid_between(Refund.sent_on, Refund.settled_at, scope.start, scope.end),
+            refunded_between(scope.start, scope.end),
         )
     )
     for refund, number, invoice_id in found:

@@ -465,7 +465,7 @@ def _refunds_owed(
     to_card = _refunds_to_card(session, {row.invoice_id for row in owed})
     for row in owed:
         amount = f"{money(row.outstanding, row.currency)} {row.currency}"
-        sent = row.refund_due - row.outstanding
+        sent = row.refunded
         how = (
             "to the card that paid it" if row.invoice_id in to_card else "by bank transfer or check"
         )

@@ -15,7 +15,7 @@ from sqlalchemy import ColumnElement, and_, or_, select
 from sqlalchemy.orm import Session
 
 from licensing.accounts.models import Organization
-from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal
+from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal, Refund
 from licensing.billing.queries import paid_between
 from licensing.billing.states import DRAFT
 from licensing.calendar import office_date
@@ -163,9 +163,10 @@ def _amounts_changed(given: ExportFilter) -> list[ColumnElement[bool]]:
     kind: a part paid by wire, a card, a flagged one accepted, money a dispute won
     reinstated), a payment taken back (its reversal's `created_at`: a bounced check,
     a dispute's withdrawal, on an invoice that stays open) or a credit note issued
-    on it (`issued_at`). Until round 51 the pull missed a partial payment and a
-    credit note, and the ledger kept the invoice's `amount_paid`, `amount_credited`
-    and `balance_due` as they were the night it was issued."""
+    on it (`issued_at`), and since round 53 a refund sent or failed (`settled_at`,
+    `failed_at`: the invoice's `amount_refunded`). Until round 51 the pull missed a
+    partial payment and a credit note, and the ledger kept the invoice's `amount_paid`,
+    `amount_credited` and `balance_due` as they were the night it was issued."""
     # Uncorrelated: each set of invoices can be read once (PostgreSQL hashes it), where a
     # correlated EXISTS under the OR was a probe for every invoice.
     return [
@@ -174,6 +175,11 @@ def _amounts_changed(given: ExportFilter) -> list[ColumnElement[bool]]:
             (Payment, Payment.settled_at),
             (PaymentReversal, PaymentReversal.created_at),
             (CreditNote, CreditNote.issued_at),
+            # Round 53: a refund sent, or one sent and failed, changes `amount_refunded`
+            # (and, after a payment returned, `balance_due`). Refunds are few and their
+            # times not indexed (as `billing_0016` left them): read whole, once.
+            (Refund, Refund.settled_at),
+            (Refund, Refund.failed_at),
         )
     ]
 

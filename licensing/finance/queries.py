@@ -77,9 +77,10 @@ from licensing.billing.queries import (
     owed_again_by,
     owed_since,
     paid_between,
+    refunded_between,
     reversed_between,
 )
-from licensing.billing.states import AGREEMENT, DRAFT, ROYALTY_REPORT, SUCCEEDED, VOID
+from licensing.billing.states import AGREEMENT, DRAFT, ROYALTY_REPORT, VOID
 from licensing.db import money_sum
 from licensing.finance.classification import AXES, RevenueLine, classify
 from licensing.money import minor_units, proportional
@@ -455,6 +456,18 @@ def receivables(
     )
     for credit in credits:
         ledger[credit.invoice_id].settlements.append((credit.issue_date, credit.amount))
+    # A refund sent is money back out to the licensee (round 53): it settles the
+    # invoice less, on the day it went, as `Invoice.owed` counts it.
+    sent = _moved(
+        session,
+        Refund,
+        (Refund.invoice_id, Refund.amount),
+        Refund.sent_on,
+        Refund.invoice_id.in_(ids),
+        refunded_between(None, until),
+    )
+    for each in sent:
+        ledger[each.row.invoice_id].settlements.append((each.day, -each.row.amount))
     return list(ledger.values())
 
 
@@ -472,16 +485,16 @@ def _credited_by(until: date) -> ColumnElement[bool]:
 
 # --- the ledger summed in SQL (round 53) ---------------------------------------------
 #
-# What `Receivable.balance_on` and `owed_back_on` give an invoice (round 52's refunds
-# owed, before refunds sent, are the latter), computed by the database for every
-# invoice at once. Each event that moves an invoice's balance (its issue, +total; a
-# payment received, -amount; the bank's return of one, +amount; a credit note,
-# -amount) is placed in the first period end on or after its day (the office day of
-# a card payment's settlement, as `paid_between` counts it); an event before the
+# What `Receivable.balance_on` and `owed_back_on` give an invoice (the refunds owed
+# are the latter), computed by the database for every invoice at once. Each event
+# that moves an invoice's balance (its issue, +total; a payment received, -amount;
+# the bank's return of one, +amount; a credit note, -amount; a refund sent, +amount)
+# is placed in the first period end on or after its day (the office day of a card
+# payment's or refund's settlement, as `paid_between` counts it); an event before the
 # invoice's issue counts from the issue's end on (nothing is owed before: the
 # services refuse such a payment, but the rule is `balance_on`'s). Each invoice's
 # running sum at each end is what it owed; above zero it is outstanding, below zero
-# it was credited beyond what it owed (a refund owed).
+# it was credited beyond what it owed, net of refunds sent (a refund still owed).
 
 _NOTHING: ColumnElement[Any] = literal_column("0")
 
@@ -546,6 +559,9 @@ def _owed_at_ends(currency: str, ends: Sequence[date], since: date) -> Select[An
             _end_of(ends, lambda end: CreditNote.issue_date <= end),
             -CreditNote.amount,
         ).where(CreditNote.invoice_id.in_(ids)),
+        select(Refund.invoice_id, _end_of(ends, _paid_by(Refund)), Refund.amount).where(
+            Refund.invoice_id.in_(ids), refunded_between(None, last)
+        ),
     ).subquery()
     invoice_id, period, amount = events.c.invoice_id, events.c.period, events.c.amount
     counted_from = case((period < invoices.c.issued, invoices.c.issued), else_=period)
@@ -667,6 +683,9 @@ def owed_on(session: Session, currency: str, day: date) -> list[Owed]:
         select(CreditNote.invoice_id, -CreditNote.amount, -CreditNote.amount).where(
             CreditNote.invoice_id.in_(ids), CreditNote.issue_date <= day
         ),
+        select(Refund.invoice_id, Refund.amount, Refund.amount).where(
+            Refund.invoice_id.in_(ids), refunded_between(None, day)
+        ),
     ).subquery()
     invoice_id, by_the_bank, by_now = events.c.invoice_id, events.c.by_the_bank, events.c.by_now
     balance, known_now = func.sum(by_the_bank), func.sum(by_now)
@@ -701,11 +720,11 @@ class PeriodFigures:
     # Payments the bank returned in the period (made in it or before): owed again,
     # so invoiced - collected + reversed - credited + refunded is that change.
     reversed: Decimal = ZERO
-    # Refunds owed at the period's end and not yet sent (round 52): credit beyond what
-    # the invoices owed, less refunds sent by then (`period_end_balances`,
-    # `refunds_sent_by`). Outstanding less it changes, period by period, by invoiced -
-    # collected + reversed - credited + refunded, whether or not every refund owed has
-    # been sent.
+    # Refunds owed at the period's end and not yet sent (round 52): what each credited
+    # invoice owed back then, its refunds sent counted in its balance (round 53,
+    # `period_end_balances`). Outstanding less it changes, period by period, by
+    # invoiced - collected + reversed - credited + refunded, whether or not every
+    # refund owed has been sent.
     refunds_owed: Decimal = ZERO
 
 
@@ -719,31 +738,10 @@ def refunds(
         Refund,
         (Refund.amount,),
         Refund.sent_on,
-        Refund.state == SUCCEEDED,
         Refund.currency == currency,
-        paid_between(Refund.sent_on, Refund.settled_at, start, end),
+        refunded_between(start, end),
     )
     return [(each.day, each.row.amount) for each in sent]
-
-
-def refunds_sent_by(session: Session, currency: str, ends: Sequence[date]) -> list[Decimal]:
-    """The refunds sent (succeeded) by the end of each of `ends` (ascending), by the
-    day sent (`refunds`), summed by the database in each end's period."""
-    if not ends:
-        return []
-    period = _end_of(ends, _paid_by(Refund)).label("period")
-    sent = dict(
-        session.execute(
-            select(period, money_sum(Refund.amount))
-            .where(
-                Refund.state == SUCCEEDED,
-                Refund.currency == currency,
-                paid_between(Refund.sent_on, Refund.settled_at, None, ends[-1]),
-            )
-            .group_by(period)
-        ).all()
-    )
-    return _running(sent.get(index) or ZERO for index in range(len(ends)))
 
 
 def _by_day(session: Session, statement: Select[*tuple[Any, ...]]) -> list[tuple[date, Decimal]]:
@@ -775,16 +773,11 @@ def cash_flow(session: Session, filters: Filters) -> list[PeriodFigures]:
     refunded = refunds(session, currency, start, end)
     periods = filters.periods
     ends = [period.end for period in periods]
-    # Refunds owed (round 52): credit beyond what the invoices owed, less refunds
-    # sent, by each end; below zero only if more was sent back than the ledger then
-    # shows owed (a payment the bank returned after its refund was sent).
-    outstanding, credited_beyond = period_end_balances(session, currency, ends, start)
-    owed_back = [
-        beyond - sent
-        for beyond, sent in zip(
-            credited_beyond, refunds_sent_by(session, currency, ends), strict=True
-        )
-    ]
+    # Refunds owed: what each credited invoice owed back at each end, its refunds
+    # sent by then counted in its own balance (round 53: the refunds sent were
+    # subtracted from the sum over every invoice, so a payment the bank returned
+    # after its refund was sent read a negative refund owed).
+    outstanding, owed_back = period_end_balances(session, currency, ends, start)
     return [
         PeriodFigures(
             period,

@@ -877,7 +877,7 @@ def refunds_owed_of(session: Session, report: RoyaltyReport) -> list[CreditNote]
         session.scalars(
             select(CreditNote)
             .where(CreditNote.number.in_(report.credit_notes), CreditNote.refund_due > Decimal(0))
-            .options(selectinload(CreditNote.refunds))
+            .options(selectinload(CreditNote.refunds), *billing_queries.owed_back_options())
             .order_by(CreditNote.id)
         )
     )

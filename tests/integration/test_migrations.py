@@ -899,6 +899,66 @@ def test_billing_0019_adds_the_kept_pdfs_seals_and_its_downgrade_keeps_the_rows(
     migrations.upgrade(url)
 
 
+def test_billing_0021_counts_each_invoices_refunds_sent_and_its_downgrade_drops_the_column(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 53: `invoices.amount_refunded` holds the refunds sent (succeeded) on the
+    invoice's credit notes, backfilled from them: a pending or failed refund is not
+    money sent; an invoice with none holds 0. The downgrade drops the column."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "billing_0020")
+    engine = make_engine(url)
+    # Money as each database stores it: NUMERIC on PostgreSQL, ten-thousandths on SQLite.
+    scale = 10_000 if engine.dialect.name == "sqlite" else 1
+    try:
+        with engine.connect() as connection:
+            organization_id, _ = _organization_and_user(connection, "member")
+            refunded = _invoice(connection, organization_id, "manual", 1)
+            untouched = _invoice(connection, organization_id, "manual", 2)
+            credit_note_id = _insert(
+                connection,
+                "credit_notes",
+                number="CN-2027-000001",
+                invoice_id=refunded,
+                organization_id=organization_id,
+                currency="USD",
+                amount=150 * scale,
+                applied_to_balance=0,
+                refund_due=150 * scale,
+                reason="Seat removed",
+                issue_date=date(2027, 3, 10),
+                issued_at=datetime(2027, 3, 10, 12, 0, tzinfo=UTC),
+                issued_by="clerk@example.com",
+            )
+            for amount, state in ((100, "succeeded"), (30, "succeeded"), (7, "pending")):
+                _insert(
+                    connection,
+                    "refunds",
+                    credit_note_id=credit_note_id,
+                    invoice_id=refunded,
+                    organization_id=organization_id,
+                    method="wire",
+                    state=state,
+                    currency="USD",
+                    amount=amount * scale,
+                    recorded_by="clerk@example.com",
+                    created_at=datetime(2027, 3, 12, 12, 0, tzinfo=UTC),
+                )
+            connection.commit()
+        migrations.upgrade(url)
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT id, amount_refunded FROM invoices"))
+            found = {row[0]: row[1] for row in rows}
+        assert found == {refunded: 130 * scale, untouched: 0}
+        migrations.downgrade(url, "billing_0020")
+        with engine.connect() as connection:
+            columns = {each["name"] for each in inspect(connection).get_columns("invoices")}
+        assert "amount_refunded" not in columns
+    finally:
+        engine.dispose()
+    migrations.upgrade(url)
+
+
 def test_finance_0002_makes_copies_of_kept_pdfs_references_and_its_downgrade_puts_the_bytes_back(
     database_template: DatabaseTemplate,
 ) -> None:

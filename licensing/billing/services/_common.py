@@ -255,6 +255,7 @@ def _settle(session: Session, invoice: Invoice, *, actor: Actor, now: datetime, 
         changes={
             "amount_paid": quantize(invoice.amount_paid, invoice.currency),
             "amount_credited": quantize(invoice.amount_credited, invoice.currency),
+            "amount_refunded": quantize(invoice.amount_refunded, invoice.currency),
         },
     )
 
@@ -262,10 +263,7 @@ def _settle(session: Session, invoice: Invoice, *, actor: Actor, now: datetime, 
 def _settle_if_cleared(
     session: Session, invoice: Invoice, *, actor: Actor, now: datetime, note: str
 ) -> None:
-    if (
-        invoice.state in COLLECTIBLE
-        and invoice.total - invoice.amount_paid - invoice.amount_credited <= 0
-    ):
+    if invoice.state in COLLECTIBLE and invoice.owed <= 0:
         _settle(session, invoice, actor=actor, now=now, note=note)
         _restore_standing(session, invoice.organization_id, now, actor)
 

@@ -25,24 +25,61 @@ from licensing.billing.services._common import (
     _email_billing_contact,
     _email_payer,
     _locked,
+    _locked_invoice,
     _offline_errors,
     _offline_fields,
+    _settle_if_cleared,
 )
 from licensing.billing.services.card_payments import RECONCILE_AFTER, ReconcileReport, _reconcile
 from licensing.billing.services.giving_back import apply_refund_at_stripe
 from licensing.billing.services.references import RepeatedReferencePolicy
+from licensing.billing.services.reversals import _reopen_if_owed
 from licensing.billing.states import CARD, OPEN, PENDING, REFUND, REVERSED, SUCCEEDED, WON
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
-from licensing.money import in_words, to_minor_units
+from licensing.money import in_words, quantize, to_minor_units
 from licensing.words import humanize
 
 log = logging.getLogger(__name__)
 
 
 def _locked_credit_note(session: Session, credit_note_id: int) -> CreditNote:
-    return _locked(session, CreditNote, credit_note_id, "credit note")
+    """The credit note and its invoice, both row-locked: what the note may still send
+    back depends on what the invoice owes (`Invoice.refunds_outstanding`), which a
+    payment reversed meanwhile would change."""
+    credit = _locked(session, CreditNote, credit_note_id, "credit note")
+    _locked_invoice(session, credit.invoice_id)
+    return credit
+
+
+def _count_on_invoice(
+    session: Session, refund: Refund, sent: bool, *, actor: Actor, now: datetime
+) -> None:
+    """A refund sent (`sent`), or one sent and then failed, counted in its invoice's
+    `amount_refunded` (round 53): money back out to the licensee, which the balance
+    counts, so a payment returned after it leaves the whole of it owed. Audited
+    `invoice.refund_sent` / `invoice.refund_returned`; a paid invoice owed again
+    reopens, an open one owing nothing more is settled."""
+    session.flush()  # the lock reads the invoice afresh: nothing of it left unwritten
+    invoice = _locked_invoice(session, refund.invoice_id)
+    invoice.amount_refunded += refund.amount if sent else -refund.amount
+    audit.record_event(
+        session,
+        "invoice.refund_sent" if sent else "invoice.refund_returned",
+        invoice.id,
+        after={
+            "refund_id": refund.id,
+            "amount": quantize(refund.amount, refund.currency),
+            "amount_refunded": quantize(invoice.amount_refunded, invoice.currency),
+        },
+        actor=actor,
+    )
+    note = f"{refund.method} refund {refund.id}" + ("" if sent else " failed")
+    if sent:
+        _reopen_if_owed(session, invoice, actor=actor, note=note)
+    else:
+        _settle_if_cleared(session, invoice, actor=actor, now=now, note=note)
 
 
 def _check_refund_amount(credit: CreditNote, amount: Decimal) -> None:
@@ -84,6 +121,15 @@ def _tell_refund_sent(session: Session, refund: Refund, actor: Actor, note: str 
             template="refund_sent",
             **told,
         )
+
+
+@REFUND.on("fail")
+def _uncount_if_sent(session: Session, refund: Refund, actor: Actor, note: str | None) -> None:
+    """A refund sent and then failed (the bank returned it: Stripe's `refund.failed`)
+    is not money out after all: its invoice owes it back again. One never sent (a
+    card refund pending, which only `succeed` stamps `settled_at`) was never counted."""
+    if refund.settled_at is not None:
+        _count_on_invoice(session, refund, False, actor=actor, now=refund.failed_at or utcnow())
 
 
 def _new_refund(
@@ -186,6 +232,7 @@ def record_offline_refund(
         )
         if key is not None:
             key.started(refund_id=refund.id)
+        _count_on_invoice(session, refund, True, actor=actor, now=now)
         _tell_refund_sent(session, refund, actor, None)
         return refund
 
@@ -482,6 +529,7 @@ def _refund_step(
         refund.note = note
     if action == "succeed":
         refund.sent_on = office_date(now)
+        _count_on_invoice(session, refund, True, actor=actor, now=now)
     REFUND.apply(
         session,
         refund,

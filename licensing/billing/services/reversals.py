@@ -70,8 +70,9 @@ def _refuse_unless_reversible(payment: Payment) -> None:
 
 def _reopen_if_owed(session: Session, invoice: Invoice, *, actor: Actor, note: str) -> None:
     """A paid invoice whose payments no longer cover it is owed again (`open`; overdue
-    when its due date has passed, as any open invoice)."""
-    if invoice.state == PAID and invoice.total - invoice.amount_paid - invoice.amount_credited > 0:
+    when its due date has passed, as any open invoice): `Invoice.owed`, which counts
+    the refunds sent (a payment returned after its refund went back, round 53)."""
+    if invoice.state == PAID and invoice.owed > 0:
         invoice.paid_at = None
         INVOICE.apply(
             session,
@@ -92,12 +93,6 @@ def _refuse(
     errors, clean_reason = _reversal_errors(payment, reason, returned_on, now)
     if errors:
         raise InvalidInput("The reversal has problems.", errors)
-    if invoice.refund_due > 0:
-        raise Conflict(
-            f"{invoice.title} has a refund due of "
-            f"{in_words(invoice.refund_due, invoice.currency)} counted against its "
-            "payments: correct the credit notes first, then reverse the payment."
-        )
     return clean_reason
 
 
@@ -204,9 +199,11 @@ def reverse_offline_payment(
     due date holds the organization at `pending_payment` in the same transaction,
     as the overdue run would.
 
-    Refused (409) for a card payment, one not `succeeded` (already reversed...)
-    and one whose invoice has a refund due (its credit notes were counted against
-    this payment: correct those first). Bad input (422) stores nothing."""
+    Refused (409) for a card payment and one not `succeeded` (already reversed...).
+    An invoice with a refund due is reversed too (round 53; refused before): its
+    balance counts the refunds sent, so what a credit note still owes back shrinks
+    by the money returned (`Invoice.refunds_outstanding`) and a refund already sent
+    is owed again. Bad input (422) stores nothing."""
     actor.require_role("billing")
     now = now or utcnow()
     with db.transaction() as session:

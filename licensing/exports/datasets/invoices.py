@@ -8,6 +8,7 @@ from sqlalchemy import case, literal, type_coerce
 from sqlalchemy.orm import aliased
 
 from licensing.billing.models import Invoice
+from licensing.billing.queries import owed_of
 from licensing.billing.states import (
     COLLECTIBLE,
     INVOICE_SOURCES,
@@ -32,7 +33,8 @@ from licensing.royalties.models import RoyaltyReport
 
 STATES = tuple(state for state in INVOICE_STATES if state != "draft")
 
-_OWED = type_coerce(Invoice.total - Invoice.amount_paid - Invoice.amount_credited, Money())
+# `Invoice.owed`: the refunds sent count (round 53).
+_OWED = owed_of(Invoice)
 # What is still owed: only an open or uncollectible invoice owes, and never less than 0.
 _BALANCE_DUE = type_coerce(
     case(
@@ -142,6 +144,13 @@ DECLARED = Declared(
             ),
             _REPORT.amends_id,
             report_number,
+        ),
+        # Round 53: the balance counts the refunds sent, so the row says them.
+        Column(
+            "amount_refunded",
+            MONEY,
+            "Refunds sent on its credit notes: balance_due is total - amount_paid - "
+            "amount_credited + amount_refunded, when above 0.",
         ),
     ),
     source=_source,

@@ -1,11 +1,12 @@
 """receivables: accounts receivable as of a date, with aging buckets.
 
 An invoice is receivable on the as-of date when it was issued by then, was not
-void by then, and its total exceeds the payments received and credit notes
-issued by then (a payment the bank returned counts as received until the day it
-was returned: `billing.queries.collected_between` and `reversed_between`, the
-Finance page's definitions). So a past date gives the ledger as it stood that
-day, even for invoices paid, voided or reversed since.
+void by then, and its total plus the refunds sent by then (round 53: money back out
+to the licensee) exceeds the payments received and credit notes issued by then (a
+payment the bank returned counts as received until the day it was returned:
+`billing.queries.collected_between` and `reversed_between`, the Finance page's
+definitions). So a past date gives the ledger as it stood that day, even for
+invoices paid, voided or reversed since.
 """
 
 from __future__ import annotations
@@ -17,13 +18,14 @@ from typing import Any
 
 from sqlalchemy import func, or_, select
 
-from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal
+from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal, Refund
 from licensing.billing.queries import (
     collected_between,
     disputed_on,
     not_chased_on,
     owed_again_by,
     owed_since,
+    refunded_between,
     reversed_between,
 )
 from licensing.billing.states import DRAFT, VOID
@@ -107,6 +109,12 @@ COLUMNS = (
             "not yet owed again: the Finance page's aging",
         ),
     ),
+    Column(
+        "refunded_to_date",
+        MONEY,
+        "Refunds sent on its credit notes by the as-of date: the balance is total - "
+        "paid_to_date - credited_to_date + refunded_to_date (round 53).",
+    ),
 )
 
 
@@ -137,6 +145,13 @@ def _statement(given: ExportFilter, as_of: date) -> Statement:
         .where(CreditNote.invoice_id == Invoice.id, CreditNote.issue_date <= as_of)
         .scalar_subquery()
     )
+    # Refunds sent by then (round 53): money back out, which the balance counts. Bounded
+    # by the credit notes' refunds due, so within the invoice's total: a plain SUM.
+    refunded = (
+        select(func.sum(Refund.amount))
+        .where(Refund.invoice_id == Invoice.id, refunded_between(None, as_of))
+        .scalar_subquery()
+    )
     end_of_day = office_day_start(as_of + timedelta(days=1))
     statement = (
         select(
@@ -150,6 +165,7 @@ def _statement(given: ExportFilter, as_of: date) -> Statement:
             received.label("received"),
             returned.label("returned"),
             credited.label("credited"),
+            refunded.label("refunded"),
             disputed_on(as_of).label("disputed"),
             not_chased_on(as_of).label("not_chased"),
             owed_again_by(as_of).label("owed_again_on"),
@@ -170,7 +186,8 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
     for r in each(context.session, statement):
         paid = (r.received or Decimal(0)) - (r.returned or Decimal(0))
         credited = r.credited or Decimal(0)
-        balance = r.total - paid - credited
+        refunded = r.refunded or Decimal(0)
+        balance = r.total - paid - credited + refunded
         if balance <= 0:
             continue
         overdue = max((as_of - r.due_date).days, 0) if r.due_date else 0
@@ -196,6 +213,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
             *(owed if name == which else zero for name in BUCKETS),
             owed if r.disputed else zero,
             *_aged_as_chased(r, as_of),
+            amount(refunded, currency),
         )
 
 

@@ -612,7 +612,7 @@ def test_a_flagged_payment_accepted_comes_again_the_night_accepted_alike_in_csv_
         "amount_received": "299.99",
     }
     # The invoice it paid is not a royalty invoice: the three round-33 columns and
-    # round 51's two (the reports' numbers) come last, empty in CSV and null in JSON.
+    # round 51's two (the reports' numbers) are empty in CSV and null in JSON.
     invoices = client.get(
         "/api/v1/exports/invoices",
         query_string={"format": "csv"},
@@ -620,18 +620,20 @@ def test_a_flagged_payment_accepted_comes_again_the_night_accepted_alike_in_csv_
     ).get_data(as_text=True)
     reader = csv.reader(io.StringIO(invoices))
     header = next(row for row in reader if row and not row[0].startswith("#"))
-    assert header[-5:] == [
+    # Round 53 added `amount_refunded` after them: the refunds sent on the invoice.
+    assert header[-6:] == [
         "royalty_report_id",
         "amends_report_id",
         "amends_invoice_number",
         "royalty_report_number",
         "amends_report_number",
+        "amount_refunded",
     ]
     [line] = [r for r in reader if r and r[header.index("invoice_number")] == short.number]
-    assert line[-5:] == [""] * 5
+    assert line[-6:] == [""] * 5 + ["0.00"]
     [as_json] = [r for r in export("invoices") if r["invoice_number"] == short.number]
-    assert list(as_json)[-5:] == header[-5:]
-    assert [as_json[name] for name in header[-5:]] == [None] * 5
+    assert list(as_json)[-6:] == header[-6:]
+    assert [as_json[name] for name in header[-6:-1]] == [None] * 5
 
 
 def _give_back(client: FlaskClient, staff: User, payment: Payment) -> None:

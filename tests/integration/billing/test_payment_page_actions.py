@@ -166,8 +166,11 @@ def test_a_charged_back_payment_says_why_it_is_not_refunded_to_the_card_and_refu
     invoice_for: Callable[..., Invoice],
 ) -> None:
     invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    # Round 53: a credit of 150.00, so that with 100.00 withdrawn the office still holds
+    # 50.00 beyond what the invoice owes (250.00 - 100.00 kept - 150.00 credited): a
+    # credit of 40.00 left the invoice owed 60.00 and nothing to send back.
     credit = services.issue_credit_note(
-        invoice.id, amount=Decimal("40.00"), reason="Overbilled", actor=billing_clerk()
+        invoice.id, amount=Decimal("150.00"), reason="Overbilled", actor=billing_clerk()
     )
     withdrawn = dispute_event(
         "charge.dispute.funds_withdrawn", payment, charge, amount=10000, moved=(WITHDRAWN,)

@@ -284,20 +284,25 @@ def test_a_card_payment_is_refused_and_pointed_to_stripe_refunds(
     assert "Stripe refund" in str(refused.value)
 
 
-def test_an_invoice_with_a_refund_due_is_refused_until_its_credit_notes_are_corrected(
+def test_a_check_with_a_refund_due_on_it_is_reversed_and_the_refund_is_no_longer_owed(
     app: Flask, vendor: User, invoice_for: Callable[..., Invoice]
 ) -> None:
+    """Round 53: refused until then ("correct the credit notes first"); the balance
+    now says what is owed either way, so the bounced check is reversed and the
+    credit note's refund, never sent, is not owed back (the money never arrived)."""
     invoice = invoice_for(vendor, ("1000.00",))
     payment = _check(invoice)
-    services.issue_credit_note(
+    credit = services.issue_credit_note(
         invoice.id, amount=Decimal("100.00"), reason="Overcharged.", actor=billing_clerk()
     )
-    with pytest.raises(Conflict) as refused:
-        services.reverse_offline_payment(
-            payment.id, reason="Bounced.", returned_on=RETURNED.date(), now=RETURNED,
-            standing_days=STANDING_DAYS, actor=billing_clerk(),
-        )  # fmt: skip
-    assert "refund due of 100.00 USD" in str(refused.value)
+    assert credit.refund_outstanding == Decimal("100.00")
+    services.reverse_offline_payment(
+        payment.id, reason="Bounced.", returned_on=RETURNED.date(), now=RETURNED,
+        standing_days=STANDING_DAYS, actor=billing_clerk(),
+    )  # fmt: skip
+    db.session().refresh(invoice)
+    assert (invoice.state, invoice.balance_due) == ("open", Decimal("900.00"))
+    assert (credit.refund_due, invoice.refund_outstanding) == (Decimal("100.00"), Decimal(0))
 
 
 def test_billing_staff_reverse_a_payment_in_the_api_and_read_it_on_the_payment(
