@@ -409,16 +409,18 @@ def moving_or_owing(start: date) -> ColumnElement[bool]:
     2,000 at 2,000 agreements, for a year's statement). Such an invoice adds nothing
     to the opening or closing balance, nor to any line's change: its balance
     (`Receivable.balance_on`) changes only on its own days (its issue, a payment
-    collected, a credit note, a payment returned, its void), and none comes from
-    `start` on, so it owes from then what it owed, with everything recorded, before.
+    collected, a credit note, a payment returned, a refund sent, its void), and none
+    comes from `start` on, so it owes from then what it owed, with everything
+    recorded, before.
 
     Left out only when, as SQL over the same rows the ledger reads: issued before
     `start`, not voided from then on, no payment collected (`collected_between`), credit
-    note issued or payment returned from `start` on, and either voided before `start`
-    or its total at most its payments collected and credit notes less what the bank
-    returned of those payments (it owes nothing: `balance_on` is never below zero).
-    Anything else is read and summed by `balance_on`, as before: this decides which
-    invoices are read, never a figure."""
+    note issued, payment returned or refund sent (`refunded_between`) from `start` on,
+    and either voided before `start` or its total at most its payments collected and
+    credit notes less what the bank returned of those payments and the refunds sent
+    (it owes nothing: `balance_on` is never below zero; refunds count in it since
+    round 53's refunds work). Anything else is read and summed by `balance_on`, as
+    before: this decides which invoices are read, never a figure."""
     zero: ColumnElement[Any] = literal_column("0")
     collected = and_(Payment.invoice_id == Invoice.id, collected_between(None, None))
     paid = select(func.coalesce(func.sum(Payment.amount), zero)).where(collected)
@@ -430,6 +432,9 @@ def moving_or_owing(start: date) -> ColumnElement[bool]:
         .select_from(Payment)
         .join(PaymentReversal, PaymentReversal.payment_id == Payment.id)
         .where(collected)
+    )
+    refunded = select(func.coalesce(func.sum(Refund.amount), zero)).where(
+        Refund.invoice_id == Invoice.id, refunded_between(None, None)
     )
     moves_from_start = or_(
         Invoice.issue_date >= start,
@@ -443,11 +448,17 @@ def moving_or_owing(start: date) -> ColumnElement[bool]:
         select(PaymentReversal.id)
         .where(PaymentReversal.invoice_id == Invoice.id, PaymentReversal.returned_on >= start)
         .exists(),
+        select(Refund.id)
+        .where(Refund.invoice_id == Invoice.id, refunded_between(start, None))
+        .exists(),
     )
     owes = and_(
         Invoice.voided_at.is_(None),
         Invoice.total
-        > paid.scalar_subquery() + credited.scalar_subquery() - returned.scalar_subquery(),
+        > paid.scalar_subquery()
+        + credited.scalar_subquery()
+        - returned.scalar_subquery()
+        - refunded.scalar_subquery(),
     )
     return or_(moves_from_start, owes)
 

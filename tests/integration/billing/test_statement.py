@@ -329,7 +329,8 @@ def test_a_dispute_lost_and_told_late_leaves_the_statement_equal_to_the_export(
 
 def _older_business(invoice_for: Callable[..., Invoice], vendor: User) -> dict[str, Invoice]:
     """Invoices of 2025, before the year of business: one paid, one never paid, one
-    void, one credited whole, and one whose wire the bank returned (owed again)."""
+    void, one credited whole, one whose wire the bank returned (owed again), and one
+    whose wire the bank returned after its credit's refund was sent (owed again)."""
     clerk = billing_clerk()
 
     def issued(amount: str, day: date) -> Invoice:
@@ -360,12 +361,43 @@ def _older_business(invoice_for: Callable[..., Invoice], vendor: User) -> dict[s
         now=_at(date(2025, 8, 2)),
         actor=clerk,
     )
+    # Paid in two wires, credited 50.00 and that refund sent, then the bank returns the
+    # smaller wire: owed again (round 53, an invoice's balance counts refunds sent),
+    # though its payments and credit, less what the bank returned, still cover its total.
+    refunded = issued("100.00", date(2025, 9, 1))
+    _paid(refunded, "70.00", date(2025, 9, 5), "W-old-3")
+    smaller = _paid(refunded, "30.00", date(2025, 9, 6), "W-old-4")
+    credit = services.issue_credit_note(
+        refunded.id,
+        amount=Decimal("50.00"),
+        reason="Seat count",
+        now=_at(date(2025, 9, 10)),
+        actor=clerk,
+    )
+    services.record_offline_refund(
+        credit.id,
+        method="wire",
+        amount=Decimal("50.00"),
+        reference="R-old-1",
+        sent_on=date(2025, 9, 12),
+        now=_at(date(2025, 9, 12)),
+        actor=clerk,
+    )
+    services.reverse_offline_payment(
+        smaller,
+        reason="Wire recalled by the sender's bank.",
+        returned_on=date(2025, 10, 1),
+        standing_days=STANDING_DAYS,
+        now=_at(date(2025, 10, 2)),
+        actor=clerk,
+    )
     return {
         "paid": paid,
         "owing": owing,
         "voided": voided,
         "credited": credited,
         "bounced": bounced,
+        "refunded": refunded,
     }
 
 
@@ -399,6 +431,7 @@ def test_every_statement_equals_the_one_summed_over_every_invoice_ever_issued(
         date(2025, 1, 1),
         date(2025, 3, 21),
         date(2025, 8, 2),
+        date(2025, 10, 2),
         date(2026, 11, 21),
         date(2027, 1, 11),
         date(2027, 2, 6),
@@ -444,6 +477,7 @@ def test_a_statement_reads_only_the_invoices_that_move_or_owe_in_its_range(
     assert {receivable.invoice_id for receivable in read} == {
         older["owing"].id,
         older["bounced"].id,
+        older["refunded"].id,
     } | {each.id for each in made.values()}
     # Past the ids it binds, the payments and credits are asked by the condition again:
     # the same ledger, settlements and returns alike.
