@@ -33,11 +33,13 @@ from sqlalchemy import (
     Select,
     String,
     TypeDecorator,
+    and_,
     create_engine,
     event,
     func,
     inspect,
     literal,
+    or_,
     select,
 )
 from sqlalchemy.engine import make_url
@@ -619,11 +621,20 @@ def contains_in_any_case(
     def as_stored(letters: str) -> str:
         return stored(letters).translate(_ASCII_LOWER)
 
+    lowered: ColumnElement[str] = func.lower(column)
     beyond_ascii = [letter for letter in dict.fromkeys(term) if not letter.isascii()]
     pairs: list[tuple[str, str]] = []
+    # Each letter folded, in one of its cases, is in the column: a row without one is
+    # passed over before the replacements (round 53: a search of 64 letters read
+    # each text 128 times, about 8 s on PostgreSQL over 50,000 texts of 1,000
+    # characters; now about twice, for a row missing its first letter).
+    present: list[ColumnElement[bool]] = []
     for letter in beyond_ascii[:FOLDED_LETTERS_MAX]:
+        spellings = [as_stored(letter)]
         for capital in dict.fromkeys((letter.upper(), letter.title())):
             if len(capital) == 1 and capital != letter and capital.lower() == letter:
                 pairs.append((as_stored(capital), as_stored(letter)))
-    folded = ReplaceEach(func.lower(column), pairs) if pairs else func.lower(column)
-    return folded.contains(as_stored(term), autoescape=True)
+                spellings.append(as_stored(capital))
+        present.append(or_(*(lowered.contains(one, autoescape=True) for one in spellings)))
+    folded = ReplaceEach(lowered, pairs) if pairs else lowered
+    return and_(*present, folded.contains(as_stored(term), autoescape=True))
