@@ -157,6 +157,26 @@ def test_the_same_statement_again_within_ten_minutes_is_refused_and_other_days_g
     assert _events() == 3
 
 
+def test_the_same_statement_to_the_address_written_in_other_capitals_is_the_same_address(
+    app: Flask, signed_in: Callable[..., FlaskClient], billing_staff: User, vendor: User
+) -> None:
+    """Security53: the billing contact rewritten in capitals (ACCOUNTS@... for
+    accounts@...) is the same inbox; the statement sent to it minutes ago does not go
+    again, and the currency asked in small letters is the same statement too."""
+    organization = vendor.organization
+    with time_machine.travel(CALL, tick=False):
+        invoice(organization.id, "1200.00", IN_JANUARY)
+        clerk = signed_in(app.test_client(), billing_staff)
+        assert clerk.post(_url(organization.id)).status_code == 302
+    with time_machine.travel(CALL + timedelta(minutes=4), tick=False):
+        organization.billing_email = organization.billing_email.upper()
+        db.session().commit()
+        assert clerk.post(_url(organization.id)).status_code == 429
+        assert clerk.post(_url(organization.id, currency="usd")).status_code == 429
+    assert len(_emails()) == 1
+    assert _events() == 1
+
+
 def test_past_ten_statements_a_day_to_one_organization_it_is_refused_until_a_day_has_passed(
     app: Flask, signed_in: Callable[..., FlaskClient], billing_staff: User, vendor: User
 ) -> None:
