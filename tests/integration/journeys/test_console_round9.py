@@ -355,19 +355,21 @@ def test_the_exports_page_describes_the_invoices_royalty_columns(
         signed_in(client, billing_staff).get("/console/exports").get_data(as_text=True)
     )
     invoices = page.split("<code>invoices</code>", 1)[1].split("</tr>", 1)[0]
-    assert "22 columns" in invoices  # schema_version is the file's, said above the table
+    assert "23 columns" in invoices  # schema_version is the file's, said above the table
     columns = [item for item in invoices.split("<li>") if item.startswith("<code>")]
-    # Round 51 added the reports' numbers after them.
-    assert [column.split("</code>", 1)[0] for column in columns[-5:]] == [
+    # Round 51 added the reports' numbers after them; round 53 the refunds sent, last.
+    royalty = columns[-6:-1]
+    assert [column.split("</code>", 1)[0] for column in royalty] == [
         "<code>royalty_report_id",
         "<code>amends_report_id",
         "<code>amends_invoice_number",
         "<code>royalty_report_number",
         "<code>amends_report_number",
     ]
-    assert "(integer): The royalty report a royalty invoice bills" in columns[-5]
+    assert columns[-1].startswith("<code>amount_refunded</code>")
+    assert "(integer): The royalty report a royalty invoice bills" in royalty[0]
     assert "shared by an amendment's invoice (royalty_report_id tells them apart)" in invoices
     assert (
-        "(text): For an amendment's royalty invoice: the amended report's invoice" in (columns[-3])
+        "(text): For an amendment's royalty invoice: the amended report's invoice" in (royalty[2])
     )
-    assert "(text): RR-NNNNNN: the royalty report a royalty invoice bills" in columns[-2]
+    assert "(text): RR-NNNNNN: the royalty report a royalty invoice bills" in royalty[3]
