@@ -1518,6 +1518,38 @@ def _reconsideration_open(
 
 
 @queue_summary
+def _acceptance_queue(
+    session: Session, principal: Principal, now: datetime
+) -> Iterable[QueueSummary]:
+    """Agreements issued and waiting for the licensee's acceptance (round 53: on no
+    console list a reviewer reads daily). They wait on the licensee; those about to
+    expire unaccepted are the ones to chase."""
+    today = calendar.office_date(now)
+    waiting = queries.acceptance_queue(session, today)
+    age = (today - calendar.office_date(waiting.oldest)).days if waiting.oldest else 0
+    window = queries.EXPIRING_UNACCEPTED_DAYS
+    yield QueueSummary(
+        "Agreements waiting for the licensee's acceptance",
+        count=waiting.issued,
+        endpoint="agreements_console.agreements_list",
+        params={"state": ISSUED},
+        attention=waiting.expiring,
+        attention_label=f"expiring unaccepted within {window} days",
+        oldest=waiting.oldest,
+        detail=(
+            f"The oldest was issued {_days_ago(age)}; "
+            f"{waiting.expiring} expiring unaccepted within {window} days."
+            if waiting.issued
+            else ""
+        ),
+    )
+
+
+def _days_ago(days: int) -> str:
+    return "today" if days == 0 else f"{counted(days, 'day')} ago"
+
+
+@queue_summary
 def _application_queues(
     session: Session, principal: Principal, now: datetime
 ) -> Iterable[QueueSummary]:
