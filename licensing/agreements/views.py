@@ -1340,6 +1340,9 @@ def agreements_list() -> tuple[str, int]:
         chosen=states,
         filter_errors=refused,
         filter_labels={"state": "State"},
+        # Round 53: an issued agreement's row says how long it has waited (the home's
+        # row links here), as its page does.
+        waited=partial(_days_waited, calendar.office_date(utcnow())),
         scope=organization_scope(
             organization_id,
             partial(db.session().get, Organization),
@@ -1347,6 +1350,11 @@ def agreements_list() -> tuple[str, int]:
             path=links.request_path(),
         ),
     ), (422 if refused else 200)
+
+
+def _days_waited(today: date, agreement: Agreement) -> str:
+    """How long an issued agreement has waited for acceptance, in the list's words."""
+    return _days_ago(max((today - calendar.office_date(agreement.issued_at)).days, 0))
 
 
 # Rows a page of the renewals due and of the rejections open to reconsideration

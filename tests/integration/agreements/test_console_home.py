@@ -129,6 +129,9 @@ def test_the_home_counts_agreements_waiting_for_acceptance_and_links_them(
     listed = console.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
     for waiting in (expiring, later, past_term):
         assert waiting.number in listed
+    # Each row says how long it has waited, as the home's row does of the oldest.
+    assert "not accepted: issued 20 days ago" in listed
+    assert "not accepted: issued 3 days ago" in listed
     assert accepted.number not in listed
 
 
