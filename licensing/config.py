@@ -370,6 +370,10 @@ class Config:
     # Service-level target for deciding license applications (the finance
     # dashboard's queue health measures the staff queue against it).
     application_review_sla_days: int = 10
+    # Service-level target for reviewing a flagged royalty report, in US business days
+    # from its filing (round 53): its invoice is issued at filing, so a correction is
+    # best asked for well within the invoice's 30 days.
+    royalty_review_sla_days: int = 5
     log_level: str = "INFO"
     # A periodic job is late (/readyz, `licensing jobs status`) when its last
     # success is older than its interval plus this many minutes (round 33).
@@ -497,6 +501,9 @@ class Config:
             long_card_days=_long_card_days(env.get("LONG_CARD_DAYS", "3653")),
             application_review_sla_days=_int(
                 env.get("APPLICATION_REVIEW_SLA_DAYS", "10"), "APPLICATION_REVIEW_SLA_DAYS", 1
+            ),
+            royalty_review_sla_days=_int(
+                env.get("ROYALTY_REVIEW_SLA_DAYS", "5"), "ROYALTY_REVIEW_SLA_DAYS", 1
             ),
             log_level=_log_level(env.get("LOG_LEVEL", "INFO")),
             job_grace_minutes=_int(env.get("JOB_GRACE_MINUTES", "15"), "JOB_GRACE_MINUTES"),

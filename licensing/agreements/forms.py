@@ -583,7 +583,9 @@ class DecisionForm(PageForm):
     """The console's *Decide* form: a review action and its reason."""
 
     action = StringField("Action")
-    reason = TextAreaField("Reason or message to the vendor")
+    # Named by where it goes (round 53: "Reason or message to the vendor", though an
+    # escalation's reason goes to licensing staff).
+    reason = TextAreaField("Reason: emailed to the vendor, or for an escalation to licensing staff")
 
 
 class NoteForm(PageForm):

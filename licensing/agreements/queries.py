@@ -1156,6 +1156,43 @@ def agreements_to_accept(session: Session, principal: Principal) -> list[Agreeme
     return [AgreementToAccept(*row) for row in found]
 
 
+# The console home's row of agreements waiting for acceptance (round 53) counts
+# those that expire unaccepted within this many days.
+EXPIRING_UNACCEPTED_DAYS = 14
+
+
+class AcceptanceQueue(NamedTuple):
+    """Issued agreements waiting for the licensee's acceptance: how many, when the
+    oldest was issued, and how many expire unaccepted within `EXPIRING_UNACCEPTED_DAYS`."""
+
+    issued: int
+    oldest: datetime | None
+    expiring: int
+
+
+def acceptance_queue(session: Session, today: date) -> AcceptanceQueue:
+    """`AcceptanceQueue` on the office's `today`, in one statement over the issued
+    agreements (`ix_agreements_state_issued_order` serves `state` and the oldest).
+    An agreement expires unaccepted after its term's last day (the hourly run,
+    `services.expiry.expiring`), so those whose term ends before today plus the
+    window count, save those issued after their term, which never expire unaccepted:
+    left out with the run's own bound (issued from 06:00 UTC the day after the
+    term's last day)."""
+    day_after_starts = db.UTCInstant(
+        Agreement.term_end, timedelta(days=1) + calendar.OFFICE_DAY_STARTS_BY
+    )
+    expiring = and_(
+        Agreement.term_end < today + timedelta(days=EXPIRING_UNACCEPTED_DAYS),
+        Agreement.issued_at < day_after_starts,
+    )
+    count, oldest, soon = session.execute(
+        select(func.count(), func.min(Agreement.issued_at), func.count().filter(expiring)).where(
+            Agreement.state == ISSUED
+        )
+    ).one()
+    return AcceptanceQueue(int(count), oldest, int(soon))
+
+
 def any_agreement_to_accept(
     organization_id: ColumnElement[int], _now: ColumnElement[datetime]
 ) -> Exists:

@@ -1340,6 +1340,9 @@ def agreements_list() -> tuple[str, int]:
         chosen=states,
         filter_errors=refused,
         filter_labels={"state": "State"},
+        # Round 53: an issued agreement's row says how long it has waited (the home's
+        # row links here), as its page does.
+        waited=partial(_days_waited, calendar.office_date(utcnow())),
         scope=organization_scope(
             organization_id,
             partial(db.session().get, Organization),
@@ -1347,6 +1350,11 @@ def agreements_list() -> tuple[str, int]:
             path=links.request_path(),
         ),
     ), (422 if refused else 200)
+
+
+def _days_waited(today: date, agreement: Agreement) -> str:
+    """How long an issued agreement has waited for acceptance, in the list's words."""
+    return _days_ago(max((today - calendar.office_date(agreement.issued_at)).days, 0))
 
 
 # Rows a page of the renewals due and of the rejections open to reconsideration
@@ -1515,6 +1523,38 @@ def _reconsideration_open(
         endpoint="agreements_console.reconsideration_open",
         detail=f"The first window closes {calendar.deadline_text(closes)}." if closes else "",
     )
+
+
+@queue_summary
+def _acceptance_queue(
+    session: Session, principal: Principal, now: datetime
+) -> Iterable[QueueSummary]:
+    """Agreements issued and waiting for the licensee's acceptance (round 53: on no
+    console list a reviewer reads daily). They wait on the licensee; those about to
+    expire unaccepted are the ones to chase."""
+    today = calendar.office_date(now)
+    waiting = queries.acceptance_queue(session, today)
+    age = (today - calendar.office_date(waiting.oldest)).days if waiting.oldest else 0
+    window = queries.EXPIRING_UNACCEPTED_DAYS
+    yield QueueSummary(
+        "Agreements waiting for the licensee's acceptance",
+        count=waiting.issued,
+        endpoint="agreements_console.agreements_list",
+        params={"state": ISSUED},
+        attention=waiting.expiring,
+        attention_label=f"expiring unaccepted within {window} days",
+        oldest=waiting.oldest,
+        detail=(
+            f"The oldest was issued {_days_ago(age)}; "
+            f"{waiting.expiring} expiring unaccepted within {window} days."
+            if waiting.issued
+            else ""
+        ),
+    )
+
+
+def _days_ago(days: int) -> str:
+    return "today" if days == 0 else f"{counted(days, 'day')} ago"
 
 
 @queue_summary

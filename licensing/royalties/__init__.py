@@ -14,7 +14,7 @@ blueprints are listed in `licensing.app`.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import date
+from datetime import date, datetime
 
 from flask import Flask
 from sqlalchemy.orm import Session
@@ -54,11 +54,18 @@ def _agreement_to_date(agreement: Agreement) -> ChargedToDate | None:
     return replace(to_date, invoiced_net=net)
 
 
+def _review_queue_health(session: Session, now: datetime) -> finance_queries.QueueHealth:
+    """The flagged reports' queue health against ROYALTY_REVIEW_SLA_DAYS (round 53)."""
+    target = current_config().royalty_review_sla_days
+    return queries.review_queue_health(session, now, target_days=target)
+
+
 def init_app(app: Flask) -> None:
     accounts.register_overdue_check("royalty_reports", overdue_reports)
     accounts.register_open_business("royalty_reports", unfiled_reports)
     finance_classification.register_classifier("royalty_report", classify_royalty_lines)
     finance_queries.register_queue("royalty_reports", queries.report_queue_health)
+    finance_queries.register_queue("royalty_review", _review_queue_health)
     views.register_dashboard_items()
     schedule.register()
     reported_usage.register(last_reported_usage_of)

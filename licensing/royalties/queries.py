@@ -36,8 +36,9 @@ from licensing.agreements.models import Agreement
 from licensing.billing import queries as billing_queries
 from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.states import ROYALTY_REPORT
-from licensing.calendar import office_date
+from licensing.calendar import business_days_between, business_deadline, office_date
 from licensing.finance.queries import DUE_SOON, ON_TRACK, PAST_TARGET, QueueHealth
+from licensing.finance.queries import health as finance_health
 from licensing.money import filed_amount
 
 from . import lateness
@@ -840,6 +841,46 @@ def report_queue_health(session: Session, now: datetime) -> QueueHealth:
         bands,
         oldest,
     )
+
+
+@dataclass(frozen=True)
+class ReviewLevel:
+    """A flagged report's review against its service level (round 53): its age in US
+    business days since it was filed, the target, when the review is due (the end of
+    the office day `target_days` business days after filing) and whether that passed."""
+
+    age_days: int
+    target_days: int
+    due_at: datetime
+    overdue: bool
+
+
+def review_level(report: RoyaltyReport, now: datetime, *, target_days: int) -> ReviewLevel | None:
+    """`ReviewLevel` of a report waiting for staff review (`flagged`); None for any
+    other (one sent back for correction waits on the licensee, with its own due day)."""
+    if report.state != SUBMITTED or report.review_state != FLAGGED:
+        return None
+    return _review_level(report.submitted_at, now, target_days)
+
+
+def _review_level(filed: datetime, now: datetime, target_days: int) -> ReviewLevel:
+    due_at = business_deadline(filed, target_days)
+    age = business_days_between(office_date(filed), office_date(now))
+    return ReviewLevel(age, target_days, due_at, now > due_at)
+
+
+def review_queue_health(session: Session, now: datetime, *, target_days: int) -> QueueHealth:
+    """Flagged reports waiting for staff review, for the Finance page's queue health:
+    each one's age since filing against ROYALTY_REVIEW_SLA_DAYS (`review_level`)."""
+    ages = []
+    for (filed,) in session.execute(
+        select(RoyaltyReport.submitted_at).where(
+            RoyaltyReport.state == SUBMITTED, RoyaltyReport.review_state == FLAGGED
+        )
+    ):
+        level = _review_level(filed, now, target_days)
+        ages.append((level.age_days, level.overdue))
+    return finance_health("royalty_review", "Flagged royalty reports to review", target_days, ages)
 
 
 def reports_of(session: Session, organization_id: int, limit: int = 100) -> list[RoyaltyReport]:

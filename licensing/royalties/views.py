@@ -773,6 +773,7 @@ def console_queue() -> tuple[str, int]:
             report.id: correction_due_on(report, current_config().correction_due_days)
             for report in flagged
         },
+        review_levels=_review_levels(flagged, utcnow()),
         credit_notes_of=_credit_notes_of(statuses),
         agreements=choices.agreements,
         chosen=chosen,
@@ -783,6 +784,17 @@ def console_queue() -> tuple[str, int]:
         # This year's numbers as the example, from the numbers' own format.
         agreement_example=references.AGREEMENT.of_year(today.year),
     ), (400 if refused else 422 if unread else 200)
+
+
+def _review_levels(
+    flagged: Iterable[RoyaltyReport], now: datetime
+) -> dict[int, queries.ReviewLevel]:
+    """The service level of each report waiting for staff review (round 53), by id."""
+    target = current_config().royalty_review_sla_days
+    levels = (
+        (report.id, queries.review_level(report, now, target_days=target)) for report in flagged
+    )
+    return {report_id: level for report_id, level in levels if level is not None}
 
 
 # The queue's filters; each takes one value. Each one's label: the queue's form
@@ -877,6 +889,9 @@ def _report_queue(session: Session, principal: Principal, now: datetime) -> Iter
         oldest_due=waiting.first_late_from,
     )
     flagged = queries.flagged_reports(session)
+    levels = _review_levels(flagged, now)
+    target = current_config().royalty_review_sla_days
+    past = sum(1 for level in levels.values() if level.overdue)
     yield QueueSummary(
         "Flagged royalty reports to review",
         count=len(flagged),
@@ -885,6 +900,8 @@ def _report_queue(session: Session, principal: Principal, now: datetime) -> Iter
         attention=len(flagged),
         attention_label="flagged",
         oldest=flagged[0].submitted_at if flagged else None,
+        # Round 53: as the applications' row says theirs.
+        detail=(f"{past} past the service level of {target} US business days." if levels else ""),
     )
 
 

@@ -126,9 +126,9 @@ def test_billing_staff_see_every_chart_drawn_without_console_errors(
     # The use in the application form's words (round 37), not the stored `development`.
     assert USE_LABELS["development"] in page.locator("#revenue-use-table").inner_text()
     queues = next(chart for chart in drawn if chart["table"] == "queues-table")
-    # Applications, permission requests, royalty reports: the application is past its
-    # 10 business days; no report is due.
-    assert queues["bars"][2] == [1, 0, 0]
+    # Applications, permission requests, royalty reports, flagged royalty reports (round
+    # 53): the application is past its 10 business days; no report is due nor flagged.
+    assert queues["bars"][2] == [1, 0, 0, 0]
     assert page.locator("script:not([src])").count() == 0
     served = page.request.get("/console/finance/")
     policy = served.headers["content-security-policy"]  # the app's own policy was in force

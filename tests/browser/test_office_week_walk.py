@@ -162,7 +162,7 @@ def _mail_to(mailbox: SMTPServer, address: str, subject: str) -> Any:
 
 def _decide(page: Any, action: str, reason: str) -> None:
     page.get_by_label("Action").select_option(label=action)
-    page.get_by_label("Reason or message to the vendor").fill(reason)
+    page.get_by_label("Reason: emailed to the vendor").fill(reason)
     page.get_by_role("button", name="Record the decision").click()
     page.wait_for_load_state()
 

@@ -149,6 +149,7 @@ def test_environment_values_are_read_and_typed() -> None:
             "LATE_FEE_MONTHLY_PERCENT": "1.25",
             "OVERDUE_STANDING_DAYS": "60",
             "PERMISSION_SLA_DAYS": "7",
+            "ROYALTY_REVIEW_SLA_DAYS": "3",
             "PERMISSION_LONGEST_GRANT_YEARS": "3",
             "LONG_CARD_DAYS": "1827",
         }
@@ -163,6 +164,7 @@ def test_environment_values_are_read_and_typed() -> None:
     assert config.late_fee_monthly_percent == Decimal("1.25")
     assert config.overdue_standing_days == 60
     assert config.permission_sla_days == 7
+    assert config.royalty_review_sla_days == 3
     assert config.permission_longest_grant_years == 3
     assert config.long_card_days == 1827
 
@@ -178,6 +180,8 @@ def test_environment_values_are_read_and_typed() -> None:
         ("LATE_FEE_MONTHLY_PERCENT", "-1"),
         ("LATE_FEE_MONTHLY_PERCENT", "NaN"),
         ("PERMISSION_SLA_DAYS", "ten"),
+        ("ROYALTY_REVIEW_SLA_DAYS", "0"),
+        ("ROYALTY_REVIEW_SLA_DAYS", "five"),
         ("DATABASE_JIT", "sometimes"),
         ("PERMISSION_LONGEST_GRANT_YEARS", "0"),
         ("LONG_CARD_DAYS", "0"),

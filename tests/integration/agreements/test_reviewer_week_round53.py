@@ -191,3 +191,44 @@ def test_an_agreement_issued_after_its_term_says_it_stays_open_until_accepted_or
         page = text_of(staff.get(f"/console/agreements/{agreement_of(application).id}"))
     assert "Its term was over when it was issued: it stays open to acceptance" in page
     assert "expires unaccepted" not in page
+
+
+def test_the_decision_field_is_labelled_by_where_its_reason_goes(
+    apply: Any, vendor: Any, client: FlaskClient, signed_in: Any, licensing_staff: Any
+) -> None:
+    application = apply(vendor, STAFF_USE)
+    staff = _staff(client, signed_in, licensing_staff)
+    page = staff.get(f"/console/applications/{application.id}").get_data(as_text=True)
+    assert "Reason or message to the vendor" not in page
+    assert (
+        '<label for="review-reason">Reason: emailed to the vendor, or for an escalation to '
+        "licensing staff</label>"
+    ) in page
+    assert "escalating emails it to licensing staff for the second review" in page
+
+
+def test_the_agreements_console_page_names_its_application_once(
+    apply: Any,
+    vendor: Any,
+    client: FlaskClient,
+    signed_in: Any,
+    licensing_staff: Any,
+    billing_staff: Any,
+) -> None:
+    agreement = agreement_of(apply(vendor, DEVELOPMENT_USE))
+    reference = agreement.application.reference
+    licensing = _staff(client, signed_in, licensing_staff)
+    # Above its history (whose issuing event names it too).
+    page = _above_history(licensing.get(f"/console/agreements/{agreement.id}"))
+    assert page.count(reference) == 1
+    assert f'href="/console/applications/{agreement.application_id}"' in page
+    billing = signed_in(client, billing_staff)
+    page = _above_history(billing.get(f"/console/agreements/{agreement.id}"))
+    # Billing staff may not open the application: its reference, unlinked, once.
+    assert page.count(reference) == 1
+    assert f"/console/applications/{agreement.application_id}" not in page
+
+
+def _above_history(response: Any) -> str:
+    page: str = response.get_data(as_text=True)
+    return page.split("<h2>History</h2>")[0]

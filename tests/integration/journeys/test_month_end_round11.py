@@ -212,8 +212,9 @@ def test_the_finance_page_s_queue_health_says_which_clock_each_queue_counts(
     said = text_of(signed_in(client, billing_staff).get("/console/finance/"))
     assert "Items waiting on licensing staff, by age in US business days" not in said
     assert (
-        "Applications and permission requests waiting on licensing staff, by age in US "
-        "business days, and royalty reports due or overdue, waiting on licensees, by "
+        "Applications, permission requests and flagged royalty reports (from their filing) "
+        "waiting on licensing staff, by age in US business days, and royalty reports due or "
+        "overdue, waiting on licensees, by "
         "calendar days since their period ended"
     ) in said
 

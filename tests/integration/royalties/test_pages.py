@@ -17,7 +17,7 @@ from typing import Any
 
 import time_machine
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from licensing import db
 from licensing.accounts import services as accounts
@@ -25,8 +25,9 @@ from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.billing.models import Invoice
 from licensing.calendar import office_date
+from licensing.finance import queries as finance_queries
 from licensing.mail.models import OutboxMessage
-from licensing.royalties.models import RoyaltyReportRow
+from licensing.royalties.models import RoyaltyReport, RoyaltyReportRow
 from licensing.royalties.services.review import CORRECTION_DUE_DAYS
 from tests.integration.royalties.conftest import (
     AFTER,
@@ -626,7 +627,8 @@ def test_the_console_home_counts_reports_due_overdue_and_flagged(
     # as an instant that nothing happened at).
     assert "Royalty reports due or overdue 2 1 overdue due 2027-04-30" in home
     assert "00:00 UTC" not in home
-    assert "Flagged royalty reports to review 1 1 flagged" in home
+    assert "Flagged royalty reports to review 1 past the service level" in home
+    assert "US business days. 1 1 flagged" in home
     assert 'href="/console/royalty-reports#flagged-heading"' in page.get_data(as_text=True)
 
 
@@ -726,3 +728,55 @@ def test_a_report_filed_late_says_how_late_on_its_pages_and_an_amendment_does_no
         assert "days late" not in text_of(
             browser.get(f"/portal/royalty-reports/report/{report.id}")
         )
+
+
+def test_a_flagged_report_is_aged_against_the_review_service_level_on_the_queue_and_the_home(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,
+    file_report: Any,
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    flagged = flagged_report(file_report, vendor, agreement)
+    # Filed Monday 2027-07-12, 10:00 at the office: 5 business days (the default
+    # ROYALTY_REVIEW_SLA_DAYS) run to the end of Monday 2027-07-19.
+    db.session().execute(
+        update(RoyaltyReport)
+        .where(RoyaltyReport.id == flagged.id)
+        .values(submitted_at=datetime(2027, 7, 12, 15, 0, tzinfo=UTC))
+    )
+    db.session().expire_all()
+    due = "review due by the end of Monday, July 19, 2027 (US Central time)"
+    with time_machine.travel(datetime(2027, 7, 16, 15, 0, tzinfo=UTC), tick=False):
+        signed_in(client, licensing_staff)
+        queue = text_of(client.get("/console/royalty-reports"))
+        home = text_of(client.get("/console/"))
+        health = {row.key: row for row in _queue_health()}["royalty_review"]
+    assert f"(4 of 5 business days; {due})" in queue
+    assert "0 past the service level of 5 US business days." in home
+    assert (health.target_days, health.bands["due_soon"], health.oldest_days) == (5, 1, 4)
+    with time_machine.travel(datetime(2027, 7, 20, 15, 0, tzinfo=UTC), tick=False):
+        queue = text_of(client.get("/console/royalty-reports"))
+        home = text_of(client.get("/console/"))
+        health = {row.key: row for row in _queue_health()}["royalty_review"]
+    assert "(6 of 5 business days; overdue: the review was due by the end of Monday" in queue
+    assert "1 past the service level of 5 US business days." in home
+    assert health.bands["past_target"] == 1
+    # Sent back for correction, it waits on the licensee: no service level of staff's.
+    with time_machine.travel(datetime(2027, 7, 20, 16, 0, tzinfo=UTC), tick=False):
+        client.post(
+            f"/console/royalty-reports/{flagged.id}",
+            data={"action": "request_correction", "note": "Clinic B is missing."},
+        )
+        queue = text_of(client.get("/console/royalty-reports"))
+        health = {row.key: row for row in _queue_health()}["royalty_review"]
+    assert "of 5 business days" not in queue
+    assert health.count == 0
+
+
+def _queue_health() -> list[Any]:
+    return finance_queries.queue_health(
+        db.session(), db.utcnow(), application_target=10, permission_target=10
+    )
