@@ -98,7 +98,11 @@ from licensing.billing.services.refunds import (
     refund_card,
 )
 from licensing.billing.services.requested_statements import Emailed, email_statement
-from licensing.billing.services.reversals import check_reversal, reverse_offline_payment
+from licensing.billing.services.reversals import (
+    check_reversal,
+    paid_yet_owed,
+    reverse_offline_payment,
+)
 from licensing.billing.services.settlement import (
     AlreadyAccepted,
     accept_flagged_payment,
@@ -163,6 +167,7 @@ __all__ = [
     "months_between",
     "move_invoice_links",
     "overdue_invoices",
+    "paid_yet_owed",
     "payer_told",
     "process_overdue",
     "reconcile_give_back_failures",
