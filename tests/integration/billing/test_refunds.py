@@ -23,6 +23,7 @@ from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
 from licensing.billing import payment_gateway, services
 from licensing.billing.models import CreditNote, Invoice, Refund
+from licensing.billing.views import REFUNDS_SENT_BY
 from licensing.calendar import office_date
 from licensing.errors import ExternalServiceError
 from licensing.mail.models import OutboxMessage
@@ -89,6 +90,24 @@ def test_a_credit_note_on_a_paid_invoice_shows_the_refund_due_on_both_pages_and_
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert "Refund due to you" in text
     assert "owes you 120.00 USD" in text
+
+
+def test_the_credit_note_email_says_who_sends_the_refund_as_the_vendor_dashboard_does(
+    vendor: User, invoice_for: Callable[..., Invoice]
+) -> None:
+    """Round 53: the email said "the licensing office will send it", the dashboard
+    "the licensing office's billing staff" (`REFUNDS_SENT_BY`)."""
+    credit = paid_offline_and_credited(invoice_for, vendor, "120.00")
+    email = (
+        db.session()
+        .scalars(select(OutboxMessage).where(OutboxMessage.template == "invoice_credit_note"))
+        .one()
+    )
+    assert (
+        f"Of it, {credit.refund_due:,.2f} USD is a refund due to you; "
+        f"{REFUNDS_SENT_BY} will send it."
+    ) in email.body_text
+    assert REFUNDS_SENT_BY == "the licensing office's billing staff"
 
 
 def _invoice_pdf_text(app: Flask, vendor: User, invoice_id: int) -> str:
