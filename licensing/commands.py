@@ -201,7 +201,10 @@ GROUPS: dict[str, tuple[str, tuple[click.Command, ...]]] = {
     ),
     "db": ("Database schema migrations (Alembic).", (db_upgrade, db_current)),
     "finance": ("Finance reports.", (finance_cli.report,)),
-    "invoices": ("Invoices: overdue reminders, late fees and standing.", (billing_cli.overdue,)),
+    "invoices": (
+        "Invoices: overdue reminders, late fees and standing.",
+        (billing_cli.overdue, billing_cli.reopen_owed),
+    ),
     "outbox": ("The email outbox.", (mail_cli.send,)),
     "payments": (
         "Card payments through Stripe.",

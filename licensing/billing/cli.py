@@ -1,6 +1,7 @@
 """`licensing payments reconcile`, `licensing payments prune-keys`,
 `licensing payments match-disputes`, `licensing invoices overdue` and
-`licensing statements send`: from a scheduler, on any number of hosts (rows
+`licensing statements send`; `licensing invoices reopen-owed` once, after
+billing_0021: from a scheduler, on any number of hosts (rows
 are claimed with SKIP LOCKED)."""
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import click
 from flask.cli import with_appcontext
 
 from licensing import db, job_runs
-from licensing.actors import Actor
+from licensing.actors import Actor, operator_login
 from licensing.billing import gateways, idempotency, services
 from licensing.clock import now_option
 from licensing.config import Config, current_config
@@ -162,6 +163,32 @@ def overdue(now: datetime) -> None:
     for name in report.pending_payment:
         click.echo(f"pending payment: {name}")
     click.echo(job_runs.closing(str(report)))
+
+
+@click.command("reopen-owed")
+@click.option(
+    "--apply", is_flag=True, help="Reopen the invoices listed (without it, nothing is changed)."
+)
+@with_appcontext
+def reopen_owed(apply: bool) -> None:
+    """List, or with --apply reopen, the invoices left paid though they are owed:
+    before billing_0021 (round 53) the balance left out the refunds sent, so a card
+    payment disputed, or a wire returned, for no more than a refund already sent
+    back left its invoice paid. Each is reopened through the invoice's machine
+    (audited as `system`, your login in the note); the next `licensing invoices
+    overdue` reminds of it as of any open invoice. Idempotent."""
+    lines = services.paid_yet_owed(apply=apply, operator=operator_login())
+    for line in lines:
+        click.echo(line)
+    if not lines:
+        click.echo("No paid invoice is owed: nothing to reopen.")
+    elif apply:
+        click.echo(f"{len(lines)} invoice(s) reopened.")
+    else:
+        click.echo(
+            f"{len(lines)} paid invoice(s) owed; nothing changed: run again with --apply "
+            "to reopen them."
+        )
 
 
 @click.command("match-disputes")

@@ -73,6 +73,8 @@ class InvoiceDocument(BillingDocument):
     credited: str
     balance_due: str
     paid_on: date | None
+    # The refunds sent (round 53), counted back in the balance; empty when none.
+    refunded: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -86,6 +88,10 @@ class CreditNoteDocument(BillingDocument):
     refund_note: str
 
 
+# The invoice's totals row for the refunds sent, in the words of its page.
+REFUNDS_SENT_ROW = "Refunds sent (added back to the balance)"
+
+
 def _split(text: str) -> tuple[str, ...]:
     return tuple(part.strip() for part in text.split("|") if part.strip())
 
@@ -97,9 +103,10 @@ def _money(amount: Decimal, currency: str) -> str:
 @dataclass(frozen=True, kw_only=True)
 class Standing:
     """What an invoice's PDF prints beside what was issued, which moves after issue:
-    its state (the PAID and VOID stamps, *How to pay*), paid, credited and balance
-    due, and the day it was paid. A PDF is kept once a standing (`pdfs`), so a
-    renderer that prints more of the invoice's life must print it from here."""
+    its state (the PAID and VOID stamps, *How to pay*), paid, credited, the refunds
+    sent (round 53) and balance due, and the day it was paid. A PDF is kept once a
+    standing (`pdfs`), so a renderer that prints more of the invoice's life must
+    print it from here."""
 
     state: str
     currency: str
@@ -107,6 +114,7 @@ class Standing:
     credited: Decimal
     balance_due: Decimal
     paid_on: date | None
+    refunded: Decimal = Decimal(0)
 
     @property
     def key(self) -> str:
@@ -116,7 +124,10 @@ class Standing:
         paid_on = f" {self.paid_on.isoformat()}" if self.state == PAID and self.paid_on else ""
         figures = (format_amount(amount, self.currency) for amount in self.amounts)
         paid, credited, due = figures
-        return f"{self.state}{paid_on}; paid {paid}; credited {credited}; balance due {due}"
+        key = f"{self.state}{paid_on}; paid {paid}; credited {credited}; balance due {due}"
+        if self.refunded > 0:  # the PDF prints them (round 53); a key without stays as kept
+            key += f"; refunded {format_amount(self.refunded, self.currency)}"
+        return key
 
     @property
     def amounts(self) -> tuple[Decimal, Decimal, Decimal]:
@@ -130,6 +141,7 @@ def standing_of(invoice: Invoice) -> Standing:
         paid=invoice.amount_paid,
         credited=invoice.amount_credited,
         balance_due=invoice.balance_due,
+        refunded=invoice.amount_refunded,
         # The office's day it became paid, as the invoices export's `paid_date`: paid
         # at 21:30 in Chicago is stamped that day, not the next (UTC's).
         paid_on=office_date(invoice.paid_at) if invoice.paid_at else None,
@@ -197,6 +209,7 @@ def invoice_document(
         credited=_money(standing.credited, currency),
         balance_due=_money(standing.balance_due, currency),
         paid_on=standing.paid_on,
+        refunded=_money(standing.refunded, currency) if standing.refunded > 0 else "",
         copyright_notice=copyright_notice(period_start),
         footer_notice=notices.copyright_notice(period_start),
     )
@@ -300,8 +313,10 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
         ["", "Total", doc.total],
         ["", "Paid", doc.paid],
         ["", "Credited", doc.credited],
-        ["", "Balance due", doc.balance_due],
     ]
+    if doc.refunded:  # as the invoice's page has it (round 53): only when refunds were sent
+        totals.append(["", REFUNDS_SENT_ROW, doc.refunded])
+    totals.append(["", "Balance due", doc.balance_due])
     rows.extend(totals)
     story.append(
         pdf.table(

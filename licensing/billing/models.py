@@ -79,7 +79,7 @@ REASON_REQUIRED = "Say why."
 # one with a day beside the reason), said alike by the service, the page's form and the
 # API's schema (round 50: the API said "This field is required." for an absent one).
 REVERSAL_REASON_REQUIRED = "Say why the payment is reversed."
-# A kept PDF's standing: its state, paid date and three amounts (`documents.Standing`).
+# A kept PDF's standing: its state, paid date and amounts (`documents.Standing`).
 STANDING_MAX = 200
 
 

@@ -446,8 +446,9 @@ def _open_invoices(
 OWED_NAMED = 5
 
 
-# Who sends a refund, as the vendor's dashboard names them (round 53: "the licensing
-# office", while it is billing staff who send it).
+# Who sends a refund, as the vendor reads it: the dashboard, the royalty report's page
+# and the credit note's email (the `refunds_sent_by` template global; round 53: they
+# said "the licensing office", while it is billing staff who send it).
 REFUNDS_SENT_BY = "the licensing office's billing staff"
 
 

@@ -256,7 +256,10 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
         )
         assert f"Credited credit note {credit}" in _main(page)
         told = _mail(mailbox, BILLING, f"Credit note {credit}")
-        assert "17.50 USD is a refund due to you; the licensing office will send it" in told
+        assert (
+            "17.50 USD is a refund due to you; the licensing office's billing staff will send it"
+            in told
+        )
         waiting = _waiting(page)
         assert (
             f"Refund of 17.50 USD due to you (credit note {credit}) on invoice {quarter}" in waiting

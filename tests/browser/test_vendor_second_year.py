@@ -168,7 +168,7 @@ def test_a_vendor_amends_is_refunded_is_sent_back_changes_its_billing_contact_an
         # Round 52: the page said "Credited" and nothing of the money owed back.
         assert (
             f"Refund {credit} credits an amount already paid: 2,400.00 USD is owed back to "
-            "you; 2,400.00 USD is still to be sent by the licensing office."
+            "you; 2,400.00 USD is still to be sent by the licensing office's billing staff."
         ) in _main(page)
         # Round 52: the list said "-2,400.00 (change by amendment)" as Q1's royalty.
         page.goto("/portal/royalty-reports")

@@ -3,6 +3,24 @@
 Functions taking a `session` run inside their caller's transaction (the
 agreement's acceptance, an overdue run); the others open their own. Every
 public name is importable from here, as it was from the single module.
+
+The lock order (round 53). A step that row-locks more than one of an invoice's
+records locks them in this order, and re-reads each after its lock:
+
+    1. the record the step starts from: a credit note, a refund, a dispute (or a
+       dispute kept unmatched), a payment's card attempt;
+    2. the invoice's payments (a card refund locks all the invoice's card payments,
+       by id, since it chooses among them);
+    3. the invoice.
+
+So a payment comes before its invoice, whatever the step: Stripe's webhooks and the
+reconciling jobs (the payment or refund Stripe answers about, then the invoice), a
+dispute (its payment, then the invoice), a payment reversed, accepted or given back
+(`_locked_payment`), a card refund (the credit note, the card payments, then the
+invoice). Two steps taking the same rows in opposite orders deadlock on PostgreSQL
+(a card refund took the invoice before the payment until round 53, a payment's
+webhook the payment before the invoice: `tests/integration/billing/
+test_refund_lock_order.py`).
 """
 
 from __future__ import annotations
@@ -80,7 +98,11 @@ from licensing.billing.services.refunds import (
     refund_card,
 )
 from licensing.billing.services.requested_statements import Emailed, email_statement
-from licensing.billing.services.reversals import check_reversal, reverse_offline_payment
+from licensing.billing.services.reversals import (
+    check_reversal,
+    paid_yet_owed,
+    reverse_offline_payment,
+)
 from licensing.billing.services.settlement import (
     AlreadyAccepted,
     accept_flagged_payment,
@@ -145,6 +167,7 @@ __all__ = [
     "months_between",
     "move_invoice_links",
     "overdue_invoices",
+    "paid_yet_owed",
     "payer_told",
     "process_overdue",
     "reconcile_give_back_failures",

@@ -176,14 +176,27 @@ def _locked_invoice(
 
 
 def _locked_payment(session: Session, payment_id: int) -> tuple[Payment, Invoice]:
-    """A payment and its invoice, both row-locked until the transaction ends (the
-    invoice locked first by every step that moves money, then the payment re-read)."""
+    """A payment and its invoice, both row-locked until the transaction ends: the
+    payment first, then its invoice (the lock order, `billing.services`), the
+    payment re-read after."""
     payment = session.get(Payment, payment_id, with_for_update=True)
     if payment is None:
         raise NotFound(f"There is no payment {payment_id}.")
     invoice = _locked_invoice(session, payment.invoice_id)
     session.refresh(payment)
     return payment, invoice
+
+
+def _lock_card_payments(session: Session, invoice_id: int) -> None:
+    """Row-lock the invoice's card payments (by id), before its invoice is locked
+    (the lock order, `billing.services`): a card refund chooses among them once
+    the invoice is locked."""
+    session.scalars(
+        select(Payment.id)
+        .where(Payment.invoice_id == invoice_id, Payment.method == CARD)
+        .order_by(Payment.id)
+        .with_for_update()
+    ).all()
 
 
 def _reason(reason: str | None) -> str:

@@ -34,7 +34,7 @@ from licensing.billing.models import (
     UnmatchedDispute,
 )
 from licensing.billing.payment_gateway import DisputeStatus
-from licensing.billing.services._common import _email_billing_contact, _locked_invoice
+from licensing.billing.services._common import _email_billing_contact, _locked_payment
 from licensing.billing.services.overdue import months_between
 from licensing.billing.services.reversals import book_reversal
 from licensing.billing.services.settlement import _new_payment, count_payment
@@ -133,16 +133,15 @@ def apply_dispute(
             told = _Told(event_type, dispute_object, told_at)
             _keep_unmatched(session, told, seen, not_asked or "", now, actor)
             return f"not matched: dispute {seen.id}: {not_asked}; kept for billing staff"
-        invoice = _locked_invoice(session, payment.invoice_id)
+        # The payment, then its invoice: the lock order (`billing.services`) a card
+        # refund keeps too (round 53: the invoice first deadlocked with it).
+        payment, invoice = _locked_payment(session, payment.id)
         dispute = _record(session, payment, seen, now=now, actor=actor)
         _matched(session, dispute, now, actor)
         done = [f"dispute {seen.id} recorded"]
     else:
-        invoice = _locked_invoice(session, dispute.invoice_id)
+        payment, invoice = _locked_payment(session, dispute.payment_id)
         done = [_update(session, dispute, seen, actor=actor)]
-    payment = session.get(Payment, dispute.payment_id, with_for_update=True)
-    assert payment is not None
-    session.refresh(payment)
     if _withdrawn(event_type, seen) and dispute.reversal_id is None:
         done.append(_book_withdrawal(session, dispute, payment, invoice, seen, now, actor))
     if _reinstated(event_type, seen) and dispute.reversal_id and not dispute.reinstatement_id:

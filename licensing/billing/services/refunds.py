@@ -24,8 +24,10 @@ from licensing.billing.services._common import (
     _check_amount,
     _email_billing_contact,
     _email_payer,
+    _lock_card_payments,
     _locked,
     _locked_invoice,
+    _locked_payment,
     _offline_errors,
     _offline_fields,
     _settle_if_cleared,
@@ -44,11 +46,16 @@ from licensing.words import humanize
 log = logging.getLogger(__name__)
 
 
-def _locked_credit_note(session: Session, credit_note_id: int) -> CreditNote:
+def _locked_credit_note(session: Session, credit_note_id: int, *, card: bool = False) -> CreditNote:
     """The credit note and its invoice, both row-locked: what the note may still send
     back depends on what the invoice owes (`Invoice.refunds_outstanding`), which a
-    payment reversed meanwhile would change."""
+    payment reversed meanwhile would change. For a refund to the `card`, the
+    invoice's card payments are locked between the two, in the lock order
+    (`billing.services`): the invoice taken first and a payment after deadlocked on
+    PostgreSQL with a webhook or a dispute taking the payment, then the invoice."""
     credit = _locked(session, CreditNote, credit_note_id, "credit note")
+    if card:
+        _lock_card_payments(session, credit.invoice_id)
     _locked_invoice(session, credit.invoice_id)
     return credit
 
@@ -62,7 +69,10 @@ def _count_on_invoice(
     `invoice.refund_sent` / `invoice.refund_returned`; a paid invoice owed again
     reopens, an open one owing nothing more is settled."""
     session.flush()  # the lock reads the invoice afresh: nothing of it left unwritten
-    invoice = _locked_invoice(session, refund.invoice_id)
+    if refund.payment_id is not None:  # to a card: its payment first (the lock order)
+        _payment, invoice = _locked_payment(session, refund.payment_id)
+    else:
+        invoice = _locked_invoice(session, refund.invoice_id)
     invoice.amount_refunded += refund.amount if sent else -refund.amount
     audit.record_event(
         session,
@@ -458,7 +468,7 @@ def refund_card(
     gateway = _card_gateway(gateway)
     with db.transaction() as session:
         key_stored = idempotency.claim_in(session, claim) if claim is not None else None
-        credit = _locked_credit_note(session, credit_note_id)
+        credit = _locked_credit_note(session, credit_note_id, card=True)
         wanted = credit.refund_outstanding if amount is None else amount
         _check_refund_amount(credit, wanted)
         payment = _refundable_card_payment(session, credit, wanted, payment_id)

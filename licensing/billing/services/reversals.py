@@ -12,11 +12,13 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.actors import Actor
 from licensing.audit import services as audit
+from licensing.billing import queries
 from licensing.billing.models import (
     REASON_MAX,
     REVERSAL_REASON_REQUIRED,
@@ -24,7 +26,11 @@ from licensing.billing.models import (
     Payment,
     PaymentReversal,
 )
-from licensing.billing.services._common import _email_billing_contact, _locked_payment
+from licensing.billing.services._common import (
+    _email_billing_contact,
+    _locked_invoice,
+    _locked_payment,
+)
 from licensing.billing.services.overdue import hold_if_overdue
 from licensing.billing.states import CARD, INVOICE, PAID, PAYMENT
 from licensing.calendar import office_date
@@ -238,3 +244,40 @@ def reverse_offline_payment(
             amount=in_words(payment.amount, payment.currency),
         )
         return reversal
+
+
+def paid_yet_owed(*, apply: bool, operator: str) -> list[str]:
+    """Invoices left `paid` though they are owed (round 53): before `billing_0021`
+    counted the refunds sent, a card payment disputed (or a wire returned) for no
+    more than a refund already sent back left its invoice paid; the migration filled
+    `amount_refunded` but cannot step the invoice's machine. A line for each, oldest
+    first; with `apply` each is reopened (`reopen`, audited as the system with the
+    operator's login in the note), one transaction each, the invoice locked and
+    read again. Idempotent: a reopened invoice is no longer `paid`."""
+    with db.read_session() as session:
+        found = list(
+            session.scalars(
+                select(Invoice.id)
+                .where(Invoice.state == PAID, queries.owed_of(Invoice) > Decimal(0))
+                .order_by(Invoice.id)
+            )
+        )
+    said: list[str] = []
+    for invoice_id in found:
+        with db.transaction() as session:
+            invoice = _locked_invoice(session, invoice_id)
+            owed = invoice.owed
+            if invoice.state != PAID or owed <= 0:
+                continue  # settled or reopened meanwhile
+            what = f"{invoice.number}: paid, yet owes {in_words(owed, invoice.currency)}"
+            if not apply:
+                said.append(f"{what}: would be reopened")
+                continue
+            note = (
+                f"Paid before billing_0021, owed {in_words(owed, invoice.currency)} "
+                f"counting the refunds sent: reopened by {operator} "
+                "(licensing invoices reopen-owed)."
+            )
+            _reopen_if_owed(session, invoice, actor=Actor.SYSTEM, note=note)
+            said.append(f"{what}: reopened")
+    return said

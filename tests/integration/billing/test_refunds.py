@@ -23,6 +23,7 @@ from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
 from licensing.billing import payment_gateway, services
 from licensing.billing.models import CreditNote, Invoice, Refund
+from licensing.billing.views import REFUNDS_SENT_BY
 from licensing.calendar import office_date
 from licensing.errors import ExternalServiceError
 from licensing.mail.models import OutboxMessage
@@ -89,6 +90,49 @@ def test_a_credit_note_on_a_paid_invoice_shows_the_refund_due_on_both_pages_and_
     text = " ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages)
     assert "Refund due to you" in text
     assert "owes you 120.00 USD" in text
+
+
+def test_the_credit_note_email_says_who_sends_the_refund_as_the_vendor_dashboard_does(
+    vendor: User, invoice_for: Callable[..., Invoice]
+) -> None:
+    """Round 53: the email said "the licensing office will send it", the dashboard
+    "the licensing office's billing staff" (`REFUNDS_SENT_BY`)."""
+    credit = paid_offline_and_credited(invoice_for, vendor, "120.00")
+    email = (
+        db.session()
+        .scalars(select(OutboxMessage).where(OutboxMessage.template == "invoice_credit_note"))
+        .one()
+    )
+    assert (
+        f"Of it, {credit.refund_due:,.2f} USD is a refund due to you; "
+        f"{REFUNDS_SENT_BY} will send it."
+    ) in email.body_text
+    assert REFUNDS_SENT_BY == "the licensing office's billing staff"
+
+
+def _invoice_pdf_text(app: Flask, vendor: User, invoice_id: int) -> str:
+    answer = app.test_client().get(f"/api/v1/invoices/{invoice_id}/pdf", headers=bearer(vendor))
+    assert answer.status_code == 200
+    return " ".join(page.extract_text() for page in PdfReader(io.BytesIO(answer.get_data())).pages)
+
+
+def test_the_invoice_pdf_shows_the_refunds_sent_as_its_page_does_once_there_are_any(
+    app: Flask, vendor: User, invoice_for: Callable[..., Invoice]
+) -> None:
+    """Round 53: the page's totals had a *Refunds sent* row, the PDF none, so its
+    total - paid - credited did not make its balance due."""
+    credit = paid_offline_and_credited(invoice_for, vendor, "120.00")
+    before = _invoice_pdf_text(app, vendor, credit.invoice_id)  # kept with no refund
+    assert "Refunds sent" not in before
+    services.record_offline_refund(
+        credit.id,
+        method="wire",
+        amount=Decimal("50.00"),
+        reference="WIRE-BACK-PDF",
+        actor=billing_clerk(),
+    )
+    after = _invoice_pdf_text(app, vendor, credit.invoice_id)
+    assert "Credited\n120.00 USD\nRefunds sent (added back to the balance)\n50.00 USD" in after
 
 
 def test_billing_staff_record_an_offline_refund_from_the_console_and_nothing_more_is_due(

@@ -67,11 +67,11 @@ def test_a_report_lowering_a_paid_royalty_says_what_is_owed_back_and_what_was_se
         )
     assert (
         f"Refund {credit.number} credits an amount already paid: {owed:,.2f} USD is owed back "
-        f"to you; {owed:,.2f} USD is still to be sent by the licensing office."
+        f"to you; {owed:,.2f} USD is still to be sent by the licensing office's billing staff."
     ) in before
     assert (
         f"{owed:,.2f} USD is owed back to you, 100.00 USD of it sent; "
-        f"{owed - 100:,.2f} USD is still to be sent by the licensing office."
+        f"{owed - 100:,.2f} USD is still to be sent by the licensing office's billing staff."
     ) in after
     assert (
         f"{owed:,.2f} USD is owed back to the licensee, 100.00 USD of it sent; "
