@@ -1,0 +1,353 @@
+"""Round 54: what an invoice owes is one rule, its stored totals (`Invoice.owed`,
+`billing.queries.owed_of`): total - amount_paid - amount_credited + amount_refunded.
+The Finance page and the statement's balances on past days add up the invoice's dated
+events instead (payments collected, the bank's returns of them, credit notes, refunds
+sent), for a stored total says only what is owed now. Both can be one rule only if,
+once every event is in, the stored totals ARE the sums of the events.
+
+Every history below is driven through the services (the webhook, the API, the
+use cases), never by writing rows, and after each step the invoice's stored totals
+are held to the sums of its dated events, and `Invoice.owed` to what the Finance
+ledger (`finance.receivables`) and the Finance sums (`period_end_balances`) say it
+owes, or owes back, once every event has happened:
+
+    flagged   a card payment flagged, given back, its give-back failed, accepted
+    disputes  withdrawn and lost; withdrawn, won and reinstated; won with no money
+              moved; a refund to the card, then the rest disputed and lost
+    remainder a flagged payment disputed in part and lost, its remainder accepted with
+              the excess given back offline (paid meanwhile, and void meanwhile)
+    returns   a wire returned before a credit note and its refund, and one after
+    beyond    credit notes beyond the balance, refunded in parts
+    refunds   a card refund sent and then returned by the card's bank, sent again
+    reversed  offline payments reversed, paid again
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts.models import User
+from licensing.billing import services
+from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal, Refund
+from licensing.billing.queries import collected_between, owed_of, refunded_between
+from licensing.billing.states import RECEIVED, VOID
+from licensing.finance import queries as finance
+from tests.integration.finance.conftest import at, issue
+from tests.support import factories, settings
+from tests.support.billing import credited, paid_offline, refunded_offline, reversed_offline
+from tests.support.factories import bearer, billing_clerk
+from tests.support.servers import LocalStripe
+
+from .dispute_support import REINSTATED, WITHDRAWN, charge_of, dispute_event, lost
+from .refund_support import deliver, paid_by_card
+from .stripe_support import (
+    _call,
+    deliver_event,
+    flagged_card_payment,
+    refund_failed_event,
+    stripe_config,
+)
+
+ZERO = Decimal(0)
+# A day after every event of every history: the ledger's balance then is what the
+# events say is owed once all of them happened.
+AFTER_ALL = date(2099, 12, 31)
+SINCE_EVER = date(2000, 1, 1)
+
+
+def _sum(amounts: Any) -> Decimal:
+    return sum(amounts, ZERO)
+
+
+def _holds(invoice_id: int) -> Invoice:
+    """The invoice's stored totals are the sums of its dated events, and what it owes
+    (`Invoice.owed`, `owed_of` in SQL) is what the Finance ledger and sums say."""
+    session = db.session()
+    session.expire_all()
+    invoice = session.get(Invoice, invoice_id)
+    assert invoice is not None
+    collected = session.scalars(
+        select(Payment).where(Payment.invoice_id == invoice_id, collected_between(None, None))
+    ).all()
+    # Every payment that counted has its day (`collected_between` reads it), and none
+    # counts that is not received.
+    assert all(payment.paid_date is not None for payment in collected)
+    every_payment = session.scalars(select(Payment).where(Payment.invoice_id == invoice_id)).all()
+    assert {p.id for p in every_payment if p.state in RECEIVED} == {p.id for p in collected}
+    returns = session.scalars(
+        select(PaymentReversal).where(PaymentReversal.invoice_id == invoice_id)
+    ).all()
+    # The bank returns only money that came.
+    assert {each.payment_id for each in returns} <= {payment.id for payment in collected}
+    notes = session.scalars(select(CreditNote).where(CreditNote.invoice_id == invoice_id)).all()
+    sent = session.scalars(
+        select(Refund).where(Refund.invoice_id == invoice_id, refunded_between(None, None))
+    ).all()
+    assert all(refund.sent_date is not None for refund in sent)
+
+    events = (
+        _sum(p.amount for p in collected) - _sum(each.amount for each in returns),
+        _sum(note.amount for note in notes),
+        _sum(refund.amount for refund in sent),
+    )
+    stored = (invoice.amount_paid, invoice.amount_credited, invoice.amount_refunded)
+    assert stored == events, f"stored {stored} != events {events}"
+
+    owed = session.scalar(select(owed_of(Invoice)).where(Invoice.id == invoice_id))
+    assert owed == invoice.owed
+    if invoice.state == VOID:
+        return invoice  # owes nothing, counted nowhere: the Finance ledger leaves it out
+    (ledger,) = (
+        each
+        for each in finance.receivables(
+            session, invoice.currency, None, AFTER_ALL, organization_id=invoice.organization_id
+        )
+        if each.invoice_id == invoice_id
+    )
+    assert ledger.balance_on(AFTER_ALL) - ledger.owed_back_on(AFTER_ALL) == invoice.owed
+    # The Finance page's sums in SQL (every test has its own organization's invoices
+    # only): outstanding and refunds owed once every event happened.
+    outstanding, back = finance.period_end_balances(
+        session, invoice.currency, [AFTER_ALL], SINCE_EVER
+    )
+    assert outstanding == [max(invoice.owed, ZERO)]
+    credited_beyond = -invoice.owed if invoice.credit_notes else ZERO
+    assert back == [max(credited_beyond, ZERO)]
+    return invoice
+
+
+# --- offline histories ------------------------------------------------------------------
+
+
+def test_stored_totals_are_the_events_when_a_wire_is_returned_before_or_after_a_refund(
+    client: FlaskClient,
+) -> None:
+    days = [date(2027, 3, day) for day in range(2, 20)]
+    organization_id = factories.make_organization(db.session()).id
+    before = issue(organization_id, "1000.00", days[0])
+    wire = paid_offline(before.id, "1000.00", "W-1", received_on=days[1], now=at(days[1]))
+    _holds(before.id)
+    reversed_offline(wire.id, "Wire recalled", returned_on=days[2], now=at(days[2]))
+    _holds(before.id)
+    paid_offline(before.id, "1000.00", "W-2", received_on=days[3], now=at(days[3]))
+    note = credited(before.id, "150.00", "Seat removed", now=at(days[4]))
+    _holds(before.id)
+    refunded_offline(note.id, "150.00", "RF-1", sent_on=days[5], now=at(days[5]))
+    assert _holds(before.id).owed == ZERO
+
+    after = issue(organization_id, "1000.00", days[0])
+    wire = paid_offline(after.id, "1000.00", "W-3", received_on=days[1], now=at(days[1]))
+    note = credited(after.id, "150.00", "Seat removed", now=at(days[4]))
+    refunded_offline(note.id, "100.00", "RF-2", sent_on=days[5], now=at(days[5]))
+    _holds(after.id)
+    reversed_offline(wire.id, "Wire recalled", returned_on=days[6], now=at(days[6]))
+    invoice = _holds(after.id)
+    assert (invoice.state, invoice.owed) == ("open", Decimal("950.00"))
+
+
+def test_stored_totals_are_the_events_for_credit_notes_beyond_the_balance_refunded_in_parts(
+    client: FlaskClient,
+) -> None:
+    days = [date(2027, 3, day) for day in range(2, 20)]
+    organization_id = factories.make_organization(db.session()).id
+    invoice = issue(organization_id, "500.00", days[0])
+    paid_offline(invoice.id, "400.00", "W-1", received_on=days[1], now=at(days[1]))
+    first = credited(invoice.id, "250.00", "Seats removed", now=at(days[2]))
+    assert first.refund_due == Decimal("150.00")
+    _holds(invoice.id)
+    second = credited(invoice.id, "50.00", "Late delivery", now=at(days[3]))
+    assert _holds(invoice.id).owed == Decimal("-200.00")
+    refunded_offline(first.id, "100.00", "RF-1", sent_on=days[4], now=at(days[4]))
+    _holds(invoice.id)
+    refunded_offline(first.id, "50.00", "RF-2", method="check", sent_on=days[5], now=at(days[5]))
+    refunded_offline(second.id, "50.00", "RF-3", sent_on=days[6], now=at(days[6]))
+    invoice = _holds(invoice.id)
+    assert (invoice.state, invoice.owed, invoice.refund_outstanding) == ("paid", ZERO, ZERO)
+
+
+def test_stored_totals_are_the_events_when_offline_payments_are_reversed_and_paid_again(
+    client: FlaskClient,
+) -> None:
+    days = [date(2027, 3, day) for day in range(2, 20)]
+    organization_id = factories.make_organization(db.session()).id
+    invoice = issue(organization_id, "900.00", days[0])
+    check = paid_offline(
+        invoice.id, "300.00", "C-1", method="check", received_on=days[1], now=at(days[1])
+    )
+    ach = paid_offline(
+        invoice.id, "600.00", "A-1", method="ach", received_on=days[2], now=at(days[2])
+    )
+    assert _holds(invoice.id).state == "paid"
+    reversed_offline(check.id, "Cheque bounced", returned_on=days[3], now=at(days[3]))
+    assert _holds(invoice.id).state == "open"
+    reversed_offline(ach.id, "Transfer recalled", returned_on=days[4], now=at(days[4]))
+    _holds(invoice.id)
+    paid_offline(invoice.id, "900.00", "W-1", received_on=days[5], now=at(days[5]))
+    assert _holds(invoice.id).state == "paid"
+
+
+# --- card histories ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
+    return stripe_config(localstripe)
+
+
+def _staff_step(client: FlaskClient, staff: User, payment: Payment, step: str) -> None:
+    response = client.post(
+        f"/api/v1/payments/{payment.id}/{step}",
+        json={"reason": "Checked with the licensee."},
+        headers=bearer(staff),
+    )
+    assert response.status_code == 200, response.get_json()
+
+
+@pytest.mark.usefixtures("before_the_disputes")
+def test_stored_totals_are_the_events_for_a_card_payment_flagged_given_back_and_accepted(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice, payment = flagged_card_payment(
+        client, vendor, localstripe, invoice_for, received=29999
+    )
+    _holds(invoice.id)
+    _staff_step(client, billing_staff, payment, "give-back")
+    db.session().refresh(payment)
+    assert payment.state == "given_back"
+    _holds(invoice.id)
+    found = _call(
+        localstripe, "GET", f"/v1/refunds?payment_intent={payment.stripe_payment_intent_id}"
+    )
+    (refund,) = found["data"]
+    # The card's bank returned the give-back: the money is with us, flagged again.
+    deliver_event(client, refund_failed_event(localstripe, refund["id"]))
+    db.session().refresh(payment)
+    assert payment.state == "flagged"
+    _holds(invoice.id)
+    _staff_step(client, billing_staff, payment, "accept")
+    invoice = _holds(invoice.id)
+    assert (invoice.amount_paid, invoice.owed) == (Decimal("299.99"), Decimal("0.01"))
+
+
+@pytest.mark.usefixtures("before_the_disputes")
+@pytest.mark.parametrize("outcome", ["lost", "won_reinstated", "won_nothing_moved"])
+def test_stored_totals_are_the_events_for_a_card_payment_disputed(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    outcome: str,
+) -> None:
+    invoice = invoice_for(vendor, ("250.00",))
+    payment = paid_by_card(client, vendor, localstripe, invoice)
+    charge = charge_of(localstripe, payment)
+    _holds(invoice.id)
+    moved = () if outcome == "won_nothing_moved" else (WITHDRAWN,)
+    deliver(client, dispute_event("charge.dispute.created", payment, charge, moved=moved))
+    assert _holds(invoice.id).owed == (ZERO if not moved else Decimal("250.00"))
+    if outcome == "lost":
+        closed = dispute_event("charge.dispute.closed", payment, charge, status="lost", moved=moved)
+    else:
+        moved = moved and (WITHDRAWN, REINSTATED)
+        closed = dispute_event("charge.dispute.closed", payment, charge, status="won", moved=moved)
+    deliver(client, closed)
+    invoice = _holds(invoice.id)
+    assert invoice.owed == (Decimal("250.00") if outcome == "lost" else ZERO)
+    if outcome == "lost":  # and paid again by wire
+        paid_offline(invoice.id, "250.00", "W-1")
+        assert _holds(invoice.id).state == "paid"
+
+
+@pytest.mark.usefixtures("before_the_disputes")
+def test_stored_totals_are_the_events_for_a_card_refund_then_the_rest_disputed_and_lost(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor, ("250.00",))
+    payment = paid_by_card(client, vendor, localstripe, invoice)
+    note = services.issue_credit_note(
+        invoice.id, amount=Decimal("50.00"), reason="Seat removed", actor=billing_clerk()
+    )
+    _holds(invoice.id)
+    refund = services.refund_card(note.id, actor=billing_clerk(), gateway=settings.gateway())
+    assert refund.state == "succeeded"
+    _holds(invoice.id)
+    lost(client, payment, charge_of(localstripe, payment), amount=20000, at=WITHDRAWN)
+    assert _holds(invoice.id).owed == Decimal("200.00")
+
+
+@pytest.mark.usefixtures("before_the_disputes")
+def test_stored_totals_are_the_events_for_a_card_refund_sent_returned_and_sent_again(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor, ("90.00",))
+    paid_by_card(client, vendor, localstripe, invoice)
+    note = services.issue_credit_note(
+        invoice.id, amount=Decimal("90.00"), reason="Cancelled", actor=billing_clerk()
+    )
+    refund = services.refund_card(note.id, actor=billing_clerk(), gateway=settings.gateway())
+    assert _holds(invoice.id).owed == ZERO
+    assert refund.stripe_refund_id is not None
+    answer = deliver(client, refund_failed_event(localstripe, refund.stripe_refund_id))
+    assert answer["outcome"] == f"refund failed: refund {refund.id}"
+    invoice = _holds(invoice.id)
+    assert (invoice.owed, invoice.refund_outstanding) == (Decimal("-90.00"), Decimal("90.00"))
+    services.refund_card(note.id, actor=billing_clerk(), gateway=settings.gateway())
+    assert _holds(invoice.id).owed == ZERO
+
+
+def _accept_remainder(client: FlaskClient, staff: User, payment: Payment, **excess: str) -> None:
+    response = client.post(
+        f"/api/v1/payments/{payment.id}/accept-remainder",
+        json={"reason": "The bank kept its part; the rest is ours.", **excess},
+        headers=bearer(staff),
+    )
+    assert response.status_code == 200, response.get_json()
+
+
+@pytest.mark.usefixtures("before_the_disputes")
+@pytest.mark.parametrize("meanwhile", ["paid", "void"])
+def test_stored_totals_are_the_events_for_a_remainder_accepted_with_its_excess_given_back(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    meanwhile: str,
+) -> None:
+    invoice, payment = flagged_card_payment(
+        client, vendor, localstripe, invoice_for, received=29999
+    )
+    charge = charge_of(localstripe, payment)
+    for kind, status in (("created", "needs_response"), ("closed", "lost")):
+        event = dispute_event(
+            f"charge.dispute.{kind}", payment, charge, status=status, amount=10000
+        )
+        deliver(client, copy.deepcopy(event))
+    _holds(invoice.id)
+    if meanwhile == "paid":
+        paid_offline(invoice.id, "250.00", "W-1")
+    else:
+        services.void_invoice(invoice.id, reason="Issued in error", actor=billing_clerk())
+    _holds(invoice.id)
+    _accept_remainder(client, billing_staff, payment, excess_method="wire", excess_reference="X-1")
+    invoice = _holds(invoice.id)
+    assert invoice.balance_due == ZERO
