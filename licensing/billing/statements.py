@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, func, literal_column, or_, select
+from sqlalchemy import ColumnElement, Select, and_, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from licensing.accounts.models import Organization
@@ -38,6 +38,7 @@ from licensing.billing.models import (
 )
 from licensing.billing.queries import (
     collected_between,
+    owed_of,
     refunded_between,
     reversed_between,
 )
@@ -413,29 +414,18 @@ def moving_or_owing(start: date) -> ColumnElement[bool]:
     comes from `start` on, so it owes from then what it owed, with everything
     recorded, before.
 
-    Left out only when, as SQL over the same rows the ledger reads: issued before
-    `start`, not voided from then on, no payment collected (`collected_between`), credit
-    note issued, payment returned or refund sent (`refunded_between`) from `start` on,
-    and either voided before `start` or its total at most its payments collected and
-    credit notes less what the bank returned of those payments and the refunds sent
-    (it owes nothing: `balance_on` is never below zero; refunds count in it since
-    round 53's refunds work). Anything else is read and summed by `balance_on`, as
-    before: this decides which invoices are read, never a figure."""
-    zero: ColumnElement[Any] = literal_column("0")
-    collected = and_(Payment.invoice_id == Invoice.id, collected_between(None, None))
-    paid = select(func.coalesce(func.sum(Payment.amount), zero)).where(collected)
-    credited = select(func.coalesce(func.sum(CreditNote.amount), zero)).where(
-        CreditNote.invoice_id == Invoice.id
-    )
-    returned = (
-        select(func.coalesce(func.sum(PaymentReversal.amount), zero))
-        .select_from(Payment)
-        .join(PaymentReversal, PaymentReversal.payment_id == Payment.id)
-        .where(collected)
-    )
-    refunded = select(func.coalesce(func.sum(Refund.amount), zero)).where(
-        Refund.invoice_id == Invoice.id, refunded_between(None, None)
-    )
+    Left out only when, as SQL: nothing moves on it from `start` on (issued before
+    `start`, not voided from then on, no payment collected (`collected_between`),
+    credit note issued, payment returned or refund sent (`refunded_between`) from
+    `start` on), and it owes nothing now: voided, or `owed_of` (its stored totals,
+    `Invoice.owed`: the one rule for what an invoice owes) at most zero. With
+    nothing moving from `start` on, what it owes now is what it owed the day before
+    `start`: its stored totals are the sums of its dated events, whatever its history
+    (round 54, `tests/integration/billing/test_stored_totals_equal_events.py`), so
+    the sums of them up to that day are the same. Round 53 added those events up
+    here again, a third copy of the rule that missed the refunds sent until the
+    lead's merge. Anything else is read and summed by `balance_on`, as before: this
+    decides which invoices are read, never a figure."""
     moves_from_start = or_(
         Invoice.issue_date >= start,
         Invoice.voided_at >= office_day_start(start),
@@ -452,14 +442,7 @@ def moving_or_owing(start: date) -> ColumnElement[bool]:
         .where(Refund.invoice_id == Invoice.id, refunded_between(start, None))
         .exists(),
     )
-    owes = and_(
-        Invoice.voided_at.is_(None),
-        Invoice.total
-        > paid.scalar_subquery()
-        + credited.scalar_subquery()
-        - returned.scalar_subquery()
-        - refunded.scalar_subquery(),
-    )
+    owes = and_(Invoice.voided_at.is_(None), owed_of(Invoice) > ZERO)
     return or_(moves_from_start, owes)
 
 
