@@ -495,6 +495,19 @@ def _credited_by(until: date) -> ColumnElement[bool]:
 # services refuse such a payment, but the rule is `balance_on`'s). Each invoice's
 # running sum at each end is what it owed; above zero it is outstanding, below zero
 # it was credited beyond what it owed, net of refunds sent (a refund still owed).
+#
+# Why events, and not the one rule of what an invoice owes (`billing.queries.owed_of`,
+# `Invoice.owed`: its stored totals, round 54): the stored totals say what it owes
+# NOW, and these figures are balances at period ends and on chosen days in the past
+# (the Finance page's *Outstanding* and *Refunds owed*, the aging and top licensees as
+# of a date, a statement's opening and running balance). A payment the bank returns
+# next month must leave this month's balance as it was; only the dated events can say
+# what was owed on a day. The two agree once every event has happened: the stored
+# totals are the sums of the events, whatever the history
+# (`tests/integration/billing/test_stored_totals_equal_events.py`, which also holds
+# `balance_on` and these sums to `Invoice.owed`), so where only "now" is asked, the
+# stored totals are read (`billing.statements.moving_or_owing`, the invoices export,
+# the vendor's balances, reminders and late fees).
 
 _NOTHING: ColumnElement[Any] = literal_column("0")
 

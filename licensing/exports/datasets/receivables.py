@@ -124,6 +124,10 @@ def bucket(days_past_due: int) -> str:
 
 
 def _statement(given: ExportFilter, as_of: date) -> Statement:
+    # Summed from the dated events, not the invoice's stored totals (`owed_of`, the
+    # one rule for what it owes now, round 54): the balance is as of a day, maybe
+    # past, and only the events say what was owed then (`finance.queries`, "the
+    # ledger summed in SQL", says why; the two agree once every event has happened).
     # Received and returned are not bounded by the invoice (round 51): a payment that
     # did not clear is reversed and the invoice paid again, so ten wires of the largest
     # amount returned add up beyond what SQLite's SUM of the scaled integers holds
