@@ -11,7 +11,8 @@ are held to the sums of its dated events, and `Invoice.owed` to what the Finance
 ledger (`finance.receivables`) and the Finance sums (`period_end_balances`) say it
 owes, or owes back, once every event has happened:
 
-    flagged   a card payment flagged, given back, its give-back failed, accepted
+    flagged   a card payment flagged, given back, its give-back failed, accepted; one
+              disputed before Stripe said it succeeded (flagged), the dispute won, accepted
     disputes  withdrawn and lost; withdrawn, won and reinstated; won with no money
               moved; a refund to the card, then the rest disputed and lost
     remainder a flagged payment disputed in part and lost, its remainder accepted with
@@ -53,8 +54,10 @@ from .stripe_support import (
     _call,
     deliver_event,
     flagged_card_payment,
+    pay_by_card,
     refund_failed_event,
     stripe_config,
+    succeeded_event,
 )
 
 ZERO = Decimal(0)
@@ -240,6 +243,35 @@ def test_stored_totals_are_the_events_for_a_card_payment_flagged_given_back_and_
     _staff_step(client, billing_staff, payment, "accept")
     invoice = _holds(invoice.id)
     assert (invoice.amount_paid, invoice.owed) == (Decimal("299.99"), Decimal("0.01"))
+
+
+@pytest.mark.usefixtures("before_the_disputes")
+def test_stored_totals_are_the_events_for_a_card_payment_disputed_before_it_succeeded(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor, ("300.00",))
+    payment = pay_by_card(invoice, vendor, localstripe)  # pending: its webhook not in
+    charge = charge_of(localstripe, payment)
+    created = dispute_event(
+        "charge.dispute.created", payment, charge, amount=30000, moved=(WITHDRAWN,)
+    )
+    assert "nothing booked" in deliver(client, created)["outcome"]
+    _holds(invoice.id)
+    assert deliver(client, succeeded_event(localstripe, payment))["outcome"].startswith("flagged")
+    _holds(invoice.id)
+    moved = (WITHDRAWN, REINSTATED)
+    won = dispute_event(
+        "charge.dispute.closed", payment, charge, status="won", amount=30000, moved=moved
+    )
+    deliver(client, won)
+    _holds(invoice.id)
+    _staff_step(client, billing_staff, payment, "accept")
+    invoice = _holds(invoice.id)
+    assert (invoice.state, invoice.amount_paid, invoice.owed) == ("paid", Decimal("300.00"), ZERO)
 
 
 @pytest.mark.usefixtures("before_the_disputes")
