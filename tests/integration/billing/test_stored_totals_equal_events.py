@@ -48,7 +48,14 @@ from tests.support.billing import credited, paid_offline, refunded_offline, reve
 from tests.support.factories import bearer, billing_clerk
 from tests.support.servers import LocalStripe
 
-from .dispute_support import REINSTATED, WITHDRAWN, charge_of, dispute_event, lost
+from .dispute_support import (
+    REINSTATED,
+    WITHDRAWN,
+    charge_of,
+    dispute_event,
+    lost,
+    staff_step,
+)
 from .refund_support import deliver, paid_by_card
 from .stripe_support import (
     _call,
@@ -207,11 +214,7 @@ def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
 
 
 def _staff_step(client: FlaskClient, staff: User, payment: Payment, step: str) -> None:
-    response = client.post(
-        f"/api/v1/payments/{payment.id}/{step}",
-        json={"reason": "Checked with the licensee."},
-        headers=bearer(staff),
-    )
+    response = staff_step(client, staff, payment, step, "Checked with the licensee.")
     assert response.status_code == 200, response.get_json()
 
 
