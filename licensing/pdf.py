@@ -1601,7 +1601,13 @@ def table(
 ) -> Table:
     """A ruled table; string cells are drawn on one line, or wrapped as paragraphs.
     `small`: in 7 points rather than 8.5 (the `CellSmall` styles), for a table of
-    many amount columns whose figures must each stay on one line."""
+    many amount columns whose figures must each stay on one line.
+
+    A figure is never broken (round 54): when a string in a right-aligned column
+    is wider than its column, the columns are widened to their widest figure,
+    taking the width from the others' room (`_fitted_widths`), in 7 points if
+    8.5 cannot hold them; a table whose figures fit keeps `col_widths`."""
+    col_widths, small = _fitted_widths(rows, col_widths, header, right_columns, small)
     cells = []
     for index, row in enumerate(rows):
         line = []
@@ -1631,6 +1637,109 @@ def table(
     # alignment and padding are in their styles already.
     result.setStyle(TableStyle([c for c in commands if c[0] in _RULING]))
     return result
+
+
+def _string_width(value: str, style: str) -> float:
+    font = _STYLE_BY_NAME[style]
+    if value.isascii():
+        return pdfmetrics.stringWidth(value, font.fontName, font.fontSize)
+    return sum(
+        pdfmetrics.stringWidth(run, run_font or font.fontName, font.fontSize)
+        for run_font, run in font_runs(value)
+    )
+
+
+def _column_needs(
+    rows: Sequence[Sequence[Any]],
+    col_widths: Sequence[float],
+    header: bool,
+    right_columns: Sequence[int],
+    small: bool,
+) -> tuple[list[float], set[int]]:
+    """The least width each column takes, and the columns of figures: a right-
+    aligned column (amounts) or one with a whole number (a line's number) takes
+    its widest figure whole; any other, and a header, its longest word, but no
+    more than the text column's width (a word longer than that is split)."""
+    register_fonts()  # measured here, before the document is built (as `_cell`)
+    needs = [0.0] * len(col_widths)
+    figures = set(right_columns)
+    for index, row in enumerate(rows):
+        body = bool(index or not header)
+        for column, cell in enumerate(row):
+            if not isinstance(cell, str | int | float) or not str(cell).strip():
+                continue
+            style = _cell_style(index, column, header, right_columns, small=small)
+            value = _clean(str(cell))
+            if body and value.isdigit():
+                figures.add(column)
+            # A figure whole; a header's or a text's words may wrap, each whole.
+            words = [value] if body and column in right_columns else value.split()
+            widest = max(_string_width(word, style) for word in words)
+            needs[column] = max(needs[column], widest + 2 * _CELL_PADDING + 0.02)
+    return [
+        need if column in figures else min(need, width)
+        for column, (need, width) in enumerate(zip(needs, col_widths, strict=True))
+    ], figures
+
+
+def _a_figure_too_wide(
+    rows: Sequence[Sequence[Any]],
+    col_widths: Sequence[float],
+    header: bool,
+    right_columns: Sequence[int],
+    small: bool,
+) -> bool:
+    """Whether a string of a right-aligned column, or a whole number in another,
+    is wider than its column: `_column_needs`'s test alone, for the tables whose
+    figures fit."""
+    for index, row in enumerate(rows[1:] if header else rows, start=1 if header else 0):
+        for column, cell in enumerate(row):
+            if not isinstance(cell, str | int | float):
+                continue
+            value = str(cell)
+            if not value or (column not in right_columns and not value.isdigit()):
+                continue
+            style = _cell_style(index, column, header, right_columns, small=small)
+            if _string_width(value, style) + 2 * _CELL_PADDING + 0.02 > col_widths[column]:
+                return True
+    return False
+
+
+def _fitted_widths(
+    rows: Sequence[Sequence[Any]],
+    col_widths: Sequence[float],
+    header: bool,
+    right_columns: Sequence[int],
+    small: bool,
+) -> tuple[Sequence[float], bool]:
+    """`col_widths` when every figure fits its column; else the figures' columns
+    widened to their widest figure and the others (figures' columns too) narrowed
+    in proportion to their room above their longest word or widest figure, in 8.5
+    points if that holds them, else in 7 (and in 7 as far as the room goes when
+    even that cannot)."""
+    if not _a_figure_too_wide(rows, col_widths, header, right_columns, small):
+        return col_widths, small  # every table but a few: measured no further
+    for size_small in (small, True) if not small else (True,):
+        needs, figures = _column_needs(rows, col_widths, header, right_columns, size_small)
+        short = sum(
+            max(0.0, needs[column] - col_widths[column])
+            for column in figures
+            if column < len(col_widths)
+        )
+        if not short:
+            return col_widths, size_small
+        room = [max(0.0, width - need) for width, need in zip(col_widths, needs, strict=True)]
+        spare = sum(room)
+        if spare >= short or size_small:
+            share = min(1.0, short / spare) if spare else 0.0
+            grow = min(1.0, spare / short)
+            return [
+                width + (needs[column] - width) * grow
+                if column in figures and needs[column] > width
+                else width - room[column] * share
+                for column, width in enumerate(col_widths)
+            ], size_small
+    return col_widths, small
 
 
 def _table_commands(
@@ -2023,6 +2132,48 @@ def _add_standard_font(document: Any, font: Any) -> bool:
     return True
 
 
+# The least space between a furniture line's left text and its right one (points).
+_FURNITURE_GAP = 12.0
+_ELLIPSIS = "\u2026"
+
+
+def _furniture_width(value: str) -> float:
+    return sum(
+        pdfmetrics.stringWidth(run, font or FONT, _FURNITURE_SIZE) for font, run in font_runs(value)
+    )
+
+
+def _shortened(value: str, room: float) -> str:
+    """`value` when it fits in `room` points of the furniture's size; else its
+    longest beginning that fits with an ellipsis after it."""
+    if _furniture_width(value) <= room:
+        return value
+    low, high = 0, len(value)
+    while low < high:  # the longest beginning that fits with the ellipsis
+        middle = (low + high + 1) // 2
+        if _furniture_width(value[:middle].rstrip() + _ELLIPSIS) <= room:
+            low = middle
+        else:
+            high = middle - 1
+    return value[:low].rstrip() + _ELLIPSIS
+
+
+@functools.lru_cache(maxsize=64)
+def _fitted_furniture(furniture: PageFurniture, pages: int, line: float) -> tuple[str, str, str]:
+    """The issuer, the reference and the footer's note as each page draws them
+    (round 54): as given when each line's two texts fit it with room between; else
+    the reference keeps at least half the line and the issuer what is left, and
+    the note what "Page N of M" leaves (its widest, at N = M), each shortened with
+    an ellipsis, so no text runs into another or off the page."""
+    issuer, reference, note = furniture.issuer, furniture.reference, furniture.footer_note
+    issuer_width = _furniture_width(issuer)
+    if issuer_width + _furniture_width(reference) + _FURNITURE_GAP > line:
+        reference = _shortened(reference, max(line / 2, line - issuer_width - _FURNITURE_GAP))
+        issuer = _shortened(issuer, line - _furniture_width(reference) - _FURNITURE_GAP)
+    number = _furniture_width(f"Page {pages} of {pages}")
+    return issuer, reference, _shortened(note, line - number - _FURNITURE_GAP) if note else note
+
+
 class _NumberedCanvas(Canvas):
     """Defers page output to the end so that every page can say "Page N of M"."""
 
@@ -2128,15 +2279,16 @@ class _NumberedCanvas(Canvas):
     def _draw_furniture(self, number: int, total: int) -> None:
         width, height = self._pagesize
         furniture = self.furniture
+        issuer, reference, footer_note = _fitted_furniture(furniture, total, width - 1.5 * inch)
         self.setFont(FONT, _FURNITURE_SIZE)
         self.setFillColor(MUTED)
-        self._draw(0.75 * inch, height - 0.5 * inch, furniture.issuer)
-        self._draw(width - 0.75 * inch, height - 0.5 * inch, furniture.reference, right=True)
+        self._draw(0.75 * inch, height - 0.5 * inch, issuer)
+        self._draw(width - 0.75 * inch, height - 0.5 * inch, reference, right=True)
         self.setStrokeColor(LINE)
         self.line(0.75 * inch, height - 0.56 * inch, width - 0.75 * inch, height - 0.56 * inch)
         self.line(0.75 * inch, 0.62 * inch, width - 0.75 * inch, 0.62 * inch)
-        if furniture.footer_note:
-            self._draw(0.75 * inch, 0.45 * inch, furniture.footer_note)
+        if footer_note:
+            self._draw(0.75 * inch, 0.45 * inch, footer_note)
         self.drawRightString(width - 0.75 * inch, 0.45 * inch, f"Page {number} of {total}")
 
     def _draw(self, x: float, y: float, value: str, *, right: bool = False) -> None:

@@ -8,6 +8,7 @@ document (`licensing.pdf.build`).
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -27,8 +28,11 @@ if TYPE_CHECKING:
 # The trend table's month column, in inches: "2027-01" in 7 points and its padding.
 _TREND_MONTH_WIDTH = 0.6
 
-# The chart's series after the brand's blue (`pdf.BRAND`).
-_OTHER_SERIES_COLOURS = ("#1d6b3a", "#a8472a")
+# The chart's series after the brand's blue (`pdf.BRAND`, grey 65 of 255 printed in
+# grey): a mid green and a light orange, 135 and 183 in grey, so the three bars and
+# their legend stay apart on a grey printer (round 54: #1d6b3a and #a8472a printed
+# as 78 and 97, three dark greys beside the blue's 65).
+_OTHER_SERIES_COLOURS = ("#5aa469", "#f0a27a")
 
 
 @dataclass(frozen=True)
@@ -95,7 +99,18 @@ def _money(report: MonthlyReport, amount: Decimal) -> str:
     return format_grouped(amount, report.currency)
 
 
+# From ten million up, an axis says its values in millions, billions or trillions
+# (round 54): "1,200,000,000,000" in 7 points is wider than the room left of the
+# twelve months' axis, and beside its neighbours on the aging chart's.
+_AXIS_UNITS = ((10**12, "tn"), (10**9, "bn"), (10**6, "M"))
+_AXIS_COMPACT_FROM = 10**7
+_BAR_LABEL_SIZE = 7.5
+
+
 def _axis_label(value: float) -> str:
+    if abs(value) >= _AXIS_COMPACT_FROM:
+        unit, suffix = next((unit, suffix) for unit, suffix in _AXIS_UNITS if abs(value) >= unit)
+        return f"{value / unit:,.4g}{suffix}"
     return f"{value:,.0f}"
 
 
@@ -159,6 +174,7 @@ def _horizontal_bars(labels: Sequence[str], values: Sequence[Decimal]) -> Drawin
     from reportlab.graphics.charts.barcharts import HorizontalBarChart
     from reportlab.graphics.shapes import Drawing
     from reportlab.lib.units import inch
+    from reportlab.pdfbase.pdfmetrics import stringWidth
 
     from licensing import pdf
 
@@ -166,13 +182,17 @@ def _horizontal_bars(labels: Sequence[str], values: Sequence[Decimal]) -> Drawin
     width, height = pdf.CONTENT_WIDTH, max(len(labels), 1) * row + 30
     drawing = Drawing(width, height)
     chart = HorizontalBarChart()
-    chart.x, chart.y = 150, 20
-    chart.width, chart.height = int(width - 170), int(height - 30)
+    # The labels end 5 points left of the axis: the axis moves right of the longest
+    # (round 54: a use's description ran 40 points past the page's left margin).
+    pdf.register_fonts()
+    longest = max((stringWidth(label, pdf.FONT, _BAR_LABEL_SIZE) for label in labels), default=0)
+    chart.x, chart.y = max(150, math.ceil(longest) + 10), 20
+    chart.width, chart.height = int(width - 20 - chart.x), int(height - 30)
     # Largest first from the top: reportlab draws the first category at the bottom.
     chart.data = [[float(value) for value in reversed(values)] or [0.0]]
     chart.categoryAxis.categoryNames = list(reversed(labels)) or [""]
     chart.categoryAxis.labels.fontName = pdf.FONT
-    chart.categoryAxis.labels.fontSize = 7.5
+    chart.categoryAxis.labels.fontSize = _BAR_LABEL_SIZE
     _scale(chart.valueAxis, chart.data)
     chart.valueAxis.labels.fontName = pdf.FONT
     chart.valueAxis.labels.fontSize = 7
