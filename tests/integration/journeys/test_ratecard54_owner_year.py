@@ -1,0 +1,80 @@
+"""Round 54: the rate card owner's year (docs/journeys.md): what a corrected card's
+own page tells its owner about what it priced."""
+
+from __future__ import annotations
+
+import html
+import re
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from licensing.ratecards import services
+from tests.integration.agreements.conftest import AUTO_USE
+from tests.integration.pricing.conftest import example_document
+from tests.support.agreements import make_active_agreement
+
+# 2027.1's data-file rule sends a use to staff review: the application waits.
+STAFF_USE = {**AUTO_USE, "product_type": "data_file", "quantity": {}, "revenue": "90000"}
+
+
+def _words(page: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def _correction() -> dict[str, Any]:
+    """2027.2: 2027.1 for the same days, its development fee corrected."""
+    document = example_document()
+    document["version"] = "2027.2"
+    document["rules"][2]["model"]["amount"] = "2750.00"
+    return document
+
+
+def test_a_corrected_cards_page_says_it_was_replaced_and_lists_what_it_priced(
+    client: FlaskClient,
+    signed_in: Any,
+    admin: Any,
+    vendor: Any,
+    licensing_staff: Any,
+    apply: Any,
+) -> None:
+    waiting = apply(vendor, STAFF_USE)
+    assert waiting.state == "submitted"
+    agreement = make_active_agreement(vendor, licensing_staff, AUTO_USE)
+    services.import_card(_correction(), published_by="tests")
+
+    signed_in(client, admin)
+    words = _words(client.get("/console/rate-cards/2027.1").get_data(as_text=True))
+    assert "Replaced by 2027.2 on " in words
+    assert "it prices only quotes and applications that name it" in words
+    assert "Undecided applications whose latest quote is on 2027.1: 1." in words
+    assert (
+        "Approving one keeps these prices; to price one on 2027.2, return it to the licensee"
+    ) in words
+    assert f"{waiting.reference} " in words
+    assert "Agreements issued on 2027.1 (awaiting acceptance, active or ended): 1." in words
+    assert f"{agreement.number} " in words
+    assert f"{agreement.number} {vendor.organization.legal_name} active 33,800.00 USD" in words
+    assert "their royalty reports are priced on 2027.1, the agreement's card" in words
+
+    # The correction has priced nothing yet, and is replaced by nothing.
+    correction = _words(client.get("/console/rate-cards/2027.2").get_data(as_text=True))
+    assert "Replaced by" not in correction
+    assert "Undecided applications whose latest quote is on 2027.2: 0." in correction
+    assert "Agreements issued on 2027.2 (awaiting acceptance, active or ended): 0." in correction
+
+
+def test_a_card_in_use_lists_what_it_priced_without_a_replacement(
+    client: FlaskClient, signed_in: Any, licensing_staff: Any, vendor: Any, apply: Any
+) -> None:
+    waiting = apply(vendor, STAFF_USE)
+    signed_in(client, licensing_staff)
+    page = client.get("/console/rate-cards/2027.1").get_data(as_text=True)
+    words = _words(page)
+    assert 'id="replaced-card"' not in page
+    assert "Undecided applications whose latest quote is on 2027.1: 1. Approving one keeps" in (
+        words
+    )
+    assert "return it to the licensee" not in words
+    # Licensing staff follow the reference to the application's review.
+    assert f'href="/console/applications/{waiting.id}"' in page
