@@ -5,15 +5,27 @@ from __future__ import annotations
 
 import html
 import re
+from datetime import UTC, datetime
 from typing import Any
 
+import time_machine
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import services as agreements
+from licensing.mail.models import OutboxMessage
 from licensing.ratecards import services
-from tests.integration.agreements.conftest import AUTO_USE
+from tests.integration.agreements.conftest import AUTO_USE, draft
 from tests.integration.pricing.conftest import example_document
 from tests.support.agreements import make_active_agreement
+from tests.support.settings import issuing
 
+# Quoted in "December", approved on the card's first day, the term's first too.
+DECEMBER = datetime(2026, 12, 30, 15, 0, tzinfo=UTC)
+NEW_YEARS_DAY = datetime(2027, 1, 1, 15, 0, tzinfo=UTC)  # 09:00 at the office
 # 2027.1's data-file rule sends a use to staff review: the application waits.
 STAFF_USE = {**AUTO_USE, "product_type": "data_file", "quantity": {}, "revenue": "90000"}
 
@@ -78,3 +90,32 @@ def test_a_card_in_use_lists_what_it_priced_without_a_replacement(
     assert "return it to the licensee" not in words
     # Licensing staff follow the reference to the application's review.
     assert f'href="/console/applications/{waiting.id}"' in page
+
+
+def test_an_application_approved_on_its_terms_first_day_is_not_called_retroactive(
+    client: FlaskClient,
+    signed_in: Any,
+    vendor: Any,
+    licensing_staff: Any,
+    example_card: str,
+) -> None:
+    # Quoted in December for 2027, approved on 1 January: the form told staff "The term
+    # began on 2027-01-01, before today: approving it licenses that time retroactively",
+    # and the approval email told the vendor the same, of a term that starts that day.
+    licensee = Actor.of(accounts.principal_for(vendor))
+    application = agreements.create_draft(licensee, draft(STAFF_USE), now=DECEMBER)
+    agreements.submit(application.id, licensee, policy=issuing(), attest=True, now=DECEMBER)
+    with time_machine.travel(NEW_YEARS_DAY, tick=False):
+        signed_in(client, licensing_staff)
+        words = _words(client.get(f"/console/applications/{application.id}").get_data(True))
+        assert "Approve and issue the agreement" in words
+        assert "The term began" not in words
+        assert "retroactively" not in words
+        officer = Actor.of(accounts.principal_for(licensing_staff))
+        agreements.approve(application.id, officer, policy=issuing(), now=NEW_YEARS_DAY)
+    (approval,) = [
+        message
+        for message in db.session().scalars(select(OutboxMessage))
+        if "ready to accept" in message.subject
+    ]
+    assert "The term began" not in approval.body_text
