@@ -269,6 +269,11 @@ def _checked(check: services.CardCheck) -> str:
         rules=_rules_in_words(card),
         adjustments=_discounts_in_words(card),
         taken=check.taken,
+        # Round 54: what each card it takes days from has priced, which keeps its prices.
+        priced={
+            taking.version: priced_on.priced_on(db.session(), taking.version)
+            for taking in check.taken
+        },
         kept=check.kept,
         base=check.base,
         base_in_effect=check.base_in_effect_on_first_day,

@@ -4,6 +4,8 @@ own page tells its owner about what it priced."""
 from __future__ import annotations
 
 import html
+import io
+import json
 import re
 from datetime import UTC, datetime
 from typing import Any
@@ -74,6 +76,38 @@ def test_a_corrected_cards_page_says_it_was_replaced_and_lists_what_it_priced(
     assert "Replaced by" not in correction
     assert "Undecided applications whose latest quote is on 2027.2: 0." in correction
     assert "Agreements issued on 2027.2 (awaiting acceptance, active or ended): 0." in correction
+
+
+def test_checking_a_correction_says_what_the_card_it_replaces_priced_keeps_its_prices(
+    client: FlaskClient,
+    signed_in: Any,
+    admin: Any,
+    vendor: Any,
+    licensing_staff: Any,
+    apply: Any,
+) -> None:
+    # Before publishing the correction, the check said only that "agreements ... keep
+    # the card they were priced on": not that one was issued on the wrong card.
+    apply(vendor, STAFF_USE)
+    agreement = make_active_agreement(vendor, licensing_staff, AUTO_USE)
+    signed_in(client, admin)
+    checked = client.post(
+        "/console/rate-cards/",
+        data={
+            "card": (io.BytesIO(json.dumps(_correction(), default=str).encode()), "card.json"),
+            "action": "check",
+        },
+        content_type="multipart/form-data",
+    ).get_data(as_text=True)
+    words = _words(checked)
+    assert (
+        "What 2027.1 has priced keeps its prices: 1 undecided application (approving keeps "
+        "the quote; returned and resubmitted, it is priced again) and 1 agreement (fees as "
+        "issued, royalty reports priced on 2027.1): what 2027.1 priced"
+    ) in words
+    assert 'href="/console/rate-cards/2027.1#priced"' in checked
+    assert services.import_card(_correction(), published_by="tests").created
+    assert agreement.rate_card == "2027.1"
 
 
 def test_a_card_in_use_lists_what_it_priced_without_a_replacement(
