@@ -175,8 +175,10 @@ class StartedTerm:
 
 def started_term(quote: Quote, term_start: date, term_end: date, today: date) -> StartedTerm | None:
     """The term as approving on `today` makes it retroactive, or None when it has
-    not started. Periods are those of the royalty reports (`obligations`)."""
-    if term_start > today:
+    not started before `today`: a term starting on the day of the approval licenses
+    nothing before it (round 54: approved on 1 January, a term from 1 January was
+    "retroactive"). Periods are those of the royalty reports (`obligations`)."""
+    if term_start >= today:
         return None
     reporting = reports_usage(quote)
     ended = tuple(

@@ -26,7 +26,7 @@ from wtforms import HiddenField
 from wtforms.validators import DataRequired
 
 from licensing import access, calendar, db, errors, words
-from licensing.agreements import card_effect
+from licensing.agreements import card_effect, priced_on
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.money import format_quantity, price_in_words
@@ -269,6 +269,11 @@ def _checked(check: services.CardCheck) -> str:
         rules=_rules_in_words(card),
         adjustments=_discounts_in_words(card),
         taken=check.taken,
+        # Round 54: what each card it takes days from has priced, which keeps its prices.
+        priced={
+            taking.version: priced_on.priced_on(db.session(), taking.version)
+            for taking in check.taken
+        },
         kept=check.kept,
         base=check.base,
         base_in_effect=check.base_in_effect_on_first_day,
@@ -352,11 +357,20 @@ def detail(version: str) -> str:
     card = queries.domain_card(stored)
     rules = _rules_in_words(card)
     adjustments = _discounts_in_words(card)
-    others = [c for c in queries.all_cards(db.session()) if c.version != version]
+    every = queries.all_cards(db.session())
+    others = [c for c in every if c.version != version]
+    # Round 54: a corrected card's own page said nothing of its correction, nor of
+    # the applications and agreements it priced, which keep its prices.
+    replaced_by = queries.replaced_by(every).get(version)
     return render_template(
         "ratecards/detail.html",
         stored=stored,
         card=card,
+        replaced_by=replaced_by,
+        replaced_since=max(
+            (c.published_at for c in every if c.version in (replaced_by or ())), default=None
+        ),
+        priced=priced_on.priced_on(db.session(), version),
         rules=rules,
         adjustments=adjustments,
         others=others,

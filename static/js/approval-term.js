@@ -53,7 +53,8 @@
   }
 
   function sentence(first, last) {
-    if (first > today) {
+    if (first >= today) {
+      // Starting today licenses nothing before it (round 54), as the server says.
       return "";
     }
     var over = last < today;

@@ -55,3 +55,17 @@ def test_the_years_before_100_are_counted_as_themselves(page: Any) -> None:
     page.fill("#term_start", "0050-02-01")
     page.fill("#term_end", "0050-12-31")
     assert "The royalty reports of all 4 periods (0050-02-01 to 0050-12-31)" in _told(page)
+
+
+def test_a_term_typed_to_start_today_is_not_worded_as_begun(page: Any) -> None:
+    """Round 54: as the server words it (`issuing.started_term`), a term starting on
+    the day of the approval licenses nothing before it: staff approving on 1 January a
+    term from 1 January read "The term began on ..., before today"."""
+    page.set_content(FORM)
+    page.add_script_tag(content=SCRIPT.read_text())
+    page.fill("#term_end", "2028-08-31")
+    page.fill("#term_start", "2027-08-31")
+    assert _told(page).startswith("The term began on 2027-08-31, before today")
+    page.fill("#term_start", "2027-09-01")
+    assert _told(page) == ""
+    assert page.locator("#term-started").is_hidden()

@@ -1,0 +1,119 @@
+"""What a published rate card has priced (round 54): read only, for the card's page.
+
+Cards are immutable, so a wrong card is corrected by a new version, and what the
+wrong one priced keeps its prices: an undecided application keeps its submitted
+quote when approved (returned and resubmitted, it is priced again on the card in
+effect), and an agreement keeps its fees, and its royalty reports are priced with
+its own card (the royalty contract: "the agreement's rate card version"), a period
+filed after the card has ended or been replaced included. The card's owner reads
+here which records those are, to decide what to do with each.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import Select, func, select
+from sqlalchemy.orm import Session
+
+from licensing import references
+from licensing.accounts.models import Organization
+from licensing.agreements import states
+from licensing.agreements.models import Agreement, Application, QuoteVersion
+
+# Undecided applications with a quote (drafts have none): approving keeps its prices.
+WAITING = (states.SUBMITTED, states.RETURNED, states.IN_REVIEW, states.ESCALATED)
+# Agreements whose fees or royalties the card still prices: awaiting acceptance,
+# in force, or ended with reports still to come (an expired term's last period is
+# reported after it ends).
+PRICING = (states.ISSUED, states.ACTIVE, states.EXPIRED)
+# How many of each the page lists (the count says how many there are).
+LISTED = 20
+
+
+@dataclass(frozen=True)
+class PricedRecord:
+    id: int
+    reference: str
+    organization: str
+    state: str
+    total: Decimal | None
+    currency: str | None
+
+
+@dataclass(frozen=True)
+class PricedOn:
+    """The undecided applications whose latest quote the card priced, and the
+    agreements issued on it: each count, and at most `LISTED` of each, oldest first."""
+
+    applications: list[PricedRecord]
+    application_count: int
+    agreements: list[PricedRecord]
+    agreement_count: int
+
+
+def priced_on(session: Session, version: str) -> PricedOn:
+    applications = _waiting_on(version)
+    agreements = (
+        select(
+            Agreement.id,
+            Agreement.number,
+            Organization.legal_name,
+            Agreement.state,
+            Agreement.total,
+            Agreement.currency,
+        )
+        .join(Organization, Organization.id == Agreement.organization_id)
+        .where(Agreement.rate_card == version, Agreement.state.in_(PRICING))
+        .order_by(Agreement.id)
+    )
+    return PricedOn(
+        [_record(*row) for row in session.execute(applications.limit(LISTED))],
+        _count(session, applications),
+        [PricedRecord(*row) for row in session.execute(agreements.limit(LISTED))],
+        _count(session, agreements),
+    )
+
+
+def _waiting_on(version: str) -> Select[int, str, str, Decimal, str]:
+    """The undecided applications whose latest quote is on `version` (a card
+    replaced since may still have priced the one staff are about to approve)."""
+    latest = (
+        select(QuoteVersion.application_id, func.max(QuoteVersion.version).label("version"))
+        .join(Application, Application.id == QuoteVersion.application_id)
+        .where(Application.state.in_(WAITING))
+        .group_by(QuoteVersion.application_id)
+        .subquery()
+    )
+    return (
+        select(
+            Application.id,
+            Organization.legal_name,
+            Application.state,
+            QuoteVersion.total,
+            QuoteVersion.currency,
+        )
+        .join(latest, latest.c.application_id == Application.id)
+        .join(
+            QuoteVersion,
+            (QuoteVersion.application_id == Application.id)
+            & (QuoteVersion.version == latest.c.version),
+        )
+        .join(Organization, Organization.id == Application.organization_id)
+        .where(Application.state.in_(WAITING), QuoteVersion.rate_card == version)
+        .order_by(Application.id)
+    )
+
+
+def _record(
+    application_id: int, organization: str, state: str, total: Decimal, currency: str
+) -> PricedRecord:
+    reference = references.APPLICATION(application_id)
+    return PricedRecord(application_id, reference, organization, state, total, currency)
+
+
+def _count(session: Session, statement: Select[*tuple[Any, ...]]) -> int:
+    counted = select(func.count()).select_from(statement.order_by(None).subquery())
+    return session.scalar(counted) or 0
