@@ -396,7 +396,8 @@ def _queue_statements(shape: QueueShape) -> tuple[AnySelect, AnySelect]:
 
 
 def vendor_periods_listing(actor: Actor, today: date) -> Listing:
-    """Every period of the vendor's agreements: the ones not filed first, the longest
+    """Every period of the vendor's agreements: the reports sent back for correction
+    first (round 54), then the ones not filed, the longest
     late first (by the day each is late from, `lateness.late_from`, as the staff
     queue since round 51: a back report accepted yesterday is not among the reports
     overdue since their due dates), then those filed, newest first (by due date);
@@ -409,11 +410,19 @@ def vendor_periods_listing(actor: Actor, today: date) -> Listing:
 
 def _vendor_list_order() -> tuple[Any, ...]:
     """The vendor's order of periods (`vendor_periods_listing`), over `_period_rows`:
-    those not filed first, the longest late first, then the filed ones, newest first.
-    The dashboard names the periods waiting in it too (round 53)."""
+    the reports sent back for correction first, the one sent back longest ago first
+    (its corrected report is due soonest: `correction_due_on` counts from the
+    review), then those not filed, the longest late first, then the filed ones,
+    newest first. The dashboard names the periods waiting in it too (round 53).
+
+    Round 54: a report sent back is filed, so it sorted among the filed ones by its
+    due date: behind every period still to file on the list, and on the dashboard
+    into "N more" whenever five others waited, though the office waits on it."""
     filed = RoyaltyReport.id.is_not(None)
+    sent_back = RoyaltyReport.review_state == CORRECTION_REQUESTED
     return (
-        case((filed, 1), else_=0),
+        case((sent_back, 0), (filed, 2), else_=1),
+        case((sent_back, RoyaltyReport.reviewed_at)),
         case((~filed, ReportingPeriod.late_from)),
         case((~filed, ReportingPeriod.agreement_number)),
         case((filed, ReportingPeriod.due_on)).desc(),
@@ -551,10 +560,11 @@ def any_periods(organization_id: ColumnElement[int], _now: ColumnElement[datetim
 
 def vendor_waiting(actor: Actor, today: date) -> tuple[list[PeriodStatus], list[PeriodStatus]]:
     """The whole answer of the vendor's dashboard: the periods due or overdue or whose
-    report staff sent back for correction, in the vendor's list's order (those not
-    filed the longest late first, then those sent back, newest first; since round 53,
-    in the agreements' order before), and the next upcoming period of each agreement (whether or
-    not others wait), in the agreements' order (by term start) and period order. Only
+    report staff sent back for correction, in the vendor's list's order (those sent
+    back first, the longest waiting first, since round 54; then those not filed, the
+    longest late first; since round 53, in the agreements' order before), and the
+    next upcoming period of each agreement (whether or not others wait), in the
+    agreements' order (by term start) and period order. Only
     a vendor has a dashboard of its own periods. The dashboard itself names the first
     few (`vendor_waiting_named`)."""
     if not actor.is_vendor or actor.organization_id is None:

@@ -101,8 +101,9 @@ def _today() -> date:
 @bp.route("/portal/royalty-reports")
 @access.vendor
 def portal_reports() -> str:
-    """Every reporting period of the organization's agreements, 50 a page: the ones
-    waiting on the vendor first (the longest late first), then those filed, newest first;
+    """Every reporting period of the organization's agreements, 50 a page: the reports
+    sent back for correction first (round 54), then the ones waiting on the vendor (the
+    longest late first), then those filed, newest first;
     ordered, counted and paged by the database (`vendor_periods_page`)."""
     today = _today()
     listed = vendor_periods_page(current_actor(), today)
@@ -612,7 +613,7 @@ def _due_reports(
             f"{counted(more, 'more royalty report')} to file or correct",
             waiting_on=YOU,
             detail="Those above are the first; the list of royalty reports shows them all, "
-            "the longest late first.",
+            "those sent back for correction first, then the longest late.",
             url=url_for("royalties.portal_reports"),
         )
     for status in named.upcoming:
