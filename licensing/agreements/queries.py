@@ -762,6 +762,18 @@ def notes(session: Session, application_id: int) -> list[ApplicationNote]:
     )
 
 
+# The agreements lists' orders (the id last).
+# Newest first, the lists' order; oldest first (round 54), for a reviewer chasing the
+# agreements issued and not accepted, the longest waiting first. Each is a walk of
+# the same indexes (`agreements_0007`: issued_at and id, led by the state or the
+# organization), forwards or backwards.
+NEWEST, OLDEST = "newest", "oldest"
+AGREEMENT_ORDERS = {
+    NEWEST: (Agreement.issued_at.desc(), Agreement.id.desc()),
+    OLDEST: (Agreement.issued_at, Agreement.id),
+}
+
+
 def agreements(
     session: Session,
     principal: Principal | None = None,
@@ -780,16 +792,20 @@ def agreements_listing(
     *,
     states: Sequence[str] = (),
     organization_id: int | None = None,
+    order: str = NEWEST,
 ) -> tuple[Select[Any], Select[Any]]:
-    """The agreements lists' statement (newest first, the id last) and how many it
-    selects: the console's and the vendor's lists read a page of it
-    (`paging.read_page`, round 45: they listed every agreement on one page), each
-    with what it has been charged to date by `charged_page`."""
-    statement = agreements_query(principal, states=states, organization_id=organization_id)
+    """The agreements lists' statement (newest first, or with `order` OLDEST the
+    oldest issued first; the id last) and how many it selects: the console's and the
+    vendor's lists read a page of it (`paging.read_page`, round 45: they listed every
+    agreement on one page), each with what it has been charged to date by
+    `charged_page` (given the same `order`)."""
+    statement = agreements_query(
+        principal, states=states, organization_id=organization_id, order=order
+    )
     return statement, count_of(statement)
 
 
-def charged_page(window: Select[Any]) -> Select[Any]:
+def charged_page(window: Select[Any], order: str = NEWEST) -> Select[Any]:
     """The agreements `window` selects (a page of `agreements_query`: its order, a
     LIMIT and OFFSET), in that order, each with what it has been charged to date,
     summed for those agreements alone.
@@ -805,14 +821,12 @@ def charged_page(window: Select[Any]) -> Select[Any]:
     return with_charged_to_date(
         select(Agreement)
         .join(keys, keys.c.id == Agreement.id)
-        .order_by(*_AGREEMENTS_ORDER)
+        .order_by(*AGREEMENT_ORDERS[order])
         .options(*_AGREEMENTS_LOADED)
     )
 
 
-# The agreements lists' order (newest first, the id last) and what they load with
-# each agreement.
-_AGREEMENTS_ORDER = (Agreement.issued_at.desc(), Agreement.id.desc())
+# What the agreements lists load with each agreement.
 _AGREEMENTS_LOADED = (
     selectinload(Agreement.renewal_of),
     selectinload(Agreement.superseded_by),
@@ -825,9 +839,10 @@ def agreements_query(
     *,
     states: Sequence[str] = (),
     organization_id: int | None = None,
+    order: str = NEWEST,
 ) -> Select[Any]:
-    """Agreements the caller may see, newest first."""
-    statement = select(Agreement).order_by(*_AGREEMENTS_ORDER).options(*_AGREEMENTS_LOADED)
+    """Agreements the caller may see, newest first (or `AGREEMENT_ORDERS[order]`)."""
+    statement = select(Agreement).order_by(*AGREEMENT_ORDERS[order]).options(*_AGREEMENTS_LOADED)
     if states:
         statement = statement.where(Agreement.state.in_(list(states)))
     if organization_id is not None:

@@ -516,21 +516,33 @@ AGREEMENTS_PER_PAGE = paging.PER_PAGE
 
 
 def _agreements_page(
-    *, states: Sequence[str] = (), organization_id: int | None = None
+    *,
+    states: Sequence[str] = (),
+    organization_id: int | None = None,
+    order: str = queries.NEWEST,
 ) -> paging.Page[Agreement]:
     """A page of the agreements the caller may see (round 45: the lists showed every
     agreement on one page), its links keeping the filters."""
     session = db.session()
-    statement, count = queries.agreements_listing(states=states, organization_id=organization_id)
+    statement, count = queries.agreements_listing(
+        states=states, organization_id=organization_id, order=order
+    )
     return paging.read_page(
         session,
         statement,
         count=count,
         per_page=AGREEMENTS_PER_PAGE,
         rows=lambda window, parameters: session.scalars(
-            queries.charged_page(window), parameters
+            queries.charged_page(window, order), parameters
         ).all(),
     )
+
+
+# The console list's Sort (round 54): newest first, as every list of records; oldest
+# first for the agreements waiting for acceptance, the longest waiting first (the
+# console home's row links it so).
+AGREEMENT_SORTS = {queries.NEWEST: "Newest first", queries.OLDEST: "Oldest issued first"}
+AGREEMENT_FILTERS = {"state": "State", "sort": "Sort"}
 
 
 def _agreement_page(
@@ -1322,15 +1334,25 @@ def agreements_list() -> tuple[str, int]:
     states = [s for s in request.args.getlist("state") if s in AGREEMENT.states]
     # One organization's (the link from what stays open with a closed one).
     organization_id = record_id(request.args.get("organization", "").strip())
-    # A state no agreement has listed every agreement unsaid.
-    refused = arguments.unknown_choice(
-        request.args,
-        "state",
-        {state: humanize(state) for state in AGREEMENT.states},
-        "State",
-        several=True,
+    order = request.args.get("sort") or queries.NEWEST
+    # A state no agreement has listed every agreement unsaid; a sort given twice or
+    # not offered is refused beside its field, as on the other queues.
+    twice = arguments.repeated(request.args, ("state",), labels=AGREEMENT_FILTERS)
+    refused = twice or {
+        **arguments.unknown_choice(
+            request.args,
+            "state",
+            {state: humanize(state) for state in AGREEMENT.states},
+            "State",
+            several=True,
+        ),
+        **arguments.unknown_choice(request.args, "sort", AGREEMENT_SORTS, "Sort"),
+    }
+    page = (
+        None
+        if refused
+        else _agreements_page(states=states, organization_id=organization_id, order=order)
     )
-    page = None if refused else _agreements_page(states=states, organization_id=organization_id)
     return render_template(
         "agreements/agreements.html",
         detail_endpoint="agreements_console.agreement_detail",
@@ -1339,7 +1361,9 @@ def agreements_list() -> tuple[str, int]:
         states=AGREEMENT.states,
         chosen=states,
         filter_errors=refused,
-        filter_labels={"state": "State"},
+        filter_labels=AGREEMENT_FILTERS,
+        sorts=AGREEMENT_SORTS,
+        sort=order,
         # Round 53: an issued agreement's row says how long it has waited (the home's
         # row links here), as its page does.
         waited=partial(_days_waited, calendar.office_date(utcnow())),
@@ -1349,7 +1373,7 @@ def agreements_list() -> tuple[str, int]:
             filters=request.args,
             path=links.request_path(),
         ),
-    ), (422 if refused else 200)
+    ), (400 if twice else 422 if refused else 200)
 
 
 def _days_waited(today: date, agreement: Agreement) -> str:
@@ -1540,7 +1564,8 @@ def _acceptance_queue(
         "Agreements waiting for the licensee's acceptance",
         count=waiting.issued,
         endpoint="agreements_console.agreements_list",
-        params={"state": ISSUED},
+        # The longest waiting first (round 54: newest first, the oldest on the last page).
+        params={"state": ISSUED, "sort": queries.OLDEST},
         attention=waiting.expiring,
         attention_label=f"expiring unaccepted within {window} days",
         oldest=waiting.oldest,

@@ -26,6 +26,7 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    true,
 )
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, selectinload
 
@@ -163,12 +164,24 @@ def period_state_of(today: BindParameter[date]) -> ColumnElement[str]:
     )
 
 
+def _unfiled() -> ColumnElement[bool]:
+    """A period with no current report, from the period's own `filed` (royalties_0010),
+    where round 53's queue and lists asked a LEFT JOIN of the current report (round 54):
+    a filter or count over the periods reads no report."""
+    return ReportingPeriod.filed == false()
+
+
+def _filed() -> ColumnElement[bool]:
+    return ReportingPeriod.filed == true()
+
+
 def _in_state(state: str | None, today: BindParameter[date]) -> ColumnElement[bool]:
-    """Periods in `state`; with none chosen, every period but the upcoming ones."""
-    unreported = RoyaltyReport.id.is_(None)
+    """Periods in `state`; with none chosen, every period but the upcoming ones. Read
+    from the period's columns alone (`filed`, its dates), so a count needs no join."""
+    unreported = _unfiled()
     late = lateness.late_before(today)
     if state == SUBMITTED:
-        return RoyaltyReport.id.is_not(None)
+        return _filed()
     if state == UPCOMING:
         return and_(unreported, ReportingPeriod.period_end >= today)
     if state == DUE:
@@ -177,7 +190,7 @@ def _in_state(state: str | None, today: BindParameter[date]) -> ColumnElement[bo
         return and_(unreported, late)
     if state == TO_FILE:  # due or overdue
         return and_(unreported, ReportingPeriod.period_end < today)
-    return or_(RoyaltyReport.id.is_not(None), ReportingPeriod.period_end < today)
+    return or_(_filed(), ReportingPeriod.period_end < today)
 
 
 # The queue's and the vendor's list's statements are kept per process, one for each
@@ -391,12 +404,13 @@ def _queue_statements(shape: QueueShape) -> tuple[AnySelect, AnySelect]:
     rows = _chosen(_period_rows(shape.sight, _LIST_TODAY), shape).order_by(
         ReportingPeriod.late_from, ReportingPeriod.agreement_number, ReportingPeriod.id
     )
-    count = _chosen(_reporting_in_sight(select(func.count()), shape.sight), shape)
+    count = _chosen(_periods_counted(shape.sight), shape)
     return rows, count
 
 
 def vendor_periods_listing(actor: Actor, today: date) -> Listing:
-    """Every period of the vendor's agreements: the ones not filed first, the longest
+    """Every period of the vendor's agreements: the reports sent back for correction
+    first (round 54), then the ones not filed, the longest
     late first (by the day each is late from, `lateness.late_from`, as the staff
     queue since round 51: a back report accepted yesterday is not among the reports
     overdue since their due dates), then those filed, newest first (by due date);
@@ -409,11 +423,19 @@ def vendor_periods_listing(actor: Actor, today: date) -> Listing:
 
 def _vendor_list_order() -> tuple[Any, ...]:
     """The vendor's order of periods (`vendor_periods_listing`), over `_period_rows`:
-    those not filed first, the longest late first, then the filed ones, newest first.
-    The dashboard names the periods waiting in it too (round 53)."""
-    filed = RoyaltyReport.id.is_not(None)
+    the reports sent back for correction first, the one sent back longest ago first
+    (its corrected report is due soonest: `correction_due_on` counts from the
+    review), then those not filed, the longest late first, then the filed ones,
+    newest first. The dashboard names the periods waiting in it too (round 53).
+
+    Round 54: a report sent back is filed, so it sorted among the filed ones by its
+    due date: behind every period still to file on the list, and on the dashboard
+    into "N more" whenever five others waited, though the office waits on it."""
+    filed = _filed()
+    sent_back = RoyaltyReport.review_state == CORRECTION_REQUESTED
     return (
-        case((filed, 1), else_=0),
+        case((sent_back, 0), (filed, 2), else_=1),
+        case((sent_back, RoyaltyReport.reviewed_at)),
         case((~filed, ReportingPeriod.late_from)),
         case((~filed, ReportingPeriod.agreement_number)),
         case((filed, ReportingPeriod.due_on)).desc(),
@@ -425,7 +447,14 @@ def _vendor_list_order() -> tuple[Any, ...]:
 @cache
 def _vendor_periods_statements(sight: str) -> tuple[AnySelect, AnySelect]:
     rows = _period_rows(sight, _LIST_TODAY).order_by(*_vendor_list_order())
-    return rows, _reporting_in_sight(select(func.count()), sight)
+    return rows, _periods_counted(sight)
+
+
+def _periods_counted(sight: str) -> AnySelect:
+    """How many periods `sight` sees, to be narrowed by the periods' own columns: no
+    join of the current report (round 54; a LEFT JOIN on a unique key, so the count
+    is the same)."""
+    return _in_sight(select(func.count()).select_from(ReportingPeriod), sight)
 
 
 # The dashboard's two statements, built once per process: every vendor's dashboard
@@ -551,10 +580,11 @@ def any_periods(organization_id: ColumnElement[int], _now: ColumnElement[datetim
 
 def vendor_waiting(actor: Actor, today: date) -> tuple[list[PeriodStatus], list[PeriodStatus]]:
     """The whole answer of the vendor's dashboard: the periods due or overdue or whose
-    report staff sent back for correction, in the vendor's list's order (those not
-    filed the longest late first, then those sent back, newest first; since round 53,
-    in the agreements' order before), and the next upcoming period of each agreement (whether or
-    not others wait), in the agreements' order (by term start) and period order. Only
+    report staff sent back for correction, in the vendor's list's order (those sent
+    back first, the longest waiting first, since round 54; then those not filed, the
+    longest late first; since round 53, in the agreements' order before), and the
+    next upcoming period of each agreement (whether or not others wait), in the
+    agreements' order (by term start) and period order. Only
     a vendor has a dashboard of its own periods. The dashboard itself names the first
     few (`vendor_waiting_named`)."""
     if not actor.is_vendor or actor.organization_id is None:
@@ -767,8 +797,9 @@ def _waiting_statement(sight: str) -> AnySelect:
         ),
         func.min(ReportingPeriod.late_from),
     )
-    return _reporting_in_sight(statement, sight).where(
-        RoyaltyReport.id.is_(None), ReportingPeriod.period_end < _WAITING_TODAY
+    # Round 54: `filed` where it LEFT JOINed every period's current report.
+    return _in_sight(statement.select_from(ReportingPeriod), sight).where(
+        _unfiled(), ReportingPeriod.period_end < _WAITING_TODAY
     )
 
 

@@ -49,6 +49,7 @@ from licensing.royalties.services.review import (
 )
 from licensing.royalties.states import (
     CORRECTION_REQUESTED,
+    FLAGGED,
     OVERDUE,
     QUEUE_STATES,
     REVIEW,
@@ -101,8 +102,9 @@ def _today() -> date:
 @bp.route("/portal/royalty-reports")
 @access.vendor
 def portal_reports() -> str:
-    """Every reporting period of the organization's agreements, 50 a page: the ones
-    waiting on the vendor first (the longest late first), then those filed, newest first;
+    """Every reporting period of the organization's agreements, 50 a page: the reports
+    sent back for correction first (round 54), then the ones waiting on the vendor (the
+    longest late first), then those filed, newest first;
     ordered, counted and paged by the database (`vendor_periods_page`)."""
     today = _today()
     listed = vendor_periods_page(current_actor(), today)
@@ -612,7 +614,7 @@ def _due_reports(
             f"{counted(more, 'more royalty report')} to file or correct",
             waiting_on=YOU,
             detail="Those above are the first; the list of royalty reports shows them all, "
-            "the longest late first.",
+            "those sent back for correction first, then the longest late.",
             url=url_for("royalties.portal_reports"),
         )
     for status in named.upcoming:
@@ -888,20 +890,29 @@ def _report_queue(session: Session, principal: Principal, now: datetime) -> Iter
         # back report's due date may be months before it (round 52).
         oldest_due=waiting.first_late_from,
     )
+    # Round 54: the row counted and highlighted the reports sent back for correction
+    # too, which wait on the licensee: only those waiting for staff review are the
+    # office's work; the others are said apart.
     flagged = queries.flagged_reports(session)
-    levels = _review_levels(flagged, now)
+    to_review = [report for report in flagged if report.review_state == FLAGGED]
+    sent_back = len(flagged) - len(to_review)
+    levels = _review_levels(to_review, now)
     target = current_config().royalty_review_sla_days
     past = sum(1 for level in levels.values() if level.overdue)
+    said = [f"{past} past the service level of {target} US business days."] if to_review else []
+    if sent_back:
+        waits = "waits on the licensee" if sent_back == 1 else "wait on the licensees"
+        said.append(f"{counted(sent_back, 'report')} sent back for correction {waits}.")
     yield QueueSummary(
         "Flagged royalty reports to review",
-        count=len(flagged),
+        count=len(to_review),
         endpoint="royalties.console_queue",
         params={"_anchor": "flagged-heading"},
-        attention=len(flagged),
-        attention_label="flagged",
-        oldest=flagged[0].submitted_at if flagged else None,
+        attention=len(to_review),
+        attention_label="to review",
+        oldest=to_review[0].submitted_at if to_review else None,
         # Round 53: as the applications' row says theirs.
-        detail=(f"{past} past the service level of {target} US business days." if levels else ""),
+        detail=" ".join(said),
     )
 
 

@@ -165,7 +165,7 @@ def test_a_licensing_reviewer_works_a_week_of_applications_renewals_and_reports(
     flagged_row = one_line(
         page.locator("tr").filter(has_text="Flagged royalty reports").inner_text()
     )
-    assert "1 1 flagged" in flagged_row
+    assert "1 1 to review" in flagged_row
     with page.expect_navigation():
         page.locator("tr").filter(has_text="Applications awaiting review").get_by_role(
             "link"
@@ -305,3 +305,23 @@ def test_a_licensing_reviewer_works_a_week_of_applications_renewals_and_reports(
         page.locator("tr").filter(has_text="Applications awaiting review").inner_text()
     )
     assert waiting == "Applications awaiting review 0 none —"  # the returned one waits on Alder
+    # The report sent back waits on the licensee: not counted nor highlighted as the
+    # office's work, said apart (round 54: "1 1 flagged", highlighted).
+    flagged_row = page.locator("tr").filter(has_text="Flagged royalty reports")
+    assert one_line(flagged_row.inner_text()) == (
+        "Flagged royalty reports to review 1 report sent back for correction waits on the "
+        "licensee. 0 none —"
+    )
+    assert flagged_row.get_attribute("class") is None
+    # The agreements waiting for acceptance, the longest waiting first (round 54: newest
+    # first): Birchway's, issued before Cobalt's renewal.
+    with page.expect_navigation():
+        page.locator("tr").filter(has_text="Agreements waiting for the licensee").get_by_role(
+            "link"
+        ).click()
+    assert page.get_by_label("Sort").input_value() == "oldest"
+    issued = [one_line(text) for text in page.locator("tbody tr").all_inner_texts()]
+    assert issued[0].startswith(number.group(1)), issued
+    assert len(issued) == 2, issued
+    assert "Cobalt Claims Inc." in issued[1], issued
+    assert_accessible(page)

@@ -335,7 +335,13 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
             f"Royalty report RR-000004 for {agreement}, {q3.label}: a correction is asked for "
             f"Licensing staff ask: {note} Amend the report by {correction_due}"
         ) in INES.waiting(page)
-        page.get_by_role("link", name="Royalty report RR-000004").click()
+        # The list of royalty reports puts it first, saying why (round 54: among the
+        # filed ones, by due date), and its link leads to the amendment.
+        page.goto("/portal/royalty-reports")
+        top = _words(page.locator("tbody tr").first.inner_text())
+        assert top.startswith(f"{agreement} {q3.start}"), top
+        assert top.endswith("Report RR-000004 A correction is asked for: amend the report")
+        page.get_by_role("link", name=f"Amend the report for {agreement}, {q3.label}").click()
         form = page.locator("#report-form")
         form.get_by_label("Row 1, quantity").fill("90")
         form.get_by_label("Why is report RR-000004 amended?").fill("Harbor Clinic recounted")

@@ -59,6 +59,44 @@ def test_the_agreements_lists_page_newest_first_across_agreements_issued_togethe
     assert mine == own[::-1]
 
 
+def test_the_console_list_pages_oldest_issued_first_when_asked_across_agreements_issued_together(
+    app: Flask,
+    vendor: Any,
+    other_vendor: Any,
+    billing_staff: Any,
+    active_agreement: Callable[..., Agreement],  # noqa: F811
+    signed_in: Callable[..., FlaskClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Round 54: *Oldest issued first* (the home's row of agreements waiting for
+    acceptance links it) walks the same agreements in the other direction, the id
+    last, every page's link keeping the sort and its option chosen; a sort given twice
+    is refused (400) and one the list does not offer too (422), nothing listed."""
+    own = [active_agreement(vendor, SMALL_SOFTWARE).number for _ in range(4)]
+    theirs = active_agreement(other_vendor, SMALL_SOFTWARE).number
+    monkeypatch.setattr(agreement_views, "AGREEMENTS_PER_PAGE", 2)
+
+    staff = signed_in(app.test_client(), billing_staff)
+    seen, urls = walk_pages(staff, "/console/agreements?state=active&sort=oldest", NUMBER)
+    assert seen == [*own, theirs]
+    assert urls[1:] == [
+        "/console/agreements?state=active&sort=oldest&page=2",
+        "/console/agreements?state=active&sort=oldest&page=3",
+    ]
+    page = staff.get("/console/agreements?sort=oldest").get_data(as_text=True)
+    assert '<option value="oldest" selected>Oldest issued first</option>' in page
+    newest, _ = walk_pages(staff, "/console/agreements?state=active", NUMBER)
+    assert newest == seen[::-1]
+
+    twice = staff.get("/console/agreements?sort=oldest&sort=newest")
+    assert twice.status_code == 400
+    assert "Sort takes one value, and the link gave it 2" in twice.get_data(as_text=True)
+    unknown = staff.get("/console/agreements?sort=longest")
+    assert unknown.status_code == 422
+    assert re.findall(NUMBER, unknown.get_data(as_text=True)) == []
+    assert "Sort takes one of: Newest first, Oldest issued first" in unknown.get_data(as_text=True)
+
+
 # The statement that sums an agreement's invoices (`queries.charged_page`): since
 # round 52 over `billed`, each kind of invoice selected on its own and put together.
 SUMMED = "billed.total - billed.amount_credited"

@@ -127,8 +127,10 @@ def test_the_home_counts_agreements_waiting_for_acceptance_and_links_them(
     link = re.search(r'<a href="([^"]+)"', row)
     assert link
     listed = console.get(link.group(1).replace("&amp;", "&")).get_data(as_text=True)
-    for waiting in (expiring, later, past_term):
-        assert waiting.number in listed
+    # The longest waiting first (round 54: newest first, the oldest on the last page).
+    assert "sort=oldest" in link.group(1)
+    found = re.findall(r"CPT-\d{4}-\d{6}", listed)
+    assert found.index(expiring.number) < found.index(later.number) < found.index(past_term.number)
     # Each row says how long it has waited, as the home's row does of the oldest.
     assert "not accepted: issued 20 days ago" in listed
     assert "not accepted: issued 3 days ago" in listed

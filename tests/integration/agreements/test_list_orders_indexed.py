@@ -41,24 +41,33 @@ def listed(
     db.session().commit()
 
 
-def _page_plan(statement: Any) -> tuple[list[str], list[str], str]:
+def _page_plan(statement: Any, order: str = queries.NEWEST) -> tuple[list[str], list[str], str]:
     """The plan of a list's page as `paging.read_page` reads it (page 2's window) with
     the charged sums (`charged_page`): (the whole plan, the window's part, dialect)."""
     window = statement.limit(50).offset(50)
-    lines = plan_of(*sent(queries.charged_page(window), containing="LIMIT"))
+    lines = plan_of(*sent(queries.charged_page(window, order), containing="LIMIT"))
     dialect = db.session().connection().dialect.name
     return lines, subtree(lines, "Limit" if dialect == "postgresql" else "MATERIALIZE"), dialect
 
 
 @pytest.mark.parametrize(
-    ("caller", "states", "organization", "index"),
+    ("caller", "states", "organization", "index", "order"),
     [
-        ("staff", (), False, "ix_agreements_issued_order"),
-        ("staff", ("active",), False, "ix_agreements_state_issued_order"),
-        ("staff", (), True, "ix_agreements_organization_issued_order"),
-        ("vendor", (), False, "ix_agreements_organization_issued_order"),
+        ("staff", (), False, "ix_agreements_issued_order", queries.NEWEST),
+        ("staff", ("active",), False, "ix_agreements_state_issued_order", queries.NEWEST),
+        ("staff", (), True, "ix_agreements_organization_issued_order", queries.NEWEST),
+        ("vendor", (), False, "ix_agreements_organization_issued_order", queries.NEWEST),
+        ("staff", ("issued",), False, "ix_agreements_state_issued_order", queries.OLDEST),
+        ("staff", (), False, "ix_agreements_issued_order", queries.OLDEST),
     ],
-    ids=["every agreement", "one state", "one organization", "a vendor's own"],
+    ids=[
+        "every agreement",
+        "one state",
+        "one organization",
+        "a vendor's own",
+        "waiting for acceptance, oldest first",
+        "every agreement, oldest first",
+    ],
 )
 def test_an_agreements_page_is_read_in_an_index_order_with_no_sort_of_the_agreements(
     listed: None,
@@ -67,18 +76,21 @@ def test_an_agreements_page_is_read_in_an_index_order_with_no_sort_of_the_agreem
     states: tuple[str, ...],
     organization: bool,
     index: str,
+    order: str,
 ) -> None:
-    """The console's list (all, filtered to a state, narrowed to an organization),
-    the vendor's list and the API (the same statement): the window of keys reads the
-    index whose columns are the filter and the order, and nothing sorts them."""
+    """The console's list (all, filtered to a state, narrowed to an organization;
+    newest first, or oldest first since round 54), the vendor's list and the API (the
+    same statement): the window of keys reads the index whose columns are the filter
+    and the order (forwards or backwards), and nothing sorts them."""
     principal = accounts.principal_for(vendor) if caller == "vendor" else None
     statement, _count = queries.agreements_listing(
         principal,
         states=states,
         organization_id=vendor.organization_id if organization else None,
+        order=order,
     )
 
-    lines, window, dialect = _page_plan(statement)
+    lines, window, dialect = _page_plan(statement, order)
 
     assert index in "\n".join(window), "\n".join(lines)
     assert sorts(window, dialect) == [], "\n".join(lines)

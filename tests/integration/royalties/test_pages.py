@@ -27,6 +27,7 @@ from licensing.billing.models import Invoice
 from licensing.calendar import office_date
 from licensing.finance import queries as finance_queries
 from licensing.mail.models import OutboxMessage
+from licensing.royalties import services as royalty_services
 from licensing.royalties.models import RoyaltyReport, RoyaltyReportRow
 from licensing.royalties.services.review import CORRECTION_DUE_DAYS
 from tests.integration.royalties.conftest import (
@@ -628,7 +629,7 @@ def test_the_console_home_counts_reports_due_overdue_and_flagged(
     assert "Royalty reports due or overdue 2 1 overdue due 2027-04-30" in home
     assert "00:00 UTC" not in home
     assert "Flagged royalty reports to review 1 past the service level" in home
-    assert "US business days. 1 1 flagged" in home
+    assert "US business days. 1 1 to review" in home
     assert 'href="/console/royalty-reports#flagged-heading"' in page.get_data(as_text=True)
 
 
@@ -774,6 +775,59 @@ def test_a_flagged_report_is_aged_against_the_review_service_level_on_the_queue_
         health = {row.key: row for row in _queue_health()}["royalty_review"]
     assert "of 5 business days" not in queue
     assert health.count == 0
+
+
+def test_the_console_home_counts_and_highlights_only_the_flagged_reports_waiting_on_the_office(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Any,
+    file_report: Any,
+) -> None:
+    """Two flagged reports, one of them sent back for correction: the home's row counts
+    and highlights the one staff must review and says the other waits on the licensee
+    (round 53 counted both as flagged and highlighted them); both sent back, the row
+    counts none, is not highlighted and says both wait on the licensees."""
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    first, second = (
+        flagged_report(file_report, vendor, active_agreement(vendor, SOFTWARE)) for _ in range(2)
+    )
+    _send_back(first.id, staff)
+    db.session().commit()
+    title = "Flagged royalty reports to review"
+    with time_machine.travel(datetime(2027, 7, 16, 15, 0, tzinfo=UTC), tick=False):
+        signed_in(client, licensing_staff)
+        one = client.get("/console/").get_data(as_text=True)
+        _send_back(second.id, staff)
+        db.session().commit()
+        none = client.get("/console/").get_data(as_text=True)
+    row = _home_row(one, title)
+    assert row.startswith(
+        f"{title} 1 past the service level of 5 US business days. "
+        "1 report sent back for correction waits on the licensee. 1 1 to review"
+    ), row
+    assert _home_row_class(one, title) == "overdue"
+    assert _home_row(none, title) == (
+        f"{title} 2 reports sent back for correction wait on the licensees. 0 none —"
+    )
+    assert _home_row_class(none, title) == ""
+
+
+def _send_back(report_id: int, staff: Actor) -> None:
+    royalty_services.review(report_id, "request_correction", staff, note="Clinic B is missing.")
+
+
+def _home_row(page: str, title: str) -> str:
+    """The console home's row whose link reads `title`, as text."""
+    [row] = [r for r in page.split("<tr") if f">{title}" in r]
+    return " ".join(re.sub(r"<[^>]+>", " ", row.split("</tr>")[0].split(">", 1)[1]).split())
+
+
+def _home_row_class(page: str, title: str) -> str:
+    [row] = [r for r in page.split("<tr") if f">{title}" in r]
+    found = re.match(r'\s*class="([^"]*)"', row)
+    return found.group(1) if found else ""
 
 
 def _queue_health() -> list[Any]:

@@ -598,3 +598,46 @@ def test_the_waiting_reports_summary_keeps_one_statement_and_binds_each_requests
     assert (july.count, july.overdue, july.due_soon) == (2, 1, 1)
     assert july.first_late_from == date(2027, 4, 30)
     assert (other.count, own.count) == (0, 2)
+
+
+def test_the_queues_counts_and_the_summaries_choose_periods_by_filed_alone(
+    app: Flask,
+    client: FlaskClient,
+    signed_in: Callable[..., FlaskClient],
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Callable[..., Agreement],
+    file_report: Callable[..., Any],
+) -> None:
+    """Round 54: a period records whether it was filed (royalties_0010), so the staff
+    queue's count under every state filter, the vendor's list's count and the console
+    home's summary read the periods alone; they LEFT JOINed every period's current
+    report to ask. The pages' answers are the pinned ones (`test_vendor_waiting_pinned`
+    and the state tests above)."""
+    agreement = active_agreement(vendor, SOFTWARE)
+    file_report(vendor, agreement, 1, [row(1, "A", quantity=60)])
+    db.session().commit()
+    engine = db.session().get_bind()
+    sent: list[str] = []
+
+    def note(*args: Any) -> None:
+        sent.append(str(args[2]))
+
+    with time_machine.travel(at(date(2027, 8, 15)), tick=False):
+        staff = signed_in(app.test_client(), licensing_staff)
+        own = signed_in(app.test_client(), vendor)
+        event.listen(engine, "before_cursor_execute", note)
+        try:
+            queue = "/console/royalty-reports"
+            for path in ("/console/", queue, *(f"{queue}?state={s}" for s in PERIOD_STATES)):
+                assert staff.get(path).status_code == 200, path
+            assert own.get("/portal/royalty-reports").status_code == 200
+        finally:
+            event.remove(engine, "before_cursor_execute", note)
+    counts = [
+        sql for sql in sent if "reporting_periods" in sql and sql.startswith("SELECT count(*)")
+    ]
+    assert len(counts) >= len(PERIOD_STATES) + 3, sent
+    for sql in counts:
+        assert "royalty_reports" not in sql, sql
+        assert "filed" in sql or "WHERE reporting_periods.organization_id" in sql, sql

@@ -16,9 +16,11 @@ from flask.testing import FlaskClient
 from sqlalchemy import event
 
 from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
 from licensing.agreements.models import Agreement
-from licensing.royalties import views
-from tests.integration.royalties.conftest import SOFTWARE, at
+from licensing.royalties import queries, services, views
+from tests.integration.royalties.conftest import SOFTWARE, at, row
 from tests.support.back_reports import back_licensed
 from tests.support.pages import text_of
 
@@ -64,7 +66,10 @@ def test_a_back_report_accepted_yesterday_is_not_listed_as_the_vendors_longest_o
         (punctual.number, "2027-10-01", "upcoming"),
     ]
     assert "2027-04-30 (due from the acceptance on 2027-09-01) overdue" in text
-    assert "the ones waiting on you first (the longest late first)" in text
+    assert (
+        "the reports sent back for correction first, then the ones waiting on you "
+        "(the longest late first)" in text
+    )
 
 
 def test_the_dashboard_names_five_reports_of_each_kind_and_counts_the_rest(
@@ -96,6 +101,63 @@ def test_the_dashboard_names_five_reports_of_each_kind_and_counts_the_rest(
     assert "2 more royalty reports to file or correct" in may
     assert "Next royalty report" not in may
     assert "with a royalty report to come" not in may
+
+
+def test_reports_sent_back_for_correction_are_named_first_on_the_dashboard_and_the_list(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    licensing_staff: Any,
+    active_agreement: Callable[..., Agreement],
+    file_report: Callable[..., Any],
+) -> None:
+    """Nine agreements in mid-May: seven owe their first quarter (overdue since 30
+    April), two filed theirs and staff sent both back, the later-filed one first. The
+    dashboard names the two sent back (chosen first, the one sent back longest ago
+    first), then three of the seven overdue (longest late first), and counts four
+    more; the list page lists them in that order. Round 53 named five overdue reports and
+    counted the two the office waits on among "4 more"."""
+    staff = Actor.of(accounts.principal_for(licensing_staff))
+    overdue = [active_agreement(vendor, SOFTWARE) for _ in range(7)]
+    corrected_later, corrected_sooner = (active_agreement(vendor, SOFTWARE) for _ in range(2))
+    for agreement, sent_on in ((corrected_sooner, 5), (corrected_later, 8)):
+        report = file_report(vendor, agreement, 1, [row(1, "A", quantity=60)]).report
+        services.review(
+            report.id,
+            "request_correction",
+            staff,
+            note="Clinic B is missing",
+            now=at(date(2027, 5, sent_on)),
+        )
+    db.session().commit()
+    assert views.REPORTS_NAMED == 5
+
+    with time_machine.travel(at(date(2027, 5, 15)), tick=False):
+        signed_in(client, vendor)
+        dashboard = text_of(client.get("/portal/"))
+        listed = text_of(client.get("/portal/royalty-reports"))
+
+    named = re.findall(r"Royalty report (?:RR-\d+ )?for (CPT-\d{4}-\d{6}), 2027-01-01", dashboard)
+    # The page lists what waits on the vendor oldest first across features (the
+    # reports sent back since their review); which five it names is the list's order.
+    first_five = [corrected_sooner, corrected_later, *overdue[:3]]
+    assert sorted(named) == sorted(agreement.number for agreement in first_five)
+    chosen = queries.vendor_waiting_named(
+        Actor.of(accounts.principal_for(vendor)), date(2027, 5, 15), views.REPORTS_NAMED
+    )
+    assert [status.agreement_number for status in chosen.waiting] == [
+        agreement.number for agreement in first_five
+    ]
+    assert chosen.waiting_count == 9
+    assert dashboard.count("a correction is asked for") == 2
+    assert "4 more royalty reports to file or correct" in dashboard
+    assert "those sent back for correction first, then the longest late." in dashboard
+    assert [number for number, start, _state in _listed(listed) if start == "2027-01-01"] == [
+        corrected_sooner.number,
+        corrected_later.number,
+        *(agreement.number for agreement in overdue),
+    ]
+    assert listed.count("A correction is asked for: amend the report") == 2
 
 
 def test_the_dashboards_royalty_statements_read_the_organizations_periods_by_index(

@@ -69,14 +69,16 @@ def shown(statuses: list[PeriodStatus], names: dict[str, str]) -> list[str]:
 
 
 def longest_late_first(waiting: list[PeriodStatus]) -> list[PeriodStatus]:
-    """The vendor's list's order (round 53: the dashboard's too): those not filed by
-    the day each is late from, then agreement number and period; then those filed
-    (sent back), the latest due first, then agreement number, descending."""
+    """The vendor's list's order (round 53: the dashboard's too): those filed and sent
+    back first, the one sent back longest ago first (round 54: they came last, and
+    fell into the dashboard's "N more"); then those not filed by the day each is late
+    from, then agreement number and period."""
     unfiled = [s for s in waiting if s.report is None]
-    filed = [s for s in waiting if s.report is not None]
+    sent_back = [s for s in waiting if s.report is not None]
     return sorted(
-        unfiled, key=lambda s: (s.late_from, s.agreement_number, s.period.start)
-    ) + sorted(filed, key=lambda s: (s.due_on, s.agreement_number), reverse=True)
+        sent_back,
+        key=lambda s: (s.report.reviewed_at, -s.due_on.toordinal()),  # type: ignore[union-attr]
+    ) + sorted(unfiled, key=lambda s: (s.late_from, s.agreement_number, s.period.start))
 
 
 def python_waiting(actor: Actor, day: date) -> tuple[list[PeriodStatus], list[PeriodStatus]]:
@@ -207,9 +209,11 @@ PINNED: dict[date, tuple[list[str], list[str]]] = {
     # The third quarter's due date: due that day inclusive. The longest late first, as
     # the vendor's list (round 53): by the day each is late from (the terminated
     # agreement's last quarter from its termination's, the back report's from its
-    # acceptance), then agreement number; the report sent back (filed) last.
+    # acceptance), then agreement number; the report sent back (filed) first, since
+    # round 54 (it came last, after every report still to file).
     date(2027, 10, 30): (
         [
+            "sent back 2027-01-01 submitted correction_requested invoiced first",
             "silent 2027-01-01 overdue",
             "terminated 2027-01-01 overdue",
             "silent 2027-04-01 overdue",
@@ -230,12 +234,12 @@ PINNED: dict[date, tuple[list[str], list[str]]] = {
             "flagged 2027-07-01 due",
             "late 2027-07-01 due",
             "renewed 2027-07-01 due",
-            "sent back 2027-01-01 submitted correction_requested invoiced first",
         ],
         OCTOBER_UPCOMING,
     ),
     date(2028, 1, 15): (
         [
+            "sent back 2027-01-01 submitted correction_requested invoiced first",
             "silent 2027-01-01 overdue",
             "terminated 2027-01-01 overdue",
             "silent 2027-04-01 overdue",
@@ -264,7 +268,6 @@ PINNED: dict[date, tuple[list[str], list[str]]] = {
             "flagged 2027-10-01 due",
             "late 2027-10-01 due",
             "renewed 2027-10-01 due",
-            "sent back 2027-01-01 submitted correction_requested invoiced first",
         ],
         ["successor 2028-01-01 upcoming"],
     ),
