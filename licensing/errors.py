@@ -63,6 +63,15 @@ class TooLargeToRecord(InvalidInput):
     `InvalidInput`; pages that show an estimate say it as such, not as "not priced"."""
 
 
+class BadRequest(DomainError):
+    """A request the service cannot take as sent (round 54): a value it signed and
+    handed out (a credit note's confirmation) that comes back forged, altered, for
+    another record or person, or expired. Not a rule on the input (`InvalidInput`),
+    nor the record's state (`Conflict`): the request itself is not one to act on."""
+
+    title = "Bad request"
+
+
 class Conflict(DomainError):
     """The request clashes with the record's current state or with another record."""
 

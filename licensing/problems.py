@@ -26,6 +26,7 @@ PROBLEM_MIMETYPE = "application/problem+json"
 
 STATUS_FOR: list[tuple[type[errors.DomainError], int]] = [
     (errors.NotFound, 404),
+    (errors.BadRequest, 400),
     (errors.InvalidInput, 422),
     (errors.Conflict, 409),
     (errors.AuthenticationRequired, 401),

@@ -19,6 +19,7 @@ import hmac
 from collections.abc import Sequence
 
 from flask import Flask, current_app
+from itsdangerous import URLSafeSerializer
 
 EXTENSION = "licensing.signer"
 
@@ -39,6 +40,15 @@ class Signer:
     def tokens(self, message: str) -> tuple[str, ...]:
         """The token under each secret, the current one first."""
         return tuple(self._token(key, message) for key in self._keys)
+
+    def serializer(self, salt: str) -> URLSafeSerializer:
+        """A signed-value serializer (itsdangerous, as Flask's session uses) under the
+        same secrets, for values a page hands out and takes back (round 54: a credit
+        note's confirmation): made under the current secret, read under any; `salt`
+        names what the value is for, so one kind never passes for another."""
+        # itsdangerous signs with the last key and verifies with each.
+        keys = [key.decode("utf-8") for key in reversed(self._keys)]
+        return URLSafeSerializer(keys, salt=salt)
 
     def matches(self, message: str, raw: str) -> bool:
         """Whether `raw` is the token of `message` under any of the secrets."""

@@ -1469,7 +1469,10 @@ def terminate(agreement_id: int) -> Page:
         # voiding an invoice (a missing reason is the form's message, without asking).
         if reason.strip() and not confirm.confirmed():
             return confirm.ask(_termination_question(found, reason.strip()))
-        services.terminate(agreement_id, reason, current_actor())
+        # Round 54: the confirmation said what ending it does in the state it was
+        # shown in; the service refuses (409) when the agreement moved since.
+        shown = request.form.get(TERMINATION_SHOWN_STATE, "") if confirm.confirmed() else None
+        services.terminate(agreement_id, reason, current_actor(), shown_state=shown)
     except (InvalidInput, Conflict) as error:
         session.refresh(found)
         return _console_agreement_page(
@@ -1503,7 +1506,12 @@ def _termination_question(agreement: Agreement, reason: str) -> confirm.Confirma
         button="Terminate the agreement",
         cancel_url=_agreement_page_url(agreement),
         cancel_label="Keep the agreement",
+        carried=[(TERMINATION_SHOWN_STATE, agreement.state)],
     )
+
+
+# The termination's confirmation carries the state it was shown for (round 54).
+TERMINATION_SHOWN_STATE = "shown_state"
 
 
 @queue_summary

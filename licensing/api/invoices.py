@@ -58,6 +58,7 @@ from licensing.billing.models import (
     Refund,
     SentStatement,
 )
+from licensing.billing.services import requested_statements
 from licensing.billing.settings import InvoiceTerms
 from licensing.billing.states import (
     CARD,
@@ -1329,12 +1330,17 @@ class StatementLineSchema(ApiSchema):
     )
 
 
-class StatementSchema(ApiSchema):
+class StatementHeadSchema(ApiSchema):
+    """Whose statement, of which days, in which currency (a statement read or emailed)."""
+
     organization_id = ma.fields.Integer()
     organization = ma.fields.String(metadata={"description": "The legal name"})
     currency = ma.fields.String()
     from_ = Day(data_key="from")
     to = Day()
+
+
+class StatementSchema(StatementHeadSchema):
     opening_balance = ma.fields.String(
         metadata={"example": "0.00", "description": "Owed at the end of the day before from"}
     )
@@ -1430,6 +1436,87 @@ def get_statement(query: dict[str, Any], organization_id: int) -> dict[str, Any]
             INVALID_FIELDS, {f"query.{name}": texts for name, texts in error.errors.items()}
         ) from None
     return _statement_body(statement)
+
+
+# --- a statement of account emailed on request (round 54) --------------------------------
+
+
+class StatementEmailInputSchema(StatementQuerySchema):
+    """The days and currency of the statement to email: as the statement's query
+    (`GET .../statement`), in the body; `{}` is this year so far in the default currency."""
+
+
+class StatementEmailedSchema(StatementHeadSchema):
+    opening_balance = ma.fields.String(metadata={"example": "0.00"})
+    closing_balance = ma.fields.String(metadata={"example": "1200.00"})
+    movements = ma.fields.Integer(
+        metadata={"description": "How many movements the statement emailed lists"}
+    )
+    sent_to = ma.fields.String(
+        metadata={"description": "The organization's billing contact it was emailed to"}
+    )
+    statement_url = ma.fields.String(
+        metadata={
+            "description": "The same statement as it reads now "
+            "(GET /api/v1/organizations/{id}/statement?from=&to=&currency=)"
+        }
+    )
+
+
+def _statement_query(statement: statements.Statement) -> dict[str, Any]:
+    """The statement's own `GET`: its organization, days and currency."""
+    return {
+        "organization_id": statement.organization_id,
+        "from": statement.start.isoformat(),
+        "to": statement.end.isoformat(),
+        "currency": statement.currency,
+    }
+
+
+EMAIL_STATEMENT_LIMITS = (
+    "Not sent, nothing stored: the same statement (days and currency) went to the same "
+    f"address less than {requested_statements.SAME_AGAIN_AFTER.seconds // 60} minutes ago, "
+    f"or {requested_statements.PER_DAY} statements were emailed to the organization on "
+    "request in the last 24 hours (the detail says which, `Retry-After` from when); or "
+    "the caller's documents budget, or the Idempotency-Keys a user stores in 24 hours, "
+    "is used up"
+)
+
+
+@blp.route("/organizations/<int:organization_id>/statement/email", methods=["POST"])
+@access.staff("billing")
+@document_rate_limit()
+@idempotent
+@blp.arguments(StatementEmailInputSchema)
+@blp.response(200, StatementEmailedSchema)
+@blp.alt_response(429, description=EMAIL_STATEMENT_LIMITS)
+def email_statement(data: dict[str, Any], organization_id: int) -> dict[str, Any]:
+    """Email the organization's statement of account of the days and currency asked
+    (billing staff) to its billing contact, PDF attached, through the outbox: the
+    console's *Email this statement*, with its bounds; audited
+    `organization.statement_emailed`. Takes `Idempotency-Key`."""
+    organization = get_owned(db.session(), Organization, organization_id)
+    start, end = data.get("from_"), data.get("to")
+    asked = services.Asked(
+        start.isoformat() if start else None,
+        end.isoformat() if end else None,
+        data.get("currency"),
+    )
+    sent = services.email_statement(organization.id, asked, actor=current_actor())
+    statement = sent.statement
+    currency = statement.currency
+    return {
+        "organization_id": statement.organization_id,
+        "organization": sent.organization,
+        "currency": currency,
+        "from_": statement.start,
+        "to": statement.end,
+        "opening_balance": format_amount(statement.opening, currency),
+        "closing_balance": format_amount(statement.closing, currency),
+        "movements": len(statement.lines),
+        "sent_to": sent.to,
+        "statement_url": url_for("invoices_api.get_statement", **_statement_query(statement)),
+    }
 
 
 # --- the statements sent ---------------------------------------------------------------

@@ -76,6 +76,7 @@ from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import document_rate_limit, pdf_response
 from licensing.errors import (
+    BadRequest,
     Conflict,
     DomainError,
     ExternalServiceError,
@@ -1175,9 +1176,12 @@ def _confirm_then_act(
             message = act()
         except InvalidInput as error:
             show_errors(form, error)
-        except (Conflict, ExternalServiceError) as error:
+        except (Conflict, ExternalServiceError, BadRequest) as error:
             form.form_errors.append(error.detail)
-            status = 409 if isinstance(error, Conflict) else 422
+            if isinstance(error, Conflict):
+                status = 409
+            elif isinstance(error, BadRequest):
+                status = 400
         else:
             flash(message, "success")
             return redirect(back())
@@ -1327,9 +1331,10 @@ def uncollectible(invoice_id: int) -> Page:
 def credit_note(invoice_id: int) -> Page:
     """Issue a credit note, after a confirmation that shows what it credits, the
     balance after it and any refund it makes owed (round 53: it was issued at one
-    press, and a credit note is never undone). The confirmation carries the invoice as
-    read (`CREDIT_SEEN`); a confirmation the invoice changed since is refused (409,
-    nothing issued)."""
+    press, and a credit note is never undone). The confirmation carries a signed value
+    binding what it showed (`CREDIT_CONFIRMATION`, round 54): one missing, forged,
+    edited (another amount or reason posted), another's or older than 15 minutes is
+    refused 400, one the invoice changed since 409; nothing issued either way."""
     form = forms.CreditNoteForm()
     invoice = queries.get_invoice(db.session(), invoice_id)
 
@@ -1339,7 +1344,7 @@ def credit_note(invoice_id: int) -> Page:
             amount=_amount(form.amount.data),
             reason=form.reason.data,
             actor=current_actor(),
-            seen=request.form.get(CREDIT_SEEN, ""),
+            confirmation=request.form.get(CREDIT_CONFIRMATION, ""),
         )
         return f"Credit note {credit.number} issued."
 
@@ -1357,14 +1362,15 @@ def credit_note(invoice_id: int) -> Page:
             button="Issue the credit note",
             cancel_url=_back_url(invoice, _posted_from(invoice.id)),
             cancel_label="Do not issue it",
-            carried=[(CREDIT_SEEN, preview.seen)],
+            carried=[(CREDIT_CONFIRMATION, preview.confirmation)],
         )
 
     return _invoice_action(invoice_id, form, "credit_form", act, confirmation)
 
 
-# The confirmation's field holding the invoice as read for it (`services.invoice_seen`).
-CREDIT_SEEN = "seen"
+# The confirmation's field holding the signed value of what it showed
+# (`services.CreditPreview.confirmation`).
+CREDIT_CONFIRMATION = "confirmation"
 
 
 def _credit_consequences(invoice: Invoice, preview: services.CreditPreview) -> list[str]:

@@ -340,11 +340,29 @@ def _link_renewed(session: Session, renewal: Agreement, actor: Actor, now: datet
 
 
 def terminate(
-    agreement_id: int, reason: str, actor: Actor, *, now: datetime | None = None
+    agreement_id: int,
+    reason: str,
+    actor: Actor,
+    *,
+    now: datetime | None = None,
+    shown_state: str | None = None,
 ) -> Agreement:
-    """Staff end an agreement early, with a reason (the licensee is told)."""
+    """Staff end an agreement early, with a reason (the licensee is told). With
+    `shown_state` (the console's confirmation, round 54: it says "its license ends
+    today" of an active agreement, "it can no longer be accepted" of an issued one),
+    refused (409, nothing changed) when the agreement, read under its lock, is no
+    longer in the state the confirmation was shown for: the licensee accepted it
+    meanwhile, and the license it now grants is not what staff confirmed ending."""
 
     def record_reason(agreement: Agreement, text: str | None, _actor: Actor, _at: datetime) -> None:
+        if shown_state is not None and agreement.state != shown_state:
+            raise Conflict(
+                f"Not terminated: agreement {agreement.number} was "
+                f"{(shown_state or 'not known').replace('_', ' ')} when its termination was "
+                f"shown to confirm and is {agreement.state.replace('_', ' ')} now, so what the "
+                "confirmation said no longer holds. Nothing changed: terminate it again to "
+                "confirm it as it is now."
+            )
         agreement.termination_reason = text
 
     return _ReasonedStep(Agreement, "terminate", record_reason).take(

@@ -35,6 +35,8 @@ from licensing.billing.services.card_payments import (
     start_card_payment,
 )
 from licensing.billing.services.credit_notes import (
+    CONFIRM_WITHIN,
+    ConfirmationRefused,
     CreditPreview,
     InvoiceChanged,
     check_credit_note,
@@ -115,6 +117,7 @@ from licensing.errors import Conflict  # callers catch it as services.Conflict
 
 __all__ = [
     "ATTEMPT_ROUNDS",
+    "CONFIRM_WITHIN",
     "GIVE_BACK_FAILURE_WINDOW",
     "GIVING_BACK_ASK_AFTER",
     "HANDLED_EVENTS",
@@ -126,6 +129,7 @@ __all__ = [
     "Asked",
     "CardAttempt",
     "Charge",
+    "ConfirmationRefused",
     "Conflict",
     "CreditPreview",
     "DueStatements",

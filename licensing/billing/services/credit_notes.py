@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from itsdangerous import BadSignature
 from sqlalchemy.orm import Session
 
 from licensing import db
@@ -25,10 +27,20 @@ from licensing.billing.services._common import (
 from licensing.billing.states import OPEN, PAID, UNCOLLECTIBLE
 from licensing.calendar import office_date
 from licensing.db import utcnow
-from licensing.errors import Conflict, NotFound
+from licensing.errors import BadRequest, Conflict, NotFound
 from licensing.links import links as pages
 from licensing.mail import services as mail
 from licensing.money import format_amount, in_words, quantize
+from licensing.signing import signer
+
+# How long a credit note's confirmation may be pressed after it was shown (round 54):
+# long enough to read it and check with a colleague, short enough that a page left
+# open overnight is shown again before it issues anything.
+CONFIRM_WITHIN = timedelta(minutes=15)
+# What the confirmation's signed value is for: no other signed value passes for one.
+CONFIRMATION_SALT = "licensing.billing.credit-note-confirmation"
+# The invoice's figures a credit note's confirmation shows, in the order it names them.
+FIGURES = ("state", "paid", "credited", "refunded", "balance due")
 
 
 @dataclass(frozen=True)
@@ -36,7 +48,9 @@ class CreditPreview:
     """What a credit note would do, for billing staff to confirm before it is issued
     (round 53: it was issued at one press, and is never undone): the amount, the
     invoice, its balance due before and after, the refund that becomes owed, and the
-    invoice as read (`seen`), which the confirmation carries back."""
+    `confirmation` the confirming post carries back: a value signed under SECRET_KEY
+    (round 54) binding the invoice, the amount, the reason, the invoice's figures as
+    read, who was shown it and when (`issue_credit_note` checks each)."""
 
     invoice: str
     currency: str
@@ -45,33 +59,130 @@ class CreditPreview:
     balance_after: Decimal
     refund_due: Decimal
     reason: str
-    seen: str
+    confirmation: str
 
 
-def invoice_seen(invoice: Invoice) -> str:
-    """What a credit note's figures depend on, as read: the invoice's state, amount
-    paid and amount credited ("paid:1000.00:0.00"). A payment, a reversal, another
-    credit note or a void changes it."""
-    paid = format_amount(invoice.amount_paid, invoice.currency)
-    credited = format_amount(invoice.amount_credited, invoice.currency)
-    return f"{invoice.state}:{paid}:{credited}"
+def invoice_figures(invoice: Invoice) -> dict[str, str]:
+    """What a credit note's figures depend on, as read: the invoice's state, amounts
+    paid, credited and refunded, and its balance due. A payment, a reversal, another
+    credit note, a refund sent or a void changes one."""
+    currency = invoice.currency
+    return {
+        "state": invoice.state,
+        "paid": format_amount(invoice.amount_paid, currency),
+        "credited": format_amount(invoice.amount_credited, currency),
+        "refunded": format_amount(invoice.amount_refunded, currency),
+        "balance due": format_amount(invoice.balance_due, currency),
+    }
+
+
+def _reason_digest(reason: str) -> str:
+    """The reason as the confirmation binds it: its digest (the confirming post
+    carries the reason itself, up to 2,000 characters, beside it)."""
+    return hashlib.sha256(reason.encode("utf-8")).hexdigest()
+
+
+def _confirmation(
+    invoice: Invoice, amount: Decimal, reason: str, actor: Actor, now: datetime
+) -> str:
+    """The signed value a credit note's confirmation carries (`CreditPreview`)."""
+    return (
+        signer()
+        .serializer(CONFIRMATION_SALT)
+        .dumps(
+            {
+                "invoice": invoice.id,
+                "amount": format_amount(amount, invoice.currency),
+                "reason": _reason_digest(reason),
+                "by": _who(actor),
+                "shown_at": now.isoformat(),
+                "figures": invoice_figures(invoice),
+            }
+        )
+    )
+
+
+def _who(actor: Actor) -> str:
+    """Who a confirmation was shown to: the user's id (their address may change)."""
+    return f"user {actor.user_id}" if actor.user_id is not None else actor.name
+
+
+class ConfirmationRefused(BadRequest):
+    """A credit note's confirming post that does not carry what was shown: no
+    confirmation, or one forged or altered, made for another invoice, amount, reason
+    or person, or shown more than `CONFIRM_WITHIN` ago. Nothing is issued (400)."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(
+            f"Not issued: {why}. Nothing was issued: issue the credit note again to see "
+            "its confirmation, then confirm it."
+        )
+
+
+def _confirmed_figures(
+    confirmation: str,
+    invoice_id: int,
+    *,
+    amount: Decimal,
+    reason: str,
+    actor: Actor,
+    now: datetime,
+) -> dict[str, str]:
+    """The invoice's figures a credit note's confirmation was shown with, once the
+    confirmation is found to be the service's, for this invoice, amount, reason and
+    person, and recent; `ConfirmationRefused` otherwise."""
+    if not confirmation:
+        raise ConfirmationRefused("the confirmation of what was shown is missing")
+    try:
+        shown = signer().serializer(CONFIRMATION_SALT).loads(confirmation)
+        figures = {name: str(shown["figures"][name]) for name in FIGURES}
+        shown_at = datetime.fromisoformat(shown["shown_at"])
+        said = (shown["invoice"], shown["amount"], shown["reason"], shown["by"])
+    except (BadSignature, KeyError, TypeError, ValueError):
+        raise ConfirmationRefused("the confirmation is not one this service made") from None
+    if said[0] != invoice_id:
+        raise ConfirmationRefused("the confirmation was shown for another invoice")
+    if said[3] != _who(actor):
+        raise ConfirmationRefused("the confirmation was shown to someone else")
+    if not now - CONFIRM_WITHIN <= shown_at <= now + timedelta(minutes=1):
+        minutes = int(CONFIRM_WITHIN.total_seconds() // 60)
+        raise ConfirmationRefused(
+            f"the confirmation was shown more than {minutes} minutes ago, and the "
+            "invoice may have changed since"
+        )
+    if _decimal(said[1]) != amount or said[2] != _reason_digest(reason):
+        raise ConfirmationRefused(
+            "the amount or reason posted is not the one shown to confirm (the "
+            f"confirmation was of {said[1]})"
+        )
+    return figures
+
+
+def _decimal(text: object) -> Decimal | None:
+    try:
+        return Decimal(str(text))
+    except ArithmeticError:
+        return None
 
 
 class InvoiceChanged(Conflict):
     """A credit note confirmed on figures the invoice no longer has (another payment,
-    reversal or credit note recorded, or a void, since the confirmation was shown):
-    nothing is issued, and the words say what changed."""
+    reversal, credit note or refund recorded, or a void, since the confirmation was
+    shown): nothing is issued, and the words say what changed."""
 
-    def __init__(self, invoice: Invoice, seen: str) -> None:
-        was = dict(zip(("state", "paid", "credited"), seen.split(":"), strict=False))
+    def __init__(self, invoice: Invoice, was: dict[str, str]) -> None:
+        now = invoice_figures(invoice)
         changes = []
-        if was.get("state") != invoice.state:
-            changes.append(f"it was {was.get('state') or 'unknown'} and is {invoice.state} now")
-        for name, amount in (("paid", invoice.amount_paid), ("credited", invoice.amount_credited)):
-            if was.get(name) != format_amount(amount, invoice.currency):
-                then = _words(was.get(name), invoice.currency)
-                now = in_words(amount, invoice.currency)
-                changes.append(f"amount {name} {then} then, {now} now")
+        if was["state"] != now["state"]:
+            changes.append(f"it was {was['state']} and is {now['state']} now")
+        for name in FIGURES[1:]:
+            if was[name] != now[name]:
+                then, is_now = (
+                    _words(was[name], invoice.currency),
+                    in_words(Decimal(now[name]), invoice.currency),
+                )
+                label = name if name == "balance due" else f"amount {name}"
+                changes.append(f"{label} {then} then, {is_now} now")
         super().__init__(
             f"Not issued: {invoice.title} changed after the credit note was shown to confirm "
             f"({'; '.join(changes) or 'read again'}), so the balance and refund shown no "
@@ -80,19 +191,26 @@ class InvoiceChanged(Conflict):
         )
 
 
-def _words(amount: str | None, currency: str) -> str:
+def _words(amount: str, currency: str) -> str:
     try:
-        return in_words(Decimal(amount or ""), currency)
+        return in_words(Decimal(amount), currency)
     except ArithmeticError:
         return "not known"
 
 
 def check_credit_note(
-    invoice_id: int, *, amount: Decimal, reason: str | None, actor: Actor
+    invoice_id: int,
+    *,
+    amount: Decimal,
+    reason: str | None,
+    actor: Actor,
+    now: datetime | None = None,
 ) -> CreditPreview:
     """Billing staff: what `issue_credit_note` would issue, checked as it checks
-    (the reason, the invoice's state, the amount: the same refusals), writing nothing."""
+    (the reason, the invoice's state, the amount: the same refusals), writing nothing;
+    with the signed confirmation that issues exactly that."""
     actor.require_role("billing")
+    now = now or utcnow()
     session = db.session()
     invoice = session.get(Invoice, invoice_id)
     if invoice is None:
@@ -109,7 +227,7 @@ def check_credit_note(
         balance_after=invoice.balance_due - applied,
         refund_due=amount - applied,
         reason=note,
-        seen=invoice_seen(invoice),
+        confirmation=_confirmation(invoice, amount, note, actor, now),
     )
 
 
@@ -120,17 +238,30 @@ def issue_credit_note(
     reason: str | None,
     now: datetime | None = None,
     actor: Actor,
-    seen: str | None = None,
+    confirmation: str | None = None,
 ) -> CreditNote:
     """Billing staff: a credit note against an open or paid invoice (see `credit_invoice`).
-    With `seen` (a confirmation's `CreditPreview.seen`), refused (`InvoiceChanged`,
-    nothing issued) when the invoice no longer reads so: the figures confirmed are stale."""
+    With `confirmation` (a confirmation's `CreditPreview.confirmation`; the console's
+    step always gives one, "" when its post had none): refused (`ConfirmationRefused`,
+    400) unless it is the service's, for this invoice, amount, reason and actor, shown
+    within `CONFIRM_WITHIN`; refused (`InvoiceChanged`, 409) when the invoice's figures
+    are no longer those shown. Nothing is issued either way."""
     actor.require_role("billing")
     now = now or utcnow()
+    figures = None
+    if confirmation is not None:
+        figures = _confirmed_figures(
+            confirmation,
+            invoice_id,
+            amount=amount,
+            reason=_reason(reason),
+            actor=actor,
+            now=now,
+        )
     with db.transaction() as session:
         invoice = _locked_invoice(session, invoice_id)
-        if seen is not None and invoice_seen(invoice) != seen:
-            raise InvoiceChanged(invoice, seen)
+        if figures is not None and invoice_figures(invoice) != figures:
+            raise InvoiceChanged(invoice, figures)
         return credit_invoice(session, invoice, amount=amount, reason=reason, actor=actor, now=now)
 
 

@@ -77,7 +77,8 @@ def _credit_from(
     staff: FlaskClient, page: str, invoice: Invoice, payment: Payment, amount: str
 ) -> Any:
     """Issue a credit note on `invoice` with the form of `payment`'s page, and confirm
-    it (round 53: its confirmation carries the invoice as read, `seen`)."""
+    it (round 53; its confirmation carries a signed value of what it showed since
+    round 54, `confirmation`)."""
     url = f"/console/invoices/{invoice.id}/credit-notes"
     fields = {
         "csrf_token": _token(page),
@@ -86,9 +87,9 @@ def _credit_from(
         "from_payment": str(payment.id),
     }
     asked = staff.post(url, data=fields).get_data(as_text=True)
-    seen = re.search(r'name="seen" value="([^"]*)"', asked)
-    assert seen, asked
-    return staff.post(url, data={**fields, "seen": seen.group(1), "confirmed": "yes"})
+    shown = re.search(r'name="confirmation" value="([^"]*)"', asked)
+    assert shown, asked
+    return staff.post(url, data={**fields, "confirmation": shown.group(1), "confirmed": "yes"})
 
 
 def _accept_from(staff: FlaskClient, page: str, payment: Payment, reason: str) -> Any:

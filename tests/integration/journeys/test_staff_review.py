@@ -16,7 +16,7 @@ from licensing.agreements import services
 from licensing.agreements.models import REASON_MAX, Application
 from licensing.errors import InvalidInput
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
-from tests.support.agreements import agreement_of
+from tests.support.agreements import accept, agreement_of
 from tests.support.factories import make_staff
 from tests.support.settings import issuing
 
@@ -95,12 +95,52 @@ def test_terminating_an_agreement_asks_for_confirmation_first(
     assert reason in page
     db.session().refresh(agreement)
     assert agreement.state == "issued"
-    done = staff.post(url, data={"reason": reason, "confirmed": "yes"})
+    # Round 54: the confirmation carries the state it spoke of.
+    assert 'name="shown_state" value="issued"' in asked.get_data(as_text=True)
+    done = staff.post(url, data={"reason": reason, "confirmed": "yes", "shown_state": "issued"})
     assert done.status_code == 302
     db.session().refresh(agreement)
     assert agreement.state == "terminated"
     # Without a reason the form's message comes back at once, not a confirmation.
     assert staff.post(url, data={"reason": " "}).status_code in (409, 422)
+
+
+def test_a_termination_confirmed_after_the_licensee_accepted_meanwhile_is_refused(
+    apply: Apply, vendor: Any, licensing_staff: Any, signed_in: Any, app: Flask
+) -> None:
+    """Round 54: the confirmation said of the issued agreement "it can no longer be
+    accepted"; the licensee accepted it before staff pressed, and the press ended a
+    license in force, which the confirmation never said. Now a 409, nothing changed."""
+    agreement = agreement_of(apply(vendor, AUTO_USE))
+    staff = signed_in(app.test_client(), licensing_staff)
+    url = f"/console/agreements/{agreement.id}/terminate"
+    reason = "Breach of the distribution clause"
+    asked = html.unescape(staff.post(url, data={"reason": reason}).get_data(as_text=True))
+    assert "it can no longer be accepted" in asked
+    accept(agreement, vendor)  # meanwhile, on the portal
+    db.session().refresh(agreement)
+    assert agreement.state == "active"
+
+    refused = staff.post(url, data={"reason": reason, "confirmed": "yes", "shown_state": "issued"})
+    assert refused.status_code == 409
+    said = " ".join(html.unescape(refused.get_data(as_text=True)).split())
+    assert (
+        f"Not terminated: agreement {agreement.number} was issued when its termination was "
+        "shown to confirm and is active now, so what the confirmation said no longer holds. "
+        "Nothing changed"
+    ) in said
+    # A confirming post that says no state is refused alike.
+    assert staff.post(url, data={"reason": reason, "confirmed": "yes"}).status_code == 409
+    db.session().refresh(agreement)
+    assert (agreement.state, agreement.termination_reason) == ("active", None)
+
+    # Asked again, it says the license ends today, and goes.
+    again = html.unescape(staff.post(url, data={"reason": reason}).get_data(as_text=True))
+    assert "its license ends today" in again
+    done = staff.post(url, data={"reason": reason, "confirmed": "yes", "shown_state": "active"})
+    assert done.status_code == 302
+    db.session().refresh(agreement)
+    assert agreement.state == "terminated"
 
 
 def test_a_term_that_ends_before_it_starts_is_reported_beside_the_ends_field(

@@ -379,7 +379,7 @@ def test_an_action_on_a_record_opened_from_a_narrowed_list_returns_to_it_still_n
             agreement.number,
             "Agreements",
             "/terminate",
-            {"reason": "The licensee asked.", "confirmed": "yes"},
+            {"reason": "The licensee asked.", "confirmed": "yes", "shown_state": "issued"},
         ),
     ):
         record = _record_link(console.get(f"{path}?{narrowed}"), label)
