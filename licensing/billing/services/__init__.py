@@ -7,8 +7,9 @@ public name is importable from here, as it was from the single module.
 The lock order (round 53). A step that row-locks more than one of an invoice's
 records locks them in this order, and re-reads each after its lock:
 
-    1. the record the step starts from: a credit note, a refund, a dispute (or a
-       dispute kept unmatched), a payment's card attempt;
+    1. the record the step starts from: a credit note, a refund, a payment's card
+       attempt, a dispute (the dispute kept unmatched first, if it was kept: both
+       `match_disputes` and a webhook of the same dispute start from it);
     2. the invoice's payments (a card refund locks all the invoice's card payments,
        by id, since it chooses among them);
     3. the invoice.
@@ -20,7 +21,9 @@ dispute (its payment, then the invoice), a payment reversed, accepted or given b
 invoice). Two steps taking the same rows in opposite orders deadlock on PostgreSQL
 (a card refund took the invoice before the payment until round 53, a payment's
 webhook the payment before the invoice: `tests/integration/billing/
-test_refund_lock_order.py`).
+test_refund_lock_order.py`; a webhook took a kept dispute after the payment and
+the invoice until round 54, while `match_disputes` took it first:
+`test_dispute_lock_order.py`).
 """
 
 from __future__ import annotations
