@@ -20,11 +20,12 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import Engine, event
+from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.actors import Actor
 from licensing.billing import payment_gateway, services
-from licensing.billing.models import Invoice
+from licensing.billing.models import Invoice, Payment
 from licensing.billing.services.settlement import _new_payment, count_payment
 from licensing.billing.states import CARD, SUCCEEDED
 from tests.support import factories
@@ -65,22 +66,37 @@ def card_paid(app: Flask, *, charge: str | None = CHARGE) -> tuple[int, int]:
         with db.transaction() as session:
             invoice = session.get(Invoice, issued.id)
             assert invoice is not None
-            payment = _new_payment(
-                session,
-                invoice,
-                action="payment.succeeded",
-                actor=Actor.SYSTEM,
-                now=PAID_AT,
-                method=CARD,
-                state=SUCCEEDED,
-                amount=Decimal("250.00"),
-                received_on=PAID_AT.date(),
-                stripe_payment_intent_id=INTENT,
-                stripe_charge_id=charge,
-            )
-            session.flush()
+            payment = card_payment(session, invoice, "250.00", INTENT, PAID_AT, charge=charge)
             count_payment(session, invoice, payment, actor=Actor.SYSTEM, now=PAID_AT)
             return issued.id, payment.id
+
+
+def card_payment(
+    session: Session,
+    invoice: Invoice,
+    amount: str,
+    intent: str,
+    at: datetime,
+    *,
+    charge: str | None = None,
+) -> Payment:
+    """A card payment of `amount` that succeeded `at`, recorded on the invoice (locked
+    by the caller, as every card payment is recorded), not yet counted against it."""
+    payment = _new_payment(
+        session,
+        invoice,
+        action="payment.succeeded",
+        actor=Actor.SYSTEM,
+        now=at,
+        method=CARD,
+        state=SUCCEEDED,
+        amount=Decimal(amount),
+        received_on=at.date(),
+        stripe_payment_intent_id=intent,
+        stripe_charge_id=charge,
+    )
+    session.flush()
+    return payment
 
 
 def card_paid_and_credited(app: Flask) -> tuple[int, int, int]:
