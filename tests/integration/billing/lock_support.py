@@ -26,8 +26,9 @@ from licensing import db
 from licensing.actors import Actor
 from licensing.billing import payment_gateway, services
 from licensing.billing.models import Invoice, Payment
+from licensing.billing.payment_gateway import IntentStatus
 from licensing.billing.services.settlement import _new_payment, count_payment
-from licensing.billing.states import CARD, SUCCEEDED
+from licensing.billing.states import CARD, PENDING, SUCCEEDED
 from tests.support import factories
 from tests.support.factories import billing_clerk
 
@@ -54,10 +55,13 @@ class RefundingGateway:
         )
 
 
-def card_paid(app: Flask, *, charge: str | None = CHARGE) -> tuple[int, int]:
-    """A 250.00 invoice paid by card (`charge`: the charge the payment kept, None for
-    one confirmed before payments kept their charge): the invoice's and the
-    payment's ids."""
+def card_paid(
+    app: Flask, *, charge: str | None = CHARGE, pending: bool = False
+) -> tuple[int, int, int]:
+    """A 250.00 invoice of a new vendor's paid by card (`charge`: the charge the
+    payment kept, None for one confirmed before payments kept their charge;
+    `pending`: Stripe has not answered yet, nothing counted): the organization's, the
+    invoice's and the payment's ids."""
     with app.app_context():
         organization_id = factories.make_vendor(db.session()).organization_id
         db.session().commit()
@@ -66,9 +70,12 @@ def card_paid(app: Flask, *, charge: str | None = CHARGE) -> tuple[int, int]:
         with db.transaction() as session:
             invoice = session.get(Invoice, issued.id)
             assert invoice is not None
-            payment = card_payment(session, invoice, "250.00", INTENT, PAID_AT, charge=charge)
-            count_payment(session, invoice, payment, actor=Actor.SYSTEM, now=PAID_AT)
-            return issued.id, payment.id
+            payment = card_payment(
+                session, invoice, "250.00", INTENT, PAID_AT, charge=charge, pending=pending
+            )
+            if not pending:
+                count_payment(session, invoice, payment, actor=Actor.SYSTEM, now=PAID_AT)
+            return organization_id, issued.id, payment.id
 
 
 def card_payment(
@@ -79,19 +86,21 @@ def card_payment(
     at: datetime,
     *,
     charge: str | None = None,
+    pending: bool = False,
 ) -> Payment:
-    """A card payment of `amount` that succeeded `at`, recorded on the invoice (locked
-    by the caller, as every card payment is recorded), not yet counted against it."""
+    """A card payment of `amount` that succeeded `at` (or, `pending`, was started
+    then), recorded on the invoice (locked by the caller, as every card payment is
+    recorded), not counted against it."""
     payment = _new_payment(
         session,
         invoice,
-        action="payment.succeeded",
+        action="payment.started" if pending else "payment.succeeded",
         actor=Actor.SYSTEM,
         now=at,
         method=CARD,
-        state=SUCCEEDED,
+        state=PENDING if pending else SUCCEEDED,
         amount=Decimal(amount),
-        received_on=at.date(),
+        received_on=None if pending else at.date(),
         stripe_payment_intent_id=intent,
         stripe_charge_id=charge,
     )
@@ -99,10 +108,25 @@ def card_payment(
     return payment
 
 
+def succeeded(payment_id: int, invoice_id: int, *, cents: int = 25000) -> IntentStatus:
+    """Stripe's word that the payment's PaymentIntent (`INTENT`) took `cents`, as a
+    `payment_intent.succeeded` webhook carries it."""
+    return IntentStatus(
+        id=INTENT,
+        status="succeeded",
+        amount=cents,
+        currency="USD",
+        metadata={"payment_id": str(payment_id), "invoice_id": str(invoice_id)},
+        amount_received=cents,
+        client_secret=None,
+        charge=CHARGE,
+    )
+
+
 def card_paid_and_credited(app: Flask) -> tuple[int, int, int]:
     """`card_paid`, with a credit note of 50.00 to refund to the card: the invoice's,
     the payment's and the credit note's ids."""
-    invoice_id, payment_id = card_paid(app)
+    _organization_id, invoice_id, payment_id = card_paid(app)
     with app.app_context():
         credit = services.issue_credit_note(
             invoice_id, amount=Decimal("50.00"), reason="Overbilled", actor=billing_clerk()

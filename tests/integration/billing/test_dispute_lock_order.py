@@ -70,7 +70,7 @@ def _kept_then_charge_known(app: Flask) -> tuple[int, int]:
     """A card payment confirmed before payments kept their charge, disputed while
     Stripe could not be asked for the charge's PaymentIntent (the dispute kept
     unmatched), whose charge is known now: `match_disputes` will find it."""
-    invoice_id, payment_id = card_paid(app, charge=None)
+    _organization_id, invoice_id, payment_id = card_paid(app, charge=None)
     created = _event(app, payment_id, "created", ())
     with app.app_context():
         said = _apply(created, not_asked="Stripe could not be asked for charge ch_LockOrder")

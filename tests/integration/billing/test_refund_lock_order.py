@@ -35,10 +35,10 @@ from .dispute_support import OPENED, dispute_event
 from .lock_support import (
     CHARGE,
     HOLD_SECONDS,
-    INTENT,
     RefundingGateway,
     card_paid_and_credited,
     run_at_once,
+    succeeded,
 )
 
 
@@ -84,16 +84,7 @@ def test_a_card_refund_and_the_late_webhook_of_its_payment_at_once_both_finish(
     committed_app: Flask, crossing: Callable[..., dict[str, Any]]
 ) -> None:
     invoice_id, payment_id, credit_id = card_paid_and_credited(committed_app)
-    intent = payment_gateway.IntentStatus(
-        id=INTENT,
-        status="succeeded",
-        amount=25000,
-        currency="USD",
-        metadata={"payment_id": str(payment_id), "invoice_id": str(invoice_id)},
-        amount_received=25000,
-        client_secret=None,
-        charge=CHARGE,
-    )
+    intent = succeeded(payment_id, invoice_id)
 
     def webhook() -> str:
         with db.transaction() as session:
