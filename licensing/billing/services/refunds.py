@@ -482,6 +482,11 @@ def refund_card(
     commit (Stripe's answer lost, the process gone), finds the key and is answered
     with this refund instead of starting another. Only Stripe's refusal, which
     refunded nothing, gives the key back.
+
+    The first transaction starts again (`_CardPaymentsChanged`, round 54) when a
+    card payment of the invoice was recorded while it took its locks, so that it
+    never locks a payment after the invoice; after `LOCK_ROUNDS` a 409 asks staff
+    to try again.
     """
     actor.require_role("billing")
     now = now or utcnow()
