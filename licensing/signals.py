@@ -126,6 +126,13 @@ class MovedInvoiceLinks:
     resent: tuple[str, ...]
 
 
+billing_contact_changing = _signals.signal(
+    "billing-contact-changing",
+    doc="sent(organization id, session=Session) before an organization's new billing "
+    "email is written: billing locks the organization's invoices first, in the lock "
+    "order (an invoice, then its organization: round 54)",
+)
+
 billing_contact_changed = _signals.signal(
     "billing-contact-changed",
     doc="sent(ChangedBillingContact, session=Session, actor=Actor) when an organization's "

@@ -16,9 +16,14 @@ def init_app(app: Flask) -> None:
     from licensing.accounts import services as accounts
     from licensing.billing import forms, letterhead, pdfs, receivers, seals, views
     from licensing.mail.models import register_kept_source
-    from licensing.signals import agreement_activated, billing_contact_changed
+    from licensing.signals import (
+        agreement_activated,
+        billing_contact_changed,
+        billing_contact_changing,
+    )
 
     agreement_activated.connect(receivers.invoice_agreement, weak=False)
+    billing_contact_changing.connect(receivers.lock_invoices, weak=False)
     billing_contact_changed.connect(receivers.move_invoice_links, weak=False)
     letterhead.init_app(app)  # the issuer and remit-to on documents and emails
     app.add_template_filter(forms.method_label, "payment_method")

@@ -459,7 +459,7 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
             postgresql_where=text(OPEN_ATTEMPT_WHERE),
         ),
         # The monthly statement run finds the month's payments by these (billing_0016;
-        # refunds share `settled_at` and are few: not indexed).
+        # refunds' `settled_at` has an index of its own since billing_0022).
         Index("ix_payments_settled_at", "settled_at"),
     )
 
@@ -686,6 +686,11 @@ class Refund(_MoneyMoved, Base):
     __table_args__ = (
         *_MoneyMoved.checks(REFUND.states),
         CheckConstraint(f"method != '{CARD}' OR payment_id IS NOT NULL", name="card_has_payment"),
+        # The nightly pulls (`refunds` and `invoices` by `recorded`) find the day's
+        # refunds recorded, sent or failed by these (billing_0022, round 54).
+        Index("ix_refunds_created_at", "created_at"),
+        Index("ix_refunds_settled_at", "settled_at"),
+        Index("ix_refunds_failed_at", "failed_at"),
     )
 
     credit_note_id: Mapped[int] = mapped_column(ForeignKey("credit_notes.id"), index=True)

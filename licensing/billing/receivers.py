@@ -30,6 +30,12 @@ def invoice_agreement(sender: ActivatedAgreement, *, session: Session, **_: Any)
     services.invoice_activated_agreement(session, sender)
 
 
+def lock_invoices(sender: int, *, session: Session, **_: Any) -> None:
+    """An organization's billing contact is about to change: its invoices are locked
+    before the organization's row is written (`services.lock_issued_invoices`)."""
+    services.lock_issued_invoices(session, sender)
+
+
 def move_invoice_links(
     sender: ChangedBillingContact, *, session: Session, actor: Actor, **_: Any
 ) -> MovedInvoiceLinks:

@@ -2034,6 +2034,28 @@ def test_billing_0020_indexes_the_day_each_reversal_and_credit_note_was_recorded
     migrations.upgrade(url)
 
 
+def test_billing_0022_indexes_each_time_a_refund_is_recorded_sent_or_failed(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 54: the refunds' and invoices' nightly pulls find the day's refunds by
+    the time each was recorded, sent or failed (they read every refund); the
+    downgrade drops the indexes."""
+    indexes = {
+        ("refunds", "ix_refunds_created_at"): ["created_at"],
+        ("refunds", "ix_refunds_settled_at"): ["settled_at"],
+        ("refunds", "ix_refunds_failed_at"): ["failed_at"],
+    }
+    url = database_template.new_url()
+
+    migrations.downgrade(url, "billing_0021")
+    assert _indexes_among(url, indexes) == {}
+    migrations.upgrade(url)
+    assert _indexes_among(url, indexes) == indexes
+    migrations.downgrade(url, "billing_0021")
+    assert _indexes_among(url, indexes) == {}
+    migrations.upgrade(url)
+
+
 def test_royalties_0008_indexes_the_periods_and_reports_the_vendor_dashboard_reads(
     database_template: DatabaseTemplate,
 ) -> None:

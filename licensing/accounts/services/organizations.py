@@ -26,7 +26,12 @@ from licensing.errors import InvalidInput
 from licensing.limits import is_storable, record_id
 from licensing.links import links
 from licensing.mail import services as mail
-from licensing.signals import ChangedBillingContact, MovedInvoiceLinks, billing_contact_changed
+from licensing.signals import (
+    ChangedBillingContact,
+    MovedInvoiceLinks,
+    billing_contact_changed,
+    billing_contact_changing,
+)
 
 
 def create_organization(
@@ -85,6 +90,11 @@ def update_organization(
                     ]
         _refuse(errors)
         before_snapshot = organization.snapshot()
+        if clean.get("billing_email", organization.billing_email) != organization.billing_email:
+            # Billing locks the organization's invoices before its row is written: a
+            # payment settling one locks the invoice, then the organization (round 54:
+            # the other way round, the two deadlocked on PostgreSQL).
+            billing_contact_changing.send(organization.id, session=session)
         for name, value in clean.items():
             setattr(organization, name, value)
         before, after = audit.changed_fields(before_snapshot, organization.snapshot())

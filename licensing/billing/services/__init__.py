@@ -7,8 +7,9 @@ public name is importable from here, as it was from the single module.
 The lock order (round 53). A step that row-locks more than one of an invoice's
 records locks them in this order, and re-reads each after its lock:
 
-    1. the record the step starts from: a credit note, a refund, a dispute (or a
-       dispute kept unmatched), a payment's card attempt;
+    1. the record the step starts from: a credit note, a refund, a payment's card
+       attempt, a dispute (the dispute kept unmatched first, if it was kept: both
+       `match_disputes` and a webhook of the same dispute start from it);
     2. the invoice's payments (a card refund locks all the invoice's card payments,
        by id, since it chooses among them);
     3. the invoice.
@@ -17,10 +18,18 @@ So a payment comes before its invoice, whatever the step: Stripe's webhooks and 
 reconciling jobs (the payment or refund Stripe answers about, then the invoice), a
 dispute (its payment, then the invoice), a payment reversed, accepted or given back
 (`_locked_payment`), a card refund (the credit note, the card payments, then the
-invoice). Two steps taking the same rows in opposite orders deadlock on PostgreSQL
+invoice). An invoice comes before its organization: a payment settling it
+(`restore_standing_if_clear`), a card attempt (the Stripe customer) and a reversal
+(`hold_if_overdue`) lock the organization last, and a billing contact's change of
+address locks the organization's invoices (`lock_issued_invoices`, through the
+signal `billing_contact_changing`) before it writes the organization (round 54).
+Two steps taking the same rows in opposite orders deadlock on PostgreSQL
 (a card refund took the invoice before the payment until round 53, a payment's
 webhook the payment before the invoice: `tests/integration/billing/
-test_refund_lock_order.py`).
+test_refund_lock_order.py`; a webhook took a kept dispute after the payment and
+the invoice until round 54, while `match_disputes` took it first:
+`test_dispute_lock_order.py`; `test_contact_change_lock_order.py` for the
+organization).
 """
 
 from __future__ import annotations
@@ -64,6 +73,7 @@ from licensing.billing.services.invoices import (
     finalize_in,
     finalize_invoice,
     invoice_activated_agreement,
+    lock_issued_invoices,
     mark_uncollectible,
     move_invoice_links,
     update_draft,
@@ -165,6 +175,7 @@ __all__ = [
     "kept_credit_note_pdf",
     "kept_invoice_pdf",
     "late_fees_due",
+    "lock_issued_invoices",
     "mark_uncollectible",
     "match_disputes",
     "month_just_ended",

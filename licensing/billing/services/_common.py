@@ -187,16 +187,27 @@ def _locked_payment(session: Session, payment_id: int) -> tuple[Payment, Invoice
     return payment, invoice
 
 
-def _lock_card_payments(session: Session, invoice_id: int) -> None:
-    """Row-lock the invoice's card payments (by id), before its invoice is locked
-    (the lock order, `billing.services`): a card refund chooses among them once
-    the invoice is locked."""
-    session.scalars(
+def _card_payment_ids(invoice_id: int) -> Select[int]:
+    return (
         select(Payment.id)
         .where(Payment.invoice_id == invoice_id, Payment.method == CARD)
         .order_by(Payment.id)
-        .with_for_update()
-    ).all()
+    )
+
+
+def _lock_card_payments(session: Session, invoice_id: int) -> list[int]:
+    """Row-lock the invoice's card payments (by id), before its invoice is locked
+    (the lock order, `billing.services`): a card refund chooses among them once
+    the invoice is locked. Returns the ids locked."""
+    return list(session.scalars(_card_payment_ids(invoice_id).with_for_update()))
+
+
+def _card_payments_since(session: Session, invoice_id: int, locked: list[int]) -> bool:
+    """Whether the invoice has a card payment `_lock_card_payments` did not lock (one
+    recorded since: a reinstatement, committed while the lock waited for the disputed
+    payment), read once the invoice is locked. Every card payment is recorded with
+    its invoice locked, so none is recorded after this, until the caller commits."""
+    return list(session.scalars(_card_payment_ids(invoice_id))) != locked
 
 
 def _reason(reason: str | None) -> str:

@@ -119,7 +119,14 @@ def apply_dispute(
     closed once. A dispute whose card payment is not found is kept unmatched (with
     `dispute_object`, the event's Dispute made by Stripe `told_at`, and why:
     `not_asked`, Stripe's failure to name the charge's PaymentIntent) for billing
-    staff and `match_disputes`."""
+    staff and `match_disputes`.
+
+    The lock order (`billing.services`): the dispute kept unmatched, if it was, then
+    the dispute, its payment, the invoice. `match_disputes` starts from the kept
+    dispute, so a webhook of the same dispute takes it first too (round 54: taken
+    last, to mark it matched, it deadlocked with the match on PostgreSQL); and once
+    its lock is granted, the dispute is read afresh, recorded by the match perhaps."""
+    _locked_kept(session, seen.id)
     dispute = session.scalars(
         select(PaymentDispute).where(PaymentDispute.stripe_dispute_id == seen.id).with_for_update()
     ).one_or_none()
@@ -153,6 +160,16 @@ def apply_dispute(
         # Told once the money it moved is booked: the email gives the balance now.
         _tell_billing_staff(session, dispute, "opened")
     return "; ".join(part for part in done if part)
+
+
+def _locked_kept(session: Session, stripe_dispute_id: str) -> UnmatchedDispute | None:
+    """The dispute kept unmatched, row-locked (None: never kept), before anything
+    else a dispute's step locks (`apply_dispute`)."""
+    return session.scalars(
+        select(UnmatchedDispute)
+        .where(UnmatchedDispute.stripe_dispute_id == stripe_dispute_id)
+        .with_for_update()
+    ).one_or_none()
 
 
 def _disputed_payment(session: Session, seen: DisputeStatus) -> Payment | None:
@@ -209,9 +226,7 @@ def _keep_unmatched(
     (round 51: Stripe's status changed silently; an event that changes none, a
     replayed one among them, adds no event) or its amount or currency
     (`unmatched_dispute.amount_changed`, round 51, alike)."""
-    kept = session.scalars(
-        select(UnmatchedDispute).where(UnmatchedDispute.stripe_dispute_id == seen.id)
-    ).one_or_none()
+    kept = _locked_kept(session, seen.id)  # locked already, by `apply_dispute`
     kept_at = kept.told_at if kept is not None else None
     if kept is not None and kept_at and told.told_at and told.told_at < kept_at:
         kept.why, kept.last_seen_at = why[:300], now
@@ -281,11 +296,7 @@ def _drop_unmatched(
 ) -> None:
     """A dispute kept while Stripe could not be asked, which Stripe now places
     outside this service: it stops waiting (and leaves billing staff's list)."""
-    kept = session.scalars(
-        select(UnmatchedDispute)
-        .where(UnmatchedDispute.stripe_dispute_id == stripe_dispute_id)
-        .with_for_update()
-    ).one_or_none()
+    kept = _locked_kept(session, stripe_dispute_id)  # locked already, by `apply_dispute`
     if kept is None or kept.matched_at is not None:
         return
     before = {"why": kept.why}
@@ -302,12 +313,9 @@ def _drop_unmatched(
 
 
 def _matched(session: Session, dispute: PaymentDispute, now: datetime, actor: Actor) -> None:
-    """The dispute kept unmatched before, if it was, is matched now."""
-    kept = session.scalars(
-        select(UnmatchedDispute)
-        .where(UnmatchedDispute.stripe_dispute_id == dispute.stripe_dispute_id)
-        .with_for_update()
-    ).one_or_none()
+    """The dispute kept unmatched before, if it was, is matched now (its lock taken
+    first, by `apply_dispute`)."""
+    kept = _locked_kept(session, dispute.stripe_dispute_id)
     if kept is None or kept.matched_at is not None:
         return
     kept.matched_at = now

@@ -484,15 +484,26 @@ def move_invoice_links(
     return MovedInvoiceLinks(withdrawn=tuple(withdrawn), resent=tuple(resent))
 
 
+def lock_issued_invoices(session: Session, organization_id: int) -> list[Invoice]:
+    """The organization's issued invoices, row-locked (by id). A billing contact's
+    change of address takes them before it writes the organization's row (the
+    signal `billing_contact_changing`): a payment settling an invoice locks it, then
+    the organization (`restore_standing_if_clear`), as a card attempt does (round
+    54: the organization first, then the invoices, deadlocked with it)."""
+    return list(
+        session.scalars(
+            select(Invoice)
+            .where(Invoice.organization_id == organization_id, Invoice.state != DRAFT)
+            .order_by(Invoice.id)
+            .with_for_update()
+        )
+    )
+
+
 def _linked_invoices(session: Session, organization_id: int, now: datetime) -> list[Invoice]:
     """The organization's issued invoices whose emailed links still open them
     (row-locked, oldest first): every one but those closed longer than a link lasts."""
-    issued = session.scalars(
-        select(Invoice)
-        .where(Invoice.organization_id == organization_id, Invoice.state != DRAFT)
-        .order_by(Invoice.id)
-        .with_for_update()
-    )
+    issued = lock_issued_invoices(session, organization_id)
     expired_before = now - links.VALID_AFTER_CLOSE
     return [
         invoice

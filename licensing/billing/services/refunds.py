@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import uuid
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any, NoReturn
@@ -20,6 +21,7 @@ from licensing.billing.queries import open_disputes
 from licensing.billing.services import references
 from licensing.billing.services._common import (
     _card_gateway,
+    _card_payments_since,
     _card_record_for,
     _check_amount,
     _email_billing_contact,
@@ -46,17 +48,33 @@ from licensing.words import humanize
 log = logging.getLogger(__name__)
 
 
+class _CardPaymentsChanged(Exception):
+    """A card payment of the invoice was recorded after a card refund locked the
+    invoice's card payments and before it locked the invoice: the refund's
+    transaction starts again (`refund_card`)."""
+
+
+# Times a card refund's first transaction starts again, each time because a card
+# payment of its invoice was recorded meanwhile, before it gives up with a 409.
+LOCK_ROUNDS = 3
+
+
 def _locked_credit_note(session: Session, credit_note_id: int, *, card: bool = False) -> CreditNote:
     """The credit note and its invoice, both row-locked: what the note may still send
     back depends on what the invoice owes (`Invoice.refunds_outstanding`), which a
     payment reversed meanwhile would change. For a refund to the `card`, the
     invoice's card payments are locked between the two, in the lock order
     (`billing.services`): the invoice taken first and a payment after deadlocked on
-    PostgreSQL with a webhook or a dispute taking the payment, then the invoice."""
+    PostgreSQL with a webhook or a dispute taking the payment, then the invoice.
+
+    A card payment recorded between the two (round 54) would be locked only after
+    the invoice, when the refund chooses among them: `_CardPaymentsChanged`, and the
+    refund starts again, locking it in order."""
     credit = _locked(session, CreditNote, credit_note_id, "credit note")
-    if card:
-        _lock_card_payments(session, credit.invoice_id)
+    locked = _lock_card_payments(session, credit.invoice_id) if card else []
     _locked_invoice(session, credit.invoice_id)
+    if card and _card_payments_since(session, credit.invoice_id, locked):
+        raise _CardPaymentsChanged
     return credit
 
 
@@ -252,7 +270,9 @@ def _refundable_card_payment(
 ) -> Payment:
     """The card payment to refund: the one named, else the newest on the invoice
     with enough left to refund whose charge is not disputed (another card payment
-    of the invoice may be). Locked, so two refunds never exceed it."""
+    of the invoice may be). Locked (by `_locked_credit_note`, all the invoice's card
+    payments, before the invoice: this lock is taken again), so two refunds never
+    exceed it."""
     disputed = {
         dispute.payment_id: dispute for dispute in open_disputes(session, credit.invoice_id)
     }
@@ -462,40 +482,27 @@ def refund_card(
     commit (Stripe's answer lost, the process gone), finds the key and is answered
     with this refund instead of starting another. Only Stripe's refusal, which
     refunded nothing, gives the key back.
+
+    The first transaction starts again (`_CardPaymentsChanged`, round 54) when a
+    card payment of the invoice was recorded while it took its locks, so that it
+    never locks a payment after the invoice; after `LOCK_ROUNDS` a 409 asks staff
+    to try again.
     """
     actor.require_role("billing")
     now = now or utcnow()
     gateway = _card_gateway(gateway)
-    with db.transaction() as session:
-        key_stored = idempotency.claim_in(session, claim) if claim is not None else None
-        credit = _locked_credit_note(session, credit_note_id, card=True)
-        wanted = credit.refund_outstanding if amount is None else amount
-        _check_refund_amount(credit, wanted)
-        payment = _refundable_card_payment(session, credit, wanted, payment_id)
-        refund = _new_refund(
-            session,
-            credit,
-            action="refund.started",
-            actor=actor,
-            note=note,
-            now=now,
-            payment_id=payment.id,
-            method=CARD,
-            state=PENDING,
-            amount=wanted,
-            idempotency_key=f"refund-{uuid.uuid4().hex}",
+    asked = _CardRefundAsked(credit_note_id, amount, payment_id, note, now, actor, claim)
+    for _round in range(LOCK_ROUNDS):
+        try:
+            request = _pending_card_refund(asked)
+            break
+        except _CardPaymentsChanged:  # rolled back: lock them all again, in order
+            continue
+    else:
+        raise Conflict(
+            "The invoice's card payments changed while the refund was being started; try again."
         )
-        if key_stored is not None:
-            key_stored.started(refund_id=refund.id)
-        request = (
-            refund.id,
-            refund.idempotency_key,
-            _intent_to_refund(session, payment),
-            credit.number,
-            credit.invoice_id,
-            credit.currency,
-        )
-    refund_id, key, intent_id, credit_number, invoice_id, currency = request
+    refund_id, key, intent_id, credit_number, invoice_id, currency, wanted = request
     assert key is not None
     assert intent_id is not None
     try:
@@ -519,6 +526,56 @@ def refund_card(
         found = session.get(Refund, refund_id)
         assert found is not None
         return found
+
+
+@dataclass(frozen=True)
+class _CardRefundAsked:
+    """What billing staff asked `refund_card` for."""
+
+    credit_note_id: int
+    amount: Decimal | None
+    payment_id: int | None
+    note: str | None
+    now: datetime
+    actor: Actor
+    claim: idempotency.Claim | None
+
+
+def _pending_card_refund(
+    asked: _CardRefundAsked,
+) -> tuple[int, str | None, str | None, str, int, str, Decimal]:
+    """`refund_card`'s first transaction: the refund recorded `pending`, its amount
+    held. `_CardPaymentsChanged` rolls it back (the request's key with it)."""
+    with db.transaction() as session:
+        key_stored = idempotency.claim_in(session, asked.claim) if asked.claim is not None else None
+        credit = _locked_credit_note(session, asked.credit_note_id, card=True)
+        wanted = credit.refund_outstanding if asked.amount is None else asked.amount
+        _check_refund_amount(credit, wanted)
+        payment = _refundable_card_payment(session, credit, wanted, asked.payment_id)
+        refund = _new_refund(
+            session,
+            credit,
+            action="refund.started",
+            actor=asked.actor,
+            note=asked.note,
+            now=asked.now,
+            payment_id=payment.id,
+            method=CARD,
+            state=PENDING,
+            amount=wanted,
+            idempotency_key=f"refund-{uuid.uuid4().hex}",
+        )
+        if key_stored is not None:
+            key_stored.started(refund_id=refund.id)
+        return (
+            refund.id,
+            refund.idempotency_key,
+            _intent_to_refund(session, payment),
+            credit.number,
+            credit.invoice_id,
+            credit.currency,
+            wanted,
+        )
 
 
 def _refund_failed_at_once(

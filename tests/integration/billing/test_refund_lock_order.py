@@ -29,71 +29,23 @@ from licensing.actors import Actor
 from licensing.billing import payment_gateway, services
 from licensing.billing.models import CreditNote, Invoice, Payment, PaymentDispute, Refund
 from licensing.billing.services import _common, card_payments, disputes, refunds
-from licensing.billing.services.settlement import _new_payment, count_payment
-from licensing.billing.states import CARD, SUCCEEDED
-from tests.support import factories
 from tests.support.factories import billing_clerk
 
-from .conftest import activated, send_activation
 from .dispute_support import OPENED, dispute_event
-
-INTENT, CHARGE = "pi_LockOrder", "ch_LockOrder"
-PAID_AT = datetime(2027, 1, 20, 15, 0, tzinfo=UTC)
-# How long the refund, holding the invoice, waits for the other step's first lock.
-HOLD_SECONDS = 3
-
-
-class Gateway:
-    """Stripe refunding the card at once (only `create_refund` is asked)."""
-
-    def create_refund(self, **asked: Any) -> payment_gateway.RefundStatus:
-        return payment_gateway.RefundStatus(
-            id="re_LockOrder",
-            status="succeeded",
-            amount=asked["amount_minor"],
-            currency="USD",
-            metadata=asked["metadata"],
-            payment_intent=asked["payment_intent_id"],
-        )
-
-
-def _card_paid_and_credited(app: Flask) -> tuple[int, int, int]:
-    """A 250.00 invoice paid by card, with a credit note of 50.00 to refund to it:
-    the invoice's, the payment's and the credit note's ids."""
-    with app.app_context():
-        organization_id = factories.make_vendor(db.session()).organization_id
-        db.session().commit()
-        issued = send_activation(activated(organization_id, ("250.00",)))
-        assert issued is not None
-        with db.transaction() as session:
-            invoice = session.get(Invoice, issued.id)
-            assert invoice is not None
-            payment = _new_payment(
-                session,
-                invoice,
-                action="payment.succeeded",
-                actor=Actor.SYSTEM,
-                now=PAID_AT,
-                method=CARD,
-                state=SUCCEEDED,
-                amount=Decimal("250.00"),
-                received_on=PAID_AT.date(),
-                stripe_payment_intent_id=INTENT,
-                stripe_charge_id=CHARGE,
-            )
-            session.flush()
-            count_payment(session, invoice, payment, actor=Actor.SYSTEM, now=PAID_AT)
-            payment_id = payment.id
-        credit = services.issue_credit_note(
-            issued.id, amount=Decimal("50.00"), reason="Overbilled", actor=billing_clerk()
-        )
-        return issued.id, payment_id, credit.id
+from .lock_support import (
+    CHARGE,
+    HOLD_SECONDS,
+    RefundingGateway,
+    card_paid_and_credited,
+    run_at_once,
+    succeeded,
+)
 
 
 @pytest.fixture
 def crossing(monkeypatch: pytest.MonkeyPatch) -> Callable[..., dict[str, Any]]:
     """`crossing(app, credit_id, other)`: a card refund of the credit note and
-    `other` run at once on two threads,
+    `other` run at once on two threads (`lock_support.run_at_once`),
     `other` started once the refund has locked the invoice; the refund then waits
     for `other` to reach its invoice's lock (holding its payment). Returns the
     refund's id and what `other` returned; any thread's error (a deadlock) fails
@@ -115,57 +67,24 @@ def crossing(monkeypatch: pytest.MonkeyPatch) -> Callable[..., dict[str, Any]]:
     monkeypatch.setattr(refunds, "_locked_invoice", refund_locking)
     for module in (_common, card_payments):
         monkeypatch.setattr(module, "_locked_invoice", other_locking)
-    return lambda app, credit_id, run: _run_crossing(app, credit_id, run, refund_holds)
 
+    def run(app: Flask, credit_id: int, other: Callable[[], Any]) -> dict[str, Any]:
+        def refund() -> int:
+            return services.refund_card(
+                credit_id, actor=billing_clerk(), gateway=RefundingGateway()
+            ).id
 
-def _run_crossing(
-    app: Flask, credit_id: int, run: Callable[[], Any], refund_holds: threading.Event
-) -> dict[str, Any]:
-    failures: list[BaseException] = []
-    results: dict[str, Any] = {}
+        results = run_at_once(app, refund, other, refund_holds)
+        return {"refund": results["first"], "other": results["second"]}
 
-    def refund() -> None:
-        try:
-            with app.app_context():
-                results["refund"] = services.refund_card(
-                    credit_id, actor=billing_clerk(), gateway=Gateway()
-                ).id
-        except BaseException as error:  # reported below, with the thread's own error
-            failures.append(error)
-            refund_holds.set()
-
-    def step() -> None:
-        try:
-            refund_holds.wait(30)
-            with app.app_context():
-                results["other"] = run()
-        except BaseException as error:
-            failures.append(error)
-
-    threads = [threading.Thread(target=refund), threading.Thread(target=step)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(120)
-    if failures:
-        raise failures[0]
-    return results
+    return run
 
 
 def test_a_card_refund_and_the_late_webhook_of_its_payment_at_once_both_finish(
     committed_app: Flask, crossing: Callable[..., dict[str, Any]]
 ) -> None:
-    invoice_id, payment_id, credit_id = _card_paid_and_credited(committed_app)
-    intent = payment_gateway.IntentStatus(
-        id=INTENT,
-        status="succeeded",
-        amount=25000,
-        currency="USD",
-        metadata={"payment_id": str(payment_id), "invoice_id": str(invoice_id)},
-        amount_received=25000,
-        client_secret=None,
-        charge=CHARGE,
-    )
+    invoice_id, payment_id, credit_id = card_paid_and_credited(committed_app)
+    intent = succeeded(payment_id, invoice_id)
 
     def webhook() -> str:
         with db.transaction() as session:
@@ -192,7 +111,7 @@ def test_a_card_refund_and_the_late_webhook_of_its_payment_at_once_both_finish(
 def test_a_card_refund_and_a_dispute_of_its_payment_at_once_both_finish(
     committed_app: Flask, crossing: Callable[..., dict[str, Any]]
 ) -> None:
-    invoice_id, payment_id, credit_id = _card_paid_and_credited(committed_app)
+    invoice_id, payment_id, credit_id = card_paid_and_credited(committed_app)
     with committed_app.app_context():
         payment = db.session().get(Payment, payment_id)
         assert payment is not None
