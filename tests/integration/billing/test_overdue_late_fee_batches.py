@@ -34,6 +34,7 @@ from licensing.billing.services import overdue
 from licensing.mail.models import OutboxMessage
 from tests.integration.billing.conftest import activated, send_activation
 from tests.support import factories
+from tests.support.factories import billing_clerk
 from tests.support.hosts import run_as_hosts
 from tests.support.settings import standing_days
 
@@ -406,3 +407,76 @@ def test_the_late_fees_email_reads_more_late_fees_than_sqlites_parameter_limit(
     assert _named_in_emails(committed_app) == [
         f"{fees} late-fee invoices issued to {organization_name}"
     ]
+
+
+def _pay_everything(app: Flask, organization_id: int, *, but: int = 0) -> None:
+    """An offline payment of each of the organization's open invoices the day after
+    `LATE` (all of them, or all but the last `but` late fees)."""
+    on = LATE + timedelta(hours=20)
+    with app.app_context():
+        invoices = db.session().scalars(
+            select(Invoice)
+            .where(Invoice.organization_id == organization_id, Invoice.state == "open")
+            .order_by(Invoice.id)
+        )
+        owed = list(invoices)
+        for invoice in owed[: len(owed) - but]:
+            services.record_offline_payment(
+                invoice.id,
+                method="wire",
+                amount=invoice.total,
+                reference=f"W-{invoice.id}",
+                received_on=on.date(),
+                now=on,
+                actor=billing_clerk(),
+            )
+
+
+@pytest.mark.usefixtures("batch_of_two")
+@pytest.mark.parametrize("unpaid", [0, 1], ids=["all-paid", "one-fee-unpaid"])
+def test_late_fees_a_stopped_run_left_unnamed_are_named_once_though_the_organization_paid_all(
+    committed_app: Flask, monkeypatch: pytest.MonkeyPatch, unpaid: int
+) -> None:
+    """Round 53 named them only in a run that chased the organization, which needs an
+    overdue invoice: paying every overdue invoice (and the fees, or all but one) before
+    the next run left the licensee charged late fees no email told it of."""
+    organization_id = _owing(committed_app, 5)
+    _fourth_fee_fails(monkeypatch)
+    with committed_app.app_context(), pytest.raises(RuntimeError):
+        _run()
+    monkeypatch.undo()
+    assert _named_in_emails(committed_app) == []
+    _pay_everything(committed_app, organization_id, but=unpaid)
+
+    reports = []
+    for days in (1, 2):
+        with committed_app.app_context():
+            reports.append(
+                services.process_overdue(
+                    standing_days=standing_days(), now=LATE + timedelta(days=days)
+                )
+            )
+    with committed_app.app_context():
+        organization = db.session().get(Organization, organization_id)
+        assert organization is not None
+        organization_name = organization.legal_name
+        fees = db.session().scalars(
+            select(Invoice.number).where(
+                Invoice.organization_id == organization_id, Invoice.source_type == "late_fee"
+            )
+        )
+        numbers = list(fees)
+        [email] = db.session().scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "late_fees_issued")
+        )
+        body = email.body_text
+
+    assert [report.late_fee_emails for report in reports] == [1, 0]
+    assert [len(report.late_fee_invoices) for report in reports] == [0, 0]
+    assert len(numbers) == 2
+    assert _named_in_emails(committed_app) == [f"2 late-fee invoices issued to {organization_name}"]
+    assert all(number in body for number in numbers)
+    # Issued the day before, and said so; paid ones said paid, not asked for again.
+    assert "2 late-fee invoices were issued to" in body
+    assert body.count("paid: nothing is owed on it.") == 2 - unpaid
+    assert body.count("See it, its PDF, and pay:") == unpaid
