@@ -474,6 +474,7 @@ def _charge_late_fee(session: Session, invoice: Invoice, fee: _Fee, *, now: date
         source_id=invoice.id,
         source_reference=invoice.number,
         parent_invoice_id=invoice.id,
+        late_fee_through_month=fee.months,
         # The payment terms of the invoice it is charged on (the agreement's, from
         # PAYMENT_TERMS_DAYS, as its other invoices; docs/billing.md): nothing asks a
         # late fee to be paid the day it is issued.
