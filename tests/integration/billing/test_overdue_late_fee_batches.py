@@ -373,8 +373,8 @@ def test_a_host_finding_the_organization_held_between_its_batches_leaves_the_ema
 
 
 # The most bound parameters any other statement of the run takes (a late-fee invoice's
-# INSERT: 31), and one more: the limit SQLite is lowered to.
-PARAMETER_LIMIT = 32
+# INSERT: 32 since operations_0005), and one more: the limit SQLite is lowered to.
+PARAMETER_LIMIT = 33
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
