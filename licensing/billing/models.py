@@ -134,6 +134,14 @@ class Invoice(Snapshotted, Base):
         CheckConstraint("total >= 0", name="total_not_negative"),
         CheckConstraint("amount_paid >= 0 AND amount_credited >= 0", name="settled_not_negative"),
         CheckConstraint("state = 'draft' OR number IS NOT NULL", name="issued_has_number"),
+        # A late fee says the month it charges through (operations_0005, round 54): the
+        # code before it, still running until the reload after `db upgrade`, issued and
+        # emailed late fees the new code, finding no `late_fee_emails` row for them,
+        # emailed again; its INSERT, without the column, is refused, and its email with it.
+        CheckConstraint(
+            f"source_type <> '{LATE_FEE}' OR late_fee_through_month IS NOT NULL",
+            name="late_fee_through_month",
+        ),
         # An agreement's up-front invoice and a report's royalty invoice: at most one
         # each, held here as well as by the locks that decide to issue them, so a
         # second is refused when stored rather than found later (`upfront_invoice`).
@@ -188,6 +196,10 @@ class Invoice(Snapshotted, Base):
     reminder_count: Mapped[int] = mapped_column(Integer, default=0)
     last_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     late_fee_months_charged: Mapped[int] = mapped_column(Integer, default=0)
+    # A late fee's: the last month overdue it charges for (its parent's
+    # `late_fee_months_charged` once it is issued); None for any other invoice. Those
+    # before operations_0005 count their lines (one a month) from the parent's first.
+    late_fee_through_month: Mapped[int | None] = mapped_column(Integer)
     # SHA-256 of the issued content and of its amounts, sealed when issued.
     issued_sha256: Mapped[str | None] = mapped_column(String(64))
     amounts_sha256: Mapped[str | None] = mapped_column(String(64))

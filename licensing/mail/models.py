@@ -41,8 +41,9 @@ def kept_source(kind: str) -> KeptReader:
 
 
 class KeptBytesUnavailable(Exception):
-    """An attachment's kept document is gone, or its bytes are not those queued: the
-    message is not sent (it is retried, then fails, with this as its error)."""
+    """An attachment's kept document is gone (or was never stored, or its kind has no
+    reader), or its bytes are not those queued: the message is not sent, and fails at
+    once with this as its error (round 54; it was retried for two hours first)."""
 
 
 class OutboxMessage(Base):
@@ -153,7 +154,11 @@ class OutboxAttachment(Base):
             assert self.stored is not None  # `bytes_or_kept`: a copy where nothing is named
             return self.stored
         assert self.kept_id is not None
-        content = kept_source(self.kept_kind)(session, self.kept_id)
+        try:
+            read = kept_source(self.kept_kind)
+        except LookupError as error:  # not this message's sender's to crash on
+            raise KeptBytesUnavailable(f"attachment {self.filename}: {error}") from None
+        content = read(session, self.kept_id)
         if content is None:
             raise KeptBytesUnavailable(
                 f"attachment {self.filename}: {self.kept_kind} {self.kept_id} is not kept"

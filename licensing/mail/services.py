@@ -371,12 +371,15 @@ def _record_success(message_id: int, now: datetime, *, erase_secrets: bool) -> N
             message.body_html = message.masked_html
 
 
-def _record_failure(message_id: int, error: BaseException, now: datetime) -> str:
-    """Schedule a retry, or give up after MAX_ATTEMPTS; returns the new state."""
+def _record_failure(
+    message_id: int, error: BaseException, now: datetime, *, final: bool = False
+) -> str:
+    """Schedule a retry, or give up after MAX_ATTEMPTS (at once when `final`: no
+    retry can succeed); returns the new state."""
     with db.transaction() as session:
         message = _load(session, message_id)
         message.last_error = f"{type(error).__name__}: {error}"[:2000]
-        if message.attempts >= MAX_ATTEMPTS:
+        if final or message.attempts >= MAX_ATTEMPTS:
             message.state = OUTBOX.step(message.state, "give_up")
         else:
             message.state = OUTBOX.step(message.state, "defer")
@@ -387,9 +390,6 @@ def _record_failure(message_id: int, error: BaseException, now: datetime) -> str
 # Errors that mean the connection itself is gone: stop this run, retry later.
 _CONNECTION_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError)
 _SEND_ERRORS = (smtplib.SMTPException, OSError)
-# Errors of one message only: the server refused it, or its kept attachment is not
-# the bytes queued (round 48); the others are sent.
-_MESSAGE_ERRORS = (*_SEND_ERRORS, KeptBytesUnavailable)
 
 
 def _tally(report: DeliveryReport, state: str, error: BaseException) -> None:
@@ -445,7 +445,15 @@ def _send_batch(
                     connection.send(_email(_load(db.session(), message_id), sender))
                 except _CONNECTION_ERRORS:
                     raise
-                except _MESSAGE_ERRORS as exc:  # refused, or its kept bytes are not: this message
+                except KeptBytesUnavailable as exc:  # its kept bytes are not: this message
+                    # Failed at once (round 54: retried 8 times over 2 hours): a kept
+                    # document is insert-only, so one gone or rewritten does not come
+                    # back by waiting. Listed failed, with why; staff retry it once it
+                    # is restored.
+                    pending.pop(0)
+                    _tally(report, _record_failure(message_id, exc, now, final=True), exc)
+                    continue
+                except _SEND_ERRORS as exc:  # the server refused this message
                     pending.pop(0)
                     _tally(report, _record_failure(message_id, exc, now), exc)
                     continue

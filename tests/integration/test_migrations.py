@@ -2188,3 +2188,58 @@ def test_royalties_0010_marks_filed_each_period_with_a_current_report(
         engine.dispose()
     assert "filed" not in columns
     migrations.upgrade(url)
+
+
+def test_operations_0005_gives_each_late_fee_the_month_it_charges_through_and_refuses_one_without(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 54: the late fees before it count their lines (one a month) over their
+    parent's late fees up to each; other invoices have none. Then a late fee inserted
+    as the code before it does, without the column, is refused (its worker, until the
+    reload, would email fees the new code emails again), any other invoice is not. The
+    downgrade drops the column and its check."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "operations_0004")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            organization_id, _ = _organization_and_user(connection, "member")
+            parent = _invoice(connection, organization_id, "manual", 1)
+            fees = []
+            for months in (2, 1):  # a first fee for months 1-2, a second for month 3
+                fee = _invoice(connection, organization_id, "late_fee", parent)
+                connection.execute(
+                    text("UPDATE invoices SET parent_invoice_id = :parent WHERE id = :id"),
+                    {"parent": parent, "id": fee},
+                )
+                for position in range(months):
+                    _insert(
+                        connection,
+                        "invoice_lines",
+                        invoice_id=fee,
+                        position=position,
+                        description="Late fee",
+                        amount=0,
+                    )
+                fees.append(fee)
+            connection.commit()
+        migrations.upgrade(url)
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT id, late_fee_through_month FROM invoices"))
+            found = {row[0]: row[1] for row in rows}
+            assert found == {parent: None, fees[0]: 2, fees[1]: 3}
+            connection.rollback()
+            with pytest.raises(IntegrityError), connection.begin():
+                _invoice(connection, organization_id, "late_fee", parent)
+            with connection.begin():
+                _invoice(connection, organization_id, "manual", 2)
+        migrations.downgrade(url, "operations_0004")
+        with engine.connect() as connection:
+            columns = {each["name"] for each in inspect(connection).get_columns("invoices")}
+            assert "late_fee_through_month" not in columns
+            connection.rollback()
+            with connection.begin():
+                _invoice(connection, organization_id, "late_fee", parent)
+    finally:
+        engine.dispose()
+    migrations.upgrade(url)

@@ -118,6 +118,7 @@ def create_invoice(
     payment_terms_days: int,
     late_fee_monthly_percent: Decimal,
     parent_invoice_id: int | None = None,
+    late_fee_through_month: int | None = None,
     memo: str | None = None,
     finalize: bool = True,
     deductions: bool = False,
@@ -132,7 +133,9 @@ def create_invoice(
     when an invoice follows from another record's step, as a late fee does). The
     terms are the agreement's, or the office's standard ones (`InvoiceTerms`).
     `email=False` issues it without its own email: the caller names it in one of
-    its own (the overdue run's late fees, one email an organization, round 50)."""
+    its own (the overdue run's late fees, one email an organization, round 50). A late
+    fee says `late_fee_through_month`, the last month overdue it charges for: the
+    database refuses one without (operations_0005)."""
     now = now or utcnow()
     errors = _check_charges(currency, charges, deductions=deductions)
     if payment_terms_days < 0:
@@ -153,6 +156,7 @@ def create_invoice(
         source_id=source_id,
         source_reference=source_reference,
         parent_invoice_id=parent_invoice_id,
+        late_fee_through_month=late_fee_through_month,
         payment_terms_days=payment_terms_days,
         late_fee_monthly_percent=late_fee_monthly_percent,
         memo=memo,

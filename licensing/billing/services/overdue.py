@@ -8,7 +8,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import groupby
 
-from sqlalchemy import ColumnElement, and_, case, extract, func, select, update
+from sqlalchemy import ColumnElement, Select, and_, case, extract, func, select, update
 from sqlalchemy.orm import Session
 
 from licensing import db
@@ -113,6 +113,14 @@ def process_overdue(
                     session, organization_id, today, fees, now=now
                 )
             _issued(fees, on_late_fees)
+    # The late fees still unnamed, whatever the organization owes now (round 54: a run
+    # stopped by an error after charging left them to the next run that chased the
+    # organization, and one that paid every overdue invoice before it was chased no
+    # more: the licensee was charged fees no email told it of). Named once, as above.
+    for organization_id in _due_ids(_with_unnamed_late_fees()):
+        with db.transaction() as session:
+            if _name_unchased(session, organization_id, today):
+                report.late_fee_emails += 1
     # As the invoices above: the holds' audit events follow the invoices'.
     organization_ids = _due_ids(
         select(Invoice.organization_id)
@@ -466,6 +474,7 @@ def _charge_late_fee(session: Session, invoice: Invoice, fee: _Fee, *, now: date
         source_id=invoice.id,
         source_reference=invoice.number,
         parent_invoice_id=invoice.id,
+        late_fee_through_month=fee.months,
         # The payment terms of the invoice it is charged on (the agreement's, from
         # PAYMENT_TERMS_DAYS, as its other invoices; docs/billing.md): nothing asks a
         # late fee to be paid the day it is issued.
@@ -489,6 +498,44 @@ def _unnamed(organization_id: int) -> ColumnElement[bool]:
         .scalar_subquery()
     )
     return and_(Invoice.source_type == LATE_FEE, Invoice.id > func.coalesce(last_named, 0))
+
+
+def _with_unnamed_late_fees() -> Select[int]:
+    """The organizations with late fees no email has named (`_unnamed`), paid or not:
+    none once the day's chase has named them, so the ones it could not (round 54)."""
+    last_named = (
+        select(func.max(LateFeeEmail.through_invoice_id))
+        .where(LateFeeEmail.organization_id == Invoice.organization_id)
+        .correlate(Invoice)
+        .scalar_subquery()
+    )
+    return (
+        select(Invoice.organization_id)
+        .where(Invoice.source_type == LATE_FEE)
+        .group_by(Invoice.organization_id)
+        .having(func.max(Invoice.id) > func.coalesce(last_named, 0))
+        .order_by(Invoice.organization_id)
+    )
+
+
+def _name_unchased(session: Session, organization_id: int, today: date) -> bool:
+    """The organization's unnamed late fees named, in the caller's transaction, if it
+    can be claimed (another host holding it is chasing it) and owes no new month's
+    fee (a host between two batches of them names them with its last): whether an
+    email went (`_name_late_fees`: one a day at most)."""
+    if not _claimed(session, organization_id):
+        return False
+    owing = session.scalar(
+        select(Invoice.id)
+        .where(
+            Invoice.organization_id == organization_id,
+            Invoice.state == OPEN,
+            overdue_on(today),
+            _new_late_fee_month(today),
+        )
+        .limit(1)
+    )
+    return owing is None and _name_late_fees(session, organization_id, today)
 
 
 def _name_late_fees(session: Session, organization_id: int, today: date) -> bool:
@@ -520,14 +567,15 @@ def _name_late_fees(session: Session, organization_id: int, today: date) -> bool
     count, through = session.execute(select(func.count(), func.max(Invoice.id)).where(*these)).one()
     if not count:
         return False
-    if count == 1:
-        invoice = session.get(Invoice, through)
-        assert invoice is not None
+    invoice = session.get(Invoice, through) if count == 1 else None
+    if invoice is not None and invoice.state == OPEN:
         kept = pdfs.kept(session, pdfs.Document.of_invoice(invoice))
         assert kept is not None
         email_issued(session, invoice, kept)
     else:
-        _email_late_fees(session, organization_id, these, count)
+        # Several, or one paid since (round 54: named by a later run), which "Invoice
+        # ...: due ..." would ask to be paid again.
+        _email_late_fees(session, organization_id, these, count, today=today)
     session.add(
         LateFeeEmail(
             organization_id=organization_id, day=today, through_invoice_id=through, named=count
@@ -544,11 +592,17 @@ def _name_late_fees(session: Session, organization_id: int, today: date) -> bool
 
 
 def _email_late_fees(
-    session: Session, organization_id: int, these: tuple[ColumnElement[bool], ...], count: int
+    session: Session,
+    organization_id: int,
+    these: tuple[ColumnElement[bool], ...],
+    count: int,
+    *,
+    today: date,
 ) -> None:
     """One email naming the `count` late-fee invoices `these` selects (each invoice is
     as any: its number, PDF, signed link), the first `NAMED` with their links, loaded,
-    the rest counted and summed by the database."""
+    the rest counted and summed by the database; those issued before `today` said so,
+    and those paid since said paid (round 54)."""
     organization = session.get(Organization, organization_id)
     assert organization is not None
     named = session.scalars(
@@ -558,7 +612,10 @@ def _email_late_fees(
     mail.enqueue(
         session,
         to=organization.billing_email,
-        subject=f"{count} late-fee invoices issued to {organization.legal_name}",
+        subject=(
+            f"{count} late-fee invoice{'s' if count != 1 else ''} issued to "
+            f"{organization.legal_name}"
+        ),
         template="late_fees_issued",
         # Newly issued: their links are of the first generation.
         secrets=[links.token(invoice, 0) for invoice in named],
@@ -570,9 +627,12 @@ def _email_late_fees(
                     "invoice": invoice,
                     "total": in_words(invoice.total, invoice.currency),
                     "url": links.invoice_url(invoice, 0),
+                    # Open, or since paid (void...): then nothing is asked of it.
+                    "state": invoice.state,
                 }
                 for invoice in named
             ],
+            "earlier": any(invoice.issue_date != today for invoice in named),
             "more": rest.count,
             "more_balance": _balances_in_words(rest.balances),
             "invoices_url": pages().vendor_invoices(),

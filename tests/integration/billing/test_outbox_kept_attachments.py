@@ -97,17 +97,18 @@ def test_a_kept_pdf_whose_bytes_are_not_those_queued_is_not_sent(
     app: Flask, vendor: Any, invoice_for: Callable[..., Invoice], mailbox: SMTPServer
 ) -> None:
     """Rewritten under the ORM (raw SQL, which its refusal does not see): the email
-    would carry bytes nobody issued, so it is held, with the reason as its error."""
+    would carry bytes nobody issued, so it is held, with the reason as its error:
+    failed at once (round 54; retried for two hours before, as if waiting mended it)."""
     invoice = invoice_for(vendor)
     kept = _issued(invoice)
     db.session().execute(
         update(KeptPdf).where(KeptPdf.id == kept.id).values(pdf=b"%PDF-1.4 rewritten")
     )
     report = mail.deliver_due(delivery())
-    assert (report.sent, report.deferred) == (0, 1)
+    assert (report.sent, report.deferred, report.failed) == (0, 0, 1)
     message = _issuing_email(invoice)
     db.session().refresh(message)
-    assert message.state == "queued"
+    assert message.state == "failed"
     assert message.last_error is not None
     assert "are not those queued" in message.last_error
     assert mailbox.messages == []
@@ -152,3 +153,49 @@ def test_an_attachment_naming_a_kept_row_must_be_given_that_rows_bytes(
     assert db.session().scalars(select(OutboxAttachment.id)).all() == [
         attachment.id for attachment in _issuing_email(invoice).attachments
     ]
+
+
+@pytest.mark.parametrize("kind", ["kept_pdf", "permission_letter", "unregistered"])
+def test_an_email_whose_kept_document_is_missing_fails_at_once_and_the_outbox_page_says_why(
+    vendor: Any,
+    invoice_for: Callable[..., Invoice],
+    mailbox: SMTPServer,
+    client: FlaskClient,
+    admin: Any,
+    signed_in: Callable[..., FlaskClient],
+    kind: str,
+) -> None:
+    """An attachment naming a document never stored (or deleted, by hand: the kept
+    tables refuse it) has no foreign key to say so (one column names rows of two
+    tables, by kind): the sender finds it. Round 53 retried it 8 times over two hours,
+    then failed it; now it fails at once, with why, and the other email is sent. A
+    kind no package reads failed nothing and crashed the whole send, every run."""
+    first, second = invoice_for(vendor), invoice_for(vendor)
+    (attachment,) = _issuing_email(first).attachments
+    db.session().execute(
+        update(OutboxAttachment)
+        .where(OutboxAttachment.id == attachment.id)
+        .values(kept_kind=kind, kept_id=987654)
+    )
+
+    report = mail.deliver_due(delivery())
+
+    assert (report.sent, report.deferred, report.failed) == (1, 0, 1)
+    (received,) = mailbox.wait_for(1)
+    assert received["Subject"].startswith(f"Invoice {second.number}:")
+    message = _issuing_email(first)
+    db.session().refresh(message)
+    assert (message.state, message.attempts) == ("failed", 1)
+    assert message.last_error is not None
+    assert f"{first.number}.pdf" in message.last_error
+    # A later run leaves it alone: it waits for staff, not a loop.
+    later = mail.deliver_due(delivery(), db.utcnow() + timedelta(days=1))
+    assert later.attempted == 0
+
+    admin_client = signed_in(client, admin)
+    page = admin_client.get(f"/console/outbox/{message.id}").get_data(as_text=True)
+    assert "failed" in page
+    assert "KeptBytesUnavailable" in page
+    assert f"{first.number}.pdf" in page
+    listed = admin_client.get("/console/outbox?state=failed").get_data(as_text=True)
+    assert f"/console/outbox/{message.id}" in listed

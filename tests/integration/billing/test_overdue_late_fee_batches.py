@@ -23,6 +23,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from sqlalchemy import event, func, select, text
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from licensing import db, migrations
@@ -34,6 +35,7 @@ from licensing.billing.services import overdue
 from licensing.mail.models import OutboxMessage
 from tests.integration.billing.conftest import activated, send_activation
 from tests.support import factories
+from tests.support.factories import billing_clerk
 from tests.support.hosts import run_as_hosts
 from tests.support.settings import standing_days
 
@@ -371,8 +373,8 @@ def test_a_host_finding_the_organization_held_between_its_batches_leaves_the_ema
 
 
 # The most bound parameters any other statement of the run takes (a late-fee invoice's
-# INSERT: 31), and one more: the limit SQLite is lowered to.
-PARAMETER_LIMIT = 32
+# INSERT: 32 since operations_0005), and one more: the limit SQLite is lowered to.
+PARAMETER_LIMIT = 33
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -406,3 +408,144 @@ def test_the_late_fees_email_reads_more_late_fees_than_sqlites_parameter_limit(
     assert _named_in_emails(committed_app) == [
         f"{fees} late-fee invoices issued to {organization_name}"
     ]
+
+
+def _pay_everything(app: Flask, organization_id: int, *, but: int = 0) -> None:
+    """An offline payment of each of the organization's open invoices the day after
+    `LATE` (all of them, or all but the last `but` late fees)."""
+    on = LATE + timedelta(hours=20)
+    with app.app_context():
+        invoices = db.session().scalars(
+            select(Invoice)
+            .where(Invoice.organization_id == organization_id, Invoice.state == "open")
+            .order_by(Invoice.id)
+        )
+        owed = list(invoices)
+        for invoice in owed[: len(owed) - but]:
+            services.record_offline_payment(
+                invoice.id,
+                method="wire",
+                amount=invoice.total,
+                reference=f"W-{invoice.id}",
+                received_on=on.date(),
+                now=on,
+                actor=billing_clerk(),
+            )
+
+
+@pytest.mark.usefixtures("batch_of_two")
+@pytest.mark.parametrize("unpaid", [0, 1], ids=["all-paid", "one-fee-unpaid"])
+def test_late_fees_a_stopped_run_left_unnamed_are_named_once_though_the_organization_paid_all(
+    committed_app: Flask, monkeypatch: pytest.MonkeyPatch, unpaid: int
+) -> None:
+    """Round 53 named them only in a run that chased the organization, which needs an
+    overdue invoice: paying every overdue invoice (and the fees, or all but one) before
+    the next run left the licensee charged late fees no email told it of."""
+    organization_id = _owing(committed_app, 5)
+    _fourth_fee_fails(monkeypatch)
+    with committed_app.app_context(), pytest.raises(RuntimeError):
+        _run()
+    monkeypatch.undo()
+    assert _named_in_emails(committed_app) == []
+    _pay_everything(committed_app, organization_id, but=unpaid)
+
+    reports = []
+    for days in (1, 2):
+        with committed_app.app_context():
+            reports.append(
+                services.process_overdue(
+                    standing_days=standing_days(), now=LATE + timedelta(days=days)
+                )
+            )
+    with committed_app.app_context():
+        organization = db.session().get(Organization, organization_id)
+        assert organization is not None
+        organization_name = organization.legal_name
+        fees = db.session().scalars(
+            select(Invoice.number).where(
+                Invoice.organization_id == organization_id, Invoice.source_type == "late_fee"
+            )
+        )
+        numbers = list(fees)
+        [email] = db.session().scalars(
+            select(OutboxMessage).where(OutboxMessage.template == "late_fees_issued")
+        )
+        body = email.body_text
+
+    assert [report.late_fee_emails for report in reports] == [1, 0]
+    assert [len(report.late_fee_invoices) for report in reports] == [0, 0]
+    assert len(numbers) == 2
+    assert _named_in_emails(committed_app) == [f"2 late-fee invoices issued to {organization_name}"]
+    assert all(number in body for number in numbers)
+    # Issued the day before, and said so; paid ones said paid, not asked for again.
+    assert "2 late-fee invoices were issued to" in body
+    assert body.count("paid: nothing is owed on it.") == 2 - unpaid
+    assert body.count("See it, its PDF, and pay:") == unpaid
+
+
+def _round_52_worker(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The code before operations_0004, as its worker still runs between `db upgrade`
+    and the reload: it issues late fees knowing nothing of the columns since (its
+    `Invoice` has none of them: each is left to its default, NULL), and names them by
+    its audit event, leaving no `late_fee_emails` row."""
+    charge = overdue.create_invoice
+
+    def as_round_52(*args: Any, **kwargs: Any) -> Invoice:
+        kwargs.pop("late_fee_through_month", None)
+        return charge(*args, **kwargs)
+
+    def named_by_audit_event(session: Session, organization_id: int, today: Any) -> bool:
+        these = (Invoice.organization_id == organization_id, Invoice.source_type == "late_fee")
+        count, through = session.execute(
+            select(func.count(), func.max(Invoice.id)).where(*these)
+        ).one()
+        overdue._email_late_fees(session, organization_id, these, count, today=today)
+        overdue.audit.record_event(
+            session,
+            overdue.LATE_FEES_NAMED,
+            organization_id,
+            after={"day": today, "named": count, "through_invoice_id": through},
+            actor=overdue.Actor.SYSTEM,
+        )
+        return True
+
+    monkeypatch.setattr(overdue, "create_invoice", as_round_52)
+    monkeypatch.setattr(overdue, "_name_late_fees", named_by_audit_event)
+    # Nor did it look for fees left unnamed (round 54).
+    monkeypatch.setattr(overdue, "_name_unchased", lambda *_args: False)
+
+
+def test_the_old_worker_after_db_upgrade_is_refused_its_late_fees_so_none_is_emailed_twice(
+    committed_app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Round 53 left it: after operations_0004 (rows from then on) the old code's
+    worker, still running until the reload, issued the day's late fees and emailed them
+    (its audit event, no row); the new code then found them after the last row and
+    emailed them again, that day (the reload's run) or the next. Now the database
+    refuses the old code's late-fee invoice (operations_0005: a late fee says the month
+    it charges through), so it issues and emails nothing, and the new code both."""
+    organization_id = _owing(committed_app, 3)
+    _round_52_worker(monkeypatch)
+    with committed_app.app_context():
+        try:
+            old = _run()
+        except IntegrityError:
+            old = None  # refused: its transaction undone, fees and email alike
+    monkeypatch.undo()
+    with committed_app.app_context():
+        new = _run()
+        later = services.process_overdue(
+            standing_days=standing_days(), now=LATE + timedelta(days=1)
+        )
+        months = db.session().scalars(
+            select(Invoice.late_fee_through_month).where(
+                Invoice.organization_id == organization_id, Invoice.source_type == "late_fee"
+            )
+        )
+        charged = list(months)
+
+    assert old is None
+    assert (len(new.late_fee_invoices), new.late_fee_emails, later.late_fee_emails) == (3, 1, 0)
+    assert charged == [1, 1, 1]
+    assert len(_named_in_emails(committed_app)) == 1
+    assert sorted(_late_fees_by_invoice(committed_app).values()) == [1] * 3

@@ -78,7 +78,12 @@ def _invoice(session: Any, organization_id: int, source_type: str, **fields: Any
 
 def _late_fee(session: Any, parent: Invoice) -> Invoice:
     return _invoice(
-        session, parent.organization_id, LATE_FEE, source_id=parent.id, parent_invoice_id=parent.id
+        session,
+        parent.organization_id,
+        LATE_FEE,
+        source_id=parent.id,
+        parent_invoice_id=parent.id,
+        late_fee_through_month=1,  # a late fee says it (operations_0005)
     )
 
 

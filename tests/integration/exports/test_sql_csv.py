@@ -114,6 +114,8 @@ def _insert(organization_id: int, invoices: list[dict[str, Any]]) -> None:
                 created_at=MOMENT,
                 reminder_count=0,
                 late_fee_months_charged=0,
+                # A late fee says the month it charges through (operations_0005).
+                late_fee_through_month=1 if invoice["source_type"] == "late_fee" else None,
             )
         )
         for position, (description, units) in enumerate(invoice["lines"], start=1):
