@@ -725,6 +725,15 @@ class Refund(_MoneyMoved, Base):
             return self.sent_on
         return office_date(self.settled_at) if self.settled_at is not None else None
 
+    @property
+    def returned_date(self) -> date | None:
+        """The office day the card's bank returned it, for a refund sent and then
+        failed (round 54, `billing.queries.refund_returned_on`): its `failed_at`, else
+        the moment it was confirmed sent (a failure older than `failed_at`)."""
+        if self.state != FAILED or self.settled_at is None:
+            return None
+        return office_date(self.failed_at or self.settled_at)
+
     SNAPSHOT = ("method", "amount", "state", "reference", "payment_id")
 
 

@@ -57,6 +57,7 @@ from licensing.billing.states import (
     CARD,
     COLLECTIBLE,
     DRAFT,
+    FAILED,
     FLAGGED,
     GIVEN_BACK,
     GIVING_BACK,
@@ -65,7 +66,7 @@ from licensing.billing.states import (
     PENDING,
     RECEIVED,
     REFUND_COUNTED,
-    SUCCEEDED,
+    REFUND_SENT,
 )
 from licensing.calendar import office_date, office_day_start
 from licensing.db import Money, Statement, money_sum
@@ -865,13 +866,42 @@ def collected_between(start: date | None, end: date | None) -> ColumnElement[boo
 
 def refunded_between(start: date | None, end: date | None) -> ColumnElement[bool]:
     """Refunds sent from `start` to `end`, by the day sent (an offline refund's
-    `sent_on`, else the office day Stripe confirmed it): those that succeeded, as the
-    Finance page's *Refunded*, the refunds export and an invoice's `amount_refunded`
-    count them (round 53: an invoice's balance on a day counts those sent by then)."""
+    `sent_on`, else the office day Stripe confirmed it): those that succeeded, and
+    (round 54) those the card's bank returned since, as `collected_between` counts a
+    payment reversed since: the money went that day, and its return is an event of
+    its own day (`refund_returned_between`), so a past period never changes when a
+    refund sent in it is returned later. The Finance page's *Refunded*, the refunds
+    export and an invoice's balance on a day count them so (round 53: an invoice's
+    balance on a day counts those sent by then)."""
     return and_(
-        Refund.state == SUCCEEDED,
+        Refund.state.in_(REFUND_SENT),
+        Refund.settled_at.is_not(None),
         paid_between(Refund.sent_on, Refund.settled_at, start, end),
     )
+
+
+def refund_returned_at() -> ColumnElement[datetime]:
+    """When a refund sent was returned by the card's bank (Stripe's `refund.failed`
+    after it succeeded), NULL for any other: its `failed_at`, stamped when the webhook
+    (or the hourly reconciliation) recorded the failure. A refund failed before
+    `failed_at` was stored and with no `refund.failed` in the audit log to backfill it
+    from (`billing_0014`) has none: it is dated the moment it was confirmed sent, so
+    it nets to nothing on its own day, as every figure counted it before round 54."""
+    returned = and_(Refund.state == FAILED, Refund.settled_at.is_not(None))
+    return case((returned, func.coalesce(Refund.failed_at, Refund.settled_at)))
+
+
+def refund_returned_between(start: date | None, end: date | None) -> ColumnElement[bool]:
+    """Refunds sent and then returned by the card's bank from `start` to `end`, by the
+    office day the return was recorded (`refund_returned_at`), whenever they were sent
+    (round 54: `refunded_between` counts them on the day sent, this on the day
+    returned, as `reversed_between` a payment's return)."""
+    found: list[ColumnElement[bool]] = [refund_returned_at().is_not(None)]
+    if start:
+        found.append(refund_returned_at() >= office_day_start(start))
+    if end:
+        found.append(refund_returned_at() < office_day_start(end + timedelta(days=1)))
+    return and_(*found)
 
 
 def reversed_between(start: date | None, end: date | None) -> ColumnElement[bool]:

@@ -27,7 +27,15 @@ from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
 from sqlalchemy.orm import Session
 
 from licensing.accounts.models import Organization
-from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal, SentStatement
+from licensing.billing.models import (
+    CreditNote,
+    Invoice,
+    Payment,
+    PaymentReversal,
+    Refund,
+    SentStatement,
+)
+from licensing.billing.states import REFUND_SENT
 from licensing.finance.queries import Receivable, receivables
 
 ZERO = Decimal(0)
@@ -112,12 +120,23 @@ def _late_entry() -> ColumnElement[bool]:
     """An entry of the statement's organization and currency recorded after it was
     last emailed and dated on or before its month's last day: only such an entry can
     change what its month reads (a void is dated the day it is made, so is never one,
-    but an invoice issued by then and voided since is read again all the same)."""
+    but an invoice issued by then and voided since is read again all the same).
+
+    A refund sent is one (round 54): an offline refund is dated the day staff say it
+    was sent (on or after its credit note's issue), which can be in a month already
+    emailed and before the payment it gives back came, and then the month's closing
+    balance counts it (`tests/integration/billing/test_statements_sent.py`).
+    A refund's return by the card's bank is not: it is dated the moment it is recorded
+    (`billing.queries.refund_returned_at`), as a void is."""
     sent = SentStatement
     emailed = func.coalesce(sent.resent_at, sent.sent_at)
 
     def of(
-        record: type[Payment] | type[PaymentReversal] | type[CreditNote] | type[Invoice],
+        record: type[Payment]
+        | type[PaymentReversal]
+        | type[CreditNote]
+        | type[Invoice]
+        | type[Refund],
     ) -> tuple[ColumnElement[bool], ColumnElement[bool]]:
         return (record.organization_id == sent.organization_id, record.currency == sent.currency)
 
@@ -138,6 +157,18 @@ def _late_entry() -> ColumnElement[bool]:
             Invoice.issue_date <= sent.closes_on,
             or_(Invoice.finalized_at > emailed, Invoice.voided_at > emailed),
         ),
+        exists().where(*of(Refund), *_refund_sent_late(emailed, sent.closes_on)),
+    )
+
+
+def _refund_sent_late(emailed: Any, closes_on: Any) -> tuple[ColumnElement[bool], ...]:
+    """A refund sent, recorded (confirmed sent: `settled_at`) after `emailed`, dated on
+    or before `closes_on` (a card refund's day is the office day it was confirmed, which
+    a statement's last day before its email never is; an offline refund's is `sent_on`)."""
+    return (
+        Refund.state.in_(REFUND_SENT),
+        Refund.settled_at > emailed,
+        Refund.sent_on <= closes_on,
     )
 
 
@@ -205,6 +236,7 @@ def late_entries(session: Session, sent: Sequence[SentStatement]) -> dict[int, l
         ),
         (CreditNote, "Credit note", CreditNote.amount, CreditNote.issue_date, CreditNote.issued_at),
         (Invoice, "Invoice issued", Invoice.total, Invoice.issue_date, Invoice.finalized_at),
+        (Refund, "Refund sent", Refund.amount, Refund.sent_on, Refund.settled_at),
     ]
     for record, what, amount, dated, recorded in kinds:
         query = (

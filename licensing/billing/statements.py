@@ -12,7 +12,9 @@ which is its amount but where a credit note goes beyond what its invoice owed (t
 rest is a refund due) or a refund is sent of what a credit note owes back (owing
 nothing new): the statement shows their amounts and says so. A refund sent counts in
 the invoice's balance (round 53, `Invoice.owed`): once the payment it came from is
-returned by the bank, the licensee owes it again, and the statement says so.
+returned by the bank, the licensee owes it again, and the statement says so. A refund
+the card's bank returns later is a line of the day returned (round 54), the refund's
+own line staying on the day sent.
 """
 
 from __future__ import annotations
@@ -39,6 +41,7 @@ from licensing.billing.models import (
 from licensing.billing.queries import (
     collected_between,
     owed_of,
+    refund_returned_between,
     refunded_between,
     reversed_between,
 )
@@ -59,15 +62,27 @@ CREDITED = "credited"
 REVERSED = "reversed"
 WITHDRAWN = "withdrawn"
 REFUNDED = "refunded"
+REFUND_RETURNED = "refund_returned"
 VOIDED = "voided"
-KINDS = (ISSUED, PAID, CREDITED, REVERSED, WITHDRAWN, REINSTATED, REFUNDED, VOIDED)
+KINDS = (
+    ISSUED,
+    PAID,
+    CREDITED,
+    REVERSED,
+    WITHDRAWN,
+    REINSTATED,
+    REFUNDED,
+    REFUND_RETURNED,
+    VOIDED,
+)
 
 
 @dataclass(frozen=True)
 class Movement:
     """One document or money movement, dated the office day it happened. `amount`
     is signed as it moves what the licensee owes: up for an invoice, a reversal or
-    a refund sent, down for a payment, a credit note or a void."""
+    a refund sent, down for a payment, a credit note, a refund the card's bank
+    returned (round 54) or a void."""
 
     day: date
     kind: str
@@ -133,6 +148,7 @@ def _before(receivable: Receivable, start: date) -> Receivable:
         receivable,
         settlements=[(day, amount) for day, amount in receivable.settlements if day < start],
         returns=[each for each in receivable.returns if each.returned_on < start],
+        refunds_returned=[each for each in receivable.refunds_returned if each.returned_on < start],
         voided_on=receivable.voided_on
         if receivable.voided_on and receivable.voided_on < start
         else None,
@@ -148,6 +164,9 @@ def _applied(receivable: Receivable, movement: Movement) -> Receivable:
     if movement.kind in (REVERSED, WITHDRAWN):
         returned = Returned(movement.day, movement.day, movement.amount)
         return replace(receivable, returns=[*receivable.returns, returned])
+    if movement.kind == REFUND_RETURNED:  # its amount is signed down (round 54)
+        back = Returned(movement.day, movement.day, -movement.amount)
+        return replace(receivable, refunds_returned=[*receivable.refunds_returned, back])
     if movement.kind == VOIDED:
         return replace(receivable, voided_on=movement.day)
     return receivable  # issued (counted from its issue day)
@@ -367,30 +386,50 @@ def _reversals(session: Session, scope: _Scope) -> Iterator[Movement]:
 
 
 def _refunds(session: Session, scope: _Scope) -> Iterator[Movement]:
-    """Refunds sent in the range, by the day sent (the refunds export's day)."""
+    """Refunds sent in the range, by the day sent (the refunds export's day), and those
+    the card's bank returned in the range, by the day returned (round 54,
+    `refund_returned_between`), whenever sent: the refund's own line stays on the day it
+    was sent, so a statement of a past month never changes when it is returned."""
     found = session.execute(
         select(Refund, CreditNote.number, CreditNote.invoice_id)
         .join(CreditNote, CreditNote.id == Refund.credit_note_id)
         .where(
             Refund.organization_id == scope.organization_id,
             Refund.currency == scope.currency,
-            refunded_between(scope.start, scope.end),
+            or_(
+                refunded_between(scope.start, scope.end),
+                refund_returned_between(scope.start, scope.end),
+            ),
         )
     )
     for refund, number, invoice_id in found:
-        day = refund.sent_date
-        assert day is not None
-        how = "to your card" if refund.method == CARD else f"by {refund.method}"
-        yield Movement(
-            day,
-            REFUNDED,
-            number,
-            f"Refund sent {how} of the credit note's refund due",
-            refund.amount,
-            invoice_id,
-            refund.settled_at or refund.created_at,
-            refund.id,
-        )
+        sent = refund.sent_date
+        assert sent is not None
+        if scope.start <= sent <= scope.end:
+            how = "to your card" if refund.method == CARD else f"by {refund.method}"
+            yield Movement(
+                sent,
+                REFUNDED,
+                number,
+                f"Refund sent {how} of the credit note's refund due",
+                refund.amount,
+                invoice_id,
+                refund.settled_at or refund.created_at,
+                refund.id,
+            )
+        returned = refund.returned_date
+        if returned is not None and scope.start <= returned <= scope.end:
+            yield Movement(
+                returned,
+                REFUND_RETURNED,
+                number,
+                f"Refund returned by your card's bank (sent {sent.isoformat()}): "
+                "the credit note's refund due is owed to you again",
+                -refund.amount,
+                invoice_id,
+                refund.failed_at or refund.settled_at,
+                refund.id,
+            )
 
 
 def movements(session: Session, scope: _Scope) -> list[Movement]:
@@ -416,8 +455,9 @@ def moving_or_owing(start: date) -> ColumnElement[bool]:
 
     Left out only when, as SQL: nothing moves on it from `start` on (issued before
     `start`, not voided from then on, no payment collected (`collected_between`),
-    credit note issued, payment returned or refund sent (`refunded_between`) from
-    `start` on), and it owes nothing now: voided, or `owed_of` (its stored totals,
+    credit note issued, payment returned, refund sent (`refunded_between`) or refund
+    returned by the card's bank (`refund_returned_between`, round 54) from `start`
+    on), and it owes nothing now: voided, or `owed_of` (its stored totals,
     `Invoice.owed`: the one rule for what an invoice owes) at most zero. With
     nothing moving from `start` on, what it owes now is what it owed the day before
     `start`: its stored totals are the sums of its dated events, whatever its history
@@ -440,6 +480,9 @@ def moving_or_owing(start: date) -> ColumnElement[bool]:
         .exists(),
         select(Refund.id)
         .where(Refund.invoice_id == Invoice.id, refunded_between(start, None))
+        .exists(),
+        select(Refund.id)
+        .where(Refund.invoice_id == Invoice.id, refund_returned_between(start, None))
         .exists(),
     )
     owes = and_(Invoice.voided_at.is_(None), owed_of(Invoice) > ZERO)

@@ -267,6 +267,10 @@ REFUND = StateMachine.from_actions(
 )
 # Refunds that count against what is due: sent, or on their way.
 REFUND_COUNTED = (PENDING, SUCCEEDED)
+# Refunds whose money went, on their day sent (when confirmed: `settled_at`): those
+# that stand, and those the card's bank returned later (round 54: the return is an
+# event of its own day, `failed_at`, so a period's figures never change after it).
+REFUND_SENT = (SUCCEEDED, FAILED)
 
 WON = "won"
 LOST = "lost"

@@ -35,7 +35,10 @@ BASIS_MEANINGS = {
         "an agreement's term or a recognition month overlaps the days; a royalty "
         "report's period starts in them"
     ),
-    REVERSED: "the day the bank returned a reversed payment (only reversed payments)",
+    REVERSED: (
+        "the day the bank returned a reversed payment (only reversed payments); a "
+        "refund's: the day the card's bank returned it (only refunds returned)"
+    ),
     RECORDED: (
         "the office day the record was written or changed (recorded, applied, "
         "reversed, issued, paid, voided, written off, reopened, an invoice's amounts "

@@ -11,6 +11,10 @@ Definitions (docs/finance-dashboard.md says the same for readers):
   (`billing.queries.reversed_between`). A period's figures never change when a
   payment made in it is reversed later: the reversal is the later period's.
 - **Credited**: credit notes by issue date.
+- **Refunded**: refunds sent by the day sent (`billing.queries.refunded_between`),
+  less those the card's bank returned, by the day returned (`refund_returned_between`,
+  round 54): as with payments, a period's figures never change when a refund sent in
+  it is returned later.
 - **Outstanding**: receivables at the end of each period: for each invoice
   issued by then, its total less payments received, plus those the bank had
   returned, and less credits issued, by then (never below zero, as a credit
@@ -77,6 +81,8 @@ from licensing.billing.queries import (
     owed_again_by,
     owed_since,
     paid_between,
+    refund_returned_at,
+    refund_returned_between,
     refunded_between,
     reversed_between,
 )
@@ -202,6 +208,10 @@ class Receivable:
     due_date: date
     settlements: list[tuple[date, Decimal]] = field(default_factory=list)
     returns: list[Returned] = field(default_factory=list)
+    # Refunds sent on it (a settlement of -amount on the day sent) that the card's bank
+    # returned later (round 54): `paid_on` the day sent, `returned_on` the day returned,
+    # from which the licensee no longer has the money and the invoice owes it less.
+    refunds_returned: list[Returned] = field(default_factory=list)
     # The office day it was voided (issued in error): it owes nothing from then on,
     # as the receivables export counts it. Only a statement of account reads voided
     # invoices (`receivables(..., voided_too=True)`); the page's figures leave them out.
@@ -222,8 +232,8 @@ class Receivable:
         return max(-self._owed_on(day), ZERO)
 
     def _owed_on(self, day: date, *, as_known_now: bool = False) -> Decimal:
-        """Its total less what settled it, plus what the bank returned, by `day`:
-        below zero when credited beyond what it owed."""
+        """Its total less what settled it, plus what the bank returned, less the refunds
+        it returned, by `day`: below zero when credited beyond what it owed."""
         if self.issue_date > day or (self.voided_on is not None and self.voided_on <= day):
             return ZERO
         settled = sum((amount for when, amount in self.settlements if when <= day), ZERO)
@@ -235,7 +245,15 @@ class Receivable:
             ),
             ZERO,
         )
-        return self.total - settled + returned
+        refund_returned = sum(
+            (
+                each.amount
+                for each in self.refunds_returned
+                if (each.paid_on if as_known_now else each.returned_on) <= day
+            ),
+            ZERO,
+        )
+        return self.total - settled + returned - refund_returned
 
 
 @dataclass(frozen=True)
@@ -457,17 +475,23 @@ def receivables(
     for credit in credits:
         ledger[credit.invoice_id].settlements.append((credit.issue_date, credit.amount))
     # A refund sent is money back out to the licensee (round 53): it settles the
-    # invoice less, on the day it went, as `Invoice.owed` counts it.
+    # invoice less, on the day it went, as `Invoice.owed` counts it. One the card's
+    # bank returned by `until` (round 54) is taken back on the day returned, not
+    # dropped from the day sent: a past day's balance never changes after it.
     sent = _moved(
         session,
         Refund,
-        (Refund.invoice_id, Refund.amount),
+        (Refund.invoice_id, Refund.amount, refund_returned_at().label("returned_at")),
         Refund.sent_on,
         Refund.invoice_id.in_(ids),
         refunded_between(None, until),
     )
     for each in sent:
-        ledger[each.row.invoice_id].settlements.append((each.day, -each.row.amount))
+        receivable = ledger[each.row.invoice_id]
+        receivable.settlements.append((each.day, -each.row.amount))
+        returned_on = each.row.returned_at and calendar.office_date(each.row.returned_at)
+        if returned_on is not None and returned_on <= until:
+            receivable.refunds_returned.append(Returned(each.day, returned_on, each.row.amount))
     return list(ledger.values())
 
 
@@ -575,6 +599,12 @@ def _owed_at_ends(currency: str, ends: Sequence[date], since: date) -> Select[An
         select(Refund.invoice_id, _end_of(ends, _paid_by(Refund)), Refund.amount).where(
             Refund.invoice_id.in_(ids), refunded_between(None, last)
         ),
+        # A refund the card's bank returned: taken back on the day returned (round 54).
+        select(
+            Refund.invoice_id,
+            _end_of(ends, lambda end: refund_returned_between(None, end)),
+            -Refund.amount,
+        ).where(Refund.invoice_id.in_(ids), refund_returned_between(None, last)),
     ).subquery()
     invoice_id, period, amount = events.c.invoice_id, events.c.period, events.c.amount
     counted_from = case((period < invoices.c.issued, invoices.c.issued), else_=period)
@@ -679,6 +709,7 @@ def owed_on(session: Session, currency: str, day: date) -> list[Owed]:
     ids = select(invoices.c.id)
     paid = (Payment.invoice_id.in_(ids), collected_between(None, day))
     returned_by_then = case((PaymentReversal.returned_on <= day, PaymentReversal.amount))
+    refund_returned_by_then = case((refund_returned_between(None, day), -Refund.amount))
     events = union_all(
         select(
             invoices.c.id.label("invoice_id"),
@@ -698,6 +729,17 @@ def owed_on(session: Session, currency: str, day: date) -> list[Owed]:
         ),
         select(Refund.invoice_id, Refund.amount, Refund.amount).where(
             Refund.invoice_id.in_(ids), refunded_between(None, day)
+        ),
+        # A refund sent by then and returned by the card's bank (round 54): taken back
+        # on the day returned, as the bank's days had it; as known now, never sent.
+        select(
+            Refund.invoice_id,
+            func.coalesce(refund_returned_by_then, _NOTHING),
+            -Refund.amount,
+        ).where(
+            Refund.invoice_id.in_(ids),
+            refunded_between(None, day),
+            refund_returned_at().is_not(None),
         ),
     ).subquery()
     invoice_id, by_the_bank, by_now = events.c.invoice_id, events.c.by_the_bank, events.c.by_now
@@ -727,7 +769,8 @@ class PeriodFigures:
     collected: Decimal
     credited: Decimal
     outstanding: Decimal  # at the period's end
-    # Paid back on credit notes beyond what was owed: with it, invoiced - collected -
+    # Paid back on credit notes beyond what was owed, less what the card's bank
+    # returned of refunds in the period (round 54): with it, invoiced - collected -
     # credited + refunded is the change in outstanding once every refund owed is sent.
     refunded: Decimal = ZERO
     # Payments the bank returned in the period (made in it or before): owed again,
@@ -744,8 +787,11 @@ class PeriodFigures:
 def refunds(
     session: Session, currency: str, start: date | None, end: date
 ) -> list[tuple[date, Decimal]]:
-    """Refunds sent (succeeded) between `start` (open when None) and `end`, by the day
-    sent: an offline refund's `sent_on`, else the office date Stripe confirmed it."""
+    """Refunds sent between `start` (open when None) and `end`, by the day sent (an
+    offline refund's `sent_on`, else the office date Stripe confirmed it), those the
+    card's bank returned since included; and, negative, the refunds the bank returned
+    between them, by the day returned (round 54: a returned refund dropped out of the
+    period it was sent in, so a past period's *Refunded* changed after the fact)."""
     sent = _moved(
         session,
         Refund,
@@ -754,7 +800,14 @@ def refunds(
         Refund.currency == currency,
         refunded_between(start, end),
     )
-    return [(each.day, each.row.amount) for each in sent]
+    returned = session.execute(
+        select(refund_returned_at(), Refund.amount).where(
+            Refund.currency == currency, refund_returned_between(start, end)
+        )
+    )
+    return [(each.day, each.row.amount) for each in sent] + [
+        (calendar.office_date(at), -amount) for at, amount in returned
+    ]
 
 
 def _by_day(session: Session, statement: Select[*tuple[Any, ...]]) -> list[tuple[date, Decimal]]:

@@ -361,7 +361,10 @@ def _export_urls(filters: queries.Filters) -> dict[str, str]:
         "payments": export("payments", by="paid"),
         "reversals": export("payments", by="reversed", state="reversed"),
         "credit_notes": export("credit_notes", by="issued"),
-        "refunds": export("refunds", by="paid", state="succeeded"),
+        # Refunded: the rows sent on the days (those the card's bank returned since too),
+        # less the rows it returned on the days, by `returned_date` (round 54).
+        "refunds": export("refunds", by="paid"),
+        "refunds_returned": export("refunds", by="reversed"),
         "receivables": url_for(
             "exports_console.exports",
             dataset="receivables",

@@ -37,16 +37,22 @@ from licensing.billing.models import (
     Refund,
     SentStatement,
 )
-from licensing.billing.queries import collected_between, paid_between, reversed_between
+from licensing.billing.queries import (
+    collected_between,
+    refund_returned_between,
+    refunded_between,
+    reversed_between,
+)
 from licensing.billing.services.statements import EARLIEST
 from licensing.billing.statements import (
     CREDITED,
+    REFUND_RETURNED,
     REFUNDED,
     ZERO,
     Statement,
     statement_of_account,
 )
-from licensing.billing.states import DRAFT, SUCCEEDED
+from licensing.billing.states import DRAFT
 from licensing.calendar import instant_iso, office_date, office_day_start
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
@@ -145,12 +151,8 @@ def statements_due(session: Session, month: date) -> DueStatements:
         _in(CreditNote, same, CreditNote.issue_date.between(start, end)),
         _in(Payment, same, collected_between(start, end)),
         _in(PaymentReversal, same, reversed_between(start, end)),
-        _in(
-            Refund,
-            same,
-            Refund.state == SUCCEEDED,
-            paid_between(Refund.sent_on, Refund.settled_at, start, end),
-        ),
+        _in(Refund, same, refunded_between(start, end)),
+        _in(Refund, same, refund_returned_between(start, end)),
     )
     stated = or_(func.max(case((may_owe, 1), else_=0)) == 1, *moved)
     rows = session.execute(
@@ -487,6 +489,8 @@ def refunds_still_due(statement: Statement) -> dict[str, Decimal]:
     for line in statement.lines:
         if line.movement.kind == REFUNDED and line.movement.document in due:
             due[line.movement.document] -= line.movement.amount
+        if line.movement.kind == REFUND_RETURNED and line.movement.document in due:
+            due[line.movement.document] -= line.movement.amount  # signed down: due again
     return {document: amount for document, amount in due.items() if amount > 0}
 
 

@@ -2,11 +2,11 @@
 
 An invoice is receivable on the as-of date when it was issued by then, was not
 void by then, and its total plus the refunds sent by then (round 53: money back out
-to the licensee) exceeds the payments received and credit notes issued by then (a
-payment the bank returned counts as received until the day it was returned:
-`billing.queries.collected_between` and `reversed_between`, the Finance page's
-definitions). So a past date gives the ledger as it stood that day, even for
-invoices paid, voided or reversed since.
+to the licensee; round 54: less those the card's bank had returned by then) exceeds
+the payments received and credit notes issued by then (a payment the bank returned
+counts as received until the day it was returned: `billing.queries.collected_between`
+and `reversed_between`, the Finance page's definitions). So a past date gives the
+ledger as it stood that day, even for invoices paid, voided or reversed since.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, not_, or_, select
 
 from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal, Refund
 from licensing.billing.queries import (
@@ -25,6 +25,7 @@ from licensing.billing.queries import (
     not_chased_on,
     owed_again_by,
     owed_since,
+    refund_returned_between,
     refunded_between,
     reversed_between,
 )
@@ -112,8 +113,9 @@ COLUMNS = (
     Column(
         "refunded_to_date",
         MONEY,
-        "Refunds sent on its credit notes by the as-of date: the balance is total - "
-        "paid_to_date - credited_to_date + refunded_to_date (round 53).",
+        "Refunds sent on its credit notes by the as-of date, less those the card's bank "
+        "had returned by then: the balance is total - paid_to_date - credited_to_date + "
+        "refunded_to_date (round 53; returns since round 54).",
     ),
 )
 
@@ -149,11 +151,17 @@ def _statement(given: ExportFilter, as_of: date) -> Statement:
         .where(CreditNote.invoice_id == Invoice.id, CreditNote.issue_date <= as_of)
         .scalar_subquery()
     )
-    # Refunds sent by then (round 53): money back out, which the balance counts. Bounded
-    # by the credit notes' refunds due, so within the invoice's total: a plain SUM.
+    # Refunds sent by then (round 53): money back out, which the balance counts, less
+    # those the card's bank had returned by then (round 54: a refund returned later
+    # still counts on the days before its return, as a payment returned later does).
+    # Bounded by the credit notes' refunds due, so within the invoice's total: a plain SUM.
     refunded = (
         select(func.sum(Refund.amount))
-        .where(Refund.invoice_id == Invoice.id, refunded_between(None, as_of))
+        .where(
+            Refund.invoice_id == Invoice.id,
+            refunded_between(None, as_of),
+            not_(refund_returned_between(None, as_of)),
+        )
         .scalar_subquery()
     )
     end_of_day = office_day_start(as_of + timedelta(days=1))

@@ -1,11 +1,14 @@
 """refunds: money sent back against credit notes, to the card or offline, one row each.
 
-The Finance page's *Refunded* is these rows' amounts, succeeded, by the day sent:
-without them that figure was the only one no export could reconcile."""
+The Finance page's *Refunded* is these rows' amounts by the day sent (succeeded, and
+failed after they were sent: `sent_date` given), less the amounts of those the card's
+bank returned, by `returned_date` (round 54; `by=reversed` lists them): without them
+that figure was the only one no export could reconcile."""
 
 from __future__ import annotations
 
 from licensing.billing.models import CreditNote, Invoice, Refund
+from licensing.billing.queries import refund_returned_at, refund_returned_between
 from licensing.billing.states import REFUND_STATES
 from licensing.db import Statement
 from licensing.exports.base import DATE, DATETIME, MONEY, TEXT, Column
@@ -20,8 +23,9 @@ from licensing.exports.columns import (
     one_of,
 )
 from licensing.exports.declared import Declared, Field
-from licensing.exports.filters import PAID, RECORDED, ExportFilter
+from licensing.exports.filters import PAID, RECORDED, REVERSED, ExportFilter
 from licensing.exports.queries import (
+    day_of,
     licensee,
     made_on,
     made_on_days,
@@ -42,6 +46,9 @@ def _source(statement: Statement, given: ExportFilter) -> Statement:
         # even after it succeeded) on the days, whatever day sent.
         changed = (Refund.created_at, Refund.settled_at, Refund.failed_at)
         return recorded_on_days(statement, changed, given)
+    if given.date_basis == REVERSED:
+        # The refunds the card's bank returned on the days, whenever sent (round 54).
+        return statement.where(refund_returned_between(given.date_from, given.date_to))
     return made_on_days(statement, Refund.sent_on, Refund.settled_at, given)
 
 
@@ -53,7 +60,15 @@ DECLARED = Declared(
         Field(Column("invoice_number", TEXT, "The invoice the credit note is on."), Invoice.number),
         *map(Field, LICENSEE, licensee(Refund)),
         METHOD,
-        Column("state", TEXT, one_of(REFUND_STATES, "the Finance page counts succeeded ones")),
+        Column(
+            "state",
+            TEXT,
+            one_of(
+                REFUND_STATES,
+                "the Finance page counts each with a sent_date; "
+                "one failed after it has a returned_date",
+            ),
+        ),
         CURRENCY,
         Column("amount", MONEY, "The amount sent back."),
         Field(
@@ -69,6 +84,16 @@ DECLARED = Declared(
         Column("recorded_by", TEXT, "Who recorded or started it."),
         RECORDED_AT,
         Column("settled_at", DATETIME, "When it was confirmed (UTC)."),
+        Field(
+            Column(
+                "returned_date",
+                DATE,
+                "Office day the card's bank returned it, for a refund sent and then "
+                "failed (round 54): the Finance page takes it off Refunded that day.",
+            ),
+            refund_returned_at(),
+            day_of,
+        ),
     ),
     source=_source,
     order=(Refund.id,),
@@ -79,7 +104,7 @@ DATASET = DECLARED.dataset(
     title="Refunds",
     description="Money sent back against credit notes, to the card or offline, in the order made.",
     schema_version=1,
-    date_bases=(PAID, RECORDED),
+    date_bases=(PAID, RECORDED, REVERSED),
     filters=frozenset({"organization", "state", "currency"}),
     states=REFUND_STATES,
     order=45,

@@ -28,6 +28,7 @@ from licensing.billing import sent_statements, services
 from licensing.billing.models import Invoice, Payment, SentStatement
 from licensing.mail import services as mail
 from tests.support import factories
+from tests.support.billing import credited, paid_offline, refunded_offline, reversed_offline
 from tests.support.factories import bearer, billing_clerk
 from tests.support.monthly_statements import (
     IN_DECEMBER,
@@ -129,6 +130,49 @@ def test_a_payment_the_bank_returned_on_a_day_of_a_month_sent_marks_it_changed(
     assert [(each.what, each.amount, each.dated) for each in why] == [
         ("Payment returned by the bank", Decimal("1200.00"), date(2027, 1, 30))
     ]
+
+
+def test_a_refund_sent_recorded_late_and_dated_in_a_month_sent_marks_it_changed_and_is_named(
+    app: Flask,
+) -> None:
+    """Round 54: a refund can change a month already emailed. 1,000.00 issued on 15
+    January, 900.00 received by wire on 16 January, a 150.00 credit note on 20 January
+    (50.00 of it owed back), the wire returned on 22 January: January's statement went
+    owing 850.00. Paid 850.00 on 5 February and credited 100.00 more on 6 February
+    (the first note's 50.00 owed back again), the clerk records on 10 February the wire
+    refund of the 50.00, dated 25 January (the service takes any day from the credit
+    note's issue). January's balance counts a refund from its day: January now closes
+    at 900.00, and the list names the refund, the only entry dated into January."""
+    organization_id = organization("Quillfeather Analytics").id
+    issued = invoice(organization_id, "1000.00", IN_JANUARY)
+    wire = paid_offline(
+        issued.id, "900.00", "W-1", received_on=date(2027, 1, 16), now=_in_january(16)
+    )
+    note = credited(issued.id, "150.00", "Seats removed", now=_in_january(20))
+    assert note.refund_due == Decimal("50.00")
+    reversed_offline(wire.id, "Wire recalled", returned_on=date(2027, 1, 22), now=_in_january(22))
+    services.send_monthly_statements(JANUARY, now=RUN)
+    sent = db.session().scalars(select(SentStatement)).one()
+    assert sent.closing == Decimal("850.00")
+    # Paid again what it owed, and credited 100.00 more: 100.00 owed back, the first
+    # credit note's 50.00 first (they share it in the order issued).
+    paid_offline(issued.id, "850.00", "W-2", received_on=date(2027, 2, 5), now=_in_january(36))
+    credited(issued.id, "100.00", "Late delivery", now=_in_january(37))
+    db.session().refresh(note)
+    assert note.refund_outstanding == Decimal("50.00")
+    assert sent_statements.changed_since_sent(db.session()).readings == []
+    refunded_offline(note.id, "50.00", "RF-0125", sent_on=date(2027, 1, 25), now=LATE)
+    changed = sent_statements.changed_since_sent(db.session()).readings
+    assert [(each.sent.id, each.closing) for each in changed] == [(sent.id, Decimal("900.00"))]
+    [why] = sent_statements.late_entries(db.session(), [sent]).values()
+    assert [(each.what, each.amount, each.dated) for each in why] == [
+        ("Refund sent", Decimal("50.00"), date(2027, 1, 25))
+    ]
+
+
+def _in_january(day: int) -> datetime:
+    """15:00 UTC on `day` January 2027 (36, 37: 5, 6 February), 09:00 at the office."""
+    return datetime(2027, 1, 1, 15, tzinfo=UTC) + timedelta(days=day - 1)
 
 
 def test_a_payment_recorded_late_but_received_after_the_month_changes_nothing_sent(

@@ -21,28 +21,41 @@ owes, or owes back, once every event has happened:
     beyond    credit notes beyond the balance, refunded in parts
     refunds   a card refund sent and then returned by the card's bank, sent again
     reversed  offline payments reversed, paid again
+    march     a card refund sent in March and returned by the card's bank in April
+              (round 54): every figure of March (the Finance page's, the statement's,
+              the receivables and refunds exports') the same before and after the
+              return, April's taking it, and the daily cross-check of the Finance
+              sums every day of both months
 """
 
 from __future__ import annotations
 
 import copy
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
+import time_machine
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
-from licensing.accounts.models import User
+from licensing.accounts.models import Organization, User
 from licensing.billing import services
 from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal, Refund
-from licensing.billing.queries import collected_between, owed_of, refunded_between
+from licensing.billing.queries import (
+    collected_between,
+    owed_of,
+    refund_returned_between,
+    refunded_between,
+)
+from licensing.billing.statements import statement_of_account
 from licensing.billing.states import RECEIVED, VOID
 from licensing.finance import queries as finance
-from tests.integration.finance.conftest import at, issue
+from tests.integration.exports.conftest import read_jsonl
+from tests.integration.finance.conftest import at, issue, sums_are_the_ledger_every_day
 from tests.support import factories, settings
 from tests.support.billing import credited, paid_offline, refunded_offline, reversed_offline
 from tests.support.factories import bearer, billing_clerk
@@ -103,11 +116,18 @@ def _holds(invoice_id: int) -> Invoice:
         select(Refund).where(Refund.invoice_id == invoice_id, refunded_between(None, None))
     ).all()
     assert all(refund.sent_date is not None for refund in sent)
+    # Round 54: a refund the card's bank returned was sent on its day and returned on
+    # its own (`refund_returned_between`), as a payment's return: only money sent.
+    refunds_returned = session.scalars(
+        select(Refund).where(Refund.invoice_id == invoice_id, refund_returned_between(None, None))
+    ).all()
+    assert {each.id for each in refunds_returned} <= {refund.id for refund in sent}
+    assert all(each.returned_date is not None for each in refunds_returned)
 
     events = (
         _sum(p.amount for p in collected) - _sum(each.amount for each in returns),
         _sum(note.amount for note in notes),
-        _sum(refund.amount for refund in sent),
+        _sum(refund.amount for refund in sent) - _sum(each.amount for each in refunds_returned),
     )
     stored = (invoice.amount_paid, invoice.amount_credited, invoice.amount_refunded)
     assert stored == events, f"stored {stored} != events {events}"
@@ -386,3 +406,117 @@ def test_stored_totals_are_the_events_for_a_remainder_accepted_with_its_excess_g
     _accept_remainder(client, billing_staff, payment, excess_method="wire", excess_reference="X-1")
     invoice = _holds(invoice.id)
     assert invoice.balance_due == ZERO
+
+
+# --- a refund sent in March, returned in April (round 54) -------------------------------
+
+MARCH = (date(2027, 3, 1), date(2027, 3, 31))
+APRIL = (date(2027, 4, 1), date(2027, 4, 30))
+# Each step at 10:00 at the office; the figures read after the last, in May.
+SENT_AT = datetime(2027, 3, 10, 15, tzinfo=UTC)
+RETURNED_AT = datetime(2027, 4, 6, 15, tzinfo=UTC)
+READ_AT = datetime(2027, 5, 3, 15, tzinfo=UTC)
+
+
+def _month(
+    client: FlaskClient, staff: User, organization_id: int, month: tuple[date, date]
+) -> dict[str, Any]:
+    """Everything that says what happened in `month`, or was owed at its end: the
+    Finance page's figures, the statement of account, the receivables export as of its
+    last day and the refunds export of its days (each refund's id, amount and day sent;
+    `state` and `returned_date` are the row as it stands)."""
+    session = db.session()
+    session.expire_all()
+    first, last = month
+    (figures,) = finance.cash_flow(session, finance.Filters(first, first, currency="USD"))
+    organization = session.get(Organization, organization_id)
+    assert organization is not None
+    statement = statement_of_account(session, organization, "USD", first, last, as_of=READ_AT)
+    headers = bearer(staff)
+
+    def export(dataset: str, **filters: str) -> list[dict[str, Any]]:
+        response = client.get(
+            f"/api/v1/exports/{dataset}",
+            query_string={"format": "jsonl", "currency": "USD", **filters},
+            headers=headers,
+        )
+        assert response.status_code == 200, response.get_data(as_text=True)
+        rows: list[dict[str, Any]] = read_jsonl(response.get_data())[1]
+        return rows
+
+    days = {"from": first.isoformat(), "to": last.isoformat()}
+    return {
+        "finance": (
+            figures.refunded,
+            figures.outstanding,
+            figures.refunds_owed,
+            figures.collected,
+            figures.credited,
+        ),
+        "statement": (
+            statement.opening,
+            statement.closing,
+            [(each.movement.kind, each.change, each.balance) for each in statement.lines],
+        ),
+        "receivables": [
+            (row["invoice_number"], row["balance"], row["refunded_to_date"])
+            for row in export("receivables", as_of=last.isoformat())
+        ],
+        "refunds": [
+            (row["refund_id"], row["amount"], row["sent_date"])
+            for row in export("refunds", by="paid", **days)
+        ],
+        "returned": [
+            (row["refund_id"], row["amount"], row["returned_date"])
+            for row in export("refunds", by="reversed", **days)
+        ],
+    }
+
+
+def test_a_refund_returned_in_april_leaves_every_figure_of_march_as_it_was(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """A card refund sent on 10 March is returned by the card's bank on 6 April. Until
+    round 54 it dropped out of every dated sum from the day it was sent (only
+    `succeeded` refunds counted), so March's *Refunded* and *Refunds owed*, March's
+    statement and the exports as of March changed in April. Now the return is an event
+    of 6 April: March reads the same, April takes the return."""
+    with time_machine.travel(SENT_AT, tick=False):
+        invoice = invoice_for(vendor, ("90.00",))
+        paid_by_card(client, vendor, localstripe, invoice)
+        note = services.issue_credit_note(
+            invoice.id, amount=Decimal("90.00"), reason="Cancelled", actor=billing_clerk()
+        )
+        refund = services.refund_card(note.id, actor=billing_clerk(), gateway=settings.gateway())
+        assert _holds(invoice.id).owed == ZERO
+    invoice_id, organization_id = invoice.id, invoice.organization_id
+    refund_id, stripe_refund_id = refund.id, refund.stripe_refund_id
+    with time_machine.travel(READ_AT, tick=False):
+        march = _month(client, billing_staff, organization_id, MARCH)
+    assert march["finance"][0] == Decimal("90.00")  # refunded in March
+    assert march["refunds"] == [(refund_id, "90.00", "2027-03-10")]
+
+    assert stripe_refund_id is not None
+    with time_machine.travel(RETURNED_AT, tick=False):
+        answer = deliver(client, refund_failed_event(localstripe, stripe_refund_id))
+    assert answer["outcome"] == f"refund failed: refund {refund_id}"
+    invoice = _holds(invoice_id)
+    assert (invoice.owed, invoice.refund_outstanding) == (Decimal("-90.00"), Decimal("90.00"))
+
+    with time_machine.travel(READ_AT, tick=False):
+        assert _month(client, billing_staff, organization_id, MARCH) == march
+        april = _month(client, billing_staff, organization_id, APRIL)
+    refunded, _outstanding, refunds_owed, _collected, _credited = april["finance"]
+    # April: the return takes the refund back off Refunded, and it is owed back again.
+    assert (refunded, refunds_owed) == (Decimal("-90.00"), Decimal("90.00"))
+    assert april["refunds"] == []
+    assert april["returned"] == [(refund_id, "90.00", "2027-04-06")]
+    lines = april["statement"][2]
+    assert [kind for kind, _change, _balance in lines] == ["refund_returned"]
+    # Every day of both months, the database's sums are the ledger's, invoice by invoice.
+    days = [MARCH[0] + timedelta(days=n) for n in range(61)]
+    sums_are_the_ledger_every_day("USD", days)

@@ -12,6 +12,7 @@ expected figures up by hand, independently of the dashboard's queries.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -23,6 +24,7 @@ from licensing import db
 from licensing.actors import Actor
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
+from licensing.finance import queries as finance
 from tests.support import factories
 from tests.support.billing import credited, paid_offline, refunded_offline
 from tests.support.factories import billing_clerk
@@ -45,6 +47,35 @@ class History:
     # (organization key, invoice index, date, amount)
     payments: list[tuple[str, int, date, Decimal]] = field(default_factory=list)
     credits: list[tuple[int, date, Decimal]] = field(default_factory=list)
+
+
+def sums_are_the_ledger_every_day(currency: str, days: Sequence[date]) -> None:
+    """Round 53's daily cross-check: on every one of `days` (ascending) as a period
+    end, the balances the database sums (`period_end_balances`: outstanding, credit
+    beyond balances) are what `Receivable.balance_on` and `owed_back_on`, the
+    definition in Python, give each invoice; and on every third day `owed_on`'s
+    per-invoice owing, as the bank's days had it and as known now, is theirs too."""
+    session = db.session()
+    zero = Decimal(0)
+    ledger = finance.receivables(session, currency, days[0], days[-1])
+    credited = finance.receivables(session, currency, None, days[-1], credited_only=True)
+    outstanding, beyond = finance.period_end_balances(session, currency, days, days[0])
+    assert outstanding == [sum((each.balance_on(day) for each in ledger), zero) for day in days], (
+        currency
+    )
+    assert beyond == [sum((each.owed_back_on(day) for each in credited), zero) for day in days], (
+        currency
+    )
+    for day in days[::3]:
+        owing = {
+            each.invoice_id: (each.balance_on(day), each.balance_on(day, as_known_now=True))
+            for each in finance.receivables(session, currency, day, day)
+        }
+        found = {
+            row.invoice_id: (row.balance, row.known_now)
+            for row in finance.owed_on(session, currency, day)
+        }
+        assert found == {key: both for key, both in owing.items() if any(both)}, (currency, day)
 
 
 def issue(organization_id: int, amount: str, day: date, currency: str = "USD") -> Invoice:
