@@ -22,7 +22,14 @@ from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.money import format_amount
 from licensing.pricing import Rule, describe_condition, describe_rule
-from licensing.pricing.describe import ProrationWarning, exact_amount, proration_warnings
+from licensing.pricing.describe import (
+    LARGE_CHANGE_RATIO,
+    PriceChangeWarning,
+    ProrationWarning,
+    exact_amount,
+    proration_warnings,
+)
+from licensing.pricing.models import percent_text
 from licensing.ratecards import queries, services
 from licensing.ratecards.models import RateCardRecord
 
@@ -227,6 +234,27 @@ class ProrationWarningSchema(ApiSchema):
     sentence = ma.fields.String(required=True)
 
 
+class PriceChangeWarningSchema(ApiSchema):
+    rule = ma.fields.String(required=True)
+    figure = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "Which figure of the rule: `flat fee`, `minimum`, `maximum`, "
+            "`percent of revenue`, `price per <unit>` or `tier flat fee` (with ` of the "
+            "tier <bounds>` when the model has several tiers), a sum's prefixed `part N's `"
+        },
+    )
+    before = ma.fields.String(
+        required=True,
+        metadata={"description": "On `compared_with` (a percent for a percent of revenue)"},
+    )
+    after = ma.fields.String(required=True, metadata={"description": "On the checked card"})
+    ratio = ma.fields.String(
+        required=True, metadata={"description": "`after` / `before`, to two decimals"}
+    )
+    sentence = ma.fields.String(required=True)
+
+
 class CheckResultSchema(ApiSchema):
     status = ma.fields.String(
         required=True,
@@ -260,6 +288,18 @@ class CheckResultSchema(ApiSchema):
         required=True,
         metadata={
             "description": "Published cards starting later inside its period, which keep their days"
+        },
+    )
+    price_change_warnings = ma.fields.List(
+        ma.fields.Nested(PriceChangeWarningSchema),
+        required=True,
+        metadata={
+            "description": "Each figure of a rule (a flat fee, a tier's price or flat fee, a "
+            "percent of revenue, a minimum or maximum) that is more than "
+            f"{LARGE_CHANGE_RATIO} times, or less than 1/{LARGE_CHANGE_RATIO} of, the same "
+            "rule's same figure on `compared_with`: a slip of a digit changes a figure "
+            "tenfold (round 54). A warning: the card is valid and publishes. Empty without "
+            "`compared_with` and for an `identical` card"
         },
     )
     proration_warnings = ma.fields.List(
@@ -452,6 +492,9 @@ def _check_result(check: services.CardCheck, today: date) -> dict[str, Any]:
         "differences": [asdict(change) for change in check.differences(amount=_money)],
         "takes_over": [asdict(taking) for taking in check.taken],
         "keeps": check.kept,
+        "price_change_warnings": [
+            _price_change(warning, card.currency) for warning in check.price_changes(amount=_money)
+        ],
         "proration_warnings": _warnings(
             card.currency,
             proration_warnings(
@@ -478,6 +521,20 @@ def _warnings(currency: str, warnings: Iterable[ProrationWarning]) -> list[dict[
         }
         for warning in warnings
     ]
+
+
+def _price_change(warning: PriceChangeWarning, currency: str) -> dict[str, str]:
+    def figure(value: Decimal) -> str:
+        return percent_text(value) if warning.is_percent else exact_amount(value, currency)
+
+    return {
+        "rule": warning.rule,
+        "figure": warning.figure,
+        "before": figure(warning.before),
+        "after": figure(warning.after),
+        "ratio": str(warning.ratio.quantize(Decimal("0.01"))),
+        "sentence": warning.sentence,
+    }
 
 
 _CHECKED_FIELDS = ("version", "title", "currency", "effective_from", "effective_to")
