@@ -14,8 +14,8 @@ from flask import request
 
 from licensing import access, db
 from licensing.access import require_principal
-from licensing.agreements import card_effect
-from licensing.api.base import Blueprint, never_answers
+from licensing.agreements import card_effect, priced_on
+from licensing.api.base import Blueprint, ReadPage, never_answers
 from licensing.api.fields import ApiSchema, Day
 from licensing.calendar import office_date
 from licensing.config import current_config
@@ -106,6 +106,64 @@ class DifferenceSchema(ApiSchema):
     sentence = ma.fields.String(required=True)
 
 
+class PricedRecordSchema(ApiSchema):
+    id = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "The application's id (`/applications/{application_id}`) or the "
+            "agreement's (`/agreements/{agreement_id}`)"
+        },
+    )
+    reference = ma.fields.String(
+        required=True,
+        metadata={"description": "The application's reference, or the agreement's number"},
+    )
+    organization = ma.fields.String(required=True, metadata={"description": "Its legal name"})
+    state = ma.fields.String(required=True)
+    total = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The price the card gave: the application's latest quote's total, "
+            "the agreement's fees as issued"
+        },
+    )
+    currency = ma.fields.String(required=True, allow_none=True)
+
+
+class PricedSchema(ApiSchema):
+    application_count = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "Undecided applications (submitted, returned, in review or "
+            "escalated) whose latest quote is on the card: approving keeps its prices"
+        },
+    )
+    applications = ma.fields.List(
+        ma.fields.Nested(PricedRecordSchema),
+        required=True,
+        metadata={
+            "description": f"The first {priced_on.LISTED}, oldest first; all of them: "
+            "`GET /rate-cards/{version}/priced-applications`"
+        },
+    )
+    agreement_count = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "Agreements issued on the card, awaiting acceptance, active or "
+            "expired: their fees stay, their royalty reports are priced on it"
+        },
+    )
+    agreements = ma.fields.List(
+        ma.fields.Nested(PricedRecordSchema),
+        required=True,
+        metadata={
+            "description": f"The first {priced_on.LISTED}, oldest first; all of them: "
+            "`GET /rate-cards/{version}/priced-agreements`"
+        },
+    )
+
+
 class TakeoverSchema(ApiSchema):
     version = ma.fields.String(required=True)
     first = Day(required=True)
@@ -115,6 +173,14 @@ class TakeoverSchema(ApiSchema):
         metadata={
             "description": "Every day of that card's period: it would then price only "
             "quotes that name it"
+        },
+    )
+    priced = ma.fields.Nested(
+        PricedSchema,
+        required=True,
+        metadata={
+            "description": "What that card has priced, which keeps its prices whatever the "
+            "checked card takes: as its page lists it (round 54)"
         },
     )
 
@@ -379,8 +445,82 @@ def list_rate_cards() -> list[dict[str, Any]]:
 @access.public
 @blp.response(200, RateCardDetailSchema)
 def get_rate_card(version: str) -> dict[str, Any]:
-    """One card: its rules in plain words and the document itself."""
+    """One card: its rules in plain words and the document itself.
+
+    Public, so it names no licensee's records: what the card has priced (undecided
+    applications and agreements, which keep its prices) is listed for staff at
+    `GET /rate-cards/{version}/priced-applications` and `.../priced-agreements`.
+    """
     return _detail(queries.get(db.session(), version))
+
+
+# Staff only: other organizations' applications and agreements.
+_PRICED_BY = ("licensing", "billing", "admin")
+
+
+@blp.route("/rate-cards/<string:version>/priced-applications", methods=["GET"])
+@access.staff(*_PRICED_BY)
+@blp.paginate(PricedRecordSchema)
+def list_priced_applications(version: str) -> ReadPage:
+    """Undecided applications whose latest quote is on the card, oldest first (staff).
+
+    Submitted, returned, in review or escalated: approving one keeps the card's
+    prices, so a corrected card's owner reads here which ones it priced (its page's
+    *What it priced*). 404 for a version never published.
+    """
+    queries.get(db.session(), version)
+    statement = priced_on.waiting_on(version)
+    return ReadPage(
+        priced_on.ids_of(statement),
+        lambda ids: [
+            _priced_record(record)
+            for record in priced_on.waiting_records(db.session(), version, ids)
+        ],
+    )
+
+
+@blp.route("/rate-cards/<string:version>/priced-agreements", methods=["GET"])
+@access.staff(*_PRICED_BY)
+@blp.paginate(PricedRecordSchema)
+def list_priced_agreements(version: str) -> ReadPage:
+    """Agreements issued on the card, awaiting acceptance, active or expired, oldest first (staff).
+
+    Their fees stay as issued and their royalty reports are priced on the card (the
+    royalty contract), whichever card has replaced it. 404 for a version never
+    published.
+    """
+    queries.get(db.session(), version)
+    statement = priced_on.issued_on(version)
+    return ReadPage(
+        priced_on.ids_of(statement),
+        lambda ids: [
+            _priced_record(record)
+            for record in priced_on.issued_records(db.session(), version, ids)
+        ],
+    )
+
+
+def _priced_record(record: priced_on.PricedRecord) -> dict[str, Any]:
+    currency = record.currency
+    return {
+        "id": record.id,
+        "reference": record.reference,
+        "organization": record.organization,
+        "state": record.state,
+        "total": None
+        if record.total is None or currency is None
+        else format_amount(record.total, currency),
+        "currency": currency,
+    }
+
+
+def _priced(priced: priced_on.PricedOn) -> dict[str, Any]:
+    return {
+        "application_count": priced.application_count,
+        "applications": [_priced_record(record) for record in priced.applications],
+        "agreement_count": priced.agreement_count,
+        "agreements": [_priced_record(record) for record in priced.agreements],
+    }
 
 
 # What checking and publishing take, and how both refuse a bad card.
@@ -490,7 +630,10 @@ def _check_result(check: services.CardCheck, today: date) -> dict[str, Any]:
             "in_effect_on_first_day": check.base_in_effect_on_first_day,
         },
         "differences": [asdict(change) for change in check.differences(amount=_money)],
-        "takes_over": [asdict(taking) for taking in check.taken],
+        "takes_over": [
+            {**asdict(taking), "priced": _priced(priced_on.priced_on(db.session(), taking.version))}
+            for taking in check.taken
+        ],
         "keeps": check.kept,
         "price_change_warnings": [
             _price_change(warning, card.currency) for warning in check.price_changes(amount=_money)
