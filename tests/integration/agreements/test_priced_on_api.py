@@ -3,10 +3,15 @@ page the undecided applications whose latest quote is on the card and the agreem
 issued on it (which keep its prices); the API's check and card said nothing of them.
 Now the check's `takes_over[].priced` counts them with the first records, and staff
 page through them at `GET /rate-cards/{version}/priced-applications` and
-`.../priced-agreements`; a vendor is refused (other organizations' records)."""
+`.../priced-agreements`; a vendor is refused (other organizations' records). A saved
+draft has no quote, so it is in neither, and the check's page says so in one line."""
 
 from __future__ import annotations
 
+import html
+import io
+import json
+import re
 from typing import Any
 
 from flask.testing import FlaskClient
@@ -112,3 +117,26 @@ def test_a_vendor_may_not_list_what_a_card_priced_and_an_unknown_card_is_a_404(
         assert anonymous.status_code == 401
     # The public card names no licensee's records.
     assert "priced" not in client.get("/api/v1/rate-cards/2027.1").get_json()
+
+
+def test_the_check_page_says_saved_drafts_are_not_counted_and_counts_none(
+    client: FlaskClient, signed_in: Any, admin: Any, vendor: Any, apply: Any
+) -> None:
+    waiting = apply(vendor, STAFF_USE)
+    apply(vendor, STAFF_USE, submit=False)
+    signed_in(client, admin)
+    page = client.post(
+        "/console/rate-cards/",
+        data={
+            "card": (io.BytesIO(json.dumps(_correction(), default=str).encode()), "card.json"),
+            "action": "check",
+        },
+        content_type="multipart/form-data",
+    ).get_data(as_text=True)
+    words = " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+    assert "What 2027.1 has priced keeps its prices: 1 undecided application" in words
+    assert (
+        "Saved drafts are not counted: a draft has no quote until it is submitted, and is "
+        "priced then on the card in effect."
+    ) in words
+    assert waiting.state == "submitted"
