@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
@@ -11,6 +11,8 @@ from typing import Any
 
 import marshmallow as ma
 from flask import request
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
 
 from licensing import access, db
 from licensing.access import require_principal
@@ -468,15 +470,7 @@ def list_priced_applications(version: str) -> ReadPage:
     prices, so a corrected card's owner reads here which ones it priced (its page's
     *What it priced*). 404 for a version never published.
     """
-    queries.get(db.session(), version)
-    statement = priced_on.waiting_on(version)
-    return ReadPage(
-        priced_on.ids_of(statement),
-        lambda ids: [
-            _priced_record(record)
-            for record in priced_on.waiting_records(db.session(), version, ids)
-        ],
-    )
+    return _priced_page(version, priced_on.waiting_on(version), priced_on.waiting_records)
 
 
 @blp.route("/rate-cards/<string:version>/priced-agreements", methods=["GET"])
@@ -489,14 +483,20 @@ def list_priced_agreements(version: str) -> ReadPage:
     royalty contract), whichever card has replaced it. 404 for a version never
     published.
     """
+    return _priced_page(version, priced_on.issued_on(version), priced_on.issued_records)
+
+
+def _priced_page(
+    version: str,
+    statement: Select[*tuple[Any, ...]],
+    read: Callable[[Session, str, Sequence[int]], list[priced_on.PricedRecord]],
+) -> ReadPage:
+    """A page of what the published card `version` priced (404 for another): the
+    statement's ids counted and paged, the page's records read by `read`."""
     queries.get(db.session(), version)
-    statement = priced_on.issued_on(version)
     return ReadPage(
         priced_on.ids_of(statement),
-        lambda ids: [
-            _priced_record(record)
-            for record in priced_on.issued_records(db.session(), version, ids)
-        ],
+        lambda ids: [_priced_record(record) for record in read(db.session(), version, ids)],
     )
 
 
