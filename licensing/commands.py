@@ -215,8 +215,8 @@ GROUPS: dict[str, tuple[str, tuple[click.Command, ...]]] = {
         (permissions_cli.expire, permissions_cli.give_back_waits),
     ),
     "ratecards": (
-        "Publish and list rate cards.",
-        (ratecards_cli.import_command, ratecards_cli.list_command),
+        "Check, publish and list rate cards.",
+        (ratecards_cli.check_command, ratecards_cli.import_command, ratecards_cli.list_command),
     ),
     "reports": (
         "Royalty reports.",

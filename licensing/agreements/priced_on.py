@@ -1,4 +1,5 @@
-"""What a published rate card has priced (round 54): read only, for the card's page.
+"""What a published rate card has priced (round 54): read only, for the card's page,
+the check's page and answer, and the API's lists (cardcheck54).
 
 Cards are immutable, so a wrong card is corrected by a new version, and what the
 wrong one priced keeps its prices: an undecided application keeps its submitted
@@ -11,6 +12,7 @@ here which records those are, to decide what to do with each.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -55,8 +57,22 @@ class PricedOn:
 
 
 def priced_on(session: Session, version: str) -> PricedOn:
-    applications = _waiting_on(version)
-    agreements = (
+    """What the card's page and the check (page and API) say of `version`: each
+    count and the first `LISTED` of each, from the statements the API pages through
+    (`waiting_on`, `issued_on`), so both edges list the same records."""
+    applications = waiting_on(version)
+    agreements = issued_on(version)
+    return PricedOn(
+        applications_read(session, applications.limit(LISTED)),
+        _count(session, applications),
+        agreements_read(session, agreements.limit(LISTED)),
+        _count(session, agreements),
+    )
+
+
+def issued_on(version: str) -> Select[int, str, str, str, Decimal | None, str]:
+    """The agreements issued on `version` that it still prices (`PRICING`), oldest first."""
+    return (
         select(
             Agreement.id,
             Agreement.number,
@@ -69,15 +85,40 @@ def priced_on(session: Session, version: str) -> PricedOn:
         .where(Agreement.rate_card == version, Agreement.state.in_(PRICING))
         .order_by(Agreement.id)
     )
-    return PricedOn(
-        [_record(*row) for row in session.execute(applications.limit(LISTED))],
-        _count(session, applications),
-        [PricedRecord(*row) for row in session.execute(agreements.limit(LISTED))],
-        _count(session, agreements),
-    )
 
 
-def _waiting_on(version: str) -> Select[int, str, str, Decimal, str]:
+def applications_read(
+    session: Session, statement: Select[int, str, str, Decimal, str]
+) -> list[PricedRecord]:
+    """The records of `waiting_on` (or a page or part of it)."""
+    return [_record(*row) for row in session.execute(statement)]
+
+
+def agreements_read(
+    session: Session, statement: Select[int, str, str, str, Decimal | None, str]
+) -> list[PricedRecord]:
+    """The records of `issued_on` (or a page or part of it)."""
+    return [PricedRecord(*row) for row in session.execute(statement)]
+
+
+def waiting_records(session: Session, version: str, ids: Sequence[int]) -> list[PricedRecord]:
+    """The records of `waiting_on(version)` with these ids (a page of the API's list)."""
+    return applications_read(session, waiting_on(version).where(Application.id.in_(ids)))
+
+
+def issued_records(session: Session, version: str, ids: Sequence[int]) -> list[PricedRecord]:
+    """The records of `issued_on(version)` with these ids (a page of the API's list)."""
+    return agreements_read(session, issued_on(version).where(Agreement.id.in_(ids)))
+
+
+def ids_of(statement: Select[*tuple[Any, ...]]) -> Select[int]:
+    """`waiting_on` or `issued_on` reading only the records' ids, same joins, same
+    filter, same order: what the API counts and pages (its rows are then read for the
+    page's ids alone)."""
+    return statement.with_only_columns(statement.selected_columns[0])
+
+
+def waiting_on(version: str) -> Select[int, str, str, Decimal, str]:
     """The undecided applications whose latest quote is on `version` (a card
     replaced since may still have priced the one staff are about to approve)."""
     latest = (

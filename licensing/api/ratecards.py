@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict
 from datetime import date
 from decimal import Decimal
@@ -11,18 +11,27 @@ from typing import Any
 
 import marshmallow as ma
 from flask import request
+from sqlalchemy import Select
+from sqlalchemy.orm import Session
 
 from licensing import access, db
 from licensing.access import require_principal
-from licensing.agreements import card_effect
-from licensing.api.base import Blueprint, never_answers
+from licensing.agreements import card_effect, priced_on
+from licensing.api.base import Blueprint, ReadPage, never_answers
 from licensing.api.fields import ApiSchema, Day
 from licensing.calendar import office_date
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.money import format_amount
 from licensing.pricing import Rule, describe_condition, describe_rule
-from licensing.pricing.describe import ProrationWarning, exact_amount, proration_warnings
+from licensing.pricing.describe import (
+    LARGE_CHANGE_RATIO,
+    PriceChangeWarning,
+    ProrationWarning,
+    exact_amount,
+    proration_warnings,
+)
+from licensing.pricing.models import percent_text
 from licensing.ratecards import queries, services
 from licensing.ratecards.models import RateCardRecord
 
@@ -99,6 +108,64 @@ class DifferenceSchema(ApiSchema):
     sentence = ma.fields.String(required=True)
 
 
+class PricedRecordSchema(ApiSchema):
+    id = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "The application's id (`/applications/{application_id}`) or the "
+            "agreement's (`/agreements/{agreement_id}`)"
+        },
+    )
+    reference = ma.fields.String(
+        required=True,
+        metadata={"description": "The application's reference, or the agreement's number"},
+    )
+    organization = ma.fields.String(required=True, metadata={"description": "Its legal name"})
+    state = ma.fields.String(required=True)
+    total = ma.fields.String(
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "The price the card gave: the application's latest quote's total, "
+            "the agreement's fees as issued"
+        },
+    )
+    currency = ma.fields.String(required=True, allow_none=True)
+
+
+class PricedSchema(ApiSchema):
+    application_count = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "Undecided applications (submitted, returned, in review or "
+            "escalated) whose latest quote is on the card: approving keeps its prices"
+        },
+    )
+    applications = ma.fields.List(
+        ma.fields.Nested(PricedRecordSchema),
+        required=True,
+        metadata={
+            "description": f"The first {priced_on.LISTED}, oldest first; all of them: "
+            "`GET /rate-cards/{version}/priced-applications`"
+        },
+    )
+    agreement_count = ma.fields.Integer(
+        required=True,
+        metadata={
+            "description": "Agreements issued on the card, awaiting acceptance, active or "
+            "expired: their fees stay, their royalty reports are priced on it"
+        },
+    )
+    agreements = ma.fields.List(
+        ma.fields.Nested(PricedRecordSchema),
+        required=True,
+        metadata={
+            "description": f"The first {priced_on.LISTED}, oldest first; all of them: "
+            "`GET /rate-cards/{version}/priced-agreements`"
+        },
+    )
+
+
 class TakeoverSchema(ApiSchema):
     version = ma.fields.String(required=True)
     first = Day(required=True)
@@ -108,6 +175,14 @@ class TakeoverSchema(ApiSchema):
         metadata={
             "description": "Every day of that card's period: it would then price only "
             "quotes that name it"
+        },
+    )
+    priced = ma.fields.Nested(
+        PricedSchema,
+        required=True,
+        metadata={
+            "description": "What that card has priced, which keeps its prices whatever the "
+            "checked card takes: as its page lists it (round 54)"
         },
     )
 
@@ -227,6 +302,27 @@ class ProrationWarningSchema(ApiSchema):
     sentence = ma.fields.String(required=True)
 
 
+class PriceChangeWarningSchema(ApiSchema):
+    rule = ma.fields.String(required=True)
+    figure = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "Which figure of the rule: `flat fee`, `minimum`, `maximum`, "
+            "`percent of revenue`, `price per <unit>` or `tier flat fee` (with ` of the "
+            "tier <bounds>` when the model has several tiers), a sum's prefixed `part N's `"
+        },
+    )
+    before = ma.fields.String(
+        required=True,
+        metadata={"description": "On `compared_with` (a percent for a percent of revenue)"},
+    )
+    after = ma.fields.String(required=True, metadata={"description": "On the checked card"})
+    ratio = ma.fields.String(
+        required=True, metadata={"description": "`after` / `before`, to two decimals"}
+    )
+    sentence = ma.fields.String(required=True)
+
+
 class CheckResultSchema(ApiSchema):
     status = ma.fields.String(
         required=True,
@@ -260,6 +356,18 @@ class CheckResultSchema(ApiSchema):
         required=True,
         metadata={
             "description": "Published cards starting later inside its period, which keep their days"
+        },
+    )
+    price_change_warnings = ma.fields.List(
+        ma.fields.Nested(PriceChangeWarningSchema),
+        required=True,
+        metadata={
+            "description": "Each figure of a rule (a flat fee, a tier's price or flat fee, a "
+            "percent of revenue, a minimum or maximum) that is more than "
+            f"{LARGE_CHANGE_RATIO} times, or less than 1/{LARGE_CHANGE_RATIO} of, the same "
+            "rule's same figure on `compared_with`: a slip of a digit changes a figure "
+            "tenfold (round 54). A warning: the card is valid and publishes. Empty without "
+            "`compared_with` and for an `identical` card"
         },
     )
     proration_warnings = ma.fields.List(
@@ -339,8 +447,80 @@ def list_rate_cards() -> list[dict[str, Any]]:
 @access.public
 @blp.response(200, RateCardDetailSchema)
 def get_rate_card(version: str) -> dict[str, Any]:
-    """One card: its rules in plain words and the document itself."""
+    """One card: its rules in plain words and the document itself.
+
+    Public, so it names no licensee's records: what the card has priced (undecided
+    applications and agreements, which keep its prices) is listed for staff at
+    `GET /rate-cards/{version}/priced-applications` and `.../priced-agreements`.
+    """
     return _detail(queries.get(db.session(), version))
+
+
+# Staff only: other organizations' applications and agreements.
+_PRICED_BY = ("licensing", "billing", "admin")
+
+
+@blp.route("/rate-cards/<string:version>/priced-applications", methods=["GET"])
+@access.staff(*_PRICED_BY)
+@blp.paginate(PricedRecordSchema)
+def list_priced_applications(version: str) -> ReadPage:
+    """Undecided applications whose latest quote is on the card, oldest first (staff).
+
+    Submitted, returned, in review or escalated: approving one keeps the card's
+    prices, so a corrected card's owner reads here which ones it priced (its page's
+    *What it priced*). 404 for a version never published.
+    """
+    return _priced_page(version, priced_on.waiting_on(version), priced_on.waiting_records)
+
+
+@blp.route("/rate-cards/<string:version>/priced-agreements", methods=["GET"])
+@access.staff(*_PRICED_BY)
+@blp.paginate(PricedRecordSchema)
+def list_priced_agreements(version: str) -> ReadPage:
+    """Agreements issued on the card, awaiting acceptance, active or expired, oldest first (staff).
+
+    Their fees stay as issued and their royalty reports are priced on the card (the
+    royalty contract), whichever card has replaced it. 404 for a version never
+    published.
+    """
+    return _priced_page(version, priced_on.issued_on(version), priced_on.issued_records)
+
+
+def _priced_page(
+    version: str,
+    statement: Select[*tuple[Any, ...]],
+    read: Callable[[Session, str, Sequence[int]], list[priced_on.PricedRecord]],
+) -> ReadPage:
+    """A page of what the published card `version` priced (404 for another): the
+    statement's ids counted and paged, the page's records read by `read`."""
+    queries.get(db.session(), version)
+    return ReadPage(
+        priced_on.ids_of(statement),
+        lambda ids: [_priced_record(record) for record in read(db.session(), version, ids)],
+    )
+
+
+def _priced_record(record: priced_on.PricedRecord) -> dict[str, Any]:
+    currency = record.currency
+    return {
+        "id": record.id,
+        "reference": record.reference,
+        "organization": record.organization,
+        "state": record.state,
+        "total": None
+        if record.total is None or currency is None
+        else format_amount(record.total, currency),
+        "currency": currency,
+    }
+
+
+def _priced(priced: priced_on.PricedOn) -> dict[str, Any]:
+    return {
+        "application_count": priced.application_count,
+        "applications": [_priced_record(record) for record in priced.applications],
+        "agreement_count": priced.agreement_count,
+        "agreements": [_priced_record(record) for record in priced.agreements],
+    }
 
 
 # What checking and publishing take, and how both refuse a bad card.
@@ -450,8 +630,14 @@ def _check_result(check: services.CardCheck, today: date) -> dict[str, Any]:
             "in_effect_on_first_day": check.base_in_effect_on_first_day,
         },
         "differences": [asdict(change) for change in check.differences(amount=_money)],
-        "takes_over": [asdict(taking) for taking in check.taken],
+        "takes_over": [
+            {**asdict(taking), "priced": _priced(priced_on.priced_on(db.session(), taking.version))}
+            for taking in check.taken
+        ],
         "keeps": check.kept,
+        "price_change_warnings": [
+            _price_change(warning, card.currency) for warning in check.price_changes(amount=_money)
+        ],
         "proration_warnings": _warnings(
             card.currency,
             proration_warnings(
@@ -478,6 +664,20 @@ def _warnings(currency: str, warnings: Iterable[ProrationWarning]) -> list[dict[
         }
         for warning in warnings
     ]
+
+
+def _price_change(warning: PriceChangeWarning, currency: str) -> dict[str, str]:
+    def figure(value: Decimal) -> str:
+        return percent_text(value) if warning.is_percent else exact_amount(value, currency)
+
+    return {
+        "rule": warning.rule,
+        "figure": warning.figure,
+        "before": figure(warning.before),
+        "after": figure(warning.after),
+        "ratio": str(warning.ratio.quantize(Decimal("0.01"))),
+        "sentence": warning.sentence,
+    }
 
 
 _CHECKED_FIELDS = ("version", "title", "currency", "effective_from", "effective_to")

@@ -124,6 +124,13 @@ class ReportSchema(ApiSchema):
     currency = ma.fields.String()
     lines = ma.fields.List(ma.fields.Nested(ReportLineSchema))
     total_due = ma.fields.String(metadata={"example": "9830.00"})
+    rate_card = ma.fields.String(
+        metadata={
+            "example": "2027.1",
+            "description": "The rate card every line is priced on: the agreement's, whichever "
+            "card is in effect on the day of filing (the royalty contract), cardcheck54",
+        }
+    )
     invoice = ma.fields.String(allow_none=True)
     credit_notes = ma.fields.List(ma.fields.String())
     flags = ma.fields.List(ma.fields.String())
@@ -183,6 +190,7 @@ def filing_document(filing: Filing) -> dict[str, Any]:
             for line in filing.lines
         ],
         "total_due": _money(filing.total_due, currency),
+        "rate_card": filing.rate_card,
         "invoice": filing.invoice_number,
         "credit_notes": list(filing.credit_notes),
         "flags": list(filing.flags),

@@ -364,6 +364,123 @@ def diff_cards(
     ]
 
 
+# --- a price that changes many times over: a typed slip? -------------------------------
+
+# A rule's price or a model's figure that becomes more than this many times what the
+# card it follows says, or less than its 1/this, is warned of at the check (round 54;
+# docs/pricing.md says why 2): a slip of a digit (27500.00 typed for 2750.00, a
+# decimal point moved) changes a figure tenfold or more, and a yearly revision seldom
+# doubles one. A warning, never a refusal: a real tenfold rise is possible.
+LARGE_CHANGE_RATIO = Decimal(2)
+
+
+@dataclass(frozen=True)
+class PriceChangeWarning:
+    """One figure of a rule that changed by more than `LARGE_CHANGE_RATIO` against
+    the card the checked card follows: the rule, which figure (`figure`: "flat fee",
+    "minimum", "unit price of the tier up to 100", ...), its value on that card
+    (`before`) and on the checked one (`after`), and `sentence` saying it."""
+
+    rule: str
+    figure: str
+    before: Decimal
+    after: Decimal
+    sentence: str
+
+    @property
+    def ratio(self) -> Decimal:
+        """`after` / `before` (both are above 0)."""
+        return self.after / self.before
+
+    @property
+    def is_percent(self) -> bool:
+        """A percent of revenue, not an amount of money."""
+        return self.figure.endswith("percent of revenue")
+
+
+def _ratio_words(before: Decimal, after: Decimal) -> str:
+    """ "10 times", "2.5 times" or "1/10 of": how many times over, to one decimal."""
+
+    def plain(value: Decimal) -> str:
+        text = f"{value.quantize(Decimal('0.1')):,f}"
+        return text.removesuffix(".0")
+
+    if after > before:
+        return f"{plain(after / before)} times"
+    return f"1/{plain(before / after)} of"
+
+
+def _model_figures(model: Model | None, head: str = "") -> dict[str, Decimal]:
+    """A model's figures by what they are ("flat fee", "unit price of the tier up to
+    100", a sum's "part 2's percent of revenue"): a per-unit tier is named by the
+    quantities it covers, so tiers compare band for band when their bounds stay."""
+    if isinstance(model, FlatModel):
+        return {f"{head}flat fee": model.amount}
+    if isinstance(model, PercentOfRevenueModel):
+        return {f"{head}percent of revenue": model.percent}
+    if isinstance(model, PerUnitModel):
+        figures: dict[str, Decimal] = {}
+        unit = singular_unit(model.unit)
+        for lower, upper, tier in tier_bounds(model.tiers):
+            band = f" of the tier {tier_range(lower, upper)}" if len(model.tiers) > 1 else ""
+            figures[f"{head}price per {unit}{band}"] = tier.unit_price
+            figures[f"{head}tier flat fee{band}"] = tier.flat
+        return figures
+    if isinstance(model, SumModel):
+        return {
+            name: value
+            for index, part in enumerate(model.parts, 1)
+            for name, value in _model_figures(part, f"{head}part {index}'s ").items()
+        }
+    return {}
+
+
+def _rule_figures(rule: Rule) -> dict[str, Decimal]:
+    figures = _model_figures(rule.model)
+    for name in ("minimum", "maximum"):
+        value = getattr(rule, name)
+        if value is not None:
+            figures[name] = value
+    return figures
+
+
+def price_change_warnings(
+    old: RateCard,
+    new: RateCard,
+    *,
+    ratio: Decimal = LARGE_CHANGE_RATIO,
+    amount: AmountText = _money,
+) -> list[PriceChangeWarning]:
+    """The figures of `new`'s rules that are more than `ratio` times, or less than
+    1/`ratio` of, the same rule's same figure on `old` (the card it follows), in
+    `new`'s rule order: "Rule development's flat fee is 10 times that on 2026.1:
+    27500.00 on 2027.1, 2750.00 on 2026.1. Check it is not a slip of a digit."
+    Only figures both cards give and neither as 0 (a rise from nothing has no
+    ratio; the differences list it); a percent is compared as a percent. A warning,
+    not a refusal (round 54)."""
+    before = {rule.id: rule for rule in old.rules}
+    warnings = []
+    for rule in new.rules:
+        if rule.id not in before:
+            continue
+        was = _rule_figures(before[rule.id])
+        for figure, now in _rule_figures(rule).items():
+            then = was.get(figure)
+            if then is None or not then or not now or (then * ratio >= now >= then / ratio):
+                continue
+
+            def said(value: Decimal, percent: bool = figure.endswith("of revenue")) -> str:
+                return f"{percent_text(value)}%" if percent else amount(value, new.currency)
+
+            sentence = (
+                f"Rule {rule.id}'s {figure} is {_ratio_words(then, now)} that on "
+                f"{old.version}: {said(now)} on {new.version}, {said(then)} on {old.version}. "
+                "Check it is not a slip of a digit."
+            )
+            warnings.append(PriceChangeWarning(rule.id, figure, then, now, sentence))
+    return warnings
+
+
 # --- a card that runs long: what proration makes of its prorated amounts ------------------
 
 # The default of `LONG_CARD_DAYS` (ten years, with their leap days at most): a card of

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -11,8 +13,10 @@ import click
 import yaml
 from flask.cli import with_appcontext
 
-from licensing import db, errors
+from licensing import calendar, db, errors
 from licensing.config import current_config
+from licensing.money import price_in_words
+from licensing.pricing.describe import proration_warnings
 from licensing.pricing.ratecard import period_words
 from licensing.ratecards import queries, services
 
@@ -38,15 +42,26 @@ def read_card_file(path: Path) -> Any:
     return json.loads(content, parse_float=Decimal)
 
 
-def _publish(path: Path) -> services.ImportResult:
+def _document(path: Path) -> Any:
     try:
-        document = read_card_file(path)
+        return read_card_file(path)
     except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
         raise click.ClickException(f"{path}: not a readable JSON or YAML document: {exc}") from None
-    try:
+
+
+def _publish(path: Path) -> services.ImportResult:
+    document = _document(path)
+    with _refusals(path):
         return services.import_card(
             document, published_by="cli", long_period_days=current_config().long_card_days
         )
+
+
+@contextmanager
+def _refusals(path: Path) -> Iterator[None]:
+    """A card publishing would refuse, as a `ClickException` listing every problem."""
+    try:
+        yield
     except errors.InvalidInput as invalid:
         lines = [f"{path}: {invalid.detail}"]
         for field_path, messages in invalid.errors.items():
@@ -72,6 +87,39 @@ def import_command(file: Path) -> None:
     # A card that runs long: what the check warns of, said as it is published (round 44).
     for warning in result.proration_warnings:
         click.echo(f"Warning: {warning.sentence}")
+
+
+@click.command("check")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@with_appcontext
+def check_command(file: Path) -> None:
+    """Check the rate card in FILE (JSON or YAML) without publishing it.
+
+    What publishing would refuse is refused alike (every problem listed); else the
+    differences from the card it follows, and its warnings: a figure changed many
+    times over against that card (round 54), a card that runs long. Stores nothing.
+    """
+    with _refusals(file):
+        check = services.check_card(_document(file))
+    card, base = check.card, check.base
+    if check.version_state == "identical":
+        click.echo(f"Rate card {card.version} is valid and published with this content.")
+        return
+    click.echo(f"Rate card {card.version} is valid; nothing is published.")
+    if base is None:
+        click.echo("No card is published before it to compare it with.")
+    else:
+        changes = check.differences(amount=price_in_words)
+        said = f"{len(changes)} difference{'' if len(changes) == 1 else 's'}"
+        click.echo(f"Compared with {base.version}: {said}.")
+        for change in changes:
+            click.echo(f"  {change.sentence}")
+    for warning in check.price_changes(amount=price_in_words):
+        click.echo(f"Warning: {warning.sentence}")
+    today = calendar.office_date(db.utcnow())
+    long_days = current_config().long_card_days
+    for prorated in proration_warnings(card, long_period_days=long_days, today=today):
+        click.echo(f"Warning: {prorated.sentence}")
 
 
 @click.command("list")

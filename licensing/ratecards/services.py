@@ -36,10 +36,12 @@ from licensing.pricing.describe import (
     Change,
     ConditionText,
     CountText,
+    PriceChangeWarning,
     ProrationWarning,
     ReviewText,
     describe_condition,
     exact_amount,
+    price_change_warnings,
     proration_warnings,
     runs_long,
     term_proration_warnings,
@@ -147,6 +149,14 @@ class CardCheck:
             condition=condition,
             review=review,
         )
+
+    def price_changes(self, *, amount: AmountText = exact_amount) -> list[PriceChangeWarning]:
+        """The rules' figures that changed many times over against `base`
+        (`price_change_warnings`, round 54: 27500.00 typed for 2750.00 passed the
+        check with only its differences and effect to show it). Empty without a base."""
+        if self.base is None:
+            return []
+        return price_change_warnings(queries.domain_card(self.base), self.card, amount=amount)
 
 
 def check_card(document: object) -> CardCheck:

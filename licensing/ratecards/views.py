@@ -31,7 +31,12 @@ from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.money import format_quantity, price_in_words
 from licensing.pricing import Condition, Quote, RateCard, describe_rule, diff_cards
-from licensing.pricing.describe import ProrationWarning, long_period_words, proration_warnings
+from licensing.pricing.describe import (
+    LARGE_CHANGE_RATIO,
+    ProrationWarning,
+    long_period_words,
+    proration_warnings,
+)
 from licensing.ratecards import queries, services
 from licensing.ratecards.models import RateCardRecord
 from licensing.web import paging
@@ -289,6 +294,9 @@ def _checked(check: services.CardCheck) -> str:
             else None
         ),
         carried=carried_parts(card),
+        # Round 54: a figure many times its base's (27,500.00 typed for 2,750.00).
+        price_changes=check.price_changes(amount=price_in_words),
+        large_change_ratio=LARGE_CHANGE_RATIO,
         proration_warnings=_proration_warnings(card, today),
         form=PublishCheckedForm(),
     )

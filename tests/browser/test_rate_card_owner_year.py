@@ -165,6 +165,11 @@ def test_the_rate_card_owners_year_from_draft_to_correction(
         "Changed rule development: charge now flat fee of 27,500.00 USD a year (prorated) "
         "(was flat fee of 2,500.00 USD a year (prorated))."
     ) in checked
+    # Cardcheck54: the check singles the tenfold fee out, a warning (it still publishes).
+    assert (
+        f"Rule development's flat fee is 11 times that on {this}: 27,500.00 USD on {upcoming}, "
+        f"2,500.00 USD on {this}. Check it is not a slip of a digit."
+    ) in checked
     # The recordable check passed it (27,500.00 is far within the largest amount), and
     # the renewal it would price says what the mistake costs: 25,000.00 more.
     assert f"{reporting_number} (renewal) {organization} {this} 36,300.00 61,300.00 25,000.00" in (
@@ -286,6 +291,10 @@ def test_the_rate_card_owners_year_from_draft_to_correction(
             f"it. What {upcoming} has priced keeps its prices: 1 undecided application"
         ) in checked
         assert "and 1 agreement (fees as issued" in checked
+        assert (
+            f"Rule development's flat fee is 1/10 of that on {upcoming}: 2,750.00 USD on "
+            f"{correction}, 27,500.00 USD on {upcoming}."
+        ) in checked
         assert (
             "Changed rule development: charge now flat fee of 2,750.00 USD a year (prorated) "
             "(was flat fee of 27,500.00 USD a year (prorated))."

@@ -181,6 +181,7 @@ def _file(
             )
             for line in obligation.lines
         ],
+        rate_card=agreement.rate_card,
     )
     if beyond_largest(filing.total_due):
         raise too_large_to_invoice(

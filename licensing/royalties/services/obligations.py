@@ -322,6 +322,9 @@ class Filing:
     # The last period reported when it was filed, when after its own: an amendment
     # recomputes every later period, so its lines are to date through that one.
     through: Period | None = None
+    # The card every line is priced on: the agreement's (the royalty contract),
+    # named beside the total (cardcheck54: only each line's working named it).
+    rate_card: str | None = None
 
     @property
     def total_due(self) -> Decimal:

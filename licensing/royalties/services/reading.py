@@ -59,6 +59,7 @@ def filing_of(report: RoyaltyReport) -> Filing:
         invoice_number=invoice.number if invoice else None,
         credit_notes=report.credit_notes,
         through=_through(session, obligation, report),
+        rate_card=agreement.rate_card,
     )
 
 
