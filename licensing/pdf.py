@@ -16,6 +16,7 @@ import io
 import itertools
 import re
 import sys
+import unicodedata
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -668,7 +669,11 @@ def register_fonts(*, oblique: bool = False) -> None:
         return
     for name in wanted:
         if name not in _registered:
-            pdfmetrics.registerFont(_EmbeddedFont(name, str(_FONT_DIR / f"{name}.ttf")))
+            font = _EmbeddedFont(name, str(_FONT_DIR / f"{name}.ttf"))
+            # The marks of an isolated name (`isolated`), which the font has no
+            # glyph for, measure nothing: they are taken out before a line is drawn.
+            font.face.charWidths.update(dict.fromkeys(range(0x2066, 0x206A), 0))
+            pdfmetrics.registerFont(font)
             _registered.add(name)
     # The family maps <b> and <i> to face names; an oblique face is registered
     # above before any markup that draws with it is built.
@@ -796,6 +801,138 @@ def _cjk_in_markup(value: str) -> str:
     parts = _TAGS.split(value)  # text, tag, text, ...
     parts[::2] = [_with_font_tags(part, han, str) for part in parts[::2]]
     return "".join(parts)
+
+
+# Hebrew and Arabic (and the other right-to-left scripts of the Basic Multilingual
+# Plane: Syriac, Thaana, N'Ko, Samaritan, Mandaic; their presentation forms):
+# DejaVu Sans has the glyphs of Hebrew and Arabic, but a PDF draws characters in
+# the order given, left to right. So their text is given in display order: Arabic
+# letters first replaced by their joined forms (`arabic_reshaper`: initial, medial,
+# final or isolated, lam-alef as one), in the order typed, which is how lines are
+# broken; then each line reordered as the Unicode bidirectional algorithm displays
+# it (`python-bidi`), mirroring brackets in right-to-left runs (docs/pdfs.md).
+_RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
+_ARABIC_LETTERS = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]")
+_reshape: list[Callable[[str], str]] = []
+
+
+def has_rtl(value: str) -> bool:
+    """Whether `value` holds a right-to-left character (one cheap check)."""
+    return not value.isascii() and _RTL.search(value) is not None
+
+
+def joined(value: str) -> str:
+    """`value` with its Arabic letters in their joined forms, still in the order
+    typed; text without Arabic letters as it is. Diacritics are kept, and only
+    the lam-alef ligatures (which Arabic writing requires) are made: a name
+    prints the letters its owner typed. A form DejaVu Sans has no glyph for
+    (some letters of Persian or Urdu) stays the letter typed."""
+    if value.isascii() or _ARABIC_LETTERS.search(value) is None:
+        return value
+    if not _reshape:
+        from arabic_reshaper import ArabicReshaper  # only documents that draw Arabic
+        from arabic_reshaper.ligatures import LIGATURES
+
+        register_fonts()
+        dejavu = cast(TTFont, pdfmetrics.getFont(FONT)).face.charToGlyph
+        configuration: dict[str, Any] = {"delete_harakat": False, "support_ligatures": True}
+        configuration.update((name, "LAM WITH ALEF" in name) for name, _ in LIGATURES)
+        reshaper = ArabicReshaper(configuration=configuration)
+
+        def reshape(text: str) -> str:
+            # A joined form the font lacks is given back as the letter typed (NFKC).
+            return "".join(
+                form
+                if ord(form) in dejavu or form.isspace()
+                else unicodedata.normalize("NFKC", form)
+                for form in reshaper.reshape(text)
+            )
+
+        _reshape.append(reshape)
+    return _reshape[0](value)
+
+
+# A name within our own words (`isolated`): between FSI and PDI, displayed in its
+# own direction as one unit of the sentence, as Unicode's isolates are. The
+# bidirectional algorithm used (python-bidi's own, which mirrors brackets) knows no
+# isolates, so each is displayed apart and stands in the sentence for a neutral
+# character (one of twelve of Unicode's class ON that no name holds) until then.
+_ISOLATE = re.compile("[\u2066-\u2068]([^\u2066-\u2069]*)(?:\u2069|$)|^([^\u2066-\u2069]*)\u2069")
+_ISOLATE_MARKS = re.compile("[\u2066-\u2069]")
+_STANDING_IN = [chr(code) for code in range(0x2FF0, 0x2FFC)]
+
+
+def isolated(value: str) -> str:
+    """`value` (a name, an address) marked to be displayed in its own direction
+    within the text it is put in: a Hebrew or Arabic name first in an English
+    sentence, which would otherwise make the sentence right to left. Other text
+    as it is."""
+    return f"\u2068{value}\u2069" if has_rtl(value) else value
+
+
+def _base_direction(value: str) -> str:
+    """The paragraph direction the bidirectional algorithm gives `value`: that of
+    its first letter of a strong direction ("R" for Hebrew or Arabic, else "L"),
+    outside isolated names."""
+    for character in _ISOLATE.sub("", value):
+        kind = unicodedata.bidirectional(character)
+        if kind == "L":
+            return "L"
+        if kind in ("R", "AL"):
+            return "R"
+    return "L"
+
+
+def displayed(value: str, base: str | None = None) -> str:
+    """One line of text as it is displayed: Arabic joined, then reordered by the
+    bidirectional algorithm (right-to-left runs reversed, their brackets
+    mirrored), in `base` direction, by default the line's own; each isolated
+    name (`isolated`) in its own. Text without a right-to-left character is
+    returned as it is."""
+    if not has_rtl(value):
+        return value if value.isascii() else _ISOLATE_MARKS.sub("", value)
+    return _display(joined(value), base)
+
+
+def _display(line: str, base: str | None) -> str:
+    from bidi.algorithm import get_display  # only documents that draw Hebrew or Arabic
+
+    names: list[str] = []
+
+    def stand_in(found: re.Match[str]) -> str:
+        name = _display(found[1] if found[1] is not None else found[2], None)
+        if len(names) == len(_STANDING_IN):
+            return name  # more names than stand-ins: displayed in the line's order
+        names.append(name)
+        return _STANDING_IN[len(names) - 1]
+
+    outer = _ISOLATE_MARKS.sub("", _ISOLATE.sub(stand_in, line))
+    if has_rtl(outer):  # (isolates' marks taken out: the algorithm refuses them)
+        outer = get_display(outer, base_dir=base or _base_direction(outer))
+    for mark, name in zip(_STANDING_IN, names, strict=False):
+        outer = outer.replace(mark, name)
+    return outer
+
+
+def _displayed_lines(lines: Any, base: str) -> Any:
+    """A paragraph's broken lines (one fragment's words, reportlab's kind 0), each
+    reordered for display (a name isolated over two lines, `isolated`, in each);
+    lines of several fragments are left as they are."""
+    if lines.kind != 0:
+        return lines
+    shown: list[tuple[float, list[str]]] = []
+    inside = False  # the line before ended within an isolated name
+    for extra, words in lines.lines:
+        line = " ".join(words)
+        marks = _ISOLATE_MARKS.findall(line)
+        if inside and (not marks or marks[0] != "\u2069"):
+            line = "\u2068" + line  # the name goes on from the line before
+        if marks:
+            inside = marks[-1] != "\u2069"
+        shown.append((extra, displayed(line, base).split(" ")))
+    copy: ParaFrag = ParaFrag.__new__(ParaFrag)
+    copy.__dict__ = {**lines.__dict__, "lines": shown}
+    return copy
 
 
 INK = colors.HexColor("#1b2430")
@@ -1252,6 +1389,24 @@ class _RunsLine(_Paragraph):
         return " ".join(parts)
 
 
+class _RightToLeft(_Paragraph):
+    """Plain text with Hebrew or Arabic (`para()`): its lines broken in the order
+    typed, its Arabic joined already, and each line drawn in display order
+    (`displayed`) in the paragraph's direction. The lines are reordered only
+    while the paragraph draws, so a split, or a wrap again, reads them as typed."""
+
+    def drawOn(self, canvas: Canvas, x: float, y: float, _sW: float = 0) -> None:
+        lines = self.__dict__.get("blPara")
+        if lines is None:
+            super().drawOn(canvas, x, y, _sW)
+            return
+        self.blPara = _displayed_lines(lines, _base_direction(self.text))
+        try:
+            super().drawOn(canvas, x, y, _sW)
+        finally:
+            self.blPara = lines
+
+
 def _draw_in_colour(canvas: Canvas, colour: Any, code: str) -> None:
     """Text `code` between a saved and restored graphics state with its fill
     colour, as reportlab's `drawPara` writes it. An opaque RGB colour (all our
@@ -1505,18 +1660,26 @@ def para(value: object, style: str = "Body") -> Paragraph:
         return _parsed(_with_font_tags(raw, _han_font(raw), text), style)
     if not cleaned:
         return _parsed(text(raw), style)
+    kind = _Paragraph
+    if has_rtl(cleaned):  # Hebrew or Arabic: drawn in display order, Arabic joined
+        cleaned, kind = joined(cleaned), _RightToLeft
     fragment, fields = _plain_fragment(style)
     # What `_Paragraph(cleaned, STYLES[style], frags=[...])` sets, and `_plain_text`,
     # without reportlab's `__init__` and `_setup` for each paragraph.
-    paragraph: _Paragraph = _Paragraph.__new__(_Paragraph)
+    paragraph: _Paragraph = kind.__new__(kind)
     paragraph.__dict__ = {**fields, "text": cleaned, "frags": [_plain_copy(fragment, cleaned)]}
     return paragraph
 
 
 def markup(value: str, style: str = "Body") -> Paragraph:
     """A paragraph whose text is already safe markup (our own templates, escaped
-    values); CJK runs of its text are drawn in their CID fonts."""
+    values); CJK runs of its text are drawn in their CID fonts, Hebrew and Arabic
+    in display order (each text between tags as one line)."""
     register_fonts(oblique=_OBLIQUE_MARKUP.search(value) is not None)
+    if has_rtl(value):  # each text between tags in display order (one line each)
+        parts = _TAGS.split(value)
+        parts[::2] = map(displayed, parts[::2])
+        value = "".join(parts)
     if has_cjk(value):
         value = _cjk_in_markup(value)
     bold = _bold_run(value, style)
@@ -1584,9 +1747,9 @@ def _cell(value: object, style: str, width: float) -> Any:
     if (
         "\xa0" not in cleaned
         and not has_cjk(cleaned)  # drawn by a paragraph, in the CID fonts
-        and pdfmetrics.stringWidth(cleaned, font.fontName, font.fontSize) < fits
+        and pdfmetrics.stringWidth(joined(cleaned), font.fontName, font.fontSize) < fits
     ):
-        return cleaned
+        return displayed(cleaned)  # Hebrew and Arabic in display order, else as it is
     return para(value, style)
 
 
@@ -2165,7 +2328,10 @@ def _fitted_furniture(furniture: PageFurniture, pages: int, line: float) -> tupl
     the reference keeps at least half the line and the issuer what is left, and
     the note what "Page N of M" leaves (its widest, at N = M), each shortened with
     an ellipsis, so no text runs into another or off the page."""
-    issuer, reference, note = furniture.issuer, furniture.reference, furniture.footer_note
+    # Arabic measured as drawn, joined (`_NumberedCanvas._draw` reorders each line).
+    issuer, reference, note = map(
+        joined, (furniture.issuer, furniture.reference, furniture.footer_note)
+    )
     issuer_width = _furniture_width(issuer)
     if issuer_width + _furniture_width(reference) + _FURNITURE_GAP > line:
         reference = _shortened(reference, max(line / 2, line - issuer_width - _FURNITURE_GAP))
@@ -2299,7 +2465,9 @@ class _NumberedCanvas(Canvas):
         page: a line `_draw_line` wrote is kept by the canvas and written again on
         the pages after (its codes, subset and width are the document's for its
         life), so only the page number is measured and mapped a page. A line
-        reportlab drew (its characters not yet in the first subset) is not kept."""
+        reportlab drew (its characters not yet in the first subset) is not kept.
+        Hebrew and Arabic are drawn in display order (`displayed`)."""
+        value = displayed(value)
         if not has_cjk(value):
             key = (x, y, value, right, self._fontname, self._fontsize, self._leading)
             kept = self._furniture_lines.get(key)

@@ -289,8 +289,8 @@ def _acceptance(doc: AgreementDocument) -> list[Flowable]:
         pdf.para("Acceptance", "Heading"),
         pdf.para(
             "This agreement takes effect when an individual authorised to bind "
-            f"{doc.licensee.name} accepts it online. The Licensor keeps the acceptance "
-            "record: the signer's name and title, their confirmation of authority, the "
+            f"{pdf.isolated(doc.licensee.name)} accepts it online. The Licensor keeps the "
+            "acceptance record: the signer's name and title, their confirmation of authority, the "
             "time, the IP address and browser, and the SHA-256 digest of this exact document.",
             "Clause",
         ),

@@ -57,7 +57,7 @@ ADDRESS = (
 PERSON = filled("Żaneta Gęślińska-Dvořák Γιώργος Παπαδόπουλος", PERSON_NAME_MAX)
 
 
-def agreement(*, hard: bool) -> bytes:
+def agreement(*, hard: bool, name: str = LEGAL_NAME) -> bytes:
     use = LicensedUse(
         product="Scrubber Pro",
         description="Claims scrubbing for clinics",
@@ -103,14 +103,14 @@ def agreement(*, hard: bool) -> bytes:
         )
         document = replace(
             document,
-            licensee=Party(LEGAL_NAME, ADDRESS, "a commercial organization"),
+            licensee=Party(name, ADDRESS, "a commercial organization"),
             uses=uses,
             total=LARGEST,
         )
     return render_agreement_pdf(document)
 
 
-def _invoice_document(*, hard: bool) -> billing.InvoiceDocument:
+def _invoice_document(*, hard: bool, name: str = LEGAL_NAME) -> billing.InvoiceDocument:
     document = billing.InvoiceDocument(
         number="INV-2027-000007",
         state="open",
@@ -138,8 +138,8 @@ def _invoice_document(*, hard: bool) -> billing.InvoiceDocument:
     largest = in_words(LARGEST, "USD")
     return replace(
         document,
-        issuer=(LEGAL_NAME, *ADDRESS),
-        bill_to=(LEGAL_NAME, *ADDRESS),
+        issuer=(name, *ADDRESS),
+        bill_to=(name, *ADDRESS),
         lines=tuple(
             billing.DocumentLine(f"Distribution, use {n}", "2500 end users", "900.00")
             for n in range(1, LINES + 1)
@@ -152,8 +152,8 @@ def _invoice_document(*, hard: bool) -> billing.InvoiceDocument:
     )
 
 
-def invoice(*, hard: bool) -> bytes:
-    return billing.render_invoice_pdf(_invoice_document(hard=hard))
+def invoice(*, hard: bool, name: str = LEGAL_NAME) -> bytes:
+    return billing.render_invoice_pdf(_invoice_document(hard=hard, name=name))
 
 
 def credit_note(*, hard: bool) -> bytes:
@@ -201,10 +201,10 @@ def statement_of(invoices: int, name: str, amount: Decimal) -> Statement:
     )
 
 
-def statement(*, hard: bool) -> bytes:
+def statement(*, hard: bool, name: str = LEGAL_NAME) -> bytes:
     if hard:
-        data = statement_of(150, LEGAL_NAME, STATEMENT_AMOUNT)
-        return billing.render_statement_pdf(data, issuer="|".join((LEGAL_NAME, *ADDRESS)))
+        data = statement_of(150, name, STATEMENT_AMOUNT)
+        return billing.render_statement_pdf(data, issuer="|".join((name, *ADDRESS)))
     data = statement_of(3, "Quayside Diagnostics Ltd", Decimal("1200.00"))
     return billing.render_statement_pdf(data, issuer="CPT Licensing Office|1 Example Plaza")
 
