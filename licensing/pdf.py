@@ -156,10 +156,21 @@ class _Remembered(pdfdoc.PDFObject):
         return _formatted_once(key, lambda: pdfdoc.format(self.make(), document, toplevel=1))
 
 
-def _cmap_stream(base: str, codes: tuple[int, ...], compressed: bool) -> Any:
-    """A subset's character map (reportlab's `addObjects`)."""
+def _cmap_stream(base: str, codes: tuple[int, ...], compressed: bool, face: Any = None) -> Any:
+    """A subset's character map (reportlab's `addObjects`); in a shaped face (Thai,
+    Devanagari), each glyph drawn by its private-use code mapped to the text it
+    stands for (`_glyph_texts`), so that text copied from the document is text."""
     stream = pdfdoc.PDFStream()
     stream.content = makeToUnicodeCMap(base, list(codes))
+    if face is not None and any(code >= _PRIVATE_USE for code in codes):
+        texts = _glyph_texts(str(face.filename))
+        lines = stream.content.split("\n")
+        for index, code in enumerate(codes):
+            if _PRIVATE_USE <= code < 0xF900:
+                text = texts.get(face.charToGlyph.get(code, 0), "\ufffd")
+                unicode = text.encode("utf-16-be").hex().upper()
+                lines[lines.index(f"<{index:02X}> <{code:04X}>")] = f"<{index:02X}> <{unicode}>"
+        stream.content = "\n".join(lines)
     if compressed:
         stream.filters = [_REMEMBERED_FLATE]
     return stream
@@ -551,6 +562,8 @@ class _EmbeddedFont(TTFont):
     def __init__(self, name: str, filename: str) -> None:
         super().__init__(name, filename)
         self.face.__class__ = _SubsetFace  # the face reportlab parsed, with the cache
+        # Thai and Devanagari runs, shaped (`_shaped`), draw some glyphs by private-use codes.
+        self.shaped = name in _SHAPED_FACES or name in _SHAPED_FACES.values()
 
     def addObjects(self, doc: Any) -> None:
         """reportlab's `TTFont.addObjects`: for each subset the document drew,
@@ -572,7 +585,13 @@ class _EmbeddedFont(TTFont):
             cmap, descriptor = f"toUnicodeCMap:{base}", f"fontDescriptor:{base}"
             font_file = f"fontFile:{face.filename}({base})"
             objects: tuple[tuple[str, tuple[str, ...], Callable[[], Any]], ...] = (
-                (cmap, (), functools.partial(_cmap_stream, base, codes, compressed)),
+                (
+                    cmap,
+                    (),
+                    functools.partial(
+                        _cmap_stream, base, codes, compressed, face if self.shaped else None
+                    ),
+                ),
                 (font_file, (), functools.partial(_font_file_stream, face, codes, compressed)),
                 (
                     descriptor,
@@ -706,7 +725,17 @@ _CJK = re.compile(
     "[\u1100-\u11ff\u2e80-\u2fdf\u2ff0-\u33ff\u3400-\u4dbf\u4e00-\u9fff"
     "\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]"
 )
-_CJK_RUN = re.compile(_CJK.pattern + "+")
+# Thai and Devanagari: DejaVu Sans has no glyph for them, so their runs are drawn in
+# Noto Sans Thai and Noto Sans Devanagari, embedded as DejaVu Sans is (licensing/fonts,
+# SIL Open Font License: LICENSE-Noto), each run shaped by HarfBuzz (`_shaped`).
+THAI, THAI_BOLD = "NotoSansThai", "NotoSansThai-Bold"
+DEVANAGARI, DEVANAGARI_BOLD = "NotoSansDevanagari", "NotoSansDevanagari-Bold"
+_THAI = re.compile("[\u0e00-\u0e7f]")
+_DEVANAGARI = re.compile("[\u0900-\u097f\ua8e0-\ua8ff]")
+_SHAPED_FACES = {THAI: THAI_BOLD, DEVANAGARI: DEVANAGARI_BOLD}
+# Every character another font draws: CJK, Thai, Devanagari.
+_OTHER = re.compile(_CJK.pattern[:-1] + "\u0900-\u097f\u0e00-\u0e7f\ua8e0-\ua8ff]")
+_CJK_RUN = re.compile(_OTHER.pattern + "+")
 _KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff65-\uff9f]")
 _HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7ff\uffa0-\uffdc]")
 _BOPOMOFO = re.compile("[\u3100-\u312f\u31a0-\u31bf]")
@@ -717,6 +746,12 @@ _cid_registered: set[str] = set()
 def has_cjk(value: str) -> bool:
     """Whether `value` holds a character of a CJK block (one cheap check)."""
     return not value.isascii() and _CJK.search(value) is not None
+
+
+def has_other_script(value: str) -> bool:
+    """Whether `value` holds a character drawn in a font of its own: CJK (the CID
+    fonts), Thai or Devanagari (Noto Sans). One cheap check."""
+    return not value.isascii() and _OTHER.search(value) is not None
 
 
 def _han_font(value: str) -> str:
@@ -741,7 +776,7 @@ def font_runs(value: str, han: str | None = None) -> list[tuple[str | None, str]
     no font here has). Kana are drawn in the Japanese font, hangul in the
     Korean one, other CJK characters in `han`, by default `_han_font(value)`.
     Registers the CID fonts used, so only a document that draws CJK pays."""
-    if not has_cjk(value):
+    if not has_other_script(value):
         return [(None, value)]
     han = han or _han_font(value)
     register_fonts()
@@ -749,6 +784,10 @@ def font_runs(value: str, han: str | None = None) -> list[tuple[str | None, str]
     dejavu = cast(TTFont, pdfmetrics.getFont(FONT)).face.charToGlyph
 
     def font_of(character: str) -> str | None:
+        if _THAI.match(character):
+            return THAI
+        if _DEVANAGARI.match(character):
+            return DEVANAGARI
         if ord(character) in dejavu:
             return None
         if _KANA.match(character):
@@ -769,9 +808,113 @@ def font_runs(value: str, han: str | None = None) -> list[tuple[str | None, str]
         for font, same in itertools.groupby((p for p in pieces if p[1]), key=lambda p: p[0])
     ]
     for font, _ in runs:
-        if font is not None:
+        if font in _SHAPED_FACES:
+            _register_shaped_font(font)
+        elif font is not None:
             _register_cid_font(font)
-    return runs
+    return [(font, _shaped(run, font) if font in _SHAPED_FACES else run) for font, run in runs]
+
+
+_shaping: dict[str, Any] = {}  # each shaped face's HarfBuzz font, and the bold face's
+
+
+def _register_shaped_font(name: str) -> None:
+    """Register a Noto Sans face and its bold (the family maps <b> to it), with
+    HarfBuzz's font of each, once per process: only documents that draw the script."""
+    if name in _shaping:
+        return
+    import uharfbuzz  # only documents that draw Thai or Devanagari
+
+    bold = _SHAPED_FACES[name]
+    for face in (name, bold):
+        path = str(_FONT_DIR / f"{face}-Regular.ttf" if face == name else _FONT_DIR / f"{face}.ttf")
+        pdfmetrics.registerFont(_EmbeddedFont(face, path))
+        _shaping[face] = uharfbuzz.Font(uharfbuzz.Face(uharfbuzz.Blob.from_file_path(path)))
+    pdfmetrics.registerFontFamily(name, normal=name, bold=bold, italic=name, boldItalic=bold)
+
+
+# The glyphs a shaped run draws that no character maps to (a conjunct, a half form,
+# a vowel sign's variant) are given private-use codes, the same for a glyph in every
+# document: U+E000 plus its number in the regular face; the bold face maps each to
+# its glyph of the same name.
+_PRIVATE_USE = 0xE000
+
+
+def _shaped(run: str, font: str) -> str:
+    """A run of Thai or Devanagari as HarfBuzz shapes it in `font`: its glyphs in
+    the order drawn (a vowel sign before its consonant, conjuncts as one glyph),
+    each as the character that maps to it, or its private-use code. Positioning
+    beyond each glyph's own advance (a mark's small offsets) is left out."""
+    import uharfbuzz
+
+    hb_font = _shaping[font]
+    buffer = uharfbuzz.Buffer()
+    buffer.add_str(run)
+    buffer.guess_segment_properties()
+    uharfbuzz.shape(hb_font, buffer, {})
+    face: Any = cast(TTFont, pdfmetrics.getFont(font)).face
+    shaped = []
+    for info in buffer.glyph_infos:
+        glyph = info.codepoint
+        characters = face.glyphToChar.get(glyph)
+        if characters and min(characters) < _PRIVATE_USE:
+            shaped.append(chr(min(characters)))
+            continue
+        code = _PRIVATE_USE + glyph
+        if code not in face.charToGlyph:
+            name = hb_font.glyph_to_string(glyph)
+            for each in (font, _SHAPED_FACES[font]):
+                each_face: Any = cast(TTFont, pdfmetrics.getFont(each)).face
+                each_glyph = _shaping[each].get_glyph_from_name(name) or 0
+                each_face.charToGlyph[code] = each_glyph
+                each_face.charWidths[code] = each_face._pdfScale(each_face.hmetrics[each_glyph][0])
+        shaped.append(chr(code))
+    return "".join(shaped)
+
+
+@functools.cache
+def _glyph_texts(path: str) -> dict[int, str]:
+    """The text each glyph of a shaped face stands for, by glyph number, for the
+    text copied from a document: a character's glyph its character, a glyph its
+    substitutions make of others (GSUB: a variant, a ligature of a conjunct) the
+    text of those, followed through the font's lookups until nothing is added.
+    The same for a glyph in every document."""
+    from fontTools.ttLib import TTFont as FontFile  # only documents that draw Thai or Devanagari
+
+    font_file = FontFile(path, lazy=True)
+    order = font_file.getGlyphOrder()
+    texts = {
+        name: chr(code) for code, name in sorted(font_file.getBestCmap().items(), reverse=True)
+    }
+    lookups = font_file["GSUB"].table.LookupList.Lookup if "GSUB" in font_file else []
+    subtables = []
+    for lookup in lookups:
+        for subtable in lookup.SubTable:
+            subtables.append(subtable.ExtSubTable if lookup.LookupType == 7 else subtable)
+    added = True
+    while added:
+        added = False
+        for subtable in subtables:
+            pairs: list[tuple[list[str], str]] = []
+            if subtable.LookupType == 1:
+                pairs = [([source], target) for source, target in subtable.mapping.items()]
+            elif subtable.LookupType == 3:
+                pairs = [
+                    ([source], target)
+                    for source, targets in subtable.alternates.items()
+                    for target in targets
+                ]
+            elif subtable.LookupType == 4:
+                pairs = [
+                    ([first, *ligature.Component], ligature.LigGlyph)
+                    for first, ligatures in subtable.ligatures.items()
+                    for ligature in ligatures
+                ]
+            for sources, target in pairs:
+                if target not in texts and all(source in texts for source in sources):
+                    texts[target] = "".join(texts[source] for source in sources)
+                    added = True
+    return {number: texts.get(name, "\ufffd") for number, name in enumerate(order)}
 
 
 def _register_cid_font(name: str) -> None:
@@ -783,23 +926,36 @@ def _register_cid_font(name: str) -> None:
     _cid_registered.add(name)
 
 
-def _with_font_tags(value: str, han: str, escape_text: Callable[[str], str]) -> str:
+def _with_font_tags(
+    value: str, han: str, escape_text: Callable[[str], str], bold: bool = False
+) -> str:
     """Paragraph markup of `value` with each CJK run in a <font> tag of its CID
-    font (a face reportlab maps to itself in bold and italics), the text escaped
-    by `escape_text`."""
+    font (a face reportlab maps to itself in bold and italics), each Thai or
+    Devanagari run in its Noto face, the bold one where `bold` (a <font> tag's face
+    sets the weight in reportlab's parser), the text escaped by `escape_text`."""
     return "".join(
-        escape_text(run) if font is None else f'<font face="{font}">{escape_text(run)}</font>'
+        escape_text(run)
+        if font is None
+        else f'<font face="{_SHAPED_FACES[font] if bold and font in _SHAPED_FACES else font}">'
+        f"{escape_text(run)}</font>"
         for font, run in font_runs(value, han)
     )
 
 
-def _cjk_in_markup(value: str) -> str:
-    """Our own markup with the CJK runs of the text between its tags in their
-    CID fonts: that text is escaped already, and CJK characters need no
-    escaping. The Han font is chosen for the whole paragraph."""
+def _cjk_in_markup(value: str, bold: bool = False) -> str:
+    """Our own markup with the CJK, Thai and Devanagari runs of the text between
+    its tags in their fonts: that text is escaped already, and their characters
+    need no escaping. The Han font is chosen for the whole paragraph; a run inside
+    <b> (or in a bold style, `bold`) in the bold Noto face."""
     han = _han_font(value)
     parts = _TAGS.split(value)  # text, tag, text, ...
-    parts[::2] = [_with_font_tags(part, han, str) for part in parts[::2]]
+    depth = 0  # of <b> tags open
+    for index, part in enumerate(parts):
+        if index % 2:
+            tag = part.replace(" ", "").lower()
+            depth += (tag == "<b>") - (tag == "</b>")
+        else:
+            parts[index] = _with_font_tags(part, han, str, bold or depth > 0)
     return "".join(parts)
 
 
@@ -1656,8 +1812,9 @@ def para(value: object, style: str = "Body") -> Paragraph:
     register_fonts()
     raw = str(value)
     cleaned = _clean(raw)
-    if has_cjk(cleaned):
-        return _parsed(_with_font_tags(raw, _han_font(raw), text), style)
+    if has_other_script(cleaned):
+        bold = _STYLE_BY_NAME[style].fontName == FONT_BOLD
+        return _parsed(_with_font_tags(raw, _han_font(raw), text, bold), style)
     if not cleaned:
         return _parsed(text(raw), style)
     kind = _Paragraph
@@ -1680,8 +1837,8 @@ def markup(value: str, style: str = "Body") -> Paragraph:
         parts = _TAGS.split(value)
         parts[::2] = map(displayed, parts[::2])
         value = "".join(parts)
-    if has_cjk(value):
-        value = _cjk_in_markup(value)
+    if has_other_script(value):
+        value = _cjk_in_markup(value, _STYLE_BY_NAME[style].fontName == FONT_BOLD)
     bold = _bold_run(value, style)
     return bold if bold is not None else _parsed(value, style)
 
@@ -1746,7 +1903,7 @@ def _cell(value: object, style: str, width: float) -> Any:
     fits = width - 2 * _CELL_PADDING - 0.01
     if (
         "\xa0" not in cleaned
-        and not has_cjk(cleaned)  # drawn by a paragraph, in the CID fonts
+        and not has_other_script(cleaned)  # drawn by a paragraph, in the CID or Noto fonts
         and pdfmetrics.stringWidth(joined(cleaned), font.fontName, font.fontSize) < fits
     ):
         return displayed(cleaned)  # Hebrew and Arabic in display order, else as it is
@@ -2468,7 +2625,7 @@ class _NumberedCanvas(Canvas):
         reportlab drew (its characters not yet in the first subset) is not kept.
         Hebrew and Arabic are drawn in display order (`displayed`)."""
         value = displayed(value)
-        if not has_cjk(value):
+        if not has_other_script(value):
             key = (x, y, value, right, self._fontname, self._fontsize, self._leading)
             kept = self._furniture_lines.get(key)
             if kept is not None:

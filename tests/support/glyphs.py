@@ -168,3 +168,12 @@ def shown_in_order(data: bytes) -> list[str]:
                 )
                 shown.append("".join(current.get(code, "\ufffd") for code in raw))
     return shown
+
+
+# Invented names in Thai and Devanagari (round 54), drawn in Noto Sans: Thai with its
+# vowels and tone marks above and below; Devanagari with conjuncts (क्ष, त्र, प्र) and
+# the vowel sign i, drawn before the consonant it follows in the text.
+SHAPED_NAMES = {
+    "Thai": "บริษัท ทดสอบซอฟต์แวร์ จำกัด",
+    "Devanagari": "क्षत्रिय हिन्दी सॉफ्टवेयर प्राइवेट लिमिटेड",
+}
