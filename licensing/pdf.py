@@ -1556,7 +1556,10 @@ class _RightToLeft(_Paragraph):
         if lines is None:
             super().drawOn(canvas, x, y, _sW)
             return
-        self.blPara = _displayed_lines(lines, _base_direction(self.text))
+        text = self.text  # a part reportlab split off has none: its lines' words
+        if not isinstance(text, str) and lines.kind == 0:
+            text = " ".join(" ".join(words) for _, words in lines.lines)
+        self.blPara = _displayed_lines(lines, _base_direction(text or ""))
         try:
             super().drawOn(canvas, x, y, _sW)
         finally:

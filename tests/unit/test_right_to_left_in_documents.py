@@ -7,10 +7,12 @@ order typed, whichever order it was drawn in."""
 
 from __future__ import annotations
 
+import io
 import unicodedata
 from decimal import Decimal
 
 import pytest
+from pypdf import PdfReader
 
 from licensing import pdf
 from licensing.accounts.models import LEGAL_NAME_MAX
@@ -111,3 +113,13 @@ def test_a_right_to_left_name_at_the_forms_limit_stays_inside_the_margins(
     data = render(hard=True, name=filled(name, LEGAL_NAME_MAX))
     assert outside_the_margins(data) == []
     assert drawn_without_glyph(data, pdf.joined(name)) == []
+
+
+def test_a_right_to_left_paragraph_longer_than_a_page_is_right_to_left_on_every_page() -> None:
+    # Each part reportlab splits off over the pages is reordered by its own lines.
+    data = pdf.build([pdf.para(" ".join([HEBREW] * 400))], pdf.PageFurniture("X"), title="T")
+    pages = PdfReader(io.BytesIO(data)).pages
+    assert len(pages) > 2
+    body = [text for text in shown_in_order(data) if "ןועמש" in text or "שמעון" in text]
+    assert len(body) > 100
+    assert all("שמעון" not in text for text in body)  # every line as displayed
