@@ -156,13 +156,13 @@ def invoice(*, hard: bool, name: str = LEGAL_NAME) -> bytes:
     return billing.render_invoice_pdf(_invoice_document(hard=hard, name=name))
 
 
-def credit_note(*, hard: bool) -> bytes:
+def credit_note(*, hard: bool, name: str = LEGAL_NAME) -> bytes:
     largest = in_words(LARGEST, "USD")
     document = billing.CreditNoteDocument(
         number="CN-2027-000001",
         invoice_number="INV-2027-000007",
-        issuer=(LEGAL_NAME, *ADDRESS) if hard else ("CPT Licensing Office",),
-        bill_to=(LEGAL_NAME, *ADDRESS) if hard else ("Meadowlark Practice Systems Inc.",),
+        issuer=(name, *ADDRESS) if hard else ("CPT Licensing Office",),
+        bill_to=(name, *ADDRESS) if hard else ("Meadowlark Practice Systems Inc.",),
         issue_date=date(2027, 2, 1),
         currency="USD",
         reason="Billed twice",
@@ -209,7 +209,7 @@ def statement(*, hard: bool, name: str = LEGAL_NAME) -> bytes:
     return billing.render_statement_pdf(data, issuer="CPT Licensing Office|1 Example Plaza")
 
 
-def monthly_report(*, hard: bool) -> bytes:
+def monthly_report(*, hard: bool, name: str = LEGAL_NAME) -> bytes:
     report = sample_report(10**9 if hard else 1)
     # Every use's label, the longest (distribution's) among them.
     uses = tuple(
@@ -221,7 +221,7 @@ def monthly_report(*, hard: bool) -> bytes:
         rows = report.top_licensees
         report = replace(
             report,
-            top_licensees=tuple(replace(rows[0], name=name) for name in (LEGAL_NAME, PERSON)),
+            top_licensees=tuple(replace(rows[0], name=each) for each in (name, PERSON)),
         )
     return render_monthly_report_pdf(report)
 
@@ -240,12 +240,20 @@ _HARD_REQUESTER = letters.Requester(
 )
 
 
-def grant_letter(*, hard: bool) -> bytes:
+def _hard_requester(name: str) -> letters.Requester:
+    """The requester at the forms' limits; named `name` (a person and an institution
+    in another script) where it is not the Latin legal name."""
+    if name == LEGAL_NAME:
+        return _HARD_REQUESTER
+    return replace(_HARD_REQUESTER, name=name[:PERSON_NAME_MAX], institution=name[:INSTITUTION_MAX])
+
+
+def grant_letter(*, hard: bool, name: str = LEGAL_NAME) -> bytes:
     letter = letters.GrantLetter(
         number="PR-2027-000007-G1",
         request_reference="PR-2027-000007",
         issued_on=date(2027, 2, 3),
-        requester=_HARD_REQUESTER if hard else _REQUESTER,
+        requester=_hard_requester(name) if hard else _REQUESTER,
         permitted_use=filled("Slides for unit 4, Ελληνικά, Русский", PERMITTED_USE_MAX)
         if hard
         else "Slides for unit 4.",
@@ -259,12 +267,12 @@ def grant_letter(*, hard: bool) -> bytes:
     return letters.render_grant_letter(letter)
 
 
-def denial_letter(*, hard: bool) -> bytes:
+def denial_letter(*, hard: bool, name: str = LEGAL_NAME) -> bytes:
     letter = letters.DenialLetter(
         number="PR-2027-000008-D1",
         request_reference="PR-2027-000008",
         issued_on=date(2027, 2, 3),
-        requester=_HARD_REQUESTER if hard else _REQUESTER,
+        requester=_hard_requester(name) if hard else _REQUESTER,
         content_requested="The guidelines for visit services.",
         reason="The use is commercial.",
         reconsideration_until=datetime(2027, 3, 5, 17, tzinfo=UTC),

@@ -19,7 +19,7 @@ from licensing.accounts.models import LEGAL_NAME_MAX
 from licensing.billing import documents as billing
 from tests.support import hard_documents
 from tests.support.glyphs import LAM_ALEF, RTL_NAMES, drawn_without_glyph, shown_in_order
-from tests.support.hard_documents import filled
+from tests.support.hard_documents import DOCUMENTS, filled
 from tests.support.pdf_pages import outside_the_margins
 
 HEBREW, ARABIC = RTL_NAMES["Hebrew"], RTL_NAMES["Arabic"]
@@ -101,16 +101,11 @@ def test_latin_text_is_given_back_as_it_is() -> None:
 
 
 @pytest.mark.parametrize("name", [HEBREW, ARABIC], ids=["Hebrew", "Arabic"])
-@pytest.mark.parametrize("kind", ["agreement", "invoice", "statement"])
+@pytest.mark.parametrize("kind", list(DOCUMENTS))
 def test_a_right_to_left_name_at_the_forms_limit_stays_inside_the_margins(
     kind: str, name: str
 ) -> None:
-    render = {
-        "agreement": hard_documents.agreement,
-        "invoice": hard_documents.invoice,
-        "statement": hard_documents.statement,
-    }[kind]
-    data = render(hard=True, name=filled(name, LEGAL_NAME_MAX))
+    data = DOCUMENTS[kind](hard=True, name=filled(name, LEGAL_NAME_MAX))
     assert outside_the_margins(data) == []
     assert drawn_without_glyph(data, pdf.joined(name)) == []
 

@@ -14,9 +14,8 @@ from pypdf import PdfReader
 
 from licensing import pdf
 from licensing.accounts.models import LEGAL_NAME_MAX
-from tests.support import hard_documents
 from tests.support.glyphs import SHAPED_NAMES, fonts_drawing, glyphs_drawn, shown_in_order
-from tests.support.hard_documents import filled
+from tests.support.hard_documents import DOCUMENTS, filled
 from tests.support.pdf_pages import outside_the_margins
 
 THAI, DEVANAGARI = SHAPED_NAMES["Thai"], SHAPED_NAMES["Devanagari"]
@@ -79,14 +78,9 @@ def test_latin_text_beside_them_stays_in_dejavu_sans() -> None:
 
 
 @pytest.mark.parametrize("script", list(SHAPED_NAMES))
-@pytest.mark.parametrize("kind", ["agreement", "invoice", "statement"])
+@pytest.mark.parametrize("kind", list(DOCUMENTS))
 def test_a_thai_or_devanagari_name_at_the_forms_limit_stays_inside_the_margins(
     kind: str, script: str
 ) -> None:
-    render = {
-        "agreement": hard_documents.agreement,
-        "invoice": hard_documents.invoice,
-        "statement": hard_documents.statement,
-    }[kind]
-    data = render(hard=True, name=filled(SHAPED_NAMES[script], LEGAL_NAME_MAX))
+    data = DOCUMENTS[kind](hard=True, name=filled(SHAPED_NAMES[script], LEGAL_NAME_MAX))
     assert outside_the_margins(data) == []
