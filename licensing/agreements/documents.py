@@ -209,7 +209,7 @@ def _schedule(doc: AgreementDocument) -> list[Flowable]:
     for index, use in enumerate(doc.uses, start=1):
         block: list[Flowable] = [
             pdf.markup(
-                f"<b>{index}. {pdf.text(use.product)}</b>"
+                f"<b>{index}. {pdf.text(pdf.isolated(use.product))}</b>"
                 + (f" (rule {pdf.text(use.rule)})" if use.rule else ""),
                 "Body",
             ),

@@ -58,6 +58,10 @@ PERSON = filled("Żaneta Gęślińska-Dvořák Γιώργος Παπαδόπου
 
 
 def agreement(*, hard: bool, name: str = LEGAL_NAME) -> bytes:
+    return render_agreement_pdf(agreement_document(hard=hard, name=name))
+
+
+def agreement_document(*, hard: bool, name: str = LEGAL_NAME) -> AgreementDocument:
     use = LicensedUse(
         product="Scrubber Pro",
         description="Claims scrubbing for clinics",
@@ -107,7 +111,7 @@ def agreement(*, hard: bool, name: str = LEGAL_NAME) -> bytes:
             uses=uses,
             total=LARGEST,
         )
-    return render_agreement_pdf(document)
+    return document
 
 
 def _invoice_document(*, hard: bool, name: str = LEGAL_NAME) -> billing.InvoiceDocument:

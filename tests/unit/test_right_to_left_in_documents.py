@@ -118,3 +118,17 @@ def test_a_right_to_left_paragraph_longer_than_a_page_is_right_to_left_on_every_
     body = [text for text in shown_in_order(data) if "ןועמש" in text or "שמעון" in text]
     assert len(body) > 100
     assert all("שמעון" not in text for text in body)  # every line as displayed
+
+
+def test_a_hebrew_product_heads_its_royalty_terms_after_its_number_and_before_its_rule() -> None:
+    from dataclasses import replace
+
+    from licensing.agreements.documents import render_agreement_pdf
+
+    document = hard_documents.agreement_document(hard=False)
+    use = replace(document.uses[0], product=HEBREW)
+    data = render_agreement_pdf(replace(document, uses=(use,)))
+    shown = shown_in_order(data)
+    # The number and the rule stay where an English heading has them.
+    heading = shown.index(f"1. {HEBREW[::-1]}")
+    assert shown[heading + 1] == " (rule distribution-software)"
