@@ -11,6 +11,7 @@ same bytes, so a document's SHA-256 identifies its content.
 
 from __future__ import annotations
 
+import copy
 import functools
 import io
 import itertools
@@ -1074,6 +1075,13 @@ def _displayed_lines(lines: Any, base: str) -> Any:
     """A paragraph's broken lines (one fragment's words, reportlab's kind 0), each
     reordered for display (a name isolated over two lines, `isolated`, in each);
     lines of several fragments are left as they are."""
+    if lines.kind == 1:
+        copy_of_lines: ParaFrag = ParaFrag.__new__(ParaFrag)
+        copy_of_lines.__dict__ = {
+            **lines.__dict__,
+            "lines": [_displayed_fragments(line, base) for line in lines.lines],
+        }
+        return copy_of_lines
     if lines.kind != 0:
         return lines
     shown: list[tuple[float, list[str]]] = []
@@ -1089,6 +1097,51 @@ def _displayed_lines(lines: Any, base: str) -> Any:
     copy: ParaFrag = ParaFrag.__new__(ParaFrag)
     copy.__dict__ = {**lines.__dict__, "lines": shown}
     return copy
+
+
+def _displayed_fragments(line: Any, base: str) -> Any:
+    """A line of several fragments (our markup: a bold run and a plain one) in
+    display order: its characters reordered as the bidirectional algorithm
+    displays the line's text, each keeping its fragment (its font), and the
+    characters of one fragment that stay together drawn as one piece."""
+    words = line.words
+    if not all(_text_fragment(fragment) for fragment in words):
+        return line  # an image or a callback in the line: as typed
+    texts = [fragment.text for fragment in words]
+    owners = [index for index, text in enumerate(texts) for _ in text]
+    pieces = [
+        _clone(words[owner], text="".join(character for _, character in same))
+        for owner, same in itertools.groupby(
+            _display_order("".join(texts), base), key=lambda shown: owners[shown[0]]
+        )
+    ]
+    copy_of_line = copy.copy(line)
+    copy_of_line.words = pieces
+    return copy_of_line
+
+
+def _display_order(line: str, base: str) -> list[tuple[int, str]]:
+    """Each character of `line` as displayed (mirrored where it must be), with
+    its index in `line`, in display order: python-bidi's `get_display` step by
+    step, each character marked with where it was typed first."""
+    from bidi import algorithm  # only documents that draw Hebrew or Arabic
+
+    storage = algorithm.get_empty_storage()
+    level = algorithm.PARAGRAPH_LEVELS[base]
+    storage["base_level"], storage["base_dir"] = level, base
+    algorithm.get_embedding_levels(line, storage)
+    for index, character in enumerate(storage["chars"]):
+        character["typed_at"] = index
+    for step in (
+        algorithm.explicit_embed_and_overrides,
+        algorithm.resolve_weak_types,
+        algorithm.resolve_neutral_types,
+        algorithm.resolve_implicit_levels,
+        algorithm.reorder_resolved_levels,
+        algorithm.apply_mirroring,
+    ):
+        step(storage, False)
+    return [(character["typed_at"], character["ch"]) for character in storage["chars"]]
 
 
 INK = colors.HexColor("#1b2430")
@@ -1556,10 +1609,13 @@ class _RightToLeft(_Paragraph):
         if lines is None:
             super().drawOn(canvas, x, y, _sW)
             return
-        text = self.text  # a part reportlab split off has none: its lines' words
-        if not isinstance(text, str) and lines.kind == 0:
-            text = " ".join(" ".join(words) for _, words in lines.lines)
-        self.blPara = _displayed_lines(lines, _base_direction(text or ""))
+        direction = self.__dict__.get("_direction")  # our markup's, outside isolated names
+        if direction is None:
+            text = self.text  # a part reportlab split off has none: its lines' words
+            if not isinstance(text, str) and lines.kind == 0:
+                text = " ".join(" ".join(words) for _, words in lines.lines)
+            direction = _base_direction(text or "")
+        self.blPara = _displayed_lines(lines, direction)
         try:
             super().drawOn(canvas, x, y, _sW)
         finally:
@@ -1782,7 +1838,7 @@ _PARSED: dict[tuple[str, str], tuple[str, ParagraphStyle, list[ParaFrag]]] = {}
 _PARSED_BOUND = 1024
 
 
-def _parsed(value: str, style: str) -> Paragraph:
+def _parsed(value: str, style: str, kind: type[_Paragraph] | None = None) -> Paragraph:
     """A paragraph of markup `value`, parsed once per process: each paragraph
     gets copies of the fragments (reportlab reads them, but a copy keeps one
     paragraph from ever seeing what another set on its own)."""
@@ -1796,7 +1852,8 @@ def _parsed(value: str, style: str) -> Paragraph:
             _PARSED.clear()
         known = _PARSED[key] = (paragraph.text, paragraph.style, paragraph.frags)
     cleaned, parsed_style, fragments = known
-    return _Paragraph(cleaned, parsed_style, frags=[fragment.clone() for fragment in fragments])
+    kind = kind or _Paragraph
+    return kind(cleaned, parsed_style, frags=[fragment.clone() for fragment in fragments])
 
 
 def para(value: object, style: str = "Body") -> Paragraph:
@@ -1834,12 +1891,19 @@ def para(value: object, style: str = "Body") -> Paragraph:
 def markup(value: str, style: str = "Body") -> Paragraph:
     """A paragraph whose text is already safe markup (our own templates, escaped
     values); CJK runs of its text are drawn in their CID fonts, Hebrew and Arabic
-    in display order (each text between tags as one line)."""
+    line by line in display order (`_RightToLeft`)."""
     register_fonts(oblique=_OBLIQUE_MARKUP.search(value) is not None)
-    if has_rtl(value):  # each text between tags in display order (one line each)
-        parts = _TAGS.split(value)
-        parts[::2] = map(displayed, parts[::2])
-        value = "".join(parts)
+    if has_rtl(value):
+        # Hebrew or Arabic: Arabic joined, the lines broken as typed and each drawn
+        # in display order (`_RightToLeft`), in the direction of the text outside
+        # isolated names (whose marks the algorithm refuses: taken out).
+        direction = _base_direction(_TAGS.sub("", value))
+        value = joined(_ISOLATE_MARKS.sub("", value))
+        if has_other_script(value):
+            value = _cjk_in_markup(value, _STYLE_BY_NAME[style].fontName == FONT_BOLD)
+        paragraph = _parsed(value, style, _RightToLeft)
+        paragraph.__dict__["_direction"] = direction
+        return paragraph
     if has_other_script(value):
         value = _cjk_in_markup(value, _STYLE_BY_NAME[style].fontName == FONT_BOLD)
     bold = _bold_run(value, style)

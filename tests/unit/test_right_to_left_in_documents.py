@@ -132,3 +132,20 @@ def test_a_hebrew_product_heads_its_royalty_terms_after_its_number_and_before_it
     # The number and the rule stay where an English heading has them.
     heading = shown.index(f"1. {HEBREW[::-1]}")
     assert shown[heading + 1] == " (rule distribution-software)"
+
+
+def test_a_hebrew_product_heading_longer_than_its_line_wraps_in_the_order_typed() -> None:
+    from dataclasses import replace
+
+    from licensing.agreements.documents import render_agreement_pdf
+
+    letters = "אלף בית גימל דלת הא וו זין חית טית יוד כף למד מם נון סמך עין פא צדי קוף ריש שין תו"  # noqa: RUF001 (Hebrew letters)
+    document = hard_documents.agreement_document(hard=False)
+    use = replace(document.uses[0], product=f"{letters} {letters}")
+    shown = shown_in_order(render_agreement_pdf(replace(document, uses=(use,))))
+    first = next(i for i, text in enumerate(shown) if text.startswith("1. ") and "ףלא" in text)
+    # Read right to left, the first line begins with the first letters typed, the
+    # second ends with the last, and the rule follows it.
+    assert shown[first][3:][::-1].startswith("אלף בית גימל")
+    assert shown[first + 1][::-1].endswith("שין תו")
+    assert shown[first + 2] == " (rule distribution-software)"
