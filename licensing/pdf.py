@@ -11,11 +11,13 @@ same bytes, so a document's SHA-256 identifies its content.
 
 from __future__ import annotations
 
+import copy
 import functools
 import io
 import itertools
 import re
 import sys
+import unicodedata
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -155,10 +157,21 @@ class _Remembered(pdfdoc.PDFObject):
         return _formatted_once(key, lambda: pdfdoc.format(self.make(), document, toplevel=1))
 
 
-def _cmap_stream(base: str, codes: tuple[int, ...], compressed: bool) -> Any:
-    """A subset's character map (reportlab's `addObjects`)."""
+def _cmap_stream(base: str, codes: tuple[int, ...], compressed: bool, face: Any = None) -> Any:
+    """A subset's character map (reportlab's `addObjects`); in a shaped face (Thai,
+    Devanagari), each glyph drawn by its private-use code mapped to the text it
+    stands for (`_glyph_texts`), so that text copied from the document is text."""
     stream = pdfdoc.PDFStream()
     stream.content = makeToUnicodeCMap(base, list(codes))
+    if face is not None and any(code >= _PRIVATE_USE for code in codes):
+        texts = _glyph_texts(str(face.filename))
+        lines = stream.content.split("\n")
+        for index, code in enumerate(codes):
+            if _PRIVATE_USE <= code < 0xF900:
+                text = texts.get(face.charToGlyph.get(code, 0), "\ufffd")
+                unicode = text.encode("utf-16-be").hex().upper()
+                lines[lines.index(f"<{index:02X}> <{code:04X}>")] = f"<{index:02X}> <{unicode}>"
+        stream.content = "\n".join(lines)
     if compressed:
         stream.filters = [_REMEMBERED_FLATE]
     return stream
@@ -550,6 +563,8 @@ class _EmbeddedFont(TTFont):
     def __init__(self, name: str, filename: str) -> None:
         super().__init__(name, filename)
         self.face.__class__ = _SubsetFace  # the face reportlab parsed, with the cache
+        # Thai and Devanagari runs, shaped (`_shaped`), draw some glyphs by private-use codes.
+        self.shaped = name in _SHAPED_FACES or name in _SHAPED_FACES.values()
 
     def addObjects(self, doc: Any) -> None:
         """reportlab's `TTFont.addObjects`: for each subset the document drew,
@@ -571,7 +586,13 @@ class _EmbeddedFont(TTFont):
             cmap, descriptor = f"toUnicodeCMap:{base}", f"fontDescriptor:{base}"
             font_file = f"fontFile:{face.filename}({base})"
             objects: tuple[tuple[str, tuple[str, ...], Callable[[], Any]], ...] = (
-                (cmap, (), functools.partial(_cmap_stream, base, codes, compressed)),
+                (
+                    cmap,
+                    (),
+                    functools.partial(
+                        _cmap_stream, base, codes, compressed, face if self.shaped else None
+                    ),
+                ),
                 (font_file, (), functools.partial(_font_file_stream, face, codes, compressed)),
                 (
                     descriptor,
@@ -668,7 +689,11 @@ def register_fonts(*, oblique: bool = False) -> None:
         return
     for name in wanted:
         if name not in _registered:
-            pdfmetrics.registerFont(_EmbeddedFont(name, str(_FONT_DIR / f"{name}.ttf")))
+            font = _EmbeddedFont(name, str(_FONT_DIR / f"{name}.ttf"))
+            # The marks of an isolated name (`isolated`), which the font has no
+            # glyph for, measure nothing: they are taken out before a line is drawn.
+            font.face.charWidths.update(dict.fromkeys(range(0x2066, 0x206A), 0))
+            pdfmetrics.registerFont(font)
             _registered.add(name)
     # The family maps <b> and <i> to face names; an oblique face is registered
     # above before any markup that draws with it is built.
@@ -701,7 +726,17 @@ _CJK = re.compile(
     "[\u1100-\u11ff\u2e80-\u2fdf\u2ff0-\u33ff\u3400-\u4dbf\u4e00-\u9fff"
     "\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]"
 )
-_CJK_RUN = re.compile(_CJK.pattern + "+")
+# Thai and Devanagari: DejaVu Sans has no glyph for them, so their runs are drawn in
+# Noto Sans Thai and Noto Sans Devanagari, embedded as DejaVu Sans is (licensing/fonts,
+# SIL Open Font License: LICENSE-Noto), each run shaped by HarfBuzz (`_shaped`).
+THAI, THAI_BOLD = "NotoSansThai", "NotoSansThai-Bold"
+DEVANAGARI, DEVANAGARI_BOLD = "NotoSansDevanagari", "NotoSansDevanagari-Bold"
+_THAI = re.compile("[\u0e00-\u0e7f]")
+_DEVANAGARI = re.compile("[\u0900-\u097f\ua8e0-\ua8ff]")
+_SHAPED_FACES = {THAI: THAI_BOLD, DEVANAGARI: DEVANAGARI_BOLD}
+# Every character another font draws: CJK, Thai, Devanagari.
+_OTHER = re.compile(_CJK.pattern[:-1] + "\u0900-\u097f\u0e00-\u0e7f\ua8e0-\ua8ff]")
+_CJK_RUN = re.compile(_OTHER.pattern + "+")
 _KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff65-\uff9f]")
 _HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7ff\uffa0-\uffdc]")
 _BOPOMOFO = re.compile("[\u3100-\u312f\u31a0-\u31bf]")
@@ -712,6 +747,12 @@ _cid_registered: set[str] = set()
 def has_cjk(value: str) -> bool:
     """Whether `value` holds a character of a CJK block (one cheap check)."""
     return not value.isascii() and _CJK.search(value) is not None
+
+
+def has_other_script(value: str) -> bool:
+    """Whether `value` holds a character drawn in a font of its own: CJK (the CID
+    fonts), Thai or Devanagari (Noto Sans). One cheap check."""
+    return not value.isascii() and _OTHER.search(value) is not None
 
 
 def _han_font(value: str) -> str:
@@ -736,7 +777,7 @@ def font_runs(value: str, han: str | None = None) -> list[tuple[str | None, str]
     no font here has). Kana are drawn in the Japanese font, hangul in the
     Korean one, other CJK characters in `han`, by default `_han_font(value)`.
     Registers the CID fonts used, so only a document that draws CJK pays."""
-    if not has_cjk(value):
+    if not has_other_script(value):
         return [(None, value)]
     han = han or _han_font(value)
     register_fonts()
@@ -744,6 +785,10 @@ def font_runs(value: str, han: str | None = None) -> list[tuple[str | None, str]
     dejavu = cast(TTFont, pdfmetrics.getFont(FONT)).face.charToGlyph
 
     def font_of(character: str) -> str | None:
+        if _THAI.match(character):
+            return THAI
+        if _DEVANAGARI.match(character):
+            return DEVANAGARI
         if ord(character) in dejavu:
             return None
         if _KANA.match(character):
@@ -764,9 +809,113 @@ def font_runs(value: str, han: str | None = None) -> list[tuple[str | None, str]
         for font, same in itertools.groupby((p for p in pieces if p[1]), key=lambda p: p[0])
     ]
     for font, _ in runs:
-        if font is not None:
+        if font in _SHAPED_FACES:
+            _register_shaped_font(font)
+        elif font is not None:
             _register_cid_font(font)
-    return runs
+    return [(font, _shaped(run, font) if font in _SHAPED_FACES else run) for font, run in runs]
+
+
+_shaping: dict[str, Any] = {}  # each shaped face's HarfBuzz font, and the bold face's
+
+
+def _register_shaped_font(name: str) -> None:
+    """Register a Noto Sans face and its bold (the family maps <b> to it), with
+    HarfBuzz's font of each, once per process: only documents that draw the script."""
+    if name in _shaping:
+        return
+    import uharfbuzz  # only documents that draw Thai or Devanagari
+
+    bold = _SHAPED_FACES[name]
+    for face in (name, bold):
+        path = str(_FONT_DIR / f"{face}-Regular.ttf" if face == name else _FONT_DIR / f"{face}.ttf")
+        pdfmetrics.registerFont(_EmbeddedFont(face, path))
+        _shaping[face] = uharfbuzz.Font(uharfbuzz.Face(uharfbuzz.Blob.from_file_path(path)))
+    pdfmetrics.registerFontFamily(name, normal=name, bold=bold, italic=name, boldItalic=bold)
+
+
+# The glyphs a shaped run draws that no character maps to (a conjunct, a half form,
+# a vowel sign's variant) are given private-use codes, the same for a glyph in every
+# document: U+E000 plus its number in the regular face; the bold face maps each to
+# its glyph of the same name.
+_PRIVATE_USE = 0xE000
+
+
+def _shaped(run: str, font: str) -> str:
+    """A run of Thai or Devanagari as HarfBuzz shapes it in `font`: its glyphs in
+    the order drawn (a vowel sign before its consonant, conjuncts as one glyph),
+    each as the character that maps to it, or its private-use code. Positioning
+    beyond each glyph's own advance (a mark's small offsets) is left out."""
+    import uharfbuzz
+
+    hb_font = _shaping[font]
+    buffer = uharfbuzz.Buffer()
+    buffer.add_str(run)
+    buffer.guess_segment_properties()
+    uharfbuzz.shape(hb_font, buffer, {})
+    face: Any = cast(TTFont, pdfmetrics.getFont(font)).face
+    shaped = []
+    for info in buffer.glyph_infos:
+        glyph = info.codepoint
+        characters = face.glyphToChar.get(glyph)
+        if characters and min(characters) < _PRIVATE_USE:
+            shaped.append(chr(min(characters)))
+            continue
+        code = _PRIVATE_USE + glyph
+        if code not in face.charToGlyph:
+            name = hb_font.glyph_to_string(glyph)
+            for each in (font, _SHAPED_FACES[font]):
+                each_face: Any = cast(TTFont, pdfmetrics.getFont(each)).face
+                each_glyph = _shaping[each].get_glyph_from_name(name) or 0
+                each_face.charToGlyph[code] = each_glyph
+                each_face.charWidths[code] = each_face._pdfScale(each_face.hmetrics[each_glyph][0])
+        shaped.append(chr(code))
+    return "".join(shaped)
+
+
+@functools.cache
+def _glyph_texts(path: str) -> dict[int, str]:
+    """The text each glyph of a shaped face stands for, by glyph number, for the
+    text copied from a document: a character's glyph its character, a glyph its
+    substitutions make of others (GSUB: a variant, a ligature of a conjunct) the
+    text of those, followed through the font's lookups until nothing is added.
+    The same for a glyph in every document."""
+    from fontTools.ttLib import TTFont as FontFile  # only documents that draw Thai or Devanagari
+
+    font_file = FontFile(path, lazy=True)
+    order = font_file.getGlyphOrder()
+    texts = {
+        name: chr(code) for code, name in sorted(font_file.getBestCmap().items(), reverse=True)
+    }
+    lookups = font_file["GSUB"].table.LookupList.Lookup if "GSUB" in font_file else []
+    subtables = []
+    for lookup in lookups:
+        for subtable in lookup.SubTable:
+            subtables.append(subtable.ExtSubTable if lookup.LookupType == 7 else subtable)
+    added = True
+    while added:
+        added = False
+        for subtable in subtables:
+            pairs: list[tuple[list[str], str]] = []
+            if subtable.LookupType == 1:
+                pairs = [([source], target) for source, target in subtable.mapping.items()]
+            elif subtable.LookupType == 3:
+                pairs = [
+                    ([source], target)
+                    for source, targets in subtable.alternates.items()
+                    for target in targets
+                ]
+            elif subtable.LookupType == 4:
+                pairs = [
+                    ([first, *ligature.Component], ligature.LigGlyph)
+                    for first, ligatures in subtable.ligatures.items()
+                    for ligature in ligatures
+                ]
+            for sources, target in pairs:
+                if target not in texts and all(source in texts for source in sources):
+                    texts[target] = "".join(texts[source] for source in sources)
+                    added = True
+    return {number: texts.get(name, "\ufffd") for number, name in enumerate(order)}
 
 
 def _register_cid_font(name: str) -> None:
@@ -778,24 +927,221 @@ def _register_cid_font(name: str) -> None:
     _cid_registered.add(name)
 
 
-def _with_font_tags(value: str, han: str, escape_text: Callable[[str], str]) -> str:
+def _with_font_tags(
+    value: str, han: str, escape_text: Callable[[str], str], bold: bool = False
+) -> str:
     """Paragraph markup of `value` with each CJK run in a <font> tag of its CID
-    font (a face reportlab maps to itself in bold and italics), the text escaped
-    by `escape_text`."""
+    font (a face reportlab maps to itself in bold and italics), each Thai or
+    Devanagari run in its Noto face, the bold one where `bold` (a <font> tag's face
+    sets the weight in reportlab's parser), the text escaped by `escape_text`."""
     return "".join(
-        escape_text(run) if font is None else f'<font face="{font}">{escape_text(run)}</font>'
+        escape_text(run)
+        if font is None
+        else f'<font face="{_SHAPED_FACES[font] if bold and font in _SHAPED_FACES else font}">'
+        f"{escape_text(run)}</font>"
         for font, run in font_runs(value, han)
     )
 
 
-def _cjk_in_markup(value: str) -> str:
-    """Our own markup with the CJK runs of the text between its tags in their
-    CID fonts: that text is escaped already, and CJK characters need no
-    escaping. The Han font is chosen for the whole paragraph."""
+def _cjk_in_markup(value: str, bold: bool = False) -> str:
+    """Our own markup with the CJK, Thai and Devanagari runs of the text between
+    its tags in their fonts: that text is escaped already, and their characters
+    need no escaping. The Han font is chosen for the whole paragraph; a run inside
+    <b> (or in a bold style, `bold`) in the bold Noto face."""
     han = _han_font(value)
     parts = _TAGS.split(value)  # text, tag, text, ...
-    parts[::2] = [_with_font_tags(part, han, str) for part in parts[::2]]
+    depth = 0  # of <b> tags open
+    for index, part in enumerate(parts):
+        if index % 2:
+            tag = part.replace(" ", "").lower()
+            depth += (tag == "<b>") - (tag == "</b>")
+        else:
+            parts[index] = _with_font_tags(part, han, str, bold or depth > 0)
     return "".join(parts)
+
+
+# Hebrew and Arabic (and the other right-to-left scripts of the Basic Multilingual
+# Plane: Syriac, Thaana, N'Ko, Samaritan, Mandaic; their presentation forms):
+# DejaVu Sans has the glyphs of Hebrew and Arabic, but a PDF draws characters in
+# the order given, left to right. So their text is given in display order: Arabic
+# letters first replaced by their joined forms (`arabic_reshaper`: initial, medial,
+# final or isolated, lam-alef as one), in the order typed, which is how lines are
+# broken; then each line reordered as the Unicode bidirectional algorithm displays
+# it (`python-bidi`), mirroring brackets in right-to-left runs (docs/pdfs.md).
+_RTL = re.compile("[\u0590-\u08ff\ufb1d-\ufdff\ufe70-\ufefc]")
+_ARABIC_LETTERS = re.compile("[\u0600-\u06ff\u0750-\u077f\u08a0-\u08ff]")
+_reshape: list[Callable[[str], str]] = []
+
+
+def has_rtl(value: str) -> bool:
+    """Whether `value` holds a right-to-left character (one cheap check)."""
+    return not value.isascii() and _RTL.search(value) is not None
+
+
+def joined(value: str) -> str:
+    """`value` with its Arabic letters in their joined forms, still in the order
+    typed; text without Arabic letters as it is. Diacritics are kept, and only
+    the lam-alef ligatures (which Arabic writing requires) are made: a name
+    prints the letters its owner typed. A form DejaVu Sans has no glyph for
+    (some letters of Persian or Urdu) stays the letter typed."""
+    if value.isascii() or _ARABIC_LETTERS.search(value) is None:
+        return value
+    if not _reshape:
+        from arabic_reshaper import ArabicReshaper  # only documents that draw Arabic
+        from arabic_reshaper.ligatures import LIGATURES
+
+        register_fonts()
+        dejavu = cast(TTFont, pdfmetrics.getFont(FONT)).face.charToGlyph
+        configuration: dict[str, Any] = {"delete_harakat": False, "support_ligatures": True}
+        configuration.update((name, "LAM WITH ALEF" in name) for name, _ in LIGATURES)
+        reshaper = ArabicReshaper(configuration=configuration)
+
+        def reshape(text: str) -> str:
+            # A joined form the font lacks is given back as the letter typed (NFKC).
+            return "".join(
+                form
+                if ord(form) in dejavu or form.isspace()
+                else unicodedata.normalize("NFKC", form)
+                for form in reshaper.reshape(text)
+            )
+
+        _reshape.append(reshape)
+    return _reshape[0](value)
+
+
+# A name within our own words (`isolated`): between FSI and PDI, displayed in its
+# own direction as one unit of the sentence, as Unicode's isolates are. The
+# bidirectional algorithm used (python-bidi's own, which mirrors brackets) knows no
+# isolates, so each is displayed apart and stands in the sentence for a neutral
+# character (one of twelve of Unicode's class ON that no name holds) until then.
+_ISOLATE = re.compile("[\u2066-\u2068]([^\u2066-\u2069]*)(?:\u2069|$)|^([^\u2066-\u2069]*)\u2069")
+_ISOLATE_MARKS = re.compile("[\u2066-\u2069]")
+_STANDING_IN = [chr(code) for code in range(0x2FF0, 0x2FFC)]
+
+
+def isolated(value: str) -> str:
+    """`value` (a name, an address) marked to be displayed in its own direction
+    within the text it is put in: a Hebrew or Arabic name first in an English
+    sentence, which would otherwise make the sentence right to left. Other text
+    as it is."""
+    return f"\u2068{value}\u2069" if has_rtl(value) else value
+
+
+def _base_direction(value: str) -> str:
+    """The paragraph direction the bidirectional algorithm gives `value`: that of
+    its first letter of a strong direction ("R" for Hebrew or Arabic, else "L"),
+    outside isolated names."""
+    for character in _ISOLATE.sub("", value):
+        kind = unicodedata.bidirectional(character)
+        if kind == "L":
+            return "L"
+        if kind in ("R", "AL"):
+            return "R"
+    return "L"
+
+
+def displayed(value: str, base: str | None = None) -> str:
+    """One line of text as it is displayed: Arabic joined, then reordered by the
+    bidirectional algorithm (right-to-left runs reversed, their brackets
+    mirrored), in `base` direction, by default the line's own; each isolated
+    name (`isolated`) in its own. Text without a right-to-left character is
+    returned as it is."""
+    if not has_rtl(value):
+        return value if value.isascii() else _ISOLATE_MARKS.sub("", value)
+    return _display(joined(value), base)
+
+
+def _display(line: str, base: str | None) -> str:
+    from bidi.algorithm import get_display  # only documents that draw Hebrew or Arabic
+
+    names: list[str] = []
+
+    def stand_in(found: re.Match[str]) -> str:
+        name = _display(found[1] if found[1] is not None else found[2], None)
+        if len(names) == len(_STANDING_IN):
+            return name  # more names than stand-ins: displayed in the line's order
+        names.append(name)
+        return _STANDING_IN[len(names) - 1]
+
+    outer = _ISOLATE_MARKS.sub("", _ISOLATE.sub(stand_in, line))
+    if has_rtl(outer):  # (isolates' marks taken out: the algorithm refuses them)
+        outer = get_display(outer, base_dir=base or _base_direction(outer))
+    for mark, name in zip(_STANDING_IN, names, strict=False):
+        outer = outer.replace(mark, name)
+    return outer
+
+
+def _displayed_lines(lines: Any, base: str) -> Any:
+    """A paragraph's broken lines (one fragment's words, reportlab's kind 0), each
+    reordered for display (a name isolated over two lines, `isolated`, in each);
+    lines of several fragments are left as they are."""
+    if lines.kind == 1:
+        copy_of_lines: ParaFrag = ParaFrag.__new__(ParaFrag)
+        copy_of_lines.__dict__ = {
+            **lines.__dict__,
+            "lines": [_displayed_fragments(line, base) for line in lines.lines],
+        }
+        return copy_of_lines
+    if lines.kind != 0:
+        return lines
+    shown: list[tuple[float, list[str]]] = []
+    inside = False  # the line before ended within an isolated name
+    for extra, words in lines.lines:
+        line = " ".join(words)
+        marks = _ISOLATE_MARKS.findall(line)
+        if inside and (not marks or marks[0] != "\u2069"):
+            line = "\u2068" + line  # the name goes on from the line before
+        if marks:
+            inside = marks[-1] != "\u2069"
+        shown.append((extra, displayed(line, base).split(" ")))
+    copy: ParaFrag = ParaFrag.__new__(ParaFrag)
+    copy.__dict__ = {**lines.__dict__, "lines": shown}
+    return copy
+
+
+def _displayed_fragments(line: Any, base: str) -> Any:
+    """A line of several fragments (our markup: a bold run and a plain one) in
+    display order: its characters reordered as the bidirectional algorithm
+    displays the line's text, each keeping its fragment (its font), and the
+    characters of one fragment that stay together drawn as one piece."""
+    words = line.words
+    if not all(_text_fragment(fragment) for fragment in words):
+        return line  # an image or a callback in the line: as typed
+    texts = [fragment.text for fragment in words]
+    owners = [index for index, text in enumerate(texts) for _ in text]
+    pieces = [
+        _clone(words[owner], text="".join(character for _, character in same))
+        for owner, same in itertools.groupby(
+            _display_order("".join(texts), base), key=lambda shown: owners[shown[0]]
+        )
+    ]
+    copy_of_line = copy.copy(line)
+    copy_of_line.words = pieces
+    return copy_of_line
+
+
+def _display_order(line: str, base: str) -> list[tuple[int, str]]:
+    """Each character of `line` as displayed (mirrored where it must be), with
+    its index in `line`, in display order: python-bidi's `get_display` step by
+    step, each character marked with where it was typed first."""
+    from bidi import algorithm  # only documents that draw Hebrew or Arabic
+
+    storage = algorithm.get_empty_storage()
+    level = algorithm.PARAGRAPH_LEVELS[base]
+    storage["base_level"], storage["base_dir"] = level, base
+    algorithm.get_embedding_levels(line, storage)
+    for index, character in enumerate(storage["chars"]):
+        character["typed_at"] = index
+    for step in (
+        algorithm.explicit_embed_and_overrides,
+        algorithm.resolve_weak_types,
+        algorithm.resolve_neutral_types,
+        algorithm.resolve_implicit_levels,
+        algorithm.reorder_resolved_levels,
+        algorithm.apply_mirroring,
+    ):
+        step(storage, False)
+    return [(character["typed_at"], character["ch"]) for character in storage["chars"]]
 
 
 INK = colors.HexColor("#1b2430")
@@ -1252,6 +1598,30 @@ class _RunsLine(_Paragraph):
         return " ".join(parts)
 
 
+class _RightToLeft(_Paragraph):
+    """Plain text with Hebrew or Arabic (`para()`): its lines broken in the order
+    typed, its Arabic joined already, and each line drawn in display order
+    (`displayed`) in the paragraph's direction. The lines are reordered only
+    while the paragraph draws, so a split, or a wrap again, reads them as typed."""
+
+    def drawOn(self, canvas: Canvas, x: float, y: float, _sW: float = 0) -> None:
+        lines = self.__dict__.get("blPara")
+        if lines is None:
+            super().drawOn(canvas, x, y, _sW)
+            return
+        direction = self.__dict__.get("_direction")  # our markup's, outside isolated names
+        if direction is None:
+            text = self.text  # a part reportlab split off has none: its lines' words
+            if not isinstance(text, str) and lines.kind == 0:
+                text = " ".join(" ".join(words) for _, words in lines.lines)
+            direction = _base_direction(text or "")
+        self.blPara = _displayed_lines(lines, direction)
+        try:
+            super().drawOn(canvas, x, y, _sW)
+        finally:
+            self.blPara = lines
+
+
 def _draw_in_colour(canvas: Canvas, colour: Any, code: str) -> None:
     """Text `code` between a saved and restored graphics state with its fill
     colour, as reportlab's `drawPara` writes it. An opaque RGB colour (all our
@@ -1468,7 +1838,7 @@ _PARSED: dict[tuple[str, str], tuple[str, ParagraphStyle, list[ParaFrag]]] = {}
 _PARSED_BOUND = 1024
 
 
-def _parsed(value: str, style: str) -> Paragraph:
+def _parsed(value: str, style: str, kind: type[_Paragraph] | None = None) -> Paragraph:
     """A paragraph of markup `value`, parsed once per process: each paragraph
     gets copies of the fragments (reportlab reads them, but a copy keeps one
     paragraph from ever seeing what another set on its own)."""
@@ -1482,7 +1852,8 @@ def _parsed(value: str, style: str) -> Paragraph:
             _PARSED.clear()
         known = _PARSED[key] = (paragraph.text, paragraph.style, paragraph.frags)
     cleaned, parsed_style, fragments = known
-    return _Paragraph(cleaned, parsed_style, frags=[fragment.clone() for fragment in fragments])
+    kind = kind or _Paragraph
+    return kind(cleaned, parsed_style, frags=[fragment.clone() for fragment in fragments])
 
 
 def para(value: object, style: str = "Body") -> Paragraph:
@@ -1501,24 +1872,40 @@ def para(value: object, style: str = "Body") -> Paragraph:
     register_fonts()
     raw = str(value)
     cleaned = _clean(raw)
-    if has_cjk(cleaned):
-        return _parsed(_with_font_tags(raw, _han_font(raw), text), style)
+    if has_other_script(cleaned):
+        bold = _STYLE_BY_NAME[style].fontName == FONT_BOLD
+        return _parsed(_with_font_tags(raw, _han_font(raw), text, bold), style)
     if not cleaned:
         return _parsed(text(raw), style)
+    kind = _Paragraph
+    if has_rtl(cleaned):  # Hebrew or Arabic: drawn in display order, Arabic joined
+        cleaned, kind = joined(cleaned), _RightToLeft
     fragment, fields = _plain_fragment(style)
     # What `_Paragraph(cleaned, STYLES[style], frags=[...])` sets, and `_plain_text`,
     # without reportlab's `__init__` and `_setup` for each paragraph.
-    paragraph: _Paragraph = _Paragraph.__new__(_Paragraph)
+    paragraph: _Paragraph = kind.__new__(kind)
     paragraph.__dict__ = {**fields, "text": cleaned, "frags": [_plain_copy(fragment, cleaned)]}
     return paragraph
 
 
 def markup(value: str, style: str = "Body") -> Paragraph:
     """A paragraph whose text is already safe markup (our own templates, escaped
-    values); CJK runs of its text are drawn in their CID fonts."""
+    values); CJK runs of its text are drawn in their CID fonts, Hebrew and Arabic
+    line by line in display order (`_RightToLeft`)."""
     register_fonts(oblique=_OBLIQUE_MARKUP.search(value) is not None)
-    if has_cjk(value):
-        value = _cjk_in_markup(value)
+    if has_rtl(value):
+        # Hebrew or Arabic: Arabic joined, the lines broken as typed and each drawn
+        # in display order (`_RightToLeft`), in the direction of the text outside
+        # isolated names (whose marks the algorithm refuses: taken out).
+        direction = _base_direction(_TAGS.sub("", value))
+        value = joined(_ISOLATE_MARKS.sub("", value))
+        if has_other_script(value):
+            value = _cjk_in_markup(value, _STYLE_BY_NAME[style].fontName == FONT_BOLD)
+        paragraph = _parsed(value, style, _RightToLeft)
+        paragraph.__dict__["_direction"] = direction
+        return paragraph
+    if has_other_script(value):
+        value = _cjk_in_markup(value, _STYLE_BY_NAME[style].fontName == FONT_BOLD)
     bold = _bold_run(value, style)
     return bold if bold is not None else _parsed(value, style)
 
@@ -1583,10 +1970,10 @@ def _cell(value: object, style: str, width: float) -> Any:
     fits = width - 2 * _CELL_PADDING - 0.01
     if (
         "\xa0" not in cleaned
-        and not has_cjk(cleaned)  # drawn by a paragraph, in the CID fonts
-        and pdfmetrics.stringWidth(cleaned, font.fontName, font.fontSize) < fits
+        and not has_other_script(cleaned)  # drawn by a paragraph, in the CID or Noto fonts
+        and pdfmetrics.stringWidth(joined(cleaned), font.fontName, font.fontSize) < fits
     ):
-        return cleaned
+        return displayed(cleaned)  # Hebrew and Arabic in display order, else as it is
     return para(value, style)
 
 
@@ -2165,7 +2552,10 @@ def _fitted_furniture(furniture: PageFurniture, pages: int, line: float) -> tupl
     the reference keeps at least half the line and the issuer what is left, and
     the note what "Page N of M" leaves (its widest, at N = M), each shortened with
     an ellipsis, so no text runs into another or off the page."""
-    issuer, reference, note = furniture.issuer, furniture.reference, furniture.footer_note
+    # Arabic measured as drawn, joined (`_NumberedCanvas._draw` reorders each line).
+    issuer, reference, note = map(
+        joined, (furniture.issuer, furniture.reference, furniture.footer_note)
+    )
     issuer_width = _furniture_width(issuer)
     if issuer_width + _furniture_width(reference) + _FURNITURE_GAP > line:
         reference = _shortened(reference, max(line / 2, line - issuer_width - _FURNITURE_GAP))
@@ -2299,8 +2689,10 @@ class _NumberedCanvas(Canvas):
         page: a line `_draw_line` wrote is kept by the canvas and written again on
         the pages after (its codes, subset and width are the document's for its
         life), so only the page number is measured and mapped a page. A line
-        reportlab drew (its characters not yet in the first subset) is not kept."""
-        if not has_cjk(value):
+        reportlab drew (its characters not yet in the first subset) is not kept.
+        Hebrew and Arabic are drawn in display order (`displayed`)."""
+        value = displayed(value)
+        if not has_other_script(value):
             key = (x, y, value, right, self._fontname, self._fontsize, self._leading)
             kept = self._furniture_lines.get(key)
             if kept is not None:

@@ -209,7 +209,7 @@ def _schedule(doc: AgreementDocument) -> list[Flowable]:
     for index, use in enumerate(doc.uses, start=1):
         block: list[Flowable] = [
             pdf.markup(
-                f"<b>{index}. {pdf.text(use.product)}</b>"
+                f"<b>{index}. {pdf.text(pdf.isolated(use.product))}</b>"
                 + (f" (rule {pdf.text(use.rule)})" if use.rule else ""),
                 "Body",
             ),
@@ -289,8 +289,8 @@ def _acceptance(doc: AgreementDocument) -> list[Flowable]:
         pdf.para("Acceptance", "Heading"),
         pdf.para(
             "This agreement takes effect when an individual authorised to bind "
-            f"{doc.licensee.name} accepts it online. The Licensor keeps the acceptance "
-            "record: the signer's name and title, their confirmation of authority, the "
+            f"{pdf.isolated(doc.licensee.name)} accepts it online. The Licensor keeps the "
+            "acceptance record: the signer's name and title, their confirmation of authority, the "
             "time, the IP address and browser, and the SHA-256 digest of this exact document.",
             "Clause",
         ),

@@ -437,9 +437,10 @@ def render_statement_pdf(statement: Statement, *, issuer: str) -> bytes:
     rows = [header, ["", "", opening, "", "", format_grouped(statement.opening, currency)]]
     rows += [_statement_row(line, currency) for line in statement.lines]
     rows.append(["", "", closing, "", "", format_grouped(statement.closing, currency)])
+    organization = pdf.isolated(statement.organization)  # in its own direction in our words
     story: list[Flowable] = [
         pdf.para("Statement of account", "Title"),
-        pdf.para(f"{statement.organization}, {period} ({currency})", "Subtitle"),
+        pdf.para(f"{organization}, {period} ({currency})", "Subtitle"),
         Spacer(1, 0.1 * inch),
         _parties(
             ("From", _address_block("From", _split(issuer))),
@@ -465,8 +466,8 @@ def render_statement_pdf(statement: Statement, *, issuer: str) -> bytes:
     story += [Spacer(1, 0.15 * inch), pdf.para(STATEMENT_LEAVES_OUT, "Small")]
     reference = f"Statement of account {statement.organization} {period}"
     furniture = pdf.PageFurniture(
-        reference=reference,
+        reference=f"Statement of account {organization} {period}",
         issuer=_split(issuer)[0] if issuer else "CPT Licensing Office",
-        footer_note=f"{statement.organization}: statement {period}, {currency}, as of {as_of}",
+        footer_note=f"{organization}: statement {period}, {currency}, as of {as_of}",
     )
     return pdf.build(story, furniture, title=reference, subject="Statement of account")

@@ -435,7 +435,7 @@ def render_monthly_report_pdf(report: MonthlyReport) -> bytes:
         pdf.para(
             # The issuer's name ends the sentence: "Example Inc." takes no second
             # full stop (round 36, as round 35's emails).
-            f"{end_sentence(report.issuer)} Amounts in {report.currency}; "
+            f"{pdf.isolated(end_sentence(report.issuer))} Amounts in {report.currency}; "
             f"prepared {report.generated_on}.",
             "Subtitle",
         ),

@@ -124,13 +124,13 @@ def _addressee(requester: Requester) -> list[Flowable]:
     return [
         pdf.para(requester.name),
         pdf.para(
-            f"{requester.role.capitalize()}, {requester.institution}"
+            f"{requester.role.capitalize()}, {pdf.isolated(requester.institution)}"
             if requester.role
             else requester.institution
         ),
         pdf.para(requester.email, "Small"),
         Spacer(1, 0.15 * inch),
-        pdf.para(f"Dear {requester.name},"),
+        pdf.para(f"Dear {pdf.isolated(requester.name)},"),
         Spacer(1, 0.08 * inch),
     ]
 
@@ -171,7 +171,8 @@ def render_grant_letter(letter: GrantLetter) -> bytes:
         ),
         *_addressee(letter.requester),
         pdf.para(
-            f"The {OFFICE} grants {letter.requester.name} of {letter.requester.institution} "
+            f"The {OFFICE} grants {pdf.isolated(letter.requester.name)} of "
+            f"{pdf.isolated(letter.requester.institution)} "
             "a non-exclusive, non-transferable permission to use CPT content for the "
             "non-commercial educational purpose described below, subject to the conditions "
             "in this letter."

@@ -126,3 +126,54 @@ def misdrawn(data: bytes, text: str, cid_font: str) -> list[str]:
     wrong = {character for character in cjk if drawn.get(character) != {cid_font}}
     others = "".join(character for character in text if character not in cjk)
     return sorted(wrong.union(drawn_without_glyph(data, others)))
+
+
+# Invented names in the right-to-left scripts (round 54): a Hebrew company, an
+# Arabic one (its letters joined in print), and lam-alef, which Arabic writes as one.
+RTL_NAMES = {
+    "Hebrew": "שמעון כהן מערכות רפואיות בע״מ",
+    "Arabic": "شركة البرمجيات الطبية المحدودة",
+}
+LAM_ALEF = "سلام"
+
+
+def shown_in_order(data: bytes) -> list[str]:
+    """The text of each string the pages show (`Tj`, `TJ`), character by character
+    in the order drawn, left to right, through each font's ToUnicode map: what a
+    reader sees, where text extraction (pypdf's too) reorders right-to-left text
+    into the order it was typed. CID fonts and the standard fonts are skipped."""
+    from pypdf.generic import ContentStream
+
+    shown: list[str] = []
+    for page in PdfReader(io.BytesIO(data)).pages:
+        fonts = page["/Resources"]["/Font"]
+        maps: dict[str, dict[int, str]] = {}
+        for name, font in fonts.items():
+            font = font.get_object()
+            if "/ToUnicode" in font and font["/Subtype"] == "/TrueType":
+                maps[name] = {
+                    int(code, 16): bytes.fromhex(unicode.decode()).decode("utf-16-be")
+                    for code, unicode in _PAIR.findall(font["/ToUnicode"].get_data())
+                }
+        current: dict[int, str] | None = None
+        for operands, operator in ContentStream(page.get_contents(), page.pdf).operations:
+            if operator == b"Tf":
+                current = maps.get(operands[0])
+            elif operator in (b"Tj", b"TJ") and current is not None:
+                strings = operands[0] if operator == b"TJ" else [operands[0]]
+                raw = b"".join(
+                    part.original_bytes if hasattr(part, "original_bytes") else bytes(part)
+                    for part in strings
+                    if not isinstance(part, int | float) and not hasattr(part, "as_numeric")
+                )
+                shown.append("".join(current.get(code, "\ufffd") for code in raw))
+    return shown
+
+
+# Invented names in Thai and Devanagari (round 54), drawn in Noto Sans: Thai with its
+# vowels and tone marks above and below; Devanagari with conjuncts (क्ष, त्र, प्र) and
+# the vowel sign i, drawn before the consonant it follows in the text.
+SHAPED_NAMES = {
+    "Thai": "บริษัท ทดสอบซอฟต์แวร์ จำกัด",
+    "Devanagari": "क्षत्रिय हिन्दी सॉफ्टवेयर प्राइवेट लिमिटेड",
+}

@@ -57,7 +57,11 @@ ADDRESS = (
 PERSON = filled("Żaneta Gęślińska-Dvořák Γιώργος Παπαδόπουλος", PERSON_NAME_MAX)
 
 
-def agreement(*, hard: bool) -> bytes:
+def agreement(*, hard: bool, name: str = LEGAL_NAME) -> bytes:
+    return render_agreement_pdf(agreement_document(hard=hard, name=name))
+
+
+def agreement_document(*, hard: bool, name: str = LEGAL_NAME) -> AgreementDocument:
     use = LicensedUse(
         product="Scrubber Pro",
         description="Claims scrubbing for clinics",
@@ -103,14 +107,14 @@ def agreement(*, hard: bool) -> bytes:
         )
         document = replace(
             document,
-            licensee=Party(LEGAL_NAME, ADDRESS, "a commercial organization"),
+            licensee=Party(name, ADDRESS, "a commercial organization"),
             uses=uses,
             total=LARGEST,
         )
-    return render_agreement_pdf(document)
+    return document
 
 
-def _invoice_document(*, hard: bool) -> billing.InvoiceDocument:
+def _invoice_document(*, hard: bool, name: str = LEGAL_NAME) -> billing.InvoiceDocument:
     document = billing.InvoiceDocument(
         number="INV-2027-000007",
         state="open",
@@ -138,8 +142,8 @@ def _invoice_document(*, hard: bool) -> billing.InvoiceDocument:
     largest = in_words(LARGEST, "USD")
     return replace(
         document,
-        issuer=(LEGAL_NAME, *ADDRESS),
-        bill_to=(LEGAL_NAME, *ADDRESS),
+        issuer=(name, *ADDRESS),
+        bill_to=(name, *ADDRESS),
         lines=tuple(
             billing.DocumentLine(f"Distribution, use {n}", "2500 end users", "900.00")
             for n in range(1, LINES + 1)
@@ -152,17 +156,17 @@ def _invoice_document(*, hard: bool) -> billing.InvoiceDocument:
     )
 
 
-def invoice(*, hard: bool) -> bytes:
-    return billing.render_invoice_pdf(_invoice_document(hard=hard))
+def invoice(*, hard: bool, name: str = LEGAL_NAME) -> bytes:
+    return billing.render_invoice_pdf(_invoice_document(hard=hard, name=name))
 
 
-def credit_note(*, hard: bool) -> bytes:
+def credit_note(*, hard: bool, name: str = LEGAL_NAME) -> bytes:
     largest = in_words(LARGEST, "USD")
     document = billing.CreditNoteDocument(
         number="CN-2027-000001",
         invoice_number="INV-2027-000007",
-        issuer=(LEGAL_NAME, *ADDRESS) if hard else ("CPT Licensing Office",),
-        bill_to=(LEGAL_NAME, *ADDRESS) if hard else ("Meadowlark Practice Systems Inc.",),
+        issuer=(name, *ADDRESS) if hard else ("CPT Licensing Office",),
+        bill_to=(name, *ADDRESS) if hard else ("Meadowlark Practice Systems Inc.",),
         issue_date=date(2027, 2, 1),
         currency="USD",
         reason="Billed twice",
@@ -201,15 +205,15 @@ def statement_of(invoices: int, name: str, amount: Decimal) -> Statement:
     )
 
 
-def statement(*, hard: bool) -> bytes:
+def statement(*, hard: bool, name: str = LEGAL_NAME) -> bytes:
     if hard:
-        data = statement_of(150, LEGAL_NAME, STATEMENT_AMOUNT)
-        return billing.render_statement_pdf(data, issuer="|".join((LEGAL_NAME, *ADDRESS)))
+        data = statement_of(150, name, STATEMENT_AMOUNT)
+        return billing.render_statement_pdf(data, issuer="|".join((name, *ADDRESS)))
     data = statement_of(3, "Quayside Diagnostics Ltd", Decimal("1200.00"))
     return billing.render_statement_pdf(data, issuer="CPT Licensing Office|1 Example Plaza")
 
 
-def monthly_report(*, hard: bool) -> bytes:
+def monthly_report(*, hard: bool, name: str = LEGAL_NAME) -> bytes:
     report = sample_report(10**9 if hard else 1)
     # Every use's label, the longest (distribution's) among them.
     uses = tuple(
@@ -221,7 +225,7 @@ def monthly_report(*, hard: bool) -> bytes:
         rows = report.top_licensees
         report = replace(
             report,
-            top_licensees=tuple(replace(rows[0], name=name) for name in (LEGAL_NAME, PERSON)),
+            top_licensees=tuple(replace(rows[0], name=each) for each in (name, PERSON)),
         )
     return render_monthly_report_pdf(report)
 
@@ -240,12 +244,20 @@ _HARD_REQUESTER = letters.Requester(
 )
 
 
-def grant_letter(*, hard: bool) -> bytes:
+def _hard_requester(name: str) -> letters.Requester:
+    """The requester at the forms' limits; named `name` (a person and an institution
+    in another script) where it is not the Latin legal name."""
+    if name == LEGAL_NAME:
+        return _HARD_REQUESTER
+    return replace(_HARD_REQUESTER, name=name[:PERSON_NAME_MAX], institution=name[:INSTITUTION_MAX])
+
+
+def grant_letter(*, hard: bool, name: str = LEGAL_NAME) -> bytes:
     letter = letters.GrantLetter(
         number="PR-2027-000007-G1",
         request_reference="PR-2027-000007",
         issued_on=date(2027, 2, 3),
-        requester=_HARD_REQUESTER if hard else _REQUESTER,
+        requester=_hard_requester(name) if hard else _REQUESTER,
         permitted_use=filled("Slides for unit 4, Ελληνικά, Русский", PERMITTED_USE_MAX)
         if hard
         else "Slides for unit 4.",
@@ -259,12 +271,12 @@ def grant_letter(*, hard: bool) -> bytes:
     return letters.render_grant_letter(letter)
 
 
-def denial_letter(*, hard: bool) -> bytes:
+def denial_letter(*, hard: bool, name: str = LEGAL_NAME) -> bytes:
     letter = letters.DenialLetter(
         number="PR-2027-000008-D1",
         request_reference="PR-2027-000008",
         issued_on=date(2027, 2, 3),
-        requester=_HARD_REQUESTER if hard else _REQUESTER,
+        requester=_hard_requester(name) if hard else _REQUESTER,
         content_requested="The guidelines for visit services.",
         reason="The use is commercial.",
         reconsideration_until=datetime(2027, 3, 5, 17, tzinfo=UTC),
