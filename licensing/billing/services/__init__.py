@@ -56,6 +56,7 @@ from licensing.billing.services.giving_back import (
 )
 from licensing.billing.services.invoices import (
     Charge,
+    ContactChanged,
     check_void,
     create_draft,
     create_invoice,
@@ -134,6 +135,7 @@ __all__ = [
     "Charge",
     "ConfirmationRefused",
     "Conflict",
+    "ContactChanged",
     "CreditPreview",
     "DueStatements",
     "Emailed",
