@@ -958,16 +958,23 @@ def remove_member_passkeys(user_id: int) -> Page:
     reason = form.reason.data or ""
     try:
         if not confirm.confirmed():
-            names = passkey_services.member_passkeys_to_remove(
+            shown = passkey_services.member_passkeys_to_remove(
                 current_actor(), user_id, reason, chosen_id
             )
-            return confirm.ask(_member_passkeys_question(member, names, reason, back))
+            return confirm.ask(_member_passkeys_question(member, shown, reason, back))
         done = passkey_services.remove_member_passkeys(
-            current_actor(), user_id, reason, passkey_id=chosen_id
+            current_actor(),
+            user_id,
+            reason,
+            passkey_id=chosen_id,
+            shown=_shown_passkeys(request.form.get(SHOWN_PASSKEYS, "")),
         )
     except InvalidInput as error:
         show_errors(form, error)
         return _member_passkeys_page(user_id, form, status=422)
+    except passkey_services.PasskeysAdded as error:  # the page lists them all again
+        flash(error.detail, "error")
+        return _member_passkeys_page(user_id, form, status=409)
     except (NotFound, Conflict) as error:
         flash(error.detail, "error")
         return redirect(back)
@@ -981,10 +988,22 @@ def remove_member_passkeys(user_id: int) -> Page:
     return redirect(url_for("accounts.organization", _anchor="members"))
 
 
+# The passkeys a removal's confirmation named, by id (round 54: removing all of them
+# removed one the member added between the steps too, unnamed).
+SHOWN_PASSKEYS = "shown_passkeys"
+
+
+def _shown_passkeys(posted: str) -> frozenset[int]:
+    """The ids a confirming post carries (any that is not one is dropped, so a passkey
+    it stood for counts as not shown)."""
+    return frozenset(found for part in posted.split(",") if (found := record_id(part)) is not None)
+
+
 def _member_passkeys_question(
-    member: User, names: Sequence[str], reason: str, back: str
+    member: User, shown: Sequence[tuple[int, str]], reason: str, back: str
 ) -> confirm.Confirmation:
     """What removing a member's passkeys does, asked before it is done."""
+    names = [name for _, name in shown]
     one = len(names) == 1
     which = f"The passkey {names[0]}" if one else f"All {len(names)} of their passkeys"
     if not one:
@@ -1003,6 +1022,7 @@ def _member_passkeys_question(
         button="Remove the passkeys",
         cancel_url=back,
         cancel_label="Keep them",
+        carried=[(SHOWN_PASSKEYS, ",".join(str(passkey_id) for passkey_id, _ in shown))],
     )
 
 
