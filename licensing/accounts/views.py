@@ -60,6 +60,7 @@ from licensing.db import utcnow
 from licensing.errors import (
     AuthenticationRequired,
     Conflict,
+    IllegalTransition,
     InvalidInput,
     NotFound,
     PermissionDenied,
@@ -1392,11 +1393,15 @@ def change_standing(organization_id: int) -> Page:
                 reason=form.reason.data,
                 actor=current_actor(),
                 emailed=emailed,
+                shown=_shown_ending(request.form.get(SHOWN_ENDING, "")) if closing else None,
             )
         except InvalidInput as error:
             show_errors(form, error)
-        except Conflict as error:  # an illegal step: say which are allowed
+        except IllegalTransition as error:  # an illegal step: say which are allowed
             form.action.errors = [error.detail]
+        except Conflict as error:  # what closing ends grew since its confirmation: say what
+            form.action.errors = [error.detail]
+            return _console_organization_page(found, standing_form=form, status=409)
         except PermissionDenied as error:  # another role's step: say whose
             form.action.errors = [error.detail]
             return _console_organization_page(found, standing_form=form, status=403)
@@ -1411,6 +1416,15 @@ def change_standing(organization_id: int) -> Page:
                 url_for("accounts_console.organization_detail", organization_id=organization_id)
             )
     return _console_organization_page(found, standing_form=form, status=422)
+
+
+# What closing ends, as its confirmation listed it (`services.ended_by_closing`; round
+# 54: an application submitted between the steps was withdrawn unlisted).
+SHOWN_ENDING = "shown_ending"
+
+
+def _shown_ending(posted: str) -> frozenset[str]:
+    return frozenset(key for key in posted.split(",") if key)
 
 
 def _closing_question(organization: Organization, reason: str) -> confirm.Confirmation:
@@ -1433,6 +1447,12 @@ def _closing_question(organization: Organization, reason: str) -> confirm.Confir
         button="Close the account",
         cancel_url=url_for("accounts_console.organization_detail", organization_id=organization.id),
         cancel_label="Keep the account open",
+        carried=[
+            (
+                SHOWN_ENDING,
+                ",".join(sorted(services.ended_by_closing(db.session(), organization.id))),
+            )
+        ],
     )
 
 
