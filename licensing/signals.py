@@ -148,6 +148,12 @@ class ClosedOrganization:
     organization_id: int
     legal_name: str
     reason: str | None
+    # What the closing confirmation listed of what closing ends (round 54): the keys
+    # `accounts.ended_by_closing` gave ("application:12"), or None when nothing was
+    # shown (the command line, the API). A receiver refuses (`Conflict`) to end a
+    # record of its own kind that is not among them: it appeared after the
+    # confirmation, and closing would end it unlisted.
+    shown: frozenset[str] | None = None
 
 
 organization_closed = _signals.signal(

@@ -60,6 +60,7 @@ from licensing.db import utcnow
 from licensing.errors import (
     AuthenticationRequired,
     Conflict,
+    IllegalTransition,
     InvalidInput,
     NotFound,
     PermissionDenied,
@@ -958,16 +959,23 @@ def remove_member_passkeys(user_id: int) -> Page:
     reason = form.reason.data or ""
     try:
         if not confirm.confirmed():
-            names = passkey_services.member_passkeys_to_remove(
+            shown = passkey_services.member_passkeys_to_remove(
                 current_actor(), user_id, reason, chosen_id
             )
-            return confirm.ask(_member_passkeys_question(member, names, reason, back))
+            return confirm.ask(_member_passkeys_question(member, shown, reason, back))
         done = passkey_services.remove_member_passkeys(
-            current_actor(), user_id, reason, passkey_id=chosen_id
+            current_actor(),
+            user_id,
+            reason,
+            passkey_id=chosen_id,
+            shown=_shown_passkeys(request.form.get(SHOWN_PASSKEYS, "")),
         )
     except InvalidInput as error:
         show_errors(form, error)
         return _member_passkeys_page(user_id, form, status=422)
+    except passkey_services.PasskeysAdded as error:  # the page lists them all again
+        flash(error.detail, "error")
+        return _member_passkeys_page(user_id, form, status=409)
     except (NotFound, Conflict) as error:
         flash(error.detail, "error")
         return redirect(back)
@@ -981,10 +989,22 @@ def remove_member_passkeys(user_id: int) -> Page:
     return redirect(url_for("accounts.organization", _anchor="members"))
 
 
+# The passkeys a removal's confirmation named, by id (round 54: removing all of them
+# removed one the member added between the steps too, unnamed).
+SHOWN_PASSKEYS = "shown_passkeys"
+
+
+def _shown_passkeys(posted: str) -> frozenset[int]:
+    """The ids a confirming post carries (any that is not one is dropped, so a passkey
+    it stood for counts as not shown)."""
+    return frozenset(found for part in posted.split(",") if (found := record_id(part)) is not None)
+
+
 def _member_passkeys_question(
-    member: User, names: Sequence[str], reason: str, back: str
+    member: User, shown: Sequence[tuple[int, str]], reason: str, back: str
 ) -> confirm.Confirmation:
     """What removing a member's passkeys does, asked before it is done."""
+    names = [name for _, name in shown]
     one = len(names) == 1
     which = f"The passkey {names[0]}" if one else f"All {len(names)} of their passkeys"
     if not one:
@@ -1003,6 +1023,7 @@ def _member_passkeys_question(
         button="Remove the passkeys",
         cancel_url=back,
         cancel_label="Keep them",
+        carried=[(SHOWN_PASSKEYS, ",".join(str(passkey_id) for passkey_id, _ in shown))],
     )
 
 
@@ -1372,11 +1393,15 @@ def change_standing(organization_id: int) -> Page:
                 reason=form.reason.data,
                 actor=current_actor(),
                 emailed=emailed,
+                shown=_shown_ending(request.form.get(SHOWN_ENDING, "")) if closing else None,
             )
         except InvalidInput as error:
             show_errors(form, error)
-        except Conflict as error:  # an illegal step: say which are allowed
+        except IllegalTransition as error:  # an illegal step: say which are allowed
             form.action.errors = [error.detail]
+        except Conflict as error:  # what closing ends grew since its confirmation: say what
+            form.action.errors = [error.detail]
+            return _console_organization_page(found, standing_form=form, status=409)
         except PermissionDenied as error:  # another role's step: say whose
             form.action.errors = [error.detail]
             return _console_organization_page(found, standing_form=form, status=403)
@@ -1391,6 +1416,15 @@ def change_standing(organization_id: int) -> Page:
                 url_for("accounts_console.organization_detail", organization_id=organization_id)
             )
     return _console_organization_page(found, standing_form=form, status=422)
+
+
+# What closing ends, as its confirmation listed it (`services.ended_by_closing`; round
+# 54: an application submitted between the steps was withdrawn unlisted).
+SHOWN_ENDING = "shown_ending"
+
+
+def _shown_ending(posted: str) -> frozenset[str]:
+    return frozenset(key for key in posted.split(",") if key)
 
 
 def _closing_question(organization: Organization, reason: str) -> confirm.Confirmation:
@@ -1413,6 +1447,12 @@ def _closing_question(organization: Organization, reason: str) -> confirm.Confir
         button="Close the account",
         cancel_url=url_for("accounts_console.organization_detail", organization_id=organization.id),
         cancel_label="Keep the account open",
+        carried=[
+            (
+                SHOWN_ENDING,
+                ",".join(sorted(services.ended_by_closing(db.session(), organization.id))),
+            )
+        ],
     )
 
 

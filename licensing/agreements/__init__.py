@@ -38,3 +38,4 @@ def init_app(app: Flask) -> None:
     organization_closed.connect(on_organization_closed, weak=False)
     seals.register()
     accounts.register_open_business("licensing", open_licensing)
+    accounts.register_ended_by_closing("applications", services.ended_by_closing)

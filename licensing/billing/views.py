@@ -1289,7 +1289,12 @@ def withdraw_links(invoice_id: int) -> Page:
     contact = organization.billing_email if organization else "the billing contact"
 
     def act() -> str:
-        services.withdraw_invoice_links(invoice_id, reason=form.reason.data, actor=current_actor())
+        services.withdraw_invoice_links(
+            invoice_id,
+            reason=form.reason.data,
+            actor=current_actor(),
+            shown_contact=request.form.get(SHOWN_CONTACT, ""),
+        )
         return (
             f"The links to invoice {invoice.number} sent so far no longer work; "
             f"{contact} is sent a new one."
@@ -1306,8 +1311,14 @@ def withdraw_links(invoice_id: int) -> Page:
         button="Withdraw the links",
         cancel_url=_invoice_page_url(invoice),
         cancel_label="Keep the links",
+        carried=[(SHOWN_CONTACT, organization.billing_email if organization else "")],
     )
     return _invoice_action(invoice_id, form, "links_form", act, confirmation)
+
+
+# The billing contact the links' withdrawal named (round 54: the new link went to the
+# contact at the press, though the confirmation named another).
+SHOWN_CONTACT = "shown_contact"
 
 
 @console.route("/invoices/<int:invoice_id>/uncollectible", methods=["POST"])
@@ -1332,7 +1343,7 @@ def credit_note(invoice_id: int) -> Page:
     """Issue a credit note, after a confirmation that shows what it credits, the
     balance after it and any refund it makes owed (round 53: it was issued at one
     press, and a credit note is never undone). The confirmation carries a signed value
-    binding what it showed (`CREDIT_CONFIRMATION`, round 54): one missing, forged,
+    binding what it showed (`SIGNED_CONFIRMATION`, round 54): one missing, forged,
     edited (another amount or reason posted), another's or older than 15 minutes is
     refused 400, one the invoice changed since 409; nothing issued either way."""
     form = forms.CreditNoteForm()
@@ -1344,7 +1355,7 @@ def credit_note(invoice_id: int) -> Page:
             amount=_amount(form.amount.data),
             reason=form.reason.data,
             actor=current_actor(),
-            confirmation=request.form.get(CREDIT_CONFIRMATION, ""),
+            confirmation=request.form.get(SIGNED_CONFIRMATION, ""),
         )
         return f"Credit note {credit.number} issued."
 
@@ -1362,15 +1373,15 @@ def credit_note(invoice_id: int) -> Page:
             button="Issue the credit note",
             cancel_url=_back_url(invoice, _posted_from(invoice.id)),
             cancel_label="Do not issue it",
-            carried=[(CREDIT_CONFIRMATION, preview.confirmation)],
+            carried=[(SIGNED_CONFIRMATION, preview.confirmation)],
         )
 
     return _invoice_action(invoice_id, form, "credit_form", act, confirmation)
 
 
 # The confirmation's field holding the signed value of what it showed
-# (`services.CreditPreview.confirmation`).
-CREDIT_CONFIRMATION = "confirmation"
+# (`services.CreditPreview.confirmation`, `services.CardRefundPreview.confirmation`).
+SIGNED_CONFIRMATION = "confirmation"
 
 
 def _credit_consequences(invoice: Invoice, preview: services.CreditPreview) -> list[str]:
@@ -1404,10 +1415,16 @@ def _credit_consequences(invoice: Invoice, preview: services.CreditPreview) -> l
 @access.staff("billing")
 @shows_unstorable_on_form
 def refund(credit_note_id: int) -> Page:
-    """Refund what a credit note owes: to the card through Stripe, or record one
-    sent by wire, ACH or check."""
+    """Refund what a credit note owes: to the card through Stripe, after a confirmation
+    that says how much goes to which card and what the invoice owes and owes back
+    after (round 54: it went at one press, though money leaving to a card is as final
+    as a credit note), carrying a signed value of what it showed (`SIGNED_CONFIRMATION`:
+    one missing, forged, edited, another's or stale is 400, figures moved since 409;
+    Stripe asked nothing either way); or record one sent by wire, ACH or check."""
     credit = queries.get_credit_note(db.session(), credit_note_id)
     form = forms.RefundForm(prefix=f"refund-{credit.id}")
+    # From a payment's page, the card refund is of that payment.
+    from_payment = _posted_from(credit.invoice_id)
 
     def act() -> str:
         amount = _amount(form.amount.data)
@@ -1415,11 +1432,11 @@ def refund(credit_note_id: int) -> Page:
             done = services.refund_card(
                 credit_note_id,
                 amount=amount,
-                # From a payment's page, the card refund is of that payment.
-                payment_id=_posted_from(credit.invoice_id),
+                payment_id=from_payment,
                 note=form.note.data,
                 actor=current_actor(),
                 gateway=_gateway(),
+                confirmation=request.form.get(SIGNED_CONFIRMATION, ""),
             )
             if done.state == "pending":
                 return "The card refund is on its way; Stripe will confirm it."
@@ -1437,7 +1454,52 @@ def refund(credit_note_id: int) -> Page:
                 )
         return f"Refunded {money(done.amount, done.currency)} {done.currency} ({credit.number})."
 
-    return _invoice_action(credit.invoice_id, form, "refund_form", act)
+    def confirmation() -> confirm.Confirmation:
+        preview = services.check_card_refund(
+            credit_note_id,
+            amount=_amount(form.amount.data),
+            payment_id=from_payment,
+            note=form.note.data,
+            actor=current_actor(),
+            gateway=_gateway(),
+        )
+        return confirm.Confirmation(
+            title=f"Refund {in_words(preview.amount, preview.currency)} to {preview.card}?",
+            consequences=_card_refund_consequences(preview),
+            button="Refund to the card",
+            cancel_url=_back_url(credit.invoice, from_payment),
+            cancel_label="Do not refund",
+            carried=[(SIGNED_CONFIRMATION, preview.confirmation)],
+        )
+
+    return _invoice_action(
+        credit.invoice_id,
+        form,
+        "refund_form",
+        act,
+        confirmation if form.method.data == "card" else None,
+    )
+
+
+def _card_refund_consequences(preview: services.CardRefundPreview) -> list[str]:
+    """What a card refund will do, as its confirmation says it."""
+    currency = preview.currency
+    payment = preview.payment
+    received = f" received on {payment.paid_date}" if payment.paid_date else ""
+    said = [
+        f"Stripe refunds {in_words(preview.amount, currency)} of credit note "
+        f"{preview.credit_note} to {preview.card}, which paid {preview.invoice} (its card "
+        f"payment of {in_words(payment.amount, currency)}{received}). Money sent back to a "
+        "card is not undone; the bank may take a few days to show it.",
+        f"{preview.invoice} owes {in_words(preview.owed_before, currency)} and owes back "
+        f"{in_words(preview.owed_back_before, currency)} now; once Stripe confirms the "
+        f"refund it owes {in_words(preview.owed_after, currency)} and owes back "
+        f"{in_words(preview.owed_back_after, currency)}.",
+        "The billing contact is emailed when Stripe confirms it.",
+    ]
+    if preview.note:
+        said.append(f"Note recorded in the audit log: {preview.note}")
+    return said
 
 
 @console.route("/payments/<int:payment_id>/reversal", methods=["POST"])

@@ -108,6 +108,13 @@ def test_billing_staff_refund_part_of_a_card_charge_from_the_payments_page(
     page.get_by_role("region", name=re.compile(r"Refund credit note CN-")).get_by_role(
         "button", name="Refund"
     ).click()
+    # Round 54: confirmed first, naming the card and what the invoice owes back after.
+    page.get_by_role("heading", name="Refund 60.00 USD to Visa ending 4242?").wait_for()
+    said = " ".join(page.locator("main").inner_text().split())
+    assert "owes back 60.00 USD now; once Stripe confirms the refund" in said
+    assert "owes back 0.00 USD." in said
+    assert_accessible(page)
+    page.get_by_role("button", name="Refund to the card").click()
     page.get_by_text(re.compile(r"Refunded 60\.00 USD \(CN-")).wait_for()
     facts = page.locator("dl.facts").inner_text()
     assert "250.00 USD; 60.00 USD refunded" in " ".join(facts.split())

@@ -75,8 +75,15 @@ def test_an_administrator_removes_a_members_passkey_after_a_confirmation_with_a_
     assert 'name="confirmed" value="yes"' in question
     assert passkey_names(member) == ["Laptop", "Phone"]  # nothing yet
 
+    assert f'name="shown_passkeys" value="{chosen["passkey"]}"' in question
     done = administrator.post(
-        path, data={**chosen, "reason": "Laptop left on a train", "confirmed": "yes"}
+        path,
+        data={
+            **chosen,
+            "reason": "Laptop left on a train",
+            "confirmed": "yes",
+            "shown_passkeys": chosen["passkey"],
+        },
     )
 
     assert done.status_code == 302
@@ -114,8 +121,15 @@ def test_an_administrator_removes_all_of_a_members_passkeys(
     asked = _page(administrator.post(path, data={"passkey": "all", "reason": "Bag stolen"}))
     assert "All 2 of their passkeys (Laptop, Phone) no longer sign" in asked
 
+    shown = ",".join(str(passkey_id(member, name)) for name in ("Laptop", "Phone"))
     done = administrator.post(
-        path, data={"passkey": "all", "reason": "Bag stolen", "confirmed": "yes"}
+        path,
+        data={
+            "passkey": "all",
+            "reason": "Bag stolen",
+            "confirmed": "yes",
+            "shown_passkeys": shown,
+        },
     )
 
     assert done.status_code == 302
@@ -128,6 +142,41 @@ def test_an_administrator_removes_all_of_a_members_passkeys(
     assert "has no passkey: nothing was removed" in _page(administrator.get(again.location))
     members = _page(administrator.get("/organization"))
     assert "Remove passkeys: Noor Haddad" not in members  # none left: not offered
+
+
+def test_removing_all_after_the_member_added_a_passkey_is_refused_naming_it(
+    app: Flask, vendor: User, member: User, signed_in: SignIn
+) -> None:
+    # Round 54: the confirmation named Laptop and Phone; the member added Tablet before
+    # the press, and "all" removed it too, unnamed, though the email named it.
+    adding = signed_in(app.test_client(), member)
+    assert add_passkey(adding, authenticator(), "Laptop").status_code == 302
+    assert add_passkey(adding, authenticator(), "Phone").status_code == 302
+    administrator = signed_in(app.test_client(), vendor)
+    path = f"/organization/members/{member.id}/passkeys/remove"
+    form = {"passkey": "all", "reason": "Bag stolen"}
+    asked = administrator.post(path, data=form).get_data(as_text=True)
+    shown = ",".join(str(passkey_id(member, name)) for name in ("Laptop", "Phone"))
+    assert f'name="shown_passkeys" value="{shown}"' in asked
+    assert add_passkey(adding, authenticator(), "Tablet").status_code == 302
+
+    refused = administrator.post(path, data={**form, "confirmed": "yes", "shown_passkeys": shown})
+
+    assert refused.status_code == 409
+    said = _page(refused)
+    assert (
+        "Not removed: Noor Haddad added the passkey Tablet after the removal was shown to "
+        "confirm. Nothing was removed"
+    ) in said
+    assert "Tablet" in said  # the page lists it among theirs
+    assert passkey_names(member) == ["Laptop", "Phone", "Tablet"]
+    assert events_of(member, "user.passkey_removed") == []
+    assert emails_to(member, "passkeys_removed_by_administrator") == []
+    # A confirming post that names none is refused alike.
+    unnamed = administrator.post(path, data={**form, "confirmed": "yes"})
+    assert unnamed.status_code == 409
+    assert "the confirmation named none of their passkeys" in _page(unnamed)
+    assert passkey_names(member) == ["Laptop", "Phone", "Tablet"]
 
 
 def test_only_an_administrator_of_the_members_own_organization_removes_them(

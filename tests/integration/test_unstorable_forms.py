@@ -466,3 +466,108 @@ def test_a_nul_in_an_administrators_reason_for_removing_a_members_passkeys_is_th
         )
         _assert_form_again(response, "Lost\ufffd laptop")
     assert _count(Passkey) == 1
+
+
+def test_a_nul_in_the_passkeys_a_removal_confirmation_named_is_the_form_with_nothing_removed(
+    app: Flask, vendor: Any, signed_in: Any
+) -> None:
+    """Round 54: the confirming post carries the passkeys it named (`shown_passkeys`)."""
+    from tests.support.passkeys import add_passkey, authenticator
+
+    member = factories.make_vendor(db.session(), vendor.organization)
+    assert add_passkey(signed_in(app.test_client(), member), authenticator()).status_code == 302
+    (shown,) = db.session().scalars(select(Passkey.id).where(Passkey.user_id == member.id))
+    response = signed_in(app.test_client(), vendor).post(
+        f"/organization/members/{member.id}/passkeys/remove",
+        data={
+            "passkey": "all",
+            "reason": "Lost laptop",
+            "confirmed": "yes",
+            "shown_passkeys": f"{shown}{NUL}",
+        },
+    )
+    _assert_form_again(response, "Lost laptop")
+    assert _count(Passkey) == 1
+
+
+def test_a_nul_in_what_a_closing_confirmation_listed_is_the_form_with_nothing_closed(
+    apply: Any,  # noqa: F811 - the fixture
+    client: FlaskClient,
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+) -> None:
+    """Round 54: the confirming post carries what closing ends (`shown_ending`)."""
+    listed = apply(vendor, STAFF_USE)
+    signed_in(client, licensing_staff)
+    response = client.post(
+        f"/console/organizations/{vendor.organization_id}/standing",
+        data={
+            "action": "close",
+            "reason": "Stopped trading",
+            "confirmed": "yes",
+            "shown_ending": f"application:{listed.id}{NUL}",
+        },
+    )
+    _assert_form_again(response, "Stopped trading")
+    db.session().expire_all()
+    organization = db.session().get(Organization, vendor.organization_id)
+    assert organization is not None
+    assert organization.standing == "active"
+    assert db.session().get(Application, listed.id).state == "submitted"  # type: ignore[union-attr]
+
+
+def test_a_nul_in_the_contact_a_links_withdrawal_named_is_the_form_with_nothing_withdrawn(
+    client: FlaskClient, vendor: Any, billing_staff: Any, signed_in: Any
+) -> None:
+    """Round 54: the confirming post carries the billing contact it named."""
+    from licensing.billing.models import InvoiceLinkRevocation
+    from tests.integration.billing.conftest import activated, send_activation
+
+    invoice = send_activation(activated(vendor.organization_id, ("100.00",)))
+    assert invoice is not None
+    signed_in(client, billing_staff)
+    response = client.post(
+        f"/console/invoices/{invoice.id}/link-withdrawals",
+        data={
+            "links-reason": "Forwarded",
+            "confirmed": "yes",
+            "shown_contact": f"{vendor.organization.billing_email}{NUL}",
+        },
+    )
+    _assert_form_again(response, "Forwarded")
+    assert _count(InvoiceLinkRevocation) == 0
+
+
+def test_a_nul_in_a_card_refunds_confirmation_is_the_form_with_nothing_refunded(
+    client: FlaskClient, vendor: Any, billing_staff: Any, signed_in: Any
+) -> None:
+    """Round 54: the card refund's confirming post carries its signed `confirmation`."""
+    from decimal import Decimal
+
+    from licensing.billing import services as billing
+    from licensing.billing.models import Refund
+    from tests.integration.billing.conftest import activated, send_activation
+    from tests.support.billing import paid_offline
+    from tests.support.factories import billing_clerk
+
+    invoice = send_activation(activated(vendor.organization_id, ("100.00",)))
+    assert invoice is not None
+    paid_offline(invoice.id, "100.00", "W-1")
+    credit = billing.issue_credit_note(
+        invoice.id, amount=Decimal("40.00"), reason="Seat removed", actor=billing_clerk()
+    )
+    signed_in(client, billing_staff)
+    prefix = f"refund-{credit.id}-"
+    response = client.post(
+        f"/console/credit-notes/{credit.id}/refunds",
+        data={
+            f"{prefix}method": "wire",
+            f"{prefix}amount": "40.00",
+            f"{prefix}reference": "RF-1",
+            "confirmed": "yes",
+            "confirmation": f"signed{NUL}",
+        },
+    )
+    _assert_form_again(response, "RF-1")
+    assert _count(Refund) == 0

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -453,17 +454,41 @@ def _member_of_administrator(
 
 def member_passkeys_to_remove(
     actor: Actor, user_id: int, reason: str, passkey_id: int | None
-) -> list[str]:
-    """The names `remove_member_passkeys` would remove, refused as it would be (a
-    reason too): what the confirmation names before anything is removed."""
+) -> list[tuple[int, str]]:
+    """The passkeys (id, name) `remove_member_passkeys` would remove, refused as it
+    would be (a reason too): what the confirmation names before anything is removed,
+    and binds (`shown`)."""
     _reason_given(reason)
     with db.transaction() as session:
         _, chosen = _member_of_administrator(session, actor, user_id, passkey_id)
-        return [passkey.name for passkey in chosen]
+        return [(passkey.id, passkey.name) for passkey in chosen]
+
+
+class PasskeysAdded(Conflict):
+    """A removal confirmed on passkeys the member no longer has alone: one added
+    between the confirmation and the press would go unnamed (round 54)."""
+
+    def __init__(self, user: User, added: Sequence[str], named_none: bool) -> None:
+        which = ", ".join(added)
+        why = (
+            "the confirmation named none of their passkeys"
+            if named_none
+            else f"{user.full_name} added {'the passkey' if len(added) == 1 else 'the passkeys'} "
+            f"{which} after the removal was shown to confirm"
+        )
+        super().__init__(
+            f"Not removed: {why}. Nothing was removed: remove the passkeys again to see "
+            "every one of them named, then confirm."
+        )
 
 
 def remove_member_passkeys(
-    actor: Actor, user_id: int, reason: str, *, passkey_id: int | None = None
+    actor: Actor,
+    user_id: int,
+    reason: str,
+    *,
+    passkey_id: int | None = None,
+    shown: Collection[int] | None = None,
 ) -> PasskeysRemoved:
     """An organization's administrator removes one of a colleague's passkeys
     (`passkey_id`) or all of them (round 47: a member's lost laptop, without waiting
@@ -473,10 +498,17 @@ def remove_member_passkeys(
     `user.passkey_removed`, the member emailed who did it and why. The sessions
     resting on a removed passkey end on their next request (`auth.load_session_user`),
     as when the owner removes it; their password sessions stay: removing the
-    member's access is the step that ends everything."""
+    member's access is the step that ends everything.
+
+    `shown` (the ids the console's confirmation named, round 54): refused
+    (`PasskeysAdded`, 409, nothing removed) when a passkey to remove is not among
+    them, read under the member's row lock, which adding a passkey takes too."""
     reason = _reason_given(reason)
     with db.transaction() as session:
-        user, _ = _member_of_administrator(session, actor, user_id, passkey_id)
+        session.get(User, user_id, with_for_update=True)  # as `add_passkey` does
+        user, chosen = _member_of_administrator(session, actor, user_id, passkey_id)
+        if shown is not None and (added := [p.name for p in chosen if p.id not in shown]):
+            raise PasskeysAdded(user, added, named_none=not shown)
         colleague = session.get(User, actor.user_id)
         assert colleague is not None  # require_administrator read them
         names = drop_passkeys(

@@ -274,6 +274,7 @@ def change_standing(
     reason: str | None,
     notify: bool = True,
     actor: Actor,
+    shown: frozenset[str] | None = None,
 ) -> list[str]:
     """Move the organization's standing by `action`, through `states.STANDING`.
 
@@ -282,9 +283,11 @@ def change_standing(
     `mark_pending_payment` come without a reason. Writes the audit event
     (the reason as its note); on `close`, sends `signals.organization_closed`, whose
     receivers end what no one may decide any more (round 48: the undecided
-    applications are withdrawn, each audited); and, with `notify`, emails the organization's
-    users and billing contact, each what they can do (`_notify_organization`),
-    naming `actor` in the audit log. The addresses emailed (round 34).
+    applications are withdrawn, each audited; round 54: a receiver refuses, `Conflict`,
+    to end one not among `shown`, what the closing confirmation listed, when given);
+    and, with `notify`, emails the organization's users and billing contact, each what
+    they can do (`_notify_organization`), naming `actor` in the audit log. The
+    addresses emailed (round 34).
     """
     before = organization.standing
     STANDING.step(before, action)  # an illegal step is refused before a missing reason
@@ -296,7 +299,7 @@ def change_standing(
         # licensing package withdraws its undecided applications), in this transaction;
         # round 49: the email names them, from the receivers' answers.
         answers = organization_closed.send(
-            ClosedOrganization(organization.id, organization.legal_name, note),
+            ClosedOrganization(organization.id, organization.legal_name, note, shown),
             session=session,
             actor=actor,
         )
@@ -411,6 +414,25 @@ def open_business(session: Session, organization_id: int, today: date) -> list[S
     ]
 
 
+# What closing an organization ends, by key ("application:12"): each package whose
+# records closing ends (the undecided applications) registers a check in its
+# `init_app`. The closing confirmation carries the keys it listed, and the package's
+# receiver of `organization_closed` refuses to end one not among them (round 54).
+EndedByClosingCheck = Callable[[Session, int], list[str]]
+_ENDED_BY_CLOSING: dict[str, EndedByClosingCheck] = {}
+
+
+def register_ended_by_closing(name: str, check: EndedByClosingCheck) -> None:
+    _ENDED_BY_CLOSING[name] = check
+
+
+def ended_by_closing(session: Session, organization_id: int) -> frozenset[str]:
+    """The keys of every record closing the organization would end now."""
+    return frozenset(
+        key for check in _ENDED_BY_CLOSING.values() for key in check(session, organization_id)
+    )
+
+
 def named_and_more(
     named: list[str], count: int, more: Callable[[int], str], list_url: str, list_label: str
 ) -> list[StillOpen]:
@@ -502,6 +524,7 @@ def change_organization_standing(
     reason: str | None,
     actor: Actor,
     emailed: list[str] | None = None,
+    shown: frozenset[str] | None = None,
 ) -> Organization:
     """Staff change an organization's standing by hand (see `change_standing`): each
     step only by the role `states.STANDING_ROLES` names for it (billing staff hold for
@@ -509,13 +532,16 @@ def change_organization_standing(
     `PermissionDenied` (403) naming that role. A step the standing does not allow
     stays `IllegalTransition` (409, naming the allowed actions), whoever asks. The
     addresses emailed are added to `emailed`, when given, so that the console's
-    message and the API's answer say whom (round 34: they said nothing of it)."""
+    message and the API's answer say whom (round 34: they said nothing of it).
+    `shown`: what the console's closing confirmation listed (`ended_by_closing`)."""
     actor.require_role("licensing", "billing")
     with db.transaction() as session:
         organization = queries.get_owned(session, Organization, organization_id, actor)
         STANDING.step(organization.standing, action)
         require_standing_role(actor, action)
-        told = change_standing(session, organization, action, reason=reason, actor=actor)
+        told = change_standing(
+            session, organization, action, reason=reason, actor=actor, shown=shown
+        )
         if emailed is not None:
             emailed.extend(told)
         return organization

@@ -70,7 +70,9 @@ from licensing.agreements.services.review import (
 )
 from licensing.agreements.services.submission import (
     AUDIENCE_UNITS,
+    ApplicationsAppeared,
     awaits_rate_card,
+    ended_by_closing,
     preview,
     submit,
     withdraw,
@@ -86,6 +88,7 @@ __all__ = [
     "REVIEW_ACTIONS",
     "AcceptanceInput",
     "ApplicationDraft",
+    "ApplicationsAppeared",
     "ExpiryReport",
     "LineChange",
     "Modifications",
@@ -101,6 +104,7 @@ __all__ = [
     "awaits_rate_card",
     "create_draft",
     "deny_reconsideration",
+    "ended_by_closing",
     "escalate",
     "expire",
     "grant_reconsideration",

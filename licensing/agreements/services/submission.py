@@ -36,7 +36,7 @@ from licensing.agreements.services._common import (
     check_recordable,
 )
 from licensing.agreements.settings import IssuingPolicy
-from licensing.agreements.states import APPLICATION, LAPSED, RETURNED, UNDECIDED
+from licensing.agreements.states import APPLICATION, DRAFT, LAPSED, RETURNED, UNDECIDED
 from licensing.audit import services as audit
 from licensing.errors import Conflict, IllegalTransition, InvalidInput
 from licensing.money import (
@@ -366,6 +366,43 @@ def withdraw(application_id: int, actor: Actor, *, now: datetime | None = None) 
         return application
 
 
+def _closing_key(application_id: int) -> str:
+    """An application as the closing confirmation binds it (`accounts.ended_by_closing`)."""
+    return f"application:{application_id}"
+
+
+def ended_by_closing(session: Session, organization_id: int) -> list[str]:
+    """The applications closing the organization withdraws now, as the closing
+    confirmation binds them (registered with `accounts.register_ended_by_closing`):
+    the undecided ones it lists, by id. Drafts are withdrawn too but neither listed
+    nor bound (nothing was asked of the office yet); one submitted after the
+    confirmation was shown is not among them, and closing is then refused."""
+    rows = session.execute(
+        select(Application.id).where(
+            Application.organization_id == organization_id,
+            Application.state.in_(UNDECIDED),
+            Application.state != DRAFT,
+        )
+    )
+    return [_closing_key(row.id) for row in rows]
+
+
+class ApplicationsAppeared(Conflict):
+    """Closing confirmed on a list of undecided applications that has grown: one
+    submitted between the confirmation and the press would be withdrawn unlisted
+    (round 54). Nothing changes."""
+
+    def __init__(self, legal_name: str, references: list[str]) -> None:
+        one = len(references) == 1
+        super().__init__(
+            f"Not closed: {legal_name} submitted "
+            f"{'application' if one else 'applications'} {', '.join(references)} after "
+            "the closing was shown to confirm, and closing would withdraw "
+            f"{'it' if one else 'them'} unlisted. Nothing changed: close the account again "
+            "to see everything it ends, then confirm."
+        )
+
+
 def withdraw_for_closed(session: Session, closed: ClosedOrganization, actor: Actor) -> list[str]:
     """Receiver of `signals.organization_closed`, in the caller's transaction: the
     closed organization's undecided applications (drafts included) are withdrawn,
@@ -383,6 +420,12 @@ def withdraw_for_closed(session: Session, closed: ClosedOrganization, actor: Act
         .order_by(Application.id)
         .with_for_update()
     ).all()
+    if closed.shown is not None:
+        appeared = [
+            a for a in undecided if a.state != DRAFT and _closing_key(a.id) not in closed.shown
+        ]
+        if appeared:
+            raise ApplicationsAppeared(closed.legal_name, [a.reference for a in appeared])
     note = f"{closed.legal_name}'s account was closed" + (
         f": {closed.reason}" if closed.reason else "."
     )

@@ -44,8 +44,6 @@ from licensing.billing.services.card_payments import (
     start_card_payment,
 )
 from licensing.billing.services.credit_notes import (
-    CONFIRM_WITHIN,
-    ConfirmationRefused,
     CreditPreview,
     InvoiceChanged,
     check_credit_note,
@@ -67,6 +65,7 @@ from licensing.billing.services.giving_back import (
 )
 from licensing.billing.services.invoices import (
     Charge,
+    ContactChanged,
     check_void,
     create_draft,
     create_invoice,
@@ -103,8 +102,11 @@ from licensing.billing.services.overdue import (
 from licensing.billing.services.references import RepeatedReference
 from licensing.billing.services.refunds import (
     REFUND_EVENTS,
+    CardRefundPreview,
+    RefundChanged,
     apply_refund_outcome,
     card_refund_refusal,
+    check_card_refund,
     reconcile_refunds,
     record_offline_refund,
     refund_card,
@@ -123,6 +125,7 @@ from licensing.billing.services.settlement import (
 )
 from licensing.billing.services.statements import Asked, statement_for
 from licensing.billing.services.webhooks import HANDLED_EVENTS, WebhookResult, handle_stripe_webhook
+from licensing.confirmations import CONFIRM_WITHIN, ConfirmationRefused
 from licensing.errors import Conflict  # callers catch it as services.Conflict
 
 __all__ = [
@@ -138,9 +141,11 @@ __all__ = [
     "AlreadyAccepted",
     "Asked",
     "CardAttempt",
+    "CardRefundPreview",
     "Charge",
     "ConfirmationRefused",
     "Conflict",
+    "ContactChanged",
     "CreditPreview",
     "DueStatements",
     "Emailed",
@@ -149,6 +154,7 @@ __all__ = [
     "MatchRun",
     "OverdueReport",
     "ReconcileReport",
+    "RefundChanged",
     "RepeatedReference",
     "StatementRun",
     "WebhookResult",
@@ -157,6 +163,7 @@ __all__ = [
     "apply_intent_outcome",
     "apply_refund_outcome",
     "card_refund_refusal",
+    "check_card_refund",
     "check_credit_note",
     "check_month",
     "check_reversal",

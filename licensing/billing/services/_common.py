@@ -149,6 +149,16 @@ def _check_amount(amount: Decimal, currency: str, most: Decimal, beyond: str) ->
 Issued = TypeVar("Issued", Invoice, CreditNote)
 
 
+def _read_afresh(session: Session, model: type[Issued], record_id: int, noun: str) -> Issued:
+    """The invoice or credit note as it is now (not as this request first read it),
+    unlocked: what a confirmation shows, writing nothing."""
+    found = session.get(model, record_id)
+    if found is None:
+        raise NotFound(f"There is no {noun} {record_id}.")
+    session.refresh(found)
+    return found
+
+
 def _locked(
     session: Session,
     model: type[Issued],

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from itsdangerous import BadSignature
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import confirmations, db
 from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.audit import services as audit
@@ -21,24 +19,27 @@ from licensing.billing.services._common import (
     _check_amount,
     _email_billing_contact,
     _locked_invoice,
+    _read_afresh,
     _reason,
     _settle_if_cleared,
 )
 from licensing.billing.states import OPEN, PAID, UNCOLLECTIBLE
 from licensing.calendar import office_date
 from licensing.db import utcnow
-from licensing.errors import BadRequest, Conflict, NotFound
+from licensing.errors import Conflict
 from licensing.links import links as pages
 from licensing.mail import services as mail
 from licensing.money import format_amount, in_words, quantize
-from licensing.signing import signer
 
-# How long a credit note's confirmation may be pressed after it was shown (round 54):
-# long enough to read it and check with a colleague, short enough that a page left
-# open overnight is shown again before it issues anything.
-CONFIRM_WITHIN = timedelta(minutes=15)
-# What the confirmation's signed value is for: no other signed value passes for one.
-CONFIRMATION_SALT = "licensing.billing.credit-note-confirmation"
+# What a credit note's confirmation binds, and how its refusals are worded: the one
+# mechanism of confirmations that bind what they showed (`licensing.confirmations`).
+CONFIRMATION = confirmations.Kind(
+    salt="licensing.billing.credit-note-confirmation",
+    record_word="invoice",
+    not_done="Not issued",
+    nothing_done="Nothing was issued",
+    again="issue the credit note again to see its confirmation, then confirm it",
+)
 # The invoice's figures a credit note's confirmation shows, in the order it names them.
 FIGURES = ("state", "paid", "credited", "refunded", "balance due")
 
@@ -76,47 +77,20 @@ def invoice_figures(invoice: Invoice) -> dict[str, str]:
     }
 
 
-def _reason_digest(reason: str) -> str:
-    """The reason as the confirmation binds it: its digest (the confirming post
-    carries the reason itself, up to 2,000 characters, beside it)."""
-    return hashlib.sha256(reason.encode("utf-8")).hexdigest()
-
-
 def _confirmation(
     invoice: Invoice, amount: Decimal, reason: str, actor: Actor, now: datetime
 ) -> str:
     """The signed value a credit note's confirmation carries (`CreditPreview`)."""
-    return (
-        signer()
-        .serializer(CONFIRMATION_SALT)
-        .dumps(
-            {
-                "invoice": invoice.id,
-                "amount": format_amount(amount, invoice.currency),
-                "reason": _reason_digest(reason),
-                "by": _who(actor),
-                "shown_at": now.isoformat(),
-                "figures": invoice_figures(invoice),
-            }
-        )
+    return CONFIRMATION.sign(
+        invoice.id,
+        actor,
+        now,
+        {
+            "amount": format_amount(amount, invoice.currency),
+            "reason": confirmations.digest(reason),
+            **invoice_figures(invoice),
+        },
     )
-
-
-def _who(actor: Actor) -> str:
-    """Who a confirmation was shown to: the user's id (their address may change)."""
-    return f"user {actor.user_id}" if actor.user_id is not None else actor.name
-
-
-class ConfirmationRefused(BadRequest):
-    """A credit note's confirming post that does not carry what was shown: no
-    confirmation, or one forged or altered, made for another invoice, amount, reason
-    or person, or shown more than `CONFIRM_WITHIN` ago. Nothing is issued (400)."""
-
-    def __init__(self, why: str) -> None:
-        super().__init__(
-            f"Not issued: {why}. Nothing was issued: issue the credit note again to see "
-            "its confirmation, then confirm it."
-        )
 
 
 def _confirmed_figures(
@@ -131,34 +105,19 @@ def _confirmed_figures(
     """The invoice's figures a credit note's confirmation was shown with, once the
     confirmation is found to be the service's, for this invoice, amount, reason and
     person, and recent; `ConfirmationRefused` otherwise."""
-    if not confirmation:
-        raise ConfirmationRefused("the confirmation of what was shown is missing")
-    try:
-        shown = signer().serializer(CONFIRMATION_SALT).loads(confirmation)
-        figures = {name: str(shown["figures"][name]) for name in FIGURES}
-        shown_at = datetime.fromisoformat(shown["shown_at"])
-        said = (shown["invoice"], shown["amount"], shown["reason"], shown["by"])
-    except (BadSignature, KeyError, TypeError, ValueError):
-        raise ConfirmationRefused("the confirmation is not one this service made") from None
-    if said[0] != invoice_id:
-        raise ConfirmationRefused("the confirmation was shown for another invoice")
-    if said[3] != _who(actor):
-        raise ConfirmationRefused("the confirmation was shown to someone else")
-    if not now - CONFIRM_WITHIN <= shown_at <= now + timedelta(minutes=1):
-        minutes = int(CONFIRM_WITHIN.total_seconds() // 60)
-        raise ConfirmationRefused(
-            f"the confirmation was shown more than {minutes} minutes ago, and the "
-            "invoice may have changed since"
-        )
-    if _decimal(said[1]) != amount or said[2] != _reason_digest(reason):
-        raise ConfirmationRefused(
+    said = CONFIRMATION.read(confirmation, invoice_id, actor, now)
+    if any(name not in said for name in ("amount", "reason", *FIGURES)):
+        raise CONFIRMATION.refused("the confirmation is not one this service made")
+    if decimal_or_none(said["amount"]) != amount or said["reason"] != confirmations.digest(reason):
+        raise CONFIRMATION.refused(
             "the amount or reason posted is not the one shown to confirm (the "
-            f"confirmation was of {said[1]})"
+            f"confirmation was of {said['amount']})"
         )
-    return figures
+    return {name: said[name] for name in FIGURES}
 
 
-def _decimal(text: object) -> Decimal | None:
+def decimal_or_none(text: object) -> Decimal | None:
+    """An amount a confirmation said, read back (None: not an amount)."""
     try:
         return Decimal(str(text))
     except ArithmeticError:
@@ -171,31 +130,13 @@ class InvoiceChanged(Conflict):
     shown): nothing is issued, and the words say what changed."""
 
     def __init__(self, invoice: Invoice, was: dict[str, str]) -> None:
-        now = invoice_figures(invoice)
-        changes = []
-        if was["state"] != now["state"]:
-            changes.append(f"it was {was['state']} and is {now['state']} now")
-        for name in FIGURES[1:]:
-            if was[name] != now[name]:
-                then, is_now = (
-                    _words(was[name], invoice.currency),
-                    in_words(Decimal(now[name]), invoice.currency),
-                )
-                label = name if name == "balance due" else f"amount {name}"
-                changes.append(f"{label} {then} then, {is_now} now")
+        changes = confirmations.differences(was, invoice_figures(invoice), invoice.currency)
         super().__init__(
             f"Not issued: {invoice.title} changed after the credit note was shown to confirm "
             f"({'; '.join(changes) or 'read again'}), so the balance and refund shown no "
             "longer hold. Nothing was issued: check the invoice, then issue the credit note "
             "again to confirm it on its figures as they are now."
         )
-
-
-def _words(amount: str, currency: str) -> str:
-    try:
-        return in_words(Decimal(amount), currency)
-    except ArithmeticError:
-        return "not known"
 
 
 def check_credit_note(
@@ -211,11 +152,7 @@ def check_credit_note(
     with the signed confirmation that issues exactly that."""
     actor.require_role("billing")
     now = now or utcnow()
-    session = db.session()
-    invoice = session.get(Invoice, invoice_id)
-    if invoice is None:
-        raise NotFound(f"There is no invoice {invoice_id}.")
-    session.refresh(invoice)  # as it is now, not as this request first read it
+    invoice = _read_afresh(db.session(), Invoice, invoice_id, "invoice")
     note = _reason(reason)
     _creditable(invoice, amount)
     applied = min(amount, invoice.balance_due)

@@ -389,17 +389,26 @@ def withdraw_invoice_links(
     reason: str | None,
     now: datetime | None = None,
     actor: Actor,
+    shown_contact: str | None = None,
 ) -> InvoiceLinkRevocation:
     """Billing staff: stop every link to the invoice sent so far from working (an
     email forwarded or sent to the wrong person) and send its billing contact a new
-    one. The invoice itself is not changed; the withdrawal is its own record."""
+    one. The invoice itself is not changed; the withdrawal is its own record.
+
+    `shown_contact` (the console's confirmation names who the new link goes to, round
+    54): refused (`ContactChanged`, 409, nothing withdrawn or sent) when the billing
+    contact is no longer that address, read under the organization's row lock, which
+    a change of contact holds (then its invoices', the order taken here too)."""
     actor.require_role("billing")
     now = now or utcnow()
     with db.transaction() as session:
+        contact = _locked_billing_contact(session, invoice_id)
         invoice = _locked_invoice(session, invoice_id)
         note = _reason(reason)
         if invoice.state == DRAFT:
             raise Conflict(f"{invoice.title} is a draft: no link to it has been sent.")
+        if shown_contact is not None and shown_contact != contact:
+            raise ContactChanged(invoice, shown_contact, contact)
         withdrawn = links.generation(session, invoice.id)
         revocation = _withdraw_links(session, invoice, withdrawn, note, now=now, actor=actor)
         _email_billing_contact(
@@ -411,6 +420,34 @@ def withdraw_invoice_links(
             disputed=bool(queries.open_disputes(session, invoice.id)),
         )
         return revocation
+
+
+def _locked_billing_contact(session: Session, invoice_id: int) -> str:
+    """The billing contact of the invoice's organization, its row locked first (a
+    change of contact locks it, then the invoices whose links it moves)."""
+    invoice = session.get(Invoice, invoice_id)
+    if invoice is None:
+        raise NotFound(f"There is no invoice {invoice_id}.")
+    organization = session.get(
+        Organization, invoice.organization_id, with_for_update=True, populate_existing=True
+    )
+    assert organization is not None  # an invoice's organization is never deleted
+    return organization.billing_email
+
+
+class ContactChanged(Conflict):
+    """Links withdrawn on a confirmation naming a billing contact the organization no
+    longer has: the new link would go to an address no one confirmed (round 54)."""
+
+    def __init__(self, invoice: Invoice, shown: str, now: str) -> None:
+        named = shown or "no one"
+        super().__init__(
+            f"Not withdrawn: the billing contact of {invoice.title} changed after the "
+            f"withdrawal was shown to confirm (it named {named}; it is {now} now, and a "
+            "change of contact withdraws the links to the old address itself). Nothing "
+            "was withdrawn and no one was emailed: withdraw the links again to confirm "
+            "who the new link goes to."
+        )
 
 
 def _withdraw_links(

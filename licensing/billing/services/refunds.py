@@ -12,7 +12,7 @@ from typing import Any, NoReturn
 from sqlalchemy import Select, or_, select
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import confirmations, db
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing import idempotency, payment_gateway
@@ -32,17 +32,29 @@ from licensing.billing.services._common import (
     _locked_payment,
     _offline_errors,
     _offline_fields,
+    _read_afresh,
     _settle_if_cleared,
 )
 from licensing.billing.services.card_payments import RECONCILE_AFTER, ReconcileReport, _reconcile
+from licensing.billing.services.credit_notes import decimal_or_none, invoice_figures
 from licensing.billing.services.giving_back import apply_refund_at_stripe
 from licensing.billing.services.references import RepeatedReferencePolicy
 from licensing.billing.services.reversals import _reopen_if_owed
-from licensing.billing.states import CARD, OPEN, PENDING, REFUND, REVERSED, SUCCEEDED, WON
+from licensing.billing.states import (
+    CARD,
+    OPEN,
+    PENDING,
+    REFUND,
+    REVERSED,
+    SUCCEEDED,
+    UNCOLLECTIBLE,
+    WON,
+)
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
-from licensing.money import in_words, quantize, to_minor_units
+from licensing.limits import record_id
+from licensing.money import format_amount, in_words, quantize, to_minor_units
 from licensing.words import humanize
 
 log = logging.getLogger(__name__)
@@ -266,13 +278,18 @@ def record_offline_refund(
 
 
 def _refundable_card_payment(
-    session: Session, credit: CreditNote, amount: Decimal, payment_id: int | None
+    session: Session,
+    credit: CreditNote,
+    amount: Decimal,
+    payment_id: int | None,
+    *,
+    lock: bool = True,
 ) -> Payment:
     """The card payment to refund: the one named, else the newest on the invoice
     with enough left to refund whose charge is not disputed (another card payment
     of the invoice may be). Locked (by `_locked_credit_note`, all the invoice's card
     payments, before the invoice: this lock is taken again), so two refunds never
-    exceed it."""
+    exceed it; not `lock`: a confirmation's reading, which writes nothing."""
     disputed = {
         dispute.payment_id: dispute for dispute in open_disputes(session, credit.invoice_id)
     }
@@ -290,8 +307,9 @@ def _refundable_card_payment(
             or_(Payment.stripe_payment_intent_id.is_not(None), Payment.id.in_(_reinstatements())),
         )
         .order_by(Payment.id.desc())
-        .with_for_update()
     )
+    if lock:
+        statement = statement.with_for_update()
     if payment_id is not None:
         statement = statement.where(Payment.id == payment_id)
     candidates = list(session.scalars(statement.where(Payment.id.not_in(disputed))))
@@ -454,6 +472,156 @@ def _charged_back_in_full_words(payment: Payment, dispute: PaymentDispute) -> st
     return said + "none of its money is with the office to refund."
 
 
+# What a card refund's confirmation binds, and how its refusals are worded (round 54:
+# a card refund went at one press, though money leaving to a card is as final as a
+# credit note): the mechanism the credit note's confirmation uses.
+CARD_REFUND_CONFIRMATION = confirmations.Kind(
+    salt="licensing.billing.card-refund-confirmation",
+    record_word="credit note",
+    not_done="Not refunded",
+    nothing_done="Nothing was sent to Stripe",
+    again="press Refund again to see its confirmation, then confirm it",
+)
+
+
+@dataclass(frozen=True)
+class CardRefundPreview:
+    """What a card refund would do, for billing staff to confirm before Stripe is
+    asked: the amount, the card and its payment, what the invoice owes and owes back
+    before and after, and the `confirmation` the confirming post carries back (signed:
+    the credit note, the amount, the payment, the note, the figures as read, who was
+    shown it and when; `refund_card` checks each)."""
+
+    credit_note: str
+    invoice: str
+    currency: str
+    amount: Decimal
+    card: str
+    payment: Payment
+    owed_before: Decimal
+    owed_after: Decimal
+    owed_back_before: Decimal
+    owed_back_after: Decimal
+    note: str
+    confirmation: str
+
+
+def card_refund_figures(credit: CreditNote, payment: Payment) -> dict[str, str]:
+    """What a card refund's confirmation says and depends on, as read: the invoice's
+    figures (as a credit note's confirmation binds them), what it and the credit note
+    owe back, and the card payment's state and what is left to refund on it. A
+    payment, a reversal, a credit note, a refund, a dispute or a void changes one."""
+    invoice = credit.invoice
+    currency = invoice.currency
+    return {
+        **invoice_figures(invoice),
+        "owed back": format_amount(invoice.refund_outstanding, currency),
+        "credit note's refund outstanding": format_amount(credit.refund_outstanding, currency),
+        "card payment state": payment.state,
+        "left to refund on the card payment": format_amount(
+            payment.amount - payment.amount_refunded, currency
+        ),
+    }
+
+
+def check_card_refund(
+    credit_note_id: int,
+    *,
+    amount: Decimal,
+    payment_id: int | None = None,
+    note: str | None = None,
+    now: datetime | None = None,
+    actor: Actor,
+    gateway: payment_gateway.PaymentGateway | None,
+) -> CardRefundPreview:
+    """Billing staff: what `refund_card` would do, checked as it checks (the amount,
+    what the credit note still owes back, a card payment that can take it: the same
+    refusals), writing nothing and asking Stripe nothing; with the signed confirmation
+    that refunds exactly that."""
+    actor.require_role("billing")
+    _card_gateway(gateway)
+    now = now or utcnow()
+    session = db.session()
+    credit = _read_afresh(session, CreditNote, credit_note_id, "credit note")
+    session.refresh(credit.invoice)
+    _check_refund_amount(credit, amount)
+    payment = _refundable_card_payment(session, credit, amount, payment_id, lock=False)
+    invoice = credit.invoice
+    owed_after = invoice.owed + amount  # once Stripe says it is sent
+    kept = invoice.state in (OPEN, UNCOLLECTIBLE)
+    cleaned = (note or "").strip()
+    return CardRefundPreview(
+        credit_note=credit.number,
+        invoice=invoice.title,
+        currency=invoice.currency,
+        amount=amount,
+        card=payment.card_label or "the card",
+        payment=payment,
+        owed_before=invoice.balance_due,
+        owed_after=max(owed_after, Decimal(0)) if kept else Decimal(0),
+        owed_back_before=invoice.refund_outstanding,
+        owed_back_after=invoice.refund_outstanding - amount,
+        note=cleaned,
+        confirmation=CARD_REFUND_CONFIRMATION.sign(
+            credit.id,
+            actor,
+            now,
+            {
+                "amount": format_amount(amount, invoice.currency),
+                "payment": str(payment.id),
+                "note": confirmations.digest(cleaned),
+                **card_refund_figures(credit, payment),
+            },
+        ),
+    )
+
+
+class RefundChanged(Conflict):
+    """A card refund confirmed on figures the invoice, its credit note or the card
+    payment no longer have: nothing is sent to Stripe, and the words say what changed."""
+
+    def __init__(self, credit: CreditNote, changes: list[str]) -> None:
+        super().__init__(
+            f"Not refunded: {credit.invoice.title} changed after the card refund of credit "
+            f"note {credit.number} was shown to confirm ({'; '.join(changes) or 'read again'}"
+            "), so what it owes and owes back after it no longer holds. Nothing was sent to "
+            "Stripe: check the invoice, then press Refund again to confirm it on the "
+            "figures as they are now."
+        )
+
+
+def _confirmed_card_refund(
+    confirmation: str,
+    credit_note_id: int,
+    *,
+    amount: Decimal | None,
+    payment_id: int | None,
+    note: str | None,
+    actor: Actor,
+    now: datetime,
+) -> tuple[int, dict[str, str]]:
+    """The card payment and the figures a card refund's confirmation was shown with,
+    once it is found to be the service's, for this credit note, amount, payment, note
+    and person, and recent; `ConfirmationRefused` (400) otherwise."""
+    said = CARD_REFUND_CONFIRMATION.read(confirmation, credit_note_id, actor, now)
+    shown_payment = record_id(said.get("payment"))
+    if shown_payment is None or "amount" not in said or "note" not in said:
+        raise CARD_REFUND_CONFIRMATION.refused("the confirmation is not one this service made")
+    if (
+        decimal_or_none(said["amount"]) != amount
+        or said["note"] != confirmations.digest((note or "").strip())
+        or payment_id not in (None, shown_payment)
+    ):
+        raise CARD_REFUND_CONFIRMATION.refused(
+            "the amount, card payment or note posted is not the one shown to confirm (the "
+            f"confirmation was of {said['amount']} to card payment {shown_payment})"
+        )
+    figures = {
+        name: text for name, text in said.items() if name not in ("amount", "payment", "note")
+    }
+    return shown_payment, figures
+
+
 def refund_card(
     credit_note_id: int,
     *,
@@ -464,10 +632,19 @@ def refund_card(
     actor: Actor,
     gateway: payment_gateway.PaymentGateway | None,
     claim: idempotency.Claim | None = None,
+    confirmation: str | None = None,
 ) -> Refund:
     """Billing staff: refund a credit note's refund due to the card that paid the
     invoice (a Stripe Refund on its PaymentIntent; the whole outstanding amount
     unless `amount` says less).
+
+    With `confirmation` (the console's confirming press always gives one, "" when its
+    post had none; round 54): refused (`ConfirmationRefused`, 400) unless it is a
+    `check_card_refund` confirmation of this service, for this credit note, amount,
+    card payment, note and actor, shown within `CONFIRM_WITHIN`; refused
+    (`RefundChanged`, 409) when, under the rows' locks, the invoice's, the credit
+    note's or the card payment's figures are no longer those shown. Stripe is asked
+    nothing either way. The API gives none: a program confirms by calling.
 
     The refund is recorded `pending` first, which holds its amount against the
     refund due, so a second request cannot refund it again; then Stripe is
@@ -491,7 +668,18 @@ def refund_card(
     actor.require_role("billing")
     now = now or utcnow()
     gateway = _card_gateway(gateway)
-    asked = _CardRefundAsked(credit_note_id, amount, payment_id, note, now, actor, claim)
+    shown: dict[str, str] | None = None
+    if confirmation is not None:
+        payment_id, shown = _confirmed_card_refund(
+            confirmation,
+            credit_note_id,
+            amount=amount,
+            payment_id=payment_id,
+            note=note,
+            actor=actor,
+            now=now,
+        )
+    asked = _CardRefundAsked(credit_note_id, amount, payment_id, note, now, actor, claim, shown)
     for _round in range(LOCK_ROUNDS):
         try:
             request = _pending_card_refund(asked)
@@ -539,6 +727,8 @@ class _CardRefundAsked:
     now: datetime
     actor: Actor
     claim: idempotency.Claim | None
+    # What the console's confirmation showed (`card_refund_figures`), else None.
+    shown: dict[str, str] | None = None
 
 
 def _pending_card_refund(
@@ -549,6 +739,8 @@ def _pending_card_refund(
     with db.transaction() as session:
         key_stored = idempotency.claim_in(session, asked.claim) if asked.claim is not None else None
         credit = _locked_credit_note(session, asked.credit_note_id, card=True)
+        if asked.shown is not None:
+            _refuse_if_moved(session, credit, asked.payment_id, asked.shown)
         wanted = credit.refund_outstanding if asked.amount is None else asked.amount
         _check_refund_amount(credit, wanted)
         payment = _refundable_card_payment(session, credit, wanted, asked.payment_id)
@@ -576,6 +768,22 @@ def _pending_card_refund(
             credit.currency,
             wanted,
         )
+
+
+def _refuse_if_moved(
+    session: Session, credit: CreditNote, payment_id: int | None, shown: dict[str, str]
+) -> None:
+    """`RefundChanged` when the figures a card refund was confirmed on moved (read
+    under the locks `_locked_credit_note` took, the card payments among them)."""
+    payment = session.get(Payment, payment_id) if payment_id is not None else None
+    if payment is None or payment.invoice_id != credit.invoice_id:
+        raise CARD_REFUND_CONFIRMATION.refused("the confirmation was shown for another payment")
+    session.refresh(payment)
+    changes = confirmations.differences(
+        shown, card_refund_figures(credit, payment), credit.currency
+    )
+    if changes:
+        raise RefundChanged(credit, changes)
 
 
 def _refund_failed_at_once(

@@ -131,7 +131,20 @@ def test_the_console_asks_first_then_withdraws_and_lists_the_withdrawal(
     assert asked.status_code == 200
     assert f"Withdraw the links to invoice {invoice.number}?" in asked.get_data(as_text=True)
     assert client.get(sent).status_code == 200  # nothing yet
-    done = client.post(url, data={"links-reason": "Sent to the wrong person", "confirmed": "yes"})
+    # Round 54: the confirming post carries the billing contact the confirmation named.
+    contact = vendor.organization.billing_email
+    assert f"The billing contact, {contact}, is emailed a new link." in html.unescape(
+        asked.get_data(as_text=True)
+    )
+    assert f'name="shown_contact" value="{contact}"' in asked.get_data(as_text=True)
+    done = client.post(
+        url,
+        data={
+            "links-reason": "Sent to the wrong person",
+            "confirmed": "yes",
+            "shown_contact": contact,
+        },
+    )
     assert done.status_code == 302
     assert client.get(sent).status_code == 403
     page = client.get(f"/console/invoices/{invoice.id}").get_data(as_text=True)
@@ -169,6 +182,55 @@ def test_the_api_withdraws_links_for_billing_staff_only(
     assert answer["generation"] == 1
     assert answer["reason"] == "Forwarded to a supplier"
     assert client.get(sent).status_code == 403
+
+
+def test_links_withdrawn_after_the_billing_contact_changed_are_refused_naming_both(
+    app: Any,
+    client: FlaskClient,
+    vendor: Any,
+    billing_staff: Any,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    # Round 54: the confirmation named the contact as it was; a member changed it
+    # before the press, and the press sent the new link to an address no one confirmed.
+    organization = vendor.organization
+    old_email = organization.billing_email
+    invoice = invoice_for(vendor)
+    url = f"/console/invoices/{invoice.id}/link-withdrawals"
+    signed_in(client, billing_staff)
+    fields = {"links-reason": "Sent to the wrong person"}
+    asked = client.post(url, data=fields).get_data(as_text=True)
+    assert f'name="shown_contact" value="{old_email}"' in asked
+    member = signed_in(app.test_client(), vendor)
+    changed = billing_contact_form(organization, "Dana Whitfield", "dana.w@example.org")
+    assert member.post("/organization/profile", data=changed).status_code == 302
+    withdrawals_before = len(db.session().scalars(select(InvoiceLinkRevocation)).all())
+    emails_before = len(_renewal_emails())
+
+    answer = client.post(url, data={**fields, "confirmed": "yes", "shown_contact": old_email})
+
+    assert answer.status_code == 409
+    said = " ".join(html.unescape(answer.get_data(as_text=True)).split())
+    assert (
+        f"Not withdrawn: the billing contact of Invoice {invoice.number} changed after the "
+        f"withdrawal was shown to confirm (it named {old_email}; it is dana.w@example.org now"
+    ) in said
+    assert len(db.session().scalars(select(InvoiceLinkRevocation)).all()) == withdrawals_before
+    assert len(_renewal_emails()) == emails_before
+    withdrawn_by_staff = select(AuditEvent).where(
+        AuditEvent.action == "invoice.links_withdrawn",
+        AuditEvent.note == "Sent to the wrong person",
+    )
+    assert db.session().scalars(withdrawn_by_staff).all() == []
+    # Asked again, it names the new contact and withdraws.
+    again = client.post(url, data=fields).get_data(as_text=True)
+    assert 'name="shown_contact" value="dana.w@example.org"' in again
+    done = client.post(
+        url, data={**fields, "confirmed": "yes", "shown_contact": "dana.w@example.org"}
+    )
+    assert done.status_code == 302
+    assert _renewal_emails()[-1].to == ["dana.w@example.org"]
 
 
 def test_changing_the_billing_contacts_address_moves_the_invoice_links_to_the_new_one(

@@ -143,7 +143,24 @@ def test_billing_staff_refund_part_of_a_card_payment_from_its_page_and_come_back
     assert "Give an amount such as 1250.00" in said
     assert db.session().scalars(db.select(Refund)).all() == []
 
-    done = staff.post(refund_url, data={**fields, "from_payment": str(payment.id)})
+    # Round 54: a card refund is confirmed first, naming the card, Stripe asked nothing.
+    asked = staff.post(refund_url, data={**fields, "from_payment": str(payment.id)})
+    assert asked.status_code == 200
+    shown = asked.get_data(as_text=True)
+    assert f"Refund 60.00 USD to {payment.card_label}?" in _words(shown)
+    assert f'href="{url}"' in shown  # "Do not refund" goes back to this page
+    assert db.session().scalars(db.select(Refund)).all() == []
+    signed = re.search(r'name="confirmation" value="([^"]*)"', shown)
+    assert signed
+    done = staff.post(
+        refund_url,
+        data={
+            **fields,
+            "from_payment": str(payment.id),
+            "confirmation": signed.group(1),
+            "confirmed": "yes",
+        },
+    )
     assert done.status_code == 302
     assert done.headers["Location"].endswith(url)
     (refund,) = db.session().scalars(db.select(Refund)).all()

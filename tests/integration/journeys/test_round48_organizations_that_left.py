@@ -125,9 +125,18 @@ def test_closing_an_organization_withdraws_its_undecided_applications_audited(
         f"Application {submitted.reference} is submitted: closing withdraws it, since a "
         "closed organization's application is not approved."
     ) in text_of(closing)
+    # Round 54: the confirming post carries what the confirmation listed (the draft is
+    # withdrawn too, unlisted: nothing was asked of the office yet).
+    shown = f"application:{submitted.id}"
+    assert f'name="shown_ending" value="{shown}"' in closing.get_data(as_text=True)
     closed = console.post(
         f"/console/organizations/{vendor.organization_id}/standing",
-        data={"action": "close", "reason": "The licensee stopped trading.", "confirmed": "yes"},
+        data={
+            "action": "close",
+            "reason": "The licensee stopped trading.",
+            "confirmed": "yes",
+            "shown_ending": shown,
+        },
     )
     assert closed.status_code in (200, 302, 303), closed.get_data(as_text=True)
 
@@ -180,6 +189,52 @@ def test_closing_an_organization_withdraws_its_undecided_applications_audited(
     assert submitted.reference not in queue
     assert elsewhere.reference in queue
     assert re.search(r"Applications awaiting review\s+1\b", text_of(console.get("/console/")))
+
+
+def test_closing_refuses_to_withdraw_an_application_submitted_after_its_confirmation(
+    app: Flask,
+    apply: Any,  # noqa: F811
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+) -> None:
+    # Round 54: the confirmation listed one application; the vendor submitted another
+    # before the press, which closing withdrew too, though no one was shown it.
+    listed = apply(vendor, STAFF_USE)
+    console: FlaskClient = signed_in(app.test_client(), licensing_staff)
+    url = f"/console/organizations/{vendor.organization_id}/standing"
+    form = {"action": "close", "reason": "The licensee stopped trading."}
+    asked = console.post(url, data=form).get_data(as_text=True)
+    shown = re.search(r'name="shown_ending" value="([^"]*)"', asked)
+    assert shown
+    assert shown.group(1) == f"application:{listed.id}"
+    appeared = apply(vendor, STAFF_USE)
+
+    refused = console.post(url, data={**form, "confirmed": "yes", "shown_ending": shown.group(1)})
+
+    assert refused.status_code == 409
+    name = db.session().get(Organization, vendor.organization_id).legal_name  # type: ignore[union-attr]
+    assert (
+        f"Not closed: {name} submitted application {appeared.reference} after the closing "
+        "was shown to confirm, and closing would withdraw it unlisted. Nothing changed"
+    ) in text_of(refused)
+    db.session().expire_all()
+    assert db.session().get(Organization, vendor.organization_id).standing == "active"  # type: ignore[union-attr]
+    states = {a.id: a.state for a in db.session().scalars(select(Application))}
+    assert states == {listed.id: "submitted", appeared.id: "submitted"}
+    withdrawals = select(AuditEvent).where(AuditEvent.action == "application.withdrawn")
+    assert db.session().scalars(withdrawals).all() == []
+    closings = select(OutboxMessage).where(OutboxMessage.subject.contains("standing is now"))
+    assert db.session().scalars(closings).all() == []
+    # Asked again, the confirmation lists both, and closing withdraws both.
+    again = console.post(url, data=form)
+    assert appeared.reference in text_of(again)
+    both = re.search(r'name="shown_ending" value="([^"]*)"', again.get_data(as_text=True))
+    assert both
+    done = console.post(url, data={**form, "confirmed": "yes", "shown_ending": both.group(1)})
+    assert done.status_code in (302, 303)
+    db.session().expire_all()
+    assert {a.state for a in db.session().scalars(select(Application))} == {"withdrawn"}
 
 
 def test_the_cards_check_leaves_out_a_closed_organizations_application_and_marks_a_suspended_one(
