@@ -13,7 +13,7 @@ import click
 import yaml
 from flask.cli import with_appcontext
 
-from licensing import calendar, db, errors, limits
+from licensing import calendar, db, errors, limits, terminal
 from licensing.config import current_config
 from licensing.money import price_in_words
 from licensing.pricing.describe import proration_warnings
@@ -131,7 +131,13 @@ def _document(path: Path) -> Any:
     try:
         return read_card_file(path)
     except CardFileError as exc:
-        raise click.ClickException(f"{path}: {exc}") from None
+        raise click.ClickException(terminal.shown(f"{path}: {exc}")) from None
+
+
+def _say(line: str) -> None:
+    """One line of a command's output, a card's text in it escaped (`terminal.shown`:
+    round 54, a card's title or rule id may hold what a terminal obeys)."""
+    click.echo(terminal.shown(line))
 
 
 def _publish(path: Path) -> services.ImportResult:
@@ -151,9 +157,9 @@ def _refusals(path: Path) -> Iterator[None]:
         lines = [f"{path}: {invalid.detail}"]
         for field_path, messages in invalid.errors.items():
             lines.extend(f"  {field_path}: {message}" for message in messages)
-        raise click.ClickException("\n".join(lines)) from None
+        raise click.ClickException("\n".join(map(terminal.shown, lines))) from None
     except errors.Conflict as conflict:
-        raise click.ClickException(f"{path}: {conflict.detail}") from None
+        raise click.ClickException(terminal.shown(f"{path}: {conflict.detail}")) from None
 
 
 @click.command("import")
@@ -168,10 +174,10 @@ def import_command(file: Path) -> None:
     """
     result = _publish(file)
     verb = "Published" if result.created else "Already published, unchanged:"
-    click.echo(f"{verb} rate card {result.version}.")
+    _say(f"{verb} rate card {result.version}.")
     # A card that runs long: what the check warns of, said as it is published (round 44).
     for warning in result.proration_warnings:
-        click.echo(f"Warning: {warning.sentence}")
+        _say(f"Warning: {warning.sentence}")
 
 
 @click.command("check")
@@ -188,23 +194,23 @@ def check_command(file: Path) -> None:
         check = services.check_card(_document(file))
     card, base = check.card, check.base
     if check.version_state == "identical":
-        click.echo(f"Rate card {card.version} is valid and published with this content.")
+        _say(f"Rate card {card.version} is valid and published with this content.")
         return
-    click.echo(f"Rate card {card.version} is valid; nothing is published.")
+    _say(f"Rate card {card.version} is valid; nothing is published.")
     if base is None:
         click.echo("No card is published before it to compare it with.")
     else:
         changes = check.differences(amount=price_in_words)
         said = f"{len(changes)} difference{'' if len(changes) == 1 else 's'}"
-        click.echo(f"Compared with {base.version}: {said}.")
+        _say(f"Compared with {base.version}: {said}.")
         for change in changes:
-            click.echo(f"  {change.sentence}")
+            _say(f"  {change.sentence}")
     for warning in check.price_changes(amount=price_in_words):
-        click.echo(f"Warning: {warning.sentence}")
+        _say(f"Warning: {warning.sentence}")
     today = calendar.office_date(db.utcnow())
     long_days = current_config().long_card_days
     for prorated in proration_warnings(card, long_period_days=long_days, today=today):
-        click.echo(f"Warning: {prorated.sentence}")
+        _say(f"Warning: {prorated.sentence}")
 
 
 @click.command("list")
@@ -215,7 +221,7 @@ def list_command() -> None:
     if not cards:
         click.echo("No rate cards are published.")
     for card in cards:
-        click.echo(
+        _say(
             f"{card.version:<12} {period_words(card.effective_from, card.effective_to)}  "
             f"{card.currency}  {card.title}"
         )

@@ -104,3 +104,30 @@ def test_a_deeply_nested_document_posted_to_publish_the_checked_card_is_a_422(
     nested = "[" * 50_000 + "]" * 50_000
     response = client.post("/console/rate-cards/checked", data={"document": nested})
     assert response.status_code == 422, response.status_code
+
+
+# An operating system command (the window's title set) and an override that lays out
+# what follows reversed: what a card's text may hold, which a terminal obeys.
+TITLE_SET, OVERRIDE = "\x1b]0;pwned\x07", "\u202e"
+
+
+@pytest.mark.usefixtures("example_card")
+def test_checking_a_card_prints_its_control_characters_escaped(app: Flask, tmp_path: Path) -> None:
+    """Round 54's `ratecards check` echoes a card's title, rule ids and field names
+    (in differences and refusals); a card drafted elsewhere could hold escape
+    sequences or bidirectional controls, which the operator's terminal obeyed (round
+    52 escaped them in the commands naming organizations)."""
+    document = example_document()
+    document.update(version="2027.2", title=f"Schedule {TITLE_SET}{OVERRIDE}2027")
+    path = tmp_path / "card.json"
+    path.write_text(json.dumps(document))
+    checked = _check(app, path)
+    assert checked.exit_code == 0, checked.output
+    assert "Schedule \\x1b]0;pwned\\x07\\u202e2027" in checked.output
+    document[f"x{TITLE_SET}"] = 1
+    path.write_text(json.dumps(document))
+    refused = _check(app, path)
+    assert refused.exit_code == 1
+    assert "x\\x1b]0;pwned\\x07" in refused.output
+    for output in (checked.output, refused.output):
+        assert not {"\x1b", "\x07", OVERRIDE} & set(output)
