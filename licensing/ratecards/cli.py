@@ -107,8 +107,11 @@ def read_card_file(path: Path) -> Any:
     lengths, unstorable text) and at most `MAX_CARD_FILE_BYTES`: `CardFileError`
     saying why not (round 54: a deeply nested file or a 5,000-digit integer was a
     traceback, a YAML bomb held the command)."""
-    with path.open("rb") as file:  # at most one byte past the bound, whatever the file is
-        raw = file.read(MAX_CARD_FILE_BYTES + 1)
+    try:
+        with path.open("rb") as file:  # at most one byte past the bound, whatever the file is
+            raw = file.read(MAX_CARD_FILE_BYTES + 1)
+    except OSError as exc:
+        raise CardFileError(f"the file cannot be read: {exc}") from None
     if len(raw) > MAX_CARD_FILE_BYTES:
         raise CardFileError(f"the file is larger than {MAX_CARD_FILE_BYTES // 1_000_000} MB")
     try:

@@ -131,3 +131,21 @@ def test_checking_a_card_prints_its_control_characters_escaped(app: Flask, tmp_p
     assert "x\\x1b]0;pwned\\x07" in refused.output
     for output in (checked.output, refused.output):
         assert not {"\x1b", "\x07", OVERRIDE} & set(output)
+
+
+def test_a_card_file_that_cannot_be_opened_is_refused_saying_why(
+    app: Flask, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A file the operator may not read (root reads every file, so refused here by a
+    stand-in) was an OSError traceback."""
+    path = tmp_path / "card.json"
+    path.write_text("{}")
+
+    def refused(*_args: object, **_kwargs: object) -> None:
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(Path, "open", refused)
+    result = _check(app, path)
+    assert result.exit_code == 1, result.output
+    assert isinstance(result.exception, SystemExit), repr(result.exception)
+    assert "cannot be read: [Errno 13] Permission denied" in result.output
