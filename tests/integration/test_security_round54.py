@@ -12,7 +12,9 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from tests.integration.agreements.conftest import AUTO_USE, apply  # noqa: F401
 from tests.integration.pricing.conftest import example_card, example_document  # noqa: F401
+from tests.support.agreements import agreement_of
 from tests.support.pages import text_of
 
 DEEP = 100_000
@@ -149,3 +151,26 @@ def test_a_card_file_that_cannot_be_opened_is_refused_saying_why(
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit), repr(result.exception)
     assert "cannot be read: [Errno 13] Permission denied" in result.output
+
+
+def test_a_forged_shown_state_is_not_repeated_in_the_terminations_refusal(
+    apply: Any,  # noqa: F811 - the fixture
+    vendor: Any,
+    licensing_staff: Any,
+    signed_in: Any,
+    app: Flask,
+) -> None:
+    """Round 54's termination confirmation carries `shown_state`; a post of anything
+    else was repeated whole in the 409's sentence (escaped, but any text at any length
+    shown as the office's words). It now names only an agreement's states."""
+    agreement = agreement_of(apply(vendor, AUTO_USE))
+    staff = signed_in(app.test_client(), licensing_staff)
+    forged = "Call 555-0100 to keep your license. " * 500
+    refused = staff.post(
+        f"/console/agreements/{agreement.id}/terminate",
+        data={"reason": "Breach", "confirmed": "yes", "shown_state": forged},
+    )
+    assert refused.status_code == 409
+    said = text_of(refused)
+    assert "555-0100" not in said
+    assert f"agreement {agreement.number} was in a state not known when" in said
