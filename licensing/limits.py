@@ -151,6 +151,15 @@ def loads(text: str) -> Any:
     return document
 
 
+def check_document(document: Any) -> None:
+    """Hold a document read otherwise than by `loads` (a YAML rate card) to the
+    bounds `loads` puts on a body's values: nesting, unstorable text. `InvalidInput`
+    naming the paths; iterative, so a deep document costs no recursion."""
+    problems = _walk(document)
+    if problems:
+        raise InvalidInput("The document has values that cannot be accepted; see errors.", problems)
+
+
 def _surely_within_bounds(text: str, document: Any, marks: bytes) -> bool:
     """Whether `_walk` would find nothing, known without walking every value (the
     walk was a tenth of a small API request). Unstorable text can only come

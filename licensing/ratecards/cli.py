@@ -13,7 +13,7 @@ import click
 import yaml
 from flask.cli import with_appcontext
 
-from licensing import calendar, db, errors
+from licensing import calendar, db, errors, limits, terminal
 from licensing.config import current_config
 from licensing.money import price_in_words
 from licensing.pricing.describe import proration_warnings
@@ -23,30 +23,124 @@ from licensing.ratecards import queries, services
 SAMPLES_DIR = Path(__file__).parent / "samples"
 
 
+# The largest card file the commands read (round 54, review54): ten times the page's
+# upload (`views.MAX_CARD_BYTES`), since a card too large to publish from a page is
+# published here; no more than one byte past it is read (a device or a pipe too).
+MAX_CARD_FILE_BYTES = 10_000_000
+# The most nodes a YAML card may make once its aliases are expanded: a "YAML bomb"
+# (ten anchors of nine aliases each) is a few hundred bytes that expand to billions.
+MAX_YAML_NODES = 1_000_000
+
+
 class _CardLoader(yaml.SafeLoader):
-    """The safe loader, reading YAML floats (which would be binary) as their text."""
+    """The safe loader, reading YAML floats (which would be binary) as their text,
+    integers and floats within the API's bounds on a JSON number, and refusing a
+    document whose aliases expand past `MAX_YAML_NODES`."""
+
+    def get_single_node(self) -> yaml.Node | None:
+        node = super().get_single_node()
+        if node is not None:
+            _expanded_size(node, {}, set())
+        return node
+
+
+def _expanded_size(node: yaml.Node, sizes: dict[int, int], open_nodes: set[int]) -> int:
+    """How many nodes `node` makes with every alias expanded (each shared node is
+    counted once per use, measured once); a `YAMLError` past `MAX_YAML_NODES`, or
+    for a node that holds itself."""
+    key = id(node)
+    if key in sizes:
+        return sizes[key]
+    if key in open_nodes:
+        raise yaml.YAMLError("an alias refers to a node that holds it")
+    open_nodes.add(key)
+    children: list[yaml.Node] = []
+    if isinstance(node, yaml.SequenceNode):
+        children = list(node.value)
+    elif isinstance(node, yaml.MappingNode):
+        children = [part for pair in node.value for part in pair]
+    total = 1
+    for child in children:
+        total += _expanded_size(child, sizes, open_nodes)
+        if total > MAX_YAML_NODES:
+            raise yaml.YAMLError(
+                f"its aliases expand to more than {MAX_YAML_NODES:,} values (a YAML bomb?)"
+            )
+    open_nodes.discard(key)
+    sizes[key] = total
+    return total
+
+
+def _bounded_scalar(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> str:
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    if len(text) > limits.MAX_JSON_NUMBER_CHARS:
+        raise yaml.YAMLError(str(limits.NumberOutOfRange(text)))
+    return text
 
 
 def _exact_float(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> Decimal:
-    return Decimal(loader.construct_scalar(node))
+    try:
+        return limits.json_decimal(_bounded_scalar(loader, node))
+    except (limits.NumberOutOfRange, ArithmeticError) as error:
+        raise yaml.YAMLError(str(error)) from None
+
+
+def _bounded_int(loader: yaml.SafeLoader, node: yaml.ScalarNode) -> int:
+    _bounded_scalar(loader, node)
+    value: int = loader.construct_yaml_int(node)
+    return value
 
 
 _CardLoader.add_constructor("tag:yaml.org,2002:float", _exact_float)
+_CardLoader.add_constructor("tag:yaml.org,2002:int", _bounded_int)
+
+
+class CardFileError(ValueError):
+    """A card file that cannot be read: too large, not UTF-8, not JSON or YAML, or
+    beyond the bounds on a document (depth, numbers' lengths, unstorable text)."""
 
 
 def read_card_file(path: Path) -> Any:
-    """A card from JSON, or YAML with the same structure; decimals stay exact."""
-    content = path.read_text(encoding="utf-8")
-    if path.suffix.lower() in {".yaml", ".yml"}:
-        return yaml.load(content, Loader=_CardLoader)  # noqa: S506 - a SafeLoader subclass
-    return json.loads(content, parse_float=Decimal)
+    """A card from JSON, or YAML with the same structure; decimals stay exact.
+
+    Read within the bounds the API puts on a body (`limits.loads`: nesting, numbers'
+    lengths, unstorable text) and at most `MAX_CARD_FILE_BYTES`: `CardFileError`
+    saying why not (round 54: a deeply nested file or a 5,000-digit integer was a
+    traceback, a YAML bomb held the command)."""
+    try:
+        with path.open("rb") as file:  # at most one byte past the bound, whatever the file is
+            raw = file.read(MAX_CARD_FILE_BYTES + 1)
+    except OSError as exc:
+        raise CardFileError(f"the file cannot be read: {exc}") from None
+    if len(raw) > MAX_CARD_FILE_BYTES:
+        raise CardFileError(f"the file is larger than {MAX_CARD_FILE_BYTES // 1_000_000} MB")
+    try:
+        content = raw.decode("utf-8")
+        if path.suffix.lower() not in {".yaml", ".yml"}:
+            return limits.loads(content)
+        document = yaml.load(content, Loader=_CardLoader)  # noqa: S506 - a SafeLoader subclass
+        limits.check_document(document)  # the bounds a JSON body's values are held to
+        return document
+    except errors.InvalidInput as invalid:
+        said = "; ".join(message for messages in invalid.errors.values() for message in messages)
+        raise CardFileError(said or invalid.detail) from None
+    except RecursionError:
+        raise CardFileError(f"nested deeper than {limits.MAX_JSON_DEPTH} levels") from None
+    except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError, ValueError) as exc:
+        raise CardFileError(f"not a readable JSON or YAML document: {exc}") from None
 
 
 def _document(path: Path) -> Any:
     try:
         return read_card_file(path)
-    except (json.JSONDecodeError, yaml.YAMLError, UnicodeDecodeError) as exc:
-        raise click.ClickException(f"{path}: not a readable JSON or YAML document: {exc}") from None
+    except CardFileError as exc:
+        raise click.ClickException(terminal.shown(f"{path}: {exc}")) from None
+
+
+def _say(line: str) -> None:
+    """One line of a command's output, a card's text in it escaped (`terminal.shown`:
+    round 54, a card's title or rule id may hold what a terminal obeys)."""
+    click.echo(terminal.shown(line))
 
 
 def _publish(path: Path) -> services.ImportResult:
@@ -66,9 +160,9 @@ def _refusals(path: Path) -> Iterator[None]:
         lines = [f"{path}: {invalid.detail}"]
         for field_path, messages in invalid.errors.items():
             lines.extend(f"  {field_path}: {message}" for message in messages)
-        raise click.ClickException("\n".join(lines)) from None
+        raise click.ClickException("\n".join(map(terminal.shown, lines))) from None
     except errors.Conflict as conflict:
-        raise click.ClickException(f"{path}: {conflict.detail}") from None
+        raise click.ClickException(terminal.shown(f"{path}: {conflict.detail}")) from None
 
 
 @click.command("import")
@@ -83,10 +177,10 @@ def import_command(file: Path) -> None:
     """
     result = _publish(file)
     verb = "Published" if result.created else "Already published, unchanged:"
-    click.echo(f"{verb} rate card {result.version}.")
+    _say(f"{verb} rate card {result.version}.")
     # A card that runs long: what the check warns of, said as it is published (round 44).
     for warning in result.proration_warnings:
-        click.echo(f"Warning: {warning.sentence}")
+        _say(f"Warning: {warning.sentence}")
 
 
 @click.command("check")
@@ -103,23 +197,23 @@ def check_command(file: Path) -> None:
         check = services.check_card(_document(file))
     card, base = check.card, check.base
     if check.version_state == "identical":
-        click.echo(f"Rate card {card.version} is valid and published with this content.")
+        _say(f"Rate card {card.version} is valid and published with this content.")
         return
-    click.echo(f"Rate card {card.version} is valid; nothing is published.")
+    _say(f"Rate card {card.version} is valid; nothing is published.")
     if base is None:
         click.echo("No card is published before it to compare it with.")
     else:
         changes = check.differences(amount=price_in_words)
         said = f"{len(changes)} difference{'' if len(changes) == 1 else 's'}"
-        click.echo(f"Compared with {base.version}: {said}.")
+        _say(f"Compared with {base.version}: {said}.")
         for change in changes:
-            click.echo(f"  {change.sentence}")
+            _say(f"  {change.sentence}")
     for warning in check.price_changes(amount=price_in_words):
-        click.echo(f"Warning: {warning.sentence}")
+        _say(f"Warning: {warning.sentence}")
     today = calendar.office_date(db.utcnow())
     long_days = current_config().long_card_days
     for prorated in proration_warnings(card, long_period_days=long_days, today=today):
-        click.echo(f"Warning: {prorated.sentence}")
+        _say(f"Warning: {prorated.sentence}")
 
 
 @click.command("list")
@@ -130,7 +224,7 @@ def list_command() -> None:
     if not cards:
         click.echo("No rate cards are published.")
     for card in cards:
-        click.echo(
+        _say(
             f"{card.version:<12} {period_words(card.effective_from, card.effective_to)}  "
             f"{card.currency}  {card.title}"
         )

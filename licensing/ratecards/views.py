@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
-from decimal import Decimal
 from typing import Any
 
 from flask import (
@@ -25,7 +24,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import HiddenField
 from wtforms.validators import DataRequired
 
-from licensing import access, calendar, db, errors, words
+from licensing import access, calendar, db, errors, limits, words
 from licensing.agreements import card_effect, priced_on
 from licensing.config import current_config
 from licensing.db import utcnow
@@ -209,7 +208,8 @@ def publish_checked() -> BaseResponse | tuple[str, int]:
     form = PublishCheckedForm()
     if form.validate_on_submit():
         try:
-            document = json.loads("".join(request.form.getlist("document")), parse_float=Decimal)
+            # Bounded as the API's body (round 54: a nested one was a 500).
+            document = limits.loads("".join(request.form.getlist("document")))
         except json.JSONDecodeError:
             raise errors.InvalidInput(
                 "The card to publish is not JSON: check the file again."
@@ -349,7 +349,12 @@ def _card_document(raw: bytes) -> Any:
             "_body", "The file is not UTF-8 text: save the card as a UTF-8 JSON file."
         ) from None
     try:
-        return json.loads(text, parse_float=Decimal)
+        # Within the API's bounds on a body (nesting, numbers' lengths, unstorable
+        # text): round 54's review found a deeply nested file a 500 here.
+        return limits.loads(text)
+    except errors.InvalidInput as beyond:
+        said = " ".join(message for messages in beyond.errors.values() for message in messages)
+        raise errors.InvalidInput.for_field("_body", f"The file cannot be read: {said}") from None
     except json.JSONDecodeError as exc:
         raise errors.InvalidInput.for_field(
             "_body",

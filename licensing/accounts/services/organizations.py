@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from licensing import calendar, db
+from licensing import calendar, db, terminal
 from licensing.accounts import queries
 from licensing.accounts.models import Organization
 from licensing.accounts.services._common import (
@@ -184,17 +183,18 @@ def organization_by_name(name: str) -> int:
     if named.exact:
         raise InvalidInput.for_field(
             "organization",
-            f"{named.total} organizations are named “{_shown(given)}”: {candidates}. Give the id.",
+            f"{named.total} organizations are named “{terminal.shown(given)}”: {candidates}. "
+            "Give the id.",
         )
     if not named.found:
         raise InvalidInput.for_field(
             "organization",
-            f"No organization is named “{_shown(given)}”, nor has a name containing it. "
+            f"No organization is named “{terminal.shown(given)}”, nor has a name containing it. "
             "Give its legal name or its id.",
         )
     raise InvalidInput.for_field(
         "organization",
-        f"No organization is named “{_shown(given)}” exactly; {named.total} "
+        f"No organization is named “{terminal.shown(given)}” exactly; {named.total} "
         f"{'has a name' if named.total == 1 else 'have names'} containing it: "
         f"{candidates}. Give the legal name exactly or the id.",
     )
@@ -204,26 +204,8 @@ def _candidates(named: queries.NamedOrganizations) -> str:
     """The candidates as a list: `Acme Inc. (id 3); Acme Inc. (id 9, closed); and 4 more`
     (a semicolon between them: a legal name may hold a comma)."""
     listed = [
-        f"{_shown(legal_name)} (id {number}{', ' + standing if standing == CLOSED else ''})"
+        f"{terminal.shown(legal_name)} (id {number}{', ' + standing if standing == CLOSED else ''})"
         for number, legal_name, standing in named.found
     ]
     more = named.total - len(listed)
     return "; ".join(listed) + (f"; and {more} more" if more else "")
-
-
-# C0 and C1 controls: a name stored before names were one line may hold an escape
-# sequence, which a terminal would obey (round 51); and the bidirectional controls
-# (marks, embeddings, overrides, isolates), which a one-line name may hold and a
-# terminal obeys by laying out the text after them reversed (round 52).
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
-
-
-def _shown(name: str) -> str:
-    """A stored name as a command prints it: each control character written as its
-    escape (`\\x1b`, `\\u202e`), so a terminal shows the name and obeys nothing in it."""
-    return _CONTROLS.sub(_escaped, name)
-
-
-def _escaped(found: re.Match[str]) -> str:
-    code = ord(found.group())
-    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"

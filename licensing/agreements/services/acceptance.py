@@ -356,9 +356,11 @@ def terminate(
 
     def record_reason(agreement: Agreement, text: str | None, _actor: Actor, _at: datetime) -> None:
         if shown_state is not None and agreement.state != shown_state:
+            # Only a state's name is repeated (review54): the post is the client's.
+            was = shown_state if shown_state in AGREEMENT.states else ""
             raise Conflict(
                 f"Not terminated: agreement {agreement.number} was "
-                f"{(shown_state or 'not known').replace('_', ' ')} when its termination was "
+                f"{was.replace('_', ' ') or 'in a state not known'} when its termination was "
                 f"shown to confirm and is {agreement.state.replace('_', ' ')} now, so what the "
                 "confirmation said no longer holds. Nothing changed: terminate it again to "
                 "confirm it as it is now."

@@ -153,8 +153,21 @@ def test_an_admin_checks_a_card_through_the_api_storing_and_auditing_nothing(
     # Amounts as the API gives money, with the currency the page names too (round 21).
     assert "2500.00 USD" in changed[0]["sentence"]
     assert "2750.00 USD" in changed[0]["sentence"]
+    # Round 54: with what 2027.1 priced, which keeps its prices (nothing here).
+    nothing_priced = {
+        "application_count": 0,
+        "applications": [],
+        "agreement_count": 0,
+        "agreements": [],
+    }
     assert body["takes_over"] == [
-        {"version": "2027.1", "first": "2027-01-01", "last": "2027-12-31", "whole": True}
+        {
+            "version": "2027.1",
+            "first": "2027-01-01",
+            "last": "2027-12-31",
+            "whole": True,
+            "priced": nothing_priced,
+        }
     ]
     assert body["keeps"] == []
     assert [rule["id"] for rule in body["rules"]] == [r["id"] for r in _next_card()["rules"]]
