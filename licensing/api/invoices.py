@@ -40,7 +40,12 @@ from licensing.api.fields import (
     record_id,
     vocabulary,
 )
-from licensing.api.idempotency import current_claim, idempotent, idempotent_in_steps
+from licensing.api.idempotency import (
+    KEYS_USED_UP,
+    current_claim,
+    idempotent,
+    idempotent_in_steps,
+)
 from licensing.billing import gateways, pdfs, queries, sent_statements, services, statements
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import (
@@ -1478,8 +1483,7 @@ EMAIL_STATEMENT_LIMITS = (
     f"address less than {requested_statements.SAME_AGAIN_AFTER.seconds // 60} minutes ago, "
     f"or {requested_statements.PER_DAY} statements were emailed to the organization on "
     "request in the last 24 hours (the detail says which, `Retry-After` from when); or "
-    "the caller's documents budget, or the Idempotency-Keys a user stores in 24 hours, "
-    "is used up"
+    f"the caller's documents budget is used up. Or: {KEYS_USED_UP}"
 )
 
 

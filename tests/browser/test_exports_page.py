@@ -159,9 +159,11 @@ def test_each_dataset_offers_only_its_own_dates_and_states_at_phone_width_by_key
 
     _choose_by_keyboard(page, "Dataset", "Refunds")
     assert _offered(page, "State") == ["Any", "failed", "pending", "succeeded"]
+    # Round 54: a refund the card's bank returns is dated on its day (by=reversed).
     assert _offered(page, "Dates apply to") == [
         "The dataset's usual date",
         "Paid date",
+        "Day returned (reversals)",
         "Day recorded or changed (nightly pulls)",
     ]
     _choose_by_keyboard(page, "Dates apply to", "Day recorded or changed (nightly pulls)")
