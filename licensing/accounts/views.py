@@ -1398,7 +1398,10 @@ def change_standing(organization_id: int) -> Page:
         except InvalidInput as error:
             show_errors(form, error)
         except IllegalTransition as error:  # an illegal step: say which are allowed
+            # 409, as every illegal step is (round 54: it fell through to the form's
+            # 422, as if the choice were mistyped rather than no longer allowed).
             form.action.errors = [error.detail]
+            return _console_organization_page(found, standing_form=form, status=409)
         except Conflict as error:  # what closing ends grew since its confirmation: say what
             form.action.errors = [error.detail]
             return _console_organization_page(found, standing_form=form, status=409)

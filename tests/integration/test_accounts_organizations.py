@@ -355,7 +355,7 @@ def test_the_console_asks_for_a_change_and_refuses_one_the_standing_does_not_all
     assert nothing.status_code == 422
     assert "Choose the change to make." in nothing.get_data(as_text=True)
     stale = client.post(url, data={"action": "reinstate", "reason": "x"})
-    assert stale.status_code == 422
+    assert stale.status_code == 409  # an illegal step, not a mistyped field
     assert (
         "An organization that is active cannot be reinstated: it can only be closed, "
         "marked pending payment or suspended." in stale.get_data(as_text=True)
