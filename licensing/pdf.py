@@ -60,6 +60,8 @@ from reportlab.platypus.paraparser import ParaFrag
 from reportlab.platypus.tables import CellStyle
 from reportlab.rl_config import _FUZZ, paraFontSizeHeightOffset
 
+from licensing import printable
+
 # DejaVu Sans, shipped in the package (licensing/fonts, with its licence): nothing
 # is read from the system or downloaded, so a document draws the same anywhere.
 _FONT_DIR = Path(__file__).parent / "fonts"
@@ -722,21 +724,24 @@ CJK_TRADITIONAL_CHINESE = "MSung-Light"
 # The blocks of the CJK scripts, their punctuation and full- and half-width forms
 # (the Basic Multilingual Plane only: the fonts' UCS-2 encodings end there). A
 # text with none of these, in particular any ASCII text, takes no other step.
-_CJK = re.compile(
-    "[\u1100-\u11ff\u2e80-\u2fdf\u2ff0-\u33ff\u3400-\u4dbf\u4e00-\u9fff"
-    "\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef]"
-)
-# Thai and Devanagari: DejaVu Sans has no glyph for them, so their runs are drawn in
-# Noto Sans Thai and Noto Sans Devanagari, embedded as DejaVu Sans is (licensing/fonts,
-# SIL Open Font License: LICENSE-Noto), each run shaped by HarfBuzz (`_shaped`).
+_CJK = re.compile(f"[{printable.CJK_BLOCKS}]")
+# Thai, and the scripts of India and Sri Lanka (Devanagari; since round 55 Bengali,
+# Gurmukhi, Gujarati, Oriya, Tamil, Telugu, Kannada, Malayalam and Sinhala): DejaVu
+# Sans has no glyph for them, so their runs are drawn in the Noto Sans face of their
+# script, embedded as DejaVu Sans is (licensing/fonts, SIL Open Font License:
+# LICENSE-Noto), each run shaped by HarfBuzz (`_shaped`). The blocks are
+# `licensing.printable.SHAPED_SCRIPTS`'s, which the forms check text against.
 THAI, THAI_BOLD = "NotoSansThai", "NotoSansThai-Bold"
 DEVANAGARI, DEVANAGARI_BOLD = "NotoSansDevanagari", "NotoSansDevanagari-Bold"
-_THAI = re.compile("[\u0e00-\u0e7f]")
-_DEVANAGARI = re.compile("[\u0900-\u097f\ua8e0-\ua8ff]")
-_SHAPED_FACES = {THAI: THAI_BOLD, DEVANAGARI: DEVANAGARI_BOLD}
-# Every character another font draws: CJK, Thai, Devanagari.
-_OTHER = re.compile(_CJK.pattern[:-1] + "\u0900-\u097f\u0e00-\u0e7f\ua8e0-\ua8ff]")
-_CJK_RUN = re.compile(_OTHER.pattern + "+")
+# Each shaped face and its bold: `NotoSans<Script>` (the file `-Regular.ttf`) and
+# `NotoSans<Script>-Bold`.
+_SHAPED_FACES = {face: f"{face}-Bold" for face, _ in printable.SHAPED_SCRIPTS}
+# Every character another font draws: CJK, Thai, the scripts of India and Sri Lanka.
+_OTHER = re.compile(_CJK.pattern[:-1] + printable.SHAPED_BLOCKS + "]")
+# A run of them, with the zero-width joiner and non-joiner a shaped script writes
+# inside its words (Sinhala's ශ්‍රී, Malayalam's chillu forms): shaped with the run.
+_CJK_RUN = re.compile(_OTHER.pattern[:-1] + "\u200c\u200d]+")
+_JOINERS = "\u200c\u200d"
 _KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff65-\uff9f]")
 _HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7ff\uffa0-\uffdc]")
 _BOPOMOFO = re.compile("[\u3100-\u312f\u31a0-\u31bf]")
@@ -785,10 +790,9 @@ def font_runs(value: str, han: str | None = None) -> list[tuple[str | None, str]
     dejavu = cast(TTFont, pdfmetrics.getFont(FONT)).face.charToGlyph
 
     def font_of(character: str) -> str | None:
-        if _THAI.match(character):
-            return THAI
-        if _DEVANAGARI.match(character):
-            return DEVANAGARI
+        shaped = printable.shaped_face(character)
+        if shaped is not None:
+            return shaped
         if ord(character) in dejavu:
             return None
         if _KANA.match(character):
@@ -801,7 +805,14 @@ def font_runs(value: str, han: str | None = None) -> list[tuple[str | None, str]
     end = 0
     for found in _CJK_RUN.finditer(value):
         pieces.append((None, value[end : found.start()]))
-        pieces += [(font, "".join(run)) for font, run in itertools.groupby(found[0], font_of)]
+        fonts: list[str | None] = []
+        for character in found[0]:  # a joiner: the font of the character before it
+            joiner = character in _JOINERS
+            fonts.append((fonts[-1] if fonts else None) if joiner else font_of(character))
+        pieces += [
+            (font, "".join(character for _, character in run))
+            for font, run in itertools.groupby(zip(fonts, found[0], strict=True), lambda f: f[0])
+        ]
         end = found.end()
     pieces.append((None, value[end:]))
     runs = [
