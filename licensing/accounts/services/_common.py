@@ -15,7 +15,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from licensing import calendar, db
+from licensing import calendar, db, printable
 from licensing.accounts import passwords, queries
 from licensing.accounts.countries import COUNTRIES, unknown_country
 from licensing.accounts.models import (
@@ -141,6 +141,9 @@ def _clean_organization(
         if not is_one_line(text):
             errors[path] = [ONE_LINE]
             continue
+        if (problem := printable.unprintable_problem(text)) is not None:
+            errors[path] = [problem]  # the name and address print on every document
+            continue
         if name == "organization_type" and text not in ORGANIZATION_TYPES:
             errors[path] = [
                 f"Unknown organization type {text!r}; choose one of "
@@ -195,6 +198,8 @@ def _user_errors(
         errors["full_name"] = [at_most_characters(PERSON_NAME_MAX)]
     elif not is_one_line(name):
         errors["full_name"] = [ONE_LINE]
+    elif (problem := printable.unprintable_problem(name)) is not None:
+        errors["full_name"] = [problem]  # a requester's letter is addressed to it
     problems = passwords.password_problems(
         password or "", email=normalized or email, names=(name, *names)
     )

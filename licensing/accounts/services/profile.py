@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import db, printable
 from licensing.accounts import passwords, queries
 from licensing.accounts.models import (
     PASSWORD_LINKS,
@@ -62,6 +62,8 @@ def change_name(actor: Actor, full_name: str) -> User:
         raise InvalidInput.for_field("full_name", at_most_characters(PERSON_NAME_MAX))
     if not is_one_line(name):
         raise InvalidInput.for_field("full_name", ONE_LINE)
+    if (problem := printable.unprintable_problem(name)) is not None:
+        raise InvalidInput.for_field("full_name", problem)  # a letter is addressed to it
     with db.transaction() as session:
         user = _own_account(session, actor)
         if user.full_name != name:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from licensing import db
+from licensing import db, printable
 from licensing.actors import Actor
 from licensing.agreements import issuing
 from licensing.agreements.commands import ApplicationDraft, ProposedUseInput
@@ -36,6 +36,12 @@ def _check_use(use: ProposedUseInput, prefix: str, errors: _Errors) -> None:
     for name, allowed in _VOCABULARY:
         if getattr(use, name) not in allowed:
             errors.add(f"{prefix}.{name}", f"Must be one of: {', '.join(allowed)}.")
+    # What the agreement prints of the use, as typed.
+    for name in ("product_name", "description", "territories"):
+        if (problem := printable.unprintable_problem(getattr(use, name))) is not None:
+            errors.add(f"{prefix}.{name}", problem)
+    if (problem := printable.unprintable_problem(", ".join(use.languages))) is not None:
+        errors.add(f"{prefix}.languages", problem)
 
 
 def _check(draft: ApplicationDraft) -> None:

@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing import calendar, db
+from licensing import calendar, db, printable
 from licensing.accounts import services as accounts
 from licensing.accounts.models import User
 from licensing.actors import Actor
@@ -308,6 +308,8 @@ def _modified_quote(
             errors.add("term_reason", "Give the reason for changing the term.")
         elif len(reason) > REASON_MAX:
             errors.add("term_reason", _TOO_LONG)
+        elif (problem := printable.unprintable_problem(reason)) is not None:
+            errors.add("term_reason", problem)
         errors.raise_if_any("Every change needs a reason.")
         if start <= end and (problem := issuing.term_problem(start, end)):
             raise InvalidInput.for_field("term.end", problem)  # round 51, as a draft's
@@ -352,6 +354,9 @@ def _modified_quote(
             continue
         if len(change.reason.strip()) > REASON_MAX:
             errors.add(f"{path}.reason", _TOO_LONG)
+            continue
+        if (problem := printable.unprintable_problem(change.reason)) is not None:
+            errors.add(f"{path}.reason", problem)
             continue
         if change.amount < 0 or change.amount != change.amount.quantize(Decimal(1).scaleb(-places)):
             errors.add(f"{path}.amount", f"An amount of 0 or more with at most {places} decimals.")

@@ -10,7 +10,7 @@ from typing import Any, TypeVar
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
-from licensing import db, limits
+from licensing import db, limits, printable
 from licensing.access import Principal
 from licensing.accounts import queries as account_queries
 from licensing.accounts import services as accounts
@@ -224,6 +224,8 @@ def _reason(reason: str | None) -> str:
     text = (reason or "").strip()
     if not text:
         raise InvalidInput.for_field("reason", REASON_REQUIRED)
+    if (problem := printable.unprintable_problem(text)) is not None:
+        raise InvalidInput.for_field("reason", problem)  # a credit note prints it
     return text
 
 

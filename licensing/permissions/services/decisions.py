@@ -10,7 +10,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing import calendar, db
+from licensing import calendar, db, printable
 from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
@@ -128,6 +128,8 @@ def approve(
         use_text = (permitted_use or "").strip() or request.content_requested
         if len(use_text) > PERMITTED_USE_MAX:
             raise InvalidInput.for_field("permitted_use", at_most_characters(PERMITTED_USE_MAX))
+        if (problem := printable.unprintable_problem(use_text)) is not None:
+            raise InvalidInput.for_field("permitted_use", problem)  # the letter prints it
         PERMISSION_REQUEST.step(request.state, "approve")  # 409 before the letter is made
         before = request.snapshot()
         request.permitted_use = use_text
@@ -235,6 +237,8 @@ def deny(
     actor.require_role(STAFF_ROLE)
     moment = now or utcnow()
     text = message_text(reason, what=DENIAL_REASON_WHAT, limit=REASON_MAX, field_name="reason")
+    if (problem := printable.unprintable_problem(text)) is not None:
+        raise InvalidInput.for_field("reason", problem)  # the letter prints it
     with db.transaction() as session:
         request = locked(session, request_id)
         PERMISSION_REQUEST.step(request.state, "deny")  # 409 before the letter is made

@@ -11,7 +11,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing import calendar, db, references
+from licensing import calendar, db, printable, references
 from licensing.accounts.services import normalize_email
 from licensing.actors import Actor
 from licensing.db import utcnow
@@ -95,6 +95,9 @@ def clean_request(
         if getattr(given, name) not in allowed:
             errors[name] = [f"Choose one of: {', '.join(allowed)}."]
     clean = {name: getattr(given, name) for name in TEXT_FIELDS if name != "requester_email"}
+    for name, value in clean.items():  # the letter prints them
+        if (problem := printable.unprintable_problem(value or "")) is not None:
+            errors[name] = [problem]
     try:
         clean["requester_email"] = normalize_email(given.requester_email)
     except InvalidInput as exc:
