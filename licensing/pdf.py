@@ -27,7 +27,7 @@ from xml.sax.saxutils import escape
 
 from reportlab import rl_config
 from reportlab.lib import colors
-from reportlab.lib.enums import TA_LEFT, TA_RIGHT
+from reportlab.lib.enums import TA_JUSTIFY, TA_LEFT, TA_RIGHT
 from reportlab.lib.pagesizes import LETTER
 from reportlab.lib.rl_accel import escapePDF, fp_str
 from reportlab.lib.styles import ParagraphStyle, StyleSheet1
@@ -1120,10 +1120,25 @@ def _displayed_fragments(line: Any, base: str) -> Any:
         return line  # an image or a callback in the line: as typed
     texts = [fragment.text for fragment in words]
     owners = [index for index, text in enumerate(texts) for _ in text]
+    typed = "".join(texts)
+    # A run in another font (CJK, or a shaped run: its glyphs in the order drawn, a
+    # vowel sign first, private-use codes) is left to right and stays as it is: the
+    # algorithm is given a letter of that direction for each of its characters.
+    ours = {FONT, FONT_BOLD, FONT_ITALIC, FONT_BOLD_ITALIC}
+    analysed = "".join(
+        text if fragment.fontName in ours else "a" * len(text)
+        for fragment, text in zip(words, texts, strict=True)
+    )
     pieces = [
-        _clone(words[owner], text="".join(character for _, character in same))
+        _clone(
+            words[owner],
+            text="".join(
+                character if words[owner].fontName in ours else typed[index]
+                for index, character in same
+            ),
+        )
         for owner, same in itertools.groupby(
-            _display_order("".join(texts), base), key=lambda shown: owners[shown[0]]
+            _display_order(analysed, base), key=lambda shown: owners[shown[0]]
         )
     ]
     copy_of_line = copy.copy(line)
@@ -1613,7 +1628,11 @@ class _RightToLeft(_Paragraph):
     """Plain text with Hebrew or Arabic (`para()`): its lines broken in the order
     typed, its Arabic joined already, and each line drawn in display order
     (`displayed`) in the paragraph's direction. The lines are reordered only
-    while the paragraph draws, so a split, or a wrap again, reads them as typed."""
+    while the paragraph draws, so a split, or a wrap again, reads them as typed.
+    A paragraph whose direction is right to left (its first letter Hebrew or
+    Arabic) is drawn right-aligned where its style is left-aligned or justified
+    (round 55), as a reader of the script expects and a browser's `dir=auto` does;
+    its lines are the same, so only where each starts changes."""
 
     def drawOn(self, canvas: Canvas, x: float, y: float, _sW: float = 0) -> None:
         lines = self.__dict__.get("blPara")
@@ -1627,10 +1646,28 @@ class _RightToLeft(_Paragraph):
                 text = " ".join(" ".join(words) for _, words in lines.lines)
             direction = _base_direction(text or "")
         self.blPara = _displayed_lines(lines, direction)
+        style = self.style
+        if direction == "R" and style.alignment in (TA_LEFT, TA_JUSTIFY):
+            self.style = _right_aligned(style)
         try:
             super().drawOn(canvas, x, y, _sW)
         finally:
             self.blPara = lines
+            self.style = style
+
+
+_RIGHT_ALIGNED: dict[str, ParagraphStyle] = {}
+
+
+def _right_aligned(style: ParagraphStyle) -> ParagraphStyle:
+    """`style` aligned right, for a right-to-left paragraph: one copy a style, of
+    its own name (what a paragraph of ours remembers drawing is keyed by its style)."""
+    copy_of_style = _RIGHT_ALIGNED.get(style.name)
+    if copy_of_style is None or copy_of_style.parent is not style:
+        copy_of_style = ParagraphStyle(f"{style.name}, right to left", parent=style)
+        copy_of_style.alignment = TA_RIGHT
+        _RIGHT_ALIGNED[style.name] = copy_of_style
+    return copy_of_style
 
 
 def _draw_in_colour(canvas: Canvas, colour: Any, code: str) -> None:
@@ -1885,6 +1922,12 @@ def para(value: object, style: str = "Body") -> Paragraph:
     cleaned = _clean(raw)
     if has_other_script(cleaned):
         bold = _STYLE_BY_NAME[style].fontName == FONT_BOLD
+        if has_rtl(cleaned):
+            # Hebrew or Arabic beside CJK, Thai or an Indic script (round 55: its
+            # right-to-left runs were drawn as typed): Arabic joined, each run in its
+            # font, and each line drawn in display order (`_displayed_fragments`).
+            value = _with_font_tags(joined(_ISOLATE_MARKS.sub("", raw)), _han_font(raw), text, bold)
+            return _right_to_left(value, style, _base_direction(cleaned))
         return _parsed(_with_font_tags(raw, _han_font(raw), text, bold), style)
     if not cleaned:
         return _parsed(text(raw), style)
@@ -1896,6 +1939,14 @@ def para(value: object, style: str = "Body") -> Paragraph:
     # without reportlab's `__init__` and `_setup` for each paragraph.
     paragraph: _Paragraph = kind.__new__(kind)
     paragraph.__dict__ = {**fields, "text": cleaned, "frags": [_plain_copy(fragment, cleaned)]}
+    return paragraph
+
+
+def _right_to_left(value: str, style: str, direction: str) -> Paragraph:
+    """A `_RightToLeft` paragraph of markup `value` (its Arabic joined), drawn line by
+    line in display order in `direction`, that of its text outside isolated names."""
+    paragraph = _parsed(value, style, _RightToLeft)
+    paragraph.__dict__["_direction"] = direction
     return paragraph
 
 
@@ -1912,9 +1963,7 @@ def markup(value: str, style: str = "Body") -> Paragraph:
         value = joined(_ISOLATE_MARKS.sub("", value))
         if has_other_script(value):
             value = _cjk_in_markup(value, _STYLE_BY_NAME[style].fontName == FONT_BOLD)
-        paragraph = _parsed(value, style, _RightToLeft)
-        paragraph.__dict__["_direction"] = direction
-        return paragraph
+        return _right_to_left(value, style, direction)
     if has_other_script(value):
         value = _cjk_in_markup(value, _STYLE_BY_NAME[style].fontName == FONT_BOLD)
     bold = _bold_run(value, style)
@@ -1983,6 +2032,8 @@ def _cell(value: object, style: str, width: float) -> Any:
         "\xa0" not in cleaned
         and not has_other_script(cleaned)  # drawn by a paragraph, in the CID or Noto fonts
         and pdfmetrics.stringWidth(joined(cleaned), font.fontName, font.fontSize) < fits
+        # Right to left in a left-aligned column: a paragraph, aligned right (round 55).
+        and not (font.alignment == TA_LEFT and has_rtl(cleaned) and _base_direction(cleaned) == "R")
     ):
         return displayed(cleaned)  # Hebrew and Arabic in display order, else as it is
     return para(value, style)
