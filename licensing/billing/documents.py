@@ -326,11 +326,16 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
             total_rows=len(totals),
         )
     )
-    story.append(pdf.para("How to pay", "Heading"))
     if doc.state == PAID:
+        story.append(pdf.para("How to pay", "Heading"))
         story.append(pdf.para("Nothing is due on this invoice."))
-    else:
+    elif doc.remit_to:
+        story.append(pdf.para("How to pay", "Heading"))
         story.extend(pdf.para(line) for line in doc.remit_to)
+    else:
+        # No payment instructions (BILLING_REMIT_TO set empty): no heading over the
+        # late-fee line alone (round 55), the line a little below the totals.
+        story.append(Spacer(1, 0.15 * inch))
     story.append(pdf.para(doc.late_fee_terms, "Small"))
     story.append(Spacer(1, 0.15 * inch))
     story.append(pdf.para(doc.copyright_notice, "Small"))

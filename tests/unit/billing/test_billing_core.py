@@ -165,6 +165,18 @@ def test_the_invoice_pdf_is_deterministic_and_stamped_paid_only_when_paid() -> N
     assert "Nothing is due on this invoice." in paid
 
 
+def test_an_invoice_without_payment_instructions_prints_no_how_to_pay_heading() -> None:
+    # Round 55: with BILLING_REMIT_TO set empty the heading stood over the late-fee
+    # line alone. The line stays; the heading comes with instructions or "nothing due".
+    bare = " ".join(pdf_text(documents.render_invoice_pdf(_document("open", remit_to=()))).split())
+    assert "How to pay" not in bare
+    assert "1.5% per month" in bare
+    told = " ".join(pdf_text(documents.render_invoice_pdf(_document("open"))).split())
+    assert "How to pay" in told
+    paid = documents.render_invoice_pdf(_document("paid", remit_to=()))
+    assert "How to pay Nothing is due on this invoice." in " ".join(pdf_text(paid).split())
+
+
 @pytest.mark.parametrize("language", sorted(CJK_NAMES))
 def test_an_invoice_billed_to_a_chinese_japanese_or_korean_name_draws_it_in_its_cid_font(
     language: str,
