@@ -31,6 +31,7 @@ def test_the_table_of_printed_characters_is_what_the_embedded_fonts_draw() -> No
         "தமிழ் மென்பொருள்",
         "ශ්\u200dරී ලංකා",
         "Line one\nline two\tand a tab",  # control characters: the fields' own checks
+        "\u2068חברת בדיקה\u2069 and \u200bzero-width marks\u200d\ufeff",  # drawn as nothing
     ],
 )
 def test_every_script_the_documents_draw_prints(name: str) -> None:
