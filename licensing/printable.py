@@ -80,14 +80,10 @@ def unprintable(value: str) -> str:
         and _CJK.match(character) is None
         and not _printed(ord(character))
         and unicodedata.category(character) != "Cc"
-        and character not in _ISOLATES
     }
     return "".join(found)
 
 
-# Unicode's directional isolates, which a document reads as marks (`pdf.isolated`) and
-# draws as nothing, though no font has a glyph for them.
-_ISOLATES = "\u2066\u2067\u2068\u2069"
 _NAMED = 5  # characters named in a refusal; the rest are counted
 
 
