@@ -54,7 +54,7 @@ from licensing.agreements.services.reconsideration import (
     grant_reconsideration,
     request_reconsideration,
 )
-from licensing.agreements.services.reissue import Reissue, check_reissue, reissue
+from licensing.agreements.services.reissue import Reissue, check_reissue, correction_for, reissue
 from licensing.agreements.services.renewal import start_renewal
 from licensing.agreements.services.review import (
     REVIEW_ACTIONS,
@@ -106,6 +106,7 @@ __all__ = [
     "assign_many",
     "awaits_rate_card",
     "check_reissue",
+    "correction_for",
     "create_draft",
     "deny_reconsideration",
     "ended_by_closing",

@@ -5,11 +5,14 @@ agreement priced on the corrected card naming the one it replaces, the old one
 
 from __future__ import annotations
 
+import html
 import json
+import re
 from decimal import Decimal
 from typing import Any
 
 import pytest
+from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
@@ -24,6 +27,7 @@ from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import DEVELOPMENT_USE, STAFF_USE, draft
 from tests.integration.pricing.conftest import example_document
 from tests.support.agreements import accept, agreement_of, issued_agreement
+from tests.support.factories import bearer
 from tests.support.settings import issuing
 
 REASON = "Rate card 2027.1 had the development fee mistyped; 2027.2 corrects it."
@@ -222,3 +226,145 @@ def test_an_amount_staff_set_on_approval_is_kept_with_its_reason(
         "to": "6000.00",
         "reason": "Pilot rate for the first year",
     }
+
+
+def _words(page: str) -> str:
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+
+
+def _hidden(page: str, name: str) -> str:
+    found = re.search(rf'name="{name}" value="([^"]*)"', page)
+    assert found is not None, name
+    return html.unescape(found.group(1))
+
+
+def test_the_console_offers_the_reissue_asks_first_with_each_price_then_reissues(
+    client: FlaskClient, signed_in: Any, vendor: Any, licensing_staff: Any, example_card: str
+) -> None:
+    old = issued_agreement(vendor, licensing_staff, DEVELOPMENT_USE)
+    signed_in(client, licensing_staff)
+    page = f"/console/agreements/{old.id}"
+    # Before a correction, nothing to reissue on.
+    assert 'id="reissue"' not in client.get(page).get_data(as_text=True)
+    ratecards.import_card(_correction(), published_by="tests")
+
+    # The card's page lists the agreement and links its reissue.
+    card = client.get("/console/rate-cards/2027.1").get_data(as_text=True)
+    assert f'href="/console/agreements/{old.id}#reissue"' in card
+    assert "One awaiting acceptance can be reissued on the corrected card" in _words(card)
+    shown = client.get(page).get_data(as_text=True)
+    assert "Reissue on the corrected card" in shown
+    assert "Rate card 2027.1, which priced this agreement, is replaced by 2027.2" in _words(shown)
+
+    # A missing reason is the form again, beside the field, nothing asked.
+    missing = client.post(f"{page}/reissue", data={"reissue-reason": " "})
+    assert missing.status_code == 422
+    assert "Give a reason." in _words(missing.get_data(as_text=True))
+
+    asked = client.post(f"{page}/reissue", data={"reissue-reason": REASON})
+    assert asked.status_code == 200
+    question = asked.get_data(as_text=True)
+    words = _words(question)
+    assert f"Reissue agreement {old.number} on rate card 2027.2?" in words
+    assert "total 2,750.00 USD (it is 2,500.00 USD)" in words
+    assert "Use 1 (Scrubber Pro SDK): 2,500.00 USD on 2027.1, 2,750.00 USD on 2027.2." in words
+    assert "Invoiced when they accept it: 2,750.00 USD (it is 2,500.00 USD)." in words
+    assert f"The licensee is emailed the new agreement to accept, with the reason: {REASON}" in (
+        words
+    )
+    db.session().refresh(old)
+    assert old.state == "issued"  # asking changed nothing
+    confirmation = _hidden(question, "confirmation")
+
+    # The reason edited on the way: refused, nothing done.
+    edited = client.post(
+        f"{page}/reissue",
+        data={"reissue-reason": "Another reason", "confirmed": "yes", "confirmation": confirmation},
+    )
+    assert edited.status_code == 400
+    assert "Not reissued: the reason posted is not the one shown to confirm" in _words(
+        edited.get_data(as_text=True)
+    )
+    db.session().refresh(old)
+    assert old.state == "issued"
+
+    done = client.post(
+        f"{page}/reissue",
+        data={"reissue-reason": REASON, "confirmed": "yes", "confirmation": confirmation},
+    )
+    assert done.status_code == 302
+    db.session().refresh(old)
+    assert old.state == "replaced"
+    new = old.reissued_as
+    assert new is not None
+    assert done.headers["Location"].endswith(f"/console/agreements/{new.id}")
+    landed = _words(client.get(done.headers["Location"]).get_data(as_text=True))
+    assert f"Agreement {old.number} is replaced by {new.number}, priced on rate card 2027.2." in (
+        landed
+    )
+    assert f"Reissues {old.number} (issued on rate card 2027.1, which 2027.2 corrected)" in landed
+    replaced = _words(client.get(page).get_data(as_text=True))
+    assert f"Replaced by {new.number} (reissued" in replaced
+    assert "Reissue on the corrected card" not in replaced
+
+
+def test_a_confirmation_shown_before_another_correction_is_refused_with_what_changed(
+    client: FlaskClient, signed_in: Any, vendor: Any, licensing_staff: Any, example_card: str
+) -> None:
+    old = issued_agreement(vendor, licensing_staff, DEVELOPMENT_USE)
+    ratecards.import_card(_correction(), published_by="tests")
+    signed_in(client, licensing_staff)
+    page = f"/console/agreements/{old.id}"
+    question = client.post(f"{page}/reissue", data={"reissue-reason": REASON})
+    confirmation = _hidden(question.get_data(as_text=True), "confirmation")
+    # 2027.2 was itself wrong: 2027.4 corrects it before the press.
+    ratecards.import_card(_correction("2027.4", "2600.00"), published_by="tests")
+    pressed = client.post(
+        f"{page}/reissue",
+        data={"reissue-reason": REASON, "confirmed": "yes", "confirmation": confirmation},
+    )
+    assert pressed.status_code == 409
+    assert "card 2027.2 then, 2027.4 now; total 2750.00 then, 2600.00 now" in _words(
+        pressed.get_data(as_text=True)
+    )
+    db.session().refresh(old)
+    assert old.state == "issued"
+
+
+def test_the_api_reissues_for_licensing_staff_and_refuses_a_vendor_and_an_accepted_one(
+    client: FlaskClient, vendor: Any, licensing_staff: Any, example_card: str
+) -> None:
+    old = issued_agreement(vendor, licensing_staff, DEVELOPMENT_USE)
+    ratecards.import_card(_correction(), published_by="tests")
+    url = f"/api/v1/agreements/{old.id}/reissue"
+    assert client.post(url, json={"reason": REASON}, headers=bearer(vendor)).status_code == 403
+    blank = client.post(url, json={"reason": ""}, headers=bearer(licensing_staff))
+    assert blank.status_code == 422
+
+    answer = client.post(url, json={"reason": REASON}, headers=bearer(licensing_staff))
+    assert answer.status_code == 201, answer.get_json()
+    body = answer.get_json()
+    assert (body["state"], body["rate_card"], body["total"]) == ("issued", "2027.2", "2750.00")
+    assert body["reissue_of"] == old.number
+    assert answer.headers["Location"].endswith(f"/api/v1/agreements/{body['id']}")
+    replaced = client.get(f"/api/v1/agreements/{old.id}", headers=bearer(vendor)).get_json()
+    assert (replaced["state"], replaced["replaced_by"]) == ("replaced", body["number"])
+    assert replaced["allowed_actions"] == []
+
+    again = client.post(url, json={"reason": REASON}, headers=bearer(licensing_staff))
+    assert again.status_code == 409
+    assert again.mimetype == "application/problem+json"
+    assert (
+        "only an agreement awaiting the licensee's acceptance is reissued"
+        in (again.get_json()["detail"])
+    )
+    accept(db.session().get(Agreement, body["id"]), vendor)
+    accepted = client.post(
+        f"/api/v1/agreements/{body['id']}/reissue",
+        json={"reason": REASON},
+        headers=bearer(licensing_staff),
+    )
+    assert accepted.status_code == 409
+    assert (
+        "Terminate it, giving the reason, or issue a credit note" in (accepted.get_json()["detail"])
+    )
