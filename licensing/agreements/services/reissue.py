@@ -347,7 +347,7 @@ def reissue(
         _tell_vendor(
             session,
             new,
-            f"reissued on rate card {card.version} as {new.number}, ready to accept",
+            f"reissued on rate card {card.version} in place of {old.number}, ready to accept",
             f"Agreement {old.number} was priced on rate card {old.rate_card}, which the "
             f"licensing office has since corrected with rate card {card.version}. It is "
             f"withdrawn unaccepted and can no longer be accepted: license agreement "

@@ -27,6 +27,7 @@ from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import DEVELOPMENT_USE, STAFF_USE, draft
 from tests.integration.pricing.conftest import example_document
 from tests.support.agreements import accept, agreement_of, issued_agreement
+from tests.support.documents import pdf_text, stored_pdf
 from tests.support.factories import bearer
 from tests.support.settings import issuing
 
@@ -98,6 +99,10 @@ def test_an_unaccepted_agreement_on_a_corrected_card_is_reissued_at_the_correcte
         "to": "2027.2",
         "reason": REASON,
     }
+    # The new PDF is priced on the correction and says why its card changed.
+    document = " ".join(pdf_text(stored_pdf(new)).split())
+    assert "rate card 2027.2" in document
+    assert f"The Licensor amended the rate card from 2027.1 to 2027.2: {REASON}" in document
     # Audited on both, each naming the other's card or number.
     replaced = audit_queries.events_for(session, "agreement", old.id)[0]
     assert replaced.action == "agreement.reissued"
@@ -109,7 +114,8 @@ def test_an_unaccepted_agreement_on_a_corrected_card_is_reissued_at_the_correcte
     # The licensee is emailed the new agreement to accept, and why.
     email = session.scalars(select(OutboxMessage).order_by(OutboxMessage.id.desc()).limit(1)).one()
     assert email.subject == (
-        f"Agreement {new.number}: reissued on rate card 2027.2 as {new.number}, ready to accept"
+        f"Agreement {new.number}: reissued on rate card 2027.2 in place of {number}, ready to "
+        "accept"
     )
     body = " ".join(email.body_text.split())
     assert f"Agreement {number} was priced on rate card 2027.1" in body
