@@ -135,6 +135,26 @@ def _long_card_days(value: str) -> int:
     return number
 
 
+# The bounds of PRICE_CHANGE_RATIO: above 1 (every change would be warned of) and at
+# most 100 (a slip of two digits still is).
+PRICE_CHANGE_RATIO_BOUNDS = (Decimal("1.1"), Decimal(100))
+
+
+def _price_change_ratio(value: str) -> Decimal:
+    """PRICE_CHANGE_RATIO: a decimal from 1.1 to 100."""
+    least, most = PRICE_CHANGE_RATIO_BOUNDS
+    try:
+        number = Decimal(value.strip()) if value.strip().isascii() else None
+    except ArithmeticError:
+        number = None
+    if number is None or not number.is_finite() or not least <= number <= most:
+        raise ConfigError(
+            f"PRICE_CHANGE_RATIO must be a number from {least} to {most} (how many times "
+            f"over a rate card's figure may change before its check warns), not {value!r}"
+        )
+    return number
+
+
 def _percent(value: str, name: str) -> Decimal:
     try:
         number = Decimal(value)
@@ -367,6 +387,10 @@ class Config:
     # page, quotes on it and its publishing warn of what the contract's proration
     # makes of its prorated amounts (LONG_CARD_DAYS; round 44, a constant before).
     long_card_days: int = 3653
+    # A figure of a rate card more than this many times, or under 1/this of, the one
+    # on the card it follows is warned of at its check and publishing
+    # (PRICE_CHANGE_RATIO; round 55, a constant of 2 in round 54).
+    price_change_ratio: Decimal = Decimal(2)
     # Service-level target for deciding license applications (the finance
     # dashboard's queue health measures the staff queue against it).
     application_review_sla_days: int = 10
@@ -499,6 +523,7 @@ class Config:
                 env.get("PERMISSION_LONGEST_GRANT_YEARS", "5"), "PERMISSION_LONGEST_GRANT_YEARS", 1
             ),
             long_card_days=_long_card_days(env.get("LONG_CARD_DAYS", "3653")),
+            price_change_ratio=_price_change_ratio(env.get("PRICE_CHANGE_RATIO", "2")),
             application_review_sla_days=_int(
                 env.get("APPLICATION_REVIEW_SLA_DAYS", "10"), "APPLICATION_REVIEW_SLA_DAYS", 1
             ),

@@ -26,6 +26,7 @@ from sqlalchemy import (
     UniqueConstraint,
     event,
     inspect,
+    text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, query_expression, relationship
 
@@ -42,7 +43,7 @@ from licensing.records import (
     refuse_changes,
 )
 
-from .states import AGREEMENT, APPLICATION, DRAFT, ISSUED
+from .states import AGREEMENT, APPLICATION, DRAFT, ISSUED, REPLACED
 
 # Field sizes: the columns, the forms and the API schemas all read these.
 PRODUCT_NAME_MAX = 200
@@ -71,6 +72,9 @@ SUBMITTED = "submitted"
 MODIFIED = "modified"
 QUOTE_KINDS = (SUBMITTED, MODIFIED)
 
+
+# The agreements `uq_agreements_live_application` holds to one an application.
+LIVE_APPLICATION_WHERE = f"state != '{REPLACED}'"
 
 # What an agreement copies from the quote version it is issued on (its commercial
 # terms come from the issuing policy: `settings.PAYMENT_TERMS`).
@@ -159,9 +163,15 @@ class Application(Snapshotted, Referenced, Base):
         back_populates="application", order_by="QuoteVersion.version", viewonly=True
     )
     renewal_of: Mapped[Agreement | None] = relationship(foreign_keys=[renewal_of_id])
-    # The agreement issued from it (at most one), for lists that show it on every row.
+    # The agreement issued from it (at most one), for lists that show it on every row:
+    # one replaced by its reissue on a corrected card (round 55) is not it, its
+    # reissue is (`uq_agreements_live_application` keeps one such a row).
     agreement: Mapped[Agreement | None] = relationship(
-        foreign_keys="Agreement.application_id", uselist=False, viewonly=True
+        primaryjoin=f"and_(Application.id == Agreement.application_id, "
+        f"Agreement.state != '{REPLACED}')",
+        foreign_keys="Agreement.application_id",
+        uselist=False,
+        viewonly=True,
     )
 
     @property
@@ -331,12 +341,22 @@ class Agreement(Snapshotted, Base):
         Index("ix_agreements_organization_issued_order", "organization_id", "issued_at", "id"),
         Index("ix_agreements_state_issued_order", "state", "issued_at", "id"),
         Index("ix_agreements_state_term_end_order", "state", "term_end", "id"),
+        # One agreement of an application in force or offered (agreements_0008, round
+        # 55): an agreement replaced by its reissue on a corrected rate card keeps its
+        # row and its application beside the reissue.
+        Index(
+            "uq_agreements_live_application",
+            "application_id",
+            unique=True,
+            sqlite_where=text(LIVE_APPLICATION_WHERE),
+            postgresql_where=text(LIVE_APPLICATION_WHERE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     number: Mapped[str] = mapped_column(String(20), unique=True)
     organization_id: Mapped[int] = mapped_column(ForeignKey("organizations.id"), index=True)
-    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"), unique=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
     quote_id: Mapped[int] = mapped_column(ForeignKey("application_quotes.id"))
     state: Mapped[str] = mapped_column(String(20), default=ISSUED, index=True)
     term_start: Mapped[date] = mapped_column(Date)
@@ -358,6 +378,8 @@ class Agreement(Snapshotted, Base):
     termination_reason: Mapped[str | None] = mapped_column(Text)
     renewal_of_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id"))
     superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id"))
+    # The agreement this one reissued on a corrected rate card, now `replaced` (round 55).
+    reissue_of_id: Mapped[int | None] = mapped_column(ForeignKey("agreements.id"))
     # The issued bytes (about 51 KB), loaded only where a query asks for them
     # (`queries.stored_pdf`, the seal's check: `undefer`); reading them on a row
     # loaded without them raises, so no list or run carries every agreement's PDF
@@ -373,6 +395,13 @@ class Agreement(Snapshotted, Base):
     )
     renewal_of: Mapped[Agreement | None] = relationship(
         foreign_keys=[renewal_of_id], remote_side="Agreement.id"
+    )
+    reissue_of: Mapped[Agreement | None] = relationship(
+        foreign_keys=[reissue_of_id], remote_side="Agreement.id", viewonly=True
+    )
+    # Its reissue, once `replaced` (the other side of `reissue_of`).
+    reissued_as: Mapped[Agreement | None] = relationship(
+        foreign_keys=[reissue_of_id], uselist=False, viewonly=True
     )
     # Its accepted renewal ("Renewed by" / "Superseded by" on the pages).
     superseded_by: Mapped[Agreement | None] = relationship(

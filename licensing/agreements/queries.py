@@ -67,6 +67,7 @@ from licensing.agreements.states import (
     LAPSED,
     RECONSIDERATION_REQUESTED,
     REJECTED,
+    REPLACED,
     RETURNED,
     TERMINATED,
     UNDECIDED,
@@ -851,8 +852,12 @@ def agreements_query(
 
 
 def agreement_for_application(session: Session, application_id: int) -> Agreement | None:
+    """The application's agreement in force or offered: an agreement replaced by its
+    reissue on a corrected rate card (round 55) is not it, its reissue is."""
     return session.scalars(
-        select(Agreement).where(Agreement.application_id == application_id)
+        select(Agreement).where(
+            Agreement.application_id == application_id, Agreement.state != REPLACED
+        )
     ).one_or_none()
 
 

@@ -20,6 +20,8 @@ Agreement:
       │                │ ─supersede─▶ superseded (by its renewal)
       │                └─terminate─▶ terminated (staff, with a reason)
       ├─terminate─▶ terminated (withdrawn by staff before acceptance)
+      ├─reissue─▶ replaced (superseded, before acceptance, by a new agreement priced
+      │            on the rate card that corrected its own: round 55)
       └─expire─▶ expired (never accepted before its term ended)
 
 Time-based guards (5 business days, 14 days) live in the services; these tables
@@ -60,6 +62,9 @@ ACTIVE = "active"
 EXPIRED = "expired"
 TERMINATED = "terminated"
 SUPERSEDED = "superseded"
+# Superseded before acceptance by its reissue on a corrected rate card (round 55): the
+# new agreement names it (`reissue_of_id`); its own record is never edited.
+REPLACED = "replaced"
 
 # States in which the application waits on licensing staff (the staff queue).
 AWAITING_STAFF = (SUBMITTED, IN_REVIEW, ESCALATED, RECONSIDERATION_REQUESTED)
@@ -124,7 +129,7 @@ APPLICATION = StateMachine.from_actions(
     },
 )
 
-AGREEMENT_STATES = (ISSUED, ACTIVE, EXPIRED, TERMINATED, SUPERSEDED)
+AGREEMENT_STATES = (ISSUED, ACTIVE, EXPIRED, TERMINATED, SUPERSEDED, REPLACED)
 
 AGREEMENT = StateMachine.from_actions(
     "agreement",
@@ -136,5 +141,7 @@ AGREEMENT = StateMachine.from_actions(
             ACTIVE, to=SUPERSEDED, stamp="ended_at", words="be superseded by its renewal"
         ),
         "terminate": Action(ISSUED, ACTIVE, to=TERMINATED, stamp="ended_at"),
+        "reissue": Action(ISSUED, to=REPLACED, stamp="ended_at"),
     },
+    state_words={REPLACED: "replaced by its reissue"},
 )

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from functools import partial
 from typing import Any, NamedTuple, TypeVar
 from urllib.parse import parse_qsl, urlencode
@@ -57,7 +58,7 @@ from licensing.billing import queries as billing_queries
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
-from licensing.errors import Conflict, InvalidInput, TooLargeToRecord
+from licensing.errors import BadRequest, Conflict, InvalidInput, TooLargeToRecord
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.money import AMOUNT_PLACES, minor_units
 from licensing.pricing import Quote
@@ -1439,12 +1440,16 @@ def _acceptance_wait(agreement: Agreement) -> AcceptanceWait | None:
 
 def _console_agreement_page(agreement: Agreement, **extra: Any) -> tuple[str, int]:
     """The agreement's console page: its history, and while issued what it waits on
-    (the vendor's page said what accepting invoices; staff's said only "issued")."""
+    (the vendor's page said what accepting invoices; staff's said only "issued"), and
+    the card that corrected its own, to reissue it on (round 55)."""
+    session = db.session()
+    correction = services.correction_for(session, agreement) if agreement.state == ISSUED else None
     return _agreement_page(
         agreement,
         "agreements/console_agreement.html",
-        history=audit_queries.events_for(db.session(), "agreement", agreement.id),
+        history=audit_queries.events_for(session, "agreement", agreement.id),
         acceptance_wait=_acceptance_wait(agreement),
+        correction=None if isinstance(correction, str) else correction,
         **extra,
     )
 
@@ -1483,6 +1488,92 @@ def terminate(agreement_id: int) -> Page:
         )
     flash(f"Agreement {found.number} is terminated.", "success")
     return redirect(_agreement_page_url(found))
+
+
+@console.route("/agreements/<int:agreement_id>/reissue", methods=["POST"])
+@access.staff(*LICENSING)
+@shows_unstorable_on_form
+def reissue(agreement_id: int) -> Page:
+    """Reissue an unaccepted agreement on the card that corrected its own (round 55):
+    asked first, on a page saying each use's price then and now and what the licensee
+    is sent; the press carries the signed confirmation of what was shown."""
+    session = db.session()
+    found = queries.get_agreement(session, agreement_id)
+    form = forms.ReasonForm(prefix=REISSUE)
+    reason = form.reason.data or ""
+    try:
+        forms.checked(form)
+        if not confirm.confirmed():
+            checked = services.check_reissue(agreement_id, reason, current_actor())
+            return confirm.ask(_reissue_question(found, checked))
+        new = services.reissue(
+            agreement_id,
+            reason,
+            current_actor(),
+            policy=IssuingPolicy.from_config(current_config()),
+            confirmation=request.form.get(REISSUE_CONFIRMATION, ""),
+        )
+    except (InvalidInput, Conflict, BadRequest) as error:
+        session.refresh(found)
+        errors = getattr(error, "errors", None) or {"_": [error.detail]}
+        return _console_agreement_page(
+            found,
+            errors={f"{REISSUE}-{k}" if k == "reason" else k: v for k, v in errors.items()},
+            values=readable(request.form),
+            status=422
+            if isinstance(error, InvalidInput)
+            else 409
+            if isinstance(error, Conflict)
+            else 400,
+        )
+    flash(
+        f"Agreement {found.number} is replaced by {new.number}, priced on rate card "
+        f"{new.rate_card}. We emailed {new.organization.legal_name} the new agreement to "
+        "accept.",
+        "success",
+    )
+    return redirect(_agreement_page_url(new))
+
+
+# The reissue's form fields: its prefix (the page's termination form has a reason too)
+# and the signed value its confirmation carries.
+REISSUE = "reissue"
+REISSUE_CONFIRMATION = "confirmation"
+
+
+def _reissue_question(agreement: Agreement, checked: services.Reissue) -> confirm.Confirmation:
+    currency = checked.currency
+
+    def amount(value: Decimal | None) -> str:
+        return "unpriced" if value is None else f"{money(value, currency)} {currency}"
+
+    lines = [
+        f"Use {line.use} ({line.product}): {amount(line.was)} on {checked.was_card}, "
+        f"{amount(line.now)} on {checked.card}"
+        + (f", {line.kept}, kept" if line.kept else "")
+        + "."
+        for line in checked.lines
+    ]
+    return confirm.Confirmation(
+        title=f"Reissue agreement {agreement.number} on rate card {checked.card}?",
+        consequences=[
+            f"Rate card {checked.was_card}, which priced it, is replaced by {checked.card}. "
+            f"A new agreement, with a new number and PDF, is issued to "
+            f"{checked.organization} for the same uses and term, priced on {checked.card}: "
+            f"total {amount(checked.total)} (it is {amount(checked.was_total)}).",
+            *lines,
+            f"Invoiced when they accept it: {amount(checked.due)} (it is "
+            f"{amount(checked.was_due)}).",
+            f"Agreement {agreement.number} is replaced: it stays as it was issued but can no "
+            "longer be accepted. This cannot be undone.",
+            f"The licensee is emailed the new agreement to accept, with the reason: "
+            f"{checked.reason}",
+        ],
+        button=f"Reissue on rate card {checked.card}",
+        cancel_url=_agreement_page_url(agreement),
+        cancel_label="Keep the agreement",
+        carried=[(REISSUE_CONFIRMATION, checked.confirmation)],
+    )
 
 
 def _agreement_page_url(agreement: Agreement) -> str:

@@ -24,7 +24,8 @@ from licensing.agreements.models import (
     Application,
 )
 from licensing.agreements.services.renewal import renewal_refusal, window_opens
-from licensing.agreements.states import AGREEMENT
+from licensing.agreements.settings import IssuingPolicy
+from licensing.agreements.states import AGREEMENT, REPLACED
 from licensing.api.applications import ApplicationSchema
 from licensing.api.base import Blueprint, Created, ReadPage
 from licensing.api.fields import (
@@ -39,6 +40,7 @@ from licensing.api.fields import (
     documented,
     vocabulary,
 )
+from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
 
@@ -53,6 +55,7 @@ blp = Blueprint(
 AGREEMENT_STEP_ROUTES = {
     "accept": "agreements_api.accept_agreement",
     "terminate": "agreements_api.terminate_agreement",
+    "reissue": "agreements_api.reissue_agreement",
 }
 
 Length = ma.validate.Length
@@ -150,6 +153,28 @@ class AgreementSchema(ApiSchema):
             ),
         },
     )
+    reissue_of = ma.fields.Method(
+        "_reissue_of",
+        metadata={
+            "type": "string",
+            "nullable": True,
+            "description": (
+                "The agreement this one reissued on a corrected rate card, now `replaced` "
+                "(round 55); null for any other"
+            ),
+        },
+    )
+    replaced_by = ma.fields.Method(
+        "_replaced_by",
+        metadata={
+            "type": "string",
+            "nullable": True,
+            "description": (
+                "While `replaced`: its reissue on the corrected rate card, the agreement to "
+                "accept (round 55); null otherwise"
+            ),
+        },
+    )
     past_term = documented(
         "_past_term",
         {
@@ -190,6 +215,15 @@ class AgreementSchema(ApiSchema):
 
     def _renewed_by(self, agreement: Agreement) -> str | None:
         return agreement.superseded_by.number if agreement.superseded_by else None
+
+    def _reissue_of(self, agreement: Agreement) -> str | None:
+        return agreement.reissue_of.number if agreement.reissue_of else None
+
+    def _replaced_by(self, agreement: Agreement) -> str | None:
+        # Read only for a replaced agreement: a list's other rows ask nothing more.
+        if agreement.state != REPLACED or agreement.reissued_as is None:
+            return None
+        return agreement.reissued_as.number
 
     def _past_term(self, agreement: Agreement) -> str | None:
         return services.past_term(agreement, calendar.office_date(utcnow()))
@@ -309,3 +343,36 @@ def terminate_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
     """Terminate (licensing staff, with a reason sent to the licensee)."""
     services.terminate(agreement_id, data["reason"], current_actor())
     return queries.get_agreement_charged(db.session(), agreement_id, renewal=True)
+
+
+class AgreementReissueSchema(ApiSchema):
+    # Absent, null, empty or blank: the service's words, as a termination's.
+    reason = Required(REASON_MAX, REASON_REQUIRED)
+
+
+@blp.route("/agreements/<int:agreement_id>/reissue", methods=["POST"])
+@access.staff("licensing")
+@blp.arguments(AgreementReissueSchema)
+@blp.response(
+    201,
+    AgreementSchema,
+    conflict=(
+        "Not issued (accepted, ended or replaced: the detail says what is allowed), its "
+        "rate card is not replaced by a correction covering its term, the correction prices "
+        "its uses otherwise, or the organization is suspended or closed"
+    ),
+    location=Created("agreements_api.get_agreement", {"agreement_id": "id"}),
+)
+def reissue_agreement(data: dict[str, Any], agreement_id: int) -> Agreement:
+    """Reissue an agreement awaiting acceptance on the rate card that corrected its own
+    (licensing staff, round 55): a new agreement (new number and PDF) for the same uses
+    and term priced on the correction, amounts set by hand on approval kept; this one
+    becomes `replaced` and can no longer be accepted; the licensee is emailed the new
+    one, with the reason. Answers the new agreement (its `reissue_of` names this one)."""
+    new = services.reissue(
+        agreement_id,
+        data["reason"],
+        current_actor(),
+        policy=IssuingPolicy.from_config(current_config()),
+    )
+    return queries.get_agreement_charged(db.session(), new.id, renewal=True)

@@ -30,6 +30,7 @@ from licensing.pricing.describe import (
     ProrationWarning,
     exact_amount,
     proration_warnings,
+    ratio_text,
 )
 from licensing.pricing.models import percent_text
 from licensing.ratecards import queries, services
@@ -303,13 +304,21 @@ class ProrationWarningSchema(ApiSchema):
 
 
 class PriceChangeWarningSchema(ApiSchema):
-    rule = ma.fields.String(required=True)
+    rule = ma.fields.String(
+        required=True,
+        metadata={"description": "The rule's id, or the discount's where `discount` is true"},
+    )
+    discount = ma.fields.Boolean(
+        required=True,
+        metadata={"description": "A discount's percent (round 55), not a rule's figure"},
+    )
     figure = ma.fields.String(
         required=True,
         metadata={
             "description": "Which figure of the rule: `flat fee`, `minimum`, `maximum`, "
             "`percent of revenue`, `price per <unit>` or `tier flat fee` (with ` of the "
-            "tier <bounds>` when the model has several tiers), a sum's prefixed `part N's `"
+            "tier <bounds>` when the model has several tiers), `upper bound of tier N` (a "
+            "quantity), a sum's prefixed `part N's `, or `discount percent`"
         },
     )
     before = ma.fields.String(
@@ -318,7 +327,12 @@ class PriceChangeWarningSchema(ApiSchema):
     )
     after = ma.fields.String(required=True, metadata={"description": "On the checked card"})
     ratio = ma.fields.String(
-        required=True, metadata={"description": "`after` / `before`, to two decimals"}
+        required=True,
+        allow_none=True,
+        metadata={
+            "description": "`after` / `before`: to two decimals from 1 up, to two significant "
+            "digits below (`0.0010`); null for a rise from 0 or a fall to 0 (round 55)"
+        },
     )
     sentence = ma.fields.String(required=True)
 
@@ -362,11 +376,14 @@ class CheckResultSchema(ApiSchema):
         ma.fields.Nested(PriceChangeWarningSchema),
         required=True,
         metadata={
-            "description": "Each figure of a rule (a flat fee, a tier's price or flat fee, a "
-            "percent of revenue, a minimum or maximum) that is more than "
-            f"{LARGE_CHANGE_RATIO} times, or less than 1/{LARGE_CHANGE_RATIO} of, the same "
-            "rule's same figure on `compared_with`: a slip of a digit changes a figure "
-            "tenfold (round 54). A warning: the card is valid and publishes. Empty without "
+            "description": "Each figure of a rule (a flat fee, a tier's price, flat fee or "
+            "bound, a percent of revenue, a minimum or maximum) or of a discount (its "
+            "percent) that is more than `PRICE_CHANGE_RATIO` times (by default "
+            f"{LARGE_CHANGE_RATIO}), or less than 1/that of, the same figure on "
+            "`compared_with`, or rises from 0 or falls to 0: a slip of a digit changes a "
+            "figure tenfold (round 54; discounts, 0 and moved tiers round 55: a tier whose "
+            "bounds moved is compared with the tier of `compared_with` holding its first "
+            "quantity). A warning: the card is valid and publishes. Empty without "
             "`compared_with` and for an `identical` card"
         },
     )
@@ -386,6 +403,16 @@ class CheckResultSchema(ApiSchema):
 class ImportResultSchema(ApiSchema):
     status = ma.fields.String(required=True, metadata={"enum": ["created", "unchanged"]})
     rate_card = ma.fields.Nested(RateCardSummarySchema, required=True)
+    price_change_warnings = ma.fields.List(
+        ma.fields.Nested(PriceChangeWarningSchema),
+        required=True,
+        metadata={
+            "description": "For a card `created`: the check's `price_change_warnings` "
+            "against the card it follows, said again as it is published and recorded on its "
+            "`rate_card.published` audit event. Empty otherwise, and for `unchanged` "
+            "(round 55)"
+        },
+    )
     proration_warnings = ma.fields.List(
         ma.fields.Nested(ProrationWarningSchema),
         required=True,
@@ -636,7 +663,10 @@ def _check_result(check: services.CardCheck, today: date) -> dict[str, Any]:
         ],
         "keeps": check.kept,
         "price_change_warnings": [
-            _price_change(warning, card.currency) for warning in check.price_changes(amount=_money)
+            _price_change(warning, card.currency)
+            for warning in check.price_changes(
+                amount=_money, ratio=current_config().price_change_ratio
+            )
         ],
         "proration_warnings": _warnings(
             card.currency,
@@ -666,16 +696,20 @@ def _warnings(currency: str, warnings: Iterable[ProrationWarning]) -> list[dict[
     ]
 
 
-def _price_change(warning: PriceChangeWarning, currency: str) -> dict[str, str]:
+def _price_change(warning: PriceChangeWarning, currency: str) -> dict[str, Any]:
     def figure(value: Decimal) -> str:
+        if warning.is_count:
+            return str(value)
         return percent_text(value) if warning.is_percent else exact_amount(value, currency)
 
+    ratio = warning.ratio
     return {
         "rule": warning.rule,
+        "discount": warning.discount,
         "figure": warning.figure,
         "before": figure(warning.before),
         "after": figure(warning.after),
-        "ratio": str(warning.ratio.quantize(Decimal("0.01"))),
+        "ratio": None if ratio is None else ratio_text(ratio),
         "sentence": warning.sentence,
     }
 
@@ -707,10 +741,15 @@ def publish_rate_card() -> dict[str, Any]:
         document,
         published_by=require_principal().email,
         long_period_days=current_config().long_card_days,
+        price_change_ratio=current_config().price_change_ratio,
+        amount=_money,
     )
     stored = queries.get(db.session(), result.version)
     return {
         "status": "created" if result.created else "unchanged",
         "rate_card": _summary(stored, _replaced()),
         "proration_warnings": _warnings(stored.currency, result.proration_warnings),
+        "price_change_warnings": [
+            _price_change(warning, stored.currency) for warning in result.price_change_warnings
+        ],
     }

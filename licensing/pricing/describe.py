@@ -376,26 +376,55 @@ LARGE_CHANGE_RATIO = Decimal(2)
 
 @dataclass(frozen=True)
 class PriceChangeWarning:
-    """One figure of a rule that changed by more than `LARGE_CHANGE_RATIO` against
-    the card the checked card follows: the rule, which figure (`figure`: "flat fee",
-    "minimum", "unit price of the tier up to 100", ...), its value on that card
-    (`before`) and on the checked one (`after`), and `sentence` saying it."""
+    """One figure that changed by more than the ratio (`LARGE_CHANGE_RATIO` unless the
+    office configures another: `PRICE_CHANGE_RATIO`), or from or to nothing, against
+    the card the checked card follows: the rule (or, for a discount, the adjustment's
+    id, `discount` true), which figure (`figure`: "flat fee", "minimum", "unit price of
+    the tier up to 100", "discount percent", "upper bound of tier 1", ...), its value on
+    that card (`before`) and on the checked one (`after`), and `sentence` saying it."""
 
     rule: str
     figure: str
     before: Decimal
     after: Decimal
     sentence: str
+    discount: bool = False
 
     @property
-    def ratio(self) -> Decimal:
-        """`after` / `before` (both are above 0)."""
+    def ratio(self) -> Decimal | None:
+        """`after` / `before`; None when either is 0 (a rise from nothing, a fall to
+        nothing: no ratio says it, round 55)."""
+        if not self.before or not self.after:
+            return None
         return self.after / self.before
 
     @property
     def is_percent(self) -> bool:
-        """A percent of revenue, not an amount of money."""
-        return self.figure.endswith("percent of revenue")
+        """A percent (of revenue, or a discount's), not an amount of money."""
+        return self.figure.endswith("percent of revenue") or self.figure == DISCOUNT_FIGURE
+
+    @property
+    def is_count(self) -> bool:
+        """A tier's bound: a quantity, not an amount of money."""
+        return BOUND_FIGURE in self.figure
+
+
+DISCOUNT_FIGURE = "discount percent"
+BOUND_FIGURE = "upper bound of tier"
+
+
+def ratio_text(ratio: Decimal) -> str:
+    """A ratio as the API gives it: two decimals from 1 up ("10.00"), two significant
+    digits below ("0.50", "0.0010"): round 54's two decimals gave "0.00" for any cut
+    to under 1/200 of a figure (27.50 typed for 27500.00)."""
+    if ratio >= 1:
+        return str(ratio.quantize(Decimal("0.01")))
+    return f"{ratio.quantize(Decimal(1).scaleb(ratio.adjusted() - 1)):f}"
+
+
+def plain_ratio(ratio: Decimal) -> str:
+    """The office's ratio as a sentence says it: "2", "2.5"."""
+    return f"{ratio.normalize():f}"
 
 
 def _ratio_words(before: Decimal, after: Decimal) -> str:
@@ -444,6 +473,96 @@ def _rule_figures(rule: Rule) -> dict[str, Decimal]:
     return figures
 
 
+@dataclass(frozen=True)
+class _Compared:
+    """A figure of the checked card and the one of the card it follows it is compared
+    with: `old_figure` names the latter where it is not the same figure (a tier whose
+    bounds moved is compared with the tier its first quantity fell in)."""
+
+    figure: str
+    then: Decimal
+    now: Decimal
+    old_figure: str = ""
+
+
+def _moved_tiers(old: Model | None, new: Model | None, head: str = "") -> list[_Compared]:
+    """For a per-unit model whose tier bounds moved (round 54 compared tiers only band
+    for band, so a price in a moved tier was compared with nothing): each tier's bound
+    against the same tier's on the old card where both have as many tiers, and each
+    tier's price and flat fee against the old card's tier holding the tier's first
+    quantity. Sums are walked part by part."""
+    if isinstance(old, SumModel) and isinstance(new, SumModel):
+        return [
+            compared
+            for index, (was, now) in enumerate(zip(old.parts, new.parts, strict=False), 1)
+            for compared in _moved_tiers(was, now, f"{head}part {index}'s ")
+        ]
+    if not (isinstance(old, PerUnitModel) and isinstance(new, PerUnitModel)):
+        return []
+    was_bounds, now_bounds = tier_bounds(old.tiers), tier_bounds(new.tiers)
+    if old.unit != new.unit or [b[:2] for b in was_bounds] == [b[:2] for b in now_bounds]:
+        return []
+    unit = singular_unit(old.unit)
+    compared: list[_Compared] = []
+    if len(was_bounds) == len(now_bounds):
+        for index, ((_, was_upper, _), (_, now_upper, _)) in enumerate(
+            zip(was_bounds, now_bounds, strict=True), 1
+        ):
+            if was_upper is not None and now_upper is not None and was_upper != now_upper:
+                compared.append(
+                    _Compared(
+                        f"{head}{BOUND_FIGURE} {index}", Decimal(was_upper), Decimal(now_upper)
+                    )
+                )
+    for lower, upper, tier in now_bounds:
+        first = lower + 1
+        held = next(
+            (b for b in was_bounds if b[0] < first and (b[1] is None or first <= b[1])), None
+        )
+        if held is None or (held[0], held[1]) == (lower, upper):
+            continue
+        band = f" of the tier {tier_range(lower, upper)}"
+        was_band = f" of the tier {tier_range(held[0], held[1])}"
+        compared.append(
+            _Compared(
+                f"{head}price per {unit}{band}",
+                held[2].unit_price,
+                tier.unit_price,
+                f"{head}price per {unit}{was_band}",
+            )
+        )
+        compared.append(
+            _Compared(
+                f"{head}tier flat fee{band}",
+                held[2].flat,
+                tier.flat,
+                f"{head}tier flat fee{was_band}",
+            )
+        )
+    return compared
+
+
+def _compared(old: Rule, new: Rule) -> list[_Compared]:
+    """The figures of `new` compared with `old`'s: band for band, then tiers moved."""
+    was = _rule_figures(old)
+    same = [
+        _Compared(figure, was[figure], now)
+        for figure, now in _rule_figures(new).items()
+        if figure in was
+    ]
+    return same + _moved_tiers(old.model, new.model)
+
+
+def _warned(then: Decimal, now: Decimal, ratio: Decimal) -> bool:
+    """Many times over, or from or to nothing (round 55: a rise from 0 has no ratio and
+    was never warned of: a flat fee of 0.00 typed 27500.00, a discount of 10 typed 100)."""
+    if then == now:
+        return False
+    if not then or not now:
+        return True
+    return not then * ratio >= now >= then / ratio
+
+
 def price_change_warnings(
     old: RateCard,
     new: RateCard,
@@ -452,32 +571,65 @@ def price_change_warnings(
     amount: AmountText = _money,
 ) -> list[PriceChangeWarning]:
     """The figures of `new`'s rules that are more than `ratio` times, or less than
-    1/`ratio` of, the same rule's same figure on `old` (the card it follows), in
-    `new`'s rule order: "Rule development's flat fee is 10 times that on 2026.1:
-    27500.00 on 2027.1, 2750.00 on 2026.1. Check it is not a slip of a digit."
-    Only figures both cards give and neither as 0 (a rise from nothing has no
-    ratio; the differences list it); a percent is compared as a percent. A warning,
-    not a refusal (round 54)."""
+    1/`ratio` of, the same rule's same figure on `old` (the card it follows), or that
+    rise from 0 or fall to 0, in `new`'s rule order, then its discounts': "Rule
+    development's flat fee is 10 times that on 2026.1: 27500.00 on 2027.1, 2750.00 on
+    2026.1. Check it is not a slip of a digit." A per-unit tier whose bounds moved is
+    compared with the old tier holding its first quantity, and a bound moved as much is
+    warned of itself; a discount's percent is compared as a figure, and one becoming
+    100% says it prices its uses at nothing. A percent is compared as a percent. A
+    warning, not a refusal (round 54; round 55 the discounts, 0 and moved tiers)."""
     before = {rule.id: rule for rule in old.rules}
     warnings = []
+
+    def said(value: Decimal, figure: str) -> str:
+        if figure.endswith("of revenue") or figure == DISCOUNT_FIGURE:
+            return f"{percent_text(value)}%"
+        if BOUND_FIGURE in figure:
+            return f"{value:,f}"
+        return amount(value, new.currency)
+
+    def changed(then: Decimal, now: Decimal, old_figure: str) -> str:
+        if not then:
+            return f"rises from nothing on {old.version}:"
+        if not now:
+            return f"falls to nothing from {old.version}:"
+        whose = f"{old_figure} on {old.version}" if old_figure else f"that on {old.version}"
+        return f"is {_ratio_words(then, now)} {whose}:"
+
     for rule in new.rules:
         if rule.id not in before:
             continue
-        was = _rule_figures(before[rule.id])
-        for figure, now in _rule_figures(rule).items():
-            then = was.get(figure)
-            if then is None or not then or not now or (then * ratio >= now >= then / ratio):
+        for compared in _compared(before[rule.id], rule):
+            then, now, figure = compared.then, compared.now, compared.figure
+            if not _warned(then, now, ratio):
                 continue
-
-            def said(value: Decimal, percent: bool = figure.endswith("of revenue")) -> str:
-                return f"{percent_text(value)}%" if percent else amount(value, new.currency)
-
             sentence = (
-                f"Rule {rule.id}'s {figure} is {_ratio_words(then, now)} that on "
-                f"{old.version}: {said(now)} on {new.version}, {said(then)} on {old.version}. "
+                f"Rule {rule.id}'s {figure} {changed(then, now, compared.old_figure)} "
+                f"{said(now, figure)} on {new.version}, {said(then, figure)} on {old.version}. "
                 "Check it is not a slip of a digit."
             )
             warnings.append(PriceChangeWarning(rule.id, figure, then, now, sentence))
+    discounts = {adjustment.id: adjustment for adjustment in old.adjustments}
+    for adjustment in new.adjustments:
+        was = discounts.get(adjustment.id)
+        if was is None:
+            continue
+        then, now = was.discount_percent, adjustment.discount_percent
+        if not _warned(then, now, ratio):
+            continue
+        free = (
+            " Every use it matches is then priced at nothing but its minimum." if now == 100 else ""
+        )
+        sentence = (
+            f"Discount {adjustment.id}'s {DISCOUNT_FIGURE} "
+            f"{changed(then, now, '')} {said(now, DISCOUNT_FIGURE)} on "
+            f"{new.version}, {said(then, DISCOUNT_FIGURE)} on {old.version}.{free} Check it is "
+            "not a slip of a digit."
+        )
+        warnings.append(
+            PriceChangeWarning(adjustment.id, DISCOUNT_FIGURE, then, now, sentence, discount=True)
+        )
     return warnings
 
 

@@ -147,7 +147,11 @@ def _publish(path: Path) -> services.ImportResult:
     document = _document(path)
     with _refusals(path):
         return services.import_card(
-            document, published_by="cli", long_period_days=current_config().long_card_days
+            document,
+            published_by="cli",
+            long_period_days=current_config().long_card_days,
+            price_change_ratio=current_config().price_change_ratio,
+            amount=price_in_words,
         )
 
 
@@ -181,6 +185,9 @@ def import_command(file: Path) -> None:
     # A card that runs long: what the check warns of, said as it is published (round 44).
     for warning in result.proration_warnings:
         _say(f"Warning: {warning.sentence}")
+    # The check's price warnings, said as it is published (round 55).
+    for change in result.price_change_warnings:
+        _say(f"Warning: {change.sentence}")
 
 
 @click.command("check")
@@ -208,7 +215,9 @@ def check_command(file: Path) -> None:
         _say(f"Compared with {base.version}: {said}.")
         for change in changes:
             _say(f"  {change.sentence}")
-    for warning in check.price_changes(amount=price_in_words):
+    for warning in check.price_changes(
+        amount=price_in_words, ratio=current_config().price_change_ratio
+    ):
         _say(f"Warning: {warning.sentence}")
     today = calendar.office_date(db.utcnow())
     long_days = current_config().long_card_days

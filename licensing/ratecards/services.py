@@ -11,6 +11,7 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from licensing import calendar, db, errors
@@ -31,6 +32,7 @@ from licensing.pricing import (
     price_text,
 )
 from licensing.pricing.describe import (
+    LARGE_CHANGE_RATIO,
     LONG_PERIOD_DAYS,
     AmountText,
     Change,
@@ -65,6 +67,9 @@ class ImportResult:
     version: str
     created: bool
     proration_warnings: tuple[ProrationWarning, ...] = ()
+    # Round 55: the check's price warnings against the card it follows, said again
+    # as it is published (they were the check's alone).
+    price_change_warnings: tuple[PriceChangeWarning, ...] = ()
 
 
 def validate(document: object) -> RateCard:
@@ -150,13 +155,18 @@ class CardCheck:
             review=review,
         )
 
-    def price_changes(self, *, amount: AmountText = exact_amount) -> list[PriceChangeWarning]:
-        """The rules' figures that changed many times over against `base`
-        (`price_change_warnings`, round 54: 27500.00 typed for 2750.00 passed the
-        check with only its differences and effect to show it). Empty without a base."""
+    def price_changes(
+        self, *, amount: AmountText = exact_amount, ratio: Decimal = LARGE_CHANGE_RATIO
+    ) -> list[PriceChangeWarning]:
+        """The figures that changed many times over against `base`, or from or to
+        nothing (`price_change_warnings`, round 54: 27500.00 typed for 2750.00 passed the
+        check with only its differences and effect to show it); `ratio` the edges'
+        `PRICE_CHANGE_RATIO` (round 55). Empty without a base."""
         if self.base is None:
             return []
-        return price_change_warnings(queries.domain_card(self.base), self.card, amount=amount)
+        return price_change_warnings(
+            queries.domain_card(self.base), self.card, amount=amount, ratio=ratio
+        )
 
 
 def check_card(document: object) -> CardCheck:
@@ -192,12 +202,18 @@ def import_card(
     published_by: str,
     long_period_days: int = LONG_PERIOD_DAYS,
     today: date | None = None,
+    price_change_ratio: Decimal = LARGE_CHANGE_RATIO,
+    amount: AmountText = exact_amount,
 ) -> ImportResult:
     """Publish a card; a no-op for an identical re-import, a conflict for a changed one.
     A card that runs open-ended or longer than `long_period_days` (the edges pass
     `LONG_CARD_DAYS`) is published as any other, and its audit event and result say
     what the proration makes of its prorated amounts (round 44) over the term the
-    service would propose on it `today` (the office's day unless given; round 45)."""
+    service would propose on it `today` (the office's day unless given; round 45).
+    So are the check's price warnings against the card it follows (round 55: the check
+    warned of 27500.00 typed for 2750.00, publishing straight from the command line or
+    the API said nothing), `price_change_ratio` the edges' `PRICE_CHANGE_RATIO` and
+    `amount` how the edge writes money."""
     card = validate(document)
     today = today if today is not None else calendar.office_date(db.utcnow())
     warnings = tuple(proration_warnings(card, long_period_days=long_period_days, today=today))
@@ -208,6 +224,15 @@ def import_card(
             if existing.digest == digest:
                 return ImportResult(card.version, created=False)
             raise errors.Conflict(_CHANGED.format(version=card.version))
+        # Against the card it follows, as the check compares (before it is stored).
+        base = queries.compared_with(session, card.effective_from)
+        changes = tuple(
+            price_change_warnings(
+                queries.domain_card(base), card, ratio=price_change_ratio, amount=amount
+            )
+            if base is not None
+            else ()
+        )
         described = attributes(card, _DESCRIBED)
         session.add(
             RateCardRecord(
@@ -233,10 +258,21 @@ def import_card(
                     if warnings
                     else {}
                 ),
+                # Only when a figure changed many times over: what the check warned of.
+                **(
+                    {
+                        "compared_with": base.version,
+                        "price_change_warnings": [change.sentence for change in changes],
+                    }
+                    if changes and base is not None
+                    else {}
+                ),
             },
             actor=None,  # the caller as the audit log names it (the system on the CLI)
         )
-    return ImportResult(card.version, created=True, proration_warnings=warnings)
+    return ImportResult(
+        card.version, created=True, proration_warnings=warnings, price_change_warnings=changes
+    )
 
 
 def request_from(data: dict[str, Any]) -> QuoteRequest:

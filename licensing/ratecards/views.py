@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
@@ -31,16 +32,17 @@ from licensing.db import utcnow
 from licensing.money import format_quantity, price_in_words
 from licensing.pricing import Condition, Quote, RateCard, describe_rule, diff_cards
 from licensing.pricing.describe import (
-    LARGE_CHANGE_RATIO,
+    PriceChangeWarning,
     ProrationWarning,
     long_period_words,
+    plain_ratio,
     proration_warnings,
 )
 from licensing.ratecards import queries, services
 from licensing.ratecards.models import RateCardRecord
 from licensing.web import paging
 from licensing.web.forms import PageForm
-from licensing.words import AXIS_NAMES, condition_words, in_a_sentence, review_words
+from licensing.words import AXIS_NAMES, condition_words, counted, in_a_sentence, review_words
 
 bp = Blueprint("ratecards_console", __name__, url_prefix="/console/rate-cards")
 
@@ -179,11 +181,7 @@ def publish() -> BaseResponse | tuple[str, int] | str:
             document = _card_document(form.card.data.read(MAX_CARD_BYTES + 1))
             if checking:
                 return _checked(services.check_card(document))
-            result = services.import_card(
-                document,
-                published_by=access.require_principal().email,
-                long_period_days=current_config().long_card_days,
-            )
+            result = _import(document)
         except errors.InvalidInput as invalid:
             problems = invalid.errors
             form.card.errors = [invalid.detail]
@@ -191,7 +189,7 @@ def publish() -> BaseResponse | tuple[str, int] | str:
             form.card.errors = [conflict.detail]
         else:
             if result.created:
-                _flash_published(result.version)
+                _flash_published(result.version, result.price_change_warnings)
             else:
                 flash(
                     f"Rate card {result.version} was already published with this content.", "info"
@@ -214,25 +212,42 @@ def publish_checked() -> BaseResponse | tuple[str, int]:
             raise errors.InvalidInput(
                 "The card to publish is not JSON: check the file again."
             ) from None
-        result = services.import_card(
-            document,
-            published_by=access.require_principal().email,
-            long_period_days=current_config().long_card_days,
-        )
+        result = _import(document)
         if result.created:
-            _flash_published(result.version)
+            _flash_published(result.version, result.price_change_warnings)
         else:
             flash(f"Rate card {result.version} was already published with this content.", "info")
         return redirect(url_for(".detail", version=result.version))
     raise errors.InvalidInput("The card to publish is missing: check the file again.")
 
 
-def _flash_published(version: str) -> None:
+def _import(document: object) -> services.ImportResult:
+    """Publish the card, its warnings worded as the pages word money (either button)."""
+    config = current_config()
+    return services.import_card(
+        document,
+        published_by=access.require_principal().email,
+        long_period_days=config.long_card_days,
+        price_change_ratio=config.price_change_ratio,
+        amount=price_in_words,
+    )
+
+
+def _flash_published(version: str, price_changes: Sequence[PriceChangeWarning] = ()) -> None:
     """The confirmation of a card published (`_published`), and for a card that runs
     open-ended or longer than `LONG_CARD_DAYS`, the check's warning again (round 44:
     the message said "published" alone; the page it leads to shows the warning, but
     a message is what the admin reads first)."""
     flash(_published(version), "success")
+    if price_changes:
+        # Round 55: the check's price warnings, said again as the card is published.
+        flash(
+            f"Rate card {version} changes {counted(len(price_changes), 'price')} more than "
+            f"{plain_ratio(current_config().price_change_ratio)} times over, or from or to "
+            "nothing: check it is not a typed slip. "
+            + " ".join(warning.sentence for warning in price_changes),
+            "warning",
+        )
     card = queries.domain_card(queries.get(db.session(), version))
     warnings = _proration_warnings(card)
     if warnings:
@@ -295,8 +310,10 @@ def _checked(check: services.CardCheck) -> str:
         ),
         carried=carried_parts(card),
         # Round 54: a figure many times its base's (27,500.00 typed for 2,750.00).
-        price_changes=check.price_changes(amount=price_in_words),
-        large_change_ratio=LARGE_CHANGE_RATIO,
+        price_changes=check.price_changes(
+            amount=price_in_words, ratio=current_config().price_change_ratio
+        ),
+        large_change_ratio=plain_ratio(current_config().price_change_ratio),
         proration_warnings=_proration_warnings(card, today),
         form=PublishCheckedForm(),
     )

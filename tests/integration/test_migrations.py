@@ -1927,10 +1927,11 @@ def test_agreements_0006_stores_the_pdf_after_the_row_on_sqlite_keeping_every_ag
 
         migrations.upgrade(url)
         after = _agreement_columns(engine)
+        # agreements_0008 (round 55) adds `reissue_of_id`, on SQLite before the bytes.
         if database_template.backend == "sqlite":
-            assert after == [name for name in before if name != "pdf"] + ["pdf"]
+            assert after == [name for name in before if name != "pdf"] + ["reissue_of_id", "pdf"]
         else:
-            assert after == before
+            assert after == [*before, "reissue_of_id"]
         assert _agreement_rows(engine) == stored
         assert _index_names(url, "agreements") >= {
             "ix_agreements_organization_id",
@@ -2240,6 +2241,139 @@ def test_operations_0005_gives_each_late_fee_the_month_it_charges_through_and_re
             connection.rollback()
             with connection.begin():
                 _invoice(connection, organization_id, "late_fee", parent)
+    finally:
+        engine.dispose()
+    migrations.upgrade(url)
+
+
+def _issued_agreement(
+    connection: Connection, organization_id: int, user_id: int, number: str, **values: object
+) -> tuple[int, int]:
+    """An application approved and its agreement issued, as agreements_0007 stores them:
+    the application's id and the agreement's."""
+    issued = datetime(2027, 1, 4, 15, 0, tzinfo=UTC)
+    application_id = int(values.pop("application_id", 0)) or _insert(
+        connection,
+        "applications",
+        organization_id=organization_id,
+        created_by_id=user_id,
+        state="approved",
+        created_at=issued,
+        updated_at=issued,
+    )
+    quote_id = _insert(
+        connection,
+        "application_quotes",
+        application_id=application_id,
+        version=int(values.pop("version", 1)),
+        kind="submitted",
+        rate_card="2027.1",
+        currency="USD",
+        total=250000,
+        term_start=date(2027, 1, 1),
+        term_end=date(2027, 12, 31),
+        snapshot_json="{}",
+        modifications_json="[]",
+        created_at=issued,
+        created_by="tests",
+    )
+    pdf = b"%PDF-1.4 " + number.encode() * 500
+    agreement_id = _insert(
+        connection,
+        "agreements",
+        number=number,
+        organization_id=organization_id,
+        application_id=application_id,
+        quote_id=quote_id,
+        state="issued",
+        term_start=date(2027, 1, 1),
+        term_end=date(2027, 12, 31),
+        rate_card="2027.1",
+        currency="USD",
+        total=250000,
+        payment_terms_days=30,
+        late_fee_monthly_percent=150,
+        pdf=pdf,
+        pdf_sha256=hashlib.sha256(pdf).hexdigest(),
+        issued_at=issued,
+        **values,
+    )
+    return application_id, agreement_id
+
+
+def test_agreements_0008_lets_an_agreement_be_replaced_by_its_reissue_and_keeps_one_live(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 55: an unaccepted agreement reissued on a corrected rate card is
+    `replaced`, its reissue on the same application naming it (`reissue_of_id`, on
+    SQLite before the PDF's bytes); every row kept; still one agreement not replaced
+    per application. The downgrade refuses while one is replaced, then puts the
+    unique application back."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "agreements_0007")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection, connection.begin():
+            organization_id, user_id = _organization_and_user(connection, "member")
+            application_id, first = _issued_agreement(
+                connection, organization_id, user_id, "CPT-2027-000001"
+            )
+        stored = _agreement_rows(engine)
+
+        migrations.upgrade(url)
+        columns = _agreement_columns(engine)
+        assert "reissue_of_id" in columns
+        if database_template.backend == "sqlite":
+            assert columns[-2:] == ["reissue_of_id", "pdf"]
+        assert _agreement_rows(engine) == stored
+        with engine.connect() as connection, connection.begin():
+            # A second live agreement of the application is refused ...
+            with pytest.raises(IntegrityError), connection.begin_nested():
+                _issued_agreement(
+                    connection,
+                    organization_id,
+                    user_id,
+                    "CPT-2027-000002",
+                    application_id=application_id,
+                    version=2,
+                )
+            # ... a reissue beside the one it replaces is not.
+            connection.execute(
+                text("UPDATE agreements SET state = 'replaced' WHERE id = :id"), {"id": first}
+            )
+            _, second = _issued_agreement(
+                connection,
+                organization_id,
+                user_id,
+                "CPT-2027-000003",
+                application_id=application_id,
+                version=3,
+                reissue_of_id=first,
+            )
+        with pytest.raises(Exception, match="replaced by their reissue"):
+            migrations.downgrade(url, "agreements_0007")
+
+        with engine.connect() as connection, connection.begin():
+            connection.execute(text("DELETE FROM agreements WHERE id = :id"), {"id": second})
+            connection.execute(
+                text("UPDATE agreements SET state = 'issued' WHERE id = :id"), {"id": first}
+            )
+        migrations.downgrade(url, "agreements_0007")
+        assert "reissue_of_id" not in _agreement_columns(engine)
+        assert _agreement_rows(engine) == stored
+        with (
+            pytest.raises(IntegrityError),
+            engine.connect() as connection,
+            connection.begin(),
+        ):
+            _issued_agreement(
+                connection,
+                organization_id,
+                user_id,
+                "CPT-2027-000004",
+                application_id=application_id,
+                version=4,
+            )
     finally:
         engine.dispose()
     migrations.upgrade(url)

@@ -228,6 +228,7 @@ SHOWN_ON_FORM = {
     "agreements.accept",
     "agreements.submit",
     "agreements_console.terminate",
+    "agreements_console.reissue",
     "agreements_console.review",
     "agreements_console.add_note",
     "agreements.request_reconsideration",

@@ -25,10 +25,15 @@ TERM_2027 = (date(2027, 1, 1), date(2027, 12, 31))
 
 
 def agreement_of(application: Application) -> Agreement:
-    """The agreement issued when `application` was approved."""
+    """The agreement issued when `application` was approved (its reissue, once one
+    replaced it on a corrected rate card: round 55)."""
     return (
         db.session()
-        .scalars(select(Agreement).where(Agreement.application_id == application.id))
+        .scalars(
+            select(Agreement).where(
+                Agreement.application_id == application.id, Agreement.state != "replaced"
+            )
+        )
         .one()
     )
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from licensing.config import Config, ConfigError
-from licensing.pricing.describe import LONG_PERIOD_DAYS
+from licensing.pricing.describe import LARGE_CHANGE_RATIO, LONG_PERIOD_DAYS
 
 
 def test_production_refuses_to_start_without_a_secret_key() -> None:
@@ -191,6 +191,11 @@ def test_environment_values_are_read_and_typed() -> None:
         ("LONG_CARD_DAYS", "ten years"),
         ("LONG_CARD_DAYS", "3_653"),
         ("LONG_CARD_DAYS", "3653.5"),
+        ("PRICE_CHANGE_RATIO", "1"),
+        ("PRICE_CHANGE_RATIO", "101"),
+        ("PRICE_CHANGE_RATIO", "twice"),
+        ("PRICE_CHANGE_RATIO", "NaN"),
+        ("PRICE_CHANGE_RATIO", "Infinity"),
     ],
 )
 def test_unreadable_values_are_refused_by_name(name: str, value: str) -> None:
@@ -431,3 +436,13 @@ def test_the_long_card_threshold_defaults_to_the_cores_ten_years_and_takes_its_b
     assert most.long_card_days == 36525
     with pytest.raises(ConfigError, match=r"LONG_CARD_DAYS must be a whole number of days from"):
         Config.from_env({"SECRET_KEY": "k", "LONG_CARD_DAYS": "365"})
+
+
+def test_the_price_change_ratio_defaults_to_the_cores_two_and_takes_its_bounds() -> None:
+    # Round 55: the check's ratio was the core's constant; its default is still it.
+    assert Config.from_env({"SECRET_KEY": "k"}).price_change_ratio == LARGE_CHANGE_RATIO == 2
+    for value in ("1.1", "5", "100"):
+        read = Config.from_env({"SECRET_KEY": "k", "PRICE_CHANGE_RATIO": value})
+        assert read.price_change_ratio == Decimal(value)
+    with pytest.raises(ConfigError, match=r"PRICE_CHANGE_RATIO must be a number from 1.1 to 100"):
+        Config.from_env({"SECRET_KEY": "k", "PRICE_CHANGE_RATIO": "1.05"})

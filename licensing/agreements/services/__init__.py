@@ -20,6 +20,7 @@ rules take `now` so that tests control the clock:
 | `reconsideration` | the vendor asks once within 14 days; staff grant or deny |
 | `acceptance` | the licensee accepts the issued agreement; staff terminate one |
 | `renewal` | a draft for the next term, prefilled from an agreement |
+| `reissue` | staff reissue an unaccepted agreement on the card that corrected its own |
 | `expiry` | the scheduled job: lapse, close windows, expire agreements |
 
 Everything public is importable from here, as it was from the single module.
@@ -53,6 +54,7 @@ from licensing.agreements.services.reconsideration import (
     grant_reconsideration,
     request_reconsideration,
 )
+from licensing.agreements.services.reissue import Reissue, check_reissue, correction_for, reissue
 from licensing.agreements.services.renewal import start_renewal
 from licensing.agreements.services.review import (
     REVIEW_ACTIONS,
@@ -93,6 +95,7 @@ __all__ = [
     "LineChange",
     "Modifications",
     "ProposedUseInput",
+    "Reissue",
     "_amended_line",
     "_charges",
     "_next_number",
@@ -102,6 +105,8 @@ __all__ = [
     "assign",
     "assign_many",
     "awaits_rate_card",
+    "check_reissue",
+    "correction_for",
     "create_draft",
     "deny_reconsideration",
     "ended_by_closing",
@@ -111,6 +116,7 @@ __all__ = [
     "past_term",
     "past_term_accepted",
     "preview",
+    "reissue",
     "reject",
     "release_reviewer",
     "request_reconsideration",

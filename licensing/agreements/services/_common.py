@@ -556,8 +556,11 @@ def _issue_agreement(
     actor: Actor,
     settings: IssuingPolicy,
     now: datetime,
+    *,
+    reissue_of: Agreement | None = None,
 ) -> tuple[Agreement, AgreementDocument]:
-    """The agreement issued, and the document its PDF was drawn from."""
+    """The agreement issued, and the document its PDF was drawn from; `reissue_of`,
+    the agreement it reissues on a corrected rate card (round 55), now replaced."""
     number = _next_number(session, version.term_start.year)
     renewal_of = application.renewal_of
     document = issuing.build_document(
@@ -584,7 +587,9 @@ def _issue_agreement(
         pdf_sha256=hashlib.sha256(pdf).hexdigest(),
         issued_at=now,
         renewal_of_id=application.renewal_of_id,
+        reissue_of_id=reissue_of.id if reissue_of is not None else None,
     )
+    reissued = {"reissue_of": reissue_of.number} if reissue_of is not None else {}
     audit.record_new(
         session,
         agreement,
@@ -594,6 +599,7 @@ def _issue_agreement(
             **agreement.snapshot(),
             "application_id": application.id,
             "quote_version": version.version,
+            **reissued,
         },
     )
     return agreement, document

@@ -29,7 +29,7 @@ from licensing.agreements.services._common import (
     _text,
 )
 from licensing.agreements.settings import PAYMENT_TERMS
-from licensing.agreements.states import AGREEMENT, EXPIRED, ISSUED
+from licensing.agreements.states import AGREEMENT, EXPIRED, ISSUED, REPLACED
 from licensing.audit import services as audit
 from licensing.billing.models import DESCRIPTION_MAX as LINE_DESCRIPTION_MAX
 from licensing.calendar import instant_text
@@ -174,6 +174,14 @@ def accept(
         if actor.organization_id != agreement.organization_id:
             raise PermissionDenied("Only the licensee's own users accept an agreement.")
         actor.require_licensing_work()
+        if agreement.state == REPLACED and agreement.reissued_as is not None:
+            # Round 55: reissued on a corrected rate card, the one to accept is named.
+            raise Conflict(
+                f"Agreement {agreement.number} was replaced, unaccepted, by agreement "
+                f"{agreement.reissued_as.number}, priced on the corrected rate card "
+                f"{agreement.reissued_as.rate_card}: it cannot be accepted; read and accept "
+                f"{agreement.reissued_as.number}."
+            )
         AGREEMENT.step(agreement.state, "accept")
         accounts.ensure_licensable(
             agreement.organization, f"it cannot accept agreement {agreement.number}"

@@ -9,7 +9,7 @@ from typing import Any
 
 from licensing.money import price_in_words
 from licensing.pricing import RateCard, parse_rate_card
-from licensing.pricing.describe import LARGE_CHANGE_RATIO, price_change_warnings
+from licensing.pricing.describe import LARGE_CHANGE_RATIO, price_change_warnings, ratio_text
 
 
 def _next(document: dict[str, Any], version: str = "2028.1") -> dict[str, Any]:
@@ -82,9 +82,10 @@ def test_changes_within_the_ratio_and_figures_without_a_counterpart_are_not_warn
     rules["development"]["model"]["amount"] = "5000.00"  # exactly twice: not more
     rules["education-commercial"]["model"]["amount"] = "750.00"  # exactly half
     rules["distribution-print"]["model"]["tiers"][0]["unit_price"] = "20.00"  # a revision
-    # Tiers rebounded: the new bounds have no counterpart on 2027.1.
+    # Tiers rebounded within the ratio, their prices against the tier holding their
+    # first quantity within it too (round 55 compares them: see below).
     rules["distribution-payer"]["model"]["tiers"][0]["up_to"] = 50000
-    rules["distribution-payer"]["model"]["tiers"][0]["unit_price"] = "0.45"
+    rules["distribution-payer"]["model"]["tiers"][0]["unit_price"] = "0.06"
     # A model of another type, and a new rule: the differences list them.
     rules["internal-use"]["model"] = {"type": "flat", "amount": "82500.00"}
     following["rules"].append(
@@ -106,3 +107,97 @@ def test_a_tenfold_rise_meant_is_warned_of_but_the_card_stays_valid(
     card = parse_rate_card(following, publishing=True)
     [warning] = price_change_warnings(example_card, card)
     assert (warning.figure, warning.ratio) == ("minimum", Decimal(10))
+
+
+def test_a_tier_whose_bounds_moved_is_compared_with_the_tier_holding_its_first_quantity(
+    example_card: RateCard, example_document: dict[str, Any]
+) -> None:
+    # Round 54 named tiers by their bounds, so a price typed tenfold in a tier whose
+    # bound moved too was compared with nothing.
+    following = _next(example_document)
+    tiers = _rules(following)["distribution-payer"]["model"]["tiers"]
+    tiers[0].update(up_to=50000, unit_price="0.45")  # 0.045 up to 100000 on 2027.1
+    warnings = price_change_warnings(
+        example_card, parse_rate_card(following), amount=price_in_words
+    )
+    assert [(w.figure, str(w.before), str(w.after)) for w in warnings] == [
+        ("price per member of the tier up to 50000", "0.045", "0.45"),
+    ]
+    assert warnings[0].sentence == (
+        "Rule distribution-payer's price per member of the tier up to 50000 is 10 times "
+        "price per member of the tier up to 100000 on 2027.1: 0.45 USD on 2028.1, 0.045 USD on "
+        "2027.1. Check it is not a slip of a digit."
+    )
+    # A bound itself moved tenfold (1000000 typed for 100000) is warned of as a count.
+    tiers[0].update(up_to=1000000, unit_price="0.045")
+    tiers[1].update(up_to=2000000)
+    [bound] = price_change_warnings(example_card, parse_rate_card(following))
+    assert (bound.figure, bound.before, bound.after, bound.is_count) == (
+        "upper bound of tier 1",
+        Decimal(100000),
+        Decimal(1000000),
+        True,
+    )
+    assert bound.sentence.startswith(
+        "Rule distribution-payer's upper bound of tier 1 is 10 times that on 2027.1: "
+        "1,000,000 on 2028.1, 100,000 on 2027.1."
+    )
+
+
+def test_a_figure_rising_from_nothing_or_falling_to_nothing_is_warned_of_without_a_ratio(
+    example_card: RateCard, example_document: dict[str, Any]
+) -> None:
+    following = _next(example_document)
+    rules = _rules(following)
+    rules["development"]["model"]["amount"] = "0.00"  # the fee deleted by a slip
+    rules["distribution-print"]["model"]["tiers"][0]["flat"] = "5000.00"  # 0 on 2027.1
+    warnings = price_change_warnings(
+        example_card, parse_rate_card(following), amount=price_in_words
+    )
+    assert [(w.rule, w.figure, w.ratio) for w in warnings] == [
+        ("development", "flat fee", None),
+        ("distribution-print", "tier flat fee", None),
+    ]
+    assert warnings[0].sentence == (
+        "Rule development's flat fee falls to nothing from 2027.1: 0.00 USD on 2028.1, "
+        "2,500.00 USD on 2027.1. Check it is not a slip of a digit."
+    )
+    assert warnings[1].sentence == (
+        "Rule distribution-print's tier flat fee rises from nothing on 2027.1: 5,000.00 USD "
+        "on 2028.1, 0.00 USD on 2027.1. Check it is not a slip of a digit."
+    )
+
+
+def test_a_discount_moved_many_times_over_or_to_all_of_a_price_is_warned_of(
+    example_card: RateCard, example_document: dict[str, Any]
+) -> None:
+    following = _next(example_document)
+    discounts = {adjustment["id"]: adjustment for adjustment in following["adjustments"]}
+    discounts["nonprofit"]["discount_percent"] = "100"  # 10 typed 100, from 20
+    discounts["government"]["discount_percent"] = "12"  # a revision from 10
+    [warning] = price_change_warnings(example_card, parse_rate_card(following))
+    assert (warning.rule, warning.figure, warning.discount, warning.is_percent) == (
+        "nonprofit",
+        "discount percent",
+        True,
+        True,
+    )
+    assert warning.sentence == (
+        "Discount nonprofit's discount percent is 5 times that on 2027.1: 100% on 2028.1, "
+        "20% on 2027.1. Every use it matches is then priced at nothing but its minimum. "
+        "Check it is not a slip of a digit."
+    )
+
+
+def test_the_ratio_is_the_callers_and_reads_below_one_in_two_significant_digits(
+    example_card: RateCard, example_document: dict[str, Any]
+) -> None:
+    following = _next(example_document)
+    _rules(following)["development"]["model"]["amount"] = "7500.00"  # 3 times
+    card = parse_rate_card(following)
+    assert len(price_change_warnings(example_card, card)) == 1
+    assert price_change_warnings(example_card, card, ratio=Decimal(5)) == []
+    # Round 54 gave the API's ratio to two decimals: a cut to 1/1000 read "0.00".
+    assert ratio_text(Decimal("27.50") / Decimal("27500.00")) == "0.0010"
+    assert ratio_text(Decimal("0.5")) == "0.50"
+    assert ratio_text(Decimal(10)) == "10.00"

@@ -1,0 +1,361 @@
+"""Reissuing an unaccepted agreement on the rate card that corrected its own (round 55).
+
+Cards are immutable, so a mistake on a published card is corrected by publishing a
+new version for its period; what the wrong card priced keeps its prices. An
+agreement issued on it and not yet accepted was only ended by terminating it, the
+vendor applying again. Licensing staff now reissue it: the application's uses and the
+agreement's term are priced again on the correction (the card in effect on the term's
+first day, one that replaced the agreement's card for every day of its period), the
+price stored as a new quote version of the application, and a new agreement (new
+number, new PDF) issued on it, naming the one it replaces (`reissue_of_id`). The old
+agreement moves to `replaced` (its row and bytes never edited) and can no longer be
+accepted; the licensee is emailed the new one to accept.
+
+What staff set by hand on approval is kept: an amount given to a use (a use no rule
+priced, or a price changed with a reason) stays that amount with its reason, and a
+changed term stays the term; the new quote version records each, and the change of
+card with the reason given, as the agreement's Schedule A notes them.
+
+Only while the agreement is `issued`: once accepted, its invoices follow its card,
+so a reissue would invoice twice (409, naming what is allowed: terminating it, or a
+credit note for the difference).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from licensing import confirmations, db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.agreements import issuing
+from licensing.agreements.models import MODIFIED, Agreement, Application
+from licensing.agreements.services._common import (
+    _issue_agreement,
+    _licensing_step,
+    _owned,
+    _reason,
+    _store_quote,
+    _tell_vendor,
+    _what_is_charged,
+)
+from licensing.agreements.services.review import _amended_line
+from licensing.agreements.settings import IssuingPolicy
+from licensing.agreements.states import AGREEMENT, ISSUED
+from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.links import links
+from licensing.money import format_amount, in_words
+from licensing.pricing import Quote
+from licensing.ratecards import queries as ratecard_queries
+from licensing.ratecards import services as ratecards
+from licensing.ratecards.models import RateCardRecord
+
+# What a reissue's confirmation binds, and how its refusals are worded
+# (`licensing.confirmations`).
+CONFIRMATION = confirmations.Kind(
+    salt="licensing.agreements.reissue-confirmation",
+    record_word="agreement",
+    not_done="Not reissued",
+    nothing_done="Nothing was issued",
+    again="reissue the agreement again to see its confirmation, then confirm it",
+)
+
+
+@dataclass(frozen=True)
+class ReissuedLine:
+    """One licensed use as the reissue prices it: its amount on the agreement and on
+    the correction, and, when staff set it by hand on approval, why it is kept."""
+
+    use: int  # 1-based, as pages number uses
+    product: str
+    was: Decimal | None
+    now: Decimal | None
+    kept: str = ""  # "set by hand on approval: <reason>", kept as it was
+
+
+@dataclass(frozen=True)
+class Reissue:
+    """What reissuing the agreement would issue, for staff to confirm (nothing is
+    written): the card that corrected its own, each use's amount then and now, the
+    totals and what accepting would invoice at once, and the `confirmation` the
+    confirming post carries back."""
+
+    number: str
+    organization: str
+    was_card: str
+    card: str
+    currency: str
+    was_total: Decimal
+    total: Decimal
+    was_due: Decimal
+    due: Decimal
+    lines: tuple[ReissuedLine, ...]
+    reason: str
+    confirmation: str
+
+
+def _not_reissued(agreement: Agreement) -> str:
+    """Why an agreement that is not `issued` is not reissued, and what is allowed."""
+    state = AGREEMENT.state_text(agreement.state)
+    if agreement.state == "active":
+        return (
+            f"Agreement {agreement.number} is active: the licensee accepted it, so it is not "
+            "reissued (its invoices follow its rate card). Terminate it, giving the reason, or "
+            "issue a credit note for the difference on its invoices."
+        )
+    return (
+        f"Agreement {agreement.number} is {state}: only an agreement awaiting the "
+        "licensee's acceptance is reissued, and nothing more is done with this one."
+    )
+
+
+def correction_for(session: Session, agreement: Agreement) -> RateCardRecord | str:
+    """The published card that corrected the agreement's own for its term: the card
+    in effect on the term's first day, when the agreement's card is replaced for every
+    day of its period (`queries.replaced_by`) and that card is one of its replacements
+    and covers the whole term; else why there is none, in a sentence."""
+    cards = ratecard_queries.all_cards(session)
+    takers = ratecard_queries.replaced_by(cards).get(agreement.rate_card)
+    if not takers:
+        return (
+            f"Rate card {agreement.rate_card}, which priced agreement {agreement.number}, is "
+            "not replaced by a correction, so there is no corrected card to reissue it on."
+        )
+    card = ratecard_queries.in_effect(session, agreement.term_start)
+    if card is None or card.version not in takers or card.effective_to < agreement.term_end:
+        return (
+            f"Rate card {agreement.rate_card} is replaced by {' and '.join(takers)}, but no "
+            f"one of them covers the agreement's whole term ({agreement.term_start} to "
+            f"{agreement.term_end}), so it cannot be priced on the correction: terminate it, "
+            "giving the reason, and let the vendor apply again."
+        )
+    return card
+
+
+def _repriced(
+    session: Session, agreement: Agreement, card: RateCardRecord, reason: str
+) -> tuple[Quote, list[dict[str, Any]], tuple[ReissuedLine, ...]]:
+    """The agreement's uses and term priced on `card`, staff's amounts kept, with the
+    modifications the new quote version records and each use's amounts."""
+    version = agreement.quote
+    old = Quote.from_snapshot(version.snapshot)
+    assert old.request is not None
+    try:
+        quote = ratecards.quote(dataclasses.replace(old.request, rate_card=card.version))
+    except InvalidInput as invalid:
+        problems = "; ".join(" ".join(texts) for texts in invalid.errors.values())
+        raise Conflict(
+            f"Agreement {agreement.number} cannot be priced on rate card {card.version}: "
+            f"{problems or invalid.detail} Terminate it, giving the reason, and let the "
+            "vendor apply again."
+        ) from None
+    licensed = [line.use_index for line in issuing.licensed_lines(old)]
+    if [line.use_index for line in issuing.licensed_lines(quote)] != licensed:
+        raise Conflict(
+            f"Rate card {card.version} licenses other uses of agreement {agreement.number} "
+            f"than rate card {agreement.rate_card} did (it routes some to the permissions "
+            "queue differently), so the agreement is not reissued on it: terminate it, "
+            "giving the reason, and let the vendor apply again."
+        )
+    kept: dict[int, Mapping[str, Any]] = {
+        int(change["line"]): change
+        for change in version.modifications
+        if change.get("field") == "amount" and change.get("line") is not None
+    }
+    records: list[dict[str, Any]] = [
+        {
+            "field": "rate_card",
+            "line": None,
+            "from": agreement.rate_card,
+            "to": card.version,
+            "reason": reason,
+        },
+        # A term staff changed on approval stays the agreement's (the request has it).
+        *(dict(change) for change in version.modifications if change.get("line") is None),
+    ]
+    lines = list(quote.lines)
+    told: list[ReissuedLine] = []
+    uses = agreement.application.uses
+    for index in licensed:
+        line, was = lines[index], old.lines[index].amount
+        product = uses[index].product_name if index < len(uses) else ""
+        change = kept.get(index)
+        if change is not None:
+            amount = Decimal(str(change["to"]))
+            records.append(
+                {
+                    "field": "amount",
+                    "line": index,
+                    "from": None
+                    if line.amount is None
+                    else format_amount(line.amount, quote.currency),
+                    "to": change["to"],
+                    "reason": change["reason"],
+                }
+            )
+            lines[index] = _amended_line(line, amount, quote.currency, str(change["reason"]))
+            told.append(
+                ReissuedLine(
+                    index + 1, product, was, amount, f"set by hand on approval: {change['reason']}"
+                )
+            )
+            continue
+        if line.amount is None:
+            raise Conflict(
+                f"Rate card {card.version} prices no use {index + 1} ({product}) of agreement "
+                f"{agreement.number}, so it is not reissued on it: terminate it, giving the "
+                "reason, and let the vendor apply again."
+            )
+        told.append(ReissuedLine(index + 1, product, was, line.amount))
+    total = sum((line.amount for line in lines if line.amount is not None), Decimal(0))
+    return dataclasses.replace(quote, lines=tuple(lines), total=total), records, tuple(told)
+
+
+def _said(agreement: Agreement, card: str, quote: Quote, reason: str) -> dict[str, str]:
+    """What a reissue's confirmation shows and binds."""
+    return {
+        "state": agreement.state,
+        "card": card,
+        "total": format_amount(quote.total, quote.currency),
+        "reason": confirmations.digest(reason),
+    }
+
+
+def _checked(
+    session: Session, agreement: Agreement, reason: str
+) -> tuple[RateCardRecord, Quote, list[dict[str, Any]], tuple[ReissuedLine, ...]]:
+    """The refusals of a reissue, in order, and what it would price."""
+    if agreement.state != ISSUED:
+        raise Conflict(_not_reissued(agreement))
+    accounts.ensure_licensable(
+        agreement.organization,
+        f"agreement {agreement.number} is not reissued (terminate it, giving the reason)",
+    )
+    card = correction_for(session, agreement)
+    if isinstance(card, str):
+        raise Conflict(card)
+    quote, records, lines = _repriced(session, agreement, card, reason)
+    return card, quote, records, lines
+
+
+def check_reissue(
+    agreement_id: int, reason: str | None, actor: Actor, *, now: datetime | None = None
+) -> Reissue:
+    """Licensing staff: what `reissue` would issue, refused as it refuses (the reason,
+    the agreement's state, the organization's standing, the correction), writing
+    nothing; with the signed confirmation that reissues exactly that."""
+    actor, moment = _licensing_step(actor, now)
+    text = _reason(reason)
+    assert text is not None
+    session = db.session()
+    agreement = session.get(Agreement, agreement_id)
+    if agreement is None or not actor.may_see(agreement.organization_id):
+        raise NotFound(f"There is no agreement {agreement_id}.")
+    card, quote, _records, lines = _checked(session, agreement, text)
+    version = agreement.quote
+    old = Quote.from_snapshot(version.snapshot)
+    return Reissue(
+        number=agreement.number,
+        organization=agreement.organization.legal_name,
+        was_card=agreement.rate_card,
+        card=card.version,
+        currency=quote.currency,
+        was_total=agreement.total,
+        total=quote.total,
+        was_due=issuing.due_on_acceptance(old),
+        due=issuing.due_on_acceptance(quote),
+        lines=lines,
+        reason=text,
+        confirmation=CONFIRMATION.sign(
+            agreement.id, actor, moment, _said(agreement, card.version, quote, text)
+        ),
+    )
+
+
+def reissue(
+    agreement_id: int,
+    reason: str | None,
+    actor: Actor,
+    *,
+    policy: IssuingPolicy,
+    confirmation: str | None = None,
+    now: datetime | None = None,
+) -> Agreement:
+    """Reissue an unaccepted agreement on the card that corrected its own: the new
+    agreement (issued, audited, the licensee emailed to accept it), the old one
+    `replaced`. With `confirmation` (the console's), refused when it is not what was
+    shown (400) or the price or card moved since (409), nothing done. The agreement's
+    payment terms are kept; `policy` gives the rest (`long_card_days`)."""
+    actor, moment = _licensing_step(actor, now)
+    text = _reason(reason)
+    assert text is not None
+    with db.transaction() as session:
+        old = _owned(session, Agreement, agreement_id, actor)
+        shown = (
+            None if confirmation is None else CONFIRMATION.read(confirmation, old.id, actor, moment)
+        )
+        if shown is not None and shown.get("reason") != confirmations.digest(text):
+            raise CONFIRMATION.refused("the reason posted is not the one shown to confirm")
+        card, quote, records, _lines = _checked(session, old, text)
+        if shown is not None and (now_said := _said(old, card.version, quote, text)) != shown:
+            changed = [
+                f"{name} {shown.get(name, 'not known')} then, {now_said[name]} now"
+                for name in ("card", "total")
+                if shown.get(name) != now_said[name]
+            ]
+            raise Conflict(
+                f"Not reissued: the price of agreement {old.number} on the corrected card "
+                f"changed after it was shown to confirm ({'; '.join(changed) or 'read again'}). "
+                "Nothing was issued: reissue it again to confirm it as it is now."
+            )
+        application = session.get(Application, old.application_id, with_for_update=True)
+        assert application is not None
+        AGREEMENT.apply(
+            session,
+            old,
+            "reissue",
+            actor=actor,
+            note=text,
+            changes={"rate_card": card.version},
+            at=moment,
+        )
+        version = _store_quote(
+            session,
+            application,
+            quote,
+            kind=MODIFIED,
+            actor=actor,
+            now=moment,
+            modifications=records,
+        )
+        kept = dataclasses.replace(
+            policy,
+            payment_terms_days=old.payment_terms_days,
+            late_fee_monthly_percent=old.late_fee_monthly_percent,
+        )
+        new, document = _issue_agreement(
+            session, application, version, actor, kept, moment, reissue_of=old
+        )
+        prorated = "".join(f" {sentence}" for sentence in document.proration_warnings)
+        _tell_vendor(
+            session,
+            new,
+            f"reissued on rate card {card.version} in place of {old.number}, ready to accept",
+            f"Agreement {old.number} was priced on rate card {old.rate_card}, which the "
+            f"licensing office has since corrected with rate card {card.version}. It is "
+            f"withdrawn unaccepted and can no longer be accepted: license agreement "
+            f"{new.number} replaces it, priced on the corrected card, for "
+            f"{version.term_start.isoformat()} to {version.term_end.isoformat()}, total "
+            f"{in_words(version.total, version.currency)} (it was "
+            f"{in_words(old.total, old.currency)}){_what_is_charged(version)}.{prorated} "
+            f"The office's reason: {text} Read it and accept it online to make it active.",
+            agreement_link=links().agreement(new.id),
+        )
+        return new
