@@ -37,6 +37,22 @@ class _CardLoader(yaml.SafeLoader):
     integers and floats within the API's bounds on a JSON number, and refusing a
     document whose aliases expand past `MAX_YAML_NODES`."""
 
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """A mapping, refusing a key given twice in it (round 55: YAML took the last,
+        as JSON did); keys a merge (`<<`) brings may be overridden, as YAML says."""
+        seen: set[tuple[str, str]] = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue
+            if (key_node.tag, key_node.value) in seen:
+                line = key_node.start_mark.line + 1
+                raise yaml.YAMLError(
+                    f"the key {json.dumps(key_node.value)} is given twice "
+                    f"in one mapping (line {line}): give each key once"
+                )
+            seen.add((key_node.tag, key_node.value))
+        return super().construct_mapping(node, deep=deep)
+
     def get_single_node(self) -> yaml.Node | None:
         node = super().get_single_node()
         if node is not None:
@@ -121,6 +137,8 @@ def read_card_file(path: Path) -> Any:
         document = yaml.load(content, Loader=_CardLoader)  # noqa: S506 - a SafeLoader subclass
         limits.check_document(document)  # the bounds a JSON body's values are held to
         return document
+    except errors.RepeatedKey as repeated:  # its detail names the key and where it is
+        raise CardFileError(repeated.detail) from None
     except errors.InvalidInput as invalid:
         said = "; ".join(message for messages in invalid.errors.values() for message in messages)
         raise CardFileError(said or invalid.detail) from None
