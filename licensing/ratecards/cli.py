@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -116,6 +118,26 @@ class CardFileError(ValueError):
     beyond the bounds on a document (depth, numbers' lengths, unstorable text)."""
 
 
+def _regular_file_bytes(path: Path) -> bytes:
+    """At most one byte past `MAX_CARD_FILE_BYTES` of a regular file. Anything else
+    (round 55: a named pipe held the command until some writer came, a device such
+    as /dev/zero or a terminal never ends) is refused before it is opened, and again
+    once open (opened without waiting: the path may have been swapped between)."""
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise CardFileError(_NOT_REGULAR)
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise CardFileError(_NOT_REGULAR)
+        return file.read(MAX_CARD_FILE_BYTES + 1)
+
+
+_NOT_REGULAR = (
+    "not a regular file (a named pipe, a device or a socket is not read: save the card "
+    "to a file and name that)"
+)
+
+
 def read_card_file(path: Path) -> Any:
     """A card from JSON, or YAML with the same structure; decimals stay exact.
 
@@ -124,8 +146,7 @@ def read_card_file(path: Path) -> Any:
     saying why not (round 54: a deeply nested file or a 5,000-digit integer was a
     traceback, a YAML bomb held the command)."""
     try:
-        with path.open("rb") as file:  # at most one byte past the bound, whatever the file is
-            raw = file.read(MAX_CARD_FILE_BYTES + 1)
+        raw = _regular_file_bytes(path)
     except OSError as exc:
         raise CardFileError(f"the file cannot be read: {exc}") from None
     if len(raw) > MAX_CARD_FILE_BYTES:

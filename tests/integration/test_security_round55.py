@@ -1,10 +1,12 @@
 """Round 55's security work (docs/security.md, "Round 55"): a JSON key given twice is
-refused wherever a body or a card file is read; each on SQLite and PostgreSQL."""
+refused wherever a body or a card file is read, and the card commands refuse what is
+not a regular file; each on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -197,3 +199,23 @@ def test_a_card_giving_a_key_twice_uploaded_to_the_check_page_is_refused_on_the_
     )
     assert response.status_code == 422, response.status_code
     assert 'The key "version" is given 2 times in one object' in text_of(response)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("command", ["check", "import"])
+def test_a_card_command_given_a_named_pipe_refuses_it_at_once(
+    app: Flask, tmp_path: Path, command: str
+) -> None:
+    """No writer ever comes: opening the pipe for reading used to wait for ever."""
+    pipe = tmp_path / "card.json"
+    os.mkfifo(pipe)
+    result = app.test_cli_runner().invoke(args=["ratecards", command, str(pipe)])
+    assert result.exit_code == 1, result.output
+    assert "not a regular file" in result.output, result.output
+
+
+@pytest.mark.timeout(60)
+def test_a_card_command_given_a_device_refuses_it(app: Flask) -> None:
+    result = _check(app, Path("/dev/zero"))
+    assert result.exit_code == 1, result.output
+    assert "/dev/zero: not a regular file" in result.output, result.output
