@@ -82,6 +82,7 @@ from licensing.errors import (
     ExternalServiceError,
     InvalidInput,
     NotFound,
+    RepeatedKey,
     TooManyRequests,
 )
 from licensing.extensions import csrf, limiter
@@ -282,8 +283,13 @@ def _start_card_payment(
 ) -> tuple[Response, int]:
     """Start a card attempt with the token in the JSON body, for the pay page's
     script: what Stripe.js confirms, and where to look next (both by payment id).
-    Refusals are JSON too: 422 bad input, 409 the invoice's state, 502 Stripe."""
-    body = request.get_json(silent=True) or {}
+    Refusals are JSON too: 422 bad input, 409 the invoice's state, 502 Stripe, and
+    (round 55) 400 a body giving a key twice (`{"token": "a", "token": "b"}`, which
+    the app's JSON reader refuses; its error page was HTML, not the script's JSON)."""
+    try:
+        body = request.get_json(silent=True) or {}
+    except RepeatedKey as error:
+        return jsonify(error=error.detail, errors=error.errors), 400
     token = body.get("token") if isinstance(body, dict) else None
     try:
         attempt = services.start_card_payment(
