@@ -154,10 +154,20 @@ def _decode(text: str, marks: bytes) -> Any:
     # Every key of the text is followed by one colon outside strings, and nothing
     # else outside strings is a colon: when the objects kept as many keys as the
     # text has colons, no key was given twice (a key given twice keeps one). Else
-    # a colon is in a string, or a key repeats: `_refuse_repeated_keys` tells which.
-    if kept != text.count(":"):
+    # a colon is in a string, or a key repeats: `_refuse_repeated_keys` tells which,
+    # unless the colons outside strings, counted exactly, are as many as the keys.
+    if kept != text.count(":") and kept != _colons_outside_strings(text):
         _refuse_repeated_keys(text)
     return document
+
+
+def _colons_outside_strings(text: str) -> int | None:
+    """The colons between the text's strings, when that can be read off its quotes:
+    without a backslash every quote opens or closes a string, so the parts between
+    the quotes alternate outside, inside. None when the text has a backslash."""
+    if "\\" in text:
+        return None
+    return "".join(text.split('"')[::2]).count(":")
 
 
 class _Repeated(dict[str, Any]):

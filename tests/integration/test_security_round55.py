@@ -120,6 +120,25 @@ def test_a_royalty_report_row_giving_its_quantity_twice_is_refused_and_not_filed
     assert db.session().scalars(select(RoyaltyReport)).all() == []
 
 
+def test_a_royalty_report_whose_names_hold_colons_still_refuses_a_key_given_twice(
+    client: FlaskClient,
+    vendor: Any,
+    active_agreement: Any,  # noqa: F811 - the fixture
+) -> None:
+    """The colons in strings make the counts differ whether or not a key repeats: the
+    colons inside strings, counted exactly, tell the two apart."""
+    agreement = active_agreement(vendor, SOFTWARE)
+    rows = [row(1, "A:1", quantity=60, customer_name="Clinic: North"), row(1, "B", quantity=40)]
+    body = json.dumps({"attest": True, "reason": "Q1: as counted", "rows": rows})
+    text = body.replace('"quantity": 40', '"quantity": 40, "quantity": 4000', 1)
+    headers = {**factories.bearer(vendor), **JSON}
+    with time_machine.travel(AFTER[1], tick=False):
+        response = client.post(_report_url(agreement), data=text, headers=headers)
+    assert response.status_code == 400, response.get_data()
+    assert list(response.get_json()["errors"]) == ["rows.1.quantity"]
+    assert db.session().scalars(select(RoyaltyReport)).all() == []
+
+
 def test_a_royalty_report_giving_attest_twice_is_refused(
     client: FlaskClient,
     vendor: Any,

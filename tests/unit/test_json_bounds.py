@@ -268,3 +268,18 @@ def test_the_first_object_in_the_body_that_gives_a_key_twice_is_the_one_named() 
     with pytest.raises(RepeatedKey) as refused:
         limits.loads('[{"a": {"b": 1, "b": 2}}, {"c": 1, "c": 2}]')
     assert list(refused.value.errors) == ["0.a.b"]
+
+
+def test_a_body_whose_strings_hold_colons_is_not_read_again_when_no_key_repeats(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its colons outside strings, counted off the quotes, are its keys: no second
+    reading (which a backslash, making the quotes unreliable, still takes)."""
+
+    def read_again(text: str) -> None:
+        raise AssertionError(f"read again: {text}")
+
+    monkeypatch.setattr(limits, "_refuse_repeated_keys", read_again)
+    assert limits.loads('{"at": "12:00", "a:b": [{"c": "d:e:f"}]}')["at"] == "12:00"
+    with pytest.raises(AssertionError, match="read again"):
+        limits.loads('{"at": "12:00 \\"x\\""}')
