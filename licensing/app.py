@@ -84,12 +84,16 @@ from licensing.web import console, health, public
 class JSONProvider(DefaultJSONProvider):
     """JSON with exact decimals: numbers are read as `Decimal`, never float, and
     an absurd literal (`1e999999999`, a 100,000-digit integer) is refused before
-    it becomes a number (`licensing.limits`)."""
+    it becomes a number, and an object giving a key twice is refused
+    (`licensing.limits`)."""
 
     def loads(self, s: str | bytes, **kwargs: Any) -> Any:
         kwargs.setdefault("parse_float", limits.json_decimal)
         kwargs.setdefault("parse_int", limits.json_int)
-        return super().loads(s, **kwargs)
+        kwargs.setdefault("object_pairs_hook", limits.object_of_pairs)
+        document = super().loads(s, **kwargs)
+        limits.refuse_repeated(document)  # a key given twice (round 55): a 400
+        return document
 
 
 class Rule(WerkzeugRule):

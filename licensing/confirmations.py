@@ -17,7 +17,7 @@ changed)."""
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -85,6 +85,29 @@ class Kind:
                 f"the confirmation was shown more than {minutes} minutes ago, and the "
                 f"{self.record_word} may have changed since"
             )
+        return said
+
+    def read_as_posted(
+        self,
+        value: str | None,
+        record: int,
+        actor: Actor,
+        now: datetime,
+        *,
+        posted: Mapping[str, str],
+        what: str,
+        carries: Sequence[str] = (),
+    ) -> dict[str, str]:
+        """`read`, then held to the post (round 55): it must say each of `carries`
+        (what the use case compares under the record's lock), and each of `posted`
+        (the post's own values as the confirmation binds them: a reason's digest, a
+        choice) as the post has it, else the `what` posted ("reason", "passkey or
+        reason") was not the one shown: `ConfirmationRefused` either way."""
+        said = self.read(value, record, actor, now)
+        if any(name not in said for name in (*carries, *posted)):
+            raise self.refused("the confirmation is not one this service made")
+        if any(said[name] != text for name, text in posted.items()):
+            raise self.refused(f"the {what} posted is not the one shown to confirm")
         return said
 
     def refused(self, why: str) -> ConfirmationRefused:

@@ -72,6 +72,14 @@ class BadRequest(DomainError):
     title = "Bad request"
 
 
+class RepeatedKey(BadRequest, InvalidInput):
+    """A JSON document that gives a key twice in one object (round 55): parsers
+    disagree on which value counts (Python's takes the last; a proxy or a log may
+    read the first), so the request is not one to act on. A 400 like `BadRequest`,
+    whose `errors` name the key's path as `InvalidInput`'s name a field, so the
+    pages and commands that say an `InvalidInput`'s errors say this one too."""
+
+
 class Conflict(DomainError):
     """The request clashes with the record's current state or with another record."""
 

@@ -11,7 +11,8 @@ handler sees it:
   path): no NUL character (PostgreSQL cannot store it) and no lone UTF-16
   surrogate such as "\\ud800" (no database can encode it);
 - record ids and page numbers read from text: digits only, within the id
-  columns' range (MAX_RECORD_ID) and MAX_PAGE.
+  columns' range (MAX_RECORD_ID) and MAX_PAGE;
+- a JSON object gives each key once (`RepeatedKey`, a 400 naming its path).
 
 Each refusal is an `InvalidInput` (422) naming the field and the limit: a
 problem document on the API, an error page elsewhere. A caller who may not send
@@ -21,8 +22,10 @@ the request at all (nobody, on a route that needs a caller) is told that instead
 
 from __future__ import annotations
 
+import collections
 import json
 import re
+import threading
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
@@ -30,7 +33,7 @@ from typing import Any, TypeVar
 from flask import Flask, current_app, g, request
 from flask.wrappers import Request
 
-from licensing.errors import InvalidInput
+from licensing.errors import InvalidInput, RepeatedKey
 
 MAX_JSON_DEPTH = 32
 MAX_JSON_NUMBER_CHARS = 40
@@ -80,16 +83,32 @@ def _refuse_constant(name: str) -> Any:
     raise json.JSONDecodeError(f"{name} is not a number", name, 0)
 
 
-# Made once (json.loads builds a decoder and its scanner for every call given
-# hooks). The second reads whole numbers in C rather than calling `json_int` for
-# each (a tenth of reading a 25-use quote): for a text where no integer literal
-# can be too long (`_may_hold_long_integer`).
-_DECODER = json.JSONDecoder(
-    parse_float=json_decimal, parse_int=json_int, parse_constant=_refuse_constant
-)
-_DECODER_OF_SHORT_INTEGERS = json.JSONDecoder(
-    parse_float=json_decimal, parse_constant=_refuse_constant
-)
+class _Decoders(threading.local):
+    """Per thread, made once (json.loads builds a decoder and its scanner for every
+    call given hooks): `any` reads every integer through `json_int`; `short` reads
+    whole numbers in C (a tenth of reading a 25-use quote), for a text where no
+    integer literal can be too long (`_may_hold_long_integer`). Both keep each
+    object they make in `objects` (the thread's own: the decoders are the thread's),
+    so that `_decode` can count the keys the document kept (`_keys_kept`)."""
+
+    def __init__(self) -> None:
+        self.objects: list[dict[str, Any]] = []
+        keep = self.objects.append
+
+        def kept(made: dict[str, Any]) -> dict[str, Any]:
+            keep(made)
+            return made
+
+        common: dict[str, Any] = {
+            "parse_float": json_decimal,
+            "parse_constant": _refuse_constant,
+            "object_hook": kept,
+        }
+        self.any = json.JSONDecoder(parse_int=json_int, **common)
+        self.short = json.JSONDecoder(**common)
+
+
+_DECODERS = _Decoders()
 # The text's marks (`_marks`): each ASCII digit as "1", the brackets and the
 # quote as they are, every other byte deleted. One pass in C serves both the
 # integers' check and the depth's (two passes over the whole text were a fifth
@@ -125,15 +144,96 @@ def _decode(text: str, marks: bytes) -> Any:
         return json.loads(
             text, parse_float=json_decimal, parse_int=json_int, parse_constant=_refuse_constant
         )
-    decoder = _DECODER if _may_hold_long_integer(marks) else _DECODER_OF_SHORT_INTEGERS
-    return decoder.decode(text)
+    decoders = _DECODERS
+    decoder = decoders.any if _may_hold_long_integer(marks) else decoders.short
+    try:
+        document = decoder.decode(text)
+        kept = sum(map(len, decoders.objects))
+    finally:
+        decoders.objects.clear()
+    # Every key of the text is followed by one colon outside strings, and nothing
+    # else outside strings is a colon: when the objects kept as many keys as the
+    # text has colons, no key was given twice (a key given twice keeps one). Else
+    # a colon is in a string, or a key repeats: `_refuse_repeated_keys` tells which,
+    # unless the colons outside strings, counted exactly, are as many as the keys.
+    if kept != text.count(":") and kept != _colons_outside_strings(text):
+        _refuse_repeated_keys(text)
+    return document
+
+
+def _colons_outside_strings(text: str) -> int | None:
+    """The colons between the text's strings, when that can be read off its quotes:
+    without a backslash every quote opens or closes a string, so the parts between
+    the quotes alternate outside, inside. None when the text has a backslash."""
+    if "\\" in text:
+        return None
+    return "".join(text.split('"')[::2]).count(":")
+
+
+class _Repeated(dict[str, Any]):
+    """An object whose text gave a key more than once (`object_of_pairs`)."""
+
+    key: str
+    times: int
+
+
+def object_of_pairs(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    """An `object_pairs_hook`: the object, marked when its text gave a key more
+    than once (`refuse_repeated` finds and names it)."""
+    made = dict(pairs)
+    if len(made) == len(pairs):
+        return made
+    counts = collections.Counter(key for key, _ in pairs)
+    repeated = _Repeated(made)
+    repeated.key, repeated.times = next((k, n) for k, n in counts.items() if n > 1)
+    return repeated
+
+
+def _refuse_repeated_keys(text: str) -> None:
+    """`RepeatedKey` for a text some object of which gives a key twice; nothing
+    else. Read again with every object's pairs (slower than `_decode`'s reading, so
+    only when its count of keys cannot tell)."""
+    refuse_repeated(
+        json.JSONDecoder(
+            parse_float=json_decimal,
+            parse_int=json_int,
+            parse_constant=_refuse_constant,
+            object_pairs_hook=object_of_pairs,
+        ).decode(text)
+    )
+
+
+def refuse_repeated(document: Any) -> None:
+    """`RepeatedKey` naming the first object (in the document's order) read with
+    `object_of_pairs` that gave a key more than once, by its path; walked
+    iteratively, so depth costs no recursion."""
+    stack: list[tuple[Any, str]] = [(document, "")]
+    while stack:
+        value, path = stack.pop()
+        if isinstance(value, _Repeated):
+            where = f"{path}.{value.key}" if path else value.key
+            shown = _printable(where)
+            said = f"The key {json.dumps(_printable(value.key))} is given {value.times} times"
+            raise RepeatedKey(
+                f"{said} in one object (at {shown}): give each key once (readers disagree "
+                "on which value counts).",
+                {shown: [f"{said} in one object: give each key once."]},
+            )
+        if isinstance(value, dict):
+            children = [(item, f"{path}.{key}" if path else key) for key, item in value.items()]
+        elif isinstance(value, list):
+            children = [(item, f"{path}.{i}" if path else str(i)) for i, item in enumerate(value)]
+        else:
+            continue
+        stack.extend(reversed(children))  # the first child is looked at first
 
 
 def loads(text: str) -> Any:
     """Parse a request body: exact decimals, bounded numbers, depth and text.
 
     `json.JSONDecodeError` when it is not JSON; `InvalidInput` when it is JSON
-    beyond the bounds.
+    beyond the bounds; `RepeatedKey` (400) when an object gives a key twice (round
+    55: Python took the last value, where a proxy or a log may read the first).
     """
     marks = _marks(text)
     try:

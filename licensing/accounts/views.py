@@ -59,6 +59,7 @@ from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.errors import (
     AuthenticationRequired,
+    BadRequest,
     Conflict,
     IllegalTransition,
     InvalidInput,
@@ -68,6 +69,7 @@ from licensing.errors import (
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.links import app_path
 from licensing.mail import services as mail
+from licensing.problems import status_for as problem_status
 from licensing.web import confirm, paging
 from licensing.web.filters import recorded_words, when
 from licensing.web.forms import show_errors
@@ -962,20 +964,25 @@ def remove_member_passkeys(user_id: int) -> Page:
             shown = passkey_services.member_passkeys_to_remove(
                 current_actor(), user_id, reason, chosen_id
             )
-            return confirm.ask(_member_passkeys_question(member, shown, reason, back))
+            signed = passkey_services.removal_confirmation(
+                current_actor(), user_id, reason, chosen_id, shown
+            )
+            return confirm.ask(_member_passkeys_question(member, shown, reason, back, signed))
+        # Round 54 bound the passkeys named; round 55 signs them with the choice and
+        # the reason (400 when the post is not what was shown).
         done = passkey_services.remove_member_passkeys(
             current_actor(),
             user_id,
             reason,
             passkey_id=chosen_id,
-            shown=_shown_passkeys(request.form.get(SHOWN_PASSKEYS, "")),
+            confirmation=request.form.get(REMOVAL_CONFIRMATION, ""),
         )
     except InvalidInput as error:
         show_errors(form, error)
         return _member_passkeys_page(user_id, form, status=422)
-    except passkey_services.PasskeysAdded as error:  # the page lists them all again
+    except (passkey_services.PasskeysAdded, BadRequest) as error:  # the page lists them again
         flash(error.detail, "error")
-        return _member_passkeys_page(user_id, form, status=409)
+        return _member_passkeys_page(user_id, form, status=problem_status(error))
     except (NotFound, Conflict) as error:
         flash(error.detail, "error")
         return redirect(back)
@@ -990,18 +997,13 @@ def remove_member_passkeys(user_id: int) -> Page:
 
 
 # The passkeys a removal's confirmation named, by id (round 54: removing all of them
-# removed one the member added between the steps too, unnamed).
-SHOWN_PASSKEYS = "shown_passkeys"
-
-
-def _shown_passkeys(posted: str) -> frozenset[int]:
-    """The ids a confirming post carries (any that is not one is dropped, so a passkey
-    it stood for counts as not shown)."""
-    return frozenset(found for part in posted.split(",") if (found := record_id(part)) is not None)
+# removed one the member added between the steps too, unnamed), signed with the choice
+# and the reason (round 55: they were posted in plain text).
+REMOVAL_CONFIRMATION = "confirmation"
 
 
 def _member_passkeys_question(
-    member: User, shown: Sequence[tuple[int, str]], reason: str, back: str
+    member: User, shown: Sequence[tuple[int, str]], reason: str, back: str, signed: str
 ) -> confirm.Confirmation:
     """What removing a member's passkeys does, asked before it is done."""
     names = [name for _, name in shown]
@@ -1023,7 +1025,7 @@ def _member_passkeys_question(
         button="Remove the passkeys",
         cancel_url=back,
         cancel_label="Keep them",
-        carried=[(SHOWN_PASSKEYS, ",".join(str(passkey_id) for passkey_id, _ in shown))],
+        carried=[(REMOVAL_CONFIRMATION, signed)],
     )
 
 
@@ -1393,10 +1395,13 @@ def change_standing(organization_id: int) -> Page:
                 reason=form.reason.data,
                 actor=current_actor(),
                 emailed=emailed,
-                shown=_shown_ending(request.form.get(SHOWN_ENDING, "")) if closing else None,
+                confirmation=request.form.get(CLOSING_CONFIRMATION, "") if closing else None,
             )
         except InvalidInput as error:
             show_errors(form, error)
+        except BadRequest as error:  # not the confirmation shown (round 55)
+            form.action.errors = [error.detail]
+            return _console_organization_page(found, standing_form=form, status=400)
         except IllegalTransition as error:  # an illegal step: say which are allowed
             # 409, as every illegal step is (round 54: it fell through to the form's
             # 422, as if the choice were mistyped rather than no longer allowed).
@@ -1422,12 +1427,9 @@ def change_standing(organization_id: int) -> Page:
 
 
 # What closing ends, as its confirmation listed it (`services.ended_by_closing`; round
-# 54: an application submitted between the steps was withdrawn unlisted).
-SHOWN_ENDING = "shown_ending"
-
-
-def _shown_ending(posted: str) -> frozenset[str]:
-    return frozenset(key for key in posted.split(",") if key)
+# 54: an application submitted between the steps was withdrawn unlisted), signed with
+# the reason (round 55: it was posted in plain text).
+CLOSING_CONFIRMATION = "confirmation"
 
 
 def _closing_question(organization: Organization, reason: str) -> confirm.Confirmation:
@@ -1452,8 +1454,14 @@ def _closing_question(organization: Organization, reason: str) -> confirm.Confir
         cancel_label="Keep the account open",
         carried=[
             (
-                SHOWN_ENDING,
-                ",".join(sorted(services.ended_by_closing(db.session(), organization.id))),
+                CLOSING_CONFIRMATION,
+                services.closing_confirmation(
+                    organization.id,
+                    reason,
+                    services.ended_by_closing(db.session(), organization.id),
+                    current_actor(),
+                    utcnow(),
+                ),
             )
         ],
     )
@@ -1672,18 +1680,35 @@ def remove_passkeys(user_id: int) -> Page:
     form = forms.PasskeyRemovalForm()
     if form.validate_on_submit():
         chosen = form.passkey.data or forms.ALL_PASSKEYS
+        chosen_id = None if chosen == forms.ALL_PASSKEYS else _passkey_choice(chosen)
+        reason = form.reason.data or ""
+        back = url_for("accounts_console.user_detail", user_id=user_id)
         try:
+            # Round 55: asked first, as an organization's administrator is (it went at
+            # one press), the confirming post carrying what was named, signed.
+            if not confirm.confirmed():
+                user, shown = passkey_services.passkeys_to_remove_for(
+                    current_actor(), user_id, reason, chosen_id
+                )
+                signed = passkey_services.removal_confirmation(
+                    current_actor(), user_id, reason, chosen_id, shown
+                )
+                return confirm.ask(_office_passkeys_question(user, shown, reason, back, signed))
             done = passkey_services.remove_passkeys_for(
                 current_actor(),
                 user_id,
-                form.reason.data or "",
-                passkey_id=None if chosen == forms.ALL_PASSKEYS else _passkey_choice(chosen),
+                reason,
+                passkey_id=chosen_id,
+                confirmation=request.form.get(REMOVAL_CONFIRMATION, ""),
             )
         except InvalidInput as error:
             show_errors(form, error)
+        except (passkey_services.PasskeysAdded, BadRequest) as error:
+            flash(error.detail, "error")
+            return _user_page(user_id, passkey_form=form, status=problem_status(error))
         except (NotFound, Conflict) as error:
             flash(error.detail, "error")
-            return redirect(url_for("accounts_console.user_detail", user_id=user_id))
+            return redirect(back)
         else:
             names = ", ".join(done.names)
             told = (
@@ -1699,6 +1724,35 @@ def remove_passkeys(user_id: int) -> Page:
             )
             return redirect(url_for("accounts_console.user_detail", user_id=user_id))
     return _user_page(user_id, passkey_form=form, status=422)
+
+
+def _office_passkeys_question(
+    user: User, shown: Sequence[tuple[int, str]], reason: str, back: str, signed: str
+) -> confirm.Confirmation:
+    """What the office's removal of a person's passkeys does, asked before it is done
+    (round 55)."""
+    names = [name for _, name in shown]
+    one = len(names) == 1
+    which = f"The passkey {names[0]}" if one else f"All {len(names)} of their passkeys"
+    if not one:
+        which += f" ({', '.join(names)})"
+    own = user.id == current_actor().user_id
+    return confirm.Confirmation(
+        title=f"Remove {user.full_name}'s passkeys?",
+        consequences=[
+            f"{which} no longer {'signs' if one else 'sign'} {user.name_and_email} in, on "
+            "any device, and every session of the account ends, on every device.",
+            "Nobody is emailed: it is your own account."
+            if own
+            else f"They are emailed at {user.email} that the licensing office removed "
+            f"{'it' if one else 'them'}, and why: “{' '.join(reason.split())}”. It is kept "
+            "in the audit log.",
+        ],
+        button="Remove the passkeys",
+        cancel_url=back,
+        cancel_label="Keep them",
+        carried=[(REMOVAL_CONFIRMATION, signed)],
+    )
 
 
 def _passkey_choice(chosen: str) -> int:

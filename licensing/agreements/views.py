@@ -62,6 +62,7 @@ from licensing.errors import BadRequest, Conflict, InvalidInput, TooLargeToRecor
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.money import AMOUNT_PLACES, minor_units
 from licensing.pricing import Quote
+from licensing.problems import status_for as problem_status
 from licensing.ratecards import queries as ratecard_queries
 from licensing.web import assignment, confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
@@ -1475,16 +1476,17 @@ def terminate(agreement_id: int) -> Page:
         if reason.strip() and not confirm.confirmed():
             return confirm.ask(_termination_question(found, reason.strip()))
         # Round 54: the confirmation said what ending it does in the state it was
-        # shown in; the service refuses (409) when the agreement moved since.
-        shown = request.form.get(TERMINATION_SHOWN_STATE, "") if confirm.confirmed() else None
-        services.terminate(agreement_id, reason, current_actor(), shown_state=shown)
-    except (InvalidInput, Conflict) as error:
+        # shown in; the service refuses (409) when the agreement moved since. Round
+        # 55: that state, and the reason, come signed (400 when edited or stale).
+        shown = request.form.get(TERMINATION_CONFIRMATION, "") if confirm.confirmed() else None
+        services.terminate(agreement_id, reason, current_actor(), confirmation=shown)
+    except (InvalidInput, Conflict, BadRequest) as error:
         session.refresh(found)
         return _console_agreement_page(
             found,
             errors=getattr(error, "errors", None) or {"_": [error.detail]},
             values=readable(request.form),  # the reason as typed, to correct
-            status=422 if isinstance(error, InvalidInput) else 409,
+            status=problem_status(error),
         )
     flash(f"Agreement {found.number} is terminated.", "success")
     return redirect(_agreement_page_url(found))
@@ -1597,12 +1599,18 @@ def _termination_question(agreement: Agreement, reason: str) -> confirm.Confirma
         button="Terminate the agreement",
         cancel_url=_agreement_page_url(agreement),
         cancel_label="Keep the agreement",
-        carried=[(TERMINATION_SHOWN_STATE, agreement.state)],
+        carried=[
+            (
+                TERMINATION_CONFIRMATION,
+                services.termination_confirmation(agreement, reason, current_actor(), utcnow()),
+            )
+        ],
     )
 
 
-# The termination's confirmation carries the state it was shown for (round 54).
-TERMINATION_SHOWN_STATE = "shown_state"
+# The termination's confirmation carries the state it was shown for (round 54),
+# signed with the reason (round 55).
+TERMINATION_CONFIRMATION = "confirmation"
 
 
 @queue_summary

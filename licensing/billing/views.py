@@ -82,6 +82,7 @@ from licensing.errors import (
     ExternalServiceError,
     InvalidInput,
     NotFound,
+    RepeatedKey,
     TooManyRequests,
 )
 from licensing.extensions import csrf, limiter
@@ -282,8 +283,13 @@ def _start_card_payment(
 ) -> tuple[Response, int]:
     """Start a card attempt with the token in the JSON body, for the pay page's
     script: what Stripe.js confirms, and where to look next (both by payment id).
-    Refusals are JSON too: 422 bad input, 409 the invoice's state, 502 Stripe."""
-    body = request.get_json(silent=True) or {}
+    Refusals are JSON too: 422 bad input, 409 the invoice's state, 502 Stripe, and
+    (round 55) 400 a body giving a key twice (`{"token": "a", "token": "b"}`, which
+    the app's JSON reader refuses; its error page was HTML, not the script's JSON)."""
+    try:
+        body = request.get_json(silent=True) or {}
+    except RepeatedKey as error:
+        return jsonify(error=error.detail, errors=error.errors), 400
     token = body.get("token") if isinstance(body, dict) else None
     try:
         attempt = services.start_card_payment(
@@ -1293,14 +1299,29 @@ def withdraw_links(invoice_id: int) -> Page:
             invoice_id,
             reason=form.reason.data,
             actor=current_actor(),
-            shown_contact=request.form.get(SHOWN_CONTACT, ""),
+            confirmation=request.form.get(LINKS_CONFIRMATION, ""),
         )
         return (
             f"The links to invoice {invoice.number} sent so far no longer work; "
             f"{contact} is sent a new one."
         )
 
-    confirmation = confirm.Confirmation(
+    def confirmation() -> confirm.Confirmation:
+        return _links_question(invoice, contact, organization, form)
+
+    return _invoice_action(invoice_id, form, "links_form", act, confirmation)
+
+
+def _links_question(
+    invoice: Invoice, contact: str, organization: Organization | None, form: FlaskForm
+) -> confirm.Confirmation:
+    signed = services.links_withdrawal_confirmation(
+        invoice.id,
+        organization.billing_email if organization else "",
+        form.reason.data,
+        current_actor(),
+    )
+    return confirm.Confirmation(
         title=f"Withdraw the links to invoice {invoice.number or invoice.id}?",
         consequences=[
             "Every link to the invoice in the emails sent so far stops opening it, its "
@@ -1311,14 +1332,14 @@ def withdraw_links(invoice_id: int) -> Page:
         button="Withdraw the links",
         cancel_url=_invoice_page_url(invoice),
         cancel_label="Keep the links",
-        carried=[(SHOWN_CONTACT, organization.billing_email if organization else "")],
+        carried=[(LINKS_CONFIRMATION, signed)],
     )
-    return _invoice_action(invoice_id, form, "links_form", act, confirmation)
 
 
 # The billing contact the links' withdrawal named (round 54: the new link went to the
-# contact at the press, though the confirmation named another).
-SHOWN_CONTACT = "shown_contact"
+# contact at the press, though the confirmation named another), signed with the reason
+# (round 55: it was posted in plain text).
+LINKS_CONFIRMATION = "confirmation"
 
 
 @console.route("/invoices/<int:invoice_id>/uncollectible", methods=["POST"])

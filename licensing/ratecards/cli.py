@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
 from collections.abc import Iterator
 from contextlib import contextmanager
 from decimal import Decimal
@@ -36,6 +38,22 @@ class _CardLoader(yaml.SafeLoader):
     """The safe loader, reading YAML floats (which would be binary) as their text,
     integers and floats within the API's bounds on a JSON number, and refusing a
     document whose aliases expand past `MAX_YAML_NODES`."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        """A mapping, refusing a key given twice in it (round 55: YAML took the last,
+        as JSON did); keys a merge (`<<`) brings may be overridden, as YAML says."""
+        seen: set[tuple[str, str]] = set()
+        for key_node, _ in node.value:
+            if not isinstance(key_node, yaml.ScalarNode) or key_node.tag.endswith(":merge"):
+                continue
+            if (key_node.tag, key_node.value) in seen:
+                line = key_node.start_mark.line + 1
+                raise yaml.YAMLError(
+                    f"the key {json.dumps(key_node.value)} is given twice "
+                    f"in one mapping (line {line}): give each key once"
+                )
+            seen.add((key_node.tag, key_node.value))
+        return super().construct_mapping(node, deep=deep)
 
     def get_single_node(self) -> yaml.Node | None:
         node = super().get_single_node()
@@ -100,6 +118,26 @@ class CardFileError(ValueError):
     beyond the bounds on a document (depth, numbers' lengths, unstorable text)."""
 
 
+def _regular_file_bytes(path: Path) -> bytes:
+    """At most one byte past `MAX_CARD_FILE_BYTES` of a regular file. Anything else
+    (round 55: a named pipe held the command until some writer came, a device such
+    as /dev/zero or a terminal never ends) is refused before it is opened, and again
+    once open (opened without waiting: the path may have been swapped between)."""
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise CardFileError(_NOT_REGULAR)
+    descriptor = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+    with os.fdopen(descriptor, "rb") as file:
+        if not stat.S_ISREG(os.fstat(descriptor).st_mode):
+            raise CardFileError(_NOT_REGULAR)
+        return file.read(MAX_CARD_FILE_BYTES + 1)
+
+
+_NOT_REGULAR = (
+    "not a regular file (a named pipe, a device or a socket is not read: save the card "
+    "to a file and name that)"
+)
+
+
 def read_card_file(path: Path) -> Any:
     """A card from JSON, or YAML with the same structure; decimals stay exact.
 
@@ -108,8 +146,7 @@ def read_card_file(path: Path) -> Any:
     saying why not (round 54: a deeply nested file or a 5,000-digit integer was a
     traceback, a YAML bomb held the command)."""
     try:
-        with path.open("rb") as file:  # at most one byte past the bound, whatever the file is
-            raw = file.read(MAX_CARD_FILE_BYTES + 1)
+        raw = _regular_file_bytes(path)
     except OSError as exc:
         raise CardFileError(f"the file cannot be read: {exc}") from None
     if len(raw) > MAX_CARD_FILE_BYTES:
@@ -121,6 +158,8 @@ def read_card_file(path: Path) -> Any:
         document = yaml.load(content, Loader=_CardLoader)  # noqa: S506 - a SafeLoader subclass
         limits.check_document(document)  # the bounds a JSON body's values are held to
         return document
+    except errors.RepeatedKey as repeated:  # its detail names the key and where it is
+        raise CardFileError(repeated.detail) from None
     except errors.InvalidInput as invalid:
         said = "; ".join(message for messages in invalid.errors.values() for message in messages)
         raise CardFileError(said or invalid.detail) from None

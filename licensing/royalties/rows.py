@@ -27,6 +27,7 @@ import ijson
 
 from licensing import words
 from licensing.accounts.countries import COUNTRIES
+from licensing.errors import RepeatedKey
 from licensing.money import format_quantity
 from licensing.streaming import csv_cell, csv_cell_read
 from licensing.words import humanize
@@ -465,13 +466,17 @@ class Submission:
     problems: dict[str, list[str]] = field(default_factory=dict)
     # The number of the first row of a JSON or form submission (0 in the API).
     first_row: int = 0
+    # A JSON body's colons less its top-level keys (`json_submission`), which its
+    # rows' keys must match for none to have been given twice (`_json_rows`); None
+    # for rows this service wrote (a form's), where no key can repeat.
+    row_colons: int | None = None
 
     def rows(self) -> Iterator[tuple[int, Any]]:
         """(number, fields) for each row, read afresh from the spooled upload."""
         self.upload.file.seek(0)
         if self.source == "csv":
             return _csv_rows(self.upload.file)
-        return _json_rows(self.upload.file, self.first_row)
+        return _json_rows(self.upload.file, self.first_row, self.row_colons)
 
 
 _TOP_LEVEL = ("attest", "rows", "amends", "reason")
@@ -599,6 +604,7 @@ def json_submission(upload: Upload) -> Submission:
     if unsafe := _unsafe_json(upload.file):
         submission.problems = {"_body": [unsafe]}
         return submission
+    top_level: set[str] = set()
     try:
         events = _top_level_events(upload.file)
         prefix, event, _ = next(events)
@@ -606,6 +612,10 @@ def json_submission(upload: Upload) -> Submission:
             problems["_body"] = ["The body must be a JSON object with attest and rows."]
         else:
             for prefix, event, value in events:
+                if prefix == "" and event == "map_key" and value in top_level:
+                    raise _repeated(str(value), str(value), "the body")
+                if prefix == "" and event == "map_key":
+                    top_level.add(value)
                 if prefix == "" and event == "map_key" and value not in _TOP_LEVEL:
                     problems[str(value)] = ["Unknown field."]
                 elif prefix in ("attest", "amends", "reason") and event not in (
@@ -629,7 +639,26 @@ def json_submission(upload: Upload) -> Submission:
     if not seen_rows and not problems:
         problems["rows"] = ["Give the rows (an empty list for a nil report)."]
     submission.problems = problems
+    submission.row_colons = _colons(upload.file) - len(top_level)
     return submission
+
+
+def _colons(file: IO[bytes]) -> int:
+    """How many colons the body holds (in C, a block at a time)."""
+    file.seek(0)
+    count = 0
+    while block := file.read(_SCAN_CHUNK):
+        count += block.count(b":")
+    file.seek(0)
+    return count
+
+
+def _repeated(key: str, path: str, where: str) -> RepeatedKey:
+    said = f"The key {json.dumps(key)} is given more than once"
+    return RepeatedKey(
+        f"{said} in {where}: give each key once (readers disagree on which value counts).",
+        {path: [f"{said}: give each key once."]},
+    )
 
 
 _BYTE_ORDER_MARK = "\ufeff".encode()
@@ -647,8 +676,69 @@ def _not_json(file: IO[bytes]) -> str:
     return "The body is not valid JSON."
 
 
-def _json_rows(file: IO[bytes], first: int = 0) -> Iterator[tuple[int, Any]]:
-    yield from enumerate(ijson.items(file, "rows.item", use_float=False), start=first)
+def _json_rows(
+    file: IO[bytes], first: int = 0, colons: int | None = None
+) -> Iterator[tuple[int, Any]]:
+    """The rows, numbered from `first`. With `colons` (`Submission.row_colons`), a
+    key given twice in a row (round 55: `{"quantity": "1", "quantity": "900"}` filed
+    900) is refused once the rows are read: every key in the text is followed by
+    one colon, and nothing else outside strings is one, so rows keeping as many keys
+    as the colons left repeat none (counting costs a row a `len`; the rows read
+    through a mapping that checks each key cost an eighth of filing the report).
+    Else (a colon in a string, or a key repeated) they are read again that way."""
+    rows = ijson.items(file, "rows.item", use_float=False)
+    if colons is None:
+        yield from enumerate(rows, start=first)
+        return
+    kept = 0
+    for number, row in enumerate(rows, start=first):
+        if type(row) is dict:
+            kept += len(row)
+        yield number, row
+    if kept == colons:
+        return
+    # A colon in a string, or a key given twice: the colons inside strings, counted
+    # exactly where the body allows, tell which; else the rows are read again.
+    within = _colons_within_strings(file)
+    if within is None or kept != colons - within:
+        _refuse_repeated_row_keys(file, first)
+
+
+def _colons_within_strings(file: IO[bytes]) -> int | None:
+    """How many colons the body's strings hold, read off its quotes a block at a time
+    (without a backslash every quote opens or closes a string); None when the body
+    has a backslash. A pass in C over the body, a third of reading its rows again."""
+    file.seek(0)
+    within, inside = 0, False
+    while block := file.read(_SCAN_CHUNK):
+        if b"\\" in block:
+            return None
+        parts = block.split(b'"')
+        within += b"".join(parts[0::2] if inside else parts[1::2]).count(b":")
+        inside ^= len(parts) % 2 == 0  # an odd number of quotes: the other side
+    return within
+
+
+class _KeysOnce(dict[str, Any]):
+    """A row's mapping that notes the first key given to it twice (the parser, in
+    C, cannot be interrupted by an exception from here)."""
+
+    repeated: str | None = None
+
+    def __setitem__(self, key: str, value: Any) -> None:
+        if self.repeated is None and key in self:
+            self.repeated = key
+        super().__setitem__(key, value)
+
+
+def _refuse_repeated_row_keys(file: IO[bytes], first: int) -> None:
+    """`RepeatedKey` naming the first row that gives a key twice, if one does."""
+    file.seek(0)
+    rows = ijson.items(file, "rows.item", use_float=False, map_type=_KeysOnce)
+    for number, fields in enumerate(rows, start=first):
+        if isinstance(fields, _KeysOnce) and fields.repeated is not None:
+            key = fields.repeated
+            raise _repeated(key, f"rows.{number}.{key}", f"row {number}")
 
 
 def csv_submission(upload: Upload, *, attest: Any, amends: Any, reason: Any) -> Submission:

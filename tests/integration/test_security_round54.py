@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -146,31 +147,34 @@ def test_a_card_file_that_cannot_be_opened_is_refused_saying_why(
     def refused(*_args: object, **_kwargs: object) -> None:
         raise PermissionError(13, "Permission denied")
 
-    monkeypatch.setattr(Path, "open", refused)
+    # Round 55: the file is opened with os.open (without waiting, should it be a pipe).
+    monkeypatch.setattr(os, "open", refused)
     result = _check(app, path)
     assert result.exit_code == 1, result.output
     assert isinstance(result.exception, SystemExit), repr(result.exception)
     assert "cannot be read: [Errno 13] Permission denied" in result.output
 
 
-def test_a_forged_shown_state_is_not_repeated_in_the_terminations_refusal(
+def test_a_forged_confirmation_is_not_repeated_in_the_terminations_refusal(
     apply: Any,  # noqa: F811 - the fixture
     vendor: Any,
     licensing_staff: Any,
     signed_in: Any,
     app: Flask,
 ) -> None:
-    """Round 54's termination confirmation carries `shown_state`; a post of anything
+    """Round 54's termination confirmation carried `shown_state`; a post of anything
     else was repeated whole in the 409's sentence (escaped, but any text at any length
-    shown as the office's words). It now names only an agreement's states."""
+    shown as the office's words). Round 55 signs what it carries: a forged one is a
+    400 that repeats none of it, and a plain `shown_state` is not read at all."""
     agreement = agreement_of(apply(vendor, AUTO_USE))
     staff = signed_in(app.test_client(), licensing_staff)
     forged = "Call 555-0100 to keep your license. " * 500
-    refused = staff.post(
-        f"/console/agreements/{agreement.id}/terminate",
-        data={"reason": "Breach", "confirmed": "yes", "shown_state": forged},
-    )
-    assert refused.status_code == 409
-    said = text_of(refused)
-    assert "555-0100" not in said
-    assert f"agreement {agreement.number} was in a state not known when" in said
+    for carried in ({"confirmation": forged}, {"shown_state": forged}):
+        refused = staff.post(
+            f"/console/agreements/{agreement.id}/terminate",
+            data={"reason": "Breach", "confirmed": "yes", **carried},
+        )
+        assert refused.status_code == 400
+        said = text_of(refused)
+        assert "555-0100" not in said
+        assert "Not terminated: the confirmation" in said

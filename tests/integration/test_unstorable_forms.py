@@ -472,7 +472,8 @@ def test_a_nul_in_an_administrators_reason_for_removing_a_members_passkeys_is_th
 def test_a_nul_in_the_passkeys_a_removal_confirmation_named_is_the_form_with_nothing_removed(
     app: Flask, vendor: Any, signed_in: Any
 ) -> None:
-    """Round 54: the confirming post carries the passkeys it named (`shown_passkeys`)."""
+    """Round 54: the confirming post carries the passkeys it named (round 55: signed, in
+    `confirmation`)."""
     from tests.support.passkeys import add_passkey, authenticator
 
     member = factories.make_vendor(db.session(), vendor.organization)
@@ -484,7 +485,7 @@ def test_a_nul_in_the_passkeys_a_removal_confirmation_named_is_the_form_with_not
             "passkey": "all",
             "reason": "Lost laptop",
             "confirmed": "yes",
-            "shown_passkeys": f"{shown}{NUL}",
+            "confirmation": f"{shown}{NUL}",
         },
     )
     _assert_form_again(response, "Lost laptop")
@@ -498,7 +499,8 @@ def test_a_nul_in_what_a_closing_confirmation_listed_is_the_form_with_nothing_cl
     licensing_staff: Any,
     signed_in: Any,
 ) -> None:
-    """Round 54: the confirming post carries what closing ends (`shown_ending`)."""
+    """Round 54: the confirming post carries what closing ends (round 55: signed, in
+    `confirmation`)."""
     listed = apply(vendor, STAFF_USE)
     signed_in(client, licensing_staff)
     response = client.post(
@@ -507,7 +509,7 @@ def test_a_nul_in_what_a_closing_confirmation_listed_is_the_form_with_nothing_cl
             "action": "close",
             "reason": "Stopped trading",
             "confirmed": "yes",
-            "shown_ending": f"application:{listed.id}{NUL}",
+            "confirmation": f"application:{listed.id}{NUL}",
         },
     )
     _assert_form_again(response, "Stopped trading")
@@ -533,7 +535,7 @@ def test_a_nul_in_the_contact_a_links_withdrawal_named_is_the_form_with_nothing_
         data={
             "links-reason": "Forwarded",
             "confirmed": "yes",
-            "shown_contact": f"{vendor.organization.billing_email}{NUL}",
+            "confirmation": f"{vendor.organization.billing_email}{NUL}",
         },
     )
     _assert_form_again(response, "Forwarded")

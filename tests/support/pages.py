@@ -54,3 +54,11 @@ def walk_pages(
         seen += re.findall(row, page)
         following = next_link(page, noun)
     return seen, urls
+
+
+def confirmation_carried(response: Any) -> str:
+    """The signed `confirmation` a confirmation page's form posts back (round 55:
+    every console confirmation carries one, `licensing.confirmations`)."""
+    found = re.search(r'name="confirmation" value="([^"]*)"', response.get_data(as_text=True))
+    assert found, "the page carries no confirmation"
+    return html.unescape(found.group(1))

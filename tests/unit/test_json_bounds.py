@@ -4,6 +4,7 @@ skips that walk for a body that cannot hold anything to refuse."""
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from licensing import limits
-from licensing.errors import InvalidInput
+from licensing.errors import InvalidInput, RepeatedKey
 
 texts = st.text(alphabet=st.sampled_from(["a", "{", "[", "\x00", "\ud800", "é", " "]), max_size=6)
 scalars = st.none() | st.booleans() | st.integers(-5, 5) | texts
@@ -210,3 +211,75 @@ def test_digits_apart_with_nothing_marked_between_them_are_read_as_the_numbers_t
     text = json.dumps({"uses": list(range(10)) * 4 + [1, 2, 3, 4, 5], "note": "1 2 " * 30})
     assert limits._may_hold_long_integer(limits._marks(text))
     assert limits.loads(text) == json.loads(text)
+
+
+# Round 55: a key given twice. Keys that repeat, keys and strings holding colons (the
+# count of keys against the text's colons must only decide whether to look again),
+# and a key written as an escape that repeats another.
+KEY_TEXTS = st.sampled_from(['"a"', '"b"', '"a:"', '":"', '"\\u0061"'])
+VALUE_TEXTS = st.sampled_from(["1", "2.5", '"x"', '"b:c"', "null", "[]", "{}"])
+JSON_TEXTS = st.recursive(
+    VALUE_TEXTS,
+    lambda inner: (
+        st.lists(st.tuples(KEY_TEXTS, inner), max_size=4).map(
+            lambda pairs: "{" + ", ".join(f"{key}: {value}" for key, value in pairs) + "}"
+        )
+        | st.lists(inner, max_size=3).map(lambda items: "[" + ", ".join(items) + "]")
+    ),
+    max_leaves=25,
+)
+
+
+def gives_a_key_twice(text: str) -> bool:
+    """Python's own parser's pairs say whether some object gives a key twice."""
+    repeats = []
+
+    def pairs_seen(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+        if len({key for key, _ in pairs}) != len(pairs):
+            repeats.append(pairs)
+        return dict(pairs)
+
+    json.loads(text, object_pairs_hook=pairs_seen)
+    return bool(repeats)
+
+
+@given(JSON_TEXTS)
+def test_a_body_is_refused_as_giving_a_key_twice_exactly_when_some_object_does(
+    text: str,
+) -> None:
+    try:
+        document = limits.loads(text)
+    except RepeatedKey:
+        assert gives_a_key_twice(text), text
+    else:
+        assert not gives_a_key_twice(text), text
+        assert document == json.loads(text, parse_float=Decimal), text
+
+
+def test_a_key_given_twice_is_named_by_its_path_and_how_often() -> None:
+    with pytest.raises(RepeatedKey) as refused:
+        limits.loads('{"uses": [{"a": 1}, {"quantity": {"n": 1, "n": 2, "n": 3}}]}')
+    assert refused.value.errors == {
+        "uses.1.quantity.n": ['The key "n" is given 3 times in one object: give each key once.']
+    }
+
+
+def test_the_first_object_in_the_body_that_gives_a_key_twice_is_the_one_named() -> None:
+    with pytest.raises(RepeatedKey) as refused:
+        limits.loads('[{"a": {"b": 1, "b": 2}}, {"c": 1, "c": 2}]')
+    assert list(refused.value.errors) == ["0.a.b"]
+
+
+def test_a_body_whose_strings_hold_colons_is_not_read_again_when_no_key_repeats(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Its colons outside strings, counted off the quotes, are its keys: no second
+    reading (which a backslash, making the quotes unreliable, still takes)."""
+
+    def read_again(text: str) -> None:
+        raise AssertionError(f"read again: {text}")
+
+    monkeypatch.setattr(limits, "_refuse_repeated_keys", read_again)
+    assert limits.loads('{"at": "12:00", "a:b": [{"c": "d:e:f"}]}')["at"] == "12:00"
+    with pytest.raises(AssertionError, match="read again"):
+        limits.loads('{"at": "12:00 \\"x\\""}')

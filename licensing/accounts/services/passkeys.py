@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import confirmations, db
 from licensing.accounts import queries
 from licensing.accounts.models import (
     PASSKEY_NAME_MAX,
@@ -64,6 +64,7 @@ from licensing.errors import (
     NotFound,
     PermissionDenied,
 )
+from licensing.limits import record_id
 from licensing.links import links
 from licensing.mail import services as mail
 from licensing.words import at_most_characters
@@ -384,8 +385,82 @@ def _theirs_to_remove(session: Session, user: User, passkey_id: int | None) -> l
     return owned
 
 
+# A removal of someone's passkeys, asked first on the console (round 54: an
+# organization's administrator; round 55: the office too, which removed them at one
+# press), confirmed by a value signed over the passkeys named, the choice and the
+# reason, the person shown it and when (`licensing.confirmations`).
+REMOVAL_CONFIRMATION = confirmations.Kind(
+    salt="licensing.accounts.passkey-removal-confirmation",
+    record_word="person",
+    not_done="Not removed",
+    nothing_done="Nothing was removed",
+    again="remove the passkeys again to see every one of them named, then confirm",
+)
+
+
+def removal_confirmation(
+    actor: Actor,
+    user_id: int,
+    reason: str,
+    passkey_id: int | None,
+    shown: Sequence[tuple[int, str]],
+    now: datetime | None = None,
+) -> str:
+    """The value a passkey removal's confirmation carries: the passkeys it names
+    (`shown`, ids and names), the choice (one or all) and the reason."""
+    said = {
+        "passkeys": ",".join(str(shown_id) for shown_id, _ in shown),
+        "chosen": str(passkey_id or "all"),
+        "reason": confirmations.digest(" ".join((reason or "").split())),
+    }
+    return REMOVAL_CONFIRMATION.sign(user_id, actor, now or utcnow(), said)
+
+
+def _confirmed_passkeys(
+    confirmation: str, actor: Actor, user_id: int, reason: str, passkey_id: int | None
+) -> frozenset[int]:
+    """The ids a removal's confirmation named, once it is found to be the service's,
+    for this person, choice, reason and actor, and recent; `ConfirmationRefused`
+    (400) otherwise."""
+    said = REMOVAL_CONFIRMATION.read_as_posted(
+        confirmation,
+        user_id,
+        actor,
+        utcnow(),
+        posted={"chosen": str(passkey_id or "all"), "reason": confirmations.digest(reason)},
+        what="passkey or reason",
+        carries=("passkeys",),
+    )
+    return frozenset(
+        found for part in said["passkeys"].split(",") if (found := record_id(part)) is not None
+    )
+
+
+def passkeys_to_remove_for(
+    actor: Actor, user_id: int, reason: str, passkey_id: int | None
+) -> tuple[User, list[tuple[int, str]]]:
+    """The person and the passkeys (id, name) `remove_passkeys_for` would remove,
+    refused as it would be: what the office's confirmation names (round 55)."""
+    actor.require_role("admin")
+    _reason_given(reason)
+    with db.transaction() as session:
+        user = session.get(User, user_id)
+        if user is None:
+            raise NotFound(f"There is no user {user_id}.")
+        owned = _theirs_to_remove(session, user, passkey_id)
+        chosen = [(p.id, p.name) for p in owned if passkey_id in (None, p.id)]
+        session.expunge(user)
+        return user, chosen
+
+
 def remove_passkeys_for(
-    actor: Actor, user_id: int, reason: str, *, passkey_id: int | None = None, by: str | None = None
+    actor: Actor,
+    user_id: int,
+    reason: str,
+    *,
+    passkey_id: int | None = None,
+    by: str | None = None,
+    confirmation: str | None = None,
 ) -> PasskeysRemoved:
     """The office removes one of a person's passkeys (`passkey_id`) or all of them
     (round 45: a lost or stolen device carries its passkey): admins only, with a
@@ -393,14 +468,28 @@ def remove_passkeys_for(
     command, `by`), the person emailed. Every session of the account ends, as the
     office's other steps for a lost device do: the device may be signed in, with
     the passkey or the password. NotFound for a passkey not theirs; Conflict when
-    they have none. The console, the command line and the API (round 47) call it."""
+    they have none. The console, the command line and the API (round 47) call it.
+
+    With `confirmation` (`removal_confirmation`; the console's confirming post gives
+    one, "" when it had none, round 55): refused (400) unless it is the service's,
+    for this person, choice, reason and admin, and recent; refused (`PasskeysAdded`,
+    409) when a passkey to remove is not one it named, read under the person's row
+    lock, which adding a passkey takes too. Nothing removed either way."""
     actor.require_role("admin")
     reason = _reason_given(reason)
+    shown = (
+        None
+        if confirmation is None
+        else _confirmed_passkeys(confirmation, actor, user_id, reason, passkey_id)
+    )
     with db.transaction() as session:
         user = session.get(User, user_id, with_for_update=True)
         if user is None:
             raise NotFound(f"There is no user {user_id}.")
-        _theirs_to_remove(session, user, passkey_id)
+        owned = _theirs_to_remove(session, user, passkey_id)
+        chosen = [p.name for p in owned if passkey_id in (None, p.id) and p.id not in (shown or ())]
+        if shown is not None and chosen:
+            raise PasskeysAdded(user, chosen, named_none=not shown)
         own = user.id == actor.user_id
         names = drop_passkeys(
             session,
@@ -489,6 +578,7 @@ def remove_member_passkeys(
     *,
     passkey_id: int | None = None,
     shown: Collection[int] | None = None,
+    confirmation: str | None = None,
 ) -> PasskeysRemoved:
     """An organization's administrator removes one of a colleague's passkeys
     (`passkey_id`) or all of them (round 47: a member's lost laptop, without waiting
@@ -502,8 +592,14 @@ def remove_member_passkeys(
 
     `shown` (the ids the console's confirmation named, round 54): refused
     (`PasskeysAdded`, 409, nothing removed) when a passkey to remove is not among
-    them, read under the member's row lock, which adding a passkey takes too."""
+    them, read under the member's row lock, which adding a passkey takes too.
+    `confirmation` (round 55; the console's confirming post gives one, "" when it had
+    none): those ids as the confirmation signed them (`removal_confirmation`), 400
+    when it is not the service's, for this member, choice, reason and person, and
+    recent."""
     reason = _reason_given(reason)
+    if confirmation is not None:
+        shown = _confirmed_passkeys(confirmation, actor, user_id, reason, passkey_id)
     with db.transaction() as session:
         session.get(User, user_id, with_for_update=True)  # as `add_passkey` does
         user, chosen = _member_of_administrator(session, actor, user_id, passkey_id)

@@ -10,7 +10,7 @@ from typing import Any, Protocol
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing import access, calendar, db
+from licensing import access, calendar, confirmations, db
 from licensing.accounts import queries
 from licensing.accounts.models import Organization
 from licensing.accounts.services.roles import whom_to_ask
@@ -517,6 +517,45 @@ def restore_standing_if_clear(
     )
 
 
+# The console's confirmation of closing an organization (round 55: what it listed
+# as ending was posted back in plain text): signed over those keys and the reason,
+# for the staff member shown it, and when (`licensing.confirmations`).
+CLOSING_CONFIRMATION = confirmations.Kind(
+    salt="licensing.accounts.closing-confirmation",
+    record_word="organization",
+    not_done="Not closed",
+    nothing_done="Nothing changed",
+    again="close it again to see what closing ends, then confirm it",
+)
+
+
+def closing_confirmation(
+    organization_id: int, reason: str, ending: Iterable[str], actor: Actor, now: datetime
+) -> str:
+    """The value closing's confirmation carries: what it listed as ending (the
+    keys of `ended_by_closing`) and the reason it was shown with."""
+    said = {
+        "ending": ",".join(sorted(ending)),
+        "reason": confirmations.digest((reason or "").strip()),
+    }
+    return CLOSING_CONFIRMATION.sign(organization_id, actor, now, said)
+
+
+def _confirmed_ending(
+    confirmation: str, organization_id: int, reason: str | None, actor: Actor
+) -> frozenset[str]:
+    said = CLOSING_CONFIRMATION.read_as_posted(
+        confirmation,
+        organization_id,
+        actor,
+        db.utcnow(),
+        posted={"reason": confirmations.digest((reason or "").strip())},
+        what="reason",
+        carries=("ending",),
+    )
+    return frozenset(key for key in said["ending"].split(",") if key)
+
+
 def change_organization_standing(
     organization_id: int,
     action: str,
@@ -525,6 +564,7 @@ def change_organization_standing(
     actor: Actor,
     emailed: list[str] | None = None,
     shown: frozenset[str] | None = None,
+    confirmation: str | None = None,
 ) -> Organization:
     """Staff change an organization's standing by hand (see `change_standing`): each
     step only by the role `states.STANDING_ROLES` names for it (billing staff hold for
@@ -533,8 +573,13 @@ def change_organization_standing(
     stays `IllegalTransition` (409, naming the allowed actions), whoever asks. The
     addresses emailed are added to `emailed`, when given, so that the console's
     message and the API's answer say whom (round 34: they said nothing of it).
-    `shown`: what the console's closing confirmation listed (`ended_by_closing`)."""
+    `shown`: what the console's closing confirmation listed (`ended_by_closing`);
+    `confirmation` (round 55: `closing_confirmation`, "" when the confirming post had
+    none): that list as signed, refused (`ConfirmationRefused`, 400, nothing changed)
+    unless it is the service's, for this organization, reason and person, and recent."""
     actor.require_role("licensing", "billing")
+    if confirmation is not None:
+        shown = _confirmed_ending(confirmation, organization_id, reason, actor)
     with db.transaction() as session:
         organization = queries.get_owned(session, Organization, organization_id, actor)
         STANDING.step(organization.standing, action)

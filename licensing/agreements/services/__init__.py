@@ -46,6 +46,7 @@ from licensing.agreements.services.acceptance import (
     past_term,
     past_term_accepted,
     terminate,
+    termination_confirmation,
 )
 from licensing.agreements.services.drafts import create_draft, update_draft
 from licensing.agreements.services.expiry import EXPIRED_ON_ACCEPTANCE, ExpiryReport, expire
@@ -127,6 +128,7 @@ __all__ = [
     "start_review",
     "submit",
     "terminate",
+    "termination_confirmation",
     "update_draft",
     "vendor_told",
     "withdraw",

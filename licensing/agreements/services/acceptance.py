@@ -9,7 +9,7 @@ from datetime import date, datetime
 
 from sqlalchemy.orm import Session
 
-from licensing import calendar, db, signals
+from licensing import calendar, confirmations, db, signals
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import issuing
@@ -33,6 +33,7 @@ from licensing.agreements.states import AGREEMENT, EXPIRED, ISSUED, REPLACED
 from licensing.audit import services as audit
 from licensing.billing.models import DESCRIPTION_MAX as LINE_DESCRIPTION_MAX
 from licensing.calendar import instant_text
+from licensing.db import utcnow
 from licensing.errors import Conflict, PermissionDenied
 from licensing.limits import storable
 from licensing.money import (
@@ -347,6 +348,25 @@ def _link_renewed(session: Session, renewal: Agreement, actor: Actor, now: datet
         expiry.supersede_when_due(session, old, renewal, actor, now)
 
 
+# The console's confirmation of a termination (round 55: it carried the state it was
+# shown for in plain text, which the post could change): signed, binding the state
+# and the reason shown, the staff member and the time (`licensing.confirmations`).
+TERMINATION_CONFIRMATION = confirmations.Kind(
+    salt="licensing.agreements.termination-confirmation",
+    record_word="agreement",
+    not_done="Not terminated",
+    nothing_done="Nothing changed",
+    again="terminate it again to see its confirmation, then confirm it",
+)
+
+
+def termination_confirmation(agreement: Agreement, reason: str, actor: Actor, now: datetime) -> str:
+    """The value the termination's confirmation carries: the agreement's state and
+    the reason it was shown with, to `actor`."""
+    said = {"state": agreement.state, "reason": confirmations.digest(reason.strip())}
+    return TERMINATION_CONFIRMATION.sign(agreement.id, actor, now, said)
+
+
 def terminate(
     agreement_id: int,
     reason: str,
@@ -354,13 +374,28 @@ def terminate(
     *,
     now: datetime | None = None,
     shown_state: str | None = None,
+    confirmation: str | None = None,
 ) -> Agreement:
     """Staff end an agreement early, with a reason (the licensee is told). With
     `shown_state` (the console's confirmation, round 54: it says "its license ends
     today" of an active agreement, "it can no longer be accepted" of an issued one),
     refused (409, nothing changed) when the agreement, read under its lock, is no
     longer in the state the confirmation was shown for: the licensee accepted it
-    meanwhile, and the license it now grants is not what staff confirmed ending."""
+    meanwhile, and the license it now grants is not what staff confirmed ending.
+    With `confirmation` (`termination_confirmation`; the console's confirming post
+    gives one, "" when it had none), the state shown is the one it signed: refused
+    (`ConfirmationRefused`, 400, nothing changed) unless it is the service's, for
+    this agreement, reason and person, shown within `CONFIRM_WITHIN` (round 55)."""
+    if confirmation is not None:
+        shown_state = TERMINATION_CONFIRMATION.read_as_posted(
+            confirmation,
+            agreement_id,
+            actor,
+            now or utcnow(),
+            posted={"reason": confirmations.digest(reason.strip())},
+            what="reason",
+            carries=("state",),
+        )["state"]
 
     def record_reason(agreement: Agreement, text: str | None, _actor: Actor, _at: datetime) -> None:
         if shown_state is not None and agreement.state != shown_state:

@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import confirmations, db
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.audit import services as audit
@@ -383,6 +383,27 @@ def _refuse_void(invoice: Invoice, reason: str | None) -> str:
     return note
 
 
+# The console's confirmation of withdrawing an invoice's links (round 55: the
+# billing contact it named was posted back in plain text): signed over that contact
+# and the reason, for the clerk shown it, and when (`licensing.confirmations`).
+LINKS_CONFIRMATION = confirmations.Kind(
+    salt="licensing.billing.links-withdrawal-confirmation",
+    record_word="invoice",
+    not_done="Not withdrawn",
+    nothing_done="Nothing was withdrawn or sent",
+    again="withdraw the links again to see whom the new link goes to, then confirm it",
+)
+
+
+def links_withdrawal_confirmation(
+    invoice_id: int, contact: str, reason: str | None, actor: Actor, now: datetime | None = None
+) -> str:
+    """The value the links' withdrawal's confirmation carries: the billing contact
+    it named and the reason it was shown with."""
+    said = {"contact": contact, "reason": confirmations.digest((reason or "").strip())}
+    return LINKS_CONFIRMATION.sign(invoice_id, actor, now or utcnow(), said)
+
+
 def withdraw_invoice_links(
     invoice_id: int,
     *,
@@ -390,6 +411,7 @@ def withdraw_invoice_links(
     now: datetime | None = None,
     actor: Actor,
     shown_contact: str | None = None,
+    confirmation: str | None = None,
 ) -> InvoiceLinkRevocation:
     """Billing staff: stop every link to the invoice sent so far from working (an
     email forwarded or sent to the wrong person) and send its billing contact a new
@@ -398,9 +420,23 @@ def withdraw_invoice_links(
     `shown_contact` (the console's confirmation names who the new link goes to, round
     54): refused (`ContactChanged`, 409, nothing withdrawn or sent) when the billing
     contact is no longer that address, read under the organization's row lock, which
-    a change of contact holds (then its invoices', the order taken here too)."""
+    a change of contact holds (then its invoices', the order taken here too).
+    `confirmation` (round 55: `links_withdrawal_confirmation`, "" when the confirming
+    post had none): that contact as signed, refused (`ConfirmationRefused`, 400,
+    nothing withdrawn or sent) unless it is the service's, for this invoice, reason
+    and clerk, and recent."""
     actor.require_role("billing")
     now = now or utcnow()
+    if confirmation is not None:
+        shown_contact = LINKS_CONFIRMATION.read_as_posted(
+            confirmation,
+            invoice_id,
+            actor,
+            now,
+            posted={"reason": confirmations.digest((reason or "").strip())},
+            what="reason",
+            carries=("contact",),
+        )["contact"]
     with db.transaction() as session:
         contact = _locked_billing_contact(session, invoice_id)
         invoice = _locked_invoice(session, invoice_id)

@@ -453,3 +453,25 @@ def test_a_request_that_loses_the_race_to_store_its_intent_cancels_it_unconfirme
     db.session().refresh(payment)
     kept = _call(localstripe, "GET", f"/v1/payment_intents/{payment.stripe_payment_intent_id}")
     assert kept["status"] == "succeeded"
+
+
+def test_a_card_attempt_giving_its_token_twice_is_a_400_in_json_and_asks_stripe_nothing(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 55: the pay page's script reads JSON answers; a body giving `token` twice
+    (which token was charged depended on the reader) is refused in JSON, not with the
+    HTML error page the app's JSON reader's refusal would have made."""
+    invoice = invoice_for(vendor, ("99.00",))
+    signed_in(client, vendor)
+    url = f"/portal/invoices/{invoice.id}/card-payments"
+    body = f'{{"token": "{card_token(localstripe)}", "token": "{card_token(localstripe)}"}}'
+    refused = client.post(url, data=body, content_type="application/json")
+    assert refused.status_code == 400
+    assert refused.mimetype == "application/json"
+    assert list(refused.get_json()["errors"]) == ["token"]
+    assert db.session().scalars(select(Payment).where(Payment.invoice_id == invoice.id)).all() == []
+    assert db.session().scalars(select(StripeCustomer)).all() == []  # Stripe not asked

@@ -39,7 +39,7 @@ from tests.support.agreements import agreement_of
 from tests.support.documents import pdf_text, stored_pdf
 from tests.support.factories import bearer
 from tests.support.long_cards import FEE_SENTENCE, MINIMUM_SENTENCE, agreement_of_2027, card_2028
-from tests.support.pages import text_of
+from tests.support.pages import confirmation_carried, text_of
 from tests.support.rate_card_checks import checked_page
 from tests.support.settings import issuing
 
@@ -127,15 +127,14 @@ def test_closing_an_organization_withdraws_its_undecided_applications_audited(
     ) in text_of(closing)
     # Round 54: the confirming post carries what the confirmation listed (the draft is
     # withdrawn too, unlisted: nothing was asked of the office yet).
-    shown = f"application:{submitted.id}"
-    assert f'name="shown_ending" value="{shown}"' in closing.get_data(as_text=True)
+    # (Round 55: signed.)
     closed = console.post(
         f"/console/organizations/{vendor.organization_id}/standing",
         data={
             "action": "close",
             "reason": "The licensee stopped trading.",
             "confirmed": "yes",
-            "shown_ending": shown,
+            "confirmation": confirmation_carried(closing),
         },
     )
     assert closed.status_code in (200, 302, 303), closed.get_data(as_text=True)
@@ -204,13 +203,10 @@ def test_closing_refuses_to_withdraw_an_application_submitted_after_its_confirma
     console: FlaskClient = signed_in(app.test_client(), licensing_staff)
     url = f"/console/organizations/{vendor.organization_id}/standing"
     form = {"action": "close", "reason": "The licensee stopped trading."}
-    asked = console.post(url, data=form).get_data(as_text=True)
-    shown = re.search(r'name="shown_ending" value="([^"]*)"', asked)
-    assert shown
-    assert shown.group(1) == f"application:{listed.id}"
+    shown = confirmation_carried(console.post(url, data=form))
     appeared = apply(vendor, STAFF_USE)
 
-    refused = console.post(url, data={**form, "confirmed": "yes", "shown_ending": shown.group(1)})
+    refused = console.post(url, data={**form, "confirmed": "yes", "confirmation": shown})
 
     assert refused.status_code == 409
     name = db.session().get(Organization, vendor.organization_id).legal_name  # type: ignore[union-attr]
@@ -229,9 +225,8 @@ def test_closing_refuses_to_withdraw_an_application_submitted_after_its_confirma
     # Asked again, the confirmation lists both, and closing withdraws both.
     again = console.post(url, data=form)
     assert appeared.reference in text_of(again)
-    both = re.search(r'name="shown_ending" value="([^"]*)"', again.get_data(as_text=True))
-    assert both
-    done = console.post(url, data={**form, "confirmed": "yes", "shown_ending": both.group(1)})
+    both = confirmation_carried(again)
+    done = console.post(url, data={**form, "confirmed": "yes", "confirmation": both})
     assert done.status_code in (302, 303)
     db.session().expire_all()
     assert {a.state for a in db.session().scalars(select(Application))} == {"withdrawn"}

@@ -18,6 +18,7 @@ from licensing.errors import InvalidInput
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
 from tests.support.agreements import accept, agreement_of
 from tests.support.factories import make_staff
+from tests.support.pages import confirmation_carried
 from tests.support.settings import issuing
 
 Apply = Callable[..., Application]
@@ -95,9 +96,9 @@ def test_terminating_an_agreement_asks_for_confirmation_first(
     assert reason in page
     db.session().refresh(agreement)
     assert agreement.state == "issued"
-    # Round 54: the confirmation carries the state it spoke of.
-    assert 'name="shown_state" value="issued"' in asked.get_data(as_text=True)
-    done = staff.post(url, data={"reason": reason, "confirmed": "yes", "shown_state": "issued"})
+    # Round 54: the confirmation carries the state it spoke of (round 55: signed).
+    shown = confirmation_carried(asked)
+    done = staff.post(url, data={"reason": reason, "confirmed": "yes", "confirmation": shown})
     assert done.status_code == 302
     db.session().refresh(agreement)
     assert agreement.state == "terminated"
@@ -115,13 +116,19 @@ def test_a_termination_confirmed_after_the_licensee_accepted_meanwhile_is_refuse
     staff = signed_in(app.test_client(), licensing_staff)
     url = f"/console/agreements/{agreement.id}/terminate"
     reason = "Breach of the distribution clause"
-    asked = html.unescape(staff.post(url, data={"reason": reason}).get_data(as_text=True))
+    asking = staff.post(url, data={"reason": reason})
+    asked = html.unescape(asking.get_data(as_text=True))
     assert "it can no longer be accepted" in asked
     accept(agreement, vendor)  # meanwhile, on the portal
     db.session().refresh(agreement)
     assert agreement.state == "active"
 
-    refused = staff.post(url, data={"reason": reason, "confirmed": "yes", "shown_state": "issued"})
+    confirming = {
+        "reason": reason,
+        "confirmed": "yes",
+        "confirmation": confirmation_carried(asking),
+    }
+    refused = staff.post(url, data=confirming)
     assert refused.status_code == 409
     said = " ".join(html.unescape(refused.get_data(as_text=True)).split())
     assert (
@@ -129,15 +136,21 @@ def test_a_termination_confirmed_after_the_licensee_accepted_meanwhile_is_refuse
         "shown to confirm and is active now, so what the confirmation said no longer holds. "
         "Nothing changed"
     ) in said
-    # A confirming post that says no state is refused alike.
-    assert staff.post(url, data={"reason": reason, "confirmed": "yes"}).status_code == 409
+    # A confirming post that carries no confirmation is refused as not what was
+    # shown (round 55: 400; it was a 409 when the state came in plain text).
+    assert staff.post(url, data={"reason": reason, "confirmed": "yes"}).status_code == 400
     db.session().refresh(agreement)
     assert (agreement.state, agreement.termination_reason) == ("active", None)
 
     # Asked again, it says the license ends today, and goes.
-    again = html.unescape(staff.post(url, data={"reason": reason}).get_data(as_text=True))
-    assert "its license ends today" in again
-    done = staff.post(url, data={"reason": reason, "confirmed": "yes", "shown_state": "active"})
+    asking = staff.post(url, data={"reason": reason})
+    assert "its license ends today" in html.unescape(asking.get_data(as_text=True))
+    confirming = {
+        "reason": reason,
+        "confirmed": "yes",
+        "confirmation": confirmation_carried(asking),
+    }
+    done = staff.post(url, data=confirming)
     assert done.status_code == 302
     db.session().refresh(agreement)
     assert agreement.state == "terminated"
