@@ -10,6 +10,7 @@ it is listed in `ELSEWHERE` with the test that does), so no kind goes out unread
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -65,6 +66,8 @@ ELSEWHERE = {
 }
 
 
+# A secret in a link: a signed token's characters, long enough to be one.
+SECRET = re.compile(r"[A-Za-z0-9_-]{32,}")
 # Links that do what they say when opened, and then show another page.
 CONFIRMING = ("/verify-email/", "/permissions/confirm/")
 # Whom each kind is for, where the kind says (docs/accounts.md, "Who receives which
@@ -312,6 +315,7 @@ class Reader:
         self.read_ids: set[int] = set()
         self.sent: dict[str, list[EmailMessage]] = {}
         self.said: list[str] = []
+        self.secrets = 0  # secret links checked
 
     def read(self) -> None:
         report = mail.deliver_due(delivery(), now=datetime(2099, 1, 1, tzinfo=UTC), limit=1000)
@@ -348,6 +352,16 @@ class Reader:
                 organization.legal_name in subject for organization in organizations
             ):
                 self.said.append(f"{kind}: {subject!r} names no organization")
+            # A link's secret is the recipient's alone: the console's Outbox shows staff
+            # the message masked, and once sent the outbox keeps no live copy.
+            db.session().refresh(message)
+            kept = message.display_text + message.body_text
+            for secret in SECRET.findall(" ".join(paths(email, PUBLIC_URL))):
+                self.secrets += 1
+                if secret in kept:
+                    self.said.append(
+                        f"{kind}: the outbox keeps the secret of a link ({secret[:6]}...)"
+                    )
             recipient = next((users[a] for a in message.to if a in users), None)
             for path in paths(email, PUBLIC_URL):
                 status, ended = self.open(path, recipient)
@@ -413,5 +427,6 @@ def test_every_kind_of_email_reads_right_to_its_recipient(
     _billing_contact(admin, "payables@northwind.example")
     reader.read()
     assert reader.said == [], "\n".join(reader.said)
+    assert reader.secrets > 20  # the links with a secret were read
     print("MISSING", kinds() - set(reader.sent) - set(ELSEWHERE))
     assert kinds() - set(reader.sent) - set(ELSEWHERE) == set()
