@@ -25,6 +25,7 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization, User
+from licensing.accounts.services import passkeys as passkey_services
 from licensing.accounts.views import two_step_keys
 from licensing.actors import Actor
 from licensing.billing import services as billing
@@ -46,6 +47,8 @@ from tests.support.agreements import make_active_agreement, up_front_invoice
 from tests.support.billing import credited, paid_offline, refunded_offline, reversed_offline
 from tests.support.emails import kinds, paths, problems
 from tests.support.factories import DEFAULT_PASSWORD, billing_clerk, staff_actor
+from tests.support.passkey_records import passkey_id
+from tests.support.passkeys import SoftAuthenticator, add_passkey, sign_in_with_passkey
 from tests.support.servers import LocalStripe, SMTPServer
 from tests.support.settings import delivery, permission_sla_days, standing_days
 from tests.support.two_step import turn_on
@@ -53,16 +56,11 @@ from tests.support.two_step import turn_on
 PUBLIC_URL = "https://licensing.example.test"
 SENDER = "CPT Licensing <licensing@example.test>"
 
-# Kinds this walk does not send, each with the tests that send it: passkeys need a
-# WebAuthn authenticator, which those tests imitate, and a lost dispute's excess sent
-# back a remainder accepted first. The list only shrinks: a new kind belongs in the walk.
+# Kinds this walk does not send, each with the tests that send it: a lost dispute's
+# excess sent back needs a remainder accepted first. The list only shrinks: a new kind
+# belongs in the walk.
 ELSEWHERE = {
     "payment_excess_returned": "tests/integration/billing/test_remainder_excess.py (localstripe)",
-    "passkey_added": "tests/integration/test_accounts_passkeys.py (an authenticator)",
-    "passkey_removed": "tests/integration/test_accounts_passkeys.py (an authenticator)",
-    "passkey_refused": "tests/integration/test_accounts_passkeys.py (an authenticator)",
-    "passkeys_removed_by_office": "tests/integration/test_accounts_passkeys_office.py",
-    "passkeys_removed_by_administrator": "tests/integration/test_accounts_passkeys_vendor_admin.py",
 }
 
 
@@ -294,6 +292,29 @@ def _people(session: Any, admin: User) -> None:
     accounts.remind_expiring_tokens(now=datetime.now(UTC) + timedelta(days=85))
 
 
+def _passkeys(app: Flask, session: Any, admin: User) -> None:
+    """Passkeys added, one refused as a copy, removed by their owner, by the
+    organization's administrator and by the office."""
+    person = factories.make_vendor(session, admin.organization)
+    browser = app.test_client()
+    signed = browser.post("/sign-in", data={"email": person.email, "password": DEFAULT_PASSWORD})
+    assert signed.status_code == 302
+    laptop, phone, tablet = (
+        SoftAuthenticator(origin=PUBLIC_URL, rp_id=PUBLIC_URL.split("//")[1]) for _ in range(3)
+    )
+    for device, name in ((laptop, "Laptop"), (phone, "Phone"), (tablet, "Tablet")):
+        assert add_passkey(browser, device, name).status_code == 302
+    assert sign_in_with_passkey(app.test_client(), laptop, count_step=5).status_code == 302
+    assert sign_in_with_passkey(app.test_client(), laptop, count_step=-2).status_code != 302
+    passkey_services.remove_passkey(_actor(person), passkey_id(person, "Tablet"))
+    passkey_services.remove_member_passkeys(
+        _actor(admin), person.id, "Phone left on a train.", passkey_id=passkey_id(person, "Phone")
+    )
+    passkey_services.remove_passkeys_for(
+        staff_actor(("admin",)), person.id, "Laptop stolen; called back."
+    )
+
+
 def _billing_contact(admin: User, email: str) -> None:
     organization = db.session().get(Organization, admin.organization_id)
     assert organization is not None
@@ -422,6 +443,8 @@ def test_every_kind_of_email_reads_right_to_its_recipient(
     _permissions()
     reader.read()
     _people(session, admin)
+    reader.read()
+    _passkeys(app, session, admin)
     reader.read()
     # Last: a new billing contact withdraws the links sent before.
     _billing_contact(admin, "payables@northwind.example")
