@@ -45,7 +45,7 @@ from tests.integration.royalties.conftest import AFTER, MID_MAY, flagged_by_serv
 from tests.support import factories
 from tests.support.agreements import make_active_agreement, up_front_invoice
 from tests.support.billing import credited, paid_offline, refunded_offline, reversed_offline
-from tests.support.emails import kinds, paths, problems
+from tests.support.emails import kinds, paths, problems, text_of
 from tests.support.factories import DEFAULT_PASSWORD, billing_clerk, staff_actor
 from tests.support.passkey_records import passkey_id
 from tests.support.passkeys import SoftAuthenticator, add_passkey, sign_in_with_passkey
@@ -417,7 +417,12 @@ def test_every_kind_of_email_reads_right_to_its_recipient(
 ) -> None:
     session = db.session()
     reader = Reader(app, mailbox)
-    admin = factories.make_vendor(session)
+    # A name beyond ASCII (encoded in headers, RFC 2047) ending in a full stop.
+    admin = factories.make_vendor(
+        session,
+        factories.make_organization(session, legal_name="Ærøskøbing Médical Systèmes S.A."),
+        full_name="Søren Kierkegård",
+    )
     reviewer = factories.make_staff(session, roles=("licensing",))
     factories.make_staff(session, roles=("billing",))
     _accounts(app, session, admin)
@@ -450,6 +455,7 @@ def test_every_kind_of_email_reads_right_to_its_recipient(
     _billing_contact(admin, "payables@northwind.example")
     reader.read()
     assert reader.said == [], "\n".join(reader.said)
+    assert "S.A.." not in "".join(text_of(m) for kind in reader.sent.values() for m in kind)
     assert reader.secrets > 20  # the links with a secret were read
     print("MISSING", kinds() - set(reader.sent) - set(ELSEWHERE))
     assert kinds() - set(reader.sent) - set(ELSEWHERE) == set()
