@@ -109,6 +109,8 @@ def problems(
         for amount in _AMOUNT.findall(words):
             if not _AMOUNT_RIGHT.match(amount):
                 wrong(f"{where} writes the amount {amount!r} without its grouping or minor digits")
+    if re.search(r"(?:\r?\n[ \t]*){3}", text):
+        wrong("a blank line printed twice (a block of the template left empty)")
     found_urls = urls(text)
     if not found_urls:
         wrong("no link to act on or read more")
