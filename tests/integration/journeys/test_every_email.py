@@ -408,6 +408,7 @@ class Reader:
         return response.status_code, response.request.path
 
 
+@pytest.mark.usefixtures("in_december_2026")  # the 2027 terms and cards ahead, always
 def test_every_kind_of_email_reads_right_to_its_recipient(
     app: Flask,
     mailbox: SMTPServer,
