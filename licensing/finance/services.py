@@ -124,12 +124,15 @@ def send_monthly_report(asked: ReportOf, to: str, *, actor: Actor) -> OutboxMess
     with db.transaction() as session:
         report = monthly_report(session, asked)
         content = documents.render_monthly_report_pdf(report)
+        # The month in words ("March 2027"), as statements name theirs (round 55: the
+        # subject said "report 2027-03", and its figures went without their currency).
+        month = f"{date.fromisoformat(f'{report.month}-01'):%B %Y}"
         message = mail.enqueue(
             session,
             to=to,
-            subject=f"Monthly revenue report {report.month} ({report.currency})",
+            subject=f"Monthly revenue report for {month} ({report.currency})",
             template="finance_monthly_report",
-            context={"report": report},
+            context={"report": report, "month": month},
             attachments=[mail.Attachment(report_filename(report), "application/pdf", content)],
         )
         audit.record(

@@ -239,8 +239,9 @@ def test_a_billing_clerk_works_a_month_and_closes_it_on_the_consoles_pages(
             select(OutboxMessage).where(OutboxMessage.template == "statement_of_account")
         )
         assert emailed.subject == (
-            f"Statement of account, {today.year}-01-01 to {today.isoformat()} (USD): 1,050.00 "
-            f"USD owed and 50.00 USD due to you as a refund as of {today.isoformat()}"
+            f"Statement of account of Corvid Analytics Inc., {today.year}-01-01 to "
+            f"{today.isoformat()} (USD): 1,050.00 USD owed and 50.00 USD due to you as a refund "
+            f"as of {today.isoformat()}"
         )
         assert [each.content_type for each in emailed.attachments] == ["application/pdf"]
         db.session().rollback()

@@ -31,3 +31,15 @@ def test_every_email_template_is_in_the_table_of_recipients() -> None:
 
 def test_the_table_of_recipients_names_only_emails_that_exist() -> None:
     assert _table_names() - _templates() == set()
+
+
+def _operations_names() -> set[str]:
+    text = (ROOT / "docs" / "operations.md").read_text(encoding="utf-8")
+    section = text.split("## The emails the service sends: who gets what, when", 1)[1]
+    rows = [line for line in section.split("\n## ", 1)[0].splitlines() if line.startswith("| `")]
+    return {name for row in rows for name in re.findall(r"`([a-z_]+)`", row.split(" | ")[0])}
+
+
+def test_the_operators_list_of_emails_names_each_email_the_service_sends_and_no_other() -> None:
+    """docs/operations.md's list (who gets what, when; round 55) is the same set."""
+    assert _operations_names() == _templates()

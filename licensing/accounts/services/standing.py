@@ -309,7 +309,9 @@ def change_standing(
     return _notify_organization(
         session,
         organization,
-        subject=f"Your account standing is now {after.replace('_', ' ')}",
+        # Whose (round 55: "Your account standing" named no organization, and a billing
+        # contact may pay for several).
+        subject=f"{organization.legal_name}'s standing is now {after.replace('_', ' ')}",
         template="standing_changed",
         before=before,
         after=after,

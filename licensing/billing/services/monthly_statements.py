@@ -416,8 +416,9 @@ def _email_statement(
         session,
         organization,
         statement,
-        subject=f"Statement of account, {sent.month:%B %Y} ({statement.currency}): "
-        + month_end_words(statement),
+        # Whose (round 55): a billing contact may keep the books of several organizations.
+        subject=f"Statement of account of {organization.legal_name}, "
+        f"{sent.month:%B %Y} ({statement.currency}): " + month_end_words(statement),
         filename=name,
         now=now,
     )

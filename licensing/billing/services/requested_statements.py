@@ -92,8 +92,8 @@ def email_statement(
                 session,
                 organization,
                 statement,
-                subject=f"Statement of account, {days} ({statement.currency}): "
-                + month_end_words(statement, at_end),
+                subject=f"Statement of account of {organization.legal_name}, {days} "
+                f"({statement.currency}): " + month_end_words(statement, at_end),
                 filename=(
                     f"statement-{organization.id}-{statement.currency}-"
                     f"{statement.start}-{statement.end}.pdf"

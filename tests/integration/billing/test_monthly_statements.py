@@ -68,15 +68,18 @@ def test_each_organization_owing_or_moved_in_the_month_is_emailed_its_statement_
     assert [(m.to, m.subject) for m in messages] == [
         (
             [owing.billing_email],
-            "Statement of account, January 2027 (EUR): 90.00 EUR owed at the month's end",
+            f"Statement of account of {owing.legal_name}, January 2027 (EUR): 90.00 EUR owed "
+            "at the month's end",
         ),
         (
             [owing.billing_email],
-            "Statement of account, January 2027 (USD): 1,600.00 USD owed at the month's end",
+            f"Statement of account of {owing.legal_name}, January 2027 (USD): 1,600.00 USD "
+            "owed at the month's end",
         ),
         (
             [settled_in_january.billing_email],
-            "Statement of account, January 2027 (USD): nothing owed at the month's end",
+            f"Statement of account of {settled_in_january.legal_name}, January 2027 (USD): "
+            "nothing owed at the month's end",
         ),
     ]
     assert len(run.sent) == 3
@@ -404,7 +407,8 @@ def test_a_statement_of_a_month_paid_in_full_says_nothing_is_owed_rather_than_a_
 
     (message,) = statement_emails()
     assert message.subject == (
-        "Statement of account, January 2027 (USD): nothing owed at the month's end"
+        "Statement of account of Brindle Harbor Labs, January 2027 (USD): nothing owed at "
+        "the month's end"
     )
     assert "Nothing was owed at the month's end." in message.body_text
     assert "How to pay" not in message.body_text
@@ -432,8 +436,8 @@ def test_a_statement_showing_a_refund_due_says_so_rather_than_nothing_owed(app: 
     message = _january_with_a_paid_invoice_credited()
 
     assert message.subject == (
-        "Statement of account, January 2027 (USD): 50.00 USD due to you as a refund "
-        "at the month's end"
+        "Statement of account of Brindle Harbor Labs, January 2027 (USD): 50.00 USD due to "
+        "you as a refund at the month's end"
     )
     assert (
         "Nothing was owed at the month's end, and 50.00 USD was due to you as a refund"
@@ -485,8 +489,8 @@ def test_a_statement_owing_and_showing_a_refund_due_says_both(app: Flask) -> Non
     message = _january_with_a_paid_invoice_credited(also_owed="120.00")
 
     assert message.subject == (
-        "Statement of account, January 2027 (USD): 120.00 USD owed and 50.00 USD due to "
-        "you as a refund at the month's end"
+        "Statement of account of Brindle Harbor Labs, January 2027 (USD): 120.00 USD owed "
+        "and 50.00 USD due to you as a refund at the month's end"
     )
     assert "50.00 USD was due to you as a refund at the month's end" in message.body_text
 

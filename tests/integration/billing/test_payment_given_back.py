@@ -450,7 +450,7 @@ def _flagged_notices(payment: Payment) -> list[OutboxMessage]:
             .where(OutboxMessage.template == "payment_flagged")
             .order_by(OutboxMessage.id)
         )
-        if f"Payment: {payment.id} (Stripe " in message.body_text
+        if f"Stripe payment {payment.stripe_payment_intent_id}" in message.body_text
     ]
 
 

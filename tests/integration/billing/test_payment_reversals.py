@@ -188,7 +188,7 @@ def test_a_reversal_leaving_an_invoice_overdue_beyond_the_threshold_holds_its_or
     )
     # One message for those who file and pay, one for those who only pay (round 23).
     assert [message.subject for message in told] == [
-        "Your account standing is now pending payment"
+        f"{organization.legal_name}'s standing is now pending payment"
     ] * 2
     assert [organization.billing_email] in [message.to for message in told]
     # The overdue run finds it held already: nothing more.

@@ -80,7 +80,8 @@ def test_billing_staff_email_the_statement_shown_to_the_billing_contact_with_its
     [email] = _emails()
     assert email.to == [organization.billing_email]
     assert email.subject == (
-        "Statement of account, 2027-01-01 to 2027-03-15 (USD): 1,200.00 USD owed as of 2027-03-15"
+        f"Statement of account of {organization.legal_name}, 2027-01-01 to 2027-03-15 (USD): "
+        "1,200.00 USD owed as of 2027-03-15"
     )
     body = email.body_text
     assert (
@@ -149,10 +150,11 @@ def test_the_same_statement_again_within_ten_minutes_is_refused_and_other_days_g
         assert clerk.post(_url(organization.id, to="2027-02-28")).status_code == 302
     with time_machine.travel(CALL + timedelta(minutes=11), tick=False):
         assert clerk.post(_url(organization.id)).status_code == 302
+    whose = f"Statement of account of {organization.legal_name}"
     assert [email.subject.split(":")[0] for email in _emails()] == [
-        "Statement of account, 2027-01-01 to 2027-03-15 (USD)",
-        "Statement of account, 2027-01-01 to 2027-02-28 (USD)",
-        "Statement of account, 2027-01-01 to 2027-03-15 (USD)",
+        f"{whose}, 2027-01-01 to 2027-03-15 (USD)",
+        f"{whose}, 2027-01-01 to 2027-02-28 (USD)",
+        f"{whose}, 2027-01-01 to 2027-03-15 (USD)",
     ]
     assert _events() == 3
 

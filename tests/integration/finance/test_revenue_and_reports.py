@@ -282,14 +282,14 @@ def test_the_cli_queues_the_report_to_an_inbox_with_the_pdf_attached(
 
     assert mail.deliver_due(delivery()).sent >= 1
     (received,) = [m for m in mailbox.wait_for(1) if m["To"] == "manager@office.example"]
-    assert received["Subject"] == "Monthly revenue report 2027-03 (USD)"
+    assert received["Subject"] == "Monthly revenue report for March 2027 (USD)"
     (attachment,) = list(received.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_filename() == "revenue-report-2027-03-USD.pdf"
     assert "Monthly revenue report: 2027-03" in pdf_text(attachment.get_content())
     body = received.get_body(("plain",))
     assert body is not None
-    assert "1,250.50" in body.get_content()
+    assert "Outstanding at the month's end:   1,250.50 USD" in body.get_content()
 
 
 @pytest.mark.parametrize(
