@@ -11,7 +11,9 @@ import re
 from collections.abc import Callable
 from datetime import timedelta
 from decimal import Decimal
+from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -22,11 +24,21 @@ from licensing.billing import services
 from licensing.billing.models import CreditNote, Invoice, Refund
 from licensing.calendar import office_date
 from licensing.db import utcnow
+from tests.support import settings
 from tests.support.billing import paid_offline, refunded_offline
 from tests.support.factories import bearer, billing_clerk
 from tests.support.pages import text_of
+from tests.support.servers import LocalStripe
+
+from .refund_support import paid_by_card
+from .stripe_support import stripe_config
 
 ZERO = Decimal(0)
+
+
+@pytest.fixture
+def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
+    return stripe_config(localstripe)  # a card refund, to be refused
 
 
 def _wire_refund_sent(
@@ -237,7 +249,10 @@ def test_the_api_records_the_return_once_and_a_retry_with_its_key_is_answered_th
     again = client.post(url, json=body, headers=bearer(billing_staff))
     assert again.status_code == 409
     assert again.content_type == "application/problem+json"
-    assert "failed" in again.get_json()["detail"]
+    assert again.get_json()["detail"] == (
+        "A refund that is failed cannot be recorded as returned by the bank: no further "
+        "step is possible."
+    )
     read = client.get(f"/api/v1/refunds/{refund.id}", headers=bearer(vendor)).get_json()
     assert (read["returned_on"], read["return_reason"]) == (today, "Check never cashed")
     assert "returned_by" not in read
@@ -273,3 +288,28 @@ def test_the_api_refuses_a_bad_day_a_missing_reason_and_a_vendor_and_records_not
     )
     assert by_vendor.status_code == 403
     _nothing_recorded(refund.id)
+
+
+def test_a_card_refund_is_not_recorded_as_returned_here_its_return_comes_from_stripe(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    invoice = invoice_for(vendor, ("250.00",))
+    paid_by_card(client, vendor, localstripe, invoice)
+    credit = services.issue_credit_note(
+        invoice.id, amount=Decimal("50.00"), reason="Seat removed", actor=billing_clerk()
+    )
+    refund = services.refund_card(credit.id, actor=billing_clerk(), gateway=settings.gateway())
+    assert refund.state == "succeeded"
+    answer = client.post(
+        f"/api/v1/refunds/{refund.id}/return",
+        json={"reason": "Bounced", "returned_on": office_date(utcnow()).isoformat()},
+        headers=bearer(billing_staff),
+    )
+    assert answer.status_code == 409
+    assert "went to the card through Stripe" in answer.get_json()["detail"]
+    stored, _, _ = _read(refund.id)
+    assert (stored.state, stored.returned_on) == ("succeeded", None)
