@@ -169,7 +169,11 @@ class RefundReturnForm(PageForm):
     """Record one offline refund as returned by the bank (prefixed `return-<refund
     id>`; round 55): why, and the day the bank returned it."""
 
-    reason = _reason("Recorded in the audit log.", missing=RETURN_REASON_REQUIRED)
+    reason = _reason(
+        "Recorded in the audit log and shown under the refund on the invoice's pages, "
+        "the licensee's too.",
+        missing=RETURN_REASON_REQUIRED,
+    )
     returned_on = DateField(
         "Returned by the bank on",
         validators=[InputRequired(message="Give the day the bank returned it.")],

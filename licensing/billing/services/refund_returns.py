@@ -35,7 +35,7 @@ from licensing.billing.services.reversals import returned_errors
 from licensing.billing.states import CARD, COLLECTIBLE, REFUND
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
-from licensing.money import format_amount, in_words
+from licensing.money import format_amount
 
 # What a return's confirmation binds, and how its refusals are worded: the mechanism
 # the credit note's and the card refund's confirmations use, salted for this step
@@ -282,14 +282,3 @@ def return_offline_refund(
             },
         )
         return refund
-
-
-def returned_words(refund: Refund) -> str:
-    """What recording the return did, as the console's message and the API's docs
-    say it."""
-    return (
-        f"Recorded: the {refund.method} refund of {in_words(refund.amount, refund.currency)} "
-        f"({refund.reference}) came back on {refund.returned_on}; credit note "
-        f"{refund.credit_note.number} owes "
-        f"{in_words(refund.credit_note.refund_outstanding, refund.currency)} back again."
-    )
