@@ -53,6 +53,7 @@ from licensing.billing.models import (
     REASON_MAX,
     REASON_REQUIRED,
     REFERENCE_MAX,
+    RETURN_REASON_REQUIRED,
     REVERSAL_REASON_REQUIRED,
     CreditNote,
     Invoice,
@@ -533,6 +534,36 @@ class RefundSchema(ApiSchema):
     note = ma.fields.String(allow_none=True)
     created_at = ma.fields.DateTime()
     settled_at = ma.fields.DateTime(allow_none=True)
+    failed_at = ma.fields.DateTime(
+        allow_none=True,
+        metadata={
+            "description": "When its failure was recorded: Stripe's (card), or billing staff's "
+            "record of the bank's return (offline, round 55)"
+        },
+    )
+    returned_date = Day(
+        allow_none=True,
+        dump_only=True,
+        metadata={
+            "description": "For a refund sent and then returned by the bank, the day every "
+            "dated figure counts the return: returned_on (offline), else the office day the "
+            "card's bank's return was recorded (card)"
+        },
+    )
+    returned_on = Day(
+        allow_none=True,
+        metadata={"description": "An offline refund the bank returned: the day it came back"},
+    )
+    return_reason = ma.fields.String(
+        allow_none=True, metadata={"description": "Why the bank returned it (offline)"}
+    )
+
+
+class StaffRefundSchema(RefundSchema):
+    """A refund as billing staff record its return: with who recorded it (staff's to
+    know, as who reversed a payment)."""
+
+    returned_by = ma.fields.String(allow_none=True)
 
 
 class InvoiceQuerySchema(ApiSchema):
@@ -611,6 +642,12 @@ class OfflinePaymentInputSchema(ApiSchema):
 class ReversalInputSchema(ApiSchema):
     # Absent, null, empty or blank: the service's and the page's words (round 50).
     reason = Required(REASON_MAX, REVERSAL_REASON_REQUIRED)
+    returned_on = Day(required=True, metadata={"description": "The day the bank returned it"})
+
+
+class RefundReturnInputSchema(ApiSchema):
+    # Absent, null, empty or blank: the service's and the page's words.
+    reason = Required(REASON_MAX, RETURN_REASON_REQUIRED)
     returned_on = Day(required=True, metadata={"description": "The day the bank returned it"})
 
 
@@ -1001,6 +1038,31 @@ def refund_credit_note(data: dict[str, Any], credit_note_id: int) -> Refund:
 def get_refund(refund_id: int) -> Refund:
     """One refund; vendors read their own organization's."""
     return queries.get_refund(db.session(), refund_id)
+
+
+@blp.route("/refunds/<int:refund_id>/return", methods=["POST"])
+@access.staff("billing")
+@idempotent
+@blp.arguments(RefundReturnInputSchema)
+@blp.response(
+    200,
+    StaffRefundSchema,
+    conflict="A card refund (Stripe reports its return), or one not succeeded (already "
+    "returned...)",
+)
+def return_refund(data: dict[str, Any], refund_id: int) -> Refund:
+    """Record that the bank returned a wire, ACH or check refund (billing staff, round
+    55): the refund becomes `failed` with `returned_on` and `return_reason`, the
+    invoice's `amount_refunded` goes back down and the credit note's refund is owed
+    again (sent anew as a new refund). Every dated figure (statement, Finance page,
+    exports) counts the return on `returned_on`. A card refund's return comes from
+    Stripe instead (`refund.failed`)."""
+    return services.return_offline_refund(
+        refund_id,
+        reason=data["reason"],
+        returned_on=data["returned_on"],
+        actor=current_actor(),
+    )
 
 
 @blp.route("/payments/<int:payment_id>")

@@ -18,6 +18,7 @@ from licensing.billing.models import (
     REASON_MAX,
     REASON_REQUIRED,
     REFERENCE_MAX,
+    RETURN_REASON_REQUIRED,
     REVERSAL_REASON_REQUIRED,
 )
 from licensing.billing.services import references
@@ -157,6 +158,21 @@ class ReversalForm(PageForm):
     reason = _reason(
         "Recorded in the audit log and emailed to the billing contact.",
         missing=REVERSAL_REASON_REQUIRED,
+    )
+    returned_on = DateField(
+        "Returned by the bank on",
+        validators=[InputRequired(message="Give the day the bank returned it.")],
+    )
+
+
+class RefundReturnForm(PageForm):
+    """Record one offline refund as returned by the bank (prefixed `return-<refund
+    id>`; round 55): why, and the day the bank returned it."""
+
+    reason = _reason(
+        "Recorded in the audit log and shown under the refund on the invoice's pages, "
+        "the licensee's too.",
+        missing=RETURN_REASON_REQUIRED,
     )
     returned_on = DateField(
         "Returned by the bank on",

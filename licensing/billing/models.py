@@ -10,6 +10,7 @@ change as payments and credits arrive.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -79,6 +80,8 @@ REASON_REQUIRED = "Say why."
 # one with a day beside the reason), said alike by the service, the page's form and the
 # API's schema (round 50: the API said "This field is required." for an absent one).
 REVERSAL_REASON_REQUIRED = "Say why the payment is reversed."
+# An offline refund recorded as returned by the bank without a reason (round 55).
+RETURN_REASON_REQUIRED = "Say why the bank returned the refund."
 # A kept PDF's standing: its state, paid date and amounts (`documents.Standing`).
 STANDING_MAX = 200
 
@@ -271,14 +274,20 @@ class Invoice(Snapshotted, Base):
         """Of the refund due, what is neither sent nor on its way."""
         return sum(self.refunds_outstanding().values(), Decimal(0))
 
-    def refunds_outstanding(self) -> dict[int, Decimal]:
+    def refunds_outstanding(
+        self, returned: Mapping[int, Decimal] | None = None
+    ) -> dict[int, Decimal]:
         """Each credit note's refund outstanding, by its id (round 53). A note owes
         what its refund due leaves unsent and not on its way, but the invoice never
         owes back more than the money it kept beyond what it owes (`owed` below zero,
         less the refunds on their way): a payment the bank returned or a card payment
         disputed after the credit note leaves less, or nothing, to send back (the
         licensee never had that money in). What the invoice owes back goes to its
-        notes in the order they were issued. SQL: `queries.refund_outstanding`."""
+        notes in the order they were issued. SQL: `queries.refund_outstanding`.
+
+        `returned` (round 55): as if that much of each credit note's refunds sent
+        (by its id) came back, as a return's confirmation says what follows it."""
+        back = returned or {}
         pending = sum(
             (
                 refund.amount
@@ -288,10 +297,12 @@ class Invoice(Snapshotted, Base):
             ),
             Decimal(0),
         )
-        left = max(-self.owed - pending, Decimal(0))
+        owed = self.owed - sum(back.values(), Decimal(0))
+        left = max(-owed - pending, Decimal(0))
         found = {}
         for credit in sorted(self.credit_notes, key=lambda each: each.id):
-            own = max(credit.refund_due - credit.amount_refunded, Decimal(0))
+            unsent = credit.refund_due - credit.amount_refunded + back.get(credit.id, Decimal(0))
+            own = max(unsent, Decimal(0))
             found[credit.id] = min(own, left)
             left -= found[credit.id]
         return found
@@ -689,6 +700,15 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
     SNAPSHOT = ("method", "amount", "state")
 
 
+def returned_day(returned_on: date | None, returned_at: datetime | None) -> date | None:
+    """The day a refund sent came back: the bank's day staff gave for an offline
+    refund (`returned_on`, round 55), else the office day of `returned_at` (a card
+    refund's `failed_at`: `billing.queries.refund_returned_at`), else None."""
+    if returned_on is not None:
+        return returned_on
+    return office_date(returned_at) if returned_at is not None else None
+
+
 class Refund(_MoneyMoved, Base):
     """Money sent back against a credit note's refund due: to the card through
     Stripe (a Refund on the payment's PaymentIntent), or offline (wire, ACH,
@@ -710,8 +730,15 @@ class Refund(_MoneyMoved, Base):
     payment_id: Mapped[int | None] = mapped_column(ForeignKey("payments.id"), index=True)
     sent_on: Mapped[date | None] = mapped_column(Date)
     stripe_refund_id: Mapped[str | None] = mapped_column(String(255), unique=True)
-    # When it failed (Stripe's refund.failed, even after it succeeded; billing_0014).
+    # When it failed (Stripe's refund.failed, even after it succeeded; billing_0014),
+    # or when billing staff recorded an offline refund's return (round 55).
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # An offline refund the bank returned (billing_0023, round 55): the day it came
+    # back, as the bank statement shows it (every dated sum counts the return on it),
+    # why, and who recorded it. NULL for every other refund.
+    returned_on: Mapped[date | None] = mapped_column(Date)
+    return_reason: Mapped[str | None] = mapped_column(Text)
+    returned_by: Mapped[str | None] = mapped_column(String(254))
 
     credit_note: Mapped[CreditNote] = relationship(back_populates="refunds")
     payment: Mapped[Payment | None] = relationship(back_populates="refunds")
@@ -727,12 +754,19 @@ class Refund(_MoneyMoved, Base):
 
     @property
     def returned_date(self) -> date | None:
-        """The office day the card's bank returned it, for a refund sent and then
-        failed (round 54, `billing.queries.refund_returned_on`): its `failed_at`, else
-        the moment it was confirmed sent (a failure older than `failed_at`)."""
+        """The day the bank returned it, for a refund sent and then failed (round 54,
+        `billing.queries.refund_returned_between`): an offline refund's `returned_on`
+        (round 55), else the office day of its `failed_at`, else of the moment it was
+        confirmed sent (a failure older than `failed_at`)."""
         if self.state != FAILED or self.settled_at is None:
             return None
-        return office_date(self.failed_at or self.settled_at)
+        return returned_day(self.returned_on, self.failed_at or self.settled_at)
+
+    @property
+    def returnable(self) -> bool:
+        """Whether billing staff may record its return by the bank: an offline refund
+        that was sent and stands (round 55; a card refund's return is Stripe's)."""
+        return self.method != CARD and REFUND.can(self.state, "mark_returned")
 
     SNAPSHOT = ("method", "amount", "state", "reference", "payment_id")
 

@@ -892,16 +892,14 @@ def refund_returned_at() -> ColumnElement[datetime]:
 
 
 def refund_returned_between(start: date | None, end: date | None) -> ColumnElement[bool]:
-    """Refunds sent and then returned by the card's bank from `start` to `end`, by the
-    office day the return was recorded (`refund_returned_at`), whenever they were sent
-    (round 54: `refunded_between` counts them on the day sent, this on the day
-    returned, as `reversed_between` a payment's return)."""
-    found: list[ColumnElement[bool]] = [refund_returned_at().is_not(None)]
-    if start:
-        found.append(refund_returned_at() >= office_day_start(start))
-    if end:
-        found.append(refund_returned_at() < office_day_start(end + timedelta(days=1)))
-    return and_(*found)
+    """Refunds sent and then returned by the bank from `start` to `end`, whenever they
+    were sent (round 54: `refunded_between` counts them on the day sent, this on the
+    day returned, as `reversed_between` a payment's return): an offline refund on the
+    day the bank returned it, as billing staff recorded it (`Refund.returned_on`,
+    round 55), a card refund on the office day its return was recorded
+    (`refund_returned_at`). Python reads the same day with `Refund.returned_date`."""
+    returned = refund_returned_at()
+    return and_(returned.is_not(None), paid_between(Refund.returned_on, returned, start, end))
 
 
 def reversed_between(start: date | None, end: date | None) -> ColumnElement[bool]:

@@ -127,7 +127,9 @@ def _late_entry() -> ColumnElement[bool]:
     emailed and before the payment it gives back came, and then the month's closing
     balance counts it (`tests/integration/billing/test_statements_sent.py`).
     A refund's return by the card's bank is not: it is dated the moment it is recorded
-    (`billing.queries.refund_returned_at`), as a void is."""
+    (`billing.queries.refund_returned_at`), as a void is. An offline refund's return
+    is (round 55): dated the day the bank returned it (`returned_on`), as a payment's
+    reversal, which staff may record after the month's statement was emailed."""
     sent = SentStatement
     emailed = func.coalesce(sent.resent_at, sent.sent_at)
 
@@ -158,6 +160,9 @@ def _late_entry() -> ColumnElement[bool]:
             or_(Invoice.finalized_at > emailed, Invoice.voided_at > emailed),
         ),
         exists().where(*of(Refund), *_refund_sent_late(emailed, sent.closes_on)),
+        exists().where(
+            *of(Refund), Refund.failed_at > emailed, Refund.returned_on <= sent.closes_on
+        ),
     )
 
 
@@ -237,6 +242,14 @@ def late_entries(session: Session, sent: Sequence[SentStatement]) -> dict[int, l
         (CreditNote, "Credit note", CreditNote.amount, CreditNote.issue_date, CreditNote.issued_at),
         (Invoice, "Invoice issued", Invoice.total, Invoice.issue_date, Invoice.finalized_at),
         (Refund, "Refund sent", Refund.amount, Refund.sent_on, Refund.settled_at),
+        # Round 55: an offline refund the bank returned, on the bank's day.
+        (
+            Refund,
+            "Refund returned by the bank",
+            Refund.amount,
+            Refund.returned_on,
+            Refund.failed_at,
+        ),
     ]
     for record, what, amount, dated, recorded in kinds:
         query = (

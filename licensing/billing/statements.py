@@ -387,7 +387,8 @@ def _reversals(session: Session, scope: _Scope) -> Iterator[Movement]:
 
 def _refunds(session: Session, scope: _Scope) -> Iterator[Movement]:
     """Refunds sent in the range, by the day sent (the refunds export's day), and those
-    the card's bank returned in the range, by the day returned (round 54,
+    the bank returned in the range, by the day returned (round 54; an offline refund's
+    `returned_on`, round 55;
     `refund_returned_between`), whenever sent: the refund's own line stays on the day it
     was sent, so a statement of a past month never changes when it is returned."""
     found = session.execute(
@@ -419,11 +420,12 @@ def _refunds(session: Session, scope: _Scope) -> Iterator[Movement]:
             )
         returned = refund.returned_date
         if returned is not None and scope.start <= returned <= scope.end:
+            bank = "your card's bank" if refund.method == CARD else "the bank"
             yield Movement(
                 returned,
                 REFUND_RETURNED,
                 number,
-                f"Refund returned by your card's bank (sent {sent.isoformat()}): "
+                f"Refund returned by {bank} (sent {sent.isoformat()}): "
                 "the credit note's refund due is owed to you again",
                 -refund.amount,
                 invoice_id,

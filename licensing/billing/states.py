@@ -57,6 +57,9 @@ Refund (of a credit note's refund due; offline ones are recorded `succeeded`):
 
     pending ─succeed─▶ succeeded ─fail─▶ failed   (Stripe refunded the card; rarely,
        └─fail─▶ failed                            the bank returns it later)
+                       succeeded ─mark_returned─▶ failed  (round 55: an offline refund
+                                   the bank returned, recorded by billing staff with
+                                   the day it came back, `returned_on`)
     A failed refund's amount is outstanding again.
 
 Dispute (the licensee's bank disputed a card payment; Stripe decides):
@@ -263,6 +266,16 @@ REFUND = StateMachine.from_actions(
     {
         "succeed": Action(PENDING, to=SUCCEEDED, stamp="settled_at"),
         "fail": Action(PENDING, SUCCEEDED, to=FAILED, stamp="failed_at"),
+        # Round 55: a wire, ACH or check refund the bank returned, recorded by billing
+        # staff (`refunds.return_offline_refund`); `failed_at` stamps when it was
+        # recorded, its `returned_on` the bank's day. A card refund's return is `fail`.
+        "mark_returned": Action(
+            SUCCEEDED,
+            to=FAILED,
+            event="returned",
+            stamp="failed_at",
+            words="be recorded as returned by the bank",
+        ),
     },
 )
 # Refunds that count against what is due: sent, or on their way.

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 from flask import (
     Blueprint,
@@ -93,7 +93,7 @@ from licensing.problems import problem
 from licensing.web import confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.filters import money, recorded_amounts, recorded_words
-from licensing.web.forms import show_errors
+from licensing.web.forms import PageForm, show_errors
 from licensing.web.navigation import may_open, record_url
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, waiting_provider
@@ -973,6 +973,7 @@ def _console_page(
     refund_form: forms.RefundForm | None = None,
     reversal_form: forms.ReversalForm | None = None,
     links_form: forms.ReasonForm | None = None,
+    return_form: forms.RefundReturnForm | None = None,
     accept_refused: AcceptRefused | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
@@ -999,6 +1000,7 @@ def _console_page(
             late_fees=queries.late_fees_of(session, invoice.id),
             refund_forms=_refund_forms(credit_notes, refund_form),
             reversal_forms=_reversal_forms(payments, reversal_form),
+            return_forms=_return_forms(credit_notes, return_form),
             payment_form=payment_form or forms.OfflinePaymentForm(formdata=None),
             void_form=void_form or forms.ReasonForm(formdata=None, prefix="void"),
             uncollectible_form=uncollectible_form
@@ -1090,13 +1092,44 @@ def _reversal_forms(
 ) -> dict[int, forms.ReversalForm]:
     """A "Reverse payment" form for each offline payment that counted (the one just
     submitted keeps its values and messages)."""
-    found: dict[int, forms.ReversalForm] = {}
-    for payment in payments:
-        prefix = _reversal_prefix(payment.id)
+    offered = [(payment.id, payment.reversible) for payment in payments]
+    return _step_forms(offered, submitted, _reversal_prefix, forms.ReversalForm)
+
+
+_Form = TypeVar("_Form", bound=PageForm)
+
+
+def _return_prefix(refund_id: int) -> str:
+    return f"return-{refund_id}"
+
+
+def _return_forms(
+    credit_notes: Iterable[CreditNote], submitted: forms.RefundReturnForm | None
+) -> dict[int, forms.RefundReturnForm]:
+    """A "Record refund ... returned" form for each offline refund that was sent and
+    stands (round 55; the one just submitted keeps its values and messages), by the
+    refund's id."""
+    offered = [
+        (refund.id, refund.returnable) for credit in credit_notes for refund in credit.refunds
+    ]
+    return _step_forms(offered, submitted, _return_prefix, forms.RefundReturnForm)
+
+
+def _step_forms(
+    offered: Iterable[tuple[int, bool]],
+    submitted: _Form | None,
+    prefix_of: Callable[[int], str],
+    form: Callable[..., _Form],
+) -> dict[int, _Form]:
+    """A step's form for each record (by id) it is offered on (`offered`), prefixed by
+    `prefix_of` its id; the one just `submitted` keeps its values and messages."""
+    found: dict[int, _Form] = {}
+    for record_id_, offer in offered:
+        prefix = prefix_of(record_id_)
         if submitted is not None and submitted._prefix == prefix + "-":
-            found[payment.id] = submitted
-        elif payment.reversible:
-            found[payment.id] = forms.ReversalForm(formdata=None, prefix=prefix)
+            found[record_id_] = submitted
+        elif offer:
+            found[record_id_] = form(formdata=None, prefix=prefix)
     return found
 
 
@@ -1568,6 +1601,77 @@ def reverse_payment(payment_id: int) -> Page:
         cancel_label="Keep the payment",
     )
     return _invoice_action(invoice.id, form, "reversal_form", act, confirmation, check)
+
+
+@console.route("/refunds/<int:refund_id>/return", methods=["POST"])
+@access.staff("billing")
+@shows_unstorable_on_form
+def return_refund(refund_id: int) -> Page:
+    """Record that the bank returned a wire, ACH or check refund (round 55), after a
+    confirmation saying what the invoice owes and owes back after it, carrying a
+    signed value of what it showed (`SIGNED_CONFIRMATION`: one missing, forged,
+    edited, another's or stale is 400, figures moved since 409)."""
+    refund = queries.get_refund(db.session(), refund_id)
+    credit = refund.credit_note
+    form = forms.RefundReturnForm(prefix=_return_prefix(refund.id))
+
+    def act() -> str:
+        done = services.return_offline_refund(
+            refund_id,
+            reason=form.reason.data,
+            returned_on=form.returned_on.data,
+            actor=current_actor(),
+            confirmation=request.form.get(SIGNED_CONFIRMATION, ""),
+        )
+        owed = queries.get_credit_note(db.session(), credit.id).refund_outstanding
+        return (
+            f"Recorded: the {done.method} refund of {in_words(done.amount, done.currency)} "
+            f"came back on {done.returned_on}; credit note {credit.number} owes "
+            f"{in_words(owed, done.currency)} back again, to be sent as a new refund."
+        )
+
+    def confirmation() -> confirm.Confirmation:
+        preview = services.check_refund_return(
+            refund_id,
+            reason=form.reason.data,
+            returned_on=form.returned_on.data,
+            actor=current_actor(),
+        )
+        return confirm.Confirmation(
+            title=(
+                f"Record the {refund.method} refund of "
+                f"{in_words(refund.amount, refund.currency)} as returned by the bank?"
+            ),
+            consequences=_return_consequences(preview),
+            button="Record the return",
+            cancel_url=_invoice_page_url(credit.invoice),
+            cancel_label="Do not record it",
+            carried=[(SIGNED_CONFIRMATION, preview.confirmation)],
+        )
+
+    return _invoice_action(credit.invoice_id, form, "return_form", act, confirmation)
+
+
+def _return_consequences(preview: services.ReturnPreview) -> list[str]:
+    """What recording a refund's return will do, as its confirmation says it."""
+    currency = preview.currency
+    refund = preview.refund
+    sent = refund.sent_date.isoformat() if refund.sent_date else "on a day not kept"
+    return [
+        f"The {refund.method} refund of {in_words(refund.amount, currency)} "
+        f"(reference {refund.reference}) of credit note {preview.credit_note}, sent "
+        f"{sent}, is recorded as returned by the bank on {preview.returned_on.isoformat()}: "
+        "the money is back with the office. It stays on record, sent on its day and "
+        "returned on this one, in the statement, the Finance page and the exports; this "
+        "cannot be undone.",
+        f"{preview.invoice} owes {in_words(preview.owed_before, currency)} and owes back "
+        f"{in_words(preview.owed_back_before, currency)} now; after it, it owes "
+        f"{in_words(preview.owed_after, currency)} and owes back "
+        f"{in_words(preview.owed_back_after, currency)}, sent again as a new refund.",
+        "The licensee is not emailed (as when a card's bank returns a refund); their "
+        "statement shows the return on its day.",
+        f"Reason recorded in the audit log: {preview.reason}",
+    ]
 
 
 @console.route("/payments/<int:payment_id>/accept", methods=["POST"])

@@ -205,7 +205,7 @@ def _horizontal_bars(labels: Sequence[str], values: Sequence[Decimal]) -> Drawin
 
 def _summary(report: MonthlyReport) -> Flowable:
     """The month's figures in the order they add up: outstanding at the start less
-    refunds owed then, + invoiced - collected + reversed - credited + refunded =
+    refunds owed then, + invoiced - collected + reversed - credited + net refunds =
     outstanding at the end less refunds owed then, as on the Finance page (round 52)."""
     from reportlab.lib.units import inch
 
@@ -223,7 +223,7 @@ def _summary(report: MonthlyReport) -> Flowable:
             ["Collected", _money(report, report.collected)],
             ["Reversed", _money(report, report.reversed)],
             ["Credited", _money(report, report.credited)],
-            ["Refunded", _money(report, report.refunded)],
+            ["Net refunds (sent less returned)", _money(report, report.refunded)],
             ["Outstanding at the month's end", _money(report, report.outstanding)],
             ["Refunds owed at the month's end (not yet sent)", _money(report, report.refunds_owed)],
         ],
@@ -279,7 +279,7 @@ def _trend_rows(report: MonthlyReport) -> list[list[object]]:
             "Collected",
             "Reversed",
             "Credited",
-            "Refunded",
+            "Net refunds",
             "Refunds owed",
             "Outstanding",
         ]
@@ -452,10 +452,11 @@ def render_monthly_report_pdf(report: MonthlyReport) -> bytes:
             "Voided under the month's figures, as on the Finance page). Collected: "
             "payments by the day received, including those the bank returned later. "
             "Reversed: payments the bank returned, by the day returned. Credited: credit "
-            "notes by issue date. Refunded: refunds sent on credit notes, by the day sent. "
+            "notes by issue date. Net refunds: refunds sent on credit notes, by the day sent, "
+            "less those the bank returned, by the day returned. "
             "Refunds owed: credit beyond what the invoices owed, less refunds sent, at the "
             "month's end. Outstanding: balances still owed at the month's end; less refunds "
-            "owed, it changes by invoiced - collected + reversed - credited + refunded, so "
+            "owed, it changes by invoiced - collected + reversed - credited + net refunds, so "
             "a month's figures do not change when a payment made in it is reversed later. "
             "Top licensees: paid and owed as known on the day prepared. Figures as defined "
             "in the service's finance dashboard documentation.",

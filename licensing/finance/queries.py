@@ -11,10 +11,11 @@ Definitions (docs/finance-dashboard.md says the same for readers):
   (`billing.queries.reversed_between`). A period's figures never change when a
   payment made in it is reversed later: the reversal is the later period's.
 - **Credited**: credit notes by issue date.
-- **Refunded**: refunds sent by the day sent (`billing.queries.refunded_between`),
-  less those the card's bank returned, by the day returned (`refund_returned_between`,
-  round 54): as with payments, a period's figures never change when a refund sent in
-  it is returned later.
+- **Net refunds** (`refunded`; "Refunded" until round 55, though the figure is net):
+  refunds sent by the day sent (`billing.queries.refunded_between`), less those the
+  bank returned, by the day returned (`refund_returned_between`, round 54; an offline
+  refund on the day billing staff gave, round 55): as with payments, a period's
+  figures never change when a refund sent in it is returned later.
 - **Outstanding**: receivables at the end of each period: for each invoice
   issued by then, its total less payments received, plus those the bank had
   returned, and less credits issued, by then (never below zero, as a credit
@@ -74,6 +75,7 @@ from licensing.billing.models import (
     Payment,
     PaymentReversal,
     Refund,
+    returned_day,
 )
 from licensing.billing.queries import (
     collected_between,
@@ -481,7 +483,12 @@ def receivables(
     sent = _moved(
         session,
         Refund,
-        (Refund.invoice_id, Refund.amount, refund_returned_at().label("returned_at")),
+        (
+            Refund.invoice_id,
+            Refund.amount,
+            Refund.returned_on,
+            refund_returned_at().label("returned_at"),
+        ),
         Refund.sent_on,
         Refund.invoice_id.in_(ids),
         refunded_between(None, until),
@@ -489,7 +496,7 @@ def receivables(
     for each in sent:
         receivable = ledger[each.row.invoice_id]
         receivable.settlements.append((each.day, -each.row.amount))
-        returned_on = each.row.returned_at and calendar.office_date(each.row.returned_at)
+        returned_on = returned_day(each.row.returned_on, each.row.returned_at)
         if returned_on is not None and returned_on <= until:
             receivable.refunds_returned.append(Returned(each.day, returned_on, each.row.amount))
     return list(ledger.values())
@@ -801,12 +808,13 @@ def refunds(
         refunded_between(start, end),
     )
     returned = session.execute(
-        select(refund_returned_at(), Refund.amount).where(
+        select(Refund.returned_on, refund_returned_at(), Refund.amount).where(
             Refund.currency == currency, refund_returned_between(start, end)
         )
     )
+    days = ((returned_day(on, at), amount) for on, at, amount in returned)
     return [(each.day, each.row.amount) for each in sent] + [
-        (calendar.office_date(at), -amount) for at, amount in returned
+        (day, -amount) for day, amount in days if day is not None
     ]
 
 

@@ -2377,3 +2377,62 @@ def test_agreements_0008_lets_an_agreement_be_replaced_by_its_reissue_and_keeps_
     finally:
         engine.dispose()
     migrations.upgrade(url)
+
+
+def test_billing_0023_keeps_an_offline_refunds_return_and_refuses_to_downgrade_while_one_is(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 55: a wire, ACH or check refund the bank returned keeps the day it came
+    back, why and who recorded it (`refunds.returned_on`, `return_reason`,
+    `returned_by`). The downgrade refuses while any refund has a day of return (every
+    dated sum would move it to the day it was recorded), and drops the columns once
+    none has."""
+    url = database_template.new_url()
+    engine = make_engine(url)
+    scale = 10_000 if engine.dialect.name == "sqlite" else 1
+    try:
+        with engine.connect() as connection, connection.begin():
+            organization_id, _ = _organization_and_user(connection, "member")
+            invoice_id = _invoice(connection, organization_id, "manual", 1)
+            credit_note_id = _insert(
+                connection,
+                "credit_notes",
+                number="CN-2027-000001",
+                invoice_id=invoice_id,
+                organization_id=organization_id,
+                currency="USD",
+                amount=50 * scale,
+                applied_to_balance=0,
+                refund_due=50 * scale,
+                reason="Seat removed",
+                issue_date=date(2027, 3, 10),
+                issued_at=datetime(2027, 3, 10, 12, 0, tzinfo=UTC),
+                issued_by="clerk@example.com",
+            )
+            refund_id = _insert(
+                connection,
+                "refunds",
+                credit_note_id=credit_note_id,
+                invoice_id=invoice_id,
+                organization_id=organization_id,
+                method="wire",
+                state="failed",
+                currency="USD",
+                amount=50 * scale,
+                recorded_by="clerk@example.com",
+                created_at=datetime(2027, 3, 12, 12, 0, tzinfo=UTC),
+                returned_on=date(2027, 3, 20),
+                return_reason="Account closed",
+                returned_by="clerk@example.com",
+            )
+        with pytest.raises(RuntimeError, match="billing_0023 cannot be downgraded"):
+            migrations.downgrade(url, "billing_0022")
+        with engine.connect() as connection, connection.begin():
+            connection.execute(text("DELETE FROM refunds WHERE id = :id"), {"id": refund_id})
+        migrations.downgrade(url, "billing_0022")
+        with engine.connect() as connection:
+            columns = {each["name"] for each in inspect(connection).get_columns("refunds")}
+        assert not {"returned_on", "return_reason", "returned_by"} & columns
+    finally:
+        engine.dispose()
+    migrations.upgrade(url)

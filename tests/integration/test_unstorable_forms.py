@@ -251,6 +251,7 @@ SHOWN_ON_FORM = {
     "billing_console.give_back_payment",
     "billing_console.record_payment",
     "billing_console.refund",
+    "billing_console.return_refund",
     "billing_console.reverse_payment",
     "billing_console.uncollectible",
     "billing_console.void",
@@ -574,3 +575,43 @@ def test_a_nul_in_a_card_refunds_confirmation_is_the_form_with_nothing_refunded(
     )
     _assert_form_again(response, "RF-1")
     assert _count(Refund) == 0
+
+
+def test_a_nul_in_a_refund_returns_confirmation_is_the_form_with_nothing_recorded(
+    client: FlaskClient, vendor: Any, billing_staff: Any, signed_in: Any
+) -> None:
+    """Round 55: the confirming post of an offline refund's return by the bank carries
+    its signed `confirmation`."""
+    from decimal import Decimal
+
+    from licensing.audit.models import AuditEvent
+    from licensing.billing import services as billing
+    from licensing.calendar import office_date
+    from licensing.db import utcnow
+    from tests.integration.billing.conftest import activated, send_activation
+    from tests.support.billing import paid_offline, refunded_offline
+    from tests.support.factories import billing_clerk
+
+    invoice = send_activation(activated(vendor.organization_id, ("100.00",)))
+    assert invoice is not None
+    paid_offline(invoice.id, "100.00", "W-1")
+    credit = billing.issue_credit_note(
+        invoice.id, amount=Decimal("40.00"), reason="Seat removed", actor=billing_clerk()
+    )
+    refund_id = refunded_offline(credit.id, "40.00", "RF-1").id
+    signed_in(client, billing_staff)
+    prefix = f"return-{refund_id}-"
+    response = client.post(
+        f"/console/refunds/{refund_id}/return",
+        data={
+            f"{prefix}reason": "Bounced back",
+            f"{prefix}returned_on": office_date(utcnow()).isoformat(),
+            "confirmed": "yes",
+            "confirmation": f"signed{NUL}",
+        },
+    )
+    _assert_form_again(response, "Bounced back")
+    returned = (
+        select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "refund.returned")
+    )
+    assert db.session().scalar(returned) == 0

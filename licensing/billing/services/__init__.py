@@ -101,6 +101,12 @@ from licensing.billing.services.overdue import (
     process_overdue,
 )
 from licensing.billing.services.references import RepeatedReference
+from licensing.billing.services.refund_returns import (
+    ReturnChanged,
+    ReturnPreview,
+    check_refund_return,
+    return_offline_refund,
+)
 from licensing.billing.services.refunds import (
     REFUND_EVENTS,
     CardRefundPreview,
@@ -157,6 +163,8 @@ __all__ = [
     "ReconcileReport",
     "RefundChanged",
     "RepeatedReference",
+    "ReturnChanged",
+    "ReturnPreview",
     "StatementRun",
     "WebhookResult",
     "accept_flagged_payment",
@@ -167,6 +175,7 @@ __all__ = [
     "check_card_refund",
     "check_credit_note",
     "check_month",
+    "check_refund_return",
     "check_reversal",
     "check_void",
     "create_draft",
@@ -203,6 +212,7 @@ __all__ = [
     "record_offline_refund",
     "refund_card",
     "resend_statement",
+    "return_offline_refund",
     "reverse_offline_payment",
     "send_monthly_statements",
     "start_card_payment",

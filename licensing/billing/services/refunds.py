@@ -163,11 +163,12 @@ def _tell_refund_sent(session: Session, refund: Refund, actor: Actor, note: str 
         )
 
 
-@REFUND.on("fail")
+@REFUND.on("fail", "mark_returned")
 def _uncount_if_sent(session: Session, refund: Refund, actor: Actor, note: str | None) -> None:
-    """A refund sent and then failed (the bank returned it: Stripe's `refund.failed`)
-    is not money out after all: its invoice owes it back again. One never sent (a
-    card refund pending, which only `succeed` stamps `settled_at`) was never counted."""
+    """A refund sent and then failed (the bank returned it: Stripe's `refund.failed`,
+    or billing staff's record of an offline refund's return, round 55) is not money
+    out after all: its invoice owes it back again. One never sent (a card refund
+    pending, which only `succeed` stamps `settled_at`) was never counted."""
     if refund.settled_at is not None:
         _count_on_invoice(session, refund, False, actor=actor, now=refund.failed_at or utcnow())
 

@@ -40,26 +40,46 @@ from licensing.money import in_words, quantize
 from licensing.words import at_most_characters
 
 
-def _reversal_errors(
-    payment: Payment, reason: str | None, returned_on: date | None, now: datetime
+def returned_errors(
+    reason: str | None,
+    returned_on: date | None,
+    now: datetime,
+    *,
+    missing: str,
+    moved: date | None,
+    moved_words: str,
 ) -> tuple[dict[str, list[str]], str]:
-    """Problems with the reason and the day the bank returned the money, and the
-    reason trimmed."""
+    """Problems with the reason (`missing`: the words for none) and the day the bank
+    returned money that moved on `moved` ("the payment was received"), and the reason
+    trimmed: a payment's reversal and (round 55) an offline refund's return alike."""
     errors: dict[str, list[str]] = {}
     clean_reason = (reason or "").strip()
     if not clean_reason:
-        errors["reason"] = [REVERSAL_REASON_REQUIRED]
+        errors["reason"] = [missing]
     elif len(clean_reason) > REASON_MAX:
         errors["reason"] = [at_most_characters(REASON_MAX)]
     if returned_on is None:
         errors["returned_on"] = ["Give the day the bank returned it."]
     elif returned_on > office_date(now):
         errors["returned_on"] = ["Cannot be in the future."]
-    elif payment.paid_date is not None and returned_on < payment.paid_date:
-        errors["returned_on"] = [
-            f"Cannot be before the payment was received ({payment.paid_date.isoformat()})."
-        ]
+    elif moved is not None and returned_on < moved:
+        errors["returned_on"] = [f"Cannot be before {moved_words} ({moved.isoformat()})."]
     return errors, clean_reason
+
+
+def _reversal_errors(
+    payment: Payment, reason: str | None, returned_on: date | None, now: datetime
+) -> tuple[dict[str, list[str]], str]:
+    """Problems with the reason and the day the bank returned the money, and the
+    reason trimmed."""
+    return returned_errors(
+        reason,
+        returned_on,
+        now,
+        missing=REVERSAL_REASON_REQUIRED,
+        moved=payment.paid_date,
+        moved_words="the payment was received",
+    )
 
 
 def _refuse_unless_reversible(payment: Payment) -> None:

@@ -25,7 +25,6 @@ from licensing.exports.columns import (
 from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import PAID, RECORDED, REVERSED, ExportFilter
 from licensing.exports.queries import (
-    day_of,
     licensee,
     made_on,
     made_on_days,
@@ -47,7 +46,8 @@ def _source(statement: Statement, given: ExportFilter) -> Statement:
         changed = (Refund.created_at, Refund.settled_at, Refund.failed_at)
         return recorded_on_days(statement, changed, given)
     if given.date_basis == REVERSED:
-        # The refunds the card's bank returned on the days, whenever sent (round 54).
+        # The refunds the bank returned on the days, whenever sent (round 54; offline
+        # ones on the day staff gave, round 55).
         return statement.where(refund_returned_between(given.date_from, given.date_to))
     return made_on_days(statement, Refund.sent_on, Refund.settled_at, given)
 
@@ -88,11 +88,14 @@ DECLARED = Declared(
             Column(
                 "returned_date",
                 DATE,
-                "Office day the card's bank returned it, for a refund sent and then "
-                "failed (round 54): the Finance page takes it off Refunded that day.",
+                "Day the bank returned it, for a refund sent and then failed: the day "
+                "billing staff gave for an offline refund (round 55), else the office day "
+                "the card's bank's return was recorded (round 54). The Finance page takes "
+                "it off its net refunds that day.",
             ),
-            refund_returned_at(),
-            day_of,
+            Refund.returned_on,
+            made_on,
+            (refund_returned_at(),),
         ),
     ),
     source=_source,

@@ -170,6 +170,43 @@ def test_a_refund_sent_recorded_late_and_dated_in_a_month_sent_marks_it_changed_
     ]
 
 
+def test_a_wire_refund_returned_on_a_day_of_a_month_sent_marks_it_changed_and_is_named(
+    app: Flask,
+) -> None:
+    """Round 55: 1,000.00 issued and paid by wire in January, a 100.00 credit note on 20
+    January and its refund sent by wire on 21 January, the wire payment returned on 22
+    January: January's statement went owing 1,000.00 (the licensee had the refund and
+    their wire back). The bank returned the refund on 28 January; the clerk records it
+    on 10 February, dated on the bank's day. January now closes at 900.00, and the list
+    names the return, the only entry dated into January."""
+    organization_id = organization("Quillfeather Analytics").id
+    issued = invoice(organization_id, "1000.00", IN_JANUARY)
+    wire = paid_offline(
+        issued.id, "1000.00", "W-1", received_on=date(2027, 1, 16), now=_in_january(16)
+    )
+    note = credited(issued.id, "100.00", "Seats removed", now=_in_january(20))
+    refund_id = refunded_offline(
+        note.id, "100.00", "RF-0121", sent_on=date(2027, 1, 21), now=_in_january(21)
+    ).id
+    reversed_offline(wire.id, "Wire recalled", returned_on=date(2027, 1, 22), now=_in_january(22))
+    services.send_monthly_statements(JANUARY, now=RUN)
+    sent = db.session().scalars(select(SentStatement)).one()
+    assert sent.closing == Decimal("1000.00")
+    services.return_offline_refund(
+        refund_id,
+        reason="Beneficiary account closed",
+        returned_on=date(2027, 1, 28),
+        now=LATE,
+        actor=billing_clerk(),
+    )
+    changed = sent_statements.changed_since_sent(db.session()).readings
+    assert [(each.sent.id, each.closing) for each in changed] == [(sent.id, Decimal("900.00"))]
+    [why] = sent_statements.late_entries(db.session(), [sent]).values()
+    assert [(each.what, each.amount, each.dated) for each in why] == [
+        ("Refund returned by the bank", Decimal("100.00"), date(2027, 1, 28))
+    ]
+
+
 def _in_january(day: int) -> datetime:
     """15:00 UTC on `day` January 2027 (36, 37: 5, 6 February), 09:00 at the office."""
     return datetime(2027, 1, 1, 15, tzinfo=UTC) + timedelta(days=day - 1)

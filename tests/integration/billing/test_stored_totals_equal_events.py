@@ -520,3 +520,55 @@ def test_a_refund_returned_in_april_leaves_every_figure_of_march_as_it_was(
     # Every day of both months, the database's sums are the ledger's, invoice by invoice.
     days = [MARCH[0] + timedelta(days=n) for n in range(61)]
     sums_are_the_ledger_every_day("USD", days)
+
+
+def test_a_wire_refund_the_bank_returned_counts_on_the_banks_day_whenever_it_is_recorded(
+    client: FlaskClient, billing_staff: User
+) -> None:
+    """Round 55: a wire refund sent on 10 March bounced; the bank returned it on 30
+    March and billing staff recorded it on 6 April. Until round 55 it could not be
+    recorded, so every figure said the money had left. Now the return is an event of
+    the bank's day, 30 March (not the day recorded): March's *Refunded* nets to
+    nothing and March owes the refund back again; April, when it was recorded, has
+    nothing of it (the Finance page, the statement, the refunds export) but what is
+    owed back at its end."""
+    organization_id = factories.make_organization(db.session()).id
+    sent_on, returned_on = date(2027, 3, 10), date(2027, 3, 30)
+    invoice = issue(organization_id, "90.00", date(2027, 3, 2))
+    paid_offline(
+        invoice.id, "90.00", "W-IN", received_on=date(2027, 3, 3), now=at(date(2027, 3, 3))
+    )
+    note = credited(invoice.id, "90.00", "Cancelled", now=at(date(2027, 3, 5)))
+    refund_id = refunded_offline(note.id, "90.00", "W-BACK", sent_on=sent_on, now=at(sent_on)).id
+    invoice_id = invoice.id
+    assert _holds(invoice_id).owed == ZERO
+    with time_machine.travel(READ_AT, tick=False):
+        april_before = _month(client, billing_staff, organization_id, APRIL)
+
+    services.return_offline_refund(
+        refund_id,
+        reason="Beneficiary account closed",
+        returned_on=returned_on,
+        now=RETURNED_AT,
+        actor=billing_clerk(),
+    )
+    invoice = _holds(invoice_id)
+    assert (invoice.owed, invoice.refund_outstanding) == (Decimal("-90.00"), Decimal("90.00"))
+
+    with time_machine.travel(READ_AT, tick=False):
+        march = _month(client, billing_staff, organization_id, MARCH)
+        april = _month(client, billing_staff, organization_id, APRIL)
+    refunded, _outstanding, refunds_owed, _collected, _credited = march["finance"]
+    # Sent and returned in March, each on its day: nothing refunded net, 90.00 owed back.
+    assert (refunded, refunds_owed) == (ZERO, Decimal("90.00"))
+    assert march["refunds"] == [(refund_id, "90.00", "2027-03-10")]
+    assert march["returned"] == [(refund_id, "90.00", "2027-03-30")]
+    kinds = [kind for kind, _change, _balance in march["statement"][2]]
+    assert kinds[-2:] == ["refunded", "refund_returned"]
+    # April, in which the return was recorded, has nothing of it but the balance at
+    # its end: nothing refunded or returned, no statement line, no export row.
+    assert april["finance"][0] == april_before["finance"][0] == ZERO
+    assert april["finance"][2] == refunds_owed  # still owed back at April's end
+    assert (april["refunds"], april["returned"], april["statement"][2]) == ([], [], [])
+    days = [MARCH[0] + timedelta(days=n) for n in range(61)]
+    sums_are_the_ledger_every_day("USD", days)

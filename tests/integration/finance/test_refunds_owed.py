@@ -121,5 +121,5 @@ def test_the_finance_page_shows_the_refunds_owed_and_says_the_formula_with_them(
     assert "refunds owed at 2027-04-30, not yet sent, 0.00 USD" in text
     assert (
         "Period by period, outstanding at end \u2212 refunds owed at end changes by "
-        "invoiced \u2212 collected + reversed \u2212 credited + refunded"
+        "invoiced \u2212 collected + reversed \u2212 credited + net refunds"
     ) in text

@@ -294,7 +294,7 @@ def test_the_refunds_the_finance_page_counts_are_an_export_of_their_own(
     )
     console = signed_in(client, billing_staff)
     page = console.get(RANGE)
-    assert "refunded 150.00 USD" in text_of(page)
+    assert "net refunds (refunds sent less those the bank returned) 150.00 USD" in text_of(page)
     found = re.search(r'<a href="(/console/exports\?[^"]+)">refunds sent</a>', page.text)
     assert found
     url = html.unescape(found.group(1))

@@ -106,7 +106,7 @@ def _pdf_figures(text: str) -> dict[str, Decimal]:
         "Collected",
         "Reversed",
         "Credited",
-        "Refunded",
+        "Net refunds (sent less returned)",
         "Outstanding at the month's end",
     )
     figures = {}
@@ -128,7 +128,7 @@ def test_the_monthly_report_pdf_adds_up_to_the_cent_with_a_refund_in_the_month(
     )
     text = "\n".join(page.extract_text() for page in PdfReader(io.BytesIO(response.data)).pages)
     figures = _pdf_figures(text)
-    assert figures["Refunded"] == Decimal("150.00")
+    assert figures["Net refunds (sent less returned)"] == Decimal("150.00")
     assert figures["Outstanding at the month's start"] == Decimal("2000.00")
     assert (
         figures["Outstanding at the month's start"]
@@ -136,7 +136,7 @@ def test_the_monthly_report_pdf_adds_up_to_the_cent_with_a_refund_in_the_month(
         - figures["Collected"]
         + figures["Reversed"]
         - figures["Credited"]
-        + figures["Refunded"]
+        + figures["Net refunds (sent less returned)"]
         == figures["Outstanding at the month's end"]
     )
     # The twelve months' table has the same columns as the Finance page (the refunds
@@ -144,7 +144,7 @@ def test_the_monthly_report_pdf_adds_up_to_the_cent_with_a_refund_in_the_month(
     # header on one line ("Outstanding" broke as "Outstandin g" when the column was
     # added with the month's width unchanged; in 7 points since round 53 "Refunds
     # owed" fits on one line too).
-    columns = ("Month", "Invoiced", "Collected", "Reversed", "Credited", "Refunded")
+    columns = ("Month", "Invoiced", "Collected", "Reversed", "Credited", "Net refunds")
     header = "\n".join((*columns, "Refunds owed", "Outstanding"))
     table = text[text.index(header) :]
     row = re.search(r"^2027-01\n((?:[\d,.]+\n){7})", table, re.M)

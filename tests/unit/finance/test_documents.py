@@ -111,7 +111,7 @@ def test_ten_million_in_every_column_of_the_twelve_months_table_stays_on_one_lin
     lines = text.splitlines()
     table = lines[lines.index("Month") : lines.index("License revenue invoiced this month, by use")]
     assert table == [
-        *("Month", "Invoiced", "Collected", "Reversed", "Credited", "Refunded"),
+        *("Month", "Invoiced", "Collected", "Reversed", "Credited", "Net refunds"),
         *("Refunds owed", "Outstanding", "2027-06"),
         *["10,000,000.00"] * 5,
         "-10,000,000.00",
