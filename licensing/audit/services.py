@@ -127,6 +127,17 @@ def _lock_head(session: Session) -> AuditChainHead:
     return session.execute(statement).scalar_one()
 
 
+def take_turn(session: Session) -> None:
+    """Lock the audit chain's head now, in the caller's transaction, ahead of its
+    first event (round 55). Every audited step locks the head at its first event and
+    holds it until it commits, so it is in every such step's lock order: a step that
+    locks a row before its first event and another that locks the same row after
+    its own first event deadlock. A step that must lock such a row first (an
+    organization a batch job claims, which a payment locks after auditing) takes
+    its turn on the log before it, and the two wait for each other in one order."""
+    _lock_head(session)
+
+
 def record(
     session: Session,
     *,

@@ -25,6 +25,7 @@ from licensing.accounts.states import (
     require_standing_role,
 )
 from licensing.actors import Actor
+from licensing.audit import services as audit
 from licensing.audit.models import AuditEvent
 from licensing.errors import Conflict, InvalidInput
 from licensing.links import links
@@ -455,6 +456,10 @@ def hold_for_overdue(
     held = []
     for organization_id in organization_ids:
         with db.transaction() as session:
+            # Round 55: the audit log's turn before the claim. A payment settling an
+            # invoice audits, then locks the organization (`restore_standing_if_clear`);
+            # a claim held while waiting for the log deadlocked with it.
+            audit.take_turn(session)
             organization = queries.claim_active_organization(session, organization_id)
             if organization is not None and _hold(session, organization, overdue, Actor.SYSTEM):
                 held.append(organization.legal_name)
