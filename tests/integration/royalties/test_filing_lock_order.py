@@ -1,0 +1,97 @@
+"""Round 55: a royalty report filed while the overdue run chases the same
+organization, at once, both finish: the run takes its turn on the audit log before
+it claims the organization (the lock order, `licensing/royalties/services/__init__.py`).
+
+Every audited step locks the audit chain's head at its first event, until it
+commits. The overdue run claimed the organization (SKIP LOCKED: it skips one another
+step holds, not one it holds itself) and only then audited its reminders and late
+fees; the filing audits the report and, once invoiced, locks the organization to
+restore its standing (`restore_standing_if_clear`). On PostgreSQL the two, each
+holding its first, waited for each other's: "deadlock detected". The test holds the
+run, once it has claimed the organization, until the filing reaches the
+organization's standing (or a few seconds pass: in the one order the filing waits
+for the run's turn on the audit log instead).
+"""
+
+from __future__ import annotations
+
+import threading
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.accounts.models import User
+from licensing.billing.models import Invoice
+from licensing.billing.services import OverdueReport, overdue, process_overdue
+from licensing.billing.states import LATE_FEE, ROYALTY_REPORT
+from licensing.royalties.services import Filing
+from tests.integration.agreements.conftest import NOW
+from tests.integration.royalties.conftest import (
+    AFTER,
+    QUARTERS,
+    SMALL_SOFTWARE,
+    row,
+    vendor_and_reviewer,
+)
+from tests.support.agreements import make_active_agreement
+from tests.support.concurrent_steps import HOLD_SECONDS, run_at_once
+from tests.support.reporting_year import filed
+
+
+@pytest.fixture
+def run_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set once the overdue run (thread "first") has claimed the organization; it then
+    waits until the filing (thread "second") asks for the organization's standing,
+    or `HOLD_SECONDS` pass."""
+    holds, filing_there = threading.Event(), threading.Event()
+    claimed, restore = overdue._claimed, accounts.restore_standing_if_clear
+
+    def claiming(*args: Any) -> bool:
+        found = claimed(*args)
+        holds.set()
+        filing_there.wait(HOLD_SECONDS)
+        return found
+
+    def restoring(*args: Any, **kwargs: Any) -> Any:
+        filing_there.set()
+        return restore(*args, **kwargs)
+
+    monkeypatch.setattr(overdue, "_claimed", claiming)
+    monkeypatch.setattr(accounts, "restore_standing_if_clear", restoring)
+    return holds
+
+
+def test_a_report_filed_while_the_overdue_run_chases_the_organization_both_finish(
+    committed_app: Flask, run_holds: threading.Event
+) -> None:
+    with committed_app.app_context():
+        session = db.session()
+        vendor, reviewer = vendor_and_reviewer(session)
+        # Its up-front invoice (815.00, issued in November 2026) is months overdue by
+        # the first quarter's filing day: the run reminds of it and charges late fees.
+        agreement_id = make_active_agreement(vendor, reviewer, SMALL_SOFTWARE, now=NOW).id
+        vendor_id = vendor.id
+        session.commit()
+
+    def run() -> OverdueReport:
+        return process_overdue(standing_days=365, now=AFTER[1])
+
+    def filing() -> Filing:
+        filer = db.session().get(User, vendor_id)
+        return filed(filer, agreement_id, QUARTERS[1], [row(1, "A", quantity=20)], now=AFTER[1])
+
+    results = run_at_once(committed_app, run, filing, run_holds)
+
+    assert results["first"].late_fee_invoices
+    # 20 x 18.50 = 370.00 lifted to the 1000.00 minimum, 815.00 charged up front.
+    assert results["second"].total_due == Decimal("185.00")
+    with committed_app.app_context():
+        sources = db.session().scalars(
+            select(Invoice.source_type).where(Invoice.source_type.in_((LATE_FEE, ROYALTY_REPORT)))
+        )
+        assert set(sources) == {LATE_FEE, ROYALTY_REPORT}
