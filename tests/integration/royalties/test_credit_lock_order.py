@@ -10,30 +10,38 @@ audits the payment. On PostgreSQL the two, each holding its first, waited for ea
 other's: "deadlock detected". The test holds the payment, once its invoice is
 locked, until the amendment comes to credit (or a few seconds pass: in the one order
 the amendment waits for the invoice before it audits anything).
+
+And a credit note billing staff issue at the same moment, on any invoice: it drew
+its number (the credit notes' sequence row, locked until it commits) before auditing
+anything, while the amendment audits and then draws the numbers of its credit notes;
+"deadlock detected" too. `credit_invoice` takes its turn on the audit log first.
 """
 
 from __future__ import annotations
 
 import threading
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 
 from licensing import db
 from licensing.accounts.models import User
+from licensing.billing import numbering
 from licensing.billing import services as billing
 from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.services import settlement as billing_settlement
-from licensing.billing.states import ROYALTY_REPORT
+from licensing.billing.states import AGREEMENT, ROYALTY_REPORT
 from licensing.royalties.services import Filing
 from licensing.royalties.services import settlement as royalty_settlement
 from tests.integration.agreements.conftest import NOW
 from tests.integration.royalties.conftest import (
     AFTER,
     QUARTERS,
+    SMALL_SOFTWARE,
     SOFTWARE,
     row,
     vendor_and_reviewer,
@@ -67,14 +75,38 @@ def payment_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     return holds
 
 
-def test_an_amendment_lowering_the_royalty_and_a_payment_of_its_invoice_both_finish(
-    committed_app: Flask, payment_holds: threading.Event
-) -> None:
-    with committed_app.app_context():
+@dataclass(frozen=True)
+class Reported:
+    """An agreement's first quarter reported: who filed it, the report and its
+    royalty invoice, and the agreement's up-front invoice (none: `None`)."""
+
+    vendor_id: int
+    agreement_id: int
+    report_id: int
+    invoice_id: int
+    up_front_id: int | None
+
+    def amendment(self) -> Filing:
+        """The report amended down to 10 users: 185.00, lifted to the 1000.00
+        minimum, so 665.00 less than charged (with or without an up-front part)."""
+        filer = db.session().get(User, self.vendor_id)
+        return filed(
+            filer,
+            self.agreement_id,
+            QUARTERS[1],
+            [row(1, "A", quantity=10)],
+            amends=self.report_id,
+            reason="Clinic B left before the quarter",
+            now=AFTER[1],
+        )
+
+
+def reported(app: Flask, use: dict[str, Any]) -> Reported:
+    """An agreement for `use`, its first quarter reported with 90 users."""
+    with app.app_context():
         session = db.session()
         vendor, reviewer = vendor_and_reviewer(session)
-        agreement_id = make_active_agreement(vendor, reviewer, SOFTWARE, now=NOW).id
-        vendor_id = vendor.id
+        agreement_id = make_active_agreement(vendor, reviewer, use, now=NOW).id
         first = filed(
             vendor,
             agreement_id,
@@ -83,13 +115,36 @@ def test_an_amendment_lowering_the_royalty_and_a_payment_of_its_invoice_both_fin
             now=AFTER[1],
         )
         assert first.report is not None
-        report_id = first.report.id
-        invoice_id = session.scalars(
-            select(Invoice.id).where(
-                Invoice.source_type == ROYALTY_REPORT, Invoice.source_id == report_id
+        invoices = {
+            found.source_type: found.id
+            for found in session.execute(
+                select(Invoice.source_type, Invoice.id).where(
+                    or_(
+                        and_(
+                            Invoice.source_type == ROYALTY_REPORT,
+                            Invoice.source_id == first.report.id,
+                        ),
+                        and_(Invoice.source_type == AGREEMENT, Invoice.source_id == agreement_id),
+                    )
+                )
             )
-        ).one()
+        }
+        found = Reported(
+            vendor.id,
+            agreement_id,
+            first.report.id,
+            invoices[ROYALTY_REPORT],
+            invoices.get(AGREEMENT),
+        )
         session.commit()
+        return found
+
+
+def test_an_amendment_lowering_the_royalty_and_a_payment_of_its_invoice_both_finish(
+    committed_app: Flask, payment_holds: threading.Event
+) -> None:
+    first = reported(committed_app, SOFTWARE)
+    invoice_id = first.invoice_id
 
     def payment() -> Any:
         return billing.record_offline_payment(
@@ -102,21 +157,8 @@ def test_an_amendment_lowering_the_royalty_and_a_payment_of_its_invoice_both_fin
             actor=billing_clerk(),
         ).id
 
-    def amendment() -> Filing:
-        filer = db.session().get(User, vendor_id)
-        return filed(
-            filer,
-            agreement_id,
-            QUARTERS[1],
-            [row(1, "A", quantity=10)],
-            amends=report_id,
-            reason="Clinic B left before the quarter",
-            now=AFTER[1],
-        )
+    results = run_at_once(committed_app, payment, first.amendment, payment_holds)
 
-    results = run_at_once(committed_app, payment, amendment, payment_holds)
-
-    # 10 users cost 185.00, lifted to the 1000.00 minimum: 665.00 less than charged.
     assert results["second"].total_due == Decimal("-665.00")
     with committed_app.app_context():
         session = db.session()
@@ -124,3 +166,53 @@ def test_an_amendment_lowering_the_royalty_and_a_payment_of_its_invoice_both_fin
         assert invoice is not None
         credited = session.scalars(select(CreditNote.amount)).all()
         assert (invoice.amount_paid, credited) == (Decimal("100.00"), [Decimal("665.00")])
+
+
+@pytest.fixture
+def credit_note_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set once billing staff's credit note (thread "first") has drawn its number; it
+    then waits until the amendment (thread "second") comes to credit the royalty
+    invoices, or `HOLD_SECONDS` pass."""
+    holds, crediting = threading.Event(), threading.Event()
+    number, credit = numbering.next_number, royalty_settlement._Settlement._credit
+
+    def numbered(*args: Any) -> str:
+        drawn = number(*args)
+        if threading.current_thread().name == "first":
+            holds.set()
+            crediting.wait(HOLD_SECONDS)
+        return drawn
+
+    def credited(self: Any, amount: Decimal) -> list[str]:
+        crediting.set()
+        return credit(self, amount)
+
+    monkeypatch.setattr(numbering, "next_number", numbered)
+    monkeypatch.setattr(royalty_settlement._Settlement, "_credit", credited)
+    return holds
+
+
+def test_an_amendment_lowering_the_royalty_and_a_credit_note_staff_issue_both_finish(
+    committed_app: Flask, credit_note_holds: threading.Event
+) -> None:
+    # The minimum's lift (815.00) invoiced up front; the 90 users' royalty 850.00.
+    first = reported(committed_app, SMALL_SOFTWARE)
+    assert first.up_front_id is not None
+    up_front_id = first.up_front_id
+
+    def credit_note() -> str:
+        issued = billing.issue_credit_note(
+            up_front_id, amount=Decimal("50.00"), reason="Overbilled", actor=billing_clerk()
+        )
+        assert issued.number is not None
+        return issued.number
+
+    results = run_at_once(committed_app, credit_note, first.amendment, credit_note_holds)
+
+    assert results["second"].total_due == Decimal("-665.00")
+    with committed_app.app_context():
+        credited = db.session().execute(select(CreditNote.invoice_id, CreditNote.amount)).all()
+        assert sorted(credited) == [
+            (up_front_id, Decimal("50.00")),
+            (first.invoice_id, Decimal("665.00")),
+        ]
