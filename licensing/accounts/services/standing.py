@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from licensing import access, calendar, db
 from licensing.accounts import queries
 from licensing.accounts.models import Organization
-from licensing.accounts.services.roles import whom_to_ask
+from licensing.accounts.services.roles import locked_organization, whom_to_ask
 from licensing.accounts.states import (
     ACTIVE,
     CLOSED,
@@ -541,7 +541,11 @@ def change_organization_standing(
     `shown`: what the console's closing confirmation listed (`ended_by_closing`)."""
     actor.require_role("licensing", "billing")
     with db.transaction() as session:
-        organization = queries.get_owned(session, Organization, organization_id, actor)
+        queries.get_owned(session, Organization, organization_id, actor)
+        # Round 55: locked (after the audit log's turn), and its standing read under
+        # the lock: written unlocked, it was the organization, then the log, while an
+        # acceptance or a payment takes the log, then the organization.
+        organization = locked_organization(session, organization_id)
         STANDING.step(organization.standing, action)
         require_standing_role(actor, action)
         told = change_standing(
