@@ -15,24 +15,25 @@ first event until it commits (`audit.services.take_turn`), so the head is in eve
 order: what a step locks before its first event, no other step may lock after its
 own. A step that locks more than one of these locks them in this order:
 
-    1. the organization (`locked_organization`, FOR UPDATE: the steps that count its
-       administrators, invitations, two-step requirement, a member's access; a move
-       locks both organizations, by id), then the audit log's turn (its first event);
+    1. the audit log's turn, then the organization (`locked_organization`: the steps
+       that count its administrators, invitations, the two-step requirement, a
+       member's access, a change of standing by staff; a move locks both
+       organizations, by id). Billing's steps (a payment settling an invoice, a
+       credit note, a void), an acceptance and a royalty filing audit first and then
+       write the organization or a row naming it (its standing; a row whose foreign
+       key waits for a FOR UPDATE lock), so a step holding the organization while it
+       waited for the log deadlocked with them until round 55
+       (`tests/integration/accounts/test_organization_lock_order.py`);
     2. the account (`session.get(User, ..., with_for_update=True)`), then its
        credentials: passkeys, tokens, remembered browsers. A passkey sign-in locked
        the passkey, then the account, until round 55, and deadlocked with a removal
        (`tests/integration/accounts/test_passkey_lock_order.py`).
 
-An organization's standing moved by a batch job (`hold_for_overdue`) takes the audit
-log's turn before it claims the organization: billing's steps (a payment settling
-an invoice, a credit note, a void) and a royalty filing audit first and lock the
-organization last (`restore_standing_if_clear`), and a claim held while the job
-waited for the log deadlocked with them until round 55
-(`tests/integration/accounts/test_standing_hold_lock_order.py`). A FOR UPDATE lock of
-the organization is safe before the log only because those steps' foreign-key
-checks (an invoice's or payment's `organization_id`, FOR KEY SHARE) wait for it
-before they audit. A billing contact's change of address locks the organization's
-issued invoices before it writes the organization (round 54, billing's order).
+A batch job moving an organization's standing (`hold_for_overdue`) takes the log's
+turn before it claims the organization, for the same reason
+(`tests/integration/accounts/test_standing_hold_lock_order.py`). A billing contact's
+change of address locks the organization's issued invoices before it writes the
+organization (round 54, billing's order).
 """
 
 from __future__ import annotations
