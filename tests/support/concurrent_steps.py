@@ -83,3 +83,40 @@ def run_at_once(
     if failures:
         raise failures[0]
     return results
+
+
+def held_until(
+    monkeypatch: Any,
+    holding: tuple[Any, str],
+    until: tuple[Any, str],
+    *,
+    before: bool = False,
+) -> threading.Event:
+    """The usual hold of a lock-order test: `holding` (an object and the name of a
+    function on it) patched so that, in thread "first", once it has run (`before`:
+    before it runs), it sets the event returned and waits until `until` is called
+    (in any thread), or `HOLD_SECONDS` pass; `run_at_once` starts the second step
+    on that event. `monkeypatch` is pytest's fixture."""
+    holds, reached = threading.Event(), threading.Event()
+    held, awaited = getattr(*holding), getattr(*until)
+
+    def hold() -> None:
+        if threading.current_thread().name == "first":
+            holds.set()
+            reached.wait(HOLD_SECONDS)
+
+    def holding_step(*args: Any, **kwargs: Any) -> Any:
+        if before:
+            hold()
+        answer = held(*args, **kwargs)
+        if not before:
+            hold()
+        return answer
+
+    def awaited_step(*args: Any, **kwargs: Any) -> Any:
+        reached.set()
+        return awaited(*args, **kwargs)
+
+    monkeypatch.setattr(*holding, holding_step)
+    monkeypatch.setattr(*until, awaited_step)
+    return holds

@@ -16,7 +16,6 @@ on the audit log instead).
 from __future__ import annotations
 
 import threading
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -32,7 +31,7 @@ from tests.integration.agreements.conftest import AUTO_USE, NOW
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 from tests.support.agreements import accept, issued_agreement
-from tests.support.concurrent_steps import HOLD_SECONDS, run_at_once
+from tests.support.concurrent_steps import held_until, run_at_once
 
 
 @pytest.fixture
@@ -40,22 +39,7 @@ def role_change_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the role change (thread "first") holds the organization's lock; it
     then waits until the acceptance (thread "second") comes to the organization's
     standing, or `HOLD_SECONDS` pass."""
-    holds, acceptance_there = threading.Event(), threading.Event()
-    locked, change = roles.locked_organization, accounts.change_standing
-
-    def locking(*args: Any) -> Any:
-        organization = locked(*args)
-        holds.set()
-        acceptance_there.wait(HOLD_SECONDS)
-        return organization
-
-    def changing(*args: Any, **kwargs: Any) -> Any:
-        acceptance_there.set()
-        return change(*args, **kwargs)
-
-    monkeypatch.setattr(roles, "locked_organization", locking)
-    monkeypatch.setattr(accounts, "change_standing", changing)
-    return holds
+    return held_until(monkeypatch, (roles, "locked_organization"), (accounts, "change_standing"))
 
 
 def test_a_role_change_and_the_acceptance_of_the_first_agreement_both_finish(

@@ -35,7 +35,7 @@ from licensing.royalties.services import ReminderRun, send_reminders
 from tests.integration.agreements.conftest import NOW
 from tests.integration.royalties.conftest import SMALL_SOFTWARE, vendor_and_reviewer
 from tests.support.agreements import make_active_agreement
-from tests.support.concurrent_steps import HOLD_SECONDS, run_at_once
+from tests.support.concurrent_steps import held_until, run_at_once
 from tests.support.factories import billing_clerk
 
 # The first quarter's report (due 2027-04-30) is 36 days overdue: the run holds.
@@ -47,21 +47,7 @@ def run_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the run (thread "first") has claimed the organization to hold it; it
     then waits until the payment (thread "second") asks for the organization's
     standing, or `HOLD_SECONDS` pass."""
-    holds, payment_there = threading.Event(), threading.Event()
-    hold, restore = standing._hold, _common._restore_standing
-
-    def holding(*args: Any) -> Any:
-        holds.set()
-        payment_there.wait(HOLD_SECONDS)
-        return hold(*args)
-
-    def restoring(*args: Any, **kwargs: Any) -> Any:
-        payment_there.set()
-        return restore(*args, **kwargs)
-
-    monkeypatch.setattr(standing, "_hold", holding)
-    monkeypatch.setattr(_common, "_restore_standing", restoring)
-    return holds
+    return held_until(monkeypatch, (standing, "_hold"), (_common, "_restore_standing"), before=True)
 
 
 def test_the_reminders_run_holding_an_organization_and_a_payment_settling_its_invoice_both_finish(

@@ -36,7 +36,7 @@ from tests.integration.agreements.conftest import AUTO_USE, NOW
 from tests.integration.pricing.conftest import card_document, example_document
 from tests.support import factories
 from tests.support.agreements import accept, agreement_of, make_active_agreement
-from tests.support.concurrent_steps import HOLD_SECONDS, run_at_once
+from tests.support.concurrent_steps import HOLD_SECONDS, held_until, run_at_once
 from tests.support.reporting_year import filed
 from tests.support.settings import issuing
 
@@ -48,21 +48,7 @@ def filing_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the filing (thread "first") holds its agreement's lock; it then waits
     until the acceptance (thread "second") comes to link the renewed agreement, or
     `HOLD_SECONDS` pass."""
-    holds, linking = threading.Event(), threading.Event()
-    creditable, link = filing.lock_creditable, acceptance._link_renewed
-
-    def locked(*args: Any) -> None:
-        creditable(*args)
-        holds.set()
-        linking.wait(HOLD_SECONDS)
-
-    def linked(*args: Any) -> None:
-        linking.set()
-        link(*args)
-
-    monkeypatch.setattr(filing, "lock_creditable", locked)
-    monkeypatch.setattr(acceptance, "_link_renewed", linked)
-    return holds
+    return held_until(monkeypatch, (filing, "lock_creditable"), (acceptance, "_link_renewed"))
 
 
 def test_a_renewal_accepted_while_a_report_is_filed_under_the_old_agreement_both_finish(

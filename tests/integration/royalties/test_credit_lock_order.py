@@ -47,7 +47,7 @@ from tests.integration.royalties.conftest import (
     vendor_and_reviewer,
 )
 from tests.support.agreements import make_active_agreement
-from tests.support.concurrent_steps import HOLD_SECONDS, run_at_once
+from tests.support.concurrent_steps import held_until, run_at_once
 from tests.support.factories import billing_clerk
 from tests.support.reporting_year import filed
 
@@ -57,22 +57,11 @@ def payment_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the payment (thread "first") holds its invoice's lock; it then waits
     until the amendment (thread "second") comes to credit the royalty invoices, or
     `HOLD_SECONDS` pass."""
-    holds, crediting = threading.Event(), threading.Event()
-    locked, credit = billing_settlement._locked_invoice, royalty_settlement._Settlement._credit
-
-    def locking(*args: Any) -> Any:
-        invoice = locked(*args)
-        holds.set()
-        crediting.wait(HOLD_SECONDS)
-        return invoice
-
-    def credited(self: Any, amount: Decimal) -> list[str]:
-        crediting.set()
-        return credit(self, amount)
-
-    monkeypatch.setattr(billing_settlement, "_locked_invoice", locking)
-    monkeypatch.setattr(royalty_settlement._Settlement, "_credit", credited)
-    return holds
+    return held_until(
+        monkeypatch,
+        (billing_settlement, "_locked_invoice"),
+        (royalty_settlement._Settlement, "_credit"),
+    )
 
 
 @dataclass(frozen=True)
@@ -173,23 +162,9 @@ def credit_note_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once billing staff's credit note (thread "first") has drawn its number; it
     then waits until the amendment (thread "second") comes to credit the royalty
     invoices, or `HOLD_SECONDS` pass."""
-    holds, crediting = threading.Event(), threading.Event()
-    number, credit = numbering.next_number, royalty_settlement._Settlement._credit
-
-    def numbered(*args: Any) -> str:
-        drawn = number(*args)
-        if threading.current_thread().name == "first":
-            holds.set()
-            crediting.wait(HOLD_SECONDS)
-        return drawn
-
-    def credited(self: Any, amount: Decimal) -> list[str]:
-        crediting.set()
-        return credit(self, amount)
-
-    monkeypatch.setattr(numbering, "next_number", numbered)
-    monkeypatch.setattr(royalty_settlement._Settlement, "_credit", credited)
-    return holds
+    return held_until(
+        monkeypatch, (numbering, "next_number"), (royalty_settlement._Settlement, "_credit")
+    )
 
 
 def test_an_amendment_lowering_the_royalty_and_a_credit_note_staff_issue_both_finish(

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import threading
 from decimal import Decimal
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -39,7 +38,7 @@ from tests.integration.royalties.conftest import (
     vendor_and_reviewer,
 )
 from tests.support.agreements import make_active_agreement
-from tests.support.concurrent_steps import HOLD_SECONDS, run_at_once
+from tests.support.concurrent_steps import held_until, run_at_once
 from tests.support.reporting_year import filed
 
 
@@ -48,22 +47,7 @@ def run_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the overdue run (thread "first") has claimed the organization; it then
     waits until the filing (thread "second") asks for the organization's standing,
     or `HOLD_SECONDS` pass."""
-    holds, filing_there = threading.Event(), threading.Event()
-    claimed, restore = overdue._claimed, accounts.restore_standing_if_clear
-
-    def claiming(*args: Any) -> bool:
-        found = claimed(*args)
-        holds.set()
-        filing_there.wait(HOLD_SECONDS)
-        return found
-
-    def restoring(*args: Any, **kwargs: Any) -> Any:
-        filing_there.set()
-        return restore(*args, **kwargs)
-
-    monkeypatch.setattr(overdue, "_claimed", claiming)
-    monkeypatch.setattr(accounts, "restore_standing_if_clear", restoring)
-    return holds
+    return held_until(monkeypatch, (overdue, "_claimed"), (accounts, "restore_standing_if_clear"))
 
 
 def test_a_report_filed_while_the_overdue_run_chases_the_organization_both_finish(
