@@ -25,8 +25,11 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import User
+from licensing.billing import numbering
+from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.billing.services import OverdueReport, overdue, process_overdue
+from licensing.billing.settings import InvoiceTerms
 from licensing.billing.states import LATE_FEE, ROYALTY_REPORT
 from licensing.royalties.services import Filing
 from tests.integration.agreements.conftest import NOW
@@ -39,6 +42,7 @@ from tests.integration.royalties.conftest import (
 )
 from tests.support.agreements import make_active_agreement
 from tests.support.concurrent_steps import held_until, run_at_once
+from tests.support.factories import billing_clerk
 from tests.support.reporting_year import filed
 
 
@@ -79,3 +83,47 @@ def test_a_report_filed_while_the_overdue_run_chases_the_organization_both_finis
             select(Invoice.source_type).where(Invoice.source_type.in_((LATE_FEE, ROYALTY_REPORT)))
         )
         assert set(sources) == {LATE_FEE, ROYALTY_REPORT}
+
+
+@pytest.fixture
+def finalizing_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set once billing staff's finalize (thread "first") has drawn the invoice's
+    number; it then waits until the filing (thread "second") comes to the
+    organization's standing (after its own invoice's number), or a few seconds pass."""
+    return held_until(
+        monkeypatch, (numbering, "next_number"), (accounts, "restore_standing_if_clear")
+    )
+
+
+def test_a_report_filed_while_billing_staff_finalize_a_draft_both_finish(
+    committed_app: Flask, finalizing_holds: threading.Event
+) -> None:
+    """Billing staff's finalize drew the invoice number (the sequence row, locked
+    until commit) before auditing anything, while a filing audits and then draws
+    its invoice's number: "deadlock detected" on PostgreSQL until `finalize_in` took
+    its turn on the audit log first (round 55)."""
+    with committed_app.app_context():
+        session = db.session()
+        vendor, reviewer = vendor_and_reviewer(session)
+        agreement_id = make_active_agreement(vendor, reviewer, SMALL_SOFTWARE, now=NOW).id
+        vendor_id = vendor.id
+        draft_id = billing.create_draft(
+            organization_id=vendor.organization_id,
+            currency="USD",
+            charges=[billing.Charge("Internal use, seat block", Decimal("10.00"))],
+            standard=InvoiceTerms(payment_terms_days=30, late_fee_monthly_percent=Decimal("1.5")),
+            actor=billing_clerk(),
+        ).id
+        session.commit()
+
+    def finalize() -> str | None:
+        return billing.finalize_invoice(draft_id, now=AFTER[1], actor=billing_clerk()).number
+
+    def filing() -> Filing:
+        filer = db.session().get(User, vendor_id)
+        return filed(filer, agreement_id, QUARTERS[1], [row(1, "A", quantity=20)], now=AFTER[1])
+
+    results = run_at_once(committed_app, finalize, filing, finalizing_holds)
+
+    assert results["first"] is not None
+    assert results["second"].total_due == Decimal("185.00")
