@@ -104,17 +104,7 @@ def _lock_head(session: Session) -> AuditChainHead:
     here until the first commits, then reads the new head: concurrent writers
     take turns and cannot fork the chain.
     """
-    # An UPDATE's result is a CursorResult: it counts the rows matched.
-    locked = cast(
-        "CursorResult[Any]",
-        session.execute(
-            update(AuditChainHead)
-            .where(AuditChainHead.id == HEAD_ID)
-            .values(seq=AuditChainHead.seq)
-            .execution_options(synchronize_session=False)
-        ),
-    )
-    if locked.rowcount == 0:  # a database created without the migration's first row
+    if not _head_locked(session):  # a database created without the migration's first row
         head = AuditChainHead(id=HEAD_ID, seq=0, hash=GENESIS_HASH)
         session.add(head)
         session.flush()
@@ -125,6 +115,34 @@ def _lock_head(session: Session) -> AuditChainHead:
         .execution_options(populate_existing=True)
     )
     return session.execute(statement).scalar_one()
+
+
+def _head_locked(session: Session) -> bool:
+    """The no-op UPDATE that locks the head row; False when there is no head row."""
+    # An UPDATE's result is a CursorResult: it counts the rows matched.
+    locked = cast(
+        "CursorResult[Any]",
+        session.execute(
+            update(AuditChainHead)
+            .where(AuditChainHead.id == HEAD_ID)
+            .values(seq=AuditChainHead.seq)
+            .execution_options(synchronize_session=False)
+        ),
+    )
+    return locked.rowcount > 0
+
+
+def take_turn(session: Session) -> None:
+    """Lock the audit chain's head now, in the caller's transaction, ahead of its
+    first event (round 55). Every audited step locks the head at its first event and
+    holds it until it commits, so it is in every such step's lock order: a step that
+    locks a row before its first event and another that locks the same row after
+    its own first event deadlock. A step that must lock such a row first (an
+    organization a batch job claims, which a payment locks after auditing) takes
+    its turn on the log before it, and the two wait for each other in one order.
+    One statement, when the head row exists (as the migrations make it)."""
+    if not _head_locked(session):
+        _lock_head(session)
 
 
 def record(

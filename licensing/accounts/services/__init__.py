@@ -9,6 +9,31 @@ Functions that take a `session` compose into a caller's transaction
 are use cases that own theirs (`with db.transaction() as s:`). Every change
 is written to the audit log in the same transaction; every email goes
 through the outbox in the same transaction.
+
+The lock order (round 55). Every audited step locks the audit chain's head at its
+first event until it commits (`audit.services.take_turn`), so the head is in every
+order: what a step locks before its first event, no other step may lock after its
+own. A step that locks more than one of these locks them in this order:
+
+    1. the audit log's turn, then the organization (`locked_organization`: the steps
+       that count its administrators, invitations, the two-step requirement, a
+       member's access, a change of standing by staff; a move locks both
+       organizations, by id). Billing's steps (a payment settling an invoice, a
+       credit note, a void), an acceptance and a royalty filing audit first and then
+       write the organization or a row naming it (its standing; a row whose foreign
+       key waits for a FOR UPDATE lock), so a step holding the organization while it
+       waited for the log deadlocked with them until round 55
+       (`tests/integration/accounts/test_organization_lock_order.py`);
+    2. the account (`session.get(User, ..., with_for_update=True)`), then its
+       credentials: passkeys, tokens, remembered browsers. A passkey sign-in locked
+       the passkey, then the account, until round 55, and deadlocked with a removal
+       (`tests/integration/accounts/test_passkey_lock_order.py`).
+
+A batch job moving an organization's standing (`hold_for_overdue`) takes the log's
+turn before it claims the organization, for the same reason
+(`tests/integration/accounts/test_standing_hold_lock_order.py`). A billing contact's
+change of address locks the organization's issued invoices before it writes the
+organization (round 54, billing's order).
 """
 
 from __future__ import annotations

@@ -715,13 +715,22 @@ def sign_in_with_passkey(
     credential_id = bytes_to_base64url(parsed.raw_id)
     refusal: Exception | None = None
     with db.transaction() as session:
-        passkey = session.scalar(
-            select(Passkey).where(Passkey.credential_id == credential_id).with_for_update()
+        # The account first, then its passkey (round 55: the accounts lock order): a
+        # removal locks the account and then deletes its passkeys, and a sign-in that
+        # locked the passkey first deadlocked with it. Read again under the locks: a
+        # passkey removed meanwhile is one this service no longer knows.
+        owner = session.scalar(
+            select(Passkey.user_id).where(Passkey.credential_id == credential_id)
         )
-        if passkey is None:
+        user = None if owner is None else session.get(User, owner, with_for_update=True)
+        passkey = session.scalar(
+            select(Passkey)
+            .where(Passkey.credential_id == credential_id, Passkey.user_id == owner)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        if passkey is None or user is None:
             raise AuthenticationRequired(UNKNOWN_PASSKEY)
-        user = session.get(User, passkey.user_id, with_for_update=True)
-        assert user is not None  # the foreign key
         handle = parsed.response.user_handle
         if handle is not None and handle != _user_handle(user):
             raise AuthenticationRequired(UNKNOWN_PASSKEY)

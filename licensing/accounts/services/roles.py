@@ -28,6 +28,7 @@ from licensing.accounts import queries
 from licensing.accounts.models import Organization, User, by_name
 from licensing.accounts.services._common import _change_user, acting_colleague
 from licensing.actors import Actor
+from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from licensing.links import links
@@ -37,7 +38,12 @@ from licensing.mail import services as mail
 def locked_organization(session: Session, organization_id: int) -> Organization:
     """The organization's row, locked until the transaction ends: the steps that
     count its administrators take turns (`SELECT ... FOR UPDATE` on PostgreSQL;
-    SQLite writes one transaction at a time anyway)."""
+    SQLite writes one transaction at a time anyway). After the transaction's turn on
+    the audit log (round 55; the lock order, `licensing.accounts.services`): the
+    steps that audit first and then write the organization or a row naming it (an
+    agreement's acceptance activating its standing, a payment restoring it)
+    deadlocked with a step holding it while it waited for the log."""
+    audit.take_turn(session)
     organization = session.get(
         Organization, organization_id, with_for_update=True, populate_existing=True
     )

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 from licensing import access, calendar, confirmations, db
 from licensing.accounts import queries
 from licensing.accounts.models import Organization
-from licensing.accounts.services.roles import whom_to_ask
+from licensing.accounts.services.roles import locked_organization, whom_to_ask
 from licensing.accounts.states import (
     ACTIVE,
     CLOSED,
@@ -25,6 +25,7 @@ from licensing.accounts.states import (
     require_standing_role,
 )
 from licensing.actors import Actor
+from licensing.audit import services as audit
 from licensing.audit.models import AuditEvent
 from licensing.errors import Conflict, InvalidInput
 from licensing.links import links
@@ -457,6 +458,10 @@ def hold_for_overdue(
     held = []
     for organization_id in organization_ids:
         with db.transaction() as session:
+            # Round 55: the audit log's turn before the claim. A payment settling an
+            # invoice audits, then locks the organization (`restore_standing_if_clear`);
+            # a claim held while waiting for the log deadlocked with it.
+            audit.take_turn(session)
             organization = queries.claim_active_organization(session, organization_id)
             if organization is not None and _hold(session, organization, overdue, Actor.SYSTEM):
                 held.append(organization.legal_name)
@@ -583,7 +588,11 @@ def change_organization_standing(
     if confirmation is not None:
         shown = _confirmed_ending(confirmation, organization_id, reason, actor)
     with db.transaction() as session:
-        organization = queries.get_owned(session, Organization, organization_id, actor)
+        queries.get_owned(session, Organization, organization_id, actor)
+        # Round 55: locked (after the audit log's turn), and its standing read under
+        # the lock: written unlocked, it was the organization, then the log, while an
+        # acceptance or a payment takes the log, then the organization.
+        organization = locked_organization(session, organization_id)
         STANDING.step(organization.standing, action)
         require_standing_role(actor, action)
         told = change_standing(

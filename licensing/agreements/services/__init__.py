@@ -24,6 +24,31 @@ rules take `now` so that tests control the clock:
 | `expiry` | the scheduled job: lapse, close windows, expire agreements |
 
 Everything public is importable from here, as it was from the single module.
+
+The lock order (round 55). Every audited step locks the audit chain's head at its
+first event until it commits (`audit.services.take_turn`), so what a step locks
+before its first event no other step may lock after its own. A step that locks more
+than one of these locks them in this order:
+
+    1. the application or agreement it starts from (`_owned`, FOR UPDATE; the
+       expiry and withdraw-closed runs claim them, SKIP LOCKED);
+    2. for a renewal, the agreement it renews (`acceptance._lock_renewed`), before
+       anything is audited: a royalty filing, a termination and a renewal drawn
+       from the old agreement lock it first and then audit, so an acceptance (or a
+       termination) of the renewal that audited and then locked it to link (or
+       unlink) the two deadlocked with them until round 55
+       (`tests/integration/agreements/test_renewal_lock_order.py`);
+    3. the audit log's turn (the step's first event);
+    4. the agreement number's row (approval), the organization (an acceptance
+       activating its standing; closing it locks the organization, then withdraws
+       its undecided applications by id), billing's invoice number and records.
+
+Several applications at once (`assign_many`, `release_reviewer`, closing) are
+locked by id. The expiry run locks a renewed agreement after its own first event
+(`_unlink_from_renewed` when it expires a renewal that never took over): it holds
+the log by then, so a filing under the old agreement at that moment can still
+deadlock with it (left, docs/journeys.md round 55: one rare pair, the run retried
+by the scheduler).
 """
 
 from licensing.agreements.commands import (

@@ -172,6 +172,7 @@ def accept(
     errors.raise_if_any()
     with db.transaction() as session:
         agreement = _owned(session, Agreement, agreement_id, actor)
+        _lock_renewed(session, agreement)
         if actor.organization_id != agreement.organization_id:
             raise PermissionDenied("Only the licensee's own users accept an agreement.")
         actor.require_licensing_work()
@@ -323,6 +324,17 @@ def _expire_accepted_after_term(
     )
 
 
+def _lock_renewed(session: Session, renewal: Agreement) -> None:
+    """Lock the agreement `renewal` renews (if it renews one), after the renewal and
+    before anything is audited (round 55; the lock order,
+    `licensing.agreements.services`): a royalty filing, a termination or a renewal
+    drawn from the old agreement lock it and then audit, so an acceptance or a
+    termination of the renewal that audited first and locked it only to link or
+    unlink it deadlocked with them."""
+    if renewal.renewal_of_id is not None:
+        session.get(Agreement, renewal.renewal_of_id, with_for_update=True)
+
+
 def _link_renewed(session: Session, renewal: Agreement, actor: Actor, now: datetime) -> None:
     """The renewed agreement names its renewal at once but stays active to the end
     of its term (the licensee is covered until the renewal's term starts); the
@@ -398,6 +410,8 @@ def terminate(
         )["state"]
 
     def record_reason(agreement: Agreement, text: str | None, _actor: Actor, _at: datetime) -> None:
+        # Before the step audits anything: `_unlink_from_renewed` writes it.
+        _lock_renewed(db.session(), agreement)
         if shown_state is not None and agreement.state != shown_state:
             # Only a state's name is repeated (review54): the post is the client's.
             was = shown_state if shown_state in AGREEMENT.states else ""

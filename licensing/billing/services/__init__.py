@@ -30,6 +30,16 @@ test_refund_lock_order.py`; a webhook took a kept dispute after the payment and
 the invoice until round 54, while `match_disputes` took it first:
 `test_dispute_lock_order.py`; `test_contact_change_lock_order.py` for the
 organization).
+
+The audit log is in this order too (round 55): every audited step locks the audit
+chain's head at its first event until it commits (`audit.services.take_turn`). The
+records a step starts from (1-3 above) come before it; the number sequences (an
+invoice's, a credit note's) and the organization come after it: `finalize_in` and
+`credit_invoice` take the log's turn before the number, and the overdue run takes it
+before it claims an organization. Each drew or claimed first until round 55 and
+deadlocked with a royalty filing, which audits and then draws numbers and locks the
+organization (`tests/integration/royalties/test_filing_lock_order.py`,
+`test_credit_lock_order.py`).
 """
 
 from __future__ import annotations

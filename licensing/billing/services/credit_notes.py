@@ -233,6 +233,11 @@ def credit_invoice(
     _creditable(invoice, amount)
     applied = min(amount, invoice.balance_due)
     issued = office_date(now)
+    # Round 55: the audit log's turn before the number. The credit notes' sequence row
+    # is locked until commit; drawn before anything was audited, it deadlocked with a
+    # royalty amendment crediting at once, which audits and then draws its numbers
+    # (`tests/integration/royalties/test_credit_lock_order.py`).
+    audit.take_turn(session)
     credit = CreditNote(
         number=numbering.next_number(session, numbering.CREDIT_NOTE_SERIES, issued.year),
         invoice_id=invoice.id,

@@ -202,6 +202,11 @@ def finalize_in(
     organization = session.get(Organization, invoice.organization_id)
     assert organization is not None
     issued = office_date(now)
+    # Round 55: the audit log's turn before the number (its sequence row is locked
+    # until commit). Billing staff's finalize drew it before auditing anything, and
+    # deadlocked with a royalty filing or an acceptance, which audit and then draw an
+    # invoice's number (`tests/integration/royalties/test_filing_lock_order.py`).
+    audit.take_turn(session)
     number = numbering.next_number(session, numbering.INVOICE_SERIES, issued.year)
     invoice.number = number
     invoice.issue_date = issued

@@ -10,6 +10,17 @@ routed-use receiver, which runs inside the sender's. Steps go through
 hooks), in the same transaction. Staff use cases take the acting `Actor` and
 check its role; the requester acts through the secret in their link. Use
 cases that depend on the time take `now`, so tests control the clock.
+
+The lock order (round 55, checked and left as it was). A step locks its one request
+(`locked`, `by_status_token(lock=True)`, FOR UPDATE), then audits (the audit
+chain's head, held until commit); several requests at once (`assign`,
+`release_reviewer`, `give_back_waits`) are locked by id, and the expiry run claims
+its batches, SKIP LOCKED. A letter's number is the request's own (no sequence row).
+A request routed from an application is inserted under the application's lock, and
+no permission step locks an application. One pair is left (docs/journeys.md, round
+55): a staff member's removal (`reviewer_withdrawn`) locks their open requests after
+auditing the account, while a step on one of those requests locks it and then
+audits.
 """
 
 from ..commands import PermissionRequestInput

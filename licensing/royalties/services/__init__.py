@@ -16,6 +16,28 @@ agreement take turns):
    against the agreement's royalty invoices, newest first).
 
 A preview runs the same steps and rolls everything back.
+
+The lock order (round 55). Every audited step locks the audit chain's head at its
+first event until it commits (`audit.services.record`), so what a step locks before
+its first event must never be locked by another step after its own first event.
+A filing locks, in this order:
+
+    1. the agreement (`_agreement(lock=True)`; the reminders and
+       `restore-terminated` runs claim it instead, SKIP LOCKED);
+    2. the agreement's royalty invoices it may credit, by id (`lock_creditable`),
+       before anything is audited: a payment locks its invoice, then audits
+       (billing's order: the payment, the invoice); until round 55 the filing
+       locked them only to credit them, after auditing the report it superseded,
+       and the two deadlocked (`tests/integration/royalties/
+       test_credit_lock_order.py`);
+    3. the audit chain's head (the superseded report's or the new report's event);
+    4. the superseded report, the new report, its rows and the stored periods;
+    5. billing's numbers (the invoice's, or the credit notes') and, last, the
+       organization (`restore_standing_if_clear`), as every billing step that
+       settles an invoice takes them.
+
+Staff review (`review`) locks the report alone, then audits; nothing locks a
+report before its agreement.
 """
 
 from __future__ import annotations

@@ -60,7 +60,7 @@ from .obligations import (
     obligations,
 )
 from .reading import amended_by
-from .settlement import _Settlement
+from .settlement import _Settlement, lock_creditable
 from .usage import _charged_to_date, _last_reported, _usage
 
 
@@ -130,6 +130,8 @@ def _file(
         raise Conflict("Reports are filed by the licensee's users, who attest to them.")
     actor.require_licensing_work()
     agreement = _agreement(session, agreement_id, actor, lock=True)
+    if not previewing:
+        lock_creditable(session, agreement.id)
     obligation = obligations(session, agreement)
     if not obligation.lines:
         raise Conflict(

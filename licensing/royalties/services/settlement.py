@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from licensing.actors import Actor
@@ -19,6 +19,28 @@ from licensing.money import in_words
 
 from ..models import RoyaltyReport
 from .obligations import Filing, Obligations
+
+
+def _creditable(agreement_id: int) -> Select[Invoice]:
+    """The agreement's royalty invoices a filing that lowers the royalty credits."""
+    return (
+        select(Invoice)
+        .join(RoyaltyReport, RoyaltyReport.id == Invoice.source_id)
+        .where(
+            Invoice.source_type == ROYALTY_REPORT,
+            RoyaltyReport.agreement_id == agreement_id,
+            Invoice.state.in_(sorted({*COLLECTIBLE, PAID})),
+        )
+    )
+
+
+def lock_creditable(session: Session, agreement_id: int) -> None:
+    """Lock the royalty invoices a filing of the agreement may credit, by id, before
+    the filing's first audited step (round 55; the lock order,
+    `licensing/royalties/services/__init__.py`): a payment locks its invoice and then
+    takes its turn on the audit log, so a filing that audited first (the report it
+    supersedes) and locked the invoice only to credit it deadlocked with it."""
+    session.scalars(_creditable(agreement_id).order_by(Invoice.id).with_for_update()).all()
 
 
 @dataclass(frozen=True)
@@ -96,16 +118,9 @@ class _Settlement:
         """Credit `amount` against the agreement's royalty invoices, newest first."""
         agreement = self.obligation.agreement
         report = self.report
+        # Locked already, before the filing's first audited step (`lock_creditable`).
         invoices = self.session.scalars(
-            select(Invoice)
-            .join(RoyaltyReport, RoyaltyReport.id == Invoice.source_id)
-            .where(
-                Invoice.source_type == ROYALTY_REPORT,
-                RoyaltyReport.agreement_id == agreement.id,
-                Invoice.state.in_(sorted({*COLLECTIBLE, PAID})),
-            )
-            .order_by(Invoice.issue_date.desc(), Invoice.id.desc())
-            .with_for_update()
+            _creditable(agreement.id).order_by(Invoice.issue_date.desc(), Invoice.id.desc())
         ).all()
         numbers = []
         remaining = amount

@@ -1,25 +1,15 @@
-"""Two billing steps run at once on two threads and two connections, for the lock
-order's tests (`licensing/billing/services/__init__.py`): an invoice paid by card,
-Stripe refunding at once, and the runner that starts the second step once the first
-holds its first lock.
-
-On PostgreSQL each connection waits at most `LOCK_TIMEOUT` for a row lock, so a step
-stuck behind another fails the test ("canceling statement due to lock timeout")
-instead of hanging it; two steps waiting for each other fail sooner, with
-PostgreSQL's "deadlock detected". On SQLite one writer at a time makes the steps
-take turns: the tests check that both finish there too."""
+"""Two billing steps run at once, for the lock order's tests
+(`licensing/billing/services/__init__.py`): an invoice paid by card and Stripe
+refunding at once; the runner is `tests/support/concurrent_steps.py` (round 55: the
+other packages' lock tests share it)."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Engine, event
 from sqlalchemy.orm import Session
 
 from licensing import db
@@ -30,15 +20,15 @@ from licensing.billing.payment_gateway import IntentStatus
 from licensing.billing.services.settlement import _new_payment, count_payment
 from licensing.billing.states import CARD, PENDING, SUCCEEDED
 from tests.support import factories
+
+# Re-exported: the billing lock tests import them from here.
+from tests.support.concurrent_steps import HOLD_SECONDS, run_at_once
 from tests.support.factories import billing_clerk
 
 from .conftest import activated, send_activation
 
 INTENT, CHARGE = "pi_LockOrder", "ch_LockOrder"
 PAID_AT = datetime(2027, 1, 20, 15, 0, tzinfo=UTC)
-# How long the first step, holding its lock, waits for the second's first lock.
-HOLD_SECONDS = 3
-LOCK_TIMEOUT = "15s"
 
 
 class RefundingGateway:
@@ -134,62 +124,4 @@ def card_paid_and_credited(app: Flask) -> tuple[int, int, int]:
         return invoice_id, payment_id, credit.id
 
 
-@contextmanager
-def lock_waits_bounded(app: Flask) -> Iterator[Engine]:
-    """The app's engine, whose PostgreSQL connections wait at most `LOCK_TIMEOUT` for
-    a lock while the block runs (the pool is emptied, so every connection is new)."""
-    engine: Engine = app.extensions["licensing.db"].engine
-
-    def bounded(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        cursor.execute(f"SET lock_timeout = '{LOCK_TIMEOUT}'")
-        cursor.close()
-        dbapi_connection.commit()
-
-    if engine.dialect.name != "postgresql":
-        yield engine
-        return
-    engine.dispose()
-    event.listen(engine, "connect", bounded)
-    try:
-        yield engine
-    finally:
-        event.remove(engine, "connect", bounded)
-        engine.dispose()
-
-
-def run_at_once(
-    app: Flask,
-    first: Callable[[], Any],
-    second: Callable[[], Any],
-    first_holds: threading.Event,
-) -> dict[str, Any]:
-    """Run `first` and `second` on threads named "first" and "second", each in the
-    app's context, `second` started once `first_holds` is set (by the test's hook,
-    when `first` holds its lock; or when `first` fails). Returns what each returned,
-    by name; any thread's error (a deadlock, a lock timeout) is raised."""
-    failures: list[BaseException] = []
-    results: dict[str, Any] = {}
-
-    def running(name: str, step: Callable[[], Any]) -> None:
-        try:
-            if name == "second":
-                first_holds.wait(30)
-            with app.app_context():
-                results[name] = step()
-        except BaseException as error:  # raised below, with the thread's own traceback
-            failures.append(error)
-            first_holds.set()
-
-    threads = [
-        threading.Thread(target=running, args=(name, step), name=name)
-        for name, step in (("first", first), ("second", second))
-    ]
-    with lock_waits_bounded(app):
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(120)
-    if failures:
-        raise failures[0]
-    return results
+__all__ = ["HOLD_SECONDS", "run_at_once"]

@@ -1,0 +1,193 @@
+"""Round 55: a royalty report's amendment that lowers the royalty (credited against
+the agreement's royalty invoices) and a payment recorded on one of those invoices,
+at once, both finish: the filing locks the invoices it may credit before its first
+audited step (the lock order, `licensing/royalties/services/__init__.py`).
+
+Every audited step locks the audit chain's head at its first event, until it
+commits. The amendment audited the report it supersedes (the head) and only then
+locked the royalty invoices to credit them; the payment locks its invoice, then
+audits the payment. On PostgreSQL the two, each holding its first, waited for each
+other's: "deadlock detected". The test holds the payment, once its invoice is
+locked, until the amendment comes to credit (or a few seconds pass: in the one order
+the amendment waits for the invoice before it audits anything).
+
+And a credit note billing staff issue at the same moment, on any invoice: it drew
+its number (the credit notes' sequence row, locked until it commits) before auditing
+anything, while the amendment audits and then draws the numbers of its credit notes;
+"deadlock detected" too. `credit_invoice` takes its turn on the audit log first.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask import Flask
+from sqlalchemy import and_, or_, select
+
+from licensing import db
+from licensing.accounts.models import User
+from licensing.billing import numbering
+from licensing.billing import services as billing
+from licensing.billing.models import CreditNote, Invoice
+from licensing.billing.services import settlement as billing_settlement
+from licensing.billing.states import AGREEMENT, ROYALTY_REPORT
+from licensing.royalties.services import Filing
+from licensing.royalties.services import settlement as royalty_settlement
+from tests.integration.agreements.conftest import NOW
+from tests.integration.royalties.conftest import (
+    AFTER,
+    QUARTERS,
+    SMALL_SOFTWARE,
+    SOFTWARE,
+    row,
+    vendor_and_reviewer,
+)
+from tests.support.agreements import make_active_agreement
+from tests.support.concurrent_steps import held_until, run_at_once
+from tests.support.factories import billing_clerk
+from tests.support.reporting_year import filed
+
+
+@pytest.fixture
+def payment_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set once the payment (thread "first") holds its invoice's lock; it then waits
+    until the amendment (thread "second") comes to credit the royalty invoices, or
+    `HOLD_SECONDS` pass."""
+    return held_until(
+        monkeypatch,
+        (billing_settlement, "_locked_invoice"),
+        (royalty_settlement._Settlement, "_credit"),
+    )
+
+
+@dataclass(frozen=True)
+class Reported:
+    """An agreement's first quarter reported: who filed it, the report and its
+    royalty invoice, and the agreement's up-front invoice (none: `None`)."""
+
+    vendor_id: int
+    agreement_id: int
+    report_id: int
+    invoice_id: int
+    up_front_id: int | None
+
+    def amendment(self) -> Filing:
+        """The report amended down to 10 users: 185.00, lifted to the 1000.00
+        minimum, so 665.00 less than charged (with or without an up-front part)."""
+        filer = db.session().get(User, self.vendor_id)
+        return filed(
+            filer,
+            self.agreement_id,
+            QUARTERS[1],
+            [row(1, "A", quantity=10)],
+            amends=self.report_id,
+            reason="Clinic B left before the quarter",
+            now=AFTER[1],
+        )
+
+
+def reported(app: Flask, use: dict[str, Any]) -> Reported:
+    """An agreement for `use`, its first quarter reported with 90 users."""
+    with app.app_context():
+        session = db.session()
+        vendor, reviewer = vendor_and_reviewer(session)
+        agreement_id = make_active_agreement(vendor, reviewer, use, now=NOW).id
+        first = filed(
+            vendor,
+            agreement_id,
+            QUARTERS[1],
+            [row(1, "A", quantity=60), row(1, "B", quantity=30)],
+            now=AFTER[1],
+        )
+        assert first.report is not None
+        invoices = {
+            found.source_type: found.id
+            for found in session.execute(
+                select(Invoice.source_type, Invoice.id).where(
+                    or_(
+                        and_(
+                            Invoice.source_type == ROYALTY_REPORT,
+                            Invoice.source_id == first.report.id,
+                        ),
+                        and_(Invoice.source_type == AGREEMENT, Invoice.source_id == agreement_id),
+                    )
+                )
+            )
+        }
+        found = Reported(
+            vendor.id,
+            agreement_id,
+            first.report.id,
+            invoices[ROYALTY_REPORT],
+            invoices.get(AGREEMENT),
+        )
+        session.commit()
+        return found
+
+
+def test_an_amendment_lowering_the_royalty_and_a_payment_of_its_invoice_both_finish(
+    committed_app: Flask, payment_holds: threading.Event
+) -> None:
+    first = reported(committed_app, SOFTWARE)
+    invoice_id = first.invoice_id
+
+    def payment() -> Any:
+        return billing.record_offline_payment(
+            invoice_id,
+            method="wire",
+            amount=Decimal("100.00"),
+            reference="WIRE-LOCK-ORDER",
+            received_on=AFTER[1].date(),
+            now=AFTER[1],
+            actor=billing_clerk(),
+        ).id
+
+    results = run_at_once(committed_app, payment, first.amendment, payment_holds)
+
+    assert results["second"].total_due == Decimal("-665.00")
+    with committed_app.app_context():
+        session = db.session()
+        invoice = session.get(Invoice, invoice_id)
+        assert invoice is not None
+        credited = session.scalars(select(CreditNote.amount)).all()
+        assert (invoice.amount_paid, credited) == (Decimal("100.00"), [Decimal("665.00")])
+
+
+@pytest.fixture
+def credit_note_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set once billing staff's credit note (thread "first") has drawn its number; it
+    then waits until the amendment (thread "second") comes to credit the royalty
+    invoices, or `HOLD_SECONDS` pass."""
+    return held_until(
+        monkeypatch, (numbering, "next_number"), (royalty_settlement._Settlement, "_credit")
+    )
+
+
+def test_an_amendment_lowering_the_royalty_and_a_credit_note_staff_issue_both_finish(
+    committed_app: Flask, credit_note_holds: threading.Event
+) -> None:
+    # The minimum's lift (815.00) invoiced up front; the 90 users' royalty 850.00.
+    first = reported(committed_app, SMALL_SOFTWARE)
+    assert first.up_front_id is not None
+    up_front_id = first.up_front_id
+
+    def credit_note() -> str:
+        issued = billing.issue_credit_note(
+            up_front_id, amount=Decimal("50.00"), reason="Overbilled", actor=billing_clerk()
+        )
+        assert issued.number is not None
+        return issued.number
+
+    results = run_at_once(committed_app, credit_note, first.amendment, credit_note_holds)
+
+    assert results["second"].total_due == Decimal("-665.00")
+    with committed_app.app_context():
+        credited = db.session().execute(select(CreditNote.invoice_id, CreditNote.amount)).all()
+        assert sorted(credited) == [
+            (up_front_id, Decimal("50.00")),
+            (first.invoice_id, Decimal("665.00")),
+        ]
