@@ -2079,10 +2079,51 @@ def test_royalties_0008_indexes_the_periods_and_reports_the_vendor_dashboard_rea
 
     migrations.downgrade(url, "royalties_0007")
     assert _indexes_among(url, indexes) == {}
-    migrations.upgrade(url)
+    # Round 55: royalties_0011 drops the periods' index, so up to royalties_0008's own.
+    migrations.upgrade(url, "royalties_0008")
     assert _indexes_among(url, indexes) == indexes
     migrations.downgrade(url, "royalties_0007")
     assert _indexes_among(url, indexes) == {}
+
+
+def test_royalties_0011_indexes_the_vendors_list_orders_and_drops_the_index_nothing_reads(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 55: the vendor's list reads its periods still to file, the longest late
+    first, and its filed ones, newest first, each from an index led by the
+    organization and `filed`; `ix_reporting_periods_organization_end` is dropped (no
+    statement read it at size on either database). The downgrade undoes both."""
+    added = {
+        ("reporting_periods", "ix_reporting_periods_organization_late_order"): [
+            "organization_id",
+            "filed",
+            "late_from",
+            "agreement_number",
+            "id",
+        ],
+        ("reporting_periods", "ix_reporting_periods_organization_due_order"): [
+            "organization_id",
+            "filed",
+            "due_on",
+            "agreement_number",
+            "id",
+        ],
+    }
+    dropped = {
+        ("reporting_periods", "ix_reporting_periods_organization_end"): [
+            "organization_id",
+            "period_end",
+            "agreement_id",
+            "period_start",
+        ]
+    }
+    url = database_template.new_url()
+
+    assert _indexes_among(url, {**added, **dropped}) == added
+    migrations.downgrade(url, "royalties_0010")
+    assert _indexes_among(url, {**added, **dropped}) == dropped
+    migrations.upgrade(url)
+    assert _indexes_among(url, {**added, **dropped}) == added
 
 
 def test_royalties_0010_marks_filed_each_period_with_a_current_report(
