@@ -331,6 +331,9 @@ class Agreement(Snapshotted, Base):
         Index("ix_agreements_organization_issued_order", "organization_id", "issued_at", "id"),
         Index("ix_agreements_state_issued_order", "state", "issued_at", "id"),
         Index("ix_agreements_state_term_end_order", "state", "term_end", "id"),
+        # A vendor's agreements by number (round 55, in royalties_0011 with the
+        # vendor's other list orders); every agreement's reads the number's own.
+        Index("ix_agreements_organization_number", "organization_id", "number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

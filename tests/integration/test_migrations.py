@@ -2091,8 +2091,9 @@ def test_royalties_0011_indexes_the_vendors_list_orders_and_drops_the_index_noth
 ) -> None:
     """Round 55: the vendor's list reads its periods still to file, the longest late
     first, and its filed ones, newest first, each from an index led by the
-    organization and `filed`; `ix_reporting_periods_organization_end` is dropped (no
-    statement read it at size on either database). The downgrade undoes both."""
+    organization and `filed`, and its agreements by number from one led by the
+    organization; `ix_reporting_periods_organization_end` is dropped (no statement
+    read it at size on either database). The downgrade undoes both."""
     added = {
         ("reporting_periods", "ix_reporting_periods_organization_late_order"): [
             "organization_id",
@@ -2109,6 +2110,7 @@ def test_royalties_0011_indexes_the_vendors_list_orders_and_drops_the_index_noth
             "id",
         ],
     }
+    added[("agreements", "ix_agreements_organization_number")] = ["organization_id", "number"]
     dropped = {
         ("reporting_periods", "ix_reporting_periods_organization_end"): [
             "organization_id",
