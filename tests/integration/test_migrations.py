@@ -2233,6 +2233,22 @@ def test_royalties_0010_marks_filed_each_period_with_a_current_report(
     migrations.upgrade(url)
 
 
+def test_operations_0006_indexes_the_late_fees_alone_by_organization_and_id(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 55: the overdue run's sweep for late fees no email has named read every
+    invoice (no index on the source); operations_0006 indexes the late fees alone
+    (partial) by organization and id, and its downgrade drops the index."""
+    indexes = {("invoices", "ix_invoices_late_fees"): ["organization_id", "id"]}
+    url = database_template.new_url()
+
+    assert _indexes_among(url, indexes) == indexes
+    migrations.downgrade(url, "operations_0005")
+    assert _indexes_among(url, indexes) == {}
+    migrations.upgrade(url)
+    assert _indexes_among(url, indexes) == indexes
+
+
 def test_operations_0005_gives_each_late_fee_the_month_it_charges_through_and_refuses_one_without(
     database_template: DatabaseTemplate,
 ) -> None:
