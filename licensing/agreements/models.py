@@ -351,6 +351,9 @@ class Agreement(Snapshotted, Base):
             sqlite_where=text(LIVE_APPLICATION_WHERE),
             postgresql_where=text(LIVE_APPLICATION_WHERE),
         ),
+        # A vendor's agreements by number (round 55, agreements_0009, with the
+        # vendor's other list orders); every agreement's reads the number's own.
+        Index("ix_agreements_organization_number", "organization_id", "number"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -768,10 +768,14 @@ def notes(session: Session, application_id: int) -> list[ApplicationNote]:
 # agreements issued and not accepted, the longest waiting first. Each is a walk of
 # the same indexes (`agreements_0007`: issued_at and id, led by the state or the
 # organization), forwards or backwards.
-NEWEST, OLDEST = "newest", "oldest"
+# By number (round 55, offered to vendors with the others): the number is unique, the
+# order's last key; `ix_agreements_organization_number` serves a vendor's (agreements_0009),
+# the number's unique index every agreement's.
+NEWEST, OLDEST, BY_NUMBER = "newest", "oldest", "number"
 AGREEMENT_ORDERS = {
     NEWEST: (Agreement.issued_at.desc(), Agreement.id.desc()),
     OLDEST: (Agreement.issued_at, Agreement.id),
+    BY_NUMBER: (Agreement.number,),
 }
 
 

@@ -508,9 +508,52 @@ def request_reconsideration(application_id: int) -> Page:
 
 @bp.route("/agreements")
 @access.vendor
-def agreements() -> str:
-    page = _agreements_page()
-    return render_template("agreements/agreements.html", agreements=page.items, page=page)
+def agreements() -> tuple[str, int]:
+    """The vendor's agreements, with the console list's State and Sort (round 55: the
+    vendor's list had neither, newest first only, while a licensee looks for the
+    agreements in force, the oldest, or one by its number)."""
+    states, order, refused, status = _agreement_filters()
+    page = None if refused else _agreements_page(states=states, order=order)
+    return render_template(
+        "agreements/agreements.html",
+        agreements=page.items if page else [],
+        page=page,
+        **_filter_form(states, order, refused),
+    ), status
+
+
+def _agreement_filters() -> tuple[list[str], str, dict[str, list[str]], int]:
+    """The agreements lists' State and Sort as the request gives them: the states
+    chosen, the order, what is refused (a filter given twice: 400; a value not
+    offered: 422, beside its field, as on the other queues), and the status to
+    answer with. A state no agreement has is refused too (it listed every
+    agreement unsaid)."""
+    states = [s for s in request.args.getlist("state") if s in AGREEMENT.states]
+    order = request.args.get("sort") or queries.NEWEST
+    twice = arguments.repeated(request.args, ("state",), labels=AGREEMENT_FILTERS)
+    refused = twice or {
+        **arguments.unknown_choice(
+            request.args,
+            "state",
+            {state: humanize(state) for state in AGREEMENT.states},
+            "State",
+            several=True,
+        ),
+        **arguments.unknown_choice(request.args, "sort", AGREEMENT_SORTS, "Sort"),
+    }
+    return states, order, refused, (400 if twice else 422 if refused else 200)
+
+
+def _filter_form(states: list[str], order: str, refused: dict[str, list[str]]) -> dict[str, Any]:
+    """What the list's filter form shows (`agreements/agreements.html`)."""
+    return {
+        "states": AGREEMENT.states,
+        "chosen": states,
+        "filter_errors": refused,
+        "filter_labels": AGREEMENT_FILTERS,
+        "sorts": AGREEMENT_SORTS,
+        "sort": order,
+    }
 
 
 # Agreements the console's and the vendor's lists show a page (`paging.PER_PAGE`).
@@ -540,10 +583,15 @@ def _agreements_page(
     )
 
 
-# The console list's Sort (round 54): newest first, as every list of records; oldest
-# first for the agreements waiting for acceptance, the longest waiting first (the
-# console home's row links it so).
-AGREEMENT_SORTS = {queries.NEWEST: "Newest first", queries.OLDEST: "Oldest issued first"}
+# The lists' Sort (round 54, the console's; round 55, the vendor's too): newest first,
+# as every list of records; oldest first for the agreements waiting for acceptance,
+# the longest waiting first (the console home's row links it so), and a licensee's
+# oldest; by number, as a licensee files them (the year is the term's start).
+AGREEMENT_SORTS = {
+    queries.NEWEST: "Newest first",
+    queries.OLDEST: "Oldest issued first",
+    queries.BY_NUMBER: "By number",
+}
 AGREEMENT_FILTERS = {"state": "State", "sort": "Sort"}
 
 
@@ -1333,23 +1381,9 @@ def approve(application_id: int) -> Page:
 @console.route("/agreements")
 @access.staff("licensing", "billing")
 def agreements_list() -> tuple[str, int]:
-    states = [s for s in request.args.getlist("state") if s in AGREEMENT.states]
     # One organization's (the link from what stays open with a closed one).
     organization_id = record_id(request.args.get("organization", "").strip())
-    order = request.args.get("sort") or queries.NEWEST
-    # A state no agreement has listed every agreement unsaid; a sort given twice or
-    # not offered is refused beside its field, as on the other queues.
-    twice = arguments.repeated(request.args, ("state",), labels=AGREEMENT_FILTERS)
-    refused = twice or {
-        **arguments.unknown_choice(
-            request.args,
-            "state",
-            {state: humanize(state) for state in AGREEMENT.states},
-            "State",
-            several=True,
-        ),
-        **arguments.unknown_choice(request.args, "sort", AGREEMENT_SORTS, "Sort"),
-    }
+    states, order, refused, status = _agreement_filters()
     page = (
         None
         if refused
@@ -1360,12 +1394,7 @@ def agreements_list() -> tuple[str, int]:
         detail_endpoint="agreements_console.agreement_detail",
         agreements=page.items if page else [],
         page=page,
-        states=AGREEMENT.states,
-        chosen=states,
-        filter_errors=refused,
-        filter_labels=AGREEMENT_FILTERS,
-        sorts=AGREEMENT_SORTS,
-        sort=order,
+        **_filter_form(states, order, refused),
         # Round 53: an issued agreement's row says how long it has waited (the home's
         # row links here), as its page does.
         waited=partial(_days_waited, calendar.office_date(utcnow())),
@@ -1375,7 +1404,7 @@ def agreements_list() -> tuple[str, int]:
             filters=request.args,
             path=links.request_path(),
         ),
-    ), (400 if twice else 422 if refused else 200)
+    ), status
 
 
 def _days_waited(today: date, agreement: Agreement) -> str:

@@ -229,8 +229,20 @@ class AgreementSchema(ApiSchema):
         return services.past_term(agreement, calendar.office_date(utcnow()))
 
 
+# The list's orders (round 55: newest issued first was the only one).
+SORT_DESCRIPTION = (
+    "`newest` issued first (the default), `oldest` issued first, or `number` (the "
+    "agreement number, whose year is the term's start, not the issue's)"
+)
+
+
 class AgreementQuerySchema(ApiSchema):
     state = ma.fields.List(vocabulary(AGREEMENT.states))
+    sort = vocabulary(
+        tuple(queries.AGREEMENT_ORDERS),
+        load_default=queries.NEWEST,
+        metadata={"description": SORT_DESCRIPTION},
+    )
 
 
 class AcceptInputSchema(ApiSchema):
@@ -257,14 +269,16 @@ class AgreementTerminationSchema(ApiSchema):
 @blp.arguments(AgreementQuerySchema, location="query")
 @blp.paginate(AgreementSchema)
 def list_agreements(query: dict[str, Any]) -> ReadPage:
-    """Agreements, newest first: a vendor sees their own."""
+    """Agreements, newest issued first, or in the order `sort` asks (oldest issued
+    first, or by number): a vendor sees their own."""
     # What each has been charged, and its live renewal, for the page's agreements
     # alone (count51: over the whole list, SQLite summed every agreement's invoices
     # before it took the page).
+    order = query["sort"]
     return ReadPage(
-        queries.agreements_query(states=query.get("state") or ()),
+        queries.agreements_query(states=query.get("state") or (), order=order),
         list,
-        window=lambda page: queries.with_live_renewal(queries.charged_page(page)),
+        window=lambda page: queries.with_live_renewal(queries.charged_page(page, order)),
     )
 
 

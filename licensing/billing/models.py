@@ -127,6 +127,11 @@ ONE_PER_SOURCE_WHERE = in_sql("source_type", (AGREEMENT, ROYALTY_REPORT))
 # only for a statement whose WHERE has each term of the index's literally (an
 # `source_type = ?` bound to one of the two does not do; round 52, `charged_page`).
 ONE_PER_SOURCE = text(f"invoices.{ONE_PER_SOURCE_WHERE}")
+# The late fees (round 55, operations_0006): the overdue run's sweep for late fees no
+# email has named read every invoice (no index on the source) to find them, each run.
+# The same condition word for word in the statements that read the partial index.
+LATE_FEES_WHERE = f"source_type = '{LATE_FEE}'"
+LATE_FEES = text(f"invoices.{LATE_FEES_WHERE}")
 
 
 class Invoice(Snapshotted, Base):
@@ -159,6 +164,16 @@ class Invoice(Snapshotted, Base):
         # The invoice lists' order, newest first (console, portal, API; billing_0020):
         # a page is read in the index's order and the read stops after it.
         Index("ix_invoices_created_order", "created_at", "id"),
+        # Each organization's late fees in the order issued (operations_0006): the
+        # overdue run finds those no email has named from the late fees alone, where
+        # it read every invoice (`overdue._with_unnamed_late_fees`, round 55).
+        Index(
+            "ix_invoices_late_fees",
+            "organization_id",
+            "id",
+            sqlite_where=text(LATE_FEES_WHERE),
+            postgresql_where=text(LATE_FEES_WHERE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)

@@ -290,6 +290,9 @@ class DeliveryReport:
     sent: int = 0
     deferred: int = 0
     failed: int = 0
+    # Of `failed`, those given up at once, not after `MAX_ATTEMPTS`: an attachment's
+    # kept document missing or not the one queued (`KeptBytesUnavailable`, round 54).
+    failed_at_once: int = 0
     skipped: str | None = None
     errors: list[str] = field(default_factory=list)
     # Where "sent" went, when not to an SMTP server.
@@ -305,8 +308,15 @@ class DeliveryReport:
         sent = f"{self.sent} sent" + (f" to {self.destination}" if self.destination else "")
         text = (
             f"{sent}, {self.deferred} to retry later, "
-            f"{self.failed} failed after {MAX_ATTEMPTS} attempts"
+            f"{self.failed - self.failed_at_once} failed after {MAX_ATTEMPTS} attempts"
         )
+        # Round 55: a message failed at once was counted "failed after 8 attempts",
+        # though it was tried once; the line says what happened to it.
+        if self.failed_at_once:
+            text += (
+                f", {self.failed_at_once} failed at once (a kept document it attaches is "
+                "missing or not the one queued: see the outbox)"
+            )
         return text + (f" (last error: {self.errors[-1]})" if self.errors else "")
 
 
@@ -392,12 +402,15 @@ _CONNECTION_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, 
 _SEND_ERRORS = (smtplib.SMTPException, OSError)
 
 
-def _tally(report: DeliveryReport, state: str, error: BaseException) -> None:
+def _tally(
+    report: DeliveryReport, state: str, error: BaseException, *, at_once: bool = False
+) -> None:
     report.errors.append(f"{type(error).__name__}: {error}")
     if state == QUEUED:
         report.deferred += 1
     else:
         report.failed += 1
+        report.failed_at_once += at_once
 
 
 def deliver_due(
@@ -451,7 +464,8 @@ def _send_batch(
                     # back by waiting. Listed failed, with why; staff retry it once it
                     # is restored.
                     pending.pop(0)
-                    _tally(report, _record_failure(message_id, exc, now, final=True), exc)
+                    failed = _record_failure(message_id, exc, now, final=True)
+                    _tally(report, failed, exc, at_once=True)
                     continue
                 except _SEND_ERRORS as exc:  # the server refused this message
                     pending.pop(0)

@@ -259,19 +259,28 @@ class ReportingPeriod(Base):
         # The queue's order, the longest late first: read in index order, a page
         # stops after its rows (royalties_0007; by `due_on` before round 51).
         Index("ix_reporting_periods_late_order", "late_from", "agreement_number", "id"),
-        # The vendor dashboard's periods in round 52 (royalties_0008): an organization's
-        # ended periods, or those not yet ended, with the keys their current report is
-        # found by. Since round 53 the dashboard reads the unfiled index below instead;
-        # round 54 checked every statement over the periods (EXPLAIN, both databases):
-        # the organization's ended periods not filed (`reminders.unfiled_reports`, a
-        # closing organization's open business) still read this one on SQLite, and
-        # PostgreSQL takes it for several, so it is kept.
+        # The vendor's list of periods (round 55, royalties_0011), read a part at a
+        # time in these orders and stopped at the page's end (`queries._vendor_keys`):
+        # the periods still to file, the longest late first; the filed ones, newest
+        # first (walked backwards). They replace royalties_0008's
+        # `ix_reporting_periods_organization_end`, which no statement read any more
+        # once the open business and the reminders read `filed` (EXPLAIN at size on
+        # both databases, round 55).
         Index(
-            "ix_reporting_periods_organization_end",
+            "ix_reporting_periods_organization_late_order",
             "organization_id",
-            "period_end",
-            "agreement_id",
-            "period_start",
+            "filed",
+            "late_from",
+            "agreement_number",
+            "id",
+        ),
+        Index(
+            "ix_reporting_periods_organization_due_order",
+            "organization_id",
+            "filed",
+            "due_on",
+            "agreement_number",
+            "id",
         ),
         # The queue's filter by start, and its choices: each start and its latest end
         # looked up one start at a time (royalties_0009, round 52).

@@ -709,7 +709,7 @@ def _page_of(listing: queries.Listing) -> paging.Page[services.PeriodStatus]:
     return paging.read_page(
         session,
         listing.rows,
-        rows=listing.statuses(session),
+        rows=listing.statuses(session, (paging.LIMIT, paging.OFFSET)),
         count=listing.count,
         parameters=listing.parameters,
     )

@@ -2080,10 +2080,66 @@ def test_royalties_0008_indexes_the_periods_and_reports_the_vendor_dashboard_rea
 
     migrations.downgrade(url, "royalties_0007")
     assert _indexes_among(url, indexes) == {}
-    migrations.upgrade(url)
+    # Round 55: royalties_0011 drops the periods' index, so up to royalties_0008's own.
+    migrations.upgrade(url, "royalties_0008")
     assert _indexes_among(url, indexes) == indexes
     migrations.downgrade(url, "royalties_0007")
     assert _indexes_among(url, indexes) == {}
+
+
+def test_royalties_0011_indexes_the_vendors_list_orders_and_drops_the_index_nothing_reads(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 55: the vendor's list reads its periods still to file, the longest late
+    first, and its filed ones, newest first, each from an index led by the
+    organization and `filed`; `ix_reporting_periods_organization_end` is dropped (no
+    statement read it at size on either database). The downgrade undoes both."""
+    added = {
+        ("reporting_periods", "ix_reporting_periods_organization_late_order"): [
+            "organization_id",
+            "filed",
+            "late_from",
+            "agreement_number",
+            "id",
+        ],
+        ("reporting_periods", "ix_reporting_periods_organization_due_order"): [
+            "organization_id",
+            "filed",
+            "due_on",
+            "agreement_number",
+            "id",
+        ],
+    }
+    dropped = {
+        ("reporting_periods", "ix_reporting_periods_organization_end"): [
+            "organization_id",
+            "period_end",
+            "agreement_id",
+            "period_start",
+        ]
+    }
+    url = database_template.new_url()
+
+    assert _indexes_among(url, {**added, **dropped}) == added
+    migrations.downgrade(url, "royalties_0010")
+    assert _indexes_among(url, {**added, **dropped}) == dropped
+    migrations.upgrade(url)
+    assert _indexes_among(url, {**added, **dropped}) == added
+
+
+def test_agreements_0009_indexes_a_vendors_agreements_by_number(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 55: a vendor's agreements by number read an index led by the
+    organization; the downgrade drops it."""
+    added = {("agreements", "ix_agreements_organization_number"): ["organization_id", "number"]}
+    url = database_template.new_url()
+
+    assert _indexes_among(url, added) == added
+    migrations.downgrade(url, "agreements_0008")
+    assert _indexes_among(url, added) == {}
+    migrations.upgrade(url)
+    assert _indexes_among(url, added) == added
 
 
 def test_royalties_0010_marks_filed_each_period_with_a_current_report(
@@ -2189,6 +2245,22 @@ def test_royalties_0010_marks_filed_each_period_with_a_current_report(
         engine.dispose()
     assert "filed" not in columns
     migrations.upgrade(url)
+
+
+def test_operations_0006_indexes_the_late_fees_alone_by_organization_and_id(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 55: the overdue run's sweep for late fees no email has named read every
+    invoice (no index on the source); operations_0006 indexes the late fees alone
+    (partial) by organization and id, and its downgrade drops the index."""
+    indexes = {("invoices", "ix_invoices_late_fees"): ["organization_id", "id"]}
+    url = database_template.new_url()
+
+    assert _indexes_among(url, indexes) == indexes
+    migrations.downgrade(url, "operations_0005")
+    assert _indexes_among(url, indexes) == {}
+    migrations.upgrade(url)
+    assert _indexes_among(url, indexes) == indexes
 
 
 def test_operations_0005_gives_each_late_fee_the_month_it_charges_through_and_refuses_one_without(

@@ -18,7 +18,7 @@ from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing import links, pdfs, queries
 from licensing.billing.letterhead import letterhead
-from licensing.billing.models import Invoice, LateFeeEmail
+from licensing.billing.models import LATE_FEES, Invoice, LateFeeEmail
 from licensing.billing.queries import overdue_on
 from licensing.billing.services._common import _amount, _due_ids
 from licensing.billing.services.invoices import Charge, create_invoice, email_issued
@@ -502,12 +502,16 @@ def _unnamed(organization_id: int) -> ColumnElement[bool]:
         .where(LateFeeEmail.organization_id == organization_id)
         .scalar_subquery()
     )
-    return and_(Invoice.source_type == LATE_FEE, Invoice.id > func.coalesce(last_named, 0))
+    return and_(LATE_FEES, Invoice.id > func.coalesce(last_named, 0))
 
 
 def _with_unnamed_late_fees() -> Select[int]:
     """The organizations with late fees no email has named (`_unnamed`), paid or not:
-    none once the day's chase has named them, so the ones it could not (round 54)."""
+    none once the day's chase has named them, so the ones it could not (round 54).
+    Read from `ix_invoices_late_fees` (organization, id; the late fees alone), in its
+    order: each organization's last late fee is its last entry. Round 54 read every
+    invoice each run to find the late fees (no index on the source; 30 ms on SQLite
+    at 30,000 invoices, round 55)."""
     last_named = (
         select(func.max(LateFeeEmail.through_invoice_id))
         .where(LateFeeEmail.organization_id == Invoice.organization_id)
@@ -516,7 +520,7 @@ def _with_unnamed_late_fees() -> Select[int]:
     )
     return (
         select(Invoice.organization_id)
-        .where(Invoice.source_type == LATE_FEE)
+        .where(LATE_FEES)
         .group_by(Invoice.organization_id)
         .having(func.max(Invoice.id) > func.coalesce(last_named, 0))
         .order_by(Invoice.organization_id)

@@ -9,7 +9,7 @@ from functools import cache
 from itertools import groupby
 from typing import Any
 
-from sqlalchemy import ColumnElement, Date, Integer, Select, and_, bindparam, or_, select
+from sqlalchemy import ColumnElement, Date, Integer, Select, and_, bindparam, false, or_, select
 from sqlalchemy.orm import Session
 
 from licensing import db
@@ -25,9 +25,9 @@ from licensing.mail import services as mail
 from licensing.words import counted
 
 from ..lateness import accepted_on, late_before, late_from
-from ..models import ReportingPeriod, RoyaltyReminder, RoyaltyReport
+from ..models import ReportingPeriod, RoyaltyReminder
 from ..periods import Period
-from ..states import SUBMITTED, TO_FILE
+from ..states import TO_FILE
 from .obligations import current_reports
 
 # The stored periods of unfiled reports, with what lateness counts from: read in
@@ -39,19 +39,12 @@ _LATE_BEFORE = bindparam("late_due_before", type_=Date())
 
 
 def _unfiled_periods(*columns: Any) -> Select[Any]:
-    """`columns` of the periods without a current report (no agreement row read:
-    each period keeps what lateness counts from, `late_from`)."""
-    current = and_(
-        RoyaltyReport.agreement_id == ReportingPeriod.agreement_id,
-        RoyaltyReport.period_start == ReportingPeriod.period_start,
-        RoyaltyReport.state == SUBMITTED,
-    )
-    return (
-        select(*columns)
-        .select_from(ReportingPeriod)
-        .outerjoin(RoyaltyReport, current)
-        .where(RoyaltyReport.id.is_(None))
-    )
+    """`columns` of the periods without a current report, from the period's own
+    `filed` (royalties_0010; no report and no agreement row read: each period keeps
+    what lateness counts from, `late_from`). Until round 55 they LEFT JOINed each
+    period's current report, a probe of the reports' index a period, to ask what
+    the period records in the same transaction as its filing."""
+    return select(*columns).select_from(ReportingPeriod).where(ReportingPeriod.filed == false())
 
 
 def _unfiled(*columns: Any) -> Select[Any]:
