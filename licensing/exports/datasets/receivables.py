@@ -146,8 +146,8 @@ def _statement(given: ExportFilter, as_of: date) -> Statement:
     # most, `credit_invoice`): a plain SUM.
     # Each a sum per invoice, grouped once and joined (round 55): as a subquery for
     # each invoice, PostgreSQL probed four indexes once an invoice (at 30,000 invoices
-    # 172,000 buffers and 1.5-2.3 s; grouped, 3,000 buffers and 0.23-0.35 s, the same
-    # rows; SQLite about the same either way).
+    # 279,600 buffers and 0.74-0.78 s; grouped, 3,800 buffers and 0.36-0.42 s, the
+    # same rows; SQLite about the same either way).
     received = _per_invoice(
         Payment.invoice_id, money_sum(Payment.amount), collected_between(None, as_of)
     )

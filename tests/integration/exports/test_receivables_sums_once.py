@@ -1,7 +1,7 @@
 """Round 55: the receivables export sums each invoice's payments, bank returns, credit
 notes and refunds in one grouped read of each, joined to the invoices, where it asked
-each of the four for every invoice (on PostgreSQL at 30,000 invoices, 172,000 buffers
-and 1.5-2.3 s against 3,000 buffers and 0.23-0.35 s; BENCHMARKS.md). Its figures are
+each of the four for every invoice (on PostgreSQL at 30,000 invoices, 279,600 buffers
+and 0.74-0.78 s against 3,800 buffers and 0.36-0.42 s; BENCHMARKS.md). Its figures are
 held by the export's own tests (test_receivables_sums.py, the month end, statements)."""
 
 from __future__ import annotations
