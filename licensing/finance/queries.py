@@ -47,7 +47,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from itertools import groupby
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeVar
 
 from sqlalchemy import (
     ColumnElement,
@@ -554,7 +554,10 @@ def _floor(owed: ColumnElement[Decimal]) -> ColumnElement[Decimal]:
     return case((owed > ZERO, owed), else_=_NOTHING)
 
 
-def _of(statement: Select[Any], record: Any, invoices: Any) -> Select[Any]:
+_Events = TypeVar("_Events", bound="Select[*tuple[Any, ...]]")
+
+
+def _of(statement: _Events, record: Any, invoices: Any) -> _Events:
     """`statement`'s rows of `record` (a payment, credit note or refund) whose invoice
     is one of `invoices` (the statement's receivables), joined."""
     return statement.join(invoices, invoices.c.id == record.invoice_id)

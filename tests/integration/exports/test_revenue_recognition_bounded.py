@@ -40,8 +40,7 @@ def test_a_months_schedule_reads_no_manual_charge_dated_before_it_and_gives_the_
     monkeypatch.setattr(revenue_recognition, "_schedule", noted)
     rows = export_json("revenue_recognition", **{"from": "2027-03-01", "to": "2027-03-31"})
     assert [
-        (row["document_type"], row["invoice_number"], row["period"], row["amount"])
-        for row in rows
+        (row["document_type"], row["invoice_number"], row["period"], row["amount"]) for row in rows
     ] == [
         ("invoice", march.number, "2027-03", "750.50"),
         ("credit_note", january.number, "2027-03", "-100.00"),
