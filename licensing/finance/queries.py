@@ -563,6 +563,15 @@ def _of(statement: _Events, record: Any, invoices: Any) -> _Events:
     return statement.join(invoices, invoices.c.id == record.invoice_id)
 
 
+def _returned(invoices: Any, paid: ColumnElement[bool], *columns: Any) -> Select[Any, Any, Any]:
+    """The bank's returns (reversals) of the receivables' payments counted as `paid`:
+    each payment's invoice, then `columns`."""
+    returns = select(Payment.invoice_id, *columns).join(
+        PaymentReversal, PaymentReversal.payment_id == Payment.id
+    )
+    return _of(returns, Payment, invoices).where(paid)
+
+
 def _owed_at_ends(currency: str, ends: Sequence[date], since: date) -> Select[Any]:
     """Each invoice's running balance at each of `ends` at which it changed: rows of
     (`period`, the index of the end; `owed`, its balance then, below zero when
@@ -599,15 +608,12 @@ def _owed_at_ends(currency: str, ends: Sequence[date], since: date) -> Select[An
             Payment,
             invoices,
         ).where(paid),
-        _of(
-            select(
-                Payment.invoice_id,
-                _end_of(ends, lambda end: PaymentReversal.returned_on <= end),
-                PaymentReversal.amount,
-            ).join(PaymentReversal, PaymentReversal.payment_id == Payment.id),
-            Payment,
+        _returned(
             invoices,
-        ).where(paid),
+            paid,
+            _end_of(ends, lambda end: PaymentReversal.returned_on <= end),
+            PaymentReversal.amount,
+        ),
         _of(
             select(
                 CreditNote.invoice_id,
@@ -748,15 +754,9 @@ def owed_on(session: Session, currency: str, day: date) -> list[Owed]:
         _of(select(Payment.invoice_id, -Payment.amount, -Payment.amount), Payment, invoices).where(
             paid
         ),
-        _of(
-            select(
-                Payment.invoice_id,
-                func.coalesce(returned_by_then, _NOTHING),
-                PaymentReversal.amount,
-            ).join(PaymentReversal, PaymentReversal.payment_id == Payment.id),
-            Payment,
-            invoices,
-        ).where(paid),
+        _returned(
+            invoices, paid, func.coalesce(returned_by_then, _NOTHING), PaymentReversal.amount
+        ),
         _of(
             select(CreditNote.invoice_id, -CreditNote.amount, -CreditNote.amount),
             CreditNote,
