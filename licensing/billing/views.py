@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -30,7 +30,7 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.wrappers import Response
 
-from licensing import access, arguments, calendar, db, headers
+from licensing import access, arguments, calendar, db, drawn, headers
 from licensing.access import Principal
 from licensing.accounts.models import Organization, User
 from licensing.accounts.queries import get_owned
@@ -2163,7 +2163,14 @@ def _statement_pdf(organization: Organization, page: Callable[[], tuple[str, int
         found = services.statement_for(session, organization, _asked(), now=utcnow())
     except InvalidInput:
         return page()
-    content = documents.render_statement_pdf(found, issuer=letterhead().issuer)
+    # Drawn once for what it shows (round 55): the data is read on every request, and
+    # a repeat within the minute its "as of" shows, nothing moved, is served the copy
+    # drawn before (a long statement's drawing is most of its request).
+    shown = replace(found, as_of=found.as_of.replace(second=0, microsecond=0))
+    issuer = letterhead().issuer
+    content = drawn.COPIES.drawn(
+        "statement", (shown, issuer), lambda: documents.render_statement_pdf(shown, issuer=issuer)
+    )
     name = f"statement-{organization.id}-{found.currency}-{found.start}-{found.end}.pdf"
     return pdf_response(content, name, disposition="attachment")
 

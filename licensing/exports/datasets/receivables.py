@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import func, not_, or_, select
+from sqlalchemy import ColumnElement, Subquery, func, not_, or_, select
 
 from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal, Refund
 from licensing.billing.queries import (
@@ -125,6 +125,14 @@ def bucket(days_past_due: int) -> str:
     return BUCKETS[aging_index(days_past_due)]
 
 
+def _per_invoice(invoice_id: Any, total: Any, *conditions: ColumnElement[bool]) -> Subquery:
+    """`total` of the rows meeting `conditions`, one row an invoice (`invoice_id`,
+    `amount`), to join to the invoices."""
+    return (
+        select(invoice_id, total.label("amount")).where(*conditions).group_by(invoice_id).subquery()
+    )
+
+
 def _statement(given: ExportFilter, as_of: date) -> Statement:
     # Summed from the dated events, not the invoice's stored totals (`owed_of`, the
     # one rule for what it owes now, round 54): the balance is as of a day, maybe
@@ -136,33 +144,30 @@ def _statement(given: ExportFilter, as_of: date) -> Statement:
     # ("integer overflow" past about 9.2e14): `money_sum`, exact on both databases.
     # Credited is bounded by one invoice (its credit notes add up to its total at
     # most, `credit_invoice`): a plain SUM.
-    received = (
-        select(money_sum(Payment.amount))
-        .where(Payment.invoice_id == Invoice.id, collected_between(None, as_of))
-        .scalar_subquery()
+    # Each a sum per invoice, grouped once and joined (round 55): as a subquery for
+    # each invoice, PostgreSQL probed four indexes once an invoice (at 30,000 invoices
+    # 279,600 buffers and 0.74-0.78 s; grouped, 3,800 buffers and 0.36-0.42 s, the
+    # same rows; SQLite about the same either way).
+    received = _per_invoice(
+        Payment.invoice_id, money_sum(Payment.amount), collected_between(None, as_of)
     )
-    returned = (
-        select(money_sum(PaymentReversal.amount))
-        .where(PaymentReversal.invoice_id == Invoice.id, reversed_between(None, as_of))
-        .scalar_subquery()
+    returned = _per_invoice(
+        PaymentReversal.invoice_id,
+        money_sum(PaymentReversal.amount),
+        reversed_between(None, as_of),
     )
-    credited = (
-        select(func.sum(CreditNote.amount))
-        .where(CreditNote.invoice_id == Invoice.id, CreditNote.issue_date <= as_of)
-        .scalar_subquery()
+    credited = _per_invoice(
+        CreditNote.invoice_id, func.sum(CreditNote.amount), CreditNote.issue_date <= as_of
     )
     # Refunds sent by then (round 53): money back out, which the balance counts, less
     # those the card's bank had returned by then (round 54: a refund returned later
     # still counts on the days before its return, as a payment returned later does).
     # Bounded by the credit notes' refunds due, so within the invoice's total: a plain SUM.
-    refunded = (
-        select(func.sum(Refund.amount))
-        .where(
-            Refund.invoice_id == Invoice.id,
-            refunded_between(None, as_of),
-            not_(refund_returned_between(None, as_of)),
-        )
-        .scalar_subquery()
+    refunded = _per_invoice(
+        Refund.invoice_id,
+        func.sum(Refund.amount),
+        refunded_between(None, as_of),
+        not_(refund_returned_between(None, as_of)),
     )
     end_of_day = office_day_start(as_of + timedelta(days=1))
     statement = (
@@ -174,14 +179,18 @@ def _statement(given: ExportFilter, as_of: date) -> Statement:
             Invoice.issue_date,
             Invoice.due_date,
             Invoice.total,
-            received.label("received"),
-            returned.label("returned"),
-            credited.label("credited"),
-            refunded.label("refunded"),
+            received.c.amount.label("received"),
+            returned.c.amount.label("returned"),
+            credited.c.amount.label("credited"),
+            refunded.c.amount.label("refunded"),
             disputed_on(as_of).label("disputed"),
             not_chased_on(as_of).label("not_chased"),
             owed_again_by(as_of).label("owed_again_on"),
         )
+        .outerjoin(received, received.c.invoice_id == Invoice.id)
+        .outerjoin(returned, returned.c.invoice_id == Invoice.id)
+        .outerjoin(credited, credited.c.invoice_id == Invoice.id)
+        .outerjoin(refunded, refunded.c.invoice_id == Invoice.id)
     ).where(
         Invoice.state != DRAFT,
         Invoice.issue_date <= as_of,
