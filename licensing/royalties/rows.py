@@ -605,6 +605,9 @@ def json_submission(upload: Upload) -> Submission:
         submission.problems = {"_body": [unsafe]}
         return submission
     top_level: set[str] = set()
+    # A key named "" gives what it holds the prefix "" too: only keys at depth 0 of
+    # the prefix "" are the body's own (`{"": {"rows": 1}, "rows": []}` repeats none).
+    depth = 0
     try:
         events = _top_level_events(upload.file)
         prefix, event, _ = next(events)
@@ -612,9 +615,11 @@ def json_submission(upload: Upload) -> Submission:
             problems["_body"] = ["The body must be a JSON object with attest and rows."]
         else:
             for prefix, event, value in events:
-                if prefix == "" and event == "map_key" and value in top_level:
-                    raise _repeated(str(value), str(value), "the body")
-                if prefix == "" and event == "map_key":
+                if prefix == "" and event in ("start_map", "end_map"):
+                    depth += 1 if event == "start_map" else -1
+                if prefix == "" and event == "map_key" and not depth:
+                    if value in top_level:
+                        raise _repeated(str(value), str(value), "the body")
                     top_level.add(value)
                 if prefix == "" and event == "map_key" and value not in _TOP_LEVEL:
                     problems[str(value)] = ["Unknown field."]

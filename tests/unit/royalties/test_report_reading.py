@@ -106,6 +106,7 @@ BODIES = st.one_of(
 @given(BODIES)
 @example(b'{"attest": true, "rows": [{"line": 1}]} trailing')
 @example(b'{"": {"attest": 1, "a": [1]}, "rows": []}')
+@example(b'{"": {"rows": 1, "": {"rows": 2}}, "rows": []}')
 @example(b'{"rows": [{"line": 1, "x": {"rows": 2}}], "attest": true, "reason": [1]}')
 @example(b'{"attest": true, "rows": [{"line": 1,]}')
 @example(b"")
