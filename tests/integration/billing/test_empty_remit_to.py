@@ -17,7 +17,7 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts.models import User
-from licensing.billing import services
+from licensing.billing import services, views
 from licensing.billing.letterhead import Letterhead, install
 from licensing.billing.models import Invoice
 from licensing.mail.models import OutboxMessage
@@ -100,3 +100,18 @@ def test_the_api_gives_the_lines_as_the_pdf_prints_them(
     (message,) = [m for m in _emails("invoice_issued") if str(issued.number) in m.subject]
     assert message.body_text is not None
     assert "How to pay:\n  Wire to Example Bank\n  ACH\n" in message.body_text
+
+
+def test_the_invoice_page_with_card_payments_says_how_to_pay_by_card_alone(
+    app: Flask,
+    vendor: User,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(views, "_gateway", object)  # card payments on
+    issued = invoice_for(vendor)
+    portal = signed_in(app.test_client(), vendor)
+    text = text_of(portal.get(f"/portal/invoices/{issued.id}"))
+    assert "How to pay Pay by card online." in text
+    assert "wire, ACH or check" not in text
