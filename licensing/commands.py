@@ -17,7 +17,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from licensing import calendar, db, job_runs, log_context
+from licensing import calendar, db, job_runs, log_context, unprintable_records
 from licensing.accounts import cli as accounts_cli
 from licensing.agreements import cli as agreements_cli
 from licensing.audit import cli as audit_cli
@@ -217,6 +217,10 @@ GROUPS: dict[str, tuple[str, tuple[click.Command, ...]]] = {
     "ratecards": (
         "Check, publish and list rate cards.",
         (ratecards_cli.check_command, ratecards_cli.import_command, ratecards_cli.list_command),
+    ),
+    "records": (
+        "Stored records: the text a document would print as empty boxes (round 55).",
+        (unprintable_records.unprintable_command,),
     ),
     "reports": (
         "Royalty reports.",

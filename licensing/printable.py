@@ -87,25 +87,27 @@ def unprintable(value: str) -> str:
 _NAMED = 5  # characters named in a refusal; the rest are counted
 
 
+def named(character: str) -> str:
+    """The character with its code point and name, as a refusal names it: the
+    character itself may not show in the reader's browser or terminal either."""
+    name = unicodedata.name(character, "")
+    return f"{character} (U+{ord(character):04X}" + (f" {name})" if name else ")")
+
+
 def unprintable_problem(value: str) -> str | None:
     """The refusal of a text our documents could not print (the field's message, on
     the form and in the API's problem), naming the characters; None when it prints."""
     characters = unprintable(value)
     if not characters:
         return None
-    named = [
-        f"{character} (U+{ord(character):04X}"
-        + (f" {name}" if (name := unicodedata.name(character, "")) else "")
-        + ")"
-        for character in characters[:_NAMED]
-    ]
+    names = [named(character) for character in characters[:_NAMED]]
     more = len(characters) - _NAMED
     listed = (
-        ", ".join(named) + f" and {more} more"
+        ", ".join(names) + f" and {more} more"
         if more > 0
-        else named[0]
-        if len(named) == 1
-        else ", ".join(named[:-1]) + " or " + named[-1]
+        else names[0]
+        if len(names) == 1
+        else ", ".join(names[:-1]) + " or " + names[-1]
     )
     return (
         f"Our documents cannot print {listed}: the agreement, invoices and letters would "

@@ -226,7 +226,7 @@ class InvoiceSchema(ApiSchema):
         return callers_actions(INVOICE.allowed(invoice.state), INVOICE_STEP_ROUTES)
 
     def _remit_to(self, invoice: Invoice) -> list[str]:
-        return letterhead().remit_to.split("|")
+        return list(letterhead().remit_lines)
 
     def _pay_by_card_url(self, invoice: Invoice) -> str | None:
         if not current_config().stripe_enabled:

@@ -29,6 +29,13 @@ class Letterhead:
     issuer: str
     remit_to: str
 
+    @property
+    def remit_lines(self) -> tuple[str, ...]:
+        """The payment instructions line by line, as the invoice's PDF prints them:
+        none when BILLING_REMIT_TO is empty, and then no "How to pay" heading over
+        them anywhere (round 55: the PDF, the emails, the invoice pages, the API)."""
+        return tuple(line.strip() for line in self.remit_to.split("|") if line.strip())
+
     @classmethod
     def from_config(cls, config: Config) -> Letterhead:
         return cls(issuer=config.billing_issuer, remit_to=config.billing_remit_to)

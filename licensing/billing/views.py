@@ -178,7 +178,7 @@ def _payer_view(invoice: Invoice) -> dict[str, Any]:
         "card_enabled": _gateway() is not None,
         # Round 50: a balance beyond one card payment is paid by wire, ACH or check.
         "beyond_card": beyond_card(invoice),
-        "remit_to": documents._split(letterhead().remit_to),
+        "remit_to": letterhead().remit_lines,
         "today": today,
         "dispute": _dispute_hold(session, invoice, payments, today),
         # Round 44: the bank's open dispute of a card payment that never counted (a

@@ -449,6 +449,8 @@ class _Reader:
 
     def __init__(self) -> None:
         self.problems: list[Problem] = []
+        # Every text read, with its path: checked on publishing (`_check_texts`).
+        self.texts: list[tuple[str, str]] = []
 
     def problem(self, path: str, message: str) -> None:
         self.problems.append(Problem(path, message))
@@ -492,6 +494,7 @@ class _Reader:
             return ""
         if required and not value.strip():
             self.problem(_join(path, key), "must not be empty")
+        self.texts.append((_join(path, key), value))
         return value
 
     def choice(
@@ -790,11 +793,17 @@ def _card_header(reader: _Reader, document: Mapping[str, Any]) -> tuple[str, str
     return version, title, currency
 
 
-def parse_rate_card(document: Mapping[str, Any], *, publishing: bool = False) -> RateCard:
+def parse_rate_card(
+    document: Mapping[str, Any],
+    *,
+    publishing: bool = False,
+    text_problem: Callable[[str], str | None] | None = None,
+) -> RateCard:
     """Read and check a whole rate card; raise `RateCardInvalid` listing every problem.
     `publishing` (a card checked or published, not one read back from the database)
     also refuses a rule no use could be recorded under (`_check_recordable`): a card
-    published before that check is still read."""
+    published before that check is still read. `text_problem`, given on publishing,
+    refuses a text of the card with its message (`_check_texts`, round 55)."""
     reader = _Reader()
     if reader.mapping(document, "", "a rate card") is None:
         raise RateCardInvalid(reader.problems)
@@ -815,9 +824,25 @@ def parse_rate_card(document: Mapping[str, Any], *, publishing: bool = False) ->
     _check_unique_ids(reader, [item.id for item in adjustments], "adjustments", "adjustment")
     if publishing:
         _check_recordable(reader, rules, adjustments, currency)
+    if text_problem is not None:
+        _check_texts(reader, text_problem)
     if reader.problems:
         raise RateCardInvalid(reader.problems)
     return RateCard(version, title, currency, effective_from, effective_to, rules, adjustments)
+
+
+def _check_texts(reader: _Reader, text_problem: Callable[[str], str | None]) -> None:
+    """Refuse, on publishing, each text of the card `text_problem` refuses (round 55:
+    the edge passes `printable.unprintable_problem`, since its version, title, a
+    rule's id and description, a model's unit and an adjustment's id are printed in
+    the agreement, Schedule A, its royalty terms and the quote's working, and a
+    character no font draws would print as a box in every agreement the card
+    prices), under the text's path. A text already refused (a currency that is no
+    code) is not refused twice."""
+    refused = {problem.path for problem in reader.problems}
+    for path, text in reader.texts:
+        if path not in refused and (problem := text_problem(text)) is not None:
+            reader.problem(path, problem)
 
 
 def _unprorated_fees(model: Model) -> Decimal:

@@ -14,7 +14,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from licensing import calendar, db, errors
+from licensing import calendar, db, errors, printable
 from licensing.audit import services as audit
 from licensing.pricing import (
     ProposedUse,
@@ -81,7 +81,9 @@ def validate(document: object) -> RateCard:
         )
     padded = _padded_version(document)
     try:
-        card = parse_rate_card(document, publishing=True)
+        card = parse_rate_card(
+            document, publishing=True, text_problem=printable.unprintable_problem
+        )
     except RateCardInvalid as invalid:
         raise _card_invalid(RateCardInvalid([*padded, *invalid.problems])) from None
     if padded:

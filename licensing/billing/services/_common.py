@@ -77,7 +77,7 @@ def _email_billing_contact(
             "balance_due": in_words(invoice.balance_due, invoice.currency),
             "invoice_url": links.invoice_url(invoice, link_generation),
             "pdf_url": links.pdf_url(invoice, link_generation),
-            "remit_to": letterhead().remit_to,
+            "remit_to": letterhead().remit_lines,
             **context,
         },
         attachments=attachments,

@@ -576,6 +576,6 @@ def _context(
         # invoices a dispute holds are on the page's full list.
         "overdue_url": pages().vendor_invoices(overdue=True),
         "invoices_url": pages().vendor_invoices(),
-        "remit_to": letterhead().remit_to,
+        "remit_to": letterhead().remit_lines,
         "statement_url": pages().statement(statement.start, statement.end, statement.currency),
     }

@@ -411,7 +411,7 @@ def _remind(
             "more_balance": _balances_in_words(rest.balances),
             "late_fee_percents": " or ".join(f"{p.normalize():f}%" for p in percents),
             "overdue_url": pages().vendor_invoices(overdue=True),
-            "remit_to": letterhead().remit_to,
+            "remit_to": letterhead().remit_lines,
         },
     )
     return len(stamped)
@@ -645,7 +645,7 @@ def _email_late_fees(
             "more": rest.count,
             "more_balance": _balances_in_words(rest.balances),
             "invoices_url": pages().vendor_invoices(),
-            "remit_to": letterhead().remit_to,
+            "remit_to": letterhead().remit_lines,
         },
     )
 

@@ -19,7 +19,7 @@ from tests.integration.pricing.conftest import card_document, quote_body, use
 from tests.support.generated_quotes import cards, request_for
 
 # Text JSON must escape, and text only an ASCII-only writer escapes.
-ODD_TEXT = 'Lehrmaterial «für» Schulen — "quoted", back\\slash, tab\t, 漢字, 🙂'
+ODD_TEXT = 'Lehrmaterial «für» Schulen — "quoted", back\\slash, tab\t, 漢字, 🙃'
 
 
 def _odd_card_document(version: str = "2027.1") -> dict[str, Any]:

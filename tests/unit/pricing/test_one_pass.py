@@ -26,7 +26,7 @@ from licensing.pricing.quote import _WRITERS_KEPT, _priced_card, _write_in_one_p
 from tests.support.generated_quotes import cards, invented_document, request_for
 
 # Text JSON must escape, and text only an ASCII-only writer escapes.
-ODD_TEXT = 'Lehrmaterial «für» Schulen — "quoted", back\\slash, tab\t, 漢字, 🙂'
+ODD_TEXT = 'Lehrmaterial «für» Schulen — "quoted", back\\slash, tab\t, 漢字, 🙃'
 
 
 ODD_UNIT = f"seats {ODD_TEXT}"
