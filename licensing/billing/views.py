@@ -919,8 +919,9 @@ def _payment_page(
         "billing/console_payment.html",
         story=story,
         payment=payment,
-        what=f"{'Card' if payment.method == CARD else forms.method_label(payment.method)} "
-        f"payment {payment.id}",
+        # Round 55 (polish55): by its card and when started, or its reference and day
+        # received, as the emails name it: its row id told the reader nothing.
+        what=payment.named(payment.invoice.number),
         invoice=payment.invoice,
         organization=session.get(Organization, payment.organization_id),
         payer=session.get(User, payment.paid_by_user_id) if payment.paid_by_user_id else None,
