@@ -2172,7 +2172,7 @@ def _statement_pdf(organization: Organization, page: Callable[[], tuple[str, int
     content = drawn.COPIES.drawn(
         "statement", (shown, issuer), lambda: documents.render_statement_pdf(shown, issuer=issuer)
     )
-    name = f"statement-{organization.id}-{found.currency}-{found.start}-{found.end}.pdf"
+    name = found.file_name(f"{found.start}-{found.end}")
     return pdf_response(content, name, disposition="attachment")
 
 
