@@ -11,6 +11,7 @@ from flask_limiter.util import get_remote_address
 
 from licensing import access
 from licensing.extensions import configured_limit, limiter
+from licensing.filenames import content_disposition
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -27,7 +28,7 @@ def pdf_response(
     cache may keep it. `sha256`: the stored digest, sent as `X-Content-SHA256` so
     a reader can check the bytes against what was accepted."""
     response = Response(content, mimetype="application/pdf")
-    response.headers["Content-Disposition"] = f'{disposition}; filename="{filename}"'
+    response.headers["Content-Disposition"] = content_disposition(disposition, filename)
     if sha256 is not None:
         response.headers["X-Content-SHA256"] = sha256
     response.headers["Cache-Control"] = "private, no-store"

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, query_expression, relationship
 
 from licensing import references
-from licensing.calendar import office_date
+from licensing.calendar import instant_text, office_date
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.errors import Conflict
 from licensing.money import in_words
@@ -710,9 +710,45 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
             return None
         return card_label(self.card_brand, self.card_last4)
 
+    def named(self, invoice_number: str | None = None, *, in_sentence: bool = False) -> str:
+        """The payment as the console and the emails name it (`payment_name`)."""
+        return payment_name(
+            self.method,
+            invoice_number,
+            in_sentence=in_sentence,
+            card=self.card_label,
+            reference=self.reference,
+            received_on=self.received_on,
+            created_at=self.created_at,
+        )
+
     # What the audit log records of a new payment (with the invoice's number, and an
     # offline payment's bank reference, which `record_offline_payment` adds).
     SNAPSHOT = ("method", "amount", "state")
+
+
+def payment_name(
+    method: str,
+    invoice_number: str | None,
+    *,
+    in_sentence: bool = False,
+    card: str | None,
+    reference: str | None,
+    received_on: date | None,
+    created_at: datetime | None,
+) -> str:
+    """A payment named as its reader knows it, never by its row id (round 55, as the
+    emails name it): "Card payment of INV-2027-000012 (Visa ending 4242), started
+    2026-12-05 23:38 (US Central time)", "Wire payment of INV-2027-000012 (W-IN-1),
+    received 2027-03-10". Without the invoice's number when the sentence names it;
+    `in_sentence`: "card payment ...", for the middle of one."""
+    words = "ACH" if method == "ach" else method if in_sentence else method.capitalize()
+    said = f"{words} payment" + (f" of {invoice_number}" if invoice_number else "")
+    if method == CARD:
+        said += f" ({card})" if card else ""
+        return said + (f", started {instant_text(created_at)}" if created_at else "")
+    said += f" ({reference})" if reference else ""
+    return said + (f", received {received_on.isoformat()}" if received_on else "")
 
 
 def returned_day(returned_on: date | None, returned_at: datetime | None) -> date | None:

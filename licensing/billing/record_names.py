@@ -9,6 +9,7 @@ type's records are read in one query a page (`billing.views` registers them)."""
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.orm import selectinload
 
 from licensing import db
 from licensing.accounts.models import Organization
@@ -38,59 +39,88 @@ def _on_invoice(invoice_id: int, anchor: str) -> str | None:
     return _on_page("invoice", invoice_id, anchor)
 
 
-def payments(ids: list[int]) -> dict[int, RecordRef]:
-    """`Card payment 7 of INV-2027-000001`, linked to the payment's console page
-    (round 25), else, for a reader who may not open it, to the invoice's payments."""
-    rows = db.session().execute(
-        select(Payment.id, Payment.method, Invoice.id, Invoice.number)
-        .join(Invoice, Payment.invoice_id == Invoice.id)
-        .where(Payment.id.in_(ids))
+def _names_of_payments(ids: set[int], *, in_sentence: bool = False) -> dict[int, str]:
+    """Each payment as `models.payment_name` says it, with its invoice's number:
+    "Card payment of INV-2027-000001 (Visa ending 4242), started ..." (round 55: its
+    row id, "Card payment 7 of INV-...", told the reader nothing)."""
+    if not ids:
+        return {}
+    payments_read = db.session().scalars(
+        select(Payment).where(Payment.id.in_(ids)).options(selectinload(Payment.invoice))
     )
     return {
+        payment.id: payment.named(payment.invoice.number, in_sentence=in_sentence)
+        for payment in payments_read
+    }
+
+
+def payments(ids: list[int]) -> dict[int, RecordRef]:
+    """`Card payment of INV-2027-000001 (Visa ending 4242), started ...`, linked to
+    the payment's console page (round 25), else, for a reader who may not open it,
+    to the invoice's payments."""
+    rows = (
+        db.session()
+        .execute(
+            select(Payment.id, Invoice.id)
+            .join(Invoice, Payment.invoice_id == Invoice.id)
+            .where(Payment.id.in_(ids))
+        )
+        .all()
+    )
+    names = _names_of_payments({payment_id for payment_id, _ in rows})
+    return {
         payment_id: RecordRef(
-            f"{_method_word(method)} payment {payment_id} of {number}",
+            names[payment_id],
             record_url("payment", payment_id) or _on_invoice(invoice_id, "payments-heading"),
         )
-        for payment_id, method, invoice_id, number in rows
+        for payment_id, invoice_id in rows
     }
 
 
 def payment_reversals(ids: list[int]) -> dict[int, RecordRef]:
-    """`Reversal of payment 7 of INV-2027-000001`, linked to the invoice's payments."""
-    rows = db.session().execute(
-        select(PaymentReversal.id, PaymentReversal.payment_id, Invoice.id, Invoice.number)
-        .join(Invoice, PaymentReversal.invoice_id == Invoice.id)
-        .where(PaymentReversal.id.in_(ids))
+    """`Reversal of the wire payment of INV-2027-000001 (W-1), received ...`, linked
+    to the invoice's payments."""
+    rows = (
+        db.session()
+        .execute(
+            select(
+                PaymentReversal.id, PaymentReversal.payment_id, PaymentReversal.invoice_id
+            ).where(PaymentReversal.id.in_(ids))
+        )
+        .all()
     )
+    names = _names_of_payments({payment_id for _, payment_id, _ in rows}, in_sentence=True)
     return {
         reversal_id: RecordRef(
-            f"Reversal of payment {payment_id} of {number}",
+            f"Reversal of the {names[payment_id]}",
             _on_invoice(invoice_id, "payments-heading"),
         )
-        for reversal_id, payment_id, invoice_id, number in rows
+        for reversal_id, payment_id, invoice_id in rows
     }
 
 
 def disputes(ids: list[int]) -> dict[int, RecordRef]:
-    """`Dispute du_... of card payment 7 of INV-2027-000001`, linked to the
-    invoice's disputes."""
-    rows = db.session().execute(
-        select(
-            PaymentDispute.id,
-            PaymentDispute.stripe_dispute_id,
-            PaymentDispute.payment_id,
-            Invoice.id,
-            Invoice.number,
+    """`Dispute du_... of the card payment of INV-2027-000001 (Visa ending 4242),
+    started ...`, linked to the invoice's disputes."""
+    rows = (
+        db.session()
+        .execute(
+            select(
+                PaymentDispute.id,
+                PaymentDispute.stripe_dispute_id,
+                PaymentDispute.payment_id,
+                PaymentDispute.invoice_id,
+            ).where(PaymentDispute.id.in_(ids))
         )
-        .join(Invoice, PaymentDispute.invoice_id == Invoice.id)
-        .where(PaymentDispute.id.in_(ids))
+        .all()
     )
+    names = _names_of_payments({payment_id for _, _, payment_id, _ in rows}, in_sentence=True)
     return {
         dispute_id: RecordRef(
-            f"Dispute {stripe_id} of card payment {payment_id} of {number}",
+            f"Dispute {stripe_id} of the {names[payment_id]}",
             _on_invoice(invoice_id, "disputes-heading"),
         )
-        for dispute_id, stripe_id, payment_id, invoice_id, number in rows
+        for dispute_id, stripe_id, payment_id, invoice_id in rows
     }
 
 

@@ -47,6 +47,7 @@ from licensing.billing.queries import (
 )
 from licensing.billing.states import CARD, DRAFT
 from licensing.calendar import office_date, office_day_start
+from licensing.filenames import slug
 from licensing.finance.queries import Receivable, Returned, receivables
 from licensing.money import format_amount
 
@@ -133,6 +134,13 @@ class Statement:
     @property
     def charges(self) -> Decimal:
         return sum((line.movement.amount for line in self.lines if line.movement.amount > 0), ZERO)
+
+    def file_name(self, period: str) -> str:
+        """Its PDF's name, the same downloaded on the portal, on the console and
+        attached to its email: `statement-northwind-inc-USD-2027-03.pdf`, named by
+        the organization (`filenames.slug` of its name, in its own script: the
+        download's header says it in ASCII too) where it named its row id (round 55)."""
+        return f"statement-{slug(self.organization)}-{self.currency}-{period}.pdf"
 
     @property
     def credits(self) -> Decimal:

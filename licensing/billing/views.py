@@ -919,8 +919,9 @@ def _payment_page(
         "billing/console_payment.html",
         story=story,
         payment=payment,
-        what=f"{'Card' if payment.method == CARD else forms.method_label(payment.method)} "
-        f"payment {payment.id}",
+        # Round 55 (polish55): by its card and when started, or its reference and day
+        # received, as the emails name it: its row id told the reader nothing.
+        what=payment.named(payment.invoice.number),
         invoice=payment.invoice,
         organization=session.get(Organization, payment.organization_id),
         payer=session.get(User, payment.paid_by_user_id) if payment.paid_by_user_id else None,
@@ -2171,7 +2172,7 @@ def _statement_pdf(organization: Organization, page: Callable[[], tuple[str, int
     content = drawn.COPIES.drawn(
         "statement", (shown, issuer), lambda: documents.render_statement_pdf(shown, issuer=issuer)
     )
-    name = f"statement-{organization.id}-{found.currency}-{found.start}-{found.end}.pdf"
+    name = found.file_name(f"{found.start}-{found.end}")
     return pdf_response(content, name, disposition="attachment")
 
 

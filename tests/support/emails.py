@@ -13,6 +13,8 @@ import urllib.parse
 from email.message import EmailMessage, Message
 from pathlib import Path
 
+from licensing.mail.services import OFFICE_NAME
+
 TEMPLATES = Path(__file__).resolve().parents[2] / "templates" / "emails"
 
 _URL = re.compile(r"https?://[^\s<>\"')]+")
@@ -109,6 +111,11 @@ def problems(
         for amount in _AMOUNT.findall(words):
             if not _AMOUNT_RIGHT.match(amount):
                 wrong(f"{where} writes the amount {amount!r} without its grouping or minor digits")
+    # One sign-off for every email (round 55): the office's name, then its address.
+    if text.rstrip().splitlines()[-2:] != [OFFICE_NAME, public_url]:
+        wrong(f"not signed off with the office's name and {public_url}")
+    if "\n-- \n" in text:
+        wrong("a signature separator some emails have and others not")
     if re.search(r"(?:\r?\n[ \t]*){3}", text):
         wrong("a blank line printed twice (a block of the template left empty)")
     found_urls = urls(text)

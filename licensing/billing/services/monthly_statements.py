@@ -411,7 +411,7 @@ def _email_statement(
     now: datetime,
 ) -> None:
     """Queue the month's statement to the billing contact, with its PDF, and audit it."""
-    name = f"statement-{organization.id}-{statement.currency}-{sent.month:%Y-%m}.pdf"
+    name = statement.file_name(f"{sent.month:%Y-%m}")
     message, sha256 = queue_statement(
         session,
         organization,

@@ -322,7 +322,7 @@ def _refundable_card_payment(
         left = candidates[0].amount - candidates[0].amount_refunded
         raise InvalidInput.for_field(
             "amount",
-            f"More than is left to refund on card payment {payment_id} "
+            f"More than is left to refund on the {candidates[0].named(in_sentence=True)} "
             f"({in_words(left, credit.currency)}).",
         )
     if disputed:  # what is left to refund by card is disputed
@@ -367,7 +367,7 @@ def _while_disputed_words(dispute: PaymentDispute) -> str:
     if dispute.amount < payment.amount:
         return _charged_back_words(dispute)
     return (
-        f"Card payment {dispute.payment_id} of invoice {payment.invoice.number} is disputed "
+        f"The {payment.named(payment.invoice.number, in_sentence=True)} is disputed "
         f"by the cardholder's bank (Stripe dispute {dispute.stripe_dispute_id}, open since "
         f"{office_date(dispute.disputed_at).isoformat()}): Stripe refuses to refund a card "
         "while its dispute is open. Answer the dispute in the Stripe dashboard and refund "
@@ -404,7 +404,7 @@ def _charged_back_words(dispute: PaymentDispute) -> str:
     payment, currency = dispute.payment, dispute.currency
     kept = in_words(payment.amount - dispute.amount, currency)
     said = (
-        f"Card payment {payment.id} of invoice {payment.invoice.number} was disputed by the "
+        f"The {payment.named(payment.invoice.number, in_sentence=True)} was disputed by the "
         f"cardholder's bank for {in_words(dispute.amount, currency)} of its "
         f"{in_words(payment.amount, currency)} (Stripe dispute {dispute.stripe_dispute_id}, "
         f"{dispute.state}): "
@@ -445,30 +445,30 @@ def card_refund_refusal(session: Session, payment: Payment) -> str | None:
         return _not_succeeded_words(payment)
     if _intent_to_refund(session, payment) is None:
         return (
-            f"Card payment {payment.id} has no Stripe PaymentIntent to refund on: "
+            f"The {payment.named(in_sentence=True)} has no Stripe PaymentIntent to refund on: "
             "record a refund sent offline instead."
         )
     if payment.amount - payment.amount_refunded <= 0:
-        return f"Card payment {payment.id} is refunded in full."
+        return f"The {payment.named(in_sentence=True)} is refunded in full."
     return None
 
 
 def _not_succeeded_words(payment: Payment) -> str:
     return (
-        f"Card payment {payment.id} is {humanize(payment.outcome)}: only a card payment "
-        "that succeeded is refunded to its card."
+        f"The {payment.named(in_sentence=True)} is {humanize(payment.outcome)}: only a card "
+        "payment that succeeded is refunded to its card."
     )
 
 
 def _charged_back_in_full_words(payment: Payment, dispute: PaymentDispute) -> str:
     said = (
-        f"Card payment {payment.id} of invoice {payment.invoice.number} was charged back "
+        f"The {payment.named(payment.invoice.number, in_sentence=True)} was charged back "
         f"in full (Stripe dispute {dispute.stripe_dispute_id}, {dispute.state}): "
     )
     if dispute.reinstatement_id is not None:
         return said + (
-            f"the money Stripe gave back is card payment {dispute.reinstatement_id}, "
-            "which is refunded to the card instead."
+            "the money Stripe gave back is a card payment of its own, which is refunded "
+            "to the card instead."
         )
     return said + "none of its money is with the office to refund."
 

@@ -94,10 +94,7 @@ def email_statement(
                 statement,
                 subject=f"Statement of account of {organization.legal_name}, {days} "
                 f"({statement.currency}): " + month_end_words(statement, at_end),
-                filename=(
-                    f"statement-{organization.id}-{statement.currency}-"
-                    f"{statement.start}-{statement.end}.pdf"
-                ),
+                filename=statement.file_name(f"{statement.start}-{statement.end}"),
                 now=now,
                 period=Period(days, "those days", at_end, requested=True),
             )

@@ -185,7 +185,7 @@ def book_reversal(
         note=reason,
     )
     _reopen_if_owed(
-        session, invoice, actor=actor, note=f"{payment.method} payment {payment.id} reversed"
+        session, invoice, actor=actor, note=f"{payment.named(in_sentence=True)} reversed"
     )
     return reversal
 

@@ -90,9 +90,7 @@ def count_payment(
         actor=actor,
         note=payment.reference,
     )
-    _settle_if_cleared(
-        session, invoice, actor=actor, now=now, note=f"{payment.method} payment {payment.id}"
-    )
+    _settle_if_cleared(session, invoice, actor=actor, now=now, note=payment.named(in_sentence=True))
 
 
 def _apply(

@@ -3,7 +3,8 @@
 The Finance page's *Refunded* is these rows' amounts by the day sent (succeeded, and
 failed after they were sent: `sent_date` given), less the amounts of those the card's
 bank returned, by `returned_date` (round 54; `by=reversed` lists them): without them
-that figure was the only one no export could reconcile."""
+that figure was the only one no export could reconcile. An offline return's reason and
+who recorded it are the last columns (round 55)."""
 
 from __future__ import annotations
 
@@ -96,6 +97,20 @@ DECLARED = Declared(
             Refund.returned_on,
             made_on,
             (refund_returned_at(),),
+        ),
+        # Round 55 (polish55): what the payments export says of a reversal
+        # (`reversal_reason`, `reversed_by`), for an offline refund the bank returned
+        # (billing_0023). Last, so schema_version stays 1.
+        Column(
+            "return_reason",
+            TEXT,
+            "Why the bank returned it, as billing staff recorded it (an offline refund "
+            "returned, round 55; empty for a card refund, whose return is Stripe's).",
+        ),
+        Column(
+            "returned_by",
+            TEXT,
+            "Who recorded its return (an offline refund returned, round 55).",
         ),
     ),
     source=_source,

@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from licensing.accounts.models import User
 from licensing.billing import services
 from licensing.billing.models import Invoice
+from licensing.calendar import instant_text
 from tests.support import settings
 from tests.support.factories import billing_clerk
 from tests.support.servers import LocalStripe
@@ -59,7 +60,12 @@ def test_a_card_payment_has_a_console_page_with_its_refunds_reversal_disputes_an
     page = staff.get(url)
     assert page.status_code == 200
     said = _words(page.text)
-    assert f"Card payment {payment.id} of {invoice.number}" in said
+    # Round 55 (polish55): named by its card and when it was started, as the emails
+    # name it, not by its row id ("Card payment 5 of INV-...").
+    started = instant_text(payment.created_at)
+    title = f"Card payment of {invoice.number} (Visa ending 4242), started {started}"
+    assert said.startswith(title)
+    assert f"payment {payment.id}" not in said.lower()
     assert "Amount 250.00 USD ; 40.00 USD refunded" in said
     assert payment.stripe_payment_intent_id in said
     assert charge in said
@@ -81,4 +87,4 @@ def test_a_card_payment_has_a_console_page_with_its_refunds_reversal_disputes_an
     assert link in staff.get(f"/console/invoices/{invoice.id}").text
     assert link in staff.get("/console/disputes").text
     audit = signed_in(app.test_client(), admin).get("/console/audit")
-    assert f'<a href="{url}">Card payment {payment.id} of {invoice.number}</a>' in audit.text
+    assert f'<a href="{url}">{title}</a>' in audit.text

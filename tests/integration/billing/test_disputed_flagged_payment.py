@@ -123,7 +123,7 @@ def test_a_flagged_payment_whose_charge_is_disputed_waits_for_the_outcome_then_f
     # Its card refund's refusal read the dispute as one "in part" (300.00 asked, 299.99
     # disputed): "so the 0.01 USD not disputed cannot go back to the card".
     assert "not disputed" not in said
-    assert f"Card payment {payment.id} is flagged: only a card payment that succeeded" in said
+    assert f"The {payment.named(in_sentence=True)} is flagged: only a card payment that" in said
     # Stripe withdrew it at its balance, but from no money the invoice counted.
     assert "Nothing taken off the invoice: the payment never counted" in said
     assert "Not withdrawn" not in said
@@ -234,14 +234,13 @@ def test_a_disputed_flagged_payment_is_not_work_to_check_and_a_lost_one_leaves_t
     assert "(amount did not match) 0 none" in _home_row(home, "Card payments to check")
     assert " 1 " in _home_row(home, "Disputed card payments to answer in Stripe")
     listed = _review_list(staff.get("/console/invoices").get_data(as_text=True))
-    assert f"Payment {payment.id} : received 299.99 USD, asked 300.00 USD; its charge is " in listed
+    named = payment.named(payment.invoice.number)
+    assert f"{named} : received 299.99 USD, asked 300.00 USD; its charge is " in listed
     assert "neither accepted nor given back until the dispute's outcome" in listed
     _dispute(client, payment, charge, "closed", "lost")
     home = staff.get("/console/").get_data(as_text=True)
     assert "(amount did not match) 0 none" in _home_row(home, "Card payments to check")
-    assert f"Payment {payment.id}" not in _review_list(
-        staff.get("/console/invoices").get_data(as_text=True)
-    )
+    assert named not in _review_list(staff.get("/console/invoices").get_data(as_text=True))
 
 
 @pytest.mark.parametrize("outcome", ["won", "lost"])

@@ -204,7 +204,7 @@ def test_the_undisputed_part_of_a_payment_charged_back_in_part_is_refunded_offli
     )
     assert answer.status_code == 409
     detail = answer.get_json()["detail"]
-    assert f"Card payment {payment.id} of invoice {invoice.number}" in detail
+    assert f"The {payment.named(invoice.number, in_sentence=True)}" in detail
     assert "for 100.00 USD of its 250.00 USD (Stripe dispute du_1Harborlight, lost)" in detail
     assert "the 150.00 USD not disputed cannot go back to the card" in detail
     assert "Record a refund sent offline" in detail

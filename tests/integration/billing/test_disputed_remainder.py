@@ -123,7 +123,8 @@ def test_a_flagged_payment_disputed_in_part_and_lost_has_its_remainder_accepted_
     # It is work to check again: the invoices page lists it (a dispute lost in full is not).
     listed = text_of(staff.get("/console/invoices"))
     assert (
-        f"Payment {payment.id} : received 299.99 USD, asked 300.00 USD; the bank's dispute of "
+        f"{payment.named(invoice.number)} : received 299.99 USD, asked 300.00 USD; the bank's "
+        "dispute of "
         "part of its charge was lost: the 199.99 USD left is to accept as the remainder"
     ) in listed
     # The licensee reads it in their words.

@@ -838,12 +838,15 @@ def test_the_audit_log_names_a_dispute_and_the_money_it_moved_by_their_invoice_l
     on_invoice = f"/console/invoices/{invoice.id}"
     # It read "Card payment dispute 1", "Payment 1" and "Payment reversal 1", unlinked.
     assert (
-        f'<a href="{on_invoice}#disputes-heading">Dispute du_1Harborlight of card payment '
-        f"{payment.id} of {invoice.number}</a>"
+        f'<a href="{on_invoice}#disputes-heading">Dispute du_1Harborlight of the '
+        f"{payment.named(invoice.number, in_sentence=True)}</a>"
     ) in page
-    # A payment links its own page (round 25).
-    assert f'<a href="/console/payments/{payment.id}">Card payment {payment.id} of ' in page
-    assert f'<a href="{on_invoice}#payments-heading">Reversal of payment {payment.id} of ' in page
+    # A payment links its own page (round 25), named by its card and when it was
+    # started, not its row id (round 55).
+    named = payment.named(invoice.number)
+    assert f'<a href="/console/payments/{payment.id}">{named}</a>' in page
+    assert f'<a href="{on_invoice}#payments-heading">Reversal of the card payment of ' in page
+    assert f"payment {payment.id} " not in page
     # The bank's reason and Stripe's status as the dispute pages say them.
     assert "product not received" in page
     assert "product_not_received" not in page

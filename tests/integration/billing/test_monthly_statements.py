@@ -25,6 +25,7 @@ from licensing.billing import services
 from licensing.billing.models import CreditNote, SentStatement
 from licensing.billing.services import monthly_statements
 from licensing.errors import InvalidInput
+from licensing.filenames import slug
 from licensing.mail.models import OutboxMessage
 from tests.support import factories
 from tests.support.billing import credited, paid_offline
@@ -91,7 +92,7 @@ def test_each_organization_owing_or_moved_in_the_month_is_emailed_its_statement_
     assert "How to pay" in usd.body_text
     assert "/portal/statement?from=2027-01-01&to=2027-01-31&currency=USD" in usd.body_text
     [attachment] = usd.attachments
-    assert attachment.filename == f"statement-{owing.id}-USD-2027-01.pdf"
+    assert attachment.filename == f"statement-{slug(owing.legal_name)}-USD-2027-01.pdf"
     assert attachment.content_type == "application/pdf"
     text = pdf_text(attachment.content)
     assert "Opening balance on 2027-01-01" in text

@@ -7,6 +7,9 @@ recorded at all (docs/billing.md, "An offline refund the bank returns")."""
 
 from __future__ import annotations
 
+import csv
+import io
+import json
 import re
 from collections.abc import Callable
 from datetime import timedelta
@@ -24,8 +27,10 @@ from licensing.billing import services
 from licensing.billing.models import CreditNote, Invoice, Refund
 from licensing.calendar import office_date
 from licensing.db import utcnow
+from licensing.exports.datasets import refunds as refunds_export
 from tests.support import settings
 from tests.support.billing import paid_offline, refunded_offline
+from tests.support.exports import both, exporter
 from tests.support.factories import bearer, billing_clerk
 from tests.support.pages import text_of
 from tests.support.servers import LocalStripe
@@ -260,6 +265,49 @@ def test_the_api_records_the_return_once_and_a_retry_with_its_key_is_answered_th
         f"/api/v1/credit-notes/{credit.id}", headers=bearer(billing_staff)
     ).get_json()
     assert credit_read["refund_outstanding"] == "100.00"
+
+
+def test_the_refunds_export_says_why_the_bank_returned_a_refund_and_who_recorded_it_last(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    _invoice, _credit, refund = _wire_refund_sent(invoice_for, vendor)
+    kept = refunded_offline(
+        services.issue_credit_note(
+            _invoice.id, amount=Decimal("50.00"), reason="Seat removed", actor=billing_clerk()
+        ).id,
+        "50.00",
+        "W-BACK-2",
+    )
+    today = office_date(utcnow()).isoformat()
+    answer = client.post(
+        f"/api/v1/refunds/{refund.id}/return",
+        json={"reason": "Account closed at the receiving bank", "returned_on": today},
+        headers=bearer(billing_staff),
+    )
+    assert answer.status_code == 200, answer.get_json()
+    export = exporter(client, billing_staff, "refunds")
+
+    rows = list(csv.DictReader(io.StringIO(export("csv").decode("utf-8"))))
+    assert list(rows[0])[-3:] == ["returned_date", "return_reason", "returned_by"]
+    by_id = {int(row["refund_id"]): row for row in rows}
+    assert (by_id[refund.id]["return_reason"], by_id[refund.id]["returned_by"]) == (
+        "Account closed at the receiving bank",
+        billing_staff.email,
+    )
+    assert (by_id[kept.id]["return_reason"], by_id[kept.id]["returned_by"]) == ("", "")
+    lines = [json.loads(line) for line in export("jsonl").decode("utf-8").splitlines()[1:]]
+    returned = next(line for line in lines if line["refund_id"] == refund.id)
+    assert list(returned)[-2:] == ["return_reason", "returned_by"]
+    assert (returned["return_reason"], returned["returned_by"]) == (
+        "Account closed at the receiving bank",
+        billing_staff.email,
+    )
+    by_database, by_python = both(dataset=refunds_export.DATASET)
+    assert by_database == by_python
+    assert b"Account closed at the receiving bank" in by_database
 
 
 def test_the_api_refuses_a_bad_day_a_missing_reason_and_a_vendor_and_records_nothing(

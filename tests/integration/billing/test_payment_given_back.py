@@ -1023,7 +1023,7 @@ def test_pages_api_and_poll_say_what_a_payment_being_given_back_means(
     assert f"/console/payments/{payment.id}/give-back" not in html
     assert said in text_of(staff.get(f"/console/invoices/{invoice.id}"))
     to_review = text_of(staff.get("/console/invoices"))
-    assert f"Payment {payment.id}" in to_review
+    assert payment.named(invoice.number) in to_review
     assert (
         "being given back: Stripe has not answered yet (`licensing payments reconcile` asks it)"
     ) in to_review
@@ -1159,7 +1159,8 @@ def test_the_console_home_counts_payments_being_given_back_apart_from_those_to_c
     [link] = re.findall(r'<a href="([^"]*)"[^>]*>Card payments being given back', home)
     assert link == f"/console/payments/{payment.id}"
     listed = staff.get("/console/invoices").get_data(as_text=True)
-    assert f'<a href="/console/payments/{payment.id}">Payment {payment.id}</a>' in listed
+    named = payment.named(payment.invoice.number)
+    assert f'<a href="/console/payments/{payment.id}">{named}</a>' in listed
     # A day later, reconcile has not settled it: it needs someone to look.
     stored = db.session().get(Payment, payment.id)
     assert stored is not None

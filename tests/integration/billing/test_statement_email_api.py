@@ -22,6 +22,7 @@ from sqlalchemy import func, select
 from licensing import db
 from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
+from licensing.filenames import slug
 from licensing.mail.models import OutboxMessage
 from tests.support.factories import bearer
 from tests.support.monthly_statements import IN_JANUARY, invoice, paid
@@ -87,7 +88,9 @@ def test_billing_staff_email_a_statement_by_api_to_the_billing_contact_audited(
         "1,200.00 USD owed as of 2027-03-15"
     )
     [attachment] = email.attachments
-    assert attachment.filename == f"statement-{organization.id}-USD-2027-01-01-2027-03-15.pdf"
+    assert attachment.filename == (
+        f"statement-{slug(organization.legal_name)}-USD-2027-01-01-2027-03-15.pdf"
+    )
     event = db.session().scalars(select(AuditEvent).where(AuditEvent.action == EMAILED)).one()
     assert event.actor == billing_staff.email
     after = json.loads(event.after or "{}")

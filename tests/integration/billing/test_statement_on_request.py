@@ -19,6 +19,7 @@ from sqlalchemy import func, select
 from licensing import db
 from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
+from licensing.filenames import slug
 from licensing.mail.models import OutboxMessage
 from tests.support.documents import pdf_text
 from tests.support.monthly_statements import IN_JANUARY, invoice, paid
@@ -94,7 +95,9 @@ def test_billing_staff_email_the_statement_shown_to_the_billing_contact_with_its
     assert "Closing balance (2027-03-15): 1,200.00 USD" in body
     assert f"Invoice {owed.number}, due" in body  # overdue today: what to pay now
     [attachment] = email.attachments
-    assert attachment.filename == f"statement-{organization.id}-USD-2027-01-01-2027-03-15.pdf"
+    assert attachment.filename == (
+        f"statement-{slug(organization.legal_name)}-USD-2027-01-01-2027-03-15.pdf"
+    )
     assert "Closing balance on 2027-03-15" in pdf_text(attachment.content)
     event = db.session().scalars(select(AuditEvent).where(AuditEvent.action == EMAILED)).one()
     assert event.actor == billing_staff.email
