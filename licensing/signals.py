@@ -106,6 +106,15 @@ reviewer_withdrawn = _signals.signal(
 )
 
 
+reviewer_withdrawing = _signals.signal(
+    "reviewer-withdrawing",
+    doc="sent(WithdrawnReviewer, session=Session) by a step about to withdraw a reviewer, "
+    "before its first audit event: the work assigned to them is locked now, as every "
+    "step on it locks it before auditing (the lock order, round 55); "
+    "`reviewer_withdrawn` follows",
+)
+
+
 @dataclass(frozen=True)
 class ChangedBillingContact:
     """An organization's billing contact moved to another email address: the links

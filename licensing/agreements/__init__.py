@@ -19,8 +19,13 @@ from licensing.signals import (
     ClosedOrganization,
     WithdrawnReviewer,
     organization_closed,
+    reviewer_withdrawing,
     reviewer_withdrawn,
 )
+
+
+def on_reviewer_withdrawing(sender: WithdrawnReviewer, **kwargs: Any) -> None:
+    services.lock_reviewers_applications(kwargs["session"], sender)
 
 
 def on_reviewer_withdrawn(sender: WithdrawnReviewer, **kwargs: Any) -> None:
@@ -34,6 +39,7 @@ def on_organization_closed(sender: ClosedOrganization, **kwargs: Any) -> list[st
 
 def init_app(app: Flask) -> None:
     # blinker keys receivers by identity: a second app connects nothing more.
+    reviewer_withdrawing.connect(on_reviewer_withdrawing, weak=False)
     reviewer_withdrawn.connect(on_reviewer_withdrawn, weak=False)
     organization_closed.connect(on_organization_closed, weak=False)
     seals.register()

@@ -69,6 +69,7 @@ from .review import (
     ask_for_info,
     assign,
     give_back_earlier_waits,
+    lock_reviewers_requests,
     release_reviewer,
     start_review,
 )
@@ -131,6 +132,7 @@ __all__ = [
     "grant_ending",
     "label",
     "letter_bytes",
+    "lock_reviewers_requests",
     "metrics",
     "reconsideration_open",
     "release_reviewer",
