@@ -165,6 +165,21 @@ class ClosedOrganization:
     shown: frozenset[str] | None = None
 
 
+@dataclass(frozen=True)
+class ClosingOrganization:
+    """An organization staff are about to close (its standing not yet changed)."""
+
+    organization_id: int
+
+
+organization_closing = _signals.signal(
+    "organization-closing",
+    doc="sent(ClosingOrganization, session=Session) by a closing before its first audit "
+    "event: what `organization_closed` will end is locked now, as every step on it "
+    "locks it before auditing (the lock order, round 55)",
+)
+
+
 organization_closed = _signals.signal(
     "organization-closed",
     doc="sent(ClosedOrganization, session=Session, actor=Actor) when an organization's "

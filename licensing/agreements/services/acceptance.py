@@ -185,9 +185,11 @@ def accept(
                 f"{agreement.reissued_as.number}."
             )
         AGREEMENT.step(agreement.state, "accept")
-        accounts.ensure_licensable(
-            agreement.organization, f"it cannot accept agreement {agreement.number}"
-        )
+        # Round 55 (lockrest55): its standing read under its lock, after the log's
+        # turn (the lock order): read before, a closing committed meanwhile was
+        # overwritten by `active` below.
+        organization = accounts.locked_organization(session, agreement.organization_id)
+        accounts.ensure_licensable(organization, f"it cannot accept agreement {agreement.number}")
         if digest != agreement.pdf_sha256:
             raise Conflict(
                 "The document you accepted is not this agreement's PDF (its SHA-256 differs); "
@@ -220,7 +222,6 @@ def accept(
                 "pdf_sha256": digest,
             },
         )
-        organization = agreement.organization
         if organization.standing == "applying":
             accounts.change_standing(
                 session,

@@ -414,8 +414,10 @@ def approve(
     with db.transaction() as session:
         application = _owned(session, Application, application_id, actor)
         APPLICATION.step(application.state, "approve")
+        # Round 55 (lockrest55): its standing read under its lock, after the log's
+        # turn (the lock order), not while a closing is under way.
         accounts.ensure_licensable(
-            application.organization,
+            accounts.locked_organization(session, application.organization_id),
             f"{application.reference} is not approved (reject it, giving the reason)",
         )
         _check_second_reviewer(application, actor)
