@@ -106,6 +106,15 @@ reviewer_withdrawn = _signals.signal(
 )
 
 
+reviewer_withdrawing = _signals.signal(
+    "reviewer-withdrawing",
+    doc="sent(WithdrawnReviewer, session=Session) by a step about to withdraw a reviewer, "
+    "before its first audit event: the work assigned to them is locked now, as every "
+    "step on it locks it before auditing (the lock order, round 55); "
+    "`reviewer_withdrawn` follows",
+)
+
+
 @dataclass(frozen=True)
 class ChangedBillingContact:
     """An organization's billing contact moved to another email address: the links
@@ -154,6 +163,21 @@ class ClosedOrganization:
     # record of its own kind that is not among them: it appeared after the
     # confirmation, and closing would end it unlisted.
     shown: frozenset[str] | None = None
+
+
+@dataclass(frozen=True)
+class ClosingOrganization:
+    """An organization staff are about to close (its standing not yet changed)."""
+
+    organization_id: int
+
+
+organization_closing = _signals.signal(
+    "organization-closing",
+    doc="sent(ClosingOrganization, session=Session) by a closing before its first audit "
+    "event: what `organization_closed` will end is locked now, as every step on it "
+    "locks it before auditing (the lock order, round 55)",
+)
 
 
 organization_closed = _signals.signal(

@@ -17,14 +17,25 @@ from licensing.agreements import seals, services
 from licensing.agreements.queries import open_licensing
 from licensing.signals import (
     ClosedOrganization,
+    ClosingOrganization,
     WithdrawnReviewer,
     organization_closed,
+    organization_closing,
+    reviewer_withdrawing,
     reviewer_withdrawn,
 )
 
 
+def on_reviewer_withdrawing(sender: WithdrawnReviewer, **kwargs: Any) -> None:
+    services.lock_reviewers_applications(kwargs["session"], sender)
+
+
 def on_reviewer_withdrawn(sender: WithdrawnReviewer, **kwargs: Any) -> None:
     services.release_reviewer(kwargs["session"], sender, kwargs["actor"])
+
+
+def on_organization_closing(sender: ClosingOrganization, **kwargs: Any) -> None:
+    services.lock_undecided(kwargs["session"], sender)
 
 
 def on_organization_closed(sender: ClosedOrganization, **kwargs: Any) -> list[str]:
@@ -34,7 +45,9 @@ def on_organization_closed(sender: ClosedOrganization, **kwargs: Any) -> list[st
 
 def init_app(app: Flask) -> None:
     # blinker keys receivers by identity: a second app connects nothing more.
+    reviewer_withdrawing.connect(on_reviewer_withdrawing, weak=False)
     reviewer_withdrawn.connect(on_reviewer_withdrawn, weak=False)
+    organization_closing.connect(on_organization_closing, weak=False)
     organization_closed.connect(on_organization_closed, weak=False)
     seals.register()
     accounts.register_open_business("licensing", open_licensing)

@@ -19,6 +19,7 @@ from licensing.permissions import seals, services
 from licensing.signals import (
     RoutedUse,
     WithdrawnReviewer,
+    reviewer_withdrawing,
     reviewer_withdrawn,
     use_routed_to_permissions,
 )
@@ -32,6 +33,12 @@ def on_routed_use(sender: RoutedUse, **kwargs: Any) -> None:
     )
 
 
+def on_reviewer_withdrawing(sender: WithdrawnReviewer, **kwargs: Any) -> None:
+    """Receiver of `reviewer_withdrawing`: the staff member's open requests, locked
+    before the step's first event."""
+    services.lock_reviewers_requests(kwargs["session"], sender)
+
+
 def on_reviewer_withdrawn(sender: WithdrawnReviewer, **kwargs: Any) -> None:
     """Receiver of `reviewer_withdrawn`: the staff member's open requests go back
     to the queue."""
@@ -41,6 +48,7 @@ def on_reviewer_withdrawn(sender: WithdrawnReviewer, **kwargs: Any) -> None:
 def init_app(app: Flask) -> None:
     # blinker keys receivers by identity: a second app connects nothing more.
     use_routed_to_permissions.connect(on_routed_use, weak=False)
+    reviewer_withdrawing.connect(on_reviewer_withdrawing, weak=False)
     reviewer_withdrawn.connect(on_reviewer_withdrawn, weak=False)
     seals.register()  # letters are sealed as they are issued
     # A decision email names its letter; the outbox reads it when it sends (round 48).

@@ -29,6 +29,19 @@ own. A step that locks more than one of these locks them in this order:
        the passkey, then the account, until round 55, and deadlocked with a removal
        (`tests/integration/accounts/test_passkey_lock_order.py`).
 
+Before its first event (round 55, lockrest55), a step hands other packages' records
+it will end to their packages to lock, by signal, since each of their steps locks
+its record and then audits: a staff member's deactivation sends
+`reviewer_withdrawing` (their open applications and permission requests, which
+`reviewer_withdrawn` then gives back; it audited the account first and deadlocked
+with a colleague's step on one of them:
+`tests/integration/accounts/test_reviewer_withdrawn_lock_order.py`), and a closing
+sends `organization_closing` before the log's turn and the organization (the
+undecided applications `organization_closed` withdraws, which it locked holding the
+log and deadlocked with an approval: `tests/integration/agreements/
+test_standing_read_locked.py`). A role change needs none: it releases the work
+before it audits.
+
 A batch job moving an organization's standing (`hold_for_overdue`) takes the log's
 turn before it claims the organization, for the same reason
 (`tests/integration/accounts/test_standing_hold_lock_order.py`). A billing contact's
@@ -114,6 +127,7 @@ from licensing.accounts.services.remembered_browsers import (
 from licensing.accounts.services.roles import (
     active_administrators,
     emailed_summary,
+    locked_organization,
     set_organization_role,
     set_organization_role_by_email,
     whom_to_ask,
@@ -264,6 +278,7 @@ __all__ = [
     "is_one_line",
     "leaving_refusal",
     "licensable",
+    "locked_organization",
     "move_user",
     "move_user_by_email",
     "named_and_more",

@@ -37,7 +37,7 @@ from licensing.errors import InvalidInput
 from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
-from licensing.signals import WithdrawnReviewer, reviewer_withdrawn
+from licensing.signals import WithdrawnReviewer, reviewer_withdrawing, reviewer_withdrawn
 from licensing.words import FIELD_REQUIRED, at_most_characters
 
 # Links sent by email, and how long each stays valid.
@@ -531,6 +531,15 @@ def _withdraw_links(links: Iterable[OneTimeToken], now: datetime) -> dict[str, A
 # Who may be given reviews (applications, permission requests): their services
 # refuse an assignee without one of these roles.
 REVIEWING_ROLES = frozenset({"licensing", "admin"})
+
+
+def _lock_reviews(session: Session, user: User, roles_before: Iterable[str]) -> None:
+    """Before a step that will withdraw `user` as a reviewer audits anything: the
+    packages that assign reviews lock the work assigned to them (round 55,
+    lockrest55). A step on one of those records locks it, then audits; the
+    deactivation audited the account, then locked them, and the two deadlocked."""
+    if user.is_staff and REVIEWING_ROLES & set(roles_before):
+        reviewer_withdrawing.send(WithdrawnReviewer(user_id=user.id, why=""), session=session)
 
 
 def _withdraw_reviewer(

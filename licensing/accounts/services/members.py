@@ -14,6 +14,7 @@ from licensing.accounts.models import ApiToken, Organization, User
 from licensing.accounts.services import remembered_browsers
 from licensing.accounts.services._common import (
     _change_user,
+    _lock_reviews,
     _withdraw_reviewer,
     acting_colleague,
     revoke_pending_invitations,
@@ -92,6 +93,8 @@ def set_user_active(
             raise Conflict("This is the last active admin; make someone else an admin first.")
         if not active and organization is not None:
             _keep_an_administrator(session, user, organization, actor)
+        if not active:
+            _lock_reviews(session, user, user.roles)  # before the first event
         action = "user.reactivated" if active else "user.deactivated"
         _change_user(session, user, action, actor, is_active=active)
         # Every credential of a removed account goes for good: a token that came

@@ -30,7 +30,12 @@ from licensing.audit.models import AuditEvent
 from licensing.errors import Conflict, InvalidInput
 from licensing.links import links
 from licensing.mail import services as mail
-from licensing.signals import ClosedOrganization, organization_closed
+from licensing.signals import (
+    ClosedOrganization,
+    ClosingOrganization,
+    organization_closed,
+    organization_closing,
+)
 from licensing.words import at_most_characters, end_sentence
 
 REASON_MAX = 2000
@@ -589,6 +594,11 @@ def change_organization_standing(
         shown = _confirmed_ending(confirmation, organization_id, reason, actor)
     with db.transaction() as session:
         queries.get_owned(session, Organization, organization_id, actor)
+        if action == "close":
+            # Round 55 (lockrest55): what closing ends (undecided applications) is
+            # locked before the log's turn: an approval locks its application, then
+            # audits, and the closing, holding the log, waited for it.
+            organization_closing.send(ClosingOrganization(organization_id), session=session)
         # Round 55: locked (after the audit log's turn), and its standing read under
         # the lock: written unlocked, it was the organization, then the log, while an
         # acceptance or a payment takes the log, then the organization.

@@ -39,16 +39,29 @@ than one of these locks them in this order:
        unlink) the two deadlocked with them until round 55
        (`tests/integration/agreements/test_renewal_lock_order.py`);
     3. the audit log's turn (the step's first event);
-    4. the agreement number's row (approval), the organization (an acceptance
-       activating its standing; closing it locks the organization, then withdraws
-       its undecided applications by id), billing's invoice number and records.
+    4. the agreement number's row (approval, a reissue), the organization
+       (`accounts.locked_organization`, its standing read under the lock: an
+       acceptance and an approval, round 55 lockrest55; they read it unlocked, and
+       an acceptance wrote `active` over a closing committed meanwhile), billing's
+       invoice number and records.
 
 Several applications at once (`assign_many`, `release_reviewer`, closing) are
-locked by id. The expiry run locks a renewed agreement after its own first event
-(`_unlink_from_renewed` when it expires a renewal that never took over): it holds
-the log by then, so a filing under the old agreement at that moment can still
-deadlock with it (left, docs/journeys.md round 55: one rare pair, the run retried
-by the scheduler).
+locked by id. Records another package's step ends are locked before that step's
+first event, through a signal (round 55, lockrest55): a reviewer's deactivation
+(`reviewer_withdrawing`: `lock_reviewers_applications`) and a closing
+(`organization_closing`: `lock_undecided`, before the closing's turn on the log and
+the organization), which locked them after auditing and deadlocked with a step on
+one of them (`tests/integration/accounts/test_reviewer_withdrawn_lock_order.py`,
+`tests/integration/agreements/test_standing_read_locked.py`). The expiry run locks,
+before its first event, the agreements that the renewals it may expire still renew
+(`_lock_renewed_by_expiring`, FOR UPDATE, waiting): it locked one after its events
+to unlink it and deadlocked with a filing under it
+(`tests/integration/agreements/test_expiry_lock_order.py`). A reissue locks the
+agreement, then its application, then audits and draws the new number: the
+application's own steps lock it alone, so it is in order (round 55,
+`test_reissue_lock_order.py`). `_owned` reads its record afresh under the lock: a
+page's earlier read left stale values in the session (an acceptance waiting for a
+reissue accepted the replaced agreement, and the database refused it: a 500).
 """
 
 from licensing.agreements.commands import (
@@ -90,6 +103,7 @@ from licensing.agreements.services.review import (
     assign,
     assign_many,
     escalate,
+    lock_reviewers_applications,
     reject,
     release_reviewer,
     return_for_information,
@@ -101,6 +115,7 @@ from licensing.agreements.services.submission import (
     ApplicationsAppeared,
     awaits_rate_card,
     ended_by_closing,
+    lock_undecided,
     preview,
     submit,
     withdraw,
@@ -139,6 +154,8 @@ __all__ = [
     "escalate",
     "expire",
     "grant_reconsideration",
+    "lock_reviewers_applications",
+    "lock_undecided",
     "past_term",
     "past_term_accepted",
     "preview",

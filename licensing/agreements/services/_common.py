@@ -175,8 +175,12 @@ def _reason(value: str | None, path: str = "reason", *, required: bool = True) -
 
 
 def _owned(session: Session, model: type[T], record_id: int, actor: Actor) -> T:
-    """The record, locked, if the actor may see it; "not found" otherwise."""
-    found = session.get(model, record_id, with_for_update=True)
+    """The record, locked and read afresh under the lock, if the actor may see it; "not
+    found" otherwise. Afresh (round 55, lockrest55): a page that read the record
+    before the step (the acceptance's) left it in the session, and `get` kept those
+    values: an acceptance waiting for a reissue accepted the replaced agreement as
+    `issued` (the database refused: a 500)."""
+    found = session.get(model, record_id, with_for_update=True, populate_existing=True)
     if found is None or not actor.may_see(found.organization_id):
         raise NotFound(f"There is no {model.__name__.lower()} {record_id}.")
     return found

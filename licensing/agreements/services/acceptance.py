@@ -185,9 +185,11 @@ def accept(
                 f"{agreement.reissued_as.number}."
             )
         AGREEMENT.step(agreement.state, "accept")
-        accounts.ensure_licensable(
-            agreement.organization, f"it cannot accept agreement {agreement.number}"
-        )
+        # Round 55 (lockrest55): its standing read under its lock, after the log's
+        # turn (the lock order): read before, a closing committed meanwhile was
+        # overwritten by `active` below.
+        organization = accounts.locked_organization(session, agreement.organization_id)
+        accounts.ensure_licensable(organization, f"it cannot accept agreement {agreement.number}")
         if digest != agreement.pdf_sha256:
             raise Conflict(
                 "The document you accepted is not this agreement's PDF (its SHA-256 differs); "
@@ -220,7 +222,6 @@ def accept(
                 "pdf_sha256": digest,
             },
         )
-        organization = agreement.organization
         if organization.standing == "applying":
             accounts.change_standing(
                 session,
@@ -332,7 +333,7 @@ def _lock_renewed(session: Session, renewal: Agreement) -> None:
     termination of the renewal that audited first and locked it only to link or
     unlink it deadlocked with them."""
     if renewal.renewal_of_id is not None:
-        session.get(Agreement, renewal.renewal_of_id, with_for_update=True)
+        session.get(Agreement, renewal.renewal_of_id, with_for_update=True, populate_existing=True)
 
 
 def _link_renewed(session: Session, renewal: Agreement, actor: Actor, now: datetime) -> None:

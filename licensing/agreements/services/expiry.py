@@ -179,6 +179,7 @@ def expire(*, now: datetime | None = None, long_card_days: int = LONG_PERIOD_DAY
     today = calendar.office_date(moment)
     report = ExpiryReport()
     with db.transaction() as session:
+        _lock_renewed_by_expiring(session, today)
         for application in session.scalars(
             db.claim(
                 select(Application)
@@ -222,6 +223,25 @@ def expire(*, now: datetime | None = None, long_card_days: int = LONG_PERIOD_DAY
             )
             report.expired.append(agreement.number)
     return report
+
+
+def _lock_renewed_by_expiring(session: Session, today: date) -> None:
+    """Lock, before the run's first event, the agreements that a renewal it may expire
+    still renews (round 55, lockrest55): expiring that renewal unlinks them
+    (`acceptance._unlink_from_renewed`), and a royalty filing under one locks it, then
+    audits. Locked after the run's first event (the audit log's head, until it commits),
+    the two waited for each other. Waiting here (FOR UPDATE, not a claim), the run holds
+    nothing yet: a filing under one finishes first, and the run then supersedes the
+    agreement (a claim skipping it would have left it to be unlinked from its renewal).
+    By id, as several hosts' runs would lock them."""
+    renewed = aliased(Agreement)
+    expiring_ids = expiring(today).with_only_columns(Agreement.id).order_by(None)
+    session.scalars(
+        select(renewed.id)
+        .where(renewed.superseded_by_id.in_(expiring_ids), renewed.state != SUPERSEDED)
+        .order_by(renewed.id)
+        .with_for_update()
+    ).all()
 
 
 def _remind_ending(

@@ -10,7 +10,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from licensing import calendar, db, printable
@@ -111,17 +111,28 @@ def _set_assignee(
     )
 
 
+def _reviewers_applications(user_id: int) -> Select[Application]:
+    """The undecided applications assigned to `user_id`, locked, by id."""
+    return (
+        select(Application)
+        .where(Application.assignee_id == user_id, Application.state.in_(ASSIGNABLE))
+        .order_by(Application.id)
+        .with_for_update()
+    )
+
+
+def lock_reviewers_applications(session: Session, withdrawn: WithdrawnReviewer) -> None:
+    """Receiver of `signals.reviewer_withdrawing`, before the step's first event (the
+    lock order, round 55): the applications `release_reviewer` will give back."""
+    session.scalars(_reviewers_applications(withdrawn.user_id)).all()
+
+
 def release_reviewer(session: Session, withdrawn: WithdrawnReviewer, actor: Actor) -> int:
     """The undecided applications of a staff member who may no longer review go back
     to the queue, unassigned (each audited, by whoever withdrew them, saying why):
     otherwise they sit with someone who cannot take them up, and the console home
     counts none of them as unassigned. In the caller's transaction."""
-    held = session.scalars(
-        select(Application)
-        .where(Application.assignee_id == withdrawn.user_id, Application.state.in_(ASSIGNABLE))
-        .order_by(Application.id)
-        .with_for_update()
-    ).all()
+    held = session.scalars(_reviewers_applications(withdrawn.user_id)).all()
     for application in held:
         _set_assignee(session, application, None, actor, note=withdrawn.why)
     return len(held)
@@ -403,8 +414,10 @@ def approve(
     with db.transaction() as session:
         application = _owned(session, Application, application_id, actor)
         APPLICATION.step(application.state, "approve")
+        # Round 55 (lockrest55): its standing read under its lock, after the log's
+        # turn (the lock order), not while a closing is under way.
         accounts.ensure_licensable(
-            application.organization,
+            accounts.locked_organization(session, application.organization_id),
             f"{application.reference} is not approved (reject it, giving the reason)",
         )
         _check_second_reviewer(application, actor)

@@ -10,7 +10,7 @@ from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from licensing import calendar, db, signals
@@ -47,7 +47,7 @@ from licensing.pricing import Quote, QuoteLine, QuoteRequest
 from licensing.ratecards import queries as ratecard_queries
 from licensing.ratecards import services as ratecards
 from licensing.records import attributes
-from licensing.signals import ClosedOrganization
+from licensing.signals import ClosedOrganization, ClosingOrganization
 
 # What the permissions queue is told of a routed use under the use's own names.
 _TOLD_PERMISSIONS = ("product_name", "description", "use", "product_type", "user_type", "delivery")
@@ -403,6 +403,26 @@ class ApplicationsAppeared(Conflict):
         )
 
 
+def _undecided_of(organization_id: int) -> Select[Application]:
+    """The organization's undecided applications (drafts included), locked, by id."""
+    return (
+        select(Application)
+        .where(
+            Application.organization_id == organization_id,
+            Application.state.in_(UNDECIDED),
+        )
+        .order_by(Application.id)
+        .with_for_update()
+    )
+
+
+def lock_undecided(session: Session, closing: ClosingOrganization) -> None:
+    """Receiver of `signals.organization_closing`, before the closing's first event
+    (the lock order, round 55): the applications `withdraw_for_closed` will withdraw
+    (one submitted meanwhile it locks then)."""
+    session.scalars(_undecided_of(closing.organization_id)).all()
+
+
 def withdraw_for_closed(session: Session, closed: ClosedOrganization, actor: Actor) -> list[str]:
     """Receiver of `signals.organization_closed`, in the caller's transaction: the
     closed organization's undecided applications (drafts included) are withdrawn,
@@ -411,15 +431,7 @@ def withdraw_for_closed(session: Session, closed: ClosedOrganization, actor: Act
     the review queue, the console home's counts and the card check for a decision
     nobody could take (round 48). The references withdrawn, oldest first, which the
     closing email names (round 49)."""
-    undecided = session.scalars(
-        select(Application)
-        .where(
-            Application.organization_id == closed.organization_id,
-            Application.state.in_(UNDECIDED),
-        )
-        .order_by(Application.id)
-        .with_for_update()
-    ).all()
+    undecided = session.scalars(_undecided_of(closed.organization_id)).all()
     if closed.shown is not None:
         appeared = [
             a for a in undecided if a.state != DRAFT and _closing_key(a.id) not in closed.shown

@@ -40,6 +40,14 @@ before it claims an organization. Each drew or claimed first until round 55 and
 deadlocked with a royalty filing, which audits and then draws numbers and locks the
 organization (`tests/integration/royalties/test_filing_lock_order.py`,
 `test_credit_lock_order.py`).
+
+An offline refund's return (`refund_returns`, round 55) is in this order: the
+refund, then its invoice (`_locked_refund`), then the log; settling an invoice that
+owes nothing more restores the organization after it. It locks no payment (an
+offline refund names none) and never its credit note, so it takes turns with a
+payment, a credit note or another refund of the same invoice at the invoice, before
+either audits (read, and a return and a payment of the same invoice run at once in
+`tests/integration/billing/test_refund_return_lock_order.py`).
 """
 
 from __future__ import annotations

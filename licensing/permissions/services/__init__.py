@@ -17,10 +17,11 @@ chain's head, held until commit); several requests at once (`assign`,
 `release_reviewer`, `give_back_waits`) are locked by id, and the expiry run claims
 its batches, SKIP LOCKED. A letter's number is the request's own (no sequence row).
 A request routed from an application is inserted under the application's lock, and
-no permission step locks an application. One pair is left (docs/journeys.md, round
-55): a staff member's removal (`reviewer_withdrawn`) locks their open requests after
-auditing the account, while a step on one of those requests locks it and then
-audits.
+no permission step locks an application. A staff member's deactivation locks their
+open requests before its first event (`reviewer_withdrawing`:
+`lock_reviewers_requests`); it locked them after auditing the account, through
+`reviewer_withdrawn`, and deadlocked with a step on one of them until round 55
+(lockrest55, `tests/integration/accounts/test_reviewer_withdrawn_lock_order.py`).
 """
 
 from ..commands import PermissionRequestInput
@@ -69,6 +70,7 @@ from .review import (
     ask_for_info,
     assign,
     give_back_earlier_waits,
+    lock_reviewers_requests,
     release_reviewer,
     start_review,
 )
@@ -131,6 +133,7 @@ __all__ = [
     "grant_ending",
     "label",
     "letter_bytes",
+    "lock_reviewers_requests",
     "metrics",
     "reconsideration_open",
     "release_reviewer",

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.orm import Session
 
 from licensing import calendar, db
@@ -91,19 +91,30 @@ def assign(
         return list(found)
 
 
-def release_reviewer(session: Session, withdrawn: WithdrawnReviewer, actor: Actor) -> int:
-    """The open requests of a staff member who may no longer review go back to the
-    queue, unassigned (each audited, by whoever withdrew them, saying why). In the
-    caller's transaction."""
-    held = session.scalars(
+def _reviewers_requests(user_id: int) -> Select[PermissionRequest]:
+    """The open requests assigned to `user_id`, locked, by id."""
+    return (
         select(PermissionRequest)
         .where(
-            PermissionRequest.assignee_id == withdrawn.user_id,
+            PermissionRequest.assignee_id == user_id,
             PermissionRequest.state.in_(OPEN_STATES),
         )
         .order_by(PermissionRequest.id)
         .with_for_update()
-    ).all()
+    )
+
+
+def lock_reviewers_requests(session: Session, withdrawn: WithdrawnReviewer) -> None:
+    """Receiver of `signals.reviewer_withdrawing`, before the step's first event (the
+    lock order, round 55): the requests `release_reviewer` will give back."""
+    session.scalars(_reviewers_requests(withdrawn.user_id)).all()
+
+
+def release_reviewer(session: Session, withdrawn: WithdrawnReviewer, actor: Actor) -> int:
+    """The open requests of a staff member who may no longer review go back to the
+    queue, unassigned (each audited, by whoever withdrew them, saying why). In the
+    caller's transaction."""
+    held = session.scalars(_reviewers_requests(withdrawn.user_id)).all()
     for request in held:
         before = {"assignee_id": request.assignee_id}
         request.assignee_id = None

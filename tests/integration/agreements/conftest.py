@@ -10,11 +10,22 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from licensing import db
 from licensing.accounts import services as accounts
+from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Application
-from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
+from licensing.ratecards import services as ratecards
+from licensing.royalties.services import Filing
+from tests.integration.pricing.conftest import (
+    card_document,
+    example_card,  # noqa: F401 - the fixture
+    example_document,
+)
+from tests.support import factories
+from tests.support.agreements import accept, agreement_of, make_active_agreement
+from tests.support.reporting_year import filed
 from tests.support.settings import issuing
 from tests.support.uses import STAFF_USE as STAFF_USE  # distribution-data: staff review
 
@@ -74,3 +85,40 @@ def staff(
     """The test client, signed in as `licensing_staff` (the console's queue and
     its pages)."""
     return signed_in(client, licensing_staff)
+
+
+# The renewal lock-order tests' (round 55): a renewed agreement, and a report under it.
+DECEMBER = datetime(2027, 12, 2, 15, 0, tzinfo=UTC)
+
+
+def renewed(app: Flask, *, accepted: bool = False) -> tuple[int, int, int]:
+    """A 2027 agreement and its renewal for 2028, issued (or `accepted`): the vendor's,
+    the old agreement's and the renewal's ids."""
+    with app.app_context():
+        ratecards.import_card(example_document(), published_by="tests")
+        ratecards.import_card(
+            card_document(version="2028.1", effective_from="2028-01-01", effective_to="2028-12-31"),
+            published_by="tests",
+        )
+        session = db.session()
+        vendor, staff = factories.make_vendor(session), factories.make_staff(session)
+        old_id = make_active_agreement(vendor, staff, AUTO_USE, now=NOW).id
+        actor = Actor.of(accounts.principal_for(vendor))
+        renewal = services.start_renewal(old_id, actor, now=DECEMBER)
+        renewal = services.submit(renewal.id, actor, policy=issuing(), attest=True, now=DECEMBER)
+        issued = agreement_of(renewal)
+        if accepted:
+            accept(issued, vendor, now=DECEMBER)
+        found = (vendor.id, old_id, issued.id)
+        session.commit()
+        return found
+
+
+def report(vendor_id: int, agreement_id: int) -> Callable[[], Filing]:
+    """The first quarter's report (nothing used) filed under the agreement."""
+
+    def filing_it() -> Filing:
+        filer = db.session().get(User, vendor_id)
+        return filed(filer, agreement_id, date(2027, 1, 1), [], now=DECEMBER)
+
+    return filing_it

@@ -14,8 +14,7 @@ the one order the acceptance waits for the old agreement before it audits).
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
 
@@ -24,23 +23,15 @@ from flask import Flask
 from sqlalchemy import event
 
 from licensing import db
-from licensing.accounts import services as accounts
 from licensing.accounts.models import User
-from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Agreement
 from licensing.agreements.services import acceptance
-from licensing.ratecards import services as ratecards
-from licensing.royalties.services import Filing, filing
-from tests.integration.agreements.conftest import AUTO_USE, NOW
-from tests.integration.pricing.conftest import card_document, example_document
+from licensing.royalties.services import filing
+from tests.integration.agreements.conftest import DECEMBER, renewed, report
 from tests.support import factories
-from tests.support.agreements import accept, agreement_of, make_active_agreement
+from tests.support.agreements import accept
 from tests.support.concurrent_steps import HOLD_SECONDS, held_until, run_at_once
-from tests.support.reporting_year import filed
-from tests.support.settings import issuing
-
-DECEMBER = datetime(2027, 12, 2, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -72,39 +63,6 @@ def test_a_renewal_accepted_while_a_report_is_filed_under_the_old_agreement_both
         old = db.session().get(Agreement, old_id)
         assert old is not None
         assert old.superseded_by_id == renewal_id
-
-
-def renewed(app: Flask, *, accepted: bool = False) -> tuple[int, int, int]:
-    """A 2027 agreement and its renewal for 2028, issued (or `accepted`): the vendor's,
-    the old agreement's and the renewal's ids."""
-    with app.app_context():
-        ratecards.import_card(example_document(), published_by="tests")
-        ratecards.import_card(
-            card_document(version="2028.1", effective_from="2028-01-01", effective_to="2028-12-31"),
-            published_by="tests",
-        )
-        session = db.session()
-        vendor, staff = factories.make_vendor(session), factories.make_staff(session)
-        old_id = make_active_agreement(vendor, staff, AUTO_USE, now=NOW).id
-        actor = Actor.of(accounts.principal_for(vendor))
-        renewal = services.start_renewal(old_id, actor, now=DECEMBER)
-        renewal = services.submit(renewal.id, actor, policy=issuing(), attest=True, now=DECEMBER)
-        issued = agreement_of(renewal)
-        if accepted:
-            accept(issued, vendor, now=DECEMBER)
-        found = (vendor.id, old_id, issued.id)
-        session.commit()
-        return found
-
-
-def report(vendor_id: int, agreement_id: int) -> Callable[[], Filing]:
-    """The first quarter's report (nothing used) filed under the agreement."""
-
-    def filing_it() -> Filing:
-        filer = db.session().get(User, vendor_id)
-        return filed(filer, agreement_id, date(2027, 1, 1), [], now=DECEMBER)
-
-    return filing_it
 
 
 @pytest.fixture
