@@ -26,6 +26,7 @@ from sqlalchemy import (
     select,
     true,
     type_coerce,
+    union,
 )
 from sqlalchemy.engine import Row
 from sqlalchemy.orm import (
@@ -1305,3 +1306,78 @@ def rest_after(session: Session, where: tuple[ColumnElement[bool], ...], named: 
         sum(count for _, count, _ in rows),
         {currency: quantize(total or Decimal(0), currency) for currency, _, total in rows},
     )
+
+
+def moving_or_owing(start: date) -> ColumnElement[bool]:
+    """The invoices that may owe on the day before `start` or on any day from it: all
+    but those that owe nothing on the day before `start` and on which nothing happens
+    from `start` on: the one rule for "may owe on day D" (`moving_or_owing(D + 1)`),
+    read by a statement from `start` for its ledger and, since round 55 (aging55), by
+    the Finance page's balances on a day or at period ends (`finance.queries`), which
+    chose them by `paid_at` (when the invoice was last marked paid, not the bank's
+    days: a bank's return recorded after a credit note in full leaves the invoice
+    paid, owing nothing now, yet it owed between the two). Round 53 wrote it for the
+    statement (the ledger read every invoice the organization was ever issued, 2,000
+    at 2,000 agreements, for a year's statement). Such an invoice adds nothing
+    to the opening or closing balance, nor to any line's change: its balance
+    (`Receivable.balance_on`) changes only on its own days (its issue, a payment
+    collected, a credit note, a payment returned, a refund sent, its void), and none
+    comes from `start` on, so it owes from then what it owed, with everything
+    recorded, before.
+
+    Left out only when, as SQL: nothing moves on it from `start` on (issued before
+    `start`, not voided from then on, no payment collected (`collected_between`),
+    credit note issued, payment returned, refund sent (`refunded_between`) or refund
+    returned by the card's bank (`refund_returned_between`, round 54) from `start`
+    on), and it owes nothing now: voided, or `owed_of` (its stored totals,
+    `Invoice.owed`: the one rule for what an invoice owes) at most zero. With
+    nothing moving from `start` on, what it owes now is what it owed the day before
+    `start`: its stored totals are the sums of its dated events, whatever its history
+    (round 54, `tests/integration/billing/test_stored_totals_equal_events.py`), so
+    the sums of them up to that day are the same. Round 53 added those events up
+    here again, a third copy of the rule that missed the refunds sent until the
+    lead's merge. Anything else is read and summed by `balance_on`, as before: this
+    decides which invoices are read, never a figure."""
+    return _moving_or_owing(start, by_invoice=True)
+
+
+def moving_or_owing_all(start: date) -> ColumnElement[bool]:
+    """`moving_or_owing` for a read of every invoice of a currency (the Finance page's
+    balances, round 55): the same rule, each kind of money moved from `start` on read
+    once as a set of invoice ids (`IN`) rather than asked of each invoice (`EXISTS`,
+    which a statement's few invoices of one organization want): at 30,000 invoices the
+    correlated form asked five indexes of each invoice owing nothing now."""
+    return _moving_or_owing(start, by_invoice=False)
+
+
+def _moved_from(start: date) -> list[tuple[Any, ColumnElement[bool]]]:
+    """Each kind of money that moves an invoice's balance, and its condition of moving
+    from `start` on: the records' `invoice_id` and when."""
+    return [
+        (Payment.invoice_id, collected_between(start, None)),
+        (CreditNote.invoice_id, CreditNote.issue_date >= start),
+        (PaymentReversal.invoice_id, PaymentReversal.returned_on >= start),
+        (Refund.invoice_id, refunded_between(start, None)),
+        (Refund.invoice_id, refund_returned_between(start, None)),
+    ]
+
+
+def _moving_or_owing(start: date, *, by_invoice: bool) -> ColumnElement[bool]:
+    """`moving_or_owing`, the money asked of each invoice (`by_invoice`) or read once."""
+    moved = _moved_from(start)
+    money: list[ColumnElement[bool]]
+    if by_invoice:
+        money = [
+            select(invoice_id).where(invoice_id == Invoice.id, when).exists()
+            for invoice_id, when in moved
+        ]
+    else:
+        money = [Invoice.id.in_(union(*(select(id_).where(when) for id_, when in moved)))]
+    moves_from_start = or_(
+        Invoice.issue_date >= start,
+        Invoice.voided_at >= office_day_start(start),
+        *money,
+    )
+    owes = and_(Invoice.voided_at.is_(None), owed_of(Invoice) > Decimal(0))
+    # What owes now first: a column sum, asked before the events of the others.
+    return or_(owes, moves_from_start)

@@ -25,7 +25,7 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, and_, or_, select
+from sqlalchemy import Select, and_, or_, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from licensing.accounts.models import Organization
@@ -40,7 +40,7 @@ from licensing.billing.models import (
 )
 from licensing.billing.queries import (
     collected_between,
-    owed_of,
+    moving_or_owing,
     refund_returned_between,
     refunded_between,
     reversed_between,
@@ -450,53 +450,6 @@ def movements(session: Session, scope: _Scope) -> list[Movement]:
         *_reversals(session, scope),
         *_refunds(session, scope),
     ]
-
-
-def moving_or_owing(start: date) -> ColumnElement[bool]:
-    """The invoices a statement from `start` needs in its ledger: all but those that
-    owe nothing on the day before `start` and on which nothing happens from `start`
-    on (round 53: the ledger read every invoice the organization was ever issued,
-    2,000 at 2,000 agreements, for a year's statement). Such an invoice adds nothing
-    to the opening or closing balance, nor to any line's change: its balance
-    (`Receivable.balance_on`) changes only on its own days (its issue, a payment
-    collected, a credit note, a payment returned, a refund sent, its void), and none
-    comes from `start` on, so it owes from then what it owed, with everything
-    recorded, before.
-
-    Left out only when, as SQL: nothing moves on it from `start` on (issued before
-    `start`, not voided from then on, no payment collected (`collected_between`),
-    credit note issued, payment returned, refund sent (`refunded_between`) or refund
-    returned by the card's bank (`refund_returned_between`, round 54) from `start`
-    on), and it owes nothing now: voided, or `owed_of` (its stored totals,
-    `Invoice.owed`: the one rule for what an invoice owes) at most zero. With
-    nothing moving from `start` on, what it owes now is what it owed the day before
-    `start`: its stored totals are the sums of its dated events, whatever its history
-    (round 54, `tests/integration/billing/test_stored_totals_equal_events.py`), so
-    the sums of them up to that day are the same. Round 53 added those events up
-    here again, a third copy of the rule that missed the refunds sent until the
-    lead's merge. Anything else is read and summed by `balance_on`, as before: this
-    decides which invoices are read, never a figure."""
-    moves_from_start = or_(
-        Invoice.issue_date >= start,
-        Invoice.voided_at >= office_day_start(start),
-        select(Payment.id)
-        .where(Payment.invoice_id == Invoice.id, collected_between(start, None))
-        .exists(),
-        select(CreditNote.id)
-        .where(CreditNote.invoice_id == Invoice.id, CreditNote.issue_date >= start)
-        .exists(),
-        select(PaymentReversal.id)
-        .where(PaymentReversal.invoice_id == Invoice.id, PaymentReversal.returned_on >= start)
-        .exists(),
-        select(Refund.id)
-        .where(Refund.invoice_id == Invoice.id, refunded_between(start, None))
-        .exists(),
-        select(Refund.id)
-        .where(Refund.invoice_id == Invoice.id, refund_returned_between(start, None))
-        .exists(),
-    )
-    owes = and_(Invoice.voided_at.is_(None), owed_of(Invoice) > ZERO)
-    return or_(moves_from_start, owes)
 
 
 def currencies_billed(session: Session, organization_id: int) -> list[str]:

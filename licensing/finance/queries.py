@@ -34,9 +34,10 @@ Every figure is in one currency (the `currency` filter): amounts in different
 currencies are never added. Sums are exact decimals from the database; the
 receivables too are summed by the database (round 53), at every period end
 (`period_end_balances`) and, for the aging and the top licensees, per invoice on
-one day (`owed_on`), leaving out invoices settled before the window (they owe
-nothing at any date in it). `Receivable.balance_on` is the same definition in
-Python, for statements of account.
+one day (`owed_on`), leaving out the invoices that owe nothing now and on which
+nothing moved from the window's first day on (`billing.queries.moving_or_owing`: they
+owe nothing at any date in it; round 55, where `paid_at` left out some that did).
+`Receivable.balance_on` is the same definition in Python, for statements of account.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from itertools import groupby
 from typing import Any, NamedTuple, TypeVar
@@ -79,6 +80,7 @@ from licensing.billing.models import (
 )
 from licensing.billing.queries import (
     collected_between,
+    moving_or_owing_all,
     not_chased_on,
     owed_again_by,
     owed_since,
@@ -97,6 +99,7 @@ from licensing.permissions.models import PermissionRequest
 from licensing.permissions.states import WITH_STAFF
 
 ZERO = Decimal(0)
+ONE_DAY = timedelta(days=1)
 MONTH = "month"
 QUARTER = "quarter"
 GRANULARITIES = (MONTH, QUARTER)
@@ -179,11 +182,6 @@ class Filters:
     @property
     def periods(self) -> list[Period]:
         return periods(self.first_month, self.last_month, self.granularity)
-
-
-def _moment(day: date) -> datetime:
-    """The start of `day` in UTC, a day early: a bound loose enough for office dates."""
-    return datetime.combine(day - timedelta(days=1), time.min, tzinfo=UTC)
 
 
 # --- the ledger --------------------------------------------------------------------
@@ -398,8 +396,8 @@ def receivables(
     among: ColumnElement[bool] | None = None,
 ) -> list[Receivable]:
     """Invoices issued by `until` that may owe something on some day from `since`
-    (those paid in full before `since` owe nothing in the window: a reversal since
-    reopens its invoice, clearing `paid_at`; every one without `since`): of one
+    (those owing nothing now on which nothing moved from `since` on owe nothing in
+    the window, `_unsettled_since`; every one without `since`): of one
     organization when given (or of the `organization_ids`: one read for several).
     `voided_too` adds void invoices, each owing until the day it was voided, as the
     receivables export lists them as of an earlier day (a statement of account).
@@ -503,9 +501,14 @@ def receivables(
 
 
 def _unsettled_since(since: date) -> ColumnElement[bool]:
-    """Invoices that may owe something on some day from `since`: not paid in full
-    before it (a reversal since reopens its invoice, clearing `paid_at`)."""
-    return or_(Invoice.paid_at.is_(None), Invoice.paid_at >= _moment(since))
+    """Invoices that may owe something on some day from `since`: owing now, or moving
+    on or after `since` (`billing.queries.moving_or_owing`: any other owed nothing the
+    day before and nothing moved it since). Until round 55 (aging55): not paid in full
+    before `since` by `paid_at`, which is when the invoice was last marked paid, not
+    the bank's days: a cheque's return recorded after a credit note in full leaves the
+    invoice paid (it owes nothing now), yet it owed from the return to the credit note,
+    and the aging, the top licensees and a later range's Outstanding left it out."""
+    return moving_or_owing_all(since)
 
 
 def _credited_by(until: date) -> ColumnElement[bool]:
@@ -677,10 +680,10 @@ def period_end_balances(
     session: Session, currency: str, ends: Sequence[date], since: date
 ) -> tuple[list[Decimal], list[Decimal]]:
     """At the end of each of `ends` (ascending): what was outstanding (the sum of each
-    invoice's `balance_on`, of those not paid in full before `since`, who owe nothing
-    from it on), and what credit notes had credited beyond what their invoices owed
-    (`owed_back_on`), summed by the database (round 53: each
-    invoice was read into Python with its payments and credits first)."""
+    invoice's `balance_on`, of those that may owe from `since` on: `_unsettled_since`),
+    and what credit notes had credited beyond what their invoices owed (`owed_back_on`),
+    summed by the database (round 53: each invoice was read into Python with its
+    payments and credits first)."""
     if not ends:
         return [], []
     owed = _owed_at_ends(currency, ends, since).subquery()
@@ -742,7 +745,7 @@ def owed_on(session: Session, currency: str, day: date) -> list[Owed]:
     each read every receivable into Python with its payments and credits)."""
     invoices = (
         select(Invoice.id, Invoice.total)
-        .where(*_issued(currency), Invoice.issue_date <= day, _unsettled_since(day))
+        .where(*_issued(currency), Invoice.issue_date <= day, _unsettled_since(day + ONE_DAY))
         .cte("receivable")
         .prefix_with("MATERIALIZED")  # read once, not once for each statement naming it
     )
