@@ -21,6 +21,7 @@ from licensing.permissions.models import PermissionRequest
 from tests.integration.agreements.conftest import STAFF_USE
 from tests.integration.permissions.conftest import submit  # noqa: F401 - the fixture
 from tests.support.factories import make_staff
+from tests.support.pages import confirmation_carried
 
 
 def _users() -> int:
@@ -176,7 +177,15 @@ def test_closing_an_organization_asks_for_confirmation_first(
     assert "cannot be undone" in page
     db.session().refresh(organization)
     assert organization.standing == "active"
-    done = console.post(url, data={"action": "close", "reason": reason, "confirmed": "yes"})
+    done = console.post(
+        url,
+        data={
+            "action": "close",
+            "reason": reason,
+            "confirmed": "yes",
+            "confirmation": confirmation_carried(asked),
+        },
+    )
     assert done.status_code == 302
     db.session().refresh(organization)
     assert organization.standing == "closed"
