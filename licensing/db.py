@@ -44,7 +44,13 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.orm import DeclarativeBase, InstrumentedAttribute, Session, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    InstrumentedAttribute,
+    ORMExecuteState,
+    Session,
+    sessionmaker,
+)
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.functions import FunctionElement
 
@@ -322,6 +328,25 @@ def init_app(app: Flask, database_url: str, *, jit: str = "server") -> Database:
 def database() -> Database:
     db: Database = current_app.extensions["licensing.db"]
     return db
+
+
+@event.listens_for(Session, "do_orm_execute")
+def _locked_rows_read_afresh(state: ORMExecuteState) -> None:
+    """Every row a step locks is read as it is once locked (round 55, stale55): any
+    ORM read FOR UPDATE (`session.get(..., with_for_update=...)`, a select's
+    `.with_for_update()`, a batch job's `claim`) loads with `populate_existing`.
+
+    Without it SQLAlchemy returns the object already in the session with the values
+    read before the lock: the lock waited for another step that changed the row and
+    committed, and the step then acted on what its page read earlier (an acceptance
+    accepted a replaced agreement, a denial overwrote a grant,
+    `tests/integration/permissions/test_decision_read_locked.py`). Here, once, rather
+    than a flag at each call: a new locked read cannot forget it. It costs no
+    statement (the locked SELECT is sent anyway; its row now overwrites the
+    session's copy), and autoflush has written the step's own changes first."""
+    locking = getattr(state.statement, "_for_update_arg", None) is not None
+    if state.is_select and locking:
+        state.update_execution_options(populate_existing=True)
 
 
 def session() -> Session:

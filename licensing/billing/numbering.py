@@ -38,7 +38,6 @@ def next_number(session: Session, series: references.ByYear, year: int) -> str:
         select(NumberSequence)
         .where(NumberSequence.series == series.prefix, NumberSequence.year == year)
         .with_for_update()
-        .execution_options(populate_existing=True)
     ).scalar_one()
     sequence.last_number += 1
     session.flush()

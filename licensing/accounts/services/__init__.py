@@ -13,7 +13,8 @@ through the outbox in the same transaction.
 The lock order (round 55). Every audited step locks the audit chain's head at its
 first event until it commits (`audit.services.take_turn`), so the head is in every
 order: what a step locks before its first event, no other step may lock after its
-own. A step that locks more than one of these locks them in this order:
+own. A locked row is read as it is once locked (`licensing.db`, round 55, stale55).
+A step that locks more than one of these locks them in this order:
 
     1. the audit log's turn, then the organization (`locked_organization`: the steps
        that count its administrators, invitations, the two-step requirement, a

@@ -727,7 +727,6 @@ def sign_in_with_passkey(
             select(Passkey)
             .where(Passkey.credential_id == credential_id, Passkey.user_id == owner)
             .with_for_update()
-            .execution_options(populate_existing=True)
         )
         if passkey is None or user is None:
             raise AuthenticationRequired(UNKNOWN_PASSKEY)

@@ -44,9 +44,7 @@ def locked_organization(session: Session, organization_id: int) -> Organization:
     agreement's acceptance activating its standing, a payment restoring it)
     deadlocked with a step holding it while it waited for the log."""
     audit.take_turn(session)
-    organization = session.get(
-        Organization, organization_id, with_for_update=True, populate_existing=True
-    )
+    organization = session.get(Organization, organization_id, with_for_update=True)
     if organization is None:
         raise NotFound(f"There is no organization {organization_id}.")
     return organization

@@ -488,9 +488,7 @@ def hold_now_if_overdue(
     # FOR NO KEY UPDATE, as `db.claim`: standing is not a key, and FOR UPDATE would
     # make another transaction's invoice INSERT for the organization (its foreign-key
     # check) wait for this one.
-    organization = session.get(
-        Organization, organization_id, with_for_update={"key_share": True}, populate_existing=True
-    )
+    organization = session.get(Organization, organization_id, with_for_update={"key_share": True})
     if organization is None or organization.standing != ACTIVE:
         return False
     return _hold(session, organization, overdue, actor)

@@ -59,9 +59,10 @@ to unlink it and deadlocked with a filing under it
 (`tests/integration/agreements/test_expiry_lock_order.py`). A reissue locks the
 agreement, then its application, then audits and draws the new number: the
 application's own steps lock it alone, so it is in order (round 55,
-`test_reissue_lock_order.py`). `_owned` reads its record afresh under the lock: a
-page's earlier read left stale values in the session (an acceptance waiting for a
-reissue accepted the replaced agreement, and the database refused it: a 500).
+`test_reissue_lock_order.py`). `_owned` reads its record afresh under the lock, as
+every locked read does (`licensing.db`'s rule, stale55): a page's earlier read left
+stale values in the session (an acceptance waiting for a reissue accepted the
+replaced agreement, and the database refused it: a 500).
 """
 
 from licensing.agreements.commands import (

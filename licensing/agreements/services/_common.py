@@ -179,8 +179,9 @@ def _owned(session: Session, model: type[T], record_id: int, actor: Actor) -> T:
     found" otherwise. Afresh (round 55, lockrest55): a page that read the record
     before the step (the acceptance's) left it in the session, and `get` kept those
     values: an acceptance waiting for a reissue accepted the replaced agreement as
-    `issued` (the database refused: a 500)."""
-    found = session.get(model, record_id, with_for_update=True, populate_existing=True)
+    `issued` (the database refused: a 500). `licensing.db` reads every locked row so
+    (stale55)."""
+    found = session.get(model, record_id, with_for_update=True)
     if found is None or not actor.may_see(found.organization_id):
         raise NotFound(f"There is no {model.__name__.lower()} {record_id}.")
     return found

@@ -333,7 +333,7 @@ def _lock_renewed(session: Session, renewal: Agreement) -> None:
     termination of the renewal that audited first and locked it only to link or
     unlink it deadlocked with them."""
     if renewal.renewal_of_id is not None:
-        session.get(Agreement, renewal.renewal_of_id, with_for_update=True, populate_existing=True)
+        session.get(Agreement, renewal.renewal_of_id, with_for_update=True)
 
 
 def _link_renewed(session: Session, renewal: Agreement, actor: Actor, now: datetime) -> None:

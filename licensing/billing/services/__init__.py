@@ -48,6 +48,14 @@ offline refund names none) and never its credit note, so it takes turns with a
 payment, a credit note or another refund of the same invoice at the invoice, before
 either audits (read, and a return and a payment of the same invoice run at once in
 `tests/integration/billing/test_refund_return_lock_order.py`).
+
+A locked row is read as it is once locked (round 55, stale55): `licensing.db`
+loads every FOR UPDATE read with `populate_existing`, so a step that waited for
+another acts on what that one committed, not on the copy its page read before
+(two clerks sending a statement again at once sent it twice:
+`tests/integration/billing/test_resend_read_locked.py`). `_locked` and
+`_locked_payment` still refresh after their lock (one statement each, now
+redundant; left so that the statement counts stand).
 """
 
 from __future__ import annotations

@@ -469,9 +469,7 @@ def _locked_billing_contact(session: Session, invoice_id: int) -> str:
     invoice = session.get(Invoice, invoice_id)
     if invoice is None:
         raise NotFound(f"There is no invoice {invoice_id}.")
-    organization = session.get(
-        Organization, invoice.organization_id, with_for_update=True, populate_existing=True
-    )
+    organization = session.get(Organization, invoice.organization_id, with_for_update=True)
     assert organization is not None  # an invoice's organization is never deleted
     return organization.billing_email
 

@@ -211,10 +211,7 @@ def _locked_refund(session: Session, refund_id: int) -> tuple[Refund, Invoice]:
     """The refund and its invoice, row-locked in the lock order (`billing.services`:
     the record the step starts from, then the invoice), each read afresh."""
     refund = session.scalars(
-        select(Refund)
-        .where(Refund.id == refund_id)
-        .with_for_update()
-        .execution_options(populate_existing=True)
+        select(Refund).where(Refund.id == refund_id).with_for_update()
     ).one_or_none()
     if refund is None:
         raise NotFound(f"There is no refund {refund_id}.")

@@ -22,6 +22,12 @@ open requests before its first event (`reviewer_withdrawing`:
 `lock_reviewers_requests`); it locked them after auditing the account, through
 `reviewer_withdrawn`, and deadlocked with a step on one of them until round 55
 (lockrest55, `tests/integration/accounts/test_reviewer_withdrawn_lock_order.py`).
+
+A locked row is read as it is once locked (round 55, stale55): `licensing.db`
+loads every FOR UPDATE read with `populate_existing`, so a step that waited for
+another acts on what that one committed, not on the copy its page read before
+(a requester withdrawing from the status page while staff approved withdrew the
+granted request: `tests/integration/permissions/test_decision_read_locked.py`).
 """
 
 from ..commands import PermissionRequestInput

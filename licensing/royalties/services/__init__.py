@@ -38,6 +38,10 @@ A filing locks, in this order:
 
 Staff review (`review`) locks the report alone, then audits; nothing locks a
 report before its agreement.
+
+A locked row is read as it is once locked (round 55, stale55): `licensing.db`
+loads every FOR UPDATE read with `populate_existing`, so a step that waited for
+another acts on what that one committed, not on the copy its page read before.
 """
 
 from __future__ import annotations
