@@ -29,7 +29,7 @@ from licensing.billing import services
 from licensing.billing.models import Invoice
 from licensing.billing.services import monthly_statements
 from licensing.billing.statements import statement_of_account
-from tests.support.billing import credited, paid_offline, reversed_offline
+from tests.support.billing import cheque_returned_behind_a_credit
 from tests.support.monthly_statements import IN_JANUARY, invoice, organization, statement_emails
 
 FEBRUARY = date(2027, 2, 1)
@@ -44,21 +44,8 @@ def _owing_all_february_paid_in_january() -> Organization:
     """The history of the module's docstring: its organization."""
     owing = organization("Quillfeather Analytics")
     issued = invoice(owing.id, "1000.00", IN_JANUARY)
-    cheque = paid_offline(
-        issued.id,
-        "1000.00",
-        "CHK-1",
-        method="check",
-        received_on=date(2027, 1, 18),
-        now=_at(date(2027, 1, 18)),
-    )
-    credited(issued.id, "1000.00", "Licence cancelled", now=_at(date(2027, 3, 1)))
-    reversed_offline(
-        cheque.id,
-        "Cheque returned unpaid",
-        returned_on=date(2027, 1, 25),
-        now=_at(date(2027, 3, 3)),
-    )
+    # Received 18 January, returned 25 January, credited 1 March (recorded 3 March).
+    cheque_returned_behind_a_credit(issued.id, "1000.00")
     stored = db.session().get(Invoice, issued.id)
     assert stored is not None
     db.session().refresh(stored)

@@ -24,7 +24,7 @@ from licensing import db
 from licensing.accounts.models import User
 from licensing.exports.datasets import receivables
 from licensing.exports.filters import ExportFilter
-from tests.support.billing import credited, paid_offline, reversed_offline
+from tests.support.billing import cheque_returned_behind_a_credit
 from tests.support.exports import receivables as exported
 from tests.support.monthly_statements import IN_JANUARY, invoice, organization, paid
 
@@ -40,18 +40,8 @@ def _history() -> dict[str, str]:
     paid(a, date(2027, 1, 20))
     b = invoice(owner.id, "500.00", IN_JANUARY)
     c = invoice(owner.id, "700.00", IN_JANUARY)
-    cheque = paid_offline(
-        c.id,
-        "700.00",
-        "CHK-1",
-        method="check",
-        received_on=date(2027, 1, 18),
-        now=_at(date(2027, 1, 18)),
-    )
-    credited(c.id, "700.00", "Licence cancelled", now=_at(date(2027, 3, 1)))
-    reversed_offline(
-        cheque.id, "Cheque returned", returned_on=date(2027, 1, 25), now=_at(date(2027, 3, 3))
-    )
+    # Received 18 January, returned 25 January, credited 1 March (recorded 3 March).
+    cheque_returned_behind_a_credit(c.id, "700.00")
     numbers = {"A": a.number, "B": b.number, "C": c.number}
     assert all(numbers.values())
     return {number: letter for letter, number in numbers.items() if number}
