@@ -694,8 +694,22 @@ def not_chased_on(day: date) -> ColumnElement[bool]:
     balances apart from those aged by days past due (the Finance page's aging, its
     monthly report, the receivables export's `aging_bucket`). On the day owed again
     itself the balance is owed, aged from that day (0 days past due, as an invoice on
-    its due date), and not yet overdue (`overdue_on`), so not chased."""
-    return _dispute_standing(day, PaymentDispute.owed_again_on > day)
+    its due date), and not yet overdue (`overdue_on`), so not chased.
+
+    Round 55 (statements55): also one lost by then that took money the invoice had
+    counted (`reversal_id`) but set no day owed again, the invoice owing nothing at its
+    close (a credit note in full booked before Stripe's word of the dispute arrived,
+    the money withdrawn on a day before the note), while the invoice is not collectible
+    (never reopened since): nothing was asked for again, so the balance it owed by the
+    bank's days between the withdrawal and the note was never chased. It aged from its
+    due date (1-30 days on the page and in the export alike), as if chased."""
+    never_owed_again = and_(
+        PaymentDispute.state == LOST,
+        PaymentDispute.reversal_id.is_not(None),
+        PaymentDispute.owed_again_on.is_(None),
+        Invoice.state.not_in(sorted(COLLECTIBLE)),
+    )
+    return _dispute_standing(day, PaymentDispute.owed_again_on > day, never_owed_again)
 
 
 def _dispute_standing(day: date, *or_closed_but: ColumnElement[bool]) -> ColumnElement[bool]:

@@ -7,7 +7,7 @@ billing staff member through the real services (validation, audit and all).
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -67,3 +67,37 @@ def reversed_offline(
         now=now,
         actor=billing_clerk(),
     )
+
+
+def cheque_returned_behind_a_credit(
+    invoice_id: int,
+    amount: str,
+    *,
+    received_on: date = date(2027, 1, 18),
+    returned_on: date = date(2027, 1, 25),
+    credited_on: date = date(2027, 3, 1),
+) -> None:
+    """A cheque of `amount` received on the invoice (paid), a credit note of `amount`
+    on `credited_on` (the licence cancelled), then, two days later, the bank's return
+    of the cheque recorded, dated `returned_on` before the note: the invoice owes
+    nothing now, so it stays paid with its old `paid_at`, though by the bank's days it
+    owed from the return to the note (round 55). Each step at 18:00 UTC of its day."""
+    cheque = paid_offline(
+        invoice_id,
+        amount,
+        "CHK-1",
+        method="check",
+        received_on=received_on,
+        now=_afternoon(received_on),
+    )
+    credited(invoice_id, amount, "Licence cancelled", now=_afternoon(credited_on))
+    reversed_offline(
+        cheque.id,
+        "Cheque returned unpaid",
+        returned_on=returned_on,
+        now=_afternoon(credited_on + timedelta(days=2)),
+    )
+
+
+def _afternoon(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, 18, 0, tzinfo=UTC)

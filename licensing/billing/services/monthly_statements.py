@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Exists, and_, case, exists, func, or_, select
+from sqlalchemy import ColumnElement, Exists, case, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -140,12 +140,16 @@ def statements_due(session: Session, month: date) -> DueStatements:
         SentStatement.currency == Invoice.currency,
         SentStatement.month == month,
     )
-    # An invoice that may owe at the month's end, or was voided in it: not paid in
-    # full before the month (the receivables' own rule: a reversal since clears
-    # `paid_at`), nor voided before it. Then any other movement in the month.
-    may_owe = and_(
-        or_(Invoice.paid_at.is_(None), Invoice.paid_at >= office_day_start(start - ONE_DAY)),
-        or_(Invoice.voided_at.is_(None), Invoice.voided_at >= office_day_start(start)),
+    # An invoice that may owe at the month's end (the one rule, `moving_or_owing`: it
+    # owes now, or money moved on it after the month), or was issued or voided in it.
+    # Then any other movement in the month. Round 55 (statements55): not by `paid_at`,
+    # which is when the invoice was last marked paid as booked: a bank's return
+    # recorded after a credit note in full leaves it paid, with its old `paid_at`,
+    # though by the bank's days it owed in between, so a late run missed it.
+    may_owe = or_(
+        queries.moving_or_owing_all(end + ONE_DAY),
+        Invoice.issue_date >= start,
+        Invoice.voided_at >= office_day_start(start),
     )
     moved = (
         _in(CreditNote, same, CreditNote.issue_date.between(start, end)),

@@ -22,6 +22,7 @@ from licensing.billing.models import CreditNote, Invoice, Payment, PaymentRevers
 from licensing.billing.queries import (
     collected_between,
     disputed_on,
+    moving_or_owing_all,
     not_chased_on,
     owed_again_by,
     owed_since,
@@ -195,6 +196,10 @@ def _statement(given: ExportFilter, as_of: date) -> Statement:
         Invoice.state != DRAFT,
         Invoice.issue_date <= as_of,
         or_(Invoice.state != VOID, Invoice.voided_at >= end_of_day),
+        # Only the invoices that may owe on the as-of day (round 55, statements55: the
+        # one rule, `moving_or_owing`): one left out owes nothing now and nothing
+        # moved on it after the day, so it owed nothing then and had no row.
+        moving_or_owing_all(as_of + timedelta(days=1)),
     )
     statement = of_licensee(statement, Invoice, given)
     return on_days(statement, Invoice.issue_date, given)

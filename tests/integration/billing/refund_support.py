@@ -24,7 +24,7 @@ from tests.support.factories import billing_clerk
 from tests.support.servers import LocalStripe
 
 from .conftest import activated, send_activation
-from .stripe_support import card_token, events_for, signed
+from .stripe_support import card_token, deliver_event, events_for
 
 
 def paid_offline_and_credited(
@@ -56,8 +56,7 @@ def refunds_of(credit: CreditNote) -> list[Refund]:
 
 
 def deliver(client: FlaskClient, event: dict[str, Any]) -> dict[str, Any]:
-    payload, headers = signed(event)
-    response = client.post("/webhooks/stripe", data=payload, headers=headers)
+    response = deliver_event(client, event)
     assert response.status_code == 200
     answer: dict[str, Any] = response.get_json()
     return answer

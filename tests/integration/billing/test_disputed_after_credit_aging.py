@@ -5,8 +5,10 @@ credit note in full, on the Finance page's aging.
     note of 250.00 on 03-10; on 03-12 Stripe's dispute arrives, lost, the money
     withdrawn on 03-02: the invoice stays paid (250.00 - 0.00 - 250.00 = 0.00)
 
-By the bank's days it owed 250.00 from 03-02 to 03-09 (aged from its due date, as the
-receivables export ages it: the invoice never reopened, so no day owed again was set).
+By the bank's days it owed 250.00 from 03-02 to 03-09. The invoice never reopened, so
+no day owed again was set and nothing was asked for again: since round 55
+(statements55) that balance is *Disputed or lost, not yet owed again* on the page and
+`not_chased` in the export, where both aged it from its due date (1-30 days).
 `paid_at` (20 January) chose it out of the page's aging; the rule
 (`billing.queries.moving_or_owing`) keeps it, as the receivables export and the ledger
 count it (`tests/integration/finance/test_aging_after_paid_at.py` has the offline case).
@@ -76,7 +78,11 @@ def test_a_dispute_withdrawn_before_a_credit_note_in_full_is_in_the_aging_on_its
         assert sum((each.balance_on(day) for each in ledger), ZERO) == owes, day
         aged = {row.key: row.amount for row in finance.aging(session, "USD", day)}
         assert sum(aged.values(), ZERO) == owes, day
-        # 19 days past its due date (14 February) on 5 March, as the export ages it.
-        assert aged["1_30"] == owes, day
+        # Round 55 (statements55): not 1-30 days past its due date (14 February), as if
+        # chased: the dispute lost set no day owed again (the invoice owed nothing at
+        # its close) and nothing was ever asked for again: not chased, on the page...
+        assert (aged["1_30"], aged["disputed"]) == (ZERO, owes), day
+    # ...and in the export alike.
     (row,) = receivables(client, billing_staff, "2027-03-05")
-    assert (row["balance"], row["aging_bucket"], row["state"]) == ("250.00", "1-30", "paid")
+    assert (row["balance"], row["aging_bucket"], row["state"]) == ("250.00", "not_chased", "paid")
+    assert (row["bucket"], row["days_1_30"]) == ("1-30", "250.00")  # schema 1's columns

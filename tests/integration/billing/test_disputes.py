@@ -14,6 +14,7 @@ from typing import Any
 from unittest import mock
 
 import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
@@ -51,7 +52,7 @@ from .dispute_support import (
     paid_with_charge,
 )
 from .refund_support import deliver, paid_by_card
-from .stripe_support import _call, signed, stripe_config
+from .stripe_support import _call, deliver_now, signed, stripe_config
 
 # A fixed day before the disputes dated in March 2027: passed only before 3 March 2027.
 pytestmark = pytest.mark.usefixtures("before_the_disputes")
@@ -553,6 +554,37 @@ def test_a_charge_only_dispute_of_a_payment_that_kept_no_charge_is_matched_by_as
     assert db.session().scalar(select(func.count()).select_from(UnmatchedDispute)) == 0
 
 
+def test_stripes_withdrawal_and_reinstatement_dated_ahead_of_the_clock_are_booked_today(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 55 (statements55): as a dispute's close is, never after now. The test's
+    clock is 20 January; Stripe's balance transactions say 2 March and 20 April (its
+    clock ahead of ours): a day not yet come was booked, and the invoice read as paid
+    again from a day in the future."""
+    today = date(2027, 1, 20)
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    created = dispute_event("charge.dispute.created", payment, charge, moved=(WITHDRAWN,))
+    assert deliver_now(client, created).status_code == 200
+    dispute = _dispute()
+    assert dispute.withdrawn_on == today
+    taken = db.session().scalars(select(PaymentReversal)).one()
+    assert taken.returned_on == today
+    closed = dispute_event(
+        "charge.dispute.closed", payment, charge, status="won", moved=(WITHDRAWN, REINSTATED)
+    )
+    assert deliver_now(client, closed).status_code == 200
+    db.session().refresh(dispute)
+    assert (dispute.state, dispute.reinstated_on) == ("won", today)
+    back = db.session().get(Payment, dispute.reinstatement_id)
+    assert back is not None
+    assert back.paid_date == today
+    db.session().refresh(invoice)
+    assert invoice.state == "paid"
+
+
 def test_a_dispute_stripe_could_not_place_is_kept_unmatched_and_matched_later_by_the_command(
     app: Flask,
     signed_in: Callable[..., FlaskClient],
@@ -590,7 +622,9 @@ def test_a_dispute_stripe_could_not_place_is_kept_unmatched_and_matched_later_by
     assert f"charge {charge}" in html
     assert "licensing payments match-disputes" in html
 
-    run = services.match_disputes(settings.gateway(), actor=Actor.SYSTEM)
+    # The next morning after Stripe's withdrawal (booked on its day, never after now).
+    with time_machine.travel(WITHDRAWN + timedelta(hours=18), tick=True):
+        run = services.match_disputes(settings.gateway(), actor=Actor.SYSTEM)
     assert (run.still, run.dropped) == ([], [])
     assert "recorded" in run.matched[0]
     assert "withdrawal of 250.00 booked" in run.matched[0]
