@@ -24,6 +24,7 @@ from licensing.agreements.services._common import (
     _Errors,
     _now,
     _owned,
+    _reason,
     _ReasonedStep,
     _tell_vendor,
     _text,
@@ -375,7 +376,9 @@ TERMINATION_CONFIRMATION = confirmations.Kind(
 
 def termination_confirmation(agreement: Agreement, reason: str, actor: Actor, now: datetime) -> str:
     """The value the termination's confirmation carries: the agreement's state and
-    the reason it was shown with, to `actor`."""
+    the reason it was shown with, to `actor`. A reason the step would refuse (too
+    long) is refused here, before asking, beside its field."""
+    _reason(reason)
     said = {"state": agreement.state, "reason": confirmations.digest(reason.strip())}
     return TERMINATION_CONFIRMATION.sign(agreement.id, actor, now, said)
 
@@ -399,6 +402,7 @@ def terminate(
     gives one, "" when it had none), the state shown is the one it signed: refused
     (`ConfirmationRefused`, 400, nothing changed) unless it is the service's, for
     this agreement, reason and person, shown within `CONFIRM_WITHIN` (round 55)."""
+    _reason(reason)  # the field's own message first, whatever the confirmation says
     if confirmation is not None:
         shown_state = TERMINATION_CONFIRMATION.read_as_posted(
             confirmation,

@@ -10,6 +10,7 @@ import html
 import re
 from typing import Any
 
+import pytest
 from flask.testing import FlaskClient
 from sqlalchemy import func, select
 
@@ -237,19 +238,25 @@ def test_an_acceptance_without_a_title_keeps_the_name_and_the_authority_ticked(
     assert db.session().scalar(select(func.count()).select_from(Acceptance)) == 0
 
 
+@pytest.mark.parametrize("confirmed", [{}, {"confirmed": "yes"}], ids=["asking", "confirming"])
 def test_a_termination_reason_too_long_is_the_page_again_with_the_reason_typed(
     apply: Any,  # noqa: F811 - the fixture
     vendor: Any,
     licensing_staff: Any,
     signed_in: Any,
     client: FlaskClient,
+    confirmed: dict[str, str],
 ) -> None:
+    """Round 55: the reason is checked before asking (the confirmation page offered
+    to terminate with a reason the step then refused) and before the signed
+    confirmation is read (a post without one had a 400 rather than the field's
+    message)."""
     agreement = _issued_agreement(apply, vendor)
     too_long = ("Breach of the <distribution> clause & the audit terms. " * 100)[: REASON_MAX + 1]
     signed_in(client, licensing_staff)
     response = client.post(
         f"/console/agreements/{agreement.id}/terminate",
-        data={"reason": too_long, "confirmed": "yes"},
+        data={"reason": too_long, **confirmed},
     )
     page = response.get_data(as_text=True)
     assert response.status_code == 422
