@@ -27,7 +27,11 @@ def test_a_command_naming_an_organization_escapes_a_names_bidirectional_controls
     session = db.session()
     clerk = factories.make_vendor(session, organization=vendor.organization)
     factories.make_organization(session, legal_name="Harbor Analytics LLC")
-    factories.make_organization(session, legal_name=f"Harbor {OVERRIDE}CLL {ISOLATE}x{POP}")
+    # Round 55 refuses these controls where a name is typed (no document's font draws
+    # them); a name stored before then still holds them, as this one is written.
+    stored = factories.make_organization(session, legal_name="Harbor CLL x")
+    stored.legal_name = f"Harbor {OVERRIDE}CLL {ISOLATE}x{POP}"
+    session.commit()
     runner = app.test_cli_runner()
     listed = runner.invoke(args=["users", "move", clerk.email, "--to", "harbor", "--reason", "r"])
     assert listed.exit_code == 2
