@@ -37,6 +37,8 @@ def _to_review(invoice: Invoice, count: int, *, start: int = 0) -> list[Payment]
             amount=Decimal("300.00"),
             amount_received=Decimal("299.99"),
             stripe_payment_intent_id=f"pi_review_{index:04d}",
+            card_brand="visa",
+            card_last4=f"{index:04d}",  # round 55 names a payment by its card, not its id
             recorded_by="vendor@example.com",
             note=f"Review note {index:04d}",
         )
@@ -48,7 +50,11 @@ def _to_review(invoice: Invoice, count: int, *, start: int = 0) -> list[Payment]
 
 
 def _named(markup: str) -> list[int]:
-    return [int(found) for found in re.findall(r">Payment (\d+)</a>", markup)]
+    """The payments a page links, by the index `_to_review` gave each (its card's
+    last four digits: round 55 names a payment by its card, never its row id)."""
+    return [
+        int(found) for found in re.findall(r">Card payment of [^<]*\(Visa ending (\d{4})\)", markup)
+    ]
 
 
 def test_the_invoice_list_shows_the_newest_ten_to_review_and_links_every_one(
@@ -66,7 +72,7 @@ def test_the_invoice_list_shows_the_newest_ten_to_review_and_links_every_one(
     db.session().commit()
     staff = signed_in(app.test_client(), billing_staff)
     page = staff.get("/console/invoices").get_data(as_text=True)
-    newest = sorted((payment.id for payment in made), reverse=True)
+    newest = [int(payment.card_last4 or "") for payment in sorted(made, key=lambda p: -p.id)]
     assert _named(page) == newest[:10]
     words = " ".join(re.sub(r"<[^>]+>", " ", page).split())
     assert "And 13 more: every card payment to review (23) , newest first." in words
@@ -83,7 +89,7 @@ def test_the_invoice_list_shows_the_newest_ten_to_review_and_links_every_one(
         found = re.search(r'<a href="([^"]+)" rel="next">', markup)
         url = found[1].replace("&amp;", "&") if found else ""
     assert walked == newest
-    assert settled.id not in walked
+    assert int(settled.card_last4 or "") not in walked
     # Vendors may not open it.
     assert signed_in(app.test_client(), vendor).get("/console/payments/to-review").status_code in (
         403,
