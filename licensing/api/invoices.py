@@ -546,13 +546,17 @@ class RefundSchema(ApiSchema):
         dump_only=True,
         metadata={
             "description": "For a refund sent and then returned by the bank, the day every "
-            "dated figure counts the return: returned_on (offline), else the office day the "
-            "card's bank's return was recorded (card)"
+            "dated figure counts the return: returned_on, else (a card refund returned "
+            "before round 56) the office day the card's bank's return was recorded"
         },
     )
     returned_on = Day(
         allow_none=True,
-        metadata={"description": "An offline refund the bank returned: the day it came back"},
+        metadata={
+            "description": "A refund sent and then returned: the day it came back, as the "
+            "bank statement shows it (offline) or as Stripe dates the card's bank's return "
+            "(card, since round 56)"
+        },
     )
     return_reason = ma.fields.String(
         allow_none=True, metadata={"description": "Why the bank returned it (offline)"}

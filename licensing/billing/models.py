@@ -752,9 +752,10 @@ def payment_name(
 
 
 def returned_day(returned_on: date | None, returned_at: datetime | None) -> date | None:
-    """The day a refund sent came back: the bank's day staff gave for an offline
-    refund (`returned_on`, round 55), else the office day of `returned_at` (a card
-    refund's `failed_at`: `billing.queries.refund_returned_at`), else None."""
+    """The day a refund sent came back: `returned_on` (the bank's day staff gave for an
+    offline refund, round 55; Stripe's day for a card refund, round 56), else the
+    office day of `returned_at` (the `failed_at` of a card refund returned before round
+    56: `billing.queries.refund_returned_at`), else None."""
     if returned_on is not None:
         return returned_on
     return office_date(returned_at) if returned_at is not None else None
@@ -786,7 +787,9 @@ class Refund(_MoneyMoved, Base):
     failed_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     # An offline refund the bank returned (billing_0023, round 55): the day it came
     # back, as the bank statement shows it (every dated sum counts the return on it),
-    # why, and who recorded it. NULL for every other refund.
+    # why, and who recorded it. A card refund the card's bank returned has the day too,
+    # Stripe's (round 56: its event's `created`, never after it was applied), but no
+    # reason or recorder (its note says Stripe's reason). NULL for every other refund.
     returned_on: Mapped[date | None] = mapped_column(Date)
     return_reason: Mapped[str | None] = mapped_column(Text)
     returned_by: Mapped[str | None] = mapped_column(String(254))

@@ -911,8 +911,9 @@ def refund_returned_between(start: date | None, end: date | None) -> ColumnEleme
     were sent (round 54: `refunded_between` counts them on the day sent, this on the
     day returned, as `reversed_between` a payment's return): an offline refund on the
     day the bank returned it, as billing staff recorded it (`Refund.returned_on`,
-    round 55), a card refund on the office day its return was recorded
-    (`refund_returned_at`). Python reads the same day with `Refund.returned_date`."""
+    round 55), a card refund on Stripe's day (`returned_on` too, round 56), or, returned
+    before round 56, on the office day its return was recorded (`refund_returned_at`).
+    Python reads the same day with `Refund.returned_date`."""
     returned = refund_returned_at()
     return and_(returned.is_not(None), paid_between(Refund.returned_on, returned, start, end))
 

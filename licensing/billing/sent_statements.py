@@ -126,10 +126,11 @@ def _late_entry() -> ColumnElement[bool]:
     was sent (on or after its credit note's issue), which can be in a month already
     emailed and before the payment it gives back came, and then the month's closing
     balance counts it (`tests/integration/billing/test_statements_sent.py`).
-    A refund's return by the card's bank is not: it is dated the moment it is recorded
-    (`billing.queries.refund_returned_at`), as a void is. An offline refund's return
-    is (round 55): dated the day the bank returned it (`returned_on`), as a payment's
-    reversal, which staff may record after the month's statement was emailed."""
+    An offline refund's return is (round 55): dated the day the bank returned it
+    (`returned_on`), as a payment's reversal, which staff may record after the month's
+    statement was emailed. So is a card refund's return by the card's bank since round
+    56: dated on Stripe's day (`returned_on` too), which a late webhook can put in a
+    month already emailed."""
     sent = SentStatement
     emailed = func.coalesce(sent.resent_at, sent.sent_at)
 
@@ -242,7 +243,8 @@ def late_entries(session: Session, sent: Sequence[SentStatement]) -> dict[int, l
         (CreditNote, "Credit note", CreditNote.amount, CreditNote.issue_date, CreditNote.issued_at),
         (Invoice, "Invoice issued", Invoice.total, Invoice.issue_date, Invoice.finalized_at),
         (Refund, "Refund sent", Refund.amount, Refund.sent_on, Refund.settled_at),
-        # Round 55: an offline refund the bank returned, on the bank's day.
+        # Round 55: an offline refund the bank returned, on the bank's day; round 56: a
+        # card refund's return, on Stripe's.
         (
             Refund,
             "Refund returned by the bank",

@@ -35,6 +35,22 @@ from licensing.money import format_amount, in_words, quantize
 from licensing.words import at_most_characters
 
 
+def not_after_now(
+    told: datetime | None, now: datetime, *, not_before: datetime | None = None
+) -> datetime:
+    """When Stripe says a step happened (a dispute's close, the money withdrawn or
+    reinstated; a card refund's return by the card's bank, round 56), never after
+    now: a moment Stripe dates ahead of this clock (the two apart) is booked as now,
+    so no day booked is one that has not come (round 55, statements55: the
+    withdrawal and the reinstatement took Stripe's day as it was). Nor before
+    `not_before` when given; none said: now."""
+    if told is None:
+        return now
+    if not_before is not None:
+        told = max(told, not_before)
+    return min(told, now)
+
+
 def _amount(amount: Decimal, currency: str) -> str:
     """An amount as a late fee's stored working writes it, ungrouped: the working
     is kept as the API gives it (`working`, like a quote's explanation), and the

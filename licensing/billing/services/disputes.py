@@ -34,7 +34,11 @@ from licensing.billing.models import (
     UnmatchedDispute,
 )
 from licensing.billing.payment_gateway import DisputeStatus
-from licensing.billing.services._common import _email_billing_contact, _locked_payment
+from licensing.billing.services._common import (
+    _email_billing_contact,
+    _locked_payment,
+    not_after_now,
+)
 from licensing.billing.services.overdue import months_between
 from licensing.billing.services.reversals import book_reversal
 from licensing.billing.services.settlement import _new_payment, count_payment
@@ -481,7 +485,7 @@ def _book_withdrawal(
     never counted against the invoice (a flagged one) has nothing to take back."""
     if not PAYMENT.can(payment.state, "charge_back"):
         return f"nothing booked: payment {payment.id} is {payment.state}"
-    withdrawn_on = office_date(_not_after_now(seen.withdrawn_at, now))
+    withdrawn_on = office_date(not_after_now(seen.withdrawn_at, now))
     reversal = book_reversal(
         session,
         payment,
@@ -521,7 +525,7 @@ def _book_reinstatement(
     """The money Stripe gave back: a payment of its own received that day (the
     disputed payment stays reversed, as the bank statement shows it), counted
     against the invoice, which is paid again."""
-    reinstated_on = office_date(_not_after_now(seen.reinstated_at, now))
+    reinstated_on = office_date(not_after_now(seen.reinstated_at, now))
     taken = session.get(PaymentReversal, dispute.reversal_id)
     disputed = session.get(Payment, dispute.payment_id)
     assert taken is not None
@@ -561,22 +565,7 @@ def _closed_at(told_at: datetime | None, dispute: PaymentDispute, now: datetime)
     next morning by `match_disputes` puts later (round 26, as `disputed_at` in
     round 25). Never before the dispute itself, nor after now; an event without
     `created` is dated as applied."""
-    return _not_after_now(told_at, now, not_before=dispute.disputed_at)
-
-
-def _not_after_now(
-    told: datetime | None, now: datetime, *, not_before: datetime | None = None
-) -> datetime:
-    """When Stripe says a dispute's step happened (its close, the money withdrawn or
-    reinstated), never after now: a moment Stripe dates ahead of this clock (the two
-    apart) is booked as now, so no day booked is one that has not come (round 55,
-    statements55: the withdrawal and the reinstatement took Stripe's day as it was).
-    Nor before `not_before` when given; none said: now."""
-    if told is None:
-        return now
-    if not_before is not None:
-        told = max(told, not_before)
-    return min(told, now)
+    return not_after_now(told_at, now, not_before=dispute.disputed_at)
 
 
 def _close(

@@ -34,6 +34,7 @@ from licensing.billing.services._common import (
     _offline_fields,
     _read_afresh,
     _settle_if_cleared,
+    not_after_now,
 )
 from licensing.billing.services.card_payments import RECONCILE_AFTER, ReconcileReport, _reconcile
 from licensing.billing.services.credit_notes import decimal_or_none, invoice_figures
@@ -799,13 +800,28 @@ def _refund_failed_at_once(
 
 
 def _refund_step(
-    session: Session, refund: Refund, action: str, note: str | None, now: datetime, actor: Actor
+    session: Session,
+    refund: Refund,
+    action: str,
+    note: str | None,
+    now: datetime,
+    actor: Actor,
+    told_at: datetime | None = None,
 ) -> None:
+    """`succeed` or `fail` a card refund as Stripe says, at `now`. A refund sent that
+    fails (the card's bank returned it) is dated returned on Stripe's day (round 56):
+    `told_at`, when the event saying so was made, never after now nor before the
+    refund was confirmed sent (`not_after_now`, as a dispute's steps); none said
+    (a refund listed from Stripe, not carried by its event): now. `failed_at` stays
+    when it was recorded, which the nightly pulls find it by."""
     if note:
         refund.note = note
     if action == "succeed":
         refund.sent_on = office_date(now)
         _count_on_invoice(session, refund, True, actor=actor, now=now)
+    elif action == "fail" and refund.settled_at is not None:
+        returned_at = not_after_now(told_at, now, not_before=refund.settled_at)
+        refund.returned_on = office_date(returned_at)
     REFUND.apply(
         session,
         refund,
@@ -829,9 +845,11 @@ def apply_refund_outcome(
     *,
     now: datetime,
     actor: Actor,
+    told_at: datetime | None = None,
 ) -> str:
     """Apply what Stripe says about a Refund, idempotently and in any order
-    (`actor`: billing staff when their own request learns it, else the system)."""
+    (`actor`: billing staff when their own request learns it, else the system;
+    `told_at`: when Stripe made the event that says it, which dates a return)."""
     refund = _refund_for(session, status)
     if refund is None:
         # Not a credit note's: maybe a flagged payment's money given back (round 36).
@@ -847,7 +865,8 @@ def apply_refund_outcome(
         _refund_step(session, refund, "succeed", None, now, actor)
         return f"refunded: refund {refund.id}"
     if status.status in ("failed", "canceled") and REFUND.can(refund.state, "fail"):
-        _refund_step(session, refund, "fail", status.failure_reason or status.status, now, actor)
+        why = status.failure_reason or status.status
+        _refund_step(session, refund, "fail", why, now, actor, told_at)
         return f"refund failed: refund {refund.id}"
     return f"no change: refund {refund.id} is {refund.state}, Stripe says {status.status}"
 
@@ -857,16 +876,18 @@ REFUND_EVENTS = frozenset({"charge.refunded", "refund.updated", "refund.failed"}
 
 def _refund_statuses(
     gateway: payment_gateway.PaymentGateway, event: payment_gateway.WebhookEvent
-) -> list[payment_gateway.RefundStatus]:
-    """The refunds an event is about: carried in it, or (a charge without its
-    refunds, as newer Stripe API versions send) asked of Stripe."""
+) -> tuple[list[payment_gateway.RefundStatus], datetime | None]:
+    """The refunds an event is about, and when Stripe said what they carry: carried
+    in it, as they stood when the event was made (its `created`); or (a charge
+    without its refunds, as newer Stripe API versions send) asked of Stripe, as they
+    stand now (None: a return among them is dated as applied)."""
     carried = payment_gateway.refunds_from_event(event.type, event.data_object)
     if carried is not None:
-        return carried
+        return carried, event.created
     intent_id = event.data_object.get("payment_intent")
     if not isinstance(intent_id, str) or not intent_id:
-        return []
-    return gateway.list_refunds(intent_id)
+        return [], None
+    return gateway.list_refunds(intent_id), None
 
 
 def reconcile_refunds(

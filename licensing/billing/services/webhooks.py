@@ -53,8 +53,9 @@ def handle_stripe_webhook(
     if event.type in HANDLED_EVENTS:  # before the transaction: it may ask Stripe
         intent = _with_card(gateway, payment_gateway.intent_status_from_event(event.data_object))
     refunds: list[payment_gateway.RefundStatus] = []
+    refunds_told_at: datetime | None = None
     if event.type in REFUND_EVENTS:  # before the transaction: it may ask Stripe
-        refunds = _refund_statuses(gateway, event)
+        refunds, refunds_told_at = _refund_statuses(gateway, event)
         carried = event.data_object.get("payment_intent")
         intent_id = carried if isinstance(carried, str) else None
     dispute: payment_gateway.DisputeStatus | None = None
@@ -63,7 +64,7 @@ def handle_stripe_webhook(
         seen = payment_gateway.dispute_status_from_event(event.data_object)
         dispute, not_asked = with_intent_of_charge(gateway, seen)
         intent_id = dispute.payment_intent
-    apply = _Applying(event, intent_id, intent, refunds, dispute, not_asked, now)
+    apply = _Applying(event, intent_id, intent, refunds, refunds_told_at, dispute, not_asked, now)
     for _ in range(2):
         try:
             return apply()
@@ -89,6 +90,7 @@ class _Applying:
     intent_id: str | None
     intent: payment_gateway.IntentStatus | None
     refunds: list[payment_gateway.RefundStatus]
+    refunds_told_at: datetime | None  # when Stripe said what `refunds` carry (round 56)
     dispute: payment_gateway.DisputeStatus | None
     not_asked: str | None  # why Stripe did not name the disputed charge's PaymentIntent
     now: datetime
@@ -113,7 +115,9 @@ class _Applying:
                 outcome = apply_intent_outcome(session, self.intent, now=now, actor=Actor.SYSTEM)
             elif event.type in REFUND_EVENTS:
                 outcome = "; ".join(
-                    apply_refund_outcome(session, status, now=now, actor=Actor.SYSTEM)
+                    apply_refund_outcome(
+                        session, status, now=now, actor=Actor.SYSTEM, told_at=self.refunds_told_at
+                    )
                     for status in self.refunds
                 ) or ("ignored: no refund in the event")
             elif self.dispute is not None:

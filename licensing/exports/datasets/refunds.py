@@ -90,9 +90,10 @@ DECLARED = Declared(
                 "returned_date",
                 DATE,
                 "Day the bank returned it, for a refund sent and then failed: the day "
-                "billing staff gave for an offline refund (round 55), else the office day "
-                "the card's bank's return was recorded (round 54). The Finance page takes "
-                "it off its net refunds that day.",
+                "billing staff gave for an offline refund (round 55), the office day of "
+                "Stripe's event for a card refund (round 56; before it, the office day "
+                "its return was recorded). The Finance page takes it off its net refunds "
+                "that day.",
             ),
             Refund.returned_on,
             made_on,

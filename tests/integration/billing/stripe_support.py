@@ -178,16 +178,19 @@ def refund_failed_event(
     *,
     kind: str = "refund.failed",
     failure_reason: str = "expired_or_canceled_card",
+    created: datetime | None = None,
 ) -> dict[str, Any]:
     """Stripe's `refund.failed` (or `refund.updated`, failed) for a refund it had
     reported succeeded: the card's bank returned it. localstripe's refunds succeed,
-    and it sends no such event."""
+    and it sends no such event. Made `created` (when the refund failed at Stripe),
+    by default now (the test's clock): since round 56 the return is dated by it."""
     at_stripe = _call(localstripe, "GET", f"/v1/refunds/{refund_id}")
+    made = created or datetime.now(UTC)
     return {
         "id": f"evt_{kind}_{refund_id}",
         "object": "event",
         "type": kind,
-        "created": at_stripe["created"],
+        "created": int(made.timestamp()),
         "data": {"object": {**at_stripe, "status": "failed", "failure_reason": failure_reason}},
     }
 

@@ -522,6 +522,102 @@ def test_a_refund_returned_in_april_leaves_every_figure_of_march_as_it_was(
     sums_are_the_ledger_every_day("USD", days)
 
 
+def _card_refund_sent_on_10_march(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> tuple[Invoice, Refund]:
+    """A 90.00 invoice paid by card, credited in full and refunded to the card on
+    10 March (`SENT_AT`), Stripe confirming the refund at once."""
+    with time_machine.travel(SENT_AT, tick=False):
+        invoice = invoice_for(vendor, ("90.00",))
+        paid_by_card(client, vendor, localstripe, invoice)
+        note = services.issue_credit_note(
+            invoice.id, amount=Decimal("90.00"), reason="Cancelled", actor=billing_clerk()
+        )
+        refund = services.refund_card(note.id, actor=billing_clerk(), gateway=settings.gateway())
+    assert refund.stripe_refund_id is not None
+    return invoice, refund
+
+
+def test_a_card_refund_returned_is_dated_on_stripes_day_when_its_event_is_applied_late(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 56: a card refund sent on 10 March failed at Stripe on 30 March (the card's
+    bank returned it), but its signed `refund.failed` reached the webhook only on 6
+    April (the endpoint was down; Stripe retries for days). Until round 56 the return
+    was dated when the event was applied, 6 April; now on Stripe's day, the event's
+    `created`: March nets to nothing and owes the refund back, April has nothing of
+    it, in the Finance page, the statement and the exports alike."""
+    invoice, refund = _card_refund_sent_on_10_march(client, vendor, localstripe, invoice_for)
+    invoice_id, organization_id, refund_id = invoice.id, invoice.organization_id, refund.id
+    assert refund.stripe_refund_id is not None
+    failed_at_stripe = datetime(2027, 3, 30, 15, tzinfo=UTC)
+    event = refund_failed_event(localstripe, refund.stripe_refund_id, created=failed_at_stripe)
+    with time_machine.travel(RETURNED_AT, tick=False):
+        answer = deliver(client, event)
+    assert answer["outcome"] == f"refund failed: refund {refund_id}"
+    invoice = _holds(invoice_id)
+    assert (invoice.owed, invoice.refund_outstanding) == (Decimal("-90.00"), Decimal("90.00"))
+    stored = db.session().get(Refund, refund_id)
+    assert stored is not None
+    # Recorded when applied (the nightly pulls find it by that), dated on Stripe's day.
+    assert stored.failed_at == RETURNED_AT
+    assert (stored.returned_on, stored.returned_date) == (date(2027, 3, 30), date(2027, 3, 30))
+
+    with time_machine.travel(READ_AT, tick=False):
+        march = _month(client, billing_staff, organization_id, MARCH)
+        april = _month(client, billing_staff, organization_id, APRIL)
+    refunded, _outstanding, refunds_owed, _collected, _credited = march["finance"]
+    assert (refunded, refunds_owed) == (ZERO, Decimal("90.00"))
+    assert march["refunds"] == [(refund_id, "90.00", "2027-03-10")]
+    assert march["returned"] == [(refund_id, "90.00", "2027-03-30")]
+    kinds = [kind for kind, _change, _balance in march["statement"][2]]
+    assert kinds[-2:] == ["refunded", "refund_returned"]
+    assert april["finance"][0] == ZERO
+    assert april["finance"][2] == refunds_owed  # still owed back at April's end
+    assert (april["refunds"], april["returned"], april["statement"][2]) == ([], [], [])
+    days = [MARCH[0] + timedelta(days=n) for n in range(61)]
+    sums_are_the_ledger_every_day("USD", days)
+
+
+@pytest.mark.parametrize(
+    ("made", "dated"),
+    [
+        # Stripe's clock an hour ahead of this one, across the office's midnight
+        # (US Central): the return is booked today, never on a day not yet come.
+        (datetime(2027, 4, 6, 5, 30, tzinfo=UTC), date(2027, 4, 5)),
+        # An event dated before the refund was confirmed sent: returned the day sent.
+        (datetime(2027, 3, 9, 15, tzinfo=UTC), date(2027, 3, 10)),
+    ],
+)
+def test_a_card_refunds_return_is_never_dated_after_now_nor_before_it_was_sent(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    made: datetime,
+    dated: date,
+) -> None:
+    """Stripe's day, clamped as a dispute's steps are: never after the moment the event
+    is applied (5 April, 23:30 at the office), nor before the refund was sent."""
+    _invoice, refund = _card_refund_sent_on_10_march(client, vendor, localstripe, invoice_for)
+    refund_id = refund.id
+    assert refund.stripe_refund_id is not None
+    event = refund_failed_event(localstripe, refund.stripe_refund_id, created=made)
+    with time_machine.travel(datetime(2027, 4, 6, 4, 30, tzinfo=UTC), tick=False):
+        assert deliver(client, event)["outcome"] == f"refund failed: refund {refund_id}"
+    db.session().expire_all()
+    stored = db.session().get(Refund, refund_id)
+    assert stored is not None
+    assert stored.returned_date == dated
+
+
 def test_a_wire_refund_the_bank_returned_counts_on_the_banks_day_whenever_it_is_recorded(
     client: FlaskClient, billing_staff: User
 ) -> None:
