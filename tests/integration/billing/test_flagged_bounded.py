@@ -114,3 +114,32 @@ def test_the_invoice_list_and_the_payments_to_review_run_the_same_statements_at_
     assert at_100 == at_10
     assert len(_named(staff.get(urls[0]).get_data(as_text=True))) == 10
     assert len(_named(staff.get(urls[1]).get_data(as_text=True))) == 50
+
+
+def test_a_flagged_payment_without_a_note_reads_no_reason_recorded_not_none(
+    app: Flask,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+    signed_in: SignIn,
+) -> None:
+    """Round 56: a flagged payment whose row has no note (the service always writes
+    one, but rows made otherwise have none) printed "None" in the invoice list's
+    banner, the list of payments to review and its accept panel."""
+    invoice = invoice_for(vendor)
+    payment = _to_review(invoice, 1)[0]
+    payment.note = None
+    db.session().commit()
+    staff = signed_in(app.test_client(), billing_staff)
+    for url in (
+        "/console/invoices",
+        "/console/payments/to-review",
+        f"/console/invoices/{invoice.id}",
+        f"/console/payments/{payment.id}",
+    ):
+        answer = staff.get(url)
+        assert answer.status_code == 200, url
+        words = " ".join(re.sub(r"<[^>]+>", " ", answer.get_data(as_text=True)).split())
+        # (The invoice's documents say "None of them changes.": not a note.)
+        assert "None" not in words.replace("None of them changes", ""), url
+        assert "no reason" in words, url
