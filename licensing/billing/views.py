@@ -891,13 +891,17 @@ def _payment_page(
     credit_form: forms.CreditNoteForm | None = None,
     accept_refused: AcceptRefused | None = None,
     give_back_form: forms.GiveBackForm | None = None,
+    return_form: forms.RefundReturnForm | None = None,
     status: int = 200,
 ) -> tuple[str, int]:
     """One payment and everything that happened to its money: its invoice, the
     refunds counted against it, its reversal, the disputes of its charge (or the
     dispute whose money it is) and the history of them all; and for billing staff
     the actions its state allows, with the invoice page's forms, posting back here
-    (round 26: staff had to find the payment on its invoice's page to act)."""
+    (round 26: staff had to find the payment on its invoice's page to act). Round
+    56: the refunds sent offline on its invoice's credit notes too (no payment's
+    own: an offline refund is made against a credit note), each with its *Record
+    refund ... returned* form, as the invoice's page offers them."""
     session = db.session()
     story = queries.payment_story(session, payment_id)
     payment = story.payment
@@ -915,6 +919,11 @@ def _payment_page(
         # payment's never did, so its page offers none (the invoice's page does).
         # A form posted from here anyway keeps its messages.
         refund_forms = {key: form for key, form in refund_forms.items() if form is refund_form}
+    sent_offline = [r for credit in credit_notes for r in credit.refunds if r.method != CARD]
+    return_forms = _return_forms(credit_notes, return_form)
+    if not counted:
+        # As its refunds: a payment that never counted offers no return of one.
+        return_forms = {key: form for key, form in return_forms.items() if form is return_form}
     return render_template(
         "billing/console_payment.html",
         story=story,
@@ -931,6 +940,8 @@ def _payment_page(
         card_refund_refused=to_card,
         credit_notes=credit_notes,
         refund_forms=refund_forms,
+        sent_offline=sent_offline if counted or return_forms else [],
+        return_forms=return_forms,
         refunds_elsewhere=[] if counted else [c for c in credit_notes if c.refund_outstanding > 0],
         reversal_forms=_reversal_forms([payment], reversal_form),
         credit_form=credit_form or forms.CreditNoteForm(formdata=None),
@@ -1645,7 +1656,7 @@ def return_refund(refund_id: int) -> Page:
             ),
             consequences=_return_consequences(preview),
             button="Record the return",
-            cancel_url=_invoice_page_url(credit.invoice),
+            cancel_url=_back_url(credit.invoice, _posted_from(credit.invoice_id)),
             cancel_label="Do not record it",
             carried=[(SIGNED_CONFIRMATION, preview.confirmation)],
         )

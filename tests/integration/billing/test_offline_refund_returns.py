@@ -24,7 +24,7 @@ from licensing import db
 from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
 from licensing.billing import services
-from licensing.billing.models import CreditNote, Invoice, Refund
+from licensing.billing.models import CreditNote, Invoice, Payment, Refund
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.exports.datasets import refunds as refunds_export
@@ -142,6 +142,66 @@ def test_billing_staff_record_a_bounced_wire_refund_from_the_invoice_page_after_
     # The refund owed again is sent anew as a new refund.
     again = refunded_offline(credit.id, "100.00", "W-BACK-2")
     assert again.state == "succeeded"
+
+
+def test_billing_staff_record_a_bounced_wire_refund_from_the_payments_page_and_come_back_to_it(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 56: the clerk who opens the wire payment a refund gave back (an offline
+    refund has no payment of its own: it is made against a credit note) finds the
+    refund listed there and records its return from that page, with the invoice
+    page's confirmation and service, and is brought back to it; until round 56 only
+    the invoice's page listed it or offered the form. The invoice's *Refunds* table
+    links each refund with a form to it."""
+    invoice, _credit, refund = _wire_refund_sent(invoice_for, vendor)
+    payment_id = (
+        db.session().scalars(select(Payment.id).where(Payment.invoice_id == invoice.id)).one()
+    )
+    today = office_date(utcnow()).isoformat()
+    signed_in(client, billing_staff)
+    on_invoice = client.get(f"/console/invoices/{invoice.id}").get_data(as_text=True)
+    assert (
+        f'<a href="#return-heading-{refund.id}">Record refund W-BACK-1 returned</a>' in on_invoice
+    )
+    page_url = f"/console/payments/{payment_id}"
+    markup = client.get(page_url).get_data(as_text=True)
+    assert "Refunds sent offline (wire, ACH or check)" in markup
+    assert f'<a href="#return-heading-{refund.id}">Record refund W-BACK-1 returned</a>' in markup
+    assert f'id="return-heading-{refund.id}">Record refund W-BACK-1 returned</h2>' in markup
+    assert f'name="from_payment" value="{payment_id}"' in markup
+
+    url = f"/console/refunds/{refund.id}/return"
+    fields = {**_fields(refund, "", today), "from_payment": str(payment_id)}
+    refused = client.post(url, data=fields)  # the payment's page again, with the message
+    assert refused.status_code == 422
+    assert "Say why the bank returned the refund." in text_of(refused)
+    assert f'name="from_payment" value="{payment_id}"' in refused.get_data(as_text=True)
+    _nothing_recorded(refund.id)
+
+    fields = {
+        **_fields(refund, "Beneficiary account closed", today),
+        "from_payment": str(payment_id),
+    }
+    asked = client.post(url, data=fields)
+    assert asked.status_code == 200
+    asking = asked.get_data(as_text=True)
+    assert "Record the wire refund of 100.00 USD as returned by the bank?" in text_of(asked)
+    assert f'href="{page_url}"' in asking  # "Do not record it" goes back to the payment
+    shown = re.search(r'name="confirmation" value="([^"]*)"', asking)
+    assert shown
+    done = client.post(url, data={**fields, "confirmation": shown.group(1), "confirmed": "yes"})
+    assert done.status_code == 302
+    assert done.headers["Location"].endswith(page_url)
+    refund, invoice, credit = _read(refund.id)
+    assert (refund.state, refund.return_reason) == ("failed", "Beneficiary account closed")
+    assert credit.refund_outstanding == Decimal("100.00")
+    after = text_of(client.get(page_url))
+    assert f"Returned by the bank on {today}: Beneficiary account closed" in after
+    assert "Record refund W-BACK-1 returned" not in after  # once only
 
 
 def test_a_return_confirmation_missing_or_edited_is_refused_and_nothing_recorded(
