@@ -1223,7 +1223,7 @@ def _accepted_before(error: services.AlreadyAccepted, payment_id: int) -> str:
     often a retry, after a timeout, of a request that went through."""
     when = instant_iso(error.accepted_at, to_the_second=True)
     return (
-        f"Payment {payment_id} was accepted already, by {error.accepted_by} at {when} "
+        f"{error.named}, was accepted already, by {error.accepted_by} at {when} "
         f"(it is {error.state} now): a request sent before went through, and nothing was "
         f"applied again. GET /api/v1/payments/{payment_id} shows it."
     )

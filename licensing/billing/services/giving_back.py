@@ -137,7 +137,7 @@ def give_back_flagged_payment(
         PAYMENT.step(payment.state, "give_back", hold=payment.dispute_hold)
         intent_id = payment.stripe_payment_intent_id
         if payment.method != CARD or intent_id is None:  # a flagged payment always has one
-            raise Conflict(f"Payment {payment.id} has no Stripe payment to give back.")
+            raise Conflict(f"{payment.named(invoice.number)}, has no Stripe payment to give back.")
         # Every failure counts, the ones kept in flight too (round 39): the key that
         # asked for a failed refund would have Stripe answer with it again; and since
         # round 47 every refusal of Stripe's, which it would replay to the same key.

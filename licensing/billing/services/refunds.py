@@ -428,7 +428,7 @@ def card_refund_refusal(session: Session, payment: Payment) -> str | None:
     refusal uses (None: it may be refunded to the card). The payment's page says this
     instead of offering a refund the service would refuse; `refund_card` still decides."""
     if payment.method != CARD:
-        return f"Payment {payment.id} was not paid by card: refund it offline."
+        return f"{payment.named(payment.invoice.number)}, was not paid by card: refund it offline."
     if payment.state not in (SUCCEEDED, REVERSED):
         # Round 44: before its disputes, which a payment that never counted (a flagged
         # one) may have: its dispute read as one "in part" (the amount asked is not
@@ -592,6 +592,16 @@ class RefundChanged(Conflict):
         )
 
 
+def _card_payment_named(payment_id: int) -> str:
+    """A card payment as the pages name it, by its card and when it was started, for
+    a refusal (round 56: its row id told staff and scripts nothing)."""
+    with db.transaction() as session:
+        payment = session.get(Payment, payment_id)
+        if payment is None:
+            return "card payment"
+        return payment.named(payment.invoice.number, in_sentence=True)
+
+
 def _confirmed_card_refund(
     confirmation: str,
     credit_note_id: int,
@@ -616,7 +626,7 @@ def _confirmed_card_refund(
     ):
         raise CARD_REFUND_CONFIRMATION.refused(
             "the amount, card payment or note posted is not the one shown to confirm (the "
-            f"confirmation was of {said['amount']} to card payment {shown_payment})"
+            f"confirmation was of {said['amount']} to the {_card_payment_named(shown_payment)})"
         )
     figures = {
         name: text for name, text in said.items() if name not in ("amount", "payment", "note")

@@ -85,7 +85,8 @@ def _reversal_errors(
 def _refuse_unless_reversible(payment: Payment) -> None:
     if payment.method == CARD:
         raise Conflict(
-            f"Payment {payment.id} was made by card: a card payment is given back "
+            f"{payment.named(payment.invoice.number)}, was made by card: a card payment is "
+            "given back "
             "through a Stripe refund (issue a credit note and refund the card) or "
             "settled by a dispute, not reversed here."
         )

@@ -200,11 +200,15 @@ class AlreadyAccepted(Conflict):
     (the API) can say that the first request went through and nothing was applied
     again."""
 
-    def __init__(self, refused: IllegalTransition, *, accepted_at: datetime, by: str) -> None:
+    def __init__(
+        self, refused: IllegalTransition, *, accepted_at: datetime, by: str, named: str
+    ) -> None:
         super().__init__(refused.detail)
         self.state = refused.state
         self.accepted_at = accepted_at
         self.accepted_by = by
+        # The payment as the pages name it (`Payment.named`, round 56), for the API's words.
+        self.named = named
 
 
 # A give-back's ask (round 39), which since round 42 moves the payment to
@@ -233,7 +237,8 @@ def _refuse_accepted_before(session: Session, payment: Payment) -> None:
         if accepted is None:
             raise
         when, by = accepted
-        raise AlreadyAccepted(refused, accepted_at=when, by=by) from None
+        named = payment.named(payment.invoice.number)
+        raise AlreadyAccepted(refused, accepted_at=when, by=by, named=named) from None
 
 
 def accept_flagged_payment(
@@ -312,7 +317,9 @@ def accept_remainder(
         refused = payment.refusal("accept_remainder")
         remainder = payment.remainder
         if refused is not None or remainder is None:
-            raise Conflict(refused or f"Payment {payment.id} has no remainder to accept.")
+            raise Conflict(
+                refused or f"{payment.named(invoice.number)}, has no remainder to accept."
+            )
         # Round 49: a void invoice too (it owes nothing: all the remainder is the excess).
         if invoice.state not in (*COLLECTIBLE, PAID, VOID):
             raise Conflict(

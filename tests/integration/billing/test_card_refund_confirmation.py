@@ -172,8 +172,10 @@ def test_a_refund_edited_between_the_steps_is_refused_and_nothing_sent(
     assert answer.status_code == 400, text_of(answer)[:2000]
     assert (
         "Not refunded: the amount, card payment or note posted is not the one shown to "
-        f"confirm (the confirmation was of 40.00 to card payment {payment.id})."
+        "confirm (the confirmation was of 40.00 to the "
+        f"{payment.named(credit.invoice.number, in_sentence=True)})."
     ) in text_of(answer)
+    assert f"card payment {payment.id}" not in text_of(answer)  # round 56: not its row id
     _nothing_refunded(localstripe, payment)
 
 

@@ -137,7 +137,11 @@ def test_a_retried_accept_applies_nothing_again_and_says_the_first_went_through(
     assert unkeyed.status_code == 409
     assert unkeyed.headers["Content-Type"].startswith("application/problem+json")
     detail = unkeyed.get_json()["detail"]
-    assert f"Payment {payment.id} was accepted already, by {billing_staff.email} at " in detail
+    # Round 56: named as the pages name it, by its card and when started, not its row id.
+    named = payment.named(invoice.number)
+    assert named.startswith(f"Card payment of {invoice.number} (Visa ending ")
+    assert f"{named}, was accepted already, by {billing_staff.email} at " in detail
+    assert f"Payment {payment.id} " not in detail
     assert "a request sent before went through, and nothing was applied again" in detail
     assert f"GET /api/v1/payments/{payment.id}" in detail
     assert len(_accepted_events(payment)) == 1
