@@ -3,16 +3,19 @@ sent bounced. They open the invoice's console page, give the reason and the day 
 bank returned it, meet a field message, read the confirmation (checked with axe),
 confirm, and read the refund as returned with the credit note owing it back again;
 the licensee's invoice page says so too (the form's page tests are
-tests/integration/billing/test_offline_refund_returns.py)."""
+tests/integration/billing/test_offline_refund_returns.py). Round 56: the same from
+the wire payment's page, reached from the invoice's *Refunds* table."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
 
+from sqlalchemy import select
+
 from licensing import db
 from licensing.billing import services as billing
-from licensing.billing.models import Invoice, Refund
+from licensing.billing.models import Invoice, Payment, Refund
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from tests.browser.conftest import sign_in, signed_in_tab
@@ -89,3 +92,39 @@ def test_billing_staff_record_a_bounced_wire_refund_with_a_reason_and_a_day(
         stored = db.session().get(Refund, refund.id)
         assert stored is not None
         assert (stored.state, stored.returned_on) == ("failed", office_date(utcnow()))
+
+
+def test_billing_staff_record_a_bounced_wire_refund_from_the_payment_it_gave_back(
+    page: Any, live_server: LiveServer
+) -> None:
+    """Round 56: the clerk follows the refund's row link on the invoice's page to its
+    form, then records the return from the wire payment's page instead, and is
+    brought back there."""
+    staff, _vendor, invoice, refund, _number = _wire_refund_sent(live_server)
+    with live_server.app.app_context():
+        paid = select(Payment.id).where(Payment.invoice_id == invoice.id)
+        payment_url = f"/console/payments/{db.session().scalars(paid).one()}"
+    today = office_date(utcnow()).isoformat()
+    sign_in(page, staff)
+    page.goto(f"/console/invoices/{invoice.id}")
+    page.locator("#refunds").get_by_role("link", name="Record refund W-BACK-7 returned").click()
+    page.wait_for_function("() => location.hash !== ''")
+    assert page.evaluate("() => location.hash") == f"#return-heading-{refund.id}"
+
+    page.goto(payment_url)
+    listed = page.locator("#refunds-offline").inner_text()
+    assert "W-BACK-7" in listed
+    form = page.get_by_role("region", name="Record refund W-BACK-7 returned")
+    form.get_by_label("Reason").fill("Beneficiary account closed.")
+    form.get_by_label("Returned by the bank on").fill(today)
+    assert_accessible(page)
+    form.get_by_role("button", name="Record the return").click()
+    page.get_by_role(
+        "heading", name="Record the wire refund of 200.00 USD as returned by the bank?"
+    ).wait_for()
+    page.get_by_role("button", name="Record the return").click()
+    page.get_by_text("Recorded: the wire refund of 200.00 USD came back on").wait_for()
+    assert page.evaluate("() => location.pathname") == payment_url
+    listed = page.locator("#refunds-offline").inner_text()
+    assert f"Returned by the bank on {today}: Beneficiary account closed." in listed
+    assert page.get_by_role("region", name="Record refund W-BACK-7 returned").count() == 0
