@@ -100,18 +100,37 @@ def unprintable_problem(value: str) -> str | None:
     characters = unprintable(value)
     if not characters:
         return None
+    return (
+        f"Our documents cannot print {_listed(characters)}: the agreement, invoices and "
+        f"letters would show an empty box. Write it in a script they print ({PRINTED_SCRIPTS})."
+    )
+
+
+def stored_unprintable_problem(value: str) -> str | None:
+    """The refusal of a field sent back as it was stored, saved before round 55
+    refused what no font draws (round 56): said so, since the reader typed nothing
+    in it, and what to do to save the rest; None when it prints."""
+    characters = unprintable(value)
+    if not characters:
+        return None
+    return (
+        f"Saved before our documents were checked: they cannot print "
+        f"{_listed(characters)} (the agreement, invoices and letters would show an empty "
+        f"box), so nothing is saved until this field is written again in a script they "
+        f"print ({PRINTED_SCRIPTS})."
+    )
+
+
+def _listed(characters: str) -> str:
+    """The first characters named (`named`), the rest counted."""
     names = [named(character) for character in characters[:_NAMED]]
     more = len(characters) - _NAMED
-    listed = (
+    return (
         ", ".join(names) + f" and {more} more"
         if more > 0
         else names[0]
         if len(names) == 1
         else ", ".join(names[:-1]) + " or " + names[-1]
-    )
-    return (
-        f"Our documents cannot print {listed}: the agreement, invoices and letters would "
-        f"show an empty box. Write it in a script they print ({PRINTED_SCRIPTS})."
     )
 
 
