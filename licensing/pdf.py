@@ -42,7 +42,7 @@ from reportlab.pdfbase.ttfonts import (
     makeToUnicodeCMap,
 )
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.pdfgen.textobject import bidiShapedText
+from reportlab.pdfgen.textobject import PDFTextObject, bidiShapedText
 from reportlab.platypus import (
     CondPageBreak,
     Flowable,
@@ -736,6 +736,7 @@ DEVANAGARI, DEVANAGARI_BOLD = "NotoSansDevanagari", "NotoSansDevanagari-Bold"
 # Each shaped face and its bold: `NotoSans<Script>` (the file `-Regular.ttf`) and
 # `NotoSans<Script>-Bold`.
 _SHAPED_FACES = {face: f"{face}-Bold" for face, _ in printable.SHAPED_SCRIPTS}
+_REGULAR_OF = {bold: face for face, bold in _SHAPED_FACES.items()}
 # Every character another font draws: CJK, Thai, the scripts of India and Sri Lanka.
 _OTHER = re.compile(_CJK.pattern[:-1] + printable.SHAPED_BLOCKS + "]")
 # A run of them, with the zero-width joiner and non-joiner a shaped script writes
@@ -865,7 +866,7 @@ def _shaped(run: str, font: str) -> str:
     buffer.guess_segment_properties()
     uharfbuzz.shape(hb_font, buffer, {})
     face: Any = cast(TTFont, pdfmetrics.getFont(font)).face
-    shaped = []
+    shaped: list[str] = []
     for info in buffer.glyph_infos:
         glyph = info.codepoint
         characters = face.glyphToChar.get(glyph)
@@ -881,7 +882,66 @@ def _shaped(run: str, font: str) -> str:
                 each_face.charToGlyph[code] = each_glyph
                 each_face.charWidths[code] = each_face._pdfScale(each_face.hmetrics[each_glyph][0])
         shaped.append(chr(code))
-    return "".join(shaped)
+    drawn = "".join(shaped)
+    _remember_typed(font, run, drawn)
+    return drawn
+
+
+# The words of shaped runs whose glyphs copy out of a document as other text than
+# typed (round 56), by face and the word as drawn (`_shaped`'s characters): the text
+# typed, which the document gives as the word's ActualText (`_TextObject`). Emptied
+# past a bound, as a process may see any number of names.
+_TYPED: dict[tuple[str, str], str] = {}
+_TYPED_BOUND = 65536
+
+
+def _remember_typed(font: str, run: str, drawn: str) -> None:
+    """Keep each word of `drawn` whose copied text (each glyph's ToUnicode text, in
+    the order drawn: a vowel sign i before its consonant, Bengali's প্র as "পর্") is
+    not the word typed, with the word typed. A word is what lies between spaces,
+    where a document's lines break; HarfBuzz draws each space as one."""
+    typed_words, drawn_words = run.split(" "), drawn.split(" ")
+    if len(typed_words) != len(drawn_words):
+        return  # not word for word: copied as the glyphs' text, as before
+    texts = _glyph_texts(str(cast(TTFont, pdfmetrics.getFont(font)).face.filename))
+    char_to_glyph = cast(Any, pdfmetrics.getFont(font)).face.charToGlyph
+    for typed, word in zip(typed_words, drawn_words, strict=True):
+        copied = "".join(
+            texts.get(char_to_glyph.get(ord(character), 0), "\ufffd")
+            if _PRIVATE_USE <= ord(character) < 0xF900
+            else character
+            for character in word
+        )
+        if copied != typed:
+            if len(_TYPED) >= _TYPED_BOUND:
+                _TYPED.clear()
+            _TYPED[font, word] = typed
+
+
+def _actual_text(font: str, text: str) -> list[tuple[str, str | None]]:
+    """`text` drawn in shaped face `font` (or its bold), in pieces each with the text
+    typed that a copy of it must give (`_TYPED`), or None for a piece whose glyphs copy
+    as typed. Empty when no piece needs one."""
+    regular = _REGULAR_OF.get(font, font)
+    words = text.split(" ")
+    if not any((regular, word) in _TYPED for word in words):
+        return []
+    pieces: list[tuple[str, str | None]] = []
+    plain: list[str] = []
+    for index, word in enumerate(words):
+        typed = _TYPED.get((regular, word))
+        space = " " if index < len(words) - 1 else ""
+        if typed is None:
+            plain.append(word + space)
+            continue
+        if plain:
+            pieces.append(("".join(plain), None))
+            plain = []
+        pieces.append((word, typed))
+        plain.append(space)
+    if "".join(plain):
+        pieces.append(("".join(plain), None))
+    return pieces
 
 
 @functools.cache
@@ -1740,6 +1800,8 @@ def _draws_plainly(paragraph: Paragraph) -> bool:
         and not style.wordWrap
         and getattr(paragraph, "autoLeading", getattr(style, "autoLeading", "")) in ("", "off")
         and pdfmetrics.getFont(lines.fontName)._dynamicFont  # type: ignore[attr-defined]
+        # A shaped face's words may need their typed text (`_TextObject`, round 56).
+        and lines.fontName not in _SHAPED_FONT_NAMES
         and all(words for _, words in lines.lines)
     )
 
@@ -2626,6 +2688,35 @@ def _fitted_furniture(furniture: PageFurniture, pages: int, line: float) -> tupl
     return issuer, reference, _shortened(note, line - number - _FURNITURE_GAP) if note else note
 
 
+class _TextObject(PDFTextObject):
+    """reportlab's text object, which gives each word of a shaped run whose glyphs
+    would copy out as other text than typed (Devanagari's vowel sign i drawn before
+    its consonant, Bengali's প্র) the text typed as its ActualText (round 56): a
+    marked-content span around the word's operators, which viewers' copy, search and
+    text extraction read instead of the glyphs' ToUnicode text. Every other text is
+    reportlab's, operator for operator."""
+
+    _fontname: str  # reportlab's members, which its stubs leave out
+
+    def _formatText(self, text: str) -> str:
+        reportlab_format: Callable[[str], str] = super()._formatText  # type: ignore[misc]
+        font = self._fontname
+        pieces = _actual_text(font, text) if font in _SHAPED_FONT_NAMES else []
+        if not pieces:
+            return reportlab_format(text)
+        code = []
+        for piece, typed in pieces:
+            drawn = reportlab_format(piece)
+            if typed is not None:
+                actual = (b"\xfe\xff" + typed.encode("utf-16-be")).hex().upper()
+                drawn = f"/Span <</ActualText <{actual}>>> BDC {drawn} EMC"
+            code.append(drawn)
+        return " ".join(code)
+
+
+_SHAPED_FONT_NAMES = frozenset(_SHAPED_FACES) | frozenset(_SHAPED_FACES.values())
+
+
 class _NumberedCanvas(Canvas):
     """Defers page output to the end so that every page can say "Page N of M"."""
 
@@ -2655,6 +2746,10 @@ class _NumberedCanvas(Canvas):
         if self._fontname not in document.fontMapping:
             _add_standard_font(document, pdfmetrics.getFont(self._fontname))
         super()._make_preamble()  # type: ignore[misc]
+
+    def beginText(self, x: float = 0, y: float = 0, direction: Any = None) -> PDFTextObject:
+        """reportlab's text object, giving shaped words their typed text (`_TextObject`)."""
+        return _TextObject(self, x, y, direction=direction)
 
     def showPage(self) -> None:  # reportlab names it
         self._saved_pages.append(dict(self.__dict__))
