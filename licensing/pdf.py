@@ -1093,9 +1093,30 @@ _STANDING_IN = [chr(code) for code in range(0x2FF0, 0x2FFC)]
 def isolated(value: str) -> str:
     """`value` (a name, an address) marked to be displayed in its own direction
     within the text it is put in: a Hebrew or Arabic name first in an English
-    sentence, which would otherwise make the sentence right to left. Other text
-    as it is."""
-    return f"\u2068{value}\u2069" if has_rtl(value) else value
+    sentence, which would otherwise make the sentence right to left; and (round 56)
+    any name with a digit, a bracket or punctuation, which a right-to-left line would
+    otherwise take apart ("Acme (2000) Ltd"'s closing bracket and number). Text of
+    letters and spaces alone, which no line reorders, as it is. The marks are taken
+    out of a text with no right-to-left character before it is drawn (`_unmarked`),
+    so they change nothing there."""
+    if has_rtl(value) or not all(
+        unicodedata.bidirectional(character) in _ONE_RUN for character in value
+    ):
+        return f"\u2068{value}\u2069"
+    return value
+
+
+# The directions of a name no line reorders: letters written left to right, and spaces.
+_ONE_RUN = frozenset({"L", "WS"})
+
+
+def _unmarked(value: str) -> str:
+    """`value` without the marks of isolated names where it holds no right-to-left
+    character (a Latin name with digits isolated in an English sentence): there they
+    change nothing, and no font draws them. Else as it is."""
+    if "\u2068" in value and not has_rtl(value):
+        return _ISOLATE_MARKS.sub("", value)
+    return value
 
 
 def _base_direction(value: str) -> str:
@@ -1208,8 +1229,54 @@ def _displayed_fragments(line: Any, base: str) -> Any:
 
 def _display_order(line: str, base: str) -> list[tuple[int, str]]:
     """Each character of `line` as displayed (mirrored where it must be), with
-    its index in `line`, in display order: python-bidi's `get_display` step by
-    step, each character marked with where it was typed first."""
+    its index in `line`, in display order, each isolated name (`isolated`: between
+    FSI and PDI, or from the line's start to a PDI where a name goes on from the line
+    before) displayed apart in its own direction and standing in the line for one
+    neutral character, as Unicode's isolates are (round 56: names in a line of
+    several fonts were not isolated); the marks themselves are left out."""
+    first_mark = _ISOLATE_MARKS.search(line)
+    if first_mark is None:
+        return _display_order_of(line, base)
+    outer: list[int] = []  # the indices of the line's own characters, stand-ins as -1
+    names: list[list[tuple[int, str]]] = []  # each stand-in's name, displayed
+    start = 0 if first_mark[0] == "\u2069" else None  # within a name since `start`
+    for index, character in enumerate(line):
+        if character == "\u2069" and start is not None:
+            names.append(_isolate_order(line, start, index))
+            outer.append(-1)
+            start = None
+        elif character in "\u2066\u2067\u2068" and start is None:
+            start = index + 1
+        elif start is None and not _ISOLATE_MARKS.match(character):
+            outer.append(index)
+    if start is not None:  # a name that goes on to the next line
+        names.append(_isolate_order(line, start, len(line)))
+        outer.append(-1)
+    text = "".join(_STANDING_IN[0] if index < 0 else line[index] for index in outer)
+    stand_ins = [position for position, index in enumerate(outer) if index < 0]
+    name_at = dict(zip(stand_ins, names, strict=True))
+    shown: list[tuple[int, str]] = []
+    for position, character in _display_order_of(text, base):
+        if outer[position] < 0:
+            shown += name_at[position]
+        else:
+            shown.append((outer[position], character))
+    return shown
+
+
+def _isolate_order(line: str, start: int, end: int) -> list[tuple[int, str]]:
+    """The isolated name `line[start:end]` in display order in its own direction (its
+    first letter's, as FSI gives), indices in `line`."""
+    name = line[start:end]
+    return [
+        (start + index, character)
+        for index, character in _display_order_of(name, _base_direction(name))
+    ]
+
+
+def _display_order_of(line: str, base: str) -> list[tuple[int, str]]:
+    """`_display_order` of a line without isolates: python-bidi's `get_display` step
+    by step, each character marked with where it was typed first."""
     from bidi import algorithm  # only documents that draw Hebrew or Arabic
 
     storage = algorithm.get_empty_storage()
@@ -1980,7 +2047,7 @@ def para(value: object, style: str = "Body") -> Paragraph:
     (`font_runs`).
     """
     register_fonts()
-    raw = str(value)
+    raw = _unmarked(str(value))
     cleaned = _clean(raw)
     if has_other_script(cleaned):
         bold = _STYLE_BY_NAME[style].fontName == FONT_BOLD
@@ -1988,7 +2055,8 @@ def para(value: object, style: str = "Body") -> Paragraph:
             # Hebrew or Arabic beside CJK, Thai or an Indic script (round 55: its
             # right-to-left runs were drawn as typed): Arabic joined, each run in its
             # font, and each line drawn in display order (`_displayed_fragments`).
-            value = _with_font_tags(joined(_ISOLATE_MARKS.sub("", raw)), _han_font(raw), text, bold)
+            # Isolated names keep their marks: `_display_order` displays each apart.
+            value = _with_font_tags(joined(raw), _han_font(raw), text, bold)
             return _right_to_left(value, style, _base_direction(cleaned))
         return _parsed(_with_font_tags(raw, _han_font(raw), text, bold), style)
     if not cleaned:
@@ -2017,12 +2085,13 @@ def markup(value: str, style: str = "Body") -> Paragraph:
     values); CJK runs of its text are drawn in their CID fonts, Hebrew and Arabic
     line by line in display order (`_RightToLeft`)."""
     register_fonts(oblique=_OBLIQUE_MARKUP.search(value) is not None)
+    value = _unmarked(value)
     if has_rtl(value):
         # Hebrew or Arabic: Arabic joined, the lines broken as typed and each drawn
         # in display order (`_RightToLeft`), in the direction of the text outside
         # isolated names (whose marks the algorithm refuses: taken out).
         direction = _base_direction(_TAGS.sub("", value))
-        value = joined(_ISOLATE_MARKS.sub("", value))
+        value = joined(value)  # isolated names keep their marks (`_display_order`)
         if has_other_script(value):
             value = _cjk_in_markup(value, _STYLE_BY_NAME[style].fontName == FONT_BOLD)
         return _right_to_left(value, style, direction)
