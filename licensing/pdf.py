@@ -1085,7 +1085,10 @@ def joined(value: str) -> str:
 # bidirectional algorithm used (python-bidi's own, which mirrors brackets) knows no
 # isolates, so each is displayed apart and stands in the sentence for a neutral
 # character (one of twelve of Unicode's class ON that no name holds) until then.
-_ISOLATE = re.compile("[\u2066-\u2068]([^\u2066-\u2069]*)(?:\u2069|$)|^([^\u2066-\u2069]*)\u2069")
+_ISOLATE = re.compile("([\u2066-\u2068])([^\u2066-\u2069]*)(?:\u2069|$)|^([^\u2066-\u2069]*)\u2069")
+# The direction each opening mark gives what it isolates: LRI left to right, RLI right
+# to left, FSI (and a name going on from the line before) that of its first letter.
+_ISOLATE_DIRECTION = {"\u2066": "L", "\u2067": "R"}
 _ISOLATE_MARKS = re.compile("[\u2066-\u2069]")
 _STANDING_IN = [chr(code) for code in range(0x2FF0, 0x2FFC)]
 
@@ -1106,6 +1109,14 @@ def isolated(value: str) -> str:
     return value
 
 
+def left_to_right(value: str) -> str:
+    """`value`, a text of our own words holding names (an invoice line's description
+    stored as "{product}: {use} ..."), marked to be displayed left to right as one
+    unit (LRI ... PDI) where it holds Hebrew or Arabic: else a name first would make
+    the whole text right to left (round 56). Other text as it is."""
+    return f"\u2066{value}\u2069" if has_rtl(value) else value
+
+
 # The directions of a name no line reorders: letters written left to right, and spaces.
 _ONE_RUN = frozenset({"L", "WS"})
 
@@ -1114,7 +1125,7 @@ def _unmarked(value: str) -> str:
     """`value` without the marks of isolated names where it holds no right-to-left
     character (a Latin name with digits isolated in an English sentence): there they
     change nothing, and no font draws them. Else as it is."""
-    if "\u2068" in value and not has_rtl(value):
+    if ("\u2068" in value or "\u2066" in value) and not has_rtl(value):
         return _ISOLATE_MARKS.sub("", value)
     return value
 
@@ -1149,7 +1160,8 @@ def _display(line: str, base: str | None) -> str:
     names: list[str] = []
 
     def stand_in(found: re.Match[str]) -> str:
-        name = _display(found[1] if found[1] is not None else found[2], None)
+        opener = found[1]
+        name = _display(found[2] if opener else found[3], _ISOLATE_DIRECTION.get(opener))
         if len(names) == len(_STANDING_IN):
             return name  # more names than stand-ins: displayed in the line's order
         names.append(name)
@@ -1177,14 +1189,14 @@ def _displayed_lines(lines: Any, base: str) -> Any:
     if lines.kind != 0:
         return lines
     shown: list[tuple[float, list[str]]] = []
-    inside = False  # the line before ended within an isolated name
+    inside = ""  # the mark of the isolate the line before ended within, if it did
     for extra, words in lines.lines:
         line = " ".join(words)
         marks = _ISOLATE_MARKS.findall(line)
         if inside and (not marks or marks[0] != "\u2069"):
-            line = "\u2068" + line  # the name goes on from the line before
+            line = inside + line  # the name goes on from the line before
         if marks:
-            inside = marks[-1] != "\u2069"
+            inside = marks[-1] if marks[-1] != "\u2069" else ""
         shown.append((extra, displayed(line, base).split(" ")))
     copy: ParaFrag = ParaFrag.__new__(ParaFrag)
     copy.__dict__ = {**lines.__dict__, "lines": shown}
@@ -1240,17 +1252,18 @@ def _display_order(line: str, base: str) -> list[tuple[int, str]]:
     outer: list[int] = []  # the indices of the line's own characters, stand-ins as -1
     names: list[list[tuple[int, str]]] = []  # each stand-in's name, displayed
     start = 0 if first_mark[0] == "\u2069" else None  # within a name since `start`
+    opener = ""  # the mark that opened it
     for index, character in enumerate(line):
         if character == "\u2069" and start is not None:
-            names.append(_isolate_order(line, start, index))
+            names.append(_isolate_order(line, start, index, opener))
             outer.append(-1)
             start = None
         elif character in "\u2066\u2067\u2068" and start is None:
-            start = index + 1
+            start, opener = index + 1, character
         elif start is None and not _ISOLATE_MARKS.match(character):
             outer.append(index)
     if start is not None:  # a name that goes on to the next line
-        names.append(_isolate_order(line, start, len(line)))
+        names.append(_isolate_order(line, start, len(line), opener))
         outer.append(-1)
     text = "".join(_STANDING_IN[0] if index < 0 else line[index] for index in outer)
     stand_ins = [position for position, index in enumerate(outer) if index < 0]
@@ -1264,14 +1277,12 @@ def _display_order(line: str, base: str) -> list[tuple[int, str]]:
     return shown
 
 
-def _isolate_order(line: str, start: int, end: int) -> list[tuple[int, str]]:
-    """The isolated name `line[start:end]` in display order in its own direction (its
-    first letter's, as FSI gives), indices in `line`."""
+def _isolate_order(line: str, start: int, end: int, opener: str) -> list[tuple[int, str]]:
+    """The isolated name `line[start:end]` in display order in the direction its
+    opening mark gives (FSI: its first letter's), indices in `line`."""
     name = line[start:end]
-    return [
-        (start + index, character)
-        for index, character in _display_order_of(name, _base_direction(name))
-    ]
+    direction = _ISOLATE_DIRECTION.get(opener) or _base_direction(name)
+    return [(start + index, character) for index, character in _display_order_of(name, direction)]
 
 
 def _display_order_of(line: str, base: str) -> list[tuple[int, str]]:

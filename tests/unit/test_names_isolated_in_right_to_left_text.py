@@ -10,12 +10,16 @@ before it is drawn (the same bytes as before)."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date
 from decimal import Decimal
 
 import pytest
 
 from licensing import pdf
 from licensing.billing import documents as billing
+from licensing.billing.models import Invoice, InvoiceLine
+from licensing.billing.states import AGREEMENT, MANUAL, ROYALTY_REPORT
 from tests.support import hard_documents
 from tests.support.glyphs import shown_in_order
 
@@ -92,3 +96,51 @@ def test_the_statement_of_an_organization_named_in_thai_and_hebrew_keeps_its_per
     assert f"{THAI} םולש, 2027-01-01 to 2027-12-31 (USD)" in shown
     assert f"{THAI} םולש: statement 2027-01-01 to 2027-12-31" in shown
     assert ",םולש" not in shown
+
+
+UP_FRONT = (
+    "מוצר: Distribute a product to others; SaaS for provider users "
+    "(rule development of rate card 2027.1)"
+)
+
+
+def _invoice_line(description: str, *, ours: bool) -> str:
+    line = billing.DocumentLine(description, "flat 900.00", "900.00", ours=ours)
+    document = replace(hard_documents._invoice_document(hard=False), lines=(line,))
+    return "".join(shown_in_order(billing.render_invoice_pdf(document)))
+
+
+def test_an_invoice_line_of_our_words_led_by_a_hebrew_product_reads_left_to_right() -> None:
+    # Stored as "{product}: {use} (rule ...)": the product first made the line right
+    # to left, "Distribute ... rate :רצומ" with "card 2027.1)" on the next line.
+    shown = _invoice_line(UP_FRONT, ours=True)
+    assert "רצומ: Distribute a product to others; SaaS for provider users" in shown
+    assert ":רצומ" not in shown
+
+
+def test_a_line_billing_staff_wrote_in_hebrew_keeps_its_own_direction() -> None:
+    shown = _invoice_line("דמי רישיון 2027", ours=False)
+    assert "2027 ןוישיר ימד" in shown
+
+
+def test_an_invoice_line_says_its_words_are_ours_unless_billing_staff_wrote_it() -> None:
+    invoice = Invoice(
+        number="INV-2027-000009",
+        issue_date=date(2027, 1, 15),
+        due_date=date(2027, 2, 14),
+        currency="USD",
+        source_type=MANUAL,
+        payment_terms_days=30,
+        late_fee_monthly_percent=Decimal("1.5"),
+        total=Decimal("900.00"),
+        amount_paid=Decimal(0),
+        amount_credited=Decimal(0),
+        amount_refunded=Decimal(0),
+    )
+    invoice.lines = [InvoiceLine(position=0, description=UP_FRONT, amount=Decimal("900.00"))]
+    for source, ours in ((MANUAL, False), (AGREEMENT, True), (ROYALTY_REPORT, True)):
+        invoice.source_type = source
+        document = billing.invoice_document(
+            invoice, issuer="CPT Licensing Office", remit_to="", period_start=date(2027, 1, 1)
+        )
+        assert [line.ours for line in document.lines] == [ours]
