@@ -42,7 +42,7 @@ from reportlab.pdfbase.ttfonts import (
     makeToUnicodeCMap,
 )
 from reportlab.pdfgen.canvas import Canvas
-from reportlab.pdfgen.textobject import bidiShapedText
+from reportlab.pdfgen.textobject import PDFTextObject, bidiShapedText
 from reportlab.platypus import (
     CondPageBreak,
     Flowable,
@@ -736,6 +736,7 @@ DEVANAGARI, DEVANAGARI_BOLD = "NotoSansDevanagari", "NotoSansDevanagari-Bold"
 # Each shaped face and its bold: `NotoSans<Script>` (the file `-Regular.ttf`) and
 # `NotoSans<Script>-Bold`.
 _SHAPED_FACES = {face: f"{face}-Bold" for face, _ in printable.SHAPED_SCRIPTS}
+_REGULAR_OF = {bold: face for face, bold in _SHAPED_FACES.items()}
 # Every character another font draws: CJK, Thai, the scripts of India and Sri Lanka.
 _OTHER = re.compile(_CJK.pattern[:-1] + printable.SHAPED_BLOCKS + "]")
 # A run of them, with the zero-width joiner and non-joiner a shaped script writes
@@ -743,7 +744,7 @@ _OTHER = re.compile(_CJK.pattern[:-1] + printable.SHAPED_BLOCKS + "]")
 _CJK_RUN = re.compile(_OTHER.pattern[:-1] + "\u200c\u200d]+")
 _JOINERS = "\u200c\u200d"
 _KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff65-\uff9f]")
-_HANGUL = re.compile("[\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7ff\uffa0-\uffdc]")
+_HANGUL = re.compile(f"[{printable.HANGUL_BLOCKS}]")
 _BOPOMOFO = re.compile("[\u3100-\u312f\u31a0-\u31bf]")
 _TAGS = re.compile(r"(<[^>]*>)")
 _cid_registered: set[str] = set()
@@ -865,7 +866,7 @@ def _shaped(run: str, font: str) -> str:
     buffer.guess_segment_properties()
     uharfbuzz.shape(hb_font, buffer, {})
     face: Any = cast(TTFont, pdfmetrics.getFont(font)).face
-    shaped = []
+    shaped: list[str] = []
     for info in buffer.glyph_infos:
         glyph = info.codepoint
         characters = face.glyphToChar.get(glyph)
@@ -881,7 +882,66 @@ def _shaped(run: str, font: str) -> str:
                 each_face.charToGlyph[code] = each_glyph
                 each_face.charWidths[code] = each_face._pdfScale(each_face.hmetrics[each_glyph][0])
         shaped.append(chr(code))
-    return "".join(shaped)
+    drawn = "".join(shaped)
+    _remember_typed(font, run, drawn)
+    return drawn
+
+
+# The words of shaped runs whose glyphs copy out of a document as other text than
+# typed (round 56), by face and the word as drawn (`_shaped`'s characters): the text
+# typed, which the document gives as the word's ActualText (`_TextObject`). Emptied
+# past a bound, as a process may see any number of names.
+_TYPED: dict[tuple[str, str], str] = {}
+_TYPED_BOUND = 65536
+
+
+def _remember_typed(font: str, run: str, drawn: str) -> None:
+    """Keep each word of `drawn` whose copied text (each glyph's ToUnicode text, in
+    the order drawn: a vowel sign i before its consonant, Bengali's প্র as "পর্") is
+    not the word typed, with the word typed. A word is what lies between spaces,
+    where a document's lines break; HarfBuzz draws each space as one."""
+    typed_words, drawn_words = run.split(" "), drawn.split(" ")
+    if len(typed_words) != len(drawn_words):
+        return  # not word for word: copied as the glyphs' text, as before
+    texts = _glyph_texts(str(cast(TTFont, pdfmetrics.getFont(font)).face.filename))
+    char_to_glyph = cast(Any, pdfmetrics.getFont(font)).face.charToGlyph
+    for typed, word in zip(typed_words, drawn_words, strict=True):
+        copied = "".join(
+            texts.get(char_to_glyph.get(ord(character), 0), "\ufffd")
+            if _PRIVATE_USE <= ord(character) < 0xF900
+            else character
+            for character in word
+        )
+        if copied != typed:
+            if len(_TYPED) >= _TYPED_BOUND:
+                _TYPED.clear()
+            _TYPED[font, word] = typed
+
+
+def _actual_text(font: str, text: str) -> list[tuple[str, str | None]]:
+    """`text` drawn in shaped face `font` (or its bold), in pieces each with the text
+    typed that a copy of it must give (`_TYPED`), or None for a piece whose glyphs copy
+    as typed. Empty when no piece needs one."""
+    regular = _REGULAR_OF.get(font, font)
+    words = text.split(" ")
+    if not any((regular, word) in _TYPED for word in words):
+        return []
+    pieces: list[tuple[str, str | None]] = []
+    plain: list[str] = []
+    for index, word in enumerate(words):
+        typed = _TYPED.get((regular, word))
+        space = " " if index < len(words) - 1 else ""
+        if typed is None:
+            plain.append(word + space)
+            continue
+        if plain:
+            pieces.append(("".join(plain), None))
+            plain = []
+        pieces.append((word, typed))
+        plain.append(space)
+    if "".join(plain):
+        pieces.append(("".join(plain), None))
+    return pieces
 
 
 @functools.cache
@@ -1025,7 +1085,10 @@ def joined(value: str) -> str:
 # bidirectional algorithm used (python-bidi's own, which mirrors brackets) knows no
 # isolates, so each is displayed apart and stands in the sentence for a neutral
 # character (one of twelve of Unicode's class ON that no name holds) until then.
-_ISOLATE = re.compile("[\u2066-\u2068]([^\u2066-\u2069]*)(?:\u2069|$)|^([^\u2066-\u2069]*)\u2069")
+_ISOLATE = re.compile("([\u2066-\u2068])([^\u2066-\u2069]*)(?:\u2069|$)|^([^\u2066-\u2069]*)\u2069")
+# The direction each opening mark gives what it isolates: LRI left to right, RLI right
+# to left, FSI (and a name going on from the line before) that of its first letter.
+_ISOLATE_DIRECTION = {"\u2066": "L", "\u2067": "R"}
 _ISOLATE_MARKS = re.compile("[\u2066-\u2069]")
 _STANDING_IN = [chr(code) for code in range(0x2FF0, 0x2FFC)]
 
@@ -1033,9 +1096,38 @@ _STANDING_IN = [chr(code) for code in range(0x2FF0, 0x2FFC)]
 def isolated(value: str) -> str:
     """`value` (a name, an address) marked to be displayed in its own direction
     within the text it is put in: a Hebrew or Arabic name first in an English
-    sentence, which would otherwise make the sentence right to left. Other text
-    as it is."""
-    return f"\u2068{value}\u2069" if has_rtl(value) else value
+    sentence, which would otherwise make the sentence right to left; and (round 56)
+    any name with a digit, a bracket or punctuation, which a right-to-left line would
+    otherwise take apart ("Acme (2000) Ltd"'s closing bracket and number). Text of
+    letters and spaces alone, which no line reorders, as it is. The marks are taken
+    out of a text with no right-to-left character before it is drawn (`_unmarked`),
+    so they change nothing there."""
+    if has_rtl(value) or not all(
+        unicodedata.bidirectional(character) in _ONE_RUN for character in value
+    ):
+        return f"\u2068{value}\u2069"
+    return value
+
+
+def left_to_right(value: str) -> str:
+    """`value`, a text of our own words holding names (an invoice line's description
+    stored as "{product}: {use} ..."), marked to be displayed left to right as one
+    unit (LRI ... PDI) where it holds Hebrew or Arabic: else a name first would make
+    the whole text right to left (round 56). Other text as it is."""
+    return f"\u2066{value}\u2069" if has_rtl(value) else value
+
+
+# The directions of a name no line reorders: letters written left to right, and spaces.
+_ONE_RUN = frozenset({"L", "WS"})
+
+
+def _unmarked(value: str) -> str:
+    """`value` without the marks of isolated names where it holds no right-to-left
+    character (a Latin name with digits isolated in an English sentence): there they
+    change nothing, and no font draws them. Else as it is."""
+    if ("\u2068" in value or "\u2066" in value) and not has_rtl(value):
+        return _ISOLATE_MARKS.sub("", value)
+    return value
 
 
 def _base_direction(value: str) -> str:
@@ -1068,7 +1160,8 @@ def _display(line: str, base: str | None) -> str:
     names: list[str] = []
 
     def stand_in(found: re.Match[str]) -> str:
-        name = _display(found[1] if found[1] is not None else found[2], None)
+        opener = found[1]
+        name = _display(found[2] if opener else found[3], _ISOLATE_DIRECTION.get(opener))
         if len(names) == len(_STANDING_IN):
             return name  # more names than stand-ins: displayed in the line's order
         names.append(name)
@@ -1096,14 +1189,14 @@ def _displayed_lines(lines: Any, base: str) -> Any:
     if lines.kind != 0:
         return lines
     shown: list[tuple[float, list[str]]] = []
-    inside = False  # the line before ended within an isolated name
+    inside = ""  # the mark of the isolate the line before ended within, if it did
     for extra, words in lines.lines:
         line = " ".join(words)
         marks = _ISOLATE_MARKS.findall(line)
         if inside and (not marks or marks[0] != "\u2069"):
-            line = "\u2068" + line  # the name goes on from the line before
+            line = inside + line  # the name goes on from the line before
         if marks:
-            inside = marks[-1] != "\u2069"
+            inside = marks[-1] if marks[-1] != "\u2069" else ""
         shown.append((extra, displayed(line, base).split(" ")))
     copy: ParaFrag = ParaFrag.__new__(ParaFrag)
     copy.__dict__ = {**lines.__dict__, "lines": shown}
@@ -1148,8 +1241,53 @@ def _displayed_fragments(line: Any, base: str) -> Any:
 
 def _display_order(line: str, base: str) -> list[tuple[int, str]]:
     """Each character of `line` as displayed (mirrored where it must be), with
-    its index in `line`, in display order: python-bidi's `get_display` step by
-    step, each character marked with where it was typed first."""
+    its index in `line`, in display order, each isolated name (`isolated`: between
+    FSI and PDI, or from the line's start to a PDI where a name goes on from the line
+    before) displayed apart in its own direction and standing in the line for one
+    neutral character, as Unicode's isolates are (round 56: names in a line of
+    several fonts were not isolated); the marks themselves are left out."""
+    first_mark = _ISOLATE_MARKS.search(line)
+    if first_mark is None:
+        return _display_order_of(line, base)
+    outer: list[int] = []  # the indices of the line's own characters, stand-ins as -1
+    names: list[list[tuple[int, str]]] = []  # each stand-in's name, displayed
+    start = 0 if first_mark[0] == "\u2069" else None  # within a name since `start`
+    opener = ""  # the mark that opened it
+    for index, character in enumerate(line):
+        if character == "\u2069" and start is not None:
+            names.append(_isolate_order(line, start, index, opener))
+            outer.append(-1)
+            start = None
+        elif character in "\u2066\u2067\u2068" and start is None:
+            start, opener = index + 1, character
+        elif start is None and not _ISOLATE_MARKS.match(character):
+            outer.append(index)
+    if start is not None:  # a name that goes on to the next line
+        names.append(_isolate_order(line, start, len(line), opener))
+        outer.append(-1)
+    text = "".join(_STANDING_IN[0] if index < 0 else line[index] for index in outer)
+    stand_ins = [position for position, index in enumerate(outer) if index < 0]
+    name_at = dict(zip(stand_ins, names, strict=True))
+    shown: list[tuple[int, str]] = []
+    for position, character in _display_order_of(text, base):
+        if outer[position] < 0:
+            shown += name_at[position]
+        else:
+            shown.append((outer[position], character))
+    return shown
+
+
+def _isolate_order(line: str, start: int, end: int, opener: str) -> list[tuple[int, str]]:
+    """The isolated name `line[start:end]` in display order in the direction its
+    opening mark gives (FSI: its first letter's), indices in `line`."""
+    name = line[start:end]
+    direction = _ISOLATE_DIRECTION.get(opener) or _base_direction(name)
+    return [(start + index, character) for index, character in _display_order_of(name, direction)]
+
+
+def _display_order_of(line: str, base: str) -> list[tuple[int, str]]:
+    """`_display_order` of a line without isolates: python-bidi's `get_display` step
+    by step, each character marked with where it was typed first."""
     from bidi import algorithm  # only documents that draw Hebrew or Arabic
 
     storage = algorithm.get_empty_storage()
@@ -1740,6 +1878,8 @@ def _draws_plainly(paragraph: Paragraph) -> bool:
         and not style.wordWrap
         and getattr(paragraph, "autoLeading", getattr(style, "autoLeading", "")) in ("", "off")
         and pdfmetrics.getFont(lines.fontName)._dynamicFont  # type: ignore[attr-defined]
+        # A shaped face's words may need their typed text (`_TextObject`, round 56).
+        and lines.fontName not in _SHAPED_FONT_NAMES
         and all(words for _, words in lines.lines)
     )
 
@@ -1918,7 +2058,7 @@ def para(value: object, style: str = "Body") -> Paragraph:
     (`font_runs`).
     """
     register_fonts()
-    raw = str(value)
+    raw = _unmarked(str(value))
     cleaned = _clean(raw)
     if has_other_script(cleaned):
         bold = _STYLE_BY_NAME[style].fontName == FONT_BOLD
@@ -1926,7 +2066,8 @@ def para(value: object, style: str = "Body") -> Paragraph:
             # Hebrew or Arabic beside CJK, Thai or an Indic script (round 55: its
             # right-to-left runs were drawn as typed): Arabic joined, each run in its
             # font, and each line drawn in display order (`_displayed_fragments`).
-            value = _with_font_tags(joined(_ISOLATE_MARKS.sub("", raw)), _han_font(raw), text, bold)
+            # Isolated names keep their marks: `_display_order` displays each apart.
+            value = _with_font_tags(joined(raw), _han_font(raw), text, bold)
             return _right_to_left(value, style, _base_direction(cleaned))
         return _parsed(_with_font_tags(raw, _han_font(raw), text, bold), style)
     if not cleaned:
@@ -1955,12 +2096,13 @@ def markup(value: str, style: str = "Body") -> Paragraph:
     values); CJK runs of its text are drawn in their CID fonts, Hebrew and Arabic
     line by line in display order (`_RightToLeft`)."""
     register_fonts(oblique=_OBLIQUE_MARKUP.search(value) is not None)
+    value = _unmarked(value)
     if has_rtl(value):
         # Hebrew or Arabic: Arabic joined, the lines broken as typed and each drawn
         # in display order (`_RightToLeft`), in the direction of the text outside
         # isolated names (whose marks the algorithm refuses: taken out).
         direction = _base_direction(_TAGS.sub("", value))
-        value = joined(_ISOLATE_MARKS.sub("", value))
+        value = joined(value)  # isolated names keep their marks (`_display_order`)
         if has_other_script(value):
             value = _cjk_in_markup(value, _STYLE_BY_NAME[style].fontName == FONT_BOLD)
         return _right_to_left(value, style, direction)
@@ -2626,6 +2768,35 @@ def _fitted_furniture(furniture: PageFurniture, pages: int, line: float) -> tupl
     return issuer, reference, _shortened(note, line - number - _FURNITURE_GAP) if note else note
 
 
+class _TextObject(PDFTextObject):
+    """reportlab's text object, which gives each word of a shaped run whose glyphs
+    would copy out as other text than typed (Devanagari's vowel sign i drawn before
+    its consonant, Bengali's প্র) the text typed as its ActualText (round 56): a
+    marked-content span around the word's operators, which viewers' copy, search and
+    text extraction read instead of the glyphs' ToUnicode text. Every other text is
+    reportlab's, operator for operator."""
+
+    _fontname: str  # reportlab's members, which its stubs leave out
+
+    def _formatText(self, text: str) -> str:
+        reportlab_format: Callable[[str], str] = super()._formatText  # type: ignore[misc]
+        font = self._fontname
+        pieces = _actual_text(font, text) if font in _SHAPED_FONT_NAMES else []
+        if not pieces:
+            return reportlab_format(text)
+        code = []
+        for piece, typed in pieces:
+            drawn = reportlab_format(piece)
+            if typed is not None:
+                actual = (b"\xfe\xff" + typed.encode("utf-16-be")).hex().upper()
+                drawn = f"/Span <</ActualText <{actual}>>> BDC {drawn} EMC"
+            code.append(drawn)
+        return " ".join(code)
+
+
+_SHAPED_FONT_NAMES = frozenset(_SHAPED_FACES) | frozenset(_SHAPED_FACES.values())
+
+
 class _NumberedCanvas(Canvas):
     """Defers page output to the end so that every page can say "Page N of M"."""
 
@@ -2655,6 +2826,10 @@ class _NumberedCanvas(Canvas):
         if self._fontname not in document.fontMapping:
             _add_standard_font(document, pdfmetrics.getFont(self._fontname))
         super()._make_preamble()  # type: ignore[misc]
+
+    def beginText(self, x: float = 0, y: float = 0, direction: Any = None) -> PDFTextObject:
+        """reportlab's text object, giving shaped words their typed text (`_TextObject`)."""
+        return _TextObject(self, x, y, direction=direction)
 
     def showPage(self) -> None:  # reportlab names it
         self._saved_pages.append(dict(self.__dict__))

@@ -26,6 +26,17 @@ CJK_BLOCKS = (
     "\ua960-\ua97f\uac00-\ud7ff\uf900-\ufaff\ufe30-\ufe4f\uff00-\uffef"
 )
 
+# Hangul, within those blocks: drawn in the Korean CID font (HYGothic-Medium), whose
+# encoding the PDF names (`UniKS-UCS2-H`, Adobe-Korea1 supplement 1) and a viewer
+# follows to the glyph. It maps every precomposed syllable and the compatibility jamo,
+# and nothing of the conjoining jamo (U+1100-11FF, A960-A97F, D7B0-D7FF) or the
+# half-width forms (U+FFA0-FFDC), which a viewer draws as an empty box (round 56).
+HANGUL_BLOCKS = "\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7ff\uffa0-\uffdc"
+# What of `HANGUL_BLOCKS` the Korean encoding maps to a glyph, as (first, last) code
+# points: written out from the CMap file (poppler-data's, Adobe's) by
+# `tests/support/printable_table.py`, which a test reads again.
+KOREAN_ENCODED: tuple[tuple[int, int], ...] = ((0x3131, 0x318E), (0xAC00, 0xD7A3))
+
 # Each script shaped by HarfBuzz in a Noto Sans face of its own (`licensing/fonts/`,
 # `NotoSans<Script>-Regular.ttf` and `-Bold.ttf`), with its blocks: a character of
 # those blocks is drawn in that face.
@@ -46,6 +57,7 @@ SHAPED_BLOCKS = "".join(blocks for _, blocks in SHAPED_SCRIPTS)
 _SHAPED = [(re.compile(f"[{blocks}]"), face) for face, blocks in SHAPED_SCRIPTS]
 _IN_SHAPED = re.compile(f"[{SHAPED_BLOCKS}]")
 _CJK = re.compile(f"[{CJK_BLOCKS}]")
+_HANGUL = re.compile(f"[{HANGUL_BLOCKS}]")
 
 # The scripts a reader is told the documents print, in the refusal.
 PRINTED_SCRIPTS = (
@@ -67,6 +79,15 @@ def _printed(code: int) -> bool:
     return index >= 0 and code <= PRINTED[index][1]
 
 
+def _drawn_in_cjk_font(character: str) -> bool:
+    """Whether a viewer's CJK font draws `character` (of `CJK_BLOCKS`): hangul only
+    where the Korean encoding maps it (`KOREAN_ENCODED`), the rest as the viewer's."""
+    if _HANGUL.match(character) is None:
+        return True
+    code = ord(character)
+    return any(first <= code <= last for first, last in KOREAN_ENCODED)
+
+
 def unprintable(value: str) -> str:
     """The characters of `value` no document's font draws, each once, in the order
     typed; "" when every one prints. Control characters (line breaks, tabs) are left
@@ -77,8 +98,11 @@ def unprintable(value: str) -> str:
         character: None
         for character in value
         if not character.isascii()
-        and _CJK.match(character) is None
-        and not _printed(ord(character))
+        and not (
+            _drawn_in_cjk_font(character)
+            if _CJK.match(character) is not None
+            else _printed(ord(character))
+        )
         and unicodedata.category(character) != "Cc"
     }
     return "".join(found)
@@ -100,18 +124,37 @@ def unprintable_problem(value: str) -> str | None:
     characters = unprintable(value)
     if not characters:
         return None
+    return (
+        f"Our documents cannot print {_listed(characters)}: the agreement, invoices and "
+        f"letters would show an empty box. Write it in a script they print ({PRINTED_SCRIPTS})."
+    )
+
+
+def stored_unprintable_problem(value: str) -> str | None:
+    """The refusal of a field sent back as it was stored, saved before round 55
+    refused what no font draws (round 56): said so, since the reader typed nothing
+    in it, and what to do to save the rest; None when it prints."""
+    characters = unprintable(value)
+    if not characters:
+        return None
+    return (
+        f"Saved before our documents were checked: they cannot print "
+        f"{_listed(characters)} (the agreement, invoices and letters would show an empty "
+        f"box), so nothing is saved until this field is written again in a script they "
+        f"print ({PRINTED_SCRIPTS})."
+    )
+
+
+def _listed(characters: str) -> str:
+    """The first characters named (`named`), the rest counted."""
     names = [named(character) for character in characters[:_NAMED]]
     more = len(characters) - _NAMED
-    listed = (
+    return (
         ", ".join(names) + f" and {more} more"
         if more > 0
         else names[0]
         if len(names) == 1
         else ", ".join(names[:-1]) + " or " + names[-1]
-    )
-    return (
-        f"Our documents cannot print {listed}: the agreement, invoices and letters would "
-        f"show an empty box. Write it in a script they print ({PRINTED_SCRIPTS})."
     )
 
 

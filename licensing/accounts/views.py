@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 
 import flask_login
@@ -28,7 +28,7 @@ from flask import (
 from sqlalchemy.orm import Session
 from werkzeug.wrappers import Response
 
-from licensing import access, arguments, db, log_context
+from licensing import access, arguments, db, log_context, printable
 from licensing.access import MEMBER, STAFF_ROLES, Principal
 from licensing.accounts import dashboard, forms, queries, record_names, services, two_step
 from licensing.accounts.auth import PASSWORD_CONFIRMED_AT, auth_rate_limit
@@ -663,6 +663,7 @@ def _organization_page(
     db_session = db.session()
     if contact_form is None:
         contact_form = forms.ContactForm(obj=organization)
+        _flag_stored_unprintable(contact_form, organization)
     # Round 46: the members a page at a time (the count of active administrators,
     # the two-step summary and the invitations' members read for the whole); round
     # 47: the invitations too, on a pager of their own.
@@ -687,6 +688,20 @@ def _organization_page(
         manages=access.require_principal().is_administrator,
         ask=services.whom_to_ask(db_session, organization.id),
     ), status
+
+
+_ProfileForm = TypeVar("_ProfileForm", forms.ContactForm, forms.OrganizationForm)
+
+
+def _flag_stored_unprintable(form: _ProfileForm, organization: Organization) -> _ProfileForm:
+    """The profile form as first shown, each field whose stored text no document
+    prints (saved before round 55) with the message a save would give (round 56),
+    so the reader knows which field to write again before typing the rest."""
+    for name in form.FIELDS:
+        problem = printable.stored_unprintable_problem(getattr(organization, name) or "")
+        if problem is not None:
+            form[name].errors = [problem]
+    return form
 
 
 # The query argument of the invitations' page on both organization pages: the
@@ -1351,7 +1366,10 @@ def _console_organization_page(
         **_organization_history(db_session, organization),
         standing_form=standing_form or _standing_form(organization),
         others_steps=others_steps(access.require_principal(), organization.standing),
-        profile_form=profile_form or forms.OrganizationForm(formdata=None, obj=organization),
+        profile_form=profile_form
+        or _flag_stored_unprintable(
+            forms.OrganizationForm(formdata=None, obj=organization), organization
+        ),
         block_reason=services.standing_block_reason(organization),
         hold=_hold(db_session, organization),
         # A closed organization's open business: nothing else on the console gathers

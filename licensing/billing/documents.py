@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 from licensing import notices
 from licensing.billing.models import CreditNote, Invoice
-from licensing.billing.states import PAID, VOID
+from licensing.billing.states import MANUAL, PAID, VOID
 from licensing.calendar import instant_text, office_date
 from licensing.money import format_amount, format_grouped, in_words
 from licensing.words import rules_described, working_in_words
@@ -42,6 +42,9 @@ class DocumentLine:
     description: str
     working: str
     amount: str
+    # The description is our own words with names in them (every invoice but one
+    # billing staff wrote): printed left to right whatever script a name is in.
+    ours: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,6 +204,7 @@ def invoice_document(
                 line.description,
                 rules_described(working_in_words(line.working or ""), rule_description),
                 format_grouped(line.amount, currency),
+                ours=invoice.source_type != MANUAL,
             )
             for line in invoice.lines
         ),
@@ -305,7 +309,10 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
     story.append(pdf.para("Charges", "Heading"))
     rows: list[list[object]] = [["#", "Description and working", f"Amount ({doc.currency})"]]
     for index, line in enumerate(doc.lines, start=1):
-        cell: list[Flowable] = [pdf.para(line.description, "Cell")]
+        # "{product}: {use} ...": a Hebrew product first would make our words right to
+        # left (round 56); a line billing staff wrote takes its own direction.
+        description = pdf.left_to_right(line.description) if line.ours else line.description
+        cell: list[Flowable] = [pdf.para(description, "Cell")]
         if line.working:
             cell.append(pdf.para(line.working, "Small"))
         rows.append([str(index), cell, line.amount])

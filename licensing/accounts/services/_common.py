@@ -114,9 +114,15 @@ def _field_errors(error: InvalidInput, path: str) -> dict[str, list[str]]:
 
 
 def _clean_organization(
-    values: Mapping[str, Any], *, prefix: str = "", partial: bool = False
+    values: Mapping[str, Any],
+    *,
+    prefix: str = "",
+    partial: bool = False,
+    stored: Organization | None = None,
 ) -> tuple[dict[str, Any], dict[str, list[str]]]:
-    """Organization fields trimmed and checked; returns (clean values, errors by path)."""
+    """Organization fields trimmed and checked; returns (clean values, errors by path).
+    A field sent back as `stored` holds it that no document prints (saved before round
+    55) is refused saying so (round 56): the reader typed nothing in it."""
     clean: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
     unknown = set(values) - set(Organization.PROFILE_FIELDS)
@@ -142,6 +148,8 @@ def _clean_organization(
             errors[path] = [ONE_LINE]
             continue
         if (problem := printable.unprintable_problem(text)) is not None:
+            if stored is not None and text == (getattr(stored, name) or "").strip():
+                problem = printable.stored_unprintable_problem(text) or problem
             errors[path] = [problem]  # the name and address print on every document
             continue
         if name == "organization_type" and text not in ORGANIZATION_TYPES:

@@ -78,7 +78,7 @@ def update_organization(
     with db.transaction() as session:
         organization = queries.get_owned(session, Organization, organization_id, actor)
         require_administrator(session, organization.id, actor)
-        clean, errors = _clean_organization(changes, partial=True)
+        clean, errors = _clean_organization(changes, partial=True, stored=organization)
         if actor.is_vendor:
             for name in STAFF_ONLY:
                 if name in changes and clean.get(name, getattr(organization, name)) != getattr(
