@@ -164,6 +164,9 @@ class Invoice(Snapshotted, Base):
         # The invoice lists' order, newest first (console, portal, API; billing_0020):
         # a page is read in the index's order and the read stops after it.
         Index("ix_invoices_created_order", "created_at", "id"),
+        # The exports' order, by issue date (billing_0024, round 56): a month's invoices
+        # and invoice lines read the month's rows only, in order (they read the table).
+        Index("ix_invoices_issue_order", "issue_date", "id"),
         # Each organization's late fees in the order issued (operations_0006): the
         # overdue run finds those no email has named from the late fees alone, where
         # it read every invoice (`overdue._with_unnamed_late_fees`, round 55).

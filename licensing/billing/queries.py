@@ -1377,22 +1377,51 @@ def _moved_from(start: date) -> list[tuple[Any, ColumnElement[bool]]]:
     ]
 
 
-def _moving_or_owing(start: date, *, by_invoice: bool) -> ColumnElement[bool]:
-    """`moving_or_owing`, the money asked of each invoice (`by_invoice`) or read once."""
-    moved = _moved_from(start)
+def moving_from_all(start: date) -> ColumnElement[bool]:
+    """The invoices on which something moves from `start` on (issued or voided, money
+    collected, credited, returned, refunded or a refund returned), each kind of money
+    read once as a set of invoice ids: `moving_or_owing_all` less "owes now"."""
+    return _moving_from(start, by_invoice=False)
+
+
+def still_from_all(start: date) -> ColumnElement[bool]:
+    """The others (`moving_from_all` negated, a void date's NULL read as "not voided"):
+    nothing moves on them from `start` on, so each owes on the day before `start` and
+    every day after what it owes now (`owed_of`, its stored totals: the sums of its
+    dated events, round 54). The Finance page (round 56) reads that of them instead
+    of summing their events again on every view."""
+    return and_(
+        Invoice.issue_date < start,
+        or_(Invoice.voided_at.is_(None), Invoice.voided_at < office_day_start(start)),
+        Invoice.id.not_in(_money_moved(start)),
+    )
+
+
+def _money_moved(start: date) -> Any:
+    """The ids of the invoices money moved on from `start` on, each kind read once."""
+    return union(*(select(id_).where(when) for id_, when in _moved_from(start)))
+
+
+def _moving_from(start: date, *, by_invoice: bool) -> ColumnElement[bool]:
+    """Something moves on the invoice from `start` on, the money asked of each invoice
+    (`by_invoice`) or read once."""
     money: list[ColumnElement[bool]]
     if by_invoice:
         money = [
             select(invoice_id).where(invoice_id == Invoice.id, when).exists()
-            for invoice_id, when in moved
+            for invoice_id, when in _moved_from(start)
         ]
     else:
-        money = [Invoice.id.in_(union(*(select(id_).where(when) for id_, when in moved)))]
-    moves_from_start = or_(
+        money = [Invoice.id.in_(_money_moved(start))]
+    return or_(
         Invoice.issue_date >= start,
         Invoice.voided_at >= office_day_start(start),
         *money,
     )
+
+
+def _moving_or_owing(start: date, *, by_invoice: bool) -> ColumnElement[bool]:
+    """`moving_or_owing`, the money asked of each invoice (`by_invoice`) or read once."""
     owes = and_(Invoice.voided_at.is_(None), owed_of(Invoice) > Decimal(0))
     # What owes now first: a column sum, asked before the events of the others.
-    return or_(owes, moves_from_start)
+    return or_(owes, _moving_from(start, by_invoice=by_invoice))

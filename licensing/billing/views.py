@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -30,14 +30,13 @@ from sqlalchemy import ColumnElement, Select, func, select
 from sqlalchemy.orm import Session, selectinload
 from werkzeug.wrappers import Response
 
-from licensing import access, arguments, calendar, db, drawn, headers
+from licensing import access, arguments, calendar, db, headers
 from licensing.access import Principal
 from licensing.accounts.models import Organization, User
 from licensing.accounts.queries import get_owned
 from licensing.actors import current_actor
 from licensing.audit import queries as audit_queries
 from licensing.billing import (
-    documents,
     forms,
     gateways,
     links,
@@ -54,7 +53,7 @@ from licensing.billing.models import CreditNote, Invoice, Payment, PaymentDisput
 from licensing.billing.sent_statements import SentReading
 from licensing.billing.services import requested_statements
 from licensing.billing.services.card_payments import beyond_card
-from licensing.billing.services.monthly_statements import unrecordable
+from licensing.billing.services.monthly_statements import drawn_statement_pdf, unrecordable
 from licensing.billing.services.statements import DEFAULT_CURRENCY
 from licensing.billing.states import (
     CARD,
@@ -2178,11 +2177,7 @@ def _statement_pdf(organization: Organization, page: Callable[[], tuple[str, int
     # Drawn once for what it shows (round 55): the data is read on every request, and
     # a repeat within the minute its "as of" shows, nothing moved, is served the copy
     # drawn before (a long statement's drawing is most of its request).
-    shown = replace(found, as_of=found.as_of.replace(second=0, microsecond=0))
-    issuer = letterhead().issuer
-    content = drawn.COPIES.drawn(
-        "statement", (shown, issuer), lambda: documents.render_statement_pdf(shown, issuer=issuer)
-    )
+    content = drawn_statement_pdf(found)
     name = found.file_name(f"{found.start}-{found.end}")
     return pdf_response(content, name, disposition="attachment")
 

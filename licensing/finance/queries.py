@@ -36,7 +36,10 @@ receivables too are summed by the database (round 53), at every period end
 (`period_end_balances`) and, for the aging and the top licensees, per invoice on
 one day (`owed_on`), leaving out the invoices that owe nothing now and on which
 nothing moved from the window's first day on (`billing.queries.moving_or_owing`: they
-owe nothing at any date in it; round 55, where `paid_at` left out some that did).
+owe nothing at any date in it; round 55, where `paid_at` left out some that did),
+and summing the events of only the invoices something moves on in the window: any
+other owes at every date in it what it owes now, its stored totals, read from the
+invoices alone (round 56, `billing.queries.still_from_all`).
 `Receivable.balance_on` is the same definition in Python, for statements of account.
 """
 
@@ -80,6 +83,7 @@ from licensing.billing.models import (
 )
 from licensing.billing.queries import (
     collected_between,
+    moving_from_all,
     moving_or_owing_all,
     not_chased_on,
     owed_again_by,
@@ -89,7 +93,9 @@ from licensing.billing.queries import (
     refund_returned_between,
     refunded_between,
     reversed_between,
+    still_from_all,
 )
+from licensing.billing.queries import owed_of as stored_owed_of
 from licensing.billing.states import AGREEMENT, DRAFT, ROYALTY_REPORT, VOID
 from licensing.db import money_sum
 from licensing.finance.classification import AXES, RevenueLine, classify
@@ -583,21 +589,20 @@ def _returned(invoices: Any, paid: ColumnElement[bool], *columns: Any) -> Select
 
 
 def _owed_at_ends(currency: str, ends: Sequence[date], since: date) -> Select[Any]:
-    """Each invoice's running balance at each of `ends` at which it changed: rows of
-    (`period`, the index of the end; `owed`, its balance then, below zero when
-    credited beyond it; `counted`, 1 when it counts in Outstanding, not paid in full
-    before `since`; `credited`, 1 when credited by the last end)."""
+    """Each invoice's running balance at each of `ends` at which it changed, of the
+    invoices something moves on from `since` on (`moving_from_all`; the others owe
+    what they owe now at every end: `_still_at_ends`): rows of (`period`, the index of
+    the end; `owed`, its balance then, below zero when credited beyond it;
+    `credited`, 1 when credited by the last end)."""
     last = ends[-1]
     invoices = (
         select(
             Invoice.id,
             Invoice.total,
             _end_of(ends, lambda end: Invoice.issue_date <= end).label("issued"),
-            case((_unsettled_since(since), 1), else_=0).label("counted"),
             case((_credited_by(last), 1), else_=0).label("credited"),
         )
-        .where(*_issued(currency), Invoice.issue_date <= last)
-        .where(or_(_unsettled_since(since), _credited_by(last)))
+        .where(*_issued(currency), Invoice.issue_date <= last, moving_from_all(since))
         # Read once (its period of issue and flags computed once an invoice), not
         # once for each of the statements below that name it.
         .cte("receivable")
@@ -655,13 +660,12 @@ def _owed_at_ends(currency: str, ends: Sequence[date], since: date) -> Select[An
         select(
             invoice_id.label("invoice_id"),
             counted_from.label("period"),
-            invoices.c.counted,
             invoices.c.credited,
             func.sum(amount).label("amount"),
         )
         .join(invoices, invoices.c.id == invoice_id)
         .where(period.is_not(None))
-        .group_by(invoice_id, counted_from, invoices.c.counted, invoices.c.credited)
+        .group_by(invoice_id, counted_from, invoices.c.credited)
         .subquery()
     )
     running = func.sum(moved.c.amount).over(
@@ -670,10 +674,22 @@ def _owed_at_ends(currency: str, ends: Sequence[date], since: date) -> Select[An
     return select(
         moved.c.invoice_id,
         moved.c.period,
-        moved.c.counted,
         moved.c.credited,
         running.label("owed"),
     )
+
+
+def _still_at_ends(currency: str, ends: Sequence[date], since: date) -> Select[Decimal, Decimal]:
+    """What the invoices nothing moves on from `since` on add to every one of `ends`
+    (round 56): each owes at every end what it owes now (`still_from_all`), so of
+    those owing, their stored balance (Outstanding), and of those credited beyond it,
+    what is owed back (Refunds owed), summed over the invoices' own columns; their
+    dated events (most of a busy office's ledger) are not read."""
+    owed = stored_owed_of(Invoice)
+    return select(
+        money_sum(_floor(owed)),
+        money_sum(case((_credited_by(ends[-1]), _floor(-owed)), else_=_NOTHING)),
+    ).where(*_issued(currency), still_from_all(since))
 
 
 def period_end_balances(
@@ -687,6 +703,7 @@ def period_end_balances(
     if not ends:
         return [], []
     owed = _owed_at_ends(currency, ends, since).subquery()
+    still_ahead, still_back = session.execute(_still_at_ends(currency, ends, since)).one()
     ahead, back = _floor(owed.c.owed), _floor(-owed.c.owed)
 
     def before(figure: ColumnElement[Decimal]) -> ColumnElement[Decimal]:
@@ -697,10 +714,7 @@ def period_end_balances(
     # Each invoice's change at each end it moved, of each figure it counts in.
     changes = select(
         owed.c.period,
-        case(
-            (owed.c.counted == 1, ahead - before(ahead)),
-            else_=_NOTHING,
-        ).label("ahead"),
+        (ahead - before(ahead)).label("ahead"),
         case(
             (owed.c.credited == 1, back - before(back)),
             else_=_NOTHING,
@@ -715,6 +729,8 @@ def period_end_balances(
         )
     }
     each = [moved.get(index, (ZERO, ZERO)) for index in range(len(ends))]
+    # The still invoices' balances, the same at every end, counted from the first.
+    each[0] = (each[0][0] + (still_ahead or ZERO), each[0][1] + (still_back or ZERO))
     return _running(ahead for ahead, _back in each), _running(back for _ahead, back in each)
 
 
@@ -742,10 +758,13 @@ def owed_on(session: Session, currency: str, day: date) -> list[Owed]:
     """The invoices owing something at the end of `day`, either way (`Owed`), each
     balance summed by the database from the invoice's payments, returns and credit
     notes by then (round 53: read once for the aging and the top licensees, where
-    each read every receivable into Python with its payments and credits)."""
+    each read every receivable into Python with its payments and credits). Only of
+    the invoices something moves on after `day` (round 56): any other owes on `day`,
+    either way, what it owes now (`_still_owing`)."""
+    after = day + ONE_DAY
     invoices = (
         select(Invoice.id, Invoice.total)
-        .where(*_issued(currency), Invoice.issue_date <= day, _unsettled_since(day + ONE_DAY))
+        .where(*_issued(currency), Invoice.issue_date <= day, moving_from_all(after))
         .cte("receivable")
         .prefix_with("MATERIALIZED")  # read once, not once for each statement naming it
     )
@@ -800,6 +819,21 @@ def owed_on(session: Session, currency: str, day: date) -> list[Owed]:
         .join(events, invoice_id == Invoice.id)
         .group_by(Invoice.id, Invoice.organization_id, Invoice.due_date)
         .having(or_(balance > ZERO, known_now > ZERO))
+    )
+    moving = [Owed(*row) for row in rows]  # type: ignore[arg-type]  # issued: a due date
+    return moving + _still_owing(session, currency, after)
+
+
+def _still_owing(session: Session, currency: str, start: date) -> list[Owed]:
+    """The invoices owing now on which nothing moves from `start` on: each owed on the
+    day before `start` what it owes now, as the bank's days had it and as known now
+    alike (no return, credit note, refund or its return came after; round 54: the
+    stored totals are the sums of the dated events), so their events are not read."""
+    owed = stored_owed_of(Invoice)
+    rows = session.execute(
+        select(Invoice.id, Invoice.organization_id, Invoice.due_date, owed, owed).where(
+            *_issued(currency), owed > ZERO, still_from_all(start)
+        )
     )
     return [Owed(*row) for row in rows]  # type: ignore[arg-type]  # issued: a due date
 

@@ -2057,6 +2057,24 @@ def test_billing_0022_indexes_each_time_a_refund_is_recorded_sent_or_failed(
     migrations.upgrade(url)
 
 
+def test_billing_0024_indexes_the_invoices_by_issue_date_in_the_exports_order(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 56: the invoices and invoice-lines exports of a month by issue date read
+    the whole invoices table; billing_0024 indexes them in the exports' order (issue
+    date, then id) and its downgrade drops the index."""
+    indexes = {("invoices", "ix_invoices_issue_order"): ["issue_date", "id"]}
+    url = database_template.new_url()
+
+    migrations.downgrade(url, "billing_0023")
+    assert _indexes_among(url, indexes) == {}
+    migrations.upgrade(url)
+    assert _indexes_among(url, indexes) == indexes
+    migrations.downgrade(url, "billing_0023")
+    assert _indexes_among(url, indexes) == {}
+    migrations.upgrade(url)
+
+
 def test_royalties_0008_indexes_the_periods_and_reports_the_vendor_dashboard_reads(
     database_template: DatabaseTemplate,
 ) -> None:

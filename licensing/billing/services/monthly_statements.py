@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -22,7 +22,7 @@ from sqlalchemy import ColumnElement, Exists, case, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import db, drawn
 from licensing.accounts.models import Organization
 from licensing.accounts.states import CLOSED
 from licensing.actors import Actor
@@ -468,7 +468,7 @@ def queue_statement(
     """Queue the statement to the organization's billing contact through the outbox,
     its PDF attached (the portal's renderer), and give the message and the PDF's
     SHA-256 for the audit event. `InvalidInput` when the outbox refuses the address."""
-    content = documents.render_statement_pdf(statement, issuer=letterhead().issuer)
+    content = drawn_statement_pdf(statement)
     message = mail.enqueue(
         session,
         to=organization.billing_email,
@@ -478,6 +478,21 @@ def queue_statement(
         attachments=[mail.Attachment(filename, "application/pdf", content)],
     )
     return message, hashlib.sha256(content).hexdigest()
+
+
+def drawn_statement_pdf(statement: Statement) -> bytes:
+    """The statement's PDF, as the portal and console download it and every email
+    attaches it: drawn once for what it shows (`drawn.COPIES`, round 55 for the
+    downloads, round 56 for the emails, which drew it every time). The data is read
+    before, on every request and for every email; a copy is served only for the same
+    data and issuer and the same minute of its "as of" (what it prints), so a clerk's
+    look at the PDF and the email sent the same minute share one drawing, and a
+    payment between them, or the next minute, draws anew."""
+    shown = replace(statement, as_of=statement.as_of.replace(second=0, microsecond=0))
+    issuer = letterhead().issuer
+    return drawn.COPIES.drawn(
+        "statement", (shown, issuer), lambda: documents.render_statement_pdf(shown, issuer=issuer)
+    )
 
 
 def refunds_still_due(statement: Statement) -> dict[str, Decimal]:

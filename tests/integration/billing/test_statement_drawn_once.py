@@ -17,7 +17,7 @@ from flask import Flask
 
 from licensing import drawn
 from licensing.accounts.models import User
-from licensing.billing import services, views
+from licensing.billing import documents, services
 from licensing.billing.models import Invoice
 from tests.support.documents import pdf_text
 from tests.support.factories import billing_clerk
@@ -55,7 +55,7 @@ def test_a_statement_asked_again_is_drawn_once_and_a_payment_since_draws_it_anew
 ) -> None:
     invoice = invoice_for(vendor, ("1200.00", "350.50"), at=ISSUED)
     _wire(invoice, "500.00", date(2026, 11, 25), "W-77")
-    render = views.documents.render_statement_pdf
+    render = documents.render_statement_pdf
     draws: list[str] = []
 
     def counted(*args: Any, **kwargs: Any) -> bytes:
@@ -63,7 +63,7 @@ def test_a_statement_asked_again_is_drawn_once_and_a_payment_since_draws_it_anew
         draws.append(pdf_text(content))
         return content
 
-    monkeypatch.setattr(views.documents, "render_statement_pdf", counted)
+    monkeypatch.setattr(documents, "render_statement_pdf", counted)
     with time_machine.travel(ASKED, tick=False) as clock:
         browser = signed_in(app.test_client(), vendor)
 
