@@ -88,7 +88,7 @@ from licensing.errors import (
 from licensing.extensions import csrf, limiter
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.links import request_path
-from licensing.money import MoneyError, format_amount, in_words, parse_decimal
+from licensing.money import MoneyError, format_amount, in_words, parse_decimal, ungrouped
 from licensing.problems import problem
 from licensing.web import confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
@@ -1136,7 +1136,7 @@ def _step_forms(
 
 def _amount(text: str | None) -> Decimal:
     try:
-        return parse_decimal((text or "").replace(",", "").strip())
+        return parse_decimal(ungrouped(text or ""))
     except MoneyError as exc:
         raise InvalidInput.for_field("amount", f"Give an amount such as 1250.00 ({exc}).") from None
 
