@@ -1645,6 +1645,7 @@ def _move_form(user: User, form: forms.MoveUserForm) -> forms.MoveUserForm:
     organizations the account may move to: the first by name, or those the search
     finds by name or id (round 49: it offered every one); a refused post's choice
     is offered again wherever it sits."""
+    arguments.once(request.args, {MOVE_SEARCH: "Search organizations"})  # round 56
     search = (request.args.get(MOVE_SEARCH) or "").strip()[: forms.MOVE_SEARCH_MAX]
     found = queries.destinations(
         db.session(),

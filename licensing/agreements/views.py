@@ -59,7 +59,7 @@ from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import BadRequest, Conflict, InvalidInput, TooLargeToRecord
-from licensing.limits import record_id, shows_unstorable_on_form
+from licensing.limits import shows_unstorable_on_form
 from licensing.money import AMOUNT_PLACES, minor_units
 from licensing.pricing import Quote
 from licensing.problems import status_for as problem_status
@@ -72,7 +72,7 @@ from licensing.web.navigation import record_url, url_pattern
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, dashboard_context, waiting_provider
 from licensing.web.records import named_by_id, numbered_record
-from licensing.web.scope import OrganizationScope, organization_scope
+from licensing.web.scope import OrganizationScope, organization_scope, requested_organization
 from licensing.words import counted, humanize
 
 bp = Blueprint("agreements", __name__, url_prefix="/portal")
@@ -1008,7 +1008,7 @@ def _queue_page(
     states = [s for s in args.getlist("state") if s in APPLICATION.states]
     # One organization's applications (the link from what stays open with a closed
     # one): every undecided one, those returned to the vendor too.
-    organization_id = record_id(args.get("organization", "").strip())
+    organization_id = requested_organization(args)
     if "state" not in args:
         states = list(AWAITING_STAFF if organization_id is None else queries.AWAITING_DECISION)
     assignee_arg = args.get("assignee", "")
@@ -1382,7 +1382,7 @@ def approve(application_id: int) -> Page:
 @access.staff("licensing", "billing")
 def agreements_list() -> tuple[str, int]:
     # One organization's (the link from what stays open with a closed one).
-    organization_id = record_id(request.args.get("organization", "").strip())
+    organization_id = requested_organization(request.args)
     states, order, refused, status = _agreement_filters()
     page = (
         None
