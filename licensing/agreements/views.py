@@ -468,6 +468,13 @@ def withdraw(application_id: int) -> Page:
     actor = current_actor()
     if not confirm.confirmed():
         found = queries.get_application(db.session(), application_id)
+        # Round 56: one decided meanwhile is refused now (409, on its page as after
+        # confirming), not asked about first.
+        try:
+            services.check_withdraw(application_id, actor)
+        except Conflict as error:
+            db.session().refresh(found)
+            return _vendor_page(found, errors={"_": [error.detail]}, status=409)
         return confirm.ask(
             confirm.Confirmation(
                 title=f"Withdraw application {found.reference}?",
@@ -1120,9 +1127,11 @@ def bulk_assign() -> Page:
     if not wanted.valid:
         return _queue_page(filters, bulk_form=form, selected=wanted.selected, status=422)
     count = counted(len(wanted.ids), "application")
-    if wanted.unassigns and not confirm.confirmed():
-        return confirm.ask(assignment.unassign_confirmation(count, "reviewing", back))
     try:
+        if wanted.unassigns and not confirm.confirmed():
+            # Round 56: what the unassignment would refuse, before asking.
+            services.check_assign_many(wanted.ids, wanted.assignee_id, current_actor())
+            return confirm.ask(assignment.unassign_confirmation(count, "reviewing", back))
         services.assign_many(wanted.ids, wanted.assignee_id, current_actor())
     except InvalidInput as error:
         show_errors(form, error)
@@ -1503,6 +1512,8 @@ def terminate(agreement_id: int) -> Page:
         # Ending a license cannot be undone and tells the licensee: asked first, like
         # voiding an invoice (a missing reason is the form's message, without asking).
         if reason.strip() and not confirm.confirmed():
+            # Round 56: what terminating would refuse (ended meanwhile), before asking.
+            services.check_termination(agreement_id, reason, current_actor())
             return confirm.ask(_termination_question(found, reason.strip()))
         # Round 54: the confirmation said what ending it does in the state it was
         # shown in; the service refuses (409) when the agreement moved since. Round

@@ -1346,6 +1346,9 @@ def withdraw_links(invoice_id: int) -> Page:
         )
 
     def confirmation() -> confirm.Confirmation:
+        # Round 56: the service's checks first, so a blank or unprintable reason, or
+        # a draft, is refused on the invoice's page, never confirmed and then refused.
+        services.check_links_withdrawal(invoice_id, reason=form.reason.data, actor=current_actor())
         return _links_question(invoice, contact, organization, form)
 
     return _invoice_action(invoice_id, form, "links_form", act, confirmation)
