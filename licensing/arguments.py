@@ -16,6 +16,8 @@ from collections.abc import Collection, Mapping
 
 from werkzeug.datastructures import MultiDict
 
+from licensing.errors import BadRequest
+
 
 def repeated(
     args: Mapping[str, str],
@@ -40,6 +42,15 @@ def repeated(
         and (among is None or name in among)
         and (count := len(args.getlist(name))) > 1
     }
+
+
+def once(args: Mapping[str, str], labels: Mapping[str, str]) -> None:
+    """Refuse a page's argument that no form field shows (a list's organization, a
+    report's month, the cards compared) given more than once: `BadRequest` (a 400
+    page), its message worded as a filter's (`field_message`, naming it by
+    `labels`), never its first value taken (round 56)."""
+    if twice := repeated(args, labels=labels):
+        raise BadRequest(" ".join(said for messages in twice.values() for said in messages))
 
 
 def message(name: str, count: int) -> str:

@@ -200,6 +200,10 @@ CURRENCIES = frozenset(
 # ASCII digits only: `\d` would read Arabic-Indic or full-width digits as the number they spell.
 _DECIMAL_TEXT = re.compile(r"^-?[0-9]+(\.[0-9]+)?$")
 _QUANTITY_TEXT = re.compile(r"^[0-9]+$")
+# A figure as pages write one, thousands grouped with commas ("12,345.67",
+# "2,500"): one to three digits (not starting with 0), then groups of exactly three,
+# none after the point.
+_GROUPED_TEXT = re.compile(r"(-?)([1-9][0-9]{0,2}(?:,[0-9]{3})+)(\.[0-9]+)?")
 
 # --- Bounds on every number the service reads ------------------------------------
 # The one place that says how large and how precise an amount or a quantity may
@@ -343,6 +347,25 @@ def _too_large() -> str:
         f"at most {AMOUNT_INTEGER_DIGITS} digits before the decimal point "
         f"(the largest amount is {MAX_AMOUNT:f})"
     )
+
+
+def ungrouped(text: str) -> str:
+    """A figure a person typed on a page (an amount or a count), its thousands
+    separators taken out: "12,345.67" -> "12345.67", "2,500" -> "2500". The one rule
+    for every page's money and count fields (round 56): pages write figures grouped
+    (`format_grouped`), so a figure typed as they write it is read, the commas
+    between groups of three only. Commas anywhere else ("1,00.00", "1000,00",
+    "1,,000", ",500", "0.1,000") are left where they are, so the field's reader
+    refuses the figure with the field's message, never reading it as another
+    number. The API never calls this: it takes the contracts' decimal strings."""
+    raw = text.strip()
+    if "," not in raw:
+        return raw
+    found = _GROUPED_TEXT.fullmatch(raw)
+    if found is None:
+        return raw
+    sign, whole, fraction = found.groups()
+    return f"{sign}{whole.replace(',', '')}{fraction or ''}"
 
 
 def parse_quantity(text: str | int) -> int:

@@ -854,6 +854,9 @@ def deactivate_member(user_id: int) -> Page:
     if not confirm.confirmed():
         member = queries.get_member(db.session(), user_id, principal)
         organization = queries.own_organization(db.session(), principal)
+        # Round 56: what the removal would refuse (your own access, the last
+        # administrator), refused now, not after the confirmation.
+        services.check_user_active(user_id, False, Actor.of(principal))
         return confirm.ask(
             confirm.Confirmation(
                 title=f"Remove {member.full_name}'s access?",
@@ -1403,10 +1406,15 @@ def change_standing(organization_id: int) -> Page:
         reason = (form.reason.data or "").strip()
         # (Another role's close is refused at once, not asked about first.)
         closing = form.action.data == "close" and may_take(access.require_principal(), "close")
-        if closing and reason and not confirm.confirmed():
-            return confirm.ask(_closing_question(found, reason))
         emailed: list[str] = []
         try:
+            if closing and reason and not confirm.confirmed():
+                # Round 56: what closing would refuse first (closed meanwhile, by a
+                # colleague or another tab), never confirmed and then refused.
+                services.check_standing_change(
+                    organization_id, "close", reason=reason, actor=current_actor()
+                )
+                return confirm.ask(_closing_question(found, reason))
             services.change_organization_standing(
                 organization_id,
                 form.action.data,
@@ -1663,6 +1671,7 @@ def _move_form(user: User, form: forms.MoveUserForm) -> forms.MoveUserForm:
     organizations the account may move to: the first by name, or those the search
     finds by name or id (round 49: it offered every one); a refused post's choice
     is offered again wherever it sits."""
+    arguments.once(request.args, {MOVE_SEARCH: "Search organizations"})  # round 56
     search = (request.args.get(MOVE_SEARCH) or "").strip()[: forms.MOVE_SEARCH_MAX]
     found = queries.destinations(
         db.session(),
@@ -1818,6 +1827,11 @@ def set_active(user_id: int) -> Page:
     active = request.form.get("active") == "true"
     if not active and not confirm.confirmed():  # removing access asks first
         user = queries.get_member(db.session(), user_id)
+        try:  # round 56: what the removal would refuse, told before asking
+            services.check_user_active(user_id, False, current_actor())
+        except (InvalidInput, Conflict) as error:
+            flash(error.detail, "error")
+            return redirect(url_for("accounts_console.user_detail", user_id=user_id))
         return confirm.ask(
             confirm.Confirmation(
                 title=f"Deactivate {user.full_name}'s account?",
@@ -1896,6 +1910,11 @@ def forget_browsers(user_id: int) -> Page:
     confirmation; audited, the person emailed."""
     if not confirm.confirmed():
         user = queries.get_member(db.session(), user_id)
+        try:  # round 56: a deactivated account is refused before asking, not after
+            services.check_office_sign_out(current_actor(), user_id, forgetting=True)
+        except Conflict as error:
+            flash(error.detail, "error")
+            return redirect(url_for("accounts_console.user_detail", user_id=user_id))
         return confirm.ask(
             confirm.Confirmation(
                 title=f"Forget the browsers remembered for {user.full_name}?",
@@ -1951,6 +1970,11 @@ def sign_out_user(user_id: int) -> Page:
     everywhere, after a confirmation; audited, the person emailed. Round 31."""
     if not confirm.confirmed():
         user = queries.get_member(db.session(), user_id)
+        try:  # round 56: a deactivated account is refused before asking, not after
+            services.check_office_sign_out(current_actor(), user_id, forgetting=False)
+        except Conflict as error:
+            flash(error.detail, "error")
+            return redirect(url_for("accounts_console.user_detail", user_id=user_id))
         return confirm.ask(
             confirm.Confirmation(
                 title=f"Sign {user.full_name} out everywhere?",

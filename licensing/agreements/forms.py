@@ -57,6 +57,7 @@ from licensing.money import (
     TooManyPlaces,
     parse_decimal,
     parse_quantity,
+    ungrouped,
 )
 from licensing.pricing import (
     PRODUCT_TYPES,
@@ -149,7 +150,7 @@ class _TypedText(StringField):  # type: ignore[misc]  # WTForms ships no types
     def process_formdata(self, valuelist: list[Any]) -> None:
         if not valuelist:  # not sent: the default (or the saved value) stands
             return
-        text = str(valuelist[0]).replace(",", "").strip()
+        text = ungrouped(str(valuelist[0]))
         self.data = self.read(text) if text else None
 
     def _value(self) -> str:

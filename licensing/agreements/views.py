@@ -59,7 +59,7 @@ from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import BadRequest, Conflict, InvalidInput, TooLargeToRecord
-from licensing.limits import record_id, shows_unstorable_on_form
+from licensing.limits import shows_unstorable_on_form
 from licensing.money import AMOUNT_PLACES, minor_units
 from licensing.pricing import Quote
 from licensing.problems import status_for as problem_status
@@ -72,7 +72,7 @@ from licensing.web.navigation import record_url, url_pattern
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, dashboard_context, waiting_provider
 from licensing.web.records import named_by_id, numbered_record
-from licensing.web.scope import OrganizationScope, organization_scope
+from licensing.web.scope import OrganizationScope, organization_scope, requested_organization
 from licensing.words import counted, humanize
 
 bp = Blueprint("agreements", __name__, url_prefix="/portal")
@@ -468,6 +468,13 @@ def withdraw(application_id: int) -> Page:
     actor = current_actor()
     if not confirm.confirmed():
         found = queries.get_application(db.session(), application_id)
+        # Round 56: one decided meanwhile is refused now (409, on its page as after
+        # confirming), not asked about first.
+        try:
+            services.check_withdraw(application_id, actor)
+        except Conflict as error:
+            db.session().refresh(found)
+            return _vendor_page(found, errors={"_": [error.detail]}, status=409)
         return confirm.ask(
             confirm.Confirmation(
                 title=f"Withdraw application {found.reference}?",
@@ -1008,7 +1015,7 @@ def _queue_page(
     states = [s for s in args.getlist("state") if s in APPLICATION.states]
     # One organization's applications (the link from what stays open with a closed
     # one): every undecided one, those returned to the vendor too.
-    organization_id = record_id(args.get("organization", "").strip())
+    organization_id = requested_organization(args)
     if "state" not in args:
         states = list(AWAITING_STAFF if organization_id is None else queries.AWAITING_DECISION)
     assignee_arg = args.get("assignee", "")
@@ -1120,9 +1127,11 @@ def bulk_assign() -> Page:
     if not wanted.valid:
         return _queue_page(filters, bulk_form=form, selected=wanted.selected, status=422)
     count = counted(len(wanted.ids), "application")
-    if wanted.unassigns and not confirm.confirmed():
-        return confirm.ask(assignment.unassign_confirmation(count, "reviewing", back))
     try:
+        if wanted.unassigns and not confirm.confirmed():
+            # Round 56: what the unassignment would refuse, before asking.
+            services.check_assign_many(wanted.ids, wanted.assignee_id, current_actor())
+            return confirm.ask(assignment.unassign_confirmation(count, "reviewing", back))
         services.assign_many(wanted.ids, wanted.assignee_id, current_actor())
     except InvalidInput as error:
         show_errors(form, error)
@@ -1382,7 +1391,7 @@ def approve(application_id: int) -> Page:
 @access.staff("licensing", "billing")
 def agreements_list() -> tuple[str, int]:
     # One organization's (the link from what stays open with a closed one).
-    organization_id = record_id(request.args.get("organization", "").strip())
+    organization_id = requested_organization(request.args)
     states, order, refused, status = _agreement_filters()
     page = (
         None
@@ -1503,6 +1512,8 @@ def terminate(agreement_id: int) -> Page:
         # Ending a license cannot be undone and tells the licensee: asked first, like
         # voiding an invoice (a missing reason is the form's message, without asking).
         if reason.strip() and not confirm.confirmed():
+            # Round 56: what terminating would refuse (ended meanwhile), before asking.
+            services.check_termination(agreement_id, reason, current_actor())
             return confirm.ask(_termination_question(found, reason.strip()))
         # Round 54: the confirmation said what ending it does in the state it was
         # shown in; the service refuses (409) when the agreement moved since. Round

@@ -87,7 +87,7 @@ from licensing.errors import (
 from licensing.extensions import csrf, limiter
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.links import request_path
-from licensing.money import MoneyError, format_amount, in_words, parse_decimal
+from licensing.money import MoneyError, format_amount, in_words, parse_decimal, ungrouped
 from licensing.problems import problem
 from licensing.web import confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
@@ -97,7 +97,7 @@ from licensing.web.navigation import may_open, record_url
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, waiting_provider
 from licensing.web.records import described, numbered_record
-from licensing.web.scope import organization_scope
+from licensing.web.scope import organization_scope, requested_organization
 from licensing.words import humanize
 
 bp = Blueprint("billing", __name__, url_prefix="/portal")
@@ -118,6 +118,10 @@ def _today() -> date:
 # --- the vendor's invoices ------------------------------------------------------------
 
 
+# The vendor's invoice list's one filter, from the overdue reminder's link.
+VENDOR_INVOICE_FILTERS = {"overdue": "Overdue only"}
+
+
 @bp.route("/invoices")
 @access.vendor
 def invoices() -> str:
@@ -127,6 +131,7 @@ def invoices() -> str:
     # due first, as the reminder and the statement's email list them; not those a
     # bank's dispute holds, which this page never calls overdue (`queries.overdue_on`,
     # the API's and the console's meaning too). Kept across pages.
+    arguments.once(request.args, VENDOR_INVOICE_FILTERS)  # given twice: 400 (round 56)
     overdue = request.args.get("overdue") == "1"
     found: paging.Page[Invoice] = paging.read_page(
         session, queries.invoices_query(issued_only=True, overdue_on=today if overdue else None)
@@ -757,7 +762,7 @@ def console_invoices() -> tuple[str, int]:
     due_week = request.args.get("due_week") == "1"
     search = (request.args.get("q") or "").strip()[:200] or None
     # One organization's (the link from what stays open with a closed one).
-    organization_id = record_id(request.args.get("organization"))
+    organization_id = requested_organization(request.args)
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
     errors = arguments.repeated(request.args, labels=INVOICE_LIST_FILTERS)
     # A state no invoice has listed every invoice unsaid.
@@ -1146,7 +1151,7 @@ def _step_forms(
 
 def _amount(text: str | None) -> Decimal:
     try:
-        return parse_decimal((text or "").replace(",", "").strip())
+        return parse_decimal(ungrouped(text or ""))
     except MoneyError as exc:
         raise InvalidInput.for_field("amount", f"Give an amount such as 1250.00 ({exc}).") from None
 
@@ -1351,6 +1356,9 @@ def withdraw_links(invoice_id: int) -> Page:
         )
 
     def confirmation() -> confirm.Confirmation:
+        # Round 56: the service's checks first, so a blank or unprintable reason, or
+        # a draft, is refused on the invoice's page, never confirmed and then refused.
+        services.check_links_withdrawal(invoice_id, reason=form.reason.data, actor=current_actor())
         return _links_question(invoice, contact, organization, form)
 
     return _invoice_action(invoice_id, form, "links_form", act, confirmation)
@@ -2051,9 +2059,19 @@ STATEMENT_LABELS = {"from": "From", "to": "To", "currency": "Currency"}
 
 
 def _asked() -> services.Asked:
+    """The statement the link asks for; a field given twice is refused beside it
+    (`InvalidInput`, answered 400: `_given_twice`) as every list's filter is, and as
+    the API's statement refuses its argument given twice (round 56: the page took
+    the first day, the PDF and the email too)."""
+    if twice := _given_twice():
+        raise InvalidInput("The statement's dates or currency are given twice.", twice)
     return services.Asked(
         request.args.get("from"), request.args.get("to"), request.args.get("currency")
     )
+
+
+def _given_twice() -> dict[str, list[str]]:
+    return arguments.repeated(request.args, labels=STATEMENT_LABELS)
 
 
 def _statement_page(
@@ -2070,9 +2088,8 @@ def _statement_page(
     with `emailed`, the monthly statements emailed to the organization, each linked
     to its month's statement (the console lists them on the organization's page);
     `email_refused`, why the statement shown was not emailed (answered `status`)."""
-    asked = _asked()
     session = db.session()
-    values = {"from": asked.start or "", "to": asked.end or "", "currency": asked.currency or ""}
+    values = {name: request.args.get(name) or "" for name in STATEMENT_LABELS}
     context: dict[str, Any] = {
         "organization": organization,
         "page_endpoint": page_endpoint,
@@ -2084,7 +2101,7 @@ def _statement_page(
         "emailed": _statements_emailed(session, organization.id) if emailed else None,
     }
     try:
-        found = services.statement_for(session, organization, asked, now=utcnow())
+        found = services.statement_for(session, organization, _asked(), now=utcnow())
     except InvalidInput as refused:
         return render_template(
             "billing/statement.html",
@@ -2092,7 +2109,7 @@ def _statement_page(
             errors=refused.errors,
             values=values,
             **context,
-        ), 422
+        ), 400 if _given_twice() else 422
     values = {
         "from": found.start.isoformat(),
         "to": found.end.isoformat(),

@@ -30,6 +30,7 @@ from licensing.calendar import office_date
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
+from licensing.money import ungrouped
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 from licensing.web.forms import PageForm, within
 from licensing.words import FIELD_REQUIRED, ORGANIZATION_TYPE_LABELS
@@ -96,7 +97,7 @@ def _vocabulary(
 def _audience_text(data: str | None) -> str:
     """The audience as digits: "1,200" is a count as the estimator and the license
     application read one (their quantities drop the thousands separators too)."""
-    return (data or "").replace(",", "").strip()
+    return ungrouped(data or "")
 
 
 @_required

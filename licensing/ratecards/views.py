@@ -25,7 +25,7 @@ from werkzeug.wrappers import Response as BaseResponse
 from wtforms import HiddenField
 from wtforms.validators import DataRequired
 
-from licensing import access, calendar, db, errors, limits, words
+from licensing import access, arguments, calendar, db, errors, limits, words
 from licensing.agreements import card_effect, priced_on
 from licensing.config import current_config
 from licensing.db import utcnow
@@ -421,10 +421,16 @@ def download(version: str) -> Response:
     return response
 
 
+# The compared versions as the comparison's form names them.
+COMPARED_LABELS = {"old": "Earlier version", "new": "Later version"}
+
+
 @bp.route("/compare")
 @access.staff(*STAFF)
 def compare() -> str:
     session = db.session()
+    # Each version once (round 56: the first of two was compared without a word).
+    arguments.once(request.args, COMPARED_LABELS)
     old_version = request.args.get("old", "").strip()
     new_version = request.args.get("new", "").strip()
     _require_two(old_version, new_version)

@@ -17,6 +17,7 @@ from flask_wtf.file import FileField
 from werkzeug.datastructures import MultiDict
 from wtforms import StringField, TextAreaField
 
+from licensing.money import ungrouped
 from licensing.royalties.rows import COLUMNS
 from licensing.web.forms import PageForm
 
@@ -37,6 +38,8 @@ COLUMN_WORDS = {column: label[:1].lower() + label[1:] for column, label in COLUM
 # The columns a vendor types; a row with none of them is a blank row (its line
 # and unit may be preselected).
 TYPED_COLUMNS = ("customer_id", "customer_name", "country", "quantity", "revenue")
+# The columns a vendor types a figure in: read as every page's figures are (round 56).
+FIGURE_COLUMNS = ("quantity", "revenue")
 
 
 class PeriodForm(PageForm):
@@ -72,6 +75,18 @@ class PeriodForm(PageForm):
             if messages or any(values[column] for column in TYPED_COLUMNS):
                 typed.append((values, messages))
         return typed
+
+
+def as_filed(row: dict[str, str]) -> dict[str, str]:
+    """A typed row as the report files it: its quantity and revenue read as every
+    page's money and count fields read a figure, "1,250.00" as 1250.00 and "2,500"
+    as 2500 (`money.ungrouped`: commas anywhere else are refused by the rows' own
+    check, with its message). The page shows them again as typed; a CSV file and the
+    API keep the contract's plain figures."""
+    return {
+        column: ungrouped(value) if column in FIGURE_COLUMNS else value
+        for column, value in row.items()
+    }
 
 
 def row_field(number: int, column: str) -> str:

@@ -375,7 +375,7 @@ def _submission(
         if upload is None:
             return None
         return csv_submission(upload, attest=attest, amends=amends, reason=reason)
-    typed = rows if mode == "form" else []
+    typed = [forms.as_filed(row) for row in rows] if mode == "form" else []
     return form_submission(typed, attest=attest, amends=amends, reason=reason, first_row=1)
 
 

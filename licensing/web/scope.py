@@ -16,7 +16,11 @@ from urllib.parse import urlencode
 
 from werkzeug.datastructures import MultiDict
 
+from licensing import arguments
 from licensing.limits import record_id
+
+# The organization a list is narrowed to, as its messages name it.
+ORGANIZATION_LABEL = {"organization": "Organization"}
 
 
 class _Organization(Protocol):
@@ -35,6 +39,14 @@ class OrganizationScope:
         """What a row's link to its record adds, so the record's link back to the
         list keeps to the organization (`carried_back`)."""
         return {"organization": self.id}
+
+
+def requested_organization(args: MultiDict[str, str]) -> int | None:
+    """The organization a list's link narrows it to (`?organization=ID`), None for
+    every organization's; given twice it is refused (400, `arguments.once`), as every
+    filter is: the list was narrowed to the first without a word (round 56)."""
+    arguments.once(args, ORGANIZATION_LABEL)
+    return record_id((args.get("organization") or "").strip())
 
 
 def organization_scope(

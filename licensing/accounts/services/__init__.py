@@ -80,7 +80,12 @@ from licensing.accounts.services.invitations import (
     invite_member,
     revoke_invitation,
 )
-from licensing.accounts.services.members import restorable_members, set_user_active, update_user
+from licensing.accounts.services.members import (
+    check_user_active,
+    restorable_members,
+    set_user_active,
+    update_user,
+)
 from licensing.accounts.services.moves import (
     Move,
     MovedMeanwhile,
@@ -115,6 +120,7 @@ from licensing.accounts.services.remembered_browsers import (
     SIGNED_OUT_EMAILED_ONCE_IN,
     BrowsersForgotten,
     SignedOut,
+    check_office_sign_out,
     delete_expired_browsers,
     forget_all_browsers,
     forget_browser,
@@ -151,6 +157,7 @@ from licensing.accounts.services.standing import (
     StillOpen,
     change_organization_standing,
     change_standing,
+    check_standing_change,
     closing_confirmation,
     ended_by_closing,
     ensure_good_standing,
@@ -255,6 +262,9 @@ __all__ = [
     "change_standing",
     "check_link",
     "check_move",
+    "check_office_sign_out",
+    "check_standing_change",
+    "check_user_active",
     "closing_confirmation",
     "confirm_password",
     "confirm_set_up",

@@ -81,18 +81,8 @@ def set_user_active(
         if organization is not None:
             require_administrator(session, organization.id, actor)
             session.refresh(user)
-        if user.id == actor.user_id:
-            # Named as the API's body and the console's form name it (round 30: `user`
-            # named a field neither has).
-            raise InvalidInput.for_field("is_active", "You cannot deactivate your own account.")
-        if user.is_active == active:
+        if not _refuse_active_change(session, user, active, actor, organization):
             return user
-        if active and actor.is_vendor and not _deactivated_by_colleague(session, user):
-            raise PermissionDenied(OFFICE_DEACTIVATED)
-        if not active and "admin" in user.roles and queries.active_admin_count(session) <= 1:
-            raise Conflict("This is the last active admin; make someone else an admin first.")
-        if not active and organization is not None:
-            _keep_an_administrator(session, user, organization, actor)
         if not active:
             _lock_reviews(session, user, user.roles)  # before the first event
         action = "user.reactivated" if active else "user.deactivated"
@@ -121,6 +111,41 @@ def set_user_active(
             ):
                 emailed.append(user.email)
         return user
+
+
+def check_user_active(user_id: int, active: bool, actor: Actor) -> None:
+    """Raise what `set_user_active` would refuse, writing nothing (round 56): a
+    removal of access is confirmed first, and the confirmation is shown only for one
+    that would then be taken (their own account, the last admin, an organization's
+    last administrator were asked about, then refused)."""
+    session = db.session()
+    user = queries.get_member(session, user_id, actor)
+    if actor.is_staff and not actor.has_role("admin"):
+        raise PermissionDenied("Only admins change who may sign in.")
+    organization = session.get(Organization, user.organization_id) if user.organization_id else None
+    if organization is not None:
+        require_administrator(session, organization.id, actor)
+    _refuse_active_change(session, user, active, actor, organization)
+
+
+def _refuse_active_change(
+    session: Session, user: User, active: bool, actor: Actor, organization: Organization | None
+) -> bool:
+    """What makes `user`'s access not `active` by `actor` impossible, raised; False when
+    there is nothing to change (already so), True when the change may be made."""
+    if user.id == actor.user_id:
+        # Named as the API's body and the console's form name it (round 30: `user`
+        # named a field neither has).
+        raise InvalidInput.for_field("is_active", "You cannot deactivate your own account.")
+    if user.is_active == active:
+        return False
+    if active and actor.is_vendor and not _deactivated_by_colleague(session, user):
+        raise PermissionDenied(OFFICE_DEACTIVATED)
+    if not active and "admin" in user.roles and queries.active_admin_count(session) <= 1:
+        raise Conflict("This is the last active admin; make someone else an admin first.")
+    if not active and organization is not None:
+        _keep_an_administrator(session, user, organization, actor)
+    return True
 
 
 def _keep_an_administrator(

@@ -312,6 +312,19 @@ class SignedOut:
     emailed: bool
 
 
+def check_office_sign_out(actor: Actor, user_id: int, *, forgetting: bool) -> None:
+    """Raise what `forget_browsers_for` (`forgetting`) or `sign_out_for` would refuse,
+    writing nothing (round 56): the console asks to confirm only a step that would
+    then be taken (a deactivated account was asked about, then refused 409)."""
+    actor.require_role("admin")
+    user = db.session().get(User, user_id)
+    if user is None:
+        raise NotFound(f"There is no user {user_id}.")
+    if not user.is_active:
+        words = DEACTIVATED_NOT_FORGOTTEN if forgetting else DEACTIVATED_NOT_SIGNED_OUT
+        raise Conflict(words.format(email=user.email))
+
+
 def sign_out_for(actor: Actor, user_id: int) -> SignedOut:
     """An admin ends every session of a person with no browser remembered (round 31):
     a stolen laptop left signed in by someone who never ticked "Don't ask for a code",

@@ -566,6 +566,19 @@ def _confirmed_ending(
     return frozenset(key for key in said["ending"].split(",") if key)
 
 
+def check_standing_change(
+    organization_id: int, action: str, *, reason: str | None, actor: Actor
+) -> None:
+    """Raise what `change_organization_standing` would refuse of `action`, writing
+    nothing (round 56): the console asks to confirm a closing only when it would then
+    be taken (an organization closed meanwhile was asked about, then refused 409)."""
+    actor.require_role("licensing", "billing")
+    organization = queries.get_owned(db.session(), Organization, organization_id, actor)
+    STANDING.step(organization.standing, action)
+    require_standing_role(actor, action)
+    _reason(reason, required=action in REASON_REQUIRED, action=action)
+
+
 def change_organization_standing(
     organization_id: int,
     action: str,

@@ -314,6 +314,18 @@ class _ReasonedStep(Generic[T]):
             machine.apply(session, record, self.action, actor=actor, note=text, at=moment)
             return record
 
+    def check(self, record_id: int, caller: Actor, reason: str | None) -> None:
+        """Raise what `take` would refuse, writing nothing (round 56: a step asked
+        about first is asked only when it would then be taken): the caller, the
+        reason, and the step from the record's state as it is now."""
+        actor, _moment = _licensing_step(caller, None)
+        _reason(reason, required=self.reason_required)
+        session = db.session()
+        record = session.get(self.model, record_id, populate_existing=True)
+        if record is None or not actor.may_see(record.organization_id):
+            raise NotFound(f"There is no {self.model.__name__.lower()} {record_id}.")
+        _MACHINES[self.model].step(record.state, self.action)
+
 
 def _record_decision(
     application: Application, reason: str | None, actor: Actor, moment: datetime

@@ -4,7 +4,7 @@ through `signals.agreement_activated`), the renewed agreement linked to its rene
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 
 from sqlalchemy.orm import Session
@@ -383,6 +383,13 @@ def termination_confirmation(agreement: Agreement, reason: str, actor: Actor, no
     return TERMINATION_CONFIRMATION.sign(agreement.id, actor, now, said)
 
 
+def check_termination(agreement_id: int, reason: str, actor: Actor) -> None:
+    """Raise what `terminate` would refuse, writing nothing (round 56): the console
+    asks to confirm a termination only when it would then be taken (an agreement
+    terminated or expired meanwhile was asked about, then refused 409)."""
+    _TERMINATION.check(agreement_id, actor, reason)
+
+
 def terminate(
     agreement_id: int,
     reason: str,
@@ -429,9 +436,15 @@ def terminate(
             )
         agreement.termination_reason = text
 
-    return _ReasonedStep(Agreement, "terminate", record_reason).take(
-        agreement_id, actor, reason, now
-    )
+    return replace(_TERMINATION, fields=record_reason).take(agreement_id, actor, reason, now)
+
+
+def _no_fields(_agreement: Agreement, _text: str | None, _actor: Actor, _at: datetime) -> None:
+    """The termination's step as `check_termination` checks it (its fields are set by
+    `terminate`, under the lock)."""
+
+
+_TERMINATION = _ReasonedStep(Agreement, "terminate", _no_fields)
 
 
 @AGREEMENT.on("terminate", "expire")

@@ -160,31 +160,55 @@ def assign_many(
     changed. Each application whose assignee changes is audited on its own.
     """
     actor = _licensing_staff(actor)
-    ids = sorted(set(application_ids))
-    if not ids:
-        raise InvalidInput.for_field("application_ids", "Select at least one application.")
+    ids = _selected(application_ids)
     with db.transaction() as session:
-        found = list(
-            session.scalars(
-                select(Application)
-                .where(Application.id.in_(ids))
-                .order_by(Application.id)
-                .with_for_update()
-            )
-        )
-        problems = [f"There is no application {number}." for number in _missing(ids, found)]
-        problems += [
-            f"{application.reference} is decided; there is nothing to assign."
-            for application in found
-            if application.state not in ASSIGNABLE
-        ]
-        if problems:
-            raise InvalidInput("Nothing was assigned.", {"application_ids": problems})
-        _reviewer(session, assignee_id)  # refused even when nothing would change
+        found = list(session.scalars(_selected_applications(ids).with_for_update()))
+        _refuse_assignment(session, ids, found, assignee_id)
         for application in found:
             if application.assignee_id != assignee_id:
                 _set_assignee(session, application, assignee_id, actor)
         return found
+
+
+def check_assign_many(
+    application_ids: Iterable[int], assignee_id: int | None, actor: Actor
+) -> None:
+    """Raise what `assign_many` would refuse, writing nothing (round 56): the queue
+    asks to confirm an unassignment only when it would then be made (a selected
+    application decided meanwhile was asked about, then refused)."""
+    actor = _licensing_staff(actor)
+    ids = _selected(application_ids)
+    session = db.session()
+    _refuse_assignment(
+        session, ids, list(session.scalars(_selected_applications(ids))), assignee_id
+    )
+
+
+def _selected(application_ids: Iterable[int]) -> list[int]:
+    ids = sorted(set(application_ids))
+    if not ids:
+        raise InvalidInput.for_field("application_ids", "Select at least one application.")
+    return ids
+
+
+def _selected_applications(ids: Sequence[int]) -> Select[Application]:
+    return select(Application).where(Application.id.in_(ids)).order_by(Application.id)
+
+
+def _refuse_assignment(
+    session: Session, ids: Sequence[int], found: Sequence[Application], assignee_id: int | None
+) -> None:
+    """Every selected application exists and is undecided, and the assignee may review
+    (refused even when nothing would change); else nothing is assigned, naming why."""
+    problems = [f"There is no application {number}." for number in _missing(ids, found)]
+    problems += [
+        f"{application.reference} is decided; there is nothing to assign."
+        for application in found
+        if application.state not in ASSIGNABLE
+    ]
+    if problems:
+        raise InvalidInput("Nothing was assigned.", {"application_ids": problems})
+    _reviewer(session, assignee_id)
 
 
 def _missing(ids: Sequence[int], found: Sequence[Application]) -> list[int]:

@@ -356,6 +356,15 @@ def submit(
         return application
 
 
+def check_withdraw(application_id: int, actor: Actor) -> None:
+    """Raise what `withdraw` would refuse, writing nothing (round 56): the page asks
+    to confirm a withdrawal only of an application that may still be withdrawn (one
+    decided meanwhile was asked about, then refused 409)."""
+    _require_vendor(actor)
+    application = _owned(db.session(), Application, application_id, actor)
+    APPLICATION.step(application.state, "withdraw")
+
+
 def withdraw(application_id: int, actor: Actor, *, now: datetime | None = None) -> Application:
     """The vendor takes the application back, at any time before a decision."""
     _require_vendor(actor)

@@ -92,6 +92,7 @@ from licensing.billing.services.giving_back import (
 from licensing.billing.services.invoices import (
     Charge,
     ContactChanged,
+    check_links_withdrawal,
     check_void,
     create_draft,
     create_invoice,
@@ -200,6 +201,7 @@ __all__ = [
     "card_refund_refusal",
     "check_card_refund",
     "check_credit_note",
+    "check_links_withdrawal",
     "check_month",
     "check_refund_return",
     "check_reversal",

@@ -368,11 +368,16 @@ def check_void(invoice_id: int, *, reason: str | None, actor: Actor) -> None:
     """Raise what `void_invoice` would refuse, writing nothing: the console asks staff
     to confirm only a void that would then be taken (a payment recorded since the page
     was drawn is refused before the confirmation, not after it)."""
+    _refuse_void(_invoice_to_check(invoice_id, actor), reason)
+
+
+def _invoice_to_check(invoice_id: int, actor: Actor) -> Invoice:
+    """The invoice a billing clerk's step is checked on before it is asked about."""
     actor.require_role("billing")
     invoice = db.session().get(Invoice, invoice_id)
     if invoice is None:
         raise NotFound(f"There is no invoice {invoice_id}.")
-    _refuse_void(invoice, reason)
+    return invoice
 
 
 def _refuse_void(invoice: Invoice, reason: str | None) -> str:
@@ -398,6 +403,22 @@ LINKS_CONFIRMATION = confirmations.Kind(
     nothing_done="Nothing was withdrawn or sent",
     again="withdraw the links again to see whom the new link goes to, then confirm it",
 )
+
+
+def check_links_withdrawal(invoice_id: int, *, reason: str | None, actor: Actor) -> None:
+    """Raise what `withdraw_invoice_links` would refuse, writing nothing (round 56):
+    the console asks staff to confirm only a withdrawal that would then be taken (a
+    blank or unprintable reason, or a draft, was refused after the confirmation)."""
+    _refuse_links_withdrawal(_invoice_to_check(invoice_id, actor), reason)
+
+
+def _refuse_links_withdrawal(invoice: Invoice, reason: str | None) -> str:
+    """The reason, cleaned; or what makes the withdrawal impossible: no reason (or
+    one a document cannot print), or a draft, whose links were never sent."""
+    note = _reason(reason)
+    if invoice.state == DRAFT:
+        raise Conflict(f"{invoice.title} is a draft: no link to it has been sent.")
+    return note
 
 
 def links_withdrawal_confirmation(
@@ -445,9 +466,7 @@ def withdraw_invoice_links(
     with db.transaction() as session:
         contact = _locked_billing_contact(session, invoice_id)
         invoice = _locked_invoice(session, invoice_id)
-        note = _reason(reason)
-        if invoice.state == DRAFT:
-            raise Conflict(f"{invoice.title} is a draft: no link to it has been sent.")
+        note = _refuse_links_withdrawal(invoice, reason)
         if shown_contact is not None and shown_contact != contact:
             raise ContactChanged(invoice, shown_contact, contact)
         withdrawn = links.generation(session, invoice.id)
