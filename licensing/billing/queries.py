@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -72,7 +73,7 @@ from licensing.billing.states import (
 from licensing.calendar import office_date, office_day_start
 from licensing.db import Money, Statement, money_sum
 from licensing.errors import NotFound
-from licensing.money import quantize
+from licensing.money import beyond_largest, quantize
 
 
 class InvoiceFilters(TypedDict, total=False):
@@ -91,7 +92,9 @@ class InvoiceFilters(TypedDict, total=False):
     # the clerk's "due this week"), the soonest due first.
     due_week_of: date | None
     # The search matches the invoice's payments' bank references too (round 52: the
-    # console's, where a clerk holds a bank statement line and no invoice number).
+    # console's, where a clerk holds a bank statement line and no invoice number),
+    # and, where it reads as an amount, the invoice's total, a payment's or a credit
+    # note's (round 56: a licensee on the phone names the sum, not the number).
     search_references: bool
 
 
@@ -150,6 +153,8 @@ def invoices_query(
                 .where(Payment.invoice_id == Invoice.id, Payment.reference.ilike(pattern))
                 .exists()
             )
+            if (amount := searched_amount(search)) is not None:
+                matches = matches | _of_amount(amount)
         statement = statement.join(Organization, Organization.id == Invoice.organization_id).where(
             matches
         )
@@ -159,6 +164,36 @@ def invoices_query(
         selectinload(Invoice.credit_notes).selectinload(CreditNote.refunds)
     )
     return scoped(statement, Invoice, principal)
+
+
+# An amount as a clerk types one a licensee reads out: an optional currency sign or
+# code, digits grouped by commas or not, at most four decimal places.
+_AMOUNT_SEARCHED = re.compile(
+    r"^(?:[$€£]|[A-Za-z]{3})?\s*(\d{1,3}(?:,\d{3})+|\d+)(\.\d{1,4})?\s*(?:[A-Za-z]{3})?$"
+)
+
+
+def searched_amount(search: str) -> Decimal | None:
+    """The amount a search reads as ("14,400.00", "$14400", "14400.00 USD"), or None
+    when it is no amount (an invoice number, a name, a reference)."""
+    found = _AMOUNT_SEARCHED.match(search.strip())
+    if found is None:
+        return None
+    amount = Decimal(found.group(1).replace(",", "") + (found.group(2) or ""))
+    return None if beyond_largest(amount) else amount
+
+
+def _of_amount(amount: Decimal) -> ColumnElement[bool]:
+    """Invoices whose total is `amount`, or with a payment or a credit note of it."""
+    return (
+        (Invoice.total == amount)
+        | select(Payment.id)
+        .where(Payment.invoice_id == Invoice.id, Payment.amount == amount)
+        .exists()
+        | select(CreditNote.id)
+        .where(CreditNote.invoice_id == Invoice.id, CreditNote.amount == amount)
+        .exists()
+    )
 
 
 def upfront_invoice(session: Session, agreement_id: int) -> Invoice | None:

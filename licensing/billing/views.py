@@ -822,7 +822,7 @@ def console_invoices() -> tuple[str, int]:
 # Each filter's label: the list's form draws them from here, and a refusal names
 # the field by them (`arguments`).
 INVOICE_LIST_FILTERS = {
-    "q": "Number, organization or payment reference",
+    "q": "Number, organization, payment reference or amount",
     "state": "State",
     "overdue": "Overdue only",
     "held": "Held by a dispute",
