@@ -7,15 +7,23 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 
+from licensing.billing import services
 from licensing.billing.models import Invoice
 from licensing.billing.queries import searched_amount
 from tests.support.billing import credited, paid_offline
+from tests.support.settings import standing_days
+
+# The overdue run on 1 March 2027 (12:00 at the office), and the clerk's look a month on.
+REMINDED = datetime(2027, 3, 1, 18, 0, tzinfo=UTC)
+LATER = datetime(2027, 4, 1, 17, 0, tzinfo=UTC)
 
 
 @pytest.fixture
@@ -71,3 +79,28 @@ def test_a_search_that_is_no_amount_still_reads_numbers_names_and_references(
     assert searched_amount("1,40,0.00") is None
     assert searched_amount("1" * 30) is None  # beyond any stored amount: no amount
     assert str(searched_amount("$1,234.5")) == "1234.5"
+
+
+def test_the_overdue_list_says_which_invoices_were_reminded_and_when_and_which_not_yet(
+    app: Flask,
+    signed_in: Any,
+    vendor: Any,
+    other_vendor: Any,
+    billing_staff: Any,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """ "Who did we chase?": the list said only how long each was overdue; the reminders
+    were on each invoice's own page."""
+    reminded = invoice_for(vendor, ("1000.00",), terms=30)  # due 2027-02-14
+    not_yet = invoice_for(other_vendor, ("500.00",), terms=60)  # due 2027-03-16
+    services.process_overdue(standing_days=standing_days(), now=REMINDED)
+    with time_machine.travel(LATER, tick=False):
+        page = signed_in(app.test_client(), billing_staff).get(
+            "/console/invoices", query_string={"overdue": "1"}
+        )
+    text = page.get_data(as_text=True)
+    assert '<th scope="col">Reminded</th>' in text
+    rows = {label: text[text.index(label) :] for label in (reminded.label, not_yet.label)}
+    rows = {label: row[: row.index("</tr>")] for label, row in rows.items()}
+    assert "1 sent to the billing contact, the last on 2027-03-01" in rows[reminded.label]
+    assert "none yet" in rows[not_yet.label]
