@@ -2072,6 +2072,13 @@ def _statement_page(
         "shown": STATEMENT_PAGE_LINES,
         "currencies": statements.currencies_billed(session, organization.id) or [DEFAULT_CURRENCY],
         "emailed": _statements_emailed(session, organization.id) if emailed else None,
+        # Round 56: each movement's document opens the invoice it moved money on (its
+        # payments, credit notes and refunds are there), on the reader's own side.
+        "invoice_endpoint": (
+            "billing_console.invoice_detail"
+            if page_endpoint == "billing_console.statement"
+            else "billing.invoice_detail"
+        ),
     }
     try:
         found = services.statement_for(session, organization, asked, now=utcnow())

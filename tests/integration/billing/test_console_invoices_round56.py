@@ -104,3 +104,32 @@ def test_the_overdue_list_says_which_invoices_were_reminded_and_when_and_which_n
     rows = {label: row[: row.index("</tr>")] for label, row in rows.items()}
     assert "1 sent to the billing contact, the last on 2027-03-01" in rows[reminded.label]
     assert "none yet" in rows[not_yet.label]
+
+
+def test_a_statements_documents_open_the_invoice_they_moved_money_on_console_and_portal(
+    app: Flask,
+    signed_in: Any,
+    vendor: Any,
+    billing_staff: Any,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """On the phone with the statement open, "what is CN-...?" was a number to search
+    for: the Document column linked nothing."""
+    invoice = invoice_for(vendor, ("1000.00",))
+    days = {"from": "2027-01-01", "to": "2027-04-01", "currency": "USD"}
+    with time_machine.travel(LATER, tick=False):
+        paid_offline(invoice.id, "1000.00", "FEDWIRE 5510")
+        note = credited(invoice.id, "100.00", "Royalty report amended.")
+        console = (
+            signed_in(app.test_client(), billing_staff)
+            .get(f"/console/organizations/{vendor.organization_id}/statement", query_string=days)
+            .get_data(as_text=True)
+        )
+        portal = (
+            signed_in(app.test_client(), vendor)
+            .get("/portal/statement", query_string=days)
+            .get_data(as_text=True)
+        )
+    for number in (invoice.label, note.number):
+        assert f'<a href="/console/invoices/{invoice.id}">{number}</a>' in console
+        assert f'<a href="/portal/invoices/{invoice.id}">{number}</a>' in portal
