@@ -70,6 +70,8 @@ from licensing.billing.states import (
     REFUND_COUNTED,
     REFUND_SENT,
 )
+from licensing.billing.states import LATE_FEE as LATE_FEE_SOURCE
+from licensing.billing.states import ROYALTY_REPORT as ROYALTY_REPORT_SOURCE
 from licensing.calendar import office_date, office_day_start
 from licensing.db import Money, Statement, money_sum
 from licensing.errors import NotFound
@@ -96,6 +98,10 @@ class InvoiceFilters(TypedDict, total=False):
     # and, where it reads as an amount, the invoice's total, a payment's or a credit
     # note's (round 56: a licensee on the phone names the sum, not the number).
     search_references: bool
+    # Round 56: those billed under one agreement (its number): its up-front invoice,
+    # its royalty reports' and the late fees charged on them (the agreement's page
+    # links them beside its charged to date).
+    agreement_number: str | None
 
 
 # "Due this week": the day asked and the six after it.
@@ -144,6 +150,8 @@ def invoices_query(
         )
     if (organization_id := filters.get("organization_id")) is not None:
         statement = statement.where(Invoice.organization_id == organization_id)
+    if number := filters.get("agreement_number"):
+        statement = statement.where(billed_under(number))
     if search := filters.get("search"):
         pattern = f"%{search.strip()}%"
         matches = Invoice.number.ilike(pattern) | Organization.name_contains(search)
@@ -164,6 +172,27 @@ def invoices_query(
         selectinload(Invoice.credit_notes).selectinload(CreditNote.refunds)
     )
     return scoped(statement, Invoice, principal)
+
+
+def billed_under(number: str) -> ColumnElement[bool]:
+    """Invoices billed under the agreement numbered `number`: the up-front invoice
+    (its reference is the number), its royalty reports' (the number, a space and the
+    period's start) and the late fees charged on either."""
+    charged = aliased(Invoice)
+    late_fee_on = select(charged.id).where(_billed_directly(charged, number)).scalar_subquery()
+    return _billed_directly(Invoice, number) | (
+        (Invoice.source_type == LATE_FEE_SOURCE) & Invoice.source_id.in_(late_fee_on)
+    )
+
+
+def _billed_directly(invoice: type[Invoice], number: str) -> ColumnElement[bool]:
+    """`invoice` (the table or an alias) is the agreement's up-front or a royalty
+    report's under it."""
+    up_front = (invoice.source_type == AGREEMENT_SOURCE) & (invoice.source_reference == number)
+    royalty = (invoice.source_type == ROYALTY_REPORT_SOURCE) & invoice.source_reference.startswith(
+        f"{number} ", autoescape=True
+    )
+    return up_front | royalty
 
 
 # An amount as a clerk types one a licensee reads out: an optional currency sign or

@@ -759,6 +759,8 @@ def console_invoices() -> tuple[str, int]:
     search = (request.args.get("q") or "").strip()[:200] or None
     # One organization's (the link from what stays open with a closed one).
     organization_id = record_id(request.args.get("organization"))
+    # Round 56: one agreement's (the link beside its charged to date), by its number.
+    agreement = (request.args.get("agreement") or "").strip()[:40] or None
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
     errors = arguments.repeated(request.args, labels=INVOICE_LIST_FILTERS)
     # A state no invoice has listed every invoice unsaid.
@@ -785,6 +787,7 @@ def console_invoices() -> tuple[str, int]:
                 search=search,
                 search_references=True,
                 organization_id=organization_id,
+                agreement_number=agreement,
             ),
         )
     invoices = found.items if found else []
@@ -801,6 +804,7 @@ def console_invoices() -> tuple[str, int]:
         to_pay=to_pay,
         due_week=due_week,
         search=search or "",
+        agreement=agreement,
         # The newest few and a count (round 49: it read every one), linking the list.
         flagged=queries.flagged_payments(session, FLAGGED_SHOWN),
         flagged_count=queries.flagged_payment_count(session),
@@ -808,7 +812,15 @@ def console_invoices() -> tuple[str, int]:
         # Those a dispute holds are marked, and not called overdue (round 50).
         holds=queries.dispute_holds(session, {i.id for i in invoices}, _today()),
         today=_today(),
-        title="Overdue invoices" if overdue else "Due this week" if due_week else "Invoices",
+        title=(
+            "Overdue invoices"
+            if overdue
+            else "Due this week"
+            if due_week
+            else f"Invoices under agreement {agreement}"
+            if agreement
+            else "Invoices"
+        ),
         labels=INVOICE_LIST_FILTERS,
         scope=organization_scope(
             organization_id,
