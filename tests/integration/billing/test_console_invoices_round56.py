@@ -5,6 +5,7 @@ found nothing, so the clerk paged through every invoice of the organization."""
 
 from __future__ import annotations
 
+import html
 import re
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -18,7 +19,7 @@ from flask.testing import FlaskClient
 from licensing.billing import services
 from licensing.billing.models import Invoice
 from licensing.billing.queries import searched_amount
-from tests.support.billing import credited, paid_offline
+from tests.support.billing import credited, paid_offline, refunded_offline
 from tests.support.settings import standing_days
 
 # The overdue run on 1 March 2027 (12:00 at the office), and the clerk's look a month on.
@@ -133,3 +134,18 @@ def test_a_statements_documents_open_the_invoice_they_moved_money_on_console_and
     for number in (invoice.label, note.number):
         assert f'<a href="/console/invoices/{invoice.id}">{number}</a>' in console
         assert f'<a href="/portal/invoices/{invoice.id}">{number}</a>' in portal
+
+
+def test_a_payments_page_points_to_the_offline_refunds_its_invoices_credit_notes_sent(
+    clerk: FlaskClient, vendor: Any, invoice_for: Callable[..., Invoice]
+) -> None:
+    """The wire's page said "No refund is counted against this payment" while 60.00 of
+    its invoice's credit note had gone back by wire: the clerk took it as not sent."""
+    invoice = invoice_for(vendor, ("815.00",))
+    payment = paid_offline(invoice.id, "815.00", "FEDWIRE 7781-0034")
+    note = credited(invoice.id, "120.00", "Customer B counted twice.")
+    refunded_offline(note.id, "60.00", "FEDWIRE RF-2231")
+    answer = clerk.get(f"/console/payments/{payment.id}").get_data(as_text=True)
+    page = " ".join(re.sub(r"</?span[^>]*>", "", html.unescape(answer)).split())
+    assert "The invoice's credit notes had 60.00 USD refunded" in page
+    assert f'<a href="/console/invoices/{invoice.id}#refunds">the invoice\'s refunds</a>' in page
