@@ -63,7 +63,7 @@ def test_an_agreements_page_links_the_invoices_billed_under_it_and_only_those(
     console = signed_in(app.test_client(), billing_staff)
     page = console.get(f"/console/agreements/{agreement.id}").get_data(as_text=True)
     link = f"/console/invoices?agreement={agreement.number}"
-    assert f'<a href="{link}">Invoices</a>' in page
+    assert f'<a href="{link}">Invoices under this agreement</a>' in page
     found, text = _listed(console, link)
     assert found == expected
     assert f"<h1>Invoices under agreement {agreement.number}</h1>" in text
