@@ -1293,9 +1293,17 @@ def record_payment(invoice_id: int) -> Page:
                 repeated_reference=form.repeated_reference,
                 actor=current_actor(),
             )
+        # Round 56: and what is left, so a payment short of the balance says so at once
+        # (the walk's clerk scrolled for *Balance due* after a cheque of part of it).
+        due = payment.invoice.balance_due
+        left = (
+            f" {money(due, payment.currency)} {payment.currency} is still due."
+            if due > 0
+            else " Nothing is left to pay."
+        )
         return (
             f"Recorded {forms.METHOD_IN_A_SENTENCE[payment.method]} of "
-            f"{money(payment.amount, payment.currency)} {payment.currency}."
+            f"{money(payment.amount, payment.currency)} {payment.currency}.{left}"
         )
 
     return _invoice_action(invoice_id, form, "payment_form", act)

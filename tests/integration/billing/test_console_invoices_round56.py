@@ -149,3 +149,25 @@ def test_a_payments_page_points_to_the_offline_refunds_its_invoices_credit_notes
     page = " ".join(re.sub(r"</?span[^>]*>", "", html.unescape(answer)).split())
     assert "The invoice's credit notes had 60.00 USD refunded" in page
     assert f'<a href="/console/invoices/{invoice.id}#refunds">the invoice\'s refunds</a>' in page
+
+
+def test_recording_a_payment_says_what_is_still_due_or_that_nothing_is(
+    clerk: FlaskClient, vendor: Any, invoice_for: Callable[..., Invoice]
+) -> None:
+    """ "Recorded a check of 4,000.00 USD." and no more: the clerk scrolled to *Balance
+    due* to learn whether the cheque settled it."""
+    invoice = invoice_for(vendor, ("14400.00",))
+
+    def record(amount: str, reference: str) -> str:
+        answer = clerk.post(
+            f"/console/invoices/{invoice.id}/payments",
+            data={"method": "check", "amount": amount, "reference": reference},
+            follow_redirects=True,
+        )
+        assert answer.status_code == 200
+        return html.unescape(answer.get_data(as_text=True))
+
+    short = record("4000.00", "CHK 1188")
+    assert "Recorded a check of 4,000.00 USD. 10,400.00 USD is still due." in short
+    settled = record("10400.00", "CHK 1201")
+    assert "Recorded a check of 10,400.00 USD. Nothing is left to pay." in settled
