@@ -171,3 +171,16 @@ def test_recording_a_payment_says_what_is_still_due_or_that_nothing_is(
     assert "Recorded a check of 4,000.00 USD. 10,400.00 USD is still due." in short
     settled = record("10400.00", "CHK 1201")
     assert "Recorded a check of 10,400.00 USD. Nothing is left to pay." in settled
+
+
+def test_the_organizations_page_says_what_each_invoice_bills(
+    clerk: FlaskClient, vendor: Any, invoice_for: Callable[..., Invoice]
+) -> None:
+    """Four invoices on the organization's page were four numbers: which was the
+    agreement's and which a report's meant opening each."""
+    invoice = invoice_for(vendor, ("815.00",))
+    page = clerk.get(f"/console/organizations/{vendor.organization_id}").get_data(as_text=True)
+    table = page[page.index('<h2 id="invoices">') :]
+    table = table[: table.index("</table>")]
+    assert '<th scope="col">Invoice</th><th scope="col">For</th>' in table
+    assert f'<a href="/console/agreements/{invoice.source_id}">{invoice.source_words}</a>' in table
