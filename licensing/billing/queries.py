@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
@@ -69,10 +70,12 @@ from licensing.billing.states import (
     REFUND_COUNTED,
     REFUND_SENT,
 )
+from licensing.billing.states import LATE_FEE as LATE_FEE_SOURCE
+from licensing.billing.states import ROYALTY_REPORT as ROYALTY_REPORT_SOURCE
 from licensing.calendar import office_date, office_day_start
 from licensing.db import Money, Statement, money_sum
 from licensing.errors import NotFound
-from licensing.money import quantize
+from licensing.money import beyond_largest, quantize
 
 
 class InvoiceFilters(TypedDict, total=False):
@@ -91,8 +94,14 @@ class InvoiceFilters(TypedDict, total=False):
     # the clerk's "due this week"), the soonest due first.
     due_week_of: date | None
     # The search matches the invoice's payments' bank references too (round 52: the
-    # console's, where a clerk holds a bank statement line and no invoice number).
+    # console's, where a clerk holds a bank statement line and no invoice number),
+    # and, where it reads as an amount, the invoice's total, a payment's or a credit
+    # note's (round 56: a licensee on the phone names the sum, not the number).
     search_references: bool
+    # Round 56: those billed under one agreement (its number): its up-front invoice,
+    # its royalty reports' and the late fees charged on them (the agreement's page
+    # links them beside its charged to date).
+    agreement_number: str | None
 
 
 # "Due this week": the day asked and the six after it.
@@ -141,6 +150,8 @@ def invoices_query(
         )
     if (organization_id := filters.get("organization_id")) is not None:
         statement = statement.where(Invoice.organization_id == organization_id)
+    if number := filters.get("agreement_number"):
+        statement = statement.where(billed_under(number))
     if search := filters.get("search"):
         pattern = f"%{search.strip()}%"
         matches = Invoice.number.ilike(pattern) | Organization.name_contains(search)
@@ -150,6 +161,8 @@ def invoices_query(
                 .where(Payment.invoice_id == Invoice.id, Payment.reference.ilike(pattern))
                 .exists()
             )
+            if (amount := searched_amount(search)) is not None:
+                matches = matches | _of_amount(amount)
         statement = statement.join(Organization, Organization.id == Invoice.organization_id).where(
             matches
         )
@@ -159,6 +172,57 @@ def invoices_query(
         selectinload(Invoice.credit_notes).selectinload(CreditNote.refunds)
     )
     return scoped(statement, Invoice, principal)
+
+
+def billed_under(number: str) -> ColumnElement[bool]:
+    """Invoices billed under the agreement numbered `number`: the up-front invoice
+    (its reference is the number), its royalty reports' (the number, a space and the
+    period's start) and the late fees charged on either."""
+    charged = aliased(Invoice)
+    late_fee_on = select(charged.id).where(_billed_directly(charged, number)).scalar_subquery()
+    return _billed_directly(Invoice, number) | (
+        (Invoice.source_type == LATE_FEE_SOURCE) & Invoice.source_id.in_(late_fee_on)
+    )
+
+
+def _billed_directly(invoice: type[Invoice], number: str) -> ColumnElement[bool]:
+    """`invoice` (the table or an alias) is the agreement's up-front or a royalty
+    report's under it."""
+    up_front = (invoice.source_type == AGREEMENT_SOURCE) & (invoice.source_reference == number)
+    royalty = (invoice.source_type == ROYALTY_REPORT_SOURCE) & invoice.source_reference.startswith(
+        f"{number} ", autoescape=True
+    )
+    return up_front | royalty
+
+
+# An amount as a clerk types one a licensee reads out: an optional currency sign or
+# code, digits grouped by commas or not, at most four decimal places.
+_AMOUNT_SEARCHED = re.compile(
+    r"^(?:[$€£]|[A-Za-z]{3})?\s*(\d{1,3}(?:,\d{3})+|\d+)(\.\d{1,4})?\s*(?:[A-Za-z]{3})?$"
+)
+
+
+def searched_amount(search: str) -> Decimal | None:
+    """The amount a search reads as ("14,400.00", "$14400", "14400.00 USD"), or None
+    when it is no amount (an invoice number, a name, a reference)."""
+    found = _AMOUNT_SEARCHED.match(search.strip())
+    if found is None:
+        return None
+    amount = Decimal(found.group(1).replace(",", "") + (found.group(2) or ""))
+    return None if beyond_largest(amount) else amount
+
+
+def _of_amount(amount: Decimal) -> ColumnElement[bool]:
+    """Invoices whose total is `amount`, or with a payment or a credit note of it."""
+    return (
+        (Invoice.total == amount)
+        | select(Payment.id)
+        .where(Payment.invoice_id == Invoice.id, Payment.amount == amount)
+        .exists()
+        | select(CreditNote.id)
+        .where(CreditNote.invoice_id == Invoice.id, CreditNote.amount == amount)
+        .exists()
+    )
 
 
 def upfront_invoice(session: Session, agreement_id: int) -> Invoice | None:

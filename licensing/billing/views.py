@@ -763,6 +763,10 @@ def console_invoices() -> tuple[str, int]:
     search = (request.args.get("q") or "").strip()[:200] or None
     # One organization's (the link from what stays open with a closed one).
     organization_id = requested_organization(request.args)
+    # Round 56: one agreement's (the link beside its charged to date), by its number;
+    # given twice refused as the organization is (`arguments.once`).
+    arguments.once(request.args, AGREEMENT_LABEL)
+    agreement = (request.args.get("agreement") or "").strip()[:40] or None
     # A filter given twice is refused beside its field, nothing listed (`arguments`).
     errors = arguments.repeated(request.args, labels=INVOICE_LIST_FILTERS)
     # A state no invoice has listed every invoice unsaid.
@@ -789,6 +793,7 @@ def console_invoices() -> tuple[str, int]:
                 search=search,
                 search_references=True,
                 organization_id=organization_id,
+                agreement_number=agreement,
             ),
         )
     invoices = found.items if found else []
@@ -805,6 +810,7 @@ def console_invoices() -> tuple[str, int]:
         to_pay=to_pay,
         due_week=due_week,
         search=search or "",
+        agreement=agreement,
         # The newest few and a count (round 49: it read every one), linking the list.
         flagged=queries.flagged_payments(session, FLAGGED_SHOWN),
         flagged_count=queries.flagged_payment_count(session),
@@ -812,7 +818,15 @@ def console_invoices() -> tuple[str, int]:
         # Those a dispute holds are marked, and not called overdue (round 50).
         holds=queries.dispute_holds(session, {i.id for i in invoices}, _today()),
         today=_today(),
-        title="Overdue invoices" if overdue else "Due this week" if due_week else "Invoices",
+        title=(
+            "Overdue invoices"
+            if overdue
+            else "Due this week"
+            if due_week
+            else f"Invoices under agreement {agreement}"
+            if agreement
+            else "Invoices"
+        ),
         labels=INVOICE_LIST_FILTERS,
         scope=organization_scope(
             organization_id,
@@ -825,8 +839,11 @@ def console_invoices() -> tuple[str, int]:
 
 # Each filter's label: the list's form draws them from here, and a refusal names
 # the field by them (`arguments`).
+# The agreement a list's link narrows it to; no form field shows it.
+AGREEMENT_LABEL = {"agreement": "Agreement"}
+
 INVOICE_LIST_FILTERS = {
-    "q": "Number, organization or payment reference",
+    "q": "Number, organization, payment reference or amount",
     "state": "State",
     "overdue": "Overdue only",
     "held": "Held by a dispute",
@@ -1296,9 +1313,17 @@ def record_payment(invoice_id: int) -> Page:
                 repeated_reference=form.repeated_reference,
                 actor=current_actor(),
             )
+        # Round 56: and what is left, so a payment short of the balance says so at once
+        # (the walk's clerk scrolled for *Balance due* after a cheque of part of it).
+        due = payment.invoice.balance_due
+        left = (
+            f" {money(due, payment.currency)} {payment.currency} is still due."
+            if due > 0
+            else " Nothing is left to pay."
+        )
         return (
             f"Recorded {forms.METHOD_IN_A_SENTENCE[payment.method]} of "
-            f"{money(payment.amount, payment.currency)} {payment.currency}."
+            f"{money(payment.amount, payment.currency)} {payment.currency}.{left}"
         )
 
     return _invoice_action(invoice_id, form, "payment_form", act)
@@ -2099,6 +2124,13 @@ def _statement_page(
         "shown": STATEMENT_PAGE_LINES,
         "currencies": statements.currencies_billed(session, organization.id) or [DEFAULT_CURRENCY],
         "emailed": _statements_emailed(session, organization.id) if emailed else None,
+        # Round 56: each movement's document opens the invoice it moved money on (its
+        # payments, credit notes and refunds are there), on the reader's own side.
+        "invoice_endpoint": (
+            "billing_console.invoice_detail"
+            if page_endpoint == "billing_console.statement"
+            else "billing.invoice_detail"
+        ),
     }
     try:
         found = services.statement_for(session, organization, _asked(), now=utcnow())

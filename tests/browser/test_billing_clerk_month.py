@@ -46,7 +46,7 @@ pytestmark = pytest.mark.xdist_group("billing_clerk_month")
 WIRE = "FEDWIRE 0412-7731"
 CHECK = "CHK 3302"
 OPTIONS = "select => Array.from(select.options, option => option.text)"
-SEARCH = "Number, organization or payment reference"
+SEARCH = "Number, organization, payment reference or amount"
 
 
 @pytest.fixture

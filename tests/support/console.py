@@ -39,6 +39,6 @@ REPEATED_FILTERS = [
         "billing_staff",
         "/console/invoices?q=a&q=b",
         "q",
-        "Number, organization or payment reference",
+        "Number, organization, payment reference or amount",
     ),
 ]

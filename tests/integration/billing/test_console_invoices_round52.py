@@ -86,7 +86,7 @@ def test_the_console_search_finds_every_invoice_a_bank_reference_paid_and_the_ap
     assert answer.status_code == 200
     assert sorted(_listed(page)) == sorted([first.label, second.label])
     assert unpaid.label not in page
-    assert '<label for="q">Number, organization or payment reference</label>' in page
+    assert '<label for="q">Number, organization, payment reference or amount</label>' in page
     # The API's `q` keeps its meaning (numbers and names) for existing clients.
     api = app.test_client().get(
         "/api/v1/invoices", query_string={"q": "0412-7731"}, headers=bearer(billing_staff)
