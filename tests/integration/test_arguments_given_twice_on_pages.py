@@ -137,3 +137,16 @@ def test_the_move_search_on_a_users_page_given_twice_is_refused(
     assert answer.status_code == 400
     assert f"Search organizations {TWICE}" in _page(answer)
     assert staff.get(f"/console/users/{vendor.id}?move_search=a").status_code == 200
+
+
+def test_the_invoice_list_narrowed_to_an_agreement_given_twice_is_refused(
+    app: Flask, signed_in: Callable[..., FlaskClient], admin: User
+) -> None:
+    """Round 56's merge: the console's invoice list by agreement (walk56) met the rule
+    security56 gave every argument no form field shows: given twice, the 400 page
+    naming it, never the first agreement's invoices listed."""
+    staff = signed_in(app.test_client(), admin)
+    answer = staff.get("/console/invoices?agreement=CPT-2026-000001&agreement=CPT-2026-000002")
+    assert answer.status_code == 400
+    assert f"Agreement {TWICE}" in _page(answer)
+    assert staff.get("/console/invoices?agreement=CPT-2026-000001").status_code == 200
