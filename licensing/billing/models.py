@@ -164,6 +164,13 @@ class Invoice(Snapshotted, Base):
         # The invoice lists' order, newest first (console, portal, API; billing_0020):
         # a page is read in the index's order and the read stops after it.
         Index("ix_invoices_created_order", "created_at", "id"),
+        # An organization's invoices in the lists' order, with the state the lists
+        # leave drafts out by (operations_0007, round 56): the vendor's invoices and
+        # the API's read a page in it and count from it alone, where they sorted and
+        # counted every invoice of the organization (page 1 too).
+        Index(
+            "ix_invoices_organization_created_order", "organization_id", "created_at", "id", "state"
+        ),
         # Each organization's late fees in the order issued (operations_0006): the
         # overdue run finds those no email has named from the late fees alone, where
         # it read every invoice (`overdue._with_unnamed_late_fees`, round 55).
