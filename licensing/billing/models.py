@@ -167,6 +167,13 @@ class Invoice(Snapshotted, Base):
         # The exports' order, by issue date (billing_0024, round 56): a month's invoices
         # and invoice lines read the month's rows only, in order (they read the table).
         Index("ix_invoices_issue_order", "issue_date", "id"),
+        # An organization's invoices in the lists' order, with the state the lists
+        # leave drafts out by (operations_0007, round 56): the vendor's invoices and
+        # the API's read a page in it and count from it alone, where they sorted and
+        # counted every invoice of the organization (page 1 too).
+        Index(
+            "ix_invoices_organization_created_order", "organization_id", "created_at", "id", "state"
+        ),
         # Each organization's late fees in the order issued (operations_0006): the
         # overdue run finds those no email has named from the late fees alone, where
         # it read every invoice (`overdue._with_unnamed_late_fees`, round 55).

@@ -29,6 +29,7 @@ from sqlalchemy import (
     or_,
     select,
     true,
+    tuple_,
     union_all,
 )
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, selectinload
@@ -314,6 +315,7 @@ def _period_rows(sight: str, today: BindParameter[date]) -> AnySelect:
                 _first_filed_at().label("first_filed_at"),
                 Agreement.activated_at.label("accepted_at"),
                 _royalty_as_amended().label("royalty_as_amended"),
+                ReportingPeriod.id.label("period_id"),
             ),
             sight,
         )
@@ -368,6 +370,14 @@ class Listing:
     # Or choose them with this statement of the page's ids, bound with the page's
     # offset and size (`PAGE_OFFSET`, `PAGE_SIZE`): the vendor's list (round 55).
     keys: AnySelect | None = None
+    # A page may be read after (or before) a period's key in the list's order,
+    # rather than counted from the first (`around`, round 56): the staff queue
+    # (`QUEUE`: both ways), the vendor's list (`VENDOR`: after a period only).
+    seeks: str | None = None
+
+    @property
+    def seeks_backwards(self) -> bool:
+        return self.seeks == QUEUE
 
     def statuses(
         self, session: Session, page_keys: tuple[str, str] | None = None
@@ -387,6 +397,78 @@ class Listing:
             return [_status(row) for row in session.execute(chosen, bound)]
 
         return read
+
+    def around(
+        self, session: Session
+    ) -> Callable[[int, bool, int], list[PeriodStatus] | None] | None:
+        """For a list that `seeks`: reads the `size` periods after the period of an
+        id in the list's order (or, `backwards`, the `size` before it), looking its
+        key up first; None when that period is not to be found (the page is then
+        read by its number). None for a list that does not seek."""
+        if not self.seeks:
+            return None
+
+        def read(period_id: int, backwards: bool, size: int) -> list[PeriodStatus] | None:
+            if self.seeks == VENDOR:
+                return None if backwards else self._vendors_after(session, period_id, size)
+            key = session.execute(_QUEUE_KEY, {_SEEK_FROM.key: period_id}).first()
+            if key is None:
+                return None
+            bound = {**self.parameters, **dict(zip(_SEEK_AT, key, strict=True)), SEEK_SIZE: size}
+            found = [_status(row) for row in session.execute(_sought(self.rows, backwards), bound)]
+            return found[::-1] if backwards else found
+
+        return read
+
+    def _vendors_after(
+        self, session: Session, period_id: int, size: int
+    ) -> list[PeriodStatus] | None:
+        """The vendor's list: the `size` periods after one of the organization's."""
+        bound = {**self.parameters, _SEEK_FROM.key: period_id}
+        key = session.execute(_vendor_key(), bound).first()
+        if key is None:
+            return None
+        part, *values = key
+        bound |= dict(zip(_VENDOR_AT, values, strict=True)) | {SEEK_SIZE: size}
+        chosen = _keyed_by(self.rows, _vendor_keys_after(part))
+        return [_status(row) for row in session.execute(chosen, bound)]
+
+
+# The staff queue's order, one index's (`ix_reporting_periods_late_order`), every
+# column ascending and ending in the id: a page read by key starts at the row after
+# its key in the index, where OFFSET read and joined every row before the page (the
+# queue's page 400 of 20,000 periods, round 56). A period's key is looked up by its
+# id (`_QUEUE_KEY`): the pager's links carry the id, not the key's values.
+_QUEUE_ORDER = (ReportingPeriod.late_from, ReportingPeriod.agreement_number, ReportingPeriod.id)
+_SEEK_FROM = bindparam("seek_from", type_=Integer())
+_QUEUE_KEY = select(*_QUEUE_ORDER).where(ReportingPeriod.id == _SEEK_FROM)
+_SEEK_AT = ("seek_late_from", "seek_number", "seek_id")
+SEEK_SIZE = "seek_size"
+QUEUE, VENDOR = "queue", "vendor"
+
+
+@cache
+def _sought(rows: AnySelect, backwards: bool) -> AnySelect:
+    """`rows` (a shape of the staff queue, kept per process) after a key bound as
+    `_SEEK_AT`, the first `SEEK_SIZE` of them; or, `backwards`, the last before it,
+    nearest first (the caller turns them round). A row value compared in the index's
+    own order: both databases read it as the index's range."""
+    keyed = tuple_(*_QUEUE_ORDER)
+    at = tuple_(
+        *(
+            bindparam(name, type_=column.type)
+            for name, column in zip(_SEEK_AT, _QUEUE_ORDER, strict=True)
+        )
+    )
+    size = bindparam(SEEK_SIZE, type_=Integer())
+    if backwards:
+        return (
+            rows.where(keyed < at)
+            .order_by(None)
+            .order_by(*(column.desc() for column in _QUEUE_ORDER))
+            .limit(size)
+        )
+    return rows.where(keyed > at).limit(size)
 
 
 def _keyed(rows: AnySelect, window: AnySelect) -> AnySelect:
@@ -413,7 +495,7 @@ def staff_queue_listing(actor: Actor, chosen: QueueFilter, today: date) -> Listi
     among the reports overdue since its due date), then by agreement number."""
     shape, values = _queue_request(actor, chosen, today)
     rows, count = _queue_statements(shape)
-    return Listing(rows, count, values)
+    return Listing(rows, count, values, seeks=QUEUE)
 
 
 @cache
@@ -421,9 +503,7 @@ def _queue_statements(shape: QueueShape) -> tuple[AnySelect, AnySelect]:
     """The queue's rows and count for one shape of request (a handful of shapes:
     who looks, the state chosen, and which filters are set), kept per process."""
     # The order of `ix_reporting_periods_late_order`: a page is read in it and stops.
-    rows = _chosen(_period_rows(shape.sight, _LIST_TODAY), shape).order_by(
-        ReportingPeriod.late_from, ReportingPeriod.agreement_number, ReportingPeriod.id
-    )
+    rows = _chosen(_period_rows(shape.sight, _LIST_TODAY), shape).order_by(*_QUEUE_ORDER)
     count = _chosen(_periods_counted(shape.sight), shape)
     return rows, count
 
@@ -443,6 +523,7 @@ def vendor_periods_listing(actor: Actor, today: date) -> Listing:
         {_LIST_TODAY.key: today, **_sight_parameters(actor)},
         keys_first=True,
         keys=_vendor_keys(sight) if sight == OWN else None,
+        seeks=VENDOR if sight == OWN else None,
     )
 
 
@@ -466,7 +547,16 @@ def _vendor_keys(sight: str) -> AnySelect:
     of 32,000 periods); the union's sort holds those few (round 55, royalties_0011).
     The parts are disjoint and their union is every period of the organization: a
     period is sent back, not filed, or filed and not sent back."""
-    end = PAGE_OFFSET + PAGE_SIZE
+    page = _vendor_page_keys(sight, {0: (), 1: (), 2: ()}, PAGE_OFFSET + PAGE_SIZE)
+    return page.limit(PAGE_SIZE).offset(PAGE_OFFSET)
+
+
+def _vendor_page_keys(
+    sight: str, parts: Mapping[int, tuple[ColumnElement[bool], ...]], end: ColumnElement[int]
+) -> AnySelect:
+    """The ids of the vendor's list's `parts` (0 sent back, 1 to file, 2 filed), each
+    narrowed by its conditions and read in its index's order to `end` rows, in the
+    list's order (no LIMIT: the caller's)."""
     asked: tuple[ColumnElement[bool], ...] = (RoyaltyReport.review_state == CORRECTION_REQUESTED,)
     if sight == OWN:  # through the reports' index of organization and review state
         asked += (RoyaltyReport.organization_id == _SEEN_ORGANIZATION,)
@@ -475,49 +565,113 @@ def _vendor_keys(sight: str) -> AnySelect:
         sight,
     ).correlate(None)
     at = RoyaltyReport.reviewed_at
-    parts = (
-        _in_sight(
+    every = {
+        0: lambda *also: _in_sight(
             select(literal(0).label("part"), at.label("at"), *_keys_of(ReportingPeriod.due_on))
             .select_from(ReportingPeriod)
             .join(RoyaltyReport, _current_report())
-            .where(*asked)
+            .where(*asked, *also)
             .order_by(at, *_newest_first())
             .limit(end),
             sight,
         ),
-        _in_sight(
+        1: lambda *also: _in_sight(
             select(literal(1).label("part"), _no_time(), *_keys_of(ReportingPeriod.late_from))
-            .where(_unfiled())
-            .order_by(
-                ReportingPeriod.late_from, ReportingPeriod.agreement_number, ReportingPeriod.id
-            )
+            .where(_unfiled(), *also)
+            .order_by(*_QUEUE_ORDER)
             .limit(end),
             sight,
         ),
-        _in_sight(
+        2: lambda *also: _in_sight(
             select(literal(2).label("part"), _no_time(), *_keys_of(ReportingPeriod.due_on))
-            .where(_filed(), ReportingPeriod.id.not_in(sent_back.scalar_subquery()))
+            .where(_filed(), ReportingPeriod.id.not_in(sent_back.scalar_subquery()), *also)
             .order_by(*_newest_first())
             .limit(end),
             sight,
         ),
-    )
-    union = union_all(*(select(part.subquery()) for part in parts)).subquery()
+    }
+    chosen = [every[part](*also) for part, also in sorted(parts.items())]
+    union = union_all(*(select(part.subquery()) for part in chosen)).subquery()
     waiting = union.c.part == 1
-    return (
-        select(union.c.id)
-        .order_by(
-            union.c.part,
-            union.c.at,
-            case((waiting, union.c.day)),
-            case((waiting, union.c.number)),
-            case((~waiting, union.c.day)).desc(),
-            case((~waiting, union.c.number)).desc(),
-            union.c.id,
-        )
-        .limit(PAGE_SIZE)
-        .offset(PAGE_OFFSET)
+    return select(union.c.id).order_by(
+        union.c.part,
+        union.c.at,
+        case((waiting, union.c.day)),
+        case((waiting, union.c.number)),
+        case((~waiting, union.c.day)).desc(),
+        case((~waiting, union.c.number)).desc(),
+        union.c.id,
     )
+
+
+# A period's place in the vendor's list (`_vendor_list_order`), looked up by its id
+# among the organization's: its part (0 sent back, 1 to file, 2 filed), when it was
+# sent back, the day it sorts by (late from, or due), its number and id.
+@cache
+def _vendor_key() -> AnySelect:
+    return _in_sight(
+        select(
+            case((RoyaltyReport.review_state == CORRECTION_REQUESTED, 0), (_filed(), 2), else_=1),
+            RoyaltyReport.reviewed_at,
+            case((_unfiled(), ReportingPeriod.late_from), else_=ReportingPeriod.due_on),
+            ReportingPeriod.agreement_number,
+            ReportingPeriod.id,
+        )
+        .select_from(ReportingPeriod)
+        .outerjoin(RoyaltyReport, _current_report())
+        .where(ReportingPeriod.id == _SEEK_FROM),
+        OWN,
+    )
+
+
+_VENDOR_AT = ("seek_at", "seek_day", "seek_number", "seek_id")
+
+
+@cache
+def _vendor_keys_after(part: int) -> AnySelect:
+    """The ids of the `SEEK_SIZE` periods after a period of the vendor's list whose
+    key is bound as `_VENDOR_AT` and whose part is `part`: the rest of its part from
+    its key on, in its index's order (the periods to file by a row value; the filed
+    ones, walked backwards, from their due date and number on), then the parts
+    after it from their start, each stopped at the page's size, as `_vendor_keys`
+    reads the parts from the list's start (round 55) and stops at the page's end."""
+    at, day, number, period_id = (
+        bindparam(name, type_=column.type)
+        for name, column in zip(
+            _VENDOR_AT,
+            (
+                RoyaltyReport.reviewed_at,
+                ReportingPeriod.due_on,
+                ReportingPeriod.agreement_number,
+                ReportingPeriod.id,
+            ),
+            strict=True,
+        )
+    )
+    due, agreement_number = ReportingPeriod.due_on, ReportingPeriod.agreement_number
+    newest_first_after = or_(
+        due < day,
+        and_(due == day, agreement_number < number),
+        and_(due == day, agreement_number == number, ReportingPeriod.id > period_id),
+    )
+    after = {
+        0: or_(
+            RoyaltyReport.reviewed_at > at,
+            and_(RoyaltyReport.reviewed_at == at, newest_first_after),
+        ),
+        1: tuple_(ReportingPeriod.late_from, agreement_number, ReportingPeriod.id)
+        > tuple_(day, number, period_id),
+        # The row value bounds the index's walk; the rest skips the key's own ties.
+        2: and_(
+            tuple_(due, agreement_number) <= tuple_(day, number),
+            or_(due != day, agreement_number != number, ReportingPeriod.id > period_id),
+        ),
+    }
+    size = bindparam(SEEK_SIZE, type_=Integer())
+    parts = {
+        later: (after[later],) if later == part else () for later in (0, 1, 2) if later >= part
+    }
+    return _vendor_page_keys(OWN, parts, size).limit(size)
 
 
 def _keys_of(day: InstrumentedAttribute[date]) -> tuple[ColumnElement[Any], ...]:
@@ -779,6 +933,7 @@ def _status(row: Row[Any]) -> PeriodStatus:
         row.first_filed_at,
         row.accepted_at,
         row.royalty_as_amended,
+        row.period_id,
     )
 
 

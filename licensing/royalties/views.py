@@ -706,13 +706,25 @@ def _page_of(listing: queries.Listing) -> paging.Page[services.PeriodStatus]:
     """The request's page of a period listing: counted and read by the database,
     only the page's rows fetched and turned into statuses."""
     session = db.session()
+    around = listing.around(session)
     return paging.read_page(
         session,
         listing.rows,
         rows=listing.statuses(session, (paging.LIMIT, paging.OFFSET)),
         count=listing.count,
         parameters=listing.parameters,
+        seek=(
+            None
+            if around is None
+            else paging.Seek(_period_key, around, backwards=listing.seeks_backwards)
+        ),
     )
+
+
+def _period_key(status: services.PeriodStatus) -> int:
+    """The id a period's row is found again by (a list read by key links it)."""
+    assert status.period_id is not None
+    return status.period_id
 
 
 def staff_queue_page(

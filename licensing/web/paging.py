@@ -73,6 +73,11 @@ class Page(Generic[T]):
     # each pager keeping the other's page in its links).
     parameter: str = "page"
     anchor: str = ""
+    # A list read by key (`Seek`, round 56): the ids of the page's first and last rows,
+    # which its "Previous" and "Next" links carry beside the page's number, so the
+    # page they lead to is read from that row on rather than counted from the first.
+    first_key: int | None = None
+    last_key: int | None = None
 
     @property
     def pages(self) -> int:
@@ -88,22 +93,75 @@ class Page(Generic[T]):
 
     @property
     def previous_url(self) -> str | None:
-        return self.url(self.number - 1) if self.number > 1 else None
+        if self.number <= 1:
+            return None
+        # Page 1 is the list's start: no key to read it from.
+        keyed = self.first_key is not None and self.number > 2
+        return self.url(self.number - 1, (BEFORE, self.first_key) if keyed else None)
 
     @property
     def next_url(self) -> str | None:
-        return self.url(self.number + 1) if self.number < self.pages else None
+        if self.number >= self.pages:
+            return None
+        keyed = self.last_key is not None
+        return self.url(self.number + 1, (AFTER, self.last_key) if keyed else None)
 
     @property
     def next_count(self) -> int:
         """How many rows the next page shows."""
         return min(self.per_page, self.total - self.last_shown)
 
-    def url(self, number: int) -> str:
-        """The list on page `number`, with the same filters and order."""
+    def url(self, number: int, key: tuple[str, int | None] | None = None) -> str:
+        """The list on page `number`, with the same filters and order (and, for a
+        list read by key, the row `key` names to read it after or before)."""
         pairs = [*self.query, (self.parameter, str(number))] if number > 1 else list(self.query)
+        if key is not None:
+            pairs.append((key[0], str(key[1])))
         fragment = f"#{self.anchor}" if self.anchor else ""
         return (f"{self.path}?{urlencode(pairs)}" if pairs else self.path) + fragment
+
+
+# The query arguments of a list read by key: the row a page starts after ("Next") or
+# ends before ("Previous").
+AFTER, BEFORE = "after", "before"
+KEY_LABELS = {AFTER: "Page", BEFORE: "Page"}
+
+
+@dataclass(frozen=True)
+class Seek(Generic[T]):
+    """How to read a list's page by key (round 56): OFFSET walks every row before the
+    page (the staff royalty queue's page 400 of 20,000 periods read and joined all
+    19,950 before it), a page read after (or before) a row's sort key starts there.
+
+    `key`: the id a row is found again by (its sort key is looked up by it, so the
+    link carries a number, not the key's values). `rows(id, backwards, size)`: the
+    `size` rows after the row of that id in the list's order (or, `backwards`, the
+    `size` before it, in the list's order); None when no such row is to be found, and
+    the page is then read by its number. `backwards`: whether it reads before a row
+    too (the vendor's royalty list does not: its "Previous" is read by number). Page
+    numbers stay: a link says both, the number for "page N of M" and the key to read
+    it by; a number alone (a link kept, typed, or the pager's first page) is read by
+    OFFSET as before."""
+
+    key: Callable[[T], int]
+    rows: Callable[[int, bool, int], Sequence[T] | None]
+    # Whether `rows` reads backwards too: if not, "Previous" names no row (its page
+    # is read by its number).
+    backwards: bool = True
+
+
+def _seek_key(args: Mapping[str, str]) -> tuple[int, bool] | None:
+    """The row a request asks its page to start after or end before: (id, backwards);
+    None when it names none or one that is not a row's id (the page number then
+    decides, as a page number that cannot be read means the first page). Given twice,
+    refused (400) as the page number is."""
+    if twice := arguments.repeated(args, labels=KEY_LABELS):
+        raise BadRequest(next(iter(twice.values()))[0])
+    for name, backwards in ((AFTER, False), (BEFORE, True)):
+        raw = (args.get(name) or "").strip()
+        if raw.isascii() and raw.isdigit() and 0 < len(raw) <= 18:
+            return int(raw), backwards
+    return None
 
 
 def read_page(
@@ -118,6 +176,7 @@ def read_page(
     parameters: Mapping[str, Any] | None = None,
     parameter: str = "page",
     anchor: str = "",
+    seek: Seek[T] | None = None,
 ) -> Page[T]:
     """The page that `args` (by default the request's query string) asks for of what
     `statement` selects; past the last page, the last page. The database counts the
@@ -132,7 +191,8 @@ def read_page(
     binds its filters' values per request), given to `count` (then required) too.
     `parameter` names the query argument of the page's number (a second list on
     one page has its own, its pager keeping the first's), `anchor` the element
-    the pager's links lead to."""
+    the pager's links lead to. `seek`: the list is read by key when the request
+    names the row to start after or end before (`Seek`), its links naming them."""
     args = request.args if args is None else args
     bound = dict(parameters or {})
     assert count is not None or not bound, "a statement with parameters: give its count"
@@ -142,11 +202,31 @@ def read_page(
         else int(session.scalar(count, bound) or 0)
     )
     number = min(requested_page(args, parameter), max(1, -(-total // per_page)))
-    window = _window(statement)
-    paged = {**bound, LIMIT: per_page, OFFSET: (number - 1) * per_page}
-    items = rows(window, paged) if rows else list(session.scalars(window, paged))
-    query = tuple((key, value) for key, value in args.items(multi=True) if key != parameter)
-    return Page(items, number, per_page, total, path or request_path(), query, parameter, anchor)
+    items: Sequence[T] | None = None
+    asked = _seek_key(args) if seek is not None else None  # given twice: refused, as the number
+    if seek is not None and asked is not None and number > 1:
+        # None (no such row) or none (the row was the list's last): by the number.
+        items = seek.rows(asked[0], asked[1], per_page) or None
+    if items is None:
+        window = _window(statement)
+        paged = {**bound, LIMIT: per_page, OFFSET: (number - 1) * per_page}
+        items = rows(window, paged) if rows else list(session.scalars(window, paged))
+    kept = {parameter, AFTER, BEFORE} if seek is not None else {parameter}
+    query = tuple((key, value) for key, value in args.items(multi=True) if key not in kept)
+    first_key = seek.key(items[0]) if seek and seek.backwards and items else None
+    last_key = seek.key(items[-1]) if seek and items else None
+    return Page(
+        items,
+        number,
+        per_page,
+        total,
+        path or request_path(),
+        query,
+        parameter,
+        anchor,
+        first_key,
+        last_key,
+    )
 
 
 def page_of(

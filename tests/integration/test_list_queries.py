@@ -47,6 +47,9 @@ VENDOR_PAGES = (
     "/portal/agreements",
     "/portal/invoices",
     "/portal/royalty-reports",
+    "/portal/royalty-reports?page=2",
+    "/portal/statement",
+    "/account/tokens",
     "/portal/permissions/",
     "/portal/permissions/?page=2",
     "/organization",
@@ -72,9 +75,17 @@ STAFF_PAGES = (
     "/console/permissions/?page=2",
     "/console/permissions/?sort=use_from&state=&page=2",
     "/console/royalty-reports",
+    "/console/royalty-reports?page=2",
+    "/console/royalty-reports?state=submitted",
     "/console/rate-cards/",
     "/console/audit",
+    "/console/audit?page=2",
     "/console/outbox",
+    # Round 56: the list pages the test did not visit (each is a page of rows).
+    "/console/payments/to-review",
+    "/console/disputes",
+    "/console/billing/statements-changed",
+    "/console/jobs",
 )
 VENDOR_API = (
     "/api/v1/applications",
@@ -82,6 +93,7 @@ VENDOR_API = (
     "/api/v1/invoices",
     "/api/v1/credit-notes",
     "/api/v1/tokens",
+    "/api/v1/rate-cards",
 )
 STAFF_API = (
     "/api/v1/applications",
@@ -96,6 +108,10 @@ STAFF_API = (
     "/api/v1/permission-requests?sort=use_from",
     "/api/v1/audit-events",
     "/api/v1/outbox-messages",
+    "/api/v1/disputes",
+    "/api/v1/disputes/unmatched",
+    "/api/v1/jobs",
+    "/api/v1/rate-cards",
 )
 
 

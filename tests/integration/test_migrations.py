@@ -2265,6 +2265,30 @@ def test_royalties_0010_marks_filed_each_period_with_a_current_report(
     migrations.upgrade(url)
 
 
+def test_operations_0007_indexes_an_organizations_invoices_in_the_lists_order(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 56: the vendor's invoices and the API's sorted and counted every invoice
+    of the organization for any page; operations_0007 indexes them by organization
+    in the lists' order with their state, and its downgrade drops the index."""
+    indexes = {
+        ("invoices", "ix_invoices_organization_created_order"): [
+            "organization_id",
+            "created_at",
+            "id",
+            "state",
+        ]
+    }
+    url = database_template.new_url()
+
+    assert _indexes_among(url, indexes) == indexes
+    migrations.downgrade(url, "operations_0006")
+    assert _indexes_among(url, indexes) == {}
+    assert _indexes_among(url, {("invoices", "ix_invoices_late_fees"): []}) != {}
+    migrations.upgrade(url)
+    assert _indexes_among(url, indexes) == indexes
+
+
 def test_operations_0006_indexes_the_late_fees_alone_by_organization_and_id(
     database_template: DatabaseTemplate,
 ) -> None:

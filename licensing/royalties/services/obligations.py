@@ -148,6 +148,9 @@ class PeriodStatus:
     # For a period its current report amends, the period's royalty as amended (every
     # report's due summed; round 52: the lists showed the amendment's change alone).
     royalty_as_amended: Decimal | None = None
+    # The stored period's id (`ReportingPeriod.id`): the key its list's page links
+    # name to read the next page after it (round 56; None where no list reads it).
+    period_id: int | None = None
 
     @property
     def due_on(self) -> date:
