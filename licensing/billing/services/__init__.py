@@ -54,8 +54,8 @@ loads every FOR UPDATE read with `populate_existing`, so a step that waited for
 another acts on what that one committed, not on the copy its page read before
 (two clerks sending a statement again at once sent it twice:
 `tests/integration/billing/test_resend_read_locked.py`). `_locked` and
-`_locked_payment` still refresh after their lock (one statement each, now
-redundant; left so that the statement counts stand).
+`_locked_payment` refreshed after their lock until round 56, reading each row twice
+(`_locked_payment` sent four SELECTs for two rows; `test_locked_reads.py`).
 """
 
 from __future__ import annotations
