@@ -9,7 +9,12 @@ records locks them in this order, and re-reads each after its lock:
 
     1. the record the step starts from: a credit note, a refund, a payment's card
        attempt, a dispute (the dispute kept unmatched first, if it was kept: both
-       `match_disputes` and a webhook of the same dispute start from it);
+       `match_disputes` and a webhook of the same dispute start from it); a webhook
+       naming several refunds (`charge.refunded` names every refund of the charge)
+       locks them all, by id, before applying any (`apply_refund_outcomes`, round
+       56: it locked each after the one before had taken the payment, the invoice and
+       the log, and deadlocked with the refund reconciliation, which claims a refund
+       and then locks its payment: `test_refund_webhook_lock_order.py`);
     2. the invoice's payments (a card refund locks all the invoice's card payments,
        by id, since it chooses among them);
     3. the invoice.
@@ -19,8 +24,11 @@ reconciling jobs (the payment or refund Stripe answers about, then the invoice),
 dispute (its payment, then the invoice), a payment reversed, accepted or given back
 (`_locked_payment`), a card refund (the credit note, the card payments, then the
 invoice). An invoice comes before its organization: a payment settling it
-(`restore_standing_if_clear`), a card attempt (the Stripe customer) and a reversal
-(`hold_if_overdue`) lock the organization last, and a billing contact's change of
+(`restore_standing_if_clear`), a card attempt (the Stripe customer, created once) and a
+reversal (`hold_if_overdue`) lock the organization last, after the log (below; a card
+attempt took the organization before its first event until round 56, and deadlocked
+with a role change: `test_card_start_lock_order.py`; it now locks it only to create
+the Customer), and a billing contact's change of
 address locks the organization's invoices (`lock_issued_invoices`, through the
 signal `billing_contact_changing`) before it writes the organization (round 54).
 Two steps taking the same rows in opposite orders deadlock on PostgreSQL
