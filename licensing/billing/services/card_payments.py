@@ -230,9 +230,15 @@ def _claim_attempt(
             # then locks the organization (a role change, an acceptance, a payment
             # settling an invoice) takes them in that order, and an attempt that
             # locked the organization and then audited the Customer deadlocked with
-            # them (`tests/integration/billing/test_card_start_lock_order.py`).
+            # them (`tests/integration/billing/test_card_start_lock_order.py`). FOR NO
+            # KEY UPDATE: a step that stores a row naming the organization (a
+            # statement sent, a payment) takes FOR KEY SHARE of it before its first
+            # event, and FOR UPDATE after the log's turn waited for it while it
+            # waited for the log (the same file).
             audit.take_turn(session)
-            organization = session.get(Organization, invoice.organization_id, with_for_update=True)
+            organization = session.get(
+                Organization, invoice.organization_id, with_for_update={"key_share": True}
+            )
             assert organization is not None
             customer_id = _customer_id(session, gateway, organization, actor)
         payment = session.scalars(

@@ -1,22 +1,30 @@
-"""Round 56: a vendor starting the organization's first card payment and an
-administrator changing a colleague's role, at once, both finish: each takes its turn
-on the audit log before the organization (the lock order,
-`licensing/billing/services/__init__.py`).
+"""Round 56: a card payment's steps and the organization's lock, against a role
+change and the monthly statement run: each pair finishes (the lock order,
+`licensing/billing/services/__init__.py`: the records a step starts from, the audit
+log's turn, then the organization, locked FOR NO KEY UPDATE).
 
-A card attempt locks its invoice, then the organization (two attempts at once create
-one Stripe Customer), then audits the Customer and the attempt (`payment.started`);
-a role change (`locked_organization`) takes the log's turn, then locks the
-organization. On PostgreSQL the two, each holding its first, waited for each other's:
-"deadlock detected". The test holds the card attempt where it would create the
-Customer, once it holds what it locks first, until the role change comes to the
-organization (or a few seconds pass: in the one order the role change waits for the
-card attempt's turn on the log instead).
+- A card attempt locked its invoice, then the organization (two attempts at once
+  create one Stripe Customer), then audited the Customer and the attempt
+  (`payment.started`); a role change (`locked_organization`) takes the log's turn,
+  then locks the organization. On PostgreSQL: "deadlock detected". The attempt now
+  takes the log's turn first, and locks the organization only to create the
+  Customer.
+- Taken FOR UPDATE after the log, the organization waited for the statement run's
+  key share of it (the statement sent names it: PostgreSQL checks that key with FOR
+  KEY SHARE, before the run audits), while the run waited for the log: "deadlock
+  detected", both for the attempt (as first changed) and for Stripe's
+  `payment_intent.succeeded` settling an invoice (`restore_standing_if_clear`). Both
+  now lock it FOR NO KEY UPDATE, as `db.claim` and `hold_now_if_overdue` do.
+
+Each test holds the card step where the pair crosses, until the other step reaches
+its side (or a few seconds pass, in the order that now takes turns).
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from datetime import UTC, date, datetime
 from typing import Any
 
 import pytest
@@ -27,15 +35,18 @@ from licensing import db
 from licensing.access import ADMINISTRATOR
 from licensing.accounts import services as accounts
 from licensing.accounts.services import roles
+from licensing.actors import Actor
+from licensing.audit import services as audit
 from licensing.billing import services
 from licensing.billing.models import Payment, StripeCustomer
 from licensing.billing.payment_gateway import IntentStatus
-from licensing.billing.services import card_payments
+from licensing.billing.services import _common, card_payments, monthly_statements
 from licensing.billing.states import PENDING
 from tests.support import factories
 from tests.support.concurrent_steps import held_until, run_at_once
 
 from .conftest import activated, send_activation
+from .lock_support import card_paid, succeeded
 
 
 class AnsweringGateway:
@@ -123,3 +134,87 @@ def test_a_first_card_payment_and_a_role_change_of_the_organization_both_finish(
         ).all()
         states = session.scalars(select(Payment.state).where(Payment.invoice_id == invoice_id))
         assert (customers, list(states)) == (["cus_LockOrder"], [PENDING])
+
+
+JANUARY, RUN = date(2027, 1, 1), datetime(2027, 2, 3, 15, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def card_start_has_its_turn(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set once the card attempt (thread "first") has its turn on the audit log, before
+    it locks the organization; it then waits until the statement run (thread "second")
+    has stored the statement it sends, or `HOLD_SECONDS` pass."""
+    return held_until(monkeypatch, (audit, "take_turn"), (monthly_statements, "_email_statement"))
+
+
+def test_a_first_card_payment_and_the_monthly_statement_run_both_finish(
+    committed_app: Flask, card_start_has_its_turn: threading.Event
+) -> None:
+    """The run stores the statement it sends (a row naming the organization, whose
+    key PostgreSQL checks with FOR KEY SHARE of it), then audits. The card attempt,
+    with its turn on the log, then locks the organization: FOR UPDATE waited for the
+    run's key share while the run waited for the log ("deadlock detected"); FOR NO
+    KEY UPDATE does not wait for it."""
+    with committed_app.app_context():
+        payer = factories.make_vendor(db.session())
+        organization_id = payer.organization_id
+        assert organization_id is not None
+        db.session().commit()
+        invoice = send_activation(activated(organization_id, ("250.00",)))
+        assert invoice is not None
+        invoice_id = invoice.id
+        principal = accounts.principal_for(payer)
+
+    def card_start() -> str:
+        return services.start_card_payment(
+            invoice_id,
+            card_token="tok_visa",
+            principal=principal,
+            gateway=AnsweringGateway(),
+            now=RUN,
+        ).status
+
+    def statement_run() -> int:
+        run = services.send_monthly_statements(JANUARY, now=RUN, due=[(organization_id, "USD")])
+        return len(run.sent)
+
+    results = run_at_once(committed_app, card_start, statement_run, card_start_has_its_turn)
+
+    assert results == {"first": "processing", "second": 1}
+
+
+@pytest.fixture
+def webhook_settles(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set once the webhook (thread "first") has settled the invoice, holding the
+    payment, the invoice and the audit log, before it restores the organization's
+    standing; it then waits until the statement run (thread "second") has stored the
+    statement it sends, or `HOLD_SECONDS` pass."""
+    return held_until(
+        monkeypatch,
+        (_common, "_restore_standing"),
+        (monthly_statements, "_email_statement"),
+        before=True,
+    )
+
+
+def test_a_card_payment_settling_an_invoice_and_the_monthly_statement_run_both_finish(
+    committed_app: Flask, webhook_settles: threading.Event
+) -> None:
+    """Stripe's `payment_intent.succeeded` settles the invoice, audits, then locks the
+    organization to restore its standing (`restore_standing_if_clear`); FOR UPDATE
+    waited for the run's key share of it, the run for the log: "deadlock detected"."""
+    organization_id, invoice_id, payment_id = card_paid(committed_app, pending=True)
+    intent = succeeded(payment_id, invoice_id)
+
+    def webhook() -> str:
+        with db.transaction() as session:
+            return services.apply_intent_outcome(session, intent, now=RUN, actor=Actor.SYSTEM)
+
+    def statement_run() -> int:
+        run = services.send_monthly_statements(JANUARY, now=RUN, due=[(organization_id, "USD")])
+        return len(run.sent)
+
+    results = run_at_once(committed_app, webhook, statement_run, webhook_settles)
+
+    assert results["first"].startswith("applied")
+    assert results["second"] == 1
