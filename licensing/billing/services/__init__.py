@@ -49,6 +49,14 @@ deadlocked with a royalty filing, which audits and then draws numbers and locks 
 organization (`tests/integration/royalties/test_filing_lock_order.py`,
 `test_credit_lock_order.py`).
 
+The organization, locked after the log, is locked FOR NO KEY UPDATE (round 56): a
+step that stores a row naming it (a statement sent, a payment, a credit note) takes
+FOR KEY SHARE of it for the foreign key before its first event, and FOR UPDATE waits
+for that share. A card attempt creating the Stripe Customer, a payment restoring the
+standing (`restore_standing_if_clear`) and a statement emailed on request (which
+takes the log's turn first) deadlocked so with the monthly statement run or a royalty
+amendment (`test_card_start_lock_order.py`, `test_emailed_statement_lock_order.py`).
+
 An offline refund's return (`refund_returns`, round 55) is in this order: the
 refund, then its invoice (`_locked_refund`), then the log; settling an invoice that
 owes nothing more restores the organization after it. It locks no payment (an
