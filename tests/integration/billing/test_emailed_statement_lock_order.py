@@ -30,7 +30,7 @@ from licensing.billing.models import Invoice
 from licensing.billing.services import requested_statements
 from licensing.royalties.services import settlement as royalty_settlement
 from tests.integration.royalties.conftest import SOFTWARE
-from tests.integration.royalties.test_credit_lock_order import reported
+from tests.integration.royalties.lock_support import reported
 from tests.support.concurrent_steps import held_until, run_at_once
 from tests.support.factories import billing_clerk
 

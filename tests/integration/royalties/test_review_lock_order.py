@@ -29,7 +29,7 @@ from licensing.royalties import services
 from licensing.royalties.models import RoyaltyReport
 from licensing.royalties.states import REPORT, REVIEW
 from tests.integration.royalties.conftest import AFTER, SOFTWARE
-from tests.integration.royalties.test_credit_lock_order import reported
+from tests.integration.royalties.lock_support import reported
 from tests.support import factories
 from tests.support.concurrent_steps import held_until, run_at_once
 
