@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import importlib
 import threading
+from datetime import UTC, date, datetime
 
 import pytest
 from flask import Flask
@@ -25,11 +26,15 @@ from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Agreement
+from licensing.audit import services as audit
 from licensing.audit.models import AuditEvent
+from licensing.billing.services import monthly_statements
+from licensing.billing.services.monthly_statements import send_monthly_statements
 from licensing.errors import Conflict
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import DEVELOPMENT_USE, NOW
-from tests.integration.agreements.test_standing_read_locked import closing, refused
+from tests.integration.agreements.lock_support import closing, refused
+from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 from tests.support.agreements import issued_agreement
@@ -40,6 +45,8 @@ from tests.support.settings import issuing
 reissuing = importlib.import_module("licensing.agreements.services.reissue")
 standing = importlib.import_module("licensing.accounts.services.standing")
 
+# The statement run's month, and the day it runs.
+JANUARY, RUN = date(2027, 1, 1), datetime(2027, 2, 3, 15, 0, tzinfo=UTC)
 REASON = "Rate card 2027.1 had the development fee mistyped"
 
 
@@ -130,3 +137,38 @@ def _seq(action: str) -> int:
     found = db.session().scalar(select(func.max(AuditEvent.seq)).where(AuditEvent.action == action))
     assert found is not None, action
     return int(found)
+
+
+@pytest.fixture
+def reissue_has_its_turn(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set once the reissue (thread "first") has its turn on the audit log, before it
+    locks the organization; it then waits until the statement run (thread "second")
+    has stored the statement it sends, or a few seconds pass."""
+    return held_until(monkeypatch, (audit, "take_turn"), (monthly_statements, "_email_statement"))
+
+
+def test_a_reissue_and_the_monthly_statement_run_both_finish(
+    committed_app: Flask, reissue_has_its_turn: threading.Event
+) -> None:
+    """The run stores the statement it sends (PostgreSQL checks its key to the
+    organization with FOR KEY SHARE), then audits; the reissue, with its turn on the
+    log, locks the organization: FOR UPDATE waited for the run's share while the run
+    waited for the log ("deadlock detected"), FOR NO KEY UPDATE does not."""
+    old_id, organization_id, staff_id = _issued_on_a_corrected_card(committed_app)
+    with committed_app.app_context():
+        assert send_activation(activated(organization_id, ("250.00",))) is not None
+
+    def reissue() -> str:
+        return _reissuing(old_id, staff_id).state
+
+    def statement_run() -> int:
+        run = send_monthly_statements(
+            date(2027, 1, 1),
+            now=datetime(2027, 2, 3, 15, tzinfo=UTC),
+            due=[(organization_id, "USD")],
+        )
+        return len(run.sent)
+
+    results = run_at_once(committed_app, reissue, statement_run, reissue_has_its_turn)
+
+    assert results == {"first": "issued", "second": 1}
