@@ -30,7 +30,10 @@ attempt took the organization before its first event until round 56, and deadloc
 with a role change: `test_card_start_lock_order.py`; it now locks it only to create
 the Customer), and a billing contact's change of
 address locks the organization's invoices (`lock_issued_invoices`, through the
-signal `billing_contact_changing`) before it writes the organization (round 54).
+signal `billing_contact_changing`) before it writes the organization (round 54), as
+a withdrawal of an invoice's links locks the invoice before it reads the contact
+under the organization's lock (round 56: the other way round it deadlocked with a
+card payment settling the invoice, `test_link_withdrawal_lock_order.py`).
 Two steps taking the same rows in opposite orders deadlock on PostgreSQL
 (a card refund took the invoice before the payment until round 53, a payment's
 webhook the payment before the invoice: `tests/integration/billing/
