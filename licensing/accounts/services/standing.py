@@ -512,8 +512,15 @@ def _hold(
 def restore_standing_if_clear(
     session: Session, organization_id: int, today: date, *, actor: Actor
 ) -> None:
-    """Back to `active` from `pending_payment` once nothing is overdue any longer."""
-    organization = session.get(Organization, organization_id, with_for_update=True)
+    """Back to `active` from `pending_payment` once nothing is overdue any longer.
+
+    FOR NO KEY UPDATE, as `hold_now_if_overdue` (round 56): a payment settling an
+    invoice locks the organization after its first event, and FOR UPDATE waited for
+    the key share a step storing a row that names the organization takes before its
+    own first event (the monthly statement run: the statement sent), while that step
+    waited for the log: "deadlock detected"
+    (`tests/integration/billing/test_card_start_lock_order.py`)."""
+    organization = session.get(Organization, organization_id, with_for_update={"key_share": True})
     if organization is None or organization.standing != PENDING_PAYMENT:
         return
     if overdue_obligations(session, organization_id, today):

@@ -59,7 +59,11 @@ to unlink it and deadlocked with a filing under it
 (`tests/integration/agreements/test_expiry_lock_order.py`). A reissue locks the
 agreement, then its application, then audits and draws the new number: the
 application's own steps lock it alone, so it is in order (round 55,
-`test_reissue_lock_order.py`). `_owned` reads its record afresh under the lock, as
+`test_reissue_lock_order.py`); since round 56 it reads the organization's standing
+under `locked_organization` (the log's turn, then the organization, FOR NO KEY
+UPDATE) before it audits, as an approval does (`test_reissue_standing.py`: it read the standing
+unlocked, and a closing committed meanwhile left a closed organization a new
+agreement to accept). `_owned` reads its record afresh under the lock, as
 every locked read does (`licensing.db`'s rule, stale55): a page's earlier read left
 stale values in the session (an acceptance waiting for a reissue accepted the
 replaced agreement, and the database refused it: a 500).

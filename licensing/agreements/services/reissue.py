@@ -228,16 +228,18 @@ def _said(agreement: Agreement, card: str, quote: Quote, reason: str) -> dict[st
     }
 
 
+def _standing_refusal(agreement: Agreement) -> str:
+    """What `ensure_licensable` says is refused, for a reissue."""
+    return f"agreement {agreement.number} is not reissued (terminate it, giving the reason)"
+
+
 def _checked(
     session: Session, agreement: Agreement, reason: str
 ) -> tuple[RateCardRecord, Quote, list[dict[str, Any]], tuple[ReissuedLine, ...]]:
     """The refusals of a reissue, in order, and what it would price."""
     if agreement.state != ISSUED:
         raise Conflict(_not_reissued(agreement))
-    accounts.ensure_licensable(
-        agreement.organization,
-        f"agreement {agreement.number} is not reissued (terminate it, giving the reason)",
-    )
+    accounts.ensure_licensable(agreement.organization, _standing_refusal(agreement))
     card = correction_for(session, agreement)
     if isinstance(card, str):
         raise Conflict(card)
@@ -317,6 +319,15 @@ def reissue(
             )
         application = session.get(Application, old.application_id, with_for_update=True)
         assert application is not None
+        # Round 56: the standing read again under the organization's lock, after the
+        # log's turn (the lock order), as an approval and an acceptance read it: a
+        # closing committed since `_checked` read it left a closed organization with
+        # a new agreement to accept (`test_reissue_standing.py`). FOR NO KEY UPDATE:
+        # the reissue writes no key of it.
+        accounts.ensure_licensable(
+            accounts.locked_organization(session, old.organization_id, key_share=True),
+            _standing_refusal(old),
+        )
         AGREEMENT.apply(
             session,
             old,

@@ -9,7 +9,12 @@ records locks them in this order, and re-reads each after its lock:
 
     1. the record the step starts from: a credit note, a refund, a payment's card
        attempt, a dispute (the dispute kept unmatched first, if it was kept: both
-       `match_disputes` and a webhook of the same dispute start from it);
+       `match_disputes` and a webhook of the same dispute start from it); a webhook
+       naming several refunds (`charge.refunded` names every refund of the charge)
+       locks them all, by id, before applying any (`apply_refund_outcomes`, round
+       56: it locked each after the one before had taken the payment, the invoice and
+       the log, and deadlocked with the refund reconciliation, which claims a refund
+       and then locks its payment: `test_refund_webhook_lock_order.py`);
     2. the invoice's payments (a card refund locks all the invoice's card payments,
        by id, since it chooses among them);
     3. the invoice.
@@ -19,10 +24,16 @@ reconciling jobs (the payment or refund Stripe answers about, then the invoice),
 dispute (its payment, then the invoice), a payment reversed, accepted or given back
 (`_locked_payment`), a card refund (the credit note, the card payments, then the
 invoice). An invoice comes before its organization: a payment settling it
-(`restore_standing_if_clear`), a card attempt (the Stripe customer) and a reversal
-(`hold_if_overdue`) lock the organization last, and a billing contact's change of
+(`restore_standing_if_clear`), a card attempt (the Stripe customer, created once) and a
+reversal (`hold_if_overdue`) lock the organization last, after the log (below; a card
+attempt took the organization before its first event until round 56, and deadlocked
+with a role change: `test_card_start_lock_order.py`; it now locks it only to create
+the Customer), and a billing contact's change of
 address locks the organization's invoices (`lock_issued_invoices`, through the
-signal `billing_contact_changing`) before it writes the organization (round 54).
+signal `billing_contact_changing`) before it writes the organization (round 54), as
+a withdrawal of an invoice's links locks the invoice before it reads the contact
+under the organization's lock (round 56: the other way round it deadlocked with a
+card payment settling the invoice, `test_link_withdrawal_lock_order.py`).
 Two steps taking the same rows in opposite orders deadlock on PostgreSQL
 (a card refund took the invoice before the payment until round 53, a payment's
 webhook the payment before the invoice: `tests/integration/billing/
@@ -41,6 +52,14 @@ deadlocked with a royalty filing, which audits and then draws numbers and locks 
 organization (`tests/integration/royalties/test_filing_lock_order.py`,
 `test_credit_lock_order.py`).
 
+The organization, locked after the log, is locked FOR NO KEY UPDATE (round 56): a
+step that stores a row naming it (a statement sent, a payment, a credit note) takes
+FOR KEY SHARE of it for the foreign key before its first event, and FOR UPDATE waits
+for that share. A card attempt creating the Stripe Customer, a payment restoring the
+standing (`restore_standing_if_clear`) and a statement emailed on request (which
+takes the log's turn first) deadlocked so with the monthly statement run or a royalty
+amendment (`test_card_start_lock_order.py`, `test_emailed_statement_lock_order.py`).
+
 An offline refund's return (`refund_returns`, round 55) is in this order: the
 refund, then its invoice (`_locked_refund`), then the log; settling an invoice that
 owes nothing more restores the organization after it. It locks no payment (an
@@ -54,8 +73,8 @@ loads every FOR UPDATE read with `populate_existing`, so a step that waited for
 another acts on what that one committed, not on the copy its page read before
 (two clerks sending a statement again at once sent it twice:
 `tests/integration/billing/test_resend_read_locked.py`). `_locked` and
-`_locked_payment` still refresh after their lock (one statement each, now
-redundant; left so that the statement counts stand).
+`_locked_payment` refreshed after their lock until round 56, reading each row twice
+(`_locked_payment` sent four SELECTs for two rows; `test_locked_reads.py`).
 """
 
 from __future__ import annotations

@@ -183,14 +183,14 @@ def _locked(
     principal: Principal | None = None,
 ) -> Issued:
     """The invoice or credit note, row-locked until the transaction ends and read
-    afresh (vendor-scoped when `principal` is given)."""
+    afresh, as every locked read is (`licensing.db`; round 56: no refresh after it),
+    vendor-scoped when `principal` is given."""
     statement = select(model).where(model.id == record_id).with_for_update()
     if principal is not None:  # a vendor acting; staff and the system are unrestricted
         statement = account_queries.scoped(statement, model, principal)
     found = session.scalars(statement).one_or_none()
     if found is None:
         raise NotFound(f"There is no {noun} {record_id}.")
-    session.refresh(found)
     return found
 
 
@@ -202,14 +202,13 @@ def _locked_invoice(
 
 
 def _locked_payment(session: Session, payment_id: int) -> tuple[Payment, Invoice]:
-    """A payment and its invoice, both row-locked until the transaction ends: the
-    payment first, then its invoice (the lock order, `billing.services`), the
-    payment re-read after."""
+    """A payment and its invoice, both row-locked until the transaction ends and read
+    afresh by their locks (`licensing.db`): the payment first, then its invoice (the
+    lock order, `billing.services`)."""
     payment = session.get(Payment, payment_id, with_for_update=True)
     if payment is None:
         raise NotFound(f"There is no payment {payment_id}.")
     invoice = _locked_invoice(session, payment.invoice_id)
-    session.refresh(payment)
     return payment, invoice
 
 

@@ -63,6 +63,16 @@ log = logging.getLogger(__name__)
 RECONCILE_AFTER = timedelta(minutes=30)
 
 
+def _known_customer(session: Session, organization_id: int) -> str | None:
+    """The organization's Stripe Customer's id, if it has one (a Customer is never
+    removed, so one found needs no lock)."""
+    return session.scalars(
+        select(StripeCustomer.stripe_customer_id).where(
+            StripeCustomer.organization_id == organization_id
+        )
+    ).one_or_none()
+
+
 def _customer_id(
     session: Session,
     gateway: payment_gateway.PaymentGateway,
@@ -70,12 +80,11 @@ def _customer_id(
     actor: Actor,
 ) -> str:
     """The organization's Stripe Customer, created once (the idempotency key and
-    the unique row make a second creation a no-op)."""
-    existing = session.scalars(
-        select(StripeCustomer).where(StripeCustomer.organization_id == organization.id)
-    ).one_or_none()
+    the unique row make a second creation a no-op), with the organization locked:
+    an attempt that waited for another's lock finds the Customer it created."""
+    existing = _known_customer(session, organization.id)
     if existing is not None:
-        return existing.stripe_customer_id
+        return existing
     customer_id = gateway.create_customer(
         name=organization.legal_name,
         email=organization.billing_email,
@@ -214,10 +223,24 @@ def _claim_attempt(
     with db.transaction() as session:
         invoice = _locked_invoice(session, invoice_id, principal)
         _require_payable(invoice)
-        # Locked: two attempts at once by one organization create one Customer.
-        organization = session.get(Organization, invoice.organization_id, with_for_update=True)
-        assert organization is not None
-        customer_id = _customer_id(session, gateway, organization, actor)
+        customer_id = _known_customer(session, invoice.organization_id)
+        if customer_id is None:
+            # The organization locked, so that two attempts at once create one
+            # Customer; after the log's turn (round 56): every step that audits and
+            # then locks the organization (a role change, an acceptance, a payment
+            # settling an invoice) takes them in that order, and an attempt that
+            # locked the organization and then audited the Customer deadlocked with
+            # them (`tests/integration/billing/test_card_start_lock_order.py`). FOR NO
+            # KEY UPDATE: a step that stores a row naming the organization (a
+            # statement sent, a payment) takes FOR KEY SHARE of it before its first
+            # event, and FOR UPDATE after the log's turn waited for it while it
+            # waited for the log (the same file).
+            audit.take_turn(session)
+            organization = session.get(
+                Organization, invoice.organization_id, with_for_update={"key_share": True}
+            )
+            assert organization is not None
+            customer_id = _customer_id(session, gateway, organization, actor)
         payment = session.scalars(
             select(Payment).where(
                 Payment.invoice_id == invoice.id,

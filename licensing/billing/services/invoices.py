@@ -445,8 +445,9 @@ def withdraw_invoice_links(
 
     `shown_contact` (the console's confirmation names who the new link goes to, round
     54): refused (`ContactChanged`, 409, nothing withdrawn or sent) when the billing
-    contact is no longer that address, read under the organization's row lock, which
-    a change of contact holds (then its invoices', the order taken here too).
+    contact is no longer that address, read under the organization's row lock, after
+    the invoice's (a change of contact locks the issued invoices before it writes the
+    organization, so the two take turns at the invoice; round 56).
     `confirmation` (round 55: `links_withdrawal_confirmation`, "" when the confirming
     post had none): that contact as signed, refused (`ConfirmationRefused`, 400,
     nothing withdrawn or sent) unless it is the service's, for this invoice, reason
@@ -464,9 +465,15 @@ def withdraw_invoice_links(
             carries=("contact",),
         )["contact"]
     with db.transaction() as session:
-        contact = _locked_billing_contact(session, invoice_id)
+        # The invoice, the log's turn, then the organization (the lock order; round
+        # 56: the organization first deadlocked with a card payment settling the
+        # invoice, `test_link_withdrawal_lock_order.py`). A change of contact locks
+        # every issued invoice before it writes the organization, so it and this
+        # step still take turns at the invoice.
         invoice = _locked_invoice(session, invoice_id)
         note = _refuse_links_withdrawal(invoice, reason)
+        audit.take_turn(session)
+        contact = _locked_billing_contact(session, invoice)
         if shown_contact is not None and shown_contact != contact:
             raise ContactChanged(invoice, shown_contact, contact)
         withdrawn = links.generation(session, invoice.id)
@@ -482,13 +489,13 @@ def withdraw_invoice_links(
         return revocation
 
 
-def _locked_billing_contact(session: Session, invoice_id: int) -> str:
-    """The billing contact of the invoice's organization, its row locked first (a
-    change of contact locks it, then the invoices whose links it moves)."""
-    invoice = session.get(Invoice, invoice_id)
-    if invoice is None:
-        raise NotFound(f"There is no invoice {invoice_id}.")
-    organization = session.get(Organization, invoice.organization_id, with_for_update=True)
+def _locked_billing_contact(session: Session, invoice: Invoice) -> str:
+    """The billing contact of the invoice's organization, read under its row lock
+    (FOR NO KEY UPDATE: a change of contact writes the row, so it waits for that, and
+    not for a row naming the organization being stored)."""
+    organization = session.get(
+        Organization, invoice.organization_id, with_for_update={"key_share": True}
+    )
     assert organization is not None  # an invoice's organization is never deleted
     return organization.billing_email
 

@@ -881,6 +881,45 @@ def apply_refund_outcome(
     return f"no change: refund {refund.id} is {refund.state}, Stripe says {status.status}"
 
 
+def apply_refund_outcomes(
+    session: Session,
+    statuses: list[payment_gateway.RefundStatus],
+    *,
+    now: datetime,
+    actor: Actor,
+    told_at: datetime | None = None,
+) -> str:
+    """`apply_refund_outcome` for each Refund a webhook names (a `charge.refunded`
+    names every refund of the charge), the ones this service recorded locked first,
+    by id, before any is applied (round 56): each is applied with its payment, its
+    invoice and the audit log locked, and a refund locked after them waited for the
+    reconciliation, which claims a refund and then locks its payment: "deadlock
+    detected" (`tests/integration/billing/test_refund_webhook_lock_order.py`)."""
+    _lock_refunds_named(session, statuses)
+    return "; ".join(
+        apply_refund_outcome(session, status, now=now, actor=actor, told_at=told_at)
+        for status in statuses
+    )
+
+
+def _lock_refunds_named(session: Session, statuses: list[payment_gateway.RefundStatus]) -> None:
+    """Row-lock, by id, the card refunds `statuses` name: by their Stripe ids, or by
+    the refund ids their metadata carries (as `_refund_for` finds them)."""
+    if not statuses:
+        return
+    stripe_ids = [status.id for status in statuses]
+    ours = [found for status in statuses if (found := record_id(status.metadata.get("refund_id")))]
+    session.scalars(
+        select(Refund.id)
+        .where(
+            Refund.method == CARD,
+            or_(Refund.stripe_refund_id.in_(stripe_ids), Refund.id.in_(ours)),
+        )
+        .order_by(Refund.id)
+        .with_for_update()
+    ).all()
+
+
 REFUND_EVENTS = frozenset({"charge.refunded", "refund.updated", "refund.failed"})
 
 

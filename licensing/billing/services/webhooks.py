@@ -18,7 +18,11 @@ from licensing.billing.services.disputes import (
     apply_dispute,
     with_intent_of_charge,
 )
-from licensing.billing.services.refunds import REFUND_EVENTS, _refund_statuses, apply_refund_outcome
+from licensing.billing.services.refunds import (
+    REFUND_EVENTS,
+    _refund_statuses,
+    apply_refund_outcomes,
+)
 from licensing.db import utcnow
 from licensing.errors import DomainError
 
@@ -114,11 +118,8 @@ class _Applying:
             if self.intent is not None:
                 outcome = apply_intent_outcome(session, self.intent, now=now, actor=Actor.SYSTEM)
             elif event.type in REFUND_EVENTS:
-                outcome = "; ".join(
-                    apply_refund_outcome(
-                        session, status, now=now, actor=Actor.SYSTEM, told_at=self.refunds_told_at
-                    )
-                    for status in self.refunds
+                outcome = apply_refund_outcomes(
+                    session, self.refunds, now=now, actor=Actor.SYSTEM, told_at=self.refunds_told_at
                 ) or ("ignored: no refund in the event")
             elif self.dispute is not None:
                 outcome = apply_dispute(

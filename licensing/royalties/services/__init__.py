@@ -36,8 +36,14 @@ A filing locks, in this order:
        organization (`restore_standing_if_clear`), as every billing step that
        settles an invoice takes them.
 
-Staff review (`review`) locks the report alone, then audits; nothing locks a
-report before its agreement.
+Staff review (`review`) locks the report's agreement FOR KEY SHARE, then the report,
+then audits (round 56): it locked the report alone, but sending a report back writes
+it twice, and PostgreSQL checks the second write's key to the agreement with that
+share lock, after the review's first event; an amendment holding the agreement and
+waiting to supersede the report deadlocked with it (`tests/integration/royalties/
+test_review_lock_order.py`). Nothing locks a report before its agreement; the
+reminders run's claim of an agreement (FOR NO KEY UPDATE) does not wait for the
+share.
 
 A locked row is read as it is once locked (round 55, stale55): `licensing.db`
 loads every FOR UPDATE read with `populate_existing`, so a step that waited for

@@ -106,6 +106,7 @@ def review(
         raise InvalidInput.for_field("note", at_most_characters(REVIEW_NOTE_MAX))
     moment = now or utcnow()
     with db.transaction() as session:
+        _share_agreement_of(session, report_id)
         report = session.scalars(
             select(RoyaltyReport).where(RoyaltyReport.id == report_id).with_for_update()
         ).one_or_none()
@@ -145,6 +146,28 @@ def review(
         if due is not None:
             _ask_for_correction(session, report, cleaned, due)
         return report
+
+
+def _share_agreement_of(session: Session, report_id: int) -> None:
+    """The report's agreement locked FOR KEY SHARE, before the report (round 56; the
+    lock order, `royalties.services`). The review writes the report twice (its
+    review state, then the correction asked), and PostgreSQL checks the second
+    write's foreign key to the agreement with that lock, after the review's first
+    event; a filing holds the agreement (FOR UPDATE) and then waits to supersede the
+    report: "deadlock detected" (`tests/integration/royalties/
+    test_review_lock_order.py`). Taken first, it waits for a filing under way,
+    holding nothing; a claim of the agreement (the reminders run) does not wait
+    for it."""
+    session.execute(
+        select(Agreement.id)
+        .where(
+            Agreement.id
+            == select(RoyaltyReport.agreement_id)
+            .where(RoyaltyReport.id == report_id)
+            .scalar_subquery()
+        )
+        .with_for_update(read=True, key_share=True)
+    )
 
 
 @dataclass(frozen=True)

@@ -8,59 +8,42 @@ commits) and only then locked the agreement it renews to unlink it
 (`acceptance._unlink_from_renewed`); a filing locks its agreement, then audits the
 report. On PostgreSQL the two, each holding its first, waited for each other's:
 "deadlock detected". The test holds the filing, once it has the old agreement, until
-the run comes to lock an agreement waiting (FOR UPDATE, not a claim), or a few
-seconds pass.
+the run comes to lock the agreements its renewals renew, waiting (FOR UPDATE, not a
+claim), or a few seconds pass (round 56: `concurrent_steps.held_until`, where it
+watched the run's statements by hand).
 """
 
 from __future__ import annotations
 
+import importlib
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from typing import Any
 
 import pytest
 from flask import Flask
-from sqlalchemy import event
 
 from licensing import db
 from licensing.agreements import services
 from licensing.agreements.models import Agreement
 from licensing.royalties.services import filing
 from tests.integration.agreements.conftest import renewed, report
-from tests.support.concurrent_steps import HOLD_SECONDS, run_at_once
+from tests.support.concurrent_steps import held_until, run_at_once
+
+# The module (the package's names are its use cases).
+expiry = importlib.import_module("licensing.agreements.services.expiry")
 
 # Both terms over: the 2027 agreement and its 2028 renewal are due to end.
 JANUARY_2029 = datetime(2029, 1, 3, 15, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def filing_holds(
-    committed_app: Flask, monkeypatch: pytest.MonkeyPatch
-) -> Iterator[threading.Event]:
-    """Set once the filing (thread "first") holds its agreement's lock; it then waits
-    until the run (thread "second") starts to lock an agreement and wait for it, or
-    `HOLD_SECONDS` pass."""
-    holds, locking = threading.Event(), threading.Event()
-    creditable = filing.lock_creditable
-    engine = committed_app.extensions["licensing.db"].engine
-
-    def locked(*args: Any) -> None:
-        creditable(*args)
-        holds.set()
-        locking.wait(HOLD_SECONDS)
-
-    def executing(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
-        if threading.current_thread().name != "second":
-            return
-        waits = "FOR UPDATE" in statement and "SKIP LOCKED" not in statement
-        if waits and "FROM agreements" in statement:
-            locking.set()
-
-    monkeypatch.setattr(filing, "lock_creditable", locked)
-    event.listen(engine, "before_cursor_execute", executing)
-    yield holds
-    event.remove(engine, "before_cursor_execute", executing)
+def filing_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
+    """Set once the filing (thread "first") holds its agreement's lock (and the
+    royalty invoices it may credit); it then waits until the run (thread "second")
+    comes to lock the agreements its renewals renew, or `HOLD_SECONDS` pass."""
+    return held_until(
+        monkeypatch, (filing, "lock_creditable"), (expiry, "_lock_renewed_by_expiring")
+    )
 
 
 def test_the_expiry_run_ending_a_renewal_while_a_report_is_filed_under_the_old_one_both_finish(

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib
 import threading
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -26,9 +25,9 @@ from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Agreement, Application
-from licensing.errors import Conflict
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE, draft
+from tests.integration.agreements.lock_support import closing, refused
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 from tests.support.agreements import accept, issued_agreement
@@ -45,28 +44,6 @@ def step_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     then waits until the closing (thread "second") holds the organization and
     changes its standing, or a few seconds pass."""
     return held_until(monkeypatch, (accounts, "ensure_licensable"), (standing, "change_standing"))
-
-
-def closing(organization_id: int) -> Any:
-    def closing_it() -> str:
-        staff = factories.staff_actor(("licensing",))
-        return accounts.change_organization_standing(
-            organization_id, "close", reason="The licensee asked to end it", actor=staff
-        ).standing
-
-    return closing_it
-
-
-def refused(step: Any) -> Any:
-    """`step`, answering a refusal (`Conflict`) instead of raising it."""
-
-    def trying() -> Any:
-        try:
-            return step()
-        except Conflict as refusal:
-            return refusal
-
-    return trying
 
 
 def test_an_acceptance_while_the_organization_is_closed_never_reopens_it(
