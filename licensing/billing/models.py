@@ -801,7 +801,9 @@ class Refund(_MoneyMoved, Base):
     @property
     def sent_date(self) -> date | None:
         """The day the money went back, as the Finance page and the refunds export
-        count it: the day sent (offline), else the office day Stripe confirmed it."""
+        count it: `sent_on`, the day sent (offline) or Stripe's day (card: the office
+        day of the event saying it succeeded, round 56, or of the moment Stripe's
+        answer was applied), else the office day it was confirmed here."""
         if self.sent_on is not None:
             return self.sent_on
         return office_date(self.settled_at) if self.settled_at is not None else None

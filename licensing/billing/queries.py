@@ -880,8 +880,9 @@ def collected_between(start: date | None, end: date | None) -> ColumnElement[boo
 
 
 def refunded_between(start: date | None, end: date | None) -> ColumnElement[bool]:
-    """Refunds sent from `start` to `end`, by the day sent (an offline refund's
-    `sent_on`, else the office day Stripe confirmed it): those that succeeded, and
+    """Refunds sent from `start` to `end`, by the day sent (`sent_on`: an offline
+    refund's, a card refund's Stripe's day since round 56; else the office day it was
+    confirmed, `settled_at`): those that succeeded, and
     (round 54) those the card's bank returned since, as `collected_between` counts a
     payment reversed since: the money went that day, and its return is an event of
     its own day (`refund_returned_between`), so a past period never changes when a
