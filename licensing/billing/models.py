@@ -819,6 +819,15 @@ class Refund(_MoneyMoved, Base):
         return returned_day(self.returned_on, self.failed_at or self.settled_at)
 
     @property
+    def list_state(self) -> str:
+        """Where it stands, as the console's refunds list says it (round 56,
+        `queries.REFUND_LIST_STATES`): `pending`, `sent`, `returned` (sent, then
+        returned by the bank) or `failed` (never sent)."""
+        if self.state == FAILED:
+            return "returned" if self.settled_at is not None else "failed"
+        return "sent" if self.state == SUCCEEDED else "pending"
+
+    @property
     def returnable(self) -> bool:
         """Whether billing staff may record its return by the bank: an offline refund
         that was sent and stands (round 55; a card refund's return is Stripe's)."""
