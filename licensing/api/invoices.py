@@ -527,7 +527,8 @@ class RefundSchema(ApiSchema):
         dump_only=True,
         metadata={
             "description": "The day the money went back, as the Finance page and the refunds "
-            "export count it: sent_on (offline), else the office day Stripe confirmed it (card)"
+            "export count it: sent_on, the day sent (offline) or the office day of Stripe's "
+            "event saying it succeeded (card, round 56; before it, the day that was applied)"
         },
     )
     stripe_refund_id = ma.fields.String(allow_none=True)

@@ -811,7 +811,9 @@ class Refund(_MoneyMoved, Base):
     @property
     def sent_date(self) -> date | None:
         """The day the money went back, as the Finance page and the refunds export
-        count it: the day sent (offline), else the office day Stripe confirmed it."""
+        count it: `sent_on`, the day sent (offline) or Stripe's day (card: the office
+        day of the event saying it succeeded, round 56, or of the moment Stripe's
+        answer was applied), else the office day it was confirmed here."""
         if self.sent_on is not None:
             return self.sent_on
         return office_date(self.settled_at) if self.settled_at is not None else None
@@ -825,6 +827,15 @@ class Refund(_MoneyMoved, Base):
         if self.state != FAILED or self.settled_at is None:
             return None
         return returned_day(self.returned_on, self.failed_at or self.settled_at)
+
+    @property
+    def list_state(self) -> str:
+        """Where it stands, as the console's refunds list says it (round 56,
+        `queries.REFUND_LIST_STATES`): `pending`, `sent`, `returned` (sent, then
+        returned by the bank) or `failed` (never sent)."""
+        if self.state == FAILED:
+            return "returned" if self.settled_at is not None else "failed"
+        return "sent" if self.state == SUCCEEDED else "pending"
 
     @property
     def returnable(self) -> bool:

@@ -69,6 +69,7 @@ from licensing.billing.states import (
     RECEIVED,
     REFUND_COUNTED,
     REFUND_SENT,
+    SUCCEEDED,
 )
 from licensing.billing.states import LATE_FEE as LATE_FEE_SOURCE
 from licensing.billing.states import ROYALTY_REPORT as ROYALTY_REPORT_SOURCE
@@ -944,8 +945,9 @@ def collected_between(start: date | None, end: date | None) -> ColumnElement[boo
 
 
 def refunded_between(start: date | None, end: date | None) -> ColumnElement[bool]:
-    """Refunds sent from `start` to `end`, by the day sent (an offline refund's
-    `sent_on`, else the office day Stripe confirmed it): those that succeeded, and
+    """Refunds sent from `start` to `end`, by the day sent (`sent_on`: an offline
+    refund's, a card refund's Stripe's day since round 56; else the office day it was
+    confirmed, `settled_at`): those that succeeded, and
     (round 54) those the card's bank returned since, as `collected_between` counts a
     payment reversed since: the money went that day, and its return is an event of
     its own day (`refund_returned_between`), so a past period never changes when a
@@ -1489,3 +1491,119 @@ def _moving_or_owing(start: date, *, by_invoice: bool) -> ColumnElement[bool]:
     owes = and_(Invoice.voided_at.is_(None), owed_of(Invoice) > Decimal(0))
     # What owes now first: a column sum, asked before the events of the others.
     return or_(owes, _moving_from(start, by_invoice=by_invoice))
+
+
+# --- every refund in one place (round 56, refundlist56) ---------------------------------
+
+# The refunds list's states: a refund's stored state, `failed` told apart by whether
+# it was sent first (the bank returned it, `returned`) or never went (`failed`); the
+# words its filter offers and its rows say.
+REFUND_LIST_STATES = {
+    "pending": "Pending at Stripe",
+    "sent": "Sent",
+    "returned": "Returned by the bank",
+    "failed": "Failed, never sent",
+}
+REFUND_LIST_STATE = {
+    "pending": Refund.state == PENDING,
+    "sent": Refund.state == SUCCEEDED,
+    "returned": and_(Refund.state == FAILED, Refund.settled_at.is_not(None)),
+    "failed": and_(Refund.state == FAILED, Refund.settled_at.is_(None)),
+}
+
+
+@dataclass(frozen=True)
+class RefundFilters:
+    """What the console's refunds list is narrowed to: a state of `REFUND_LIST_STATES`,
+    a method, a month (its first and last day) and text in the licensee's name."""
+
+    state: str | None = None
+    method: str | None = None
+    month: tuple[date, date] | None = None
+    licensee: str | None = None
+
+
+def _refund_list_where(filters: RefundFilters) -> list[ColumnElement[bool]]:
+    """The refunds list's filters. A month keeps the refunds sent in it or returned in
+    it, each on the day every dated sum counts it (`refunded_between`,
+    `refund_returned_between`), and those never sent started in it: so its totals are
+    the Finance page's *Net refunds* of the month and the refunds export's rows."""
+    where: list[ColumnElement[bool]] = []
+    if filters.state is not None:
+        where.append(REFUND_LIST_STATE[filters.state])
+    if filters.method is not None:
+        where.append(Refund.method == filters.method)
+    if filters.month is not None:
+        first, last = filters.month
+        started = and_(
+            Refund.settled_at.is_(None),
+            Refund.created_at >= office_day_start(first),
+            Refund.created_at < office_day_start(last + timedelta(days=1)),
+        )
+        where.append(
+            or_(refunded_between(first, last), refund_returned_between(first, last), started)
+        )
+    if filters.licensee:
+        where.append(Organization.name_contains(filters.licensee))
+    return where
+
+
+def refunds_listed(filters: RefundFilters) -> Select[*tuple[Any, ...]]:
+    """Every refund, card and offline, newest first (the id last: `ix_refunds_created_at`
+    orders it), as the console's refunds list pages them: each with its credit note's
+    and invoice's numbers and its licensee's name, and its card payment loaded with it,
+    so a page of them is one query however many rows it shows."""
+    return (
+        select(Refund, CreditNote.number, Invoice.number, Organization.legal_name)
+        .join(CreditNote, CreditNote.id == Refund.credit_note_id)
+        .join(Invoice, Invoice.id == Refund.invoice_id)
+        .join(Organization, Organization.id == Refund.organization_id)
+        .where(*_refund_list_where(filters))
+        .options(joinedload(Refund.payment))
+        .order_by(Refund.created_at.desc(), Refund.id.desc())
+    )
+
+
+@dataclass(frozen=True)
+class RefundTotals:
+    """The refunds listed, summed in one currency: sent and returned by the bank (in
+    the month, with one: the Finance page's *Net refunds* is `sent - returned`), and
+    still pending at Stripe."""
+
+    currency: str
+    count: int
+    sent: Decimal
+    returned: Decimal
+    pending: Decimal
+
+    @property
+    def net(self) -> Decimal:
+        return self.sent - self.returned
+
+
+def refund_list_totals(session: Session, filters: RefundFilters) -> list[RefundTotals]:
+    """`RefundTotals` of every refund the list's filters keep (not only the page's),
+    a currency each, summed by the database in one query."""
+    first, last = filters.month or (None, None)
+
+    def amount_if(condition: ColumnElement[bool]) -> Any:
+        return money_sum(case((condition, Refund.amount)))
+
+    statement = (
+        select(
+            Refund.currency,
+            func.count(),
+            amount_if(refunded_between(first, last)),
+            amount_if(refund_returned_between(first, last)),
+            amount_if(Refund.state == PENDING),
+        )
+        .join(Organization, Organization.id == Refund.organization_id)
+        .where(*_refund_list_where(filters))
+        .group_by(Refund.currency)
+        .order_by(Refund.currency)
+    )
+    zero = Decimal(0)
+    return [
+        RefundTotals(currency, count, sent or zero, returned or zero, pending or zero)
+        for currency, count, sent, returned, pending in session.execute(statement)
+    ]

@@ -169,8 +169,9 @@ def _late_entry() -> ColumnElement[bool]:
 
 def _refund_sent_late(emailed: Any, closes_on: Any) -> tuple[ColumnElement[bool], ...]:
     """A refund sent, recorded (confirmed sent: `settled_at`) after `emailed`, dated on
-    or before `closes_on` (a card refund's day is the office day it was confirmed, which
-    a statement's last day before its email never is; an offline refund's is `sent_on`)."""
+    or before `closes_on` (`sent_on`: an offline refund's day sent; a card refund's
+    Stripe's day since round 56, refundlist56, which a success applied late dates into a
+    month already emailed)."""
     return (
         Refund.state.in_(REFUND_SENT),
         Refund.settled_at > emailed,

@@ -85,6 +85,8 @@ from licensing.errors import (
     TooManyRequests,
 )
 from licensing.extensions import csrf, limiter
+from licensing.finance.queries import month_end
+from licensing.finance.services import parse_month
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.links import request_path
 from licensing.money import MoneyError, format_amount, in_words, parse_decimal, ungrouped
@@ -896,6 +898,91 @@ def disputes() -> str:
         unmatched_count=db.count_rows(session, unmatched),
         now=utcnow(),
     )
+
+
+# Each filter of the refunds list, labelled as its form and its refusals say it.
+REFUND_LIST_FILTERS = {
+    "licensee": "Licensee's name",
+    "state": "State",
+    "method": "Method",
+    "month": "Month (sent, returned or started)",
+}
+REFUND_LIST_METHODS = {"card": "Card (Stripe)", **forms.METHOD_LABELS}
+REFUNDS_PER_PAGE = paging.PER_PAGE
+
+
+@console.route("/refunds", endpoint="refunds")
+@access.staff(*BILLING_READERS)
+def console_refunds() -> tuple[str, int]:
+    """Every refund, card and offline, newest first, a page at a time (round 56,
+    refundlist56): a clerk asked "did we send that refund? did it bounce?" finds it
+    without finding its invoice first. Narrowed by state, method, month and the
+    licensee's name; the totals of all it keeps, by currency, are the Finance page's
+    *Net refunds* of the month and the refunds export's rows. The same staff read it
+    as read refunds on each invoice's page (billing readers)."""
+    session = db.session()
+    args = request.args
+    errors = repeated = arguments.repeated(args, labels=REFUND_LIST_FILTERS)
+    if not repeated:
+        errors = {
+            **arguments.unknown_choice(
+                args, "state", queries.REFUND_LIST_STATES, REFUND_LIST_FILTERS["state"]
+            ),
+            **arguments.unknown_choice(
+                args, "method", REFUND_LIST_METHODS, REFUND_LIST_FILTERS["method"]
+            ),
+            **_month_errors(args.get("month")),
+        }
+    month_text = (args.get("month") or "").strip()
+    licensee = (args.get("licensee") or "").strip()[:200]
+    filters = queries.RefundFilters(
+        state=args.get("state") or None,
+        method=args.get("method") or None,
+        month=_month_days(month_text) if month_text and not errors else None,
+        licensee=licensee or None,
+    )
+    found: paging.Page[Any] | None = None
+    totals: list[queries.RefundTotals] = []
+    if not errors:
+        found = paging.read_page(
+            session,
+            queries.refunds_listed(filters),
+            per_page=REFUNDS_PER_PAGE,
+            rows=lambda window, bound: session.execute(window, bound).all(),
+        )
+        totals = queries.refund_list_totals(session, filters)
+    return render_template(
+        "billing/console_refunds.html",
+        rows=found.items if found else [],
+        page=found,
+        totals=totals,
+        filters=filters,
+        month=month_text,
+        licensee=licensee,
+        errors=errors,
+        labels=REFUND_LIST_FILTERS,
+        states=queries.REFUND_LIST_STATES,
+        methods=REFUND_LIST_METHODS,
+    ), (400 if repeated else 422 if errors else 200)
+
+
+def _month_days(text: str) -> tuple[date, date]:
+    first = parse_month(text)
+    return first, month_end(first)
+
+
+def _month_errors(given: str | None) -> dict[str, list[str]]:
+    """The month filter's message when the link gives one that is not a month."""
+    text = (given or "").strip()
+    if not text:
+        return {}
+    try:
+        parse_month(text)
+    except ValueError:
+        shown = text if len(text) <= 30 else f"{text[:30]}…"
+        label = REFUND_LIST_FILTERS["month"]
+        return {"month": [f"{label} takes a month such as 2027-03; the link gave “{shown}”."]}
+    return {}
 
 
 @console.route("/payments/<int:payment_id>", endpoint="payment_detail")

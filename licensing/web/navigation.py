@@ -56,6 +56,9 @@ MENU: dict[str, tuple[NavItem, ...]] = {
         NavItem("permissions_console.queue", "Permissions"),
         NavItem("agreements_console.agreements_list", "Agreements"),
         NavItem("billing_console.invoices", "Invoices"),
+        # Round 56 (refundlist56): every refund in one place, a clerk's "did we send it?
+        # did it bounce?" answered without finding the invoice first.
+        NavItem("billing_console.refunds", "Refunds"),
         NavItem("royalties.console_queue", "Royalty reports"),
         NavItem("finance_console.dashboard", "Finance"),
         NavItem("accounts_console.organizations", "Organizations"),

@@ -898,6 +898,9 @@ def _console_billing(world: World) -> Visits:
             Visit("/console/disputes"),
             # Round 49: every card payment to review, the invoice list's newest 10 linked.
             Visit("/console/payments/to-review"),
+            # Round 56 (refundlist56): every refund in one place, and a month refused.
+            Visit("/console/refunds"),
+            Visit("/console/refunds?month=2027-13", 422),
             Visit("/console/billing/statements-changed"),
             Visit(f"/console/payments/{i['payment']}"),
             Visit("/console/organizations"),

@@ -29,6 +29,7 @@ from tests.integration.billing.stripe_support import (
 )
 from tests.support import factories, settings
 from tests.support.axe import FOCUSED, assert_accessible
+from tests.support.billing import logged
 from tests.support.servers import LiveServer, LocalStripe
 
 
@@ -169,7 +170,7 @@ def test_a_give_back_whose_answer_is_lost_reads_being_given_back_until_reconcile
         result = live_server.app.test_cli_runner().invoke(
             args=["payments", "reconcile", "--now", later.isoformat()]
         )
-    assert f"payment {payment.id}: given back: payment {payment.id}" in result.output
+        assert f"{logged(payment)}: given back\n" in result.output
     page.goto(url)
     main = page.inner_text("main")
     assert "given back to the card on " in main

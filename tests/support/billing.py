@@ -101,3 +101,30 @@ def cheque_returned_behind_a_credit(
 
 def _afternoon(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, 18, 0, tzinfo=UTC)
+
+
+def logged(record: Payment | Refund) -> str:
+    """A card payment or refund as a `payments reconcile` line names it (round 56,
+    refundlist56: "payment 12" before): a payment as the pages do (`Payment.named`), a
+    refund by its amount and credit note, then the Stripe ids, read afresh."""
+    from licensing import db
+    from licensing.billing.models import Invoice
+
+    session = db.session()
+    found = session.get(type(record), record.id, populate_existing=True)
+    assert found is not None
+    record = found
+    if isinstance(record, Payment):
+        invoice = session.get(Invoice, record.invoice_id)
+        assert invoice is not None
+        ids = [record.stripe_payment_intent_id, record.stripe_charge_id]
+        name = record.named(invoice.number)
+    else:
+        credit = session.get(CreditNote, record.credit_note_id)
+        assert credit is not None
+        ids = [record.stripe_refund_id]
+        name = (
+            f"Card refund of {record.amount:,.2f} {record.currency} of credit note {credit.number}"
+        )
+    known = ", ".join(each for each in ids if each)
+    return f"{name} (Stripe {known})" if known else f"{name} (nothing at Stripe yet)"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
+import re
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing import payment_gateway
 from licensing.billing.cards import CardUsed
-from licensing.billing.models import Invoice, Payment, StripeCustomer
+from licensing.billing.models import CreditNote, Invoice, Payment, StripeCustomer
 from licensing.billing.services._common import (
     CardRecord,
     _card_gateway,
@@ -631,16 +632,49 @@ class ReconcileReport:
             f"{self.failed} declined or canceled, {self.unchanged} unchanged"
         )
 
-    def count(self, record_id: int, outcome: str) -> None:
-        """Count one record checked, by how its outcome begins."""
+    def count(self, record_id: int, outcome: str, name: str | None = None) -> None:
+        """Count one record checked, by how its outcome begins. Its line names it by
+        `name` (`logged_name`, round 56: "payment 12" before), the outcome's own
+        mention of it by row id dropped (`_said_once`); the outcome (the webhook's
+        words too) is counted as it is."""
         self.checked += 1
-        self.outcomes.append(f"{self.record} {record_id}: {outcome}")
+        if name is None:
+            self.outcomes.append(f"{self.record} {record_id}: {outcome}")
+        else:
+            self.outcomes.append(f"{name}: {_said_once(outcome, self.record, record_id)}")
         if outcome.startswith(self.applied_when):
             self.applied += 1
         elif outcome.startswith(self.failed_when):
             self.failed += 1
         else:
             self.unchanged += 1
+
+
+def _said_once(outcome: str, record: str, record_id: int) -> str:
+    """An outcome without its mention of the record its line already names: "given
+    back: payment 12" reads "given back", "applied: payment 12 to INV-..." "applied
+    to INV-...", "no change: refund 5 is pending, ..." "no change: it is pending, ..."."""
+    itself = rf": {record} {record_id}\b"
+    return re.sub(itself + "(?= is )", ": it", re.sub(itself + "(?! is )", "", outcome))
+
+
+def logged_name(session: Session, found: CardRecord) -> str:
+    """A card payment or refund as a job's line names it (round 56, refundlist56): as
+    the pages do (`Payment.named`: "Card payment of INV-2027-000012 (Visa ending 4242),
+    started ..."; a refund by its amount and credit note), then the Stripe ids a log
+    reader looks up in Stripe's dashboard."""
+    if isinstance(found, Payment):
+        invoice = session.get(Invoice, found.invoice_id)
+        name = found.named(invoice.number if invoice is not None else None)
+        ids = [found.stripe_payment_intent_id, found.stripe_charge_id]
+    else:
+        credit = session.get(CreditNote, found.credit_note_id)
+        name = f"Card refund of {in_words(found.amount, found.currency)}" + (
+            f" of credit note {credit.number}" if credit is not None else ""
+        )
+        ids = [found.stripe_refund_id]
+    known = [each for each in ids if each]
+    return f"{name} (Stripe {', '.join(known)})" if known else f"{name} (nothing at Stripe yet)"
 
 
 def _reconcile(
@@ -668,8 +702,10 @@ def _reconcile(
                 db.claim(select(model).where(model.id == record_id, still_open))
             ).one_or_none()
             outcome = None if found is None else ask(session, found)
+            # Named once asked: a refund whose answer was lost learns its Stripe id.
+            name = None if found is None else logged_name(session, found)
         if outcome is not None:
-            report.count(record_id, outcome)
+            report.count(record_id, outcome, name)
 
 
 def reconcile_payments(
@@ -697,8 +733,8 @@ def reconcile_payments(
     )
     _reconcile(report, Payment, with_intent, ask, before=now - older_than, limit=limit)
     for payment_id in _abandoned_attempts(now - older_than, limit):
-        if _cancel_abandoned(payment_id):
-            report.count(payment_id, "canceled, it never reached Stripe")
+        if (name := _cancel_abandoned(payment_id)) is not None:
+            report.count(payment_id, "canceled, it never reached Stripe", name)
     return report
 
 
@@ -716,11 +752,12 @@ def _abandoned_attempts(before: datetime, limit: int) -> list[int]:
     )
 
 
-def _cancel_abandoned(payment_id: int) -> bool:
+def _cancel_abandoned(payment_id: int) -> str | None:
     """A pending card attempt that never stored a PaymentIntent: its request
     died before Stripe answered. Any intent it made was never confirmed (the
     page gets a client secret only once the id is stored), so it cannot take
-    money; canceling frees the invoice's page of a payment that is not coming."""
+    money; canceling frees the invoice's page of a payment that is not coming.
+    Its name for the job's line when canceled, else None."""
     with db.transaction() as session:
         payment = session.scalars(
             db.claim(
@@ -732,8 +769,8 @@ def _cancel_abandoned(payment_id: int) -> bool:
             )
         ).one_or_none()
         if payment is None:
-            return False
+            return None
         why = "Canceled by reconcile: the attempt never reached Stripe."
         payment.note = why
         PAYMENT.apply(session, payment, "cancel", actor=Actor.SYSTEM, note=why)
-        return True
+        return logged_name(session, payment)

@@ -51,7 +51,7 @@ from licensing.billing.states import (
     UNCOLLECTIBLE,
     WON,
 )
-from licensing.calendar import office_date
+from licensing.calendar import office_date, office_day_start
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput
 from licensing.limits import record_id
@@ -818,19 +818,24 @@ def _refund_step(
     actor: Actor,
     told_at: datetime | None = None,
 ) -> None:
-    """`succeed` or `fail` a card refund as Stripe says, at `now`. A refund sent that
-    fails (the card's bank returned it) is dated returned on Stripe's day (round 56):
-    `told_at`, when the event saying so was made, never after now nor before the
-    refund was confirmed sent (`not_after_now`, as a dispute's steps); none said
-    (a refund listed from Stripe, not carried by its event): now. `failed_at` stays
-    when it was recorded, which the nightly pulls find it by."""
+    """`succeed` or `fail` a card refund as Stripe says, at `now`, each dated on
+    Stripe's day: `told_at`, when the event saying so was made, clamped as a dispute's
+    steps are (`not_after_now`); none said (Stripe's answer to the request itself, a
+    refund listed from Stripe rather than carried by its event, the hourly
+    reconciliation): now. A refund sent (round 56, refundlist56) is dated `sent_on` so, never
+    before it was asked of Stripe (`created_at`): a `refund.updated` that reached the
+    webhook days late dated it sent that late. One sent that fails (the card's bank
+    returned it, round 56) is dated `returned_on` so, never before the day it was
+    sent. `settled_at` and `failed_at` stay when each was recorded, which the nightly
+    pulls (`by=recorded`) find it by."""
     if note:
         refund.note = note
     if action == "succeed":
-        refund.sent_on = office_date(now)
+        refund.sent_on = office_date(not_after_now(told_at, now, not_before=refund.created_at))
         _count_on_invoice(session, refund, True, actor=actor, now=now)
     elif action == "fail" and refund.settled_at is not None:
-        returned_at = not_after_now(told_at, now, not_before=refund.settled_at)
+        sent = office_day_start(refund.sent_on) if refund.sent_on else refund.settled_at
+        returned_at = not_after_now(told_at, now, not_before=sent)
         refund.returned_on = office_date(returned_at)
     REFUND.apply(
         session,
@@ -859,7 +864,8 @@ def apply_refund_outcome(
 ) -> str:
     """Apply what Stripe says about a Refund, idempotently and in any order
     (`actor`: billing staff when their own request learns it, else the system;
-    `told_at`: when Stripe made the event that says it, which dates a return)."""
+    `told_at`: when Stripe made the event that says it, which dates the refund's
+    sending or its return)."""
     refund = _refund_for(session, status)
     if refund is None:
         # Not a credit note's: maybe a flagged payment's money given back (round 36).
@@ -872,7 +878,7 @@ def apply_refund_outcome(
         note = f"Stripe reports {status.amount} {status.currency} minor units, asked {expected}"
         log.warning("refund %s: %s", refund.id, note)
     if status.status == "succeeded" and REFUND.can(refund.state, "succeed"):
-        _refund_step(session, refund, "succeed", None, now, actor)
+        _refund_step(session, refund, "succeed", None, now, actor, told_at)
         return f"refunded: refund {refund.id}"
     if status.status in ("failed", "canceled") and REFUND.can(refund.state, "fail"):
         why = status.failure_reason or status.status

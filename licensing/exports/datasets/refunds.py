@@ -74,7 +74,10 @@ DECLARED = Declared(
         Column("amount", MONEY, "The amount sent back."),
         Field(
             Column(
-                "sent_date", DATE, "Day sent (offline) or office day Stripe confirmed it (card)."
+                "sent_date",
+                DATE,
+                "Day sent (offline) or office day Stripe sent it (card: its event's time, "
+                "round 56; before it, the office day its success was recorded).",
             ),
             Refund.sent_on,
             made_on,

@@ -195,6 +195,22 @@ def refund_failed_event(
     }
 
 
+def refund_updated_event(
+    localstripe: LocalStripe, refund_id: str, *, created: datetime
+) -> dict[str, Any]:
+    """Stripe's `refund.updated` saying a refund succeeded, made `created` (when the
+    refund was sent at Stripe): localstripe's refunds succeed at once and it sends no
+    such event. Since round 56 (refundlist56) the refund is dated sent by it."""
+    at_stripe = _call(localstripe, "GET", f"/v1/refunds/{refund_id}")
+    return {
+        "id": f"evt_refund.updated_{refund_id}",
+        "object": "event",
+        "type": "refund.updated",
+        "created": int(created.timestamp()),
+        "data": {"object": {**at_stripe, "status": "succeeded"}},
+    }
+
+
 def flagged_card_payment(
     client: FlaskClient,
     vendor: User,

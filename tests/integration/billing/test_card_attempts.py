@@ -24,7 +24,7 @@ from licensing.db import utcnow
 from licensing.errors import ExternalServiceError
 from tests.integration.billing.conftest import activated, send_activation
 from tests.support import factories, settings
-from tests.support.billing import paid_offline
+from tests.support.billing import logged, paid_offline
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.servers import LocalStripe
 
@@ -360,7 +360,7 @@ def test_reconcile_cancels_abandoned_attempts_the_longest_waiting_first_then_in_
     )
     expected = [made[1], made[0], made[2]]
     assert report.outcomes == [
-        f"payment {payment.id}: canceled, it never reached Stripe" for payment in expected
+        f"{logged(payment)}: canceled, it never reached Stripe" for payment in expected
     ]
 
 

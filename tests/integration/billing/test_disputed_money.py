@@ -22,6 +22,7 @@ from licensing.errors import ExternalServiceError
 from licensing.finance import queries as finance
 from licensing.finance.queries import Filters
 from tests.support import settings
+from tests.support.billing import logged
 from tests.support.exports import receivables
 from tests.support.factories import bearer, billing_clerk
 from tests.support.servers import LocalStripe
@@ -172,7 +173,7 @@ def test_a_card_refund_after_a_won_dispute_whose_answer_was_lost_is_settled_by_r
     (refund,) = refunds_of(credit)
     later = refund.created_at + timedelta(minutes=31)
     report = services.reconcile_refunds(now=later, gateway=settings.gateway())
-    assert report.outcomes == [f"refund {refund.id}: refunded: refund {refund.id}"]
+    assert report.outcomes == [f"{logged(refund)}: refunded"]
     db.session().refresh(refund)
     assert refund.state == "succeeded"
 

@@ -31,6 +31,7 @@ from licensing.errors import Conflict
 from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
 from tests.support import factories, settings
+from tests.support.billing import logged
 from tests.support.factories import bearer
 from tests.support.pages import text_of
 from tests.support.servers import LocalStripe, SMTPServer, message_text, until
@@ -319,11 +320,11 @@ def test_reconcile_gives_back_a_flagged_payment_refunded_at_stripe_whose_webhook
     later = (utcnow() + timedelta(hours=1)).isoformat()
     untouched = runner.invoke(args=["payments", "reconcile", "--now", later])
     assert untouched.exit_code == 0, untouched.output
-    assert f"payment {payment.id}: no change: Stripe lists no refund of it" in untouched.output
+    assert f"{logged(payment)}: no change: Stripe lists no refund of it" in untouched.output
     _call(localstripe, "POST", "/v1/refunds", {"payment_intent": payment.stripe_payment_intent_id})
     result = runner.invoke(args=["payments", "reconcile", "--now", later])
     assert result.exit_code == 0, result.output
-    assert f"payment {payment.id}: given back: payment {payment.id}" in result.output
+    assert f"{logged(payment)}: given back\n" in result.output
     assert "1 flagged card payment(s) checked: 1 applied" in result.output
     db.session().refresh(payment)
     assert payment.state == "given_back"
@@ -371,9 +372,7 @@ def test_reconcile_flags_again_a_payment_whose_give_back_failed_and_whose_webhoo
 
     succeeded = runner.invoke(args=["payments", "reconcile", "--now", later.isoformat()])
     assert succeeded.exit_code == 0, succeeded.output
-    assert f"payment {payment.id}: no change: payment {payment.id} is given back already" in (
-        succeeded.output
-    )
+    assert f"{logged(payment)}: no change: it is given back already" in (succeeded.output)
     assert "1 given-back card payment(s) checked: 0 applied" in succeeded.output
 
     with stripe_through(lambda real: _GiveBackFailed(real, refund["id"])):
@@ -383,9 +382,7 @@ def test_reconcile_flags_again_a_payment_whose_give_back_failed_and_whose_webhoo
         assert "0 given-back card payment(s) checked" in old.output
         result = runner.invoke(args=["payments", "reconcile", "--now", later.isoformat()])
     assert result.exit_code == 0, result.output
-    assert (
-        f"payment {payment.id}: flagged again: payment {payment.id}, its give-back failed"
-    ) in result.output
+    assert (f"{logged(payment)}: flagged again, its give-back failed") in result.output
     assert "1 given-back card payment(s) checked: 1 applied" in result.output
     db.session().expire_all()
     stored = db.session().get(Payment, payment.id)
@@ -718,7 +715,7 @@ def test_a_give_back_whose_answer_was_lost_holds_until_reconcile_brings_stripes_
     assert "0 card payment(s) being given back checked" in early.output
     result = runner.invoke(args=["payments", "reconcile", "--now", later.isoformat()])
     assert result.exit_code == 0, result.output
-    assert f"payment {payment.id}: given back: payment {payment.id}" in result.output
+    assert f"{logged(payment)}: given back\n" in result.output
     assert "1 card payment(s) being given back checked: 1 applied" in result.output
     db.session().expire_all()
     stored = db.session().get(Payment, payment.id)
@@ -756,8 +753,7 @@ def test_a_give_back_that_never_reached_stripe_is_flagged_again_by_reconcile(
     )
     assert result.exit_code == 0, result.output
     assert (
-        f"payment {payment.id}: flagged again: payment {payment.id}, Stripe never made its "
-        "give-back's refund"
+        f"{logged(payment)}: flagged again, Stripe never made its give-back's refund"
     ) in result.output
     [refused] = _payment_events(payment, "payment.give_back_refused")
     assert refused.actor == "system"

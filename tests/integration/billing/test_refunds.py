@@ -29,6 +29,7 @@ from licensing.errors import ExternalServiceError
 from licensing.mail.models import OutboxMessage
 from tests.integration.exports.conftest import read_jsonl
 from tests.support import settings
+from tests.support.billing import logged
 from tests.support.factories import bearer, billing_clerk
 from tests.support.servers import LocalStripe
 
@@ -309,7 +310,7 @@ def test_reconcile_settles_a_card_refund_whose_answer_was_lost_when_no_webhook_c
     assert services.reconcile_refunds(gateway=settings.gateway()).checked == 0
     later = refund.created_at + timedelta(minutes=31)
     report = services.reconcile_refunds(now=later, gateway=settings.gateway())
-    assert report.outcomes == [f"refund {refund.id}: refunded: refund {refund.id}"]
+    assert report.outcomes == [f"{logged(refund)}: refunded"]
     assert (report.checked, report.applied) == (1, 1)
     db.session().refresh(refund)
     assert refund.state == "succeeded"
@@ -329,7 +330,7 @@ def test_reconcile_fails_a_card_refund_that_never_reached_stripe_so_it_is_due_ag
     report = services.reconcile_refunds(
         now=refund.created_at + timedelta(minutes=31), gateway=settings.gateway()
     )
-    assert report.outcomes == [f"refund {refund.id}: failed: it never reached Stripe"]
+    assert report.outcomes == [f"{logged(refund)}: failed: it never reached Stripe"]
     db.session().refresh(refund)
     db.session().refresh(credit)
     assert refund.state == "failed"

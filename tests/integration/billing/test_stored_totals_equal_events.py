@@ -25,7 +25,8 @@ owes, or owes back, once every event has happened:
               (round 54): every figure of March (the Finance page's, the statement's,
               the receivables and refunds exports') the same before and after the
               return, April's taking it, and the daily cross-check of the Finance
-              sums every day of both months
+              sums every day of both months; Stripe's day dating a card refund's
+              return (round 56) and its sending (refundlist56) when the event is late
 """
 
 from __future__ import annotations
@@ -53,6 +54,7 @@ from licensing.billing.queries import (
 )
 from licensing.billing.statements import statement_of_account
 from licensing.billing.states import RECEIVED, VOID
+from licensing.errors import ExternalServiceError
 from licensing.finance import queries as finance
 from tests.integration.exports.conftest import read_jsonl
 from tests.integration.finance.conftest import at, issue, sums_are_the_ledger_every_day
@@ -69,13 +71,14 @@ from .dispute_support import (
     lost,
     staff_step,
 )
-from .refund_support import deliver, paid_by_card
+from .refund_support import LostAnswer, deliver, paid_by_card
 from .stripe_support import (
     _call,
     deliver_event,
     flagged_card_payment,
     pay_by_card,
     refund_failed_event,
+    refund_updated_event,
     stripe_config,
     succeeded_event,
 )
@@ -668,3 +671,109 @@ def test_a_wire_refund_the_bank_returned_counts_on_the_banks_day_whenever_it_is_
     assert (april["refunds"], april["returned"], april["statement"][2]) == ([], [], [])
     days = [MARCH[0] + timedelta(days=n) for n in range(61)]
     sums_are_the_ledger_every_day("USD", days)
+
+
+# --- a card refund sent on Stripe's day (round 56, refundlist56) -------------------------
+
+
+def _card_refund_pending_since_10_march(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> tuple[Invoice, int, str]:
+    """A 90.00 invoice paid by card, credited in full and refunded to the card on 10
+    March (`SENT_AT`), Stripe's answer to the request lost: the refund stays
+    `pending` until an event says what became of it. The invoice, the refund's id
+    and Stripe's id of it."""
+    with time_machine.travel(SENT_AT, tick=False):
+        invoice = invoice_for(vendor, ("90.00",))
+        payment = paid_by_card(client, vendor, localstripe, invoice)
+        note = services.issue_credit_note(
+            invoice.id, amount=Decimal("90.00"), reason="Cancelled", actor=billing_clerk()
+        )
+        with pytest.raises(ExternalServiceError):
+            services.refund_card(
+                note.id, actor=billing_clerk(), gateway=LostAnswer(settings.gateway())
+            )
+    (refund,) = db.session().scalars(select(Refund).where(Refund.credit_note_id == note.id))
+    assert refund.state == "pending"
+    [at_stripe] = _call(
+        localstripe, "GET", f"/v1/refunds?payment_intent={payment.stripe_payment_intent_id}"
+    )["data"]
+    return invoice, refund.id, at_stripe["id"]
+
+
+def test_a_card_refund_is_dated_sent_on_stripes_day_when_its_event_is_applied_late(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """A card refund asked of Stripe on 10 March, whose answer was lost, was sent by
+    Stripe that day; its `refund.updated` reached the webhook only on 6 April (the
+    endpoint was down). Until round 56's refundlist56 the refund was dated sent when
+    the event was applied, 6 April: March's *Net refunds* said nothing went back and
+    its *Refunds owed* kept the 90.00, as did March's statement and the refunds
+    export. Now it is dated on Stripe's day, the event's `created`: March has it sent,
+    April nothing of it, in the Finance page, the statement and the exports alike;
+    `settled_at` stays when it was applied (the nightly pulls find it by that)."""
+    invoice, refund_id, stripe_refund_id = _card_refund_pending_since_10_march(
+        client, vendor, localstripe, invoice_for
+    )
+    invoice_id, organization_id = invoice.id, invoice.organization_id
+    sent_at_stripe = datetime(2027, 3, 10, 15, 5, tzinfo=UTC)
+    event = refund_updated_event(localstripe, stripe_refund_id, created=sent_at_stripe)
+    with time_machine.travel(RETURNED_AT, tick=False):
+        assert deliver(client, event)["outcome"] == f"refunded: refund {refund_id}"
+    assert _holds(invoice_id).owed == ZERO
+    stored = db.session().get(Refund, refund_id)
+    assert stored is not None
+    assert (stored.state, stored.settled_at) == ("succeeded", RETURNED_AT)
+    assert (stored.sent_on, stored.sent_date) == (date(2027, 3, 10), date(2027, 3, 10))
+
+    with time_machine.travel(READ_AT, tick=False):
+        march = _month(client, billing_staff, organization_id, MARCH)
+        april = _month(client, billing_staff, organization_id, APRIL)
+    refunded, _outstanding, refunds_owed, _collected, _credited = march["finance"]
+    assert (refunded, refunds_owed) == (Decimal("90.00"), ZERO)
+    assert march["refunds"] == [(refund_id, "90.00", "2027-03-10")]
+    assert [kind for kind, _change, _balance in march["statement"][2]][-1] == "refunded"
+    assert april["finance"][0] == april["finance"][2] == ZERO
+    assert (april["refunds"], april["returned"], april["statement"][2]) == ([], [], [])
+    days = [MARCH[0] + timedelta(days=n) for n in range(61)]
+    sums_are_the_ledger_every_day("USD", days)
+
+
+@pytest.mark.parametrize(
+    ("made", "dated"),
+    [
+        # Stripe's clock an hour ahead of this one, across the office's midnight
+        # (US Central): the refund is booked sent today, never on a day not yet come.
+        (datetime(2027, 4, 6, 5, 30, tzinfo=UTC), date(2027, 4, 5)),
+        # An event dated before the refund was asked of Stripe: sent the day asked.
+        (datetime(2027, 3, 9, 15, tzinfo=UTC), date(2027, 3, 10)),
+    ],
+)
+def test_a_card_refund_is_never_dated_sent_after_now_nor_before_it_was_asked(
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    made: datetime,
+    dated: date,
+) -> None:
+    """Stripe's day, clamped as the return's is (`_common.not_after_now`): never after
+    the moment the event is applied (5 April, 23:30 at the office), nor before the
+    refund was asked of Stripe (10 March)."""
+    _invoice, refund_id, stripe_refund_id = _card_refund_pending_since_10_march(
+        client, vendor, localstripe, invoice_for
+    )
+    event = refund_updated_event(localstripe, stripe_refund_id, created=made)
+    with time_machine.travel(datetime(2027, 4, 6, 4, 30, tzinfo=UTC), tick=False):
+        assert deliver(client, event)["outcome"] == f"refunded: refund {refund_id}"
+    db.session().expire_all()
+    stored = db.session().get(Refund, refund_id)
+    assert stored is not None
+    assert stored.sent_date == dated

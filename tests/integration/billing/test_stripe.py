@@ -29,6 +29,7 @@ from licensing.db import utcnow
 from licensing.errors import InvalidInput
 from licensing.mail.models import OutboxMessage
 from tests.support import settings
+from tests.support.billing import logged
 from tests.support.factories import billing_clerk
 from tests.support.servers import LocalStripe
 
@@ -362,7 +363,7 @@ def test_reconcile_applies_what_stripe_says_about_payments_with_no_webhook(
     app: Flask, vendor: User, localstripe: LocalStripe, invoice_for: Callable[..., Invoice]
 ) -> None:
     invoice = invoice_for(vendor, ("640.00",))
-    pay_by_card(invoice, vendor, localstripe)
+    payment = pay_by_card(invoice, vendor, localstripe)
     runner = app.test_cli_runner()
     early = runner.invoke(args=["payments", "reconcile"])
     assert early.exit_code == 0
@@ -372,6 +373,11 @@ def test_reconcile_applies_what_stripe_says_about_payments_with_no_webhook(
     result = runner.invoke(args=["payments", "reconcile", "--now", later])
     assert result.exit_code == 0, result.output
     assert "1 applied" in result.output
+    # Round 56 (refundlist56): its line names it as the pages do, with its Stripe ids,
+    # not "payment 12: applied: payment 12 to INV-...".
+    assert f"{logged(payment)}: applied to {invoice.number}\n" in result.output
+    assert f"payment {payment.id}" not in result.output
+    assert payment.stripe_payment_intent_id in logged(payment)
     db.session().refresh(invoice)
     assert invoice.state == "paid"
     again = runner.invoke(args=["payments", "reconcile", "--now", later])
