@@ -12,7 +12,7 @@ draw pages.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -118,7 +118,7 @@ class StartedTerm:
     end: date | None = None
     over: bool = False
 
-    def _periods(self) -> str:
+    def _periods(self, day: Callable[[date], str]) -> str:
         if not self.ended:
             return ""
         first, last = self.ended[0][0], self.ended[-1][1]
@@ -126,29 +126,34 @@ class StartedTerm:
         if self.over:
             return (
                 f" The royalty reports of all {count} period{'s' if count > 1 else ''} "
-                f"({day_text(first)} to {day_text(last)}) are reportable at once: they "
+                f"({day(first)} to {day(last)}) are reportable at once: they "
                 "can be filed as soon as"
             )
         return (
             f" The royalty reports of the {count} period{'s' if count > 1 else ''} already "
-            f"ended ({day_text(first)} to {day_text(last)}) can be filed as soon as"
+            f"ended ({day(first)} to {day(last)}) can be filed as soon as"
         )
 
     def for_staff(self) -> str:
+        """The review page's sentence beside the approval form, its days as the form's
+        (YYYY-MM-DD): `static/js/approval-term.js` words it again as staff type."""
         if self.over:
             assert self.end is not None
             text = (
-                f"The term ended on {day_text(self.end)}, before today: approving it "
+                f"The term ended on {self.end.isoformat()}, before today: approving it "
                 "licenses past use only, and the agreement is expired as soon as the "
                 "licensee accepts it."
             )
         else:
             text = (
-                f"The term began on {day_text(self.start)}, before today: approving it "
+                f"The term began on {self.start.isoformat()}, before today: approving it "
                 "licenses that time retroactively."
             )
         if self.ended:
-            text += self._periods() + " the licensee accepts, their royalties invoiced with them."
+            text += (
+                self._periods(date.isoformat)
+                + " the licensee accepts, their royalties invoiced with them."
+            )
         return text
 
     def for_vendor(self) -> str:
@@ -167,7 +172,7 @@ class StartedTerm:
             )
         if self.ended:
             text += (
-                self._periods() + " you accept it, and their royalties are invoiced with "
+                self._periods(day_text) + " you accept it, and their royalties are invoiced with "
                 "them (their due dates have passed)."
             )
         return text

@@ -466,8 +466,10 @@ def _charge_late_fee(session: Session, invoice: Invoice, fee: _Fee, *, now: date
             amount=fee.amount,
             working=(
                 f"{rate.normalize():f}% x {_amount(fee.balance, invoice.currency)} balance "
+                # Stored working, as the API gives it: the day as data (YYYY-MM-DD),
+                # like every working's figures (round 56 leaves workings so).
                 f"overdue = {_amount(fee.amount, invoice.currency)} "
-                f"(due {day_text(invoice.due_date)}, "
+                f"(due {invoice.due_date.isoformat()}, "
                 "per the agreement's terms)"
             ),
         )
