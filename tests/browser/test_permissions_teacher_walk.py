@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from licensing.calendar import office_date
+from licensing.calendar import day_text, office_date
 from licensing.db import utcnow
 from tests.browser.conftest import (
     estimate_the_course,
@@ -176,7 +176,8 @@ def test_a_teacher_asks_is_granted_asks_again_for_next_term_and_is_refused_a_com
     assert f"We emailed {NAME}" in office.inner_text(".flashes")
     granted = _mail(mailbox, "Your permission request is granted")
     assert f"Permitted use: {CONTENT}" in granted
-    assert f"Permission is granted from {today} until {until}" in granted
+    # The email says its days in words (round 56); the status page below keeps them.
+    assert f"Permission is granted from {day_text(today)} until {day_text(until)}" in granted
     page.goto(status_url)
     assert f"Permission is granted until {until}" in page.inner_text("#state")
     letter = _letter(page, "Download the grant letter")
