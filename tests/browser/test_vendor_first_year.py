@@ -239,7 +239,9 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
         with live_server.app.app_context():
             send_reminders(standing_days=STANDING_DAYS, now=utcnow())
             mail.deliver_due(delivery())
-        reminder = newest_mail(mailbox, VENDOR, f"Royalty report for {agreement}, {q2.label}")
+        # The reminder's subject says the period in words (round 56), its link the day.
+        said = f"{day_text(q2.start)} to {day_text(q2.end)}"
+        reminder = newest_mail(mailbox, VENDOR, f"Royalty report for {agreement}, {said}")
         assert "Your royalty report is due today." in reminder
         assert f"royalty-reports/1/{q2.start}" in reminder
     late_day = q2.due_on + timedelta(days=6)
