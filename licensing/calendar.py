@@ -132,16 +132,66 @@ def business_deadline(moment: datetime, days: int) -> datetime:
 
 OFFICE_ZONE_NAME = "US Central time"
 
+# Days in words (round 56), in English whatever the process's locale: `%B` and `%A`
+# follow LC_TIME, and a document's bytes must not depend on the host they are drawn on.
+MONTH_NAMES = (
+    "January",
+    "February",
+    "March",
+    "April",
+    "May",
+    "June",
+    "July",
+    "August",
+    "September",
+    "October",
+    "November",
+    "December",
+)
+WEEKDAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+
+
+def day_text(day: date) -> str:
+    """A calendar day as a person reads it in what the service sends out (emails and
+    PDFs, round 56): "December 6, 2026", as the office's deadlines have always said
+    their days. The one place that writes a day in words; pages' tables, exports and
+    the API keep YYYY-MM-DD (`date.isoformat`), which sorts and parses."""
+    return f"{MONTH_NAMES[day.month - 1]} {day.day}, {day.year}"
+
+
+def month_text(day: date) -> str:
+    """The month `day` is in, where a month is meant: "December 2026"."""
+    return f"{MONTH_NAMES[day.month - 1]} {day.year}"
+
+
+def days_text(first: date, last: date) -> str:
+    """A run of days, both included: "January 1, 2027 to December 31, 2027"."""
+    return f"{day_text(first)} to {day_text(last)}"
+
+
+def _clock(local: datetime, *, seconds: bool = False) -> str:
+    """A time of day at the office, on the 12-hour clock: "3:05 PM", "11:38:07 PM"."""
+    hour = local.hour % 12 or 12
+    minutes = f"{local.minute:02d}" + (f":{local.second:02d}" if seconds else "")
+    return f"{hour}:{minutes} {'AM' if local.hour < 12 else 'PM'}"
+
+
+def moment_text(moment: datetime, *, seconds: bool = False) -> str:
+    """An instant in what the service sends out, at the office with its zone named:
+    "December 5, 2026 at 11:38 PM (US Central time)"; `seconds` to tell apart two
+    moments of one minute (a card payment's start)."""
+    local = moment.astimezone(OFFICE_TIMEZONE)
+    return f"{day_text(local.date())} at {_clock(local, seconds=seconds)} ({OFFICE_ZONE_NAME})"
+
 
 def deadline_text(moment: datetime) -> str:
     """A deadline as the office states it: "the end of Tuesday, November 10, 2026 (US
     Central time)" when it is the end of an office day, else the office's time."""
     local = moment.astimezone(OFFICE_TIMEZONE)
-    day = f"{local:%A, %B} {local.day}, {local.year}"
+    day = f"{WEEKDAY_NAMES[local.weekday()]}, {day_text(local.date())}"
     if moment >= end_of_office_day(local.date()) - timedelta(seconds=1):
         return f"the end of {day} ({OFFICE_ZONE_NAME})"
-    clock = f"{local:%I:%M %p}".lstrip("0")
-    return f"{day} at {clock} ({OFFICE_ZONE_NAME})"
+    return f"{day} at {_clock(local)} ({OFFICE_ZONE_NAME})"
 
 
 def when_text(moment: datetime) -> str:
@@ -173,8 +223,11 @@ def instant_iso(
     return (moment.replace(microsecond=0) if to_the_second else moment).isoformat()
 
 
-def instant_text(moment: datetime) -> str:
-    """When something happened, at the office to the minute, with the zone named as
-    deadlines name it: "2026-11-16 09:00 (US Central time)". Pages only: exports and
-    the API give instants in UTC, ISO 8601."""
-    return f"{moment.astimezone(OFFICE_TIMEZONE):%Y-%m-%d %H:%M} ({OFFICE_ZONE_NAME})"
+def instant_text(moment: datetime, *, seconds: bool = False) -> str:
+    """When something happened, at the office to the minute (`seconds`: to the
+    second), with the zone named as deadlines name it: "2026-11-16 09:00 (US Central
+    time)". Pages only: emails and PDFs say `moment_text`, exports and the API give
+    instants in UTC, ISO 8601."""
+    local = moment.astimezone(OFFICE_TIMEZONE)
+    clock = f"{local:%H:%M:%S}" if seconds else f"{local:%H:%M}"
+    return f"{local:%Y-%m-%d} {clock} ({OFFICE_ZONE_NAME})"

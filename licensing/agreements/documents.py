@@ -14,6 +14,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
+from licensing.calendar import day_text, days_text
 from licensing.money import in_words
 from licensing.words import end_sentence
 
@@ -116,7 +117,7 @@ def _title_block(doc: AgreementDocument) -> list[Flowable]:
 
     from licensing import pdf
 
-    subtitle = f"Agreement number {doc.number} · issued {doc.issued_on.isoformat()}"
+    subtitle = f"Agreement number {doc.number} · issued {day_text(doc.issued_on)}"
     if doc.renewal_of:
         subtitle += f" · renews {doc.renewal_of}"
     return [
@@ -150,7 +151,7 @@ def _parties(doc: AgreementDocument) -> list[Flowable]:
         ),
         Spacer(1, 6),
         pdf.para(
-            f"Term: {doc.term_start.isoformat()} to {doc.term_end.isoformat()} (both days "
+            f"Term: {days_text(doc.term_start, doc.term_end)} (both days "
             f"included). Royalties are computed with rate card {doc.rate_card}."
             + (f" {doc.proration_note}" if doc.proration_note else ""),
         ),
@@ -242,7 +243,7 @@ def _obligations(doc: AgreementDocument) -> list[Flowable]:
     from licensing import pdf
 
     rows: list[list[object]] = [["Obligation", "Due"]]
-    rows += [[item.description, item.due.isoformat()] for item in doc.obligations]
+    rows += [[item.description, day_text(item.due)] for item in doc.obligations]
     return [
         CondPageBreak(1.5 * inch),
         pdf.para("Schedule B: reporting obligations and payment", "Heading"),

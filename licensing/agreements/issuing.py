@@ -12,7 +12,7 @@ draw pages.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -31,14 +31,14 @@ from licensing.agreements.documents import (
 )
 from licensing.agreements.models import Application, ApplicationUse, QuoteVersion
 from licensing.agreements.states import UNDECIDED
-from licensing.calendar import LAST_DAY
+from licensing.calendar import ISO_DAY, LAST_DAY, day_text, days_text
 from licensing.config import PROJECT_ROOT
 from licensing.mail.services import OFFICE_NAME
 from licensing.money import format_quantity, price_in_words
 from licensing.notices import TRADEMARK_NOTICE, copyright_notice
 from licensing.pricing import Quote, QuoteLine, RateCard, describe_rule
 from licensing.pricing.describe import long_period_words, runs_long, term_proration_warnings
-from licensing.pricing.ratecard import period_words
+from licensing.pricing.ratecard import OPEN_ENDED_WORDS
 from licensing.pricing.vocabulary import USES
 from licensing.ratecards import queries as ratecard_queries
 from licensing.words import (
@@ -118,7 +118,7 @@ class StartedTerm:
     end: date | None = None
     over: bool = False
 
-    def _periods(self) -> str:
+    def _periods(self, day: Callable[[date], str]) -> str:
         if not self.ended:
             return ""
         first, last = self.ended[0][0], self.ended[-1][1]
@@ -126,15 +126,17 @@ class StartedTerm:
         if self.over:
             return (
                 f" The royalty reports of all {count} period{'s' if count > 1 else ''} "
-                f"({first.isoformat()} to {last.isoformat()}) are reportable at once: they "
+                f"({day(first)} to {day(last)}) are reportable at once: they "
                 "can be filed as soon as"
             )
         return (
             f" The royalty reports of the {count} period{'s' if count > 1 else ''} already "
-            f"ended ({first.isoformat()} to {last.isoformat()}) can be filed as soon as"
+            f"ended ({day(first)} to {day(last)}) can be filed as soon as"
         )
 
     def for_staff(self) -> str:
+        """The review page's sentence beside the approval form, its days as the form's
+        (YYYY-MM-DD): `static/js/approval-term.js` words it again as staff type."""
         if self.over:
             assert self.end is not None
             text = (
@@ -148,26 +150,29 @@ class StartedTerm:
                 "licenses that time retroactively."
             )
         if self.ended:
-            text += self._periods() + " the licensee accepts, their royalties invoiced with them."
+            text += (
+                self._periods(date.isoformat)
+                + " the licensee accepts, their royalties invoiced with them."
+            )
         return text
 
     def for_vendor(self) -> str:
         if self.over:
             assert self.end is not None
             text = (
-                f"The term ended on {self.end.isoformat()}, before this approval: the license "
-                f"covers past use only, from {self.start.isoformat()} to "
-                f"{self.end.isoformat()}, and the agreement is expired as soon as you "
+                f"The term ended on {day_text(self.end)}, before this approval: the license "
+                f"covers past use only, from {day_text(self.start)} to "
+                f"{day_text(self.end)}, and the agreement is expired as soon as you "
                 "accept it."
             )
         else:
             text = (
-                f"The term began on {self.start.isoformat()}, before this approval: the "
+                f"The term began on {day_text(self.start)}, before this approval: the "
                 "license covers it from that day."
             )
         if self.ended:
             text += (
-                self._periods() + " you accept it, and their royalties are invoiced with "
+                self._periods(day_text) + " you accept it, and their royalties are invoiced with "
                 "them (their due dates have passed)."
             )
         return text
@@ -254,8 +259,7 @@ def obligations(quote: Quote, term_start: date, term_end: date) -> tuple[Obligat
     if any(usage_based(line) for line in lines):
         return tuple(
             Obligation(
-                f"Royalty report of usage and revenue from {start.isoformat()} to "
-                f"{end.isoformat()}",
+                f"Royalty report of usage and revenue from {day_text(start)} to {day_text(end)}",
                 end + timedelta(days=REPORT_DUE_DAYS),
             )
             for start, end in _quarters(term_start, term_end)
@@ -441,8 +445,8 @@ def build_document(
         "late_fee_percent": f"{late_fee_percent.normalize():f}",
     }
     term_notes = tuple(
-        f"The Licensor amended the {_words(change['field'])} from {change['from']} to "
-        f"{change['to']}: {change['reason']}"
+        f"The Licensor amended the {_words(change['field'])} from {_day_said(change['from'])} "
+        f"to {_day_said(change['to'])}: {change['reason']}"
         for change in version.modifications
         if change.get("line") is None
     )
@@ -480,6 +484,21 @@ def build_document(
     )
 
 
+def _day_said(value: object) -> str:
+    """A value a term change recorded, as the agreement prints it: a day in words
+    (round 56: "January 1, 2027", not "2027-01-01"), anything else as recorded."""
+    text = str(value)
+    return day_text(date.fromisoformat(text)) if ISO_DAY.fullmatch(text) else text
+
+
+def _card_period_said(card: RateCard) -> str:
+    """A card's period as the agreement prints it (`pricing.ratecard.period_words`,
+    whose days are the pages' YYYY-MM-DD, in words)."""
+    if card.open_ended:
+        return f"from {day_text(card.effective_from)}, {OPEN_ENDED_WORDS}"
+    return days_text(card.effective_from, card.effective_to)
+
+
 def proration_note(card: RateCard, quote: Quote, term_start: date, term_end: date) -> str:
     """What an agreement for part of its card's period says after naming the card
     (round 50): the card's period and the share of it the term is, in the words of the
@@ -489,7 +508,7 @@ def proration_note(card: RateCard, quote: Quote, term_start: date, term_end: dat
         return ""
     share = term_share_words((term_end - term_start).days + 1, quote.proration)
     return (
-        f"Its period is {period_words(card.effective_from, card.effective_to)}, and "
+        f"Its period is {_card_period_said(card)}, and "
         f"{share}: flat fees, minimums and maximums are prorated by it, royalties on "
         "usage are not."
     )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING
 from licensing import notices
 from licensing.billing.models import CreditNote, Invoice
 from licensing.billing.states import MANUAL, PAID, VOID
-from licensing.calendar import instant_text, office_date
+from licensing.calendar import day_text, days_text, moment_text, office_date
 from licensing.money import format_amount, format_grouped, in_words
 from licensing.words import rules_described, working_in_words
 
@@ -194,7 +194,7 @@ def invoice_document(
         payment_terms=terms,
         late_fee_terms=late,
         # What it bills, in the words of the invoice's pages and email.
-        reference=invoice.source_words if invoice.source_reference else "",
+        reference=invoice.source_in_words if invoice.source_reference else "",
         memo=invoice.memo or "",
         currency=currency,
         lines=tuple(
@@ -281,7 +281,7 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
 
     story: list[Flowable] = [pdf.para("Invoice", "Title"), pdf.para(doc.number, "Subtitle")]
     if doc.state == PAID:
-        paid_on = f" on {doc.paid_on.isoformat()}" if doc.paid_on else ""
+        paid_on = f" on {day_text(doc.paid_on)}" if doc.paid_on else ""
         story.append(pdf.markup(f'<font color="#1d7a3a">PAID</font>{pdf.text(paid_on)}', "Stamp"))
         story.append(pdf.para("Paid in full. Thank you.", "Subtitle"))
     elif doc.state == VOID:
@@ -296,8 +296,8 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
     story.append(Spacer(1, 0.1 * inch))
     facts = [
         ["Invoice number", doc.number],
-        ["Issue date", doc.issue_date.isoformat()],
-        ["Due date", doc.due_date.isoformat()],
+        ["Issue date", day_text(doc.issue_date)],
+        ["Due date", day_text(doc.due_date)],
         ["Terms", doc.payment_terms],
     ]
     if doc.reference:
@@ -367,7 +367,7 @@ def render_credit_note_pdf(doc: CreditNoteDocument) -> bytes:
         pdf.table(
             [
                 ["Credit note number", doc.number],
-                ["Issue date", doc.issue_date.isoformat()],
+                ["Issue date", day_text(doc.issue_date)],
                 ["Invoice", doc.invoice_number],
                 ["Reason", doc.reason],
             ],
@@ -441,14 +441,21 @@ def render_statement_pdf(statement: Statement, *, issuer: str) -> bytes:
     from licensing import pdf
 
     currency = statement.currency
-    period = f"{statement.start.isoformat()} to {statement.end.isoformat()}"
-    as_of = instant_text(statement.as_of)  # the office's time, as every page's
-    opening = f"Opening balance on {statement.start.isoformat()}"
-    closing = f"Closing balance on {statement.end.isoformat()}"
+    # Days in words (round 56); the movements' Date column keeps YYYY-MM-DD, a ledger's
+    # column that sorts and aligns, as the statement's page and export have it.
+    period = days_text(statement.start, statement.end)
+    as_of = moment_text(statement.as_of)  # the office's time, its zone named
+    opening = f"Opening balance on {day_text(statement.start)}"
+    closing = f"Closing balance on {day_text(statement.end)}"
     header = ["Date", "Document", "Movement", "Charges", "Credits", "Balance"]
-    rows = [header, ["", "", opening, "", "", format_grouped(statement.opening, currency)]]
+    # In the ledger, the first and last days in its Date column, as its movements'.
+    first, last = statement.start.isoformat(), statement.end.isoformat()
+    rows = [
+        header,
+        [first, "", "Opening balance", "", "", format_grouped(statement.opening, currency)],
+    ]
     rows += [_statement_row(line, currency) for line in statement.lines]
-    rows.append(["", "", closing, "", "", format_grouped(statement.closing, currency)])
+    rows.append([last, "", "Closing balance", "", "", format_grouped(statement.closing, currency)])
     organization = pdf.isolated(statement.organization)  # in its own direction in our words
     story: list[Flowable] = [
         pdf.para("Statement of account", "Title"),
@@ -480,6 +487,7 @@ def render_statement_pdf(statement: Statement, *, issuer: str) -> bytes:
     furniture = pdf.PageFurniture(
         reference=f"Statement of account {organization} {period}",
         issuer=_split(issuer)[0] if issuer else "CPT Licensing Office",
-        footer_note=f"{organization}: statement {period}, {currency}, as of {as_of}",
+        footer_note=f"{organization}: statement {period}, {currency}, as of "
+        f"{day_text(office_date(statement.as_of))}",
     )
     return pdf.build(story, furniture, title=reference, subject="Statement of account")

@@ -10,7 +10,7 @@ change as payments and credits arrive.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, ClassVar
@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, query_expression, relationship
 
 from licensing import references
-from licensing.calendar import instant_text, office_date
+from licensing.calendar import ISO_DAY, day_text, instant_text, office_date
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.errors import Conflict
 from licensing.money import in_words
@@ -386,10 +386,20 @@ class Invoice(Snapshotted, Base):
         """What this invoice bills, in words: "Royalty report RR-000007 (CPT-2027-000001,
         period from 2027-01-01)", "Agreement CPT-2027-000001", "Late fee INV-...";
         the royalty report's own reference is the one its pages are headed with."""
+        return self._source(str)
+
+    @property
+    def source_in_words(self) -> str:
+        """`source_words` as emails and PDFs say it, the period's first day in words
+        ("period from January 1, 2027", round 56)."""
+        return self._source(lambda start: day_text(date.fromisoformat(start)))
+
+    def _source(self, day: Callable[[str], str]) -> str:
         if self.source_type == ROYALTY_REPORT and self.source_id is not None:
             agreement, _, start = (self.source_reference or "").partition(" ")
             report = references.ROYALTY_REPORT(self.source_id)
-            return f"Royalty report {report} ({agreement}, period from {start})"
+            said = day(start) if ISO_DAY.fullmatch(start) else start
+            return f"Royalty report {report} ({agreement}, period from {said})"
         kind = self.source_type.replace("_", " ").capitalize()
         return f"{kind} {self.source_reference or ''}".strip()
 
@@ -749,14 +759,15 @@ def payment_name(
 ) -> str:
     """A payment named as its reader knows it, never by its row id (round 55, as the
     emails name it): "Card payment of INV-2027-000012 (Visa ending 4242), started
-    2026-12-05 23:38 (US Central time)", "Wire payment of INV-2027-000012 (W-IN-1),
+    2026-12-05 23:38:07 (US Central time)", "Wire payment of INV-2027-000012 (W-IN-1),
     received 2027-03-10". Without the invoice's number when the sentence names it;
-    `in_sentence`: "card payment ...", for the middle of one."""
+    `in_sentence`: "card payment ...", for the middle of one. A card payment's start
+    is to the second (round 56): two tries on one card in one minute read alike."""
     words = "ACH" if method == "ach" else method if in_sentence else method.capitalize()
     said = f"{words} payment" + (f" of {invoice_number}" if invoice_number else "")
     if method == CARD:
         said += f" ({card})" if card else ""
-        return said + (f", started {instant_text(created_at)}" if created_at else "")
+        return said + (f", started {instant_text(created_at, seconds=True)}" if created_at else "")
     said += f" ({reference})" if reference else ""
     return said + (f", received {received_on.isoformat()}" if received_on else "")
 

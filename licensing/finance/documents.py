@@ -15,6 +15,7 @@ from datetime import date
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
+from licensing.calendar import day_text, month_text
 from licensing.money import format_grouped
 from licensing.words import USE_LABELS, end_sentence, humanize, use_words
 
@@ -203,6 +204,12 @@ def _horizontal_bars(labels: Sequence[str], values: Sequence[Decimal]) -> Drawin
     return drawing
 
 
+def _month(report: MonthlyReport) -> str:
+    """The report's month in words, "March 2027" (round 56: it printed "2027-03"); the
+    trend table's column of twelve months keeps "2027-01", a table's column."""
+    return month_text(date.fromisoformat(f"{report.month}-01"))
+
+
 def _summary(report: MonthlyReport) -> Flowable:
     """The month's figures in the order they add up: outstanding at the start less
     refunds owed then, + invoiced - collected + reversed - credited + net refunds =
@@ -213,7 +220,7 @@ def _summary(report: MonthlyReport) -> Flowable:
 
     return pdf.table(
         [
-            ["", f"{report.month} ({report.currency})"],
+            ["", f"{_month(report)} ({report.currency})"],
             ["Outstanding at the month's start", _money(report, report.outstanding_at_start)],
             [
                 "Refunds owed at the month's start (not yet sent)",
@@ -242,7 +249,7 @@ def _voided(report: MonthlyReport) -> list[Flowable]:
     issued = report.invoiced + report.voided
     return [
         pdf.para(
-            f"Voided: {report.voided_count} invoice{plural} issued in {report.month}, "
+            f"Voided: {report.voided_count} invoice{plural} issued in {_month(report)}, "
             f"{_money(report, report.voided)} {report.currency}, since voided; they count "
             f"in no figure. Invoiced and voided together, {_money(report, issued)} "
             f"{report.currency}, is every invoice issued in the month (the invoices "
@@ -389,7 +396,7 @@ def _aging(report: MonthlyReport) -> list[Flowable]:
     return [
         KeepTogether(
             [
-                pdf.para(f"Receivables aging at the end of {report.month}", "Heading"),
+                pdf.para(f"Receivables aging at the end of {_month(report)}", "Heading"),
                 _horizontal_bars(
                     [row.label for row in report.aging], [row.amount for row in report.aging]
                 ),
@@ -431,12 +438,12 @@ def render_monthly_report_pdf(report: MonthlyReport) -> bytes:
     from licensing import pdf
 
     story: list[Flowable] = [
-        pdf.para(f"Monthly revenue report: {report.month}", "Title"),
+        pdf.para(f"Monthly revenue report: {_month(report)}", "Title"),
         pdf.para(
             # The issuer's name ends the sentence: "Example Inc." takes no second
             # full stop (round 36, as round 35's emails).
             f"{pdf.isolated(end_sentence(report.issuer))} Amounts in {report.currency}; "
-            f"prepared {report.generated_on}.",
+            f"prepared {day_text(report.generated_on)}.",
             "Subtitle",
         ),
         Spacer(1, 0.1 * inch),
@@ -464,8 +471,8 @@ def render_monthly_report_pdf(report: MonthlyReport) -> bytes:
         ),
     ]
     furniture = pdf.PageFurniture(
-        reference=f"Monthly revenue report {report.month}", issuer=report.issuer
+        reference=f"Monthly revenue report {_month(report)}", issuer=report.issuer
     )
     return pdf.build(
-        story, furniture, title=f"Monthly revenue report {report.month}", subject="Revenue report"
+        story, furniture, title=f"Monthly revenue report {_month(report)}", subject="Revenue report"
     )

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.actors import Actor
 from licensing.audit import services as audit
-from licensing.calendar import office_date
+from licensing.calendar import month_text, office_date
 from licensing.db import utcnow
 from licensing.finance import documents, queries
 from licensing.finance.documents import AmountRow, LicenseeRow, MonthlyReport, TrendRow
@@ -126,7 +126,7 @@ def send_monthly_report(asked: ReportOf, to: str, *, actor: Actor) -> OutboxMess
         content = documents.render_monthly_report_pdf(report)
         # The month in words ("March 2027"), as statements name theirs (round 55: the
         # subject said "report 2027-03", and its figures went without their currency).
-        month = f"{date.fromisoformat(f'{report.month}-01'):%B %Y}"
+        month = month_text(date.fromisoformat(f"{report.month}-01"))
         message = mail.enqueue(
             session,
             to=to,

@@ -110,7 +110,9 @@ def _heading(title: str, number: str, reference: str, issued_on: date) -> list[F
 
     return [
         pdf.para(title, "Title"),
-        pdf.para(f"Letter {number} · request {reference} · {issued_on:%B %-d, %Y}", "Subtitle"),
+        pdf.para(
+            f"Letter {number} · request {reference} · {calendar.day_text(issued_on)}", "Subtitle"
+        ),
         Spacer(1, 0.2 * inch),
     ]
 
@@ -191,8 +193,8 @@ def render_grant_letter(letter: GrantLetter) -> bytes:
                 ["Medium", letter.medium],
                 ["Audience", audience_words(letter.audience_size)],
                 *([["Term asked for", letter.term_asked]] if letter.term_asked else []),
-                ["Valid from", letter.valid_from.isoformat()],
-                ["Valid until", letter.valid_until.isoformat()],
+                ["Valid from", calendar.day_text(letter.valid_from)],
+                ["Valid until", calendar.day_text(letter.valid_until)],
             ],
             [1.6 * inch, pdf.CONTENT_WIDTH - 1.6 * inch],
             header=False,
@@ -211,8 +213,8 @@ def render_grant_letter(letter: GrantLetter) -> bytes:
         ),
         pdf.para("Validity period", "Heading"),
         pdf.para(
-            f"This permission is valid from {letter.valid_from.isoformat()} until "
-            f"{letter.valid_until.isoformat()}. {_continuing(letter)}",
+            f"This permission is valid from {calendar.day_text(letter.valid_from)} until "
+            f"{calendar.day_text(letter.valid_until)}. {_continuing(letter)}",
             "Clause",
         ),
         pdf.para("Required copyright notice", "Heading"),

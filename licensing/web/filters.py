@@ -51,6 +51,28 @@ def when(value: datetime | date | None) -> str:
     return value.isoformat()
 
 
+def day(value: date | datetime | None) -> str:
+    """A day in words, as emails and PDFs write it (`calendar.day_text`: "December 6,
+    2026"); an instant's day at the office."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = calendar.office_date(value)
+    return calendar.day_text(value)
+
+
+def month(value: date | None) -> str:
+    """The month of a day, in words: "December 2026" (`calendar.month_text`)."""
+    return "—" if value is None else calendar.month_text(value)
+
+
+def moment(value: datetime | None, seconds: bool = False) -> str:
+    """An instant in words at the office, its zone named, as emails write it
+    (`calendar.moment_text`: "December 5, 2026 at 11:38 PM (US Central time)");
+    `seconds` where two in one minute must read apart (a card payment's start)."""
+    return "—" if value is None else calendar.moment_text(value, seconds=seconds)
+
+
 def working(step: str) -> str:
     """A step of a quote's working in a vendor's words (`words.working_in_words`,
     as documents print it)."""
@@ -331,6 +353,11 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "quantity": format_quantity,
     "audience": audience_words,
     "when": when,
+    # What leaves the service for people (emails; PDFs call `calendar` directly) says
+    # its days, months and instants in words (round 56); pages and tables keep `when`.
+    "day": day,
+    "month": month,
+    "moment": moment,
     "humanize": humanize,
     "action_words": action_words,
     "vocab": vocab,

@@ -29,7 +29,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from licensing import db
-from licensing.calendar import office_date
+from licensing.calendar import day_text, office_date
 from licensing.db import utcnow
 from licensing.mail.models import OutboxMessage
 from tests.browser.conftest import sign_in
@@ -238,10 +238,11 @@ def test_a_billing_clerk_works_a_month_and_closes_it_on_the_consoles_pages(
         [emailed] = db.session().scalars(
             select(OutboxMessage).where(OutboxMessage.template == "statement_of_account")
         )
+        # Its days in words (round 56), as the page's form took them YYYY-MM-DD.
         assert emailed.subject == (
-            f"Statement of account of Corvid Analytics Inc., {today.year}-01-01 to "
-            f"{today.isoformat()} (USD): 1,050.00 USD owed and 50.00 USD due to you as a refund "
-            f"as of {today.isoformat()}"
+            f"Statement of account of Corvid Analytics Inc., January 1, {today.year} to "
+            f"{day_text(today)} (USD): 1,050.00 USD owed and 50.00 USD due to you as a refund "
+            f"as of {day_text(today)}"
         )
         assert [each.content_type for each in emailed.attachments] == ["application/pdf"]
         db.session().rollback()

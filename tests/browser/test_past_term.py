@@ -55,7 +55,8 @@ def test_a_vendor_applies_for_a_term_already_over_and_its_agreement_is_expired_o
     page.check("#authority_confirmed")
     page.get_by_role("button", name="Accept the agreement").click()
     said = " ".join(page.inner_text(".flashes").split())
-    assert "is accepted. The term ended on 2025-12-31, before this acceptance" in said
+    # The sentence its email carries too: the day in words (round 56).
+    assert "is accepted. The term ended on December 31, 2025, before this acceptance" in said
     assert "the agreement is expired at once" in said
     assert "accepted and active" not in said
     expect(page.get_by_role("heading", level=1)).to_contain_text("expired")

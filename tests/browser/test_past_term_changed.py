@@ -109,14 +109,16 @@ def test_staff_change_a_past_term_at_approval_and_the_vendor_reports_and_pays(
     page.get_by_role("link", name="Read and accept the agreement").click()
     # Before accepting, the page says what accepting a term already over does.
     expect(page.locator("#past-term")).to_contain_text(
-        f"The term ended on {half}, before today: accepting this agreement licenses past use only"
+        # In words (round 56): the sentence its acceptance's email carries too.
+        f"The term ended on {calendar.day_text(half)}, before today: accepting this agreement "
+        "licenses past use only"
     )
     page.fill("#signer_name", "Samira Haddad")
     page.fill("#signer_title", "Chief Executive")
     page.check("#authority_confirmed")
     page.get_by_role("button", name="Accept the agreement").click()
     said = " ".join(page.inner_text(".flashes").split())
-    assert f"The term ended on {half}, before this acceptance" in said
+    assert f"The term ended on {calendar.day_text(half)}, before this acceptance" in said
     expect(page.get_by_role("heading", level=1)).to_contain_text("expired")
 
     # Both reports are due from the acceptance; the vendor files the first (120 end

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from pypdf import PdfReader
 
-from licensing.calendar import office_date
+from licensing.calendar import day_text, office_date
 from licensing.db import utcnow
 from tests.browser.conftest import (
     estimate_the_course,
@@ -176,14 +176,15 @@ def test_a_teacher_asks_is_granted_asks_again_for_next_term_and_is_refused_a_com
     assert f"We emailed {NAME}" in office.inner_text(".flashes")
     granted = _mail(mailbox, "Your permission request is granted")
     assert f"Permitted use: {CONTENT}" in granted
-    assert f"Permission is granted from {today} until {until}" in granted
+    # The email says its days in words (round 56); the status page below keeps them.
+    assert f"Permission is granted from {day_text(today)} until {day_text(until)}" in granted
     page.goto(status_url)
     assert f"Permission is granted until {until}" in page.inner_text("#state")
     letter = _letter(page, "Download the grant letter")
     assert f"Permitted use {CONTENT}" in letter
-    assert f"Valid from {today} Valid until {until}" in letter
+    assert f"Valid from {day_text(today)} Valid until {day_text(until)}" in letter
     assert f"1. {CONDITION}" in letter
-    assert f"This permission is valid from {today} until {until}." in letter
+    assert f"This permission is valid from {day_text(today)} until {day_text(until)}." in letter
     assert_accessible(page)
 
     # The next term: the grant's page sends a new request filled in (round 53).
@@ -245,4 +246,5 @@ def test_a_teacher_asks_is_granted_asks_again_for_next_term_and_is_refused_a_com
     assert f"{reference} Course materials" in others
     office.get_by_role("button", name="Approve and issue the grant letter").click()
     granted = _mail(mailbox, "Your permission request is granted", received)
-    assert f"Permission is granted from {next_term[0]} until {next_term[1]}" in granted
+    said = f"{day_text(next_term[0])} until {day_text(next_term[1])}"  # in words (round 56)
+    assert f"Permission is granted from {said}" in granted

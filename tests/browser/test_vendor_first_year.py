@@ -29,7 +29,7 @@ import pytest
 import time_machine
 
 from licensing import db
-from licensing.calendar import office_date
+from licensing.calendar import day_text, office_date
 from licensing.db import utcnow
 from licensing.mail import services as mail
 from licensing.ratecards import services as ratecards
@@ -207,7 +207,7 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
         invoice_day = office_date(year.after(1))
         first_due = invoice_day + timedelta(days=30)
         assert f"{first} (open: 1,757.50 USD to pay by {first_due})" in _main(page)
-        assert f"1,757.50 USD, due {first_due}" in newest_mail(mailbox, BILLING, first)
+        assert f"1,757.50 USD, due {day_text(first_due)}" in newest_mail(mailbox, BILLING, first)
         assert f"Invoice {first} to pay 1,757.50 USD due {first_due} you" in INES.waiting(page)
         page.get_by_role("link", name=f"Invoice {first} to pay").click()
         invoice = _main(page)
@@ -239,7 +239,9 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
         with live_server.app.app_context():
             send_reminders(standing_days=STANDING_DAYS, now=utcnow())
             mail.deliver_due(delivery())
-        reminder = newest_mail(mailbox, VENDOR, f"Royalty report for {agreement}, {q2.label}")
+        # The reminder's subject says the period in words (round 56), its link the day.
+        said = f"{day_text(q2.start)} to {day_text(q2.end)}"
+        reminder = newest_mail(mailbox, VENDOR, f"Royalty report for {agreement}, {said}")
         assert "Your royalty report is due today." in reminder
         assert f"royalty-reports/1/{q2.start}" in reminder
     late_day = q2.due_on + timedelta(days=6)
@@ -330,7 +332,7 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
         correction_due = office_date(year.after(3)) + timedelta(days=30)
         asked = newest_mail(mailbox, VENDOR, "Please correct royalty report RR-000004")
         assert note in asked
-        assert f"File the corrected report by {correction_due}" in asked
+        assert f"File the corrected report by {day_text(correction_due)}" in asked  # in words
         assert (
             f"Royalty report RR-000004 for {agreement}, {q3.label}: a correction is asked for "
             f"Licensing staff ask: {note} Amend the report by {correction_due}"

@@ -55,8 +55,9 @@ def test_the_owner_is_emailed_once_a_week_before_naming_the_token_and_how_to_rot
     body = message.body_text
     assert "“finance sync”" in message.subject
     assert f"({token.prefix}…, read only)" in body
-    assert "expires on 2027-03-31" in body
-    assert "last used on 2027-03-04" in body
+    # At the office, in words (round 56): 12:00 UTC is 7:00 in daylight time, 6:00 before.
+    assert "expires on March 31, 2027 at 7:00 AM (US Central time)" in body
+    assert "last used on March 4, 2027 at 6:00 AM (US Central time)" in body
     assert "http://testserver/account/tokens" in body
     assert "Switch the program to the new token" in body
     events = db.session().scalars(

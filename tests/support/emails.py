@@ -36,6 +36,10 @@ _RAW_ID = re.compile(
     r"s?:? \d+\b(?![.,]\d)",
     re.IGNORECASE,
 )
+# A day or a month as a machine writes it ("2027-05-02", "2027-03"): an email says them
+# in words ("May 2, 2027", "March 2027", round 56). Links are read apart (a query may
+# carry a day), and a reference's year ("INV-2027-000012") is no day.
+_ISO_DAY = re.compile(r"(?<![\w-])\d{4}-\d{2}(?:-\d{2})?(?![\w-])")
 # An amount of money without its currency after it.
 _BARE_AMOUNT = re.compile(r"(?<![\w.,-])\d{1,3}(?:,\d{3})*\.\d{2}\b(?! [A-Z]{3}\b)(?!%)")
 # An amount of money: grouped, with two minor digits, and its currency.
@@ -103,6 +107,9 @@ def problems(
         for where, words in (("subject", subject), ("text", text)):
             if found := pattern.search(words):
                 wrong(f"{where} has {found.group(0)!r}, a value left unfilled or raw")
+    for where, words in (("subject", subject), ("text", _URL.sub(" ", text))):
+        if found := _ISO_DAY.search(words):
+            wrong(f"{where} writes a day as {found.group(0)!r}, not in words")
     for where, words in (("subject", subject), ("text", text)):
         if found := _RAW_ID.search(words):
             wrong(f"{where} names a record by its id: {found.group(0)!r}")

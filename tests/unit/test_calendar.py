@@ -90,3 +90,32 @@ def test_no_office_day_starts_later_than_office_day_starts_by_after_its_utc_midn
         day += timedelta(days=1)
     assert max(starts) == calendar.OFFICE_DAY_STARTS_BY
     assert starts == {timedelta(hours=5), timedelta(hours=6)}  # daylight, standard
+
+
+def test_a_day_a_month_and_an_instant_are_written_in_words_for_what_the_service_sends() -> None:
+    """Round 56: emails and PDFs say "December 6, 2026", not "2026-12-06"."""
+    assert calendar.day_text(date(2026, 12, 6)) == "December 6, 2026"
+    assert calendar.day_text(date(2027, 1, 1)) == "January 1, 2027"
+    assert calendar.month_text(date(2027, 3, 31)) == "March 2027"
+    assert calendar.days_text(date(2027, 1, 1), date(2027, 3, 31)) == (
+        "January 1, 2027 to March 31, 2027"
+    )
+    # 05:38:07 UTC on 6 December is 23:38:07 the evening before at the office.
+    late = datetime(2026, 12, 6, 5, 38, 7, tzinfo=UTC)
+    assert calendar.moment_text(late) == "December 5, 2026 at 11:38 PM (US Central time)"
+    assert calendar.moment_text(late, seconds=True) == (
+        "December 5, 2026 at 11:38:07 PM (US Central time)"
+    )
+    noon = datetime(2027, 7, 1, 17, 0, tzinfo=UTC)  # daylight time: UTC-5
+    assert calendar.moment_text(noon) == "July 1, 2027 at 12:00 PM (US Central time)"
+    midnight = datetime(2027, 1, 1, 6, 5, tzinfo=UTC)
+    assert calendar.moment_text(midnight) == "January 1, 2027 at 12:05 AM (US Central time)"
+    # A deadline's day is written by the same function.
+    end = calendar.end_of_office_day(date(2026, 11, 10))
+    assert calendar.deadline_text(end) == "the end of Tuesday, November 10, 2026 (US Central time)"
+
+
+def test_an_instant_on_a_page_can_be_told_to_the_second() -> None:
+    moment = datetime(2026, 12, 6, 5, 38, 7, tzinfo=UTC)
+    assert calendar.instant_text(moment) == "2026-12-05 23:38 (US Central time)"
+    assert calendar.instant_text(moment, seconds=True) == "2026-12-05 23:38:07 (US Central time)"

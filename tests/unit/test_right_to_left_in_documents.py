@@ -76,9 +76,10 @@ def test_a_name_first_in_an_english_sentence_leaves_the_sentence_left_to_right(n
     data = billing.render_statement_pdf(statement, issuer="CPT Licensing Office")
     shown = shown_in_order(data)
     name_shown = pdf.joined(name)[::-1]
-    assert f"{name_shown}, 2027-01-01 to 2027-12-31 (USD)" in shown  # the subtitle
-    assert f"Statement of account {name_shown} 2027-01-01 to 2027-12-31" in shown  # the header
-    assert any(text.startswith(f"{name_shown}: statement 2027-01-01") for text in shown)
+    days = "January 1, 2027 to December 31, 2027"  # in words (round 56)
+    assert f"{name_shown}, {days} (USD)" in shown  # the subtitle
+    assert f"Statement of account {name_shown} {days}" in shown  # the header
+    assert any(text.startswith(f"{name_shown}: statement January 1, 2027") for text in shown)
 
 
 def test_a_licensee_named_in_hebrew_is_named_in_place_in_the_agreements_acceptance_clause() -> None:

@@ -202,7 +202,7 @@ def _tell_member(session: Session, user: User, actor: Actor, step: str, **contex
             "user": user,
             "organization": organization,
             f"{step}_by": colleague or f"The {mail.OFFICE_NAME}",
-            f"{step}_on": calendar.instant_text(utcnow()),
+            f"{step}_on": calendar.moment_text(utcnow()),
             "colleague": colleague,
             "office_address": mail.sender_address(),
             **context,

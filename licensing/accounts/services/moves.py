@@ -285,7 +285,7 @@ def _tell_everyone(
     what changed and what they may do about it. Neither organization is told the
     other's name: where someone works now is theirs to tell. The organizations
     whose administrators were told, and every address emailed."""
-    user, when = move.user, calendar.instant_text(utcnow())
+    user, when = move.user, calendar.moment_text(utcnow())
     shared = {
         "user": user,
         "moved_on": when,

@@ -134,7 +134,7 @@ def _tell_billing_contacts(
             "old_name": before["billing_contact_name"],
             "old_email": old_email,
             "changed_by": actor.name if actor.is_vendor else f"The {mail.OFFICE_NAME}",
-            "changed_on": calendar.instant_text(utcnow()),
+            "changed_on": calendar.moment_text(utcnow()),
             "portal_url": links().vendor_dashboard(),
             "withdrawn": [number for answer in moved for number in answer.withdrawn],
             "resent": [number for answer in moved for number in answer.resent],

@@ -236,7 +236,7 @@ def _tell_member(
             "from_billing": before == BILLING,
             "role": with_article(user.organization_role),
             "changed_by": changer.name_and_email if changer else f"The {mail.OFFICE_NAME}",
-            "changed_on": calendar.instant_text(utcnow()),
+            "changed_on": calendar.moment_text(utcnow()),
             # Stepping down oneself is recorded too, but is no surprise to report.
             "themselves": changer is not None and changer.id == user.id,
             "ask": whom_to_ask(session, organization.id),

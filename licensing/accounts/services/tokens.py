@@ -243,13 +243,13 @@ def _remind_expiring(session: Session, token: ApiToken, now: datetime) -> None:
         session,
         to=token.user.email,
         subject=f"Your API token “{token.name}” expires on "
-        f"{calendar.instant_text(token.expires_at)}",
+        f"{calendar.moment_text(token.expires_at)}",
         template="api_token_expiring",
         context={
             "user": token.user,
             "token": token,
-            "expires": calendar.instant_text(token.expires_at),
-            "last_used": calendar.instant_text(token.last_used_at) if token.last_used_at else None,
+            "expires": calendar.moment_text(token.expires_at),
+            "last_used": calendar.moment_text(token.last_used_at) if token.last_used_at else None,
             "scope": "read only" if token.read_only else "read and write",
             "tokens_page": links().api_tokens(replacing=token.id),
         },

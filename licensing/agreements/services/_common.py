@@ -480,7 +480,7 @@ def _approve(
         application,
         f"{how}: agreement {agreement.number} is ready to accept",
         f"Your application is {how}. License agreement {agreement.number} is issued for "
-        f"{version.term_start.isoformat()} to {version.term_end.isoformat()}, total "
+        f"{calendar.day_text(version.term_start)} to {calendar.day_text(version.term_end)}, total "
         f"{in_words(version.total, version.currency)}{_what_is_charged(version)}.{prorated} "
         "Read it and accept it online to make it active."
         + _started_told(version, now)

@@ -33,7 +33,7 @@ from licensing.agreements.settings import PAYMENT_TERMS
 from licensing.agreements.states import AGREEMENT, EXPIRED, ISSUED, REPLACED
 from licensing.audit import services as audit
 from licensing.billing.models import DESCRIPTION_MAX as LINE_DESCRIPTION_MAX
-from licensing.calendar import instant_text
+from licensing.calendar import day_text, moment_text
 from licensing.db import utcnow
 from licensing.errors import Conflict, PermissionDenied
 from licensing.limits import storable
@@ -245,7 +245,7 @@ def accept(
             session=session,
         )
         accepted = (
-            f"{name} ({title}) accepted agreement {agreement.number} on {instant_text(moment)}."
+            f"{name} ({title}) accepted agreement {agreement.number} on {moment_text(moment)}."
         )
         if issuing.term_over(agreement.term_end, calendar.office_date(moment)):
             _expire_accepted_after_term(session, agreement, actor, moment, accepted)
@@ -255,7 +255,7 @@ def accept(
                 agreement,
                 "accepted and active",
                 f"{accepted} The license is active from "
-                f"{agreement.term_start.isoformat()} to {agreement.term_end.isoformat()}.",
+                f"{day_text(agreement.term_start)} to {day_text(agreement.term_end)}.",
             )
         session.refresh(agreement, ["acceptance"])
         return agreement
@@ -284,9 +284,9 @@ def past_term_offered(agreement: Agreement) -> str:
     does (the approval email said it; the agreement's page, above *Accept the
     agreement*, and the API did not)."""
     return (
-        f"The term ended on {agreement.term_end.isoformat()}, before today: accepting "
-        f"this agreement licenses past use only, from {agreement.term_start.isoformat()} "
-        f"to {agreement.term_end.isoformat()}, so it is expired as soon as it is "
+        f"The term ended on {day_text(agreement.term_end)}, before today: accepting "
+        f"this agreement licenses past use only, from {day_text(agreement.term_start)} "
+        f"to {day_text(agreement.term_end)}, so it is expired as soon as it is "
         "accepted, and the royalty reports of its term are due at once."
     )
 
@@ -296,9 +296,9 @@ def past_term_accepted(agreement: Agreement) -> str:
     said "accepted and active" a year after the term ended), for the acceptance's
     email, the page's message and the API's `past_term`."""
     return (
-        f"The term ended on {agreement.term_end.isoformat()}, before this acceptance: the "
-        f"license covers past use only, from {agreement.term_start.isoformat()} to "
-        f"{agreement.term_end.isoformat()}, so the agreement is expired at once. Its "
+        f"The term ended on {day_text(agreement.term_end)}, before this acceptance: the "
+        f"license covers past use only, from {day_text(agreement.term_start)} to "
+        f"{day_text(agreement.term_end)}, so the agreement is expired at once. Its "
         "royalty reports are due now: file them under "
         f"{agreement.number}."
     )
@@ -467,7 +467,7 @@ def _tell_terminated(
     # period ends on the termination's day), as an expired one owes its term's.
     reports = (
         f" Royalty reports still due for its use until "
-        f"{calendar.office_date(agreement.ended_at).isoformat()} are filed under "
+        f"{day_text(calendar.office_date(agreement.ended_at))} are filed under "
         f"{agreement.number}."
         if agreement.activated_at is not None and agreement.ended_at is not None
         else ""

@@ -305,11 +305,11 @@ def _tell_ending(session: Session, agreement: Agreement, today: date, long_card_
     its proration makes of the renewal's prorated amounts (round 47)."""
     organization = agreement.organization
     renewers, stand_in = account_queries.licensing_readers(session, organization)
-    last_day = agreement.term_end.isoformat()
+    last_day = calendar.day_text(agreement.term_end)
     headline = f"ends on {last_day}"
+    next_day = calendar.day_text(agreement.term_end + timedelta(days=1))
     renewal = (
-        f"a new application for the term from {agreement.term_end + timedelta(days=1)}, "
-        "priced on the rate card in effect then"
+        f"a new application for the term from {next_day}, priced on the rate card in effect then"
     )
     said = _long_card_said(session, agreement, today, long_card_days)
     news = [
@@ -410,7 +410,7 @@ def _tell_expired(session: Session, agreement: Agreement, actor: Actor, note: st
         session,
         agreement,
         "expired",
-        f"The term ended on {agreement.term_end.isoformat()}. Renew it from the "
+        f"The term ended on {calendar.day_text(agreement.term_end)}. Renew it from the "
         f"agreement's page to keep using CPT content.{reports}",
     )
 
@@ -428,9 +428,9 @@ def _tell_superseded(
         session,
         agreement,
         f"superseded by its renewal {renewal.number}",
-        f"The term ended on {calendar.office_date(agreement.ended_at).isoformat()} and its "
+        f"The term ended on {calendar.day_text(calendar.office_date(agreement.ended_at))} and its "
         f"renewal, agreement {renewal.number}, now covers the license from "
-        f"{renewal.term_start.isoformat()} to {renewal.term_end.isoformat()}: "
+        f"{calendar.day_text(renewal.term_start)} to {calendar.day_text(renewal.term_end)}: "
         f"{links().agreement(renewal.id)}. Royalty reports still due for the old term are "
         f"filed under {agreement.number}.",
     )

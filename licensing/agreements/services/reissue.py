@@ -49,6 +49,7 @@ from licensing.agreements.services._common import (
 from licensing.agreements.services.review import _amended_line
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import AGREEMENT, ISSUED
+from licensing.calendar import day_text
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.links import links
 from licensing.money import format_amount, in_words
@@ -363,7 +364,7 @@ def reissue(
             f"licensing office has since corrected with rate card {card.version}. It is "
             f"withdrawn unaccepted and can no longer be accepted: license agreement "
             f"{new.number} replaces it, priced on the corrected card, for "
-            f"{version.term_start.isoformat()} to {version.term_end.isoformat()}, total "
+            f"{day_text(version.term_start)} to {day_text(version.term_end)}, total "
             f"{in_words(version.total, version.currency)} (it was "
             f"{in_words(old.total, old.currency)}){_what_is_charged(version)}.{prorated} "
             f"The office's reason: {text} Read it and accept it online to make it active.",

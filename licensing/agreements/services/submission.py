@@ -513,7 +513,7 @@ def _term_over_told(application: Application) -> str:
     """For staff, that the term asked for is already over (round 49)."""
     assert application.term_end is not None
     return (
-        f"\n\nIts term ended on {application.term_end.isoformat()}, before the submission: "
+        f"\n\nIts term ended on {calendar.day_text(application.term_end)}, before the submission: "
         "approving it licenses past use only."
     )
 

@@ -38,7 +38,7 @@ from licensing.billing.services._common import (
 )
 from licensing.billing.settings import InvoiceTerms
 from licensing.billing.states import AGREEMENT, COLLECTIBLE, DRAFT, INVOICE, MANUAL
-from licensing.calendar import office_date
+from licensing.calendar import day_text, office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.money import (
@@ -235,6 +235,7 @@ def finalize_in(
 def email_issued(session: Session, invoice: Invoice, kept: pdfs.Kept) -> None:
     """The billing contact's email of a newly issued invoice, its `kept` PDF attached
     (`finalize_in`'s; the overdue run's when it names a single late fee, round 52)."""
+    assert invoice.due_date is not None  # issued: its due date is set
     _email_billing_contact(
         session,
         invoice,
@@ -244,7 +245,7 @@ def email_issued(session: Session, invoice: Invoice, kept: pdfs.Kept) -> None:
             f"Invoice {invoice.number}: nothing to pay"
             if invoice.total == 0
             else f"Invoice {invoice.number}: {in_words(invoice.total, invoice.currency)} "
-            f"due {invoice.due_date}"
+            f"due {day_text(invoice.due_date)}"
         ),
         template="invoice_issued",
         # Named, not copied: the outbox sends the kept row's bytes (round 48).

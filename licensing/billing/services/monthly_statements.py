@@ -53,7 +53,7 @@ from licensing.billing.statements import (
     statement_of_account,
 )
 from licensing.billing.states import DRAFT
-from licensing.calendar import instant_iso, office_date, office_day_start
+from licensing.calendar import instant_iso, month_text, office_date, office_day_start
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.finance.queries import month_end
@@ -334,8 +334,8 @@ def resend_statement(sent_id: int, *, actor: Actor, now: datetime | None = None)
         )
         if (why := unrecordable(statement)) is not None:
             raise InvalidInput(
-                f"Not sent again: the {sent.month:%B %Y} statement ({sent.currency}) cannot be "
-                f"recorded as sent now: {why}. Its page and PDF show it."
+                f"Not sent again: the {month_text(sent.month)} statement ({sent.currency}) "
+                f"cannot be recorded as sent now: {why}. Its page and PDF show it."
             )
         sent.resends += 1
         sent.resent_at = now
@@ -372,12 +372,12 @@ class JustSentAgain(Conflict):
     def __init__(self, sent: SentStatement, address: str, again_from: datetime) -> None:
         assert sent.resent_at is not None
         super().__init__(
-            f"The {sent.month:%B %Y} statement ({sent.currency}) was sent again to {address} "
+            f"The {month_text(sent.month)} statement ({sent.currency}) was sent again to {address} "
             f"at {instant_iso(sent.resent_at, to_the_second=True)}; it can be sent to that "
             f"address again from {instant_iso(again_from, to_the_second=True)}. Nothing was "
             "sent now."
         )
-        self.statement = f"{sent.month:%B %Y} statement ({sent.currency})"
+        self.statement = f"{month_text(sent.month)} statement ({sent.currency})"
         self.address = address
         self.resent_at = sent.resent_at
         self.again_from = again_from
@@ -422,7 +422,7 @@ def _email_statement(
         statement,
         # Whose (round 55): a billing contact may keep the books of several organizations.
         subject=f"Statement of account of {organization.legal_name}, "
-        f"{sent.month:%B %Y} ({statement.currency}): " + month_end_words(statement),
+        f"{month_text(sent.month)} ({statement.currency}): " + month_end_words(statement),
         filename=name,
         now=now,
     )
@@ -449,7 +449,7 @@ class Period:
     """How a statement's email names its days: a month's end (the monthly run), or
     the days a clerk chose (round 53: a statement emailed on request)."""
 
-    words: str  # "March 2027", "2027-01-01 to 2027-03-15"
+    words: str  # "March 2027", "January 1, 2027 to March 15, 2027" (round 56: in words)
     the_days: str = "the month"  # "every invoice ... of the month", "Movements in the month"
     at_end: str = "at the month's end"  # "Nothing was owed at the month's end"
     requested: bool = False  # asked for: the email says so
@@ -572,7 +572,7 @@ def _context(
     return {
         "organization": organization,
         "statement": statement,
-        "period": period or Period(f"{statement.start:%B %Y}"),
+        "period": period or Period(month_text(statement.start)),
         "opening": in_words(statement.opening, statement.currency),
         "closing": in_words(statement.closing, statement.currency),
         "refund_due": in_words(refund, statement.currency),

@@ -33,7 +33,7 @@ from licensing.billing.queries import overdue_on
 from licensing.billing.services._common import _amount, _due_ids
 from licensing.billing.services.invoices import Charge, create_invoice, email_issued
 from licensing.billing.states import LATE_FEE, OPEN
-from licensing.calendar import office_date
+from licensing.calendar import day_text, office_date
 from licensing.db import utcnow
 from licensing.links import links as pages
 from licensing.mail import services as mail
@@ -316,9 +316,10 @@ def _standing_reason(today: date, standing_days: int) -> Callable[[Session, int]
         if not late:
             return None
         first = late[0]
+        assert first.due_date is not None  # overdue: it has a due date
         return (
             f"Invoice {first.number} is {first.days_overdue(today)} days overdue "
-            f"({in_words(first.balance_due, first.currency)} due {first.due_date})."
+            f"({in_words(first.balance_due, first.currency)} due {day_text(first.due_date)})."
         )
 
     return overdue_invoice
@@ -467,6 +468,7 @@ def _charge_late_fee(session: Session, invoice: Invoice, fee: _Fee, *, now: date
     """One late-fee invoice for `fee`'s months, on the overdue invoice's payment
     terms, without an email of its own: `_name_late_fees` names it."""
     rate = invoice.late_fee_monthly_percent
+    assert invoice.due_date is not None  # overdue: it has a due date
     invoice.late_fee_months_charged = fee.months
     charges = [
         Charge(
@@ -474,7 +476,10 @@ def _charge_late_fee(session: Session, invoice: Invoice, fee: _Fee, *, now: date
             amount=fee.amount,
             working=(
                 f"{rate.normalize():f}% x {_amount(fee.balance, invoice.currency)} balance "
-                f"overdue = {_amount(fee.amount, invoice.currency)} (due {invoice.due_date}, "
+                # Stored working, as the API gives it: the day as data (YYYY-MM-DD),
+                # like every working's figures (round 56 leaves workings so).
+                f"overdue = {_amount(fee.amount, invoice.currency)} "
+                f"(due {invoice.due_date.isoformat()}, "
                 "per the agreement's terms)"
             ),
         )

@@ -28,7 +28,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import calendar, db
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.audit import services as audit
@@ -93,8 +93,8 @@ def email_statement(
         statement = statement_for(session, organization, asked, now=now)
         address = organization.billing_email
         _within_bounds(session, organization, statement, address, now)
-        days = f"{statement.start} to {statement.end}"
-        at_end = f"as of {statement.end}"
+        days = calendar.days_text(statement.start, statement.end)
+        at_end = f"as of {calendar.day_text(statement.end)}"
         try:
             message, sha256 = queue_statement(
                 session,

@@ -18,7 +18,7 @@ from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.accounts.states import ACTIVE
 from licensing.agreements.models import Agreement
-from licensing.calendar import office_date
+from licensing.calendar import day_text, days_text, office_date
 from licensing.db import utcnow
 from licensing.links import links
 from licensing.mail import services as mail
@@ -106,13 +106,13 @@ def overdue_words(number: str, period: Period, late_from_day: date) -> str:
     (due before its agreement was accepted) the acceptance's day it was due from, as
     its period's page says (round 51: it named the due date alone, months before
     anyone could file it)."""
-    report = f"the royalty report of {number} for {period.label}"
+    report = f"the royalty report of {number} for {days_text(period.start, period.end)}"
     if late_from_day > period.due_on:
         return (
-            f"{report} was due from the acceptance on {late_from_day.isoformat()} (its due "
-            f"date, {period.due_on.isoformat()}, passed before the agreement was accepted)"
+            f"{report} was due from the acceptance on {day_text(late_from_day)} (its due "
+            f"date, {day_text(period.due_on)}, passed before the agreement was accepted)"
         )
-    return f"{report} was due {period.due_on.isoformat()}"
+    return f"{report} was due {day_text(period.due_on)}"
 
 
 def held_organizations(session: Session, today: date, days: int) -> list[int]:
@@ -335,9 +335,10 @@ def _reminder_text(
             if today == period.due_on
             else f"Your royalty report is due in {(period.due_on - today).days} days."
         )
-        state = "overdue" if overdue_days else f"due {period.due_on.isoformat()}"
+        state = "overdue" if overdue_days else f"due {day_text(period.due_on)}"
+    days = days_text(period.start, period.end)
     return {
-        "subject": f"Royalty report for {agreement.number}, {period.label}: {state}",
+        "subject": f"Royalty report for {agreement.number}, {days}: {state}",
         "context": {
             "agreement": agreement,
             "period": period,
@@ -355,13 +356,13 @@ def _back_report_words(accepted: date, held_after: date, today: date) -> tuple[s
     that day passes, then how long since the acceptance."""
     if today <= held_after:
         return (
-            f"This period ended before the agreement was accepted on {accepted}, so its "
-            f"report is due now: please file it by {held_after}.",
-            f"file by {held_after}",
+            f"This period ended before the agreement was accepted on {day_text(accepted)}, "
+            f"so its report is due now: please file it by {day_text(held_after)}.",
+            f"file by {day_text(held_after)}",
         )
     return (
         f"Your royalty report is still not filed {(today - accepted).days} days after "
-        f"the agreement was accepted on {accepted}.",
+        f"the agreement was accepted on {day_text(accepted)}.",
         "overdue",
     )
 

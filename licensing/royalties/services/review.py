@@ -13,7 +13,7 @@ from licensing.accounts import queries as account_queries
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
 from licensing.agreements.models import Agreement
-from licensing.calendar import office_date
+from licensing.calendar import day_text, office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.links import links
@@ -223,7 +223,7 @@ def _ask_for_correction(session: Session, report: RoyaltyReport, note: str, due:
             "report": report,
             "agreement": agreement,
             "note": note,
-            "due": due.isoformat(),
+            "due": day_text(due),
             "link": links().royalty_period(agreement.id, report.period_start),
         },
     )

@@ -254,7 +254,7 @@ def test_staff_return_the_vendor_resubmits_and_staff_approve_with_a_modified_amo
     assert "41,300.00" in text or "41300.00" in text
     assert "CPT © 2026 American Medical Association. All rights reserved." in text
     assert "CPT® is a registered trademark of the American Medical Association." in text
-    assert "Royalty report of usage and revenue from 2027-01-01 to 2027-03-31" in text
+    assert "Royalty report of usage and revenue from January 1, 2027 to March 31, 2027" in text
     assert "1.5% of the overdue" in text
     assert "Distribution of licensed products" in text  # the use category's standard terms
     actions = _actions(application.id)

@@ -61,8 +61,9 @@ def test_a_card_payment_has_a_console_page_with_its_refunds_reversal_disputes_an
     assert page.status_code == 200
     said = _words(page.text)
     # Round 55 (polish55): named by its card and when it was started, as the emails
-    # name it, not by its row id ("Card payment 5 of INV-...").
-    started = instant_text(payment.created_at)
+    # name it, not by its row id ("Card payment 5 of INV-..."); to the second since
+    # round 56, so two tries on one card in one minute read apart.
+    started = instant_text(payment.created_at, seconds=True)
     title = f"Card payment of {invoice.number} (Visa ending 4242), started {started}"
     assert said.startswith(title)
     assert f"payment {payment.id}" not in said.lower()

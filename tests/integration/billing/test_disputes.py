@@ -20,7 +20,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from licensing import db
+from licensing import calendar, db
 from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
@@ -157,7 +157,7 @@ def test_a_dispute_lost_before_its_withdrawal_arrives_is_booked_once_and_owed_ag
     assert dispute.owed_again_on is not None
     assert dispute.closed_at is not None
     (contact,) = _emails("owed again")
-    assert f"by {dispute.owed_again_on.isoformat()}" in contact.body_text
+    assert f"by {calendar.day_text(dispute.owed_again_on)}" in contact.body_text  # in words
     (closing,) = _emails("Dispute of the card payment")
     assert "mark it uncollectible" in closing.body_text
     assert _audited("dispute.lost") == 1

@@ -246,8 +246,8 @@ def test_the_invoice_pdf_has_the_parties_lines_totals_instructions_and_notice(
         "CPT Licensing Office",  # issuer
         "100 Lakeshore Plaza",
         vendor.organization.legal_name,  # bill to
-        "2027-01-15",
-        "2027-02-14",
+        "January 15, 2027",  # issued, in words (round 56)
+        "February 14, 2027",
         "Net 30 days",
         # Amounts grouped as on the invoice's page, the working too (round 12).
         "flat fee 1,200.00 x 1 year = 1,200.00",

@@ -172,7 +172,7 @@ def test_an_invoice_paid_in_the_office_s_evening_is_stamped_paid_on_the_office_s
     invoice = invoice_for(vendor, ("100.00",))
     paid_offline(invoice.id, "100.00", "WIRE-9", received_on=date(2027, 1, 21), now=OFFICE_EVENING)
     paid = downloaded_pdf(signed_in(client, vendor), f"/invoices/{invoice.id}.pdf")
-    assert "PAID on 2027-01-21" in pdf_text(paid)
+    assert "PAID on January 21, 2027" in pdf_text(paid)
     assert _kept_rows(invoice_id=invoice.id)[-1].standing == (
         "paid 2027-01-21; paid 100.00; credited 0.00; balance due 0.00"
     )

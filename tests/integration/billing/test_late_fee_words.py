@@ -61,7 +61,9 @@ def test_the_overdue_note_holding_an_organization_names_the_balance_grouped(
 ) -> None:
     late = _late_fee(vendor, invoice_for, 30)
     assert late.source_reference
-    reason = f"Invoice {late.source_reference} is 34 days overdue (3,524.07 USD due 2027-02-14)."
+    reason = (
+        f"Invoice {late.source_reference} is 34 days overdue (3,524.07 USD due February 14, 2027)."
+    )
     held = (
         db.session()
         .scalars(

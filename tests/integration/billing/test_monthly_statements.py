@@ -86,16 +86,16 @@ def test_each_organization_owing_or_moved_in_the_month_is_emailed_its_statement_
     assert len(run.sent) == 3
     assert run.nothing_to_send == 2  # the quiet one, and the closed one owing nothing
     usd = messages[1]
-    assert "Opening balance (2027-01-01): 400.00 USD" in usd.body_text
-    assert "Closing balance (2027-01-31): 1,600.00 USD" in usd.body_text
-    assert f"Invoice {overdue.number}, due 2026-12-31: 400.00 USD" in usd.body_text
+    assert "Opening balance (January 1, 2027): 400.00 USD" in usd.body_text
+    assert "Closing balance (January 31, 2027): 1,600.00 USD" in usd.body_text
+    assert f"Invoice {overdue.number}, due December 31, 2026: 400.00 USD" in usd.body_text
     assert "How to pay" in usd.body_text
     assert "/portal/statement?from=2027-01-01&to=2027-01-31&currency=USD" in usd.body_text
     [attachment] = usd.attachments
     assert attachment.filename == f"statement-{slug(owing.legal_name)}-USD-2027-01.pdf"
     assert attachment.content_type == "application/pdf"
     text = pdf_text(attachment.content)
-    assert "Opening balance on 2027-01-01" in text
+    assert "Opening balance on January 1, 2027" in text
     assert "1,600.00 USD" in text
     recorded = db.session().scalars(select(SentStatement).order_by(SentStatement.id)).all()
     assert [(s.organization_id, s.currency, s.month, s.closing) for s in recorded] == [

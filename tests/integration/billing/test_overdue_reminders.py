@@ -20,6 +20,7 @@ from licensing.audit.models import AuditEvent
 from licensing.billing import links, services
 from licensing.billing.models import Invoice
 from licensing.billing.services import overdue
+from licensing.calendar import day_text
 from licensing.mail import services as mail
 from tests.support.billing import paid_offline
 from tests.support.servers import SMTPServer, message_text
@@ -78,7 +79,11 @@ def test_one_overdue_invoice_is_reminded_in_one_email_naming_it_once_a_week(
     [email] = _delivered(mailbox, contact)
     assert email["Subject"] == f"Reminder: invoice {invoice.number} is 15 days overdue"
     text = message_text(email)
-    assert f"Invoice {invoice.number}, due 2027-02-14, 15 days overdue: 1,000.00 USD due." in text
+    # The due day in words, as every email says a day (round 56).
+    assert (
+        f"Invoice {invoice.number}, due February 14, 2027, 15 days overdue: 1,000.00 USD due."
+        in text
+    )
     assert links.invoice_url(invoice) in text
     assert "more overdue invoice" not in text
     assert "/portal/invoices?overdue=1" in text
@@ -176,7 +181,7 @@ def test_one_late_fee_is_emailed_as_any_invoice_with_its_pdf(
     assert (len(report.late_fee_invoices), report.late_fee_emails) == (1, 1)
     [fee] = _late_fees()
     received = {m["Subject"]: m for m in _delivered(mailbox, contact)}
-    issued = received[f"Invoice {fee.number}: 15.00 USD due 2027-04-16"]
+    issued = received[f"Invoice {fee.number}: 15.00 USD due April 16, 2027"]
     assert [a.get_filename() for a in issued.iter_attachments()] == [f"{fee.number}.pdf"]
     assert f"Late fee {invoice.number}" in message_text(issued)
     assert f"Reminder: invoice {invoice.number} is 31 days overdue" in received
@@ -252,7 +257,7 @@ def test_an_organization_is_reminded_once_a_week_naming_every_invoice_whatever_d
         for invoice, days in ((monday, 8), (wednesday, 6), (friday, 4)):
             late = days + (7 if day == "2027-03-02" else 0)
             assert (
-                f"Invoice {invoice.number}, due {invoice.due_date}, {late} days overdue"
+                f"Invoice {invoice.number}, due {day_text(invoice.due_date)}, {late} days overdue"
                 in (sent[day])
             )
     # Each reminder recorded and audited on each invoice it named.

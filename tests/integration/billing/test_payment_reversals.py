@@ -127,9 +127,9 @@ def test_a_bounced_cheque_is_reversed_and_the_paid_invoice_is_owed_again(
     assert mails[0].subject == f"Payment for invoice {invoice.number} did not clear"
     body = mails[0].body_text
     assert "Your payment of 1,000.00 USD by check (reference CHK 5521), recorded" in body
-    assert "the bank returned it on 2027-01-27" in body
+    assert "the bank returned it on January 27, 2027" in body
     assert "Reason: Cheque returned: insufficient funds." in body
-    assert "is now 1,000.00 USD, due 2027-02-14" in body
+    assert "is now 1,000.00 USD, due February 14, 2027" in body
     assert "\n\n\n" not in body  # the remit-to lines end the paragraph: one blank line
 
 
@@ -179,7 +179,7 @@ def test_a_reversal_leaving_an_invoice_overdue_beyond_the_threshold_holds_its_or
     assert [event.entity_id for event in held] == [str(organization.id)]
     assert held[0].actor.endswith("@licensing-office.example")  # who reversed, not the run
     assert held[0].note == (
-        f"Invoice {invoice.number} is 34 days overdue (1,000.00 USD due 2027-02-14)."
+        f"Invoice {invoice.number} is 34 days overdue (1,000.00 USD due February 14, 2027)."
     )
     told = list(
         db.session().scalars(

@@ -23,7 +23,7 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
-from licensing import db
+from licensing import calendar, db
 from licensing.accounts.models import Organization, User
 from licensing.audit.models import AuditEvent
 from licensing.billing import services
@@ -316,7 +316,8 @@ def test_a_remainder_more_than_the_invoice_owes_is_accepted_with_the_excess_give
         "invoice owed"
     ) in body
     assert (
-        f"so we sent {excess} USD back to you on {today.isoformat()} by wire transfer, "
+        # The email says the day in words (round 56); the pages above keep YYYY-MM-DD.
+        f"so we sent {excess} USD back to you on {calendar.day_text(today)} by wire transfer, "
         "reference W-BACK-7. It could not go back to the card: a charge with a dispute "
         "cannot be refunded."
     ) in body

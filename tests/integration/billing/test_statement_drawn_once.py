@@ -91,5 +91,5 @@ def test_a_statement_asked_again_is_drawn_once_and_a_payment_since_draws_it_anew
         # Another minute on its "as of" is another document, drawn for that minute.
         later = pdf(60)
         assert len(draws) == 3
-        assert "2026-12-02 09:01" in pdf_text(later)
-        assert "2026-12-02 09:00" in pdf_text(after)
+        assert "December 2, 2026 at 9:01 AM" in pdf_text(later)  # in words (round 56)
+        assert "December 2, 2026 at 9:00 AM" in pdf_text(after)

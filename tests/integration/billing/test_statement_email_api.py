@@ -84,8 +84,8 @@ def test_billing_staff_email_a_statement_by_api_to_the_billing_contact_audited(
     [email] = _emails()
     assert email.to == [organization.billing_email]
     assert email.subject == (
-        f"Statement of account of {organization.legal_name}, 2027-01-01 to 2027-03-15 (USD): "
-        "1,200.00 USD owed as of 2027-03-15"
+        f"Statement of account of {organization.legal_name}, January 1, 2027 to March 15, "
+        "2027 (USD): 1,200.00 USD owed as of March 15, 2027"
     )
     [attachment] = email.attachments
     assert attachment.filename == (

@@ -20,6 +20,7 @@ from licensing.billing import services
 from licensing.billing.models import Invoice
 from licensing.billing.services.monthly_statements import OVERDUE_NAMED
 from licensing.billing.states import MANUAL, OPEN
+from licensing.calendar import day_text
 from licensing.mail import services as mail
 from tests.integration.billing.dispute_support import held_by_disputes
 from tests.support.documents import pdf_text
@@ -83,10 +84,12 @@ def test_the_statement_email_names_the_oldest_overdue_and_sums_the_rest_with_the
 
     total = sum((invoice.total for invoice in invoices), Decimal(0))
     assert total == Decimal("2503.00")
-    assert f"Closing balance (2027-01-31): {total:,.2f} USD" in body
+    assert f"Closing balance (January 31, 2027): {total:,.2f} USD" in body  # in words
     named, rest = invoices[:OVERDUE_NAMED], invoices[OVERDUE_NAMED:]
     for invoice in named:
-        line = f"Invoice {invoice.number}, due {invoice.due_date}: {invoice.total:,.2f} USD"
+        line = (
+            f"Invoice {invoice.number}, due {day_text(invoice.due_date)}: {invoice.total:,.2f} USD"
+        )
         assert line in body
     for invoice in rest:
         assert invoice.number not in body
@@ -112,7 +115,7 @@ def test_no_more_line_when_the_overdue_fit(app: Flask) -> None:
     services.send_monthly_statements(JANUARY, now=RUN)
     [message] = statement_emails()
     for invoice in invoices:
-        assert f"Invoice {invoice.number}, due {invoice.due_date}" in message.body_text
+        assert f"Invoice {invoice.number}, due {day_text(invoice.due_date)}" in message.body_text
     assert "more overdue" not in message.body_text
 
 
@@ -160,7 +163,7 @@ def test_those_a_dispute_holds_are_bounded_apart_from_the_overdue(app: Flask) ->
     [message] = statement_emails()
     body = message.body_text
     for invoice in overdue:
-        assert f"Invoice {invoice.number}, due {invoice.due_date}" in body
+        assert f"Invoice {invoice.number}, due {day_text(invoice.due_date)}" in body
     assert "more overdue" not in body
     for invoice in held[:OVERDUE_NAMED]:
         assert (

@@ -81,24 +81,24 @@ def test_billing_staff_email_the_statement_shown_to_the_billing_contact_with_its
     [email] = _emails()
     assert email.to == [organization.billing_email]
     assert email.subject == (
-        f"Statement of account of {organization.legal_name}, 2027-01-01 to 2027-03-15 (USD): "
-        "1,200.00 USD owed as of 2027-03-15"
+        f"Statement of account of {organization.legal_name}, January 1, 2027 to March 15, "
+        "2027 (USD): 1,200.00 USD owed as of March 15, 2027"
     )
     body = email.body_text
     assert (
-        f"Here is the statement of account of {organization.legal_name} for 2027-01-01 to "
-        "2027-03-15 in USD, attached as a PDF: every invoice, credit note, payment and refund "
+        f"Here is the statement of account of {organization.legal_name} for January 1, 2027 to "
+        "March 15, 2027 in USD, attached as a PDF: every invoice, credit note, payment and refund "
         "of those days."
     ) in body
-    assert "send it as asked for on 2027-03-15" in body
+    assert "send it as asked for on March 15, 2027" in body
     assert "Movements in those days: 3" in body
-    assert "Closing balance (2027-03-15): 1,200.00 USD" in body
+    assert "Closing balance (March 15, 2027): 1,200.00 USD" in body
     assert f"Invoice {owed.number}, due" in body  # overdue today: what to pay now
     [attachment] = email.attachments
     assert attachment.filename == (
         f"statement-{slug(organization.legal_name)}-USD-2027-01-01-2027-03-15.pdf"
     )
-    assert "Closing balance on 2027-03-15" in pdf_text(attachment.content)
+    assert "Closing balance on March 15, 2027" in pdf_text(attachment.content)
     event = db.session().scalars(select(AuditEvent).where(AuditEvent.action == EMAILED)).one()
     assert event.actor == billing_staff.email
     assert (event.entity_type, event.entity_id) == ("organization", str(organization.id))
@@ -155,9 +155,9 @@ def test_the_same_statement_again_within_ten_minutes_is_refused_and_other_days_g
         assert clerk.post(_url(organization.id)).status_code == 302
     whose = f"Statement of account of {organization.legal_name}"
     assert [email.subject.split(":")[0] for email in _emails()] == [
-        f"{whose}, 2027-01-01 to 2027-03-15 (USD)",
-        f"{whose}, 2027-01-01 to 2027-02-28 (USD)",
-        f"{whose}, 2027-01-01 to 2027-03-15 (USD)",
+        f"{whose}, January 1, 2027 to March 15, 2027 (USD)",
+        f"{whose}, January 1, 2027 to February 28, 2027 (USD)",
+        f"{whose}, January 1, 2027 to March 15, 2027 (USD)",
     ]
     assert _events() == 3
 

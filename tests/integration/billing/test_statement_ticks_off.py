@@ -189,7 +189,7 @@ def test_the_monthly_statement_email_does_not_ask_for_an_invoice_held_by_an_open
         select(OutboxMessage).where(OutboxMessage.template == "statement_of_account")
     )
     body = " ".join(sent.body_text.split())
-    assert "Closing balance (2027-03-31): 100.00 USD" in body
+    assert "Closing balance (March 31, 2027): 100.00 USD" in body  # in words (round 56)
     assert "Overdue today" not in body
     assert (
         f"Not asked for while your bank's dispute of its card payment is open: "
@@ -221,6 +221,6 @@ def test_the_monthly_statement_email_says_when_a_lost_disputes_balance_is_owed_a
     body = " ".join(sent.body_text.split())
     assert "Overdue today" not in body
     assert (
-        "Not asked for until 2027-04-29, when it is owed again after your bank's dispute of "
+        "Not asked for until April 29, 2027, when it is owed again after your bank's dispute of "
         f"its card payment: Invoice {invoice.number}, 100.00 USD."
     ) in body

@@ -396,7 +396,7 @@ def test_billing_staff_send_one_again_through_the_api_audited_and_emailed(
     [received] = mailbox.wait_for(1)
     assert received["To"] == "payables@changed.example"
     assert "nothing owed at the month's end" in received["Subject"]
-    assert "Closing balance (2027-01-31): 0.00 USD" in message_text(received)
+    assert "Closing balance (January 31, 2027): 0.00 USD" in message_text(received)
     assert len(statement_emails()) == 2  # the first, and the one re-send
 
 

@@ -250,7 +250,7 @@ def test_billing_staff_download_the_monthly_report_with_the_months_figures(
     assert response.mimetype == "application/pdf"
     assert "revenue-report-2027-03-USD.pdf" in response.headers["Content-Disposition"]
     text = pdf_text(response.data)
-    assert "Monthly revenue report: 2027-03" in text
+    assert "Monthly revenue report: March 2027" in text  # the month in words (round 56)
     assert "750.50" in text  # invoiced in March
     assert "2,500.00" in text  # collected in March, grouped as on the page (round 12)
     assert "1,250.50" in text  # outstanding at the end of March
@@ -286,7 +286,7 @@ def test_the_cli_queues_the_report_to_an_inbox_with_the_pdf_attached(
     (attachment,) = list(received.iter_attachments())
     assert attachment.get_content_type() == "application/pdf"
     assert attachment.get_filename() == "revenue-report-2027-03-USD.pdf"
-    assert "Monthly revenue report: 2027-03" in pdf_text(attachment.get_content())
+    assert "Monthly revenue report: March 2027" in pdf_text(attachment.get_content())
     body = received.get_body(("plain",))
     assert body is not None
     assert "Outstanding at the month's end:   1,250.50 USD" in body.get_content()

@@ -231,8 +231,8 @@ def test_the_licensees_contacts_are_told_when_the_renewal_takes_over(
     assert vendor.email in received["To"]
     body = " ".join(message_text(received).split())
     assert (
-        f"The term ended on 2027-12-31 and its renewal, agreement {renewal.number}, now "
-        "covers the license from 2028-01-01 to 2028-12-31:" in body
+        f"The term ended on December 31, 2027 and its renewal, agreement {renewal.number}, now "
+        "covers the license from January 1, 2028 to December 31, 2028:" in body
     )
     assert f"/portal/agreements/{renewal.id}" in body
     assert f"filed under {old.number}" in body
@@ -266,9 +266,9 @@ def test_staff_approving_a_term_already_under_way_are_told_and_so_is_the_vendor(
     (approval,) = [m for m in _emails("application_update") if "ready to accept" in m.subject]
     body = " ".join(approval.body_text.split())
     assert (
-        "The term began on 2027-01-01, before this approval: the license covers it from "
-        "that day. The royalty reports of the 3 periods already ended (2027-01-01 to "
-        "2027-09-30) can be filed as soon as you accept it, and their royalties are "
+        "The term began on January 1, 2027, before this approval: the license covers it from "
+        "that day. The royalty reports of the 3 periods already ended (January 1, 2027 to "
+        "September 30, 2027) can be filed as soon as you accept it, and their royalties are "
         "invoiced with them (their due dates have passed)." in body
     )
 
@@ -400,7 +400,7 @@ def test_a_report_sent_back_for_correction_says_by_when_the_corrected_one_is_due
         signed_in(client, vendor)
         dashboard = text_of(client.get("/portal/"))
     (email,) = _emails("royalty_report_correction")
-    assert "File the corrected report by 2027-08-04." in " ".join(email.body_text.split())
+    assert "File the corrected report by August 4, 2027." in " ".join(email.body_text.split())
     assert "Licensing staff ask: Customer B is missing. Amend the report by 2027-08-04" in dashboard
     assert "waiting for a corrected report, due 2027-08-04" in queue
     with time_machine.travel(datetime(2027, 8, 6, 15, 0, tzinfo=UTC), tick=False):

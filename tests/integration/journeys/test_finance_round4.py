@@ -374,5 +374,5 @@ def test_the_monthly_report_shows_the_voided_invoices_as_the_finance_page_does(
     report = console.get("/console/finance/report.pdf?month=2027-03&currency=USD")
     text = " ".join(pdf_text(report.data).split())
     assert "excluded" not in text
-    assert "Voided: 1 invoice issued in 2027-03, 300.00 USD, since voided" in text
+    assert "Voided: 1 invoice issued in March 2027, 300.00 USD, since voided" in text
     assert "Invoiced and voided together, 1,050.50 USD" in text

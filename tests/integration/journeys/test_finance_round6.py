@@ -247,7 +247,7 @@ def test_the_invoice_email_names_what_it_bills_as_the_invoice_page_does(
     royalty = db.session().get(Invoice, filed.report.invoice_id)
     assert royalty is not None
     body = _issued_email(royalty.number)
-    assert f"For: {royalty.source_words}." in body
+    assert f"For: {royalty.source_in_words}." in body  # its day in words (round 56)
     assert f"Royalty report {filed.report.reference} ({agreement.number}" in body
 
     overdue = invoice_for(vendor, ("1000.00",))
@@ -256,7 +256,7 @@ def test_the_invoice_email_names_what_it_bills_as_the_invoice_page_does(
     ).late_fee_invoices
     body = _issued_email(late)
     assert f"For: Late fee {overdue.number}." in body
-    assert "due 2027-04-19 (net 30 days)" in body
+    assert "due April 19, 2027 (net 30 days)" in body
     assert "net 0 days" not in body
 
 

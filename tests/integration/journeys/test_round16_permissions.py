@@ -173,9 +173,9 @@ def test_the_requester_is_emailed_once_a_month_before_the_permission_ends(
     assert "1 requester(s) told their permission ends soon" in str(due)
     message = last_mail(request.requester_email)
     assert message.subject == f"Your permission ends soon ({request.reference})"
-    assert f"{request.reference} ends on 2027-12-31." in message.body_text
+    assert f"{request.reference} ends on December 31, 2027." in message.body_text
     assert "Purpose: Course materials: HIM 310 course pack, Fall 2027." in message.body_text
-    assert "to continue the use after 2027-12-31, send a new request" in message.body_text
+    assert "to continue the use after December 31, 2027, send a new request" in message.body_text
     assert f"/permissions/status/{token}" in message.body_text
 
     # Once: the next runs, and runs after the permission ended, send nothing.

@@ -18,7 +18,7 @@ from licensing.mail.models import OutboxMessage
 from tests.integration.agreements.conftest import AUTO_USE, NOW
 from tests.support.agreements import accept, agreement_of, renewal_window
 
-SUBJECT = "Agreement {number}: ends on 2027-12-31"
+SUBJECT = "Agreement {number}: ends on December 31, 2027"
 
 
 def _active(apply: Callable[..., Application], vendor: Any) -> Agreement:
@@ -58,13 +58,13 @@ def test_the_licensee_is_emailed_once_60_days_before_an_unrenewed_agreement_ends
     assert (
         "nothing renews it yet. Its administrators and members renew it (ask "
         f"{vendor.full_name} ({vendor.email})): the renewal is a new application for the "
-        "term from 2028-01-01, priced on the rate card in effect then, and its invoice "
+        "term from January 1, 2028, priced on the rate card in effect then, and its invoice "
         "comes to you."
     ) in to_contact.body_text
     assert "renew it from the agreement's page" not in to_contact.body_text
     body = message.body_text
-    assert "The term ends on 2027-12-31 and nothing renews it yet." in body
-    assert "a new application for the term from 2028-01-01" in body
+    assert "The term ends on December 31, 2027 and nothing renews it yet." in body
+    assert "a new application for the term from January 1, 2028" in body
     assert "priced on the rate card in effect then" in body
     assert f"/portal/agreements/{agreement.id}#renew-heading" in body
     events = db.session().scalars(

@@ -131,7 +131,7 @@ def _reminders(number: str) -> list[OutboxMessage]:
     return [
         message
         for message in db.session().scalars(select(OutboxMessage).order_by(OutboxMessage.id))
-        if message.subject.endswith(f"Agreement {number}: ends on 2027-12-31")
+        if message.subject.endswith(f"Agreement {number}: ends on December 31, 2027")
     ]
 
 

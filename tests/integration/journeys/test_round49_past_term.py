@@ -134,7 +134,7 @@ def test_a_term_already_over_goes_to_staff_review_and_the_vendor_is_told_why(
         .scalars(select(OutboxMessage).where(OutboxMessage.subject.contains("a new application")))
         .one()
     )
-    assert "Its term ended on 2027-12-31, before the submission" in staff_email.body_text
+    assert "Its term ended on December 31, 2027, before the submission" in staff_email.body_text
 
 
 def test_the_same_term_before_it_ends_is_still_approved_automatically(
@@ -169,9 +169,9 @@ def test_accepting_an_agreement_for_a_term_already_over_expires_it_with_its_repo
     assert agreement.activated_at is not None
     assert agreement.ended_at == agreement.activated_at  # never before the acceptance
     told = (
-        f"The term ended on 2027-12-31, before this acceptance: the license covers past "
-        f"use only, from 2027-01-01 to 2027-12-31, so the agreement is expired at once. "
-        f"Its royalty reports are due now: file them under {agreement.number}."
+        f"The term ended on December 31, 2027, before this acceptance: the license covers past "
+        f"use only, from January 1, 2027 to December 31, 2027, so the agreement is expired at "
+        f"once. Its royalty reports are due now: file them under {agreement.number}."
     )
     assert f"Agreement {agreement.number} is accepted. {told}" in page
     assert "accepted and active" not in page
@@ -248,10 +248,10 @@ def test_an_approval_of_a_term_already_over_tells_the_vendor_it_covers_past_use_
     )
     body = " ".join(approval.body_text.split())
     assert (
-        "The term ended on 2027-12-31, before this approval: the license covers past use "
-        "only, from 2027-01-01 to 2027-12-31, and the agreement is expired as soon as you "
-        "accept it. The royalty reports of all 4 periods (2027-01-01 to 2027-12-31) are "
-        "reportable at once: they can be filed as soon as you accept it" in body
+        "The term ended on December 31, 2027, before this approval: the license covers past use "
+        "only, from January 1, 2027 to December 31, 2027, and the agreement is expired as soon "
+        "as you accept it. The royalty reports of all 4 periods (January 1, 2027 to December "
+        "31, 2027) are reportable at once: they can be filed as soon as you accept it" in body
     )
     accepted = accept(agreement, vendor, now=JANUARY)
     assert accepted.state == "expired"

@@ -104,8 +104,8 @@ def test_the_review_page_agreement_page_and_pdf_say_the_share_of_the_period_alik
     # and the days counted were nowhere in it.
     text = _flat(pdf_text(stored_pdf(agreement)))
     assert (
-        "Royalties are computed with rate card 2027.1. Its period is 2027-01-01 to "
-        f"2027-12-31, and {SHARE}: flat fees, minimums and maximums are prorated by it, "
+        "Royalties are computed with rate card 2027.1. Its period is January 1, 2027 to "
+        f"December 31, 2027, and {SHARE}: flat fees, minimums and maximums are prorated by it, "
         "royalties on usage are not."
     ) in text
     assert "minimum 1,000.00 x 1/5 (prorated) = 200.00" in text

@@ -129,7 +129,7 @@ def test_a_past_term_changed_at_approval_to_one_still_running_is_not_treated_as_
     assert agreement.term_end == date(2027, 12, 31)
     email = _approval_email(agreement)
     assert "past use only" not in email
-    assert "The term began on 2027-01-01, before this approval" in email
+    assert "The term began on January 1, 2027, before this approval" in email
     # Neither left waiting as issued after its term nor expired unaccepted: running.
     assert agreements.expire(now=SEPTEMBER).expired == []
     accepted = accept(agreement, vendor, now=SEPTEMBER)
@@ -160,8 +160,8 @@ def test_a_running_term_changed_at_approval_to_one_already_over_licenses_past_us
     # Staff license the first half only, which ended on 2027-06-30.
     agreement = _approved_with_term(application, licensing_staff, HALF, SEPTEMBER)
     assert (
-        "The term ended on 2027-06-30, before this approval: the license covers past use "
-        "only, from 2027-01-01 to 2027-06-30, and the agreement is expired as soon as you "
+        "The term ended on June 30, 2027, before this approval: the license covers past use "
+        "only, from January 1, 2027 to June 30, 2027, and the agreement is expired as soon as you "
         "accept it." in _approval_email(agreement)
     )
     # Issued after its (changed) term: the run leaves it open to acceptance ...
@@ -174,8 +174,8 @@ def test_a_running_term_changed_at_approval_to_one_already_over_licenses_past_us
 
 
 OFFERED = (
-    "The term ended on 2027-06-30, before today: accepting this agreement licenses past "
-    "use only, from 2027-01-01 to 2027-06-30, so it is expired as soon as it is accepted, "
+    "The term ended on June 30, 2027, before today: accepting this agreement licenses past "
+    "use only, from January 1, 2027 to June 30, 2027, so it is expired as soon as it is accepted, "
     "and the royalty reports of its term are due at once."
 )
 
@@ -212,8 +212,8 @@ def test_the_agreement_says_it_licenses_past_use_only_before_and_after_its_accep
     body = accepted.get_json()
     assert body["state"] == "expired"
     told = (
-        "The term ended on 2027-06-30, before this acceptance: the license covers past use "
-        "only, from 2027-01-01 to 2027-06-30, so the agreement is expired at once. Its "
+        "The term ended on June 30, 2027, before this acceptance: the license covers past use "
+        "only, from January 1, 2027 to June 30, 2027, so the agreement is expired at once. Its "
         f"royalty reports are due now: file them under {agreement.number}."
     )
     assert body["past_term"] == told

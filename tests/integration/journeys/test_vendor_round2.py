@@ -276,7 +276,8 @@ def test_an_organization_held_for_an_overdue_report_is_told_which_report_not_an_
         dashboard = text_of(client.get("/portal/"))
         refused = text_of(client.get("/portal/applications/new", follow_redirects=True))
     overdue = (
-        f"the royalty report of {agreement.number} for 2027-01-01 to 2027-03-31 was due 2027-04-30"
+        f"the royalty report of {agreement.number} for January 1, 2027 to March 31, 2027 was "
+        "due April 30, 2027"
     )
     address = mail.sender_address()
     for page in (dashboard, refused):

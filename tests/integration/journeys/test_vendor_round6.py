@@ -118,7 +118,7 @@ def test_the_acceptance_email_gives_the_moment_at_the_office_not_in_utc(
     active_agreement(vendor, SOFTWARE)  # accepted at 2026-11-02 15:00 UTC
     accepted = [m for m in _emails("agreement_update") if "accepted and active" in m.subject]
     [email] = accepted
-    assert "on 2026-11-02 09:00 (US Central time)." in email.body_text
+    assert "on November 2, 2026 at 9:00 AM (US Central time)." in email.body_text  # round 56
     assert "UTC" not in email.body_text
 
 
@@ -159,7 +159,7 @@ def test_the_royalty_invoice_email_names_the_report_as_its_pages_do(
     email = next(m for m in _emails("invoice_issued") if filing.invoice_number in m.subject)
     assert (
         f"For: Royalty report {filing.report.reference} "
-        f"({agreement.number}, period from 2027-01-01)." in email.body_text
+        f"({agreement.number}, period from January 1, 2027)." in email.body_text
     )
     [fee] = [m for m in _emails("invoice_issued") if m is not email]
     assert f"For: Agreement {agreement.number}." in fee.body_text
@@ -186,7 +186,7 @@ def test_the_royalty_invoice_pdf_names_the_report_it_bills(
     ).replace("\n", " ")
     assert (
         f"For Royalty report {filing.report.reference} "
-        f"({agreement.number}, period from 2027-01-01)" in text
+        f"({agreement.number}, period from January 1, 2027)" in text
     )
     assert f"Royalty report {agreement.number} 2027-01-01" not in text
 
@@ -413,11 +413,11 @@ def test_an_overdue_reminder_says_from_when_the_report_holds_the_organization(
         vendor, licensing_staff, SOFTWARE, now=datetime(2027, 6, 15, 15, 0, tzinfo=UTC)
     )
     send_reminders(standing_days=30, now=datetime(2027, 6, 15, 16, 0, tzinfo=UTC))
-    first = next(m for m in _emails("royalty_report_reminder") if "2027-01-01" in m.subject)
+    first = next(m for m in _emails("royalty_report_reminder") if "January 1, 2027" in m.subject)
     body = " ".join(first.body_text.split())
-    assert "was due on 2027-04-30" in body
+    assert "was due on April 30, 2027" in body
     assert (
-        "If it is not filed by 2027-07-15, it counts like an overdue invoice from the "
+        "If it is not filed by July 15, 2027, it counts like an overdue invoice from the "
         "next day: the organization cannot apply for new licenses until it is filed." in body
     )
     assert "more than 30 days overdue counts" not in body

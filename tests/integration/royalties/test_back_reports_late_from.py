@@ -90,23 +90,24 @@ def test_the_hold_names_the_acceptance_day_a_back_report_was_due_from(
 
     assert not_yet.pending_payment == []
     assert run.pending_payment == [organization.legal_name]
+    # The reason is a sentence the standing's email carries: its days in words (round 56).
     assert why == [
         f"the royalty report of {agreement.number} for {period} was due from the acceptance "
-        f"on 2027-09-01 (its due date, {due}, passed before the agreement was accepted)"
+        f"on September 1, 2027 (its due date, {due}, passed before the agreement was accepted)"
         for period, due in (
-            ("2027-01-01 to 2027-03-31", "2027-04-30"),
-            ("2027-04-01 to 2027-06-30", "2027-07-30"),
+            ("January 1, 2027 to March 31, 2027", "April 30, 2027"),
+            ("April 1, 2027 to June 30, 2027", "July 30, 2027"),
         )
     ]
     assert note == (
-        f"The royalty report of {agreement.number} for 2027-01-01 to 2027-03-31 was due "
-        "from the acceptance on 2027-09-01 (its due date, 2027-04-30, passed before the "
-        "agreement was accepted); it is more than 30 days overdue."
+        f"The royalty report of {agreement.number} for January 1, 2027 to March 31, 2027 was "
+        "due from the acceptance on September 1, 2027 (its due date, April 30, 2027, passed "
+        "before the agreement was accepted); it is more than 30 days overdue."
     )
     assert (
         f"{organization.legal_name} is behind: the royalty report of {agreement.number} for "
-        "2027-01-01 to 2027-03-31 was due from the acceptance on 2027-09-01 (its due date, "
-        "2027-04-30, passed before the agreement was accepted); "
+        "January 1, 2027 to March 31, 2027 was due from the acceptance on September 1, 2027 "
+        "(its due date, April 30, 2027, passed before the agreement was accepted); "
     ) in dashboard
 
 
@@ -119,7 +120,8 @@ def test_a_report_late_from_its_due_date_keeps_the_hold_sentence_it_had(
     why = accounts.overdue_obligations(db.session(), vendor.organization_id, date(2027, 6, 1))
 
     assert why == [
-        f"the royalty report of {agreement.number} for 2027-01-01 to 2027-03-31 was due 2027-04-30"
+        f"the royalty report of {agreement.number} for January 1, 2027 to March 31, 2027 was "
+        "due April 30, 2027"
     ]
 
 

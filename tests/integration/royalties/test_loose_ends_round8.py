@@ -83,7 +83,7 @@ def test_staff_may_send_back_a_report_that_raised_no_warnings_with_a_note(
         select(OutboxMessage).where(OutboxMessage.subject.startswith("Please correct"))
     )
     assert "Clinic A is in Canada." in message.body_text
-    assert "File the corrected report by 2027-08-01." in message.body_text
+    assert "File the corrected report by August 1, 2027." in message.body_text
     assert (
         f"{clean.reference} from {agreement.organization.legal_name} ({agreement.number}): "
         "2027-01-01 to 2027-03-31, waiting for a corrected report, due 2027-08-01" in queue

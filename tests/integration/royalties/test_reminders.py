@@ -52,7 +52,7 @@ def test_each_reminder_goes_once_before_on_and_every_fortnight_after_the_due_dat
     sent = reminders()
     assert [message.subject for message in sent][-1].endswith("overdue")
     assert json.loads(sent[0].recipients) == [vendor.email]
-    assert "due on 2027-04-30" in sent[0].body_text
+    assert "due on April 30, 2027" in sent[0].body_text  # in words (round 56)
 
 
 def test_the_reminders_before_and_on_the_due_date_say_from_when_it_holds_the_organization(
@@ -66,7 +66,7 @@ def test_the_reminders_before_and_on_the_due_date_say_from_when_it_holds_the_org
     remind(app, "2027-04-30T15:00:00+00:00")  # the due date
     ahead, today = reminders()
     held = (
-        "If it is not filed by 2027-05-30, it counts like an overdue invoice from the next "
+        "If it is not filed by May 30, 2027, it counts like an overdue invoice from the next "
         "day: the organization cannot apply for new licenses until it is filed."
     )
     assert "Your royalty report is due in 13 days." in ahead.body_text
@@ -181,15 +181,17 @@ def test_a_late_agreements_back_reports_are_reminded_by_when_to_file_them_not_as
 
     assert run.reminders == 3
     sent = reminders()
-    for message, due in zip(sent, ("2027-04-30", "2027-07-30", "2027-10-30"), strict=True):
+    # Days in words, as every email says them (round 56).
+    dues = ("April 30, 2027", "July 30, 2027", "October 30, 2027")
+    for message, due in zip(sent, dues, strict=True):
         assert "days overdue" not in message.body_text
-        assert message.subject.endswith(": file by 2027-12-31")
+        assert message.subject.endswith(": file by December 31, 2027")
         assert (
-            "This period ended before the agreement was accepted on 2027-12-01, so its "
-            "report is due now: please file it by 2027-12-31."
+            "This period ended before the agreement was accepted on December 1, 2027, so its "
+            "report is due now: please file it by December 31, 2027."
         ) in message.body_text
         assert f"was due on {due}." in message.body_text
-        assert "If it is not filed by 2027-12-31, it counts like an overdue invoice" in (
+        assert "If it is not filed by December 31, 2027, it counts like an overdue invoice" in (
             message.body_text
         )
     # Then every fortnight from the acceptance, as an agreement's reports from their

@@ -131,6 +131,6 @@ def test_the_termination_email_says_the_reports_still_due_until_that_day(
     assert message is not None
     assert (
         "The licensing office terminated the agreement: The vendor stopped selling it. "
-        "Royalty reports still due for its use until 2027-08-15 are filed under "
+        "Royalty reports still due for its use until August 15, 2027 are filed under "
         f"{agreement.number}."
     ) in " ".join(message.body_text.split())

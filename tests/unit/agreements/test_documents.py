@@ -75,7 +75,13 @@ def test_the_agreement_names_parties_uses_fees_and_notices() -> None:
     assert "Scrubber Pro" in text
     assert "33,800.00 USD" in text  # grouped as on the agreement's page (round 12)
     assert "Royalty report for Q1 2027" in text
-    assert "2027-04-30" in text
+    # Days in words (round 56): the obligation's due day, the issue day, the term.
+    assert "April 30, 2027" in text
+    assert "2027-04-30" not in text
+    assert "issued December 1, 2026" in text
+    assert "Term: January 1, 2027 to December 31, 2027 (both days included)" in " ".join(
+        text.split()
+    )
     assert "CPT © 2026 American Medical Association. All rights reserved." in text
     assert "CPT® is a registered trademark of the American Medical Association." in text
     assert "Acceptance" in text
@@ -127,11 +133,12 @@ def test_a_long_cards_sentences_follow_the_uses_working_under_the_schedules_note
 def test_an_agreement_on_any_other_card_is_drawn_byte_for_byte_as_before() -> None:
     # The digest the renderer of 395aaed3 (before round 47) drew of this document: the
     # note and the sentences add nothing to an agreement without them. An intended
-    # change to every agreement's drawing updates it, saying so.
+    # change to every agreement's drawing updates it, saying so: round 56 writes its
+    # days in words ("issued December 1, 2026", the term, Schedule B's due days).
     drawn = render_agreement_pdf(_document())
     assert (
         hashlib.sha256(drawn).hexdigest()
-        == "3d4fe75f95c5e62dd94f741c995e6161bdb2aaeaa189b298dd6447254cfef1bc"
+        == "b4425b87ef7436a499eed991b3d2504206f24134df2de65d527c97c4a8bda6de"
     )
 
 

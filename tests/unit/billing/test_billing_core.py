@@ -159,7 +159,8 @@ def test_the_invoice_pdf_is_deterministic_and_stamped_paid_only_when_paid() -> N
     assert open_pdf == documents.render_invoice_pdf(_document("open"))
     assert "PAID" not in pdf_text(open_pdf)
     paid = pdf_text(documents.render_invoice_pdf(_document("paid")))
-    assert "PAID on 2027-01-20" in paid
+    assert "PAID on January 20, 2027" in paid  # in words (round 56)
+    assert "January 15, 2027" in paid  # its issue date
     assert "Meadowlark Practice Systems Inc." in paid
     assert "CPT © 2026 American Medical Association" in paid
     assert "Nothing is due on this invoice." in paid

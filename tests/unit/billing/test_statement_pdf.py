@@ -57,16 +57,21 @@ def test_the_pdf_reads_back_the_opening_balance_each_movement_and_the_closing_ba
     assert "Statement of account" in text
     assert "Quayside Diagnostics Ltd" in text
     assert "1 Harbour Row" in text
-    assert "Opening balance on 2027-01-01" in text
+    # Days in words where a person reads them (round 56); the ledger's Date column
+    # keeps YYYY-MM-DD, its opening and closing rows too.
+    assert "Opening balance on January 1, 2027" in text
+    assert "2027-01-01\nOpening balance" in text
     assert "INV-2027-000001" in text
     assert "INV-2027-000002" in text
     assert "CN-2027-000001" in text
     # Each day on one line of its cell, as an auditor reads it.
     assert "2027-01-02\nINV-2027-000002" in text
     assert "2027-12-01\nCN-2027-000001" in text
-    assert "Closing balance on 2027-12-31" in text
+    assert "Closing balance on December 31, 2027" in text
+    assert "2027-12-31\nClosing balance" in text
     assert "349.75 USD" in text  # 2 x (1,200.00 - 1,000.00) - 50.25
-    assert "2028-01-04 09:30 (US Central time)" in text  # the office's time (UTC until round 27)
+    # The office's time (UTC until round 27), in words since round 56.
+    assert "January 4, 2028 at 9:30 AM (US Central time)" in text
     assert "royalties for periods not yet reported or not yet invoiced" in text
 
 

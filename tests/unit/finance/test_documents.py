@@ -22,7 +22,9 @@ from tests.support.glyphs import CJK_NAMES, misdrawn
 
 def test_the_report_prints_the_months_figures_to_the_cent() -> None:
     text = pdf_text(render_monthly_report_pdf(sample_report()))
-    assert "Monthly revenue report: 2027-06" in text
+    # The month in words (round 56: "2027-06"), the day it was prepared too.
+    assert "Monthly revenue report: June 2027" in text
+    assert "prepared July 1, 2027." in text
     # Grouped as the Finance page prints them (round 12: they read "12345.67").
     for figure in ("12,345.67", "2,000.01", "10,345.66", "345.67"):
         assert figure in text

@@ -48,7 +48,7 @@ def test_a_grant_letter_names_the_requester_use_conditions_period_and_notices() 
     assert "Section guidelines for visit services" in text
     assert "1. Show the notice on every slide." in text
     assert "2. Remove the slides after the term." in text
-    assert "valid from 2027-02-03 until 2027-06-30" in text
+    assert "valid from February 3, 2027 until June 30, 2027" in text  # in words (round 56)
     # Valid from 2027: the 2027 release, copyright 2026 (`licensing.notices`).
     assert "CPT © 2026 American Medical Association. All rights reserved." in text
     assert "CPT® is a registered trademark of the American Medical Association." in text
