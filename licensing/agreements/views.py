@@ -1473,13 +1473,16 @@ def _console_agreement_page(agreement: Agreement, **extra: Any) -> tuple[str, in
     (the vendor's page said what accepting invoices; staff's said only "issued"), and
     the card that corrected its own, to reissue it on (round 55)."""
     session = db.session()
-    correction = services.correction_for(session, agreement) if agreement.state == ISSUED else None
+    # Round 56: the press only where the step would go ahead; where a correction
+    # replaced its card but the reissue is refused, why and what to do instead.
+    offer = services.reissue_offer(session, agreement)
     return _agreement_page(
         agreement,
         "agreements/console_agreement.html",
         history=audit_queries.events_for(session, "agreement", agreement.id),
         acceptance_wait=_acceptance_wait(agreement),
-        correction=None if isinstance(correction, str) else correction,
+        correction=None if isinstance(offer, str) else offer,
+        not_reissued=offer if isinstance(offer, str) else None,
         **extra,
     )
 

@@ -94,7 +94,14 @@ from licensing.agreements.services.reconsideration import (
     grant_reconsideration,
     request_reconsideration,
 )
-from licensing.agreements.services.reissue import Reissue, check_reissue, correction_for, reissue
+from licensing.agreements.services.reissue import (
+    Reissue,
+    check_reissue,
+    correction_for,
+    reissue,
+    reissue_offer,
+    reissue_refusals,
+)
 from licensing.agreements.services.renewal import start_renewal
 from licensing.agreements.services.review import (
     REVIEW_ACTIONS,
@@ -161,6 +168,8 @@ __all__ = [
     "past_term_accepted",
     "preview",
     "reissue",
+    "reissue_offer",
+    "reissue_refusals",
     "reject",
     "release_reviewer",
     "request_reconsideration",
