@@ -31,7 +31,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from licensing import confirmations, db
 from licensing.accounts import services as accounts
@@ -79,6 +79,10 @@ class ReissuedLine:
     was: Decimal | None
     now: Decimal | None
     kept: str = ""  # "set by hand on approval: <reason>", kept as it was
+    # Each card's working for the use (round 56: the confirmation said the amounts
+    # alone, so a changed tier or discount could not be told from a slip).
+    was_working: tuple[str, ...] = ()
+    working: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -246,7 +250,13 @@ def _repriced(
             lines[index] = _amended_line(line, amount, quote.currency, str(change["reason"]))
             told.append(
                 ReissuedLine(
-                    index + 1, product, was, amount, f"set by hand on approval: {change['reason']}"
+                    index + 1,
+                    product,
+                    was,
+                    amount,
+                    f"set by hand on approval: {change['reason']}",
+                    tuple(old.lines[index].explanation),
+                    tuple(lines[index].explanation),
                 )
             )
             continue
@@ -257,7 +267,16 @@ def _repriced(
                 f"{agreement.number}, so it is not reissued on it: terminate it, giving the "
                 "reason, and let the vendor apply again."
             )
-        told.append(ReissuedLine(index + 1, product, was, line.amount))
+        told.append(
+            ReissuedLine(
+                index + 1,
+                product,
+                was,
+                line.amount,
+                was_working=tuple(old.lines[index].explanation),
+                working=tuple(line.explanation),
+            )
+        )
     total = sum((line.amount for line in lines if line.amount is not None), Decimal(0))
     return dataclasses.replace(quote, lines=tuple(lines), total=total), records, tuple(told)
 
@@ -475,3 +494,14 @@ def reissue(
             agreement_link=links().agreement(new.id),
         )
         return new
+
+
+def reissuable(session: Session, ids: Sequence[int]) -> set[int]:
+    """Of the agreements `ids` (a replaced card's page's rows), those `reissue` would
+    reissue now (`reissue_refusals`), read with their organizations in one statement."""
+    if not ids:
+        return set()
+    found = session.scalars(
+        select(Agreement).where(Agreement.id.in_(ids)).options(joinedload(Agreement.organization))
+    ).all()
+    return {id_ for id_, refusal in reissue_refusals(session, found).items() if refusal is None}

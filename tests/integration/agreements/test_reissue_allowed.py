@@ -7,6 +7,8 @@ way to the corrected prices, on the console and the API alike (docs/agreements.m
 from __future__ import annotations
 
 import html
+import io
+import json
 import re
 from datetime import date
 from typing import Any
@@ -22,7 +24,7 @@ from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.errors import Conflict
 from licensing.ratecards import services as ratecards
-from tests.integration.agreements.conftest import DEVELOPMENT_USE
+from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE
 from tests.integration.pricing.conftest import example_document
 from tests.support.agreements import accept, issued_agreement
 from tests.support.factories import bearer
@@ -164,6 +166,10 @@ def test_a_correction_for_part_of_the_term_is_refused_saying_how_to_reach_the_co
     assert "Not reissued on the corrected card" in page
     assert expected in _words(page)
     assert 'name="reissue-reason"' not in page
+    # The wrong card's page links the reason, not a reissue.
+    card = _words(client.get("/console/rate-cards/2027.1").get_data(as_text=True))
+    assert f"Why {agreement.number} is not reissued" in card
+    assert f"Reissue {agreement.number}" not in card
     posted = client.post(
         f"/console/agreements/{agreement.id}/reissue", data={"reissue-reason": REASON}
     )
@@ -211,3 +217,87 @@ def test_the_agreements_list_reads_reissue_for_its_page_without_a_statement_per_
     assert at_six == at_two
     listed = _listed(client, licensing_staff)
     assert ["reissue" in listed[agreement.number] for agreement in made] == [False] + [True] * 5
+
+
+def _tiers_and_discount_corrected() -> dict[str, Any]:
+    """2027.1 corrected in distribution-software's tiers (the second's price typed
+    155.00 for 15.50, a flat fee added to the third) and the nonprofit discount (25%)."""
+    document = example_document()
+    document["version"] = "2027.2"
+    rules = {rule["id"]: rule for rule in document["rules"]}
+    tiers = rules["distribution-software"]["model"]["tiers"]
+    tiers[1]["unit_price"] = "155.00"
+    tiers[2]["flat"] = "500.00"
+    document["adjustments"][0]["discount_percent"] = "25"
+    return document
+
+
+def test_the_warning_and_the_reissue_confirmation_read_well_for_tiers_and_a_discount(
+    client: FlaskClient,
+    signed_in: Any,
+    vendor: Any,
+    licensing_staff: Any,
+    admin: Any,
+    example_card: str,
+) -> None:
+    vendor.organization.organization_type = "nonprofit"  # the nonprofit discount applies
+    db.session().commit()
+    old = issued_agreement(vendor, licensing_staff, AUTO_USE)  # 2,500 end users, graduated
+    signed_in(client, admin)
+    checked = _words(
+        client.post(
+            "/console/rate-cards/",
+            data={
+                "card": (
+                    io.BytesIO(json.dumps(_tiers_and_discount_corrected()).encode()),
+                    "c.json",
+                ),
+                "action": "check",
+            },
+            content_type="multipart/form-data",
+        ).get_data(as_text=True)
+    )
+    assert (
+        "2 prices change more than 2 times over, or from or to nothing, from 2027.1: a typed slip?"
+    ) in checked
+    # Bounds grouped as the card's page writes them; a tier's flat fee named once.
+    assert (
+        "Rule distribution-software's price per end user of the tier 101 to 1,000 is 10 times "
+        "that on 2027.1: 155.00 USD on 2027.2, 15.50 USD on 2027.1. Check it is not a slip of "
+        "a digit."
+    ) in checked
+    # A fee where there was none is no slip of a digit.
+    assert (
+        "Rule distribution-software's flat fee of the tier above 1,000 rises from nothing on "
+        "2027.1: 500.00 USD on 2027.2, 0.00 USD on 2027.1. Check it is meant, not a figure "
+        "typed in the wrong place or deleted."
+    ) in checked
+    ratecards.import_card(_tiers_and_discount_corrected(), published_by="tests")
+
+    signed_in(client, licensing_staff)
+    asked = client.post(
+        f"/console/agreements/{old.id}/reissue", data={"reissue-reason": "Tiers corrected."}
+    )
+    assert asked.status_code == 200
+    words = _words(asked.get_data(as_text=True))
+    assert "total 119,887.50 USD (it is 27,040.00 USD)" in words
+    assert (
+        "The new total is 4.4 times the old, more than 2 times over: check that rate card "
+        "2027.2 is not itself a slip (its working for each use is below) before reissuing."
+    ) in words
+    assert "Use 1 (Scrubber Pro): 27,040.00 USD on 2027.1, 119,887.50 USD on 2027.2." in words
+    # Each card's working: the tier and the discount that moved are read beside the amounts.
+    assert (
+        "Working on 2027.1: 2500 end_users, graduated: 100 x 18.50 + 900 x 15.50 + 1500 x 12.00 "
+        "= 33800.00; adjustment nonprofit: 20% off 33800.00 = 27040.00;"
+    ) in words
+    assert (
+        "Working on 2027.2: 2500 end_users, graduated: 100 x 18.50 + 900 x 155.00 + 1500 x "
+        "12.00 + flat 500.00 = 159850.00; adjustment nonprofit: 25% off 159850.00 = 119887.50;"
+    ) in words
+    # Royalties on usage only: nothing up front on either card, said once.
+    assert (
+        "Nothing is invoiced when they accept it, on either card: royalties on usage are "
+        "invoiced with their royalty reports."
+    ) in words
+    assert "0.00 USD (it is 0.00 USD)" not in words
