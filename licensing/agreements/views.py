@@ -1482,13 +1482,16 @@ def _console_agreement_page(agreement: Agreement, **extra: Any) -> tuple[str, in
     (the vendor's page said what accepting invoices; staff's said only "issued"), and
     the card that corrected its own, to reissue it on (round 55)."""
     session = db.session()
-    correction = services.correction_for(session, agreement) if agreement.state == ISSUED else None
+    # Round 56: the press only where the step would go ahead; where a correction
+    # replaced its card but the reissue is refused, why and what to do instead.
+    offer = services.reissue_offer(session, agreement)
     return _agreement_page(
         agreement,
         "agreements/console_agreement.html",
         history=audit_queries.events_for(session, "agreement", agreement.id),
         acceptance_wait=_acceptance_wait(agreement),
-        correction=None if isinstance(correction, str) else correction,
+        correction=None if isinstance(offer, str) else offer,
+        not_reissued=offer if isinstance(offer, str) else None,
         **extra,
     )
 
@@ -1589,13 +1592,34 @@ def _reissue_question(agreement: Agreement, checked: services.Reissue) -> confir
     def amount(value: Decimal | None) -> str:
         return "unpriced" if value is None else f"{money(value, currency)} {currency}"
 
-    lines = [
-        f"Use {line.use} ({line.product}): {amount(line.was)} on {checked.was_card}, "
-        f"{amount(line.now)} on {checked.card}"
-        + (f", {line.kept}, kept" if line.kept else "")
-        + "."
-        for line in checked.lines
-    ]
+    lines: list[str] = []
+    for line in checked.lines:
+        lines.append(
+            f"Use {line.use} ({line.product}): {amount(line.was)} on {checked.was_card}, "
+            f"{amount(line.now)} on {checked.card}"
+            + (f", {line.kept}, kept" if line.kept else "")
+            + "."
+        )
+        # Round 56: each card's working, so a tier or discount the correction changed
+        # is read beside the amounts (they alone could not tell it from a slip).
+        lines += [
+            f"Working on {card}: {'; '.join(working)}."
+            for card, working in (
+                (checked.was_card, line.was_working),
+                (checked.card, line.working),
+            )
+            if working
+        ]
+    if checked.due or checked.was_due:
+        due = (
+            f"Invoiced when they accept it: {amount(checked.due)} (it is "
+            f"{amount(checked.was_due)})."
+        )
+    else:
+        due = (
+            "Nothing is invoiced when they accept it, on either card: royalties on usage are "
+            "invoiced with their royalty reports."
+        )
     return confirm.Confirmation(
         title=f"Reissue agreement {agreement.number} on rate card {checked.card}?",
         consequences=[
@@ -1603,9 +1627,9 @@ def _reissue_question(agreement: Agreement, checked: services.Reissue) -> confir
             f"A new agreement, with a new number and PDF, is issued to "
             f"{checked.organization} for the same uses and term, priced on {checked.card}: "
             f"total {amount(checked.total)} (it is {amount(checked.was_total)}).",
+            *_many_times(checked, current_config().price_change_ratio),
             *lines,
-            f"Invoiced when they accept it: {amount(checked.due)} (it is "
-            f"{amount(checked.was_due)}).",
+            due,
             f"Agreement {agreement.number} is replaced: it stays as it was issued but can no "
             "longer be accepted. This cannot be undone.",
             f"The licensee is emailed the new agreement to accept, with the reason: "
@@ -1616,6 +1640,23 @@ def _reissue_question(agreement: Agreement, checked: services.Reissue) -> confir
         cancel_label="Keep the agreement",
         carried=[(REISSUE_CONFIRMATION, checked.confirmation)],
     )
+
+
+def _many_times(checked: services.Reissue, ratio: Decimal) -> list[str]:
+    """A reissue whose total moves more than the office's `PRICE_CHANGE_RATIO` times
+    over, as the card check warns of a figure (round 56): said before the uses, so a
+    correction that is itself a slip is caught before the licensee is sent it."""
+    was, now = checked.was_total, checked.total
+    if not was or not now or max(was / now, now / was) <= ratio:
+        return []
+    times = max(was / now, now / was).quantize(Decimal("0.1"))
+    said = f"{times:f}".removesuffix(".0")
+    how = f"{said} times" if now > was else f"1/{said} of"
+    return [
+        f"The new total is {how} the old, more than {ratio.normalize():f} times over: check "
+        f"that rate card {checked.card} is not itself a slip (its working for each use is "
+        "below) before reissuing."
+    ]
 
 
 def _agreement_page_url(agreement: Agreement) -> str:

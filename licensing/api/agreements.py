@@ -7,6 +7,7 @@ accept, send the SHA-256 of the PDF you read: it must be the stored one.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -208,7 +209,12 @@ class AgreementSchema(ApiSchema):
         }
 
     def _allowed(self, agreement: Agreement) -> list[str]:
-        return callers_actions(AGREEMENT.allowed(agreement.state), AGREEMENT_STEP_ROUTES)
+        steps = callers_actions(AGREEMENT.allowed(agreement.state), AGREEMENT_STEP_ROUTES)
+        # Round 56: `reissue` only where the step would go ahead (it was listed for
+        # every issued agreement, the step then answering 409).
+        if "reissue" in steps and _reissue_refusal(agreement) is not None:
+            steps.remove("reissue")
+        return steps
 
     def _renewal_of(self, agreement: Agreement) -> str | None:
         return agreement.renewal_of.number if agreement.renewal_of else None
@@ -227,6 +233,35 @@ class AgreementSchema(ApiSchema):
 
     def _past_term(self, agreement: Agreement) -> str | None:
         return services.past_term(agreement, calendar.office_date(utcnow()))
+
+
+# Where a request keeps its `services.reissue_refusals` (its WSGI environ: its own,
+# where `g` may outlive it, as under a test's app context).
+REISSUE_REFUSALS = "licensing.reissue_refusals"
+
+
+def _reissue_refusals() -> dict[int, str | None]:
+    """This request's `services.reissue_refusals`, by agreement id: a list reads its
+    page's at once (`_with_reissue_refusals`), an agreement answered alone its own."""
+    found: dict[int, str | None] = request.environ.setdefault(REISSUE_REFUSALS, {})
+    return found
+
+
+def _reissue_refusal(agreement: Agreement) -> str | None:
+    """Why `reissue` would be refused now, None when it would go ahead."""
+    known = _reissue_refusals()
+    if agreement.id not in known:
+        known.update(services.reissue_refusals(db.session(), [agreement]))
+    return known.get(agreement.id, "not awaiting acceptance")
+
+
+def _with_reissue_refusals(agreements: Sequence[Agreement]) -> list[Agreement]:
+    """A page of agreements, read for `allowed_actions`' `reissue` at once when the
+    caller may reissue (staff): no statement per row."""
+    principal = access.current_principal()
+    if principal is not None and principal.is_staff:
+        _reissue_refusals().update(services.reissue_refusals(db.session(), agreements))
+    return list(agreements)
 
 
 # The list's orders (round 55: newest issued first was the only one).
@@ -277,7 +312,7 @@ def list_agreements(query: dict[str, Any]) -> ReadPage:
     order = query["sort"]
     return ReadPage(
         queries.agreements_query(states=query.get("state") or (), order=order),
-        list,
+        _with_reissue_refusals,
         window=lambda page: queries.with_live_renewal(queries.charged_page(page, order)),
     )
 

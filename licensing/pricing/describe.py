@@ -9,6 +9,7 @@ that compares two versions of a card.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date
@@ -594,7 +595,11 @@ def price_change_warnings(
             return f"rises from nothing on {old.version}:"
         if not now:
             return f"falls to nothing from {old.version}:"
-        whose = f"{old_figure} on {old.version}" if old_figure else f"that on {old.version}"
+        whose = (
+            f"{_figure_words(old_figure)} on {old.version}"
+            if old_figure
+            else f"that on {old.version}"
+        )
         return f"is {_ratio_words(then, now)} {whose}:"
 
     for rule in new.rules:
@@ -605,9 +610,9 @@ def price_change_warnings(
             if not _warned(then, now, ratio):
                 continue
             sentence = (
-                f"Rule {rule.id}'s {figure} {changed(then, now, compared.old_figure)} "
-                f"{said(now, figure)} on {new.version}, {said(then, figure)} on {old.version}. "
-                "Check it is not a slip of a digit."
+                f"Rule {rule.id}'s {_figure_words(figure)} "
+                f"{changed(then, now, compared.old_figure)} {said(now, figure)} on "
+                f"{new.version}, {said(then, figure)} on {old.version}. {_check(then, now)}"
             )
             warnings.append(PriceChangeWarning(rule.id, figure, then, now, sentence))
     discounts = {adjustment.id: adjustment for adjustment in old.adjustments}
@@ -624,13 +629,31 @@ def price_change_warnings(
         sentence = (
             f"Discount {adjustment.id}'s {DISCOUNT_FIGURE} "
             f"{changed(then, now, '')} {said(now, DISCOUNT_FIGURE)} on "
-            f"{new.version}, {said(then, DISCOUNT_FIGURE)} on {old.version}.{free} Check it is "
-            "not a slip of a digit."
+            f"{new.version}, {said(then, DISCOUNT_FIGURE)} on {old.version}.{free} "
+            f"{_check(then, now)}"
         )
         warnings.append(
             PriceChangeWarning(adjustment.id, DISCOUNT_FIGURE, then, now, sentence, discount=True)
         )
     return warnings
+
+
+def _check(then: Decimal, now: Decimal) -> str:
+    """What a warning asks the owner to check: a figure many times over is a digit
+    typed too many or too few; one from or to nothing is no such slip (round 56: it
+    said so of a fee deleted or first charged), but a figure put in or left out."""
+    if then and now:
+        return "Check it is not a slip of a digit."
+    return "Check it is meant, not a figure typed in the wrong place or deleted."
+
+
+def _figure_words(figure: str) -> str:
+    """A figure's name as a warning's sentence says it (round 56): a tier's flat fee is
+    "flat fee of the tier ..." (it read "tier flat fee of the tier ...") and a tier's
+    bounds are grouped in thousands as the card's page writes them ("101 to 1,000").
+    The figure's own name (the API's `figure`) is unchanged."""
+    words = figure.replace("tier flat fee of the tier", "flat fee of the tier")
+    return re.sub(r"\b\d{4,}\b", lambda digits: f"{int(digits.group()):,}", words)
 
 
 # --- a card that runs long: what proration makes of its prorated amounts ------------------

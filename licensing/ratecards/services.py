@@ -301,7 +301,13 @@ def request_from(data: dict[str, Any]) -> QuoteRequest:
 def quote(request: QuoteRequest, *, breakdowns: bool = True) -> Quote:
     """Price a request with the card it names, or the card in effect on its start
     date. `breakdowns=False` for an answer that is shown, never kept (`price`)."""
-    card = _card_for(request, _catalogue())
+    return quote_on(_card_for(request, _catalogue()), request, breakdowns=breakdowns)
+
+
+def quote_on(card: RateCard, request: QuoteRequest, *, breakdowns: bool = True) -> Quote:
+    """`quote(request)` on a parsed card the caller holds (one of a catalogue it read
+    once: a reissue's check of a page of agreements prices each without asking the
+    database again which cards are published)."""
     try:
         return price(card, request, breakdowns=breakdowns)
     except QuoteInputError as invalid:

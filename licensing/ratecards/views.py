@@ -27,6 +27,7 @@ from wtforms.validators import DataRequired
 
 from licensing import access, arguments, calendar, db, errors, limits, words
 from licensing.agreements import card_effect, priced_on
+from licensing.agreements import services as agreement_services
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.money import format_quantity, price_in_words
@@ -392,6 +393,17 @@ def detail(version: str) -> str:
     # Round 54: a corrected card's own page said nothing of its correction, nor of
     # the applications and agreements it priced, which keep its prices.
     replaced_by = queries.replaced_by(every).get(version)
+    priced = priced_on.priced_on(db.session(), version)
+    principal = access.current_principal()
+    # Round 56: a row links the reissue only where it would go ahead (every agreement
+    # awaiting acceptance was linked, the step then refusing some).
+    reissuable = (
+        agreement_services.reissuable(
+            db.session(), [row.id for row in priced.agreements if row.state == "issued"]
+        )
+        if replaced_by and principal is not None and principal.has_role("licensing")
+        else set()
+    )
     return render_template(
         "ratecards/detail.html",
         stored=stored,
@@ -400,7 +412,8 @@ def detail(version: str) -> str:
         replaced_since=max(
             (c.published_at for c in every if c.version in (replaced_by or ())), default=None
         ),
-        priced=priced_on.priced_on(db.session(), version),
+        priced=priced,
+        reissuable=reissuable,
         rules=rules,
         adjustments=adjustments,
         others=others,

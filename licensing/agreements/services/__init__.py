@@ -99,7 +99,15 @@ from licensing.agreements.services.reconsideration import (
     grant_reconsideration,
     request_reconsideration,
 )
-from licensing.agreements.services.reissue import Reissue, check_reissue, correction_for, reissue
+from licensing.agreements.services.reissue import (
+    Reissue,
+    check_reissue,
+    correction_for,
+    reissuable,
+    reissue,
+    reissue_offer,
+    reissue_refusals,
+)
 from licensing.agreements.services.renewal import start_renewal
 from licensing.agreements.services.review import (
     REVIEW_ACTIONS,
@@ -170,7 +178,10 @@ __all__ = [
     "past_term",
     "past_term_accepted",
     "preview",
+    "reissuable",
     "reissue",
+    "reissue_offer",
+    "reissue_refusals",
     "reject",
     "release_reviewer",
     "request_reconsideration",

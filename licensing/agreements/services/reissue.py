@@ -24,19 +24,20 @@ credit note for the difference).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
 
 from licensing import confirmations, db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import issuing
-from licensing.agreements.models import MODIFIED, Agreement, Application
+from licensing.agreements.models import MODIFIED, Agreement, Application, QuoteVersion
 from licensing.agreements.services._common import (
     _issue_agreement,
     _licensing_step,
@@ -53,10 +54,10 @@ from licensing.calendar import day_text
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.links import links
 from licensing.money import format_amount, in_words
-from licensing.pricing import Quote
+from licensing.pricing import Quote, RateCard
 from licensing.ratecards import queries as ratecard_queries
 from licensing.ratecards import services as ratecards
-from licensing.ratecards.models import RateCardRecord
+from licensing.ratecards.queries import Catalogue
 
 # What a reissue's confirmation binds, and how its refusals are worded
 # (`licensing.confirmations`).
@@ -79,6 +80,10 @@ class ReissuedLine:
     was: Decimal | None
     now: Decimal | None
     kept: str = ""  # "set by hand on approval: <reason>", kept as it was
+    # Each card's working for the use (round 56: the confirmation said the amounts
+    # alone, so a changed tier or discount could not be told from a slip).
+    was_working: tuple[str, ...] = ()
+    working: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -117,39 +122,81 @@ def _not_reissued(agreement: Agreement) -> str:
     )
 
 
-def correction_for(session: Session, agreement: Agreement) -> RateCardRecord | str:
+def correction_for(session: Session, agreement: Agreement) -> RateCard | str:
     """The published card that corrected the agreement's own for its term: the card
     in effect on the term's first day, when the agreement's card is replaced for every
     day of its period (`queries.replaced_by`) and that card is one of its replacements
     and covers the whole term; else why there is none, in a sentence."""
-    cards = ratecard_queries.all_cards(session)
-    takers = ratecard_queries.replaced_by(cards).get(agreement.rate_card)
-    if not takers:
+    return _correction(ratecard_queries.catalogue(session), agreement)
+
+
+def _correction(cards: Catalogue, agreement: Agreement) -> RateCard | str:
+    replaced = cards.replacement(agreement.rate_card)
+    if replaced is None:
         return (
             f"Rate card {agreement.rate_card}, which priced agreement {agreement.number}, is "
             "not replaced by a correction, so there is no corrected card to reissue it on."
         )
-    card = ratecard_queries.in_effect(session, agreement.term_start)
-    if card is None or card.version not in takers or card.effective_to < agreement.term_end:
+    takers = replaced[0]
+    card = cards.in_effect(agreement.term_start)
+    if card is not None and card.version in takers and card.effective_to >= agreement.term_end:
+        return card
+    parts = _parts(cards, agreement)
+    if card is None or card.version not in takers or len(parts) < 2:
         return (
-            f"Rate card {agreement.rate_card} is replaced by {' and '.join(takers)}, but no "
-            f"one of them covers the agreement's whole term ({agreement.term_start} to "
+            f"Rate card {agreement.rate_card} is replaced by {' and '.join(takers)}, but none "
+            f"of them is in effect for the agreement's whole term ({agreement.term_start} to "
             f"{agreement.term_end}), so it cannot be priced on the correction: terminate it, "
             "giving the reason, and let the vendor apply again."
         )
-    return card
+    # Round 56: a correction for part of the term (the wrong card's period split between
+    # cards, the term across them). An agreement is priced on one card whose period
+    # holds its whole term (the pricing contract), so no one agreement prices it at the
+    # corrected prices; reissuing it for the covered part alone would shorten a license
+    # the licensee applied for without asking them. Refused, saying exactly what would
+    # license the same term at the corrected prices: an application for each part.
+    across = "both" if len(parts) == 2 else f"{len(parts)} of them"
+    priced = ", ".join(f"{version} from {first} to {last}" for version, first, last in parts)
+    each = ", ".join(f"{first} to {last}" for _version, first, last in parts)
+    return (
+        f"Rate card {agreement.rate_card} is corrected by {' and '.join(takers)}, and the "
+        f"term of agreement {agreement.number} ({agreement.term_start} to "
+        f"{agreement.term_end}) runs across {across} ({priced}). An agreement is priced on "
+        "one card whose period holds its whole term, so it is not reissued for part of it. "
+        "To license the term at the corrected prices, terminate it, giving the reason, and "
+        f"let the vendor apply once for each part ({each}): each is priced on its own card. "
+        f"Until it is terminated, the licensee can still accept it at its price on "
+        f"{agreement.rate_card}."
+    )
+
+
+def _parts(cards: Catalogue, agreement: Agreement) -> list[tuple[str, date, date]]:
+    """The agreement's term cut where the card in effect changes: each part's card (as a
+    quote naming no card prices a term from the part's first day), first and last day."""
+    parts: list[tuple[str, date, date]] = []
+    day = agreement.term_start
+    while day <= agreement.term_end:
+        card = cards.in_effect(day)
+        if card is None:
+            return []
+        last = min(card.effective_to, agreement.term_end)
+        parts.append((card.version, day, last))
+        day = last + timedelta(days=1)
+    return parts
 
 
 def _repriced(
-    session: Session, agreement: Agreement, card: RateCardRecord, reason: str
+    agreement: Agreement, card: RateCard, reason: str, *, named: bool = True
 ) -> tuple[Quote, list[dict[str, Any]], tuple[ReissuedLine, ...]]:
     """The agreement's uses and term priced on `card`, staff's amounts kept, with the
-    modifications the new quote version records and each use's amounts."""
+    modifications the new quote version records and each use's amounts; refused as
+    the step refuses. `named=False` leaves the uses' product names out (a page's check
+    of many agreements: their applications are not read)."""
     version = agreement.quote
     old = Quote.from_snapshot(version.snapshot)
     assert old.request is not None
     try:
-        quote = ratecards.quote(dataclasses.replace(old.request, rate_card=card.version))
+        quote = ratecards.quote_on(card, dataclasses.replace(old.request, rate_card=card.version))
     except InvalidInput as invalid:
         problems = "; ".join(" ".join(texts) for texts in invalid.errors.values())
         raise Conflict(
@@ -183,7 +230,7 @@ def _repriced(
     ]
     lines = list(quote.lines)
     told: list[ReissuedLine] = []
-    uses = agreement.application.uses
+    uses = agreement.application.uses if named else []
     for index in licensed:
         line, was = lines[index], old.lines[index].amount
         product = uses[index].product_name if index < len(uses) else ""
@@ -204,17 +251,33 @@ def _repriced(
             lines[index] = _amended_line(line, amount, quote.currency, str(change["reason"]))
             told.append(
                 ReissuedLine(
-                    index + 1, product, was, amount, f"set by hand on approval: {change['reason']}"
+                    index + 1,
+                    product,
+                    was,
+                    amount,
+                    f"set by hand on approval: {change['reason']}",
+                    tuple(old.lines[index].explanation),
+                    tuple(lines[index].explanation),
                 )
             )
             continue
         if line.amount is None:
             raise Conflict(
-                f"Rate card {card.version} prices no use {index + 1} ({product}) of agreement "
+                f"Rate card {card.version} prices no use {index + 1}"
+                f"{f' ({product})' if product else ''} of agreement "
                 f"{agreement.number}, so it is not reissued on it: terminate it, giving the "
                 "reason, and let the vendor apply again."
             )
-        told.append(ReissuedLine(index + 1, product, was, line.amount))
+        told.append(
+            ReissuedLine(
+                index + 1,
+                product,
+                was,
+                line.amount,
+                was_working=tuple(old.lines[index].explanation),
+                working=tuple(line.explanation),
+            )
+        )
     total = sum((line.amount for line in lines if line.amount is not None), Decimal(0))
     return dataclasses.replace(quote, lines=tuple(lines), total=total), records, tuple(told)
 
@@ -234,18 +297,90 @@ def _standing_refusal(agreement: Agreement) -> str:
     return f"agreement {agreement.number} is not reissued (terminate it, giving the reason)"
 
 
+def _refusal(cards: Catalogue, agreement: Agreement) -> RateCard | str:
+    """The refusals of a reissue before it is priced, in order (the state, the
+    organization's standing, the correction), read from what is loaded: the card to
+    reissue on, or why not."""
+    if agreement.state != ISSUED:
+        return _not_reissued(agreement)
+    try:
+        accounts.ensure_licensable(agreement.organization, _standing_refusal(agreement))
+    except Conflict as refused:
+        return refused.detail
+    return _correction(cards, agreement)
+
+
 def _checked(
     session: Session, agreement: Agreement, reason: str
-) -> tuple[RateCardRecord, Quote, list[dict[str, Any]], tuple[ReissuedLine, ...]]:
+) -> tuple[RateCard, Quote, list[dict[str, Any]], tuple[ReissuedLine, ...]]:
     """The refusals of a reissue, in order, and what it would price."""
-    if agreement.state != ISSUED:
-        raise Conflict(_not_reissued(agreement))
-    accounts.ensure_licensable(agreement.organization, _standing_refusal(agreement))
-    card = correction_for(session, agreement)
+    card = _refusal(ratecard_queries.catalogue(session), agreement)
     if isinstance(card, str):
         raise Conflict(card)
-    quote, records, lines = _repriced(session, agreement, card, reason)
+    quote, records, lines = _repriced(agreement, card, reason)
     return card, quote, records, lines
+
+
+def reissue_offer(session: Session, agreement: Agreement) -> RateCard | str | None:
+    """What the agreement's console page says of reissuing it (round 56): None when
+    there is nothing to say (not awaiting acceptance, or its card replaced by no
+    correction), the card it would be reissued on when `reissue` would go ahead now,
+    else the step's refusal (a correction for part of its term, a suspended or closed
+    organization, a correction pricing its uses otherwise), so the page says why
+    instead of offering a press that answers 409."""
+    cards = ratecard_queries.catalogue(session)
+    if agreement.state != ISSUED or cards.replacement(agreement.rate_card) is None:
+        return None
+    card = _refusal(cards, agreement)
+    if isinstance(card, str):
+        return card
+    try:
+        _repriced(agreement, card, "")
+    except Conflict as refused:
+        return refused.detail
+    return card
+
+
+def reissue_refusals(session: Session, agreements: Sequence[Agreement]) -> dict[int, str | None]:
+    """For each agreement awaiting acceptance among `agreements`, by id: None when
+    `reissue` would go ahead now, else why not (its 409's detail), so `allowed_actions`
+    lists `reissue` only where the step is allowed (round 56: it listed it for every
+    issued agreement). In statements that do not grow with the agreements: the
+    catalogue of published cards (one, or none while it is current) and the quote
+    versions of those whose card a correction replaced (one); their organizations are
+    the ones loaded with them (the lists join them), and each is priced in memory."""
+    issued = [agreement for agreement in agreements if agreement.state == ISSUED]
+    if not issued:
+        return {}
+    cards = ratecard_queries.catalogue(session)
+    refusals: dict[int, str | None] = {}
+    priced: list[tuple[Agreement, RateCard]] = []
+    for agreement in issued:
+        card = _refusal(cards, agreement)
+        if isinstance(card, str):
+            refusals[agreement.id] = card
+        else:
+            priced.append((agreement, card))
+    # Into the session, where each `agreement.quote` then finds its own (held here: the
+    # session keeps only weak references to what it loaded).
+    quotes = (
+        session.scalars(
+            select(QuoteVersion).where(
+                QuoteVersion.id.in_(sorted({agreement.quote_id for agreement, _ in priced}))
+            )
+        ).all()
+        if priced
+        else []
+    )
+    for agreement, card in priced:
+        try:
+            _repriced(agreement, card, "", named=False)
+        except Conflict as refused:
+            refusals[agreement.id] = refused.detail
+        else:
+            refusals[agreement.id] = None
+    del quotes
+    return refusals
 
 
 def check_reissue(
@@ -371,3 +506,14 @@ def reissue(
             agreement_link=links().agreement(new.id),
         )
         return new
+
+
+def reissuable(session: Session, ids: Sequence[int]) -> set[int]:
+    """Of the agreements `ids` (a replaced card's page's rows), those `reissue` would
+    reissue now (`reissue_refusals`), read with their organizations in one statement."""
+    if not ids:
+        return set()
+    found = session.scalars(
+        select(Agreement).where(Agreement.id.in_(ids)).options(joinedload(Agreement.organization))
+    ).all()
+    return {id_ for id_, refusal in reissue_refusals(session, found).items() if refusal is None}

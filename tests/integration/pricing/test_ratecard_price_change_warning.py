@@ -205,6 +205,6 @@ def test_the_offices_ratio_decides_what_is_warned_of(
     ).get_data(as_text=True)
     words = _words(page)
     assert (
-        "2 prices change more than 20 times over or from or to nothing from 2027.1: a typed slip?"
+        "2 prices change more than 20 times over, or from or to nothing, from 2027.1: a typed slip?"
     ) in words
     assert "Discount nonprofit" not in words  # 5 times: under the office's 20

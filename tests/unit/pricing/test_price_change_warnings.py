@@ -64,7 +64,7 @@ def test_a_fall_a_tier_price_a_minimum_and_a_percent_are_each_warned_of_in_rule_
         ("translation", "part 2's percent of revenue", "5", "50"),
     ]
     assert warnings[1].sentence == (
-        "Rule distribution-software's price per end user of the tier 101 to 1000 is 1/10 of "
+        "Rule distribution-software's price per end user of the tier 101 to 1,000 is 1/10 of "
         "that on 2027.1: 1.55 on 2028.1, 15.50 on 2027.1. Check it is not a slip of a digit."
     )
     assert warnings[2].sentence.startswith(
@@ -124,8 +124,8 @@ def test_a_tier_whose_bounds_moved_is_compared_with_the_tier_holding_its_first_q
         ("price per member of the tier up to 50000", "0.045", "0.45"),
     ]
     assert warnings[0].sentence == (
-        "Rule distribution-payer's price per member of the tier up to 50000 is 10 times "
-        "price per member of the tier up to 100000 on 2027.1: 0.45 USD on 2028.1, 0.045 USD on "
+        "Rule distribution-payer's price per member of the tier up to 50,000 is 10 times "
+        "price per member of the tier up to 100,000 on 2027.1: 0.45 USD on 2028.1, 0.045 USD on "
         "2027.1. Check it is not a slip of a digit."
     )
     # A bound itself moved tenfold (1000000 typed for 100000) is warned of as a count.
@@ -160,11 +160,13 @@ def test_a_figure_rising_from_nothing_or_falling_to_nothing_is_warned_of_without
     ]
     assert warnings[0].sentence == (
         "Rule development's flat fee falls to nothing from 2027.1: 0.00 USD on 2028.1, "
-        "2,500.00 USD on 2027.1. Check it is not a slip of a digit."
+        "2,500.00 USD on 2027.1. Check it is meant, not a figure typed in the wrong place or "
+        "deleted."
     )
     assert warnings[1].sentence == (
         "Rule distribution-print's tier flat fee rises from nothing on 2027.1: 5,000.00 USD "
-        "on 2028.1, 0.00 USD on 2027.1. Check it is not a slip of a digit."
+        "on 2028.1, 0.00 USD on 2027.1. Check it is meant, not a figure typed in the wrong "
+        "place or deleted."
     )
 
 
