@@ -93,8 +93,8 @@ def test_the_statement_of_an_organization_named_in_thai_and_hebrew_keeps_its_per
     data = billing.render_statement_pdf(statement, issuer="CPT Licensing Office|1 Example Plaza")
     shown = "".join(shown_in_order(data))
     # The subtitle, and the running footer: the name, then the period.
-    assert f"{THAI} םולש, 2027-01-01 to 2027-12-31 (USD)" in shown
-    assert f"{THAI} םולש: statement 2027-01-01 to 2027-12-31" in shown
+    assert f"{THAI} םולש, January 1, 2027 to December 31, 2027 (USD)" in shown
+    assert f"{THAI} םולש: statement January 1, 2027 to December 31, 2027" in shown
     assert ",םולש" not in shown
 
 

@@ -98,7 +98,7 @@ def test_a_refund_webhook_naming_two_refunds_and_the_refund_reconciliation_both_
     now = datetime.now(UTC)
 
     def webhook() -> str:
-        return webhooks._Applying(event, INTENT, None, statuses, None, None, now)().outcome
+        return webhooks._Applying(event, INTENT, None, statuses, None, None, None, now)().outcome
 
     def reconciliation() -> int:
         report = services.reconcile_refunds(
