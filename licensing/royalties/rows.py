@@ -351,7 +351,11 @@ def _country(value: Any, path: str, problems: Problems) -> str:
         return ""
     code = value.strip().upper() if isinstance(value, str) else ""
     if code not in COUNTRIES:
-        problems.add(path, "Not an ISO 3166-1 alpha-2 country code (such as US, CA or DE).")
+        message = "Not an ISO 3166-1 alpha-2 country code (such as US, CA or DE)."
+        if len(code) == 3 and code.isascii() and code.isalpha():
+            # Round 56: a vendor's file said USA, as many systems export it.
+            message += f" {code} has three letters: give the two-letter code, as US for USA."
+        problems.add(path, message)
         return ""
     return code
 

@@ -139,3 +139,23 @@ def test_a_csv_figure_grouped_in_thousands_is_refused_with_how_to_write_it(
         refused_revenue
     )
     assert reports_of(agreement) == []
+
+
+def test_a_three_letter_country_code_is_refused_with_the_two_letter_one_asked_for(
+    client: FlaskClient, signed_in: Any, vendor: Any, active_agreement: Any
+) -> None:
+    # Round 56: the walk's file said USA, and the refusal named the standard alone.
+    agreement = active_agreement(vendor, SOFTWARE)
+    content = (
+        "line,customer_id,customer_name,country,unit,quantity,revenue\n"
+        "1,A,Clinic A,USA,end_users,12,\n"
+    )
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        refused = previewed_csv(client, agreement, 1, content)
+    assert refused.status_code == 422
+    assert (
+        "Line 2 of the file, country: Not an ISO 3166-1 alpha-2 country code (such as US, CA "
+        "or DE). USA has three letters: give the two-letter code, as US for USA."
+    ) in text_of(refused)
+    assert reports_of(agreement) == []
