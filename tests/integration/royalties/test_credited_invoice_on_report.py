@@ -2,7 +2,8 @@
 linked only the note's PDF: the vendor could not tell which invoice it lowered, nor
 what was left to pay on it, without opening every invoice; and the invoice's credit
 notes named the report only in words. Each page now links the other
-(docs/royalty-report-pages.md)."""
+(docs/royalty-report-pages.md), and the dashboard says how much of an invoice to pay
+was credited (docs/list-pages.md)."""
 
 from __future__ import annotations
 
@@ -76,3 +77,23 @@ def test_an_invoices_credit_note_links_the_report_that_issued_it(
     body = response.get_data(as_text=True)
     assert f'href="/portal/royalty-reports/report/{amended.id}"' in body
     assert f"From royalty report {amended.reference}" in text_of(response)
+
+
+def test_the_dashboard_says_how_much_of_an_invoice_to_pay_was_credited(
+    client: FlaskClient,
+    signed_in: SignIn,
+    vendor: Any,
+    active_agreement: Any,
+    file_report: Any,
+) -> None:
+    _amended, credit = _second_quarter_lowered(
+        file_report, vendor, active_agreement(vendor, SOFTWARE)
+    )
+    invoice = db.session().get(Invoice, credit.invoice_id)
+    assert invoice is not None
+    with time_machine.travel(AFTER[2], tick=False):
+        page = text_of(signed_in(client, vendor).get("/portal/"))
+    assert (
+        f"Invoice {invoice.number} to pay {invoice.balance_due:,.2f} USD due {invoice.due_date} "
+        f"({credit.amount:,.2f} of its {invoice.total:,.2f} USD credited)"
+    ) in page
