@@ -535,6 +535,12 @@ def _invoice_waiting(invoice: Invoice, dispute: PaymentDispute | None, today: da
             since=dispute.disputed_at,
         )
     detail = f"{amount} due {invoice.due_date}"
+    if invoice.amount_credited > 0:
+        # Round 56: a credited invoice read "77.50 USD due" beside its 232.50 USD total
+        # elsewhere, and the vendor could not tell where the rest had gone.
+        credited = money(invoice.amount_credited, invoice.currency)
+        total = money(invoice.total, invoice.currency)
+        detail += f" ({credited} of its {total} {invoice.currency} credited)"
     if dispute is not None:
         detail = f"{amount} owed again after your bank's dispute, due {dispute.owed_again_on}"
     elif overdue := invoice.days_overdue(today):

@@ -1209,10 +1209,20 @@ def report_count_of(session: Session, organization_id: int) -> int:
     return int(session.scalar(statement) or 0)
 
 
-def credit_notes_of(session: Session, report: RoyaltyReport) -> list[tuple[str, int | None]]:
-    """The credit notes the report issued, as it names them, each with its id (for
-    its PDF's link) in one query."""
-    return credit_notes_of_reports(session, [report]).get(report.id, [])
+def credits_of(session: Session, report: RoyaltyReport) -> list[CreditNote]:
+    """The credit notes the report issued, each with the invoice it credits (round 56:
+    the report's page names the invoice and what is left to pay on it), in issue
+    order."""
+    if not report.credit_notes:
+        return []
+    return list(
+        session.scalars(
+            select(CreditNote)
+            .where(CreditNote.number.in_(report.credit_notes))
+            .options(selectinload(CreditNote.invoice))
+            .order_by(CreditNote.id)
+        )
+    )
 
 
 def refunds_owed_of(session: Session, report: RoyaltyReport) -> list[CreditNote]:
@@ -1233,7 +1243,8 @@ def refunds_owed_of(session: Session, report: RoyaltyReport) -> list[CreditNote]
 def credit_notes_of_reports(
     session: Session, reports: Iterable[RoyaltyReport]
 ) -> dict[int, list[tuple[str, int | None]]]:
-    """`credit_notes_of` for a page's reports, by report id, in one query for all."""
+    """The credit notes each of a page's reports issued, as it names them, each with its
+    id (for its PDF's link), by report id, in one query for all."""
     named = {report.id: report.credit_notes for report in reports if report.credit_notes}
     numbers = {number for notes in named.values() for number in notes}
     if not numbers:

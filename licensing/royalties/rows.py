@@ -28,7 +28,7 @@ import ijson
 from licensing import words
 from licensing.accounts.countries import COUNTRIES
 from licensing.errors import RepeatedKey
-from licensing.money import format_quantity
+from licensing.money import format_quantity, ungrouped
 from licensing.streaming import csv_cell, csv_cell_read
 from licensing.words import humanize
 
@@ -138,6 +138,19 @@ def _text(value: Any, path: str, limit: int, problems: Problems, what: str) -> s
     return cleaned
 
 
+def _grouped_hint(value: Any) -> str:
+    """How to write a figure grouped in thousands ("1,200"), which the rows form reads
+    but a file or the API does not (their figures are the contract's plain ones):
+    round 56's vendor read "Must be a whole number" of 1,200 and could not tell why."""
+    if not isinstance(value, str):
+        return ""
+    text = value.strip()
+    plain = ungrouped(text)
+    if plain == text:
+        return ""
+    return f" Write it without thousands separators: {plain}, not {text}."
+
+
 def _whole(value: Any, path: str, problems: Problems) -> int | None:
     if isinstance(value, bool):
         problems.add(path, "Must be a whole number, 0 or more.")
@@ -147,7 +160,7 @@ def _whole(value: Any, path: str, problems: Problems) -> int | None:
     elif isinstance(value, str) and _WHOLE_TEXT.fullmatch(_unsigned_zero(value.strip())):
         number = int(_unsigned_zero(value.strip()))
     else:
-        problems.add(path, "Must be a whole number, 0 or more.")
+        problems.add(path, "Must be a whole number, 0 or more." + _grouped_hint(value))
         return None
     if number < 0:
         problems.add(path, "Must be a whole number, 0 or more.")
@@ -184,7 +197,7 @@ def _revenue(value: Any, path: str, problems: Problems) -> Decimal | None:
             return None
         value = format(Decimal(value), "f")
     if not isinstance(value, str) or not _DECIMAL_TEXT.fullmatch(_unsigned_zero(value.strip())):
-        problems.add(path, message)
+        problems.add(path, message + _grouped_hint(value))
         return None
     try:
         return Decimal(_unsigned_zero(value.strip()))
@@ -338,7 +351,11 @@ def _country(value: Any, path: str, problems: Problems) -> str:
         return ""
     code = value.strip().upper() if isinstance(value, str) else ""
     if code not in COUNTRIES:
-        problems.add(path, "Not an ISO 3166-1 alpha-2 country code (such as US, CA or DE).")
+        message = "Not an ISO 3166-1 alpha-2 country code (such as US, CA or DE)."
+        if len(code) == 3 and code.isascii() and code.isalpha():
+            # Round 56: a vendor's file said USA, as many systems export it.
+            message += f" {code} has three letters: give the two-letter code, as US for USA."
+        problems.add(path, message)
         return ""
     return code
 

@@ -467,8 +467,8 @@ def _filed_message(filing: Filing) -> str:
         )
         return (
             f"Report filed. The royalty is {-filing.total_due:,.2f} {filing.currency} lower: "
-            f"{named} issued against the agreement's royalty invoices. Invoices shows "
-            "what is left to pay, and any refund due."
+            f"{named} issued against the agreement's royalty invoices. Below, each "
+            "names the invoice it lowers and what is left to pay on it, and any refund due."
         )
     return "Report filed. Nothing is due for this period."
 
@@ -489,7 +489,7 @@ def portal_report(report_id: int) -> str:
         invoice=_invoice_of(report),
         filed_late=_filed_late(report, filing.period.due_on),
         **_corrections_late(report),
-        credit_notes=queries.credit_notes_of(db.session(), report),
+        credit_notes=queries.credits_of(db.session(), report),
         refunds_owed=queries.refunds_owed_of(db.session(), report),
     )
 
@@ -863,7 +863,7 @@ def console_report(report_id: int) -> Page:
         invoice=_invoice_of(report),
         filed_late=_filed_late(report, filing.period.due_on),
         **_corrections_late(report),
-        credit_notes=queries.credit_notes_of(db.session(), report),
+        credit_notes=queries.credits_of(db.session(), report),
         refunds_owed=queries.refunds_owed_of(db.session(), report),
         review_actions=services.review_actions(report),
         errors=errors,

@@ -265,7 +265,23 @@ def reference_ref(text: str | None) -> RecordRef | None:
     return record_ref(*named) if named else None
 
 
+# A record's reference inside stored words: RR-000004, INV-2027-000001.
+_REFERENCE_IN_TEXT = re.compile(r"\b[A-Z]{2,4}-(?:\d{4}-)?\d{6}\b")
+
+
+def named_in(text: str | None, entity_type: str) -> RecordRef | None:
+    """The first record of `entity_type` that stored words name by its reference, as
+    a link: a credit note's reason names the royalty report that issued it (round 56:
+    the invoice's page said so only in words)."""
+    for token in _REFERENCE_IN_TEXT.findall(text or ""):
+        named = find_reference(token)
+        if named and named[0] == entity_type:
+            return record_ref(*named)
+    return None
+
+
 def register(app: Flask) -> None:
+    app.jinja_env.globals["named_in"] = named_in
     app.jinja_env.globals["record_refs"] = record_refs
     app.jinja_env.globals["record_ref"] = record_ref
     app.jinja_env.globals["record_url"] = record_url

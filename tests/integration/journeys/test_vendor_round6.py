@@ -105,7 +105,10 @@ def test_an_amendment_that_lowers_the_royalty_names_its_credit_note_and_what_it_
     assert "Credit notes CN-" not in text
     # 100 end users fewer, at 12.00 each.
     assert "The royalty is 1,200.00 USD lower: credit note CN-" in text
-    assert "Invoices shows what is left to pay, and any refund due." in text
+    # Round 56: "Invoices shows what is left to pay" sent the vendor to another page;
+    # the report's own page now names each invoice lowered and what is left on it.
+    assert "Below, each names the invoice it lowers and what is left to pay on it" in text
+    assert "off invoice INV-" in text
 
 
 def test_the_acceptance_email_gives_the_moment_at_the_office_not_in_utc(

@@ -30,6 +30,7 @@ from tests.integration.royalties.conftest import (
     stored_rows,
     typed,
 )
+from tests.support.pages import text_of
 
 ROW_MESSAGE = "Must be an amount of 0 or more, such as 1250.00"
 
@@ -108,3 +109,53 @@ def test_a_csv_file_keeps_the_contracts_plain_figures(
         refused = previewed_csv(client, agreement, 1, content)
     assert refused.status_code == 422
     assert ROW_MESSAGE in _page(refused)
+
+
+def test_a_csv_figure_grouped_in_thousands_is_refused_with_how_to_write_it(
+    client: FlaskClient, signed_in: Any, vendor: Any, active_agreement: Any
+) -> None:
+    # Round 56: the vendor's walk uploaded "1,200" end users, which the rows form
+    # takes; the file's refusal said only "Must be a whole number, 0 or more.", and
+    # the vendor could not tell what was wrong with 1,200.
+    agreement = active_agreement(vendor, SOFTWARE)
+    content = (
+        "line,customer_id,customer_name,country,unit,quantity,revenue\n"
+        '1,A,Clinic A,US,end_users,"1,200",\n'
+    )
+    revenue = (
+        "line,customer_id,customer_name,country,unit,quantity,revenue\n"
+        '1,A,Clinic A,US,,,"12,500.00"\n'
+    )
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        refused = previewed_csv(client, agreement, 1, content)
+        refused_revenue = previewed_csv(client, active_agreement(vendor, DATA_FILE), 1, revenue)
+    assert refused.status_code == 422
+    assert (
+        "Line 2 of the file, quantity: Must be a whole number, 0 or more. Write it without "
+        "thousands separators: 1200, not 1,200."
+    ) in text_of(refused)
+    assert "Write it without thousands separators: 12500.00, not 12,500.00." in _page(
+        refused_revenue
+    )
+    assert reports_of(agreement) == []
+
+
+def test_a_three_letter_country_code_is_refused_with_the_two_letter_one_asked_for(
+    client: FlaskClient, signed_in: Any, vendor: Any, active_agreement: Any
+) -> None:
+    # Round 56: the walk's file said USA, and the refusal named the standard alone.
+    agreement = active_agreement(vendor, SOFTWARE)
+    content = (
+        "line,customer_id,customer_name,country,unit,quantity,revenue\n"
+        "1,A,Clinic A,USA,end_users,12,\n"
+    )
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        refused = previewed_csv(client, agreement, 1, content)
+    assert refused.status_code == 422
+    assert (
+        "Line 2 of the file, country: Not an ISO 3166-1 alpha-2 country code (such as US, CA "
+        "or DE). USA has three letters: give the two-letter code, as US for USA."
+    ) in text_of(refused)
+    assert reports_of(agreement) == []
