@@ -977,6 +977,32 @@ def _payment_page(
     ), status
 
 
+@console.route("/credit-notes/<int:credit_note_id>", endpoint="credit_note_detail")
+@access.staff(*BILLING_READERS)
+def console_credit_note(credit_note_id: int) -> str:
+    """Round 56: a credit note's own page (its number linked only its PDF): whose it
+    is, the invoice it credits, its amount and reason, who issued it and when, what of
+    it came off the balance and what is owed back, the refunds that sent it (how, and
+    any the bank returned), its PDF and its history with its refunds'. The same staff
+    as its invoice's page; a vendor reads its PDF from their invoice."""
+    session = db.session()
+    credit = queries.get_credit_note(session, credit_note_id)
+    refunds = list(credit.refunds)
+    records: list[tuple[str, int]] = [("credit_note", credit.id)]
+    records += [("refund", refund.id) for refund in refunds]
+    returned = [refund for refund in refunds if refund.returned_on is not None]
+    return render_template(
+        "billing/console_credit_note.html",
+        credit=credit,
+        invoice=credit.invoice,
+        organization=session.get(Organization, credit.organization_id),
+        refunds=refunds,
+        returned=returned,
+        returned_amount=sum((refund.amount for refund in returned), Decimal(0)),
+        history=audit_queries.events_for_records(session, records),
+    )
+
+
 def _card_refund_refusal(session: Session, payment: Payment) -> str | None:
     """Why the payment's page offers no card refund (None: it offers one)."""
     if payment.method != CARD:

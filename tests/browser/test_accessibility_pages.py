@@ -900,6 +900,8 @@ def _console_billing(world: World) -> Visits:
             Visit("/console/payments/to-review"),
             Visit("/console/billing/statements-changed"),
             Visit(f"/console/payments/{i['payment']}"),
+            # Round 56: a credit note's own page.
+            Visit(f"/console/credit-notes/{i['credit_note']}"),
             Visit("/console/organizations"),
             Visit(f"/console/organizations/{i['organization']}"),
             Visit(f"/console/organizations/{i['organization']}/statement"),
