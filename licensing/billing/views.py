@@ -94,7 +94,11 @@ from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.filters import money, recorded_amounts, recorded_words
 from licensing.web.forms import PageForm, show_errors
 from licensing.web.navigation import may_open, record_url
-from licensing.web.organization_records import organization_section
+from licensing.web.organization_records import (
+    HistoryEntry,
+    organization_history,
+    organization_section,
+)
 from licensing.web.portal import WaitingItem, waiting_provider
 from licensing.web.records import described, numbered_record
 from licensing.web.scope import organization_scope, requested_organization
@@ -428,6 +432,30 @@ def _organization_invoices(session: Session, organization_id: int, limit: int) -
     invoices = list(queries.invoices(session, organization_id=organization_id, limit=limit))
     total = db.count_rows(session, queries.invoices_query(organization_id=organization_id))
     return {"invoices": invoices, "balance": balance, "invoices_total": total}
+
+
+# The invoices a reminder's row in an organization's history names; the rest counted.
+REMINDER_INVOICES_NAMED = 5
+
+
+@organization_history("billing_console.invoice_detail")
+def _organization_reminders(session: Session, organization_id: int) -> dict[int, HistoryEntry]:
+    """Round 56: the overdue reminders emailed to the organization, at the row of each
+    one's newest event, naming the invoices it reminded of (the history showed the late
+    fees emailed, an organization's event, but not the reminders: its invoices')."""
+    entries: dict[int, HistoryEntry] = {}
+    for sent in queries.reminders_sent(session, organization_id):
+        count = len(sent.invoices)
+        named = sent.invoices[:REMINDER_INVOICES_NAMED]
+        entries[sent.seq] = HistoryEntry(
+            "1 invoice reminded" if count == 1 else f"{count} invoices reminded in one email",
+            [
+                (number, url_for("billing_console.invoice_detail", invoice_id=invoice_id))
+                for invoice_id, number in named
+            ],
+            more=count - len(named),
+        )
+    return entries
 
 
 @waiting_provider(when=queries.owes_any)
