@@ -73,6 +73,7 @@ from licensing.problems import status_for as problem_status
 from licensing.web import confirm, paging
 from licensing.web.filters import recorded_words, when
 from licensing.web.forms import show_errors
+from licensing.web.organization_records import organization_history_entries
 from licensing.web.portal import YOU, WaitingItem, waiting_provider
 from licensing.web.records import described, numbered_record
 from licensing.words import at_most_characters, end_sentence, organization_type_words
@@ -1338,10 +1339,13 @@ def _organization_history(db_session: Session, organization: Organization) -> di
         if person is not None:
             link = url_for("accounts_console.user_detail", user_id=person.id)
             subjects[event.seq] = (f"{person.full_name} ({person.email})", link)
+    # Round 56: and what other features record about it (the reminders recorded
+    # against its invoices), each feature's read in one statement.
+    entries = organization_history_entries(db_session, organization.id)
     history = audit_queries.events_for_records(
-        db_session, [("organization", organization.id)], also=list(subjects)
+        db_session, [("organization", organization.id)], also=[*subjects, *entries]
     )
-    return {"history": history, "history_subjects": subjects}
+    return {"history": history, "history_subjects": subjects, "history_entries": entries}
 
 
 def _console_organization_page(

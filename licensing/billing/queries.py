@@ -16,9 +16,11 @@ from sqlalchemy import (
     Integer,
     ScalarSelect,
     Select,
+    String,
     and_,
     bindparam,
     case,
+    cast,
     func,
     inspect,
     literal,
@@ -1607,3 +1609,51 @@ def refund_list_totals(session: Session, filters: RefundFilters) -> list[RefundT
         RefundTotals(currency, count, sent or zero, returned or zero, pending or zero)
         for currency, count, sent, returned, pending in session.execute(statement)
     ]
+
+
+# The newest reminder events of an organization's invoices its history reads (a
+# reminder names at most every overdue invoice, one event each; at one reminder every
+# 7 days, 500 is a year of weekly reminders of 10 invoices, or the last of a few big).
+REMINDER_EVENTS_READ = 500
+# Events of one run are written within seconds; reminders are 7 days apart at least.
+_ONE_REMINDER = timedelta(hours=1)
+
+
+@dataclass(frozen=True)
+class ReminderSent:
+    """One overdue reminder emailed to an organization, as its invoices' events
+    recorded it: the newest event's `seq` (where its history shows it) and the
+    invoices it named, by (id, number), in number order."""
+
+    seq: int
+    at: datetime
+    invoices: list[tuple[int, str]]
+
+
+def reminders_sent(
+    session: Session, organization_id: int, *, read: int = REMINDER_EVENTS_READ
+) -> list[ReminderSent]:
+    """The reminders recorded against the organization's invoices (`invoice.reminder_sent`,
+    one event an invoice a reminder: `services.overdue`), newest first, each the events
+    of one run together: one statement, the newest `read` events, however many invoices."""
+    rows = session.execute(
+        select(AuditEvent.seq, AuditEvent.occurred_at, Invoice.id, Invoice.number)
+        .join(Invoice, AuditEvent.entity_id == cast(Invoice.id, String))
+        .where(
+            AuditEvent.entity_type == "invoice",
+            AuditEvent.action == "invoice.reminder_sent",
+            Invoice.organization_id == organization_id,
+        )
+        .order_by(AuditEvent.seq.desc())
+        .limit(read)
+    ).all()
+    found: list[ReminderSent] = []
+    for seq, at, invoice_id, number in rows:
+        last = found[-1] if found else None
+        if last is None or last.at - at > _ONE_REMINDER:
+            last = ReminderSent(seq, at, [])
+            found.append(last)
+        last.invoices.append((invoice_id, number or ""))
+    for each in found:
+        each.invoices.sort(key=lambda invoice: invoice[1])
+    return found

@@ -94,6 +94,9 @@ class Movement:
     # Within a day: the kind's place in `KINDS`, then when it was recorded.
     recorded_at: datetime | None = None
     record_id: int = 0
+    # The credit note the document is (a credit note's line, its refunds' and their
+    # returns'): the console's statement opens its page (round 56).
+    credit_note_id: int | None = None
 
     @property
     def sort_key(self) -> tuple[date, int, datetime, int]:
@@ -312,6 +315,7 @@ def _credit_notes(session: Session, scope: _Scope) -> Iterator[Movement]:
             credit.invoice_id,
             credit.issued_at,
             credit.id,
+            credit.id,
         )
 
 
@@ -425,6 +429,7 @@ def _refunds(session: Session, scope: _Scope) -> Iterator[Movement]:
                 invoice_id,
                 refund.settled_at or refund.created_at,
                 refund.id,
+                refund.credit_note_id,
             )
         returned = refund.returned_date
         if returned is not None and scope.start <= returned <= scope.end:
@@ -439,6 +444,7 @@ def _refunds(session: Session, scope: _Scope) -> Iterator[Movement]:
                 invoice_id,
                 refund.failed_at or refund.settled_at,
                 refund.id,
+                refund.credit_note_id,
             )
 
 

@@ -96,7 +96,11 @@ from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.filters import money, recorded_amounts, recorded_words
 from licensing.web.forms import PageForm, show_errors
 from licensing.web.navigation import may_open, record_url
-from licensing.web.organization_records import organization_section
+from licensing.web.organization_records import (
+    HistoryEntry,
+    organization_history,
+    organization_section,
+)
 from licensing.web.portal import WaitingItem, waiting_provider
 from licensing.web.records import described, numbered_record
 from licensing.web.scope import organization_scope, requested_organization
@@ -430,6 +434,30 @@ def _organization_invoices(session: Session, organization_id: int, limit: int) -
     invoices = list(queries.invoices(session, organization_id=organization_id, limit=limit))
     total = db.count_rows(session, queries.invoices_query(organization_id=organization_id))
     return {"invoices": invoices, "balance": balance, "invoices_total": total}
+
+
+# The invoices a reminder's row in an organization's history names; the rest counted.
+REMINDER_INVOICES_NAMED = 5
+
+
+@organization_history("billing_console.invoice_detail")
+def _organization_reminders(session: Session, organization_id: int) -> dict[int, HistoryEntry]:
+    """Round 56: the overdue reminders emailed to the organization, at the row of each
+    one's newest event, naming the invoices it reminded of (the history showed the late
+    fees emailed, an organization's event, but not the reminders: its invoices')."""
+    entries: dict[int, HistoryEntry] = {}
+    for sent in queries.reminders_sent(session, organization_id):
+        count = len(sent.invoices)
+        named = sent.invoices[:REMINDER_INVOICES_NAMED]
+        entries[sent.seq] = HistoryEntry(
+            "1 invoice reminded" if count == 1 else f"{count} invoices reminded in one email",
+            [
+                (number, url_for("billing_console.invoice_detail", invoice_id=invoice_id))
+                for invoice_id, number in named
+            ],
+            more=count - len(named),
+        )
+    return entries
 
 
 @waiting_provider(when=queries.owes_any)
@@ -1068,6 +1096,32 @@ def _payment_page(
         given_back=GIVEN_BACK,
         give_back_form=give_back_form or forms.GiveBackForm(formdata=None, prefix="give_back"),
     ), status
+
+
+@console.route("/credit-notes/<int:credit_note_id>", endpoint="credit_note_detail")
+@access.staff(*BILLING_READERS)
+def console_credit_note(credit_note_id: int) -> str:
+    """Round 56: a credit note's own page (its number linked only its PDF): whose it
+    is, the invoice it credits, its amount and reason, who issued it and when, what of
+    it came off the balance and what is owed back, the refunds that sent it (how, and
+    any the bank returned), its PDF and its history with its refunds'. The same staff
+    as its invoice's page; a vendor reads its PDF from their invoice."""
+    session = db.session()
+    credit = queries.get_credit_note(session, credit_note_id)
+    refunds = list(credit.refunds)
+    records: list[tuple[str, int]] = [("credit_note", credit.id)]
+    records += [("refund", refund.id) for refund in refunds]
+    returned = [refund for refund in refunds if refund.returned_on is not None]
+    return render_template(
+        "billing/console_credit_note.html",
+        credit=credit,
+        invoice=credit.invoice,
+        organization=session.get(Organization, credit.organization_id),
+        refunds=refunds,
+        returned=returned,
+        returned_amount=sum((refund.amount for refund in returned), Decimal(0)),
+        history=audit_queries.events_for_records(session, records),
+    )
 
 
 def _card_refund_refusal(session: Session, payment: Payment) -> str | None:

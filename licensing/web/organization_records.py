@@ -60,6 +60,42 @@ def organization_section(endpoint: str) -> Callable[[SectionProvider], SectionPr
     return register
 
 
+@dataclass(frozen=True)
+class HistoryEntry:
+    """Another record's event an organization's history shows (round 56: a reminder
+    recorded against its invoices), at that event's row: what it concerned, each record
+    linked, and how many more there were than `links` names."""
+
+    words: str
+    links: list[tuple[str, str]]
+    more: int = 0
+
+
+# (session, organization id) -> {audit event seq: its entry}
+HistoryProvider = Callable[[Session, int], dict[int, HistoryEntry]]
+_HISTORY: Registry[tuple[str, HistoryProvider]] = Registry()
+
+
+def organization_history(endpoint: str) -> Callable[[HistoryProvider], HistoryProvider]:
+    """Register events of other records an organization's history shows, read when
+    the viewer may open `endpoint` (the records' pages)."""
+
+    def register(provider: HistoryProvider) -> HistoryProvider:
+        _HISTORY.add((endpoint, provider))
+        return provider
+
+    return register
+
+
+def organization_history_entries(session: Session, organization_id: int) -> dict[int, HistoryEntry]:
+    """Every registered feature's events for the organization's history, by seq."""
+    found: dict[int, HistoryEntry] = {}
+    for endpoint, provider in _HISTORY:
+        if may_open(endpoint):
+            found.update(provider(session, organization_id))
+    return found
+
+
 def organization_records(organization_id: int) -> OrganizationRecords:
     session = db.session()
     found = OrganizationRecords()

@@ -36,6 +36,7 @@ _PAGES = {
     "agreement": ("agreements_console.agreement_detail", "agreement_id"),
     "invoice": ("billing_console.invoice_detail", "invoice_id"),
     "payment": ("billing_console.payment_detail", "payment_id"),
+    "credit_note": ("billing_console.credit_note_detail", "credit_note_id"),
     "organization": ("accounts_console.organization_detail", "organization_id"),
     "user": ("accounts_console.user_detail", "user_id"),
     "permission_request": ("permissions_console.detail", "request_id"),

@@ -903,6 +903,8 @@ def _console_billing(world: World) -> Visits:
             Visit("/console/refunds?month=2027-13", 422),
             Visit("/console/billing/statements-changed"),
             Visit(f"/console/payments/{i['payment']}"),
+            # Round 56: a credit note's own page.
+            Visit(f"/console/credit-notes/{i['credit_note']}"),
             Visit("/console/organizations"),
             Visit(f"/console/organizations/{i['organization']}"),
             Visit(f"/console/organizations/{i['organization']}/statement"),

@@ -131,9 +131,13 @@ def test_a_new_billing_clerk_finds_records_and_follows_each_link_on_the_consoles
     listed = set(re.findall(r"INV-\d{4}-\d{6}", _text(page)))
     assert set(week["invoices"]) <= listed
 
-    # The statement's credit note opens the invoice it credits.
+    # The statement's credit note opens its own page (credits56), which says who issued
+    # it and what went back, and links the invoice it credits.
     page.goto(f"/console/organizations/{week['organization']}/statement")
     page.get_by_role("link", name=week["credit note"]).first.click()
+    page.get_by_role("heading", name=f"Credit note {week['credit note']}").wait_for()
+    assert "still to send" in _text(page)
+    page.get_by_role("link", name=week["invoices"][0]).first.click()
     page.get_by_role("heading", name=f"Invoice {week['invoices'][0]}").wait_for()
 
     # The wire's page: no refund counted against it, but its invoice's refund is named

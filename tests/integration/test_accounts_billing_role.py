@@ -218,6 +218,31 @@ def test_a_billing_member_reads_invoices_agreements_and_reports_on_the_pages(
     assert paying.headers["Location"].endswith(f"/portal/invoices/{invoice.id}")
 
 
+def test_a_credit_notes_console_page_is_for_staff_who_read_its_invoice_not_a_billing_member(
+    app: Flask,
+    clerk: User,
+    billed: Billed,
+    billing_staff: Any,
+    licensing_staff: Any,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 56: the credit note's page is the console's, for the staff who open its
+    invoice's page; the billing member reads the credit note's PDF from their invoice."""
+    path = f"/console/credit-notes/{billed.credit_note_id}"
+    pages = signed_in(app.test_client(), clerk)
+    assert pages.get(path).status_code == 403
+    assert pages.get(f"/credit-notes/{billed.credit_note_id}.pdf").status_code == 200
+    for staff in (billing_staff, licensing_staff):
+        staff_pages = signed_in(app.test_client(), staff)
+        assert staff_pages.get(path).status_code == 200
+        assert staff_pages.get(f"/console/invoices/{billed.invoice.id}").status_code == 200
+    declared = access.declaration_for(app, "billing_console.credit_note_detail")
+    invoice_page = access.declaration_for(app, "billing_console.invoice_detail")
+    assert declared is not None
+    assert invoice_page is not None
+    assert (declared.vendor, declared.staff) == (False, invoice_page.staff)
+
+
 def test_a_billing_members_api_token_reads_what_their_pages_show(
     app: Flask, clerk: User, billed: Billed
 ) -> None:

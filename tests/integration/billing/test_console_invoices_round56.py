@@ -132,8 +132,10 @@ def test_a_statements_documents_open_the_invoice_they_moved_money_on_console_and
             .get_data(as_text=True)
         )
     for number in (invoice.label, note.number):
-        assert f'<a href="/console/invoices/{invoice.id}">{number}</a>' in console
         assert f'<a href="/portal/invoices/{invoice.id}">{number}</a>' in portal
+    # On the console a credit note's number opens its own page (round 56, credits56).
+    assert f'<a href="/console/invoices/{invoice.id}">{invoice.label}</a>' in console
+    assert f'<a href="/console/credit-notes/{note.id}">{note.number}</a>' in console
 
 
 def test_a_payments_page_points_to_the_offline_refunds_its_invoices_credit_notes_sent(

@@ -499,9 +499,11 @@ def test_a_payment_that_never_counted_leaves_the_credit_notes_refunds_to_the_inv
     assert f"Refund credit note {credit.number}" not in said
     assert f'name="refund-{credit.id}-csrf_token"' not in page
     assert (
-        f"Refunds owed on {invoice.number}'s credit notes ({credit.number}: 40.00 USD) are "
+        f"Refunds owed on {invoice.number}'s credit notes ( {credit.number} : 40.00 USD) are "
         "recorded on its page"
     ) in said
+    # The credit note's number opens its page (round 56).
+    assert f'<a href="/console/credit-notes/{credit.id}">{credit.number}</a>:' in page
     assert "not this payment's: a credit note's refund pays back money that counted" in said
     assert f'href="/console/invoices/{invoice.id}#refund-heading-{credit.id}"' in page
 

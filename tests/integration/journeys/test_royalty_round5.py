@@ -32,10 +32,13 @@ from tests.support.pages import text_of
 SignIn = Callable[..., FlaskClient]
 
 
-def _credit_note_link(amendment: Any) -> tuple[int, str]:
-    """The one credit note an amendment issued, and the link to its PDF a page shows."""
+def _credit_note_link(amendment: Any, *, console: bool = False) -> tuple[int, str]:
+    """The one credit note an amendment issued, and the link to its PDF a vendor's
+    page shows, or (`console`) to its console page, which links the PDF (round 56)."""
     [number] = amendment.credit_notes
     credit_id = db.session().scalar(select(CreditNote.id).where(CreditNote.number == number))
+    if console:
+        return credit_id, f'<a href="/console/credit-notes/{credit_id}">{number}</a>'
     return credit_id, f'<a href="/credit-notes/{credit_id}.pdf">{number}</a>'
 
 
@@ -75,6 +78,7 @@ def test_a_reports_credit_notes_link_their_pdfs_for_the_vendor_and_for_staff(
     # credited invoice's page only.
     lowered = lowered_by_amendment(file_report, vendor, active_agreement(vendor, SOFTWARE))
     credit_id, link = _credit_note_link(lowered)
+    _, console_link = _credit_note_link(lowered, console=True)
     pages = {
         vendor: f"/portal/royalty-reports/report/{lowered.report.id}",
         licensing_staff: f"/console/royalty-reports/{lowered.report.id}",
@@ -83,7 +87,8 @@ def test_a_reports_credit_notes_link_their_pdfs_for_the_vendor_and_for_staff(
     with time_machine.travel(AFTER[2], tick=False):
         for user, page in pages.items():
             reader = signed_in(client, user)
-            assert link in reader.get(page).get_data(as_text=True)
+            shown = link if user is vendor else console_link
+            assert shown in reader.get(page).get_data(as_text=True)
             pdf = reader.get(f"/credit-notes/{credit_id}.pdf")
             assert (pdf.status_code, pdf.mimetype) == (200, "application/pdf")
         # Another organization's vendor reaches neither the report nor its credit note.
@@ -104,11 +109,12 @@ def test_the_period_lists_link_an_amendments_credit_notes_to_their_pdfs(
     # period lists named them as text.
     lowered = lowered_by_amendment(file_report, vendor, active_agreement(vendor, SOFTWARE))
     _, link = _credit_note_link(lowered)
+    _, console_link = _credit_note_link(lowered, console=True)
     with time_machine.travel(AFTER[2], tick=False):
         listed = signed_in(client, vendor).get("/portal/royalty-reports")
         assert link in listed.get_data(as_text=True)
         queue = signed_in(client, billing_staff).get("/console/royalty-reports")
-        assert link in queue.get_data(as_text=True)
+        assert console_link in queue.get_data(as_text=True)
 
 
 def test_the_vendors_royalty_reports_show_fifty_a_page_waiting_first_then_newest(

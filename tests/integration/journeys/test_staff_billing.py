@@ -127,7 +127,12 @@ def test_payments_and_refunds_name_their_method_in_words_on_the_invoice_page(
         page,
     )
     assert payments == ["Check"]
-    refunds = re.findall(rf"<tr><td>{credit.number}</td><td>([^<]*)</td>", page)
+    # The credit note's number opens its console page (round 56).
+    refunds = re.findall(
+        rf'<tr><td><a href="/console/credit-notes/{credit.id}">{credit.number}</a></td>'
+        r"<td>([^<]*)</td>",
+        page,
+    )
     assert refunds == ["ACH transfer"]
 
 
