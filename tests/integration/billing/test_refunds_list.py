@@ -205,7 +205,8 @@ def test_a_billing_clerk_finds_every_refund_card_and_offline_with_where_it_stand
     assert f'href="/console/invoices/{ids["osprey_invoice"]}#refund-{ids["bounced"]}"' in page
     assert f'href="/console/payments/{ids["payment"]}"' in page
     assert f'href="/console/organizations/{ids["osprey"]}"' in page
-    assert re.search(r'href="/credit-notes/\d+\.pdf"', page)
+    # Round 56's merge: its credit note's console page (credits56), not only the PDF.
+    assert re.search(r'href="/console/credit-notes/\d+"', page)
     invoice_page = staff.get(f"/console/invoices/{ids['osprey_invoice']}").get_data(as_text=True)
     assert f'<tr id="refund-{ids["bounced"]}">' in invoice_page
 
