@@ -77,6 +77,7 @@ from licensing.billing.models import (
     Invoice,
     InvoiceLine,
     Payment,
+    PaymentDispute,
     PaymentReversal,
     Refund,
     returned_day,
@@ -894,14 +895,28 @@ def _by_day(session: Session, statement: Select[*tuple[Any, ...]]) -> list[tuple
     return [(row[0], row[1]) for row in session.execute(statement)]
 
 
-def _bucket(amounts: Iterable[tuple[date, Decimal]], period: Period) -> Decimal:
-    return sum((amount for day, amount in amounts if period.contains(day)), ZERO)
+def _by_period(amounts: Iterable[tuple[date, Decimal]], periods: Sequence[Period]) -> list[Decimal]:
+    """Each of `periods`' (ascending, adjoining) sum of the `amounts` dated in it; those
+    outside them left out. Each amount is placed once (round 56, finance56b: each
+    period summed every amount of the range, twelve passes over a year's payments)."""
+    ends = [period.end for period in periods]
+    sums = [ZERO] * len(periods)
+    for day, amount in amounts:
+        index = bisect_left(ends, day)
+        if index < len(periods) and periods[index].contains(day):
+            sums[index] += amount
+    return sums
 
 
-def cash_flow(session: Session, filters: Filters) -> list[PeriodFigures]:
+def cash_flow(
+    session: Session, filters: Filters, *, collected: Sequence[Collection] | None = None
+) -> list[PeriodFigures]:
     """The figures of each period; the balances at each end summed by the database
-    (`period_end_balances`, round 53)."""
+    (`period_end_balances`, round 53). `collected`: the range's `collections`, if
+    already read (the page reads them once for this and the top licensees)."""
     start, end, currency = filters.start, filters.end, filters.currency
+    if collected is None:
+        collected = collections(session, currency, start, end)
     invoiced = _by_day(
         session,
         select(Invoice.issue_date, money_sum(Invoice.total))
@@ -914,7 +929,7 @@ def cash_flow(session: Session, filters: Filters) -> list[PeriodFigures]:
         .where(CreditNote.currency == currency, CreditNote.issue_date.between(start, end))
         .group_by(CreditNote.issue_date),
     )
-    collected = [(c.received_on, c.amount) for c in collections(session, currency, start, end)]
+    received = [(c.received_on, c.amount) for c in collected]
     returned = [(r.returned_on, r.amount) for r in reversals(session, currency, start, end)]
     refunded = refunds(session, currency, start, end)
     periods = filters.periods
@@ -924,18 +939,31 @@ def cash_flow(session: Session, filters: Filters) -> list[PeriodFigures]:
     # subtracted from the sum over every invoice, so a payment the bank returned
     # after its refund was sent read a negative refund owed).
     outstanding, owed_back = period_end_balances(session, currency, ends, start)
+    sums = zip(
+        *(
+            _by_period(amounts, periods)
+            for amounts in (invoiced, received, credited, refunded, returned)
+        ),
+        strict=True,
+    )
     return [
         PeriodFigures(
             period,
-            invoiced=_bucket(invoiced, period),
-            collected=_bucket(collected, period),
-            credited=_bucket(credited, period),
+            invoiced=invoiced_in,
+            collected=collected_in,
+            credited=credited_in,
             outstanding=owed,
-            refunded=_bucket(refunded, period),
-            reversed=_bucket(returned, period),
+            refunded=refunded_in,
+            reversed=returned_in,
             refunds_owed=back,
         )
-        for period, owed, back in zip(periods, outstanding, owed_back, strict=True)
+        for period, owed, back, (
+            invoiced_in,
+            collected_in,
+            credited_in,
+            refunded_in,
+            returned_in,
+        ) in zip(periods, outstanding, owed_back, sums, strict=True)
     ]
 
 
@@ -1000,7 +1028,9 @@ def aging(
     amounts: dict[str, Decimal] = defaultdict(Decimal)
     counts: dict[str, int] = defaultdict(int)
     not_chased = set(
-        session.scalars(select(Invoice.id).where(*_issued(currency), not_chased_on(as_of)))
+        session.scalars(
+            select(Invoice.id).where(*_issued(currency), _disputed(), not_chased_on(as_of))
+        )
     )
     owed_again = _owed_again(session, currency, as_of)
     if owed is None:
@@ -1025,9 +1055,19 @@ def _owed_again(session: Session, currency: str, as_of: date) -> dict[int, date]
     """The invoices with a dispute lost by `as_of`: the day owed again (`owed_again_by`)."""
     owed_again = owed_again_by(as_of)
     rows = session.execute(
-        select(Invoice.id, owed_again).where(*_issued(currency), owed_again.is_not(None))
+        select(Invoice.id, owed_again).where(
+            *_issued(currency), _disputed(), owed_again.is_not(None)
+        )
     )
     return {invoice_id: day for invoice_id, day in rows if day is not None}
+
+
+def _disputed() -> ColumnElement[bool]:
+    """Invoices with a dispute of one of their card payments, ever: the only ones
+    `not_chased_on` or `owed_again_by` can name. Read once as a set of ids (round 56,
+    finance56b): each asked its disputes of every invoice of the currency, 30,000 at a
+    busy office's size, where a handful have any."""
+    return Invoice.id.in_(select(PaymentDispute.invoice_id))
 
 
 # --- top licensees --------------------------------------------------------------------
@@ -1043,10 +1083,15 @@ class Licensee:
 
 
 def top_licensees(
-    session: Session, filters: Filters, *, owed: Sequence[Owed] | None = None
+    session: Session,
+    filters: Filters,
+    *,
+    owed: Sequence[Owed] | None = None,
+    collected: Sequence[Collection] | None = None,
 ) -> list[Licensee]:
     """The organizations invoiced most in the range, largest first; `owed` the
-    invoices owing at the range's end (`owed_on`), if already read."""
+    invoices owing at the range's end (`owed_on`), and `collected` the range's
+    `collections`, if already read."""
     start, end, currency = filters.start, filters.end, filters.currency
     invoiced = dict(
         session.execute(
@@ -1061,10 +1106,12 @@ def top_licensees(
         return []
     # What each paid and owes as known now: a payment the bank returned, whenever,
     # is not money the licensee paid (the period figures count it, then its reversal).
-    collected: dict[int, Decimal] = defaultdict(Decimal)
-    for payment in collections(session, currency, start, end):
+    paid: dict[int, Decimal] = defaultdict(Decimal)
+    if collected is None:
+        collected = collections(session, currency, start, end)
+    for payment in collected:
         if payment.organization_id in chosen:
-            collected[payment.organization_id] += payment.kept
+            paid[payment.organization_id] += payment.kept
     outstanding: dict[int, Decimal] = defaultdict(Decimal)
     for invoice in owed_on(session, currency, end) if owed is None else owed:
         if invoice.organization_id in chosen:
@@ -1079,7 +1126,7 @@ def top_licensees(
             organization_id,
             names.get(organization_id, f"Organization {organization_id}"),
             amount,
-            collected.get(organization_id, ZERO),
+            paid.get(organization_id, ZERO),
             outstanding.get(organization_id, ZERO),
         )
         for organization_id, amount in ranked

@@ -60,10 +60,10 @@ def monthly_report(session: Session, asked: ReportOf) -> MonthlyReport:
     month, currency = asked.month, asked.currency
     moment = asked.now or utcnow()
     this_month = queries.Filters(month, month, currency=currency, top=10)
-    trend = queries.cash_flow(
-        session,
-        queries.Filters(queries.add_months(month, 1 - TREND_MONTHS), month, currency=currency),
-    )
+    twelve = queries.Filters(queries.add_months(month, 1 - TREND_MONTHS), month, currency=currency)
+    # The twelve months' payments, read once: the month's are its top licensees'.
+    collected = queries.collections(session, currency, twelve.start, twelve.end)
+    trend = queries.cash_flow(session, twelve, collected=collected)
     figures = trend[-1]
     revenue = queries.revenue(session, this_month)
     # The invoices owing at the month's end, read once for its aging and top licensees
@@ -108,7 +108,12 @@ def monthly_report(session: Session, asked: ReportOf) -> MonthlyReport:
         ),
         top_licensees=tuple(
             LicenseeRow(row.name, row.invoiced, row.collected, row.outstanding)
-            for row in queries.top_licensees(session, this_month, owed=owed)
+            for row in queries.top_licensees(
+                session,
+                this_month,
+                owed=owed,
+                collected=[each for each in collected if each.received_on >= this_month.start],
+            )
         ),
         voided=voided,
         voided_count=voided_count,

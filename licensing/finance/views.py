@@ -225,7 +225,9 @@ def _queues(now: Any) -> list[queries.QueueHealth]:
 def _figures(filters: queries.Filters) -> dict[str, Any]:
     session = db.session()
     currency = filters.currency
-    cash_flow = queries.cash_flow(session, filters)
+    # The range's payments, read once for the cash flow and the top licensees.
+    collected = queries.collections(session, currency, filters.start, filters.end)
+    cash_flow = queries.cash_flow(session, filters, collected=collected)
     revenue = queries.revenue(session, filters)
     # The invoices owing at the range's end, read once for the top licensees and
     # (aged on that day, the default) the aging.
@@ -236,7 +238,7 @@ def _figures(filters: queries.Filters) -> dict[str, Any]:
         filters.aging_date,
         owed=owed if filters.aging_date == filters.end else None,
     )
-    licensees = queries.top_licensees(session, filters, owed=owed)
+    licensees = queries.top_licensees(session, filters, owed=owed, collected=collected)
     voided_count, voided_total = queries.voided(session, currency, filters.start, filters.end)
     invoiced = sum((row.invoiced for row in cash_flow), queries.ZERO)
     return {

@@ -2075,6 +2075,24 @@ def test_billing_0024_indexes_the_invoices_by_issue_date_in_the_exports_order(
     migrations.upgrade(url)
 
 
+def test_billing_0025_indexes_the_invoices_by_their_paid_time(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 56 (finance56b): the invoices and invoice-lines exports of some days by
+    paid date read the whole invoices table; billing_0025 indexes `paid_at` and its
+    downgrade drops the index."""
+    indexes = {("invoices", "ix_invoices_paid_at"): ["paid_at"]}
+    url = database_template.new_url()
+
+    migrations.downgrade(url, "billing_0024")
+    assert _indexes_among(url, indexes) == {}
+    migrations.upgrade(url)
+    assert _indexes_among(url, indexes) == indexes
+    migrations.downgrade(url, "billing_0024")
+    assert _indexes_among(url, indexes) == {}
+    migrations.upgrade(url)
+
+
 def test_royalties_0008_indexes_the_periods_and_reports_the_vendor_dashboard_reads(
     database_template: DatabaseTemplate,
 ) -> None:
