@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
@@ -1240,20 +1241,66 @@ def refunds_owed_of(session: Session, report: RoyaltyReport) -> list[CreditNote]
     )
 
 
-def credit_notes_of_reports(
-    session: Session, reports: Iterable[RoyaltyReport]
-) -> dict[int, list[tuple[str, int | None]]]:
-    """The credit notes each of a page's reports issued, as it names them, each with its
-    id (for its PDF's link), by report id, in one query for all."""
-    named = {report.id: report.credit_notes for report in reports if report.credit_notes}
-    numbers = {number for notes in named.values() for number in notes}
-    if not numbers:
-        return {}
-    found = session.execute(
-        select(CreditNote.number, CreditNote.id).where(CreditNote.number.in_(numbers))
-    )
-    ids: dict[str | None, int] = dict(found.all())
-    return {
-        report_id: [(number, ids.get(number)) for number in notes]
-        for report_id, notes in named.items()
-    }
+class PeriodDocument(NamedTuple):
+    """What one report of a period issued, as a list links it: its invoice, or its
+    credit notes, each `(number, id)` (id None: a note not found by its number)."""
+
+    invoice: tuple[str, int] | None
+    credit_notes: list[tuple[str, int | None]]
+
+
+def period_documents(
+    session: Session, statuses: Iterable[PeriodStatus]
+) -> dict[int, list[PeriodDocument]]:
+    """The invoices and credit notes of each of a page's filed periods, by its current
+    report's id, in filing order: the first report's, then each amendment's (round 56:
+    an amended period's row showed its royalty as amended beside the amendment's
+    invoice alone, not the first report's that charged the rest of it). In at most two
+    queries for the page, whatever its size: the amended periods' reports with their
+    invoices' numbers, and the credit notes' ids."""
+    issued: dict[int, list[tuple[int | None, str | None, list[str]]]] = {}
+    amended: dict[tuple[int, date], int] = {}
+    for status in statuses:
+        report = status.report
+        if report is None:
+            continue
+        if report.amends_id is None:  # its own invoice, read with the page's rows
+            issued[report.id] = [(report.invoice_id, status.invoice_number, report.credit_notes)]
+        else:
+            amended[(report.agreement_id, report.period_start)] = report.id
+    if amended:
+        filed = aliased(RoyaltyReport)
+        rows = session.execute(
+            select(
+                filed.agreement_id,
+                filed.period_start,
+                filed.invoice_id,
+                Invoice.number,
+                filed.credit_notes_json,
+            )
+            .outerjoin(Invoice, Invoice.id == filed.invoice_id)
+            .where(tuple_(filed.agreement_id, filed.period_start).in_(list(amended)))
+            .order_by(filed.id)
+        )
+        for agreement_id, period_start, invoice_id, number, notes in rows:
+            issued.setdefault(amended[(agreement_id, period_start)], []).append(
+                (invoice_id, number, json.loads(notes or "[]"))
+            )
+    numbers = {note for reports in issued.values() for *_, notes in reports for note in notes}
+    ids: dict[str, int] = {}
+    if numbers:
+        found = session.execute(
+            select(CreditNote.number, CreditNote.id).where(CreditNote.number.in_(numbers))
+        )
+        ids = dict(found.all())
+    documents: dict[int, list[PeriodDocument]] = {}
+    for report_id, reports in issued.items():
+        documents[report_id] = [
+            PeriodDocument(
+                (number, invoice_id) if invoice_id is not None and number is not None else None,
+                [(note, ids.get(note)) for note in notes],
+            )
+            for invoice_id, number, notes in reports
+            if (invoice_id is not None and number is not None) or notes
+        ]
+    return documents

@@ -62,8 +62,12 @@ class Problems:
     def __init__(self) -> None:
         self.errors: dict[str, list[str]] = {}
         self.more = 0
+        # Every problem added, listed or only counted: what a check compares before
+        # and after a field to tell whether that field was refused.
+        self.added = 0
 
     def add(self, path: str, message: str) -> None:
+        self.added += 1
         if len(self.errors) >= MAX_PROBLEMS and path not in self.errors:
             self.more += 1
             return
@@ -92,6 +96,19 @@ class Row(NamedTuple):
     unit: str
     quantity: int | None
     revenue: Decimal | None
+
+
+class RowKey(NamedTuple):
+    """What a row refused for its other cells repeats of another row: its line, unit
+    and customer, each of them good. The duplicate check counts it as any row, so a
+    repeat beside a refused row is reported with the row's own problems, in the same
+    answer (round 56: it was found only once the refused row was corrected)."""
+
+    number: int
+    line: int
+    customer_id: str
+    customer_key: str
+    unit: str
 
 
 def customer_key(customer_id: str) -> str:
@@ -211,8 +228,9 @@ def check_row(
     fields: Any,
     lines: Mapping[int, ReportableLine],
     problems: Problems,
-) -> Row | None:
-    """The row, or None with its problems added (keyed `rows.{number}.{field}`)."""
+) -> Row | RowKey | None:
+    """The row or, with its problems added (keyed `rows.{number}.{field}`), the key
+    of a row refused whose line, unit and customer id are good (`RowKey`), else None."""
     if fields.__class__ is dict:
         row = _plain_row(number, fields, lines)
         if row is not None:
@@ -288,20 +306,23 @@ def _check_row(
     fields: Any,
     lines: Mapping[int, ReportableLine],
     problems: Problems,
-) -> Row | None:
-    """Every check of a row, each problem with its path and message."""
+) -> Row | RowKey | None:
+    """Every check of a row, each problem with its path and message; a row refused
+    gives its key when the cells the duplicate check compares are good."""
     prefix = f"rows.{number}"
     if not isinstance(fields, Mapping):
         problems.add(prefix, "Each row must be an object with the report's columns.")
         return None
-    before = len(problems.errors) + problems.more
+    before = problems.added
     unknown = [key for key in fields if key not in _COLUMN_SET]
     for key in sorted(str(key) for key in unknown)[:5]:
         problems.add(f"{prefix}.{key}", f"Unknown column; the columns are {', '.join(COLUMNS)}.")
+    keyed_from = problems.added
     line = _line(fields.get("line"), f"{prefix}.line", lines, problems)
     customer_id = _text(
         fields.get("customer_id"), f"{prefix}.customer_id", CUSTOMER_ID_MAX, problems, "customer id"
     )
+    keyed = problems.added == keyed_from
     customer_name = _text(
         fields.get("customer_name"),
         f"{prefix}.customer_name",
@@ -310,11 +331,20 @@ def _check_row(
         "customer name",
     )
     country = _country(fields.get("country"), f"{prefix}.country", problems)
-    unit, quantity = _usage(fields, prefix, line, problems)
+    unit_from = problems.added
+    unit = _unit(fields.get("unit"), prefix, line, problems)
+    keyed = keyed and unit is not None and problems.added == unit_from
+    quantity = None if unit is None else _quantity(fields.get("quantity"), prefix, unit, problems)
     revenue = _row_revenue(fields.get("revenue"), prefix, line, problems)
-    if len(problems.errors) + problems.more > before or line is None:
+    if line is None:
         return None
-    return _row(number, line.number, customer_id, customer_name, country, unit, quantity, revenue)
+    if problems.added > before:
+        if keyed and unit is not None:
+            return RowKey(number, line.number, customer_id, customer_key(customer_id), unit)
+        return None
+    return _row(
+        number, line.number, customer_id, customer_name, country, unit or "", quantity, revenue
+    )
 
 
 def _line(
@@ -376,15 +406,15 @@ def rule_named(line: ReportableLine) -> str:
     return words.rule_named(line.rule.id, line.rule.description)
 
 
-def _usage(
-    fields: Mapping[str, Any], prefix: str, line: ReportableLine | None, problems: Problems
-) -> tuple[str, int | None]:
-    raw_unit = fields.get("unit")
-    raw_quantity = fields.get("quantity")
+def _unit(
+    raw_unit: Any, prefix: str, line: ReportableLine | None, problems: Problems
+) -> str | None:
+    """The row's unit ("" for none), with a problem added when its line does not
+    count it; None when it is no quantity name at all."""
     unit = "" if _blank(raw_unit) else raw_unit.strip() if isinstance(raw_unit, str) else None
     if unit is None or (unit and len(unit) > UNIT_MAX):
         problems.add(f"{prefix}.unit", "The unit must be a quantity name such as end_users.")
-        return "", None
+        return None
     if line is not None:
         counted = line.units
         if unit and unit not in counted:
@@ -406,14 +436,19 @@ def _usage(
                 f"Give the unit: line {line.number}'s rule counts "
                 f"{', '.join(map(unit_named, counted))}.",
             )
+    return unit
+
+
+def _quantity(raw_quantity: Any, prefix: str, unit: str, problems: Problems) -> int | None:
+    """The quantity of `unit`: none without a unit, required with one."""
     if not unit:
         if not _blank(raw_quantity):
             problems.add(f"{prefix}.quantity", "Leave the quantity empty when there is no unit.")
-        return "", None
+        return None
     if _blank(raw_quantity):
         problems.add(f"{prefix}.quantity", f"Give the quantity of {humanize(unit)}.")
-        return unit, None
-    return unit, _whole(raw_quantity, f"{prefix}.quantity", problems)
+        return None
+    return _whole(raw_quantity, f"{prefix}.quantity", problems)
 
 
 def _row_revenue(

@@ -113,15 +113,14 @@ def portal_reports() -> str:
         statuses=listed.items,
         page=listed,
         today=today,
-        credit_notes_of=_credit_notes_of(listed.items),
+        documents_of=_documents_of(listed.items),
     )
 
 
-def _credit_notes_of(statuses: Iterable[Any]) -> dict[int, list[tuple[str, int | None]]]:
-    """The page's amendments' credit notes with their ids, for their PDFs' links,
-    in one query for the page's rows."""
-    reports = [status.report for status in statuses if status.report is not None]
-    return queries.credit_notes_of_reports(db.session(), reports)
+def _documents_of(statuses: Iterable[Any]) -> dict[int, list[queries.PeriodDocument]]:
+    """The invoices and credit notes of the page's filed periods, an amended one's
+    from every report of it, in at most two queries for the page's rows."""
+    return queries.period_documents(db.session(), statuses)
 
 
 @dataclass(frozen=True)
@@ -788,7 +787,7 @@ def console_queue() -> tuple[str, int]:
             for report in flagged
         },
         review_levels=_review_levels(flagged, utcnow()),
-        credit_notes_of=_credit_notes_of(statuses),
+        documents_of=_documents_of(statuses),
         agreements=choices.agreements,
         chosen=chosen,
         organizations=choices.organizations,

@@ -126,7 +126,8 @@ def seed(
     """`seed(n)`: n more of every listed record, the vendor's own where they can be:
     organizations with a user each, applications awaiting staff, active agreements
     with their invoices (each credited once, and the first invoice once more each
-    time: one invoice's list grows too), royalty reports, and permission requests
+    time: one invoice's list grows too), royalty reports (each amended, so that a
+    period has two invoices), and permission requests
     (audit events and outbox messages come with them)."""
     made = {"count": 0, "first_invoice": 0}
     organization = vendor.organization
@@ -155,7 +156,17 @@ def seed(
                     reason="Goodwill again.",
                     actor=factories.billing_clerk(),
                 )
-            file_report(vendor, agreement, 1, [row(1, f"C-{index}", quantity=10)])
+            # Filed, then amended up: each report invoices its part of the period's
+            # royalty, and the royalty lists name both invoices (round 56).
+            filed = file_report(vendor, agreement, 1, [row(1, f"C-{index}", quantity=100)])
+            file_report(
+                vendor,
+                agreement,
+                1,
+                [row(1, f"C-{index}", quantity=120)],
+                amends=filed.report.id,
+                reason="Recounted.",
+            )
             # Each asked by a user of their own, whom the lists name as they are now.
             requester = factories.make_vendor(db.session(), organization)
             send_routed(

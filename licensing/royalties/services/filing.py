@@ -42,7 +42,7 @@ from ..models import (
     RoyaltyReportRow,
 )
 from ..periods import Period
-from ..rows import Problems, Row, Submission, check_row
+from ..rows import Problems, Row, RowKey, Submission, check_row
 from ..states import (
     CLEAR,
     FLAGGED,
@@ -374,7 +374,11 @@ def _check_rows(
     writer: _RowWriter,
 ) -> int:
     """Check every row, adding the good ones to `writer` until a problem is found;
-    the number of rows. Raises `InvalidInput` with every problem found."""
+    the number of rows. Raises `InvalidInput` with every problem found: a row that
+    repeats another's line, unit and customer is refused whether either row has
+    problems of its own or not (`RowKey`; round 56: a repeat of a refused row, or a
+    refused repeat, was reported only once the refused row was corrected), as the
+    contract asks every problem of a report at once."""
     # The duplicate check, one dict per line and unit (a handful): customer key to the
     # row number that gave it. It is all that grows with the report while the rows
     # stream through (round 42): keyed by (line, unit, key) tuples it held a tuple and
@@ -402,6 +406,8 @@ def _check_rows(
             )
             continue
         customers[row.customer_key] = number
+        if isinstance(row, RowKey):
+            continue  # refused for its other cells: its key kept, the row not
         count += 1
         if row.revenue is not None:
             revenue[row.line] += row.revenue

@@ -11,6 +11,8 @@ from typing import Any
 import time_machine
 from flask.testing import FlaskClient
 
+from licensing import db
+from licensing.billing.models import Invoice
 from tests.integration.royalties.conftest import (
     AFTER,
     SOFTWARE,
@@ -70,9 +72,12 @@ def test_an_amended_period_down_lists_its_royalty_as_amended_and_what_was_credit
     with time_machine.travel(AFTER[2], tick=False):
         vendor_list = text_of(signed_in(client, vendor).get("/portal/royalty-reports"))
         queue = text_of(signed_in(client, licensing_staff).get("/console/royalty-reports"))
+    invoice = db.session().get(Invoice, first.invoice_id)
+    assert invoice is not None
     for listed in (vendor_list, queue):
         period = _row_of(listed, agreement.number)
+        # Round 56: the first report's invoice too, which charged the rest of it.
         assert (
             f"{as_amended:,.2f} USD ({-amendment.total_due:,.2f} USD less by amendment) "
-            f"credit note {lowered.credit_notes[0]}"
+            f"{invoice.number} , credit note {lowered.credit_notes[0]}"
         ) in period, period

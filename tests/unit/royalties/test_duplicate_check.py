@@ -103,3 +103,95 @@ def test_checking_keeps_only_each_customers_key_and_row_number() -> None:
         tracemalloc.stop()
     assert checked == count
     assert peak / count < 160, f"{peak / count:.0f} bytes a row"
+
+
+def _refused(body: str) -> dict[str, list[str]]:
+    from licensing.errors import InvalidInput
+
+    with pytest.raises(InvalidInput) as refused:
+        _checked(body, _Kept())
+    return refused.value.errors
+
+
+def test_a_customer_repeated_after_a_refused_row_is_named_with_that_rows_problems() -> None:
+    # Round 56: row 2's bad country and quantity were reported, the repeat in row 4
+    # only once row 2 was corrected (the check looked at good rows alone).
+    problems = _refused(
+        "1,Q-7,Clinic,USA,end_users,many,\n"
+        "1,A,Clinic A,US,end_users,1,\n"
+        "1,q-7,Clinic,US,end_users,6,\n"
+    )
+    assert sorted(problems) == ["rows.2.country", "rows.2.quantity", "rows.4.customer_id"]
+    assert problems["rows.4.customer_id"] == [
+        "Rows 2 and 4 both report customer 'q-7' on line 1 in end_users; "
+        "give each customer once per line and unit."
+    ]
+
+
+def test_a_refused_row_repeating_a_good_one_is_named_as_a_repeat_too() -> None:
+    problems = _refused(
+        "1,Q-7,Clinic,US,end_users,5,\n"
+        "1,Q-7,Clinic,US,end_users,6,12.00\n"
+        "2,B,Clinic B,ZZ,,,1\n"
+        "2,B,Clinic B,US,,,2\n"
+    )
+    assert sorted(problems) == [
+        "rows.3.customer_id",
+        "rows.3.revenue",
+        "rows.4.country",
+        "rows.5.customer_id",
+    ]
+    assert problems["rows.5.customer_id"] == [
+        "Rows 4 and 5 both report customer 'B' on line 2; "
+        "give each customer once per line and unit."
+    ]
+
+
+def test_a_row_whose_line_unit_or_customer_is_refused_repeats_no_other() -> None:
+    # Only a row's good line, unit and customer id say which customer it reports: a
+    # unit its line does not count, a customer id too long or no line are the row's
+    # own problems, not a repeat.
+    long_id = "Q" * 101
+    problems = _refused(
+        "1,Q-7,Clinic,US,end_users,5,\n"
+        "1,Q-7,Clinic,US,seats,6,\n"
+        f"1,{long_id},Clinic,US,end_users,6,\n"
+        f"1,{long_id},Clinic,US,end_users,7,\n"
+        "9,Q-7,Clinic,US,end_users,6,\n"
+    )
+    assert sorted(problems) == [
+        "rows.3.unit",
+        "rows.4.customer_id",
+        "rows.5.customer_id",
+        "rows.6.line",
+    ]
+    assert not any("both report" in message for found in problems.values() for message in found)
+
+
+def test_refused_rows_keep_only_their_keys_and_their_problems_stay_capped() -> None:
+    # The refused rows' keys join the check (round 56) within its round 42 bound, and
+    # what the answer holds stays `MAX_PROBLEMS` listed, the rest counted: 20,000 rows
+    # each with a bad country, the last repeating the first's customer.
+    from licensing.errors import InvalidInput
+    from licensing.royalties.rows import MAX_PROBLEMS
+
+    count = 20_000
+    submission = _submission(
+        "".join(
+            f"1,CUST-{i % (count - 1):07d},Invented Clinic {i},ZZ,end_users,{i % 40},\n"
+            for i in range(count)
+        )
+    )
+    tracemalloc.start()
+    try:
+        with pytest.raises(InvalidInput) as refused:
+            _checked(submission, _Dropped())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak / count < 160, f"{peak / count:.0f} bytes a row"
+    errors = refused.value.errors
+    assert len(errors) == MAX_PROBLEMS + 1
+    # Every row's country, and the last row's repeat of the first: all but the
+    # first MAX_PROBLEMS counted.
+    assert errors["rows"] == [f"and {count + 1 - MAX_PROBLEMS:,} more problems not listed"]
