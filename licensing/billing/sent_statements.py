@@ -236,13 +236,15 @@ def note_late_entries(session: Session, now: datetime | None = None) -> None:
     (`_late_entry`'s rule, entry by entry). Statements not yet marked only; a re-send
     clears the mark (`services.resend_statement`). Reads the entries recorded since,
     never every statement sent. With no check before (the first after billing_0025),
-    or one that says it looked later than `now` (a clock set back), every statement
-    sent is asked `_late_entry` once. Writes in the caller's unit of work."""
+    or one that says it looked more than `CHECK_OVERLAP` after `now` (a clock set
+    back), every statement sent is asked `_late_entry` once; hosts whose clocks are a
+    little apart read from the earlier of the two moments, less the overlap. Writes in
+    the caller's unit of work."""
     now = now or utcnow()
     sent = SentStatement
     unmarked = sent.late_entry_at.is_(None)
     check = session.get(LateEntryCheck, CHECK_ROW, with_for_update=True)
-    if check is None or check.checked_at > now:
+    if check is None or check.checked_at - CHECK_OVERLAP > now:
         session.execute(
             update(sent)
             .where(unmarked, _late_entry())
@@ -252,7 +254,7 @@ def note_late_entries(session: Session, now: datetime | None = None) -> None:
     else:
         found = {
             tuple(row)
-            for query in _recorded_since(check.checked_at - CHECK_OVERLAP)
+            for query in _recorded_since(min(check.checked_at, now) - CHECK_OVERLAP)
             for row in session.execute(query)
         }
         if found:

@@ -247,6 +247,26 @@ def test_a_late_entry_shows_at_the_next_load_and_again_after_a_re_send(
     assert _home_count(clerk) == _listed(clerk) == 1
 
 
+def test_a_check_whose_clock_was_set_back_more_than_a_day_asks_every_statement_again(
+    app: Flask, signed_in: Callable[..., FlaskClient], billing_staff: User
+) -> None:
+    """On 1 September the last check says it looked on 1 January 2028 (a clock that
+    ran ahead, since put right); a wire dated into January, stamped 10 February by the
+    clock put right, is months before that check less its day of overlap: the check
+    reads the clock as set back and asks every statement sent, and counts it."""
+    issued = invoice(organization("Quillfeather Analytics").id, "1200.00", IN_JANUARY)
+    services.send_monthly_statements(JANUARY, now=RUN)
+    with time_machine.travel(datetime(2027, 9, 1, 15, 0, tzinfo=UTC), tick=False):
+        clerk = signed_in(app.test_client(), billing_staff)
+        assert _home_count(clerk) == 0
+        check = db.session().get(LateEntryCheck, sent_statements.CHECK_ROW)
+        assert check is not None
+        check.checked_at = datetime(2028, 1, 1, tzinfo=UTC)
+        db.session().commit()
+        paid(issued, date(2027, 1, 25), recorded=LATE)
+        assert _home_count(clerk) == _listed(clerk) == 1
+
+
 @contextmanager
 def _sent_statement_rows_read() -> Iterator[list[int]]:
     """How much of `sent_statements` the database read while inside: on PostgreSQL the
