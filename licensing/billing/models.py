@@ -167,6 +167,10 @@ class Invoice(Snapshotted, Base):
         # The exports' order, by issue date (billing_0024, round 56): a month's invoices
         # and invoice lines read the month's rows only, in order (they read the table).
         Index("ix_invoices_issue_order", "issue_date", "id"),
+        # The invoices finalized or voided since the last check for late entries
+        # (billing_0026, round 56: `sent_statements.note_late_entries`).
+        Index("ix_invoices_finalized_at", "finalized_at"),
+        Index("ix_invoices_voided_at", "voided_at"),
         # An organization's invoices in the lists' order, with the state the lists
         # leave drafts out by (operations_0007, round 56): the vendor's invoices and
         # the API's read a page in it and count from it alone, where they sorted and
@@ -522,6 +526,9 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
         # The monthly statement run finds the month's payments by these (billing_0016;
         # refunds' `settled_at` has an index of its own since billing_0022).
         Index("ix_payments_settled_at", "settled_at"),
+        # The check for late entries reads the payments recorded since its last
+        # (billing_0026, round 56: `sent_statements.note_late_entries`).
+        Index("ix_payments_created_at", "created_at"),
     )
 
     # What Stripe reported as received, when it differs from `amount` (flagged).
@@ -1068,6 +1075,10 @@ refuse_changes(
 )
 
 
+# The statements sent a check marked (`SentStatement.late_entry_at`'s partial index).
+MARKED_WHERE = "late_entry_at IS NOT NULL"
+
+
 class SentStatement(Base):
     """A month's statement of account emailed to an organization's billing contact
     (`services.send_monthly_statements`). Inserted in the transaction that queues the
@@ -1083,6 +1094,12 @@ class SentStatement(Base):
     __table_args__ = (
         UniqueConstraint("organization_id", "currency", "month"),
         CheckConstraint("resends >= 0", name="resends_not_negative"),
+        Index(
+            "ix_sent_statements_late_entry_at",
+            "late_entry_at",
+            sqlite_where=text(MARKED_WHERE),
+            postgresql_where=text(MARKED_WHERE),
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -1101,11 +1118,30 @@ class SentStatement(Base):
     sent_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     resends: Mapped[int] = mapped_column(Integer, default=0)
     resent_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # Round 56 (billing_0026): when a check (`sent_statements.note_late_entries`) found
+    # an entry recorded after it was last emailed and dated on or before `closes_on`;
+    # cleared when it is sent again. Only the statements so marked are read again to
+    # see whether they changed (an index of the marked alone: they are few, the sent
+    # many, and a check's `late_entry_at IS NULL` must not pick it over the
+    # organization's).
+    late_entry_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     @property
     def last_sent_at(self) -> datetime:
         """When it was last emailed: re-sent, or first sent."""
         return self.resent_at or self.sent_at
+
+
+class LateEntryCheck(Base):
+    """The last check for entries dated into a month already emailed (round 56,
+    billing_0026): one row, `checked_at` the moment it looked. The next looks only at
+    entries recorded since a day before it (`sent_statements.CHECK_OVERLAP`), rather
+    than at every statement sent."""
+
+    __tablename__ = "late_entry_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    checked_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
 class LateFeeEmail(Base):

@@ -21,21 +21,36 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Date,
+    Select,
+    Table,
+    and_,
+    bindparam,
+    exists,
+    func,
+    or_,
+    select,
+    update,
+)
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import (
     CreditNote,
     Invoice,
+    LateEntryCheck,
     Payment,
     PaymentReversal,
     Refund,
     SentStatement,
 )
 from licensing.billing.states import REFUND_SENT
+from licensing.db import UTCDateTime, utcnow
 from licensing.finance.queries import Receivable, receivables
 
 ZERO = Decimal(0)
@@ -60,6 +75,15 @@ class SentReading:
         return (self.opening, self.closing) != (self.sent.last_opening, self.sent.last_closing)
 
 
+# Statements sent, the newest month first, then by currency and organization.
+SENT_ORDER = (
+    SentStatement.month.desc(),
+    SentStatement.currency,
+    SentStatement.organization_id,
+    SentStatement.id,
+)
+
+
 def sent_query(
     *,
     organization_id: int | None = None,
@@ -69,12 +93,7 @@ def sent_query(
 ) -> Select[Any]:
     """Statements sent, the newest month first, then by currency: of one organization,
     in one currency, for months from `first` to `last` (each the first of its month)."""
-    query = select(SentStatement).order_by(
-        SentStatement.month.desc(),
-        SentStatement.currency,
-        SentStatement.organization_id,
-        SentStatement.id,
-    )
+    query = select(SentStatement).order_by(*SENT_ORDER)
     if organization_id is not None:
         query = query.where(SentStatement.organization_id == organization_id)
     if currency is not None:
@@ -179,6 +198,101 @@ def _refund_sent_late(emailed: Any, closes_on: Any) -> tuple[ColumnElement[bool]
     )
 
 
+# A check looks again at the entries recorded this long before the last check began:
+# an entry is stamped when its service records it (`created_at`, `finalized_at`, ...)
+# and can be committed after a check that began later than the stamp; no unit of work
+# of the service stays open for a day.
+CHECK_OVERLAP = timedelta(days=1)
+# The one row of `late_entry_checks`.
+CHECK_ROW = 1
+
+
+def _recorded_since(since: datetime) -> list[Select[Any]]:
+    """Each kind of entry `_late_entry` names, recorded after `since`: its
+    organization, currency, the day it is dated and the moment it was recorded (an
+    invoice twice, finalized and voided). Each reads an index on the recorded moment."""
+    refund_sent = Refund.state.in_(REFUND_SENT)
+    kinds: list[tuple[Any, Any, Any, tuple[ColumnElement[bool], ...]]] = [
+        (Payment, Payment.received_on, Payment.created_at, ()),
+        (PaymentReversal, PaymentReversal.returned_on, PaymentReversal.created_at, ()),
+        (CreditNote, CreditNote.issue_date, CreditNote.issued_at, ()),
+        (Invoice, Invoice.issue_date, Invoice.finalized_at, ()),
+        (Invoice, Invoice.issue_date, Invoice.voided_at, ()),
+        (Refund, Refund.sent_on, Refund.settled_at, (refund_sent,)),
+        (Refund, Refund.returned_on, Refund.failed_at, ()),
+    ]
+    return [
+        select(record.organization_id, record.currency, dated, recorded)
+        .where(recorded > since, dated.is_not(None), *also)
+        .distinct()
+        for record, dated, recorded, also in kinds
+    ]
+
+
+def note_late_entries(session: Session, now: datetime | None = None) -> None:
+    """Mark (`late_entry_at`) every statement sent that an entry recorded since the
+    last check, less `CHECK_OVERLAP`, is late for: of its organization and currency,
+    recorded after it was last emailed, dated on or before its month's last day
+    (`_late_entry`'s rule, entry by entry). Statements not yet marked only; a re-send
+    clears the mark (`services.resend_statement`). Reads the entries recorded since,
+    never every statement sent. With no check before (the first after billing_0026),
+    or one that says it looked more than `CHECK_OVERLAP` after `now` (a clock set
+    back), every statement sent is asked `_late_entry` once; hosts whose clocks are a
+    little apart read from the earlier of the two moments, less the overlap. Writes in
+    the caller's unit of work."""
+    now = now or utcnow()
+    sent = SentStatement
+    unmarked = sent.late_entry_at.is_(None)
+    check = session.get(LateEntryCheck, CHECK_ROW, with_for_update=True)
+    if check is None or check.checked_at - CHECK_OVERLAP > now:
+        session.execute(
+            update(sent)
+            .where(unmarked, _late_entry())
+            .values(late_entry_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    else:
+        found = {
+            tuple(row)
+            for query in _recorded_since(min(check.checked_at, now) - CHECK_OVERLAP)
+            for row in session.execute(query)
+        }
+        if found:
+            table = cast(Table, sent.__table__)
+            column = table.c
+            emailed = func.coalesce(column.resent_at, column.sent_at)
+            recorded = bindparam("recorded", type_=UTCDateTime())
+            session.execute(
+                update(table)
+                .where(
+                    column.late_entry_at.is_(None),
+                    column.organization_id == bindparam("organization"),
+                    column.currency == bindparam("in_currency"),
+                    column.closes_on >= bindparam("dated", type_=Date()),
+                    emailed < recorded,
+                )
+                .values(late_entry_at=bindparam("at", type_=UTCDateTime())),
+                [
+                    {
+                        "organization": organization,
+                        "in_currency": currency,
+                        "dated": dated,
+                        "recorded": moment,
+                        "at": now,
+                    }
+                    for organization, currency, dated, moment in sorted(found)
+                ],
+            )
+    if check is not None:
+        check.checked_at = now
+        return
+    try:
+        with session.begin_nested():
+            session.add(LateEntryCheck(id=CHECK_ROW, checked_at=now))
+    except IntegrityError:  # another check wrote the row first: it looked as this one did
+        pass
+
+
 @dataclass(frozen=True)
 class ChangedSinceSent:
     """Every statement sent that now reads differently, the newest month first, with
@@ -190,11 +304,22 @@ class ChangedSinceSent:
     more: bool
 
 
-def changed_since_sent(session: Session, *, named: bool = True) -> ChangedSinceSent:
+def changed_since_sent(
+    session: Session, *, named: bool = True, now: datetime | None = None
+) -> ChangedSinceSent:
     """The statements sent whose month now reads differently, of every organization.
-    Only those with a late entry (`_late_entry`) are read again. Without `named` (the
-    console's *Work waiting*, which counts them) the organizations' names are not read."""
-    candidates = list(session.scalars(sent_query().where(_late_entry()).limit(LATE_READ + 1)))
+    Only those with a late entry are read again: marked by `note_late_entries`, which
+    runs first (in the caller's unit of work), so the statements read do not grow with
+    those sent (round 56: every statement sent was asked `_late_entry` on each call).
+    Without `named` (the console's *Work waiting*, which counts them) the
+    organizations' names are not read."""
+    note_late_entries(session, now)
+    is_marked = SentStatement.late_entry_at.is_not(None)
+    # The list's order, after a term no index gives: SQLite otherwise walks every
+    # statement sent in the month index's order (no sort) to find the few marked,
+    # where the partial index of the marked reads them alone and sorts those.
+    marked = sent_query().where(is_marked).order_by(None).order_by(is_marked, *SENT_ORDER)
+    candidates = list(session.scalars(marked.limit(LATE_READ + 1)))
     more = len(candidates) > LATE_READ
     changed = [each for each in read_now(session, candidates[:LATE_READ]) if each.changed]
     ids = sorted({each.sent.organization_id for each in changed})

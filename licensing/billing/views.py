@@ -2137,7 +2137,7 @@ def _billing_queues(
         # Each waits on the office's evidence: the column gives the soonest due date.
         oldest_due=office_date(first_due) if first_due is not None else None,
     )
-    yield from _statements_changed_queue(session, principal)
+    yield from _statements_changed_queue(principal)
     unmatched = db.count_rows(session, queries.unmatched_disputes_query())
     yield QueueSummary(
         "Disputes not matched to a payment (Stripe could not be asked)",
@@ -2193,15 +2193,17 @@ def _giving_back_queue(session: Session, now: datetime) -> QueueSummary:
     )
 
 
-def _statements_changed_queue(session: Session, principal: Principal) -> Iterable[QueueSummary]:
+def _statements_changed_queue(principal: Principal) -> Iterable[QueueSummary]:
     """Round 30: the statements sent that now read differently, for billing staff, who
     decide whether to send each again (licensing officers read the list from
     *Invoices* but send nothing, so it is not work waiting on them). The same reading
-    as the list's, without the names: a query for the statements with a late entry,
-    then the ledger once a currency, however many there are."""
+    as the list's, without the names: the entries recorded since the last check
+    marked (round 56: it asked every statement sent whether it had a late entry, 3.6 s
+    on SQLite at 24,000 sent), a query for the marked, then the ledger once a currency,
+    however many there are."""
     if not principal.has_role("billing"):
         return
-    found = sent_statements.changed_since_sent(session, named=False)
+    found = services.statements_changed(named=False)
     count = len(found.readings)
     months = sorted(each.sent.month for each in found.readings)
     detail = f"The oldest month changed: {months[0]:%Y-%m}" if months else ""
@@ -2538,8 +2540,8 @@ def statements_changed() -> str:
     """Round 28: every statement sent whose month now reads differently from what was
     emailed (an entry dated into the month since), so billing staff decide, in one
     place, which to send again, instead of opening each organization."""
+    found = services.statements_changed()
     session = db.session()
-    found = sent_statements.changed_since_sent(session)
     page = paging.page_of(found.readings)
     return render_template(
         "billing/statements_changed.html",

@@ -2093,6 +2093,43 @@ def test_billing_0025_indexes_the_invoices_by_their_paid_time(
     migrations.upgrade(url)
 
 
+def test_billing_0026_marks_statements_with_late_entries_and_keeps_the_last_check(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 56 (waiting56; renumbered from billing_0025 at the merge, after finance56b's
+    index): the console home's changed statements read only the entries recorded since
+    the last check; billing_0026 adds `sent_statements.late_entry_at`, the one-row
+    `late_entry_checks`, the recorded-at indexes and the marked statements' partial
+    index, and its downgrade drops them all."""
+    indexes = {
+        ("payments", "ix_payments_created_at"): ["created_at"],
+        ("invoices", "ix_invoices_finalized_at"): ["finalized_at"],
+        ("invoices", "ix_invoices_voided_at"): ["voided_at"],
+        ("sent_statements", "ix_sent_statements_late_entry_at"): ["late_entry_at"],
+    }
+    url = database_template.new_url()
+
+    def marks() -> tuple[bool, bool]:
+        engine = make_engine(url)
+        try:
+            inspector = inspect(engine)
+            columns = {each["name"] for each in inspector.get_columns("sent_statements")}
+            return "late_entry_at" in columns, "late_entry_checks" in inspector.get_table_names()
+        finally:
+            engine.dispose()
+
+    migrations.downgrade(url, "billing_0025")
+    assert marks() == (False, False)
+    assert _indexes_among(url, indexes) == {}
+    migrations.upgrade(url)
+    assert marks() == (True, True)
+    assert _indexes_among(url, indexes) == indexes
+    migrations.downgrade(url, "billing_0025")
+    assert marks() == (False, False)
+    assert _indexes_among(url, indexes) == {}
+    migrations.upgrade(url)
+
+
 def test_royalties_0008_indexes_the_periods_and_reports_the_vendor_dashboard_reads(
     database_template: DatabaseTemplate,
 ) -> None:

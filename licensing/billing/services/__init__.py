@@ -135,6 +135,7 @@ from licensing.billing.services.monthly_statements import (
     month_just_ended,
     resend_statement,
     send_monthly_statements,
+    statements_changed,
     statements_due,
     statements_sent,
 )
@@ -264,6 +265,7 @@ __all__ = [
     "send_monthly_statements",
     "start_card_payment",
     "statement_for",
+    "statements_changed",
     "statements_due",
     "statements_sent",
     "told_names",

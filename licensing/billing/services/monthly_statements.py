@@ -27,7 +27,7 @@ from licensing.accounts.models import Organization
 from licensing.accounts.states import CLOSED
 from licensing.actors import Actor
 from licensing.audit import services as audit
-from licensing.billing import documents, queries
+from licensing.billing import documents, queries, sent_statements
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import (
     CreditNote,
@@ -316,6 +316,17 @@ def _worth_sending(organization: Organization, statement: Statement) -> bool:
     return statement.closing != 0 or bool(statement.lines)
 
 
+def statements_changed(
+    *, named: bool = True, now: datetime | None = None
+) -> sent_statements.ChangedSinceSent:
+    """Round 56: the statements sent that now read differently (the changed list, the
+    console's *Work waiting*), after marking those an entry recorded since the last
+    check is late for: the marks are kept, so the next reading looks only at what was
+    recorded since (`sent_statements.note_late_entries`)."""
+    with db.transaction() as session:
+        return sent_statements.changed_since_sent(session, named=named, now=now)
+
+
 def resend_statement(sent_id: int, *, actor: Actor, now: datetime | None = None) -> SentStatement:
     """Billing staff: email a statement already sent again, as it reads now, to the
     billing contact the organization has now (one asked for a copy, or changed its
@@ -339,6 +350,9 @@ def resend_statement(sent_id: int, *, actor: Actor, now: datetime | None = None)
             )
         sent.resends += 1
         sent.resent_at = now
+        # Sent as it reads now: an entry recorded before is in it (the next check marks
+        # it again for one recorded after: `sent_statements.note_late_entries`).
+        sent.late_entry_at = None
         # What the licensee now holds: the statement reads as sent again, to today's contact.
         sent.last_opening, sent.last_closing = statement.opening, statement.closing
         sent.last_sent_to = organization.billing_email
