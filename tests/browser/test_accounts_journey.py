@@ -35,6 +35,9 @@ def _standing_choices(staff: Any) -> list[str]:
     """The standing changes the organization's console page offers the staff member."""
     staff.get_by_role("link", name="Organizations").click()
     staff.get_by_role("link", name=ORGANIZATION).click()
+    # The organization's page loaded before its choices are read (under load the
+    # list's page was read: no choices).
+    staff.locator("#standing").wait_for()
     options = staff.get_by_label("Change", exact=True).locator("option")
     values: list[str] = options.evaluate_all("els => els.map(e => e.value)")
     return values

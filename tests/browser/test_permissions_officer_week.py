@@ -21,6 +21,7 @@ from pypdf import PdfReader
 from sqlalchemy import update
 
 from licensing import db
+from licensing.calendar import day_text
 from licensing.permissions import views as permission_views
 from licensing.permissions.models import PermissionRequest
 from tests.browser.conftest import (
@@ -110,8 +111,9 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
     )
     assert_accessible(office)
     granted = newest_mail_to_teacher(mailbox, "Your permission request is granted")
-    assert f"You asked for the use to run from {FIRST} to {LAST}." in granted
-    assert f"Permission is granted from {FIRST} until {LAST}" in granted
+    # Round 56: the email writes its days in words (dates56).
+    assert f"You asked for the use to run from {day_text(first)} to {day_text(last)}." in granted
+    assert f"Permission is granted from {day_text(first)} until {day_text(last)}" in granted
     page.goto(status_url)
     with page.expect_download() as download:
         page.get_by_role("link", name="Download the grant letter").click()
@@ -119,7 +121,7 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
         pages = PdfReader(io.BytesIO(pdf.read())).pages
     letter = one_line("".join(p.extract_text() for p in pages))
     assert f"Term asked for {SEMESTER}: {FIRST} to {LAST}" in letter
-    assert f"valid from {FIRST} until {LAST}" in letter
+    assert f"valid from {day_text(first)} until {day_text(last)}" in letter
 
 
 def _routed_terms(live_server: LiveServer) -> list[str]:

@@ -76,7 +76,7 @@ def test_the_royalty_loose_ends_as_vendor_billing_staff_administrator_and_licens
         sign_in(page, billing)
         page.goto("/console/royalty-reports")
         page.get_by_role("link", name=reference).click()
-        _opens_the_credit_note(page, credit_note)
+        _opens_the_credit_note(page, credit_note, console=True)
         page.get_by_role("button", name=re.compile("Sign out")).click()
 
         sign_in(page, admin)
@@ -94,9 +94,14 @@ def test_the_royalty_loose_ends_as_vendor_billing_staff_administrator_and_licens
         assert_accessible(page)
 
 
-def _opens_the_credit_note(page: Any, number: str) -> None:
-    """The report names the credit note as a link to its PDF, which opens."""
+def _opens_the_credit_note(page: Any, number: str, *, console: bool = False) -> None:
+    """The report names the credit note as a link to its PDF, which opens; on the
+    console to the credit note's own page (round 56), whose PDF link opens."""
     link = page.locator("dl.facts").get_by_role("link", name=number)
+    if console:
+        link.click()
+        page.get_by_role("heading", name=re.compile(f"Credit note {number}")).wait_for()
+        link = page.get_by_role("link", name="Download the credit note PDF")
     answer = page.request.get(link.get_attribute("href"))
     assert answer.status == 200
     assert answer.headers["content-type"] == "application/pdf"
