@@ -34,7 +34,14 @@ _PLAIN = (str, int, bool, Decimal, date, datetime, type(None))
 
 def _parts(value: object, out: list[str]) -> None:
     """`value`'s canonical text, appended to `out`: its type named at each level, so
-    that 1 and "1", or Decimal("1.0") and Decimal("1.00"), never share a key."""
+    that 1 and "1" never share a key. A Decimal by its value, not its scale (round
+    56): the renderers print every amount to its currency's digits (`format_amount`),
+    and an invoice's total read back from SQLite (1200.0000) drew the statement again
+    beside the same total set in Python (1200.00). A renderer that prints a Decimal's
+    own scale must not be drawn through here."""
+    if isinstance(value, Decimal):
+        out.append(f"Decimal:{value.normalize()!r}" if value else "Decimal:0")
+        return
     if isinstance(value, _PLAIN):
         out.append(
             f"{type(value).__name__}:{value.isoformat() if isinstance(value, date) else value!r}"

@@ -28,7 +28,7 @@ from licensing.agreements.services.renewal import renewal_refusal, window_opens
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import AGREEMENT, REPLACED
 from licensing.api.applications import ApplicationSchema
-from licensing.api.base import Blueprint, Created, ReadPage
+from licensing.api.base import Blueprint, Created, ReadPage, never_answers
 from licensing.api.fields import (
     ApiSchema,
     Day,
@@ -301,6 +301,11 @@ class AgreementTerminationSchema(ApiSchema):
 
 @blp.route("/agreements")
 @access.allow(vendor=True, staff=("licensing", "billing"))
+@never_answers(
+    409,
+    "a reissue's refusals (the standing's among them) are read to list `allowed_actions`, "
+    "caught as the reason a reissue is not offered, never raised",
+)
 @blp.arguments(AgreementQuerySchema, location="query")
 @blp.paginate(AgreementSchema)
 def list_agreements(query: dict[str, Any]) -> ReadPage:

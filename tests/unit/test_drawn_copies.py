@@ -25,7 +25,8 @@ def test_the_digest_reads_every_value_and_its_type() -> None:
     assert digest("statement", shown) != digest("report", shown)
     others = (
         _Shown(date(2027, 3, 2), Decimal("1.00"), ("INV-2027-000001",)),
-        _Shown(date(2027, 3, 1), Decimal("1.0"), ("INV-2027-000001",)),
+        # Another value (round 56: an amount's scale alone is not what is printed).
+        _Shown(date(2027, 3, 1), Decimal("1.01"), ("INV-2027-000001",)),
         _Shown(date(2027, 3, 1), Decimal("1.00"), ("INV-2027-000001", "")),
     )
     assert len({digest("statement", each) for each in (shown, *others)}) == 4
@@ -70,3 +71,21 @@ def test_the_copies_stay_within_their_bound_the_least_recently_used_out_first() 
     assert copies.drawn("doc", ("big",), lambda: b"1234567") == b"1234567"
     assert copies.drawn("doc", ("big",), lambda: b"7654321") == b"7654321"
     assert copies.size <= 10
+
+
+def test_an_amount_is_read_by_its_value_not_the_scale_the_database_gave_it() -> None:
+    """Round 56: a statement drawn from a total set in Python (1200.00) and again from
+    the same total read back from SQLite (1200.0000) drew twice; what is printed is the
+    value to the currency's digits, so the two share a key, and another value does not."""
+    day = date(2027, 3, 1)
+    numbers = ("INV-2027-000001",)
+    assert digest("statement", _Shown(day, Decimal("1200.00"), numbers)) == digest(
+        "statement", _Shown(day, Decimal("1200.0000"), numbers)
+    )
+    assert digest("statement", _Shown(day, Decimal("0.00"), numbers)) == digest(
+        "statement", _Shown(day, Decimal("-0"), numbers)
+    )
+    assert digest("statement", _Shown(day, Decimal("1200.00"), numbers)) != digest(
+        "statement", _Shown(day, Decimal("1200.01"), numbers)
+    )
+    assert digest("x", (Decimal("1"),)) != digest("x", (1,))

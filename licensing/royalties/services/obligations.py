@@ -150,7 +150,9 @@ class PeriodStatus:
     royalty_as_amended: Decimal | None = None
     # The stored period's id (`ReportingPeriod.id`): the key its list's page links
     # name to read the next page after it (round 56; None where no list reads it).
-    period_id: int | None = None
+    # A paging key, not part of what the status says: two readings of one period
+    # compare equal whether or not a list's read carried it.
+    period_id: int | None = field(default=None, compare=False)
 
     @property
     def due_on(self) -> date:
