@@ -516,6 +516,10 @@ class Submission:
     amends: Any = None
     reason: Any = None
     problems: dict[str, list[str]] = field(default_factory=dict)
+    # Whether its rows can be read despite `problems` (a body that is not JSON, has
+    # no rows list, or a file without the header cannot be): filing then reports
+    # the rows' problems with the submission's own, all at once (round 57).
+    rows_readable: bool = True
     # The number of the first row of a JSON or form submission (0 in the API).
     first_row: int = 0
     # A JSON body's colons less its top-level keys (`json_submission`), which its
@@ -655,6 +659,7 @@ def json_submission(upload: Upload) -> Submission:
     seen_rows = False
     if unsafe := _unsafe_json(upload.file):
         submission.problems = {"_body": [unsafe]}
+        submission.rows_readable = False
         return submission
     top_level: set[str] = set()
     # A key named "" gives what it holds the prefix "" too: only keys at depth 0 of
@@ -665,6 +670,7 @@ def json_submission(upload: Upload) -> Submission:
         prefix, event, _ = next(events)
         if event != "start_map":
             problems["_body"] = ["The body must be a JSON object with attest and rows."]
+            submission.rows_readable = False
         else:
             for prefix, event, value in events:
                 if prefix == "" and event in ("start_map", "end_map"):
@@ -688,13 +694,17 @@ def json_submission(upload: Upload) -> Submission:
                     seen_rows = True
                 elif prefix == "rows" and event not in ("end_array",):
                     problems["rows"] = ["Must be a list of rows (an empty list for a nil report)."]
+                    submission.rows_readable = False
     except (ijson.JSONError, StopIteration, ValueError, ArithmeticError, RecursionError):
         # ValueError: undecodable bytes, or a number too long to convert (Python
         # refuses integers of thousands of digits).
 
         problems["_body"] = [_not_json(upload.file)]
-    if not seen_rows and not problems:
-        problems["rows"] = ["Give the rows (an empty list for a nil report)."]
+        submission.rows_readable = False
+    if not seen_rows:
+        submission.rows_readable = False
+        if not problems:
+            problems["rows"] = ["Give the rows (an empty list for a nil report)."]
     submission.problems = problems
     submission.row_colons = _colons(upload.file) - len(top_level)
     return submission
@@ -812,6 +822,7 @@ def csv_submission(upload: Upload, *, attest: Any, amends: Any, reason: Any) -> 
         submission.problems = {"_body": ["The file must be UTF-8 text."]}
     elif header != CSV_HEADER:
         submission.problems = {"rows.1": [f"The first line must be exactly: {CSV_HEADER}"]}
+    submission.rows_readable = not submission.problems
     return submission
 
 

@@ -23,7 +23,7 @@ from licensing.audit import services as audit
 from licensing.billing import queries as billing_queries
 from licensing.calendar import office_date
 from licensing.db import Money, utcnow
-from licensing.errors import Conflict, InvalidInput
+from licensing.errors import Conflict, InvalidInput, RepeatedKey
 from licensing.limits import record_id
 from licensing.links import links
 from licensing.mail import services as mail
@@ -138,9 +138,66 @@ def _file(
             f"Agreement {agreement.number} has no usage-based lines, so it has no royalty reports."
         )
     period = obligation.period(period_start)
-    _check_submission(submission, previewing)
+    problems = _submission_problems(submission, previewing)
+    if problems and (not submission.rows_readable or "amends" in problems):
+        # Which report is amended cannot be told, or the rows cannot be read: the
+        # rows' problems (if they can be read) with the submission's, storing nothing.
+        raise _with_rows_checked(obligation, submission, problems)
     reports = current_reports(session, agreement.id)
     amended = _check_period(session, obligation, period, reports, submission, moment)
+    try:
+        report, filing, revenue = _compute(
+            session, obligation, period, reports, amended, submission, actor, moment
+        )
+    except InvalidInput as found:
+        raise _together(problems, found) from found
+    if problems:
+        # The report is good but for its attestation or reason: checked as a preview
+        # is and refused, so every problem is told at once (the transaction rolls back).
+        raise InvalidInput(REPORT_PROBLEMS, problems)
+    if previewing:
+        return filing
+    _store_lines(session, report, filing, revenue)
+    report.total_due = filing.total_due
+    report.flags_json = json.dumps(filing.flags)
+    report.review_state = FLAGGED if filing.flags else CLEAR
+    filing.report = report
+    _Settlement(session, obligation, report, actor, moment).settle(filing)
+    audit.record(
+        session,
+        action="royalty_report.submitted" if amended is None else "royalty_report.amended",
+        entity_type="royalty_report",
+        entity_id=report.id,
+        before=None if amended is None else {"current_report": amended.id},
+        after={
+            **report.snapshot(),
+            "agreement": agreement.number,
+            "invoice": filing.invoice_number,
+            "credit_notes": filing.credit_notes,
+            "flags": len(filing.flags),
+        },
+        note=report.amendment_reason,
+        actor=actor.name,
+        actor_user_id=actor.user_id,
+    )
+    _after_filing(session, agreement, report, filing, moment, actor)
+    return filing
+
+
+def _compute(
+    session: Session,
+    obligation: Obligations,
+    period: Period,
+    reports: Mapping[date, RoyaltyReport],
+    amended: RoyaltyReport | None,
+    submission: Submission,
+    actor: Actor,
+    moment: datetime,
+) -> tuple[RoyaltyReport, Filing, dict[int, Decimal]]:
+    """The report stored with its rows, and its royalty computed, in the caller's
+    transaction (a preview's, or a refused submission's, rolls back); raises
+    `InvalidInput` with every problem of the rows."""
+    agreement = obligation.agreement
     last_before = _last_reported(reports)
     charged_before = _charged_to_date(session, obligation, last_before)
     if amended is not None:
@@ -192,33 +249,7 @@ def _file(
     if last > period.index:
         filing.through = obligation.periods[last - 1]
     filing.flags = _anomalies(session, obligation, report, filing, last)
-    if previewing:
-        return filing
-    _store_lines(session, report, filing, revenue)
-    report.total_due = filing.total_due
-    report.flags_json = json.dumps(filing.flags)
-    report.review_state = FLAGGED if filing.flags else CLEAR
-    filing.report = report
-    _Settlement(session, obligation, report, actor, moment).settle(filing)
-    audit.record(
-        session,
-        action="royalty_report.submitted" if amended is None else "royalty_report.amended",
-        entity_type="royalty_report",
-        entity_id=report.id,
-        before=None if amended is None else {"current_report": amended.id},
-        after={
-            **report.snapshot(),
-            "agreement": agreement.number,
-            "invoice": filing.invoice_number,
-            "credit_notes": filing.credit_notes,
-            "flags": len(filing.flags),
-        },
-        note=report.amendment_reason,
-        actor=actor.name,
-        actor_user_id=actor.user_id,
-    )
-    _after_filing(session, agreement, report, filing, moment, actor)
-    return filing
+    return report, filing, revenue
 
 
 def _store_report(
@@ -267,8 +298,15 @@ def _reason(reason: Any) -> str:
 ATTEST_MALFORMED = "Give attest as true or false (true to file the report)."
 
 
-def _check_submission(submission: Submission, previewing: bool) -> None:
-    problems = dict(submission.problems)
+REPORT_PROBLEMS = "The report has problems."
+
+
+def _submission_problems(submission: Submission, previewing: bool) -> dict[str, list[str]]:
+    """The problems of the submission besides its rows' (its shape, the attestation,
+    the amendment's id and reason), told with the rows' own (round 57: a submission
+    without `attest` was answered with the attestation alone, the rows' problems only
+    on the next try, where the contract asks every problem of a report at once)."""
+    problems = {path: list(messages) for path, messages in submission.problems.items()}
     if submission.attest is not None and not isinstance(submission.attest, bool):
         # Malformed ("yes", 1): refused by a preview too, which otherwise takes
         # none (it stores nothing; the portal previews before the box is ticked).
@@ -285,8 +323,35 @@ def _check_submission(submission: Submission, previewing: bool) -> None:
             problems.setdefault("reason", []).append("Say why the report is amended.")
         elif len(reason) > REASON_MAX:
             problems.setdefault("reason", []).append(at_most_characters(REASON_MAX))
-    if problems:
-        raise InvalidInput("The report has problems.", problems)
+    return problems
+
+
+def _together(problems: Mapping[str, list[str]], found: InvalidInput) -> InvalidInput:
+    """`found` (the rows' problems) with the submission's own before them; `found`
+    itself when the submission has none, or when it refuses the body outright (a key
+    given twice: a 400, `RepeatedKey`)."""
+    if not problems or isinstance(found, RepeatedKey):
+        return found
+    together = {path: list(messages) for path, messages in problems.items()}
+    for path, messages in found.errors.items():
+        together.setdefault(path, []).extend(messages)
+    return InvalidInput(REPORT_PROBLEMS, together)
+
+
+def _with_rows_checked(
+    obligation: Obligations, submission: Submission, problems: Mapping[str, list[str]]
+) -> InvalidInput:
+    """The submission's problems with its rows' when they can be read, found without
+    storing anything: for a submission whose amended report cannot be told (so
+    neither the period nor the royalty can be checked) or whose rows cannot be read."""
+    if submission.rows_readable:
+        lines = {line.number: line for line in obligation.lines}
+        revenue = {line.number: Decimal(0) for line in obligation.lines if line.takes_revenue}
+        try:
+            _check_rows(submission, lines, Problems(), revenue, None)
+        except InvalidInput as found:
+            return _together(problems, found)
+    return InvalidInput(REPORT_PROBLEMS, problems)
 
 
 def _report_id(value: Any) -> int | None:
@@ -371,10 +436,10 @@ def _check_rows(
     lines: Mapping[int, ReportableLine],
     problems: Problems,
     revenue: dict[int, Decimal],
-    writer: _RowWriter,
+    writer: _RowWriter | None,
 ) -> int:
-    """Check every row, adding the good ones to `writer` until a problem is found;
-    the number of rows. Raises `InvalidInput` with every problem found: a row that
+    """Check every row, adding the good ones to `writer` (None: only checked) until a
+    problem is found; the number of rows. Raises `InvalidInput` with every problem found: a row that
     repeats another's line, unit and customer is refused whether either row has
     problems of its own or not (`RowKey`; round 56: a repeat of a refused row, or a
     refused repeat, was reported only once the refused row was corrected), as the
@@ -411,7 +476,7 @@ def _check_rows(
         count += 1
         if row.revenue is not None:
             revenue[row.line] += row.revenue
-        if problems:
+        if problems or writer is None:
             continue  # nothing will be stored: stop writing, keep checking
         writer.add(row)
     for number, total in revenue.items():
