@@ -33,6 +33,10 @@
       field.removeAttribute("aria-describedby");
       if (field.tagName === "INPUT") { field.value = ""; }
     });
+    // Each cell's own label (shown on a narrow screen) follows its field.
+    row.querySelectorAll("label[for]").forEach(function (label) {
+      label.htmlFor = label.htmlFor.replace(/^rows-\d+-/, "rows-" + number + "-");
+    });
     row.querySelectorAll("td").forEach(function (cell) { cell.classList.remove("has-error"); });
     row.querySelectorAll(".error").forEach(function (message) { message.remove(); });
   }
