@@ -29,7 +29,7 @@ from licensing.accounts import queries as account_queries
 from licensing.accounts import services as account_services
 from licensing.accounts.models import Organization, User
 from licensing.actors import current_actor
-from licensing.agreements import forms, issuing, queries, reported_usage, services
+from licensing.agreements import forms, issuing, queries, reported_usage, services, step_checks
 from licensing.agreements.forms import BulkAssignForm
 from licensing.agreements.models import MAX_USES, Agreement, Application, ApplicationUse
 from licensing.agreements.queue_rows import queue_rows
@@ -40,6 +40,7 @@ from licensing.agreements.services.expiry import (
     issued_after_term,
 )
 from licensing.agreements.services.renewal import renewal_opens, renewal_refusal, window_opens
+from licensing.agreements.services.submission import deadline_passed
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import (
     AGREEMENT,
@@ -47,6 +48,7 @@ from licensing.agreements.states import (
     AWAITING_STAFF,
     DRAFT,
     EDITABLE,
+    ESCALATED,
     EXPIRED,
     ISSUED,
     REJECTED,
@@ -269,6 +271,19 @@ def applications() -> tuple[str, int]:
     ), (422 if refused else 200)
 
 
+def _submission_refused(application: Application) -> str | None:
+    """Why the application's page offers no *Submit* (or *Resubmit*) its state allows,
+    in the words the step would refuse it with (round 57: the press was offered, then
+    answered 409); None where it would go ahead."""
+    if application.state not in EDITABLE:
+        return None
+    if not account_services.organization_in_good_standing(application.organization):
+        return _block_reason(application.organization)
+    if step_checks.application_step_refused(application, "resubmit", user_id=None, now=utcnow()):
+        return deadline_passed(application)
+    return None
+
+
 def _block_reason(organization: Organization | auth.OrganizationStanding) -> str | None:
     """Why the vendor may not apply now, naming what is overdue."""
     today = calendar.office_date(utcnow())
@@ -348,6 +363,8 @@ def _vendor_page(
         agreement=queries.agreement_for_application(session, application.id),
         renewal_figures=_renewal_figures(application),
         allowed=APPLICATION.allowed(application.state),
+        # Round 57: no Submit where the step would refuse it, but why.
+        submission_refused=_submission_refused(application),
         rejection=_rejection(application),
         # A term already over goes to staff, and says why (round 49).
         past_term=issuing.past_term_told(
@@ -1170,6 +1187,21 @@ def _approved_term(start: date, end: date) -> tuple[date, date]:
     return asked
 
 
+def _review_steps(application: Application) -> list[str]:
+    """The steps of `application` the signed-in reviewer may take now (as the API's
+    `allowed_actions` lists them): the state's, less those its use case refuses."""
+    user_id, now = access.require_principal().user_id, utcnow()
+    return [
+        action
+        for action in APPLICATION.allowed(application.state)
+        if not step_checks.application_step_refused(application, action, user_id=user_id, now=now)
+    ]
+
+
+def _escalated_by(application: Application, principal: Principal) -> bool:
+    return application.state == ESCALATED and application.escalated_by_id == principal.user_id
+
+
 def _console_page(
     application: Application, *, errors: dict[str, list[str]] | None = None, status: int = 200
 ) -> tuple[str, int]:
@@ -1189,7 +1221,10 @@ def _console_page(
         history=audit_queries.events_for(session, "application", application.id),
         agreement=queries.agreement_for_application(session, application.id),
         reviewers=queries.reviewers(session),
-        allowed=APPLICATION.allowed(application.state),
+        # Round 57: the steps this reviewer may take now (not the decision on one they
+        # escalated, nor an approval the organization's standing refuses).
+        allowed=_review_steps(application),
+        escalated_by_you=_escalated_by(application, access.require_principal()),
         reconsideration_open=queries.reconsideration_is_open(application, utcnow()),
         # Round 36: the queue showed the age against the service level, the page not.
         level=queries.review_level(

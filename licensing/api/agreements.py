@@ -16,7 +16,7 @@ from flask import Response, request
 
 from licensing import access, calendar, db
 from licensing.actors import current_actor
-from licensing.agreements import queries, services
+from licensing.agreements import queries, services, step_checks
 from licensing.agreements.models import (
     REASON_MAX,
     REASON_REQUIRED,
@@ -209,12 +209,18 @@ class AgreementSchema(ApiSchema):
         }
 
     def _allowed(self, agreement: Agreement) -> list[str]:
-        steps = callers_actions(AGREEMENT.allowed(agreement.state), AGREEMENT_STEP_ROUTES)
         # Round 56: `reissue` only where the step would go ahead (it was listed for
-        # every issued agreement, the step then answering 409).
-        if "reissue" in steps and _reissue_refusal(agreement) is not None:
-            steps.remove("reissue")
-        return steps
+        # every issued agreement, the step then answering 409); round 57: `accept`
+        # only where the organization's standing lets it accept.
+        return callers_actions(
+            AGREEMENT.allowed(agreement.state),
+            AGREEMENT_STEP_ROUTES,
+            refused=lambda step: (
+                _reissue_refusal(agreement) is not None
+                if step == "reissue"
+                else step_checks.agreement_step_refused(agreement, step)
+            ),
+        )
 
     def _renewal_of(self, agreement: Agreement) -> str | None:
         return agreement.renewal_of.number if agreement.renewal_of else None
@@ -257,9 +263,9 @@ def _reissue_refusal(agreement: Agreement) -> str | None:
 
 def _with_reissue_refusals(agreements: Sequence[Agreement]) -> list[Agreement]:
     """A page of agreements, read for `allowed_actions`' `reissue` at once when the
-    caller may reissue (staff): no statement per row."""
+    caller may reissue (licensing staff and admins): no statement per row."""
     principal = access.current_principal()
-    if principal is not None and principal.is_staff:
+    if principal is not None and principal.has_role("licensing") and not principal.read_only:
         _reissue_refusals().update(services.reissue_refusals(db.session(), agreements))
     return list(agreements)
 

@@ -18,7 +18,7 @@ from sqlalchemy.orm import selectinload
 
 from licensing import access, calendar, db
 from licensing.actors import current_actor
-from licensing.agreements import issuing, queries, reported_usage, services
+from licensing.agreements import issuing, queries, reported_usage, services, step_checks
 from licensing.agreements.commands import ApplicationDraft, languages_text
 from licensing.agreements.models import (
     AMOUNT_REASON_REQUIRED,
@@ -481,7 +481,16 @@ class ApplicationSchema(ApiSchema):
     updated_at = ma.fields.DateTime()
 
     def _allowed(self, application: Application) -> list[str]:
-        return callers_actions(APPLICATION.allowed(application.state), APPLICATION_STEP_ROUTES)
+        principal = access.current_principal()
+        user_id = principal.user_id if principal is not None else None
+        now = utcnow()
+        return callers_actions(
+            APPLICATION.allowed(application.state),
+            APPLICATION_STEP_ROUTES,
+            refused=lambda step: step_checks.application_step_refused(
+                application, step, user_id=user_id, now=now
+            ),
+        )
 
     def _assignee(self, application: Application) -> str | None:
         if application.assignee is None or not access.caller_is_staff():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -309,37 +309,64 @@ class Percent(ma.fields.Field[Decimal]):
 
 
 def allowed_actions_field(method: str = "_allowed") -> ma.fields.Method:
-    """The actions the record's state allows that the caller may take (`callers_actions`)."""
+    """The steps the caller may take on the record now (`callers_actions`)."""
     return documented(
         method,
         STRINGS,
         metadata={
             "description": "What the caller may do to the record now: the steps its "
-            "state allows whose route admits the caller (a vendor never sees a staff "
-            "step or a step the service takes, such as `void` or `expire`). Staff "
-            "see every step the state allows.",
+            "state allows whose route admits the caller by its role (a vendor never sees "
+            "a staff step, billing staff never a licensing step, nobody a step the "
+            "service takes, such as `expire`), and whose own check would not refuse it "
+            "now; a read-only token takes none. Each is accepted when taken now; any "
+            "other is refused (403 or 409). docs/api.md has the table by role.",
             "example": ["accept"],
         },
     )
 
 
-def callers_actions(allowed: Iterable[str], routes: Mapping[str, str]) -> list[str]:
-    """Of the steps `allowed` by a record's state, those the caller may take.
+def callers_actions(
+    allowed: Iterable[str],
+    routes: Mapping[str, str],
+    *,
+    refused: Callable[[str], bool] | None = None,
+    holds_link: bool = False,
+) -> list[str]:
+    """Of the steps `allowed` by a record's state, those the caller may take now.
 
-    Staff see every step (the console's view, as before: some steps are the
-    service's). Anyone else sees a step only when the API route that takes it,
-    named by its endpoint in `routes`, admits them by its `access` declaration:
-    the same roles check the route makes. A step without a route (the service's,
-    such as `settle` or `expire`) is never the caller's.
+    Round 57: for every caller, staff too (staff saw every step the state allows,
+    so billing staff were offered `terminate` and `accept`, and licensing staff
+    `void`), a step is listed only when
+    - the API route that takes it, named by its endpoint in `routes`, admits the
+      caller by its `access` declaration: the same roles check the route makes.
+      A step without a route (the service's, such as `settle` or `expire`) is
+      nobody's;
+    - a public route's step (a permission request's requester's, taken with its
+      status link's token) is listed only to a caller reading the record through
+      that link (`holds_link`): nobody else holds the token it needs;
+    - the caller is not a read-only API token (every step's route writes);
+    - `refused(step)`, the step's own check on the record as read (the organization's
+      standing, a deadline, who escalated it: nothing that needs a statement per
+      row), does not refuse it.
+    Outside a request (no caller) every step the state allows but those `refused`.
     """
     steps = list(allowed)
-    principal = access.current_principal() if flask.has_request_context() else None
-    if not flask.has_request_context() or (principal is not None and principal.is_staff):
-        return steps
-    app = flask.current_app
-    return [step for step in steps if _admits(app, routes.get(step), principal)]
+    if flask.has_request_context():
+        principal = access.current_principal()
+        if principal is not None and principal.read_only:
+            return []
+        app = flask.current_app
+        steps = [step for step in steps if _admits(app, routes.get(step), principal, holds_link)]
+    # The record's own checks last: only for the steps the caller would be offered.
+    return [step for step in steps if refused is None or not refused(step)]
 
 
-def _admits(app: flask.Flask, endpoint: str | None, principal: access.Principal | None) -> bool:
+def _admits(
+    app: flask.Flask, endpoint: str | None, principal: access.Principal | None, holds_link: bool
+) -> bool:
     declaration = access.declaration_for(app, endpoint) if endpoint else None
-    return declaration is not None and declaration.admits(principal)
+    if declaration is None:
+        return False
+    if declaration.public:
+        return holds_link
+    return declaration.admits(principal)

@@ -223,7 +223,13 @@ class InvoiceSchema(ApiSchema):
     )
 
     def _allowed(self, invoice: Invoice) -> list[str]:
-        return callers_actions(INVOICE.allowed(invoice.state), INVOICE_STEP_ROUTES)
+        # Round 57: `void` only with nothing paid (`services.void_invoice` refuses
+        # it otherwise: a credit note is the way).
+        return callers_actions(
+            INVOICE.allowed(invoice.state),
+            INVOICE_STEP_ROUTES,
+            refused=lambda step: step == "void" and invoice.amount_paid > 0,
+        )
 
     def _remit_to(self, invoice: Invoice) -> list[str]:
         return list(letterhead().remit_lines)

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import marshmallow as ma
+from flask import request as flask_request
 from sqlalchemy import Select
 from sqlalchemy.orm import selectinload
 from werkzeug.wrappers import Response
@@ -318,7 +319,23 @@ class PermissionStatusSchema(ApiSchema):
         return messages
 
     def _allowed(self, request: PermissionRequest) -> list[str]:
-        return callers_actions(PERMISSION_REQUEST.allowed(request.state), PERMISSION_STEP_ROUTES)
+        # Round 57: the requester's steps (public routes, taken with the status link's
+        # token) only to whoever reads the request through that link; `confirm` takes
+        # the confirmation link's token instead, which no reader of the record holds
+        # as such; reconsideration only while its window is open.
+        now = utcnow()
+        return callers_actions(
+            PERMISSION_REQUEST.allowed(request.state),
+            PERMISSION_STEP_ROUTES,
+            refused=lambda step: (
+                step == "confirm"
+                or (
+                    step == "request_reconsideration"
+                    and not services.reconsideration_open(request, now)
+                )
+            ),
+            holds_link=bool(flask_request.view_args and "token" in flask_request.view_args),
+        )
 
 
 class PermissionRequestSchema(PermissionStatusSchema):

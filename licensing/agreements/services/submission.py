@@ -224,7 +224,9 @@ def _auto_approvable(
     )
 
 
-def _deadline_passed(application: Application) -> str:
+def deadline_passed(application: Application) -> str:
+    """Why a returned application is not resubmitted: its deadline passed (the
+    refusal's words, and its page's: round 57)."""
     assert application.resubmit_by is not None
     return (
         f"The deadline to resubmit {application.reference} passed "
@@ -239,7 +241,7 @@ def _say_the_deadline_passed(application: Application, refused: IllegalTransitio
     its refusal says the same sentence and `deadline` (round 36: it said only that a
     lapsed application cannot be resubmitted), keeping the state's `allowed_actions`."""
     if application.state == LAPSED and application.resubmit_by is not None:
-        refused.detail = _deadline_passed(application)
+        refused.detail = deadline_passed(application)
         refused.args = (refused.detail,)
         refused.instants["deadline"] = application.resubmit_by
 
@@ -289,7 +291,7 @@ def submit(
             raise
         if action == "resubmit" and application.resubmit_by and moment > application.resubmit_by:
             raise Conflict(
-                _deadline_passed(application), instants={"deadline": application.resubmit_by}
+                deadline_passed(application), instants={"deadline": application.resubmit_by}
             )
         accounts.ensure_good_standing(application.organization)
         _check_complete(session, application)

@@ -1,5 +1,6 @@
 """`allowed_actions` on applications and agreements is what the caller may do:
-a vendor sees its own steps only; staff see every step the state allows."""
+a vendor sees its own steps only; staff their role's (round 57: every step the
+state allows before). Every state and role: `test_allowed_actions_by_role.py`."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ def _actions(client: FlaskClient, url: str, user: Any) -> list[str]:
     return actions
 
 
-def test_a_vendor_sees_only_its_own_steps_on_a_submitted_application_and_staff_see_all(
+def test_a_vendor_sees_only_its_own_steps_on_a_submitted_application_and_staff_theirs(
     client: FlaskClient,
     vendor: Any,
     licensing_staff: Any,
@@ -31,14 +32,8 @@ def test_a_vendor_sees_only_its_own_steps_on_a_submitted_application_and_staff_s
     url = f"/api/v1/applications/{application.id}"
     assert application.state == "submitted"
     assert _actions(client, url, vendor) == ["withdraw"]
-    assert _actions(client, url, licensing_staff) == [
-        "approve",
-        "auto_approve",
-        "reject",
-        "return",
-        "start_review",
-        "withdraw",
-    ]
+    # Round 57: not the vendor's `withdraw` nor the service's `auto_approve`.
+    assert _actions(client, url, licensing_staff) == ["approve", "reject", "return", "start_review"]
 
 
 def test_a_vendor_may_submit_or_withdraw_its_draft(
@@ -63,4 +58,5 @@ def test_a_vendor_sees_accept_on_an_issued_agreement_but_not_expire_or_terminate
     assert _actions(client, url, vendor) == ["accept"]
     # Round 56: `reissue` only once a correction replaced its card (round 55 listed
     # it for every issued agreement, the step then answering 409).
-    assert _actions(client, url, licensing_staff) == ["accept", "expire", "terminate"]
+    # Round 57: licensing staff terminate; the vendor accepts and the service expires.
+    assert _actions(client, url, licensing_staff) == ["terminate"]

@@ -1,6 +1,7 @@
 """`allowed_actions` on invoices and organizations is what the caller may do:
-a vendor takes none of their steps (staff and the service do); staff see every
-step the state allows (an organization's standing: those their role takes)."""
+a vendor takes none of their steps (staff and the service do); staff see the
+steps their role takes (round 57: every step the state allows before, but an
+organization's standing). Every state and role: `test_allowed_actions_by_role.py`."""
 
 from __future__ import annotations
 
@@ -35,7 +36,8 @@ def test_a_vendor_sees_no_staff_or_system_steps_on_its_open_invoice(
     listed = client.get("/api/v1/invoices", headers=bearer(vendor)).get_json()
     assert [item["allowed_actions"] for item in listed] == [[]]
     staff_view = client.get(url, headers=bearer(billing_staff)).get_json()
-    assert staff_view["allowed_actions"] == ["mark_uncollectible", "settle", "void"]
+    # Round 57: not the service's `settle`.
+    assert staff_view["allowed_actions"] == ["mark_uncollectible", "void"]
 
 
 def test_a_vendor_sees_no_standing_steps_on_its_organization_and_staff_their_roles_steps(

@@ -89,7 +89,8 @@ def _staff(user: Any) -> Actor:
 
 
 def _returned_to_vendor(apply: Any, vendor: Any, staff: Any) -> Application:  # noqa: F811 - the fixture
-    """An application staff sent back for more information."""
+    """An application staff sent back for more information today: its 5 business days
+    to resubmit run (round 57: past them, its page offers no *Resubmit*)."""
     application = _in_review(apply, vendor, staff)
     agreements.review(
         application.id,
@@ -97,7 +98,6 @@ def _returned_to_vendor(apply: Any, vendor: Any, staff: Any) -> Application:  # 
         _staff(staff),
         policy=issuing(),
         reason="Send the feed's distribution list.",
-        now=NOW,
     )
     return application
 

@@ -1,0 +1,52 @@
+"""Whether a step of an application or an agreement would be refused now by its
+own check, read from the record as loaded (round 57).
+
+The state machines say which steps a state allows; each step's use case then
+checks more (the organization's standing, a deadline, who escalated it). The
+API's `allowed_actions` and the pages' presses ask these, so a step they offer is
+one the use case takes. Each reads only the record and what its lists load with
+it (its organization), never a statement of its own: a page of fifty rows asks
+nothing more. A check that needs the database (`reissue`'s correction) is the
+step's own (`services.reissue_refusals`, read for a whole page at once).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from licensing.accounts import services as accounts
+
+from .models import Agreement, Application
+from .queries import reconsideration_is_open
+from .states import ESCALATED, RETURNED
+
+
+def application_step_refused(
+    application: Application, action: str, *, user_id: int | None, now: datetime
+) -> bool:
+    """Whether the use case of `action` refuses it on `application` now, its state
+    allowing it, when taken by the user `user_id` (`submission.submit`,
+    `reconsideration.request_reconsideration`, `review.approve` and `review.reject`)."""
+    if action in ("submit", "resubmit"):
+        if not accounts.organization_in_good_standing(application.organization):
+            return True
+        return (
+            application.state == RETURNED
+            and application.resubmit_by is not None
+            and now > application.resubmit_by
+        )
+    if action == "request_reconsideration":
+        return not reconsideration_is_open(application, now)
+    if action == "approve" and not accounts.licensable(application.organization):
+        return True
+    if action in ("approve", "reject"):
+        # The reviewer who escalated it does not decide it (`_check_second_reviewer`).
+        return application.state == ESCALATED and application.escalated_by_id == user_id
+    return False
+
+
+def agreement_step_refused(agreement: Agreement, action: str) -> bool:
+    """Whether the use case of `action` refuses it on `agreement` for its
+    organization's standing (`acceptance.accept`: a suspended or closed
+    organization accepts nothing)."""
+    return action == "accept" and not accounts.licensable(agreement.organization)

@@ -1,0 +1,341 @@
+"""Round 57: an application's and an agreement's `allowed_actions` are the steps
+their reader may take now, for every state and every reader who may read them: each
+step listed is accepted when they take it, each other refused (403 or 409). Billing
+staff were offered `terminate` and `accept` (the state's rule alone), licensing staff
+the vendor's `withdraw` and the service's `expire`, a reviewer who escalated an
+application the decision a second reviewer takes."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.accounts.models import Organization, User
+from licensing.actors import Actor
+from licensing.agreements import services
+from licensing.agreements.models import Agreement
+from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE, NOW, draft
+from tests.support import factories
+from tests.support.agreements import accept, issued_agreement
+from tests.support.allowed_steps import WORDS, Reader, attempt, check_state, token_reader
+from tests.support.settings import issuing
+from tests.support.statements import statements_for
+from tests.support.uses import STAFF_USE
+
+APPLICATION_STEPS = (
+    attempt("/submit", "submit", "resubmit", body={"attest": True}),
+    attempt("/withdraw", "withdraw"),
+    attempt("/reconsideration", "request_reconsideration", body={"reason": WORDS}),
+    attempt("/review", "start_review", body={}),
+    attempt("/return", "return", body={"reason": WORDS}),
+    attempt("/escalate", "escalate", body={"reason": WORDS}),
+    attempt("/approve", "approve", body={}),
+    attempt("/reject", "reject", body={"reason": WORDS}),
+    attempt("/reconsideration/grant", "grant_reconsideration", body={}),
+    attempt("/reconsideration/deny", "deny_reconsideration", body={"reason": WORDS}),
+)
+
+
+def _acceptance(agreement: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "signer_name": "Robin Castellanos",
+        "signer_title": "Chief Executive",
+        "authority_confirmed": True,
+        "pdf_sha256": db.session().get(Agreement, agreement["id"]).pdf_sha256,
+    }
+
+
+AGREEMENT_STEPS = (
+    attempt("/acceptance", "accept", body=_acceptance),
+    attempt("/termination", "terminate", body={"reason": WORDS}),
+    attempt("/reissue", "reissue", body={"reason": WORDS}),
+)
+
+# The readers of applications (billing members and billing staff read none) and of
+# agreements (every user of the organization, licensing and billing staff).
+APPLICATION_READERS = ("administrator", "member", "licensing staff", "admin", "read-only token")
+AGREEMENT_READERS = (*APPLICATION_READERS, "billing member", "billing staff")
+
+
+class Office:
+    """A vendor's organization with a user of each role, the office's staff, and
+    applications and agreements made in each state through the services."""
+
+    def __init__(self, vendor: User, licensing_staff: User) -> None:
+        session = db.session()
+        self.vendor = vendor
+        self.organization_id = vendor.organization_id
+        self.member = factories.make_vendor(
+            session, session.get(Organization, vendor.organization_id)
+        )
+        self.billing_member = factories.make_vendor(
+            session, session.get(Organization, vendor.organization_id), role="billing"
+        )
+        self.licensing_staff = licensing_staff
+        self.reviewer = Actor.of(accounts.principal_for(factories.make_staff(session)))
+        self.admin = factories.make_staff(session, roles=("admin",))
+        self.billing_staff = factories.make_staff(session, roles=("billing",))
+        self.office = Actor.of(accounts.principal_for(self.admin))
+
+    def reader(self, name: str) -> Reader:
+        users = {
+            "administrator": self.vendor,
+            "member": self.member,
+            "billing member": self.billing_member,
+            "licensing staff": self.licensing_staff,
+            "billing staff": self.billing_staff,
+            "admin": self.admin,
+        }
+        if name == "read-only token":
+            return token_reader(name, self.admin, read_only=True)
+        return token_reader(name, users[name])
+
+    @property
+    def actor(self) -> Actor:
+        return Actor.of(accounts.principal_for(self.vendor))
+
+    def standing(self, action: str) -> None:
+        accounts.change_organization_standing(
+            self.organization_id, action, reason=WORDS, actor=self.office
+        )
+
+    # --- applications --------------------------------------------------------------
+
+    def draft(self) -> int:
+        return services.create_draft(self.actor, draft(STAFF_USE)).id
+
+    def submitted(self, *, now: Any = None) -> int:
+        application_id = services.create_draft(self.actor, draft(STAFF_USE), now=now).id
+        return services.submit(
+            application_id, self.actor, policy=issuing(), attest=True, now=now
+        ).id
+
+    def in_review(self, *, now: Any = None) -> int:
+        application_id = self.submitted(now=now)
+        services.start_review(application_id, self.reviewer, now=now)
+        return application_id
+
+    def escalated(self) -> int:
+        """Escalated by the licensing staff reader: a second reviewer decides it."""
+        application_id = self.in_review()
+        escalator = Actor.of(accounts.principal_for(self.licensing_staff))
+        services.escalate(application_id, WORDS, escalator)
+        return application_id
+
+    def returned(self, *, now: Any = None) -> int:
+        application_id = self.in_review(now=now)
+        services.return_for_information(application_id, WORDS, self.reviewer, now=now)
+        return application_id
+
+    def lapsed(self) -> int:
+        application_id = self.returned(now=NOW)
+        services.expire(now=NOW + timedelta(days=14))
+        return application_id
+
+    def approved(self) -> int:
+        application_id = self.in_review()
+        services.approve(application_id, self.reviewer, policy=issuing())
+        return application_id
+
+    def rejected(self, *, now: Any = None) -> int:
+        application_id = self.in_review(now=now)
+        services.reject(application_id, WORDS, self.reviewer, now=now)
+        return application_id
+
+    def withdrawn(self) -> int:
+        application_id = self.submitted()
+        services.withdraw(application_id, self.actor)
+        return application_id
+
+    def reconsideration_requested(self) -> int:
+        application_id = self.rejected()
+        services.request_reconsideration(application_id, WORDS, self.actor)
+        return application_id
+
+    # --- agreements ----------------------------------------------------------------
+
+    def issued(self) -> Agreement:
+        return issued_agreement(self.vendor, self.licensing_staff, DEVELOPMENT_USE)
+
+    def active(self) -> Agreement:
+        agreement = self.issued()
+        accept(agreement, self.vendor)
+        return agreement
+
+    def terminated(self) -> Agreement:
+        agreement = self.issued()
+        services.terminate(agreement.id, WORDS, self.reviewer)
+        return agreement
+
+    def expired(self) -> Agreement:
+        agreement = issued_agreement(self.vendor, self.licensing_staff, AUTO_USE)
+        accept(agreement, self.vendor)
+        services.expire(now=NOW.replace(year=2028, month=1, day=15))
+        return agreement
+
+
+def _application(office: Office, make: Callable[[], int]) -> Callable[[], str]:
+    return lambda: f"/api/v1/applications/{make()}"
+
+
+def _agreement(office: Office, make: Callable[[], Agreement]) -> Callable[[], str]:
+    return lambda: f"/api/v1/agreements/{make().id}"
+
+
+@pytest.fixture
+def office(app: Flask, vendor: User, licensing_staff: User, example_card: str) -> Office:
+    return Office(vendor, licensing_staff)
+
+
+@pytest.mark.parametrize("role", APPLICATION_READERS)
+def test_an_applications_allowed_actions_are_the_steps_its_reader_may_take_in_every_state(
+    client: FlaskClient, office: Office, role: str
+) -> None:
+    reader = office.reader(role)
+    states: list[tuple[str, str, Callable[[], int]]] = [
+        ("draft", "draft", office.draft),
+        ("submitted", "submitted", office.submitted),
+        ("in_review", "in_review", office.in_review),
+        ("escalated", "escalated", office.escalated),
+        ("returned", "returned", office.returned),
+        ("returned, its deadline passed", "returned", lambda: office.returned(now=NOW)),
+        ("approved", "approved", office.approved),
+        ("rejected", "rejected", office.rejected),
+        ("rejected, its window closed", "rejected", lambda: office.rejected(now=NOW)),
+        (
+            "reconsideration_requested",
+            "reconsideration_requested",
+            office.reconsideration_requested,
+        ),
+        ("withdrawn", "withdrawn", office.withdrawn),
+        ("lapsed", "lapsed", office.lapsed),
+    ]
+    for name, state, make in states:
+        reader.seen[name] = check_state(
+            client, reader, state, _application(office, make), APPLICATION_STEPS
+        )
+    # Held pending payment, it submits nothing; suspended, nothing of its is approved.
+    draft_id = office.draft()
+    office.standing("mark_pending_payment")
+    reader.seen["draft, held"] = check_state(
+        client, reader, "draft", lambda: f"/api/v1/applications/{draft_id}", APPLICATION_STEPS[:2]
+    )
+    office.standing("payment_received")
+    submitted_ids = [office.submitted() for _ in range(5)]
+    office.standing("suspend")
+    reader.seen["submitted, suspended"] = check_state(
+        client,
+        reader,
+        "submitted",
+        lambda: f"/api/v1/applications/{submitted_ids.pop()}",
+        APPLICATION_STEPS,
+    )
+
+    expected = {
+        "administrator": {
+            "draft": ["submit", "withdraw"],
+            "submitted": ["withdraw"],
+            "returned": ["resubmit", "withdraw"],
+            "returned, its deadline passed": ["withdraw"],
+            "rejected": ["request_reconsideration"],
+            "rejected, its window closed": [],
+            "draft, held": ["withdraw"],
+            "submitted, suspended": ["withdraw"],
+        },
+        "licensing staff": {
+            "draft": [],
+            "submitted": ["approve", "reject", "return", "start_review"],
+            "escalated": ["return"],  # it escalated it: a second reviewer decides
+            "returned": [],
+            "reconsideration_requested": ["deny_reconsideration", "grant_reconsideration"],
+            "submitted, suspended": ["reject", "return", "start_review"],
+        },
+        "admin": {
+            "escalated": ["approve", "reject", "return"],
+            "withdrawn": [],
+        },
+        "read-only token": {name: [] for name in reader.seen},
+    }
+    expected["member"] = expected["administrator"]
+    for name, steps in expected.get(role, {}).items():
+        assert reader.seen[name] == steps, (role, name)
+
+
+def test_billing_staff_and_billing_members_read_no_application(
+    client: FlaskClient, office: Office
+) -> None:
+    url = f"/api/v1/applications/{office.submitted()}"
+    for role in ("billing staff", "billing member"):
+        assert client.get(url, headers=dict(office.reader(role).headers)).status_code == 403
+
+
+@pytest.mark.parametrize("role", AGREEMENT_READERS)
+def test_an_agreements_allowed_actions_are_the_steps_its_reader_may_take_in_every_state(
+    client: FlaskClient, office: Office, role: str
+) -> None:
+    reader = office.reader(role)
+    states: list[tuple[str, str, Callable[[], Agreement]]] = [
+        ("issued", "issued", office.issued),
+        ("active", "active", office.active),
+        ("terminated", "terminated", office.terminated),
+        ("expired", "expired", office.expired),
+    ]
+    for name, state, make in states:
+        reader.seen[name] = check_state(
+            client, reader, state, _agreement(office, make), AGREEMENT_STEPS
+        )
+    # Suspended, the organization accepts nothing; the office may still terminate.
+    issued = [office.issued() for _ in range(3)]
+    office.standing("suspend")
+    reader.seen["issued, suspended"] = check_state(
+        client, reader, "issued", lambda: f"/api/v1/agreements/{issued.pop().id}", AGREEMENT_STEPS
+    )
+
+    expected = {
+        "administrator": {"issued": ["accept"], "active": [], "issued, suspended": []},
+        "billing member": {"issued": [], "active": []},
+        "licensing staff": {"issued": ["terminate"], "active": ["terminate"], "expired": []},
+        "billing staff": {"issued": [], "active": [], "issued, suspended": []},
+        "admin": {"issued": ["terminate"], "issued, suspended": ["terminate"]},
+        "read-only token": {name: [] for name in reader.seen},
+    }
+    expected["member"] = expected["administrator"]
+    for name, steps in expected.get(role, {}).items():
+        assert reader.seen[name] == steps, (role, name)
+
+
+def test_the_queues_allowed_actions_ask_no_statement_per_application(
+    app: Flask, licensing_staff: User, example_card: str
+) -> None:
+    # Six organizations, so that reading each one's standing per row would show.
+    reviewer = Actor.of(accounts.principal_for(licensing_staff))
+    for position in range(6):
+        vendor = factories.make_vendor(db.session())
+        actor = Actor.of(accounts.principal_for(vendor))
+        application_id = services.create_draft(actor, draft(STAFF_USE)).id
+        services.submit(application_id, actor, policy=issuing(), attest=True)
+        if position % 2:
+            services.start_review(application_id, reviewer)
+            services.escalate(application_id, WORDS, reviewer)
+    db.session().commit()
+    client, headers = app.test_client(), factories.bearer(licensing_staff)
+    at_two = statements_for(app, client, "/api/v1/applications?per_page=2", headers=headers)
+    at_six = statements_for(app, client, "/api/v1/applications?per_page=6", headers=headers)
+    assert at_six == at_two
+    listed = client.get("/api/v1/applications?per_page=6", headers=headers).get_json()
+    # The escalated ones are a second reviewer's to decide.
+    assert (
+        sorted(tuple(row["allowed_actions"]) for row in listed)
+        == [
+            ("approve", "reject", "return", "start_review"),
+        ]
+        * 3
+        + [("return",)] * 3
+    )

@@ -1,0 +1,114 @@
+"""Round 57: `allowed_actions` checked against the steps themselves, for one reader
+of records in many states: every step listed is accepted when that reader takes
+it (on a fresh record in the same state), every step not listed is refused (403 or
+409) and changes nothing. The record kinds' tests
+(`tests/integration/*/test_allowed_actions_by_role.py`) give each state a builder
+and each step route its request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask.testing import FlaskClient
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.accounts.models import ApiToken, User
+from licensing.actors import Actor
+from tests.support.factories import bearer
+
+# What a reason, a message or an answer says where a step needs one.
+WORDS = "Checked against the steps the reader may take (round 57)."
+
+Body = Mapping[str, Any] | Callable[[Mapping[str, Any]], Mapping[str, Any]] | None
+
+
+@dataclass(frozen=True)
+class Attempt:
+    """One step route's request: its path under the record's URL, its body (or one
+    made from the record as read), and the steps of the record's machine it takes."""
+
+    path: str
+    steps: frozenset[str]
+    body: Body = None
+
+    def send(self, client: FlaskClient, url: str, headers: Mapping[str, str]) -> Any:
+        body = self.body
+        if callable(body):
+            body = body(client.get(url, headers=dict(headers)).get_json())
+        return client.post(
+            url + self.path, json=dict(body) if body is not None else None, headers=dict(headers)
+        )
+
+
+def attempt(path: str, *steps: str, body: Body = None) -> Attempt:
+    return Attempt(path, frozenset(steps), body)
+
+
+@dataclass
+class Reader:
+    """Who reads the record: their request headers (an API token, or none for a
+    link's holder) and what their `allowed_actions` said in each state."""
+
+    name: str
+    headers: Mapping[str, str]
+    seen: dict[str, list[str]] = field(default_factory=dict)
+
+
+def token_reader(name: str, user: User, *, read_only: bool = False) -> Reader:
+    """`user`'s API token, read and write unless `read_only`."""
+    if not read_only:
+        return Reader(name, bearer(user))
+    token, secret = accounts.create_api_token(
+        user.id, "read only", scope="read", actor=Actor.SYSTEM
+    )
+    with db.transaction() as session:
+        session.get(ApiToken, token.id).expires_at = None  # tests travel in time
+    return Reader(name, {"Authorization": f"Bearer {secret}"})
+
+
+def check_state(
+    client: FlaskClient,
+    reader: Reader,
+    state: str,
+    build: Callable[[], str],
+    attempts: Sequence[Attempt],
+    *,
+    field_name: str = "allowed_actions",
+    state_field: str = "state",
+) -> list[str]:
+    """What `reader` is told of a record `build` makes in `state` (its URL), checked
+    step by step: each step not listed is refused (403 or 409, nothing changed), and
+    each listed one is accepted on a fresh record `build` makes. No step is listed
+    that no route takes (the service's)."""
+    url = build()
+    read = client.get(url, headers=dict(reader.headers))
+    assert read.status_code == 200, (reader.name, state, read.get_json())
+    record = read.get_json()
+    assert record[state_field] == state, (reader.name, state, record[state_field])
+    listed: list[str] = record[field_name]
+    routed = frozenset().union(*(a.steps for a in attempts))
+    assert set(listed) <= routed, (reader.name, state, listed)
+    for refused in (a for a in attempts if not a.steps & set(listed)):
+        answer = refused.send(client, url, reader.headers)
+        assert answer.status_code in (403, 409), (
+            reader.name,
+            state,
+            refused.path,
+            answer.status_code,
+            answer.get_json(),
+        )
+    again = client.get(url, headers=dict(reader.headers)).get_json()
+    assert again[state_field] == state, (reader.name, state, "changed by a refused step")
+    for taken in (a for a in attempts if a.steps & set(listed)):
+        answer = taken.send(client, build(), reader.headers)
+        assert answer.status_code in (200, 201, 202), (
+            reader.name,
+            state,
+            taken.path,
+            answer.status_code,
+            answer.get_json(),
+        )
+    return listed
