@@ -74,7 +74,7 @@ from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, dashboard_context, waiting_provider
 from licensing.web.records import named_by_id, numbered_record
 from licensing.web.scope import OrganizationScope, organization_scope, requested_organization
-from licensing.words import counted, humanize
+from licensing.words import counted, humanize, working_in_words
 
 bp = Blueprint("agreements", __name__, url_prefix="/portal")
 console = Blueprint("agreements_console", __name__, url_prefix="/console")
@@ -1605,9 +1605,11 @@ def _reissue_question(agreement: Agreement, checked: services.Reissue) -> confir
             + "."
         )
         # Round 56: each card's working, so a tier or discount the correction changed
-        # is read beside the amounts (they alone could not tell it from a slip).
+        # is read beside the amounts (they alone could not tell it from a slip); round
+        # 57: in the words and grouped figures of the agreement's own working above it
+        # ("2,500 end users", not "2500 end_users"), so the two read alike.
         lines += [
-            f"Working on {card}: {'; '.join(working)}."
+            f"Working on {card}: {'; '.join(working_in_words(step) for step in working)}."
             for card, working in (
                 (checked.was_card, line.was_working),
                 (checked.card, line.working),
@@ -1632,6 +1634,7 @@ def _reissue_question(agreement: Agreement, checked: services.Reissue) -> confir
             f"{checked.organization} for the same uses and term, priced on {checked.card}: "
             f"total {amount(checked.total)} (it is {amount(checked.was_total)}).",
             *_many_times(checked, current_config().price_change_ratio),
+            *_unchanged(checked),
             *lines,
             due,
             f"Agreement {agreement.number} is replaced: it stays as it was issued but can no "
@@ -1644,6 +1647,21 @@ def _reissue_question(agreement: Agreement, checked: services.Reissue) -> confir
         cancel_label="Keep the agreement",
         carried=[(REISSUE_CONFIRMATION, checked.confirmation)],
     )
+
+
+def _unchanged(checked: services.Reissue) -> list[str]:
+    """A correction that leaves every price of the agreement as it was (round 57: the
+    confirmation read "total 40,800.00 USD (it is 40,800.00 USD)" and nothing more, and
+    a reissue then sends the licensee a second agreement to read and accept for the
+    same figures): said before the uses, so the analyst may keep the agreement."""
+    if checked.total != checked.was_total or any(line.now != line.was for line in checked.lines):
+        return []
+    return [
+        f"Rate card {checked.card} prices every use of this agreement as {checked.was_card} "
+        "did: the correction changed none of its prices. Reissuing changes only the card it "
+        "names, and the licensee must read and accept a new agreement; keeping it, they may "
+        f"accept it as issued, at its prices on {checked.was_card}."
+    ]
 
 
 def _many_times(checked: services.Reissue, ratio: Decimal) -> list[str]:
