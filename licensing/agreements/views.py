@@ -52,6 +52,7 @@ from licensing.agreements.states import (
     ISSUED,
     REJECTED,
     RETURNED,
+    SUBMITTED,
 )
 from licensing.agreements.vendor_rows import vendor_rows
 from licensing.audit import queries as audit_queries
@@ -1805,15 +1806,24 @@ def _application_queues(
     target = current_config().application_review_sla_days
     # Round 37: from where the queue's rows count (less the days waited on the vendor).
     late = queries.review_clock() < queries.overdue_before(now, target_days=target)
-    count, unassigned, orphaned, overdue, oldest = session.execute(
+    # Round 57: those back from the vendor with more information, the queue's
+    # "resubmitted" rows (submitted since a return, not yet taken into review).
+    back = (Application.state == SUBMITTED) & Application.returned_at.is_not(None)
+    count, unassigned, orphaned, overdue, oldest, resubmitted = session.execute(
         select(
             func.count(),
             func.count().filter(Application.assignee_id.is_(None)),
             func.count().filter(deactivated),
             func.count().filter(late),
             func.min(received),
+            func.count().filter(back),
         ).where(waiting)
     ).one()
+    came_back = (
+        f" {resubmitted} back from the vendor with more information, marked resubmitted."
+        if resubmitted
+        else ""
+    )
     yield QueueSummary(
         "Applications awaiting review",
         count=count,
@@ -1821,7 +1831,11 @@ def _application_queues(
         attention=unassigned + orphaned,
         attention_label="unassigned or with a deactivated reviewer" if orphaned else "unassigned",
         oldest=oldest,
-        detail=(f"{overdue} past the service level of {target} US business days." if count else ""),
+        detail=(
+            f"{overdue} past the service level of {target} US business days.{came_back}"
+            if count
+            else ""
+        ),
     )
     mine, my_oldest = session.execute(
         select(func.count(), func.min(received)).where(

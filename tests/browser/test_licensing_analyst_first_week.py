@@ -135,7 +135,13 @@ def test_a_licensing_analyst_reads_an_answer_beside_the_question_and_a_reissue_t
     vendor.wait_for_load_state()
     newest_mail(mailbox, office["analyst"], "resubmitted with more information")
 
-    # 4. The queue says it came back with an answer (round 57: it read "submitted").
+    # 4. The home and the queue say it came back with an answer (round 57: it read
+    # "submitted", one of those awaiting review).
+    page.goto("/console/")
+    waiting = one_line(
+        page.locator("tr").filter(has_text="Applications awaiting review").inner_text()
+    )
+    assert "1 back from the vendor with more information, marked resubmitted." in waiting
     page.goto("/console/applications")
     assert "submitted resubmitted with an answer" in _row(page, alder)
     assert "resubmitted" not in _row(page, birchway)

@@ -142,7 +142,7 @@ def test_a_resubmission_that_changed_nothing_and_answered_nothing_says_so(
     ) in page
 
 
-def test_the_queue_says_an_application_came_back_answered_until_its_review_starts(
+def test_the_queue_and_the_home_say_an_application_came_back_until_its_review_starts(
     apply: Apply,
     vendor: Any,
     other_vendor: Any,
@@ -169,6 +169,12 @@ def test_the_queue_says_an_application_came_back_answered_until_its_review_start
     assert "submitted resubmitted with an answer" in row(answered)
     assert "submitted resubmitted, without an answer" in row(silent)
     assert "resubmitted" not in row(new)
+    # The console home's row counts them (round 57: three awaiting review, no word of
+    # which had come back).
+    home = _page(client, "/console/")
+    assert "2 back from the vendor with more information, marked resubmitted." in home
     services.start_review(answered.id, _p(licensing_staff), now=NOW + timedelta(days=2))
     response = client.get("/console/applications?state=in_review")
     assert "resubmitted" not in _words(response.get_data(as_text=True))
+    home = _page(client, "/console/")
+    assert "1 back from the vendor with more information, marked resubmitted." in home
