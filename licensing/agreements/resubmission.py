@@ -21,6 +21,7 @@ from decimal import Decimal
 
 from sqlalchemy.orm import Session
 
+from licensing.accounts.models import User
 from licensing.agreements.models import SUBMITTED, Application, QuoteVersion
 from licensing.agreements.renewal_change import (
     PAGE,
@@ -102,6 +103,9 @@ def resubmission(
     before = Quote.from_snapshot(old_version.snapshot)
     after = Quote.from_snapshot(new_version.snapshot)
     asked = audit_queries.latest_event(session, "application", application.id, RETURNED_EVENT)
+    # Who asked, as pages name a person who acted ("Ana Ruiz (ana@...)"); the audit's
+    # own actor (an address, or `system`) where the account is gone.
+    asker = session.get(User, asked.actor_user_id) if asked and asked.actor_user_id else None
     old_uses = before.request.uses if before.request else ()
     new_uses = after.request.uses if after.request else ()
     old_lines = {line.use_index: line for line in before.lines}
@@ -128,7 +132,7 @@ def resubmission(
     return Resubmission(
         asked=asked.note if asked else None,
         asked_at=asked.occurred_at if asked else None,
-        asked_by=asked.actor if asked else None,
+        asked_by=asker.name_and_email if asker else asked.actor if asked else None,
         answer=application.vendor_response,
         before=old_version.version,
         after=new_version.version,

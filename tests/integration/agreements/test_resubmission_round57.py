@@ -93,7 +93,8 @@ def test_a_resubmitted_application_says_the_question_the_answer_and_what_the_ven
     assert "Asked the vendor" not in page
     # The question beside the answer (the page showed the answer alone).
     assert f"The office asked {QUESTION} (" in page
-    assert licensing_staff.email in page.split("The office asked", 1)[1].split("Vendor's", 1)[0]
+    asked = page.split("The office asked", 1)[1].split("Vendor's", 1)[0]
+    assert f"{licensing_staff.full_name} ({licensing_staff.email}))" in asked
     assert f"Vendor's answer {ANSWER}" in page
     # What moved, against the quote the question was asked on.
     assert (
