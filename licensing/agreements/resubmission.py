@@ -106,6 +106,9 @@ def resubmission(
     # Who asked, as pages name a person who acted ("Ana Ruiz (ana@...)"); the audit's
     # own actor (an address, or `system`) where the account is gone.
     asker = session.get(User, asked.actor_user_id) if asked and asked.actor_user_id else None
+    # A snapshot stored without its request (older ones) says each use's amount only:
+    # uses are then matched by position, and no figure is said to have moved.
+    known = before.request is not None and after.request is not None
     old_uses = before.request.uses if before.request else ()
     new_uses = after.request.uses if after.request else ()
     old_lines = {line.use_index: line for line in before.lines}
@@ -117,12 +120,15 @@ def resubmission(
         name = names[index] if index < len(names) else f"use {index + 1}"
         old_line = old_lines.get(index)
         matched = index < len(old_uses) and index < len(new_uses)
-        if old_line is None or not matched or not _same_kind(old_uses[index], new_uses[index]):
+        if old_line is None or (
+            known and (not matched or not _same_kind(old_uses[index], new_uses[index]))
+        ):
             reasons: tuple[str, ...] = (f"Not in quote version {old_version.version}.",)
             uses.append(UseChange(index + 1, name, None, new_line.amount, reasons))
             continue
         found = rule_changes(old_line, new_line, sentences, after.rate_card)
-        found += figure_changes(old_uses[index], new_uses[index], after.currency, PAGE)
+        if known:
+            found += figure_changes(old_uses[index], new_uses[index], after.currency, PAGE)
         uses.append(UseChange(index + 1, name, old_line.amount, new_line.amount, tuple(found)))
     dropped = tuple(
         old_uses[i].description or f"use {i + 1}"

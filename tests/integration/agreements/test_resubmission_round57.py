@@ -10,14 +10,18 @@ import html
 import re
 from collections.abc import Callable
 from datetime import timedelta
+from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 from flask.testing import FlaskClient
 
+from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Application
+from licensing.agreements.resubmission import resubmission
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE
 from tests.support.settings import issuing
 
@@ -179,3 +183,30 @@ def test_the_queue_and_the_home_say_an_application_came_back_until_its_review_st
     assert "resubmitted" not in _words(response.get_data(as_text=True))
     home = _page(client, "/console/")
     assert "1 back from the vendor with more information, marked resubmitted." in home
+
+
+def test_versions_stored_without_their_request_are_compared_by_amount_alone(
+    apply: Apply, vendor: Any, licensing_staff: Any
+) -> None:
+    """Older snapshots hold no request: their uses are matched by position, each
+    amount compared, none said to be new."""
+    application = _returned(apply, vendor, licensing_staff)
+    _resubmit(application, vendor, revenue="90000.00", response=ANSWER)
+    versions = [
+        SimpleNamespace(
+            version=version.version,
+            kind=version.kind,
+            created_at=version.created_at,
+            term_start=version.term_start,
+            term_end=version.term_end,
+            snapshot={k: v for k, v in version.snapshot.items() if k != "request"},
+        )
+        for version in application.quotes
+    ]
+    found = resubmission(db.session(), application, versions)
+    assert found is not None
+    assert [(use.before, use.after, use.reasons) for use in found.uses] == [
+        (Decimal("33800.00"), Decimal("33800.00"), ()),
+        (Decimal("8000.00"), Decimal("9000.00"), ()),
+    ]
+    assert found.dropped == ()
