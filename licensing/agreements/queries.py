@@ -460,6 +460,10 @@ class QueueApplication(NamedTuple):
     reconsideration_requested_at: datetime | None  # restarts the review clock
     review_clock_from: datetime | None  # the submission, less the waits on the vendor
     renews: str | None  # the number of the agreement it renews (round 53)
+    # Returned at some time (round 57: a row submitted since is a resubmission), and
+    # with the vendor's answer to the question.
+    returned: bool
+    answered: bool
     uses: tuple[tuple[str, str, str], ...]  # product name, use, product type
 
     @property
@@ -477,6 +481,8 @@ _QUEUE_ROWS = _with_listed_joins(
         Application.reconsideration_requested_at,
         Application.review_clock_from,
         _RENEWED.number.label("renews"),
+        Application.returned_at.is_not(None).label("returned"),
+        Application.vendor_response.is_not(None).label("answered"),
     )
 ).outerjoin(_RENEWED, _RENEWED.id == Application.renewal_of_id)
 

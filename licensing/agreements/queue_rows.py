@@ -17,6 +17,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from licensing.agreements.queries import QueueApplication, ReviewLevel
+from licensing.agreements.states import SUBMITTED
 from licensing.web.filters import money
 from licensing.web.rows import NO_VALUE
 from licensing.web.rows import escaped as _text
@@ -47,6 +48,7 @@ class QueueRow(NamedTuple):
     currency: str
     assignee: str
     renews: str | None  # the renewed agreement's number, escaped (round 53)
+    resubmitted: str | None  # round 57: a resubmission not yet taken into review, said
 
 
 @lru_cache(maxsize=256)
@@ -59,6 +61,17 @@ def _use_label(value: str) -> str:
 def _product_type_label(value: str) -> str:
     """After the use, as the application's table of uses says it: "data file"."""
     return _text(in_a_sentence(product_type_words(value)))
+
+
+def _resubmitted(application: QueueApplication) -> str | None:
+    """Under a submitted row's state, that it came back from the vendor after a
+    question (round 57: it read "submitted" as a new application did, so the analyst
+    who asked learnt of the answer from the email alone). Constant words."""
+    if application.state != SUBMITTED or not application.returned:
+        return None
+    if application.answered:
+        return "resubmitted with an answer"
+    return "resubmitted, without an answer"
 
 
 def queue_rows(
@@ -98,6 +111,7 @@ def queue_rows(
                 _text(currency),
                 _text(application.assignee or NO_VALUE),
                 None if application.renews is None else _text(application.renews),
+                _resubmitted(application),
             )
         )
     return rows

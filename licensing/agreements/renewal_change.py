@@ -11,9 +11,10 @@ it, and changed quantities or revenue. Read only; nothing is stored.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Protocol
 
 from sqlalchemy.orm import Session
 
@@ -82,6 +83,18 @@ class RenewalChange:
         return None if self.total_after is None else self.total_after - self.total_before
 
 
+class Figures(Protocol):
+    """What a use's price is computed from, as an application's use or a quote
+    snapshot's request holds it (round 57: a resubmission is read against the quote
+    the question was asked on, whose uses are in its snapshot only)."""
+
+    @property
+    def quantity(self) -> Mapping[str, int]: ...
+
+    @property
+    def revenue(self) -> Decimal | None: ...
+
+
 def _same(use: ApplicationUse) -> tuple[str, str, str, str]:
     return (use.product_name, use.use, use.product_type, use.user_type)
 
@@ -101,7 +114,7 @@ def _matched(
     return found
 
 
-def _card_sentences(
+def card_sentences(
     session: Session, before: str, after: str, words: Wording
 ) -> dict[tuple[str, str], str]:
     """Each rule's and discount's difference between the two cards, by (subject, id)."""
@@ -120,7 +133,8 @@ def _card_sentences(
     return {(c.subject, c.key): c.sentence for c in changes if c.key is not None}
 
 
-def _figures(old: ApplicationUse, new: ApplicationUse, currency: str, words: Wording) -> list[str]:
+def figure_changes(old: Figures, new: Figures, currency: str, words: Wording) -> list[str]:
+    """Each quantity and the revenue that moved from `old` to `new`, as sentences."""
     reasons = []
     for unit in sorted(set(old.quantity) | set(new.quantity)):
         was, now = old.quantity.get(unit), new.quantity.get(unit)
@@ -136,7 +150,7 @@ def _figures(old: ApplicationUse, new: ApplicationUse, currency: str, words: Wor
     return reasons
 
 
-def _reasons(
+def rule_changes(
     old_line: QuoteLine, new_line: QuoteLine, sentences: dict[tuple[str, str], str], card: str
 ) -> list[str]:
     if old_line.rule != new_line.rule:
@@ -156,7 +170,7 @@ def renewal_change(
     if agreement is None or priced is None:
         return None
     before = Quote.from_snapshot(agreement.quote.snapshot)
-    sentences = _card_sentences(session, before.rate_card, priced.rate_card, words)
+    sentences = card_sentences(session, before.rate_card, priced.rate_card, words)
     licensed = list(agreement.application.uses)
     renewed = list(application.uses)
     old_lines = {line.use_index: line for line in before.lines}
@@ -172,8 +186,8 @@ def renewal_change(
                 UseChange(index + 1, use.product_name, None, after, ("Not licensed before.",))
             )
             continue
-        reasons = _reasons(old_line, new_line, sentences, priced.rate_card)
-        reasons += _figures(licensed[match], use, priced.currency, words)
+        reasons = rule_changes(old_line, new_line, sentences, priced.rate_card)
+        reasons += figure_changes(licensed[match], use, priced.currency, words)
         if not reasons and after != old_line.amount:
             # Nothing of its own moved: the card's changed discounts may have.
             reasons = [text for (subject, _), text in sentences.items() if subject == "adjustment"]

@@ -34,6 +34,7 @@ from licensing.agreements.forms import BulkAssignForm
 from licensing.agreements.models import MAX_USES, Agreement, Application, ApplicationUse
 from licensing.agreements.queue_rows import queue_rows
 from licensing.agreements.renewal_change import renewal_change
+from licensing.agreements.resubmission import resubmission
 from licensing.agreements.services.expiry import (
     ENDING_REMINDED,
     ENDING_REMINDER,
@@ -53,6 +54,7 @@ from licensing.agreements.states import (
     ISSUED,
     REJECTED,
     RETURNED,
+    SUBMITTED,
 )
 from licensing.agreements.vendor_rows import vendor_rows
 from licensing.audit import queries as audit_queries
@@ -75,7 +77,7 @@ from licensing.web.organization_records import organization_section
 from licensing.web.portal import WaitingItem, dashboard_context, waiting_provider
 from licensing.web.records import named_by_id, numbered_record
 from licensing.web.scope import OrganizationScope, organization_scope, requested_organization
-from licensing.words import counted, humanize
+from licensing.words import counted, humanize, working_in_words
 
 bp = Blueprint("agreements", __name__, url_prefix="/portal")
 console = Blueprint("agreements_console", __name__, url_prefix="/console")
@@ -1216,6 +1218,9 @@ def _console_page(
         versions=versions,
         # A renewal's latest price against its agreement's, and why (round 42).
         renewal_change=renewal_change(session, application, versions[-1][1] if versions else None),
+        # The question, the answer and what the resubmission changed (round 57).
+        resubmitted=resubmission(session, application, [version for version, _ in versions]),
+        latest_submitted=submitted.version if submitted else None,
         notes=queries.notes(session, application.id),
         renewal_figures=reported_usage.figures(application),
         history=audit_queries.events_for(session, "application", application.id),
@@ -1636,9 +1641,11 @@ def _reissue_question(agreement: Agreement, checked: services.Reissue) -> confir
             + "."
         )
         # Round 56: each card's working, so a tier or discount the correction changed
-        # is read beside the amounts (they alone could not tell it from a slip).
+        # is read beside the amounts (they alone could not tell it from a slip); round
+        # 57: in the words and grouped figures of the agreement's own working above it
+        # ("2,500 end users", not "2500 end_users"), so the two read alike.
         lines += [
-            f"Working on {card}: {'; '.join(working)}."
+            f"Working on {card}: {'; '.join(working_in_words(step) for step in working)}."
             for card, working in (
                 (checked.was_card, line.was_working),
                 (checked.card, line.working),
@@ -1663,6 +1670,7 @@ def _reissue_question(agreement: Agreement, checked: services.Reissue) -> confir
             f"{checked.organization} for the same uses and term, priced on {checked.card}: "
             f"total {amount(checked.total)} (it is {amount(checked.was_total)}).",
             *_many_times(checked, current_config().price_change_ratio),
+            *_unchanged(checked),
             *lines,
             due,
             f"Agreement {agreement.number} is replaced: it stays as it was issued but can no "
@@ -1675,6 +1683,21 @@ def _reissue_question(agreement: Agreement, checked: services.Reissue) -> confir
         cancel_label="Keep the agreement",
         carried=[(REISSUE_CONFIRMATION, checked.confirmation)],
     )
+
+
+def _unchanged(checked: services.Reissue) -> list[str]:
+    """A correction that leaves every price of the agreement as it was (round 57: the
+    confirmation read "total 40,800.00 USD (it is 40,800.00 USD)" and nothing more, and
+    a reissue then sends the licensee a second agreement to read and accept for the
+    same figures): said before the uses, so the analyst may keep the agreement."""
+    if checked.total != checked.was_total or any(line.now != line.was for line in checked.lines):
+        return []
+    return [
+        f"Rate card {checked.card} prices every use of this agreement as {checked.was_card} "
+        "did: the correction changed none of its prices. Reissuing changes only the card it "
+        "names, and the licensee must read and accept a new agreement; keeping it, they may "
+        f"accept it as issued, at its prices on {checked.was_card}."
+    ]
 
 
 def _many_times(checked: services.Reissue, ratio: Decimal) -> list[str]:
@@ -1818,15 +1841,24 @@ def _application_queues(
     target = current_config().application_review_sla_days
     # Round 37: from where the queue's rows count (less the days waited on the vendor).
     late = queries.review_clock() < queries.overdue_before(now, target_days=target)
-    count, unassigned, orphaned, overdue, oldest = session.execute(
+    # Round 57: those back from the vendor with more information, the queue's
+    # "resubmitted" rows (submitted since a return, not yet taken into review).
+    back = (Application.state == SUBMITTED) & Application.returned_at.is_not(None)
+    count, unassigned, orphaned, overdue, oldest, resubmitted = session.execute(
         select(
             func.count(),
             func.count().filter(Application.assignee_id.is_(None)),
             func.count().filter(deactivated),
             func.count().filter(late),
             func.min(received),
+            func.count().filter(back),
         ).where(waiting)
     ).one()
+    came_back = (
+        f" {resubmitted} back from the vendor with more information, marked resubmitted."
+        if resubmitted
+        else ""
+    )
     yield QueueSummary(
         "Applications awaiting review",
         count=count,
@@ -1834,7 +1866,11 @@ def _application_queues(
         attention=unassigned + orphaned,
         attention_label="unassigned or with a deactivated reviewer" if orphaned else "unassigned",
         oldest=oldest,
-        detail=(f"{overdue} past the service level of {target} US business days." if count else ""),
+        detail=(
+            f"{overdue} past the service level of {target} US business days.{came_back}"
+            if count
+            else ""
+        ),
     )
     mine, my_oldest = session.execute(
         select(func.count(), func.min(received)).where(

@@ -75,6 +75,23 @@ def events_for(
     ).all()
 
 
+def latest_event(
+    session: Session, entity_type: str, entity_id: str | int, action: str
+) -> AuditEvent | None:
+    """A record's latest event of `action` (round 57: the question a return asked,
+    kept as its note), or None."""
+    return session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.entity_type == entity_type,
+            AuditEvent.entity_id == str(entity_id),
+            AuditEvent.action == action,
+        )
+        .order_by(AuditEvent.seq.desc())
+        .limit(1)
+    ).first()
+
+
 def last_of(
     session: Session, entity_type: str, action: str, entity_ids: Iterable[str | int]
 ) -> dict[str, datetime]:

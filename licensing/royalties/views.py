@@ -41,7 +41,7 @@ from licensing.royalties.rows import (
     csv_submission,
     form_submission,
 )
-from licensing.royalties.services import Filing
+from licensing.royalties.services import Filing, ReviewStep
 from licensing.royalties.services.review import (
     CorrectionLate,
     correction_due_on,
@@ -487,7 +487,7 @@ def portal_report(report_id: int) -> str:
         today=_today(),  # a correction awaited past its day says so (round 52)
         invoice=_invoice_of(report),
         filed_late=_filed_late(report, filing.period.due_on),
-        **_corrections_late(report),
+        **_corrections_late(report, actor),
         credit_notes=queries.credits_of(db.session(), report),
         refunds_owed=queries.refunds_owed_of(db.session(), report),
     )
@@ -509,11 +509,14 @@ def _filed_late(report: RoyaltyReport, due_on: date) -> str | None:
     return f"{counted(days, 'day')} late" if days > 0 else None
 
 
-def _corrections_late(report: RoyaltyReport) -> dict[str, Any]:
+def _corrections_late(report: RoyaltyReport, actor: Actor) -> dict[str, Any]:
     """The report page's amendments, each with how late it came when it answered a
     correction after its day (round 53), in the words the wait for one used: the
     report this one amends (`correction_filed`, said where it was filed) and the one
-    that amended it (`amended_by`, `correction_came`, said beside "Corrected by")."""
+    that amended it (`amended_by`, `correction_came`, said beside "Corrected by").
+    Round 57: the request this amendment answers (`correction_asked`, said beside
+    "Amends"): the analyst reviewing a corrected report read the licensee's reason
+    alone, the note they had sent back on the superseded report a click away."""
     session = db.session()
     days = current_config().correction_due_days
     amended_by = services.amended_by(session, report.id)
@@ -525,7 +528,21 @@ def _corrections_late(report: RoyaltyReport) -> dict[str, Any]:
         "amended_by": amended_by,
         "correction_filed": filed,
         "correction_came": correction_filed_late(report, amended_by, days),
+        "correction_asked": _correction_asked(amended, actor),
     }
+
+
+def _correction_asked(amended: RoyaltyReport | None, actor: Actor) -> ReviewStep | None:
+    """The office's latest request for a correction of `amended`, the report an
+    amendment replaced, where that request was still awaited when it came."""
+    if amended is None or amended.review_state != CORRECTION_REQUESTED:
+        return None
+    asked = [
+        step
+        for step in services.review_history(amended, actor)
+        if step.step == CORRECTION_REQUESTED
+    ]
+    return asked[-1] if asked else None
 
 
 def _invoice_of(report: RoyaltyReport) -> Invoice | None:
@@ -861,7 +878,7 @@ def console_report(report_id: int) -> Page:
         organization=db.session().get(Organization, report.organization_id),
         invoice=_invoice_of(report),
         filed_late=_filed_late(report, filing.period.due_on),
-        **_corrections_late(report),
+        **_corrections_late(report, actor),
         credit_notes=queries.credits_of(db.session(), report),
         refunds_owed=queries.refunds_owed_of(db.session(), report),
         review_actions=services.review_actions(report),

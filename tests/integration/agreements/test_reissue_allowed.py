@@ -280,12 +280,13 @@ def test_the_warning_and_the_reissue_confirmation_read_well_for_tiers_and_a_disc
     assert "Use 1 (Scrubber Pro): 27,040.00 USD on 2027.1, 119,887.50 USD on 2027.2." in words
     # Each card's working: the tier and the discount that moved are read beside the amounts.
     assert (
-        "Working on 2027.1: 2500 end_users, graduated: 100 x 18.50 + 900 x 15.50 + 1500 x 12.00 "
-        "= 33800.00; adjustment nonprofit: 20% off 33800.00 = 27040.00;"
+        "Working on 2027.1: 2,500 end users, graduated: 100 x 18.50 + 900 x 15.50 + 1,500 x "
+        "12.00 = 33,800.00; adjustment nonprofit: 20% off 33,800.00 = 27,040.00;"
     ) in words
     assert (
-        "Working on 2027.2: 2500 end_users, graduated: 100 x 18.50 + 900 x 155.00 + 1500 x "
-        "12.00 + flat 500.00 = 159850.00; adjustment nonprofit: 25% off 159850.00 = 119887.50;"
+        "Working on 2027.2: 2,500 end users, graduated: 100 x 18.50 + 900 x 155.00 + 1,500 x "
+        "12.00 + flat 500.00 = 159,850.00; adjustment nonprofit: 25% off 159,850.00 = "
+        "119,887.50;"
     ) in words
     # Royalties on usage only: nothing up front on either card, said once.
     assert (

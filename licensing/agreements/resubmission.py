@@ -1,0 +1,154 @@
+"""What a resubmission brought back to the reviewer (round 57).
+
+A licensing analyst who returned an application with a question met it again in the
+queue as "submitted" and, on its page, the vendor's answer alone under "Vendor's
+answer" (the question had been cleared with the resubmission; only the email to
+staff paired them) above two quote tables, the first the stale one, both "as
+submitted": which figure the vendor changed, and how the price moved, meant reading
+the two tables side by side. `resubmission` pairs the question (the return's audited
+note) with the answer, and sets each use of the resubmitted quote beside the same use
+of the quote the question was asked on, with what moved (quantities, revenue, the
+rule, the card's change to it), in the renewal comparison's words
+(`renewal_change`). Read only; nothing is stored.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+
+from sqlalchemy.orm import Session
+
+from licensing.accounts.models import User
+from licensing.agreements.models import SUBMITTED, Application, QuoteVersion
+from licensing.agreements.renewal_change import (
+    PAGE,
+    UseChange,
+    card_sentences,
+    figure_changes,
+    rule_changes,
+)
+from licensing.agreements.states import RETURNED
+from licensing.audit import queries as audit_queries
+from licensing.pricing import ProposedUse, Quote
+
+RETURNED_EVENT = "application.returned"
+
+
+@dataclass(frozen=True)
+class Resubmission:
+    """The office's last question (None where no return is recorded), who asked it
+    and when, the vendor's answer (None: changes only), and the resubmitted quote
+    version (`after`) against the one the question was asked on (`before`)."""
+
+    asked: str | None
+    asked_at: datetime | None
+    asked_by: str | None
+    answer: str | None
+    before: int
+    after: int
+    card_before: str
+    card_after: str
+    currency: str
+    total_before: Decimal | None
+    total_after: Decimal | None
+    uses: tuple[UseChange, ...]
+    dropped: tuple[str, ...]
+    term_before: tuple[date, date]
+    term_after: tuple[date, date]
+
+    @property
+    def change(self) -> Decimal | None:
+        if self.total_before is None or self.total_after is None:
+            return None
+        return self.total_after - self.total_before
+
+
+def _total(quote: Quote) -> Decimal | None:
+    return quote.total if quote.fully_priced else None
+
+
+def _same_kind(old: ProposedUse, new: ProposedUse) -> bool:
+    return (old.use, old.product_type, old.user_type) == (new.use, new.product_type, new.user_type)
+
+
+def _around_the_return(
+    application: Application, versions: Sequence[QuoteVersion]
+) -> tuple[QuoteVersion, QuoteVersion] | None:
+    """The submitted version the question was asked on and the first one submitted
+    after it, for an application resubmitted since its last return (not one waiting
+    on the vendor now, whose page says the question)."""
+    returned = application.returned_at
+    if returned is None or application.state == RETURNED:
+        return None
+    submitted = [v for v in versions if v.kind == SUBMITTED]
+    before = [v for v in submitted if v.created_at <= returned]
+    after = [v for v in submitted if v.created_at > returned]
+    if not before or not after:
+        return None
+    return before[-1], after[0]
+
+
+def resubmission(
+    session: Session, application: Application, versions: Sequence[QuoteVersion]
+) -> Resubmission | None:
+    """What the last resubmission brought back, or None for an application never
+    returned, waiting on the vendor now, or whose versions do not say it."""
+    pair = _around_the_return(application, versions)
+    if pair is None:
+        return None
+    old_version, new_version = pair
+    before = Quote.from_snapshot(old_version.snapshot)
+    after = Quote.from_snapshot(new_version.snapshot)
+    asked = audit_queries.latest_event(session, "application", application.id, RETURNED_EVENT)
+    # Who asked, as pages name a person who acted ("Ana Ruiz (ana@...)"); the audit's
+    # own actor (an address, or `system`) where the account is gone.
+    asker = session.get(User, asked.actor_user_id) if asked and asked.actor_user_id else None
+    # A snapshot stored without its request (older ones) says each use's amount only:
+    # uses are then matched by position, and no figure is said to have moved.
+    known = before.request is not None and after.request is not None
+    old_uses = before.request.uses if before.request else ()
+    new_uses = after.request.uses if after.request else ()
+    old_lines = {line.use_index: line for line in before.lines}
+    new_lines = {line.use_index: line for line in after.lines}
+    sentences = card_sentences(session, before.rate_card, after.rate_card, PAGE)
+    names = [use.product_name for use in application.uses]
+    uses = []
+    for index, new_line in sorted(new_lines.items()):
+        name = names[index] if index < len(names) else f"use {index + 1}"
+        old_line = old_lines.get(index)
+        matched = index < len(old_uses) and index < len(new_uses)
+        if old_line is None or (
+            known and (not matched or not _same_kind(old_uses[index], new_uses[index]))
+        ):
+            reasons: tuple[str, ...] = (f"Not in quote version {old_version.version}.",)
+            uses.append(UseChange(index + 1, name, None, new_line.amount, reasons))
+            continue
+        found = rule_changes(old_line, new_line, sentences, after.rate_card)
+        if known:
+            found += figure_changes(old_uses[index], new_uses[index], after.currency, PAGE)
+        uses.append(UseChange(index + 1, name, old_line.amount, new_line.amount, tuple(found)))
+    dropped = tuple(
+        old_uses[i].description or f"use {i + 1}"
+        for i in range(len(old_uses))
+        if i >= len(new_uses) or not _same_kind(old_uses[i], new_uses[i])
+    )
+    return Resubmission(
+        asked=asked.note if asked else None,
+        asked_at=asked.occurred_at if asked else None,
+        asked_by=asker.name_and_email if asker else asked.actor if asked else None,
+        answer=application.vendor_response,
+        before=old_version.version,
+        after=new_version.version,
+        card_before=before.rate_card,
+        card_after=after.rate_card,
+        currency=after.currency,
+        total_before=_total(before),
+        total_after=_total(after),
+        uses=tuple(uses),
+        dropped=dropped,
+        term_before=(old_version.term_start, old_version.term_end),
+        term_after=(new_version.term_start, new_version.term_end),
+    )
