@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypedDict, Unpack
+from typing import Any, NamedTuple, TypedDict, Unpack
 
 from sqlalchemy import (
     ColumnElement,
@@ -55,6 +55,7 @@ from licensing.billing.models import (
     PaymentDispute,
     PaymentReversal,
     Refund,
+    StripeEvent,
     UnmatchedDispute,
 )
 from licensing.billing.states import AGREEMENT as AGREEMENT_SOURCE
@@ -1681,6 +1682,42 @@ def reminders_sent(
     for each in found:
         each.invoices.sort(key=lambda invoice: invoice[1])
     return found
+
+
+# The Stripe events a card payment's console page lists, the newest first (round 57).
+STRIPE_EVENTS_LISTED = 20
+
+
+class StripeEventsListed(NamedTuple):
+    """The newest Stripe events about one PaymentIntent, and how many there are."""
+
+    events: list[StripeEvent]
+    total: int
+
+
+def stripe_events_of(
+    session: Session, payment_intent_id: str | None, *, limit: int = STRIPE_EVENTS_LISTED
+) -> StripeEventsListed:
+    """The webhook events stored about a PaymentIntent (its own, its refunds' and its
+    charge's disputes': `stripe_events.payment_intent_id`, indexed), newest first, at
+    most `limit`, and a count of all: each with the outcome stored when it was applied."""
+    if not payment_intent_id:
+        return StripeEventsListed([], 0)
+    about = StripeEvent.payment_intent_id == payment_intent_id
+    events = list(
+        session.scalars(
+            select(StripeEvent)
+            .where(about)
+            .order_by(StripeEvent.received_at.desc(), StripeEvent.id.desc())
+            .limit(limit)
+        )
+    )
+    total = (
+        len(events)
+        if len(events) < limit
+        else int(session.scalar(select(func.count()).select_from(StripeEvent).where(about)) or 0)
+    )
+    return StripeEventsListed(events, total)
 
 
 # The reminders an invoice's page lists, the newest first; the rest are counted.

@@ -1080,6 +1080,8 @@ def _payment_page(
         payer=session.get(User, payment.paid_by_user_id) if payment.paid_by_user_id else None,
         banks_words=queries.banks_words(session, [payment]),
         history=audit_queries.events_for_records(session, records),
+        # Round 57: what Stripe told of its PaymentIntent, and what was made of it.
+        stripe_events=queries.stripe_events_of(session, payment.stripe_payment_intent_id),
         now=utcnow(),
         card_refund_refused=to_card,
         credit_notes=credit_notes,
