@@ -368,16 +368,91 @@ def organizations_listing(
     standing: str | None = None,
     search: str | None = None,
     needs_administrator: bool = False,
+    by_member: bool = False,
 ) -> Select[Any]:
     """The console's list of organizations, by name then id: the list reads a page of
     it (`paging.read_page`, round 45). `needs_administrator`: those whose active users
-    have no active administrator among them."""
-    query = organizations_query(principal, standing=standing, search=search)
+    have no active administrator among them. `by_member` (round 57, the console's
+    search, staff only): `search` finds an organization by its legal name or by the
+    name or address of one of its people (`members_matching` says whom)."""
+    query = organizations_query(principal, standing=standing, search=None if by_member else search)
+    if by_member and search and search.strip():
+        # Round 57: the legal name, or a member's name or address (`User.search`).
+        query = query.where(or_(Organization.name_contains(search), _member_found(search)))
     if needs_administrator:
         query = query.where(_active_user_exists(administrator=False)).where(
             ~_active_user_exists(administrator=True)
         )
     return query
+
+
+def _member_found(text: str) -> Exists:
+    """Whether one of the organization's people (active or not) has `text` in their
+    name or address, in any case and script, as the users' search reads them."""
+    return (
+        select(User.id)
+        .where(User.organization_id == Organization.id, User.search(text))
+        .correlate(Organization)
+        .exists()
+    )
+
+
+# The people a row of the console's organizations names as matching a search; the rest
+# are counted.
+MEMBERS_NAMED = 3
+
+
+class MemberMatched(NamedTuple):
+    """One of an organization's people a search found (round 57)."""
+
+    id: int
+    full_name: str
+    email: str
+    is_active: bool
+
+
+class MembersMatched(NamedTuple):
+    """The people of one organization a search found: the first `MEMBERS_NAMED` by
+    address, and how many in all."""
+
+    named: list[MemberMatched]
+    total: int
+
+
+def members_matching(
+    session: Session, organization_ids: Sequence[int], text: str, *, named: int = MEMBERS_NAMED
+) -> dict[int, MembersMatched]:
+    """For each of `organization_ids` (a page of the console's list), its people whose
+    name or address contains `text` (`User.search`): the first `named` by address, then
+    id, and how many in all, one statement for the page (a window numbering and
+    counting each organization's matches)."""
+    if not organization_ids or not text.strip():
+        return {}
+    ranked = (
+        select(
+            User.organization_id,
+            User.id,
+            User.full_name,
+            User.email,
+            User.is_active,
+            func.row_number()
+            .over(partition_by=User.organization_id, order_by=(User.email_sort_key, User.id))
+            .label("place"),
+            func.count().over(partition_by=User.organization_id).label("total"),
+        )
+        .where(User.organization_id.in_(organization_ids), User.search(text))
+        .subquery()
+    )
+    rows = session.execute(
+        select(ranked)
+        .where(ranked.c.place <= named)
+        .order_by(ranked.c.organization_id, ranked.c.place)
+    ).all()
+    found: dict[int, MembersMatched] = {}
+    for row in rows:
+        kept = found.setdefault(row.organization_id, MembersMatched([], int(row.total)))
+        kept.named.append(MemberMatched(row.id, row.full_name, row.email, bool(row.is_active)))
+    return found
 
 
 # The organizations the move's form offers at once (round 49: it offered every one

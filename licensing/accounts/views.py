@@ -1273,7 +1273,12 @@ ACCOUNTS_PER_PAGE = paging.PER_PAGE
 
 # The organizations' and users' filters' labels: their forms draw them from here,
 # and a refusal names the field by them (`arguments`).
-ORGANIZATION_FILTERS = {"q": "Name", "standing": "Standing", "administrator": "Administrators"}
+ORGANIZATION_FILTERS = {
+    # Round 57: a member's name or address finds their organization too.
+    "q": "Name, or a member's name or email",
+    "standing": "Standing",
+    "administrator": "Administrators",
+}
 USER_FILTERS = {"q": "Email or name", "kind": "Kind"}
 # The console's searches take at most what the API's `q` takes: a longer one is refused
 # beside the field, nothing listed (round 52: 100,000 characters were a 500 on SQLite,
@@ -1309,14 +1314,25 @@ def organizations() -> tuple[str, int]:
         else paging.read_page(
             db.session(),
             queries.organizations_listing(
-                standing=standing, search=search, needs_administrator=needs_administrator
+                standing=standing,
+                search=search,
+                needs_administrator=needs_administrator,
+                by_member=True,
             ),
             per_page=ACCOUNTS_PER_PAGE,
         )
     )
+    # Round 57: which of each listed organization's people the search found (a clerk
+    # with a caller on the phone knows the caller, not the licensee's legal name).
+    matched = (
+        queries.members_matching(db.session(), [each.id for each in page.items], search)
+        if page is not None and search
+        else {}
+    )
     return render_template(
         "console/organizations.html",
         organizations=page.items if page else [],
+        matched=matched,
         page=page,
         standings=STANDING.states,
         standing=standing,

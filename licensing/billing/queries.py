@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, TypedDict, Unpack
+from typing import Any, NamedTuple, TypedDict, Unpack
 
 from sqlalchemy import (
     ColumnElement,
@@ -54,6 +55,7 @@ from licensing.billing.models import (
     PaymentDispute,
     PaymentReversal,
     Refund,
+    StripeEvent,
     UnmatchedDispute,
 )
 from licensing.billing.states import AGREEMENT as AGREEMENT_SOURCE
@@ -1619,15 +1621,37 @@ REMINDER_EVENTS_READ = 500
 _ONE_REMINDER = timedelta(hours=1)
 
 
+def reminder_recipient(name: str, email: str) -> str:
+    """Whom an overdue reminder went to, as its `invoice.reminder_sent` events keep it
+    (round 57, `services.overdue`): the billing contact's name and address then,
+    "Imogen Hart <imogen@example.com>"."""
+    return f"{name} <{email}>"
+
+
+# What a reminder recorded before round 57 says of whom it went to: its events kept
+# the count alone, and the outbox (the address) is for admins.
+RECIPIENT_NOT_KEPT = "the billing contact (whom was not recorded before round 57)"
+
+
+def _sent_to(after: str | None) -> str:
+    """The recipient an `invoice.reminder_sent` event's `after` names (`reminder_recipient`),
+    or `RECIPIENT_NOT_KEPT` for one recorded before round 57."""
+    data = json.loads(after) if after else None
+    named = data.get("sent_to") if isinstance(data, dict) else None
+    return named if isinstance(named, str) and named else RECIPIENT_NOT_KEPT
+
+
 @dataclass(frozen=True)
 class ReminderSent:
     """One overdue reminder emailed to an organization, as its invoices' events
-    recorded it: the newest event's `seq` (where its history shows it) and the
-    invoices it named, by (id, number), in number order."""
+    recorded it: the newest event's `seq` (where its history shows it), the
+    invoices it named, by (id, number), in number order, and whom it went to (round
+    57: `reminder_recipient`, or `RECIPIENT_NOT_KEPT`)."""
 
     seq: int
     at: datetime
     invoices: list[tuple[int, str]]
+    sent_to: str = RECIPIENT_NOT_KEPT
 
 
 def reminders_sent(
@@ -1637,7 +1661,7 @@ def reminders_sent(
     one event an invoice a reminder: `services.overdue`), newest first, each the events
     of one run together: one statement, the newest `read` events, however many invoices."""
     rows = session.execute(
-        select(AuditEvent.seq, AuditEvent.occurred_at, Invoice.id, Invoice.number)
+        select(AuditEvent.seq, AuditEvent.occurred_at, AuditEvent.after, Invoice.id, Invoice.number)
         .join(Invoice, AuditEvent.entity_id == cast(Invoice.id, String))
         .where(
             AuditEvent.entity_type == "invoice",
@@ -1648,12 +1672,80 @@ def reminders_sent(
         .limit(read)
     ).all()
     found: list[ReminderSent] = []
-    for seq, at, invoice_id, number in rows:
+    for seq, at, after, invoice_id, number in rows:
         last = found[-1] if found else None
         if last is None or last.at - at > _ONE_REMINDER:
-            last = ReminderSent(seq, at, [])
+            # One email, one recipient: its newest event says whom.
+            last = ReminderSent(seq, at, [], _sent_to(after))
             found.append(last)
         last.invoices.append((invoice_id, number or ""))
     for each in found:
         each.invoices.sort(key=lambda invoice: invoice[1])
     return found
+
+
+# The Stripe events a card payment's console page lists, the newest first (round 57).
+STRIPE_EVENTS_LISTED = 20
+
+
+class StripeEventsListed(NamedTuple):
+    """The newest Stripe events about one PaymentIntent, and how many there are."""
+
+    events: list[StripeEvent]
+    total: int
+
+
+def stripe_events_of(
+    session: Session, payment_intent_id: str | None, *, limit: int = STRIPE_EVENTS_LISTED
+) -> StripeEventsListed:
+    """The webhook events stored about a PaymentIntent (its own, its refunds' and its
+    charge's disputes': `stripe_events.payment_intent_id`, indexed), newest first, at
+    most `limit`, and a count of all: each with the outcome stored when it was applied."""
+    if not payment_intent_id:
+        return StripeEventsListed([], 0)
+    about = StripeEvent.payment_intent_id == payment_intent_id
+    events = list(
+        session.scalars(
+            select(StripeEvent)
+            .where(about)
+            .order_by(StripeEvent.received_at.desc(), StripeEvent.id.desc())
+            .limit(limit)
+        )
+    )
+    total = (
+        len(events)
+        if len(events) < limit
+        else int(session.scalar(select(func.count()).select_from(StripeEvent).where(about)) or 0)
+    )
+    return StripeEventsListed(events, total)
+
+
+# The reminders an invoice's page lists, the newest first; the rest are counted.
+INVOICE_REMINDERS_LISTED = 10
+
+
+@dataclass(frozen=True)
+class InvoiceReminder:
+    """One overdue reminder that named the invoice: when, and to whom (round 57)."""
+
+    at: datetime
+    sent_to: str
+
+
+def invoice_reminders(
+    session: Session, invoice_id: int, *, limit: int = INVOICE_REMINDERS_LISTED
+) -> list[InvoiceReminder]:
+    """The newest `limit` reminders that named the invoice (its `invoice.reminder_sent`
+    events, by the audit log's entity index), each with whom it went to; the invoice's
+    `reminder_count` counts them all."""
+    rows = session.execute(
+        select(AuditEvent.occurred_at, AuditEvent.after)
+        .where(
+            AuditEvent.entity_type == "invoice",
+            AuditEvent.entity_id == str(invoice_id),
+            AuditEvent.action == "invoice.reminder_sent",
+        )
+        .order_by(AuditEvent.seq.desc())
+        .limit(limit)
+    ).all()
+    return [InvoiceReminder(at, _sent_to(after)) for at, after in rows]

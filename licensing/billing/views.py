@@ -449,8 +449,10 @@ def _organization_reminders(session: Session, organization_id: int) -> dict[int,
     for sent in queries.reminders_sent(session, organization_id):
         count = len(sent.invoices)
         named = sent.invoices[:REMINDER_INVOICES_NAMED]
+        counted = "1 invoice reminded" if count == 1 else f"{count} invoices reminded in one email"
+        # Round 57: and to whom (the billing contact then, name and address).
         entries[sent.seq] = HistoryEntry(
-            "1 invoice reminded" if count == 1 else f"{count} invoices reminded in one email",
+            f"{counted} to {sent.sent_to}:",
             [
                 (number, url_for("billing_console.invoice_detail", invoice_id=invoice_id))
                 for invoice_id, number in named
@@ -1078,6 +1080,8 @@ def _payment_page(
         payer=session.get(User, payment.paid_by_user_id) if payment.paid_by_user_id else None,
         banks_words=queries.banks_words(session, [payment]),
         history=audit_queries.events_for_records(session, records),
+        # Round 57: what Stripe told of its PaymentIntent, and what was made of it.
+        stripe_events=queries.stripe_events_of(session, payment.stripe_payment_intent_id),
         now=utcnow(),
         card_refund_refused=to_card,
         credit_notes=credit_notes,
@@ -1178,6 +1182,10 @@ def _console_page(
             # Round 47: and its credit notes', listed after the invoice's.
             kept_documents=pdfs.kept_documents(session, pdfs.of_invoice(invoice.id)),
             late_fees=queries.late_fees_of(session, invoice.id),
+            # Round 57: each reminder and to whom it went (the newest; the count is all).
+            reminders=queries.invoice_reminders(session, invoice.id)
+            if invoice.reminder_count
+            else [],
             refund_forms=_refund_forms(credit_notes, refund_form),
             reversal_forms=_reversal_forms(payments, reversal_form),
             return_forms=_return_forms(credit_notes, return_form),

@@ -103,6 +103,25 @@ def _afternoon(day: date) -> datetime:
     return datetime(day.year, day.month, day.day, 18, 0, tzinfo=UTC)
 
 
+def said(record: Payment | Refund) -> str:
+    """A card payment or refund as a Stripe event's outcome mentions it (round 57,
+    billingwords57: "payment 12", "refund 5" before): "card payment of INV-... (Visa
+    ending 4242), started ...", "card refund of 60.00 USD of credit note CN-...",
+    read afresh."""
+    name = logged(record)
+    if isinstance(record, Payment) or name.endswith(" (nothing at Stripe yet)"):
+        name = name[: name.rindex(" (")]  # a payment's without its Stripe ids
+    return name[:1].lower() + name[1:]
+
+
+def refund_by_id(refund_id: int) -> Refund:
+    from licensing import db
+
+    found = db.session().get(Refund, refund_id)
+    assert found is not None
+    return found
+
+
 def logged(record: Payment | Refund) -> str:
     """A card payment or refund as a `payments reconcile` line names it (round 56,
     refundlist56: "payment 12" before): a payment as the pages do (`Payment.named`), a

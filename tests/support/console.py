@@ -32,7 +32,7 @@ REPEATED_FILTERS = [
         "standing",
         "Standing",
     ),
-    ("licensing_staff", "/console/organizations?q=a&q=b", "q", "Name"),
+    ("licensing_staff", "/console/organizations?q=a&q=b", "q", "Name, or a member's name or email"),
     ("admin", "/console/users?kind=staff&kind=vendor", "kind", "Kind"),
     ("admin", "/console/users?q=a&q=b", "q", "Email or name"),
     (

@@ -51,6 +51,29 @@ def not_after_now(
     return min(told, now)
 
 
+def said_payment(session: Session, payment: Payment) -> str:
+    """A card payment as an outcome of Stripe's news names it (round 57: "payment 12"
+    before): as the pages do, in a sentence, "card payment of INV-2027-000012 (Visa
+    ending 4242), started 2027-03-10 09:15:07 (US Central time)". The webhook's stored
+    outcome and its answer to Stripe say it; `licensing payments reconcile` drops it
+    from a line that names the payment already (`card_payments.ReconcileReport`)."""
+    invoice = session.get(Invoice, payment.invoice_id)
+    return payment.named(invoice.number if invoice is not None else None, in_sentence=True)
+
+
+def said_refund(session: Session, refund: Refund) -> str:
+    """A credit note's refund as an outcome names it (round 57: "refund 5" before), as
+    the refunds list does: "card refund of 60.00 USD of credit note CN-2027-000003
+    (Stripe re_...)", its Stripe id once it has one (two refunds of one amount on one
+    credit note read alike without it)."""
+    credit = session.get(CreditNote, refund.credit_note_id)
+    words = "ACH" if refund.method == "ach" else refund.method
+    said = f"{words} refund of {in_words(refund.amount, refund.currency)}" + (
+        f" of credit note {credit.number}" if credit is not None else ""
+    )
+    return said + (f" (Stripe {refund.stripe_refund_id})" if refund.stripe_refund_id else "")
+
+
 def _amount(amount: Decimal, currency: str) -> str:
     """An amount as a late fee's stored working writes it, ungrouped: the working
     is kept as the API gives it (`working`, like a quote's explanation), and the

@@ -23,13 +23,15 @@ from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing import payment_gateway
 from licensing.billing.cards import CardUsed
-from licensing.billing.models import CreditNote, Invoice, Payment, StripeCustomer
+from licensing.billing.models import Invoice, Payment, StripeCustomer
 from licensing.billing.services._common import (
     CardRecord,
     _card_gateway,
     _card_record_for,
     _due_ids,
     _locked_invoice,
+    said_payment,
+    said_refund,
 )
 from licensing.billing.services.settlement import _apply, _new_payment
 from licensing.billing.states import (
@@ -551,7 +553,7 @@ def apply_intent_outcome(
     invoice = _locked_invoice(session, payment.invoice_id)
     if intent.status == "succeeded":
         if payment.state in (SUCCEEDED, FLAGGED) or not PAYMENT.can(payment.state, "succeed"):
-            return f"no change: payment {payment.id} is already {payment.state}"
+            return f"no change: {said_payment(session, payment)} is already {payment.state}"
         received, why = _what_arrived(intent, payment, invoice)
         if why is not None:
             payment.amount_received = received
@@ -574,19 +576,19 @@ def apply_intent_outcome(
             changes={"stripe_payment_intent_id": intent.id},
         )
         _apply(session, invoice, payment, actor=actor, now=now)
-        return f"applied: payment {payment.id} to {invoice.number}"
+        return f"applied: {said_payment(session, payment)} to {invoice.number}"
     if intent.status in ("requires_payment_method", "canceled"):
         if payment.state != PENDING:
-            return f"no change: payment {payment.id} is already {payment.state}"
+            return f"no change: {said_payment(session, payment)} is already {payment.state}"
         if intent.status == "canceled":
             PAYMENT.apply(session, payment, "cancel", actor=actor, note="canceled at Stripe")
-            return f"canceled: payment {payment.id}"
+            return f"canceled: {said_payment(session, payment)}"
         payment.note = intent.failure_message or "The card was declined."
         payment.declined_at = now
         PAYMENT.apply(
             session, payment, "fail", actor=actor, note=payment.note, changes={"declined": True}
         )
-        return f"declined: payment {payment.id}"
+        return f"declined: {said_payment(session, payment)}"
     return f"no change: intent is {intent.status}"
 
 
@@ -632,16 +634,18 @@ class ReconcileReport:
             f"{self.failed} declined or canceled, {self.unchanged} unchanged"
         )
 
-    def count(self, record_id: int, outcome: str, name: str | None = None) -> None:
+    def count(
+        self, record_id: int, outcome: str, name: str | None = None, said: str | None = None
+    ) -> None:
         """Count one record checked, by how its outcome begins. Its line names it by
         `name` (`logged_name`, round 56: "payment 12" before), the outcome's own
-        mention of it by row id dropped (`_said_once`); the outcome (the webhook's
-        words too) is counted as it is."""
+        mention of it (`said`: `said_name`, round 57; it was "payment 12") dropped
+        (`_said_once`); the outcome (the webhook's words too) is counted as it is."""
         self.checked += 1
         if name is None:
             self.outcomes.append(f"{self.record} {record_id}: {outcome}")
         else:
-            self.outcomes.append(f"{name}: {_said_once(outcome, self.record, record_id)}")
+            self.outcomes.append(f"{name}: {_said_once(outcome, said)}")
         if outcome.startswith(self.applied_when):
             self.applied += 1
         elif outcome.startswith(self.failed_when):
@@ -650,12 +654,23 @@ class ReconcileReport:
             self.unchanged += 1
 
 
-def _said_once(outcome: str, record: str, record_id: int) -> str:
-    """An outcome without its mention of the record its line already names: "given
-    back: payment 12" reads "given back", "applied: payment 12 to INV-..." "applied
-    to INV-...", "no change: refund 5 is pending, ..." "no change: it is pending, ..."."""
-    itself = rf": {record} {record_id}\b"
+def _said_once(outcome: str, said: str | None) -> str:
+    """An outcome without its mention of the record its line already names (`said`):
+    "given back: card payment of INV-... (Visa ending 4242), started ..." reads "given
+    back", "applied: card payment ... to INV-..." "applied to INV-...", "no change:
+    card refund of 60.00 USD of credit note CN-... is pending, ..." "no change: it is
+    pending, ..."."""
+    if not said:
+        return outcome
+    itself = ": " + re.escape(said)
     return re.sub(itself + "(?= is )", ": it", re.sub(itself + "(?! is )", "", outcome))
+
+
+def said_name(session: Session, found: CardRecord) -> str:
+    """How an outcome mentions a card payment or refund (`said_payment`, `said_refund`)."""
+    if isinstance(found, Payment):
+        return said_payment(session, found)
+    return said_refund(session, found)
 
 
 def logged_name(session: Session, found: CardRecord) -> str:
@@ -663,16 +678,11 @@ def logged_name(session: Session, found: CardRecord) -> str:
     the pages do (`Payment.named`: "Card payment of INV-2027-000012 (Visa ending 4242),
     started ..."; a refund by its amount and credit note), then the Stripe ids a log
     reader looks up in Stripe's dashboard."""
-    if isinstance(found, Payment):
-        invoice = session.get(Invoice, found.invoice_id)
-        name = found.named(invoice.number if invoice is not None else None)
-        ids = [found.stripe_payment_intent_id, found.stripe_charge_id]
-    else:
-        credit = session.get(CreditNote, found.credit_note_id)
-        name = f"Card refund of {in_words(found.amount, found.currency)}" + (
-            f" of credit note {credit.number}" if credit is not None else ""
-        )
-        ids = [found.stripe_refund_id]
+    said = said_name(session, found)
+    name = said[:1].upper() + said[1:]
+    if not isinstance(found, Payment):  # its Stripe id is in its name
+        return name if found.stripe_refund_id else f"{name} (nothing at Stripe yet)"
+    ids = [found.stripe_payment_intent_id, found.stripe_charge_id]
     known = [each for each in ids if each]
     return f"{name} (Stripe {', '.join(known)})" if known else f"{name} (nothing at Stripe yet)"
 
@@ -704,8 +714,9 @@ def _reconcile(
             outcome = None if found is None else ask(session, found)
             # Named once asked: a refund whose answer was lost learns its Stripe id.
             name = None if found is None else logged_name(session, found)
+            said = None if found is None else said_name(session, found)
         if outcome is not None:
-            report.count(record_id, outcome, name)
+            report.count(record_id, outcome, name, said)
 
 
 def reconcile_payments(

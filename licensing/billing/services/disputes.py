@@ -38,6 +38,7 @@ from licensing.billing.services._common import (
     _email_billing_contact,
     _locked_payment,
     not_after_now,
+    said_payment,
 )
 from licensing.billing.services.overdue import months_between
 from licensing.billing.services.reversals import book_reversal
@@ -484,7 +485,7 @@ def _book_withdrawal(
     """The payment's reversal on the day Stripe withdrew the money. A payment that
     never counted against the invoice (a flagged one) has nothing to take back."""
     if not PAYMENT.can(payment.state, "charge_back"):
-        return f"nothing booked: payment {payment.id} is {payment.state}"
+        return f"nothing booked: {said_payment(session, payment)} is {payment.state}"
     withdrawn_on = office_date(not_after_now(seen.withdrawn_at, now))
     reversal = book_reversal(
         session,

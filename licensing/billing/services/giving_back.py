@@ -32,6 +32,7 @@ from licensing.billing.services._common import (
     _email_payer,
     _locked_payment,
     _reason,
+    said_payment,
 )
 from licensing.billing.services.card_payments import (
     RECONCILE_AFTER,
@@ -366,11 +367,9 @@ def apply_refund_at_stripe(
         return _given_back_and_now(session, payment, status, now=now, actor=actor)
     if payment.state not in (FLAGGED, GIVING_BACK):
         return None
-    which = (
-        f"flagged payment {payment.id}"
-        if payment.state == FLAGGED
-        else (f"payment {payment.id} being given back")
-    )
+    # Round 57: as the pages name it ("payment 12" before).
+    said = said_payment(session, payment)
+    which = f"flagged {said}" if payment.state == FLAGGED else f"{said} being given back"
     if (
         status.status in _CAME_BACK
         and payment.state == GIVING_BACK
@@ -399,7 +398,7 @@ def apply_refund_at_stripe(
         else f"Refunded at Stripe (refund {status.id})."
     )
     _give_back(session, payment, invoice, status, note=note, actor=actor, now=now)
-    return f"given back: payment {payment.id}"
+    return f"given back: {said}"
 
 
 # What Stripe's answer says of a Refund that will not reach the card after all.
@@ -420,11 +419,11 @@ def _given_back_and_now(
     audited `payment.give_back_failed`, billing staff told as when it was
     flagged). Anything else, or the same news again, changes nothing."""
     if status.status not in _CAME_BACK:
-        return f"no change: payment {payment.id} is given back already"
+        return f"no change: {said_payment(session, payment)} is given back already"
     if status.id != _given_back_by(session, payment):
         return (
-            f"no change: refund {status.id} is {status.status}; payment {payment.id} "
-            "was given back by another"
+            f"no change: refund {status.id} is {status.status}; "
+            f"{said_payment(session, payment)} was given back by another"
         )
     why = status.failure_reason or status.status
     PAYMENT.apply(
@@ -439,7 +438,7 @@ def _given_back_and_now(
         at=now,
         changes={"stripe_refund_id": status.id, "failure_reason": why},
     )
-    return f"flagged again: payment {payment.id}, its give-back {status.status}"
+    return f"flagged again: {said_payment(session, payment)}, its give-back {status.status}"
 
 
 # Round 39: a failure Stripe reported for a give-back not stored yet, kept as an
@@ -494,7 +493,9 @@ def _failed_while_asked(
         at=now,
         changes={"stripe_refund_id": status.id, "failure_reason": why},
     )
-    return f"flagged again: payment {payment.id}, its give-back {status.status} in flight"
+    return (
+        f"flagged again: {said_payment(session, payment)}, its give-back {status.status} in flight"
+    )
 
 
 def _all_of(session: Session, payment: Payment, action: str) -> list[AuditEvent]:
@@ -593,7 +594,10 @@ def reconcile_giving_back(
             if said and not said.startswith("no change"):
                 return said
         if asked:
-            return f"no change: payment {payment.id} is being given back, Stripe not done yet"
+            return (
+                f"no change: {said_payment(session, payment)} is being given back, "
+                "Stripe not done yet"
+            )
         PAYMENT.apply(
             session,
             payment,
@@ -608,7 +612,10 @@ def reconcile_giving_back(
             # with the same key, so Stripe replays a Refund it made after all.
             changes={"refused_by": "never_reached_stripe"},
         )
-        return f"flagged again: payment {payment.id}, Stripe never made its give-back's refund"
+        return (
+            f"flagged again: {said_payment(session, payment)}, Stripe never made its "
+            "give-back's refund"
+        )
 
     report = ReconcileReport(
         subject="card payment(s) being given back",
@@ -656,7 +663,9 @@ def reconcile_give_back_failures(
         for status in gateway.list_refunds(payment.stripe_payment_intent_id):
             if status.id == given_by:
                 said = apply_refund_at_stripe(session, status, now=now, actor=Actor.SYSTEM)
-                return said or f"no change: payment {payment.id} is given back already"
+                return said or (
+                    f"no change: {said_payment(session, payment)} is given back already"
+                )
         return f"no change: Stripe lists no refund {given_by} of it"
 
     report = ReconcileReport(

@@ -29,7 +29,7 @@ from licensing.audit import services as audit
 from licensing.billing import links, pdfs, queries
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import LATE_FEES, Invoice, LateFeeEmail
-from licensing.billing.queries import overdue_on
+from licensing.billing.queries import overdue_on, reminder_recipient
 from licensing.billing.services._common import _amount, _due_ids
 from licensing.billing.services.invoices import Charge, create_invoice, email_issued
 from licensing.billing.states import LATE_FEE, OPEN
@@ -364,17 +364,21 @@ def _remind(
     )
     if not stamped:
         return 0
+    organization = session.get(Organization, organization_id)
+    assert organization is not None
+    # Round 57: whom the email went to, with each invoice's event (the outbox, which
+    # alone had the address, is for admins): the invoice's and the organization's
+    # pages say it (`queries.reminders_sent`, `queries.invoice_reminders`).
+    sent_to = reminder_recipient(organization.billing_contact_name, organization.billing_email)
     # The events by reminder count, then due date (as round 50 wrote them).
     for count, reminded in groupby(stamped, lambda row: row[0]):
         audit.record_events(
             session,
             "invoice.reminder_sent",
             [invoice_id for _, _, invoice_id in reminded],
-            after={"reminder_count": count},
+            after={"reminder_count": count, "sent_to": sent_to},
             actor=Actor.SYSTEM,
         )
-    organization = session.get(Organization, organization_id)
-    assert organization is not None
     # The invoices this reminder stamped: the first `NAMED` due, the rest in a line.
     these = (Invoice.organization_id == organization_id, Invoice.last_reminder_at == now)
     named = session.execute(

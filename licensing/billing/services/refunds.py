@@ -35,6 +35,7 @@ from licensing.billing.services._common import (
     _read_afresh,
     _settle_if_cleared,
     not_after_now,
+    said_refund,
 )
 from licensing.billing.services.card_payments import RECONCILE_AFTER, ReconcileReport, _reconcile
 from licensing.billing.services.credit_notes import decimal_or_none, invoice_figures
@@ -879,12 +880,14 @@ def apply_refund_outcome(
         log.warning("refund %s: %s", refund.id, note)
     if status.status == "succeeded" and REFUND.can(refund.state, "succeed"):
         _refund_step(session, refund, "succeed", None, now, actor, told_at)
-        return f"refunded: refund {refund.id}"
+        return f"refunded: {said_refund(session, refund)}"
     if status.status in ("failed", "canceled") and REFUND.can(refund.state, "fail"):
         why = status.failure_reason or status.status
         _refund_step(session, refund, "fail", why, now, actor, told_at)
-        return f"refund failed: refund {refund.id}"
-    return f"no change: refund {refund.id} is {refund.state}, Stripe says {status.status}"
+        return f"refund failed: {said_refund(session, refund)}"
+    # Round 57: named as the refunds list names it ("refund 5" before).
+    said = said_refund(session, refund)
+    return f"no change: {said} is {refund.state}, Stripe says {status.status}"
 
 
 def apply_refund_outcomes(

@@ -20,6 +20,7 @@ from licensing.audit.models import AuditEvent
 from licensing.billing import links
 from licensing.billing.models import Invoice, Payment, PaymentDispute
 from licensing.mail.models import OutboxMessage
+from tests.support.billing import said
 from tests.support.factories import bearer
 from tests.support.servers import LocalStripe
 
@@ -71,7 +72,7 @@ def test_a_success_after_its_charge_was_disputed_lands_flagged_and_follows_the_o
     payment = pay_by_card(invoice, vendor, localstripe)  # pending: its webhook not in
     charge = charge_of(localstripe, payment)
     opened = _dispute(client, payment, charge, "created", "needs_response")
-    assert f"nothing booked: payment {payment.id} is pending" in opened
+    assert f"nothing booked: {said(payment)} is pending" in opened
 
     succeeded = _deliver(client, succeeded_event(localstripe, payment))
 

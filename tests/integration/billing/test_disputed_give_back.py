@@ -16,6 +16,7 @@ from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
 from licensing.billing.models import Invoice, Payment, PaymentDispute
 from licensing.mail.models import OutboxMessage
+from tests.support.billing import said
 from tests.support.factories import bearer
 from tests.support.servers import LocalStripe
 
@@ -85,7 +86,7 @@ def test_a_dispute_of_a_payment_that_never_counted_is_recorded_and_owes_nothing_
         )
         response = deliver_event(client, event)
         assert response.status_code == 200, response.get_data(as_text=True)
-        assert f"nothing booked: payment {payment.id} is {state}" in response.get_json()["outcome"]
+        assert f"nothing booked: {said(payment)} is {state}" in response.get_json()["outcome"]
     db.session().expire_all()
     dispute = db.session().scalars(select(PaymentDispute)).one()
     assert (dispute.payment_id, dispute.state, dispute.reversal_id) == (payment.id, "lost", None)

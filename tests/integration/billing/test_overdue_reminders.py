@@ -89,9 +89,12 @@ def test_one_overdue_invoice_is_reminded_in_one_email_naming_it_once_a_week(
     assert "/portal/invoices?overdue=1" in text
     assert "a late fee of 1.5% per month" in text
     [event] = _reminder_events()
+    # Round 57: with whom it went to, the billing contact's name and address then.
+    organization = vendor.organization
+    sent_to = f"{organization.billing_contact_name} <{contact}>"
     assert (event.entity_id, json.loads(event.after or "{}")) == (
         str(invoice.id),
-        {"reminder_count": 1},
+        {"reminder_count": 1, "sent_to": sent_to},
     )
     db.session().refresh(invoice)
     assert (invoice.reminder_count, invoice.last_reminder_at) == (1, OVERDUE)
@@ -126,8 +129,11 @@ def test_fifty_overdue_invoices_are_reminded_in_one_email_each_run_each_audited(
             assert invoice.number not in text
         assert "And 30 more overdue invoices, due later than these, 30,000.00 USD in all." in text
         assert "/portal/invoices?overdue=1" in text
+        sent_to = f"{vendor.organization.billing_contact_name} <{contact}>"
         events = [
-            e for e in _reminder_events() if json.loads(e.after or "{}") == {"reminder_count": week}
+            e
+            for e in _reminder_events()
+            if json.loads(e.after or "{}") == {"reminder_count": week, "sent_to": sent_to}
         ]
         assert sorted(int(e.entity_id) for e in events) == sorted(i.id for i in invoices)
     # A day later nobody is reminded again.

@@ -31,7 +31,7 @@ from licensing.errors import Conflict
 from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
 from tests.support import factories, settings
-from tests.support.billing import logged
+from tests.support.billing import logged, said
 from tests.support.factories import bearer
 from tests.support.pages import text_of
 from tests.support.servers import LocalStripe, SMTPServer, message_text, until
@@ -264,7 +264,7 @@ def test_a_flagged_payment_refunded_in_stripes_dashboard_is_given_back_once(
     _call(localstripe, "POST", "/v1/refunds", {"payment_intent": payment.stripe_payment_intent_id})
     event = charge_refunded_event(localstripe, payment)
     first = deliver_event(client, event).get_json()
-    assert first["outcome"] == f"given back: payment {payment.id}"
+    assert first["outcome"] == f"given back: {said(payment)}"
     assert deliver_event(client, event).get_json()["duplicate"] is True
     bare = copy.deepcopy(event)
     bare["id"] += "_bare"
@@ -294,7 +294,7 @@ def test_a_flagged_payment_refunded_in_part_at_stripe_stays_flagged(
     )
     event = charge_refunded_event(localstripe, payment)
     outcome = deliver_event(client, event).get_json()["outcome"]
-    assert "gives back part of flagged payment" in outcome
+    assert f"gives back part of flagged {said(payment)}; it stays flagged" in outcome
     db.session().refresh(payment)
     assert payment.state == "flagged"
     assert _given_back_events(payment) == []
@@ -476,7 +476,7 @@ def test_a_give_back_stripe_reports_failed_is_flagged_again_once_and_may_be_give
 
     failed = refund_failed_event(localstripe, first["id"])
     outcome = deliver_event(client, failed).get_json()["outcome"]
-    assert outcome == f"flagged again: payment {payment.id}, its give-back failed"
+    assert outcome == f"flagged again: {said(payment)}, its give-back failed"
     db.session().expire_all()
     stored = db.session().get(Payment, payment.id)
     assert stored is not None
@@ -913,7 +913,7 @@ def test_a_give_back_that_fails_before_its_request_stores_it_ends_flagged_once(
         "Not given back: Stripe reported the refund failed"
     )
     [outcome] = meanwhile[0].outcomes
-    assert outcome == f"flagged again: payment {payment.id}, its give-back failed in flight"
+    assert outcome == f"flagged again: {said(payment)}, its give-back failed in flight"
     db.session().expire_all()
     stored = db.session().get(Payment, payment.id)
     assert stored is not None

@@ -108,7 +108,7 @@ def test_a_refund_webhook_naming_two_refunds_and_the_refund_reconciliation_both_
 
     results = run_at_once(committed_app, webhook, reconciliation, webhook_holds)
 
-    assert results["first"].count("refunded: refund") + results["second"] >= 2
+    assert results["first"].count("refunded: card refund") + results["second"] >= 2
     with committed_app.app_context():
         session = db.session()
         states = session.scalars(select(Refund.state).order_by(Refund.id)).all()

@@ -29,7 +29,7 @@ from licensing.errors import ExternalServiceError
 from licensing.mail.models import OutboxMessage
 from tests.integration.exports.conftest import read_jsonl
 from tests.support import settings
-from tests.support.billing import logged
+from tests.support.billing import logged, said
 from tests.support.factories import bearer, billing_clerk
 from tests.support.servers import LocalStripe
 
@@ -274,7 +274,7 @@ def test_charge_refunded_settles_a_card_refund_whose_answer_was_lost_and_holds_i
     bare = copy.deepcopy(event)
     bare["id"] += "_bare"
     del bare["data"]["object"]["refunds"]
-    assert deliver(client, bare)["outcome"] == f"refunded: refund {refund.id}"
+    assert deliver(client, bare)["outcome"] == f"refunded: {said(refund)}"
     db.session().refresh(refund)
     assert refund.state == "succeeded"
     assert refund.stripe_refund_id
@@ -366,7 +366,7 @@ def test_a_refund_stripe_refuses_or_later_fails_makes_the_amount_due_again(
     done = services.refund_card(credit.id, actor=billing_clerk(), gateway=settings.gateway())
     assert done.state == "succeeded"
     failed_later = _failed_at_stripe(localstripe, done)
-    assert deliver(client, failed_later)["outcome"] == f"refund failed: refund {done.id}"
+    assert deliver(client, failed_later)["outcome"] == f"refund failed: {said(done)}"
     db.session().expire_all()
     again = db.session().get(CreditNote, credit.id)
     assert again is not None
@@ -455,7 +455,7 @@ def test_a_refund_failing_after_it_succeeded_comes_again_in_the_nightly_pull_of_
     done.created_at = done.settled_at = earlier
     db.session().commit()
     assert deliver(client, _failed_at_stripe(localstripe, done))["outcome"] == (
-        f"refund failed: refund {done.id}"
+        f"refund failed: {said(done)}"
     )
     today = office_date(datetime.now(UTC)).isoformat()
     pulled = client.get(

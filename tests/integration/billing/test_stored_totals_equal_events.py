@@ -59,7 +59,14 @@ from licensing.finance import queries as finance
 from tests.integration.exports.conftest import read_jsonl
 from tests.integration.finance.conftest import at, issue, sums_are_the_ledger_every_day
 from tests.support import factories, settings
-from tests.support.billing import credited, paid_offline, refunded_offline, reversed_offline
+from tests.support.billing import (
+    credited,
+    paid_offline,
+    refund_by_id,
+    refunded_offline,
+    reversed_offline,
+    said,
+)
 from tests.support.factories import bearer, billing_clerk
 from tests.support.servers import LocalStripe
 
@@ -365,7 +372,7 @@ def test_stored_totals_are_the_events_for_a_card_refund_sent_returned_and_sent_a
     assert _holds(invoice.id).owed == ZERO
     assert refund.stripe_refund_id is not None
     answer = deliver(client, refund_failed_event(localstripe, refund.stripe_refund_id))
-    assert answer["outcome"] == f"refund failed: refund {refund.id}"
+    assert answer["outcome"] == f"refund failed: {said(refund)}"
     invoice = _holds(invoice.id)
     assert (invoice.owed, invoice.refund_outstanding) == (Decimal("-90.00"), Decimal("90.00"))
     services.refund_card(note.id, actor=billing_clerk(), gateway=settings.gateway())
@@ -506,7 +513,7 @@ def test_a_refund_returned_in_april_leaves_every_figure_of_march_as_it_was(
     assert stripe_refund_id is not None
     with time_machine.travel(RETURNED_AT, tick=False):
         answer = deliver(client, refund_failed_event(localstripe, stripe_refund_id))
-    assert answer["outcome"] == f"refund failed: refund {refund_id}"
+    assert answer["outcome"] == f"refund failed: {said(refund_by_id(refund_id))}"
     invoice = _holds(invoice_id)
     assert (invoice.owed, invoice.refund_outstanding) == (Decimal("-90.00"), Decimal("90.00"))
 
@@ -564,7 +571,7 @@ def test_a_card_refund_returned_is_dated_on_stripes_day_when_its_event_is_applie
     event = refund_failed_event(localstripe, refund.stripe_refund_id, created=failed_at_stripe)
     with time_machine.travel(RETURNED_AT, tick=False):
         answer = deliver(client, event)
-    assert answer["outcome"] == f"refund failed: refund {refund_id}"
+    assert answer["outcome"] == f"refund failed: {said(refund_by_id(refund_id))}"
     invoice = _holds(invoice_id)
     assert (invoice.owed, invoice.refund_outstanding) == (Decimal("-90.00"), Decimal("90.00"))
     stored = db.session().get(Refund, refund_id)
@@ -614,7 +621,9 @@ def test_a_card_refunds_return_is_never_dated_after_now_nor_before_it_was_sent(
     assert refund.stripe_refund_id is not None
     event = refund_failed_event(localstripe, refund.stripe_refund_id, created=made)
     with time_machine.travel(datetime(2027, 4, 6, 4, 30, tzinfo=UTC), tick=False):
-        assert deliver(client, event)["outcome"] == f"refund failed: refund {refund_id}"
+        assert (
+            deliver(client, event)["outcome"] == f"refund failed: {said(refund_by_id(refund_id))}"
+        )
     db.session().expire_all()
     stored = db.session().get(Refund, refund_id)
     assert stored is not None
@@ -726,7 +735,7 @@ def test_a_card_refund_is_dated_sent_on_stripes_day_when_its_event_is_applied_la
     sent_at_stripe = datetime(2027, 3, 10, 15, 5, tzinfo=UTC)
     event = refund_updated_event(localstripe, stripe_refund_id, created=sent_at_stripe)
     with time_machine.travel(RETURNED_AT, tick=False):
-        assert deliver(client, event)["outcome"] == f"refunded: refund {refund_id}"
+        assert deliver(client, event)["outcome"] == f"refunded: {said(refund_by_id(refund_id))}"
     assert _holds(invoice_id).owed == ZERO
     stored = db.session().get(Refund, refund_id)
     assert stored is not None
@@ -772,7 +781,7 @@ def test_a_card_refund_is_never_dated_sent_after_now_nor_before_it_was_asked(
     )
     event = refund_updated_event(localstripe, stripe_refund_id, created=made)
     with time_machine.travel(datetime(2027, 4, 6, 4, 30, tzinfo=UTC), tick=False):
-        assert deliver(client, event)["outcome"] == f"refunded: refund {refund_id}"
+        assert deliver(client, event)["outcome"] == f"refunded: {said(refund_by_id(refund_id))}"
     db.session().expire_all()
     stored = db.session().get(Refund, refund_id)
     assert stored is not None

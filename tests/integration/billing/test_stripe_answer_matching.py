@@ -18,6 +18,7 @@ from licensing.billing import services
 from licensing.billing.models import Invoice, Payment
 from licensing.billing.payment_gateway import IntentStatus
 from licensing.billing.states import CARD, PENDING
+from tests.support.billing import said
 
 NOW = datetime(2027, 2, 1, 12, 0, tzinfo=UTC)
 ARABIC_INDIC = str.maketrans(
@@ -67,7 +68,7 @@ def test_an_answer_before_the_intent_id_is_stored_finds_the_payment_by_its_metad
     payment = _pending_card_payment(invoice)
     metadata = {"payment_id": str(payment.id), "invoice_id": str(invoice.id)}
 
-    assert _apply(_declined("pi_early", metadata)) == f"declined: payment {payment.id}"
+    assert _apply(_declined("pi_early", metadata)) == f"declined: {said(payment)}"
     stored = db.session().get(Payment, payment.id)
     assert stored is not None
     db.session().refresh(stored)
@@ -119,4 +120,4 @@ def test_a_payment_already_tied_to_another_intent_is_not_taken_by_its_metadata(
     metadata = {"payment_id": str(payment.id), "invoice_id": str(invoice.id)}
 
     assert _apply(_declined("pi_other", metadata)) == "ignored: not a payment of this service"
-    assert _apply(_declined("pi_own", metadata)) == f"declined: payment {payment.id}"
+    assert _apply(_declined("pi_own", metadata)) == f"declined: {said(payment)}"
