@@ -147,3 +147,25 @@ def at_first_event(monkeypatch: Any) -> tuple[Any, str]:
 
     monkeypatch.setattr(audit_services, "_head_locked", stored_then_locked)
     return module, "first_event_stored"
+
+
+def log_taken() -> None:
+    """Called in thread "second" once its step holds its turn on the audit log
+    (`having_the_log`)."""
+
+
+def having_the_log(monkeypatch: Any) -> tuple[Any, str]:
+    """`held_until`'s `until` for the step in thread "second" holding the audit log's
+    head (its first event's lock taken, round 57): what it writes after that (a row
+    written a second time, whose keys PostgreSQL checks again) comes after the log."""
+    head_locked = audit_services._head_locked
+    module = sys.modules[__name__]
+
+    def locked_then_told(session: Any) -> bool:
+        locked = head_locked(session)
+        if threading.current_thread().name == "second":
+            module.log_taken()
+        return locked
+
+    monkeypatch.setattr(audit_services, "_head_locked", locked_then_told)
+    return module, "log_taken"

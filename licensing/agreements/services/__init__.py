@@ -31,7 +31,11 @@ before its first event no other step may lock after its own. A step that locks m
 than one of these locks them in this order:
 
     1. the application or agreement it starts from (`_owned`, FOR UPDATE; the
-       expiry and withdraw-closed runs claim them, SKIP LOCKED);
+       expiry and withdraw-closed runs claim them, SKIP LOCKED); a renewal's
+       application, then the agreement it renews FOR KEY SHARE (round 57: a
+       submission writes the application twice, and PostgreSQL checks the second
+       write's key to that agreement after the step's first event; a filing holding
+       the agreement deadlocked with it, `test_renewal_written_twice_lock_order.py`);
     2. for a renewal, the agreement it renews (`acceptance._lock_renewed`), before
        anything is audited: a royalty filing, a termination and a renewal drawn
        from the old agreement lock it first and then audit, so an acceptance (or a
