@@ -34,10 +34,14 @@ A step that locks more than one of these locks them in this order:
        `tests/integration/agreements/test_organization_no_key_lock_order.py`). So
        nothing locks the organization FOR UPDATE: a row naming it is stored without
        waiting for these steps;
-    2. the account (`session.get(User, ..., with_for_update=True)`), then its
-       credentials: passkeys, tokens, remembered browsers. A passkey sign-in locked
-       the passkey, then the account, until round 55, and deadlocked with a removal
-       (`tests/integration/accounts/test_passkey_lock_order.py`).
+    2. the account (`_common.locked_account`), then its credentials: passkeys,
+       tokens, remembered browsers. A passkey sign-in locked the passkey, then the
+       account, until round 55, and deadlocked with a removal
+       (`tests/integration/accounts/test_passkey_lock_order.py`). FOR NO KEY UPDATE
+       (round 57): a row naming the account written a second time after a step's
+       first event (an application it submits) takes the account's key share there,
+       and FOR UPDATE (a sign-out by the office) deadlocked with it
+       (`tests/integration/accounts/test_account_written_twice_lock_order.py`).
 
 Before its first event (round 55, lockrest55), a step hands other packages' records
 it will end to their packages to lock, by signal, since each of their steps locks
