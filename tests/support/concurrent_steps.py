@@ -11,6 +11,7 @@ take turns: the tests check that both finish there too."""
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from typing import Any
 
 from flask import Flask
 from sqlalchemy import Engine, event
+
+from licensing.audit import services as audit_services
 
 # How long the first step, holding its lock, waits for the second's first lock.
 HOLD_SECONDS = 3
@@ -120,3 +123,49 @@ def held_until(
     monkeypatch.setattr(*holding, holding_step)
     monkeypatch.setattr(*until, awaited_step)
     return holds
+
+
+def first_event_stored() -> None:
+    """Called in thread "second" once its step comes to its first event (its turn on
+    the audit log), with what it wrote before flushed (`at_first_event`)."""
+
+
+def at_first_event(monkeypatch: Any) -> tuple[Any, str]:
+    """`held_until`'s `until` for the step in thread "second" coming to its first
+    event: what it wrote before is flushed first (round 57), so a row it stores naming
+    a parent holds the parent's key share (PostgreSQL's foreign-key check) before the
+    first step goes on. Every audited step's first event asks the log's head for its
+    lock (`audit.services._head_locked`)."""
+    head_locked = audit_services._head_locked
+    module = sys.modules[__name__]
+
+    def stored_then_locked(session: Any) -> bool:
+        if threading.current_thread().name == "second":
+            session.flush()
+            module.first_event_stored()
+        return head_locked(session)
+
+    monkeypatch.setattr(audit_services, "_head_locked", stored_then_locked)
+    return module, "first_event_stored"
+
+
+def log_taken() -> None:
+    """Called in thread "second" once its step holds its turn on the audit log
+    (`having_the_log`)."""
+
+
+def having_the_log(monkeypatch: Any) -> tuple[Any, str]:
+    """`held_until`'s `until` for the step in thread "second" holding the audit log's
+    head (its first event's lock taken, round 57): what it writes after that (a row
+    written a second time, whose keys PostgreSQL checks again) comes after the log."""
+    head_locked = audit_services._head_locked
+    module = sys.modules[__name__]
+
+    def locked_then_told(session: Any) -> bool:
+        locked = head_locked(session)
+        if threading.current_thread().name == "second":
+            module.log_taken()
+        return locked
+
+    monkeypatch.setattr(audit_services, "_head_locked", locked_then_told)
+    return module, "log_taken"

@@ -24,11 +24,24 @@ A step that locks more than one of these locks them in this order:
        write the organization or a row naming it (its standing; a row whose foreign
        key waits for a FOR UPDATE lock), so a step holding the organization while it
        waited for the log deadlocked with them until round 55
-       (`tests/integration/accounts/test_organization_lock_order.py`);
-    2. the account (`session.get(User, ..., with_for_update=True)`), then its
-       credentials: passkeys, tokens, remembered browsers. A passkey sign-in locked
-       the passkey, then the account, until round 55, and deadlocked with a removal
-       (`tests/integration/accounts/test_passkey_lock_order.py`).
+       (`tests/integration/accounts/test_organization_lock_order.py`). FOR NO KEY
+       UPDATE (round 57): none of them changes the organization's key or deletes
+       it, and FOR UPDATE also waited for the key share a step storing a row naming
+       the organization (the monthly run's statement sent, a payment, an
+       invitation's new account, a royalty report) takes before its own first event,
+       while that step waited for the log: "deadlock detected", for every caller
+       (`tests/integration/accounts/test_organization_no_key_lock_order.py`,
+       `tests/integration/agreements/test_organization_no_key_lock_order.py`). So
+       nothing locks the organization FOR UPDATE: a row naming it is stored without
+       waiting for these steps;
+    2. the account (`_common.locked_account`), then its credentials: passkeys,
+       tokens, remembered browsers. A passkey sign-in locked the passkey, then the
+       account, until round 55, and deadlocked with a removal
+       (`tests/integration/accounts/test_passkey_lock_order.py`). FOR NO KEY UPDATE
+       (round 57): a row naming the account written a second time after a step's
+       first event (an application it submits) takes the account's key share there,
+       and FOR UPDATE (a sign-out by the office) deadlocked with it
+       (`tests/integration/accounts/test_account_written_twice_lock_order.py`).
 
 Before its first event (round 55, lockrest55), a step hands other packages' records
 it will end to their packages to lock, by signal, since each of their steps locks

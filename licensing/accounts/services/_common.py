@@ -79,6 +79,20 @@ _NOT_ONE_LINE = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
 ONE_LINE = "Write it on one line: no line breaks, tabs or other control characters."
 
 
+def locked_account(session: Session, user_id: int) -> User | None:
+    """The account's row, locked until the transaction ends (None: no such account),
+    for the steps on its credentials (passkeys, two-step, remembered browsers, a
+    sign-out), which take turns on it before their first event.
+
+    FOR NO KEY UPDATE (round 57): none of them changes the account's key (its id, its
+    email). A row naming the account written a second time after another step's
+    first event (an application the person submits: its `created_by_id`,
+    `attested_by_id`) takes the account's key share there, and FOR UPDATE waited
+    for it while the other step waited for the log: "deadlock detected"
+    (`tests/integration/accounts/test_account_written_twice_lock_order.py`)."""
+    return session.get(User, user_id, with_for_update={"key_share": True})
+
+
 def is_one_line(text: str) -> bool:
     return _NOT_ONE_LINE.search(text) is None
 

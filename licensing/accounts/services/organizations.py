@@ -16,7 +16,7 @@ from licensing.accounts.services._common import (
     _clean_organization,
     _refuse,
 )
-from licensing.accounts.services.roles import require_administrator
+from licensing.accounts.services.roles import locked_organization, require_administrator
 from licensing.accounts.states import APPLYING, CLOSED
 from licensing.actors import Actor
 from licensing.audit import services as audit
@@ -88,12 +88,18 @@ def update_organization(
                         "Only the licensing office can change this; contact them to correct it."
                     ]
         _refuse(errors)
-        before_snapshot = organization.snapshot()
         if clean.get("billing_email", organization.billing_email) != organization.billing_email:
             # Billing locks the organization's invoices before its row is written: a
             # payment settling one locks the invoice, then the organization (round 54:
             # the other way round, the two deadlocked on PostgreSQL).
             billing_contact_changing.send(organization.id, session=session)
+        # Round 57: the log's turn, then the organization, as every step that writes
+        # it: written unlocked, the row went to the database with the first event
+        # (its lock of the log flushes it first), held while the save waited for the
+        # log, and a role change holding the log deadlocked with it
+        # (`tests/integration/accounts/test_profile_lock_order.py`).
+        organization = locked_organization(session, organization.id)
+        before_snapshot = organization.snapshot()
         for name, value in clean.items():
             setattr(organization, name, value)
         before, after = audit.changed_fields(before_snapshot, organization.snapshot())

@@ -37,7 +37,7 @@ from licensing.accounts.models import (
     PasskeyChallenge,
     User,
 )
-from licensing.accounts.services._common import _user_actor
+from licensing.accounts.services._common import _user_actor, locked_account
 from licensing.accounts.services.authentication import (
     DEACTIVATED,
     LOCKOUT_PERIOD,
@@ -483,7 +483,7 @@ def remove_passkeys_for(
         else _confirmed_passkeys(confirmation, actor, user_id, reason, passkey_id)
     )
     with db.transaction() as session:
-        user = session.get(User, user_id, with_for_update=True)
+        user = locked_account(session, user_id)
         if user is None:
             raise NotFound(f"There is no user {user_id}.")
         owned = _theirs_to_remove(session, user, passkey_id)
@@ -601,7 +601,7 @@ def remove_member_passkeys(
     if confirmation is not None:
         shown = _confirmed_passkeys(confirmation, actor, user_id, reason, passkey_id)
     with db.transaction() as session:
-        session.get(User, user_id, with_for_update=True)  # as `add_passkey` does
+        locked_account(session, user_id)  # as `add_passkey` does
         user, chosen = _member_of_administrator(session, actor, user_id, passkey_id)
         if shown is not None and (added := [p.name for p in chosen if p.id not in shown]):
             raise PasskeysAdded(user, added, named_none=not shown)
@@ -722,7 +722,7 @@ def sign_in_with_passkey(
         owner = session.scalar(
             select(Passkey.user_id).where(Passkey.credential_id == credential_id)
         )
-        user = None if owner is None else session.get(User, owner, with_for_update=True)
+        user = None if owner is None else locked_account(session, owner)
         passkey = session.scalar(
             select(Passkey)
             .where(Passkey.credential_id == credential_id, Passkey.user_id == owner)

@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 from licensing import db
 from licensing.accounts import two_step
 from licensing.accounts.models import RememberedBrowser, User
-from licensing.accounts.services._common import _recent_mail, _user_actor
+from licensing.accounts.services._common import _recent_mail, _user_actor, locked_account
 from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.db import utcnow
@@ -257,7 +257,7 @@ def forget_browsers_for(actor: Actor, user_id: int) -> BrowsersForgotten:
     harmless). A deactivated account is a Conflict, as for the sign-out (round 35)."""
     actor.require_role("admin")
     with db.transaction() as session:
-        user = session.get(User, user_id, with_for_update=True)
+        user = locked_account(session, user_id)
         if user is None:
             raise NotFound(f"There is no user {user_id}.")
         if not user.is_active:
@@ -336,7 +336,7 @@ def sign_out_for(actor: Actor, user_id: int) -> SignedOut:
     `SIGNED_OUT_EMAILED_ONCE_IN` (round 33: pressing twice emailed twice)."""
     actor.require_role("admin")
     with db.transaction() as session:
-        user = session.get(User, user_id, with_for_update=True)
+        user = locked_account(session, user_id)
         if user is None:
             raise NotFound(f"There is no user {user_id}.")
         if not user.is_active:

@@ -35,26 +35,26 @@ from licensing.links import links
 from licensing.mail import services as mail
 
 
-def locked_organization(
-    session: Session, organization_id: int, *, key_share: bool = False
-) -> Organization:
+def locked_organization(session: Session, organization_id: int) -> Organization:
     """The organization's row, locked until the transaction ends: the steps that
-    count its administrators take turns (`SELECT ... FOR UPDATE` on PostgreSQL;
-    SQLite writes one transaction at a time anyway). After the transaction's turn on
-    the audit log (round 55; the lock order, `licensing.accounts.services`): the
-    steps that audit first and then write the organization or a row naming it (an
-    agreement's acceptance activating its standing, a payment restoring it)
-    deadlocked with a step holding it while it waited for the log.
+    count its administrators take turns (`SELECT ... FOR NO KEY UPDATE` on
+    PostgreSQL; SQLite writes one transaction at a time anyway). After the
+    transaction's turn on the audit log (round 55; the lock order,
+    `licensing.accounts.services`): the steps that audit first and then write the
+    organization or a row naming it (an agreement's acceptance activating its
+    standing, a payment restoring it) deadlocked with a step holding it while it
+    waited for the log.
 
-    `key_share` (round 56): FOR NO KEY UPDATE, for a step that reads the standing
-    under the lock and writes no key (a reissue): it still waits for a closing, and
-    does not wait for the key share a step storing a row that names the organization
-    takes before its own turn on the log (FOR UPDATE after the log deadlocked so:
-    `tests/integration/billing/test_card_start_lock_order.py`)."""
+    FOR NO KEY UPDATE (round 57; a reissue's since round 56): no caller changes the
+    organization's key (its id; it has no other unique column) or deletes it, and FOR
+    UPDATE also waited for the key share that a step storing a row naming the
+    organization (the monthly run's statement sent, a payment, an invitation's new
+    account) takes before its own turn on the log, while that step waited for the
+    log: "deadlock detected", for every caller
+    (`tests/integration/accounts/test_organization_no_key_lock_order.py`). The
+    callers still take turns among themselves and with every claim of the row."""
     audit.take_turn(session)
-    organization = session.get(
-        Organization, organization_id, with_for_update={"key_share": True} if key_share else True
-    )
+    organization = session.get(Organization, organization_id, with_for_update={"key_share": True})
     if organization is None:
         raise NotFound(f"There is no organization {organization_id}.")
     return organization

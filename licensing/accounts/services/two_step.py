@@ -19,7 +19,11 @@ from licensing import db
 from licensing.accounts import passwords, queries, two_step
 from licensing.accounts.models import Organization, RecoveryCode, User
 from licensing.accounts.services import remembered_browsers
-from licensing.accounts.services._common import acting_colleague, recently_mailed
+from licensing.accounts.services._common import (
+    acting_colleague,
+    locked_account,
+    recently_mailed,
+)
 from licensing.accounts.services.authentication import (
     LOCKOUT_PERIOD,
     LOCKOUT_THRESHOLD,
@@ -89,7 +93,7 @@ def _secret(user: User, keys: Keys) -> str:
 
 
 def _own_user(session: Session, actor: Actor) -> User:
-    user = session.get(User, actor.user_id, with_for_update=True) if actor.user_id else None
+    user = locked_account(session, actor.user_id) if actor.user_id else None
     if user is None or not user.is_active:
         raise AuthenticationRequired("Sign in again.")
     return user
@@ -186,7 +190,7 @@ def turn_off_for(actor: Actor, user_id: int, reason: str, *, by: str | None = No
     if not reason:
         raise InvalidInput.for_field("reason", TURN_OFF_REASON_REQUIRED)
     with db.transaction() as session:
-        user = session.get(User, user_id, with_for_update=True)
+        user = locked_account(session, user_id)
         if user is None:
             raise NotFound(f"There is no user {user_id}.")
         if not user.two_step_enabled:
@@ -315,7 +319,7 @@ def second_step(user_id: int, code: str, keys: Keys, *, now: datetime | None = N
     moment = now or utcnow()
     refused = False
     with db.transaction() as session:
-        user = session.get(User, user_id, with_for_update=True)
+        user = locked_account(session, user_id)
         if user is None or not user.is_active or not user.two_step_enabled:
             raise AuthenticationRequired("Sign in again.")
         if user.is_locked(moment):

@@ -31,7 +31,11 @@ before its first event no other step may lock after its own. A step that locks m
 than one of these locks them in this order:
 
     1. the application or agreement it starts from (`_owned`, FOR UPDATE; the
-       expiry and withdraw-closed runs claim them, SKIP LOCKED);
+       expiry and withdraw-closed runs claim them, SKIP LOCKED); a renewal's
+       application, then the agreement it renews FOR KEY SHARE (round 57: a
+       submission writes the application twice, and PostgreSQL checks the second
+       write's key to that agreement after the step's first event; a filing holding
+       the agreement deadlocked with it, `test_renewal_written_twice_lock_order.py`);
     2. for a renewal, the agreement it renews (`acceptance._lock_renewed`), before
        anything is audited: a royalty filing, a termination and a renewal drawn
        from the old agreement lock it first and then audit, so an acceptance (or a
@@ -42,8 +46,11 @@ than one of these locks them in this order:
     4. the agreement number's row (approval, a reissue), the organization
        (`accounts.locked_organization`, its standing read under the lock: an
        acceptance and an approval, round 55 lockrest55; they read it unlocked, and
-       an acceptance wrote `active` over a closing committed meanwhile), billing's
-       invoice number and records.
+       an acceptance wrote `active` over a closing committed meanwhile; FOR NO KEY
+       UPDATE since round 57: FOR UPDATE waited for the key share of a royalty
+       report filed or a card payment started meanwhile, which waited for the log,
+       `test_organization_no_key_lock_order.py`), billing's invoice number and
+       records.
 
 Several applications at once (`assign_many`, `release_reviewer`, closing) are
 locked by id. Records another package's step ends are locked before that step's
@@ -61,12 +68,13 @@ agreement, then its application, then audits and draws the new number: the
 application's own steps lock it alone, so it is in order (round 55,
 `test_reissue_lock_order.py`); since round 56 it reads the organization's standing
 under `locked_organization` (the log's turn, then the organization, FOR NO KEY
-UPDATE) before it audits, as an approval does (`test_reissue_standing.py`: it read the standing
-unlocked, and a closing committed meanwhile left a closed organization a new
-agreement to accept). `_owned` reads its record afresh under the lock, as
-every locked read does (`licensing.db`'s rule, stale55): a page's earlier read left
-stale values in the session (an acceptance waiting for a reissue accepted the
-replaced agreement, and the database refused it: a 500).
+UPDATE, as every caller's since round 57) before it audits, as an approval does
+(`test_reissue_standing.py`: it read the standing unlocked, and a closing committed
+meanwhile left a closed organization a new agreement to accept). `_owned` reads its
+record afresh under the lock, as every locked read does (`licensing.db`'s rule,
+stale55): a page's earlier read left stale values in the session (an acceptance
+waiting for a reissue accepted the replaced agreement, and the database refused it:
+a 500).
 """
 
 from licensing.agreements.commands import (

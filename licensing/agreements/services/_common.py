@@ -12,7 +12,7 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -184,6 +184,20 @@ def _owned(session: Session, model: type[T], record_id: int, actor: Actor) -> T:
     found = session.get(model, record_id, with_for_update=True)
     if found is None or not actor.may_see(found.organization_id):
         raise NotFound(f"There is no {model.__name__.lower()} {record_id}.")
+    if isinstance(found, Application) and found.renewal_of_id is not None:
+        # Round 57: a renewal's application names the agreement it renews, and a step
+        # writing the application a second time after its first event (a submission:
+        # its quote, then its state) takes that agreement's key share there, where
+        # PostgreSQL checks the keys again. A filing locks the agreement and then
+        # audits: the two deadlocked (`test_renewal_written_twice_lock_order.py`).
+        # Taken here, before the step's first event, as the royalty review takes its
+        # report's agreement (round 56); no step locks the renewal's application
+        # after that agreement before its own first event.
+        session.execute(
+            select(Agreement.id)
+            .where(Agreement.id == found.renewal_of_id)
+            .with_for_update(read=True, key_share=True)
+        )
     return found
 
 

@@ -458,10 +458,10 @@ def reissue(
         # Round 56: the standing read again under the organization's lock, after the
         # log's turn (the lock order), as an approval and an acceptance read it: a
         # closing committed since `_checked` read it left a closed organization with
-        # a new agreement to accept (`test_reissue_standing.py`). FOR NO KEY UPDATE:
-        # the reissue writes no key of it.
+        # a new agreement to accept (`test_reissue_standing.py`). FOR NO KEY UPDATE,
+        # as every step's since round 57: the reissue writes no key of it.
         accounts.ensure_licensable(
-            accounts.locked_organization(session, old.organization_id, key_share=True),
+            accounts.locked_organization(session, old.organization_id),
             _standing_refusal(old),
         )
         AGREEMENT.apply(

@@ -91,9 +91,9 @@ def staff(
 DECEMBER = datetime(2027, 12, 2, 15, 0, tzinfo=UTC)
 
 
-def renewed(app: Flask, *, accepted: bool = False) -> tuple[int, int, int]:
-    """A 2027 agreement and its renewal for 2028, issued (or `accepted`): the vendor's,
-    the old agreement's and the renewal's ids."""
+def renewal_drafted(app: Flask) -> tuple[int, int, int]:
+    """A 2027 agreement and the draft of its renewal for 2028: the vendor's, the old
+    agreement's and the draft application's ids."""
     with app.app_context():
         ratecards.import_card(example_document(), published_by="tests")
         ratecards.import_card(
@@ -104,8 +104,21 @@ def renewed(app: Flask, *, accepted: bool = False) -> tuple[int, int, int]:
         vendor, staff = factories.make_vendor(session), factories.make_staff(session)
         old_id = make_active_agreement(vendor, staff, AUTO_USE, now=NOW).id
         actor = Actor.of(accounts.principal_for(vendor))
-        renewal = services.start_renewal(old_id, actor, now=DECEMBER)
-        renewal = services.submit(renewal.id, actor, policy=issuing(), attest=True, now=DECEMBER)
+        found = (vendor.id, old_id, services.start_renewal(old_id, actor, now=DECEMBER).id)
+        session.commit()
+        return found
+
+
+def renewed(app: Flask, *, accepted: bool = False) -> tuple[int, int, int]:
+    """A 2027 agreement and its renewal for 2028, issued (or `accepted`): the vendor's,
+    the old agreement's and the renewal's ids."""
+    vendor_id, old_id, draft_id = renewal_drafted(app)
+    with app.app_context():
+        session = db.session()
+        vendor = session.get(User, vendor_id)
+        assert vendor is not None
+        actor = Actor.of(accounts.principal_for(vendor))
+        renewal = services.submit(draft_id, actor, policy=issuing(), attest=True, now=DECEMBER)
         issued = agreement_of(renewal)
         if accepted:
             accept(issued, vendor, now=DECEMBER)

@@ -5,6 +5,7 @@ other packages' lock tests share it)."""
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -29,6 +30,42 @@ from .conftest import activated, send_activation
 
 INTENT, CHARGE = "pi_LockOrder", "ch_LockOrder"
 PAID_AT = datetime(2027, 1, 20, 15, 0, tzinfo=UTC)
+
+
+class AnsweringGateway:
+    """Stripe answering a card attempt at once: a Customer, the card saved, an intent
+    created and left processing when confirmed (nothing is applied before its webhook)."""
+
+    publishable_key = "pk_test_LockOrder"
+    js_url = "https://js.stripe.invalid/v3"
+
+    def create_customer(self, **_asked: Any) -> str:
+        return "cus_LockOrder"
+
+    def attach_card(self, customer_id: str, card_token: str, **_asked: Any) -> str:
+        return "pm_LockOrder"
+
+    def create_payment_intent(
+        self, *, amount_minor: int, currency: str, metadata: Mapping[str, str], **_asked: Any
+    ) -> IntentStatus:
+        return self._intent("requires_confirmation", amount_minor, currency, metadata)
+
+    def confirm_payment_intent(self, intent_id: str, **_asked: Any) -> IntentStatus:
+        return self._intent("processing", 25000, "USD", {})
+
+    @staticmethod
+    def _intent(
+        status: str, amount: int, currency: str, metadata: Mapping[str, str]
+    ) -> IntentStatus:
+        return IntentStatus(
+            id="pi_CardStart",
+            status=status,
+            amount=amount,
+            currency=currency,
+            metadata=metadata,
+            amount_received=0,
+            client_secret="pi_CardStart_secret",
+        )
 
 
 class RefundingGateway:

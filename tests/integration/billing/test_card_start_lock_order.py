@@ -23,9 +23,7 @@ its side (or a few seconds pass, in the order that now takes turns).
 from __future__ import annotations
 
 import threading
-from collections.abc import Mapping
 from datetime import UTC, date, datetime
-from typing import Any
 
 import pytest
 from flask import Flask
@@ -39,50 +37,13 @@ from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing import services
 from licensing.billing.models import Payment, StripeCustomer
-from licensing.billing.payment_gateway import IntentStatus
 from licensing.billing.services import _common, card_payments, monthly_statements
 from licensing.billing.states import PENDING
 from tests.support import factories
 from tests.support.concurrent_steps import held_until, run_at_once
 
 from .conftest import activated, send_activation
-from .lock_support import card_paid, succeeded
-
-
-class AnsweringGateway:
-    """Stripe answering a card attempt at once: a Customer, the card saved, an intent
-    created and left processing when confirmed (nothing is applied before its webhook)."""
-
-    publishable_key = "pk_test_LockOrder"
-    js_url = "https://js.stripe.invalid/v3"
-
-    def create_customer(self, **_asked: Any) -> str:
-        return "cus_LockOrder"
-
-    def attach_card(self, customer_id: str, card_token: str, **_asked: Any) -> str:
-        return "pm_LockOrder"
-
-    def create_payment_intent(
-        self, *, amount_minor: int, currency: str, metadata: Mapping[str, str], **_asked: Any
-    ) -> IntentStatus:
-        return self._intent("requires_confirmation", amount_minor, currency, metadata)
-
-    def confirm_payment_intent(self, intent_id: str, **_asked: Any) -> IntentStatus:
-        return self._intent("processing", 25000, "USD", {})
-
-    @staticmethod
-    def _intent(
-        status: str, amount: int, currency: str, metadata: Mapping[str, str]
-    ) -> IntentStatus:
-        return IntentStatus(
-            id="pi_CardStart",
-            status=status,
-            amount=amount,
-            currency=currency,
-            metadata=metadata,
-            amount_received=0,
-            client_secret="pi_CardStart_secret",
-        )
+from .lock_support import AnsweringGateway, card_paid, succeeded
 
 
 @pytest.fixture
