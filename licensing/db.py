@@ -43,6 +43,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -256,6 +257,16 @@ def _configure_sqlite(engine: Engine) -> None:
         # `read_session`) takes none, so writers go on while a download reads.
         reading = connection.get_execution_options().get(READ_ONLY_OPTION, False)
         writing = _WRITING.get() and not reading
+        brief = _LOCK_WAIT_MS.get()
+        if writing and brief is not None:
+            # A unit of work that would rather not be done than wait
+            # (`transaction(lock_wait=...)`): it queues that long for the write lock.
+            connection.exec_driver_sql(f"PRAGMA busy_timeout = {brief}")
+            try:
+                connection.exec_driver_sql("BEGIN IMMEDIATE")
+            finally:
+                connection.exec_driver_sql(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+            return
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
@@ -391,6 +402,22 @@ def _close_session(_exc: BaseException | None) -> None:
 
 # True inside a unit of work: SQLite then begins its transaction IMMEDIATE.
 _WRITING: ContextVar[bool] = ContextVar("licensing_db_writing", default=False)
+# Inside `transaction(lock_wait=...)`: how long (ms) it waits for a lock, else None.
+_LOCK_WAIT_MS: ContextVar[int | None] = ContextVar("licensing_db_lock_wait", default=None)
+
+
+class Busy(Exception):
+    """A unit of work that would not wait (`transaction(lock_wait=...)`) found a lock it
+    needed held by another connection for longer: it wrote nothing."""
+
+
+def _is_busy(error: OperationalError) -> bool:
+    """SQLite's write lock held by another connection past the busy timeout, or
+    PostgreSQL's `lock_timeout` passed (lock_not_available)."""
+    found = error.orig
+    if isinstance(found, sqlite3.OperationalError):
+        return found.sqlite_errorcode & 0xFF in (sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED)
+    return getattr(found, "sqlstate", None) == "55P03"
 
 
 def writing() -> bool:
@@ -400,8 +427,13 @@ def writing() -> bool:
 
 
 @contextmanager
-def transaction() -> Iterator[Session]:
-    """The unit of work: commit on success, roll back on any exception."""
+def transaction(*, lock_wait: timedelta | None = None) -> Iterator[Session]:
+    """The unit of work: commit on success, roll back on any exception.
+
+    With `lock_wait`, a unit of work that may as well be left undone (round 57: the
+    console home's late-entry check, which a page's reading does without): it waits
+    at most that long for a lock (SQLite's write lock at BEGIN, PostgreSQL's
+    `lock_timeout` for any lock), else rolls back and raises `Busy`."""
     current = session()
     if _WRITING.get():  # inside another unit of work: it commits
         yield current
@@ -410,15 +442,39 @@ def transaction() -> Iterator[Session]:
         # End the request's read-only (deferred) transaction, keeping what it
         # loaded, so that the unit of work begins with the write lock.
         current.commit()
-    token = _WRITING.set(True)
+    brief = None if lock_wait is None else int(lock_wait / timedelta(milliseconds=1))
+    token, waits = _WRITING.set(True), _LOCK_WAIT_MS.set(brief)
     try:
+        before = _bound_lock_wait(current, brief)
         yield current
+        if before is not None:  # as it was, for a transaction this one is part of (tests)
+            current.execute(select(func.set_config("lock_timeout", before, True)))
         current.commit()
+    except OperationalError as error:
+        current.rollback()
+        if brief is not None and _is_busy(error):
+            raise Busy(str(error.orig)) from error
+        raise
     except BaseException:
         current.rollback()
         raise
     finally:
+        _LOCK_WAIT_MS.reset(waits)
         _WRITING.reset(token)
+
+
+def _bound_lock_wait(current: Session, brief: int | None) -> str | None:
+    """On PostgreSQL, with `brief`: this transaction's lock waits bounded to `brief`
+    milliseconds; the setting it had, to put back. SQLite's wait is its BEGIN's."""
+    if brief is None or database().dialect != "postgresql":
+        return None
+    before = current.execute(
+        select(
+            func.current_setting("lock_timeout"),
+            func.set_config("lock_timeout", f"{brief}ms", True),
+        )
+    ).one()[0]
+    return str(before)
 
 
 class UTCInstant(FunctionElement[datetime]):

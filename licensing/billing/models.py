@@ -181,6 +181,9 @@ class Invoice(Snapshotted, Base):
         # The exports by paid date (billing_0025, round 56): a month's invoices paid read
         # those rows only, where they read the table (`exports.queries.issued_invoices`).
         Index("ix_invoices_paid_at", "paid_at"),
+        # The currencies invoiced, one entry each (finance_0003, round 57: the Finance
+        # page's filter read every invoice, `finance.queries.currencies`).
+        Index("ix_invoices_currency_state", "currency", "state"),
         # Each organization's late fees in the order issued (operations_0006): the
         # overdue run finds those no email has named from the late fees alone, where
         # it read every invoice (`overdue._with_unnamed_late_fees`, round 55).

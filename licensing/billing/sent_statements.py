@@ -21,15 +21,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import (
     ColumnElement,
-    Date,
     Select,
-    Table,
     and_,
-    bindparam,
     exists,
     func,
     or_,
@@ -50,7 +47,7 @@ from licensing.billing.models import (
     SentStatement,
 )
 from licensing.billing.states import REFUND_SENT
-from licensing.db import UTCDateTime, utcnow
+from licensing.db import utcnow
 from licensing.finance.queries import Receivable, receivables
 
 ZERO = Decimal(0)
@@ -205,6 +202,15 @@ def _refund_sent_late(emailed: Any, closes_on: Any) -> tuple[ColumnElement[bool]
 CHECK_OVERLAP = timedelta(days=1)
 # The one row of `late_entry_checks`.
 CHECK_ROW = 1
+# Statements marked an UPDATE at most (each id a bound parameter).
+MARK_BATCH = 500
+
+
+# When nothing new is late, the check's moment is moved at most this often (and only
+# when an entry was recorded after it), so that a page's reading of the entries
+# recorded since stays within a day and this: round 57, the console home moved it, a
+# write, on every load.
+CHECK_EVERY = timedelta(hours=1)
 
 
 def _recorded_since(since: datetime) -> list[Select[Any]]:
@@ -229,60 +235,94 @@ def _recorded_since(since: datetime) -> list[Select[Any]]:
     ]
 
 
-def note_late_entries(session: Session, now: datetime | None = None) -> None:
-    """Mark (`late_entry_at`) every statement sent that an entry recorded since the
-    last check, less `CHECK_OVERLAP`, is late for: of its organization and currency,
-    recorded after it was last emailed, dated on or before its month's last day
-    (`_late_entry`'s rule, entry by entry). Statements not yet marked only; a re-send
-    clears the mark (`services.resend_statement`). Reads the entries recorded since,
-    never every statement sent. With no check before (the first after billing_0026),
-    or one that says it looked more than `CHECK_OVERLAP` after `now` (a clock set
-    back), every statement sent is asked `_late_entry` once; hosts whose clocks are a
-    little apart read from the earlier of the two moments, less the overlap. Writes in
-    the caller's unit of work."""
-    now = now or utcnow()
+def last_checked(session: Session) -> datetime | None:
+    """The moment of the last check (`late_entry_checks`), read without a lock; None
+    before the first."""
+    return session.scalar(select(LateEntryCheck.checked_at).where(LateEntryCheck.id == CHECK_ROW))
+
+
+def asks_every_statement(checked_at: datetime | None, now: datetime) -> bool:
+    """No check before (the first after billing_0026), or one that says it looked more
+    than `CHECK_OVERLAP` after `now` (a clock set back): every statement sent is asked
+    `_late_entry`, as before round 56."""
+    return checked_at is None or checked_at - CHECK_OVERLAP > now
+
+
+def late_unmarked(session: Session, checked_at: datetime | None, now: datetime) -> list[int]:
+    """The ids of the statements sent, not yet marked, that an entry recorded since the
+    check at `checked_at`, less `CHECK_OVERLAP`, is late for: of its organization and
+    currency, recorded after the statement was last emailed, dated on or before its
+    month's last day (`_late_entry`'s rule, entry by entry). Hosts whose clocks are a
+    little apart read from the earlier of the two moments. When `asks_every_statement`,
+    every statement sent not marked that `_late_entry` finds. Otherwise two reads: the
+    entries recorded since (each kind by an index), then the statements of their
+    organizations (by the organization's index, a list of ids: a join let both
+    databases read every statement sent at some sizes), never every statement sent.
+    What a check marks, and what a reading without the check's write counts besides
+    the marked (round 57)."""
     sent = SentStatement
     unmarked = sent.late_entry_at.is_(None)
+    if checked_at is None or asks_every_statement(checked_at, now):
+        return list(session.scalars(select(sent.id).where(unmarked, _late_entry())))
+    since = min(checked_at, now) - CHECK_OVERLAP
+    entries: dict[tuple[int, str], list[tuple[date, datetime]]] = defaultdict(list)
+    for query in _recorded_since(since):
+        for organization, currency, dated, recorded in session.execute(query):
+            entries[organization, currency].append((dated, recorded))
+    if not entries:
+        return []
+    organizations = sorted({organization for organization, _ in entries})
+    columns = (sent.id, sent.organization_id, sent.currency, sent.closes_on)
+    statements = session.execute(
+        select(*columns, sent.sent_at, sent.resent_at).where(
+            sent.organization_id.in_(organizations), unmarked
+        )
+    )
+    return sorted(
+        row.id
+        for row in statements
+        if any(
+            dated <= row.closes_on and recorded > (row.resent_at or row.sent_at)
+            for dated, recorded in entries.get((row.organization_id, row.currency), ())
+        )
+    )
+
+
+def check_due(session: Session, checked_at: datetime, now: datetime) -> bool:
+    """Moving the check's moment is worth a write though nothing new is late: it is
+    `CHECK_EVERY` old and an entry was recorded after it (so the next readings of the
+    entries recorded since read fewer). In a quiet office it is never moved."""
+    if now - checked_at < CHECK_EVERY:
+        return False
+    recorded = (query.exists() for query in _recorded_since(checked_at))
+    return bool(session.scalar(select(or_(*recorded))))
+
+
+def note_late_entries(session: Session, now: datetime | None = None) -> None:
+    """Mark (`late_entry_at`) every statement sent that `late_unmarked` finds since the
+    last check (a re-send clears the mark: `services.resend_statement`), and move the
+    check's moment to `now`, under the check row's lock. Writes in the caller's unit of
+    work."""
+    now = now or utcnow()
+    sent = SentStatement
     check = session.get(LateEntryCheck, CHECK_ROW, with_for_update=True)
-    if check is None or check.checked_at - CHECK_OVERLAP > now:
+    checked_at = check.checked_at if check else None
+    if checked_at is None or asks_every_statement(checked_at, now):
+        markings: list[tuple[ColumnElement[bool], ...]] = [
+            (sent.late_entry_at.is_(None), _late_entry())
+        ]
+    else:
+        ids = late_unmarked(session, checked_at, now)
+        markings = [
+            (sent.id.in_(ids[at : at + MARK_BATCH]),) for at in range(0, len(ids), MARK_BATCH)
+        ]
+    for marking in markings:
         session.execute(
             update(sent)
-            .where(unmarked, _late_entry())
+            .where(*marking)
             .values(late_entry_at=now)
             .execution_options(synchronize_session=False)
         )
-    else:
-        found = {
-            tuple(row)
-            for query in _recorded_since(min(check.checked_at, now) - CHECK_OVERLAP)
-            for row in session.execute(query)
-        }
-        if found:
-            table = cast(Table, sent.__table__)
-            column = table.c
-            emailed = func.coalesce(column.resent_at, column.sent_at)
-            recorded = bindparam("recorded", type_=UTCDateTime())
-            session.execute(
-                update(table)
-                .where(
-                    column.late_entry_at.is_(None),
-                    column.organization_id == bindparam("organization"),
-                    column.currency == bindparam("in_currency"),
-                    column.closes_on >= bindparam("dated", type_=Date()),
-                    emailed < recorded,
-                )
-                .values(late_entry_at=bindparam("at", type_=UTCDateTime())),
-                [
-                    {
-                        "organization": organization,
-                        "in_currency": currency,
-                        "dated": dated,
-                        "recorded": moment,
-                        "at": now,
-                    }
-                    for organization, currency, dated, moment in sorted(found)
-                ],
-            )
     if check is not None:
         check.checked_at = now
         return
@@ -293,33 +333,57 @@ def note_late_entries(session: Session, now: datetime | None = None) -> None:
         pass
 
 
+_UNREAD: Any = object()
+
+
 @dataclass(frozen=True)
 class ChangedSinceSent:
     """Every statement sent that now reads differently, the newest month first, with
     each organization's name; `more` when more statements had late entries than were
-    read (`LATE_READ`)."""
+    read (`LATE_READ`); `unmarked` when some were found late but not yet marked (a
+    check would mark them)."""
 
     readings: list[SentReading]
     names: dict[int, str]
     more: bool
+    unmarked: bool = False
+
+
+def _order(sent: SentStatement) -> tuple[Any, ...]:
+    """`SENT_ORDER` in Python."""
+    return (-sent.month.toordinal(), sent.currency, sent.organization_id, sent.id)
 
 
 def changed_since_sent(
-    session: Session, *, named: bool = True, now: datetime | None = None
+    session: Session,
+    *,
+    named: bool = True,
+    now: datetime | None = None,
+    checked_at: datetime | None = _UNREAD,
 ) -> ChangedSinceSent:
     """The statements sent whose month now reads differently, of every organization.
-    Only those with a late entry are read again: marked by `note_late_entries`, which
-    runs first (in the caller's unit of work), so the statements read do not grow with
-    those sent (round 56: every statement sent was asked `_late_entry` on each call).
+    Only those with a late entry are read again: marked by `note_late_entries`, and
+    those an entry recorded since the last check is late for (`late_unmarked`), so the
+    statements read do not grow with those sent (round 56: every statement sent was
+    asked `_late_entry` on each call). Reads only (round 57: it ran the check first, a
+    write on every load of the console home): `services.statements_changed` runs the
+    check when it is worth it. `checked_at`: the last check's moment, if read already.
     Without `named` (the console's *Work waiting*, which counts them) the
     organizations' names are not read."""
-    note_late_entries(session, now)
+    now = now or utcnow()
+    if checked_at is _UNREAD:
+        checked_at = last_checked(session)
     is_marked = SentStatement.late_entry_at.is_not(None)
     # The list's order, after a term no index gives: SQLite otherwise walks every
     # statement sent in the month index's order (no sort) to find the few marked,
     # where the partial index of the marked reads them alone and sorts those.
     marked = sent_query().where(is_marked).order_by(None).order_by(is_marked, *SENT_ORDER)
     candidates = list(session.scalars(marked.limit(LATE_READ + 1)))
+    unmarked = late_unmarked(session, checked_at, now)
+    if unmarked:
+        found = select(SentStatement).where(SentStatement.id.in_(unmarked))
+        candidates = sorted({*candidates, *session.scalars(found)}, key=_order)
+        candidates = candidates[: LATE_READ + 1]
     more = len(candidates) > LATE_READ
     changed = [each for each in read_now(session, candidates[:LATE_READ]) if each.changed]
     ids = sorted({each.sent.organization_id for each in changed})
@@ -329,7 +393,7 @@ def changed_since_sent(
             select(Organization.id, Organization.legal_name).where(Organization.id.in_(ids))
         )
         names = {row.id: row.legal_name for row in rows}
-    return ChangedSinceSent(changed, names, more)
+    return ChangedSinceSent(changed, names, more, bool(unmarked))
 
 
 @dataclass(frozen=True)

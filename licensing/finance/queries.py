@@ -1270,11 +1270,19 @@ def revenue(session: Session, filters: Filters) -> Revenue:
 
 
 def currencies(session: Session) -> list[str]:
-    """Currencies of issued invoices, for the filter."""
-    found = session.scalars(
-        select(Invoice.currency).where(Invoice.state.not_in(NOT_COUNTED)).distinct()
-    )
-    return sorted(found)
+    """Currencies of issued invoices, for the filter: each the first issued invoice's
+    after the one before, by the (currency, state) index (finance_0003, round 57), so
+    the database reads an entry or so a currency, where `SELECT DISTINCT currency`
+    read every invoice on every view (20-50 ms at 30,000 invoices)."""
+    issued = Invoice.state.not_in(NOT_COUNTED)
+
+    def first(*after: ColumnElement[bool]) -> Select[Any]:
+        return select(Invoice.currency).where(issued, *after).order_by(Invoice.currency).limit(1)
+
+    found = select(first().scalar_subquery().label("currency")).cte("found", recursive=True)
+    following = first(Invoice.currency > found.c.currency).scalar_subquery()
+    found = found.union_all(select(following).where(found.c.currency.is_not(None)))
+    return sorted(session.scalars(select(found.c.currency).where(found.c.currency.is_not(None))))
 
 
 # --- queue health ----------------------------------------------------------------------

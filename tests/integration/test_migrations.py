@@ -2093,6 +2093,23 @@ def test_billing_0025_indexes_the_invoices_by_their_paid_time(
     migrations.upgrade(url)
 
 
+def test_finance_0003_indexes_the_invoices_by_currency(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 57 (homeread57): the Finance page's currency filter read every invoice;
+    finance_0003 indexes (currency, state) and its downgrade drops the index."""
+    indexes = {("invoices", "ix_invoices_currency_state"): ["currency", "state"]}
+    url = database_template.new_url()
+
+    migrations.downgrade(url, "finance_0002")
+    assert _indexes_among(url, indexes) == {}
+    migrations.upgrade(url)
+    assert _indexes_among(url, indexes) == indexes
+    migrations.downgrade(url, "finance_0002")
+    assert _indexes_among(url, indexes) == {}
+    migrations.upgrade(url)
+
+
 def test_billing_0026_marks_statements_with_late_entries_and_keeps_the_last_check(
     database_template: DatabaseTemplate,
 ) -> None:

@@ -172,15 +172,15 @@ def _unit_of(opened: AbstractContextManager[Session], by_test: bool) -> Iterator
 
 
 def _telling_its_opener(
-    transaction: Callable[[], AbstractContextManager[Session]],
-) -> Callable[[], AbstractContextManager[Session]]:
+    transaction: Callable[..., AbstractContextManager[Session]],
+) -> Callable[..., AbstractContextManager[Session]]:
     """`db.transaction` that notes whether a test or a service opened the unit (a
     nested one belongs to the unit around it, as its commit does)."""
 
-    def opened() -> AbstractContextManager[Session]:
+    def opened(**kwargs: Any) -> AbstractContextManager[Session]:
         if writing():
-            return transaction()
-        return _unit_of(transaction(), _opened_by_test(sys._getframe(1)))
+            return transaction(**kwargs)
+        return _unit_of(transaction(**kwargs), _opened_by_test(sys._getframe(1)))
 
     return opened
 

@@ -316,15 +316,52 @@ def _worth_sending(organization: Organization, statement: Statement) -> bool:
     return statement.closing != 0 or bool(statement.lines)
 
 
+# How long the console home's late-entry check waits for a lock (SQLite's write lock,
+# a row's on PostgreSQL) before leaving its write to a later load: the page's count is
+# the same without it.
+CHECK_LOCK_WAIT = timedelta(milliseconds=100)
+
+
 def statements_changed(
     *, named: bool = True, now: datetime | None = None
 ) -> sent_statements.ChangedSinceSent:
     """Round 56: the statements sent that now read differently (the changed list, the
-    console's *Work waiting*), after marking those an entry recorded since the last
-    check is late for: the marks are kept, so the next reading looks only at what was
-    recorded since (`sent_statements.note_late_entries`)."""
-    with db.transaction() as session:
-        return sent_statements.changed_since_sent(session, named=named, now=now)
+    console's *Work waiting*), the marked and those an entry recorded since the last
+    check is late for.
+
+    Round 57: a reading only, in the common case. Round 56 ran the check (marking, and
+    moving its moment under the check row's lock) on every load, a write on each GET
+    that took SQLite's write lock. The check runs now only when it is worth a write:
+    there is none yet (or the clock was set back), an entry recorded since is late for
+    a statement not marked, or the moment is `CHECK_EVERY` old with an entry recorded
+    after it. It waits at most `CHECK_LOCK_WAIT` for its locks; if another connection
+    holds one longer, it is left to a later load, and this reading, which counts the
+    unmarked as the check would mark them, is the same."""
+    now = now or utcnow()
+    session = db.session()
+    checked_at = sent_statements.last_checked(session)
+    checked = False
+    if sent_statements.asks_every_statement(checked_at, now):
+        checked = True
+        if _checked(now):
+            checked_at = now
+    found = sent_statements.changed_since_sent(session, named=named, now=now, checked_at=checked_at)
+    if checked or checked_at is None:
+        return found
+    if found.unmarked or sent_statements.check_due(session, checked_at, now):
+        _checked(now)
+    return found
+
+
+def _checked(now: datetime) -> bool:
+    """The check (`sent_statements.note_late_entries`) in a unit of work of its own
+    that does not wait: False when another connection held its lock."""
+    try:
+        with db.transaction(lock_wait=CHECK_LOCK_WAIT) as session:
+            sent_statements.note_late_entries(session, now)
+    except db.Busy:
+        return False
+    return True
 
 
 def resend_statement(sent_id: int, *, actor: Actor, now: datetime | None = None) -> SentStatement:

@@ -5,27 +5,42 @@ one and marks the statements they are late for (`sent_statements.note_late_entri
 only the marked are read again. It must never miss one: the count is the changed
 list's and the one the old reading of every statement sent gives, over every kind of
 late entry; a late entry shows at the next load; and the rows of `sent_statements`
-the home page reads do not grow with the statements sent."""
+the home page reads do not grow with the statements sent.
+
+Round 57 (homeread57): the console home's *Work waiting* reads the statements
+changed since sent without writing, in the common case. Round 56's check marked the
+statements late entries are late for and moved its moment under the check row's lock
+on every load by billing staff: a write on each GET, SQLite's write lock taken for it.
+Now the reading counts the marked and those an entry recorded since the check is late
+for (`sent_statements.late_unmarked`), and the check writes only when that finds one
+not marked, when there was none before, or when its moment is an hour old with an
+entry recorded after it; it waits for its lock at most `CHECK_LOCK_WAIT` and is left
+to a later load otherwise. A late entry counts at once, with or without the write."""
 
 from __future__ import annotations
 
 import html
+import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.engine import make_url
 
 from licensing import db
 from licensing.accounts.models import User
 from licensing.billing import sent_statements, services
 from licensing.billing.models import Invoice, LateEntryCheck, Payment, SentStatement
+from licensing.billing.services import monthly_statements
+from tests.support import factories
 from tests.support.billing import credited, paid_offline, refunded_offline, reversed_offline
-from tests.support.factories import billing_clerk
+from tests.support.factories import DEFAULT_PASSWORD, billing_clerk
 from tests.support.monthly_statements import (
     IN_DECEMBER,
     IN_JANUARY,
@@ -37,6 +52,7 @@ from tests.support.monthly_statements import (
     paid,
     sent_row,
 )
+from tests.support.statements import sent_by
 
 # Ten days after the January statements went: entries dated into January recorded.
 LATE = datetime(2027, 2, 10, 15, 0, tzinfo=UTC)
@@ -333,3 +349,182 @@ def test_the_rows_of_statements_sent_the_home_page_reads_do_not_grow_with_them(
         assert _home_count(clerk) == 5
     assert many == few
     assert _listed(clerk) == 5
+
+
+# --- round 57 (homeread57): the reading writes only when a check is worth it ---
+
+WRITES = ("INSERT", "UPDATE", "DELETE")
+
+
+def _writes(statements: list[str]) -> list[str]:
+    """The statements that write, lock a row, take SQLite's write lock or change a
+    setting of the transaction."""
+    return [
+        each
+        for each in statements
+        if each.lstrip().upper().startswith(WRITES)
+        or "FOR UPDATE" in each.upper()
+        or "BEGIN IMMEDIATE" in each.upper()
+        or "set_config" in each
+    ]
+
+
+def _late_wire_after_a_first_load(client: FlaskClient) -> SentStatement:
+    """A January statement sent, the home page read once (the first check), then a
+    wire dated into January recorded ten days after the statement went."""
+    issued = invoice(organization("Quillfeather Analytics").id, "1200.00", IN_JANUARY)
+    services.send_monthly_statements(JANUARY, now=RUN)
+    assert _home_count(client) == 0
+    paid(issued, date(2027, 1, 25), recorded=LATE)
+    return (
+        db.session()
+        .scalars(
+            select(SentStatement).where(SentStatement.organization_id == issued.organization_id)
+        )
+        .one()
+    )
+
+
+def test_the_home_counts_every_kind_of_late_entry_at_once_when_its_check_cannot_write(
+    app: Flask,
+    signed_in: Callable[..., FlaskClient],
+    billing_staff: User,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The check written once before the entries, then never again (as when another
+    connection holds its lock on every load): the home page's count is still the
+    changed list's and the old reading's of every statement sent, over a late payment,
+    a bank return, a credit note, a refund sent, a refund returned, a payment of the
+    next month and a void, and nothing is marked."""
+    made = _varied_january()
+    clerk = signed_in(app.test_client(), billing_staff)
+    assert _home_count(clerk) == 0
+    monkeypatch.setattr(monthly_statements, "_checked", lambda now: False)
+
+    _record_the_late_entries(made)
+
+    asked, changed = _every_statement_asked()
+    assert _home_count(clerk) == _listed(clerk) == changed == 4
+    assert len(asked) == 5
+    marked = select(SentStatement.id).where(SentStatement.late_entry_at.is_not(None))
+    assert list(db.session().scalars(marked)) == []
+
+
+@contextmanager
+def _at(moment: datetime) -> Iterator[None]:
+    with time_machine.travel(moment, tick=False):
+        yield
+
+
+def test_repeated_loads_with_nothing_new_send_no_write(
+    app: Flask, signed_in: Callable[..., FlaskClient], billing_staff: User
+) -> None:
+    """The load after a late entry marks it (one write); the loads after send no
+    write, nor does one after a payment late for no statement sent. An hour after the
+    check, with that payment recorded since, one load moves the check's moment and the
+    next writes nothing again; nor does one hours later with nothing recorded since."""
+    with _at(LATE - timedelta(hours=1)):
+        clerk = signed_in(app.test_client(), billing_staff)
+        sent = _late_wire_after_a_first_load(clerk)
+    with _at(LATE + timedelta(minutes=10)), sent_by(app) as marking:
+        assert _home_count(clerk) == 1
+    assert _writes(marking)
+    db.session().refresh(sent)
+    assert sent.late_entry_at is not None
+
+    with _at(LATE + timedelta(minutes=20)), sent_by(app) as again:
+        assert _home_count(clerk) == 1
+        assert _home_count(clerk) == 1
+    assert _writes(again) == []
+
+    with _at(LATE + timedelta(minutes=25)):
+        february = invoice(organization("Marigold Systems").id, "300.00", LATE)
+        paid(february, date(2027, 2, 10), recorded=LATE + timedelta(minutes=30))
+    with _at(LATE + timedelta(minutes=35)), sent_by(app) as after_a_payment:
+        assert _home_count(clerk) == 1
+    assert _writes(after_a_payment) == []
+
+    moved_at = LATE + timedelta(hours=2)
+    with _at(moved_at), sent_by(app) as moving:
+        assert _home_count(clerk) == 1
+    assert _writes(moving)
+    with _at(moved_at + timedelta(minutes=1)), sent_by(app) as moved:
+        assert _home_count(clerk) == 1
+    assert _writes(moved) == []
+    with _at(moved_at + timedelta(hours=5)), sent_by(app) as quiet:
+        assert _home_count(clerk) == 1
+    assert _writes(quiet) == []
+    db.session().expire_all()
+    check = db.session().get(LateEntryCheck, sent_statements.CHECK_ROW)
+    assert check is not None
+    assert check.checked_at == moved_at
+
+
+def _sign_in(client: FlaskClient, user: User) -> FlaskClient:
+    response = client.post("/sign-in", data={"email": user.email, "password": DEFAULT_PASSWORD})
+    assert response.status_code == 302
+    return client
+
+
+@contextmanager
+def _lock_held_by_another_connection(url: str) -> Iterator[None]:
+    """Another connection holds what the check would need: on SQLite the write lock (a
+    write transaction begun and left open), on PostgreSQL the check row's lock."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        other = sqlite3.connect(str(parsed.database), isolation_level=None)
+        try:
+            other.execute("BEGIN IMMEDIATE")
+            yield
+            other.execute("ROLLBACK")
+        finally:
+            other.close()
+        return
+    engine = create_engine(parsed.set(drivername="postgresql+psycopg"))
+    try:
+        with engine.connect() as connection:
+            locked = connection.execute(
+                text("SELECT id FROM late_entry_checks WHERE id = :row FOR UPDATE"),
+                {"row": sent_statements.CHECK_ROW},
+            )
+            assert locked.scalar_one() == sent_statements.CHECK_ROW
+            yield
+            connection.rollback()
+    finally:
+        engine.dispose()
+
+
+def test_a_load_while_another_connection_holds_the_lock_counts_without_waiting_for_it(
+    committed_app: Flask,
+) -> None:
+    """A late wire to mark while another connection holds SQLite's write lock (on
+    PostgreSQL, the check row's lock): the home page answers, counting it, having
+    asked for the lock with the check's short wait only, and marks nothing; once the
+    lock is let go, the next load marks it."""
+    with committed_app.app_context():
+        clerk = _sign_in(
+            committed_app.test_client(),
+            factories.make_staff(db.session(), roles=("billing",)),
+        )
+        sent = _late_wire_after_a_first_load(clerk)
+        db.session().rollback()
+        url = committed_app.config["LICENSING"].database_url
+        with _lock_held_by_another_connection(url), sent_by(committed_app) as statements:
+            assert _home_count(clerk) == 1
+        brief = int(monthly_statements.CHECK_LOCK_WAIT / timedelta(milliseconds=1))
+        if db.database().dialect == "sqlite":
+            tries = [at for at, each in enumerate(statements) if each == "BEGIN IMMEDIATE"]
+            assert tries
+            assert all(statements[at - 1] == f"PRAGMA busy_timeout = {brief}" for at in tries)
+        else:  # the check row's lock asked for with PostgreSQL's lock_timeout set short
+            bounded = [at for at, each in enumerate(statements) if "set_config" in each]
+            locking = [at for at, each in enumerate(statements) if "FOR UPDATE" in each]
+            assert bounded
+            assert locking
+            assert min(bounded) < min(locking)
+        db.session().rollback()
+        assert db.session().get(SentStatement, sent.id).late_entry_at is None  # type: ignore[union-attr]
+
+        assert _home_count(clerk) == 1
+        db.session().rollback()
+        assert db.session().get(SentStatement, sent.id).late_entry_at is not None  # type: ignore[union-attr]
