@@ -8,7 +8,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
-from typing import Any, NamedTuple, TypedDict, Unpack
+from typing import Any, NamedTuple, TypedDict, TypeVar, Unpack
 
 from sqlalchemy import (
     ColumnElement,
@@ -82,6 +82,9 @@ from licensing.db import Money, Statement, money_sum
 from licensing.errors import NotFound
 from licensing.money import beyond_largest, quantize
 
+# A console list's totals of one currency (`by_currency`).
+_Total = TypeVar("_Total")
+
 
 class InvoiceFilters(TypedDict, total=False):
     """What a list of invoices may be narrowed to (see `invoices_query`)."""
@@ -107,6 +110,9 @@ class InvoiceFilters(TypedDict, total=False):
     # its royalty reports' and the late fees charged on them (the agreement's page
     # links them beside its charged to date).
     agreement_number: str | None
+    # Round 57 (creditlist57): one currency's (the Finance page's aging links its
+    # overdue balances so, and the list then sums what they owe: `invoice_list_owed`).
+    currency: str | None
 
 
 # "Due this week": the day asked and the six after it.
@@ -134,7 +140,50 @@ def invoices_query(
     those with a balance to pay (open or written off: what stays open with a closed
     organization counts); `issued_only` leaves drafts out (in SQL, so they never
     crowd out the limit)."""
+    statement = _invoices_listed(**filters)
+    # Refund due and outstanding are read from each invoice's credit notes and
+    # their refunds: loaded in two queries for the whole list, not two per row.
+    statement = statement.options(
+        selectinload(Invoice.credit_notes).selectinload(CreditNote.refunds)
+    )
+    return scoped(statement, Invoice, principal)
+
+
+@dataclass(frozen=True)
+class ListedOwed:
+    """What the invoices a list keeps owe now in one currency (`Invoice.owed`, above
+    zero), and how many of them there are."""
+
+    currency: str
+    count: int
+    owed: Decimal
+
+
+def invoice_list_owed(session: Session, **filters: Unpack[InvoiceFilters]) -> list[ListedOwed]:
+    """Round 57: what every invoice `invoices_query` keeps (not only a page's) owes now,
+    a currency each, summed by the database: the console's list narrowed to a currency
+    says it, so the Finance page's overdue balances, which it links, can be read off
+    the rows that make them."""
+    owed = owed_of(Invoice)
+    statement = (
+        _invoices_listed(**filters)
+        .with_only_columns(
+            Invoice.currency,
+            func.count(),
+            money_sum(case((owed > Decimal(0), owed), else_=literal(Decimal(0), Money()))),
+        )
+        .order_by(None)
+        .group_by(Invoice.currency)
+        .order_by(Invoice.currency)
+    )
+    return by_currency(session, statement, ListedOwed)
+
+
+def _invoices_listed(**filters: Unpack[InvoiceFilters]) -> Select[Any]:
+    """`invoices_query`'s rows and order, without its loading options or scope."""
     statement = select(Invoice).order_by(Invoice.created_at.desc(), Invoice.id.desc())
+    if currency := filters.get("currency"):
+        statement = statement.where(Invoice.currency == currency)
     if state := filters.get("state"):
         statement = statement.where(Invoice.state == state)
     if filters.get("issued_only"):
@@ -171,12 +220,7 @@ def invoices_query(
         statement = statement.join(Organization, Organization.id == Invoice.organization_id).where(
             matches
         )
-    # Refund due and outstanding are read from each invoice's credit notes and
-    # their refunds: loaded in two queries for the whole list, not two per row.
-    statement = statement.options(
-        selectinload(Invoice.credit_notes).selectinload(CreditNote.refunds)
-    )
-    return scoped(statement, Invoice, principal)
+    return statement
 
 
 def billed_under(number: str) -> ColumnElement[bool]:
@@ -1516,34 +1560,49 @@ REFUND_LIST_STATE = {
 }
 
 
+# The days a console list is narrowed to (round 57, creditlist57): its first and last
+# day, either open (None); a month's, or the Finance page's range of months.
+ListDays = tuple[date | None, date | None]
+
+
 @dataclass(frozen=True)
 class RefundFilters:
     """What the console's refunds list is narrowed to: a state of `REFUND_LIST_STATES`,
-    a method, a month (its first and last day) and text in the licensee's name."""
+    a method, days (a month's first and last, or a range of months': round 57), text
+    in the licensee's name and a currency (round 57: the Finance page's links)."""
 
     state: str | None = None
     method: str | None = None
-    month: tuple[date, date] | None = None
+    month: ListDays | None = None
     licensee: str | None = None
+    currency: str | None = None
+
+
+def _created_between(first: date | None, last: date | None) -> ColumnElement[bool]:
+    """Refunds recorded (or asked of Stripe) on the office days from `first` to `last`."""
+    found: list[ColumnElement[bool]] = []
+    if first is not None:
+        found.append(Refund.created_at >= office_day_start(first))
+    if last is not None:
+        found.append(Refund.created_at < office_day_start(last + timedelta(days=1)))
+    return and_(true(), *found)
 
 
 def _refund_list_where(filters: RefundFilters) -> list[ColumnElement[bool]]:
-    """The refunds list's filters. A month keeps the refunds sent in it or returned in
-    it, each on the day every dated sum counts it (`refunded_between`,
-    `refund_returned_between`), and those never sent started in it: so its totals are
-    the Finance page's *Net refunds* of the month and the refunds export's rows."""
+    """The refunds list's filters. Days keep the refunds sent in them or returned in
+    them, each on the day every dated sum counts it (`refunded_between`,
+    `refund_returned_between`), and those never sent started in them: so its totals are
+    the Finance page's *Net refunds* of the days and the refunds export's rows."""
     where: list[ColumnElement[bool]] = []
     if filters.state is not None:
         where.append(REFUND_LIST_STATE[filters.state])
     if filters.method is not None:
         where.append(Refund.method == filters.method)
+    if filters.currency is not None:
+        where.append(Refund.currency == filters.currency)
     if filters.month is not None:
         first, last = filters.month
-        started = and_(
-            Refund.settled_at.is_(None),
-            Refund.created_at >= office_day_start(first),
-            Refund.created_at < office_day_start(last + timedelta(days=1)),
-        )
+        started = and_(Refund.settled_at.is_(None), _created_between(first, last))
         where.append(
             or_(refunded_between(first, last), refund_returned_between(first, last), started)
         )
@@ -1606,11 +1665,113 @@ def refund_list_totals(session: Session, filters: RefundFilters) -> list[RefundT
         .group_by(Refund.currency)
         .order_by(Refund.currency)
     )
+    return by_currency(session, statement, RefundTotals)
+
+
+def by_currency(
+    session: Session, statement: Select[*tuple[Any, ...]], make: Callable[..., _Total]
+) -> list[_Total]:
+    """A list's totals, one row a currency: each row's currency, count and sums (a sum
+    of no rows read as 0) made into `make(currency, count, *sums)`."""
     zero = Decimal(0)
     return [
-        RefundTotals(currency, count, sent or zero, returned or zero, pending or zero)
-        for currency, count, sent, returned, pending in session.execute(statement)
+        make(currency, count, *(amount or zero for amount in amounts))
+        for currency, count, *amounts in session.execute(statement)
     ]
+
+
+# --- every credit note in one place (round 57, creditlist57) ------------------------------
+
+
+@dataclass(frozen=True)
+class CreditNoteFilters:
+    """What the console's credit-notes list is narrowed to: the days issued (a month's,
+    or the Finance page's range of months), text in the reason and in the licensee's
+    name, and a currency."""
+
+    days: ListDays | None = None
+    reason: str | None = None
+    licensee: str | None = None
+    currency: str | None = None
+
+
+def _credit_note_list_where(filters: CreditNoteFilters) -> list[ColumnElement[bool]]:
+    """The credit-notes list's filters: issued on the days by `issue_date`, as the
+    Finance page's *Credited* and the credit-notes export (`by=issued`) choose them."""
+    where: list[ColumnElement[bool]] = []
+    if filters.days is not None:
+        first, last = filters.days
+        if first is not None:
+            where.append(CreditNote.issue_date >= first)
+        if last is not None:
+            where.append(CreditNote.issue_date <= last)
+    if filters.currency is not None:
+        where.append(CreditNote.currency == filters.currency)
+    if filters.reason:
+        where.append(CreditNote.reason.icontains(filters.reason, autoescape=True))
+    if filters.licensee:
+        where.append(Organization.name_contains(filters.licensee))
+    return where
+
+
+def _refunds_of_note(*where: ColumnElement[bool]) -> ColumnElement[Decimal]:
+    """The credit note's refunds that `where` keeps, summed (a correlated scalar)."""
+    return _money_total(Refund.amount, Refund.credit_note_id == CreditNote.id, *where)
+
+
+def credit_notes_listed(filters: CreditNoteFilters) -> Select[*tuple[Any, ...]]:
+    """Every credit note, newest first (issue day, then id: numbers run in issue order),
+    as the console's list pages them: each with its invoice's number, its licensee's
+    name and what went back of it: its refunds sent (those the bank returned since
+    too, as every dated sum counts them), returned by the bank, pending at Stripe, and
+    what is still to send (`refund_outstanding`): one statement a page."""
+    return (
+        select(
+            CreditNote,
+            Invoice.number,
+            Organization.legal_name,
+            _refunds_of_note(Refund.state.in_(REFUND_SENT), Refund.settled_at.is_not(None)),
+            _refunds_of_note(REFUND_LIST_STATE["returned"]),
+            _refunds_of_note(Refund.state == PENDING),
+            refund_outstanding(),
+        )
+        .join(Invoice, Invoice.id == CreditNote.invoice_id)
+        .join(Organization, Organization.id == CreditNote.organization_id)
+        .where(*_credit_note_list_where(filters))
+        .order_by(CreditNote.issue_date.desc(), CreditNote.id.desc())
+    )
+
+
+@dataclass(frozen=True)
+class CreditNoteTotals:
+    """The credit notes listed, summed in one currency: how many, their amounts (the
+    Finance page's *Credited* of the days), what came off balances and what was owed
+    back."""
+
+    currency: str
+    count: int
+    credited: Decimal
+    off_balance: Decimal
+    owed_back: Decimal
+
+
+def credit_note_list_totals(session: Session, filters: CreditNoteFilters) -> list[CreditNoteTotals]:
+    """`CreditNoteTotals` of every credit note the filters keep (not only the page's),
+    a currency each, summed by the database in one query."""
+    statement = (
+        select(
+            CreditNote.currency,
+            func.count(),
+            money_sum(CreditNote.amount),
+            money_sum(CreditNote.applied_to_balance),
+            money_sum(CreditNote.refund_due),
+        )
+        .join(Organization, Organization.id == CreditNote.organization_id)
+        .where(*_credit_note_list_where(filters))
+        .group_by(CreditNote.currency)
+        .order_by(CreditNote.currency)
+    )
+    return by_currency(session, statement, CreditNoteTotals)
 
 
 # The newest reminder events of an organization's invoices its history reads (a

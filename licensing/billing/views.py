@@ -89,7 +89,14 @@ from licensing.finance.queries import month_end
 from licensing.finance.services import parse_month
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.links import request_path
-from licensing.money import MoneyError, format_amount, in_words, parse_decimal, ungrouped
+from licensing.money import (
+    MoneyError,
+    format_amount,
+    in_words,
+    is_currency,
+    parse_decimal,
+    ungrouped,
+)
 from licensing.problems import problem
 from licensing.web import confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
@@ -818,22 +825,29 @@ def console_invoices() -> tuple[str, int]:
             INVOICE_LIST_FILTERS["state"],
         )
     )
+    # Round 57: one currency's, as the Finance page's aging links its overdue balances;
+    # what the invoices listed owe is then summed, the figure read off its rows.
+    currency = ListPeriod.given(request.args)["currency"]
+    if not errors:
+        unread |= ListPeriod.currency_errors(request.args, INVOICE_LIST_FILTERS)
     found: paging.Page[Invoice] | None = None
+    owed: list[queries.ListedOwed] = []
     if not errors and not unread:
-        found = paging.read_page(
-            session,
-            queries.invoices_query(
-                state=state,
-                overdue_on=_today() if overdue else None,
-                held_on=_today() if held else None,
-                due_week_of=_today() if due_week else None,
-                to_pay=to_pay,
-                search=search,
-                search_references=True,
-                organization_id=organization_id,
-                agreement_number=agreement,
-            ),
-        )
+        listed: queries.InvoiceFilters = {
+            "state": state,
+            "overdue_on": _today() if overdue else None,
+            "held_on": _today() if held else None,
+            "due_week_of": _today() if due_week else None,
+            "to_pay": to_pay,
+            "search": search,
+            "search_references": True,
+            "organization_id": organization_id,
+            "agreement_number": agreement,
+            "currency": currency or None,
+        }
+        found = paging.read_page(session, queries.invoices_query(**listed))
+        if currency:
+            owed = queries.invoice_list_owed(session, **listed)
     invoices = found.items if found else []
     return render_template(
         "billing/console_invoices.html",
@@ -849,6 +863,8 @@ def console_invoices() -> tuple[str, int]:
         due_week=due_week,
         search=search or "",
         agreement=agreement,
+        currency=currency,
+        owed=owed,
         # The newest few and a count (round 49: it read every one), linking the list.
         flagged=queries.flagged_payments(session, FLAGGED_SHOWN),
         flagged_count=queries.flagged_payment_count(session),
@@ -887,6 +903,7 @@ INVOICE_LIST_FILTERS = {
     "held": "Held by a dispute",
     "due_week": "Due in the next 7 days",
     "to_pay": "With a balance to pay",
+    "currency": "Currency",
 }
 
 
@@ -942,9 +959,12 @@ REFUND_LIST_FILTERS = {
     "state": "State",
     "method": "Method",
     "month": "Month (sent, returned or started)",
+    # Round 57 (creditlist57): the Finance page's range and currency, linked.
+    "from": "From month",
+    "to": "To month",
+    "currency": "Currency",
 }
 REFUND_LIST_METHODS = {"card": "Card (Stripe)", **forms.METHOD_LABELS}
-REFUNDS_PER_PAGE = paging.PER_PAGE
 
 
 @console.route("/refunds", endpoint="refunds")
@@ -952,73 +972,221 @@ REFUNDS_PER_PAGE = paging.PER_PAGE
 def console_refunds() -> tuple[str, int]:
     """Every refund, card and offline, newest first, a page at a time (round 56,
     refundlist56): a clerk asked "did we send that refund? did it bounce?" finds it
-    without finding its invoice first. Narrowed by state, method, month and the
-    licensee's name; the totals of all it keeps, by currency, are the Finance page's
-    *Net refunds* of the month and the refunds export's rows. The same staff read it
-    as read refunds on each invoice's page (billing readers)."""
-    session = db.session()
+    without finding its invoice first. Narrowed by state, method, month (or a range
+    of months, and a currency: the Finance page's *Net refunds* links them, round 57)
+    and the licensee's name; the totals of all it keeps, by currency, are the Finance
+    page's *Net refunds* of the days and the refunds export's rows. The same staff
+    read it as read refunds on each invoice's page (billing readers)."""
     args = request.args
-    errors = repeated = arguments.repeated(args, labels=REFUND_LIST_FILTERS)
-    if not repeated:
-        errors = {
+    listed = _ListRequest.read(args, REFUND_LIST_FILTERS)
+    if not listed.repeated:
+        listed.errors |= {
             **arguments.unknown_choice(
                 args, "state", queries.REFUND_LIST_STATES, REFUND_LIST_FILTERS["state"]
             ),
             **arguments.unknown_choice(
                 args, "method", REFUND_LIST_METHODS, REFUND_LIST_FILTERS["method"]
             ),
-            **_month_errors(args.get("month")),
         }
-    month_text = (args.get("month") or "").strip()
-    licensee = (args.get("licensee") or "").strip()[:200]
+    # A state or method not offered is refused above; the filters read only those offered.
+    state, method = args.get("state") or None, args.get("method") or None
     filters = queries.RefundFilters(
-        state=args.get("state") or None,
-        method=args.get("method") or None,
-        month=_month_days(month_text) if month_text and not errors else None,
-        licensee=licensee or None,
+        state=state if state in queries.REFUND_LIST_STATES else None,
+        method=method if method in REFUND_LIST_METHODS else None,
+        month=listed.days,
+        licensee=listed.licensee or None,
+        currency=listed.given["currency"] or None,
     )
-    found: paging.Page[Any] | None = None
-    totals: list[queries.RefundTotals] = []
-    if not errors:
-        found = paging.read_page(
-            session,
-            queries.refunds_listed(filters),
-            per_page=REFUNDS_PER_PAGE,
-            rows=lambda window, bound: session.execute(window, bound).all(),
-        )
-        totals = queries.refund_list_totals(session, filters)
-    return render_template(
+    return _list_page(
         "billing/console_refunds.html",
-        rows=found.items if found else [],
-        page=found,
-        totals=totals,
+        listed,
+        queries.refunds_listed(filters),
+        partial(queries.refund_list_totals, filters=filters),
         filters=filters,
-        month=month_text,
-        licensee=licensee,
-        errors=errors,
-        labels=REFUND_LIST_FILTERS,
         states=queries.REFUND_LIST_STATES,
         methods=REFUND_LIST_METHODS,
-    ), (400 if repeated else 422 if errors else 200)
+    )
 
 
-def _month_days(text: str) -> tuple[date, date]:
-    first = parse_month(text)
-    return first, month_end(first)
+@dataclass
+class _ListRequest:
+    """A console list's filters as its link gave them (refunds, credit notes): what is
+    wrong with them by field (a field given twice, `repeated`, is a 400, the rest 422),
+    the days they keep, the fields as given and the licensee's name."""
+
+    labels: dict[str, str]
+    repeated: dict[str, list[str]]
+    errors: dict[str, list[str]]
+    days: queries.ListDays | None
+    given: dict[str, str]
+    licensee: str
+
+    @classmethod
+    def read(cls, args: Any, labels: dict[str, str]) -> _ListRequest:
+        repeated = arguments.repeated(args, labels=labels)
+        period = ListPeriod(None, {}) if repeated else ListPeriod.read(args, labels)
+        return cls(
+            labels,
+            repeated,
+            dict(repeated or period.errors),
+            period.days,
+            ListPeriod.given(args),
+            (args.get("licensee") or "").strip()[:200],
+        )
+
+    @property
+    def status(self) -> int:
+        return 400 if self.repeated else 422 if self.errors else 200
 
 
-def _month_errors(given: str | None) -> dict[str, list[str]]:
-    """The month filter's message when the link gives one that is not a month."""
-    text = (given or "").strip()
-    if not text:
-        return {}
-    try:
-        parse_month(text)
-    except ValueError:
-        shown = text if len(text) <= 30 else f"{text[:30]}…"
-        label = REFUND_LIST_FILTERS["month"]
-        return {"month": [f"{label} takes a month such as 2027-03; the link gave “{shown}”."]}
-    return {}
+def _list_page(
+    template: str,
+    listed: _ListRequest,
+    statement: Select[Any],
+    totals: Callable[..., list[Any]],
+    **context: Any,
+) -> tuple[str, int]:
+    """A console list's page: a page of `statement`'s rows and `totals` of all it keeps,
+    unless its filters were refused (nothing listed then)."""
+    session = db.session()
+    found: paging.Page[Any] | None = None
+    summed: list[Any] = []
+    if not listed.errors:
+        found = paging.read_page(
+            session,
+            statement,
+            per_page=paging.PER_PAGE,
+            rows=lambda window, bound: session.execute(window, bound).all(),
+        )
+        summed = totals(session)
+    return render_template(
+        template,
+        rows=found.items if found else [],
+        page=found,
+        totals=summed,
+        given=listed.given,
+        days_words=_days_words(listed.given),
+        licensee=listed.licensee,
+        errors=listed.errors,
+        labels=listed.labels,
+        **context,
+    ), listed.status
+
+
+@dataclass(frozen=True)
+class ListPeriod:
+    """The days a console list (refunds, credit notes) is narrowed to, from its link:
+    `month` (one month), or `from` and `to` (a range of months, either end open: the
+    Finance page links its range so, round 57), and what is wrong with them, by field."""
+
+    days: queries.ListDays | None
+    errors: dict[str, list[str]]
+
+    @staticmethod
+    def given(args: Any) -> dict[str, str]:
+        """The fields as the link gave them (the form shows them again)."""
+        texts = {name: (args.get(name) or "").strip() for name in ("month", "from", "to")}
+        return {**texts, "currency": (args.get("currency") or "").strip().upper()[:3]}
+
+    @staticmethod
+    def currency_errors(args: Any, labels: dict[str, str]) -> dict[str, list[str]]:
+        """The currency field's message when the link gives no currency's code."""
+        currency = (args.get("currency") or "").strip()
+        if not currency or is_currency(currency.upper()):
+            return {}
+        shown = currency if len(currency) <= 30 else f"{currency[:30]}…"
+        return {
+            "currency": [
+                f"{labels['currency']} takes a currency's code such as USD; "
+                f"the link gave “{shown}”."
+            ]
+        }
+
+    @classmethod
+    def read(cls, args: Any, labels: dict[str, str]) -> ListPeriod:
+        given = cls.given(args)
+        errors: dict[str, list[str]] = {}
+        months: dict[str, date] = {}
+        for name in ("month", "from", "to"):
+            if not given[name]:
+                continue
+            try:
+                months[name] = parse_month(given[name])
+            except ValueError:
+                errors[name] = [_not_a_month(labels[name], given[name])]
+        errors |= cls.currency_errors(args, labels)
+        if given["month"] and (given["from"] or given["to"]):
+            errors.setdefault("month", []).append(
+                f"{labels['month']}: give one month, or {labels['from']} and "
+                f"{labels['to']}, not both."
+            )
+        first, last = months.get("from"), months.get("to")
+        if first and last and last < first:
+            errors["to"] = [f"{labels['to']} cannot come before {labels['from'].lower()}."]
+        if errors:
+            return cls(None, errors)
+        if "month" in months:
+            return cls((months["month"], month_end(months["month"])), {})
+        if first or last:
+            return cls((first, month_end(last) if last else None), {})
+        return cls(None, {})
+
+
+def _not_a_month(label: str, text: str) -> str:
+    shown = text if len(text) <= 30 else f"{text[:30]}…"
+    return f"{label} takes a month such as 2027-03; the link gave “{shown}”."
+
+
+def _days_words(given: dict[str, str]) -> str:
+    """The days a list keeps, in its caption's words ("2027-03", "2027-01 to 2027-12")."""
+    if given["month"]:
+        return given["month"]
+    if given["from"] and given["to"]:
+        return (
+            given["from"] if given["from"] == given["to"] else f"{given['from']} to {given['to']}"
+        )
+    if given["from"]:
+        return f"{given['from']} on"
+    if given["to"]:
+        return f"up to {given['to']}"
+    return ""
+
+
+# Each filter of the credit-notes list, labelled as its form and its refusals say it.
+CREDIT_NOTE_LIST_FILTERS = {
+    "licensee": "Licensee's name",
+    "reason": "Reason",
+    "month": "Month issued",
+    "from": "From month",
+    "to": "To month",
+    "currency": "Currency",
+}
+
+
+@console.route("/credit-notes", endpoint="credit_notes")
+@access.staff(*BILLING_READERS)
+def console_credit_notes() -> tuple[str, int]:
+    """Every credit note, newest first, a page at a time (round 57, creditlist57): its
+    licensee, invoice, reason, amount, what went back of it and its day, narrowed by
+    the month issued (or the Finance page's range of months and currency, which its
+    *Credited* links), text in the reason and the licensee's name. The totals of all
+    it keeps, by currency, are the Finance page's *Credited* of the days and the
+    credit-notes export's rows. The same staff as a credit note's page."""
+    listed = _ListRequest.read(request.args, CREDIT_NOTE_LIST_FILTERS)
+    reason = (request.args.get("reason") or "").strip()[:200]
+    filters = queries.CreditNoteFilters(
+        days=listed.days,
+        reason=reason or None,
+        licensee=listed.licensee or None,
+        currency=listed.given["currency"] or None,
+    )
+    return _list_page(
+        "billing/console_credit_notes.html",
+        listed,
+        queries.credit_notes_listed(filters),
+        partial(queries.credit_note_list_totals, filters=filters),
+        reason=reason,
+    )
 
 
 @console.route("/payments/<int:payment_id>", endpoint="payment_detail")

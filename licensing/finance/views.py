@@ -262,6 +262,12 @@ def _figures(filters: queries.Filters) -> dict[str, Any]:
         },
         "aging": aging,
         "aging_total": sum((row.amount for row in aging), queries.ZERO),
+        # Round 57: the past-due rows together, which the invoice list's "overdue"
+        # lists on the office's today (its disputed row apart, as the list's).
+        "overdue": Overdue(
+            sum((row.invoices for row in aging if row.key in PAST_DUE), 0),
+            sum((row.amount for row in aging if row.key in PAST_DUE), queries.ZERO),
+        ),
         "aging_chart": _aging_chart(aging, currency),
         "licensees": licensees,
         "licensees_chart": _licensees_chart(licensees, currency),
@@ -337,6 +343,7 @@ def dashboard() -> tuple[str, int]:
             currency=given.filters.currency,
         )
         context["export_urls"] = _export_urls(given.filters)
+        context["list_urls"] = _list_urls(given.filters, office_date(now))
     return render_template("finance/dashboard.html", **context), status
 
 
@@ -374,6 +381,66 @@ def _export_urls(filters: queries.Filters) -> dict[str, str]:
             currency=filters.currency,
         ),
     }
+
+
+# The aging's rows of balances past due (every bucket but "current" and the disputed).
+PAST_DUE = frozenset(key for key, _ in queries.AGING_BUCKETS[1:])
+
+
+@dataclass(frozen=True)
+class Overdue:
+    """The aging's past-due rows together: how many invoices, what they owe."""
+
+    invoices: int
+    amount: Any
+
+
+# The console lists behind the page's figures (round 57, creditlist57): each figure's
+# field of `PeriodFigures` (and of the page's totals) and the list whose rows make it.
+LISTED_FIGURES = {
+    "credited": "billing_console.credit_notes",
+    "refunded": "billing_console.refunds",
+}
+
+
+@dataclass(frozen=True)
+class ListUrls:
+    """The lists behind the figures, for the page's range (`whole`) and for each period
+    of its table (by the period's key), in the page's currency; empty for a viewer
+    who may not open them."""
+
+    whole: dict[str, str]
+    periods: dict[str, dict[str, str]]
+    # The overdue invoices, when the aging is as of the office's today: the list's
+    # "overdue" is always today's.
+    overdue: str | None = None
+
+
+def _list_urls(filters: queries.Filters, today: date) -> ListUrls:
+    """Round 57: each figure with a console list behind it links the rows that make
+    it, for the same months and currency: a clerk follows *Credited* to the credit
+    notes, *Net refunds* to the refunds (the lists' totals are the figures), and the
+    aging's balances past due to the overdue invoices (what they owe, summed)."""
+    endpoints = {
+        figure: endpoint for figure, endpoint in LISTED_FIGURES.items() if may_open(endpoint)
+    }
+
+    def urls(first: date, last: date) -> dict[str, str]:
+        months: dict[str, Any] = {
+            "from": f"{first:%Y-%m}",
+            "to": f"{last:%Y-%m}",
+            "currency": filters.currency,
+        }
+        return {figure: url_for(endpoint, **months) for figure, endpoint in endpoints.items()}
+
+    overdue = None
+    if filters.aging_date == today and may_open("billing_console.invoices"):
+        overdue = url_for("billing_console.invoices", overdue="1", currency=filters.currency)
+    return ListUrls(
+        urls(filters.start, filters.end),
+        {period.key: urls(period.start, period.end) for period in filters.periods},
+        overdue,
+    )
 
 
 REPORT_LABELS = {"month": "Month", "currency": "Currency"}

@@ -58,6 +58,9 @@ MENU: dict[str, tuple[NavItem, ...]] = {
         NavItem("billing_console.invoices", "Invoices"),
         # Round 56 (refundlist56): every refund in one place, a clerk's "did we send it?
         # did it bounce?" answered without finding the invoice first.
+        # Round 57 (creditlist57): every credit note in one list, which the Finance
+        # page's *Credited* links.
+        NavItem("billing_console.credit_notes", "Credit notes"),
         NavItem("billing_console.refunds", "Refunds"),
         NavItem("royalties.console_queue", "Royalty reports"),
         NavItem("finance_console.dashboard", "Finance"),

@@ -905,6 +905,9 @@ def _console_billing(world: World) -> Visits:
             Visit(f"/console/payments/{i['payment']}"),
             # Round 56: a credit note's own page.
             Visit(f"/console/credit-notes/{i['credit_note']}"),
+            # Round 57 (creditlist57): every credit note in one place, and a range refused.
+            Visit("/console/credit-notes"),
+            Visit("/console/credit-notes?from=2027-05&to=2027-03", 422),
             Visit("/console/organizations"),
             Visit(f"/console/organizations/{i['organization']}"),
             Visit(f"/console/organizations/{i['organization']}/statement"),

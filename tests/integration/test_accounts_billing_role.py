@@ -243,6 +243,29 @@ def test_a_credit_notes_console_page_is_for_staff_who_read_its_invoice_not_a_bil
     assert (declared.vendor, declared.staff) == (False, invoice_page.staff)
 
 
+def test_the_credit_notes_list_is_for_staff_who_read_a_credit_notes_page_not_a_billing_member(
+    app: Flask,
+    clerk: User,
+    billed: Billed,
+    billing_staff: Any,
+    licensing_staff: Any,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 57: the console's list of every credit note admits the staff a credit
+    note's page admits; the billing member reads their credit notes on their invoices."""
+    pages = signed_in(app.test_client(), clerk)
+    assert pages.get("/console/credit-notes").status_code == 403
+    for staff in (billing_staff, licensing_staff):
+        listed = signed_in(app.test_client(), staff).get("/console/credit-notes")
+        assert listed.status_code == 200
+        assert f"/console/credit-notes/{billed.credit_note_id}" in listed.get_data(as_text=True)
+    declared = access.declaration_for(app, "billing_console.credit_notes")
+    one = access.declaration_for(app, "billing_console.credit_note_detail")
+    assert declared is not None
+    assert one is not None
+    assert (declared.vendor, declared.staff) == (False, one.staff)
+
+
 def test_a_billing_members_api_token_reads_what_their_pages_show(
     app: Flask, clerk: User, billed: Billed
 ) -> None:
