@@ -45,9 +45,9 @@ HAN_BLOCKS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # What of `HAN_BLOCKS` the Chinese (`UniGB-UCS2-H`), Japanese (`UniJIS-UCS2-H`) or
 # Korean (`UniKS-UCS2-H`) encoding maps to a glyph, as (first, last) code points:
 # written out from the CMap files by `tests/support/printable_table.py`, which a test
-# reads again. 27,785 of the 28,056 (Unicode 14): the rest were added to Unicode after
-# the CMaps were made (U+4DB6-4DBF, U+9FA6-9FFF but 20) or are compatibility
-# ideographs none of them holds.
+# reads again. 27,785 of the 28,056 (Unicode 14); the 271 others are U+4DB6-4DBF and
+# U+9FA6-9FFF, added to Unicode after the CMaps, and the compatibility ideographs
+# U+FA0C and U+FA2E-FAD9.
 HAN_ENCODED: tuple[tuple[int, int], ...] = (
     (0x3400, 0x4DB5),
     (0x4E00, 0x9FA5),
