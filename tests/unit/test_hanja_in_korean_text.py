@@ -8,13 +8,13 @@ encoding maps is refused where it is typed, named."""
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 from pypdf import PdfReader
 
 from licensing import han_encoded, pdf, printable
-from tests.support import printable_table
+from tests.support import hard_documents, printable_table
 
 RARE = "\u4e8d"  # 亍: in the Chinese and Japanese encodings, not the Korean
 COMMON = "\u91d1"  # 金: in the Korean encoding
@@ -90,6 +90,24 @@ def test_the_pdf_draws_the_rare_hanja_of_a_korean_name_in_the_font_that_has_it()
     assert "테스트" in in_korean
     assert RARE not in in_korean
     assert "".join(text for _, text in drawn).count(KOREAN_NAME) >= 2  # read back as typed
+
+
+@pytest.mark.parametrize(
+    "document",
+    [
+        hard_documents.agreement,
+        hard_documents.invoice,
+        hard_documents.statement,
+        hard_documents.grant_letter,
+    ],
+)
+def test_each_kind_of_document_draws_a_korean_licensees_rare_hanja_in_the_chinese_font(
+    document: Callable[..., bytes],
+) -> None:
+    drawn = list(_drawn(document(hard=True, name=KOREAN_NAME)))
+    assert RARE in "".join(text for font, text in drawn if font == "/STSong-Light")
+    assert RARE not in "".join(text for font, text in drawn if font == "/HYGothic-Medium")
+    assert "테스트" in "".join(text for font, text in drawn if font == "/HYGothic-Medium")
 
 
 def test_a_compatibility_ideograph_of_a_korean_reading_is_drawn_in_korean_beside_chinese() -> None:
