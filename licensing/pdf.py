@@ -745,6 +745,7 @@ _CJK_RUN = re.compile(_OTHER.pattern[:-1] + "\u200c\u200d]+")
 _JOINERS = "\u200c\u200d"
 _KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff65-\uff9f]")
 _HANGUL = re.compile(f"[{printable.HANGUL_BLOCKS}]")
+_HAN = re.compile(f"[{printable.HAN_BLOCKS}]")
 _BOPOMOFO = re.compile("[\u3100-\u312f\u31a0-\u31bf]")
 _TAGS = re.compile(r"(<[^>]*>)")
 _cid_registered: set[str] = set()
@@ -777,12 +778,54 @@ def _han_font(value: str) -> str:
     return CJK_SIMPLIFIED_CHINESE
 
 
+# Whether each CID font's encoding maps a Han ideograph (`licensing.han_encoded`),
+# filled by the first document that draws one. The Traditional Chinese font is
+# written with the Chinese encoding (reportlab's choice), so it maps what that does.
+_ENCODES_HAN: dict[str, Callable[[str], bool]] = {}
+# Where the font of an ideograph's text does not map it, the first of these that does:
+# the Chinese encoding maps 27,500 of the 27,785 any of them maps, the Korean the
+# compatibility ideographs of Korean readings, the Japanese 20 more.
+_HAN_FALLBACKS = (CJK_SIMPLIFIED_CHINESE, CJK_KOREAN, CJK_JAPANESE)
+
+
+def _encodes_han(font: str, character: str) -> bool:
+    """Whether the encoding of the CID font `font` maps the ideograph `character`."""
+    if not _ENCODES_HAN:
+        from licensing import han_encoded
+
+        def chinese(character: str) -> bool:
+            code = ord(character)
+            return any(first <= code <= last for first, last in han_encoded.CHINESE)
+
+        _ENCODES_HAN.update(
+            {
+                CJK_KOREAN: frozenset(han_encoded.KOREAN).__contains__,
+                CJK_JAPANESE: frozenset(han_encoded.JAPANESE).__contains__,
+                CJK_SIMPLIFIED_CHINESE: chinese,
+                CJK_TRADITIONAL_CHINESE: chinese,
+            }
+        )
+    return _ENCODES_HAN[font](character)
+
+
+def _han_face(character: str, han: str) -> str:
+    """The CID font to draw the Han ideograph `character` in, in a text whose Han font
+    is `han` (round 57): `han` when its encoding maps it, else the first of
+    `_HAN_FALLBACKS` whose does (a rare Hanja in a Korean name: the Chinese font), else
+    `han` (a character no encoding maps, which the forms refuse: `printable`)."""
+    if _encodes_han(han, character):
+        return han
+    return next((font for font in _HAN_FALLBACKS if _encodes_han(font, character)), han)
+
+
 def font_runs(value: str, han: str | None = None) -> list[tuple[str | None, str]]:
     """`value` split into runs, each with the CID font to draw it in, or None
     for the text's own font (DejaVu Sans, which has a glyph for it, or which
     no font here has). Kana are drawn in the Japanese font, hangul in the
-    Korean one, other CJK characters in `han`, by default `_han_font(value)`.
-    Registers the CID fonts used, so only a document that draws CJK pays."""
+    Korean one, other CJK characters in `han`, by default `_han_font(value)`,
+    but a Han ideograph `han`'s encoding does not map in a font whose does
+    (`_han_face`). Registers the CID fonts used, so only a document that draws
+    CJK pays."""
     if not has_other_script(value):
         return [(None, value)]
     han = han or _han_font(value)
@@ -798,7 +841,9 @@ def font_runs(value: str, han: str | None = None) -> list[tuple[str | None, str]
             return None
         if _KANA.match(character):
             return CJK_JAPANESE
-        return CJK_KOREAN if _HANGUL.match(character) else han
+        if _HANGUL.match(character):
+            return CJK_KOREAN
+        return _han_face(character, han) if _HAN.match(character) else han
 
     # Only the CJK characters are looked at one by one: the rest of a long
     # paragraph is one run found by the regular expression.

@@ -37,6 +37,24 @@ HANGUL_BLOCKS = "\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\uac00-\ud7ff\uffa0-\uff
 # `tests/support/printable_table.py`, which a test reads again.
 KOREAN_ENCODED: tuple[tuple[int, int], ...] = ((0x3131, 0x318E), (0xAC00, 0xD7A3))
 
+# The Han ideographs (unified, extension A, compatibility), within the CJK blocks: each
+# drawn in the CID font of its text (Korean, Japanese or Chinese: `pdf._han_font`), or
+# where that font's encoding does not map it, in one whose does (`pdf.font_runs`,
+# round 57). An ideograph none of the encodings maps is drawn as an empty box.
+HAN_BLOCKS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+# What of `HAN_BLOCKS` the Chinese (`UniGB-UCS2-H`), Japanese (`UniJIS-UCS2-H`) or
+# Korean (`UniKS-UCS2-H`) encoding maps to a glyph, as (first, last) code points:
+# written out from the CMap files by `tests/support/printable_table.py`, which a test
+# reads again. 27,785 of the 28,056 (Unicode 14); the 271 others are U+4DB6-4DBF and
+# U+9FA6-9FFF, added to Unicode after the CMaps, and the compatibility ideographs
+# U+FA0C and U+FA2E-FAD9.
+HAN_ENCODED: tuple[tuple[int, int], ...] = (
+    (0x3400, 0x4DB5),
+    (0x4E00, 0x9FA5),
+    (0xF900, 0xFA0B),
+    (0xFA0D, 0xFA2D),
+)
+
 # Each script shaped by HarfBuzz in a Noto Sans face of its own (`licensing/fonts/`,
 # `NotoSans<Script>-Regular.ttf` and `-Bold.ttf`), with its blocks: a character of
 # those blocks is drawn in that face.
@@ -58,6 +76,7 @@ _SHAPED = [(re.compile(f"[{blocks}]"), face) for face, blocks in SHAPED_SCRIPTS]
 _IN_SHAPED = re.compile(f"[{SHAPED_BLOCKS}]")
 _CJK = re.compile(f"[{CJK_BLOCKS}]")
 _HANGUL = re.compile(f"[{HANGUL_BLOCKS}]")
+_HAN = re.compile(f"[{HAN_BLOCKS}]")
 
 # The scripts a reader is told the documents print, in the refusal.
 PRINTED_SCRIPTS = (
@@ -81,10 +100,13 @@ def _printed(code: int) -> bool:
 
 def _drawn_in_cjk_font(character: str) -> bool:
     """Whether a viewer's CJK font draws `character` (of `CJK_BLOCKS`): hangul only
-    where the Korean encoding maps it (`KOREAN_ENCODED`), the rest as the viewer's."""
+    where the Korean encoding maps it (`KOREAN_ENCODED`), a Han ideograph only where
+    one of the encodings does (`HAN_ENCODED`), the rest as the viewer's."""
+    code = ord(character)
+    if _HAN.match(character) is not None:
+        return any(first <= code <= last for first, last in HAN_ENCODED)
     if _HANGUL.match(character) is None:
         return True
-    code = ord(character)
     return any(first <= code <= last for first, last in KOREAN_ENCODED)
 
 

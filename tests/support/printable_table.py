@@ -42,17 +42,18 @@ def printed_ranges() -> tuple[tuple[int, int], ...]:
     return tuple((first, last) for first, last in ranges)
 
 
-# The Korean CID font's encoding, as poppler-data 0.4.12 ships it (Adobe's CMap,
-# BSD-licensed: its notice is at the file's head): what a viewer maps each character
-# of a Korean run to (round 56).
-KOREAN_CMAP = Path(__file__).parent / "cmaps" / "UniKS-UCS2-H"
+# The CID fonts' encodings, as poppler-data 0.4.12 ships them (Adobe's CMaps,
+# BSD-licensed: the notice is at each file's head): what a viewer maps each character
+# of a run in that font to (round 56: the Korean; round 57: the Chinese and Japanese).
+CMAPS = Path(__file__).parent / "cmaps"
+KOREAN_CMAP = CMAPS / "UniKS-UCS2-H"
+CHINESE_CMAP = CMAPS / "UniGB-UCS2-H"
+JAPANESE_CMAP = CMAPS / "UniJIS-UCS2-H"
 
 
-def korean_encoded_ranges() -> tuple[tuple[int, int], ...]:
-    """The characters of `printable.HANGUL_BLOCKS` that the Korean encoding maps to a
-    glyph (a CID other than 0, `.notdef`), as ranges (first, last): what
-    `licensing.printable.KOREAN_ENCODED` must hold."""
-    text = KOREAN_CMAP.read_text("latin-1")
+def encoded(cmap: Path) -> set[int]:
+    """The characters `cmap` maps to a glyph (a CID other than 0, `.notdef`)."""
+    text = cmap.read_text("latin-1")
     cids: dict[int, int] = {}
     for block in re.findall(r"begincidrange(.*?)endcidrange", text, re.S):
         for first, last, cid in re.findall(r"<([0-9a-f]+)>\s*<([0-9a-f]+)>\s*(\d+)", block, re.I):
@@ -61,11 +62,45 @@ def korean_encoded_ranges() -> tuple[tuple[int, int], ...]:
     for block in re.findall(r"begincidchar(.*?)endcidchar", text, re.S):
         for code, cid in re.findall(r"<([0-9a-f]+)>\s*(\d+)", block, re.I):
             cids[int(code, 16)] = int(cid)
-    hangul = re.compile(f"[{printable.HANGUL_BLOCKS}]")
+    return {code for code, cid in cids.items() if cid}
+
+
+def _ranges(codes: set[int]) -> tuple[tuple[int, int], ...]:
     ranges: list[list[int]] = []
-    for code in sorted(code for code, cid in cids.items() if cid and hangul.match(chr(code))):
+    for code in sorted(codes):
         if ranges and ranges[-1][1] == code - 1:
             ranges[-1][1] = code
         else:
             ranges.append([code, code])
     return tuple((first, last) for first, last in ranges)
+
+
+def korean_encoded_ranges() -> tuple[tuple[int, int], ...]:
+    """The characters of `printable.HANGUL_BLOCKS` that the Korean encoding maps to a
+    glyph, as ranges (first, last): what `licensing.printable.KOREAN_ENCODED` must hold."""
+    hangul = re.compile(f"[{printable.HANGUL_BLOCKS}]")
+    return _ranges({code for code in encoded(KOREAN_CMAP) if hangul.match(chr(code))})
+
+
+def han_encoded(cmap: Path) -> set[int]:
+    """The Han ideographs (`printable.HAN_BLOCKS`) `cmap` maps to a glyph."""
+    han = re.compile(f"[{printable.HAN_BLOCKS}]")
+    return {code for code in encoded(cmap) if han.match(chr(code))}
+
+
+def han_encoded_ranges() -> tuple[tuple[int, int], ...]:
+    """The Han ideographs some CID font's encoding maps (the Chinese, the Japanese or
+    the Korean), as ranges: what `licensing.printable.HAN_ENCODED` must hold."""
+    cmaps = (CHINESE_CMAP, JAPANESE_CMAP, KOREAN_CMAP)
+    return _ranges(set().union(*(han_encoded(cmap) for cmap in cmaps)))
+
+
+def chinese_han_ranges() -> tuple[tuple[int, int], ...]:
+    """What `licensing.han_encoded.CHINESE` must hold."""
+    return _ranges(han_encoded(CHINESE_CMAP))
+
+
+def written_out(cmap: Path) -> str:
+    """The ideographs `cmap` maps, in code point order, as `licensing.han_encoded`
+    writes them (`KOREAN`, `JAPANESE`)."""
+    return "".join(map(chr, sorted(han_encoded(cmap))))
