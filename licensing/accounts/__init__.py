@@ -4,7 +4,8 @@
 Flask-Login session on pages, a bearer token on the API; and tells the outbox
 who the staff holding a role are; names an organization's administrators to a
 member refused an administrator's route; and lets an audit history name the people it
-refers to by id (`people_in`, a template global).
+refers to by id (`people_in`, a template global) and name who acted in it
+(`history_people`, round 57).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ def _people_in(events: Sequence[Any]) -> dict[int, str]:
     return queries.people_in(db.session(), events)
 
 
+def _history_people(events: Sequence[Any]) -> queries.People:
+    return queries.people_of(db.session(), events)
+
+
 def _two_step_words(user: User) -> str:
     """Where a member is with two-step sign-in, as the organization pages say it
     (round 45: with their passkeys, "On: app and 2 passkeys", "Passkey")."""
@@ -40,6 +45,8 @@ def init_app(app: Flask) -> None:
     mail.install_staff_directory(app, queries.staff_recipients)
     app.jinja_env.globals["people_in"] = _people_in
     app.jinja_env.globals["person_fields"] = queries.PERSON_FIELDS
+    # A history's people, who acted included, named "Pat Lee (pat@...)" (round 57).
+    app.jinja_env.globals["history_people"] = _history_people
     # `organization is licensable`: a page offers only the steps `ensure_licensable` allows.
     app.jinja_env.tests["licensable"] = licensable
     # A role as pages name it ("billing member"), and the roles a colleague may be given.

@@ -12,7 +12,7 @@ Later features use them for their own records:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Generic, NamedTuple, TypeVar, cast
 
@@ -1105,11 +1105,9 @@ def active_admin_count(session: Session) -> int:
 PERSON_FIELDS = {"assignee_id": "Assignee", "paid_by_user_id": "Paid by"}
 
 
-def people_in(session: Session, events: Sequence[Any]) -> dict[int, str]:
-    """The names of the people audit `events` (anything with `changes()`) refer to
-    by user id in `PERSON_FIELDS`, in one query: a history's "assignee: 7" read
-    as the person's name."""
-    ids = {
+def _person_field_ids(events: Sequence[Any]) -> set[int]:
+    """The user ids audit `events` hold in `PERSON_FIELDS`."""
+    return {
         value
         for event in events
         for name, *values in event.changes()
@@ -1117,9 +1115,70 @@ def people_in(session: Session, events: Sequence[Any]) -> dict[int, str]:
         for value in values
         if isinstance(value, int)
     }
+
+
+def people_in(session: Session, events: Sequence[Any]) -> dict[int, str]:
+    """The names of the people audit `events` (anything with `changes()`) refer to
+    by user id in `PERSON_FIELDS`, in one query: a history's "assignee: 7" read
+    as the person's name."""
+    ids = _person_field_ids(events)
     if not ids:
         return {}
     return dict(session.execute(select(User.id, User.full_name).where(User.id.in_(ids))).all())
+
+
+class People:
+    """The people a page's histories name (round 57), read in one statement
+    (`people_of`): the users of person fields by id (`names`, the changes' "Assignee:
+    Pat Lee"), and the people who acted or filed, by the user id or the address the
+    record kept, named as the rest of the pages name them, "Pat Lee (pat@...)".
+
+    The address is the one recorded (an account's address may change since, and the
+    record is of who acted then); a user deleted since, or an address nobody holds
+    now, reads as recorded; "system" and "anonymous" stay themselves. A deactivated
+    person is still named."""
+
+    def __init__(self, users: Sequence[NamedPerson]) -> None:
+        self._by_id = {user.id: user for user in users}
+        self._by_address = {user.email: user for user in users}
+        self.names: dict[int, str] = {user.id: user.full_name for user in users}
+
+    def named(self, address: str | None, user_id: int | None = None) -> str:
+        """Who acted, by the user id the record kept (else the address)."""
+        if not address:
+            return ""
+        user = self._by_id.get(user_id) if user_id is not None else None
+        if user is None and user_id is None:
+            user = self._by_address.get(address.lower())
+        return f"{user.full_name} ({address})" if user is not None else address
+
+    def actor(self, event: Any) -> str:
+        """The person an audit event's actor was, named."""
+        return self.named(event.actor, event.actor_user_id)
+
+
+def people_of(
+    session: Session,
+    events: Sequence[Any] = (),
+    *,
+    ids: Iterable[int | None] = (),
+    addresses: Iterable[str | None] = (),
+) -> People:
+    """Every person audit `events` name (their actors and person fields), the users
+    `ids` and the addresses a record kept of who acted (a quote's, a royalty report
+    review's), in one statement whatever their number."""
+    wanted = {value for value in ids if value is not None}
+    wanted |= {event.actor_user_id for event in events if event.actor_user_id is not None}
+    wanted |= _person_field_ids(events)
+    named = {address.lower() for address in addresses if address and "@" in address}
+    if not wanted and not named:
+        return People(())
+    statement = select(User.id, User.full_name, User.email).where(
+        or_(User.id.in_(sorted(wanted)), User.email.in_(sorted(named)))
+    )
+    return People(
+        [NamedPerson(row.id, row.full_name, row.email) for row in session.execute(statement)]
+    )
 
 
 class NamedPerson(NamedTuple):

@@ -1211,8 +1211,19 @@ def _console_page(
     submitted = application.submitted_quote
     quoted = Quote.from_snapshot(submitted.snapshot) if submitted else None
     versions = [(v, Quote.from_snapshot(v.snapshot)) for v in application.quotes]
+    history = audit_queries.events_for(session, "application", application.id)
+    rejection = _rejection(application)
+    steps = (rejection.rejected, rejection.denied) if rejection else ()
     return render_template(
         "agreements/review.html",
+        # Round 57: who made each quote version, took a decision or acted in the
+        # history, named as pages name people, in one statement for the page.
+        page_people=account_queries.people_of(
+            session,
+            history,
+            addresses=[version.created_by for version, _ in versions]
+            + [step.by for step in steps if step is not None],
+        ),
         application=application,
         submitted=quoted,
         versions=versions,
@@ -1223,7 +1234,7 @@ def _console_page(
         latest_submitted=submitted.version if submitted else None,
         notes=queries.notes(session, application.id),
         renewal_figures=reported_usage.figures(application),
-        history=audit_queries.events_for(session, "application", application.id),
+        history=history,
         agreement=queries.agreement_for_application(session, application.id),
         reviewers=queries.reviewers(session),
         # Round 57: the steps this reviewer may take now (not the decision on one they
@@ -1235,7 +1246,7 @@ def _console_page(
         level=queries.review_level(
             application, utcnow(), target_days=current_config().application_review_sla_days
         ),
-        rejection=_rejection(application),
+        rejection=rejection,
         started=_started_term(application),
         # The approval form's script words the sentence for a changed term (round 50).
         office_today=calendar.office_date(utcnow()),

@@ -785,6 +785,31 @@ def payment_name(
     return said + (f", received {received_on.isoformat()}" if received_on else "")
 
 
+def refund_name(
+    method: str,
+    amount: Decimal,
+    currency: str,
+    credit_note_number: str | None,
+    *,
+    in_sentence: bool = False,
+    sent: date | None,
+    asked: date | None,
+) -> str:
+    """A refund named as the invoice's and the refunds list's pages name it (round 57,
+    names57: audit notes and the audit log said "card refund 5", "Card refund 3 of
+    CN-..."): by method, amount, credit note and day, "Card refund of 60.00 USD of
+    CN-2027-000003, sent 2027-03-01"; one not sent yet by the day it was asked of
+    Stripe (a card's) or recorded (an offline one's). `in_sentence`: "card refund ..."."""
+    words = "ACH" if method == "ach" else method if in_sentence else method.capitalize()
+    said = f"{words} refund of {in_words(amount, currency)}"
+    said += f" of {credit_note_number}" if credit_note_number else ""
+    if sent is not None:
+        return f"{said}, sent {sent.isoformat()}"
+    if asked is not None:
+        return f"{said}, {'asked of Stripe' if method == CARD else 'recorded'} {asked.isoformat()}"
+    return said
+
+
 def returned_day(returned_on: date | None, returned_at: datetime | None) -> date | None:
     """The day a refund sent came back: `returned_on` (the bank's day staff gave for an
     offline refund, round 55; Stripe's day for a card refund, round 56), else the
@@ -841,6 +866,19 @@ class Refund(_MoneyMoved, Base):
         if self.sent_on is not None:
             return self.sent_on
         return office_date(self.settled_at) if self.settled_at is not None else None
+
+    def named(self, credit_note_number: str | None = None, *, in_sentence: bool = False) -> str:
+        """The refund as the pages name it (`refund_name`), never by its row id."""
+        number = credit_note_number or (self.credit_note.number if self.credit_note else None)
+        return refund_name(
+            self.method,
+            self.amount,
+            self.currency,
+            number,
+            in_sentence=in_sentence,
+            sent=self.sent_date,
+            asked=office_date(self.created_at) if self.created_at else None,
+        )
 
     @property
     def returned_date(self) -> date | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -1800,6 +1800,29 @@ def _sent_to(after: str | None) -> str:
     data = json.loads(after) if after else None
     named = data.get("sent_to") if isinstance(data, dict) else None
     return named if isinstance(named, str) and named else RECIPIENT_NOT_KEPT
+
+
+def last_reminded_to(session: Session, invoice_ids: Collection[int]) -> dict[int, str]:
+    """Whom each invoice's newest overdue reminder went to (its newest
+    `invoice.reminder_sent` event's `sent_to`), by invoice id, in one statement for a
+    page of invoices (round 57: the overdue list said "to the billing contact"); one
+    recorded before round 57 says so (`RECIPIENT_NOT_KEPT`), an invoice never reminded
+    is left out."""
+    if not invoice_ids:
+        return {}
+    newest = (
+        select(func.max(AuditEvent.seq))
+        .where(
+            AuditEvent.entity_type == "invoice",
+            AuditEvent.entity_id.in_(sorted(str(invoice_id) for invoice_id in invoice_ids)),
+            AuditEvent.action == "invoice.reminder_sent",
+        )
+        .group_by(AuditEvent.entity_id)
+    )
+    rows = session.execute(
+        select(AuditEvent.entity_id, AuditEvent.after).where(AuditEvent.seq.in_(newest))
+    )
+    return {int(entity_id): _sent_to(after) for entity_id, after in rows}
 
 
 @dataclass(frozen=True)

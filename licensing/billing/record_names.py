@@ -25,11 +25,6 @@ from licensing.billing.models import (
 from licensing.web.records import RecordRef, record_url
 
 
-def _method_word(method: str) -> str:
-    """A method starting a record's name: "Card", "Wire", "Check", and "ACH" (not "Ach")."""
-    return "ACH" if method == "ach" else method.capitalize()
-
-
 def _on_page(entity_type: str, entity_id: int, anchor: str) -> str | None:
     url = record_url(entity_type, entity_id)
     return f"{url}#{anchor}" if url else None
@@ -148,20 +143,21 @@ def statements_sent(ids: list[int]) -> dict[int, RecordRef]:
 
 
 def refunds(ids: list[int]) -> dict[int, RecordRef]:
-    """`Card refund 3 of CN-2027-000001`, linked to the page of the card payment it
-    went back to, else (an offline refund, or a reader who may not open that page)
-    to the invoice's refunds. Round 26's walk read "Refund 3", unlinked."""
+    """`Card refund of 60.00 USD of CN-2027-000001, sent 2027-03-01` (`Refund.named`,
+    round 57: "Card refund 3 of CN-..." named it by row id), linked to the page of the
+    card payment it went back to, else (an offline refund, or a reader who may not
+    open that page) to the invoice's refunds. Round 26's walk read "Refund 3", unlinked."""
     rows = db.session().execute(
-        select(Refund.id, Refund.method, Refund.payment_id, CreditNote.number, Invoice.id)
+        select(Refund, CreditNote.number, Invoice.id)
         .join(CreditNote, Refund.credit_note_id == CreditNote.id)
         .join(Invoice, CreditNote.invoice_id == Invoice.id)
         .where(Refund.id.in_(ids))
     )
     return {
-        refund_id: RecordRef(
-            f"{_method_word(method)} refund {refund_id} of {number}",
-            (record_url("payment", payment_id) if payment_id else None)
+        refund.id: RecordRef(
+            refund.named(number),
+            (record_url("payment", refund.payment_id) if refund.payment_id else None)
             or _on_invoice(invoice_id, "refunds"),
         )
-        for refund_id, method, payment_id, number, invoice_id in rows
+        for refund, number, invoice_id in rows
     }

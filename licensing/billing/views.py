@@ -871,6 +871,13 @@ def console_invoices() -> tuple[str, int]:
         open_disputes=queries.open_disputes_count(session),
         # Those a dispute holds are marked, and not called overdue (round 50).
         holds=queries.dispute_holds(session, {i.id for i in invoices}, _today()),
+        # Whom each row's newest reminder went to, in one statement (round 57).
+        reminded=(
+            queries.last_reminded_to(session, [i.id for i in invoices if i.reminder_count])
+            if overdue
+            else {}
+        ),
+        not_kept=queries.RECIPIENT_NOT_KEPT,
         today=_today(),
         title=(
             "Overdue invoices"

@@ -481,7 +481,7 @@ def portal_report(report_id: int) -> str:
     return render_template(
         "royalties/report.html",
         filing=filing,
-        history=services.review_history(report, actor),
+        **_review_and_people(report, actor),
         console=False,
         correction_due=correction_due_on(report, current_config().correction_due_days),
         today=_today(),  # a correction awaited past its day says so (round 52)
@@ -530,6 +530,18 @@ def _corrections_late(report: RoyaltyReport, actor: Actor) -> dict[str, Any]:
         "correction_came": correction_filed_late(report, amended_by, days),
         "correction_asked": _correction_asked(amended, actor),
     }
+
+
+def _review_and_people(report: RoyaltyReport, actor: Actor) -> dict[str, Any]:
+    """The report's review (`history`) and the people its page names (`people`): who
+    filed it and who took each step, "Pat Lee (pat@...)" as pages name people (round
+    57: the address alone), read in one statement whatever the number of steps. The
+    licensee's page names the filer, the office for its steps (`review_history`)."""
+    history = services.review_history(report, actor)
+    people = account_queries.people_of(
+        db.session(), ids=[report.submitted_by_id], addresses=[step.by for step in history]
+    )
+    return {"history": history, "people": people}
 
 
 def _correction_asked(amended: RoyaltyReport | None, actor: Actor) -> ReviewStep | None:
@@ -871,7 +883,7 @@ def console_report(report_id: int) -> Page:
     return render_template(
         "royalties/report.html",
         filing=filing,
-        history=services.review_history(report, actor),
+        **_review_and_people(report, actor),
         console=True,
         correction_due=correction_due_on(report, current_config().correction_due_days),
         today=_today(),  # a correction awaited past its day says so (round 52)

@@ -117,7 +117,12 @@ def _count_on_invoice(
         },
         actor=actor,
     )
-    note = f"{refund.method} refund {refund.id}" + ("" if sent else " failed")
+    # Round 57 (names57): named as the pages name it ("card refund 5" before).
+    named = refund.named(in_sentence=True)
+    returned = refund.returned_date
+    note = (
+        named if sent else f"{named}, returned" + (f" {returned.isoformat()}" if returned else "")
+    )
     if sent:
         _reopen_if_owed(session, invoice, actor=actor, note=note)
     else:

@@ -16,7 +16,9 @@ import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
 
-from licensing.billing import services
+from licensing import db
+from licensing.accounts.models import Organization
+from licensing.billing import queries, services
 from licensing.billing.models import Invoice
 from licensing.billing.queries import searched_amount
 from tests.support.billing import credited, paid_offline, refunded_offline
@@ -103,7 +105,14 @@ def test_the_overdue_list_says_which_invoices_were_reminded_and_when_and_which_n
     assert '<th scope="col">Reminded</th>' in text
     rows = {label: text[text.index(label) :] for label in (reminded.label, not_yet.label)}
     rows = {label: row[: row.index("</tr>")] for label, row in rows.items()}
-    assert "1 sent to the billing contact, the last on 2027-03-01" in rows[reminded.label]
+    # Round 57: whom it went to, the contact then (it said "to the billing contact").
+    organization = db.session().get(Organization, vendor.organization_id)
+    assert organization is not None
+    recipient = queries.reminder_recipient(
+        organization.billing_contact_name, organization.billing_email
+    )
+    assert "1 sent, the last on 2027-03-01" in rows[reminded.label]
+    assert f"to {html.escape(recipient)}" in rows[reminded.label]
     assert "none yet" in rows[not_yet.label]
 
 

@@ -25,6 +25,7 @@ from licensing.billing.models import Invoice
 from licensing.mail.models import OutboxMessage
 from tests.support import factories
 from tests.support.settings import standing_days
+from tests.support.statements import sent_by
 
 # Two overdue runs a month apart (12:00 at the office), and the clerk's look after.
 FIRST_RUN = datetime(2027, 3, 1, 18, 0, tzinfo=UTC)
@@ -171,3 +172,62 @@ def test_an_invoice_page_lists_its_newest_reminders_and_counts_the_rest(
         f"The newest {queries.INVOICE_REMINDERS_LISTED} of {runs}; the invoice's history "
         "has every one." in _words(page)
     )
+
+
+def _reminded_cells(page: str) -> dict[str, str]:
+    """The overdue list's rows by invoice number: each row's last cell (*Reminded*)."""
+    body = page[page.index("<tbody>") : page.index("</tbody>")]
+    cells: dict[str, str] = {}
+    for row in body.split("<tr")[1:]:
+        number = re.search(r"INV-\d{4}-\d{6}", row)
+        if number:
+            cells[number.group(0)] = _words(row.split("<td")[-1].split(">", 1)[1])
+    return cells
+
+
+def test_the_overdue_list_names_whom_each_invoices_newest_reminder_went_to_in_one_statement(
+    app: Flask,
+    signed_in: Any,
+    vendor: Any,
+    other_vendor: Any,
+    billing_staff: Any,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 57 (names57): the *Reminded* column said "to the billing contact", who may
+    have changed since the reminder; it names whom the newest went to, read with the
+    page's other records whatever the number of rows."""
+    first = invoice_for(vendor, ("1000.00",), terms=30)  # due 2027-02-14
+    later = invoice_for(vendor, ("250.00",), terms=60)  # due 2027-03-16
+    _contact(vendor.organization_id, "Imogen Hart", "imogen.hart@example.com")
+    _run(FIRST_RUN)
+    _contact(vendor.organization_id, "Ravi Okafor", "ravi.okafor@example.com")
+    _run(SECOND_RUN)
+    # Another licensee's invoice, reminded before round 57 recorded whom.
+    older = invoice_for(other_vendor, ("500.00",), terms=30)
+    session = db.session()
+    with time_machine.travel(FIRST_RUN, tick=False):
+        stored = session.get(Invoice, older.id)
+        assert stored is not None
+        stored.reminder_count, stored.last_reminder_at = 1, FIRST_RUN
+        audit.record_events(
+            session,
+            "invoice.reminder_sent",
+            [older.id],
+            after={"reminder_count": 1},
+            actor=Actor.SYSTEM,
+        )
+        session.commit()
+    with time_machine.travel(LATER, tick=False):
+        clerk = signed_in(app.test_client(), billing_staff)
+        page = _page(clerk, "/console/invoices?overdue=1")
+        cells = _reminded_cells(page)
+        assert cells[first.number].startswith("2 sent, the last on 2027-04-01")
+        assert cells[first.number].endswith("to Ravi Okafor <ravi.okafor@example.com>")
+        assert cells[later.number].endswith("to Ravi Okafor <ravi.okafor@example.com>")
+        assert cells[older.number].endswith(f"to {queries.RECIPIENT_NOT_KEPT}")
+        assert "Imogen Hart" not in page
+        # One statement reads the page's reminders, whatever the number of rows.
+        with sent_by(app) as statements:
+            _page(clerk, "/console/invoices?overdue=1")
+        reads = [sql for sql in statements if "FROM audit_events" in sql]
+        assert len(reads) == 1

@@ -284,7 +284,8 @@ def test_a_rejection_says_who_and_when_and_a_reconsideration_by_when_it_is_answe
     assert f"Rejected {rejected_at} by the licensing office: Revenue not evidenced" in own
     assert licensing_staff.email not in own
     console = text_of(staff_client.get(f"/console/applications/{rejected.id}"))
-    assert f"Rejected {rejected_at} by {licensing_staff.email}: Revenue not evidenced" in console
+    rejecter = licensing_staff.name_and_email
+    assert f"Rejected {rejected_at} by {rejecter}: Revenue not evidenced" in console
 
     agreements.request_reconsideration(
         rejected.id,
@@ -320,8 +321,8 @@ def test_a_rejection_says_who_and_when_and_a_reconsideration_by_when_it_is_answe
         in own
     )
     console = text_of(staff_client.get(f"/console/applications/{rejected.id}"))
-    assert f"Rejected {rejected_at} by {licensing_staff.email}" in console
-    assert f"{denied_at} by {licensing_staff.email}: The accounts are unsigned." in console
+    assert f"Rejected {rejected_at} by {licensing_staff.name_and_email}" in console
+    assert f"{denied_at} by {licensing_staff.name_and_email}: The accounts are unsigned." in console
     assert "Answer by" not in console
 
 

@@ -193,8 +193,8 @@ def test_a_filed_report_says_in_words_how_it_was_filed(
         signed_in(client, vendor)
         typed_page = text_of(client.get(f"/portal/royalty-reports/report/{typed.report.id}"))
         nil_page = text_of(client.get(f"/portal/royalty-reports/report/{nil.report.id}"))
-    assert f"by {vendor.email} (typed in the form, 1 row)" in typed_page
-    assert f"by {vendor.email} (a nil report: no rows)" in nil_page
+    assert f"by {vendor.name_and_email} (typed in the form, 1 row)" in typed_page
+    assert f"by {vendor.name_and_email} (a nil report: no rows)" in nil_page
     assert "FORM" not in typed_page + nil_page
 
 

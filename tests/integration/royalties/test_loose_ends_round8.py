@@ -152,7 +152,7 @@ def test_a_report_sent_back_says_who_decided_and_when_the_vendor_reading_the_off
         )
     decided = "2027-10-02 10:00 (US Central time)"
     assert (
-        f"Sent back for correction {decided} by {licensing_staff.email}: Clinic B is "
+        f"Sent back for correction {decided} by {licensing_staff.name_and_email}: Clinic B is "
         "missing. The corrected report is due by 2027-11-01." in staff_page
     )
     assert (

@@ -102,8 +102,9 @@ def test_a_report_reviewed_sent_back_and_corrected_keeps_both_notes_in_order(
     reviewed, asked = "2027-07-10 10:00 (US Central time)", "2027-08-03 10:00 (US Central time)"
     _in_order(
         staff_page,
-        f"Reviewed {reviewed} by {licensing_staff.email}: Clinic B closed in June.",
-        f"Sent back for correction {asked} by {licensing_staff.email}: Clinic C is missing. "
+        f"Reviewed {reviewed} by {licensing_staff.name_and_email}: Clinic B closed in June.",
+        f"Sent back for correction {asked} by {licensing_staff.name_and_email}: "
+        "Clinic C is missing. "
         f"Corrected by report {corrected.reference}",
     )
     _in_order(
@@ -167,12 +168,16 @@ def test_every_step_of_a_review_shows_reviewed_sent_back_reviewed_and_sent_back_
     page = text_of(signed_in(client, licensing_staff).get(url))
     _in_order(
         page,
-        f"Reviewed 2027-07-10 10:00 (US Central time) by {licensing_staff.email}: "
+        f"Reviewed 2027-07-10 10:00 (US Central time) "
+        f"by {licensing_staff.name_and_email}: "
         "First look: fine.",
-        f"Sent back for correction 2027-08-03 10:00 (US Central time) by {licensing_staff.email}: "
+        f"Sent back for correction 2027-08-03 10:00 (US Central time) "
+        f"by {licensing_staff.name_and_email}: "
         "Clinic C is missing.",
-        f"Reviewed 2027-08-20 10:00 (US Central time) by {billing_staff.email}: Clinic C closed.",
-        f"Sent back for correction 2027-09-01 10:00 (US Central time) by {billing_staff.email}: "
+        f"Reviewed 2027-08-20 10:00 (US Central time) by {billing_staff.name_and_email}: "
+        "Clinic C closed.",
+        f"Sent back for correction 2027-09-01 10:00 (US Central time) "
+        f"by {billing_staff.name_and_email}: "
         "Clinic D is missing. The corrected report is due by 2027-10-01.",
     )
     # Only the latest request, still awaited, has a due day.

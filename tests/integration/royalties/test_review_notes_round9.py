@@ -56,10 +56,11 @@ def test_a_report_marked_reviewed_after_a_correction_request_shows_both_notes(
         )
     asked, reviewed = "2027-10-02 10:00 (US Central time)", "2027-10-20 14:30 (US Central time)"
     assert (
-        f"Sent back for correction {asked} by {licensing_staff.email}: Clinic B is missing."
-        in staff_page
+        f"Sent back for correction {asked} by {licensing_staff.name_and_email}: "
+        "Clinic B is missing." in staff_page
     )
-    assert f"Reviewed {reviewed} by {licensing_staff.email}: Clinic B closed in June" in staff_page
+    reviewer = licensing_staff.name_and_email
+    assert f"Reviewed {reviewed} by {reviewer}: Clinic B closed in June" in staff_page
     assert "The corrected report is due by" not in staff_page  # no longer awaited
     assert (
         f"Sent back for correction {asked} by the licensing office: Clinic B is missing."
