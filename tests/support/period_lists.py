@@ -5,17 +5,20 @@ by key, round 56)."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import time_machine
+from sqlalchemy import insert, select
 
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements.models import Agreement
 from licensing.royalties import services
+from licensing.royalties.models import ReportingPeriod
 from tests.integration.royalties.conftest import SOFTWARE, row
+from tests.support.plans import analyzed
 
 TODAY = date(2027, 11, 15)  # three quarters ended, the fourth upcoming
 
@@ -46,3 +49,45 @@ def seed(
             services.review(report.id, "request_correction", staff, note="A customer is missing")
     db.session().commit()
     return mine
+
+
+# Another organization's periods still to file, enough that, once analyzed, a plan
+# that read the staff queue's late order and filtered the organization (reading every
+# organization's periods late before the page's) is priced as it would be at size.
+CROWD = 2000
+
+
+def crowd(organization_id: int, count: int = CROWD) -> None:
+    """`count` periods still to file of the organization's first agreement, late from
+    days among the vendor's own (a quarter's days, each period its own start), then
+    the tables the vendor's list reads analyzed (`tests/support/plans.analyzed`)."""
+    agreement = (
+        db.session()
+        .scalars(
+            select(Agreement)
+            .where(Agreement.organization_id == organization_id)
+            .order_by(Agreement.id)
+        )
+        .first()
+    )
+    assert agreement is not None
+    first = date(1990, 1, 1)
+    periods = []
+    for n in range(count):
+        start = first + timedelta(days=n)
+        due = TODAY - timedelta(days=300) + timedelta(days=n % 200)
+        periods.append(
+            {
+                "agreement_id": agreement.id,
+                "agreement_number": agreement.number,
+                "organization_id": organization_id,
+                "period_index": 1000 + n,
+                "period_start": start,
+                "period_end": start,
+                "due_on": due,
+                "late_from": due,
+                "filed": False,
+            }
+        )
+    db.session().execute(insert(ReportingPeriod), periods)
+    analyzed("reporting_periods", "royalty_reports")

@@ -81,13 +81,13 @@ def sorts(lines: list[str], dialect: str) -> list[str]:
     return [line for line in lines if word in line and "Sort Key" not in line]
 
 
-def reads_index(plan: str, index: str, *, or_on_postgresql: tuple[str, ...] = ()) -> bool:
-    """Whether `plan` reads `index`, or on PostgreSQL one of `or_on_postgresql`: indexes
-    that read the same rows in the same order and, at a test's few rows, cost the same,
-    so that the planner breaks the tie either way from one run to the next (CI, stop 55:
-    a vendor's periods still to file read through the staff queue's late order with the
-    organization filtered, rather than the organization's own late order)."""
-    if index in plan:
-        return True
-    postgresql = db.session().connection().dialect.name == "postgresql"
-    return postgresql and any(tied in plan for tied in or_on_postgresql)
+def analyzed(*tables: str) -> None:
+    """On PostgreSQL, ANALYZE `tables` in the test's transaction, so that the plan is
+    priced on the test's own rows rather than on whatever statistics the database has
+    at that moment: none (never analyzed), an empty table's, or those an earlier
+    test's ANALYZE or autovacuum left (a count ANALYZE writes in place outlives the
+    test's rollback; round 57 found plans that changed index with each). SQLite's
+    planner, without statistics, is left as it is."""
+    connection = db.session().connection()
+    if connection.dialect.name == "postgresql":
+        connection.exec_driver_sql(f"ANALYZE {', '.join(tables)}")

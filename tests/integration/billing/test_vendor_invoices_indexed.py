@@ -9,18 +9,51 @@ on SQLite the count reads the index alone (`tests/support/plans.py`)."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import insert, select
 
 from licensing import db
 from licensing.billing.models import Invoice
 from tests.support import factories
-from tests.support.plans import plan_of, sent_with_values, sorts
+from tests.support.plans import analyzed, plan_of, sent_with_values, sorts
 
 INDEX = "ix_invoices_organization_created_order"
+# The other organization's invoices: enough that, analyzed, the lists' own order
+# (`ix_invoices_created_order`) walked with the organization filtered, which reads
+# every organization's invoices newer than the vendor's last, is priced as at size.
+OTHERS = 2000
+
+
+def _crowd(organization_id: int) -> None:
+    """`OTHERS` copies of the organization's invoice (each its own number, older
+    each), stored as they are, and the invoices analyzed (`analyzed`)."""
+    invoices = Invoice.__table__
+    first = dict(
+        db.session()
+        .execute(select(invoices).where(invoices.c.organization_id == organization_id))
+        .mappings()
+        .first()
+        or {}
+    )
+    assert first
+    del first["id"]
+    copies = [
+        first
+        | {
+            "number": f"INV-1999-{n:06d}",
+            "source_type": "manual",
+            "source_id": None,
+            "created_at": first["created_at"] - timedelta(hours=n + 1),
+        }
+        for n in range(OTHERS)
+    ]
+    db.session().execute(insert(invoices), copies)
+    analyzed("invoices")
 
 
 def _statements(app: Flask, url: str, client: FlaskClient, **kwargs: Any) -> list[Any]:
@@ -41,6 +74,7 @@ def test_a_vendors_page_of_invoices_is_read_in_the_organizations_index_with_no_s
 ) -> None:
     for owner in (vendor, other_vendor, vendor):
         invoice_for(owner)
+    _crowd(other_vendor.organization_id)
     db.session().commit()
     if where == "portal":
         caught = _statements(app, "/portal/invoices?page=1", signed_in(app.test_client(), vendor))
