@@ -37,6 +37,7 @@ from sqlalchemy.orm import (
     InstrumentedAttribute,
     Session,
     aliased,
+    contains_eager,
     joinedload,
     selectinload,
     with_expression,
@@ -60,6 +61,7 @@ from licensing.billing.models import (
 )
 from licensing.billing.states import AGREEMENT as AGREEMENT_SOURCE
 from licensing.billing.states import (
+    CANCELED,
     CARD,
     COLLECTIBLE,
     DRAFT,
@@ -74,6 +76,7 @@ from licensing.billing.states import (
     REFUND_COUNTED,
     REFUND_SENT,
     SUCCEEDED,
+    VOID,
 )
 from licensing.billing.states import LATE_FEE as LATE_FEE_SOURCE
 from licensing.billing.states import ROYALTY_REPORT as ROYALTY_REPORT_SOURCE
@@ -1578,13 +1581,16 @@ class RefundFilters:
     currency: str | None = None
 
 
-def _created_between(first: date | None, last: date | None) -> ColumnElement[bool]:
-    """Refunds recorded (or asked of Stripe) on the office days from `first` to `last`."""
+def _created_between(
+    first: date | None, last: date | None, created_at: Any = Refund.created_at
+) -> ColumnElement[bool]:
+    """Refunds (or, given their `created_at`, payments: round 57) recorded, asked of or
+    started at Stripe on the office days from `first` to `last`."""
     found: list[ColumnElement[bool]] = []
     if first is not None:
-        found.append(Refund.created_at >= office_day_start(first))
+        found.append(created_at >= office_day_start(first))
     if last is not None:
-        found.append(Refund.created_at < office_day_start(last + timedelta(days=1)))
+        found.append(created_at < office_day_start(last + timedelta(days=1)))
     return and_(true(), *found)
 
 
@@ -1772,6 +1778,155 @@ def credit_note_list_totals(session: Session, filters: CreditNoteFilters) -> lis
         .order_by(CreditNote.currency)
     )
     return by_currency(session, statement, CreditNoteTotals)
+
+
+# --- every payment in one place (round 57, payments57) -----------------------------------
+
+# The payment withdrawn by a bank's dispute of its charge (`Payment.withdrawn_by`): its
+# reversal is a dispute's withdrawal, not a bounced offline payment.
+_WITHDRAWN = (
+    select(PaymentDispute.id)
+    .where(PaymentDispute.reversal_id == PaymentReversal.id)
+    .correlate(PaymentReversal)
+    .exists()
+)
+
+# The payments list's states, in the words the payment's page says them (its state
+# badge, `billing/_withdrawal.html`'s `payment_state`, and "... refunded" beside its
+# amount), and what each keeps.
+PAYMENT_LIST_STATES = {
+    "pending": "Pending",
+    "succeeded": "Succeeded",
+    "refunded": "Refunded, in whole or part",
+    "failed": "Declined or failed",
+    "flagged": "Flagged",
+    "canceled": "Canceled",
+    "reversed": "Reversed (returned by the bank)",
+    "disputed": "Disputed (withdrawn by the bank's dispute)",
+    "giving_back": "Being given back",
+    "given_back": "Given back",
+}
+PAYMENT_LIST_STATE: dict[str, ColumnElement[bool]] = {
+    "pending": Payment.state == PENDING,
+    "succeeded": Payment.state == SUCCEEDED,
+    "refunded": select(Refund.id)
+    .where(Refund.payment_id == Payment.id, Refund.state.in_(REFUND_COUNTED))
+    .exists(),
+    "failed": Payment.state == FAILED,
+    "flagged": Payment.state == FLAGGED,
+    "canceled": Payment.state == CANCELED,
+    "reversed": and_(PaymentReversal.id.is_not(None), ~_WITHDRAWN),
+    "disputed": and_(PaymentReversal.id.is_not(None), _WITHDRAWN),
+    "giving_back": Payment.state == GIVING_BACK,
+    "given_back": Payment.state == GIVEN_BACK,
+}
+
+
+@dataclass(frozen=True)
+class PaymentListFilters:
+    """What the console's payments list is narrowed to: a state of
+    `PAYMENT_LIST_STATES`, a method, days (a month's, or the Finance page's range of
+    months), text in the licensee's name and a currency."""
+
+    state: str | None = None
+    method: str | None = None
+    days: ListDays | None = None
+    licensee: str | None = None
+    currency: str | None = None
+
+
+def _payment_list_where(filters: PaymentListFilters) -> list[ColumnElement[bool]]:
+    """The payments list's filters. Days keep the payments collected in them (by the
+    day the money came, `collected_between`), those the bank returned in them
+    (`reversed_between`), and those whose money never came (pending, declined,
+    canceled, flagged, given back) started in them: so its totals are the Finance
+    page's *Collected* and *Reversed* of the days and the payments export's rows."""
+    where: list[ColumnElement[bool]] = []
+    if filters.state is not None:
+        where.append(PAYMENT_LIST_STATE[filters.state])
+    if filters.method is not None:
+        where.append(Payment.method == filters.method)
+    if filters.currency is not None:
+        where.append(Payment.currency == filters.currency)
+    if filters.days is not None:
+        first, last = filters.days
+        never_came = and_(
+            Payment.state.not_in(RECEIVED), _created_between(first, last, Payment.created_at)
+        )
+        returned = and_(PaymentReversal.id.is_not(None), reversed_between(first, last))
+        where.append(or_(collected_between(first, last), returned, never_came))
+    if filters.licensee:
+        where.append(Organization.name_contains(filters.licensee))
+    return where
+
+
+def payments_listed(filters: PaymentListFilters) -> Select[*tuple[Any, ...]]:
+    """Every payment, card and offline, newest first (recorded or started, then id), as
+    the console's payments list pages them: each with its invoice's number and its
+    licensee's name, its reversal read in the same statement and its disputes and
+    refunds loaded for the whole page (its state as its page says it), so a page is
+    the same few statements however many rows it shows."""
+    return (
+        select(Payment, Invoice.number, Organization.legal_name)
+        .join(Invoice, Invoice.id == Payment.invoice_id)
+        .join(Organization, Organization.id == Payment.organization_id)
+        .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+        .where(*_payment_list_where(filters))
+        .options(
+            contains_eager(Payment.reversal),
+            selectinload(Payment.disputes),
+            selectinload(Payment.refunds),
+        )
+        .order_by(Payment.created_at.desc(), Payment.id.desc())
+    )
+
+
+@dataclass(frozen=True)
+class PaymentTotals:
+    """The payments listed, summed in one currency: collected and reversed in the days
+    (the Finance page's *Collected* and *Reversed*; without days, all ever), and the
+    net that stayed."""
+
+    currency: str
+    count: int
+    collected: Decimal
+    reversed: Decimal
+
+    @property
+    def net(self) -> Decimal:
+        return self.collected - self.reversed
+
+
+def payment_list_totals(session: Session, filters: PaymentListFilters) -> list[PaymentTotals]:
+    """`PaymentTotals` of every payment the list's filters keep (not only the page's),
+    a currency each, summed by the database in one query. Payments of an invoice void
+    since (one issued in error) count in neither sum, as the Finance page counts them."""
+    first, last = filters.days or (None, None)
+    counted = Invoice.state != VOID
+    statement = (
+        select(
+            Payment.currency,
+            func.count(),
+            money_sum(case((and_(counted, collected_between(first, last)), Payment.amount))),
+            money_sum(
+                case(
+                    (
+                        and_(
+                            counted, PaymentReversal.id.is_not(None), reversed_between(first, last)
+                        ),
+                        PaymentReversal.amount,
+                    )
+                )
+            ),
+        )
+        .join(Invoice, Invoice.id == Payment.invoice_id)
+        .join(Organization, Organization.id == Payment.organization_id)
+        .outerjoin(PaymentReversal, PaymentReversal.payment_id == Payment.id)
+        .where(*_payment_list_where(filters))
+        .group_by(Payment.currency)
+        .order_by(Payment.currency)
+    )
+    return by_currency(session, statement, PaymentTotals)
 
 
 # The newest reminder events of an organization's invoices its history reads (a

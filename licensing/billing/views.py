@@ -984,22 +984,11 @@ def console_refunds() -> tuple[str, int]:
     and the licensee's name; the totals of all it keeps, by currency, are the Finance
     page's *Net refunds* of the days and the refunds export's rows. The same staff
     read it as read refunds on each invoice's page (billing readers)."""
-    args = request.args
-    listed = _ListRequest.read(args, REFUND_LIST_FILTERS)
-    if not listed.repeated:
-        listed.errors |= {
-            **arguments.unknown_choice(
-                args, "state", queries.REFUND_LIST_STATES, REFUND_LIST_FILTERS["state"]
-            ),
-            **arguments.unknown_choice(
-                args, "method", REFUND_LIST_METHODS, REFUND_LIST_FILTERS["method"]
-            ),
-        }
-    # A state or method not offered is refused above; the filters read only those offered.
-    state, method = args.get("state") or None, args.get("method") or None
+    listed = _ListRequest.read(request.args, REFUND_LIST_FILTERS)
+    chosen = listed.chosen(state=queries.REFUND_LIST_STATES, method=REFUND_LIST_METHODS)
     filters = queries.RefundFilters(
-        state=state if state in queries.REFUND_LIST_STATES else None,
-        method=method if method in REFUND_LIST_METHODS else None,
+        state=chosen["state"],
+        method=chosen["method"],
         month=listed.days,
         licensee=listed.licensee or None,
         currency=listed.given["currency"] or None,
@@ -1039,11 +1028,24 @@ class _ListRequest:
             period.days,
             ListPeriod.given(args),
             (args.get("licensee") or "").strip()[:200],
+            args,
         )
+
+    args: Any = None
 
     @property
     def status(self) -> int:
         return 400 if self.repeated else 422 if self.errors else 200
+
+    def chosen(self, **offered: dict[str, str]) -> dict[str, str | None]:
+        """Each choice the link gave (a state, a method) among those `offered`: one not
+        offered is refused beside its field (422) and read as none (round 57: the
+        refunds and payments lists' choices, one reading)."""
+        if not self.repeated:
+            for name, options in offered.items():
+                self.errors |= arguments.unknown_choice(self.args, name, options, self.labels[name])
+        given = {name: self.args.get(name) or None for name in offered}
+        return {name: value if value in offered[name] else None for name, value in given.items()}
 
 
 def _list_page(
@@ -1193,6 +1195,48 @@ def console_credit_notes() -> tuple[str, int]:
         queries.credit_notes_listed(filters),
         partial(queries.credit_note_list_totals, filters=filters),
         reason=reason,
+    )
+
+
+# Each filter of the payments list, labelled as its form and its refusals say it.
+PAYMENT_LIST_FILTERS = {
+    "licensee": "Licensee's name",
+    "state": "State",
+    "method": "Method",
+    "month": "Month (paid, returned or started)",
+    "from": "From month",
+    "to": "To month",
+    "currency": "Currency",
+}
+
+
+@console.route("/payments", endpoint="payments")
+@access.staff(*BILLING_READERS)
+def console_payments() -> tuple[str, int]:
+    """Every payment, card and offline, newest first, a page at a time (round 57,
+    payments57): its licensee, invoice, method (the card as pages name it), amount,
+    state as its page says it and day, narrowed by state, method, month (or the
+    Finance page's range of months and currency, which its *Collected* and *Reversed*
+    link) and the licensee's name. The totals of all it keeps, by currency, are the
+    Finance page's *Collected* and *Reversed* of the days and the payments export's
+    rows. The same staff as a payment's page (billing readers)."""
+    listed = _ListRequest.read(request.args, PAYMENT_LIST_FILTERS)
+    chosen = listed.chosen(state=queries.PAYMENT_LIST_STATES, method=REFUND_LIST_METHODS)
+    filters = queries.PaymentListFilters(
+        state=chosen["state"],
+        method=chosen["method"],
+        days=listed.days,
+        licensee=listed.licensee or None,
+        currency=listed.given["currency"] or None,
+    )
+    return _list_page(
+        "billing/console_payments.html",
+        listed,
+        queries.payments_listed(filters),
+        partial(queries.payment_list_totals, filters=filters),
+        filters=filters,
+        states=queries.PAYMENT_LIST_STATES,
+        methods=REFUND_LIST_METHODS,
     )
 
 

@@ -398,6 +398,9 @@ class Overdue:
 # The console lists behind the page's figures (round 57, creditlist57): each figure's
 # field of `PeriodFigures` (and of the page's totals) and the list whose rows make it.
 LISTED_FIGURES = {
+    # Round 57 (payments57): the payments list's totals are both, for the same days.
+    "collected": "billing_console.payments",
+    "reversed": "billing_console.payments",
     "credited": "billing_console.credit_notes",
     "refunded": "billing_console.refunds",
 }
@@ -418,8 +421,9 @@ class ListUrls:
 
 def _list_urls(filters: queries.Filters, today: date) -> ListUrls:
     """Round 57: each figure with a console list behind it links the rows that make
-    it, for the same months and currency: a clerk follows *Credited* to the credit
-    notes, *Net refunds* to the refunds (the lists' totals are the figures), and the
+    it, for the same months and currency: a clerk follows *Collected* and *Reversed* to
+    the payments (round 57, payments57), *Credited* to the credit notes, *Net refunds*
+    to the refunds (the lists' totals are the figures), and the
     aging's balances past due to the overdue invoices (what they owe, summed)."""
     endpoints = {
         figure: endpoint for figure, endpoint in LISTED_FIGURES.items() if may_open(endpoint)

@@ -62,6 +62,9 @@ MENU: dict[str, tuple[NavItem, ...]] = {
         # page's *Credited* links.
         NavItem("billing_console.credit_notes", "Credit notes"),
         NavItem("billing_console.refunds", "Refunds"),
+        # Round 57 (payments57): every payment in one list, which the Finance page's
+        # *Collected* and *Reversed* link.
+        NavItem("billing_console.payments", "Payments"),
         NavItem("royalties.console_queue", "Royalty reports"),
         NavItem("finance_console.dashboard", "Finance"),
         NavItem("accounts_console.organizations", "Organizations"),

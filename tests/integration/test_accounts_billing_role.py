@@ -266,6 +266,29 @@ def test_the_credit_notes_list_is_for_staff_who_read_a_credit_notes_page_not_a_b
     assert (declared.vendor, declared.staff) == (False, one.staff)
 
 
+def test_the_payments_list_is_for_staff_who_read_a_payments_page_not_a_billing_member(
+    app: Flask,
+    clerk: User,
+    billed: Billed,
+    billing_staff: Any,
+    licensing_staff: Any,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 57 (payments57): the console's list of every payment admits the staff a
+    payment's page admits; the billing member reads their payments on their invoices."""
+    pages = signed_in(app.test_client(), clerk)
+    assert pages.get("/console/payments").status_code == 403
+    for staff in (billing_staff, licensing_staff):
+        listed = signed_in(app.test_client(), staff).get("/console/payments")
+        assert listed.status_code == 200
+        assert f"/console/payments/{billed.payment_id}" in listed.get_data(as_text=True)
+    declared = access.declaration_for(app, "billing_console.payments")
+    one = access.declaration_for(app, "billing_console.payment_detail")
+    assert declared is not None
+    assert one is not None
+    assert (declared.vendor, declared.staff) == (False, one.staff)
+
+
 def test_a_billing_members_api_token_reads_what_their_pages_show(
     app: Flask, clerk: User, billed: Billed
 ) -> None:

@@ -134,6 +134,7 @@ def test_no_page_api_answer_or_run_that_shows_these_rows_reads_their_pdfs(
                 "/console/invoices",
                 "/console/payments/to-review",
                 "/console/refunds",
+                "/console/payments",
                 "/console/disputes",
                 "/console/billing/statements-changed",
                 "/console/audit",

@@ -3,7 +3,8 @@ but no rows a clerk could open: "which credit notes make March's 200.00 credited
 meant downloading a CSV. Each figure with a console list behind it (*Credited*: the
 credit notes; *Net refunds*: the refunds) now links that list for the page's months
 and currency, in its summary and in each period's row; the linked list's totals are
-the figure."""
+the figure. Round 57 (payments57): *Collected* and *Reversed* link the payments list,
+whose totals are both."""
 
 from __future__ import annotations
 
@@ -24,7 +25,7 @@ from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.money import parse_decimal
 from tests.support import factories
-from tests.support.billing import credited, paid_offline, refunded_offline
+from tests.support.billing import credited, paid_offline, refunded_offline, reversed_offline
 from tests.support.factories import billing_clerk
 
 from .conftest import at, issue
@@ -32,9 +33,14 @@ from .conftest import at, issue
 SignIn = Callable[..., FlaskClient]
 FINANCE = "/console/finance/"
 # The list each figure links, and the column of its totals that is the figure.
-LISTS = {"credited": ("credit-note-totals", 1), "refunded": ("refund-totals", 3)}
+LISTS = {
+    "collected": ("payment-totals", 1),
+    "reversed": ("payment-totals", 2),
+    "credited": ("credit-note-totals", 1),
+    "refunded": ("refund-totals", 3),
+}
 # The figure's column in the page's table (after the period).
-COLUMNS = {"credited": 3, "refunded": 4}
+COLUMNS = {"collected": 1, "reversed": 2, "credited": 3, "refunded": 4}
 
 
 def _words(markup: str) -> str:
@@ -54,7 +60,9 @@ def _ledger() -> None:
     """January to April 2027. USD: a paid invoice credited 300.00 on 5 February, a
     wire refund of 100.00 sent on 20 February and returned by the bank on 4 March,
     another of 150.00 sent on 10 March; an unpaid one credited 200.00 on 15 March and
-    80.00 on 3 April. EUR, which the USD page leaves out: 50.00 credited on 20 March."""
+    80.00 on 3 April; a cheque of 300.00 on it received on 5 March and returned by the
+    bank on 2 April. EUR, which the USD page leaves out: 50.00 credited on 20 March and
+    a wire of 100.00 received on 25 March."""
     session = db.session()
     osprey = factories.make_organization(session, legal_name="Osprey Analytics Inc.").id
     heron = factories.make_organization(session, legal_name="Heron Labs LLC").id
@@ -79,8 +87,22 @@ def _ledger() -> None:
     unpaid = issue(heron, "1000.00", date(2027, 3, 1))
     credited(unpaid.id, "200.00", "Price correction", now=at(date(2027, 3, 15)))
     credited(unpaid.id, "80.00", "Late fee waived", now=at(date(2027, 4, 3)))
+    cheque = paid_offline(
+        unpaid.id,
+        "300.00",
+        "CHK-7",
+        "check",
+        received_on=date(2027, 3, 5),
+        now=at(date(2027, 3, 5)),
+    )
+    reversed_offline(
+        cheque.id, "Cheque bounced", returned_on=date(2027, 4, 2), now=at(date(2027, 4, 2))
+    )
     euros = issue(heron, "400.00", date(2027, 3, 2), currency="EUR")
     credited(euros.id, "50.00", "Seats removed", now=at(date(2027, 3, 20)))
+    paid_offline(
+        euros.id, "100.00", "W-EUR", received_on=date(2027, 3, 25), now=at(date(2027, 3, 25))
+    )
 
 
 def _listed_total(staff: FlaskClient, url: str, figure: str, currency: str) -> Decimal:
@@ -114,7 +136,7 @@ def _table_cells(markup: str) -> dict[str, list[str]]:
     }
 
 
-def test_each_credited_and_net_refunds_figure_links_rows_that_sum_to_it(
+def test_each_collected_reversed_credited_and_net_refunds_figure_links_rows_that_sum_to_it(
     app: Flask, billing_staff: User, signed_in: SignIn
 ) -> None:
     _ledger()
@@ -146,13 +168,17 @@ def test_each_credited_and_net_refunds_figure_links_rows_that_sum_to_it(
                     checked += 1
             assert checked > 2
 
-        # The figures are not all nothing: March in USD credited 200.00, net refunds 50.00
-        # (150.00 sent, the February wire's 100.00 returned).
-        march = _table_cells(_page(staff, **{"from": "2027-03", "to": "2027-03"}))["2027-03"]
-        assert [_amount(_words(march[column])) for column in COLUMNS.values()] == [
+        # The figures are not all nothing: March in USD collected the cheque's 300.00,
+        # reversed nothing, credited 200.00, net refunds 50.00 (150.00 sent, the February
+        # wire's 100.00 returned); April reversed the cheque's 300.00.
+        cells = _table_cells(_page(staff, **{"from": "2027-03", "to": "2027-04"}))
+        assert [_amount(_words(cells["2027-03"][column])) for column in COLUMNS.values()] == [
+            Decimal("300.00"),
+            Decimal("0.00"),
             Decimal("200.00"),
             Decimal("50.00"),
         ]
+        assert _amount(_words(cells["2027-04"][COLUMNS["reversed"]])) == Decimal("300.00")
 
 
 def test_a_reader_who_sees_no_money_is_offered_no_list_of_it(
@@ -164,6 +190,7 @@ def test_a_reader_who_sees_no_money_is_offered_no_list_of_it(
     markup = _page(signed_in(app.test_client(), licensing_staff))
     assert "/console/credit-notes?" not in markup
     assert "/console/refunds?" not in markup
+    assert "/console/payments?" not in markup
 
 
 def _overdue_ledger(today: date) -> None:
