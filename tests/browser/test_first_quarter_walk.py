@@ -33,7 +33,7 @@ import time_machine
 from pypdf import PdfReader
 
 from licensing import db
-from licensing.calendar import day_text
+from licensing.calendar import day_text, days_text
 from licensing.db import utcnow
 from tests.browser.conftest import (
     NewVendor,
@@ -212,12 +212,17 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
     assert "is paid in full" in _mail(mailbox, VENDOR if by_card else BILLING, "Payment received")
     waiting = _waiting(page)
     assert "to pay" not in waiting
-    assert f"Due by {period.due_on}. you, from {period.first_filing_day}" in waiting
+    assert (
+        f"Due by {day_text(period.due_on)}. you, from {day_text(period.first_filing_day)}"
+        in waiting
+    )
 
     # 3. The quarter ended: the report waits on the vendor, who uploads the template.
     quarter, quarter_due = walk.quarter_invoice.number, walk.quarter_invoice.due
     with time_machine.travel(walk.reported_at):
-        assert f"Royalty report for {agreement}, {period.label}" in _waiting(page)
+        assert f"Royalty report for {agreement}, {days_text(period.start, period.end)}" in _waiting(
+            page
+        )
         page.get_by_role("link", name=f"Royalty report for {agreement}").click()
         template = upload_from_template(
             page,

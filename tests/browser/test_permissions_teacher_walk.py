@@ -179,7 +179,7 @@ def test_a_teacher_asks_is_granted_asks_again_for_next_term_and_is_refused_a_com
     # The email says its days in words (round 56); the status page below keeps them.
     assert f"Permission is granted from {day_text(today)} until {day_text(until)}" in granted
     page.goto(status_url)
-    assert f"Permission is granted until {until}" in page.inner_text("#state")
+    assert f"Permission is granted until {day_text(until)}" in page.inner_text("#state")
     letter = _letter(page, "Download the grant letter")
     assert f"Permitted use {CONTENT}" in letter
     assert f"Valid from {day_text(today)} Valid until {day_text(until)}" in letter

@@ -29,7 +29,7 @@ import pytest
 import time_machine
 
 from licensing import db
-from licensing.calendar import day_text, office_date
+from licensing.calendar import day_text, days_text, office_date
 from licensing.db import utcnow
 from licensing.mail import services as mail
 from licensing.ratecards import services as ratecards
@@ -185,14 +185,16 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
     page.get_by_role("button", name="Accept the agreement").click()
     assert "Nothing is due up front" in page.inner_text(".flashes")
     assert (
-        f"Next royalty report for {agreement}, {q1.label} Due by {q1.due_on}. "
-        f"you, from {q1.first_filing_day}"
+        f"Next royalty report for {agreement}, {days_text(q1.start, q1.end)} Due "
+        f"by {day_text(q1.due_on)}. "
+        f"you, from {day_text(q1.first_filing_day)}"
     ) in INES.waiting(page)
 
     # 3. Q1, on time: the template downloaded, filled in and uploaded.
     with time_machine.travel(year.after(1)):
-        assert f"Royalty report for {agreement}, {q1.label} Due by {q1.due_on}: 29 days left." in (
-            INES.waiting(page)
+        assert (
+            f"Royalty report for {agreement}, {days_text(q1.start, q1.end)} Due "
+            f"by {day_text(q1.due_on)}: 29 days left." in (INES.waiting(page))
         )
         page.get_by_role("link", name=f"Royalty report for {agreement}").click()
         template = upload_from_template(
@@ -249,13 +251,14 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
     with time_machine.travel(_at(late_day)):
         # Round 51: how late, and the day it starts to hold the organization.
         hold = (
-            f"It is 6 days overdue: file it by {held_after}, or from the next day it counts "
+            f"It is 6 days overdue: file it by {day_text(held_after)}, or from "
+            "the next day it counts "
             "like an overdue invoice and your organization cannot apply for new licenses "
             "until it is filed."
         )
-        assert f"Overdue: it was due on {q2.due_on}. {hold} you" in INES.waiting(page)
+        assert f"Overdue: it was due on {day_text(q2.due_on)}. {hold} you" in INES.waiting(page)
         page.get_by_role("link", name=f"Royalty report for {agreement}").click()
-        assert f"Due on {q2.due_on} · overdue {hold}" in _main(page)
+        assert f"Due on {day_text(q2.due_on)} · overdue {hold}" in _main(page)
         assert_accessible(page)
         form = page.locator("#report-form")
         _type_rows(
@@ -304,8 +307,9 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
 
     # 5. Q3 filed; the officer asks for a corrected report; the vendor amends it.
     with time_machine.travel(year.after(3)):
-        assert f"Royalty report for {agreement}, {q3.label} Due by {q3.due_on}: 29 days left." in (
-            INES.waiting(page)
+        assert (
+            f"Royalty report for {agreement}, {days_text(q3.start, q3.end)} Due "
+            f"by {day_text(q3.due_on)}: 29 days left." in (INES.waiting(page))
         )
         page.get_by_role("link", name=f"Royalty report for {agreement}").click()
         form = page.locator("#report-form")
@@ -334,8 +338,9 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
         assert note in asked
         assert f"File the corrected report by {day_text(correction_due)}" in asked  # in words
         assert (
-            f"Royalty report RR-000004 for {agreement}, {q3.label}: a correction is asked for "
-            f"Licensing staff ask: {note} Amend the report by {correction_due}"
+            f"Royalty report RR-000004 for {agreement}, {days_text(q3.start, q3.end)}: "
+            "a correction is asked for "
+            f"Licensing staff ask: {note} Amend the report by {day_text(correction_due)}"
         ) in INES.waiting(page)
         # The list of royalty reports puts it first, saying why (round 54: among the
         # filed ones, by due date), and its link leads to the amendment.
