@@ -83,7 +83,7 @@ def test_a_back_licence_s_reports_are_due_today_and_it_is_licensed_from_today(
     # The agreement: licensed for the past, then from today.
     page.goto(f"/portal/agreements/{agreement.id}")
     expect(page.locator("#renew-past-use")).to_contain_text(
-        f"license the same uses from today, {today}"
+        f"license the same uses from today, {calendar.day_text(today)}"
     )
     assert page.get_by_role("button", name="Renew for the next rate card year").count() == 0
     assert_accessible(page)

@@ -208,9 +208,11 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
         first = _issued(page)
         invoice_day = office_date(year.after(1))
         first_due = invoice_day + timedelta(days=30)
-        assert f"{first} (open: 1,757.50 USD to pay by {first_due})" in _main(page)
+        assert f"{first} (open: 1,757.50 USD to pay by {day_text(first_due)})" in _main(page)
         assert f"1,757.50 USD, due {day_text(first_due)}" in newest_mail(mailbox, BILLING, first)
-        assert f"Invoice {first} to pay 1,757.50 USD due {first_due} you" in INES.waiting(page)
+        assert f"Invoice {first} to pay 1,757.50 USD due {day_text(first_due)} you" in INES.waiting(
+            page
+        )
         page.get_by_role("link", name=f"Invoice {first} to pay").click()
         invoice = _main(page)
         # Every number traced to the rule and the card.
@@ -378,11 +380,14 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
     with time_machine.travel(_at(end - timedelta(days=60))):
         page.goto("/portal/agreements/1")
         INES.sign_in_again(page)
-        assert f"Charged to date 2,857.50 USD: usage reported through {q3.end}" in _main(page)
+        assert f"Charged to date 2,857.50 USD: usage reported through {day_text(q3.end)}" in _main(
+            page
+        )
         page.get_by_role("button", name="Renew for the next rate card year").click()
         figures = page.get_by_role("region", name="Where the renewal's quantities come from")
         assert (
-            f"End users: 165 · from royalty report RR-000005 for {q3.start} to {q3.end} "
+            "End users: 165 · from royalty report RR-000005 for "
+            f"{day_text(q3.start)} to {day_text(q3.end)} "
             "(estimated 120 in APP-000001)"
         ) in _words(figures.inner_text())
         assert page.get_by_label("Expected number of end users").input_value() == "165"
