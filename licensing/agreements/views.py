@@ -910,11 +910,13 @@ def _renewals_to_start(
     for found in queries.renewals_to_start(session, organization.id, today):
         window_opened = window_opens(found)
         yield WaitingItem(
-            f"Agreement {found.number} ends on {found.term_end}: renew it to stay licensed",
+            f"Agreement {found.number} ends on {calendar.day_text(found.term_end)}: renew it "
+            "to stay licensed",
             waiting_on="you",
             detail=(
                 "Renew it on the agreement's page: the renewal is a new application for "
-                f"the term from {found.term_end + timedelta(days=1)}, priced on the rate "
+                f"the term from {calendar.day_text(found.term_end + timedelta(days=1))}, priced on "
+                "the rate "
                 "card in effect then. Royalty reports for this term are still filed under "
                 f"{found.number} after it ends."
             ),

@@ -32,7 +32,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, Session, mapped_column, query_expression, relationship
 
 from licensing import references
-from licensing.calendar import ISO_DAY, day_text, instant_text, office_date
+from licensing.calendar import ISO_DAY, day_text, instant_text, moment_text, office_date
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.errors import Conflict
 from licensing.money import in_words
@@ -743,12 +743,19 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
             return None
         return card_label(self.card_brand, self.card_last4)
 
-    def named(self, invoice_number: str | None = None, *, in_sentence: bool = False) -> str:
+    def named(
+        self,
+        invoice_number: str | None = None,
+        *,
+        in_sentence: bool = False,
+        in_words: bool = False,
+    ) -> str:
         """The payment as the console and the emails name it (`payment_name`)."""
         return payment_name(
             self.method,
             invoice_number,
             in_sentence=in_sentence,
+            in_words=in_words,
             card=self.card_label,
             reference=self.reference,
             received_on=self.received_on,
@@ -765,6 +772,7 @@ def payment_name(
     invoice_number: str | None,
     *,
     in_sentence: bool = False,
+    in_words: bool = False,
     card: str | None,
     reference: str | None,
     received_on: date | None,
@@ -775,14 +783,19 @@ def payment_name(
     2026-12-05 23:38:07 (US Central time)", "Wire payment of INV-2027-000012 (W-IN-1),
     received 2027-03-10". Without the invoice's number when the sentence names it;
     `in_sentence`: "card payment ...", for the middle of one. A card payment's start
-    is to the second (round 56): two tries on one card in one minute read alike."""
+    is to the second (round 56): two tries on one card in one minute read alike.
+    `in_words` (round 57): its day and moment in words, as a page's heading and
+    sentences say them ("received March 10, 2027"); the audit log, the tables and the
+    services' messages keep the name above."""
     words = "ACH" if method == "ach" else method if in_sentence else method.capitalize()
     said = f"{words} payment" + (f" of {invoice_number}" if invoice_number else "")
     if method == CARD:
         said += f" ({card})" if card else ""
-        return said + (f", started {instant_text(created_at, seconds=True)}" if created_at else "")
+        moment = moment_text if in_words else instant_text
+        return said + (f", started {moment(created_at, seconds=True)}" if created_at else "")
     said += f" ({reference})" if reference else ""
-    return said + (f", received {received_on.isoformat()}" if received_on else "")
+    day = day_text(received_on) if in_words and received_on else received_on
+    return said + (f", received {day}" if received_on else "")
 
 
 def refund_name(

@@ -571,7 +571,8 @@ def _invoice_waiting(invoice: Invoice, dispute: PaymentDispute | None, today: da
             url=url,
             since=dispute.disputed_at,
         )
-    detail = f"{amount} due {invoice.due_date}"
+    due = invoice.due_date
+    detail = f"{amount} due {calendar.day_text(due)}" if due else f"{amount} due"
     if invoice.amount_credited > 0:
         # Round 56: a credited invoice read "77.50 USD due" beside its 232.50 USD total
         # elsewhere, and the vendor could not tell where the rest had gone.
@@ -579,7 +580,10 @@ def _invoice_waiting(invoice: Invoice, dispute: PaymentDispute | None, today: da
         total = money(invoice.total, invoice.currency)
         detail += f" ({credited} of its {total} {invoice.currency} credited)"
     if dispute is not None:
-        detail = f"{amount} owed again after your bank's dispute, due {dispute.owed_again_on}"
+        again = dispute.owed_again_on
+        detail = f"{amount} owed again after your bank's dispute" + (
+            f", due {calendar.day_text(again)}" if again else ""
+        )
     elif overdue := invoice.days_overdue(today):
         detail += f": {overdue} days overdue"
     return WaitingItem(
@@ -1293,7 +1297,7 @@ def _payment_page(
         payment=payment,
         # Round 55 (polish55): by its card and when started, or its reference and day
         # received, as the emails name it: its row id told the reader nothing.
-        what=payment.named(payment.invoice.number),
+        what=payment.named(payment.invoice.number, in_words=True),
         invoice=payment.invoice,
         organization=session.get(Organization, payment.organization_id),
         payer=session.get(User, payment.paid_by_user_id) if payment.paid_by_user_id else None,
@@ -2074,11 +2078,12 @@ def _return_consequences(preview: services.ReturnPreview) -> list[str]:
     """What recording a refund's return will do, as its confirmation says it."""
     currency = preview.currency
     refund = preview.refund
-    sent = refund.sent_date.isoformat() if refund.sent_date else "on a day not kept"
+    sent = calendar.day_text(refund.sent_date) if refund.sent_date else "on a day not kept"
     return [
         f"The {refund.method} refund of {in_words(refund.amount, currency)} "
         f"(reference {refund.reference}) of credit note {preview.credit_note}, sent "
-        f"{sent}, is recorded as returned by the bank on {preview.returned_on.isoformat()}: "
+        f"{sent}, is recorded as returned by the bank on "
+        f"{calendar.day_text(preview.returned_on)}: "
         "the money is back with the office. It stays on record, sent on its day and "
         "returned on this one, in the statement, the Finance page and the exports; this "
         "cannot be undone.",
@@ -2733,16 +2738,16 @@ def resend_statement(organization_id: int, sent_id: int) -> Response:
         # 409 page in UTC before round 31).
         flash(
             f"Not sent again: the {refused.statement} went to {refused.address} at "
-            f"{calendar.instant_text(refused.resent_at)}, less than "
+            f"{calendar.moment_text(refused.resent_at)}, less than "
             f"{services.RESEND_INTERVAL.seconds // 60} minutes ago; it can go to that address "
-            f"again from {calendar.instant_text(refused.again_from)}. Nothing was sent now.",
+            f"again from {calendar.moment_text(refused.again_from)}. Nothing was sent now.",
             "error",
         )
     else:
         organization = db.session().get(Organization, organization_id)
         assert organization is not None
         flash(
-            f"The {again.month:%B %Y} statement ({again.currency}) of "
+            f"The {calendar.month_text(again.month)} statement ({again.currency}) of "
             f"{organization.legal_name} is sent again to {organization.billing_email}.",
             "success",
         )

@@ -496,7 +496,7 @@ def _permissions_waiting(
                 waiting_on="you",
                 detail=(
                     f"{found.requester_shown_name} can answer on the request's status page until "
-                    f"{calendar.office_date(found.answer_due_at).isoformat()}."
+                    f"{calendar.day_text(calendar.office_date(found.answer_due_at))}."
                     if found.answer_due_at
                     else ""
                 ),
@@ -508,7 +508,7 @@ def _permissions_waiting(
                 f"Permission request {found.reference}",
                 waiting_on="the licensing office",
                 detail=(
-                    f"Submitted {calendar.office_date(found.submitted_at).isoformat()}."
+                    f"Submitted {calendar.day_text(calendar.office_date(found.submitted_at))}."
                     if found.submitted_at
                     else ""
                 ),

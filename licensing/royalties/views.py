@@ -23,7 +23,7 @@ from licensing.accounts.models import Organization
 from licensing.actors import Actor, current_actor
 from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
-from licensing.calendar import OFFICE_TIMEZONE, office_date, parse_day
+from licensing.calendar import OFFICE_TIMEZONE, day_text, days_text, office_date, parse_day
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import document_rate_limit
@@ -598,13 +598,15 @@ def _due_reports(
             due = correction_due_on(report, current_config().correction_due_days)
             yield WaitingItem(
                 f"Royalty report {report.reference} for {status.agreement_number}, "
-                f"{status.period.label}: a correction is asked for",
+                f"{days_text(status.period.start, status.period.end)}: a correction is asked for",
                 waiting_on=YOU,
                 detail=f"Licensing staff ask: {end_sentence(report.review_note)} Amend the "
                 + (
-                    f"report by {due}, saying what changed."
-                    if due is None or due >= _today()
-                    else f"report, saying what changed: it was due on {due}."
+                    "report, saying what changed."
+                    if due is None
+                    else f"report by {day_text(due)}, saying what changed."
+                    if due >= _today()
+                    else f"report, saying what changed: it was due on {day_text(due)}."
                 ),
                 url=_period_link(status),
                 since=report.reviewed_at,
@@ -616,9 +618,9 @@ def _due_reports(
             # reports a late acceptance leaves sort in period order, as they are filed.
             since = status.accepted_at
         detail = (
-            f"Overdue: it was due on {status.due_on.isoformat()}."
+            f"Overdue: it was due on {day_text(status.due_on)}."
             if status.state == OVERDUE
-            else f"Due by {status.due_on.isoformat()}: {_days_left(status)}."
+            else f"Due by {day_text(status.due_on)}: {_days_left(status)}."
         )
         back = _back_report(status)
         if back is not None and status.accepted_at is not None:
@@ -630,7 +632,8 @@ def _due_reports(
         if hold is not None:
             detail = f"{detail} {hold}"
         yield WaitingItem(
-            f"Royalty report for {status.agreement_number}, {status.period.label}",
+            f"Royalty report for {status.agreement_number}, "
+            f"{days_text(status.period.start, status.period.end)}",
             waiting_on=YOU,
             detail=detail,
             url=_period_link(status),
@@ -647,9 +650,10 @@ def _due_reports(
         )
     for status in named.upcoming:
         yield WaitingItem(
-            f"Next royalty report for {status.agreement_number}, {status.period.label}",
-            waiting_on=f"you, from {status.period.first_filing_day.isoformat()}",
-            detail=f"Due by {status.due_on.isoformat()}.",
+            f"Next royalty report for {status.agreement_number}, "
+            f"{days_text(status.period.start, status.period.end)}",
+            waiting_on=f"you, from {day_text(status.period.first_filing_day)}",
+            detail=f"Due by {day_text(status.due_on)}.",
             url=_period_link(status),
         )
     more = named.upcoming_count - len(named.upcoming)
@@ -697,7 +701,7 @@ def _hold_words(status: services.PeriodStatus) -> str | None:
         )
         return f"{late}, so {consequence}" if late else consequence[:1].upper() + consequence[1:]
     consequence = (
-        f"file it by {held_after.isoformat()}, or from the next day it counts like an "
+        f"file it by {day_text(held_after)}, or from the next day it counts like an "
         "overdue invoice and your organization cannot apply for new licenses until it is filed."
     )
     return f"{late}: {consequence}" if late else consequence[:1].upper() + consequence[1:]
@@ -710,8 +714,8 @@ def _back_report(status: services.PeriodStatus) -> str | None:
     state (`due` on the acceptance's day, `overdue` after) counts so too."""
     if not status.back_report or status.accepted_on is None:
         return None
-    accepted = status.accepted_on.isoformat()
-    return f"Its due date, {status.due_on.isoformat()}, passed before the agreement was " + (
+    accepted = day_text(status.accepted_on)
+    return f"Its due date, {day_text(status.due_on)}, passed before the agreement was " + (
         f"accepted on {accepted}, so it was due from the acceptance: it is "
         f"{counted((_today() - status.late_from).days, 'day')} overdue."
         if status.state == OVERDUE
@@ -908,7 +912,7 @@ def _reviewed_message(report: RoyaltyReport) -> str:
         assert organization is not None
         whom = account_queries.organization_told(session, organization).whom
         due = correction_due_on(report, current_config().correction_due_days)
-        by = f": the corrected report is due by {due.isoformat()}" if due else ""
+        by = f": the corrected report is due by {day_text(due)}" if due else ""
         return f"A corrected report is asked for. We emailed {whom} your note{by}."
     if report.review_note:
         return (

@@ -10,6 +10,7 @@ from fractions import Fraction
 from typing import Any
 
 from flask import Flask
+from markupsafe import Markup
 
 from licensing import calendar, words
 from licensing.money import MoneyError, format_amount, format_grouped, format_quantity
@@ -71,6 +72,33 @@ def moment(value: datetime | None, seconds: bool = False) -> str:
     (`calendar.moment_text`: "December 5, 2026 at 11:38 PM (US Central time)");
     `seconds` where two in one minute must read apart (a card payment's start)."""
     return "—" if value is None else calendar.moment_text(value, seconds=seconds)
+
+
+def dated(value: date | datetime | None) -> Markup | str:
+    """A day in a page's sentence or fact (round 57): in words, as emails and PDFs
+    write it, inside a `<time>` whose `datetime` keeps the ISO day for machines:
+    `<time datetime="2027-01-31">January 31, 2027</time>`; an instant's day at the
+    office. Tables' cells keep `when` (YYYY-MM-DD, which sorts as it reads)."""
+    if value is None:
+        return "—"
+    if isinstance(value, datetime):
+        value = calendar.office_date(value)
+    return Markup('<time datetime="{}">{}</time>').format(
+        value.isoformat(), calendar.day_text(value)
+    )
+
+
+def timed(value: datetime | date | None) -> Markup | str:
+    """An instant in a page's sentence or fact (round 57): in words at the office, its
+    zone named (`calendar.moment_text`), inside a `<time>` whose `datetime` is the
+    instant in UTC, ISO 8601; a day alone as `dated` says it."""
+    if value is None:
+        return "—"
+    if not isinstance(value, datetime):
+        return dated(value)
+    return Markup('<time datetime="{}">{}</time>').format(
+        calendar.instant_iso(value, to_the_second=True), calendar.moment_text(value)
+    )
 
 
 def working(step: str) -> str:
@@ -358,6 +386,10 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "day": day,
     "month": month,
     "moment": moment,
+    # Pages' sentences and facts (round 57): the same words, in a `<time>` element
+    # that keeps the ISO value; tables' cells keep `when`.
+    "dated": dated,
+    "timed": timed,
     "humanize": humanize,
     "action_words": action_words,
     "vocab": vocab,

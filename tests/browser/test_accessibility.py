@@ -291,7 +291,9 @@ def test_the_portals_list_of_statements_emailed_has_no_serious_problem(
     assert_accessible(page)
     month.click()
     page.wait_for_load_state()
-    assert page.get_by_role("heading", name="2026-11-01 to 2026-11-30, USD").count() == 1
+    assert (
+        page.get_by_role("heading", name="November 1, 2026 to November 30, 2026, USD").count() == 1
+    )
 
 
 # --- Round 28: the statements changed since sent ----------------------------------------

@@ -228,7 +228,7 @@ def test_a_billing_clerk_works_a_month_and_closes_it_on_the_consoles_pages(
     assert "Balance owed: 1,050.00 USD" in _text(page)
     page.get_by_role("link", name="Statement of account").first.click()
     statement = _text(page)
-    assert f"Closing balance on {today.isoformat()} 1,050.00 USD" in statement
+    assert f"Closing balance on {day_text(today)} 1,050.00 USD" in statement
     assert "Payment returned by the bank: Check returned unpaid: account closed." in statement
     # Round 53: the licensee's accountant asks on the phone for it: emailed to the billing
     # contact from the page, the PDF attached, through the outbox.

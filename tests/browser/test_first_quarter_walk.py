@@ -33,7 +33,7 @@ import time_machine
 from pypdf import PdfReader
 
 from licensing import db
-from licensing.calendar import day_text
+from licensing.calendar import day_text, days_text
 from licensing.db import utcnow
 from tests.browser.conftest import (
     NewVendor,
@@ -195,7 +195,7 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
     # The email says the day in words (round 56); the portal's list keeps YYYY-MM-DD.
     assert f"260.00 USD, due {day_text(due)}" in _mail(mailbox, BILLING, f"Invoice {first}")
     waiting = _waiting(page)
-    assert f"Invoice {first} to pay 260.00 USD due {due} you" in waiting
+    assert f"Invoice {first} to pay 260.00 USD due {day_text(due)} you" in waiting
     assert f"Next royalty report for {agreement}" in waiting
     page.get_by_role("link", name=f"Invoice {first} to pay").click()
     # Round 50: the subtraction that leaves the usage royalties to the reports, so the
@@ -212,12 +212,17 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
     assert "is paid in full" in _mail(mailbox, VENDOR if by_card else BILLING, "Payment received")
     waiting = _waiting(page)
     assert "to pay" not in waiting
-    assert f"Due by {period.due_on}. you, from {period.first_filing_day}" in waiting
+    assert (
+        f"Due by {day_text(period.due_on)}. you, from {day_text(period.first_filing_day)}"
+        in waiting
+    )
 
     # 3. The quarter ended: the report waits on the vendor, who uploads the template.
     quarter, quarter_due = walk.quarter_invoice.number, walk.quarter_invoice.due
     with time_machine.travel(walk.reported_at):
-        assert f"Royalty report for {agreement}, {period.label}" in _waiting(page)
+        assert f"Royalty report for {agreement}, {days_text(period.start, period.end)}" in _waiting(
+            page
+        )
         page.get_by_role("link", name=f"Royalty report for {agreement}").click()
         template = upload_from_template(
             page,
@@ -231,7 +236,9 @@ def test_a_new_vendor_walks_from_a_price_to_a_corrected_first_quarter(
         submit_the_upload(page)
         assert f"Invoice {quarter} is issued" in page.inner_text(".flashes")
         assert f"757.50 USD, due {day_text(quarter_due)}" in _mail(mailbox, BILLING, quarter)
-        assert f"Invoice {quarter} to pay 757.50 USD due {quarter_due} you" in _waiting(page)
+        assert f"Invoice {quarter} to pay 757.50 USD due {day_text(quarter_due)} you" in _waiting(
+            page
+        )
         page.get_by_role("link", name=f"Invoice {quarter} to pay").click()
         if not by_card:  # recorded on the day it was issued, as a card would be paid
             wired(browser, live_server, billing_staff, quarter, "757.50")

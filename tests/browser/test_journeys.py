@@ -84,7 +84,7 @@ def test_approval_with_a_set_fee_and_a_shorter_term_reads_right_in_the_pdf_and_c
     console.get_by_role("button", name="Approve and issue the agreement").click()
     expect(console.locator(".flashes")).to_contain_text("the agreement is issued")
     # The page after the decision is rendered afresh: no reload needed.
-    expect(console.locator("dl").first).to_contain_text("2027-06-30")
+    expect(console.locator("dl").first).to_contain_text("June 30, 2027")
 
     with live_server.app.app_context():
         agreement = (

@@ -13,6 +13,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
+from licensing.calendar import day_text
 from licensing.royalties.periods import reporting_periods
 from tests.browser.conftest import vendor_and_staff
 from tests.support.axe import FOCUSED
@@ -184,7 +185,7 @@ def test_a_vendor_applies_staff_approve_and_the_vendor_accepts_and_reports_by_ke
     main = page.inner_text("main")
     assert "60 end users" in main
     first_quarter = reporting_periods(first, last)[0]
-    assert f"{first_quarter.start}" in main, main
+    assert day_text(first_quarter.start) in main, main
     later.close()
 
 

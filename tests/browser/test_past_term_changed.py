@@ -125,9 +125,10 @@ def test_staff_change_a_past_term_at_approval_and_the_vendor_reports_and_pays(
     # users: 100 x 18.50 + 20 x 15.50) and pays its invoice by card.
     page.goto("/portal/")
     waiting = _main(page)
-    accepted_on = calendar.office_date(utcnow()).isoformat()
+    accepted_on = calendar.day_text(calendar.office_date(utcnow()))
     assert (
-        f"{start} to {date(last_year, 3, 31)} Due now: its due date, {last_year}-04-30, passed "
+        f"{calendar.days_text(start, date(last_year, 3, 31))} Due now: its due date, "
+        f"April 30, {last_year}, passed "
         f"before the agreement was accepted on {accepted_on}, so it is due from the acceptance."
     ) in waiting
     assert "Overdue" not in waiting
@@ -144,7 +145,7 @@ def test_staff_change_a_past_term_at_approval_and_the_vendor_reports_and_pays(
     assert "Invoice INV-" in page.inner_text(".flashes")
     page.goto("/portal/")
     waiting = _main(page)
-    assert f"{date(last_year, 4, 1)} to {half} Due now" in waiting
+    assert f"{calendar.days_text(date(last_year, 4, 1), half)} Due now" in waiting
     page.get_by_role("link", name="to pay").first.click()
     _pay_by_card(page, "2,160.00")
     page.goto("/portal/")

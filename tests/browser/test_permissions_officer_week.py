@@ -49,7 +49,9 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
     first, last = estimate_the_course(page, live_server)
     FIRST, LAST = first.isoformat(), last.isoformat()
     DEFAULT_TERM = (
-        f"If granted, the permission runs from {FIRST} to {LAST}, unless the office says otherwise."
+        # Round 57: the page's sentences say their days in words.
+        f"If granted, the permission runs from {day_text(first)} to {day_text(last)}, unless the "
+        "office says otherwise."
     )
     page.get_by_role("link", name="Request permission for this educational use").click()
     # The estimator's term fills in the days of the use.
@@ -82,8 +84,9 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
     office.set_viewport_size({"width": 1280, "height": 800})
     office.get_by_role("link", name=reference).click()
     approve = one_line(office.locator("form[action$='/approve']").inner_text())
-    assert f"Default: {FIRST}, the first day asked for." in approve
-    assert f"The requester asked for: {SEMESTER}: {FIRST} to {LAST}." in approve
+    assert f"Default: {day_text(first)}, the first day asked for." in approve
+    asked_days = f"{day_text(first)} to {day_text(last)}"
+    assert f"The requester asked for: {SEMESTER}: {asked_days}." in approve
     assert_accessible(office)
 
     # A question, the answer, and the answer read above the forms that decide.
@@ -103,9 +106,9 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
     office.get_by_role("button", name="Approve and issue the grant letter").click()
     assert "We emailed Dr. Maya Okafor" in office.inner_text(".flashes")
     decision = one_line(office.locator("main").inner_text())
-    assert f"Valid {FIRST} to {LAST}" in decision
-    assert f"The permission ends on {LAST}, in " in office.inner_text("#grant-ending")
-    reminded = (last - timedelta(days=30)).isoformat()  # 30 days before the last day
+    assert f"Valid {day_text(first)} to {day_text(last)}" in decision
+    assert f"The permission ends on {day_text(last)}, in " in office.inner_text("#grant-ending")
+    reminded = day_text(last - timedelta(days=30))  # 30 days before the last day
     assert f"The requester is emailed that it ends on {reminded}." in office.inner_text(
         "#grant-ending"
     )
@@ -120,7 +123,7 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
     with open(download.value.path(), "rb") as pdf:
         pages = PdfReader(io.BytesIO(pdf.read())).pages
     letter = one_line("".join(p.extract_text() for p in pages))
-    assert f"Term asked for {SEMESTER}: {FIRST} to {LAST}" in letter
+    assert f"Term asked for {SEMESTER}: {day_text(first)} to {day_text(last)}" in letter
     assert f"valid from {day_text(first)} until {day_text(last)}" in letter
 
 

@@ -126,7 +126,9 @@ def test_a_teacher_asks_is_granted_asks_again_for_next_term_and_is_refused_a_com
     _fill_the_rest(page, "course_materials", "Handouts for HIM 310, weeks 4 to 6.", (first, last))
     page.get_by_role("button", name="Send the request").click()
     page.wait_for_url("**/permissions/request/sent")
-    assert f"the permission runs from {first} to {last}" in page.inner_text("main")
+    assert f"the permission runs from {day_text(first)} to {day_text(last)}" in page.inner_text(
+        "main"
+    )
     reference = _confirm(page, mailbox, 0)
     status_url = page.url
     # Waiting on the office, by a day it names; the status email says the same day.
@@ -179,7 +181,7 @@ def test_a_teacher_asks_is_granted_asks_again_for_next_term_and_is_refused_a_com
     # The email says its days in words (round 56); the status page below keeps them.
     assert f"Permission is granted from {day_text(today)} until {day_text(until)}" in granted
     page.goto(status_url)
-    assert f"Permission is granted until {until}" in page.inner_text("#state")
+    assert f"Permission is granted until {day_text(until)}" in page.inner_text("#state")
     letter = _letter(page, "Download the grant letter")
     assert f"Permitted use {CONTENT}" in letter
     assert f"Valid from {day_text(today)} Valid until {day_text(until)}" in letter
@@ -188,11 +190,11 @@ def test_a_teacher_asks_is_granted_asks_again_for_next_term_and_is_refused_a_com
     assert_accessible(page)
 
     # The next term: the grant's page sends a new request filled in (round 53).
-    assert f"This permission ends on {until}." in page.inner_text("#ask-again")
+    assert f"This permission ends on {day_text(until)}." in page.inner_text("#ask-again")
     page.locator("#ask-again").get_by_role("link", name="send a new request").click()
     again = one_line(page.inner_text("#again"))
     assert f"filled in with your granted request {reference}" in again
-    assert f"runs until {until} either way" in again
+    assert f"runs until {day_text(until)} either way" in again
     assert page.get_by_label("Your name").input_value() == NAME
     assert page.get_by_label("Your email address").input_value() == TEACHER
     assert page.get_by_label("Content requested").input_value() == CONTENT

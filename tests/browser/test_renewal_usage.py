@@ -8,6 +8,7 @@ from typing import Any
 
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
+from licensing.calendar import day_text
 from licensing.db import utcnow
 from licensing.royalties import services as royalties
 from licensing.royalties.periods import reporting_periods
@@ -57,7 +58,8 @@ def test_a_renewal_proposes_the_reported_end_users_and_names_the_report(
     figures = page.get_by_role("region", name="Where the renewal's quantities come from")
     text = " ".join(figures.inner_text().split())
     assert (
-        f"End users: 2,700 · from royalty report {report} for {second.start} to {second.end} "
+        f"End users: 2,700 · from royalty report {report} for {day_text(second.start)} to "
+        f"{day_text(second.end)} "
         f"(estimated 2,500 in {estimated_in})"
     ) in text
 

@@ -30,7 +30,7 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
-from licensing.calendar import office_date
+from licensing.calendar import day_text, office_date
 from licensing.db import utcnow
 from licensing.ratecards import services as ratecards
 from licensing.royalties.periods import reporting_periods
@@ -247,7 +247,7 @@ def test_a_licensing_reviewer_works_a_week_of_applications_renewals_and_reports(
     assert ", today." in waiting
     assert "Nothing is invoiced when they accept: royalties on usage are invoiced" in waiting
     assert (
-        f"Not accepted by the end of {card_years.next_to.isoformat()}, the last day of its "
+        f"Not accepted by the end of {day_text(card_years.next_to)}, the last day of its "
         "term, it expires unaccepted"
     ) in waiting
     assert_accessible(page)
@@ -294,7 +294,7 @@ def test_a_licensing_reviewer_works_a_week_of_applications_renewals_and_reports(
     assert _flash(page) == (
         f"A corrected report is asked for. We emailed Dunmore Data Inc. at "
         f"{vendors['Dunmore Data Inc.']} your note: the corrected report is due by "
-        f"{due_on.isoformat()}."
+        f"{day_text(due_on)}."
     )
     asked = newest_mail(mailbox, vendors["Dunmore Data Inc."], "Please correct royalty report")
     assert "Clinic B is missing from this period." in asked

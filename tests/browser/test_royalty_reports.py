@@ -21,6 +21,7 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.billing.models import Invoice
+from licensing.calendar import days_text
 from licensing.royalties.models import RoyaltyReport
 from tests.browser.conftest import reporting_vendor, sign_in
 from tests.support.servers import LiveServer
@@ -38,9 +39,12 @@ def test_a_vendor_uploads_the_template_previews_the_royalty_submits_and_is_invoi
         sign_in(page, email)
         page.goto("/portal/")
         page.get_by_role(
-            "link", name=f"Royalty report for {agreement.number}, {first.label}"
+            "link",
+            name=f"Royalty report for {agreement.number}, {days_text(first.start, first.end)}",
         ).click()
-        page.get_by_role("heading", name=f"{agreement.number}: {first.label}").wait_for()
+        page.get_by_role(
+            "heading", name=f"{agreement.number}: {days_text(first.start, first.end)}"
+        ).wait_for()
 
         # The rows form fits the screen, and "Add rows" adds one in the page.
         rows_form = page.locator("table.rows-form")

@@ -29,7 +29,7 @@ import pytest
 import time_machine
 
 from licensing import db
-from licensing.calendar import day_text, office_date
+from licensing.calendar import day_text, days_text, office_date
 from licensing.db import utcnow
 from licensing.mail import services as mail
 from licensing.ratecards import services as ratecards
@@ -185,14 +185,16 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
     page.get_by_role("button", name="Accept the agreement").click()
     assert "Nothing is due up front" in page.inner_text(".flashes")
     assert (
-        f"Next royalty report for {agreement}, {q1.label} Due by {q1.due_on}. "
-        f"you, from {q1.first_filing_day}"
+        f"Next royalty report for {agreement}, {days_text(q1.start, q1.end)} Due "
+        f"by {day_text(q1.due_on)}. "
+        f"you, from {day_text(q1.first_filing_day)}"
     ) in INES.waiting(page)
 
     # 3. Q1, on time: the template downloaded, filled in and uploaded.
     with time_machine.travel(year.after(1)):
-        assert f"Royalty report for {agreement}, {q1.label} Due by {q1.due_on}: 29 days left." in (
-            INES.waiting(page)
+        assert (
+            f"Royalty report for {agreement}, {days_text(q1.start, q1.end)} Due "
+            f"by {day_text(q1.due_on)}: 29 days left." in (INES.waiting(page))
         )
         page.get_by_role("link", name=f"Royalty report for {agreement}").click()
         template = upload_from_template(
@@ -206,9 +208,11 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
         first = _issued(page)
         invoice_day = office_date(year.after(1))
         first_due = invoice_day + timedelta(days=30)
-        assert f"{first} (open: 1,757.50 USD to pay by {first_due})" in _main(page)
+        assert f"{first} (open: 1,757.50 USD to pay by {day_text(first_due)})" in _main(page)
         assert f"1,757.50 USD, due {day_text(first_due)}" in newest_mail(mailbox, BILLING, first)
-        assert f"Invoice {first} to pay 1,757.50 USD due {first_due} you" in INES.waiting(page)
+        assert f"Invoice {first} to pay 1,757.50 USD due {day_text(first_due)} you" in INES.waiting(
+            page
+        )
         page.get_by_role("link", name=f"Invoice {first} to pay").click()
         invoice = _main(page)
         # Every number traced to the rule and the card.
@@ -249,13 +253,14 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
     with time_machine.travel(_at(late_day)):
         # Round 51: how late, and the day it starts to hold the organization.
         hold = (
-            f"It is 6 days overdue: file it by {held_after}, or from the next day it counts "
+            f"It is 6 days overdue: file it by {day_text(held_after)}, or from "
+            "the next day it counts "
             "like an overdue invoice and your organization cannot apply for new licenses "
             "until it is filed."
         )
-        assert f"Overdue: it was due on {q2.due_on}. {hold} you" in INES.waiting(page)
+        assert f"Overdue: it was due on {day_text(q2.due_on)}. {hold} you" in INES.waiting(page)
         page.get_by_role("link", name=f"Royalty report for {agreement}").click()
-        assert f"Due on {q2.due_on} · overdue {hold}" in _main(page)
+        assert f"Due on {day_text(q2.due_on)} · overdue {hold}" in _main(page)
         assert_accessible(page)
         form = page.locator("#report-form")
         _type_rows(
@@ -304,8 +309,9 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
 
     # 5. Q3 filed; the officer asks for a corrected report; the vendor amends it.
     with time_machine.travel(year.after(3)):
-        assert f"Royalty report for {agreement}, {q3.label} Due by {q3.due_on}: 29 days left." in (
-            INES.waiting(page)
+        assert (
+            f"Royalty report for {agreement}, {days_text(q3.start, q3.end)} Due "
+            f"by {day_text(q3.due_on)}: 29 days left." in (INES.waiting(page))
         )
         page.get_by_role("link", name=f"Royalty report for {agreement}").click()
         form = page.locator("#report-form")
@@ -334,8 +340,9 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
         assert note in asked
         assert f"File the corrected report by {day_text(correction_due)}" in asked  # in words
         assert (
-            f"Royalty report RR-000004 for {agreement}, {q3.label}: a correction is asked for "
-            f"Licensing staff ask: {note} Amend the report by {correction_due}"
+            f"Royalty report RR-000004 for {agreement}, {days_text(q3.start, q3.end)}: "
+            "a correction is asked for "
+            f"Licensing staff ask: {note} Amend the report by {day_text(correction_due)}"
         ) in INES.waiting(page)
         # The list of royalty reports puts it first, saying why (round 54: among the
         # filed ones, by due date), and its link leads to the amendment.
@@ -373,11 +380,14 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
     with time_machine.travel(_at(end - timedelta(days=60))):
         page.goto("/portal/agreements/1")
         INES.sign_in_again(page)
-        assert f"Charged to date 2,857.50 USD: usage reported through {q3.end}" in _main(page)
+        assert f"Charged to date 2,857.50 USD: usage reported through {day_text(q3.end)}" in _main(
+            page
+        )
         page.get_by_role("button", name="Renew for the next rate card year").click()
         figures = page.get_by_role("region", name="Where the renewal's quantities come from")
         assert (
-            f"End users: 165 · from royalty report RR-000005 for {q3.start} to {q3.end} "
+            "End users: 165 · from royalty report RR-000005 for "
+            f"{day_text(q3.start)} to {day_text(q3.end)} "
             "(estimated 120 in APP-000001)"
         ) in _words(figures.inner_text())
         assert page.get_by_label("Expected number of end users").input_value() == "165"

@@ -6,10 +6,20 @@ import html
 import re
 from typing import Any
 
+# A day or an instant in words inside a sentence (round 57: `|dated`, `|timed`) reads
+# as its words, with no space before the punctuation after it.
+_TIME_TAG = re.compile(r"</?time\b[^>]*>")
+
+
+def without_time_tags(html: str) -> str:
+    """`html` with its `<time>` elements read as their words (round 57)."""
+    return _TIME_TAG.sub("", html)
+
 
 def text_of(response: Any) -> str:
     """The page's text, tags dropped and spaces squeezed, for sentences."""
-    without_tags = re.sub(r"<[^>]+>", " ", response.get_data(as_text=True))
+    page = _TIME_TAG.sub("", response.get_data(as_text=True))
+    without_tags = re.sub(r"<[^>]+>", " ", page)
     return re.sub(r"\s+", " ", html.unescape(without_tags))
 
 

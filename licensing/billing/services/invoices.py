@@ -38,7 +38,7 @@ from licensing.billing.services._common import (
 )
 from licensing.billing.settings import InvoiceTerms
 from licensing.billing.states import AGREEMENT, COLLECTIBLE, DRAFT, INVOICE, MANUAL
-from licensing.calendar import day_text, office_date
+from licensing.calendar import day_text, days_text, office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.money import (
@@ -667,8 +667,10 @@ def invoice_activated_agreement(session: Session, agreement: ActivatedAgreement)
                 source_reference=agreement.number,
                 payment_terms_days=agreement.payment_terms_days,
                 late_fee_monthly_percent=agreement.late_fee_monthly_percent,
-                memo=f"License agreement {agreement.number}, term {agreement.term_start} to "
-                f"{agreement.term_end} (rate card {agreement.rate_card_version}).",
+                # Round 57: its days in words, as the page and the PDF print it.
+                memo=f"License agreement {agreement.number}, term "
+                f"{days_text(agreement.term_start, agreement.term_end)} "
+                f"(rate card {agreement.rate_card_version}).",
                 now=agreement.activated_at,
                 actor=Actor.SYSTEM,
             )

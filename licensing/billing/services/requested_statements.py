@@ -42,7 +42,7 @@ from licensing.billing.services.monthly_statements import (
 )
 from licensing.billing.services.statements import Asked, statement_for
 from licensing.billing.statements import Statement
-from licensing.calendar import instant_text
+from licensing.calendar import days_text, instant_text
 from licensing.db import utcnow
 from licensing.errors import InvalidInput, NotFound, TooManyRequests
 from licensing.money import format_amount
@@ -66,7 +66,8 @@ class Emailed:
 
     @property
     def days(self) -> str:
-        return f"{self.statement.start} to {self.statement.end} ({self.statement.currency})"
+        """Its days in words, for the page's confirmation (round 57)."""
+        return f"{days_text(self.statement.start, self.statement.end)} ({self.statement.currency})"
 
 
 def email_statement(

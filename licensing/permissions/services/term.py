@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from licensing.calendar import day_text, days_text
 from licensing.errors import InvalidInput
 
 from ..models import PermissionRequest
@@ -95,14 +96,17 @@ def use_days(use_from: date | None, use_until: date | None) -> str | None:
 
 def term_words(request: PermissionRequest) -> str:
     """The term as the requester asked for it: their words with the days they gave
-    ("Fall 2027 semester: 2027-08-23 to 2027-12-17"); the days once when the words
+    ("Fall 2027 semester: August 23, 2027 to December 17, 2027"); the days once when the words
     are the days (a routed use's duration is written from the application's term),
     the words alone when no days were given."""
     term = asked_term(request)
     if term is None:
         return request.duration
-    days = f"{term[0].isoformat()} to {term[1].isoformat()}"
-    return days if request.duration in ("", days) else f"{request.duration}: {days}"
+    # Round 57: the days in words, as the pages' sentences and the letter say days; a
+    # duration written from an application's term is its ISO days, said once.
+    days = days_text(term[0], term[1])
+    written = f"{term[0].isoformat()} to {term[1].isoformat()}"
+    return days if request.duration in ("", written) else f"{request.duration}: {days}"
 
 
 def default_validity(
@@ -126,8 +130,9 @@ def default_term_sentence(use_from: date | None, use_until: date | None, today: 
     chooses the days then)."""
     if use_from is None or use_until is None or use_until < today:
         return None
-    start = use_from.isoformat() if use_from > today else "the day it is granted"
+    # Round 57: its days in words, as the pages' sentences say them.
+    start = day_text(use_from) if use_from > today else "the day it is granted"
     return (
-        f"If granted, the permission runs from {start} to {use_until.isoformat()}, "
+        f"If granted, the permission runs from {start} to {day_text(use_until)}, "
         "unless the office says otherwise."
     )

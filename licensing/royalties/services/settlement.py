@@ -14,6 +14,7 @@ from licensing.actors import Actor
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.billing.states import COLLECTIBLE, PAID, ROYALTY_REPORT
+from licensing.calendar import days_text
 from licensing.errors import Conflict
 from licensing.money import in_words
 
@@ -100,8 +101,10 @@ class _Settlement:
                 # Round 50: the term, as the up-front invoice's memo says it: a prorated
                 # minimum's "x 1/5" counts its days.
                 f"Royalty report {report.reference} under license agreement {agreement.number}, "
-                f"term {agreement.term_start} to {agreement.term_end} (rate card "
-                f"{agreement.rate_card}), for the period {filing.period.label}"
+                # Round 57: its days in words, as the page and the PDF print it.
+                f"term {days_text(agreement.term_start, agreement.term_end)} (rate card "
+                f"{agreement.rate_card}), for the period "
+                f"{days_text(filing.period.start, filing.period.end)}"
                 + (
                     f", amending report {RoyaltyReport.reference_of(report.amends_id)}"
                     if report.amends_id

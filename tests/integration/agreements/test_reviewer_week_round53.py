@@ -106,14 +106,16 @@ def test_an_issued_agreement_says_it_waits_on_the_licensee_since_when_and_until_
         page = text_of(staff.get(f"/console/agreements/{agreement.id}"))
     name = vendor.organization.legal_name
     assert "Waiting for the licensee's acceptance" in page
-    assert f"{name} has not accepted it: issued 2026-11-03" in page
+    assert f"{name} has not accepted it: issued November 3, 2026" in page
     assert ", 3 days ago." in page
     # Royalties on revenue above the minimum: nothing up front.
     assert (
         "Nothing is invoiced when they accept: royalties on usage are invoiced with their "
         "royalty reports."
     ) in page
-    assert "Not accepted by the end of 2027-12-31, the last day of its term, it expires" in page
+    assert (
+        "Not accepted by the end of December 31, 2027, the last day of its term, it expires" in page
+    )
 
 
 def test_an_issued_agreement_with_a_flat_fee_says_what_accepting_invoices(
@@ -126,7 +128,7 @@ def test_an_issued_agreement_with_a_flat_fee_says_what_accepting_invoices(
         page = text_of(staff.get(f"/console/agreements/{agreement.id}"))
     assert "When they accept, an invoice for" in page
     assert "is issued at once, due in 30 days." in page
-    assert "issued 2026-11-02" in page
+    assert "issued November 2, 2026" in page
     assert "1 day ago." in page
 
 

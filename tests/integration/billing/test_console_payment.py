@@ -16,7 +16,7 @@ from flask.testing import FlaskClient
 from licensing.accounts.models import User
 from licensing.billing import services
 from licensing.billing.models import Invoice
-from licensing.calendar import instant_text
+from licensing.calendar import instant_text, moment_text
 from tests.support import settings
 from tests.support.factories import billing_clerk
 from tests.support.servers import LocalStripe
@@ -63,7 +63,8 @@ def test_a_card_payment_has_a_console_page_with_its_refunds_reversal_disputes_an
     # Round 55 (polish55): named by its card and when it was started, as the emails
     # name it, not by its row id ("Card payment 5 of INV-..."); to the second since
     # round 56, so two tries on one card in one minute read apart.
-    started = instant_text(payment.created_at, seconds=True)
+    # Round 57: the page's heading says its moment in words.
+    started = moment_text(payment.created_at, seconds=True)
     title = f"Card payment of {invoice.number} (Visa ending 4242), started {started}"
     assert said.startswith(title)
     assert f"payment {payment.id}" not in said.lower()
@@ -88,4 +89,6 @@ def test_a_card_payment_has_a_console_page_with_its_refunds_reversal_disputes_an
     assert link in staff.get(f"/console/invoices/{invoice.id}").text
     assert link in staff.get("/console/disputes").text
     audit = signed_in(app.test_client(), admin).get("/console/audit")
-    assert f'<a href="{url}">{title}</a>' in audit.text
+    # The audit log names it as recorded: its moment as the log's column writes it.
+    recorded = instant_text(payment.created_at, seconds=True)
+    assert f'<a href="{url}">{title.replace(started, recorded)}</a>' in audit.text

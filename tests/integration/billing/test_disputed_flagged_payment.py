@@ -234,7 +234,7 @@ def test_a_disputed_flagged_payment_is_not_work_to_check_and_a_lost_one_leaves_t
     assert "(amount did not match) 0 none" in _home_row(home, "Card payments to check")
     assert " 1 " in _home_row(home, "Disputed card payments to answer in Stripe")
     listed = _review_list(staff.get("/console/invoices").get_data(as_text=True))
-    named = payment.named(payment.invoice.number)
+    named = payment.named(payment.invoice.number, in_words=True)
     assert f"{named} : received 299.99 USD, asked 300.00 USD; its charge is " in listed
     assert "neither accepted nor given back until the dispute's outcome" in listed
     _dispute(client, payment, charge, "closed", "lost")

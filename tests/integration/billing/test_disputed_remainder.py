@@ -10,6 +10,7 @@ card payment; the API's `held` lists the steps the dispute holds back."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from decimal import Decimal
 from typing import Any
 
@@ -24,7 +25,7 @@ from licensing.audit.models import AuditEvent
 from licensing.billing import services
 from licensing.billing.models import Invoice, Payment
 from licensing.billing.states import NO_REMAINDER_WHY
-from licensing.calendar import office_date
+from licensing.calendar import day_text, office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, IllegalTransition
 from tests.support import factories
@@ -84,6 +85,7 @@ def test_a_flagged_payment_disputed_in_part_and_lost_has_its_remainder_accepted_
 
     _dispute(client, payment, charge, "closed", "lost", 10000)
     lost_on = _lost_on()
+    lost_words = day_text(date.fromisoformat(lost_on))  # pages' sentences (round 57)
     why = (
         f"its charge was disputed in part and the dispute lost (closed {lost_on}, Stripe "
         "dispute du_1Harborlight): the bank returned 100.00 USD of the 299.99 USD received "
@@ -114,7 +116,7 @@ def test_a_flagged_payment_disputed_in_part_and_lost_has_its_remainder_accepted_
         in said
     )
     assert (
-        f"the bank's dispute of 100.00 USD of it was lost on {lost_on}, so that part went "
+        f"the bank's dispute of 100.00 USD of it was lost on {lost_words}, so that part went "
         "back to the cardholder. The 199.99 USD left is still held" in said
     )
     action = f'action="/console/payments/{payment.id}/accept-remainder'
@@ -123,7 +125,8 @@ def test_a_flagged_payment_disputed_in_part_and_lost_has_its_remainder_accepted_
     # It is work to check again: the invoices page lists it (a dispute lost in full is not).
     listed = text_of(staff.get("/console/invoices"))
     assert (
-        f"{payment.named(invoice.number)} : received 299.99 USD, asked 300.00 USD; the bank's "
+        f"{payment.named(invoice.number, in_words=True)} : received 299.99 USD, asked 300.00 USD; "
+        "the bank's "
         "dispute of "
         "part of its charge was lost: the 199.99 USD left is to accept as the remainder"
     ) in listed
@@ -132,7 +135,7 @@ def test_a_flagged_payment_disputed_in_part_and_lost_has_its_remainder_accepted_
     theirs = text_of(licensee.get(f"/portal/invoices/{invoice.id}"))
     assert (
         "Your card payment of 299.99 USD was disputed by your bank for 100.00 USD, which it "
-        f"decided for the cardholder on {lost_on}: that part went back to the card. The "
+        f"decided for the cardholder on {lost_words}: that part went back to the card. The "
         "199.99 USD left is being checked" in theirs
     )
 
@@ -188,7 +191,7 @@ def test_a_flagged_payment_disputed_in_part_and_lost_has_its_remainder_accepted_
 
     # The pages say what counted and what went back.
     counted = (
-        f"the bank's dispute of 100.00 USD of it was lost on {lost_on}, so that part went "
+        f"the bank's dispute of 100.00 USD of it was lost on {lost_words}, so that part went "
         "back to the cardholder, and the remainder of 199.99 USD was accepted on"
     )
     assert counted in text_of(staff.get(f"/console/payments/{payment.id}"))
@@ -201,7 +204,8 @@ def test_a_flagged_payment_disputed_in_part_and_lost_has_its_remainder_accepted_
     theirs = text_of(licensee.get(f"/portal/invoices/{invoice.id}"))
     assert (
         "Your card payment of 299.99 USD was disputed by your bank for 100.00 USD, which went "
-        f"back to the card on {lost_on}; the 199.99 USD left counts against the invoice" in theirs
+        f"back to the card on {lost_words}; the 199.99 USD left counts against the invoice"
+        in theirs
     )
 
     # The exports reconcile to the cent: the payment counts 199.99, the invoice owes

@@ -357,9 +357,9 @@ def test_a_statement_sent_again_is_listed_with_the_balance_and_address_it_was_se
     db.session().commit()
     console, portal = _sent_again_on_3_february(app, signed_in, billing_staff, vendor)
     # The balance column gives what was last emailed; the first send is named beside it.
-    first = f"800.00 USD 2027-02-01 08:00 (US Central time) to {first_address}"
+    first = f"800.00 USD February 1, 2027 at 8:00 AM (US Central time) to {first_address}"
     again = (
-        "sent again 1 time, last 2027-02-03 11:00 (US Central time)"
+        "sent again 1 time, last February 3, 2027 at 11:00 AM (US Central time)"
         " to accounts.payable@quillfeather.example with 800.00 USD owed at the month's end"
     )
     assert f"{first}; {again}" in console

@@ -12,7 +12,7 @@ import io
 import json
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +25,7 @@ from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
 from licensing.billing import services
 from licensing.billing.models import CreditNote, Invoice, Payment, Refund
-from licensing.calendar import office_date
+from licensing.calendar import day_text, office_date
 from licensing.db import utcnow
 from licensing.exports.datasets import refunds as refunds_export
 from tests.support import settings
@@ -108,7 +108,9 @@ def test_billing_staff_record_a_bounced_wire_refund_from_the_invoice_page_after_
     assert "Record the wire refund of 100.00 USD as returned by the bank?" in shown
     assert (
         f"The wire refund of 100.00 USD (reference W-BACK-1) of credit note {credit.number}, "
-        f"sent {refund.sent_on}, is recorded as returned by the bank on {today}"
+        f"sent {day_text(date.fromisoformat(str(refund.sent_on)))}, is recorded "
+        "as returned by the bank on "
+        f"{day_text(date.fromisoformat(str(today)))}"
     ) in shown
     assert (
         f"Invoice {invoice.number} owes 0.00 USD and owes back 0.00 USD now; after it, it "

@@ -10,7 +10,7 @@ import copy
 import dataclasses
 import re
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -25,7 +25,7 @@ from licensing.accounts.models import Organization, User
 from licensing.audit.models import AuditEvent
 from licensing.billing import links, payment_gateway, services
 from licensing.billing.models import Invoice, Payment
-from licensing.calendar import office_date
+from licensing.calendar import day_text, office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict
 from licensing.mail import services as mail
@@ -547,8 +547,8 @@ def test_the_give_back_confirmation_names_the_billing_contact_alone_when_they_pa
     assert "the payer" not in question
 
 
-def _events_day(payment: Payment, action: str) -> str:
-    """The office day of the payment's latest `action` audit event, as pages say it."""
+def _events_iso(payment: Payment, action: str) -> str:
+    """The office day of the payment's latest `action` audit event, YYYY-MM-DD."""
     event = (
         db.session()
         .scalars(
@@ -560,6 +560,12 @@ def _events_day(payment: Payment, action: str) -> str:
         .one()
     )
     return office_date(event.occurred_at).isoformat()
+
+
+def _events_day(payment: Payment, action: str) -> str:
+    """The office day of the payment's latest `action` audit event, as pages say it
+    (in words since round 57)."""
+    return day_text(date.fromisoformat(_events_iso(payment, action)))
 
 
 def test_the_payments_page_says_stripe_took_the_money_held_it_and_gave_it_back(
@@ -968,7 +974,7 @@ def test_staff_told_of_a_failed_give_back_learn_whom_to_write_to_and_the_license
     mail.deliver_due(settings.delivery())
     until(lambda: len(mailbox.to(billing_staff.email)) >= 2)  # flagged, then failed
     to_staff = message_text(mailbox.to(billing_staff.email)[-1]).replace("\r\n", "\n")
-    told_on = _events_day(payment, "payment.given_back")
+    told_on = _events_iso(payment, "payment.given_back")
     assert "Why: Stripe could not give it back" in to_staff
     assert (
         f"Told on {told_on} that it went back to the card: the billing contact, "
@@ -1019,7 +1025,7 @@ def test_pages_api_and_poll_say_what_a_payment_being_given_back_means(
     assert f"/console/payments/{payment.id}/give-back" not in html
     assert said in text_of(staff.get(f"/console/invoices/{invoice.id}"))
     to_review = text_of(staff.get("/console/invoices"))
-    assert payment.named(invoice.number) in to_review
+    assert payment.named(invoice.number, in_words=True) in to_review
     assert (
         "being given back: Stripe has not answered yet (`licensing payments reconcile` asks it)"
     ) in to_review
@@ -1155,7 +1161,7 @@ def test_the_console_home_counts_payments_being_given_back_apart_from_those_to_c
     [link] = re.findall(r'<a href="([^"]*)"[^>]*>Card payments being given back', home)
     assert link == f"/console/payments/{payment.id}"
     listed = staff.get("/console/invoices").get_data(as_text=True)
-    named = payment.named(payment.invoice.number)
+    named = payment.named(payment.invoice.number, in_words=True)
     assert f'<a href="/console/payments/{payment.id}">{named}</a>' in listed
     # A day later, reconcile has not settled it: it needs someone to look.
     stored = db.session().get(Payment, payment.id)

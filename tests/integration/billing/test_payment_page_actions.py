@@ -139,7 +139,7 @@ def test_billing_staff_refund_part_of_a_card_payment_from_its_page_and_come_back
     )
     assert bad.status_code == 422
     said = _words(bad.get_data(as_text=True))
-    assert payment.named(invoice.number) in said  # the payment's page again
+    assert payment.named(invoice.number, in_words=True) in said  # the payment's page again
     assert "Give an amount such as 1250.00" in said
     assert db.session().scalars(db.select(Refund)).all() == []
 
@@ -215,7 +215,7 @@ def test_a_charged_back_payment_says_why_it_is_not_refunded_to_the_card_and_refu
     )
     assert refused.status_code == 409
     words = _words(refused.get_data(as_text=True))
-    assert payment.named(invoice.number) in words
+    assert payment.named(invoice.number, in_words=True) in words
     assert "Record a refund sent offline (wire, ACH or check) for it instead." in words
     assert db.session().scalars(db.select(Refund)).all() == []
 
@@ -254,7 +254,7 @@ def test_an_offline_payment_is_reversed_from_its_page_after_confirming(
     empty = staff.post(reversal, data={**fields, f"{prefix}reason": ""})
     assert empty.status_code == 422
     assert "Say why the payment is reversed." in empty.get_data(as_text=True)  # round 50
-    assert payment.named(invoice.number) in _words(empty.get_data(as_text=True))
+    assert payment.named(invoice.number, in_words=True) in _words(empty.get_data(as_text=True))
 
     asked = staff.post(reversal, data=fields)
     assert asked.status_code == 200
@@ -289,7 +289,7 @@ def test_a_flagged_card_payment_is_accepted_from_its_page(
     url = f"/console/payments/{payment.id}"
     page = staff.get(url).get_data(as_text=True)
     said = _words(page)
-    assert f"Flagged {payment.named(in_sentence=True)}" in said
+    assert f"Flagged {payment.named(in_sentence=True, in_words=True)}" in said
     assert f"Not refunded to the card: The {payment.named(in_sentence=True)} is flagged" in said
     # Round 29: the cent that stays owed is said before accepting, not met in reminders.
     assert f"Accepting it leaves 0.01 USD owed on {payment.invoice.number}" in said
@@ -336,7 +336,7 @@ def test_accepting_a_flagged_payment_that_the_rules_refuse_is_a_409_page_saying_
     from_payment = staff.post(accept, data={**fields, "from_payment": str(payment.id)})
     said = _words(from_payment.get_data(as_text=True))
     assert from_payment.status_code == 409
-    assert payment.named(invoice.number) in said  # the payment's page
+    assert payment.named(invoice.number, in_words=True) in said  # the payment's page
     assert "Not accepted" in said
     assert "cannot be applied to" in said
     assert "give it back to the card instead" in said

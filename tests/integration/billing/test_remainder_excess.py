@@ -14,7 +14,7 @@ the disputes table and the hold's "Not offered" words saying the excess."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -28,7 +28,7 @@ from licensing.accounts.models import Organization, User
 from licensing.audit.models import AuditEvent
 from licensing.billing import services
 from licensing.billing.models import Invoice, Payment
-from licensing.calendar import office_date
+from licensing.calendar import day_text, office_date
 from licensing.db import utcnow
 from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
@@ -110,6 +110,7 @@ def test_a_remainder_more_than_the_invoice_owes_is_accepted_with_the_excess_give
         )
         owed, excess, state = "150.00", "49.99", "open"
     lost_on = _lost_on()
+    lost_words = day_text(date.fromisoformat(lost_on))  # pages' sentences (round 57)
     read = _read(client, billing_staff, f"payments/{payment.id}")
     assert (read["remainder"], read["remainder_excess"]) == ("199.99", excess)
     # Round 49: the hold's words (the API's `held`, the pages' "Not offered") say what
@@ -280,7 +281,7 @@ def test_a_remainder_more_than_the_invoice_owes_is_accepted_with_the_excess_give
 
     # The pages say what counted and what went back.
     counted = (
-        f"{excess} USD more than it owed went back to the licensee offline on {today.isoformat()}"
+        f"{excess} USD more than it owed went back to the licensee offline on {day_text(today)}"
     )
     assert counted in text_of(staff.get(f"/console/payments/{payment.id}"))
     assert counted in text_of(staff.get(f"/console/invoices/{invoice.id}"))
@@ -333,8 +334,8 @@ def test_a_remainder_more_than_the_invoice_owes_is_accepted_with_the_excess_give
     theirs = text_of(licensee.get(f"/portal/invoices/{invoice.id}"))
     assert (
         f"Your card payment of 299.99 USD was disputed by your bank for 100.00 USD, which "
-        f"went back to the card on {lost_on}; of the 199.99 USD left, {excess} USD was more "
-        f"than the invoice owed and was sent back to you offline on {today.isoformat()}"
+        f"went back to the card on {lost_words}; of the 199.99 USD left, {excess} USD was more "
+        f"than the invoice owed and was sent back to you offline on {day_text(today)}"
     ) in theirs
     if meanwhile == "credited":
         assert "and 150.00 USD counts against the invoice from" in theirs

@@ -66,7 +66,7 @@ def test_billing_staff_email_the_statement_shown_to_the_billing_contact_with_its
         assert (
             f"To the organization's billing contact, {organization.billing_contact_name} "
             f"<{organization.billing_email}>, with the PDF attached: the statement shown, "
-            "2027-01-01 to 2027-03-15 in USD, closing balance 1,200.00 USD"
+            "January 1, 2027 to March 15, 2027 in USD, closing balance 1,200.00 USD"
         ) in shown
         assert _url(organization.id).replace("&", "&amp;") in page.text
         answer = clerk.post(_url(organization.id), follow_redirects=True)
@@ -74,7 +74,7 @@ def test_billing_staff_email_the_statement_shown_to_the_billing_contact_with_its
     assert answer.status_code == 200
     assert answer.request.path == f"/console/organizations/{organization.id}/statement"
     assert (
-        f"The statement of account of {organization.legal_name}, 2027-01-01 to 2027-03-15 "
+        f"The statement of account of {organization.legal_name}, January 1, 2027 to March 15, 2027 "
         f"(USD), is emailed to {organization.billing_email} with its PDF (closing balance "
         "1,200.00 USD)."
     ) in text_of(answer)

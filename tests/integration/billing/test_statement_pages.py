@@ -231,7 +231,7 @@ def test_the_statement_says_when_it_was_made_in_the_offices_time_on_the_page_and
         page = browser.get("/portal/statement", query_string=NOVEMBER).text
         text = pdf_text(browser.get("/portal/statement.pdf", query_string=NOVEMBER).data)
         answer = _api_statement(app, vendor)
-    assert "2027-01-04 21:30 (US Central time)" in page
+    assert "January 4, 2027 at 9:30 PM (US Central time)" in page
     assert "UTC" not in page
     # The PDF in words (round 56), the page as the console's tables write it.
     assert "January 4, 2027 at 9:30 PM (US Central time)" in " ".join(text.split())

@@ -673,9 +673,9 @@ def test_a_second_press_of_send_again_on_the_page_says_why_nothing_was_sent(
     assert sent.resent_at is not None
     assert (
         f"Not sent again: the January 2027 statement (USD) went to "
-        f"{vendor.organization.billing_email} at {calendar.instant_text(sent.resent_at)}, less "
+        f"{vendor.organization.billing_email} at {calendar.moment_text(sent.resent_at)}, less "
         "than 10 minutes ago; it can go to that address again from "
-        f"{calendar.instant_text(sent.resent_at + timedelta(minutes=10))}. Nothing was sent now."
+        f"{calendar.moment_text(sent.resent_at + timedelta(minutes=10))}. Nothing was sent now."
     ) in html.unescape(again.text)
     assert len(statement_emails()) == before
     # From the changed list, back to the changed list.

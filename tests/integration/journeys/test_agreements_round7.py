@@ -401,12 +401,15 @@ def test_a_report_sent_back_for_correction_says_by_when_the_corrected_one_is_due
         dashboard = text_of(client.get("/portal/"))
     (email,) = _emails("royalty_report_correction")
     assert "File the corrected report by August 4, 2027." in " ".join(email.body_text.split())
-    assert "Licensing staff ask: Customer B is missing. Amend the report by 2027-08-04" in dashboard
-    assert "waiting for a corrected report, due 2027-08-04" in queue
+    assert (
+        "Licensing staff ask: Customer B is missing. Amend the report by August 4, 2027"
+        in dashboard
+    )
+    assert "waiting for a corrected report, due August 4, 2027" in queue
     with time_machine.travel(datetime(2027, 8, 6, 15, 0, tzinfo=UTC), tick=False):
         signed_in(client, vendor)
         late = text_of(client.get("/portal/"))
-    assert "Amend the report, saying what changed: it was due on 2027-08-04." in late
+    assert "Amend the report, saying what changed: it was due on August 4, 2027." in late
 
 
 def test_the_acceptance_and_termination_answers_carry_what_is_charged_to_date(

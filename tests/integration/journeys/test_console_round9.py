@@ -13,7 +13,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from licensing import db
+from licensing import calendar, db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import queries
@@ -21,7 +21,6 @@ from licensing.agreements import services as agreements
 from licensing.agreements.models import Application
 from licensing.permissions import services as permissions
 from licensing.permissions.models import PermissionRequest
-from licensing.web.filters import when
 from licensing.words import USE_LABELS
 from tests.integration.agreements.conftest import NOW, STAFF_USE
 from tests.integration.permissions.conftest import submit  # noqa: F401 - the fixture
@@ -279,7 +278,7 @@ def test_a_rejection_says_who_and_when_and_a_reconsideration_by_when_it_is_answe
     vendor_client = signed_in(app.test_client(), vendor)
     staff_client = signed_in(app.test_client(), licensing_staff)
     # Monday 2026-11-02 09:00 at the office.
-    rejected_at = "2026-11-02 09:00 (US Central time)"
+    rejected_at = "November 2, 2026 at 9:00 AM (US Central time)"
     own = text_of(vendor_client.get(f"/portal/applications/{rejected.id}"))
     assert f"Rejected {rejected_at} by the licensing office: Revenue not evidenced" in own
     assert licensing_staff.email not in own
@@ -307,14 +306,14 @@ def test_a_rejection_says_who_and_when_and_a_reconsideration_by_when_it_is_answe
         staff,
         now=datetime(2026, 11, 9, 16, 30, tzinfo=UTC),
     )
-    denied_at = "2026-11-09 10:30 (US Central time)"
+    denied_at = "November 9, 2026 at 10:30 AM (US Central time)"
     own = text_of(vendor_client.get(f"/portal/applications/{rejected.id}"))
     # The denial overwrote `decided_at`: the rejection's own time comes from its
     # history, which records when it was written (not the `now` the test gave).
     rejection = queries.last_step(db.session(), rejected.id, "reject")
     assert rejection is not None
     assert rejection.by == licensing_staff.email
-    rejected_at = when(rejection.at)
+    rejected_at = calendar.moment_text(rejection.at)
     assert f"Rejected {rejected_at} by the licensing office: Revenue not evidenced" in own
     assert (
         f"Reconsideration denied {denied_at} by the licensing office: The accounts are unsigned."

@@ -347,9 +347,7 @@ def test_a_report_says_whether_its_invoice_is_paid(
     url = f"/portal/royalty-reports/report/{filed.report.id}"
     with time_machine.travel(AFTER[1], tick=False):
         signed_in(client, vendor)
-        assert f"{filed.invoice_number} (open: 1,110.00 USD to pay by 2027-" in text_of(
-            client.get(url)
-        )
+        assert f"{filed.invoice_number} (open: 1,110.00 USD to pay by " in text_of(client.get(url))
         paid_offline(filed.report.invoice_id, "1110.00", "FEDWIRE 1")
         assert f"{filed.invoice_number} (paid)" in text_of(client.get(url))
         console = signed_in(client, billing_staff)

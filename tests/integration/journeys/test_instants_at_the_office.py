@@ -18,7 +18,9 @@ from tests.support.factories import bearer
 
 # 03:30 UTC on the 17th is 21:30 on the 16th at the office (US Central, CST).
 MOMENT = datetime(2026, 11, 17, 3, 30, tzinfo=UTC)
-AT_THE_OFFICE = "2026-11-16 21:30 (US Central time)"
+AT_THE_OFFICE = "November 16, 2026 at 9:30 PM (US Central time)"
+# A table's column of instants keeps them as machines sort them (round 57).
+IN_A_TABLE = "2026-11-16 21:30 (US Central time)"
 
 
 def test_submitted_message_and_history_times_read_at_the_office_not_in_utc(
@@ -34,11 +36,15 @@ def test_submitted_message_and_history_times_read_at_the_office_not_in_utc(
     detail = staff.get(f"/console/permissions/{request.id}").get_data(as_text=True)
     public = app.test_client().get(f"/permissions/status/{token}").get_data(as_text=True)
     for page in (detail, public):
-        assert f"<dt>Submitted</dt><dd>{AT_THE_OFFICE}</dd>" in page
-        assert f"{AT_THE_OFFICE} · " in page  # the question's time
+        # Round 57: in words, the instant in UTC beside them for machines.
+        assert (
+            '<dt>Submitted</dt><dd><time datetime="2026-11-17T03:30:00+00:00">'
+            f"{AT_THE_OFFICE}</time></dd>"
+        ) in page
+        assert f"{AT_THE_OFFICE}</time> · " in page  # the question's time
         assert "03:30 UTC" not in page
     history = detail.split('id="history"', 1)[1]
-    assert f"<td>{AT_THE_OFFICE}</td>" in history
+    assert f"<td>{IN_A_TABLE}</td>" in history
 
 
 def test_the_api_still_gives_the_instant_in_utc(

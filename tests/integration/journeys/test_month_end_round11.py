@@ -197,7 +197,7 @@ def test_an_agreement_s_page_says_the_charged_to_date_its_list_and_the_api_say(
         said = text_of(page)
         assert (
             "Charged to date 1,701.20 USD : invoiced less credited; the usage reported "
-            f"through 2027-03-31 comes to 1,850.00 USD , and {who} credited or voided "
+            f"through March 31, 2027 comes to 1,850.00 USD , and {who} credited or voided "
             "148.80 USD outside the royalty reports"
         ) in said, said[said.find("Charged to date") :][:300]
 
@@ -297,8 +297,8 @@ def test_the_period_page_the_correction_email_links_to_says_what_was_asked_and_b
     page = signed_in(client, vendor).get(f"/portal/royalty-reports/{agreement.id}/2027-01-01")
     assert page.status_code == 200
     assert (
-        "Sent back for correction 2027-04-05 10:00 (US Central time) by the licensing "
-        "office: Clinic B is missing. The corrected report is due by 2027-05-05."
+        "Sent back for correction April 5, 2027 at 10:00 AM (US Central time) by the licensing "
+        "office: Clinic B is missing. The corrected report is due by May 5, 2027."
     ) in text_of(page)
 
 

@@ -22,7 +22,7 @@ from tests.support.agreements import accept, agreement_of, renewal_window
 from tests.support.factories import bearer
 from tests.support.settings import issuing
 
-ENDS = "Agreement {number} ends on 2027-12-31: renew it to stay licensed"
+ENDS = "Agreement {number} ends on December 31, 2027: renew it to stay licensed"
 
 
 def _active(apply: Callable[..., Application], vendor: Any) -> Agreement:
@@ -55,7 +55,7 @@ def test_the_vendor_s_dashboard_asks_them_to_renew_an_agreement_ending_within_90
     november = _dashboard(client, monkeypatch, datetime(2027, 11, 15, 15, 0, tzinfo=UTC))
     assert title in november
     assert f'href="/portal/agreements/{agreement.id}#renew-heading"' in november
-    assert "the term from 2028-01-01" in november
+    assert "the term from January 1, 2028" in november
     assert f"still filed under {agreement.number} after it ends" in november
 
     # Once a renewal is drawn, the dashboard lists the draft instead.

@@ -8,6 +8,7 @@ import html
 import io
 import json
 import re
+from datetime import date
 from typing import Any
 from urllib.parse import urlencode
 
@@ -25,6 +26,7 @@ from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
 from tests.integration.pricing.conftest import example_document
 from tests.support.agreements import make_active_agreement
 from tests.support.factories import bearer, make_organization, make_vendor
+from tests.support.pages import without_time_tags
 
 SAAS_USE = {
     "use": "distribution",
@@ -51,7 +53,7 @@ def _next_card() -> dict[str, Any]:
 
 
 def _words(page: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", without_time_tags(page))).split())
 
 
 def _quote(client: FlaskClient, start: str, end: str, **extra: Any) -> Any:
@@ -334,7 +336,8 @@ def test_an_estimate_on_a_replaced_card_says_which_card_replaced_it_and_when(
     words = _estimate(client, "2027-01-01", "2027-12-31", rate_card="2027.1")
     assert "Estimated total" in words
     assert (
-        f"Rate card 2027.1 was replaced by 2027.2 on {day}. Quotes and applications that name "
+        f"Rate card 2027.1 was replaced by 2027.2 on {calendar.day_text(date.fromisoformat(day))}. "
+        "Quotes and applications that name "
         "no rate card are priced on 2027.2" in words
     )
     for named in ("2027.2", ""):

@@ -195,8 +195,8 @@ def test_the_staff_page_says_what_the_decision_turns_on_and_what_the_requester_c
     assert grounds.startswith(
         "What to decide: permission covers non-commercial educational use only."
     )
-    assert "The requester confirmed on 20" in grounds
-    assert "(US Central time) that no fee is charged for access" in grounds
+    assert 'The requester confirmed on <time datetime="20' in grounds
+    assert "(US Central time)</time> that no fee is charged for access" in grounds
     assert "deny, giving the reason, a use that is commercial" in grounds
     page = " ".join(_page(client.get(f"/console/permissions/{routed.id}")).split())
     assert "rate card routed this use here as non-commercial education" in page

@@ -20,6 +20,7 @@ from tests.integration.permissions.conftest import (
     submit,  # noqa: F401 - the fixture
 )
 from tests.support.documents import pdf_text, stored_pdf
+from tests.support.pages import without_time_tags
 from tests.support.settings import permission_sla_days
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
@@ -27,7 +28,7 @@ EMAIL = "lena.ortiz@cedar-ridge.example"
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return " ".join(without_time_tags(text).split())
 
 
 def test_the_question_email_says_when_the_office_decides_after_the_answer(
@@ -137,7 +138,7 @@ def test_the_approve_form_sets_the_default_last_day_beside_the_duration_asked_fo
     client = signed_in(app.test_client(), licensing_staff)
     page = _one_line(client.get(f"/console/permissions/{request.id}").get_data(as_text=True))
     today = calendar.office_date(utcnow())
-    until = services.default_validity_end(today).isoformat()
+    until = calendar.day_text(services.default_validity_end(today))
     assert f"Default: one year, until {until}. The requester asked for: Fall 2027 semester;" in (
         page
     )

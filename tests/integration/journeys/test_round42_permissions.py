@@ -14,6 +14,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import calendar, db
+from licensing.calendar import day_text
 from licensing.db import utcnow
 from licensing.permissions import forms, services
 from licensing.permissions.models import PermissionLetter, PermissionRequest
@@ -29,13 +30,14 @@ from tests.integration.permissions.conftest import (
 )
 from tests.support.documents import pdf_text, stored_pdf
 from tests.support.factories import bearer
+from tests.support.pages import without_time_tags
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
 EMAIL = "lena.ortiz@cedar-ridge.example"
 
 
 def _one_line(text: str) -> str:
-    return " ".join(text.split())
+    return " ".join(without_time_tags(text).split())
 
 
 def _today() -> date:
@@ -86,7 +88,7 @@ def test_the_public_form_takes_the_days_of_the_use_and_a_grant_defaults_to_them(
     assert (stored.valid_from, stored.valid_until) == (first, last)
     letter = db.session().scalars(select(PermissionLetter)).one()
     text = _one_line(pdf_text(stored_pdf(letter)))
-    assert f"Term asked for Fall semester: {first.isoformat()} to {last.isoformat()}" in text
+    assert f"Term asked for Fall semester: {day_text(first)} to {day_text(last)}" in text
     # The letter and the email say the days in words (round 56); the term as asked is
     # the requester's own text.
     assert f"valid from {calendar.day_text(first)} until {calendar.day_text(last)}" in text
@@ -226,12 +228,12 @@ def test_the_approve_form_shows_the_term_asked_for_as_the_default(
     first, last = _fall_term()
     request, _ = submit(duration="Fall semester", use_from=first, use_until=last)
     page = _console(app, signed_in, licensing_staff, request.id)
-    assert f"Default: {first.isoformat()}, the first day asked for." in page
+    assert f"Default: {day_text(first)}, the first day asked for." in page
     assert (
-        f"Default: {last.isoformat()}, the last day asked for. The requester asked for: "
-        f"Fall semester: {first.isoformat()} to {last.isoformat()}." in page
+        f"Default: {day_text(last)}, the last day asked for. The requester asked for: "
+        f"Fall semester: {day_text(first)} to {day_text(last)}." in page
     )
-    summary = f"<dt>Duration</dt><dd>Fall semester: {first.isoformat()} to {last.isoformat()}</dd>"
+    summary = f"<dt>Duration</dt><dd>Fall semester: {day_text(first)} to {day_text(last)}</dd>"
     assert summary in page
 
 
@@ -297,12 +299,12 @@ def test_a_routed_uses_term_is_said_once_where_its_words_are_its_days(
         )
     )
     page = _console(app, signed_in, licensing_staff, request.id)
-    assert "<dt>Duration</dt><dd>2027-01-01 to 2027-12-31</dd>" in page
+    assert "<dt>Duration</dt><dd>January 1, 2027 to December 31, 2027</dd>" in page
     assert "2027-12-31: 2027-01-01" not in page
-    assert "The requester asked for: 2027-01-01 to 2027-12-31." in page
+    assert "The requester asked for: January 1, 2027 to December 31, 2027." in page
     services.approve(request.id, OFFICE)
     letter = db.session().scalars(select(PermissionLetter)).one()
-    assert "Term asked for 2027-01-01 to 2027-12-31 Valid from" in _one_line(
+    assert "Term asked for January 1, 2027 to December 31, 2027 Valid from" in _one_line(
         pdf_text(stored_pdf(letter))
     )
 
@@ -337,8 +339,8 @@ def test_a_grant_about_to_end_says_when_and_whether_the_requester_is_told(
     short, _ = submit(requester_email="ravi@east.example", duration="A three-week workshop")
     services.approve(short.id, OFFICE, valid_until=today + timedelta(days=20))
     page = _console(app, signed_in, licensing_staff, short.id)
-    ends = (today + timedelta(days=20)).isoformat()
-    assert f"The permission ends on {ends}, in 20 days." in page
+    ends = day_text(today + timedelta(days=20))
+    assert f"The permission ends on {ends}, in 20 days." in _one_line(page)
     assert (
         "The requester is not emailed that it ends: it was granted within its last 30 days." in page
     )
@@ -349,8 +351,7 @@ def test_a_grant_about_to_end_says_when_and_whether_the_requester_is_told(
     services.approve(long.id, OFFICE, valid_until=today + timedelta(days=90), now=earlier)
     page = _console(app, signed_in, licensing_staff, long.id)
     assert (
-        f"The requester is emailed that it ends on {(today + timedelta(days=60)).isoformat()}."
-        in page
+        f"The requester is emailed that it ends on {day_text(today + timedelta(days=60))}." in page
     )
     ending, _ = submit(requester_email="tomas@harbor.example")
     services.approve(ending.id, OFFICE, valid_until=today + timedelta(days=10), now=earlier)
@@ -421,7 +422,7 @@ def test_a_term_that_ended_while_the_request_waited_is_said_before_the_grant_is_
     time_machine.move_to(utcnow() + timedelta(days=10))
     page = _console(app, signed_in, licensing_staff, request.id)
     assert (
-        f"The term asked for (A weekend workshop: {first.isoformat()} to {last.isoformat()}) "
-        f"ended on {last.isoformat()}, before this decision: give the last day" in page
+        f"The term asked for (A weekend workshop: {day_text(first)} to {day_text(last)}) "
+        f"ended on {day_text(last)}, before this decision: give the last day" in page
     )
     assert f"Default: {last.isoformat()}, the last day asked for." not in page

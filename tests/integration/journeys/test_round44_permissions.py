@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from licensing import calendar, db
+from licensing.calendar import day_text
 from licensing.db import utcnow
 from licensing.permissions import services
 from licensing.permissions.models import PermissionRequest
@@ -311,7 +312,7 @@ def test_the_check_your_email_pages_days_leave_the_session_once_shown(
         last.isoformat(),
     ]
     shown = client.get("/permissions/request/sent").get_data(as_text=True)
-    assert f"If granted, the permission runs from {first.isoformat()}" in " ".join(shown.split())
+    assert f"If granted, the permission runs from {day_text(first)}" in " ".join(shown.split())
     assert "permission_sent_term" not in _session_cookie(app, client)
     again = client.get("/permissions/request/sent").get_data(as_text=True)
     assert "If granted" not in again

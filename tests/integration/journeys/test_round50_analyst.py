@@ -195,8 +195,9 @@ def test_a_royalty_line_names_its_up_front_amount_as_the_up_front_invoice_does(
     # Its invoice names the term as the up-front invoice does ("term ... (rate card ...)"):
     # a prorated minimum's fraction counts its days.
     invoice = db.session().scalars(select(Invoice).where(Invoice.number == filing.invoice_number))
-    assert f"under license agreement {agreement.number}, term 2027-01-01 to 2027-12-31 (rate " in (
-        invoice.one().memo
+    assert (
+        f"under license agreement {agreement.number}, term January 1, 2027 to "
+        "December 31, 2027 (rate " in (invoice.one().memo)
     )
     up_front = upfront_invoice(agreement)
     assert up_front is not None

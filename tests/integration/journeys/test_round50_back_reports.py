@@ -78,7 +78,9 @@ def test_a_back_report_is_due_on_the_acceptance_day_and_late_from_it_everywhere(
     # On the acceptance's day both are due, not overdue since April and July (the
     # badge, the queue's age and filters, the vendor's list, the API's state); the
     # contract's due dates are kept.
-    assert "Due on 2027-04-30 · due Its due date, 2027-04-30, passed before" in today["period"]
+    assert (
+        "Due on April 30, 2027 · due Its due date, April 30, 2027, passed before" in today["period"]
+    )
     assert today["api"] == [("2027-04-30", "due"), ("2027-07-30", "due")]
     assert today["queue"].count("0 days left") == 2
     assert "days overdue" not in today["queue"]
@@ -97,8 +99,9 @@ def test_a_back_report_is_due_on_the_acceptance_day_and_late_from_it_everywhere(
         later = _seen(client, signed_in, vendor, licensing_staff, agreement)
         summary = queries.waiting_reports(Actor.SYSTEM, date(2027, 9, 4))
     assert (
-        "Due on 2027-04-30 · overdue Its due date, 2027-04-30, passed before the agreement "
-        "was accepted on 2027-09-01, so it was due from the acceptance: it is 3 days overdue."
+        "Due on April 30, 2027 · overdue Its due date, April 30, 2027, passed before the agreement "
+        "was accepted on September 1, 2027, so it was due from the acceptance: "
+        "it is 3 days overdue."
     ) in later["period"]
     assert later["api"] == [("2027-04-30", "overdue"), ("2027-07-30", "overdue")]
     assert later["queue"].count("3 days overdue") == 2
@@ -144,7 +147,7 @@ def test_a_license_of_past_use_only_is_renewed_from_the_office_s_today(
     # *Renew for the next rate card year*, as for a license that ran its term).
     assert (
         "This agreement licenses past use only. To go on using the content, license the "
-        "same uses from today, 2027-09-04, on the rate card in effect then: the renewal "
+        "same uses from today, September 4, 2027, on the rate card in effect then: the renewal "
         "starts on the day it is drawn, never in the past"
     ) in page
     assert "License these uses from today" in page
@@ -211,8 +214,8 @@ def test_the_dashboard_lists_the_reports_a_late_acceptance_leaves_in_period_orde
         dashboard = text_of(client.get("/portal/"))
     labels = [
         f"Royalty report for {agreement.number}, {quarter}"
-        for quarter in ("2027-01-01 to 2027-03-31", "2027-04-01 to 2027-06-30")
-    ] + [f"Royalty report for {agreement.number}, 2027-07-01 to 2027-09-30"]
+        for quarter in ("January 1, 2027 to March 31, 2027", "April 1, 2027 to June 30, 2027")
+    ] + [f"Royalty report for {agreement.number}, July 1, 2027 to September 30, 2027"]
     positions = [dashboard.find(label) for label in labels]
     assert -1 not in positions, dashboard
     assert positions == sorted(positions)

@@ -219,17 +219,19 @@ def test_the_agreement_says_it_licenses_past_use_only_before_and_after_its_accep
     assert body["past_term"] == told
     assert told in after
     # The dashboard's back reports are due from the acceptance (was "Overdue: it was
-    # due on 2027-04-30." since 2027-04-01, for a report nobody could file then).
+    # due on April 30, 2027." since April 1, 2027, for a report nobody could file then).
     assert (
-        f"Royalty report for {agreement.number}, 2027-01-01 to 2027-03-31 Due now: its due "
-        "date, 2027-04-30, passed before the agreement was accepted on 2027-09-01, so it is "
+        f"Royalty report for {agreement.number}, January 1, 2027 to March 31, "
+        "2027 Due now: its due "
+        "date, April 30, 2027, passed before the agreement was accepted on "
+        "September 1, 2027, so it is "
         "due from the acceptance." in dashboard
     )
     assert "Overdue: it was due on" not in dashboard
     # The period's page says it under its due date.
     assert (
-        "Due on 2027-04-30 · due Its due date, 2027-04-30, passed before the agreement was "
-        "accepted on 2027-09-01, so it is due from the acceptance." in period
+        "Due on April 30, 2027 · due Its due date, April 30, 2027, passed before the agreement was "
+        "accepted on September 1, 2027, so it is due from the acceptance." in period
     )
     # The list answers it too.
     listed = client.get("/api/v1/agreements", headers=bearer(vendor)).get_json()

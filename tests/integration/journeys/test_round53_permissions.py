@@ -16,6 +16,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import calendar, db
+from licensing.calendar import day_text
 from licensing.db import utcnow
 from licensing.permissions import services
 from licensing.permissions.models import PermissionRequest
@@ -29,12 +30,13 @@ from tests.integration.permissions.conftest import (
     send_routed,
     submit,  # noqa: F401 - the fixture
 )
+from tests.support.pages import without_time_tags
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
 
 
 def _one_line(text: str) -> str:
-    return " ".join(html.unescape(text).split())
+    return " ".join(html.unescape(without_time_tags(text)).split())
 
 
 def _today() -> date:
@@ -167,7 +169,7 @@ def test_a_grant_s_new_request_opens_filled_in_with_the_whole_request_but_its_te
     assert 'id="noncommercial" name="noncommercial" type="checkbox" value="y" checked' not in form
     words = _one_line(form)
     assert f"filled in with your granted request {request.reference}" in words
-    until = (today + timedelta(days=40)).isoformat()
+    until = day_text(today + timedelta(days=40))
     assert f"the permission you hold runs until {until} either way" in words
 
     next_term = today + timedelta(days=45), today + timedelta(days=150)

@@ -267,7 +267,7 @@ def test_the_agreement_page_says_its_total_is_an_estimate_and_what_is_charged_to
         signed_in(client, vendor)
         page = client.get(url)
     text = text_of(page)
-    assert "Charged to date 39,800.00 USD : usage reported through 2027-03-31" in text
+    assert "Charged to date 39,800.00 USD : usage reported through March 31, 2027" in text
     assert 'href="/portal/royalty-reports"' in page.get_data(as_text=True)
 
 
@@ -284,7 +284,7 @@ def test_charged_to_date_counts_a_flat_fee_charged_up_front_beside_the_royalties
         signed_in(client, vendor)
         text = text_of(client.get(f"/portal/agreements/{agreement.id}"))
     assert "Estimated total for the term 36,300.00 USD" in text
-    assert "Charged to date 42,300.00 USD : usage reported through 2027-03-31" in text
+    assert "Charged to date 42,300.00 USD : usage reported through March 31, 2027" in text
 
 
 def test_staff_reach_the_agreements_royalty_reports_from_its_charged_to_date(
@@ -312,7 +312,7 @@ def test_the_dashboard_says_a_report_waits_since_the_periods_first_filing_day_at
     with time_machine.travel(AFTER[1], tick=False):
         signed_in(client, vendor)
         text = text_of(client.get("/portal/"))
-    assert "Royalty report for CPT-2027-000001, 2027-01-01 to 2027-03-31" in text
+    assert "Royalty report for CPT-2027-000001, January 1, 2027 to March 31, 2027" in text
     assert "2027-04-01 00:00 (US Central time)" in text
     assert "2027-03-31 19:00" not in text
 
@@ -387,7 +387,7 @@ def test_an_amended_earlier_period_says_its_figures_run_through_the_last_period_
         page = text_of(client.get(f"/portal/royalty-reports/report/{amended.report.id}"))
         earlier = text_of(client.get(f"/portal/royalty-reports/report/{first.report.id}"))
     assert (
-        "The royalty, line by line, to date through 2027-06-30 "
+        "The royalty, line by line, to date through June 30, 2027 "
         "(the last period reported: an amendment recomputes every later period)" in page
     )
     assert "170 end users" in page
@@ -550,8 +550,8 @@ def test_a_report_sent_back_for_correction_waits_on_the_vendor_on_the_dashboard(
         response = client.get("/portal/")
     text = text_of(response)
     assert (
-        f"Royalty report {report.reference} for {agreement.number}, 2027-04-01 to "
-        "2027-06-30: a correction is asked for" in text
+        f"Royalty report {report.reference} for {agreement.number}, April 1, 2027 to "
+        "June 30, 2027: a correction is asked for" in text
     )
     assert "Licensing staff ask: Customer B is missing. Amend the report" in text
     assert f'href="/portal/royalty-reports/{agreement.id}/2027-04-01"' in (

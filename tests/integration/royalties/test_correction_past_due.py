@@ -45,8 +45,8 @@ def test_a_correction_awaited_past_its_day_says_how_late_it_is_on_every_page(
         staffs = text_of(
             signed_in(client, licensing_staff).get(f"/console/royalty-reports/{report.id}")
         )
-    assert "The corrected report is due by 2027-05-02." in on_the_day
-    late = "The corrected report was due by 2027-05-02: it is 4 days late."
+    assert "The corrected report is due by May 2, 2027." in on_the_day
+    late = "The corrected report was due by May 2, 2027: it is 4 days late."
     for page in (period, vendors, staffs):
         assert late in page
         assert "is due by 2027-05-02" not in page
@@ -83,7 +83,7 @@ def test_an_amendment_filed_after_the_corrections_day_says_how_late_it_came_vend
 ) -> None:
     agreement = active_agreement(vendor, SOFTWARE)
     ids = _sent_back_and_amended(vendor, licensing_staff, agreement, file_report, 6)
-    late = "The corrected report was due by 2027-05-02: it was filed 4 days late."
+    late = "The corrected report was due by May 2, 2027: it was filed 4 days late."
     signed_in(client, vendor)
     vendors = [text_of(client.get(f"/portal/royalty-reports/report/{i}")) for i in ids]
     signed_in(client, licensing_staff)

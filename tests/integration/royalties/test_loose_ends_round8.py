@@ -86,7 +86,8 @@ def test_staff_may_send_back_a_report_that_raised_no_warnings_with_a_note(
     assert "File the corrected report by August 1, 2027." in message.body_text
     assert (
         f"{clean.reference} from {agreement.organization.legal_name} ({agreement.number}): "
-        "2027-01-01 to 2027-03-31, waiting for a corrected report, due 2027-08-01" in queue
+        "January 1, 2027 to March 31, 2027, waiting for a corrected report, due August 1, 2027"
+        in queue
     )
     assert "no warnings; asked: Clinic A is in Canada." in queue
     # The API takes it too, for another clean report.
@@ -150,13 +151,13 @@ def test_a_report_sent_back_says_who_decided_and_when_the_vendor_reading_the_off
         vendor_page = text_of(
             signed_in(app.test_client(), vendor).get(f"/portal/royalty-reports/report/{flagged.id}")
         )
-    decided = "2027-10-02 10:00 (US Central time)"
+    decided = "October 2, 2027 at 10:00 AM (US Central time)"
     assert (
         f"Sent back for correction {decided} by {licensing_staff.name_and_email}: Clinic B is "
-        "missing. The corrected report is due by 2027-11-01." in staff_page
+        "missing. The corrected report is due by November 1, 2027." in staff_page
     )
     assert (
         f"Sent back for correction {decided} by the licensing office: Clinic B is "
-        "missing. The corrected report is due by 2027-11-01." in vendor_page
+        "missing. The corrected report is due by November 1, 2027." in vendor_page
     )
     assert licensing_staff.email not in vendor_page

@@ -24,7 +24,7 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.billing.models import Invoice
-from licensing.calendar import office_date
+from licensing.calendar import day_text, office_date
 from licensing.finance import queries as finance_queries
 from licensing.mail.models import OutboxMessage
 from licensing.royalties import services as royalty_services
@@ -380,7 +380,7 @@ def test_a_later_period_filed_out_of_order_is_refused_with_a_link_to_the_first_m
         upcoming = client.get(period_url(agreement, 3))
     assert "The report was not filed Reports are filed in period order" in text_of(refused)
     assert reports_of(agreement) == []
-    assert "This period can be reported from 2027-10-01." in text_of(upcoming)
+    assert "This period can be reported from October 1, 2027." in text_of(upcoming)
     assert 'name="mode"' not in upcoming.get_data(as_text=True)
 
 
@@ -436,17 +436,20 @@ def test_the_dashboard_shows_the_report_due_next_and_then_the_overdue_one(
     client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any
 ) -> None:
     agreement = active_agreement(vendor, SOFTWARE)
-    title = f"Royalty report for {agreement.number}, 2027-01-01 to 2027-03-31"
+    title = f"Royalty report for {agreement.number}, January 1, 2027 to March 31, 2027"
     with time_machine.travel(datetime(2027, 3, 15, 15, 0, tzinfo=UTC), tick=False):
         before = text_of(signed_in(client, vendor).get("/portal/"))
     with time_machine.travel(AFTER[1], tick=False):
         due = client.get("/portal/")
     with time_machine.travel(MID_MAY, tick=False):
         overdue = text_of(signed_in(client, vendor).get("/portal/"))
-    assert f"Next {title[0].lower()}{title[1:]} Due by 2027-04-30. you, from 2027-04-01" in before
-    assert f"{title} Due by 2027-04-30: 28 days left. you" in text_of(due)
+    assert (
+        f"Next {title[0].lower()}{title[1:]} Due by April 30, 2027. you, from April 1, 2027"
+        in before
+    )
+    assert f"{title} Due by April 30, 2027: 28 days left. you" in text_of(due)
     assert f'href="{period_url(agreement, 1)}"' in due.get_data(as_text=True)
-    assert f"{title} Overdue: it was due on 2027-04-30. It is 15 days overdue" in overdue
+    assert f"{title} Overdue: it was due on April 30, 2027. It is 15 days overdue" in overdue
 
 
 def test_a_due_report_on_the_dashboard_counts_its_days_left_to_the_last_day(
@@ -455,13 +458,13 @@ def test_a_due_report_on_the_dashboard_counts_its_days_left_to_the_last_day(
     # Round 51: the dashboard said "Due by 2027-04-30." where the console's queue
     # counted "28 days left".
     agreement = active_agreement(vendor, SOFTWARE)
-    title = f"Royalty report for {agreement.number}, 2027-01-01 to 2027-03-31"
+    title = f"Royalty report for {agreement.number}, January 1, 2027 to March 31, 2027"
     with time_machine.travel(datetime(2027, 4, 29, 15, 0, tzinfo=UTC), tick=False):
         day_before = text_of(signed_in(client, vendor).get("/portal/"))
     with time_machine.travel(datetime(2027, 4, 30, 15, 0, tzinfo=UTC), tick=False):
         last_day = text_of(signed_in(client, vendor).get("/portal/"))
-    assert f"{title} Due by 2027-04-30: 1 day left. you" in day_before
-    assert f"{title} Due by 2027-04-30: today is the last day. you" in last_day
+    assert f"{title} Due by April 30, 2027: 1 day left. you" in day_before
+    assert f"{title} Due by April 30, 2027: today is the last day. you" in last_day
 
 
 def test_an_overdue_report_says_how_late_it_is_and_the_day_it_holds_the_organization(
@@ -471,7 +474,7 @@ def test_an_overdue_report_says_how_late_it_is_and_the_day_it_holds_the_organiza
     # day after which the report counts like an overdue invoice (30 days after it is
     # late, OVERDUE_STANDING_DAYS), which only the reminder email told.
     agreement = active_agreement(vendor, SOFTWARE)
-    title = f"Royalty report for {agreement.number}, 2027-01-01 to 2027-03-31"
+    title = f"Royalty report for {agreement.number}, January 1, 2027 to March 31, 2027"
     with time_machine.travel(MID_MAY, tick=False):
         browser = signed_in(client, vendor)
         dashboard = text_of(browser.get("/portal/"))
@@ -481,18 +484,18 @@ def test_an_overdue_report_says_how_late_it_is_and_the_day_it_holds_the_organiza
         held_dashboard = text_of(browser.get("/portal/"))
         held_period = text_of(browser.get(period_url(agreement, 1)))
     warning = (
-        "It is 15 days overdue: file it by 2027-05-30, or from the next day it counts like "
+        "It is 15 days overdue: file it by May 30, 2027, or from the next day it counts like "
         "an overdue invoice and your organization cannot apply for new licenses until it "
         "is filed."
     )
-    assert f"{title} Overdue: it was due on 2027-04-30. {warning} you" in dashboard
-    assert f"Due on 2027-04-30 · overdue {warning}" in period
+    assert f"{title} Overdue: it was due on April 30, 2027. {warning} you" in dashboard
+    assert f"Due on April 30, 2027 · overdue {warning}" in period
     held = (
         "It is 35 days overdue, so it counts like an overdue invoice: your organization "
         "cannot apply for new licenses until it is filed."
     )
-    assert f"{title} Overdue: it was due on 2027-04-30. {held} you" in held_dashboard
-    assert f"Due on 2027-04-30 · overdue {held}" in held_period
+    assert f"{title} Overdue: it was due on April 30, 2027. {held} you" in held_dashboard
+    assert f"Due on April 30, 2027 · overdue {held}" in held_period
 
 
 # --- the staff console ---------------------------------------------------------------
@@ -589,7 +592,7 @@ def test_staff_ask_for_a_corrected_report_with_a_note_and_then_mark_it_reviewed(
     due = office_date(AFTER[3]) + timedelta(days=CORRECTION_DUE_DAYS)
     assert (
         f"A corrected report is asked for. We emailed {agreement.organization.legal_name} at "
-        f"{vendor.email} your note: the corrected report is due by {due.isoformat()}."
+        f"{vendor.email} your note: the corrected report is due by {day_text(due)}."
     ) in after_asking
     assert "waiting for a corrected report" in after_asking  # REVIEW.state_text
     (message,) = db.session().scalars(
@@ -679,15 +682,15 @@ def test_a_terminated_agreements_periods_until_its_termination_are_still_filed_o
         page = client.get(period_url(agreement, 1))
         filed = client.post(period_url(agreement, 1), data=nil)
         early = client.post(period_url(agreement, 2), data=nil)
-    # Terminated on 2027-04-02: its last period is 2027-04-01 to 2027-04-02.
+    # Terminated on April 2, 2027: its last period is April 1, 2027 to April 2, 2027.
     assert (
-        f"Agreement {agreement.number} was terminated on 2027-04-02: its last reporting "
+        f"Agreement {agreement.number} was terminated on April 2, 2027: its last reporting "
         "period ends that day, and the usage until then is reported under it."
     ) in text_of(page)
     assert 'name="mode"' in page.get_data(as_text=True)
     assert filed.status_code == 302
     assert "The report was not filed" in text_of(early)
-    assert "This period can be reported from 2027-04-03." in text_of(early)
+    assert "This period can be reported from April 3, 2027." in text_of(early)
     assert [report.period_start for report in reports_of(agreement)] == [QUARTERS[1]]
 
 

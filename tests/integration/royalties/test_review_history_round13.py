@@ -99,7 +99,10 @@ def test_a_report_reviewed_sent_back_and_corrected_keeps_both_notes_in_order(
     vendor_page = text_of(
         signed_in(app.test_client(), vendor).get(f"/portal/royalty-reports/report/{flagged.id}")
     )
-    reviewed, asked = "2027-07-10 10:00 (US Central time)", "2027-08-03 10:00 (US Central time)"
+    reviewed, asked = (
+        "July 10, 2027 at 10:00 AM (US Central time)",
+        "August 3, 2027 at 10:00 AM (US Central time)",
+    )
     _in_order(
         staff_page,
         f"Reviewed {reviewed} by {licensing_staff.name_and_email}: Clinic B closed in June.",
@@ -168,17 +171,17 @@ def test_every_step_of_a_review_shows_reviewed_sent_back_reviewed_and_sent_back_
     page = text_of(signed_in(client, licensing_staff).get(url))
     _in_order(
         page,
-        f"Reviewed 2027-07-10 10:00 (US Central time) "
+        "Reviewed July 10, 2027 at 10:00 AM (US Central time) "
         f"by {licensing_staff.name_and_email}: "
         "First look: fine.",
-        f"Sent back for correction 2027-08-03 10:00 (US Central time) "
+        "Sent back for correction August 3, 2027 at 10:00 AM (US Central time) "
         f"by {licensing_staff.name_and_email}: "
         "Clinic C is missing.",
-        f"Reviewed 2027-08-20 10:00 (US Central time) by {billing_staff.name_and_email}: "
-        "Clinic C closed.",
-        f"Sent back for correction 2027-09-01 10:00 (US Central time) "
-        f"by {billing_staff.name_and_email}: "
-        "Clinic D is missing. The corrected report is due by 2027-10-01.",
+        "Reviewed August 20, 2027 at 10:00 AM (US Central time) by "
+        f"{billing_staff.name_and_email}: Clinic C closed.",
+        "Sent back for correction September 1, 2027 at 10:00 AM (US Central "
+        f"time) by {billing_staff.name_and_email}: "
+        "Clinic D is missing. The corrected report is due by October 1, 2027.",
     )
     # Only the latest request, still awaited, has a due day.
     assert page.count("The corrected report is due by") == 1

@@ -54,7 +54,10 @@ def test_a_report_marked_reviewed_after_a_correction_request_shows_both_notes(
         vendor_page = text_of(
             signed_in(app.test_client(), vendor).get(f"/portal/royalty-reports/report/{flagged.id}")
         )
-    asked, reviewed = "2027-10-02 10:00 (US Central time)", "2027-10-20 14:30 (US Central time)"
+    asked, reviewed = (
+        "October 2, 2027 at 10:00 AM (US Central time)",
+        "October 20, 2027 at 2:30 PM (US Central time)",
+    )
     assert (
         f"Sent back for correction {asked} by {licensing_staff.name_and_email}: "
         "Clinic B is missing." in staff_page

@@ -387,10 +387,10 @@ def test_the_dashboard_names_the_reports_waiting_and_the_next_of_agreements_with
 
     text = page_text(client, signed_in, vendor, MID_MAY, "/portal/")
 
-    assert f"Next royalty report for {punctual.number}, 2027-04-01 to 2027-06-30" in text
+    assert f"Next royalty report for {punctual.number}, April 1, 2027 to June 30, 2027" in text
     assert (
-        f"Royalty report for {late.number}, 2027-01-01 to 2027-03-31 "
-        "Overdue: it was due on 2027-04-30."
+        f"Royalty report for {late.number}, January 1, 2027 to March 31, 2027 "
+        "Overdue: it was due on April 30, 2027."
     ) in text
     assert f"Next royalty report for {late.number}" not in text
     assert f"Royalty report for {punctual.number}, 2027-01-01" not in text

@@ -91,8 +91,8 @@ def test_the_dashboard_names_five_reports_of_each_kind_and_counts_the_rest(
         may = text_of(signed_in(client, vendor).get("/portal/"))
 
     for agreement in made[:5]:
-        assert f"Next royalty report for {agreement.number}, 2027-01-01" in march
-        assert f"Royalty report for {agreement.number}, 2027-01-01" in may
+        assert f"Next royalty report for {agreement.number}, January 1, 2027" in march
+        assert f"Royalty report for {agreement.number}, January 1, 2027" in may
     for agreement in made[5:]:
         assert agreement.number not in march
         assert agreement.number not in may
@@ -137,7 +137,9 @@ def test_reports_sent_back_for_correction_are_named_first_on_the_dashboard_and_t
         dashboard = text_of(client.get("/portal/"))
         listed = text_of(client.get("/portal/royalty-reports"))
 
-    named = re.findall(r"Royalty report (?:RR-\d+ )?for (CPT-\d{4}-\d{6}), 2027-01-01", dashboard)
+    named = re.findall(
+        r"Royalty report (?:RR-\d+ )?for (CPT-\d{4}-\d{6}), January 1, 2027", dashboard
+    )
     # The page lists what waits on the vendor oldest first across features (the
     # reports sent back since their review); which five it names is the list's order.
     first_five = [corrected_sooner, corrected_later, *overdue[:3]]

@@ -1,0 +1,161 @@
+"""The main pages' days read as their readers read them (round 57): the vendor's
+dashboard, invoice, agreement, royalty report and statement; the console's home and
+queues and the same records there; a permission request on both sides. A day or a
+month in a sentence or a notice is in words, as round 56 made every email and PDF
+say it; tables, inputs and `<time>` elements may keep ISO (`tests/support/page_days.py`).
+
+The world is the one an office has a few months in: an agreement paid in part,
+credited and with a payment returned by the bank; a royalty report sent back for
+correction; a permission request asked about and answered, and one granted.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.actors import Actor
+from licensing.calendar import office_date
+from licensing.mail.models import OutboxMessage
+from licensing.permissions import services as permissions
+from licensing.royalties import services as royalties
+from licensing.royalties.models import RoyaltyReport
+from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE, NOW
+from tests.integration.permissions.conftest import request_input
+from tests.integration.royalties.conftest import AFTER, QUARTERS, flagged_by_services
+from tests.support import factories
+from tests.support.agreements import make_active_agreement, up_front_invoice
+from tests.support.billing import credited, paid_offline, reversed_offline
+from tests.support.factories import staff_actor
+from tests.support.page_days import ISO_DAY, iso_days, sentence_text
+from tests.support.settings import permission_sla_days
+
+
+def _confirmed_request(email: str) -> Any:
+    permissions.submit_request(request_input(requester_email=email))
+    message = (
+        db.session()
+        .scalars(
+            select(OutboxMessage)
+            .where(OutboxMessage.template == "permission_confirm")
+            .order_by(OutboxMessage.id.desc())
+        )
+        .first()
+    )
+    assert message is not None
+    raw = message.body_text.split("/permissions/confirm/", 1)[1].split()[0]
+    return permissions.confirm_email(raw, sla_days=permission_sla_days())
+
+
+def _read(client: FlaskClient, path: str, said: list[str]) -> str:
+    response = client.get(path, follow_redirects=True)
+    assert response.status_code == 200, (path, response.status_code)
+    page = response.get_data(as_text=True)
+    said += [f"{path}: ... {found} ..." for found in iso_days(page)]
+    return page
+
+
+@pytest.mark.usefixtures("in_december_2026")  # the 2027 terms and cards ahead, always
+def test_the_main_pages_write_the_days_in_their_sentences_in_words(
+    app: Flask, signed_in: Any, example_card: str
+) -> None:
+    session = db.session()
+    vendor = factories.make_vendor(session)
+    reviewer = factories.make_staff(session, roles=("licensing",))
+    clerk = factories.make_staff(session, roles=("billing",))
+    office = factories.make_staff(session, roles=("admin", "licensing", "billing"))
+
+    # An agreement, its up-front invoice paid in part, credited, a payment returned.
+    agreement = make_active_agreement(vendor, reviewer, DEVELOPMENT_USE, now=NOW)
+    invoice = up_front_invoice(agreement)
+    paid_offline(invoice.id, "1000.00", "W-1")
+    returned = paid_offline(invoice.id, "500.00", "CHK 5521", method="check")
+    now = datetime.now(UTC)
+    reversed_offline(returned.id, "Bounced.", returned_on=office_date(now), now=now)
+    credit = credited(invoice.id, "250.00", "Seat removed")
+    assert invoice.total > Decimal("1750.00")
+
+    # A royalty report sent back for correction.
+    report_id = flagged_by_services(vendor, reviewer, AUTO_USE)
+    royalties.review(
+        report_id,
+        "request_correction",
+        Actor.of(accounts.principal_for(reviewer)),
+        note="Clinic B is missing.",
+        now=AFTER[2],
+    )
+
+    # Permission requests: one asked about and answered, one granted.
+    asked = _confirmed_request("lena.ortiz@cedar-ridge.example")
+    granted = _confirmed_request("omar@cedar-ridge.example")
+    licensing = staff_actor(("licensing",))
+    permissions.ask_for_info(asked.id, "Which course is it for?", licensing)
+    permissions.answer(permissions.status_token(asked), "Unit 4 of the certificate course.")
+    today = office_date(datetime.now(UTC))
+    permissions.approve(
+        granted.id, licensing, valid_from=today, valid_until=today + timedelta(days=60)
+    )
+    session.commit()
+    reported = session.get(RoyaltyReport, report_id)
+    assert reported is not None
+    royalty_agreement = reported.agreement_id
+
+    said: list[str] = []
+    seen: dict[str, str] = {}
+    as_vendor = signed_in(app.test_client(), vendor)
+    for path in (
+        "/portal/",
+        f"/portal/invoices/{invoice.id}",
+        "/portal/invoices",
+        f"/portal/agreements/{agreement.id}",
+        f"/portal/royalty-reports/report/{report_id}",
+        "/portal/royalty-reports",
+        f"/portal/royalty-reports/{royalty_agreement}/{QUARTERS[2].isoformat()}",
+        f"/portal/royalty-reports/{royalty_agreement}/{QUARTERS[3].isoformat()}",
+        f"/portal/applications/{agreement.application_id}",
+        "/portal/statement",
+    ):
+        seen[path] = _read(as_vendor, path, said)
+    as_office = signed_in(app.test_client(), office)
+    for path in (
+        "/console/",
+        "/console/applications",
+        "/console/royalty-reports",
+        "/console/permissions/",
+        "/console/invoices",
+        "/console/invoices/overdue",
+        f"/console/invoices/{invoice.id}",
+        f"/console/agreements/{agreement.id}",
+        f"/console/applications/{agreement.application_id}",
+        f"/console/payments/{returned.id}",
+        f"/console/credit-notes/{credit.id}",
+        f"/console/royalty-reports/{report_id}",
+        f"/console/organizations/{vendor.organization_id}/statement",
+        f"/console/permissions/{asked.id}",
+        f"/console/permissions/{granted.id}",
+    ):
+        seen[path] = _read(as_office, path, said)
+    requester = app.test_client()
+    for request_ in (asked, granted):
+        path = f"/permissions/status/{permissions.status_token(request_)}"
+        seen[path] = _read(requester, path, said)
+    assert clerk.is_staff
+
+    assert said == [], "\n".join(said)
+    # The dashboard's *What is waiting on whom* is a table, but the note under each
+    # item is a sentence: its days are in words too.
+    notes = re.findall(r'<span class="muted">(.*?)</span>', seen["/portal/"], re.S)
+    assert any("due December 2, 2026" in note for note in notes), notes
+    assert [found for note in notes for found in ISO_DAY.findall(note)] == [], notes
+    # The walk read days, in words: the invoice's due day, the report's correction.
+    assert "Due" in sentence_text(seen[f"/portal/invoices/{invoice.id}"])
+    assert "2027" in sentence_text(seen[f"/portal/agreements/{agreement.id}"])

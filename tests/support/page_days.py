@@ -1,0 +1,66 @@
+"""Reading a page's days as a person reads them (round 57): a day or a month in the
+sentences and notices of a page is in words ("January 31, 2027", "March 2027"), as
+emails and PDFs write them since round 56 (`tests/support/emails.py`).
+
+What machines and tables read may keep ISO 8601, and is read apart: a table's cells,
+a form's inputs (a field's value, a select's options, a textarea), and a `<time>`
+element, whose `datetime` attribute carries the ISO day beside the words a person
+reads. Attributes are never text. Scripts, styles and `<code>` are not sentences.
+"""
+
+from __future__ import annotations
+
+import re
+from html.parser import HTMLParser
+
+# A day or a month as a machine writes it ("2027-05-02", "2027-03"); a reference's
+# year ("INV-2027-000012", "CPT-2027-000001") is no day.
+ISO_DAY = re.compile(r"(?<![\w-])\d{4}-\d{2}(?:-\d{2})?(?![\w-])")
+
+# Elements whose text is not a sentence, or keeps ISO by design.
+_APART = frozenset(
+    {"table", "time", "input", "textarea", "select", "option", "script", "style", "code", "pre"}
+)
+# Elements with no end tag: never opened on the stack.
+_VOID = frozenset(
+    {"area", "base", "br", "col", "embed", "hr", "img", "input", "link", "meta", "source", "wbr"}
+)
+
+
+class _Sentences(HTMLParser):
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.open: list[str] = []
+        self.texts: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag not in _VOID:
+            self.open.append(tag)
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self.open:
+            # Close up to the last `tag` opened (an unclosed <p> or <li> closes with it).
+            while self.open and self.open.pop() != tag:
+                pass
+
+    def handle_data(self, data: str) -> None:
+        if not _APART.intersection(self.open):
+            self.texts.append(data)
+
+
+def sentence_text(html: str) -> str:
+    """The page's text a person reads as sentences and notices, spaces squeezed."""
+    reader = _Sentences()
+    reader.feed(html)
+    reader.close()
+    return re.sub(r"\s+", " ", " ".join(reader.texts))
+
+
+def iso_days(html: str) -> list[str]:
+    """Each day or month written YYYY-MM-DD (or YYYY-MM) in the page's sentences, with
+    the words around it, so a failure says where it is."""
+    text = sentence_text(html)
+    return [
+        text[max(0, found.start() - 60) : found.end() + 30].strip()
+        for found in ISO_DAY.finditer(text)
+    ]
