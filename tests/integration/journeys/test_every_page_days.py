@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -31,6 +31,7 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Application
+from licensing.billing import services as billing
 from licensing.calendar import day_text, office_date
 from licensing.mail.models import OutboxMessage
 from licensing.permissions import services as permissions
@@ -51,7 +52,7 @@ from tests.support.billing import credited, paid_offline, reversed_offline
 from tests.support.factories import staff_actor
 from tests.support.page_days import ISO_DAY, iso_days, sentence_text
 from tests.support.pages import without_time_tags
-from tests.support.settings import issuing, permission_sla_days
+from tests.support.settings import issuing, permission_sla_days, standing_days
 
 
 def _confirmed_request(email: str) -> Any:
@@ -199,6 +200,9 @@ def test_the_rounds_later_pages_write_the_days_in_their_sentences_in_words(
     now = datetime.now(UTC)
     reversed_offline(returned.id, "Bounced.", returned_on=office_date(now), now=now)
     credited(invoice.id, "250.00", "Seat removed")
+    # Reminded of what it still owes, past its due day: the invoice lists its reminders.
+    due = datetime.combine(invoice.due_date + timedelta(days=10), time(15), tzinfo=UTC)
+    billing.process_overdue(standing_days=standing_days(), now=due)
 
     # A report sent back for correction, then amended in answer.
     report_id = flagged_by_services(vendor, reviewer, AUTO_USE)
@@ -274,6 +278,7 @@ def test_the_rounds_later_pages_write_the_days_in_their_sentences_in_words(
         f"/console/royalty-reports/{amendment.id}",
         f"/console/royalty-reports/{lowered.id}",
         f"/console/agreements/{agreement.id}",
+        f"/console/invoices/{invoice.id}",
         f"/console/organizations/{vendor.organization_id}",
     ):
         seen[path] = _read(as_office, path, said)
@@ -297,4 +302,5 @@ def test_the_rounds_later_pages_write_the_days_in_their_sentences_in_words(
         _words(seen[f"/portal/royalty-reports/report/{lowered.id}"]),
     )
     assert credit, _words(seen[f"/portal/royalty-reports/report/{lowered.id}"])
+    assert 'id="reminders-sent"' in seen[f"/console/invoices/{invoice.id}"]
     assert "Ines Marlow" in seen["/console/organizations?q=Marlow"]
