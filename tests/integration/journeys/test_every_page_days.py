@@ -32,7 +32,7 @@ from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Application
 from licensing.billing import services as billing
-from licensing.calendar import day_text, office_date
+from licensing.calendar import day_text, month_text, office_date
 from licensing.mail.models import OutboxMessage
 from licensing.permissions import services as permissions
 from licensing.royalties import services as royalties
@@ -302,5 +302,16 @@ def test_the_rounds_later_pages_write_the_days_in_their_sentences_in_words(
         _words(seen[f"/portal/royalty-reports/report/{lowered.id}"]),
     )
     assert credit, _words(seen[f"/portal/royalty-reports/report/{lowered.id}"])
+    # A list's caption is a sentence: the months it keeps are in words (it said
+    # "Payments of 2027-03 listed").
+    month = office_date(now).strftime("%Y-%m")
+    for path, caption in (  # the refunds list's caption has the same helper
+        (f"/console/payments?month={month}", "Payments of {} listed"),
+        (f"/console/credit-notes?from={month}", "Credit notes issued {} on listed"),
+    ):
+        page = _words(_read(as_office, path, said))
+        assert caption.format(month_text(office_date(now))) in page, page
+        captions = re.findall(r"<caption>(.*?)</caption>", _read(as_office, path, said), re.S)
+        assert [found for said_ in captions for found in ISO_DAY.findall(said_)] == [], captions
     assert 'id="reminders-sent"' in seen[f"/console/invoices/{invoice.id}"]
     assert "Ines Marlow" in seen["/console/organizations?q=Marlow"]
