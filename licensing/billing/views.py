@@ -7,6 +7,7 @@ Views read forms, call one service and render; they never commit.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -70,7 +71,7 @@ from licensing.billing.states import (
     REVERSED,
     SUCCEEDED,
 )
-from licensing.calendar import office_date
+from licensing.calendar import month_text, office_date
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import document_rate_limit, pdf_response
@@ -1151,18 +1152,27 @@ def _not_a_month(label: str, text: str) -> str:
 
 
 def _days_words(given: dict[str, str]) -> str:
-    """The days a list keeps, in its caption's words ("2027-03", "2027-01 to 2027-12")."""
+    """The days a list keeps, in its caption's words ("March 2027", "January 2027 to
+    December 2027"; round 57: a caption is a sentence, so its months are in words, as
+    docs/operations.md "Days on pages" says; they were "2027-03")."""
+    first, last = _month_words(given["from"]), _month_words(given["to"])
     if given["month"]:
-        return given["month"]
-    if given["from"] and given["to"]:
-        return (
-            given["from"] if given["from"] == given["to"] else f"{given['from']} to {given['to']}"
-        )
-    if given["from"]:
-        return f"{given['from']} on"
-    if given["to"]:
-        return f"up to {given['to']}"
+        return _month_words(given["month"])
+    if first and last:
+        return first if first == last else f"{first} to {last}"
+    if first:
+        return f"{first} on"
+    if last:
+        return f"up to {last}"
     return ""
+
+
+def _month_words(value: str) -> str:
+    """A filter's month "2027-03" as "March 2027"; anything else as given."""
+    found = re.fullmatch(r"(\d{4})-(\d{2})", value)
+    if found is None or not 1 <= int(found.group(2)) <= 12:
+        return value
+    return month_text(date(int(found.group(1)), int(found.group(2)), 1))
 
 
 # Each filter of the credit-notes list, labelled as its form and its refusals say it.

@@ -65,8 +65,10 @@ def test_billing_staff_refund_part_of_a_card_charge_from_the_payments_page(
     page: Any, browser: Any, live_server: LiveServer, localstripe: LocalStripe
 ) -> None:
     staff, vendor, invoice, payment = _paid_by_card_and_asked_about(live_server, localstripe)
-    # By its card and when started (round 55), not its row id.
-    heading = payment.named(invoice.number)
+    # By its card and when started (round 55), not its row id; the page's heading says
+    # the day in words (round 57), the audit log keeps the name it recorded.
+    heading = payment.named(invoice.number, in_words=True)
+    logged = payment.named(invoice.number)
     sign_in(page, staff)
 
     # The payment is reached from its invoice, the disputes page and the audit log.
@@ -77,7 +79,7 @@ def test_billing_staff_refund_part_of_a_card_charge_from_the_payments_page(
     page.get_by_role("link", name=str(payment.id), exact=True).click()
     page.get_by_role("heading", name=heading).wait_for()
     page.goto("/console/audit")
-    page.get_by_role("link", name=heading, exact=True).first.click()
+    page.get_by_role("link", name=logged, exact=True).first.click()
     page.get_by_role("heading", name=heading).wait_for()
     assert page.get_by_text("Not refunded to the card").count() == 0  # nothing refuses it
 
@@ -129,8 +131,9 @@ def test_billing_staff_refund_part_of_a_card_charge_from_the_payments_page(
     page.goto("/console/audit")
     audit = page.locator("main table").first.inner_text()
     assert "refund.succeeded" in audit
-    # The refund is named by its credit note and links the payment's page.
-    named = page.get_by_role("link", name=re.compile(r"Card refund \d+ of CN-")).first
+    # The refund is named by its amount and credit note (names57: it said "Card refund 3
+    # of CN-...", by row id) and links the payment's page.
+    named = page.get_by_role("link", name=re.compile(r"Card refund of 60\.00 USD of CN-")).first
     assert named.get_attribute("href") == f"/console/payments/{payment.id}"
     licensee = signed_in_tab(browser, live_server, vendor)
     licensee.goto(f"/portal/invoices/{invoice.id}")

@@ -89,7 +89,7 @@ def test_billing_staff_accept_a_remainder_from_the_console_home_by_keyboard_at_3
         "the bank's dispute of part of its charge was lost: the 199.99 USD left is to "
         "accept as the remainder"
     ) in listed
-    _tab_to(page, payment.named(invoice.number))
+    _tab_to(page, payment.named(invoice.number, in_words=True))
     with page.expect_navigation():
         page.keyboard.press("Enter")
     assert page.url.endswith(f"/console/payments/{payment.id}")
@@ -225,7 +225,7 @@ def test_a_remainder_on_a_void_invoice_is_sent_back_whole_by_keyboard_from_its_p
         "owes nothing now (void): accepting it sends all of it back to the licensee offline "
         "(wire, ACH or check), with the transfer's reference, and none of it counts"
     ) in _checked(page)
-    named = payment.named(invoice.number)
+    named = payment.named(invoice.number, in_words=True)
     assert page.get_attribute(f"main a:text-is('{named}')", "href") == (
         f"/console/payments/{payment.id}"
     )

@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.billing.models import Invoice
-from licensing.calendar import office_date
+from licensing.calendar import day_text, office_date
 from licensing.db import utcnow
 from licensing.ratecards import services as ratecards
 from tests.browser.conftest import card_of_a_year, sign_in, signed_in_tab, wired
@@ -143,7 +143,8 @@ def test_a_vendor_amends_is_refunded_is_sent_back_changes_its_billing_contact_an
         form.get_by_label("I attest").check()
         form.get_by_role("button", name="Attest and submit").click()
         first = _issued(page)
-        first_due = office_date(year.after(1)) + timedelta(days=30)
+        # Round 57: the page's sentences say their days in words.
+        first_due = day_text(office_date(year.after(1)) + timedelta(days=30))
         assert f"Invoice {first} (open: 33,800.00 USD to pay by {first_due})" in _main(page)
         wired(browser, live_server, clerk, first, "33800.00")
 
@@ -235,21 +236,20 @@ def test_a_vendor_amends_is_refunded_is_sent_back_changes_its_billing_contact_an
         correction_due = office_date(year.after(2)) + timedelta(days=30)
         assert (
             f"a correction is asked for Licensing staff ask: {note} Amend the report by "
-            f"{correction_due}, saying what changed. you"
+            f"{day_text(correction_due)}, saying what changed. you"
         ) in _waiting(page)
     late_day = max(q2.due_on, correction_due) + timedelta(days=4)
     with time_machine.travel(_at(late_day)):
         waiting = _waiting(page)
-        assert f"Amend the report, saying what changed: it was due on {correction_due}." in (
-            waiting
-        )
+        was_due = day_text(correction_due)
+        assert f"Amend the report, saying what changed: it was due on {was_due}." in waiting
         second_due = office_date(year.after(2)) + timedelta(days=30)
-        assert f"Invoice {second} to pay 1,200.00 USD due {second_due}: " in waiting
+        assert f"Invoice {second} to pay 1,200.00 USD due {day_text(second_due)}: " in waiting
         page.get_by_role("link", name="Royalty report RR-000003").click()
         # Round 52: it said "The corrected report is due by" a day gone.
         days_late = (late_day - correction_due).days
         assert (
-            f"The corrected report was due by {correction_due}: it is {days_late} days late."
+            f"The corrected report was due by {was_due}: it is {days_late} days late."
         ) in _main(page)
         form = page.locator("#report-form")
         form.get_by_label("Row 1, quantity").fill("1700")
@@ -291,12 +291,14 @@ def test_a_vendor_amends_is_refunded_is_sent_back_changes_its_billing_contact_an
         page.goto(f"/portal/agreements/{agreement_id}")
         _signed_in_again(page)
         assert (
-            f"You can renew this agreement from {opens}, 90 days before its term ends on "
-            f"{end}: the renewal then runs from {after}, on the rate card in effect that day"
+            f"You can renew this agreement from {day_text(opens)}, 90 days before its term "
+            f"ends on {day_text(end)}: the renewal then runs from {day_text(after)}, on the "
+            "rate card in effect that day"
         ) in _main(page)
         assert page.get_by_role("button", name="Renew for the next rate card year").count() == 0
     with time_machine.travel(_at(end - timedelta(days=60))):
-        assert f"Agreement {number} ends on {end}: renew it to stay licensed" in _waiting(page)
+        ends = f"Agreement {number} ends on {day_text(end)}: renew it to stay licensed"
+        assert ends in _waiting(page)
         page.goto("/portal/agreements")
         assert first_number in _main(page)  # its first year's licence, beside it
         page.goto(f"/portal/agreements/{agreement_id}")
@@ -312,7 +314,7 @@ def test_a_vendor_amends_is_refunded_is_sent_back_changes_its_billing_contact_an
         page.locator("#uses-1-languages").fill("en")
         page.get_by_role("button", name="Save the draft").click()
         draft = _main(page)
-        assert f"Term {after} to " in draft
+        assert f"Term {day_text(after)} to " in draft
         assert f"Rate card {renewal_card} (the card in effect on the start date" in draft
         assert "The price if you submit now: 36,300.00 USD" in draft
         assert (

@@ -3,6 +3,10 @@ dashboard, invoice, agreement, royalty report and statement; the console's home 
 queues and the same records there; a permission request on both sides. A day or a
 month in a sentence or a notice is in words, as round 56 made every email and PDF
 say it; tables, inputs and `<time>` elements may keep ISO (`tests/support/page_days.py`).
+The pages round 57's other changes added or grew (walkfix57): the console's payments
+and credit-notes lists, the organization search's members, the review page's question,
+answer and what the resubmission changed, a corrected report's "In answer to the
+correction", each record's history naming people.
 
 The world is the one an office has a few months in: an agreement paid in part,
 credited and with a payment returned by the bank; a royalty report sent back for
@@ -11,8 +15,9 @@ correction; a permission request asked about and answered, and one granted.
 
 from __future__ import annotations
 
+import html
 import re
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -24,20 +29,30 @@ from sqlalchemy import select
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
-from licensing.calendar import office_date
+from licensing.agreements import services as agreements
+from licensing.agreements.models import Application
+from licensing.billing import services as billing
+from licensing.calendar import day_text, month_text, office_date
 from licensing.mail.models import OutboxMessage
 from licensing.permissions import services as permissions
 from licensing.royalties import services as royalties
 from licensing.royalties.models import RoyaltyReport
-from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE, NOW
+from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE, NOW, STAFF_USE
 from tests.integration.permissions.conftest import request_input
-from tests.integration.royalties.conftest import AFTER, QUARTERS, flagged_by_services
+from tests.integration.royalties.conftest import (
+    AFTER,
+    QUARTERS,
+    file_quarter,
+    flagged_by_services,
+    row,
+)
 from tests.support import factories
 from tests.support.agreements import make_active_agreement, up_front_invoice
 from tests.support.billing import credited, paid_offline, reversed_offline
 from tests.support.factories import staff_actor
 from tests.support.page_days import ISO_DAY, iso_days, sentence_text
-from tests.support.settings import permission_sla_days
+from tests.support.pages import without_time_tags
+from tests.support.settings import issuing, permission_sla_days, standing_days
 
 
 def _confirmed_request(email: str) -> Any:
@@ -54,6 +69,11 @@ def _confirmed_request(email: str) -> Any:
     assert message is not None
     raw = message.body_text.split("/permissions/confirm/", 1)[1].split()[0]
     return permissions.confirm_email(raw, sla_days=permission_sla_days())
+
+
+def _words(page: str) -> str:
+    """The page's text with its `<time>` elements read as their words."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", without_time_tags(page))).split())
 
 
 def _read(client: FlaskClient, path: str, said: list[str]) -> str:
@@ -159,3 +179,139 @@ def test_the_main_pages_write_the_days_in_their_sentences_in_words(
     # The walk read days, in words: the invoice's due day, the report's correction.
     assert "Due" in sentence_text(seen[f"/portal/invoices/{invoice.id}"])
     assert "2027" in sentence_text(seen[f"/portal/agreements/{agreement.id}"])
+
+
+@pytest.mark.usefixtures("in_december_2026")
+def test_the_rounds_later_pages_write_the_days_in_their_sentences_in_words(
+    app: Flask, signed_in: Any, example_card: str, apply: Any
+) -> None:
+    session = db.session()
+    vendor = factories.make_vendor(session, full_name="Ines Marlow")
+    reviewer = factories.make_staff(session, roles=("licensing",))
+    office = factories.make_staff(session, roles=("admin", "licensing", "billing"))
+    as_reviewer = Actor.of(accounts.principal_for(reviewer))
+    as_licensee = Actor.of(accounts.principal_for(vendor))
+
+    # Payments and credit notes for the console's lists: one returned by the bank.
+    agreement = make_active_agreement(vendor, reviewer, DEVELOPMENT_USE, now=NOW)
+    invoice = up_front_invoice(agreement)
+    paid_offline(invoice.id, "1000.00", "W-1")
+    returned = paid_offline(invoice.id, "500.00", "CHK 5521", method="check")
+    now = datetime.now(UTC)
+    reversed_offline(returned.id, "Bounced.", returned_on=office_date(now), now=now)
+    credited(invoice.id, "250.00", "Seat removed")
+    # Reminded of what it still owes, past its due day: the invoice lists its reminders.
+    due = datetime.combine(invoice.due_date + timedelta(days=10), time(15), tzinfo=UTC)
+    billing.process_overdue(standing_days=standing_days(), now=due)
+
+    # A report sent back for correction, then amended in answer.
+    report_id = flagged_by_services(vendor, reviewer, AUTO_USE)
+    royalties.review(
+        report_id, "request_correction", as_reviewer, note="Clinic B is missing.", now=AFTER[2]
+    )
+    reported = session.get(RoyaltyReport, report_id)
+    assert reported is not None
+    amendment = file_quarter(
+        vendor,
+        reported.agreement_id,
+        2,
+        [row(1, "A", quantity=40), row(1, "B", quantity=5)],
+        amends=report_id,
+        reason="Clinic B added",
+        now=AFTER[2] + timedelta(days=3),
+    ).report
+    assert amendment is not None
+    # The first quarter amended down, its invoice unpaid: a credit note off it, and
+    # what is left to pay by when.
+    first = session.scalars(
+        select(RoyaltyReport).where(
+            RoyaltyReport.agreement_id == reported.agreement_id,
+            RoyaltyReport.period_start == QUARTERS[1],
+        )
+    ).one()
+    lowered = file_quarter(
+        vendor,
+        reported.agreement_id,
+        1,
+        [row(1, "A", quantity=100), row(1, "B", quantity=20)],
+        amends=first.id,
+        reason="Clinic B recounted",
+        now=AFTER[2] + timedelta(days=4),
+    ).report
+    assert lowered is not None
+
+    # An application asked about, then resubmitted with an answer and a shorter term.
+    application: Application = apply(vendor, AUTO_USE, STAFF_USE)
+    agreements.return_for_information(
+        application.id, "What was the feed's revenue last year?", as_reviewer, now=NOW
+    )
+    shorter = application.term_end - timedelta(days=31)
+    agreements.update_draft(
+        application.id,
+        as_licensee,
+        agreements.ApplicationDraft.from_fields(
+            {
+                "term_start": application.term_start,
+                "term_end": shorter,
+                "uses": [AUTO_USE, STAFF_USE],
+            }
+        ),
+    )
+    agreements.submit(
+        application.id,
+        as_licensee,
+        policy=issuing(),
+        attest=True,
+        response="80,000.00 USD.",
+        now=NOW + timedelta(days=1),
+    )
+    session.commit()
+
+    said: list[str] = []
+    seen: dict[str, str] = {}
+    as_office = signed_in(app.test_client(), office)
+    for path in (
+        "/console/payments",
+        "/console/credit-notes",
+        "/console/organizations?q=Marlow",
+        f"/console/applications/{application.id}",
+        f"/console/royalty-reports/{amendment.id}",
+        f"/console/royalty-reports/{lowered.id}",
+        f"/console/agreements/{agreement.id}",
+        f"/console/invoices/{invoice.id}",
+        f"/console/organizations/{vendor.organization_id}",
+    ):
+        seen[path] = _read(as_office, path, said)
+    as_vendor = signed_in(app.test_client(), vendor)
+    for path in (
+        f"/portal/royalty-reports/report/{amendment.id}",
+        f"/portal/royalty-reports/report/{lowered.id}",
+    ):
+        seen[path] = _read(as_vendor, path, said)
+
+    assert said == [], "\n".join(said)
+    # The walk read days, in words, where these pages say them.
+    review = _words(seen[f"/console/applications/{application.id}"])
+    assert f"it is now {day_text(application.term_start)} to {day_text(shorter)}." in review
+    answered = _words(seen[f"/console/royalty-reports/{amendment.id}"])
+    assert (
+        f"In answer to the correction the office asked for {day_text(office_date(AFTER[2]))}"
+    ) in answered
+    credit = re.search(
+        r"off invoice .*? to pay by ([A-Z][a-z]+ \d+, \d{4})\)",
+        _words(seen[f"/portal/royalty-reports/report/{lowered.id}"]),
+    )
+    assert credit, _words(seen[f"/portal/royalty-reports/report/{lowered.id}"])
+    # A list's caption is a sentence: the months it keeps are in words (it said
+    # "Payments of 2027-03 listed").
+    month = office_date(now).strftime("%Y-%m")
+    for path, caption in (  # the refunds list's caption has the same helper
+        (f"/console/payments?month={month}", "Payments of {} listed"),
+        (f"/console/credit-notes?from={month}", "Credit notes issued {} on listed"),
+    ):
+        page = _words(_read(as_office, path, said))
+        assert caption.format(month_text(office_date(now))) in page, page
+        captions = re.findall(r"<caption>(.*?)</caption>", _read(as_office, path, said), re.S)
+        assert [found for said_ in captions for found in ISO_DAY.findall(said_)] == [], captions
+    assert 'id="reminders-sent"' in seen[f"/console/invoices/{invoice.id}"]
+    assert "Ines Marlow" in seen["/console/organizations?q=Marlow"]

@@ -17,6 +17,7 @@ from sqlalchemy import select
 
 from licensing import db
 from licensing.billing.models import CreditNote, Invoice
+from licensing.calendar import day_text
 from tests.integration.royalties.conftest import AFTER, SOFTWARE, row
 from tests.support.pages import text_of
 
@@ -56,7 +57,7 @@ def test_a_report_that_lowered_the_royalty_links_the_invoice_it_credited_and_wha
     page = text_of(response).replace(" :", ":")  # the tags' spaces dropped
     assert (
         f"Credited credit note {credit.number}: {credit.amount:,.2f} USD off invoice "
-        f"{invoice.number} (open: {left:,.2f} USD to pay by {invoice.due_date})"
+        f"{invoice.number} (open: {left:,.2f} USD to pay by {day_text(invoice.due_date)})"
     ) in page
     assert f'href="/portal/invoices/{invoice.id}"' in response.get_data(as_text=True)
     assert f'href="/console/invoices/{invoice.id}"' in staff.get_data(as_text=True)
@@ -94,6 +95,7 @@ def test_the_dashboard_says_how_much_of_an_invoice_to_pay_was_credited(
     with time_machine.travel(AFTER[2], tick=False):
         page = text_of(signed_in(client, vendor).get("/portal/"))
     assert (
-        f"Invoice {invoice.number} to pay {invoice.balance_due:,.2f} USD due {invoice.due_date} "
-        f"({credit.amount:,.2f} of its {invoice.total:,.2f} USD credited)"
+        f"Invoice {invoice.number} to pay {invoice.balance_due:,.2f} USD due "
+        f"{day_text(invoice.due_date)} ({credit.amount:,.2f} of its {invoice.total:,.2f} USD "
+        "credited)"
     ) in page
