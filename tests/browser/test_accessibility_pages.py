@@ -908,6 +908,9 @@ def _console_billing(world: World) -> Visits:
             # Round 57 (creditlist57): every credit note in one place, and a range refused.
             Visit("/console/credit-notes"),
             Visit("/console/credit-notes?from=2027-05&to=2027-03", 422),
+            # Round 57 (payments57): every payment in one place, and a state refused.
+            Visit("/console/payments"),
+            Visit("/console/payments?state=lost", 422),
             Visit("/console/organizations"),
             Visit(f"/console/organizations/{i['organization']}"),
             Visit(f"/console/organizations/{i['organization']}/statement"),
