@@ -17,7 +17,7 @@ from licensing.accounts import services
 from licensing.accounts.models import ApiToken, User
 from licensing.actors import Actor
 from licensing.db import utcnow
-from licensing.web.filters import when as _when
+from licensing.web.filters import timed
 from tests.support.factories import bearer
 
 PROBLEM = "application/problem+json"
@@ -246,4 +246,4 @@ def test_the_new_tokens_panel_says_what_it_may_do_and_when_it_expires(
     panel = made.get_data(as_text=True).split('id="new-token"')[1].split("</div>")[0]
     token = db.session().scalars(select(ApiToken).where(ApiToken.name == "ERP")).one()
     assert token.expires_at is not None
-    assert f"“ERP” may read only and expires {_when(token.expires_at)}" in panel
+    assert f"“ERP” may read only and expires {timed(token.expires_at)}" in panel

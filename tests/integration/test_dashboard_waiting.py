@@ -168,10 +168,10 @@ def test_the_dashboard_dates_a_permission_request_by_the_office_s_days(
     organization = vendor.organization
     with time_machine.travel(OFFICE_EVENING, tick=False):
         request = send_routed(routed_use(organization.id, organization.legal_name))
-        assert _permission_item(app, vendor).detail == "Submitted 2027-01-08."
+        assert _permission_item(app, vendor).detail == "Submitted January 8, 2027."
         permissions.ask_for_info(request.id, "Which course is it for?", factories.staff_actor())
         asked = _permission_item(app, vendor)
     # Five US business days from the office's Friday: the end of Friday the 15th.
     assert request.answer_due_at is not None
     assert "Friday, January 15, 2027" in calendar.deadline_text(request.answer_due_at)
-    assert asked.detail.endswith("can answer on the request's status page until 2027-01-15.")
+    assert asked.detail.endswith("can answer on the request's status page until January 15, 2027.")

@@ -40,7 +40,7 @@ def test_a_royalty_reports_working_and_invoice_name_the_rate_card_that_priced_it
     invoice = db.session().scalars(select(Invoice).where(Invoice.number == report["invoice"])).one()
     assert invoice.memo == (
         f"Royalty report RR-{report['id']:06d} under license agreement {report['agreement']}, "
-        "term 2027-01-01 to 2027-12-31 (rate card 2027.1), for the period 2027-01-01 to "
-        "2027-03-31."
+        "term January 1, 2027 to December 31, 2027 (rate card 2027.1), for the period "
+        "January 1, 2027 to March 31, 2027."
     )
     assert "rate card 2027.1" in invoice.lines[0].working
