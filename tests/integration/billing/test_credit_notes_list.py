@@ -9,8 +9,6 @@ and the credit-notes export's rows for the same days."""
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -26,8 +24,9 @@ from licensing.billing import services
 from licensing.finance import queries as finance
 from tests.integration.exports.conftest import read_jsonl
 from tests.integration.finance.conftest import at, issue
-from tests.support import factories
+from tests.support import console_lists, factories
 from tests.support.billing import credited, paid_offline, refunded_offline
+from tests.support.console_lists import words as _words
 from tests.support.factories import bearer, billing_clerk
 from tests.support.statements import statements_for
 
@@ -35,32 +34,18 @@ SignIn = Callable[..., FlaskClient]
 LIST = "/console/credit-notes"
 
 
-def _words(markup: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
-
-
 def _rows(markup: str) -> dict[int, str]:
     """The list's rows by credit note id, each in words."""
-    table = markup.split('id="credit-notes-list"', 1)[1].split("</table>", 1)[0]
-    return {
-        int(found[1]): _words(found[2])
-        for found in re.finditer(r'<tr id="credit-note-(\d+)">(.*?)</tr>', table, re.DOTALL)
-    }
+    return console_lists.rows(markup, "credit-notes-list", "credit-note")
 
 
 def _totals(markup: str) -> dict[str, list[str]]:
     """The totals table: each currency's count, credited, off balances and owed back."""
-    table = markup.split('id="credit-note-totals"', 1)[1].split("</table>", 1)[0]
-    return {
-        found[1]: [_words(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", found[2])]
-        for found in re.finditer(r'<th scope="row">([A-Z]{3})</th>(.*?)</tr>', table, re.DOTALL)
-    }
+    return console_lists.totals(markup, "credit-note-totals")
 
 
 def _listed(staff: FlaskClient, **filters: str) -> str:
-    answer = staff.get(LIST, query_string=filters)
-    assert answer.status_code == 200, answer.get_data(as_text=True)[:800]
-    return answer.get_data(as_text=True)
+    return console_lists.listed(staff, LIST, **filters)
 
 
 def _credit_notes() -> dict[str, int]:

@@ -10,8 +10,6 @@ payments export's rows for the same days."""
 
 from __future__ import annotations
 
-import html
-import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
@@ -31,8 +29,9 @@ from licensing.db import utcnow
 from licensing.finance import queries as finance
 from tests.integration.exports.conftest import read_jsonl
 from tests.integration.finance.conftest import at, issue
-from tests.support import factories, settings
+from tests.support import console_lists, factories, settings
 from tests.support.billing import paid_offline, reversed_offline
+from tests.support.console_lists import words as _words
 from tests.support.factories import bearer, billing_clerk
 from tests.support.servers import LocalStripe
 from tests.support.statements import statements_for
@@ -45,32 +44,18 @@ SignIn = Callable[..., FlaskClient]
 LIST = "/console/payments"
 
 
-def _words(markup: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
-
-
 def _rows(markup: str) -> dict[int, str]:
     """The list's rows by payment id, each in words."""
-    table = markup.split('id="payments-list"', 1)[1].split("</table>", 1)[0]
-    return {
-        int(found[1]): _words(found[2])
-        for found in re.finditer(r'<tr id="payment-(\d+)">(.*?)</tr>', table, re.DOTALL)
-    }
+    return console_lists.rows(markup, "payments-list", "payment")
 
 
 def _totals(markup: str) -> dict[str, list[str]]:
     """The totals table: each currency's count, collected, reversed and net."""
-    table = markup.split('id="payment-totals"', 1)[1].split("</table>", 1)[0]
-    return {
-        found[1]: [_words(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", found[2])]
-        for found in re.finditer(r'<th scope="row">([A-Z]{3})</th>(.*?)</tr>', table, re.DOTALL)
-    }
+    return console_lists.totals(markup, "payment-totals")
 
 
 def _listed(staff: FlaskClient, **filters: str) -> str:
-    answer = staff.get(LIST, query_string=filters)
-    assert answer.status_code == 200, answer.get_data(as_text=True)[:800]
-    return answer.get_data(as_text=True)
+    return console_lists.listed(staff, LIST, **filters)
 
 
 def _payments() -> dict[str, int]:

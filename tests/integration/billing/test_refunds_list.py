@@ -9,7 +9,6 @@ export count them."""
 
 from __future__ import annotations
 
-import html
 import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime
@@ -31,8 +30,9 @@ from licensing.errors import ExternalServiceError
 from licensing.finance import queries as finance
 from tests.integration.exports.conftest import read_jsonl
 from tests.integration.finance.conftest import at, issue
-from tests.support import factories, settings
+from tests.support import console_lists, factories, settings
 from tests.support.billing import credited, paid_offline, refunded_offline
+from tests.support.console_lists import words as _words
 from tests.support.factories import bearer, billing_clerk
 from tests.support.servers import LocalStripe
 from tests.support.statements import statements_for
@@ -49,32 +49,18 @@ def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
     return stripe_config(localstripe)
 
 
-def _words(markup: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", markup)).split())
-
-
 def _rows(markup: str) -> dict[int, str]:
     """The list's rows by refund id, each in words."""
-    table = markup.split('id="refunds-list"', 1)[1].split("</table>", 1)[0]
-    return {
-        int(found[1]): _words(found[2])
-        for found in re.finditer(r'<tr id="refund-(\d+)">(.*?)</tr>', table, re.DOTALL)
-    }
+    return console_lists.rows(markup, "refunds-list", "refund")
 
 
 def _totals(markup: str) -> dict[str, list[str]]:
     """The totals table: each currency's count, sent, returned, net and pending."""
-    table = markup.split('id="refund-totals"', 1)[1].split("</table>", 1)[0]
-    return {
-        found[1]: [_words(cell) for cell in re.findall(r"<td[^>]*>(.*?)</td>", found[2])]
-        for found in re.finditer(r'<th scope="row">([A-Z]{3})</th>(.*?)</tr>', table, re.DOTALL)
-    }
+    return console_lists.totals(markup, "refund-totals")
 
 
 def _listed(staff: FlaskClient, **filters: str) -> str:
-    answer = staff.get(LIST, query_string=filters)
-    assert answer.status_code == 200, answer.get_data(as_text=True)[:800]
-    return answer.get_data(as_text=True)
+    return console_lists.listed(staff, LIST, **filters)
 
 
 # --- a month of refunds, every way they stand ------------------------------------------------
