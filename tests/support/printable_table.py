@@ -42,18 +42,26 @@ def printed_ranges() -> tuple[tuple[int, int], ...]:
     return tuple((first, last) for first, last in ranges)
 
 
-# The CID fonts' encodings, as poppler-data 0.4.12 ships them (Adobe's CMaps,
-# BSD-licensed: the notice is at each file's head): what a viewer maps each character
-# of a run in that font to (round 56: the Korean; round 57: the Chinese and Japanese).
-CMAPS = Path(__file__).parent / "cmaps"
-KOREAN_CMAP = CMAPS / "UniKS-UCS2-H"
-CHINESE_CMAP = CMAPS / "UniGB-UCS2-H"
-JAPANESE_CMAP = CMAPS / "UniJIS-UCS2-H"
+# The CID fonts' encodings, as Debian's poppler-data (0.4.12) installs them (Adobe's
+# CMaps): what a viewer maps each character of a run in that font to (round 56: the
+# Korean; round 57: the Chinese and Japanese). Read where poppler reads them, rather
+# than from copies of our own (fonts58): `pdftotext` needs the package to read CJK
+# text at all, and `.ci/run` installs it.
+CMAPS = Path("/usr/share/poppler/cMap")
+KOREAN_CMAP = CMAPS / "Adobe-Korea1" / "UniKS-UCS2-H"
+CHINESE_CMAP = CMAPS / "Adobe-GB1" / "UniGB-UCS2-H"
+JAPANESE_CMAP = CMAPS / "Adobe-Japan1" / "UniJIS-UCS2-H"
 
 
-def encoded(cmap: Path) -> set[int]:
-    """The characters `cmap` maps to a glyph (a CID other than 0, `.notdef`)."""
-    text = cmap.read_text("latin-1")
+def cmap_text(cmap: Path) -> str:
+    """The CMap file `cmap`, failing with what to install when it is missing."""
+    assert cmap.is_file(), f"{cmap} is missing: install Debian's poppler-data (.ci/run does)"
+    return cmap.read_text("latin-1")
+
+
+def cids(cmap: Path) -> dict[int, int]:
+    """Each character `cmap` maps to a glyph, with its CID (other than 0, `.notdef`)."""
+    text = cmap_text(cmap)
     cids: dict[int, int] = {}
     for block in re.findall(r"begincidrange(.*?)endcidrange", text, re.S):
         for first, last, cid in re.findall(r"<([0-9a-f]+)>\s*<([0-9a-f]+)>\s*(\d+)", block, re.I):
@@ -62,7 +70,12 @@ def encoded(cmap: Path) -> set[int]:
     for block in re.findall(r"begincidchar(.*?)endcidchar", text, re.S):
         for code, cid in re.findall(r"<([0-9a-f]+)>\s*(\d+)", block, re.I):
             cids[int(code, 16)] = int(cid)
-    return {code for code, cid in cids.items() if cid}
+    return {code: cid for code, cid in cids.items() if cid}
+
+
+def encoded(cmap: Path) -> set[int]:
+    """The characters `cmap` maps to a glyph (a CID other than 0, `.notdef`)."""
+    return set(cids(cmap))
 
 
 def _ranges(codes: set[int]) -> tuple[tuple[int, int], ...]:

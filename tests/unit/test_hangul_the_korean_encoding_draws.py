@@ -13,7 +13,7 @@ import pytest
 from pypdf import PdfReader
 
 from licensing import printable
-from tests.support.printable_table import KOREAN_CMAP, korean_encoded_ranges
+from tests.support.printable_table import KOREAN_CMAP, cmap_text, korean_encoded_ranges
 
 
 def test_the_table_of_encoded_hangul_is_what_the_korean_cmap_maps() -> None:
@@ -59,4 +59,4 @@ def test_the_documents_name_the_encoding_and_supplement_the_table_was_read_from(
     system = font["/DescendantFonts"][0].get_object()["/CIDSystemInfo"]
     # The CMap read is Adobe-Korea1's supplement 1, which holds every syllable.
     assert (system["/Ordering"], system["/Supplement"]) == ("Korea1", 1)
-    assert "/Supplement 1 def" in KOREAN_CMAP.read_text("latin-1")
+    assert "/Supplement 1 def" in cmap_text(KOREAN_CMAP)
