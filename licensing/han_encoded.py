@@ -8,9 +8,8 @@ a document that draws CJK (`pdf._han_fonts`).
 
 from __future__ import annotations
 
-# The Chinese encoding (`UniGB-UCS2-H`, the Simplified Chinese font's, and the one
-# reportlab names for the Traditional font too): 27,500 ideographs, as
-# (first, last) code points.
+# The Chinese encoding (`UniGB-UCS2-H`, the Chinese font's, Simplified and
+# Traditional): 27,500 ideographs, as (first, last) code points.
 CHINESE: tuple[tuple[int, int], ...] = (
     (0x3400, 0x4DB5),
     (0x4E00, 0x9FA5),

@@ -719,7 +719,19 @@ _OBLIQUE_MARKUP = re.compile(r"<\s*(i|em)\b", re.IGNORECASE)
 CJK_JAPANESE = "HeiseiKakuGo-W5"
 CJK_KOREAN = "HYGothic-Medium"
 CJK_SIMPLIFIED_CHINESE = "STSong-Light"
-CJK_TRADITIONAL_CHINESE = "MSung-Light"
+# Each font's character collection (Adobe, its ordering, its supplement) as the CMap
+# of the encoding reportlab writes for it names it (Adobe's CMaps, poppler-data
+# 0.4.12): what the PDF says, so a viewer draws the CIDs the encoding gives with a font
+# of that collection that holds them. reportlab labels STSong-Light supplement 0 (GB
+# 2312's 7,717 glyphs) and HeiseiKakuGo-W5 supplement 2, where `UniGB-UCS2-H` and
+# `UniJIS-UCS2-H` give CIDs up to supplement 4 (fonts58: docs/pdfs.md). There is no
+# Traditional Chinese font: reportlab's `MSung-Light` is labelled Adobe-CNS1 but
+# written with the GB encoding, so a viewer drew other characters or none.
+_CID_SYSTEMS = {
+    CJK_JAPANESE: ("UniJIS-UCS2-H", "Japan1", 4),
+    CJK_KOREAN: ("UniKS-UCS2-H", "Korea1", 1),
+    CJK_SIMPLIFIED_CHINESE: ("UniGB-UCS2-H", "GB1", 4),
+}
 
 # The blocks of the CJK scripts, their punctuation and full- and half-width forms
 # (the Basic Multilingual Plane only: the fonts' UCS-2 encodings end there). A
@@ -746,7 +758,6 @@ _JOINERS = "\u200c\u200d"
 _KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff65-\uff9f]")
 _HANGUL = re.compile(f"[{printable.HANGUL_BLOCKS}]")
 _HAN = re.compile(f"[{printable.HAN_BLOCKS}]")
-_BOPOMOFO = re.compile("[\u3100-\u312f\u31a0-\u31bf]")
 _TAGS = re.compile(r"(<[^>]*>)")
 _cid_registered: set[str] = set()
 
@@ -765,22 +776,19 @@ def has_other_script(value: str) -> bool:
 def _han_font(value: str) -> str:
     """The CID font for Han characters (and CJK punctuation) in `value`: the
     script of the text tells the language. Kana anywhere: Japanese; else hangul:
-    Korean; else bopomofo (used in Taiwan only): Traditional Chinese; else
-    Simplified Chinese, whose encoding (UniGB-UCS2-H, GB 18030) maps every
-    unified ideograph, traditional and Japanese forms too, where the Japanese,
-    Traditional and Korean ones map 7,900, 15,200 and 4,600 of the 20,900."""
+    Korean; else Chinese, Simplified or Traditional (bopomofo too, since fonts58),
+    in the font whose encoding (UniGB-UCS2-H, GB 18030) maps every unified
+    ideograph, traditional and Japanese forms too, where the Japanese and Korean
+    ones map 7,900 and 4,600 of the 20,900."""
     if _KANA.search(value):
         return CJK_JAPANESE
     if _HANGUL.search(value):
         return CJK_KOREAN
-    if _BOPOMOFO.search(value):
-        return CJK_TRADITIONAL_CHINESE
     return CJK_SIMPLIFIED_CHINESE
 
 
 # Whether each CID font's encoding maps a Han ideograph (`licensing.han_encoded`),
-# filled by the first document that draws one. The Traditional Chinese font is
-# written with the Chinese encoding (reportlab's choice), so it maps what that does.
+# filled by the first document that draws one.
 _ENCODES_HAN: dict[str, Callable[[str], bool]] = {}
 # Where the font of an ideograph's text does not map it, the first of these that does:
 # the Chinese encoding maps 27,500 of the 27,785 any of them maps, the Korean the
@@ -802,7 +810,6 @@ def _encodes_han(font: str, character: str) -> bool:
                 CJK_KOREAN: frozenset(han_encoded.KOREAN).__contains__,
                 CJK_JAPANESE: frozenset(han_encoded.JAPANESE).__contains__,
                 CJK_SIMPLIFIED_CHINESE: chinese,
-                CJK_TRADITIONAL_CHINESE: chinese,
             }
         )
     return _ENCODES_HAN[font](character)
@@ -1037,9 +1044,33 @@ def _glyph_texts(path: str) -> dict[int, str]:
 def _register_cid_font(name: str) -> None:
     if name in _cid_registered:
         return
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont  # only documents that draw CJK
+    # only documents that draw CJK import them
+    from reportlab.pdfbase._cidfontdata import CIDFontInfo
+    from reportlab.pdfbase.cidfonts import UnicodeCIDFont, structToPDF
 
-    pdfmetrics.registerFont(UnicodeCIDFont(name))
+    encoding, ordering, supplement = _CID_SYSTEMS[name]
+    # reportlab's description of the font, labelled (a copy: reportlab's is shared)
+    described = copy.deepcopy(CIDFontInfo[name])
+    described["Encoding"] = f"/{encoding}"
+    described["DescendantFonts"][0]["CIDSystemInfo"] = {
+        "Registry": "(Adobe)",
+        "Ordering": f"({ordering})",
+        "Supplement": supplement,
+    }
+
+    class _Labelled(UnicodeCIDFont):
+        """reportlab's font, its CIDFont labelled with its encoding's collection
+        (`_CID_SYSTEMS`): reportlab's `CIDFont.addObjects` but for the label."""
+
+        def addObjects(self, doc: Any) -> None:
+            internal = f"F{len(doc.fontMapping) + 1}"
+            font = structToPDF({**described, "Name": f"/{internal}"})  # type: ignore[no-untyped-call]
+            doc.idToObject["BasicFonts"].dict[internal] = doc.Reference(font, internal)
+            doc.fontMapping[self.name] = f"/{internal}"
+
+    font = _Labelled(name)
+    assert font.encodingName == encoding, (name, font.encodingName)  # reportlab's choice
+    pdfmetrics.registerFont(font)
     _cid_registered.add(name)
 
 

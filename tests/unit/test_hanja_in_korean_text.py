@@ -41,7 +41,6 @@ def test_every_ideograph_an_encoding_maps_is_drawn_in_a_font_whose_encoding_maps
         pdf.CJK_JAPANESE: set(han_encoded.JAPANESE),
         pdf.CJK_SIMPLIFIED_CHINESE: set(printable_table.written_out(printable_table.CHINESE_CMAP)),
     }
-    maps[pdf.CJK_TRADITIONAL_CHINESE] = maps[pdf.CJK_SIMPLIFIED_CHINESE]  # as reportlab writes it
     for han in maps:
         for character in ideographs:
             assert character in maps[pdf._han_face(character, han)], (han, character)
