@@ -719,14 +719,15 @@ _OBLIQUE_MARKUP = re.compile(r"<\s*(i|em)\b", re.IGNORECASE)
 CJK_JAPANESE = "HeiseiKakuGo-W5"
 CJK_KOREAN = "HYGothic-Medium"
 CJK_SIMPLIFIED_CHINESE = "STSong-Light"
-# Each font's character collection (Adobe, its ordering, its supplement) as the CMap
-# of the encoding reportlab writes for it names it (Adobe's CMaps, poppler-data
-# 0.4.12): what the PDF says, so a viewer draws the CIDs the encoding gives with a font
-# of that collection that holds them. reportlab labels STSong-Light supplement 0 (GB
-# 2312's 7,717 glyphs) and HeiseiKakuGo-W5 supplement 2, where `UniGB-UCS2-H` and
-# `UniJIS-UCS2-H` give CIDs up to supplement 4 (fonts58: docs/pdfs.md). There is no
-# Traditional Chinese font: reportlab's `MSung-Light` is labelled Adobe-CNS1 but
-# written with the GB encoding, so a viewer drew other characters or none.
+# Each font's encoding (a predefined CMap from UCS-2, the text reportlab writes) and
+# the character collection (Adobe, its ordering, its supplement) that CMap names
+# (Adobe's CMaps, poppler-data 0.4.12): what the PDF says, so a viewer draws the CIDs
+# the encoding gives with a font of that collection that holds them. reportlab labels
+# STSong-Light supplement 0 (GB 2312's 7,717 glyphs) and HeiseiKakuGo-W5 supplement 2,
+# where `UniGB-UCS2-H` and `UniJIS-UCS2-H` give CIDs up to supplement 4 (fonts58:
+# docs/pdfs.md). There is no Traditional Chinese font: reportlab's `MSung-Light` is
+# labelled Adobe-CNS1 but written with the GB encoding, so viewers drew other
+# characters or none.
 _CID_SYSTEMS = {
     CJK_JAPANESE: ("UniJIS-UCS2-H", "Japan1", 4),
     CJK_KOREAN: ("UniKS-UCS2-H", "Korea1", 1),
@@ -1068,9 +1069,7 @@ def _register_cid_font(name: str) -> None:
             doc.idToObject["BasicFonts"].dict[internal] = doc.Reference(font, internal)
             doc.fontMapping[self.name] = f"/{internal}"
 
-    font = _Labelled(name)
-    assert font.encodingName == encoding, (name, font.encodingName)  # reportlab's choice
-    pdfmetrics.registerFont(font)
+    pdfmetrics.registerFont(_Labelled(name))
     _cid_registered.add(name)
 
 
