@@ -129,7 +129,7 @@ def _object_id(event: payment_gateway.WebhookEvent) -> str | None:
     return found[:255] if isinstance(found, str) and found else None
 
 
-def failure_words(error: BaseException) -> str:
+def _failure_words(error: BaseException) -> str:
     """Why an event was not applied, as its stored outcome says it (round 58)."""
     if isinstance(error, payment_gateway.MalformedEvent):
         return f"the event is not what its type says: {error}"
@@ -144,9 +144,10 @@ def _failed(event: payment_gateway.WebhookEvent, error: BaseException, now: date
     event stored meanwhile by another delivery that applied it is left as it is.
     Storing it failing too (the database unreachable) is logged, never raised over
     the error that failed it."""
+    why = _failure_words(error).rstrip(". ")
     outcome = (
-        f"failed: {failure_words(error)}. Nothing was applied; Stripe sends it again, "
-        "and its next delivery is applied afresh"
+        f"failed: {why}. Nothing was applied; Stripe sends it again, and its next delivery "
+        "is applied afresh"
     )
     try:
         with db.transaction() as session:
