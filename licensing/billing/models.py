@@ -1219,17 +1219,73 @@ class LateFeeEmail(Base):
     sent_at: Mapped[datetime | None] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+# What the webhook did with a Stripe event, by kind (round 58, stripeevents58): the
+# words the console's list of every event offers and its rows say. `failed`: it was
+# not applied (Stripe sends it again, and the next delivery is applied afresh).
+STRIPE_EVENT_KINDS = {
+    "applied": "Applied",
+    "no_change": "Nothing to change",
+    "ignored": "Ignored: not this service's, or a type it does not handle",
+    "not_matched": "Dispute not matched to a payment: kept for billing staff",
+    "failed": "Failed: not applied, Stripe sends it again",
+}
+
+
+def stripe_event_kind(outcome: str) -> str:
+    """An outcome's kind, read from its leading words as the webhook writes them
+    ("ignored: ...", "not matched: ...", "no change: ...", "failed: ..."; anything
+    else did something: "applied: ...", "declined: ...", "refund failed: ...", "dispute
+    du_... recorded"). Migration billing_0027 read the stored outcomes the same way."""
+    for prefix, kind in (
+        ("ignored", "ignored"),
+        ("not matched", "not_matched"),
+        ("no change", "no_change"),
+        ("failed:", "failed"),
+    ):
+        if outcome.startswith(prefix):
+            return kind
+    return "applied" if outcome.strip() else "no_change"
+
+
 class StripeEvent(Base):
-    """Every Stripe event received, once: the unique id makes replays no-ops."""
+    """Every Stripe event received, once: the unique id makes replays no-ops (each
+    counted in `deliveries`, round 58); one that failed is applied again when Stripe
+    sends it again."""
 
     __tablename__ = "stripe_events"
+    __table_args__ = (
+        one_of("kind", STRIPE_EVENT_KINDS),
+        # The console's list of every event, newest first, by kind or not (round 58).
+        Index("ix_stripe_events_received_order", "received_at", "id"),
+        Index("ix_stripe_events_kind_received", "kind", "received_at"),
+    )
+
+    # An outcome is stored whole (round 58: it was cut at 200 characters, so a long
+    # "flagged: ..." reason read cut off); one longer than this, which no outcome the
+    # webhook writes comes near, ends in "…".
+    OUTCOME_MAX = 2000
 
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[str] = mapped_column(String(255), unique=True)
     event_type: Mapped[str] = mapped_column(String(100))
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
-    outcome: Mapped[str] = mapped_column(String(200))
+    # The Stripe id of the event's object (pi_, re_, ch_, du_...; round 58): a refund
+    # event's refund is linked by it. None for events stored before round 58.
+    object_id: Mapped[str | None] = mapped_column(String(255))
+    outcome: Mapped[str] = mapped_column(String(OUTCOME_MAX))
+    kind: Mapped[str] = mapped_column(String(20), default="applied")
+    # How many times Stripe delivered it (a replay is acknowledged and counted), and
+    # when it last did (round 58).
+    deliveries: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    last_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    def said(self, outcome: str) -> None:
+        """Store `outcome` (whole, up to `OUTCOME_MAX`) and its kind."""
+        if len(outcome) > self.OUTCOME_MAX:
+            outcome = outcome[: self.OUTCOME_MAX - 1] + "…"
+        self.outcome = outcome
+        self.kind = stripe_event_kind(outcome)
 
 
 def _refuse_content_edits(session: Session, _context: Any, _instances: Any) -> None:

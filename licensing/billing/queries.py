@@ -49,6 +49,7 @@ from licensing.accounts.models import Organization
 from licensing.accounts.queries import Caller, OwnedGetter, ScopedStatement, scoped
 from licensing.audit.models import AuditEvent
 from licensing.billing.models import (
+    STRIPE_EVENT_KINDS,
     CreditNote,
     Invoice,
     InvoiceLinkRevocation,
@@ -2057,6 +2058,68 @@ def stripe_events_of(
         else int(session.scalar(select(func.count()).select_from(StripeEvent).where(about)) or 0)
     )
     return StripeEventsListed(events, total)
+
+
+# --- every Stripe event in one place (round 58, stripeevents58) ------------------------
+
+# The kinds the console's list of every event offers: what the webhook did
+# (`models.STRIPE_EVENT_KINDS`), and those Stripe delivered more than once.
+STRIPE_EVENT_LIST_KINDS = {**STRIPE_EVENT_KINDS, "repeated": "Delivered more than once"}
+# The type filter's choice of every type the service does not handle.
+OTHER_EVENT_TYPES = "other"
+
+
+@dataclass(frozen=True)
+class StripeEventFilters:
+    """What the console's list of every Stripe event is narrowed to: a kind of
+    `STRIPE_EVENT_LIST_KINDS`, an event type (or `OTHER_EVENT_TYPES`: none of
+    `handled`), and the office days it was received in (a month's)."""
+
+    kind: str | None = None
+    event_type: str | None = None
+    handled: frozenset[str] = frozenset()
+    month: ListDays | None = None
+
+
+def _stripe_event_where(filters: StripeEventFilters) -> list[ColumnElement[bool]]:
+    where: list[ColumnElement[bool]] = []
+    if filters.kind == "repeated":
+        where.append(StripeEvent.deliveries > 1)
+    elif filters.kind is not None:
+        where.append(StripeEvent.kind == filters.kind)
+    if filters.event_type == OTHER_EVENT_TYPES:
+        where.append(StripeEvent.event_type.not_in(sorted(filters.handled)))
+    elif filters.event_type is not None:
+        where.append(StripeEvent.event_type == filters.event_type)
+    if filters.month is not None:
+        where.append(_created_between(*filters.month, created_at=StripeEvent.received_at))
+    return where
+
+
+def stripe_events_listed(filters: StripeEventFilters) -> Select[*tuple[Any, ...]]:
+    """Every Stripe event the webhook received, newest first (`ix_stripe_events_received_order`;
+    by kind, `ix_stripe_events_kind_received`), each with what it touched: the card
+    payment of its PaymentIntent (its refunds' and disputes' events name it too) with
+    its invoice's number, and a refund event's refund (by its Stripe id) with its credit
+    note's number, so a page of them is one query however many rows it shows."""
+    return (
+        select(StripeEvent, Payment, Invoice.number, Refund, CreditNote.number)
+        .outerjoin(Payment, Payment.stripe_payment_intent_id == StripeEvent.payment_intent_id)
+        .outerjoin(Invoice, Invoice.id == Payment.invoice_id)
+        .outerjoin(Refund, Refund.stripe_refund_id == StripeEvent.object_id)
+        .outerjoin(CreditNote, CreditNote.id == Refund.credit_note_id)
+        .where(*_stripe_event_where(filters))
+        .order_by(StripeEvent.received_at.desc(), StripeEvent.id.desc())
+    )
+
+
+def failed_stripe_events(session: Session) -> tuple[int, datetime | None]:
+    """How many Stripe events are stored as failed (not applied: Stripe sends each
+    again, and one applied then is no longer failed), and when the oldest came."""
+    count, oldest = session.execute(
+        select(func.count(), func.min(StripeEvent.received_at)).where(StripeEvent.kind == "failed")
+    ).one()
+    return int(count or 0), oldest
 
 
 # The reminders an invoice's page lists, the newest first; the rest are counted.

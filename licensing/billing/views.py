@@ -1009,6 +1009,50 @@ def console_refunds() -> tuple[str, int]:
     )
 
 
+# Each filter of the list of every Stripe event, labelled as its form and refusals say it.
+STRIPE_EVENT_FILTERS = {
+    "kind": "What was done",
+    "type": "Event type",
+    "month": "Month received",
+    "from": "From month",
+    "to": "To month",
+    "currency": "Currency",
+}
+STRIPE_EVENT_TYPES = {
+    **{each: each for each in sorted(services.EVENT_TYPES_APPLIED)},
+    queries.OTHER_EVENT_TYPES: "Any other type (stored and ignored)",
+}
+
+
+@console.route("/stripe-events", endpoint="stripe_events")
+@access.staff(*BILLING_READERS)
+def console_stripe_events() -> tuple[str, int]:
+    """Every event Stripe sent the webhook, newest first, a page at a time (round 58,
+    stripeevents58): those applied, those that changed nothing, those ignored (another
+    product's, a type not handled), disputes not matched, those that failed and those
+    delivered more than once, each saying in words what the service did and linking
+    the card payment or refund it touched. Narrowed by what was done, the event's type
+    and the month received. The staff who read a card payment's page, which lists its
+    own events (billing readers)."""
+    listed = _ListRequest.read(request.args, STRIPE_EVENT_FILTERS)
+    chosen = listed.chosen(kind=queries.STRIPE_EVENT_LIST_KINDS, type=STRIPE_EVENT_TYPES)
+    filters = queries.StripeEventFilters(
+        kind=chosen["kind"],
+        event_type=chosen["type"],
+        handled=services.EVENT_TYPES_APPLIED,
+        month=listed.days,
+    )
+    return _list_page(
+        "billing/console_stripe_events.html",
+        listed,
+        queries.stripe_events_listed(filters),
+        lambda _session: [],
+        filters=filters,
+        kinds=queries.STRIPE_EVENT_LIST_KINDS,
+        types=STRIPE_EVENT_TYPES,
+    )
+
+
 @dataclass
 class _ListRequest:
     """A console list's filters as its link gave them (refunds, credit notes): what is
@@ -2388,6 +2432,23 @@ def _billing_queues(
         params={"_anchor": "unmatched-heading"},
         attention=unmatched,
         attention_label="waiting",
+    )
+    # Round 58 (stripeevents58): events the webhook could not apply, stored saying why.
+    failed, first_failed = queries.failed_stripe_events(session)
+    yield QueueSummary(
+        "Stripe events that failed (not applied)",
+        count=failed,
+        endpoint="billing_console.stripe_events",
+        params={"kind": "failed"},
+        attention=failed,
+        attention_label="failed",
+        oldest=first_failed,
+        detail=(
+            "Stripe sends each again for up to three days, and the next delivery is "
+            "applied afresh; one still failed after that needs a look."
+            if failed
+            else ""
+        ),
     )
 
 

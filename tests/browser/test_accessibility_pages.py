@@ -911,6 +911,9 @@ def _console_billing(world: World) -> Visits:
             # Round 57 (payments57): every payment in one place, and a state refused.
             Visit("/console/payments"),
             Visit("/console/payments?state=lost", 422),
+            # Round 58 (stripeevents58): every Stripe event, and a kind refused.
+            Visit("/console/stripe-events"),
+            Visit("/console/stripe-events?kind=lost", 422),
             Visit("/console/organizations"),
             Visit(f"/console/organizations/{i['organization']}"),
             Visit(f"/console/organizations/{i['organization']}/statement"),

@@ -266,6 +266,27 @@ def test_the_credit_notes_list_is_for_staff_who_read_a_credit_notes_page_not_a_b
     assert (declared.vendor, declared.staff) == (False, one.staff)
 
 
+def test_the_stripe_events_list_is_for_staff_who_read_a_payments_page_not_a_billing_member(
+    app: Flask,
+    clerk: User,
+    billing_staff: Any,
+    licensing_staff: Any,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 58: the console's list of every Stripe event admits the staff a card
+    payment's page admits (which lists the payment's own events); a billing member of
+    a licensee reads none."""
+    assert signed_in(app.test_client(), clerk).get("/console/stripe-events").status_code == 403
+    for staff in (billing_staff, licensing_staff):
+        listed = signed_in(app.test_client(), staff).get("/console/stripe-events")
+        assert listed.status_code == 200
+    declared = access.declaration_for(app, "billing_console.stripe_events")
+    one = access.declaration_for(app, "billing_console.payment_detail")
+    assert declared is not None
+    assert one is not None
+    assert (declared.vendor, declared.staff) == (False, one.staff)
+
+
 def test_the_payments_list_is_for_staff_who_read_a_payments_page_not_a_billing_member(
     app: Flask,
     clerk: User,

@@ -2622,3 +2622,95 @@ def test_billing_0023_keeps_an_offline_refunds_return_and_refuses_to_downgrade_w
     finally:
         engine.dispose()
     migrations.upgrade(url)
+
+
+def test_billing_0027_keeps_each_stripe_events_outcome_whole_and_reads_its_kind(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 58 (stripeevents58): `stripe_events.outcome` was cut at 200 characters;
+    billing_0027 widens it to 2,000, reads each stored outcome's kind from its leading
+    words (as `billing.models.stripe_event_kind` does), counts every stored event as
+    delivered once and indexes the console's list; its downgrade cuts outcomes back to
+    200 characters and drops the columns and indexes."""
+    indexes = {
+        ("stripe_events", "ix_stripe_events_received_order"): ["received_at", "id"],
+        ("stripe_events", "ix_stripe_events_kind_received"): ["kind", "received_at"],
+    }
+    outcomes = {
+        "evt_applied": "applied: card payment of INV-2027-000001 (Visa ending 4242) to INV-...",
+        "evt_ignored": "ignored: event type not handled",
+        "evt_unmatched": "not matched: dispute du_1: Stripe could not be asked; kept",
+        "evt_nothing": "no change: intent is processing",
+        "evt_empty": "",
+        "evt_declined": "declined: card payment of INV-2027-000002",
+    }
+    events = sql_table(
+        "stripe_events",
+        column("event_id"),
+        column("event_type"),
+        column("outcome"),
+        column("received_at"),
+    )
+    url = database_template.new_url()
+    migrations.downgrade(url, "billing_0026")
+    assert _indexes_among(url, indexes) == {}
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                insert(events),
+                [
+                    {
+                        "event_id": event_id,
+                        "event_type": "payment_intent.succeeded",
+                        "outcome": outcome,
+                        "received_at": datetime(2027, 3, 1, tzinfo=UTC),
+                    }
+                    for event_id, outcome in outcomes.items()
+                ],
+            )
+    finally:
+        engine.dispose()
+    migrations.upgrade(url)
+    assert _indexes_among(url, indexes) == indexes
+    long = "flagged: " + "x" * 1500
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            kinds = dict(
+                connection.execute(
+                    text("SELECT event_id, kind FROM stripe_events WHERE deliveries = 1")
+                ).all()
+            )
+            connection.execute(
+                text("UPDATE stripe_events SET outcome = :long WHERE event_id = 'evt_applied'"),
+                {"long": long},
+            )
+            kept = connection.scalar(
+                text("SELECT outcome FROM stripe_events WHERE event_id = 'evt_applied'")
+            )
+    finally:
+        engine.dispose()
+    assert kinds == {
+        "evt_applied": "applied",
+        "evt_ignored": "ignored",
+        "evt_unmatched": "not_matched",
+        "evt_nothing": "no_change",
+        "evt_empty": "no_change",
+        "evt_declined": "applied",
+    }
+    assert kept == long
+    migrations.downgrade(url, "billing_0026")
+    assert _indexes_among(url, indexes) == {}
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            cut = connection.scalar(
+                text("SELECT outcome FROM stripe_events WHERE event_id = 'evt_applied'")
+            )
+            columns = {each["name"] for each in inspect(connection).get_columns("stripe_events")}
+    finally:
+        engine.dispose()
+    assert cut == long[:200]
+    assert not {"kind", "deliveries", "last_received_at", "object_id"} & columns
+    migrations.upgrade(url)

@@ -178,13 +178,19 @@ from licensing.billing.services.settlement import (
     record_offline_payment,
 )
 from licensing.billing.services.statements import Asked, statement_for
-from licensing.billing.services.webhooks import HANDLED_EVENTS, WebhookResult, handle_stripe_webhook
+from licensing.billing.services.webhooks import (
+    EVENT_TYPES_APPLIED,
+    HANDLED_EVENTS,
+    WebhookResult,
+    handle_stripe_webhook,
+)
 from licensing.confirmations import CONFIRM_WITHIN, ConfirmationRefused
 from licensing.errors import Conflict  # callers catch it as services.Conflict
 
 __all__ = [
     "ATTEMPT_ROUNDS",
     "CONFIRM_WITHIN",
+    "EVENT_TYPES_APPLIED",
     "GIVE_BACK_FAILURE_WINDOW",
     "GIVING_BACK_ASK_AFTER",
     "HANDLED_EVENTS",

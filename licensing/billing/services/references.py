@@ -128,8 +128,18 @@ def _note(
     earlier: list[Recorded], policy: RepeatedReferencePolicy, ledger: Ledger[Recorded]
 ) -> str:
     heading = "Repeated reference confirmed" if policy == "confirmed" else "Repeated reference"
-    named = "; ".join(f"{ledger.record} {r.id} ({described(r, ledger)})" for r in earlier)
+    named = "; ".join(_named(r, ledger) for r in earlier)
     return f"{heading}: same as {named}."
+
+
+def _named(record: Payment | Refund, ledger: Ledger[Any]) -> str:
+    """An earlier record as the pages name it, never by its row id (round 58: "refund 5
+    (40.00 USD sent ...)"): a refund by method, amount, credit note and day, a payment
+    by method, amount and day; and who recorded it."""
+    if isinstance(record, Refund):
+        return f"the {record.named(in_sentence=True)}, recorded by {record.recorded_by}"
+    words = "ACH" if record.method == "ach" else record.method
+    return f"the {words} {ledger.record} of {described(record, ledger)}"
 
 
 def checked(

@@ -69,9 +69,10 @@ def _refuse(refund: Refund, reason: str | None, returned_on: date | None, now: d
     fields), checked before anything is written: the reason trimmed."""
     if refund.method == CARD:
         raise Conflict(
-            f"Refund {refund.id} went to the card through Stripe: a card refund its bank "
-            "returns reaches the service from Stripe (refund.failed), on the day Stripe "
-            "reports it; only a wire, ACH or check refund is recorded as returned here."
+            f"The {refund.named(in_sentence=True)} went to the card through Stripe: a card "
+            "refund its bank returns reaches the service from Stripe (refund.failed), on the "
+            "day Stripe reports it; only a wire, ACH or check refund is recorded as returned "
+            "here."
         )
     # The state machine's sentence says what the state allows (a refund already
     # returned, or a card refund still pending at Stripe).
@@ -173,8 +174,8 @@ class ReturnChanged(Conflict):
     def __init__(self, refund: Refund, changes: list[str]) -> None:
         invoice = refund.credit_note.invoice
         super().__init__(
-            f"Not recorded as returned: {invoice.title} changed after the return of refund "
-            f"{refund.id} (credit note {refund.credit_note.number}) was shown to confirm "
+            f"Not recorded as returned: {invoice.title} changed after the return of the "
+            f"{refund.named(in_sentence=True)} was shown to confirm "
             f"({'; '.join(changes) or 'read again'}), so what it owes and owes back after "
             "it no longer holds. Nothing was recorded: check the invoice, then press Record "
             "the return again to confirm it on the figures as they are now."

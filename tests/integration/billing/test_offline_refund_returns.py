@@ -249,10 +249,12 @@ def test_a_return_confirmed_after_the_invoice_moved_is_409_saying_what_changed(
     answer = client.post(f"/console/refunds/{refund.id}/return", data=confirming)
     assert answer.status_code == 409
     said = text_of(answer)
+    # Round 58: the refund named as the pages name it, not by its row id.
     assert (
         f"Not recorded as returned: Invoice {invoice.number} changed after the return of "
-        f"refund {refund.id}"
+        f"the {refund.named(in_sentence=True)} was shown to confirm"
     ) in said
+    assert f"refund {refund.id}" not in said
     assert "amount credited 100.00 USD then, 150.00 USD now" in said
     refund, invoice, _ = _read(refund.id)
     assert (refund.state, invoice.amount_refunded) == ("succeeded", Decimal("100.00"))
@@ -420,6 +422,8 @@ def test_a_card_refund_is_not_recorded_as_returned_here_its_return_comes_from_st
         headers=bearer(billing_staff),
     )
     assert answer.status_code == 409
-    assert "went to the card through Stripe" in answer.get_json()["detail"]
+    detail = answer.get_json()["detail"]
+    # Round 58: named as the pages name it, not "Refund 5".
+    assert detail.startswith(f"The {refund.named(in_sentence=True)} went to the card through")
     stored, _, _ = _read(refund.id)
     assert (stored.state, stored.returned_on) == ("succeeded", None)

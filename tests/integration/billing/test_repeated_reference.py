@@ -139,7 +139,9 @@ def test_ticking_record_it_anyway_records_the_payment_once_and_audits_the_confir
     note = _recorded_note(payments[1])
     assert note is not None
     assert note.startswith("Repeated reference confirmed:")
-    assert f"payment {first.id} (400.00 USD" in note
+    # Round 58: named as the pages name it (it was "payment 5 (400.00 USD ...").
+    assert "same as the wire payment of 400.00 USD received " in note
+    assert f"payment {first.id}" not in note
 
 
 def test_the_box_confirms_only_the_reference_it_was_shown_for(
@@ -205,7 +207,9 @@ def test_the_api_records_a_repeated_reference_as_before_and_its_audit_event_note
     note = _recorded_note(payments[1])
     assert note is not None
     assert note.startswith("Repeated reference:")
-    assert f"payment {first.id} (400.00 USD" in note
+    # Round 58: named as the pages name it (it was "payment 5 (400.00 USD ...").
+    assert "same as the wire payment of 400.00 USD received " in note
+    assert f"payment {first.id}" not in note
 
 
 def test_asking_names_every_earlier_payment_with_the_reference_beside_other_problems(

@@ -131,7 +131,10 @@ def test_ticking_record_it_anyway_records_the_refund_once_and_audits_the_confirm
     assert credit.refund_outstanding == Decimal("30.00")
     note = _recorded_note(refunds[1])
     assert note is not None
-    assert note.startswith(f"Repeated reference confirmed: same as refund {first.id} (40.00 USD")
+    # Round 58: the earlier refund named as the pages name it (it was "refund 5").
+    assert note.startswith(
+        f"Repeated reference confirmed: same as the {first.named(in_sentence=True)}, recorded by "
+    )
     assert note.endswith("\nSecond part")  # the staff's own note follows
 
 
@@ -180,9 +183,10 @@ def test_the_api_records_a_repeated_refund_reference_and_its_audit_event_notes_i
     assert response.status_code == 201, response.get_data(as_text=True)
     refunds = refunds_of(credit)
     assert len(refunds) == 2
+    credit_number = credit.number
     assert _recorded_note(refunds[1]) == (
-        f"Repeated reference: same as refund {first.id} (40.00 USD sent "
-        f"{office_date(utcnow()).isoformat()}, recorded by {first.recorded_by})."
+        f"Repeated reference: same as the wire refund of 40.00 USD of {credit_number}, sent "
+        f"{office_date(utcnow()).isoformat()}, recorded by {first.recorded_by}."
     )
 
 

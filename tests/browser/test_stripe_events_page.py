@@ -1,0 +1,73 @@
+"""Round 58 (stripeevents58) in Chromium: a billing clerk sees on the console's home
+that a Stripe event failed, opens the list of Stripe's events from there, reads what
+was done with it, narrows the list to the events applied and opens the card payment
+one touched. Stripe's deliveries are signed and posted to the live app's webhook
+(the payment made through localstripe)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from licensing import db
+from tests.browser.conftest import one_line, signed_in_tab
+from tests.integration.billing.conftest import activated, send_activation
+from tests.integration.billing.refund_support import paid_by_card
+from tests.integration.billing.stripe_support import deliver_event, stripe_config
+from tests.support import factories
+from tests.support.axe import assert_accessible
+from tests.support.servers import LiveServer, LocalStripe
+
+
+@pytest.fixture
+def browser_config_changes(localstripe: LocalStripe) -> dict[str, Any]:
+    return stripe_config(localstripe)
+
+
+def test_a_clerk_finds_a_failed_stripe_event_from_the_home_and_the_payment_an_event_applied_to(
+    browser: Any, live_server: LiveServer, localstripe: LocalStripe
+) -> None:
+    with live_server.app.app_context():
+        vendor = factories.make_vendor(db.session())
+        invoice = send_activation(activated(vendor.organization_id or 0, ("250.00",)))
+        assert invoice is not None
+        webhook = live_server.app.test_client()  # Stripe's deliveries, signed
+        payment = paid_by_card(webhook, vendor, localstripe, invoice)
+        payment_id, number = payment.id, invoice.number
+        broken = {
+            "id": "evt_broken_intent",
+            "object": "event",
+            "type": "payment_intent.succeeded",
+            "data": {"object": {"id": "pi_broken", "amount": 100, "currency": "usd"}},
+        }
+        assert deliver_event(webhook, broken).status_code == 400
+        clerk = factories.make_staff(db.session(), roles=("billing",))
+        db.session().commit()
+        clerk_email = clerk.email
+    tab = signed_in_tab(browser, live_server, clerk_email)
+    tab.goto("/console/")
+    tab.get_by_role("link", name="Stripe events that failed (not applied)").click()
+    tab.wait_for_url("**/console/stripe-events?kind=failed")
+    tab.locator("#stripe-events-list").wait_for()
+    rows = [one_line(row) for row in tab.locator("#stripe-events-list tbody tr").all_inner_texts()]
+    assert len(rows) == 1
+    assert "evt_broken_intent" in rows[0]
+    assert "Failed: not applied, Stripe sends it again" in rows[0]
+    assert "Failed: the event is not what its type says" in rows[0]
+    assert "None of this service's records" in rows[0]
+    assert_accessible(tab)
+    # Narrowed to the events applied instead.
+    tab.get_by_label("What was done").select_option(label="Applied")
+    tab.get_by_role("button", name="Filter").click()
+    tab.wait_for_url("**/console/stripe-events?kind=applied*")
+    tab.wait_for_function(
+        "() => !document.querySelector('#stripe-events-list').innerText.includes('evt_broken')"
+    )
+    rows = [one_line(row) for row in tab.locator("#stripe-events-list tbody tr").all_inner_texts()]
+    assert len(rows) == 1
+    assert f"Applied: card payment of {number} (Visa ending 4242)" in rows[0]
+    tab.locator("#stripe-events-list").get_by_role("link").first.click()
+    tab.wait_for_url(f"**/console/payments/{payment_id}")
+    tab.locator("#stripe-events").wait_for()
+    assert_accessible(tab)
