@@ -1223,6 +1223,8 @@ def _console_page(
         page_people=account_queries.people_of(
             session,
             history,
+            # Round 58: a version names its maker by the account it kept, if it kept one.
+            ids=[version.created_by_id for version, _ in versions],
             addresses=[version.created_by for version, _ in versions]
             + [step.by for step in steps if step is not None],
         ),
