@@ -1704,8 +1704,10 @@ def _unchanged(checked: services.Reissue) -> list[str]:
     """A correction that leaves every price of the agreement as it was (round 57: the
     confirmation read "total 40,800.00 USD (it is 40,800.00 USD)" and nothing more, and
     a reissue then sends the licensee a second agreement to read and accept for the
-    same figures): said before the uses, so the analyst may keep the agreement."""
-    if checked.total != checked.was_total or any(line.now != line.was for line in checked.lines):
+    same figures): said before the uses, so the analyst may keep the agreement. Round
+    58: a use priced by usage whose tiers, percent, discount or bounds the correction
+    changed is a price changed, though its amount at the estimate is the same."""
+    if checked.changes_price:
         return []
     return [
         f"Rate card {checked.card} prices every use of this agreement as {checked.was_card} "
