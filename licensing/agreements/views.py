@@ -34,7 +34,7 @@ from licensing.agreements.forms import BulkAssignForm
 from licensing.agreements.models import MAX_USES, Agreement, Application, ApplicationUse
 from licensing.agreements.queue_rows import queue_rows
 from licensing.agreements.renewal_change import renewal_change
-from licensing.agreements.resubmission import resubmission
+from licensing.agreements.resubmission import resubmission, version_changes
 from licensing.agreements.services.expiry import (
     ENDING_REMINDED,
     ENDING_REMINDER,
@@ -1235,6 +1235,8 @@ def _console_page(
         renewal_change=renewal_change(session, application, versions[-1][1] if versions else None),
         # The question, the answer and what the resubmission changed (round 57).
         resubmitted=resubmission(session, application, [version for version, _ in versions]),
+        # Round 58: the earlier versions folded, each with what the next one changed.
+        version_changes=version_changes(session, application, [version for version, _ in versions]),
         latest_submitted=submitted.version if submitted else None,
         notes=queries.notes(session, application.id),
         renewal_figures=reported_usage.figures(application),
