@@ -297,6 +297,12 @@ class QuoteVersion(Base):
     modifications_json: Mapped[str] = mapped_column(Text, default="[]")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     created_by: Mapped[str] = mapped_column(String(320))
+    # The account that made it (round 58), as the audit log keeps an actor's: pages
+    # name the person by it, so an address changed or given to someone else since
+    # names who acted. None before agreements_0010 (named by the address, as then)
+    # and for the system. No foreign key, as `audit_events.actor_user_id` has none:
+    # a record of who acted, and storing one takes no key share of the account.
+    created_by_id: Mapped[int | None] = mapped_column(Integer)
 
     application: Mapped[Application] = relationship(back_populates="quotes")
 

@@ -10,12 +10,17 @@ note) with the answer, and sets each use of the resubmitted quote beside the sam
 of the quote the question was asked on, with what moved (quantities, revenue, the
 rule, the card's change to it), in the renewal comparison's words
 (`renewal_change`). Read only; nothing is stored.
+
+Round 58: the review page printed every quote version in full, one table after
+another; it shows the current one and folds the earlier ones, each with what the
+next version changed from it (`version_changes`, the same comparison).
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import date, datetime
 from decimal import Decimal
 
@@ -38,15 +43,10 @@ RETURNED_EVENT = "application.returned"
 
 
 @dataclass(frozen=True)
-class Resubmission:
-    """The office's last question (None where no return is recorded), who asked it
-    and when, the vendor's answer (None: changes only), and the resubmitted quote
-    version (`after`) against the one the question was asked on (`before`)."""
+class VersionChange:
+    """A quote version (`after`) against an earlier one (`before`): cards, totals,
+    each use with what moved, the uses no longer quoted (`dropped`) and the terms."""
 
-    asked: str | None
-    asked_at: datetime | None
-    asked_by: str | None
-    answer: str | None
     before: int
     after: int
     card_before: str
@@ -64,6 +64,23 @@ class Resubmission:
         if self.total_before is None or self.total_after is None:
             return None
         return self.total_after - self.total_before
+
+    @property
+    def uses_changed(self) -> tuple[UseChange, ...]:
+        """The uses whose amount or working moved (or that are new)."""
+        return tuple(use for use in self.uses if use.reasons or use.change != 0)
+
+
+@dataclass(frozen=True)
+class Resubmission(VersionChange):
+    """The office's last question (None where no return is recorded), who asked it
+    and when, the vendor's answer (None: changes only), and the resubmitted quote
+    version (`after`) against the one the question was asked on (`before`)."""
+
+    asked: str | None = None
+    asked_at: datetime | None = None
+    asked_by: str | None = None
+    answer: str | None = None
 
 
 def _total(quote: Quote) -> Decimal | None:
@@ -100,12 +117,31 @@ def resubmission(
     if pair is None:
         return None
     old_version, new_version = pair
-    before = Quote.from_snapshot(old_version.snapshot)
-    after = Quote.from_snapshot(new_version.snapshot)
     asked = audit_queries.latest_event(session, "application", application.id, RETURNED_EVENT)
     # Who asked, as pages name a person who acted ("Ana Ruiz (ana@...)"); the audit's
     # own actor (an address, or `system`) where the account is gone.
     asker = session.get(User, asked.actor_user_id) if asked and asked.actor_user_id else None
+    compared = version_change(session, application, old_version, new_version)
+    return Resubmission(
+        **{field.name: getattr(compared, field.name) for field in fields(VersionChange)},
+        asked=asked.note if asked else None,
+        asked_at=asked.occurred_at if asked else None,
+        asked_by=asker.name_and_email if asker else asked.actor if asked else None,
+        answer=application.vendor_response,
+    )
+
+
+def version_change(
+    session: Session,
+    application: Application,
+    old_version: QuoteVersion,
+    new_version: QuoteVersion,
+    sentences: dict[tuple[str, str], str] | None = None,
+) -> VersionChange:
+    """`new_version` against `old_version`, each use in the renewal comparison's words
+    (`sentences`: the two cards' differences, read here when not given)."""
+    before = Quote.from_snapshot(old_version.snapshot)
+    after = Quote.from_snapshot(new_version.snapshot)
     # A snapshot stored without its request (older ones) says each use's amount only:
     # uses are then matched by position, and no figure is said to have moved.
     known = before.request is not None and after.request is not None
@@ -113,7 +149,8 @@ def resubmission(
     new_uses = after.request.uses if after.request else ()
     old_lines = {line.use_index: line for line in before.lines}
     new_lines = {line.use_index: line for line in after.lines}
-    sentences = card_sentences(session, before.rate_card, after.rate_card, PAGE)
+    if sentences is None:
+        sentences = card_sentences(session, before.rate_card, after.rate_card, PAGE)
     names = [use.product_name for use in application.uses]
     uses = []
     for index, new_line in sorted(new_lines.items()):
@@ -135,11 +172,7 @@ def resubmission(
         for i in range(len(old_uses))
         if i >= len(new_uses) or not _same_kind(old_uses[i], new_uses[i])
     )
-    return Resubmission(
-        asked=asked.note if asked else None,
-        asked_at=asked.occurred_at if asked else None,
-        asked_by=asker.name_and_email if asker else asked.actor if asked else None,
-        answer=application.vendor_response,
+    return VersionChange(
         before=old_version.version,
         after=new_version.version,
         card_before=before.rate_card,
@@ -152,3 +185,21 @@ def resubmission(
         term_before=(old_version.term_start, old_version.term_end),
         term_after=(new_version.term_start, new_version.term_end),
     )
+
+
+def version_changes(
+    session: Session, application: Application, versions: Sequence[QuoteVersion]
+) -> dict[int, VersionChange]:
+    """For each version but the last, by its number, what the next one changed (round
+    58: the review page folds the earlier versions, each with this). The cards'
+    differences are read once for each pair of cards."""
+    said: dict[tuple[str, str], dict[tuple[str, str], str]] = {}
+    changes: dict[int, VersionChange] = {}
+    for old_version, new_version in itertools.pairwise(versions):
+        cards = (old_version.rate_card, new_version.rate_card)
+        if cards not in said:
+            said[cards] = card_sentences(session, *cards, PAGE) if cards[0] != cards[1] else {}
+        changes[old_version.version] = version_change(
+            session, application, old_version, new_version, said[cards]
+        )
+    return changes

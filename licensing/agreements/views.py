@@ -34,7 +34,7 @@ from licensing.agreements.forms import BulkAssignForm
 from licensing.agreements.models import MAX_USES, Agreement, Application, ApplicationUse
 from licensing.agreements.queue_rows import queue_rows
 from licensing.agreements.renewal_change import renewal_change
-from licensing.agreements.resubmission import resubmission
+from licensing.agreements.resubmission import resubmission, version_changes
 from licensing.agreements.services.expiry import (
     ENDING_REMINDED,
     ENDING_REMINDER,
@@ -1223,6 +1223,8 @@ def _console_page(
         page_people=account_queries.people_of(
             session,
             history,
+            # Round 58: a version names its maker by the account it kept, if it kept one.
+            ids=[version.created_by_id for version, _ in versions],
             addresses=[version.created_by for version, _ in versions]
             + [step.by for step in steps if step is not None],
         ),
@@ -1233,6 +1235,8 @@ def _console_page(
         renewal_change=renewal_change(session, application, versions[-1][1] if versions else None),
         # The question, the answer and what the resubmission changed (round 57).
         resubmitted=resubmission(session, application, [version for version, _ in versions]),
+        # Round 58: the earlier versions folded, each with what the next one changed.
+        version_changes=version_changes(session, application, [version for version, _ in versions]),
         latest_submitted=submitted.version if submitted else None,
         notes=queries.notes(session, application.id),
         renewal_figures=reported_usage.figures(application),
@@ -1702,8 +1706,10 @@ def _unchanged(checked: services.Reissue) -> list[str]:
     """A correction that leaves every price of the agreement as it was (round 57: the
     confirmation read "total 40,800.00 USD (it is 40,800.00 USD)" and nothing more, and
     a reissue then sends the licensee a second agreement to read and accept for the
-    same figures): said before the uses, so the analyst may keep the agreement."""
-    if checked.total != checked.was_total or any(line.now != line.was for line in checked.lines):
+    same figures): said before the uses, so the analyst may keep the agreement. Round
+    58: a use priced by usage whose tiers, percent, discount or bounds the correction
+    changed is a price changed, though its amount at the estimate is the same."""
+    if checked.changes_price:
         return []
     return [
         f"Rate card {checked.card} prices every use of this agreement as {checked.was_card} "

@@ -396,13 +396,14 @@ def detail(version: str) -> str:
     priced = priced_on.priced_on(db.session(), version)
     principal = access.current_principal()
     # Round 56: a row links the reissue only where it would go ahead (every agreement
-    # awaiting acceptance was linked, the step then refusing some).
-    reissuable = (
-        agreement_services.reissuable(
+    # awaiting acceptance was linked, the step then refusing some); round 58: one the
+    # corrected card prices alike says so (it was offered a reissue changing nothing).
+    offers = (
+        agreement_services.reissue_offers(
             db.session(), [row.id for row in priced.agreements if row.state == "issued"]
         )
         if replaced_by and principal is not None and principal.has_role("licensing")
-        else set()
+        else agreement_services.ReissueOffers()
     )
     return render_template(
         "ratecards/detail.html",
@@ -413,7 +414,7 @@ def detail(version: str) -> str:
             (c.published_at for c in every if c.version in (replaced_by or ())), default=None
         ),
         priced=priced,
-        reissuable=reissuable,
+        offers=offers,
         rules=rules,
         adjustments=adjustments,
         others=others,

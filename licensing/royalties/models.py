@@ -154,6 +154,11 @@ class RoyaltyReportReviewStep(Base):
     step: Mapped[str] = mapped_column(String(30))
     taken_at: Mapped[datetime] = mapped_column(UTCDateTime())
     taken_by: Mapped[str] = mapped_column(String(320))
+    # The staff member's account (round 58, accounts_0013), as the audit log keeps an
+    # actor's: pages name the person by it, not by the address, which may change or
+    # pass to someone else. None for steps taken before (named by the address) and for
+    # the system. No foreign key, as `audit_events.actor_user_id` has none.
+    taken_by_id: Mapped[int | None] = mapped_column(Integer)
     note: Mapped[str | None] = mapped_column(Text)
 
 

@@ -487,7 +487,6 @@ def portal_report(report_id: int) -> str:
         today=_today(),  # a correction awaited past its day says so (round 52)
         invoice=_invoice_of(report),
         filed_late=_filed_late(report, filing.period.due_on),
-        **_corrections_late(report, actor),
         credit_notes=queries.credits_of(db.session(), report),
         refunds_owed=queries.refunds_owed_of(db.session(), report),
     )
@@ -533,15 +532,22 @@ def _corrections_late(report: RoyaltyReport, actor: Actor) -> dict[str, Any]:
 
 
 def _review_and_people(report: RoyaltyReport, actor: Actor) -> dict[str, Any]:
-    """The report's review (`history`) and the people its page names (`people`): who
-    filed it and who took each step, "Pat Lee (pat@...)" as pages name people (round
-    57: the address alone), read in one statement whatever the number of steps. The
-    licensee's page names the filer, the office for its steps (`review_history`)."""
+    """The report's review (`history`), its amendments (`_corrections_late`) and the
+    people its page names (`people`): who filed it, who took each step and who asked
+    for the correction an amendment answers, "Pat Lee (pat@...)" as pages name people
+    (round 57: the address alone), read in one statement whatever the number of
+    steps; by the account each step kept (round 58: by the address, which may have
+    passed to someone else since), else the address. The licensee's page names the
+    filer, the office for its steps (`review_history`)."""
     history = services.review_history(report, actor)
+    corrections = _corrections_late(report, actor)
+    steps = [*history, *filter(None, [corrections["correction_asked"]])]
     people = account_queries.people_of(
-        db.session(), ids=[report.submitted_by_id], addresses=[step.by for step in history]
+        db.session(),
+        ids=[report.submitted_by_id, *(step.by_id for step in steps)],
+        addresses=[step.by for step in steps],
     )
-    return {"history": history, "people": people}
+    return {"history": history, "people": people, **corrections}
 
 
 def _correction_asked(amended: RoyaltyReport | None, actor: Actor) -> ReviewStep | None:
@@ -894,7 +900,6 @@ def console_report(report_id: int) -> Page:
         organization=db.session().get(Organization, report.organization_id),
         invoice=_invoice_of(report),
         filed_late=_filed_late(report, filing.period.due_on),
-        **_corrections_late(report, actor),
         credit_notes=queries.credits_of(db.session(), report),
         refunds_owed=queries.refunds_owed_of(db.session(), report),
         review_actions=services.review_actions(report),

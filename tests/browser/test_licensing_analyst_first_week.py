@@ -162,7 +162,11 @@ def test_a_licensing_analyst_reads_an_answer_beside_the_question_and_a_reissue_t
         "1. Alder Code Feed 6,000.00 5,820.00 180.00 less Expected annual revenue from "
         "60,000.00 USD to 58,200.00 USD."
     ) in changed
-    assert "Replaced by quote version 2, submitted since" in one_line(page.inner_text("main"))
+    # Round 58: version 1 is folded under the current one, opened on a click.
+    earlier = page.locator("#quote-version-1")
+    earlier.locator("summary").click()
+    earlier.locator("table").first.wait_for()
+    assert "Replaced by quote version 2, submitted since" in one_line(earlier.inner_text())
     assert_accessible(page)
 
     # 6. Approved on the resubmitted quote; the vendor accepts.

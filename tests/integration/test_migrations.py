@@ -2714,3 +2714,32 @@ def test_billing_0027_keeps_each_stripe_events_outcome_whole_and_reads_its_kind(
     assert cut == long[:200]
     assert not {"kind", "deliveries", "last_received_at", "object_id"} & columns
     migrations.upgrade(url)
+
+
+def _columns_of(url: str, table: str) -> set[str]:
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            return {c["name"] for c in inspect(connection).get_columns(table)}
+    finally:
+        engine.dispose()
+
+
+def test_agreements_0010_and_accounts_0013_keep_who_acted_by_account_and_downgrade_drops_it(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 58: a quote version (`created_by_id`, agreements_0010) and a royalty review
+    step (`taken_by_id`, accounts_0013) keep the account that acted beside its address,
+    NULL for rows from before (named by their address, as then); each downgrade drops
+    its column and the other keeps its own."""
+    url = database_template.new_url()
+    assert "created_by_id" in _columns_of(url, "application_quotes")
+    assert "taken_by_id" in _columns_of(url, "royalty_report_review_steps")
+    migrations.downgrade(url, "agreements_0009")
+    assert "created_by_id" not in _columns_of(url, "application_quotes")
+    assert "taken_by_id" in _columns_of(url, "royalty_report_review_steps")
+    migrations.downgrade(url, "accounts_0012")
+    assert "taken_by_id" not in _columns_of(url, "royalty_report_review_steps")
+    migrations.upgrade(url)
+    assert "created_by_id" in _columns_of(url, "application_quotes")
+    assert "taken_by_id" in _columns_of(url, "royalty_report_review_steps")

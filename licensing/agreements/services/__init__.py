@@ -109,11 +109,12 @@ from licensing.agreements.services.reconsideration import (
 )
 from licensing.agreements.services.reissue import (
     Reissue,
+    ReissueOffers,
     check_reissue,
     correction_for,
-    reissuable,
     reissue,
     reissue_offer,
+    reissue_offers,
     reissue_refusals,
 )
 from licensing.agreements.services.renewal import start_renewal
@@ -161,6 +162,7 @@ __all__ = [
     "Modifications",
     "ProposedUseInput",
     "Reissue",
+    "ReissueOffers",
     "_amended_line",
     "_charges",
     "_next_number",
@@ -186,9 +188,9 @@ __all__ = [
     "past_term",
     "past_term_accepted",
     "preview",
-    "reissuable",
     "reissue",
     "reissue_offer",
+    "reissue_offers",
     "reissue_refusals",
     "reject",
     "release_reviewer",

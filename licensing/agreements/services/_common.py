@@ -449,6 +449,7 @@ def _store_quote(
         modifications_json=json.dumps(list(modifications), sort_keys=True, default=str),
         created_at=now,
         created_by=actor.name,
+        created_by_id=actor.user_id,
     )
     session.add(version)
     session.flush()

@@ -54,7 +54,7 @@ from licensing.calendar import day_text
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.links import links
 from licensing.money import format_amount, in_words
-from licensing.pricing import Quote, RateCard
+from licensing.pricing import Quote, QuoteLine, RateCard
 from licensing.ratecards import queries as ratecard_queries
 from licensing.ratecards import services as ratecards
 from licensing.ratecards.queries import Catalogue
@@ -105,6 +105,9 @@ class Reissue:
     lines: tuple[ReissuedLine, ...]
     reason: str
     confirmation: str
+    # Round 58: whether any price moves, the usage pricing of a use included
+    # (`changes_a_price`); the confirmation says first when none does.
+    changes_price: bool = True
 
 
 def _not_reissued(agreement: Agreement) -> str:
@@ -183,6 +186,49 @@ def _parts(cards: Catalogue, agreement: Agreement) -> list[tuple[str, date, date
         parts.append((card.version, day, last))
         day = last + timedelta(days=1)
     return parts
+
+
+def _usage_priced_alike(old: QuoteLine, new: QuoteLine, was: RateCard, card: RateCard) -> bool:
+    """Whether a line's royalty reports would be priced on `card` as on `was`: the
+    same model (tiers, percent), discount, and prorated minimum and maximum. A line
+    priced by usage may quote the same amount at the estimate and charge otherwise
+    once more is reported (a tier above the estimate corrected)."""
+    rules = {rule.id: rule for rule in was.rules}, {rule.id: rule for rule in card.rules}
+    before, after = rules[0].get(old.rule or ""), rules[1].get(new.rule or "")
+    if before is None or after is None or old.breakdown is None or new.breakdown is None:
+        return before is after
+    terms = ("discount_percent", "minimum_prorated", "maximum_prorated")
+    return before.model == after.model and all(
+        getattr(old.breakdown, name) == getattr(new.breakdown, name) for name in terms
+    )
+
+
+def changes_a_price(
+    agreement: Agreement,
+    card: RateCard,
+    was: RateCard | None,
+    told: Sequence[ReissuedLine],
+    quote: Quote,
+) -> bool:
+    """Whether reissuing `agreement` on `card` changes a price (round 58): a use's
+    amount moves, or a use priced by usage is priced otherwise on `card` than on
+    `was`, the agreement's own card (`_usage_priced_alike`); `told` and `quote` are
+    what `_repriced` made of it. A use set by hand keeps
+    its amount and is not reported on, so it changes nothing either way. The rate
+    card's page offers a reissue only where it does; the confirmation says first when
+    it does not (round 57)."""
+    if any(line.was != line.now for line in told) or was is None:
+        return True
+    by_hand = {line.use - 1 for line in told if line.kept}
+    old = Quote.from_snapshot(agreement.quote.snapshot)
+    new_lines = {line.use_index: line for line in issuing.licensed_lines(quote)}
+    for line in issuing.licensed_lines(old):
+        now = new_lines.get(line.use_index)
+        if line.use_index in by_hand or now is None or not issuing.usage_based(line):
+            continue
+        if not _usage_priced_alike(line, now, was, card):
+            return True
+    return False
 
 
 def _repriced(
@@ -345,10 +391,20 @@ def reissue_refusals(session: Session, agreements: Sequence[Agreement]) -> dict[
     """For each agreement awaiting acceptance among `agreements`, by id: None when
     `reissue` would go ahead now, else why not (its 409's detail), so `allowed_actions`
     lists `reissue` only where the step is allowed (round 56: it listed it for every
-    issued agreement). In statements that do not grow with the agreements: the
-    catalogue of published cards (one, or none while it is current) and the quote
-    versions of those whose card a correction replaced (one); their organizations are
-    the ones loaded with them (the lists join them), and each is priced in memory."""
+    issued agreement)."""
+    return _refused(session, agreements)
+
+
+def _refused(
+    session: Session, agreements: Sequence[Agreement], alike: set[int] | None = None
+) -> dict[int, str | None]:
+    """For each agreement awaiting acceptance among `agreements`, by id: None when
+    `reissue` would go ahead now, else why not; those that would go ahead and change
+    no price (`changes_a_price`) added to `alike` where given. In statements that do
+    not grow with the agreements: the catalogue of published cards (one, or none while
+    it is current) and the quote versions of those whose card a correction replaced
+    (one); their organizations are the ones loaded with them (the lists join them),
+    and each is priced in memory."""
     issued = [agreement for agreement in agreements if agreement.state == ISSUED]
     if not issued:
         return {}
@@ -374,11 +430,15 @@ def reissue_refusals(session: Session, agreements: Sequence[Agreement]) -> dict[
     )
     for agreement, card in priced:
         try:
-            _repriced(agreement, card, "", named=False)
+            quote, _records, told = _repriced(agreement, card, "", named=False)
         except Conflict as refused:
             refusals[agreement.id] = refused.detail
         else:
             refusals[agreement.id] = None
+            if alike is not None and not changes_a_price(
+                agreement, card, cards.by_version(agreement.rate_card), told, quote
+            ):
+                alike.add(agreement.id)
     del quotes
     return refusals
 
@@ -399,6 +459,7 @@ def check_reissue(
     card, quote, _records, lines = _checked(session, agreement, text)
     version = agreement.quote
     old = Quote.from_snapshot(version.snapshot)
+    was = ratecard_queries.catalogue(session).by_version(agreement.rate_card)
     return Reissue(
         number=agreement.number,
         organization=agreement.organization.legal_name,
@@ -414,6 +475,7 @@ def check_reissue(
         confirmation=CONFIRMATION.sign(
             agreement.id, actor, moment, _said(agreement, card.version, quote, text)
         ),
+        changes_price=changes_a_price(agreement, card, was, lines, quote),
     )
 
 
@@ -508,12 +570,29 @@ def reissue(
         return new
 
 
-def reissuable(session: Session, ids: Sequence[int]) -> set[int]:
-    """Of the agreements `ids` (a replaced card's page's rows), those `reissue` would
-    reissue now (`reissue_refusals`), read with their organizations in one statement."""
+@dataclass(frozen=True)
+class ReissueOffers:
+    """Of a replaced card's agreements awaiting acceptance, those `reissue` would
+    reissue now changing a price (`reissuable`), and those it would reissue changing
+    none (`unchanged`, round 58: the rate card's page offered them a reissue too)."""
+
+    reissuable: frozenset[int] = frozenset()
+    unchanged: frozenset[int] = frozenset()
+
+
+def reissue_offers(session: Session, ids: Sequence[int]) -> ReissueOffers:
+    """The `ReissueOffers` of the agreements `ids` (a replaced card's page's rows),
+    read with their organizations in one statement."""
     if not ids:
-        return set()
+        return ReissueOffers()
     found = session.scalars(
         select(Agreement).where(Agreement.id.in_(ids)).options(joinedload(Agreement.organization))
     ).all()
-    return {id_ for id_, refusal in reissue_refusals(session, found).items() if refusal is None}
+    alike: set[int] = set()
+    refusals = _refused(session, found, alike)
+    return ReissueOffers(
+        reissuable=frozenset(
+            id_ for id_, refused in refusals.items() if refused is None and id_ not in alike
+        ),
+        unchanged=frozenset(alike),
+    )

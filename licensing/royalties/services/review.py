@@ -134,6 +134,7 @@ def review(
                 step=report.review_state,
                 taken_at=report.reviewed_at,
                 taken_by=actor.name,
+                taken_by_id=actor.user_id,
                 note=cleaned or None,
             )
         )
@@ -181,6 +182,9 @@ class ReviewStep:
     at: datetime
     by: str | None
     note: str | None
+    # The staff member's account (round 58), for staff: None for the licensee, and for
+    # a step taken before the step kept it (then named by `by`, the address).
+    by_id: int | None = None
 
 
 def review_history(report: RoyaltyReport, actor: Actor) -> list[ReviewStep]:
@@ -200,6 +204,7 @@ def review_history(report: RoyaltyReport, actor: Actor) -> list[ReviewStep]:
             at=step.taken_at,
             by=step.taken_by if staff else None,
             note=step.note,
+            by_id=step.taken_by_id if staff else None,
         )
         for step in steps
     ]

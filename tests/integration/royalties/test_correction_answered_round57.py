@@ -59,7 +59,8 @@ def test_a_corrected_report_names_the_correction_it_answers_to_staff_and_the_lic
         signed_in(client, licensing_staff).get(f"/console/royalty-reports/{amendment}")
     )
     assert "because: Clinic B added In answer to the correction the office asked for " in staffs
-    assert f"({licensing_staff.email}): {NOTE}" in staffs
+    # Round 58: named as the review steps name the staff member, by the account.
+    assert f"by {licensing_staff.full_name} ({licensing_staff.email}): {NOTE}" in staffs
     vendors = text_of(signed_in(client, vendor).get(f"/portal/royalty-reports/report/{amendment}"))
     assert "In answer to the correction the office asked for " in vendors
     assert licensing_staff.email not in vendors
