@@ -23,7 +23,7 @@ from licensing.audit import services as audit
 from licensing.billing import queries as billing_queries
 from licensing.calendar import office_date
 from licensing.db import Money, utcnow
-from licensing.errors import Conflict, InvalidInput, RepeatedKey
+from licensing.errors import Conflict, InvalidInput
 from licensing.limits import record_id
 from licensing.links import links
 from licensing.mail import services as mail
@@ -42,7 +42,16 @@ from ..models import (
     RoyaltyReportRow,
 )
 from ..periods import Period
-from ..rows import Problems, Row, RowKey, Submission, check_row
+from ..rows import (
+    Problems,
+    Row,
+    RowKey,
+    RowKeysRepeated,
+    Submission,
+    check_row,
+    repeated_key,
+    repeated_key_message,
+)
 from ..states import (
     CLEAR,
     FLAGGED,
@@ -354,10 +363,7 @@ def _submission_problems(submission: Submission, previewing: bool) -> dict[str, 
 
 
 def _together(problems: Mapping[str, list[str]], found: InvalidInput) -> InvalidInput:
-    """`found` (the rows' problems) with the submission's own before them; `found`
-    itself when it refuses the body outright (a key given twice: a 400, `RepeatedKey`)."""
-    if isinstance(found, RepeatedKey):
-        return found
+    """`found` (the rows' problems) with the submission's own before them."""
     together = {path: list(messages) for path, messages in problems.items()}
     for path, messages in found.errors.items():
         together.setdefault(path, []).extend(messages)
@@ -453,7 +459,30 @@ def _check_rows(
     repeats another's line, unit and customer is refused whether either row has
     problems of its own or not (`RowKey`; round 56: a repeat of a refused row, or a
     refused repeat, was reported only once the refused row was corrected), as the
-    contract asks every problem of a report at once."""
+    contract asks every problem of a report at once. A JSON row that gives a key twice
+    is one of those problems, keyed `rows.N.KEY` (round 58: a 400 naming it alone,
+    `RepeatedKey`): found once the rows are read (`RowKeysRepeated`), the rows are
+    then read and checked again with each row's keys noted, storing nothing."""
+    try:
+        return _check_each(submission.rows(), lines, problems, revenue, writer)
+    except RowKeysRepeated:
+        for number in revenue:
+            revenue[number] = Decimal(0)
+        return _check_each(submission.rows(keys_noted=True), lines, Problems(), revenue, None)
+
+
+# A row's cells the duplicate check compares: one of them given twice names no customer.
+_KEY_COLUMNS = frozenset(("line", "unit", "customer_id"))
+
+
+def _check_each(
+    rows: Iterator[tuple[int, Any]],
+    lines: Mapping[int, ReportableLine],
+    problems: Problems,
+    revenue: dict[int, Decimal],
+    writer: _RowWriter | None,
+) -> int:
+    """`_check_rows` over `rows`, read once."""
     # The duplicate check, one dict per line and unit (a handful): customer key to the
     # row number that gave it. It is all that grows with the report while the rows
     # stream through (round 42): keyed by (line, unit, key) tuples it held a tuple and
@@ -461,11 +490,18 @@ def _check_rows(
     # 54 of the request's 56 MB at 200,000 rows.
     seen: dict[tuple[int, str], dict[str, int]] = {}
     count = 0
-    for number, fields in submission.rows():
+    for number, fields in rows:
         if isinstance(fields, str):  # a row the reader could not split
             problems.add(f"rows.{number}" if number >= 0 else "_body", fields)
             continue
         row = check_row(number, fields, lines, problems)
+        if (repeated := repeated_key(fields)) is not None:
+            # Checked on the value the key was given last, and refused: its key kept
+            # for the duplicate check unless the repeat is in the key itself.
+            problems.add(f"rows.{number}.{repeated}", repeated_key_message(repeated))
+            if row is None or repeated in _KEY_COLUMNS:
+                continue
+            row = RowKey(row.number, row.line, row.customer_id, row.customer_key, row.unit)
         if row is None:
             continue
         customers = seen.get((row.line, row.unit))

@@ -3,11 +3,16 @@ without its reason) is refused with every problem of its rows found by reading t
 not by filing them: no report or row is written, even in a transaction rolled back,
 and nothing is priced (round 57 stored and priced a 200,000-row upload to refuse
 it). The answer is the contract's as before: one 422, the submission's problems
-first, then every `rows.N.FIELD` in row order; the period's 409 before any of them."""
+first, then every `rows.N.FIELD` in row order; the period's 409 before any of them.
+
+And a key given twice in a row (a JSON object, a CSV header naming a column twice) is
+one of the report's problems, told with the others in that answer (round 55 made it
+a 400 naming the first repeat alone)."""
 
 from __future__ import annotations
 
 import io
+import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -24,6 +29,7 @@ from licensing.royalties.states import SUBMITTED
 from tests.integration.royalties.conftest import (
     AFTER,
     SOFTWARE,
+    previewed_csv,
     reports_of,
     row,
     stored_rows,
@@ -50,6 +56,10 @@ FILE = (
     "1,B,Clinic B,US,end_users,many,\n"
     "1,C,Clinic C,ZZZ,end_users,5,\n"
 )
+
+
+def twice(key: str) -> str:
+    return f'The key "{key}" is given more than once: give each key once.'
 
 
 def _url(agreement: Any, suffix: str = "") -> str:
@@ -169,6 +179,107 @@ def test_the_periods_refusal_comes_before_the_rows_of_a_report_without_attest(
         refused = client.post(_url(agreement), json={"rows": ROWS}, headers=headers)
     assert refused.status_code == 409, refused.get_data(as_text=True)
     assert "has not ended" in refused.get_json()["detail"]
+
+
+def _with_repeats(rows: list[dict[str, Any]], repeats: dict[int, tuple[str, Any]]) -> str:
+    """`{"rows": rows}` as JSON text with the row at each index giving a key again."""
+    texts = []
+    for index, fields in enumerate(rows):
+        text = json.dumps(fields)
+        if index in repeats:
+            key, value = repeats[index]
+            text = text[:-1] + f", {json.dumps(key)}: {json.dumps(value)}}}"
+        texts.append(text)
+    return '{"rows": [' + ", ".join(texts) + "]}"
+
+
+def test_a_row_giving_a_key_twice_is_told_beside_every_other_problem_in_row_order(
+    client: FlaskClient, vendor: Any, active_agreement: Any
+) -> None:
+    """Row 0 gives its quantity twice: refused, its customer still counted, so row 2,
+    which repeats it, is named. Row 3 gives its customer id twice: which customer it
+    reports cannot be told, so it repeats nobody."""
+    agreement = active_agreement(vendor, SOFTWARE)
+    rows = [
+        row(1, "A", quantity=10),
+        row(1, "B", quantity=5, country="ZZZ"),
+        row(1, "a", quantity=12),
+        row(1, "D", quantity=7),
+    ]
+    text = _with_repeats(rows, {0: ("quantity", 4000), 3: ("customer_id", "B")})
+    headers = {**factories.bearer(vendor), "Content-Type": "application/json"}
+    with time_machine.travel(AFTER[1], tick=False):
+        unattested = client.post(_url(agreement), data=text, headers=headers)
+        attested = client.post(
+            _url(agreement), data=text.replace("{", '{"attest": true, ', 1), headers=headers
+        )
+        previewed = client.post(_url(agreement, "/preview"), data=text, headers=headers)
+    repeat = "Rows 0 and 2 both report customer 'a' on line 1 in end_users; give each customer"
+    expected = [
+        ("rows.0.quantity", [twice("quantity")]),
+        ("rows.1.country", [COUNTRY]),
+        ("rows.2.customer_id", [f"{repeat} once per line and unit."]),
+        ("rows.3.customer_id", [twice("customer_id")]),
+    ]
+    assert _in_order(_errors(unattested)) == [("attest", [ATTEST]), *expected]
+    for answer in (attested, previewed):
+        assert answer.status_code == 422, answer.get_data(as_text=True)
+        assert answer.get_json()["detail"] == "Some rows of the report have problems."
+        assert _in_order(answer.get_json()["errors"]) == expected
+    assert reports_of(agreement) == []
+    assert stored_rows() == 0
+
+
+def test_a_key_given_twice_in_the_body_itself_is_still_a_400(
+    client: FlaskClient, vendor: Any, active_agreement: Any
+) -> None:
+    """Which attestation (or which rows) a body means cannot be told: not a row's
+    problem, so refused as a whole, as round 55 refused it."""
+    agreement = active_agreement(vendor, SOFTWARE)
+    headers = {**factories.bearer(vendor), "Content-Type": "application/json"}
+    text = '{"attest": false, "rows": [], "attest": true}'
+    with time_machine.travel(AFTER[1], tick=False):
+        refused = client.post(_url(agreement), data=text, headers=headers)
+    assert refused.status_code == 400
+    assert refused.get_json()["errors"] == {"attest": [twice("attest")]}
+
+
+def test_a_csv_header_naming_a_column_twice_is_told_with_the_attestation(
+    client: FlaskClient, signed_in: Any, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    header = "line,customer_id,customer_name,country,unit,quantity,quantity"
+    content = f"{header}\n1,A,Clinic A,US,end_users,10,4000\n"
+    named = (
+        "The column quantity is named more than once: give each column once. "
+        f"The first line must be exactly: {HEADER}"
+    )
+    with time_machine.travel(AFTER[1], tick=False):
+        refused = client.post(
+            _url(agreement), data=content, content_type="text/csv", headers=factories.bearer(vendor)
+        )
+        signed_in(client, vendor)
+        page = previewed_csv(client, agreement, 1, content)
+    assert _in_order(_errors(refused)) == [("attest", [ATTEST]), ("rows.1.quantity", [named])]
+    assert page.status_code == 422
+    assert f"Line 1 of the file, quantity: {named}" in text_of(page)
+    assert reports_of(agreement) == []
+
+
+def test_a_csv_header_with_another_mistake_is_told_as_before(
+    client: FlaskClient, vendor: Any, active_agreement: Any
+) -> None:
+    agreement = active_agreement(vendor, SOFTWARE)
+    content = "line,customer,customer_name,country,unit,quantity,revenue\n"
+    with time_machine.travel(AFTER[1], tick=False):
+        refused = client.post(
+            _url(agreement, "?attest=true"),
+            data=content,
+            content_type="text/csv",
+            headers=factories.bearer(vendor),
+        )
+    assert refused.status_code == 422
+    assert refused.get_json()["errors"] == {"rows.1": [f"The first line must be exactly: {HEADER}"]}
 
 
 def test_an_uploaded_file_without_attestation_is_refused_on_the_page_with_its_rows(
