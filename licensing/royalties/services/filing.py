@@ -468,7 +468,8 @@ def _check_rows(
     except RowKeysRepeated:
         for number in revenue:
             revenue[number] = Decimal(0)
-        return _check_each(submission.rows(keys_noted=True), lines, Problems(), revenue, None)
+        rows = submission.rows(keys_noted=True)
+        return _check_each(rows, lines, Problems(), revenue, None, keys_noted=True)
 
 
 # A row's cells the duplicate check compares: one of them given twice names no customer.
@@ -481,8 +482,11 @@ def _check_each(
     problems: Problems,
     revenue: dict[int, Decimal],
     writer: _RowWriter | None,
+    *,
+    keys_noted: bool = False,
 ) -> int:
-    """`_check_rows` over `rows`, read once."""
+    """`_check_rows` over `rows`, read once (`keys_noted`: each row a mapping that
+    names a key it gave twice; only then is it asked, not of every row of a report)."""
     # The duplicate check, one dict per line and unit (a handful): customer key to the
     # row number that gave it. It is all that grows with the report while the rows
     # stream through (round 42): keyed by (line, unit, key) tuples it held a tuple and
@@ -495,7 +499,7 @@ def _check_each(
             problems.add(f"rows.{number}" if number >= 0 else "_body", fields)
             continue
         row = check_row(number, fields, lines, problems)
-        if (repeated := repeated_key(fields)) is not None:
+        if keys_noted and (repeated := repeated_key(fields)) is not None:
             # Checked on the value the key was given last, and refused: its key kept
             # for the duplicate check unless the repeat is in the key itself.
             problems.add(f"rows.{number}.{repeated}", repeated_key_message(repeated))
