@@ -9,9 +9,15 @@ always, PostgreSQL when `--postgresql URL` is given.
 On PostgreSQL it also prints the floor's COPY FROM STDIN into a bare table and,
 as the bound of any faithful intake, a COPY of the same rows, already checked,
 into the report rows table itself (foreign key, indexes), rolled back.
+With `--unattested` the same reports are sent without their attestation, as a
+vendor's first try may be: each is refused (422, the attestation asked for), and the
+figures are what refusing it costs (round 58: it was stored and priced in a
+transaction rolled back, a whole filing's work; its rows are now read and checked
+alone, storing and pricing nothing).
 Prints figures; asserts nothing (performance is never asserted in tests).
 
     .venv/bin/python bench/royalty_reports.py [--rows 200000] [--repeat 1] [--postgresql URL|auto]
+        [--unattested]
 """
 
 from __future__ import annotations
@@ -57,10 +63,10 @@ def write_csv(path: Path, count: int) -> None:
             out.write(f"{a},{b},{c},{d},{e},{f},\n")
 
 
-def write_json(path: Path, count: int) -> None:
+def write_json(path: Path, count: int, *, attest: bool = True) -> None:
     keys = ("line", "customer_id", "customer_name", "country", "unit", "quantity")
     with path.open("w", encoding="utf-8") as out:
-        out.write('{"attest": true, "rows": [')
+        out.write('{"attest": true, "rows": [' if attest else '{"rows": [')
         for index, values in enumerate(rows(count)):
             out.write(("," if index else "") + json.dumps(dict(zip(keys, values, strict=True))))
         out.write("]}")
@@ -171,12 +177,12 @@ def prepare(database_url: str) -> tuple[Any, int, dict[str, str]]:
         return app, agreement.id, headers
 
 
-def submit(database_url: str, kind: str, body: Path) -> dict[str, Any]:
+def submit(database_url: str, kind: str, body: Path, *, unattested: bool) -> dict[str, Any]:
     import time_machine
 
     app, agreement_id, headers = prepare(database_url)
     content_type = "text/csv" if kind == "csv" else "application/json"
-    query = "?attest=true" if kind == "csv" else ""
+    query = "?attest=true" if kind == "csv" and not unattested else ""
     client = app.test_client()
     setup_peak = peak_mb()
     before = resident_mb()
@@ -195,7 +201,10 @@ def submit(database_url: str, kind: str, body: Path) -> dict[str, Any]:
             headers={**headers, "Content-Type": content_type},
         )
         elapsed = time.perf_counter() - started
-    if response.status_code != 201:
+    expected = 422 if unattested else 201
+    if response.status_code != expected or (
+        unattested and list(response.get_json()["errors"]) != ["attest"]
+    ):
         raise SystemExit(f"{response.status_code}: {response.get_data(as_text=True)[:500]}")
     return {
         "seconds": elapsed,
@@ -203,7 +212,7 @@ def submit(database_url: str, kind: str, body: Path) -> dict[str, Any]:
         "before_mb": before,
         "setup_peak_mb": setup_peak,
         "body_mb": size / 1e6,
-        "invoice": response.get_json()["invoice"],
+        "invoice": None if unattested else response.get_json()["invoice"],
     }
 
 
@@ -306,13 +315,17 @@ def child(args: argparse.Namespace) -> None:
     if args.case == "floor":
         print(json.dumps(floor(args.database, args.rows)))
     else:
-        print(json.dumps(submit(args.database, args.case, Path(args.body))))
+        found = submit(args.database, args.case, Path(args.body), unattested=args.unattested)
+        print(json.dumps(found))
 
 
-def run_case(case: str, database: str, count: int, body: Path) -> dict[str, Any]:
+def run_case(
+    case: str, database: str, count: int, body: Path, *, unattested: bool
+) -> dict[str, Any]:
     command = [sys.executable, __file__, "--child", case, "--database", database]
     finished = subprocess.run(
-        [*command, "--rows", str(count), "--body", str(body)],
+        [*command, "--rows", str(count), "--body", str(body)]
+        + (["--unattested"] if unattested else []),
         check=False,
         capture_output=True,
         text=True,
@@ -345,6 +358,11 @@ def main() -> None:
         help="a PostgreSQL URL to file into, or 'auto' to start a throwaway server as the "
         "test suite does (Debian's PostgreSQL binaries)",
     )
+    parser.add_argument(
+        "--unattested",
+        action="store_true",
+        help="send the reports without their attestation: what refusing them costs",
+    )
     parser.add_argument("--child", dest="case")
     parser.add_argument("--database")
     parser.add_argument("--body")
@@ -366,7 +384,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         bodies = {"csv": Path(directory) / "report.csv", "json": Path(directory) / "report.json"}
         write_csv(bodies["csv"], args.rows)
-        write_json(bodies["json"], args.rows)
+        write_json(bodies["json"], args.rows, attest=not args.unattested)
         bodies["floor"] = bodies["csv"]
         for kind in ("csv", "json", "floor"):
             targets.append(("sqlite", kind, f"sqlite:///{directory}/{kind}.db"))
@@ -378,14 +396,17 @@ def main() -> None:
                 for backend, kind, url in targets:
                     # A fresh SQLite file each run, as the first run had.
                     where = url.replace(".db", f"-{attempt}.db") if backend == "sqlite" else url
-                    found = run_case(kind, where, args.rows, bodies[kind])
+                    found = run_case(
+                        kind, where, args.rows, bodies[kind], unattested=args.unattested
+                    )
                     runs.setdefault((backend, kind), []).append(found)
         finally:
             if server is not None:
                 server.stop()
         figures = {key: _median(found) for key, found in runs.items()}
+        what = "sent without attest, to its refusal" if args.unattested else "submit to invoice"
         print(
-            f"royalty report of {args.rows:,} rows, submit to invoice (fresh process each"
+            f"royalty report of {args.rows:,} rows, {what} (fresh process each"
             + (f"; medians of {args.repeat} runs in turn)" if args.repeat > 1 else ")")
         )
         for backend in ("sqlite", "postgresql"):

@@ -527,11 +527,16 @@ class Submission:
     # for rows this service wrote (a form's), where no key can repeat.
     row_colons: int | None = None
 
-    def rows(self) -> Iterator[tuple[int, Any]]:
-        """(number, fields) for each row, read afresh from the spooled upload."""
+    def rows(self, *, keys_noted: bool = False) -> Iterator[tuple[int, Any]]:
+        """(number, fields) for each row, read afresh from the spooled upload. A JSON
+        row that gives a key twice raises `RowKeysRepeated` once the rows are read;
+        with `keys_noted` they are read again, each row a mapping that names the key
+        it gave twice (`repeated_key`)."""
         self.upload.file.seek(0)
         if self.source == "csv":
             return _csv_rows(self.upload.file)
+        if keys_noted:
+            return _json_rows_keys_noted(self.upload.file, self.first_row)
         return _json_rows(self.upload.file, self.first_row, self.row_colons)
 
 
@@ -721,10 +726,13 @@ def _colons(file: IO[bytes]) -> int:
 
 
 def _repeated(key: str, path: str, where: str) -> RepeatedKey:
+    """A top-level key given twice (`{"attest": false, "rows": [], "attest": true}`):
+    which attestation, or which rows, the body means cannot be told, so it is refused
+    as a whole (a 400); a row's key given twice is one of its rows' problems."""
     said = f"The key {json.dumps(key)} is given more than once"
     return RepeatedKey(
         f"{said} in {where}: give each key once (readers disagree on which value counts).",
-        {path: [f"{said}: give each key once."]},
+        {path: [repeated_key_message(key)]},
     )
 
 
@@ -743,16 +751,33 @@ def _not_json(file: IO[bytes]) -> str:
     return "The body is not valid JSON."
 
 
+class RowKeysRepeated(Exception):
+    """Some row of a JSON report gives a key twice: raised once its rows are read
+    (`_json_rows`), so that the caller reads them again with the keys noted
+    (`Submission.rows(keys_noted=True)`) and tells each such row beside every other
+    problem of the report (round 58: a 400 naming the first, alone)."""
+
+
+def repeated_key(fields: Any) -> str | None:
+    """The key a row read with its keys noted gave twice, if it gave one."""
+    return fields.repeated if fields.__class__ is _KeysOnce else None
+
+
+def repeated_key_message(key: str) -> str:
+    return f"The key {json.dumps(key)} is given more than once: give each key once."
+
+
 def _json_rows(
     file: IO[bytes], first: int = 0, colons: int | None = None
 ) -> Iterator[tuple[int, Any]]:
     """The rows, numbered from `first`. With `colons` (`Submission.row_colons`), a
     key given twice in a row (round 55: `{"quantity": "1", "quantity": "900"}` filed
-    900) is refused once the rows are read: every key in the text is followed by
-    one colon, and nothing else outside strings is one, so rows keeping as many keys
-    as the colons left repeat none (counting costs a row a `len`; the rows read
-    through a mapping that checks each key cost an eighth of filing the report).
-    Else (a colon in a string, or a key repeated) they are read again that way."""
+    900) raises `RowKeysRepeated` once the rows are read: every key in the text is
+    followed by one colon, and nothing else outside strings is one, so rows keeping
+    as many keys as the colons left repeat none (counting costs a row a `len`; the
+    rows read through a mapping that checks each key cost an eighth of filing the
+    report). Else (a colon in a string, or a key repeated) they are read again that
+    way."""
     rows = ijson.items(file, "rows.item", use_float=False)
     if colons is None:
         yield from enumerate(rows, start=first)
@@ -767,8 +792,8 @@ def _json_rows(
     # A colon in a string, or a key given twice: the colons inside strings, counted
     # exactly where the body allows, tell which; else the rows are read again.
     within = _colons_within_strings(file)
-    if within is None or kept != colons - within:
-        _refuse_repeated_row_keys(file, first)
+    if (within is None or kept != colons - within) and _some_row_repeats_a_key(file):
+        raise RowKeysRepeated
 
 
 def _colons_within_strings(file: IO[bytes]) -> int | None:
@@ -798,14 +823,19 @@ class _KeysOnce(dict[str, Any]):
         super().__setitem__(key, value)
 
 
-def _refuse_repeated_row_keys(file: IO[bytes], first: int) -> None:
-    """`RepeatedKey` naming the first row that gives a key twice, if one does."""
+def _some_row_repeats_a_key(file: IO[bytes]) -> bool:
+    """Whether a row (not an object within one) gives a key twice."""
+    return any(
+        repeated_key(fields) is not None for _number, fields in _json_rows_keys_noted(file, 0)
+    )
+
+
+def _json_rows_keys_noted(file: IO[bytes], first: int) -> Iterator[tuple[int, Any]]:
+    """The rows, numbered from `first`, each object a mapping that notes the first
+    key given to it twice (`repeated_key`)."""
     file.seek(0)
     rows = ijson.items(file, "rows.item", use_float=False, map_type=_KeysOnce)
-    for number, fields in enumerate(rows, start=first):
-        if isinstance(fields, _KeysOnce) and fields.repeated is not None:
-            key = fields.repeated
-            raise _repeated(key, f"rows.{number}.{key}", f"row {number}")
+    yield from enumerate(rows, start=first)
 
 
 def csv_submission(upload: Upload, *, attest: Any, amends: Any, reason: Any) -> Submission:
@@ -821,9 +851,27 @@ def csv_submission(upload: Upload, *, attest: Any, amends: Any, reason: Any) -> 
     if header is None:
         submission.problems = {"_body": ["The file must be UTF-8 text."]}
     elif header != CSV_HEADER:
-        submission.problems = {"rows.1": [f"The first line must be exactly: {CSV_HEADER}"]}
+        submission.problems = _header_problems(header)
     submission.rows_readable = not submission.problems
     return submission
+
+
+def _header_problems(header: str) -> dict[str, list[str]]:
+    """Why the first line is not the header: a column it names twice is named as a
+    JSON row's key given twice is (`rows.1.quantity`, round 58: the file was told
+    only "The first line must be exactly: ..."). Its rows are not read: which of
+    two `quantity` cells is the quantity cannot be told."""
+    exactly = f"The first line must be exactly: {CSV_HEADER}"
+    named = [name.strip() for name in next(csv.reader([header]), [])]
+    twice = [name for name in dict.fromkeys(named) if name in _COLUMN_SET and named.count(name) > 1]
+    if not twice:
+        return {"rows.1": [exactly]}
+    return {
+        f"rows.1.{name}": [
+            f"The column {name} is named more than once: give each column once. {exactly}"
+        ]
+        for name in twice
+    }
 
 
 def _csv_rows(file: IO[bytes]) -> Iterator[tuple[int, Any]]:

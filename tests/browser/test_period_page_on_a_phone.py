@@ -162,3 +162,56 @@ def test_on_a_wide_screen_the_rows_form_stays_a_table_with_its_headings(
         # Where it would scroll, the box is named by the table's caption.
         assert scroller.get_attribute("aria-labelledby") == "rows-caption"
         assert _tab_order(page, "rows-1-line", 7)[-1] == "rows-2-line"
+
+
+# Each character of a box's text with the top of the line it is drawn on.
+_CHARACTER_LINES = """
+(box) => {
+  const drawn = [];
+  const walker = document.createTreeWalker(box, NodeFilter.SHOW_TEXT);
+  for (let node = walker.nextNode(); node; node = walker.nextNode()) {
+    for (let at = 0; at < node.length; at++) {
+      const range = document.createRange();
+      range.setStart(node, at);
+      range.setEnd(node, at + 1);
+      drawn.push([node.data[at], Math.round(range.getBoundingClientRect().top)]);
+    }
+  }
+  return drawn;
+}
+"""
+
+
+def test_on_a_phone_the_csv_panel_wraps_its_columns_between_their_names(
+    page: Any, live_server: LiveServer
+) -> None:
+    """Round 58: the CSV panel's list of columns was one unbroken word, which the page
+    broke wherever the screen ended ("custo" / "mer_id"). It wraps after a comma, each
+    column's name whole on its line, and still reads (and copies) as the header."""
+    email, agreement, year = reporting_vendor(live_server)
+    first = year.period(1)
+    with time_machine.travel(year.after(1)):
+        page.set_viewport_size(PHONE)
+        sign_in(page, email)
+        page.goto(f"/portal/royalty-reports/{agreement.id}/{first.start.isoformat()}")
+        header = page.locator("#report-csv #csv-header")
+        header.wait_for()
+        assert header.inner_text() == HEADER
+        drawn = header.evaluate(_CHARACTER_LINES)
+        _assert_fits(page, "the CSV panel")
+    assert "".join(character for character, _top in drawn) == HEADER
+    lines_of: dict[str, set[int]] = {}
+    name = ""
+    tops: set[int] = set()
+    for character, top in [*drawn, (",", -1)]:
+        if character == ",":
+            lines_of[name] = tops
+            name, tops = "", set()
+        else:
+            name += character
+            tops.add(top)
+    assert list(lines_of) == list(COLUMNS)
+    split = {column: sorted(tops) for column, tops in lines_of.items() if len(tops) > 1}
+    assert split == {}, f"a column's name broken across lines: {split}"
+    # It does wrap on a phone (else this test would prove nothing).
+    assert len({top for tops in lines_of.values() for top in tops}) > 1

@@ -9,6 +9,9 @@ from typing import Any
 # A day or an instant in words inside a sentence (round 57: `|dated`, `|timed`) reads
 # as its words, with no space before the punctuation after it.
 _TIME_TAG = re.compile(r"</?time\b[^>]*>")
+# A line-break opportunity inside a word (round 58: the CSV panel's columns,
+# "line,<wbr>customer_id,...") is no space: the word reads as one.
+_WORD_BREAK = re.compile(r"<wbr\s*/?>")
 
 
 def without_time_tags(html: str) -> str:
@@ -18,7 +21,7 @@ def without_time_tags(html: str) -> str:
 
 def text_of(response: Any) -> str:
     """The page's text, tags dropped and spaces squeezed, for sentences."""
-    page = _TIME_TAG.sub("", response.get_data(as_text=True))
+    page = _WORD_BREAK.sub("", _TIME_TAG.sub("", response.get_data(as_text=True)))
     without_tags = re.sub(r"<[^>]+>", " ", page)
     return re.sub(r"\s+", " ", html.unescape(without_tags))
 

@@ -23,7 +23,7 @@ from licensing.audit import services as audit
 from licensing.billing import queries as billing_queries
 from licensing.calendar import office_date
 from licensing.db import Money, utcnow
-from licensing.errors import Conflict, InvalidInput, RepeatedKey
+from licensing.errors import Conflict, InvalidInput
 from licensing.limits import record_id
 from licensing.links import links
 from licensing.mail import services as mail
@@ -42,7 +42,16 @@ from ..models import (
     RoyaltyReportRow,
 )
 from ..periods import Period
-from ..rows import Problems, Row, RowKey, Submission, check_row
+from ..rows import (
+    Problems,
+    Row,
+    RowKey,
+    RowKeysRepeated,
+    Submission,
+    check_row,
+    repeated_key,
+    repeated_key_message,
+)
 from ..states import (
     CLEAR,
     FLAGGED,
@@ -86,6 +95,30 @@ class _Preview(Exception):
         self.filing = filing
 
 
+class _Refused(Exception):
+    """A submission that cannot be filed as sent (its attestation, the amendment's id
+    or reason, its body's shape), carried out of its transaction with what checking
+    its rows needs: they are then checked, neither stored nor priced, with no lock
+    held (round 58: such a report was stored and priced in a transaction rolled back,
+    a whole filing's work to refuse it), and every problem told at once."""
+
+    def __init__(self, obligation: Obligations, problems: Mapping[str, list[str]]) -> None:
+        self.lines = {line.number: line for line in obligation.lines}
+        self.problems = problems
+
+    def answer(self, submission: Submission) -> InvalidInput:
+        """The submission's problems with its rows' when they can be read."""
+        if submission.rows_readable:
+            revenue = {
+                number: Decimal(0) for number, line in self.lines.items() if line.takes_revenue
+            }
+            try:
+                _check_rows(submission, self.lines, Problems(), revenue, None)
+            except InvalidInput as found:
+                return _together(self.problems, found)
+        return InvalidInput(REPORT_PROBLEMS, self.problems)
+
+
 def preview(
     agreement_id: int,
     period_start: date,
@@ -101,6 +134,8 @@ def preview(
             raise _Preview(filing)
     except _Preview as done:
         return done.filing
+    except _Refused as refused:
+        raise refused.answer(submission) from None
 
 
 def submit(
@@ -112,8 +147,11 @@ def submit(
     now: datetime | None = None,
 ) -> Filing:
     """File (or, with `amends`, amend) a period's report; the royalty follows at once."""
-    with db.transaction() as session:
-        return _file(session, agreement_id, period_start, submission, actor, now, False)
+    try:
+        with db.transaction() as session:
+            return _file(session, agreement_id, period_start, submission, actor, now, False)
+    except _Refused as refused:
+        raise refused.answer(submission) from None
 
 
 def _file(
@@ -140,21 +178,19 @@ def _file(
     period = obligation.period(period_start)
     problems = _submission_problems(submission, previewing)
     if problems and (not submission.rows_readable or "amends" in problems):
-        # Which report is amended cannot be told, or the rows cannot be read: the
-        # rows' problems (if they can be read) with the submission's, storing nothing.
-        raise _with_rows_checked(obligation, submission, problems)
+        # Which report is amended cannot be told (so neither can the period's
+        # check), or the rows cannot be read: the submission's problems, with its
+        # rows' if they can be read.
+        raise _Refused(obligation, problems)
     reports = current_reports(session, agreement.id)
     amended = _check_period(session, obligation, period, reports, submission, moment)
-    try:
-        report, filing, revenue = _compute(
-            session, obligation, period, reports, amended, submission, actor, moment
-        )
-    except InvalidInput as found:
-        raise _together(problems, found) from found
     if problems:
-        # The report is good but for its attestation or reason: checked as a preview
-        # is and refused, so every problem is told at once (the transaction rolls back).
-        raise InvalidInput(REPORT_PROBLEMS, problems)
+        # The period can take the report (its 409 comes first), the submission cannot
+        # be filed as sent: its rows are checked, not stored or priced (`_Refused`).
+        raise _Refused(obligation, problems)
+    report, filing, revenue = _compute(
+        session, obligation, period, reports, amended, submission, actor, moment
+    )
     if previewing:
         return filing
     _store_lines(session, report, filing, revenue)
@@ -195,8 +231,8 @@ def _compute(
     moment: datetime,
 ) -> tuple[RoyaltyReport, Filing, dict[int, Decimal]]:
     """The report stored with its rows, and its royalty computed, in the caller's
-    transaction (a preview's, or a refused submission's, rolls back); raises
-    `InvalidInput` with every problem of the rows."""
+    transaction (a preview's rolls back); raises `InvalidInput` with every problem
+    of the rows."""
     agreement = obligation.agreement
     last_before = _last_reported(reports)
     charged_before = _charged_to_date(session, obligation, last_before)
@@ -327,31 +363,11 @@ def _submission_problems(submission: Submission, previewing: bool) -> dict[str, 
 
 
 def _together(problems: Mapping[str, list[str]], found: InvalidInput) -> InvalidInput:
-    """`found` (the rows' problems) with the submission's own before them; `found`
-    itself when the submission has none, or when it refuses the body outright (a key
-    given twice: a 400, `RepeatedKey`)."""
-    if not problems or isinstance(found, RepeatedKey):
-        return found
+    """`found` (the rows' problems) with the submission's own before them."""
     together = {path: list(messages) for path, messages in problems.items()}
     for path, messages in found.errors.items():
         together.setdefault(path, []).extend(messages)
     return InvalidInput(REPORT_PROBLEMS, together)
-
-
-def _with_rows_checked(
-    obligation: Obligations, submission: Submission, problems: Mapping[str, list[str]]
-) -> InvalidInput:
-    """The submission's problems with its rows' when they can be read, found without
-    storing anything: for a submission whose amended report cannot be told (so
-    neither the period nor the royalty can be checked) or whose rows cannot be read."""
-    if submission.rows_readable:
-        lines = {line.number: line for line in obligation.lines}
-        revenue = {line.number: Decimal(0) for line in obligation.lines if line.takes_revenue}
-        try:
-            _check_rows(submission, lines, Problems(), revenue, None)
-        except InvalidInput as found:
-            return _together(problems, found)
-    return InvalidInput(REPORT_PROBLEMS, problems)
 
 
 def _report_id(value: Any) -> int | None:
@@ -443,7 +459,34 @@ def _check_rows(
     repeats another's line, unit and customer is refused whether either row has
     problems of its own or not (`RowKey`; round 56: a repeat of a refused row, or a
     refused repeat, was reported only once the refused row was corrected), as the
-    contract asks every problem of a report at once."""
+    contract asks every problem of a report at once. A JSON row that gives a key twice
+    is one of those problems, keyed `rows.N.KEY` (round 58: a 400 naming it alone,
+    `RepeatedKey`): found once the rows are read (`RowKeysRepeated`), the rows are
+    then read and checked again with each row's keys noted, storing nothing."""
+    try:
+        return _check_each(submission.rows(), lines, problems, revenue, writer)
+    except RowKeysRepeated:
+        for number in revenue:
+            revenue[number] = Decimal(0)
+        rows = submission.rows(keys_noted=True)
+        return _check_each(rows, lines, Problems(), revenue, None, keys_noted=True)
+
+
+# A row's cells the duplicate check compares: one of them given twice names no customer.
+_KEY_COLUMNS = frozenset(("line", "unit", "customer_id"))
+
+
+def _check_each(
+    rows: Iterator[tuple[int, Any]],
+    lines: Mapping[int, ReportableLine],
+    problems: Problems,
+    revenue: dict[int, Decimal],
+    writer: _RowWriter | None,
+    *,
+    keys_noted: bool = False,
+) -> int:
+    """`_check_rows` over `rows`, read once (`keys_noted`: each row a mapping that
+    names a key it gave twice; only then is it asked, not of every row of a report)."""
     # The duplicate check, one dict per line and unit (a handful): customer key to the
     # row number that gave it. It is all that grows with the report while the rows
     # stream through (round 42): keyed by (line, unit, key) tuples it held a tuple and
@@ -451,11 +494,18 @@ def _check_rows(
     # 54 of the request's 56 MB at 200,000 rows.
     seen: dict[tuple[int, str], dict[str, int]] = {}
     count = 0
-    for number, fields in submission.rows():
+    for number, fields in rows:
         if isinstance(fields, str):  # a row the reader could not split
             problems.add(f"rows.{number}" if number >= 0 else "_body", fields)
             continue
         row = check_row(number, fields, lines, problems)
+        if keys_noted and (repeated := repeated_key(fields)) is not None:
+            # Checked on the value the key was given last, and refused: its key kept
+            # for the duplicate check unless the repeat is in the key itself.
+            problems.add(f"rows.{number}.{repeated}", repeated_key_message(repeated))
+            if row is None or repeated in _KEY_COLUMNS:
+                continue
+            row = RowKey(row.number, row.line, row.customer_id, row.customer_key, row.unit)
         if row is None:
             continue
         customers = seen.get((row.line, row.unit))

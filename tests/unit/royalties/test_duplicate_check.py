@@ -195,3 +195,33 @@ def test_refused_rows_keep_only_their_keys_and_their_problems_stay_capped() -> N
     # Every row's country, and the last row's repeat of the first: all but the
     # first MAX_PROBLEMS counted.
     assert errors["rows"] == [f"and {count + 1 - MAX_PROBLEMS:,} more problems not listed"]
+
+
+def test_a_json_row_giving_a_key_twice_is_one_of_the_rows_problems_in_its_place() -> None:
+    """Round 58: a 400 naming the first such row alone (`RepeatedKey`). Row 0 gives
+    its quantity twice and keeps its customer, so row 2 repeats it; row 1 gives its
+    line twice (checked on the last, a good one), and names no customer for row 3 to
+    repeat."""
+    from licensing.errors import InvalidInput
+    from licensing.royalties.rows import json_submission
+
+    rows = [
+        '{"line": 1, "customer_id": "A", "customer_name": "A", "country": "US", '
+        '"unit": "end_users", "quantity": 1, "quantity": 900}',
+        '{"line": 2, "line": 1, "customer_id": "B", "customer_name": "B", "country": "US", '
+        '"unit": "end_users", "quantity": 1}',
+        '{"line": 1, "customer_id": "a", "customer_name": "A", "country": "US", '
+        '"unit": "end_users", "quantity": 2}',
+        '{"line": 1, "customer_id": "B", "customer_name": "B", "country": "US", '
+        '"unit": "end_users", "quantity": 3}',
+    ]
+    submission = json_submission(Upload.of_bytes(f'{{"rows": [{", ".join(rows)}]}}'.encode()))
+    with pytest.raises(InvalidInput) as refused:
+        _checked(submission, _Dropped())
+    errors = refused.value.errors
+    assert list(errors) == ["rows.0.quantity", "rows.1.line", "rows.2.customer_id"]
+    assert errors["rows.0.quantity"] == [
+        'The key "quantity" is given more than once: give each key once.'
+    ]
+    assert errors["rows.1.line"] == ['The key "line" is given more than once: give each key once.']
+    assert errors["rows.2.customer_id"][0].startswith("Rows 0 and 2 both report customer 'a'")
