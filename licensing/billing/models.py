@@ -29,9 +29,17 @@ from sqlalchemy import (
     inspect,
     text,
 )
-from sqlalchemy.orm import Mapped, Session, mapped_column, query_expression, relationship
+from sqlalchemy.orm import (
+    Mapped,
+    Session,
+    mapped_column,
+    query_expression,
+    relationship,
+    validates,
+)
 
 from licensing import references
+from licensing.accounts.models import inserted_key, keep_key, keyed_names
 from licensing.calendar import ISO_DAY, day_text, instant_text, moment_text, office_date
 from licensing.db import Base, Money, UTCDateTime, utcnow
 from licensing.errors import Conflict
@@ -453,6 +461,11 @@ class CreditNote(_RefundedAgainst, Base):
     applied_to_balance: Mapped[Decimal] = mapped_column(Money())
     refund_due: Mapped[Decimal] = mapped_column(Money())
     reason: Mapped[str] = mapped_column(Text)
+    # `name_key(reason)` (round 58, finance_0004): what the credit-notes list's search
+    # compares, so "émile" finds "Émile" on both databases (SQLite's LIKE folds ASCII
+    # letters only); kept in step on every write of the reason (`_keep_keys`; a Core
+    # insert through its default), as an organization's name's key is.
+    reason_key: Mapped[str] = mapped_column(Text, default=inserted_key("reason"))
     # Indexed (billing_0016): the monthly statement run finds the month's credit notes.
     issue_date: Mapped[date] = mapped_column(Date, index=True)
     # Indexed (billing_0020): the invoices' nightly pull finds the day's credit notes.
@@ -464,6 +477,9 @@ class CreditNote(_RefundedAgainst, Base):
     # The seal of the issued document (see `licensing.audit.seals`).
     seal_key_id: Mapped[str | None] = mapped_column(String(16))
     seal: Mapped[str | None] = mapped_column(String(64))
+
+    _keep_keys = validates("reason")(keep_key)
+    keyed_names("credit_notes", "reason")
 
     invoice: Mapped[Invoice] = relationship(back_populates="credit_notes")
     refunds: Mapped[list[Refund]] = relationship(

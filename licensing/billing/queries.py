@@ -45,7 +45,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.orm.attributes import set_committed_value
 
 from licensing.access import Principal
-from licensing.accounts.models import Organization
+from licensing.accounts.models import Organization, name_key
 from licensing.accounts.queries import Caller, OwnedGetter, ScopedStatement, scoped
 from licensing.audit.models import AuditEvent
 from licensing.billing.models import (
@@ -117,10 +117,24 @@ class InvoiceFilters(TypedDict, total=False):
     # Round 57 (creditlist57): one currency's (the Finance page's aging links its
     # overdue balances so, and the list then sums what they owe: `invoice_list_owed`).
     currency: str | None
+    # Round 58 (financelinks58): issued on the days (a month's, or the Finance page's
+    # range of months: its *Invoiced* and *Voided* link them so, with the state
+    # `INVOICED` or `void`), by `issue_date` as the invoices export chooses them.
+    issued_days: ListDays | None
+    # Round 58: only the invoices of one of the Finance page's balances on a day, with
+    # the amount each owed (or was owed back) then: a subquery of `invoice_id` and
+    # `amount` (`finance.queries.balances_on`: its *Outstanding* or *Refunds owed* at a
+    # period's end, a row of its aging), joined; `invoice_list_owed` sums the amounts.
+    balances: Any
 
 
 # "Due this week": the day asked and the six after it.
 DUE_WEEK_DAYS = 7
+
+# Round 58: the invoice list's state of the invoices the Finance page's *Invoiced*
+# counts: issued and not void (open, paid or uncollectible), offered beside each state.
+INVOICED = "invoiced"
+INVOICED_WORDS = "Invoiced (issued, not void)"
 
 
 def invoices(
@@ -156,25 +170,36 @@ def invoices_query(
 @dataclass(frozen=True)
 class ListedOwed:
     """What the invoices a list keeps owe now in one currency (`Invoice.owed`, above
-    zero), and how many of them there are."""
+    zero), and how many of them there are; round 58: their totals, those not void
+    (the Finance page's *Invoiced*) and those void (*Voided*) apart, and, narrowed to
+    a balance on a day (`balances`), what they owed (or were owed back) then."""
 
     currency: str
     count: int
     owed: Decimal
+    invoiced: Decimal = Decimal(0)
+    voided: Decimal = Decimal(0)
+    balance: Decimal = Decimal(0)
 
 
 def invoice_list_owed(session: Session, **filters: Unpack[InvoiceFilters]) -> list[ListedOwed]:
     """Round 57: what every invoice `invoices_query` keeps (not only a page's) owes now,
     a currency each, summed by the database: the console's list narrowed to a currency
     says it, so the Finance page's overdue balances, which it links, can be read off
-    the rows that make them."""
+    the rows that make them. Round 58: and their totals (void apart) and their
+    amounts of `balances`, the Finance page's other figures."""
     owed = owed_of(Invoice)
+    nothing = literal(Decimal(0), Money())
+    balances = filters.get("balances")
     statement = (
         _invoices_listed(**filters)
         .with_only_columns(
             Invoice.currency,
             func.count(),
-            money_sum(case((owed > Decimal(0), owed), else_=literal(Decimal(0), Money()))),
+            money_sum(case((owed > Decimal(0), owed), else_=nothing)),
+            money_sum(case((Invoice.state != VOID, Invoice.total), else_=nothing)),
+            money_sum(case((Invoice.state == VOID, Invoice.total), else_=nothing)),
+            money_sum(nothing if balances is None else balances.c.amount),
         )
         .order_by(None)
         .group_by(Invoice.currency)
@@ -189,7 +214,17 @@ def _invoices_listed(**filters: Unpack[InvoiceFilters]) -> Select[Any]:
     if currency := filters.get("currency"):
         statement = statement.where(Invoice.currency == currency)
     if state := filters.get("state"):
-        statement = statement.where(Invoice.state == state)
+        statement = statement.where(
+            Invoice.state.not_in((DRAFT, VOID)) if state == INVOICED else Invoice.state == state
+        )
+    if (days := filters.get("issued_days")) is not None:
+        first, last = days
+        if first is not None:
+            statement = statement.where(Invoice.issue_date >= first)
+        if last is not None:
+            statement = statement.where(Invoice.issue_date <= last)
+    if (balances := filters.get("balances")) is not None:
+        statement = statement.join(balances, balances.c.invoice_id == Invoice.id)
     if filters.get("issued_only"):
         statement = statement.where(Invoice.state != DRAFT)
     if filters.get("to_pay"):
@@ -1715,7 +1750,8 @@ def _credit_note_list_where(filters: CreditNoteFilters) -> list[ColumnElement[bo
     if filters.currency is not None:
         where.append(CreditNote.currency == filters.currency)
     if filters.reason:
-        where.append(CreditNote.reason.icontains(filters.reason, autoescape=True))
+        # By its key (round 58): `icontains` folded ASCII letters only on SQLite.
+        where.append(CreditNote.reason_key.contains(name_key(filters.reason), autoescape=True))
     if filters.licensee:
         where.append(Organization.name_contains(filters.licensee))
     return where

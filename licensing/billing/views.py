@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -86,6 +86,7 @@ from licensing.errors import (
     TooManyRequests,
 )
 from licensing.extensions import csrf, limiter
+from licensing.finance import queries as finance_queries
 from licensing.finance.queries import month_end
 from licensing.finance.services import parse_month
 from licensing.limits import record_id, shows_unstorable_on_form
@@ -800,7 +801,7 @@ def stripe_webhook() -> tuple[Response, int]:
 def console_invoices() -> tuple[str, int]:
     session = db.session()
     state = request.args.get("state") or None
-    if state not in INVOICE.states:
+    if state not in INVOICE_LIST_STATES:
         state = None
     # Overdue only: past due and asked for, not those a bank's dispute holds (round
     # 50: the portal's and the API's meaning); those are listed by "Held by a dispute".
@@ -824,19 +825,25 @@ def console_invoices() -> tuple[str, int]:
         {}
         if errors
         else arguments.unknown_choice(
-            request.args,
-            "state",
-            {value: humanize(value) for value in INVOICE.states},
-            INVOICE_LIST_FILTERS["state"],
+            request.args, "state", INVOICE_LIST_STATES, INVOICE_LIST_FILTERS["state"]
         )
+        | arguments.unknown_choice(request.args, "aging", AGING_ROWS, INVOICE_LIST_FILTERS["aging"])
     )
     # Round 57: one currency's, as the Finance page's aging links its overdue balances;
     # what the invoices listed owe is then summed, the figure read off its rows.
-    currency = ListPeriod.given(request.args)["currency"]
-    if not errors:
-        unread |= ListPeriod.currency_errors(request.args, INVOICE_LIST_FILTERS)
+    # Round 58: the months issued too (its *Invoiced* and *Voided*), read as the other
+    # lists read theirs (`ListPeriod`, the currency's refusal with them).
+    given = ListPeriod.given(request.args)
+    currency = given["currency"]
+    period = ListPeriod(None, {}) if errors else ListPeriod.read(request.args, INVOICE_LIST_FILTERS)
+    unread |= period.errors
+    # Round 58: one of the Finance page's balances on a day (*Outstanding* or *Refunds
+    # owed* at a period's end, a row of its aging): the invoices making it, each with
+    # its amount then.
+    balance = None if errors else _balance_asked(request.args, currency or None, unread)
     found: paging.Page[Invoice] | None = None
     owed: list[queries.ListedOwed] = []
+    amounts: dict[int, Decimal] = {}
     if not errors and not unread:
         listed: queries.InvoiceFilters = {
             "state": state,
@@ -849,9 +856,22 @@ def console_invoices() -> tuple[str, int]:
             "organization_id": organization_id,
             "agreement_number": agreement,
             "currency": currency or None,
+            "issued_days": period.days,
+            "balances": None if balance is None else finance_queries.balances_on(balance),
         }
-        found = paging.read_page(session, queries.invoices_query(**listed))
-        if currency:
+        statement = queries.invoices_query(**listed)
+        if (balances := listed["balances"]) is None:
+            found = paging.read_page(session, statement)
+        else:
+            # Each row with its amount then, read with the page's rows.
+            with_amounts: paging.Page[Any] = paging.read_page(
+                session,
+                statement.add_columns(balances.c.amount),
+                rows=lambda window, bound: session.execute(window, bound).all(),
+            )
+            amounts = {row[0].id: row[1] for row in with_amounts.items}
+            found = replace(with_amounts, items=[row[0] for row in with_amounts.items])
+        if currency or period.days or balance:
             owed = queries.invoice_list_owed(session, **listed)
     invoices = found.items if found else []
     return render_template(
@@ -870,6 +890,13 @@ def console_invoices() -> tuple[str, int]:
         agreement=agreement,
         currency=currency,
         owed=owed,
+        given=given,
+        days_words=_days_words(given),
+        balance=balance,
+        balance_values=_balance_values(request.args),
+        amounts=amounts,
+        aging_rows=AGING_ROWS,
+        list_states=INVOICE_LIST_STATES,
         # The newest few and a count (round 49: it read every one), linking the list.
         flagged=queries.flagged_payments(session, FLAGGED_SHOWN),
         flagged_count=queries.flagged_payment_count(session),
@@ -916,7 +943,70 @@ INVOICE_LIST_FILTERS = {
     "due_week": "Due in the next 7 days",
     "to_pay": "With a balance to pay",
     "currency": "Currency",
+    # Round 58 (financelinks58): the Finance page's figures' rows.
+    "month": "Month issued",
+    "from": "Issued from month",
+    "to": "Issued to month",
+    "owing_on": "Owing at the end of",
+    "owed_back_on": "Owed a refund at the end of",
+    "aging": "Days past due then",
 }
+# The list's states: each invoice state, and those the Finance page's *Invoiced* counts.
+INVOICE_LIST_STATES = {
+    **{value: humanize(value) for value in INVOICE.states},
+    queries.INVOICED: queries.INVOICED_WORDS,
+}
+# The aging's rows, as the Finance page names them (the list's "Days past due then").
+AGING_ROWS = dict((*finance_queries.AGING_BUCKETS, finance_queries.DISPUTED))
+# The days of a balance the list may be narrowed to, and what each balance is.
+BALANCE_DAYS = {"owing_on": finance_queries.OWING, "owed_back_on": finance_queries.OWED_BACK}
+
+
+def _balance_values(args: Any) -> dict[str, str]:
+    """The balance's fields as the link gave them (the form shows them again)."""
+    return {name: (args.get(name) or "").strip()[:40] for name in (*BALANCE_DAYS, "aging")}
+
+
+def _balance_asked(
+    args: Any, currency: str | None, errors: dict[str, list[str]]
+) -> finance_queries.BalanceFilter | None:
+    """Round 58: the Finance page's balance on a day the link narrows the invoice list
+    to, if any: what they owed at the end of `owing_on` (its *Outstanding*; with
+    `aging`, one row of its aging as of that day, today's when no day is given) or were
+    owed back at the end of `owed_back_on` (its *Refunds owed*). What is wrong is added
+    to `errors`, beside its field; nothing is listed then."""
+    values = _balance_values(args)
+    days: dict[str, date] = {}
+    for name in BALANCE_DAYS:
+        if not values[name]:
+            continue
+        try:
+            days[name] = calendar.parse_day(values[name])
+        except ValueError:
+            shown = values[name] if len(values[name]) <= 30 else f"{values[name][:30]}…"
+            errors[name] = [
+                f"{INVOICE_LIST_FILTERS[name]} takes a day such as 2027-03-31; "
+                f"the link gave “{shown}”."
+            ]
+    if values["owing_on"] and values["owed_back_on"]:
+        errors.setdefault("owed_back_on", []).append(
+            f"Give {INVOICE_LIST_FILTERS['owing_on']} or "
+            f"{INVOICE_LIST_FILTERS['owed_back_on'].lower()}, not both."
+        )
+    if values["aging"] and values["owed_back_on"]:
+        errors.setdefault("aging", []).append(
+            f"{INVOICE_LIST_FILTERS['aging']} ages what was owed, not what was owed back: "
+            f"give {INVOICE_LIST_FILTERS['owing_on'].lower()} instead."
+        )
+    if errors or not (days or values["aging"]):
+        return None
+    if "owed_back_on" in days:
+        return finance_queries.BalanceFilter(
+            days["owed_back_on"], finance_queries.OWED_BACK, currency=currency
+        )
+    bucket = values["aging"] if values["aging"] in AGING_ROWS else None
+    day = days.get("owing_on", _today())
+    return finance_queries.BalanceFilter(day, finance_queries.OWING, bucket, currency)
 
 
 # Card payments to review the invoice list shows above it (round 49); the rest are

@@ -58,11 +58,13 @@ from sqlalchemy import (
     ColumnElement,
     Row,
     Select,
+    and_,
     case,
     func,
     literal_column,
     or_,
     select,
+    type_coerce,
     union_all,
 )
 from sqlalchemy.orm import InstrumentedAttribute, Session
@@ -98,7 +100,7 @@ from licensing.billing.queries import (
 )
 from licensing.billing.queries import owed_of as stored_owed_of
 from licensing.billing.states import AGREEMENT, DRAFT, ROYALTY_REPORT, VOID
-from licensing.db import money_sum
+from licensing.db import Money, money_sum
 from licensing.finance.classification import AXES, RevenueLine, classify
 from licensing.money import minor_units, proportional
 from licensing.permissions import queries as permission_queries
@@ -293,8 +295,11 @@ def _received_on(received_on: date | None, settled_at: datetime | None) -> date 
     return calendar.office_date(settled_at) if settled_at is not None else None
 
 
-def _issued(currency: str) -> list[ColumnElement[bool]]:
-    return [Invoice.state.not_in(NOT_COUNTED), Invoice.currency == currency]
+def _issued(currency: str | None) -> list[ColumnElement[bool]]:
+    """Issued invoices that count (not draft, not void), of `currency` (None: any, the
+    console's invoice list without one: round 58)."""
+    counted: list[ColumnElement[bool]] = [Invoice.state.not_in(NOT_COUNTED)]
+    return counted if currency is None else [*counted, Invoice.currency == currency]
 
 
 class _Moved(NamedTuple):
@@ -589,7 +594,7 @@ def _returned(invoices: Any, paid: ColumnElement[bool], *columns: Any) -> Select
     return _of(returns, Payment, invoices).where(paid)
 
 
-def _owed_at_ends(currency: str, ends: Sequence[date], since: date) -> Select[Any]:
+def _owed_at_ends(currency: str | None, ends: Sequence[date], since: date) -> Select[Any]:
     """Each invoice's running balance at each of `ends` at which it changed, of the
     invoices something moves on from `since` on (`moving_from_all`; the others owe
     what they owe now at every end: `_still_at_ends`): rows of (`period`, the index of
@@ -837,6 +842,82 @@ def _still_owing(session: Session, currency: str, start: date) -> list[Owed]:
         )
     )
     return [Owed(*row) for row in rows]  # type: ignore[arg-type]  # issued: a due date
+
+
+# --- the invoices behind a balance, as a list shows them (round 58, financelinks58) ---
+
+# The balances on a day the page shows, by what the console's invoice list calls them.
+OWING = "owing"  # *Outstanding* at a period's end; the aging's rows
+OWED_BACK = "owed_back"  # *Refunds owed* at a period's end
+
+
+@dataclass(frozen=True)
+class BalanceFilter:
+    """The invoices behind one of the page's balances at the end of `day`: what they
+    owed (`OWING`: *Outstanding* at a period's end, or with `bucket` one row of the
+    aging as of the day: a key of `AGING_BUCKETS`, or `DISPUTED`'s), or what they were
+    owed back (`OWED_BACK`: *Refunds owed* at a period's end), in `currency` (None:
+    every currency's, each summed apart)."""
+
+    day: date
+    kind: str = OWING
+    bucket: str | None = None
+    currency: str | None = None
+
+
+def balances_on(given: BalanceFilter) -> Any:
+    """Round 58: each invoice the balance `given` names, with its amount then, as a
+    subquery (`invoice_id`, `amount`) a list joins: its balance at the end of the day
+    as the bank's days had it (`Receivable.balance_on`), or what it was owed back
+    (`owed_back_on`, of an invoice credited by then). The page's own sums, each
+    invoice apart: those something moves on after the day summed from their events
+    (`_owed_at_ends` at the one end), every other its stored balance
+    (`still_from_all`, as `_still_at_ends` and `_still_owing` read them); so the
+    amounts add up to the figure, *Outstanding* and *Refunds owed* at a period's end
+    (`period_end_balances`) and each row of the aging (`aging`)."""
+    day, after = given.day, given.day + ONE_DAY
+    moving = _owed_at_ends(given.currency, [day], after).subquery()
+    still = select(
+        Invoice.id,
+        stored_owed_of(Invoice),
+        case((_credited_by(day), 1), else_=0),
+    ).where(*_issued(given.currency), still_from_all(after))
+    each = union_all(select(moving.c.invoice_id, moving.c.owed, moving.c.credited), still)
+    then = each.subquery("owed_then")
+    if given.kind == OWED_BACK:
+        amount, where = _floor(-then.c.owed), [then.c.credited == 1]
+    else:
+        amount, where = _floor(then.c.owed), []
+    statement = select(then.c.invoice_id, type_coerce(amount, Money()).label("amount")).where(
+        amount > ZERO, *where
+    )
+    if given.bucket is not None:
+        statement = statement.join(Invoice, Invoice.id == then.c.invoice_id).where(
+            aged_in(given.bucket, day)
+        )
+    return statement.subquery("balances")
+
+
+def aged_in(bucket: str, day: date) -> ColumnElement[bool]:
+    """Invoices in the aging's row `bucket` on `day` (`aging`'s rule in SQL, for the
+    list its row links): not chased that day because of a dispute (`DISPUTED`), or
+    chased and owed since a day (`owed_since`: the due date, or the later day owed
+    again after a dispute lost) that many days past: the bucket's days past due as
+    bounds on that day, so both databases compare dates alone."""
+    not_chased = and_(_disputed(), not_chased_on(day))
+    if bucket == DISPUTED[0]:
+        return not_chased
+    owed_again = owed_again_by(day)
+    since = case(
+        (and_(_disputed(), owed_again > Invoice.due_date), owed_again), else_=Invoice.due_date
+    )
+    index = [key for key, _label in AGING_BUCKETS].index(bucket)
+    within = [~not_chased_on(day)]
+    if index < len(_AGING_LIMITS):  # at most the bucket's most days past due
+        within.append(since >= day - timedelta(days=_AGING_LIMITS[index]))
+    if index > 0:  # more than the bucket's before
+        within.append(since < day - timedelta(days=_AGING_LIMITS[index - 1]))
+    return and_(*within)
 
 
 # --- invoiced, collected, reversed, credited, outstanding by period -------------------

@@ -22,6 +22,7 @@ from typing import Any
 from flask import Blueprint, Response, render_template, request, url_for
 
 from licensing import access, arguments, db
+from licensing.billing import queries as billing_queries
 from licensing.calendar import office_date, parse_day
 from licensing.config import current_config
 from licensing.downloads import document_rate_limit, pdf_response
@@ -140,13 +141,21 @@ def _bar_chart(
     horizontal: bool = False,
     line_series: tuple[str, ...] = (),
     counts: bool = False,
+    links: Mapping[str, list[str | None]] | None = None,
 ) -> dict[str, Any]:
-    """A chart as plain data: numbers stay decimal strings until the script draws."""
+    """A chart as plain data: numbers stay decimal strings until the script draws.
+    `links` (round 58): a series' list of the rows behind each of its bars, by the
+    series' name, which a click on the bar opens (the table beside it links the same)."""
     return {
         "type": "bar",
         "labels": labels,
         "series": [
-            {"label": name, "values": values, "line": name in line_series}
+            {
+                "label": name,
+                "values": values,
+                "line": name in line_series,
+                "links": (links or {}).get(name, []),
+            }
             for name, values in series
         ],
         "stacked": stacked,
@@ -155,7 +164,18 @@ def _bar_chart(
     }
 
 
-def _cash_flow_chart(rows: list[queries.PeriodFigures], currency: str) -> dict[str, Any]:
+# The cash flow chart's series, and the figure of `ListUrls` each bar's rows are.
+CASH_FLOW_SERIES = {
+    "Invoiced": "invoiced",
+    "Collected": "collected",
+    "Outstanding at period end": "outstanding",
+}
+
+
+def _cash_flow_chart(
+    rows: list[queries.PeriodFigures], currency: str, urls: ListUrls | None = None
+) -> dict[str, Any]:
+    periods = urls.periods if urls else {}
     return _bar_chart(
         [row.period.key for row in rows],
         [
@@ -164,6 +184,10 @@ def _cash_flow_chart(rows: list[queries.PeriodFigures], currency: str) -> dict[s
             ("Outstanding at period end", [_amount(row.outstanding, currency) for row in rows]),
         ],
         line_series=("Outstanding at period end",),
+        links={
+            name: [periods.get(row.period.key, {}).get(figure) for row in rows]
+            for name, figure in CASH_FLOW_SERIES.items()
+        },
     )
 
 
@@ -185,9 +209,14 @@ def _revenue_chart(axis: str, rows: list[queries.RevenueRow], currency: str) -> 
     )
 
 
-def _aging_chart(rows: list[queries.AgingRow], currency: str) -> dict[str, Any]:
+def _aging_chart(
+    rows: list[queries.AgingRow], currency: str, urls: ListUrls | None = None
+) -> dict[str, Any]:
+    aging = urls.aging if urls else {}
     return _bar_chart(
-        [row.label for row in rows], [("Balance", [_amount(row.amount, currency) for row in rows])]
+        [row.label for row in rows],
+        [("Balance", [_amount(row.amount, currency) for row in rows])],
+        links={"Balance": [aging.get(row.key) for row in rows]},
     )
 
 
@@ -222,7 +251,7 @@ def _queues(now: Any) -> list[queries.QueueHealth]:
     )
 
 
-def _figures(filters: queries.Filters) -> dict[str, Any]:
+def _figures(filters: queries.Filters, urls: ListUrls | None = None) -> dict[str, Any]:
     session = db.session()
     currency = filters.currency
     # The range's payments, read once for the cash flow and the top licensees.
@@ -243,7 +272,7 @@ def _figures(filters: queries.Filters) -> dict[str, Any]:
     invoiced = sum((row.invoiced for row in cash_flow), queries.ZERO)
     return {
         "cash_flow": cash_flow,
-        "cash_flow_chart": _cash_flow_chart(cash_flow, currency),
+        "cash_flow_chart": _cash_flow_chart(cash_flow, currency, urls),
         "totals": {
             "invoiced": invoiced,
             "voided": voided_total,
@@ -268,7 +297,7 @@ def _figures(filters: queries.Filters) -> dict[str, Any]:
             sum((row.invoices for row in aging if row.key in PAST_DUE), 0),
             sum((row.amount for row in aging if row.key in PAST_DUE), queries.ZERO),
         ),
-        "aging_chart": _aging_chart(aging, currency),
+        "aging_chart": _aging_chart(aging, currency, urls),
         "licensees": licensees,
         "licensees_chart": _licensees_chart(licensees, currency),
     }
@@ -335,7 +364,8 @@ def dashboard() -> tuple[str, int]:
     }
     status = 400 if sees_money and given.errors else 200
     if sees_money and given.filters is not None:
-        context |= _figures(given.filters)
+        list_urls = _list_urls(given.filters, office_date(now))
+        context |= _figures(given.filters, list_urls)
         context["filters"] = given.filters
         context["report_url"] = url_for(
             "finance_console.monthly_report",
@@ -343,7 +373,7 @@ def dashboard() -> tuple[str, int]:
             currency=given.filters.currency,
         )
         context["export_urls"] = _export_urls(given.filters)
-        context["list_urls"] = _list_urls(given.filters, office_date(now))
+        context["list_urls"] = list_urls
     return render_template("finance/dashboard.html", **context), status
 
 
@@ -406,6 +436,18 @@ LISTED_FIGURES = {
 }
 
 
+# Round 58 (financelinks58): the figures whose rows are invoices, each with the
+# console invoice list's filters that keep them (beside the page's months and
+# currency): *Invoiced* the invoices issued in the months and not void, *Voided* those
+# void; *Outstanding* and *Refunds owed* the invoices owing, or owed back, at the end
+# of the period (their amounts then listed), each with the figure's own day.
+INVOICE_FIGURES: dict[str, dict[str, Any]] = {
+    "invoiced": {"state": billing_queries.INVOICED},
+    "voided": {"state": "void"},
+}
+BALANCE_FIGURES = {"outstanding": "owing_on", "refunds_owed": "owed_back_on"}
+
+
 @dataclass(frozen=True)
 class ListUrls:
     """The lists behind the figures, for the page's range (`whole`) and for each period
@@ -417,6 +459,8 @@ class ListUrls:
     # The overdue invoices, when the aging is as of the office's today: the list's
     # "overdue" is always today's.
     overdue: str | None = None
+    # Round 58: each row of the aging (by its key): the invoices in it on its day.
+    aging: dict[str, str] = field(default_factory=dict)
 
 
 def _list_urls(filters: queries.Filters, today: date) -> ListUrls:
@@ -429,21 +473,42 @@ def _list_urls(filters: queries.Filters, today: date) -> ListUrls:
         figure: endpoint for figure, endpoint in LISTED_FIGURES.items() if may_open(endpoint)
     }
 
+    invoices = may_open("billing_console.invoices")
+    currency = filters.currency
+
     def urls(first: date, last: date) -> dict[str, str]:
         months: dict[str, Any] = {
             "from": f"{first:%Y-%m}",
             "to": f"{last:%Y-%m}",
-            "currency": filters.currency,
+            "currency": currency,
         }
-        return {figure: url_for(endpoint, **months) for figure, endpoint in endpoints.items()}
+        found = {figure: url_for(endpoint, **months) for figure, endpoint in endpoints.items()}
+        if invoices:  # round 58: the figures whose rows are invoices
+            for figure, kept in INVOICE_FIGURES.items():
+                found[figure] = url_for("billing_console.invoices", **months, **kept)
+            for figure, day in BALANCE_FIGURES.items():
+                at_end: dict[str, Any] = {day: last.isoformat(), "currency": currency}
+                found[figure] = url_for("billing_console.invoices", **at_end)
+        return found
 
-    overdue = None
-    if filters.aging_date == today and may_open("billing_console.invoices"):
-        overdue = url_for("billing_console.invoices", overdue="1", currency=filters.currency)
+    overdue, aging = None, {}
+    if invoices:
+        if filters.aging_date == today:
+            overdue = url_for("billing_console.invoices", overdue="1", currency=currency)
+        aging = {
+            key: url_for(
+                "billing_console.invoices",
+                owing_on=filters.aging_date.isoformat(),
+                aging=key,
+                currency=currency,
+            )
+            for key, _label in (*queries.AGING_BUCKETS, queries.DISPUTED)
+        }
     return ListUrls(
         urls(filters.start, filters.end),
         {period.key: urls(period.start, period.end) for period in filters.periods},
         overdue,
+        aging,
     )
 
 

@@ -24,6 +24,15 @@
     };
   }
 
+  /* Round 58: the rows behind the bar under the pointer, if its series links them
+   * (each series' `links`, by bar; the table beside the chart links the same). */
+  function linkAt(spec, elements) {
+    if (!elements.length) { return null; }
+    var series = spec.series[elements[0].datasetIndex];
+    var links = (series && series.links) || [];
+    return links[elements[0].index] || null;
+  }
+
   function draw(canvas) {
     var spec = JSON.parse(canvas.dataset.chart);
     var horizontal = Boolean(spec.horizontal);
@@ -46,7 +55,14 @@
         maintainAspectRatio: false,
         animation: reduceMotion ? false : { duration: 300 },
         scales: axes,
-        plugins: { legend: { display: spec.series.length > 1, position: "bottom" } }
+        plugins: { legend: { display: spec.series.length > 1, position: "bottom" } },
+        onClick: function (event, elements) {
+          var url = linkAt(spec, elements);
+          if (url) { window.location.assign(url); }
+        },
+        onHover: function (event, elements) {
+          canvas.style.cursor = linkAt(spec, elements) ? "pointer" : "default";
+        }
       }
     });
     canvas.dataset.drawn = "true";

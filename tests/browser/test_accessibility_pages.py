@@ -892,6 +892,10 @@ def _console_billing(world: World) -> Visits:
             # Round 50: those a bank's dispute holds, and that filter refused beside it.
             Visit("/console/invoices?held=1"),
             Visit("/console/invoices?held=1&held=1", 400),
+            # Round 58: an aging row's invoices on a day, and a day the list cannot read.
+            Visit("/console/invoices?owing_on=2027-03-31&aging=1_30&currency=USD"),
+            Visit("/console/invoices?from=2027-01&to=2027-03&state=invoiced&currency=USD"),
+            Visit("/console/invoices?owed_back_on=soon", 422),
             Visit("/console/finance/?from=2027-13-01", 400),
             Visit(f"/console/invoices/{i['invoice']}"),
             Visit("/console/invoices/overdue"),

@@ -79,6 +79,13 @@ def _insert(connection: Connection, table: str, **values: object) -> int:
     return int(connection.execute(insert(rows).values(values).returning(rows.c.id)).scalar_one())
 
 
+def _reason_keyed(connection: Connection, reason: str) -> dict[str, str]:
+    """From finance_0004 on, a credit note's reason's key (`name_key`) beside it: the
+    finance branch stays at its head while a test downgrades billing's."""
+    columns = {c["name"] for c in inspect(connection).get_columns("credit_notes")}
+    return {"reason_key": name_key(reason)} if "reason_key" in columns else {}
+
+
 def _organization_and_user(connection: Connection, role: str) -> tuple[int, int]:
     now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
     columns = {c["name"] for c in inspect(connection).get_columns("organizations")}
@@ -601,6 +608,7 @@ def test_billing_0014_stamps_each_step_a_nightly_pull_sees_from_the_audit_log(
                 applied_to_balance=0,
                 refund_due=5,
                 reason="Seat removed",
+                **_reason_keyed(connection, "Seat removed"),
                 issue_date=day.date(),
                 issued_at=day,
                 issued_by="clerk@office.example",
@@ -926,6 +934,7 @@ def test_billing_0021_counts_each_invoices_refunds_sent_and_its_downgrade_drops_
                 applied_to_balance=0,
                 refund_due=150 * scale,
                 reason="Seat removed",
+                **_reason_keyed(connection, "Seat removed"),
                 issue_date=date(2027, 3, 10),
                 issued_at=datetime(2027, 3, 10, 12, 0, tzinfo=UTC),
                 issued_by="clerk@example.com",
@@ -2110,6 +2119,59 @@ def test_finance_0003_indexes_the_invoices_by_currency(
     migrations.upgrade(url)
 
 
+def test_finance_0004_keys_every_credit_notes_reason_for_any_case_in_any_script(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 58 (financelinks58): the credit-notes list searched the reason with
+    `ILIKE`, which folds ASCII letters only on SQLite. finance_0004 adds `reason_key`
+    and keys the notes already there, more than a batch, as the model keys a new one
+    (`name_key`); NOT NULL; the downgrade drops it, and upgrading again keys them."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "finance_0003")
+    reasons = ["Émile's seats", "STRASSE office closed", "İstanbul licence"]
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            assert "reason_key" not in _columns(connection, "credit_notes")
+            organization_id, _ = _organization_and_user(connection, "member")
+            invoice_id = _invoice(connection, organization_id, "manual", 1)
+            for number in range(1, 503):  # more than a batch of the migration's (500)
+                _insert(
+                    connection,
+                    "credit_notes",
+                    number=f"CN-2027-{number:06d}",
+                    invoice_id=invoice_id,
+                    organization_id=organization_id,
+                    currency="USD",
+                    amount=1,
+                    applied_to_balance=1,
+                    refund_due=0,
+                    reason=reasons[number % len(reasons)],
+                    issue_date=date(2027, 3, 10),
+                    issued_at=datetime(2027, 3, 10, 12, 0, tzinfo=UTC),
+                    issued_by="clerk@example.com",
+                )
+        for _ in range(2):
+            migrations.upgrade(url)
+            with engine.connect() as connection:
+                keyed = connection.execute(text("SELECT reason, reason_key FROM credit_notes"))
+                rows = keyed.all()
+                nullable = {
+                    c["name"]: c["nullable"]
+                    for c in inspect(connection).get_columns("credit_notes")
+                }
+            assert len(rows) == 502
+            assert dict(rows) == {reason: name_key(reason) for reason in reasons}
+            assert name_key("émile") in name_key("Émile's seats")
+            assert nullable["reason_key"] is False
+            migrations.downgrade(url, "finance_0003")
+            with engine.connect() as connection:
+                assert "reason_key" not in _columns(connection, "credit_notes")
+    finally:
+        engine.dispose()
+    migrations.upgrade(url)
+
+
 def test_billing_0026_marks_statements_with_late_entries_and_keeps_the_last_check(
     database_template: DatabaseTemplate,
 ) -> None:
@@ -2591,6 +2653,7 @@ def test_billing_0023_keeps_an_offline_refunds_return_and_refuses_to_downgrade_w
                 applied_to_balance=0,
                 refund_due=50 * scale,
                 reason="Seat removed",
+                **_reason_keyed(connection, "Seat removed"),
                 issue_date=date(2027, 3, 10),
                 issued_at=datetime(2027, 3, 10, 12, 0, tzinfo=UTC),
                 issued_by="clerk@example.com",

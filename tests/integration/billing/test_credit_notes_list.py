@@ -267,3 +267,31 @@ def test_a_filter_the_credit_notes_list_cannot_read_is_refused_beside_its_field(
     assert said in _words(markup)
     assert "Nothing is listed until the filters above are corrected." in markup
     assert 'id="credit-notes-list"' not in markup
+
+
+def test_the_reason_search_finds_a_reason_in_any_case_of_any_script_on_both_databases(
+    app: Flask, billing_staff: User, signed_in: SignIn
+) -> None:
+    """Round 58 (financelinks58): the reason was searched with `ILIKE`, which SQLite
+    runs as `LIKE`, folding ASCII letters only: "émile" did not find "Émile" there. It
+    is compared by its stored key (`reason_key`, `name_key`), as the licensee's name
+    is, so every case of every script finds it on both databases, and a search for
+    one letter's case of another script finds nothing else."""
+    session = db.session()
+    osprey = factories.make_organization(session, legal_name="Osprey Analytics Inc.").id
+    invoice = issue(osprey, "900.00", date(2027, 3, 1))
+    ids = {
+        reason: credited(invoice.id, "10.00", reason, now=at(date(2027, 3, day))).id
+        for day, reason in enumerate(
+            ("Seats for Émile removed", "ΣΟΦΊΑ office closed", "Straße branch sold"), start=2
+        )
+    }
+    staff = signed_in(app.test_client(), billing_staff)
+    for search, found in (
+        ("émile", "Seats for Émile removed"),
+        ("ÉMILE", "Seats for Émile removed"),
+        ("σοφία", "ΣΟΦΊΑ office closed"),
+        ("STRASSE", "Straße branch sold"),
+    ):
+        assert list(_rows(_listed(staff, reason=search))) == [ids[found]], search
+    assert "No credit note matches." in _listed(staff, reason="emilie")

@@ -5,6 +5,7 @@ its event is applied (round 26)."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
@@ -180,3 +181,47 @@ def test_a_won_dispute_told_late_is_closed_when_stripe_closed_it(
     )
     dispute = _lost_on(won, REINSTATED + timedelta(days=3))
     assert (dispute.state, dispute.closed_at, dispute.owed_again_on) == ("won", REINSTATED, None)
+
+
+def test_an_aging_rows_invoice_list_lists_a_disputed_balance_where_the_aging_counts_it(
+    app: Any,
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 58 (financelinks58): the Finance page's aging rows link the console's
+    invoice list narrowed to the row on its day (`?owing_on=...&aging=...`). A lost
+    dispute's balance is listed under *Disputed or lost, not yet owed again* until the
+    day owed again, then aged from that day, as the aging counts it, and never under
+    the rows its issued due date would give it (over 90 days)."""
+    invoice, payment, charge = paid_with_charge(client, vendor, localstripe, invoice_for)
+    lost = dispute_event(
+        "charge.dispute.closed", payment, charge, status="lost", moved=(WITHDRAWN,), told=CLOSED_AT
+    )
+    owed_again_on = _lost_on(lost, CLOSED_AT).owed_again_on
+    assert owed_again_on is not None
+    staff = signed_in(app.test_client(), billing_staff)
+    for day, row in (
+        (date(2027, 6, 2), "disputed"),
+        (owed_again_on, "current"),
+        (owed_again_on + timedelta(days=35), "31_60"),
+    ):
+        aged = {each.key: each.amount for each in finance.aging(db.session(), "USD", day)}
+        for key, amount in aged.items():
+            answer = staff.get(
+                "/console/invoices",
+                query_string={"owing_on": day.isoformat(), "aging": key, "currency": "USD"},
+            )
+            assert answer.status_code == 200
+            markup = answer.get_data(as_text=True)
+            if key == row:
+                assert amount == Decimal("250.00"), (day, key)
+                assert invoice.number in markup, (day, key)
+                words = " ".join(re.sub(r"<[^>]+>", " ", markup).split())
+                assert "owed 250.00 USD at the end of" in words
+            else:
+                assert amount == Decimal(0), (day, key)
+                assert "No invoice matches." in markup, (day, key)
