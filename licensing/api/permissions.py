@@ -510,7 +510,13 @@ class PermissionMetricsSchema(ApiSchema):
 @auth_rate_limit()
 @blp.arguments(PermissionRequestInputSchema)
 @blp.response(201, PermissionSubmittedSchema)
-@blp.alt_response(422, description="Invalid fields; a `commercial` purpose is refused")
+@blp.alt_response(
+    422,
+    description=(
+        "Invalid fields; a `commercial` purpose is refused, and so is a use that the rate "
+        "card in effect licenses rather than routes to permissions (on `organization_type`)"
+    ),
+)
 def submit(data: dict[str, Any]) -> dict[str, Any]:
     """Request permission for a non-commercial educational use (no account needed).
 

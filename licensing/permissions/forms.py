@@ -12,6 +12,7 @@ from wtforms import (
     BooleanField,
     DateField,
     EmailField,
+    HiddenField,
     SelectChoice,
     SelectField,
     StringField,
@@ -187,6 +188,10 @@ def request_fields(found: PermissionRequest, today: date) -> dict[str, Any]:
     }
 
 
+# A status token is 43 characters (`secrets`' URL-safe base64 of 32 bytes).
+CORRECTS_MAX = 64
+
+
 class PermissionRequestForm(PageForm):
     """The public request form; field names are the service's."""
 
@@ -257,6 +262,10 @@ class PermissionRequestForm(PageForm):
         for name, messages in problems.items():
             self[name].errors = [*self[name].errors, *messages]
         return valid and not problems
+
+    # The status token of the open request this one corrects, from its "send a
+    # corrected request" (round 58): posted back with the form, never in a link.
+    corrects = HiddenField(validators=[Optional(), Length(max=CORRECTS_MAX)])
 
     def command(self) -> PermissionRequestInput:
         """The request the form describes (after `validate()`)."""

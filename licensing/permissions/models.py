@@ -132,6 +132,12 @@ class PermissionRequest(Snapshotted, Base):
     use_from: Mapped[date | None] = mapped_column(Date)
     use_until: Mapped[date | None] = mapped_column(Date)
     noncommercial_attested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # The open request this one corrects, sent from its status page's "send a
+    # corrected request" (round 58, `permissions_0006`): confirmed, this one replaces
+    # it (that one withdrawn, its reviewer kept). None for any other request.
+    corrects_id: Mapped[int | None] = mapped_column(
+        ForeignKey("permission_requests.id"), index=True
+    )
 
     confirm_token_hash: Mapped[str | None] = mapped_column(String(64), unique=True)
     confirm_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
@@ -164,6 +170,9 @@ class PermissionRequest(Snapshotted, Base):
     organization: Mapped[Organization | None] = relationship()
     assignee: Mapped[User | None] = relationship(foreign_keys=[assignee_id])
     requester_user: Mapped[User | None] = relationship(foreign_keys=[requester_user_id])
+    corrects: Mapped[PermissionRequest | None] = relationship(
+        remote_side="PermissionRequest.id", foreign_keys=[corrects_id]
+    )
     messages: Mapped[list[PermissionMessage]] = relationship(
         back_populates="request", order_by="PermissionMessage.id", viewonly=True
     )

@@ -311,6 +311,16 @@ def any_open(organization_id: ColumnElement[int], _now: ColumnElement[datetime])
 OTHERS_SHOWN = 10
 
 
+def corrections_of(session: Session, request: PermissionRequest) -> Sequence[PermissionRequest]:
+    """The requests sent as corrections of `request` (round 58), oldest first: the
+    confirmed one among them replaced it."""
+    return session.scalars(
+        select(PermissionRequest)
+        .where(PermissionRequest.corrects_id == request.id)
+        .order_by(PermissionRequest.id)
+    ).all()
+
+
 def requester_others(
     session: Session, request: PermissionRequest
 ) -> tuple[Sequence[PermissionRequest], int]:

@@ -163,8 +163,12 @@ def new_request() -> Page:
     if form.validate_on_submit():
         try:
             created = services.submit_request(
-                form.command(), longest_years=current_config().permission_longest_grant_years
+                form.command(),
+                longest_years=current_config().permission_longest_grant_years,
+                corrects=form.corrects.data or None,
             )
+        except services.LicensedUse as licensed:
+            return _request_form(form, commercial=False, licensed=licensed)
         except services.CommercialUse:
             return _request_form(form, commercial=True)
         except InvalidInput as error:
@@ -205,6 +209,8 @@ def _filled_in(query: Any) -> tuple[dict[str, Any], PermissionRequest | None]:
     fields = forms.request_fields(found, calendar.office_date(utcnow()))
     if found.state == APPROVED:
         fields.update(duration="", use_from=None, use_until=None)
+    if found.state in OPEN_STATES:
+        fields["corrects"] = again  # a correction: it replaces this one (round 58)
     return fields, found
 
 
@@ -214,18 +220,28 @@ def _request_form(
     commercial: bool,
     again: PermissionRequest | None = None,
     limited: str | None = None,
+    licensed: services.LicensedUse | None = None,
 ) -> tuple[str, int]:
     """The form, as sent when it was refused: a commercial purpose is said at the top,
     with the estimator and the application, and beside the purpose, and what was
-    typed stays (a separate page's "go back to the request form" opened it blank)."""
+    typed stays (a separate page's "go back to the request form" opened it blank).
+    A use the rate card prices (round 58) is said the same way, beside the type of
+    institution, the estimator's link filled in with the use."""
     if commercial:
         form.purpose.errors = [forms.COMMERCIAL_FIELD_MESSAGE]
+    if licensed is not None:
+        form.organization_type.errors = licensed.errors["organization_type"]
     continued = again if again is not None and again.state == APPROVED else None
+    corrected = services.correctable(db.session(), form.corrects.data, utcnow())
+    if corrected is None:
+        form.corrects.data = ""
     return render_template(
         "permissions/request_form.html",
         form=form,
         label=services.label,
         commercial=commercial,
+        licensed=licensed,
+        corrected=corrected,
         limited=limited,
         # Filled in from a status link, whose token is in the address: the page
         # passes it to no link it holds.
@@ -738,6 +754,8 @@ def _detail_page(
         others=others,
         others_total=others_total,
         others_url=url_for("permissions_console.queue", q=found.requester_address, state=""),
+        # A correction and the request it corrects name each other (round 58).
+        corrections=[c for c in queries.corrections_of(session, found) if c.submitted_at],
         news_to=services.colleagues_instead(session, found),
         level=level,
         after_the_answer=queries.after_the_answer(level),

@@ -65,7 +65,8 @@ def test_a_department_goes_from_the_estimate_to_a_request_and_corrects_it(
     page.wait_for_url("**/permissions/status/**")
     assert "(academic institution); faculty" in page.inner_text("main")
     page.get_by_role("link", name="send a corrected request").click()
-    assert "The form is filled in with your earlier request" in page.locator("#again").inner_text()
+    # Round 58: it names the request, which the correction replaces once confirmed.
+    assert "The form is filled in with your request PR-" in page.locator("#again").inner_text()
     assert page.get_by_label("Your email address").input_value() == REQUESTER
     assert page.get_by_label("Purpose", exact=True).input_value() == "course_materials"
     assert not page.get_by_label("I confirm that the use is non-commercial").is_checked()

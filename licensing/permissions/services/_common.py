@@ -31,6 +31,9 @@ CONFIRM_LINK_VALIDITY = timedelta(hours=48)
 # After a request is closed its status link keeps working this long (to fetch the letter).
 STATUS_LINK_AFTER_CLOSING = timedelta(days=365)
 RECONSIDERATION_DAYS = 14
+# The note of the withdrawal a confirmed correction makes of the request it corrects
+# (round 58), followed by the correction's reference.
+REPLACED_BY = "replaced by the corrected request"
 
 LABELS = {
     "faculty": "Faculty",

@@ -19,8 +19,9 @@ from licensing.errors import InvalidInput
 from licensing.links import links
 from licensing.mail import services as mail
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
+from licensing.ratecards import queries as ratecard_queries
 from licensing.signals import RoutedUse
-from licensing.words import use_described
+from licensing.words import in_a_sentence, organization_type_words, rule_named, use_described
 
 from ..commands import TEXT_FIELDS, PermissionRequestInput
 from ..models import (
@@ -34,17 +35,20 @@ from ..models import (
     ROLES,
     PermissionRequest,
 )
-from ..states import EXPIRED, PERMISSION_REQUEST, UNCONFIRMED
+from ..states import EXPIRED, OPEN_STATES, PERMISSION_REQUEST, UNCONFIRMED
 from ._common import (
     CONFIRM_LINK_VALIDITY,
     NOT_VALID_MESSAGE,
+    REPLACED_BY,
     LinkExpired,
     LinkNotValid,
     audit_request,
     by_status_token,
     check_live,
+    close,
     digest,
     label,
+    locked,
     requester,
     sla_deadline,
     status_token,
@@ -52,7 +56,7 @@ from ._common import (
     tell_requester,
     tell_staff,
 )
-from .term import MAX_VALIDITY_YEARS, check_term
+from .term import MAX_VALIDITY_YEARS, check_term, default_validity_end
 
 
 class CommercialUse(InvalidInput):
@@ -68,6 +72,66 @@ COMMERCIAL_MESSAGE = (
 
 
 NONCOMMERCIAL_MESSAGE = "Confirm that the use is non-commercial; a commercial use needs a license."
+
+
+class LicensedUse(CommercialUse):
+    """An educational use that the rate card in effect prices rather than routes to
+    the permissions queue (the example card's "Commercial training material is
+    priced by staff", education by a commercial company or a government agency):
+    licensed, not permitted (round 58: such a request waited in the queue for a
+    denial). `estimate` is the price estimator's query for the use, so the requester
+    types it no second time."""
+
+    def __init__(self, detail: str, *, estimate: dict[str, str]) -> None:
+        super().__init__(detail, {"organization_type": [detail]})
+        self.estimate = estimate
+
+
+# The rate card's product type and user type for a request's use: a print medium is
+# print, the others an electronic publication, read by students (the estimator's
+# link to the form reads them the other way).
+_PRODUCT_TYPE_OF_MEDIUM = {"print": "print"}
+_READERS = "academic"
+
+
+def licensed_instead(given: PermissionRequestInput, *, today: date) -> LicensedUse | None:
+    """The refusal of a request whose use the rate card in effect on its first day
+    (today, without days or for a day passed) prices, naming the card and its rule;
+    None when the card routes it to the permissions queue, or when no card is in
+    effect (the office decides)."""
+    if given.organization_type not in ORGANIZATION_TYPES or given.medium not in MEDIA:
+        return None
+    on = max(given.use_from or today, today)
+    stored = ratecard_queries.in_effect(db.session(), on)
+    if stored is None:
+        return None
+    card = ratecard_queries.domain_card(stored)
+    product_type = _PRODUCT_TYPE_OF_MEDIUM.get(given.medium, "electronic_publication")
+    rule = card.rule_for("education", product_type, _READERS, given.organization_type)
+    if rule is None or rule.route is not None:
+        return None
+    who = in_a_sentence(organization_type_words(given.organization_type))
+    article = "an" if who[:1] in "aeiou" else "a"
+    detail = (
+        f"Rate card {card.version} licenses education by {article} {who}: "
+        f"{rule_named(rule.id, rule.description)}. Such a use needs a license, not a "
+        "permission: estimate its fee, then apply for a license."
+    )
+    estimate = {
+        "organization_type": given.organization_type,
+        "uses-0-use": "education",
+        "uses-0-product_type": product_type,
+        "uses-0-user_type": _READERS,
+        "uses-0-quantity-copies" if product_type == "print" else "uses-0-quantity-end_users": (
+            str(given.audience_size)
+        ),
+        "uses-0-description": given.purpose_detail.strip()[:200],
+    }
+    # The term the request asked for, else the year a grant would run for.
+    last = given.use_until if given.use_until is not None else default_validity_end(on)
+    estimate.update(term_start=on.isoformat(), term_end=last.isoformat())
+    return LicensedUse(detail, estimate=estimate)
+
 
 # --- input -----------------------------------------------------------------------
 
@@ -148,12 +212,19 @@ def submit_request(
     *,
     longest_years: int = MAX_VALIDITY_YEARS,
     now: datetime | None = None,
+    corrects: str | None = None,
 ) -> PermissionRequest:
     """A request from the public form: stored `unconfirmed`, and a confirmation
     link (valid 48 hours) emailed to the requester. Nothing is stored when a
-    field is wrong or the purpose is commercial."""
+    field is wrong or the purpose is commercial. `corrects`: the status token of the
+    request it was filled in from ("send a corrected request"); while that one is
+    open, this one corrects it (`corrects_id`, round 58), replacing it once
+    confirmed (`confirm_email`)."""
     moment = now or utcnow()
-    clean = clean_request(given, today=calendar.office_date(moment), longest_years=longest_years)
+    today = calendar.office_date(moment)
+    clean = clean_request(given, today=today, longest_years=longest_years)
+    if (licensed := licensed_instead(given, today=today)) is not None:
+        raise licensed
     raw = secrets.token_urlsafe(32)
     with db.transaction() as session:
         request = _new_request(
@@ -164,6 +235,7 @@ def submit_request(
             noncommercial_attested_at=moment,
             confirm_token_hash=digest(raw),
             confirm_expires_at=moment + CONFIRM_LINK_VALIDITY,
+            corrects_id=_corrected_id(session, corrects, moment),
             **clean,
         )
         # Under the address given (round 32: it was "anonymous", where the
@@ -185,6 +257,42 @@ def submit_request(
         return request
 
 
+def correctable(session: Session, raw: str | None, now: datetime) -> PermissionRequest | None:
+    """The open request a status token names, which a new request corrects (round
+    58); None without a token, for a link that no longer works, or for a decided
+    request (a grant's "send a new request" asks for the next use: it replaces
+    nothing)."""
+    if not raw:
+        return None
+    try:
+        found = by_status_token(session, raw, now)
+    except (LinkNotValid, LinkExpired):
+        return None
+    return found if found.state in OPEN_STATES else None
+
+
+def _corrected_id(session: Session, raw: str | None, now: datetime) -> int | None:
+    found = correctable(session, raw, now)
+    return found.id if found is not None else None
+
+
+def _replace_corrected(
+    session: Session, corrected: PermissionRequest, request: PermissionRequest, now: datetime
+) -> None:
+    """A confirmed correction replaces the request it corrects, if that one is still
+    open: withdrawn (as its requester would from its status page, with the note
+    naming the correction), its reviewer kept on the correction."""
+    if corrected.state not in OPEN_STATES:
+        return  # decided, withdrawn or expired since: the correction stands alone
+    if request.assignee_id is None:
+        request.assignee = corrected.assignee
+    before = corrected.snapshot()
+    corrected.answer_due_at = None
+    close(corrected, now)
+    note = f"{REPLACED_BY} {request.reference}"
+    step(session, corrected, "withdraw", requester(corrected), since=before, at=now, note=note)
+
+
 def _confirmation_expired(request: PermissionRequest) -> LinkExpired:
     expired = request.confirm_expires_at
     when = f" {calendar.when_text(expired)}" if expired else ""
@@ -200,11 +308,13 @@ def confirm_email(raw: str, *, sla_days: int, now: datetime | None = None) -> Pe
     decided within `sla_days` business days), and the requester is emailed their
     status link. Following it again changes nothing."""
     moment = now or utcnow()
+    by_link = PermissionRequest.confirm_token_hash == digest(raw or "")
     with db.transaction() as session:
+        # The request it corrects first: several requests are locked by id.
+        corrects_id = session.scalar(select(PermissionRequest.corrects_id).where(by_link))
+        corrected = locked(session, corrects_id) if corrects_id is not None else None
         request = session.scalars(
-            select(PermissionRequest)
-            .where(PermissionRequest.confirm_token_hash == digest(raw or ""))
-            .with_for_update()
+            select(PermissionRequest).where(by_link).with_for_update()
         ).one_or_none()
         if request is None:
             raise LinkNotValid(NOT_VALID_MESSAGE)
@@ -219,7 +329,11 @@ def confirm_email(raw: str, *, sla_days: int, now: datetime | None = None) -> Pe
             raise _confirmation_expired(request)
         before = request.snapshot()
         _enter_queue(request, moment, sla_days)
-        step(session, request, "confirm", requester(request), since=before, at=moment)
+        note = None
+        if corrected is not None:
+            _replace_corrected(session, corrected, request, moment)
+            note = f"corrects {corrected.reference}"
+        step(session, request, "confirm", requester(request), since=before, at=moment, note=note)
         return request
 
 

@@ -16,6 +16,7 @@ from licensing.words import at_most_characters
 from ..models import MESSAGE_MAX, PermissionRequest
 from ..states import PERMISSION_REQUEST
 from ._common import (
+    REPLACED_BY,
     add_requester_message,
     by_status_token,
     close,
@@ -47,5 +48,10 @@ def withdraw(
 
 @PERMISSION_REQUEST.on("withdraw")
 def _withdrawn(session: Session, request: Any, actor: Actor, note: str | None) -> None:
+    if note and note.startswith(REPLACED_BY):
+        # Replaced by the correction its requester just confirmed (round 58), whose
+        # own email says so: the reviewer learns which request to read now.
+        tell_staff(session, request, f"withdrawn by the requester, {note}")
+        return
     tell_requester(session, request, "permission_withdrawn", "Your request is withdrawn")
     tell_staff(session, request, "withdrawn by the requester")

@@ -86,7 +86,8 @@ def test_the_status_page_sends_a_corrected_request_filled_in_with_every_field(
     form = client.get(found.group(1))
     page = _page(form)
     assert '<meta name="referrer" content="no-referrer">' in page  # the token is in the address
-    assert "The form is filled in with your earlier request" in page
+    # Round 58: it names the request, which the correction replaces once confirmed.
+    assert f"The form is filled in with your request {request.reference}" in page
     for value in (
         'value="Lena Ortiz"',
         f'value="{EMAIL}"',
