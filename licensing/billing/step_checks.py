@@ -22,13 +22,10 @@ def payment_step_refused(payment: Payment, action: str) -> bool:
     `giving_back.give_back_flagged_payment`, `reversals.reverse_offline_payment`):
     the bank's dispute of its charge (`Payment.refusal`), what its invoice owes, its
     method."""
+    # `refusal` says why a page offers no press: the state, the dispute's hold, and
+    # for `accept`, an invoice owing less than Stripe took (`Payment.unapplicable`).
     if action in ("accept", "accept_remainder", "give_back") and payment.refusal(action):
         return True
-    if action == "accept":
-        # What Stripe took is applied only to an invoice owing at least as much.
-        invoice = payment.invoice
-        received = payment.amount_received or 0
-        return invoice.state not in COLLECTIBLE or received <= 0 or received > invoice.balance_due
     if action == "accept_remainder":
         return payment.remainder is None or payment.invoice.state not in (*COLLECTIBLE, PAID, VOID)
     if action == "give_back":
