@@ -8,6 +8,7 @@ own steps (`charge_back`, `refund_at_stripe`) to whoever was refused."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -324,3 +325,45 @@ def test_a_credit_notes_and_a_refunds_allowed_actions_are_the_steps_their_reader
     }
     for name, steps in expected.get(role, {}).items():
         assert reader.seen[name] == steps, (role, name)
+
+
+# The console's payment page's presses, by the step each takes (round 58).
+PAYMENT_PRESSES = {
+    "accept": "accept",
+    "accept_remainder": "accept-remainder",
+    "give_back": "give-back",
+    "reverse": "reversal",
+}
+
+
+def test_the_console_payment_page_offers_the_presses_its_allowed_actions_list_in_every_state(
+    app: Flask, money: Money, signed_in: Callable[..., FlaskClient]
+) -> None:
+    """Round 58: billing staff's payment page offers exactly the steps the API lists
+    to them, state by state: it offered *Accept* for a flagged payment its invoice
+    owed less than, which the accept refused."""
+    staff = money.users["billing staff"]
+    api, page = app.test_client(), signed_in(app.test_client(), staff)
+    headers = factories.bearer(staff)
+    states = {
+        "received offline": money.offline,
+        "reversed": money.reversed,
+        "received by card": money.card,
+        "flagged": money.flagged,
+        "flagged, more than owed": money.flagged_over,
+        "flagged, its charge disputed": money.flagged_disputed,
+        "given back": money.given_back,
+    }
+    offered: dict[str, list[str]] = {}
+    for name, make in states.items():
+        payment_id = make().id
+        listed = api.get(f"/api/v1/payments/{payment_id}", headers=headers).get_json()
+        shown = page.get(f"/console/payments/{payment_id}").get_data(as_text=True)
+        offered[name] = [
+            step
+            for step, path in PAYMENT_PRESSES.items()
+            if re.search(rf'action="/console/payments/{payment_id}/{path}["?]', shown)
+        ]
+        assert offered[name] == listed["allowed_actions"], (name, offered[name], listed)
+    assert offered["flagged, more than owed"] == ["give_back"]  # it offered *Accept*
+    assert offered["received offline"] == ["reverse"]
