@@ -18,7 +18,11 @@ from licensing.accounts import services as accounts
 
 from .models import Agreement, Application
 from .queries import reconsideration_is_open
-from .states import ESCALATED, RETURNED
+from .states import APPLICATION, ESCALATED, RETURNED
+
+# The steps of an application its organization's users take (the API's routes for
+# them admit vendors alone); the others are licensing staff's and the service's.
+VENDOR_STEPS = frozenset({"submit", "resubmit", "withdraw", "request_reconsideration"})
 
 
 def application_step_refused(
@@ -43,6 +47,19 @@ def application_step_refused(
         # The reviewer who escalated it does not decide it (`_check_second_reviewer`).
         return application.state == ESCALATED and application.escalated_by_id == user_id
     return False
+
+
+def vendor_steps(application: Application, *, user_id: int | None, now: datetime) -> list[str]:
+    """The steps of `application` its vendor reader may take now, as the API's
+    `allowed_actions` lists them to them: the vendor's steps its state allows, less
+    those the step's own check refuses (round 58: the vendor's page offered *Change
+    the application* beside a submission it refused)."""
+    return [
+        action
+        for action in APPLICATION.allowed(application.state)
+        if action in VENDOR_STEPS
+        and not application_step_refused(application, action, user_id=user_id, now=now)
+    ]
 
 
 def agreement_step_refused(agreement: Agreement, action: str) -> bool:

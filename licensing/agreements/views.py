@@ -364,7 +364,11 @@ def _vendor_page(
         versions=application.quotes,
         agreement=queries.agreement_for_application(session, application.id),
         renewal_figures=_renewal_figures(application),
-        allowed=APPLICATION.allowed(application.state),
+        # Round 58: the reader's own steps, as `allowed_actions` lists them to them:
+        # *Change the application* only where it may then be submitted.
+        allowed=step_checks.vendor_steps(
+            application, user_id=access.require_principal().user_id, now=utcnow()
+        ),
         # Round 57: no Submit where the step would refuse it, but why.
         submission_refused=_submission_refused(application),
         rejection=_rejection(application),

@@ -54,6 +54,7 @@ from licensing.api.fields import (
     callers_actions,
     documented,
     record_id,
+    steps_of,
     vocabulary,
 )
 from licensing.api.idempotency import idempotent
@@ -146,6 +147,16 @@ def _allowed_standing_actions(organization: Organization) -> list[str]:
     )
     principal = access.current_principal() if has_request_context() else None
     return steps if principal is None else [step for step in steps if may_take(principal, step)]
+
+
+steps_of(
+    "organization",
+    dict.fromkeys(STANDING.actions, "accounts_api.change_standing"),
+    _allowed_standing_actions,
+    organization_id=lambda organization_id: queries.get_owned(
+        db.session(), Organization, organization_id
+    ),
+)
 
 
 OrganizationSchema = ApiSchema.from_dict(

@@ -39,6 +39,7 @@ from licensing.api.fields import (
     allowed_actions_field,
     callers_actions,
     documented,
+    steps_of,
     vocabulary,
 )
 from licensing.config import current_config
@@ -209,18 +210,7 @@ class AgreementSchema(ApiSchema):
         }
 
     def _allowed(self, agreement: Agreement) -> list[str]:
-        # Round 56: `reissue` only where the step would go ahead (it was listed for
-        # every issued agreement, the step then answering 409); round 57: `accept`
-        # only where the organization's standing lets it accept.
-        return callers_actions(
-            AGREEMENT.allowed(agreement.state),
-            AGREEMENT_STEP_ROUTES,
-            refused=lambda step: (
-                _reissue_refusal(agreement) is not None
-                if step == "reissue"
-                else step_checks.agreement_step_refused(agreement, step)
-            ),
-        )
+        return agreement_steps(agreement)
 
     def _renewal_of(self, agreement: Agreement) -> str | None:
         return agreement.renewal_of.number if agreement.renewal_of else None
@@ -268,6 +258,32 @@ def _with_reissue_refusals(agreements: Sequence[Agreement]) -> list[Agreement]:
     if principal is not None and principal.has_role("licensing") and not principal.read_only:
         _reissue_refusals().update(services.reissue_refusals(db.session(), agreements))
     return list(agreements)
+
+
+def agreement_steps(agreement: Agreement) -> list[str]:
+    """The caller's steps of `agreement` now: its `allowed_actions`, and a 409's.
+    Round 56: `reissue` only where the step would go ahead (it was listed for every
+    issued agreement, the step then answering 409); round 57: `accept` only where
+    the organization's standing lets it accept."""
+    return callers_actions(
+        AGREEMENT.allowed(agreement.state),
+        AGREEMENT_STEP_ROUTES,
+        refused=lambda step: (
+            _reissue_refusal(agreement) is not None
+            if step == "reissue"
+            else step_checks.agreement_step_refused(agreement, step)
+        ),
+    )
+
+
+steps_of(
+    "agreement",
+    AGREEMENT_STEP_ROUTES,
+    agreement_steps,
+    agreement_id=lambda agreement_id: queries.get_agreement_charged(
+        db.session(), agreement_id, renewal=True
+    ),
+)
 
 
 # The list's orders (round 55: newest issued first was the only one).

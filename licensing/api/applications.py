@@ -53,8 +53,10 @@ from licensing.api.fields import (
     allowed_actions_field,
     callers_actions,
     documented,
+    read_with_session,
     record_id,
     revenue_field,
+    steps_of,
     vocabulary,
 )
 from licensing.api.permissions import STARTED_SUMMARY  # in the request's words
@@ -89,6 +91,28 @@ APPLICATION_STEP_ROUTES = {
 }
 
 Length = ma.validate.Length
+
+
+def application_steps(application: Application) -> list[str]:
+    """The caller's steps of `application` now: its `allowed_actions`, and a 409's."""
+    principal = access.current_principal()
+    user_id = principal.user_id if principal is not None else None
+    now = utcnow()
+    return callers_actions(
+        APPLICATION.allowed(application.state),
+        APPLICATION_STEP_ROUTES,
+        refused=lambda step: step_checks.application_step_refused(
+            application, step, user_id=user_id, now=now
+        ),
+    )
+
+
+steps_of(
+    "application",
+    APPLICATION_STEP_ROUTES,
+    application_steps,
+    application_id=read_with_session(queries.get_application),
+)
 
 
 def _at_most(limit: int) -> ma.validate.Length:
@@ -481,16 +505,7 @@ class ApplicationSchema(ApiSchema):
     updated_at = ma.fields.DateTime()
 
     def _allowed(self, application: Application) -> list[str]:
-        principal = access.current_principal()
-        user_id = principal.user_id if principal is not None else None
-        now = utcnow()
-        return callers_actions(
-            APPLICATION.allowed(application.state),
-            APPLICATION_STEP_ROUTES,
-            refused=lambda step: step_checks.application_step_refused(
-                application, step, user_id=user_id, now=now
-            ),
-        )
+        return application_steps(application)
 
     def _assignee(self, application: Application) -> str | None:
         if application.assignee is None or not access.caller_is_staff():

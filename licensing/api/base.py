@@ -49,12 +49,12 @@ from werkzeug.datastructures import MultiDict
 from werkzeug.exceptions import RequestEntityTooLarge
 
 from licensing import access, arguments, db, limits
-from licensing.api.fields import ApiSchema
+from licensing.api.fields import ApiSchema, callers_steps_refused
 from licensing.config import API_PREFIX as API_PREFIX  # the API modules' mount point
-from licensing.errors import InvalidInput
+from licensing.errors import IllegalTransition, InvalidInput
 from licensing.extensions import is_rate_limited
 from licensing.links import request_path
-from licensing.problems import PROBLEM_MIMETYPE, body_too_large
+from licensing.problems import PROBLEM_MIMETYPE, body_too_large, from_domain_error
 
 # The OpenAPI security requirement of routes that need `Authorization: Bearer`.
 SECURED: dict[str, Any] = {"security": [{"bearerAuth": []}]}
@@ -272,7 +272,11 @@ class ProblemSchema(ApiSchema):
     )
     state = ma.fields.String(metadata={"description": "The record's state (409 only)."})
     allowed_actions = ma.fields.List(
-        ma.fields.String(), metadata={"description": "What the state allows (409 only)."}
+        ma.fields.String(),
+        metadata={
+            "description": "What the caller may take now, as the record read by them lists "
+            "it (409 only; round 58: it was every step the state allows)."
+        },
     )
     # The instant a refusal's detail names in the office's words, as ISO 8601 in UTC
     # (round 33): the detail is the sentence the page shows.
@@ -609,6 +613,13 @@ class PageParser(FlaskParser):
         return super().load_querystring(req, schema)
 
 
+def _refused_step(error: IllegalTransition) -> flask.Response:
+    """A step its record's state refused, answered 409 listing the caller's own
+    `allowed_actions` (round 58: `callers_steps_refused`), as reading it would."""
+    error.allowed = callers_steps_refused(error)
+    return from_domain_error(error)
+
+
 class Blueprint(flask_smorest.Blueprint):
     ARGUMENTS_PARSER = ApiParser()
     PAGINATION_ARGUMENTS_PARSER = PageParser()
@@ -617,6 +628,7 @@ class Blueprint(flask_smorest.Blueprint):
         self, name: str, import_name: str, *, url_prefix: str = API_PREFIX, **options: Any
     ) -> None:
         super().__init__(name, import_name, url_prefix=url_prefix, **options)
+        self.register_error_handler(IllegalTransition, _refused_step)
 
     @property
     def tag(self) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
@@ -11,8 +12,9 @@ from typing import Any
 import flask
 import marshmallow as ma
 
-from licensing import access
+from licensing import access, db
 from licensing.calendar import DAY_RANGE_TEXT, FIRST_DAY, ISO_DAY, LAST_DAY
+from licensing.errors import DomainError, IllegalTransition
 from licensing.limits import MAX_PAGE, MAX_RECORD_ID
 from licensing.money import MoneyError, format_amount, parse_decimal
 from licensing.pricing import ProposedUse
@@ -359,6 +361,67 @@ def callers_actions(
         steps = [step for step in steps if _admits(app, routes.get(step), principal, holds_link)]
     # The record's own checks last: only for the steps the caller would be offered.
     return [step for step in steps if refused is None or not refused(step)]
+
+
+@dataclass(frozen=True)
+class StepsOf:
+    """How a kind of record's steps are read for the caller (`steps_of`): the route
+    of each step, the caller's steps of a record (the function its
+    `allowed_actions` is, so a 409 and a read of the record say the same), and how
+    the record is read by each path argument that names it."""
+
+    routes: Mapping[str, str]
+    steps: Callable[[Any], list[str]] | None
+    reads: Mapping[str, Callable[[Any], Any]]
+
+
+# By the entity its state machine names (`IllegalTransition.entity`).
+_STEPS_OF: dict[str, StepsOf] = {}
+
+
+def steps_of(
+    entity: str,
+    routes: Mapping[str, str],
+    steps: Callable[[Any], list[str]] | None = None,
+    /,
+    **reads: Callable[[Any], Any],
+) -> None:
+    """Declare how a 409 of `entity`'s machine lists the caller's steps (round 58):
+    `steps(record)`, its `allowed_actions`, of the record the request's path names,
+    read by `reads[argument](value)` as its GET reads it (`invoice_id=...`); where
+    the path names none, or `steps` is not given (a royalty report's review, an
+    email's retry), the steps its state allows whose `routes` admit the caller."""
+    _STEPS_OF[entity] = StepsOf(routes, steps, reads)
+
+
+def read_with_session(read: Callable[[Any, Any], Any]) -> Callable[[Any], Any]:
+    """`read(session, value)` as a `steps_of` read of the request's session."""
+    return lambda value: read(db.session(), value)
+
+
+def callers_steps_refused(error: IllegalTransition) -> list[str]:
+    """The `allowed_actions` of the 409 `error` answers: the caller's own, as reading
+    the record would list them (round 58: it listed every step the state allows,
+    whoever may take them, so a vendor refused `submit` was told `approve`).
+
+    The record the request's path names is read again (the refused step's
+    transaction rolled back) through the same read as its GET, so a vendor reads
+    only their own; where the path names none of its kind, or the record is not
+    theirs to read, the steps its state allows that the caller's role may take
+    (`callers_actions` without the record's own checks). A kind with no routes
+    declared (a dispute: Stripe's steps) lists none."""
+    kind = _STEPS_OF.get(error.entity)
+    if kind is None:
+        return callers_actions(error.allowed, {})
+    path = flask.request.view_args or {}
+    named = [(read, path[argument]) for argument, read in kind.reads.items() if argument in path]
+    if kind.steps is not None and named:
+        read, value = named[0]
+        try:
+            return kind.steps(read(value))
+        except DomainError:  # not the caller's to read: their role's steps alone
+            pass
+    return callers_actions(error.allowed, kind.routes)
 
 
 def _admits(

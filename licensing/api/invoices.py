@@ -37,7 +37,9 @@ from licensing.api.fields import (
     allowed_actions_field,
     callers_actions,
     documented,
+    read_with_session,
     record_id,
+    steps_of,
     vocabulary,
 )
 from licensing.api.idempotency import (
@@ -46,7 +48,15 @@ from licensing.api.idempotency import (
     idempotent,
     idempotent_in_steps,
 )
-from licensing.billing import gateways, pdfs, queries, sent_statements, services, statements
+from licensing.billing import (
+    gateways,
+    pdfs,
+    queries,
+    sent_statements,
+    services,
+    statements,
+    step_checks,
+)
 from licensing.billing.letterhead import letterhead
 from licensing.billing.models import (
     DESCRIPTION_MAX,
@@ -80,6 +90,7 @@ from licensing.billing.states import (
     PAYMENT_METHODS,
     REFUND,
 )
+from licensing.billing.step_checks import REFUND_CREDIT_NOTE
 from licensing.billing.views import (
     credit_note_pdf_response,
     invoice_pdf_response,
@@ -108,6 +119,18 @@ INVOICE_STEP_ROUTES = {
     "void": "invoices_api.void_invoice",
     "mark_uncollectible": "invoices_api.mark_uncollectible",
 }
+# Round 58: a payment's, a refund's and a credit note's steps, listed alike. A
+# payment's other steps are Stripe's and the service's (`succeed`, `fail`, `flag`,
+# `cancel`, `refund_at_stripe`, `refuse_give_back`, `fail_give_back`,
+# `charge_back`); a refund's `succeed` and `fail` are Stripe's.
+PAYMENT_STEP_ROUTES = {
+    "accept": "invoices_api.accept_payment",
+    "accept_remainder": "invoices_api.accept_remainder",
+    "give_back": "invoices_api.give_back_payment",
+    "reverse": "invoices_api.reverse_payment",
+}
+REFUND_STEP_ROUTES = {"mark_returned": "invoices_api.return_refund"}
+CREDIT_NOTE_STEP_ROUTES = {REFUND_CREDIT_NOTE: "invoices_api.refund_credit_note"}
 Length = ma.validate.Length
 
 
@@ -122,6 +145,17 @@ INVOICE_LINE = {
     },
     "required": ["position", "description", "working", "amount"],
 }
+
+
+def invoice_steps(invoice: Invoice) -> list[str]:
+    """The caller's steps of `invoice` now: its `allowed_actions`, and a 409's.
+    Round 57: `void` only with nothing paid (`services.void_invoice` refuses it
+    otherwise: a credit note is the way)."""
+    return callers_actions(
+        INVOICE.allowed(invoice.state),
+        INVOICE_STEP_ROUTES,
+        refused=lambda step: step == "void" and invoice.amount_paid > 0,
+    )
 
 
 class InvoiceSchema(ApiSchema):
@@ -223,13 +257,7 @@ class InvoiceSchema(ApiSchema):
     )
 
     def _allowed(self, invoice: Invoice) -> list[str]:
-        # Round 57: `void` only with nothing paid (`services.void_invoice` refuses
-        # it otherwise: a credit note is the way).
-        return callers_actions(
-            INVOICE.allowed(invoice.state),
-            INVOICE_STEP_ROUTES,
-            refused=lambda step: step == "void" and invoice.amount_paid > 0,
-        )
+        return invoice_steps(invoice)
 
     def _remit_to(self, invoice: Invoice) -> list[str]:
         return list(letterhead().remit_lines)
@@ -379,6 +407,29 @@ class HeldStepSchema(ApiSchema):
     )
 
 
+def payment_steps(payment: Payment) -> list[str]:
+    """The caller's steps of `payment` now: its `allowed_actions`, and a 409's."""
+    return callers_actions(
+        PAYMENT.allowed(payment.state),
+        PAYMENT_STEP_ROUTES,
+        refused=lambda step: step_checks.payment_step_refused(payment, step),
+    )
+
+
+def refund_steps(refund: Refund) -> list[str]:
+    """The caller's steps of `refund` now: its `allowed_actions`, and a 409's."""
+    return callers_actions(
+        REFUND.allowed(refund.state),
+        REFUND_STEP_ROUTES,
+        refused=lambda step: step_checks.refund_step_refused(refund, step),
+    )
+
+
+def credit_note_steps(credit: CreditNote) -> list[str]:
+    """The caller's steps of `credit`: `refund` to billing staff while it owes one."""
+    return callers_actions(step_checks.credit_note_steps(credit), CREDIT_NOTE_STEP_ROUTES)
+
+
 class PaymentSchema(ApiSchema):
     id = ma.fields.Integer()
     invoice_id = ma.fields.Integer()
@@ -390,6 +441,7 @@ class PaymentSchema(ApiSchema):
             + " ".join(f"`{state}`: {words}" for state, words in PAYMENT_MEANINGS.items()),
         }
     )
+    allowed_actions = allowed_actions_field("_allowed")
     state_meaning = ma.fields.Function(
         lambda payment: PAYMENT_MEANINGS[payment.state],
         metadata={"type": "string", "description": "What the state means, in words"},
@@ -474,6 +526,9 @@ class PaymentSchema(ApiSchema):
         },
     )
 
+    def _allowed(self, payment: Payment) -> list[str]:
+        return payment_steps(payment)
+
 
 class CreditNoteSchema(ApiSchema):
     id = ma.fields.Integer()
@@ -487,9 +542,13 @@ class CreditNoteSchema(ApiSchema):
         metadata={"description": "Refunds sent, or pending at Stripe, against refund_due"}
     )
     refund_outstanding = MoneyString()
+    allowed_actions = allowed_actions_field()
     reason = ma.fields.String()
     issue_date = Day()
     issued_at = ma.fields.DateTime()
+
+    def _allowed(self, credit: CreditNote) -> list[str]:
+        return credit_note_steps(credit)
 
 
 class KeptDocumentSchema(ApiSchema):
@@ -524,6 +583,7 @@ class RefundSchema(ApiSchema):
     )
     method = ma.fields.String(metadata={"enum": list(PAYMENT_METHODS)})
     state = ma.fields.String(metadata={"enum": list(REFUND.states)})
+    allowed_actions = allowed_actions_field()
     currency = ma.fields.String()
     amount = MoneyString()
     reference = ma.fields.String(allow_none=True)
@@ -568,6 +628,9 @@ class RefundSchema(ApiSchema):
     return_reason = ma.fields.String(
         allow_none=True, metadata={"description": "Why the bank returned it (offline)"}
     )
+
+    def _allowed(self, refund: Refund) -> list[str]:
+        return refund_steps(refund)
 
 
 class StaffRefundSchema(RefundSchema):
@@ -744,6 +807,15 @@ def _readable(invoice_id: int, *, for_pdf: bool = False) -> Invoice:
     if invoice.state == DRAFT and not principal.is_staff:
         raise NotFound(f"There is no invoice {invoice_id}.")
     return invoice
+
+
+steps_of("invoice", INVOICE_STEP_ROUTES, invoice_steps, invoice_id=_readable)
+steps_of(
+    "payment", PAYMENT_STEP_ROUTES, payment_steps, payment_id=read_with_session(queries.get_payment)
+)
+steps_of(
+    "refund", REFUND_STEP_ROUTES, refund_steps, refund_id=read_with_session(queries.get_refund)
+)
 
 
 @blp.route("/invoices/<int:invoice_id>")

@@ -9,7 +9,7 @@ import marshmallow as ma
 from licensing import access, db
 from licensing.actors import current_actor
 from licensing.api.base import Blueprint
-from licensing.api.fields import ApiSchema, Text, page_number, vocabulary
+from licensing.api.fields import ApiSchema, Text, page_number, steps_of, vocabulary
 from licensing.mail import queries, services
 from licensing.mail.models import OutboxMessage
 from licensing.mail.states import OUTBOX
@@ -72,6 +72,11 @@ def list_messages(query: dict[str, Any]) -> dict[str, Any]:
 def get_message(message_id: int) -> OutboxMessage:
     """One outbox message: to whom, its subject, state and delivery attempts (admins)."""
     return queries.get_message(db.session(), message_id)
+
+
+# An email's 409 lists `retry` to the admins its route admits (round 58); its other
+# steps are the delivery's.
+steps_of("email", {"retry": "outbox_api.retry_message"})
 
 
 @blp.route("/outbox-messages/<int:message_id>/retry", methods=["POST"])

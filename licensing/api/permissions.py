@@ -31,7 +31,9 @@ from licensing.api.fields import (
     allowed_actions_field,
     callers_actions,
     documented,
+    read_with_session,
     record_id,
+    steps_of,
     vocabulary,
 )
 from licensing.audit import queries as audit_queries
@@ -71,6 +73,37 @@ PERMISSION_STEP_ROUTES = {
 
 Length = ma.validate.Length
 LIMITS = PermissionRequest.LIMITS
+
+
+def permission_request_steps(request: PermissionRequest) -> list[str]:
+    """The caller's steps of `request` now: its `allowed_actions`, and a 409's.
+    Round 57: the requester's steps (public routes, taken with the status link's
+    token) only to whoever reads the request through that link; `confirm` takes the
+    confirmation link's token instead, which no reader of the record holds as such;
+    reconsideration only while its window is open."""
+    now = utcnow()
+    return callers_actions(
+        PERMISSION_REQUEST.allowed(request.state),
+        PERMISSION_STEP_ROUTES,
+        refused=lambda step: (
+            step == "confirm"
+            or (
+                step == "request_reconsideration"
+                and not services.reconsideration_open(request, now)
+            )
+        ),
+        holds_link=bool(flask_request.view_args and "token" in flask_request.view_args),
+    )
+
+
+# Named by its id (staff), or by its status link's token (the requester).
+steps_of(
+    "permission request",
+    PERMISSION_STEP_ROUTES,
+    permission_request_steps,
+    request_id=read_with_session(queries.get_request),
+    token=services.request_for_link,
+)
 
 
 def _filled(text: str) -> None:
@@ -319,23 +352,7 @@ class PermissionStatusSchema(ApiSchema):
         return messages
 
     def _allowed(self, request: PermissionRequest) -> list[str]:
-        # Round 57: the requester's steps (public routes, taken with the status link's
-        # token) only to whoever reads the request through that link; `confirm` takes
-        # the confirmation link's token instead, which no reader of the record holds
-        # as such; reconsideration only while its window is open.
-        now = utcnow()
-        return callers_actions(
-            PERMISSION_REQUEST.allowed(request.state),
-            PERMISSION_STEP_ROUTES,
-            refused=lambda step: (
-                step == "confirm"
-                or (
-                    step == "request_reconsideration"
-                    and not services.reconsideration_open(request, now)
-                )
-            ),
-            holds_link=bool(flask_request.view_args and "token" in flask_request.view_args),
-        )
+        return permission_request_steps(request)
 
 
 class PermissionRequestSchema(PermissionStatusSchema):

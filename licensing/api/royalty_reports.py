@@ -21,7 +21,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 from licensing import access
 from licensing.actors import current_actor
 from licensing.api.base import Blueprint, Created, large_body
-from licensing.api.fields import ApiSchema, Day, Text, vocabulary
+from licensing.api.fields import ApiSchema, Day, Text, steps_of, vocabulary
 from licensing.calendar import parse_day
 from licensing.config import current_config
 from licensing.downloads import document_rate_limit
@@ -415,6 +415,11 @@ class ReviewSchema(ApiSchema):
         load_default=None,
         validate=Text(REVIEW_NOTE_MAX),
     )
+
+
+# A report's 409 lists the review steps the caller's role may take (round 58); a
+# report has no `allowed_actions` of its own, and `supersede` is an amendment's.
+steps_of("royalty report", dict.fromkeys(REVIEW.actions, "royalty_reports_api.review_report"))
 
 
 @blp.route("/royalty-reports/<int:report_id>/review", methods=["POST"])

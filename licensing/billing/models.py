@@ -52,6 +52,7 @@ from .states import (
     AGREEMENT,
     CANCELED,
     CARD,
+    COLLECTIBLE,
     DISPUTE,
     DRAFT,
     FAILED,
@@ -706,7 +707,23 @@ class Payment(_MoneyMoved, _RefundedAgainst, Base):
                 f"A payment that is {PAYMENT.state_text(self.state)} cannot "
                 f"{PAYMENT.steps[action]}: {NO_REMAINDER_WHY}"
             )
+        if refused is None and action == "accept":
+            return self.unapplicable()
         return refused
+
+    def unapplicable(self) -> str | None:
+        """Why what Stripe took cannot be accepted against its invoice now (None: it
+        can): more than it owes, or an invoice owing nothing. Round 58: the console
+        offered *Accept* for it, and the accept refused it."""
+        invoice = self.invoice
+        received = self.amount_received or Decimal(0)
+        if invoice.state in COLLECTIBLE and 0 < received <= invoice.balance_due:
+            return None
+        return (
+            f"{in_words(received, self.currency)} cannot be applied to {invoice.label} "
+            f"(balance due {in_words(invoice.balance_due, invoice.currency)}); "
+            "give it back to the card instead."
+        )
 
     @property
     def held(self) -> list[dict[str, str]]:

@@ -1,7 +1,8 @@
 """Round 57: `allowed_actions` checked against the steps themselves, for one reader
 of records in many states: every step listed is accepted when that reader takes
 it (on a fresh record in the same state), every step not listed is refused (403 or
-409) and changes nothing. The record kinds' tests
+409) and changes nothing; round 58: a 409 of the record's state machine lists the
+same steps as the record, read by the same reader. The record kinds' tests
 (`tests/integration/*/test_allowed_actions_by_role.py`) give each state a builder
 and each step route its request."""
 
@@ -55,6 +56,8 @@ class Reader:
     name: str
     headers: Mapping[str, str]
     seen: dict[str, list[str]] = field(default_factory=dict)
+    # What a 409 listed in each state where a refused step was the machine's (round 58).
+    told: dict[str, list[str]] = field(default_factory=dict)
 
 
 def token_reader(name: str, user: User, *, read_only: bool = False) -> Reader:
@@ -100,6 +103,12 @@ def check_state(
             answer.status_code,
             answer.get_json(),
         )
+        # Round 58: a 409 the state's machine answers lists what this reader may take,
+        # as reading the record does (it listed every step the state allows).
+        problem = answer.get_json()
+        if answer.status_code == 409 and "allowed_actions" in problem:
+            assert problem["allowed_actions"] == listed, (reader.name, state, refused.path)
+            reader.told[state] = problem["allowed_actions"]
     again = client.get(url, headers=dict(reader.headers)).get_json()
     assert again[state_field] == state, (reader.name, state, "changed by a refused step")
     for taken in (a for a in attempts if a.steps & set(listed)):

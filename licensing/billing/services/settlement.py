@@ -256,14 +256,9 @@ def accept_flagged_payment(
         # Round 44: not while the bank disputes its charge, nor once it won the dispute.
         PAYMENT.step(payment.state, "accept", hold=payment.dispute_hold)
         received = payment.amount_received or Decimal(0)
-        if PAYMENT.can(payment.state, "accept") and (
-            invoice.state not in COLLECTIBLE or received <= 0 or received > invoice.balance_due
-        ):
-            raise Conflict(
-                f"{in_words(received, payment.currency)} cannot be applied to {invoice.label} "
-                f"(balance due {in_words(invoice.balance_due, invoice.currency)}); "
-                "give it back to the card instead."
-            )
+        unapplicable = payment.unapplicable()
+        if PAYMENT.can(payment.state, "accept") and unapplicable is not None:
+            raise Conflict(unapplicable)
         payment.amount = received
         PAYMENT.apply(
             session,

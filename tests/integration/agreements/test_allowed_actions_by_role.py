@@ -266,6 +266,67 @@ def test_an_applications_allowed_actions_are_the_steps_its_reader_may_take_in_ev
     expected["member"] = expected["administrator"]
     for name, steps in expected.get(role, {}).items():
         assert reader.seen[name] == steps, (role, name)
+    # Round 58: a refused step's 409 lists what reading it lists (`check_state`): a
+    # vendor submitting a submitted application was told `approve`, `reject`...
+    if role in ("administrator", "member"):
+        assert reader.told["submitted"] == ["withdraw"]
+
+
+# The vendor's application page's presses, by the step each takes; *Change the
+# application* stands for a submission (round 58: it was shown beside a refusal).
+VENDOR_PRESSES = {
+    "submit": 'action="/portal/applications/{id}/submit"',
+    "withdraw": 'action="/portal/applications/{id}/withdraw"',
+    "request_reconsideration": 'action="/portal/applications/{id}/reconsideration"',
+    "change": 'href="/portal/applications/{id}/edit"',
+}
+
+
+def test_the_vendors_application_page_offers_the_presses_its_allowed_actions_list_in_every_state(
+    app: Flask, office: Office, signed_in: Callable[..., FlaskClient]
+) -> None:
+    """Round 58: the page's presses are the steps the API lists to the same vendor,
+    state by state: no *Change the application* beside a submission refused (past
+    its deadline, the organization held), nor on an application nobody changes."""
+    api, page = app.test_client(), signed_in(app.test_client(), office.vendor)
+    headers = factories.bearer(office.vendor)
+    states: list[tuple[str, Callable[[], int]]] = [
+        ("draft", office.draft),
+        ("submitted", office.submitted),
+        ("in review", office.in_review),
+        ("returned", office.returned),
+        ("lapsed", office.lapsed),  # lapses every returned application past its deadline
+        ("returned, its deadline passed", lambda: office.returned(now=NOW)),
+        ("approved", office.approved),
+        ("rejected", office.rejected),
+        ("rejected, its window closed", lambda: office.rejected(now=NOW)),
+        ("reconsideration requested", office.reconsideration_requested),
+        ("withdrawn", office.withdrawn),
+    ]
+    built = [(name, make()) for name, make in states]
+    held = office.draft()  # read once the organization is held (below)
+    offered: dict[str, list[str]] = {}
+    for name, application_id in [*built, ("draft, held", held)]:
+        if name == "draft, held":
+            office.standing("mark_pending_payment")
+        listed = api.get(f"/api/v1/applications/{application_id}", headers=headers).get_json()
+        shown = page.get(f"/portal/applications/{application_id}").get_data(as_text=True)
+        presses = sorted(
+            step
+            for step, markup in VENDOR_PRESSES.items()
+            if markup.format(id=application_id) in shown
+        )
+        steps = sorted(
+            "submit" if step == "resubmit" else step for step in listed["allowed_actions"]
+        )
+        submits = "submit" in steps
+        assert presses == sorted(steps + ["change"] * submits), (name, presses, steps)
+        offered[name] = presses
+    assert offered["returned"] == ["change", "submit", "withdraw"]
+    assert offered["returned, its deadline passed"] == ["withdraw"]  # it had *Change*
+    assert offered["draft, held"] == ["withdraw"]
+    assert offered["rejected"] == ["request_reconsideration"]
+    assert offered["rejected, its window closed"] == []
 
 
 def test_billing_staff_and_billing_members_read_no_application(

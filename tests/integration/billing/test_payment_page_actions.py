@@ -319,7 +319,8 @@ def test_accepting_a_flagged_payment_that_the_rules_refuse_is_a_409_page_saying_
 ) -> None:
     """Round 27: a refused accept was flashed over a redirect (a 302 for a step the
     rules refuse); it is the page again with the rule's words and 409, from the
-    payment's page and the invoice's alike, and a missing reason is 422 beside it."""
+    payment's page and the invoice's alike, and a missing reason is 422 beside it.
+    Round 58: the page no longer offers that accept, and says why."""
     # More than is owed: the payment cannot be applied as received.
     invoice, payment = flagged_card_payment(
         client, vendor, localstripe, invoice_for, received=30001
@@ -327,8 +328,16 @@ def test_accepting_a_flagged_payment_that_the_rules_refuse_is_a_409_page_saying_
     staff = _signed_in(app.test_client(), billing_staff)
     url = f"/console/payments/{payment.id}"
     page = staff.get(url).get_data(as_text=True)
+    # Round 58: the page offers no *Accept* the step refuses, but says why (as the
+    # API's `allowed_actions` lists only `give_back`); a page opened before the
+    # balance changed may still post one.
+    assert f'action="/console/payments/{payment.id}/accept"' not in page
+    assert (
+        f"Not offered: 300.01 USD cannot be applied to {invoice.number} (balance due "
+        "300.00 USD); give it back to the card instead." in _words(page)
+    )
     fields = {
-        "accept-csrf_token": _token(page, "accept-csrf_token"),
+        "accept-csrf_token": _token(page, "give_back-csrf_token"),
         "accept-reason": "The licensee asked us to keep the extra cent.",
     }
     accept = f"/console/payments/{payment.id}/accept"

@@ -169,6 +169,11 @@ def test_a_permission_requests_allowed_actions_are_the_steps_its_reader_may_take
     expected["admin"] = expected["licensing staff"]
     for name, steps in expected.get(role, {}).items():
         assert reader.seen[name] == steps, (role, name)
+    # Round 58: a refused step's 409 lists what reading it lists (`check_state`): the
+    # link's holder refused an answer in review was told the office's `approve`...
+    told = {"link holder": {"in_review": ["withdraw"]}, "licensing staff": {"needs_info": []}}
+    for state, steps in told.get(role, {}).items():
+        assert reader.told[state] == steps, (role, state)
 
 
 def test_billing_staff_read_no_permission_request(client: FlaskClient, queue: Queue) -> None:

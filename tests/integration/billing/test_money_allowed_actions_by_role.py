@@ -1,0 +1,369 @@
+"""Round 58: payments, credit notes and refunds list `allowed_actions` as invoices do
+(round 57): the steps their state allows, whose route admits the reader, and whose
+own check would not refuse them now. For every state and every reader, each step
+listed is accepted when they take it, each other refused (403 or 409), and a 409 of
+the record's state machine lists the same steps as the record read by that reader.
+Before, none of the three had `allowed_actions`, and a payment's 409 listed Stripe's
+own steps (`charge_back`, `refund_at_stripe`) to whoever was refused."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from licensing import db
+from licensing.accounts import services as accounts
+from licensing.accounts.models import Organization, User
+from licensing.actors import Actor
+from licensing.billing import services
+from licensing.billing.models import CreditNote, Invoice, Payment, Refund
+from licensing.calendar import office_date
+from licensing.db import utcnow
+from tests.support import factories
+from tests.support.allowed_steps import WORDS, Reader, attempt, check_state, token_reader
+from tests.support.billing import credited, paid_offline, refunded_offline
+from tests.support.servers import LocalStripe
+from tests.support.settings import gateway
+
+from .dispute_support import charge_of, deliver_dispute
+from .refund_support import paid_by_card
+from .stripe_support import flagged_card_payment, pay_by_card, stripe_config
+
+
+def _today() -> str:
+    return office_date(utcnow()).isoformat()
+
+
+PAYMENT_STEPS = (
+    attempt("/accept", "accept", body={"reason": WORDS}),
+    attempt("/accept-remainder", "accept_remainder", body={"reason": WORDS}),
+    attempt("/give-back", "give_back", body={"reason": WORDS}),
+    attempt(
+        "/reversal", "reverse", body=lambda _payment: {"reason": WORDS, "returned_on": _today()}
+    ),
+)
+REFUND_STEPS = (
+    attempt(
+        "/return", "mark_returned", body=lambda _refund: {"reason": WORDS, "returned_on": _today()}
+    ),
+)
+
+
+def _refund_body(credit: dict[str, Any]) -> dict[str, Any]:
+    """An offline refund of what the credit note owes back (a cent when nothing)."""
+    owed = credit["refund_outstanding"]
+    amount = owed if Decimal(owed) > 0 else "0.01"
+    return {"method": "wire", "amount": amount, "reference": f"R-{credit['id']}"}
+
+
+CREDIT_NOTE_STEPS = (attempt("/refunds", "refund", body=_refund_body),)
+READERS = (
+    "administrator",
+    "member",
+    "billing member",
+    "licensing staff",
+    "billing staff",
+    "admin",
+    "read-only token",
+)
+
+
+@pytest.fixture
+def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
+    return stripe_config(localstripe)
+
+
+class Money:
+    """A vendor's organization with a user of each role, the office's staff, and its
+    payments, refunds and credit notes made in each state through the services (card
+    payments through localstripe and Stripe's webhook)."""
+
+    def __init__(
+        self,
+        client: FlaskClient,
+        vendor: User,
+        localstripe: LocalStripe,
+        invoice_for: Callable[..., Invoice],
+    ) -> None:
+        session = db.session()
+        organization = session.get(Organization, vendor.organization_id)
+        self.client, self.vendor, self.localstripe = client, vendor, localstripe
+        self.invoice_for = invoice_for
+        self.users = {
+            "administrator": vendor,
+            "member": factories.make_vendor(session, organization),
+            "billing member": factories.make_vendor(session, organization, role="billing"),
+            "licensing staff": factories.make_staff(session, roles=("licensing",)),
+            "billing staff": factories.make_staff(session, roles=("billing",)),
+            "admin": factories.make_staff(session, roles=("admin",)),
+        }
+        self.clerk = Actor.of(accounts.principal_for(self.users["admin"]))
+        self.disputes = 0
+
+    def reader(self, name: str) -> Reader:
+        if name == "read-only token":
+            return token_reader(name, self.users["admin"], read_only=True)
+        return token_reader(name, self.users[name])
+
+    # --- payments --------------------------------------------------------------------
+
+    def offline(self) -> Payment:
+        invoice = self.invoice_for(self.vendor, ("500.00",))
+        return paid_offline(invoice.id, "200.00", f"W-{invoice.id}")
+
+    def reversed(self) -> Payment:
+        payment = self.offline()
+        services.reverse_offline_payment(
+            payment.id,
+            reason=WORDS,
+            returned_on=office_date(utcnow()),
+            standing_days=30,
+            actor=self.clerk,
+        )
+        return payment
+
+    def card(self) -> Payment:
+        invoice = self.invoice_for(self.vendor, ("90.00",))
+        return paid_by_card(self.client, self.vendor, self.localstripe, invoice)
+
+    def pending(self) -> Payment:
+        invoice = self.invoice_for(self.vendor, ("90.00",))
+        return pay_by_card(invoice, self.vendor, self.localstripe)
+
+    def flagged(self, received: int = 29999) -> Payment:
+        return flagged_card_payment(
+            self.client, self.vendor, self.localstripe, self.invoice_for, received=received
+        )[1]
+
+    def flagged_over(self) -> Payment:
+        """Stripe took 300.01 for a 300.00 invoice: more than it owes, so not accepted."""
+        return self.flagged(30001)
+
+    def flagged_disputed(self) -> Payment:
+        payment = self.flagged()
+        self.disputes += 1
+        deliver_dispute(
+            self.client,
+            payment,
+            charge_of(self.localstripe, payment),
+            "created",
+            "needs_response",
+            amount=29999,
+            moved=(),
+            dispute_id=f"du_1Allowed58{self.disputes}",
+        )
+        return payment
+
+    def given_back(self) -> Payment:
+        payment = self.flagged()
+        services.give_back_flagged_payment(
+            payment.id, note=WORDS, actor=self.clerk, gateway=gateway()
+        )
+        return payment
+
+    # --- credit notes and refunds ------------------------------------------------------
+
+    def paid_and_credited(self) -> CreditNote:
+        invoice = self.invoice_for(self.vendor, ("500.00",))
+        paid_offline(invoice.id, "500.00", f"W-{invoice.id}")
+        return credited(invoice.id, "100.00", WORDS)
+
+    def refunded_in_full(self) -> CreditNote:
+        credit = self.paid_and_credited()
+        refunded_offline(credit.id, "100.00", f"R-{credit.id}")
+        return credit
+
+    def credited_unpaid(self) -> CreditNote:
+        """A credit note on an invoice nothing paid: all of it off the balance."""
+        invoice = self.invoice_for(self.vendor, ("500.00",))
+        return credited(invoice.id, "100.00", WORDS)
+
+    def refund_sent(self) -> Refund:
+        credit = self.paid_and_credited()
+        return refunded_offline(credit.id, "100.00", f"R-{credit.id}")
+
+    def refund_returned(self) -> Refund:
+        refund = self.refund_sent()
+        services.return_offline_refund(
+            refund.id, reason=WORDS, returned_on=office_date(utcnow()), actor=self.clerk
+        )
+        return refund
+
+    def card_refund(self) -> Refund:
+        invoice = self.invoice_for(self.vendor, ("90.00",))
+        paid_by_card(self.client, self.vendor, self.localstripe, invoice)
+        credit = credited(invoice.id, "90.00", WORDS)
+        return services.refund_card(
+            credit.id,
+            amount=None,
+            payment_id=None,
+            note=None,
+            actor=self.clerk,
+            gateway=gateway(),
+        )
+
+
+@pytest.fixture
+def money(
+    app: Flask,
+    client: FlaskClient,
+    vendor: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> Money:
+    return Money(client, vendor, localstripe, invoice_for)
+
+
+def _walk(
+    client: FlaskClient,
+    reader: Reader,
+    kind: str,
+    states: list[tuple[str, str, Callable[[], Any]]],
+    steps: tuple[Any, ...],
+    **fields: str,
+) -> None:
+    for name, state, make in states:
+        reader.seen[name] = check_state(
+            client,
+            reader,
+            state,
+            lambda make=make: f"/api/v1/{kind}/{make().id}",
+            steps,
+            **fields,
+        )
+
+
+@pytest.mark.parametrize("role", READERS)
+def test_a_payments_allowed_actions_are_the_steps_its_reader_may_take_in_every_state(
+    client: FlaskClient, money: Money, role: str
+) -> None:
+    reader = money.reader(role)
+    states: list[tuple[str, str, Callable[[], Any]]] = [
+        ("received offline", "succeeded", money.offline),
+        ("reversed", "reversed", money.reversed),
+        ("received by card", "succeeded", money.card),
+        ("pending", "pending", money.pending),
+        ("flagged", "flagged", money.flagged),
+        ("flagged, more than owed", "flagged", money.flagged_over),
+        ("flagged, its charge disputed", "flagged", money.flagged_disputed),
+        ("given back", "given_back", money.given_back),
+    ]
+    _walk(client, reader, "payments", states, PAYMENT_STEPS)
+
+    billing = {
+        "received offline": ["reverse"],
+        "reversed": [],
+        "received by card": [],  # a card payment goes back through Stripe: `charge_back` is its
+        "pending": [],
+        "flagged": ["accept", "give_back"],
+        "flagged, more than owed": ["give_back"],  # accepting it is refused: give it back
+        "flagged, its charge disputed": [],  # held until the dispute's outcome
+        "given back": [],
+    }
+    none: dict[str, list[str]] = {name: [] for name in billing}
+    expected = {
+        "billing staff": billing,
+        "admin": billing,
+        "licensing staff": none,
+        "administrator": none,
+        "read-only token": none,
+    }
+    for name, steps in expected.get(role, {}).items():
+        assert reader.seen[name] == steps, (role, name)
+    if role in ("billing staff", "admin"):
+        # A 409 lists none of Stripe's steps: it listed `cancel`, `fail`, `flag` and
+        # `succeed` of a pending card payment to billing staff refused `accept`.
+        assert reader.told["pending"] == []
+
+
+@pytest.mark.parametrize("role", READERS)
+def test_a_credit_notes_and_a_refunds_allowed_actions_are_the_steps_their_reader_may_take(
+    client: FlaskClient, money: Money, role: str
+) -> None:
+    reader = money.reader(role)
+    owed = [
+        ("owing a refund", "100.00", money.paid_and_credited),
+        ("refunded in full", "0.00", money.refunded_in_full),
+        ("off an unpaid balance", "0.00", money.credited_unpaid),
+    ]
+    _walk(
+        client,
+        reader,
+        "credit-notes",
+        owed,
+        CREDIT_NOTE_STEPS,
+        state_field="refund_outstanding",
+    )
+    refunds = [
+        ("sent offline", "succeeded", money.refund_sent),
+        ("returned by the bank", "failed", money.refund_returned),
+        ("to the card", "succeeded", money.card_refund),
+    ]
+    _walk(client, reader, "refunds", refunds, REFUND_STEPS)
+
+    billing = {
+        "owing a refund": ["refund"],
+        "refunded in full": [],
+        "off an unpaid balance": [],
+        "sent offline": ["mark_returned"],
+        "returned by the bank": [],
+        "to the card": [],  # its return by the bank is Stripe's to tell
+    }
+    none: dict[str, list[str]] = {name: [] for name in billing}
+    expected = {
+        "billing staff": billing,
+        "admin": billing,
+        "licensing staff": none,
+        "member": none,
+        "read-only token": none,
+    }
+    for name, steps in expected.get(role, {}).items():
+        assert reader.seen[name] == steps, (role, name)
+
+
+# The console's payment page's presses, by the step each takes (round 58).
+PAYMENT_PRESSES = {
+    "accept": "accept",
+    "accept_remainder": "accept-remainder",
+    "give_back": "give-back",
+    "reverse": "reversal",
+}
+
+
+def test_the_console_payment_page_offers_the_presses_its_allowed_actions_list_in_every_state(
+    app: Flask, money: Money, signed_in: Callable[..., FlaskClient]
+) -> None:
+    """Round 58: billing staff's payment page offers exactly the steps the API lists
+    to them, state by state: it offered *Accept* for a flagged payment its invoice
+    owed less than, which the accept refused."""
+    staff = money.users["billing staff"]
+    api, page = app.test_client(), signed_in(app.test_client(), staff)
+    headers = factories.bearer(staff)
+    states = {
+        "received offline": money.offline,
+        "reversed": money.reversed,
+        "received by card": money.card,
+        "flagged": money.flagged,
+        "flagged, more than owed": money.flagged_over,
+        "flagged, its charge disputed": money.flagged_disputed,
+        "given back": money.given_back,
+    }
+    offered: dict[str, list[str]] = {}
+    for name, make in states.items():
+        payment_id = make().id
+        listed = api.get(f"/api/v1/payments/{payment_id}", headers=headers).get_json()
+        shown = page.get(f"/console/payments/{payment_id}").get_data(as_text=True)
+        offered[name] = [
+            step
+            for step, path in PAYMENT_PRESSES.items()
+            if re.search(rf'action="/console/payments/{payment_id}/{path}["?]', shown)
+        ]
+        assert offered[name] == listed["allowed_actions"], (name, offered[name], listed)
+    assert offered["flagged, more than owed"] == ["give_back"]  # it offered *Accept*
+    assert offered["received offline"] == ["reverse"]
