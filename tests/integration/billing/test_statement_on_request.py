@@ -215,7 +215,9 @@ def test_days_the_statement_refuses_are_the_page_with_the_fields_message_and_not
         clerk = signed_in(app.test_client(), billing_staff)
         later = clerk.post(_url(organization.id, to="2027-03-20"))
         assert later.status_code == 422
-        assert "Must be today (2027-03-15) or earlier: later days are not over." in text_of(later)
+        assert "Must be today (March 15, 2027) or earlier: later days are not over." in text_of(
+            later
+        )
         euro = clerk.post(_url(organization.id, currency="EUR"))
         assert euro.status_code == 422
         assert "was not invoiced in EUR (it was in USD)" in text_of(euro)

@@ -32,7 +32,8 @@ def test_field_paths_read_as_the_labels_of_their_fields() -> None:
     assert field_words("term_end") == "Term ends"
     assert field_words("_") == ""
     assert page_wording("No rate card is in effect on 2031-01-01; name one with rate_card.") == (
-        "No rate card is in effect on 2031-01-01; choose a published rate card for the term."
+        'No rate card is in effect on <time datetime="2031-01-01">January 1, 2031</time>; '
+        "choose a published rate card for the term."
     )
 
 
