@@ -177,7 +177,7 @@ def test_the_officer_sorts_the_queue_by_the_first_day_of_the_use(
     office.wait_for_url("**sort=use_from**")
     assert listed() == [spring, autumn, undated]
     assert "requests that gave no days follow" in office.inner_text("#order")
-    assert rows.first.locator(".term").inner_text() == "use 2027-02-01 to 2027-06-30"
+    assert rows.first.locator(".term").inner_text() == "use February 1, 2027 to June 30, 2027"
     assert rows.last.locator(".term").count() == 0
     assert_accessible(office)
     # Assigning from the sorted list returns to it, sorted.

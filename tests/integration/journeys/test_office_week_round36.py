@@ -223,14 +223,15 @@ def test_renewals_due_say_whether_the_licensee_was_emailed_that_the_agreement_en
 
     before = renewal_cell(datetime(2027, 10, 15, 15, 0, tzinfo=UTC))
     assert before.endswith(
-        "No renewal yet The licensee is emailed on 2027-11-01 if it is still not renewed."
+        "No renewal yet The licensee is emailed on November 1, 2027 if it is still not renewed."
     ), before
     reminded_at = datetime(2027, 11, 2, 15, 0, tzinfo=UTC)  # the hourly job, as it runs
     with time_machine.travel(reminded_at, tick=False):
         agreement_services.expire(now=reminded_at)
     after = renewal_cell(datetime(2027, 11, 3, 15, 0, tzinfo=UTC))
     assert after.endswith(
-        "No renewal yet The licensee was emailed 2027-11-02 10:00 (US Central time) that it ends."
+        "No renewal yet The licensee was emailed November 2, 2027 at 10:00 AM (US Central time) "
+        "that it ends."
     ), after
 
 
