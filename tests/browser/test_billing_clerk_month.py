@@ -29,7 +29,7 @@ from pypdf import PdfReader
 from sqlalchemy import select
 
 from licensing import db
-from licensing.calendar import day_text, office_date
+from licensing.calendar import day_text, month_text, office_date
 from licensing.db import utcnow
 from licensing.mail.models import OutboxMessage
 from tests.browser.conftest import sign_in
@@ -251,7 +251,7 @@ def test_a_billing_clerk_works_a_month_and_closes_it_on_the_consoles_pages(
     # Round 53: the page opens on the 12 months (this month their last row); this
     # month's own figures are one link away.
     page.goto("/console/finance/")
-    page.get_by_role("link", name=f"This month ({today:%Y-%m})").click()
+    page.get_by_role("link", name=f"This month ({month_text(today)})").click()
     page.wait_for_url(f"**/console/finance/?from={today:%Y-%m}&to={today:%Y-%m}*")
     finance = _text(page)
     figures = {

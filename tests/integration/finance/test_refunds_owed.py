@@ -118,7 +118,7 @@ def test_the_finance_page_shows_the_refunds_owed_and_says_the_formula_with_them(
         ["2027-04", "0.00", "0.00", "0.00", "0.00", "50.00", "0.00", "500.00"],
     ]
     text = " ".join(re.sub(r"<[^>]+>", " ", body).split())
-    assert "refunds owed at 2027-04-30, not yet sent, 0.00 USD" in text
+    assert "refunds owed at April 30, 2027, not yet sent, 0.00 USD" in text
     assert (
         "Period by period, outstanding at end \u2212 refunds owed at end changes by "
         "invoiced \u2212 collected + reversed \u2212 credited + net refunds"
