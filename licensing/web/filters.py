@@ -106,13 +106,16 @@ def timed(value: datetime | date | None) -> Markup | str:
 # read ISO 8601 ("the term ends on 2027-06-30", "dated 2026-11-28", "started 2026-12-05
 # 23:38:07 (US Central time)", "2027-02-10T15:00:00+00:00", "2027-03"). Markup already in
 # a message (a `<time>` said by `dated`) is kept as it is, so wording twice changes nothing.
+# Not worded: a day or a month given as what to type ("takes a month such as 2027-03",
+# "e.g. 2027-01-31") or quoted as it was typed ("the link gave “2027-03”").
+_AS_TYPED = r"(?<!such as )(?<!e\.g\. )(?<!for example )(?<!“)(?<!‘)(?<!&#34;)(?<!&#39;)"
 _MESSAGE_DAYS = re.compile(
     r"<[^>]*>"
-    r"|(?<![\w-])(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})"
+    r"|" + _AS_TYPED + r"(?<![\w-])(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})"
     r"(?:(?:T(?P<utc>[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)(?:\+00:00|Z))"
     r"|(?: (?P<office>[0-9]{2}:[0-9]{2}(?::[0-9]{2})?) \(US Central time\)))?"
     r"(?![\w-])"
-    r"|(?<![\w-])(?P<month>[0-9]{4}-[0-9]{2})(?![\w-])"
+    r"|" + _AS_TYPED + r"(?<![\w-])(?P<month>[0-9]{4}-[0-9]{2})(?![\w-])"
 )
 
 

@@ -20,6 +20,9 @@ def test_references_versions_and_what_is_no_day_stay_as_written() -> None:
         "Invoice INV-2027-000012 of rate card 2027.1, report RR-2027-000003.",
         "'2027-13-45' is not a day; nor is 2027-02-30; nor the month 2027-13.",
         "Give the day as YYYY-MM-DD.",
+        # What to type, and what was typed, stay as typed.
+        "From month takes a month such as 2027-03; the link gave \u201c2027-04\u201d.",
+        "Type a day, e.g. 2027-01-31, or for example 2027-02-01; not '2027-01-02'.",
     ):
         assert days_in_words(message) == escape(message)
 
