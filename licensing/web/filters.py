@@ -108,7 +108,7 @@ def timed(value: datetime | date | None) -> Markup | str:
 # a message (a `<time>` said by `dated`) is kept as it is, so wording twice changes nothing.
 # Not worded: a day or a month given as what to type ("takes a month such as 2027-03",
 # "e.g. 2027-01-31") or quoted as it was typed ("the link gave “2027-03”").
-_AS_TYPED = r"(?<!such as )(?<!e\.g\. )(?<!for example )(?<!“)(?<!‘)(?<!&#34;)(?<!&#39;)"
+_AS_TYPED = r"(?<!such as )(?<!e\.g\. )(?<!for example )(?<!\u201c)(?<!\u2018)(?<!&#34;)(?<!&#39;)"
 _MESSAGE_DAYS = re.compile(
     r"<[^>]*>"
     r"|" + _AS_TYPED + r"(?<![\w-])(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})"
