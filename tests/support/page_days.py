@@ -11,7 +11,10 @@ reads. Attributes are never text. Scripts, styles and `<code>` are not sentences
 from __future__ import annotations
 
 import re
+from datetime import date
 from html.parser import HTMLParser
+
+from licensing.calendar import day_text
 
 # A day or a month as a machine writes it ("2027-05-02", "2027-03"); a reference's
 # year ("INV-2027-000012", "CPT-2027-000001") is no day.
@@ -105,3 +108,14 @@ def cell_notes(html: str) -> list[str]:
     reader.feed(html)
     reader.close()
     return [re.sub(r"\s+", " ", "".join(note)).strip() for note in reader.notes]
+
+
+def in_words(message: str) -> str:
+    """A service's message as a page says it (round 58, `web.filters.days_in_words`):
+    each ISO day of it in words, the rest as written. For tests that hold the API and a
+    page to one message."""
+    return re.sub(
+        r"(?<![\w-])\d{4}-\d{2}-\d{2}(?![\w-])",
+        lambda found: day_text(date.fromisoformat(found.group())),
+        message,
+    )
