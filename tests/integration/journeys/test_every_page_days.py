@@ -6,7 +6,10 @@ say it; tables, inputs and `<time>` elements may keep ISO (`tests/support/page_d
 The pages round 57's other changes added or grew (walkfix57): the console's payments
 and credit-notes lists, the organization search's members, the review page's question,
 answer and what the resubmission changed, a corrected report's "In answer to the
-correction", each record's history naming people.
+correction", each record's history naming people. What comes back from a step
+(round 58, days58): a flash, a form's refusal, the statement's refusal, posted through
+the pages; the renewals-due and permissions queues' notes under a cell; the Finance
+page.
 
 The world is the one an office has a few months in: an agreement paid in part,
 credited and with a payment returned by the bank; a royalty report sent back for
