@@ -77,7 +77,7 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
     # and the page does not scroll sideways (the table scrolls in its own box).
     office.set_viewport_size({"width": 375, "height": 800})
     term = office.locator("table.queue tbody tr").first.locator(".term")
-    assert term.inner_text() == f"use {FIRST} to {LAST}"
+    assert term.inner_text() == f"use {day_text(first)} to {day_text(last)}"  # round 58
     assert term.is_visible()
     assert office.evaluate(SIDEWAYS) <= 0
     assert_accessible(office)
