@@ -269,7 +269,7 @@ def test_a_billing_clerk_works_a_month_and_closes_it_on_the_consoles_pages(
     # 150.50 + 100.00 = 1,000.00 = 1,050.00 outstanding less 50.00 owed back.
     month_end = today.replace(day=1) + timedelta(days=32)
     month_end = month_end.replace(day=1) - timedelta(days=1)
-    assert f"refunds owed at {month_end.isoformat()}, not yet sent, 50.00 USD" in finance
+    assert f"refunds owed at {day_text(month_end)}, not yet sent, 50.00 USD" in finance
     assert "outstanding at end \u2212 refunds owed at end changes by invoiced" in finance
     header = page.locator("#cash-table thead th").all_inner_texts()
     assert header[-2:] == ["Refunds owed at end", "Outstanding at end"]
