@@ -280,7 +280,9 @@ def test_a_billing_clerk_works_a_month_and_closes_it_on_the_consoles_pages(
     change += Decimal("100.00") - Decimal("150.50")
     assert outstanding - owed_back == change
     # The month's report, linked from the page.
-    report = page.get_by_role("link", name=re.compile(f"Monthly revenue report for {today:%Y-%m}"))
+    report = page.get_by_role(
+        "link", name=re.compile(f"Monthly revenue report for {month_text(today)}")
+    )
     pdf = page.request.get(report.get_attribute("href"))
     assert pdf.ok
     assert "5,050.50" in "".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.body())).pages)
