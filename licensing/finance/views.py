@@ -23,7 +23,7 @@ from flask import Blueprint, Response, render_template, request, url_for
 
 from licensing import access, arguments, db
 from licensing.billing import queries as billing_queries
-from licensing.calendar import office_date, parse_day
+from licensing.calendar import month_text, office_date, parse_day
 from licensing.config import current_config
 from licensing.downloads import document_rate_limit, pdf_response
 from licensing.finance import documents, queries, services
@@ -321,8 +321,9 @@ def period_links(today: date, given: FilterInput) -> list[PeriodLink]:
     this = queries.month_start(today)
     last = queries.add_months(this, -1)
     ranges = (
-        (f"This month ({this:%Y-%m})", this, this),
-        (f"Last month ({last:%Y-%m})", last, last),
+        # Round 58: the month in words, as the page's sentences say it.
+        (f"This month ({month_text(this)})", this, this),
+        (f"Last month ({month_text(last)})", last, last),
         (f"This year ({this:%Y} so far)", this.replace(month=1), this),
         ("Last 12 months", queries.add_months(this, 1 - DEFAULT_MONTHS), this),
     )

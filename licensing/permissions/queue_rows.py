@@ -14,7 +14,9 @@ from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime
 from typing import NamedTuple
 
-from licensing.web.filters import office_day, when
+from markupsafe import Markup
+
+from licensing.web.filters import dated, office_day
 from licensing.web.rows import NO_VALUE, escaped, state_label
 
 from .queries import QueueRequest, ServiceLevel, after_the_answer, service_level
@@ -79,13 +81,21 @@ def _ending(ending: GrantEnding | None) -> str | None:
     if ending is None:
         return None
     left = {0: "today", 1: "in 1 day"}.get(ending.days_left, f"in {ending.days_left} days")
+    # A sentence under the cell's day: its days in words (round 58), as the request's
+    # page says them (`|dated`).
     if ending.reminded_at is not None:
-        told = f"The requester was emailed that it ends on {when(ending.reminded_at)}."
+        told = Markup("The requester was emailed that it ends on {}.").format(
+            dated(ending.reminded_at)
+        )
     elif ending.reminder_on is not None:
-        told = f"The requester is emailed that it ends on {ending.reminder_on.isoformat()}."
+        told = Markup("The requester is emailed that it ends on {}.").format(
+            dated(ending.reminder_on)
+        )
     else:
-        told = "The requester is not emailed that it ends: it was granted within its last 30 days."
-    return escaped(f"Ends {left}. {told}")
+        told = Markup(
+            "The requester is not emailed that it ends: it was granted within its last 30 days."
+        )
+    return str(Markup("Ends {}. {}").format(left, told))
 
 
 def queue_rows(

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from fractions import Fraction
 from typing import Any
 
 from flask import Flask
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from licensing import calendar, words
 from licensing.money import MoneyError, format_amount, format_grouped, format_quantity
@@ -99,6 +99,76 @@ def timed(value: datetime | date | None) -> Markup | str:
     return Markup('<time datetime="{}">{}</time>').format(
         calendar.instant_iso(value, to_the_second=True), calendar.moment_text(value)
     )
+
+
+# A day, a month or an instant as a service's message writes it (round 58): one message
+# goes to the API's problem documents, the command line and the pages, and the first two
+# read ISO 8601 ("the term ends on 2027-06-30", "dated 2026-11-28", "started 2026-12-05
+# 23:38:07 (US Central time)", "2027-02-10T15:00:00+00:00", "2027-03"). Markup already in
+# a message (a `<time>` said by `dated`) is kept as it is, so wording twice changes nothing.
+# Not worded: a day or a month given as what to type ("takes a month such as 2027-03",
+# "e.g. 2027-01-31") or quoted as it was typed ("the link gave “2027-03”").
+_AS_TYPED = r"(?<!such as )(?<!e\.g\. )(?<!for example )(?<!\u201c)(?<!\u2018)(?<!&#34;)(?<!&#39;)"
+_MESSAGE_DAYS = re.compile(
+    r"<[^>]*>"
+    r"|" + _AS_TYPED + r"(?<![\w-])(?P<day>[0-9]{4}-[0-9]{2}-[0-9]{2})"
+    r"(?:(?:T(?P<utc>[0-9]{2}:[0-9]{2}(?::[0-9]{2}(?:\.[0-9]+)?)?)(?:\+00:00|Z))"
+    r"|(?: (?P<office>[0-9]{2}:[0-9]{2}(?::[0-9]{2})?) \(US Central time\)))?"
+    r"(?![\w-])"
+    r"|" + _AS_TYPED + r"(?<![\w-])(?P<month>[0-9]{4}-[0-9]{2})(?![\w-])"
+)
+
+
+def _said_in_words(found: re.Match[str]) -> Markup | None:
+    """One day, month or instant of a message in words inside a `<time>` (as `dated`,
+    `timed` and `month` say them); None for what stays as written: markup, and what is
+    no real day ("2027-13-45", typed and refused)."""
+    try:
+        if found.group("month"):
+            year, number = found.group("month").split("-")
+            first = date(int(year), int(number), 1)
+            return Markup('<time datetime="{}">{}</time>').format(
+                found.group("month"), calendar.month_text(first)
+            )
+        if found.group("day") is None:
+            return None  # markup kept as it is
+        day_ = date.fromisoformat(found.group("day"))
+        clock = found.group("utc") or found.group("office")
+        if clock is None:  # as `dated` says it
+            return Markup('<time datetime="{}">{}</time>').format(
+                day_.isoformat(), calendar.day_text(day_)
+            )
+        zone = calendar.OFFICE_TIMEZONE if found.group("office") else UTC
+        moment_ = datetime.combine(day_, time.fromisoformat(clock), tzinfo=zone)
+    except ValueError:
+        return None
+    # To the second where the message was (a card payment's start names its second).
+    seconds = (found.group("office") is not None and clock.count(":") > 1) or moment_.second > 0
+    return Markup('<time datetime="{}">{}</time>').format(
+        calendar.instant_iso(moment_, to_the_second=True),
+        calendar.moment_text(moment_, seconds=seconds),
+    )
+
+
+def days_in_words(message: str | None) -> Markup:
+    """A service's message as a page says it (round 58): each day, month or instant it
+    writes in ISO 8601 for the API and the command line, in words inside a `<time>`
+    that keeps the ISO value ("can be renewed from <time datetime="2027-10-02">October
+    2, 2027</time>"). The web edge words them, where a message reaches a page (flashes,
+    the error page, a form's and a filter's errors): the services keep writing one
+    message, and a message added later is worded without its raise site knowing."""
+    if message is None:
+        return Markup("")
+    text = escape(message)  # a text escaped once; a message already markup, as it is
+    pieces: list[Markup] = []
+    written = 0
+    for found in _MESSAGE_DAYS.finditer(text):
+        said = _said_in_words(found)
+        if said is not None:
+            pieces += [text[written : found.start()], said]
+            written = found.end()
+    pieces.append(text[written:])
+    return Markup("").join(pieces)
 
 
 def working(step: str) -> str:
@@ -352,9 +422,9 @@ _MISSING_REVENUE = re.compile(r"^required by rule (\S+), which charges a share o
 
 
 def page_wording(message: str) -> str:
-    """A service's message as a page should say it (no API field names); what to do
-    about it is the service's to say (`ratecards.services.term_advice`), in words
-    both edges share."""
+    """A service's message as a page should say it (no API field names, its days in
+    words: `days_in_words`); what to do about it is the service's to say
+    (`ratecards.services.term_advice`), in words both edges share."""
     if found := _MISSING_QUANTITY.match(message):
         rule, unit = found.groups()
         return f"Required: rule {rule} prices this use by the number of {humanize(unit)}."
@@ -362,7 +432,7 @@ def page_wording(message: str) -> str:
         return f"Required: rule {found.group(1)} charges a share of the revenue."
     for api, page in _PAGE_WORDING:
         message = message.replace(api, page)
-    return message
+    return days_in_words(message)
 
 
 # The templates' filters, by the names they use.
@@ -377,6 +447,8 @@ def card_period(card: Any, *, days: bool = False) -> str:
 FILTERS: dict[str, Callable[..., Any]] = {
     "field_words": field_words,
     "page_wording": page_wording,
+    # A service's message where it reaches a page (round 58): its ISO days in words.
+    "days_in_words": days_in_words,
     "money": money,
     "quantity": format_quantity,
     "audience": audience_words,

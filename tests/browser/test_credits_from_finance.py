@@ -13,7 +13,7 @@ from typing import Any
 
 from licensing import db
 from licensing.billing import services as billing
-from licensing.calendar import office_date
+from licensing.calendar import month_text, office_date
 from licensing.db import utcnow
 from tests.browser.conftest import sign_in
 from tests.integration.billing.conftest import activated, send_activation
@@ -60,7 +60,7 @@ def test_a_billing_clerk_follows_the_credited_figure_to_the_credit_notes_that_ma
     month = f"{office_date(utcnow()):%Y-%m}"
     sign_in(page, clerk)
     page.goto("/console/finance/")
-    page.get_by_role("link", name=f"This month ({month})").click()
+    page.get_by_role("link", name=f"This month ({month_text(office_date(utcnow()))})").click()
     page.wait_for_url(f"**/console/finance/?from={month}&to={month}*")
     assert "credited 190.00 USD" in _text(page)
 

@@ -61,7 +61,9 @@ def test_billing_staff_download_an_export_from_the_console(
     page.get_by_label("To", exact=True).fill("2026-01-01")
     page.get_by_label("From", exact=True).fill("2027-01-01")
     page.get_by_role("button", name="Export").click()
-    assert "Must be on or after From (2027-01-01)." in page.locator(".error-summary").inner_text()
+    assert (
+        "Must be on or after From (January 1, 2027)." in page.locator(".error-summary").inner_text()
+    )
 
     page.get_by_label("To", exact=True).fill("2027-12-31")
     rows = _downloaded(page, tmp_path, "invoice_lines")

@@ -27,7 +27,7 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
-from licensing.calendar import office_date
+from licensing.calendar import day_text, office_date
 from licensing.db import utcnow
 from licensing.mail.models import OutboxMessage
 from licensing.permissions import services as permissions
@@ -310,7 +310,8 @@ def test_the_licensing_office_walks_its_week(
     admin.wait_for_load_state()
     published = _flash(admin)
     assert published.startswith(
-        f"Rate card {upcoming} published, in effect from {years.next_from}: a term starting "
+        f"Rate card {upcoming} published, in effect from {day_text(years.next_from)}: a term "
+        "starting "
     ), published
     assert published.endswith(f"is still priced on {this}."), published
 

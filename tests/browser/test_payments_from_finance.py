@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 
 from licensing import db
-from licensing.calendar import office_date
+from licensing.calendar import month_text, office_date
 from licensing.db import utcnow
 from tests.browser.conftest import sign_in
 from tests.integration.billing.conftest import activated, send_activation
@@ -53,7 +53,7 @@ def test_a_billing_clerk_follows_the_collected_figure_to_the_payments_that_make_
     month = f"{office_date(utcnow()):%Y-%m}"
     sign_in(page, clerk)
     page.goto("/console/finance/")
-    page.get_by_role("link", name=f"This month ({month})").click()
+    page.get_by_role("link", name=f"This month ({month_text(office_date(utcnow()))})").click()
     page.wait_for_url(f"**/console/finance/?from={month}&to={month}*")
     said = _text(page)
     assert "collected 900.00 USD" in said

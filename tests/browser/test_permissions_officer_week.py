@@ -77,7 +77,7 @@ def test_the_officer_grants_the_term_a_teacher_asked_for_and_reads_its_end(
     # and the page does not scroll sideways (the table scrolls in its own box).
     office.set_viewport_size({"width": 375, "height": 800})
     term = office.locator("table.queue tbody tr").first.locator(".term")
-    assert term.inner_text() == f"use {FIRST} to {LAST}"
+    assert term.inner_text() == f"use {day_text(first)} to {day_text(last)}"  # round 58
     assert term.is_visible()
     assert office.evaluate(SIDEWAYS) <= 0
     assert_accessible(office)
@@ -177,7 +177,7 @@ def test_the_officer_sorts_the_queue_by_the_first_day_of_the_use(
     office.wait_for_url("**sort=use_from**")
     assert listed() == [spring, autumn, undated]
     assert "requests that gave no days follow" in office.inner_text("#order")
-    assert rows.first.locator(".term").inner_text() == "use 2027-02-01 to 2027-06-30"
+    assert rows.first.locator(".term").inner_text() == "use February 1, 2027 to June 30, 2027"
     assert rows.last.locator(".term").count() == 0
     assert_accessible(office)
     # Assigning from the sorted list returns to it, sorted.

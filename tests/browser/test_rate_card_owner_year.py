@@ -26,6 +26,7 @@ from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.agreements.services import ApplicationDraft
+from licensing.calendar import day_text
 from licensing.royalties.periods import reporting_periods
 from tests.browser.conftest import accepted_agreement, sign_in, vendor_and_staff
 from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE
@@ -180,7 +181,9 @@ def test_the_rate_card_owners_year_from_draft_to_correction(
         "card they were priced on."
     ) in checked
     published = text(page.locator("main"))
-    assert f"Rate card {upcoming} published, in effect from {years.next_from}" in published
+    assert f"Rate card {upcoming} published, in effect from {day_text(years.next_from)}" in (
+        published
+    )  # the flash in words (round 58)
     assert f"Undecided applications whose latest quote is on {upcoming}: 0." in published
 
     # 2. The last day of this year's card ("31 December"): a quote for that day is

@@ -14,6 +14,7 @@ from typing import Any
 from licensing import db
 from licensing.agreements.models import Application
 from licensing.agreements.services import ApplicationDraft
+from licensing.calendar import day_text
 from tests.browser.conftest import (
     accepted_agreement,
     sign_in,
@@ -114,7 +115,7 @@ def test_the_office_publishes_next_years_card_and_a_vendor_renews_on_it(
 
     page.get_by_role("button", name=f"Publish rate card {upcoming}").click()
     page.wait_for_url(f"**/console/rate-cards/{upcoming}")
-    published = f"Rate card {upcoming} published, in effect from {years.next_from}"
+    published = f"Rate card {upcoming} published, in effect from {day_text(years.next_from)}"
     assert published in text(page.locator("main"))
     page.get_by_label("Earlier version").select_option(this)
     page.get_by_role("button", name="Show differences").click()

@@ -47,7 +47,7 @@ OVER = "The term ended on 2027-06-30, before today: approving it licenses past u
 
 # An open-ended card (to 9999-12-31) in effect from 2026: any term inside it is priced.
 OPEN_FROM_2026 = {**card_2028(), "version": "2026.9", "effective_from": "2026-01-01"}
-THE_CALENDARS_END = "The term must end by 9998-12-31"
+THE_CALENDARS_END = "The term must end by December 31, 9998"  # on pages, in words
 A_HUNDRED_YEARS = "A license term runs at most 100 years (36,525 days)"
 
 

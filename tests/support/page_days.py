@@ -11,7 +11,10 @@ reads. Attributes are never text. Scripts, styles and `<code>` are not sentences
 from __future__ import annotations
 
 import re
+from datetime import date
 from html.parser import HTMLParser
+
+from licensing.calendar import day_text
 
 # A day or a month as a machine writes it ("2027-05-02", "2027-03"); a reference's
 # year ("INV-2027-000012", "CPT-2027-000001") is no day.
@@ -64,3 +67,55 @@ def iso_days(html: str) -> list[str]:
         text[max(0, found.start() - 60) : found.end() + 30].strip()
         for found in ISO_DAY.finditer(text)
     ]
+
+
+class _CellNotes(HTMLParser):
+    """The notes under a table cell's value (`<span class="muted">` in a `<td>`): the
+    queues' sentences ("The licensee is emailed on ... if it is still not renewed.",
+    "Ends in 20 days. The requester is emailed that it ends on ...", "use ... to
+    ..."), read apart from the cells' days, which keep ISO."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.cells = 0
+        self.depth = 0  # spans open inside the note being read, itself included
+        self.notes: list[list[str]] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "td":
+            self.cells += 1
+        elif tag == "span" and self.depth:
+            self.depth += 1
+        elif tag == "span" and self.cells and "muted" in (dict(attrs).get("class") or "").split():
+            self.depth = 1
+            self.notes.append([])
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "td":
+            self.cells = max(0, self.cells - 1)
+        elif tag == "span" and self.depth:
+            self.depth -= 1
+
+    def handle_data(self, data: str) -> None:
+        if self.depth:
+            self.notes[-1].append(data)
+
+
+def cell_notes(html: str) -> list[str]:
+    """The text of each note under a table cell's value (round 58), `<time>` elements
+    read as their words: sentences, whose days are in words as a page's are."""
+    reader = _CellNotes()
+    reader.feed(html)
+    reader.close()
+    return [re.sub(r"\s+", " ", "".join(note)).strip() for note in reader.notes]
+
+
+def in_words(message: str) -> str:
+    """A service's message as a page says it (round 58, `web.filters.days_in_words`):
+    each ISO day of it in words, the rest as written. For tests that hold the API and a
+    page to one message."""
+    return re.sub(
+        r"(?<![\w-])\d{4}-\d{2}-\d{2}(?![\w-])",
+        lambda found: day_text(date.fromisoformat(found.group())),
+        message,
+    )

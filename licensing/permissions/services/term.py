@@ -87,11 +87,13 @@ def asked_term(request: PermissionRequest) -> tuple[date, date] | None:
 
 def use_days(use_from: date | None, use_until: date | None) -> str | None:
     """The days of the use asked for as the lists give them under the purpose or the
-    content ("use 2027-08-23 to 2027-12-17": the console's queue, round 43, and the
-    vendor's list, round 44); None when a duration in words alone was given."""
+    content ("use August 23, 2027 to December 17, 2027": the console's queue, round 43,
+    and the vendor's list, round 44); None when a duration in words alone was given.
+    A note under a cell's text is a sentence: its days in words (round 58), where the
+    cells that hold a day alone keep ISO."""
     if use_from is None or use_until is None:
         return None
-    return f"use {use_from.isoformat()} to {use_until.isoformat()}"
+    return f"use {days_text(use_from, use_until)}"
 
 
 def term_words(request: PermissionRequest) -> str:

@@ -282,7 +282,7 @@ def test_the_page_form_says_what_is_wrong_with_the_day_and_reason_and_records_no
     before = (refund.sent_on - timedelta(days=1)).isoformat()
     early = client.post(url, data=_fields(refund, "Bounced", before))
     assert early.status_code == 422
-    assert f"Cannot be before the refund was sent ({refund.sent_on.isoformat()})." in text_of(early)
+    assert f"Cannot be before the refund was sent ({day_text(refund.sent_on)})." in text_of(early)
     _nothing_recorded(refund.id)
 
 

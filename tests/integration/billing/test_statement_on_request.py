@@ -143,10 +143,10 @@ def test_the_same_statement_again_within_ten_minutes_is_refused_and_other_days_g
         again = clerk.post(_url(organization.id))
         assert again.status_code == 429
         assert (
-            "Not sent: the statement of 2027-01-01 to 2027-03-15 (USD) went to "
-            f"{organization.billing_email} at 2027-03-15 10:00 (US Central time), less than 10 "
-            "minutes ago; it can go to that address again from 2027-03-15 10:10 (US Central "
-            "time). Nothing was sent now."
+            "Not sent: the statement of January 1, 2027 to March 15, 2027 (USD) went to "
+            f"{organization.billing_email} at March 15, 2027 at 10:00 AM (US Central time), "
+            "less than 10 minutes ago; it can go to that address again from March 15, 2027 "
+            "at 10:10 AM (US Central time). Nothing was sent now."
         ) in text_of(again)
         assert "Closing balance on 2027-03-15" in text_of(again)  # the statement, still shown
         # Other days are another statement: they go.
@@ -197,7 +197,7 @@ def test_past_ten_statements_a_day_to_one_organization_it_is_refused_until_a_day
         assert (
             f"Not sent: 10 statements were emailed to {organization.legal_name} on request in "
             "the last 24 hours, the most the office sends one licensee in a day; the next can "
-            "go from 2027-03-16 10:00 (US Central time). Nothing was sent now."
+            "go from March 16, 2027 at 10:00 AM (US Central time). Nothing was sent now."
         ) in text_of(refused)
     assert len(_emails()) == 10
     with time_machine.travel(CALL + timedelta(hours=24, minutes=1), tick=False):
@@ -215,7 +215,9 @@ def test_days_the_statement_refuses_are_the_page_with_the_fields_message_and_not
         clerk = signed_in(app.test_client(), billing_staff)
         later = clerk.post(_url(organization.id, to="2027-03-20"))
         assert later.status_code == 422
-        assert "Must be today (2027-03-15) or earlier: later days are not over." in text_of(later)
+        assert "Must be today (March 15, 2027) or earlier: later days are not over." in text_of(
+            later
+        )
         euro = clerk.post(_url(organization.id, currency="EUR"))
         assert euro.status_code == 422
         assert "was not invoiced in EUR (it was in USD)" in text_of(euro)

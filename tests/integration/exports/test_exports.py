@@ -33,6 +33,7 @@ from tests.integration.exports.conftest import (
 )
 from tests.support.billing import credited
 from tests.support.factories import bearer
+from tests.support.pages import text_of
 
 Export = Callable[..., list[dict[str, Any]]]
 AFTER_EVERYTHING = "2027-12-31"
@@ -493,4 +494,4 @@ def test_a_refused_export_filter_reads_as_any_refused_argument_and_names_from(
         query_string={"dataset": "invoices", "from": "2027-03-31", "to": "2027-01-01"},
     )
     assert page.status_code == 422
-    assert "Must be on or after From (2027-03-31)." in page.get_data(as_text=True)
+    assert "Must be on or after From (March 31, 2027)." in text_of(page)

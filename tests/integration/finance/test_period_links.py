@@ -31,13 +31,13 @@ def test_the_page_opens_on_twelve_months_and_offers_this_month_and_the_month_clo
         staff = signed_in(client, billing_staff)
         page = staff.get("/console/finance/")
         links = _links(page.get_data(as_text=True))
-        assert "From 2026-05-01 to 2027-04-30, by month" in text_of(page)  # the default
+        assert "From May 1, 2026 to April 30, 2027, by month" in text_of(page)  # the default
         assert links == {
-            "This month (2027-04)": (
+            "This month (April 2027)": (
                 "/console/finance/?from=2027-04&to=2027-04&currency=USD",
                 False,
             ),
-            "Last month (2027-03)": (
+            "Last month (March 2027)": (
                 "/console/finance/?from=2027-03&to=2027-03&currency=USD",
                 False,
             ),
@@ -48,11 +48,11 @@ def test_the_page_opens_on_twelve_months_and_offers_this_month_and_the_month_clo
             "Last 12 months": ("/console/finance/?from=2026-05&to=2027-04&currency=USD", True),
         }
 
-        closed = staff.get(links["Last month (2027-03)"][0])
+        closed = staff.get(links["Last month (March 2027)"][0])
         assert closed.status_code == 200
-        assert "From 2027-03-01 to 2027-03-31, by month" in text_of(closed)
-        assert "Monthly revenue report for 2027-03 (PDF)" in text_of(closed)
-        assert _links(closed.get_data(as_text=True))["Last month (2027-03)"][1]
+        assert "From March 1, 2027 to March 31, 2027, by month" in text_of(closed)
+        assert "Monthly revenue report for March 2027 (PDF)" in text_of(closed)
+        assert _links(closed.get_data(as_text=True))["Last month (March 2027)"][1]
 
 
 def test_the_links_keep_the_currency_shown_and_licensing_staff_see_none(
@@ -61,6 +61,6 @@ def test_the_links_keep_the_currency_shown_and_licensing_staff_see_none(
     with time_machine.travel(TODAY, tick=False):
         page = signed_in(client, billing_staff).get("/console/finance/?currency=EUR")
         links = _links(page.get_data(as_text=True))
-        assert links["This month (2027-04)"][0].endswith("to=2027-04&currency=EUR")
+        assert links["This month (April 2027)"][0].endswith("to=2027-04&currency=EUR")
         reader = signed_in(app.test_client(), licensing_staff).get("/console/finance/")
         assert 'aria-label="Periods"' not in reader.get_data(as_text=True)

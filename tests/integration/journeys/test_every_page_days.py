@@ -6,7 +6,10 @@ say it; tables, inputs and `<time>` elements may keep ISO (`tests/support/page_d
 The pages round 57's other changes added or grew (walkfix57): the console's payments
 and credit-notes lists, the organization search's members, the review page's question,
 answer and what the resubmission changed, a corrected report's "In answer to the
-correction", each record's history naming people.
+correction", each record's history naming people. What comes back from a step
+(round 58, days58): a flash, a form's refusal, the statement's refusal, posted through
+the pages; the renewals-due and permissions queues' notes under a cell; the Finance
+page.
 
 The world is the one an office has a few months in: an agreement paid in part,
 credited and with a payment returned by the bank; a royalty report sent back for
@@ -17,7 +20,7 @@ from __future__ import annotations
 
 import html
 import re
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -50,13 +53,13 @@ from tests.support import factories
 from tests.support.agreements import make_active_agreement, up_front_invoice
 from tests.support.billing import credited, paid_offline, reversed_offline
 from tests.support.factories import staff_actor
-from tests.support.page_days import ISO_DAY, iso_days, sentence_text
+from tests.support.page_days import ISO_DAY, cell_notes, iso_days, sentence_text
 from tests.support.pages import without_time_tags
 from tests.support.settings import issuing, permission_sla_days, standing_days
 
 
-def _confirmed_request(email: str) -> Any:
-    permissions.submit_request(request_input(requester_email=email))
+def _confirmed_request(email: str, **fields: Any) -> Any:
+    permissions.submit_request(request_input(requester_email=email, **fields))
     message = (
         db.session()
         .scalars(
@@ -315,3 +318,121 @@ def test_the_rounds_later_pages_write_the_days_in_their_sentences_in_words(
         assert [found for said_ in captions for found in ISO_DAY.findall(said_)] == [], captions
     assert 'id="reminders-sent"' in seen[f"/console/invoices/{invoice.id}"]
     assert "Ines Marlow" in seen["/console/organizations?q=Marlow"]
+
+
+def _step(client: FlaskClient, path: str, said: list[str], data: dict[str, str]) -> str:
+    """A form posted through its page, read as its poster reads what comes back: the
+    page a refusal shows (the field's message, the error page), or the page the step
+    leads to with its flash (round 58)."""
+    response = client.post(path, data=data, follow_redirects=True)
+    assert response.status_code < 500, (path, response.status_code)
+    page = response.get_data(as_text=True)
+    said += [f"POST {path}: ... {found} ..." for found in iso_days(page)]
+    return page
+
+
+@pytest.mark.usefixtures("in_december_2026")
+def test_what_pages_say_after_a_step_and_the_queues_notes_write_their_days_in_words(
+    app: Flask, signed_in: Any, example_card: str
+) -> None:
+    """Round 58: the services' messages that pages show (flashes after a step, a form's
+    and a 409's refusals) and the notes under the queues' cells said their days as the
+    API does ("can be renewed from 2027-10-02, 90 days before its term ends on
+    2027-12-31"; "400.00 USD received 2026-12-01"); the Finance page said its range
+    so ("From 2026-01-01 to 2026-12-31")."""
+    session = db.session()
+    vendor = factories.make_vendor(session)
+    reviewer = factories.make_staff(session, roles=("licensing",))
+    office = factories.make_staff(session, roles=("admin", "licensing", "billing"))
+    agreement = make_active_agreement(vendor, reviewer, DEVELOPMENT_USE, now=NOW)
+    invoice = up_front_invoice(agreement)
+    paid_offline(invoice.id, "1000.00", "W-1")
+    # An agreement ending within the renewals' window, not renewed yet.
+    ending = make_active_agreement(
+        vendor, reviewer, DEVELOPMENT_USE, now=NOW, term=(date(2027, 1, 1), date(2027, 2, 28))
+    )
+    # A grant ending within 60 days, its days of use given; the requester told later.
+    today = office_date(datetime.now(UTC))
+    grant = _confirmed_request(
+        "omar@cedar-ridge.example", use_from=today, use_until=today + timedelta(days=50)
+    )
+    permissions.approve(
+        grant.id,
+        staff_actor(("licensing",)),
+        valid_from=today,
+        valid_until=today + timedelta(days=50),
+    )
+    asked = _confirmed_request("lena.ortiz@cedar-ridge.example")
+    session.commit()
+
+    said: list[str] = []
+    seen: dict[str, str] = {}
+    as_vendor = signed_in(app.test_client(), vendor)
+    as_office = signed_in(app.test_client(), office)
+    # The queues, whose notes under a cell's day are sentences.
+    for path in ("/console/agreements/renewals-due", "/console/permissions/?ending=1"):
+        seen[path] = _read(as_office, path, said)
+    # The Finance page over the year to come and its months.
+    seen["/console/finance"] = _read(
+        as_office, "/console/finance/?from=2026-12&to=2027-02&as_of=2027-01-15", said
+    )
+
+    # Steps refused, each saying the day that decides it.
+    renew_early = _step(as_vendor, f"/portal/agreements/{agreement.id}/renew", said, {})
+    repeated = _step(
+        as_office,
+        f"/console/invoices/{invoice.id}/payments",
+        said,
+        {"method": "wire", "amount": "100.00", "reference": "W-1"},
+    )
+    ended = _step(
+        as_office,
+        f"/console/permissions/{asked.id}/approve",
+        said,
+        {"valid_from": "2026-01-01", "valid_until": "2026-06-01"},
+    )
+    too_late = _step(
+        as_office,
+        f"/console/organizations/{vendor.organization_id}/statement/email"
+        f"?from=2026-11-01&to={(today + timedelta(days=20)).isoformat()}&currency=USD",
+        said,
+        {},
+    )
+    # The renewals' queue once the licensee was emailed that it ends (the hourly job).
+    agreements.expire(now=datetime(2026, 12, 31, 15, 0, tzinfo=UTC))
+    session.commit()
+    seen["renewals, emailed"] = _read(as_office, "/console/agreements/renewals-due", said)
+    # A step done: its flash, over the page it leads to.
+    renewed = _step(as_vendor, f"/portal/agreements/{ending.id}/renew", said, {})
+
+    assert said == [], "\n".join(said)
+    # The walk read those days, in words.
+    assert f"its term ends on {day_text(agreement.term_end)}" in _words(renew_early), _words(
+        renew_early
+    )
+    assert "A payment with this reference is already recorded" in _words(repeated)
+    assert f"received {day_text(today)}" in _words(repeated)
+    assert f"choose a date from {day_text(today)} on" in _words(ended), _words(ended)
+    assert f"Must be today ({day_text(today)}) or earlier" in _words(too_late), _words(too_late)
+    assert "renews the agreement" in _words(renewed), _words(renewed)
+    assert "From December 1, 2026 to February 28, 2027" in _words(seen["/console/finance"])
+    assert "Monthly revenue report for February 2027 (PDF)" in _words(seen["/console/finance"])
+    # The queues' notes under a cell: the days of use, the grant's end, the renewal's.
+    queue = _words(seen["/console/permissions/?ending=1"])
+    assert f"use {day_text(today)} to {day_text(today + timedelta(days=50))}" in queue, queue
+    assert re.search(
+        r"Ends in \d+ days\. The requester is emailed that it ends on [A-Z][a-z]+ \d+, \d{4}\.",
+        queue,
+    ), queue
+    assert "The licensee is emailed on December 30, 2026 if it is still not renewed." in _words(
+        seen["/console/agreements/renewals-due"]
+    ), _words(seen["/console/agreements/renewals-due"])
+    assert re.search(
+        r"The licensee was emailed [A-Z][a-z]+ \d+, \d{4} at \d+:\d\d [AP]M \(US Central time\) "
+        r"that it ends\.",
+        _words(seen["renewals, emailed"]),
+    ), _words(seen["renewals, emailed"])
+    for path in ("/console/agreements/renewals-due", "/console/permissions/?ending=1"):
+        notes = cell_notes(seen[path])
+        assert notes, path
+        assert [found for note in notes for found in ISO_DAY.findall(note)] == [], notes

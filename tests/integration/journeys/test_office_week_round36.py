@@ -25,6 +25,7 @@ from tests.integration.permissions.conftest import (
 )
 from tests.integration.pricing.conftest import card_document
 from tests.support.agreements import make_active_agreement
+from tests.support.pages import without_time_tags
 
 Apply = Callable[..., Application]
 
@@ -32,7 +33,9 @@ Apply = Callable[..., Application]
 def _flash(page: str) -> str:
     found = re.search(r'<div class="flash[^"]*"[^>]*>(.*?)</div>', page, re.S)
     assert found, page[:3000]
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", found.group(1))).split())
+    # Its days in words (round 58): each <time> read as its words.
+    words = without_time_tags(found.group(1))
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", words)).split())
 
 
 def test_a_decision_says_whom_the_vendor_email_went_to_and_what_it_asks(
@@ -73,7 +76,9 @@ def test_a_decision_says_whom_the_vendor_email_went_to_and_what_it_asks(
 def _fact(page: str, term: str) -> str:
     found = re.search(rf"<dt>{term}</dt><dd[^>]*>(.*?)</dd>", page, re.S)
     assert found, page[:3000]
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", found.group(1))).split())
+    # Its days in words (round 58): each <time> read as its words.
+    words = without_time_tags(found.group(1))
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", words)).split())
 
 
 def test_the_application_page_says_its_age_against_the_service_level(
@@ -186,12 +191,12 @@ def test_publishing_next_years_card_says_which_card_prices_a_term_starting_today
             "Rate card 2026.1 published."
         )
         assert _publish(client, _card("2027.1", "2027-01-01", "2027-12-31")) == (
-            "Rate card 2027.1 published, in effect from 2027-01-01: a term starting today "
-            "(2026-12-04) is still priced on 2026.1."
+            "Rate card 2027.1 published, in effect from January 1, 2027: a term starting today "
+            "(December 4, 2026) is still priced on 2026.1."
         )
         assert _publish(client, _card("2028.1", "2028-01-01", "2028-12-31")).endswith(
-            "in effect from 2028-01-01: a term starting today (2026-12-04) is still priced "
-            "on 2026.1."
+            "in effect from January 1, 2028: a term starting today (December 4, 2026) is still "
+            "priced on 2026.1."
         )
 
 
@@ -223,14 +228,15 @@ def test_renewals_due_say_whether_the_licensee_was_emailed_that_the_agreement_en
 
     before = renewal_cell(datetime(2027, 10, 15, 15, 0, tzinfo=UTC))
     assert before.endswith(
-        "No renewal yet The licensee is emailed on 2027-11-01 if it is still not renewed."
+        "No renewal yet The licensee is emailed on November 1, 2027 if it is still not renewed."
     ), before
     reminded_at = datetime(2027, 11, 2, 15, 0, tzinfo=UTC)  # the hourly job, as it runs
     with time_machine.travel(reminded_at, tick=False):
         agreement_services.expire(now=reminded_at)
     after = renewal_cell(datetime(2027, 11, 3, 15, 0, tzinfo=UTC))
     assert after.endswith(
-        "No renewal yet The licensee was emailed 2027-11-02 10:00 (US Central time) that it ends."
+        "No renewal yet The licensee was emailed November 2, 2027 at 10:00 AM (US Central time) "
+        "that it ends."
     ), after
 
 

@@ -21,7 +21,7 @@ from licensing.calendar import day_text
 from licensing.db import utcnow
 from licensing.permissions import services
 from licensing.permissions.models import PermissionRequest
-from licensing.web.filters import when
+from licensing.web.filters import dated
 from tests.integration.permissions.conftest import (
     OFFICE,
     config_changes,  # noqa: F401 - the fixture (the form's rate limit off)
@@ -194,7 +194,7 @@ def test_the_apis_grants_ending_say_whether_the_requester_was_emailed_that_it_en
     assert told["reminder"] == "sent"
     assert told["reminder_on"] is None
     assert told["days_left"] == 10
-    # The same email as the console's list names (its day, in the office's words).
+    # The same email as the console's list names (its day in words, round 58).
     page = " ".join(
         signed_in(app.test_client(), licensing_staff)
         .get("/console/permissions/?ending=1")
@@ -202,7 +202,7 @@ def test_the_apis_grants_ending_say_whether_the_requester_was_emailed_that_it_en
         .split()
     )
     sent_on = page.split("The requester was emailed that it ends on ")[1].split(".")[0]
-    assert when(datetime.fromisoformat(told["reminder_sent_at"])) == sent_on
+    assert dated(datetime.fromisoformat(told["reminder_sent_at"])) == sent_on
     # Elsewhere, and on one request's answer, it is null.
     approved = client.get("/api/v1/permission-requests?state=approved", headers=headers)
     assert {item["ending"] for item in approved.get_json()} == {None}
@@ -277,9 +277,9 @@ def test_the_vendors_list_gives_a_routed_uses_days_as_the_queue_does(
         for reference in (dated.reference, older.reference)
         if f">{reference}</a>" in row
     }
-    days = '<br><span class="muted term">use 2027-01-01 to 2027-12-31</span></td>'
+    days = '<br><span class="muted term">use January 1, 2027 to December 31, 2027</span></td>'
     assert days in rows[dated.reference]
-    assert "use 20" not in rows[older.reference]
+    assert "muted term" not in rows[older.reference]
     # The same words as the console's row.
     queue = signed_in(app.test_client(), licensing_staff).get("/console/permissions/")
     assert days in queue.get_data(as_text=True)

@@ -1070,6 +1070,9 @@ def _page_numbers(body: str, names: Iterable[str]) -> list[str]:
     same), in order, the licensees' names left out; not the queues' ages, which
     depend on the day and are left to their own tests."""
     money = body.split('id="cash-heading"')[1].split('id="queues-heading"')[0]
+    # A day the page says in words (round 58) is read as its `<time>` keeps it, ISO, as
+    # the pin recorded the page's days before.
+    money = re.sub(r'<time datetime="([^"]+)">.*?</time>', r"\1", money)
     text = html.unescape(re.sub(r"<[^>]+>", " ", money))
     for name in names:
         text = text.replace(name, "")

@@ -14,8 +14,10 @@ from sqlalchemy import select
 from licensing import db
 from licensing.billing import services
 from licensing.billing.models import Invoice
+from licensing.calendar import day_text
 from licensing.mail.models import OutboxMessage
 from tests.support.factories import billing_clerk
+from tests.support.pages import without_time_tags
 from tests.support.settings import invoice_terms
 
 InvoiceFor = Callable[..., Invoice]
@@ -39,8 +41,8 @@ def test_a_payment_received_before_the_invoice_was_issued_is_refused_with_the_fi
     )
     assert refused.status_code == 422
     assert (
-        f"Cannot be before the invoice was issued ({invoice.issue_date.isoformat()})."
-        in refused.get_data(as_text=True)
+        f"Cannot be before the invoice was issued ({day_text(invoice.issue_date)})."
+        in without_time_tags(refused.get_data(as_text=True))
     )
     db.session().refresh(invoice)
     assert invoice.payments == []
@@ -76,8 +78,8 @@ def test_a_refund_sent_before_its_credit_note_was_issued_is_refused_with_the_fie
     )
     assert refused.status_code == 422
     assert (
-        f"Cannot be before the credit note was issued ({credit.issue_date.isoformat()})."
-        in refused.get_data(as_text=True)
+        f"Cannot be before the credit note was issued ({day_text(credit.issue_date)})."
+        in without_time_tags(refused.get_data(as_text=True))
     )
     db.session().refresh(credit)
     assert credit.refunds == []
