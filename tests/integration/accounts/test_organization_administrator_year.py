@@ -153,3 +153,21 @@ def test_the_dashboard_gives_an_invitations_last_day_on_the_offices_day_in_words
         "It expired on Tuesday, March 16, 2027 at 10:00 PM (US Central time). Send it "
         "again from its row on the organization page."
     ) in waiting
+
+
+def test_a_members_organization_page_names_its_invitations_once(
+    app: Flask, signed_in: Callable[..., FlaskClient]
+) -> None:
+    administrator = factories.make_vendor(db.session())
+    organization = administrator.organization
+    member = factories.make_vendor(db.session(), organization, role="member")
+    db.session().commit()
+    actor = Actor.of(services.principal_for(administrator))
+    services.invite_member(organization.id if organization else 0, "lena@tallowmere.example", actor)
+
+    page = signed_in(app.test_client(), member).get("/organization").get_data(as_text=True)
+
+    # The heading, and the table named by it: not a caption saying "Invitations" again.
+    assert page.count(">Invitations<") == 1
+    assert '<h2 id="invitations">Invitations</h2>' in page
+    assert '<table aria-labelledby="invitations">' in page
