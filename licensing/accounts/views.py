@@ -54,7 +54,7 @@ from licensing.accounts.states import (
 from licensing.actors import Actor, current_actor
 from licensing.audit import keys as audit_keys
 from licensing.audit import queries as audit_queries
-from licensing.calendar import office_date
+from licensing.calendar import deadline_text, office_date, when_text
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.errors import (
@@ -505,11 +505,22 @@ def _link_problem(
 @access.public
 def verify_email(token: str) -> Page:
     """The link in the verification email."""
+    # Who is signed in, read before the link is followed (read after, it was nobody).
+    signed_in = access.current_principal()
     try:
         user = services.verify_email(token)
     except InvalidInput as error:
         return _link_problem(error, again=url_for("accounts.resend_verification"))
-    flash(f"Thank you: {user.email} is confirmed. You can sign in now.", "success")
+    if signed_in is not None and signed_in.user_id == user.id:
+        # Round 58: the person who changed their address, still signed in, read
+        # "You can sign in now." on their dashboard.
+        flash(
+            f"Thank you: {user.email} is confirmed, and is your account's address now: "
+            "sign in with it from now on.",
+            "success",
+        )
+    else:
+        flash(f"Thank you: {user.email} is confirmed. You can sign in now.", "success")
     return redirect(_sign_in_url())
 
 
@@ -1236,7 +1247,8 @@ def _invitations_waiting(
             yield WaitingItem(
                 f"Invitation to {link.email}",
                 waiting_on=link.email,
-                detail=f"They have until {link.expires_at:%Y-%m-%d} to accept.",
+                # Round 58: in words, on the office's day (the UTC day was printed).
+                detail=f"They have until {deadline_text(link.expires_at)} to accept.",
                 url=url_for("accounts.organization"),
                 since=link.created_at,
             )
@@ -1245,7 +1257,7 @@ def _invitations_waiting(
             yield WaitingItem(
                 f"Invitation to {link.email} expired unanswered",
                 waiting_on=YOU,
-                detail=f"It expired on {when(link.expires_at)}. Send it again from its row "
+                detail=f"It expired {when_text(link.expires_at)}. Send it again from its row "
                 "on the organization page.",
                 url=url_for("accounts.organization", _anchor=f"invitation-{link.id}"),
                 since=link.expires_at,

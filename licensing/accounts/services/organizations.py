@@ -15,6 +15,7 @@ from licensing.accounts.services._common import (
     STAFF_ONLY,
     _clean_organization,
     _refuse,
+    acting_colleague,
 )
 from licensing.accounts.services.roles import locked_organization, require_administrator
 from licensing.accounts.states import APPLYING, CLOSED
@@ -119,6 +120,15 @@ def update_organization(
         return ProfileSaved(organization)
 
 
+def _changed_by(session: Session, actor: Actor) -> str:
+    """Who changed the billing contact, for the email: "Name (address)" for a vendor
+    user, the office for staff."""
+    colleague = acting_colleague(session, actor)
+    if colleague is not None:
+        return colleague.name_and_email
+    return actor.name if actor.is_vendor else f"The {mail.OFFICE_NAME}"
+
+
 def _tell_billing_contacts(
     session: Session, organization: Organization, before: Mapping[str, Any], actor: Actor
 ) -> None:
@@ -139,7 +149,9 @@ def _tell_billing_contacts(
             "organization": organization,
             "old_name": before["billing_contact_name"],
             "old_email": old_email,
-            "changed_by": actor.name if actor.is_vendor else f"The {mail.OFFICE_NAME}",
+            # Round 58: named as the other emails about colleagues name them, not by
+            # the login address alone ("x@... changed the billing contact").
+            "changed_by": _changed_by(session, actor),
             "changed_on": calendar.moment_text(utcnow()),
             "portal_url": links().vendor_dashboard(),
             "withdrawn": [number for answer in moved for number in answer.withdrawn],

@@ -140,10 +140,13 @@ def request_email_change(actor: Actor, new_email: str, current_password: str) ->
 
 def _send_confirmation(session: Session, user: User, normalized: str, actor: Actor) -> OneTimeToken:
     now = utcnow()
-    replaced = _withdraw_links(  # a previous change not confirmed: replaced
-        [link for link in _pending_links(session, user, VERIFY_EMAIL) if link.email != user.email],
-        now,
-    )
+    earlier = [
+        link for link in _pending_links(session, user, VERIFY_EMAIL) if link.email != user.email
+    ]
+    waiting = [
+        link.email for link in sorted(earlier, key=lambda link: link.id) if link.expires_at > now
+    ]
+    replaced = _withdraw_links(earlier, now)  # a previous change not confirmed: replaced
     link, raw = _issue_link(session, VERIFY_EMAIL, email=normalized, user=user)
     _mail_link(
         session,
@@ -160,12 +163,15 @@ def _send_confirmation(session: Session, user: User, normalized: str, actor: Act
         confirming=True,
         **_billing_contact_stays(session, user, user.email),
     )
+    # Round 58: the address stays until the link is followed, so the event keeps it
+    # on both sides (the log read "email: old → —", as if it had been erased) and
+    # shows the address waiting, from the one this request replaced, if any.
     audit.record_event(
         session,
         "user.email_change_requested",
         user.id,
-        before={"email": user.email},
-        after={"pending_email": normalized, **replaced},
+        before={"email": user.email, "pending_email": waiting[-1] if waiting else None},
+        after={"email": user.email, "pending_email": normalized, **replaced},
         actor=actor,
     )
     return link

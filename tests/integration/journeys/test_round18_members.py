@@ -356,7 +356,10 @@ def test_changing_the_billing_contacts_address_tells_the_old_and_the_new_one(
     assert told.to == [old_email, "dana.w@example.org"]
     assert told.subject.endswith(f"Billing contact of {organization.legal_name} changed")
     body = told.body_text
-    assert f"{vendor.email} changed the billing contact of {organization.legal_name}" in body
+    assert (
+        f"{vendor.full_name} ({vendor.email}) changed the billing contact of "
+        f"{organization.legal_name}"
+    ) in body
     assert f"from {old_name} <{old_email}>" in body
     assert "to   Dana Whitfield <dana.w@example.org>" in body
     assert "invoices and payment reminders for" in body
