@@ -249,10 +249,17 @@ def test_a_return_confirmed_after_the_invoice_moved_is_409_saying_what_changed(
     answer = client.post(f"/console/refunds/{refund.id}/return", data=confirming)
     assert answer.status_code == 409
     said = text_of(answer)
-    # Round 58: the refund named as the pages name it, not by its row id.
+    # Round 58: the refund named as the pages name it, not by its row id, and the page
+    # says the day it was sent in words (days58) where the service's message has ISO.
+    named = re.sub(
+        r"\d{4}-\d{2}-\d{2}",
+        lambda day: day_text(date.fromisoformat(day.group())),
+        refund.named(in_sentence=True),
+    )
+    assert named != refund.named(in_sentence=True)
     assert (
         f"Not recorded as returned: Invoice {invoice.number} changed after the return of "
-        f"the {refund.named(in_sentence=True)} was shown to confirm"
+        f"the {named} was shown to confirm"
     ) in said
     assert f"refund {refund.id}" not in said
     assert "amount credited 100.00 USD then, 150.00 USD now" in said
