@@ -1,7 +1,11 @@
 """Appending to the audit log and verifying its hash chain.
 
 Every service that changes state calls `record()` inside its own transaction,
-so the event is committed (or rolled back) together with the change.
+so the event is committed (or rolled back) together with the change. The events
+are chained (numbered, linked to the one before, hashed) as the transaction
+commits, under the chain head's lock, which is each transaction's last lock
+(round 58: before, a step locked the head at its first event and held it until it
+committed, so audited steps ran one at a time from their first event).
 """
 
 from __future__ import annotations
@@ -18,7 +22,10 @@ from typing import TYPE_CHECKING, Any, cast
 
 from flask import g, has_request_context, request
 from sqlalchemy import CursorResult, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import event as orm_events
+from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction
+from sqlalchemy.sql.elements import ClauseElement
+from sqlalchemy.sql.util import find_tables
 
 from licensing import access
 from licensing.audit import keys as audit_keys
@@ -132,17 +139,154 @@ def _head_locked(session: Session) -> bool:
     return locked.rowcount > 0
 
 
-def take_turn(session: Session) -> None:
-    """Lock the audit chain's head now, in the caller's transaction, ahead of its
-    first event (round 55). Every audited step locks the head at its first event and
-    holds it until it commits, so it is in every such step's lock order: a step that
-    locks a row before its first event and another that locks the same row after
-    its own first event deadlock. A step that must lock such a row first (an
-    organization a batch job claims, which a payment locks after auditing) takes
-    its turn on the log before it, and the two wait for each other in one order.
-    One statement, when the head row exists (as the migrations make it)."""
-    if not _head_locked(session):
-        _lock_head(session)
+# Round 58 (auditchain58): events are chained when their transaction commits, not
+# when they are recorded. `record()` and `record_each()` keep each event's fields in
+# the session's `_Unchained` (`session.info`); a `before_commit` hook flushes the
+# step's own changes, then locks the chain's head (the transaction's last lock),
+# numbers, links and hashes the events in the order they were recorded and inserts
+# them. An audited step no longer holds the head from its first event: two steps
+# wait for each other only for the few statements of their commits.
+_UNCHAINED = "licensing.audit.unchained"
+
+
+@dataclass
+class _Pending:
+    """One `record()` (its `event`, filled and added to the session once chained) or
+    one `record_each()` (its rows, inserted together): each row's fields but `seq`,
+    `prev_hash`, `hash` and `key_id`, which are set when it is chained."""
+
+    rows: list[dict[str, Any]]
+    event: AuditEvent | None = None
+
+
+@dataclass
+class _Unchained:
+    """The events a session's transaction recorded: `pending` in recording order, the
+    first `chained` of them already chained and inserted (a read of the audit log
+    chains what came before it, `_read_after_recording`); `marks` the two counts as
+    each open savepoint began, restored when it rolls back."""
+
+    root: SessionTransaction
+    pending: list[_Pending] = field(default_factory=list)
+    chained: int = 0
+    marks: dict[Any, tuple[int, int]] = field(default_factory=dict)
+
+
+def _unchained(session: Session) -> _Unchained:
+    """The session's transaction's events, begun with it: `record()` writes no SQL
+    now, and a session with no transaction yet would otherwise keep the event past
+    a rollback that had nothing to end (`_forget_at_end`)."""
+    root = session.get_transaction() or session.begin()
+    found = session.info.get(_UNCHAINED)
+    if found is None or found.root is not root:
+        found = session.info[_UNCHAINED] = _Unchained(root)
+    return cast(_Unchained, found)
+
+
+def _pend(session: Session, pending: _Pending) -> None:
+    """Keep an event for its transaction's commit. Tests of the lock order patch
+    this: it is where a step comes to its first event."""
+    _unchained(session).pending.append(pending)
+
+
+def _chain_pending(session: Session) -> None:
+    """Chain and insert every event recorded and not yet chained in the session's
+    transaction: the step's own changes flushed first, then the head locked and moved
+    past the events, which are numbered, linked and hashed in the order they were
+    recorded (`seq`, `prev_hash`, `hash`, as `verify_chain` reads them)."""
+    unchained = session.info.get(_UNCHAINED)
+    if unchained is None or unchained.chained == len(unchained.pending):
+        return
+    # The step's rows, and their locks (and PostgreSQL's key shares of their
+    # parents), come before the head: nothing is locked after it.
+    session.flush()
+    todo = unchained.pending[unchained.chained :]
+    unchained.chained = len(unchained.pending)
+    key_id, key = audit_keys.current()
+    keys = {key_id: key}
+    head = _lock_head(session)
+    seq, previous = head.seq, head.hash
+    rows: list[dict[str, Any]] = []
+    for pending in todo:
+        chained = []
+        for fields in pending.rows:
+            seq += 1
+            row = {**fields, "seq": seq, "prev_hash": previous, "key_id": key_id}
+            row["hash"] = previous = _fields_hash(row, keys)
+            chained.append(row)
+        if pending.event is None:
+            rows.extend(chained)
+        else:
+            for name, value in chained[0].items():
+                setattr(pending.event, name, value)
+            session.add(pending.event)
+        _logged(chained[0]["action"], chained[0]["entity_type"], chained)
+    head.seq, head.hash = seq, previous
+    if rows:
+        # One executemany, not an INSERT an event (the ORM's unit of work inserts
+        # rows that need their ids back one by one).
+        session.execute(insert(AuditEvent), rows)
+    session.flush()
+
+
+@orm_events.listens_for(Session, "before_commit")
+def _chain_at_commit(session: Session) -> None:
+    """Chain the transaction's events as it commits (a savepoint released keeps
+    them for its transaction's commit)."""
+    if not session.in_nested_transaction():
+        _chain_pending(session)
+
+
+@orm_events.listens_for(Session, "do_orm_execute")
+def _read_after_recording(state: ORMExecuteState) -> None:
+    """A read of the audit log (or its head) in a transaction that recorded events
+    chains them first, as autoflush writes the step's changes before a query: the
+    step reads its own events, numbered (it then holds the head from that read until
+    it commits, as every step did before round 58)."""
+    unchained = state.session.info.get(_UNCHAINED)
+    if unchained is None or unchained.chained == len(unchained.pending):
+        return
+    statement = state.statement
+    if not isinstance(statement, ClauseElement):
+        return
+    read = {table.name for table in find_tables(statement, include_crud=True)}
+    if read & _AUDIT_TABLES:
+        _chain_pending(state.session)
+
+
+_AUDIT_TABLES = {AuditEvent.__tablename__, AuditChainHead.__tablename__}
+
+
+@orm_events.listens_for(Session, "after_transaction_create")
+def _mark_savepoint(session: Session, transaction: SessionTransaction) -> None:
+    unchained = session.info.get(_UNCHAINED)
+    if transaction.nested and unchained is not None:
+        unchained.marks[transaction] = (len(unchained.pending), unchained.chained)
+
+
+@orm_events.listens_for(Session, "after_soft_rollback")
+def _forget_rolled_back(session: Session, previous: SessionTransaction) -> None:
+    """A savepoint rolled back takes the events recorded in it with it, and the
+    chaining done in it (its rows and the head's move are rolled back: the events
+    recorded before it are chained again at commit)."""
+    unchained = session.info.get(_UNCHAINED)
+    if unchained is None or not previous.nested:
+        return
+    mark = unchained.marks.pop(previous, None)
+    if mark is None:  # begun before the session's first event: nothing recorded before it
+        mark = (0, 0)
+    recorded, chained = mark
+    del unchained.pending[recorded:]
+    unchained.chained = min(unchained.chained, chained)
+
+
+@orm_events.listens_for(Session, "after_transaction_end")
+def _forget_at_end(session: Session, transaction: SessionTransaction) -> None:
+    """The transaction's events go with it: committed (chained), or rolled back. (A
+    savepoint's mark is kept until the transaction ends: this runs before
+    `after_soft_rollback`, which reads it.)"""
+    if transaction.parent is None:
+        session.info.pop(_UNCHAINED, None)
 
 
 def record(
@@ -167,9 +311,12 @@ def record(
     `actor_user_id`) when the person acting is known another way, e.g. by
     the one-time link they followed. The request id and client address are
     taken from the current request.
+
+    The event is chained when the transaction commits (round 58): until then its
+    `id`, `seq`, `prev_hash` and `hash` are None (a read of the audit log in the
+    transaction chains it first). It commits or rolls back with the change.
     """
-    [row] = _chained(
-        session,
+    [row] = _unchained_rows(
         [entity_id],
         {
             "action": action,
@@ -182,9 +329,7 @@ def record(
         },
     )
     event = AuditEvent(**row)
-    session.add(event)
-    session.flush()
-    _logged(action, entity_type, [row])
+    _pend(session, _Pending([row], event))
     return event
 
 
@@ -201,38 +346,28 @@ def record_each(
     actor_user_id: int | None = None,
 ) -> None:
     """`record()` of the same step taken on each of `entity_ids`, in that order: one
-    event each, exactly as `record()` writes it, chained one after the other, with
-    the chain's head locked and moved once and the events inserted together (a bulk
+    event each, exactly as `record()` writes it, chained one after the other at
+    commit, with the chain's head moved once and the events inserted together (a bulk
     change audits in a bounded number of statements however many records it changed).
     The events are rows, never `AuditEvent`s in the session (round 51: building one
     a row was most of a 5,000-invoice reminder's time); their `id` is not read back."""
     step = {"action": action, "entity_type": entity_type, "before": before, "after": after}
-    rows = _chained(
-        session, entity_ids, {**step, "note": note, "actor": actor, "actor_user_id": actor_user_id}
+    rows = _unchained_rows(
+        entity_ids, {**step, "note": note, "actor": actor, "actor_user_id": actor_user_id}
     )
     if rows:
-        # One executemany, not an INSERT an event (the ORM's unit of work inserts
-        # rows that need their ids back one by one).
-        session.execute(insert(AuditEvent), rows)
-        _logged(action, entity_type, rows)
+        _pend(session, _Pending(rows))
 
 
-def _chained(
-    session: Session, entity_ids: Sequence[str | int], step: Mapping[str, Any]
+def _unchained_rows(
+    entity_ids: Sequence[str | int], step: Mapping[str, Any]
 ) -> list[dict[str, Any]]:
-    """The rows of one event each of `entity_ids` for `step` (`record_each`'s other
-    arguments), each hashed and chained to the one before it from the chain's head,
-    which is locked and moved past them (flushed)."""
-    if not entity_ids:
-        return []
+    """The fields of one event each of `entity_ids` for `step` (`record_each`'s other
+    arguments), all but those set when they are chained (`_chain_pending`)."""
     actor, actor_user_id = step["actor"], step["actor_user_id"]
     before, after = step["before"], step["after"]
     if actor is None:
         actor, actor_user_id = _current_actor()
-    key_id, key = audit_keys.current()
-    keys = {key_id: key}
-    head = _lock_head(session)
-    seq, previous = head.seq, head.hash
     common = {
         "occurred_at": utcnow(),
         "actor": actor,
@@ -245,24 +380,16 @@ def _chained(
         "note": step["note"],
         "request_id": g.get("request_id") if has_request_context() else None,
         "client_ip": request.remote_addr if has_request_context() else None,
-        "key_id": key_id,
     }
-    rows = []
-    for entity_id in entity_ids:
-        seq += 1
-        row = {**common, "seq": seq, "entity_id": str(entity_id), "prev_hash": previous}
-        row["hash"] = previous = _fields_hash(row, keys)
-        rows.append(row)
-    head.seq, head.hash = seq, previous
-    session.flush()
-    return rows
+    return [{**common, "entity_id": str(entity_id)} for entity_id in entity_ids]
 
 
 def _logged(action: str, entity_type: str, rows: Sequence[Mapping[str, Any]]) -> None:
     """The INFO line an event, or for a bulk step's events (`record_each`: chained, so
     their seqs follow one another) one line saying the action, how many, the first and
     last record and the events' seqs (round 52: a line an event was most of a
-    5,000-event step's time; the audit log keeps every event, by seq)."""
+    5,000-event step's time; the audit log keeps every event, by seq). Written when
+    the events are chained, at commit (round 58)."""
     first = rows[0]
     if len(rows) == 1:
         log.info(

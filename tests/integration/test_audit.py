@@ -113,6 +113,56 @@ def test_an_event_rolls_back_with_the_change_it_records(app: Flask) -> None:
     assert audit.verify_chain(db.session()).ok
 
 
+def _widget(session: Any, entity_id: int) -> AuditEvent:
+    return audit.record(
+        session,
+        action="widget.changed",
+        entity_type="widget",
+        entity_id=entity_id,
+        before=None,
+        after={"id": entity_id},
+    )
+
+
+def test_an_event_is_chained_when_its_transaction_commits(app: Flask) -> None:
+    """Round 58: `record` takes no lock; the commit chains the event under the head."""
+    with db.transaction() as session:
+        event = _widget(session, 1)
+        assert (event.id, event.seq, event.hash) == (None, None, None)
+    assert event.seq == 1
+    assert event.prev_hash == GENESIS_HASH
+    assert [each.seq for each in _all()] == [1]
+
+
+def _failed_in_a_savepoint(session: Any) -> None:
+    with session.begin_nested():
+        _widget(session, 2)
+        raise InvalidInput("the savepoint's change failed")
+
+
+def test_an_event_recorded_in_a_savepoint_rolled_back_goes_with_it(app: Flask) -> None:
+    with db.transaction() as session:
+        _widget(session, 1)
+        with pytest.raises(InvalidInput):
+            _failed_in_a_savepoint(session)
+        _widget(session, 3)
+    assert [(each.seq, each.entity_id) for each in _all()] == [(1, "1"), (2, "3")]
+    assert audit.verify_chain(db.session()).ok
+
+
+def test_a_step_reading_the_log_after_an_event_reads_it_numbered(app: Flask) -> None:
+    """A read of the audit log in the transaction chains what it recorded first, as
+    autoflush writes a step's changes before a query."""
+    with db.transaction() as session:
+        recorded = _widget(session, 7)
+        found = session.scalars(select(AuditEvent).where(AuditEvent.entity_id == "7")).one()
+        assert found is recorded
+        assert found.seq == 1
+        _widget(session, 8)
+    assert [(each.seq, each.entity_id) for each in _all()] == [(1, "7"), (2, "8")]
+    assert audit.verify_chain(db.session()).ok
+
+
 def test_an_intact_log_verifies(app: Flask) -> None:
     _append(4)
     report = audit.verify_chain(db.session())

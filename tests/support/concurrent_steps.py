@@ -20,6 +20,16 @@ from typing import Any
 from flask import Flask
 from sqlalchemy import Engine, event
 
+from licensing.accounts import services as accounts_services
+from licensing.accounts.services import (
+    invitations,
+    members,
+    moves,
+    organizations,
+    roles,
+    standing,
+    two_step,
+)
 from licensing.audit import services as audit_services
 
 # How long the first step, holding its lock, waits for the second's first lock.
@@ -126,38 +136,38 @@ def held_until(
 
 
 def first_event_stored() -> None:
-    """Called in thread "second" once its step comes to its first event (its turn on
-    the audit log), with what it wrote before flushed (`at_first_event`)."""
+    """Called in thread "second" once its step comes to its first event, with what it
+    wrote before flushed (`at_first_event`)."""
 
 
 def at_first_event(monkeypatch: Any) -> tuple[Any, str]:
     """`held_until`'s `until` for the step in thread "second" coming to its first
     event: what it wrote before is flushed first (round 57), so a row it stores naming
     a parent holds the parent's key share (PostgreSQL's foreign-key check) before the
-    first step goes on. Every audited step's first event asks the log's head for its
-    lock (`audit.services._head_locked`)."""
-    head_locked = audit_services._head_locked
+    first step goes on. Every audited step's event is kept for its commit there
+    (`audit.services._pend`; round 58: the log's head is locked only at commit)."""
+    pend = audit_services._pend
     module = sys.modules[__name__]
 
-    def stored_then_locked(session: Any) -> bool:
+    def stored_then_kept(session: Any, pending: Any) -> None:
         if threading.current_thread().name == "second":
             session.flush()
             module.first_event_stored()
-        return head_locked(session)
+        pend(session, pending)
 
-    monkeypatch.setattr(audit_services, "_head_locked", stored_then_locked)
+    monkeypatch.setattr(audit_services, "_pend", stored_then_kept)
     return module, "first_event_stored"
 
 
 def log_taken() -> None:
-    """Called in thread "second" once its step holds its turn on the audit log
+    """Called in thread "second" once its step holds the audit log's head
     (`having_the_log`)."""
 
 
 def having_the_log(monkeypatch: Any) -> tuple[Any, str]:
     """`held_until`'s `until` for the step in thread "second" holding the audit log's
-    head (its first event's lock taken, round 57): what it writes after that (a row
-    written a second time, whose keys PostgreSQL checks again) comes after the log."""
+    head: since round 58 as it commits, its events chained, after every other lock it
+    takes (round 57: what it wrote after its first event came after the log)."""
     head_locked = audit_services._head_locked
     module = sys.modules[__name__]
 
@@ -169,3 +179,27 @@ def having_the_log(monkeypatch: Any) -> tuple[Any, str]:
 
     monkeypatch.setattr(audit_services, "_head_locked", locked_then_told)
     return module, "log_taken"
+
+
+def organization_to_lock() -> None:
+    """Called in any thread just before a step locks an organization through
+    `accounts.locked_organization` (`before_organization_lock`)."""
+
+
+def before_organization_lock(monkeypatch: Any) -> tuple[Any, str]:
+    """`held_until`'s `holding` for a step in thread "first" about to lock the
+    organization (`accounts.locked_organization`, wherever its callers name it): until
+    round 58 it took its turn on the audit log there (`audit.take_turn`), and the lock
+    order's tests held it at that turn."""
+    original = roles.locked_organization
+    module = sys.modules[__name__]
+
+    def announced(session: Any, organization_id: int) -> Any:
+        module.organization_to_lock()
+        return original(session, organization_id)
+
+    callers = (accounts_services, roles, invitations, members, moves, organizations, standing)
+    for caller in (*callers, two_step):
+        if getattr(caller, "locked_organization", None) is original:
+            monkeypatch.setattr(caller, "locked_organization", announced)
+    return module, "organization_to_lock"

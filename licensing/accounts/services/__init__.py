@@ -10,26 +10,26 @@ are use cases that own theirs (`with db.transaction() as s:`). Every change
 is written to the audit log in the same transaction; every email goes
 through the outbox in the same transaction.
 
-The lock order (round 55). Every audited step locks the audit chain's head at its
-first event until it commits (`audit.services.take_turn`), so the head is in every
-order: what a step locks before its first event, no other step may lock after its
-own. A locked row is read as it is once locked (`licensing.db`, round 55, stale55).
-A step that locks more than one of these locks them in this order:
+The lock order (round 55; round 58: the audit log's head at commit). Every audited
+step's events are chained as it commits, under the audit chain's head, its last lock
+(`audit.services`; until round 58 it locked the head at its first event, and what it
+locked before that no other step could lock after its own: `take_turn`, gone, put
+the head before a step's organization). A locked row is read as it is once locked
+(`licensing.db`, round 55, stale55). A step that locks more than one of these locks
+them in this order:
 
-    1. the audit log's turn, then the organization (`locked_organization`: the steps
-       that count its administrators, invitations, the two-step requirement, a
-       member's access, a change of standing by staff; a move locks both
-       organizations, by id). Billing's steps (a payment settling an invoice, a
-       credit note, a void), an acceptance and a royalty filing audit first and then
-       write the organization or a row naming it (its standing; a row whose foreign
-       key waits for a FOR UPDATE lock), so a step holding the organization while it
-       waited for the log deadlocked with them until round 55
-       (`tests/integration/accounts/test_organization_lock_order.py`). FOR NO KEY
-       UPDATE (round 57): none of them changes the organization's key or deletes
-       it, and FOR UPDATE also waited for the key share a step storing a row naming
-       the organization (the monthly run's statement sent, a payment, an
-       invitation's new account, a royalty report) takes before its own first event,
-       while that step waited for the log: "deadlock detected", for every caller
+    1. the organization (`locked_organization`: the steps that count its
+       administrators, invitations, the two-step requirement, a member's access, a
+       change of standing by staff; a move locks both organizations, by id), after
+       the records a step starts from and before any number sequence (the lock order
+       in docs/architecture.md). Billing's steps (a payment settling an invoice, a
+       credit note, a void), an acceptance and a royalty filing lock the organization
+       after their own records (`tests/integration/accounts/test_organization_lock_order.py`).
+       FOR NO KEY UPDATE (round 57): none of them changes the organization's key or
+       deletes it, and FOR UPDATE also waits for the key share a step storing a row
+       naming the organization (the monthly run's statement sent, a payment, an
+       invitation's new account, a royalty report) holds until it commits: with the
+       head between them, "deadlock detected", for every caller
        (`tests/integration/accounts/test_organization_no_key_lock_order.py`,
        `tests/integration/agreements/test_organization_no_key_lock_order.py`). So
        nothing locks the organization FOR UPDATE: a row naming it is stored without
@@ -38,8 +38,8 @@ A step that locks more than one of these locks them in this order:
        tokens, remembered browsers. A passkey sign-in locked the passkey, then the
        account, until round 55, and deadlocked with a removal
        (`tests/integration/accounts/test_passkey_lock_order.py`). FOR NO KEY UPDATE
-       (round 57): a row naming the account written a second time after a step's
-       first event (an application it submits) takes the account's key share there,
+       (round 57): a row naming the account written a second time (an application
+       it submits) takes the account's key share there,
        and FOR UPDATE (a sign-out by the office) deadlocked with it
        (`tests/integration/accounts/test_account_written_twice_lock_order.py`).
 
@@ -50,15 +50,15 @@ its record and then audits: a staff member's deactivation sends
 `reviewer_withdrawn` then gives back; it audited the account first and deadlocked
 with a colleague's step on one of them:
 `tests/integration/accounts/test_reviewer_withdrawn_lock_order.py`), and a closing
-sends `organization_closing` before the log's turn and the organization (the
+sends `organization_closing` before it locks the organization (the
 undecided applications `organization_closed` withdraws, which it locked holding the
 log and deadlocked with an approval: `tests/integration/agreements/
 test_standing_read_locked.py`). A role change needs none: it releases the work
 before it audits.
 
-A batch job moving an organization's standing (`hold_for_overdue`) takes the log's
-turn before it claims the organization, for the same reason
-(`tests/integration/accounts/test_standing_hold_lock_order.py`). A billing contact's
+A batch job moving an organization's standing (`hold_for_overdue`) claims the
+organization (it took the log's turn first from round 55 to round 58:
+`tests/integration/accounts/test_standing_hold_lock_order.py`). A billing contact's
 change of address locks the organization's issued invoices before it writes the
 organization (round 54, billing's order).
 """

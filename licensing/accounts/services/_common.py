@@ -88,7 +88,8 @@ def locked_account(session: Session, user_id: int) -> User | None:
     email). A row naming the account written a second time after another step's
     first event (an application the person submits: its `created_by_id`,
     `attested_by_id`) takes the account's key share there, and FOR UPDATE waited
-    for it while the other step waited for the log: "deadlock detected"
+    for it while the other step waited for the log (held from a step's first event
+    until round 58): "deadlock detected"
     (`tests/integration/accounts/test_account_written_twice_lock_order.py`)."""
     return session.get(User, user_id, with_for_update={"key_share": True})
 

@@ -94,11 +94,11 @@ def update_organization(
             # payment settling one locks the invoice, then the organization (round 54:
             # the other way round, the two deadlocked on PostgreSQL).
             billing_contact_changing.send(organization.id, session=session)
-        # Round 57: the log's turn, then the organization, as every step that writes
-        # it: written unlocked, the row went to the database with the first event
-        # (its lock of the log flushes it first), held while the save waited for the
-        # log, and a role change holding the log deadlocked with it
-        # (`tests/integration/accounts/test_profile_lock_order.py`).
+        # Round 57: locked before it is written, as every step that writes it: written
+        # unlocked, the row went to the database with the first event and was held
+        # while the save waited for the log, and a role change holding the log
+        # deadlocked with it (`tests/integration/accounts/test_profile_lock_order.py`;
+        # the log's head is locked at commit since round 58).
         organization = locked_organization(session, organization.id)
         before_snapshot = organization.snapshot()
         for name, value in clean.items():

@@ -28,7 +28,6 @@ from licensing.accounts import queries
 from licensing.accounts.models import Organization, User, by_name
 from licensing.accounts.services._common import _change_user, acting_colleague
 from licensing.actors import Actor
-from licensing.audit import services as audit
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
 from licensing.links import links
@@ -38,22 +37,17 @@ from licensing.mail import services as mail
 def locked_organization(session: Session, organization_id: int) -> Organization:
     """The organization's row, locked until the transaction ends: the steps that
     count its administrators take turns (`SELECT ... FOR NO KEY UPDATE` on
-    PostgreSQL; SQLite writes one transaction at a time anyway). After the
-    transaction's turn on the audit log (round 55; the lock order,
-    `licensing.accounts.services`): the steps that audit first and then write the
-    organization or a row naming it (an agreement's acceptance activating its
-    standing, a payment restoring it) deadlocked with a step holding it while it
-    waited for the log.
+    PostgreSQL; SQLite writes one transaction at a time anyway). Until round 58 it
+    took the transaction's turn on the audit log first (`take_turn`); the log's head
+    is now locked at commit, after everything else (`licensing.accounts.services`).
 
     FOR NO KEY UPDATE (round 57; a reissue's since round 56): no caller changes the
     organization's key (its id; it has no other unique column) or deletes it, and FOR
-    UPDATE also waited for the key share that a step storing a row naming the
+    UPDATE also waits for the key share that a step storing a row naming the
     organization (the monthly run's statement sent, a payment, an invitation's new
-    account) takes before its own turn on the log, while that step waited for the
-    log: "deadlock detected", for every caller
-    (`tests/integration/accounts/test_organization_no_key_lock_order.py`). The
-    callers still take turns among themselves and with every claim of the row."""
-    audit.take_turn(session)
+    account) holds until it commits: "deadlock detected", for every caller, while the
+    head sat between them (`tests/integration/accounts/test_organization_no_key_lock_order.py`).
+    The callers still take turns among themselves and with every claim of the row."""
     organization = session.get(Organization, organization_id, with_for_update={"key_share": True})
     if organization is None:
         raise NotFound(f"There is no organization {organization_id}.")

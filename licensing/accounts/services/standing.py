@@ -25,7 +25,6 @@ from licensing.accounts.states import (
     require_standing_role,
 )
 from licensing.actors import Actor
-from licensing.audit import services as audit
 from licensing.audit.models import AuditEvent
 from licensing.errors import Conflict, InvalidInput
 from licensing.links import links
@@ -463,10 +462,8 @@ def hold_for_overdue(
     held = []
     for organization_id in organization_ids:
         with db.transaction() as session:
-            # Round 55: the audit log's turn before the claim. A payment settling an
-            # invoice audits, then locks the organization (`restore_standing_if_clear`);
-            # a claim held while waiting for the log deadlocked with it.
-            audit.take_turn(session)
+            # A claim: an organization another step holds is left to the next run.
+            # The audit log's head is locked at commit, last (round 58).
             organization = queries.claim_active_organization(session, organization_id)
             if organization is not None and _hold(session, organization, overdue, Actor.SYSTEM):
                 held.append(organization.legal_name)
@@ -614,12 +611,11 @@ def change_organization_standing(
         queries.get_owned(session, Organization, organization_id, actor)
         if action == "close":
             # Round 55 (lockrest55): what closing ends (undecided applications) is
-            # locked before the log's turn: an approval locks its application, then
-            # audits, and the closing, holding the log, waited for it.
+            # locked before the organization: an approval locks its application, then
+            # the organization (the lock order).
             organization_closing.send(ClosingOrganization(organization_id), session=session)
-        # Round 55: locked (after the audit log's turn), and its standing read under
-        # the lock: written unlocked, it was the organization, then the log, while an
-        # acceptance or a payment takes the log, then the organization.
+        # Round 55: locked, and its standing read under the lock: written unlocked, it
+        # was locked only when flushed, after the step's other locks.
         organization = locked_organization(session, organization_id)
         STANDING.step(organization.standing, action)
         require_standing_role(actor, action)

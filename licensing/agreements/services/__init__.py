@@ -25,32 +25,35 @@ rules take `now` so that tests control the clock:
 
 Everything public is importable from here, as it was from the single module.
 
-The lock order (round 55). Every audited step locks the audit chain's head at its
-first event until it commits (`audit.services.take_turn`), so what a step locks
-before its first event no other step may lock after its own. A step that locks more
-than one of these locks them in this order:
+The lock order (round 55; round 58: the audit log's head at commit). Every audited
+step's events are chained as it commits, under the audit chain's head, its last lock
+(`audit.services`). Until round 58 a step locked the head at its first event and
+held it until it committed, so what a step locked before its first event no other
+step could lock after its own; the rows keep the order that rule gave them. A step
+that locks more than one of these locks them in this order:
 
     1. the application or agreement it starts from (`_owned`, FOR UPDATE; the
        expiry and withdraw-closed runs claim them, SKIP LOCKED); a renewal's
        application, then the agreement it renews FOR KEY SHARE (round 57: a
        submission writes the application twice, and PostgreSQL checks the second
-       write's key to that agreement after the step's first event; a filing holding
-       the agreement deadlocked with it, `test_renewal_written_twice_lock_order.py`);
+       write's key to that agreement; a filing holding the agreement deadlocked with
+       it while the head sat between them, `test_renewal_written_twice_lock_order.py`);
     2. for a renewal, the agreement it renews (`acceptance._lock_renewed`), before
        anything is audited: a royalty filing, a termination and a renewal drawn
        from the old agreement lock it first and then audit, so an acceptance (or a
        termination) of the renewal that audited and then locked it to link (or
        unlink) the two deadlocked with them until round 55
        (`tests/integration/agreements/test_renewal_lock_order.py`);
-    3. the audit log's turn (the step's first event);
-    4. the agreement number's row (approval, a reissue), the organization
-       (`accounts.locked_organization`, its standing read under the lock: an
-       acceptance and an approval, round 55 lockrest55; they read it unlocked, and
-       an acceptance wrote `active` over a closing committed meanwhile; FOR NO KEY
+    3. the organization (`accounts.locked_organization`, its standing read under
+       the lock: an acceptance and an approval, round 55 lockrest55; they read it
+       unlocked, and an acceptance wrote `active` over a closing committed meanwhile; FOR NO KEY
        UPDATE since round 57: FOR UPDATE waited for the key share of a royalty
        report filed or a card payment started meanwhile, which waited for the log,
-       `test_organization_no_key_lock_order.py`), billing's invoice number and
-       records.
+       `test_organization_no_key_lock_order.py`);
+    4. the agreement number's row (approval, a reissue), billing's invoice number
+       and records (an acceptance): every number after the organization (round 58,
+       docs/architecture.md);
+    5. the audit log's head, at commit.
 
 Several applications at once (`assign_many`, `release_reviewer`, closing) are
 locked by id. Records another package's step ends are locked before that step's
@@ -67,8 +70,8 @@ to unlink it and deadlocked with a filing under it
 agreement, then its application, then audits and draws the new number: the
 application's own steps lock it alone, so it is in order (round 55,
 `test_reissue_lock_order.py`); since round 56 it reads the organization's standing
-under `locked_organization` (the log's turn, then the organization, FOR NO KEY
-UPDATE, as every caller's since round 57) before it audits, as an approval does
+under `locked_organization` (FOR NO KEY UPDATE, as every caller's since round 57)
+before it draws the new number, as an approval does
 (`test_reissue_standing.py`: it read the standing unlocked, and a closing committed
 meanwhile left a closed organization a new agreement to accept). `_owned` reads its
 record afresh under the lock, as every locked read does (`licensing.db`'s rule,

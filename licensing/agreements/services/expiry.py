@@ -229,11 +229,12 @@ def _lock_renewed_by_expiring(session: Session, today: date) -> None:
     """Lock, before the run's first event, the agreements that a renewal it may expire
     still renews (round 55, lockrest55): expiring that renewal unlinks them
     (`acceptance._unlink_from_renewed`), and a royalty filing under one locks it, then
-    audits. Locked after the run's first event (the audit log's head, until it commits),
-    the two waited for each other. Waiting here (FOR UPDATE, not a claim), the run holds
-    nothing yet: a filing under one finishes first, and the run then supersedes the
-    agreement (a claim skipping it would have left it to be unlinked from its renewal).
-    By id, as several hosts' runs would lock them."""
+    audits. Locked after the run's first event (the audit log's head, which a step held
+    from its first event until round 58), the two waited for each other. Waiting here
+    (FOR UPDATE, not a claim), the run holds nothing yet: a filing under one finishes
+    first, and the run then supersedes the agreement (a claim skipping it would have
+    left it to be unlinked from its renewal). By id, as several hosts' runs would lock
+    them."""
     renewed = aliased(Agreement)
     expiring_ids = expiring(today).with_only_columns(Agreement.id).order_by(None)
     session.scalars(

@@ -517,8 +517,8 @@ def reissue(
             )
         application = session.get(Application, old.application_id, with_for_update=True)
         assert application is not None
-        # Round 56: the standing read again under the organization's lock, after the
-        # log's turn (the lock order), as an approval and an acceptance read it: a
+        # Round 56: the standing read again under the organization's lock, before the
+        # new number (the lock order), as an approval and an acceptance read it: a
         # closing committed since `_checked` read it left a closed organization with
         # a new agreement to accept (`test_reissue_standing.py`). FOR NO KEY UPDATE,
         # as every step's since round 57: the reissue writes no key of it.

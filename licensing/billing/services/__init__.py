@@ -25,7 +25,7 @@ dispute (its payment, then the invoice), a payment reversed, accepted or given b
 (`_locked_payment`), a card refund (the credit note, the card payments, then the
 invoice). An invoice comes before its organization: a payment settling it
 (`restore_standing_if_clear`), a card attempt (the Stripe customer, created once) and a
-reversal (`hold_if_overdue`) lock the organization last, after the log (below; a card
+reversal (`hold_if_overdue`) lock the organization after their records (below; a card
 attempt took the organization before its first event until round 56, and deadlocked
 with a role change: `test_card_start_lock_order.py`; it now locks it only to create
 the Customer), and a billing contact's change of
@@ -42,30 +42,36 @@ the invoice until round 54, while `match_disputes` took it first:
 `test_dispute_lock_order.py`; `test_contact_change_lock_order.py` for the
 organization).
 
-The audit log is in this order too (round 55): every audited step locks the audit
-chain's head at its first event until it commits (`audit.services.take_turn`). The
-records a step starts from (1-3 above) come before it; the number sequences (an
-invoice's, a credit note's) and the organization come after it: `finalize_in` and
-`credit_invoice` take the log's turn before the number, and the overdue run takes it
-before it claims an organization. Each drew or claimed first until round 55 and
-deadlocked with a royalty filing, which audits and then draws numbers and locks the
-organization (`tests/integration/royalties/test_filing_lock_order.py`,
+The audit log's head comes last (round 58): every audited step's events are chained
+as it commits, under the head's lock (`audit.services`). From round 55 to round 58
+every audited step locked the head at its first event until it committed, so the head
+sat in every step's order and `finalize_in`, `credit_invoice`, the overdue run, a
+statement emailed, a link withdrawal and a card attempt took their turn on the log
+(`audit.take_turn`, gone) before a number or the organization. The rows keep one
+order without it: **the records a step starts from (1-3 above), then the
+organization, then the number sequences** (an invoice's, a credit note's).
+`credit_invoice` locks the organization before it draws the credit note's number (a
+credit that clears the invoice restores the organization's standing), as a royalty
+filing does before its invoice's or credit notes' numbers, and the overdue run
+claims the organization before it draws a late fee's: with the head at commit a
+filing that drew its number and then locked the organization deadlocked with the
+run (`tests/integration/royalties/test_filing_lock_order.py`,
 `test_credit_lock_order.py`).
 
-The organization, locked after the log, is locked FOR NO KEY UPDATE (round 56): a
-step that stores a row naming it (a statement sent, a payment, a credit note) takes
-FOR KEY SHARE of it for the foreign key before its first event, and FOR UPDATE waits
-for that share. A card attempt creating the Stripe Customer, a payment restoring the
-standing (`restore_standing_if_clear`) and a statement emailed on request (which
-takes the log's turn first) deadlocked so with the monthly statement run or a royalty
-amendment (`test_card_start_lock_order.py`, `test_emailed_statement_lock_order.py`).
+The organization is locked FOR NO KEY UPDATE (round 56): a step that stores a row
+naming it (a statement sent, a payment, a credit note) holds FOR KEY SHARE of it for
+the foreign key until it commits, and FOR UPDATE waits for that share. A card attempt
+creating the Stripe Customer, a payment restoring the standing
+(`restore_standing_if_clear`) and a statement emailed on request deadlocked so with
+the monthly statement run or a royalty amendment while the head sat between them
+(`test_card_start_lock_order.py`, `test_emailed_statement_lock_order.py`).
 
 An offline refund's return (`refund_returns`, round 55) is in this order: the
-refund, then its invoice (`_locked_refund`), then the log; settling an invoice that
-owes nothing more restores the organization after it. It locks no payment (an
-offline refund names none) and never its credit note, so it takes turns with a
-payment, a credit note or another refund of the same invoice at the invoice, before
-either audits (read, and a return and a payment of the same invoice run at once in
+refund, then its invoice (`_locked_refund`); settling an invoice that owes nothing
+more restores the organization after it. It locks no payment (an offline refund names
+none) and never its credit note, so it takes turns with a payment, a credit note or
+another refund of the same invoice at the invoice (read, and a return and a payment
+of the same invoice run at once in
 `tests/integration/billing/test_refund_return_lock_order.py`).
 
 A locked row is read as it is once locked (round 55, stale55): `licensing.db`

@@ -229,16 +229,10 @@ def _claim_attempt(
         customer_id = _known_customer(session, invoice.organization_id)
         if customer_id is None:
             # The organization locked, so that two attempts at once create one
-            # Customer; after the log's turn (round 56): every step that audits and
-            # then locks the organization (a role change, an acceptance, a payment
-            # settling an invoice) takes them in that order, and an attempt that
-            # locked the organization and then audited the Customer deadlocked with
-            # them (`tests/integration/billing/test_card_start_lock_order.py`). FOR NO
-            # KEY UPDATE: a step that stores a row naming the organization (a
-            # statement sent, a payment) takes FOR KEY SHARE of it before its first
-            # event, and FOR UPDATE after the log's turn waited for it while it
-            # waited for the log (the same file).
-            audit.take_turn(session)
+            # Customer. FOR NO KEY UPDATE: a step that stores a row naming the
+            # organization (a statement sent, a payment) holds FOR KEY SHARE of it
+            # until it commits, and FOR UPDATE would wait for it
+            # (`tests/integration/billing/test_card_start_lock_order.py`).
             organization = session.get(
                 Organization, invoice.organization_id, with_for_update={"key_share": True}
             )

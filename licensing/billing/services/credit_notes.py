@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from licensing import confirmations, db
+from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.audit import services as audit
@@ -233,11 +234,14 @@ def credit_invoice(
     _creditable(invoice, amount)
     applied = min(amount, invoice.balance_due)
     issued = office_date(now)
-    # Round 55: the audit log's turn before the number. The credit notes' sequence row
-    # is locked until commit; drawn before anything was audited, it deadlocked with a
-    # royalty amendment crediting at once, which audits and then draws its numbers
+    # The organization, then the number (round 58): a credit that clears the invoice
+    # restores the organization's standing (`_settle_if_cleared`), and the credit
+    # notes' sequence row is locked until commit. Drawn first, it waited for an
+    # organization a royalty amendment or an acceptance held while they waited for
+    # a number; the audit log's head, locked at every step's first event until round
+    # 58, had kept them in turns. After the invoice
     # (`tests/integration/royalties/test_credit_lock_order.py`).
-    audit.take_turn(session)
+    accounts.locked_organization(session, invoice.organization_id)
     credit = CreditNote(
         number=numbering.next_number(session, numbering.CREDIT_NOTE_SERIES, issued.year),
         invoice_id=invoice.id,

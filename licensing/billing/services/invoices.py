@@ -202,11 +202,9 @@ def finalize_in(
     organization = session.get(Organization, invoice.organization_id)
     assert organization is not None
     issued = office_date(now)
-    # Round 55: the audit log's turn before the number (its sequence row is locked
-    # until commit). Billing staff's finalize drew it before auditing anything, and
-    # deadlocked with a royalty filing or an acceptance, which audit and then draw an
-    # invoice's number (`tests/integration/royalties/test_filing_lock_order.py`).
-    audit.take_turn(session)
+    # The number's sequence row is locked until commit: drawn after the step's
+    # records (`billing.services`, the lock order; the audit log's head, locked at
+    # commit, comes after it, round 58).
     number = numbering.next_number(session, numbering.INVOICE_SERIES, issued.year)
     invoice.number = number
     invoice.issue_date = issued
@@ -466,14 +464,13 @@ def withdraw_invoice_links(
             carries=("contact",),
         )["contact"]
     with db.transaction() as session:
-        # The invoice, the log's turn, then the organization (the lock order; round
-        # 56: the organization first deadlocked with a card payment settling the
-        # invoice, `test_link_withdrawal_lock_order.py`). A change of contact locks
-        # every issued invoice before it writes the organization, so it and this
-        # step still take turns at the invoice.
+        # The invoice, then the organization (the lock order; round 56: the
+        # organization first deadlocked with a card payment settling the invoice,
+        # `test_link_withdrawal_lock_order.py`). A change of contact locks every
+        # issued invoice before it writes the organization, so it and this step
+        # still take turns at the invoice.
         invoice = _locked_invoice(session, invoice_id)
         note = _refuse_links_withdrawal(invoice, reason)
-        audit.take_turn(session)
         contact = _locked_billing_contact(session, invoice)
         if shown_contact is not None and shown_contact != contact:
             raise ContactChanged(invoice, shown_contact, contact)

@@ -268,12 +268,9 @@ def _late_fee_batch(
 
 
 def _claimed(session: Session, organization_id: int) -> bool:
-    """The organization claimed for this transaction (False: another host holds it),
-    after the transaction's turn on the audit log (round 55): a payment settling an
-    invoice, or a royalty filing, audits and then locks the organization
-    (`restore_standing_if_clear`); a claim held while this run waited for the log
-    deadlocked with them (`tests/integration/royalties/test_filing_lock_order.py`)."""
-    audit.take_turn(session)
+    """The organization claimed for this transaction (False: another host holds it).
+    A claim skips a row another step holds, and the audit log's head is locked only
+    at commit (round 58), so it waits for nothing here."""
     return (
         session.scalar(db.claim(select(Organization.id).where(Organization.id == organization_id)))
         is not None

@@ -16,7 +16,8 @@ bounds hold on every host and worker alike:
   licensee's inbox is not a clerk's scratch pad; the PDF can still be downloaded).
 
 The organization's row is locked while the bounds are read and the sending recorded,
-so two presses at once send once (after the audit log's turn, round 56).
+so two presses at once send once (round 56; the audit log's head is locked at commit,
+round 58).
 """
 
 from __future__ import annotations
@@ -80,12 +81,9 @@ def email_statement(
     actor.require_role("billing")
     now = now or utcnow()
     with db.transaction() as session:
-        # The log's turn, then the organization (the lock order, `billing.services`;
-        # round 56): it locked the organization first and then audited, and a royalty
-        # amendment, which audits and then stores credit notes naming the
-        # organization, deadlocked with it (`test_emailed_statement_lock_order.py`).
-        # FOR NO KEY UPDATE: two presses take turns, a row naming it is not held up.
-        audit.take_turn(session)
+        # FOR NO KEY UPDATE: two presses take turns, a row naming it (a royalty
+        # amendment's credit notes, `test_emailed_statement_lock_order.py`) is not
+        # held up. The audit log's head is locked at commit, last (round 58).
         organization = session.get(
             Organization, organization_id, with_for_update={"key_share": True}
         )

@@ -17,30 +17,35 @@ agreement take turns):
 
 A preview runs the same steps and rolls everything back.
 
-The lock order (round 55). Every audited step locks the audit chain's head at its
-first event until it commits (`audit.services.record`), so what a step locks before
-its first event must never be locked by another step after its own first event.
-A filing locks, in this order:
+The lock order (round 55; round 58: the audit log's head at commit). Every audited
+step's events are chained as it commits, under the audit chain's head, its last lock
+(`audit.services`); until round 58 a step locked the head at its first event, and
+what it locked before that no other step could lock after its own. A filing locks,
+in this order:
 
     1. the agreement (`_agreement(lock=True)`; the reminders and
        `restore-terminated` runs claim it instead, SKIP LOCKED);
     2. the agreement's royalty invoices it may credit, by id (`lock_creditable`),
-       before anything is audited: a payment locks its invoice, then audits
+       before anything else: a payment locks its invoice and then the organization
        (billing's order: the payment, the invoice); until round 55 the filing
        locked them only to credit them, after auditing the report it superseded,
        and the two deadlocked (`tests/integration/royalties/
        test_credit_lock_order.py`);
-    3. the audit chain's head (the superseded report's or the new report's event);
-    4. the superseded report, the new report, its rows and the stored periods;
-    5. billing's numbers (the invoice's, or the credit notes') and, last, the
-       organization (`restore_standing_if_clear`), as every billing step that
-       settles an invoice takes them.
+    3. the superseded report, the new report, its rows and the stored periods;
+    4. the organization (`accounts.locked_organization`, FOR NO KEY UPDATE; round
+       58), before billing's numbers, as an acceptance and the overdue run lock it
+       before theirs: the filing locked it last, to restore its standing
+       (`restore_standing_if_clear`), and with the head at commit deadlocked with the
+       overdue run, which claims the organization and then draws a late fee's number
+       (`tests/integration/royalties/test_filing_lock_order.py`);
+    5. billing's numbers (the invoice's, or the credit notes');
+    6. the audit chain's head, at commit.
 
 Staff review (`review`) locks the report's agreement FOR KEY SHARE, then the report,
 then audits (round 56): it locked the report alone, but sending a report back writes
 it twice, and PostgreSQL checks the second write's key to the agreement with that
-share lock, after the review's first event; an amendment holding the agreement and
-waiting to supersede the report deadlocked with it (`tests/integration/royalties/
+share lock; an amendment holding the agreement and waiting to supersede the report
+deadlocked with it while the head sat between them (`tests/integration/royalties/
 test_review_lock_order.py`). Nothing locks a report before its agreement; the
 reminders run's claim of an agreement (FOR NO KEY UPDATE) does not wait for the
 share.

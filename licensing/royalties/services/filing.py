@@ -198,6 +198,15 @@ def _file(
     report.flags_json = json.dumps(filing.flags)
     report.review_state = FLAGGED if filing.flags else CLEAR
     filing.report = report
+    # The organization before billing's numbers (round 58; the lock order,
+    # `licensing.royalties.services`): the filing restores its standing once invoiced
+    # (`_after_filing`), and an overdue run or an acceptance locks the organization
+    # and then draws a number. Until round 58 the audit log's head, which every step
+    # locked at its first event, kept them in turns; since it is locked at commit, the
+    # filing drew its invoice's number, then waited for the organization the overdue
+    # run held while the run waited for the number: "deadlock detected"
+    # (`tests/integration/royalties/test_filing_lock_order.py`).
+    accounts.locked_organization(session, agreement.organization_id)
     _Settlement(session, obligation, report, actor, moment).settle(filing)
     audit.record(
         session,

@@ -33,13 +33,17 @@ from licensing.access import ADMINISTRATOR
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
-from licensing.audit import services as audit
 from licensing.billing import services as billing
 from licensing.billing.services import monthly_statements
 from licensing.mail.models import OutboxMessage
 from tests.integration.billing.conftest import activated, send_activation
 from tests.support import factories
-from tests.support.concurrent_steps import at_first_event, held_until, run_at_once
+from tests.support.concurrent_steps import (
+    at_first_event,
+    before_organization_lock,
+    held_until,
+    run_at_once,
+)
 
 JANUARY, RUN = date(2027, 1, 1), datetime(2027, 2, 3, 15, 0, tzinfo=UTC)
 
@@ -120,10 +124,13 @@ STEPS: dict[str, Callable[[Organizations], object]] = {
 
 @pytest.fixture
 def step_has_its_turn(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
-    """Set once the locking step (thread "first") has its turn on the audit log, before
-    it locks the organization; it then waits until the statement run (thread "second")
+    """Set once the locking step (thread "first") is about to lock the organization
+    (round 58: where it took its turn on the audit log until the head was locked at
+    commit); it then waits until the statement run (thread "second")
     has stored the statement it sends, or `HOLD_SECONDS` pass."""
-    return held_until(monkeypatch, (audit, "take_turn"), (monthly_statements, "_email_statement"))
+    return held_until(
+        monkeypatch, before_organization_lock(monkeypatch), (monthly_statements, "_email_statement")
+    )
 
 
 @pytest.mark.parametrize("name", list(STEPS))
@@ -158,11 +165,14 @@ def test_a_step_locking_the_organization_and_the_monthly_statement_run_both_fini
 
 @pytest.fixture
 def role_change_has_its_turn(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
-    """Set once the role change (thread "first") has its turn on the audit log, before
-    it locks the organization; it then waits until the invitation's acceptance (thread
+    """Set once the role change (thread "first") is about to lock the organization
+    (round 58: where it took its turn on the audit log until the head was locked at
+    commit); it then waits until the invitation's acceptance (thread
     "second") comes to its first event, the new account stored, or `HOLD_SECONDS`
     pass."""
-    return held_until(monkeypatch, (audit, "take_turn"), at_first_event(monkeypatch))
+    return held_until(
+        monkeypatch, before_organization_lock(monkeypatch), at_first_event(monkeypatch)
+    )
 
 
 def test_a_role_change_and_an_invitation_accepted_at_once_both_finish(

@@ -26,17 +26,23 @@ from licensing.access import ADMINISTRATOR
 from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization
 from licensing.actors import Actor
-from licensing.audit import services as audit
 from tests.support import factories
-from tests.support.concurrent_steps import at_first_event, held_until, run_at_once
+from tests.support.concurrent_steps import (
+    at_first_event,
+    before_organization_lock,
+    held_until,
+    run_at_once,
+)
 
 
 @pytest.fixture
 def role_change_has_its_turn(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
-    """Set once the role change (thread "first") has its turn on the audit log; it
-    then waits until the save (thread "second") comes to its first event, or
-    `HOLD_SECONDS` pass."""
-    return held_until(monkeypatch, (audit, "take_turn"), at_first_event(monkeypatch))
+    """Set once the role change (thread "first") is about to lock the organization
+    (round 58: where it took its turn on the audit log); it then waits until the save
+    (thread "second") comes to its first event, or `HOLD_SECONDS` pass."""
+    return held_until(
+        monkeypatch, before_organization_lock(monkeypatch), at_first_event(monkeypatch)
+    )
 
 
 def test_a_role_change_and_the_organization_s_address_saved_at_once_both_finish(

@@ -28,7 +28,6 @@ from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Agreement
-from licensing.audit import services as audit
 from licensing.billing import services as billing
 from licensing.billing.models import StripeCustomer
 from licensing.royalties.services import Filing
@@ -47,18 +46,26 @@ from tests.support.agreements import (
     make_active_agreement,
     upfront_invoice,
 )
-from tests.support.concurrent_steps import at_first_event, held_until, run_at_once
+from tests.support.concurrent_steps import (
+    at_first_event,
+    before_organization_lock,
+    held_until,
+    run_at_once,
+)
 from tests.support.reporting_year import filed
 from tests.support.settings import issuing
 
 
 @pytest.fixture
 def step_has_its_turn(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
-    """Set once the approval or the acceptance (thread "first") has its turn on the
-    audit log, before it locks the organization; it then waits until the other step
+    """Set once the approval or the acceptance (thread "first") is about to lock
+    the organization (round 58: where it took its turn on the audit log until the
+    head was locked at commit); it then waits until the other step
     (thread "second") comes to its first event, its row stored, or `HOLD_SECONDS`
     pass."""
-    return held_until(monkeypatch, (audit, "take_turn"), at_first_event(monkeypatch))
+    return held_until(
+        monkeypatch, before_organization_lock(monkeypatch), at_first_event(monkeypatch)
+    )
 
 
 def test_an_approval_and_a_royalty_report_filed_by_the_organization_both_finish(

@@ -26,7 +26,6 @@ from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Agreement
-from licensing.audit import services as audit
 from licensing.audit.models import AuditEvent
 from licensing.billing.services import monthly_statements
 from licensing.billing.services.monthly_statements import send_monthly_statements
@@ -38,7 +37,7 @@ from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 from tests.support.agreements import issued_agreement
-from tests.support.concurrent_steps import held_until, run_at_once
+from tests.support.concurrent_steps import before_organization_lock, held_until, run_at_once
 from tests.support.settings import issuing
 
 # The modules (the package's `reissue` is the step, `standing` may name another).
@@ -141,10 +140,13 @@ def _seq(action: str) -> int:
 
 @pytest.fixture
 def reissue_has_its_turn(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
-    """Set once the reissue (thread "first") has its turn on the audit log, before it
-    locks the organization; it then waits until the statement run (thread "second")
-    has stored the statement it sends, or a few seconds pass."""
-    return held_until(monkeypatch, (audit, "take_turn"), (monthly_statements, "_email_statement"))
+    """Set once the reissue (thread "first") is about to lock the organization (round
+    58: where it took its turn on the audit log until the log's head was locked at
+    commit); it then waits until the statement run (thread "second") has stored the
+    statement it sends, or a few seconds pass."""
+    return held_until(
+        monkeypatch, before_organization_lock(monkeypatch), (monthly_statements, "_email_statement")
+    )
 
 
 def test_a_reissue_and_the_monthly_statement_run_both_finish(

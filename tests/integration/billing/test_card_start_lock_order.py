@@ -34,7 +34,6 @@ from licensing.access import ADMINISTRATOR
 from licensing.accounts import services as accounts
 from licensing.accounts.services import roles
 from licensing.actors import Actor
-from licensing.audit import services as audit
 from licensing.billing import services
 from licensing.billing.models import Payment, StripeCustomer
 from licensing.billing.services import _common, card_payments, monthly_statements
@@ -102,10 +101,14 @@ JANUARY, RUN = date(2027, 1, 1), datetime(2027, 2, 3, 15, 0, tzinfo=UTC)
 
 @pytest.fixture
 def card_start_has_its_turn(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
-    """Set once the card attempt (thread "first") has its turn on the audit log, before
-    it locks the organization; it then waits until the statement run (thread "second")
-    has stored the statement it sends, or `HOLD_SECONDS` pass."""
-    return held_until(monkeypatch, (audit, "take_turn"), (monthly_statements, "_email_statement"))
+    """Set once the card attempt (thread "first") has looked for the organization's Stripe
+    Customer, before it locks the organization (round 58: where it took its turn on
+    the audit log until the head was locked at commit); it then waits until the
+    statement run (thread "second") has stored the statement it sends, or
+    `HOLD_SECONDS` pass."""
+    return held_until(
+        monkeypatch, (card_payments, "_known_customer"), (monthly_statements, "_email_statement")
+    )
 
 
 def test_a_first_card_payment_and_the_monthly_statement_run_both_finish(
