@@ -140,7 +140,10 @@ def illegal_step_sentence(
         return f"{head}: {why}"
     if not allowed:
         return f"{head}: no further step is possible."
-    return f"{head}: it can only {_either([_step_words(a, steps) for a in allowed])}."
+    # Several actions may share their words (a Stripe event's "be applied again",
+    # whatever its outcome): each said once.
+    said = list(dict.fromkeys(_step_words(a, steps) for a in allowed))
+    return f"{head}: it can only {_either(said)}."
 
 
 def _step_words(action: str, steps: Mapping[str, str]) -> str:

@@ -134,7 +134,8 @@ class StateMachine:
         own steps as if the caller could take them, "it can only be flagged again, if
         Stripe reports ...")."""
         self.entity = entity
-        self.entity_type = entity.replace(" ", "_")
+        # A record's words may hold a name ("Stripe event"); its audited type does not.
+        self.entity_type = entity.replace(" ", "_").lower()
         self.field = field
         self.transitions = dict(transitions)
         self.states = states

@@ -20,8 +20,9 @@ from licensing.billing.models import (
     REFERENCE_MAX,
     RETURN_REASON_REQUIRED,
     REVERSAL_REASON_REQUIRED,
+    StripeEvent,
 )
-from licensing.billing.services import references
+from licensing.billing.services import LOOKED_AT_NOTE_REQUIRED, references
 from licensing.billing.services.references import RepeatedReferencePolicy
 from licensing.billing.states import OFFLINE_METHODS
 from licensing.web.forms import PageForm, within
@@ -202,3 +203,26 @@ class RefundForm(RepeatedReferenceForm):
     def offline_only(self) -> None:
         """Offer no card refund (a payment's page whose payment cannot take one says why)."""
         self.method.choices = dict(METHOD_LABELS)
+
+
+class ApplyAgainForm(PageForm):
+    """Apply a failed Stripe event again (round 58, replay58; prefixed `apply_again`):
+    the press alone, and its CSRF token."""
+
+
+class LookedAtForm(PageForm):
+    """Mark a failed Stripe event looked at (round 58, replay58; prefixed `looked_at`):
+    what was done instead, required, kept with the event."""
+
+    note = TextAreaField(
+        "What was done instead",
+        validators=[
+            InputRequired(message=LOOKED_AT_NOTE_REQUIRED),
+            within(StripeEvent.LOOKED_AT_NOTE_MAX),
+        ],
+        description=(
+            "Kept with the event and shown on the list of Stripe's events, and in the "
+            "audit log: resent from Stripe's dashboard, recorded by hand, not this "
+            "service's."
+        ),
+    )

@@ -1261,6 +1261,8 @@ STRIPE_EVENT_KINDS = {
     "ignored": "Ignored: not this service's, or a type it does not handle",
     "not_matched": "Dispute not matched to a payment: kept for billing staff",
     "failed": "Failed: not applied, Stripe sends it again",
+    # Round 58 (replay58): billing staff looked at one that failed, and said what they did.
+    "looked_at": "Failed, looked at by billing staff",
 }
 
 
@@ -1312,13 +1314,24 @@ class StripeEvent(Base):
     deliveries: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     last_received_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     received_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    # Round 58 (replay58): a failed event billing staff marked looked at: their note
+    # (what they did instead, required), who and when. Kept when it is applied again.
+    LOOKED_AT_NOTE_MAX = 1000
+    looked_at_note: Mapped[str | None] = mapped_column(String(LOOKED_AT_NOTE_MAX))
+    looked_at_by: Mapped[str | None] = mapped_column(String(255))
+    looked_at_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     def said(self, outcome: str) -> None:
         """Store `outcome` (whole, up to `OUTCOME_MAX`) and its kind."""
+        self.tell(outcome)
+        self.kind = stripe_event_kind(outcome)
+
+    def tell(self, outcome: str) -> None:
+        """Store `outcome` alone (whole, up to `OUTCOME_MAX`): its kind is the step's that
+        the state machine takes (`STRIPE_EVENT`, an event applied again from the console)."""
         if len(outcome) > self.OUTCOME_MAX:
             outcome = outcome[: self.OUTCOME_MAX - 1] + "…"
         self.outcome = outcome
-        self.kind = stripe_event_kind(outcome)
 
 
 def _refuse_content_edits(session: Session, _context: Any, _instances: Any) -> None:

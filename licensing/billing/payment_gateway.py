@@ -150,6 +150,13 @@ class PaymentGateway(Protocol):
 
     def verify_webhook(self, payload: bytes, signature: str | None) -> WebhookEvent: ...
 
+    def retrieve_event(self, event_id: str) -> WebhookEvent:
+        """The event as Stripe keeps it (`GET /v1/events/{id}`, for 30 days), as a
+        delivery carries it (round 58, replay58: a failed event applied again from the
+        console). `StripeRefused` when Stripe has no such event; `MalformedEvent`
+        when what it answers is not one."""
+        ...
+
 
 def card_message(code: Any, message: str) -> str:
     """The bank's message, saying "declined" when it is a decline: Stripe's

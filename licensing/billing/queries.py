@@ -2149,6 +2149,17 @@ def stripe_events_listed(filters: StripeEventFilters) -> Select[*tuple[Any, ...]
     )
 
 
+def stripe_event_row(session: Session, event_row_id: int) -> Row[Any]:
+    """One stored Stripe event with what it touched, as a row of the list of every event
+    (`stripe_events_listed`): its own console page (round 58, replay58). 404 when none."""
+    found = session.execute(
+        stripe_events_listed(StripeEventFilters()).where(StripeEvent.id == event_row_id)
+    ).one_or_none()
+    if found is None:
+        raise NotFound(f"There is no Stripe event {event_row_id}.")
+    return found
+
+
 def failed_stripe_events(session: Session) -> tuple[int, datetime | None]:
     """How many Stripe events are stored as failed (not applied: Stripe sends each
     again, and one applied then is no longer failed), and when the oldest came."""

@@ -298,6 +298,67 @@ DISPUTE = StateMachine.from_actions(
     },
 )
 
+# A Stripe event's kind (`stripe_events.kind`, round 58) is what the webhook did with
+# it; round 58 (replay58) gives billing staff two steps for one that failed, which
+# Stripe stops sending after three days:
+#
+#     failed ─apply_again─▶ applied | no_change | ignored | not_matched
+#        │                  (fetched from Stripe and applied as a delivery is: the
+#        │                   action taken is the one of the kind its outcome has)
+#        │ ─fail_again─▶ failed  (applying it failed again: the new reason replaces it)
+#        └─mark_looked_at─▶ looked_at ─apply_again...─▶ (as from failed)
+#
+# `looked_at` leaves the console home's count; its note says what was done instead.
+STRIPE_APPLIED = "applied"
+STRIPE_NO_CHANGE = "no_change"
+STRIPE_IGNORED = "ignored"
+STRIPE_NOT_MATCHED = "not_matched"
+STRIPE_FAILED = "failed"
+STRIPE_LOOKED_AT = "looked_at"
+STRIPE_EVENT_STATES = (
+    STRIPE_APPLIED,
+    STRIPE_NO_CHANGE,
+    STRIPE_IGNORED,
+    STRIPE_NOT_MATCHED,
+    STRIPE_FAILED,
+    STRIPE_LOOKED_AT,
+)
+_APPLIED_AGAIN = "be applied again"
+# The action that applying an event again from the console takes, by the kind of
+# the outcome it had (`stripe_event_kind`).
+APPLY_AGAIN_ACTIONS = {
+    STRIPE_APPLIED: "apply_again",
+    STRIPE_NO_CHANGE: "apply_again_no_change",
+    STRIPE_IGNORED: "apply_again_ignored",
+    STRIPE_NOT_MATCHED: "apply_again_not_matched",
+    STRIPE_FAILED: "fail_again",
+}
+STRIPE_EVENT = StateMachine.from_actions(
+    "Stripe event",  # audited as `stripe_event`
+    STRIPE_EVENT_STATES,
+    {
+        **{
+            action: Action(
+                STRIPE_FAILED,
+                STRIPE_LOOKED_AT,
+                to=kind,
+                # audited `stripe_event.applied_again`, or `.failed_again`
+                event=None if kind == STRIPE_FAILED else "applied_again",
+                words=_APPLIED_AGAIN,
+            )
+            for kind, action in APPLY_AGAIN_ACTIONS.items()
+        },
+        "mark_looked_at": Action(STRIPE_FAILED, to=STRIPE_LOOKED_AT, stamp="looked_at_at"),
+    },
+    field="kind",
+    state_words={
+        STRIPE_NO_CHANGE: "applied already with nothing to change",
+        STRIPE_NOT_MATCHED: "kept as a dispute not matched to a payment",
+        STRIPE_LOOKED_AT: "marked looked at",
+    },
+)
+
+
 # Round 44: the steps of billing staff's that would count a flagged payment's money
 # (`accept`) or give it back (`give_back`), which the bank's dispute of its charge
 # holds back: open, until its outcome; lost, for good (`dispute_hold`). Round 47:

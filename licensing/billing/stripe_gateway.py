@@ -210,19 +210,15 @@ class StripeGateway:
         except (ValueError, TypeError, AttributeError, RecursionError) as exc:
             # Verified first: the signature was good, the body is not an event.
             raise MalformedEvent(f"the body is not a Stripe event ({exc})") from None
-        try:
-            data = event["data"]["object"]
-            data = data.to_dict() if hasattr(data, "to_dict") else dict(data)
-            return WebhookEvent(
-                id=str(event["id"]),
-                type=str(event["type"]),
-                data_object=data,
-                created=moment(_created(event)),
-            )
-        except (KeyError, TypeError, ValueError, AttributeError) as exc:
-            raise MalformedEvent(
-                f"an event needs id, type and data.object ({type(exc).__name__}: {exc})"
-            ) from None
+        return _webhook_event(event)
+
+    def retrieve_event(self, event_id: str) -> WebhookEvent:
+        found = self._call(
+            lambda params, options: self.client.v1.events.retrieve(event_id, params, options),
+            {},
+            {},
+        )
+        return _webhook_event(found)
 
     @staticmethod
     def _call(method: Any, params: dict[str, Any], options: dict[str, Any]) -> Any:
@@ -240,6 +236,23 @@ class StripeGateway:
             raise ExternalServiceError(
                 f"Stripe did not complete the request: {exc.user_message or exc}"
             ) from None
+
+
+def _webhook_event(event: Any) -> WebhookEvent:
+    """An event, delivered or asked for, as the service reads it."""
+    try:
+        data = event["data"]["object"]
+        data = data.to_dict() if hasattr(data, "to_dict") else dict(data)
+        return WebhookEvent(
+            id=str(event["id"]),
+            type=str(event["type"]),
+            data_object=data,
+            created=moment(_created(event)),
+        )
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        raise MalformedEvent(
+            f"an event needs id, type and data.object ({type(exc).__name__}: {exc})"
+        ) from None
 
 
 def _created(event: Any) -> Any:

@@ -50,7 +50,14 @@ from licensing.billing import (
     statements,
 )
 from licensing.billing.letterhead import letterhead
-from licensing.billing.models import CreditNote, Invoice, Payment, PaymentDispute, SentStatement
+from licensing.billing.models import (
+    CreditNote,
+    Invoice,
+    Payment,
+    PaymentDispute,
+    SentStatement,
+    StripeEvent,
+)
 from licensing.billing.sent_statements import SentReading
 from licensing.billing.services import requested_statements
 from licensing.billing.services.card_payments import beyond_card
@@ -69,6 +76,7 @@ from licensing.billing.states import (
     PAYMENT,
     RECEIVED,
     REVERSED,
+    STRIPE_EVENT,
     SUCCEEDED,
 )
 from licensing.calendar import month_text, office_date
@@ -1140,6 +1148,133 @@ def console_stripe_events() -> tuple[str, int]:
         filters=filters,
         kinds=queries.STRIPE_EVENT_LIST_KINDS,
         types=STRIPE_EVENT_TYPES,
+    )
+
+
+@console.route("/stripe-events/<int:event_id>", endpoint="stripe_event_detail")
+@access.staff(*BILLING_READERS)
+def console_stripe_event(event_id: int) -> tuple[str, int]:
+    """One Stripe event (round 58, replay58): what was done with it, what it touched,
+    a failed one's note when it was looked at, its history; and, for billing staff,
+    *Apply again* and *Mark looked at* where its state allows them."""
+    return _stripe_event_page(event_id)
+
+
+def _stripe_event_page(
+    event_id: int,
+    *,
+    apply_form: forms.ApplyAgainForm | None = None,
+    looked_at_form: forms.LookedAtForm | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    session = db.session()
+    row = queries.stripe_event_row(session, event_id)
+    event = row[0]
+    return render_template(
+        "billing/console_stripe_event.html",
+        row=row,
+        event=event,
+        kinds=queries.STRIPE_EVENT_LIST_KINDS,
+        may_apply=STRIPE_EVENT.can(event.kind, "apply_again"),
+        may_mark=STRIPE_EVENT.can(event.kind, "mark_looked_at"),
+        history=audit_queries.events_for_records(session, [("stripe_event", event.id)]),
+        apply_form=apply_form or forms.ApplyAgainForm(formdata=None, prefix="apply_again"),
+        looked_at_form=looked_at_form or forms.LookedAtForm(formdata=None, prefix="looked_at"),
+    ), status
+
+
+@console.route("/stripe-events/<int:event_id>/apply-again", methods=["POST"])
+@access.staff("billing")
+def apply_stripe_event_again(event_id: int) -> Page:
+    """Apply a failed (or looked-at) Stripe event again (round 58, replay58): after a
+    confirmation, fetched from Stripe and applied as its delivery would be. Refused
+    (409) for an event in another state, before Stripe is asked; Stripe unreachable
+    or without the event, 502; the page again either way, saying why."""
+    form = forms.ApplyAgainForm(prefix="apply_again")
+
+    def act() -> str:
+        done = services.apply_stripe_event_again(
+            event_id, gateway=gateways.gateway(current_config()), actor=current_actor()
+        )
+        return f"Applied again: {done.outcome[:1].upper()}{done.outcome[1:]}"
+
+    def asking() -> confirm.Confirmation:
+        stored = services.check_apply_again(event_id, actor=current_actor())
+        return confirm.Confirmation(
+            title=f"Apply Stripe's event {stored.event_id} again?",
+            consequences=[
+                f"The event ({stored.event_type}) is fetched from Stripe as it keeps it and "
+                "applied as Stripe's delivery of it would be, by the same rules: what it "
+                "already changed is not changed twice.",
+                "What was done replaces the failure on the list of Stripe's events, and it "
+                "counts as a delivery; the step is recorded in the audit log.",
+                "If applying it fails again, the new reason is kept and it stays failed.",
+            ],
+            button="Apply it again",
+            cancel_url=_stripe_event_url(event_id),
+            cancel_label="Do not apply it",
+        )
+
+    return _stripe_event_step(event_id, form, act, asking, apply_form=form)
+
+
+@console.route("/stripe-events/<int:event_id>/looked-at", methods=["POST"])
+@access.staff("billing")
+@shows_unstorable_on_form
+def mark_stripe_event_looked_at(event_id: int) -> Page:
+    """Mark a failed Stripe event looked at, with a note saying what was done instead
+    (round 58, replay58), after a confirmation: it leaves the console home's count and
+    the list shows the note. 409 for an event not failed, 422 without a note."""
+    form = forms.LookedAtForm(prefix="looked_at")
+
+    def act() -> str:
+        done = services.mark_stripe_event_looked_at(
+            event_id, note=form.note.data, actor=current_actor()
+        )
+        return f"Marked looked at: {done.event_id} is no longer counted as failed."
+
+    def asking() -> confirm.Confirmation:
+        stored = db.session().get(StripeEvent, event_id)
+        if stored is None:
+            raise NotFound(f"There is no Stripe event {event_id}.")
+        STRIPE_EVENT.step(stored.kind, "mark_looked_at")
+        return confirm.Confirmation(
+            title=f"Mark Stripe's event {stored.event_id} looked at?",
+            consequences=[
+                "It is not applied: nothing of it changes a payment, refund or dispute.",
+                "It is no longer counted on the console's home as failed; the list of "
+                "Stripe's events shows it looked at, with the note. It can still be applied "
+                "again from here.",
+                "Note kept with it and recorded in the audit log: "
+                f"{(form.note.data or '').strip()}",
+            ],
+            button="Mark it looked at",
+            cancel_url=_stripe_event_url(event_id),
+            cancel_label="Leave it failed",
+        )
+
+    return _stripe_event_step(event_id, form, act, asking, looked_at_form=form)
+
+
+def _stripe_event_url(event_id: int) -> str:
+    return url_for("billing_console.stripe_event_detail", event_id=event_id)
+
+
+def _stripe_event_step(
+    event_id: int,
+    form: FlaskForm,
+    act: Callable[[], str],
+    asking: Callable[[], confirm.Confirmation],
+    **page_form: Any,
+) -> Page:
+    """A step of a Stripe event's page, confirmed first (`_confirm_then_act`): back to
+    the event's page, or that page again with `page_form`'s messages on a refusal."""
+    return _confirm_then_act(
+        form,
+        act,
+        back=lambda: _stripe_event_url(event_id),
+        again=lambda status: _stripe_event_page(event_id, status=status, **page_form),
+        asking=asking,
     )
 
 
@@ -2535,7 +2670,8 @@ def _billing_queues(
         oldest=first_failed,
         detail=(
             "Stripe sends each again for up to three days, and the next delivery is "
-            "applied afresh; one still failed after that needs a look."
+            "applied afresh; one still failed after that needs a look: apply it again "
+            "from its page, or mark it looked at with a note."
             if failed
             else ""
         ),

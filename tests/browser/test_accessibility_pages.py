@@ -55,7 +55,7 @@ from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.billing import services as billing_services
-from licensing.billing.models import CreditNote, Invoice
+from licensing.billing.models import CreditNote, Invoice, StripeEvent
 from licensing.calendar import office_date
 from licensing.mail.models import OutboxMessage
 from licensing.permissions import services as permissions
@@ -467,6 +467,19 @@ def _remainders(world: World, live_server: LiveServer) -> None:
             )
         payments.append(payment.id)
         world.ids[f"remainder_invoice_{n}"] = invoice.id
+    # Round 58 (replay58): a failed Stripe event's own page, with its two steps.
+    broken = {
+        "id": "evt_sweep_broken",
+        "object": "event",
+        "type": "payment_intent.succeeded",
+        "data": {"object": {"id": "pi_sweep_broken", "amount": 100, "currency": "usd"}},
+    }
+    assert deliver_event(webhook, broken).status_code == 400
+    world.ids["stripe_event"] = (
+        db.session()
+        .scalars(select(StripeEvent.id).where(StripeEvent.event_id == broken["id"]))
+        .one()
+    )
     billing = db.session().scalars(select(User).where(User.email == world.billing)).one()
     billing_services.accept_remainder(
         payments[1],
@@ -988,6 +1001,8 @@ def _billing_remainders(world: World) -> Visits:
             Visit(f"/console/invoices/{i['remainder_invoice_0']}", ready=offered),
             Visit(f"/console/payments/{i['remainder_payment_1']}", ready=accepted),
             Visit(f"/console/invoices/{i['remainder_invoice_1']}"),
+            # Round 58 (replay58): a failed Stripe event, Apply again and Mark looked at.
+            Visit(f"/console/stripe-events/{i['stripe_event']}"),
         ],
         world.disputed_vendor: [
             Visit(f"/portal/invoices/{i['remainder_invoice_0']}"),
@@ -1146,6 +1161,7 @@ IDS = (
     "remainder_invoice_1",
     "remainder_payment_0",
     "remainder_payment_1",
+    "stripe_event",
 )
 
 

@@ -6,6 +6,7 @@ one touched. Stripe's deliveries are signed and posted to the live app's webhook
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import pytest
@@ -14,7 +15,12 @@ from licensing import db
 from tests.browser.conftest import one_line, signed_in_tab
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.billing.refund_support import paid_by_card
-from tests.integration.billing.stripe_support import deliver_event, stripe_config
+from tests.integration.billing.stripe_support import (
+    deliver_event,
+    pay_by_card,
+    stripe_config,
+    succeeded_event,
+)
 from tests.support import factories
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer, LocalStripe
@@ -67,7 +73,73 @@ def test_a_clerk_finds_a_failed_stripe_event_from_the_home_and_the_payment_an_ev
     rows = [one_line(row) for row in tab.locator("#stripe-events-list tbody tr").all_inner_texts()]
     assert len(rows) == 1
     assert f"Applied: card payment of {number} (Visa ending 4242)" in rows[0]
-    tab.locator("#stripe-events-list").get_by_role("link").first.click()
+    # The payment's link (round 58, replay58: the event's id links its own page first).
+    tab.locator("#stripe-events-list a[href*='/console/payments/']").first.click()
     tab.wait_for_url(f"**/console/payments/{payment_id}")
     tab.locator("#stripe-events").wait_for()
     assert_accessible(tab)
+
+
+def test_a_clerk_applies_one_failed_event_again_and_marks_another_looked_at_with_a_note(
+    browser: Any, live_server: LiveServer, localstripe: LocalStripe
+) -> None:
+    """Round 58 (replay58): two events Stripe stopped sending, failed for good until now.
+    The clerk opens the first from the list, applies it again (fetched from localstripe,
+    which keeps the events it sent) after its confirmation, and marks the second looked
+    at with a note, after its own; the home counts none, the list shows the note."""
+    with live_server.app.app_context():
+        vendor = factories.make_vendor(db.session())
+        invoice = send_activation(activated(vendor.organization_id or 0, ("180.00",)))
+        assert invoice is not None
+        webhook = live_server.app.test_client()  # Stripe's deliveries, signed
+        payment = pay_by_card(invoice, vendor, localstripe)
+        real = succeeded_event(localstripe, payment)
+        broken = copy.deepcopy(real)
+        del broken["data"]["object"]["status"]
+        assert deliver_event(webhook, broken).status_code == 400
+        stranger = {
+            "id": "evt_not_stripes_any_more",
+            "object": "event",
+            "type": "payment_intent.succeeded",
+            "data": {"object": {"id": "pi_gone", "amount": 100, "currency": "usd"}},
+        }
+        assert deliver_event(webhook, stranger).status_code == 400
+        clerk = factories.make_staff(db.session(), roles=("billing",))
+        db.session().commit()
+        clerk_email, number = clerk.email, invoice.number
+    tab = signed_in_tab(browser, live_server, clerk_email)
+    tab.goto("/console/stripe-events?kind=failed")
+    tab.locator("#stripe-events-list").wait_for()
+    tab.get_by_role("link", name=real["id"]).click()
+    tab.wait_for_url("**/console/stripe-events/*")
+    tab.get_by_role("heading", name="Apply it again").wait_for()
+    assert_accessible(tab)
+    tab.get_by_role("button", name="Apply again").click()
+    tab.get_by_role("heading", name=f"Apply Stripe's event {real['id']} again?").wait_for()
+    tab.get_by_role("button", name="Apply it again").click()
+    tab.get_by_text("Applied again: Applied: card payment of").wait_for()
+    facts = one_line(tab.locator("#stripe-event-facts").inner_text())
+    assert f"Applied Applied: card payment of {number}" in facts
+    assert tab.get_by_role("button", name="Apply again").count() == 0
+
+    tab.goto("/console/stripe-events?kind=failed")
+    tab.locator("#stripe-events-list").wait_for()
+    tab.get_by_role("link", name=stranger["id"]).click()
+    tab.get_by_role("heading", name="Mark it looked at").wait_for()
+    note = "Not ours: a sandbox intent, checked in Stripe's dashboard"
+    tab.get_by_label("What was done instead").fill(note)
+    tab.get_by_role("button", name="Mark looked at").click()
+    tab.get_by_role("heading", name=f"Mark Stripe's event {stranger['id']} looked at?").wait_for()
+    assert_accessible(tab)
+    tab.get_by_role("button", name="Mark it looked at").click()
+    tab.locator("#stripe-event-looked-at").wait_for()
+    assert note in tab.locator("#stripe-event-looked-at").inner_text()
+    tab.goto("/console/stripe-events?kind=looked_at")
+    tab.locator("#stripe-events-list").wait_for()
+    row = one_line(tab.locator("#stripe-events-list tbody tr").first.inner_text())
+    assert f"Looked at: {note}" in row
+    tab.goto("/console/")
+    tab.get_by_role("heading", name="Work waiting on the office").wait_for()
+    failed = tab.get_by_role("link", name="Stripe events that failed (not applied)")
+    row = one_line(tab.locator("tr", has=failed).inner_text())
+    assert row.endswith("0 none —"), row

@@ -24,7 +24,7 @@ from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
 from licensing.audit.models import AuditEvent
-from licensing.billing.models import Invoice
+from licensing.billing.models import Invoice, StripeEvent
 from licensing.errors import Conflict, PermissionDenied
 from licensing.mail.models import OutboxMessage
 from licensing.ratecards import services as ratecards
@@ -539,3 +539,49 @@ def test_the_licensing_use_cases_refuse_a_billing_member_too(
     with pytest.raises(PermissionDenied, match="Billing members read and pay"):
         file_quarter(clerk, agreement.id, 1, [row(1, "A", quantity=100)])
     assert db.session().scalars(select(RoyaltyReport)).all() == []
+
+
+def test_applying_a_stripe_event_again_or_marking_it_looked_at_is_billing_staffs_alone(
+    app: Flask,
+    clerk: User,
+    billing_staff: Any,
+    licensing_staff: Any,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 58 (replay58): a failed Stripe event's page is read by the staff who read
+    the list; its two steps are billing staff's, as a refund's return is: licensing staff
+    and a licensee's billing member are refused them (403), nothing changed."""
+    stored = StripeEvent(
+        event_id="evt_roles_failed",
+        event_type="payment_intent.succeeded",
+        received_at=db.utcnow(),
+    )
+    stored.said("failed: the event is not what its type says. Nothing was applied")
+    db.session().add(stored)
+    db.session().commit()
+    page = f"/console/stripe-events/{stored.id}"
+    assert signed_in(app.test_client(), clerk).get(page).status_code == 403
+    reader = signed_in(app.test_client(), licensing_staff)
+    assert reader.get(page).status_code == 200
+    assert "Apply again" not in reader.get(page).get_data(as_text=True)
+    for staff in (clerk, licensing_staff):
+        client = signed_in(app.test_client(), staff)
+        for step, form in (
+            ("apply-again", {}),
+            ("looked-at", {"looked_at-note": "Resent from Stripe's dashboard"}),
+        ):
+            refused = client.post(f"{page}/{step}", data={**form, "confirmed": "yes"})
+            assert refused.status_code == 403
+    db.session().expire_all()
+    assert db.session().get(StripeEvent, stored.id).kind == "failed"
+    for endpoint in (
+        "billing_console.apply_stripe_event_again",
+        "billing_console.mark_stripe_event_looked_at",
+    ):
+        declared = access.declaration_for(app, endpoint)
+        returns = access.declaration_for(app, "billing_console.return_refund")
+        assert declared is not None
+        assert returns is not None
+        assert (declared.vendor, declared.staff) == (False, returns.staff)
+    listed = signed_in(app.test_client(), billing_staff).get(page)
+    assert "Apply again" in listed.get_data(as_text=True)

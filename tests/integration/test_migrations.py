@@ -2779,6 +2779,58 @@ def test_billing_0027_keeps_each_stripe_events_outcome_whole_and_reads_its_kind(
     migrations.upgrade(url)
 
 
+def test_billing_0028_admits_an_event_looked_at_with_its_note_and_its_downgrade_fails_it_again(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 58 (replay58): billing_0028 lets `stripe_events.kind` be `looked_at` (a
+    failed event billing staff looked at) and keeps the note, who and when; before it the
+    CHECK refuses the kind. Its downgrade turns such an event back into a failed one and
+    drops the note's columns."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "billing_0027")
+    row = {
+        "event_id": "evt_looked",
+        "event_type": "payment_intent.succeeded",
+        "outcome": "failed: the event is not what its type says",
+        "received_at": datetime(2027, 3, 1, tzinfo=UTC),
+    }
+    events = sql_table("stripe_events", *(column(name) for name in (*row, "kind")))
+    engine = make_engine(url)
+    try:
+        with pytest.raises(IntegrityError), engine.begin() as connection:
+            connection.execute(insert(events), [{**row, "kind": "looked_at"}])
+        with engine.begin() as connection:
+            connection.execute(insert(events), [{**row, "kind": "failed"}])
+    finally:
+        engine.dispose()
+    migrations.upgrade(url)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                text(
+                    "UPDATE stripe_events SET kind = 'looked_at', looked_at_note = :note, "
+                    "looked_at_by = 'clerk@example.test' WHERE event_id = 'evt_looked'"
+                ),
+                {"note": "Resent from Stripe's dashboard"},
+            )
+            kept = connection.execute(text("SELECT kind, looked_at_note FROM stripe_events")).one()
+    finally:
+        engine.dispose()
+    assert tuple(kept) == ("looked_at", "Resent from Stripe's dashboard")
+    migrations.downgrade(url, "billing_0027")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            kind = connection.scalar(text("SELECT kind FROM stripe_events"))
+            columns = {each["name"] for each in inspect(connection).get_columns("stripe_events")}
+    finally:
+        engine.dispose()
+    assert kind == "failed"
+    assert not {"looked_at_note", "looked_at_by", "looked_at_at"} & columns
+    migrations.upgrade(url)
+
+
 def _columns_of(url: str, table: str) -> set[str]:
     engine = make_engine(url)
     try:

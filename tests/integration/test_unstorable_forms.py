@@ -252,6 +252,7 @@ SHOWN_ON_FORM = {
     "billing_console.record_payment",
     "billing_console.refund",
     "billing_console.return_refund",
+    "billing_console.mark_stripe_event_looked_at",
     "billing_console.reverse_payment",
     "billing_console.uncollectible",
     "billing_console.void",
@@ -310,6 +311,8 @@ GENERIC_REFUSAL = {
     "billing_console.accept_payment": "its panel lists the refusal (one textarea per payment)",
     "billing_console.accept_remainder": "its panel lists the refusal (one textarea per payment)",
     "billing_console.resend_statement": BUTTON,
+    # Round 58 (replay58): a failed Stripe event applied again, its confirmation a button.
+    "billing_console.apply_stripe_event_again": BUTTON,
     # Round 53: the statement shown, its days and currency in the query (a NUL there
     # is refused as any query's), the form a button.
     "billing_console.email_statement": BUTTON,
@@ -615,3 +618,25 @@ def test_a_nul_in_a_refund_returns_confirmation_is_the_form_with_nothing_recorde
         select(func.count()).select_from(AuditEvent).where(AuditEvent.action == "refund.returned")
     )
     assert db.session().scalar(returned) == 0
+
+
+def test_a_nul_in_a_stripe_events_looked_at_note_is_the_form_with_nothing_marked(
+    client: FlaskClient, billing_staff: Any, signed_in: Any
+) -> None:
+    """Round 58 (replay58): the note a failed Stripe event is marked looked at with."""
+    from licensing.billing.models import StripeEvent
+
+    stored = StripeEvent(
+        event_id="evt_nul_note", event_type="payment_intent.succeeded", received_at=db.utcnow()
+    )
+    stored.said("failed: the event is not what its type says. Nothing was applied")
+    db.session().add(stored)
+    db.session().commit()
+    signed_in(client, billing_staff)
+    response = client.post(
+        f"/console/stripe-events/{stored.id}/looked-at",
+        data={"looked_at-note": f"Resent{NUL} by hand", "confirmed": "yes"},
+    )
+    _assert_form_again(response, "by hand")
+    db.session().expire_all()
+    assert db.session().get(StripeEvent, stored.id).kind == "failed"  # type: ignore[union-attr]

@@ -187,8 +187,12 @@ from licensing.billing.services.statements import Asked, statement_for
 from licensing.billing.services.webhooks import (
     EVENT_TYPES_APPLIED,
     HANDLED_EVENTS,
+    LOOKED_AT_NOTE_REQUIRED,
     WebhookResult,
+    apply_stripe_event_again,
+    check_apply_again,
     handle_stripe_webhook,
+    mark_stripe_event_looked_at,
 )
 from licensing.confirmations import CONFIRM_WITHIN, ConfirmationRefused
 from licensing.errors import Conflict  # callers catch it as services.Conflict
@@ -200,6 +204,7 @@ __all__ = [
     "GIVE_BACK_FAILURE_WINDOW",
     "GIVING_BACK_ASK_AFTER",
     "HANDLED_EVENTS",
+    "LOOKED_AT_NOTE_REQUIRED",
     "RECONCILE_AFTER",
     "REFUND_EVENTS",
     "REMINDER_INTERVAL",
@@ -230,7 +235,9 @@ __all__ = [
     "accept_remainder",
     "apply_intent_outcome",
     "apply_refund_outcome",
+    "apply_stripe_event_again",
     "card_refund_refusal",
+    "check_apply_again",
     "check_card_refund",
     "check_credit_note",
     "check_links_withdrawal",
@@ -254,6 +261,7 @@ __all__ = [
     "late_fees_due",
     "links_withdrawal_confirmation",
     "lock_issued_invoices",
+    "mark_stripe_event_looked_at",
     "mark_uncollectible",
     "match_disputes",
     "month_just_ended",

@@ -8,11 +8,12 @@ from datetime import datetime
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.actors import Actor
 from licensing.billing import payment_gateway
-from licensing.billing.models import StripeEvent
+from licensing.billing.models import StripeEvent, stripe_event_kind
 from licensing.billing.services.card_payments import apply_intent_outcome
 from licensing.billing.services.disputes import (
     DISPUTE_EVENTS,
@@ -24,8 +25,20 @@ from licensing.billing.services.refunds import (
     _refund_statuses,
     apply_refund_outcomes,
 )
+from licensing.billing.states import (
+    APPLY_AGAIN_ACTIONS,
+    STRIPE_EVENT,
+    STRIPE_FAILED,
+    STRIPE_LOOKED_AT,
+)
 from licensing.db import utcnow
-from licensing.errors import DomainError
+from licensing.errors import (
+    DomainError,
+    ExternalServiceError,
+    IllegalTransition,
+    InvalidInput,
+    NotFound,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +83,7 @@ def _handle(
     event: payment_gateway.WebhookEvent,
     gateway: payment_gateway.PaymentGateway,
     now: datetime,
+    actor: Actor | None = None,
 ) -> WebhookResult:
     intent_id = (
         str(event.data_object.get("id", "")) if event.type.startswith("payment_intent.") else None
@@ -89,7 +103,9 @@ def _handle(
         seen = payment_gateway.dispute_status_from_event(event.data_object)
         dispute, not_asked = with_intent_of_charge(gateway, seen)
         intent_id = dispute.payment_intent
-    apply = _Applying(event, intent_id, intent, refunds, refunds_told_at, dispute, not_asked, now)
+    apply = _Applying(
+        event, intent_id, intent, refunds, refunds_told_at, dispute, not_asked, now, actor
+    )
     for _ in range(2):
         try:
             return apply()
@@ -138,7 +154,12 @@ def _failure_words(error: BaseException) -> str:
     return f"an error in the service ({type(error).__name__}); the service's log has it"
 
 
-def _failed(event: payment_gateway.WebhookEvent, error: BaseException, now: datetime) -> None:
+def _failed(
+    event: payment_gateway.WebhookEvent,
+    error: BaseException,
+    now: datetime,
+    actor: Actor | None = None,
+) -> None:
     """Store the event as failed, with why, in a transaction of its own (the one that
     applied it rolled back): a new one, or one that failed before delivered again. An
     event stored meanwhile by another delivery that applied it is left as it is.
@@ -163,7 +184,13 @@ def _failed(event: payment_gateway.WebhookEvent, error: BaseException, now: date
                     received_at=now,
                 )
                 session.add(stored)
-            elif stored.kind != "failed":
+            elif actor is not None and stored.kind in (STRIPE_FAILED, STRIPE_LOOKED_AT):
+                # Applied again from the console, and failed again (round 58, replay58):
+                # the new reason replaces the old, audited as the machine's step.
+                _delivered_again(stored, now)
+                _stepped_from_console(session, stored, outcome, actor, now)
+                return
+            elif stored.kind != STRIPE_FAILED:
                 return
             else:
                 _delivered_again(stored, now)
@@ -193,27 +220,36 @@ class _Applying:
     dispute: payment_gateway.DisputeStatus | None
     not_asked: str | None  # why Stripe did not name the disputed charge's PaymentIntent
     now: datetime
+    # Billing staff applying a failed (or looked-at) event again from the console
+    # (round 58, replay58): its step is the state machine's, audited; None for Stripe's
+    # delivery, which applies a failed event again as before.
+    actor: Actor | None = None
 
     def __call__(self) -> WebhookResult:
-        event, now = self.event, self.now
+        event, now, actor = self.event, self.now, self.actor
         with db.transaction() as session:
             stored = session.scalars(
                 select(StripeEvent)
                 .where(StripeEvent.event_id == event.id)  # unique
                 .with_for_update()
             ).one_or_none()
-            if stored is not None and stored.kind != "failed":
+            if actor is not None:
+                if stored is None:
+                    raise NotFound(f"No Stripe event {event.id} is stored.")
+                # Applied (or looked at) meanwhile by another: the machine's 409 says so.
+                STRIPE_EVENT.step(stored.kind, "apply_again")
+            if stored is not None and stored.kind != STRIPE_FAILED and actor is None:
                 _delivered_again(stored, now)
                 return WebhookResult(event.id, "duplicate", duplicate=True)
             if stored is None:
                 stored = StripeEvent(event_id=event.id, received_at=now)
                 session.add(stored)
+                stored.said("received")
             else:
                 _delivered_again(stored, now)
             stored.event_type = event.type[:100]
             stored.payment_intent_id = self.intent_id
             stored.object_id = _object_id(event)
-            stored.said("received")
             session.flush()  # the unique event id: a concurrent replay fails here
             if self.intent is not None:
                 outcome = apply_intent_outcome(session, self.intent, now=now, actor=Actor.SYSTEM)
@@ -237,8 +273,138 @@ class _Applying:
                 )
             else:
                 outcome = "ignored: event type not handled"
-            stored.said(outcome)  # whole (round 58: it was cut at 200 characters)
+            if actor is None:
+                stored.said(outcome)  # whole (round 58: it was cut at 200 characters)
+            else:
+                _stepped_from_console(session, stored, outcome, actor, now)
             return WebhookResult(event.id, outcome)
+
+
+def _stepped_from_console(
+    session: Session, stored: StripeEvent, outcome: str, actor: Actor, now: datetime
+) -> None:
+    """An event applied again by billing staff: `outcome` stored, and the state machine's
+    step to its kind taken (`APPLY_AGAIN_ACTIONS`: `fail_again` for a failure), audited
+    with the outcome and the deliveries counted."""
+    stored.tell(outcome)
+    STRIPE_EVENT.apply(
+        session,
+        stored,
+        APPLY_AGAIN_ACTIONS[stripe_event_kind(outcome)],
+        actor=actor,
+        note=_APPLIED_FROM_CONSOLE,
+        changes={"outcome": stored.outcome, "deliveries": stored.deliveries},
+        at=now,
+    )
+
+
+# The audit note of an event applied again by billing staff.
+_APPLIED_FROM_CONSOLE = "fetched from Stripe and applied again from the console"
+
+
+def _stored_event(session: Session, event_row_id: int) -> StripeEvent:
+    stored = session.get(StripeEvent, event_row_id)
+    if stored is None:
+        raise NotFound(f"There is no Stripe event {event_row_id}.")
+    return stored
+
+
+def check_apply_again(event_row_id: int, *, actor: Actor) -> StripeEvent:
+    """Billing staff: the stored event `apply_stripe_event_again` would apply, refused
+    as it refuses before asking Stripe (its state, 409), writing nothing."""
+    actor.require_role("billing")
+    session = db.session()
+    stored = _stored_event(session, event_row_id)
+    session.refresh(stored)
+    STRIPE_EVENT.step(stored.kind, "apply_again")
+    return stored
+
+
+def apply_stripe_event_again(
+    event_row_id: int,
+    *,
+    gateway: payment_gateway.PaymentGateway | None,
+    actor: Actor,
+    now: datetime | None = None,
+) -> WebhookResult:
+    """Billing staff: an event stored `failed` (or marked looked at) fetched from Stripe
+    (`GET /v1/events/{id}`) and applied as Stripe's delivery of it would be, by the same
+    rules, idempotently (round 58, replay58: one Stripe stopped sending stayed failed for
+    good). The outcome replaces the failure and the delivery is counted; the step is the
+    state machine's (`STRIPE_EVENT`: `apply_again`, by the kind of its outcome), audited.
+
+    Refused (409) for an event in any other state, before Stripe is asked and again
+    under the row's lock; Stripe not configured, unreachable or without the event
+    (it keeps events 30 days) is an `ExternalServiceError` (502), nothing changed.
+    Applying it failing again stores the new reason (`fail_again`, audited) and raises
+    the error, as a delivery does."""
+    now = now or utcnow()
+    stored = check_apply_again(event_row_id, actor=actor)
+    event_id = stored.event_id
+    if gateway is None:
+        raise ExternalServiceError(
+            "Stripe is not configured on this host (STRIPE_SECRET_KEY), so the event cannot "
+            "be fetched from it to apply again. Nothing was changed."
+        )
+    try:
+        event = gateway.retrieve_event(event_id)
+    except payment_gateway.StripeRefused as refused:
+        raise ExternalServiceError(
+            f"Stripe did not give event {event_id}: {refused.detail} (Stripe keeps events for "
+            "30 days). Nothing was changed: mark it looked at, saying what was done instead."
+        ) from None
+    except payment_gateway.MalformedEvent as malformed:
+        raise ExternalServiceError(
+            f"Stripe's answer for event {event_id} is not an event: {malformed}. Nothing was "
+            "changed."
+        ) from None
+    if event.id != event_id:
+        raise ExternalServiceError(
+            f"Stripe answered event {event.id} when asked for {event_id}. Nothing was changed."
+        )
+    try:
+        return _handle(event, gateway, now, actor=actor)
+    except (NotFound, IllegalTransition):
+        raise  # the step refused (applied or looked at meanwhile): nothing of the event's
+    except Exception as error:
+        _failed(event, error, now, actor=actor)
+        raise
+
+
+def mark_stripe_event_looked_at(
+    event_row_id: int, *, note: str | None, actor: Actor, now: datetime | None = None
+) -> StripeEvent:
+    """Billing staff: a failed event marked looked at, with a `note` saying what was done
+    instead (required): it leaves the console home's count of failed events, and the
+    list shows the note (round 58, replay58). The state machine's `mark_looked_at`,
+    audited with the note; 409 for an event not failed, 422 without a note."""
+    actor.require_role("billing")
+    now = now or utcnow()
+    clean = (note or "").strip()
+    with db.transaction() as session:
+        stored = session.scalars(
+            select(StripeEvent).where(StripeEvent.id == event_row_id).with_for_update()
+        ).one_or_none()
+        if stored is None:
+            raise NotFound(f"There is no Stripe event {event_row_id}.")
+        STRIPE_EVENT.step(stored.kind, "mark_looked_at")
+        if not clean:
+            raise InvalidInput("The note is missing.", {"note": [LOOKED_AT_NOTE_REQUIRED]})
+        if len(clean) > StripeEvent.LOOKED_AT_NOTE_MAX:
+            raise InvalidInput(
+                "The note is too long.",
+                {"note": [f"Keep the note to {StripeEvent.LOOKED_AT_NOTE_MAX:,} characters."]},
+            )
+        stored.looked_at_note = clean
+        stored.looked_at_by = actor.name[:255]
+        STRIPE_EVENT.apply(session, stored, "mark_looked_at", actor=actor, note=clean, at=now)
+        return stored
+
+
+LOOKED_AT_NOTE_REQUIRED = (
+    "Say what was done about the event instead (resent from Stripe's dashboard, recorded "
+    "by hand, not this service's): the note is kept with it."
+)
 
 
 def _with_card(
