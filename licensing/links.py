@@ -13,7 +13,7 @@ or another edge may install any other `Links` with `install(app, links)`.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, Protocol
 from urllib.parse import quote, quote_from_bytes, urlsplit
@@ -83,7 +83,7 @@ class Links(Protocol):
     def sign_up(self) -> str: ...
 
     # the public pages
-    def price_estimator(self) -> str: ...
+    def price_estimator(self, filled_in: Mapping[str, str] | None = None) -> str: ...
 
     # applications and agreements
     def application(self, application_id: int) -> str: ...
@@ -164,8 +164,9 @@ class PublicUrlLinks:
         # The reminder's link: the page offers a token like the expiring one.
         return self._url("accounts.tokens", replace=replacing) + "#create"
 
-    def price_estimator(self) -> str:
-        return self._url("estimator.estimate")
+    def price_estimator(self, filled_in: Mapping[str, str] | None = None) -> str:
+        # `filled_in`: the estimator's query for a use (a denied request's, round 58).
+        return self._url("estimator.estimate", **(filled_in or {}))
 
     def application(self, application_id: int) -> str:
         return self._url("agreements.application", application_id=application_id)

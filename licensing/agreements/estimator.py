@@ -93,9 +93,12 @@ def _quote_data(form: EstimateForm) -> dict[str, Any]:
 
 def _permission_fields(form: EstimateForm, quote: Quote | None) -> dict[int, dict[str, str]]:
     """Each use routed to the permissions queue, as the request form's fields (its
-    link's query): what the visitor entered here is not typed twice. The medium and
-    audience are read as an application's routed use reads them
-    (`permissions.services.requests`); the form only suggests them."""
+    link's query): what the visitor entered here is not typed twice. The audience is
+    read as an application's routed use reads it (`permissions.services.requests`);
+    the form only suggests it. The medium is not carried: a product type says what
+    the product is, not how the audience receives it (round 58: a course whose slides
+    are on a learning-management system, estimated as print handouts, arrived as
+    "Print" and was granted so), so the requester chooses it on the form."""
     if quote is None:
         return {}
     routed: dict[int, dict[str, str]] = {}
@@ -107,7 +110,6 @@ def _permission_fields(form: EstimateForm, quote: Quote | None) -> dict[int, dic
         audience = next((counts[unit] for unit in AUDIENCE_UNITS if unit in counts), None)
         fields = {
             "organization_type": form.organization_type.data,
-            "medium": "print" if row.product_type.data == "print" else "electronic",
             "audience_size": "" if audience is None else str(audience),
             "purpose_detail": row.description.data or "",
             "duration": f"{form.term_start.data} to {form.term_end.data}",

@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from reportlab.platypus import Flowable
 
 OFFICE = "CPT Licensing Office"
+# A grant's conditions when the office set none.
+NO_CONDITIONS = "The permission has no conditions beyond those stated in this letter."
 
 
 @dataclass(frozen=True)
@@ -201,8 +203,10 @@ def render_grant_letter(letter: GrantLetter) -> bytes:
         ),
         pdf.para("Conditions", "Heading"),
     ]
-    conditions = letter.conditions or ("No conditions beyond those stated in this letter.",)
-    story += [pdf.para(f"{n}. {c}", "Clause") for n, c in enumerate(conditions, start=1)]
+    story += [pdf.para(f"{n}. {c}", "Clause") for n, c in enumerate(letter.conditions, start=1)]
+    if not letter.conditions:
+        # Said as a sentence (round 58: it was numbered, "1. No conditions ...").
+        story.append(pdf.para(NO_CONDITIONS, "Clause"))
     story += [
         pdf.para(
             "The use must remain non-commercial: no fee may be charged for access to the "

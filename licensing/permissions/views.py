@@ -728,6 +728,17 @@ def staff_steps_sentence(allowed: Iterable[str]) -> str:
     return f"You may {listed}."
 
 
+def _licensed_instead(
+    found: PermissionRequest, allowed: list[str], today: date
+) -> services.LicensedUse | None:
+    """A public request still to decide whose use the rate card in effect licenses:
+    one sent before round 58, when the form began refusing such a use, or before the
+    card changed. Its page says so, with the estimate its denial's email links."""
+    if found.source != "public" or "deny" not in allowed:
+        return None
+    return services.licensed_instead(found, today=today)
+
+
 def _detail_page(
     request_id: int, *, status: int = 200, error: str | None = None, **form_overrides: Any
 ) -> tuple[str, int]:
@@ -747,6 +758,9 @@ def _detail_page(
     history = audit_queries.events_for(session, "permission_request", found.id)
     reminded = next((e.occurred_at for e in history if e.action == services.ENDING_REMINDED), None)
     others, others_total = queries.requester_others(session, found)
+    licensed = _licensed_instead(found, allowed, calendar.office_date(now))
+    if licensed is not None and "deny_form" not in form_overrides:
+        page_forms["deny_form"].reason.data = licensed.detail  # the reason, ready to send
     return render_template(
         "permissions/console_detail.html",
         request_=found,
@@ -757,6 +771,7 @@ def _detail_page(
         # A correction and the request it corrects name each other (round 58).
         corrections=[c for c in queries.corrections_of(session, found) if c.submitted_at],
         news_to=services.colleagues_instead(session, found),
+        licensed=licensed,
         level=level,
         after_the_answer=queries.after_the_answer(level),
         # Beside "Valid from" and "Valid until": the default's days (the term asked

@@ -27,6 +27,8 @@ SAMPLE_ARGUMENTS: dict[str, Any] = {
     # The console lists' own narrowing (`to_pay`, `states`): served with them too.
     "bool": True,
     "Sequence[str]": ("active",),
+    # The estimator filled in with a use (a denied request's, round 58).
+    "Mapping[str, str] | None": {"uses-0-use": "education"},
 }
 
 

@@ -40,6 +40,7 @@ from ._common import (
     step,
     tell_requester,
 )
+from .requests import estimate_query
 from .review import STAFF_ROLE
 from .term import (
     MAX_VALIDITY_YEARS,
@@ -281,6 +282,10 @@ def _denied(session: Session, request: Any, actor: Actor, note: str | None) -> N
         "permission_decided",
         "Decision on your permission request",
         attachments=_letter_attached(session, request),
-        estimator_url=links().price_estimator(),
+        # The estimator filled in with the use refused (round 58: it opened blank, the
+        # use typed a second time), as the form's refusal of a licensed use links it.
+        estimator_url=links().price_estimator(
+            estimate_query(request, today=calendar.office_date(request.decided_at or utcnow()))
+        ),
         sign_up_url=links().sign_up(),
     )

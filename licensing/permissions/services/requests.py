@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -82,8 +82,14 @@ class LicensedUse(CommercialUse):
     denial). `estimate` is the price estimator's query for the use, so the requester
     types it no second time."""
 
-    def __init__(self, detail: str, *, estimate: dict[str, str]) -> None:
+    def __init__(self, basis: str, *, estimate: dict[str, str]) -> None:
+        detail = (
+            f"{basis}. Such a use needs a license, not a permission: estimate its fee, then "
+            "apply for a license."
+        )
         super().__init__(detail, {"organization_type": [detail]})
+        # The card and its rule, as the console's request page says them (round 58).
+        self.basis = basis
         self.estimate = estimate
 
 
@@ -94,15 +100,63 @@ _PRODUCT_TYPE_OF_MEDIUM = {"print": "print"}
 _READERS = "academic"
 
 
-def licensed_instead(given: PermissionRequestInput, *, today: date) -> LicensedUse | None:
+class EducationalUse(Protocol):
+    """What the rate card and the estimator read of a request's use: a request being
+    sent (`PermissionRequestInput`) or one stored (`PermissionRequest`)."""
+
+    @property
+    def organization_type(self) -> str: ...
+    @property
+    def medium(self) -> str: ...
+    @property
+    def audience_size(self) -> int | None: ...
+    @property
+    def purpose_detail(self) -> str: ...
+    @property
+    def use_from(self) -> date | None: ...
+    @property
+    def use_until(self) -> date | None: ...
+
+
+def _first_day(use: EducationalUse, today: date) -> date:
+    """The use's first day as the rate card is read on it: today, without days or
+    for a day passed."""
+    return max(use.use_from or today, today)
+
+
+def estimate_query(use: EducationalUse, *, today: date) -> dict[str, str]:
+    """The price estimator's query for the use (its link filled in, so the use is
+    typed no second time): the type of institution, the medium's product type, read
+    by `academic` users, the audience as copies or end users, the description, and
+    the days asked for, else the year a grant would run for. The refusal of a use the
+    card licenses links it, and so does a denial's email (round 58: it opened the
+    estimator blank)."""
+    product_type = _PRODUCT_TYPE_OF_MEDIUM.get(use.medium, "electronic_publication")
+    unit = "copies" if product_type == "print" else "end_users"
+    on = _first_day(use, today)
+    last = use.use_until if use.use_until is not None and use.use_until >= on else None
+    query = {
+        "organization_type": use.organization_type,
+        "uses-0-use": "education",
+        "uses-0-product_type": product_type,
+        "uses-0-user_type": _READERS,
+        f"uses-0-quantity-{unit}": "" if use.audience_size is None else str(use.audience_size),
+        "uses-0-description": (use.purpose_detail or "").strip()[:200],
+        "term_start": on.isoformat(),
+        "term_end": (last or default_validity_end(on)).isoformat(),
+    }
+    return {name: value for name, value in query.items() if value}
+
+
+def licensed_instead(given: EducationalUse, *, today: date) -> LicensedUse | None:
     """The refusal of a request whose use the rate card in effect on its first day
     (today, without days or for a day passed) prices, naming the card and its rule;
     None when the card routes it to the permissions queue, or when no card is in
-    effect (the office decides)."""
+    effect (the office decides). Read of a request being sent, and (round 58) of one
+    in the queue, whose page says so to the officer."""
     if given.organization_type not in ORGANIZATION_TYPES or given.medium not in MEDIA:
         return None
-    on = max(given.use_from or today, today)
-    stored = ratecard_queries.in_effect(db.session(), on)
+    stored = ratecard_queries.in_effect(db.session(), _first_day(given, today))
     if stored is None:
         return None
     card = ratecard_queries.domain_card(stored)
@@ -112,25 +166,11 @@ def licensed_instead(given: PermissionRequestInput, *, today: date) -> LicensedU
         return None
     who = in_a_sentence(organization_type_words(given.organization_type))
     article = "an" if who[:1] in "aeiou" else "a"
-    detail = (
+    basis = (
         f"Rate card {card.version} licenses education by {article} {who}: "
-        f"{rule_named(rule.id, rule.description)}. Such a use needs a license, not a "
-        "permission: estimate its fee, then apply for a license."
+        f"{rule_named(rule.id, rule.description)}"
     )
-    estimate = {
-        "organization_type": given.organization_type,
-        "uses-0-use": "education",
-        "uses-0-product_type": product_type,
-        "uses-0-user_type": _READERS,
-        "uses-0-quantity-copies" if product_type == "print" else "uses-0-quantity-end_users": (
-            str(given.audience_size)
-        ),
-        "uses-0-description": given.purpose_detail.strip()[:200],
-    }
-    # The term the request asked for, else the year a grant would run for.
-    last = given.use_until if given.use_until is not None else default_validity_end(on)
-    estimate.update(term_start=on.isoformat(), term_end=last.isoformat())
-    return LicensedUse(detail, estimate=estimate)
+    return LicensedUse(basis, estimate=estimate_query(given, today=today))
 
 
 # --- input -----------------------------------------------------------------------

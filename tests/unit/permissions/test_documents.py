@@ -55,6 +55,14 @@ def test_a_grant_letter_names_the_requester_use_conditions_period_and_notices() 
     assert "Page 1 of" in text
 
 
+def test_a_grant_letter_without_conditions_says_so_in_a_sentence_not_a_numbered_list() -> None:
+    # Round 58: it printed "Conditions 1. No conditions beyond those stated in this letter."
+    text = _text(documents.render_grant_letter(_grant(conditions=())))
+    assert "Conditions The permission has no conditions beyond those stated in this letter." in text
+    assert "1. No conditions" not in text
+    assert "1." not in text.split("Conditions", 1)[1].split("Validity period", 1)[0]
+
+
 def test_the_same_letter_renders_to_the_same_bytes() -> None:
     assert documents.render_grant_letter(_grant()) == documents.render_grant_letter(_grant())
 
