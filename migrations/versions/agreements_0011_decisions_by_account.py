@@ -1,0 +1,38 @@
+"""Agreements: the account that took an application's decision (round 58).
+
+An application kept only the address of who decided it (`decided_by`), and the
+review page's *Rejected* and *Reconsideration denied*, and the list of rejections open
+to reconsideration, named the person holding that address now: an address changed
+since, or given up and taken by another account, named the wrong person.
+`decided_by_id` keeps the account's id as a quote version keeps its maker's
+(agreements_0010) and the audit log an actor's (`audit_events.actor_user_id`), also
+without a foreign key: a record of who acted, and deciding takes no key share of the
+account. Decisions taken before keep NULL and are named by their address, as before:
+the decision's audit event keeps the user id, but a denied reconsideration's
+overwrote the rejection's, and which event a row's address came from is not worth a
+backfill's guess (a rejection read from its history is named by the event's id).
+
+Revision ID: agreements_0011
+Revises: agreements_0010
+Create Date: 2026-12-06
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "agreements_0011"
+down_revision = "agreements_0010"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("applications", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("decided_by_id", sa.Integer(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("applications", schema=None) as batch_op:
+        batch_op.drop_column("decided_by_id")
