@@ -1,4 +1,5 @@
-"""Agreements: the account that took an application's decision (round 58).
+"""Agreements: the account that took an application's decision, and that issued a
+credit note (round 58).
 
 An application kept only the address of who decided it (`decided_by`), and the
 review page's *Rejected* and *Reconsideration denied*, and the list of rejections open
@@ -11,6 +12,12 @@ account. Decisions taken before keep NULL and are named by their address, as bef
 the decision's audit event keeps the user id, but a denied reconsideration's
 overwrote the rejection's, and which event a row's address came from is not worth a
 backfill's guess (a rejection read from its history is named by the event's id).
+
+A credit note kept only the address of who issued it (`issued_by`), shown on its page
+and the credit notes' list: `credit_notes.issued_by_id` keeps the account the same
+way (the seal keeps the address, as issued; the id is not sealed). The one revision
+this round's decisions were given, so it waits for the billing branch's last
+(`depends_on`); notes issued before keep NULL and are named by their address.
 
 Revision ID: agreements_0011
 Revises: agreements_0010
@@ -25,14 +32,19 @@ from alembic import op
 revision = "agreements_0011"
 down_revision = "agreements_0010"
 branch_labels = None
-depends_on = None
+# credit_notes is billing_0001's; after the billing branch's last revision.
+depends_on = ("billing_0027",)
 
 
 def upgrade() -> None:
     with op.batch_alter_table("applications", schema=None) as batch_op:
         batch_op.add_column(sa.Column("decided_by_id", sa.Integer(), nullable=True))
+    with op.batch_alter_table("credit_notes", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("issued_by_id", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("credit_notes", schema=None) as batch_op:
+        batch_op.drop_column("issued_by_id")
     with op.batch_alter_table("applications", schema=None) as batch_op:
         batch_op.drop_column("decided_by_id")
