@@ -1,5 +1,5 @@
-"""Agreements: the account that took an application's decision, and that issued a
-credit note (round 58).
+"""Agreements: the account that took an application's decision, issued a credit note
+and published a rate card (round 58).
 
 An application kept only the address of who decided it (`decided_by`), and the
 review page's *Rejected* and *Reconsideration denied*, and the list of rejections open
@@ -17,7 +17,9 @@ A credit note kept only the address of who issued it (`issued_by`), shown on its
 and the credit notes' list: `credit_notes.issued_by_id` keeps the account the same
 way (the seal keeps the address, as issued; the id is not sealed). The one revision
 this round's decisions were given, so it waits for the billing branch's last
-(`depends_on`); notes issued before keep NULL and are named by their address.
+(`depends_on`); notes issued before keep NULL and are named by their address. A rate
+card's `published_by` likewise: `rate_cards.published_by_id` (NULL from the command
+line, `cli`, and for cards published before).
 
 Revision ID: agreements_0011
 Revises: agreements_0010
@@ -32,8 +34,9 @@ from alembic import op
 revision = "agreements_0011"
 down_revision = "agreements_0010"
 branch_labels = None
-# credit_notes is billing_0001's; after the billing branch's last revision.
-depends_on = ("billing_0027",)
+# credit_notes is billing_0001's and rate_cards ratecards_0001's: after each branch's
+# last revision.
+depends_on = ("billing_0027", "ratecards_0001")
 
 
 def upgrade() -> None:
@@ -41,9 +44,13 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("decided_by_id", sa.Integer(), nullable=True))
     with op.batch_alter_table("credit_notes", schema=None) as batch_op:
         batch_op.add_column(sa.Column("issued_by_id", sa.Integer(), nullable=True))
+    with op.batch_alter_table("rate_cards", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("published_by_id", sa.Integer(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("rate_cards", schema=None) as batch_op:
+        batch_op.drop_column("published_by_id")
     with op.batch_alter_table("credit_notes", schema=None) as batch_op:
         batch_op.drop_column("issued_by_id")
     with op.batch_alter_table("applications", schema=None) as batch_op:

@@ -2749,14 +2749,17 @@ def test_agreements_0011_keeps_who_decided_by_account_and_a_decision_from_before
     database_template: DatabaseTemplate,
 ) -> None:
     """Round 58: an application keeps the account that decided it (`decided_by_id`,
-    agreements_0011) beside the address, and a credit note the one that issued it
-    (`issued_by_id`); a decision taken before keeps its address and NULL (named by the
-    address, as then), and the downgrade drops the two columns alone."""
+    agreements_0011) beside the address, a credit note the one that issued it
+    (`issued_by_id`) and a rate card the one that published it (`published_by_id`); a
+    decision taken before keeps its address and NULL (named by the address, as then),
+    and the downgrade drops the three columns alone."""
     url = database_template.new_url()
     assert "issued_by_id" in _columns_of(url, "credit_notes")
+    assert "published_by_id" in _columns_of(url, "rate_cards")
     migrations.downgrade(url, "agreements_0010")
     assert "decided_by_id" not in _columns_of(url, "applications")
     assert "issued_by_id" not in _columns_of(url, "credit_notes")
+    assert "published_by_id" not in _columns_of(url, "rate_cards")
     rejected = datetime(2027, 1, 4, 15, 0, tzinfo=UTC)
     engine = make_engine(url)
     try:
@@ -2792,6 +2795,7 @@ def test_agreements_0011_keeps_who_decided_by_account_and_a_decision_from_before
     migrations.downgrade(url, "agreements_0010")
     assert "decided_by_id" not in _columns_of(url, "applications")
     assert "issued_by_id" not in _columns_of(url, "credit_notes")
+    assert "published_by_id" not in _columns_of(url, "rate_cards")
     assert "created_by_id" in _columns_of(url, "application_quotes")
     engine = make_engine(url)
     try:
@@ -2806,3 +2810,4 @@ def test_agreements_0011_keeps_who_decided_by_account_and_a_decision_from_before
     migrations.upgrade(url)
     assert "decided_by_id" in _columns_of(url, "applications")
     assert "issued_by_id" in _columns_of(url, "credit_notes")
+    assert "published_by_id" in _columns_of(url, "rate_cards")
