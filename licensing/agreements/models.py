@@ -126,6 +126,12 @@ class Application(Snapshotted, Referenced, Base):
     decision_reason: Mapped[str | None] = mapped_column(Text)
     decided_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     decided_by: Mapped[str | None] = mapped_column(String(320))
+    # The account that took the latest decision (round 58, agreements_0011), as a quote
+    # version keeps its maker's: pages name the person by it, so an address changed or
+    # given to someone else since names who decided. None before agreements_0011 (named
+    # by the address, as then), for the system and while undecided. No foreign key, as
+    # `audit_events.actor_user_id` has none: deciding takes no key share of the account.
+    decided_by_id: Mapped[int | None] = mapped_column(Integer)
     reconsider_by: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reconsideration_reason: Mapped[str | None] = mapped_column(Text)
     reconsideration_requested_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -1336,6 +1336,10 @@ class Step(NamedTuple):
 
     at: datetime
     by: str  # the staff member's (or vendor's) address, as `decided_by` holds it
+    # Their account (round 58: `decided_by_id`, the audit event's `actor_user_id`), by
+    # which pages name them; None for a decision from before agreements_0011 (named by
+    # the address) and for the system.
+    by_id: int | None = None
 
 
 def last_step(session: Session, application_id: int, action: str) -> Step | None:
@@ -1343,7 +1347,7 @@ def last_step(session: Session, application_id: int, action: str) -> Step | None
     history: the record of truth for a rejection once a denied reconsideration has
     overwritten `decided_at` and `decided_by`."""
     found = session.execute(
-        select(AuditEvent.occurred_at, AuditEvent.actor)
+        select(AuditEvent.occurred_at, AuditEvent.actor, AuditEvent.actor_user_id)
         .where(
             AuditEvent.entity_type == "application",
             AuditEvent.entity_id == str(application_id),
@@ -1352,7 +1356,7 @@ def last_step(session: Session, application_id: int, action: str) -> Step | None
         .order_by(AuditEvent.seq.desc())
         .limit(1)
     ).first()
-    return Step(found.occurred_at, found.actor) if found else None
+    return Step(found.occurred_at, found.actor, found.actor_user_id) if found else None
 
 
 @dataclass(frozen=True)
@@ -1377,7 +1381,7 @@ def rejection_of(session: Session, application: Application, *, sla_days: int) -
     if application.state not in (REJECTED, RECONSIDERATION_REQUESTED):
         return None
     decided = (
-        Step(application.decided_at, application.decided_by)
+        Step(application.decided_at, application.decided_by, application.decided_by_id)
         if application.decided_at is not None and application.decided_by is not None
         else None
     )

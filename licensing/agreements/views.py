@@ -1227,8 +1227,10 @@ def _console_page(
         page_people=account_queries.people_of(
             session,
             history,
-            # Round 58: a version names its maker by the account it kept, if it kept one.
-            ids=[version.created_by_id for version, _ in versions],
+            # Round 58: a version names its maker, and a decision its taker, by the
+            # account it kept, if it kept one.
+            ids=[version.created_by_id for version, _ in versions]
+            + [step.by_id for step in steps if step is not None],
             addresses=[version.created_by for version, _ in versions]
             + [step.by for step in steps if step is not None],
         ),
@@ -1514,10 +1516,23 @@ def renewals_due() -> str:
 @access.staff(*LICENSING)
 def reconsideration_open() -> str:
     """Rejections the vendor may still ask to reconsider, the window closing first."""
+    session = db.session()
     page: paging.Page[Application] = paging.read_page(
-        db.session(), queries.reconsiderations_open_query(utcnow()), per_page=WINDOW_LISTS_PER_PAGE
+        session, queries.reconsiderations_open_query(utcnow()), per_page=WINDOW_LISTS_PER_PAGE
     )
-    return render_template("agreements/reconsideration_open.html", rejected=page.items, page=page)
+    return render_template(
+        "agreements/reconsideration_open.html",
+        rejected=page.items,
+        page=page,
+        # Round 58: who rejected each, named as the review page names them ("Name
+        # (address)", by the account the decision kept, else the address), in one
+        # statement for the page; the address alone before.
+        people=account_queries.people_of(
+            session,
+            ids=[application.decided_by_id for application in page.items],
+            addresses=[application.decided_by for application in page.items],
+        ),
+    )
 
 
 class AcceptanceWait(NamedTuple):

@@ -737,9 +737,11 @@ def publish_rate_card() -> dict[str, Any]:
     Re-publishing a version with identical content is a no-op (`unchanged`).
     """
     document = request.get_json(silent=True)
+    principal = require_principal()
     result = services.import_card(
         document,
-        published_by=require_principal().email,
+        published_by=principal.email,
+        published_by_id=principal.user_id,
         long_period_days=current_config().long_card_days,
         price_change_ratio=current_config().price_change_ratio,
         amount=_money,

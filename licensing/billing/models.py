@@ -472,6 +472,12 @@ class CreditNote(_RefundedAgainst, Base):
     # Indexed (billing_0020): the invoices' nightly pull finds the day's credit notes.
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
     issued_by: Mapped[str] = mapped_column(String(254))
+    # The account that issued it (round 58, agreements_0011), as an application's
+    # decision keeps its taker's: pages name the person by it, so an address changed
+    # or given to someone else since names who issued. None before, and for the
+    # system. No foreign key, as `audit_events.actor_user_id` has none (issuing takes
+    # no key share of the account); not sealed: the seal keeps the address, as issued.
+    issued_by_id: Mapped[int | None] = mapped_column(Integer)
     # SHA-256 of the issued content and of its amounts, sealed when issued.
     issued_sha256: Mapped[str | None] = mapped_column(String(64))
     amounts_sha256: Mapped[str | None] = mapped_column(String(64))

@@ -34,7 +34,7 @@ from werkzeug.wrappers import Response
 from licensing import access, arguments, calendar, db, headers
 from licensing.access import Principal
 from licensing.accounts.models import Organization, User
-from licensing.accounts.queries import get_owned
+from licensing.accounts.queries import People, get_owned, people_of
 from licensing.actors import current_actor
 from licensing.audit import queries as audit_queries
 from licensing.billing import (
@@ -1327,10 +1327,13 @@ def _list_page(
     listed: _ListRequest,
     statement: Select[Any],
     totals: Callable[..., list[Any]],
+    *,
+    people: Callable[[Sequence[Any]], People] | None = None,
     **context: Any,
 ) -> tuple[str, int]:
     """A console list's page: a page of `statement`'s rows and `totals` of all it keeps,
-    unless its filters were refused (nothing listed then)."""
+    unless its filters were refused (nothing listed then); `people`, given the page's
+    rows, the people they name (`people_of`: one statement for the page)."""
     session = db.session()
     found: paging.Page[Any] | None = None
     summed: list[Any] = []
@@ -1352,6 +1355,7 @@ def _list_page(
         licensee=listed.licensee,
         errors=listed.errors,
         labels=listed.labels,
+        people=people(found.items if found else []) if people is not None else None,
         **context,
     ), listed.status
 
@@ -1477,6 +1481,12 @@ def console_credit_notes() -> tuple[str, int]:
         listed,
         queries.credit_notes_listed(filters),
         partial(queries.credit_note_list_totals, filters=filters),
+        # Round 58: who issued each, by the account kept (else the address).
+        people=lambda rows: people_of(
+            db.session(),
+            ids=[row[0].issued_by_id for row in rows],
+            addresses=[row[0].issued_by for row in rows],
+        ),
         reason=reason,
     )
 
@@ -1618,15 +1628,21 @@ def console_credit_note(credit_note_id: int) -> str:
     records: list[tuple[str, int]] = [("credit_note", credit.id)]
     records += [("refund", refund.id) for refund in refunds]
     returned = [refund for refund in refunds if refund.returned_on is not None]
+    history = audit_queries.events_for_records(session, records)
     return render_template(
         "billing/console_credit_note.html",
         credit=credit,
+        # Round 58: who issued it and who acted in its history, named by the account
+        # kept (else the address), in one statement for the page.
+        page_people=people_of(
+            session, history, ids=[credit.issued_by_id], addresses=[credit.issued_by]
+        ),
         invoice=credit.invoice,
         organization=session.get(Organization, credit.organization_id),
         refunds=refunds,
         returned=returned,
         returned_amount=sum((refund.amount for refund in returned), Decimal(0)),
-        history=audit_queries.events_for_records(session, records),
+        history=history,
     )
 
 

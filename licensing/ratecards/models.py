@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, String, Text
+from sqlalchemy import Date, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from licensing.db import Base, UTCDateTime, utcnow
@@ -31,6 +31,11 @@ class RateCardRecord(Base):
     digest: Mapped[str] = mapped_column(String(64))
     published_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     published_by: Mapped[str] = mapped_column(String(320))
+    # The account that published it (round 58, agreements_0011), as an application's
+    # decision keeps its taker's: pages name the person by it, so an address changed
+    # or given to someone else since names who published. None before, and from the
+    # command line (`cli`). No foreign key, as `audit_events.actor_user_id` has none.
+    published_by_id: Mapped[int | None] = mapped_column(Integer)
 
 
 refuse_changes(

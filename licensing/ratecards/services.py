@@ -202,6 +202,7 @@ def import_card(
     document: object,
     *,
     published_by: str,
+    published_by_id: int | None = None,
     long_period_days: int = LONG_PERIOD_DAYS,
     today: date | None = None,
     price_change_ratio: Decimal = LARGE_CHANGE_RATIO,
@@ -242,6 +243,7 @@ def import_card(
                 document=canonical_json(card),
                 digest=digest,
                 published_by=published_by,
+                published_by_id=published_by_id,
             )
         )
         session.flush()

@@ -26,6 +26,7 @@ from wtforms import HiddenField
 from wtforms.validators import DataRequired
 
 from licensing import access, arguments, calendar, db, errors, limits, words
+from licensing.accounts.queries import people_of
 from licensing.agreements import card_effect, priced_on
 from licensing.agreements import services as agreement_services
 from licensing.config import current_config
@@ -160,6 +161,13 @@ def _list_page(form: PublishForm, problems: dict[str, list[str]]) -> str:
         cards=page.items,
         page=page,
         replaced=queries.replaced_on_page(session, page.items),
+        # Round 58: who published each, by the account kept (else the address), in one
+        # statement for the page.
+        people=people_of(
+            session,
+            ids=[card.published_by_id for card in page.items],
+            addresses=[card.published_by for card in page.items],
+        ),
         form=form,
         problems=problems,
     )
@@ -224,10 +232,11 @@ def publish_checked() -> BaseResponse | tuple[str, int]:
 
 def _import(document: object) -> services.ImportResult:
     """Publish the card, its warnings worded as the pages word money (either button)."""
-    config = current_config()
+    config, principal = current_config(), access.require_principal()
     return services.import_card(
         document,
-        published_by=access.require_principal().email,
+        published_by=principal.email,
+        published_by_id=principal.user_id,
         long_period_days=config.long_card_days,
         price_change_ratio=config.price_change_ratio,
         amount=price_in_words,
@@ -408,6 +417,10 @@ def detail(version: str) -> str:
     return render_template(
         "ratecards/detail.html",
         stored=stored,
+        # Round 58: who published it, by the account kept (else the address).
+        people=people_of(
+            db.session(), ids=[stored.published_by_id], addresses=[stored.published_by]
+        ),
         card=card,
         replaced_by=replaced_by,
         replaced_since=max(

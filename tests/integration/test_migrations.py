@@ -2858,3 +2858,71 @@ def test_agreements_0010_and_accounts_0013_keep_who_acted_by_account_and_downgra
     migrations.upgrade(url)
     assert "created_by_id" in _columns_of(url, "application_quotes")
     assert "taken_by_id" in _columns_of(url, "royalty_report_review_steps")
+
+
+def test_agreements_0011_keeps_who_decided_by_account_and_a_decision_from_before_by_address(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 58: an application keeps the account that decided it (`decided_by_id`,
+    agreements_0011) beside the address, a credit note the one that issued it
+    (`issued_by_id`) and a rate card the one that published it (`published_by_id`); a
+    decision taken before keeps its address and NULL (named by the address, as then),
+    and the downgrade drops the three columns alone."""
+    url = database_template.new_url()
+    assert "issued_by_id" in _columns_of(url, "credit_notes")
+    assert "published_by_id" in _columns_of(url, "rate_cards")
+    migrations.downgrade(url, "agreements_0010")
+    assert "decided_by_id" not in _columns_of(url, "applications")
+    assert "issued_by_id" not in _columns_of(url, "credit_notes")
+    assert "published_by_id" not in _columns_of(url, "rate_cards")
+    rejected = datetime(2027, 1, 4, 15, 0, tzinfo=UTC)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            organization_id, user_id = _organization_and_user(connection, "member")
+            application_id = _insert(
+                connection,
+                "applications",
+                organization_id=organization_id,
+                created_by_id=user_id,
+                state="rejected",
+                decision_reason="Not a use we license.",
+                decided_at=rejected,
+                decided_by="reviewer@cpt.example",
+                created_at=rejected,
+                updated_at=rejected,
+            )
+    finally:
+        engine.dispose()
+    migrations.upgrade(url)
+    read = text("SELECT * FROM applications WHERE id = :id")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            row = connection.execute(read, {"id": application_id}).mappings().one()
+            assert (row["decided_by"], row["decided_by_id"]) == ("reviewer@cpt.example", None)
+            connection.execute(
+                text("UPDATE applications SET decided_by_id = :u WHERE id = :id"),
+                {"u": user_id, "id": application_id},
+            )
+    finally:
+        engine.dispose()
+    migrations.downgrade(url, "agreements_0010")
+    assert "decided_by_id" not in _columns_of(url, "applications")
+    assert "issued_by_id" not in _columns_of(url, "credit_notes")
+    assert "published_by_id" not in _columns_of(url, "rate_cards")
+    assert "created_by_id" in _columns_of(url, "application_quotes")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            row = connection.execute(read, {"id": application_id}).mappings().one()
+    finally:
+        engine.dispose()
+    assert (row["decided_by"], row["decision_reason"]) == (
+        "reviewer@cpt.example",
+        "Not a use we license.",
+    )
+    migrations.upgrade(url)
+    assert "decided_by_id" in _columns_of(url, "applications")
+    assert "issued_by_id" in _columns_of(url, "credit_notes")
+    assert "published_by_id" in _columns_of(url, "rate_cards")

@@ -348,6 +348,7 @@ def _record_decision(
     application.decision_reason = reason
     application.decided_at = moment
     application.decided_by = actor.name
+    application.decided_by_id = actor.user_id
 
 
 def staff_told(application: Application) -> account_queries.Told:

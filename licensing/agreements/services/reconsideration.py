@@ -87,6 +87,7 @@ def grant_reconsideration(
         application.decision_reason = None
         application.decided_at = None
         application.decided_by = None
+        application.decided_by_id = None
 
     step = _ReasonedStep(Application, "grant_reconsideration", reopen, reason_required=False)
     return step.take(application_id, actor, reason, now)
@@ -107,6 +108,7 @@ def deny_reconsideration(
         application.reconsideration_denial_reason = text
         application.decided_at = at
         application.decided_by = actor.name
+        application.decided_by_id = actor.user_id
 
     step = _ReasonedStep(Application, "deny_reconsideration", confirm)
     return step.take(application_id, actor, reason, now)

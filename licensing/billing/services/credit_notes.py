@@ -254,6 +254,7 @@ def credit_invoice(
         issue_date=issued,
         issued_at=now,
         issued_by=(issuer or actor).name,
+        issued_by_id=(issuer or actor).user_id,
     )
     invoice.amount_credited += amount
     audit.record_new(

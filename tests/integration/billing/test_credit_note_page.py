@@ -71,7 +71,10 @@ def test_a_credit_notes_page_says_whose_it_is_what_it_credits_and_what_went_back
     assert vendor.organization.legal_name in page
     assert "Two seats removed from the order." in page
     assert re.search(
-        r"Issued [A-Z][a-z]+ \d{1,2}, \d{4}, by staff\d*@licensing-office\.example \(", plain
+        # Round 58: named as the histories name people, "Name (address)".
+        r"Issued [A-Z][a-z]+ \d{1,2}, \d{4}, by Jordan Okafor \d+ "
+        r"\(staff\d*@licensing-office\.example\) \(",
+        plain,
     )
     assert (
         "Owed back 120.00 USD (more than the invoice still owed when it was issued): "
