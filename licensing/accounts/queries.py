@@ -30,7 +30,10 @@ from sqlalchemy import (
     func,
     or_,
     select,
+    union,
 )
+from sqlalchemy import String as SqlString
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.orm import InstrumentedAttribute, Session, aliased, selectinload
 
 from licensing import access, db
@@ -1196,6 +1199,73 @@ def people_named(session: Session, ids: set[int]) -> dict[int, NamedPerson]:
     statement = select(User.id, User.full_name, User.email).where(User.id.in_(sorted(ids)))
     return {
         row.id: NamedPerson(row.id, row.full_name, row.email) for row in session.execute(statement)
+    }
+
+
+def organization_history(organization_id: int, also: Iterable[int] = ()) -> Select[Any]:
+    """Every audited event about the organization and its people, newest first
+    (round 58: its history listed only its own events; its members' role changes,
+    removals, two-step and email changes, their tokens and its invitations were in
+    the admin's audit log alone). Its own events; those of its members' accounts (the
+    users in it now), of their API tokens and of the invitations it sent; and the
+    events `also` names by seq (the moves out of it, other features' entries). One
+    statement: each record's ids are a subquery the audit log's (type, id) index is
+    probed with."""
+    members = select(sql_cast(User.id, SqlString)).where(User.organization_id == organization_id)
+    tokens = (
+        select(sql_cast(ApiToken.id, SqlString))
+        .join(User, User.id == ApiToken.user_id)
+        .where(User.organization_id == organization_id)
+    )
+    invitations = select(sql_cast(OneTimeToken.id, SqlString)).where(
+        OneTimeToken.purpose == INVITATION, OneTimeToken.organization_id == organization_id
+    )
+    by_record: list[tuple[str, Any]] = [
+        ("organization", [str(organization_id)]),
+        ("user", members),
+        ("api_token", tokens),
+        ("invitation", invitations),
+    ]
+    # Each record's events read by the (type, id) index, then the page's newest of
+    # them: as one OR, or `seq IN (...)`, the databases walked the whole log newest
+    # first, testing each event. UNION: a move into it is a member's event and named.
+    seqs = sorted(set(also))
+    found = union(
+        *(
+            select(AuditEvent).where(
+                AuditEvent.entity_type == entity_type, AuditEvent.entity_id.in_(ids)
+            )
+            for entity_type, ids in by_record
+        ),
+        *([select(AuditEvent).where(AuditEvent.seq.in_(seqs))] if seqs else []),
+    ).subquery("organization_events")
+    event = aliased(AuditEvent, found)
+    return select(event).order_by(event.seq.desc())
+
+
+def invitations_named(session: Session, ids: set[int]) -> dict[int, str]:
+    """The invited addresses of these invitations, by id, in one statement."""
+    if not ids:
+        return {}
+    statement = select(OneTimeToken.id, OneTimeToken.email).where(
+        OneTimeToken.id.in_(sorted(ids)), OneTimeToken.purpose == INVITATION
+    )
+    return {row.id: row.email for row in session.execute(statement)}
+
+
+def tokens_named(session: Session, ids: set[int]) -> dict[int, tuple[str, NamedPerson]]:
+    """The API tokens with these ids, by id: their names and their owners, in one
+    statement."""
+    if not ids:
+        return {}
+    statement = (
+        select(ApiToken.id, ApiToken.name, User.id.label("user_id"), User.full_name, User.email)
+        .join(User, User.id == ApiToken.user_id)
+        .where(ApiToken.id.in_(sorted(ids)))
+    )
+    return {
+        row.id: (row.name, NamedPerson(row.user_id, row.full_name, row.email))
+        for row in session.execute(statement)
     }
 
 

@@ -54,6 +54,7 @@ from licensing.accounts.states import (
 from licensing.actors import Actor, current_actor
 from licensing.audit import keys as audit_keys
 from licensing.audit import queries as audit_queries
+from licensing.audit.models import AuditEvent
 from licensing.calendar import deadline_text, office_date, when_text
 from licensing.config import current_config
 from licensing.db import utcnow
@@ -1355,25 +1356,66 @@ def organizations() -> tuple[str, int]:
     ), (400 if refused else 200)
 
 
+# The organization page's history, a page at a time (round 58: with its people's and
+# invitations' events it grows with every sign-in step; it read the newest 100).
+HISTORY_PER_PAGE = paging.PER_PAGE
+HISTORY_PAGE = "history_page"
+
+
 def _organization_history(db_session: Session, organization: Organization) -> dict[str, Any]:
-    """The organization's history with the accounts moved out of or into it (a
-    move is the user's event, named with the person it moved: round 27)."""
-    subjects: dict[int, tuple[str, str]] = {}
+    """The organization's history: its own events, its members', their tokens' and its
+    invitations' (round 58), with the accounts moved out of or into it (a move is the
+    user's event, named with the person it moved: round 27), a page at a time. Each
+    event of another record names it: "Pat Lee (pat@...)", the invited address."""
     moves = queries.moves_touching(db_session, organization.id)
-    # The people moved, in one statement (round 49: a query a move).
-    people = queries.people_named(db_session, {int(event.entity_id) for event in moves})
-    for event in moves:
-        person = people.get(int(event.entity_id))
-        if person is not None:
-            link = url_for("accounts_console.user_detail", user_id=person.id)
-            subjects[event.seq] = (f"{person.full_name} ({person.email})", link)
     # Round 56: and what other features record about it (the reminders recorded
     # against its invoices), each feature's read in one statement.
     entries = organization_history_entries(db_session, organization.id)
-    history = audit_queries.events_for_records(
-        db_session, [("organization", organization.id)], also=[*subjects, *entries]
+    history: paging.Page[AuditEvent] = paging.read_page(
+        db_session,
+        queries.organization_history(
+            organization.id, also=[*(event.seq for event in moves), *entries]
+        ),
+        per_page=HISTORY_PER_PAGE,
+        parameter=HISTORY_PAGE,
+        anchor="history",
     )
-    return {"history": history, "history_subjects": subjects, "history_entries": entries}
+    return {
+        "history": history.items,
+        "history_page": history,
+        "history_subjects": _history_subjects(db_session, history.items),
+        "history_entries": entries,
+    }
+
+
+def _history_subjects(
+    db_session: Session, events: Sequence[AuditEvent]
+) -> dict[int, tuple[str, str]]:
+    """By seq, whom or what each of the page's events of a person, a token or an
+    invitation is about, with its link: the people and the invitations in one
+    statement each (round 49: a query a move)."""
+    ids: dict[str, set[int]] = {"user": set(), "api_token": set(), "invitation": set()}
+    for event in events:
+        if event.entity_type in ids and event.entity_id.isdigit():
+            ids[event.entity_type].add(int(event.entity_id))
+    people = queries.people_named(db_session, ids["user"])
+    tokens = queries.tokens_named(db_session, ids["api_token"])
+    invited = queries.invitations_named(db_session, ids["invitation"])
+    subjects: dict[int, tuple[str, str]] = {}
+    for event in events:
+        if not event.entity_id.isdigit():
+            continue
+        key = int(event.entity_id)
+        if event.entity_type == "user" and (person := people.get(key)) is not None:
+            link = url_for("accounts_console.user_detail", user_id=person.id)
+            subjects[event.seq] = (f"{person.full_name} ({person.email})", link)
+        elif event.entity_type == "api_token" and key in tokens:
+            name, owner = tokens[key]
+            link = url_for("accounts_console.user_detail", user_id=owner.id)
+            subjects[event.seq] = (f"“{name}”, {owner.full_name}'s ({owner.email})", link)
+        elif event.entity_type == "invitation" and key in invited:
+            subjects[event.seq] = (f"the invitation to {invited[key]}", "#invitations")
+    return subjects
 
 
 def _console_organization_page(
