@@ -41,7 +41,6 @@ from licensing.agreements.services.expiry import (
     issued_after_term,
 )
 from licensing.agreements.services.renewal import renewal_opens, renewal_refusal, window_opens
-from licensing.agreements.services.submission import deadline_passed
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import (
     AGREEMENT,
@@ -275,15 +274,9 @@ def applications() -> tuple[str, int]:
 
 def _submission_refused(application: Application) -> str | None:
     """Why the application's page offers no *Submit* (or *Resubmit*) its state allows,
-    in the words the step would refuse it with (round 57: the press was offered, then
-    answered 409); None where it would go ahead."""
-    if application.state not in EDITABLE:
-        return None
-    if not account_services.organization_in_good_standing(application.organization):
-        return _block_reason(application.organization)
-    if step_checks.application_step_refused(application, "resubmit", user_id=None, now=utcnow()):
-        return deadline_passed(application)
-    return None
+    nor *Change the application*, in the words the step would refuse it with (round 57:
+    the press was offered, then answered 409); None where it would go ahead."""
+    return services.submission_refusal(db.session(), application, now=utcnow())
 
 
 def _block_reason(organization: Organization | auth.OrganizationStanding) -> str | None:
@@ -320,6 +313,11 @@ def edit_application(application_id: int) -> Page:
     if application.state not in EDITABLE:
         flash(f"{application.reference} can no longer be changed.", "error")
         return redirect(url_for("agreements.application", application_id=application_id))
+    # Round 58 (refusal58): no form for a change that could not then be submitted, but
+    # why, as `PUT /api/v1/applications/{id}` refuses it (the page hid the button only).
+    refused = services.change_refusal(db.session(), application, now=utcnow())
+    if refused is not None:
+        raise Conflict(refused)
     if request.method == "POST":
         return _save(application)
     units = _units(db.session())
@@ -369,6 +367,8 @@ def _vendor_page(
         allowed=step_checks.vendor_steps(
             application, user_id=access.require_principal().user_id, now=utcnow()
         ),
+        # Round 58 (refusal58): the edit page and the API's update ask it too.
+        changeable=step_checks.may_change(application, now=utcnow()),
         # Round 57: no Submit where the step would refuse it, but why.
         submission_refused=_submission_refused(application),
         rejection=_rejection(application),

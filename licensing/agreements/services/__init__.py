@@ -100,7 +100,7 @@ from licensing.agreements.services.acceptance import (
     terminate,
     termination_confirmation,
 )
-from licensing.agreements.services.drafts import create_draft, update_draft
+from licensing.agreements.services.drafts import change_refusal, create_draft, update_draft
 from licensing.agreements.services.expiry import EXPIRED_ON_ACCEPTANCE, ExpiryReport, expire
 from licensing.agreements.services.reconsideration import (
     deny_reconsideration,
@@ -142,6 +142,7 @@ from licensing.agreements.services.submission import (
     ended_by_closing,
     lock_undecided,
     preview,
+    submission_refusal,
     submit,
     withdraw,
     withdraw_for_closed,
@@ -172,6 +173,7 @@ __all__ = [
     "assign",
     "assign_many",
     "awaits_rate_card",
+    "change_refusal",
     "check_assign_many",
     "check_reissue",
     "check_termination",
@@ -200,6 +202,7 @@ __all__ = [
     "staff_told",
     "start_renewal",
     "start_review",
+    "submission_refusal",
     "submit",
     "terminate",
     "termination_confirmation",
