@@ -69,6 +69,7 @@ from licensing.problems import status_for as problem_status
 from licensing.ratecards import queries as ratecard_queries
 from licensing.web import assignment, confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
+from licensing.web.errors import said_to_the_reader
 from licensing.web.filters import money, recorded_words, state_words
 from licensing.web.forms import PageForm, readable, show_errors
 from licensing.web.navigation import record_url, url_pattern
@@ -431,7 +432,7 @@ def _application_step(
         session = db.session()
         application = queries.get_application(session, application_id)
         session.refresh(application)
-        errors = getattr(error, "errors", None) or {"_": [error.detail]}
+        errors = getattr(error, "errors", None) or {"_": [said_to_the_reader(error)]}
         return page(
             application, errors=errors, status=422 if isinstance(error, InvalidInput) else 409
         )
@@ -497,7 +498,7 @@ def withdraw(application_id: int) -> Page:
             services.check_withdraw(application_id, actor)
         except Conflict as error:
             db.session().refresh(found)
-            return _vendor_page(found, errors={"_": [error.detail]}, status=409)
+            return _vendor_page(found, errors={"_": [said_to_the_reader(error)]}, status=409)
         return confirm.ask(
             confirm.Confirmation(
                 title=f"Withdraw application {found.reference}?",
@@ -713,7 +714,7 @@ def accept(agreement_id: int) -> Page:
         services.accept(agreement_id, actor, given)
     except (InvalidInput, Conflict) as error:
         session.refresh(found)
-        errors = getattr(error, "errors", None) or {"_": [error.detail]}
+        errors = getattr(error, "errors", None) or {"_": [said_to_the_reader(error)]}
         return _agreement_page(
             found,
             "agreements/agreement.html",
@@ -753,7 +754,7 @@ def renew(agreement_id: int) -> Page:
     try:
         renewal = services.start_renewal(agreement_id, current_actor())
     except Conflict as error:
-        flash(error.detail, "error")
+        flash(said_to_the_reader(error), "error")
         return redirect(url_for("agreements.agreement", agreement_id=agreement_id))
     message = (
         f"{renewal.reference} renews the agreement: check the uses and quantities, then submit."

@@ -183,3 +183,31 @@ def test_the_deadline_passed_an_hour_before_the_lapse_run_refuses_the_change(
         services.update_draft(application_id, vendor_office.actor, draft(), now=late)
     assert "cannot be changed now" in str(refused.value)
     assert application.state == "returned"
+
+
+def test_a_409_says_the_callers_own_steps_in_its_sentence_as_its_allowed_actions_lists_them(
+    app: Flask, vendor_office: Vendor, signed_in: Callable[..., FlaskClient]
+) -> None:
+    """Round 58 (refusal58): a vendor submitting a submitted application was told it
+    "can only be approved, escalated, rejected, returned or taken into review" beside
+    `allowed_actions: ["withdraw"]`; the sentence now says the caller's own steps, on
+    the API and on the page."""
+    application_id = services.create_draft(vendor_office.actor, draft(STAFF_USE)).id
+    services.submit(application_id, vendor_office.actor, policy=issuing(), attest=True)
+    api = app.test_client().post(
+        f"/api/v1/applications/{application_id}/submit",
+        json={"attest": True},
+        headers=factories.bearer(vendor_office.vendor),
+    )
+    assert api.status_code == 409
+    problem = api.get_json()
+    assert problem["allowed_actions"] == ["withdraw"]
+    assert problem["detail"] == (
+        "An application that is submitted cannot be submitted: of the steps you may take, "
+        "it can only be withdrawn."
+    )
+    page = signed_in(app.test_client(), vendor_office.vendor).post(
+        f"/portal/applications/{application_id}/submit", data={"attest": "yes"}
+    )
+    assert page.status_code == 409
+    assert problem["detail"] in _said(page.get_data(as_text=True))
