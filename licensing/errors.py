@@ -110,11 +110,40 @@ class IllegalTransition(Conflict):
         self.state = state
         self.action = action
         self.allowed = sorted(allowed)
+        # What the sentence is made of, for an edge to say it to its caller.
+        self._words = (dict(steps or {}), dict(states or {}), why, list(self.allowed))
         super().__init__(
             illegal_step_sentence(
                 entity, state, action, self.allowed, steps or {}, states or {}, why=why
             )
         )
+
+    def tell_the_caller(self, allowed: Iterable[str]) -> None:
+        """Say the refusal to a caller whose own steps are `allowed` (as the record's
+        `allowed_actions` lists them to them): `allowed` becomes the list, and the
+        sentence names those steps, or says there is nothing they may do (round 58,
+        refusal58: it named every step the state allows, a billing clerk refused
+        `finalize` was told the invoice "can only be reopened", the service's step).
+        A `why` (the state waits on something outside) and words a use case put in
+        place of the sentence (a deadline passed) are kept as they are."""
+        steps, states, why, state_allows = self._words
+        said = illegal_step_sentence(
+            self.entity, self.state, self.action, state_allows, steps, states, why=why
+        )
+        self.allowed = list(allowed)
+        if self.detail != said:
+            return
+        self.detail = illegal_step_sentence(
+            self.entity,
+            self.state,
+            self.action,
+            state_allows,
+            steps,
+            states,
+            why=why,
+            callers=self.allowed,
+        )
+        self.args = (self.detail,)
 
 
 def illegal_step_sentence(
@@ -126,13 +155,19 @@ def illegal_step_sentence(
     states: Mapping[str, str],
     *,
     why: str | None = None,
+    callers: Sequence[str] | None = None,
 ) -> str:
     """'A permission request that is approved cannot be taken into review: no further
     step is possible.' / '... cannot be finalized: it can only be marked paid, voided
     or marked uncollectible.' An illegal step is refused saying what is allowed; a
     state that waits on something outside says `why` instead (round 43: 'A payment
     that is being given back cannot be accepted: Stripe has not answered ...'), for
-    the steps it allows are that outside's, not the caller's."""
+    the steps it allows are that outside's, not the caller's.
+
+    Said to a caller whose own steps are `callers` (round 58, refusal58), it names
+    those: '... cannot be finalized: of the steps you may take, it can only be
+    reopened.', or '... cannot be finalized: there is nothing you may do to it now.'
+    where the state allows steps but none of them are theirs."""
     article = "An" if entity[:1] in tuple("aeiou") else "A"  # "an invoice", "an application"
     worded = state_text(state, states)
     head = f"{article} {entity} that is {worded} cannot {_step_words(action, steps)}"
@@ -142,8 +177,20 @@ def illegal_step_sentence(
         return f"{head}: no further step is possible."
     # Several actions may share their words (a Stripe event's "be applied again",
     # whatever its outcome): each said once.
-    said = list(dict.fromkeys(_step_words(a, steps) for a in allowed))
-    return f"{head}: it can only {_either(said)}."
+    if callers is None:
+        return f"{head}: it can only {_either(_said_once(allowed, steps))}."
+    if not callers:
+        return f"{head}: {NOTHING_YOU_MAY_DO}"
+    either = _either(_said_once(callers, steps))
+    return f"{head}: of the steps you may take, it can only {either}."
+
+
+# What a refusal says to a caller none of whose steps the state allows.
+NOTHING_YOU_MAY_DO = "there is nothing you may do to it now."
+
+
+def _said_once(actions: Iterable[str], steps: Mapping[str, str]) -> list[str]:
+    return list(dict.fromkeys(_step_words(a, steps) for a in actions))
 
 
 def _step_words(action: str, steps: Mapping[str, str]) -> str:

@@ -72,6 +72,7 @@ from licensing.links import app_path
 from licensing.mail import services as mail
 from licensing.problems import status_for as problem_status
 from licensing.web import confirm, paging
+from licensing.web.errors import said_to_the_reader
 from licensing.web.filters import recorded_words, when
 from licensing.web.forms import show_errors
 from licensing.web.organization_records import organization_history_entries
@@ -1505,7 +1506,7 @@ def change_standing(organization_id: int) -> Page:
         except IllegalTransition as error:  # an illegal step: say which are allowed
             # 409, as every illegal step is (round 54: it fell through to the form's
             # 422, as if the choice were mistyped rather than no longer allowed).
-            form.action.errors = [error.detail]
+            form.action.errors = [said_to_the_reader(error)]
             return _console_organization_page(found, standing_form=form, status=409)
         except Conflict as error:  # what closing ends grew since its confirmation: say what
             form.action.errors = [error.detail]

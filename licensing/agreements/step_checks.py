@@ -62,6 +62,17 @@ def vendor_steps(application: Application, *, user_id: int | None, now: datetime
     ]
 
 
+def may_change(application: Application, *, now: datetime) -> bool:
+    """Whether the vendor may change `application` now: it is a draft or returned
+    and may then be submitted (round 58, refusal58: the page hid *Change the
+    application* by this, the edit page and `PUT /api/v1/applications/{id}` took the
+    change anyway). The page's button, the edit page and the API's update ask it."""
+    return any(
+        action in ("submit", "resubmit")
+        for action in vendor_steps(application, user_id=None, now=now)
+    )
+
+
 def agreement_step_refused(agreement: Agreement, action: str) -> bool:
     """Whether the use case of `action` refuses it on `agreement` for its
     organization's standing (`acceptance.accept`: a suspended or closed

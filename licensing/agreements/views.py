@@ -41,7 +41,6 @@ from licensing.agreements.services.expiry import (
     issued_after_term,
 )
 from licensing.agreements.services.renewal import renewal_opens, renewal_refusal, window_opens
-from licensing.agreements.services.submission import deadline_passed
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import (
     AGREEMENT,
@@ -70,6 +69,7 @@ from licensing.problems import status_for as problem_status
 from licensing.ratecards import queries as ratecard_queries
 from licensing.web import assignment, confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
+from licensing.web.errors import said_to_the_reader
 from licensing.web.filters import money, recorded_words, state_words
 from licensing.web.forms import PageForm, readable, show_errors
 from licensing.web.navigation import record_url, url_pattern
@@ -275,15 +275,9 @@ def applications() -> tuple[str, int]:
 
 def _submission_refused(application: Application) -> str | None:
     """Why the application's page offers no *Submit* (or *Resubmit*) its state allows,
-    in the words the step would refuse it with (round 57: the press was offered, then
-    answered 409); None where it would go ahead."""
-    if application.state not in EDITABLE:
-        return None
-    if not account_services.organization_in_good_standing(application.organization):
-        return _block_reason(application.organization)
-    if step_checks.application_step_refused(application, "resubmit", user_id=None, now=utcnow()):
-        return deadline_passed(application)
-    return None
+    nor *Change the application*, in the words the step would refuse it with (round 57:
+    the press was offered, then answered 409); None where it would go ahead."""
+    return services.submission_refusal(db.session(), application, now=utcnow())
 
 
 def _block_reason(organization: Organization | auth.OrganizationStanding) -> str | None:
@@ -320,6 +314,11 @@ def edit_application(application_id: int) -> Page:
     if application.state not in EDITABLE:
         flash(f"{application.reference} can no longer be changed.", "error")
         return redirect(url_for("agreements.application", application_id=application_id))
+    # Round 58 (refusal58): no form for a change that could not then be submitted, but
+    # why, as `PUT /api/v1/applications/{id}` refuses it (the page hid the button only).
+    refused = services.change_refusal(db.session(), application, now=utcnow())
+    if refused is not None:
+        raise Conflict(refused)
     if request.method == "POST":
         return _save(application)
     units = _units(db.session())
@@ -369,6 +368,8 @@ def _vendor_page(
         allowed=step_checks.vendor_steps(
             application, user_id=access.require_principal().user_id, now=utcnow()
         ),
+        # Round 58 (refusal58): the edit page and the API's update ask it too.
+        changeable=step_checks.may_change(application, now=utcnow()),
         # Round 57: no Submit where the step would refuse it, but why.
         submission_refused=_submission_refused(application),
         rejection=_rejection(application),
@@ -431,7 +432,7 @@ def _application_step(
         session = db.session()
         application = queries.get_application(session, application_id)
         session.refresh(application)
-        errors = getattr(error, "errors", None) or {"_": [error.detail]}
+        errors = getattr(error, "errors", None) or {"_": [said_to_the_reader(error)]}
         return page(
             application, errors=errors, status=422 if isinstance(error, InvalidInput) else 409
         )
@@ -497,7 +498,7 @@ def withdraw(application_id: int) -> Page:
             services.check_withdraw(application_id, actor)
         except Conflict as error:
             db.session().refresh(found)
-            return _vendor_page(found, errors={"_": [error.detail]}, status=409)
+            return _vendor_page(found, errors={"_": [said_to_the_reader(error)]}, status=409)
         return confirm.ask(
             confirm.Confirmation(
                 title=f"Withdraw application {found.reference}?",
@@ -713,7 +714,7 @@ def accept(agreement_id: int) -> Page:
         services.accept(agreement_id, actor, given)
     except (InvalidInput, Conflict) as error:
         session.refresh(found)
-        errors = getattr(error, "errors", None) or {"_": [error.detail]}
+        errors = getattr(error, "errors", None) or {"_": [said_to_the_reader(error)]}
         return _agreement_page(
             found,
             "agreements/agreement.html",
@@ -753,7 +754,7 @@ def renew(agreement_id: int) -> Page:
     try:
         renewal = services.start_renewal(agreement_id, current_actor())
     except Conflict as error:
-        flash(error.detail, "error")
+        flash(said_to_the_reader(error), "error")
         return redirect(url_for("agreements.agreement", agreement_id=agreement_id))
     message = (
         f"{renewal.reference} renews the agreement: check the uses and quantities, then submit."

@@ -28,10 +28,12 @@ from licensing.api.base import (
     created_location,
     refuse_fields,
 )
+from licensing.api.fields import callers_steps_refused
 from licensing.api.query import check_query
 from licensing.extensions import csrf
 from licensing.links import links
 from licensing.problems import body_too_large
+from licensing.web import errors as page_errors
 
 SWAGGER_ASSETS = f"{API_PREFIX}/docs/assets"
 # Where the app keeps its `Api` (its OpenAPI document says what each operation takes).
@@ -177,6 +179,8 @@ def _swagger_asset(filename: str) -> Response:
 
 def register(app: Flask, *blueprints: Blueprint) -> Api:
     described = _described("`/account/tokens`")
+    # Pages say a refused step to their reader as the API's 409 does (refusal58).
+    page_errors.install_callers_steps(callers_steps_refused)
     app.config.update(
         API_TITLE="CPT licensing and royalty service",
         API_VERSION="v1",

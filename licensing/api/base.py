@@ -615,8 +615,9 @@ class PageParser(FlaskParser):
 
 def _refused_step(error: IllegalTransition) -> flask.Response:
     """A step its record's state refused, answered 409 listing the caller's own
-    `allowed_actions` (round 58: `callers_steps_refused`), as reading it would."""
-    error.allowed = callers_steps_refused(error)
+    `allowed_actions` (round 58: `callers_steps_refused`), as reading it would, and
+    saying those in its `detail` (refusal58: it said the state's)."""
+    error.tell_the_caller(callers_steps_refused(error))
     return from_domain_error(error)
 
 

@@ -110,6 +110,7 @@ from licensing.money import (
 from licensing.problems import problem
 from licensing.web import confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
+from licensing.web.errors import said_to_the_reader
 from licensing.web.filters import money, recorded_amounts, recorded_words
 from licensing.web.forms import PageForm, show_errors
 from licensing.web.navigation import may_open, record_url
@@ -2441,7 +2442,7 @@ def _accept_step(
         except InvalidInput as error:
             show_errors(form, error)
         except Conflict as error:
-            form.form_errors.append(error.detail)
+            form.form_errors.append(said_to_the_reader(error))
             status = 409
         else:
             flash(_accepted_message(accepted.invoice, what=prefix, payment=accepted), "success")

@@ -24,6 +24,7 @@ from licensing.mail.smtp import Delivery
 from licensing.mail.states import FAILED, OUTBOX, QUEUED
 from licensing.web import health
 from licensing.web.console import QueueSummary, queue_summary
+from licensing.web.errors import said_to_the_reader
 from licensing.web.paging import numbered, page_count, requested_page
 
 bp = Blueprint("mail_console", __name__, url_prefix="/console")
@@ -92,7 +93,7 @@ def retry(message_id: int) -> Response:
     try:
         services.retry_message(message_id, actor=current_actor())
     except Conflict as error:
-        flash(error.detail, "error")
+        flash(said_to_the_reader(error), "error")
     else:
         flash("The message is queued again.", "success")
     return redirect(url_for("mail_console.outbox_message", message_id=message_id))

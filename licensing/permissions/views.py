@@ -46,7 +46,7 @@ from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.web import assignment, paging
 from licensing.web import confirm as confirm_step
 from licensing.web.console import QueueSummary, queue_summary
-from licensing.web.errors import duration_words
+from licensing.web.errors import duration_words, said_to_the_reader
 from licensing.web.filters import recorded_words, state_words
 from licensing.web.forms import PageForm, show_errors
 from licensing.web.navigation import url_pattern
@@ -381,7 +381,7 @@ def _requester_step(token: str, form_name: str, act: Any, done: str) -> Page:
         except (services.LinkNotValid, services.LinkExpired) as error:
             return _link_problem(error)
         except Conflict as error:  # an illegal step or a closed window: say why
-            flash(error.detail, "error")
+            flash(said_to_the_reader(error), "error")
             return _status_page(found, token, status=409)
         except InvalidInput as error:
             show_errors(form, error)
@@ -827,7 +827,7 @@ def _staff_step(
         try:
             act(form)
         except Conflict as error:  # an illegal step: the page names the allowed ones
-            return _detail_page(request_id, status=409, error=error.detail)
+            return _detail_page(request_id, status=409, error=said_to_the_reader(error))
         except InvalidInput as error:
             show_errors(form, error)
         else:

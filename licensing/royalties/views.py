@@ -57,6 +57,7 @@ from licensing.royalties.states import (
 )
 from licensing.web import paging
 from licensing.web.console import QueueSummary, queue_summary
+from licensing.web.errors import said_to_the_reader
 from licensing.web.filters import recorded_words
 from licensing.web.organization_records import organization_section
 from licensing.web.portal import YOU, WaitingItem, waiting_provider
@@ -886,7 +887,7 @@ def console_report(report_id: int) -> Page:
         except InvalidInput as problem:
             errors, status = problem.errors, 422
         except Conflict as refused:
-            flash(refused.detail, "error")
+            flash(said_to_the_reader(refused), "error")
             status = 409
     report = services.get_report(report_id, actor)
     filing = services.filing_of(report)

@@ -7,6 +7,8 @@ unexpected exceptions are logged with the request id and answered with 500.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from flask import Flask, current_app, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, NotFound
@@ -65,6 +67,25 @@ def _form_page() -> str | None:
     return None
 
 
+# How a refused step's caller's own steps are read (round 58, refusal58): the API's
+# `callers_steps_refused`, which knows each record's `allowed_actions`, installed by
+# `licensing.api.register`; pages say a refusal with it as the API does.
+_CALLERS_STEPS: list[Callable[[errors.IllegalTransition], list[str]]] = []
+
+
+def install_callers_steps(read: Callable[[errors.IllegalTransition], list[str]]) -> None:
+    _CALLERS_STEPS[:] = [read]
+
+
+def said_to_the_reader(error: errors.DomainError) -> str:
+    """`error`'s sentence as the page's reader is told it: a refused step names the
+    steps they may take (`IllegalTransition.tell_the_caller`), not every step its
+    state allows; any other error as it is."""
+    if isinstance(error, errors.IllegalTransition) and _CALLERS_STEPS:
+        error.tell_the_caller(_CALLERS_STEPS[0](error))
+    return error.detail
+
+
 def handle_domain_error(error: errors.DomainError) -> Response | tuple[str, int]:
     if wants_problem_json():
         return problems.from_domain_error(error)
@@ -74,7 +95,7 @@ def handle_domain_error(error: errors.DomainError) -> Response | tuple[str, int]
         except BuildError:
             pass
     status = problems.status_for(error)
-    return _page(status, error.title, error.detail)
+    return _page(status, error.title, said_to_the_reader(error))
 
 
 def _to_sign_in() -> Response:

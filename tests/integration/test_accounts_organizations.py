@@ -359,9 +359,9 @@ def test_the_console_asks_for_a_change_and_refuses_one_the_standing_does_not_all
     stale = client.post(url, data={"action": "reinstate", "reason": "x"})
     assert stale.status_code == 409  # an illegal step, not a mistyped field
     assert (
-        "An organization that is active cannot be reinstated: it can only be closed, "
-        "marked pending payment or suspended." in stale.get_data(as_text=True)
-    )
+        "An organization that is active cannot be reinstated: of the steps you may take, it "
+        "can only be closed or suspended." in stale.get_data(as_text=True)
+    )  # round 58 (refusal58): not "marked pending payment", billing's step
     assert _organization(vendor).standing == "active"
 
 

@@ -18,6 +18,7 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import ApiToken, User
 from licensing.actors import Actor
+from licensing.errors import NOTHING_YOU_MAY_DO
 from tests.support.factories import bearer
 
 # What a reason, a message or an answer says where a step needs one.
@@ -109,6 +110,13 @@ def check_state(
         if answer.status_code == 409 and "allowed_actions" in problem:
             assert problem["allowed_actions"] == listed, (reader.name, state, refused.path)
             reader.told[state] = problem["allowed_actions"]
+            # Round 58 (refusal58): and its sentence says those, not the state's.
+            said = problem["detail"]
+            if "it can only" in said:
+                assert listed, (reader.name, state, refused.path, said)
+                assert "of the steps you may take, it can only" in said, (reader.name, said)
+            if NOTHING_YOU_MAY_DO in said:
+                assert not listed, (reader.name, state, refused.path, said)
     again = client.get(url, headers=dict(reader.headers)).get_json()
     assert again[state_field] == state, (reader.name, state, "changed by a refused step")
     for taken in (a for a in attempts if a.steps & set(listed)):

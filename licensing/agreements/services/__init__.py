@@ -103,7 +103,7 @@ from licensing.agreements.services.acceptance import (
     terminate,
     termination_confirmation,
 )
-from licensing.agreements.services.drafts import create_draft, update_draft
+from licensing.agreements.services.drafts import change_refusal, create_draft, update_draft
 from licensing.agreements.services.expiry import EXPIRED_ON_ACCEPTANCE, ExpiryReport, expire
 from licensing.agreements.services.reconsideration import (
     deny_reconsideration,
@@ -145,6 +145,7 @@ from licensing.agreements.services.submission import (
     ended_by_closing,
     lock_undecided,
     preview,
+    submission_refusal,
     submit,
     withdraw,
     withdraw_for_closed,
@@ -175,6 +176,7 @@ __all__ = [
     "assign",
     "assign_many",
     "awaits_rate_card",
+    "change_refusal",
     "check_assign_many",
     "check_reissue",
     "check_termination",
@@ -203,6 +205,7 @@ __all__ = [
     "staff_told",
     "start_renewal",
     "start_review",
+    "submission_refusal",
     "submit",
     "terminate",
     "termination_confirmation",

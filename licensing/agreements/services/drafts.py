@@ -6,9 +6,11 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy.orm import Session
+
 from licensing import db, printable
 from licensing.actors import Actor
-from licensing.agreements import issuing
+from licensing.agreements import issuing, step_checks
 from licensing.agreements.commands import ApplicationDraft, ProposedUseInput
 from licensing.agreements.models import DELIVERIES, MAX_USES, Application
 from licensing.agreements.services._common import (
@@ -19,8 +21,10 @@ from licensing.agreements.services._common import (
     _require_vendor,
     _write_uses,
 )
-from licensing.agreements.states import EDITABLE
+from licensing.agreements.services.submission import submission_refusal
+from licensing.agreements.states import EDITABLE, RETURNED
 from licensing.audit import services as audit
+from licensing.errors import Conflict
 from licensing.pricing.vocabulary import PRODUCT_TYPES, USER_TYPES, USES
 
 # Each use's classification and the words it may take (the rate card's vocabulary).
@@ -84,6 +88,24 @@ def create_draft(
         )
 
 
+def change_refusal(session: Session, application: Application, *, now: datetime) -> str | None:
+    """Why the vendor may not change `application`, a draft or a returned one, now:
+    it could not then be submitted (`step_checks.may_change`, as its page hides *Change
+    the application* by), said with why and what they may do instead; None where they
+    may. Round 58 (refusal58): the edit page and `PUT /api/v1/applications/{id}` took a
+    change to a returned application past its deadline and to a held organization's
+    draft, which then could not be submitted."""
+    why = submission_refusal(session, application, now=now)
+    if why is None:
+        return None
+    steps = step_checks.vendor_steps(application, user_id=None, now=now)
+    instead = " You may still withdraw it." if "withdraw" in steps else ""
+    return (
+        f"{application.reference} cannot be changed now: it could not then be submitted. "
+        f"{why}{instead}"
+    )
+
+
 def update_draft(
     application_id: int,
     actor: Actor,
@@ -103,12 +125,18 @@ def update_draft(
             EDITABLE,
             "drafts and applications returned for more information can be changed",
         )
+        moment = _now(now)
+        refused = change_refusal(session, application, now=moment)
+        if refused is not None:
+            deadline = application.resubmit_by if application.state == RETURNED else None
+            late = deadline is not None and moment > deadline
+            raise Conflict(refused, instants={"deadline": deadline} if late and deadline else None)
         before = application.snapshot()
         application.term_start = draft.term_start
         application.term_end = draft.term_end
         application.rate_card = draft.rate_card
         _write_uses(application, draft.uses)
-        application.updated_at = _now(now)
+        application.updated_at = moment
         session.flush()
         old, new = audit.changed_fields(before, application.snapshot())
         audit.record_event(

@@ -18,7 +18,7 @@ from licensing.accounts import services as accounts
 from licensing.accounts.models import Organization, User
 from licensing.accounts.states import CLOSED
 from licensing.actors import Actor
-from licensing.agreements import issuing, queries
+from licensing.agreements import issuing, queries, step_checks
 from licensing.agreements.models import (
     SUBMITTED,
     Agreement,
@@ -36,7 +36,14 @@ from licensing.agreements.services._common import (
     check_recordable,
 )
 from licensing.agreements.settings import IssuingPolicy
-from licensing.agreements.states import APPLICATION, DRAFT, LAPSED, RETURNED, UNDECIDED
+from licensing.agreements.states import (
+    APPLICATION,
+    DRAFT,
+    EDITABLE,
+    LAPSED,
+    RETURNED,
+    UNDECIDED,
+)
 from licensing.audit import services as audit
 from licensing.errors import Conflict, IllegalTransition, InvalidInput
 from licensing.money import (
@@ -233,6 +240,24 @@ def deadline_passed(application: Application) -> str:
         f"{calendar.when_text(application.resubmit_by)}; the application has lapsed. "
         "Start a new application."
     )
+
+
+def submission_refusal(session: Session, application: Application, *, now: datetime) -> str | None:
+    """Why `application`, a draft or a returned one, would not be submitted now, in the
+    words its submission refuses it with: its organization's hold (what is overdue,
+    and how to reach the office) or the deadline passed; None where it would go ahead
+    (or it is neither). Its page says it in place of *Submit* (round 57) and of *Change
+    the application*, and a change is refused with it (round 58, refusal58)."""
+    if application.state not in EDITABLE or step_checks.may_change(application, now=now):
+        return None
+    organization = application.organization
+    if not accounts.organization_in_good_standing(organization):
+        held = accounts.standing_block_reason_now(
+            session, organization, organization.id, calendar.office_date(now)
+        )
+        if held:
+            return held
+    return deadline_passed(application)
 
 
 def _say_the_deadline_passed(application: Application, refused: IllegalTransition) -> None:

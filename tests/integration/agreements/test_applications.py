@@ -218,6 +218,7 @@ def test_staff_return_the_vendor_resubmits_and_staff_approve_with_a_modified_amo
                 "uses": [AUTO_USE, {**STAFF_USE, "revenue": "90000.00"}],
             }
         ),
+        now=NOW + timedelta(days=1),  # before its deadline (round 58: a late change is refused)
     )
     resubmitted = services.submit(
         application.id,

@@ -59,6 +59,7 @@ def _resubmit(
                     "uses": [AUTO_USE, {**STAFF_USE, "revenue": revenue}],
                 }
             ),
+            now=NOW + timedelta(days=1),  # before its deadline (round 58: a late change is refused)
         )
     services.submit(
         application.id,

@@ -50,6 +50,7 @@ def _returned_and_resubmitted(
                 "uses": [AUTO_USE, {**STAFF_USE, "revenue": revenue}],
             }
         ),
+        now=moment,  # before its deadline (round 58: a late change is refused)
     )
     services.submit(application.id, _p(vendor), policy=issuing(), attest=True, now=moment)
 

@@ -259,6 +259,7 @@ def test_the_rounds_later_pages_write_the_days_in_their_sentences_in_words(
                 "uses": [AUTO_USE, STAFF_USE],
             }
         ),
+        now=NOW,  # before its deadline (round 58: a late change is refused)
     )
     agreements.submit(
         application.id,

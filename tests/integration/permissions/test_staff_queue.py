@@ -183,8 +183,9 @@ def test_the_console_shows_an_illegal_step_as_a_clear_message(
     assert again.status_code == 409
     text = again.get_data(as_text=True)
     assert (
-        "A permission request that is in review cannot be taken into review: it can only be "
-        "approved, put on hold for more information, denied or withdrawn." in text
+        "A permission request that is in review cannot be taken into review: of the steps "
+        "you may take, it can only be approved, put on hold for more information or denied."
+        in text  # round 58 (refusal58): not "or withdrawn", the requester's step
     )
 
 
