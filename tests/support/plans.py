@@ -87,7 +87,13 @@ def analyzed(*tables: str) -> None:
     at that moment: none (never analyzed), an empty table's, or those an earlier
     test's ANALYZE or autovacuum left (a count ANALYZE writes in place outlives the
     test's rollback; round 57 found plans that changed index with each). SQLite's
-    planner, without statistics, is left as it is."""
+    planner, without statistics, is left as it is.
+
+    Name only the tables the statement reads (round 58): the counts this writes stay
+    after the test, so a bare `ANALYZE` wrote a count into every table, and a later
+    test that prices its plan on an empty table read them (the late-fee sweep chose
+    another index). A plan test therefore prices its plan on rows of its own that
+    decide it, ANALYZEd here, and never on what the tables hold when it starts."""
     connection = db.session().connection()
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"ANALYZE {', '.join(tables)}")

@@ -18,7 +18,7 @@ from licensing.accounts.models import User
 from tests.integration.exports.conftest import read_jsonl
 from tests.integration.finance.conftest import issue
 from tests.support import factories
-from tests.support.plans import plan_of, sent_with_values
+from tests.support.plans import analyzed, plan_of, sent_with_values
 
 INDEX = "ix_invoices_issue_order"
 
@@ -29,7 +29,7 @@ def _a_year_of_invoices() -> None:
     organization = factories.make_organization(db.session()).id
     for n in range(120):
         issue(organization, "100.00", date(2026, 1, 2) + timedelta(days=3 * n))
-    db.session().connection().exec_driver_sql("ANALYZE")
+    analyzed("invoices", "invoice_lines", "organizations", "royalty_reports")
 
 
 @pytest.mark.parametrize("dataset", ["invoices", "invoice_lines"])

@@ -20,7 +20,7 @@ from tests.integration.exports.conftest import read_jsonl
 from tests.integration.finance.conftest import at, issue
 from tests.support import factories
 from tests.support.billing import paid_offline
-from tests.support.plans import plan_of, sent_with_values
+from tests.support.plans import analyzed, plan_of, sent_with_values
 
 INDEX = "ix_invoices_paid_at"
 JUNE = {"format": "jsonl", "by": "paid", "from": "2026-06-01", "to": "2026-06-30"}
@@ -35,7 +35,7 @@ def _a_year_of_paid_invoices() -> None:
         invoice = issue(organization, "100.00", issued)
         paid = issued + timedelta(days=3)
         paid_offline(invoice.id, "100.00", f"W-{n}", received_on=paid, now=at(paid))
-    db.session().connection().exec_driver_sql("ANALYZE")
+    analyzed("invoices", "invoice_lines", "organizations", "royalty_reports")
 
 
 @pytest.mark.parametrize("dataset", ["invoices", "invoice_lines"])
