@@ -6,11 +6,11 @@ a table, only where no index can serve (round 51's royalty queue test, shared)."
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import Engine, event
+from sqlalchemy import Engine, Table, event, insert, select
 
 from licensing import db
 
@@ -97,3 +97,14 @@ def analyzed(*tables: str) -> None:
     connection = db.session().connection()
     if connection.dialect.name == "postgresql":
         connection.exec_driver_sql(f"ANALYZE {', '.join(tables)}")
+
+
+def copied(table: Table, of_id: int, count: int, vary: Callable[[int], dict[str, Any]]) -> None:
+    """`count` copies of `table`'s row `of_id` (each with an id of its own), the `n`th
+    changed by `vary(n)` (a unique column given a value of its own, a day moved off
+    the one the statement asks for): rows a plan test prices its plan on (round 58,
+    plans58b), inserted in one statement, ANALYZEd then by `analyzed`."""
+    session = db.session()
+    first = dict(session.execute(select(table).where(table.c.id == of_id)).one()._mapping)
+    del first["id"]
+    session.execute(insert(table), [first | vary(n) for n in range(count)])

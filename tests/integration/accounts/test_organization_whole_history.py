@@ -20,7 +20,7 @@ from licensing.accounts.models import INVITATION, OneTimeToken, Organization, Us
 from licensing.audit import services as audit
 from licensing.db import utcnow
 from tests.support import factories
-from tests.support.plans import plan_of, sent_with_values
+from tests.support.plans import analyzed, plan_of, sent_with_values
 from tests.support.statements import sent_by
 
 SignIn = Callable[..., FlaskClient]
@@ -158,7 +158,11 @@ def test_the_history_reads_the_audit_log_through_its_record_index(
 ) -> None:
     for each in (vendor.organization, other_vendor.organization):
         _events(each, 40)
-    db.session().connection().exec_driver_sql("ANALYZE")
+    if db.session().connection().dialect.name == "sqlite":
+        # SQLite's statistics (sqlite_stat1) are rows, rolled back with the test;
+        # PostgreSQL's counts outlive it, so there only the tables read (round 58).
+        db.session().connection().exec_driver_sql("ANALYZE")
+    analyzed("audit_events", "users", "api_tokens", "one_time_tokens")
     statement = queries.organization_history(vendor.organization.id, also=[1, 2]).limit(50)
     with sent_with_values(app.extensions["licensing.db"].engine) as statements:
         rows = db.session().scalars(statement).all()

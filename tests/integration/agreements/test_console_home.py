@@ -1,5 +1,9 @@
 """The staff console's home lists each queue the viewer may open, with counts,
-what needs attention and the oldest item; staff land there after signing in."""
+what needs attention and the oldest item; staff land there after signing in.
+
+Round 58 (plans58b): the acceptance row's plan is priced on rows that decide it (2,000
+agreements replaced long ago beside the few issued, ANALYZEd in the test's
+transaction), not on the counts earlier tests left in `pg_class`."""
 
 from __future__ import annotations
 
@@ -16,6 +20,7 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.agreements.models import Agreement, Application
 from licensing.agreements.queries import acceptance_queue
+from licensing.agreements.states import REPLACED
 from licensing.calendar import office_date
 from licensing.web.console import summaries
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
@@ -145,7 +150,19 @@ def test_the_acceptance_row_is_one_statement_read_through_an_index(
 ) -> None:
     for _ in range(3):
         issued_agreement(vendor, licensing_staff, AUTO_USE)
-    make_active_agreement(vendor, licensing_staff, AUTO_USE)
+    active = make_active_agreement(vendor, licensing_staff, AUTO_USE)
+    # Agreements that are not waiting, copies of the active one replaced long ago.
+    plans.copied(
+        Agreement.__table__,
+        active.id,
+        2000,
+        lambda n: {
+            "number": f"COPY-{n}",
+            "state": REPLACED,
+            "issued_at": active.issued_at - timedelta(days=400 + n),
+        },
+    )
+    plans.analyzed("agreements")
     with plans.sent_with_values(db.session().get_bind()) as caught:
         found = acceptance_queue(db.session(), office_date(db.utcnow()))
     assert found.issued == 3

@@ -4,24 +4,31 @@ reversals and credit notes through an index on the time each was recorded
 brings back an invoice whose amounts changed, and until round 52 its sub-selects read
 every payment reversal and every credit note ever recorded to find the day's. Which
 invoices each night brings, and as what, is pinned over a month with each kind of
-change (docs/exports.md)."""
+change (docs/exports.md).
+
+Round 58 (plans58b): on PostgreSQL the plans are priced on rows that decide them
+(`_crowd`: 2,000 payments, reversals and credit notes recorded on other days than the
+one pulled, ANALYZEd in the test's transaction), not on the counts earlier tests left
+in `pg_class`."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import func, select
 
 from licensing import db
 from licensing.accounts.models import User
+from licensing.billing.models import CreditNote, Payment, PaymentReversal
 from tests.integration.exports.conftest import read_jsonl
 from tests.integration.finance.conftest import at, issue
 from tests.support import factories
 from tests.support.billing import credited, paid_offline, reversed_offline
-from tests.support.plans import plan_of, sent_with_values
+from tests.support.plans import analyzed, copied, plan_of, sent_with_values
 
 NOVEMBER = [date(2026, 11, 1) + timedelta(days=n) for n in range(30)]
 SHOWN = ("invoice_number", "state", "amount_paid", "amount_credited", "balance_due")
@@ -117,6 +124,42 @@ def test_each_night_of_a_month_brings_the_invoices_whose_amounts_changed_that_ni
     assert {row["invoice_number"]: tuple(row[n] for n in SHOWN) for row in backfill} == last_seen
 
 
+COPIES = 2000
+
+
+def _crowd() -> None:
+    """`COPIES` payments, reversals (each of a copied payment of its own) and credit
+    notes, copies of the month's recorded on days before November, and the tables
+    the pull reads analyzed (`analyzed`, PostgreSQL only): the day's few among many."""
+    session = db.session()
+
+    def before(recorded: datetime, n: int) -> datetime:
+        return recorded - timedelta(days=40 + n % 300, minutes=n)
+
+    payment = session.get(Payment, session.scalars(select(func.min(Payment.id))).one())
+    reversal = session.scalars(select(PaymentReversal)).one()
+    credit = session.scalars(select(CreditNote)).one()
+    assert payment is not None
+    assert payment.settled_at is not None
+    settled = payment.settled_at
+    last = session.scalars(select(func.max(Payment.id))).one()
+    copied(Payment.__table__, payment.id, COPIES, lambda n: {"settled_at": before(settled, n)})
+    copies = session.scalars(select(Payment.id).where(Payment.id > last)).all()
+    copied(
+        PaymentReversal.__table__,
+        reversal.id,
+        COPIES,
+        lambda n: {"payment_id": copies[n], "created_at": before(reversal.created_at, n)},
+    )
+    copied(
+        CreditNote.__table__,
+        credit.id,
+        COPIES,
+        lambda n: {"number": f"COPY-{n}", "issued_at": before(credit.issued_at, n)},
+    )
+    analyzed("invoices", "payments", "payment_reversals", "credit_notes")
+
+
 def test_the_pull_reads_the_days_payments_reversals_and_credit_notes_through_their_indexes(
     app: Flask, client: FlaskClient, billing_staff: User
 ) -> None:
@@ -127,6 +170,7 @@ def test_the_pull_reads_the_days_payments_reversals_and_credit_notes_through_the
     _made, steps = _month()
     for step in steps.values():
         step()
+    _crowd()
     pull = _puller(client, billing_staff)
 
     with sent_with_values(app.extensions["licensing.db"].engine) as statements:
