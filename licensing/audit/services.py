@@ -164,9 +164,12 @@ class _Unchained:
     """The events a session's transaction recorded: `pending` in recording order, the
     first `chained` of them already chained and inserted (a read of the audit log
     chains what came before it, `_read_after_recording`); `marks` the two counts as
-    each open savepoint began, restored when it rolls back."""
+    each open savepoint began, restored when it rolls back; `key` the signing key
+    (id, bytes) read where the first event was recorded, for a transaction may commit
+    outside the application's context (a session handed to another thread)."""
 
     root: SessionTransaction
+    key: tuple[str, bytes]
     pending: list[_Pending] = field(default_factory=list)
     chained: int = 0
     marks: dict[Any, tuple[int, int]] = field(default_factory=dict)
@@ -179,7 +182,7 @@ def _unchained(session: Session) -> _Unchained:
     root = session.get_transaction() or session.begin()
     found = session.info.get(_UNCHAINED)
     if found is None or found.root is not root:
-        found = session.info[_UNCHAINED] = _Unchained(root)
+        found = session.info[_UNCHAINED] = _Unchained(root, audit_keys.current())
     return cast(_Unchained, found)
 
 
@@ -202,7 +205,7 @@ def _chain_pending(session: Session) -> None:
     session.flush()
     todo = unchained.pending[unchained.chained :]
     unchained.chained = len(unchained.pending)
-    key_id, key = audit_keys.current()
+    key_id, key = unchained.key
     keys = {key_id: key}
     head = _lock_head(session)
     seq, previous = head.seq, head.hash
