@@ -524,6 +524,11 @@ class PermissionMetricsSchema(ApiSchema):
 
 @blp.route("/permission-requests", methods=["POST"])
 @access.public
+@never_answers(
+    404,
+    "the API takes no request to correct (round 58's `corrects` is the page's); a status "
+    "link that no longer works corrects nothing rather than being refused",
+)
 @auth_rate_limit()
 @blp.arguments(PermissionRequestInputSchema)
 @blp.response(201, PermissionSubmittedSchema)

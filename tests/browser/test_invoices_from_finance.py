@@ -13,7 +13,7 @@ from typing import Any
 
 from licensing import db
 from licensing.billing import services as billing
-from licensing.calendar import office_date
+from licensing.calendar import month_text, office_date
 from licensing.db import utcnow
 from tests.browser.conftest import sign_in
 from tests.integration.billing.conftest import activated, send_activation
@@ -62,7 +62,7 @@ def test_a_billing_clerk_follows_invoiced_outstanding_and_an_aging_bar_to_their_
     page.emulate_media(reduced_motion="reduce")  # bars drawn where they stay
     sign_in(page, clerk)
     page.goto("/console/finance/")
-    page.get_by_role("link", name=f"This month ({month})").click()
+    page.get_by_role("link", name=f"This month ({month_text(today)})").click()
     page.wait_for_url(f"**/console/finance/?from={month}&to={month}*")
     assert "invoiced 1,500.00 USD" in _text(page)
 

@@ -23,6 +23,7 @@ from tests.integration.pricing.conftest import development_estimate
 from tests.support import factories
 from tests.support.axe import assert_accessible
 from tests.support.card_years import CardYears
+from tests.support.page_days import in_words
 from tests.support.servers import LiveServer
 
 FEE = 5000  # the development flat fee, a year
@@ -78,7 +79,7 @@ def test_an_administrator_is_warned_of_an_open_ended_cards_prorated_amounts_and_
     # Round 44: the message that confirms publishing says it too.
     said = text(page.locator("p.flash-warning"))
     assert said.startswith(f"Rate card {version} runs open-ended: its prorated amounts")
-    assert warned in said
+    assert in_words(warned) in said  # a flashed message says its days in words (days58)
     assert_accessible(page)
 
     # Round 44: a vendor's estimate on it (that year) says why the fee is cents.

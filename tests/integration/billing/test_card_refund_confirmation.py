@@ -30,6 +30,7 @@ from licensing.billing.models import CreditNote, Invoice, Payment, Refund
 from licensing.errors import BadRequest
 from tests.support import factories, settings
 from tests.support.factories import billing_clerk
+from tests.support.page_days import in_words
 from tests.support.pages import text_of
 from tests.support.servers import LocalStripe
 
@@ -170,7 +171,8 @@ def test_a_refund_edited_between_the_steps_is_refused_and_nothing_sent(
     edited = {**confirming, f"refund-{credit.id}-{field}": value}
     answer = client.post(f"/console/credit-notes/{credit.id}/refunds", data=edited)
     assert answer.status_code == 400, text_of(answer)[:2000]
-    assert (
+    # The page says the payment's start in words (round 58, days58).
+    assert in_words(
         "Not refunded: the amount, card payment or note posted is not the one shown to "
         "confirm (the confirmation was of 40.00 to the "
         f"{payment.named(credit.invoice.number, in_sentence=True)})."
