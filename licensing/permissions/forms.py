@@ -34,7 +34,7 @@ from licensing.errors import InvalidInput
 from licensing.money import ungrouped
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 from licensing.web.forms import PageForm, within
-from licensing.words import FIELD_REQUIRED, ORGANIZATION_TYPE_LABELS
+from licensing.words import FIELD_REQUIRED, ORGANIZATION_TYPE_LABELS, at_most_characters
 
 from .commands import TEXT_FIELDS, PermissionRequestInput
 from .models import (
@@ -265,7 +265,9 @@ class PermissionRequestForm(PageForm):
 
     # The status token of the open request this one corrects, from its "send a
     # corrected request" (round 58): posted back with the form, never in a link.
-    corrects = HiddenField(validators=[Optional(), Length(max=CORRECTS_MAX)])
+    corrects = HiddenField(
+        validators=[Optional(), Length(max=CORRECTS_MAX, message=at_most_characters(CORRECTS_MAX))]
+    )
 
     def command(self) -> PermissionRequestInput:
         """The request the form describes (after `validate()`)."""

@@ -84,7 +84,7 @@ class _Sources:
             else:
                 continue
             for action in self._actions(path, given, function, node):
-                found.add(action.replace(" ", "_").partition(".")[0])
+                found.add(action.replace(" ", "_").lower().partition(".")[0])
         return found
 
     def _actions(
