@@ -77,7 +77,7 @@ from licensing.web.filters import recorded_words, when
 from licensing.web.forms import show_errors
 from licensing.web.organization_records import organization_history_entries
 from licensing.web.portal import YOU, WaitingItem, waiting_provider
-from licensing.web.records import described, numbered_record
+from licensing.web.records import described, numbered_record, record_url
 from licensing.words import at_most_characters, end_sentence, organization_type_words
 
 bp = Blueprint("accounts", __name__)
@@ -1391,7 +1391,7 @@ def _organization_history(db_session: Session, organization: Organization) -> di
 
 def _history_subjects(
     db_session: Session, events: Sequence[AuditEvent]
-) -> dict[int, tuple[str, str]]:
+) -> dict[int, tuple[str, str | None]]:
     """By seq, whom or what each of the page's events of a person, a token or an
     invitation is about, with its link: the people and the invitations in one
     statement each (round 49: a query a move)."""
@@ -1402,17 +1402,17 @@ def _history_subjects(
     people = queries.people_named(db_session, ids["user"])
     tokens = queries.tokens_named(db_session, ids["api_token"])
     invited = queries.invitations_named(db_session, ids["invitation"])
-    subjects: dict[int, tuple[str, str]] = {}
+    subjects: dict[int, tuple[str, str | None]] = {}
     for event in events:
         if not event.entity_id.isdigit():
             continue
         key = int(event.entity_id)
         if event.entity_type == "user" and (person := people.get(key)) is not None:
-            link = url_for("accounts_console.user_detail", user_id=person.id)
+            link = record_url("user", person.id)  # admin's page: others read the name
             subjects[event.seq] = (f"{person.full_name} ({person.email})", link)
         elif event.entity_type == "api_token" and key in tokens:
             name, owner = tokens[key]
-            link = url_for("accounts_console.user_detail", user_id=owner.id)
+            link = record_url("user", owner.id)
             subjects[event.seq] = (f"“{name}”, {owner.full_name}'s ({owner.email})", link)
         elif event.entity_type == "invitation" and key in invited:
             subjects[event.seq] = (f"the invitation to {invited[key]}", "#invitations")
