@@ -37,6 +37,8 @@ def test_staff_search_the_queue_open_the_organization_and_follow_an_audit_row(
     tab.goto("/console/applications")
     tab.get_by_label("Search").fill("quillon")
     tab.get_by_role("button", name="Show").click()
+    tab.wait_for_url("**q=quillon*")  # the rows read are the answer's, not the form's
+    tab.wait_for_load_state()
     rows = tab.locator("tbody tr").all_inner_texts()
     assert len(rows) == 1
     assert references[0] in rows[0]
