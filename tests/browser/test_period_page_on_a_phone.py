@@ -88,7 +88,9 @@ def test_a_vendor_files_and_amends_a_report_on_a_phone_without_scrolling_sideway
         page.get_by_label("Row 1, customer name").fill("Harbor Clinic")
         page.get_by_label("Row 1, country").fill("ZZ")
         page.get_by_label("Row 1, quantity").fill("60")
-        form.get_by_role("button", name="Preview the royalty").click()
+        # The page before had an error summary too: wait for the answer's page itself.
+        with page.expect_navigation():
+            form.get_by_role("button", name="Preview the royalty").click()
         form.locator(".error-summary").wait_for()
         _assert_fits(page, "a refused row")
         page.get_by_label("Row 1, country").fill("US")
