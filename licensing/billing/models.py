@@ -515,6 +515,11 @@ class _MoneyMoved(Snapshotted):
     idempotency_key: Mapped[str | None] = mapped_column(String(100), unique=True)
     note: Mapped[str | None] = mapped_column(Text)
     recorded_by: Mapped[str] = mapped_column(String(254))
+    # The account that recorded it (round 59, billing_0029), as a credit note keeps its
+    # issuer's: pages name the person by it, so an address changed or given to someone
+    # else since names who recorded. None before, and for the system and a payer by an
+    # invoice link (no account). No foreign key, as `audit_events.actor_user_id`.
+    recorded_by_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     settled_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
@@ -980,6 +985,9 @@ class PaymentReversal(Base):
     # The day the bank returned the money (or said it never came).
     returned_on: Mapped[date] = mapped_column(Date)
     reversed_by: Mapped[str] = mapped_column(String(254))
+    # The account that reversed it (round 59, billing_0029; None before, and for the
+    # system: a dispute's withdrawal), as `Payment.recorded_by_id`.
+    reversed_by_id: Mapped[int | None] = mapped_column(Integer)
     # Indexed (billing_0020): the invoices' nightly pull finds the day's reversals.
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, index=True)
 
@@ -1105,6 +1113,9 @@ class InvoiceLinkRevocation(Base):
     generation: Mapped[int] = mapped_column(Integer)
     reason: Mapped[str] = mapped_column(Text)
     revoked_by: Mapped[str] = mapped_column(String(254))
+    # The account that withdrew them (round 59, billing_0029; None before, and for the
+    # system), as `Payment.recorded_by_id`.
+    revoked_by_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
@@ -1325,6 +1336,9 @@ class StripeEvent(Base):
     LOOKED_AT_NOTE_MAX = 1000
     looked_at_note: Mapped[str | None] = mapped_column(String(LOOKED_AT_NOTE_MAX))
     looked_at_by: Mapped[str | None] = mapped_column(String(255))
+    # The account that marked it (round 59, billing_0029; None before), as
+    # `Payment.recorded_by_id`.
+    looked_at_by_id: Mapped[int | None] = mapped_column(Integer)
     looked_at_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     def said(self, outcome: str) -> None:

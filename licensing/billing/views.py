@@ -1102,6 +1102,12 @@ def console_refunds() -> tuple[str, int]:
         listed,
         queries.refunds_listed(filters),
         partial(queries.refund_list_totals, filters=filters),
+        # Round 59: who recorded each, by the account kept (else the address).
+        people=lambda rows: people_of(
+            db.session(),
+            ids=[row[0].recorded_by_id for row in rows],
+            addresses=[row[0].recorded_by for row in rows],
+        ),
         filters=filters,
         states=queries.REFUND_LIST_STATES,
         methods=REFUND_LIST_METHODS,
@@ -1146,6 +1152,12 @@ def console_stripe_events() -> tuple[str, int]:
         listed,
         queries.stripe_events_listed(filters),
         lambda _session: [],
+        # Round 59: who marked each looked at, by the account kept (else the address).
+        people=lambda rows: people_of(
+            db.session(),
+            ids=[row[0].looked_at_by_id for row in rows],
+            addresses=[row[0].looked_at_by for row in rows],
+        ),
         filters=filters,
         kinds=queries.STRIPE_EVENT_LIST_KINDS,
         types=STRIPE_EVENT_TYPES,
@@ -1171,14 +1183,20 @@ def _stripe_event_page(
     session = db.session()
     row = queries.stripe_event_row(session, event_id)
     event = row[0]
+    history = audit_queries.events_for_records(session, [("stripe_event", event.id)])
     return render_template(
         "billing/console_stripe_event.html",
+        # Round 59: who marked it looked at and who acted in its history, named by the
+        # account kept (else the address), in one statement for the page.
+        page_people=people_of(
+            session, history, ids=[event.looked_at_by_id], addresses=[event.looked_at_by]
+        ),
         row=row,
         event=event,
         kinds=queries.STRIPE_EVENT_LIST_KINDS,
         may_apply=STRIPE_EVENT.can(event.kind, "apply_again"),
         may_mark=STRIPE_EVENT.can(event.kind, "mark_looked_at"),
-        history=audit_queries.events_for_records(session, [("stripe_event", event.id)]),
+        history=history,
         apply_form=apply_form or forms.ApplyAgainForm(formdata=None, prefix="apply_again"),
         looked_at_form=looked_at_form or forms.LookedAtForm(formdata=None, prefix="looked_at"),
     ), status
@@ -1581,8 +1599,18 @@ def _payment_page(
     if not counted:
         # As its refunds: a payment that never counted offers no return of one.
         return_forms = {key: form for key, form in return_forms.items() if form is return_form}
+    history = audit_queries.events_for_records(session, records)
+    reversal = payment.reversal
     return render_template(
         "billing/console_payment.html",
+        # Round 59: who recorded it, who reversed it and who acted in its history, named
+        # by the account kept (else the address), in one statement for the page.
+        page_people=people_of(
+            session,
+            history,
+            ids=[payment.recorded_by_id, reversal.reversed_by_id if reversal else None],
+            addresses=[payment.recorded_by, reversal.reversed_by if reversal else None],
+        ),
         story=story,
         payment=payment,
         # Round 55 (polish55): by its card and when started, or its reference and day
@@ -1592,7 +1620,7 @@ def _payment_page(
         organization=session.get(Organization, payment.organization_id),
         payer=session.get(User, payment.paid_by_user_id) if payment.paid_by_user_id else None,
         banks_words=queries.banks_words(session, [payment]),
-        history=audit_queries.events_for_records(session, records),
+        history=history,
         # Round 57: what Stripe told of its PaymentIntent, and what was made of it.
         stripe_events=queries.stripe_events_of(session, payment.stripe_payment_intent_id),
         now=utcnow(),
@@ -1685,6 +1713,7 @@ def _console_page(
     organization = session.get(Organization, invoice.organization_id)
     credit_notes = queries.credit_notes(session, invoice_id=invoice.id)
     payments = queries.payments(session, invoice_id=invoice.id)
+    withdrawals = queries.link_withdrawals(session, invoice.id)
     return (
         render_template(
             "billing/console_invoice.html",
@@ -1714,7 +1743,13 @@ def _console_page(
             or forms.ReasonForm(formdata=None, prefix="uncollectible"),
             credit_form=credit_form or forms.CreditNoteForm(formdata=None),
             links_form=links_form or forms.ReasonForm(formdata=None, prefix="links"),
-            link_withdrawals=queries.link_withdrawals(session, invoice.id),
+            link_withdrawals=withdrawals,
+            # Round 59: who withdrew them, by the account kept (else the address).
+            withdrawers=people_of(
+                session,
+                ids=[withdrawal.revoked_by_id for withdrawal in withdrawals],
+                addresses=[withdrawal.revoked_by for withdrawal in withdrawals],
+            ),
             disputes=queries.disputes(session, invoice_id=invoice.id),
             now=utcnow(),
             allowed=INVOICE.allowed(invoice.state),

@@ -142,7 +142,8 @@ def test_billing_staff_are_warned_before_recording_a_bank_reference_twice(
     warning = form.locator("#reference-error")
     warning.wait_for()
     assert "already recorded on this invoice: 300.00 USD received" in warning.inner_text()
-    assert f"recorded by {staff.email}" in warning.inner_text()
+    # Round 59: the earlier payment's recorder named as pages name people.
+    assert f"recorded by {staff.full_name} ({staff.email})" in warning.inner_text()
     assert form.get_by_label("Amount", exact=True).input_value() == "200.00"
     assert form.get_by_label("Reference", exact=True).input_value() == " fedwire 0042"
     assert form.get_by_label("Note").input_value() == "Instalment"

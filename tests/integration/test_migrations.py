@@ -2926,3 +2926,76 @@ def test_agreements_0011_keeps_who_decided_by_account_and_a_decision_from_before
     assert "decided_by_id" in _columns_of(url, "applications")
     assert "issued_by_id" in _columns_of(url, "credit_notes")
     assert "published_by_id" in _columns_of(url, "rate_cards")
+
+
+def test_billing_0029_keeps_who_moved_money_by_account_and_rows_from_before_by_address(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 59 (names59): a payment's and a refund's recorder, a reversal's, a link
+    withdrawal's and a Stripe event's "looked at" keep the account beside the address
+    (`..._by_id`, billing_0029); rows from before keep their address and NULL (named
+    by the address), and the downgrade drops the five columns alone."""
+    added = {
+        "payments": "recorded_by_id",
+        "refunds": "recorded_by_id",
+        "payment_reversals": "reversed_by_id",
+        "invoice_link_revocations": "revoked_by_id",
+        "stripe_events": "looked_at_by_id",
+    }
+    url = database_template.new_url()
+    assert all(column in _columns_of(url, table) for table, column in added.items())
+    migrations.downgrade(url, "billing_0028")
+    assert not any(column in _columns_of(url, table) for table, column in added.items())
+    assert "looked_at_by" in _columns_of(url, "stripe_events")
+    now = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            organization_id, _ = _organization_and_user(connection, "member")
+            invoice_id = _invoice(connection, organization_id, "manual", 1)
+            payment_id = _insert(
+                connection,
+                "payments",
+                invoice_id=invoice_id,
+                organization_id=organization_id,
+                method="wire",
+                state="succeeded",
+                currency="USD",
+                amount=1500,
+                recorded_by="clerk@office.example",
+                created_at=now,
+            )
+            withdrawal_id = _insert(
+                connection,
+                "invoice_link_revocations",
+                invoice_id=invoice_id,
+                generation=1,
+                reason="Forwarded",
+                revoked_by="clerk@office.example",
+                created_at=now,
+            )
+    finally:
+        engine.dispose()
+    migrations.upgrade(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            payment = connection.execute(
+                text("SELECT recorded_by, recorded_by_id FROM payments WHERE id = :id"),
+                {"id": payment_id},
+            ).one()
+            withdrawal = connection.execute(
+                text(
+                    "SELECT revoked_by, revoked_by_id FROM invoice_link_revocations WHERE id = :id"
+                ),
+                {"id": withdrawal_id},
+            ).one()
+    finally:
+        engine.dispose()
+    assert tuple(payment) == ("clerk@office.example", None)
+    assert tuple(withdrawal) == ("clerk@office.example", None)
+    migrations.downgrade(url, "billing_0028")
+    assert not any(column in _columns_of(url, table) for table, column in added.items())
+    assert "recorded_by" in _columns_of(url, "payments")
+    migrations.upgrade(url)
+    assert all(column in _columns_of(url, table) for table, column in added.items())

@@ -164,6 +164,13 @@ def billing_clerk() -> Actor:
     return staff_actor(("billing",))
 
 
+def named(user_id: int | None) -> str:
+    """The account as pages name people (round 57): "Jordan Okafor 7 (staff7@...)"."""
+    user = db.session().get(User, user_id)
+    assert user is not None, user_id
+    return f"{user.full_name} ({user.email})"
+
+
 def bearer(user: User, name: str = "tests") -> dict[str, str]:
     """`Authorization` headers with a real API token of `user`'s, made by the service.
 

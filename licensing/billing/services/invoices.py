@@ -530,6 +530,7 @@ def _withdraw_links(
         generation=current + 1,
         reason=note,
         revoked_by=actor.name,
+        revoked_by_id=actor.user_id,
         created_at=now,
     )
     session.add(revocation)

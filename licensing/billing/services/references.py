@@ -13,8 +13,9 @@ from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
+from licensing.accounts.queries import People, people_of
 from licensing.billing.models import Payment, Refund
 from licensing.billing.states import SUCCEEDED
 from licensing.calendar import office_date
@@ -102,22 +103,38 @@ def _day(record: Payment | Refund) -> str:
     return (on or office_date(record.created_at)).isoformat()
 
 
-def described(record: Payment | Refund, ledger: Ledger[Any]) -> str:
+def _recorders(earlier: list[Recorded]) -> People:
+    """Who recorded the `earlier` records, named as pages name people (round 59: "Pat
+    Lee (pat@...)", by the account each kept, else its address), in one statement."""
+    session = object_session(earlier[0])
+    assert session is not None  # read by `recorded_with`
+    return people_of(
+        session,
+        ids=[record.recorded_by_id for record in earlier],
+        addresses=[record.recorded_by for record in earlier],
+    )
+
+
+def _recorder(record: Payment | Refund, people: People) -> str:
+    return people.named(record.recorded_by, record.recorded_by_id)
+
+
+def described(record: Payment | Refund, ledger: Ledger[Any], people: People) -> str:
     """An earlier record as staff read it on the page: amount, day, who recorded it."""
     amount = format_grouped(record.amount, record.currency)
     return (
         f"{amount} {record.currency} {ledger.dated} {_day(record)}, "
-        f"recorded by {record.recorded_by}"
+        f"recorded by {_recorder(record, people)}"
     )
 
 
-def _message(earlier: list[Recorded], ledger: Ledger[Recorded]) -> str:
+def _message(earlier: list[Recorded], ledger: Ledger[Recorded], people: People) -> str:
     if len(earlier) == 1:
         return (
             f"A {ledger.record} with this reference is already recorded on this "
-            f"{ledger.document}: {described(earlier[0], ledger)}."
+            f"{ledger.document}: {described(earlier[0], ledger, people)}."
         )
-    listed = "; ".join(described(r, ledger) for r in earlier)
+    listed = "; ".join(described(r, ledger, people) for r in earlier)
     return (
         f"{len(earlier)} {ledger.record}s with this reference are already recorded on this "
         f"{ledger.document}: {listed}."
@@ -125,21 +142,25 @@ def _message(earlier: list[Recorded], ledger: Ledger[Recorded]) -> str:
 
 
 def _note(
-    earlier: list[Recorded], policy: RepeatedReferencePolicy, ledger: Ledger[Recorded]
+    earlier: list[Recorded],
+    policy: RepeatedReferencePolicy,
+    ledger: Ledger[Recorded],
+    people: People,
 ) -> str:
     heading = "Repeated reference confirmed" if policy == "confirmed" else "Repeated reference"
-    named = "; ".join(_named(r, ledger) for r in earlier)
+    named = "; ".join(_named(r, ledger, people) for r in earlier)
     return f"{heading}: same as {named}."
 
 
-def _named(record: Payment | Refund, ledger: Ledger[Any]) -> str:
+def _named(record: Payment | Refund, ledger: Ledger[Any], people: People) -> str:
     """An earlier record as the pages name it, never by its row id (round 58: "refund 5
     (40.00 USD sent ...)"): a refund by method, amount, credit note and day, a payment
-    by method, amount and day; and who recorded it."""
+    by method, amount and day; and who recorded it (round 59: "Pat Lee (pat@...)", as
+    the note's history names people; a note written before names the address)."""
     if isinstance(record, Refund):
-        return f"the {record.named(in_sentence=True)}, recorded by {record.recorded_by}"
+        return f"the {record.named(in_sentence=True)}, recorded by {_recorder(record, people)}"
     words = "ACH" if record.method == "ach" else record.method
-    return f"the {words} {ledger.record} of {described(record, ledger)}"
+    return f"the {words} {ledger.record} of {described(record, ledger, people)}"
 
 
 def checked(
@@ -155,6 +176,9 @@ def checked(
     note naming them (None when nothing repeats)."""
     if not earlier:
         return None
+    people = _recorders(earlier)
     if policy == "ask" and "reference" not in errors:
-        raise RepeatedReference(detail, {**errors, "reference": [_message(earlier, ledger)]})
-    return _note(earlier, policy, ledger)
+        raise RepeatedReference(
+            detail, {**errors, "reference": [_message(earlier, ledger, people)]}
+        )
+    return _note(earlier, policy, ledger, people)

@@ -200,6 +200,7 @@ def _new_refund(
         currency=credit.currency,
         note=(note or "").strip() or None,
         recorded_by=actor.name,
+        recorded_by_id=actor.user_id,
         created_at=now,
         **fields,
     )

@@ -149,6 +149,7 @@ def book_reversal(
         reason=reason,
         returned_on=returned_on,
         reversed_by=actor.name,
+        reversed_by_id=actor.user_id,
         created_at=now,
     )
     audit.record_new(

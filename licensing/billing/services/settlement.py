@@ -58,6 +58,7 @@ def _new_payment(
         organization_id=invoice.organization_id,
         currency=invoice.currency,
         recorded_by=actor.name,
+        recorded_by_id=actor.user_id,
         created_at=now,
         **fields,
     )

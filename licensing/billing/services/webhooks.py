@@ -397,6 +397,7 @@ def mark_stripe_event_looked_at(
             )
         stored.looked_at_note = clean
         stored.looked_at_by = actor.name[:255]
+        stored.looked_at_by_id = actor.user_id
         STRIPE_EVENT.apply(session, stored, "mark_looked_at", actor=actor, note=clean, at=now)
         return stored
 

@@ -20,7 +20,7 @@ from licensing.billing.models import Invoice, Payment
 from licensing.billing.services.references import RepeatedReferencePolicy
 from licensing.calendar import day_text, office_date
 from licensing.db import utcnow
-from tests.support.factories import bearer, billing_clerk
+from tests.support.factories import bearer, billing_clerk, named
 from tests.support.pages import without_time_tags
 
 CONFIRM_LABEL = "Record it anyway: this is a separate payment with the same reference"
@@ -101,7 +101,7 @@ def test_a_repeated_reference_comes_back_naming_the_earlier_payment_and_stores_n
     today = day_text(office_date(utcnow()))
     assert (
         f"A payment with this reference is already recorded on this invoice: "
-        f"400.00 USD received {today}, recorded by {clerk.name}."
+        f"400.00 USD received {today}, recorded by {named(clerk.user_id)}."
     ) in page
     assert "500.00 USD received" not in page
     assert CONFIRM_LABEL in page
@@ -175,7 +175,7 @@ def test_the_box_confirms_only_the_reference_it_was_shown_for(
     today = day_text(office_date(utcnow()))
     assert (
         "A payment with this reference is already recorded on this invoice: "
-        f"100.00 USD received {today}, recorded by {clerk.name}."
+        f"100.00 USD received {today}, recorded by {named(clerk.user_id)}."
     ) in changed
     assert 'name="confirmed_reference" type="hidden" value="chk 77"' in changed
     assert 'id="record_anyway" name="record_anyway" type="checkbox" value="y">' in changed
@@ -230,8 +230,8 @@ def test_asking_names_every_earlier_payment_with_the_reference_beside_other_prob
         "amount": ["More than the balance due (500.00 USD)."],
         "reference": [
             "2 payments with this reference are already recorded on this invoice: "
-            f"400.00 USD received {today}, recorded by {clerk.name}; "
-            f"100.00 USD received {today}, recorded by {clerk.name}."
+            f"400.00 USD received {today}, recorded by {named(clerk.user_id)}; "
+            f"100.00 USD received {today}, recorded by {named(clerk.user_id)}."
         ],
     }
     assert len(_payments(invoice)) == 2

@@ -21,7 +21,7 @@ from licensing.billing.models import CreditNote, Invoice, Refund
 from licensing.billing.services.references import RepeatedReferencePolicy
 from licensing.calendar import day_text, office_date
 from licensing.db import utcnow
-from tests.support.factories import bearer, billing_clerk
+from tests.support.factories import bearer, billing_clerk, named
 from tests.support.pages import without_time_tags
 
 from .refund_support import paid_offline_and_credited, refunds_of
@@ -96,7 +96,7 @@ def test_a_repeated_refund_reference_comes_back_naming_the_earlier_refund_and_st
     today = day_text(office_date(utcnow()))
     assert (
         "A refund with this reference is already recorded on this credit note: "
-        f"40.00 USD sent {today}, recorded by {clerk.name}."
+        f"40.00 USD sent {today}, recorded by {named(clerk.user_id)}."
     ) in page
     assert "60.00 USD sent" not in page
     assert CONFIRM_LABEL in page
@@ -188,7 +188,7 @@ def test_the_api_records_a_repeated_refund_reference_and_its_audit_event_notes_i
     credit_number = credit.number
     assert _recorded_note(refunds[1]) == (
         f"Repeated reference: same as the wire refund of 40.00 USD of {credit_number}, sent "
-        f"{office_date(utcnow()).isoformat()}, recorded by {first.recorded_by}."
+        f"{office_date(utcnow()).isoformat()}, recorded by {named(first.recorded_by_id)}."
     )
 
 
@@ -207,7 +207,7 @@ def test_asking_names_the_earlier_refund_beside_a_problem_with_the_amount(
         "amount": [f"More than the refund outstanding on {credit.number} (60.00 USD)."],
         "reference": [
             "A refund with this reference is already recorded on this credit note: "
-            f"40.00 USD sent {today}, recorded by {clerk.name}."
+            f"40.00 USD sent {today}, recorded by {named(clerk.user_id)}."
         ],
     }
     assert len(refunds_of(credit)) == 1

@@ -204,7 +204,8 @@ def test_an_event_stripe_cannot_give_stays_failed_and_is_marked_looked_at_with_a
     assert _words(staff.get(f"{LIST}?kind=failed").get_data(as_text=True)).count("evt_") == 0
     listed = _words(staff.get(f"{LIST}?kind=looked_at").get_data(as_text=True))
     assert "Failed, looked at by billing staff" in listed
-    assert f"Looked at: {note} ({billing_staff.email}," in listed
+    # Round 59: who marked it named as pages name people, "Name (address)".
+    assert f"Looked at: {note} ({billing_staff.full_name} ({billing_staff.email})," in listed
 
     # Looked at once: a second mark is refused saying what is left.
     again = staff.post(f"{page}/looked-at", data={"looked_at-note": "again", "confirmed": "yes"})
