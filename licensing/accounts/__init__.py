@@ -20,6 +20,7 @@ from licensing.accounts import auth, queries
 from licensing.accounts.models import User, two_step_words
 from licensing.accounts.services.roles import role_refusal, with_article
 from licensing.accounts.services.standing import licensable
+from licensing.audit import queries as audit_queries
 from licensing.config import current_config
 from licensing.mail import services as mail
 
@@ -47,6 +48,8 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals["person_fields"] = queries.PERSON_FIELDS
     # A history's people, who acted included, named "Pat Lee (pat@...)" (round 57).
     app.jinja_env.globals["history_people"] = _history_people
+    # The audit log's *Actor* filter finds people by name too (round 59).
+    audit_queries.register_actor_names(queries.accounts_named)
     # `organization is licensable`: a page offers only the steps `ensure_licensable` allows.
     app.jinja_env.tests["licensable"] = licensable
     # A role as pages name it ("billing member"), and the roles a colleague may be given.

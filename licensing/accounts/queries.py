@@ -47,6 +47,7 @@ from licensing.accounts.models import (
     Passkey,
     User,
     by_name,
+    name_key,
     parse_roles,
 )
 from licensing.accounts.states import ACTIVE, CLOSED
@@ -1182,6 +1183,13 @@ def people_of(
     return People(
         [NamedPerson(row.id, row.full_name, row.email) for row in session.execute(statement)]
     )
+
+
+def accounts_named(text: str) -> Select[int]:
+    """The ids of the accounts whose name contains `text`, in any case and script
+    (`name_key`, as the users list searches names): the audit log's *Actor* filter
+    finds who acted by the name its page shows (round 59, `register_actor_names`)."""
+    return select(User.id).where(User.full_name_key.contains(name_key(text), autoescape=True))
 
 
 class NamedPerson(NamedTuple):

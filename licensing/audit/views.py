@@ -75,6 +75,8 @@ def filters_from(args: Mapping[str, str]) -> tuple[queries.AuditFilter, list[str
             entity_type=entity_type,
             entity_id=entity_id,
             actor=text("actor"),
+            # Round 59: by the name the page shows beside the address, too.
+            actor_by_name=True,
             action=text("action"),
             since=dates["since"],
             until=dates["until"],

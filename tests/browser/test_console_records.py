@@ -56,7 +56,7 @@ def test_staff_search_the_queue_open_the_organization_and_follow_an_audit_row(
     assert_accessible(tab)
 
     tab.goto("/console/audit?actor=nobody-here")
-    assert "No actor's email address contains" in tab.locator("tbody").inner_text()
+    assert "No actor's name or email address contains" in tab.locator("tbody").inner_text()
     tab.goto("/console/audit")
     assert_accessible(tab)
     tab.get_by_role("link", name=references[1]).first.click()

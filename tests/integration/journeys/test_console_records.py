@@ -113,7 +113,7 @@ def test_an_audit_filter_that_finds_nothing_says_why(
     def why(**query: str) -> str:
         return _rows(client.get("/console/audit", query_string=query).get_data(as_text=True))[0]
 
-    assert "No actor's email address contains 'nobody-here'." in why(actor="nobody-here")
+    assert "No actor's name or email address contains 'nobody-here'." in why(actor="nobody-here")
     assert "a reference such as APP-000042" in why(entity_id="APP-X")
     assert "is after To" in why(since="2026-05-02", until="2026-05-01")
     assert "no event matches all of them together" in why(
