@@ -104,7 +104,44 @@ def test_signing_up_is_audited_with_the_new_user_as_actor(client: FlaskClient) -
     assert [event.action for event in events][-2:] == ["organization.created", "user.created"]
     assert {event.actor for event in events[-2:]} == {"samira@bluefin.example"}
     assert events[-1].actor_user_id == int(events[-1].entity_id)
+    # Round 59: the organization's event names its actor by the account too (it kept
+    # the address alone, an actor with no account, the user not yet made).
+    assert events[-2].actor_user_id == events[-1].actor_user_id
     assert "password" not in (events[-1].after or "")
+
+
+def test_an_organization_signed_up_names_who_created_it_as_every_event_does(
+    app: Flask, client: FlaskClient, signed_in: Any, licensing_staff: User
+) -> None:
+    """Round 59: the console's organization history (and the audit log) named the
+    person who signed it up by their address alone, "samira@bluefin.example",
+    where every other event names "Name (address)"; through the API too."""
+    assert client.post("/api/v1/signups", json=_api_body()).status_code == 202
+    organization = (
+        db.session()
+        .scalars(
+            select(Organization).where(Organization.legal_name == "Bluefin Claims Analytics LLC")
+        )
+        .one()
+    )
+    created = (
+        db.session()
+        .scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "organization.created",
+                AuditEvent.entity_id == str(organization.id),
+            )
+        )
+        .one()
+    )
+    samira = queries.user_by_email(db.session(), "samira@bluefin.example")
+    assert samira is not None
+    assert (created.actor, created.actor_user_id) == ("samira@bluefin.example", samira.id)
+    staff = signed_in(app.test_client(), licensing_staff)
+    page = staff.get(f"/console/organizations/{organization.id}").get_data(as_text=True)
+    row = re.search(r"<tr>(?:(?!</tr>).)*Organization created(?:(?!</tr>).)*</tr>", page, re.S)
+    assert row is not None, page[-3000:]
+    assert "Samira Haddad (samira@bluefin.example)" in row.group(0)
 
 
 def test_following_the_verification_link_confirms_the_address_once(client: FlaskClient) -> None:

@@ -416,10 +416,17 @@ def _mail_link(
 
 
 def _insert_user(
-    session: Session, user: User, *, actor: Actor | None, themselves: bool = False
+    session: Session,
+    user: User,
+    *,
+    actor: Actor | None,
+    themselves: bool = False,
+    founded: Organization | None = None,
 ) -> None:
     """Add the user and audit `user.created` (by `actor`, or by the user
-    `themselves` signing up); a concurrent sign-up with the same email loses cleanly."""
+    `themselves` signing up), after the `organization.created` of the organization
+    they `founded` by signing it up, by them too; a concurrent sign-up with the same
+    email loses cleanly."""
     try:
         with session.begin_nested():
             session.add(user)
@@ -428,6 +435,12 @@ def _insert_user(
             "email", "An account already uses this email address. Sign in, or reset your password."
         ) from None
     who = _user_actor(user) if themselves else actor
+    if founded is not None:
+        # Round 59: by the account, as every other event names its actor (it named
+        # the address alone, an actor with no account, the user not yet made).
+        audit.record_event(
+            session, "organization.created", founded.id, after=founded.snapshot(), actor=who
+        )
     audit.record_event(
         session, "user.created", user.id, before=None, after=user.snapshot(), actor=who
     )

@@ -35,9 +35,13 @@ from licensing.signals import (
 
 
 def create_organization(
-    session: Session, *, actor: str | None = None, **fields: Any
+    session: Session, *, signing_up: bool = False, **fields: Any
 ) -> Organization:
-    """A new organization in standing `applying`, in the caller's transaction.
+    """A new organization in standing `applying`, in the caller's transaction, audited
+    `organization.created` by the request's caller; `signing_up`, stored alone: the
+    person signing it up audits it once their account exists (`registration.sign_up`),
+    so the event names them by it, as every other event does (round 59: it named an
+    address with no account).
 
     `fields` are the profile fields (`Organization.PROFILE_FIELDS`); raises
     `InvalidInput` with every field's problem at once.
@@ -45,9 +49,11 @@ def create_organization(
     clean, errors = _clean_organization(fields)
     _refuse(errors)
     organization = Organization(**clean, standing=APPLYING, created_at=utcnow())
-    audit.record_new(
-        session, organization, "organization.created", actor=Actor.by_link(actor) if actor else None
-    )
+    if signing_up:
+        session.add(organization)
+        session.flush()
+    else:
+        audit.record_new(session, organization, "organization.created", actor=None)
     return organization
 
 

@@ -48,12 +48,15 @@ def create_vendor_user(
     verified: bool = False,
     actor: str | None = None,
     role: str,
+    founded: bool = False,
 ) -> User:
     """A user of `organization` with `role` in it, in the caller's transaction.
 
     Raises `InvalidInput` for a duplicate or malformed email, a weak
     password or a missing name. `verified` marks the address confirmed
-    (e.g. the user arrived by an emailed invitation).
+    (e.g. the user arrived by an emailed invitation). `founded`: the user signed
+    `organization` up (`create_organization(signing_up=True)`), whose
+    `organization.created` they are audited as, before their own `user.created`.
     """
     normalized, errors = _user_errors(
         session,
@@ -77,7 +80,13 @@ def create_vendor_user(
         created_at=now,
     )
     # `actor` names the person signing up (or accepting an invitation): the user.
-    _insert_user(session, user, actor=None, themselves=actor is not None)
+    _insert_user(
+        session,
+        user,
+        actor=None,
+        themselves=actor is not None,
+        founded=organization if founded else None,
+    )
     return user
 
 
@@ -112,7 +121,7 @@ def sign_up(*, email: str, password: str, full_name: str, organization: Mapping[
             passwords.hash_password(password)  # the work a new account does
             _tell_owner_of_sign_up(session, normalized, _closed_organization(existing))
             return normalized
-        created = create_organization(session, actor=normalized, **clean)
+        created = create_organization(session, signing_up=True, **clean)
         user = create_vendor_user(
             session,
             created,
@@ -122,6 +131,7 @@ def sign_up(*, email: str, password: str, full_name: str, organization: Mapping[
             actor=normalized,
             # Whoever signs an organization up administers it (and may hand that on).
             role=ADMINISTRATOR,
+            founded=True,
         )
         _send_verification(session, user)
         return user.email
