@@ -67,7 +67,7 @@ def test_a_clerk_finds_a_failed_stripe_event_from_the_home_and_the_payment_an_ev
     # Narrowed to the events applied instead.
     tab.get_by_label("What was done").select_option(label="Applied")
     tab.get_by_role("button", name="Filter").click()
-    tab.wait_for_url("**/console/stripe-events?kind=applied*")
+    tab.wait_for_url("**/console/stripe-events?*kind=applied*")
     tab.wait_for_function(
         "() => !document.querySelector('#stripe-events-list').innerText.includes('evt_broken')"
     )
