@@ -1299,6 +1299,12 @@ def stripe_event_kind(outcome: str) -> str:
     return "applied" if outcome.strip() else "no_change"
 
 
+# The audit log's action for a signed Stripe delivery the service could not read (no
+# event id, type or object; not JSON): stored as no event, recorded there instead,
+# its record the body's SHA-256 (round 59, stripeevents59; `services.webhooks`).
+UNREADABLE_ACTION = "stripe_delivery.unreadable"
+
+
 class StripeEvent(Base):
     """Every Stripe event received, once: the unique id makes replays no-ops (each
     counted in `deliveries`, round 58); one that failed is applied again when Stripe

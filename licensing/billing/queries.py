@@ -50,6 +50,7 @@ from licensing.accounts.queries import Caller, OwnedGetter, ScopedStatement, sco
 from licensing.audit.models import AuditEvent
 from licensing.billing.models import (
     STRIPE_EVENT_KINDS,
+    UNREADABLE_ACTION,
     CreditNote,
     Invoice,
     InvoiceLinkRevocation,
@@ -2109,12 +2110,14 @@ OTHER_EVENT_TYPES = "other"
 class StripeEventFilters:
     """What the console's list of every Stripe event is narrowed to: a kind of
     `STRIPE_EVENT_LIST_KINDS`, an event type (or `OTHER_EVENT_TYPES`: none of
-    `handled`), and the office days it was received in (a month's)."""
+    `handled`), the office days it was received in (a month's), and a Stripe id it is
+    about (`stripe_events_about`, round 59)."""
 
     kind: str | None = None
     event_type: str | None = None
     handled: frozenset[str] = frozenset()
     month: ListDays | None = None
+    stripe_id: str | None = None
 
 
 def _stripe_event_where(filters: StripeEventFilters) -> list[ColumnElement[bool]]:
@@ -2129,7 +2132,51 @@ def _stripe_event_where(filters: StripeEventFilters) -> list[ColumnElement[bool]
         where.append(StripeEvent.event_type == filters.event_type)
     if filters.month is not None:
         where.append(_created_between(*filters.month, created_at=StripeEvent.received_at))
+    if filters.stripe_id is not None:
+        where.append(stripe_events_about(filters.stripe_id))
     return where
+
+
+def stripe_events_about(stripe_id: str) -> ColumnElement[bool]:
+    """The events about a Stripe id, exactly (round 59, stripeevents59: billing staff
+    had no way to find one by the id Stripe's dashboard or a licensee gave them):
+
+    - an event's own id (`evt_`), its PaymentIntent (`pi_`: the intent's events, and its
+      refunds' and disputes', which name it) or its object (a refund event's `re_`, a
+      dispute event's `du_`, a `charge.refunded`'s `ch_`);
+    - a charge (`ch_`): besides its `charge.refunded` events, the events of the card
+      payment charged (its PaymentIntent's) and of the disputes of the charge, matched
+      to a payment or not (a dispute event's object is the dispute, not the charge);
+    - a refund (`re_`): besides its own events, the `charge.refunded` events of the
+      charge it refunded, which carry the charge's refunds.
+
+    A charge or refund is known by the records the service keeps (`payments`,
+    `payment_disputes`, `unmatched_disputes`, `refunds`): an event is stored with its
+    PaymentIntent and object, not its body."""
+    charged = select(Payment.stripe_payment_intent_id).where(Payment.stripe_charge_id == stripe_id)
+    disputes_of_charge = union(
+        select(PaymentDispute.stripe_dispute_id).where(
+            PaymentDispute.stripe_charge_id == stripe_id
+        ),
+        select(UnmatchedDispute.stripe_dispute_id).where(
+            UnmatchedDispute.stripe_charge_id == stripe_id
+        ),
+    )
+    refunded_charge = (
+        select(Payment.stripe_charge_id)
+        .join(Refund, Refund.payment_id == Payment.id)
+        .where(Refund.stripe_refund_id == stripe_id, Payment.stripe_charge_id.is_not(None))
+    )
+    return or_(
+        StripeEvent.event_id == stripe_id,
+        StripeEvent.payment_intent_id == stripe_id,
+        StripeEvent.object_id == stripe_id,
+        StripeEvent.payment_intent_id.in_(
+            charged.where(Payment.stripe_payment_intent_id.is_not(None))
+        ),
+        StripeEvent.object_id.in_(disputes_of_charge),
+        StripeEvent.object_id.in_(refunded_charge),
+    )
 
 
 def stripe_events_listed(filters: StripeEventFilters) -> Select[*tuple[Any, ...]]:
@@ -2167,6 +2214,71 @@ def failed_stripe_events(session: Session) -> tuple[int, datetime | None]:
         select(func.count(), func.min(StripeEvent.received_at)).where(StripeEvent.kind == "failed")
     ).one()
     return int(count or 0), oldest
+
+
+# The bodies the Stripe events page shows of the deliveries it could not read.
+UNREADABLE_BODIES_LISTED = 10
+
+
+class UnreadableBody(NamedTuple):
+    """One body Stripe delivered, signed, that the service could not read: its SHA-256,
+    how many times it came, first and last, and what the audit log kept of it (its
+    size, why it was not read, its first characters)."""
+
+    digest: str
+    deliveries: int
+    first_at: datetime
+    last_at: datetime
+    kept: dict[str, Any]
+
+
+class UnreadableDeliveries(NamedTuple):
+    """The signed deliveries the service could not read (round 59): how many, of how
+    many bodies, and the newest bodies (at most `UNREADABLE_BODIES_LISTED`)."""
+
+    deliveries: int
+    bodies: int
+    newest: list[UnreadableBody]
+
+
+def unreadable_deliveries(
+    session: Session, *, limit: int = UNREADABLE_BODIES_LISTED
+) -> UnreadableDeliveries:
+    """Every signed Stripe delivery the service answered 400 and stored as no event,
+    from the audit log (`UNREADABLE_ACTION`, one event a delivery, its record the
+    body's SHA-256): counted, and the bodies delivered last first, each with its
+    deliveries. Three statements however many there are; the action is indexed."""
+    unread = AuditEvent.action == UNREADABLE_ACTION
+    deliveries, bodies = session.execute(
+        select(func.count(), func.count(AuditEvent.entity_id.distinct())).where(unread)
+    ).one()
+    # The audit log's order (`seq`, unique): two deliveries in one instant are ordered.
+    last = func.max(AuditEvent.seq)
+    grouped = session.execute(
+        select(
+            AuditEvent.entity_id,
+            func.count(),
+            func.min(AuditEvent.occurred_at),
+            func.max(AuditEvent.occurred_at),
+            func.max(AuditEvent.id),
+        )
+        .where(unread)
+        .group_by(AuditEvent.entity_id)
+        .order_by(last.desc())
+        .limit(limit)
+    ).all()
+    kept: dict[int, str | None] = dict(
+        session.execute(
+            select(AuditEvent.id, AuditEvent.after).where(
+                AuditEvent.id.in_([row[4] for row in grouped])
+            )
+        ).all()
+    )
+    newest = [
+        UnreadableBody(digest, int(count), first, latest, json.loads(kept.get(newest_id) or "{}"))
+        for digest, count, first, latest, newest_id in grouped
+    ]
+    return UnreadableDeliveries(int(deliveries or 0), int(bodies or 0), newest)
 
 
 # The reminders an invoice's page lists, the newest first; the rest are counted.

@@ -1116,6 +1116,7 @@ def console_refunds() -> tuple[str, int]:
 
 # Each filter of the list of every Stripe event, labelled as its form and refusals say it.
 STRIPE_EVENT_FILTERS = {
+    "q": "Stripe id",
     "kind": "What was done",
     "type": "Event type",
     "month": "Month received",
@@ -1141,11 +1142,20 @@ def console_stripe_events() -> tuple[str, int]:
     own events (billing readers)."""
     listed = _ListRequest.read(request.args, STRIPE_EVENT_FILTERS)
     chosen = listed.chosen(kind=queries.STRIPE_EVENT_LIST_KINDS, type=STRIPE_EVENT_TYPES)
+    # Round 59: one Stripe id, exact and trimmed (an event's, a PaymentIntent's, a
+    # charge's, a refund's or a dispute's); longer than Stripe's ids are kept (255
+    # characters) it is none, said beside the field.
+    stripe_id = (request.args.get("q") or "").strip() or None
+    if stripe_id is not None and len(stripe_id) > STRIPE_ID_MAX and not listed.repeated:
+        listed.errors["q"] = [
+            f"A Stripe id is at most {STRIPE_ID_MAX} characters, such as pi_3Nx… or evt_1Nx…."
+        ]
     filters = queries.StripeEventFilters(
         kind=chosen["kind"],
         event_type=chosen["type"],
         handled=services.EVENT_TYPES_APPLIED,
         month=listed.days,
+        stripe_id=stripe_id,
     )
     return _list_page(
         "billing/console_stripe_events.html",
@@ -1159,9 +1169,15 @@ def console_stripe_events() -> tuple[str, int]:
             addresses=[row[0].looked_at_by for row in rows],
         ),
         filters=filters,
+        searched=(request.args.get("q") or "").strip()[:STRIPE_ID_MAX],
         kinds=queries.STRIPE_EVENT_LIST_KINDS,
         types=STRIPE_EVENT_TYPES,
+        unreadable=queries.unreadable_deliveries(db.session()),
     )
+
+
+# The longest Stripe id the service keeps (`stripe_events.event_id`, `object_id`).
+STRIPE_ID_MAX = 255
 
 
 @console.route("/stripe-events/<int:event_id>", endpoint="stripe_event_detail")

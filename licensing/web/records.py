@@ -69,6 +69,7 @@ RECORD_TYPE_NAMES = {
     "refund": "Refund",
     "royalty_report": "Royalty report",
     "statement": "Statement of account sent",
+    "stripe_delivery": "Stripe delivery not read",
     "stripe_event": "Stripe event",
     "unmatched_dispute": "Dispute not matched to a payment",
     "user": "User account",

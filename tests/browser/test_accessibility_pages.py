@@ -69,6 +69,7 @@ from tests.integration.billing.dispute_support import WITHDRAWN, charge_of, deli
 from tests.integration.billing.stripe_support import (
     deliver_event,
     pay_by_card,
+    signature_of,
     stripe_config,
     succeeded_event,
 )
@@ -475,6 +476,12 @@ def _remainders(world: World, live_server: LiveServer) -> None:
         "data": {"object": {"id": "pi_sweep_broken", "amount": 100, "currency": "usd"}},
     }
     assert deliver_event(webhook, broken).status_code == 400
+    # Round 59 (stripeevents59): a signed delivery that is no event, counted on the list.
+    unread = b"<not an event>"
+    assert (
+        webhook.post("/webhooks/stripe", data=unread, headers=signature_of(unread)).status_code
+        == 400
+    )
     world.ids["stripe_event"] = (
         db.session()
         .scalars(select(StripeEvent.id).where(StripeEvent.event_id == broken["id"]))
@@ -931,6 +938,8 @@ def _console_billing(world: World) -> Visits:
             # Round 58 (stripeevents58): every Stripe event, and a kind refused.
             Visit("/console/stripe-events"),
             Visit("/console/stripe-events?kind=lost", 422),
+            # Round 59 (stripeevents59): the events about one Stripe id.
+            Visit("/console/stripe-events?q=pi_sweep_broken"),
             Visit("/console/organizations"),
             Visit(f"/console/organizations/{i['organization']}"),
             Visit(f"/console/organizations/{i['organization']}/statement"),

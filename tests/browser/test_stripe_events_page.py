@@ -18,6 +18,7 @@ from tests.integration.billing.refund_support import paid_by_card
 from tests.integration.billing.stripe_support import (
     deliver_event,
     pay_by_card,
+    signature_of,
     stripe_config,
     succeeded_event,
 )
@@ -66,7 +67,7 @@ def test_a_clerk_finds_a_failed_stripe_event_from_the_home_and_the_payment_an_ev
     # Narrowed to the events applied instead.
     tab.get_by_label("What was done").select_option(label="Applied")
     tab.get_by_role("button", name="Filter").click()
-    tab.wait_for_url("**/console/stripe-events?kind=applied*")
+    tab.wait_for_url("**/console/stripe-events?*kind=applied*")
     tab.wait_for_function(
         "() => !document.querySelector('#stripe-events-list').innerText.includes('evt_broken')"
     )
@@ -143,3 +144,50 @@ def test_a_clerk_applies_one_failed_event_again_and_marks_another_looked_at_with
     failed = tab.get_by_role("link", name="Stripe events that failed (not applied)")
     row = one_line(tab.locator("tr", has=failed).inner_text())
     assert row.endswith("0 none —"), row
+
+
+def test_a_clerk_finds_a_payments_events_by_the_charge_id_a_licensee_gave(
+    browser: Any, live_server: LiveServer, localstripe: LocalStripe
+) -> None:
+    """Round 59 (stripeevents59): a licensee's bank statement names the charge; the clerk
+    pastes it, with a stray space, into *Stripe id* and finds that payment's events
+    alone; a delivery Stripe signed that was no event is counted below the list."""
+    with live_server.app.app_context():
+        vendor = factories.make_vendor(db.session())
+        webhook = live_server.app.test_client()  # Stripe's deliveries, signed
+        paid = []
+        for amount in ("140.00", "160.00"):
+            invoice = send_activation(activated(vendor.organization_id or 0, (amount,)))
+            assert invoice is not None
+            paid.append(paid_by_card(webhook, vendor, localstripe, invoice))
+        db.session().refresh(paid[0])
+        charge, number = paid[0].stripe_charge_id, paid[0].invoice.number
+        assert charge
+        body = b"not an event at all"
+        unread = webhook.post("/webhooks/stripe", data=body, headers=signature_of(body))
+        assert unread.status_code == 400
+        clerk = factories.make_staff(db.session(), roles=("billing",))
+        db.session().commit()
+        clerk_email = clerk.email
+    tab = signed_in_tab(browser, live_server, clerk_email)
+    tab.goto("/console/stripe-events")
+    tab.locator("#stripe-events-list").wait_for()
+    assert tab.locator("#stripe-events-list tbody tr").count() == 2
+    assert "1 delivery signed by Stripe could not be read" in one_line(
+        tab.locator("#unreadable-count").inner_text()
+    )
+    assert "not an event at all" in tab.locator("#unreadable-deliveries").inner_text()
+    tab.get_by_label("Stripe id").fill(f" {charge} ")
+    tab.get_by_role("button", name="Filter").click()
+    tab.wait_for_url(f"**/console/stripe-events?q=*{charge}*")
+    tab.get_by_role("table", name=f"Stripe's events about {charge}, newest first").wait_for()
+    rows = [one_line(row) for row in tab.locator("#stripe-events-list tbody tr").all_inner_texts()]
+    assert len(rows) == 1
+    assert f"Applied: card payment of {number}" in rows[0]
+    assert tab.get_by_label("Stripe id").input_value() == charge
+    assert_accessible(tab)
+    # Part of an id finds nothing, and the page says the id is matched whole.
+    tab.get_by_label("Stripe id").fill(charge[:-3])
+    tab.get_by_role("button", name="Filter").click()
+    tab.get_by_text("The id is matched whole").wait_for()
+    assert tab.locator("#stripe-events-list").count() == 0

@@ -25,7 +25,8 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
-from licensing.billing.models import Invoice, StripeEvent
+from licensing.audit.models import AuditEvent
+from licensing.billing.models import UNREADABLE_ACTION, Invoice, StripeEvent
 from licensing.limits import MAX_JSON_DEPTH, MAX_RECORD_ID
 from licensing.money import AMOUNT_INTEGER_DIGITS
 from licensing.permissions.models import PermissionRequest
@@ -528,6 +529,12 @@ def test_a_signed_webhook_that_is_not_an_event_is_a_400_and_nothing_is_applied(
     stored = [(e.event_id, e.kind) for e in db.session().scalars(select(StripeEvent))]
     named = event.get("id") if isinstance(event, dict) and "data" in event else None
     assert stored == ([(named, "failed")] if named else [])
+    # Round 59: one that is no event is recorded in the audit log instead, by its
+    # body's SHA-256, for the Stripe events page to count.
+    unread = db.session().scalars(
+        select(AuditEvent.entity_id).where(AuditEvent.action == UNREADABLE_ACTION)
+    )
+    assert list(unread) == ([] if named else [hashlib.sha256(payload).hexdigest()])
 
 
 # Ids a Stripe answer's metadata may name: digits to str.isdigit() that int() refuses

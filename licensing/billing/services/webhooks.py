@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import logging
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -10,10 +11,11 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from licensing import db
+from licensing import db, limits
 from licensing.actors import Actor
+from licensing.audit import services as audit
 from licensing.billing import payment_gateway
-from licensing.billing.models import StripeEvent, stripe_event_kind
+from licensing.billing.models import UNREADABLE_ACTION, StripeEvent, stripe_event_kind
 from licensing.billing.services.card_payments import apply_intent_outcome
 from licensing.billing.services.disputes import (
     DISPUTE_EVENTS,
@@ -71,12 +73,57 @@ def handle_stripe_webhook(
     now = now or utcnow()
     if gateway is None:
         raise payment_gateway.SignatureError("Stripe webhooks are not configured")
-    event = gateway.verify_webhook(payload, signature)
+    try:
+        event = gateway.verify_webhook(payload, signature)
+    except payment_gateway.MalformedEvent as unread:
+        _unreadable(payload, unread)
+        raise
     try:
         return _handle(event, gateway, now)
     except Exception as error:
         _failed(event, error, now)
         raise
+
+
+# A signed delivery the service could not read (not JSON, or no event id, type or
+# object: nothing to key a stored event by) is answered 400 as before, and recorded in
+# the audit log (round 59, stripeevents59): one event a delivery, its record the SHA-256
+# of the body, so that Stripe's redeliveries of one body are counted together, with its
+# size, why it was not read and its first characters (never more than
+# `UNREADABLE_SHOWN`: a body is never stored whole). Only a body whose signature
+# verified is recorded: a forged one is refused unrecorded, as before.
+UNREADABLE_SHOWN = 300
+
+
+def unreadable_start(payload: bytes) -> str:
+    """The first `UNREADABLE_SHOWN` characters of a body, as staff read them: decoded as
+    UTF-8 (a byte that is none as U+FFFD), spaces and line breaks squeezed to one space,
+    a NUL (which no database stores) as U+FFFD, and "…" where it was cut."""
+    text = payload[: UNREADABLE_SHOWN * 4].decode("utf-8", "replace")
+    text = limits.storable(" ".join(text.split()))
+    return text if len(text) <= UNREADABLE_SHOWN else text[: UNREADABLE_SHOWN - 1] + "…"
+
+
+def _unreadable(payload: bytes, error: payment_gateway.MalformedEvent) -> None:
+    """Record a signed delivery the service could not read (`UNREADABLE_ACTION`), in a
+    transaction of its own. Failing to (the database unreachable) is logged, never
+    raised over the 400 the delivery is answered."""
+    try:
+        with db.transaction() as session:
+            audit.record_event(
+                session,
+                UNREADABLE_ACTION,
+                hashlib.sha256(payload).hexdigest(),
+                after={
+                    "bytes": len(payload),
+                    "start": unreadable_start(payload),
+                    "why": limits.storable(str(error))[:UNREADABLE_SHOWN],
+                },
+                actor=Actor.SYSTEM,
+                note="signed by Stripe and answered 400: stored as no event",
+            )
+    except Exception:  # the 400 is what Stripe is answered
+        log.exception("could not record an unreadable Stripe delivery")
 
 
 def _handle(

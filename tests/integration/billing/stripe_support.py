@@ -4,13 +4,16 @@ card in the page, and delivering its real events, signed, to the webhook."""
 from __future__ import annotations
 
 import copy
+import dataclasses
 import hashlib
 import hmac
 import json
+import re
 import time
 import urllib.parse
 import urllib.request
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -23,9 +26,12 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.accounts.models import User
 from licensing.billing import services
-from licensing.billing.models import Invoice, Payment
+from licensing.billing.models import Invoice, Payment, StripeEvent
+from licensing.billing.stripe_gateway import StripeGateway
+from licensing.config import current_config
 from licensing.errors import InvalidInput
 from tests.support import settings
+from tests.support.console_lists import words
 from tests.support.servers import LocalStripe
 
 WEBHOOK_SECRET = "whsec_test_licensing"
@@ -98,9 +104,16 @@ def signed(
 ) -> tuple[bytes, dict[str, str]]:
     """The event as localstripe and Stripe deliver it: raw JSON with `Stripe-Signature`."""
     payload = json.dumps(event, indent=2, sort_keys=True).encode()
+    return payload, signature_of(payload, secret, at)
+
+
+def signature_of(
+    payload: bytes, secret: str = WEBHOOK_SECRET, at: int | None = None
+) -> dict[str, str]:
+    """The headers Stripe sends with `payload` (any bytes, JSON or not), signed."""
     timestamp = at or int(time.time())
     digest = hmac.new(secret.encode(), b"%d.%s" % (timestamp, payload), hashlib.sha256).hexdigest()
-    return payload, {
+    return {
         "Stripe-Signature": f"t={timestamp},v1={digest}",
         "Content-Type": "application/json",
     }
@@ -121,6 +134,61 @@ def pay_by_card(
     assert payment is not None
     db.session().refresh(payment)
     return payment
+
+
+@dataclass(frozen=True)
+class CardAttempt:
+    """An invoice a vendor paid by card through localstripe, and Stripe's
+    `payment_intent.succeeded` for it, not delivered yet (the Stripe events' tests)."""
+
+    invoice: Invoice
+    payment: Payment
+    succeeded: dict[str, Any]
+
+
+def card_attempt(
+    invoice_for: Callable[..., Invoice], vendor: User, localstripe: LocalStripe, amount: str
+) -> CardAttempt:
+    """A new invoice of `amount` for `vendor`, paid by card: the attempt and its event."""
+    invoice = invoice_for(vendor, (amount,))
+    payment = pay_by_card(invoice, vendor, localstripe)
+    return CardAttempt(invoice, payment, succeeded_event(localstripe, payment))
+
+
+STRIPE_EVENTS = "/console/stripe-events"
+
+
+def listed_events(client: FlaskClient, query: str = "") -> dict[str, str]:
+    """The console's list of Stripe's events (`query` its filters, "?kind=failed"), which
+    must answer 200: its rows by event id, each row's words, its links kept as `[href]`."""
+    answer = client.get(f"{STRIPE_EVENTS}{query}")
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:2000]
+    page = answer.get_data(as_text=True)
+    if 'id="stripe-events-list"' not in page:
+        return {}
+    table = page[page.index('id="stripe-events-list"') :]
+    table = table[: table.index("</table>")]
+    found: dict[str, str] = {}
+    for row in table.split("<tr id=")[1:]:
+        linked = re.sub(r'<a href="([^"]+)">', r" [\1] ", row.replace("</a>", ""))
+        said_in_row = words(linked)
+        event_id = re.search(r"\bevt_\S+", said_in_row)
+        assert event_id is not None, said_in_row
+        found[event_id.group(0)] = said_in_row
+    return found
+
+
+def unreachable() -> StripeGateway:
+    """The real adapter, pointed at a port nothing listens on: Stripe cannot be asked."""
+    return StripeGateway(
+        dataclasses.replace(current_config(), stripe_api_base="http://127.0.0.1:9")
+    )
+
+
+def stored_event(event_id: str) -> StripeEvent:
+    """The Stripe event stored as `event_id`, read afresh."""
+    db.session().expire_all()
+    return db.session().scalars(select(StripeEvent).where(StripeEvent.event_id == event_id)).one()
 
 
 def succeeded_event(localstripe: LocalStripe, payment: Payment) -> dict[str, Any]:

@@ -8,7 +8,6 @@ audited. Against localstripe, which keeps the events it sends, never a mock."""
 from __future__ import annotations
 
 import copy
-import html
 import re
 from collections.abc import Callable
 from typing import Any
@@ -23,9 +22,10 @@ from licensing.accounts.models import User
 from licensing.audit.models import AuditEvent
 from licensing.billing.models import Invoice, Payment, StripeEvent
 from licensing.billing.services import LOOKED_AT_NOTE_REQUIRED
+from tests.support.console_lists import words
 from tests.support.servers import LocalStripe
 
-from .stripe_support import deliver_event, pay_by_card, stripe_config, succeeded_event
+from .stripe_support import card_attempt, deliver_event, stored_event, stripe_config
 
 LIST = "/console/stripe-events"
 FAILED_ON_HOME = "Stripe events that failed (not applied)"
@@ -34,15 +34,6 @@ FAILED_ON_HOME = "Stripe events that failed (not applied)"
 @pytest.fixture
 def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
     return stripe_config(localstripe)
-
-
-def _words(page: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
-
-
-def _stored(event_id: str) -> StripeEvent:
-    db.session().expire_all()
-    return db.session().scalars(select(StripeEvent).where(StripeEvent.event_id == event_id)).one()
 
 
 def _steps(stored: StripeEvent) -> list[AuditEvent]:
@@ -58,7 +49,7 @@ def _steps(stored: StripeEvent) -> list[AuditEvent]:
 
 def _failed_on_home(staff: FlaskClient) -> int:
     """The home's count of failed Stripe events (0 when its row says none)."""
-    home = _words(staff.get("/console/").get_data(as_text=True))
+    home = words(staff.get("/console/").get_data(as_text=True))
     found = re.search(re.escape(FAILED_ON_HOME) + r"\D*(\d+)", home)
     assert found is not None, home[:3000]
     return int(found.group(1))
@@ -73,20 +64,20 @@ def test_a_failed_event_is_fetched_from_stripe_and_applied_again_once_confirmed(
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice = invoice_for(vendor, ("200.00",))
-    payment = pay_by_card(invoice, vendor, localstripe)
-    real = succeeded_event(localstripe, payment)  # the event as localstripe keeps it
+    paid = card_attempt(invoice_for, vendor, localstripe, "200.00")
+    invoice, payment = paid.invoice, paid.payment
+    real = paid.succeeded  # the event as localstripe keeps it
     # Its delivery arrived broken (no status): a 400, stored failed, nothing applied;
     # say Stripe's three days of retries went by.
     broken = copy.deepcopy(real)
     del broken["data"]["object"]["status"]
     assert deliver_event(client, broken).status_code == 400
-    stored = _stored(real["id"])
+    stored = stored_event(real["id"])
     assert (stored.kind, stored.deliveries) == ("failed", 1)
     staff = signed_in(app.test_client(), billing_staff)
     assert _failed_on_home(staff) == 1
     page = f"{LIST}/{stored.id}"
-    shown = _words(staff.get(page).get_data(as_text=True))
+    shown = words(staff.get(page).get_data(as_text=True))
     assert "Failed: not applied, Stripe sends it again" in shown
     assert "Apply again" in shown
     assert "Mark looked at" in shown
@@ -96,17 +87,17 @@ def test_a_failed_event_is_fetched_from_stripe_and_applied_again_once_confirmed(
     # First the confirmation: nothing fetched, nothing changed.
     asked = staff.post(f"{page}/apply-again")
     assert asked.status_code == 200
-    words = _words(asked.get_data(as_text=True))
-    assert f"Apply Stripe's event {real['id']} again?" in words
-    assert "fetched from Stripe as it keeps it and applied as Stripe's delivery" in words
-    assert _stored(real["id"]).kind == "failed"
+    told = words(asked.get_data(as_text=True))
+    assert f"Apply Stripe's event {real['id']} again?" in told
+    assert "fetched from Stripe as it keeps it and applied as Stripe's delivery" in told
+    assert stored_event(real["id"]).kind == "failed"
     assert _steps(stored) == []
 
     done = staff.post(f"{page}/apply-again", data={"confirmed": "yes"}, follow_redirects=True)
     assert done.status_code == 200
-    words = _words(done.get_data(as_text=True))
-    assert f"Applied again: Applied: card payment of {invoice.number}" in words
-    stored = _stored(real["id"])
+    told = words(done.get_data(as_text=True))
+    assert f"Applied again: Applied: card payment of {invoice.number}" in told
+    stored = stored_event(real["id"])
     assert (stored.kind, stored.deliveries) == ("applied", 2)
     assert stored.outcome.startswith("applied: ")
     paid = db.session().get(Payment, payment.id)
@@ -120,19 +111,19 @@ def test_a_failed_event_is_fetched_from_stripe_and_applied_again_once_confirmed(
     assert step.actor == billing_staff.email
     assert step.note == "fetched from Stripe and applied again from the console"
     assert _failed_on_home(staff) == 0
-    assert "Apply again" not in _words(staff.get(page).get_data(as_text=True))
+    assert "Apply again" not in words(staff.get(page).get_data(as_text=True))
 
     # Once applied, a second press is refused saying so, before Stripe is asked.
     again = staff.post(f"{page}/apply-again", data={"confirmed": "yes"})
     assert again.status_code == 409
     assert (
         "A Stripe event that is applied cannot be applied again: no further step is possible."
-        in _words(again.get_data(as_text=True))
+        in words(again.get_data(as_text=True))
     )
-    assert _stored(real["id"]).deliveries == 2
+    assert stored_event(real["id"]).deliveries == 2
     # Stripe's own delivery after it: a replay, counted, applied once.
     assert deliver_event(client, real).get_json()["duplicate"] is True
-    assert _stored(real["id"]).deliveries == 3
+    assert stored_event(real["id"]).deliveries == 3
     assert len(_steps(stored)) == 1
 
 
@@ -153,32 +144,32 @@ def test_an_event_stripe_cannot_give_stays_failed_and_is_marked_looked_at_with_a
         "data": {"object": {"id": "pi_gone", "amount": 100, "currency": "usd"}},
     }
     assert deliver_event(client, event).status_code == 400
-    stored = _stored(event["id"])
+    stored = stored_event(event["id"])
     staff = signed_in(app.test_client(), billing_staff)
     page = f"{LIST}/{stored.id}"
 
     refused = staff.post(f"{page}/apply-again", data={"confirmed": "yes"})
     assert refused.status_code == 422  # the pages answer Stripe's refusal 422
-    words = _words(refused.get_data(as_text=True))
-    assert "Not applied again" in words
-    assert "Stripe did not give event evt_gone_from_stripe: Stripe refused the request" in words
-    assert "Nothing was changed: mark it looked at, saying what was done instead." in words
-    assert (_stored(event["id"]).kind, _stored(event["id"]).deliveries) == ("failed", 1)
+    told = words(refused.get_data(as_text=True))
+    assert "Not applied again" in told
+    assert "Stripe did not give event evt_gone_from_stripe: Stripe refused the request" in told
+    assert "Nothing was changed: mark it looked at, saying what was done instead." in told
+    assert (stored_event(event["id"]).kind, stored_event(event["id"]).deliveries) == ("failed", 1)
     assert _steps(stored) == []
 
     # A note is required, told beside its field.
     blank = staff.post(f"{page}/looked-at", data={"looked_at-note": "  ", "confirmed": "yes"})
     assert blank.status_code == 422
-    assert LOOKED_AT_NOTE_REQUIRED in _words(blank.get_data(as_text=True))
-    assert _stored(event["id"]).kind == "failed"
+    assert LOOKED_AT_NOTE_REQUIRED in words(blank.get_data(as_text=True))
+    assert stored_event(event["id"]).kind == "failed"
 
     note = "Not ours: a test intent from the sandbox; checked in Stripe's dashboard."
     asked = staff.post(f"{page}/looked-at", data={"looked_at-note": note})
     assert asked.status_code == 200
-    words = _words(asked.get_data(as_text=True))
-    assert "Mark Stripe's event evt_gone_from_stripe looked at?" in words
-    assert f"Note kept with it and recorded in the audit log: {note}" in words
-    assert _stored(event["id"]).kind == "failed"
+    told = words(asked.get_data(as_text=True))
+    assert "Mark Stripe's event evt_gone_from_stripe looked at?" in told
+    assert f"Note kept with it and recorded in the audit log: {note}" in told
+    assert stored_event(event["id"]).kind == "failed"
 
     done = staff.post(
         f"{page}/looked-at",
@@ -186,10 +177,10 @@ def test_an_event_stripe_cannot_give_stays_failed_and_is_marked_looked_at_with_a
         follow_redirects=True,
     )
     assert done.status_code == 200
-    assert "Marked looked at: evt_gone_from_stripe is no longer counted as failed." in _words(
+    assert "Marked looked at: evt_gone_from_stripe is no longer counted as failed." in words(
         done.get_data(as_text=True)
     )
-    stored = _stored(event["id"])
+    stored = stored_event(event["id"])
     assert (stored.kind, stored.looked_at_note, stored.looked_at_by) == (
         "looked_at",
         note,
@@ -201,8 +192,8 @@ def test_an_event_stripe_cannot_give_stays_failed_and_is_marked_looked_at_with_a
     assert (step.before_data, step.after_data) == ({"kind": "failed"}, {"kind": "looked_at"})
     assert step.note == note
     assert _failed_on_home(staff) == 0
-    assert _words(staff.get(f"{LIST}?kind=failed").get_data(as_text=True)).count("evt_") == 0
-    listed = _words(staff.get(f"{LIST}?kind=looked_at").get_data(as_text=True))
+    assert words(staff.get(f"{LIST}?kind=failed").get_data(as_text=True)).count("evt_") == 0
+    listed = words(staff.get(f"{LIST}?kind=looked_at").get_data(as_text=True))
     assert "Failed, looked at by billing staff" in listed
     # Round 59: who marked it named as pages name people, "Name (address)".
     assert f"Looked at: {note} ({billing_staff.full_name} ({billing_staff.email})," in listed
@@ -212,12 +203,12 @@ def test_an_event_stripe_cannot_give_stays_failed_and_is_marked_looked_at_with_a
     assert again.status_code == 409
     assert (
         "A Stripe event that is marked looked at cannot be marked looked at: it can only be "
-        "applied again." in _words(again.get_data(as_text=True))
+        "applied again." in words(again.get_data(as_text=True))
     )
     # Delivered again, as broken as before: refused as before, and still looked at (a
     # delivery fails an event back only while it is failed).
     assert deliver_event(client, event).status_code == 400
-    stored = _stored(event["id"])
+    stored = stored_event(event["id"])
     assert (stored.kind, stored.looked_at_note) == ("looked_at", note)
 
 
@@ -230,13 +221,11 @@ def test_an_event_looked_at_can_still_be_applied_again_and_its_note_is_kept(
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice = invoice_for(vendor, ("120.00",))
-    payment = pay_by_card(invoice, vendor, localstripe)
-    real = succeeded_event(localstripe, payment)
+    real = card_attempt(invoice_for, vendor, localstripe, "120.00").succeeded
     broken = copy.deepcopy(real)
     del broken["data"]["object"]["amount"]
     assert deliver_event(client, broken).status_code == 400
-    stored = _stored(real["id"])
+    stored = stored_event(real["id"])
     staff = signed_in(app.test_client(), billing_staff)
     page = f"{LIST}/{stored.id}"
     note = "Asked Stripe to resend it"
@@ -244,7 +233,7 @@ def test_an_event_looked_at_can_still_be_applied_again_and_its_note_is_kept(
     assert marked.status_code == 302
     done = staff.post(f"{page}/apply-again", data={"confirmed": "yes"})
     assert done.status_code == 302
-    stored = _stored(real["id"])
+    stored = stored_event(real["id"])
     assert (stored.kind, stored.looked_at_note) == ("applied", note)
     assert [step.action for step in _steps(stored)] == [
         "stripe_event.marked_looked_at",

@@ -8,9 +8,7 @@ stored whole (it was cut at 200 characters). Against localstripe, never a mock."
 from __future__ import annotations
 
 import copy
-import dataclasses
 import html
-import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -18,29 +16,29 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts.models import User
 from licensing.billing import services
-from licensing.billing.models import Invoice, Refund, StripeEvent
-from licensing.billing.stripe_gateway import StripeGateway
-from licensing.config import current_config
+from licensing.billing.models import Invoice, Refund
 from licensing.errors import ExternalServiceError
 from tests.support import settings
 from tests.support.billing import said
+from tests.support.console_lists import words
 from tests.support.factories import billing_clerk
 from tests.support.servers import LocalStripe
 
 from .dispute_support import dispute_event, paid_with_charge
 from .stripe_support import (
+    card_attempt,
     charge_refunded_event,
     deliver_event,
-    pay_by_card,
+    listed_events,
     refund_updated_event,
     signed,
+    stored_event,
     stripe_config,
-    succeeded_event,
+    unreachable,
 )
 
 LIST = "/console/stripe-events"
@@ -49,34 +47,6 @@ LIST = "/console/stripe-events"
 @pytest.fixture
 def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
     return stripe_config(localstripe)
-
-
-def _words(fragment: str) -> str:
-    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", fragment)).split())
-
-
-def _rows(client: FlaskClient, query: str = "") -> dict[str, str]:
-    """The list's rows by event id: each row's words, its links kept as `[href]`."""
-    answer = client.get(f"{LIST}{query}")
-    assert answer.status_code == 200, answer.get_data(as_text=True)[:2000]
-    page = answer.get_data(as_text=True)
-    if 'id="stripe-events-list"' not in page:
-        return {}
-    table = page[page.index('id="stripe-events-list"') :]
-    table = table[: table.index("</table>")]
-    found: dict[str, str] = {}
-    for row in table.split("<tr id=")[1:]:
-        linked = re.sub(r'<a href="([^"]+)">', r" [\1] ", row.replace("</a>", ""))
-        words = _words(linked)
-        event_id = re.search(r"\bevt_\S+", words)
-        assert event_id is not None, words
-        found[event_id.group(0)] = words
-    return found
-
-
-def _stored(event_id: str) -> StripeEvent:
-    db.session().expire_all()
-    return db.session().scalars(select(StripeEvent).where(StripeEvent.event_id == event_id)).one()
 
 
 def test_every_event_is_listed_saying_what_was_done_and_linking_the_payment_or_refund(
@@ -88,14 +58,14 @@ def test_every_event_is_listed_saying_what_was_done_and_linking_the_payment_or_r
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice = invoice_for(vendor, ("200.00",))
-    payment = pay_by_card(invoice, vendor, localstripe)
-    applied = succeeded_event(localstripe, payment)
+    paid = card_attempt(invoice_for, vendor, localstripe, "200.00")
+    invoice, payment, applied = paid.invoice, paid.payment, paid.succeeded
     assert deliver_event(client, applied).status_code == 200
     # Stripe delivers it again: acknowledged, applied once, counted.
     again = deliver_event(client, applied).get_json()
     assert again["duplicate"] is True
-    assert (_stored(applied["id"]).deliveries, _stored(applied["id"]).kind) == (2, "applied")
+    twice = stored_event(applied["id"])
+    assert (twice.deliveries, twice.kind) == (2, "applied")
     # Another product's event on the same Stripe account: stored and ignored.
     foreign = {
         "id": "evt_customer_elsewhere",
@@ -119,7 +89,7 @@ def test_every_event_is_listed_saying_what_was_done_and_linking_the_payment_or_r
     assert refund is not None
 
     staff = signed_in(app.test_client(), billing_staff)
-    rows = _rows(staff)
+    rows = listed_events(staff)
     assert list(rows) == [sent["id"], foreign["id"], applied["id"]]  # newest first
     payment_link = f"[/console/payments/{payment.id}]"
     named = said(payment)
@@ -140,20 +110,20 @@ def test_every_event_is_listed_saying_what_was_done_and_linking_the_payment_or_r
     assert payment_link in rows[sent["id"]]
 
     # Narrowed by what was done, by type and by month.
-    assert list(_rows(staff, "?kind=repeated")) == [applied["id"]]
-    assert list(_rows(staff, "?kind=ignored")) == [foreign["id"]]
-    assert list(_rows(staff, "?type=other")) == [foreign["id"]]
-    assert list(_rows(staff, "?type=refund.updated")) == [sent["id"]]
+    assert list(listed_events(staff, "?kind=repeated")) == [applied["id"]]
+    assert list(listed_events(staff, "?kind=ignored")) == [foreign["id"]]
+    assert list(listed_events(staff, "?type=other")) == [foreign["id"]]
+    assert list(listed_events(staff, "?type=refund.updated")) == [sent["id"]]
     this_month = db.utcnow().strftime("%Y-%m")
-    assert len(_rows(staff, f"?month={this_month}")) == 3
-    assert _rows(staff, "?month=2020-01") == {}
+    assert len(listed_events(staff, f"?month={this_month}")) == 3
+    assert listed_events(staff, "?month=2020-01") == {}
     # A choice the list does not offer, or a month that is none: the field's message.
     refused = staff.get(f"{LIST}?kind=lost&month=2027-13")
     assert refused.status_code == 422
-    words = _words(refused.get_data(as_text=True))
-    assert "What was done" in words
-    assert "Month received takes a month such as 2027-03" in words
-    assert "Nothing is listed until the filters above are corrected." in words
+    told = words(refused.get_data(as_text=True))
+    assert "What was done" in told
+    assert "Month received takes a month such as 2027-03" in told
+    assert "Nothing is listed until the filters above are corrected." in told
     assert staff.get(f"{LIST}?kind=failed&kind=ignored").status_code == 400
 
 
@@ -166,9 +136,9 @@ def test_an_event_that_failed_is_stored_saying_why_and_applied_when_stripe_sends
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    invoice = invoice_for(vendor, ("200.00",))
-    payment = pay_by_card(invoice, vendor, localstripe)
-    assert deliver_event(client, succeeded_event(localstripe, payment)).status_code == 200
+    paid = card_attempt(invoice_for, vendor, localstripe, "200.00")
+    invoice, payment = paid.invoice, paid.payment
+    assert deliver_event(client, paid.succeeded).status_code == 200
     credit = services.issue_credit_note(
         invoice.id, amount=Decimal("25.00"), reason="Seat removed", actor=billing_clerk()
     )
@@ -179,8 +149,8 @@ def test_an_event_that_failed_is_stored_saying_why_and_applied_when_stripe_sends
     event["data"]["object"].pop("refunds", None)
     payload, headers = signed(event)
     with pytest.raises(ExternalServiceError):
-        services.handle_stripe_webhook(payload, headers["Stripe-Signature"], gateway=_unreachable())
-    stored = _stored(event["id"])
+        services.handle_stripe_webhook(payload, headers["Stripe-Signature"], gateway=unreachable())
+    stored = stored_event(event["id"])
     assert (stored.kind, stored.deliveries) == ("failed", 1)
     assert stored.outcome.startswith("failed: ")
     assert stored.outcome.endswith(
@@ -190,10 +160,10 @@ def test_an_event_that_failed_is_stored_saying_why_and_applied_when_stripe_sends
     assert stored.payment_intent_id == payment.stripe_payment_intent_id
 
     staff = signed_in(app.test_client(), billing_staff)
-    home = _words(staff.get("/console/").get_data(as_text=True))
+    home = words(staff.get("/console/").get_data(as_text=True))
     assert "Stripe events that failed (not applied)" in home
     assert "/console/stripe-events?kind=failed" in staff.get("/console/").get_data(as_text=True)
-    row = _rows(staff, "?kind=failed")[event["id"]]
+    row = listed_events(staff, "?kind=failed")[event["id"]]
     assert "Failed: not applied, Stripe sends it again" in row
     assert f"[/console/payments/{payment.id}]" in row
 
@@ -201,13 +171,13 @@ def test_an_event_that_failed_is_stored_saying_why_and_applied_when_stripe_sends
     answer = deliver_event(client, event)
     assert answer.status_code == 200
     assert answer.get_json()["duplicate"] is False
-    stored = _stored(event["id"])
+    stored = stored_event(event["id"])
     assert stored.kind != "failed"
     assert stored.deliveries == 2
-    assert _rows(staff, "?kind=failed") == {}
+    assert listed_events(staff, "?kind=failed") == {}
     # Delivered a third time: a replay now, counted.
     assert deliver_event(client, event).get_json()["duplicate"] is True
-    assert _stored(event["id"]).deliveries == 3
+    assert stored_event(event["id"]).deliveries == 3
 
 
 def test_a_signed_event_whose_object_is_not_its_type_is_a_400_and_listed_as_failed(
@@ -225,13 +195,13 @@ def test_a_signed_event_whose_object_is_not_its_type_is_a_400_and_listed_as_fail
     answer = deliver_event(client, event)
     assert answer.status_code == 400
     assert answer.get_json()["title"] == "Malformed event"
-    stored = _stored("evt_no_status")
+    stored = stored_event("evt_no_status")
     assert stored.kind == "failed"
     assert stored.outcome.startswith(
         "failed: the event is not what its type says: data.object is not a PaymentIntent"
     )
     assert stored.payment_intent_id == "pi_without_status"
-    rows = _rows(signed_in(app.test_client(), billing_staff), "?kind=failed")
+    rows = listed_events(signed_in(app.test_client(), billing_staff), "?kind=failed")
     assert list(rows) == ["evt_no_status"]
 
 
@@ -253,29 +223,22 @@ def test_a_dispute_not_matched_is_listed_with_its_long_outcome_whole_and_linked(
     event = dispute_event("charge.dispute.created", payment, charge, with_intent=False)
     payload, headers = signed(event)
     result = services.handle_stripe_webhook(
-        payload, headers["Stripe-Signature"], gateway=_unreachable()
+        payload, headers["Stripe-Signature"], gateway=unreachable()
     )
     assert result.outcome.startswith("not matched: dispute du_1Harborlight: Stripe could not")
     assert len(result.outcome) > 200  # cut at 200 in the stored copy before round 58
-    stored = _stored(event["id"])
+    stored = stored_event(event["id"])
     assert (stored.outcome, stored.kind) == (result.outcome, "not_matched")
     assert stored.outcome.endswith("; kept for billing staff")
 
     staff = signed_in(app.test_client(), billing_staff)
-    row = _rows(staff, "?kind=not_matched")[event["id"]]
+    row = listed_events(staff, "?kind=not_matched")[event["id"]]
     assert "Dispute not matched to a payment: kept for billing staff" in row
-    assert _words(html.escape(result.outcome[1:])) in row
+    assert words(html.escape(result.outcome[1:])) in row
     assert row.endswith("[/console/disputes#unmatched-heading] Disputes not matched to a payment")
     # The disputes page's unmatched disputes link their events.
     disputes = staff.get("/console/disputes").get_data(as_text=True)
     assert "/console/stripe-events?kind=not_matched" in disputes
-
-
-def _unreachable() -> StripeGateway:
-    """The real adapter, pointed at a port nothing listens on: Stripe cannot be asked."""
-    return StripeGateway(
-        dataclasses.replace(current_config(), stripe_api_base="http://127.0.0.1:9")
-    )
 
 
 def test_a_vendor_or_someone_signed_out_may_not_read_the_list(
