@@ -14,8 +14,8 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.billing import services as billing
+from licensing.billing.models import Invoice
 from licensing.calendar import day_text, office_date
-from licensing.db import utcnow
 from tests.browser.conftest import GOOD_CARD, fill_card, invoiced_vendor, sign_in
 from tests.integration.billing.stripe_support import stripe_config
 from tests.support import factories
@@ -35,8 +35,7 @@ def test_a_card_refused_for_an_invoice_paid_meanwhile_says_the_day_it_was_paid_i
     sign_in(page, email)
     page.goto(f"/portal/invoices/{invoice.id}/pay")
     page.locator("#card-element input").first.wait_for()
-    # Paid by wire meanwhile, received the office's today.
-    received = office_date(utcnow())
+    # Paid by wire meanwhile: the refusal names the office's day it was paid.
     with live_server.app.app_context():
         clerk = factories.make_staff(db.session(), roles=("billing",))
         billing.record_offline_payment(
@@ -44,9 +43,12 @@ def test_a_card_refused_for_an_invoice_paid_meanwhile_says_the_day_it_was_paid_i
             method="wire",
             amount=Decimal("900.00"),
             reference="W-900",
-            received_on=received,
             actor=Actor.of(accounts.principal_for(clerk)),
         )
+        paid = db.session().get(Invoice, invoice.id)
+        assert paid is not None
+        assert paid.paid_at is not None
+        received = office_date(paid.paid_at)
     fill_card(page, GOOD_CARD)
     page.get_by_role("button", name="Pay 900.00 USD").click()
     page.wait_for_function("() => document.activeElement.id === 'card-errors'")
