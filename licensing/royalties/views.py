@@ -27,7 +27,7 @@ from licensing.calendar import OFFICE_TIMEZONE, day_text, days_text, office_date
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import document_rate_limit
-from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.royalties import forms, queries, services
 from licensing.royalties.downloads import rows_response, template_response
@@ -336,14 +336,18 @@ def _refusal_in_words(refused: Conflict, status: Any, submission: Submission) ->
     """A refusal as the page says it: a report filed for the period since the page
     was drawn (a colleague, or the form posted twice) is named, and the page, now
     amending it, says what to do; the API's "amends: N" means nothing here."""
+    said = said_to_the_reader(refused)
     current = status.report
     if current is not None and submission.amends != current.id:
+        if isinstance(refused, IllegalTransition) and services.AMEND not in refused.allowed:
+            # Round 59: the report can no longer be amended; the refusal says why.
+            return said
         return (
             f"Report {current.reference} was filed for this period since this page was "
             "opened, so this report was not filed. Read that report first; to correct it, "
             "file an amendment with a reason."
         )
-    return said_to_the_reader(refused)
+    return said
 
 
 def _row_errors(typed: list[tuple[dict[str, str], dict[str, list[str]]]]) -> dict[str, list[str]]:

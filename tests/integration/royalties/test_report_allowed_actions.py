@@ -255,6 +255,16 @@ def test_the_vendors_pages_offer_no_amendment_past_the_agreements_year_and_say_w
                 **typed(row(1, "A", quantity=61)),
             },
         )
+        # A form opened before the report was filed: not sent to amend it either.
+        stale = client.post(
+            period_url(agreement, 1),
+            data={
+                "mode": "form",
+                "action": "submit",
+                "attest": "yes",
+                **typed(row(1, "A", quantity=61)),
+            },
+        )
     said = (
         f"Agreement {agreement.number} ended on December 31, 2027, more than a year ago; "
         "its reports can no longer be amended."
@@ -271,4 +281,7 @@ def test_the_vendors_pages_offer_no_amendment_past_the_agreements_year_and_say_w
     # A form kept open from before is refused with the same words.
     assert posted.status_code == 409
     assert said in text_of(posted)
+    assert stale.status_code == 409
+    assert said in text_of(stale)
+    assert "file an amendment with a reason" not in text_of(stale)
     assert len(reports_of(agreement)) == 1
