@@ -176,12 +176,17 @@ def _clock(local: datetime, *, seconds: bool = False) -> str:
     return f"{hour}:{minutes} {'AM' if local.hour < 12 else 'PM'}"
 
 
-def moment_text(moment: datetime, *, seconds: bool = False) -> str:
+def moment_text(moment: datetime, *, seconds: bool = False, clock_first: bool = False) -> str:
     """An instant in what the service sends out, at the office with its zone named:
     "December 5, 2026 at 11:38 PM (US Central time)"; `seconds` to tell apart two
-    moments of one minute (a card payment's start)."""
+    moments of one minute (a card payment's start). `clock_first` after "at" (round
+    59): "11:38 PM on December 5, 2026 (US Central time)", where "at December 5, 2026
+    at 11:38 PM" would say "at" twice."""
     local = moment.astimezone(OFFICE_TIMEZONE)
-    return f"{day_text(local.date())} at {_clock(local, seconds=seconds)} ({OFFICE_ZONE_NAME})"
+    clock = _clock(local, seconds=seconds)
+    if clock_first:
+        return f"{clock} on {day_text(local.date())} ({OFFICE_ZONE_NAME})"
+    return f"{day_text(local.date())} at {clock} ({OFFICE_ZONE_NAME})"
 
 
 def deadline_text(moment: datetime) -> str:

@@ -105,8 +105,13 @@ class IllegalTransition(Conflict):
         steps: Mapping[str, str] | None = None,
         states: Mapping[str, str] | None = None,
         why: str | None = None,
+        record_id: int | None = None,
     ) -> None:
         self.entity = entity
+        # The record refused, where the use case names it and the request's path does
+        # not (round 59: a royalty report amended through its period's address), so
+        # the edge reads that record's steps for the caller.
+        self.record_id = record_id
         self.state = state
         self.action = action
         self.allowed = sorted(allowed)

@@ -135,23 +135,24 @@ class StartedTerm:
         )
 
     def for_staff(self) -> str:
-        """The review page's sentence beside the approval form, its days as the form's
-        (YYYY-MM-DD): `static/js/approval-term.js` words it again as staff type."""
+        """The review page's sentence beside the approval form, its days in words as
+        the page's other sentences say them (round 59: YYYY-MM-DD, as the form's date
+        fields take them): `static/js/approval-term.js` words it again as staff type."""
         if self.over:
             assert self.end is not None
             text = (
-                f"The term ended on {self.end.isoformat()}, before today: approving it "
+                f"The term ended on {day_text(self.end)}, before today: approving it "
                 "licenses past use only, and the agreement is expired as soon as the "
                 "licensee accepts it."
             )
         else:
             text = (
-                f"The term began on {self.start.isoformat()}, before today: approving it "
+                f"The term began on {day_text(self.start)}, before today: approving it "
                 "licenses that time retroactively."
             )
         if self.ended:
             text += (
-                self._periods(date.isoformat)
+                self._periods(day_text)
                 + " the licensee accepts, their royalties invoiced with them."
             )
         return text

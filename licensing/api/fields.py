@@ -404,17 +404,20 @@ def callers_steps_refused(error: IllegalTransition) -> list[str]:
     the record would list them (round 58: it listed every step the state allows,
     whoever may take them, so a vendor refused `submit` was told `approve`).
 
-    The record the request's path names is read again (the refused step's
-    transaction rolled back) through the same read as its GET, so a vendor reads
-    only their own; where the path names none of its kind, or the record is not
-    theirs to read, the steps its state allows that the caller's role may take
-    (`callers_actions` without the record's own checks). A kind with no routes
-    declared (a dispute: Stripe's steps) lists none."""
+    The record the request's path names (or the one the use case named,
+    `IllegalTransition.record_id`: round 59, a royalty report amended at its period's
+    address) is read again (the refused step's transaction rolled back) through the
+    same read as its GET, so a vendor reads only their own; where the path names none
+    of its kind, or the record is not theirs to read, the steps its state allows that
+    the caller's role may take (`callers_actions` without the record's own checks). A
+    kind with no routes declared (a dispute: Stripe's steps) lists none."""
     kind = _STEPS_OF.get(error.entity)
     if kind is None:
         return callers_actions(error.allowed, {})
     path = flask.request.view_args or {}
     named = [(read, path[argument]) for argument, read in kind.reads.items() if argument in path]
+    if error.record_id is not None:  # the record the use case named (round 59)
+        named = [(read, error.record_id) for read in kind.reads.values()][:1]
     if kind.steps is not None and named:
         read, value = named[0]
         try:

@@ -21,9 +21,18 @@ from werkzeug.exceptions import UnsupportedMediaType
 from licensing import access
 from licensing.actors import current_actor
 from licensing.api.base import Blueprint, Created, large_body
-from licensing.api.fields import ApiSchema, Day, Text, steps_of, vocabulary
-from licensing.calendar import parse_day
+from licensing.api.fields import (
+    STRINGS,
+    ApiSchema,
+    Day,
+    Text,
+    callers_actions,
+    steps_of,
+    vocabulary,
+)
+from licensing.calendar import office_date, parse_day
 from licensing.config import current_config
+from licensing.db import utcnow
 from licensing.downloads import document_rate_limit
 from licensing.errors import NotFound
 from licensing.limits import MAX_RECORD_ID
@@ -42,6 +51,13 @@ blp = Blueprint(
 )
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+# The route taking each of a report's steps (`services.report_steps`): an amendment is
+# a filing with `amends`; the review's steps are its `action`.
+REPORT_STEP_ROUTES = {
+    services.AMEND: "royalty_reports_api.submit_report",
+    **dict.fromkeys(REVIEW.actions, "royalty_reports_api.review_report"),
+}
 
 # The largest report body accepted. The contract accepts a report of 200,000 rows in
 # one request: 200,000 rows with every field at its longest are 74 MiB of CSV and
@@ -120,6 +136,22 @@ class ReportSchema(ApiSchema):
     agreement = ma.fields.String(metadata={"example": "CPT-2027-000001"})
     period = ma.fields.Nested(PeriodSchema)
     state = ma.fields.String(allow_none=True, metadata={"enum": ["submitted", "superseded"]})
+    allowed_actions = ma.fields.List(
+        ma.fields.String(metadata={"enum": sorted(REPORT_STEP_ROUTES)}),
+        metadata={
+            **STRINGS,
+            "description": "What the caller may do to the report now (round 59): `amend` "
+            "(the licensee's users: file an amendment of the period's current report, "
+            "`POST /agreements/{agreement_id}/royalty-reports/{period_start}` with "
+            "`amends`; not once its agreement ended more than a year ago, nor under an "
+            "agreement that no longer reports), `mark_reviewed` and `request_correction` "
+            "(licensing and billing staff, `POST /royalty-reports/{report_id}/review`, as "
+            "the review state allows). A superseded report takes none, nor does a "
+            "read-only token; empty in a preview. Each is accepted when taken now; any "
+            "other is refused (403 or 409).",
+            "example": ["amend"],
+        },
+    )
     amends = ma.fields.Integer(allow_none=True)
     currency = ma.fields.String()
     lines = ma.fields.List(ma.fields.Nested(ReportLineSchema))
@@ -158,6 +190,18 @@ class ReportSchema(ApiSchema):
     submitted_at = ma.fields.DateTime(allow_none=True)
 
 
+def report_steps(report: RoyaltyReport) -> list[str]:
+    """The caller's steps of `report` now: its `allowed_actions`, and a 409's (round
+    59: a report listed none, and its review's 409 listed the review steps the
+    caller's role may take, without the report's own checks)."""
+    today = office_date(utcnow())
+    return callers_actions(
+        services.report_steps(report),
+        REPORT_STEP_ROUTES,
+        refused=lambda step: services.report_step_refused(report, step, today=today),
+    )
+
+
 def _money(value: Any, currency: str) -> str | None:
     return None if value is None else format_amount(value, currency)
 
@@ -175,6 +219,7 @@ def filing_document(filing: Filing) -> dict[str, Any]:
         "agreement": filing.agreement_number,
         "period": {"start": filing.period.start, "end": filing.period.end},
         "state": report.state if report else None,
+        "allowed_actions": report_steps(report) if report else [],
         "amends": filing.amends,
         "currency": currency,
         "lines": [
@@ -417,9 +462,14 @@ class ReviewSchema(ApiSchema):
     )
 
 
-# A report's 409 lists the review steps the caller's role may take (round 58); a
-# report has no `allowed_actions` of its own, and `supersede` is an amendment's.
-steps_of("royalty report", dict.fromkeys(REVIEW.actions, "royalty_reports_api.review_report"))
+# A report's 409 lists the caller's own steps of the report (its `allowed_actions`):
+# the one its path names, or the one a filing's refusal names (round 59).
+steps_of(
+    "royalty report",
+    REPORT_STEP_ROUTES,
+    report_steps,
+    report_id=lambda report_id: services.get_report(report_id, current_actor()),
+)
 
 
 @blp.route("/royalty-reports/<int:report_id>/review", methods=["POST"])

@@ -111,7 +111,7 @@ from licensing.problems import problem
 from licensing.web import confirm, paging
 from licensing.web.console import QueueSummary, queue_summary
 from licensing.web.errors import said_to_the_reader
-from licensing.web.filters import money, recorded_amounts, recorded_words
+from licensing.web.filters import days_said, money, recorded_amounts, recorded_words
 from licensing.web.forms import PageForm, show_errors
 from licensing.web.navigation import may_open, record_url
 from licensing.web.organization_records import (
@@ -317,20 +317,20 @@ def _start_card_payment(
     try:
         body = request.get_json(silent=True) or {}
     except RepeatedKey as error:
-        return jsonify(error=error.detail, errors=error.errors), 400
+        return _refused_to_the_script(error, 400)
     token = body.get("token") if isinstance(body, dict) else None
     try:
         attempt = services.start_card_payment(
             invoice_id, card_token=str(token or ""), principal=payer, gateway=_gateway()
         )
     except InvalidInput as error:
-        return jsonify(error=error.detail, errors=error.errors), 422
+        return _refused_to_the_script(error, 422)
     except Conflict as error:
-        return jsonify(error=error.detail), 409
+        return _refused_to_the_script(error, 409)
     except NotFound:
         raise
     except DomainError as error:  # Stripe could not be reached or refused the request
-        return jsonify(error=error.detail), 502
+        return _refused_to_the_script(error, 502)
     return (
         jsonify(
             status=attempt.status,
@@ -341,6 +341,21 @@ def _start_card_payment(
         ),
         200,
     )
+
+
+def _refused_to_the_script(error: DomainError, status: int) -> tuple[Response, int]:
+    """A card attempt's refusal as the pay page's script shows it (as text): the
+    sentence said to its reader (a refused step names the steps they may take,
+    `said_to_the_reader`), and its days in words as the page's sentences say them
+    (`days_said`). Round 59: the script was sent the service's words, the state's
+    steps and ISO days ("INV-2027-000001 is already paid on 2027-03-02")."""
+    answer: dict[str, Any] = {"error": days_said(said_to_the_reader(error))}
+    if isinstance(error, InvalidInput):
+        answer["errors"] = {
+            field: [days_said(message) for message in messages]
+            for field, messages in error.errors.items()
+        }
+    return jsonify(answer), status
 
 
 @bp.route("/invoices/<int:invoice_id>/card-payments/<int:payment_id>")

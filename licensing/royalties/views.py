@@ -27,7 +27,7 @@ from licensing.calendar import OFFICE_TIMEZONE, day_text, days_text, office_date
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import document_rate_limit
-from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.errors import Conflict, IllegalTransition, InvalidInput, NotFound
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.royalties import forms, queries, services
 from licensing.royalties.downloads import rows_response, template_response
@@ -53,6 +53,7 @@ from licensing.royalties.states import (
     OVERDUE,
     QUEUE_STATES,
     REVIEW,
+    SUBMITTED,
     UPCOMING,
 )
 from licensing.web import paging
@@ -158,6 +159,7 @@ def portal_period(agreement_id: int, period_start: str) -> Page:
             None,
         ),
         "filing_open": agreement.state in services.REPORTING_STATES,
+        "amend_refused": None,
         "form": form,
         "column_labels": COLUMN_LABELS,
         "column_words": COLUMN_WORDS,
@@ -182,6 +184,11 @@ def portal_period(agreement_id: int, period_start: str) -> Page:
         ),
         "today": _today(),
     }
+    if status.report is not None and context["filing_open"]:
+        # Round 59: a report its agreement no longer lets be amended (ended more than a
+        # year ago) is not offered the forms its filing refuses; the page says why.
+        context["amend_refused"] = services.amendment_refusal(agreement, context["today"])
+        context["filing_open"] = context["amend_refused"] is None
     if status.report is not None and context["filing_open"]:
         _start_amendment_from_filed_rows(status.report, form, context)
     elif context["filing_open"] and status.state != UPCOMING:
@@ -329,14 +336,18 @@ def _refusal_in_words(refused: Conflict, status: Any, submission: Submission) ->
     """A refusal as the page says it: a report filed for the period since the page
     was drawn (a colleague, or the form posted twice) is named, and the page, now
     amending it, says what to do; the API's "amends: N" means nothing here."""
+    said = said_to_the_reader(refused)
     current = status.report
     if current is not None and submission.amends != current.id:
+        if isinstance(refused, IllegalTransition) and services.AMEND not in refused.allowed:
+            # Round 59: the report can no longer be amended; the refusal says why.
+            return said
         return (
             f"Report {current.reference} was filed for this period since this page was "
             "opened, so this report was not filed. Read that report first; to correct it, "
             "file an amendment with a reason."
         )
-    return refused.detail
+    return said
 
 
 def _row_errors(typed: list[tuple[dict[str, str], dict[str, list[str]]]]) -> dict[str, list[str]]:
@@ -490,7 +501,19 @@ def portal_report(report_id: int) -> str:
         filed_late=_filed_late(report, filing.period.due_on),
         credit_notes=queries.credits_of(db.session(), report),
         refunds_owed=queries.refunds_owed_of(db.session(), report),
+        amend_refused=_amend_refused(report),
     )
+
+
+def _amend_refused(report: RoyaltyReport) -> str | None:
+    """Why the vendor's *Amend this report* is not offered on a current report: the
+    amendment's refusal (round 59: the page offered it under an agreement that ended
+    more than a year ago, and the period's page then refused the filing)."""
+    if report.state != SUBMITTED:
+        return None
+    agreement = db.session().get(Agreement, report.agreement_id)
+    assert agreement is not None
+    return services.amendment_refusal(agreement, _today())
 
 
 def _filed_late(report: RoyaltyReport, due_on: date) -> str | None:

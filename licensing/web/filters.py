@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from fractions import Fraction
@@ -119,34 +119,32 @@ _MESSAGE_DAYS = re.compile(
 )
 
 
-def _said_in_words(found: re.Match[str]) -> Markup | None:
-    """One day, month or instant of a message in words inside a `<time>` (as `dated`,
-    `timed` and `month` say them); None for what stays as written: markup, and what is
-    no real day ("2027-13-45", typed and refused)."""
+def _said_in_words(found: re.Match[str], *, after_at: bool = False) -> tuple[str, str] | None:
+    """One day, month or instant of a message: its ISO value for a `<time>` and its
+    words (as `dated`, `timed` and `month` say them); None for what stays as written:
+    markup, and what is no real day ("2027-13-45", typed and refused). An instant
+    `after_at` says its clock first ("at 10:00 AM on March 15, 2027 (US Central
+    time)"; round 59: "at March 15, 2027 at 10:00 AM")."""
     try:
         if found.group("month"):
             year, number = found.group("month").split("-")
             first = date(int(year), int(number), 1)
-            return Markup('<time datetime="{}">{}</time>').format(
-                found.group("month"), calendar.month_text(first)
-            )
+            return found.group("month"), calendar.month_text(first)
         if found.group("day") is None:
             return None  # markup kept as it is
         day_ = date.fromisoformat(found.group("day"))
         clock = found.group("utc") or found.group("office")
         if clock is None:  # as `dated` says it
-            return Markup('<time datetime="{}">{}</time>').format(
-                day_.isoformat(), calendar.day_text(day_)
-            )
+            return day_.isoformat(), calendar.day_text(day_)
         zone = calendar.OFFICE_TIMEZONE if found.group("office") else UTC
         moment_ = datetime.combine(day_, time.fromisoformat(clock), tzinfo=zone)
     except ValueError:
         return None
     # To the second where the message was (a card payment's start names its second).
     seconds = (found.group("office") is not None and clock.count(":") > 1) or moment_.second > 0
-    return Markup('<time datetime="{}">{}</time>').format(
+    return (
         calendar.instant_iso(moment_, to_the_second=True),
-        calendar.moment_text(moment_, seconds=seconds),
+        calendar.moment_text(moment_, seconds=seconds, clock_first=after_at),
     )
 
 
@@ -162,13 +160,38 @@ def days_in_words(message: str | None) -> Markup:
     text = escape(message)  # a text escaped once; a message already markup, as it is
     pieces: list[Markup] = []
     written = 0
-    for found in _MESSAGE_DAYS.finditer(text):
-        said = _said_in_words(found)
-        if said is not None:
-            pieces += [text[written : found.start()], said]
-            written = found.end()
+    for start, end, (value, said) in _worded(text):
+        time_ = Markup('<time datetime="{}">{}</time>').format(value, said)
+        pieces += [text[written:start], time_]
+        written = end
     pieces.append(text[written:])
     return Markup("").join(pieces)
+
+
+def days_said(message: str) -> str:
+    """`days_in_words` as plain text, for a page's script that shows a message as text
+    (round 59: the card payment's refusals reached the pay page's script in ISO,
+    "already paid on 2027-03-02"): the days in words, nothing escaped, no markup."""
+    pieces: list[str] = []
+    written = 0
+    for start, end, (_value, said) in _worded(message):
+        pieces += [message[written:start], said]
+        written = end
+    pieces.append(message[written:])
+    return "".join(pieces)
+
+
+# "at" ending the text before an instant: its clock is said first (`_said_in_words`).
+_AT_BEFORE = re.compile(r"(?<!\w)at $")
+
+
+def _worded(text: str) -> Iterator[tuple[int, int, tuple[str, str]]]:
+    """Where each day, month or instant of `text` is, with its ISO value and words."""
+    for found in _MESSAGE_DAYS.finditer(text):
+        after_at = _AT_BEFORE.search(text, max(0, found.start() - 4), found.start()) is not None
+        said = _said_in_words(found, after_at=after_at)
+        if said is not None:
+            yield found.start(), found.end(), said
 
 
 def working(step: str) -> str:

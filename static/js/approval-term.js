@@ -1,7 +1,8 @@
 // The approval form's sentence on a term already under way or over (round 50):
 // staff may change the term on that form, so the sentence follows the dates being
 // approved, in the words of `issuing.StartedTerm.for_staff` (the page renders the
-// submitted term's, and a refused form's re-render the term it asked for).
+// submitted term's, and a refused form's re-render the term it asked for), its days
+// in words (round 59).
 //
 //   <p id="term-started" data-today="2028-01-04" data-reporting="true" hidden>
 //
@@ -19,6 +20,15 @@
   var today = told.getAttribute("data-today");
   var reporting = told.getAttribute("data-reporting") === "true";
   var DAY = /^\d{4}-\d{2}-\d{2}$/;
+  var MONTHS = ["January", "February", "March", "April", "May", "June", "July", "August",
+                "September", "October", "November", "December"];
+
+  // A YYYY-MM-DD day in words, as `calendar.day_text` says it ("January 31, 2027"):
+  // round 59, the sentence said the form's ISO days.
+  function words(day) {
+    return MONTHS[Number(day.slice(5, 7)) - 1] + " " + Number(day.slice(8, 10)) + ", " +
+      Number(day.slice(0, 4));
+  }
 
   // The day as YYYY-MM-DD, or "" past 9999-12-31 (ISO strings of later years are
   // "+010000-...", which sort before "9999-..."). setUTCFullYear, not Date.UTC, which
@@ -62,14 +72,14 @@
       ? quarters(first, last).filter(function (period) { return period[1] < today; })
       : [];
     var text = over
-      ? "The term ended on " + last + ", before today: approving it licenses past use " +
+      ? "The term ended on " + words(last) + ", before today: approving it licenses past use " +
         "only, and the agreement is expired as soon as the licensee accepts it."
-      : "The term began on " + first + ", before today: approving it licenses that " +
+      : "The term began on " + words(first) + ", before today: approving it licenses that " +
         "time retroactively.";
     if (ended.length) {
       var count = ended.length;
       var plural = count > 1 ? "s" : "";
-      var span = ended[0][0] + " to " + ended[count - 1][1];
+      var span = words(ended[0][0]) + " to " + words(ended[count - 1][1]);
       text += over
         ? " The royalty reports of all " + count + " period" + plural + " (" + span +
           ") are reportable at once: they can be filed as soon as"

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from licensing.config import PROJECT_ROOT
+from tests.support.page_days import in_words
 
 SCRIPT = Path(PROJECT_ROOT, "static", "js", "approval-term.js")
 # The approval form's elements as `agreements/review.html` writes them, on 2027-09-01.
@@ -21,7 +22,8 @@ FORM = """
 """
 # The server's sentence (`issuing.StartedTerm.for_staff`) for a term from 2027-01-01
 # still running on 2027-09-01: its two quarters ended are reportable.
-BEGUN = (
+# Its days in words (round 59), as the server words them.
+BEGUN = in_words(
     "The term began on 2027-01-01, before today: approving it licenses that time "
     "retroactively. The royalty reports of the 2 periods already ended (2027-01-01 to "
     "2027-06-30) can be filed as soon as the licensee accepts, their royalties invoiced "
@@ -44,7 +46,7 @@ def test_a_term_to_the_calendars_last_day_is_worded_and_the_tab_stays_responsive
         assert _told(page) == BEGUN, end
     # Still answering: the term moved back into the past reads as one over.
     page.fill("#term_end", "2027-06-30")
-    assert _told(page).startswith("The term ended on 2027-06-30, before today")
+    assert _told(page).startswith("The term ended on June 30, 2027, before today")
 
 
 def test_the_years_before_100_are_counted_as_themselves(page: Any) -> None:
@@ -54,7 +56,7 @@ def test_the_years_before_100_are_counted_as_themselves(page: Any) -> None:
     page.add_script_tag(content=SCRIPT.read_text())
     page.fill("#term_start", "0050-02-01")
     page.fill("#term_end", "0050-12-31")
-    assert "The royalty reports of all 4 periods (0050-02-01 to 0050-12-31)" in _told(page)
+    assert "The royalty reports of all 4 periods (February 1, 50 to December 31, 50)" in _told(page)
 
 
 def test_a_term_typed_to_start_today_is_not_worded_as_begun(page: Any) -> None:
@@ -65,7 +67,7 @@ def test_a_term_typed_to_start_today_is_not_worded_as_begun(page: Any) -> None:
     page.add_script_tag(content=SCRIPT.read_text())
     page.fill("#term_end", "2028-08-31")
     page.fill("#term_start", "2027-08-31")
-    assert _told(page).startswith("The term began on 2027-08-31, before today")
+    assert _told(page).startswith("The term began on August 31, 2027, before today")
     page.fill("#term_start", "2027-09-01")
     assert _told(page) == ""
     assert page.locator("#term-started").is_hidden()

@@ -29,7 +29,8 @@ def test_a_vendor_applies_for_a_term_already_over_and_its_agreement_is_expired_o
     )
     page = signed_in_tab(browser, live_server, vendor.email)
     page.goto(f"/portal/applications/{application_id}")
-    why = "The term ended on 2025-12-31, before today: a license for it covers past use only"
+    # Round 59: its day in words, as the page's other sentences.
+    why = "The term ended on December 31, 2025, before today: a license for it covers past use only"
     expect(page.locator("#past-term")).to_contain_text(why)
     assert_accessible(page)
 
@@ -42,7 +43,8 @@ def test_a_vendor_applies_for_a_term_already_over_and_its_agreement_is_expired_o
     console = signed_in_tab(browser, live_server, staff.email)
     console.goto(f"/console/applications/{application_id}")
     expect(console.locator("#term-started")).to_contain_text(
-        "The term ended on 2025-12-31, before today: approving it licenses past use only"
+        # Round 59: its day in words, as the page's other sentences.
+        "The term ended on December 31, 2025, before today: approving it licenses past use only"
     )
     assert "reportable at once" in console.inner_text("#term-started")
     console.get_by_role("button", name="Approve and issue the agreement").click()

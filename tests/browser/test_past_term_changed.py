@@ -83,10 +83,11 @@ def test_staff_change_a_past_term_at_approval_and_the_vendor_reports_and_pays(
     console = signed_in_tab(browser, live_server, staff.email)
     console.goto(f"/console/applications/{application_id}")
     assert _told(console) == _for_staff(live_server, application_id, start, end)
-    assert f"The term ended on {end}, before today" in _told(console)
+    assert f"The term ended on {calendar.day_text(end)}, before today" in _told(console)
     console.fill("#term_end", half.isoformat())
-    console.wait_for_function(
-        f"() => document.getElementById('term-started').textContent.includes('{half}')"
+    console.wait_for_function(  # its days in words (round 59)
+        "() => document.getElementById('term-started').textContent"
+        f".includes('{calendar.day_text(half)}')"
     )
     assert _told(console) == _for_staff(live_server, application_id, start, half)
     assert "all 2 periods" in _told(console)
@@ -94,7 +95,7 @@ def test_staff_change_a_past_term_at_approval_and_the_vendor_reports_and_pays(
     running = date(last_year + 2, 6, 30)
     console.fill("#term_end", running.isoformat())
     assert _told(console) == _for_staff(live_server, application_id, start, running)
-    assert _told(console).startswith(f"The term began on {start}, before today")
+    assert _told(console).startswith(f"The term began on {calendar.day_text(start)}, before today")
     console.fill("#term_start", date(last_year + 2, 1, 1).isoformat())
     assert _told(console) == ""
     console.fill("#term_start", start.isoformat())

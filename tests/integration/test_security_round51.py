@@ -43,7 +43,7 @@ SignIn = Callable[..., FlaskClient]
 # 2027-09-01, 15:00 UTC: the first half of 2027 is over.
 SEPTEMBER = datetime(2027, 9, 1, 15, 0, tzinfo=UTC)
 HALF = (date(2027, 1, 1), date(2027, 6, 30))
-OVER = "The term ended on 2027-06-30, before today: approving it licenses past use only"
+OVER = "The term ended on June 30, 2027, before today: approving it licenses past use only"
 
 # An open-ended card (to 9999-12-31) in effect from 2026: any term inside it is priced.
 OPEN_FROM_2026 = {**card_2028(), "version": "2026.9", "effective_from": "2026-01-01"}

@@ -113,10 +113,11 @@ def cell_notes(html: str) -> list[str]:
 def in_words(message: str) -> str:
     """A service's message as a page says it (round 58, `web.filters.days_in_words`):
     each ISO day of it in words, and each instant at the office ("2026-12-06 10:52:37
-    (US Central time)") as "December 6, 2026 at 10:52:37 AM (US Central time)"; the rest
+    (US Central time)") as "December 6, 2026 at 10:52:37 AM (US Central time)", after
+    "at" as "at 10:52:37 AM on December 6, 2026 (US Central time)" (round 59); the rest
     as written. For tests that hold the API and a page to one message."""
     message = re.sub(
-        r"(?<![\w-])(\d{4}-\d{2}-\d{2}) (\d{2}):(\d{2})(:\d{2})? (\([^()]* time\))",
+        r"(?<![\w-])(\bat )?(\d{4}-\d{2}-\d{2}) (\d{2}):(\d{2})(:\d{2})? (\([^()]* time\))",
         _instant_in_words,
         message,
     )
@@ -128,7 +129,9 @@ def in_words(message: str) -> str:
 
 
 def _instant_in_words(found: re.Match[str]) -> str:
-    day, hour, minute, seconds, zone = found.groups()
+    at, day, hour, minute, seconds, zone = found.groups()
     noon = "PM" if int(hour) >= 12 else "AM"
     clock = f"{(int(hour) - 1) % 12 + 1}:{minute}{seconds or ''} {noon}"
+    if at:  # round 59: "at 10:00 AM on March 15, 2027", not "at March 15, 2027 at 10:00 AM"
+        return f"at {clock} on {day_text(date.fromisoformat(day))} {zone}"
     return f"{day_text(date.fromisoformat(day))} at {clock} {zone}"

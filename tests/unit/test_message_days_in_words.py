@@ -4,7 +4,7 @@ inside a `<time>` that keeps the ISO value (`web.filters.days_in_words`)."""
 
 from markupsafe import Markup, escape
 
-from licensing.web.filters import days_in_words, page_wording
+from licensing.web.filters import days_in_words, days_said, page_wording
 
 
 def test_a_day_in_a_message_is_said_in_words_keeping_the_iso_day_for_machines() -> None:
@@ -36,10 +36,39 @@ def test_a_month_and_the_instants_services_write_are_said_as_pages_say_them() ->
         'started <time datetime="2026-12-06T05:38:07+00:00">December 5, 2026 at 11:38:07 PM'
         " (US Central time)</time>"
     )
-    # An instant as the API writes it, in UTC.
+    # An instant as the API writes it, in UTC; after "at", its clock first (round 59).
     assert days_in_words("expired at 2027-02-10T15:00:00+00:00.") == Markup(
-        'expired at <time datetime="2027-02-10T15:00:00+00:00">February 10, 2027 at 9:00 AM'
+        'expired at <time datetime="2027-02-10T15:00:00+00:00">9:00 AM on February 10, 2027'
         " (US Central time)</time>."
+    )
+
+
+def test_an_instant_after_at_reads_as_a_sentence_says_it() -> None:
+    # Round 59: "went to ... at March 15, 2027 at 10:00 AM (US Central time)".
+    said = days_in_words(
+        "Not sent: the statement went to ap@example.com at 2027-03-15 10:00 (US Central "
+        "time), less than 10 minutes ago; it can go again from 2027-03-15 10:10 (US Central "
+        "time). What 2027-03-15 10:00 (US Central time) says, a flat 2027-03-15 10:00 (US "
+        "Central time)."
+    )
+    assert str(said).count("</time>") == 4
+    text = str(said).replace("</time>", "")
+    text = "".join(part.split(">", 1)[-1] for part in text.split("<time "))
+    assert text == (
+        "Not sent: the statement went to ap@example.com at 10:00 AM on March 15, 2027 (US "
+        "Central time), less than 10 minutes ago; it can go again from March 15, 2027 at "
+        "10:10 AM (US Central time). What March 15, 2027 at 10:00 AM (US Central time) says, "
+        "a flat March 15, 2027 at 10:00 AM (US Central time)."
+    )
+
+
+def test_days_said_as_text_for_a_script_carry_no_markup_and_escape_nothing() -> None:
+    # The card payment's refusals, shown by the pay page's script as text (round 59).
+    assert days_said("INV-2027-000001 is already paid on 2027-03-02: A & B <owe> nothing.") == (
+        "INV-2027-000001 is already paid on March 2, 2027: A & B <owe> nothing."
+    )
+    assert days_said("retry at 2027-03-15 10:00 (US Central time)") == (
+        "retry at 10:00 AM on March 15, 2027 (US Central time)"
     )
 
 

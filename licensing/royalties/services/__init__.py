@@ -58,7 +58,7 @@ another acts on what that one committed, not on the copy its page read before.
 from __future__ import annotations
 
 from .anomalies import DROP_SHARE, ESTIMATE_SHARE
-from .filing import BATCH, last_amendment_day, preview, submit
+from .filing import BATCH, preview, submit
 from .obligations import (
     REPORTING_STATES,
     Filing,
@@ -74,8 +74,16 @@ from .obligations import (
 from .reading import amended_by, corrected_by, filing_of, get_report, report_rows, template_rows
 from .reminders import REMINDER_DAYS, ReminderRun, overdue_reports, reminder_stage, send_reminders
 from .review import ReviewStep, review, review_actions, review_history
+from .steps import (
+    AMEND,
+    amendment_refusal,
+    last_amendment_day,
+    report_step_refused,
+    report_steps,
+)
 
 __all__ = [
+    "AMEND",
     "BATCH",
     "DROP_SHARE",
     "ESTIMATE_SHARE",
@@ -89,6 +97,7 @@ __all__ = [
     "agreement_periods",
     "all_periods",
     "amended_by",
+    "amendment_refusal",
     "corrected_by",
     "current_reports",
     "filing_of",
@@ -100,6 +109,8 @@ __all__ = [
     "preview",
     "reminder_stage",
     "report_rows",
+    "report_step_refused",
+    "report_steps",
     "reporting_agreements",
     "review",
     "review_actions",

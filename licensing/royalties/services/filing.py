@@ -65,24 +65,12 @@ from .obligations import (
     Obligations,
     _agreement,
     current_reports,
-    last_reported_day,
     obligations,
 )
 from .reading import amended_by
 from .settlement import _Settlement, lock_creditable
+from .steps import AMEND, amendment_refusal, not_reporting, refused_report_step
 from .usage import _charged_to_date, _last_reported, _usage
-
-
-def last_amendment_day(term_end: date) -> date:
-    """The last day a period of an agreement that ended on `term_end` may be
-    amended: the same day a calendar year later (28 February for 29 February).
-    After it the agreement ended "more than a year ago" (the contract's words),
-    which 365 days miscounted whenever a 29 February fell in between."""
-    try:
-        return term_end.replace(year=term_end.year + 1)
-    except ValueError:  # 29 February: a year later has none
-        return term_end.replace(year=term_end.year + 1, day=28)
-
 
 # Rows stored per INSERT.
 BATCH = 5000
@@ -399,32 +387,41 @@ def _check_period(
     agreement = obligation.agreement
     today = office_date(moment)
     if agreement.state not in REPORTING_STATES:
-        raise Conflict(
-            f"Agreement {agreement.number} is {agreement.state}; reports are filed for active "
-            "agreements, for expired or renewed ones for their last periods, and for "
-            "terminated ones for the periods they were in force."
-        )
+        raise Conflict(not_reporting(agreement))
     current = reports.get(period.start)
+    # Round 59: a refusal naming a report lists the caller's own steps of it (its
+    # `allowed_actions`), and tells an amendment the agreement no longer takes before
+    # sending the vendor to amend the current report.
+    cannot_amend = amendment_refusal(agreement, today)
     if submission.amends is not None:
         amends = _report_id(submission.amends)
+        if cannot_amend is not None and current is not None:
+            raise refused_report_step(current, AMEND, cannot_amend)
         if current is None or current.id != amends:
             named = f"report {current.reference}" if current else "no report yet"
             given = RoyaltyReport.reference_of(amends) if amends is not None else submission.amends
-            raise Conflict(
+            detail = (
                 f"Report {given} is not the current report of the period "
                 f"{period.label} (which has {named}); amend the current report."
             )
-        ended_on = last_reported_day(agreement) or agreement.term_end
-        if today > last_amendment_day(ended_on):
-            raise Conflict(
-                f"Agreement {agreement.number} ended on {ended_on}, more than a year "
-                "ago; its reports can no longer be amended."
-            )
+            stale = session.get(RoyaltyReport, amends) if amends is not None else None
+            if stale is not None and stale.agreement_id == agreement.id:
+                raise refused_report_step(stale, AMEND, detail)
+            raise Conflict(detail)
         return current
     if current is not None:
-        raise Conflict(
+        if cannot_amend is not None:
+            raise refused_report_step(
+                current,
+                "submit",
+                f"The period {period.label} already has report {current.reference}. "
+                + cannot_amend,
+            )
+        raise refused_report_step(
+            current,
+            "submit",
             f"The period {period.label} already has report {current.reference}; to correct "
-            f"it, amend it (amends: {current.id}, with a reason)."
+            f"it, amend it (amends: {current.id}, with a reason).",
         )
     missing = next(
         (p for p in obligation.periods[: period.index - 1] if p.start not in reports), None

@@ -15,7 +15,7 @@ from licensing.actors import Actor
 from licensing.agreements.models import Agreement
 from licensing.calendar import day_text, office_date
 from licensing.db import utcnow
-from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.errors import InvalidInput, NotFound
 from licensing.links import links
 from licensing.mail import services as mail
 from licensing.words import at_most_characters
@@ -30,6 +30,7 @@ from ..states import (
     REVIEW,
     SUBMITTED,
 )
+from .steps import refused_report_step
 
 # Days a corrected report is due in, where the edge does not say (`CORRECTION_DUE_DAYS`).
 CORRECTION_DUE_DAYS = 30
@@ -113,15 +114,19 @@ def review(
         if report is None:
             raise NotFound(f"There is no royalty report {report_id}.")
         if action == "request_correction" and report.state != SUBMITTED:
-            raise Conflict(
+            raise refused_report_step(
+                report,
+                action,
                 f"Report {report.reference} was superseded by an amendment, so no "
                 "correction of it is asked for: ask for a correction of the period's "
-                "current report."
+                "current report.",
             )
         if report.state != SUBMITTED:
-            raise Conflict(
+            raise refused_report_step(
+                report,
+                action,
                 f"Report {report.reference} was superseded by an amendment, so it is not "
-                "reviewed: review the period's current report."
+                "reviewed: review the period's current report.",
             )
         report.reviewed_by = actor.name
         report.review_note = cleaned or None

@@ -170,7 +170,8 @@ def test_the_409_names_the_office_s_day_an_invoice_was_paid_in_its_evening(
     refused = client.post(url, json={"token": card_token(localstripe)})
     assert refused.status_code == 409
     error = refused.get_json()["error"]
-    assert f"Invoice {invoice.number} is already paid on 2027-01-21:" in error
+    # The pay page's script shows it as text: the day in words (round 59).
+    assert f"Invoice {invoice.number} is already paid on January 21, 2027:" in error
 
 
 class _FlakyConfirm:

@@ -144,7 +144,9 @@ def test_the_same_statement_again_within_ten_minutes_is_refused_and_other_days_g
         assert again.status_code == 429
         assert (
             "Not sent: the statement of January 1, 2027 to March 15, 2027 (USD) went to "
-            f"{organization.billing_email} at March 15, 2027 at 10:00 AM (US Central time), "
+            # Round 59: the instant after "at" says its clock first (it read "at March 15,
+            # 2027 at 10:00 AM").
+            f"{organization.billing_email} at 10:00 AM on March 15, 2027 (US Central time), "
             "less than 10 minutes ago; it can go to that address again from March 15, 2027 "
             "at 10:10 AM (US Central time). Nothing was sent now."
         ) in text_of(again)

@@ -37,6 +37,7 @@ from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
 )
 from tests.support.agreements import accept, agreement_of
 from tests.support.factories import bearer
+from tests.support.page_days import in_words
 from tests.support.pages import text_of
 from tests.support.servers import SMTPServer, message_text
 from tests.support.settings import delivery, issuing
@@ -255,10 +256,13 @@ def test_staff_approving_a_term_already_under_way_are_told_and_so_is_the_vendor(
         signed_in(client, licensing_staff)
         page = text_of(client.get(f"/console/applications/{application.id}"))
     assert (
-        "The term began on 2027-01-01, before today: approving it licenses that time "
-        "retroactively. The royalty reports of the 3 periods already ended (2027-01-01 "
-        "to 2027-09-30) can be filed as soon as the licensee accepts, their royalties "
-        "invoiced with them." in page
+        in_words(
+            "The term began on 2027-01-01, before today: approving it licenses that time "
+            "retroactively. The royalty reports of the 3 periods already ended (2027-01-01 "
+            "to 2027-09-30) can be filed as soon as the licensee accepts, their royalties "
+            "invoiced with them."
+        )
+        in page
     )
     staff = Actor.of(accounts.principal_for(licensing_staff))
     agreements.start_review(application.id, staff, now=november)

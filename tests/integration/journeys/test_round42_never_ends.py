@@ -27,6 +27,7 @@ from tests.integration.agreements.conftest import (  # noqa: F401 - the fixtures
 from tests.integration.pricing.conftest import card_document, example_card  # noqa: F401
 from tests.support.agreements import accept, agreement_of, renewal_window
 from tests.support.factories import bearer
+from tests.support.page_days import in_words
 from tests.support.pages import term_shown, text_of
 from tests.support.rate_card_checks import checked_page as checked
 
@@ -158,20 +159,28 @@ def test_the_check_and_the_cards_page_warn_of_an_open_ended_cards_prorated_amoun
     staff: FlaskClient = signed_in(app.test_client(), admin)
     page = checked(staff, open_ended_with_a_5000_fee())
     assert "This card runs open-ended: its prorated amounts are spread over all of it" in page
-    assert "(2,911,713 days, to 9999-12-31)" in page
-    assert "a one-year term (2028-01-01 to 2028-12-31, the term the service proposes today)" in page
-    assert WARNED in page
+    # Round 59: the warning's days in words, as its flashed twin says them.
+    assert "(2,911,713 days, to December 31, 9999)" in page
     assert (
-        "Prorated over its period to 9999-12-31, the distribution-software minimum of "
-        "1,000.00 USD would be 0.13 USD for a one-year term from 2028-01-01."
+        "a one-year term (January 1, 2028 to December 31, 2028, the term the service "
+        "proposes today)"
     ) in page
+    assert in_words(WARNED) in page
+    assert "9999-12-31" not in page
+    assert (
+        in_words(
+            "Prorated over its period to 9999-12-31, the distribution-software minimum of "
+            "1,000.00 USD would be 0.13 USD for a one-year term from 2028-01-01."
+        )
+        in page
+    )
     assert "The card is valid and can be published as it is." in page
     assert "Publish" in page  # a warning, not a refusal
 
     # Published, the card's own page keeps saying it.
     ratecards.import_card(open_ended_with_a_5000_fee(), published_by="tests")
     detail = text_of(staff.get("/console/rate-cards/2028.1"))
-    assert WARNED in detail
+    assert in_words(WARNED) in detail
 
 
 def test_a_card_with_a_last_day_within_ten_years_is_not_warned_of(
@@ -186,9 +195,12 @@ def test_a_card_with_a_last_day_within_ten_years_is_not_warned_of(
     longer = checked(staff, card_2028("2040-12-31"))
     assert "This card runs longer than ten years" in longer
     assert (
-        "Prorated over its period to 2040-12-31, the development flat fee of 2,500.00 USD "
-        "would be 192.67 USD for a one-year term from 2028-01-01."
-    ) in longer
+        in_words(
+            "Prorated over its period to 2040-12-31, the development flat fee of 2,500.00 USD "
+            "would be 192.67 USD for a one-year term from 2028-01-01."
+        )
+        in longer
+    )
 
 
 def test_the_check_api_warns_of_an_open_ended_cards_prorated_amounts(

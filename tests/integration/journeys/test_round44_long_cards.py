@@ -64,9 +64,11 @@ API_SENTENCE = (
     "Rate card 2028.1 runs to 9999-12-31 (2,911,713 days) and the contract prorates over all "
     "of it: the development flat fee of 5000.00 USD is 0.63 USD for this term of 366 days."
 )
+# Round 59: pages say its day in words (the estimator's and an application's notice).
 PAGE_SENTENCE = (
-    "Rate card 2028.1 runs to 9999-12-31 (2,911,713 days) and the contract prorates over all "
-    "of it: the development flat fee of 5,000.00 USD is 0.63 USD for this term of 366 days."
+    "Rate card 2028.1 runs to December 31, 9999 (2,911,713 days) and the contract prorates "
+    "over all of it: the development flat fee of 5,000.00 USD is 0.63 USD for this term of "
+    "366 days."
 )
 
 

@@ -32,6 +32,7 @@ from tests.integration.pricing.conftest import (  # noqa: F401 - the fixture
 )
 from tests.support.factories import bearer
 from tests.support.long_cards import OPEN, agreement_of_2027, card_2028
+from tests.support.page_days import in_words
 from tests.support.pages import term_shown, text_of
 from tests.support.rate_card_checks import checked_page
 
@@ -144,8 +145,11 @@ def test_the_checks_warning_on_a_card_in_effect_speaks_of_a_year_from_the_office
     assert first["sentence"] == WARNED_TODAY
     # The term a vendor is proposed that evening, the same one.
     assert term_shown(estimate) == ("2027-03-09", "2028-03-08")
-    assert "a one-year term (2027-03-09 to 2028-03-08, the term the service proposes today)" in page
-    page_sentence = WARNED_TODAY.replace("2500.00", "2,500.00")
+    assert (
+        "a one-year term (March 9, 2027 to March 8, 2028, the term the service proposes today)"
+    ) in page
+    # Round 59: the page says the sentence's days in words.
+    page_sentence = in_words(WARNED_TODAY.replace("2500.00", "2,500.00"))
     assert page_sentence in page
     # Published that evening, the API and the card's page say the same.
     assert published.get_json()["proration_warnings"][0]["sentence"] == WARNED_TODAY

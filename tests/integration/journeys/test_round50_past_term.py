@@ -27,6 +27,7 @@ from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE, draft
 from tests.integration.pricing.conftest import example_card  # noqa: F401 - the fixture
 from tests.support.agreements import accept, accepted_through_the_api, agreement_of
 from tests.support.factories import bearer
+from tests.support.page_days import in_words
 from tests.support.pages import text_of
 from tests.support.settings import issuing
 
@@ -36,7 +37,7 @@ SEPTEMBER = datetime(2027, 9, 1, 15, 0, tzinfo=UTC)
 YEAR = (date(2027, 1, 1), date(2027, 12, 31))
 # The first half of 2027, over by September.
 HALF = (date(2027, 1, 1), date(2027, 6, 30))
-OVER = "The term ended on 2027-06-30, before today: approving it licenses past use only"
+OVER = "The term ended on June 30, 2027, before today: approving it licenses past use only"
 
 
 def _submitted(
@@ -110,9 +111,12 @@ def test_the_refused_approval_form_words_the_sentence_for_the_term_it_asked_for(
     page = text_of(refused)
     assert OVER not in page  # was the submitted term's sentence
     assert (
-        "The term began on 2027-01-01, before today: approving it licenses that time "
-        "retroactively. The royalty reports of the 2 periods already ended (2027-01-01 "
-        "to 2027-06-30) can be filed as soon as the licensee accepts" in page
+        in_words(
+            "The term began on 2027-01-01, before today: approving it licenses that time "
+            "retroactively. The royalty reports of the 2 periods already ended (2027-01-01 "
+            "to 2027-06-30) can be filed as soon as the licensee accepts"
+        )
+        in page
     )
     # Approved with the year's term, still running: the message says nothing of past use.
     assert "Approved: the agreement is issued as" in approved
@@ -156,7 +160,7 @@ def test_a_running_term_changed_at_approval_to_one_already_over_licenses_past_us
     with time_machine.travel(SEPTEMBER, tick=False):
         signed_in(client, licensing_staff)
         before = text_of(client.get(f"/console/applications/{application.id}"))
-    assert "The term began on 2027-01-01, before today" in before
+    assert "The term began on January 1, 2027, before today" in before
     # Staff license the first half only, which ended on 2027-06-30.
     agreement = _approved_with_term(application, licensing_staff, HALF, SEPTEMBER)
     assert (
