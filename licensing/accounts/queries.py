@@ -1210,6 +1210,36 @@ def people_named(session: Session, ids: set[int]) -> dict[int, NamedPerson]:
     }
 
 
+# A person's sign-in security steps (round 59): two-step sign-in (its recovery codes
+# and the browsers it remembers) and passkeys. Their values (a passkey's name, a
+# remembered browser, recovery codes left, counters) are the admins': the admin's
+# audit log and user page show them; the organization's history, which every staff
+# role reads, shows the event alone to the others (`values_withheld`).
+SECURITY_EVENTS = frozenset(
+    {
+        "user.two_step_enabled",
+        "user.two_step_disabled",
+        "user.recovery_code_used",
+        "user.recovery_codes_regenerated",
+        "user.browser_remembered",
+        "user.browser_forgotten",
+        "user.browsers_forgotten",
+        "user.passkey_added",
+        "user.passkey_removed",
+        "user.passkey_refused",
+        "user.passkey_used",
+    }
+)
+
+
+def values_withheld(events: Iterable[Any], principal: Principal | None) -> set[int]:
+    """The seqs of `events` whose values and note the reader may not read: a security
+    event's (`SECURITY_EVENTS`), unless the reader is an admin."""
+    if principal is not None and principal.is_staff and "admin" in principal.roles:
+        return set()
+    return {event.seq for event in events if event.action in SECURITY_EVENTS}
+
+
 def organization_history(organization_id: int, also: Iterable[int] = ()) -> Select[Any]:
     """Every audited event about the organization and its people, newest first
     (round 58: its history listed only its own events; its members' role changes,
@@ -1277,27 +1307,17 @@ def tokens_named(session: Session, ids: set[int]) -> dict[int, tuple[str, NamedP
     }
 
 
-def moves_touching(session: Session, organization_id: int, *, limit: int = 100) -> list[AuditEvent]:
-    """The accounts moved out of or into the organization (`user.moved`, the user's
-    event), newest first: its own history lists them (round 27: only the user's
-    did). The audit values are canonical JSON, so a pattern finds the candidates
-    and their values decide."""
-    pattern = f'%"organization_id":{organization_id}%'
-    candidates = session.scalars(
-        select(AuditEvent)
-        .where(
-            AuditEvent.action == "user.moved",
-            or_(AuditEvent.before.like(pattern), AuditEvent.after.like(pattern)),
-        )
-        .order_by(AuditEvent.seq.desc())
-        .limit(limit)
-    )
-    return [
-        event
-        for event in candidates
-        if organization_id
-        in (
-            (event.before_data or {}).get("organization_id"),
-            (event.after_data or {}).get("organization_id"),
-        )
+def moves_touching(session: Session, organization_id: int) -> list[int]:
+    """The seqs of the accounts' moves out of or into the organization (`user.moved`,
+    the user's event), newest first: its own history lists them (round 27: only the
+    user's did), paged with the rest (round 59: the newest 100 only). The audit values
+    are canonical JSON (sorted keys, no spaces), so the organization's id is matched
+    exactly, followed by the next key or the end of the object."""
+    key = f'"organization_id":{int(organization_id)}'
+    held = [
+        column.contains(f"{key}{after}", autoescape=True)
+        for column in (AuditEvent.before, AuditEvent.after)
+        for after in (",", "}")
     ]
+    statement = select(AuditEvent.seq).where(AuditEvent.action == "user.moved", or_(*held))
+    return list(session.scalars(statement.order_by(AuditEvent.seq.desc())))

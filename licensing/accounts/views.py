@@ -1368,15 +1368,13 @@ def _organization_history(db_session: Session, organization: Organization) -> di
     invitations' (round 58), with the accounts moved out of or into it (a move is the
     user's event, named with the person it moved: round 27), a page at a time. Each
     event of another record names it: "Pat Lee (pat@...)", the invited address."""
-    moves = queries.moves_touching(db_session, organization.id)
+    moves = queries.moves_touching(db_session, organization.id)  # seqs, every one (round 59)
     # Round 56: and what other features record about it (the reminders recorded
     # against its invoices), each feature's read in one statement.
     entries = organization_history_entries(db_session, organization.id)
     history: paging.Page[AuditEvent] = paging.read_page(
         db_session,
-        queries.organization_history(
-            organization.id, also=[*(event.seq for event in moves), *entries]
-        ),
+        queries.organization_history(organization.id, also=[*moves, *entries]),
         per_page=HISTORY_PER_PAGE,
         parameter=HISTORY_PAGE,
         anchor="history",
@@ -1386,6 +1384,9 @@ def _organization_history(db_session: Session, organization: Organization) -> di
         "history_page": history,
         "history_subjects": _history_subjects(db_session, history.items),
         "history_entries": entries,
+        # Round 59: members' two-step and passkey events without their values to
+        # all but admins (only the admins' pages showed those values before).
+        "history_withheld": queries.values_withheld(history.items, access.current_principal()),
     }
 
 

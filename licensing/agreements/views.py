@@ -68,7 +68,7 @@ from licensing.pricing import Quote
 from licensing.problems import status_for as problem_status
 from licensing.ratecards import queries as ratecard_queries
 from licensing.web import assignment, confirm, paging
-from licensing.web.console import QueueSummary, queue_summary
+from licensing.web.console import QueueSummary, due_soon_by, queue_summary
 from licensing.web.errors import said_to_the_reader
 from licensing.web.filters import money, recorded_words, state_words
 from licensing.web.forms import PageForm, readable, show_errors
@@ -1879,11 +1879,16 @@ def _application_queues(
     # Round 36: the home page counted the unassigned, not those past the service level.
     target = current_config().application_review_sla_days
     # Round 37: from where the queue's rows count (less the days waited on the vendor).
-    late = queries.review_clock() < queries.overdue_before(now, target_days=target)
+    late_from = queries.overdue_before(now, target_days=target)
+    late = queries.review_clock() < late_from
+    # Round 59: those not yet past it that will be within two business days.
+    soon = (queries.review_clock() >= late_from) & (
+        queries.review_clock() < queries.overdue_before(due_soon_by(now), target_days=target)
+    )
     # Round 57: those back from the vendor with more information, the queue's
     # "resubmitted" rows (submitted since a return, not yet taken into review).
     back = (Application.state == SUBMITTED) & Application.returned_at.is_not(None)
-    count, unassigned, orphaned, overdue, oldest, resubmitted = session.execute(
+    count, unassigned, orphaned, overdue, oldest, resubmitted, due_soon = session.execute(
         select(
             func.count(),
             func.count().filter(Application.assignee_id.is_(None)),
@@ -1891,6 +1896,7 @@ def _application_queues(
             func.count().filter(late),
             func.min(received),
             func.count().filter(back),
+            func.count().filter(soon),
         ).where(waiting)
     ).one()
     came_back = (
@@ -1910,9 +1916,12 @@ def _application_queues(
             if count
             else ""
         ),
+        due_soon=due_soon,
+        # The queue's oldest first is the review clock's: the longest waiting first.
+        due_soon_params={"sort": "oldest"},
     )
-    mine, my_oldest = session.execute(
-        select(func.count(), func.min(received)).where(
+    mine, my_oldest, mine_soon = session.execute(
+        select(func.count(), func.min(received), func.count().filter(soon)).where(
             waiting, Application.assignee_id == principal.user_id
         )
     ).one()
@@ -1922,4 +1931,6 @@ def _application_queues(
         endpoint="agreements_console.queue",
         params={"assignee": "me"},
         oldest=my_oldest,
+        due_soon=mine_soon,
+        due_soon_params={"assignee": "me", "sort": "oldest"},
     )

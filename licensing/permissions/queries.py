@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, NamedTuple, Protocol
 
-from sqlalchemy import ColumnElement, Exists, Select, and_, func, or_, select
+from sqlalchemy import ColumnElement, Exists, ScalarSelect, Select, and_, func, or_, select
 from sqlalchemy.orm import Session, aliased
 
 from licensing import calendar, db
@@ -30,6 +30,7 @@ from .states import (
     STATES,
     UNCONFIRMED,
     WITH_STAFF,
+    WITHDRAWN,
 )
 
 UNASSIGNED = "none"
@@ -247,6 +248,64 @@ _ORDERS = {
     ("use_from", False): (*_FIRST_DAY, *_DUE_FIRST),
     ("use_from", True): (*_FIRST_DAY, *_ENDING_FIRST),
 }
+
+
+class OfficeQueue(NamedTuple):
+    """The console home's row of the requests with the office (`WITH_STAFF`)."""
+
+    waiting: int
+    overdue: int  # past the service level
+    due_soon: int  # not yet past it, due before the moment given (round 59)
+    oldest: datetime | None  # when the longest-waiting requester first confirmed
+
+
+def _first_confirmed() -> ScalarSelect[Any]:
+    """The earliest confirmation a correction with the office stands for (round 59): a
+    confirmed correction replaces the open request it corrects (withdrawn at the very
+    moment it is confirmed), so its requester has waited since that one's confirmation,
+    or the one before it for a correction of a correction. Walked up `corrects_id`
+    while the request corrected was withdrawn no earlier than its correction was
+    confirmed (one corrected before, or decided, stays apart: the correction stands
+    alone, as `_replace_corrected` leaves it)."""
+    start = (
+        select(
+            PermissionRequest.corrects_id.label("up"),
+            PermissionRequest.submitted_at.label("since"),
+        )
+        .where(
+            PermissionRequest.state.in_(WITH_STAFF),
+            PermissionRequest.corrects_id.is_not(None),
+        )
+        .cte("replacing", recursive=True)
+    )
+    replaced = aliased(PermissionRequest)
+    walked = start.union_all(
+        select(replaced.corrects_id, replaced.submitted_at).where(
+            replaced.id == start.c.up,
+            replaced.state == WITHDRAWN,
+            replaced.closed_at >= start.c.since,
+        )
+    )
+    return select(func.min(walked.c.since)).scalar_subquery()
+
+
+def office_queue(session: Session, now: datetime, due_soon_by: datetime) -> OfficeQueue:
+    """The requests with the office: how many, past their service level at `now`,
+    due soon (before `due_soon_by`, not yet past), and since when the longest-waiting
+    requester has waited (a correction's from the request it replaced: round 59), in
+    one statement."""
+    due = PermissionRequest.sla_due_at
+    count, overdue, soon, oldest, first_replaced = session.execute(
+        select(
+            func.count(),
+            func.count().filter(due < now),
+            func.count().filter(due >= now, due < due_soon_by),
+            func.min(PermissionRequest.submitted_at),
+            _first_confirmed(),
+        ).where(PermissionRequest.state.in_(WITH_STAFF))
+    ).one()
+    firsts = [moment for moment in (oldest, first_replaced) if moment is not None]
+    return OfficeQueue(count, overdue, soon, min(firsts) if firsts else None)
 
 
 # A request the caller may see (staff: any; vendors: their organization's), else 404.

@@ -24,7 +24,6 @@ from flask import (
 from flask import Response as FlaskResponse
 from flask import session as cookie_session
 from flask_limiter import RequestLimit
-from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import MultiDict
 from werkzeug.wrappers import Response
@@ -45,7 +44,7 @@ from licensing.extensions import retry_after
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.web import assignment, paging
 from licensing.web import confirm as confirm_step
-from licensing.web.console import QueueSummary, queue_summary
+from licensing.web.console import QueueSummary, due_soon_by, queue_summary
 from licensing.web.errors import duration_words, said_to_the_reader
 from licensing.web.filters import recorded_words, state_words
 from licensing.web.forms import PageForm, show_errors
@@ -63,7 +62,6 @@ from .states import (
     OPEN_STATES,
     PERMISSION_REQUEST,
     STATES,
-    WITH_STAFF,
     state_to_requester,
 )
 
@@ -961,18 +959,16 @@ def console_letter(request_id: int, letter_id: int) -> Response:
 def _permission_queue(
     session: Session, principal: Principal, now: datetime
 ) -> Iterable[QueueSummary]:
-    count, overdue, oldest = session.execute(
-        select(
-            func.count(),
-            func.count().filter(PermissionRequest.sla_due_at < now),
-            func.min(PermissionRequest.submitted_at),
-        ).where(PermissionRequest.state.in_(WITH_STAFF))
-    ).one()
+    waiting = queries.office_queue(session, now, due_soon_by(now))
     yield QueueSummary(
         "Educational permission requests with the office",
-        count=count,
+        count=waiting.waiting,
         endpoint="permissions_console.queue",
-        attention=overdue,
+        attention=waiting.overdue,
         attention_label="past the service level",
-        oldest=oldest,
+        oldest=waiting.oldest,
+        # Round 59: and those near it, listed by the queue's own order: the decision
+        # due soonest first, the requester waiting longest first.
+        due_soon=waiting.due_soon,
+        due_soon_params={"sort": queries.DEFAULT_SORT},
     )

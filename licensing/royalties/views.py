@@ -57,7 +57,7 @@ from licensing.royalties.states import (
     UPCOMING,
 )
 from licensing.web import paging
-from licensing.web.console import QueueSummary, queue_summary
+from licensing.web.console import QueueSummary, due_soon_by, queue_summary
 from licensing.web.errors import said_to_the_reader
 from licensing.web.filters import recorded_words
 from licensing.web.organization_records import organization_section
@@ -972,6 +972,9 @@ def _report_queue(session: Session, principal: Principal, now: datetime) -> Iter
     levels = _review_levels(to_review, now)
     target = current_config().royalty_review_sla_days
     past = sum(1 for level in levels.values() if level.overdue)
+    # Round 59: and those near it (the list is the oldest filed first).
+    soon = due_soon_by(now)
+    near = sum(1 for level in levels.values() if not level.overdue and level.due_at < soon)
     said = [f"{past} past the service level of {target} US business days."] if to_review else []
     if sent_back:
         waits = "waits on the licensee" if sent_back == 1 else "wait on the licensees"
@@ -986,6 +989,8 @@ def _report_queue(session: Session, principal: Principal, now: datetime) -> Iter
         oldest=to_review[0].submitted_at if to_review else None,
         # Round 53: as the applications' row says theirs.
         detail=" ".join(said),
+        due_soon=near,
+        due_soon_params={"_anchor": "flagged-heading"},
     )
 
 

@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from licensing import calendar
@@ -167,6 +167,33 @@ def sla_deadline(now: datetime, sla_days: int) -> datetime:
     """When staff should have decided a request that enters the queue `now`:
     `sla_days` US business days later (the setting PERMISSION_SLA_DAYS)."""
     return calendar.business_deadline(now, sla_days)
+
+
+def due_after_the_wait(
+    session: Session, request: PermissionRequest, answered: datetime
+) -> datetime | None:
+    """The request's decision due date once a question it waits on is answered at
+    `answered` (round 37): later by the business days from the question's office day
+    to the answer's, so the office has after the answer the days it had left when it
+    asked; the question's moment is its message's. The due date as it is when no
+    question was sent to the requester; None without one."""
+    if request.sla_due_at is None:
+        return None
+    asked = session.scalar(
+        select(func.max(PermissionMessage.created_at)).where(
+            PermissionMessage.request_id == request.id,
+            PermissionMessage.author == "staff",
+            PermissionMessage.internal.is_(False),
+        )
+    )
+    if asked is None:
+        return request.sla_due_at
+    waited = calendar.business_days_between(
+        calendar.office_date(asked), calendar.office_date(answered)
+    )
+    return calendar.end_of_office_day(
+        calendar.add_business_days(calendar.office_date(request.sla_due_at), waited)
+    )
 
 
 def close(request: PermissionRequest, now: datetime) -> None:

@@ -35,7 +35,7 @@ from ..models import (
     ROLES,
     PermissionRequest,
 )
-from ..states import EXPIRED, OPEN_STATES, PERMISSION_REQUEST, UNCONFIRMED
+from ..states import EXPIRED, NEEDS_INFO, OPEN_STATES, PERMISSION_REQUEST, UNCONFIRMED
 from ._common import (
     CONFIRM_LINK_VALIDITY,
     NOT_VALID_MESSAGE,
@@ -47,6 +47,7 @@ from ._common import (
     check_live,
     close,
     digest,
+    due_after_the_wait,
     label,
     locked,
     requester,
@@ -321,11 +322,22 @@ def _replace_corrected(
 ) -> None:
     """A confirmed correction replaces the request it corrects, if that one is still
     open: withdrawn (as its requester would from its status page, with the note
-    naming the correction), its reviewer kept on the correction."""
+    naming the correction), its reviewer and its decision's due date kept on the
+    correction. Round 59: the correction's service level counted from its own
+    confirmation, though the requester had waited since the first one's; now it is
+    the first one's, later by the days a question to the requester waited (the
+    correction answers it, as an answer would move it: `due_after_the_wait`)."""
     if corrected.state not in OPEN_STATES:
         return  # decided, withdrawn or expired since: the correction stands alone
     if request.assignee_id is None:
         request.assignee = corrected.assignee
+    kept = (
+        due_after_the_wait(session, corrected, now)
+        if corrected.state == NEEDS_INFO
+        else corrected.sla_due_at
+    )
+    if kept is not None:
+        request.sla_due_at = kept
     before = corrected.snapshot()
     corrected.answer_due_at = None
     close(corrected, now)

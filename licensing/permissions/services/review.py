@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
 
 from licensing import calendar, db
@@ -25,6 +25,7 @@ from ._common import (
     add_staff_message,
     audit_request,
     by_status_token,
+    due_after_the_wait,
     locked,
     message_text,
     requester,
@@ -196,23 +197,8 @@ def answer(raw: str, body: str, *, now: datetime | None = None) -> PermissionReq
 def _give_back_the_wait(session: Session, request: PermissionRequest, answered: datetime) -> None:
     """The service level stood still while the question waited (round 37): the
     decision's due date moves later by the business days from the question's office
-    day to the answer's, so the office has after the answer the days it had left
-    when it asked. The question's moment is its message's (stored, no new column)."""
-    asked = session.scalar(
-        select(func.max(PermissionMessage.created_at)).where(
-            PermissionMessage.request_id == request.id,
-            PermissionMessage.author == "staff",
-            PermissionMessage.internal.is_(False),
-        )
-    )
-    if asked is None or request.sla_due_at is None:
-        return
-    waited = calendar.business_days_between(
-        calendar.office_date(asked), calendar.office_date(answered)
-    )
-    request.sla_due_at = calendar.end_of_office_day(
-        calendar.add_business_days(calendar.office_date(request.sla_due_at), waited)
-    )
+    day to the answer's (`due_after_the_wait`; stored, no new column)."""
+    request.sla_due_at = due_after_the_wait(session, request, answered)
 
 
 _ENTERED = "permission_request.reconsideration_requested"
