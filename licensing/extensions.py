@@ -164,6 +164,12 @@ def retry_after(error: Exception | None = None) -> int:
     return kept
 
 
+def keep_retry_after(seconds: int) -> None:
+    """Tell this request's client `seconds` (a 503's, round 59), whatever a rate limit
+    on the route would write after the error handler (`headers` puts it back)."""
+    setattr(g, _RETRY_AFTER, seconds)
+
+
 def kept_retry_after() -> int | None:
     """The number `retry_after` told this request's client, if it told one."""
     kept: int | None = g.get(_RETRY_AFTER)
