@@ -533,9 +533,10 @@ def is_contention(error: BaseException) -> bool:
 class _Attempt:
     """What one try of a `retrying` call did that rules out running it again."""
 
-    __slots__ = ("committed", "outside")
+    __slots__ = ("committed", "number", "outside")
 
-    def __init__(self) -> None:
+    def __init__(self, number: int) -> None:
+        self.number = number
         self.committed = False
         self.outside: str | None = None
 
@@ -548,6 +549,13 @@ def _note_committed() -> None:
     attempt = _ATTEMPT.get()
     if attempt is not None:
         attempt.committed = True
+
+
+def running_again() -> bool:
+    """True while a `retrying` call runs again after a try it lost: what its first try
+    counted (a request against its rate limit) is not counted again."""
+    attempt = _ATTEMPT.get()
+    return attempt is not None and attempt.number > 1
 
 
 def went_outside(what: str) -> None:
@@ -578,7 +586,7 @@ def retrying(call: Callable[[], Result], *, may_run_again: Callable[[], bool] = 
     that loses a deadlock is the whole view run again: its reads, its unit of work and
     the page it draws from what that stored."""
     for number in range(1, ATTEMPTS + 1):
-        attempt = _Attempt()
+        attempt = _Attempt(number)
         token = _ATTEMPT.set(attempt)
         try:
             return call()

@@ -17,6 +17,7 @@ from flask_limiter.util import get_qualified_name, get_remote_address
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
 
+from licensing import db
 from licensing.sessions import ApiSession
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,6 +38,10 @@ class _Limiter(Limiter):
     def _check_request_limit(
         self, callable_name: str | None = None, in_middleware: bool = True
     ) -> None:
+        if db.running_again():
+            # Round 59: a view run again after a deadlock (`db.retrying`) calls its
+            # limit's decorator again; the request was counted on its first try.
+            return
         if not getattr(self, "_meta_limits", True):
             # A loop, not any() over a generator: one closed early is thrown a
             # GeneratorExit, on every exempt request.

@@ -33,6 +33,13 @@ from tests.support.concurrent_steps import lock_waits_bounded
 WAIT_FOR_WAITER = 30.0
 
 
+@pytest.fixture
+def config_changes() -> dict[str, Any]:
+    # The budget shared by the forms that send links (`/reset`): a request run again
+    # counts against it once.
+    return {"auth_rate_limit": "2 per minute"}
+
+
 def _raise_in_database(session: Any, sqlstate: str) -> None:
     """A real PostgreSQL error with `sqlstate`, raised by the server in the unit of work."""
     session.execute(
@@ -189,6 +196,29 @@ def test_a_page_losing_every_try_says_to_try_again_with_retry_after(
     assert "nothing was changed. Try again in 2 seconds." in page
     assert 'href="/reset"' in page  # the form, to send again
     assert len(tries) == db.ATTEMPTS
+
+
+def test_a_request_run_again_counts_once_against_its_rate_limit(
+    app: Flask, client: FlaskClient, backend: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _needs_postgresql(backend)
+    tries: list[str] = []
+    original = password_reset._recent_mail
+
+    def losing_once(session: Any, *args: Any, **kwargs: Any) -> int:
+        tries.append("reset")
+        if len(tries) == 1:
+            _raise_in_database(session, "40P01")
+        return original(session, *args, **kwargs)
+
+    monkeypatch.setattr(password_reset, "_recent_mail", losing_once)
+    sent = [
+        client.post("/reset", data={"email": "someone@northwind.example"}).status_code
+        for _ in range(3)
+    ]
+
+    assert len(tries) == 3  # the first request twice, the second once
+    assert sent == [302, 302, 429]  # two a minute: the first request counted once
 
 
 def test_a_database_error_that_is_not_transient_is_not_run_again(
