@@ -271,7 +271,11 @@ class App(Flask):
         if getattr(rule, "provide_automatic_options", False) and req.method == "OPTIONS":
             return self.make_default_options_response()
         view_args: dict[str, Any] = req.view_args  # type: ignore[assignment]
-        return self.ensure_sync(self.view_functions[rule.endpoint])(**view_args)
+        view = self.ensure_sync(self.view_functions[rule.endpoint])
+        # Round 59: a view whose unit of work lost a deadlock or a serialization failure
+        # is run again, whole (`db.retrying`: only while nothing it did was kept or went
+        # out); after the last try the error pages answer 503 with Retry-After.
+        return db.retrying(lambda: view(**view_args), may_run_again=_body_read_again)
 
     def process_response(self, response: Response) -> Response:
         ctx = request_ctx._get_current_object()  # type: ignore[attr-defined]
@@ -403,6 +407,21 @@ class App(Flask):
 
         with contextlib.suppress(TypeError):  # not weakly referenceable: asked each time
             table[key] = weakref.ref(func, forget)
+
+
+def _body_read_again() -> bool:
+    """Whether a view run again reads the request's body as the first run did: no
+    body was read, or Flask kept what it read (`get_data`, `get_json`, a form, whose
+    files are put back at their start). A body the view read from `request.stream`
+    itself (a royalty report's upload) is gone: that view is not run again."""
+    found = vars(request_ctx._get_current_object().request)  # type: ignore[attr-defined]
+    if "stream" not in found or "_cached_data" in found:
+        return True
+    if "form" not in found and "files" not in found:
+        return False
+    for upload in found.get("files", {}).values():
+        upload.stream.seek(0)
+    return True
 
 
 def _wsgi_text(value: str | None, absent: str | None) -> Any:

@@ -10,8 +10,11 @@ One `Session` per app context (a request, a CLI command) is reached with
 
 from __future__ import annotations
 
+import logging
+import random
 import sqlite3
 import string
+import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -21,7 +24,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
 
-from flask import Flask, current_app, g
+from flask import Flask, current_app, g, has_app_context
 from flask.globals import app_ctx
 from sqlalchemy import (
     BigInteger,
@@ -43,7 +46,7 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import (
     DeclarativeBase,
@@ -450,6 +453,7 @@ def transaction(*, lock_wait: timedelta | None = None) -> Iterator[Session]:
         if before is not None:  # as it was, for a transaction this one is part of (tests)
             current.execute(select(func.set_config("lock_timeout", before, True)))
         current.commit()
+        _note_committed()
     except OperationalError as error:
         current.rollback()
         if brief is not None and _is_busy(error):
@@ -475,6 +479,154 @@ def _bound_lock_wait(current: Session, brief: int | None) -> str | None:
         )
     ).one()[0]
     return str(before)
+
+
+# --- a call run again after a deadlock or a serialization failure (round 59) -------
+
+log = logging.getLogger(__name__)
+
+# PostgreSQL's SQLSTATEs for a transaction it rolled back so that another could go on:
+# deadlock_detected and serialization_failure. Its documentation's answer to both is
+# to run the same work again, once the other has committed.
+TRANSIENT_SQLSTATES = frozenset({"40P01", "40001"})
+# How many times `retrying` runs a call in all, and the wait before each further try:
+# a random part (jitter, so that two steps that deadlocked do not meet again in step)
+# of `RETRY_WAIT_SECONDS` times the number of tries made.
+ATTEMPTS = 3
+RETRY_WAIT_SECONDS = 0.05
+# What a client refused after the last try is told to wait, in seconds (Retry-After).
+RETRY_AFTER_SECONDS = 2
+
+Result = TypeVar("Result")
+
+
+class Contended(Exception):
+    """A call that lost to another transaction and could not be run again: a deadlock or
+    a serialization failure `ATTEMPTS` times (or once where running it again was not
+    safe, `retrying`), or SQLite's write lock held by another connection past the busy
+    timeout. The failed unit of work stored nothing. The edges answer 503 with
+    Retry-After (`retry_after` seconds), never 500."""
+
+    retry_after = RETRY_AFTER_SECONDS
+
+
+def is_transient(error: BaseException) -> bool:
+    """A deadlock or a serialization failure on PostgreSQL (`TRANSIENT_SQLSTATES`): the
+    database rolled this transaction back for another's sake, and the same work may
+    succeed run again."""
+    found = getattr(error, "orig", None) if isinstance(error, DBAPIError) else None
+    return getattr(found, "sqlstate", None) in TRANSIENT_SQLSTATES
+
+
+def is_contention(error: BaseException) -> bool:
+    """`is_transient`, or SQLite's "database is locked" (`SQLITE_BUSY`: another
+    connection held the write lock past the busy timeout): a client may try again."""
+    if is_transient(error):
+        return True
+    return (
+        isinstance(error, OperationalError)
+        and isinstance(error.orig, sqlite3.OperationalError)
+        and _is_busy(error)
+    )
+
+
+class _Attempt:
+    """What one try of a `retrying` call did that rules out running it again."""
+
+    __slots__ = ("committed", "number", "outside")
+
+    def __init__(self, number: int) -> None:
+        self.number = number
+        self.committed = False
+        self.outside: str | None = None
+
+
+# The try of a `retrying` call under way in this context, if any.
+_ATTEMPT: ContextVar[_Attempt | None] = ContextVar("licensing_db_attempt", default=None)
+
+
+def _note_committed() -> None:
+    attempt = _ATTEMPT.get()
+    if attempt is not None:
+        attempt.committed = True
+
+
+def running_again() -> bool:
+    """True while a `retrying` call runs again after a try it lost: what its first try
+    counted (a request against its rate limit) is not counted again."""
+    attempt = _ATTEMPT.get()
+    return attempt is not None and attempt.number > 1
+
+
+def went_outside(what: str) -> None:
+    """Say that something is about to leave the process (`what`: a request to Stripe,
+    an email handed to the SMTP server): the `retrying` call under way is then not
+    run again after a deadlock, or what went out would go out twice."""
+    attempt = _ATTEMPT.get()
+    if attempt is not None and attempt.outside is None:
+        attempt.outside = what
+
+
+def _always() -> bool:
+    return True
+
+
+def retrying(call: Callable[[], Result], *, may_run_again: Callable[[], bool] = _always) -> Result:
+    """`call()`, run again when a unit of work in it fails with a deadlock or a
+    serialization failure (`is_transient`; `transaction()` has rolled it back): at most
+    `ATTEMPTS` times in all, after a short jittered wait, and only while nothing the
+    call did can have been kept or seen outside it: no unit of work of the call
+    committed (a second one failing after a first was stored), nothing went outside
+    the process (`went_outside`: Stripe, SMTP), and `may_run_again()` says its input
+    can be read again (a request's body read as a stream cannot). Otherwise, and
+    after the last try, raises `Contended` from the database's error. Any other
+    error is raised as it is, at once.
+
+    The edges run each request's view through it (`licensing.app.App`), so a step
+    that loses a deadlock is the whole view run again: its reads, its unit of work and
+    the page it draws from what that stored."""
+    for number in range(1, ATTEMPTS + 1):
+        attempt = _Attempt(number)
+        token = _ATTEMPT.set(attempt)
+        try:
+            return call()
+        except DBAPIError as error:
+            if not is_transient(error):
+                raise
+            why = _not_again(attempt, number, may_run_again)
+            if why is not None:
+                log.warning("lost to another transaction (%s); %s", error.orig, why)
+                raise Contended(str(error.orig)) from error
+            log.info(
+                "lost to another transaction (%s); try %d of %d", error.orig, number + 1, ATTEMPTS
+            )
+        finally:
+            _ATTEMPT.reset(token)
+        _roll_back_what_failed()
+        time.sleep(random.uniform(0, RETRY_WAIT_SECONDS * number))  # noqa: S311 (jitter, no secret)
+    raise AssertionError("unreachable: the last try returns or raises")
+
+
+def _not_again(attempt: _Attempt, number: int, may_run_again: Callable[[], bool]) -> str | None:
+    """Why the call is not run again, or None when it may be."""
+    if number >= ATTEMPTS:
+        return f"not run again after {ATTEMPTS} tries"
+    if attempt.committed:
+        return "not run again: a unit of work of it had committed"
+    if attempt.outside is not None:
+        return f"not run again: it had reached {attempt.outside}"
+    if not may_run_again():
+        return "not run again: its input cannot be read again"
+    return None
+
+
+def _roll_back_what_failed() -> None:
+    """A failure outside `transaction()` (a read) leaves the context's session in a
+    failed transaction: rolled back before the next try (`transaction()` rolled back
+    its own already)."""
+    current = g.get("db_session") if has_app_context() else None
+    if current is not None and current.in_transaction():
+        current.rollback()
 
 
 class UTCInstant(FunctionElement[datetime]):

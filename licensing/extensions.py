@@ -17,6 +17,7 @@ from flask_limiter.util import get_qualified_name, get_remote_address
 from flask_login import LoginManager
 from flask_wtf import CSRFProtect
 
+from licensing import db
 from licensing.sessions import ApiSession
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -37,6 +38,10 @@ class _Limiter(Limiter):
     def _check_request_limit(
         self, callable_name: str | None = None, in_middleware: bool = True
     ) -> None:
+        if db.running_again():
+            # Round 59: a view run again after a deadlock (`db.retrying`) calls its
+            # limit's decorator again; the request was counted on its first try.
+            return
         if not getattr(self, "_meta_limits", True):
             # A loop, not any() over a generator: one closed early is thrown a
             # GeneratorExit, on every exempt request.
@@ -162,6 +167,12 @@ def retry_after(error: Exception | None = None) -> int:
         kept = _given_retry_after(error) or _until_the_limit_resets() or DEFAULT_RETRY_AFTER
         setattr(g, _RETRY_AFTER, kept)
     return kept
+
+
+def keep_retry_after(seconds: int) -> None:
+    """Tell this request's client `seconds` (a 503's, round 59), whatever a rate limit
+    on the route would write after the error handler (`headers` puts it back)."""
+    setattr(g, _RETRY_AFTER, seconds)
 
 
 def kept_retry_after() -> int | None:

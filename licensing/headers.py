@@ -245,10 +245,11 @@ def _retry_after_only_when_refused(response: Response) -> Response:
     """Flask-Limiter writes Retry-After on every answer of a rate-limited route, a
     200 or a 422 too; a client reads it as "wait, then retry", which only a 429
     (or a 503) means. Its X-RateLimit-* headers stay. On a 429 it wrote the header
-    again from a later clock: put back the number the 429's words say."""
+    again from a later clock, and on a 503 its own window's: put back the number the
+    answer's words say."""
     if response.status_code not in _RETRY_STATUSES:
         response.headers.pop("Retry-After", None)
-    elif response.status_code == 429 and (told := kept_retry_after()) is not None:
+    elif (told := kept_retry_after()) is not None:  # a 429's, or a 503's (round 59)
         response.headers["Retry-After"] = str(told)
     return response
 

@@ -54,6 +54,7 @@ TITLES = {
     429: "Too many requests",
     500: "Internal server error",
     502: "A service we depend on failed",
+    503: "Service unavailable",
 }
 
 
@@ -238,6 +239,17 @@ def _over_the_limit(limit: str | None, retry_after: str) -> str:
     return (
         f"Too many requests from your address: the limit is {limit}; "
         f"try again in {retry_after} seconds."
+    )
+
+
+def contended_detail(seconds: int, *, in_words: str | None = None) -> str:
+    """What a 503 of a request that lost to another's changes says (round 59,
+    `db.Contended`): nothing was stored, and when to try again (the number Retry-After
+    says; a page says it `in_words`)."""
+    wait = in_words or f"{seconds} seconds"
+    return (
+        "Other changes to the same records were being made at the same moment, and this "
+        f"request could not be completed; nothing was changed. Try again in {wait}."
     )
 
 

@@ -11,13 +11,14 @@ from collections.abc import Callable
 
 from flask import Flask, current_app, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException, InternalServerError, MethodNotAllowed, NotFound
 from werkzeug.routing import BuildError, RequestRedirect
 from werkzeug.wrappers import Response
 
-from licensing import errors, problems
+from licensing import db, errors, problems
 from licensing.downloads import DOCUMENTS_SCOPE, documents_budget
-from licensing.extensions import retry_after
+from licensing.extensions import keep_retry_after, retry_after
 from licensing.limits import is_storable, unstorable_text
 from licensing.links import app_path, request_full_path, request_path, request_query
 from licensing.secret_paths import hide_secrets
@@ -259,8 +260,49 @@ def handle_unexpected(error: BaseException) -> Response | tuple[str, int]:
     )
 
 
+def handle_contended(error: db.Contended) -> Response | tuple[str, int]:
+    """A request that lost to another's changes and could not be run again (round 59,
+    `db.retrying`): a 503 with Retry-After, saying nothing was stored and when to try
+    again, rather than a 500 (a deadlock's traceback logged as our fault)."""
+    wait = error.retry_after
+    detail = problems.contended_detail(wait)
+    if wants_problem_json():
+        response = problems.problem(503, problems.title_for(503), detail)
+    else:
+        again = request_full_path() if request.method in ("GET", "HEAD") else None
+        body, _status = _page(
+            503,
+            "Busy: please try again",
+            problems.contended_detail(wait, in_words=duration_words(wait)),
+            form_url=None if again else _form_page(),
+            again_url=again,
+        )
+        response = current_app.response_class(body, status=503, mimetype="text/html")
+    response.headers["Retry-After"] = str(wait)
+    keep_retry_after(wait)  # over a rate limit's own, written after this handler
+    return response
+
+
+def handle_database_error(error: DBAPIError) -> Response | tuple[str, int]:
+    """A deadlock or serialization failure outside a view's run (`db.retrying` turns
+    those inside it into `Contended`), or SQLite's write lock held past the busy
+    timeout: the 503 of `handle_contended`. Any other database error is unexpected."""
+    if db.is_contention(error):
+        current_app.logger.warning(
+            "lost to another transaction in request %s %s (request id %s): %s",
+            request.method,
+            hide_secrets(request.path),
+            g.get("request_id", "-"),
+            error.orig,
+        )
+        return handle_contended(db.Contended(str(error.orig)))
+    return handle_unexpected(error)
+
+
 def register(app: Flask) -> None:
     app.register_error_handler(errors.DomainError, handle_domain_error)
+    app.register_error_handler(db.Contended, handle_contended)
+    app.register_error_handler(DBAPIError, handle_database_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(InternalServerError, handle_unexpected)
     app.register_error_handler(Exception, handle_unexpected)

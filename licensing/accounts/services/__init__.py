@@ -42,6 +42,18 @@ them in this order:
        it submits) takes the account's key share there,
        and FOR UPDATE (a sign-out by the office) deadlocked with it
        (`tests/integration/accounts/test_account_written_twice_lock_order.py`).
+       Its one-time links come after it (round 59): a request for a new address
+       locks the account before it withdraws the earlier links, and following a
+       link (`profile.lock_for_following`) locks the account, then the link, read
+       afresh. An email change is the one step that locks the account FOR UPDATE:
+       its UPDATE of the address, a column under a unique constraint, takes FOR
+       UPDATE whatever the step asks, so it is asked for first, before the step
+       writes anything; after it the step locks only the account's own links
+       (`tests/integration/accounts/test_email_change_lock_order.py`). An
+       invitation's link comes after its organization: sending one locks the
+       organization, then withdraws the one it replaces; accepting one locks the
+       organization, reads its standing, then the link
+       (`tests/integration/accounts/test_invitation_standing_locked.py`).
 
 Before its first event (round 55, lockrest55), a step hands other packages' records
 it will end to their packages to lock, by signal, since each of their steps locks

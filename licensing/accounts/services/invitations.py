@@ -233,7 +233,18 @@ def accept_invitation(raw: str, *, full_name: str, password: str) -> User:
     the role the invitation named."""
     with db.transaction() as session:
         link = _find_link(session, raw, INVITATION)
-        organization = link.organization
+        # Round 59 (locks59): the organization locked before its standing is read, then
+        # the link read afresh, locked (the order of an invitation sent, which locks the
+        # organization and then withdraws the one it replaces). Read unlocked, a
+        # suspension committed meanwhile emailed the members it found, and the account
+        # was stored after it, never told; a closing left it in a closed organization.
+        organization = (
+            None
+            if link.organization_id is None
+            else locked_organization(session, link.organization_id)
+        )
+        session.get(OneTimeToken, link.id, with_for_update={"key_share": True})
+        link = _find_link(session, raw, INVITATION)  # still pending, under the lock
         if organization is None or organization.standing == CLOSED:
             raise InvalidInput.for_field("token", "This organization's account is closed.")
         user = create_vendor_user(

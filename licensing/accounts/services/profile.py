@@ -29,12 +29,14 @@ from licensing.accounts.services._common import (
     ONE_LINE,
     _change_user,
     _issue_link,
+    _lookup_link,
     _mail_link,
     _recent_links,
     _refuse,
     _user_actor,
     _withdraw_links,
     is_one_line,
+    locked_account,
     normalize_email,
 )
 from licensing.accounts.services.authentication import _count_failure
@@ -119,7 +121,10 @@ def request_email_change(actor: Actor, new_email: str, current_password: str) ->
         errors["new_email"] = [m for ms in exc.errors.values() for m in ms]
     link: OneTimeToken | None = None
     with db.transaction() as session:
-        user = _own_account(session, actor)
+        # The account first, then its links (round 59): the links it withdraws are
+        # written before the new one names the account, and a change being followed
+        # holds the account (FOR UPDATE) before its link (`lock_for_following`).
+        user = _own_account(session, actor, locked=True)
         wrong = not _password_is(session, user, current_password)
         if normalized and normalized == user.email:
             errors["new_email"] = ["This is already your email address."]
@@ -177,6 +182,29 @@ def _send_confirmation(session: Session, user: User, normalized: str, actor: Act
     return link
 
 
+def lock_for_following(session: Session, raw: str) -> None:
+    """Before a verification link is read to be followed (`verify_email`): its account
+    locked, then the link itself, each read afresh (round 59, locks59).
+
+    The account first, as every step on an account's links takes it (a request for a
+    new address, a reset: `locked_account`, or the UPDATE of its password), and FOR
+    UPDATE when the link moves the account to a new address: the UPDATE of its email,
+    a column under a unique constraint, takes FOR UPDATE whatever the step asks, so it
+    is taken here, before the step writes anything, rather than late, when the ORM
+    flushes the address. Read unlocked, a link a second click or a request for another
+    address changed meanwhile was followed as it had been: the address changed twice,
+    or a deadlock with the request, which withdrew the link and then waited for the
+    account (`tests/integration/accounts/test_email_change_lock_order.py`). Nothing
+    for a link that names no account."""
+    link = _lookup_link(session, raw, VERIFY_EMAIL)
+    if link is None or link.user_id is None:
+        return
+    user = session.get(User, link.user_id)
+    moving = user is not None and user.email != link.email
+    session.get(User, link.user_id, with_for_update={"key_share": not moving})
+    session.get(OneTimeToken, link.id, with_for_update={"key_share": True})
+
+
 def apply_email_change(session: Session, link: OneTimeToken, user: User) -> None:
     """Follow a link to a new address: it becomes the account's, confirmed.
 
@@ -232,8 +260,13 @@ def _billing_contact_stays(session: Session, user: User, old: str) -> dict[str, 
     }
 
 
-def _own_account(session: Session, actor: Actor) -> User:
-    user = session.get(User, actor.user_id) if actor.user_id is not None else None
+def _own_account(session: Session, actor: Actor, *, locked: bool = False) -> User:
+    """The actor's account (`locked`: FOR NO KEY UPDATE, `locked_account`)."""
+    user = None
+    if actor.user_id is not None:
+        user = (
+            locked_account(session, actor.user_id) if locked else session.get(User, actor.user_id)
+        )
     if user is None or not user.is_active:
         raise AuthenticationRequired("Sign in again.")
     return user

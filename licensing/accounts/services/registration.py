@@ -28,7 +28,7 @@ from licensing.accounts.services._common import (
     _user_errors,
 )
 from licensing.accounts.services.organizations import create_organization
-from licensing.accounts.services.profile import apply_email_change
+from licensing.accounts.services.profile import apply_email_change, lock_for_following
 from licensing.accounts.states import CLOSED
 from licensing.db import utcnow
 from licensing.errors import NotFound
@@ -183,6 +183,7 @@ def verify_email(raw: str) -> User:
     """Follow a verification link: the address is confirmed and the link used up.
     A link sent to a new address (`request_email_change`) makes it the account's."""
     with db.transaction() as session:
+        lock_for_following(session, raw)  # the account, then the link, read afresh
         confirmed = _already_confirmed(session, raw)
         if confirmed is not None:
             return confirmed
