@@ -315,7 +315,8 @@ class PeriodLink:
 def period_links(today: date, given: FilterInput) -> list[PeriodLink]:
     """Round 53: the ranges the page's readers ask for most, one click each, in the
     currency shown: this month (a billing clerk's month so far), last month (the
-    month a clerk closes, and its report), this year so far, and the last 12 months
+    month a clerk closes, and its report), last quarter (the quarter a manager closes,
+    round 59), this year so far, and the last 12 months
     (the default: the finance team's trend, whose last row is this month). The
     default stays the 12 months (docs/finance-dashboard.md says why)."""
     this = queries.month_start(today)
