@@ -2069,6 +2069,23 @@ def record_payment(invoice_id: int) -> Page:
     return _invoice_action(invoice_id, form, "payment_form", act)
 
 
+def _voided_after_its_month(invoice: Invoice) -> list[str]:
+    """Round 59 (closewalk59): an invoice issued in a month that has ended is, voided,
+    taken out of that month's figures after they were closed (a void counts nowhere,
+    docs/finance-dashboard.md), so the confirmation says so and names the step that
+    leaves a closed month as it was: a credit note, dated today."""
+    issued = invoice.issue_date
+    if issued is None or issued >= office_date(utcnow()).replace(day=1):
+        return []
+    return [
+        f"It was issued on {calendar.day_text(issued)}, in a month that has ended: voided, "
+        f"it comes out of {month_text(issued)}'s invoiced and outstanding on the Finance "
+        "page and out of that month's exports, as if it had never been issued, though "
+        "those figures may have been closed. To correct it and leave that month as it "
+        "was, issue a credit note instead: it counts on the day it is issued."
+    ]
+
+
 @console.route("/invoices/<int:invoice_id>/void", methods=["POST"])
 @access.staff("billing")
 @shows_unstorable_on_form
@@ -2088,6 +2105,7 @@ def void(invoice_id: int) -> Page:
         consequences=[
             f"It no longer asks {money(invoice.total, invoice.currency)} {invoice.currency} "
             "of the licensee; its number stays used, and voiding cannot be undone.",
+            *_voided_after_its_month(invoice),
             f"Reason recorded in the audit log: {form.reason.data}",
         ],
         button="Void the invoice",

@@ -315,26 +315,45 @@ class PeriodLink:
 def period_links(today: date, given: FilterInput) -> list[PeriodLink]:
     """Round 53: the ranges the page's readers ask for most, one click each, in the
     currency shown: this month (a billing clerk's month so far), last month (the
-    month a clerk closes, and its report), this year so far, and the last 12 months
+    month a clerk closes, and its report), last quarter (the quarter a manager closes,
+    round 59), this year so far, and the last 12 months
     (the default: the finance team's trend, whose last row is this month). The
     default stays the 12 months (docs/finance-dashboard.md says why)."""
     this = queries.month_start(today)
     last = queries.add_months(this, -1)
-    ranges = (
+    # Round 59 (closewalk59): the quarter a finance manager closes, by quarter and with
+    # its receivables aged on its last day, as the close reads them (docs/finance-
+    # dashboard.md, "Closing a quarter"); the months' links keep today's aging.
+    quarter = queries.add_months(this, -3 - (this.month - 1) % 3)
+    quarter_end = queries.month_end(queries.add_months(quarter, 2))
+    ranges: tuple[tuple[str, date, date, str, date | None], ...] = (
         # Round 58: the month in words, as the page's sentences say it.
-        (f"This month ({month_text(this)})", this, this),
-        (f"Last month ({month_text(last)})", last, last),
-        (f"This year ({this:%Y} so far)", this.replace(month=1), this),
-        ("Last 12 months", queries.add_months(this, 1 - DEFAULT_MONTHS), this),
+        (f"This month ({month_text(this)})", this, this, queries.MONTH, None),
+        (f"Last month ({month_text(last)})", last, last, queries.MONTH, None),
+        (
+            f"Last quarter ({quarter:%Y} Q{(quarter.month + 2) // 3})",
+            quarter,
+            queries.add_months(quarter, 2),
+            queries.QUARTER,
+            quarter_end,
+        ),
+        (f"This year ({this:%Y} so far)", this.replace(month=1), this, queries.MONTH, None),
+        ("Last 12 months", queries.add_months(this, 1 - DEFAULT_MONTHS), this, queries.MONTH, None),
     )
     currency = given.values["currency"] if "currency" not in given.errors else None
     shown = (given.values["from"], given.values["to"], given.values["by"])
     links = []
-    for label, first, final in ranges:
+    for label, first, final, granularity, as_of in ranges:
         query: dict[str, Any] = {"from": f"{first:%Y-%m}", "to": f"{final:%Y-%m}"}
+        if granularity != queries.MONTH:
+            query["by"] = granularity
+        if as_of is not None:
+            query["as_of"] = as_of.isoformat()
         if currency:
             query["currency"] = currency
-        current = shown == (query["from"], query["to"], queries.MONTH)
+        current = shown == (query["from"], query["to"], granularity)
+        if as_of is not None:
+            current = current and given.values["as_of"] == query["as_of"]
         links.append(PeriodLink(label, url_for("finance_console.dashboard", **query), current))
     return links
 
@@ -405,6 +424,12 @@ def _export_urls(filters: queries.Filters) -> dict[str, str]:
         # less the rows it returned on the days, by `returned_date` (round 54).
         "refunds": export("refunds", by="paid"),
         "refunds_returned": export("refunds", by="reversed"),
+        # Round 59 (closewalk59): the rows behind the revenue section, so a quarter's
+        # every export is one click from the page that it reconciles with.
+        "invoice_lines": export("invoice_lines", by="issued"),
+        "credit_note_lines": export("credit_note_lines", by="issued"),
+        "royalty_report_lines": export("royalty_report_lines", by="issued"),
+        "revenue_recognition": export("revenue_recognition", by="period"),
         "receivables": url_for(
             "exports_console.exports",
             dataset="receivables",

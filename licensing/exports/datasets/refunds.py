@@ -12,7 +12,7 @@ from licensing.billing.models import CreditNote, Invoice, Refund
 from licensing.billing.queries import refund_returned_at, refund_returned_between
 from licensing.billing.states import REFUND_STATES
 from licensing.db import Statement
-from licensing.exports.base import DATE, DATETIME, MONEY, TEXT, Column
+from licensing.exports.base import DATE, DATETIME, INTEGER, MONEY, TEXT, Column
 from licensing.exports.columns import (
     BANK_REFERENCE,
     CREDIT_NOTE_NUMBER,
@@ -115,6 +115,15 @@ DECLARED = Declared(
             "returned_by",
             TEXT,
             "Who recorded its return (an offline refund returned, round 55).",
+        ),
+        # Round 59 (closewalk59): the card payment a card refund went back to, so a
+        # finance system ties it to the payments export's row (and Stripe's charge)
+        # by a key rather than by the invoice, which may have had several card payments.
+        Column(
+            "payment_id",
+            INTEGER,
+            "The card payment it went back to (the payments export's payment_id); empty "
+            "for an offline refund, which pays the credit note, not a payment.",
         ),
     ),
     source=_source,

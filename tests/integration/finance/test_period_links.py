@@ -41,6 +41,13 @@ def test_the_page_opens_on_twelve_months_and_offers_this_month_and_the_month_clo
                 "/console/finance/?from=2027-03&to=2027-03&currency=USD",
                 False,
             ),
+            # Round 59 (closewalk59): the quarter a finance manager closes, aged on its
+            # last day.
+            "Last quarter (2027 Q1)": (
+                "/console/finance/?from=2027-01&to=2027-03&by=quarter&as_of=2027-03-31"
+                "&currency=USD",
+                False,
+            ),
             "This year (2027 so far)": (
                 "/console/finance/?from=2027-01&to=2027-04&currency=USD",
                 False,
@@ -64,3 +71,37 @@ def test_the_links_keep_the_currency_shown_and_licensing_staff_see_none(
         assert links["This month (April 2027)"][0].endswith("to=2027-04&currency=EUR")
         reader = signed_in(app.test_client(), licensing_staff).get("/console/finance/")
         assert 'aria-label="Periods"' not in reader.get_data(as_text=True)
+
+
+def test_last_quarter_shows_the_quarter_closed_by_quarter_and_aged_on_its_last_day(
+    client: Any, signed_in: Any, billing_staff: Any
+) -> None:
+    """Round 59 (closewalk59): at a quarter's close the manager read the months and the
+    aging as of today, and typed the quarter, *By* and *Aging as of* by hand; *Last
+    quarter* gives all three, and is marked as shown only while all three are its own."""
+    for today, label, query in (
+        (TODAY, "Last quarter (2027 Q1)", "from=2027-01&to=2027-03&by=quarter&as_of=2027-03-31"),
+        (
+            datetime(2027, 1, 5, 15, tzinfo=UTC),
+            "Last quarter (2026 Q4)",
+            "from=2026-10&to=2026-12&by=quarter&as_of=2026-12-31",
+        ),
+        (
+            datetime(2027, 12, 31, 15, tzinfo=UTC),
+            "Last quarter (2027 Q3)",
+            "from=2027-07&to=2027-09&by=quarter&as_of=2027-09-30",
+        ),
+    ):
+        with time_machine.travel(today, tick=False):
+            staff = signed_in(client, billing_staff)
+            url, _shown = _links(staff.get("/console/finance/").get_data(as_text=True))[label]
+            assert url == f"/console/finance/?{query}&currency=USD"
+            closed = staff.get(url)
+            assert _links(closed.get_data(as_text=True))[label][1]
+            words = text_of(closed)
+            assert ", by quarter, in USD" in words
+            day = query.rsplit("=", 1)[1]
+            assert f'name="as_of" value="{day}"' in closed.get_data(as_text=True)
+            # The same quarter aged on another day is not the ready-made range.
+            other = staff.get(url.replace(f"as_of={day}", "as_of=2027-01-02"))
+            assert not _links(other.get_data(as_text=True))[label][1]

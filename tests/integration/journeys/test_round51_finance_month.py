@@ -24,21 +24,18 @@ as it happens, while a finance system pulls every night by the day recorded:
 
 from __future__ import annotations
 
-import copy
 import csv
 import html
 import io
 import json
 import os
 import re
-from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
@@ -46,413 +43,26 @@ from flask.testing import FlaskClient
 from licensing import db
 from licensing.accounts.models import Organization, User
 from licensing.billing import services as billing
-from licensing.billing.models import CreditNote, Invoice, Payment
 from licensing.finance import queries as finance
 from licensing.finance import services as report_services
 from licensing.finance.queries import Filters
-from tests.integration.billing.dispute_support import charge_of, dispute_event
-from tests.integration.billing.refund_support import deliver, paid_by_card
-from tests.integration.billing.stripe_support import (
-    charge_refunded_event,
-    deliver_event,
-    pay_by_card,
-    stripe_config,
-    succeeded_event,
-)
 from tests.integration.exports.conftest import read_jsonl
 from tests.integration.finance.conftest import sums_are_the_ledger_every_day
-from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
-    DATA_FILE,
-    SMALL_SOFTWARE,
-    active_agreement,
-    row,
+from tests.integration.journeys.busy_april import (  # noqa: F401 - the fixtures
+    APRIL,
+    KEYS,
+    MAY_FIRST,
+    ZERO,
+    Finance,
+    _headers,
+    _on,
+    april,
+    config_changes,
 )
+from tests.integration.royalties.conftest import active_agreement  # noqa: F401 - a fixture
 from tests.support import factories
 from tests.support.factories import bearer
-from tests.support.servers import LocalStripe
 from tests.support.settings import invoice_terms
-
-ZERO = Decimal(0)
-APRIL = (date(2027, 4, 1), date(2027, 4, 30))
-MAY_FIRST = date(2027, 5, 1)
-# 23:30 on 30 April at the office (Chicago, UTC-05:00 in summer time): 1 May in UTC.
-LAST_EVENING = datetime(2027, 5, 1, 4, 30, tzinfo=UTC)
-# 00:30 on 1 May at the office.
-FIRST_MORNING = datetime(2027, 5, 1, 5, 30, tzinfo=UTC)
-# The key docs/exports.md books each pulled dataset's rows by.
-KEYS = {
-    "invoices": ("invoice_id",),
-    "payments": ("payment_id",),
-    "refunds": ("refund_id",),
-    "credit_notes": ("credit_note_id",),
-    "royalty_report_lines": ("report_id", "line"),
-    "revenue_recognition": ("document_type", "document_number", "line_position", "period"),
-}
-# credit notes are issued on the day they are written and never change: by issue date.
-BASIS = {"credit_notes": "issued"}
-
-
-@pytest.fixture
-def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
-    return stripe_config(localstripe)
-
-
-def _on(day: int, hour: int = 15, month: int = 4) -> datetime:
-    """`hour` UTC on `day` April 2027 (10:00 at the office at 15:00)."""
-    return datetime(2027, month, day, hour, 0, tzinfo=UTC)
-
-
-class Finance:
-    """The finance system: pulls every night after the office's midnight the last two
-    office days `by=recorded` and keeps, per key, the last row pulled."""
-
-    def __init__(self, client: FlaskClient, staff: User) -> None:
-        self.client = client
-        self.staff = staff
-        self.mirror: dict[str, dict[tuple[Any, ...], dict[str, Any]]] = defaultdict(dict)
-        self.pulled_until: date | None = None
-
-    def export(self, dataset: str, **filters: Any) -> list[dict[str, Any]]:
-        response = self.client.get(
-            f"/api/v1/exports/{dataset}",
-            query_string={"format": "jsonl", **filters},
-            headers=_headers(self.staff),
-        )
-        assert response.status_code == 200, response.get_data(as_text=True)
-        return read_jsonl(response.get_data())[1]
-
-    def pull(self, dataset: str, **days: str) -> list[dict[str, Any]]:
-        return self.export(dataset, by=BASIS.get(dataset, "recorded"), **days)
-
-    def keep(self, dataset: str, rows: Iterable[dict[str, Any]]) -> None:
-        for found in rows:
-            self.mirror[dataset][tuple(found[name] for name in KEYS[dataset])] = found
-
-    def backfill(self, until: date) -> None:
-        """The first night: every row recorded up to `until`."""
-        for dataset in KEYS:
-            self.keep(dataset, self.pull(dataset, to=until.isoformat()))
-        self.pulled_until = until
-
-    def nights_before(self, moment: datetime) -> None:
-        """Every office night that ended before `moment`, pulled at 06:30 UTC the next
-        morning (01:30 at the office), the last two days each night."""
-        assert self.pulled_until is not None
-        night = self.pulled_until + timedelta(days=1)
-        while (
-            datetime(night.year, night.month, night.day, 6, 30, tzinfo=UTC) + timedelta(days=1)
-            <= moment
-        ):
-            with time_machine.travel(
-                datetime(night.year, night.month, night.day, 6, 30, tzinfo=UTC) + timedelta(days=1),
-                tick=False,
-            ):
-                for dataset in KEYS:
-                    days = {
-                        "from": (night - timedelta(days=1)).isoformat(),
-                        "to": night.isoformat(),
-                    }
-                    self.keep(dataset, self.pull(dataset, **days))
-            self.pulled_until = night
-            night += timedelta(days=1)
-
-
-_TOKENS: dict[int, tuple[datetime, dict[str, str]]] = {}
-
-
-def _headers(user: User) -> dict[str, str]:
-    """A token for `user`, made again when the month's clock has passed 60 of its
-    90 days (a user holds at most 20 active tokens)."""
-    now = datetime.now(UTC)
-    made = _TOKENS.get(user.id)
-    if made is None or not timedelta(0) <= now - made[0] < timedelta(days=60):
-        made = (now, bearer(user))
-        _TOKENS[user.id] = made
-    return made[1]
-
-
-def _api(client: FlaskClient, user: User, path: str, body: dict[str, Any]) -> dict[str, Any]:
-    response = client.post(f"/api/v1{path}", json=body, headers=_headers(user))
-    assert response.status_code in (200, 201), (path, response.get_json())
-    answer: dict[str, Any] = response.get_json()
-    return answer
-
-
-def _paid(
-    client: FlaskClient,
-    staff: User,
-    invoice_id: int,
-    amount: str,
-    reference: str,
-    method: str = "wire",
-) -> dict[str, Any]:
-    """`amount` received offline on the invoice, recorded by billing staff (the API)."""
-    body = {"method": method, "amount": amount, "reference": reference}
-    return _api(client, staff, f"/invoices/{invoice_id}/payments", body)
-
-
-def _credited(client: FlaskClient, staff: User, invoice_id: int, amount: str, reason: str) -> str:
-    """A credit note of `amount` on the invoice, issued by billing staff: its number."""
-    body = {"amount": amount, "reason": reason}
-    return str(_api(client, staff, f"/invoices/{invoice_id}/credit-notes", body)["number"])
-
-
-def _manual(
-    client: FlaskClient,
-    staff: User,
-    organization_id: int,
-    amount: str,
-    *,
-    currency: str = "USD",
-    what: str = "Consulting on a code-set migration",
-) -> dict[str, Any]:
-    draft = _api(
-        client,
-        staff,
-        "/invoices",
-        {
-            "organization_id": organization_id,
-            "currency": currency,
-            "lines": [{"description": what, "amount": amount}],
-            "payment_terms_days": 30,
-        },
-    )
-    return _api(client, staff, f"/invoices/{draft['id']}/finalize", {})
-
-
-def _file(
-    client: FlaskClient, vendor: User, agreement: Any, rows: list[dict[str, Any]], **more: Any
-) -> dict[str, Any]:
-    return _api(
-        client,
-        vendor,
-        f"/agreements/{agreement.id}/royalty-reports/2027-01-01",
-        {"attest": True, "rows": rows, **more},
-    )
-
-
-def _invoice(number: str) -> Invoice:
-    found = db.session().scalar(db.select(Invoice).where(Invoice.number == number))
-    assert found is not None
-    db.session().refresh(found)
-    return found
-
-
-@pytest.fixture
-def april(
-    app: Flask,
-    client: FlaskClient,
-    vendor: User,
-    billing_staff: User,
-    localstripe: LocalStripe,
-    active_agreement: Callable[..., Any],  # noqa: F811
-) -> tuple[Finance, dict[str, Any]]:
-    """The records of the docstring, made in the order they happen, the finance
-    system pulling every night in between: (the finance system, what was made)."""
-    books = Finance(client, billing_staff)
-    _TOKENS.clear()
-    session = db.session()
-    other = factories.make_vendor(session)
-    late_payer = factories.make_organization(session).id
-    euro = factories.make_organization(session).id
-    session.commit()
-    made: dict[str, Any] = {}
-    v_agreement = active_agreement(vendor, SMALL_SOFTWARE)
-    w_agreement = active_agreement(other, DATA_FILE)
-    last_minute = factories.make_vendor(session)
-    x_agreement = active_agreement(last_minute, DATA_FILE)
-    # The up-front invoices paid by wire in November, before the month.
-    for agreement in (v_agreement, w_agreement, x_agreement):
-        for invoice in session.scalars(
-            db.select(Invoice).where(
-                Invoice.source_type == "agreement", Invoice.source_id == agreement.id
-            )
-        ):
-            if invoice.balance_due:
-                with time_machine.travel(datetime(2026, 11, 10, 15, tzinfo=UTC), tick=False):
-                    _paid(client, billing_staff, invoice.id, str(invoice.balance_due), "UP")
-    with time_machine.travel(datetime(2027, 2, 20, 15, tzinfo=UTC), tick=False):
-        made["overdue"] = _manual(client, billing_staff, late_payer, "600.00")
-    books.backfill(date(2027, 3, 31))
-
-    def at(moment: datetime) -> Any:
-        books.nights_before(moment)
-        return time_machine.travel(moment, tick=False)
-
-    with at(_on(2)):
-        made["v1"] = _file(client, vendor, v_agreement, [row(1, "A", quantity=3000)])
-    with at(_on(3)):
-        made["w1"] = _file(client, other, w_agreement, [row(1, "D", unit="", revenue="60000.00")])
-    with at(_on(5)):
-        made["void"] = _manual(client, billing_staff, late_payer, "80.00")
-    with at(_on(6)):
-        _api(client, billing_staff, f"/invoices/{made['void']['id']}/void", {"reason": "Twice"})
-    royalty = _invoice(made["v1"]["invoice"])
-    with at(_on(7)):
-        _paid(client, billing_staff, royalty.id, "1000.00", "WIRE-V-0407", "wire")
-    with at(_on(8)):
-        made["euro"] = _manual(client, billing_staff, euro, "999.00", currency="EUR")
-    with at(_on(8, 18)):
-        made["check"] = _paid(
-            client, billing_staff, made["overdue"]["id"], "200.00", "CHK-0408", "check"
-        )
-    with at(_on(9)):
-        made["card_rest"] = paid_by_card(client, vendor, localstripe, _invoice(royalty.number))
-    with at(_on(10)):
-        made["v1b"] = _file(
-            client,
-            vendor,
-            v_agreement,
-            [row(1, "A", quantity=2900)],
-            amends=made["v1"]["id"],
-            reason="Clinic A had 2900 users",
-        )
-    (made["lowered"],) = made["v1b"]["credit_notes"]
-    lowered = db.session().scalar(db.select(CreditNote).where(CreditNote.number == made["lowered"]))
-    assert lowered is not None
-    with at(_on(12)):
-        refund = _api(
-            client, billing_staff, f"/credit-notes/{lowered.id}/refunds", {"method": "card"}
-        )
-        if refund["state"] == "pending":
-            deliver(client, charge_refunded_event(localstripe, made["card_rest"]))
-    disputed: dict[str, tuple[Payment, str]] = {}
-
-    def dispute(key: str, event: str, moved: tuple[datetime, ...], status: str) -> None:
-        payment, charge = disputed[key]
-        deliver(
-            client,
-            dispute_event(
-                event,
-                payment,
-                charge,
-                status=status,
-                moved=moved,
-                dispute_id=f"du_{key}",
-                created=moved[0],
-                told=datetime.now(UTC),
-            ),
-        )
-
-    def paid_to_dispute(key: str) -> None:
-        """A 250.00 invoice of V's paid by card, whose payment the bank will dispute."""
-        invoice = _invoice(
-            _manual(client, billing_staff, vendor.organization_id, "250.00")["number"]
-        )
-        made[key] = invoice.number
-        payment = paid_by_card(client, vendor, localstripe, invoice)
-        disputed[key] = (payment, charge_of(localstripe, payment))
-
-    with at(_on(13)):
-        paid_to_dispute("lost")
-    with at(_on(14)):
-        dispute("lost", "charge.dispute.created", (_on(14),), "needs_response")
-    with at(_on(15)):
-        made["w1b"] = _file(
-            client,
-            other,
-            w_agreement,
-            [row(1, "D", unit="", revenue="70000.00")],
-            amends=made["w1"]["id"],
-            reason="A late distributor's statement",
-        )
-    with at(_on(16)):
-        paid_to_dispute("won")
-    with at(_on(17)):
-        dispute("won", "charge.dispute.created", (_on(17),), "needs_response")
-    with at(_on(18)):
-        short = _invoice(_manual(client, billing_staff, vendor.organization_id, "300.00")["number"])
-        made["short"] = short.number
-        flagged = pay_by_card(short, vendor, localstripe)
-        event = copy.deepcopy(succeeded_event(localstripe, flagged))
-        event["data"]["object"]["amount_received"] = 29999
-        assert deliver_event(client, event).get_json()["outcome"].startswith("flagged")
-    with at(_on(19)):
-        accepted = _api(
-            client,
-            billing_staff,
-            f"/payments/{flagged.id}/accept",
-            {"reason": "The licensee's bank kept a cent; accepted."},
-        )
-        assert accepted["invoice_balance_due"] == "0.01"
-    with at(_on(20)):
-        dispute("lost", "charge.dispute.closed", (_on(14),), "lost")
-        _paid(client, billing_staff, made["euro"]["id"], "400.00", "WIRE-EU-0420", "wire")
-    with at(_on(21)):
-        raised = _invoice(made["w1b"]["invoice"])
-        made["staff_credit"] = _credited(
-            client, billing_staff, raised.id, "50.00", "Goodwill: the statement came late"
-        )
-    with at(_on(22)):
-        made["yen"] = _manual(client, billing_staff, euro, "123457", currency="JPY")
-    with at(_on(23)):
-        ran = app.test_cli_runner().invoke(
-            args=["invoices", "overdue", "--now", _on(23).isoformat()]
-        )
-        assert ran.exit_code == 0, ran.output
-    late_fee = db.session().scalar(
-        db.select(Invoice).where(
-            Invoice.source_type == "late_fee", Invoice.organization_id == late_payer
-        )
-    )
-    assert late_fee is not None
-    made["late_fee"] = late_fee.number
-    with at(_on(24)):
-        dispute("won", "charge.dispute.closed", (_on(17), _on(24)), "won")
-    with at(_on(26)):
-        _api(
-            client,
-            billing_staff,
-            f"/payments/{made['check']['id']}/reversal",
-            {"reason": "Check returned: insufficient funds.", "returned_on": "2027-04-26"},
-        )
-    with at(_on(27)):
-        _paid(client, billing_staff, made["yen"]["id"], "100000", "WIRE-JP-0427", "wire")
-        made["yen_credit"] = _credited(
-            client, billing_staff, made["yen"]["id"], "457", "Rounded down, as agreed"
-        )
-    with at(_on(28)):
-        # Round 53: a credit note beyond the balance (0.01 owed), refunded only in May.
-        made["beyond"] = _credited(
-            client, billing_staff, short.id, "100.00", "Seats never used: credited"
-        )
-    with at(LAST_EVENING):
-        made["last_evening"] = _manual(client, billing_staff, late_payer, "1234.56")
-        made["euro_late"] = _paid(
-            client, billing_staff, made["euro"]["id"], "100.00", "WIRE-EU-LATE", "wire"
-        )
-        made["evening_credit"] = _credited(
-            client, billing_staff, late_fee.id, "1.00", "Late fee waived in part"
-        )
-        # X files its first quarter on the evening it is due.
-        made["x1"] = _file(
-            client, last_minute, x_agreement, [row(1, "K", unit="", revenue="55000.00")]
-        )
-        # W pays the rest of its amendment's invoice by card that evening.
-        made["evening_card"] = paid_by_card(client, other, localstripe, _invoice(raised.number))
-    with at(FIRST_MORNING):
-        made["first_morning"] = _manual(client, billing_staff, late_payer, "77.00")
-    with at(_on(2, month=5)):
-        # Round 53: April's last EUR wire returned by the bank in May, and the credit
-        # beyond the balance of 28 April sent back by wire.
-        _api(
-            client,
-            billing_staff,
-            f"/payments/{made['euro_late']['id']}/reversal",
-            {"reason": "Wire recalled by the sending bank.", "returned_on": "2027-05-02"},
-        )
-        beyond = db.session().scalar(
-            db.select(CreditNote).where(CreditNote.number == made["beyond"])
-        )
-        assert beyond is not None
-        _api(
-            client,
-            billing_staff,
-            f"/credit-notes/{beyond.id}/refunds",
-            {"method": "wire", "amount": "99.99", "reference": "RF-0502", "sent_on": "2027-05-02"},
-        )
-    books.nights_before(datetime(2027, 5, 3, 7, tzinfo=UTC))
-    return books, made
 
 
 def _days(first: date, last: date) -> dict[str, str]:
@@ -460,7 +70,7 @@ def _days(first: date, last: date) -> dict[str, str]:
 
 
 def test_the_nightly_pull_keeps_every_record_as_it_stands_after_a_busy_month(
-    april: tuple[Finance, dict[str, Any]],
+    april: tuple[Finance, dict[str, Any]],  # noqa: F811
 ) -> None:
     books, _made = april
     # A void invoice counts nowhere in the schedule: the ledger reverses the months
@@ -489,7 +99,7 @@ def test_the_nightly_pull_keeps_every_record_as_it_stands_after_a_busy_month(
 
 
 def test_the_last_evening_of_the_month_is_the_months_at_the_office_and_in_every_export(
-    april: tuple[Finance, dict[str, Any]],
+    april: tuple[Finance, dict[str, Any]],  # noqa: F811
 ) -> None:
     books, made = april
     evening, morning = made["last_evening"]["number"], made["first_morning"]["number"]
@@ -578,7 +188,9 @@ def _total(rows: Iterable[dict[str, Any]], column: str = "amount") -> Decimal:
 
 
 def test_every_export_of_the_month_ties_to_its_documents_own_totals_per_currency(
-    client: FlaskClient, billing_staff: User, april: tuple[Finance, dict[str, Any]]
+    client: FlaskClient,
+    billing_staff: User,
+    april: tuple[Finance, dict[str, Any]],  # noqa: F811
 ) -> None:
     books, made = april
     everything = {r["invoice_number"]: r for r in books.export("invoices")}
@@ -682,7 +294,7 @@ def test_the_finance_page_for_april_is_the_exports_of_april(
     client: FlaskClient,
     billing_staff: User,
     signed_in: Callable[..., FlaskClient],
-    april: tuple[Finance, dict[str, Any]],
+    april: tuple[Finance, dict[str, Any]],  # noqa: F811
 ) -> None:
     books, _made = april
     session = db.session()
@@ -1034,7 +646,7 @@ def test_every_figure_of_the_finance_page_and_its_report_stays_as_pinned(
     client: FlaskClient,
     billing_staff: User,
     signed_in: Callable[..., FlaskClient],
-    april: tuple[Finance, dict[str, Any]],
+    april: tuple[Finance, dict[str, Any]],  # noqa: F811
 ) -> None:
     """Round 52 made the page's work bounded (the balances at every period end from
     one pass over the ledger, each agreement's quote classified once): the figures
@@ -1080,7 +692,7 @@ def _page_numbers(body: str, names: Iterable[str]) -> list[str]:
 
 
 def test_the_balances_the_database_sums_are_each_invoices_balance_on_every_day_of_the_month(
-    april: tuple[Finance, dict[str, Any]],
+    april: tuple[Finance, dict[str, Any]],  # noqa: F811
 ) -> None:
     """Round 53: the page's balances are summed in SQL (`period_end_balances`,
     `owed_on`). On every day from late March to early May (the card payment at 23:30
