@@ -63,6 +63,7 @@ from licensing.agreements.states import (
     APPLICATION,
     AWAITING_STAFF,
     AWAITING_VENDOR,
+    EXPIRED,
     ISSUED,
     LAPSED,
     RECONSIDERATION_REQUESTED,
@@ -1018,19 +1019,34 @@ def ending_soon(session: Session, today: date) -> Select[Any]:
     )
 
 
+# Round 59: how long after its term an expired agreement that nothing renews stays on
+# its licensee's dashboard, asking for the renewal (as long as the window before it).
+EXPIRED_RENEWAL_DAYS = RENEWAL_WINDOW_DAYS
+
+
 def renewals_to_start(session: Session, organization_id: int, today: date) -> list[Agreement]:
     """The organization's agreements ending soon (`ending_soon`) that nothing renews
-    yet, soonest first: what its vendors are asked to renew on their dashboard."""
-    found = list(
-        session.scalars(
-            ending_soon(session, today)
-            .where(
+    yet, soonest first, then those that were in force and expired within
+    `EXPIRED_RENEWAL_DAYS` before `today` that nothing renews (round 59: the dashboard
+    asked for the renewal until the term's last day, and said nothing once it had
+    expired): what its vendors are asked to renew on their dashboard."""
+    expired_lately = select(Agreement).where(
+        Agreement.state == EXPIRED,
+        Agreement.activated_at.is_not(None),
+        Agreement.term_end < today,
+        Agreement.term_end >= today - timedelta(days=EXPIRED_RENEWAL_DAYS),
+        organization_renews(),
+    )
+    found = [
+        agreement
+        for statement in (ending_soon(session, today), expired_lately)
+        for agreement in session.scalars(
+            statement.where(
                 Agreement.organization_id == organization_id,
                 Agreement.superseded_by_id.is_(None),
-            )
-            .order_by(Agreement.term_end, Agreement.id)
+            ).order_by(Agreement.term_end, Agreement.id)
         )
-    )
+    ]
     if not found:
         return []
     renewed = set(
@@ -1048,11 +1064,12 @@ def any_agreement_unrenewed(
     organization_id: ColumnElement[int], _now: ColumnElement[datetime]
 ) -> Exists:
     """Whether the organization may have an agreement for `renewals_to_start`, as
-    SQL (an active agreement nothing has renewed; its term is checked after)."""
+    SQL (an active or expired agreement nothing has renewed; its term is checked
+    after)."""
     return (
         select(Agreement.id)
         .where(
-            Agreement.state == ACTIVE,
+            Agreement.state.in_((ACTIVE, EXPIRED)),
             Agreement.organization_id == organization_id,
             Agreement.superseded_by_id.is_(None),
         )

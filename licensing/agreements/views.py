@@ -40,7 +40,12 @@ from licensing.agreements.services.expiry import (
     ENDING_REMINDER,
     issued_after_term,
 )
-from licensing.agreements.services.renewal import renewal_opens, renewal_refusal, window_opens
+from licensing.agreements.services.renewal import (
+    renewal_opens,
+    renewal_refusal,
+    renewal_starts,
+    window_opens,
+)
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import (
     AGREEMENT,
@@ -648,8 +653,10 @@ def _agreement_page(
         usage_based=any(issuing.usage_based(line) for line in issuing.licensed_lines(quote)),
         # A license of past use only, said before it is accepted as after (round 50).
         past_term=services.past_term(agreement, today),
-        # Where a renewal of one starts: the office's today (`renewal._next_term`).
-        renewal_from=today,
+        # Where a renewal drawn today starts (`renewal.renewal_starts`): the day after
+        # the term, or today for one past it; the days between, which neither licenses.
+        renewal_from=renewal_starts(agreement, today),
+        renewal_gap=_unlicensed_days(agreement, today),
         application=agreement.application,
         renewals=queries.renewals_of(session, agreement.id),
         live_renewal=live,
@@ -660,6 +667,16 @@ def _agreement_page(
         values=values or {},
         **extra,
     ), status
+
+
+def _unlicensed_days(agreement: Agreement, today: date) -> tuple[date, date] | None:
+    """The days from the day after `agreement`'s term to the day before a renewal
+    drawn `today` would start, which neither licenses (round 59: an expired
+    agreement's Renewal panel offered "the next rate card year" and said nothing of
+    them); None when the renewal would start the day after the term."""
+    starts = renewal_starts(agreement, today)
+    after = agreement.term_end + timedelta(days=1)
+    return (after, starts - timedelta(days=1)) if starts > after else None
 
 
 def _renewal_refused(agreement: Agreement, live: Application | None, today: date) -> str | None:
@@ -906,13 +923,17 @@ def _renewals_to_start(
     session: Session, principal: Principal, organization: Organization
 ) -> Iterable[WaitingItem]:
     """An agreement ending within the renewal window that nothing renews yet: the
-    licensee is asked to renew it, as staff see it among the renewals due. Not while
+    licensee is asked to renew it, as staff see it among the renewals due; and, for
+    `queries.EXPIRED_RENEWAL_DAYS` after its term, one that expired so (round 59). Not while
     the organization is out of good standing: it cannot draw the renewal (the
     agreement's Renewal panel says why), as the 60-day email waits too."""
     if not account_services.organization_in_good_standing(organization):
         return
     today = calendar.office_date(utcnow())
     for found in queries.renewals_to_start(session, organization.id, today):
+        if found.term_end < today:
+            yield _expired_to_renew(found, today)
+            continue
         window_opened = window_opens(found)
         yield WaitingItem(
             f"Agreement {found.number} ends on {calendar.day_text(found.term_end)}: renew it "
@@ -929,6 +950,33 @@ def _renewals_to_start(
             since=calendar.end_of_office_day(window_opened - timedelta(days=1))
             + timedelta(microseconds=1),
         )
+
+
+def _expired_to_renew(found: Agreement, today: date) -> WaitingItem:
+    """An agreement expired lately that nothing renews (round 59): the renewal now
+    starts today, so the days since its term are licensed by neither."""
+    gap = _unlicensed_days(found, today)
+    uncovered = ""
+    if gap:
+        days = calendar.day_text(gap[0]) if gap[0] == gap[1] else calendar.days_text(*gap)
+        uncovered = (
+            f"; it does not license {days}, between the two terms (ask the licensing office "
+            "about any use then)"
+        )
+    return WaitingItem(
+        f"Agreement {found.number} expired on {calendar.day_text(found.term_end)}: renew it "
+        "to license its uses again",
+        waiting_on="you",
+        detail=(
+            "It licenses no use after that day. Renew it on the agreement's page: the renewal "
+            "is a new application for the term from "
+            f"{calendar.day_text(renewal_starts(found, today))}, the day it is drawn, priced on "
+            f"the rate card in effect then{uncovered}. Royalty reports for its term are still "
+            f"filed under {found.number}."
+        ),
+        url=url_for("agreements.agreement", agreement_id=found.id) + "#renew-heading",
+        since=calendar.end_of_office_day(found.term_end) + timedelta(microseconds=1),
+    )
 
 
 def _reconsideration_item(rejected: queries.ReconsiderationToAsk) -> WaitingItem:

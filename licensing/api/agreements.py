@@ -8,7 +8,6 @@ accept, send the SHA-256 of the PDF you read: it must be the stored one.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import timedelta
 from typing import Any
 
 import marshmallow as ma
@@ -24,7 +23,7 @@ from licensing.agreements.models import (
     Agreement,
     Application,
 )
-from licensing.agreements.services.renewal import renewal_refusal, window_opens
+from licensing.agreements.services.renewal import renewal_refusal, renewal_starts, window_opens
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import AGREEMENT, REPLACED
 from licensing.api.applications import ApplicationSchema
@@ -90,8 +89,10 @@ class AgreementRenewalSchema(ApiSchema):
     )
     term_start = Day(
         metadata={
-            "description": "The first day of the term a renewal licenses: the day after "
-            "this agreement's term ends"
+            "description": "The first day of the term a renewal drawn today licenses: the "
+            "day after this agreement's term ends, or today once that day has passed (an "
+            "expired agreement renewed late; the days between are licensed by neither, "
+            "round 59)"
         }
     )
     opens_on = Day(
@@ -199,13 +200,11 @@ class AgreementSchema(ApiSchema):
 
     def _renewal(self, agreement: Agreement) -> dict[str, Any]:
         drawn = agreement.live_renewal_id
+        today = calendar.office_date(utcnow())
         return {
-            "available": renewal_refusal(
-                agreement, drawn, agreement.organization, calendar.office_date(utcnow())
-            )
-            is None,
+            "available": renewal_refusal(agreement, drawn, agreement.organization, today) is None,
             "opens_on": window_opens(agreement),
-            "term_start": agreement.term_end + timedelta(days=1),
+            "term_start": renewal_starts(agreement, today),
             "application_id": drawn,
         }
 

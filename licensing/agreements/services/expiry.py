@@ -412,7 +412,9 @@ def _tell_expired(session: Session, agreement: Agreement, actor: Actor, note: st
         agreement,
         "expired",
         f"The term ended on {calendar.day_text(agreement.term_end)}. Renew it from the "
-        f"agreement's page to keep using CPT content.{reports}",
+        "agreement's page to keep using CPT content: a renewal runs from the day it is "
+        "drawn, so the sooner it is drawn, the fewer days are left unlicensed "
+        f"between the two terms.{reports}",
     )
 
 

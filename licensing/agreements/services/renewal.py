@@ -109,12 +109,20 @@ def renewal_refusal(
     return opens.refusal(agreement) if opens is not None else None
 
 
+def renewal_starts(agreement: Agreement, today: date) -> date:
+    """The first day of a renewal of `agreement` drawn on `today` (the office's day):
+    the day after its term, or `today` once that has passed (an expired agreement
+    renewed late: round 44). The days between its term's end and `today` are then
+    licensed by neither. The one rule for the draw, the API's `renewal.term_start`,
+    the Renewal panel and the dashboard (round 59: the API said the day after the
+    term to an agreement expired weeks before, whose renewal started that day)."""
+    return max(agreement.term_end + timedelta(days=1), today)
+
+
 def _next_term(session: Session, agreement: Agreement, today: date) -> tuple[date, date]:
-    """The day after the agreement's term, or `today` (the office's day the renewal is
-    drawn) when that has passed (an expired agreement renewed late: round 44), for a
-    year, never past the last day of the card in effect on that first day
-    (`ratecard.proposed_term`)."""
-    start = max(agreement.term_end + timedelta(days=1), today)
+    """From `renewal_starts`, for a year, never past the last day of the card in
+    effect on that first day (`ratecard.proposed_term`)."""
+    start = renewal_starts(agreement, today)
     card = ratecard_queries.in_effect(session, start)
     return proposed_term(start, card.effective_to if card is not None else None, earliest=today)
 
@@ -152,7 +160,7 @@ def renewal_proration_warnings(
     The ending reminder says it (round 47: it said "priced on the rate card in effect
     then", and the renewal's quote came to cents with no word before)."""
     # The parsed cards the process keeps: no card parsed, nor read, per agreement.
-    start = max(agreement.term_end + timedelta(days=1), today)
+    start = renewal_starts(agreement, today)
     card = ratecard_queries.catalogue(session).in_effect(start)
     if card is None or not runs_long(card, long_card_days):
         return []
