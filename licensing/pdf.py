@@ -407,27 +407,12 @@ class _FontDictionary(pdfdoc.PDFDictionary):
         return _formatted_once(key, lambda: super(_FontDictionary, self).format(document, IND))
 
 
-class _StandardFont(pdfdoc.PDFType1Font):
-    """One of the standard fonts, as reportlab's canvas names its first font
-    (Helvetica, which it sets on every page), formatted once per process."""
-
-    def format(self, document: Any) -> bytes:
-        fields = tuple(sorted(self.__dict__.items()))
-        if not all(isinstance(value, str) for _, value in fields):
-            formatted: bytes = super().format(document)
-            return formatted
-        return _formatted_once(
-            ("type1", fields), lambda: super(_StandardFont, self).format(document)
-        )
-
-
 # The classes of reportlab's document objects ours format once (`_NumberedCanvas.save`).
 _FORMATTED_ONCE = {
     pdfdoc.PDFPage: _Page,
     pdfdoc.PDFCatalog: _Catalog,
     pdfdoc.PDFPages: _PageTree,
     pdfdoc.PDFDictionary: _FontDictionary,
-    pdfdoc.PDFType1Font: _StandardFont,
 }
 
 
@@ -2753,51 +2738,6 @@ _FURNITURE_SIZE = 7.5
 _SIZES: dict[tuple[float, float], str] = {}
 
 
-# The PDF form of each standard encoding a standard font names, when it is a name
-# (WinAnsiEncoding's for Helvetica), with the encoding it was made from: reportlab
-# makes it for every document, comparing the encoding's 256 glyph names with its base's.
-_ENCODING_OBJECTS: dict[str, tuple[Any, Any]] = {}
-
-
-def _add_standard_font(document: Any, font: Any) -> bool:
-    """reportlab's `Font.addObjects` for a built-in standard font that is not
-    embedded (the canvas names Helvetica in every document), its encoding's PDF
-    form made once per process per frozen encoding; False for any other font,
-    which reportlab adds itself."""
-    fields: Any = font  # reportlab's stubs leave out its face
-    encoding = fields.encoding
-    if (
-        type(font) is not pdfmetrics.Font
-        or fields.face.name not in pdfmetrics.standardFonts
-        or pdfmetrics.standardFonts.__embed__
-        or not encoding.frozen
-    ):
-        return False
-    known = _ENCODING_OBJECTS.get(encoding.name)
-    if known is None or known[0] is not encoding:
-        known = (encoding, encoding.makePDFObject())
-        if isinstance(known[1], str):  # a name; a dictionary of differences is each document's
-            if len(_ENCODING_OBJECTS) >= _FILLS_BOUND:
-                _ENCODING_OBJECTS.clear()
-            _ENCODING_OBJECTS[encoding.name] = known
-    internal_name = "F" + repr(len(document.fontMapping) + 1)
-    pdf_font: Any = pdfdoc.PDFType1Font()
-    pdf_font.Name = internal_name
-    pdf_font.BaseFont = fields.face.name
-    pdf_font.__Comment__ = f"Font {fields.fontName}"
-    form = known[1]
-    if not isinstance(form, str) or form in (
-        "/MacRomanEncoding",
-        "/MacExpertEncoding",
-        "/WinAnsiEncoding",
-    ):
-        pdf_font.Encoding = form
-    document.Reference(pdf_font, internal_name)
-    document.idToObject["BasicFonts"].dict[internal_name] = pdf_font
-    document.fontMapping[fields.fontName] = "/" + internal_name
-    return True
-
-
 # The least space between a furniture line's left text and its right one (points).
 _FURNITURE_GAP = 12.0
 _ELLIPSIS = "\u2026"
@@ -2894,13 +2834,6 @@ class _NumberedCanvas(Canvas):
         # font (`_draw`): the same on every page, so written once a document.
         self._furniture_lines: dict[tuple[Any, ...], str] = {}
         self._last_line: str | None = None  # the operators `_draw_line` last wrote
-
-    def _make_preamble(self) -> None:
-        """reportlab's, its first font (Helvetica) added by `_add_standard_font`."""
-        document = self._doc
-        if self._fontname not in document.fontMapping:
-            _add_standard_font(document, pdfmetrics.getFont(self._fontname))
-        super()._make_preamble()  # type: ignore[misc]
 
     def beginText(self, x: float = 0, y: float = 0, direction: Any = None) -> PDFTextObject:
         """reportlab's text object, giving shaped words their typed text (`_TextObject`)."""
@@ -3056,6 +2989,10 @@ def build(
         subject=subject,
         creator="CPT licensing and royalty service",
         invariant=True,
+        # The canvas's first font: reportlab's is Helvetica (`rl_config.canvas_basefontname`),
+        # which it names in every document without embedding it (pdffonts59). Ours is embedded
+        # and, being a TrueType font, is set by each line that draws, never by the preamble.
+        initialFontName=FONT,
     )
 
     def numbered_canvas(filename: str | IO[bytes], /, **options: Any) -> Canvas:
