@@ -776,9 +776,14 @@ def _han_font(value: str) -> str:
 # Whether each CID font's encoding maps a Han ideograph (`licensing.han_encoded`),
 # filled by the first document that draws one.
 _ENCODES_HAN: dict[str, Callable[[str], bool]] = {}
+# Whether each CID font's encoding maps a sign of the CJK blocks, neither Han nor
+# hangul (`licensing.cjk_signs`: punctuation, kana, full- and half-width forms...),
+# filled by the first document that draws one.
+_ENCODES_SIGN: dict[str, frozenset[str]] = {}
 # Where the font of an ideograph's text does not map it, the first of these that does:
 # the Chinese encoding maps 27,500 of the 27,785 any of them maps, the Korean the
-# compatibility ideographs of Korean readings, the Japanese 20 more.
+# compatibility ideographs of Korean readings, the Japanese 20 more. Signs the same way
+# (pdffonts59): 〜 and the half-width ｡｢｣､ only the Japanese maps, ￦ only the Korean.
 _HAN_FALLBACKS = (CJK_SIMPLIFIED_CHINESE, CJK_KOREAN, CJK_JAPANESE)
 
 
@@ -801,6 +806,26 @@ def _encodes_han(font: str, character: str) -> bool:
     return _ENCODES_HAN[font](character)
 
 
+def _encodes_sign(font: str, character: str) -> bool:
+    """Whether the encoding of the CID font `font` maps `character`, a CJK sign."""
+    if not _ENCODES_SIGN:
+        from licensing import cjk_signs
+
+        _ENCODES_SIGN.update(
+            {
+                font: frozenset(
+                    chr(code) for first, last in ranges for code in range(first, last + 1)
+                )
+                for font, ranges in (
+                    (CJK_SIMPLIFIED_CHINESE, cjk_signs.CHINESE),
+                    (CJK_JAPANESE, cjk_signs.JAPANESE),
+                    (CJK_KOREAN, cjk_signs.KOREAN),
+                )
+            }
+        )
+    return character in _ENCODES_SIGN[font]
+
+
 def _han_face(character: str, han: str) -> str:
     """The CID font to draw the Han ideograph `character` in, in a text whose Han font
     is `han` (round 57): `han` when its encoding maps it, else the first of
@@ -811,13 +836,26 @@ def _han_face(character: str, han: str) -> str:
     return next((font for font in _HAN_FALLBACKS if _encodes_han(font, character)), han)
 
 
+def _sign_face(character: str, font: str) -> str:
+    """The CID font to draw the CJK sign `character` in (punctuation, a kana, a full- or
+    half-width form), whose own font is `font` (kana: the Japanese; others: the text's Han
+    font): `font` when its encoding maps it, else the first of `_HAN_FALLBACKS` whose does
+    (〜 in a Chinese name: the Japanese font, pdffonts59), else `font` (a sign no encoding
+    maps, which the forms refuse: `printable.SIGNS_ENCODED`)."""
+    if _encodes_sign(font, character):
+        return font
+    return next((face for face in _HAN_FALLBACKS if _encodes_sign(face, character)), font)
+
+
 def font_runs(value: str, han: str | None = None) -> list[tuple[str | None, str]]:
     """`value` split into runs, each with the CID font to draw it in, or None
     for the text's own font (DejaVu Sans, which has a glyph for it, or which
     no font here has). Kana are drawn in the Japanese font, hangul in the
     Korean one, other CJK characters in `han`, by default `_han_font(value)`,
     but a Han ideograph `han`'s encoding does not map in a font whose does
-    (`_han_face`). Registers the CID fonts used, so only a document that draws
+    (`_han_face`), and a sign (punctuation, a kana, a full- or half-width form)
+    its own font's encoding does not map the same way (`_sign_face`,
+    pdffonts59). Registers the CID fonts used, so only a document that draws
     CJK pays."""
     if not has_other_script(value):
         return [(None, value)]
@@ -832,11 +870,11 @@ def font_runs(value: str, han: str | None = None) -> list[tuple[str | None, str]
             return shaped
         if ord(character) in dejavu:
             return None
-        if _KANA.match(character):
-            return CJK_JAPANESE
         if _HANGUL.match(character):
             return CJK_KOREAN
-        return _han_face(character, han) if _HAN.match(character) else han
+        if _HAN.match(character):
+            return _han_face(character, han)
+        return _sign_face(character, CJK_JAPANESE if _KANA.match(character) else han)
 
     # Only the CJK characters are looked at one by one: the rest of a long
     # paragraph is one run found by the regular expression.
