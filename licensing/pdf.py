@@ -2296,6 +2296,9 @@ def table(
     is wider than its column, the columns are widened to their widest figure,
     taking the width from the others' room (`_fitted_widths`), in 7 points if
     8.5 cannot hold them; a table whose figures fit keeps `col_widths`."""
+    # The figures are measured before any cell is made: a table of plain strings built
+    # first in a process measured in a font not yet registered (KeyError).
+    register_fonts()
     col_widths, small = _fitted_widths(rows, col_widths, header, right_columns, small)
     cells = []
     for index, row in enumerate(rows):
