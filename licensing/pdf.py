@@ -407,27 +407,12 @@ class _FontDictionary(pdfdoc.PDFDictionary):
         return _formatted_once(key, lambda: super(_FontDictionary, self).format(document, IND))
 
 
-class _StandardFont(pdfdoc.PDFType1Font):
-    """One of the standard fonts, as reportlab's canvas names its first font
-    (Helvetica, which it sets on every page), formatted once per process."""
-
-    def format(self, document: Any) -> bytes:
-        fields = tuple(sorted(self.__dict__.items()))
-        if not all(isinstance(value, str) for _, value in fields):
-            formatted: bytes = super().format(document)
-            return formatted
-        return _formatted_once(
-            ("type1", fields), lambda: super(_StandardFont, self).format(document)
-        )
-
-
 # The classes of reportlab's document objects ours format once (`_NumberedCanvas.save`).
 _FORMATTED_ONCE = {
     pdfdoc.PDFPage: _Page,
     pdfdoc.PDFCatalog: _Catalog,
     pdfdoc.PDFPages: _PageTree,
     pdfdoc.PDFDictionary: _FontDictionary,
-    pdfdoc.PDFType1Font: _StandardFont,
 }
 
 
@@ -791,9 +776,14 @@ def _han_font(value: str) -> str:
 # Whether each CID font's encoding maps a Han ideograph (`licensing.han_encoded`),
 # filled by the first document that draws one.
 _ENCODES_HAN: dict[str, Callable[[str], bool]] = {}
+# Whether each CID font's encoding maps a sign of the CJK blocks, neither Han nor
+# hangul (`licensing.cjk_signs`: punctuation, kana, full- and half-width forms...),
+# filled by the first document that draws one.
+_ENCODES_SIGN: dict[str, frozenset[str]] = {}
 # Where the font of an ideograph's text does not map it, the first of these that does:
 # the Chinese encoding maps 27,500 of the 27,785 any of them maps, the Korean the
-# compatibility ideographs of Korean readings, the Japanese 20 more.
+# compatibility ideographs of Korean readings, the Japanese 20 more. Signs the same way
+# (pdffonts59): 〜 and the half-width ｡｢｣､ only the Japanese maps, ￦ only the Korean.
 _HAN_FALLBACKS = (CJK_SIMPLIFIED_CHINESE, CJK_KOREAN, CJK_JAPANESE)
 
 
@@ -816,6 +806,26 @@ def _encodes_han(font: str, character: str) -> bool:
     return _ENCODES_HAN[font](character)
 
 
+def _encodes_sign(font: str, character: str) -> bool:
+    """Whether the encoding of the CID font `font` maps `character`, a CJK sign."""
+    if not _ENCODES_SIGN:
+        from licensing import cjk_signs
+
+        _ENCODES_SIGN.update(
+            {
+                font: frozenset(
+                    chr(code) for first, last in ranges for code in range(first, last + 1)
+                )
+                for font, ranges in (
+                    (CJK_SIMPLIFIED_CHINESE, cjk_signs.CHINESE),
+                    (CJK_JAPANESE, cjk_signs.JAPANESE),
+                    (CJK_KOREAN, cjk_signs.KOREAN),
+                )
+            }
+        )
+    return character in _ENCODES_SIGN[font]
+
+
 def _han_face(character: str, han: str) -> str:
     """The CID font to draw the Han ideograph `character` in, in a text whose Han font
     is `han` (round 57): `han` when its encoding maps it, else the first of
@@ -826,13 +836,26 @@ def _han_face(character: str, han: str) -> str:
     return next((font for font in _HAN_FALLBACKS if _encodes_han(font, character)), han)
 
 
+def _sign_face(character: str, font: str) -> str:
+    """The CID font to draw the CJK sign `character` in (punctuation, a kana, a full- or
+    half-width form), whose own font is `font` (kana: the Japanese; others: the text's Han
+    font): `font` when its encoding maps it, else the first of `_HAN_FALLBACKS` whose does
+    (〜 in a Chinese name: the Japanese font, pdffonts59), else `font` (a sign no encoding
+    maps, which the forms refuse: `printable.SIGNS_ENCODED`)."""
+    if _encodes_sign(font, character):
+        return font
+    return next((face for face in _HAN_FALLBACKS if _encodes_sign(face, character)), font)
+
+
 def font_runs(value: str, han: str | None = None) -> list[tuple[str | None, str]]:
     """`value` split into runs, each with the CID font to draw it in, or None
     for the text's own font (DejaVu Sans, which has a glyph for it, or which
     no font here has). Kana are drawn in the Japanese font, hangul in the
     Korean one, other CJK characters in `han`, by default `_han_font(value)`,
     but a Han ideograph `han`'s encoding does not map in a font whose does
-    (`_han_face`). Registers the CID fonts used, so only a document that draws
+    (`_han_face`), and a sign (punctuation, a kana, a full- or half-width form)
+    its own font's encoding does not map the same way (`_sign_face`,
+    pdffonts59). Registers the CID fonts used, so only a document that draws
     CJK pays."""
     if not has_other_script(value):
         return [(None, value)]
@@ -847,11 +870,11 @@ def font_runs(value: str, han: str | None = None) -> list[tuple[str | None, str]
             return shaped
         if ord(character) in dejavu:
             return None
-        if _KANA.match(character):
-            return CJK_JAPANESE
         if _HANGUL.match(character):
             return CJK_KOREAN
-        return _han_face(character, han) if _HAN.match(character) else han
+        if _HAN.match(character):
+            return _han_face(character, han)
+        return _sign_face(character, CJK_JAPANESE if _KANA.match(character) else han)
 
     # Only the CJK characters are looked at one by one: the rest of a long
     # paragraph is one run found by the regular expression.
@@ -2273,6 +2296,9 @@ def table(
     is wider than its column, the columns are widened to their widest figure,
     taking the width from the others' room (`_fitted_widths`), in 7 points if
     8.5 cannot hold them; a table whose figures fit keeps `col_widths`."""
+    # The figures are measured before any cell is made: a table of plain strings built
+    # first in a process measured in a font not yet registered (KeyError).
+    register_fonts()
     col_widths, small = _fitted_widths(rows, col_widths, header, right_columns, small)
     cells = []
     for index, row in enumerate(rows):
@@ -2753,51 +2779,6 @@ _FURNITURE_SIZE = 7.5
 _SIZES: dict[tuple[float, float], str] = {}
 
 
-# The PDF form of each standard encoding a standard font names, when it is a name
-# (WinAnsiEncoding's for Helvetica), with the encoding it was made from: reportlab
-# makes it for every document, comparing the encoding's 256 glyph names with its base's.
-_ENCODING_OBJECTS: dict[str, tuple[Any, Any]] = {}
-
-
-def _add_standard_font(document: Any, font: Any) -> bool:
-    """reportlab's `Font.addObjects` for a built-in standard font that is not
-    embedded (the canvas names Helvetica in every document), its encoding's PDF
-    form made once per process per frozen encoding; False for any other font,
-    which reportlab adds itself."""
-    fields: Any = font  # reportlab's stubs leave out its face
-    encoding = fields.encoding
-    if (
-        type(font) is not pdfmetrics.Font
-        or fields.face.name not in pdfmetrics.standardFonts
-        or pdfmetrics.standardFonts.__embed__
-        or not encoding.frozen
-    ):
-        return False
-    known = _ENCODING_OBJECTS.get(encoding.name)
-    if known is None or known[0] is not encoding:
-        known = (encoding, encoding.makePDFObject())
-        if isinstance(known[1], str):  # a name; a dictionary of differences is each document's
-            if len(_ENCODING_OBJECTS) >= _FILLS_BOUND:
-                _ENCODING_OBJECTS.clear()
-            _ENCODING_OBJECTS[encoding.name] = known
-    internal_name = "F" + repr(len(document.fontMapping) + 1)
-    pdf_font: Any = pdfdoc.PDFType1Font()
-    pdf_font.Name = internal_name
-    pdf_font.BaseFont = fields.face.name
-    pdf_font.__Comment__ = f"Font {fields.fontName}"
-    form = known[1]
-    if not isinstance(form, str) or form in (
-        "/MacRomanEncoding",
-        "/MacExpertEncoding",
-        "/WinAnsiEncoding",
-    ):
-        pdf_font.Encoding = form
-    document.Reference(pdf_font, internal_name)
-    document.idToObject["BasicFonts"].dict[internal_name] = pdf_font
-    document.fontMapping[fields.fontName] = "/" + internal_name
-    return True
-
-
 # The least space between a furniture line's left text and its right one (points).
 _FURNITURE_GAP = 12.0
 _ELLIPSIS = "\u2026"
@@ -2894,13 +2875,6 @@ class _NumberedCanvas(Canvas):
         # font (`_draw`): the same on every page, so written once a document.
         self._furniture_lines: dict[tuple[Any, ...], str] = {}
         self._last_line: str | None = None  # the operators `_draw_line` last wrote
-
-    def _make_preamble(self) -> None:
-        """reportlab's, its first font (Helvetica) added by `_add_standard_font`."""
-        document = self._doc
-        if self._fontname not in document.fontMapping:
-            _add_standard_font(document, pdfmetrics.getFont(self._fontname))
-        super()._make_preamble()  # type: ignore[misc]
 
     def beginText(self, x: float = 0, y: float = 0, direction: Any = None) -> PDFTextObject:
         """reportlab's text object, giving shaped words their typed text (`_TextObject`)."""
@@ -3056,6 +3030,10 @@ def build(
         subject=subject,
         creator="CPT licensing and royalty service",
         invariant=True,
+        # The canvas's first font: reportlab's is Helvetica (`rl_config.canvas_basefontname`),
+        # which it names in every document without embedding it (pdffonts59). Ours is embedded
+        # and, being a TrueType font, is set by each line that draws, never by the preamble.
+        initialFontName=FONT,
     )
 
     def numbered_canvas(filename: str | IO[bytes], /, **options: Any) -> Canvas:

@@ -7,9 +7,9 @@ Hebrew, Arabic, ...), the viewer's standard CJK fonts (Chinese, Japanese, Korean
 the Noto Sans face of its script (Thai and the scripts of India and Sri Lanka), all
 in `licensing/pdf.py`. A character none of them draws would print as an empty box,
 so the forms and the API refuse it where it is typed (`unprintable`,
-`unprintable_problem`), naming it. Pure: the standard library only, no font is read
-here (`PRINTED` is the fonts' coverage, written out; a test reads it again from the
-font files, `tests/support/printable_table.py`).
+`unprintable_problem`), naming it. Pure: the standard library only (and the written-out
+tables of `licensing.cjk_signs`), no font is read here (`PRINTED` is the fonts' coverage,
+written out; a test reads it again from the font files, `tests/support/printable_table.py`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,20 @@ from __future__ import annotations
 import bisect
 import re
 import unicodedata
+
+from licensing import cjk_signs
+
+
+def _merged(ranges: tuple[tuple[int, int], ...]) -> tuple[tuple[int, int], ...]:
+    """`ranges` of code points (first, last) as the fewest ranges, in order."""
+    merged: list[list[int]] = []
+    for first, last in sorted(ranges):
+        if merged and first <= merged[-1][1] + 1:
+            merged[-1][1] = max(merged[-1][1], last)
+        else:
+            merged.append([first, last])
+    return tuple((first, last) for first, last in merged)
+
 
 # The blocks of the CJK scripts, their punctuation and full- and half-width forms (the
 # Basic Multilingual Plane only: the CID fonts' UCS-2 encodings end there), drawn in
@@ -54,6 +68,18 @@ HAN_ENCODED: tuple[tuple[int, int], ...] = (
     (0xF900, 0xFA0B),
     (0xFA0D, 0xFA2D),
 )
+
+# The rest of the CJK blocks, neither Han nor hangul (punctuation, symbols, kana,
+# bopomofo, radicals, enclosed and compatibility forms, full- and half-width forms: the
+# "signs"), each drawn in the CID font of its text, or where that font's encoding does
+# not map it, in one whose does (pdffonts59). What of them the Chinese, Japanese or
+# Korean encoding maps to a glyph, as (first, last) code points: the union of
+# `licensing.cjk_signs`' tables (written out from the CMap files, plain data), which a
+# test reads again. 1,205 characters; the 248 others no encoding maps (among them the
+# white square brackets U+301A-301B and white parentheses U+FF5F-FF60, U+303D, U+30A0,
+# the Ainu small katakana U+31F0-31FF, the combining voiced sound marks U+3099-309A, the
+# half-width arrows U+FFE9-FFEC, the vertical forms U+FE45-FE48) would draw an empty box.
+SIGNS_ENCODED = _merged((*cjk_signs.CHINESE, *cjk_signs.JAPANESE, *cjk_signs.KOREAN))
 
 # Each script shaped by HarfBuzz in a Noto Sans face of its own (`licensing/fonts/`,
 # `NotoSans<Script>-Regular.ttf` and `-Bold.ttf`), with its blocks: a character of
@@ -101,13 +127,16 @@ def _printed(code: int) -> bool:
 def _drawn_in_cjk_font(character: str) -> bool:
     """Whether a viewer's CJK font draws `character` (of `CJK_BLOCKS`): hangul only
     where the Korean encoding maps it (`KOREAN_ENCODED`), a Han ideograph only where
-    one of the encodings does (`HAN_ENCODED`), the rest as the viewer's."""
+    one of the encodings does (`HAN_ENCODED`), any other sign too (`SIGNS_ENCODED`:
+    until pdffonts59 every sign was taken to be drawn)."""
     code = ord(character)
     if _HAN.match(character) is not None:
-        return any(first <= code <= last for first, last in HAN_ENCODED)
-    if _HANGUL.match(character) is None:
-        return True
-    return any(first <= code <= last for first, last in KOREAN_ENCODED)
+        ranges = HAN_ENCODED
+    elif _HANGUL.match(character) is not None:
+        ranges = KOREAN_ENCODED
+    else:
+        ranges = SIGNS_ENCODED
+    return any(first <= code <= last for first, last in ranges)
 
 
 def unprintable(value: str) -> str:

@@ -137,7 +137,8 @@ def _vertical_bars(
     series_colours = (pdf.BRAND, *(colors.HexColor(code) for code in _OTHER_SERIES_COLOURS))
 
     width, height = pdf.CONTENT_WIDTH, 2.3 * inch
-    drawing = Drawing(width, height)
+    # Started in our font, not the graphics' default Helvetica, unembedded (pdffonts59).
+    drawing = Drawing(width, height, initialFontName=pdf.FONT)
     chart = VerticalBarChart()
     chart.x, chart.y = 50, 40
     chart.width, chart.height = int(width - 70), int(height - 60)
@@ -181,7 +182,8 @@ def _horizontal_bars(labels: Sequence[str], values: Sequence[Decimal]) -> Drawin
 
     row = 0.28 * inch
     width, height = pdf.CONTENT_WIDTH, max(len(labels), 1) * row + 30
-    drawing = Drawing(width, height)
+    # Started in our font, not the graphics' default Helvetica, unembedded (pdffonts59).
+    drawing = Drawing(width, height, initialFontName=pdf.FONT)
     chart = HorizontalBarChart()
     # The labels end 5 points left of the axis: the axis moves right of the longest
     # (round 54: a use's description ran 40 points past the page's left margin).

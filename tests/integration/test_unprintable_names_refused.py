@@ -35,11 +35,20 @@ PROBLEM = "application/problem+json"
 HANJA_REFUSED = "김\u9fa6수 테스트"
 HANJA_NAMED = "\u9fa6 (U+9FA6 CJK UNIFIED IDEOGRAPH-9FA6)"
 HANJA_RARE = "金\u4e8d洙 테스트"
+# pdffonts59: 〚 (U+301A), a bracket in none of the encodings; 〜 (U+301C) the Japanese
+# encoding's alone, drawn in its font beside Chinese. Invented names.
+SIGN_REFUSED = "北京测试\u301a上海\u301b有限公司"
+SIGN_NAMED = "\u301a (U+301A LEFT WHITE SQUARE BRACKET)"
+SIGN_OTHER_FONT = "北京测试\u301c上海（有限公司）"  # noqa: RUF001 (CJK punctuation, meant)
 # Each case: the text refused, the character it names first, a text accepted.
 CASES = pytest.mark.parametrize(
     ("refused", "named", "accepted"),
-    [(ETHIOPIC, NAMED, BENGALI), (HANJA_REFUSED, HANJA_NAMED, HANJA_RARE)],
-    ids=["ethiopic", "hanja"],
+    [
+        (ETHIOPIC, NAMED, BENGALI),
+        (HANJA_REFUSED, HANJA_NAMED, HANJA_RARE),
+        (SIGN_REFUSED, SIGN_NAMED, SIGN_OTHER_FONT),
+    ],
+    ids=["ethiopic", "hanja", "cjk-sign"],
 )
 
 

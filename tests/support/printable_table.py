@@ -117,3 +117,28 @@ def written_out(cmap: Path) -> str:
     """The ideographs `cmap` maps, in code point order, as `licensing.han_encoded`
     writes them (`KOREAN`, `JAPANESE`)."""
     return "".join(map(chr, sorted(han_encoded(cmap))))
+
+
+def signs_encoded(cmap: Path) -> set[int]:
+    """The characters of the CJK blocks other than Han ideographs and hangul (punctuation,
+    symbols, kana, bopomofo, radicals, full- and half-width forms) `cmap` maps to a glyph
+    (pdffonts59)."""
+    cjk = re.compile(f"[{printable.CJK_BLOCKS}]")
+    others = re.compile(f"[{printable.HAN_BLOCKS}{printable.HANGUL_BLOCKS}]")
+    return {
+        code
+        for code in encoded(cmap)
+        if cjk.match(chr(code)) is not None and others.match(chr(code)) is None
+    }
+
+
+def signs_encoded_ranges(cmap: Path) -> tuple[tuple[int, int], ...]:
+    """What `licensing.cjk_signs.CHINESE`, `JAPANESE` and `KOREAN` must hold."""
+    return _ranges(signs_encoded(cmap))
+
+
+def any_signs_encoded_ranges() -> tuple[tuple[int, int], ...]:
+    """The signs some CID font's encoding maps: what `licensing.printable.SIGNS_ENCODED`
+    must hold."""
+    cmaps = (CHINESE_CMAP, JAPANESE_CMAP, KOREAN_CMAP)
+    return _ranges(set().union(*(signs_encoded(cmap) for cmap in cmaps)))

@@ -572,7 +572,7 @@ def test_only_plain_pages_and_the_catalogue_and_fonts_of_ours_are_formatted_once
     pdf._FORMATTED_OBJECTS.clear()
     _pages_for("Kestrel", 2)
     kinds = sorted(key[0] for key in pdf._FORMATTED_OBJECTS if isinstance(key[0], str))
-    assert kinds == ["catalog", "fonts", "page", "page", "pages", "type1"]
+    assert kinds == ["catalog", "fonts", "page", "page", "pages"]  # no standard font (pdffonts59)
     pdf._FORMATTED_OBJECTS.clear()
     _translucent_letter("Kestrel")  # its page has an extended graphics state: reportlab's
     assert "page" not in {key[0] for key in pdf._FORMATTED_OBJECTS}
@@ -1163,20 +1163,6 @@ def test_a_page_stream_is_formatted_as_reportlab_formats_it(content: str) -> Non
     theirs = pdfdoc.PDFStream(content=content, filters=[pdf._PAGE_FLATE])
     assert type(ours) is pdf._PageStream
     assert ours.format(document) == pdfdoc.PDFStream.format(theirs, document)
-
-
-@pytest.mark.parametrize("encoding", ["WinAnsiEncoding", "MacRomanEncoding", "StandardEncoding"])
-def test_a_standard_font_is_added_to_a_document_as_reportlab_adds_it(encoding: str) -> None:
-    font = pdfmetrics.Font(f"Helvetica-{encoding}", "Helvetica", encoding)
-    for _ in range(2):  # the second time from what the process kept
-        ours, theirs = pdfdoc.PDFDocument(invariant=1), pdfdoc.PDFDocument(invariant=1)
-        assert pdf._add_standard_font(ours, font)
-        font.addObjects(theirs)
-        assert ours.fontMapping == theirs.fontMapping
-        name = ours.fontMapping[font.fontName][1:]
-        assert ours.idToObject[name].format(ours) == theirs.idToObject[name].format(theirs)
-        assert list(ours.idToObject["BasicFonts"].dict) == [name]
-    assert not pdf._add_standard_font(pdfdoc.PDFDocument(), pdfmetrics.getFont(pdf.FONT))
 
 
 _NUMBER = st.one_of(
