@@ -80,6 +80,14 @@ class ExportQuerySchema(ApiSchema):
     currency = ma.fields.String(validate=Length(equal=3))
     use = vocabulary(USES)
     as_of = Day(metadata={"description": "receivables: the day (default today)"})
+    owed_back_on = Day(
+        metadata={
+            "description": "receivables: instead of the balances owing as of a day, the "
+            "invoices owed a refund at the end of this day (credited beyond what they "
+            "owed, less refunds sent by then), each in `owed_back` (round 59); not "
+            "with `as_of`"
+        }
+    )
 
     @ma.validates_schema
     def _one_organization(self, data: dict[str, Any], **_kwargs: Any) -> None:

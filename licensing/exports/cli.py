@@ -91,6 +91,11 @@ class _Progress:
 @click.option("--use", help="Only lines for this use.")
 @click.option("--as-of", "as_of", help="receivables: the day balances are as of (default today).")
 @click.option(
+    "--owed-back-on",
+    "owed_back_on",
+    help="receivables: the invoices owed a refund at the end of this day instead.",
+)
+@click.option(
     "--for",
     "for_email",
     metavar="EMAIL",

@@ -52,7 +52,19 @@ BASIS_MEANINGS = {
 }
 
 # Query parameter -> the filter it sets (the page, the API and the CLI use these names).
-PARAMETERS = ("from", "to", "by", "organization", "state", "currency", "use", "as_of")
+PARAMETERS = (
+    "from",
+    "to",
+    "by",
+    "organization",
+    "state",
+    "currency",
+    "use",
+    "as_of",
+    # Round 59 (financelists59): receivables owed back (the Finance page's *Refunds
+    # owed*) at the end of a day, in place of those owing as of one.
+    "owed_back_on",
+)
 
 
 @dataclass(frozen=True)
@@ -67,6 +79,7 @@ class ExportFilter:
     currency: str | None = None
     use: str | None = None
     as_of: date | None = None
+    owed_back_on: date | None = None
 
     def describe(self) -> dict[str, Any]:
         """The filter as the parameters that would repeat it (audit log, file headers)."""
@@ -79,6 +92,7 @@ class ExportFilter:
             "currency": self.currency,
             "use": self.use,
             "as_of": self.as_of,
+            "owed_back_on": self.owed_back_on,
         }
         return {
             key: value.isoformat() if isinstance(value, date) else value
@@ -206,7 +220,14 @@ def parse(
     if use and use not in USES:
         errors["use"] = [words.one_of("use", USES)]
     as_of = _date(raw["as_of"], "as_of", errors)
-    if "as_of" in dataset.filters and as_of is None and not errors.get("as_of"):
+    owed_back_on = _date(raw["owed_back_on"], "owed_back_on", errors)
+    if raw["as_of"] and raw["owed_back_on"] and "owed_back_on" in dataset.filters:
+        # Two days of one list: the balances owing on one, or owed back on the other.
+        errors.setdefault("owed_back_on", []).append(
+            f"Give {words.field('as_of')} or {words.field('owed_back_on')}, not both."
+        )
+    asked_back = raw["owed_back_on"] or errors.get("owed_back_on")
+    if "as_of" in dataset.filters and as_of is None and not errors.get("as_of") and not asked_back:
         as_of = today
     if errors:
         raise InvalidInput("The export's filter has problems.", errors)
@@ -219,4 +240,5 @@ def parse(
         currency=currency,
         use=use,
         as_of=as_of,
+        owed_back_on=owed_back_on,
     )

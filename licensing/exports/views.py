@@ -36,6 +36,7 @@ FIELD_LABELS = {
     "currency": "Currency",
     "use": "Use",
     "as_of": "Receivables as of",
+    "owed_back_on": "Refunds owed at the end of",
 }
 # Each format and date basis as the form offers it.
 FORMAT_LABELS = {"csv": "CSV", "jsonl": "JSON Lines", "xlsx": "XLSX (spreadsheet)"}

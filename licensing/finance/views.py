@@ -220,7 +220,9 @@ def _aging_chart(
     )
 
 
-def _licensees_chart(rows: list[queries.Licensee], currency: str) -> dict[str, Any]:
+def _licensees_chart(
+    rows: list[queries.Licensee], currency: str, urls: ListUrls | None = None
+) -> dict[str, Any]:
     return _bar_chart(
         [row.name for row in rows],
         [
@@ -228,6 +230,10 @@ def _licensees_chart(rows: list[queries.Licensee], currency: str) -> dict[str, A
             ("Collected", [_amount(row.collected, currency) for row in rows]),
         ],
         horizontal=True,
+        # Round 59: an *Invoiced* bar opens the licensee's invoices, as its cell does.
+        links={
+            "Invoiced": [urls.invoiced_by(row.organization_id) if urls else None for row in rows]
+        },
     )
 
 
@@ -299,7 +305,7 @@ def _figures(filters: queries.Filters, urls: ListUrls | None = None) -> dict[str
         ),
         "aging_chart": _aging_chart(aging, currency, urls),
         "licensees": licensees,
-        "licensees_chart": _licensees_chart(licensees, currency),
+        "licensees_chart": _licensees_chart(licensees, currency, urls),
     }
 
 
@@ -436,6 +442,13 @@ def _export_urls(filters: queries.Filters) -> dict[str, str]:
             as_of=filters.aging_date.isoformat(),
             currency=filters.currency,
         ),
+        # Round 59: the refunds owed at the range's end, the invoices owed back then.
+        "refunds_owed": url_for(
+            "exports_console.exports",
+            dataset="receivables",
+            owed_back_on=filters.end.isoformat(),
+            currency=filters.currency,
+        ),
     }
 
 
@@ -487,6 +500,18 @@ class ListUrls:
     overdue: str | None = None
     # Round 58: each row of the aging (by its key): the invoices in it on its day.
     aging: dict[str, str] = field(default_factory=dict)
+    # Round 59 (financelists59): the invoice list's filters behind a top licensee's
+    # *Invoiced* (the range's months, not void, the currency), its organization apart.
+    licensee_invoiced: dict[str, Any] | None = None
+
+    def invoiced_by(self, organization_id: int) -> str | None:
+        """The invoices making a top licensee's *Invoiced*: its own issued in the
+        range's months and not void, in the page's currency (None: not to be opened)."""
+        if self.licensee_invoiced is None:
+            return None
+        return url_for(
+            "billing_console.invoices", organization=organization_id, **self.licensee_invoiced
+        )
 
 
 def _list_urls(filters: queries.Filters, today: date) -> ListUrls:
@@ -535,6 +560,14 @@ def _list_urls(filters: queries.Filters, today: date) -> ListUrls:
         {period.key: urls(period.start, period.end) for period in filters.periods},
         overdue,
         aging,
+        {
+            "from": f"{filters.start:%Y-%m}",
+            "to": f"{filters.end:%Y-%m}",
+            "currency": currency,
+            **INVOICE_FIGURES["invoiced"],
+        }
+        if invoices
+        else None,
     )
 
 

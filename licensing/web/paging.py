@@ -177,6 +177,7 @@ def read_page(
     parameter: str = "page",
     anchor: str = "",
     seek: Seek[T] | None = None,
+    total: int | None = None,
 ) -> Page[T]:
     """The page that `args` (by default the request's query string) asks for of what
     `statement` selects; past the last page, the last page. The database counts the
@@ -192,15 +193,22 @@ def read_page(
     `parameter` names the query argument of the page's number (a second list on
     one page has its own, its pager keeping the first's), `anchor` the element
     the pager's links lead to. `seek`: the list is read by key when the request
-    names the row to start after or end before (`Seek`), its links naming them."""
+    names the row to start after or end before (`Seek`), its links naming them.
+    `total`: how many rows `statement` selects, when the caller has counted them
+    already (round 59: the invoice list narrowed to a balance on a day counts them
+    with its totals, in the statement that sums the ledger once, rather than summing
+    it again only to count); no statement counts them then."""
     args = request.args if args is None else args
     bound = dict(parameters or {})
-    assert count is not None or not bound, "a statement with parameters: give its count"
-    total = (
-        db.count_rows(session, statement)
-        if count is None
-        else int(session.scalar(count, bound) or 0)
+    assert count is not None or total is not None or not bound, (
+        "a statement with parameters: give its count"
     )
+    if total is None:
+        total = (
+            db.count_rows(session, statement)
+            if count is None
+            else int(session.scalar(count, bound) or 0)
+        )
     number = min(requested_page(args, parameter), max(1, -(-total // per_page)))
     items: Sequence[T] | None = None
     asked = _seek_key(args) if seek is not None else None  # given twice: refused, as the number

@@ -112,3 +112,27 @@ def test_a_billing_clerk_follows_invoiced_outstanding_and_an_aging_bar_to_their_
     assert "listed owed 1,100.00 USD at the end of" in _text(page, ".listed-balance")
     assert "current (not yet due) then" in _text(page, ".listed-balance")
     assert page.get_by_label("Days past due then").input_value() == "current"
+
+
+def test_a_billing_clerk_follows_a_top_licensees_invoiced_to_its_invoices(
+    page: Any, live_server: LiveServer
+) -> None:
+    """Round 59 (financelists59): the top licensees' *Invoiced* is a link too, to the
+    licensee's invoices issued in the range's months, not void, totalling it."""
+    clerk, numbers = _month_of_invoices(live_server)
+    today = office_date(utcnow())
+    month = f"{today:%Y-%m}"
+    sign_in(page, clerk)
+    page.goto(f"/console/finance/?from={month}&to={month}&currency=USD")
+    page.locator("#licensees-table").wait_for()
+    page.get_by_role(
+        "link", name="1,500.00: invoiced to Osprey Analytics Inc. in these months, its invoices"
+    ).click()
+    page.wait_for_url("**/console/invoices?*organization=*")
+    page.locator(".listed-issued").wait_for()
+    assert "invoiced 1,500.00 USD, voided since 0.00 USD" in _text(page, ".listed-issued")
+    listed = _listed(page)
+    assert all(number in listed for number in numbers)
+    assert page.locator("main table tbody tr").count() == 2
+    assert "Osprey Analytics Inc." in _text(page)
+    assert_accessible(page)

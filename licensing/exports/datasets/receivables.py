@@ -118,6 +118,13 @@ COLUMNS = (
         "had returned by then: the balance is total - paid_to_date - credited_to_date + "
         "refunded_to_date (round 53; returns since round 54).",
     ),
+    Column(
+        "owed_back",
+        MONEY,
+        "With owed_back_on (round 59): what the invoice was owed back at the end of that "
+        "day, credited beyond what it owed less the refunds sent by then (the Finance "
+        "page's refunds owed), its balance 0; else 0.",
+    ),
 )
 
 
@@ -134,7 +141,7 @@ def _per_invoice(invoice_id: Any, total: Any, *conditions: ColumnElement[bool]) 
     )
 
 
-def _statement(given: ExportFilter, as_of: date) -> Statement:
+def _statement(given: ExportFilter, as_of: date, *, owed_back: bool = False) -> Statement:
     # Summed from the dated events, not the invoice's stored totals (`owed_of`, the
     # one rule for what it owes now, round 54): the balance is as of a day, maybe
     # past, and only the events say what was owed then (`finance.queries`, "the
@@ -198,29 +205,41 @@ def _statement(given: ExportFilter, as_of: date) -> Statement:
         or_(Invoice.state != VOID, Invoice.voided_at >= end_of_day),
         # Only the invoices that may owe on the as-of day (round 55, statements55: the
         # one rule, `moving_or_owing`): one left out owes nothing now and nothing
-        # moved on it after the day, so it owed nothing then and had no row.
-        moving_or_owing_all(as_of + timedelta(days=1)),
+        # moved on it after the day, so it owed nothing then and had no row. Owed back
+        # (round 59): only an invoice credited by then can be (the Finance page's
+        # *Refunds owed* counts those alone).
+        _credited_by(as_of) if owed_back else moving_or_owing_all(as_of + timedelta(days=1)),
     )
     statement = of_licensee(statement, Invoice, given)
     return on_days(statement, Invoice.issue_date, given)
 
 
+def _credited_by(day: date) -> ColumnElement[bool]:
+    """Invoices with a credit note issued by `day`: the only ones owed back then."""
+    return Invoice.id.in_(select(CreditNote.invoice_id).where(CreditNote.issue_date <= day))
+
+
 def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
-    as_of = given.as_of
+    # Round 59: `owed_back_on` lists the invoices owed a refund at the end of that day
+    # (credited beyond what they owed, less refunds sent by then), where `as_of` lists
+    # those owing: the Finance page's *Refunds owed* at a period's end, which no export
+    # gave on a past day.
+    owed_back = given.owed_back_on is not None
+    as_of = given.owed_back_on or given.as_of
     assert as_of is not None  # the filter defaults it to today
-    statement = _statement(given, as_of).order_by(Invoice.due_date, Invoice.id)
+    statement = _statement(given, as_of, owed_back=owed_back).order_by(Invoice.due_date, Invoice.id)
     for r in each(context.session, statement):
         paid = (r.received or Decimal(0)) - (r.returned or Decimal(0))
         credited = r.credited or Decimal(0)
         refunded = r.refunded or Decimal(0)
         balance = r.total - paid - credited + refunded
-        if balance <= 0:
+        if (balance >= 0) if owed_back else (balance <= 0):
             continue
         overdue = max((as_of - r.due_date).days, 0) if r.due_date else 0
         which = bucket(overdue)
         currency = r.currency
         zero = amount(Decimal(0), currency)
-        owed = amount(balance, currency)
+        owed = zero if owed_back else amount(balance, currency)
         yield (
             as_of,
             r.number,
@@ -240,6 +259,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
             owed if r.disputed else zero,
             *_aged_as_chased(r, as_of),
             amount(refunded, currency),
+            amount(-balance, currency) if owed_back else zero,
         )
 
 
@@ -263,6 +283,6 @@ DATASET = Dataset(
     columns=COLUMNS,
     rows=rows,
     date_bases=(ISSUED,),
-    filters=frozenset({"organization", "currency", "as_of"}),
+    filters=frozenset({"organization", "currency", "as_of", "owed_back_on"}),
     order=70,
 )

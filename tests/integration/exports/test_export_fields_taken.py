@@ -15,9 +15,16 @@ from flask import Flask
 from licensing.exports import base, filters
 
 # What the script may disable: every field a dataset may not take.
-MARKED = ("from", "to", "by", "organization", "state", "currency", "use", "as_of")
+MARKED = ("from", "to", "by", "organization", "state", "currency", "use", "as_of", "owed_back_on")
 # A value of each that the form would send.
-VALUES = {"organization": "1", "state": "paid", "use": "development", "as_of": "2027-01-31"}
+VALUES = {
+    "organization": "1",
+    "state": "paid",
+    "use": "development",
+    "as_of": "2027-01-31",
+    # Round 59 (financelists59): the receivables owed back at the end of a day.
+    "owed_back_on": "2027-01-31",
+}
 
 
 def _option(page: str, name: str) -> str:
@@ -54,10 +61,11 @@ def test_each_datasets_option_says_why_it_does_not_take_a_field_as_the_server_re
             )
             assert beside is not None, (name, field)
             assert html.unescape(beside.group(1)) == html.unescape(why)
-    # Use and As of are not every dataset's; nor is State (credit notes have none).
-    assert seen == {"use", "as_of", "state"}
+    # Use, As of and Refunds owed at the end of are not every dataset's; nor is State
+    # (credit notes have none).
+    assert seen == {"use", "as_of", "owed_back_on", "state"}
     invoices = _option(page, "invoices")
-    assert html.unescape(invoices).count("does not filter by") == 2
+    assert html.unescape(invoices).count("does not filter by") == 3
     assert (
         'data-not-taken-use="The Invoices export does not filter by Use (it takes From, To, '
         'Dates apply to, Organization, State, Currency)."'

@@ -51,7 +51,7 @@ def test_the_datasets_table_names_filters_dates_and_states_as_the_form_does(
     assert rows.keys() == base.all_datasets().keys()
     receivables = rows["receivables"]
     assert receivables[3] == "Issue date"
-    assert receivables[4] == "Organization, Currency, Receivables as of"
+    assert receivables[4] == "Organization, Currency, Receivables as of, Refunds owed at the end of"
     invoices = rows["invoices"]
     # Round 30: the nightly pull's basis, named as the form's Dates apply to says it.
     assert invoices[3] == "Issue date, Paid date, Day recorded or changed (nightly pulls)"
