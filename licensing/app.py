@@ -436,16 +436,18 @@ class _KeptForAgain:
         self.context = context
         self.g = _cv_app.get().g
         found = context._session  # not `.session`: that marks it accessed (Vary: Cookie)
-        self.session = None if found is None else _copied(dict(found))
+        # An API request's session is empty (`sessions.ApiSession`): nothing to copy.
+        self.session = _copied(dict(found)) if found else None
         self.modified = bool(getattr(found, "modified", False))
         self.names = dict(self.g.__dict__)
         self.after = len(context._after_request_functions)
 
     def restore(self) -> None:
         found = self.context._session
-        if found is not None and self.session is not None and dict(found) != self.session:
+        before = self.session or {}
+        if found is not None and dict(found) != before:
             found.clear()
-            found.update(_copied(self.session))
+            found.update(_copied(before))
             if hasattr(found, "modified"):
                 found.modified = self.modified
         names = self.g.__dict__
