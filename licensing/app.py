@@ -263,7 +263,8 @@ class App(Flask):
         return None
 
     def dispatch_request(self) -> Any:
-        req: Request = request_ctx._get_current_object().request  # type: ignore[attr-defined]
+        ctx = request_ctx._get_current_object()  # type: ignore[attr-defined]
+        req: Request = ctx.request
         if req.routing_exception is not None:
             self.raise_routing_exception(req)
         rule = req.url_rule
@@ -274,8 +275,12 @@ class App(Flask):
         view = self.ensure_sync(self.view_functions[rule.endpoint])
         # Round 59: a view whose unit of work lost a deadlock or a serialization failure
         # is run again, whole (`db.retrying`: only while nothing it did was kept or went
-        # out); after the last try the error pages answer 503 with Retry-After.
-        return db.retrying(lambda: view(**view_args), may_run_again=_body_read_again)
+        # out); after the last try the error pages answer 503 with Retry-After. Each try
+        # run again starts from the request as the first found it (`_KeptForAgain`).
+        kept = _KeptForAgain(ctx)
+        return db.retrying(
+            lambda: view(**view_args), may_run_again=_body_read_again, before_again=kept.restore
+        )
 
     def process_response(self, response: Response) -> Response:
         ctx = request_ctx._get_current_object()  # type: ignore[attr-defined]
@@ -407,6 +412,61 @@ class App(Flask):
 
         with contextlib.suppress(TypeError):  # not weakly referenceable: asked each time
             table[key] = weakref.ref(func, forget)
+
+
+class _KeptForAgain:
+    """What a view's try may change in its request outside the database, as it was
+    before the first try, put back before a try run again (`db.retrying`; round 59,
+    retrycheck59). Without it a try that lost a deadlock left its traces for the next:
+    a flash made before its unit of work failed was shown twice, a value it spent
+    from the cookie session (a challenge, a pending step) was gone for the try that
+    then succeeded, a value it set or cached in `g` (Flask-Login's user, a page's
+    counts) was read by the next try as if already done, and a function it gave
+    `after_this_request` ran once for each try.
+
+    - the cookie session's contents (copied: a flash appends to the session's
+      list in place), and whether it was to be saved;
+    - `g`'s names, but the database session, which the failed try's rollback has
+      ended and the request's teardown closes;
+    - how many `after_this_request` functions there were."""
+
+    __slots__ = ("after", "context", "g", "modified", "names", "session")
+
+    def __init__(self, context: Any) -> None:
+        self.context = context
+        self.g = _cv_app.get().g
+        found = context._session  # not `.session`: that marks it accessed (Vary: Cookie)
+        # An API request's session is empty (`sessions.ApiSession`): nothing to copy.
+        self.session = _copied(dict(found)) if found else None
+        self.modified = bool(getattr(found, "modified", False))
+        self.names = dict(self.g.__dict__)
+        self.after = len(context._after_request_functions)
+
+    def restore(self) -> None:
+        found = self.context._session
+        before = self.session or {}
+        if found is not None and dict(found) != before:
+            found.clear()
+            found.update(_copied(before))
+            if hasattr(found, "modified"):
+                found.modified = self.modified
+        names = self.g.__dict__
+        database_session = names.get("db_session")
+        names.clear()
+        names.update(self.names)
+        if database_session is not None:
+            names["db_session"] = database_session
+        del self.context._after_request_functions[self.after :]
+
+
+def _copied(value: Any) -> Any:
+    """A cookie session's value copied (its containers; what is in them, the
+    session's tagged JSON types, never changes in place)."""
+    if isinstance(value, dict):
+        return {key: _copied(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copied(item) for item in value]
+    return value
 
 
 def _body_read_again() -> bool:

@@ -571,7 +571,16 @@ def _always() -> bool:
     return True
 
 
-def retrying(call: Callable[[], Result], *, may_run_again: Callable[[], bool] = _always) -> Result:
+def _nothing() -> None:
+    return None
+
+
+def retrying(
+    call: Callable[[], Result],
+    *,
+    may_run_again: Callable[[], bool] = _always,
+    before_again: Callable[[], None] = _nothing,
+) -> Result:
     """`call()`, run again when a unit of work in it fails with a deadlock or a
     serialization failure (`is_transient`; `transaction()` has rolled it back): at most
     `ATTEMPTS` times in all, after a short jittered wait, and only while nothing the
@@ -580,7 +589,9 @@ def retrying(call: Callable[[], Result], *, may_run_again: Callable[[], bool] = 
     the process (`went_outside`: Stripe, SMTP), and `may_run_again()` says its input
     can be read again (a request's body read as a stream cannot). Otherwise, and
     after the last try, raises `Contended` from the database's error. Any other
-    error is raised as it is, at once.
+    error is raised as it is, at once. `before_again()` runs before each try run
+    again, once the failed one is rolled back: it puts back what the call keeps
+    outside the database (round 59, retrycheck59: a request's cookie session, `g`).
 
     The edges run each request's view through it (`licensing.app.App`), so a step
     that loses a deadlock is the whole view run again: its reads, its unit of work and
@@ -603,6 +614,7 @@ def retrying(call: Callable[[], Result], *, may_run_again: Callable[[], bool] = 
         finally:
             _ATTEMPT.reset(token)
         _roll_back_what_failed()
+        before_again()
         time.sleep(random.uniform(0, RETRY_WAIT_SECONDS * number))  # noqa: S311 (jitter, no secret)
     raise AssertionError("unreachable: the last try returns or raises")
 

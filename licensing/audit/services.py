@@ -166,13 +166,16 @@ class _Unchained:
     chains what came before it, `_read_after_recording`); `marks` the two counts as
     each open savepoint began, restored when it rolls back; `key` the signing key
     (id, bytes) read where the first event was recorded, for a transaction may commit
-    outside the application's context (a session handed to another thread)."""
+    outside the application's context (a session handed to another thread); `lines`
+    the INFO lines of the events chained (`_logged`), each with the index in `pending`
+    of its event, written once the transaction has committed."""
 
     root: SessionTransaction
     key: tuple[str, bytes]
     pending: list[_Pending] = field(default_factory=list)
     chained: int = 0
     marks: dict[Any, tuple[int, int]] = field(default_factory=dict)
+    lines: list[tuple[int, str, str, list[dict[str, Any]]]] = field(default_factory=list)
 
 
 def _unchained(session: Session) -> _Unchained:
@@ -203,14 +206,15 @@ def _chain_pending(session: Session) -> None:
     # The step's rows, and their locks (and PostgreSQL's key shares of their
     # parents), come before the head: nothing is locked after it.
     session.flush()
-    todo = unchained.pending[unchained.chained :]
+    first = unchained.chained
+    todo = unchained.pending[first:]
     unchained.chained = len(unchained.pending)
     key_id, key = unchained.key
     keys = {key_id: key}
     head = _lock_head(session)
     seq, previous = head.seq, head.hash
     rows: list[dict[str, Any]] = []
-    for pending in todo:
+    for index, pending in enumerate(todo, first):
         chained = []
         for fields in pending.rows:
             seq += 1
@@ -223,7 +227,7 @@ def _chain_pending(session: Session) -> None:
             for name, value in chained[0].items():
                 setattr(pending.event, name, value)
             session.add(pending.event)
-        _logged(chained[0]["action"], chained[0]["entity_type"], chained)
+        unchained.lines.append((index, chained[0]["action"], chained[0]["entity_type"], chained))
     head.seq, head.hash = seq, previous
     if rows:
         # One executemany, not an INSERT an event (the ORM's unit of work inserts
@@ -238,6 +242,21 @@ def _chain_at_commit(session: Session) -> None:
     them for its transaction's commit)."""
     if not session.in_nested_transaction():
         _chain_pending(session)
+
+
+@orm_events.listens_for(Session, "after_commit")
+def _log_committed(session: Session) -> None:
+    """The INFO line of each event chained, once its transaction has committed (round
+    59, retrycheck59): written as it was chained, before the commit, a commit that then
+    failed (a serialization failure, a deadlock in the last flush) logged events the
+    log never kept, under seqs another transaction then took, and the request run
+    again (`db.retrying`) logged them a second time."""
+    unchained = session.info.get(_UNCHAINED)
+    if unchained is None or session.in_nested_transaction():
+        return
+    lines, unchained.lines = unchained.lines, []
+    for _index, action, entity_type, rows in lines:
+        _logged(action, entity_type, rows)
 
 
 @orm_events.listens_for(Session, "do_orm_execute")
@@ -281,6 +300,8 @@ def _forget_rolled_back(session: Session, previous: SessionTransaction) -> None:
     recorded, chained = mark
     del unchained.pending[recorded:]
     unchained.chained = min(unchained.chained, chained)
+    # Chained again at commit, and logged then: their lines go with the savepoint.
+    unchained.lines = [line for line in unchained.lines if line[0] < unchained.chained]
 
 
 @orm_events.listens_for(Session, "after_transaction_end")
@@ -391,8 +412,9 @@ def _logged(action: str, entity_type: str, rows: Sequence[Mapping[str, Any]]) ->
     """The INFO line an event, or for a bulk step's events (`record_each`: chained, so
     their seqs follow one another) one line saying the action, how many, the first and
     last record and the events' seqs (round 52: a line an event was most of a
-    5,000-event step's time; the audit log keeps every event, by seq). Written when
-    the events are chained, at commit (round 58)."""
+    5,000-event step's time; the audit log keeps every event, by seq). Written once
+    the transaction that chained them has committed (`_log_committed`; round 58
+    wrote it as they were chained)."""
     first = rows[0]
     if len(rows) == 1:
         log.info(

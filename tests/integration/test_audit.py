@@ -19,6 +19,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import event as sqlalchemy_event
 from sqlalchemy import select, text
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.accounts.models import ApiToken, User
@@ -658,3 +660,49 @@ def test_a_bulk_steps_rows_edited_deleted_or_reordered_fail_verification(
     code, output = _cli(app, "audit", "verify")
     assert code == 1
     assert problem in output
+
+
+class _SerializationFailure(Exception):
+    sqlstate = "40001"
+
+
+def test_an_event_is_logged_once_its_transaction_commits_not_for_a_commit_that_failed(
+    app: Flask, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Round 59 (retrycheck59): the INFO line was written as the event was chained, in
+    the commit, before the commit itself; a commit that then failed logged an event the
+    log never kept (under a seq another transaction took), and the step run again after
+    it (`db.retrying`) logged it a second time."""
+    monkeypatch.setattr(db.time, "sleep", lambda _seconds: None)
+    tries: list[int] = []
+
+    def fails_after_chaining(_session: Any) -> None:
+        if len(tries) == 1:
+            raise OperationalError("COMMIT", {}, _SerializationFailure())
+
+    def step() -> None:
+        tries.append(1)
+        with db.transaction() as session:
+            audit.record(
+                session,
+                action="widget.retried",
+                entity_type="widget",
+                entity_id=9,
+                before={},
+                after={},
+            )
+
+    # Registered after the audit's own hook, so it runs once the events are chained.
+    sqlalchemy_event.listen(Session, "before_commit", fails_after_chaining)
+    try:
+        with caplog.at_level(logging.INFO, logger="licensing.audit.services"):
+            db.retrying(step)
+    finally:
+        sqlalchemy_event.remove(Session, "before_commit", fails_after_chaining)
+
+    assert len(tries) == 2
+    lines = [record.getMessage() for record in caplog.records]
+    assert [line for line in lines if "widget.retried" in line] == [
+        "audit: widget.retried on widget 9 (event 1)"
+    ]
+    assert [event.action for event in _all()] == ["widget.retried"]

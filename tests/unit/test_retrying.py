@@ -147,3 +147,22 @@ def test_what_went_out_in_one_call_does_not_stop_the_next_call_running_again() -
 
     assert db.retrying(call) == "done"
     assert tries == [1, 2]
+
+
+def test_what_the_call_keeps_outside_the_database_is_put_back_before_each_try_run_again() -> None:
+    """Round 59 (retrycheck59): `before_again` runs between tries, after the lost one's
+    rollback (the edges put back the request's cookie session and `g` there)."""
+    steps: list[str] = []
+    _tries, call = _losing(times=2, before=lambda: steps.append("try"))
+
+    assert db.retrying(call, before_again=lambda: steps.append("put back")) == "done"
+    assert steps == ["try", "put back", "try", "put back", "try"]
+
+
+def test_nothing_is_put_back_for_a_call_that_is_not_run_again() -> None:
+    steps: list[str] = []
+    _tries, call = _losing(times=1, before=db._note_committed)
+
+    with pytest.raises(db.Contended):
+        db.retrying(call, before_again=lambda: steps.append("put back"))
+    assert steps == []

@@ -49,7 +49,11 @@ them in this order:
        its UPDATE of the address, a column under a unique constraint, takes FOR
        UPDATE whatever the step asks, so it is asked for first, before the step
        writes anything; after it the step locks only the account's own links
-       (`tests/integration/accounts/test_email_change_lock_order.py`). An
+       (`tests/integration/accounts/test_email_change_lock_order.py`). A reset or
+       welcome link followed (`password_reset._lock_for_following`, retrycheck59)
+       locks the account, then the link, read afresh: read unlocked, two follows at
+       once both set the password
+       (`tests/integration/accounts/test_password_reset_lock_order.py`). An
        invitation's link comes after its organization: sending one locks the
        organization, then withdraws the one it replaces; accepting one locks the
        organization, reads its standing, then the link

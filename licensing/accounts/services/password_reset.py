@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from licensing import db
 from licensing.accounts import passwords, queries
@@ -20,10 +21,12 @@ from licensing.accounts.services._common import (
     LINKS_PER_HOUR,
     _address_or_none,
     _find_link,
+    _lookup_link,
     _recent_mail,
     _send_link,
     _user_actor,
     _withdraw_links,
+    locked_account,
 )
 from licensing.audit import services as audit
 from licensing.db import utcnow
@@ -79,11 +82,30 @@ def request_password_reset(email: str) -> None:
         )
 
 
+def _lock_for_following(session: Session, raw: str) -> None:
+    """A reset or welcome link about to be followed: its account locked (FOR NO KEY
+    UPDATE, `locked_account`), then the link itself, read afresh (round 59,
+    retrycheck59: the account, then its links, as every step on them).
+
+    Read unlocked, a link followed twice at once (two clicks, a mail scanner opening
+    it as the person does) was pending for both: the second waited for the account at
+    its first write, then set the password again once the first had committed (two
+    `user.password_reset` events, two "password changed" emails, and the second
+    password kept). Under the locks, the second finds it used. Nothing is locked for a
+    link with no account; `_find_link` then says what is wrong with it."""
+    link = _lookup_link(session, raw, PASSWORD_LINKS)
+    if link is None or link.user_id is None:
+        return
+    locked_account(session, link.user_id)
+    session.get(OneTimeToken, link.id, with_for_update={"key_share": True})
+
+
 def reset_password(raw: str, password: str) -> User:
     """Follow a reset link: set a new password, unlock the account, confirm the
     address, and sign out every other session (they carry the old hash). A staff
     welcome link signs its newcomer in, so it counts as their first sign-in."""
     with db.transaction() as session:
+        _lock_for_following(session, raw)
         link = _find_link(session, raw, PASSWORD_LINKS)
         user = link.user
         if user is None or not user.is_active:
