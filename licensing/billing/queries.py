@@ -2157,9 +2157,9 @@ def stripe_events_about(stripe_id: str) -> ColumnElement[bool]:
     The events' ids are a UNION of one select per way an event is about the id, each
     read by its own index (`event_id`'s, `payment_intent_id`'s, `object_id`'s:
     billing_0030, round 59, indexes59). As one `OR` of those tests, three of them
-    `IN (subquery)`, neither database could probe an index per test: PostgreSQL read the
-    whole events table (the count) or walked it newest first (the page), even with
-    `object_id` indexed."""
+    `IN (subquery)`, PostgreSQL probed no index per test: it read the whole events
+    table (the count) or walked it newest first (the page), even with `object_id`
+    indexed."""
     event = aliased(StripeEvent, name="about_event")
     charged = select(Payment.stripe_payment_intent_id).where(Payment.stripe_charge_id == stripe_id)
     disputes_of_charge = union(

@@ -1,8 +1,8 @@
 """Round 59 (indexes59): *Stripe's events* searched by a refund's, a dispute's or a
 refunded charge's id (stripeevents59) read the whole events table: `object_id` had no
-index, and the search was one `OR` of six tests, three of them `IN (subquery)`, which
-neither database could probe an index for (PostgreSQL counted by reading every event
-and read the page by walking every event newest first, index or not). billing_0030
+index, and the search was one `OR` of six tests, three of them `IN (subquery)`, for
+which PostgreSQL probed no index (it counted by reading every event and read the page
+by walking every event newest first, index or not). billing_0030
 indexes `object_id` and the search is a UNION of one select per test, each read by an
 index. The page's and the count's statements, as the console sends them, are
 EXPLAINed with their own values on both backends, priced on 2,000 events of the
