@@ -1074,7 +1074,9 @@ class UnmatchedDispute(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     stripe_dispute_id: Mapped[str] = mapped_column(String(255), unique=True)
-    stripe_charge_id: Mapped[str | None] = mapped_column(String(255))
+    # Indexed (round 59, billing_0030): *Stripe's events* searched by a charge reads
+    # its disputes not matched, as `PaymentDispute.stripe_charge_id` is read.
+    stripe_charge_id: Mapped[str | None] = mapped_column(String(255), index=True)
     stripe_payment_intent_id: Mapped[str | None] = mapped_column(String(255))
     status: Mapped[str] = mapped_column(String(40))
     currency: Mapped[str] = mapped_column(String(3))
@@ -1329,7 +1331,8 @@ class StripeEvent(Base):
     payment_intent_id: Mapped[str | None] = mapped_column(String(255), index=True)
     # The Stripe id of the event's object (pi_, re_, ch_, du_...; round 58): a refund
     # event's refund is linked by it. None for events stored before round 58.
-    object_id: Mapped[str | None] = mapped_column(String(255))
+    # Indexed (round 59, billing_0030): the console finds an event by its object's id.
+    object_id: Mapped[str | None] = mapped_column(String(255), index=True)
     outcome: Mapped[str] = mapped_column(String(OUTCOME_MAX))
     kind: Mapped[str] = mapped_column(String(20), default="applied")
     # How many times Stripe delivered it (a replay is acknowledged and counted), and

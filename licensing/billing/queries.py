@@ -2152,7 +2152,15 @@ def stripe_events_about(stripe_id: str) -> ColumnElement[bool]:
 
     A charge or refund is known by the records the service keeps (`payments`,
     `payment_disputes`, `unmatched_disputes`, `refunds`): an event is stored with its
-    PaymentIntent and object, not its body."""
+    PaymentIntent and object, not its body.
+
+    The events' ids are a UNION of one select per way an event is about the id, each
+    read by its own index (`event_id`'s, `payment_intent_id`'s, `object_id`'s:
+    billing_0030, round 59, indexes59). As one `OR` of those tests, three of them
+    `IN (subquery)`, PostgreSQL probed no index per test: it read the whole events
+    table (the count) or walked it newest first (the page), even with `object_id`
+    indexed."""
+    event = aliased(StripeEvent, name="about_event")
     charged = select(Payment.stripe_payment_intent_id).where(Payment.stripe_charge_id == stripe_id)
     disputes_of_charge = union(
         select(PaymentDispute.stripe_dispute_id).where(
@@ -2167,16 +2175,15 @@ def stripe_events_about(stripe_id: str) -> ColumnElement[bool]:
         .join(Refund, Refund.payment_id == Payment.id)
         .where(Refund.stripe_refund_id == stripe_id, Payment.stripe_charge_id.is_not(None))
     )
-    return or_(
-        StripeEvent.event_id == stripe_id,
-        StripeEvent.payment_intent_id == stripe_id,
-        StripeEvent.object_id == stripe_id,
-        StripeEvent.payment_intent_id.in_(
-            charged.where(Payment.stripe_payment_intent_id.is_not(None))
-        ),
-        StripeEvent.object_id.in_(disputes_of_charge),
-        StripeEvent.object_id.in_(refunded_charge),
+    about = (
+        event.event_id == stripe_id,
+        event.payment_intent_id == stripe_id,
+        event.object_id == stripe_id,
+        event.payment_intent_id.in_(charged.where(Payment.stripe_payment_intent_id.is_not(None))),
+        event.object_id.in_(disputes_of_charge),
+        event.object_id.in_(refunded_charge),
     )
+    return StripeEvent.id.in_(union(*(select(event.id).where(each) for each in about)))
 
 
 def stripe_events_listed(filters: StripeEventFilters) -> Select[*tuple[Any, ...]]:

@@ -2999,3 +2999,39 @@ def test_billing_0029_keeps_who_moved_money_by_account_and_rows_from_before_by_a
     assert "recorded_by" in _columns_of(url, "payments")
     migrations.upgrade(url)
     assert all(column in _columns_of(url, table) for table, column in added.items())
+
+
+def test_billing_0030_indexes_the_stripe_events_by_object_and_disputes_not_matched_by_charge(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 59 (indexes59): *Stripe's events* searched by a refund's, a dispute's or a
+    charge's id reads the events by their object's id and the disputes not matched by
+    their charge, each through an index; the downgrade drops both."""
+    added = {
+        ("stripe_events", "ix_stripe_events_object_id"): ["object_id"],
+        ("unmatched_disputes", "ix_unmatched_disputes_stripe_charge_id"): ["stripe_charge_id"],
+    }
+    url = database_template.new_url()
+
+    assert _indexes_among(url, added) == added
+    migrations.downgrade(url, "billing_0029")
+    assert _indexes_among(url, added) == {}
+    migrations.upgrade(url)
+    assert _indexes_among(url, added) == added
+
+
+def test_accounts_0014_indexes_the_audit_log_by_action_then_seq_in_place_of_the_action_alone(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 59 (indexes59): one action's events (the accounts moved, newest first) are
+    read from an index on (action, seq), which replaces the one on the action alone;
+    the downgrade puts that one back."""
+    added = {("audit_events", "ix_audit_events_action_seq"): ["action", "seq"]}
+    dropped = {("audit_events", "ix_audit_events_action"): ["action"]}
+    url = database_template.new_url()
+
+    assert _indexes_among(url, {**added, **dropped}) == added
+    migrations.downgrade(url, "accounts_0013")
+    assert _indexes_among(url, {**added, **dropped}) == dropped
+    migrations.upgrade(url)
+    assert _indexes_among(url, {**added, **dropped}) == added

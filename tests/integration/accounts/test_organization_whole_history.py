@@ -13,14 +13,16 @@ from datetime import timedelta
 
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts import queries, views
 from licensing.accounts.models import INVITATION, OneTimeToken, Organization, User
 from licensing.audit import services as audit
+from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
 from tests.support import factories
-from tests.support.plans import analyzed, plan_of, sent_with_values
+from tests.support.plans import analyzed, copied, plan_of, sent_with_values, sorts
 from tests.support.statements import sent_by
 
 SignIn = Callable[..., FlaskClient]
@@ -176,6 +178,66 @@ def test_the_history_reads_the_audit_log_through_its_record_index(
     assert "Seq Scan on audit_events" not in shown, shown
     assert not [line for line in plan if line.strip().startswith("SCAN audit_events")], shown
     assert "Index Scan Backward using uq_audit_events_seq" not in shown, shown
+
+
+def test_the_moves_of_an_organization_are_read_through_the_action_index_not_the_whole_log(
+    app: Flask, vendor: User, other_vendor: User
+) -> None:
+    """Round 59 (indexes59): the moves are read by (action, seq) (accounts_0014), the
+    log's moves alone in seq order; through the action's own index SQLite, given
+    statistics, walked the whole log by seq to spare sorting them. Priced on 2,000
+    other events of the test's own, ANALYZEd (plans58)."""
+    organization, joined = vendor.organization, other_vendor.organization
+    session = db.session()
+    for number in range(6):
+        # Out of this organization, and moves between two others.
+        moved_from = organization.id if number % 2 == 0 else joined.id + 1000
+        audit.record(
+            session,
+            action="user.moved",
+            entity_type="user",
+            entity_id=other_vendor.id,
+            before={"organization_id": moved_from, "organization_role": "member"},
+            after={"organization_id": joined.id, "organization_role": "member"},
+            actor="admin@example.com",
+        )
+    audit.record(
+        session,
+        action="user.role_changed",
+        entity_type="user",
+        entity_id=vendor.id,
+        before=None,
+        after={"organization_id": organization.id},
+        actor="admin@example.com",
+    )
+    session.commit()
+    [*moves, other] = session.scalars(
+        select(AuditEvent).where(AuditEvent.actor == "admin@example.com").order_by(AuditEvent.seq)
+    ).all()
+    # 2,000 events of other actions, after the moves: at size the log's moves are few.
+    actions = ("user.role_changed", "user.two_step_enabled", "invitation.created")
+    copied(
+        AuditEvent.__table__,
+        other.id,
+        2000,
+        lambda n: {"seq": other.seq + 1 + n, "hash": f"{n:064x}", "action": actions[n % 3]},
+    )
+    if session.connection().dialect.name == "sqlite":
+        session.connection().exec_driver_sql("ANALYZE")  # rows of sqlite_stat1, rolled back
+    analyzed("audit_events")
+
+    with sent_with_values(app.extensions["licensing.db"].engine) as statements:
+        seqs = queries.moves_touching(session, organization.id)
+    assert seqs == [move.seq for move in reversed(moves[::2])]
+    [(sql, values)] = statements
+    plan = plan_of(sql, values, sorts_priced_out=False)
+    shown = "\n".join(plan)
+    assert "ix_audit_events_action_seq" in shown, shown
+    assert "Seq Scan on audit_events" not in shown, shown
+    assert not [line for line in plan if line.strip().startswith("SCAN audit_events")], shown
+    assert "uq_audit_events_seq" not in shown, shown
+    if session.connection().dialect.name == "sqlite":
+        assert not sorts(plan, "sqlite"), shown
 
 
 def test_a_vendors_own_organization_page_shows_no_history(
