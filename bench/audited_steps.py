@@ -33,36 +33,16 @@ from __future__ import annotations
 import argparse
 import logging
 import statistics
-import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness import bench_app, postgresql, quiet_migrations  # first: the repository on the path
 
 MODES = ("first-event", "commit")
-
-
-def _app(database_url: str) -> Any:
-    from licensing import migrations
-    from licensing.app import create_app
-    from licensing.config import Config
-
-    migrations.upgrade(database_url)
-    return create_app(
-        Config(
-            environment="testing",
-            database_url=database_url,
-            secret_key="bench-secret-key",  # noqa: S106 - a throwaway database
-            audit_hmac_key="bench-audit-key",
-            quote_rate_limit="off",
-        )
-    )
 
 
 @contextmanager
@@ -147,7 +127,7 @@ def measure(database_url: str, long: int, short: int, work_ms: int, runs: int) -
     from licensing import db
     from licensing.audit import services
 
-    app = _app(database_url)
+    app = bench_app(database_url)
     # Not a line an event (create_app sets the app's logger to INFO).
     logging.getLogger("licensing.audit.services").setLevel(logging.WARNING)
     found: dict[str, list[Run]] = {mode: [] for mode in MODES}
@@ -186,25 +166,13 @@ def main() -> None:
         "as the test suite does (`make bench` passes it unless BENCH_POSTGRESQL=off)",
     )
     args = parser.parse_args()
-    logging.getLogger("alembic").setLevel(logging.WARNING)
+    quiet_migrations()
     if not args.postgresql:
         print("skipped: PostgreSQL only (SQLite writes one unit of work at a time)")
         return
-    server = None
-    if args.postgresql == "auto":
-        from tests.support.servers import PostgresServer, ServerUnavailable
-
-        try:
-            server = PostgresServer().start()
-        except ServerUnavailable as unavailable:
-            print(f"skipped: no PostgreSQL server ({unavailable})")
-            return
-        args.postgresql = server.create_database("bench_audited_steps")
-    try:
-        measure(args.postgresql, args.long, args.short, args.work_ms, args.runs)
-    finally:
-        if server is not None:
-            server.stop()
+    with postgresql(args.postgresql, "bench_audited_steps") as (url, _server):
+        if url is not None:
+            measure(url, args.long, args.short, args.work_ms, args.runs)
 
 
 if __name__ == "__main__":

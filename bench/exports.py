@@ -39,7 +39,6 @@ import json
 import logging
 import os
 import resource
-import secrets
 import sqlite3
 import subprocess
 import sys
@@ -50,8 +49,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness import bench_app, postgresql  # first: the repository on the path
 
 LINES_PER_INVOICE = 5
 DEFAULT_ROWS = int(os.environ.get("BENCH_EXPORT_ROWS", "100000"))
@@ -59,17 +57,8 @@ DATASET = "invoice_lines"
 
 
 def _app(url: str) -> Any:
-    from licensing.app import create_app
-    from licensing.config import Config
-
-    return create_app(
-        Config(
-            environment="testing",
-            database_url=url,
-            secret_key=secrets.token_hex(16),
-            audit_hmac_key=secrets.token_hex(16),
-        )
-    )
+    """The app on the database `measure` migrated, as the export's process runs it."""
+    return bench_app(url, migrate=False)
 
 
 def _engine(url: str) -> Any:
@@ -345,21 +334,6 @@ def _postmaster(server: Any) -> int:
     return int((server.data / "postmaster.pid").read_text().split()[0])
 
 
-def _postgresql(given: str | None) -> tuple[Any, str | None]:
-    """(server to stop, URL): `auto` starts a throwaway server as the test suite does,
-    or says why it cannot and goes on with SQLite alone."""
-    if given != "auto":
-        return None, given
-    from tests.support.servers import PostgresServer, ServerUnavailable
-
-    try:
-        server = PostgresServer().start()
-    except ServerUnavailable as why:
-        print(f"  PostgreSQL skipped: {why}")
-        return None, None
-    return server, server.create_database("bench_exports")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument(
@@ -379,16 +353,14 @@ def main() -> None:
         print(json.dumps(export(args.database, args.format, args.postmaster)))
         return
     print(f"export of {args.rows:,} invoice lines (the export in a fresh process)")
-    server, postgresql = _postgresql(args.postgresql)
-    try:
+    # `auto` starts a throwaway server, or says why it cannot and goes on with SQLite.
+    unavailable = "  PostgreSQL skipped: {}"
+    with postgresql(args.postgresql, "bench_exports", unavailable=unavailable) as (url, server):
         with tempfile.TemporaryDirectory() as directory:
             measure("SQLite", f"sqlite:///{directory}/bench.db", args.rows, args.format)
-        if postgresql:
+        if url:
             postmaster = None if server is None else _postmaster(server)
-            measure("PostgreSQL", postgresql, args.rows, args.format, postmaster)
-    finally:
-        if server is not None:
-            server.stop()
+            measure("PostgreSQL", url, args.rows, args.format, postmaster)
 
 
 if __name__ == "__main__":

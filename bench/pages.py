@@ -31,22 +31,22 @@ from __future__ import annotations
 
 import argparse
 import gc
-import logging
 import re
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness import (  # first: the repository on the path
+    POSTGRESQL_HELP,
+    bench_app,
+    quiet_migrations,
+    sqlite_then_postgresql,
+)
 
-from tests.support.uses import STAFF_USE  # noqa: E402 - after the path is set
+from tests.support.uses import STAFF_USE
 
 MOMENT = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 # The royalty queue as staff filter it: overdue, part of an agreement number.
@@ -61,27 +61,15 @@ FLOOR_TEMPLATE = """<!doctype html><html><head><title>Floor</title></head><body>
 def prepare(database_url: str, count: int) -> tuple[Any, Any, Any]:
     """A migrated database with the sample card, a vendor with `count` submitted
     applications, and a licensing staff member."""
-    from licensing import db, migrations
+    from licensing import db
     from licensing.accounts import services as accounts
     from licensing.actors import Actor
     from licensing.agreements import services as agreements
-    from licensing.app import create_app
-    from licensing.config import Config
     from licensing.ratecards import cli as ratecards_cli
     from tests.support import copies, factories
     from tests.support.settings import issuing
 
-    migrations.upgrade(database_url)
-    app = create_app(
-        Config(
-            environment="testing",
-            database_url=database_url,
-            secret_key="bench-secret-key",  # noqa: S106 - a throwaway database
-            audit_hmac_key="bench-audit-key",
-            quote_rate_limit="off",
-            overrides={"WTF_CSRF_ENABLED": False},
-        )
-    )
+    app = bench_app(database_url, overrides={"WTF_CSRF_ENABLED": False})
     with app.app_context():
         ratecards_cli.load_samples()
         session = db.session()
@@ -278,37 +266,13 @@ def main() -> None:
         help="agreements reporting royalties for the royalty queue (0: leave it out)",
     )
     parser.add_argument("--requests", type=int, default=40, help="timed requests per page")
-    parser.add_argument(
-        "--postgresql",
-        help="also on PostgreSQL: an empty database's URL, or 'auto' to start a throwaway "
-        "server as the test suite does",
-    )
+    parser.add_argument("--postgresql", help=POSTGRESQL_HELP)
     args = parser.parse_args()
-    # The app's logging set-up lets Alembic's INFO lines through on the second
-    # database's migrations; the figures are all this script prints.
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    server = None
-    if args.postgresql == "auto":
-        from tests.support.servers import PostgresServer
-
-        server = PostgresServer().start()
-        args.postgresql = server.create_database("bench_pages")
-    try:
-        with tempfile.TemporaryDirectory() as directory:
-            measure(
-                "SQLite",
-                f"sqlite:///{directory}/bench.db",
-                args.applications,
-                args.agreements,
-                args.requests,
-            )
-        if args.postgresql:
-            measure(
-                "PostgreSQL", args.postgresql, args.applications, args.agreements, args.requests
-            )
-    finally:
-        if server is not None:
-            server.stop()
+    quiet_migrations()  # the figures are all this script prints
+    sizes = (args.applications, args.agreements, args.requests)
+    sqlite_then_postgresql(
+        args.postgresql, "bench_pages", lambda label, url: measure(label, url, *sizes)
+    )
 
 
 if __name__ == "__main__":

@@ -64,7 +64,6 @@ import io
 import logging
 import operator
 import re
-import secrets
 import shutil
 import statistics
 import subprocess
@@ -77,8 +76,7 @@ from pathlib import Path
 from typing import Any
 from xml.sax.saxutils import escape
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness import bench_app  # first: the repository on the path
 
 # Three licensed uses: two with a fixed fee, so the up-front invoice has lines.
 USES: tuple[tuple[str, str, str, dict[str, int]], ...] = (
@@ -86,21 +84,6 @@ USES: tuple[tuple[str, str, str, dict[str, int]], ...] = (
     ("Bench Coder Assist", "development", "software", {}),
     ("Bench Claims Desk", "internal_use", "software", {"users": 40}),
 )
-
-
-def _app(url: str) -> Any:
-    from licensing.app import create_app
-    from licensing.config import Config
-
-    return create_app(
-        Config(
-            environment="testing",
-            database_url=url,
-            secret_key=secrets.token_hex(16),
-            audit_hmac_key=secrets.token_hex(16),
-            quote_rate_limit="off",
-        )
-    )
 
 
 def _use(product: str, use: str, product_type: str, quantity: dict[str, int]) -> dict[str, Any]:
@@ -473,7 +456,7 @@ def main() -> None:
         return
     from pypdf import PdfReader
 
-    from licensing import db, migrations
+    from licensing import db
     from licensing.actors import Actor
     from licensing.agreements import issuing
     from licensing.agreements.documents import render_agreement_pdf
@@ -485,8 +468,7 @@ def main() -> None:
     logging.getLogger("alembic").setLevel(logging.WARNING)
     with tempfile.TemporaryDirectory() as directory:
         url = f"sqlite:///{directory}/bench.db"
-        migrations.upgrade(url)
-        app = _app(url)
+        app = bench_app(url)
         freeze_start_up_objects()  # as the service's workers do once their app is built
         agreement_id, invoice_id = issue(app)
         with app.app_context(), app.test_request_context():

@@ -7,7 +7,6 @@ in the test suite). Run with `make bench`.
 from __future__ import annotations
 
 import json
-import secrets
 import statistics
 import tempfile
 import time
@@ -16,6 +15,8 @@ from datetime import date
 from functools import partial
 from importlib import resources
 from pathlib import Path
+
+from harness import bench_app  # first: the repository on the path
 
 from licensing.pricing import ProposedUse, QuoteRequest, Term, parse_rate_card, price
 
@@ -75,21 +76,11 @@ def bench_core() -> None:
 
 
 def bench_api() -> None:
-    from licensing.app import create_app
-    from licensing.config import Config
-    from licensing.migrations import upgrade
     from licensing.ratecards.cli import load_samples
 
     with tempfile.TemporaryDirectory() as directory:
         url = f"sqlite:///{Path(directory) / 'bench.db'}"
-        config = Config(
-            database_url=url,
-            secret_key=secrets.token_hex(16),
-            audit_hmac_key=secrets.token_hex(16),
-            quote_rate_limit="off",
-        )
-        upgrade(url)
-        app = create_app(config)
+        app = bench_app(url, environment="development")
         with app.app_context():
             load_samples()
         client = app.test_client()

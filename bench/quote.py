@@ -418,19 +418,11 @@ def quote_bodies(uses: int, rng: random.Random, count: int = 32) -> list[bytes]:
 
 
 def prepare_database(url: str) -> None:
-    from licensing.app import create_app
-    from licensing.config import Config
-    from licensing.migrations import upgrade
+    from harness import bench_app
+
     from licensing.ratecards.cli import load_samples
 
-    upgrade(url)
-    app = create_app(
-        Config(
-            database_url=url,
-            secret_key=secrets.token_hex(16),
-            audit_hmac_key=secrets.token_hex(16),
-        )
-    )
+    app = bench_app(url, environment="development", quote_rate_limit="120 per minute")
     with app.app_context():
         load_samples()
     app.extensions["licensing.db"].engine.dispose()

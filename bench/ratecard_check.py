@@ -29,44 +29,28 @@ from __future__ import annotations
 
 import argparse
 import json
-import logging
 import random
 import statistics
-import sys
-import tempfile
 import time
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from functools import partial
-from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness import (  # first: the repository on the path
+    POSTGRESQL_HELP,
+    ROOT,
+    bench_app,
+    quiet_migrations,
+    sqlite_then_postgresql,
+)
 
-from tests.support.uses import STAFF_USE  # noqa: E402 - after the path is set
+from tests.support.uses import STAFF_USE
 
 MOMENT = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 SAMPLE_CARD = ROOT / "licensing" / "ratecards" / "samples" / "2027.1.json"
 DECIDED = ("approved", "rejected", "withdrawn")
-
-
-def _app(database_url: str) -> Any:
-    from licensing import migrations
-    from licensing.app import create_app
-    from licensing.config import Config
-
-    migrations.upgrade(database_url)
-    return create_app(
-        Config(
-            environment="testing",
-            database_url=database_url,
-            secret_key="bench-secret-key",  # noqa: S106 - a throwaway database
-            audit_hmac_key="bench-audit-key",
-            quote_rate_limit="off",
-        )
-    )
 
 
 def _submitted(vendor: Any) -> int:
@@ -183,7 +167,7 @@ def measure(
     from licensing.agreements import card_effect
 
     started = time.perf_counter()
-    app = _app(url)
+    app = bench_app(url)
     prepare(app, applications, agreements, seed)
     print(
         f"{backend}, {applications} undecided applications among {2 * applications}, "
@@ -217,28 +201,13 @@ def main() -> None:
     parser.add_argument("--agreements", type=int, default=1000, help="renewal candidates")
     parser.add_argument("--runs", type=int, default=10, help="timed runs of each check")
     parser.add_argument("--seed", type=int, default=23, help="the synthetic data's seed")
-    parser.add_argument(
-        "--postgresql",
-        help="also on PostgreSQL: an empty database's URL, or 'auto' to start a throwaway "
-        "server as the test suite does",
-    )
+    parser.add_argument("--postgresql", help=POSTGRESQL_HELP)
     args = parser.parse_args()
-    logging.getLogger("alembic").setLevel(logging.WARNING)
-    server = None
-    if args.postgresql == "auto":
-        from tests.support.servers import PostgresServer
-
-        server = PostgresServer().start()
-        args.postgresql = server.create_database("bench_ratecard_check")
+    quiet_migrations()
     sizes = (args.applications, args.agreements, args.runs, args.seed)
-    try:
-        with tempfile.TemporaryDirectory() as directory:
-            measure("SQLite", f"sqlite:///{directory}/bench.db", *sizes)
-        if args.postgresql:
-            measure("PostgreSQL", args.postgresql, *sizes)
-    finally:
-        if server is not None:
-            server.stop()
+    sqlite_then_postgresql(
+        args.postgresql, "bench_ratecard_check", lambda label, url: measure(label, url, *sizes)
+    )
 
 
 if __name__ == "__main__":

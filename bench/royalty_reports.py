@@ -36,8 +36,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+from harness import bench_app, postgresql  # first: the repository on the path
 
 HEADER = "line,customer_id,customer_name,country,unit,quantity,revenue"
 COUNTRIES = ("US", "CA", "GB", "DE", "FR", "MX")
@@ -105,28 +104,16 @@ def prepare(database_url: str) -> tuple[Any, int, dict[str, str]]:
     """A migrated database with the sample card and an active usage-based agreement."""
     from sqlalchemy import select
 
-    from licensing import db, migrations
+    from licensing import db
     from licensing.accounts import services as accounts
     from licensing.actors import Actor
     from licensing.agreements import services as agreements
     from licensing.agreements.models import Agreement
-    from licensing.app import create_app
-    from licensing.config import Config
     from licensing.ratecards import cli as ratecards_cli
     from tests.support import factories
     from tests.support.settings import issuing
 
-    migrations.upgrade(database_url)
-    app = create_app(
-        Config(
-            environment="testing",
-            database_url=database_url,
-            secret_key="bench-secret-key",  # noqa: S106 - a throwaway database
-            audit_hmac_key="bench-audit-key",
-            quote_rate_limit="off",
-            overrides={"WTF_CSRF_ENABLED": False},
-        )
-    )
+    app = bench_app(database_url, overrides={"WTF_CSRF_ENABLED": False})
     moment = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
     with app.app_context():
         ratecards_cli.load_samples()
@@ -371,38 +358,24 @@ def main() -> None:
         child(args)
         return
     targets = []
-    server = None
-    if args.postgresql == "auto":
-        from tests.support.servers import PostgresServer, ServerUnavailable
-
-        try:
-            server = PostgresServer().start()
-            args.postgresql = server.create_database("bench_royalties")
-        except ServerUnavailable as why:  # SQLite alone, saying why
-            print(f"PostgreSQL skipped: {why}")
-            args.postgresql = None
-    with tempfile.TemporaryDirectory() as directory:
+    # `auto` starts a throwaway server, or goes on with SQLite alone, saying why.
+    given = postgresql(args.postgresql, "bench_royalties", unavailable="PostgreSQL skipped: {}")
+    with given as (server_url, _server), tempfile.TemporaryDirectory() as directory:
         bodies = {"csv": Path(directory) / "report.csv", "json": Path(directory) / "report.json"}
         write_csv(bodies["csv"], args.rows)
         write_json(bodies["json"], args.rows, attest=not args.unattested)
         bodies["floor"] = bodies["csv"]
         for kind in ("csv", "json", "floor"):
             targets.append(("sqlite", kind, f"sqlite:///{directory}/{kind}.db"))
-        if args.postgresql:
-            targets += [("postgresql", kind, args.postgresql) for kind in ("csv", "json", "floor")]
+        if server_url:
+            targets += [("postgresql", kind, server_url) for kind in ("csv", "json", "floor")]
         runs: dict[tuple[str, str], list[dict[str, Any]]] = {}
-        try:
-            for attempt in range(args.repeat):
-                for backend, kind, url in targets:
-                    # A fresh SQLite file each run, as the first run had.
-                    where = url.replace(".db", f"-{attempt}.db") if backend == "sqlite" else url
-                    found = run_case(
-                        kind, where, args.rows, bodies[kind], unattested=args.unattested
-                    )
-                    runs.setdefault((backend, kind), []).append(found)
-        finally:
-            if server is not None:
-                server.stop()
+        for attempt in range(args.repeat):
+            for backend, kind, url in targets:
+                # A fresh SQLite file each run, as the first run had.
+                where = url.replace(".db", f"-{attempt}.db") if backend == "sqlite" else url
+                found = run_case(kind, where, args.rows, bodies[kind], unattested=args.unattested)
+                runs.setdefault((backend, kind), []).append(found)
         figures = {key: _median(found) for key, found in runs.items()}
         what = "sent without attest, to its refusal" if args.unattested else "submit to invoice"
         print(

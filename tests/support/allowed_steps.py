@@ -16,9 +16,10 @@ from flask.testing import FlaskClient
 
 from licensing import db
 from licensing.accounts import services as accounts
-from licensing.accounts.models import ApiToken, User
+from licensing.accounts.models import ApiToken, Organization, User
 from licensing.actors import Actor
 from licensing.errors import NOTHING_YOU_MAY_DO
+from tests.support import factories
 from tests.support.factories import bearer
 
 # What a reason, a message or an answer says where a step needs one.
@@ -129,3 +130,72 @@ def check_state(
             answer.get_json(),
         )
     return listed
+
+
+# Who reads a vendor's money records (invoices, payments, credit notes, refunds): a
+# user of each of the organization's roles and the office's, and a read-only token.
+READERS = (
+    "administrator",
+    "member",
+    "billing member",
+    "licensing staff",
+    "billing staff",
+    "admin",
+    "read-only token",
+)
+
+
+class EveryRole:
+    """`vendor`'s organization with a user of each role, and the office's staff: the
+    `READERS`, and an admin's actor (`clerk`) to make records in each state."""
+
+    def __init__(self, vendor: User) -> None:
+        session = db.session()
+        organization = session.get(Organization, vendor.organization_id)
+        self.organization_id = vendor.organization_id
+        self.users = {
+            "administrator": vendor,
+            "member": factories.make_vendor(session, organization),
+            "billing member": factories.make_vendor(session, organization, role="billing"),
+            "licensing staff": factories.make_staff(session, roles=("licensing",)),
+            "billing staff": factories.make_staff(session, roles=("billing",)),
+            "admin": factories.make_staff(session, roles=("admin",)),
+        }
+        self.clerk = Actor.of(accounts.principal_for(self.users["admin"]))
+
+    def reader(self, name: str) -> Reader:
+        if name == "read-only token":
+            return token_reader(name, self.users["admin"], read_only=True)
+        return token_reader(name, self.users[name])
+
+
+# A record's name in a test, the state it is in, and what makes a fresh one so.
+State = tuple[str, str, Callable[[], Any]]
+
+
+def walk_states(
+    client: FlaskClient,
+    reader: Reader,
+    kind: str,
+    states: Sequence[State],
+    attempts: Sequence[Attempt],
+    **fields: str,
+) -> None:
+    """`check_state` of each record `states` make, read at `/api/v1/<kind>/<id>`; what
+    `reader` was told is kept in `reader.seen` under the record's name."""
+    for name, state, make in states:
+        reader.seen[name] = check_state(
+            client,
+            reader,
+            state,
+            lambda make=make: f"/api/v1/{kind}/{make().id}",
+            attempts,
+            **fields,
+        )
+
+
+def assert_seen(reader: Reader, expected: Mapping[str, Mapping[str, list[str]]]) -> None:
+    """`reader` was told the steps `expected` names for them, record by record (a
+    reader `expected` does not name is checked by `check_state` alone)."""
+    for name, steps in expected.get(reader.name, {}).items():
+        assert reader.seen[name] == steps, (reader.name, name)

@@ -16,10 +16,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from licensing import db
-from licensing.accounts.models import User
-from licensing.audit import services as audit
 from tests.support import factories
-from tests.support.statements import sent_by
+from tests.support.named_people import acted_on_organization, address_passed_on, users_read
 
 SignIn = Callable[..., FlaskClient]
 PATH = "/console/audit?entity_type=organization"
@@ -34,29 +32,6 @@ def _rows(page: str) -> list[str]:
     ]
 
 
-def _acted(organization_id: int, actor: str, user_id: int | None, n: int) -> None:
-    audit.record(
-        db.session(),
-        action="organization.updated",
-        entity_type="organization",
-        entity_id=organization_id,
-        before={"phone": f"+1 555 020{n}"},
-        after={"phone": f"+1 555 021{n}"},
-        actor=actor,
-        actor_user_id=user_id,
-    )
-    db.session().commit()
-
-
-def _users_read(app: Flask, client: FlaskClient, path: str) -> tuple[str, int]:
-    client.get(path)  # warm
-    with sent_by(app) as statements:
-        answer = client.get(path)
-    assert answer.status_code == 200
-    reads = [sql for sql in statements if re.search(r"\bFROM users\b", sql)]
-    return answer.get_data(as_text=True), len(reads)
-
-
 def test_the_audit_log_names_who_acted_as_histories_do_and_its_csv_keeps_the_address(
     app: Flask, signed_in: SignIn, admin: Any
 ) -> None:
@@ -65,18 +40,13 @@ def test_the_audit_log_names_who_acted_as_histories_do_and_its_csv_keeps_the_add
     imogen = factories.make_vendor(
         session, organization=office, full_name="Imogen Hart", email="imogen@harbour.example"
     )
-    _acted(office.id, imogen.email, imogen.id, 1)
-    _acted(office.id, "system", None, 2)
-    _acted(office.id, "left@harbour.example", 987654321, 3)  # an account deleted since
+    acted_on_organization(office.id, imogen.email, imogen.id, 1)
+    acted_on_organization(office.id, "system", None, 2)
+    # An account deleted since:
+    acted_on_organization(office.id, "left@harbour.example", 987654321, 3)
     # Imogen's address changes and a newcomer takes the old one: the event names Imogen,
     # at the address she acted with.
-    moved = session.get(User, imogen.id)
-    assert moved is not None
-    moved.email = "imogen.hart@harbour.example"
-    session.commit()
-    factories.make_vendor(
-        session, organization=office, full_name="Ned Newcombe", email="imogen@harbour.example"
-    )
+    address_passed_on(imogen, "Ned Newcombe", moved_to="imogen.hart@harbour.example")
     client = signed_in(app.test_client(), admin)
     rows = _rows(client.get(PATH).get_data(as_text=True))
     assert any("Imogen Hart (imogen@harbour.example) organization.updated" in r for r in rows)
@@ -99,12 +69,12 @@ def test_the_audit_log_reads_its_people_in_one_statement_whatever_the_number_of_
         factories.make_vendor(session, organization=office, full_name=f"Noor Haddad {n}")
         for n in range(8)
     ]
-    _acted(office.id, people[0].email, people[0].id, 0)
+    acted_on_organization(office.id, people[0].email, people[0].id, 0)
     client = signed_in(app.test_client(), admin)
-    _, few = _users_read(app, client, PATH)
+    _, few = users_read(app, client, PATH)
     for n, person in enumerate(people[1:], start=1):
-        _acted(office.id, person.email, person.id, n)
-    page, many = _users_read(app, client, PATH)
+        acted_on_organization(office.id, person.email, person.id, n)
+    page, many = users_read(app, client, PATH)
     assert many == few
     rows = _rows(page)
     for person in people:

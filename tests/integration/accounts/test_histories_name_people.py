@@ -16,9 +16,8 @@ from flask.testing import FlaskClient
 
 from licensing import db
 from licensing.accounts.models import User
-from licensing.audit import services as audit
 from tests.support import factories
-from tests.support.statements import sent_by
+from tests.support.named_people import acted_on_organization, users_read
 
 SignIn = Callable[..., FlaskClient]
 
@@ -33,30 +32,6 @@ def _history_rows(page: str) -> list[str]:
     return [_words(row) for row in body.split("<tr>")[1:]]
 
 
-def _acted(organization_id: int, actor: str, user_id: int | None, n: int) -> None:
-    """An event on the organization as `actor` (user `user_id`) took it."""
-    audit.record(
-        db.session(),
-        action="organization.updated",
-        entity_type="organization",
-        entity_id=organization_id,
-        before={"phone": f"+1 555 010{n}"},
-        after={"phone": f"+1 555 011{n}"},
-        actor=actor,
-        actor_user_id=user_id,
-    )
-    db.session().commit()
-
-
-def _users_read(app: Flask, client: FlaskClient, path: str) -> tuple[str, int]:
-    client.get(path)  # warm
-    with sent_by(app) as statements:
-        answer = client.get(path)
-    assert answer.status_code == 200
-    reads = [sql for sql in statements if re.search(r"\bFROM users\b", sql)]
-    return answer.get_data(as_text=True), len(reads)
-
-
 def test_an_organizations_history_names_who_acted_with_their_address_deactivated_or_deleted(
     app: Flask, signed_in: SignIn, admin: Any
 ) -> None:
@@ -68,14 +43,14 @@ def test_an_organizations_history_names_who_acted_with_their_address_deactivated
     ravi = factories.make_vendor(
         session, organization=office, full_name="Ravi Okafor", email="ravi@tide.example"
     )
-    _acted(office.id, imogen.email, imogen.id, 1)
-    _acted(office.id, ravi.email, ravi.id, 2)
+    acted_on_organization(office.id, imogen.email, imogen.id, 1)
+    acted_on_organization(office.id, ravi.email, ravi.id, 2)
     # Ravi leaves: deactivated, still named. A user deleted since reads as recorded.
     gone = session.get(User, ravi.id)
     assert gone is not None
     gone.is_active = False
     session.commit()
-    _acted(office.id, "left@tide.example", 987654321, 3)
+    acted_on_organization(office.id, "left@tide.example", 987654321, 3)
     clerk = signed_in(app.test_client(), admin)
     page = clerk.get(f"/console/organizations/{office.id}").get_data(as_text=True)
     rows = _history_rows(page)
@@ -100,13 +75,13 @@ def test_a_history_reads_its_people_in_one_statement_whatever_the_number_of_even
         factories.make_vendor(session, organization=office, full_name=f"Noor Haddad {n}")
         for n in range(8)
     ]
-    _acted(office.id, people[0].email, people[0].id, 0)
+    acted_on_organization(office.id, people[0].email, people[0].id, 0)
     clerk = signed_in(app.test_client(), admin)
     path = f"/console/organizations/{office.id}"
-    _, few = _users_read(app, clerk, path)
+    _, few = users_read(app, clerk, path)
     for n, person in enumerate(people[1:], start=1):
-        _acted(office.id, person.email, person.id, n)
-    page, many = _users_read(app, clerk, path)
+        acted_on_organization(office.id, person.email, person.id, n)
+    page, many = users_read(app, clerk, path)
     assert many == few
     rows = _history_rows(page)
     for person in people:

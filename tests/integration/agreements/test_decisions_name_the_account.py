@@ -20,14 +20,12 @@ from sqlalchemy import update
 
 from licensing import db
 from licensing.accounts import services as accounts
-from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Application
 from licensing.db import utcnow
 from tests.integration.agreements.conftest import STAFF_USE
-from tests.support import factories
-from tests.support.statements import sent_by
+from tests.support.named_people import address_passed_on, staff_named, users_read_in_words
 
 SignIn = Callable[..., FlaskClient]
 REVIEW = "/console/applications/{}"
@@ -38,28 +36,6 @@ def _words(page: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
 
 
-def _staff(full_name: str) -> tuple[User, Actor]:
-    session = db.session()
-    person = factories.make_staff(session)
-    person.full_name = full_name
-    session.commit()
-    return person, Actor.of(accounts.principal_for(person))
-
-
-def _address_passed_on(person: User) -> User:
-    """`person`'s address changes, and a newcomer is given the old one."""
-    session = db.session()
-    recorded = person.email
-    moved = session.get(User, person.id)
-    assert moved is not None
-    moved.email = f"moved.{recorded}"
-    session.commit()
-    newcomer = factories.make_staff(session, email=recorded)
-    newcomer.full_name = "Ines Newcombe"
-    session.commit()
-    return newcomer
-
-
 def test_a_rejection_and_its_denial_name_who_decided_after_their_addresses_passed_on(
     app: Flask,
     apply: Callable[..., Application],
@@ -67,7 +43,7 @@ def test_a_rejection_and_its_denial_name_who_decided_after_their_addresses_passe
     licensing_staff: Any,
     signed_in: SignIn,
 ) -> None:
-    reviewer, rejecting = _staff("Tomasz Wren")
+    reviewer, rejecting = staff_named("Tomasz Wren")
     rejected_by = f"Tomasz Wren ({reviewer.email})"
     application = apply(vendor, STAFF_USE)
     services.reject(
@@ -76,7 +52,7 @@ def test_a_rejection_and_its_denial_name_who_decided_after_their_addresses_passe
     stored = db.session().get(Application, application.id)
     assert stored is not None
     assert (stored.decided_by, stored.decided_by_id) == (reviewer.email, reviewer.id)
-    _address_passed_on(reviewer)
+    address_passed_on(reviewer)
     client = signed_in(app.test_client(), licensing_staff)
 
     words = _words(client.get(REVIEW.format(application.id)).get_data(as_text=True))
@@ -90,10 +66,10 @@ def test_a_rejection_and_its_denial_name_who_decided_after_their_addresses_passe
     # The vendor asks; a second staff member denies, and their address passes on too.
     vendor_actor = Actor.of(accounts.principal_for(vendor))
     services.request_reconsideration(application.id, "Our revenue is evidenced.", vendor_actor)
-    denier, denying = _staff("Alma Quist")
+    denier, denying = staff_named("Alma Quist")
     denied_by = f"Alma Quist ({denier.email})"
     services.deny_reconsideration(application.id, "The use is still not licensed.", denying)
-    _address_passed_on(denier)
+    address_passed_on(denier)
     words = _words(client.get(REVIEW.format(application.id)).get_data(as_text=True))
     # The rejection is read from its history now, and named by its event's account.
     rejected = words[words.index("Rejected") : words.index("Reconsideration denied")]
@@ -110,7 +86,7 @@ def test_a_decision_taken_before_it_kept_the_account_is_named_by_its_address_as_
     licensing_staff: Any,
     signed_in: SignIn,
 ) -> None:
-    reviewer, rejecting = _staff("Tomasz Wren")
+    reviewer, rejecting = staff_named("Tomasz Wren")
     recorded = reviewer.email
     application = apply(vendor, STAFF_USE)
     services.reject(application.id, "Not a use we license.", rejecting, now=utcnow())
@@ -120,7 +96,7 @@ def test_a_decision_taken_before_it_kept_the_account_is_named_by_its_address_as_
         update(Application).where(Application.id == application.id).values(decided_by_id=None)
     )
     session.commit()
-    newcomer = _address_passed_on(reviewer)
+    newcomer = address_passed_on(reviewer)
     client = signed_in(app.test_client(), licensing_staff)
     words = _words(client.get(REVIEW.format(application.id)).get_data(as_text=True))
     assert f"by {newcomer.full_name} ({recorded}): Not a use we license." in words
@@ -138,23 +114,15 @@ def test_the_rejections_open_to_reconsideration_read_who_rejected_in_one_stateme
 ) -> None:
     """However many reviewers the page names, one statement reads them."""
 
-    def users_read(client: FlaskClient) -> tuple[str, int]:
-        client.get(OPEN)
-        with sent_by(app) as statements:
-            answer = client.get(OPEN)
-        assert answer.status_code == 200
-        reads = [sql for sql in statements if re.search(r"\bFROM users\b", sql)]
-        return _words(answer.get_data(as_text=True)), len(reads)
-
     client = signed_in(app.test_client(), licensing_staff)
-    first, rejecting = _staff("Reviewer One")
+    first, rejecting = staff_named("Reviewer One")
     services.reject(apply(vendor, STAFF_USE).id, "No.", rejecting, now=utcnow())
-    words, few = users_read(client)
+    words, few = users_read_in_words(app, client, OPEN)
     assert f"by Reviewer One ({first.email})" in words
-    reviewers = [_staff(f"Reviewer {n}") for n in ("Two", "Three", "Four", "Five")]
+    reviewers = [staff_named(f"Reviewer {n}") for n in ("Two", "Three", "Four", "Five")]
     for _person, actor in reviewers:
         services.reject(apply(vendor, STAFF_USE).id, "No.", actor, now=utcnow())
-    words, many = users_read(client)
+    words, many = users_read_in_words(app, client, OPEN)
     assert many == few
     for person, _actor in reviewers:
         assert f"by {person.full_name} ({person.email})" in words

@@ -21,23 +21,13 @@ from licensing.agreements.models import Application
 from licensing.audit import services as audit
 from tests.integration.agreements.conftest import NOW, STAFF_USE
 from tests.support import factories
-from tests.support.statements import sent_by
+from tests.support.named_people import users_read
 
 SignIn = Callable[..., FlaskClient]
 
 
 def _words(page: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
-
-
-def _users_read(app: Flask, client: FlaskClient, path: str) -> tuple[str, int]:
-    """The page at `path` once warm, and how many statements read users for it."""
-    client.get(path)
-    with sent_by(app) as statements:
-        answer = client.get(path)
-    assert answer.status_code == 200
-    reads = [sql for sql in statements if re.search(r"\bFROM users\b", sql)]
-    return answer.get_data(as_text=True), len(reads)
 
 
 def test_an_applications_quote_versions_decisions_and_history_name_the_people(
@@ -52,7 +42,7 @@ def test_an_applications_quote_versions_decisions_and_history_name_the_people(
     agreement_services.reject(application.id, "Not a use we license.", staff, now=NOW)
     client = signed_in(app.test_client(), licensing_staff)
     path = f"/console/applications/{application.id}"
-    page, few = _users_read(app, client, path)
+    page, few = users_read(app, client, path)
     words = _words(page)
     vendor_named = f"{vendor.full_name} ({vendor.email})"
     staff_named = f"{licensing_staff.full_name} ({licensing_staff.email})"
@@ -76,7 +66,7 @@ def test_an_applications_quote_versions_decisions_and_history_name_the_people(
             actor_user_id=person.id,
         )
     db.session().commit()
-    page, many = _users_read(app, client, path)
+    page, many = users_read(app, client, path)
     assert many == few
     for person in notes:
         assert f"{person.full_name} ({person.email})" in _words(page)

@@ -15,16 +15,23 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from licensing import db
-from licensing.accounts import services as accounts
-from licensing.accounts.models import Organization, User
+from licensing.accounts.models import User
 from licensing.accounts.states import STANDING
-from licensing.actors import Actor
 from licensing.billing import services
 from licensing.billing.models import Invoice
 from licensing.billing.settings import InvoiceTerms
 from licensing.config import current_config
 from tests.support import factories
-from tests.support.allowed_steps import WORDS, Reader, attempt, check_state, token_reader
+from tests.support.allowed_steps import (
+    READERS,
+    WORDS,
+    EveryRole,
+    State,
+    assert_seen,
+    attempt,
+    check_state,
+    walk_states,
+)
 
 from .conftest import activated, send_activation
 
@@ -37,39 +44,11 @@ STANDING_STEPS = tuple(
     attempt("/standing", action, body={"action": action, "reason": WORDS})
     for action in sorted(STANDING.actions)
 )
-READERS = (
-    "administrator",
-    "member",
-    "billing member",
-    "licensing staff",
-    "billing staff",
-    "admin",
-    "read-only token",
-)
 
 
-class Office:
+class Office(EveryRole):
     """A vendor's organization with a user of each role, the office's staff, and
     invoices made in each state through the services."""
-
-    def __init__(self, vendor: User) -> None:
-        session = db.session()
-        organization = session.get(Organization, vendor.organization_id)
-        self.organization_id = vendor.organization_id
-        self.users = {
-            "administrator": vendor,
-            "member": factories.make_vendor(session, organization),
-            "billing member": factories.make_vendor(session, organization, role="billing"),
-            "licensing staff": factories.make_staff(session, roles=("licensing",)),
-            "billing staff": factories.make_staff(session, roles=("billing",)),
-            "admin": factories.make_staff(session, roles=("admin",)),
-        }
-        self.clerk = Actor.of(accounts.principal_for(self.users["admin"]))
-
-    def reader(self, name: str) -> Reader:
-        if name == "read-only token":
-            return token_reader(name, self.users["admin"], read_only=True)
-        return token_reader(name, self.users[name])
 
     # --- invoices --------------------------------------------------------------------
 
@@ -134,7 +113,7 @@ def test_an_invoices_allowed_actions_are_the_steps_its_reader_may_take_in_every_
     client: FlaskClient, office: Office, role: str
 ) -> None:
     reader = office.reader(role)
-    states: list[tuple[str, str, Callable[[], Invoice]]] = [
+    states: list[State] = [
         ("draft", "draft", office.draft),
         ("open", "open", office.open),
         ("open, part paid", "open", office.part_paid),
@@ -142,12 +121,9 @@ def test_an_invoices_allowed_actions_are_the_steps_its_reader_may_take_in_every_
         ("uncollectible", "uncollectible", office.uncollectible),
         ("void", "void", office.void),
     ]
-    for name, state, make in states:
-        if state == "draft" and role not in ("billing staff", "admin", "licensing staff"):
-            continue  # a draft is the office's: a vendor reads none
-        reader.seen[name] = check_state(
-            client, reader, state, lambda make=make: f"/api/v1/invoices/{make().id}", INVOICE_STEPS
-        )
+    if role not in ("billing staff", "admin", "licensing staff"):
+        states = states[1:]  # a draft is the office's: a vendor reads none
+    walk_states(client, reader, "invoices", states, INVOICE_STEPS)
 
     staff = ["mark_uncollectible", "void"]
     expected: dict[str, dict[str, list[str]]] = {
@@ -164,8 +140,7 @@ def test_an_invoices_allowed_actions_are_the_steps_its_reader_may_take_in_every_
         "read-only token": {name: [] for name in reader.seen},
     }
     expected["admin"] = expected["billing staff"]
-    for name, steps in expected.get(role, {}).items():
-        assert reader.seen[name] == steps, (role, name)
+    assert_seen(reader, expected)
     # Round 58: a refused step's 409 lists what reading it lists (`check_state`): it
     # listed the service's `reopen` of a paid invoice, and `settle` of an open one.
     if role in ("billing staff", "admin"):
@@ -215,5 +190,4 @@ def test_an_organizations_standing_actions_are_the_steps_its_reader_may_take_in_
         "administrator": {"active": []},
         "read-only token": {name: [] for name in reader.seen},
     }
-    for name, steps in expected.get(role, {}).items():
-        assert reader.seen[name] == steps, (role, name)
+    assert_seen(reader, expected)

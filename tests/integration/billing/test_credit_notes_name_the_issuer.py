@@ -6,7 +6,6 @@ account's id (`issued_by_id`, agreements_0011) and both pages name the person by
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -16,39 +15,14 @@ from flask.testing import FlaskClient
 from sqlalchemy import update
 
 from licensing import db
-from licensing.accounts import services as accounts
-from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.billing import services
 from licensing.billing.models import CreditNote, Invoice
-from tests.support import factories
 from tests.support.console_lists import words
-from tests.support.statements import sent_by
+from tests.support.named_people import address_passed_on, staff_named, users_read_in_words
 
 SignIn = Callable[..., FlaskClient]
 LIST = "/console/credit-notes"
-
-
-def _clerk(full_name: str) -> tuple[User, Actor]:
-    session = db.session()
-    person = factories.make_staff(session, ("billing",))
-    person.full_name = full_name
-    session.commit()
-    return person, Actor.of(accounts.principal_for(person))
-
-
-def _address_passed_on(person: User) -> User:
-    """`person`'s address changes, and a newcomer is given the old one."""
-    session = db.session()
-    recorded = person.email
-    moved = session.get(User, person.id)
-    assert moved is not None
-    moved.email = f"moved.{recorded}"
-    session.commit()
-    newcomer = factories.make_staff(session, ("billing",), email=recorded)
-    newcomer.full_name = "Ines Newcombe"
-    session.commit()
-    return newcomer
 
 
 def _credit(invoice: Invoice, actor: Actor) -> CreditNote:
@@ -63,18 +37,18 @@ def _read(client: FlaskClient, path: str) -> str:
     return words(answer.get_data(as_text=True))
 
 
-def test_a_credit_note_names_who_issued_it_after_their_address_passed_on(
+def test_a_credit_note_names_who_issued_it_after_theiraddress_passed_on(
     app: Flask,
     signed_in: SignIn,
     vendor: Any,
     billing_staff: Any,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    clerk, issuing = _clerk("Tomasz Wren")
+    clerk, issuing = staff_named("Tomasz Wren", ("billing",))
     named = f"Tomasz Wren ({clerk.email})"
     credit = _credit(invoice_for(vendor, ("500.00",)), issuing)
     assert (credit.issued_by, credit.issued_by_id) == (clerk.email, clerk.id)
-    newcomer = _address_passed_on(clerk)
+    newcomer = address_passed_on(clerk)
     client = signed_in(app.test_client(), billing_staff)
     page = _read(client, f"/console/credit-notes/{credit.id}")
     assert f"by {named}" in page
@@ -101,24 +75,16 @@ def test_the_credit_notes_list_reads_who_issued_them_in_one_statement(
 ) -> None:
     """However many clerks the page names, one statement reads them."""
 
-    def users_read(client: FlaskClient) -> tuple[str, int]:
-        client.get(LIST)
-        with sent_by(app) as statements:
-            answer = client.get(LIST)
-        assert answer.status_code == 200
-        reads = [sql for sql in statements if re.search(r"\bFROM users\b", sql)]
-        return words(answer.get_data(as_text=True)), len(reads)
-
     client = signed_in(app.test_client(), billing_staff)
     invoice = invoice_for(vendor, ("500.00",))
-    first, issuing = _clerk("Clerk One")
+    first, issuing = staff_named("Clerk One", ("billing",))
     _credit(invoice, issuing)
-    listed, few = users_read(client)
+    listed, few = users_read_in_words(app, client, LIST)
     assert f"by Clerk One ({first.email})" in listed
-    clerks = [_clerk(f"Clerk {n}") for n in ("Two", "Three", "Four", "Five")]
+    clerks = [staff_named(f"Clerk {n}", ("billing",)) for n in ("Two", "Three", "Four", "Five")]
     for _person, actor in clerks:
         _credit(invoice, actor)
-    listed, many = users_read(client)
+    listed, many = users_read_in_words(app, client, LIST)
     assert many == few
     for person, _actor in clerks:
         assert f"by {person.full_name} ({person.email})" in listed

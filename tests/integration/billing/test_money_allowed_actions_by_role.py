@@ -17,16 +17,21 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from licensing import db
-from licensing.accounts import services as accounts
-from licensing.accounts.models import Organization, User
-from licensing.actors import Actor
+from licensing.accounts.models import User
 from licensing.billing import services
 from licensing.billing.models import CreditNote, Invoice, Payment, Refund
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from tests.support import factories
-from tests.support.allowed_steps import WORDS, Reader, attempt, check_state, token_reader
+from tests.support.allowed_steps import (
+    READERS,
+    WORDS,
+    EveryRole,
+    State,
+    assert_seen,
+    attempt,
+    walk_states,
+)
 from tests.support.billing import credited, paid_offline, refunded_offline
 from tests.support.servers import LocalStripe
 from tests.support.settings import gateway
@@ -63,15 +68,6 @@ def _refund_body(credit: dict[str, Any]) -> dict[str, Any]:
 
 
 CREDIT_NOTE_STEPS = (attempt("/refunds", "refund", body=_refund_body),)
-READERS = (
-    "administrator",
-    "member",
-    "billing member",
-    "licensing staff",
-    "billing staff",
-    "admin",
-    "read-only token",
-)
 
 
 @pytest.fixture
@@ -79,7 +75,7 @@ def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
     return stripe_config(localstripe)
 
 
-class Money:
+class Money(EveryRole):
     """A vendor's organization with a user of each role, the office's staff, and its
     payments, refunds and credit notes made in each state through the services (card
     payments through localstripe and Stripe's webhook)."""
@@ -91,25 +87,10 @@ class Money:
         localstripe: LocalStripe,
         invoice_for: Callable[..., Invoice],
     ) -> None:
-        session = db.session()
-        organization = session.get(Organization, vendor.organization_id)
+        super().__init__(vendor)
         self.client, self.vendor, self.localstripe = client, vendor, localstripe
         self.invoice_for = invoice_for
-        self.users = {
-            "administrator": vendor,
-            "member": factories.make_vendor(session, organization),
-            "billing member": factories.make_vendor(session, organization, role="billing"),
-            "licensing staff": factories.make_staff(session, roles=("licensing",)),
-            "billing staff": factories.make_staff(session, roles=("billing",)),
-            "admin": factories.make_staff(session, roles=("admin",)),
-        }
-        self.clerk = Actor.of(accounts.principal_for(self.users["admin"]))
         self.disputes = 0
-
-    def reader(self, name: str) -> Reader:
-        if name == "read-only token":
-            return token_reader(name, self.users["admin"], read_only=True)
-        return token_reader(name, self.users[name])
 
     # --- payments --------------------------------------------------------------------
 
@@ -220,31 +201,12 @@ def money(
     return Money(client, vendor, localstripe, invoice_for)
 
 
-def _walk(
-    client: FlaskClient,
-    reader: Reader,
-    kind: str,
-    states: list[tuple[str, str, Callable[[], Any]]],
-    steps: tuple[Any, ...],
-    **fields: str,
-) -> None:
-    for name, state, make in states:
-        reader.seen[name] = check_state(
-            client,
-            reader,
-            state,
-            lambda make=make: f"/api/v1/{kind}/{make().id}",
-            steps,
-            **fields,
-        )
-
-
 @pytest.mark.parametrize("role", READERS)
 def test_a_payments_allowed_actions_are_the_steps_its_reader_may_take_in_every_state(
     client: FlaskClient, money: Money, role: str
 ) -> None:
     reader = money.reader(role)
-    states: list[tuple[str, str, Callable[[], Any]]] = [
+    states: list[State] = [
         ("received offline", "succeeded", money.offline),
         ("reversed", "reversed", money.reversed),
         ("received by card", "succeeded", money.card),
@@ -254,7 +216,7 @@ def test_a_payments_allowed_actions_are_the_steps_its_reader_may_take_in_every_s
         ("flagged, its charge disputed", "flagged", money.flagged_disputed),
         ("given back", "given_back", money.given_back),
     ]
-    _walk(client, reader, "payments", states, PAYMENT_STEPS)
+    walk_states(client, reader, "payments", states, PAYMENT_STEPS)
 
     billing = {
         "received offline": ["reverse"],
@@ -274,8 +236,7 @@ def test_a_payments_allowed_actions_are_the_steps_its_reader_may_take_in_every_s
         "administrator": none,
         "read-only token": none,
     }
-    for name, steps in expected.get(role, {}).items():
-        assert reader.seen[name] == steps, (role, name)
+    assert_seen(reader, expected)
     if role in ("billing staff", "admin"):
         # A 409 lists none of Stripe's steps: it listed `cancel`, `fail`, `flag` and
         # `succeed` of a pending card payment to billing staff refused `accept`.
@@ -292,7 +253,7 @@ def test_a_credit_notes_and_a_refunds_allowed_actions_are_the_steps_their_reader
         ("refunded in full", "0.00", money.refunded_in_full),
         ("off an unpaid balance", "0.00", money.credited_unpaid),
     ]
-    _walk(
+    walk_states(
         client,
         reader,
         "credit-notes",
@@ -305,7 +266,7 @@ def test_a_credit_notes_and_a_refunds_allowed_actions_are_the_steps_their_reader
         ("returned by the bank", "failed", money.refund_returned),
         ("to the card", "succeeded", money.card_refund),
     ]
-    _walk(client, reader, "refunds", refunds, REFUND_STEPS)
+    walk_states(client, reader, "refunds", refunds, REFUND_STEPS)
 
     billing = {
         "owing a refund": ["refund"],
@@ -323,8 +284,7 @@ def test_a_credit_notes_and_a_refunds_allowed_actions_are_the_steps_their_reader
         "member": none,
         "read-only token": none,
     }
-    for name, steps in expected.get(role, {}).items():
-        assert reader.seen[name] == steps, (role, name)
+    assert_seen(reader, expected)
 
 
 # The console's payment page's presses, by the step each takes (round 58).

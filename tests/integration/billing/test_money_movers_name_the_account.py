@@ -9,7 +9,6 @@ record's recorder the same way."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -19,8 +18,6 @@ from flask.testing import FlaskClient
 from sqlalchemy import select, update
 
 from licensing import db
-from licensing.accounts import services as accounts
-from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.billing import services
@@ -34,34 +31,11 @@ from licensing.billing.models import (
 )
 from licensing.calendar import office_date
 from licensing.db import utcnow
-from tests.support import factories
 from tests.support.console_lists import words
-from tests.support.statements import sent_by
+from tests.support.named_people import address_passed_on, staff_named, users_read_in_words
 
 SignIn = Callable[..., FlaskClient]
 REFUNDS = "/console/refunds"
-
-
-def _clerk(full_name: str) -> tuple[User, Actor]:
-    session = db.session()
-    person = factories.make_staff(session, ("billing",))
-    person.full_name = full_name
-    session.commit()
-    return person, Actor.of(accounts.principal_for(person))
-
-
-def _address_passed_on(person: User, newcomer_name: str = "Ines Newcombe") -> User:
-    """`person`'s address changes, and a newcomer is given the old one."""
-    session = db.session()
-    recorded = person.email
-    moved = session.get(User, person.id)
-    assert moved is not None
-    moved.email = f"moved.{recorded}"
-    session.commit()
-    newcomer = factories.make_staff(session, ("billing",), email=recorded)
-    newcomer.full_name = newcomer_name
-    session.commit()
-    return newcomer
 
 
 def _read(client: FlaskClient, path: str) -> str:
@@ -92,8 +66,8 @@ def test_a_payment_names_who_recorded_and_who_reversed_it_after_their_addresses_
     billing_staff: Any,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    recorder, recording = _clerk("Tomasz Wren")
-    reverser, reversing = _clerk("Aiko Brandt")
+    recorder, recording = staff_named("Tomasz Wren", ("billing",))
+    reverser, reversing = staff_named("Aiko Brandt", ("billing",))
     payment = _paid(invoice_for(vendor, ("500.00",)), recording)
     reversal = services.reverse_offline_payment(
         payment.id,
@@ -106,8 +80,8 @@ def test_a_payment_names_who_recorded_and_who_reversed_it_after_their_addresses_
     assert (reversal.reversed_by, reversal.reversed_by_id) == (reverser.email, reverser.id)
     recorded_as = f"Tomasz Wren ({recorder.email})"
     reversed_as = f"Aiko Brandt ({reverser.email})"
-    _address_passed_on(recorder, "Ines Newcombe")
-    _address_passed_on(reverser, "Olu Newman")
+    address_passed_on(recorder, "Ines Newcombe")
+    address_passed_on(reverser, "Olu Newman")
     client = signed_in(app.test_client(), billing_staff)
 
     page = _read(client, f"/console/payments/{payment.id}")
@@ -134,29 +108,21 @@ def test_the_refunds_list_names_who_recorded_each_in_one_statement(
     """Each refund's recorder by the account kept, however many clerks the page names
     in one statement; a refund from before by its address."""
 
-    def users_read(client: FlaskClient) -> tuple[str, int]:
-        client.get(REFUNDS)
-        with sent_by(app) as statements:
-            answer = client.get(REFUNDS)
-        assert answer.status_code == 200
-        reads = [sql for sql in statements if re.search(r"\bFROM users\b", sql)]
-        return words(answer.get_data(as_text=True)), len(reads)
-
     client = signed_in(app.test_client(), billing_staff)
     invoice = invoice_for(vendor, ("500.00",))
-    _office, issuing = _clerk("Credit Office")
+    _office, issuing = staff_named("Credit Office", ("billing",))
     _paid(invoice, issuing, "500.00")
     credit = services.issue_credit_note(
         invoice.id, amount=Decimal("100.00"), reason="Seats removed.", actor=issuing
     )
-    first, recording = _clerk("Clerk One")
+    first, recording = staff_named("Clerk One", ("billing",))
     refund = services.record_offline_refund(
         credit.id, method="wire", amount=Decimal("10.00"), reference="R-1", actor=recording
     )
     assert (refund.recorded_by, refund.recorded_by_id) == (first.email, first.id)
-    listed, few = users_read(client)
+    listed, few = users_read_in_words(app, client, REFUNDS)
     assert f"by Clerk One ({first.email})" in listed
-    clerks = [_clerk(f"Clerk {n}") for n in ("Two", "Three", "Four", "Five")]
+    clerks = [staff_named(f"Clerk {n}", ("billing",)) for n in ("Two", "Three", "Four", "Five")]
     for number, (_person, actor) in enumerate(clerks):
         services.record_offline_refund(
             credit.id,
@@ -165,13 +131,13 @@ def test_the_refunds_list_names_who_recorded_each_in_one_statement(
             reference=f"R-{number + 2}",
             actor=actor,
         )
-    listed, many = users_read(client)
+    listed, many = users_read_in_words(app, client, REFUNDS)
     assert many == few
     for person, _actor in clerks:
         assert f"by {person.full_name} ({person.email})" in listed
 
     address = first.email
-    newcomer = _address_passed_on(first)
+    newcomer = address_passed_on(first)
     listed = _read(client, REFUNDS)
     assert f"by Clerk One ({address})" in listed
     assert newcomer.full_name not in listed
@@ -186,14 +152,14 @@ def test_an_invoices_link_withdrawals_name_who_withdrew_them(
     billing_staff: Any,
     invoice_for: Callable[..., Invoice],
 ) -> None:
-    clerk, withdrawing = _clerk("Tomasz Wren")
+    clerk, withdrawing = staff_named("Tomasz Wren", ("billing",))
     invoice = invoice_for(vendor, ("500.00",))
     withdrawal = services.withdraw_invoice_links(
         invoice.id, reason="Forwarded to the wrong person.", actor=withdrawing
     )
     address = clerk.email
     assert (withdrawal.revoked_by, withdrawal.revoked_by_id) == (address, clerk.id)
-    newcomer = _address_passed_on(clerk)
+    newcomer = address_passed_on(clerk)
     client = signed_in(app.test_client(), billing_staff)
     page = _read(client, f"/console/invoices/{invoice.id}")
     assert f"by Tomasz Wren ({address}): Forwarded to the wrong person." in page
@@ -217,7 +183,7 @@ def test_a_stripe_event_looked_at_names_who_marked_it_on_its_page_and_the_list(
     )
     session.add(stored)
     session.commit()
-    clerk, marking = _clerk("Tomasz Wren")
+    clerk, marking = staff_named("Tomasz Wren", ("billing",))
     services.mark_stripe_event_looked_at(
         stored.id, note="Recorded by hand from Stripe's dashboard.", actor=marking
     )
@@ -226,7 +192,7 @@ def test_a_stripe_event_looked_at_names_who_marked_it_on_its_page_and_the_list(
     assert marked is not None
     address = clerk.email
     assert (marked.looked_at_by, marked.looked_at_by_id) == (address, clerk.id)
-    newcomer = _address_passed_on(clerk)
+    newcomer = address_passed_on(clerk)
     client = signed_in(app.test_client(), billing_staff)
     for path in (f"/console/stripe-events/{stored.id}", "/console/stripe-events?kind=looked_at"):
         page = _read(client, path)
@@ -243,11 +209,11 @@ def test_a_repeated_reference_names_who_recorded_the_earlier_payment_by_the_acco
 ) -> None:
     """The form's warning and the audit note of a repeat confirmed name the earlier
     payment's recorder "Name (address)", by the account kept."""
-    clerk, recording = _clerk("Tomasz Wren")
+    clerk, recording = staff_named("Tomasz Wren", ("billing",))
     invoice = invoice_for(vendor, ("1000.00",))
     _paid(invoice, recording, "400.00", "FEDWIRE 0042")
     address = clerk.email
-    newcomer = _address_passed_on(clerk)
+    newcomer = address_passed_on(clerk)
     client = signed_in(app.test_client(), billing_staff)
     form = {
         "method": "wire",
@@ -262,7 +228,7 @@ def test_a_repeated_reference_names_who_recorded_the_earlier_payment_by_the_acco
     assert f"recorded by Tomasz Wren ({address})." in warning
     assert newcomer.full_name not in warning
 
-    _, again = _clerk("Second Clerk")
+    _, again = staff_named("Second Clerk", ("billing",))
     services.record_offline_payment(
         invoice.id,
         method="wire",

@@ -17,23 +17,13 @@ from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.royalties import services as royalty_services
 from tests.integration.royalties.conftest import AFTER, SOFTWARE, row
-from tests.support.statements import sent_by
+from tests.support.named_people import users_read
 
 SignIn = Callable[..., FlaskClient]
 
 
 def _words(page: str) -> str:
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", page)).split())
-
-
-def _users_read(app: Flask, client: FlaskClient, path: str) -> tuple[str, int]:
-    """The page at `path` once warm, and how many statements read users for it."""
-    client.get(path)
-    with sent_by(app) as statements:
-        answer = client.get(path)
-    assert answer.status_code == 200
-    reads = [sql for sql in statements if re.search(r"\bFROM users\b", sql)]
-    return answer.get_data(as_text=True), len(reads)
 
 
 def test_a_royalty_report_names_who_filed_it_and_who_sent_it_back(
@@ -52,9 +42,9 @@ def test_a_royalty_report_names_who_filed_it_and_who_sent_it_back(
     )
     client = signed_in(app.test_client(), licensing_staff)
     path = f"/console/royalty-reports/{report.id}"
-    _, once = _users_read(app, client, path)
+    _, once = users_read(app, client, path)
     royalty_services.review(report.id, "mark_reviewed", staff, note="Fine after all.", now=AFTER[1])
-    page, twice = _users_read(app, client, path)
+    page, twice = users_read(app, client, path)
     words = _words(page)
     assert f"by {vendor.full_name} ({vendor.email}) (" in words
     staff_named = f"{licensing_staff.full_name} ({licensing_staff.email})"
