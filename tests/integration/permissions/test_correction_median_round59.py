@@ -11,6 +11,7 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
+from typing import Any
 
 import time_machine
 from flask.testing import FlaskClient
@@ -20,14 +21,32 @@ from licensing import db
 from licensing.permissions import services
 from licensing.permissions.models import PermissionRequest
 from tests.integration.permissions.conftest import OFFICE, last_mail, link_in, request_fields
-from tests.integration.permissions.test_correction_service_level_round59 import (
-    EMAIL,
-    MONDAY,
-    _at,
-    _correct,
-)
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
+EMAIL = "lena.ortiz@cedar-ridge.example"
+MONDAY = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
+
+
+def _at(day: int) -> Any:
+    return time_machine.travel(datetime(2026, 11, day, 15, 0, tzinfo=UTC), tick=False)
+
+
+def _correct(client: FlaskClient, token: str) -> PermissionRequest:
+    """Send and confirm a correction from `token`'s status page, as the requester does."""
+    page = client.get(f"/permissions/request?again={token}").get_data(as_text=True)
+    hidden = re.search(r'<input id="corrects" name="corrects" type="hidden" value="([^"]*)"', page)
+    assert hidden is not None, page
+    sent = client.post(
+        "/permissions/request", data=request_fields(audience_size="90", corrects=hidden.group(1))
+    )
+    assert sent.status_code == 302
+    client.get(link_in(last_mail(EMAIL), "/permissions/confirm/"))
+    db.session().expire_all()
+    return (
+        db.session()
+        .scalars(select(PermissionRequest).order_by(PermissionRequest.id.desc()))
+        .first()
+    )
 
 
 def _median_on(day: int) -> Decimal | None:
