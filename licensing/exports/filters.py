@@ -206,7 +206,13 @@ def parse(
     if use and use not in USES:
         errors["use"] = [words.one_of("use", USES)]
     as_of = _date(raw["as_of"], "as_of", errors)
-    if "as_of" in dataset.filters and as_of is None and not errors.get("as_of"):
+    today_unless_given = getattr(dataset, "as_of_today", True)
+    if (
+        "as_of" in dataset.filters
+        and as_of is None
+        and today_unless_given
+        and not errors.get("as_of")
+    ):
         as_of = today
     if errors:
         raise InvalidInput("The export's filter has problems.", errors)
