@@ -79,7 +79,13 @@ class ExportQuerySchema(ApiSchema):
     state = ma.fields.String(validate=Text(30))
     currency = ma.fields.String(validate=Length(equal=3))
     use = vocabulary(USES)
-    as_of = Day(metadata={"description": "receivables: the day (default today)"})
+    as_of = Day(
+        metadata={
+            "description": "receivables: the day the balances are as of (default today); "
+            "invoices (round 59): each invoice issued by the day as it stood at its end "
+            "(default: as it stands)"
+        }
+    )
     owed_back_on = Day(
         metadata={
             "description": "receivables: instead of the balances owing as of a day, the "

@@ -1547,12 +1547,15 @@ def still_from_all(start: date) -> ColumnElement[bool]:
     return and_(
         Invoice.issue_date < start,
         or_(Invoice.voided_at.is_(None), Invoice.voided_at < office_day_start(start)),
-        Invoice.id.not_in(_money_moved(start)),
+        Invoice.id.not_in(money_moved(start)),
     )
 
 
-def _money_moved(start: date) -> Any:
-    """The ids of the invoices money moved on from `start` on, each kind read once."""
+def money_moved(start: date) -> Any:
+    """The ids of the invoices money moved on from `start` on, each kind read once
+    (`invoice_id`): on any other, its stored totals are the sums of its dated events up
+    to the day before `start` (round 54), so its balance on that day is what it owes
+    now. The invoices export as of a day reads so (round 59, asof59)."""
     return union(*(select(id_).where(when) for id_, when in _moved_from(start)))
 
 
@@ -1566,7 +1569,7 @@ def _moving_from(start: date, *, by_invoice: bool) -> ColumnElement[bool]:
             for invoice_id, when in _moved_from(start)
         ]
     else:
-        money = [Invoice.id.in_(_money_moved(start))]
+        money = [Invoice.id.in_(money_moved(start))]
     return or_(
         Invoice.issue_date >= start,
         Invoice.voided_at >= office_day_start(start),

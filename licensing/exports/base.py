@@ -96,6 +96,9 @@ class Dataset:
     # Where the database can find them cheaply; None: the rows raise MoneyError
     # when they meet one (`queries.amount`), midway through the file.
     unknown_currencies: UnknownCurrenciesFunction | None = None
+    # Whether an `as_of` not given is today (receivables), or means the records as
+    # they stand (round 59: the invoices as of a day only when one is given).
+    as_of_today: bool = True
 
     @property
     def column_names(self) -> list[str]:

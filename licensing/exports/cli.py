@@ -89,7 +89,14 @@ class _Progress:
 @click.option("--state", help="Only records in this state.")
 @click.option("--currency", help="Only this currency (ISO 4217).")
 @click.option("--use", help="Only lines for this use.")
-@click.option("--as-of", "as_of", help="receivables: the day balances are as of (default today).")
+@click.option(
+    "--as-of",
+    "as_of",
+    help=(
+        "receivables: the day balances are as of (default today); invoices: each as it "
+        "stood at that day's end (round 59)."
+    ),
+)
 @click.option(
     "--owed-back-on",
     "owed_back_on",

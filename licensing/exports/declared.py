@@ -175,22 +175,44 @@ class Declared:
         statement = select(currency, record).where(sqlcsv.unknown(currency))
         return self.source(statement, given).order_by(*self.order)
 
-    def dataset(self, *, schema_version: int, **described: Any) -> Dataset:
-        """The `Dataset` these fields make (`described`: name, title, filters...)."""
+    def dataset(
+        self,
+        *,
+        schema_version: int,
+        chosen: Callable[[ExportFilter], Declared] | None = None,
+        **described: Any,
+    ) -> Dataset:
+        """The `Dataset` these fields make (`described`: name, title, filters...).
+        `chosen` gives, for a filter, the table to read instead (round 59: the
+        invoices as of a day), with the same columns."""
+
+        def pick(given: ExportFilter) -> Declared:
+            picked = chosen(given) if chosen else self
+            assert picked.columns == self.columns
+            return picked
+
+        def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
+            return pick(given).rows(context, given)
+
+        def count(context: ExportContext, given: ExportFilter) -> int:
+            return pick(given).count(context, given)
 
         def csv_lines(
             context: ExportContext, given: ExportFilter
         ) -> Generator[list[str], None, None]:
-            return self.csv_lines(schema_version, context, given)
+            return pick(given).csv_lines(schema_version, context, given)
+
+        def unknown_currencies(given: ExportFilter) -> Statement:
+            return pick(given).unknown_currencies(given)
 
         return Dataset(
             schema_version=schema_version,
             columns=self.columns,
-            rows=self.rows,
-            count=self.count,
+            rows=rows,
+            count=count,
             currency_column=self.currency,
             csv_lines=csv_lines,
-            unknown_currencies=self.unknown_currencies,
+            unknown_currencies=unknown_currencies,
             **described,
         )
 

@@ -227,7 +227,14 @@ def parse(
             f"Give {words.field('as_of')} or {words.field('owed_back_on')}, not both."
         )
     asked_back = raw["owed_back_on"] or errors.get("owed_back_on")
-    if "as_of" in dataset.filters and as_of is None and not errors.get("as_of") and not asked_back:
+    today_unless_given = getattr(dataset, "as_of_today", True)
+    if (
+        "as_of" in dataset.filters
+        and as_of is None
+        and today_unless_given
+        and not errors.get("as_of")
+        and not asked_back
+    ):
         as_of = today
     if errors:
         raise InvalidInput("The export's filter has problems.", errors)

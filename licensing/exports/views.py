@@ -35,7 +35,8 @@ FIELD_LABELS = {
     "state": "State",
     "currency": "Currency",
     "use": "Use",
-    "as_of": "Receivables as of",
+    # Round 59 (asof59): the invoices take it too (their balances as of the day).
+    "as_of": "Balances as of",
     "owed_back_on": "Refunds owed at the end of",
 }
 # Each format and date basis as the form offers it.

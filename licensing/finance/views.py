@@ -449,6 +449,15 @@ def _export_urls(filters: queries.Filters) -> dict[str, str]:
             owed_back_on=filters.end.isoformat(),
             currency=filters.currency,
         ),
+        # Round 59 (asof59): every invoice issued by the aging's day as it stood then
+        # (its state and balance due: the receivables' balances), so a closed quarter
+        # is read as it was closed, not as its invoices stand today.
+        "invoices_then": url_for(
+            "exports_console.exports",
+            dataset="invoices",
+            as_of=filters.aging_date.isoformat(),
+            currency=filters.currency,
+        ),
     }
 
 

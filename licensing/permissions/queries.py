@@ -259,32 +259,40 @@ class OfficeQueue(NamedTuple):
     oldest: datetime | None  # when the longest-waiting requester first confirmed
 
 
-def _first_confirmed() -> ScalarSelect[Any]:
-    """The earliest confirmation a correction with the office stands for (round 59): a
-    confirmed correction replaces the open request it corrects (withdrawn at the very
-    moment it is confirmed), so its requester has waited since that one's confirmation,
-    or the one before it for a correction of a correction. Walked up `corrects_id`
-    while the request corrected was withdrawn no earlier than its correction was
-    confirmed (one corrected before, or decided, stays apart: the correction stands
-    alone, as `_replace_corrected` leaves it)."""
+def first_confirmations(*where: ColumnElement[bool]) -> Any:
+    """Of the requests meeting `where`, each one's (`request_id`, `since`): the
+    confirmations a correction with the office stands for (round 59), its own and those
+    of the requests it replaced, as a recursive CTE. A confirmed correction replaces the
+    open request it corrects (withdrawn at the very moment it is confirmed), so its
+    requester has waited since that one's confirmation, or the one before it for a
+    correction of a correction. Walked up `corrects_id` while the request corrected was
+    withdrawn no earlier than its correction was confirmed (one corrected before, or
+    decided, stays apart: the correction stands alone, as `_replace_corrected` leaves
+    it). The earliest `since` of a request is when its requester first confirmed."""
     start = (
         select(
+            PermissionRequest.id.label("request_id"),
             PermissionRequest.corrects_id.label("up"),
             PermissionRequest.submitted_at.label("since"),
         )
-        .where(
-            PermissionRequest.state.in_(WITH_STAFF),
-            PermissionRequest.corrects_id.is_not(None),
-        )
+        .where(*where)
         .cte("replacing", recursive=True)
     )
     replaced = aliased(PermissionRequest)
-    walked = start.union_all(
-        select(replaced.corrects_id, replaced.submitted_at).where(
+    return start.union_all(
+        select(start.c.request_id, replaced.corrects_id, replaced.submitted_at).where(
             replaced.id == start.c.up,
             replaced.state == WITHDRAWN,
             replaced.closed_at >= start.c.since,
         )
+    )
+
+
+def _first_confirmed() -> ScalarSelect[Any]:
+    """The earliest confirmation a correction with the office stands for
+    (`first_confirmations`)."""
+    walked = first_confirmations(
+        PermissionRequest.state.in_(WITH_STAFF), PermissionRequest.corrects_id.is_not(None)
     )
     return select(func.min(walked.c.since)).scalar_subquery()
 

@@ -246,7 +246,9 @@ def test_each_dataset_offers_only_its_own_dates_and_states_at_phone_width_by_key
     context.close()
 
 
-INVOICES_TAKE = "(it takes From, To, Dates apply to, Organization, State, Currency)."
+INVOICES_TAKE = (
+    "(it takes From, To, Dates apply to, Organization, State, Currency, Balances as of)."
+)
 
 
 def test_a_field_the_dataset_does_not_take_is_disabled_with_why_at_phone_width_by_keyboard(
@@ -267,7 +269,7 @@ def test_a_field_the_dataset_does_not_take_is_disabled_with_why_at_phone_width_b
     page.set_viewport_size({"width": 375, "height": 740})
     sign_in(page, staff.email)
     page.goto("/console/exports")
-    use, as_of = page.get_by_label("Use", exact=True), page.get_by_label("Receivables as of")
+    use, as_of = page.get_by_label("Use", exact=True), page.get_by_label("Balances as of")
     # No dataset chosen: every field.
     assert use.is_enabled()
     assert as_of.is_enabled()
@@ -277,7 +279,7 @@ def test_a_field_the_dataset_does_not_take_is_disabled_with_why_at_phone_width_b
     assert use.is_enabled()
     assert as_of.is_disabled()
     assert page.locator("#as_of-offered").inner_text() == (
-        "The Invoice lines export does not filter by Receivables as of "
+        "The Invoice lines export does not filter by Balances as of "
         "(it takes From, To, Dates apply to, Organization, State, Currency, Use)."
     )
     _choose_by_keyboard(page, "Use", use_words("development"))
@@ -293,9 +295,15 @@ def test_a_field_the_dataset_does_not_take_is_disabled_with_why_at_phone_width_b
         page.get_by_role("combobox", name="Use").evaluate("select => select.labels[0].textContent")
         == "Use"
     )
-    # Tab from Currency passes over Use and As of to Export.
+    # Tab from Currency passes over Use to Balances as of (round 59: the invoices take
+    # it), then through its parts to Export.
     page.get_by_label("Currency", exact=True).focus()
     page.keyboard.press("Tab")
+    assert page.evaluate("() => document.activeElement.id") == "as_of"
+    for _part in range(5):  # a date field's month, day and year take a Tab each
+        if page.evaluate("() => document.activeElement.id") != "as_of":
+            break
+        page.keyboard.press("Tab")
     assert page.evaluate("() => document.activeElement.textContent") == "Export"
     page.wait_for_function(FITS)
     assert_accessible(page)

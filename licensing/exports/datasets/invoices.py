@@ -2,19 +2,34 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any, NamedTuple
 
-from sqlalchemy import case, literal, type_coerce
+from sqlalchemy import and_, case, func, literal, not_, or_, select, type_coerce, union_all
 from sqlalchemy.orm import aliased
 
-from licensing.billing.models import Invoice
-from licensing.billing.queries import owed_of
+from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal, Refund
+from licensing.billing.queries import (
+    collected_between,
+    money_moved,
+    owed_of,
+    refund_returned_between,
+    refunded_between,
+    reversed_between,
+)
 from licensing.billing.states import (
     COLLECTIBLE,
     INVOICE_SOURCES,
     INVOICE_STATES,
+    OPEN,
+    PAID,
     ROYALTY_REPORT,
+    UNCOLLECTIBLE,
+    VOID,
 )
+from licensing.calendar import office_day_start
 from licensing.db import Money, Statement
 from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column
 from licensing.exports.columns import (
@@ -27,11 +42,13 @@ from licensing.exports.columns import (
     report_number,
 )
 from licensing.exports.declared import Declared, Field
-from licensing.exports.filters import ISSUED, PAID, RECORDED, ExportFilter
+from licensing.exports.filters import ISSUED, RECORDED, ExportFilter
+from licensing.exports.filters import PAID as BY_PAID
 from licensing.exports.queries import day_of, issued_invoices, licensee
 from licensing.royalties.models import RoyaltyReport
 
 STATES = tuple(state for state in INVOICE_STATES if state != "draft")
+STATE = Column("state", TEXT, one_of(STATES))
 
 # `Invoice.owed`: the refunds sent count (round 53).
 _OWED = owed_of(Invoice)
@@ -53,8 +70,8 @@ _AMENDED = aliased(RoyaltyReport, name="amended_report")
 _AMENDED_INVOICE = aliased(Invoice, name="amended_invoice")
 
 
-def _source(statement: Statement, given: ExportFilter) -> Statement:
-    statement = (
+def _joined(statement: Statement) -> Statement:
+    return (
         statement.select_from(Invoice)
         .outerjoin(
             _REPORT, (Invoice.source_type == ROYALTY_REPORT) & (_REPORT.id == Invoice.source_id)
@@ -62,108 +79,265 @@ def _source(statement: Statement, given: ExportFilter) -> Statement:
         .outerjoin(_AMENDED, _AMENDED.id == _REPORT.amends_id)
         .outerjoin(_AMENDED_INVOICE, _AMENDED_INVOICE.id == _AMENDED.invoice_id)
     )
-    return issued_invoices(statement, given)
 
 
-DECLARED = Declared(
-    record=Invoice,
-    table=(
-        Field(INVOICE_ID, Invoice.id),
-        Field(INVOICE_NUMBER, Invoice.number),
-        *map(Field, LICENSEE, licensee(Invoice)),
-        Column("state", TEXT, one_of(STATES)),
-        Column("source_type", TEXT, one_of(INVOICE_SOURCES)),
-        Column(
-            "source_reference",
-            TEXT,
-            "The agreement number; for a royalty invoice, the agreement number and the "
-            "period's first day, shared by an amendment's invoice (royalty_report_id tells "
-            "them apart); for a late fee, the overdue invoice's number.",
+def _source(statement: Statement, given: ExportFilter) -> Statement:
+    return issued_invoices(_joined(statement), given)
+
+
+class _Then(NamedTuple):
+    """What the columns that say what an invoice is *now* read as of a day (round 59,
+    asof59): its state, paid and voided days, paid, credited, refunded and balance due
+    at the end of that office day, by the receivables' rule (`receivables`)."""
+
+    state: Any
+    paid_at: Any
+    voided_at: Any
+    amount_paid: Any
+    amount_credited: Any
+    balance_due: Any
+    amount_refunded: Any
+    source: Any
+
+
+def _money(value: Any) -> Any:
+    return type_coerce(value, Money())
+
+
+def _as_of(day: date) -> _Then:
+    """The invoice as it stood at the end of `day` at the office.
+
+    Its amounts are the receivables' (`receivables._statement`, the Finance page's
+    *Outstanding*): payments received by then (offline by the day received, card by
+    Stripe's day) less those the bank had returned by then, credit notes issued by then,
+    refunds sent by then less those returned by then. Summed only for the invoices money
+    moved on after the day (`billing.queries.money_moved`, the rule of "may owe on day
+    D", aging55 and round 56): on any other the stored totals are those sums already.
+    Its state follows: void if voided by then; else paid if it owed nothing, else
+    uncollectible if written off by then and not marked paid since, else open. Its paid
+    day is given when it was paid then and booked paid by then; its void day when void
+    by then."""
+    ends = office_day_start(day + timedelta(days=1))
+    after = day + timedelta(days=1)
+    moved = money_moved(after).cte("moved")
+    of_moved = select(moved.c.invoice_id)
+    events = union_all(
+        select(
+            Payment.invoice_id.label("invoice_id"),
+            Payment.amount.label("paid"),
+            _ZERO.label("credited"),
+            _ZERO.label("refunded"),
+        ).where(collected_between(None, day), Payment.invoice_id.in_(of_moved)),
+        select(PaymentReversal.invoice_id, -PaymentReversal.amount, _ZERO, _ZERO).where(
+            reversed_between(None, day), PaymentReversal.invoice_id.in_(of_moved)
         ),
-        CURRENCY,
-        ISSUE_DATE,
-        Column("due_date", DATE, "The day payment is due."),
-        Field(
-            Column("paid_date", DATE, "The office day it became paid, if it is."),
-            Invoice.paid_at,
-            day_of,
+        select(CreditNote.invoice_id, _ZERO, CreditNote.amount, _ZERO).where(
+            CreditNote.issue_date <= day, CreditNote.invoice_id.in_(of_moved)
         ),
-        Field(
-            Column("voided_date", DATE, "The office day it was voided, if it was."),
-            Invoice.voided_at,
-            day_of,
+        select(Refund.invoice_id, _ZERO, _ZERO, Refund.amount).where(
+            refunded_between(None, day),
+            not_(refund_returned_between(None, day)),
+            Refund.invoice_id.in_(of_moved),
         ),
-        Column("payment_terms_days", INTEGER, "Net days."),
-        Column("total", MONEY, "The sum of its lines."),
-        Column("amount_paid", MONEY, "Payments applied to it."),
-        Column("amount_credited", MONEY, "Credit notes issued against it."),
-        Field(
-            Column("balance_due", MONEY, "What is still owed (0 unless open or uncollectible)."),
-            _BALANCE_DUE,
+    ).subquery("events")
+    sums = (
+        select(
+            events.c.invoice_id,
+            func.sum(events.c.paid).label("paid"),
+            func.sum(events.c.credited).label("credited"),
+            func.sum(events.c.refunded).label("refunded"),
+        )
+        .group_by(events.c.invoice_id)
+        .subquery("then")
+    )
+    moving = moved.c.invoice_id.is_not(None)
+
+    def summed(total: Any, stored: Any) -> Any:
+        return _money(case((moving, func.coalesce(total, _ZERO)), else_=stored))
+
+    paid = summed(sums.c.paid, Invoice.amount_paid)
+    credited = summed(sums.c.credited, Invoice.amount_credited)
+    refunded = summed(sums.c.refunded, Invoice.amount_refunded)
+    owed = _money(Invoice.total - paid - credited + refunded)
+    # Never NULL, so that its negation is true of an invoice never voided.
+    void = and_(Invoice.voided_at.is_not(None), Invoice.voided_at < ends)
+    owes = owed > _ZERO  # never NULL: the amounts are summed or stored
+    written_off = and_(
+        Invoice.written_off_at < ends,
+        or_(
+            Invoice.paid_at.is_(None),
+            Invoice.paid_at < Invoice.written_off_at,
+            Invoice.paid_at >= ends,
         ),
-        Field(
-            Column(
-                "royalty_report_id",
-                INTEGER,
-                "The royalty report a royalty invoice bills (royalty_report_lines' report_id).",
-            ),
-            _REPORT.id,
-        ),
-        Field(
-            Column(
-                "amends_report_id",
-                INTEGER,
-                "For an amendment's royalty invoice: the report the amendment amends.",
-            ),
-            _REPORT.amends_id,
-        ),
-        Field(
-            Column(
-                "amends_invoice_number",
-                TEXT,
-                "For an amendment's royalty invoice: the amended report's invoice, if it "
-                "issued one (both share source_reference, the agreement and period).",
-            ),
-            _AMENDED_INVOICE.number,
-        ),
-        # Round 51: the reports by their numbers, as the invoice's memo names them.
-        Field(
-            Column(
-                "royalty_report_number",
-                TEXT,
-                "RR-NNNNNN: the royalty report a royalty invoice bills, as its memo names it.",
-            ),
-            _REPORT.id,
-            report_number,
-        ),
-        Field(
-            Column(
-                "amends_report_number",
-                TEXT,
-                "RR-NNNNNN: for an amendment's royalty invoice, the report it amends.",
-            ),
-            _REPORT.amends_id,
-            report_number,
-        ),
-        # Round 53: the balance counts the refunds sent, so the row says them.
-        Column(
-            "amount_refunded",
-            MONEY,
-            "Refunds sent on its credit notes: balance_due is total - amount_paid - "
-            "amount_credited + amount_refunded, when above 0.",
-        ),
-    ),
+    )
+    state = case(
+        (void, literal(VOID)),
+        (~owes, literal(PAID)),
+        (written_off, literal(UNCOLLECTIBLE)),
+        else_=literal(OPEN),
+    )
+
+    def source(statement: Statement, given: ExportFilter) -> Statement:
+        statement = (
+            _joined(statement)
+            .outerjoin(moved, moved.c.invoice_id == Invoice.id)
+            .outerjoin(sums, sums.c.invoice_id == Invoice.id)
+            .where(Invoice.issue_date <= day)
+        )
+        statement = issued_invoices(statement, replace(given, state=None))
+        return statement.where(state == given.state) if given.state else statement
+
+    return _Then(
+        state=state,
+        paid_at=case((and_(~void, ~owes, Invoice.paid_at < ends), Invoice.paid_at)),
+        voided_at=case((void, Invoice.voided_at)),
+        amount_paid=paid,
+        amount_credited=credited,
+        balance_due=_money(case((and_(~void, owes), owed), else_=_ZERO)),
+        amount_refunded=refunded,
+        source=source,
+    )
+
+
+_ZERO = literal(Decimal(0), Money())
+_TODAY = _Then(
+    state=Invoice.state,
+    paid_at=Invoice.paid_at,
+    voided_at=Invoice.voided_at,
+    amount_paid=Invoice.amount_paid,
+    amount_credited=Invoice.amount_credited,
+    balance_due=_BALANCE_DUE,
+    amount_refunded=Invoice.amount_refunded,
     source=_source,
-    order=(Invoice.issue_date, Invoice.id),
 )
+
+
+def _declared(then: _Then) -> Declared:
+    """The table of fields, the columns saying what an invoice is read as `then` says."""
+    return Declared(
+        record=Invoice,
+        table=(
+            Field(INVOICE_ID, Invoice.id),
+            Field(INVOICE_NUMBER, Invoice.number),
+            *map(Field, LICENSEE, licensee(Invoice)),
+            Field(STATE, then.state),
+            Column("source_type", TEXT, one_of(INVOICE_SOURCES)),
+            Column(
+                "source_reference",
+                TEXT,
+                "The agreement number; for a royalty invoice, the agreement number and the "
+                "period's first day, shared by an amendment's invoice (royalty_report_id tells "
+                "them apart); for a late fee, the overdue invoice's number.",
+            ),
+            CURRENCY,
+            ISSUE_DATE,
+            Column("due_date", DATE, "The day payment is due."),
+            Field(
+                Column("paid_date", DATE, "The office day it became paid, if it is."),
+                then.paid_at,
+                day_of,
+            ),
+            Field(
+                Column("voided_date", DATE, "The office day it was voided, if it was."),
+                then.voided_at,
+                day_of,
+            ),
+            Column("payment_terms_days", INTEGER, "Net days."),
+            Column("total", MONEY, "The sum of its lines."),
+            Field(Column("amount_paid", MONEY, "Payments applied to it."), then.amount_paid),
+            Field(
+                Column("amount_credited", MONEY, "Credit notes issued against it."),
+                then.amount_credited,
+            ),
+            Field(
+                Column(
+                    "balance_due", MONEY, "What is still owed (0 unless open or uncollectible)."
+                ),
+                then.balance_due,
+            ),
+            Field(
+                Column(
+                    "royalty_report_id",
+                    INTEGER,
+                    "The royalty report a royalty invoice bills (royalty_report_lines' report_id).",
+                ),
+                _REPORT.id,
+            ),
+            Field(
+                Column(
+                    "amends_report_id",
+                    INTEGER,
+                    "For an amendment's royalty invoice: the report the amendment amends.",
+                ),
+                _REPORT.amends_id,
+            ),
+            Field(
+                Column(
+                    "amends_invoice_number",
+                    TEXT,
+                    "For an amendment's royalty invoice: the amended report's invoice, if it "
+                    "issued one (both share source_reference, the agreement and period).",
+                ),
+                _AMENDED_INVOICE.number,
+            ),
+            # Round 51: the reports by their numbers, as the invoice's memo names them.
+            Field(
+                Column(
+                    "royalty_report_number",
+                    TEXT,
+                    "RR-NNNNNN: the royalty report a royalty invoice bills, as its memo names it.",
+                ),
+                _REPORT.id,
+                report_number,
+            ),
+            Field(
+                Column(
+                    "amends_report_number",
+                    TEXT,
+                    "RR-NNNNNN: for an amendment's royalty invoice, the report it amends.",
+                ),
+                _REPORT.amends_id,
+                report_number,
+            ),
+            # Round 53: the balance counts the refunds sent, so the row says them.
+            Field(
+                Column(
+                    "amount_refunded",
+                    MONEY,
+                    "Refunds sent on its credit notes: balance_due is total - amount_paid - "
+                    "amount_credited + amount_refunded, when above 0.",
+                ),
+                then.amount_refunded,
+            ),
+        ),
+        source=then.source,
+        order=(Invoice.issue_date, Invoice.id),
+    )
+
+
+DECLARED = _declared(_TODAY)
+
+
+def _chosen(given: ExportFilter) -> Declared:
+    """Today's invoices, or (round 59) as they stood at the end of the `as_of` day."""
+    return DECLARED if given.as_of is None else _declared(_as_of(given.as_of))
+
 
 DATASET = DECLARED.dataset(
     name="invoices",
     title="Invoices",
-    description="Every issued invoice (drafts are not documents yet), oldest issue first.",
+    description=(
+        "Every issued invoice (drafts are not documents yet), oldest issue first; with "
+        "as_of, those issued by that day, each as it stood at the day's end (its state, "
+        "paid and voided days, amounts and balance due, as the receivables export counts "
+        "them)."
+    ),
     schema_version=1,
-    date_bases=(ISSUED, PAID, RECORDED),
-    filters=frozenset({"organization", "state", "currency"}),
+    date_bases=(ISSUED, BY_PAID, RECORDED),
+    filters=frozenset({"organization", "state", "currency", "as_of"}),
     states=STATES,
     order=10,
+    chosen=_chosen,
+    # Without as_of, today's invoices as they stand (receivables' as_of is today).
+    as_of_today=False,
 )

@@ -43,19 +43,22 @@ def test_the_datasets_table_names_filters_dates_and_states_as_the_form_does(
     app: Flask, billing_staff: Any, signed_in: Any
 ) -> None:
     """It listed `as of`, `issued`, `uncollectible` (parameter names and values)
-    where the form above it says "Receivables as of", "Issue date" (and its State
-    options say the states as it does)."""
+    where the form above it says "Balances as of" ("Receivables as of" until round
+    59), "Issue date" (and its State options say the states as it does)."""
     page = signed_in(app.test_client(), billing_staff).get("/console/exports")
     assert page.status_code == 200
     rows = _dataset_rows(page.get_data(as_text=True))
     assert rows.keys() == base.all_datasets().keys()
     receivables = rows["receivables"]
     assert receivables[3] == "Issue date"
-    assert receivables[4] == "Organization, Currency, Receivables as of, Refunds owed at the end of"
+    assert receivables[4] == "Organization, Currency, Balances as of, Refunds owed at the end of"
     invoices = rows["invoices"]
     # Round 30: the nightly pull's basis, named as the form's Dates apply to says it.
     assert invoices[3] == "Issue date, Paid date, Day recorded or changed (nightly pulls)"
-    assert invoices[4] == "Organization, State, Currency State: open, paid, void, uncollectible"
+    # Round 59 (asof59): the invoices take a day their balances are as of.
+    assert invoices[4] == (
+        "Organization, State, Currency, Balances as of State: open, paid, void, uncollectible"
+    )
     agreements = rows["agreements"]
     assert agreements[3] == "Period covered (term, report period or month earned), Issue date"
     assert agreements[4].startswith("Organization, State, Currency, Use State: ")

@@ -99,15 +99,15 @@ def test_the_exports_summary_names_each_field_by_its_label(
     client: FlaskClient, signed_in: SignIn, billing_staff: Any
 ) -> None:
     # The summary above the form read "As of: ..." and "By: ..." for the fields
-    # labelled "Receivables as of" and "Dates apply to".
+    # labelled "Balances as of" (round 59; "Receivables as of") and "Dates apply to".
     page = signed_in(client, billing_staff).get(
         "/console/exports?dataset=invoices&as_of=someday&by=sometime"
     )
     assert page.status_code == 422
     summary = text_of(page).split("Please correct the following", 1)[1].split("Dataset", 1)[0]
-    assert "Receivables as of: " in summary
+    assert "Balances as of: " in summary  # "Receivables as of" until round 59
     assert "Dates apply to: " in summary
-    assert "As of:" not in summary.replace("Receivables as of:", "")
+    assert "As of:" not in summary.replace("Balances as of:", "")
     assert "By:" not in summary
 
 
