@@ -1107,7 +1107,7 @@ def expired_unrenewed(today: date) -> Select[Any]:
 
 
 def expired_unrenewed_query(today: date) -> Select[Any]:
-    """`expired_unrenewed`, the term that ended first first (the id orders a shared
+    """`expired_unrenewed`, the longest ended first (the id orders a shared
     last day), with their licensees: the office's list, a page at a time."""
     return (
         expired_unrenewed(today)

@@ -1565,7 +1565,7 @@ def renewals_due() -> str:
 @access.staff("licensing", "billing")
 def expired_unrenewed() -> str:
     """Agreements that expired without a renewal within `queries.EXPIRED_RENEWAL_DAYS`,
-    the term that ended first first (round 59, expired59: the renewals due list active
+    the longest ended first (round 59, expired59: the renewals due list active
     agreements only, so the office lost sight of a licence from the day after its term,
     while the licensee's dashboard asks for its renewal for 90 days more)."""
     today = calendar.office_date(utcnow())
