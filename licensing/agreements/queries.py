@@ -1030,16 +1030,9 @@ def renewals_to_start(session: Session, organization_id: int, today: date) -> li
     `EXPIRED_RENEWAL_DAYS` before `today` that nothing renews (round 59: the dashboard
     asked for the renewal until the term's last day, and said nothing once it had
     expired): what its vendors are asked to renew on their dashboard."""
-    expired_lately = select(Agreement).where(
-        Agreement.state == EXPIRED,
-        Agreement.activated_at.is_not(None),
-        Agreement.term_end < today,
-        Agreement.term_end >= today - timedelta(days=EXPIRED_RENEWAL_DAYS),
-        organization_renews(),
-    )
     found = [
         agreement
-        for statement in (ending_soon(session, today), expired_lately)
+        for statement in (ending_soon(session, today), expired_unrenewed(today))
         for agreement in session.scalars(
             statement.where(
                 Agreement.organization_id == organization_id,
@@ -1082,6 +1075,42 @@ def renewals_due_query(session: Session, today: date) -> Select[Any]:
     renewals-due list, a page at a time (round 46)."""
     return (
         ending_soon(session, today)
+        .options(selectinload(Agreement.organization))
+        .order_by(Agreement.term_end, Agreement.id)
+    )
+
+
+def expired_unrenewed(today: date) -> Select[Any]:
+    """Agreements that were in force and expired at the end of a term that ended within
+    `EXPIRED_RENEWAL_DAYS` before `today`, that nothing renews (no live renewal, not
+    superseded), of organizations that renew (`organization_renews`: not closed): the
+    licences the office may chase after their term (round 59, expired59: the renewals
+    due list active agreements only, so from the day after the term the office lost
+    sight of one not renewed, while its licensee's dashboard asked for the renewal for
+    `EXPIRED_RENEWAL_DAYS` more). The expired agreements by term end: one range of
+    `ix_agreements_state_term_end_order`."""
+    renewing = (
+        select(Application.id)
+        .where(Application.renewal_of_id == Agreement.id, still_renews(aliased(Agreement)))
+        .correlate(Agreement)
+        .exists()
+    )
+    return select(Agreement).where(
+        Agreement.state == EXPIRED,
+        Agreement.term_end < today,
+        Agreement.term_end >= today - timedelta(days=EXPIRED_RENEWAL_DAYS),
+        Agreement.activated_at.is_not(None),
+        Agreement.superseded_by_id.is_(None),
+        ~renewing,
+        organization_renews(),
+    )
+
+
+def expired_unrenewed_query(today: date) -> Select[Any]:
+    """`expired_unrenewed`, the longest ended first (the id orders a shared
+    last day), with their licensees: the office's list, a page at a time."""
+    return (
+        expired_unrenewed(today)
         .options(selectinload(Agreement.organization))
         .order_by(Agreement.term_end, Agreement.id)
     )

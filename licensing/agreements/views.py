@@ -1561,6 +1561,28 @@ def renewals_due() -> str:
     )
 
 
+@console.route("/agreements/expired-unrenewed")
+@access.staff("licensing", "billing")
+def expired_unrenewed() -> str:
+    """Agreements that expired without a renewal within `queries.EXPIRED_RENEWAL_DAYS`,
+    the longest ended first (round 59, expired59: the renewals due list active
+    agreements only, so the office lost sight of a licence from the day after its term,
+    while the licensee's dashboard asks for its renewal for 90 days more)."""
+    today = calendar.office_date(utcnow())
+    page: paging.Page[Agreement] = paging.read_page(
+        db.session(), queries.expired_unrenewed_query(today), per_page=WINDOW_LISTS_PER_PAGE
+    )
+    return render_template(
+        "agreements/expired_unrenewed.html",
+        expired=page.items,
+        page=page,
+        window=queries.EXPIRED_RENEWAL_DAYS,
+        window_days=timedelta(days=queries.EXPIRED_RENEWAL_DAYS),
+        one_day=timedelta(days=1),
+        today=today,
+    )
+
+
 @console.route("/applications/reconsideration-open")
 @access.staff(*LICENSING)
 def reconsideration_open() -> str:
@@ -1862,6 +1884,35 @@ def _renewals_due(session: Session, principal: Principal, now: datetime) -> Iter
         attention=unrenewed,
         attention_label="without a renewal",
     )
+
+
+@queue_summary
+def _expired_unrenewed(
+    session: Session, principal: Principal, now: datetime
+) -> Iterable[QueueSummary]:
+    """Round 59 (expired59): the licences that ended unrenewed, while there are any."""
+    today = calendar.office_date(now)
+    # The term's last day alone: as an entity the subquery named every column, the PDF too.
+    expired = queries.expired_unrenewed(today).with_only_columns(Agreement.term_end).subquery()
+    count, first_end = session.execute(
+        select(func.count(), func.min(expired.c.term_end)).select_from(expired)
+    ).one()
+    if not count:
+        return
+    window = queries.EXPIRED_RENEWAL_DAYS
+    yield QueueSummary(
+        f"Agreements expired without a renewal in the last {window} days",
+        count=count,
+        endpoint="agreements_console.expired_unrenewed",
+        detail=(
+            f"The first ended {_days_ago((today - first_end).days)}: it leaves the list "
+            f"{_in_days((first_end + timedelta(days=window + 1) - today).days)}."
+        ),
+    )
+
+
+def _in_days(days: int) -> str:
+    return "tomorrow" if days == 1 else f"in {counted(days, 'day')}"
 
 
 @queue_summary

@@ -885,6 +885,8 @@ def _console_licensing(world: World) -> Visits:
             Visit("/console/agreements"),
             Visit(f"/console/agreements/{i['agreement']}"),
             Visit("/console/agreements/renewals-due"),
+            # Round 59 (expired59): the licences that ended without a renewal.
+            Visit("/console/agreements/expired-unrenewed"),
             Visit("/console/permissions/"),
             Visit(f"/console/permissions/{i['routed']}"),
             Visit(f"/console/permissions/{i['public']}"),

@@ -63,6 +63,7 @@ STAFF_PAGES = (
     "/console/agreements",
     "/console/agreements/renewals-due",
     "/console/agreements/renewals-due?page=2",
+    "/console/agreements/expired-unrenewed",
     "/console/applications/reconsideration-open",
     "/console/invoices",
     "/console/invoices?overdue=1",

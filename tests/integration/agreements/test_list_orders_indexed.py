@@ -179,6 +179,22 @@ def test_the_renewals_due_are_read_by_state_and_term_end_in_the_order_of_an_inde
     assert sorts(lines, dialect) == [], "\n".join(lines)
 
 
+def test_the_agreements_expired_unrenewed_are_read_by_state_and_term_end_in_an_indexs_order(
+    listed: None,
+) -> None:
+    """Round 59 (expired59): the office's list of agreements expired without a renewal
+    (expired, ended within 90 days, the longest ended first, the id last): a range of
+    the renewals due's index, no sort."""
+    _replaced_long_ago()
+    today = date(2028, 2, 1)
+    page = queries.expired_unrenewed_query(today).limit(50).offset(0)
+    lines = plan_of(*sent(page, containing="LIMIT"))
+    dialect = db.session().connection().dialect.name
+
+    assert "ix_agreements_state_term_end_order" in "\n".join(lines), "\n".join(lines)
+    assert sorts(lines, dialect) == [], "\n".join(lines)
+
+
 def test_each_agreements_renewal_is_found_through_the_index_on_what_it_renews(
     app: Flask,
     listed: None,
