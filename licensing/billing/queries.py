@@ -126,6 +126,7 @@ class InvoiceFilters(TypedDict, total=False):
     # the amount each owed (or was owed back) then: a subquery of `invoice_id` and
     # `amount` (`finance.queries.balances_on`: its *Outstanding* or *Refunds owed* at a
     # period's end, a row of its aging), joined; `invoice_list_owed` sums the amounts.
+    # Round 59: a materialized CTE with each invoice's `created_at`, the list's order.
     balances: Any
 
 
@@ -225,7 +226,14 @@ def _invoices_listed(**filters: Unpack[InvoiceFilters]) -> Select[Any]:
         if last is not None:
             statement = statement.where(Invoice.issue_date <= last)
     if (balances := filters.get("balances")) is not None:
-        statement = statement.join(balances, balances.c.invoice_id == Invoice.id)
+        # Newest first by the balances' own copy of the order (round 59,
+        # balanceplan59: `finance.queries.balances_on`), never by walking the
+        # invoices' order index against them.
+        statement = (
+            statement.join(balances, balances.c.invoice_id == Invoice.id)
+            .order_by(None)
+            .order_by(balances.c.created_at.desc(), balances.c.invoice_id.desc())
+        )
     if filters.get("issued_only"):
         statement = statement.where(Invoice.state != DRAFT)
     if filters.get("to_pay"):

@@ -616,16 +616,24 @@ def _owed_at_ends(currency: str | None, ends: Sequence[date], since: date) -> Se
     )
     # Each event's invoice joined (round 55), where `IN (SELECT id FROM receivable)`
     # had PostgreSQL guess 200 invoices of 20,000 and probe the payments' index once
-    # an invoice: a third of the statement's time at 30,000 invoices.
+    # an invoice: a third of the statement's time at 30,000 invoices. Each event
+    # carries its invoice's period of issue and flag from that join (round 59,
+    # balanceplan59), where the events were joined to `receivable` again for them:
+    # PostgreSQL, with statistics, estimated that second join at 24,000,000 rows
+    # (about 50,000 real at 100,000 invoices), the grouping after it at 8,000,000,
+    # and walked the invoice list's order index in a nested loop over them.
+    carried = (invoices.c.issued, invoices.c.credited)
     paid = collected_between(None, last)
     events = union_all(
         select(
             invoices.c.id.label("invoice_id"),
             invoices.c.issued.label("period"),
             invoices.c.total.label("amount"),
+            invoices.c.issued.label("issued"),
+            invoices.c.credited.label("credited"),
         ),
         _of(
-            select(Payment.invoice_id, _end_of(ends, _paid_by(Payment)), -Payment.amount),
+            select(Payment.invoice_id, _end_of(ends, _paid_by(Payment)), -Payment.amount, *carried),
             Payment,
             invoices,
         ).where(paid),
@@ -634,18 +642,20 @@ def _owed_at_ends(currency: str | None, ends: Sequence[date], since: date) -> Se
             paid,
             _end_of(ends, lambda end: PaymentReversal.returned_on <= end),
             PaymentReversal.amount,
+            *carried,
         ),
         _of(
             select(
                 CreditNote.invoice_id,
                 _end_of(ends, lambda end: CreditNote.issue_date <= end),
                 -CreditNote.amount,
+                *carried,
             ),
             CreditNote,
             invoices,
         ),
         _of(
-            select(Refund.invoice_id, _end_of(ends, _paid_by(Refund)), Refund.amount),
+            select(Refund.invoice_id, _end_of(ends, _paid_by(Refund)), Refund.amount, *carried),
             Refund,
             invoices,
         ).where(refunded_between(None, last)),
@@ -655,23 +665,24 @@ def _owed_at_ends(currency: str | None, ends: Sequence[date], since: date) -> Se
                 Refund.invoice_id,
                 _end_of(ends, lambda end: refund_returned_between(None, end)),
                 -Refund.amount,
+                *carried,
             ),
             Refund,
             invoices,
         ).where(refund_returned_between(None, last)),
     ).subquery()
     invoice_id, period, amount = events.c.invoice_id, events.c.period, events.c.amount
-    counted_from = case((period < invoices.c.issued, invoices.c.issued), else_=period)
+    issued, credited = events.c.issued, events.c.credited
+    counted_from = case((period < issued, issued), else_=period)
     moved = (
         select(
             invoice_id.label("invoice_id"),
             counted_from.label("period"),
-            invoices.c.credited,
+            credited,
             func.sum(amount).label("amount"),
         )
-        .join(invoices, invoices.c.id == invoice_id)
         .where(period.is_not(None))
-        .group_by(invoice_id, counted_from, invoices.c.credited)
+        .group_by(invoice_id, counted_from, credited)
         .subquery()
     )
     running = func.sum(moved.c.amount).over(
@@ -867,9 +878,10 @@ class BalanceFilter:
 
 def balances_on(given: BalanceFilter) -> Any:
     """Round 58: each invoice the balance `given` names, with its amount then, as a
-    subquery (`invoice_id`, `amount`) a list joins: its balance at the end of the day
-    as the bank's days had it (`Receivable.balance_on`), or what it was owed back
-    (`owed_back_on`, of an invoice credited by then). The page's own sums, each
+    common table expression (`invoice_id`, `amount`, `created_at`) a list joins: its
+    balance at the end of the day as the bank's days had it (`Receivable.balance_on`),
+    or what it was owed back (`owed_back_on`, of an invoice credited by then). The
+    page's own sums, each
     invoice apart: those something moves on after the day summed from their events
     (`_owed_at_ends` at the one end), every other its stored balance
     (`still_from_all`, as `_still_at_ends` and `_still_owing` read them); so the
@@ -888,14 +900,24 @@ def balances_on(given: BalanceFilter) -> Any:
         amount, where = _floor(-then.c.owed), [then.c.credited == 1]
     else:
         amount, where = _floor(then.c.owed), []
-    statement = select(then.c.invoice_id, type_coerce(amount, Money()).label("amount")).where(
-        amount > ZERO, *where
+    statement = (
+        select(
+            then.c.invoice_id,
+            type_coerce(amount, Money()).label("amount"),
+            Invoice.created_at,
+        )
+        .join(Invoice, Invoice.id == then.c.invoice_id)
+        .where(amount > ZERO, *where)
     )
     if given.bucket is not None:
-        statement = statement.join(Invoice, Invoice.id == then.c.invoice_id).where(
-            aged_in(given.bucket, day)
-        )
-    return statement.subquery("balances")
+        statement = statement.where(aged_in(given.bucket, day))
+    # Round 59 (balanceplan59): summed once, before the list's join, order and page
+    # (MATERIALIZED), each row with its invoice's `created_at` for the list to order
+    # by (`billing.queries`: newest first, as ever), so no plan can walk the
+    # invoices' order index and test each invoice against the balances until the
+    # page is full: with statistics PostgreSQL chose that walk on an estimate of the
+    # balances 160 times the real, and a page took from 40 s to many minutes.
+    return statement.cte("balances").prefix_with("MATERIALIZED")
 
 
 def aged_in(bucket: str, day: date) -> ColumnElement[bool]:
