@@ -122,7 +122,7 @@ DECLARED = Declared(
         Column(
             "payment_id",
             INTEGER,
-            "The card payment it went back to (the payments export's payment_id); empty "
+            "The card payment it went back to (its payment_id in the Payments export); empty "
             "for an offline refund, which pays the credit note, not a payment.",
         ),
     ),

@@ -42,12 +42,14 @@ def test_an_open_ended_cards_period_reads_open_ended_on_the_staff_pages(
     assert "for terms starting on or after 2028-01-01: no published card prices them now" in (
         first_check
     )
-    # The stored date only where the arithmetic uses it: the warning of what the
+    # The last day only where the arithmetic uses it: the warning of what the
     # contract's proration over it makes of the card's six prorated amounts
     # (test_round42_never_ends.py).
     warning = first_check.index("This card runs open-ended")
     assert OPEN not in first_check[:warning]
-    assert first_check.count(OPEN) == 1 + 6
+    # Round 59 (refusals59): the warning's sentences say that day in words, as pages do.
+    assert OPEN not in first_check
+    assert first_check.count("December 31, 9999") == 1 + 6
     assert "days)" not in first_check
     ratecards.import_card(open_ended_card(), published_by="tests")
 
@@ -56,9 +58,10 @@ def test_an_open_ended_cards_period_reads_open_ended_on_the_staff_pages(
     assert OPEN not in listed
     detail = text_of(staff.get("/console/rate-cards/2028.1"))
     assert "Period from 2028-01-01, open-ended" in detail
-    # Only the card's document, as published in the format staff write cards in, and
-    # the proration warning.
-    assert detail.count(OPEN) == 1 + 1 + 6
+    # Stored only in the card's document, as published in the format staff write cards
+    # in; the proration warning says the day in words.
+    assert detail.count(OPEN) == 1
+    assert detail.count("December 31, 9999") == 1 + 6
     assert f'"effective_to": "{OPEN}"' in detail
 
     # Closing it: the check and the comparison say what the end was.
