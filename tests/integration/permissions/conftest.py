@@ -81,6 +81,26 @@ def token_in(message: OutboxMessage, path: str) -> str:
     return link_in(message, path).rsplit("/", 1)[-1]
 
 
+def send_correction(client: Any, token: str, email: str) -> PermissionRequest:
+    """Send and confirm a correction from `token`'s status page, as the requester
+    `email` does (round 59: its service level and its median count from the request it
+    corrects); the correction as stored."""
+    page = client.get(f"/permissions/request?again={token}").get_data(as_text=True)
+    hidden = re.search(r'<input id="corrects" name="corrects" type="hidden" value="([^"]*)"', page)
+    assert hidden is not None, page
+    sent = client.post(
+        "/permissions/request", data=request_fields(audience_size="90", corrects=hidden.group(1))
+    )
+    assert sent.status_code == 302
+    client.get(link_in(last_mail(email), "/permissions/confirm/"))
+    db.session().expire_all()
+    return (
+        db.session()
+        .scalars(select(PermissionRequest).order_by(PermissionRequest.id.desc()))
+        .first()
+    )
+
+
 @pytest.fixture
 def submit(app: Flask) -> Callable[..., tuple[PermissionRequest, str]]:
     """`submit(**fields)`: a confirmed public request and its status token."""

@@ -20,33 +20,25 @@ from sqlalchemy import select
 from licensing import db
 from licensing.permissions import services
 from licensing.permissions.models import PermissionRequest
-from tests.integration.permissions.conftest import OFFICE, last_mail, link_in, request_fields
+from tests.integration.permissions.conftest import (
+    OFFICE,
+    last_mail,
+    link_in,
+    request_fields,
+    send_correction,
+)
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
 EMAIL = "lena.ortiz@cedar-ridge.example"
 MONDAY = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 
 
+def _correct_as_lena(client: FlaskClient, token: str) -> PermissionRequest:
+    return send_correction(client, token, EMAIL)
+
+
 def _at(day: int) -> Any:
     return time_machine.travel(datetime(2026, 11, day, 15, 0, tzinfo=UTC), tick=False)
-
-
-def _correct(client: FlaskClient, token: str) -> PermissionRequest:
-    """Send and confirm a correction from `token`'s status page, as the requester does."""
-    page = client.get(f"/permissions/request?again={token}").get_data(as_text=True)
-    hidden = re.search(r'<input id="corrects" name="corrects" type="hidden" value="([^"]*)"', page)
-    assert hidden is not None, page
-    sent = client.post(
-        "/permissions/request", data=request_fields(audience_size="90", corrects=hidden.group(1))
-    )
-    assert sent.status_code == 302
-    client.get(link_in(last_mail(EMAIL), "/permissions/confirm/"))
-    db.session().expire_all()
-    return (
-        db.session()
-        .scalars(select(PermissionRequest).order_by(PermissionRequest.id.desc()))
-        .first()
-    )
 
 
 def _median_on(day: int) -> Decimal | None:
@@ -60,7 +52,7 @@ def test_a_correction_decided_is_measured_from_the_request_it_corrects(
     with time_machine.travel(MONDAY, tick=False):
         _first, token = submit()
     with _at(6):  # four days in, the requester corrects her audience
-        correction = _correct(client, token)
+        correction = _correct_as_lena(client, token)
     with _at(12):
         services.approve(correction.id, OFFICE)
     # Monday the 2nd to Thursday the 12th: ten days, not the six since the correction.
@@ -73,9 +65,9 @@ def test_a_correction_of_a_correction_is_measured_from_the_first_request(
     with time_machine.travel(MONDAY, tick=False):
         _first, token = submit()
     with _at(4):
-        second = _correct(client, token)
+        second = _correct_as_lena(client, token)
     with _at(6):
-        third = _correct(client, services.status_token(second))
+        third = _correct_as_lena(client, services.status_token(second))
     with _at(9):
         services.deny(third.id, "Not for this course.", OFFICE)
     assert _median_on(9) == Decimal("7.0")

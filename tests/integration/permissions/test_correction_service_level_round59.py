@@ -24,7 +24,13 @@ from licensing.permissions import services
 from licensing.permissions.models import PermissionRequest
 from licensing.permissions.queries import service_level
 from licensing.permissions.states import SUBMITTED, WITHDRAWN
-from tests.integration.permissions.conftest import OFFICE, last_mail, link_in, request_fields
+from tests.integration.permissions.conftest import (
+    OFFICE,
+    last_mail,
+    link_in,
+    request_fields,
+    send_correction,
+)
 from tests.support.pages import text_of
 
 Submit = Callable[..., tuple[PermissionRequest, str]]
@@ -35,26 +41,12 @@ MONDAY = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
 FIRST_DUE = calendar.end_of_office_day(date(2026, 11, 17))
 
 
+def _correct_as_lena(client: FlaskClient, token: str) -> PermissionRequest:
+    return send_correction(client, token, EMAIL)
+
+
 def _at(day: int) -> Any:
     return time_machine.travel(datetime(2026, 11, day, 15, 0, tzinfo=UTC), tick=False)
-
-
-def _correct(client: FlaskClient, token: str) -> PermissionRequest:
-    """Send and confirm a correction from `token`'s status page, as the requester does."""
-    page = client.get(f"/permissions/request?again={token}").get_data(as_text=True)
-    hidden = re.search(r'<input id="corrects" name="corrects" type="hidden" value="([^"]*)"', page)
-    assert hidden is not None, page
-    sent = client.post(
-        "/permissions/request", data=request_fields(audience_size="90", corrects=hidden.group(1))
-    )
-    assert sent.status_code == 302
-    client.get(link_in(last_mail(EMAIL), "/permissions/confirm/"))
-    db.session().expire_all()
-    return (
-        db.session()
-        .scalars(select(PermissionRequest).order_by(PermissionRequest.id.desc()))
-        .first()
-    )
 
 
 def _queue_age(page: str, reference: str) -> str:
@@ -72,7 +64,7 @@ def test_a_correction_keeps_the_due_date_of_the_request_it_corrects_on_every_pag
         first, token = submit()
     assert first.sla_due_at == FIRST_DUE
     with _at(6):  # Friday: four business days in
-        correction = _correct(client, token)
+        correction = _correct_as_lena(client, token)
         assert correction.corrects_id == first.id
         assert correction.state == SUBMITTED
         assert db.session().get(PermissionRequest, first.id).state == WITHDRAWN
@@ -103,7 +95,7 @@ def test_a_correction_sent_while_a_question_waits_gets_the_wait_back_as_an_answe
     with _at(4):  # Wednesday: two business days used when the office asks
         services.ask_for_info(first.id, "Which unit's slides?", OFFICE)
     with _at(10):  # Tuesday after: the question waited four business days
-        correction = _correct(client, token)
+        correction = _correct_as_lena(client, token)
     # Due four business days after the first's day (18, 19, 20, 23 November), not
     # ten from the correction's confirmation (25 November).
     assert correction.sla_due_at == calendar.end_of_office_day(date(2026, 11, 23))
@@ -118,9 +110,9 @@ def test_a_correction_of_a_correction_counts_from_the_first_request(
     with time_machine.travel(MONDAY, tick=False):
         first, token = submit()
     with _at(4):
-        second = _correct(client, token)
+        second = _correct_as_lena(client, token)
     with _at(6):
-        third = _correct(client, services.status_token(second))
+        third = _correct_as_lena(client, services.status_token(second))
         assert third.corrects_id == second.id
         assert third.sla_due_at == FIRST_DUE
         home = signed_in(client, licensing_staff).get("/console/").get_data(as_text=True)
