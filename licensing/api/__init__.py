@@ -139,11 +139,13 @@ def _described(tokens_page: str) -> dict[str, Any]:
                 "Quotes, license applications, agreements, invoices, payments, "
                 "royalty reports, billing exports and educational permission requests. "
                 f"Authenticate with a personal API token: {getting_started} Errors are "
-                "`application/problem+json` documents. Which to retry: a 429 after its "
-                "`Retry-After` seconds; a 409 saying a request with the Idempotency-Key "
-                "is in progress, and a 502, with the same key; a 500 or a lost answer "
-                "as a GET, or with the same Idempotency-Key where the operation takes "
-                "one. Never a 401 (create a new token) nor any other 4xx: the same "
+                "`application/problem+json` documents. Which to retry: a 429, and a 503 (the "
+                "request lost to other changes made at the same moment; nothing was "
+                "changed), after their `Retry-After` seconds; a 409 saying a request "
+                "with the Idempotency-Key is in progress, and a 502, with the same "
+                "key; a 500 or a lost answer as a GET, or with the same "
+                "Idempotency-Key where the operation takes one. Never a 401 (create a "
+                "new token) nor any other 4xx: the same "
                 "request gets the same answer (docs/api.md, Which errors to retry)."
             )
         },
