@@ -514,6 +514,9 @@ def test_the_errors_a_vendors_program_meets_are_the_ones_the_docs_promise(
             "POST", FILE, 403, f"{reports}/2027-01-01", json={"attest": True, "rows": []}
         )
         assert "read-only" in refused["detail"]
+        # The document names every POST a read-only token may send, as api.md does.
+        for named in ("`POST /quotes`", "a royalty report's preview", "`POST /rate-cards/checks`"):
+            assert named in api.document["info"]["description"], named
         # Filing takes no Idempotency-Key (no route a vendor calls does): a retry after
         # a lost answer is told by its own 409, which names the report filed.
         operation = api.document["paths"][FILE]["post"]
