@@ -761,7 +761,8 @@ class TokenSchema(ApiSchema):
         metadata={
             "enum": list(TOKEN_SCOPES),
             "description": "`read`: GET and HEAD only (and the POSTs that store nothing: "
-            "`POST /quotes`, a royalty report's preview); `write`: everything its user may do",
+            "`POST /quotes`, a royalty report's preview, an admin's `POST /rate-cards/checks`); "
+            "`write`: everything its user may do",
         }
     )
     created_at = ma.fields.DateTime()

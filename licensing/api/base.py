@@ -108,6 +108,19 @@ RATE_LIMITED = (
     "Too many requests: over this operation's rate limit. `Retry-After` says how many "
     "seconds to wait, and the detail names the limit."
 )
+# Every operation may lose to other changes made to the same records at the same
+# moment (round 59, `db.Contended`); round 60: the document says so, and when to retry.
+CONTENDED = (
+    "Service unavailable: the request lost to other changes made to the same records at "
+    "the same moment, and nothing was changed. Send the same request again after "
+    "`Retry-After` seconds (with the same `Idempotency-Key`, where the operation takes one)."
+)
+CONTENDED_HEADERS: dict[str, Any] = {
+    "Retry-After": _header(
+        f"Seconds to wait before sending the request again ({db.RETRY_AFTER_SECONDS}).",
+        minimum=0,
+    )
+}
 # An operation that takes a body can be sent one too large, or not JSON
 # (`licensing.api._check_body`, `ApiParser`): listed on it since round 33, where
 # only `default` covered them.
@@ -709,8 +722,9 @@ class Blueprint(flask_smorest.Blueprint):
         with a rate limit on it a 429 with `Retry-After` and the `X-RateLimit-*`
         headers; a body a 413 (too large) and a 415 (not JSON), and so does a route
         that declares none but whose method carries one (round 44: the body is read
-        and refused alike, `licensing.api._check_body`). 405 and 406 stay
-        `default` (docs/api.md says why). `tests/integration/test_api_answers.py`
+        and refused alike, `licensing.api._check_body`); every operation a 503 with
+        `Retry-After` (round 60: a request that lost to other changes, `db.Contended`).
+        405 and 406 stay `default` (docs/api.md says why). `tests/integration/test_api_answers.py`
         holds every operation of the document to these rules, and to the 409s a view
         can raise."""
         declared = declared_statuses(view)
@@ -732,6 +746,8 @@ class Blueprint(flask_smorest.Blueprint):
             view = document_answer(view, 413, BODY_TOO_LARGE)
         if "json" in places and 415 not in declared:
             view = document_answer(view, 415, NOT_JSON)
+        if 503 not in declared:
+            view = document_answer(view, 503, CONTENDED, headers=CONTENDED_HEADERS)
         return view
 
     def _document_access(self, view: F, declaration: access.Access) -> F:

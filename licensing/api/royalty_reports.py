@@ -417,7 +417,11 @@ def _file(agreement_id: int, period_start: str, *, previewing: bool) -> dict[str
 )
 @access.stores_nothing  # computes the report and stores nothing: a read-only token may
 @access.licensing_work
-@_filing_route(200, refused="The period cannot be reported now; says why")
+@_filing_route(
+    200,
+    refused="The period cannot be reported now; says why (too early: `available_from` is "
+    "the first instant it may be, the office's midnight of the day after it ends)",
+)
 def preview_report(agreement_id: int, period_start: str) -> dict[str, Any]:
     """The computation of a report, line by line, storing nothing (`id`, `state` and
     `invoice` are null)."""
@@ -426,7 +430,13 @@ def preview_report(agreement_id: int, period_start: str) -> dict[str, Any]:
 
 @blp.route("/agreements/<int:agreement_id>/royalty-reports/<period_start>", methods=["POST"])
 @access.licensing_work
-@_filing_route(201, refused="Reported already (amend it), out of order, or too early")
+@_filing_route(
+    201,
+    refused="Reported already (amend it: `allowed_actions` lists `amend`), out of order (the "
+    "detail names the first period to report), or too early (`available_from` is the first "
+    "instant it may be filed, the office's midnight of the day after the period ends: the one "
+    "409 worth sending again unchanged, from then)",
+)
 def submit_report(agreement_id: int, period_start: str) -> dict[str, Any]:
     """File the period's report (with `amends` and `reason`: amend the current one). The
     royalty is invoiced, or credited, at once."""

@@ -104,7 +104,10 @@ def _routes(app: Flask, document: dict[str, Any]) -> Iterator[tuple[str, str, st
 
 def _required(app: Flask, method: str, rule: str, view: Any, raising: Raising) -> dict[int, str]:
     """The statuses the route must document, each with the rule that asks for it."""
-    required = {422: "every operation refuses a query argument it does not take"}
+    required = {
+        422: "every operation refuses a query argument it does not take",
+        503: "every request may lose to other changes made at the same moment (round 60)",
+    }
     if path_arguments(rule):
         required[404] = f"its path names a record ({', '.join(path_arguments(rule))})"
     for kind in raising.of(view):
@@ -166,10 +169,10 @@ def test_every_operation_documents_every_answer_its_route_can_give(
                 content = _resolve(document, response).get("content")
                 if content != PROBLEM:
                     missing.append(f"{method} {path}: its {status} is not a problem document")
-        if "429" in responses:
-            headers = _resolve(document, responses["429"]).get("headers", {})
-            if "Retry-After" not in headers:
-                missing.append(f"{method} {path}: its 429 names no Retry-After")
+        for waits in ("429", "503"):
+            headers = _resolve(document, responses.get(waits, {})).get("headers", {})
+            if waits in responses and "Retry-After" not in headers:
+                missing.append(f"{method} {path}: its {waits} names no Retry-After")
         keyed = [p for p in operation.get("parameters", []) if p["name"] == "Idempotency-Key"]
         if _takes_idempotency_key(view) != bool(keyed):
             missing.append(f"{method} {path}: Idempotency-Key taken {_takes_idempotency_key(view)}")

@@ -107,3 +107,44 @@ def date_times(
     elif isinstance(body, list) and isinstance(schema.get("items"), dict):
         for index, value in enumerate(body):
             yield from date_times(document, schema["items"], value, f"{path}.{index}".lstrip("."))
+
+
+class Integration:
+    """An integrator's program: one set of headers (a token), every answer checked
+    against the served document as a generated client would parse it (round 40;
+    shared since round 60)."""
+
+    def __init__(self, client: FlaskClient, headers: dict[str, str]) -> None:
+        self.client = client
+        self.headers = headers
+        self.document = served_document(client)
+
+    def call(self, method: str, route: str, status: int, path: str = "", **kw: Any) -> Any:
+        """`method` on `path` (the `route` template itself when not given), which must
+        answer `status`: the body as the document says `route` answers it."""
+        response = self.client.open(
+            path or route, method=method, headers={**self.headers, **kw.pop("headers", {})}, **kw
+        )
+        assert response.status_code == status, response.get_data(as_text=True)[:800]
+        self.last = response
+        return answered_as_documented(self.document, method, route, response)
+
+
+def next_link(response: TestResponse) -> str | None:
+    """The `next` page of a list's `Link` header, or None on its last page."""
+    found = re.search(r'<([^>]+)>; rel="next"', response.headers.get("Link", ""))
+    return found.group(1) if found else None
+
+
+def walk(api: Integration, route: str, path: str) -> list[dict[str, Any]]:
+    """Every item of a list, following its `Link` header's `next` page by page; as
+    many as its `X-Total-Count` says."""
+    items: list[dict[str, Any]] = []
+    url: str | None = path
+    total = -1
+    while url:
+        items += api.call("GET", route, 200, url.removeprefix("http://testserver"))
+        total = int(api.last.headers["X-Total-Count"])
+        url = next_link(api.last)
+    assert len(items) == total
+    return items

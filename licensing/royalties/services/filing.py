@@ -21,7 +21,7 @@ from licensing.actors import Actor
 from licensing.agreements.models import Agreement
 from licensing.audit import services as audit
 from licensing.billing import queries as billing_queries
-from licensing.calendar import office_date
+from licensing.calendar import office_date, office_day_start
 from licensing.db import Money, utcnow
 from licensing.errors import Conflict, InvalidInput
 from licensing.limits import record_id
@@ -431,9 +431,12 @@ def _check_period(
             f"Reports are filed in period order: first report the period {missing.label}."
         )
     if today < period.first_filing_day:
+        # Round 60: the day as an instant too (`available_from`), as every refusal
+        # that names when to try again gives it, so a program need not read the detail.
         raise Conflict(
             f"The period {period.label} has not ended; report it from "
-            f"{period.first_filing_day.isoformat()}."
+            f"{period.first_filing_day.isoformat()}.",
+            instants={"available_from": office_day_start(period.first_filing_day)},
         )
     return None
 

@@ -9,7 +9,6 @@ answer is checked against the document's schema for its route and status
 from __future__ import annotations
 
 import hashlib
-import re
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -24,7 +23,7 @@ from licensing.actors import Actor
 from tests.integration.agreements.conftest import NOW, SMALL_USE
 from tests.support import factories
 from tests.support.billing import paid_offline
-from tests.support.openapi import answered_as_documented, served_document
+from tests.support.openapi import Integration, served_document, walk
 
 # The day after the first 2027 quarter ends: its report may be filed.
 AFTER_Q1 = datetime(2027, 4, 2, 15, 0, tzinfo=UTC)
@@ -58,41 +57,6 @@ def _row(customer: str, quantity: int) -> dict[str, Any]:
         "unit": "end_users",
         "quantity": quantity,
     }
-
-
-class Integration:
-    """The integrator's program: one token, every answer checked against the
-    document as a generated client would parse it."""
-
-    def __init__(self, client: FlaskClient, headers: dict[str, str]) -> None:
-        self.client = client
-        self.headers = headers
-        self.document = served_document(client)
-
-    def call(self, method: str, route: str, status: int, path: str = "", **kw: Any) -> Any:
-        response = self.client.open(
-            path or route, method=method, headers={**self.headers, **kw.pop("headers", {})}, **kw
-        )
-        assert response.status_code == status, response.get_data(as_text=True)[:800]
-        self.last = response
-        return answered_as_documented(self.document, method, route, response)
-
-
-def _next_link(response: Any) -> str | None:
-    found = re.search(r'<([^>]+)>; rel="next"', response.headers.get("Link", ""))
-    return found.group(1) if found else None
-
-
-def _walk(api: Integration, route: str, path: str) -> list[dict[str, Any]]:
-    """Every item of a list, following its `Link` header's `next` page by page."""
-    items: list[dict[str, Any]] = []
-    url: str | None = path
-    while url:
-        items += api.call("GET", route, 200, url.removeprefix("http://testserver"))
-        total = int(api.last.headers["X-Total-Count"])
-        url = _next_link(api.last)
-    assert len(items) == total
-    return items
 
 
 def test_an_integrators_quarter_through_the_api(
@@ -257,11 +221,11 @@ def test_an_integrators_quarter_through_the_api(
         to_date = amended["lines"][0]
         assert to_date["quantities_to_date"] == {"end_users": 60}
         # Invoices a page at a time, following Link; then each invoice's credit notes.
-        every = _walk(api, f"{API}/invoices", f"{API}/invoices?per_page=1")
+        every = walk(api, f"{API}/invoices", f"{API}/invoices?per_page=1")
         assert len(every) == 2
         assert len({i["id"] for i in every}) == 2
         (royalty,) = [i for i in every if i["number"] == filed["invoice"]]
-        notes = _walk(
+        notes = walk(
             api,
             f"{API}/invoices/{{invoice_id}}/credit-notes",
             f"{API}/invoices/{royalty['id']}/credit-notes?per_page=1",
@@ -269,7 +233,7 @@ def test_an_integrators_quarter_through_the_api(
         assert [note["number"] for note in notes] == amended["credit_notes"]
         assert [note["amount"] for note in notes] == ["740.00"]
         # Every credit note at once, without walking the invoices (round 40).
-        every_note = _walk(api, f"{API}/credit-notes", f"{API}/credit-notes?per_page=1")
+        every_note = walk(api, f"{API}/credit-notes", f"{API}/credit-notes?per_page=1")
         assert every_note == notes
 
     # An expired token: a 401 saying when, and where to make a new one.
@@ -359,10 +323,10 @@ def test_the_credit_notes_list_pages_each_vendors_own_newest_first(
             json={"amount": amount, "reason": "A discount agreed after issue"},
         )
     api = Integration(client, factories.bearer(vendor))
-    listed = _walk(api, f"{API}/credit-notes", f"{API}/credit-notes?per_page=1")
+    listed = walk(api, f"{API}/credit-notes", f"{API}/credit-notes?per_page=1")
     assert [note["amount"] for note in listed] == ["30.00", "10.00"]
     assert {note["invoice_id"] for note in listed} == {mine.id}
-    everyone = _walk(credit, f"{API}/credit-notes", f"{API}/credit-notes")
+    everyone = walk(credit, f"{API}/credit-notes", f"{API}/credit-notes")
     assert [note["amount"] for note in everyone] == ["30.00", "20.00", "10.00"]
 
 
@@ -370,7 +334,8 @@ def test_the_document_says_which_errors_to_retry(client: FlaskClient) -> None:
     # Before: nothing in the document told a 429 or a lost answer (retry) from a 422
     # or a 401 (the same request fails forever).
     described = served_document(client)["info"]["description"]
-    assert "Which to retry: a 429 after its `Retry-After` seconds" in described
+    assert "Which to retry: a 429, and a 503 (" in described
+    assert "after their `Retry-After` seconds" in described
     assert "Never a 401 (create a new token) nor any other 4xx" in described
 
 
