@@ -120,6 +120,11 @@ def test_old_card_payments_are_given_their_charge_a_batch_at_a_time_once_and_fou
     (said,) = found.values()
     assert "payment_intent.succeeded" in said
     assert f"/console/payments/{old[0][0].id}" in said
+    # The payment's page shows its charge, and its history the fill.
+    page = staff.get(f"/console/payments/{old[0][0].id}")
+    assert page.status_code == 200
+    assert first_charge in page.get_data(as_text=True)
+    assert "charge id filled" in page.get_data(as_text=True).lower().replace("_", " ")
 
 
 def test_a_payment_intent_stripe_does_not_know_is_named_and_left_and_stripe_unreachable_stops(
