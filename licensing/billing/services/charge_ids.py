@@ -34,6 +34,7 @@ from licensing.billing import payment_gateway
 from licensing.billing.models import Payment
 from licensing.billing.states import CARD
 from licensing.db import utcnow
+from licensing.errors import DomainError
 
 # How many payments a batch reads and writes at once.
 CHARGE_FILL_BATCH = 100
@@ -127,8 +128,8 @@ def fill_charge_ids(
                     f"payment {payment_id}: Stripe does not know PaymentIntent {intent_id} "
                     f"({refused.detail}); left without a charge id"
                 )
-            except Exception as error:  # Stripe unreachable, or not configured
-                run.stopped = getattr(error, "detail", None) or str(error)
+            except DomainError as error:  # Stripe unreachable, or refusing the key
+                run.stopped = error.detail
                 break
             else:
                 if found.charge is None:
