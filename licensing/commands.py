@@ -208,7 +208,12 @@ GROUPS: dict[str, tuple[str, tuple[click.Command, ...]]] = {
     "outbox": ("The email outbox.", (mail_cli.send,)),
     "payments": (
         "Card payments through Stripe.",
-        (billing_cli.reconcile, billing_cli.prune_keys, billing_cli.match_disputes),
+        (
+            billing_cli.reconcile,
+            billing_cli.prune_keys,
+            billing_cli.match_disputes,
+            billing_cli.fill_charge_ids,
+        ),
     ),
     "permissions": (
         "Educational permission requests.",

@@ -1,5 +1,6 @@
 """`licensing payments reconcile`, `licensing payments prune-keys`,
-`licensing payments match-disputes`, `licensing invoices overdue` and
+`licensing payments match-disputes`, `licensing payments fill-charge-ids`,
+`licensing invoices overdue` and
 `licensing statements send`; `licensing invoices reopen-owed` once, after
 billing_0021: from a scheduler, on any number of hosts (rows
 are claimed with SKIP LOCKED)."""
@@ -249,4 +250,53 @@ def send_statements(month: str | None, now: datetime) -> None:
         click.echo(f"sent: {line}")
     for line in run.not_sent:
         click.echo(f"not sent: {line}", err=True)
+    click.echo(job_runs.closing(run.summary()))
+
+
+@click.command("fill-charge-ids")
+@whole_number_option(
+    "--batch-size",
+    at_least=1,
+    default=services.CHARGE_FILL_BATCH,
+    help="Payments asked about, then written, at a time.",
+)
+@whole_number_option(
+    "--limit",
+    at_least=0,
+    default=0,
+    help="Ask about at most this many payments this run (0: every one).",
+)
+@now_option
+@with_appcontext
+def fill_charge_ids(batch_size: int, limit: int, now: datetime) -> None:
+    """Give each card payment confirmed before payments kept their charge (round 24)
+    its charge id, asked of Stripe (the PaymentIntent's latest charge), so that Stripe's
+    events and disputes find it by the charge. A batch at a time, each payment filled
+    audited; idempotent and resumable: a payment with a charge id is never asked about
+    again. A PaymentIntent Stripe does not know is named and left as it is; Stripe
+    unreachable stops the run (exit 1), what it filled kept."""
+    if _skipped_without_stripe():
+        return
+    gateway = gateways.gateway(current_config())
+    if gateway is None:  # without_stripe said so already; for the type
+        return
+    waiting = services.without_charge_id()
+    length = waiting if not limit else min(limit, waiting)
+    with click.progressbar(
+        length=length, label="Card payments asked about", file=sys.stderr, show_pos=True
+    ) as progress:
+        run = services.fill_charge_ids(
+            gateway,
+            batch_size=batch_size,
+            limit=limit or None,
+            now=now,
+            on_payment=lambda: progress.update(1),
+        )
+    for line in run.filled:
+        click.echo(f"filled: {line}")
+    for line in (*run.unknown, *run.no_charge):
+        click.echo(f"not filled: {line}")
+    if run.stopped is not None:
+        click.echo(job_runs.closing(run.summary()), err=True)
+        raise SystemExit(1)
     click.echo(job_runs.closing(run.summary()))

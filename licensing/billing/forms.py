@@ -24,6 +24,7 @@ from licensing.billing.models import (
 )
 from licensing.billing.services import LOOKED_AT_NOTE_REQUIRED, references
 from licensing.billing.services.references import RepeatedReferencePolicy
+from licensing.billing.services.webhooks import DELIVERY_NOTE_REQUIRED
 from licensing.billing.states import OFFLINE_METHODS
 from licensing.web.forms import PageForm, within
 
@@ -210,19 +211,35 @@ class ApplyAgainForm(PageForm):
     the press alone, and its CSRF token."""
 
 
+def _looked_at_note(label: str, required: str, description: str) -> Any:
+    """The required note of a mark looked at (a failed event's, a delivery's)."""
+    return TextAreaField(
+        label,
+        validators=[InputRequired(message=required), within(StripeEvent.LOOKED_AT_NOTE_MAX)],
+        description=description,
+    )
+
+
 class LookedAtForm(PageForm):
     """Mark a failed Stripe event looked at (round 58, replay58; prefixed `looked_at`):
     what was done instead, required, kept with the event."""
 
-    note = TextAreaField(
+    note = _looked_at_note(
         "What was done instead",
-        validators=[
-            InputRequired(message=LOOKED_AT_NOTE_REQUIRED),
-            within(StripeEvent.LOOKED_AT_NOTE_MAX),
-        ],
-        description=(
-            "Kept with the event and shown on the list of Stripe's events, and in the "
-            "audit log: resent from Stripe's dashboard, recorded by hand, not this "
-            "service's."
-        ),
+        LOOKED_AT_NOTE_REQUIRED,
+        "Kept with the event and shown on the list of Stripe's events, and in the audit "
+        "log: resent from Stripe's dashboard, recorded by hand, not this service's.",
+    )
+
+
+class DeliveryLookedAtForm(PageForm):
+    """Mark a signed Stripe delivery the service could not read looked at, by its body
+    (round 60, stripe60; prefixed `delivery`): what was done about it, required."""
+
+    note = _looked_at_note(
+        "What was done about it",
+        DELIVERY_NOTE_REQUIRED,
+        "Kept with every delivery of this body, and in the audit log: resent from Stripe's "
+        "dashboard and read, a test sent with the webhook's secret, a proxy that cut the "
+        "body, mended.",
     )

@@ -1305,6 +1305,9 @@ def stripe_event_kind(outcome: str) -> str:
 # event id, type or object; not JSON): stored as no event, recorded there instead,
 # its record the body's SHA-256 (round 59, stripeevents59; `services.webhooks`).
 UNREADABLE_ACTION = "stripe_delivery.unreadable"
+# Billing staff marked such a body looked at, with a note (round 60, stripe60;
+# `states.STRIPE_DELIVERY`): the same record (the body's SHA-256).
+UNREADABLE_LOOKED_AT_ACTION = "stripe_delivery.marked_looked_at"
 
 
 class StripeEvent(Base):

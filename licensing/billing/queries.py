@@ -51,6 +51,7 @@ from licensing.audit.models import AuditEvent
 from licensing.billing.models import (
     STRIPE_EVENT_KINDS,
     UNREADABLE_ACTION,
+    UNREADABLE_LOOKED_AT_ACTION,
     CreditNote,
     Invoice,
     InvoiceLinkRevocation,
@@ -2252,11 +2253,15 @@ class UnreadableBody(NamedTuple):
 
 class UnreadableDeliveries(NamedTuple):
     """The signed deliveries the service could not read (round 59): how many, of how
-    many bodies, and the newest bodies (at most `UNREADABLE_BODIES_LISTED`)."""
+    many bodies, and the newest bodies (at most `UNREADABLE_BODIES_LISTED`); how many
+    deliveries billing staff have not looked at (round 60), and the digests of the
+    newest bodies they have."""
 
     deliveries: int
     bodies: int
     newest: list[UnreadableBody]
+    not_looked_at: int = 0
+    looked_at: frozenset[str] = frozenset()
 
 
 def unreadable_deliveries(
@@ -2296,7 +2301,87 @@ def unreadable_deliveries(
         UnreadableBody(digest, int(count), first, latest, json.loads(kept.get(newest_id) or "{}"))
         for digest, count, first, latest, newest_id in grouped
     ]
-    return UnreadableDeliveries(int(deliveries or 0), int(bodies or 0), newest)
+    looked_at = session.scalars(
+        select(_LookedAt.entity_id).where(
+            _looked_at_mark(), _LookedAt.entity_id.in_([body.digest for body in newest])
+        )
+    ).all()
+    return UnreadableDeliveries(
+        int(deliveries or 0),
+        int(bodies or 0),
+        newest,
+        unread_not_looked_at(session),
+        frozenset(looked_at),
+    )
+
+
+# The audit event that marked a body looked at (round 60, stripe60), beside a delivery's.
+_LookedAt = aliased(AuditEvent, name="looked_at")
+
+
+def _looked_at_mark() -> ColumnElement[bool]:
+    return and_(
+        _LookedAt.action == UNREADABLE_LOOKED_AT_ACTION,
+        _LookedAt.entity_type == "stripe_delivery",
+    )
+
+
+def _marked(digest: Any) -> Exists:
+    """A mark of the body `digest` looked at (`ix_audit_events_entity`)."""
+    return select(_LookedAt.id).where(_looked_at_mark(), _LookedAt.entity_id == digest).exists()
+
+
+# The choices of the list's *Looked at* filter.
+UNREADABLE_LIST_STATES = {
+    "not_looked_at": "Not looked at",
+    "looked_at": "Looked at by billing staff",
+}
+
+
+@dataclass(frozen=True)
+class UnreadableFilters:
+    """What the list of the deliveries not read is narrowed to (round 60): the office day
+    they came on, and whether billing staff have looked at their body."""
+
+    day: date | None = None
+    state: str | None = None
+
+
+def unreadable_listed(filters: UnreadableFilters) -> Select[*tuple[Any, ...]]:
+    """Every signed Stripe delivery the service could not read, one row a delivery, the
+    newest first (the audit log's order, `ix_audit_events_action_seq`), each with the
+    audit event that marked its body looked at, if one did (round 60, stripe60: billing
+    staff saw the ten bodies delivered last, and only admins, in the audit log, every
+    delivery). The audit event keeps the body's first characters, never the body."""
+    where: list[ColumnElement[bool]] = [AuditEvent.action == UNREADABLE_ACTION]
+    if filters.day is not None:
+        where += [
+            AuditEvent.occurred_at >= office_day_start(filters.day),
+            AuditEvent.occurred_at < office_day_start(filters.day + timedelta(days=1)),
+        ]
+    if filters.state == "looked_at":
+        where.append(_LookedAt.id.is_not(None))
+    elif filters.state == "not_looked_at":
+        where.append(_LookedAt.id.is_(None))
+    return (
+        select(AuditEvent, _LookedAt)
+        .outerjoin(_LookedAt, and_(_looked_at_mark(), _LookedAt.entity_id == AuditEvent.entity_id))
+        .where(*where)
+        .order_by(AuditEvent.seq.desc())
+    )
+
+
+def unread_not_looked_at(session: Session) -> int:
+    """How many signed deliveries the service could not read have a body billing staff
+    have not marked looked at (round 60)."""
+    return int(
+        session.scalar(
+            select(func.count()).where(
+                AuditEvent.action == UNREADABLE_ACTION, ~_marked(AuditEvent.entity_id)
+            )
+        )
+        or 0
+    )
 
 
 # The reminders an invoice's page lists, the newest first; the rest are counted.

@@ -359,6 +359,21 @@ STRIPE_EVENT = StateMachine.from_actions(
 )
 
 
+# A signed Stripe delivery the service could not read (round 60, stripe60): its body,
+# by its SHA-256, is not looked at until billing staff mark it looked at, with a note;
+# the mark covers every delivery of the body, those Stripe sends after it too. Its
+# state is read from the audit log, which keeps the deliveries (`UNREADABLE_ACTION`)
+# and the mark (`stripe_delivery.marked_looked_at`): no table keeps such a body.
+DELIVERY_NOT_LOOKED_AT = "not_looked_at"
+DELIVERY_LOOKED_AT = "looked_at"
+STRIPE_DELIVERY = StateMachine.from_actions(
+    "Stripe delivery",  # audited as `stripe_delivery`, the deliveries' own record type
+    (DELIVERY_NOT_LOOKED_AT, DELIVERY_LOOKED_AT),
+    {"mark_looked_at": Action(DELIVERY_NOT_LOOKED_AT, to=DELIVERY_LOOKED_AT)},
+    state_words={DELIVERY_LOOKED_AT: "marked looked at", DELIVERY_NOT_LOOKED_AT: "not looked at"},
+)
+
+
 # Round 44: the steps of billing staff's that would count a flagged payment's money
 # (`accept`) or give it back (`give_back`), which the bank's dispute of its charge
 # holds back: open, until its outcome; lost, for good (`dispute_hold`). Round 47:

@@ -1334,6 +1334,118 @@ def _stripe_event_step(
     )
 
 
+# The filters of the list of deliveries not read (round 60), as its form labels them.
+UNREADABLE_FILTERS = {"day": "Day received", "state": "Looked at"}
+
+
+@console.route("/stripe-events/unreadable", endpoint="unreadable_deliveries")
+@access.staff(*BILLING_READERS)
+def console_unreadable_deliveries() -> tuple[str, int]:
+    """Every signed Stripe delivery the service could not read, newest first, a page at a
+    time (round 60, stripe60: *Stripe's events* shows the ten bodies delivered last, and
+    only admins read the rest, in the audit log): when, the body's SHA-256, why, its size
+    and first 300 characters (never the body), and whether billing staff looked at it,
+    who and when. Narrowed by the office day received and by looked at or not. The
+    staff who read *Stripe's events*; billing staff mark a body looked at here."""
+    return _unreadable_page()
+
+
+def _unreadable_page(
+    *,
+    form: forms.DeliveryLookedAtForm | None = None,
+    digest: str | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    """The list of deliveries not read; `form`, posted for the body `digest` and refused,
+    shown again with its messages beside that body's rows."""
+    args = request.args
+    labels = UNREADABLE_FILTERS
+    repeated = arguments.repeated(args, labels=labels)
+    given = {"month": "", "from": "", "to": ""} | {
+        name: (args.get(name) or "").strip()[:40] for name in labels
+    }
+    errors: dict[str, list[str]] = dict(repeated)
+    day: date | None = None
+    if not repeated:
+        errors |= arguments.unknown_choice(
+            args, "state", queries.UNREADABLE_LIST_STATES, labels["state"]
+        )
+        if given["day"]:
+            try:
+                day = calendar.parse_day(given["day"])
+            except ValueError:
+                errors["day"] = [
+                    f"{labels['day']} takes a day such as 2027-03-31; the link gave "
+                    f"“{given['day'][:30]}”."
+                ]
+    state = given["state"] if given["state"] in queries.UNREADABLE_LIST_STATES else None
+    filters = queries.UnreadableFilters(day=day, state=state)
+    listed = _ListRequest(labels, repeated, errors, None, given, "", args)
+    session = db.session()
+
+    def markers(rows: Sequence[Any]) -> People:
+        """Who marked each body looked at, by the account kept (else the address)."""
+        marks = [mark for _delivery, mark in rows if mark is not None]
+        ids = [mark.actor_user_id for mark in marks]
+        return people_of(session, ids=ids, addresses=[mark.actor for mark in marks])
+
+    return _list_page(
+        "billing/console_unreadable_deliveries.html",
+        listed,
+        queries.unreadable_listed(filters),
+        lambda _session: [],
+        people=markers,
+        filters=filters,
+        states=queries.UNREADABLE_LIST_STATES,
+        not_looked_at=queries.unread_not_looked_at(session),
+        form=form or forms.DeliveryLookedAtForm(formdata=None, prefix="delivery"),
+        failed_digest=digest,
+    )[0], status if status != 200 else listed.status
+
+
+@console.route("/stripe-events/unreadable/<digest>/looked-at", methods=["POST"])
+@access.staff("billing")
+@shows_unstorable_on_form
+def mark_delivery_looked_at(digest: str) -> Page:
+    """Mark a signed delivery the service could not read looked at, by its body, with a
+    note saying what was done about it (round 60, stripe60), after a confirmation: every
+    delivery of the body, later ones too, is then looked at and no longer counted on
+    *Stripe's events*. 404 for a body no delivery had, 409 for one looked at already,
+    422 without a note."""
+    form = forms.DeliveryLookedAtForm(prefix="delivery")
+
+    def act() -> str:
+        services.mark_delivery_looked_at(digest, note=form.note.data, actor=current_actor())
+        return (
+            f"Marked looked at: every delivery of the body {digest[:16]}… is no longer "
+            "counted as not looked at."
+        )
+
+    def asking() -> confirm.Confirmation:
+        services.check_mark_delivery(digest, actor=current_actor())
+        return confirm.Confirmation(
+            title=f"Mark the deliveries of the body {digest[:16]}… looked at?",
+            consequences=[
+                "Nothing of it is applied: the service could not read it as an event.",
+                "Every delivery of this body, and any Stripe sends after, is shown looked at, "
+                "with the note, and no longer counted on Stripe's events as not looked at.",
+                "Note kept with it and recorded in the audit log: "
+                f"{(form.note.data or '').strip()}",
+            ],
+            button="Mark it looked at",
+            cancel_url=url_for("billing_console.unreadable_deliveries"),
+            cancel_label="Leave it not looked at",
+        )
+
+    return _confirm_then_act(
+        form,
+        act,
+        back=lambda: url_for("billing_console.unreadable_deliveries"),
+        again=lambda status: _unreadable_page(form=form, digest=digest, status=status),
+        asking=asking,
+    )
+
+
 @dataclass
 class _ListRequest:
     """A console list's filters as its link gave them (refunds, credit notes): what is

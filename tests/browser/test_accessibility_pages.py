@@ -942,6 +942,10 @@ def _console_billing(world: World) -> Visits:
             Visit("/console/stripe-events?kind=lost", 422),
             # Round 59 (stripeevents59): the events about one Stripe id.
             Visit("/console/stripe-events?q=pi_sweep_broken"),
+            # Round 60 (stripe60): every delivery not read (the world has one), and a
+            # day refused.
+            Visit("/console/stripe-events/unreadable"),
+            Visit("/console/stripe-events/unreadable?day=2027-13-01", 422),
             Visit("/console/organizations"),
             Visit(f"/console/organizations/{i['organization']}"),
             Visit(f"/console/organizations/{i['organization']}/statement"),

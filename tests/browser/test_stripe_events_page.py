@@ -191,3 +191,50 @@ def test_a_clerk_finds_a_payments_events_by_the_charge_id_a_licensee_gave(
     tab.get_by_role("button", name="Filter").click()
     tab.get_by_text("The id is matched whole").wait_for()
     assert tab.locator("#stripe-events-list").count() == 0
+
+
+def test_a_clerk_pages_the_deliveries_not_read_and_marks_a_body_looked_at_with_a_note(
+    browser: Any, live_server: LiveServer, localstripe: LocalStripe
+) -> None:
+    """Round 60 (stripe60): from the count below *Stripe's events* to the list of the
+    deliveries not read, narrowed to those not looked at; one body (delivered twice)
+    marked looked at with a note, after the confirmation; both its deliveries then say
+    so, and the count on *Stripe's events* is the other body's alone."""
+    with live_server.app.app_context():
+        webhook = live_server.app.test_client()  # Stripe's deliveries, signed
+        for body in (b"a proxy cut this body", b"not an event either", b"a proxy cut this body"):
+            unread = webhook.post("/webhooks/stripe", data=body, headers=signature_of(body))
+            assert unread.status_code == 400
+        clerk = factories.make_staff(db.session(), roles=("billing",))
+        db.session().commit()
+        clerk_email = clerk.email
+    tab = signed_in_tab(browser, live_server, clerk_email)
+    tab.goto("/console/stripe-events")
+    tab.locator("#unreadable-not-looked-at").wait_for()
+    assert "3 deliveries are not looked at" in one_line(
+        tab.locator("#unreadable-not-looked-at").inner_text()
+    )
+    tab.get_by_role("link", name="List those not looked at").click()
+    tab.wait_for_url("**/console/stripe-events/unreadable?state=not_looked_at")
+    tab.locator("#unreadable-list").wait_for()
+    assert tab.locator("#unreadable-list tbody tr").count() == 3
+    assert_accessible(tab)
+    newest_of_the_body = tab.locator("#unreadable-list tbody tr").first
+    newest_of_the_body.get_by_text("Mark it looked at").click()
+    note = "Our staging proxy cut the body; mended, and Stripe's resend was read."
+    newest_of_the_body.get_by_label("What was done about it").fill(note)
+    newest_of_the_body.get_by_role("button", name="Mark looked at").click()
+    tab.get_by_role("button", name="Mark it looked at").wait_for()
+    assert_accessible(tab)
+    tab.get_by_role("button", name="Mark it looked at").click()
+    tab.get_by_text("Marked looked at: every delivery of the body").wait_for()
+    rows = [one_line(row) for row in tab.locator("#unreadable-list tbody tr").all_inner_texts()]
+    assert [f"Looked at: {note}" in row for row in rows] == [True, False, True]
+    assert "1 delivery is not looked at" in one_line(
+        tab.locator("#not-looked-at-count").inner_text()
+    )
+    tab.goto("/console/stripe-events")
+    tab.locator("#unreadable-not-looked-at").wait_for()
+    assert "1 delivery is not looked at" in one_line(
+        tab.locator("#unreadable-not-looked-at").inner_text()
+    )

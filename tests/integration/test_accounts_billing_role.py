@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from licensing import access, db
 from licensing.access import ADMINISTRATOR, BILLING, MEMBER, Principal
@@ -585,3 +585,53 @@ def test_applying_a_stripe_event_again_or_marking_it_looked_at_is_billing_staffs
         assert (declared.vendor, declared.staff) == (False, returns.staff)
     listed = signed_in(app.test_client(), billing_staff).get(page)
     assert "Apply again" in listed.get_data(as_text=True)
+
+
+def test_the_deliveries_not_read_are_listed_for_billing_readers_and_marked_by_billing_staff(
+    app: Flask,
+    clerk: User,
+    billing_staff: Any,
+    licensing_staff: Any,
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 60 (stripe60): the list of signed Stripe deliveries not read is read by the
+    staff who read *Stripe's events*; marking a body looked at is billing staff's, as a
+    failed event's mark is: licensing staff and a licensee's billing member are refused
+    it (403), nothing recorded."""
+    from licensing.audit import services as audit
+    from licensing.billing.models import UNREADABLE_ACTION, UNREADABLE_LOOKED_AT_ACTION
+
+    digest = "cd" * 32
+    audit.record_event(
+        db.session(),
+        UNREADABLE_ACTION,
+        digest,
+        after={"bytes": 3, "start": "abc", "why": "not JSON"},
+        actor=None,
+    )
+    db.session().commit()
+    listed = "/console/stripe-events/unreadable"
+    mark = f"{listed}/{digest}/looked-at"
+    assert signed_in(app.test_client(), clerk).get(listed).status_code == 403
+    reader = signed_in(app.test_client(), licensing_staff)
+    assert reader.get(listed).status_code == 200
+    assert "Mark looked at" not in reader.get(listed).get_data(as_text=True)
+    for staff in (clerk, licensing_staff):
+        refused = signed_in(app.test_client(), staff).post(
+            mark, data={"delivery-note": "A test of ours", "confirmed": "yes"}
+        )
+        assert refused.status_code == 403
+    marks = select(func.count()).where(AuditEvent.action == UNREADABLE_LOOKED_AT_ACTION)
+    assert db.session().scalar(marks) == 0
+    for endpoint, like in (
+        ("billing_console.unreadable_deliveries", "billing_console.stripe_events"),
+        ("billing_console.mark_delivery_looked_at", "billing_console.mark_stripe_event_looked_at"),
+    ):
+        declared = access.declaration_for(app, endpoint)
+        alike = access.declaration_for(app, like)
+        assert declared is not None
+        assert alike is not None
+        assert (declared.vendor, declared.staff) == (alike.vendor, alike.staff)
+    assert "Mark looked at" in signed_in(app.test_client(), billing_staff).get(listed).get_data(
+        as_text=True
+    )

@@ -253,6 +253,7 @@ SHOWN_ON_FORM = {
     "billing_console.refund",
     "billing_console.return_refund",
     "billing_console.mark_stripe_event_looked_at",
+    "billing_console.mark_delivery_looked_at",
     "billing_console.reverse_payment",
     "billing_console.uncollectible",
     "billing_console.void",
@@ -640,3 +641,30 @@ def test_a_nul_in_a_stripe_events_looked_at_note_is_the_form_with_nothing_marked
     _assert_form_again(response, "by hand")
     db.session().expire_all()
     assert db.session().get(StripeEvent, stored.id).kind == "failed"  # type: ignore[union-attr]
+
+
+def test_a_nul_in_a_stripe_deliverys_looked_at_note_is_the_form_with_nothing_marked(
+    client: FlaskClient, billing_staff: Any, signed_in: Any
+) -> None:
+    """Round 60 (stripe60): the note a signed delivery not read is marked looked at with."""
+    from licensing.audit import services as audit
+    from licensing.audit.models import AuditEvent
+    from licensing.billing.models import UNREADABLE_ACTION, UNREADABLE_LOOKED_AT_ACTION
+
+    digest = "ab" * 32
+    audit.record_event(
+        db.session(),
+        UNREADABLE_ACTION,
+        digest,
+        after={"bytes": 3, "start": "abc", "why": "not JSON"},
+        actor=None,
+    )
+    db.session().commit()
+    signed_in(client, billing_staff)
+    response = client.post(
+        f"/console/stripe-events/unreadable/{digest}/looked-at",
+        data={"delivery-note": f"Resent{NUL} by hand", "confirmed": "yes"},
+    )
+    _assert_form_again(response, "by hand")
+    marks = select(func.count()).where(AuditEvent.action == UNREADABLE_LOOKED_AT_ACTION)
+    assert db.session().scalar(marks) == 0

@@ -94,6 +94,12 @@ from licensing.billing.services.card_payments import (
     reconcile_payments,
     start_card_payment,
 )
+from licensing.billing.services.charge_ids import (
+    CHARGE_FILL_BATCH,
+    ChargeFillRun,
+    fill_charge_ids,
+    without_charge_id,
+)
 from licensing.billing.services.credit_notes import (
     CreditPreview,
     InvoiceChanged,
@@ -188,10 +194,13 @@ from licensing.billing.services.webhooks import (
     EVENT_TYPES_APPLIED,
     HANDLED_EVENTS,
     LOOKED_AT_NOTE_REQUIRED,
+    UnreadBody,
     WebhookResult,
     apply_stripe_event_again,
     check_apply_again,
+    check_mark_delivery,
     handle_stripe_webhook,
+    mark_delivery_looked_at,
     mark_stripe_event_looked_at,
 )
 from licensing.confirmations import CONFIRM_WITHIN, ConfirmationRefused
@@ -199,6 +208,7 @@ from licensing.errors import Conflict  # callers catch it as services.Conflict
 
 __all__ = [
     "ATTEMPT_ROUNDS",
+    "CHARGE_FILL_BATCH",
     "CONFIRM_WITHIN",
     "EVENT_TYPES_APPLIED",
     "GIVE_BACK_FAILURE_WINDOW",
@@ -214,6 +224,7 @@ __all__ = [
     "CardAttempt",
     "CardRefundPreview",
     "Charge",
+    "ChargeFillRun",
     "ConfirmationRefused",
     "Conflict",
     "ContactChanged",
@@ -230,6 +241,7 @@ __all__ = [
     "ReturnChanged",
     "ReturnPreview",
     "StatementRun",
+    "UnreadBody",
     "WebhookResult",
     "accept_flagged_payment",
     "accept_remainder",
@@ -241,6 +253,7 @@ __all__ = [
     "check_card_refund",
     "check_credit_note",
     "check_links_withdrawal",
+    "check_mark_delivery",
     "check_month",
     "check_refund_return",
     "check_reversal",
@@ -250,6 +263,7 @@ __all__ = [
     "credit_invoice",
     "email_statement",
     "failed_meanwhile",
+    "fill_charge_ids",
     "finalize_in",
     "finalize_invoice",
     "give_back_flagged_payment",
@@ -261,6 +275,7 @@ __all__ = [
     "late_fees_due",
     "links_withdrawal_confirmation",
     "lock_issued_invoices",
+    "mark_delivery_looked_at",
     "mark_stripe_event_looked_at",
     "mark_uncollectible",
     "match_disputes",
@@ -292,4 +307,5 @@ __all__ = [
     "update_draft",
     "void_invoice",
     "withdraw_invoice_links",
+    "without_charge_id",
 ]

@@ -14,8 +14,14 @@ from sqlalchemy.orm import Session
 from licensing import db, limits
 from licensing.actors import Actor
 from licensing.audit import services as audit
+from licensing.audit.models import AuditEvent
 from licensing.billing import payment_gateway
-from licensing.billing.models import UNREADABLE_ACTION, StripeEvent, stripe_event_kind
+from licensing.billing.models import (
+    UNREADABLE_ACTION,
+    UNREADABLE_LOOKED_AT_ACTION,
+    StripeEvent,
+    stripe_event_kind,
+)
 from licensing.billing.services.card_payments import apply_intent_outcome
 from licensing.billing.services.disputes import (
     DISPUTE_EVENTS,
@@ -29,6 +35,9 @@ from licensing.billing.services.refunds import (
 )
 from licensing.billing.states import (
     APPLY_AGAIN_ACTIONS,
+    DELIVERY_LOOKED_AT,
+    DELIVERY_NOT_LOOKED_AT,
+    STRIPE_DELIVERY,
     STRIPE_EVENT,
     STRIPE_FAILED,
     STRIPE_LOOKED_AT,
@@ -427,7 +436,7 @@ def mark_stripe_event_looked_at(
     audited with the note; 409 for an event not failed, 422 without a note."""
     actor.require_role("billing")
     now = now or utcnow()
-    clean = (note or "").strip()
+    clean = _looked_at_note(note)
     with db.transaction() as session:
         stored = session.scalars(
             select(StripeEvent).where(StripeEvent.id == event_row_id).with_for_update()
@@ -435,13 +444,8 @@ def mark_stripe_event_looked_at(
         if stored is None:
             raise NotFound(f"There is no Stripe event {event_row_id}.")
         STRIPE_EVENT.step(stored.kind, "mark_looked_at")
-        if not clean:
-            raise InvalidInput("The note is missing.", {"note": [LOOKED_AT_NOTE_REQUIRED]})
-        if len(clean) > StripeEvent.LOOKED_AT_NOTE_MAX:
-            raise InvalidInput(
-                "The note is too long.",
-                {"note": [f"Keep the note to {StripeEvent.LOOKED_AT_NOTE_MAX:,} characters."]},
-            )
+        if isinstance(clean, InvalidInput):
+            raise clean
         stored.looked_at_note = clean
         stored.looked_at_by = actor.name[:255]
         stored.looked_at_by_id = actor.user_id
@@ -449,6 +453,94 @@ def mark_stripe_event_looked_at(
         return stored
 
 
+@dataclass
+class UnreadBody:
+    """A body Stripe delivered signed that the service could not read, as the state
+    machine steps it (`STRIPE_DELIVERY`): its record is the body's SHA-256, its state
+    read from the audit log (round 60, stripe60)."""
+
+    id: str
+    state: str
+
+
+def unread_body(session: Session, digest: str, *, lock: bool = False) -> UnreadBody:
+    """The body `digest` of a delivery not read, looked at or not; `NotFound` when no
+    delivery had it. `lock`: its newest delivery's audit event is locked, so two clerks
+    marking one body take turns and the second is refused (`ix_audit_events_entity`)."""
+    newest = (
+        select(AuditEvent.id)
+        .where(
+            AuditEvent.entity_type == "stripe_delivery",
+            AuditEvent.entity_id == digest,
+            AuditEvent.action == UNREADABLE_ACTION,
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    if session.scalar(newest.with_for_update() if lock else newest) is None:
+        raise NotFound(f"No delivery from Stripe that could not be read has the digest {digest}.")
+    marked = session.scalar(
+        select(AuditEvent.id)
+        .where(
+            AuditEvent.entity_type == "stripe_delivery",
+            AuditEvent.entity_id == digest,
+            AuditEvent.action == UNREADABLE_LOOKED_AT_ACTION,
+        )
+        .limit(1)
+    )
+    return UnreadBody(digest, DELIVERY_NOT_LOOKED_AT if marked is None else DELIVERY_LOOKED_AT)
+
+
+def check_mark_delivery(digest: str, *, actor: Actor) -> UnreadBody:
+    """Billing staff: the body `mark_delivery_looked_at` would mark, refused as it refuses
+    (404, or 409 for one looked at already), writing nothing."""
+    actor.require_role("billing")
+    body = unread_body(db.session(), digest)
+    STRIPE_DELIVERY.step(body.state, "mark_looked_at")
+    return body
+
+
+def mark_delivery_looked_at(
+    digest: str, *, note: str | None, actor: Actor, now: datetime | None = None
+) -> UnreadBody:
+    """Billing staff: a signed delivery the service could not read marked looked at, by
+    its body (`digest`, its SHA-256), with a note saying what was done about it
+    (required, as a failed event's, round 58): every delivery of the body, those Stripe
+    sends after too, is then looked at, and no longer counted on *Stripe's events*
+    (round 60, stripe60). The machine's `mark_looked_at`, audited
+    `stripe_delivery.marked_looked_at` on the body's record with the note, the clerk as
+    actor; 404 for a body no delivery had, 409 for one looked at already, 422 without a
+    note."""
+    actor.require_role("billing")
+    clean = _looked_at_note(note, DELIVERY_NOTE_REQUIRED)
+    with db.transaction() as session:
+        body = unread_body(session, digest, lock=True)
+        STRIPE_DELIVERY.step(body.state, "mark_looked_at")
+        if isinstance(clean, InvalidInput):
+            raise clean
+        STRIPE_DELIVERY.apply(session, body, "mark_looked_at", actor=actor, note=clean, at=now)
+        return body
+
+
+def _looked_at_note(note: str | None, required: str | None = None) -> str | InvalidInput:
+    """The note of a mark looked at, trimmed, or why it is refused (checked after the
+    step's state, so a second mark is the 409 whatever its note); `required`, the
+    message of a note missing (a failed event's by default)."""
+    clean = (note or "").strip()
+    if not clean:
+        return InvalidInput("The note is missing.", {"note": [required or LOOKED_AT_NOTE_REQUIRED]})
+    if len(clean) > StripeEvent.LOOKED_AT_NOTE_MAX:
+        return InvalidInput(
+            "The note is too long.",
+            {"note": [f"Keep the note to {StripeEvent.LOOKED_AT_NOTE_MAX:,} characters."]},
+        )
+    return clean
+
+
+DELIVERY_NOTE_REQUIRED = (
+    "Say what was done about the delivery (resent from Stripe's dashboard and read, a test "
+    "sent with the webhook's secret, a proxy mended): the note is kept with it."
+)
 LOOKED_AT_NOTE_REQUIRED = (
     "Say what was done about the event instead (resent from Stripe's dashboard, recorded "
     "by hand, not this service's): the note is kept with it."

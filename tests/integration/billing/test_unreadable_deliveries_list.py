@@ -1,0 +1,185 @@
+"""Round 60 (stripe60): a signed Stripe delivery the service could not read was shown on
+*Stripe's events* only among the ten bodies delivered last (every delivery in the audit
+log, for admins), and nobody could say they had looked at one. Billing readers now page
+every such delivery, by day and by looked at or not, each with its digest and first 300
+characters (never the body); billing staff mark a body looked at with a note, after a
+confirmation, audited with who and when; the page's count says how many deliveries are
+not looked at."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+import time_machine
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts.models import User
+from licensing.audit.models import AuditEvent
+from licensing.billing.models import UNREADABLE_LOOKED_AT_ACTION
+from licensing.billing.services.webhooks import UNREADABLE_SHOWN
+from tests.support.console_lists import rows, words
+from tests.support.pages import next_link
+from tests.support.servers import LocalStripe
+
+from .stripe_support import STRIPE_EVENTS, WEBHOOK_SECRET, signature_of, stripe_config
+
+UNREADABLE = f"{STRIPE_EVENTS}/unreadable"
+
+
+@pytest.fixture
+def config_changes(localstripe: LocalStripe) -> dict[str, Any]:
+    return stripe_config(localstripe)
+
+
+def _post_signed(client: FlaskClient, body: bytes, secret: str = WEBHOOK_SECRET) -> None:
+    answer = client.post("/webhooks/stripe", data=body, headers=signature_of(body, secret))
+    assert answer.status_code == 400
+
+
+def _listed(staff: FlaskClient, query: str = "") -> dict[int, str]:
+    """The list's rows (a delivery each) by their audit event's id, in words."""
+    answer = staff.get(f"{UNREADABLE}{query}")
+    assert answer.status_code == 200, answer.get_data(as_text=True)[:2000]
+    markup = answer.get_data(as_text=True)
+    if 'id="unreadable-list"' not in markup:
+        return {}
+    return rows(markup, "unreadable-list", "delivery")
+
+
+def _digest(body: bytes) -> str:
+    return hashlib.sha256(body).hexdigest()
+
+
+NOT_JSON = b"this is not JSON at all"
+NO_ID = json.dumps({"type": "payment_intent.succeeded", "data": {"object": {}}}).encode()
+LONG = json.dumps({"object": "event", "padding": "y" * 10_000}).encode()
+
+
+def test_every_delivery_not_read_is_listed_newest_first_a_page_at_a_time_and_by_day(
+    app: Flask, client: FlaskClient, signed_in: Any, licensing_staff: User
+) -> None:
+    with time_machine.travel(datetime(2027, 3, 2, 15, 0, tzinfo=UTC), tick=True):
+        _post_signed(client, NOT_JSON)
+        _post_signed(client, NOT_JSON)
+    with time_machine.travel(datetime(2027, 3, 3, 15, 0, tzinfo=UTC), tick=True):
+        _post_signed(client, LONG)
+        for number in range(50):
+            _post_signed(client, b"not an event %d" % number)
+        _post_signed(client, b"forged", secret="whsec_someone_else")  # refused, unrecorded
+    staff = signed_in(app.test_client(), licensing_staff)  # a billing reader
+
+    first = staff.get(UNREADABLE).get_data(as_text=True)
+    assert "53 deliveries are not looked at" in words(first)
+    listed = rows(first, "unreadable-list", "delivery")
+    assert len(listed) == 50
+    assert "not an event 49" in next(iter(listed.values()))  # the newest first
+    following = next_link(first, "deliveries")
+    assert following is not None
+    second = _listed(staff, following[len(UNREADABLE) :])
+    assert len(second) == 3
+    oldest = list(second.values())
+    assert "this is not JSON at all" in oldest[-1]
+    assert "this is not JSON at all" in oldest[-2]
+    assert _digest(NOT_JSON) in oldest[-1]
+    long_row = oldest[0]
+    assert f"{len(LONG):,} bytes in all" in long_row
+    shown = long_row.split('{"object": "event", "padding": "', 1)[1].split(" ", 1)[0]
+    assert shown.endswith("…")
+    assert len(shown) < UNREADABLE_SHOWN  # the first 300 characters at most
+    assert "y" * 1_000 not in first + "".join(second.values())  # never the body
+    assert "forged" not in first
+    # Nobody but billing staff may mark: no form for a licensing officer.
+    assert "Mark looked at" not in first
+
+    on_the_2nd = _listed(staff, "?day=2027-03-02")
+    assert len(on_the_2nd) == 2
+    assert all("this is not JSON at all" in row for row in on_the_2nd.values())
+    assert len(_listed(staff, "?day=2027-03-04")) == 0
+    refused = staff.get(f"{UNREADABLE}?day=2027-13-01")
+    assert refused.status_code == 422
+    assert "Day received takes a day such as 2027-03-31" in words(refused.get_data(as_text=True))
+    assert staff.get(f"{UNREADABLE}?day=2027-03-02&day=2027-03-03").status_code == 400
+    assert staff.get(f"{UNREADABLE}?state=someday").status_code == 422
+
+
+def test_billing_staff_mark_a_body_looked_at_with_a_note_and_its_later_deliveries_with_it(
+    app: Flask,
+    client: FlaskClient,
+    signed_in: Any,
+    billing_staff: User,
+    licensing_staff: User,
+) -> None:
+    for body in (NOT_JSON, NO_ID, NOT_JSON):
+        _post_signed(client, body)
+    digest = _digest(NOT_JSON)
+    mark = f"{UNREADABLE}/{digest}/looked-at"
+    officer = signed_in(app.test_client(), licensing_staff)
+    assert officer.post(mark, data={"delivery-note": "x", "confirmed": "yes"}).status_code == 403
+
+    staff = signed_in(app.test_client(), billing_staff)
+    events_page = words(staff.get(STRIPE_EVENTS).get_data(as_text=True))
+    assert "3 deliveries are not looked at by billing staff." in events_page
+    assert "Mark looked at" in staff.get(UNREADABLE).get_data(as_text=True)
+
+    note = "A test our staging proxy sent with the webhook's secret; proxy mended."
+    asked = staff.post(mark, data={"delivery-note": note})
+    assert asked.status_code == 200
+    assert "Mark the deliveries of the body" in words(asked.get_data(as_text=True))
+    assert _marks(digest) == []  # asked, not done
+    blank = staff.post(mark, data={"delivery-note": "  ", "confirmed": "yes"})
+    assert blank.status_code == 422
+    assert "Say what was done about the delivery" in words(blank.get_data(as_text=True))
+    assert _marks(digest) == []
+
+    done = staff.post(mark, data={"delivery-note": note, "confirmed": "yes"})
+    assert done.status_code == 302
+    (marked,) = _marks(digest)
+    assert marked.actor == billing_staff.email
+    assert marked.actor_user_id == billing_staff.id
+    assert marked.note == note
+    assert marked.entity_type == "stripe_delivery"
+    assert marked.after_data == {"state": "looked_at"}
+
+    listed = list(_listed(staff).values())
+    assert [f"Looked at: {note}" in row for row in listed] == [True, False, True]
+    assert billing_staff.email in listed[0]
+    assert "1 delivery is not looked at" in words(staff.get(UNREADABLE).get_data(as_text=True))
+    assert "1 delivery is not looked at by billing staff." in words(
+        staff.get(STRIPE_EVENTS).get_data(as_text=True)
+    )
+    assert len(_listed(staff, "?state=not_looked_at")) == 1
+    assert len(_listed(staff, "?state=looked_at")) == 2
+
+    # Marked once: a second mark is the machine's 409, saying what is allowed.
+    again = staff.post(mark, data={"delivery-note": "again", "confirmed": "yes"})
+    assert again.status_code == 409
+    assert "cannot be marked looked at" in words(again.get_data(as_text=True))
+    assert len(_marks(digest)) == 1
+    # Stripe's next delivery of the body is looked at with it, not counted again.
+    _post_signed(client, NOT_JSON)
+    newest = next(iter(_listed(staff).values()))
+    assert f"Looked at: {note}" in newest
+    assert "1 delivery is not looked at" in words(staff.get(UNREADABLE).get_data(as_text=True))
+    # A body no delivery had.
+    nowhere = staff.post(
+        f"{UNREADABLE}/{'0' * 64}/looked-at", data={"delivery-note": "x", "confirmed": "yes"}
+    )
+    assert nowhere.status_code == 404
+
+
+def _marks(digest: str) -> list[AuditEvent]:
+    db.session().expire_all()
+    return list(
+        db.session().scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == UNREADABLE_LOOKED_AT_ACTION, AuditEvent.entity_id == digest
+            )
+        )
+    )
