@@ -12,7 +12,13 @@ handler sees it:
   surrogate such as "\\ud800" (no database can encode it);
 - record ids and page numbers read from text: digits only, within the id
   columns' range (MAX_RECORD_ID) and MAX_PAGE;
-- a JSON object gives each key once (`RepeatedKey`, a 400 naming its path).
+- a JSON object gives each key once (`RepeatedKey`, a 400 naming its path);
+- text typed decomposed (a kana and a combining voiced mark, hangul jamo, a letter and
+  its combining accents) arrives composed (`printable.composed`, Unicode's NFC but for
+  the characters NFC replaces on their own): the form fields and query parameters of
+  every request (`check_request_text`) and the strings of a JSON body (`loads`), so
+  what is checked, stored and shown back is the composed text. Passwords are left
+  as typed (`_AS_TYPED`): a stored hash was made from what was typed.
 
 Each refusal is an `InvalidInput` (422) naming the field and the limit: a
 problem document on the API, an error page elsewhere. A caller who may not send
@@ -26,14 +32,17 @@ import collections
 import json
 import re
 import threading
+import unicodedata
 from collections.abc import Callable, Mapping
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from flask import Flask, current_app, g, request
 from flask.wrappers import Request
+from werkzeug.datastructures import ImmutableMultiDict, MultiDict
 
 from licensing.errors import InvalidInput, RepeatedKey
+from licensing.printable import composed
 
 MAX_JSON_DEPTH = 32
 MAX_JSON_NUMBER_CHARS = 40
@@ -248,7 +257,35 @@ def loads(text: str) -> Any:
             raise InvalidInput(
                 "The request has values that cannot be accepted; see errors.", problems
             )
+    if "\\u" in text or not (text.isascii() or unicodedata.is_normalized("NFC", text)):
+        # A string written with escapes (Python's json.dumps escapes every non-ASCII
+        # character) or typed decomposed: its strings composed (kana60).
+        _compose_strings(document)
     return document
+
+
+# The fields whose text is kept exactly as typed, never composed: a password (its
+# stored hash was made from the characters typed).
+_AS_TYPED = re.compile("password", re.IGNORECASE)
+
+
+def _compose_strings(document: Any) -> None:
+    """Each string value in `document` (objects and arrays, in place) composed
+    (`printable.composed`), but a password's; iterative, as `_walk`."""
+    stack = [document]
+    while stack:
+        value = stack.pop()
+        if isinstance(value, dict):
+            items: Any = [(key, item) for key, item in value.items() if not _AS_TYPED.search(key)]
+        elif isinstance(value, list):
+            items = enumerate(value)
+        else:
+            continue
+        for key, item in items:
+            if isinstance(item, str):
+                value[key] = composed(item)
+            else:
+                stack.append(item)
 
 
 def check_document(document: Any) -> None:
@@ -466,6 +503,26 @@ def check_request_text() -> None:
         for refuse_first in current_app.extensions.get(_REFUSALS_FIRST, ()):
             refuse_first()
         raise _refusal(req, problems)
+    if req.query_string:
+        _compose_posted(req, "args")
+    if req.mimetype in _FORM_TYPES:
+        _compose_posted(req, "form")
+
+
+def _compose_posted(req: Request, part: str) -> None:
+    """The request's query parameters (`part` "args") or form fields ("form"), parsed
+    already, with each value composed (`printable.composed`) but a password's, so every
+    view, form and service reads the composed text (kana60). A request whose values are
+    all composed (ASCII ones take one check each) keeps its own."""
+    values: MultiDict[str, str] = getattr(req, part)
+    pairs = list(values.items(multi=True))
+    made = [
+        (name, value if _AS_TYPED.search(name) or not isinstance(value, str) else composed(value))
+        for name, value in pairs
+    ]
+    if made != pairs:
+        req.__dict__[part] = ImmutableMultiDict(made)
+        req.__dict__.pop("values", None)  # `request.values` joins the two: made again
 
 
 _REFUSALS_FIRST = "licensing.limits.refusals_first"

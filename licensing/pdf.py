@@ -741,7 +741,13 @@ _OTHER = re.compile(_CJK.pattern[:-1] + printable.SHAPED_BLOCKS + "]")
 # inside its words (Sinhala's ශ්‍රී, Malayalam's chillu forms): shaped with the run.
 _CJK_RUN = re.compile(_OTHER.pattern[:-1] + "\u200c\u200d]+")
 _JOINERS = "\u200c\u200d"
-_KANA = re.compile("[\u3040-\u30ff\u31f0-\u31ff\uff65-\uff9f]")
+# The kana that say a text or a run of Han is Japanese (kana60): the kana but the middle
+# dot ・ (U+30FB, half-width U+FF65), which Chinese writes between names too.
+_KANA_LETTER = re.compile("[\u3040-\u30fa\u30fc-\u30ff\u31f0-\u31ff\uff66-\uff9f]")
+_BOPOMOFO = re.compile("[\u3100-\u312f\u31a0-\u31bf]")
+# A run of Han ideographs (with the iteration marks U+3005-3007 written inside
+# Japanese and Chinese names): its font is chosen as one (`_run_fonts`).
+_HAN_RUN = re.compile(f"[{printable.HAN_BLOCKS}\u3005-\u3007]+")
 _HANGUL = re.compile(f"[{printable.HANGUL_BLOCKS}]")
 _HAN = re.compile(f"[{printable.HAN_BLOCKS}]")
 _TAGS = re.compile(r"(<[^>]*>)")
@@ -760,13 +766,14 @@ def has_other_script(value: str) -> bool:
 
 
 def _han_font(value: str) -> str:
-    """The CID font for Han characters (and CJK punctuation) in `value`: the
-    script of the text tells the language. Kana anywhere: Japanese; else hangul:
-    Korean; else Chinese, Simplified or Traditional (bopomofo too, since fonts58),
-    in the font whose encoding (UniGB-UCS2-H, GB 18030) maps every unified
+    """The text's CID font for Han characters (and CJK punctuation) in `value`: the
+    script of the text tells the language. A kana letter anywhere: Japanese; else
+    hangul: Korean; else Chinese, Simplified or Traditional (bopomofo too, since
+    fonts58), in the font whose encoding (UniGB-UCS2-H, GB 18030) maps every unified
     ideograph, traditional and Japanese forms too, where the Japanese and Korean
-    ones map 7,900 and 4,600 of the 20,900."""
-    if _KANA.search(value):
+    ones map 7,900 and 4,600 of the 20,900. Each run of Han is then drawn in the font
+    its own neighbours say, this one where they say nothing (`_run_fonts`, kana60)."""
+    if _KANA_LETTER.search(value):
         return CJK_JAPANESE
     if _HANGUL.search(value):
         return CJK_KOREAN
@@ -847,14 +854,60 @@ def _sign_face(character: str, font: str) -> str:
     return next((face for face in _HAN_FALLBACKS if _encodes_sign(face, character)), font)
 
 
+def _run_fonts(stretch: str, han: str) -> list[str] | None:
+    """The Han font of each character of `stretch` (CJK and the other scripts' letters
+    with nothing else between them) in a text whose own Han font is `han`
+    (`_han_font`), chosen per run of Han (`_HAN_RUN`) rather than for the whole text
+    (kana60: a Chinese organization's name beside a Japanese product's drew its
+    ideographs in Japanese forms). A run touching a kana letter is Japanese
+    (株式会社テスト); one touching hangul, Korean; one touching bopomofo, Chinese; in
+    a Japanese text, a run holding an ideograph the Japanese encoding does not map (a
+    Simplified Chinese form: 北京测试) is Chinese; any other run is `han`, the text's.
+    A sign between runs (punctuation, brackets, the middle dot) takes the font of the
+    run before it, else of the run after it. None when every run is `han` (one check
+    for a stretch in a Chinese or Korean text with no kana, hangul or bopomofo)."""
+    if han != CJK_JAPANESE and not (
+        _KANA_LETTER.search(stretch) or _HANGUL.search(stretch) or _BOPOMOFO.search(stretch)
+    ):
+        return None
+    runs = list(_HAN_RUN.finditer(stretch))
+    if not runs:
+        return None
+    fonts: list[str | None] = [None] * len(stretch)
+    for found in runs:
+        start, end = found.span()
+        touching = stretch[max(start - 1, 0) : start] + stretch[end : end + 1]
+        if _KANA_LETTER.search(touching):
+            font = CJK_JAPANESE
+        elif _HANGUL.search(touching):
+            font = CJK_KOREAN
+        elif _BOPOMOFO.search(touching) or (
+            han == CJK_JAPANESE
+            and any(
+                _HAN.match(character) and not _encodes_han(CJK_JAPANESE, character)
+                for character in found[0]
+            )
+        ):
+            font = CJK_SIMPLIFIED_CHINESE
+        else:
+            font = han
+        fonts[start:end] = [font] * (end - start)
+    before = runs[0].start()  # the signs before the first run: its font
+    fonts[:before] = [fonts[before]] * before
+    for index in range(before, len(fonts)):
+        fonts[index] = fonts[index] or fonts[index - 1]
+    return cast(list[str], fonts)
+
+
 def font_runs(value: str, han: str | None = None) -> list[tuple[str | None, str]]:
     """`value` split into runs, each with the CID font to draw it in, or None
     for the text's own font (DejaVu Sans, which has a glyph for it, or which
     no font here has). Kana are drawn in the Japanese font, hangul in the
-    Korean one, other CJK characters in `han`, by default `_han_font(value)`,
-    but a Han ideograph `han`'s encoding does not map in a font whose does
-    (`_han_face`), and a sign (punctuation, a kana, a full- or half-width form)
-    its own font's encoding does not map the same way (`_sign_face`,
+    Korean one, other CJK characters in their run's font (`_run_fonts`: the
+    text's, `han`, by default `_han_font(value)`, unless the run's neighbours say
+    otherwise), but a Han ideograph that font's encoding does not map in a font
+    whose does (`_han_face`), and a sign (punctuation, a kana, a full- or half-width
+    form) its own font's encoding does not map the same way (`_sign_face`,
     pdffonts59). Registers the CID fonts used, so only a document that draws
     CJK pays."""
     if not has_other_script(value):
@@ -864,7 +917,7 @@ def font_runs(value: str, han: str | None = None) -> list[tuple[str | None, str]
     # The regular face's character map: every face has the same blocks.
     dejavu = cast(TTFont, pdfmetrics.getFont(FONT)).face.charToGlyph
 
-    def font_of(character: str) -> str | None:
+    def font_of(character: str, han: str) -> str | None:
         shaped = printable.shaped_face(character)
         if shaped is not None:
             return shaped
@@ -874,7 +927,8 @@ def font_runs(value: str, han: str | None = None) -> list[tuple[str | None, str]
             return CJK_KOREAN
         if _HAN.match(character):
             return _han_face(character, han)
-        return _sign_face(character, CJK_JAPANESE if _KANA.match(character) else han)
+        # A kana letter's own font is the Japanese; the middle dot's its run's (kana60).
+        return _sign_face(character, CJK_JAPANESE if _KANA_LETTER.match(character) else han)
 
     # Only the CJK characters are looked at one by one: the rest of a long
     # paragraph is one run found by the regular expression.
@@ -883,9 +937,12 @@ def font_runs(value: str, han: str | None = None) -> list[tuple[str | None, str]
     for found in _CJK_RUN.finditer(value):
         pieces.append((None, value[end : found.start()]))
         fonts: list[str | None] = []
-        for character in found[0]:  # a joiner: the font of the character before it
-            joiner = character in _JOINERS
-            fonts.append((fonts[-1] if fonts else None) if joiner else font_of(character))
+        hans = _run_fonts(found[0], han)
+        for index, character in enumerate(found[0]):  # a joiner: the font before it
+            if character in _JOINERS:
+                fonts.append(fonts[-1] if fonts else None)
+            else:
+                fonts.append(font_of(character, han if hans is None else hans[index]))
         pieces += [
             (font, "".join(character for _, character in run))
             for font, run in itertools.groupby(zip(fonts, found[0], strict=True), lambda f: f[0])

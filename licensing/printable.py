@@ -169,6 +169,40 @@ def named(character: str) -> str:
     return f"{character} (U+{ord(character):04X}" + (f" {name})" if name else ")")
 
 
+def composed(text: str) -> str:
+    """`text` with what was typed decomposed composed, as Unicode's NFC composes it, and
+    nothing else changed (kana60): a kana and the combining voiced or semi-voiced mark
+    after it (か U+304B, U+3099, as macOS file names and some input methods send it) as
+    the one voiced kana (が U+304C), conjoining hangul jamo as their syllable, a Latin
+    letter and its combining accents as the accented letter, marks in their canonical
+    order. A character NFC replaces on its own, though nothing was decomposed, is kept
+    as typed: a CJK compatibility ideograph (樂 U+F914, a Korean reading's, stays itself,
+    not U+6A02), the ångström and ohm signs, Devanagari's precomposed क़ (U+0958), so
+    nothing changes that the reader would not see as the same thing typed otherwise.
+    ASCII text, and any text already composed, take one check and are returned as they
+    are. Applied where text enters the service (`licensing.limits`: forms, query strings
+    and JSON bodies; a royalty report's rows), never to what is stored."""
+    if text.isascii() or unicodedata.is_normalized("NFC", text):
+        return text
+    pieces: list[str] = []
+    start = 0
+    for index, character in enumerate(text):
+        if unicodedata.normalize("NFC", character) != character:
+            pieces += (unicodedata.normalize("NFC", text[start:index]), character)
+            start = index + 1
+    pieces.append(unicodedata.normalize("NFC", text[start:]))
+    return "".join(pieces)
+
+
+# The combining voiced and semi-voiced sound marks: what composing cannot join to the
+# character before them (あ U+3099: no voiced あ) is refused, and the refusal says how.
+_KANA_MARKS = "\u3099\u309a"
+_KANA_MARKS_HINT = (
+    " The combining voiced sound marks join only a kana that has a voiced or semi-voiced "
+    "form (か and U+3099 make が, は and U+309A make ぱ): type that kana itself."
+)
+
+
 def unprintable_problem(value: str) -> str | None:
     """The refusal of a text our documents could not print (the field's message, on
     the form and in the API's problem), naming the characters; None when it prints."""
@@ -178,7 +212,7 @@ def unprintable_problem(value: str) -> str | None:
     return (
         f"Our documents cannot print {_listed(characters)}: the agreement, invoices and "
         f"letters would show an empty box. Write it in a script they print ({PRINTED_SCRIPTS})."
-    )
+    ) + (_KANA_MARKS_HINT if any(mark in characters for mark in _KANA_MARKS) else "")
 
 
 def stored_unprintable_problem(value: str) -> str | None:

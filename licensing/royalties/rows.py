@@ -29,6 +29,7 @@ from licensing import words
 from licensing.accounts.countries import COUNTRIES
 from licensing.errors import RepeatedKey
 from licensing.money import format_quantity, ungrouped
+from licensing.printable import composed
 from licensing.streaming import csv_cell, csv_cell_read
 from licensing.words import humanize
 
@@ -147,7 +148,7 @@ def _text(value: Any, path: str, limit: int, problems: Problems, what: str) -> s
     if not isinstance(value, str):
         problems.add(path, f"The {what} must be text.")
         return ""
-    cleaned = value.strip()
+    cleaned = composed(value.strip())  # a name typed decomposed, stored composed (kana60)
     if len(cleaned) > limit:
         problems.add(path, f"The {what} is at most {limit} characters.")
     elif _CONTROL.search(cleaned):
@@ -243,6 +244,8 @@ def _plain_str(value: Any, limit: int) -> str | None:
     if value.__class__ is not str:
         return None
     cleaned: str = value.strip()
+    if not cleaned.isascii():
+        cleaned = composed(cleaned)  # in a file, as a form's field (kana60)
     if not cleaned or len(cleaned) > limit or _CONTROL.search(cleaned):
         return None
     return cleaned

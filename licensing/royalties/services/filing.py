@@ -28,6 +28,7 @@ from licensing.limits import record_id
 from licensing.links import links
 from licensing.mail import services as mail
 from licensing.money import beyond_largest, exceeds_largest
+from licensing.printable import composed
 from licensing.records import attributes
 from licensing.words import at_most_characters
 
@@ -325,7 +326,8 @@ def _refused_report(session: Session, amended: RoyaltyReport | None, period: Per
 
 
 def _reason(reason: Any) -> str:
-    return reason.strip() if isinstance(reason, str) else ""
+    # Composed as any text entering (kana60): a JSON file's is read by ijson, not `limits`.
+    return composed(reason.strip()) if isinstance(reason, str) else ""
 
 
 ATTEST_MALFORMED = "Give attest as true or false (true to file the report)."
