@@ -195,24 +195,52 @@ class MoneySum(FunctionElement[Decimal]):
     inherit_cache = True
 
 
+def money_sum(amount: Any) -> MoneySum:
+    """The exact sum of a money column or expression (`MoneySum`), in a select."""
+    return MoneySum(amount)
+
+
+class MoneyTotal(FunctionElement[Decimal]):
+    """SUM of a `Money` expression that stays a `Money` value, for arithmetic inside the
+    statement (round 60, asof60; `MoneySum` is read back in Python). On SQLite a plain
+    SUM of the scaled integers raises "integer overflow" once its running total passes
+    about 9.2e14 in whole units, whatever the total: ten payments of the largest amount
+    on one invoice, each returned by the bank, summed before their returns. Here the
+    whole units and the ten-thousandths are summed apart (as `MoneySum` does) and put
+    together once: the units' running total is at most the sum of the amounts' sizes,
+    past 9.2e18 whole units only beyond 92,000 rows of the largest amount, and the
+    result is the sum itself (a scaled integer while it is within 9.2e14 whole units,
+    nine times the largest amount a column holds). PostgreSQL's SUM of NUMERIC is exact.
+    NULL over no rows, as SUM."""
+
+    type = Money()
+    name = "money_total"
+    inherit_cache = True
+
+
+def money_total(amount: Any) -> MoneyTotal:
+    """The sum of a money expression as a money value (`MoneyTotal`), in a select."""
+    return MoneyTotal(amount)
+
+
 @compiles(MoneySum, "sqlite")
-def _money_sum_sqlite(element: MoneySum, compiler: Any, **kw: Any) -> str:
+@compiles(MoneyTotal, "sqlite")
+def _money_sum_sqlite(element: MoneySum | MoneyTotal, compiler: Any, **kw: Any) -> str:
     # CAST: a Decimal literal (a CASE's `else_=Decimal(0)`) is bound as a REAL, and
     # a REAL makes the division a float's and the whole SUM a REAL.
     amount = f"CAST(({compiler.process(element.clauses, **kw)}) AS INTEGER)"
     scale = 10**MONEY_SCALE
-    return f"(SUM({amount} / {scale}) || ':' || SUM({amount} % {scale}))"
+    # `MoneySum` reads the two sums back apart; `MoneyTotal` puts them together.
+    joined = " || ':' || " if isinstance(element, MoneySum) else f" * {scale} + "
+    return f"(SUM({amount} / {scale}){joined}SUM({amount} % {scale}))"
 
 
 @compiles(MoneySum)  # and for str(statement), as PostgreSQL reads it
 @compiles(MoneySum, "postgresql")
-def _money_sum_postgresql(element: MoneySum, compiler: Any, **kw: Any) -> str:
+@compiles(MoneyTotal)
+@compiles(MoneyTotal, "postgresql")
+def _money_sum_postgresql(element: MoneySum | MoneyTotal, compiler: Any, **kw: Any) -> str:
     return f"SUM({compiler.process(element.clauses, **kw)})"
-
-
-def money_sum(amount: Any) -> MoneySum:
-    """The exact sum of a money column or expression (`MoneySum`), in a select."""
-    return MoneySum(amount)
 
 
 # How long a SQLite writer queues for the write lock (milliseconds).

@@ -81,10 +81,11 @@ from licensing.billing.states import (
     SUCCEEDED,
     VOID,
 )
+from licensing.billing.states import INVOICE as INVOICE_MACHINE
 from licensing.billing.states import LATE_FEE as LATE_FEE_SOURCE
 from licensing.billing.states import ROYALTY_REPORT as ROYALTY_REPORT_SOURCE
 from licensing.calendar import office_date, office_day_start
-from licensing.db import Money, Statement, money_sum
+from licensing.db import Money, Statement, UTCDateTime, money_sum
 from licensing.errors import NotFound
 from licensing.money import beyond_largest, quantize
 
@@ -1566,6 +1567,46 @@ def money_moved(start: date) -> Any:
     to the day before `start` (round 54), so its balance on that day is what it owes
     now. The invoices export as of a day reads so (round 59, asof59)."""
     return union(*(select(id_).where(when) for id_, when in _moved_from(start)))
+
+
+def last_step_before(action: str, ends: datetime) -> ColumnElement[datetime]:
+    """When the invoice (`Invoice`, correlated) last took `action` (`settle`,
+    `reopen`, `mark_uncollectible`) before `ends`, NULL if it had not (round 60, asof60).
+
+    The invoice's stamp (`paid_at`, `reopened_at`, `written_off_at`) holds the latest
+    step of its kind, and `reopen` clears `paid_at`: when that latest step is before
+    `ends` it is the answer, else the earlier steps are read from the audit log, which
+    has every one (`invoice.paid`, `invoice.reopened`, `invoice.marked_uncollectible`,
+    by the invoice's entity index), less the latest, whose time is the stamp's. Only the
+    invoices a step was taken on from `ends` on (and those reopened, for `settle`) ask
+    the log: on every other the stamps are the history up to `ends`."""
+    stamp = getattr(Invoice, INVOICE_MACHINE.stamps[action])
+    name = f"{INVOICE_MACHINE.entity_type}.{INVOICE_MACHINE.events[action]}"
+    latest_event, event = aliased(AuditEvent), aliased(AuditEvent)
+
+    def of_invoice(audit: Any) -> ColumnElement[bool]:
+        return and_(
+            audit.entity_type == INVOICE_MACHINE.entity_type,
+            audit.entity_id == cast(Invoice.id, String),
+            audit.action == name,
+        )
+
+    latest = select(func.max(latest_event.seq)).where(of_invoice(latest_event))
+    earlier = select(func.max(event.occurred_at)).where(
+        of_invoice(event),
+        event.occurred_at < ends,
+        or_(stamp.is_(None), event.seq < latest.correlate(Invoice).scalar_subquery()),
+    )
+    asks_the_log = stamp >= ends
+    if action == "settle":
+        asks_the_log = or_(asks_the_log, and_(stamp.is_(None), Invoice.reopened_at.is_not(None)))
+    return type_coerce(
+        case(
+            (stamp < ends, stamp),
+            (asks_the_log, earlier.correlate(Invoice).scalar_subquery()),
+        ),
+        UTCDateTime(),
+    )
 
 
 def _moving_from(start: date, *, by_invoice: bool) -> ColumnElement[bool]:

@@ -399,21 +399,34 @@ def dashboard() -> tuple[str, int]:
             currency=given.filters.currency,
         )
         context["export_urls"] = _export_urls(given.filters)
+        # Round 60 (asof60): the same files in the other formats a finance system
+        # reads (the page linked CSV only; JSON Lines and XLSX were the form's alone).
+        context["other_formats"] = OTHER_FORMATS
+        context["export_formats"] = {
+            name: _export_urls(given.filters, name) for name in OTHER_FORMATS
+        }
         context["list_urls"] = list_urls
     return render_template("finance/dashboard.html", **context), status
 
 
-def _export_urls(filters: queries.Filters) -> dict[str, str]:
+# The formats besides CSV the page links each export in, as the Exports form names them.
+OTHER_FORMATS = {"jsonl": "JSON Lines", "xlsx": "XLSX"}
+
+
+def _export_urls(filters: queries.Filters, format_name: str = "csv") -> dict[str, str]:
     """The exports of the records behind the page's figures, for the same days and
     currency (a range of months is the days of its first to its last month, a
     quarter's whole), so a finance analyst reconciles the file with the page
-    without retyping the range. Empty for a viewer who may not open Exports."""
+    without retyping the range, in `format_name` (CSV, the export's default, says
+    none). Empty for a viewer who may not open Exports."""
     if not may_open("exports_console.exports"):
         return {}
+    given_format: dict[str, Any] = {} if format_name == "csv" else {"format": format_name}
     shared: dict[str, Any] = {
         "from": filters.start.isoformat(),
         "to": filters.end.isoformat(),
         "currency": filters.currency,
+        **given_format,
     }
 
     def export(dataset: str, **extra: Any) -> str:
@@ -441,6 +454,7 @@ def _export_urls(filters: queries.Filters) -> dict[str, str]:
             dataset="receivables",
             as_of=filters.aging_date.isoformat(),
             currency=filters.currency,
+            **given_format,
         ),
         # Round 59: the refunds owed at the range's end, the invoices owed back then.
         "refunds_owed": url_for(
@@ -448,6 +462,7 @@ def _export_urls(filters: queries.Filters) -> dict[str, str]:
             dataset="receivables",
             owed_back_on=filters.end.isoformat(),
             currency=filters.currency,
+            **given_format,
         ),
         # Round 59 (asof59): every invoice issued by the aging's day as it stood then
         # (its state and balance due: the receivables' balances), so a closed quarter
@@ -457,6 +472,7 @@ def _export_urls(filters: queries.Filters) -> dict[str, str]:
             dataset="invoices",
             as_of=filters.aging_date.isoformat(),
             currency=filters.currency,
+            **given_format,
         ),
     }
 

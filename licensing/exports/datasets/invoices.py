@@ -13,6 +13,7 @@ from sqlalchemy.orm import aliased
 from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal, Refund
 from licensing.billing.queries import (
     collected_between,
+    last_step_before,
     money_moved,
     owed_of,
     refund_returned_between,
@@ -30,7 +31,7 @@ from licensing.billing.states import (
     VOID,
 )
 from licensing.calendar import office_day_start
-from licensing.db import Money, Statement
+from licensing.db import Money, Statement, money_total
 from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column
 from licensing.exports.columns import (
     CURRENCY,
@@ -44,7 +45,7 @@ from licensing.exports.columns import (
 from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import ISSUED, RECORDED, ExportFilter
 from licensing.exports.filters import PAID as BY_PAID
-from licensing.exports.queries import day_of, issued_invoices, licensee
+from licensing.exports.queries import at_times, day_of, issued_invoices, licensee
 from licensing.royalties.models import RoyaltyReport
 
 STATES = tuple(state for state in INVOICE_STATES if state != "draft")
@@ -143,9 +144,9 @@ def _as_of(day: date) -> _Then:
     sums = (
         select(
             events.c.invoice_id,
-            func.sum(events.c.paid).label("paid"),
-            func.sum(events.c.credited).label("credited"),
-            func.sum(events.c.refunded).label("refunded"),
+            money_total(events.c.paid).label("paid"),
+            money_total(events.c.credited).label("credited"),
+            money_total(events.c.refunded).label("refunded"),
         )
         .group_by(events.c.invoice_id)
         .subquery("then")
@@ -162,20 +163,23 @@ def _as_of(day: date) -> _Then:
     # Never NULL, so that its negation is true of an invoice never voided.
     void = and_(Invoice.voided_at.is_not(None), Invoice.voided_at < ends)
     owes = owed > _ZERO  # never NULL: the amounts are summed or stored
-    written_off = and_(
-        Invoice.written_off_at < ends,
-        or_(
-            Invoice.paid_at.is_(None),
-            Invoice.paid_at < Invoice.written_off_at,
-            Invoice.paid_at >= ends,
-        ),
+    # Round 60 (asof60): each step the last of its kind taken by then, from the
+    # invoice's whole history (`last_step_before`), not the latest ever taken.
+    settled = last_step_before("settle", ends)
+    reopened = last_step_before("reopen", ends)
+    written_off = last_step_before("mark_uncollectible", ends)
+    booked_paid = and_(settled.is_not(None), or_(reopened.is_(None), reopened < settled))
+    still_written_off = and_(
+        written_off.is_not(None), or_(settled.is_(None), settled < written_off)
     )
     state = case(
         (void, literal(VOID)),
         (~owes, literal(PAID)),
-        (written_off, literal(UNCOLLECTIBLE)),
+        (still_written_off, literal(UNCOLLECTIBLE)),
         else_=literal(OPEN),
     )
+
+    paid_at = case((and_(~void, ~owes, booked_paid), settled))
 
     def source(statement: Statement, given: ExportFilter) -> Statement:
         statement = (
@@ -184,12 +188,19 @@ def _as_of(day: date) -> _Then:
             .outerjoin(sums, sums.c.invoice_id == Invoice.id)
             .where(Invoice.issue_date <= day)
         )
-        statement = issued_invoices(statement, replace(given, state=None))
+        # Round 60: `by=paid` chooses by the paid day as of the day, as the rows say it.
+        by_paid = given.date_basis == BY_PAID
+        chosen = replace(given, state=None, date_basis=None if by_paid else given.date_basis)
+        statement = issued_invoices(statement, chosen)
+        if by_paid:
+            if given.date_from or given.date_to:
+                statement = statement.where(paid_at.is_not(None))
+            statement = at_times(statement, paid_at, given)
         return statement.where(state == given.state) if given.state else statement
 
     return _Then(
         state=state,
-        paid_at=case((and_(~void, ~owes, Invoice.paid_at < ends), Invoice.paid_at)),
+        paid_at=paid_at,
         voided_at=case((void, Invoice.voided_at)),
         amount_paid=paid,
         amount_credited=credited,
