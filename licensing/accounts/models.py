@@ -601,6 +601,29 @@ class User(Base):
         return f"<User {self.id} {self.email}>"
 
 
+class FormerName(Base):
+    """A name an account had before its owner changed it (round 60, accounts_0015):
+    an auditor holding a document of the time (an email, a letter, an export) finds
+    the person's events in the audit log by the name it gives, though the pages name
+    them by their name now. Written by `profile.change_name` in the change's own
+    transaction; the changes before it are read from their `user.name_changed` events.
+    No foreign key, as the `..._by_id` columns: a deleted account's former names stay
+    with its events, which keep its id."""
+
+    __tablename__ = "user_former_names"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(Integer, index=True)
+    full_name: Mapped[str] = mapped_column(String(PERSON_NAME_MAX))
+    # `name_key(full_name)`, as `User.full_name_key`: searched in any case and script.
+    full_name_key: Mapped[str] = mapped_column(Text, default=inserted_key("full_name"))
+    # When the account stopped using it (the change's moment).
+    until: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    _keep_key = validates("full_name")(keep_key)
+    keyed_names("user_former_names", "full_name")
+
+
 class ApiToken(Snapshotted, Base):
     """A named personal token for `Authorization: Bearer`, acting as its user,
     with every permission (`write`) or reading only (`read`), until `expires_at`

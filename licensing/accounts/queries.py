@@ -42,6 +42,7 @@ from licensing.accounts.models import (
     DEACTIVATED_MARK,
     INVITATION,
     ApiToken,
+    FormerName,
     OneTimeToken,
     Organization,
     Passkey,
@@ -1160,6 +1161,17 @@ class People:
         """The person an audit event's actor was, named."""
         return self.named(event.actor, event.actor_user_id)
 
+    def name_of(self, address: str | None, user_id: int | None = None) -> str | None:
+        """The name alone of who acted, found as `named` finds them (round 60: the API's
+        and the exports' `..._name` beside an address); None for no account (the
+        system, an account deleted, an address nobody holds now)."""
+        if not address:
+            return None
+        user = self._by_id.get(user_id) if user_id is not None else None
+        if user is None and user_id is None:
+            user = self._by_address.get(address.lower())
+        return user.full_name if user is not None else None
+
 
 def people_of(
     session: Session,
@@ -1185,11 +1197,28 @@ def people_of(
     )
 
 
+def person_named(session: Session, address: str | None, user_id: int | None) -> str | None:
+    """The name of who acted, by the account a record kept beside the address (else
+    by the address), as pages name them (round 60: the API's `..._name` fields); None
+    where no account is found. One statement, none without an address."""
+    if not address:
+        return None
+    return people_of(session, ids=[user_id], addresses=[address]).name_of(address, user_id)
+
+
 def accounts_named(text: str) -> Select[int]:
     """The ids of the accounts whose name contains `text`, in any case and script
     (`name_key`, as the users list searches names): the audit log's *Actor* filter
-    finds who acted by the name its page shows (round 59, `register_actor_names`)."""
-    return select(User.id).where(User.full_name_key.contains(name_key(text), autoescape=True))
+    finds who acted by the name its page shows (round 59, `register_actor_names`).
+    Round 60: or whose name did before they changed it (`FormerName`), so a name read
+    on a document of the time finds the person's events, before and after the change."""
+    key = name_key(text)
+    former = select(FormerName.user_id).where(
+        FormerName.full_name_key.contains(key, autoescape=True)
+    )
+    return select(User.id).where(
+        or_(User.full_name_key.contains(key, autoescape=True), User.id.in_(former))
+    )
 
 
 class NamedPerson(NamedTuple):

@@ -402,17 +402,34 @@ class InvitationSchema(ApiSchema):
     expires_at = ma.fields.DateTime()
     accepted_at = ma.fields.DateTime(attribute="used_at", allow_none=True)
     revoked_at = ma.fields.DateTime(allow_none=True)
+    invited_by_name = documented(
+        "_invited_by_name",
+        {
+            "type": "string",
+            "nullable": True,
+            "description": "The name of who invited them, beside `invited_by` and null "
+            "where it is (round 60)",
+        },
+    )
 
     def _status(self, link: OneTimeToken) -> str:
         return link.status(utcnow())
 
-    def _invited_by(self, link: OneTimeToken) -> str | None:
+    def _inviter(self, link: OneTimeToken) -> User | None:
         inviter = link.created_by
         if inviter is None or (inviter.is_staff and not access.caller_is_staff()):
             # A staff member's address is the office's own (round 40): a vendor reads
             # a colleague's, not the staff member's who invited their first member.
             return None
-        return inviter.email
+        return inviter
+
+    def _invited_by(self, link: OneTimeToken) -> str | None:
+        inviter = self._inviter(link)
+        return inviter.email if inviter is not None else None
+
+    def _invited_by_name(self, link: OneTimeToken) -> str | None:
+        inviter = self._inviter(link)
+        return inviter.full_name if inviter is not None else None
 
 
 class StaffUserInputSchema(ApiSchema):

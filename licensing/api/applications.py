@@ -503,6 +503,15 @@ class ApplicationSchema(ApiSchema):
     )
     created_at = ma.fields.DateTime()
     updated_at = ma.fields.DateTime()
+    assignee_name = documented(
+        "_assignee_name",
+        {
+            "type": "string",
+            "nullable": True,
+            "description": "The licensing reviewer's name beside `assignee`, null where it "
+            "is (round 60)",
+        },
+    )
 
     def _allowed(self, application: Application) -> list[str]:
         return application_steps(application)
@@ -511,6 +520,11 @@ class ApplicationSchema(ApiSchema):
         if application.assignee is None or not access.caller_is_staff():
             return None
         return application.assignee.email
+
+    def _assignee_name(self, application: Application) -> str | None:
+        if application.assignee is None or not access.caller_is_staff():
+            return None
+        return application.assignee.full_name
 
     def _level(self, application: Application) -> dict[str, Any] | None:
         if not access.caller_is_staff():
@@ -656,9 +670,15 @@ class ApplicationNoteSchema(ApiSchema):
     author = documented("_author", {"type": "string", "description": "The author's email"})
     body = ma.fields.String()
     created_at = ma.fields.DateTime()
+    author_name = documented(
+        "_author_name", {"type": "string", "description": "The author's name (round 60)"}
+    )
 
     def _author(self, note: ApplicationNote) -> str:
         return note.author.email
+
+    def _author_name(self, note: ApplicationNote) -> str:
+        return note.author.full_name
 
 
 @blp.route("/applications")

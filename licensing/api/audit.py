@@ -7,6 +7,7 @@ from typing import Any
 import marshmallow as ma
 
 from licensing import access, db
+from licensing.accounts.queries import people_of
 from licensing.api.base import Blueprint
 from licensing.api.fields import ApiSchema, Day, Text, page_number
 from licensing.audit import queries
@@ -29,7 +30,14 @@ _VALUES = {"type": "object", "nullable": True, "additionalProperties": True}
 class AuditQuerySchema(ApiSchema):
     entity_type = ma.fields.String(validate=Text(50))
     entity_id = ma.fields.String(validate=Text(64))
-    actor = ma.fields.String(validate=Text(254))
+    actor = ma.fields.String(
+        validate=Text(254),
+        metadata={
+            "description": "Part of who acted: their email address as recorded, or the "
+            "name of their account, now or before a change of name, in any case and "
+            "script (as the console's Actor filter; round 60)"
+        },
+    )
     action = ma.fields.String(
         validate=Text(100),
         metadata={"description": "An action, or a prefix ending in '.', e.g. 'user.'"},
@@ -65,6 +73,26 @@ class AuditEventSchema(ApiSchema):
     client_ip = ma.fields.String(allow_none=True)
     prev_hash = ma.fields.String()
     hash = ma.fields.String()
+    actor_name = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The name of who acted (`actor` is their address as recorded), "
+            "as the console's audit log names them now: the account `actor_user_id`; null "
+            "where the event kept no account (system, anonymous) or it was deleted "
+            "(round 60)"
+        },
+    )
+
+
+class _Named:
+    """An audit event as the API gives it: the event's own fields, and who acted named."""
+
+    def __init__(self, event: Any, actor_name: str | None) -> None:
+        self._event = event
+        self.actor_name = actor_name
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._event, name)
 
 
 class AuditPageSchema(ApiSchema):
@@ -94,9 +122,16 @@ def list_events(query: dict[str, Any]) -> dict[str, Any]:
     """Audit events matching the filters, newest first."""
     page, per_page = query.pop("page"), query.pop("per_page")
     events, total = queries.page(
-        db.session(), queries.AuditFilter(**query), page=page, per_page=per_page
+        # Round 60: `actor` finds who acted by name too, as the console's filter does.
+        db.session(),
+        queries.AuditFilter(**query, actor_by_name=True),
+        page=page,
+        per_page=per_page,
     )
-    return {"items": events, "page": page, "per_page": per_page, "total": total}
+    # Round 60: who acted, named as the console's audit log names them, one statement.
+    people = people_of(db.session(), events)
+    named = [_Named(event, people.name_of(event.actor, event.actor_user_id)) for event in events]
+    return {"items": named, "page": page, "per_page": per_page, "total": total}
 
 
 @blp.route("/audit-events/verification")

@@ -21,7 +21,7 @@ from werkzeug.wrappers import Response
 
 from licensing import access, db
 from licensing.accounts.models import Organization
-from licensing.accounts.queries import get_owned
+from licensing.accounts.queries import get_owned, person_named
 from licensing.actors import current_actor
 from licensing.api.base import Blueprint, Created, ReadPage, never_answers
 from licensing.api.fields import (
@@ -290,6 +290,27 @@ class InvoiceSchema(ApiSchema):
         return queries.amends_invoice_number(db.session(), invoice)
 
 
+def person_name(address: str, user_id: str, what: str) -> ma.fields.Function:
+    """Round 60 (names60): the name of the person beside a stored address (`address`,
+    the attribute holding it; `user_id`, the account kept beside it), found as the
+    console names them: by the account kept, else (a row from before it was kept) the
+    account holding the address now; null for none (the system, a deleted account).
+    Declared after the address, at the end of its schema: fields are only added."""
+    return ma.fields.Function(
+        lambda record: person_named(
+            db.session(), getattr(record, address), getattr(record, user_id)
+        ),
+        dump_only=True,
+        metadata={
+            "type": "string",
+            "nullable": True,
+            "description": f"The name of {what} (`{address}` is their address as recorded), "
+            "as the console names them now: by the account that acted, else by the "
+            "account holding the address; null where no account is found (round 60)",
+        },
+    )
+
+
 class ReversalSchema(ApiSchema):
     """A payment's reversal as anyone who reads the payment sees it."""
 
@@ -308,6 +329,7 @@ class StaffReversalSchema(ReversalSchema):
     recorded the payment)."""
 
     reversed_by = ma.fields.String()
+    reversed_by_name = person_name("reversed_by", "reversed_by_id", "who reversed it")
 
 
 class LinkWithdrawalSchema(ApiSchema):
@@ -321,6 +343,7 @@ class LinkWithdrawalSchema(ApiSchema):
     reason = ma.fields.String()
     revoked_by = ma.fields.String()
     created_at = ma.fields.DateTime()
+    revoked_by_name = person_name("revoked_by", "revoked_by_id", "who withdrew them")
 
 
 class DisputeSchema(ApiSchema):
@@ -638,6 +661,7 @@ class StaffRefundSchema(RefundSchema):
     know, as who reversed a payment)."""
 
     returned_by = ma.fields.String(allow_none=True)
+    returned_by_name = person_name("returned_by", "returned_by_id", "who recorded its return")
 
 
 class InvoiceQuerySchema(ApiSchema):

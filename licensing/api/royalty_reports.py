@@ -18,7 +18,8 @@ import marshmallow as ma
 from flask import Response, request
 from werkzeug.exceptions import UnsupportedMediaType
 
-from licensing import access
+from licensing import access, db
+from licensing.accounts.queries import people_of
 from licensing.actors import current_actor
 from licensing.api.base import Blueprint, Created, large_body
 from licensing.api.fields import (
@@ -129,6 +130,14 @@ class ReviewStepSchema(ApiSchema):
         allow_none=True,
         metadata={"description": "The staff member's note to the licensee, as written"},
     )
+    by_name = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The staff member's name beside `by`, as the console names them "
+            "now (by the account that took the step, else the account holding the "
+            "address); null for the licensee and where no account is found (round 60)"
+        },
+    )
 
 
 class ReportSchema(ApiSchema):
@@ -188,6 +197,14 @@ class ReportSchema(ApiSchema):
     file_sha256 = ma.fields.String(allow_none=True)
     submitted_by = ma.fields.String(allow_none=True)
     submitted_at = ma.fields.DateTime(allow_none=True)
+    submitted_by_name = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "description": "The name of the vendor user who filed it (`submitted_by` is "
+            "their address as recorded), as the pages name them now; null in a preview "
+            "(round 60)"
+        },
+    )
 
 
 def report_steps(report: RoyaltyReport) -> list[str]:
@@ -211,9 +228,17 @@ def _reference(report: RoyaltyReport | None) -> dict[str, Any] | None:
 
 
 def filing_document(filing: Filing) -> dict[str, Any]:
-    """The contract's report document (ids, state and invoice null in a preview)."""
+    """The contract's report document (ids, state and invoice null in a preview), with
+    the project's own fields after the contract's (round 60: the names of the filer and
+    of each review step's staff member beside their addresses, read in one statement)."""
     currency = filing.currency
     report = filing.report
+    steps = services.review_history(report, current_actor()) if report else []
+    people = people_of(
+        db.session(),
+        ids=[report.submitted_by_id if report else None, *(step.by_id for step in steps)],
+        addresses=[report.submitted_by if report else None, *(step.by for step in steps)],
+    )
     return {
         "id": report.id if report else None,
         "agreement": filing.agreement_number,
@@ -241,15 +266,16 @@ def filing_document(filing: Filing) -> dict[str, Any]:
         "flags": list(filing.flags),
         "review_state": report.review_state if report else None,
         "corrected_by": _reference(services.corrected_by(report)) if report else None,
-        "review_history": (
-            [asdict(step) for step in services.review_history(report, current_actor())]
-            if report
-            else []
-        ),
+        "review_history": [
+            {**asdict(step), "by_name": people.name_of(step.by, step.by_id)} for step in steps
+        ],
         "rows": report.row_count if report else None,
         "file_sha256": report.file_sha256 if report else None,
         "submitted_by": report.submitted_by if report else None,
         "submitted_at": report.submitted_at if report else None,
+        "submitted_by_name": (
+            people.name_of(report.submitted_by, report.submitted_by_id) if report else None
+        ),
     }
 
 

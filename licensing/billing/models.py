@@ -909,6 +909,10 @@ class Refund(_MoneyMoved, Base):
     returned_on: Mapped[date | None] = mapped_column(Date)
     return_reason: Mapped[str | None] = mapped_column(Text)
     returned_by: Mapped[str | None] = mapped_column(String(254))
+    # The account that recorded the return (round 60, billing_0031: the returns before
+    # it backfilled by their address where one account has it), as
+    # `Payment.recorded_by_id`; None for a card refund's return (Stripe's).
+    returned_by_id: Mapped[int | None] = mapped_column(Integer)
 
     credit_note: Mapped[CreditNote] = relationship(back_populates="refunds")
     payment: Mapped[Payment | None] = relationship(back_populates="refunds")

@@ -1123,11 +1123,12 @@ def console_refunds() -> tuple[str, int]:
         listed,
         queries.refunds_listed(filters),
         partial(queries.refund_list_totals, filters=filters),
-        # Round 59: who recorded each, by the account kept (else the address).
+        # Round 59: who recorded each, by the account kept (else the address); round
+        # 60: and who recorded an offline refund's return, in the same statement.
         people=lambda rows: people_of(
             db.session(),
-            ids=[row[0].recorded_by_id for row in rows],
-            addresses=[row[0].recorded_by for row in rows],
+            ids=[row[0].recorded_by_id for row in rows] + [row[0].returned_by_id for row in rows],
+            addresses=[row[0].recorded_by for row in rows] + [row[0].returned_by for row in rows],
         ),
         filters=filters,
         states=queries.REFUND_LIST_STATES,
@@ -1754,11 +1755,20 @@ def _payment_page(
         "billing/console_payment.html",
         # Round 59: who recorded it, who reversed it and who acted in its history, named
         # by the account kept (else the address), in one statement for the page.
+        # Round 60: and who recorded each refund's return the page lists.
         page_people=people_of(
             session,
             history,
-            ids=[payment.recorded_by_id, reversal.reversed_by_id if reversal else None],
-            addresses=[payment.recorded_by, reversal.reversed_by if reversal else None],
+            ids=[
+                payment.recorded_by_id,
+                reversal.reversed_by_id if reversal else None,
+                *(refund.returned_by_id for refund in [*story.refunds, *sent_offline]),
+            ],
+            addresses=[
+                payment.recorded_by,
+                reversal.reversed_by if reversal else None,
+                *(refund.returned_by for refund in [*story.refunds, *sent_offline]),
+            ],
         ),
         story=story,
         payment=payment,
@@ -1812,8 +1822,12 @@ def console_credit_note(credit_note_id: int) -> str:
         credit=credit,
         # Round 58: who issued it and who acted in its history, named by the account
         # kept (else the address), in one statement for the page.
+        # Round 60: and who recorded each refund's return.
         page_people=people_of(
-            session, history, ids=[credit.issued_by_id], addresses=[credit.issued_by]
+            session,
+            history,
+            ids=[credit.issued_by_id, *(refund.returned_by_id for refund in returned)],
+            addresses=[credit.issued_by, *(refund.returned_by for refund in returned)],
         ),
         invoice=credit.invoice,
         organization=session.get(Organization, credit.organization_id),
@@ -1863,6 +1877,20 @@ def _console_page(
     credit_notes = queries.credit_notes(session, invoice_id=invoice.id)
     payments = queries.payments(session, invoice_id=invoice.id)
     withdrawals = queries.link_withdrawals(session, invoice.id)
+    returned = [r for credit in credit_notes for r in credit.refunds if r.returned_by]
+    # Round 59: who withdrew the links; round 60: who recorded each refund's return.
+    # By the account kept (else the address), in one statement for the page.
+    people = people_of(
+        session,
+        ids=[
+            *(withdrawal.revoked_by_id for withdrawal in withdrawals),
+            *(refund.returned_by_id for refund in returned),
+        ],
+        addresses=[
+            *(withdrawal.revoked_by for withdrawal in withdrawals),
+            *(refund.returned_by for refund in returned),
+        ],
+    )
     return (
         render_template(
             "billing/console_invoice.html",
@@ -1893,12 +1921,8 @@ def _console_page(
             credit_form=credit_form or forms.CreditNoteForm(formdata=None),
             links_form=links_form or forms.ReasonForm(formdata=None, prefix="links"),
             link_withdrawals=withdrawals,
-            # Round 59: who withdrew them, by the account kept (else the address).
-            withdrawers=people_of(
-                session,
-                ids=[withdrawal.revoked_by_id for withdrawal in withdrawals],
-                addresses=[withdrawal.revoked_by for withdrawal in withdrawals],
-            ),
+            withdrawers=people,
+            returners=people,
             disputes=queries.disputes(session, invoice_id=invoice.id),
             now=utcnow(),
             allowed=INVOICE.allowed(invoice.state),

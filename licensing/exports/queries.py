@@ -11,10 +11,10 @@ from decimal import Decimal
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, or_, select
+from sqlalchemy import ColumnElement, and_, func, or_, select
 from sqlalchemy.orm import Session
 
-from licensing.accounts.models import Organization
+from licensing.accounts.models import Organization, User
 from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal, Refund
 from licensing.billing.queries import paid_between
 from licensing.billing.states import DRAFT
@@ -90,6 +90,22 @@ def licensee(record: Any) -> tuple[Any, Any]:
     """What a statement selects for `columns.LICENSEE` beside a record the
     organization owns (with `of_licensee`, which joins the organization)."""
     return record.organization_id, Organization.legal_name
+
+
+def person_name(user_id: Any, address: Any) -> ColumnElement[Any]:
+    """The name of the person a record says acted (round 60: the `..._name` columns
+    beside an address), found as the console names them: the account the record kept
+    (`user_id`), else, for a row from before it kept one, the account holding the
+    address now; NULL where none (the system, a deleted account). Two correlated
+    lookups by the users' primary key and unique address, no join that could repeat
+    the record's row."""
+    by_account = select(User.full_name).where(User.id == user_id).scalar_subquery()
+    by_address = (
+        select(User.full_name)
+        .where(user_id.is_(None), User.email == func.lower(address))
+        .scalar_subquery()
+    )
+    return func.coalesce(by_account, by_address)
 
 
 def of_licensee(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import subprocess
 import sys
 from datetime import UTC, date, datetime, timedelta
@@ -3035,3 +3036,136 @@ def test_accounts_0014_indexes_the_audit_log_by_action_then_seq_in_place_of_the_
     assert _indexes_among(url, {**added, **dropped}) == dropped
     migrations.upgrade(url)
     assert _indexes_among(url, {**added, **dropped}) == added
+
+
+def test_billing_0031_keeps_who_recorded_a_refunds_return_by_account_backfilled_by_address(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 60 (names60): an offline refund's return keeps the account that recorded it
+    beside the address (`returned_by_id`, billing_0031). Returns recorded before take the
+    account whose address is the recorded one (in any case: addresses are stored
+    lower-cased); one recorded by an address nobody holds keeps NULL (named by its
+    address), as does a refund never returned. The downgrade drops the column alone."""
+    url = database_template.new_url()
+    assert "returned_by_id" in _columns_of(url, "refunds")
+    migrations.downgrade(url, "billing_0030")
+    assert "returned_by_id" not in _columns_of(url, "refunds")
+    day = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            organization_id, user_id = _organization_and_user(connection, "member")
+            email = connection.execute(
+                text("SELECT email FROM users WHERE id = :id"), {"id": user_id}
+            ).scalar_one()
+            invoice_id = _invoice(connection, organization_id, "manual", 1)
+            owned = {"invoice_id": invoice_id, "organization_id": organization_id}
+            credit = _insert(
+                connection,
+                "credit_notes",
+                **owned,
+                number="CN-2027-000001",
+                currency="USD",
+                amount=300,
+                applied_to_balance=0,
+                refund_due=300,
+                reason="Seats removed",
+                **_reason_keyed(connection, "Seats removed"),
+                issue_date=day.date(),
+                issued_at=day,
+                issued_by="clerk@office.example",
+            )
+            money = {"currency": "USD", "recorded_by": "clerk@office.example", "created_at": day}
+            refunds = {
+                returned_by: _insert(
+                    connection,
+                    "refunds",
+                    **owned,
+                    **money,
+                    credit_note_id=credit,
+                    method="wire",
+                    state="failed" if returned_by else "succeeded",
+                    amount=100,
+                    returned_by=returned_by,
+                )
+                for returned_by in (email.upper(), "gone@office.example", None)
+            }
+    finally:
+        engine.dispose()
+    migrations.upgrade(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(text("SELECT id, returned_by_id FROM refunds")).all()
+            found = {row.id: row.returned_by_id for row in rows}
+    finally:
+        engine.dispose()
+    assert {returned_by: found[refund] for returned_by, refund in refunds.items()} == {
+        email.upper(): user_id,
+        "gone@office.example": None,
+        None: None,
+    }
+    migrations.downgrade(url, "billing_0030")
+    assert "returned_by_id" not in _columns_of(url, "refunds")
+    assert "returned_by" in _columns_of(url, "refunds")
+    migrations.upgrade(url)
+    assert "returned_by_id" in _columns_of(url, "refunds")
+
+
+def test_accounts_0015_keeps_the_names_given_up_read_from_the_name_changes_audited_before(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 60 (names60): `user_former_names` keeps each name an account gave up, keyed
+    as names are searched, so the audit log's Actor finds a person by a name they had.
+    The changes made before it are read from their `user.name_changed` events (other
+    events aside); the downgrade drops the table."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "accounts_0014")
+    engine = make_engine(url)
+    first = datetime(2027, 1, 5, 12, 0, tzinfo=UTC)
+    try:
+        with engine.begin() as connection:
+            _organization, user_id = _organization_and_user(connection, "member")
+            changes = (
+                (30_001, "user.name_changed", {"full_name": "Hana Satō"}, first),
+                (30_002, "user.name_changed", {"full_name": "Hana Ito"}, first + timedelta(7)),
+                (30_003, "user.updated", {"full_name": "Not A Change Of Name"}, first),
+            )
+            for seq, action, before, at in changes:
+                _insert(
+                    connection,
+                    "audit_events",
+                    seq=seq,
+                    occurred_at=at,
+                    actor="member@kestrel.example",
+                    actor_user_id=user_id,
+                    action=action,
+                    entity_type="user",
+                    entity_id=str(user_id),
+                    before=json.dumps(before),
+                    prev_hash="0" * 64,
+                    hash=f"{seq:064d}",
+                )
+    finally:
+        engine.dispose()
+    migrations.upgrade(url)
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                text("SELECT user_id, full_name, full_name_key FROM user_former_names ORDER BY id")
+            ).all()
+    finally:
+        engine.dispose()
+    assert [tuple(row) for row in rows] == [
+        (user_id, "Hana Satō", name_key("Hana Satō")),
+        (user_id, "Hana Ito", "hana ito"),
+    ]
+    migrations.downgrade(url, "accounts_0014")
+    engine = make_engine(url)
+    try:
+        with engine.connect() as connection:
+            assert "user_former_names" not in inspect(connection).get_table_names()
+    finally:
+        engine.dispose()
+    migrations.upgrade(url)

@@ -20,6 +20,7 @@ from licensing.accounts.models import (
     PASSWORD_LINKS,
     PERSON_NAME_MAX,
     VERIFY_EMAIL,
+    FormerName,
     OneTimeToken,
     User,
 )
@@ -69,6 +70,8 @@ def change_name(actor: Actor, full_name: str) -> User:
     with db.transaction() as session:
         user = _own_account(session, actor)
         if user.full_name != name:
+            # Round 60: the name given up stays searchable (the audit log's Actor).
+            session.add(FormerName(user_id=user.id, full_name=user.full_name, until=utcnow()))
             _change_user(session, user, "user.name_changed", actor, full_name=name)
         return user
 

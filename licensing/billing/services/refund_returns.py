@@ -265,6 +265,7 @@ def return_offline_refund(
         refund.returned_on = returned_on
         refund.return_reason = clean_reason
         refund.returned_by = actor.name
+        refund.returned_by_id = actor.user_id
         # The hook on `mark_returned` (`refunds._uncount_if_sent`) takes it off the
         # invoice's refunds sent, audited on the invoice.
         REFUND.apply(

@@ -19,7 +19,7 @@ from licensing.exports.columns import (
 )
 from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import ISSUED, ExportFilter
-from licensing.exports.queries import licensee, of_licensee, on_days
+from licensing.exports.queries import licensee, of_licensee, on_days, person_name
 from licensing.royalties.models import RoyaltyReport
 
 
@@ -91,6 +91,23 @@ DECLARED = Declared(
         Field(
             Column("report_filed_by", TEXT, "Who filed that royalty report (the vendor's user)."),
             RoyaltyReport.submitted_by,
+        ),
+        # Round 60 (names60): the names beside `issued_by` and `report_filed_by`, last.
+        Field(
+            Column(
+                "issued_by_name",
+                TEXT,
+                "The name of the billing staff member who issued it, as the console names "
+                "them now; empty for system.",
+            ),
+            case(
+                (RoyaltyReport.id.is_not(None), None),
+                else_=person_name(CreditNote.issued_by_id, CreditNote.issued_by),
+            ),
+        ),
+        Field(
+            Column("report_filed_by_name", TEXT, "The name of who filed that royalty report."),
+            person_name(RoyaltyReport.submitted_by_id, RoyaltyReport.submitted_by),
         ),
     ),
     source=_source,

@@ -32,6 +32,7 @@ from licensing.exports.queries import (
     made_on_days,
     of_licensee,
     on_days,
+    person_name,
     recorded_on_days,
 )
 
@@ -147,6 +148,27 @@ DECLARED = Declared(
                 "The disputed payment whose money Stripe gave back (a dispute won).",
             ),
             _REINSTATED.payment_id,
+        ),
+        # Round 60 (names60): the names beside `recorded_by` and `reversed_by`, last (so
+        # schema_version stays 1: columns are only added at the end).
+        Field(
+            Column(
+                "recorded_by_name",
+                TEXT,
+                "The name of who recorded or started it (recorded_by is the address as "
+                "recorded), as the console names them now; empty for the system and a payer "
+                "by an invoice's link without an account.",
+            ),
+            person_name(Payment.recorded_by_id, Payment.recorded_by),
+        ),
+        Field(
+            Column(
+                "reversed_by_name",
+                TEXT,
+                "The name of who reversed it (state reversed; empty for a dispute's "
+                "withdrawal, the system's).",
+            ),
+            person_name(PaymentReversal.reversed_by_id, PaymentReversal.reversed_by),
         ),
     ),
     source=_source,

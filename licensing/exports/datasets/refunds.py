@@ -30,6 +30,7 @@ from licensing.exports.queries import (
     made_on,
     made_on_days,
     of_licensee,
+    person_name,
     recorded_on_days,
 )
 
@@ -124,6 +125,24 @@ DECLARED = Declared(
             INTEGER,
             "The card payment it went back to (its payment_id in the Payments export); empty "
             "for an offline refund, which pays the credit note, not a payment.",
+        ),
+        # Round 60 (names60): the names beside `recorded_by` and `returned_by`, last.
+        Field(
+            Column(
+                "recorded_by_name",
+                TEXT,
+                "The name of who recorded or started it (recorded_by is the address as "
+                "recorded), as the console names them now; empty for the system.",
+            ),
+            person_name(Refund.recorded_by_id, Refund.recorded_by),
+        ),
+        Field(
+            Column(
+                "returned_by_name",
+                TEXT,
+                "The name of who recorded its return (an offline refund returned).",
+            ),
+            person_name(Refund.returned_by_id, Refund.returned_by),
         ),
     ),
     source=_source,

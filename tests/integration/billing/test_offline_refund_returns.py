@@ -362,8 +362,8 @@ def test_the_refunds_export_says_why_the_bank_returned_a_refund_and_who_recorded
     export = exporter(client, billing_staff, "refunds")
 
     rows = list(csv.DictReader(io.StringIO(export("csv").decode("utf-8"))))
-    # Round 59 added `payment_id` after them (closewalk59).
-    assert list(rows[0])[-4:-1] == ["returned_date", "return_reason", "returned_by"]
+    # Round 59 added `payment_id` after them (closewalk59), round 60 two names (names60).
+    assert list(rows[0])[-6:-3] == ["returned_date", "return_reason", "returned_by"]
     by_id = {int(row["refund_id"]): row for row in rows}
     assert (by_id[refund.id]["return_reason"], by_id[refund.id]["returned_by"]) == (
         "Account closed at the receiving bank",
@@ -372,7 +372,7 @@ def test_the_refunds_export_says_why_the_bank_returned_a_refund_and_who_recorded
     assert (by_id[kept.id]["return_reason"], by_id[kept.id]["returned_by"]) == ("", "")
     lines = [json.loads(line) for line in export("jsonl").decode("utf-8").splitlines()[1:]]
     returned = next(line for line in lines if line["refund_id"] == refund.id)
-    assert list(returned)[-3:-1] == ["return_reason", "returned_by"]
+    assert list(returned)[-5:-3] == ["return_reason", "returned_by"]
     assert (returned["return_reason"], returned["returned_by"]) == (
         "Account closed at the receiving bank",
         billing_staff.email,

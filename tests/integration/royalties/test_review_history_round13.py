@@ -125,12 +125,15 @@ def test_a_report_reviewed_sent_back_and_corrected_keeps_both_notes_in_order(
             "at": "2027-07-10T15:00:00+00:00",
             "by": licensing_staff.email,
             "note": "Clinic B closed in June",
+            # Round 60 (names60): the staff member's name beside the address.
+            "by_name": licensing_staff.full_name,
         },
         {
             "step": "correction_requested",
             "at": "2027-08-03T15:00:00+00:00",
             "by": licensing_staff.email,
             "note": "Clinic C is missing",
+            "by_name": licensing_staff.full_name,
         },
     ]
     # The fields that were there are unchanged: the state machine's record.
@@ -139,9 +142,10 @@ def test_a_report_reviewed_sent_back_and_corrected_keeps_both_notes_in_order(
     # The licensee reads the notes (written to them) but not who on staff wrote them.
     as_vendor = _api(app, vendor, flagged.id)
     assert as_vendor["review_history"] == [
-        {**step, "by": None} for step in as_staff["review_history"]
+        {**step, "by": None, "by_name": None} for step in as_staff["review_history"]
     ]
     assert licensing_staff.email not in str(as_vendor)
+    assert licensing_staff.full_name not in str(as_vendor)
     # The amendment's own review has not begun.
     assert _api(app, vendor, corrected.id)["review_history"] == []
 
@@ -238,7 +242,7 @@ def test_the_openapi_document_describes_the_review_history(client: FlaskClient) 
     assert history["type"] == "array"
     assert history["items"] == {"$ref": "#/components/schemas/ReviewStep"}
     step = schemas["ReviewStep"]["properties"]
-    assert set(step) == {"step", "at", "by", "note"}
+    assert set(step) == {"step", "at", "by", "note", "by_name"}  # by_name: round 60
     assert step["step"]["enum"] == ["reviewed", "correction_requested"]
 
 
