@@ -1544,8 +1544,24 @@ def _moved_from(start: date) -> list[tuple[Any, ColumnElement[bool]]]:
 def moving_from_all(start: date) -> ColumnElement[bool]:
     """The invoices on which something moves from `start` on (issued or voided, money
     collected, credited, returned, refunded or a refund returned), each kind of money
-    read once as a set of invoice ids: `moving_or_owing_all` less "owes now"."""
-    return _moving_from(start, by_invoice=False)
+    read once as a set of invoice ids: `moving_or_owing_all` less "owes now".
+
+    One `id IN (... UNION ...)` of every kind's ids, the invoices issued or voided
+    from `start` on among them (round 60, balances60), for a statement to take as one
+    of the conditions its WHERE requires all of (the Finance page's ledger
+    statements, `finance.queries`): there both databases read it as a join with the
+    ids (PostgreSQL a semi-join, whose hash spills to disk in batches). It was
+    `issue_date >= start OR voided_at >= ... OR id IN (...)`: under an OR PostgreSQL
+    runs the `IN` as a SubPlan, hashed only while the ids it estimates fit in
+    `work_mem`, else scanning them again for every invoice, as `still_from_all`'s
+    `NOT IN` did."""
+    return Invoice.id.in_(
+        union(
+            select(Invoice.id).where(Invoice.issue_date >= start).correlate(None),
+            select(Invoice.id).where(Invoice.voided_at >= office_day_start(start)).correlate(None),
+            *_money_moved(start),
+        )
+    )
 
 
 def still_from_all(start: date) -> ColumnElement[bool]:
@@ -1553,11 +1569,24 @@ def still_from_all(start: date) -> ColumnElement[bool]:
     nothing moves on them from `start` on, so each owes on the day before `start` and
     every day after what it owes now (`owed_of`, its stored totals: the sums of its
     dated events, round 54). The Finance page (round 56) reads that of them instead
-    of summing their events again on every view."""
+    of summing their events again on every view.
+
+    No money moved on it from `start` on: one `NOT EXISTS` a kind of money (round 60,
+    balances60), which each database plans as an anti-join. It was
+    `id NOT IN (SELECT ... UNION ...)`: PostgreSQL cannot turn a `NOT IN` into a
+    join, so it runs the subquery as a SubPlan, hashed only while the ids it
+    estimates fit in `work_mem` (times `hash_mem_multiplier`); past that (a busier
+    office, a past day's many moved ids, an estimate too high) it scans the ids again
+    for every invoice, and the balance lists ran for minutes. An anti-join's hash
+    spills to disk in batches instead. Every `invoice_id` here is NOT NULL, so the
+    rows are the same."""
     return and_(
         Invoice.issue_date < start,
         or_(Invoice.voided_at.is_(None), Invoice.voided_at < office_day_start(start)),
-        Invoice.id.not_in(money_moved(start)),
+        *(
+            ~select(invoice_id).where(invoice_id == Invoice.id, when).exists()
+            for invoice_id, when in _moved_from(start)
+        ),
     )
 
 
@@ -1566,7 +1595,13 @@ def money_moved(start: date) -> Any:
     (`invoice_id`): on any other, its stored totals are the sums of its dated events up
     to the day before `start` (round 54), so its balance on that day is what it owes
     now. The invoices export as of a day reads so (round 59, asof59)."""
-    return union(*(select(id_).where(when) for id_, when in _moved_from(start)))
+    return union(*_money_moved(start))
+
+
+def _money_moved(start: date) -> list[Select[tuple[int]]]:
+    """`money_moved`'s selects, one a kind, for a union of more (one union: SQLite
+    takes no union inside another's parentheses)."""
+    return [select(id_).where(when) for id_, when in _moved_from(start)]
 
 
 def last_step_before(action: str, ends: datetime) -> ColumnElement[datetime]:

@@ -525,8 +525,18 @@ def _unsettled_since(since: date) -> ColumnElement[bool]:
 
 def _credited_by(until: date) -> ColumnElement[bool]:
     """Invoices with a credit note issued by `until`: the only ones that can be
-    credited beyond what they owe."""
-    return Invoice.id.in_(select(CreditNote.invoice_id).where(CreditNote.issue_date <= until))
+    credited beyond what they owe.
+
+    Asked of each invoice (`EXISTS`, round 60, balances60): it is read in a CASE, where
+    no database can make it a join, and PostgreSQL ran the `IN (SELECT ...)` it was as
+    a SubPlan hashed only while the credit notes it estimates fit in `work_mem`, else
+    scanning them again for every invoice; an `EXISTS` it may hash the same way, or
+    else ask the credit notes' index once an invoice."""
+    return (
+        select(CreditNote.invoice_id)
+        .where(CreditNote.invoice_id == Invoice.id, CreditNote.issue_date <= until)
+        .exists()
+    )
 
 
 # --- the ledger summed in SQL (round 53) ---------------------------------------------

@@ -1,0 +1,147 @@
+"""Round 60 (balances60): the invoices nothing moves on after a day
+(`billing.queries.still_from_all`) were `id NOT IN (SELECT ... UNION ...)` of the ids
+money moved on, and those something moves on (`moving_from_all`) an `OR` with
+`id IN (...)`; an invoice's credit notes by a day (`finance.queries._credited_by`)
+an `IN` in a CASE. PostgreSQL can make none of them a join: it runs each as a SubPlan,
+hashed only while the ids it estimates fit in `work_mem` (times
+`hash_mem_multiplier`), and otherwise scans the ids again for every invoice. At
+100,000 invoices with `work_mem` at 512kB (the ids a tenth of the memory they may
+hash in at the default, as at a busier office or on an estimate ten times too high),
+the balance lists at a past end ran past 90 s a statement where they took 1-2 s.
+
+Now `NOT EXISTS` a kind of money (an anti-join), one `IN` over the union of the
+moving ids at the top of the WHERE (a semi-join) and a correlated `EXISTS` (hashed,
+or the credit notes' index once an invoice): nothing is scanned again once a row.
+
+The plan is priced on rows of the test's own, ANALYZEd in its transaction (plans58's
+way, `plans.analyzed`): 6,000 invoices with a payment after the day (more moved ids
+than 64kB of `work_mem` hashes) and 1,000 on which nothing moves, all owing on the
+day. With `work_mem` at its least, every statement of the balance lists and of the
+Finance page that reads them is EXPLAINed: no SubPlan reads rows without an index
+bounded by the row it is asked for. On the base it fails on the `NOT IN`'s SubPlan."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from datetime import UTC, date, datetime, timedelta
+
+import pytest
+import time_machine
+from flask import Flask
+from flask.testing import FlaskClient
+from sqlalchemy import select
+
+from licensing import db
+from licensing.accounts.models import User
+from licensing.billing.models import Invoice, Payment
+from tests.support import factories
+from tests.support.billing import paid_offline
+from tests.support.plans import analyzed, copied, sent_with_values
+
+from .conftest import at, issue
+
+DAY = date(2027, 2, 28)
+# Invoices with a payment after DAY (moved), and invoices nothing moves on (still).
+MOVED = 6000
+STILL = 1000
+# The views: the invoice list narrowed to a balance at DAY's end, and the Finance page
+# with its balances at period ends and its aging on DAY.
+VIEWS = (
+    "/console/invoices?owing_on=2027-02-28&currency=USD&page=2",
+    "/console/invoices?owed_back_on=2027-02-28&currency=USD",
+    "/console/invoices?owing_on=2027-02-28&aging=1_30",
+    "/console/finance/?from=2027-01&to=2027-02&currency=USD&as_of=2027-02-28",
+)
+# Every statement reading which invoices money moved on from a day reads the credit
+# notes issued from it, whatever its shape.
+MOVED_FROM = "credit_notes.issue_date >="
+
+
+def _ledger() -> None:
+    """USD: an invoice of 100.00 issued 10 January 2027 and paid 40.00 on 10 March
+    (after DAY), with 5,999 copies of it and its payment; one of 100.00 issued the
+    same day and never paid, with 999 copies. All owe 100.00 at the end of DAY."""
+    session = db.session()
+    organization = factories.make_organization(session, legal_name="Osprey Analytics Inc.").id
+    moving = issue(organization, "100.00", date(2027, 1, 10))
+    after = paid_offline(
+        moving.id, "40.00", "W-1", received_on=date(2027, 3, 10), now=at(date(2027, 3, 10))
+    )
+    still = issue(organization, "100.00", date(2027, 1, 10))
+    for first, count, start in ((moving, MOVED - 1, 800000), (still, STILL - 1, 900000)):
+        copied(
+            Invoice.__table__,
+            first.id,
+            count,
+            lambda n, first=first, start=start: {
+                "number": f"INV-2027-{start + n}",
+                "created_at": first.created_at - timedelta(minutes=n + 1),
+            },
+        )
+    copies = session.scalars(
+        select(Invoice.id)
+        .where(Invoice.number.like("INV-2027-8%"), Invoice.id != moving.id)
+        .order_by(Invoice.id)
+    ).all()
+    copied(
+        Payment.__table__,
+        after.id,
+        MOVED - 1,
+        lambda n: {"invoice_id": copies[n], "reference": f"W-1-{n}"},
+    )
+    analyzed("invoices", "payments", "payment_reversals", "credit_notes", "refunds")
+
+
+def _subplans_scanning_again(lines: list[str]) -> list[str]:
+    """Each SubPlan of the plan (`SubPlan N` and the nodes under it) that reads its
+    rows without an index condition naming the outer row (`invoices...id`): run once
+    for each row of its parent, it reads them all again each time. A hashed one says
+    `hashed SubPlan N` where it is used and is run once; `work_mem` at its least
+    leaves PostgreSQL no room to hash a large one."""
+    found = []
+    for index, line in enumerate(lines):
+        name = line.strip()
+        if not re.fullmatch(r"SubPlan \d+", name):
+            continue
+        if any(f"hashed {name})" in other for other in lines):
+            continue
+        indent = len(line) - len(line.lstrip())
+        below = []
+        for after in lines[index + 1 :]:
+            if len(after) - len(after.lstrip()) <= indent:
+                break
+            below.append(after)
+        bounded = any(
+            re.search(r"(Index Cond|Filter): .*= invoices(_\d+)?\.id\b", each) for each in below
+        )
+        if not bounded:
+            found.append("\n".join([line, *below]))
+    return found
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)  # PostgreSQL's plan
+def test_the_balances_read_the_invoices_nothing_moves_on_with_no_subquery_scanned_once_a_row(
+    app: Flask, billing_staff: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    _ledger()
+    with time_machine.travel(datetime(2027, 3, 15, 15, tzinfo=UTC), tick=False):
+        staff = signed_in(app.test_client(), billing_staff)
+        with sent_with_values(app.extensions["licensing.db"].engine) as caught:
+            answers = [staff.get(view) for view in VIEWS]
+    assert [answer.status_code for answer in answers] == [200] * len(VIEWS)
+    owing = " ".join(re.sub(r"<[^>]+>", " ", answers[0].get_data(as_text=True)).split())
+    assert f"{MOVED + STILL:,} invoices listed owed {(MOVED + STILL) * 100:,}.00" in owing
+
+    statements = [(sql, values) for sql, values in caught if MOVED_FROM in sql]
+    # The list's totals and page (three lists) and the Finance page's still balances
+    # at its period ends, owing on the aging's day and its ledger statements.
+    assert len(statements) >= 8, [sql[:80] for sql, _ in statements]
+    connection = db.session().connection()
+    connection.exec_driver_sql("SET LOCAL work_mem = '64kB'")
+    for sql, values in statements:
+        lines = [str(row[0]) for row in connection.exec_driver_sql(f"EXPLAIN {sql}", values)]
+        plan = "\n".join(lines)
+        assert "NOT (SubPlan" not in plan, plan
+        assert "NOT (hashed SubPlan" not in plan, plan
+        assert _subplans_scanning_again(lines) == [], plan
