@@ -106,6 +106,12 @@ class Principal:
         return self.is_staff and ("admin" in self.roles or bool(self.roles & set(roles)))
 
     @property
+    def is_staff_admin(self) -> bool:
+        """Staff with the admin role: who alone read members' sign-in security values
+        (a lockout's end, a password's or passkey's steps), round 59 and 60."""
+        return self.is_staff and "admin" in self.roles
+
+    @property
     def is_administrator(self) -> bool:
         """A vendor user who manages their organization."""
         return self.is_vendor and self.organization_role == ADMINISTRATOR

@@ -12,15 +12,16 @@ the schedule is the worker's, and the worker runs every feature's jobs."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from flask import Blueprint, abort, render_template, request
 from sqlalchemy.orm import Session
 
-from licensing import access, arguments, db, job_runs, worker
+from licensing import access, arguments, calendar, db, job_runs, worker
 from licensing.access import Principal
+from licensing.agreements import queries as agreement_queries
 from licensing.config import current_config
-from licensing.web import paging
+from licensing.web import health, paging
 from licensing.web.console import QueueSummary, queue_summary
 
 bp = Blueprint("jobs_console", __name__, url_prefix="/console")
@@ -68,6 +69,7 @@ def jobs() -> tuple[str, int]:
         chosen=chosen,
         errors=errors,
         labels=JOB_FILTERS,
+        past_term=expiry_backlog(db.session(), db.utcnow()),
     ), (400 if twice else 422 if errors else 200)
 
 
@@ -112,22 +114,57 @@ def job_runs_page(name: str) -> tuple[str, int]:
     ), (400 if twice else 422 if errors else 200)
 
 
+def expiry_backlog(session: Session, now: datetime) -> agreement_queries.PastTerm:
+    """The agreements the expiry run should have ended by `now` and has not (round 60,
+    agreements60): a run that stopped, failed or skips them shows here even when no
+    record says the job is late (a job never recorded, or run by cron without the
+    worker's records, is late to no one)."""
+    grace = timedelta(minutes=current_config().job_grace_minutes)
+    return agreement_queries.past_term(session, now, grace)
+
+
+@health.readiness_note
+def expiry_readiness() -> dict[str, str]:
+    """`/readyz`'s word on the expiry run's backlog: nothing while it keeps up;
+    `expiry: behind`, `status: degraded` and how many agreements since when while
+    any is still active past its term (round 60). Still 200: requests are served."""
+    backlog = expiry_backlog(db.session(), db.utcnow())
+    if not backlog.number:
+        return {}
+    return {
+        "status": "degraded",
+        "expiry": "behind",
+        "expiry_detail": agreement_queries.past_term_words(backlog),
+    }
+
+
 @queue_summary
-def _jobs_queue(_session: Session, principal: Principal, _now: datetime) -> Iterable[QueueSummary]:
+def _jobs_queue(session: Session, principal: Principal, now: datetime) -> Iterable[QueueSummary]:
     """The console home's line for the jobs (admins: the page's declaration): how
     many are late or failing, named as `/readyz` names them."""
     if not (principal.is_staff and "admin" in principal.roles):
         return  # the home shows it to admins alone: no read for anyone else
         return
     statuses, trouble = worker.jobs_overview(current_config())
+    backlog = expiry_backlog(session, now)
+    # Round 60: the expiry run behind, whatever its record says (`expiry_backlog`).
+    behind = (
+        [
+            "The expiry run is behind: "
+            + agreement_queries.past_term_words(backlog, calendar.day_text)
+        ]
+        if backlog.number
+        else []
+    )
+    named = [] if trouble is None else [_named(trouble)]
     yield QueueSummary(
         "Periodic jobs",
         count=len(statuses),
         endpoint="jobs_console.jobs",
-        attention=0 if trouble is None else len(trouble.named),
-        attention_label="late or failing",
+        attention=(0 if trouble is None else len(trouble.named)) + (1 if backlog.number else 0),
+        attention_label="late, failing or behind" if backlog.number else "late or failing",
         oldest=None if trouble is None else trouble.since,
-        detail="" if trouble is None else _named(trouble),
+        detail=". ".join(named + behind),
     )
 
 

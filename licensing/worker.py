@@ -84,7 +84,7 @@ def _send_statements() -> object:
 
 JOBS: tuple[Job, ...] = (
     Job("outbox send", MINUTE, mail.send_due),
-    Job("applications expire", HOUR, agreements.expire_due),
+    Job("applications expire", agreements.RUNS_EVERY, agreements.expire_due),
     Job("permissions expire", HOUR, permissions.expire_due),
     Job("payments reconcile", HOUR, _reconcile_payments, billing.without_stripe),
     Job("payments prune-keys", HOUR, _prune_idempotency_keys),

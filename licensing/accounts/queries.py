@@ -1240,10 +1240,11 @@ def people_named(session: Session, ids: set[int]) -> dict[int, NamedPerson]:
 
 
 # A person's sign-in security steps (round 59): two-step sign-in (its recovery codes
-# and the browsers it remembers) and passkeys. Their values (a passkey's name, a
-# remembered browser, recovery codes left, counters) are the admins': the admin's
-# audit log and user page show them; the organization's history, which every staff
-# role reads, shows the event alone to the others (`values_withheld`).
+# and the browsers it remembers) and passkeys; round 60: the password and lockout.
+# Their values (a passkey's name, a remembered browser, recovery codes left,
+# counters) are the admins': the admin's audit log and user page show them; the
+# organization's history, which every staff role reads, shows the event alone to
+# the others (`values_withheld`).
 SECURITY_EVENTS = frozenset(
     {
         "user.two_step_enabled",
@@ -1257,6 +1258,15 @@ SECURITY_EVENTS = frozenset(
         "user.passkey_removed",
         "user.passkey_refused",
         "user.passkey_used",
+        # Round 60 (agreements60): the password's and the lockout's too, whose values
+        # (until when an account is locked, after how many failed sign-ins, whether a
+        # reset lifted a lockout, a sign-out's sessions and emails) every staff reader
+        # read; the event itself, who it was about and who acted are still everyone's.
+        "user.locked",
+        "user.unlocked",
+        "user.password_changed",
+        "user.password_reset",
+        "user.signed_out",
     }
 )
 
@@ -1264,7 +1274,7 @@ SECURITY_EVENTS = frozenset(
 def values_withheld(events: Iterable[Any], principal: Principal | None) -> set[int]:
     """The seqs of `events` whose values and note the reader may not read: a security
     event's (`SECURITY_EVENTS`), unless the reader is an admin."""
-    if principal is not None and principal.is_staff and "admin" in principal.roles:
+    if principal is not None and principal.is_staff_admin:
         return set()
     return {event.seq for event in events if event.action in SECURITY_EVENTS}
 

@@ -30,7 +30,7 @@ from werkzeug.wrappers import Response
 
 from licensing import access, arguments, db, log_context, printable
 from licensing.access import MEMBER, STAFF_ROLES, Principal
-from licensing.accounts import dashboard, forms, queries, record_names, services, two_step
+from licensing.accounts import forms, queries, record_names, services, two_step
 from licensing.accounts.auth import PASSWORD_CONFIRMED_AT, auth_rate_limit
 from licensing.accounts.models import (
     INVITATION,
@@ -1221,6 +1221,10 @@ _HELD_UP = {
 }
 
 
+# The held or suspended organization's waiting item, under its title (round 60).
+STANDING_SAYS_WHY = "Why, since when and what settles it: the Standing panel above."
+
+
 @waiting_provider
 def _accounts_waiting(
     db_session: Session, principal: Principal, organization: Organization
@@ -1228,8 +1232,10 @@ def _accounts_waiting(
     held_up = _HELD_UP.get(organization.standing)
     if held_up is not None:
         title, waiting_on = held_up
-        why = dashboard.block_reason(db_session, organization)
-        yield WaitingItem(title, waiting_on=waiting_on, detail=why or "")
+        # Round 60 (agreements60): the standing panel above says why, since when and
+        # what settles it; the item repeated it word for word, so the dashboard said
+        # the hold twice. It points there instead.
+        yield WaitingItem(title, waiting_on=waiting_on, detail=STANDING_SAYS_WHY)
 
 
 # Registered after the standing's, so its items still come after the standing's.

@@ -10,9 +10,13 @@ import click
 from flask.cli import with_appcontext
 
 from licensing import job_runs
-from licensing.agreements import services
+from licensing.agreements import queries, services
 from licensing.clock import now_option
 from licensing.config import current_config
+
+# Every hour (the worker's schedule): what the console's and `/readyz`'s word that the
+# run is behind allows it (`queries.past_term_cutoff`, round 60).
+RUNS_EVERY = queries.EXPIRY_RUN_EVERY
 
 
 def expire_due(now: datetime | None = None) -> services.ExpiryReport:

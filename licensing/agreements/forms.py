@@ -602,6 +602,15 @@ class ReasonForm(PageForm):
     reason = TextAreaField("Reason")
 
 
+class ContactForm(PageForm):
+    """Staff record a contact chasing a licence that expired without a renewal (round
+    60): the service checks each field (the day, how, the note's length)."""
+
+    contacted_on = StringField("Day of the contact")
+    how = StringField("How")
+    note = TextAreaField("Note")
+
+
 class SubmissionForm(PageForm):
     """The vendor's (re)submission: the accuracy box and, on a returned
     application, an answer to the licensing office."""

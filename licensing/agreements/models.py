@@ -330,6 +330,40 @@ class ApplicationNote(Base):
     author: Mapped[User] = relationship()
 
 
+# How the office reached a licensee when it chased a licence (round 60), in the
+# words the form and the list show.
+CONTACT_WAYS = {
+    "email": "by email",
+    "phone": "by phone",
+    "letter": "by letter",
+    "meeting": "in a meeting",
+}
+CONTACT_NOTE_MAX = 2000
+
+
+class AgreementContact(Base):
+    """A contact the office made with a licensee about an agreement that expired
+    without a renewal (round 60, agreements60: nothing recorded that the office had
+    chased a licence): the day, how, a note and who recorded it (the account's id,
+    without a foreign key, as a decision keeps its maker's). Never changed once
+    recorded; audited `agreement.licensee_contacted` on the agreement."""
+
+    __tablename__ = "agreement_contacts"
+    __table_args__ = (
+        one_of("how", CONTACT_WAYS),
+        # An agreement's contacts by day: its last one (the list's *Last chased*).
+        Index("ix_agreement_contacts_agreement_day", "agreement_id", "contacted_on", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"))
+    contacted_on: Mapped[date] = mapped_column(Date)
+    how: Mapped[str] = mapped_column(String(16))
+    note: Mapped[str] = mapped_column(Text, default="")
+    recorded_by_id: Mapped[int | None] = mapped_column(Integer)
+    recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class AgreementNumberSequence(Base):
     """The last agreement number issued in each year (locked while allocating)."""
 

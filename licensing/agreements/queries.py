@@ -23,6 +23,7 @@ from sqlalchemy import (
     Result,
     ScalarSelect,
     Select,
+    Subquery,
     and_,
     bindparam,
     case,
@@ -57,7 +58,13 @@ from licensing.accounts.queries import (
     seen_by,
 )
 from licensing.accounts.states import CLOSED, GOOD_STANDING
-from licensing.agreements.models import Agreement, Application, ApplicationNote, ApplicationUse
+from licensing.agreements.models import (
+    Agreement,
+    AgreementContact,
+    Application,
+    ApplicationNote,
+    ApplicationUse,
+)
 from licensing.agreements.states import (
     ACTIVE,
     APPLICATION,
@@ -1106,14 +1113,146 @@ def expired_unrenewed(today: date) -> Select[Any]:
     )
 
 
-def expired_unrenewed_query(today: date) -> Select[Any]:
-    """`expired_unrenewed`, the longest ended first (the id orders a shared
+# How often the worker runs `applications expire` (its schedule reads it): the run
+# that ends each agreement past its term, from the office day after the term.
+EXPIRY_RUN_EVERY = timedelta(hours=1)
+
+
+def past_term_cutoff(now: datetime, grace: timedelta) -> date:
+    """The first term end the expiry run may not have reached by `now`: an agreement
+    whose term ended before this day has had its run due (at the latest at
+    `calendar.OFFICE_DAY_STARTS_BY` UTC the day after its term), plus
+    `EXPIRY_RUN_EVERY` and `grace` (`JOB_GRACE_MINUTES`, as the jobs' lateness
+    reads), and is still active only if the run is behind (round 60)."""
+    return (now - EXPIRY_RUN_EVERY - grace - calendar.OFFICE_DAY_STARTS_BY).date()
+
+
+def active_past_term(cutoff: date) -> Select[Any]:
+    """Agreements still `active` whose term ended before `cutoff` (`past_term_cutoff`):
+    ones the expiry run has not ended (expired, or superseded by their renewal) though
+    it was due to (round 60, agreements60: such an agreement is on neither the renewals
+    due, which take terms ending today or later, nor the agreements expired without a
+    renewal, which take expired ones, and its licensee's dashboard asks nothing). One
+    range of `ix_agreements_state_term_end_order`."""
+    return select(Agreement).where(Agreement.state == ACTIVE, Agreement.term_end < cutoff)
+
+
+class PastTerm(NamedTuple):
+    """How many agreements are still active past their term (`active_past_term`), and
+    the first one's term end (None when there are none)."""
+
+    number: int
+    first_end: date | None
+
+
+def past_term(session: Session, now: datetime, grace: timedelta) -> PastTerm:
+    """`active_past_term` at `now` counted, with the earliest term end, in one
+    statement (their keys and term ends only): what the console home, the Jobs page
+    and `/readyz` say of the expiry run's backlog."""
+    found = (
+        active_past_term(past_term_cutoff(now, grace))
+        .with_only_columns(Agreement.term_end)
+        .subquery()
+    )
+    count, first_end = session.execute(
+        select(func.count(), func.min(found.c.term_end)).select_from(found)
+    ).one()
+    return PastTerm(count, first_end)
+
+
+def past_term_words(backlog: PastTerm, day: Callable[[date], str] = date.isoformat) -> str:
+    """The backlog as an operator reads it: days in ISO for `/readyz`, in words
+    (`calendar.day_text`) for a page's sentence."""
+    assert backlog.first_end is not None
+    return (
+        f"{backlog.number} {'agreement is' if backlog.number == 1 else 'agreements are'} still "
+        f"active past {'its' if backlog.number == 1 else 'their'} term, the first ended on "
+        f"{day(backlog.first_end)}: the expiry run (`licensing applications expire`) "
+        "has not ended them"
+    )
+
+
+def active_past_term_query(cutoff: date) -> Select[Any]:
+    """`active_past_term`, the longest past its term first (the id orders a shared
     last day), with their licensees: the office's list, a page at a time."""
     return (
-        expired_unrenewed(today)
+        active_past_term(cutoff)
         .options(selectinload(Agreement.organization))
         .order_by(Agreement.term_end, Agreement.id)
     )
+
+
+# The office's list of agreements expired without a renewal: its Chased filter and
+# its Sort (round 60, agreements60), named as the form's options say them.
+NOT_CHASED = "never"
+CHASED_OVER = "over"
+CHASED_CHOICES = {NOT_CHASED: "Not chased", CHASED_OVER: "Chased more than N days ago"}
+ENDED_FIRST = "ended"
+CHASED_LONGEST_AGO = "chased"
+CHASE_SORTS = {
+    ENDED_FIRST: "Longest ended first",
+    CHASED_LONGEST_AGO: "Not chased, then chased longest ago",
+}
+
+
+def last_contacts() -> Subquery:
+    """Each agreement's last contact day (`agreement_contacts`, round 60): a
+    GROUP BY over `ix_agreement_contacts_agreement_day`."""
+    return (
+        select(
+            AgreementContact.agreement_id.label("agreement_id"),
+            func.max(AgreementContact.contacted_on).label("last_on"),
+        )
+        .group_by(AgreementContact.agreement_id)
+        .subquery("last_contacts")
+    )
+
+
+def expired_unrenewed_query(
+    today: date,
+    *,
+    chased: str | None = None,
+    days: int | None = None,
+    order: str = ENDED_FIRST,
+) -> Select[Any]:
+    """`expired_unrenewed`, the longest ended first (the id orders a shared
+    last day), with their licensees: the office's list, a page at a time. Round 60:
+    `chased` `never` keeps those with no contact recorded, `over` those whose last
+    contact was more than `days` days before `today`; `order` `chased` lists those
+    never chased first, then by their last contact, the longest ago first."""
+    statement = expired_unrenewed(today).options(selectinload(Agreement.organization))
+    if chased is None and order == ENDED_FIRST:
+        return statement.order_by(Agreement.term_end, Agreement.id)
+    last = last_contacts()
+    statement = statement.outerjoin(last, last.c.agreement_id == Agreement.id)
+    if chased == NOT_CHASED:
+        statement = statement.where(last.c.last_on.is_(None))
+    elif chased == CHASED_OVER:
+        statement = statement.where(last.c.last_on < today - timedelta(days=days or 0))
+    if order == CHASED_LONGEST_AGO:
+        return statement.order_by(
+            last.c.last_on.is_not(None), last.c.last_on, Agreement.term_end, Agreement.id
+        )
+    return statement.order_by(Agreement.term_end, Agreement.id)
+
+
+def last_contact_of(session: Session, agreement_ids: Sequence[int]) -> dict[int, AgreementContact]:
+    """Each of `agreement_ids`' last contact (the latest day, then the latest
+    recorded), in one statement: the list's *Last chased*."""
+    if not agreement_ids:
+        return {}
+    found: dict[int, AgreementContact] = {}
+    for contact in session.scalars(
+        select(AgreementContact)
+        .where(AgreementContact.agreement_id.in_(agreement_ids))
+        .order_by(
+            AgreementContact.agreement_id,
+            AgreementContact.contacted_on.desc(),
+            AgreementContact.id.desc(),
+        )
+    ):
+        found.setdefault(contact.agreement_id, contact)
+    return found
 
 
 def with_renewals(

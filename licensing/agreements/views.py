@@ -31,7 +31,13 @@ from licensing.accounts.models import Organization, User
 from licensing.actors import current_actor
 from licensing.agreements import forms, issuing, queries, reported_usage, services, step_checks
 from licensing.agreements.forms import BulkAssignForm
-from licensing.agreements.models import MAX_USES, Agreement, Application, ApplicationUse
+from licensing.agreements.models import (
+    CONTACT_WAYS,
+    MAX_USES,
+    Agreement,
+    Application,
+    ApplicationUse,
+)
 from licensing.agreements.queue_rows import queue_rows
 from licensing.agreements.renewal_change import renewal_change
 from licensing.agreements.resubmission import resubmission, version_changes
@@ -1561,25 +1567,150 @@ def renewals_due() -> str:
     )
 
 
+# The list's filters (round 60), named as its form labels them; the days a chase
+# goes stale by default, and the most the form takes.
+CHASE_FILTERS = {"chased": "Chased", "days": "Days since the last contact", "sort": "Sort"}
+CHASE_DAYS = 14
+CHASE_DAYS_MAX = 3650
+
+
+def _chase_filters() -> tuple[dict[str, Any], dict[str, list[str]], int]:
+    """The list's Chased, Days and Sort as the link gives them, what is refused (a
+    filter given twice: 400; a value not offered, or days not a whole number from 1
+    to `CHASE_DAYS_MAX`: 422, beside its field), and the status to answer with."""
+    args = request.args
+    twice = arguments.repeated(args, labels=CHASE_FILTERS)
+    refused = twice or {
+        **arguments.unknown_choice(args, "chased", queries.CHASED_CHOICES, "Chased"),
+        **arguments.unknown_choice(args, "sort", queries.CHASE_SORTS, "Sort"),
+    }
+    written = (args.get("days") or "").strip()
+    days = CHASE_DAYS
+    if written and not twice:
+        if written.isdigit() and 1 <= int(written) <= CHASE_DAYS_MAX:
+            days = int(written)
+        else:
+            shown = written if len(written) <= 30 else f"{written[:30]}…"
+            refused["days"] = [
+                f"{CHASE_FILTERS['days']} takes a whole number of days from 1 to "
+                f"{CHASE_DAYS_MAX}; the link gave “{shown}”: correct it and filter again."
+            ]
+    chosen = {
+        "chased": args.get("chased") or None,
+        "days": days,
+        "sort": args.get("sort") or queries.ENDED_FIRST,
+    }
+    return chosen, refused, (400 if twice else 422 if refused else 200)
+
+
 @console.route("/agreements/expired-unrenewed")
 @access.staff("licensing", "billing")
-def expired_unrenewed() -> str:
+def expired_unrenewed() -> tuple[str, int]:
     """Agreements that expired without a renewal within `queries.EXPIRED_RENEWAL_DAYS`,
     the longest ended first (round 59, expired59: the renewals due list active
     agreements only, so the office lost sight of a licence from the day after its term,
-    while the licensee's dashboard asks for its renewal for 90 days more)."""
+    while the licensee's dashboard asks for its renewal for 90 days more). Round 60:
+    each row's last contact recorded (when, how, by whom), filtered to those not chased
+    or chased more than `days` days ago, and sorted by it."""
     today = calendar.office_date(utcnow())
-    page: paging.Page[Agreement] = paging.read_page(
-        db.session(), queries.expired_unrenewed_query(today), per_page=WINDOW_LISTS_PER_PAGE
+    chosen, refused, status = _chase_filters()
+    session = db.session()
+    page: paging.Page[Agreement] | None = (
+        None
+        if refused
+        else paging.read_page(
+            session,
+            queries.expired_unrenewed_query(
+                today, chased=chosen["chased"], days=chosen["days"], order=chosen["sort"]
+            ),
+            per_page=WINDOW_LISTS_PER_PAGE,
+        )
     )
+    expired = page.items if page else []
+    contacts = queries.last_contact_of(session, [agreement.id for agreement in expired])
     return render_template(
         "agreements/expired_unrenewed.html",
-        expired=page.items,
+        expired=expired,
         page=page,
+        contacts=contacts,
+        # Who recorded each, named as pages name people ("Name (address)").
+        recorders=account_queries.people_named(
+            session, {c.recorded_by_id for c in contacts.values() if c.recorded_by_id}
+        ),
+        ways=CONTACT_WAYS,
+        chosen=chosen,
+        errors=refused,
+        labels=CHASE_FILTERS,
+        chased_choices=queries.CHASED_CHOICES,
+        sorts=queries.CHASE_SORTS,
         window=queries.EXPIRED_RENEWAL_DAYS,
         window_days=timedelta(days=queries.EXPIRED_RENEWAL_DAYS),
         one_day=timedelta(days=1),
         today=today,
+    ), status
+
+
+@console.route("/agreements/<int:agreement_id>/contacts", methods=["POST"])
+@access.staff("licensing", "billing")
+@shows_unstorable_on_form
+def record_contact(agreement_id: int) -> Page:
+    """Record a contact chasing an expired licence (round 60): the day, how and a
+    note; refused beside its fields (422) or, where the agreement is not one to
+    chase, said above them (409), on the agreement's page as it stands."""
+    session = db.session()
+    found = queries.get_agreement(session, agreement_id)
+    form = forms.ContactForm()
+    try:
+        forms.checked(form)
+        contact = services.record_contact(
+            agreement_id,
+            form.contacted_on.data,
+            form.how.data,
+            form.note.data,
+            current_actor(),
+        )
+    except (InvalidInput, Conflict) as error:
+        session.refresh(found)
+        return _console_agreement_page(
+            found,
+            errors=getattr(error, "errors", None) or {"_": [said_to_the_reader(error)]},
+            values=readable(request.form),
+            status=problem_status(error),
+        )
+    flash(
+        f"The contact with {found.organization.legal_name} on "
+        f"{calendar.day_text(contact.contacted_on)} ({CONTACT_WAYS[contact.how]}) is recorded "
+        "on its history and the agreements expired without a renewal.",
+        "success",
+    )
+    return redirect(_agreement_page_url(found))
+
+
+def expiry_grace() -> timedelta:
+    """How late the expiry run may be before it is said to be behind: the jobs'
+    `JOB_GRACE_MINUTES`, as `/readyz` reads a late job."""
+    return timedelta(minutes=current_config().job_grace_minutes)
+
+
+@console.route("/agreements/past-term")
+@access.staff("licensing", "billing", "admin")
+def active_past_term() -> str:
+    """Agreements still active past their term, the longest past it first (round 60,
+    agreements60: the expiry run stopped or failed left them on no list, while the
+    console said nothing). Admins read it too: the Jobs page links it."""
+    now = utcnow()
+    cutoff = queries.past_term_cutoff(now, expiry_grace())
+    page: paging.Page[Agreement] = paging.read_page(
+        db.session(), queries.active_past_term_query(cutoff), per_page=WINDOW_LISTS_PER_PAGE
+    )
+    return render_template(
+        "agreements/past_term.html",
+        agreements=page.items,
+        page=page,
+        today=calendar.office_date(now),
+        one_day=timedelta(days=1),
+        window=queries.RENEWAL_WINDOW_DAYS,
+        expired_window=queries.EXPIRED_RENEWAL_DAYS,
     )
 
 
@@ -1632,6 +1763,9 @@ def _console_agreement_page(agreement: Agreement, **extra: Any) -> tuple[str, in
     # Round 56: the press only where the step would go ahead; where a correction
     # replaced its card but the reissue is refused, why and what to do instead.
     offer = services.reissue_offer(session, agreement)
+    # Round 60: a licence that expired after being in force is chased from here.
+    chased = agreement.state == EXPIRED and agreement.activated_at is not None
+    last = queries.last_contact_of(session, [agreement.id]).get(agreement.id) if chased else None
     return _agreement_page(
         agreement,
         "agreements/console_agreement.html",
@@ -1639,6 +1773,15 @@ def _console_agreement_page(agreement: Agreement, **extra: Any) -> tuple[str, in
         acceptance_wait=_acceptance_wait(agreement),
         correction=None if isinstance(offer, str) else offer,
         not_reissued=offer if isinstance(offer, str) else None,
+        chase=chased,
+        last_contact=last,
+        last_recorder=(
+            account_queries.people_named(session, {last.recorded_by_id}).get(last.recorded_by_id)
+            if last is not None and last.recorded_by_id is not None
+            else None
+        ),
+        ways=CONTACT_WAYS,
+        today=calendar.office_date(utcnow()),
         **extra,
     )
 
@@ -1907,6 +2050,32 @@ def _expired_unrenewed(
         detail=(
             f"The first ended {_days_ago((today - first_end).days)}: it leaves the list "
             f"{_in_days((first_end + timedelta(days=window + 1) - today).days)}."
+        ),
+    )
+
+
+@queue_summary
+def _active_past_term(
+    session: Session, principal: Principal, now: datetime
+) -> Iterable[QueueSummary]:
+    """Round 60 (agreements60): agreements the expiry run has not ended though their
+    term is over, while there are any: on no other list or queue."""
+    backlog = queries.past_term(session, now, expiry_grace())
+    if not backlog.number or backlog.first_end is None:
+        return
+    first_day = backlog.first_end + timedelta(days=1)
+    yield QueueSummary(
+        "Agreements still active past their term",
+        count=backlog.number,
+        endpoint="agreements_console.active_past_term",
+        attention=backlog.number,
+        attention_label="not ended by the expiry run",
+        oldest=calendar.end_of_office_day(backlog.first_end),
+        detail=(
+            f"The first has been past its term since {calendar.day_text(first_day)} "
+            f"({_days_ago((calendar.office_date(now) - first_day).days)}): the hourly expiry "
+            "run has not ended them, so they are on neither the renewals due nor the "
+            "agreements expired without a renewal, and their licensees are asked nothing."
         ),
     )
 

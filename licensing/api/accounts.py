@@ -301,12 +301,40 @@ class UserSchema(ApiSchema):
         },
     )
     is_active = ma.fields.Boolean()
-    locked_until = ma.fields.DateTime(allow_none=True)
+    locked = documented(
+        "_locked",
+        {
+            "type": "boolean",
+            "description": "Whether sign-in is locked now after failed attempts (round "
+            "60): for every reader, as `locked_until` is not.",
+        },
+    )
+    locked_until = documented(
+        "_locked_until",
+        {
+            "type": "string",
+            "format": "date-time",
+            "nullable": True,
+            "description": "Until when sign-in is locked after failed attempts; null when "
+            "it is not. Round 60: a value of sign-in security, so null for staff without "
+            "the admin role, who read `locked` (the user and their organization read it).",
+        },
+    )
     created_at = ma.fields.DateTime()
     last_sign_in_at = ma.fields.DateTime(allow_none=True)
 
     def _roles(self, user: User) -> list[str]:
         return sorted(user.roles)
+
+    def _locked(self, user: User) -> bool:
+        return user.is_locked(utcnow())
+
+    def _locked_until(self, user: User) -> str | None:
+        principal = access.current_principal() if has_request_context() else None
+        withheld = principal is not None and principal.is_staff and not principal.is_staff_admin
+        if withheld or user.locked_until is None:
+            return None
+        return user.locked_until.isoformat()  # as `ma.fields.DateTime` writes it
 
     def _two_step(self, user: User) -> str:
         return user.two_step_state(staff_required=current_config().two_step_required_for_staff)

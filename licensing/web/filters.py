@@ -358,6 +358,7 @@ def office_day(value: datetime | None) -> str:
 # Labels of fields whose errors come back by path (services, hand-built forms), in
 # the words their pages use. A path's parts are looked up here, else read as words.
 FIELD_LABELS = {
+    "contacted_on": "Day of the contact",
     "attest": "Confirmation that the information is accurate",
     "authority_confirmed": "Authority to sign",
     "signer_name": "Your name",

@@ -887,6 +887,8 @@ def _console_licensing(world: World) -> Visits:
             Visit("/console/agreements/renewals-due"),
             # Round 59 (expired59): the licences that ended without a renewal.
             Visit("/console/agreements/expired-unrenewed"),
+            # Round 60 (agreements60): those the expiry run left active past their term.
+            Visit("/console/agreements/past-term"),
             Visit("/console/permissions/"),
             Visit(f"/console/permissions/{i['routed']}"),
             Visit(f"/console/permissions/{i['public']}"),

@@ -64,6 +64,8 @@ STAFF_PAGES = (
     "/console/agreements/renewals-due",
     "/console/agreements/renewals-due?page=2",
     "/console/agreements/expired-unrenewed",
+    "/console/agreements/expired-unrenewed?sort=chased&chased=over",
+    "/console/agreements/past-term",
     "/console/applications/reconsideration-open",
     "/console/invoices",
     "/console/invoices?overdue=1",

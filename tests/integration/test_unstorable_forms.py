@@ -231,6 +231,8 @@ SHOWN_ON_FORM = {
     "agreements_console.reissue",
     "agreements_console.review",
     "agreements_console.add_note",
+    # Round 60: the contact chasing an expired licence (its note).
+    "agreements_console.record_contact",
     "agreements.request_reconsideration",
     "accounts.accept_invitation",
     "accounts.invite",

@@ -22,6 +22,7 @@ rules take `now` so that tests control the clock:
 | `renewal` | a draft for the next term, prefilled from an agreement |
 | `reissue` | staff reissue an unaccepted agreement on the card that corrected its own |
 | `expiry` | the scheduled job: lapse, close windows, expire agreements |
+| `contacts` | staff record a contact chasing a licence that expired unrenewed |
 
 Everything public is importable from here, as it was from the single module.
 
@@ -103,6 +104,7 @@ from licensing.agreements.services.acceptance import (
     terminate,
     termination_confirmation,
 )
+from licensing.agreements.services.contacts import CONTACT_RECORDED, record_contact
 from licensing.agreements.services.drafts import change_refusal, create_draft, update_draft
 from licensing.agreements.services.expiry import EXPIRED_ON_ACCEPTANCE, ExpiryReport, expire
 from licensing.agreements.services.reconsideration import (
@@ -154,6 +156,7 @@ from licensing.agreements.services.submission import (
 
 __all__ = [
     "AUDIENCE_UNITS",
+    "CONTACT_RECORDED",
     "EXPIRED_ON_ACCEPTANCE",
     "RECONSIDERATION_DAYS",
     "RESUBMIT_BUSINESS_DAYS",
@@ -193,6 +196,7 @@ __all__ = [
     "past_term",
     "past_term_accepted",
     "preview",
+    "record_contact",
     "reissue",
     "reissue_offer",
     "reissue_offers",

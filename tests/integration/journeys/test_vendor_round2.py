@@ -530,8 +530,13 @@ def test_a_suspended_organization_is_told_how_to_reach_the_licensing_office(
         "or accept agreements until licensing staff reinstate it. "
         f"Contact the licensing office at {address} (or reply to any of its emails)."
     ) in dashboard
-    # Both the standing panel and the row of what waits on whom say it.
-    assert dashboard.count(f"Contact the licensing office at {address}") == 2
+    # The standing panel says it; the row of what waits on whom points to it (round
+    # 60: both said it, the hold twice).
+    assert dashboard.count(f"Contact the licensing office at {address}") == 1
+    assert (
+        "Your organization's account is suspended Why, since when and what settles it: "
+        "the Standing panel above."
+    ) in dashboard
     profile = text_of(client.get("/organization"))
     assert f"to correct them, contact the licensing office at {address}" in profile
 
