@@ -18,8 +18,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import create_engine, func, select, table, text
 
+from licensing import db
+from licensing.accounts.models import User
 from licensing.app import create_app
+from licensing.audit.seals import verify_documents
+from licensing.audit.services import verify_chain
 from tests.conftest import TEST_AUDIT_KEY, TEST_SECRET_KEY, make_config
+from tests.support import factories
 from tests.support.checkout import PROJECT_ROOT, this_checkout
 from tests.support.servers import PostgresServer
 
@@ -28,18 +33,28 @@ from tests.support.servers import PostgresServer
 # ids, the late fees' emails and the organizations' sort keys.
 ROUND_40 = "cf0ebbdc3bf291c783e26863b691f2eeb6fc9eee"
 
-# What the old release's own services make: a vendor's agreement accepted (its
-# up-front invoice issued), part paid by wire and credited; run in the old tree.
+# What the old release's own code makes, run in the old tree (one process): its
+# schema, both sample cards, and a vendor's agreement accepted (its up-front invoice
+# issued), the invoice part paid by wire and credited.
 _OLD_DATA = """
-from licensing import db
+import json
+import os
+import pathlib
+
+from licensing import db, migrations
 from licensing.app import create_app
+from licensing.ratecards import services as ratecards
 from tests.integration.royalties.conftest import DEVELOPMENT, SMALL_SOFTWARE
 from tests.support import factories
 from tests.support.agreements import make_active_agreement, up_front_invoice
 from tests.support.billing import credited, paid_offline
 
+migrations.upgrade(os.environ["DATABASE_URL"])
 app = create_app()
 with app.app_context():
+    for card in ("2026.1", "2027.1"):
+        sample = pathlib.Path(f"licensing/ratecards/samples/{card}.json").read_text()
+        ratecards.import_card(json.loads(sample), published_by="the old release")
     session = db.session()
     organization = factories.make_organization(session, legal_name="Old Release Vendor")
     vendor = factories.make_vendor(session, organization, email="old-vendor@example.org")
@@ -114,19 +129,6 @@ def test_a_database_made_by_the_release_of_round_40_upgrades_by_the_docs_steps_a
     old = _old_tree(tmp_path / "round40")
     url = postgres_server.create_database("licensing_round40")
     as_of_old = _environment(url, PYTHONPATH=str(old))
-    _run(["-m", "licensing.cli", "db", "upgrade"], as_of_old, old)
-    for card in ("2026.1", "2027.1"):
-        _run(
-            [
-                "-m",
-                "licensing.cli",
-                "ratecards",
-                "import",
-                f"licensing/ratecards/samples/{card}.json",
-            ],
-            as_of_old,
-            old,
-        )
     (old / "old_data.py").write_text(_OLD_DATA)
     number = _run(["old_data.py"], as_of_old, old).strip().splitlines()[-1]
     before = _counts(url)
@@ -151,23 +153,13 @@ def test_a_database_made_by_the_release_of_round_40_upgrades_by_the_docs_steps_a
     app = create_app(make_config(url))
     try:
         with app.app_context():
-            token = _run(
-                [
-                    "-m",
-                    "licensing.cli",
-                    "tokens",
-                    "create",
-                    "old-vendor@example.org",
-                    "--name",
-                    "after the upgrade",
-                    "--scope",
-                    "read",
-                ],
-                now,
-                tmp_path,
-            ).strip()
+            vendor = (
+                db.session()
+                .scalars(select(User).where(User.email == "old-vendor@example.org"))
+                .one()
+            )
+            headers = factories.bearer(vendor, name="after the upgrade")
             client = app.test_client()
-            headers = {"Authorization": f"Bearer {token}"}
             invoices = client.get("/api/v1/invoices", headers=headers)
             assert invoices.status_code == 200
             [invoice] = invoices.get_json()
@@ -176,12 +168,12 @@ def test_a_database_made_by_the_release_of_round_40_upgrades_by_the_docs_steps_a
             drawn = client.get(f"/api/v1/invoices/{invoice['id']}/pdf", headers=headers)
             assert drawn.status_code == 200
             assert drawn.data.startswith(b"%PDF-")
+            # The PDF drawn now is kept, sealed, and verifies with the rest.
+            documents = verify_documents(db.session())
+            assert (documents.ok, documents.documents, documents.kept) == (True, 3, 1)
+            assert verify_chain(db.session()).ok
     finally:
         app.extensions["licensing.db"].engine.dispose()
-
-    # The PDF drawn now is kept, sealed under the same key, and verifies with the rest.
-    verified = _run(["-m", "licensing.cli", "audit", "verify"], now, tmp_path)
-    assert "Issued documents intact: 3 checked, 1 kept PDF(s) hashed again." in verified
 
 
 def test_rotating_every_key_at_once_keeps_tokens_sessions_and_every_old_row_as_the_docs_promise(
