@@ -40,7 +40,10 @@ def verify(accept_unkeyed_until: int) -> None:
         documents.problems,
         f"Issued documents intact: {documents.documents} checked, "
         f"{documents.kept} kept PDF(s) hashed again.",
-        f"Issued documents TAMPERED: {len(documents.problems)} of {documents.documents}:",
+        # Kept PDFs are counted apart from the documents, as the intact line says:
+        # "6 of 4" read as more problems than documents (round 60).
+        f"Issued documents TAMPERED: {len(documents.problems)} problem(s) in "
+        f"{documents.documents} document(s) and {documents.kept} kept PDF(s):",
     )
     if not (chain.ok and documents.ok):
         raise SystemExit(1)

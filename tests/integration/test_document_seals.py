@@ -325,7 +325,8 @@ def test_a_kept_pdf_altered_in_sql_makes_verify_fail_naming_its_document(
     )
     code, output = _verify(app)
     assert code == 1
-    assert "Issued documents TAMPERED: 1 of 1:" in output
+    # The problem is the kept PDF's, counted apart from the documents (round 60).
+    assert "Issued documents TAMPERED: 1 problem(s) in 1 document(s) and 1 kept PDF(s):" in output
     assert (
         f"invoice {invoice.number}, kept PDF in standing open; paid 0.00; credited 0.00; "
         "balance due 1550.50: its kept bytes no longer match their SHA-256 (edited)"
