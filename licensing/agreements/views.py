@@ -1639,6 +1639,9 @@ def _console_agreement_page(agreement: Agreement, **extra: Any) -> tuple[str, in
         acceptance_wait=_acceptance_wait(agreement),
         correction=None if isinstance(offer, str) else offer,
         not_reissued=offer if isinstance(offer, str) else None,
+        # cardwalk60: accepted on a card a correction replaced since, it keeps its
+        # prices, and its page now says so, with the correction's and what to do.
+        kept=services.kept_prices(session, agreement),
         **extra,
     )
 

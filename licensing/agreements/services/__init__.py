@@ -111,10 +111,12 @@ from licensing.agreements.services.reconsideration import (
     request_reconsideration,
 )
 from licensing.agreements.services.reissue import (
+    KeptPrices,
     Reissue,
     ReissueOffers,
     check_reissue,
     correction_for,
+    kept_prices,
     reissue,
     reissue_offer,
     reissue_offers,
@@ -162,6 +164,7 @@ __all__ = [
     "ApplicationDraft",
     "ApplicationsAppeared",
     "ExpiryReport",
+    "KeptPrices",
     "LineChange",
     "Modifications",
     "ProposedUseInput",
@@ -188,6 +191,7 @@ __all__ = [
     "escalate",
     "expire",
     "grant_reconsideration",
+    "kept_prices",
     "lock_reviewers_applications",
     "lock_undecided",
     "past_term",
