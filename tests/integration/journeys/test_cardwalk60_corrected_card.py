@@ -7,8 +7,10 @@ import html
 import io
 import json
 import re
+from pathlib import Path
 from typing import Any
 
+from flask import Flask
 from flask.testing import FlaskClient
 
 from licensing import db
@@ -113,3 +115,59 @@ def test_publishing_a_correction_says_what_it_replaces_and_that_its_records_keep
         "estimates, applications and renewals naming no card are priced on 2027.2 from now "
         "on. What 2027.1 priced keeps its prices, listed on its page."
     ) in _words(answer.get_data(as_text=True))
+
+
+def test_the_import_command_says_what_a_correction_replaces_and_nothing_for_a_new_year(
+    app: Flask, example_card: str, tmp_path: Path
+) -> None:
+    runner = app.test_cli_runner()
+    path = tmp_path / "card.json"
+    path.write_text(json.dumps(_correction()))
+    imported = runner.invoke(args=["ratecards", "import", str(path)])
+    assert imported.exit_code == 0, imported.output
+    # Before: "Published rate card 2027.2." alone.
+    assert imported.output.splitlines()[:2] == [
+        "Published rate card 2027.2.",
+        "It replaces 2027.1 for every day of its period: quotes, estimates, applications and "
+        "renewals naming no card are priced on 2027.2 from now on. What 2027.1 priced keeps "
+        "its prices, listed on its page.",
+    ]
+    again = runner.invoke(args=["ratecards", "import", str(path)])
+    assert again.output.splitlines() == ["Already published, unchanged: rate card 2027.2."]
+
+    next_year = example_document()
+    next_year.update(version="2028.1", effective_from="2028-01-01", effective_to="2028-12-31")
+    path.write_text(json.dumps(next_year))
+    imported = runner.invoke(args=["ratecards", "import", str(path)])
+    assert imported.output.splitlines()[0] == "Published rate card 2028.1."
+    assert "replaces" not in imported.output
+
+
+def test_a_correction_of_an_open_ended_card_is_listed_and_quoted_without_overflowing(
+    client: FlaskClient, signed_in: Any, admin: Any
+) -> None:
+    # Found by the import's new line: `replaced_by` stepped to the day after the
+    # correction's last, 9999-12-31, and overflowed, so the list of cards (and a quote
+    # naming the corrected card) failed once an open-ended card was corrected.
+    wrong = example_document()
+    wrong.update(version="2028.1", effective_from="2028-01-01", effective_to="9999-12-31")
+    services.import_card(wrong, published_by="tests")
+    right = {**wrong, "version": "2028.2", "title": "Corrected"}
+    services.import_card(right, published_by="tests")
+    signed_in(client, admin)
+    listed = client.get("/console/rate-cards/")
+    assert listed.status_code == 200
+    assert "replaced by 2028.2: prices only quotes that name it" in _words(
+        listed.get_data(as_text=True)
+    )
+    named = client.post(
+        "/api/v1/quotes",
+        json={
+            "organization_type": "commercial",
+            "term": {"start": "2028-01-01", "end": "2028-12-31"},
+            "rate_card": "2028.1",
+            "uses": [{"use": "development", "product_type": "saas", "user_type": "provider"}],
+        },
+    )
+    assert named.status_code == 200, named.get_data(as_text=True)
+    assert named.headers["Link"] == '</api/v1/rate-cards/2028.2>; rel="successor-version"'
