@@ -277,7 +277,7 @@ def _published(version: str) -> str:
     card = queries.get(session, version)
     today = calendar.office_date(utcnow())
     if card.effective_from <= today:
-        return f"Rate card {version} published.{_replacing(session, version)}"
+        return f"Rate card {version} published.{_replacing(version)}"
     current = queries.in_effect(session, today)
     now = (
         f"a term starting today ({today}) is still priced on {current.version}"
@@ -286,28 +286,14 @@ def _published(version: str) -> str:
     )
     return (
         f"Rate card {version} published, in effect from {card.effective_from}: {now}."
-        f"{_replacing(session, version)}"
+        f"{_replacing(version)}"
     )
 
 
-def _replacing(session: Session, version: str) -> str:
-    """What publishing `version` replaced (cardwalk60: a correction's message said
-    "published." alone, though from then on it prices every quote, estimate,
-    application and renewal naming no card in the corrected card's place, and what
-    that card priced keeps its prices), or nothing."""
-    replaced = sorted(
-        card
-        for card, takers in queries.replaced_by(queries.all_cards(session)).items()
-        if version in takers
-    )
-    if not replaced:
-        return ""
-    cards, its = " and ".join(replaced), "their" if len(replaced) > 1 else "its"
-    return (
-        f" It replaces {cards} for every day of {its} period: quotes, estimates, "
-        f"applications and renewals naming no card are priced on {version} from now on. "
-        f"What {cards} priced keeps {its} prices, listed on {its} page."
-    )
+def _replacing(version: str) -> str:
+    """What publishing `version` replaced, after the message (cardwalk60), or nothing."""
+    said = services.replaces(version)
+    return f" {said}" if said else ""
 
 
 def _checked(check: services.CardCheck) -> str:
