@@ -1782,6 +1782,9 @@ def _console_agreement_page(agreement: Agreement, **extra: Any) -> tuple[str, in
         ),
         ways=CONTACT_WAYS,
         today=calendar.office_date(utcnow()),
+        # cardwalk60: accepted on a card a correction replaced since, it keeps its
+        # prices, and its page now says so, with the correction's and what to do.
+        kept=services.kept_prices(session, agreement),
         **extra,
     )
 

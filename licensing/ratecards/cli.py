@@ -227,6 +227,10 @@ def import_command(file: Path) -> None:
     # The check's price warnings, said as it is published (round 55).
     for change in result.price_change_warnings:
         _say(f"Warning: {change.sentence}")
+    # A correction: what it replaces, as the page's message says it (cardwalk60).
+    replaced = services.replaces(result.version) if result.created else ""
+    if replaced:
+        _say(replaced)
 
 
 @click.command("check")

@@ -119,13 +119,20 @@ def replaced_by(cards: Sequence[Published]) -> dict[str, list[str]]:
         )
         uncovered = card.effective_from  # the first day no later card has taken yet
         takers: list[str] = []
+        covered = False
         for other in later:
-            if other.effective_from > uncovered or uncovered > card.effective_to:
+            if other.effective_from > uncovered:
                 break
             if other.effective_to >= uncovered:
                 takers.append(other.version)
+                # Covered to its last day: done, without stepping past it (cardwalk60:
+                # the day after an open-ended card's 9999-12-31 overflowed, a 500 on the
+                # list of cards and on a quote naming a corrected open-ended card).
+                if other.effective_to >= card.effective_to:
+                    covered = True
+                    break
                 uncovered = other.effective_to + timedelta(days=1)
-        if uncovered > card.effective_to:
+        if covered:
             replaced[card.version] = takers
     return replaced
 

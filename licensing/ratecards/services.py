@@ -408,6 +408,26 @@ def _refused(invalid: QuoteInputError, request: QuoteRequest) -> errors.InvalidI
     return errors.InvalidInput("The uses cannot be priced as given.", problems)
 
 
+def replaces(version: str) -> str:
+    """What publishing `version` replaced, in a sentence for the page's message and the
+    command line (cardwalk60: a correction was "published." alone, though from then on
+    it prices every quote, estimate, application and renewal naming no card in the
+    corrected card's place, and what that card priced keeps its prices), or ""."""
+    replaced = sorted(
+        card
+        for card, takers in queries.replaced_by(queries.all_cards(db.session())).items()
+        if version in takers
+    )
+    if not replaced:
+        return ""
+    cards, its = " and ".join(replaced), "their" if len(replaced) > 1 else "its"
+    return (
+        f"It replaces {cards} for every day of {its} period: quotes, estimates, "
+        f"applications and renewals naming no card are priced on {version} from now on. "
+        f"What {cards} priced keeps {its} prices, listed on {its} page."
+    )
+
+
 def term_advice(card: RateCard, term: Term) -> str:
     """How to fit a term that does not lie inside `card`'s period. One that runs
     past the card's last day (a quote in December for a year from mid-December)

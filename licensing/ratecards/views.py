@@ -277,14 +277,23 @@ def _published(version: str) -> str:
     card = queries.get(session, version)
     today = calendar.office_date(utcnow())
     if card.effective_from <= today:
-        return f"Rate card {version} published."
+        return f"Rate card {version} published.{_replacing(version)}"
     current = queries.in_effect(session, today)
     now = (
         f"a term starting today ({today}) is still priced on {current.version}"
         if current
         else f"no card prices a term starting today ({today})"
     )
-    return f"Rate card {version} published, in effect from {card.effective_from}: {now}."
+    return (
+        f"Rate card {version} published, in effect from {card.effective_from}: {now}."
+        f"{_replacing(version)}"
+    )
+
+
+def _replacing(version: str) -> str:
+    """What publishing `version` replaced, after the message (cardwalk60), or nothing."""
+    said = services.replaces(version)
+    return f" {said}" if said else ""
 
 
 def _checked(check: services.CardCheck) -> str:

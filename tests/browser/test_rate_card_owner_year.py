@@ -304,9 +304,8 @@ def test_the_rate_card_owners_year_from_draft_to_correction(
         ) in checked
         page.goto(f"/console/rate-cards/{upcoming}")
         wrong_page = text(page.locator("main"))
-        assert f"Replaced by {correction} on {years.next_from} for every day of its period" in (
-            wrong_page
-        )
+        replaced = f"Replaced by {correction} on {day_text(years.next_from)} for every day"
+        assert f"{replaced} of its period" in wrong_page  # the day in words (cardwalk60)
         assert f"{waiting_ref} {organization} submitted 9,000.00 USD" in wrong_page
         assert f"{issued_number} {organization} issued 36,500.00 USD" in wrong_page
         assert f"royalty reports are priced on {upcoming}, the agreement's card" in wrong_page

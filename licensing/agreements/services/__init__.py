@@ -113,10 +113,12 @@ from licensing.agreements.services.reconsideration import (
     request_reconsideration,
 )
 from licensing.agreements.services.reissue import (
+    KeptPrices,
     Reissue,
     ReissueOffers,
     check_reissue,
     correction_for,
+    kept_prices,
     reissue,
     reissue_offer,
     reissue_offers,
@@ -165,6 +167,7 @@ __all__ = [
     "ApplicationDraft",
     "ApplicationsAppeared",
     "ExpiryReport",
+    "KeptPrices",
     "LineChange",
     "Modifications",
     "ProposedUseInput",
@@ -191,6 +194,7 @@ __all__ = [
     "escalate",
     "expire",
     "grant_reconsideration",
+    "kept_prices",
     "lock_reviewers_applications",
     "lock_undecided",
     "past_term",

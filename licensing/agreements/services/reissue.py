@@ -49,7 +49,7 @@ from licensing.agreements.services._common import (
 )
 from licensing.agreements.services.review import _amended_line
 from licensing.agreements.settings import IssuingPolicy
-from licensing.agreements.states import AGREEMENT, ISSUED
+from licensing.agreements.states import ACTIVE, AGREEMENT, EXPIRED, ISSUED, SUPERSEDED
 from licensing.calendar import day_text
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.links import links
@@ -385,6 +385,51 @@ def reissue_offer(session: Session, agreement: Agreement) -> RateCard | str | No
     except Conflict as refused:
         return refused.detail
     return card
+
+
+@dataclass(frozen=True)
+class KeptPrices:
+    """An accepted agreement priced on a card a correction replaced since (cardwalk60):
+    it keeps that card's prices (its invoices and royalty reports follow it), and its
+    console page says so, with what the correction would price its uses at. `card` is
+    the correction that covers its whole term (None when none does: `why`), and
+    `lines` and `total` its uses priced on it (empty and None when it cannot price
+    them: `why`)."""
+
+    takers: tuple[str, ...]
+    since: datetime
+    card: RateCard | None = None
+    lines: tuple[ReissuedLine, ...] = ()
+    total: Decimal | None = None
+    why: str = ""
+
+
+# Accepted (the licensee's acceptance recorded): what a replaced card priced and kept.
+_ACCEPTED = (ACTIVE, EXPIRED, SUPERSEDED)
+
+
+def kept_prices(session: Session, agreement: Agreement) -> KeptPrices | None:
+    """What an accepted agreement's console page says of its card replaced by a
+    correction (cardwalk60: the page named its card alone, and the card's page said
+    "accepted: its fees stay", while every royalty report of the term is priced on the
+    wrong card), or None for any other agreement: the replacing cards, when, and its
+    uses priced on the correction as a reissue would price them (staff's amounts
+    kept), so the office can credit the difference or terminate it."""
+    if agreement.state not in _ACCEPTED or agreement.activated_at is None:
+        return None
+    cards = ratecard_queries.catalogue(session)
+    replaced = cards.replacement(agreement.rate_card)
+    if replaced is None:
+        return None
+    takers, since = tuple(replaced[0]), replaced[1]
+    card = _correction(cards, agreement)
+    if isinstance(card, str):
+        return KeptPrices(takers, since, why=card)
+    try:
+        quote, _records, lines = _repriced(agreement, card, "")
+    except Conflict as refused:
+        return KeptPrices(takers, since, card, why=refused.detail)
+    return KeptPrices(takers, since, card, lines, quote.total)
 
 
 def reissue_refusals(session: Session, agreements: Sequence[Agreement]) -> dict[int, str | None]:
