@@ -25,7 +25,12 @@ from licensing.audit.models import AuditEvent
 from licensing.downloads import document_rate_limit
 from licensing.errors import InvalidInput
 from licensing.exports import base, services
-from licensing.exports.filters import BASIS_MEANINGS, DATE_BASES
+from licensing.exports.filters import (
+    BASIS_MEANINGS,
+    CLASSIFIED_VALUES,
+    DATE_BASES,
+    UNCLASSIFIED,
+)
 from licensing.exports.formats import FORMATS
 from licensing.exports.views import download
 from licensing.pricing.vocabulary import USES
@@ -79,7 +84,26 @@ class ExportQuerySchema(ApiSchema):
     )
     state = ma.fields.String(validate=Text(30))
     currency = ma.fields.String(validate=Length(equal=3))
-    use = vocabulary(USES)
+    use = vocabulary(
+        (*USES, UNCLASSIFIED),
+        metadata={
+            "description": "invoice_lines and the line datasets: the line's use; with "
+            "`kind` or a classification below (round 60), as the Finance page classifies "
+            "it, `unclassified` included"
+        },
+    )
+    # Round 60 (linesfig60): invoice_lines chosen as the Finance page's revenue by
+    # classification counts them (its invoice lines list's filter): of invoices not void.
+    kind = vocabulary(
+        CLASSIFIED_VALUES["kind"],
+        metadata={
+            "description": "invoice_lines: `fee` (up front), `royalty`, `license` (both) or "
+            "`other` (late fees, manual), as the Finance page counts them"
+        },
+    )
+    product_type = vocabulary(CLASSIFIED_VALUES["product_type"])
+    user_type = vocabulary(CLASSIFIED_VALUES["user_type"])
+    organization_type = vocabulary(CLASSIFIED_VALUES["organization_type"])
     as_of = Day(
         metadata={
             "description": "receivables: the day the balances are as of (default today); "

@@ -90,6 +90,15 @@ class _Progress:
 @click.option("--currency", help="Only this currency (ISO 4217).")
 @click.option("--use", help="Only lines for this use.")
 @click.option(
+    "--kind",
+    help="invoice_lines: fee, royalty, license or other, as the Finance page counts them.",
+)
+@click.option("--product-type", "product_type", help="invoice_lines: only this product type.")
+@click.option("--user-type", "user_type", help="invoice_lines: only this user type.")
+@click.option(
+    "--organization-type", "organization_type", help="invoice_lines: only this organization type."
+)
+@click.option(
     "--as-of",
     "as_of",
     help=(

@@ -16,7 +16,18 @@ from licensing.calendar import DAY_RANGE_TEXT, office_day_start, parse_day
 from licensing.errors import InvalidInput
 from licensing.limits import record_id
 from licensing.money import is_currency
-from licensing.pricing.vocabulary import USES
+from licensing.pricing.vocabulary import ORGANIZATION_TYPES, PRODUCT_TYPES, USER_TYPES, USES
+
+# The Finance page's word for a line no quote classifies (`finance.classification`).
+UNCLASSIFIED = "unclassified"
+# Each classifying filter's values: the kinds of the Finance page's invoice lines list
+# (`finance.lines.KINDS`) and each axis's vocabulary with "unclassified".
+CLASSIFIED_VALUES: dict[str, tuple[str, ...]] = {
+    "kind": ("fee", "royalty", "license", "other"),
+    "product_type": (*PRODUCT_TYPES, UNCLASSIFIED),
+    "user_type": (*USER_TYPES, UNCLASSIFIED),
+    "organization_type": (*ORGANIZATION_TYPES, UNCLASSIFIED),
+}
 
 ISSUED = "issued"
 PAID = "paid"
@@ -64,7 +75,14 @@ PARAMETERS = (
     # Round 59 (financelists59): receivables owed back (the Finance page's *Refunds
     # owed*) at the end of a day, in place of those owing as of one.
     "owed_back_on",
+    # Round 60 (linesfig60): invoice lines by the Finance page's classification.
+    "kind",
+    "product_type",
+    "user_type",
+    "organization_type",
 )
+# The filters that choose invoice lines as the Finance page classifies them (round 60).
+CLASSIFYING = ("kind", "product_type", "user_type", "organization_type")
 
 
 @dataclass(frozen=True)
@@ -80,6 +98,27 @@ class ExportFilter:
     use: str | None = None
     as_of: date | None = None
     owed_back_on: date | None = None
+    # Round 60 (linesfig60): the Finance page's kind of line (`finance.lines.KINDS`) and
+    # classification values; any of them given, `use` is the page's classification too.
+    kind: str | None = None
+    product_type: str | None = None
+    user_type: str | None = None
+    organization_type: str | None = None
+
+    @property
+    def classified(self) -> bool:
+        """Whether the lines are chosen as the Finance page classifies them."""
+        return any(getattr(self, name) for name in CLASSIFYING)
+
+    def classification(self) -> dict[str, str]:
+        """The classification values asked for, by axis (`use` among them when classified)."""
+        asked = {
+            "use": self.use,
+            "product_type": self.product_type,
+            "user_type": self.user_type,
+            "organization_type": self.organization_type,
+        }
+        return {axis: value for axis, value in asked.items() if value}
 
     def describe(self) -> dict[str, Any]:
         """The filter as the parameters that would repeat it (audit log, file headers)."""
@@ -93,6 +132,10 @@ class ExportFilter:
             "use": self.use,
             "as_of": self.as_of,
             "owed_back_on": self.owed_back_on,
+            "kind": self.kind,
+            "product_type": self.product_type,
+            "user_type": self.user_type,
+            "organization_type": self.organization_type,
         }
         return {
             key: value.isoformat() if isinstance(value, date) else value
@@ -216,9 +259,16 @@ def parse(
     currency = raw["currency"].upper() or None
     if currency and not is_currency(currency):
         errors["currency"] = [f"{raw['currency']!r} is not an ISO 4217 currency code."]
+    classified = {name: raw[name] or None for name in CLASSIFYING}
+    for name, value in classified.items():
+        offered = CLASSIFIED_VALUES[name]
+        if value and name in dataset.filters and value not in offered:
+            errors[name] = [words.one_of(name, offered)]
     use = raw["use"] or None
-    if use and use not in USES:
-        errors["use"] = [words.one_of("use", USES)]
+    # A line no quote classifies is the Finance page's "unclassified" use (round 60).
+    uses = (*USES, UNCLASSIFIED) if any(classified.values()) else USES
+    if use and use not in uses:
+        errors["use"] = [words.one_of("use", uses)]
     as_of = _date(raw["as_of"], "as_of", errors)
     owed_back_on = _date(raw["owed_back_on"], "owed_back_on", errors)
     if raw["as_of"] and raw["owed_back_on"] and "owed_back_on" in dataset.filters:
@@ -248,4 +298,5 @@ def parse(
         use=use,
         as_of=as_of,
         owed_back_on=owed_back_on,
+        **classified,
     )

@@ -17,7 +17,7 @@ from licensing.exports.formats import FORMATS
 from licensing.money import CURRENCIES
 from licensing.pricing.vocabulary import USES
 from licensing.streaming import end_request_session
-from licensing.words import use_words
+from licensing.words import axis_words, use_words
 
 bp = Blueprint("exports_console", __name__, url_prefix="/console")
 # The form's fields: the dataset, its format and the filter's parameters.
@@ -38,6 +38,18 @@ FIELD_LABELS = {
     # Round 59 (asof59): the invoices take it too (their balances as of the day).
     "as_of": "Balances as of",
     "owed_back_on": "Refunds owed at the end of",
+    # Round 60 (linesfig60): invoice lines as the Finance page classifies them.
+    "kind": "Kind of line (Finance page)",
+    "product_type": "Product type",
+    "user_type": "User type",
+    "organization_type": "Organization type",
+}
+# The Finance page's kinds of invoice line, as the form offers them (round 60).
+KIND_LABELS = {
+    "fee": "Up-front fees",
+    "royalty": "Royalties",
+    "license": "Up-front fees and royalties",
+    "other": "Other invoices (late fees, manual)",
 }
 # Each format and date basis as the form offers it.
 FORMAT_LABELS = {"csv": "CSV", "jsonl": "JSON Lines", "xlsx": "XLSX (spreadsheet)"}
@@ -55,6 +67,10 @@ def _option_words(field: str, value: str) -> str:
     """A value of `field` as the form's option says it."""
     if field == "use":
         return use_words(value)
+    if field == "kind":
+        return KIND_LABELS.get(value, value)
+    if field in ("product_type", "user_type", "organization_type"):
+        return axis_words(field, value)
     if field == "format":
         return FORMAT_LABELS.get(value, value)
     if field == "by":
@@ -156,6 +172,11 @@ def _page(errors: dict[str, list[str]], status: int) -> tuple[str, int]:
         currency_options=[(code, code) for code in sorted(CURRENCIES)],
         date_bases=list(DATE_BASIS_LABELS.items()),
         use_options=[(use, use_words(use)) for use in USES],
+        # Round 60: the Finance page's kinds and classification (invoice lines only).
+        classified_options={
+            name: [(value, _option_words(name, value)) for value in values]
+            for name, values in filters.CLASSIFIED_VALUES.items()
+        },
         values=request.args,
         errors=errors,
         labels=FIELD_LABELS,

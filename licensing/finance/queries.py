@@ -1298,16 +1298,45 @@ _REVENUE_LINE = (
 
 
 def revenue_lines(session: Session, filters: Filters) -> list[RevenueLine]:
-    rows = session.execute(
-        select(*_REVENUE_LINE)
-        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-        .where(
-            *_issued(filters.currency),
-            Invoice.issue_date.between(filters.start, filters.end),
-            Invoice.source_type.in_(sorted(REVENUE_KINDS)),
+    return [
+        line
+        for line, _currency, _day in issued_lines(
+            session, filters.currency, filters.start, filters.end, sources=sorted(REVENUE_KINDS)
         )
+    ]
+
+
+def _within(column: Any, start: date | None, end: date | None) -> list[ColumnElement[bool]]:
+    """`column` on or after `start` and on or before `end` (either open: None)."""
+    return [
+        *([column >= start] if start is not None else []),
+        *([column <= end] if end is not None else []),
+    ]
+
+
+def issued_lines(
+    session: Session,
+    currency: str | None,
+    start: date | None,
+    end: date | None,
+    *,
+    sources: Sequence[str] | None = None,
+) -> list[tuple[RevenueLine, str, date]]:
+    """The lines of the invoices issued on the days (not draft, not void), of
+    `currency` (None: any), of the invoice `sources` (None: every one, late fees and
+    manual invoices too), each with its invoice's currency and issue date: the page's
+    revenue reads them (round 60, linesfig60: and the console's invoice lines)."""
+    statement = (
+        select(*_REVENUE_LINE, Invoice.currency, Invoice.issue_date)
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(*_issued(currency), *_within(Invoice.issue_date, start, end))
     )
-    return [RevenueLine(*row) for row in rows]
+    if sources is not None:
+        statement = statement.where(Invoice.source_type.in_(sources))
+    # An issued invoice has its issue date (`_issued`: not a draft).
+    return [
+        (RevenueLine(*row[:6]), row[6], row[7] or date.min) for row in session.execute(statement)
+    ]
 
 
 def royalty_credit_parts(session: Session, filters: Filters) -> list[tuple[RevenueLine, Decimal]]:
@@ -1315,25 +1344,53 @@ def royalty_credit_parts(session: Session, filters: Filters) -> list[tuple[Reven
     invoices, as the page's *Credited* dates them), each split over its invoice's
     lines in proportion to their amounts, as the `credit_note_lines` export splits
     it: (the credited line, its part)."""
+    return [
+        (part.line, part.amount)
+        for part in royalty_credits(session, filters.currency, filters.start, filters.end)
+    ]
+
+
+@dataclass(frozen=True)
+class CreditPart:
+    """A royalty credit note's part on one line of its invoice (round 60, linesfig60)."""
+
+    credit_note_id: int
+    issue_date: date
+    currency: str
+    line: RevenueLine
+    amount: Decimal
+
+
+def royalty_credits(
+    session: Session, currency: str | None, start: date | None, end: date | None
+) -> list[CreditPart]:
+    """The royalty credit notes issued on the days, of `currency` (None: any), each
+    split over its invoice's lines in proportion to their amounts, as the
+    `credit_note_lines` export splits it (cumulative rounding, so the parts add up)."""
     rows = session.execute(
         select(CreditNote.id, CreditNote.amount, *_REVENUE_LINE)
+        .add_columns(CreditNote.issue_date, CreditNote.currency)
         .join(Invoice, Invoice.id == CreditNote.invoice_id)
         .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
         .where(
-            CreditNote.currency == filters.currency,
-            CreditNote.issue_date.between(filters.start, filters.end),
+            *([CreditNote.currency == currency] if currency is not None else []),
+            *_within(CreditNote.issue_date, start, end),
             Invoice.source_type == ROYALTY_REPORT,
         )
         .order_by(CreditNote.id, InvoiceLine.position)
     ).all()
-    parts: list[tuple[RevenueLine, Decimal]] = []
-    for _credit_id, group in groupby(rows, key=lambda row: row[0]):
+    parts: list[CreditPart] = []
+    for credit_id, group in groupby(rows, key=lambda row: row[0]):
         lines = list(group)
-        credited = [RevenueLine(*line[2:]) for line in lines]
+        credited = [RevenueLine(*line[2:8]) for line in lines]
+        day, credit_currency = lines[0][8], lines[0][9]
         shares = proportional(
-            lines[0][1], [line.amount for line in credited], minor_units(filters.currency)
+            lines[0][1], [line.amount for line in credited], minor_units(credit_currency)
         )
-        parts.extend(zip(credited, shares, strict=True))
+        parts.extend(
+            CreditPart(credit_id, day, credit_currency, line, share)
+            for line, share in zip(credited, shares, strict=True)
+        )
     return parts
 
 

@@ -23,12 +23,14 @@ from flask import Blueprint, Response, render_template, request, url_for
 
 from licensing import access, arguments, db
 from licensing.billing import queries as billing_queries
+from licensing.billing.views import ListPeriod
 from licensing.calendar import month_text, office_date, parse_day
 from licensing.config import current_config
 from licensing.downloads import document_rate_limit, pdf_response
-from licensing.finance import documents, queries, services
+from licensing.finance import documents, lines, queries, services
 from licensing.finance.classification import AXES, UNCLASSIFIED
 from licensing.money import format_amount, is_currency
+from licensing.web import paging
 from licensing.web.navigation import may_open
 from licensing.words import axis_words, humanize
 
@@ -382,6 +384,7 @@ def dashboard() -> tuple[str, int]:
         "granularities": queries.GRANULARITIES,
         "axes": AXES,
         "axis_labels": AXIS_LABELS,
+        "revenue_columns": REVENUE_COLUMNS,
         "value_words": value_words,
         "queues": queues,
         "queue_chart": _queue_chart(queues),
@@ -511,6 +514,29 @@ INVOICE_FIGURES: dict[str, dict[str, Any]] = {
 }
 BALANCE_FIGURES = {"outstanding": "owing_on", "refunds_owed": "owed_back_on"}
 
+# The classification tables' money columns (`RevenueRow`'s fields) after the value,
+# each as a link's accessible name says it.
+REVENUE_COLUMNS = (
+    ("up_front", "up-front fees"),
+    ("royalty", "royalties invoiced (gross)"),
+    ("total", "total invoiced"),
+    ("royalty_credited", "royalty credit notes"),
+    ("royalty_net", "royalties net of credit notes"),
+)
+
+# Round 60 (linesfig60): each revenue figure (a column of the classification tables,
+# `RevenueRow`'s field, and the section's totals) and the invoice lines list's kind and
+# rows whose sum it is: up-front lines, royalty lines, both, other invoices' lines; the
+# royalty credit notes alone; or the royalty lines less their credit notes (net).
+REVENUE_FIGURES: dict[str, dict[str, str]] = {
+    "up_front": {"kind": lines.FEE},
+    "royalty": {"kind": lines.ROYALTY, "shown": lines.INVOICED},
+    "total": {"kind": lines.LICENSE, "shown": lines.INVOICED},
+    "royalty_credited": {"kind": lines.ROYALTY, "shown": lines.CREDITED},
+    "royalty_net": {"kind": lines.ROYALTY},
+    "other": {"kind": lines.OTHER},
+}
+
 
 @dataclass(frozen=True)
 class ListUrls:
@@ -528,6 +554,21 @@ class ListUrls:
     # Round 59 (financelists59): the invoice list's filters behind a top licensee's
     # *Invoiced* (the range's months, not void, the currency), its organization apart.
     licensee_invoiced: dict[str, Any] | None = None
+
+    # Round 60 (linesfig60): the invoice lines list's months and currency behind the
+    # revenue by classification (None: the viewer may not open it).
+    revenue_lines: dict[str, Any] | None = None
+
+    def lines(self, figure: str, axis: str | None = None, value: str | None = None) -> str | None:
+        """The invoice lines (and royalty credit notes) making a revenue figure
+        (`REVENUE_FIGURES`: a column of the tables, or a total), of a classification's
+        `value` on `axis` (None: every line), in the page's months and currency."""
+        if self.revenue_lines is None:
+            return None
+        query: dict[str, Any] = {**self.revenue_lines, **REVENUE_FIGURES[figure]}
+        if axis is not None and value is not None:
+            query[axis] = value
+        return url_for("finance_console.invoice_lines", **query)
 
     def invoiced_by(self, organization_id: int) -> str | None:
         """The invoices making a top licensee's *Invoiced*: its own issued in the
@@ -593,7 +634,107 @@ def _list_urls(filters: queries.Filters, today: date) -> ListUrls:
         }
         if invoices
         else None,
+        {"from": f"{filters.start:%Y-%m}", "to": f"{filters.end:%Y-%m}", "currency": currency}
+        if may_open("finance_console.invoice_lines")
+        else None,
     )
+
+
+# Round 60 (linesfig60): each filter of the invoice lines list, labelled as its form
+# and its refusals say it.
+LINE_LIST_FILTERS = {
+    "month": "Month issued",
+    "from": "From month",
+    "to": "To month",
+    "currency": "Currency",
+    "kind": "Kind",
+    "shown": "Show",
+    **AXIS_LABELS,
+}
+
+
+@console.route("/lines", endpoint="invoice_lines")
+@access.staff("billing")
+def invoice_lines() -> tuple[str, int]:
+    """The invoice lines behind *License revenue by classification* (round 60,
+    linesfig60): the lines of the invoices issued in the months (not void) and the
+    royalty credit notes issued in them split over their invoices' lines, narrowed by
+    currency, kind (up-front fee, royalty, both, other) and a value of each
+    classification axis, newest first, a page at a time, each linked to its invoice
+    (and credit note). Its sum, by currency, is the Finance page's figure the link
+    came from; the invoice lines export with the same filter is its invoiced rows."""
+    args = request.args
+    repeated = arguments.repeated(args, labels=LINE_LIST_FILTERS)
+    period = ListPeriod(None, {}) if repeated else ListPeriod.read(args, LINE_LIST_FILTERS)
+    errors: dict[str, list[str]] = dict(repeated or period.errors)
+    offered: dict[str, Mapping[str, str]] = {
+        "kind": lines.KINDS,
+        "shown": lines.SHOWN,
+        **{
+            axis: {value: value_words(axis, value) for value in lines.AXIS_VALUES[axis]}
+            for axis in AXES
+        },
+    }
+    if not repeated:
+        for name, options in offered.items():
+            errors |= arguments.unknown_choice(args, name, options, LINE_LIST_FILTERS[name])
+    given = ListPeriod.given(args)
+    chosen = {name: args.get(name) or "" for name in offered}
+    found: paging.Page[lines.Entry] | None = None
+    summed: list[lines.Totals] = []
+    shown: lines.Shown | None = None
+    line_filter = None
+    if not errors:
+        start, end = period.days or (None, None)
+        line_filter = lines.LineFilter(
+            start,
+            end,
+            given["currency"] or None,
+            chosen["kind"] or None,
+            chosen["shown"] or None,
+            {axis: chosen[axis] for axis in AXES if chosen[axis]},
+        )
+        session = db.session()
+        every = lines.entries(session, line_filter)
+        found = paging.page_of(every)
+        summed = lines.totals(every)
+        shown = lines.shown(session, found.items)
+    status = 400 if repeated else 422 if errors else 200
+    return render_template(
+        "finance/invoice_lines.html",
+        rows=found.items if found else [],
+        page=found,
+        totals=summed,
+        shown=shown,
+        given=given,
+        chosen=chosen,
+        offered=offered,
+        errors=errors,
+        labels=LINE_LIST_FILTERS,
+        axes=AXES,
+        axis_labels=AXIS_LABELS,
+        value_words=value_words,
+        kinds=lines.KINDS,
+        export_url=_lines_export_url(line_filter) if line_filter else None,
+    ), status
+
+
+def _lines_export_url(line_filter: lines.LineFilter) -> str | None:
+    """The invoice lines export of the list's lines invoiced (CSV): the same days
+    issued, currency, kind and classification (round 60: the export takes them); None
+    for a viewer who may not open Exports, or a list of the credit notes alone."""
+    if not may_open("exports_console.exports") or line_filter.shown == lines.CREDITED:
+        return None
+    query: dict[str, Any] = {"by": "issued", **line_filter.values}
+    if line_filter.start is not None:
+        query["from"] = line_filter.start.isoformat()
+    if line_filter.end is not None:
+        query["to"] = line_filter.end.isoformat()
+    if line_filter.currency:
+        query["currency"] = line_filter.currency
+    if line_filter.kind:
+        query["kind"] = line_filter.kind
+    return url_for("exports_console.exports", dataset="invoice_lines", **query)
 
 
 REPORT_LABELS = {"month": "Month", "currency": "Currency"}

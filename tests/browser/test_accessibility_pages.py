@@ -921,6 +921,10 @@ def _console_billing(world: World) -> Visits:
             Visit("/console/invoices?from=2027-01&to=2027-03&state=invoiced&currency=USD"),
             Visit("/console/invoices?owed_back_on=soon", 422),
             Visit("/console/finance/?from=2027-13-01", 400),
+            # Round 60 (linesfig60): the invoice lines behind revenue by classification,
+            # and a kind the list does not offer refused beside its field.
+            Visit("/console/finance/lines?from=2027-01&to=2027-12&currency=USD&kind=license"),
+            Visit("/console/finance/lines?kind=rent", 422),
             Visit(f"/console/invoices/{i['invoice']}"),
             Visit("/console/invoices/overdue"),
             Visit("/console/disputes"),

@@ -10,8 +10,8 @@ from sqlalchemy import CTE, ColumnElement, String, Subquery, case, cast, func, l
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import Invoice, InvoiceLine
-from licensing.billing.states import AGREEMENT, ROYALTY_REPORT
-from licensing.db import Statement
+from licensing.billing.states import AGREEMENT, ROYALTY_REPORT, VOID
+from licensing.db import Statement, count_rows
 from licensing.exports import sqlcsv
 from licensing.exports.base import INTEGER, MONEY, TEXT, Column, Dataset, ExportContext, Row
 from licensing.exports.columns import (
@@ -26,12 +26,13 @@ from licensing.exports.filters import ISSUED, PAID, ExportFilter
 from licensing.exports.ledger import KIND_BY_SOURCE
 from licensing.exports.queries import (
     amount,
-    counter,
     each_batch,
     issued_invoices,
     licensee,
     text_batches,
 )
+from licensing.finance.classification import RevenueLine, classify
+from licensing.finance.lines import kind_keeps, kind_of
 
 DATASET_VERSION = 1
 COLUMNS = (
@@ -76,6 +77,9 @@ def ordered(statement: Statement) -> Statement:
 
 
 def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
+    if given.classified:
+        yield from _classified_rows(context, given)
+        return
     # Its own loop, not `Declared`: the largest export (bench/exports.py times
     # it), so results are unpacked, many times faster than by attribute, and a
     # line's use is found here, row by row (each batch's agreements read at once).
@@ -122,8 +126,48 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
             )
 
 
-# The use is found line by line, not in SQL: no count when the filter names one.
-count = counter(issued_lines, use_by_row=True)
+def _classified_rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
+    """Round 60 (linesfig60): the lines the Finance page's invoice lines list keeps for
+    the same filter: of invoices not void, of the kind asked (`finance.lines.KINDS`),
+    classified as the page classifies them (`finance.classification.classify`, use
+    included), in the export's order and columns."""
+    ledger = context.ledger
+    values = given.classification()
+    statement = ordered(issued_lines(given).add_columns(InvoiceLine.id)).where(
+        Invoice.state != VOID
+    )
+    for batch in each_batch(context.session, statement):
+        found = classify(
+            context.session,
+            [
+                RevenueLine(row[12], row[0], row[8], row[9], row[2], row[11])
+                for row in batch
+                if kind_keeps(given.kind, kind_of(row[8]))
+            ],
+        )
+        ledger.remember_agreements(
+            {row[9] for row in batch if row[8] == AGREEMENT and row[9] is not None}
+        )
+        ledger.remember_reports(
+            {row[9] for row in batch if row[8] == ROYALTY_REPORT and row[9] is not None}
+        )
+        for row in batch:
+            classification = found.get(row[12])
+            if classification is None or any(
+                classification.value(axis) != value for axis, value in values.items()
+            ):
+                continue
+            kind, use, account = ledger.classify(row[8], row[9], row[2])
+            yield (*row[:8], kind, use, account, row[10], amount(row[11], row[6]))
+
+
+def count(context: ExportContext, given: ExportFilter) -> int | None:
+    """The use (and the Finance page's classification) is found line by line, not in
+    SQL: no count when the filter names one."""
+    if given.use or given.classified:
+        return None
+    return count_rows(context.session, issued_lines(given))
+
 
 # Lines whose use (and so account) only the ledger knows: the rest have none.
 _USED_BY = (AGREEMENT, ROYALTY_REPORT)
@@ -320,7 +364,19 @@ DATASET = Dataset(
     rows=rows,
     count=count,
     date_bases=(ISSUED, PAID),
-    filters=frozenset({"organization", "state", "currency", "use"}),
+    # Round 60 (linesfig60): and the Finance page's kind and classification.
+    filters=frozenset(
+        {
+            "organization",
+            "state",
+            "currency",
+            "use",
+            "kind",
+            "product_type",
+            "user_type",
+            "organization_type",
+        }
+    ),
     states=STATES,
     order=20,
     csv_lines=csv_lines,

@@ -15,7 +15,22 @@ from flask import Flask
 from licensing.exports import base, filters
 
 # What the script may disable: every field a dataset may not take.
-MARKED = ("from", "to", "by", "organization", "state", "currency", "use", "as_of", "owed_back_on")
+MARKED = (
+    "from",
+    "to",
+    "by",
+    "organization",
+    "state",
+    "currency",
+    "use",
+    "as_of",
+    "owed_back_on",
+    # Round 60 (linesfig60): invoice lines as the Finance page classifies them.
+    "kind",
+    "product_type",
+    "user_type",
+    "organization_type",
+)
 # A value of each that the form would send.
 VALUES = {
     "organization": "1",
@@ -24,6 +39,11 @@ VALUES = {
     "as_of": "2027-01-31",
     # Round 59 (financelists59): the receivables owed back at the end of a day.
     "owed_back_on": "2027-01-31",
+    # Round 60 (linesfig60): the invoice lines' kind and classification.
+    "kind": "royalty",
+    "product_type": "saas",
+    "user_type": "provider",
+    "organization_type": "commercial",
 }
 
 
@@ -63,11 +83,22 @@ def test_each_datasets_option_says_why_it_does_not_take_a_field_as_the_server_re
             assert html.unescape(beside.group(1)) == html.unescape(why)
     # Use, As of and Refunds owed at the end of are not every dataset's; nor is State
     # (credit notes have none).
-    assert seen == {"use", "as_of", "owed_back_on", "state"}
+    # Round 60: nor the Finance page's kind and classification (invoice lines alone).
+    assert seen == {
+        "use",
+        "as_of",
+        "owed_back_on",
+        "state",
+        "kind",
+        "product_type",
+        "user_type",
+        "organization_type",
+    }
     invoices = _option(page, "invoices")
     # Round 59 (asof59): the invoices take a day their balances are as of; not
-    # financelists59's refunds owed (the receivables' alone), nor Use.
-    assert html.unescape(invoices).count("does not filter by") == 2
+    # financelists59's refunds owed (the receivables' alone), nor Use; nor (round 60)
+    # the invoice lines' kind and three classification axes.
+    assert html.unescape(invoices).count("does not filter by") == 6
     assert (
         'data-not-taken-use="The Invoices export does not filter by Use (it takes From, To, '
         'Dates apply to, Organization, State, Currency, Balances as of)."'

@@ -1,0 +1,241 @@
+"""The invoice lines behind *License revenue by classification* (round 60, linesfig60).
+
+The Finance page's revenue tables sum invoice lines, which no console list showed:
+"which lines make March's 4,800.00 of distribution royalties?" meant the invoice
+lines export and a spreadsheet. The console's *Invoice lines* list reads the same
+rows the page sums (`queries.issued_lines`, `queries.royalty_credits`), classifies
+them with the same classifiers (`classification.classify`) and keeps those the
+link's filter names, so its sum is the page's figure to the cent:
+
+- the lines of the invoices issued on the days (not draft, not void), of a kind:
+  `fee` (up front, an agreement's invoice), `royalty` (a royalty report's),
+  `license` (both: the page's *Total invoiced*) or `other` (late fees, manual);
+- the royalty credit notes issued on the days, each split over its invoice's lines
+  as the page splits it, a part a row, counted against the line it reverses
+  (negative), unless the link keeps only the lines invoiced (`shown=invoiced`) or
+  only the credit notes (`shown=credited`);
+- of a value of each classification axis (`use`, `product_type`, `user_type`,
+  `organization_type`; `unclassified` for a line no quote classifies).
+
+The classification is found line by line in Python (it lives where each amount was
+priced), so the list is chosen in Python and paged there, as the page sums it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from licensing.accounts.models import Organization
+from licensing.billing.models import CreditNote, Invoice, InvoiceLine
+from licensing.billing.states import AGREEMENT, ROYALTY_REPORT
+from licensing.finance import queries
+from licensing.finance.classification import AXES, UNCLASSIFIED, Classification, classify
+from licensing.pricing.vocabulary import AXES as VOCABULARY
+
+FEE, ROYALTY, LICENSE, OTHER = "fee", "royalty", "license", "other"
+# Each kind as the list's choice says it.
+KINDS = {
+    FEE: "Up-front fees",
+    ROYALTY: "Royalties",
+    LICENSE: "Up-front fees and royalties (license revenue)",
+    OTHER: "Other invoices (late fees, manual)",
+}
+KIND_OF_SOURCE = {AGREEMENT: FEE, ROYALTY_REPORT: ROYALTY}
+INVOICED, CREDITED = "invoiced", "credited"
+SHOWN = {
+    INVOICED: "Lines invoiced only",
+    CREDITED: "Royalty credit notes only",
+}
+# The values each axis's filter takes: the vocabulary's, and the lines no quote classifies.
+AXIS_VALUES: Mapping[str, tuple[str, ...]] = {
+    axis: (*VOCABULARY[axis], UNCLASSIFIED) for axis in AXES
+}
+
+
+def kind_of(source_type: str) -> str:
+    return KIND_OF_SOURCE.get(source_type, OTHER)
+
+
+def kind_keeps(kind: str | None, line_kind: str) -> bool:
+    """Whether the list's `kind` (None: any) keeps a line of `line_kind`."""
+    if kind is None:
+        return True
+    if kind == LICENSE:
+        return line_kind in (FEE, ROYALTY)
+    return kind == line_kind
+
+
+@dataclass(frozen=True)
+class LineFilter:
+    """The days (issued), currency, kind, lines or credit notes and classification."""
+
+    start: date | None = None
+    end: date | None = None
+    currency: str | None = None
+    kind: str | None = None
+    shown: str | None = None
+    values: Mapping[str, str] = field(default_factory=dict)
+
+    def keeps(self, line_kind: str, classification: Classification) -> bool:
+        return kind_keeps(self.kind, line_kind) and all(
+            classification.value(axis) == value for axis, value in self.values.items()
+        )
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A row of the list: an invoice line issued on the days (its amount), or a royalty
+    credit note's part on a line (`credit_note_id`; its amount negative)."""
+
+    invoice_line_id: int
+    invoice_id: int
+    position: int
+    currency: str
+    day: date
+    kind: str
+    classification: Classification
+    amount: Decimal
+    credit_note_id: int | None = None
+
+
+@dataclass(frozen=True)
+class Totals:
+    """What the rows of one currency add up to: the lines invoiced, the royalty credit
+    notes (a positive amount, as the page shows it) and the sum (invoiced less credited)."""
+
+    currency: str
+    count: int
+    invoiced: Decimal
+    credited: Decimal
+
+    @property
+    def net(self) -> Decimal:
+        return self.invoiced - self.credited
+
+    def figure(self, shown: str | None) -> Decimal:
+        """The Finance page's figure these rows make: the credit notes' amount when
+        only they are listed (the page shows *Royalty credit notes* positive), else
+        the lines invoiced less the credit notes."""
+        return self.credited if shown == CREDITED else self.net
+
+
+def entries(session: Session, given: LineFilter) -> list[Entry]:
+    """Every row `given` keeps, newest first (by the day issued; an invoice's lines in
+    their order, a credit note's parts after its invoice's lines of the same day)."""
+    lines = []
+    if given.shown != CREDITED:
+        sources = None
+        if given.kind is not None and given.kind != OTHER:
+            sources = [
+                source for source, kind in KIND_OF_SOURCE.items() if kind_keeps(given.kind, kind)
+            ]
+        lines = queries.issued_lines(
+            session, given.currency, given.start, given.end, sources=sources
+        )
+    credits: list[queries.CreditPart] = []
+    if given.shown != INVOICED and kind_keeps(given.kind, ROYALTY):
+        credits = queries.royalty_credits(session, given.currency, given.start, given.end)
+    classified = classify(session, [*(line for line, _, _ in lines), *(c.line for c in credits)])
+    found: list[Entry] = []
+    for line, currency, day in lines:
+        kind = kind_of(line.source_type)
+        classification = classified[line.invoice_line_id]
+        if given.keeps(kind, classification):
+            found.append(
+                Entry(
+                    line.invoice_line_id,
+                    line.invoice_id,
+                    line.position,
+                    currency,
+                    day,
+                    kind,
+                    classification,
+                    line.amount,
+                )
+            )
+    for part in credits:
+        classification = classified[part.line.invoice_line_id]
+        if given.keeps(ROYALTY, classification):
+            found.append(
+                Entry(
+                    part.line.invoice_line_id,
+                    part.line.invoice_id,
+                    part.line.position,
+                    part.currency,
+                    part.issue_date,
+                    ROYALTY,
+                    classification,
+                    -part.amount,
+                    part.credit_note_id,
+                )
+            )
+    found.sort(
+        key=lambda entry: (
+            -entry.day.toordinal(),
+            -entry.invoice_id,
+            entry.credit_note_id or 0,
+            entry.position,
+        )
+    )
+    return found
+
+
+def totals(found: Sequence[Entry]) -> list[Totals]:
+    """The rows' sums, a currency each (amounts in different currencies never added)."""
+    by_currency: dict[str, list[Entry]] = {}
+    for entry in found:
+        by_currency.setdefault(entry.currency, []).append(entry)
+    zero = Decimal(0)
+    return [
+        Totals(
+            currency,
+            len(rows),
+            sum((row.amount for row in rows if row.credit_note_id is None), zero),
+            -sum((row.amount for row in rows if row.credit_note_id is not None), zero),
+        )
+        for currency, rows in sorted(by_currency.items())
+    ]
+
+
+@dataclass(frozen=True)
+class Shown:
+    """What a page of rows shows beside each entry: its invoice's number, licensee and
+    the line's description, and a credit note's number."""
+
+    invoices: dict[int, Any]
+    descriptions: dict[int, str]
+    credit_notes: dict[int, str]
+
+
+def shown(session: Session, page: Sequence[Entry]) -> Shown:
+    """The page's invoices, lines and credit notes, read in three statements at most."""
+    invoice_ids = {entry.invoice_id for entry in page}
+    line_ids = {entry.invoice_line_id for entry in page}
+    credit_ids = {entry.credit_note_id for entry in page if entry.credit_note_id is not None}
+    invoices = {}
+    if invoice_ids:
+        invoices = {
+            row.id: row
+            for row in session.execute(
+                select(Invoice.id, Invoice.number, Invoice.organization_id)
+                .add_columns(Organization.legal_name)
+                .join(Organization, Organization.id == Invoice.organization_id)
+                .where(Invoice.id.in_(invoice_ids))
+            )
+        }
+    descriptions: dict[int, str] = {}
+    if line_ids:
+        statement = select(InvoiceLine.id, InvoiceLine.description)
+        descriptions = dict(session.execute(statement.where(InvoiceLine.id.in_(line_ids))).all())
+    credit_notes: dict[int, str] = {}
+    if credit_ids:
+        numbers = select(CreditNote.id, CreditNote.number).where(CreditNote.id.in_(credit_ids))
+        credit_notes = {credit_id: number or "" for credit_id, number in session.execute(numbers)}
+    return Shown(invoices, descriptions, credit_notes)
