@@ -115,6 +115,21 @@ BODY_TOO_LARGE = (
     f"The request body is too large: at most {MAX_BODY_BYTES:,} bytes; the detail says the limit."
 )
 NOT_JSON = "The request body is not `application/json` (nor a `+json` type)."
+# Round 60: every operation that reads or writes the database may lose to another
+# request's changes (a deadlock, a serialization failure: run again up to
+# `db.ATTEMPTS` times first) or find SQLite's write lock held (`db.Contended`).
+CONTENDED = (
+    "Service unavailable: other changes to the same records were being made at the same "
+    f"moment and the request was tried {db.ATTEMPTS} times (or once, where trying it again "
+    "was not safe) without completing; nothing was changed. `Retry-After` says how many "
+    "seconds to wait before sending it again."
+)
+CONTENDED_HEADERS: dict[str, Any] = {
+    "Retry-After": _header(
+        "Seconds to wait before sending the request again (the number the detail names).",
+        minimum=0,
+    ),
+}
 
 
 BAD_BODY = "the body is not valid JSON (or not UTF-8)"
@@ -217,6 +232,16 @@ def never_answers(status: int, why: str) -> Callable[[F], F]:
         return view
 
     return declare
+
+
+def never_answered(view: Any) -> dict[int, str]:
+    """The statuses `view` (or a function it wraps) declares it never answers
+    (`never_answers`), with why."""
+    declared: dict[int, str] = {}
+    while view is not None:
+        declared.update(getattr(view, NEVER_ANSWERS_ATTRIBUTE, {}))
+        view = getattr(view, "__wrapped__", None)
+    return declared
 
 
 def path_arguments(rule: str) -> list[str]:
@@ -709,7 +734,10 @@ class Blueprint(flask_smorest.Blueprint):
         with a rate limit on it a 429 with `Retry-After` and the `X-RateLimit-*`
         headers; a body a 413 (too large) and a 415 (not JSON), and so does a route
         that declares none but whose method carries one (round 44: the body is read
-        and refused alike, `licensing.api._check_body`). 405 and 406 stay
+        and refused alike, `licensing.api._check_body`); every operation a 503 with
+        `Retry-After` (round 60: it lost to another request's changes at the database
+        every try, `db.Contended`) unless it declares it never gives one (reads no
+        database: `never_answers(503, why)`, put under `@access...`). 405 and 406 stay
         `default` (docs/api.md says why). `tests/integration/test_api_answers.py`
         holds every operation of the document to these rules, and to the 409s a view
         can raise."""
@@ -732,6 +760,8 @@ class Blueprint(flask_smorest.Blueprint):
             view = document_answer(view, 413, BODY_TOO_LARGE)
         if "json" in places and 415 not in declared:
             view = document_answer(view, 415, NOT_JSON)
+        if 503 not in declared and 503 not in never_answered(view):
+            view = document_answer(view, 503, CONTENDED, headers=CONTENDED_HEADERS)
         return view
 
     def _document_access(self, view: F, declaration: access.Access) -> F:
