@@ -567,6 +567,7 @@ _ATTEMPT: ContextVar[_Attempt | None] = ContextVar("licensing_db_attempt", defau
 _WRITES_NOTHING = frozenset(
     {"SELECT", "SHOW", "PRAGMA", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET"}
 )
+_FIRST_WORD = re.compile(r"[\s(]*(\w+)")  # past a compound SELECT's parentheses
 # A data-changing statement inside a `WITH` (not a row lock's `FOR [NO KEY] UPDATE`).
 _CHANGING = re.compile(r"\b(INSERT|(?<!FOR )(?<!KEY )UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
 
@@ -589,7 +590,8 @@ def _note_write(
     if context is not None and (context.isinsert or context.isupdate or context.isdelete):
         attempt.wrote = True
         return
-    first = statement.lstrip().split(None, 1)[0].upper() if statement.strip() else ""
+    found = _FIRST_WORD.match(statement)
+    first = found.group(1).upper() if found else ""
     if first == "WITH":
         attempt.wrote = _CHANGING.search(statement) is not None
     elif first not in _WRITES_NOTHING:

@@ -198,8 +198,15 @@ def _committed_after(*statements: str, repeatable: bool = False) -> Callable[[],
         ("SELECT id FROM organizations WHERE id = 7 FOR NO KEY UPDATE",),
         ("WITH due AS (SELECT id FROM invoices) SELECT * FROM due FOR UPDATE",),
         ("SELECT pg_advisory_xact_lock(7645, 7)", "SAVEPOINT sa_1", "RELEASE SAVEPOINT sa_1"),
+        ("(SELECT id FROM invoices LIMIT 1) UNION (SELECT id FROM invoices LIMIT 1)",),
     ],
-    ids=["a read", "a row locked", "a WITH read", "an advisory lock and a savepoint"],
+    ids=[
+        "a read",
+        "a row locked",
+        "a WITH read",
+        "an advisory lock and a savepoint",
+        "a compound read",
+    ],
 )
 def test_a_unit_of_work_that_wrote_nothing_does_not_stop_the_call_running_again(
     statements: tuple[str, ...],
