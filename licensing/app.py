@@ -428,9 +428,12 @@ class _KeptForAgain:
       list in place), and whether it was to be saved;
     - `g`'s names, but the database session, which the failed try's rollback has
       ended and the request's teardown closes;
-    - how many `after_this_request` functions there were."""
+    - how many `after_this_request` functions there were;
+    - the log lines' fields (`log_context`; round 60): a try's lines carry the request
+      id and the caller the first try started with, not a user its lost try
+      recognised (a sign-in's), so each try's lines read alike."""
 
-    __slots__ = ("after", "context", "g", "modified", "names", "session")
+    __slots__ = ("after", "context", "fields", "g", "modified", "names", "session")
 
     def __init__(self, context: Any) -> None:
         self.context = context
@@ -441,6 +444,7 @@ class _KeptForAgain:
         self.modified = bool(getattr(found, "modified", False))
         self.names = dict(self.g.__dict__)
         self.after = len(context._after_request_functions)
+        self.fields = log_context.kept()
 
     def restore(self) -> None:
         found = self.context._session
@@ -457,6 +461,7 @@ class _KeptForAgain:
         if database_session is not None:
             names["db_session"] = database_session
         del self.context._after_request_functions[self.after :]
+        log_context.put_back(self.fields)
 
 
 def _copied(value: Any) -> Any:

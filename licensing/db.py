@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
+import re
 import sqlite3
 import string
 import time
@@ -458,13 +459,20 @@ def writing() -> bool:
 
 
 @contextmanager
-def transaction(*, lock_wait: timedelta | None = None) -> Iterator[Session]:
+def transaction(
+    *, lock_wait: timedelta | None = None, repeatable: bool = False
+) -> Iterator[Session]:
     """The unit of work: commit on success, roll back on any exception.
 
     With `lock_wait`, a unit of work that may as well be left undone (round 57: the
     console home's late-entry check, which a page's reading does without): it waits
     at most that long for a lock (SQLite's write lock at BEGIN, PostgreSQL's
-    `lock_timeout` for any lock), else rolls back and raises `Busy`."""
+    `lock_timeout` for any lock), else rolls back and raises `Busy`.
+
+    `repeatable` (round 60): what the unit writes is the same however often it runs
+    (an expired `Idempotency-Key` deleted, a mark set to a value it already has), so
+    a `retrying` call may still run again after it committed. A unit that wrote
+    nothing (a read in a transaction) never stops a retry (`_Attempt`)."""
     current = session()
     if _WRITING.get():  # inside another unit of work: it commits
         yield current
@@ -473,6 +481,7 @@ def transaction(*, lock_wait: timedelta | None = None) -> Iterator[Session]:
         # End the request's read-only (deferred) transaction, keeping what it
         # loaded, so that the unit of work begins with the write lock.
         current.commit()
+        _note_committed(repeatable=False)
     brief = None if lock_wait is None else int(lock_wait / timedelta(milliseconds=1))
     token, waits = _WRITING.set(True), _LOCK_WAIT_MS.set(brief)
     try:
@@ -481,14 +490,16 @@ def transaction(*, lock_wait: timedelta | None = None) -> Iterator[Session]:
         if before is not None:  # as it was, for a transaction this one is part of (tests)
             current.execute(select(func.set_config("lock_timeout", before, True)))
         current.commit()
-        _note_committed()
+        _note_committed(repeatable=repeatable)
     except OperationalError as error:
         current.rollback()
+        _note_rolled_back()
         if brief is not None and _is_busy(error):
             raise Busy(str(error.orig)) from error
         raise
     except BaseException:
         current.rollback()
+        _note_rolled_back()
         raise
     finally:
         _LOCK_WAIT_MS.reset(waits)
@@ -559,24 +570,74 @@ def is_contention(error: BaseException) -> bool:
 
 
 class _Attempt:
-    """What one try of a `retrying` call did that rules out running it again."""
+    """What one try of a `retrying` call did that rules out running it again:
+    `committed`, a unit of work of it that wrote something committed (`wrote`: a
+    statement that changes rows ran since the last commit or rollback; round 60:
+    any commit counted, so a read in a transaction of its own, an
+    `Idempotency-Key` looked up before the work, stopped every retry after it);
+    `outside`, what left the process."""
 
-    __slots__ = ("committed", "number", "outside")
+    __slots__ = ("committed", "number", "outside", "wrote")
 
     def __init__(self, number: int) -> None:
         self.number = number
         self.committed = False
+        self.wrote = False
         self.outside: str | None = None
 
 
 # The try of a `retrying` call under way in this context, if any.
 _ATTEMPT: ContextVar[_Attempt | None] = ContextVar("licensing_db_attempt", default=None)
 
+# The first words of the statements that change no row: reads (a SELECT, its locks,
+# `set_config`, an advisory lock), and the transaction's and savepoints' own. Any
+# other statement counts as a write (`_note_write`), an unknown one included.
+_WRITES_NOTHING = frozenset(
+    {"SELECT", "SHOW", "PRAGMA", "BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE", "SET"}
+)
+_FIRST_WORD = re.compile(r"[\s(]*(\w+)")  # past a compound SELECT's parentheses
+# A data-changing statement inside a `WITH` (not a row lock's `FOR [NO KEY] UPDATE`).
+_CHANGING = re.compile(r"\b(INSERT|(?<!FOR )(?<!KEY )UPDATE|DELETE|MERGE)\b", re.IGNORECASE)
 
-def _note_committed() -> None:
+
+@event.listens_for(Engine, "before_cursor_execute")
+def _note_write(
+    _connection: Connection,
+    _cursor: Any,
+    statement: str,
+    _parameters: Any,
+    context: Any,
+    _executemany: bool,
+) -> None:
+    """Inside a `retrying` call: note a statement that may change rows (an INSERT,
+    UPDATE or DELETE, the ORM's flush or Core's, a text one; `WITH` naming one), so
+    that its unit's commit stops a retry and a read's does not."""
+    attempt = _ATTEMPT.get()
+    if attempt is None or attempt.wrote:
+        return
+    if context is not None and (context.isinsert or context.isupdate or context.isdelete):
+        attempt.wrote = True
+        return
+    found = _FIRST_WORD.match(statement)
+    first = found.group(1).upper() if found else ""
+    if first == "WITH":
+        attempt.wrote = _CHANGING.search(statement) is not None
+    elif first not in _WRITES_NOTHING:
+        attempt.wrote = True
+
+
+def _note_committed(*, repeatable: bool) -> None:
     attempt = _ATTEMPT.get()
     if attempt is not None:
-        attempt.committed = True
+        if attempt.wrote and not repeatable:
+            attempt.committed = True
+        attempt.wrote = False
+
+
+def _note_rolled_back() -> None:
+    attempt = _ATTEMPT.get()
+    if attempt is not None:
+        attempt.wrote = False
 
 
 def running_again() -> bool:
@@ -624,6 +685,7 @@ def retrying(
     The edges run each request's view through it (`licensing.app.App`), so a step
     that loses a deadlock is the whole view run again: its reads, its unit of work and
     the page it draws from what that stored."""
+    outer = _ATTEMPT.get()
     for number in range(1, ATTEMPTS + 1):
         attempt = _Attempt(number)
         token = _ATTEMPT.set(attempt)
@@ -641,10 +703,55 @@ def retrying(
             )
         finally:
             _ATTEMPT.reset(token)
+            # A try run again kept and sent nothing (`_not_again`): nothing to tell.
+            _tell_outer(outer, attempt)
         _roll_back_what_failed()
         before_again()
         time.sleep(random.uniform(0, RETRY_WAIT_SECONDS * number))  # noqa: S311 (jitter, no secret)
     raise AssertionError("unreachable: the last try returns or raises")
+
+
+def _tell_outer(outer: _Attempt | None, attempt: _Attempt) -> None:
+    """A `retrying` call inside another (a batch job's row, `retried_unit`, run from a
+    request): what the inner try kept or sent out rules out running the outer again."""
+    if outer is None:
+        return
+    outer.committed = outer.committed or attempt.committed
+    outer.wrote = outer.wrote or attempt.wrote
+    outer.outside = outer.outside or attempt.outside
+
+
+def retried_unit(call: Callable[[], Result], *, keeping: Sequence[object] = ()) -> Result:
+    """One unit of work (`call`, which opens its own `transaction()`) run again alone
+    after a deadlock or a serialization failure, as `retrying` runs a view (round 60):
+    a batch job's row or batch of rows (the first one lost stopped the whole run, the
+    rows after it left to the next), and a request's unit that follows one which
+    committed something a second try of the whole view must not do again (a passkey's
+    challenge spent, a sign-in code accepted: the view answered 503). What the unit
+    adds to outside the database (`keeping`: the run's report, a list of what it did)
+    is put back as it was before a try run again, so a row lost once is counted once.
+    Only for a unit whose effects are all in the database (emails are outbox rows):
+    one that asks Stripe or an SMTP server is not run again (`went_outside`). Inside
+    a `retrying` call, what the unit committed or sent out is told to it."""
+    lists = [(each, list(each)) for each in keeping if isinstance(each, list)]
+    objects = [(each, _attributes(vars(each))) for each in keeping if not isinstance(each, list)]
+
+    def put_back() -> None:
+        for found, items in lists:
+            found[:] = items
+        for each, attributes in objects:
+            vars(each).update(_attributes(attributes))
+
+    return retrying(call, before_again=put_back)
+
+
+def _attributes(found: dict[str, Any]) -> dict[str, Any]:
+    """An object's attributes, its lists, dicts and sets copied (their items, and any
+    other value, as they are: the report a batch's tally names is kept itself)."""
+    return {
+        name: value.copy() if isinstance(value, (list, dict, set)) else value
+        for name, value in found.items()
+    }
 
 
 def _not_again(attempt: _Attempt, number: int, may_run_again: Callable[[], bool]) -> str | None:

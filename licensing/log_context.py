@@ -69,6 +69,20 @@ def set_user(user_id: int | None) -> None:
         _with(user_id=str(user_id))
 
 
+def kept() -> dict[str, str]:
+    """The fields as they stand, to put back with `put_back` (never changed in place:
+    every change sets a new dictionary)."""
+    return _current.get()
+
+
+def put_back(values: dict[str, str]) -> None:
+    """The fields as `kept` found them (round 60: a request's view run again after a
+    deadlock starts with the fields its first try started with, not the caller its
+    lost try recognised)."""
+    if _current.get() is not values:
+        _current.set(values)
+
+
 def new_run_id() -> str:
     """Twelve hex digits: unique enough to find one run among a year's."""
     return os.urandom(6).hex()

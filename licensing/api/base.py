@@ -108,12 +108,15 @@ RATE_LIMITED = (
     "Too many requests: over this operation's rate limit. `Retry-After` says how many "
     "seconds to wait, and the detail names the limit."
 )
-# Every operation may lose to other changes made to the same records at the same
-# moment (round 59, `db.Contended`); round 60: the document says so, and when to retry.
+# Every operation that reads or writes the database may lose to other changes made
+# to the same records at the same moment (round 59, `db.Contended`: a deadlock or a
+# serialization failure, run again up to `db.ATTEMPTS` times first, or SQLite's write
+# lock held); round 60: the document says so, and when to retry.
 CONTENDED = (
     "Service unavailable: the request lost to other changes made to the same records at "
-    "the same moment, and nothing was changed. Send the same request again after "
-    "`Retry-After` seconds (with the same `Idempotency-Key`, where the operation takes one)."
+    f"the same moment (tried {db.ATTEMPTS} times, or once where trying it again was not "
+    "safe), and nothing was changed. Send the same request again after `Retry-After` "
+    "seconds (with the same `Idempotency-Key`, where the operation takes one)."
 )
 CONTENDED_HEADERS: dict[str, Any] = {
     "Retry-After": _header(
@@ -230,6 +233,16 @@ def never_answers(status: int, why: str) -> Callable[[F], F]:
         return view
 
     return declare
+
+
+def never_answered(view: Any) -> dict[int, str]:
+    """The statuses `view` (or a function it wraps) declares it never answers
+    (`never_answers`), with why."""
+    declared: dict[int, str] = {}
+    while view is not None:
+        declared.update(getattr(view, NEVER_ANSWERS_ATTRIBUTE, {}))
+        view = getattr(view, "__wrapped__", None)
+    return declared
 
 
 def path_arguments(rule: str) -> list[str]:
@@ -723,8 +736,10 @@ class Blueprint(flask_smorest.Blueprint):
         headers; a body a 413 (too large) and a 415 (not JSON), and so does a route
         that declares none but whose method carries one (round 44: the body is read
         and refused alike, `licensing.api._check_body`); every operation a 503 with
-        `Retry-After` (round 60: a request that lost to other changes, `db.Contended`).
-        405 and 406 stay `default` (docs/api.md says why). `tests/integration/test_api_answers.py`
+        `Retry-After` (round 60: it lost to another request's changes at the database
+        every try, `db.Contended`) unless it declares it never gives one (reads no
+        database: `never_answers(503, why)`, put under `@access...`). 405 and 406 stay
+        `default` (docs/api.md says why). `tests/integration/test_api_answers.py`
         holds every operation of the document to these rules, and to the 409s a view
         can raise."""
         declared = declared_statuses(view)
@@ -746,7 +761,7 @@ class Blueprint(flask_smorest.Blueprint):
             view = document_answer(view, 413, BODY_TOO_LARGE)
         if "json" in places and 415 not in declared:
             view = document_answer(view, 415, NOT_JSON)
-        if 503 not in declared:
+        if 503 not in declared and 503 not in never_answered(view):
             view = document_answer(view, 503, CONTENDED, headers=CONTENDED_HEADERS)
         return view
 

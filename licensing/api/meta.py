@@ -7,7 +7,7 @@ from typing import Any
 import marshmallow as ma
 
 from licensing import access
-from licensing.api.base import API_PREFIX, Blueprint
+from licensing.api.base import API_PREFIX, Blueprint, never_answers
 from licensing.api.fields import ApiSchema
 
 blp = Blueprint("meta", __name__, description="About this API")
@@ -22,6 +22,7 @@ class IndexSchema(ApiSchema):
 
 @blp.route("/")
 @access.public
+@never_answers(503, "it reads nothing from the database: its answer is fixed")
 @blp.response(200, IndexSchema)
 def index() -> dict[str, Any]:
     """Name, version and documentation links of the API."""

@@ -241,6 +241,11 @@ def _answer_of_winner(request: KeyedRequest, now: datetime) -> Answer:
 def prune(*, now: datetime | None = None) -> int:
     """Delete the keys older than 24 hours; how many. Idempotent, safe on several hosts."""
     cutoff = (now or utcnow()) - KEPT_FOR
+    # One statement in one unit of work: run again after a deadlock (round 60).
+    return db.retried_unit(lambda: _prune_before(cutoff))
+
+
+def _prune_before(cutoff: datetime) -> int:
     with db.transaction() as session:
         result = session.execute(
             delete(IdempotentRequest).where(IdempotentRequest.created_at <= cutoff)
@@ -294,7 +299,10 @@ def begin(
     time, whatever became of the refund since (`GET` it for that). A key stored
     without one (before this answer was kept) yields what the request `Started`."""
     now = now or utcnow()
-    with db.transaction() as session:
+    # Repeatable (round 60): it writes at most an expired key's deletion, the same
+    # however often it runs, so a retry of the request after a deadlock in its first
+    # step looks the key up again, rather than the request answering 503.
+    with db.transaction(repeatable=True) as session:
         record = _stored(session, request, now)
         if record is None:
             return Claim(request, now, answer_started)
@@ -303,7 +311,7 @@ def begin(
 
 def progress(claim: Claim) -> Answer | Started:
     """What the request that took `claim`'s key first answered, or started."""
-    with db.transaction() as session:
+    with db.transaction(repeatable=True) as session:
         record = _stored(session, claim.request, claim.now)
         if record is None:
             raise Conflict(f"A request with this {HEADER} is in progress: retry in a moment.")

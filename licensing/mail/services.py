@@ -21,6 +21,7 @@ from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.policy import Policy
 from email.utils import formatdate, make_msgid, parseaddr
+from functools import partial
 from typing import Any, Protocol
 
 from email_validator import EmailNotValidError, validate_email
@@ -449,7 +450,12 @@ def deliver_due(
     report = DeliveryReport(destination=delivery.destination)
     while report.attempted < limit:
         moment = now or utcnow()
-        claimed = _claim(moment, min(CLAIM_BATCH, limit - report.attempted))
+        # Each unit of work here is run again after a deadlock (round 60, `db.retried_unit`):
+        # the claim, and each message's outcome recorded once the server answered (the
+        # email is not sent again: the send is outside the unit run again).
+        claimed = db.retried_unit(
+            partial(_claim, moment, min(CLAIM_BATCH, limit - report.attempted))
+        )
         if not claimed:
             break
         if not _send_batch(claimed, transport, delivery, moment, report):
@@ -482,15 +488,20 @@ def _send_batch(
                     # back by waiting. Listed failed, with why; staff retry it once it
                     # is restored.
                     pending.pop(0)
-                    failed = _record_failure(message_id, exc, now, final=True)
+                    failed = db.retried_unit(
+                        partial(_record_failure, message_id, exc, now, final=True)
+                    )
                     _tally(report, failed, exc, at_once=True)
                     continue
                 except _SEND_ERRORS as exc:  # the server refused this message
                     pending.pop(0)
-                    _tally(report, _record_failure(message_id, exc, now), exc)
+                    state = db.retried_unit(partial(_record_failure, message_id, exc, now))
+                    _tally(report, state, exc)
                     continue
                 pending.pop(0)
-                _record_success(message_id, now, erase_secrets=delivery.erase_secrets)
+                db.retried_unit(
+                    partial(_record_success, message_id, now, erase_secrets=delivery.erase_secrets)
+                )
                 report.sent += 1
     except _SEND_ERRORS as exc:
         log.warning("outbox: SMTP server unavailable: %s", exc)

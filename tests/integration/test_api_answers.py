@@ -16,6 +16,8 @@ kept by hand:
   never gives it (`licensing.api.base.never_answers`, with why);
 - a rate limit put on the route (the limiter's own record): a 429 with
   `Retry-After`;
+- every operation (round 60): a 503 with `Retry-After`, for a request that lost to
+  another's changes at the database every try, unless it declares it reads none;
 - `@idempotent`: the `Idempotency-Key` header parameter, and its 409 and 422;
 - needing a caller: a 401; restricted to some callers: a 403; public: a 401 for
   a token sent that is not valid, and a 403 for a read-only one sent to a write;
@@ -34,6 +36,7 @@ from typing import Any
 from flask import Flask
 from flask.testing import FlaskClient
 from flask_smorest.spec.plugins import FlaskPlugin
+from sqlalchemy import Engine, event
 
 from licensing import access, db, problems
 from licensing.accounts import services as accounts
@@ -115,6 +118,8 @@ def _required(app: Flask, method: str, rule: str, view: Any, raising: Raising) -
         required.setdefault(status, f"its view can raise {kind.__name__}")
     if is_rate_limited(view):
         required[429] = "a rate limit is put on it"
+    # Round 60: any operation reading the database may lose to another's changes.
+    required[503] = "it reads the database, and may lose to another request's changes"
     declaration = access.declaration_for(app, view_endpoint(app, view))
     assert declaration is not None
     if not declaration.public:
@@ -169,10 +174,10 @@ def test_every_operation_documents_every_answer_its_route_can_give(
                 content = _resolve(document, response).get("content")
                 if content != PROBLEM:
                     missing.append(f"{method} {path}: its {status} is not a problem document")
-        for waits in ("429", "503"):
-            headers = _resolve(document, responses.get(waits, {})).get("headers", {})
-            if waits in responses and "Retry-After" not in headers:
-                missing.append(f"{method} {path}: its {waits} names no Retry-After")
+        for status in ("429", "503"):
+            headers = _resolve(document, responses.get(status, {})).get("headers", {})
+            if status in responses and "Retry-After" not in headers:
+                missing.append(f"{method} {path}: its {status} names no Retry-After")
         keyed = [p for p in operation.get("parameters", []) if p["name"] == "Idempotency-Key"]
         if _takes_idempotency_key(view) != bool(keyed):
             missing.append(f"{method} {path}: Idempotency-Key taken {_takes_idempotency_key(view)}")
@@ -393,3 +398,35 @@ def test_a_record_a_body_names_that_does_not_exist_is_a_422_never_a_404(
     answer = client.post(path, json={"token": "no-such-link-0123456789"})
     _answers_as_documented(document, "post", path, answer, 422)
     assert list(answer.get_json()["errors"]) == ["token"]
+
+
+def test_only_an_operation_that_reads_no_database_leaves_out_the_503(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Round 60 (retry60): the 503 a request that lost to another's changes every try is
+    answered (with `Retry-After`) is in the document of every operation but the ones
+    that declare they never give it, and those send no statement at all."""
+    document = _document(client)
+    left_out = [
+        (method, path)
+        for method, path, _rule, view in _routes(app, document)
+        if 503 in _never_answers(view)
+    ]
+    assert left_out == [("GET", f"{API_PREFIX}/")]
+    sent: list[str] = []
+
+    def note(*args: Any) -> None:
+        sent.append(args[2])
+
+    event.listen(Engine, "before_cursor_execute", note)
+    try:
+        answer = client.get(f"{API_PREFIX}/")
+    finally:
+        event.remove(Engine, "before_cursor_execute", note)
+    assert answer.status_code == 200
+    assert sent == []
+    described = _resolve(
+        document, document["paths"][f"{API_PREFIX}/invoices"]["get"]["responses"]["503"]
+    )
+    assert "nothing was changed" in described["description"]
+    assert "Retry-After" in described["headers"]

@@ -8,7 +8,11 @@ The deadlock is a real one, on PostgreSQL, between two threads and two connectio
 the lock order's tests run them): the request locks the organization, a second
 connection takes the audit chain's head, the request waits for the head at its commit,
 and the second connection then asks for the organization. The request waited first, so
-its backend's deadlock check fires first and PostgreSQL rolls it back."""
+its backend's deadlock check fires first and PostgreSQL rolls it back.
+
+Round 60 (retry60): a unit of work that committed without writing anything (a read in a
+transaction of its own) no longer stops the retry; one that wrote still does, unless it
+says what it writes is the same however often it runs (`transaction(repeatable=True)`)."""
 
 from __future__ import annotations
 
@@ -20,9 +24,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import func, select, text
+from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.exc import OperationalError
 
-from licensing import db
+from licensing import access, db
 from licensing.accounts.models import Organization
 from licensing.accounts.services import organizations, password_reset
 from licensing.audit.models import AuditEvent
@@ -259,3 +264,81 @@ def test_sqlite_s_write_lock_held_past_the_busy_timeout_is_answered_503_not_500(
     assert answer.status_code == 503
     assert answer.headers["Retry-After"] == str(db.RETRY_AFTER_SECONDS)
     assert "Try again in 2 seconds." in answer.get_data(as_text=True)
+
+
+# --- round 60 (retry60): a unit of work that wrote nothing does not stop a retry -----
+
+
+class _Deadlocked(Exception):
+    sqlstate = "40P01"  # deadlock_detected, as the driver reports it
+
+
+def _after_an_early_unit(app: Flask, early: Any) -> list[int]:
+    """A test page whose first unit of work runs `early(session)` and commits, and whose
+    second loses a deadlock on its first try (the error as the driver reports it, so on
+    both databases)."""
+    tries: list[int] = []
+
+    def two_units() -> str:
+        tries.append(len(tries) + 1)
+        with db.transaction(repeatable=getattr(early, "repeatable", False)) as session:
+            early(session)
+        with db.transaction():
+            if len(tries) == 1:
+                raise OperationalError("UPDATE organizations ...", {}, _Deadlocked())
+        return "stored"
+
+    app.add_url_rule(
+        "/test-two-units", "test_two_units", access.public(two_units), methods=["POST"]
+    )
+    return tries
+
+
+@pytest.fixture
+def no_waiting(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(db.time, "sleep", lambda _seconds: None)
+
+
+@pytest.mark.usefixtures("no_waiting")
+def test_a_read_committed_before_the_unit_that_lost_does_not_stop_the_retry(app: Flask) -> None:
+    # The base: any commit counted, so the page answered 503 after one try.
+    def reads(session: Any) -> None:
+        session.execute(select(func.count()).select_from(Organization)).scalar()
+        session.execute(select(Organization.id).limit(1).with_for_update()).all()
+
+    tries = _after_an_early_unit(app, reads)
+
+    answer = app.test_client().post("/test-two-units")
+
+    assert answer.status_code == 200
+    assert tries == [1, 2]
+
+
+@pytest.mark.usefixtures("no_waiting")
+def test_a_unit_that_wrote_and_committed_before_the_one_that_lost_still_stops_the_retry(
+    app: Flask,
+) -> None:
+    def writes(session: Any) -> None:
+        session.execute(update(Organization).where(Organization.id == -1).values(city="Nowhere"))
+
+    tries = _after_an_early_unit(app, writes)
+
+    answer = app.test_client().post("/test-two-units")
+
+    assert answer.status_code == 503  # run again, it would write a second time
+    assert answer.headers["Retry-After"] == str(db.RETRY_AFTER_SECONDS)
+    assert tries == [1]
+
+
+@pytest.mark.usefixtures("no_waiting")
+def test_a_repeatable_unit_that_wrote_does_not_stop_the_retry(app: Flask) -> None:
+    def deletes_what_is_gone_anyway(session: Any) -> None:
+        session.execute(delete(Organization).where(Organization.id == -1))
+
+    deletes_what_is_gone_anyway.repeatable = True  # type: ignore[attr-defined]
+    tries = _after_an_early_unit(app, deletes_what_is_gone_anyway)
+
+    answer = app.test_client().post("/test-two-units")
+
+    assert answer.status_code == 200
+    assert tries == [1, 2]

@@ -2,7 +2,8 @@
 (`db.retrying`, around every view) starts from the request as its first try found it,
 outside the database too (`licensing.app._KeptForAgain`): a flash the lost try made is
 not shown twice, a value it spent from the cookie session is there for the next try, a
-value it set in `g` is gone, and a function it gave `after_this_request` runs once.
+value it set in `g` is gone, and a function it gave `after_this_request` runs once;
+round 60 (retry60): its log lines carry the fields the first try started with.
 
 The view here is the test's own (no view of the service flashes before its only unit of
 work today), losing its unit of work once with PostgreSQL's "deadlock detected" as the
@@ -10,6 +11,7 @@ driver reports it, on both databases."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 import pytest
@@ -17,7 +19,7 @@ from flask import Flask, Response, after_this_request, flash, g, session
 from flask.testing import FlaskClient
 from sqlalchemy.exc import OperationalError
 
-from licensing import access, db
+from licensing import access, db, log_context
 
 
 class _ServerError(Exception):
@@ -93,3 +95,42 @@ def test_g_and_after_this_request_start_afresh_for_a_try_run_again(app: Flask) -
 
     assert [found["cached"] for found in tries] == [None, None]
     assert answer.headers.getlist("X-Try-Finished") == ["2"]
+
+
+def test_a_try_run_again_logs_with_the_fields_the_first_try_started_with(
+    app: Flask, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Round 60 (retry60): a sign-in recognises its caller as it goes (`log_context.set_user`);
+    a try that lost after that left the user in the log lines' fields, so the next try's
+    lines named a caller before it had recognised one. Each try now starts from the
+    fields the first started with: the request's id, and no user yet."""
+    tries: list[int] = []
+    logger = logging.getLogger("tests.retry")
+
+    def signs_in() -> str:
+        tries.append(len(tries) + 1)
+        logger.info("try %d began", len(tries))
+        log_context.set_user(4242)  # the caller recognised, as the sign-in does
+        logger.info("try %d recognised its caller", len(tries))
+        with db.transaction():
+            if len(tries) == 1:
+                raise OperationalError("UPDATE users ...", {}, _ServerError())
+        return "signed in"
+
+    app.add_url_rule("/test-signs-in", "test_signs_in", access.public(signs_in), methods=["POST"])
+    caplog.set_level(logging.INFO, logger="tests.retry")
+
+    answer = app.test_client().post("/test-signs-in", headers={"X-Request-Id": "ticket-60"})
+
+    assert answer.status_code == 200
+    fields = {
+        record.getMessage(): (record.request_id, record.user_id)  # type: ignore[attr-defined]
+        for record in caplog.records
+        if record.name == "tests.retry"
+    }
+    assert fields == {
+        "try 1 began": ("ticket-60", "-"),
+        "try 1 recognised its caller": ("ticket-60", "4242"),
+        "try 2 began": ("ticket-60", "-"),  # the base: "4242", the lost try's
+        "try 2 recognised its caller": ("ticket-60", "4242"),
+    }

@@ -6,6 +6,7 @@ tests/integration/test_deadlock_retried.py."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass, field
 
 import pytest
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -124,8 +125,18 @@ def test_a_call_whose_email_went_to_the_smtp_server_is_not_run_again() -> None:
     assert tries == [1]
 
 
+def _ran(statement: str) -> None:
+    """What the engine's hook hears of a statement sent (`db._note_write`)."""
+    db._note_write(None, None, statement, None, None, False)  # type: ignore[arg-type]
+
+
+def _committed_a_write() -> None:
+    _ran("UPDATE organizations SET legal_name = 'x' WHERE id = 1")
+    db._note_committed(repeatable=False)
+
+
 def test_a_call_with_a_unit_of_work_committed_before_the_one_lost_is_not_run_again() -> None:
-    tries, call = _losing(times=1, before=db._note_committed)
+    tries, call = _losing(times=1, before=_committed_a_write)
 
     with pytest.raises(db.Contended):
         db.retrying(call)
@@ -161,8 +172,125 @@ def test_what_the_call_keeps_outside_the_database_is_put_back_before_each_try_ru
 
 def test_nothing_is_put_back_for_a_call_that_is_not_run_again() -> None:
     steps: list[str] = []
-    _tries, call = _losing(times=1, before=db._note_committed)
+    _tries, call = _losing(times=1, before=_committed_a_write)
 
     with pytest.raises(db.Contended):
         db.retrying(call, before_again=lambda: steps.append("put back"))
     assert steps == []
+
+
+# --- round 60 (retry60) -------------------------------------------------------------
+
+
+def _committed_after(*statements: str, repeatable: bool = False) -> Callable[[], None]:
+    def unit() -> None:
+        for statement in statements:
+            _ran(statement)
+        db._note_committed(repeatable=repeatable)
+
+    return unit
+
+
+@pytest.mark.parametrize(
+    "statements",
+    [
+        ("SELECT id FROM idempotent_requests WHERE user_id = 7",),
+        ("SELECT id FROM organizations WHERE id = 7 FOR NO KEY UPDATE",),
+        ("WITH due AS (SELECT id FROM invoices) SELECT * FROM due FOR UPDATE",),
+        ("SELECT pg_advisory_xact_lock(7645, 7)", "SAVEPOINT sa_1", "RELEASE SAVEPOINT sa_1"),
+        ("(SELECT id FROM invoices LIMIT 1) UNION (SELECT id FROM invoices LIMIT 1)",),
+    ],
+    ids=[
+        "a read",
+        "a row locked",
+        "a WITH read",
+        "an advisory lock and a savepoint",
+        "a compound read",
+    ],
+)
+def test_a_unit_of_work_that_wrote_nothing_does_not_stop_the_call_running_again(
+    statements: tuple[str, ...],
+) -> None:
+    # The base: any commit stopped it (an `Idempotency-Key` looked up first: a 503).
+    tries, call = _losing(times=1, before=_committed_after(*statements))
+
+    assert db.retrying(call) == "done"
+    assert tries == [1, 2]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "INSERT INTO audit_events (action) VALUES ('x')",
+        "delete from idempotent_requests where id = 1",
+        "WITH gone AS (DELETE FROM outbox RETURNING id) SELECT count(*) FROM gone",
+        "DO $$ BEGIN PERFORM 1; END $$",
+    ],
+    ids=["an insert", "a delete", "a WITH that deletes", "anything not known to read"],
+)
+def test_a_unit_of_work_that_wrote_anything_stops_it(statement: str) -> None:
+    tries, call = _losing(times=1, before=_committed_after(statement))
+
+    with pytest.raises(db.Contended):
+        db.retrying(call)
+    assert tries == [1]
+
+
+def test_a_unit_of_work_that_says_its_writes_are_repeatable_does_not_stop_it() -> None:
+    deletes = "DELETE FROM idempotent_requests WHERE created_at <= '2026-12-05'"
+    tries, call = _losing(times=1, before=_committed_after(deletes, repeatable=True))
+
+    assert db.retrying(call) == "done"
+    assert tries == [1, 2]
+
+
+def test_a_write_rolled_back_is_forgotten_before_the_next_commit() -> None:
+    def rolled_back_then_read() -> None:
+        _ran("UPDATE organizations SET legal_name = 'x' WHERE id = 1")
+        db._note_rolled_back()
+        _committed_after("SELECT 1")()
+
+    tries, call = _losing(times=1, before=rolled_back_then_read)
+
+    assert db.retrying(call) == "done"
+    assert tries == [1, 2]
+
+
+@dataclass
+class _Run:
+    done: list[str] = field(default_factory=list)
+    count: int = 0
+
+
+def test_a_batch_job_s_row_run_again_is_counted_once() -> None:
+    run, named = _Run(), ["earlier row"]
+    tries: list[int] = []
+
+    def row() -> str:
+        tries.append(1)
+        run.done.append("APP-000001")
+        run.count += 1
+        named.append("APP-000001")
+        if len(tries) == 1:
+            raise _lost()
+        return "done"
+
+    assert db.retried_unit(row, keeping=(run, named)) == "done"
+    assert tries == [1, 1]
+    assert run == _Run(["APP-000001"], 1)
+    assert named == ["earlier row", "APP-000001"]
+
+
+def test_a_retrying_call_inside_another_tells_it_what_went_out() -> None:
+    # A batch job's row (`retried_unit`) run from a request: the row's email went to the
+    # SMTP server, so the request is not run again whole after a later deadlock.
+    outer: list[int] = []
+
+    def request() -> str:
+        outer.append(1)
+        db.retried_unit(lambda: db.went_outside("the SMTP server"))
+        raise _lost()
+
+    with pytest.raises(db.Contended):
+        db.retrying(request)
+    assert outer == [1]

@@ -278,38 +278,46 @@ def add_passkey(
     except (WebAuthnException, ValueError, TypeError, KeyError, AttributeError):
         raise InvalidInput.for_field("credential", NOT_VERIFIED) from None
     credential_id = bytes_to_base64url(verified.credential_id)
-    with db.transaction() as session:
-        user = _own_user(session, actor)
-        if any(passkey.name == cleaned for passkey in passkeys_of(session, user.id)):
-            raise InvalidInput.for_field(
-                "name", f"You have a passkey named {cleaned} already: give this one another name."
+    kinds = ",".join(str(item) for item in transports if isinstance(item, str))[:200]
+
+    def stored() -> Passkey:
+        with db.transaction() as session:
+            user = _own_user(session, actor)
+            if any(passkey.name == cleaned for passkey in passkeys_of(session, user.id)):
+                raise InvalidInput.for_field(
+                    "name",
+                    f"You have a passkey named {cleaned} already: give this one another name.",
+                )
+            taken = session.scalar(select(Passkey.id).where(Passkey.credential_id == credential_id))
+            if taken is not None:
+                raise InvalidInput.for_field(
+                    "credential", "That passkey is stored already: choose another authenticator."
+                )
+            passkey = Passkey(
+                user_id=user.id,
+                credential_id=credential_id,
+                public_key=verified.credential_public_key,
+                sign_count=verified.sign_count,
+                name=cleaned,
+                transports=kinds,
+                created_at=moment,
             )
-        taken = session.scalar(select(Passkey.id).where(Passkey.credential_id == credential_id))
-        if taken is not None:
-            raise InvalidInput.for_field(
-                "credential", "That passkey is stored already: choose another authenticator."
+            session.add(passkey)
+            session.flush()
+            audit.record_event(
+                session,
+                "user.passkey_added",
+                user.id,
+                before=None,
+                after={"passkey": cleaned, "passkeys": len(passkeys_of(session, user.id))},
+                actor=actor,
             )
-        passkey = Passkey(
-            user_id=user.id,
-            credential_id=credential_id,
-            public_key=verified.credential_public_key,
-            sign_count=verified.sign_count,
-            name=cleaned,
-            transports=",".join(str(item) for item in transports if isinstance(item, str))[:200],
-            created_at=moment,
-        )
-        session.add(passkey)
-        session.flush()
-        audit.record_event(
-            session,
-            "user.passkey_added",
-            user.id,
-            before=None,
-            after={"passkey": cleaned, "passkeys": len(passkeys_of(session, user.id))},
-            actor=actor,
-        )
-        _tell_owner(session, user, "passkey_added", passkey_name=cleaned)
-        return passkey
+            _tell_owner(session, user, "passkey_added", passkey_name=cleaned)
+            return passkey
+
+    # Run again alone after a deadlock (round 60, `db.retried_unit`): the challenge
+    # was spent in a unit of its own, once, so the page cannot be run again whole.
+    return db.retried_unit(stored)
 
 
 def remove_passkey(actor: Actor, passkey_id: int, *, token_id: int | None = None) -> str:
@@ -713,74 +721,85 @@ def sign_in_with_passkey(
     except (WebAuthnException, ValueError, TypeError, KeyError, AttributeError):
         raise AuthenticationRequired(NOT_VERIFIED) from None
     credential_id = bytes_to_base64url(parsed.raw_id)
-    refusal: Exception | None = None
-    with db.transaction() as session:
-        # The account first, then its passkey (round 55: the accounts lock order): a
-        # removal locks the account and then deletes its passkeys, and a sign-in that
-        # locked the passkey first deadlocked with it. Read again under the locks: a
-        # passkey removed meanwhile is one this service no longer knows.
-        owner = session.scalar(
-            select(Passkey.user_id).where(Passkey.credential_id == credential_id)
-        )
-        user = None if owner is None else locked_account(session, owner)
-        passkey = session.scalar(
-            select(Passkey)
-            .where(Passkey.credential_id == credential_id, Passkey.user_id == owner)
-            .with_for_update()
-        )
-        if passkey is None or user is None:
-            raise AuthenticationRequired(UNKNOWN_PASSKEY)
-        handle = parsed.response.user_handle
-        if handle is not None and handle != _user_handle(user):
-            raise AuthenticationRequired(UNKNOWN_PASSKEY)
-        try:
-            # The counter is compared below, where a copy is told from a bad answer.
-            verified = verify_authentication_response(
-                credential=parsed,
-                expected_challenge=base64url_to_bytes(challenge),
-                expected_rp_id=party.rp_id,
-                expected_origin=party.origin,
-                credential_public_key=passkey.public_key,
-                credential_current_sign_count=0,
-                require_user_verification=True,
+
+    def signed_in() -> tuple[User, int, Exception | None]:
+        refusal: Exception | None = None
+        with db.transaction() as session:
+            # The account first, then its passkey (round 55: the accounts lock order): a
+            # removal locks the account and then deletes its passkeys, and a sign-in that
+            # locked the passkey first deadlocked with it. Read again under the locks: a
+            # passkey removed meanwhile is one this service no longer knows.
+            owner = session.scalar(
+                select(Passkey.user_id).where(Passkey.credential_id == credential_id)
             )
-        except (WebAuthnException, ValueError, TypeError, KeyError, AttributeError):
-            raise AuthenticationRequired(NOT_VERIFIED) from None
-        counted = verified.new_sign_count
-        if (counted > 0 or passkey.sign_count > 0) and counted <= passkey.sign_count:
-            audit.record_event(
-                session,
-                "user.passkey_refused",
-                user.id,
-                before={"sign_count": passkey.sign_count},
-                after={"sign_count": counted},
-                actor=None,
-                note=f"Passkey {passkey.name}: its counter did not move on, as a copy's would not.",
+            user = None if owner is None else locked_account(session, owner)
+            passkey = session.scalar(
+                select(Passkey)
+                .where(Passkey.credential_id == credential_id, Passkey.user_id == owner)
+                .with_for_update()
             )
-            # Its owner hears of it: whoever holds the copy holds their second factor.
-            _tell_owner(session, user, "passkey_refused", passkey_name=passkey.name)
-            refusal = AuthenticationRequired(CLONED)
-        elif not user.is_active:
-            refusal = PermissionDenied(DEACTIVATED)
-        elif user.is_locked(moment):
-            refusal = PermissionDenied(LOCKED)
-        elif not user.email_verified:
-            refusal = PermissionDenied("Confirm your email address first.")
-        else:
-            passkey.sign_count = counted
-            passkey.last_used_at = moment
-            user.failed_login_count = 0
-            user.locked_until = None
-            user.last_sign_in_at = moment
-            audit.record_event(
-                session,
-                "user.passkey_used",
-                user.id,
-                before=None,
-                after={"passkey": passkey.name},
-                actor=_user_actor(user),
-            )
-        passkey_id = passkey.id
+            if passkey is None or user is None:
+                raise AuthenticationRequired(UNKNOWN_PASSKEY)
+            handle = parsed.response.user_handle
+            if handle is not None and handle != _user_handle(user):
+                raise AuthenticationRequired(UNKNOWN_PASSKEY)
+            try:
+                # The counter is compared below, where a copy is told from a bad answer.
+                verified = verify_authentication_response(
+                    credential=parsed,
+                    expected_challenge=base64url_to_bytes(challenge),
+                    expected_rp_id=party.rp_id,
+                    expected_origin=party.origin,
+                    credential_public_key=passkey.public_key,
+                    credential_current_sign_count=0,
+                    require_user_verification=True,
+                )
+            except (WebAuthnException, ValueError, TypeError, KeyError, AttributeError):
+                raise AuthenticationRequired(NOT_VERIFIED) from None
+            counted = verified.new_sign_count
+            if (counted > 0 or passkey.sign_count > 0) and counted <= passkey.sign_count:
+                audit.record_event(
+                    session,
+                    "user.passkey_refused",
+                    user.id,
+                    before={"sign_count": passkey.sign_count},
+                    after={"sign_count": counted},
+                    actor=None,
+                    note=(
+                        f"Passkey {passkey.name}: its counter did not move on, as a copy's "
+                        "would not."
+                    ),
+                )
+                # Its owner hears of it: whoever holds the copy holds their second factor.
+                _tell_owner(session, user, "passkey_refused", passkey_name=passkey.name)
+                refusal = AuthenticationRequired(CLONED)
+            elif not user.is_active:
+                refusal = PermissionDenied(DEACTIVATED)
+            elif user.is_locked(moment):
+                refusal = PermissionDenied(LOCKED)
+            elif not user.email_verified:
+                refusal = PermissionDenied("Confirm your email address first.")
+            else:
+                passkey.sign_count = counted
+                passkey.last_used_at = moment
+                user.failed_login_count = 0
+                user.locked_until = None
+                user.last_sign_in_at = moment
+                audit.record_event(
+                    session,
+                    "user.passkey_used",
+                    user.id,
+                    before=None,
+                    after={"passkey": passkey.name},
+                    actor=_user_actor(user),
+                )
+            passkey_id = passkey.id
+        return user, passkey_id, refusal
+
+    # Run again alone after a deadlock (round 60, `db.retried_unit`; the lock order's
+    # own comment above names one): the challenge was spent in a unit of its own, once,
+    # so the page or request cannot be run again whole (it would find it spent).
+    user, passkey_id, refusal = db.retried_unit(signed_in)
     if refusal is not None:
         raise refusal
     return PasskeySignIn(user, passkey_id)

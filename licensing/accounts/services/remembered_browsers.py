@@ -52,6 +52,21 @@ def remember_browser(
     Audited `user.browser_remembered`."""
     moment = now or utcnow()
     token = two_step.new_browser_token()
+    # Run again alone after a deadlock (round 60, `db.retried_unit`): the sign-in's code
+    # was accepted in a unit of its own, once, so its page cannot be run again whole.
+    db.retried_unit(lambda: _remember(user_id, token, user_agent, days, alongside, moment))
+    return token
+
+
+def _remember(
+    user_id: int,
+    token: str,
+    user_agent: str,
+    days: int,
+    alongside: Sequence[str],
+    moment: datetime,
+) -> None:
+    """`remember_browser`'s unit of work."""
     with db.transaction() as session:
         user = session.get(User, user_id)
         if user is None or not user.is_active or not user.two_step_enabled:
@@ -83,7 +98,6 @@ def remember_browser(
             after={"browser": browser.label, "expires_at": browser.expires_at},
             actor=_user_actor(user),
         )
-    return token
 
 
 def _honoured(days: int, now: datetime) -> ColumnElement[bool]:
@@ -385,6 +399,11 @@ def delete_expired_browsers(days: int, *, now: datetime | None = None) -> int:
     two runs both pick is deleted once. Not audited: nothing about the account
     changes (its owner's forgetting is)."""
     moment = now or utcnow()
+    # One statement in one unit of work: run again after a deadlock (round 60).
+    return db.retried_unit(lambda: _delete_expired(days, moment))
+
+
+def _delete_expired(days: int, moment: datetime) -> int:
     with db.transaction() as session:
         expired = (
             select(RememberedBrowser.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import partial
 from typing import Any, Protocol
 
 from sqlalchemy import select
@@ -459,15 +460,26 @@ def hold_for_overdue(
     still active for which `overdue` names something overdue too long (the reason, in
     words), each in its own unit of work with the organization claimed, so several
     hosts never hold one twice. The legal names of those held, in order."""
-    held = []
+    held: list[str] = []
     for organization_id in organization_ids:
-        with db.transaction() as session:
-            # A claim: an organization another step holds is left to the next run.
-            # The audit log's head is locked at commit, last (round 58).
-            organization = queries.claim_active_organization(session, organization_id)
-            if organization is not None and _hold(session, organization, overdue, Actor.SYSTEM):
-                held.append(organization.legal_name)
+        # Run again after a deadlock (round 60, `db.retried_unit`): one organization's hold
+        # is all database (its emails are outbox rows).
+        name = db.retried_unit(partial(_hold_in_own, organization_id, overdue))
+        if name is not None:
+            held.append(name)
     return held
+
+
+def _hold_in_own(organization_id: int, overdue: Callable[[Session, int], str | None]) -> str | None:
+    """One organization of `hold_for_overdue`, in its own unit of work: its legal name
+    if it was held."""
+    with db.transaction() as session:
+        # A claim: an organization another step holds is left to the next run.
+        # The audit log's head is locked at commit, last (round 58).
+        organization = queries.claim_active_organization(session, organization_id)
+        if organization is not None and _hold(session, organization, overdue, Actor.SYSTEM):
+            return organization.legal_name
+        return None
 
 
 def hold_now_if_overdue(

@@ -199,26 +199,34 @@ def remind_expiring_tokens(now: datetime | None = None) -> list[str]:
     has expired, been revoked, or whose owner is deactivated is not reminded of."""
     moment = now or utcnow()
     reminded: list[str] = []
-    while True:
-        with db.transaction() as session:
-            due = (
-                select(ApiToken)
-                .where(
-                    ApiToken.revoked_at.is_(None),
-                    ApiToken.expiry_reminded_at.is_(None),
-                    ApiToken.expires_at > moment,
-                    ApiToken.expires_at <= moment + EXPIRY_REMINDER,
-                )
-                # The soonest to expire first, then by id: the audit log's order.
-                .order_by(ApiToken.expires_at, ApiToken.id)
-                .limit(REMINDER_BATCH)
+    # Each batch is run again after a deadlock (round 60, `db.retried_unit`), the list of
+    # tokens reminded as it was before it.
+    while db.retried_unit(lambda: _remind_batch(moment, reminded), keeping=(reminded,)):
+        pass
+    return reminded
+
+
+def _remind_batch(moment: datetime, reminded: list[str]) -> bool:
+    """One batch of `remind_expiring_tokens`, in its own unit of work: whether it was
+    full (more may be due)."""
+    with db.transaction() as session:
+        due = (
+            select(ApiToken)
+            .where(
+                ApiToken.revoked_at.is_(None),
+                ApiToken.expiry_reminded_at.is_(None),
+                ApiToken.expires_at > moment,
+                ApiToken.expires_at <= moment + EXPIRY_REMINDER,
             )
-            claimed = session.scalars(db.claim(due)).all()
-            for token in claimed:
-                _remind_expiring(session, token, moment)
-                reminded.append(f"{token.prefix}… ({token.user.email})")
-        if len(claimed) < REMINDER_BATCH:
-            return reminded
+            # The soonest to expire first, then by id: the audit log's order.
+            .order_by(ApiToken.expires_at, ApiToken.id)
+            .limit(REMINDER_BATCH)
+        )
+        claimed = session.scalars(db.claim(due)).all()
+        for token in claimed:
+            _remind_expiring(session, token, moment)
+            reminded.append(f"{token.prefix}… ({token.user.email})")
+    return len(claimed) == REMINDER_BATCH
 
 
 def _remind_expiring(session: Session, token: ApiToken, now: datetime) -> None:

@@ -177,6 +177,14 @@ def expire(*, now: datetime | None = None, long_card_days: int = LONG_PERIOD_DAY
     warned of in the ending reminder (round 47)."""
     moment = _now(now)
     today = calendar.office_date(moment)
+    # The run is one unit of work: run again, whole, after a deadlock (round 60,
+    # `db.retried_unit`), its report made afresh by each try. All it does is database
+    # (its emails are outbox rows).
+    return db.retried_unit(lambda: _expire_in_one(moment, today, long_card_days))
+
+
+def _expire_in_one(moment: datetime, today: date, long_card_days: int) -> ExpiryReport:
+    """`expire`'s steps, in one unit of work."""
     report = ExpiryReport()
     with db.transaction() as session:
         _lock_renewed_by_expiring(session, today)

@@ -16,6 +16,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy import ColumnElement, Exists, case, exists, func, or_, select
@@ -197,7 +198,10 @@ def send_monthly_statements(
         due = DueStatements(list(due))
     run = StatementRun(month, nothing_to_send=due.quiet)
     for organization_id, currency in due.to_read:
-        outcome, line = _send_one(organization_id, currency, month, now)
+        # Run again after a deadlock (round 60, `db.retried_unit`): a statement's unit is all
+        # database (its email an outbox row), and a second try finds it sent if the
+        # first was.
+        outcome, line = db.retried_unit(partial(_send_one, organization_id, currency, month, now))
         if outcome == SENT:
             run.sent.append(line)
         elif outcome == NOT_SENT:

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from decimal import Decimal
+from functools import partial
 from itertools import groupby
 
 from sqlalchemy import (
@@ -114,23 +115,26 @@ def process_overdue(
         # 53: round 52 named them as it stopped, and the rerun that issued the rest sent
         # a second email that day): the run that finishes the organization's fees names
         # them with the rest, a rerun that day or, failing one, the next day's run.
-        with db.transaction() as session:
-            more = _chase(session, organization_id, now=now, today=today, fees=fees)
+        # Each transaction is run again after a deadlock (round 60, `db.retried_unit`), the
+        # report and the batch's count as they were before it.
+        more = db.retried_unit(
+            partial(_chase_in_own, organization_id, now=now, today=today, fees=fees),
+            keeping=(report, fees),
+        )
         _issued(fees, on_late_fees)
         while more:
-            with db.transaction() as session:
-                more = _claimed(session, organization_id) and _late_fee_batch(
-                    session, organization_id, today, fees, now=now
-                )
+            more = db.retried_unit(
+                partial(_batch_in_own, organization_id, today, fees, now=now),
+                keeping=(report, fees),
+            )
             _issued(fees, on_late_fees)
     # The late fees still unnamed, whatever the organization owes now (round 54: a run
     # stopped by an error after charging left them to the next run that chased the
     # organization, and one that paid every overdue invoice before it was chased no
     # more: the licensee was charged fees no email told it of). Named once, as above.
     for organization_id in _due_ids(_with_unnamed_late_fees()):
-        with db.transaction() as session:
-            if _name_unchased(session, organization_id, today):
-                report.late_fee_emails += 1
+        if db.retried_unit(partial(_name_unchased_in_own, organization_id, today)):
+            report.late_fee_emails += 1
     # As the invoices above: the holds' audit events follow the invoices'.
     organization_ids = _due_ids(
         select(Invoice.organization_id)
@@ -142,6 +146,23 @@ def process_overdue(
         organization_ids, _standing_reason(today, standing_days)
     )
     return report
+
+
+def _chase_in_own(organization_id: int, *, now: datetime, today: date, fees: _LateFees) -> bool:
+    with db.transaction() as session:
+        return _chase(session, organization_id, now=now, today=today, fees=fees)
+
+
+def _batch_in_own(organization_id: int, today: date, fees: _LateFees, *, now: datetime) -> bool:
+    with db.transaction() as session:
+        return _claimed(session, organization_id) and _late_fee_batch(
+            session, organization_id, today, fees, now=now
+        )
+
+
+def _name_unchased_in_own(organization_id: int, today: date) -> bool:
+    with db.transaction() as session:
+        return _name_unchased(session, organization_id, today)
 
 
 def late_fees_due(session: Session, now: datetime) -> int:

@@ -55,27 +55,37 @@ class ExpiryReport:
 
 
 def _each_due(
-    act: Callable[[Session, PermissionRequest], None], due: Any, *conditions: Any
+    act: Callable[[Session, PermissionRequest], None],
+    report: ExpiryReport,
+    due: Any,
+    *conditions: Any,
 ) -> None:
     """Apply `act` to every request matching `conditions`, oldest `due` first, then
     by id (the order an operator reads the audit log in), a claimed batch per
     transaction, until a batch comes back short. Each `act` takes the request out
-    of `conditions`, so no row is claimed twice."""
-    while True:
-        with db.transaction() as session:
-            batch = (
-                select(PermissionRequest)
-                .where(*conditions)
-                .order_by(due, PermissionRequest.id)
-                .limit(EXPIRY_BATCH)
-            )
-            claimed = session.scalars(db.claim(batch)).all()
-            # Conditions on other tables (the ending reminder's marker) read again
-            # once the rows are ours: another host may have committed meanwhile.
-            for request in db.still_selected(session, batch, claimed):
-                act(session, request)
-        if len(claimed) < EXPIRY_BATCH:
-            return
+    of `conditions`, so no row is claimed twice. A batch that loses a deadlock is run
+    again (round 60, `db.retried_unit`), `report` as it was before it."""
+    while db.retried_unit(lambda: _batch(act, due, conditions), keeping=(report,)):
+        pass
+
+
+def _batch(
+    act: Callable[[Session, PermissionRequest], None], due: Any, conditions: tuple[Any, ...]
+) -> bool:
+    """One batch of `_each_due`, in its own unit of work: whether it was full."""
+    with db.transaction() as session:
+        batch = (
+            select(PermissionRequest)
+            .where(*conditions)
+            .order_by(due, PermissionRequest.id)
+            .limit(EXPIRY_BATCH)
+        )
+        claimed = session.scalars(db.claim(batch)).all()
+        # Conditions on other tables (the ending reminder's marker) read again
+        # once the rows are ours: another host may have committed meanwhile.
+        for request in db.still_selected(session, batch, claimed):
+            act(session, request)
+    return len(claimed) == EXPIRY_BATCH
 
 
 def _expire(session: Session, request: PermissionRequest, now: datetime, note: str) -> None:
@@ -124,18 +134,21 @@ def expire_due(now: datetime | None = None) -> ExpiryReport:
 
     _each_due(
         unanswered,
+        report,
         PermissionRequest.answer_due_at,
         PermissionRequest.state == NEEDS_INFO,
         PermissionRequest.answer_due_at < moment,
     )
     _each_due(
         unconfirmed,
+        report,
         PermissionRequest.confirm_expires_at,
         PermissionRequest.state == UNCONFIRMED,
         PermissionRequest.confirm_expires_at < moment,
     )
     _each_due(
         window_closed,
+        report,
         PermissionRequest.reconsideration_due_at,
         PermissionRequest.state == DENIED,
         PermissionRequest.reconsideration_closed_at.is_(None),
@@ -163,6 +176,7 @@ def expire_due(now: datetime | None = None) -> ExpiryReport:
     )
     _each_due(
         ending,
+        report,
         PermissionRequest.valid_until,
         PermissionRequest.state == APPROVED,
         PermissionRequest.valid_from <= today,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
-from functools import cache
+from functools import cache, partial
 from itertools import groupby
 from typing import Any
 
@@ -261,17 +261,29 @@ def send_reminders(*, standing_days: int, now: datetime | None = None) -> Remind
     for page in due_reminders(session, today):
         session.rollback()
         for agreement_id, reminders in groupby(page, key=lambda r: r.agreement_id):
-            with db.transaction() as claimed:
-                agreement = claimed.scalars(
-                    db.claim(select(Agreement).where(Agreement.id == agreement_id))
-                ).one_or_none()
-                if agreement is not None:
-                    run.reminders += _remind(
-                        claimed, agreement, list(reminders), today, standing_days
-                    )
+            due = list(reminders)
+            # Run again after a deadlock (round 60, `db.retried_unit`): an agreement's
+            # reminders are rows and outbox rows, and a second try finds them sent.
+            run.reminders += db.retried_unit(
+                partial(_remind_claimed, agreement_id, due, today, standing_days)
+            )
     session.rollback()
     _hold_standing(run, today, moment, standing_days)
     return run
+
+
+def _remind_claimed(
+    agreement_id: int, reminders: list[Reminder], today: date, standing_days: int
+) -> int:
+    """`_remind` for the agreement, claimed in a unit of work of its own (none when
+    another host holds it): how many reminders went."""
+    with db.transaction() as claimed:
+        agreement = claimed.scalars(
+            db.claim(select(Agreement).where(Agreement.id == agreement_id))
+        ).one_or_none()
+        if agreement is None:
+            return 0
+        return _remind(claimed, agreement, reminders, today, standing_days)
 
 
 def _remind(
