@@ -11,7 +11,9 @@ from decimal import Decimal
 from typing import Any, NamedTuple, TypedDict, TypeVar, Unpack
 
 from sqlalchemy import (
+    Boolean,
     ColumnElement,
+    CompoundSelect,
     Date,
     Exists,
     Integer,
@@ -33,6 +35,7 @@ from sqlalchemy import (
     union,
 )
 from sqlalchemy.engine import Row
+from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.orm import (
     InstrumentedAttribute,
     Session,
@@ -43,6 +46,7 @@ from sqlalchemy.orm import (
     with_expression,
 )
 from sqlalchemy.orm.attributes import set_committed_value
+from sqlalchemy.sql.functions import FunctionElement
 
 from licensing.access import Principal
 from licensing.accounts.models import Organization, name_key
@@ -1517,16 +1521,48 @@ def moving_or_owing(start: date) -> ColumnElement[bool]:
     here again, a third copy of the rule that missed the refunds sent until the
     lead's merge. Anything else is read and summed by `balance_on`, as before: this
     decides which invoices are read, never a figure."""
-    return _moving_or_owing(start, by_invoice=True)
+    return _moving_or_owing(start)
 
 
 def moving_or_owing_all(start: date) -> ColumnElement[bool]:
     """`moving_or_owing` for a read of every invoice of a currency (the Finance page's
-    balances, round 55): the same rule, each kind of money moved from `start` on read
-    once as a set of invoice ids (`IN`) rather than asked of each invoice (`EXISTS`,
-    which a statement's few invoices of one organization want): at 30,000 invoices the
-    correlated form asked five indexes of each invoice owing nothing now."""
-    return _moving_or_owing(start, by_invoice=False)
+    balances, round 55; the receivables export; the monthly statements' run): the same
+    rule, each kind of money moved from `start` on read once as a set of invoice ids
+    rather than asked of each invoice (`EXISTS`, which a statement's few invoices of
+    one organization want): at 30,000 invoices the correlated form asked five indexes
+    of each invoice owing nothing now.
+
+    One `id IN (... UNION ...)` of `moving_or_owing_ids` (round 60, balances60b), for
+    a statement whose WHERE requires it with its other conditions: a semi-join on both
+    databases. It was `owes OR id IN (...)`: under an OR PostgreSQL runs the `IN` as a
+    SubPlan, hashed only while the ids it estimates fit in `work_mem`, else scanning
+    them again for every invoice (`moving_from_all`'s and `still_from_all`'s old
+    shapes, balances60). A statement that reads it in a CASE joins the ids instead
+    (`moving_or_owing_ids`)."""
+    return Invoice.id.in_(moving_or_owing_ids(start))
+
+
+def moving_or_owing_ids(start: date) -> CompoundSelect[tuple[int]]:
+    """The ids of `moving_or_owing_all`'s invoices, each once (a UNION): those owing
+    now (not voided, `owed_of` above zero: their stored totals), those issued or voided
+    from `start` on and those any kind of money moved on from then (`_money_moved`),
+    for an `IN` or an outer join (round 60, balances60b)."""
+    return union(
+        select(Invoice.id)
+        .where(Invoice.voided_at.is_(None), owed_of(Invoice) > Decimal(0))
+        .correlate(None),
+        *_issued_or_voided_from(start),
+        *_money_moved(start),
+    )
+
+
+def _issued_or_voided_from(start: date) -> list[Select[Any]]:
+    """The ids of the invoices issued or voided from `start` on, two selects for a
+    union (uncorrelated: read once, whatever the statement around)."""
+    return [
+        select(Invoice.id).where(Invoice.issue_date >= start).correlate(None),
+        select(Invoice.id).where(Invoice.voided_at >= office_day_start(start)).correlate(None),
+    ]
 
 
 def _moved_from(start: date) -> list[tuple[Any, ColumnElement[bool]]]:
@@ -1555,13 +1591,7 @@ def moving_from_all(start: date) -> ColumnElement[bool]:
     runs the `IN` as a SubPlan, hashed only while the ids it estimates fit in
     `work_mem`, else scanning them again for every invoice, as `still_from_all`'s
     `NOT IN` did."""
-    return Invoice.id.in_(
-        union(
-            select(Invoice.id).where(Invoice.issue_date >= start).correlate(None),
-            select(Invoice.id).where(Invoice.voided_at >= office_day_start(start)).correlate(None),
-            *_money_moved(start),
-        )
-    )
+    return Invoice.id.in_(union(*_issued_or_voided_from(start), *_money_moved(start)))
 
 
 def still_from_all(start: date) -> ColumnElement[bool]:
@@ -1579,14 +1609,65 @@ def still_from_all(start: date) -> ColumnElement[bool]:
     office, a past day's many moved ids, an estimate too high) it scans the ids again
     for every invoice, and the balance lists ran for minutes. An anti-join's hash
     spills to disk in batches instead. Every `invoice_id` here is NOT NULL, so the
-    rows are the same."""
+    rows are the same.
+
+    On SQLite alone (round 60, balances60b) the money is still `id NOT IN (... UNION
+    ...)` (`NoMoneyMoved`): SQLite has no `work_mem` to outgrow, builds the list once
+    and asks it of each invoice, where each `NOT EXISTS` searches a money table's
+    `invoice_id` index once an invoice, five searches."""
     return and_(
         Invoice.issue_date < start,
         or_(Invoice.voided_at.is_(None), Invoice.voided_at < office_day_start(start)),
-        *(
-            ~select(invoice_id).where(invoice_id == Invoice.id, when).exists()
-            for invoice_id, when in _moved_from(start)
+        NoMoneyMoved(
+            and_(
+                *(
+                    ~select(invoice_id).where(invoice_id == Invoice.id, when).exists()
+                    for invoice_id, when in _moved_from(start)
+                )
+            ),
+            Invoice.id.not_in(money_moved(start)),
         ),
+    )
+
+
+class NoMoneyMoved(FunctionElement[bool]):
+    """No money moved on the invoice from a day on, in the shape each database runs
+    best (round 60, balances60b): its first clause (`NOT EXISTS` a kind of money, an
+    anti-join) on PostgreSQL, its second (`id NOT IN` the ids, a list built once) on
+    SQLite. The same rows: every `invoice_id` of the money is NOT NULL. Both clauses
+    are the element's, so a cached statement binds the days of either."""
+
+    type = Boolean()
+    name = "no_money_moved"
+    inherit_cache = True
+
+
+@compiles(NoMoneyMoved)  # and for str(statement), as PostgreSQL reads it
+@compiles(NoMoneyMoved, "postgresql")
+def _no_money_moved(element: NoMoneyMoved, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses.clauses[0], **kw))
+
+
+@compiles(NoMoneyMoved, "sqlite")
+def _no_money_moved_sqlite(element: NoMoneyMoved, compiler: Any, **kw: Any) -> str:
+    return str(compiler.process(element.clauses.clauses[1], **kw))
+
+
+def credited_by(day: date) -> ColumnElement[bool]:
+    """The invoice (`Invoice`, correlated) has a credit note issued by `day`: the only
+    invoices that can be credited beyond what they owe then (the Finance page's
+    *Refunds owed*, the receivables export owed back).
+
+    Asked of each invoice (`EXISTS`, round 60, balances60; the export's own copy
+    balances60b): read in a CASE no database can make it a join, and PostgreSQL ran the
+    `IN (SELECT ...)` it was as a SubPlan hashed only while the credit notes it
+    estimates fit in `work_mem`, else scanning them again for every invoice; an
+    `EXISTS` it may hash the same way, or else ask the credit notes' index once an
+    invoice. At the top of a WHERE it is a semi-join."""
+    return (
+        select(CreditNote.invoice_id)
+        .where(CreditNote.invoice_id == Invoice.id, CreditNote.issue_date <= day)
+        .exists()
     )
 
 
@@ -1644,29 +1725,18 @@ def last_step_before(action: str, ends: datetime) -> ColumnElement[datetime]:
     )
 
 
-def _moving_from(start: date, *, by_invoice: bool) -> ColumnElement[bool]:
-    """Something moves on the invoice from `start` on, the money asked of each invoice
-    (`by_invoice`) or read once."""
-    money: list[ColumnElement[bool]]
-    if by_invoice:
-        money = [
-            select(invoice_id).where(invoice_id == Invoice.id, when).exists()
-            for invoice_id, when in _moved_from(start)
-        ]
-    else:
-        money = [Invoice.id.in_(money_moved(start))]
-    return or_(
-        Invoice.issue_date >= start,
-        Invoice.voided_at >= office_day_start(start),
-        *money,
-    )
-
-
-def _moving_or_owing(start: date, *, by_invoice: bool) -> ColumnElement[bool]:
-    """`moving_or_owing`, the money asked of each invoice (`by_invoice`) or read once."""
+def _moving_or_owing(start: date) -> ColumnElement[bool]:
+    """`moving_or_owing`: owing now, or something moves on the invoice from `start` on,
+    the money asked of each invoice."""
     owes = and_(Invoice.voided_at.is_(None), owed_of(Invoice) > Decimal(0))
+    money = [
+        select(invoice_id).where(invoice_id == Invoice.id, when).exists()
+        for invoice_id, when in _moved_from(start)
+    ]
     # What owes now first: a column sum, asked before the events of the others.
-    return or_(owes, _moving_from(start, by_invoice=by_invoice))
+    return or_(
+        owes, Invoice.issue_date >= start, Invoice.voided_at >= office_day_start(start), *money
+    )
 
 
 # --- every refund in one place (round 56, refundlist56) ---------------------------------

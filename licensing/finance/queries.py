@@ -86,6 +86,7 @@ from licensing.billing.models import (
 )
 from licensing.billing.queries import (
     collected_between,
+    credited_by,
     moving_from_all,
     moving_or_owing_all,
     not_chased_on,
@@ -435,7 +436,7 @@ def receivables(
     if organization_ids is not None:
         invoices = invoices.where(Invoice.organization_id.in_(organization_ids))
     if credited_only:
-        invoices = invoices.where(_credited_by(until))
+        invoices = invoices.where(credited_by(until))
     if among is not None:
         invoices = invoices.where(among)
     ledger = {
@@ -523,22 +524,6 @@ def _unsettled_since(since: date) -> ColumnElement[bool]:
     return moving_or_owing_all(since)
 
 
-def _credited_by(until: date) -> ColumnElement[bool]:
-    """Invoices with a credit note issued by `until`: the only ones that can be
-    credited beyond what they owe.
-
-    Asked of each invoice (`EXISTS`, round 60, balances60): it is read in a CASE, where
-    no database can make it a join, and PostgreSQL ran the `IN (SELECT ...)` it was as
-    a SubPlan hashed only while the credit notes it estimates fit in `work_mem`, else
-    scanning them again for every invoice; an `EXISTS` it may hash the same way, or
-    else ask the credit notes' index once an invoice."""
-    return (
-        select(CreditNote.invoice_id)
-        .where(CreditNote.invoice_id == Invoice.id, CreditNote.issue_date <= until)
-        .exists()
-    )
-
-
 # --- the ledger summed in SQL (round 53) ---------------------------------------------
 #
 # What `Receivable.balance_on` and `owed_back_on` give an invoice (the refunds owed
@@ -616,7 +601,7 @@ def _owed_at_ends(currency: str | None, ends: Sequence[date], since: date) -> Se
             Invoice.id,
             Invoice.total,
             _end_of(ends, lambda end: Invoice.issue_date <= end).label("issued"),
-            case((_credited_by(last), 1), else_=0).label("credited"),
+            case((credited_by(last), 1), else_=0).label("credited"),
         )
         .where(*_issued(currency), Invoice.issue_date <= last, moving_from_all(since))
         # Read once (its period of issue and flags computed once an invoice), not
@@ -715,7 +700,7 @@ def _still_at_ends(currency: str, ends: Sequence[date], since: date) -> Select[D
     owed = stored_owed_of(Invoice)
     return select(
         money_sum(_floor(owed)),
-        money_sum(case((_credited_by(ends[-1]), _floor(-owed)), else_=_NOTHING)),
+        money_sum(case((credited_by(ends[-1]), _floor(-owed)), else_=_NOTHING)),
     ).where(*_issued(currency), still_from_all(since))
 
 
@@ -902,7 +887,7 @@ def balances_on(given: BalanceFilter) -> Any:
     still = select(
         Invoice.id,
         stored_owed_of(Invoice),
-        case((_credited_by(day), 1), else_=0),
+        case((credited_by(day), 1), else_=0),
     ).where(*_issued(given.currency), still_from_all(after))
     each = union_all(select(moving.c.invoice_id, moving.c.owed, moving.c.credited), still)
     then = each.subquery("owed_then")

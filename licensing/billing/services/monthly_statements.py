@@ -147,8 +147,12 @@ def statements_due(session: Session, month: date) -> DueStatements:
     # which is when the invoice was last marked paid as booked: a bank's return
     # recorded after a credit note in full leaves it paid, with its old `paid_at`,
     # though by the bank's days it owed in between, so a late run missed it.
+    # Its ids joined (round 60, balances60b): in the CASE an `IN` was a SubPlan, which
+    # PostgreSQL hashes only while the ids it estimates fit in `work_mem`, else scans
+    # them again once an invoice; a join's hash spills to disk in batches.
+    owing = queries.moving_or_owing_ids(end + ONE_DAY).subquery("may_owe")
     may_owe = or_(
-        queries.moving_or_owing_all(end + ONE_DAY),
+        owing.c.id.is_not(None),
         Invoice.issue_date >= start,
         Invoice.voided_at >= office_day_start(start),
     )
@@ -162,6 +166,7 @@ def statements_due(session: Session, month: date) -> DueStatements:
     stated = or_(func.max(case((may_owe, 1), else_=0)) == 1, *moved)
     rows = session.execute(
         select(Invoice.organization_id, Invoice.currency, stated)
+        .outerjoin(owing, owing.c.id == Invoice.id)
         .where(Invoice.state != DRAFT, Invoice.issue_date <= end, ~sent)
         .group_by(Invoice.organization_id, Invoice.currency)
         .order_by(Invoice.organization_id, Invoice.currency)

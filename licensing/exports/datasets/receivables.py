@@ -21,6 +21,7 @@ from sqlalchemy import ColumnElement, Subquery, func, not_, or_, select
 from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal, Refund
 from licensing.billing.queries import (
     collected_between,
+    credited_by,
     disputed_on,
     moving_or_owing_all,
     not_chased_on,
@@ -208,15 +209,10 @@ def _statement(given: ExportFilter, as_of: date, *, owed_back: bool = False) -> 
         # moved on it after the day, so it owed nothing then and had no row. Owed back
         # (round 59): only an invoice credited by then can be (the Finance page's
         # *Refunds owed* counts those alone).
-        _credited_by(as_of) if owed_back else moving_or_owing_all(as_of + timedelta(days=1)),
+        credited_by(as_of) if owed_back else moving_or_owing_all(as_of + timedelta(days=1)),
     )
     statement = of_licensee(statement, Invoice, given)
     return on_days(statement, Invoice.issue_date, given)
-
-
-def _credited_by(day: date) -> ColumnElement[bool]:
-    """Invoices with a credit note issued by `day`: the only ones owed back then."""
-    return Invoice.id.in_(select(CreditNote.invoice_id).where(CreditNote.issue_date <= day))
 
 
 def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
