@@ -43,6 +43,7 @@ from sqlalchemy import (
     func,
     inspect,
     literal,
+    literal_column,
     or_,
     select,
 )
@@ -56,7 +57,7 @@ from sqlalchemy.orm import (
     Session,
     sessionmaker,
 )
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.elements import ColumnElement, Over
 from sqlalchemy.sql.functions import FunctionElement
 
 from licensing.money import AMOUNT_INTEGER_DIGITS, AMOUNT_PLACES, beyond_largest
@@ -218,22 +219,60 @@ class MoneyTotal(FunctionElement[Decimal]):
     name = "money_total"
     inherit_cache = True
 
+    def over(self, **window: Any) -> Over[Decimal]:
+        """The running total over a window, as `func.sum(...).over(...)` (round 60,
+        edges60: the Finance page's balance at each period's end): `MoneyRunning`."""
+        return MoneyRunning(self, **window)
+
+
+class MoneyRunning(Over[Decimal]):
+    """`money_total(amount).over(...)`: a window's SUM of a `Money` expression that stays a
+    `Money` value. On SQLite a window's SUM of the scaled integers raises "integer
+    overflow" as a plain SUM does, so each of `MoneyTotal`'s two sums is taken over the
+    window and put together once; PostgreSQL's `SUM(...) OVER (...)`."""
+
+    inherit_cache = True
+
 
 def money_total(amount: Any) -> MoneyTotal:
-    """The sum of a money expression as a money value (`MoneyTotal`), in a select."""
+    """The sum of a money expression as a money value (`MoneyTotal`), in a select; its
+    `.over(...)` is the running sum over a window (`MoneyRunning`). Every SUM over money
+    a statement goes on computing with is this one (round 60, edges60); `money_sum` is
+    for a sum read back as it is."""
     return MoneyTotal(amount)
+
+
+def _sqlite_parts(element: MoneySum | MoneyTotal, compiler: Any, kw: Any) -> tuple[str, str]:
+    """The two SQLite SUMs' arguments: the amount's whole units and its ten-thousandths.
+    CAST: a Decimal literal (a CASE's `else_=Decimal(0)`) is bound as a REAL, and a REAL
+    makes the division a float's and the whole SUM a REAL."""
+    amount = f"CAST(({compiler.process(element.clauses, **kw)}) AS INTEGER)"
+    scale = 10**MONEY_SCALE
+    return f"{amount} / {scale}", f"{amount} % {scale}"
 
 
 @compiles(MoneySum, "sqlite")
 @compiles(MoneyTotal, "sqlite")
 def _money_sum_sqlite(element: MoneySum | MoneyTotal, compiler: Any, **kw: Any) -> str:
-    # CAST: a Decimal literal (a CASE's `else_=Decimal(0)`) is bound as a REAL, and
-    # a REAL makes the division a float's and the whole SUM a REAL.
-    amount = f"CAST(({compiler.process(element.clauses, **kw)}) AS INTEGER)"
-    scale = 10**MONEY_SCALE
+    units, fraction = _sqlite_parts(element, compiler, kw)
     # `MoneySum` reads the two sums back apart; `MoneyTotal` puts them together.
-    joined = " || ':' || " if isinstance(element, MoneySum) else f" * {scale} + "
-    return f"(SUM({amount} / {scale}){joined}SUM({amount} % {scale}))"
+    joined = " || ':' || " if isinstance(element, MoneySum) else f" * {10**MONEY_SCALE} + "
+    return f"(SUM({units}){joined}SUM({fraction}))"
+
+
+@compiles(MoneyRunning, "sqlite")
+def _money_running_sqlite(element: MoneyRunning, compiler: Any, **kw: Any) -> str:
+    total = element.element
+    assert isinstance(total, MoneyTotal)
+
+    def over(part: str) -> str:
+        """SUM(`part`) over the element's own window, as SQLAlchemy writes a window."""
+        window = element._clone()
+        window.element = literal_column(f"SUM({part})")
+        return str(compiler.visit_over(window, **kw))
+
+    units, fraction = _sqlite_parts(total, compiler, kw)
+    return f"({over(units)} * {10**MONEY_SCALE} + {over(fraction)})"
 
 
 @compiles(MoneySum)  # and for str(statement), as PostgreSQL reads it

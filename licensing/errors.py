@@ -8,7 +8,7 @@ services and the domain; never raise `werkzeug` exceptions there.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import datetime
+from datetime import date, datetime
 
 from licensing.words import state_text
 
@@ -84,6 +84,20 @@ class Conflict(DomainError):
     """The request clashes with the record's current state or with another record."""
 
     title = "Conflict"
+
+
+class FileFirst(Conflict):
+    """A royalty report refused because an earlier period of its agreement has no current
+    report (round 60, edges60): the period to file first, `start` to `end`, of agreement
+    `agreement_id`. The detail names it in words; the API adds it to the problem as
+    `file_first` (its days and the address to file it at), as it adds the instants a
+    detail names, so a program need not read the sentence."""
+
+    def __init__(self, detail: str, *, agreement_id: int, start: date, end: date) -> None:
+        super().__init__(detail)
+        self.agreement_id = agreement_id
+        self.start = start
+        self.end = end
 
 
 class IllegalTransition(Conflict):

@@ -13,7 +13,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from flask import Response, current_app, json, request
+from flask import Response, current_app, json, request, url_for
 from werkzeug.exceptions import HTTPException
 from werkzeug.http import HTTP_STATUS_CODES
 from werkzeug.routing import RoutingException
@@ -151,6 +151,17 @@ def from_domain_error(error: errors.DomainError) -> Response:
         headers["X-RateLimit-Limit"] = str(error.limit)
         headers["X-RateLimit-Remaining"] = "0"
         headers["X-RateLimit-Reset"] = str(math.ceil(time.time()) + wait)
+    if isinstance(error, errors.FileFirst):  # round 60: the period the detail names
+        start = error.start.isoformat()
+        extra["file_first"] = {
+            "start": start,
+            "end": error.end.isoformat(),
+            "url": url_for(
+                "royalty_reports_api.submit_report",
+                agreement_id=error.agreement_id,
+                period_start=start,
+            ),
+        }
     # The instants the detail says in the office's words, as a program reads them.
     extra.update({name: instant_iso(moment) for name, moment in error.instants.items()})
     return problem(status, title_for(status), error.detail, headers=headers, **extra)

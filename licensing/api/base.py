@@ -273,6 +273,21 @@ def _document_token_sent(view: F, declaration: access.Access, methods: Iterable[
     return view
 
 
+class FileFirstSchema(ApiSchema):
+    """The royalty reporting period a refused report must wait for (`file_first`)."""
+
+    start = ma.fields.Date(required=True, metadata={"description": "Its first day."})
+    end = ma.fields.Date(required=True, metadata={"description": "Its last day."})
+    url = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "Where its report is filed: "
+            "`/api/v1/agreements/{agreement_id}/royalty-reports/{period_start}`.",
+            "example": "/api/v1/agreements/7/royalty-reports/2027-01-01",
+        },
+    )
+
+
 class ProblemSchema(ApiSchema):
     """An RFC 9457 problem document, as every API error is answered."""
 
@@ -325,6 +340,17 @@ class ProblemSchema(ApiSchema):
             "format": "date-time",
             "description": "From when the refused step may be taken again (ISO 8601, UTC).",
         }
+    )
+    # Round 60 (edges60): a royalty report filed out of order names the period to file
+    # first in its detail; this says it as a program reads it.
+    file_first = ma.fields.Nested(
+        FileFirstSchema,
+        metadata={
+            "description": "The period of the agreement to report first (409 only: a royalty "
+            "report filed or previewed out of period order): its first and last days and "
+            "the address to file its report at (POST; its `/template` and `/preview` "
+            "below it)."
+        },
     )
 
 

@@ -445,7 +445,8 @@ def _file(agreement_id: int, period_start: str, *, previewing: bool) -> dict[str
 @access.licensing_work
 @_filing_route(
     200,
-    refused="The period cannot be reported now; says why (too early: `available_from` is "
+    refused="The period cannot be reported now; says why (out of order: `file_first` names "
+    "the period to report first; too early: `available_from` is "
     "the first instant it may be, the office's midnight of the day after it ends)",
 )
 def preview_report(agreement_id: int, period_start: str) -> dict[str, Any]:
@@ -458,10 +459,10 @@ def preview_report(agreement_id: int, period_start: str) -> dict[str, Any]:
 @access.licensing_work
 @_filing_route(
     201,
-    refused="Reported already (amend it: `allowed_actions` lists `amend`), out of order (the "
-    "detail names the first period to report), or too early (`available_from` is the first "
-    "instant it may be filed, the office's midnight of the day after the period ends: the one "
-    "409 worth sending again unchanged, from then)",
+    refused="Reported already (amend it: `allowed_actions` lists `amend`), out of order "
+    "(`file_first` names the period to report first, as the detail does), or too early "
+    "(`available_from` is the first instant it may be filed, the office's midnight of the "
+    "day after the period ends: the one 409 worth sending again unchanged, from then)",
 )
 def submit_report(agreement_id: int, period_start: str) -> dict[str, Any]:
     """File the period's report (with `amends` and `reason`: amend the current one). The

@@ -89,7 +89,7 @@ from licensing.billing.states import INVOICE as INVOICE_MACHINE
 from licensing.billing.states import LATE_FEE as LATE_FEE_SOURCE
 from licensing.billing.states import ROYALTY_REPORT as ROYALTY_REPORT_SOURCE
 from licensing.calendar import office_date, office_day_start
-from licensing.db import Money, Statement, UTCDateTime, money_sum
+from licensing.db import Money, Statement, UTCDateTime, money_sum, money_total
 from licensing.errors import NotFound
 from licensing.money import beyond_largest, quantize
 
@@ -1355,12 +1355,14 @@ def invoices_to_pay(session: Session, organization_id: int, limit: int) -> OpenA
     return _open_amounts(session, named, balance, Invoice.currency, limit)
 
 
-def _money_total(amount: Any, *where: ColumnElement[bool]) -> ColumnElement[Decimal]:
+def _summed_where(amount: Any, *where: ColumnElement[bool]) -> ColumnElement[Decimal]:
     """The sum of `amount` over the rows `where` says, 0 when none, as a correlated
-    scalar. A plain SUM: refunds and credit notes add up within one invoice's total,
-    which SQLite's SUM of the scaled integers holds (round 51)."""
+    scalar: `db.money_total`. Round 60 (edges60): a plain SUM here was taken to hold
+    because refunds add up within one invoice's total, but the refunds sent count those
+    the bank returned since, each sent again: twelve refunds of the largest amount,
+    each returned, failed the credit notes list with "integer overflow" on SQLite."""
     zero = literal(Decimal(0), Money())
-    summed = select(type_coerce(func.coalesce(func.sum(amount), zero), Money())).where(*where)
+    summed = select(type_coerce(func.coalesce(money_total(amount), zero), Money())).where(*where)
     return type_coerce(summed.scalar_subquery(), Money())
 
 
@@ -1371,15 +1373,15 @@ def refund_outstanding() -> ColumnElement[Decimal]:
     zero, less the refunds on their way), shared among the invoice's notes in the
     order they were issued."""
     counted = Refund.state.in_(REFUND_COUNTED)
-    own = CreditNote.refund_due - _money_total(
+    own = CreditNote.refund_due - _summed_where(
         Refund.amount, Refund.credit_note_id == CreditNote.id, counted
     )
     earlier_note = aliased(CreditNote, name="earlier_note")
-    earlier = _money_total(
+    earlier = _summed_where(
         earlier_note.refund_due,
         earlier_note.invoice_id == CreditNote.invoice_id,
         earlier_note.id < CreditNote.id,
-    ) - _money_total(
+    ) - _summed_where(
         Refund.amount,
         Refund.invoice_id == CreditNote.invoice_id,
         Refund.credit_note_id < CreditNote.id,
@@ -1387,7 +1389,7 @@ def refund_outstanding() -> ColumnElement[Decimal]:
     )
     owing = aliased(Invoice, name="owing_invoice")
     owed = select(owed_of(owing)).where(owing.id == CreditNote.invoice_id).scalar_subquery()
-    pending = _money_total(
+    pending = _summed_where(
         Refund.amount, Refund.invoice_id == CreditNote.invoice_id, Refund.state == PENDING
     )
     left = type_coerce(-owed - pending - earlier, Money())
@@ -1433,7 +1435,7 @@ def refunds_owed(
     (its refunds sent or on their way: `refund_due - outstanding` is more than that
     once the invoice owes back less, e.g. after a bank return)."""
     outstanding = refund_outstanding()
-    refunded = _money_total(
+    refunded = _summed_where(
         Refund.amount,
         Refund.credit_note_id == CreditNote.id,
         Refund.state.in_(REFUND_COUNTED),
@@ -1918,7 +1920,7 @@ def _credit_note_list_where(filters: CreditNoteFilters) -> list[ColumnElement[bo
 
 def _refunds_of_note(*where: ColumnElement[bool]) -> ColumnElement[Decimal]:
     """The credit note's refunds that `where` keeps, summed (a correlated scalar)."""
-    return _money_total(Refund.amount, Refund.credit_note_id == CreditNote.id, *where)
+    return _summed_where(Refund.amount, Refund.credit_note_id == CreditNote.id, *where)
 
 
 def credit_notes_listed(filters: CreditNoteFilters) -> Select[*tuple[Any, ...]]:

@@ -101,7 +101,7 @@ from licensing.billing.queries import (
 )
 from licensing.billing.queries import owed_of as stored_owed_of
 from licensing.billing.states import AGREEMENT, DRAFT, ROYALTY_REPORT, VOID
-from licensing.db import Money, money_sum
+from licensing.db import Money, money_sum, money_total
 from licensing.finance.classification import AXES, RevenueLine, classify
 from licensing.money import minor_units, proportional
 from licensing.permissions import queries as permission_queries
@@ -669,18 +669,24 @@ def _owed_at_ends(currency: str | None, ends: Sequence[date], since: date) -> Se
     invoice_id, period, amount = events.c.invoice_id, events.c.period, events.c.amount
     issued, credited = events.c.issued, events.c.credited
     counted_from = case((period < issued, issued), else_=period)
+    # `money_total`, the plain SUM's and its window's place (round 60, edges60): an
+    # invoice's payments and their returns, or its refunds and theirs, are not bounded
+    # by its total, and SQLite's SUM of the scaled integers raised "integer overflow"
+    # (a 500 on the Finance page) once the running total of one invoice's events of a
+    # period passed about 9.2e14 whatever the total: twelve wires of the largest amount,
+    # each returned.
     moved = (
         select(
             invoice_id.label("invoice_id"),
             counted_from.label("period"),
             credited,
-            func.sum(amount).label("amount"),
+            money_total(amount).label("amount"),
         )
         .where(period.is_not(None))
         .group_by(invoice_id, counted_from, credited)
         .subquery()
     )
-    running = func.sum(moved.c.amount).over(
+    running = money_total(moved.c.amount).over(
         partition_by=moved.c.invoice_id, order_by=moved.c.period
     )
     return select(
@@ -819,7 +825,7 @@ def owed_on(session: Session, currency: str, day: date) -> list[Owed]:
         ).where(refunded_between(None, day), refund_returned_at().is_not(None)),
     ).subquery()
     invoice_id, by_the_bank, by_now = events.c.invoice_id, events.c.by_the_bank, events.c.by_now
-    balance, known_now = func.sum(by_the_bank), func.sum(by_now)
+    balance, known_now = money_total(by_the_bank), money_total(by_now)
     rows = session.execute(
         select(
             Invoice.id,

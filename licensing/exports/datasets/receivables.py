@@ -16,7 +16,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, func, not_, or_, select
+from sqlalchemy import ColumnElement, Subquery, not_, or_, select
 
 from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal, Refund
 from licensing.billing.queries import (
@@ -151,8 +151,9 @@ def _statement(given: ExportFilter, as_of: date, *, owed_back: bool = False) -> 
     # did not clear is reversed and the invoice paid again, so ten wires of the largest
     # amount returned add up beyond what SQLite's SUM of the scaled integers holds
     # ("integer overflow" past about 9.2e14): `money_sum`, exact on both databases.
-    # Credited is bounded by one invoice (its credit notes add up to its total at
-    # most, `credit_invoice`): a plain SUM.
+    # Credited and refunded too (round 60, edges60), where a plain SUM was taken to
+    # hold because each adds up within one invoice's total: every sum over money on
+    # SQLite is the one helper, whatever bounds it today, and each is read back here.
     # Each a sum per invoice, grouped once and joined (round 55): as a subquery for
     # each invoice, PostgreSQL probed four indexes once an invoice (at 30,000 invoices
     # 279,600 buffers and 0.74-0.78 s; grouped, 3,800 buffers and 0.36-0.42 s, the
@@ -166,15 +167,14 @@ def _statement(given: ExportFilter, as_of: date, *, owed_back: bool = False) -> 
         reversed_between(None, as_of),
     )
     credited = _per_invoice(
-        CreditNote.invoice_id, func.sum(CreditNote.amount), CreditNote.issue_date <= as_of
+        CreditNote.invoice_id, money_sum(CreditNote.amount), CreditNote.issue_date <= as_of
     )
     # Refunds sent by then (round 53): money back out, which the balance counts, less
     # those the card's bank had returned by then (round 54: a refund returned later
     # still counts on the days before its return, as a payment returned later does).
-    # Bounded by the credit notes' refunds due, so within the invoice's total: a plain SUM.
     refunded = _per_invoice(
         Refund.invoice_id,
-        func.sum(Refund.amount),
+        money_sum(Refund.amount),
         refunded_between(None, as_of),
         not_(refund_returned_between(None, as_of)),
     )

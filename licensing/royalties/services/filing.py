@@ -23,7 +23,7 @@ from licensing.audit import services as audit
 from licensing.billing import queries as billing_queries
 from licensing.calendar import office_date, office_day_start
 from licensing.db import Money, utcnow
-from licensing.errors import Conflict, InvalidInput
+from licensing.errors import Conflict, FileFirst, InvalidInput
 from licensing.limits import record_id
 from licensing.links import links
 from licensing.mail import services as mail
@@ -429,8 +429,13 @@ def _check_period(
         (p for p in obligation.periods[: period.index - 1] if p.start not in reports), None
     )
     if missing is not None:
-        raise Conflict(
-            f"Reports are filed in period order: first report the period {missing.label}."
+        # Round 60 (edges60): the period as fields too (`file_first`), as the too-early
+        # refusal gives its `available_from`.
+        raise FileFirst(
+            f"Reports are filed in period order: first report the period {missing.label}.",
+            agreement_id=agreement.id,
+            start=missing.start,
+            end=missing.end,
         )
     if today < period.first_filing_day:
         # Round 60: the day as an instant too (`available_from`), as every refusal

@@ -224,6 +224,12 @@ def test_a_vendors_licensing_year_through_the_api_as_the_docs_tell_it(
             "POST", FILE, 409, f"{reports}/2027-07-01", json={"attest": True, "rows": []}
         )
         assert "first report the period 2027-04-01 to 2027-06-30" in out_of_order["detail"]
+        # Round 60 (edges60): and as fields, the address the one to file first is filed at.
+        assert out_of_order["file_first"] == {
+            "start": "2027-04-01",
+            "end": "2027-06-30",
+            "url": f"{reports}/2027-04-01",
+        }
         template = api.call("GET", f"{FILE}/template", 200, f"{reports}/2027-04-01/template")
         assert api.last.mimetype == "text/csv"
         table = list(csv.reader(io.StringIO(template.decode())))
@@ -488,6 +494,12 @@ def test_the_errors_a_vendors_program_meets_are_the_ones_the_docs_promise(
             "POST", f"{FILE}/preview", 409, f"{reports}/2027-04-01/preview", json={"rows": []}
         )
         assert "first report the period 2027-01-01 to 2027-03-31" in early["detail"]
+        assert early["file_first"] == {
+            "start": "2027-01-01",
+            "end": "2027-03-31",
+            "url": f"{reports}/2027-01-01",
+        }
+        assert "available_from" not in early  # worth sending again only once that is filed
         # Another organization's agreement is not found; a trailing slash neither.
         theirs = Integration(client, factories.bearer(other_vendor))
         theirs.call("GET", PERIODS, 404, reports)
