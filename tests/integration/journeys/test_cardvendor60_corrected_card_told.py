@@ -64,7 +64,7 @@ def test_the_licensee_reads_on_its_accepted_agreement_that_its_card_was_correcte
     words = _words(page)
     assert "Its rate card was corrected" in words
     assert "Rate card 2027.1, on which this agreement was priced, was corrected on " in words
-    assert "by rate card 2027.2, published for the same days." in words
+    assert ", by rate card 2027.2, published for the same days." in words
     assert (
         "You accepted this agreement, so its prices stay as agreed: its invoices, and your "
         "royalty reports for every period of its term, are priced on 2027.1. They change "
