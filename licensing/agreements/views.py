@@ -74,6 +74,7 @@ from licensing.db import utcnow
 from licensing.downloads import pdf_response
 from licensing.errors import BadRequest, Conflict, InvalidInput, TooLargeToRecord
 from licensing.limits import shows_unstorable_on_form
+from licensing.mail import services as mail
 from licensing.money import AMOUNT_PLACES, minor_units
 from licensing.pricing import Quote
 from licensing.problems import status_for as problem_status
@@ -703,7 +704,22 @@ def _renewal_refused(agreement: Agreement, live: Application | None, today: date
 @access.vendor
 def agreement(agreement_id: int) -> Page:
     found = queries.get_agreement(db.session(), agreement_id)
-    return _agreement_page(found, "agreements/agreement.html")
+    return _vendor_agreement_page(found)
+
+
+def _vendor_agreement_page(agreement: Agreement, **extra: Any) -> tuple[str, int]:
+    """The licensee's agreement page, told when the card it was priced on was
+    corrected (cardvendor60: only the console's page said so): by which card, since
+    when, that its prices stay unless the office reissues it or credits an invoice,
+    and the office's address; none of the office's figures or steps."""
+    session = db.session()
+    return _agreement_page(
+        agreement,
+        "agreements/agreement.html",
+        corrected=services.card_corrected(ratecard_queries.catalogue(session), agreement),
+        office_address=mail.sender_address(),
+        **extra,
+    )
 
 
 @bp.route("/agreements/<int:agreement_id>/agreement.pdf")
@@ -738,9 +754,8 @@ def accept(agreement_id: int) -> Page:
     except (InvalidInput, Conflict) as error:
         session.refresh(found)
         errors = getattr(error, "errors", None) or {"_": [said_to_the_reader(error)]}
-        return _agreement_page(
+        return _vendor_agreement_page(
             found,
-            "agreements/agreement.html",
             errors=errors,
             values=readable(request.form),
             status=422 if isinstance(error, InvalidInput) else 409,

@@ -44,6 +44,8 @@ from licensing.api.fields import (
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import pdf_response
+from licensing.ratecards import queries as ratecard_queries
+from licensing.ratecards.queries import Catalogue
 
 blp = Blueprint(
     "agreements_api",
@@ -111,6 +113,23 @@ class AgreementRenewalSchema(ApiSchema):
                 "Once its agreement is accepted, `renewed_by` names that agreement too."
             )
         },
+    )
+
+
+class RateCardReplacementSchema(ApiSchema):
+    versions = ma.fields.List(
+        ma.fields.String(),
+        metadata={
+            "description": "The cards that correct the agreement's `rate_card` for every "
+            "day of its period, as `GET /api/v1/rate-cards/{version}`'s `replaced_by` "
+            "lists them"
+        },
+    )
+    published_on = Day(
+        metadata={
+            "description": "The day the last of them was published (the office's day): "
+            "since when the agreement's card is corrected"
+        }
     )
 
 
@@ -192,11 +211,37 @@ class AgreementSchema(ApiSchema):
     )
     acceptance = ma.fields.Nested(AgreementAcceptanceSchema, allow_none=True)
     renewal = ma.fields.Nested(AgreementRenewalSchema)
+    rate_card_replaced_by = ma.fields.Nested(
+        RateCardReplacementSchema,
+        allow_none=True,
+        metadata={
+            "description": (
+                "The correction of the card this agreement was priced on (cardvendor60), "
+                "while it awaits acceptance (`issued`: its prices stay as issued unless "
+                "the licensing office reissues it on the correction) or once accepted "
+                "(`active`, `expired`, `superseded`: its prices, its invoices' and its "
+                "royalty reports', stay as agreed unless the office issues a credit "
+                "note); null when its card is in use, or the agreement is `replaced` or "
+                "`terminated`"
+            )
+        },
+    )
 
     def get_attribute(self, obj: Any, attr: str, default: Any) -> Any:
         if attr == "renewal":  # computed, as a nested object (documented above)
             return self._renewal(obj)
+        if attr == "rate_card_replaced_by":
+            return self._rate_card_replaced_by(obj)
         return super().get_attribute(obj, attr, default)
+
+    def _rate_card_replaced_by(self, agreement: Agreement) -> dict[str, Any] | None:
+        corrected = services.card_corrected(_catalogue(), agreement)
+        if corrected is None:
+            return None
+        return {
+            "versions": list(corrected.takers),
+            "published_on": calendar.office_date(corrected.since),
+        }
 
     def _renewal(self, agreement: Agreement) -> dict[str, Any]:
         drawn = agreement.live_renewal_id
@@ -228,6 +273,20 @@ class AgreementSchema(ApiSchema):
 
     def _past_term(self, agreement: Agreement) -> str | None:
         return services.past_term(agreement, calendar.office_date(utcnow()))
+
+
+# Where a request keeps the published cards it read (`_catalogue`).
+CATALOGUE = "licensing.rate_card_catalogue"
+
+
+def _catalogue() -> Catalogue:
+    """The published cards, read once a request: a list's rows each ask whether
+    their card was corrected (`rate_card_replaced_by`) without a statement each."""
+    found = request.environ.get(CATALOGUE)
+    if found is None:
+        found = request.environ[CATALOGUE] = ratecard_queries.catalogue(db.session())
+    assert isinstance(found, Catalogue)
+    return found
 
 
 # Where a request keeps its `services.reissue_refusals` (its WSGI environ: its own,

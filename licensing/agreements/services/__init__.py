@@ -113,9 +113,11 @@ from licensing.agreements.services.reconsideration import (
     request_reconsideration,
 )
 from licensing.agreements.services.reissue import (
+    CardCorrected,
     KeptPrices,
     Reissue,
     ReissueOffers,
+    card_corrected,
     check_reissue,
     correction_for,
     kept_prices,
@@ -166,6 +168,7 @@ __all__ = [
     "AcceptanceInput",
     "ApplicationDraft",
     "ApplicationsAppeared",
+    "CardCorrected",
     "ExpiryReport",
     "KeptPrices",
     "LineChange",
@@ -182,6 +185,7 @@ __all__ = [
     "assign",
     "assign_many",
     "awaits_rate_card",
+    "card_corrected",
     "change_refusal",
     "check_assign_many",
     "check_reissue",

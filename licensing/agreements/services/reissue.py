@@ -408,6 +408,35 @@ class KeptPrices:
 _ACCEPTED = (ACTIVE, EXPIRED, SUPERSEDED)
 
 
+@dataclass(frozen=True)
+class CardCorrected:
+    """The correction of the card an agreement was priced on, as its licensee is told
+    (cardvendor60: the console's page said so, the portal's and the API's nothing):
+    the cards that replace it for every day of its period, and when the last of them
+    was published."""
+
+    takers: tuple[str, ...]
+    since: datetime
+
+
+# Told to the licensee: awaiting acceptance (the office may reissue it) or accepted
+# (its prices kept); a replaced agreement's reissue, and a terminated one, are not.
+_TOLD = (ISSUED, *_ACCEPTED)
+
+
+def card_corrected(cards: Catalogue, agreement: Agreement) -> CardCorrected | None:
+    """Whether a correction replaced the card `agreement` was priced on, for its
+    licensee's page and `rate_card_replaced_by`: None for a card in use, or an
+    agreement neither awaiting acceptance nor accepted. Read from `cards`, so a list
+    asks the catalogue once."""
+    if agreement.state not in _TOLD:
+        return None
+    replaced = cards.replacement(agreement.rate_card)
+    if replaced is None:
+        return None
+    return CardCorrected(tuple(replaced[0]), replaced[1])
+
+
 def kept_prices(session: Session, agreement: Agreement) -> KeptPrices | None:
     """What an accepted agreement's console page says of its card replaced by a
     correction (cardwalk60: the page named its card alone, and the card's page said
