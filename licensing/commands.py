@@ -17,7 +17,7 @@ import click
 from flask import Flask, current_app
 from flask.cli import with_appcontext
 
-from licensing import calendar, db, job_runs, log_context, unprintable_records
+from licensing import calendar, db, job_runs, log_context, options, unprintable_records
 from licensing.accounts import cli as accounts_cli
 from licensing.agreements import cli as agreements_cli
 from licensing.audit import cli as audit_cli
@@ -318,3 +318,5 @@ def register(app: Flask) -> None:
     )
     for command in (exports_cli.exports_command, setup, worker):
         app.cli.add_command(command)
+    # Round 60 (pagesfix60): text arguments composed, as forms' and the API's text is.
+    options.compose_text_arguments(app.cli)

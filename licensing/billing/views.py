@@ -1339,6 +1339,18 @@ def _stripe_event_step(
 UNREADABLE_FILTERS = {"day": "Day received", "state": "Looked at"}
 
 
+def _unreadable_query() -> dict[str, Any]:
+    """The list's filters and page as its address gave them, which each mark's form
+    posts with (its action's query) and the mark returns to, refused or done (round 60,
+    pagesfix60: a refused mark showed page 1 unfiltered, without the note typed unless
+    the body was on it; a mark done led to page 1 unfiltered)."""
+    return {
+        name: value
+        for name in (*UNREADABLE_FILTERS, "page")
+        if (value := (request.args.get(name) or "").strip())
+    }
+
+
 @console.route("/stripe-events/unreadable", endpoint="unreadable_deliveries")
 @access.staff(*BILLING_READERS)
 def console_unreadable_deliveries() -> tuple[str, int]:
@@ -1396,6 +1408,10 @@ def _unreadable_page(
         queries.unreadable_listed(filters),
         lambda _session: [],
         people=markers,
+        # Shown again by a refused mark, its pages still lead to the list.
+        path=url_for("billing_console.unreadable_deliveries"),
+        list_query=_unreadable_query(),
+        failed_status=status,
         filters=filters,
         states=queries.UNREADABLE_LIST_STATES,
         not_looked_at=queries.unread_not_looked_at(session),
@@ -1434,14 +1450,14 @@ def mark_delivery_looked_at(digest: str) -> Page:
                 f"{(form.note.data or '').strip()}",
             ],
             button="Mark it looked at",
-            cancel_url=url_for("billing_console.unreadable_deliveries"),
+            cancel_url=url_for("billing_console.unreadable_deliveries", **_unreadable_query()),
             cancel_label="Leave it not looked at",
         )
 
     return _confirm_then_act(
         form,
         act,
-        back=lambda: url_for("billing_console.unreadable_deliveries"),
+        back=lambda: url_for("billing_console.unreadable_deliveries", **_unreadable_query()),
         again=lambda status: _unreadable_page(form=form, digest=digest, status=status),
         asking=asking,
     )
@@ -1498,11 +1514,13 @@ def _list_page(
     totals: Callable[..., list[Any]],
     *,
     people: Callable[[Sequence[Any]], People] | None = None,
+    path: str | None = None,
     **context: Any,
 ) -> tuple[str, int]:
     """A console list's page: a page of `statement`'s rows and `totals` of all it keeps,
     unless its filters were refused (nothing listed then); `people`, given the page's
-    rows, the people they name (`people_of`: one statement for the page)."""
+    rows, the people they name (`people_of`: one statement for the page); `path`, the
+    list's address its pages lead to, when shown at another (a refused post's)."""
     session = db.session()
     found: paging.Page[Any] | None = None
     summed: list[Any] = []
@@ -1512,6 +1530,7 @@ def _list_page(
             statement,
             per_page=paging.PER_PAGE,
             rows=lambda window, bound: session.execute(window, bound).all(),
+            path=path,
         )
         summed = totals(session)
     return render_template(

@@ -24,6 +24,7 @@ from licensing.errors import DomainError, InvalidInput
 from licensing.exports import base, filters, services
 from licensing.exports.formats import FORMATS
 from licensing.money import format_quantity
+from licensing.options import AS_TYPED
 
 
 def _option(name: str) -> str:
@@ -80,7 +81,9 @@ class _Progress:
     "--by", help="Which date --from/--to apply to: issued, paid, period, reversed or recorded."
 )
 @click.option("--format", "format_name", type=click.Choice(list(FORMATS)), default="csv")
-@click.option("--output", "-o", default="-", help="File to write; '-' (default) is stdout.")
+@click.option(
+    "--output", "-o", type=AS_TYPED, default="-", help="File to write; '-' (default) is stdout."
+)
 @click.option(
     "--organization",
     metavar="ORGANIZATION",

@@ -12,6 +12,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from flask import Blueprint, current_app, flash, redirect, render_template, request, url_for
+from markupsafe import Markup
 from sqlalchemy.orm import Session
 from werkzeug.datastructures import FileStorage
 from werkzeug.wrappers import Response
@@ -27,7 +28,7 @@ from licensing.calendar import OFFICE_TIMEZONE, day_text, days_text, office_date
 from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.downloads import document_rate_limit
-from licensing.errors import Conflict, IllegalTransition, InvalidInput, NotFound
+from licensing.errors import Conflict, FileFirst, IllegalTransition, InvalidInput, NotFound
 from licensing.limits import record_id, shows_unstorable_on_form
 from licensing.royalties import forms, queries, services
 from licensing.royalties.downloads import rows_response, template_response
@@ -347,7 +348,26 @@ def _refusal_in_words(refused: Conflict, status: Any, submission: Submission) ->
             "opened, so this report was not filed. Read that report first; to correct it, "
             "file an amendment with a reason."
         )
+    if isinstance(refused, FileFirst):
+        return _file_first_linked(said, refused)
     return said
+
+
+def _file_first_linked(said: str, refused: FileFirst) -> str:
+    """The period-order refusal with the period to file first linked to its page, where
+    it is filed (round 60, pagesfix60: the sentence only named it; the API's problem
+    gives the same period as `file_first`). The days are worded by the summary, as any
+    refusal's (`days_in_words` leaves the link's tag as it is)."""
+    label = f"{refused.start.isoformat()} to {refused.end.isoformat()}"
+    before, found, after = said.partition(label)
+    if not found:  # a sentence worded otherwise: said as it is
+        return said
+    link = url_for(
+        "royalties.portal_period",
+        agreement_id=refused.agreement_id,
+        period_start=refused.start.isoformat(),
+    )
+    return Markup('{}<a href="{}">{}</a>{}').format(before, link, label, after)
 
 
 def _row_errors(typed: list[tuple[dict[str, str], dict[str, list[str]]]]) -> dict[str, list[str]]:

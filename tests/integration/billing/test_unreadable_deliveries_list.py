@@ -9,7 +9,9 @@ not looked at."""
 from __future__ import annotations
 
 import hashlib
+import html
 import json
+import re
 from datetime import UTC, datetime
 from typing import Any
 
@@ -172,6 +174,61 @@ def test_billing_staff_mark_a_body_looked_at_with_a_note_and_its_later_deliverie
         f"{UNREADABLE}/{'0' * 64}/looked-at", data={"delivery-note": "x", "confirmed": "yes"}
     )
     assert nowhere.status_code == 404
+
+
+def test_a_refused_mark_shows_the_list_again_at_its_page_and_filters_with_the_note_typed(
+    app: Flask, client: FlaskClient, signed_in: Any, billing_staff: User
+) -> None:
+    """Round 60 (pagesfix60): a mark refused from page 2 of the deliveries not looked at
+    showed page 1, unfiltered, and the note typed was lost with the body's form (on page
+    2). Each mark's form now posts with the list's filters and page, and the list shown
+    again (and after a mark done) is that page; a body not offered on the page shown is
+    offered above it, with the note."""
+    with time_machine.travel(datetime(2027, 3, 3, 15, 0, tzinfo=UTC), tick=True):
+        for number in range(52):
+            _post_signed(client, b"not an event %d" % number)
+    staff = signed_in(app.test_client(), billing_staff)
+    narrowed = "?state=not_looked_at&page=2"
+    second = staff.get(f"{UNREADABLE}{narrowed}").get_data(as_text=True)
+    oldest = _digest(b"not an event 0")
+    action = html.unescape(
+        re.search(rf'action="({re.escape(UNREADABLE)}/{oldest}/looked-at[^"]*)"', second)[1]
+    )
+    assert action == f"{UNREADABLE}/{oldest}/looked-at{narrowed}"
+
+    note = "Resent from the dashboard and read. " + "x" * 1_000  # too long
+    refused = staff.post(action, data={"delivery-note": note, "confirmed": "yes"})
+    assert refused.status_code == 422
+    again = refused.get_data(as_text=True)
+    assert "Not marked looked at" in words(again)
+    shown = rows(again, "unreadable-list", "delivery")
+    assert len(shown) == 2  # page 2 of the 52, still narrowed
+    assert oldest in list(shown.values())[-1]
+    assert '<option value="not_looked_at" selected' in again
+    assert f">{note}</textarea>" in again
+    assert 'id="refused-mark"' not in again  # its form is in its row
+    previous = next_link(again, "deliveries", rel="prev")
+    assert previous == f"{UNREADABLE}?state=not_looked_at"  # the list's pages, not the post's
+    assert _marks(oldest) == []
+
+    # Posted from a page the body is no longer on: offered above the list, note kept.
+    moved = staff.post(
+        f"{UNREADABLE}/{oldest}/looked-at?state=not_looked_at",
+        data={"delivery-note": note, "confirmed": "yes"},
+    )
+    assert moved.status_code == 422
+    markup = moved.get_data(as_text=True)
+    offered = markup.split('id="refused-mark"', 1)[1].split("</section>", 1)[0]
+    assert f'action="{UNREADABLE}/{oldest}/looked-at?state=not_looked_at"' in offered
+    assert f">{note}</textarea>" in offered
+
+    # Marked, back to the page it was marked from; Cancel on the confirmation too.
+    asked = staff.post(action, data={"delivery-note": "Resent and read."})
+    assert f'href="{html.escape(UNREADABLE + narrowed)}"' in asked.get_data(as_text=True)
+    done = staff.post(action, data={"delivery-note": "Resent and read.", "confirmed": "yes"})
+    assert done.status_code == 302
+    assert done.headers["Location"] == f"{UNREADABLE}{narrowed}"
+    assert len(_marks(oldest)) == 1
 
 
 def _marks(digest: str) -> list[AuditEvent]:

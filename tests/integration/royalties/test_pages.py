@@ -378,7 +378,15 @@ def test_a_later_period_filed_out_of_order_is_refused_with_a_link_to_the_first_m
             period_url(agreement, 2), data={"mode": "nil", "action": "submit", "attest": "yes"}
         )
         upcoming = client.get(period_url(agreement, 3))
-    assert "The report was not filed Reports are filed in period order" in text_of(refused)
+    assert refused.status_code == 409
+    assert (
+        "The report was not filed Reports are filed in period order: first report the "
+        "period January 1, 2027 to March 31, 2027"
+    ) in text_of(refused)
+    # Round 60 (pagesfix60): the period to file first links its page, where it is
+    # filed, as the API's `file_first` gives its address.
+    summary = refused.get_data(as_text=True).split('class="error-summary"')[1]
+    assert f'first report the period <a href="{period_url(agreement, 1)}"><time ' in summary
     assert reports_of(agreement) == []
     assert "This period can be reported from October 1, 2027." in text_of(upcoming)
     assert 'name="mode"' not in upcoming.get_data(as_text=True)
