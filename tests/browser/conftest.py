@@ -332,15 +332,20 @@ def submit_the_upload(page: Any) -> None:
     upload.get_by_role("button", name="Attest and submit the file").click()
 
 
-def newest_mail(mailbox: SMTPServer, address: str, subject: str) -> str:
-    """The text of the newest email to `address` whose subject has `subject`, in one
-    line, waiting for it (the outbox sends after the request)."""
+def newest_mail(mailbox: SMTPServer, address: str, subject: str, containing: str = "") -> str:
+    """The text of the newest email to `address` whose subject has `subject` (and
+    whose text has `containing`), in one line, waiting for it (the outbox sends after
+    the request: an older email of the same subject may be there first)."""
     for _ in range(75):
-        found = [m for m in mailbox.to(address) if subject in str(m["Subject"])]
+        found = [
+            text
+            for m in mailbox.to(address)
+            if subject in str(m["Subject"]) and containing in (text := one_line(message_text(m)))
+        ]
         if found:
-            return one_line(message_text(found[-1]))
+            return found[-1]
         time.sleep(0.2)
-    raise AssertionError(f"no email to {address} about {subject!r}")
+    raise AssertionError(f"no email to {address} about {subject!r} with {containing!r}")
 
 
 def wired(browser: Any, live_server: LiveServer, clerk: str, number: str, amount: str) -> None:

@@ -280,7 +280,8 @@ def test_a_field_the_dataset_does_not_take_is_disabled_with_why_at_phone_width_b
     assert as_of.is_disabled()
     assert page.locator("#as_of-offered").inner_text() == (
         "The Invoice lines export does not filter by Balances as of "
-        "(it takes From, To, Dates apply to, Organization, State, Currency, Use)."
+        "(it takes From, To, Dates apply to, Organization, State, Currency, Use, "
+        "Kind of line (Finance page), Product type, User type, Organization type)."
     )
     _choose_by_keyboard(page, "Use", use_words("development"))
 
