@@ -293,7 +293,9 @@ def test_a_field_the_dataset_does_not_take_is_disabled_with_why_at_phone_width_b
     assert page.locator("#use-offered").inner_text() == note
     assert "use-offered" in (use.get_attribute("aria-describedby") or "").split()
     assert (
-        page.get_by_role("combobox", name="Use").evaluate("select => select.labels[0].textContent")
+        page.get_by_role("combobox", name="Use", exact=True).evaluate(
+            "select => select.labels[0].textContent"
+        )
         == "Use"
     )
     # Tab from Currency passes over Use to Balances as of (round 59: the invoices take
