@@ -510,7 +510,17 @@ def receivables(
         returned_on = returned_day(each.row.returned_on, each.row.returned_at)
         if returned_on is not None and returned_on <= until:
             receivable.refunds_returned.append(Returned(each.day, returned_on, each.row.amount))
+    # The money tables are read in no order (round 60's semi-joins changed PostgreSQL's):
+    # each invoice's events in the order of their days, so two reads of one ledger agree.
+    for receivable in ledger.values():
+        receivable.settlements.sort()
+        receivable.returns.sort(key=_returned_order)
+        receivable.refunds_returned.sort(key=_returned_order)
     return list(ledger.values())
+
+
+def _returned_order(returned: Returned) -> tuple[date, date, Decimal]:
+    return returned.paid_on, returned.returned_on, returned.amount
 
 
 def _unsettled_since(since: date) -> ColumnElement[bool]:

@@ -143,6 +143,11 @@ SWAGGER_UI_EXCEPTIONS: dict[str, str] = {
         "at 320 px the Schemas section's model boxes and an opened operation's "
         "responses table are wider than the window (WCAG 1.4.10)"
     ),
+    "scrollable-region-focusable": (
+        "an opened operation's example values wider than their box (seen from round "
+        "60, whose answers gained fields) scroll sideways in Swagger UI's own code "
+        "blocks, which take no keyboard focus"
+    ),
 }
 
 

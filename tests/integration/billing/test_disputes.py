@@ -337,7 +337,14 @@ def test_the_payments_export_shows_the_withdrawal_and_the_reinstatement_on_their
     assert answer.status_code == 200
     text = answer.get_data(as_text=True)
     header = next(csv.reader(io.StringIO(text)))
-    assert header[-3:] == ["reversed_amount", "stripe_dispute_id", "reinstates_payment_id"]
+    # round 60 (names60) added the people's names after them
+    assert header[-5:] == [
+        "reversed_amount",
+        "stripe_dispute_id",
+        "reinstates_payment_id",
+        "recorded_by_name",
+        "reversed_by_name",
+    ]
     rows = {row["payment_id"]: row for row in csv.DictReader(io.StringIO(text))}
     disputed = rows[str(payment.id)]
     assert (disputed["state"], disputed["reversed_on"], disputed["reversed_amount"]) == (
