@@ -14,7 +14,7 @@ Products are invented."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime, time, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -29,30 +29,13 @@ from licensing.agreements.services import ApplicationDraft
 from licensing.calendar import day_text, office_date
 from licensing.db import utcnow
 from tests.browser.conftest import accepted_agreement, sign_in, vendor_and_staff
-from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE
 from tests.support import factories
 from tests.support.agreements import accept, agreement_of
 from tests.support.axe import assert_accessible
+from tests.support.card_year_uses import ATLAS, LEDGER, LEDGER_SDK, MORNING, text
 from tests.support.card_years import CardYears
 from tests.support.servers import LiveServer
 from tests.support.settings import issuing
-
-LEDGER = {**AUTO_USE, "product_name": "Ledger Lark", "description": "Remittance matching"}
-LEDGER_SDK = {**DEVELOPMENT_USE, "product_name": "Ledger Lark SDK"}
-# A data file: the card's data rule sends it to licensing staff's review.
-ATLAS = {
-    **AUTO_USE,
-    "product_name": "Tern Atlas",
-    "description": "A reference data file for billing systems",
-    "product_type": "data_file",
-    "quantity": {},
-    "revenue": "90000",
-}
-MORNING = time(15, 0, tzinfo=UTC)  # mid-morning at the office
-
-
-def text(locator: Any) -> str:
-    return " ".join(locator.inner_text().split())
 
 
 def drafted(card: dict[str, Any], version: str, first: str, last: str, top: str) -> dict[str, Any]:
