@@ -11,6 +11,7 @@ One `Session` per app context (a request, a CLI command) is reached with
 from __future__ import annotations
 
 import logging
+import os
 import random
 import re
 import sqlite3
@@ -18,7 +19,7 @@ import string
 import time
 import unicodedata
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -341,6 +342,19 @@ def _configure_sqlite(engine: Engine) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if writing else "BEGIN")
 
 
+def _create_owner_only(path: Path) -> None:
+    """Create a new SQLite file readable and writable by its owner alone.
+
+    It holds password hashes and unsent one-time links, and SQLite would create it
+    under the process's umask (world-readable at the usual 022). SQLite gives its
+    `-wal` and `-shm` files the database file's own permissions, so they follow.
+    An existing file is left as its owner set it.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o600))
+
+
 def make_engine(url: str, *, jit: str = "server") -> Engine:
     """The engine for `url`. `jit` (PostgreSQL only): `off` or `on` starts each
     connection with `-c jit=...` (added to any `options` the URL gives), `server`
@@ -350,7 +364,7 @@ def make_engine(url: str, *, jit: str = "server") -> Engine:
         # A `file:...?uri=true` database is a URI, not a path: SQLite opens it as given.
         is_uri = parsed.query.get("uri") == "true"
         if parsed.database and parsed.database != ":memory:" and not is_uri:
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _create_owner_only(Path(parsed.database))
         engine = create_engine(url)
         _configure_sqlite(engine)
         return engine
