@@ -15,7 +15,7 @@ import os
 from typing import Any
 
 import click
-from flask import Flask, current_app
+from flask import Flask
 from flask.cli import FlaskGroup, ScriptInfo
 from flask.cli import run_command as _flask_run_command
 
@@ -147,10 +147,9 @@ def _worker_count(workers: int | None) -> int:
     process, but the app has not been checked to be thread-safe under them. An
     explicit `--workers N` is obeyed, with a warning when its workers each count
     alone."""
-    storage = _storage_in_memory()
+    storage = start_warnings.limits_in_memory()
     if workers is not None:
-        if storage is not None and workers > 1:
-            _warn_limits_per_worker(workers, storage)
+        start_warnings.limits_per_worker(workers)
         return workers
     if storage is not None:
         log.info(
@@ -161,27 +160,6 @@ def _worker_count(workers: int | None) -> int:
         )
         return 1
     return multiprocessing.cpu_count() * 2 + 1
-
-
-def _storage_in_memory() -> str | None:
-    """The limiter's store when it is each process's memory (limits on), else None."""
-    if not current_app.config.get("RATELIMIT_ENABLED", True):
-        return None
-    storage = str(current_app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
-    return storage if storage.startswith("memory://") else None
-
-
-def _warn_limits_per_worker(workers: int, storage: str) -> None:
-    log.warning(
-        "Rate limits are counted per worker: %d workers each keep their own counts "
-        "in memory (RATELIMIT_STORAGE_URI=%s), so a client may make up to %d times "
-        "what a limit allows. Set RATELIMIT_STORAGE_URI to a store the workers share "
-        "(redis://HOST:6379/0 or memcached://HOST:11211) to count them together, or "
-        "leave out --workers to serve with one (docs/security.md, Rate limits).",
-        workers,
-        storage,
-        workers,
-    )
 
 
 def _run_development_server(in_production: bool, **options: Any) -> None:

@@ -68,6 +68,8 @@ class CheckedArbiter(Arbiter):  # type: ignore[misc]  # gunicorn ships no types
 
 class Server(BaseApplication):  # type: ignore[misc]  # gunicorn ships no types
     def __init__(self, options: dict[str, Any], *, with_worker: bool) -> None:
+        global _limits_said_by_serve
+        _limits_said_by_serve = True  # `licensing serve` said it (`_workers_to_warn_of`)
         self.options = options
         self.jobs = _WorkerProcess() if with_worker else None
         super().__init__()
@@ -128,7 +130,7 @@ def app_for_a_worker() -> Any:
         raise AppImportError(refusal_to_start(error)) from None
     first = claim_start_warnings()
     if first:
-        start_warnings.at_server_start(app)
+        start_warnings.at_server_start(app, workers=_workers_to_warn_of)
     elif first is None:  # not gunicorn with our settings: what each command says
         start_warnings.development_keys(app.config["LICENSING"])
     freeze_start_up_objects()
@@ -147,6 +149,13 @@ ACCESS_LOG_FORMAT = (
 # one that removes it (first to boot) says the warnings (`claim_start_warnings`).
 # None in a process gunicorn's hook did not start (`wsgi` imported elsewhere).
 _start_warnings_flag: str | None = None
+# How many workers the master starts, for the first worker's warning that rate limits
+# kept in each worker's memory count per worker (`start_warnings.limits_per_worker`).
+# None under `licensing serve`, which says it itself before it starts the master
+# (`licensing.cli`), and in a process no master started.
+_workers_to_warn_of: int | None = None
+# Set in `licensing serve`'s master (`Server`), where the warning was said already.
+_limits_said_by_serve = False
 
 
 def warn_at_start(server: Any) -> None:
@@ -155,7 +164,12 @@ def warn_at_start(server: Any) -> None:
     development key, a database behind the code, SQLite in production) once per
     server start. The master imports none of the app; before round 36 it built one
     in a fresh interpreter to say them, about a second of every start."""
-    global _start_warnings_flag
+    global _start_warnings_flag, _workers_to_warn_of
+    # Round 61: `gunicorn wsgi:app --workers 2` said nothing of the limits counted
+    # per worker (`licensing serve` did); the master knows the count, the app's
+    # configuration is the worker's to read.
+    configured = getattr(server, "cfg", None)
+    _workers_to_warn_of = None if _limits_said_by_serve else getattr(configured, "workers", None)
     try:
         handle, path = tempfile.mkstemp(prefix="licensing-start-warnings-")
     except OSError as error:

@@ -69,14 +69,41 @@ def development_keys(config: Config) -> None:
         config_log.warning("%s", warning)
 
 
-def at_server_start(app: Flask) -> None:
+def limits_in_memory() -> str | None:
+    """The limiter's store when it is each process's memory (limits on), else None."""
+    if not current_app.config.get("RATELIMIT_ENABLED", True):
+        return None
+    storage = str(current_app.config.get("RATELIMIT_STORAGE_URI") or "memory://")
+    return storage if storage.startswith("memory://") else None
+
+
+def limits_per_worker(workers: int | None) -> None:
+    """Say that several workers each count the rate limits alone, when they do."""
+    storage = limits_in_memory()
+    if storage is None or workers is None or workers <= 1:
+        return
+    log.warning(
+        "Rate limits are counted per worker: %d workers each keep their own counts "
+        "in memory (RATELIMIT_STORAGE_URI=%s), so a client may make up to %d times "
+        "what a limit allows. Set RATELIMIT_STORAGE_URI to a store the workers share "
+        "(redis://HOST:6379/0 or memcached://HOST:11211) to count them together, or "
+        "leave out --workers to serve with one (docs/security.md, Rate limits).",
+        workers,
+        storage,
+        workers,
+    )
+
+
+def at_server_start(app: Flask, *, workers: int | None = None) -> None:
     """Everything a server says once as it starts (the module's docstring). Said by
     a worker about to serve: a check that fails is logged, and the worker serves
     (when the master ran them in an interpreter of their own, a failure there
-    stopped nothing either)."""
+    stopped nothing either). `workers`: how many the master starts, when the
+    command that started it has not said what that means for the rate limits."""
     with app.app_context():
         development_keys(app.config["LICENSING"])
         try:
+            limits_per_worker(workers)
             warn_when_schema_behind()
             warn_about_sqlite_in_production()
         except Exception:  # a warning's check never stops the server

@@ -102,6 +102,9 @@ def test_a_server_start_says_each_start_up_warning_once_in_the_apps_format(
             said[0],
         ), said
     assert text.count("The database lacks revision(s)") == 1, text  # two workers, once
+    # Round 61: plain gunicorn said nothing of the limits counted per worker;
+    # `licensing serve` says it before the master starts, and its workers not again.
+    assert text.count("Rate limits are counted per worker: 2 workers") == 1, text
     assert [path.name for path in tmp_path.glob("licensing-start-warnings-*")] == []
     if command[-1] == "--with-worker":
         assert re.search(

@@ -347,7 +347,13 @@ class GunicornServer:
             stdout=self.log,
             stderr=subprocess.STDOUT,
         )  # fmt: skip
-        wait_for_port(self.port)
+        try:
+            # The command imports the app before gunicorn binds: on a loaded machine
+            # that alone has taken more than 20 s.
+            wait_for_port(self.port, timeout=60.0)
+        except ServerUnavailable:
+            self.stop()  # it may still bind later: not left serving after the test
+            raise
         return self
 
     def output(self) -> str:
