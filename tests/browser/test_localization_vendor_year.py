@@ -139,6 +139,37 @@ def test_a_translation_vendor_named_in_four_scripts_lives_its_first_quarter(
         clerk = factories.make_staff(db.session(), roles=("billing",)).email
         db.session().commit()
 
+    # 0. A price without an account: the two uses on the estimator. By hand: 12% of
+    # 50,000.00 is over the 2,500.00 minimum; 4 languages at 2,000.00 (volume) plus
+    # 5% of 40,000.00; the whole card period, no proration.
+    derivative = Decimal("50000") * 12 / 100
+    translation = 4 * Decimal("2000.00") + Decimal("40000") * 5 / 100
+    quoted = derivative + translation
+    page.goto("/estimate")
+    page.get_by_label("Your organization is").select_option("commercial")
+    page.get_by_label("License term starts").fill(start.isoformat())
+    page.get_by_label("License term ends").fill(end.isoformat())
+    for i, (use, product, revenue, languages) in enumerate(
+        (
+            ("derivative_work", "print", "50000", ""),
+            ("translation", "software", "40000", "ja, ar, el, hi"),
+        )
+    ):
+        if i:
+            page.get_by_role("button", name="Add another use").click()
+        page.locator(f"#uses-{i}-use").select_option(use)
+        page.locator(f"#uses-{i}-product_type").select_option(product)
+        page.locator(f"#uses-{i}-user_type").select_option("provider")
+        page.locator(f"#uses-{i}-revenue").fill(revenue)
+        if languages:
+            page.locator(f"#uses-{i}-languages").fill(languages)
+    page.get_by_role("button", name="Estimate the price").click()
+    page.get_by_text("Estimated total:").wait_for()
+    estimate = _main(page)
+    assert f"Estimated total: {_money(quoted)} USD" in estimate
+    assert f"12% of revenue 50,000.00 = {_money(derivative)}" in estimate
+    assert f"sum of the parts: 8,000.00 + 2,000.00 = {_money(translation)}" in estimate
+
     # 1. Sign-up: each name keeps its script, and the Arabic one runs right to left.
     page.goto("/sign-up")
     KOBO.sign_up(page)
@@ -173,11 +204,6 @@ def test_a_translation_vendor_named_in_four_scripts_lives_its_first_quarter(
     page.fill("#uses-1-revenue", "40000")
     page.get_by_role("button", name="Save the draft").click()
     page.get_by_text("The price if you submit now").wait_for()
-    # By hand: 12% of 50,000.00 is over the 2,500.00 minimum; 4 languages at
-    # 2,000.00 (volume) plus 5% of 40,000.00; the whole card period, no proration.
-    derivative = Decimal("50000") * 12 / 100
-    translation = 4 * Decimal("2000.00") + Decimal("40000") * 5 / 100
-    quoted = derivative + translation
     draft = _main(page)
     assert f"The price if you submit now: {_money(quoted)} USD" in draft
     for step in (
