@@ -1689,16 +1689,19 @@ def _money_moved(start: date) -> list[Select[tuple[int]]]:
 
 
 def last_step_before(action: str, ends: datetime) -> ColumnElement[datetime]:
-    """When the invoice (`Invoice`, correlated) last took `action` (`settle`,
-    `reopen`, `mark_uncollectible`) before `ends`, NULL if it had not (round 60, asof60).
+    """When the invoice (`Invoice`, correlated) last took `action` (`reopen`,
+    `mark_uncollectible`: a step whose stamp no other step clears) before `ends`, NULL
+    if it had not (round 60, asof60).
 
-    The invoice's stamp (`paid_at`, `reopened_at`, `written_off_at`) holds the latest
-    step of its kind, and `reopen` clears `paid_at`: when that latest step is before
-    `ends` it is the answer, else the earlier steps are read from the audit log, which
-    has every one (`invoice.paid`, `invoice.reopened`, `invoice.marked_uncollectible`,
-    by the invoice's entity index), less the latest, whose time is the stamp's. Only the
-    invoices a step was taken on from `ends` on (and those reopened, for `settle`) ask
-    the log: on every other the stamps are the history up to `ends`."""
+    The invoice's stamp (`reopened_at`, `written_off_at`) holds the latest step of its
+    kind: when that latest step is before `ends` it is the answer, else the earlier
+    steps are read from the audit log, which has every one (`invoice.reopened`,
+    `invoice.marked_uncollectible`, by the invoice's entity index), less the latest,
+    whose time is the stamp's. Only the invoices a step was taken on from `ends` on ask
+    the log: on every other the stamps are the history up to `ends`. Round 61 (asof61):
+    `settle` is no longer asked (its stamp, `paid_at`, a reopening clears, which the
+    round-60 form read the log for): the invoices export as of a day reads the paid day
+    by the bank's days (`bank_days`), and only the write-off as booked."""
     stamp = getattr(Invoice, INVOICE_MACHINE.stamps[action])
     name = f"{INVOICE_MACHINE.entity_type}.{INVOICE_MACHINE.events[action]}"
     latest_event, event = aliased(AuditEvent), aliased(AuditEvent)
@@ -1716,13 +1719,10 @@ def last_step_before(action: str, ends: datetime) -> ColumnElement[datetime]:
         event.occurred_at < ends,
         or_(stamp.is_(None), event.seq < latest.correlate(Invoice).scalar_subquery()),
     )
-    asks_the_log = stamp >= ends
-    if action == "settle":
-        asks_the_log = or_(asks_the_log, and_(stamp.is_(None), Invoice.reopened_at.is_not(None)))
     return type_coerce(
         case(
             (stamp < ends, stamp),
-            (asks_the_log, earlier.correlate(Invoice).scalar_subquery()),
+            (stamp >= ends, earlier.correlate(Invoice).scalar_subquery()),
         ),
         UTCDateTime(),
     )

@@ -21,8 +21,10 @@ the office) of its booking day, dated by the bank as said:
                   entered on 01-26
 
 Every day is exported after every step was entered (what a finance system re-reading a
-closed month gets). Each row failed on the base (88df43724) but ENTERED_LATE's, DATED_LATE's
-and RETURNED's days before their paid day, and WRITTEN_OFF's of 01-20 and 01-22.
+closed month gets). On the base (88df43724) every crossing failed on both databases: the
+rows already read so were DATED_LATE's before 01-24, RETURNED's and REFUNDED's of 01-18
+and 01-20 and WRITTEN_OFF's of 01-20 and 01-22; every other differed (its paid day
+missing or the day booked, WRITTEN_OFF `open` from 01-26).
 """
 
 from __future__ import annotations
