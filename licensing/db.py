@@ -21,7 +21,7 @@ import unicodedata
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager, suppress
 from contextvars import ContextVar
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any, TypeAlias, TypeVar
@@ -31,6 +31,7 @@ from flask.globals import app_ctx
 from sqlalchemy import (
     BigInteger,
     Connection,
+    Date,
     DateTime,
     Engine,
     MetaData,
@@ -61,6 +62,7 @@ from sqlalchemy.orm import (
 from sqlalchemy.sql.elements import ColumnElement, Over
 from sqlalchemy.sql.functions import FunctionElement
 
+from licensing.calendar import OFFICE_TIMEZONE, office_date
 from licensing.money import AMOUNT_INTEGER_DIGITS, AMOUNT_PLACES, beyond_largest
 
 # A SELECT of any columns: SQLAlchemy 2.1 types a statement by its columns' types,
@@ -318,6 +320,7 @@ def _configure_sqlite(engine: Engine) -> None:
         dbapi_connection.create_function(
             REPLACE_EACH, -1, _replace_each_in_python, deterministic=True
         )
+        dbapi_connection.create_function(OFFICE_DAY, 1, _office_day_in_python, deterministic=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Connection) -> None:
@@ -858,6 +861,43 @@ def _utc_instant_sqlite(element: UTCInstant, compiler: Any, **kw: Any) -> str:
 def _utc_instant_postgresql(element: UTCInstant, compiler: Any, **kw: Any) -> str:
     day = compiler.process(element.clauses, **kw)
     return f"(CAST({day} AS TIMESTAMP) + INTERVAL '{element.seconds} seconds') AT TIME ZONE 'UTC'"
+
+
+# The SQLite function `OfficeDay` calls (registered on each connection).
+OFFICE_DAY = "licensing_office_day"
+
+
+def _office_day_in_python(stamp: str | None) -> str | None:
+    """`licensing.calendar.office_date` of a `UTCDateTime` as SQLite stores it (the
+    UTC time without its zone), as the ISO text SQLite keeps a date in."""
+    if stamp is None:
+        return None
+    moment = datetime.fromisoformat(stamp)
+    return office_date(moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+
+class OfficeDay(FunctionElement[date]):
+    """The office day (`licensing.calendar.office_date`, America/Chicago) of a UTC time
+    stamp, in SQL (round 61, asof61: a card payment's day, Stripe's, beside an offline
+    payment's `received_on`, so that one statement orders an invoice's money by the
+    bank's days): `timezone(zone, stamp)` cast to a date on PostgreSQL; on SQLite,
+    which keeps no time zones, a function the connection registers, Python's own."""
+
+    type = Date()
+    name = "office_day"
+    inherit_cache = True
+
+
+@compiles(OfficeDay, "sqlite")
+def _office_day_sqlite(element: OfficeDay, compiler: Any, **kw: Any) -> str:
+    return f"{OFFICE_DAY}({compiler.process(element.clauses, **kw)})"
+
+
+@compiles(OfficeDay)  # and for str(statement), as PostgreSQL reads it
+@compiles(OfficeDay, "postgresql")
+def _office_day_postgresql(element: OfficeDay, compiler: Any, **kw: Any) -> str:
+    stamp = compiler.process(element.clauses, **kw)
+    return f"CAST(timezone('{OFFICE_TIMEZONE.key}', {stamp}) AS DATE)"
 
 
 # Any select: a claim keeps the columns its statement selects.

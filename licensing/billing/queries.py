@@ -33,6 +33,7 @@ from sqlalchemy import (
     true,
     type_coerce,
     union,
+    union_all,
 )
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.compiler import compiles
@@ -89,7 +90,7 @@ from licensing.billing.states import INVOICE as INVOICE_MACHINE
 from licensing.billing.states import LATE_FEE as LATE_FEE_SOURCE
 from licensing.billing.states import ROYALTY_REPORT as ROYALTY_REPORT_SOURCE
 from licensing.calendar import office_date, office_day_start
-from licensing.db import Money, Statement, UTCDateTime, money_sum, money_total
+from licensing.db import Money, OfficeDay, Statement, UTCDateTime, money_sum, money_total
 from licensing.errors import NotFound
 from licensing.money import beyond_largest, quantize
 
@@ -1688,16 +1689,19 @@ def _money_moved(start: date) -> list[Select[tuple[int]]]:
 
 
 def last_step_before(action: str, ends: datetime) -> ColumnElement[datetime]:
-    """When the invoice (`Invoice`, correlated) last took `action` (`settle`,
-    `reopen`, `mark_uncollectible`) before `ends`, NULL if it had not (round 60, asof60).
+    """When the invoice (`Invoice`, correlated) last took `action` (`reopen`,
+    `mark_uncollectible`: a step whose stamp no other step clears) before `ends`, NULL
+    if it had not (round 60, asof60).
 
-    The invoice's stamp (`paid_at`, `reopened_at`, `written_off_at`) holds the latest
-    step of its kind, and `reopen` clears `paid_at`: when that latest step is before
-    `ends` it is the answer, else the earlier steps are read from the audit log, which
-    has every one (`invoice.paid`, `invoice.reopened`, `invoice.marked_uncollectible`,
-    by the invoice's entity index), less the latest, whose time is the stamp's. Only the
-    invoices a step was taken on from `ends` on (and those reopened, for `settle`) ask
-    the log: on every other the stamps are the history up to `ends`."""
+    The invoice's stamp (`reopened_at`, `written_off_at`) holds the latest step of its
+    kind: when that latest step is before `ends` it is the answer, else the earlier
+    steps are read from the audit log, which has every one (`invoice.reopened`,
+    `invoice.marked_uncollectible`, by the invoice's entity index), less the latest,
+    whose time is the stamp's. Only the invoices a step was taken on from `ends` on ask
+    the log: on every other the stamps are the history up to `ends`. Round 61 (asof61):
+    `settle` is no longer asked (its stamp, `paid_at`, a reopening clears, which the
+    round-60 form read the log for): the invoices export as of a day reads the paid day
+    by the bank's days (`bank_days`), and only the write-off as booked."""
     stamp = getattr(Invoice, INVOICE_MACHINE.stamps[action])
     name = f"{INVOICE_MACHINE.entity_type}.{INVOICE_MACHINE.events[action]}"
     latest_event, event = aliased(AuditEvent), aliased(AuditEvent)
@@ -1715,15 +1719,99 @@ def last_step_before(action: str, ends: datetime) -> ColumnElement[datetime]:
         event.occurred_at < ends,
         or_(stamp.is_(None), event.seq < latest.correlate(Invoice).scalar_subquery()),
     )
-    asks_the_log = stamp >= ends
-    if action == "settle":
-        asks_the_log = or_(asks_the_log, and_(stamp.is_(None), Invoice.reopened_at.is_not(None)))
     return type_coerce(
         case(
             (stamp < ends, stamp),
-            (asks_the_log, earlier.correlate(Invoice).scalar_subquery()),
+            (stamp >= ends, earlier.correlate(Invoice).scalar_subquery()),
         ),
         UTCDateTime(),
+    )
+
+
+def bank_days(day: date) -> Any:
+    """Each invoice issued by `day` as the bank's days had it at the day's end (round
+    61, asof61), a subquery of `invoice_id`, `paid_on` and `owing_since`: the first day
+    of its last stretch of days owing nothing, and of its last stretch owing.
+
+    Its balance after each day is the running sum of its dated events up to it: the
+    issue (its total), payments received (offline by `received_on`, card by the office
+    day Stripe settled it), credit notes (their issue day) and refunds sent (by
+    `sent_on`, else Stripe's day) less those the bank returned (a payment's
+    `returned_on`, a refund's day returned), the days `collected_between`,
+    `reversed_between`, `refunded_between` and `refund_returned_between` count them on:
+    what `receivables` sums, day after day. Whatever was entered when, as the bank had
+    it: a cheque entered three days after the bank had it is paid from the bank's day.
+    When the invoice owes nothing at the day's end, `paid_on` is the day it became paid
+    (the paid day of `invoices?as_of`); when it owes, `owing_since` is the day it last
+    began to owe (a write-off booked on or after it stands: nothing paid it in full
+    since)."""
+    events = union_all(
+        select(
+            Invoice.id.label("invoice_id"),
+            Invoice.issue_date.label("day"),
+            Invoice.total.label("owed"),
+        ).where(Invoice.state != DRAFT, Invoice.issue_date <= day),
+        select(
+            Payment.invoice_id,
+            func.coalesce(Payment.received_on, OfficeDay(Payment.settled_at)),
+            -Payment.amount,
+        ).where(collected_between(None, day)),
+        select(
+            PaymentReversal.invoice_id, PaymentReversal.returned_on, PaymentReversal.amount
+        ).where(reversed_between(None, day)),
+        select(CreditNote.invoice_id, CreditNote.issue_date, -CreditNote.amount).where(
+            CreditNote.issue_date <= day
+        ),
+        select(
+            Refund.invoice_id,
+            func.coalesce(Refund.sent_on, OfficeDay(Refund.settled_at)),
+            Refund.amount,
+        ).where(refunded_between(None, day)),
+        select(
+            Refund.invoice_id,
+            func.coalesce(Refund.returned_on, OfficeDay(refund_returned_at())),
+            -Refund.amount,
+        ).where(refund_returned_between(None, day)),
+    ).subquery("bank_events")
+    daily = (
+        select(
+            events.c.invoice_id,
+            events.c.day,
+            money_total(events.c.owed).label("change"),
+        )
+        .group_by(events.c.invoice_id, events.c.day)
+        .subquery("bank_daily")
+    )
+    in_order = {"partition_by": daily.c.invoice_id, "order_by": daily.c.day}
+    running = select(
+        daily.c.invoice_id,
+        daily.c.day,
+        money_total(daily.c.change).over(**in_order).label("balance"),
+    ).subquery("bank_running")
+    before = func.lag(running.c.balance).over(
+        partition_by=running.c.invoice_id, order_by=running.c.day
+    )
+    turns = select(
+        running.c.invoice_id,
+        running.c.day,
+        running.c.balance,
+        type_coerce(before, Money()).label("before"),
+    ).subquery("bank_turns")
+    zero = literal(Decimal(0), Money())
+    owing, then_owing = turns.c.balance > zero, turns.c.before > zero
+    began = turns.c.before.is_(None)
+
+    def first_day_of_last(stretch: ColumnElement[bool], turned: ColumnElement[bool]) -> Any:
+        return type_coerce(func.max(case((and_(stretch, turned), turns.c.day))), Date())
+
+    return (
+        select(
+            turns.c.invoice_id,
+            first_day_of_last(~owing, or_(began, then_owing)).label("paid_on"),
+            first_day_of_last(owing, or_(began, ~then_owing)).label("owing_since"),
+        )
+        .group_by(turns.c.invoice_id)
+        .subquery("bank_days")
     )
 
 

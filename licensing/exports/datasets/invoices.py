@@ -7,11 +7,12 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any, NamedTuple
 
-from sqlalchemy import and_, case, func, literal, not_, or_, select, type_coerce, union_all
+from sqlalchemy import Date, and_, case, func, literal, not_, select, type_coerce, union_all
 from sqlalchemy.orm import aliased
 
 from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal, Refund
 from licensing.billing.queries import (
+    bank_days,
     collected_between,
     last_step_before,
     money_moved,
@@ -31,7 +32,7 @@ from licensing.billing.states import (
     VOID,
 )
 from licensing.calendar import office_day_start
-from licensing.db import Money, Statement, money_total
+from licensing.db import Money, OfficeDay, Statement, money_total
 from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column
 from licensing.exports.columns import (
     CURRENCY,
@@ -45,7 +46,7 @@ from licensing.exports.columns import (
 from licensing.exports.declared import Declared, Field
 from licensing.exports.filters import ISSUED, RECORDED, ExportFilter
 from licensing.exports.filters import PAID as BY_PAID
-from licensing.exports.queries import at_times, day_of, issued_invoices, licensee
+from licensing.exports.queries import day_of, issued_invoices, licensee, on_days
 from licensing.royalties.models import RoyaltyReport
 
 STATES = tuple(state for state in INVOICE_STATES if state != "draft")
@@ -93,6 +94,8 @@ class _Then(NamedTuple):
 
     state: Any
     paid_at: Any
+    # How `paid_at` reads as a day: today's is a time stamp (`day_of`), the day's a day.
+    paid_day: Any
     voided_at: Any
     amount_paid: Any
     amount_credited: Any
@@ -115,9 +118,17 @@ def _as_of(day: date) -> _Then:
     moved on after the day (`billing.queries.money_moved`, the rule of "may owe on day
     D", aging55 and round 56): on any other the stored totals are those sums already.
     Its state follows: void if voided by then; else paid if it owed nothing, else
-    uncollectible if written off by then and not marked paid since, else open. Its paid
-    day is given when it was paid then and booked paid by then; its void day when void
-    by then."""
+    uncollectible if written off by then and not paid in full since by the bank's days,
+    else open. Its paid day is the bank's day it last became paid, when it was paid
+    then; its void day when void by then.
+
+    Round 61 (asof61): one rule for every column, money by the bank's days and
+    decisions by when they were booked. The paid day and the payment that ends a
+    write-off were the steps as booked (`paid_at`, `invoice.paid`), while the amounts
+    were the bank's days: a cheque the bank had on the 18th, entered on the 22nd, read
+    `paid` with no paid day as of the 20th. Now both are the bank's days
+    (`billing.queries.bank_days`); only the void and the write-off are read as booked
+    (`voided_at`; the write-off's office day, `last_step_before`)."""
     ends = office_day_start(day + timedelta(days=1))
     after = day + timedelta(days=1)
     moved = money_moved(after).cte("moved")
@@ -163,15 +174,14 @@ def _as_of(day: date) -> _Then:
     # Never NULL, so that its negation is true of an invoice never voided.
     void = and_(Invoice.voided_at.is_not(None), Invoice.voided_at < ends)
     owes = owed > _ZERO  # never NULL: the amounts are summed or stored
-    # Round 60 (asof60): each step the last of its kind taken by then, from the
-    # invoice's whole history (`last_step_before`), not the latest ever taken.
-    settled = last_step_before("settle", ends)
-    reopened = last_step_before("reopen", ends)
+    # Round 60 (asof60): the write-off the last taken by then, from the invoice's whole
+    # history (`last_step_before`), not the latest ever taken. Round 61 (asof61): it
+    # stands while the invoice has owed since its office day by the bank's days (a
+    # payment the bank had on or after that day ends it, whenever it was entered; one
+    # it returned before it does not), as the state's paid, from the same days.
+    bank = bank_days(day)
     written_off = last_step_before("mark_uncollectible", ends)
-    booked_paid = and_(settled.is_not(None), or_(reopened.is_(None), reopened < settled))
-    still_written_off = and_(
-        written_off.is_not(None), or_(settled.is_(None), settled < written_off)
-    )
+    still_written_off = and_(written_off.is_not(None), bank.c.owing_since <= OfficeDay(written_off))
     state = case(
         (void, literal(VOID)),
         (~owes, literal(PAID)),
@@ -179,13 +189,14 @@ def _as_of(day: date) -> _Then:
         else_=literal(OPEN),
     )
 
-    paid_at = case((and_(~void, ~owes, booked_paid), settled))
+    paid_at = case((and_(~void, ~owes), bank.c.paid_on))
 
     def source(statement: Statement, given: ExportFilter) -> Statement:
         statement = (
             _joined(statement)
             .outerjoin(moved, moved.c.invoice_id == Invoice.id)
             .outerjoin(sums, sums.c.invoice_id == Invoice.id)
+            .outerjoin(bank, bank.c.invoice_id == Invoice.id)
             .where(Invoice.issue_date <= day)
         )
         # Round 60: `by=paid` chooses by the paid day as of the day, as the rows say it.
@@ -195,12 +206,13 @@ def _as_of(day: date) -> _Then:
         if by_paid:
             if given.date_from or given.date_to:
                 statement = statement.where(paid_at.is_not(None))
-            statement = at_times(statement, paid_at, given)
+            statement = on_days(statement, paid_at, given)
         return statement.where(state == given.state) if given.state else statement
 
     return _Then(
         state=state,
-        paid_at=paid_at,
+        paid_at=type_coerce(paid_at, Date()),
+        paid_day=None,
         voided_at=case((void, Invoice.voided_at)),
         amount_paid=paid,
         amount_credited=credited,
@@ -214,6 +226,7 @@ _ZERO = literal(Decimal(0), Money())
 _TODAY = _Then(
     state=Invoice.state,
     paid_at=Invoice.paid_at,
+    paid_day=day_of,
     voided_at=Invoice.voided_at,
     amount_paid=Invoice.amount_paid,
     amount_credited=Invoice.amount_credited,
@@ -246,7 +259,7 @@ def _declared(then: _Then) -> Declared:
             Field(
                 Column("paid_date", DATE, "The office day it became paid, if it is."),
                 then.paid_at,
-                day_of,
+                then.paid_day,
             ),
             Field(
                 Column("voided_date", DATE, "The office day it was voided, if it was."),
