@@ -97,8 +97,10 @@ class ExportQuerySchema(ApiSchema):
     kind = vocabulary(
         CLASSIFIED_VALUES["kind"],
         metadata={
-            "description": "invoice_lines: `fee` (up front), `royalty`, `license` (both) or "
-            "`other` (late fees, manual), as the Finance page counts them"
+            "description": "invoice_lines (and, round 61, credit_note_lines: the credit notes "
+            "of those invoices): `fee` (up front), `royalty`, `license` (both) or `other` "
+            "(late fees, manual), as the Finance page counts them; `royalty` on "
+            "credit_note_lines is the page's royalty credit notes"
         },
     )
     product_type = vocabulary(CLASSIFIED_VALUES["product_type"])

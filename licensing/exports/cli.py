@@ -94,12 +94,17 @@ class _Progress:
 @click.option("--use", help="Only lines for this use.")
 @click.option(
     "--kind",
-    help="invoice_lines: fee, royalty, license or other, as the Finance page counts them.",
+    help="invoice_lines, credit_note_lines: fee, royalty, license or other, as the Finance "
+    "page counts them.",
 )
-@click.option("--product-type", "product_type", help="invoice_lines: only this product type.")
-@click.option("--user-type", "user_type", help="invoice_lines: only this user type.")
 @click.option(
-    "--organization-type", "organization_type", help="invoice_lines: only this organization type."
+    "--product-type", "product_type", help="invoice_lines, credit_note_lines: this product type."
+)
+@click.option("--user-type", "user_type", help="invoice_lines, credit_note_lines: this user type.")
+@click.option(
+    "--organization-type",
+    "organization_type",
+    help="invoice_lines, credit_note_lines: this organization type.",
 )
 @click.option(
     "--as-of",

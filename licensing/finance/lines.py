@@ -18,7 +18,15 @@ link's filter names, so its sum is the page's figure to the cent:
   `organization_type`; `unclassified` for a line no quote classifies).
 
 The classification is found line by line in Python (it lives where each amount was
-priced), so the list is chosen in Python and paged there, as the page sums it.
+priced). Round 61 (lines61): until then every list was chosen and paged in Python, so
+a page of 50 read and classified every line of the months asked (a year at 30,000
+invoices: seconds; BENCHMARKS.md). What SQL can decide (the days, currency, kind and
+lines or credit notes) is now paged in the database: `keys` selects the rows' sort
+keys in the list's order, the database returns a page of them, only its rows are
+classified and split (`page_entries`), and `summed` adds up the figure in SQL (a
+royalty credit note's parts add up to the note, so the credit notes' amounts are its
+parts' sum). A classification filter (`values`) is still chosen in Python over the
+months' lines (`entries`): no column holds a line's classification.
 """
 
 from __future__ import annotations
@@ -29,14 +37,30 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Select,
+    false,
+    func,
+    literal,
+    select,
+    union_all,
+)
 from sqlalchemy.orm import Session
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import CreditNote, Invoice, InvoiceLine
 from licensing.billing.states import AGREEMENT, ROYALTY_REPORT
+from licensing.db import Statement, money_sum
 from licensing.finance import queries
-from licensing.finance.classification import AXES, UNCLASSIFIED, Classification, classify
+from licensing.finance.classification import (
+    AXES,
+    UNCLASSIFIED,
+    Classification,
+    RevenueLine,
+    classify,
+)
 from licensing.pricing.vocabulary import AXES as VOCABULARY
 
 FEE, ROYALTY, LICENSE, OTHER = "fee", "royalty", "license", "other"
@@ -239,3 +263,169 @@ def shown(session: Session, page: Sequence[Entry]) -> Shown:
         numbers = select(CreditNote.id, CreditNote.number).where(CreditNote.id.in_(credit_ids))
         credit_notes = {credit_id: number or "" for credit_id, number in session.execute(numbers)}
     return Shown(invoices, descriptions, credit_notes)
+
+
+# --- paged in the database (round 61, lines61) -------------------------------------------
+
+
+def in_sql(given: LineFilter) -> bool:
+    """Whether the database can choose the rows `given` keeps: no classification asked."""
+    return not given.values
+
+
+def _kind_where(kind: str | None) -> list[ColumnElement[bool]]:
+    """The invoices whose lines the list's `kind` keeps, by their source."""
+    if kind is None:
+        return []
+    if kind == OTHER:
+        return [Invoice.source_type.not_in(list(KIND_OF_SOURCE))]
+    sources = [source for source, of in KIND_OF_SOURCE.items() if kind_keeps(kind, of)]
+    return [Invoice.source_type.in_(sources)]
+
+
+def _lines_where(given: LineFilter) -> list[ColumnElement[bool]]:
+    """The lines invoiced `given` keeps (as `queries.issued_lines` chooses them)."""
+    return [
+        *queries.issued_where(given.currency, given.start, given.end),
+        *_kind_where(given.kind),
+    ]
+
+
+def _credits_where(given: LineFilter) -> list[ColumnElement[bool]]:
+    """The royalty credit notes `given` keeps (as `queries.royalty_credits` chooses)."""
+    return queries.royalty_credits_where(given.currency, given.start, given.end)
+
+
+def _shows_lines(given: LineFilter) -> bool:
+    return given.shown != CREDITED
+
+
+def shows_credits(given: LineFilter) -> bool:
+    """Whether the list shows royalty credit notes: not only the lines invoiced, of
+    a kind royalties are of (any, `royalty` or `license`)."""
+    return given.shown != INVOICED and kind_keeps(given.kind, ROYALTY)
+
+
+def _key_columns(day: Any, credit_note_id: Any, currency: Any) -> list[Any]:
+    """`keys`' columns, of a line invoiced (the invoice's day and currency, no credit
+    note: 0) or of a credit note's part (the credit note's), the line joined."""
+    return [
+        day.label("day"),
+        Invoice.id.label("invoice_id"),
+        credit_note_id.label("credit_note_id"),
+        InvoiceLine.position.label("position"),
+        InvoiceLine.id.label("line_id"),
+        currency.label("currency"),
+        Invoice.source_type.label("source_type"),
+        Invoice.source_id.label("source_id"),
+        InvoiceLine.amount.label("amount"),
+    ]
+
+
+def keys(given: LineFilter) -> Select[Any]:
+    """Each row's key in the list's order (as `entries` sorts them: newest first, an
+    invoice's lines in their order, a credit note's parts after its invoice's lines of
+    the same day): (day, invoice id, credit note id or 0, position, line id, currency,
+    source type, source id, the line's amount). The database pages it."""
+    parts: list[Statement] = []  # the lines' and the credit notes' selects, one shape
+    if _shows_lines(given) or not shows_credits(given):
+        parts.append(
+            select(*_key_columns(Invoice.issue_date, literal(0), Invoice.currency))
+            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+            # Only credit notes, of a kind that has none: no row.
+            .where(*(_lines_where(given) if _shows_lines(given) else [false()]))
+        )
+    if shows_credits(given):
+        parts.append(
+            select(*_key_columns(CreditNote.issue_date, CreditNote.id, CreditNote.currency))
+            .join(Invoice, Invoice.id == CreditNote.invoice_id)
+            .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
+            .where(*_credits_where(given))
+        )
+    chosen: Statement | CompoundSelect[Any] = union_all(*parts) if len(parts) > 1 else parts[0]
+    rows = chosen.subquery("rows")
+    return select(rows).order_by(
+        rows.c.day.desc(),
+        rows.c.invoice_id.desc(),
+        rows.c.credit_note_id,
+        rows.c.position,
+    )
+
+
+def page_entries(session: Session, page: Sequence[Any]) -> list[Entry]:
+    """The page's rows (`keys`' rows) as the list shows them: its lines classified, its
+    credit notes split over their invoices' lines (`queries.royalty_credits`), in the
+    page's order."""
+    lines = {
+        row.line_id: RevenueLine(
+            row.line_id, row.invoice_id, row.source_type, row.source_id, row.position, row.amount
+        )
+        for row in page
+    }
+    classified = classify(session, lines.values())
+    credit_ids = {row.credit_note_id for row in page if row.credit_note_id}
+    shares = (
+        {
+            (part.credit_note_id, part.line.invoice_line_id): part.amount
+            for part in queries.royalty_credits(session, None, None, None, ids=credit_ids)
+        }
+        if credit_ids
+        else {}
+    )
+    return [
+        Entry(
+            row.line_id,
+            row.invoice_id,
+            row.position,
+            row.currency,
+            row.day,
+            kind_of(row.source_type) if not row.credit_note_id else ROYALTY,
+            classified[row.line_id],
+            -shares[row.credit_note_id, row.line_id] if row.credit_note_id else row.amount,
+            row.credit_note_id or None,
+        )
+        for row in page
+    ]
+
+
+def summed(session: Session, given: LineFilter) -> list[Totals]:
+    """`totals` of every row `given` keeps, added up by the database, a currency each:
+    the lines invoiced and their count; the royalty credit notes' amounts (the parts of
+    each add up to it: cumulative rounding) and their parts' count (a part a line of
+    the credited invoice)."""
+    zero = Decimal(0)
+    found: dict[str, list[Any]] = {}
+    if _shows_lines(given):
+        for currency, count, invoiced in session.execute(
+            select(Invoice.currency, func.count(InvoiceLine.id), money_sum(InvoiceLine.amount))
+            .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+            .where(*_lines_where(given))
+            .group_by(Invoice.currency)
+        ):
+            found[currency] = [count, invoiced or zero, zero]
+    if shows_credits(given):
+        parts = (
+            select(func.count(InvoiceLine.id))
+            .where(InvoiceLine.invoice_id == CreditNote.invoice_id)
+            .scalar_subquery()
+        )
+        for currency, count, credited in session.execute(
+            select(CreditNote.currency, func.sum(parts), money_sum(CreditNote.amount))
+            .join(Invoice, Invoice.id == CreditNote.invoice_id)
+            .where(*_credits_where(given), _has_lines())
+            .group_by(CreditNote.currency)
+        ):
+            each = found.setdefault(currency, [0, zero, zero])
+            each[0] += int(count or 0)
+            each[2] = credited or zero
+    return [
+        Totals(currency, count, invoiced, credited)
+        for currency, (count, invoiced, credited) in sorted(found.items())
+        if count
+    ]
+
+
+def _has_lines() -> ColumnElement[bool]:
+    """A credited invoice with lines (a credit note is split over them; the list shows
+    none of one without)."""
+    return select(InvoiceLine.id).where(InvoiceLine.invoice_id == CreditNote.invoice_id).exists()

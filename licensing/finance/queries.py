@@ -1315,6 +1315,14 @@ def _within(column: Any, start: date | None, end: date | None) -> list[ColumnEle
     ]
 
 
+def issued_where(
+    currency: str | None, start: date | None, end: date | None
+) -> list[ColumnElement[bool]]:
+    """The invoices issued on the days (not draft, not void) of `currency` (None: any)
+    whose lines `issued_lines` reads (round 61: the invoice lines list pages them)."""
+    return [*_issued(currency), *_within(Invoice.issue_date, start, end)]
+
+
 def issued_lines(
     session: Session,
     currency: str | None,
@@ -1330,7 +1338,7 @@ def issued_lines(
     statement = (
         select(*_REVENUE_LINE, Invoice.currency, Invoice.issue_date)
         .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
-        .where(*_issued(currency), *_within(Invoice.issue_date, start, end))
+        .where(*issued_where(currency, start, end))
     )
     if sources is not None:
         statement = statement.where(Invoice.source_type.in_(sources))
@@ -1362,21 +1370,38 @@ class CreditPart:
     amount: Decimal
 
 
+def royalty_credits_where(
+    currency: str | None, start: date | None, end: date | None
+) -> list[ColumnElement[bool]]:
+    """The royalty credit notes issued on the days, of `currency` (None: any): credit
+    notes of royalty-report invoices (the credit notes and invoices joined)."""
+    return [
+        *([CreditNote.currency == currency] if currency is not None else []),
+        *_within(CreditNote.issue_date, start, end),
+        Invoice.source_type == ROYALTY_REPORT,
+    ]
+
+
 def royalty_credits(
-    session: Session, currency: str | None, start: date | None, end: date | None
+    session: Session,
+    currency: str | None,
+    start: date | None,
+    end: date | None,
+    *,
+    ids: Iterable[int] | None = None,
 ) -> list[CreditPart]:
     """The royalty credit notes issued on the days, of `currency` (None: any), each
     split over its invoice's lines in proportion to their amounts, as the
-    `credit_note_lines` export splits it (cumulative rounding, so the parts add up)."""
+    `credit_note_lines` export splits it (cumulative rounding, so the parts add up);
+    `ids`: only those credit notes (round 61: a page of the invoice lines list's)."""
     rows = session.execute(
         select(CreditNote.id, CreditNote.amount, *_REVENUE_LINE)
         .add_columns(CreditNote.issue_date, CreditNote.currency)
         .join(Invoice, Invoice.id == CreditNote.invoice_id)
         .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
         .where(
-            *([CreditNote.currency == currency] if currency is not None else []),
-            *_within(CreditNote.issue_date, start, end),
-            Invoice.source_type == ROYALTY_REPORT,
+            *royalty_credits_where(currency, start, end),
+            *([CreditNote.id.in_(sorted(ids))] if ids is not None else []),
         )
         .order_by(CreditNote.id, InvoiceLine.position)
     ).all()

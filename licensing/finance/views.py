@@ -695,9 +695,22 @@ def invoice_lines() -> tuple[str, int]:
             {axis: chosen[axis] for axis in AXES if chosen[axis]},
         )
         session = db.session()
-        every = lines.entries(session, line_filter)
-        found = paging.page_of(every)
-        summed = lines.totals(every)
+        if lines.in_sql(line_filter):
+            # Round 61 (lines61): paged and summed by the database, only the page's
+            # rows classified, as other lists are read.
+            summed = lines.summed(session, line_filter)
+            found = paging.read_page(
+                session,
+                lines.keys(line_filter),
+                rows=lambda window, bound: lines.page_entries(
+                    session, session.execute(window, bound).all()
+                ),
+                total=sum(each.count for each in summed),
+            )
+        else:
+            every = lines.entries(session, line_filter)
+            found = paging.page_of(every)
+            summed = lines.totals(every)
         shown = lines.shown(session, found.items)
     status = 400 if repeated else 422 if errors else 200
     return render_template(
@@ -716,6 +729,7 @@ def invoice_lines() -> tuple[str, int]:
         value_words=value_words,
         kinds=lines.KINDS,
         export_url=_lines_export_url(line_filter) if line_filter else None,
+        credits_export_url=_credits_export_url(line_filter) if line_filter else None,
     ), status
 
 
@@ -725,6 +739,12 @@ def _lines_export_url(line_filter: lines.LineFilter) -> str | None:
     for a viewer who may not open Exports, or a list of the credit notes alone."""
     if not may_open("exports_console.exports") or line_filter.shown == lines.CREDITED:
         return None
+    query = _export_query(line_filter, line_filter.kind)
+    return url_for("exports_console.exports", dataset="invoice_lines", **query)
+
+
+def _export_query(line_filter: lines.LineFilter, kind: str | None) -> dict[str, Any]:
+    """An export's filter for the list's days issued, currency, `kind` and classification."""
     query: dict[str, Any] = {"by": "issued", **line_filter.values}
     if line_filter.start is not None:
         query["from"] = line_filter.start.isoformat()
@@ -732,9 +752,20 @@ def _lines_export_url(line_filter: lines.LineFilter) -> str | None:
         query["to"] = line_filter.end.isoformat()
     if line_filter.currency:
         query["currency"] = line_filter.currency
-    if line_filter.kind:
-        query["kind"] = line_filter.kind
-    return url_for("exports_console.exports", dataset="invoice_lines", **query)
+    if kind:
+        query["kind"] = kind
+    return query
+
+
+def _credits_export_url(line_filter: lines.LineFilter) -> str | None:
+    """Round 61 (lines61): the credit note lines export of the list's royalty credit
+    notes (CSV): the same days issued, currency and classification, `kind=royalty`
+    (the list's credit notes are the royalty ones whatever its kind), each part
+    positive; None for a viewer who may not open Exports, or a list of lines alone."""
+    if not may_open("exports_console.exports") or not lines.shows_credits(line_filter):
+        return None
+    query = _export_query(line_filter, lines.ROYALTY)
+    return url_for("exports_console.exports", dataset="credit_note_lines", **query)
 
 
 REPORT_LABELS = {"month": "Month", "currency": "Currency"}

@@ -24,8 +24,10 @@ from licensing.db import Statement
 from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column, Dataset, ExportContext, Row
 from licensing.exports.columns import CREDIT_NOTE_NUMBER, CREDITED_INVOICE, CURRENCY, LICENSEE
 from licensing.exports.datasets.credit_notes import credit_notes_matching
-from licensing.exports.filters import ISSUED, ExportFilter
+from licensing.exports.filters import CLASSIFYING, ISSUED, ExportFilter
 from licensing.exports.queries import amount, each_batch, licensee, places
+from licensing.finance.classification import Classification, RevenueLine, classify
+from licensing.finance.lines import kind_keeps, kind_of
 from licensing.money import proportional
 
 COLUMNS = (
@@ -55,6 +57,7 @@ class CreditPart:
     issue_date: date  # the invoice's
     line_amount: Decimal
     amount: Decimal
+    line_id: int | None = None  # the invoice line's id (round 61)
 
 
 def credited_lines(given: ExportFilter) -> Statement:
@@ -75,6 +78,9 @@ def credited_lines(given: ExportFilter) -> Statement:
             InvoiceLine.position,
             InvoiceLine.description,
             InvoiceLine.amount.label("line_amount"),
+            # Round 61 (lines61): what `finance.classification.classify` takes.
+            Invoice.id.label("invoice_id"),
+            InvoiceLine.id.label("line_id"),
         )
         .join(Invoice, Invoice.id == CreditNote.invoice_id)
         .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id),
@@ -108,6 +114,7 @@ def credit_parts(
                     line.invoice_issue_date,
                     line.line_amount,
                     share,
+                    line.line_id,
                 )
 
 
@@ -123,11 +130,22 @@ def _results(
 def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
     ledger = context.ledger
     classify = ledger.classify
+    before: Callable[[Sequence[Any]], None] = ledger.remember_sources
+    keeps = None
+    if given.classified:
+        keeps, classify_batch = _classified(context, given)
+
+        def before(batch: Sequence[Any]) -> None:
+            ledger.remember_sources(batch)
+            classify_batch(batch)
+
     # Each batch's agreements and royalty reports read at once, not part by part.
-    for part in credit_parts(context, credited_lines(given), ledger.remember_sources):
+    for part in credit_parts(context, credited_lines(given), before):
+        if keeps is not None and not keeps(part):
+            continue
         credit = part.credit
         kind, use, account = classify(part.source_type, part.source_id, part.position)
-        if given.use and use != given.use:
+        if given.use and use != given.use and keeps is None:
             continue
         yield (
             credit.number,
@@ -145,6 +163,46 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
         )
 
 
+def _classified(
+    context: ExportContext, given: ExportFilter
+) -> tuple[Callable[[CreditPart], bool], Callable[[Sequence[Any]], None]]:
+    """Round 61 (lines61): whether a part reverses a line the Finance page's invoice
+    lines list keeps for the same filter: of the kind asked (`finance.lines.KINDS`:
+    `royalty` is the page's *Royalty credit notes*) and classified as the page
+    classifies the line (`finance.classification.classify`, `use` included), so the
+    `invoice_lines` export less this one, with one filter, is the page's net; and what
+    reads each batch's credited lines' classification at once."""
+    values = given.classification()
+    found: dict[int, Classification] = {}
+
+    def classify_batch(batch: Sequence[Any]) -> None:
+        found.update(
+            classify(
+                context.session,
+                [
+                    RevenueLine(
+                        row.line_id,
+                        row.invoice_id,
+                        row.source_type,
+                        row.source_id,
+                        row.position,
+                        row.line_amount,
+                    )
+                    for row in batch
+                    if kind_keeps(given.kind, kind_of(row.source_type))
+                ],
+            )
+        )
+
+    def keeps(part: CreditPart) -> bool:
+        classification = found.get(part.line_id or 0)
+        return classification is not None and all(
+            classification.value(axis) == value for axis, value in values.items()
+        )
+
+    return keeps, classify_batch
+
+
 DATASET = Dataset(
     name="credit_note_lines",
     title="Credit note lines",
@@ -156,6 +214,8 @@ DATASET = Dataset(
     columns=COLUMNS,
     rows=rows,
     date_bases=(ISSUED,),
-    filters=frozenset({"organization", "currency", "use"}),
+    # Round 61 (lines61): and the Finance page's kind and classification, as
+    # `invoice_lines` takes them (its royalty credit notes, `kind=royalty`).
+    filters=frozenset({"organization", "currency", "use", *CLASSIFYING}),
     order=50,
 )

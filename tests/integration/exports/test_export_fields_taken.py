@@ -83,7 +83,8 @@ def test_each_datasets_option_says_why_it_does_not_take_a_field_as_the_server_re
             assert html.unescape(beside.group(1)) == html.unescape(why)
     # Use, As of and Refunds owed at the end of are not every dataset's; nor is State
     # (credit notes have none).
-    # Round 60: nor the Finance page's kind and classification (invoice lines alone).
+    # Round 60: nor the Finance page's kind and classification (invoice lines alone;
+    # round 61, lines61: and credit note lines).
     assert seen == {
         "use",
         "as_of",

@@ -332,3 +332,194 @@ def test_licensing_staff_and_vendors_may_not_open_the_lines(
     licensing = factories.make_staff(session, roles=("licensing",))
     assert signed_in(app.test_client(), licensing).get("/console/finance/lines").status_code == 403
     assert signed_in(app.test_client(), vendor).get("/console/finance/lines").status_code == 403
+
+
+# --- Round 61 (lines61): paged by the database; the credit notes exported too ----------
+
+
+def _export_link(body: str, element_id: str) -> dict[str, str] | None:
+    """The export a list links by `element_id`, as the API's query (its dataset apart)."""
+    found = re.search(rf'<a href="([^"]+)" id="{element_id}">', body)
+    return dict(parse_qsl(urlsplit(html.unescape(found[1])).query)) if found else None
+
+
+@pytest.mark.parametrize("currency", ["USD", "EUR", "JPY"])
+def test_every_revenue_cell_is_the_invoice_lines_export_less_the_credit_note_lines_export(
+    app: Flask,
+    client: FlaskClient,
+    ledger: None,
+    billing_staff: User,
+    signed_in: SignIn,
+    currency: str,
+) -> None:
+    """Round 60 left the royalty credit notes out of the files: the invoice lines
+    export of a net cell summed to its gross. Each list now links the credit note lines
+    export with its filter (`kind=royalty` and the classification) beside the invoice
+    lines', and the cell's figure is the first's amounts less the second's, the second's
+    rows the list's credit notes' parts."""
+    lines_export = exporter(client, billing_staff, "invoice_lines")
+    credits_export = exporter(client, billing_staff, "credit_note_lines")
+    with time_machine.travel(datetime(2027, 5, 3, 15, tzinfo=UTC), tick=False):
+        staff = signed_in(app.test_client(), billing_staff)
+        markup = staff.get(
+            "/console/finance/",
+            query_string={"from": "2027-01", "to": "2027-03", "currency": currency},
+        ).get_data(as_text=True)
+        credited_cells = 0
+        for href, name in _revenue_links(markup):
+            if "/console/finance/lines" not in href:
+                continue
+            figure = _amount(name)
+            shown = dict(parse_qsl(urlsplit(href).query)).get("shown")
+            body = staff.get(href).get_data(as_text=True)
+            invoiced_query = _export_link(body, "lines-export")
+            credits_query = _export_link(body, "credit-lines-export")
+            invoiced = credited = Decimal(0)
+            if invoiced_query is not None:
+                assert invoiced_query.pop("dataset") == "invoice_lines"
+                text = lines_export("csv", **invoiced_query).decode("utf-8")
+                invoiced = sum(
+                    (Decimal(row["amount"]) for row in csv.DictReader(io.StringIO(text))),
+                    Decimal(0),
+                )
+            if credits_query is not None:
+                assert credits_query.pop("dataset") == "credit_note_lines"
+                assert credits_query["kind"] == "royalty"
+                text = credits_export("csv", **credits_query).decode("utf-8")
+                parts = list(csv.DictReader(io.StringIO(text)))
+                credited = sum((Decimal(row["amount"]) for row in parts), Decimal(0))
+                listed = sorted(
+                    (number, position, -amount)
+                    for number, position, amount in _credit_rows(body)
+                    if amount
+                )
+                assert (
+                    sorted(
+                        (row["invoice_number"], row["line_position"], Decimal(row["amount"]))
+                        for row in parts
+                    )
+                    == listed
+                ), href
+                credited_cells += bool(parts)
+            assert (credited if shown == "credited" else invoiced - credited) == figure, (
+                href,
+                name,
+            )
+        assert credited_cells >= 2  # the credit notes' cells and the nets were followed
+
+
+def _credit_rows(body: str) -> list[tuple[str, str, Decimal]]:
+    """The list's rows that are a credit note's part: (invoice number, line, amount)."""
+    invoiced = set(_invoiced_rows(body))
+    return [row for row in _rows(body) if row not in invoiced or row[2] < 0]
+
+
+def test_the_credit_note_lines_export_takes_the_pages_classification(
+    client: FlaskClient, ledger: None, billing_staff: User
+) -> None:
+    """Worked by hand: USD, SaaS's royalty credit notes in Q1 are 257.70 (300.00 over
+    812.40/100.01/33.33); development's 31.73, the unclassified line's 10.57;
+    December's 99.99 on an education line; up-front fees have none; a type no line
+    has, none."""
+    fetch = exporter(client, billing_staff, "credit_note_lines")
+    q1 = {"by": "issued", "from": "2027-01-01", "to": "2027-03-31", "currency": "USD"}
+
+    def parts(**filters: str) -> list[tuple[str, Decimal]]:
+        text = fetch("csv", **q1, **filters).decode("utf-8")
+        return [
+            (row["line_position"], Decimal(row["amount"]))
+            for row in csv.DictReader(io.StringIO(text))
+        ]
+
+    assert parts(kind="royalty", product_type="saas") == [("1", Decimal("257.70"))]
+    assert parts(kind="royalty", use="development") == [("2", Decimal("31.73"))]
+    assert parts(kind="royalty", user_type="academic") == [("1", Decimal("99.99"))]
+    assert parts(kind="royalty", use="unclassified") == [("3", Decimal("10.57"))]
+    assert parts(kind="fee") == []
+    assert parts(kind="royalty", organization_type="government") == []
+    assert sum((amount for _, amount in parts(kind="royalty")), Decimal(0)) == Decimal("399.99")
+
+
+FILTERS = [
+    {},
+    {"kind": "fee"},
+    {"kind": "royalty"},
+    {"kind": "license"},
+    {"kind": "other"},
+    {"shown": "invoiced"},
+    {"shown": "credited"},
+    {"kind": "royalty", "shown": "credited"},
+    {"kind": "fee", "shown": "credited"},
+    {"kind": "license", "shown": "invoiced"},
+]
+
+
+@pytest.mark.parametrize("currency", ["USD", "EUR", "JPY", None])
+def test_a_list_paged_by_the_database_is_the_list_chosen_in_python(
+    app: Flask, ledger: None, currency: str | None
+) -> None:
+    """Round 61: without a classification the database chooses, orders, pages and sums
+    the rows: page by page (three rows a page) the rows and every page's amounts are
+    those the whole list chosen and sorted in Python (round 60's reading) shows, and
+    the totals its."""
+    from licensing.finance import lines
+
+    session = db.session()
+    for months in ((date(2027, 1, 1), date(2027, 3, 31)), (date(2027, 2, 1), date(2027, 2, 28))):
+        for asked in FILTERS:
+            given = lines.LineFilter(*months, currency, asked.get("kind"), asked.get("shown"))
+            assert lines.in_sql(given)
+            every = lines.entries(session, given)
+            assert lines.summed(session, given) == lines.totals(every), asked
+            statement = lines.keys(given)
+            paged: list[lines.Entry] = []
+            for offset in range(0, len(every) + 3, 3):
+                page = session.execute(statement.limit(3).offset(offset)).all()
+                paged.extend(lines.page_entries(session, page))
+            assert paged == every, (months, asked)
+    assert lines.entries(session, lines.LineFilter(currency=currency))  # not all empty
+
+
+def test_a_page_of_the_list_classifies_only_its_own_lines(
+    app: Flask,
+    ledger: None,
+    billing_staff: User,
+    signed_in: SignIn,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Round 60's list classified every line of the months on every page (a year at
+    30,000 invoices: seconds a page); without a classification asked it now classifies
+    the 50 rows it shows, and its count and figure are the whole list's."""
+    from licensing.finance import lines
+
+    session = db.session()
+    osprey = factories.make_organization(session, legal_name="Kestrel Data Ltd.").id
+    for day in range(1, 29):
+        _issue(
+            osprey, ("agreement", 100 + day), [("10.00", DEV), ("0.01", None)], date(2027, 2, day)
+        )
+    classified: list[int] = []
+    real = lines.classify
+
+    def counted(session: Any, given: Any) -> Any:
+        given = list(given)
+        classified.append(len(given))
+        return real(session, given)
+
+    monkeypatch.setattr(lines, "classify", counted)
+    with time_machine.travel(datetime(2027, 5, 3, 15, tzinfo=UTC), tick=False):
+        staff = signed_in(app.test_client(), billing_staff)
+        first = staff.get("/console/finance/lines?month=2027-02&currency=USD&kind=fee")
+        body = first.get_data(as_text=True)
+        assert first.status_code == 200
+        assert max(classified) <= 50
+        assert len(_rows(body)) == 50
+        # 56 lines of February's up-front invoices (the void one's is not counted).
+        assert re.search(r"<td class=\"num\">56</td>", body)
+        found = re.search(r'id="line-sum-USD">.*?([-\d,.]+) USD', body)
+        assert found is not None
+        assert found[1] == "280.28"
+        classified.clear()
+        second = staff.get("/console/finance/lines?month=2027-02&currency=USD&kind=fee&page=2")
+        assert max(classified) <= 50
+        assert len(_rows(second.get_data(as_text=True))) == 6
