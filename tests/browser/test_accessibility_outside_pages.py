@@ -34,6 +34,7 @@ from tests.support.axe import (
     own_findings,
     violations_at_least,
 )
+from tests.support.keyboard import assert_walks_round
 from tests.support.routes import wait_until_held
 from tests.support.servers import LiveServer, LocalStripe
 
@@ -102,6 +103,8 @@ def test_a_vendor_pays_by_keyboard_alone_through_a_declined_card_that_is_read_ou
     # The card box is a group named "Card" (a <label for> named nothing: it pointed
     # at a <div>, and Stripe's fields are in its iframe).
     assert page.get_by_role("group", name="Card").count() == 1
+    # Round 61: walked round with Tab, the card's fields and the button among the stops.
+    assert_walks_round(page)
 
     # The payment is held on its way to the server, to see the page while it pays.
     held: list[Any] = []
@@ -156,6 +159,7 @@ def test_a_vendor_pays_by_keyboard_alone_through_a_declined_card_that_is_read_ou
     status = page.locator("#payment-status")
     status.get_by_role("heading", name="Paid", exact=True).wait_for(timeout=20_000)
     assert _problems(page) == ""
+    assert_walks_round(page)
 
 
 def test_the_card_box_s_edge_stands_out_from_the_page(page: Any, live_server: LiveServer) -> None:

@@ -1,0 +1,208 @@
+"""Walking pages with the keyboard alone (round 61): reaching a control with Tab,
+and going round a whole page to check what a keyboard or screen-reader user meets
+there (`walk_round`): every stop shows its focus, the stops follow the reading
+order, every control a mouse could use is among them, and each has a name in the
+accessibility tree."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+from typing import Any
+
+from tests.support.axe import FOCUSED
+
+MOST_TABS = 250
+
+
+def tab_to(page: Any, css: str | None = None, text: str | None = None) -> None:
+    """Press Tab until the focused element matches `css` or its text starts with `text`."""
+    seen = []
+    for _ in range(MOST_TABS):
+        page.keyboard.press("Tab")
+        focused = page.evaluate(FOCUSED, css)
+        if focused["matches"] or (text and focused["text"].startswith(text)):
+            return
+        seen.append(focused["id"] or focused["text"][:30])
+    raise AssertionError(f"Tab never reached {css or text!r}; it went through {seen}")
+
+
+def type_into(page: Any, css: str, value: str) -> None:
+    tab_to(page, css=css)
+    page.keyboard.type(value)
+
+
+def choose(page: Any, css: str, value: str) -> None:
+    """Tab to a list box and move through its options with the arrow keys."""
+    tab_to(page, css=css)
+    for _ in range(60):
+        if page.evaluate("() => document.activeElement.value") == value:
+            return
+        page.keyboard.press("ArrowDown")
+    raise AssertionError(f"{css} has no option {value!r} within reach of the arrow keys")
+
+
+def press(page: Any, text: str, key: str = "Enter") -> None:
+    """Tab to a link or button by its words and press it; wait for the next page."""
+    tab_to(page, text=text)
+    with page.expect_navigation():
+        page.keyboard.press(key)
+    page.wait_for_load_state()
+
+
+def typed(day: date) -> str:
+    """`day` as typed into a date field by keyboard (Chromium's mm/dd/yyyy)."""
+    return day.strftime("%m%d%Y")
+
+
+def outcome(page: Any) -> str:
+    """The words of the flashed outcome the focus is on after a form was sent (the
+    message takes the focus once the page has loaded)."""
+    page.wait_for_function("() => !!document.activeElement.closest('.flashes')")
+    return str(page.evaluate("() => document.activeElement.innerText").strip())
+
+
+def focused(page: Any) -> dict[str, Any]:
+    """What has the focus: its id, text, and whether it is (or is in) `.flashes`,
+    an error summary or the main heading."""
+    answer: dict[str, Any] = page.evaluate(
+        """() => {
+          const el = document.activeElement;
+          return {
+            id: el.id,
+            tag: el.tagName.toLowerCase(),
+            text: (el.innerText || el.value || "").trim(),
+            outcome: !!el.closest(".flashes"),
+            summary: el.classList.contains("error-summary"),
+          };
+        }"""
+    )
+    return answer
+
+
+# One stop of the walk: where the focused element is in the document, whether its
+# focus shows (an outline or a ring drawn by box-shadow), whether it is on the screen,
+# and words to name it by in a failure.
+_STOP = """
+() => {
+  const el = document.activeElement;
+  if (!el || el === document.body || el === document.documentElement) return null;
+  if (!el.__walkIndex) {
+    let i = 0;
+    for (const each of document.querySelectorAll("*")) each.__walkIndex = ++i;
+  }
+  const style = getComputedStyle(el);
+  const outline = style.outlineStyle !== "none" && parseFloat(style.outlineWidth) >= 2;
+  const ring = style.boxShadow && style.boxShadow !== "none";
+  const box = el.getBoundingClientRect();
+  const onScreen = box.width > 0 && box.height > 0 && box.bottom > 0 && box.right > 0
+    && box.top < innerHeight && box.left < innerWidth;
+  const words = (el.getAttribute("aria-label") || el.innerText || el.value
+    || el.name || el.id || el.tagName).trim().slice(0, 40);
+  return {index: el.__walkIndex, shows: outline || ring, onScreen, words,
+          key: el.tagName + "#" + el.__walkIndex};
+}
+"""
+
+# Every element a mouse could use: links, buttons, fields, a details' summary and
+# anything given a place in the tab order; one radio button a group (Tab reaches
+# the group, the arrow keys its buttons). Only those shown.
+_USABLE = """
+() => {
+  let i = 0;
+  for (const each of document.querySelectorAll("*")) each.__walkIndex = ++i;
+  const shown = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length)
+    && getComputedStyle(el).visibility !== "hidden" && !el.closest("[inert]");
+  const usable = document.querySelectorAll(
+    "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), "
+    + "select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex='-1'])"
+  );
+  const groups = new Set();
+  const found = [];
+  for (const el of usable) {
+    if (!shown(el) && !el.classList.contains("skip-link")) continue;
+    if (el.matches("input[type=radio]")) {
+      if (groups.has(el.name)) continue;
+      groups.add(el.name);
+    }
+    const words = (el.getAttribute("aria-label") || el.innerText || el.value
+      || el.name || el.id || el.tagName).trim().slice(0, 40);
+    found.push({key: el.tagName + "#" + el.__walkIndex, words,
+                radio: el.matches("input[type=radio]") ? el.name : ""});
+  }
+  return found;
+}
+"""
+
+# Roles of controls: an aria snapshot's line for one with no name is the role alone.
+_UNNAMED = re.compile(
+    r"^\s*- (button|link|textbox|combobox|checkbox|radio|spinbutton|searchbox|listbox"
+    r"|slider|switch)(?: \[[^\]]*\])*:?$",
+    re.MULTILINE,
+)
+
+
+def unnamed_controls(page: Any) -> list[str]:
+    """The lines of the page's accessibility tree (Playwright's aria snapshot) that
+    are a control with no name."""
+    snapshot = page.locator("body").aria_snapshot()
+    return [found.group(0).strip() for found in _UNNAMED.finditer(snapshot)]
+
+
+def walk_round(page: Any) -> list[str]:
+    """Tab round the whole page from where the focus is, back to where it began, and
+    return what a keyboard or screen-reader user would find wrong: a stop whose focus
+    does not show or is off the screen, a stop out of reading order, something a
+    mouse can use that Tab never reaches, a control with no name. The focus is left
+    where it began."""
+    problems: list[str] = []
+    usable = page.evaluate(_USABLE)
+    start = page.evaluate(_STOP)
+    page.evaluate("() => { window.__walkStart = document.activeElement; }")
+    stops: list[dict[str, Any]] = []
+    for _ in range(MOST_TABS):
+        page.keyboard.press("Tab")
+        stop = page.evaluate(_STOP)
+        if stop is None:  # past the page's end, before it comes round again
+            continue
+        # Back where it began (a date field is several stops: its day, month, year
+        # and calendar button, so only a return from elsewhere counts).
+        came_back = stops and stops[-1]["key"] != stop["key"]
+        if came_back and start is not None and stop["key"] == start["key"]:
+            break
+        if came_back and stop["key"] == stops[0]["key"]:
+            break
+        stops.append(stop)
+    else:
+        problems.append(f"Tab never came round again after {len(stops)} stops")
+    page.evaluate("() => window.__walkStart.focus()")  # back where the walk began
+    for stop in stops:
+        if not stop["shows"]:
+            problems.append(f"focus does not show on {stop['words']!r}")
+        if not stop["onScreen"]:
+            problems.append(f"focus is off the screen on {stop['words']!r}")
+    # The stops are a circle (past the page's end Tab comes round to its top): read
+    # from the first in the document, each must come after the one before.
+    if stops:
+        top = min(range(len(stops)), key=lambda at: stops[at]["index"])
+        circle = stops[top:] + stops[:top]
+        indexes = [stop["index"] for stop in circle]
+        if indexes != sorted(indexes):
+            order = [stop["words"] for stop in circle]
+            problems.append(f"the tab order leaves the reading order: {order}")
+    reached = {stop["key"] for stop in stops} | ({start["key"]} if start else set())
+    radios_reached = {
+        element["radio"] for element in usable if element["radio"] and element["key"] in reached
+    }
+    for element in usable:
+        if element["key"] in reached or (element["radio"] and element["radio"] in radios_reached):
+            continue
+        problems.append(f"Tab never reaches {element['words']!r}")
+    problems.extend(f"a control with no name: {line}" for line in unnamed_controls(page))
+    return problems
+
+
+def assert_walks_round(page: Any) -> None:
+    """`walk_round` finds nothing wrong on the page as it is now."""
+    problems = walk_round(page)
+    assert not problems, f"by keyboard on {page.url}:\n" + "\n".join(problems)
