@@ -22,9 +22,13 @@ from licensing.billing.models import (
     REVERSAL_REASON_REQUIRED,
     StripeEvent,
 )
-from licensing.billing.services import LOOKED_AT_NOTE_REQUIRED, references
+from licensing.billing.services import (
+    DELIVERY_NOTE_REQUIRED,
+    INTENT_NOTE_REQUIRED,
+    LOOKED_AT_NOTE_REQUIRED,
+    references,
+)
 from licensing.billing.services.references import RepeatedReferencePolicy
-from licensing.billing.services.webhooks import DELIVERY_NOTE_REQUIRED
 from licensing.billing.states import OFFLINE_METHODS
 from licensing.web.forms import PageForm, within
 
@@ -242,4 +246,16 @@ class DeliveryLookedAtForm(PageForm):
         "Kept with every delivery of this body, and in the audit log: resent from Stripe's "
         "dashboard and read, a test sent with the webhook's secret, a proxy that cut the "
         "body, mended.",
+    )
+
+
+class IntentLookedAtForm(PageForm):
+    """Mark a PaymentIntent Stripe does not know looked at (round 61, payments61;
+    prefixed `intent`): what was done about it, required."""
+
+    note = _looked_at_note(
+        "What was done about it",
+        INTENT_NOTE_REQUIRED,
+        "Kept with the PaymentIntent's report, and in the audit log: another Stripe "
+        "account's, checked in its dashboard; a test payment; recorded by hand.",
     )

@@ -1312,6 +1312,13 @@ UNREADABLE_ACTION = "stripe_delivery.unreadable"
 # Billing staff marked such a body looked at, with a note (round 60, stripe60;
 # `states.STRIPE_DELIVERY`): the same record (the body's SHA-256).
 UNREADABLE_LOOKED_AT_ACTION = "stripe_delivery.marked_looked_at"
+# A PaymentIntent a card payment names that Stripe does not know (round 61, payments61):
+# reported once, by the job that asked (`payments reconcile`, `payments fill-charge-ids`),
+# its record the PaymentIntent's id (its first 64 characters, the audit log's record
+# id); not asked about again while the payment names it. Billing staff mark it looked
+# at with a note (`states.STRIPE_INTENT`), as a delivery not read.
+UNKNOWN_INTENT_ACTION = "stripe_payment_intent.unknown"
+UNKNOWN_INTENT_LOOKED_AT_ACTION = "stripe_payment_intent.marked_looked_at"
 
 
 class StripeEvent(Base):

@@ -55,6 +55,8 @@ from licensing.accounts.queries import Caller, OwnedGetter, ScopedStatement, sco
 from licensing.audit.models import AuditEvent
 from licensing.billing.models import (
     STRIPE_EVENT_KINDS,
+    UNKNOWN_INTENT_ACTION,
+    UNKNOWN_INTENT_LOOKED_AT_ACTION,
     UNREADABLE_ACTION,
     UNREADABLE_LOOKED_AT_ACTION,
     CreditNote,
@@ -2576,11 +2578,18 @@ UNREADABLE_LIST_STATES = {
 
 @dataclass(frozen=True)
 class UnreadableFilters:
-    """What the list of the deliveries not read is narrowed to (round 60): the office day
-    they came on, and whether billing staff have looked at their body."""
+    """What the list of the deliveries not read is narrowed to (round 60): the office days
+    they came on (round 61: from `first` to `last`, either end open; round 60 took one
+    day), and whether billing staff have looked at their body."""
 
-    day: date | None = None
+    first: date | None = None
+    last: date | None = None
     state: str | None = None
+
+    @property
+    def one_day(self) -> date | None:
+        """The one day the list keeps, when it keeps one."""
+        return self.first if self.first is not None and self.first == self.last else None
 
 
 def unreadable_listed(filters: UnreadableFilters) -> Select[*tuple[Any, ...]]:
@@ -2590,11 +2599,10 @@ def unreadable_listed(filters: UnreadableFilters) -> Select[*tuple[Any, ...]]:
     staff saw the ten bodies delivered last, and only admins, in the audit log, every
     delivery). The audit event keeps the body's first characters, never the body."""
     where: list[ColumnElement[bool]] = [AuditEvent.action == UNREADABLE_ACTION]
-    if filters.day is not None:
-        where += [
-            AuditEvent.occurred_at >= office_day_start(filters.day),
-            AuditEvent.occurred_at < office_day_start(filters.day + timedelta(days=1)),
-        ]
+    if filters.first is not None:
+        where.append(AuditEvent.occurred_at >= office_day_start(filters.first))
+    if filters.last is not None:
+        where.append(AuditEvent.occurred_at < office_day_start(filters.last + timedelta(days=1)))
     if filters.state == "looked_at":
         where.append(_LookedAt.id.is_not(None))
     elif filters.state == "not_looked_at":
@@ -2617,6 +2625,66 @@ def unread_not_looked_at(session: Session) -> int:
             )
         )
         or 0
+    )
+
+
+# The PaymentIntents Stripe does not know that *Stripe's events* lists (round 61).
+UNKNOWN_INTENTS_LISTED = 20
+
+
+class UnknownIntentRow(NamedTuple):
+    """A PaymentIntent Stripe does not know, as a job reported it (round 61, payments61):
+    its record id, when and by which job, the payment naming it and Stripe's words."""
+
+    intent: str
+    reported_at: datetime
+    kept: dict[str, Any]
+
+
+class UnknownIntents(NamedTuple):
+    """The PaymentIntents Stripe does not know that billing staff have not looked at:
+    how many, and the newest (at most `UNKNOWN_INTENTS_LISTED`)."""
+
+    not_looked_at: int
+    newest: list[UnknownIntentRow]
+    # Each listed report's card payment, named as the console names payments.
+    payments: dict[int, str] = {}
+
+
+_IntentMark = aliased(AuditEvent, name="intent_mark")
+
+
+def unknown_intents(session: Session, *, limit: int = UNKNOWN_INTENTS_LISTED) -> UnknownIntents:
+    """The PaymentIntents a job reported Stripe does not know (`UNKNOWN_INTENT_ACTION`,
+    one event each, its record the PaymentIntent) and billing staff have not marked
+    looked at, the newest first: counted, and the first `limit`. Two statements; the
+    action and the record are indexed."""
+    not_marked = ~(
+        select(_IntentMark.id)
+        .where(
+            _IntentMark.action == UNKNOWN_INTENT_LOOKED_AT_ACTION,
+            _IntentMark.entity_type == AuditEvent.entity_type,
+            _IntentMark.entity_id == AuditEvent.entity_id,
+        )
+        .exists()
+    )
+    reported = and_(AuditEvent.action == UNKNOWN_INTENT_ACTION, not_marked)
+    count = session.scalar(select(func.count()).where(reported)) or 0
+    rows = session.execute(
+        select(AuditEvent.entity_id, AuditEvent.occurred_at, AuditEvent.after)
+        .where(reported)
+        .order_by(AuditEvent.seq.desc())
+        .limit(limit)
+    ).all()
+    newest = [UnknownIntentRow(intent, at, json.loads(after or "{}")) for intent, at, after in rows]
+    ids = [row.kept["payment_id"] for row in newest if isinstance(row.kept.get("payment_id"), int)]
+    named = session.execute(
+        select(Payment, Invoice.number)
+        .join(Invoice, Invoice.id == Payment.invoice_id)
+        .where(Payment.id.in_(ids))
+    ).all()
+    return UnknownIntents(
+        int(count), newest, {payment.id: payment.named(number) for payment, number in named}
     )
 
 

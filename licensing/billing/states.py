@@ -374,6 +374,18 @@ STRIPE_DELIVERY = StateMachine.from_actions(
 )
 
 
+# A PaymentIntent Stripe does not know (round 61, payments61), as a job reported it:
+# not looked at until billing staff mark it looked at with a note, as a delivery not
+# read is. Its state, like a delivery's, is read from the audit log
+# (`stripe_payment_intent.unknown`, then `stripe_payment_intent.marked_looked_at`).
+STRIPE_INTENT = StateMachine.from_actions(
+    "Stripe payment intent",  # audited as `stripe_payment_intent`
+    (DELIVERY_NOT_LOOKED_AT, DELIVERY_LOOKED_AT),
+    {"mark_looked_at": Action(DELIVERY_NOT_LOOKED_AT, to=DELIVERY_LOOKED_AT)},
+    state_words={DELIVERY_LOOKED_AT: "marked looked at", DELIVERY_NOT_LOOKED_AT: "not looked at"},
+)
+
+
 # Round 44: the steps of billing staff's that would count a flagged payment's money
 # (`accept`) or give it back (`give_back`), which the bank's dispute of its charge
 # holds back: open, until its outcome; lost, for good (`dispute_hold`). Round 47:

@@ -1161,7 +1161,19 @@ def console_stripe_events() -> tuple[str, int]:
     delivered more than once, each saying in words what the service did and linking
     the card payment or refund it touched. Narrowed by what was done, the event's type
     and the month received. The staff who read a card payment's page, which lists its
-    own events (billing readers)."""
+    own events (billing readers). Below it, the deliveries not read and (round 61) the
+    PaymentIntents Stripe does not know, for billing staff to mark looked at."""
+    return _stripe_events_page()
+
+
+def _stripe_events_page(
+    *,
+    form: forms.IntentLookedAtForm | None = None,
+    intent: str | None = None,
+    status: int = 200,
+) -> tuple[str, int]:
+    """The list of Stripe's events; `form`, posted to mark the PaymentIntent `intent`
+    looked at and refused, shown again with its messages beside that PaymentIntent."""
     listed = _ListRequest.read(request.args, STRIPE_EVENT_FILTERS)
     chosen = listed.chosen(kind=queries.STRIPE_EVENT_LIST_KINDS, type=STRIPE_EVENT_TYPES)
     # Round 59: one Stripe id, exact and trimmed (an event's, a PaymentIntent's, a
@@ -1195,7 +1207,11 @@ def console_stripe_events() -> tuple[str, int]:
         kinds=queries.STRIPE_EVENT_LIST_KINDS,
         types=STRIPE_EVENT_TYPES,
         unreadable=queries.unreadable_deliveries(db.session()),
-    )
+        unknown_intents=queries.unknown_intents(db.session()),
+        intent_form=form or forms.IntentLookedAtForm(formdata=None, prefix="intent"),
+        failed_intent=intent,
+        failed_status=status,
+    )[0], status if status != 200 else listed.status
 
 
 # The longest Stripe id the service keeps (`stripe_events.event_id`, `object_id`).
@@ -1336,7 +1352,12 @@ def _stripe_event_step(
 
 
 # The filters of the list of deliveries not read (round 60), as its form labels them.
-UNREADABLE_FILTERS = {"day": "Day received", "state": "Looked at"}
+UNREADABLE_FILTERS = {
+    "from": "Received from",
+    "to": "Received to",
+    "day": "Day received",
+    "state": "Looked at",
+}
 
 
 def _unreadable_query() -> dict[str, Any]:
@@ -1378,21 +1399,21 @@ def _unreadable_page(
         name: (args.get(name) or "").strip()[:40] for name in labels
     }
     errors: dict[str, list[str]] = dict(repeated)
-    day: date | None = None
+    days: dict[str, date] = {}
     if not repeated:
         errors |= arguments.unknown_choice(
             args, "state", queries.UNREADABLE_LIST_STATES, labels["state"]
         )
-        if given["day"]:
-            try:
-                day = calendar.parse_day(given["day"])
-            except ValueError:
-                errors["day"] = [
-                    f"{labels['day']} takes a day such as 2027-03-31; the link gave "
-                    f"“{given['day'][:30]}”."
-                ]
+        days, day_errors = _received_days(given, labels)
+        errors |= day_errors
     state = given["state"] if given["state"] in queries.UNREADABLE_LIST_STATES else None
-    filters = queries.UnreadableFilters(day=day, state=state)
+    # Round 61: a range of office days (`from`, `to`, either end open); `day`, the one
+    # day round 60's links give, is both ends.
+    first = days.get("from", days.get("day"))
+    last = days.get("to", days.get("day"))
+    if given["day"] and not (given["from"] or given["to"]):
+        given["from"] = given["to"] = given["day"]  # the form shows the day as its range
+    filters = queries.UnreadableFilters(first=first, last=last, state=state)
     listed = _ListRequest(labels, repeated, errors, None, given, "", args)
     session = db.session()
 
@@ -1418,6 +1439,35 @@ def _unreadable_page(
         form=form or forms.DeliveryLookedAtForm(formdata=None, prefix="delivery"),
         failed_digest=digest,
     )[0], status if status != 200 else listed.status
+
+
+def _received_days(
+    given: dict[str, str], labels: dict[str, str]
+) -> tuple[dict[str, date], dict[str, list[str]]]:
+    """The office days the list of deliveries not read is narrowed to (round 61: from
+    and to, or round 60's one day), and what is wrong with them, by field: a day
+    spelled otherwise than 2027-03-31, a day given with a range, an end before the
+    start."""
+    days: dict[str, date] = {}
+    errors: dict[str, list[str]] = {}
+    for name in ("from", "to", "day"):
+        if not given[name]:
+            continue
+        try:
+            days[name] = calendar.parse_day(given[name])
+        except ValueError:
+            errors[name] = [
+                f"{labels[name]} takes a day such as 2027-03-31; the link gave "
+                f"“{given[name][:30]}”."
+            ]
+    if given["day"] and (given["from"] or given["to"]):
+        errors.setdefault("day", []).append(
+            f"{labels['day']}: give one day, or {labels['from'].lower()} and "
+            f"{labels['to'].lower()}, not both."
+        )
+    if "from" in days and "to" in days and days["to"] < days["from"]:
+        errors["to"] = [f"{labels['to']} cannot come before {labels['from'].lower()}."]
+    return days, errors
 
 
 @console.route("/stripe-events/unreadable/<digest>/looked-at", methods=["POST"])
@@ -1459,6 +1509,46 @@ def mark_delivery_looked_at(digest: str) -> Page:
         act,
         back=lambda: url_for("billing_console.unreadable_deliveries", **_unreadable_query()),
         again=lambda status: _unreadable_page(form=form, digest=digest, status=status),
+        asking=asking,
+    )
+
+
+@console.route("/stripe-events/unknown-intents/<intent>/looked-at", methods=["POST"])
+@access.staff("billing")
+@shows_unstorable_on_form
+def mark_intent_looked_at(intent: str) -> Page:
+    """Mark a PaymentIntent Stripe does not know looked at (round 61, payments61), with a
+    note saying what was done about it, after a confirmation: it then leaves the count
+    on *Stripe's events*. 404 for a PaymentIntent no job reported, 409 for one looked
+    at already, 422 without a note."""
+    form = forms.IntentLookedAtForm(prefix="intent")
+    back = url_for("billing_console.stripe_events", _anchor="unknown-intents-heading")
+
+    def act() -> str:
+        services.mark_intent_looked_at(intent, note=form.note.data, actor=current_actor())
+        return f"Marked looked at: the PaymentIntent {intent} is no longer counted."
+
+    def asking() -> confirm.Confirmation:
+        services.check_mark_intent(intent, actor=current_actor())
+        return confirm.Confirmation(
+            title=f"Mark the PaymentIntent {intent} looked at?",
+            consequences=[
+                "Stripe does not know it; nothing of it is changed at Stripe or here.",
+                "It leaves the count on Stripe's events. The jobs still do not ask Stripe "
+                "about it while its payment names it.",
+                "Note kept with it and recorded in the audit log: "
+                f"{(form.note.data or '').strip()}",
+            ],
+            button="Mark it looked at",
+            cancel_url=back,
+            cancel_label="Leave it not looked at",
+        )
+
+    return _confirm_then_act(
+        form,
+        act,
+        back=lambda: back,
+        again=lambda status: _stripe_events_page(form=form, intent=intent, status=status),
         asking=asking,
     )
 

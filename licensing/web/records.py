@@ -71,6 +71,7 @@ RECORD_TYPE_NAMES = {
     "statement": "Statement of account sent",
     "stripe_delivery": "Stripe delivery not read",
     "stripe_event": "Stripe event",
+    "stripe_payment_intent": "PaymentIntent Stripe does not know",
     "unmatched_dispute": "Dispute not matched to a payment",
     "user": "User account",
 }

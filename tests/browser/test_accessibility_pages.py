@@ -952,6 +952,9 @@ def _console_billing(world: World) -> Visits:
             # day refused.
             Visit("/console/stripe-events/unreadable"),
             Visit("/console/stripe-events/unreadable?day=2027-13-01", 422),
+            # Round 61 (payments61): a range of days, and one backwards.
+            Visit("/console/stripe-events/unreadable?from=2027-03-01&to=2027-03-31"),
+            Visit("/console/stripe-events/unreadable?from=2027-03-31&to=2027-03-01", 422),
             Visit("/console/organizations"),
             Visit(f"/console/organizations/{i['organization']}"),
             Visit(f"/console/organizations/{i['organization']}/statement"),

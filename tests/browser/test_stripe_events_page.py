@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from licensing import db
+from licensing.billing import services
 from tests.browser.conftest import one_line, signed_in_tab
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.billing.refund_support import paid_by_card
@@ -22,7 +23,7 @@ from tests.integration.billing.stripe_support import (
     stripe_config,
     succeeded_event,
 )
-from tests.support import factories
+from tests.support import factories, settings
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer, LocalStripe
 
@@ -245,4 +246,45 @@ def test_a_clerk_pages_the_deliveries_not_read_and_marks_a_body_looked_at_with_a
     tab.locator("#unreadable-not-looked-at").wait_for()
     assert "1 delivery is not looked at" in one_line(
         tab.locator("#unreadable-not-looked-at").inner_text()
+    )
+
+
+def test_a_clerk_marks_a_payment_intent_stripe_does_not_know_looked_at_with_a_note(
+    browser: Any, live_server: LiveServer, localstripe: LocalStripe
+) -> None:
+    """Round 61 (payments61): a card payment's PaymentIntent localstripe never made,
+    reported once by `payments fill-charge-ids`, is listed below *Stripe's events*; a
+    billing clerk marks it looked at with a note, after the confirmation, and the list
+    says none is left. The section and the confirmation axe clean."""
+    with live_server.app.app_context():
+        vendor = factories.make_vendor(db.session())
+        invoice = send_activation(activated(vendor.organization_id or 0, ("90.00",)))
+        assert invoice is not None
+        payment = pay_by_card(invoice, vendor, localstripe)
+        payment.stripe_payment_intent_id = "pi_another_accounts_intent"
+        payment.stripe_charge_id = None
+        db.session().commit()
+        assert len(services.fill_charge_ids(settings.gateway()).unknown) == 1
+        clerk = factories.make_staff(db.session(), roles=("billing",))
+        db.session().commit()
+        clerk_email = clerk.email
+    tab = signed_in_tab(browser, live_server, clerk_email)
+    tab.goto("/console/stripe-events")
+    tab.locator("#unknown-intents").wait_for()
+    assert "1 PaymentIntent named by card payments is not known to Stripe" in one_line(
+        tab.locator("#unknown-intents-count").inner_text()
+    )
+    row = tab.locator("#unknown-intents tbody tr").first
+    assert "pi_another_accounts_intent" in one_line(row.inner_text())
+    assert "payments fill-charge-ids" in one_line(row.inner_text())
+    assert_accessible(tab)
+    row.get_by_text("Mark it looked at").click()
+    row.get_by_label("What was done about it").fill("Made with the old test keys: checked.")
+    row.get_by_role("button", name="Mark looked at").click()
+    tab.get_by_role("button", name="Mark it looked at").wait_for()
+    assert_accessible(tab)
+    tab.get_by_role("button", name="Mark it looked at").click()
+    tab.get_by_text("Marked looked at: the PaymentIntent").wait_for()
+    assert "None: Stripe knows the PaymentIntent" in one_line(
+        tab.locator("#unknown-intents-count").inner_text()
     )

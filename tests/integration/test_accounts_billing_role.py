@@ -626,6 +626,8 @@ def test_the_deliveries_not_read_are_listed_for_billing_readers_and_marked_by_bi
     for endpoint, like in (
         ("billing_console.unreadable_deliveries", "billing_console.stripe_events"),
         ("billing_console.mark_delivery_looked_at", "billing_console.mark_stripe_event_looked_at"),
+        # Round 61 (payments61): a PaymentIntent Stripe does not know, marked looked at.
+        ("billing_console.mark_intent_looked_at", "billing_console.mark_stripe_event_looked_at"),
     ):
         declared = access.declaration_for(app, endpoint)
         alike = access.declaration_for(app, like)

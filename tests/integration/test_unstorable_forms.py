@@ -256,6 +256,7 @@ SHOWN_ON_FORM = {
     "billing_console.return_refund",
     "billing_console.mark_stripe_event_looked_at",
     "billing_console.mark_delivery_looked_at",
+    "billing_console.mark_intent_looked_at",
     "billing_console.reverse_payment",
     "billing_console.uncollectible",
     "billing_console.void",
@@ -669,4 +670,31 @@ def test_a_nul_in_a_stripe_deliverys_looked_at_note_is_the_form_with_nothing_mar
     )
     _assert_form_again(response, "by hand")
     marks = select(func.count()).where(AuditEvent.action == UNREADABLE_LOOKED_AT_ACTION)
+    assert db.session().scalar(marks) == 0
+
+
+def test_a_nul_in_an_unknown_payment_intents_looked_at_note_is_the_form_with_nothing_marked(
+    client: FlaskClient, billing_staff: Any, signed_in: Any
+) -> None:
+    """Round 61 (payments61): the note a PaymentIntent Stripe does not know is marked
+    looked at with."""
+    from licensing.audit import services as audit
+    from licensing.audit.models import AuditEvent
+    from licensing.billing.models import UNKNOWN_INTENT_ACTION, UNKNOWN_INTENT_LOOKED_AT_ACTION
+
+    audit.record_event(
+        db.session(),
+        UNKNOWN_INTENT_ACTION,
+        "pi_another_accounts",
+        after={"stripe_payment_intent_id": "pi_another_accounts", "why": "No such"},
+        actor=None,
+    )
+    db.session().commit()
+    signed_in(client, billing_staff)
+    response = client.post(
+        "/console/stripe-events/unknown-intents/pi_another_accounts/looked-at",
+        data={"intent-note": f"Checked{NUL} by hand", "confirmed": "yes"},
+    )
+    _assert_form_again(response, "by hand")
+    marks = select(func.count()).where(AuditEvent.action == UNKNOWN_INTENT_LOOKED_AT_ACTION)
     assert db.session().scalar(marks) == 0

@@ -85,6 +85,7 @@ another acts on what that one committed, not on the copy its page read before
 
 from __future__ import annotations
 
+from licensing.billing.services._common import DELIVERY_NOTE_REQUIRED, LOOKED_AT_NOTE_REQUIRED
 from licensing.billing.services.card_payments import (
     ATTEMPT_ROUNDS,
     RECONCILE_AFTER,
@@ -190,10 +191,15 @@ from licensing.billing.services.settlement import (
     record_offline_payment,
 )
 from licensing.billing.services.statements import Asked, statement_for
+from licensing.billing.services.unknown_intents import (
+    INTENT_NOTE_REQUIRED,
+    UnknownIntent,
+    check_mark_intent,
+    mark_intent_looked_at,
+)
 from licensing.billing.services.webhooks import (
     EVENT_TYPES_APPLIED,
     HANDLED_EVENTS,
-    LOOKED_AT_NOTE_REQUIRED,
     UnreadBody,
     WebhookResult,
     apply_stripe_event_again,
@@ -210,10 +216,12 @@ __all__ = [
     "ATTEMPT_ROUNDS",
     "CHARGE_FILL_BATCH",
     "CONFIRM_WITHIN",
+    "DELIVERY_NOTE_REQUIRED",
     "EVENT_TYPES_APPLIED",
     "GIVE_BACK_FAILURE_WINDOW",
     "GIVING_BACK_ASK_AFTER",
     "HANDLED_EVENTS",
+    "INTENT_NOTE_REQUIRED",
     "LOOKED_AT_NOTE_REQUIRED",
     "RECONCILE_AFTER",
     "REFUND_EVENTS",
@@ -241,6 +249,7 @@ __all__ = [
     "ReturnChanged",
     "ReturnPreview",
     "StatementRun",
+    "UnknownIntent",
     "UnreadBody",
     "WebhookResult",
     "accept_flagged_payment",
@@ -254,6 +263,7 @@ __all__ = [
     "check_credit_note",
     "check_links_withdrawal",
     "check_mark_delivery",
+    "check_mark_intent",
     "check_month",
     "check_refund_return",
     "check_reversal",
@@ -276,6 +286,7 @@ __all__ = [
     "links_withdrawal_confirmation",
     "lock_issued_invoices",
     "mark_delivery_looked_at",
+    "mark_intent_looked_at",
     "mark_stripe_event_looked_at",
     "mark_uncollectible",
     "match_disputes",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import Select, select
 from sqlalchemy.orm import Session
@@ -25,6 +25,7 @@ from licensing.billing.models import (
     Invoice,
     Payment,
     Refund,
+    StripeEvent,
 )
 from licensing.billing.states import CARD, COLLECTIBLE, INVOICE, OFFLINE_METHODS, SUCCEEDED
 from licensing.calendar import office_date
@@ -32,6 +33,7 @@ from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.links import links as pages
 from licensing.mail import services as mail
 from licensing.money import format_amount, in_words, quantize
+from licensing.statemachine import StateMachine
 from licensing.words import at_most_characters
 
 
@@ -388,3 +390,71 @@ def _card_record_for(
     if found is None or getattr(found, stripe_column) not in (None, stripe_id):
         return None
     return found
+
+
+def _looked_at_note(note: str | None, required: str | None = None) -> str | InvalidInput:
+    """The note of a mark looked at, trimmed, or why it is refused (checked after the
+    step's state, so a second mark is the 409 whatever its note); `required`, the
+    message of a note missing (a failed event's by default)."""
+    clean = (note or "").strip()
+    if not clean:
+        return InvalidInput("The note is missing.", {"note": [required or LOOKED_AT_NOTE_REQUIRED]})
+    if len(clean) > StripeEvent.LOOKED_AT_NOTE_MAX:
+        return InvalidInput(
+            "The note is too long.",
+            {"note": [f"Keep the note to {StripeEvent.LOOKED_AT_NOTE_MAX:,} characters."]},
+        )
+    return clean
+
+
+DELIVERY_NOTE_REQUIRED = (
+    "Say what was done about the delivery (resent from Stripe's dashboard and read, a test "
+    "sent with the webhook's secret, a proxy mended): the note is kept with it."
+)
+LOOKED_AT_NOTE_REQUIRED = (
+    "Say what was done about the event instead (resent from Stripe's dashboard, recorded "
+    "by hand, not this service's): the note is kept with it."
+)
+
+
+# A record kept in the audit log alone that billing staff mark looked at (a delivery's
+# body not read, round 60; a PaymentIntent Stripe does not know, round 61): its id, and
+# its state read from the log.
+class _Marked(Protocol):
+    state: str
+
+
+Kept = TypeVar("Kept", bound=_Marked)
+
+
+def check_looked_at(machine: StateMachine, find: Callable[[Session], Kept], actor: Actor) -> Kept:
+    """Billing staff: the record `find` reads that a mark looked at would mark, refused
+    as the mark refuses (404, or 409 for one looked at already), writing nothing."""
+    actor.require_role("billing")
+    found = find(db.session())
+    machine.step(found.state, "mark_looked_at")
+    return found
+
+
+def mark_kept_looked_at(
+    machine: StateMachine,
+    find: Callable[[Session], Kept],
+    *,
+    note: str | None,
+    required: str,
+    actor: Actor,
+    now: datetime | None,
+) -> Kept:
+    """Billing staff: the record `find` reads (and locks) marked looked at through
+    `machine` (`mark_looked_at`, audited on the record with the note, the clerk as
+    actor), with a note saying what was done about it (`required`: the message of a note
+    missing); 404 for no such record, 409 for one looked at already, 422 without a note."""
+    actor.require_role("billing")
+    clean = _looked_at_note(note, required)
+    with db.transaction() as session:
+        found = find(session)
+        machine.step(found.state, "mark_looked_at")
+        if isinstance(clean, InvalidInput):
+            raise clean
+        machine.apply(session, found, "mark_looked_at", actor=actor, note=clean, at=now)
+        return found

@@ -12,6 +12,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import partial
+from typing import Any
 
 from sqlalchemy import ColumnElement, and_, select
 from sqlalchemy.orm import Session
@@ -24,6 +26,7 @@ from licensing.audit import services as audit
 from licensing.billing import payment_gateway
 from licensing.billing.cards import CardUsed
 from licensing.billing.models import Invoice, Payment, StripeCustomer
+from licensing.billing.services import unknown_intents
 from licensing.billing.services._common import (
     CardRecord,
     _card_gateway,
@@ -681,19 +684,48 @@ def logged_name(session: Session, found: CardRecord) -> str:
     return f"{name} (Stripe {', '.join(known)})" if known else f"{name} (nothing at Stripe yet)"
 
 
+# What a reconcile asks Stripe about a record: the PaymentIntent it names (its own, or a
+# refund's payment's), or None when there is nothing to ask.
+IntentOf = Callable[[Session, CardRecord], str | None]
+# What a reconcile records of Stripe's answer, in the record's unit of work: its outcome.
+Recorded = Callable[[Session, CardRecord, Any], str]
+
+
+@dataclass(frozen=True)
+class _Answer:
+    """Stripe's answer about one record, asked in a unit of work of its own: what it
+    said (`answer`), or that it does not know the PaymentIntent (`refused`)."""
+
+    intent_id: str
+    answer: Any = None
+    refused: str | None = None
+
+
 def _reconcile(
     report: ReconcileReport,
     model: type[CardRecord],
     still_open: ColumnElement[bool],
-    ask: Callable[[Session, CardRecord], str | None],
+    intent_of: IntentOf[CardRecord],
+    ask: Callable[[str], Any],
+    record: Recorded[CardRecord],
     *,
     before: datetime,
     limit: int,
+    job: str = "payments reconcile",
 ) -> None:
-    """Claim the card payments or refunds (`model`) made before `before` and still
-    open (`still_open`), at most `limit`, one at a time, and count in `report` what
-    `ask` makes of each (Stripe's answer applied; None: nothing to ask). Each is
-    claimed (`db.claim`), so several hosts may run this at once."""
+    """Claim the card payments or refunds (`model`) made before `before` and still open
+    (`still_open`), at most `limit`, one at a time, and count in `report` what `record`
+    makes of Stripe's answer (`ask`, about the PaymentIntent `intent_of` names). Each is
+    claimed (`db.claim`), so several hosts may run this at once.
+
+    Round 61 (payments61): the asking and the recording are two units. Stripe is asked
+    while the record is claimed (two hosts never ask about it at once), in a unit that
+    writes nothing; the answer is then recorded in a unit of its own, the record claimed
+    again and read afresh, run again alone after a deadlock or a serialization failure
+    (`db.retried_unit`): Stripe is not asked twice, and a row lost once is recorded, not
+    left to the next hourly run. A PaymentIntent Stripe does not know is reported once
+    (`unknown_intents`) and not asked about again while its record names it; until then
+    Stripe's refusal raised out of the run, every run, at the same payment."""
     candidates = _due_ids(
         select(model.id)
         .where(model.method == CARD, still_open, model.created_at <= before)
@@ -701,16 +733,85 @@ def _reconcile(
         .limit(limit)
     )
     for record_id in candidates:
-        with db.transaction() as session:
-            found = session.scalars(
-                db.claim(select(model).where(model.id == record_id, still_open))
-            ).one_or_none()
-            outcome = None if found is None else ask(session, found)
-            # Named once asked: a refund whose answer was lost learns its Stripe id.
-            name = None if found is None else logged_name(session, found)
-            said = None if found is None else said_name(session, found)
-        if outcome is not None:
-            report.count(record_id, outcome, name, said)
+        asked = _asked(model, still_open, record_id, intent_of, ask)
+        if asked is None:
+            continue
+        if asked.refused is not None:
+            outcome = _reported_unknown(asked, model, record_id, job)
+            if outcome is not None:
+                report.count(record_id, outcome)
+            continue
+        done = db.retried_unit(
+            partial(_recorded, model, still_open, record_id, record, asked.answer)
+        )
+        if done is not None:
+            report.count(record_id, *done)
+
+
+def _asked(
+    model: type[CardRecord],
+    still_open: ColumnElement[bool],
+    record_id: int,
+    intent_of: IntentOf[CardRecord],
+    ask: Callable[[str], Any],
+) -> _Answer | None:
+    """Stripe's answer about the record `record_id`, asked while it is claimed, in a unit
+    that writes nothing; None when it is claimed elsewhere, no longer open, names no
+    PaymentIntent, or names one reported unknown already."""
+    with db.transaction() as session:
+        found = session.scalars(
+            db.claim(select(model).where(model.id == record_id, still_open))
+        ).one_or_none()
+        intent_id = None if found is None else intent_of(session, found)
+        if intent_id is None or unknown_intents.is_reported(session, intent_id):
+            return None
+        try:
+            return _Answer(intent_id, ask(intent_id))
+        except payment_gateway.StripeRefused as refused:
+            return _Answer(intent_id, refused=refused.detail)
+
+
+def _recorded(
+    model: type[CardRecord],
+    still_open: ColumnElement[bool],
+    record_id: int,
+    record: Recorded[CardRecord],
+    answer: Any,
+) -> tuple[str, str, str] | None:
+    """Stripe's `answer` recorded for the record `record_id`, claimed again and read
+    afresh (still open: a webhook or another host may have settled it meanwhile): its
+    outcome, and its names for the job's line."""
+    with db.transaction() as session:
+        found = session.scalars(
+            db.claim(select(model).where(model.id == record_id, still_open))
+        ).one_or_none()
+        if found is None:
+            return None
+        outcome = record(session, found, answer)
+        # Named once recorded: a refund whose answer was lost learns its Stripe id.
+        return outcome, logged_name(session, found), said_name(session, found)
+
+
+def _reported_unknown(
+    asked: _Answer, model: type[CardRecord], record_id: int, job: str
+) -> str | None:
+    """A PaymentIntent Stripe refused reported once (the payment it belongs to named):
+    the job's line for it, or None when another host reported it meanwhile."""
+    with db.transaction() as session:
+        found = session.get(model, record_id)
+        payment_id = (
+            None if found is None else found.id if isinstance(found, Payment) else found.payment_id
+        )
+    if payment_id is None:
+        return None
+    if not unknown_intents.report_unknown(
+        asked.intent_id, payment_id=payment_id, why=asked.refused or "", job=job, now=utcnow()
+    ):
+        return None
+    return (
+        f"not asked again: Stripe does not know PaymentIntent {asked.intent_id} "
+        f"({asked.refused}); listed on Stripe's events until billing staff look at it"
+    )
 
 
 def reconcile_payments(
@@ -723,24 +824,39 @@ def reconcile_payments(
     """Ask Stripe about card payments still pending after `older_than` (their
     webhook never came) and apply what it says; cancel attempts as old that
     never stored a PaymentIntent. Each payment is claimed (`db.claim`), so
-    several hosts may run this at once."""
-    now = now or utcnow()
+    several hosts may run this at once; a payment whose PaymentIntent Stripe does
+    not know is reported once and left (round 61)."""
+    at = now or utcnow()
     gateway = _card_gateway(gateway)
 
-    def ask(session: Session, payment: Payment) -> str:
-        assert payment.stripe_payment_intent_id is not None
-        intent = gateway.retrieve_payment_intent(payment.stripe_payment_intent_id)
-        return apply_intent_outcome(session, intent, now=now, actor=Actor.SYSTEM)
+    def record(session: Session, _payment: Payment, intent: Any) -> str:
+        return apply_intent_outcome(session, intent, now=at, actor=Actor.SYSTEM)
 
     report = ReconcileReport()
     with_intent = and_(
-        Payment.state.in_(OPEN_ATTEMPT), Payment.stripe_payment_intent_id.is_not(None)
+        Payment.state.in_(OPEN_ATTEMPT),
+        Payment.stripe_payment_intent_id.is_not(None),
+        ~unknown_intents.reported(Payment.stripe_payment_intent_id),
     )
-    _reconcile(report, Payment, with_intent, ask, before=now - older_than, limit=limit)
-    for payment_id in _abandoned_attempts(now - older_than, limit):
+    _reconcile(
+        report,
+        Payment,
+        with_intent,
+        _own_intent,
+        gateway.retrieve_payment_intent,
+        record,
+        before=at - older_than,
+        limit=limit,
+    )
+    for payment_id in _abandoned_attempts(at - older_than, limit):
         if (name := _cancel_abandoned(payment_id)) is not None:
             report.count(payment_id, "canceled, it never reached Stripe", name)
     return report
+
+
+def _own_intent(_session: Session, found: Payment) -> str | None:
+    """A card payment's own PaymentIntent, what the reconciles of payments ask about."""
+    return found.stripe_payment_intent_id
 
 
 def _abandoned_attempts(before: datetime, limit: int) -> list[int]:

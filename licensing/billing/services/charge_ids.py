@@ -15,9 +15,11 @@ filled audited `payment.charge_id_filled`.
 
 A PaymentIntent Stripe does not know (refused: one made with another Stripe account's
 keys, or test keys where the service now has live ones) leaves its payment as it is,
-named in the run's lines; a PaymentIntent without a charge (never confirmed) likewise.
-Both are asked about again by a later run. Stripe unreachable stops the run where it is,
-what it filled kept."""
+named in the run's lines, and is reported once (round 61, `unknown_intents`: listed on
+*Stripe's events* until billing staff look at it): no later run asks about it again
+while its payment names it (until round 61 every run asked again). A PaymentIntent
+without a charge (never confirmed) is named and asked about again by a later run.
+Stripe unreachable stops the run where it is, what it filled kept."""
 
 from __future__ import annotations
 
@@ -32,6 +34,7 @@ from licensing.actors import Actor
 from licensing.audit import services as audit
 from licensing.billing import payment_gateway
 from licensing.billing.models import Payment
+from licensing.billing.services import unknown_intents
 from licensing.billing.states import CARD
 from licensing.db import utcnow
 from licensing.errors import DomainError
@@ -81,6 +84,8 @@ def _waiting(after_id: int, limit: int | None) -> Select[int, str | None]:
             Payment.method == CARD,
             Payment.stripe_charge_id.is_(None),
             Payment.stripe_payment_intent_id.is_not(None),
+            # Round 61: one Stripe does not know is reported once, then not asked again.
+            ~unknown_intents.reported(Payment.stripe_payment_intent_id),
             Payment.id > after_id,
         )
         .order_by(Payment.id)
@@ -124,9 +129,17 @@ def fill_charge_ids(
             try:
                 found = gateway.retrieve_payment_intent(intent_id)
             except payment_gateway.StripeRefused as refused:
+                unknown_intents.report_unknown(
+                    intent_id,
+                    payment_id=payment_id,
+                    why=refused.detail,
+                    job="payments fill-charge-ids",
+                    now=now,
+                )
                 run.unknown.append(
                     f"payment {payment_id}: Stripe does not know PaymentIntent {intent_id} "
-                    f"({refused.detail}); left without a charge id"
+                    f"({refused.detail}); left without a charge id, listed on Stripe's "
+                    "events and not asked about again"
                 )
             except DomainError as error:  # Stripe unreachable, or refusing the key
                 run.stopped = error.detail

@@ -387,21 +387,29 @@ def _match_one(
     seen, not_asked = with_intent_of_charge(
         gateway, payment_gateway.dispute_status_from_event(stored)
     )
-    with db.transaction() as session:
-        kept = session.get(UnmatchedDispute, kept_id, with_for_update=True)
-        assert kept is not None
-        if kept.matched_at is not None:  # a newer event matched it meanwhile
-            return f"dispute {kept.stripe_dispute_id} recorded"
-        return apply_dispute(
-            session,
-            event_type,
-            seen,
-            now=now,
-            actor=actor,
-            dispute_object=stored,
-            not_asked=not_asked,
-            told_at=told_at,
-        )
+
+    def recorded() -> str:
+        """Stripe's answer applied, in a unit of its own (round 61, payments61): run
+        again alone after a deadlock or a serialization failure (`db.retried_unit`),
+        Stripe not asked again (it was asked above, outside it). Until round 61 a lost
+        row stopped the run, the disputes after it left to the next hourly run."""
+        with db.transaction() as session:
+            kept = session.get(UnmatchedDispute, kept_id, with_for_update=True)
+            assert kept is not None
+            if kept.matched_at is not None:  # a newer event matched it meanwhile
+                return f"dispute {kept.stripe_dispute_id} recorded"
+            return apply_dispute(
+                session,
+                event_type,
+                seen,
+                now=now,
+                actor=actor,
+                dispute_object=stored,
+                not_asked=not_asked,
+                told_at=told_at,
+            )
+
+    return db.retried_unit(recorded)
 
 
 def _record(

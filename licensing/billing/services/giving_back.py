@@ -37,6 +37,7 @@ from licensing.billing.services._common import (
 from licensing.billing.services.card_payments import (
     RECONCILE_AFTER,
     ReconcileReport,
+    _own_intent,
     _reconcile,
     notify_billing_staff,
 )
@@ -541,21 +542,31 @@ def reconcile_given_back(
     full is applied as the webhook would. Each payment is claimed (`db.claim`), so
     several hosts may run this at once; one Stripe call a flagged payment, and there
     are few (each waits for billing staff)."""
-    now = now or utcnow()
+    at = now or utcnow()
     gateway = _card_gateway(gateway)
 
-    def ask(session: Session, payment: Payment) -> str:
-        assert payment.stripe_payment_intent_id is not None
+    def record(
+        session: Session, _payment: Payment, refunds: list[payment_gateway.RefundStatus]
+    ) -> str:
         said = [
-            apply_refund_at_stripe(session, status, now=now, actor=Actor.SYSTEM)
-            for status in gateway.list_refunds(payment.stripe_payment_intent_id)
+            apply_refund_at_stripe(session, status, now=at, actor=Actor.SYSTEM)
+            for status in refunds
         ]
         given = next((s for s in said if s and s.startswith("given back")), None)
         return given or next((s for s in said if s), "no change: Stripe lists no refund of it")
 
     report = ReconcileReport(subject="flagged card payment(s)", applied_when=("given back",))
     flagged = (Payment.state == FLAGGED) & Payment.stripe_payment_intent_id.is_not(None)
-    _reconcile(report, Payment, flagged, ask, before=now - older_than, limit=limit)
+    _reconcile(
+        report,
+        Payment,
+        flagged,
+        _own_intent,
+        gateway.list_refunds,
+        record,
+        before=at - older_than,
+        limit=limit,
+    )
     return report
 
 
@@ -582,15 +593,15 @@ def reconcile_giving_back(
     or given back anew (the same idempotency key: Stripe makes the refund once).
     No time limit: a payment stays `giving_back` until this or a webhook settles it.
     Claimed as the other reconciles are, so several hosts may run it at once."""
-    now = now or utcnow()
+    at = now or utcnow()
     gateway = _card_gateway(gateway)
 
-    def ask(session: Session, payment: Payment) -> str:
-        assert payment.stripe_payment_intent_id is not None
-        refunds = gateway.list_refunds(payment.stripe_payment_intent_id)
+    def record(
+        session: Session, payment: Payment, refunds: list[payment_gateway.RefundStatus]
+    ) -> str:
         asked = [status for status in refunds if _asked(session, payment, status)]
         for status in asked or refunds:
-            said = apply_refund_at_stripe(session, status, now=now, actor=Actor.SYSTEM)
+            said = apply_refund_at_stripe(session, status, now=at, actor=Actor.SYSTEM)
             if said and not said.startswith("no change"):
                 return said
         if asked:
@@ -603,7 +614,7 @@ def reconcile_giving_back(
             payment,
             "refuse_give_back",
             actor=Actor.SYSTEM,
-            at=now,
+            at=at,
             note=(
                 "Stripe has no refund from this give-back: its request never reached "
                 "Stripe. The money is with us: accept it, or give it back."
@@ -625,9 +636,18 @@ def reconcile_giving_back(
     giving_back = (
         (Payment.state == GIVING_BACK)
         & Payment.stripe_payment_intent_id.is_not(None)
-        & (Payment.status_changed_at <= now - older_than)
+        & (Payment.status_changed_at <= at - older_than)
     )
-    _reconcile(report, Payment, giving_back, ask, before=now - older_than, limit=limit)
+    _reconcile(
+        report,
+        Payment,
+        giving_back,
+        _own_intent,
+        gateway.list_refunds,
+        record,
+        before=at - older_than,
+        limit=limit,
+    )
     return report
 
 
@@ -654,15 +674,16 @@ def reconcile_give_back_failures(
     now says it failed or was canceled, flags it again through `fail_give_back`
     exactly as the webhook would (audited, billing staff told). Claimed as the
     other reconciles are, so several hosts may run it at once."""
-    now = now or utcnow()
+    at = now or utcnow()
     gateway = _card_gateway(gateway)
 
-    def ask(session: Session, payment: Payment) -> str:
-        assert payment.stripe_payment_intent_id is not None
+    def record(
+        session: Session, payment: Payment, refunds: list[payment_gateway.RefundStatus]
+    ) -> str:
         given_by = _given_back_by(session, payment)
-        for status in gateway.list_refunds(payment.stripe_payment_intent_id):
+        for status in refunds:
             if status.id == given_by:
-                said = apply_refund_at_stripe(session, status, now=now, actor=Actor.SYSTEM)
+                said = apply_refund_at_stripe(session, status, now=at, actor=Actor.SYSTEM)
                 return said or (
                     f"no change: {said_payment(session, payment)} is given back already"
                 )
@@ -676,8 +697,17 @@ def reconcile_give_back_failures(
     given_back = (
         (Payment.state == GIVEN_BACK)
         & Payment.stripe_payment_intent_id.is_not(None)
-        & (Payment.status_changed_at >= now - within)
-        & (Payment.status_changed_at <= now - older_than)
+        & (Payment.status_changed_at >= at - within)
+        & (Payment.status_changed_at <= at - older_than)
     )
-    _reconcile(report, Payment, given_back, ask, before=now - older_than, limit=limit)
+    _reconcile(
+        report,
+        Payment,
+        given_back,
+        _own_intent,
+        gateway.list_refunds,
+        record,
+        before=at - older_than,
+        limit=limit,
+    )
     return report

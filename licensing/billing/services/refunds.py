@@ -968,15 +968,17 @@ def reconcile_refunds(
     would. A refund Stripe has no trace of never reached it: it fails, so its
     amount is outstanding again and staff can refund it anew. Each refund is
     claimed (`db.claim`), so several hosts may run this at once."""
-    now = now or utcnow()
+    at = now or utcnow()
     gateway = _card_gateway(gateway)
 
-    def ask(session: Session, refund: Refund) -> str | None:
+    def intent_of(session: Session, refund: Refund) -> str | None:
         payment = session.get(Payment, refund.payment_id)
-        intent_id = _intent_to_refund(session, payment) if payment is not None else None
-        if intent_id is None:
-            return None
-        return _reconcile_refund(session, gateway, refund, intent_id, now)
+        return _intent_to_refund(session, payment) if payment is not None else None
+
+    def record(
+        session: Session, refund: Refund, refunds: list[payment_gateway.RefundStatus]
+    ) -> str:
+        return _reconcile_refund(session, refunds, refund, at)
 
     report = ReconcileReport(
         subject="card refund(s)",
@@ -985,18 +987,26 @@ def reconcile_refunds(
         failed_when=("refund failed", "failed"),
     )
     pending = Refund.state == PENDING
-    _reconcile(report, Refund, pending, ask, before=now - older_than, limit=limit)
+    _reconcile(
+        report,
+        Refund,
+        pending,
+        intent_of,
+        gateway.list_refunds,
+        record,
+        before=at - older_than,
+        limit=limit,
+    )
     return report
 
 
 def _reconcile_refund(
     session: Session,
-    gateway: payment_gateway.PaymentGateway,
+    refunds: list[payment_gateway.RefundStatus],
     refund: Refund,
-    intent_id: str,
     now: datetime,
 ) -> str:
-    for status in gateway.list_refunds(intent_id):
+    for status in refunds:
         if status.id == refund.stripe_refund_id or status.metadata.get("refund_id") == str(
             refund.id
         ):

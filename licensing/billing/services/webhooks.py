@@ -22,6 +22,12 @@ from licensing.billing.models import (
     StripeEvent,
     stripe_event_kind,
 )
+from licensing.billing.services._common import (
+    DELIVERY_NOTE_REQUIRED,
+    _looked_at_note,
+    check_looked_at,
+    mark_kept_looked_at,
+)
 from licensing.billing.services.card_payments import apply_intent_outcome
 from licensing.billing.services.disputes import (
     DISPUTE_EVENTS,
@@ -494,10 +500,7 @@ def unread_body(session: Session, digest: str, *, lock: bool = False) -> UnreadB
 def check_mark_delivery(digest: str, *, actor: Actor) -> UnreadBody:
     """Billing staff: the body `mark_delivery_looked_at` would mark, refused as it refuses
     (404, or 409 for one looked at already), writing nothing."""
-    actor.require_role("billing")
-    body = unread_body(db.session(), digest)
-    STRIPE_DELIVERY.step(body.state, "mark_looked_at")
-    return body
+    return check_looked_at(STRIPE_DELIVERY, lambda session: unread_body(session, digest), actor)
 
 
 def mark_delivery_looked_at(
@@ -511,40 +514,14 @@ def mark_delivery_looked_at(
     `stripe_delivery.marked_looked_at` on the body's record with the note, the clerk as
     actor; 404 for a body no delivery had, 409 for one looked at already, 422 without a
     note."""
-    actor.require_role("billing")
-    clean = _looked_at_note(note, DELIVERY_NOTE_REQUIRED)
-    with db.transaction() as session:
-        body = unread_body(session, digest, lock=True)
-        STRIPE_DELIVERY.step(body.state, "mark_looked_at")
-        if isinstance(clean, InvalidInput):
-            raise clean
-        STRIPE_DELIVERY.apply(session, body, "mark_looked_at", actor=actor, note=clean, at=now)
-        return body
-
-
-def _looked_at_note(note: str | None, required: str | None = None) -> str | InvalidInput:
-    """The note of a mark looked at, trimmed, or why it is refused (checked after the
-    step's state, so a second mark is the 409 whatever its note); `required`, the
-    message of a note missing (a failed event's by default)."""
-    clean = (note or "").strip()
-    if not clean:
-        return InvalidInput("The note is missing.", {"note": [required or LOOKED_AT_NOTE_REQUIRED]})
-    if len(clean) > StripeEvent.LOOKED_AT_NOTE_MAX:
-        return InvalidInput(
-            "The note is too long.",
-            {"note": [f"Keep the note to {StripeEvent.LOOKED_AT_NOTE_MAX:,} characters."]},
-        )
-    return clean
-
-
-DELIVERY_NOTE_REQUIRED = (
-    "Say what was done about the delivery (resent from Stripe's dashboard and read, a test "
-    "sent with the webhook's secret, a proxy mended): the note is kept with it."
-)
-LOOKED_AT_NOTE_REQUIRED = (
-    "Say what was done about the event instead (resent from Stripe's dashboard, recorded "
-    "by hand, not this service's): the note is kept with it."
-)
+    return mark_kept_looked_at(
+        STRIPE_DELIVERY,
+        lambda session: unread_body(session, digest, lock=True),
+        note=note,
+        required=DELIVERY_NOTE_REQUIRED,
+        actor=actor,
+        now=now,
+    )
 
 
 def _with_card(

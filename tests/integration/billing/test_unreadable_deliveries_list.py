@@ -240,3 +240,61 @@ def _marks(digest: str) -> list[AuditEvent]:
             )
         )
     )
+
+
+def test_the_list_keeps_a_range_of_days_and_a_refused_mark_keeps_the_range_page_and_note(
+    app: Flask, client: FlaskClient, signed_in: Any, billing_staff: User
+) -> None:
+    """Round 61 (payments61): the list took one day (stripe60's and pagesfix60's "Left");
+    it takes a range of office days now, *Received from* and *Received to*, either end
+    open, and a mark refused or done keeps the range with the page and the state."""
+    for day, bodies in ((1, 1), (2, 2), (3, 51), (5, 1)):
+        with time_machine.travel(datetime(2027, 3, day, 15, 0, tzinfo=UTC), tick=True):
+            for number in range(bodies):
+                _post_signed(client, b"day %d body %d" % (day, number))
+    staff = signed_in(app.test_client(), billing_staff)
+
+    two_days = _listed(staff, "?from=2027-03-01&to=2027-03-02")
+    assert len(two_days) == 3
+    assert all("day 1 " in row or "day 2 " in row for row in two_days.values())
+    page = staff.get(f"{UNREADABLE}?from=2027-03-01&to=2027-03-02").get_data(as_text=True)
+    assert "Deliveries not read from March 1, 2027 to March 2, 2027" in words(page)
+    assert 'name="from" value="2027-03-01"' in page
+    assert len(_listed(staff, "?from=2027-03-04")) == 1  # open at its end: the 5th
+    assert len(_listed(staff, "?to=2027-03-01")) == 1  # open at its start
+    assert len(_listed(staff, "?day=2027-03-02")) == 2  # round 60's links still work
+    # Refused: an end before the start, a day spelled otherwise, a day with a range.
+    backwards = staff.get(f"{UNREADABLE}?from=2027-03-03&to=2027-03-01")
+    assert backwards.status_code == 422
+    assert "Received to cannot come before received from." in words(
+        backwards.get_data(as_text=True)
+    )
+    assert staff.get(f"{UNREADABLE}?from=03/01/2027").status_code == 422
+    assert staff.get(f"{UNREADABLE}?day=2027-03-02&from=2027-03-01").status_code == 422
+    assert staff.get(f"{UNREADABLE}?from=2027-03-01&from=2027-03-02").status_code == 400
+
+    # Page 2 of the range's deliveries not looked at: a mark refused keeps it all.
+    narrowed = "?from=2027-03-02&to=2027-03-03&state=not_looked_at&page=2"
+    second = staff.get(f"{UNREADABLE}{narrowed}").get_data(as_text=True)
+    assert len(rows(second, "unreadable-list", "delivery")) == 3  # 53 in the range
+    oldest = _digest(b"day 2 body 0")
+    action = html.unescape(
+        re.search(rf'action="({re.escape(UNREADABLE)}/{oldest}/looked-at[^"]*)"', second)[1]
+    )
+    assert action == f"{UNREADABLE}/{oldest}/looked-at{narrowed}"
+    note = "Resent and read. " + "x" * 1_000  # too long
+    refused = staff.post(action, data={"delivery-note": note, "confirmed": "yes"})
+    assert refused.status_code == 422
+    again = refused.get_data(as_text=True)
+    assert len(rows(again, "unreadable-list", "delivery")) == 3
+    assert 'name="from" value="2027-03-02"' in again
+    assert 'name="to" value="2027-03-03"' in again
+    assert f">{note}</textarea>" in again
+    previous = next_link(again, "deliveries", rel="prev")
+    assert previous is not None
+    assert "from=2027-03-02" in previous
+    assert "to=2027-03-03" in previous
+    done = staff.post(action, data={"delivery-note": "Resent and read.", "confirmed": "yes"})
+    assert done.status_code == 302
+    assert done.headers["Location"] == f"{UNREADABLE}{narrowed}"
+    assert len(_marks(oldest)) == 1
