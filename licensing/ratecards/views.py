@@ -198,7 +198,9 @@ def publish() -> BaseResponse | tuple[str, int] | str:
             form.card.errors = [conflict.detail]
         else:
             if result.created:
-                _flash_published(result.version, result.price_change_warnings)
+                _flash_published(
+                    result.version, result.price_change_warnings, result.agreements_told
+                )
             else:
                 flash(
                     f"Rate card {result.version} was already published with this content.", "info"
@@ -223,7 +225,7 @@ def publish_checked() -> BaseResponse | tuple[str, int]:
             ) from None
         result = _import(document)
         if result.created:
-            _flash_published(result.version, result.price_change_warnings)
+            _flash_published(result.version, result.price_change_warnings, result.agreements_told)
         else:
             flash(f"Rate card {result.version} was already published with this content.", "info")
         return redirect(url_for(".detail", version=result.version))
@@ -243,12 +245,17 @@ def _import(document: object) -> services.ImportResult:
     )
 
 
-def _flash_published(version: str, price_changes: Sequence[PriceChangeWarning] = ()) -> None:
+def _flash_published(
+    version: str,
+    price_changes: Sequence[PriceChangeWarning] = (),
+    told: tuple[str, ...] = (),
+) -> None:
     """The confirmation of a card published (`_published`), and for a card that runs
     open-ended or longer than `LONG_CARD_DAYS`, the check's warning again (round 44:
     the message said "published" alone; the page it leads to shows the warning, but
     a message is what the admin reads first)."""
-    flash(_published(version), "success")
+    emailed = services.emailed(told)  # round 61: a correction's licensees emailed
+    flash(_published(version) + (f" {emailed}" if emailed else ""), "success")
     if price_changes:
         # Round 55: the check's price warnings, said again as the card is published.
         flash(

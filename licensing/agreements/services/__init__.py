@@ -119,12 +119,15 @@ from licensing.agreements.services.reissue import (
     ReissueOffers,
     card_corrected,
     check_reissue,
+    corrected_days,
     correction_for,
+    correction_told,
     kept_prices,
     reissue,
     reissue_offer,
     reissue_offers,
     reissue_refusals,
+    tell_card_corrected,
 )
 from licensing.agreements.services.renewal import start_renewal
 from licensing.agreements.services.review import (
@@ -191,7 +194,9 @@ __all__ = [
     "check_reissue",
     "check_termination",
     "check_withdraw",
+    "corrected_days",
     "correction_for",
+    "correction_told",
     "create_draft",
     "deny_reconsideration",
     "ended_by_closing",
@@ -219,6 +224,7 @@ __all__ = [
     "start_review",
     "submission_refusal",
     "submit",
+    "tell_card_corrected",
     "terminate",
     "termination_confirmation",
     "update_draft",
