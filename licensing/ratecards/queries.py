@@ -283,11 +283,15 @@ class Catalogue:
         known = self._in_effect
         if on in known:
             return known[on]
-        entry = self._entry_in_effect(on)
-        found = entry.card if entry is not None else None
+        found = self._find_in_effect(on)
         if len(known) < 4096:  # days asked about: a client may ask any
             known[on] = found
         return found
+
+    def _find_in_effect(self, on: date) -> RateCard | None:
+        """`in_effect`, worked out afresh (nothing remembered)."""
+        entry = self._entry_in_effect(on)
+        return entry.card if entry is not None else None
 
     def _entry_in_effect(self, on: date) -> _Entry | None:
         candidates = [e for e in self.entries if e.card.effective_from <= on <= e.card.effective_to]

@@ -39,9 +39,9 @@ from licensing.actors import Actor
 from licensing.agreements import issuing
 from licensing.agreements.models import MODIFIED, Agreement, Application, QuoteVersion
 from licensing.agreements.services._common import (
+    _agreement_news,
     _issue_agreement,
     _licensing_step,
-    _news,
     _owned,
     _reason,
     _store_quote,
@@ -579,24 +579,12 @@ def _tell_corrected(
     )
     headline = f"its rate card {agreement.rate_card} was corrected"
     readers = vendor_told(session, agreement)
-    news = [(readers.to, readers.stand_in)]
+    message = f"{changed} {prices} {ask}"
+    news = [(readers.to, readers.stand_in, message)]
     contact = agreement.organization.billing_email
     if agreement.state != ISSUED and contact.lower() not in {a.lower() for a in readers.to}:
-        news.append(([contact], False))
-    for recipients, alone in news:
-        mail.enqueue(
-            session,
-            to=recipients,
-            subject=f"Agreement {agreement.number}: {headline}",
-            template="agreement_update",
-            context=_news(
-                agreement,
-                headline,
-                f"{changed} {prices} {ask}",
-                links().agreement(agreement.id) + "#card-corrected",
-                stand_in=alone,
-            ),
-        )
+        news.append(([contact], False, message))
+    _agreement_news(session, agreement, headline, news, "#card-corrected")
 
 
 def kept_prices(session: Session, agreement: Agreement) -> KeptPrices | None:
