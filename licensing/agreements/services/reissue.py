@@ -587,6 +587,23 @@ def _tell_corrected(
     _agreement_news(session, agreement, headline, news, "#card-corrected")
 
 
+def corrected_among(session: Session, ids: Sequence[int]) -> frozenset[int]:
+    """Of the agreements `ids` (a card's page's rows), those some day of whose term a
+    later card now prices (round 61: the page of a card corrected for part of its
+    period tells them from the others), in one statement."""
+    if not ids:
+        return frozenset()
+    cards = ratecard_queries.catalogue(session)
+    rows = session.execute(
+        select(Agreement.id, Agreement.rate_card, Agreement.term_start, Agreement.term_end).where(
+            Agreement.id.in_(ids)
+        )
+    )
+    return frozenset(
+        id_ for id_, card, start, end in rows if cards.correction(card, start, end) is not None
+    )
+
+
 def kept_prices(session: Session, agreement: Agreement) -> KeptPrices | None:
     """What an accepted agreement's console page says of its card replaced by a
     correction (cardwalk60: the page named its card alone, and the card's page said

@@ -234,6 +234,17 @@ def test_a_correction_of_part_of_the_card_corrects_only_the_agreements_whose_ter
     assert "runs across both (2027.1 from" in console
     console = _words(client.get(f"/console/agreements/{first.id}").get_data(as_text=True))
     assert "Priced on a replaced rate card" not in console
+    # The card's page says which days were corrected, and which agreements.
+    card_page = client.get("/console/rate-cards/2027.1").get_data(as_text=True)
+    words = _words(card_page)
+    assert (
+        f"Corrected by 2027.3 on {day} for part of its period: from July 1, 2027 to "
+        "December 31, 2027 on 2027.3."
+    ) in words
+    assert f"{first.number} " in words
+    assert words.count("its term is outside the corrected days: not corrected") == 1
+    assert f'/console/agreements/{second.id}#kept-prices"' in card_page
+    assert f'/console/agreements/{first.id}#kept-prices"' not in card_page
 
 
 def test_the_api_publishing_answer_says_what_a_correction_replaces(
