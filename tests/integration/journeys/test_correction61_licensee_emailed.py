@@ -7,12 +7,15 @@ what a correction replaces (docs/journeys.md)."""
 from __future__ import annotations
 
 import html
+import json
 import re
 from datetime import date
 from email.message import EmailMessage
+from pathlib import Path
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 from sqlalchemy import select
 
@@ -283,3 +286,22 @@ def test_the_api_publishing_answer_says_what_a_correction_replaces(
     assert (body["status"], body["replaces"]) == ("unchanged", [])
     declared = document["components"]["schemas"]["ImportResult"]["properties"]
     assert {"replaces", "replaces_sentence", "agreements_told"} <= set(declared)
+
+
+def test_the_import_command_says_whose_licensees_were_emailed(
+    app: Flask, vendor: Any, licensing_staff: Any, example_card: str, tmp_path: Path
+) -> None:
+    agreement = make_active_agreement(vendor, licensing_staff, AUTO_USE, term=SECOND_HALF)
+    path = tmp_path / "card.json"
+    path.write_text(json.dumps(_correction("2027.3", "2027-07-01")))
+    imported = app.test_cli_runner().invoke(args=["ratecards", "import", str(path)])
+    assert imported.exit_code == 0, imported.output
+    assert imported.output.splitlines() == [
+        "Published rate card 2027.3.",
+        "It replaces 2027.1 from 2027-07-01 to 2027-12-31, part of its period: quotes, "
+        "estimates, applications and renewals naming no card for terms in those days are "
+        "priced on 2027.3 from now on. What 2027.1 priced keeps its prices, listed on its "
+        "page; the agreements on it whose terms fall in those days are corrected by 2027.3.",
+        "The licensees of 1 agreement it corrects were emailed that their rate card was "
+        f"corrected: {agreement.number}.",
+    ]
