@@ -186,3 +186,22 @@ organization_closed = _signals.signal(
     "account is closed: its undecided applications, which no one may approve any more, "
     "are withdrawn (round 48)",
 )
+
+
+@dataclass(frozen=True)
+class PublishedCard:
+    """A rate card just published (not a re-import of one published before): its
+    version and period, for what a correction of earlier cards' days must tell."""
+
+    version: str
+    effective_from: date
+    effective_to: date
+
+
+rate_card_published = _signals.signal(
+    "rate-card-published",
+    doc="sent(PublishedCard, session=Session) when a new rate card version is stored, "
+    "inside its transaction: agreements' receiver emails the licensees of the "
+    "agreements whose term it now prices in place of their card (a correction, round "
+    "61) and answers their numbers, which the publishing's audit event records",
+)

@@ -713,10 +713,16 @@ def _vendor_agreement_page(agreement: Agreement, **extra: Any) -> tuple[str, int
     when, that its prices stay unless the office reissues it or credits an invoice,
     and the office's address; none of the office's figures or steps."""
     session = db.session()
+    corrected = services.card_corrected(ratecard_queries.catalogue(session), agreement)
     return _agreement_page(
         agreement,
         "agreements/agreement.html",
-        corrected=services.card_corrected(ratecard_queries.catalogue(session), agreement),
+        corrected=corrected,
+        # Round 61: the words the email publishing the correction sends, ISO days worded
+        # by the page (`days_in_words`).
+        corrected_said=(
+            services.correction_told(agreement, corrected) if corrected is not None else ()
+        ),
         office_address=mail.sender_address(),
         **extra,
     )
@@ -1799,7 +1805,13 @@ def _console_agreement_page(agreement: Agreement, **extra: Any) -> tuple[str, in
         today=calendar.office_date(utcnow()),
         # cardwalk60: accepted on a card a correction replaced since, it keeps its
         # prices, and its page now says so, with the correction's and what to do.
-        kept=services.kept_prices(session, agreement),
+        kept=(kept := services.kept_prices(session, agreement)),
+        # Round 61: for which days (every day of the card's period, or part of it).
+        kept_days=(
+            services.corrected_days(kept.told)
+            if kept and kept.told and not kept.told.whole_card
+            else ""
+        ),
         **extra,
     )
 

@@ -116,19 +116,43 @@ class AgreementRenewalSchema(ApiSchema):
     )
 
 
+class CorrectedDaysSchema(ApiSchema):
+    version = ma.fields.String(metadata={"description": "The card that now prices these days"})
+    first = Day(metadata={"description": "The first day of the term it prices"})
+    last = Day(metadata={"description": "The last day of the term it prices"})
+
+
 class RateCardReplacementSchema(ApiSchema):
     versions = ma.fields.List(
         ma.fields.String(),
         metadata={
-            "description": "The cards that correct the agreement's `rate_card` for every "
-            "day of its period, as `GET /api/v1/rate-cards/{version}`'s `replaced_by` "
-            "lists them"
+            "description": "The cards published after the agreement's `rate_card` that now "
+            "price days of its term, for quotes naming no card (a correction), in the order "
+            "of the days (round 61: also a correction for part of the card's period, where "
+            "the term falls in that part)"
         },
     )
     published_on = Day(
         metadata={
             "description": "The day the last of them was published (the office's day): "
             "since when the agreement's card is corrected"
+        }
+    )
+    days = ma.fields.List(
+        ma.fields.Nested(CorrectedDaysSchema),
+        metadata={"description": "Which days of the term each of `versions` prices (round 61)"},
+    )
+    whole_term = ma.fields.Boolean(
+        metadata={
+            "description": "Whether `days` are every day of the term; false when a "
+            "correction covers only part of it (round 61)"
+        }
+    )
+    whole_card = ma.fields.Boolean(
+        metadata={
+            "description": "Whether `versions` replace the agreement's card for every day "
+            "of its period, as `GET /api/v1/rate-cards/{version}`'s `replaced_by` lists "
+            "them; false for a correction of part of its period (round 61)"
         }
     )
 
@@ -241,6 +265,12 @@ class AgreementSchema(ApiSchema):
         return {
             "versions": list(corrected.takers),
             "published_on": calendar.office_date(corrected.since),
+            "days": [
+                {"version": part.version, "first": part.first, "last": part.last}
+                for part in corrected.parts
+            ],
+            "whole_term": corrected.whole_term,
+            "whole_card": corrected.whole_card,
         }
 
     def _renewal(self, agreement: Agreement) -> dict[str, Any]:

@@ -400,9 +400,53 @@ class CheckResultSchema(ApiSchema):
     )
 
 
+class ReplacedDaysSchema(ApiSchema):
+    version = ma.fields.String(
+        required=True, metadata={"description": "A card published before the one published"}
+    )
+    first = Day(required=True, metadata={"description": "The first day it took from it"})
+    last = Day(required=True, metadata={"description": "The last day it took from it"})
+    whole = ma.fields.Boolean(
+        required=True,
+        metadata={
+            "description": "Every day of that card's period (a correction for the same "
+            "days): it now prices only quotes that name it"
+        },
+    )
+
+
 class ImportResultSchema(ApiSchema):
     status = ma.fields.String(required=True, metadata={"enum": ["created", "unchanged"]})
     rate_card = ma.fields.Nested(RateCardSummarySchema, required=True)
+    replaces = ma.fields.List(
+        ma.fields.Nested(ReplacedDaysSchema),
+        required=True,
+        metadata={
+            "description": "For a card `created`: the days it took from cards published "
+            "before it, which quotes, estimates, applications and renewals naming no card "
+            "are priced on it for from now on (a correction: what those cards priced keeps "
+            "its prices), as the page's message and `licensing ratecards import` say it, "
+            "and as its `rate_card.published` audit event records it. Empty for a card that "
+            "took no card's days (a new year's), and for `unchanged` (round 61)"
+        },
+    )
+    replaces_sentence = ma.fields.String(
+        required=True,
+        metadata={
+            "description": "`replaces` in the words the page's message and the command "
+            "line use; empty when it is (round 61)"
+        },
+    )
+    agreements_told = ma.fields.List(
+        ma.fields.String(),
+        required=True,
+        metadata={
+            "description": "For a card `created`: the numbers of the agreements (awaiting "
+            "acceptance or accepted) some day of whose term it now prices in place of "
+            "their card, whose licensees were emailed that their card was corrected. "
+            "Empty otherwise (round 61)"
+        },
+    )
     price_change_warnings = ma.fields.List(
         ma.fields.Nested(PriceChangeWarningSchema),
         required=True,
@@ -750,6 +794,17 @@ def publish_rate_card() -> dict[str, Any]:
     return {
         "status": "created" if result.created else "unchanged",
         "rate_card": _summary(stored, _replaced()),
+        "replaces": [
+            {
+                "version": taken.version,
+                "first": taken.first,
+                "last": taken.last,
+                "whole": taken.whole,
+            }
+            for taken in result.replaces
+        ],
+        "replaces_sentence": services.replaces(result.version) if result.replaces else "",
+        "agreements_told": list(result.agreements_told),
         "proration_warnings": _warnings(stored.currency, result.proration_warnings),
         "price_change_warnings": [
             _price_change(warning, stored.currency) for warning in result.price_change_warnings

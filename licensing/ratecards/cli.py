@@ -231,6 +231,9 @@ def import_command(file: Path) -> None:
     replaced = services.replaces(result.version) if result.created else ""
     if replaced:
         _say(replaced)
+    # Round 61: the licensees of the agreements it corrects, emailed.
+    if result.agreements_told:
+        _say(services.emailed(result.agreements_told))
 
 
 @click.command("check")

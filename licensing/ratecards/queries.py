@@ -215,6 +215,32 @@ class _Entry:
 
 
 @dataclass(frozen=True)
+class CorrectedDays:
+    """Days `first` to `last` of a term that card `version` now prices in place of the
+    term's own card."""
+
+    version: str
+    first: date
+    last: date
+
+
+@dataclass(frozen=True)
+class TermCorrection:
+    """What later cards did to a term priced on an earlier one (`Catalogue.correction`):
+    the cards now pricing some of its days (`takers`, in the order of the days), when
+    the last of them was published, the days each prices (`parts`), whether that is
+    every day of the term (`whole_term`), and whether they replace the term's card for
+    every day of its period (`whole_card`: `replaced_by`, a correction for the same
+    days)."""
+
+    takers: tuple[str, ...]
+    since: datetime
+    parts: tuple[CorrectedDays, ...]
+    whole_term: bool
+    whole_card: bool
+
+
+@dataclass(frozen=True)
 class Catalogue:
     generation: tuple[Any, ...]
     entries: tuple[_Entry, ...]
@@ -263,11 +289,86 @@ class Catalogue:
         return found
 
     def _find_in_effect(self, on: date) -> RateCard | None:
+        """`in_effect`, worked out afresh (nothing remembered)."""
+        entry = self._entry_in_effect(on)
+        return entry.card if entry is not None else None
+
+    def _entry_in_effect(self, on: date) -> _Entry | None:
         candidates = [e for e in self.entries if e.card.effective_from <= on <= e.card.effective_to]
         if not candidates:
             return None
-        latest = max(candidates, key=lambda e: (e.card.effective_from, e.published_at, e.id))
-        return latest.card
+        return max(candidates, key=lambda e: (e.card.effective_from, e.published_at, e.id))
+
+    def spans(self, start: date, end: date) -> list[CorrectedDays]:
+        """The days from `start` to `end` cut where the card in effect changes: each
+        part's card (as a quote naming no card prices a term from the part's first
+        day), first and last day; empty when some day has no card."""
+        found = self.spans_of(start, end)
+        return (
+            found
+            if sum((part.last - part.first).days + 1 for part in found) == (end - start).days + 1
+            else []
+        )
+
+    def spans_of(self, start: date, end: date) -> list[CorrectedDays]:
+        """`spans`, leaving out the days no card prices rather than giving nothing."""
+        return [
+            CorrectedDays(entry.version, day, until)
+            for entry, day, until in self._spans(start, end)
+            if entry is not None
+        ]
+
+    def _spans(self, first: date, last: date) -> list[tuple[_Entry | None, date, date]]:
+        # Where the card in effect may change: each card's first day and the day after
+        # its last, inside the days (an open-ended card's last day has no day after).
+        cuts = {first}
+        for entry in self.entries:
+            if first < entry.effective_from <= last:
+                cuts.add(entry.effective_from)
+            if first <= entry.effective_to < last:
+                cuts.add(entry.effective_to + timedelta(days=1))
+        bounds = sorted(cuts)
+        spans: list[tuple[_Entry | None, date, date]] = []
+        for index, day in enumerate(bounds):
+            until = bounds[index + 1] - timedelta(days=1) if index + 1 < len(bounds) else last
+            taker = self._entry_in_effect(day)
+            if spans and spans[-1][0] is taker:
+                spans[-1] = (taker, spans[-1][1], until)
+            else:
+                spans.append((taker, day, until))
+        return spans
+
+    def correction(self, version: str, start: date, end: date) -> TermCorrection | None:
+        """Which days of a term from `start` to `end`, priced on the card published as
+        `version`, later cards now price for quotes naming no card (as `in_effect`
+        chooses), or None when none does (round 61, correction61: only a card replaced
+        for every day of its period counted, so an agreement whose term lay in the part
+        a correction covered was told nothing). A card published before `version` that
+        keeps its own days (a later start) is no correction of it."""
+        own = next((entry for entry in self.entries if entry.version == version), None)
+        if own is None:
+            return None
+        first, last = max(start, own.effective_from), min(end, own.effective_to)
+        if first > last:
+            return None
+        rank = (own.published_at, own.id)
+        parts: list[CorrectedDays] = []
+        for entry, day, until in self._spans(first, last):
+            if entry is None or entry.id == own.id or (entry.published_at, entry.id) < rank:
+                continue
+            parts.append(CorrectedDays(entry.version, day, until))
+        if not parts:
+            return None
+        takers = tuple(dict.fromkeys(part.version for part in parts))
+        published = {entry.version: entry.published_at for entry in self.entries}
+        return TermCorrection(
+            takers=takers,
+            since=max(published[taker] for taker in takers),
+            parts=tuple(parts),
+            whole_term=sum((part.last - part.first).days + 1 for part in parts)
+            == (last - first).days + 1,
+            whole_card=self.replacement(version) is not None,
+        )
 
 
 _CATALOGUES: dict[str, Catalogue] = {}

@@ -52,6 +52,7 @@ from licensing.pricing.ratecard import Problem
 from licensing.ratecards import queries
 from licensing.ratecards.models import RateCardRecord
 from licensing.records import attributes
+from licensing.signals import PublishedCard, rate_card_published
 
 # What describes a card beside its rules: stored as columns, and audited on publishing.
 _DESCRIBED = ("version", "title", "currency", "effective_from", "effective_to")
@@ -70,6 +71,11 @@ class ImportResult:
     # Round 55: the check's price warnings against the card it follows, said again
     # as it is published (they were the check's alone).
     price_change_warnings: tuple[PriceChangeWarning, ...] = ()
+    # Round 61 (correction61): for a card created, the days it took from cards
+    # published before it (a correction, of every day of their period or part of it),
+    # and the agreements whose licensees were emailed that their card was corrected.
+    replaces: tuple[queries.Takeover, ...] = ()
+    agreements_told: tuple[str, ...] = ()
 
 
 def validate(document: object) -> RateCard:
@@ -247,6 +253,17 @@ def import_card(
             )
         )
         session.flush()
+        replaced = tuple(replaced_parts(session, card.version))
+        # Round 61: the licensees of the agreements it corrects are emailed (agreements'
+        # receiver), in this transaction, so a card rolled back tells nobody.
+        told = tuple(
+            number
+            for _receiver, numbers in rate_card_published.send(
+                PublishedCard(card.version, card.effective_from, card.effective_to),
+                session=session,
+            )
+            for number in numbers or ()
+        )
         audit.record_event(
             session,
             "rate_card.published",
@@ -271,12 +288,58 @@ def import_card(
                     if changes and base is not None
                     else {}
                 ),
+                # Round 61: only for a correction: what it replaces, and whom it told.
+                **(
+                    {"replaces": [_takeover_fields(taken) for taken in replaced]}
+                    if replaced
+                    else {}
+                ),
+                **({"agreements_told": list(told)} if told else {}),
             },
             actor=None,  # the caller as the audit log names it (the system on the CLI)
         )
     return ImportResult(
-        card.version, created=True, proration_warnings=warnings, price_change_warnings=changes
+        card.version,
+        created=True,
+        proration_warnings=warnings,
+        price_change_warnings=changes,
+        replaces=replaced,
+        agreements_told=told,
     )
+
+
+def _takeover_fields(taken: queries.Takeover) -> dict[str, Any]:
+    return {
+        "version": taken.version,
+        "first": taken.first.isoformat(),
+        "last": taken.last.isoformat(),
+        "whole": taken.whole,
+    }
+
+
+def replaced_parts(session: Any, version: str) -> list[queries.Takeover]:
+    """The days the card published as `version` took from cards published before it,
+    for quotes naming no card, as `in_effect` now chooses (round 61): each card's days
+    it prices now, `whole` when that is every day of the card's period (a correction
+    for the same days). Empty for a card that took no one's days (a new year's)."""
+    cards = queries.catalogue(session)
+    own = next((entry for entry in cards.entries if entry.version == version), None)
+    if own is None:
+        return []
+    # The cards in effect before it was published, over its period: the days it now
+    # prices were taken from the card pricing each then.
+    before = queries.Catalogue((), tuple(entry for entry in cards.entries if entry.id != own.id))
+    now = cards.spans_of(own.effective_from, own.effective_to)
+    taken: list[queries.Takeover] = []
+    for was in before.spans_of(own.effective_from, own.effective_to):
+        for part in now:
+            first, last = max(was.first, part.first), min(was.last, part.last)
+            if part.version != version or first > last:
+                continue
+            card = next(entry for entry in cards.entries if entry.version == was.version)
+            whole = (first, last) == (card.effective_from, card.effective_to)
+            taken.append(queries.Takeover(was.version, first, last, whole=whole))
+    return taken
 
 
 def request_from(data: dict[str, Any]) -> QuoteRequest:
@@ -412,19 +475,51 @@ def replaces(version: str) -> str:
     """What publishing `version` replaced, in a sentence for the page's message and the
     command line (cardwalk60: a correction was "published." alone, though from then on
     it prices every quote, estimate, application and renewal naming no card in the
-    corrected card's place, and what that card priced keeps its prices), or ""."""
-    replaced = sorted(
-        card
-        for card, takers in queries.replaced_by(queries.all_cards(db.session())).items()
-        if version in takers
-    )
-    if not replaced:
+    corrected card's place, and what that card priced keeps its prices), or "". Round
+    61: a card taking only part of an earlier card's period says which days too, and
+    that card's licensees whose terms fall in them were emailed."""
+    taken = replaced_parts(db.session(), version)
+    whole = sorted({taking.version for taking in taken if taking.whole})
+    said: list[str] = []
+    if whole:
+        cards, its = " and ".join(whole), "their" if len(whole) > 1 else "its"
+        said.append(
+            f"It replaces {cards} for every day of {its} period: quotes, estimates, "
+            f"applications and renewals naming no card are priced on {version} from now on. "
+            f"What {cards} priced keeps {its} prices, listed on {its} page."
+        )
+    partly: dict[str, list[queries.Takeover]] = {}
+    for taking in taken:
+        if not taking.whole:
+            partly.setdefault(taking.version, []).append(taking)
+    for card, parts in partly.items():
+        days = " and ".join(f"from {part.first} to {part.last}" for part in parts)
+        said.append(
+            f"It replaces {card} {days}, part of its period: quotes, estimates, "
+            f"applications and renewals naming no card for terms in those days are priced "
+            f"on {version} from now on. What {card} priced keeps its prices, listed on its "
+            "page; the agreements on it whose terms fall in those days are corrected by "
+            f"{version}."
+        )
+    return " ".join(said)
+
+
+def emailed(told: tuple[str, ...] | list[str], *, shown: int = 5) -> str:
+    """Whom publishing a correction emailed, for the page's message and the command line
+    (round 61), or "": "The licensees of 2 agreements it corrects were emailed that
+    their rate card was corrected: CPT-2027-000001 and CPT-2027-000002." (the first
+    `shown` named, the rest counted)."""
+    if not told:
         return ""
-    cards, its = " and ".join(replaced), "their" if len(replaced) > 1 else "its"
+    named = list(told[:shown])
+    rest = len(told) - len(named)
+    listed = ", ".join(named[:-1]) + (" and " if len(named) > 1 else "") + named[-1]
+    if rest:
+        listed = f"{', '.join(named)} and {rest} more"
+    count = f"{len(told)} agreement{'s' if len(told) != 1 else ''}"
     return (
-        f"It replaces {cards} for every day of {its} period: quotes, estimates, "
-        f"applications and renewals naming no card are priced on {version} from now on. "
-        f"What {cards} priced keeps {its} prices, listed on {its} page."
+        f"The licensees of {count} it corrects were emailed that their rate card was "
+        f"corrected: {listed}."
     )
 
 

@@ -198,7 +198,9 @@ def publish() -> BaseResponse | tuple[str, int] | str:
             form.card.errors = [conflict.detail]
         else:
             if result.created:
-                _flash_published(result.version, result.price_change_warnings)
+                _flash_published(
+                    result.version, result.price_change_warnings, result.agreements_told
+                )
             else:
                 flash(
                     f"Rate card {result.version} was already published with this content.", "info"
@@ -223,7 +225,7 @@ def publish_checked() -> BaseResponse | tuple[str, int]:
             ) from None
         result = _import(document)
         if result.created:
-            _flash_published(result.version, result.price_change_warnings)
+            _flash_published(result.version, result.price_change_warnings, result.agreements_told)
         else:
             flash(f"Rate card {result.version} was already published with this content.", "info")
         return redirect(url_for(".detail", version=result.version))
@@ -243,12 +245,17 @@ def _import(document: object) -> services.ImportResult:
     )
 
 
-def _flash_published(version: str, price_changes: Sequence[PriceChangeWarning] = ()) -> None:
+def _flash_published(
+    version: str,
+    price_changes: Sequence[PriceChangeWarning] = (),
+    told: tuple[str, ...] = (),
+) -> None:
     """The confirmation of a card published (`_published`), and for a card that runs
     open-ended or longer than `LONG_CARD_DAYS`, the check's warning again (round 44:
     the message said "published" alone; the page it leads to shows the warning, but
     a message is what the admin reads first)."""
-    flash(_published(version), "success")
+    emailed = services.emailed(told)  # round 61: a correction's licensees emailed
+    flash(_published(version) + (f" {emailed}" if emailed else ""), "success")
     if price_changes:
         # Round 55: the check's price warnings, said again as the card is published.
         flash(
@@ -413,14 +420,33 @@ def detail(version: str) -> str:
     replaced_by = queries.replaced_by(every).get(version)
     priced = priced_on.priced_on(db.session(), version)
     principal = access.current_principal()
+    # Round 61: a card corrected for part of its period (not replaced): which days, and
+    # which of its agreements' terms fall in them (those are corrected, the rest not).
+    partly = (
+        None
+        if replaced_by
+        else queries.catalogue(db.session()).correction(
+            version, stored.effective_from, stored.effective_to
+        )
+    )
+    corrected = (
+        agreement_services.corrected_among(db.session(), [row.id for row in priced.agreements])
+        if partly is not None
+        else None
+    )
     # Round 56: a row links the reissue only where it would go ahead (every agreement
     # awaiting acceptance was linked, the step then refusing some); round 58: one the
     # corrected card prices alike says so (it was offered a reissue changing nothing).
     offers = (
         agreement_services.reissue_offers(
-            db.session(), [row.id for row in priced.agreements if row.state == "issued"]
+            db.session(),
+            [
+                row.id
+                for row in priced.agreements
+                if row.state == "issued" and (corrected is None or row.id in corrected)
+            ],
         )
-        if replaced_by and principal is not None and principal.has_role("licensing")
+        if (replaced_by or partly) and principal is not None and principal.has_role("licensing")
         else agreement_services.ReissueOffers()
     )
     return render_template(
@@ -432,6 +458,8 @@ def detail(version: str) -> str:
         ),
         card=card,
         replaced_by=replaced_by,
+        partly=partly,
+        corrected=corrected,
         replaced_since=max(
             (c.published_at for c in every if c.version in (replaced_by or ())), default=None
         ),

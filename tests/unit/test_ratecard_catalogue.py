@@ -79,3 +79,44 @@ def test_a_shorter_card_published_last_shares_the_old_cards_days_with_the_longer
     # 2027.2, published last, is in effect January to June; 2027.3 July to December.
     replaced = _replaced_in_either_order([old, whole, half])
     assert replaced == {"2027.1": ["2027.2", "2027.3"]}
+
+
+def test_a_correction_of_part_of_a_card_corrects_the_terms_in_that_part_only() -> None:
+    # Round 61 (correction61): 2027.2 prices 2027.1's second half; 2027.1 is not replaced
+    # (`replacement` is None), but a term in the second half is corrected, and a term
+    # across both in the days 2027.2 prices.
+    catalogue = _catalogue()
+    assert catalogue.replacement("2027.1") is None
+    assert catalogue.correction("2027.1", date(2027, 1, 1), date(2027, 6, 30)) is None
+    second = catalogue.correction("2027.1", date(2027, 7, 1), date(2027, 12, 31))
+    assert second is not None
+    assert second.takers == ("2027.2",)
+    assert second.parts == (queries.CorrectedDays("2027.2", date(2027, 7, 1), date(2027, 12, 31)),)
+    assert (second.whole_term, second.whole_card) == (True, False)
+    year = catalogue.correction("2027.1", date(2027, 1, 1), date(2027, 12, 31))
+    assert year is not None
+    assert year.parts == second.parts
+    assert (year.whole_term, year.whole_card) == (False, False)
+    assert year.since == datetime(2026, 1, 2, tzinfo=UTC)
+    # A card's own days, and a card published before it keeping its own, correct nothing.
+    assert catalogue.correction("2027.2", date(2027, 7, 1), date(2027, 12, 31)) is None
+    assert catalogue.correction("2026.1", date(2026, 1, 1), date(2026, 12, 31)) is None
+    # The term cut where the card in effect changes, a card starting inside it included.
+    assert catalogue.spans(date(2027, 1, 1), date(2027, 12, 31)) == [
+        queries.CorrectedDays("2027.1", date(2027, 1, 1), date(2027, 6, 30)),
+        queries.CorrectedDays("2027.2", date(2027, 7, 1), date(2027, 12, 31)),
+    ]
+    assert catalogue.spans(date(2025, 12, 31), date(2026, 1, 1)) == []
+
+
+def test_a_card_published_before_the_one_it_starts_inside_is_no_correction_of_it() -> None:
+    # 2027.2 for the second half published first, the annual 2027.1 after: 2027.2 keeps
+    # its days (a later start wins), but it corrects nothing of 2027.1, published later.
+    catalogue = Catalogue(
+        ("generation",),
+        (
+            _entry(2, "2027.1", date(2027, 1, 1), date(2027, 12, 31)),
+            _entry(1, "2027.2", date(2027, 7, 1), date(2027, 12, 31)),
+        ),
+    )
+    assert catalogue.correction("2027.1", date(2027, 7, 1), date(2027, 12, 31)) is None

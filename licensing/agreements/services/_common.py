@@ -272,6 +272,33 @@ def _tell_vendor(
     )
 
 
+def _agreement_news(
+    session: Session,
+    agreement: Agreement,
+    headline: str,
+    news: Sequence[tuple[list[str], bool, str]],
+    anchor: str,
+) -> None:
+    """An `agreement_update` email for each (recipients, written to a stand-in,
+    message) of `news`, linked to the agreement's page at `anchor` (the ending
+    reminder; round 61, the correction of its card): its licensing readers, and
+    its billing contact in words of its own."""
+    for recipients, alone, message in news:
+        mail.enqueue(
+            session,
+            to=recipients,
+            subject=f"Agreement {agreement.number}: {headline}",
+            template="agreement_update",
+            context=_news(
+                agreement,
+                headline,
+                message,
+                links().agreement(agreement.id) + anchor,
+                stand_in=alone,
+            ),
+        )
+
+
 def _deadline(moment: datetime | None) -> str:
     """A deadline the step has just set (so never None), as the vendor's email
     writes it."""

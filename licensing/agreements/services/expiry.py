@@ -21,8 +21,8 @@ from licensing.agreements.models import (
     Application,
 )
 from licensing.agreements.services._common import (
+    _agreement_news,
     _deadline,
-    _news,
     _now,
     _tell_vendor,
     _vendor_notice,
@@ -41,7 +41,6 @@ from licensing.agreements.states import (
 from licensing.audit import services as audit
 from licensing.audit.models import AuditEvent
 from licensing.links import links
-from licensing.mail import services as mail
 from licensing.money import price_in_words
 from licensing.pricing.describe import LONG_PERIOD_DAYS
 
@@ -341,20 +340,7 @@ def _tell_ending(session: Session, agreement: Agreement, today: date, long_card_
                 f": the renewal is {renewal}, and its invoice comes to you.{said}",
             )
         )
-    for recipients, alone, message in news:
-        mail.enqueue(
-            session,
-            to=recipients,
-            subject=f"Agreement {agreement.number}: {headline}",
-            template="agreement_update",
-            context=_news(
-                agreement,
-                headline,
-                message,
-                links().agreement(agreement.id) + "#renew-heading",
-                stand_in=alone,
-            ),
-        )
+    _agreement_news(session, agreement, headline, news, "#renew-heading")
 
 
 def _long_card_said(

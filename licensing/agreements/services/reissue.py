@@ -24,21 +24,22 @@ credit note for the difference).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from licensing import confirmations, db
+from licensing import calendar, confirmations, db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import issuing
 from licensing.agreements.models import MODIFIED, Agreement, Application, QuoteVersion
 from licensing.agreements.services._common import (
+    _agreement_news,
     _issue_agreement,
     _licensing_step,
     _owned,
@@ -46,6 +47,7 @@ from licensing.agreements.services._common import (
     _store_quote,
     _tell_vendor,
     _what_is_charged,
+    vendor_told,
 )
 from licensing.agreements.services.review import _amended_line
 from licensing.agreements.settings import IssuingPolicy
@@ -53,11 +55,13 @@ from licensing.agreements.states import ACTIVE, AGREEMENT, EXPIRED, ISSUED, SUPE
 from licensing.calendar import day_text
 from licensing.errors import Conflict, InvalidInput, NotFound
 from licensing.links import links
+from licensing.mail import services as mail
 from licensing.money import format_amount, in_words
 from licensing.pricing import Quote, QuoteLine, RateCard
 from licensing.ratecards import queries as ratecard_queries
 from licensing.ratecards import services as ratecards
-from licensing.ratecards.queries import Catalogue
+from licensing.ratecards.queries import Catalogue, CorrectedDays, TermCorrection
+from licensing.signals import PublishedCard
 
 # What a reissue's confirmation binds, and how its refusals are worded
 # (`licensing.confirmations`).
@@ -134,18 +138,29 @@ def correction_for(session: Session, agreement: Agreement) -> RateCard | str:
 
 
 def _correction(cards: Catalogue, agreement: Agreement) -> RateCard | str:
-    replaced = cards.replacement(agreement.rate_card)
-    if replaced is None:
+    # Round 61 (correction61): a correction for part of the card's period counts for the
+    # agreements whose term falls in that part (`Catalogue.correction`); before, only a
+    # card replaced for every day of its period was "corrected".
+    corrected = term_correction(cards, agreement)
+    if corrected is None:
         return (
             f"Rate card {agreement.rate_card}, which priced agreement {agreement.number}, is "
-            "not replaced by a correction, so there is no corrected card to reissue it on."
+            "not replaced by a correction for any day of its term, so there is no corrected "
+            "card to reissue it on."
         )
-    takers = replaced[0]
+    takers = corrected.takers
     card = cards.in_effect(agreement.term_start)
-    if card is not None and card.version in takers and card.effective_to >= agreement.term_end:
+    if (
+        corrected.whole_term
+        and card is not None
+        and card.version in takers
+        and card.effective_to >= agreement.term_end
+    ):
         return card
     parts = _parts(cards, agreement)
-    if card is None or card.version not in takers or len(parts) < 2:
+    # Round 61: a correction for part of the term leaves the agreement's own card in
+    # effect for the rest, so the term's first part may be on it.
+    if card is None or len(parts) < 2:
         return (
             f"Rate card {agreement.rate_card} is replaced by {' and '.join(takers)}, but none "
             f"of them is in effect for the agreement's whole term ({agreement.term_start} to "
@@ -175,17 +190,13 @@ def _correction(cards: Catalogue, agreement: Agreement) -> RateCard | str:
 
 def _parts(cards: Catalogue, agreement: Agreement) -> list[tuple[str, date, date]]:
     """The agreement's term cut where the card in effect changes: each part's card (as a
-    quote naming no card prices a term from the part's first day), first and last day."""
-    parts: list[tuple[str, date, date]] = []
-    day = agreement.term_start
-    while day <= agreement.term_end:
-        card = cards.in_effect(day)
-        if card is None:
-            return []
-        last = min(card.effective_to, agreement.term_end)
-        parts.append((card.version, day, last))
-        day = last + timedelta(days=1)
-    return parts
+    quote naming no card prices a term from the part's first day), first and last day.
+    Round 61: cut at a card starting inside the term too (a correction for part of a
+    card's period), not only where a part's card ends."""
+    return [
+        (part.version, part.first, part.last)
+        for part in cards.spans(agreement.term_start, agreement.term_end)
+    ]
 
 
 def _usage_priced_alike(old: QuoteLine, new: QuoteLine, was: RateCard, card: RateCard) -> bool:
@@ -375,7 +386,7 @@ def reissue_offer(session: Session, agreement: Agreement) -> RateCard | str | No
     organization, a correction pricing its uses otherwise), so the page says why
     instead of offering a press that answers 409."""
     cards = ratecard_queries.catalogue(session)
-    if agreement.state != ISSUED or cards.replacement(agreement.rate_card) is None:
+    if agreement.state != ISSUED or term_correction(cards, agreement) is None:
         return None
     card = _refusal(cards, agreement)
     if isinstance(card, str):
@@ -402,21 +413,39 @@ class KeptPrices:
     lines: tuple[ReissuedLine, ...] = ()
     total: Decimal | None = None
     why: str = ""
+    # Round 61: which days of the term the correction prices (part of the card's
+    # period, or all of it: `told.whole_card`).
+    told: TermCorrection | None = None
 
 
 # Accepted (the licensee's acceptance recorded): what a replaced card priced and kept.
 _ACCEPTED = (ACTIVE, EXPIRED, SUPERSEDED)
 
 
+def term_correction(cards: Catalogue, agreement: Agreement) -> TermCorrection | None:
+    """The days of the agreement's term that cards published after its own now price
+    (a correction of its card for those days), or None."""
+    return cards.correction(agreement.rate_card, agreement.term_start, agreement.term_end)
+
+
 @dataclass(frozen=True)
 class CardCorrected:
     """The correction of the card an agreement was priced on, as its licensee is told
     (cardvendor60: the console's page said so, the portal's and the API's nothing):
-    the cards that replace it for every day of its period, and when the last of them
-    was published."""
+    the cards that now price days of its term, when the last of them was published,
+    and which days (round 61: a correction for part of the card's period counts for the
+    agreements whose term falls in that part, and only for them)."""
 
     takers: tuple[str, ...]
     since: datetime
+    parts: tuple[CorrectedDays, ...] = ()
+    whole_term: bool = True
+    whole_card: bool = True
+
+    @property
+    def reissued_on(self) -> str | None:
+        """The one card a reissue would price the whole term on, else None."""
+        return self.takers[0] if self.whole_term and len(self.takers) == 1 else None
 
 
 # Told to the licensee: awaiting acceptance (the office may reissue it) or accepted
@@ -431,10 +460,148 @@ def card_corrected(cards: Catalogue, agreement: Agreement) -> CardCorrected | No
     asks the catalogue once."""
     if agreement.state not in _TOLD:
         return None
-    replaced = cards.replacement(agreement.rate_card)
-    if replaced is None:
+    corrected = term_correction(cards, agreement)
+    if corrected is None:
         return None
-    return CardCorrected(tuple(replaced[0]), replaced[1])
+    return CardCorrected(
+        corrected.takers,
+        corrected.since,
+        corrected.parts,
+        corrected.whole_term,
+        corrected.whole_card,
+    )
+
+
+DayText = Callable[[date], str]
+
+
+def _iso(day: date) -> str:
+    return day.isoformat()
+
+
+def corrected_days(told: TermCorrection | CardCorrected, day: DayText = _iso) -> str:
+    """For which days the correction was published, as the agreement's pages and the
+    licensee's email say it (round 61): "for the same days" (every day of the card's
+    period), else "for part of its period: every day of this agreement's term", or
+    "...: this agreement's term from 2027-07-01 to 2027-12-31" (each correcting card
+    named when there are several). Days in ISO unless `day` words them (emails); a
+    page words them with `days_in_words`."""
+    if told.whole_card:
+        return "for the same days"
+    if told.whole_term and len(told.takers) == 1:
+        return "for part of its period: every day of this agreement's term"
+    named = len(told.takers) > 1
+    days = " and ".join(
+        f"from {day(part.first)} to {day(part.last)}" + (f" on {part.version}" if named else "")
+        for part in told.parts
+    )
+    return f"for part of its period: this agreement's term {days}"
+
+
+def correction_told(
+    agreement: Agreement, told: CardCorrected, day: DayText = _iso
+) -> tuple[str, str]:
+    """What the licensee is told of the correction of its agreement's card, on its page
+    and in the email publishing the correction sends (round 61: one wording, so the
+    two agree): what changed, and what it means for the agreement's prices. Days in ISO
+    unless `day` words them (the page words them with `days_in_words`)."""
+    card = agreement.rate_card
+    cards = f"rate card{'s' if len(told.takers) > 1 else ''} {' and '.join(told.takers)}"
+    changed = (
+        f"Rate card {card}, on which this agreement was priced, was corrected on "
+        f"{day(calendar.office_date(told.since))}, by {cards}, published "
+        f"{corrected_days(told, day)}."
+    )
+    if agreement.state != ISSUED:
+        prices = (
+            "You accepted this agreement, so its prices stay as agreed: its invoices, and "
+            f"your royalty reports for every period of its term, are priced on {card}. They "
+            "change only if the licensing office issues a credit note against an invoice."
+        )
+    elif told.reissued_on is not None:
+        prices = (
+            f"This agreement's prices stay as issued on {card} unless the licensing office "
+            f"reissues it on {told.reissued_on}: a new agreement, with a new number, for the "
+            "same uses and term, which replaces this one, and which you would then accept "
+            "instead. Accepting this one agrees to its prices as they are."
+        )
+    else:
+        prices = (
+            f"This agreement's prices stay as issued on {card}. The correction prices only "
+            "part of its term on one card, and an agreement is priced on one card for its "
+            "whole term, so the licensing office does not reissue it: it may end it and ask "
+            "you to apply again for each part. Accepting this one agrees to its prices as "
+            "they are."
+        )
+    return changed, prices
+
+
+def tell_card_corrected(session: Session, published: PublishedCard) -> list[str]:
+    """Email the licensees of the agreements a card just published corrects (round 61:
+    they learned it only by opening the agreement's page): every agreement awaiting
+    acceptance or accepted (`card_corrected`'s) on another card, some day of whose
+    term the new card now prices. Once per agreement per correction: publishing is
+    once per version (a re-import stores and sends nothing). To those who do the
+    organization's licensing (`agreement_update`), and, for an accepted agreement, its
+    billing contact too unless one of them (its invoices, and any credit note, go to
+    them). The agreements' numbers, for the publishing's audit event."""
+    cards = ratecard_queries.catalogue(session)
+    found = session.scalars(
+        select(Agreement)
+        .where(
+            Agreement.state.in_(_TOLD),
+            Agreement.rate_card != published.version,
+            Agreement.term_start <= published.effective_to,
+            Agreement.term_end >= published.effective_from,
+        )
+        .options(joinedload(Agreement.organization))
+        .order_by(Agreement.id)
+    ).all()
+    told: list[str] = []
+    office = mail.sender_address()
+    for agreement in found:
+        corrected = card_corrected(cards, agreement)
+        if corrected is None or published.version not in corrected.takers:
+            continue
+        _tell_corrected(session, agreement, corrected, office)
+        told.append(agreement.number)
+    return told
+
+
+def _tell_corrected(
+    session: Session, agreement: Agreement, corrected: CardCorrected, office: str
+) -> None:
+    changed, prices = correction_told(agreement, corrected, calendar.day_text)
+    ask = (
+        f"Nothing needs doing now. To ask about the correction and your prices, contact the "
+        f"licensing office at {office} (or reply to this email), naming agreement "
+        f"{agreement.number}."
+    )
+    headline = f"its rate card {agreement.rate_card} was corrected"
+    readers = vendor_told(session, agreement)
+    message = f"{changed} {prices} {ask}"
+    news = [(readers.to, readers.stand_in, message)]
+    contact = agreement.organization.billing_email
+    if agreement.state != ISSUED and contact.lower() not in {a.lower() for a in readers.to}:
+        news.append(([contact], False, message))
+    _agreement_news(session, agreement, headline, news, "#card-corrected")
+
+
+def corrected_among(session: Session, ids: Sequence[int]) -> frozenset[int]:
+    """Of the agreements `ids` (a card's page's rows), those some day of whose term a
+    later card now prices (round 61: the page of a card corrected for part of its
+    period tells them from the others), in one statement."""
+    if not ids:
+        return frozenset()
+    cards = ratecard_queries.catalogue(session)
+    rows = session.execute(
+        select(Agreement.id, Agreement.rate_card, Agreement.term_start, Agreement.term_end).where(
+            Agreement.id.in_(ids)
+        )
+    )
+    return frozenset(
+        id_ for id_, card, start, end in rows if cards.correction(card, start, end) is not None
+    )
 
 
 def kept_prices(session: Session, agreement: Agreement) -> KeptPrices | None:
@@ -447,18 +614,18 @@ def kept_prices(session: Session, agreement: Agreement) -> KeptPrices | None:
     if agreement.state not in _ACCEPTED or agreement.activated_at is None:
         return None
     cards = ratecard_queries.catalogue(session)
-    replaced = cards.replacement(agreement.rate_card)
-    if replaced is None:
+    corrected = term_correction(cards, agreement)
+    if corrected is None:
         return None
-    takers, since = tuple(replaced[0]), replaced[1]
+    takers, since, told = corrected.takers, corrected.since, corrected
     card = _correction(cards, agreement)
     if isinstance(card, str):
-        return KeptPrices(takers, since, why=card)
+        return KeptPrices(takers, since, why=card, told=told)
     try:
         quote, _records, lines = _repriced(agreement, card, "")
     except Conflict as refused:
-        return KeptPrices(takers, since, card, why=refused.detail)
-    return KeptPrices(takers, since, card, lines, quote.total)
+        return KeptPrices(takers, since, card, why=refused.detail, told=told)
+    return KeptPrices(takers, since, card, lines, quote.total, told=told)
 
 
 def reissue_refusals(session: Session, agreements: Sequence[Agreement]) -> dict[int, str | None]:

@@ -162,11 +162,12 @@ def test_an_agreement_on_a_card_no_correction_replaced_is_not_reissued(
     agreement = issued_agreement(vendor, licensing_staff, DEVELOPMENT_USE)
     with pytest.raises(Conflict, match="is not replaced by a correction"):
         _reissued(agreement, licensing_staff)
-    # A card for the second half only replaces 2027.1 for some of its days: no correction.
+    # A card for the second half only corrects 2027.1 for the second half of the term
+    # (round 61: before, "not replaced by a correction"): not reissued for part of it.
     half = _correction("2027.3")
     half["effective_from"] = "2027-07-01"
     ratecards.import_card(half, published_by="tests")
-    with pytest.raises(Conflict, match="is not replaced by a correction"):
+    with pytest.raises(Conflict, match="runs across both"):
         _reissued(agreement, licensing_staff)
     db.session().refresh(agreement)
     assert agreement.state == "issued"

@@ -44,6 +44,19 @@ def _published_on() -> str:
     return calendar.office_date(replaced[1]).isoformat()
 
 
+def _replaced_by() -> dict[str, Any]:
+    """`rate_card_replaced_by` of an agreement for 2027 once 2027.2 corrected 2027.1 for
+    the same days (round 61 added the days, and whether they are the whole term and
+    card)."""
+    return {
+        "versions": ["2027.2"],
+        "published_on": _published_on(),
+        "days": [{"version": "2027.2", "first": "2027-01-01", "last": "2027-12-31"}],
+        "whole_term": True,
+        "whole_card": True,
+    }
+
+
 def test_the_licensee_reads_on_its_accepted_agreement_that_its_card_was_corrected(
     client: FlaskClient, signed_in: Any, vendor: Any, licensing_staff: Any, example_card: str
 ) -> None:
@@ -89,10 +102,7 @@ def test_the_licensee_reads_on_its_accepted_agreement_that_its_card_was_correcte
     # As the served document declares it (a nullable object of the versions and day).
     document = served_document(client)
     body = answered_as_documented(document, "get", "/api/v1/agreements/{agreement_id}", answer)
-    assert body["rate_card_replaced_by"] == {
-        "versions": ["2027.2"],
-        "published_on": _published_on(),
-    }
+    assert body["rate_card_replaced_by"] == _replaced_by()
     declared = document["components"]["schemas"]["Agreement"]["properties"]
     assert "rate_card_replaced_by" in declared
     (listed,) = [
@@ -119,10 +129,7 @@ def test_an_agreement_awaiting_acceptance_tells_the_licensee_the_office_may_reis
     ) in words
     assert "Accept the agreement" in words  # the acceptance is offered as before
     answer = client.get(f"/api/v1/agreements/{issued.id}", headers=bearer(vendor)).get_json()
-    assert answer["rate_card_replaced_by"] == {
-        "versions": ["2027.2"],
-        "published_on": _published_on(),
-    }
+    assert answer["rate_card_replaced_by"] == _replaced_by()
 
 
 def test_another_organizations_agreement_stays_404_after_the_correction(
