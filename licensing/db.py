@@ -608,6 +608,36 @@ def is_contention(error: BaseException) -> bool:
     )
 
 
+# --- the database away (round 61, outage61) ------------------------------------------
+
+# What a client refused while the database cannot be reached is told to wait, in
+# seconds (Retry-After): a restart of PostgreSQL takes a few seconds.
+UNAVAILABLE_RETRY_AFTER_SECONDS = 10
+# PostgreSQL's SQLSTATEs of a server going away or not yet back: admin_shutdown (a
+# fast or smart shutdown ended the session), crash_shutdown, cannot_connect_now (the
+# server is starting up or shutting down); and class 08, connection_exception.
+_AWAY_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """The database could not be reached, or the connection was lost under the
+    request (a restart, a failover, the network): a client may try again once it is
+    back. A connection refused or lost carries no SQLSTATE in psycopg; SQLAlchemy marks
+    a lost one `connection_invalidated` (and has already thrown the pool's connections
+    away, so the next checkout connects afresh). SQLite's errors are never this."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    found = error.orig
+    if isinstance(found, sqlite3.Error):
+        return False
+    sqlstate = getattr(found, "sqlstate", None)
+    if sqlstate:
+        return sqlstate.startswith("08") or sqlstate in _AWAY_SQLSTATES
+    return isinstance(error, OperationalError)
+
+
 class _Attempt:
     """What one try of a `retrying` call did that rules out running it again:
     `committed`, a unit of work of it that wrote something committed (`wrote`: a
