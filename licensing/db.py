@@ -635,7 +635,8 @@ def is_unavailable(error: BaseException) -> bool:
     sqlstate = getattr(found, "sqlstate", None)
     if sqlstate:
         return sqlstate.startswith("08") or sqlstate in _AWAY_SQLSTATES
-    return isinstance(error, OperationalError)
+    # psycopg's own OperationalError with no SQLSTATE: the connection failed.
+    return isinstance(error, OperationalError) and type(found).__module__.startswith("psycopg")
 
 
 class _Attempt:
