@@ -467,8 +467,19 @@ def read_session() -> Session:
 def _close_session(_exc: BaseException | None) -> None:
     # `g` itself, not its proxy: this runs after every request.
     current = g._get_current_object().pop("db_session", None)
-    if current is not None:
+    if current is None:
+        return
+    try:
         current.close()
+    except DBAPIError as error:
+        # Round 61 (outage61): the server went away while the request held a connection
+        # (a restart ended its session), and closing rolls back on it: raised here, after
+        # the answer was made, the WSGI server got the error instead of the answer (a 200
+        # or the 503 already drawn). The connection is thrown away; nothing to roll back.
+        if not is_unavailable(error):
+            raise
+        log.warning("the request's database connection was lost as it ended: %s", error.orig)
+        current.invalidate()
 
 
 # True inside a unit of work: SQLite then begins its transaction IMMEDIATE.

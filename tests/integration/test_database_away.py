@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from flask import Flask
+from flask import Flask, g
 from flask.testing import FlaskClient
 from sqlalchemy import func, select, text
 
@@ -199,3 +199,32 @@ def test_a_step_whose_connection_is_ended_under_it_is_told_to_try_again_and_noth
     )
     assert again.status_code == 200, again.get_json()
     assert _stored(application, application_id)[:2] == ("approved", before[1] + 1)
+
+
+def test_a_connection_ended_as_the_request_ends_leaves_its_answer_as_it_was(
+    server: PostgresServer, office: dict[str, Any]
+) -> None:
+    """A restart reaching a request after its answer was made, before its session was
+    closed: closing rolled back on the ended connection and raised, and the WSGI
+    server got that error instead of the answer (seen under load, one request in a
+    thousand). The answer stands; the pool connects afresh for the next."""
+    application = office["app"]
+    ended: list[int] = []
+
+    def end_its_connection(_error: BaseException | None) -> None:
+        current = g.get("db_session")
+        if ended or current is None or not current.in_transaction():
+            return
+        pid = current.execute(text("SELECT pg_backend_pid()")).scalar_one()
+        server.execute(f"SELECT pg_terminate_backend({int(pid)})")
+        ended.append(pid)
+
+    # Run before the app's own teardown, which closes the session (reversed order).
+    application.teardown_appcontext_funcs.append(end_its_connection)
+    try:
+        answer = application.test_client().get("/api/v1/me", headers=office["vendor"])
+    finally:
+        application.teardown_appcontext_funcs.remove(end_its_connection)
+    assert ended
+    assert answer.status_code == 200
+    assert application.test_client().get("/api/v1/me", headers=office["vendor"]).status_code == 200
