@@ -484,8 +484,19 @@ def read_session() -> Session:
 def _close_session(_exc: BaseException | None) -> None:
     # `g` itself, not its proxy: this runs after every request.
     current = g._get_current_object().pop("db_session", None)
-    if current is not None:
+    if current is None:
+        return
+    try:
         current.close()
+    except DBAPIError as error:
+        # Round 61 (outage61): the server went away while the request held a connection
+        # (a restart ended its session), and closing rolls back on it: raised here, after
+        # the answer was made, the WSGI server got the error instead of the answer (a 200
+        # or the 503 already drawn). The connection is thrown away; nothing to roll back.
+        if not is_unavailable(error):
+            raise
+        log.warning("the request's database connection was lost as it ended: %s", error.orig)
+        current.invalidate()
 
 
 # True inside a unit of work: SQLite then begins its transaction IMMEDIATE.
@@ -623,6 +634,37 @@ def is_contention(error: BaseException) -> bool:
         and isinstance(error.orig, sqlite3.OperationalError)
         and _is_busy(error)
     )
+
+
+# --- the database away (round 61, outage61) ------------------------------------------
+
+# What a client refused while the database cannot be reached is told to wait, in
+# seconds (Retry-After): a restart of PostgreSQL takes a few seconds.
+UNAVAILABLE_RETRY_AFTER_SECONDS = 10
+# PostgreSQL's SQLSTATEs of a server going away or not yet back: admin_shutdown (a
+# fast or smart shutdown ended the session), crash_shutdown, cannot_connect_now (the
+# server is starting up or shutting down); and class 08, connection_exception.
+_AWAY_SQLSTATES = frozenset({"57P01", "57P02", "57P03"})
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """The database could not be reached, or the connection was lost under the
+    request (a restart, a failover, the network): a client may try again once it is
+    back. A connection refused or lost carries no SQLSTATE in psycopg; SQLAlchemy marks
+    a lost one `connection_invalidated` (and has already thrown the pool's connections
+    away, so the next checkout connects afresh). SQLite's errors are never this."""
+    if not isinstance(error, DBAPIError):
+        return False
+    if error.connection_invalidated:
+        return True
+    found = error.orig
+    if isinstance(found, sqlite3.Error):
+        return False
+    sqlstate = getattr(found, "sqlstate", None)
+    if sqlstate:
+        return sqlstate.startswith("08") or sqlstate in _AWAY_SQLSTATES
+    # psycopg's own OperationalError with no SQLSTATE: the connection failed.
+    return isinstance(error, OperationalError) and type(found).__module__.startswith("psycopg")
 
 
 class _Attempt:

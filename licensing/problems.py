@@ -264,6 +264,17 @@ def contended_detail(seconds: int, *, in_words: str | None = None) -> str:
     )
 
 
+def unavailable_detail(seconds: int, *, in_words: str | None = None) -> str:
+    """What a 503 of a request made while the database could not be reached says
+    (round 61, `db.is_unavailable`): it was not completed, nothing of it was kept,
+    and when to try again (the number Retry-After says; a page says it `in_words`)."""
+    wait = in_words or f"{seconds} seconds"
+    return (
+        "The service could not reach its database just now, so this request was not "
+        f"completed and nothing of it was saved. Try again in {wait}."
+    )
+
+
 def internal_error() -> Response:
     return problem(
         500,

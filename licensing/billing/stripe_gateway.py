@@ -40,11 +40,34 @@ from licensing.errors import ExternalServiceError, InvalidInput
 log = logging.getLogger(__name__)
 
 
+# How long the service waits for Stripe (round 61, outage61): seconds to connect, and
+# to each answer once connected, and how many times a request that got no answer is
+# sent again (with its idempotency key, so Stripe does it once). stripe-python's own
+# wait is 80 seconds a try: a Stripe that took connections and never answered held a
+# payer's request for four minutes over three tries, and gunicorn killed its worker
+# at 30 seconds with no answer at all. At most about 2 x (5 + 10) seconds now.
+CONNECT_SECONDS = 5.0
+ANSWER_SECONDS = 10.0
+NETWORK_RETRIES = 1
+
+# What a caller is told when Stripe could not be reached or did not answer in time:
+# the service's words, never the library's (which name the address it tried and ask
+# the reader to write to Stripe's support).
+UNREACHABLE = (
+    "Stripe, which takes the card payments, could not be reached or did not answer in "
+    "time, so this was not completed. Nothing is recorded as paid or refunded until "
+    "Stripe answers; try again in a few minutes."
+)
+
+
 class StripeGateway:
     """The real adapter: one `StripeClient` per app, configured from `Config`."""
 
     def __init__(self, config: Config) -> None:
-        options: dict[str, Any] = {"max_network_retries": 2}
+        options: dict[str, Any] = {
+            "max_network_retries": NETWORK_RETRIES,
+            "http_client": stripe.RequestsClient(timeout=(CONNECT_SECONDS, ANSWER_SECONDS)),
+        }
         if config.stripe_api_base:
             options["base_addresses"] = {"api": config.stripe_api_base}
         self.client = stripe.StripeClient(config.stripe_secret_key, **options)
@@ -236,6 +259,9 @@ class StripeGateway:
             ) from None
         except stripe.InvalidRequestError as exc:
             raise StripeRefused(f"Stripe refused the request: {exc.user_message or exc}") from None
+        except stripe.APIConnectionError as exc:  # refused, lost, or no answer in time
+            log.warning("stripe: %s: no answer: %s", getattr(method, "__qualname__", method), exc)
+            raise ExternalServiceError(UNREACHABLE) from None
         except stripe.StripeError as exc:
             raise ExternalServiceError(
                 f"Stripe did not complete the request: {exc.user_message or exc}"

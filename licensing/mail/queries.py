@@ -62,6 +62,39 @@ def overdue(session: Session, now: datetime, grace: timedelta) -> tuple[int, dat
     return int(count), oldest
 
 
+# Mail queued this long and still unsent is behind (round 61): the sender tries due
+# mail every minute, so a message this old has been refused or never reached a server.
+BEHIND_AFTER = timedelta(minutes=10)
+
+
+def behind(session: Session, now: datetime, grace: timedelta = BEHIND_AFTER) -> tuple[int, int]:
+    """How many queued messages the sender has tried and failed to send (the SMTP
+    server refused them or could not be reached) that were queued more than `grace`
+    before `now`, and the age of the oldest in whole minutes (round 61, outage61).
+    `overdue` cannot see them: each failed try moves a message's next attempt ahead
+    by its backoff, so while the sender runs none is ever long overdue."""
+    count, oldest = session.execute(
+        select(func.count(OutboxMessage.id), func.min(OutboxMessage.created_at)).where(
+            OutboxMessage.state == QUEUED,
+            OutboxMessage.attempts > 0,
+            OutboxMessage.created_at <= now - grace,
+        )
+    ).one()
+    minutes = 0 if oldest is None else int((now - oldest).total_seconds() // 60)
+    return int(count), minutes
+
+
+def behind_words(count: int, minutes: int) -> str:
+    """What `/readyz` and the Jobs page say of mail `behind` (no address, no error's
+    words: `/readyz` is public)."""
+    emails = "1 email is" if count == 1 else f"{count} emails are"
+    return (
+        f"{emails} waiting to be sent, the oldest queued {minutes} minutes ago: each try "
+        "failed (the SMTP server refused or could not be reached); each is tried again "
+        "with a growing wait and sent once, when the server takes it"
+    )
+
+
 def get_message(session: Session, message_id: int) -> OutboxMessage:
     message = session.get(OutboxMessage, message_id)
     if message is None:

@@ -260,20 +260,25 @@ def handle_unexpected(error: BaseException) -> Response | tuple[str, int]:
     )
 
 
-def handle_contended(error: db.Contended) -> Response | tuple[str, int]:
+def handle_contended(error: db.Contended) -> Response:
     """A request that lost to another's changes and could not be run again (round 59,
     `db.retrying`): a 503 with Retry-After, saying nothing was stored and when to try
     again, rather than a 500 (a deadlock's traceback logged as our fault)."""
-    wait = error.retry_after
-    detail = problems.contended_detail(wait)
+    return _try_again(error.retry_after, "Busy: please try again", problems.contended_detail)
+
+
+def _try_again(wait: int, heading: str, detail: Callable[..., str]) -> Response:
+    """A 503 with Retry-After `wait`: problem+json under /api/, else a page headed
+    `heading` with a link to the page or the form again. `detail(wait, in_words=...)`
+    says why and when to try again."""
     if wants_problem_json():
-        response = problems.problem(503, problems.title_for(503), detail)
+        response = problems.problem(503, problems.title_for(503), detail(wait))
     else:
         again = request_full_path() if request.method in ("GET", "HEAD") else None
         body, _status = _page(
             503,
-            "Busy: please try again",
-            problems.contended_detail(wait, in_words=duration_words(wait)),
+            heading,
+            detail(wait, in_words=duration_words(wait)),
             form_url=None if again else _form_page(),
             again_url=again,
         )
@@ -283,10 +288,38 @@ def handle_contended(error: db.Contended) -> Response | tuple[str, int]:
     return response
 
 
+def handle_unavailable(error: DBAPIError) -> Response:
+    """The database could not be reached, or the connection was lost under the request
+    (round 61, outage61: PostgreSQL restarted, a failover): a 503 with Retry-After
+    rather than a 500 and a traceback, logged on one line. The page is drawn for a
+    caller not signed in: who is signed in is read from the database, which is away
+    (the 500 page tried, failed again, and the client got the server's bare 500)."""
+    current_app.logger.warning(
+        "database unavailable in request %s %s (request id %s): %s",
+        request.method,
+        hide_secrets(request.path),
+        g.get("request_id", "-"),
+        str(error.orig).strip().splitlines()[0]
+        if str(error.orig).strip()
+        else type(error).__name__,
+    )
+    if "_login_user" not in g:  # Flask-Login's cache of the signed-in user
+        g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]
+    g.setdefault("principal", None)
+    return _try_again(
+        db.UNAVAILABLE_RETRY_AFTER_SECONDS,
+        "Unavailable: please try again",
+        problems.unavailable_detail,
+    )
+
+
 def handle_database_error(error: DBAPIError) -> Response | tuple[str, int]:
     """A deadlock or serialization failure outside a view's run (`db.retrying` turns
     those inside it into `Contended`), or SQLite's write lock held past the busy
-    timeout: the 503 of `handle_contended`. Any other database error is unexpected."""
+    timeout: the 503 of `handle_contended`. The database away: `handle_unavailable`.
+    Any other database error is unexpected."""
+    if db.is_unavailable(error):
+        return handle_unavailable(error)
     if db.is_contention(error):
         current_app.logger.warning(
             "lost to another transaction in request %s %s (request id %s): %s",

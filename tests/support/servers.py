@@ -118,6 +118,10 @@ class PostgresServer:
             "initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust",
             "-E", "UTF8", "--locale=C", "--no-sync",
         )  # fmt: skip
+        return self.resume()
+
+    def resume(self) -> PostgresServer:
+        """Start the cluster's server (again, after `halt`), on the same port."""
         options = (
             f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 "
             "-c fsync=off -c synchronous_commit=off -c full_page_writes=off "
@@ -128,6 +132,11 @@ class PostgresServer:
             "-l", str(self.root / "server.log"), "-w", "-t", "60", "start",
         )  # fmt: skip
         return self
+
+    def halt(self) -> None:
+        """Stop the server as an operator's restart does (`pg_ctl stop -m fast`: every
+        session is ended, its open transaction rolled back), keeping the cluster."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://postgres@127.0.0.1:{self.port}/{database}"

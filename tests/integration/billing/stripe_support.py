@@ -3,12 +3,15 @@ card in the page, and delivering its real events, signed, to the webhook."""
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import dataclasses
 import hashlib
 import hmac
 import json
 import re
+import socket
+import threading
 import time
 import urllib.parse
 import urllib.request
@@ -311,3 +314,54 @@ def declined_card_payment(invoice: Invoice, vendor: User, localstripe: LocalStri
             gateway=settings.gateway(),
         )
     return db.session().scalars(select(Payment).where(Payment.invoice_id == invoice.id)).one()
+
+
+class StripeLine:
+    """A line to localstripe on a loopback port of its own, whose answers can be lost
+    (round 61): while `answering` is false, every request still reaches localstripe
+    (Stripe does what it was asked) but nothing comes back, as a Stripe that accepts
+    connections and never answers, or an answer lost on the way. Bytes, not HTTP: the
+    service's client talks to it as to Stripe."""
+
+    def __init__(self, localstripe: LocalStripe) -> None:
+        self.upstream = localstripe.port
+        self.answering = True
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.port = int(self._listener.getsockname()[1])
+        self._open: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _address = self._listener.accept()
+            except OSError:
+                return  # closed
+            upstream = socket.create_connection(("127.0.0.1", self.upstream))
+            self._open += [client, upstream]
+            threading.Thread(target=self._copy, args=(client, upstream, True), daemon=True).start()
+            threading.Thread(target=self._copy, args=(upstream, client, False), daemon=True).start()
+
+    def _copy(self, source: socket.socket, target: socket.socket, asking: bool) -> None:
+        while True:
+            try:
+                data = source.recv(65536)
+            except OSError:
+                data = b""
+            if not data:
+                with contextlib.suppress(OSError):
+                    target.shutdown(socket.SHUT_WR)
+                return
+            if asking or self.answering:
+                with contextlib.suppress(OSError):
+                    target.sendall(data)
+
+    def close(self) -> None:
+        self._listener.close()
+        for each in self._open:
+            with contextlib.suppress(OSError):
+                each.close()

@@ -146,7 +146,7 @@ def test_a_payment_intent_stripe_does_not_know_is_named_and_left_and_stripe_unre
     # Stripe unreachable: the run stops, nothing filled, and says to run it again.
     stopped = services.fill_charge_ids(unreachable())
     assert stopped.stopped is not None
-    assert "Stripe did not complete the request" in stopped.stopped
+    assert "Stripe, which takes the card payments, could not be reached" in stopped.stopped
     assert stopped.summary().endswith("(run it again to go on)")
     assert stopped.filled == []
     assert _charge_of(known.id) is None
