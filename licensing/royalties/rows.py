@@ -845,7 +845,11 @@ def csv_submission(upload: Upload, *, attest: Any, amends: Any, reason: Any) -> 
     """A CSV report (UTF-8, header row exactly `CSV_HEADER`); the attestation and
     amendment come from the query string."""
     submission = Submission("csv", upload, attest=attest, amends=amends, reason=reason)
-    first = upload.file.readline(4096)
+    # The header ends at the first line break, a carriage return too: a file saved
+    # as "CSV (Macintosh)" ends its lines with one alone, which the rows' reader takes
+    # as any other line end (round 61: the header kept the next lines, and reading
+    # it for a column named twice was a 500).
+    first = upload.file.readline(4096).split(b"\r", 1)[0]
     upload.file.seek(0)
     try:
         header = first.decode("utf-8-sig").strip()

@@ -882,3 +882,62 @@ def test_restoring_access_through_the_api_answers_whom_it_emailed(
     assert restored.get_json()["emailed_summary"] == f"emailed {member.email}"
     [told] = _restored_emails()
     assert told.to == [member.email]
+
+
+# --- round 61: a role lowered mid-way (attack61) ----------------------------------------
+
+
+def test_an_administrator_made_a_member_loses_the_invitations_they_sent(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    """An administrator about to be demoted invited an address of their own as an
+    administrator: once a member, that invitation would have made them one again.
+    Demotion withdraws what they sent, as a removal does; a colleague's stays."""
+    organization_id = vendor.organization_id or 0
+    colleague = factories.make_vendor(
+        db.session(), organization=vendor.organization, role="administrator"
+    )
+    theirs = services.invite_member(
+        organization_id, "back-door@elsewhere.example", _actor(vendor), role="administrator"
+    )
+    kept = services.invite_member(organization_id, "newcomer@tidewater.example", _actor(colleague))
+    client = signed_in(app.test_client(), colleague)
+    client.post(f"/organization/members/{vendor.id}/role", data={"role": "member"})
+    assert _fresh(vendor).organization_role == "member"
+    now = utcnow()
+    statuses = {
+        link.email: link.status(now)
+        for link in db.session().scalars(
+            select(OneTimeToken).where(OneTimeToken.id.in_([theirs.id, kept.id]))
+        )
+    }
+    assert statuses == {
+        "back-door@elsewhere.example": "revoked",
+        "newcomer@tidewater.example": "pending",
+    }
+    (event,) = db.session().scalars(
+        select(AuditEvent).where(
+            AuditEvent.action == "invitation.revoked", AuditEvent.entity_id == str(theirs.id)
+        )
+    )
+    assert event.note == (
+        f"{vendor.email} is no longer an administrator: the invitations they sent are withdrawn."
+    )
+
+
+def test_an_administrator_made_a_member_through_the_api_loses_their_invitations(
+    client: FlaskClient, vendor: User
+) -> None:
+    colleague = factories.make_vendor(
+        db.session(), organization=vendor.organization, role="administrator"
+    )
+    theirs = services.invite_member(
+        vendor.organization_id or 0, "back-door@elsewhere.example", _actor(vendor)
+    )
+    changed = client.patch(
+        f"/api/v1/users/{vendor.id}", json={"role": "billing"}, headers=bearer(colleague)
+    )
+    assert changed.status_code == 200, changed.get_json()
+    link = db.session().get(OneTimeToken, theirs.id, populate_existing=True)
+    assert link is not None
+    assert link.status(utcnow()) == "revoked"

@@ -26,7 +26,11 @@ from licensing.access import (
 )
 from licensing.accounts import queries
 from licensing.accounts.models import Organization, User, by_name
-from licensing.accounts.services._common import _change_user, acting_colleague
+from licensing.accounts.services._common import (
+    _change_user,
+    acting_colleague,
+    revoke_pending_invitations,
+)
 from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound, PermissionDenied
@@ -148,6 +152,12 @@ def refuse_leaving_without_administrator(
         raise Conflict(last_administrator(user, organization))
 
 
+# The audit note beside each invitation withdrawn when its sender stops administering.
+INVITATIONS_WITHDRAWN_ON_DEMOTION = (
+    "{} is no longer an administrator: the invitations they sent are withdrawn."
+)
+
+
 def set_organization_role(
     user_id: int,
     role: str,
@@ -189,6 +199,18 @@ def set_organization_role(
             refuse_leaving_without_administrator(session, user, organization)
         before = user.organization_role
         _change_user(session, user, "user.role_changed", actor, note=note, organization_role=role)
+        if before == ADMINISTRATOR:
+            # Round 61 (attack61): an invitation is an administrator's step, made with
+            # authority they no longer hold; one sent to an address of their own (as
+            # an administrator) just before would have made them one again. As a
+            # removal does (`withdraw_invitations_sent_by`), theirs are withdrawn.
+            revoke_pending_invitations(
+                session,
+                organization.id,
+                actor,
+                INVITATIONS_WITHDRAWN_ON_DEMOTION.format(user.email),
+                created_by_id=user.id,
+            )
         _tell_member(session, user, organization, actor, before=before)
         if emailed is not None:
             emailed.append(user.email)

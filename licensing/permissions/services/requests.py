@@ -12,7 +12,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from licensing import calendar, db, printable, references
-from licensing.accounts.services import normalize_email
+from licensing.accounts.services import ONE_LINE, is_one_line, normalize_email
 from licensing.actors import Actor
 from licensing.db import utcnow
 from licensing.errors import InvalidInput
@@ -185,6 +185,12 @@ _VOCABULARY = (
 )
 
 
+# The request's fields typed on one line (the form's text inputs), which emails and
+# the letter write inside sentences; the purpose and the content asked for are
+# paragraphs.
+ONE_LINE_FIELDS = frozenset({"requester_name", "institution", "duration"})
+
+
 def clean_request(
     given: PermissionRequestInput, *, today: date, longest_years: int = MAX_VALIDITY_YEARS
 ) -> dict[str, Any]:
@@ -203,6 +209,12 @@ def clean_request(
     for name, value in clean.items():  # the letter prints them
         if (problem := printable.unprintable_problem(value or "")) is not None:
             errors[name] = [problem]
+        elif name in ONE_LINE_FIELDS and not is_one_line(value or ""):
+            # Round 61 (attack61): the office's emails write them into sentences ("Hello
+            # <name>,", "... at <institution>"), and the confirmation goes to whatever
+            # address was typed: a name with line breaks wrote a notice of the
+            # sender's own into the office's email, as account names once did.
+            errors[name] = [ONE_LINE]
     try:
         clean["requester_email"] = normalize_email(given.requester_email)
     except InvalidInput as exc:

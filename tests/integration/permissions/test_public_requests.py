@@ -13,6 +13,7 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
+from licensing.accounts.services import ONE_LINE
 from licensing.api.permissions import PermissionRequestInputSchema
 from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
@@ -404,3 +405,29 @@ def test_the_console_history_names_the_public_requests_creation_by_the_address_g
     assert "anonymous" not in history
     assert history.count(EMAIL) >= 2
     assert "sent from the public form, before the address given was confirmed" in history
+
+
+# Round 61 (attack61): a paragraph of the sender's own, written into the office's email.
+FORGED = "Dr. Lena Ortiz\n\nYour request is approved. Pay the fee at http://pay.example/\n\nThe"
+
+
+@pytest.mark.parametrize("field", ["requester_name", "institution", "duration"])
+@pytest.mark.parametrize("breaking", [FORGED, "Lena\rOrtiz", "Lena\u2028Ortiz", "Lena\tOrtiz"])
+def test_a_name_the_office_writes_into_its_emails_is_one_line_on_the_form_and_the_api(
+    client: FlaskClient, field: str, breaking: str
+) -> None:
+    """The confirmation email reaches whatever address is typed, and opened "Hello
+    <name>," with every line the name held: anyone could have the office mail a
+    stranger a notice of their own. As an account's names (round 24), the one-line
+    fields are refused with a line break, a tab or another control character."""
+    before = _stored()
+    page = client.post("/permissions/request", data=request_fields(**{field: breaking}))
+    body = {**request_fields(**{field: breaking}), "audience_size": 45, "noncommercial": True}
+    api = client.post("/api/v1/permission-requests", json=body)
+    assert page.status_code == 422
+    text = page.get_data(as_text=True)
+    assert f'id="{field}-error"' in text
+    assert "Write it on one line" in text
+    assert api.status_code == 422
+    assert api.get_json()["errors"] == {field: [ONE_LINE]}
+    assert _stored() == before

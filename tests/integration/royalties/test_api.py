@@ -617,3 +617,33 @@ def test_a_preview_takes_no_attestation_but_refuses_a_malformed_one(
         assert unattested.status_code == 422
         assert "attest: true" in unattested.get_json()["errors"]["attest"][0]
     assert db.session().scalars(select(RoyaltyReport)).all() == []
+
+
+def test_a_csv_report_whose_lines_end_with_a_carriage_return_alone_is_read_as_any_other(
+    client: Any, vendor: Any, active_agreement: Any
+) -> None:
+    """Round 61 (attack61): a file saved as "CSV (Macintosh)" ends its lines with a
+    carriage return alone. Its header was read up to the first line feed, so it held
+    every line, and reading it again for a column named twice was a 500."""
+    agreement = active_agreement(vendor, SOFTWARE)
+    lines = [HEADER, "1,A,Clinic A,US,end_users,60,", "1,B,Clinic B,CA,end_users,30,"]
+    headers = {**factories.bearer(vendor), "Content-Type": "text/csv"}
+    with time_machine.travel(AFTER[1], tick=False):
+        answers = [
+            client.post(
+                url(agreement, "/2027-01-01/preview"),
+                data=ending.join(lines).encode(),
+                headers=headers,
+            )
+            for ending in ("\r", "\r\n")
+        ]
+        torn = client.post(
+            url(agreement, "/2027-01-01/preview"),
+            data=b"line,customer_id\r,customer_name\n1,A,Clinic A,US,end_users,60,\n",
+            headers=headers,
+        )
+    assert [answer.status_code for answer in answers] == [200, 200], answers[0].get_json()
+    assert answers[0].get_json() == answers[1].get_json()
+    assert answers[0].get_json()["total_due"] == "1665.00"
+    assert torn.status_code == 422
+    assert torn.get_json()["errors"] == {"rows.1": [f"The first line must be exactly: {HEADER}"]}

@@ -845,3 +845,29 @@ def _queue_health() -> list[Any]:
     return finance_queries.queue_health(
         db.session(), db.utcnow(), application_target=10, permission_target=10
     )
+
+
+def test_a_csv_upload_whose_lines_end_with_a_carriage_return_alone_is_previewed(
+    client: FlaskClient, signed_in: SignIn, vendor: Any, active_agreement: Any
+) -> None:
+    """Round 61 (attack61): "CSV (Macintosh)" line ends were a 500 on the page too."""
+    agreement = active_agreement(vendor, SOFTWARE)
+    content = "\r".join(
+        [HEADER, "1,A,Clinic A,US,end_users,60,", "1,B,Clinic B,CA,end_users,30,", ""]
+    )
+    with time_machine.travel(AFTER[1], tick=False):
+        signed_in(client, vendor)
+        preview = client.post(
+            period_url(agreement, 1),
+            data={
+                "mode": "csv",
+                "action": "preview",
+                "file": (io.BytesIO(content.encode()), "q1.csv"),
+            },
+            content_type="multipart/form-data",
+        )
+    assert preview.status_code == 200
+    text = text_of(preview)
+    assert "Preview: what this report would charge" in text
+    assert "Total due 1,665.00 USD" in text
+    assert reports_of(agreement) == []
