@@ -3,7 +3,7 @@ typed, with the punctuation and brackets of our sentence beside it where they we
 typed (round 61, bidi61). Read with poppler's `pdftotext`, as a reader's copy and
 most text extraction read a drawn line: left to right, turning each run from a
 right-to-left letter round. Before, "Royalty, line 2 (مترجم الرموز; rule translation)"
-copied as "( ;مترجم الرموز rule", "Dear שלום," as "Dear ,שלום".
+copied as "( ;مترجم الرموز rule", and "grants מתרגם of" as "grants  מתרגםof".
 
 The names are invented. The text is compared in Unicode's compatibility form (Arabic
 is drawn in its joined forms) without the invisible marks of direction: the
