@@ -1239,13 +1239,13 @@ def joined(value: str) -> str:
 # own direction as one unit of the sentence, as Unicode's isolates are. The
 # bidirectional algorithm used (python-bidi's own, which mirrors brackets) knows no
 # isolates, so each is displayed apart and stands in the sentence for a neutral
-# character (one of twelve of Unicode's class ON that no name holds) until then.
+# character (U+2FF0, of Unicode's class ON, which no name holds) until then.
 _ISOLATE = re.compile("([\u2066-\u2068])([^\u2066-\u2069]*)(?:\u2069|$)|^([^\u2066-\u2069]*)\u2069")
 # The direction each opening mark gives what it isolates: LRI left to right, RLI right
 # to left, FSI (and a name going on from the line before) that of its first letter.
 _ISOLATE_DIRECTION = {"\u2066": "L", "\u2067": "R"}
 _ISOLATE_MARKS = re.compile("[\u2066-\u2069]")
-_STANDING_IN = [chr(code) for code in range(0x2FF0, 0x2FFC)]
+_STANDING_IN = "\u2ff0"
 
 
 def isolated(value: str) -> str:
@@ -1310,24 +1310,9 @@ def displayed(value: str, base: str | None = None) -> str:
 
 
 def _display(line: str, base: str | None) -> str:
-    from bidi.algorithm import get_display  # only documents that draw Hebrew or Arabic
-
-    names: list[str] = []
-
-    def stand_in(found: re.Match[str]) -> str:
-        opener = found[1]
-        name = _display(found[2] if opener else found[3], _ISOLATE_DIRECTION.get(opener))
-        if len(names) == len(_STANDING_IN):
-            return name  # more names than stand-ins: displayed in the line's order
-        names.append(name)
-        return _STANDING_IN[len(names) - 1]
-
-    outer = _ISOLATE_MARKS.sub("", _ISOLATE.sub(stand_in, line))
-    if has_rtl(outer):  # (isolates' marks taken out: the algorithm refuses them)
-        outer = get_display(outer, base_dir=base or _base_direction(outer))
-    for mark, name in zip(_STANDING_IN, names, strict=False):
-        outer = outer.replace(mark, name)
-    return outer
+    outer = _ISOLATE.sub("", line)  # the line's own words, its isolated names left out
+    direction = (base or _base_direction(outer)) if has_rtl(outer) else "L"
+    return "".join(character for _, character in _display_order(line, direction))
 
 
 def _displayed_lines(lines: Any, base: str) -> Any:
@@ -1377,12 +1362,15 @@ def _displayed_fragments(line: Any, base: str) -> Any:
         text if fragment.fontName in ours else "a" * len(text)
         for fragment, text in zip(words, texts, strict=True)
     )
+    # A direction mark (`_marked`) beside another font's run is left out: its
+    # characters are letters written left to right, which end a run themselves.
     pieces = [
         _clone(
             words[owner],
             text="".join(
                 character if words[owner].fontName in ours else typed[index]
                 for index, character in same
+                if words[owner].fontName in ours or character not in _DIRECTION_MARKS
             ),
         )
         for owner, same in itertools.groupby(
@@ -1400,12 +1388,60 @@ def _display_order(line: str, base: str) -> list[tuple[int, str]]:
     FSI and PDI, or from the line's start to a PDI where a name goes on from the line
     before) displayed apart in its own direction and standing in the line for one
     neutral character, as Unicode's isolates are (round 56: names in a line of
-    several fonts were not isolated); the marks themselves are left out."""
+    several fonts were not isolated); the marks themselves are left out. Each
+    right-to-left run is given the direction marks a reader of the drawn order
+    needs to read it back as typed (`_marked`, round 61)."""
+    return _marked(_levelled_order(line, base))
+
+
+# A run drawn right to left, read back from the page (text extraction, copy, a screen
+# reader's text: pdftotext, as most readers, reads a drawn line left to right and
+# turns each run from a right-to-left letter to the next left-to-right letter or digit
+# round) takes the punctuation and spaces drawn after it into the run, and leaves
+# those it begins with out: "(مترجم الرموز; rule" copied as "( ;مترجم الرموز rule".
+# So each run of the right-to-left level (the bidirectional algorithm's, not the
+# letters') is drawn with Unicode's marks where that reading would go wrong: an RLM
+# (zero-width, right to left) before a run that begins with another character than a
+# right-to-left letter, an LRM (left to right) after one followed by another than a
+# left-to-right letter or a digit. They draw nothing (DejaVu Sans gives them no
+# width) and are in the text as marks of direction, which is what they are.
+_RLM, _LRM = "\u200f", "\u200e"
+_DIRECTION_MARKS = frozenset((_RLM, _LRM))
+_ENDS_A_RUN = frozenset(("L", "EN"))  # what a reader takes as the end of a run
+
+
+def _marked(shown: list[tuple[int, str, int]]) -> list[tuple[int, str]]:
+    """`shown` (index, character and level, in display order) with the direction
+    marks a reader of the drawn order needs (above), each with the index of the
+    character it stands beside."""
+    marked: list[tuple[int, str]] = []
+    last = len(shown) - 1
+    for position, (index, character, level) in enumerate(shown):
+        right_to_left = level % 2 == 1
+        if (
+            right_to_left
+            and (position == 0 or shown[position - 1][2] % 2 == 0)
+            and unicodedata.bidirectional(character) not in ("R", "AL")
+        ):
+            marked.append((index, _RLM))
+        marked.append((index, character))
+        if (
+            right_to_left
+            and position < last
+            and shown[position + 1][2] % 2 == 0
+            and unicodedata.bidirectional(shown[position + 1][1]) not in _ENDS_A_RUN
+        ):
+            marked.append((index, _LRM))
+    return marked
+
+
+def _levelled_order(line: str, base: str) -> list[tuple[int, str, int]]:
+    """`_display_order` without the marks, each character with its level."""
     first_mark = _ISOLATE_MARKS.search(line)
     if first_mark is None:
         return _display_order_of(line, base)
     outer: list[int] = []  # the indices of the line's own characters, stand-ins as -1
-    names: list[list[tuple[int, str]]] = []  # each stand-in's name, displayed
+    names: list[list[tuple[int, str, int]]] = []  # each stand-in's name, displayed
     start = 0 if first_mark[0] == "\u2069" else None  # within a name since `start`
     opener = ""  # the mark that opened it
     for index, character in enumerate(line):
@@ -1420,29 +1456,34 @@ def _display_order(line: str, base: str) -> list[tuple[int, str]]:
     if start is not None:  # a name that goes on to the next line
         names.append(_isolate_order(line, start, len(line), opener))
         outer.append(-1)
-    text = "".join(_STANDING_IN[0] if index < 0 else line[index] for index in outer)
+    text = "".join(_STANDING_IN if index < 0 else line[index] for index in outer)
     stand_ins = [position for position, index in enumerate(outer) if index < 0]
     name_at = dict(zip(stand_ins, names, strict=True))
-    shown: list[tuple[int, str]] = []
-    for position, character in _display_order_of(text, base):
+    shown: list[tuple[int, str, int]] = []
+    for position, character, level in _display_order_of(text, base):
         if outer[position] < 0:
             shown += name_at[position]
         else:
-            shown.append((outer[position], character))
+            shown.append((outer[position], character, level))
     return shown
 
 
-def _isolate_order(line: str, start: int, end: int, opener: str) -> list[tuple[int, str]]:
+def _isolate_order(line: str, start: int, end: int, opener: str) -> list[tuple[int, str, int]]:
     """The isolated name `line[start:end]` in display order in the direction its
-    opening mark gives (FSI: its first letter's), indices in `line`."""
+    opening mark gives (FSI: its first letter's), indices in `line`, each character
+    with its level (whose parity is the one the name has within the line)."""
     name = line[start:end]
     direction = _ISOLATE_DIRECTION.get(opener) or _base_direction(name)
-    return [(start + index, character) for index, character in _display_order_of(name, direction)]
+    return [
+        (start + index, character, level)
+        for index, character, level in _display_order_of(name, direction)
+    ]
 
 
-def _display_order_of(line: str, base: str) -> list[tuple[int, str]]:
-    """`_display_order` of a line without isolates: python-bidi's `get_display` step
-    by step, each character marked with where it was typed first."""
+def _display_order_of(line: str, base: str) -> list[tuple[int, str, int]]:
+    """`_levelled_order` of a line without isolates: python-bidi's `get_display`
+    step by step, each character marked with where it was typed first and its
+    level."""
     from bidi import algorithm  # only documents that draw Hebrew or Arabic
 
     storage = algorithm.get_empty_storage()
@@ -1460,7 +1501,10 @@ def _display_order_of(line: str, base: str) -> list[tuple[int, str]]:
         algorithm.apply_mirroring,
     ):
         step(storage, False)
-    return [(character["typed_at"], character["ch"]) for character in storage["chars"]]
+    return [
+        (character["typed_at"], character["ch"], character["level"])
+        for character in storage["chars"]
+    ]
 
 
 INK = colors.HexColor("#1b2430")

@@ -468,6 +468,18 @@ def card_period(card: Any, *, days: bool = False) -> str:
     return words(card.effective_from, card.effective_to)
 
 
+def isolated(value: object) -> Markup | str:
+    """A name (an organization's, a person's, a product's) as a page shows it in a
+    sentence or a cell: inside `<bdi>`, so that a name in Arabic or Hebrew keeps its
+    own direction and the words, brackets and punctuation around it keep theirs
+    (round 61): "Royalty for مترجم الرموز (rule translation)" read as typed rather than
+    the bracket pulled to the name's end. Escaped as any value; None or empty as it is.
+    Not for a title, an attribute or an option, whose text takes no markup."""
+    if value is None or value == "":
+        return ""
+    return Markup("<bdi>{}</bdi>").format(value)
+
+
 FILTERS: dict[str, Callable[..., Any]] = {
     "field_words": field_words,
     "page_wording": page_wording,
@@ -506,6 +518,8 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "card_period": card_period,
     "card_day": day_words,
     "card_days": days_words,
+    # A name in a sentence or a cell, isolated in its own direction (round 61).
+    "isolated": isolated,
 }
 
 

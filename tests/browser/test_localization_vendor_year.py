@@ -84,7 +84,8 @@ def _main(page: Any) -> str:
 def _pdf_text(page: Any, href: str, tmp_path: Path) -> str:
     """The PDF at `href`, fetched in the page's session, as pdftotext lays it out, in
     one line: in Unicode's compatibility form (Arabic is drawn in its joined forms),
-    without the embedding marks pdftotext puts round a right-to-left run."""
+    without the embedding marks pdftotext puts round a right-to-left run and the
+    direction marks (LRM, RLM) the documents draw beside one (round 61)."""
     response = page.request.get(href)
     assert response.status == 200, href
     pdf = tmp_path / "document.pdf"
@@ -95,7 +96,7 @@ def _pdf_text(page: Any, href: str, tmp_path: Path) -> str:
         capture_output=True,
         text=True,
     ).stdout
-    return one_line(re.sub("[\u202a-\u202e]", "", unicodedata.normalize("NFKC", text)))
+    return one_line(re.sub("[\u200e\u200f\u202a-\u202e]", "", unicodedata.normalize("NFKC", text)))
 
 
 def _runs_right_to_left(page: Any, selector: str) -> bool:

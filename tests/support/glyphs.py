@@ -141,7 +141,9 @@ def shown_in_order(data: bytes) -> list[str]:
     """The text of each string the pages show (`Tj`, `TJ`), character by character
     in the order drawn, left to right, through each font's ToUnicode map: what a
     reader sees, where text extraction (pypdf's too) reorders right-to-left text
-    into the order it was typed. CID fonts and the standard fonts are skipped."""
+    into the order it was typed. CID fonts and the standard fonts are skipped, and
+    so are the direction marks (LRM, RLM) drawn beside right-to-left runs for
+    readers of the text (round 61): they draw nothing."""
     from pypdf.generic import ContentStream
 
     shown: list[str] = []
@@ -166,7 +168,8 @@ def shown_in_order(data: bytes) -> list[str]:
                     for part in strings
                     if not isinstance(part, int | float) and not hasattr(part, "as_numeric")
                 )
-                shown.append("".join(current.get(code, "\ufffd") for code in raw))
+                text = "".join(current.get(code, "\ufffd") for code in raw)
+                shown.append(text.replace("\u200e", "").replace("\u200f", ""))
     return shown
 
 
