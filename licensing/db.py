@@ -658,13 +658,25 @@ def is_unavailable(error: BaseException) -> bool:
     if error.connection_invalidated:
         return True
     found = error.orig
+    if getattr(found, "sqlstate", None):
+        return driver_error_is_unavailable(found)
+    # psycopg's own OperationalError with no SQLSTATE: the connection failed.
+    return isinstance(error, OperationalError) and driver_error_is_unavailable(found)
+
+
+def driver_error_is_unavailable(found: BaseException) -> bool:
+    """`is_unavailable` for the driver's own error, as a raw connection raises it
+    (`/readyz` probes on one, round 61 outage61b): a SQLSTATE of a server gone away,
+    or psycopg's OperationalError with none (the connection refused, or lost under a
+    statement: the server ended the session)."""
     if isinstance(found, sqlite3.Error):
         return False
     sqlstate = getattr(found, "sqlstate", None)
     if sqlstate:
-        return sqlstate.startswith("08") or sqlstate in _AWAY_SQLSTATES
-    # psycopg's own OperationalError with no SQLSTATE: the connection failed.
-    return isinstance(error, OperationalError) and type(found).__module__.startswith("psycopg")
+        return bool(sqlstate.startswith("08") or sqlstate in _AWAY_SQLSTATES)
+    return type(found).__module__.startswith("psycopg") and any(
+        kind.__name__ == "OperationalError" for kind in type(found).__mro__
+    )
 
 
 class _Attempt:
