@@ -9,7 +9,8 @@ with `Retry-After: 10`, and the same request sent again with its key once the se
 back is carried out once: one refund, one Stripe refund, never a second and never a
 refund recorded without the money asked of Stripe. Before, a 503 after the refund was
 stored and Stripe asked said "nothing of it was saved", which was untrue (sent again
-without its key, a refund of a smaller amount would be made twice)."""
+without its key, a refund of a smaller amount would be made twice). A give-back of a
+flagged card payment, keyed, is built the same way and walked once too."""
 
 from __future__ import annotations
 
@@ -25,15 +26,15 @@ from licensing import db, migrations
 from licensing.app import create_app
 from licensing.billing import idempotency
 from licensing.billing.cli import reconcile_due
-from licensing.billing.models import Refund
-from licensing.billing.services import refunds
+from licensing.billing.models import Payment, Refund
+from licensing.billing.services import giving_back, refunds
 from tests.conftest import make_config, unavailable
 from tests.support import factories
 from tests.support.servers import LocalStripe, PostgresServer, ServerUnavailable
 
 from .conftest import activated, send_activation
 from .refund_support import card_paid_and_credited
-from .stripe_support import _call, stripe_config
+from .stripe_support import _call, flagged_card_payment, stripe_config
 
 KEY = "refund-across-a-restart"
 BODY = {"method": "card", "amount": "40.00"}
@@ -75,8 +76,13 @@ def office(server: PostgresServer, localstripe: LocalStripe) -> Iterator[dict[st
             session.commit()
             client = application.test_client()
             credit, payment = card_paid_and_credited(client, vendor, localstripe, _invoice_for)
+            _invoice, flagged = flagged_card_payment(
+                client, vendor, localstripe, _invoice_for, received=29999
+            )
             office = {
                 "app": application,
+                "flagged_id": flagged.id,
+                "flagged_intent": flagged.stripe_payment_intent_id,
                 "client": client,
                 "credit_id": credit.id,
                 "intent": payment.stripe_payment_intent_id,
@@ -110,9 +116,11 @@ def _stored(office: dict[str, Any]) -> list[tuple[int, str]]:
     return [(refund_id, state) for refund_id, state in rows]
 
 
-def _at_stripe(office: dict[str, Any], localstripe: LocalStripe) -> list[int]:
+def _at_stripe(
+    office: dict[str, Any], localstripe: LocalStripe, intent: str = "intent"
+) -> list[int]:
     """The amounts Stripe refunded on the card's PaymentIntent, in minor units."""
-    found = _call(localstripe, "GET", f"/v1/refunds?payment_intent={office['intent']}")["data"]
+    found = _call(localstripe, "GET", f"/v1/refunds?payment_intent={office[intent]}")["data"]
     return [each["amount"] for each in found]
 
 
@@ -226,3 +234,43 @@ def test_the_database_stopped_before_the_keys_answer_was_stored_then_the_retry_a
     assert _at_stripe(office, localstripe) == [4000]
     now = office["client"].get(f"/api/v1/refunds/{refund_id}", headers=office["headers"])
     assert now.get_json()["state"] == "succeeded"
+
+
+def test_a_keyed_give_back_whose_database_stopped_after_stripe_was_asked_gives_back_once(
+    server: PostgresServer,
+    office: dict[str, Any],
+    localstripe: LocalStripe,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The give-back's steps are the refund's (the key with the payment `giving_back`;
+    Stripe asked; its answer recorded): stopped before the answer was recorded, the
+    retry with the key is answered with the payment as asked, Stripe is asked once, and
+    `payments reconcile` brings the answer in, once."""
+    original = giving_back._locked_payment
+    calls: list[int] = []
+
+    def stopped_the_second_time(session: Any, payment_id: int) -> Any:
+        calls.append(payment_id)
+        if len(calls) == 2:  # after the ask's commit and Stripe's answer
+            server.halt()
+        return original(session, payment_id)
+
+    monkeypatch.setattr(giving_back, "_locked_payment", stopped_the_second_time)
+    url = f"/api/v1/payments/{office['flagged_id']}/give-back"
+    body = {"reason": "Paid 299.99 of 300.00; the licensee pays again in full."}
+    headers = {**office["headers"], idempotency.HEADER: "give-back-across-a-restart"}
+    _told_to_try_again(office["client"].post(url, json=body, headers=headers), PART_WAY)
+    monkeypatch.setattr(giving_back, "_locked_payment", original)
+    server.resume()
+    assert _at_stripe(office, localstripe, "flagged_intent") == [30000]  # all Stripe took
+
+    again = office["client"].post(url, json=body, headers=headers)
+    assert (again.status_code, again.headers["Idempotent-Replayed"]) == (200, "true")
+    assert again.get_json()["state"] == "giving_back"
+    later = db.utcnow() + timedelta(hours=1)
+    reconcile_due(now=later)
+    reconcile_due(now=later + timedelta(hours=1))
+    session = db.session()
+    session.rollback()
+    assert session.get(Payment, office["flagged_id"]).state == "given_back"
+    assert _at_stripe(office, localstripe, "flagged_intent") == [30000]  # all Stripe took
