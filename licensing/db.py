@@ -658,13 +658,27 @@ def is_unavailable(error: BaseException) -> bool:
     if error.connection_invalidated:
         return True
     found = error.orig
+    if found is None:
+        return False
+    if getattr(found, "sqlstate", None):
+        return driver_error_is_unavailable(found)
+    # psycopg's own OperationalError with no SQLSTATE: the connection failed.
+    return isinstance(error, OperationalError) and driver_error_is_unavailable(found)
+
+
+def driver_error_is_unavailable(found: BaseException) -> bool:
+    """`is_unavailable` for the driver's own error, as a raw connection raises it
+    (`/readyz` probes on one, round 61 outage61b): a SQLSTATE of a server gone away,
+    or psycopg's OperationalError with none (the connection refused, or lost under a
+    statement: the server ended the session)."""
     if isinstance(found, sqlite3.Error):
         return False
     sqlstate = getattr(found, "sqlstate", None)
     if sqlstate:
-        return sqlstate.startswith("08") or sqlstate in _AWAY_SQLSTATES
-    # psycopg's own OperationalError with no SQLSTATE: the connection failed.
-    return isinstance(error, OperationalError) and type(found).__module__.startswith("psycopg")
+        return bool(sqlstate.startswith("08") or sqlstate in _AWAY_SQLSTATES)
+    return type(found).__module__.startswith("psycopg") and any(
+        kind.__name__ == "OperationalError" for kind in type(found).__mro__
+    )
 
 
 class _Attempt:
@@ -791,6 +805,7 @@ def retrying(
             return call()
         except DBAPIError as error:
             if not is_transient(error):
+                _note_done_before(error, attempt)
                 raise
             why = _not_again(attempt, number, may_run_again)
             if why is not None:
@@ -807,6 +822,33 @@ def retrying(
         before_again()
         time.sleep(random.uniform(0, RETRY_WAIT_SECONDS * number))  # noqa: S311 (jitter, no secret)
     raise AssertionError("unreachable: the last try returns or raises")
+
+
+# Where `retrying` notes, on a database error it raises as it is, what the call had
+# done before it (`done_before`).
+_DONE_BEFORE = "licensing_done_before"
+
+
+def _note_done_before(error: DBAPIError, attempt: _Attempt) -> None:
+    if attempt.committed or attempt.outside is not None:
+        noted = getattr(error, _DONE_BEFORE, None) or {}
+        setattr(
+            error,
+            _DONE_BEFORE,
+            {
+                "committed": attempt.committed or bool(noted.get("committed")),
+                "outside": noted.get("outside") or attempt.outside,
+            },
+        )
+
+
+def done_before(error: BaseException) -> bool:
+    """Whether the request (the `retrying` call) that raised `error` had done part of
+    its work before it (round 61, outage61b): a unit of work of it that wrote had
+    committed, or something had left the process (Stripe asked). The database away
+    then cannot be answered "nothing of it was saved": a card refund's key and pending
+    refund were stored, and Stripe asked, before the database went away."""
+    return getattr(error, _DONE_BEFORE, None) is not None
 
 
 def _tell_outer(outer: _Attempt | None, attempt: _Attempt) -> None:

@@ -275,6 +275,34 @@ def unavailable_detail(seconds: int, *, in_words: str | None = None) -> str:
     )
 
 
+# The request header that makes a money-moving POST safe to send again (the API's
+# `billing.idempotency.HEADER`), named here for the 503 below.
+IDEMPOTENCY_KEY = "Idempotency-Key"
+
+
+def unavailable_part_way_detail(seconds: int, *, in_words: str | None = None, keyed: bool) -> str:
+    """What a 503 says when the database went away part way through a request that
+    had already saved part of its work, or asked Stripe (round 61, outage61b: a card
+    refund's key and pending refund stored, the refund asked of Stripe, then the
+    database gone before Stripe's answer was recorded): not "nothing of it was
+    saved", which was untrue; sent again with its `Idempotency-Key` it is answered
+    with what was done (`keyed`), else what was done is to be read first."""
+    wait = in_words or f"{seconds} seconds"
+    said = (
+        "The service lost its database part way through this request, after part of it "
+        "was done, so it could not answer. "
+    )
+    if keyed:
+        return said + (
+            f"Send it again with the same {IDEMPOTENCY_KEY} in {wait}: the answer says "
+            "what was done, and nothing is done twice."
+        )
+    return said + (
+        f"In {wait}, look at what was done before sending it again: sent again as it "
+        "is, it may be done twice."
+    )
+
+
 def internal_error() -> Response:
     return problem(
         500,

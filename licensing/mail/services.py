@@ -27,7 +27,7 @@ from typing import Any, Protocol
 from email_validator import EmailNotValidError, validate_email
 from flask import Flask, current_app, has_request_context, request
 from jinja2 import TemplateNotFound
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, case, func, select, update
 from sqlalchemy.orm import Session
 
 from licensing import db
@@ -322,11 +322,29 @@ class DeliveryReport:
         return text + (f" (last error: {self.errors[-1]})" if self.errors else "")
 
 
+# What begins the last error of a message held back because the SMTP server could not
+# be reached or dropped the connection (round 61, outage61b), rather than refused for
+# itself: once the server answers again, those are sent at once (`_release_held`),
+# not each at its next backoff try (up to an hour later). The claim takes the words
+# off (the message is being sent), so a message under a sender's claim is never
+# released to another.
+SERVER_AWAY = "SMTP server unavailable: "
+
+
+def _held_back() -> tuple[ColumnElement[bool], ...]:
+    """Queued messages held back by the server being away, not yet due."""
+    return (
+        OutboxMessage.state == QUEUED,
+        OutboxMessage.last_error.startswith(SERVER_AWAY, autoescape=True),
+    )
+
+
 def _claim(now: datetime, limit: int) -> list[int]:
     """Mark up to `limit` due messages as taken by this sender, and return their ids.
 
     The claim pushes `next_attempt_at` ahead by the lease and counts the
-    attempt, in one committed UPDATE, so no other sender picks them up.
+    attempt, in one committed UPDATE, so no other sender picks them up. A message
+    held back by the server being away keeps its last error, without `SERVER_AWAY`.
     """
     with db.transaction() as session:
         due = (
@@ -339,7 +357,17 @@ def _claim(now: datetime, limit: int) -> list[int]:
         claimed = session.execute(
             update(OutboxMessage)
             .where(OutboxMessage.id.in_(due.scalar_subquery()))
-            .values(next_attempt_at=now + CLAIM_LEASE, attempts=OutboxMessage.attempts + 1)
+            .values(
+                next_attempt_at=now + CLAIM_LEASE,
+                attempts=OutboxMessage.attempts + 1,
+                last_error=case(
+                    (
+                        OutboxMessage.last_error.startswith(SERVER_AWAY, autoescape=True),
+                        func.substr(OutboxMessage.last_error, len(SERVER_AWAY) + 1),
+                    ),
+                    else_=OutboxMessage.last_error,
+                ),
+            )
             .returning(OutboxMessage.id)
             .execution_options(synchronize_session=False)
         )
@@ -401,13 +429,21 @@ def _record_success(message_id: int, now: datetime, *, erase_secrets: bool) -> N
 
 
 def _record_failure(
-    message_id: int, error: BaseException, now: datetime, *, final: bool = False
+    message_id: int,
+    error: BaseException,
+    now: datetime,
+    *,
+    final: bool = False,
+    server_away: bool = False,
 ) -> str:
     """Schedule a retry, or give up after MAX_ATTEMPTS (at once when `final`: no
-    retry can succeed); returns the new state."""
+    retry can succeed); returns the new state. `server_away`: the server could not be
+    reached or dropped the connection, so the message is held back by that, not
+    refused for itself (`SERVER_AWAY`)."""
     with db.transaction() as session:
         message = _load(session, message_id)
-        message.last_error = f"{type(error).__name__}: {error}"[:2000]
+        said = f"{type(error).__name__}: {error}"
+        message.last_error = (f"{SERVER_AWAY}{said}" if server_away else said)[:2000]
         if final or message.attempts >= MAX_ATTEMPTS:
             message.state = OUTBOX.step(message.state, "give_up")
         else:
@@ -416,9 +452,20 @@ def _record_failure(
         return message.state
 
 
-# Errors that mean the connection itself is gone: stop this run, retry later.
-_CONNECTION_ERRORS = (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError, OSError)
 _SEND_ERRORS = (smtplib.SMTPException, OSError)
+
+
+def _server_away(error: BaseException) -> bool:
+    """Whether a send's error means the connection itself is gone (stop this run,
+    retry later) rather than the server refusing this message. smtplib's errors are
+    all OSErrors, so until round 61 (outage61b) a refusal (a 451, a bad address's 550)
+    was taken for the server gone: the run stopped there, and the refused message and
+    every message after it in its batch were held back alike."""
+    if isinstance(error, (smtplib.SMTPServerDisconnected, smtplib.SMTPConnectError)):
+        return True
+    if isinstance(error, smtplib.SMTPResponseException):
+        return error.smtp_code == 421  # the server closing the connection
+    return isinstance(error, OSError) and not isinstance(error, smtplib.SMTPException)
 
 
 def _tally(
@@ -448,6 +495,32 @@ def deliver_due(
     if transport is None:
         return DeliveryReport(skipped="SMTP_URL is not set, so messages stay in the outbox")
     report = DeliveryReport(destination=delivery.destination)
+    reached = _deliver(transport, delivery, now, limit, report)
+    # Round 61 (outage61b): mail held back while the server was away goes once it
+    # answers again, in this run (up to its limit), rather than each message at its
+    # next backoff try, up to an hour later. Whether it answers: this run's sends, or,
+    # with nothing due to send, a connection opened and closed.
+    if (
+        reached
+        and report.attempted < limit
+        and _any_held_back()
+        and (report.attempted or _answers(transport))
+    ):
+        moment = now or utcnow()
+        db.retried_unit(partial(_release_held, moment, limit - report.attempted))
+        _deliver(transport, delivery, now, limit, report)
+    return report
+
+
+def _deliver(
+    transport: Transport,
+    delivery: Delivery,
+    now: datetime | None,
+    limit: int,
+    report: DeliveryReport,
+) -> bool:
+    """Claim and send due messages until none is due or the run's `limit` is reached;
+    False when the server could not be reached (the run stops)."""
     while report.attempted < limit:
         moment = now or utcnow()
         # Each unit of work here is run again after a deadlock (round 60, `db.retried_unit`):
@@ -459,8 +532,48 @@ def deliver_due(
         if not claimed:
             break
         if not _send_batch(claimed, transport, delivery, moment, report):
-            break
-    return report
+            return False
+    return True
+
+
+def _any_held_back() -> bool:
+    with db.transaction(repeatable=True) as session:
+        return session.scalar(select(OutboxMessage.id).where(*_held_back()).limit(1)) is not None
+
+
+def _answers(transport: Transport) -> bool:
+    """Whether the server takes a connection (greeting, EHLO, sign-in), sending nothing."""
+    try:
+        with transport.connect():
+            return True
+    except _SEND_ERRORS as exc:
+        log.info("outbox: SMTP server still unavailable: %s", exc)
+        return False
+
+
+def _release_held(now: datetime, limit: int) -> int:
+    """Make up to `limit` of the messages held back by the server being away due at
+    `now`, the first queued first (the claim then takes them in that order, by id); how
+    many. A message refused for itself keeps its backoff; one under a sender's claim
+    is not held back (the claim took `SERVER_AWAY` off), so none is sent twice."""
+    with db.transaction() as session:
+        held = (
+            select(OutboxMessage.id)
+            .where(*_held_back(), OutboxMessage.next_attempt_at > now)
+            .order_by(OutboxMessage.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True, key_share=True)
+        )
+        released = session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(held.scalar_subquery()), *_held_back())
+            .values(next_attempt_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        count = int(released.rowcount or 0)  # type: ignore[attr-defined]
+    if count:
+        log.info("outbox: the SMTP server answers again: %d held-back email(s) due now", count)
+    return count
 
 
 def _send_batch(
@@ -480,8 +593,13 @@ def _send_batch(
                 try:
                     # A kept attachment's bytes are read (and checked) here, at send time.
                     connection.send(_email(_load(db.session(), message_id), sender))
-                except _CONNECTION_ERRORS:
-                    raise
+                except _SEND_ERRORS as exc:
+                    if _server_away(exc):
+                        raise
+                    pending.pop(0)  # the server refused this message
+                    state = db.retried_unit(partial(_record_failure, message_id, exc, now))
+                    _tally(report, state, exc)
+                    continue
                 except KeptBytesUnavailable as exc:  # its kept bytes are not: this message
                     # Failed at once (round 54: retried 8 times over 2 hours): a kept
                     # document is insert-only, so one gone or rewritten does not come
@@ -493,11 +611,6 @@ def _send_batch(
                     )
                     _tally(report, failed, exc, at_once=True)
                     continue
-                except _SEND_ERRORS as exc:  # the server refused this message
-                    pending.pop(0)
-                    state = db.retried_unit(partial(_record_failure, message_id, exc, now))
-                    _tally(report, state, exc)
-                    continue
                 pending.pop(0)
                 db.retried_unit(
                     partial(_record_success, message_id, now, erase_secrets=delivery.erase_secrets)
@@ -506,7 +619,7 @@ def _send_batch(
     except _SEND_ERRORS as exc:
         log.warning("outbox: SMTP server unavailable: %s", exc)
         for message_id in pending:
-            _tally(report, _record_failure(message_id, exc, now), exc)
+            _tally(report, _record_failure(message_id, exc, now, server_away=True), exc)
         return False
     return True
 

@@ -8,6 +8,7 @@ unexpected exceptions are logged with the request id and answered with 500.
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 
 from flask import Flask, current_app, g, redirect, render_template, request, url_for
 from flask_wtf.csrf import CSRFError
@@ -306,11 +307,13 @@ def handle_unavailable(error: DBAPIError) -> Response:
     if "_login_user" not in g:  # Flask-Login's cache of the signed-in user
         g._login_user = current_app.login_manager.anonymous_user()  # type: ignore[attr-defined]
     g.setdefault("principal", None)
-    return _try_again(
-        db.UNAVAILABLE_RETRY_AFTER_SECONDS,
-        "Unavailable: please try again",
-        problems.unavailable_detail,
-    )
+    detail: Callable[..., str] = problems.unavailable_detail
+    if db.done_before(error):  # round 61 (outage61b): part of it was saved, or sent out
+        detail = partial(
+            problems.unavailable_part_way_detail,
+            keyed=problems.IDEMPOTENCY_KEY in request.headers,
+        )
+    return _try_again(db.UNAVAILABLE_RETRY_AFTER_SECONDS, "Unavailable: please try again", detail)
 
 
 def handle_database_error(error: DBAPIError) -> Response | tuple[str, int]:

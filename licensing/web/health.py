@@ -39,7 +39,7 @@ def readyz() -> Response | tuple[Response, int]:
         connection = engine.raw_connection()
     except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error):
         current_app.logger.exception("readiness check: database unreachable")
-        return jsonify(status="unavailable", database="unreachable"), 503
+        return _unreachable()
     try:
         if engine.dialect.name == "sqlite":
             _probe_sqlite(connection)
@@ -47,6 +47,12 @@ def readyz() -> Response | tuple[Response, int]:
             _probe_postgresql(connection)
         missing = _schema_behind(connection, engine.dialect.name)
     except (NotWritable, engine.dialect.loaded_dbapi.Error) as error:
+        if db.driver_error_is_unavailable(error):
+            # Round 61 (outage61b): the connection died under the probe (the server
+            # stopped or restarted between the connect and the write): the server is
+            # away, not refusing writes, and the alert table reads the two apart.
+            current_app.logger.exception("readiness check: database unreachable")
+            return _unreachable()
         # The driver's words go to the log, with this answer's request id; the answer
         # (public, unsigned) says which of the known kinds it is (round 40: it
         # repeated the driver's message, which may name a file, a role or a host).
@@ -65,6 +71,10 @@ def readyz() -> Response | tuple[Response, int]:
         return jsonify(status="unavailable", database="schema behind", detail=detail), 503
     # A note may make the status "degraded" (jobs not run lately): still 200.
     return jsonify({"status": "ok", "database": "ok", **_notes()})
+
+
+def _unreachable() -> tuple[Response, int]:
+    return jsonify(status="unavailable", database="unreachable"), 503
 
 
 # The kinds of "not writable" the answer names, by PostgreSQL's SQLSTATE or by

@@ -28,6 +28,7 @@ from licensing.api.quotes import REQUEST_EXAMPLE
 from licensing.app import create_app
 from licensing.audit.models import AuditEvent
 from licensing.ratecards import services as ratecards
+from licensing.web import health
 from tests.conftest import make_config, unavailable
 from tests.integration.agreements.conftest import NOW, draft
 from tests.integration.pricing.conftest import example_document
@@ -228,3 +229,32 @@ def test_a_connection_ended_as_the_request_ends_leaves_its_answer_as_it_was(
     assert ended
     assert answer.status_code == 200
     assert application.test_client().get("/api/v1/me", headers=office["vendor"]).status_code == 200
+
+
+def test_readyz_says_unreachable_when_the_server_stops_in_the_middle_of_its_probe(
+    server: PostgresServer,
+    office: dict[str, Any],
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Round 61 (outage61b): the probe connected, then the server stopped under its
+    write (a restart between the two): before, the lost connection was answered
+    `not writable` ("a write transaction failed"), which the alert table reads as a
+    read-only standby, a full disk or a lock, not as the server being away."""
+    application = office["app"]
+    original = health._probe_postgresql
+
+    def stopped_first(connection: Any) -> None:
+        server.halt()
+        original(connection)
+
+    monkeypatch.setattr(health, "_probe_postgresql", stopped_first)
+    answer = application.test_client().get("/readyz")
+    assert answer.status_code == 503
+    assert answer.get_json() == {"status": "unavailable", "database": "unreachable"}
+    assert "readiness check: database unreachable" in caplog.text
+    assert "not writable" not in caplog.text
+
+    monkeypatch.setattr(health, "_probe_postgresql", original)
+    server.resume()
+    assert application.test_client().get("/readyz").status_code == 200

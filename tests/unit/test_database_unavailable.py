@@ -43,3 +43,13 @@ def test_sqlites_errors_and_errors_of_no_driver_are_not_the_database_away() -> N
     assert not db.is_unavailable(_wrapped(sqlite3.OperationalError("database is locked")))
     assert not db.is_unavailable(_wrapped(Exception("something else")))
     assert not db.is_unavailable(RuntimeError("not a database error"))
+
+
+def test_the_drivers_own_error_of_a_lost_connection_is_read_alike_for_readyz() -> None:
+    """Round 61 (outage61b): `/readyz` probes on a raw connection, whose errors are the
+    driver's own, not SQLAlchemy's."""
+    assert db.driver_error_is_unavailable(psycopg.OperationalError("consuming input failed"))
+    assert db.driver_error_is_unavailable(_Said("57P01"))
+    assert not db.driver_error_is_unavailable(_Said("25006"))  # read-only: not writable
+    assert not db.driver_error_is_unavailable(psycopg.errors.ReadOnlySqlTransaction("no"))
+    assert not db.driver_error_is_unavailable(sqlite3.OperationalError("database is locked"))

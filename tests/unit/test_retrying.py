@@ -294,3 +294,34 @@ def test_a_retrying_call_inside_another_tells_it_what_went_out() -> None:
     with pytest.raises(db.Contended):
         db.retrying(request)
     assert outer == [1]
+
+
+def _away() -> OperationalError:
+    return _lost("57P01")  # admin_shutdown: the server stopped under the call
+
+
+def test_the_database_away_after_a_unit_committed_or_stripe_was_asked_says_part_was_done() -> None:
+    """Round 61 (outage61b): the 503 of the database away said "nothing of it was
+    saved" even when a unit of the request had committed, or Stripe had been asked."""
+
+    def committed_then_away() -> None:
+        db._note_write(None, None, "INSERT INTO refunds ...", {}, None, False)
+        db._note_committed(repeatable=False)
+        raise _away()
+
+    def asked_stripe_then_away() -> None:
+        db.went_outside("Stripe")
+        raise _away()
+
+    def away_at_once() -> None:
+        db._note_write(None, None, "INSERT INTO refunds ...", {}, None, False)
+        raise _away()  # written, not committed: rolled back
+
+    for call, done in (
+        (committed_then_away, True),
+        (asked_stripe_then_away, True),
+        (away_at_once, False),
+    ):
+        with pytest.raises(OperationalError) as raised:
+            db.retrying(call)
+        assert db.done_before(raised.value) is done, call.__name__
