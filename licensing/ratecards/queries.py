@@ -78,6 +78,7 @@ def replaced_on_page(session: Session, page: Sequence[Published]) -> dict[str, l
                 RateCardRecord.effective_from,
                 RateCardRecord.effective_to,
                 RateCardRecord.published_at,
+                RateCardRecord.currency,
             )
             .where(RateCardRecord.effective_from.between(earliest, latest))
             .order_by(RateCardRecord.id)
@@ -100,12 +101,17 @@ class Published(Protocol):
     def effective_to(self) -> date: ...
     @property
     def published_at(self) -> datetime: ...
+    @property
+    def currency(self) -> str: ...
 
 
 def replaced_by(cards: Sequence[Published]) -> dict[str, list[str]]:
     """The cards that take every day of a card's period from it (as `in_effect`
     chooses), by version: a card replaced so prices no quote that names no version.
-    Cards only partly replaced are left out."""
+    Cards only partly replaced are left out, and so are cards in another currency: a
+    EUR card published beside a USD one for the same year is another price list, not
+    its correction (round 61: the USD card and its agreements were said "corrected"
+    by it)."""
     replaced: dict[str, list[str]] = {}
     for card in cards:
         rank = (card.effective_from, card.published_at, card.id)
@@ -114,7 +120,11 @@ def replaced_by(cards: Sequence[Published]) -> dict[str, list[str]]:
         # By start alone, such ties kept the order the cards were read in (none
         # stated), and a card in effect on no day could be named a replacement.
         later = sorted(
-            (c for c in cards if (c.effective_from, c.published_at, c.id) > rank),
+            (
+                c
+                for c in cards
+                if (c.effective_from, c.published_at, c.id) > rank and c.currency == card.currency
+            ),
             key=lambda c: (c.effective_from, -c.published_at.timestamp(), -c.id),
         )
         uncovered = card.effective_from  # the first day no later card has taken yet
@@ -208,6 +218,10 @@ class _Entry:
     @property
     def effective_from(self) -> date:
         return self.card.effective_from
+
+    @property
+    def currency(self) -> str:
+        return self.card.currency
 
     @property
     def effective_to(self) -> date:
@@ -413,6 +427,16 @@ def rule_description(session: Session, version: str | None, rule_id: str | None)
     card = card_by_version(session, version)
     rule = next((r for r in card.rules if r.id == rule_id), None) if card else None
     return rule.description.strip() if rule is not None and rule.description else ""
+
+
+def card_currency(session: Session, version: str | None, start: date | None) -> str | None:
+    """The currency an application or estimate is priced in: the card it names, else
+    the card in effect on its first day; None where neither is known yet."""
+    if version:
+        named = card_by_version(session, version)
+        return named.currency if named else None
+    found = card_in_effect(session, start) if start else None
+    return found.currency if found else None
 
 
 def card_in_effect(session: Session, on: date) -> RateCard | None:

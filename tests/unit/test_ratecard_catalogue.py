@@ -9,8 +9,10 @@ from licensing.ratecards import queries
 from licensing.ratecards.queries import Catalogue
 
 
-def _entry(number: int, version: str, start: date, end: date) -> queries._Entry:
-    card = RateCard(version, "", "USD", start, end, rules=())
+def _entry(
+    number: int, version: str, start: date, end: date, currency: str = "USD"
+) -> queries._Entry:
+    card = RateCard(version, "", currency, start, end, rules=())
     return queries._Entry(number, datetime(2026, 1, number, tzinfo=UTC), card)
 
 
@@ -79,3 +81,14 @@ def test_a_shorter_card_published_last_shares_the_old_cards_days_with_the_longer
     # 2027.2, published last, is in effect January to June; 2027.3 July to December.
     replaced = _replaced_in_either_order([old, whole, half])
     assert replaced == {"2027.1": ["2027.2", "2027.3"]}
+
+
+def test_a_card_in_another_currency_for_the_same_days_replaces_no_card() -> None:
+    # Round 61: a EUR and a JPY card published beside the USD one are other price
+    # lists, not its correction; a later USD card still corrects the USD one.
+    usd = _entry(1, "2027.USD", date(2027, 1, 1), date(2027, 12, 31))
+    eur = _entry(2, "2027.EUR", date(2027, 1, 1), date(2027, 12, 31), "EUR")
+    jpy = _entry(3, "2027.JPY", date(2027, 1, 1), date(2027, 12, 31), "JPY")
+    assert _replaced_in_either_order([usd, eur, jpy]) == {}
+    corrected = _entry(4, "2027.USD2", date(2027, 1, 1), date(2027, 12, 31))
+    assert _replaced_in_either_order([usd, eur, jpy, corrected]) == {"2027.USD": ["2027.USD2"]}

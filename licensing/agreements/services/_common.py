@@ -44,10 +44,12 @@ from licensing.mail import services as mail
 from licensing.money import (
     beyond_largest,
     exceeds_largest,
+    finer_than_currency,
     format_amount,
     in_words,
 )
 from licensing.pricing import Quote
+from licensing.ratecards import queries as ratecard_queries
 from licensing.records import attributes
 from licensing.statemachine import StateMachine
 from licensing.words import at_most_characters
@@ -65,6 +67,25 @@ class _Errors(dict[str, list[str]]):
     def raise_if_any(self, detail: str = "Some fields need correcting.") -> None:
         if self:
             raise InvalidInput(detail, self)
+
+
+def check_revenue_digits(
+    session: Session,
+    rate_card: str | None,
+    start: date | None,
+    revenues: Sequence[Decimal | None],
+) -> None:
+    """Refuse a use's revenue finer than the currency it will be priced in (the card
+    named, else the one in effect on `start`): `1234.5` on a JPY card, beside its
+    field, saying why (round 61: a yen's fraction was taken and rounded away)."""
+    currency = ratecard_queries.card_currency(session, rate_card, start)
+    if currency is None:
+        return
+    errors = _Errors()
+    for index, revenue in enumerate(revenues):
+        if revenue is not None and (problem := finer_than_currency(revenue, currency)):
+            errors.add(f"uses.{index}.revenue", problem)
+    errors.raise_if_any()
 
 
 def _text(value: Any, path: str, limit: int, errors: _Errors) -> str:
@@ -267,7 +288,13 @@ def _tell_vendor(
         subject=f"{_called(record)}: {subject}",
         template=template,
         context=_news(
-            record, subject, message, page(record.id), stand_in=readers.stand_in, **extra
+            record,
+            subject,
+            message,
+            page(record.id),
+            stand_in=readers.stand_in,
+            names=readers.names,
+            **extra,
         ),
     )
 
