@@ -459,6 +459,14 @@ def finer_than_currency(amount: Decimal, currency: str) -> str | None:
     )
 
 
+def revenue_problem(amount: Decimal, currency: str) -> str | None:
+    """Why a revenue typed (an application's estimate, a royalty row) cannot be one in
+    `currency`: a fraction in a currency without a minor unit (`1234.5` JPY). Elsewhere
+    a revenue keeps up to `AMOUNT_PLACES` digits and is priced exactly (round 14's
+    "80.125" USD reads back as filed), so only that case is refused (round 61)."""
+    return finer_than_currency(amount, currency) if minor_units(currency) == 0 else None
+
+
 def format_grouped(amount: Decimal | Fraction | int, currency: str) -> str:
     """`33800` -> `33,800.00`: the amount as people read it on pages and in emails,
     thousands separated. Never for the API, CSV or PDFs, which keep `format_amount`."""

@@ -30,7 +30,7 @@ from licensing.agreements import forms
 from licensing.agreements.services.submission import AUDIENCE_UNITS
 from licensing.extensions import configured_limit, csrf, limiter
 from licensing.limits import shows_unstorable_query_on_form
-from licensing.money import beyond_largest, exceeds_largest, finer_than_currency
+from licensing.money import beyond_largest, exceeds_largest, revenue_problem
 from licensing.pricing import ORGANIZATION_TYPES, Quote
 from licensing.ratecards import queries, services
 from licensing.web.filters import page_wording
@@ -241,7 +241,7 @@ def _check_revenue_digits(form: EstimateForm, currency: str) -> None:
     found: dict[str, list[str]] = {}
     for index, entry in enumerate(form.uses.entries):
         revenue = entry.form.revenue.data
-        if revenue is not None and (problem := finer_than_currency(revenue, currency)):
+        if revenue is not None and (problem := revenue_problem(revenue, currency)):
             found[f"uses.{index}.revenue"] = [problem]
     if found:
         raise errors.InvalidInput("Some fields need correcting.", found)

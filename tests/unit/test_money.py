@@ -214,3 +214,12 @@ def test_an_amount_finer_than_its_currency_is_refused_saying_the_currencys_digit
     amount: str, currency: str, said: str | None
 ) -> None:
     assert money.finer_than_currency(Decimal(amount), currency) == said
+
+
+def test_a_revenue_is_refused_only_for_a_fraction_in_a_currency_without_a_minor_unit() -> None:
+    # Round 14's "80.125" USD reads back as filed; round 61: no fraction of a yen.
+    assert money.revenue_problem(Decimal("80.125"), "USD") is None
+    assert money.revenue_problem(Decimal("1234.5"), "JPY") == (
+        "JPY has no minor unit: give a whole number of JPY, such as 1234."
+    )
+    assert money.revenue_problem(Decimal("1234"), "JPY") is None

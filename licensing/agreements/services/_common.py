@@ -44,9 +44,9 @@ from licensing.mail import services as mail
 from licensing.money import (
     beyond_largest,
     exceeds_largest,
-    finer_than_currency,
     format_amount,
     in_words,
+    revenue_problem,
 )
 from licensing.pricing import Quote
 from licensing.ratecards import queries as ratecard_queries
@@ -75,15 +75,15 @@ def check_revenue_digits(
     start: date | None,
     revenues: Sequence[Decimal | None],
 ) -> None:
-    """Refuse a use's revenue finer than the currency it will be priced in (the card
+    """Refuse a use's revenue the currency it will be priced in cannot say (the card
     named, else the one in effect on `start`): `1234.5` on a JPY card, beside its
-    field, saying why (round 61: a yen's fraction was taken and rounded away)."""
+    field, saying why (round 61: a yen's fraction was taken; `money.revenue_problem`)."""
     currency = ratecard_queries.card_currency(session, rate_card, start)
     if currency is None:
         return
     errors = _Errors()
     for index, revenue in enumerate(revenues):
-        if revenue is not None and (problem := finer_than_currency(revenue, currency)):
+        if revenue is not None and (problem := revenue_problem(revenue, currency)):
             errors.add(f"uses.{index}.revenue", problem)
     errors.raise_if_any()
 
