@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import math
 import re
-from decimal import Decimal, InvalidOperation
+from decimal import ROUND_DOWN, Decimal, InvalidOperation
 from fractions import Fraction
 
 # ISO 4217 codes whose minor unit is not two digits. Every other code listed in
@@ -439,6 +439,32 @@ def filed_amount(amount: Decimal, currency: str) -> str:
     filed finer ("80.125"), never rounded."""
     places = max(minor_units(currency), -min(0, int(amount.normalize().as_tuple().exponent)))
     return f"{amount.quantize(_minor_unit(places)):f}"
+
+
+def finer_than_currency(amount: Decimal, currency: str) -> str | None:
+    """Why `amount` cannot be an amount in `currency` (more digits after the point
+    than the currency's minor unit: `1234.5` in JPY, which has none), in a field's
+    words; None where it can (round 61: a revenue in yen took fractions of a yen)."""
+    places = minor_units(currency)
+    if amount == amount.quantize(_minor_unit(places)):
+        return None
+    if places == 0:
+        return (
+            f"{currency} has no minor unit: give a whole number of {currency}, "
+            f"such as {amount.quantize(Decimal(1), rounding=ROUND_DOWN):f}."
+        )
+    return (
+        f"{currency} has {places} decimal places: give at most {places}, "
+        f"such as {amount.quantize(_minor_unit(places), rounding=ROUND_DOWN):f}."
+    )
+
+
+def revenue_problem(amount: Decimal, currency: str) -> str | None:
+    """Why a revenue typed (an application's estimate, a royalty row) cannot be one in
+    `currency`: a fraction in a currency without a minor unit (`1234.5` JPY). Elsewhere
+    a revenue keeps up to `AMOUNT_PLACES` digits and is priced exactly (round 14's
+    "80.125" USD reads back as filed), so only that case is refused (round 61)."""
+    return finer_than_currency(amount, currency) if minor_units(currency) == 0 else None
 
 
 def format_grouped(amount: Decimal | Fraction | int, currency: str) -> str:

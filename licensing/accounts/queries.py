@@ -732,6 +732,8 @@ class LicensingReaders(NamedTuple):
 
     to: list[str]
     stand_in: bool
+    # Their names, for the email's greeting (round 61: "Hello," named nobody).
+    names: tuple[str, ...] = ()
 
 
 def licensing_readers(session: Session, organization: Organization) -> LicensingReaders:
@@ -742,15 +744,21 @@ def licensing_readers(session: Session, organization: Organization) -> Licensing
     reaches the organization. A billing member cannot act on it: their invoices
     reach them through the billing contact's emails and the dashboard."""
     found = [
-        user.email
+        user
         for user in members(session, organization.id)
         if user.is_active
         and user.email_verified
         and user.organization_role in access.LICENSING_WORK
     ]
     if found:
-        return LicensingReaders(found, stand_in=False)
-    return LicensingReaders([organization.billing_email], stand_in=True)
+        return LicensingReaders(
+            [user.email for user in found],
+            stand_in=False,
+            names=tuple(user.full_name for user in found),
+        )
+    return LicensingReaders(
+        [organization.billing_email], stand_in=True, names=(organization.billing_contact_name,)
+    )
 
 
 class Recipient(NamedTuple):
@@ -770,6 +778,7 @@ class Told(NamedTuple):
     recipients: tuple[Recipient, ...]
     whom: str
     stand_in: bool = False  # the billing contact, for an organization with nobody to act
+    names: tuple[str, ...] = ()  # of those emailed, for the greeting (`greeting`)
 
     @property
     def to(self) -> list[str]:
@@ -798,7 +807,7 @@ def readers_told(organization: Organization, readers: LicensingReaders) -> Told:
         )
     else:
         whom = f"{organization.legal_name} at {addresses}"
-    return Told(recipients, whom, readers.stand_in)
+    return Told(recipients, whom, readers.stand_in, readers.names)
 
 
 def organization_told(session: Session, organization: Organization) -> Told:

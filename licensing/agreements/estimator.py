@@ -30,7 +30,7 @@ from licensing.agreements import forms
 from licensing.agreements.services.submission import AUDIENCE_UNITS
 from licensing.extensions import configured_limit, csrf, limiter
 from licensing.limits import shows_unstorable_query_on_form
-from licensing.money import beyond_largest, exceeds_largest
+from licensing.money import beyond_largest, exceeds_largest, revenue_problem
 from licensing.pricing import ORGANIZATION_TYPES, Quote
 from licensing.ratecards import queries, services
 from licensing.web.filters import page_wording
@@ -181,8 +181,9 @@ def estimate() -> tuple[str, int]:
     form = _form_class(tuple(units))(args)
     labels = queries.choice_labels(stored)
     form.rate_card.choices = [SelectChoice("", "The card in effect on the start date")] + [
-        SelectChoice(s.version, labels[s.version]) for s in stored
+        SelectChoice(s.version, f"{labels[s.version]}, in {s.currency}") for s in stored
     ]
+    _label_revenue(session, form, stored)
     quote: Quote | None = None
     replaced: services.Replaced | None = None
     field_errors: dict[str, list[str]] = {}
@@ -193,7 +194,9 @@ def estimate() -> tuple[str, int]:
     if storable and submitted and not forms.changes_rows(data) and form.validate():
         try:
             asked = services.request_from(_quote_data(form))
-            quote = services.quote(asked)
+            priced = services.quote(asked)
+            _check_revenue_digits(form, priced.currency)
+            quote = priced
             replaced = services.replaced(asked)
         except errors.InvalidInput as invalid:
             # Beside the fields they name; the rest (the term, a use) in the summary.
@@ -220,6 +223,28 @@ def estimate() -> tuple[str, int]:
         **(_links(data, nested=not _signed_in_vendor()) if quote else {}),
     )
     return page, 200 if storable else 422
+
+
+def _label_revenue(session: Any, form: EstimateForm, stored: list[Any]) -> None:
+    """Each use's revenue labelled in the currency the estimate is priced in: the card
+    chosen, else the one in effect on the first day, else the cards' one currency."""
+    currency = queries.card_currency(session, form.rate_card.data or None, form.term_start.data)
+    if currency is None and len({card.currency for card in stored}) == 1:
+        currency = stored[0].currency
+    for entry in form.uses.entries:
+        entry.form.revenue.label.text = forms.revenue_label(currency)
+
+
+def _check_revenue_digits(form: EstimateForm, currency: str) -> None:
+    """A revenue finer than the card's currency (`1234.5` in JPY) refused beside its
+    field, as the application refuses it (round 61)."""
+    found: dict[str, list[str]] = {}
+    for index, entry in enumerate(form.uses.entries):
+        revenue = entry.form.revenue.data
+        if revenue is not None and (problem := revenue_problem(revenue, currency)):
+            found[f"uses.{index}.revenue"] = [problem]
+    if found:
+        raise errors.InvalidInput("Some fields need correcting.", found)
 
 
 def _signed_in_vendor() -> bool:

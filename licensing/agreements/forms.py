@@ -259,6 +259,15 @@ def _stripped(text: str | None) -> str:
 # --- use rows ----------------------------------------------------------------------------------
 
 
+CARD_CURRENCY = "in the rate card's currency"  # a revenue's, while no card is chosen
+
+
+def revenue_label(currency: str | None) -> str:
+    """A use's revenue input's label, in the currency its card prices in (round 61:
+    "(USD)" whatever the card's), or the card's currency while none is chosen yet."""
+    return f"Expected annual revenue ({currency or CARD_CURRENCY})"
+
+
 class ClassifiedUseForm(Form):  # type: ignore[misc]  # WTForms ships no types
     """What the estimator and the application both ask of a use: how it is
     classified, its revenue and languages (counts: `with_quantities`)."""
@@ -266,7 +275,7 @@ class ClassifiedUseForm(Form):  # type: ignore[misc]  # WTForms ships no types
     use = SelectField("Use", choices=_choices(USES, USE_LABELS))
     product_type = SelectField("Product type", choices=_choices(PRODUCT_TYPES, PRODUCT_TYPE_LABELS))
     user_type = SelectField("Who uses the product", choices=_choices(USER_TYPES, USER_TYPE_LABELS))
-    revenue = RevenueField("Expected annual revenue (USD)")
+    revenue = RevenueField(revenue_label(None))
     languages = LanguagesField("Languages (comma-separated)")
 
 

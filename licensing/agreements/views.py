@@ -208,15 +208,24 @@ def _form_page(
     status: int = 200,
 ) -> tuple[str, int]:
     row = form.uses.entries[0].form
+    session = db.session()
+    stored = ratecard_queries.all_cards(session)
+    currency = ratecard_queries.card_currency(
+        session, form.rate_card.data or None, form.term_start.data
+    )
+    if currency is None and len({card.currency for card in stored}) == 1:
+        currency = stored[0].currency
     return render_template(
         "agreements/application_form.html",
         values=_values(form),
+        revenue_label=forms.revenue_label(currency),
+        card_currencies={card.version: card.currency for card in stored},
         application=application,
         renewal_figures=_renewal_figures(application),
         errors=errors or {},
         units=units,
         max_uses=MAX_USES,
-        cards=ratecard_queries.choice_labels(ratecard_queries.all_cards(db.session())),
+        cards=ratecard_queries.choice_labels(stored),
         choices={
             name: [(choice.value, choice.label) for choice in row[name].iter_choices()]
             for name in ("use", "product_type", "user_type", "delivery")

@@ -78,6 +78,7 @@ def replaced_on_page(session: Session, page: Sequence[Published]) -> dict[str, l
                 RateCardRecord.effective_from,
                 RateCardRecord.effective_to,
                 RateCardRecord.published_at,
+                RateCardRecord.currency,
             )
             .where(RateCardRecord.effective_from.between(earliest, latest))
             .order_by(RateCardRecord.id)
@@ -100,12 +101,17 @@ class Published(Protocol):
     def effective_to(self) -> date: ...
     @property
     def published_at(self) -> datetime: ...
+    @property
+    def currency(self) -> str: ...
 
 
 def replaced_by(cards: Sequence[Published]) -> dict[str, list[str]]:
     """The cards that take every day of a card's period from it (as `in_effect`
     chooses), by version: a card replaced so prices no quote that names no version.
-    Cards only partly replaced are left out."""
+    Cards only partly replaced are left out, and so are cards in another currency: a
+    EUR card published beside a USD one for the same year is another price list, not
+    its correction (round 61: the USD card and its agreements were said "corrected"
+    by it)."""
     replaced: dict[str, list[str]] = {}
     for card in cards:
         rank = (card.effective_from, card.published_at, card.id)
@@ -114,7 +120,11 @@ def replaced_by(cards: Sequence[Published]) -> dict[str, list[str]]:
         # By start alone, such ties kept the order the cards were read in (none
         # stated), and a card in effect on no day could be named a replacement.
         later = sorted(
-            (c for c in cards if (c.effective_from, c.published_at, c.id) > rank),
+            (
+                c
+                for c in cards
+                if (c.effective_from, c.published_at, c.id) > rank and c.currency == card.currency
+            ),
             key=lambda c: (c.effective_from, -c.published_at.timestamp(), -c.id),
         )
         uncovered = card.effective_from  # the first day no later card has taken yet
@@ -210,6 +220,10 @@ class _Entry:
         return self.card.effective_from
 
     @property
+    def currency(self) -> str:
+        return self.card.currency
+
+    @property
     def effective_to(self) -> date:
         return self.card.effective_to
 
@@ -293,8 +307,14 @@ class Catalogue:
         entry = self._entry_in_effect(on)
         return entry.card if entry is not None else None
 
-    def _entry_in_effect(self, on: date) -> _Entry | None:
-        candidates = [e for e in self.entries if e.card.effective_from <= on <= e.card.effective_to]
+    def _entry_in_effect(self, on: date, currency: str | None = None) -> _Entry | None:
+        """The entry in effect on `on`; with `currency`, among that currency's cards alone."""
+        candidates = [
+            e
+            for e in self.entries
+            if e.card.effective_from <= on <= e.card.effective_to
+            and (currency is None or e.currency == currency)
+        ]
         if not candidates:
             return None
         return max(candidates, key=lambda e: (e.card.effective_from, e.published_at, e.id))
@@ -318,11 +338,16 @@ class Catalogue:
             if entry is not None
         ]
 
-    def _spans(self, first: date, last: date) -> list[tuple[_Entry | None, date, date]]:
+    def _spans(
+        self, first: date, last: date, currency: str | None = None
+    ) -> list[tuple[_Entry | None, date, date]]:
         # Where the card in effect may change: each card's first day and the day after
         # its last, inside the days (an open-ended card's last day has no day after).
+        # With `currency`, that currency's cards alone.
         cuts = {first}
         for entry in self.entries:
+            if currency is not None and entry.currency != currency:
+                continue
             if first < entry.effective_from <= last:
                 cuts.add(entry.effective_from)
             if first <= entry.effective_to < last:
@@ -331,7 +356,7 @@ class Catalogue:
         spans: list[tuple[_Entry | None, date, date]] = []
         for index, day in enumerate(bounds):
             until = bounds[index + 1] - timedelta(days=1) if index + 1 < len(bounds) else last
-            taker = self._entry_in_effect(day)
+            taker = self._entry_in_effect(day, currency)
             if spans and spans[-1][0] is taker:
                 spans[-1] = (taker, spans[-1][1], until)
             else:
@@ -344,7 +369,9 @@ class Catalogue:
         chooses), or None when none does (round 61, correction61: only a card replaced
         for every day of its period counted, so an agreement whose term lay in the part
         a correction covered was told nothing). A card published before `version` that
-        keeps its own days (a later start) is no correction of it."""
+        keeps its own days (a later start) is no correction of it, nor is a card in
+        another currency (currencywalk61: a JPY card published beside a USD one for the
+        same days is another price list, as `replaced_by` says)."""
         own = next((entry for entry in self.entries if entry.version == version), None)
         if own is None:
             return None
@@ -353,7 +380,7 @@ class Catalogue:
             return None
         rank = (own.published_at, own.id)
         parts: list[CorrectedDays] = []
-        for entry, day, until in self._spans(first, last):
+        for entry, day, until in self._spans(first, last, own.currency):
             if entry is None or entry.id == own.id or (entry.published_at, entry.id) < rank:
                 continue
             parts.append(CorrectedDays(entry.version, day, until))
@@ -514,6 +541,16 @@ def rule_description(session: Session, version: str | None, rule_id: str | None)
     card = card_by_version(session, version)
     rule = next((r for r in card.rules if r.id == rule_id), None) if card else None
     return rule.description.strip() if rule is not None and rule.description else ""
+
+
+def card_currency(session: Session, version: str | None, start: date | None) -> str | None:
+    """The currency an application or estimate is priced in: the card it names, else
+    the card in effect on its first day; None where neither is known yet."""
+    if version:
+        named = card_by_version(session, version)
+        return named.currency if named else None
+    found = card_in_effect(session, start) if start else None
+    return found.currency if found else None
 
 
 def card_in_effect(session: Session, on: date) -> RateCard | None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from fractions import Fraction
@@ -523,8 +523,25 @@ FILTERS: dict[str, Callable[..., Any]] = {
 }
 
 
+GREETING_NAMES = 3  # an email to more people than this greets none of them by name
+
+
+def greeting(names: Sequence[str] | None) -> str:
+    """An email's first line to the people it is sent to: "Hello Layla Mansour,",
+    "Hello Layla and Kenji,", "Hello A, B and C,"; "Hello," where no name is known,
+    or for more people than `GREETING_NAMES` (round 61: members were greeted "Hello,"
+    while the billing contact was named)."""
+    named = [name.strip() for name in names or () if name and name.strip()]
+    if not named or len(named) > GREETING_NAMES:
+        return "Hello,"
+    if len(named) == 1:
+        return f"Hello {named[0]},"
+    return f"Hello {', '.join(named[:-1])} and {named[-1]},"
+
+
 def register(app: Flask) -> None:
     app.jinja_env.filters.update(FILTERS)
+    app.jinja_env.globals["greeting"] = greeting
     # A licensed use in one phrase, in its axes' words, as the agreement says it.
     app.jinja_env.globals["use_described"] = use_described
     # A rule beside what it prices: "description; rule id", in one order everywhere.

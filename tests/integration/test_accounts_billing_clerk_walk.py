@@ -120,8 +120,10 @@ def test_with_only_billing_members_active_a_reminder_still_reaches_the_billing_c
     assert _recipients(reminder) == [organization.billing_email]
     # Read as its recipient (round 23): the contact files nothing, and is told why it
     # comes to them and whom to ask.
+    # Round 61: greeted by name, as the billing contact's other emails are.
     assert reminder.body_text.startswith(
-        "Hello,\n\nYou receive this as your organization's billing contact: it has no "
+        f"Hello {organization.billing_contact_name},\n\n"
+        "You receive this as your organization's billing contact: it has no "
         "active administrator or member to take this step. Reply to this email to ask "
         "the CPT Licensing Office to make one of its users an administrator.\n\n"
     )
@@ -133,7 +135,7 @@ def test_a_reminder_to_those_who_file_says_nothing_of_a_stand_in(
     _active_agreement(vendor, licensing_staff, SOFTWARE)
     send_reminders(standing_days=30, now=datetime(2027, 4, 30, 15, 0, tzinfo=UTC))
     (reminder,) = _sent("royalty_report_reminder")
-    assert reminder.body_text.startswith("Hello,\n\nYour royalty report")
+    assert reminder.body_text.startswith(f"Hello {vendor.full_name},\n\nYour royalty report")
     assert "billing contact" not in reminder.body_text
 
 

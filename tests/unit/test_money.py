@@ -199,3 +199,27 @@ def test_a_filed_amount_reads_with_the_currencys_minor_unit_digits_never_rounded
     stored: str, currency: str, given_back: str
 ) -> None:
     assert money.filed_amount(Decimal(stored), currency) == given_back
+
+
+@pytest.mark.parametrize(
+    ("amount", "currency", "said"),
+    [
+        ("1234.5", "JPY", "JPY has no minor unit: give a whole number of JPY, such as 1234."),
+        ("1234.567", "EUR", "EUR has 2 decimal places: give at most 2, such as 1234.56."),
+        ("1234.0", "JPY", None),  # a whole number written with a zero after the point
+        ("1234.50", "USD", None),
+    ],
+)
+def test_an_amount_finer_than_its_currency_is_refused_saying_the_currencys_digits(
+    amount: str, currency: str, said: str | None
+) -> None:
+    assert money.finer_than_currency(Decimal(amount), currency) == said
+
+
+def test_a_revenue_is_refused_only_for_a_fraction_in_a_currency_without_a_minor_unit() -> None:
+    # Round 14's "80.125" USD reads back as filed; round 61: no fraction of a yen.
+    assert money.revenue_problem(Decimal("80.125"), "USD") is None
+    assert money.revenue_problem(Decimal("1234.5"), "JPY") == (
+        "JPY has no minor unit: give a whole number of JPY, such as 1234."
+    )
+    assert money.revenue_problem(Decimal("1234"), "JPY") is None

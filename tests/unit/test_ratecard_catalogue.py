@@ -9,8 +9,10 @@ from licensing.ratecards import queries
 from licensing.ratecards.queries import Catalogue
 
 
-def _entry(number: int, version: str, start: date, end: date) -> queries._Entry:
-    card = RateCard(version, "", "USD", start, end, rules=())
+def _entry(
+    number: int, version: str, start: date, end: date, currency: str = "USD"
+) -> queries._Entry:
+    card = RateCard(version, "", currency, start, end, rules=())
     return queries._Entry(number, datetime(2026, 1, number, tzinfo=UTC), card)
 
 
@@ -120,3 +122,31 @@ def test_a_card_published_before_the_one_it_starts_inside_is_no_correction_of_it
         ),
     )
     assert catalogue.correction("2027.1", date(2027, 7, 1), date(2027, 12, 31)) is None
+
+
+def test_a_card_in_another_currency_for_the_same_days_replaces_no_card() -> None:
+    # Round 61: a EUR and a JPY card published beside the USD one are other price
+    # lists, not its correction; a later USD card still corrects the USD one.
+    usd = _entry(1, "2027.USD", date(2027, 1, 1), date(2027, 12, 31))
+    eur = _entry(2, "2027.EUR", date(2027, 1, 1), date(2027, 12, 31), "EUR")
+    jpy = _entry(3, "2027.JPY", date(2027, 1, 1), date(2027, 12, 31), "JPY")
+    assert _replaced_in_either_order([usd, eur, jpy]) == {}
+    corrected = _entry(4, "2027.USD2", date(2027, 1, 1), date(2027, 12, 31))
+    assert _replaced_in_either_order([usd, eur, jpy, corrected]) == {"2027.USD": ["2027.USD2"]}
+
+
+def test_a_card_in_another_currency_corrects_no_days_of_a_term() -> None:
+    # The lead, merging correction61 and currencywalk61: a term on the USD card is
+    # corrected by a later USD card for part of its period, never by the JPY card
+    # published after both for the same days.
+    usd = _entry(1, "2027.USD", date(2027, 1, 1), date(2027, 12, 31))
+    half = _entry(2, "2027.USD2", date(2027, 7, 1), date(2027, 12, 31))
+    jpy = _entry(3, "2027.JPY", date(2027, 1, 1), date(2027, 12, 31), "JPY")
+    alone = Catalogue(("generation",), (usd, jpy))
+    assert alone.correction("2027.USD", date(2027, 1, 1), date(2027, 12, 31)) is None
+    beside = Catalogue(("generation",), (usd, half, jpy))
+    corrected = beside.correction("2027.USD", date(2027, 1, 1), date(2027, 12, 31))
+    assert corrected is not None
+    assert corrected.parts == (
+        queries.CorrectedDays("2027.USD2", date(2027, 7, 1), date(2027, 12, 31)),
+    )

@@ -243,33 +243,35 @@ def _notify_organization(
     The addresses emailed, the licensing readers first."""
     readers = queries.active_members(session, organization.id)
     licensing = [
-        user.email
+        (user.email, user.full_name)
         for user in readers
         if user.email_verified and user.organization_role in access.LICENSING_WORK
     ]
     paying = [
-        user.email
+        (user.email, user.full_name)
         for user in readers
         if user.email_verified and user.organization_role not in access.LICENSING_WORK
     ]
-    if organization.billing_email.lower() not in {email.lower() for email in licensing + paying}:
-        paying.append(organization.billing_email)
+    known = {email.lower() for email, _name in licensing + paying}
+    if organization.billing_email.lower() not in known:
+        paying.append((organization.billing_email, organization.billing_contact_name))
     for reader, recipients in (("licensing", licensing), ("billing", paying)):
         if not recipients:
             continue
         mail.enqueue(
             session,
-            to=recipients,
+            to=[email for email, _name in recipients],
             subject=subject,
             template=template,
             context={
                 "organization": organization,
                 "reader": reader,
+                "names": [name for _email, name in recipients],
                 "report_filers": whom_to_ask(session, organization.id),
                 **context,
             },
         )
-    return licensing + paying
+    return [email for email, _name in licensing + paying]
 
 
 def change_standing(

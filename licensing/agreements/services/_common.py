@@ -46,8 +46,10 @@ from licensing.money import (
     exceeds_largest,
     format_amount,
     in_words,
+    revenue_problem,
 )
 from licensing.pricing import Quote
+from licensing.ratecards import queries as ratecard_queries
 from licensing.records import attributes
 from licensing.statemachine import StateMachine
 from licensing.words import at_most_characters
@@ -65,6 +67,25 @@ class _Errors(dict[str, list[str]]):
     def raise_if_any(self, detail: str = "Some fields need correcting.") -> None:
         if self:
             raise InvalidInput(detail, self)
+
+
+def check_revenue_digits(
+    session: Session,
+    rate_card: str | None,
+    start: date | None,
+    revenues: Sequence[Decimal | None],
+) -> None:
+    """Refuse a use's revenue the currency it will be priced in cannot say (the card
+    named, else the one in effect on `start`): `1234.5` on a JPY card, beside its
+    field, saying why (round 61: a yen's fraction was taken; `money.revenue_problem`)."""
+    currency = ratecard_queries.card_currency(session, rate_card, start)
+    if currency is None:
+        return
+    errors = _Errors()
+    for index, revenue in enumerate(revenues):
+        if revenue is not None and (problem := revenue_problem(revenue, currency)):
+            errors.add(f"uses.{index}.revenue", problem)
+    errors.raise_if_any()
 
 
 def _text(value: Any, path: str, limit: int, errors: _Errors) -> str:
@@ -267,7 +288,13 @@ def _tell_vendor(
         subject=f"{_called(record)}: {subject}",
         template=template,
         context=_news(
-            record, subject, message, page(record.id), stand_in=readers.stand_in, **extra
+            record,
+            subject,
+            message,
+            page(record.id),
+            stand_in=readers.stand_in,
+            names=readers.names,
+            **extra,
         ),
     )
 
@@ -276,14 +303,14 @@ def _agreement_news(
     session: Session,
     agreement: Agreement,
     headline: str,
-    news: Sequence[tuple[list[str], bool, str]],
+    news: Sequence[tuple[list[str], bool, Sequence[str], str]],
     anchor: str,
 ) -> None:
-    """An `agreement_update` email for each (recipients, written to a stand-in,
-    message) of `news`, linked to the agreement's page at `anchor` (the ending
-    reminder; round 61, the correction of its card): its licensing readers, and
-    its billing contact in words of its own."""
-    for recipients, alone, message in news:
+    """An `agreement_update` email for each (recipients, written to a stand-in, the
+    names it greets, message) of `news`, linked to the agreement's page at `anchor`
+    (the ending reminder; round 61, the correction of its card): its licensing
+    readers, and its billing contact in words of its own."""
+    for recipients, alone, names, message in news:
         mail.enqueue(
             session,
             to=recipients,
@@ -295,6 +322,7 @@ def _agreement_news(
                 message,
                 links().agreement(agreement.id) + anchor,
                 stand_in=alone,
+                names=names,
             ),
         )
 

@@ -20,6 +20,7 @@ from licensing.agreements.services._common import (
     _owned_in,
     _require_vendor,
     _write_uses,
+    check_revenue_digits,
 )
 from licensing.agreements.services.submission import submission_refusal
 from licensing.agreements.states import EDITABLE, RETURNED
@@ -70,6 +71,12 @@ def _check(draft: ApplicationDraft) -> None:
     errors.raise_if_any()
 
 
+def _check_revenue(session: Session, draft: ApplicationDraft) -> None:
+    check_revenue_digits(
+        session, draft.rate_card, draft.term_start, [use.revenue for use in draft.uses]
+    )
+
+
 def create_draft(
     actor: Actor, draft: ApplicationDraft, *, now: datetime | None = None
 ) -> Application:
@@ -78,6 +85,7 @@ def create_draft(
     _require_vendor(actor)
     _check(draft)
     with db.transaction() as session:
+        _check_revenue(session, draft)
         return _new_draft(
             session,
             actor,
@@ -131,6 +139,7 @@ def update_draft(
             deadline = application.resubmit_by if application.state == RETURNED else None
             late = deadline is not None and moment > deadline
             raise Conflict(refused, instants={"deadline": deadline} if late and deadline else None)
+        _check_revenue(session, draft)
         before = application.snapshot()
         application.term_start = draft.term_start
         application.term_end = draft.term_end

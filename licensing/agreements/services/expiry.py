@@ -312,7 +312,8 @@ def _tell_ending(session: Session, agreement: Agreement, today: date, long_card_
     effect then runs open-ended or longer than `long_card_days`, both are told what
     its proration makes of the renewal's prorated amounts (round 47)."""
     organization = agreement.organization
-    renewers, stand_in = account_queries.licensing_readers(session, organization)
+    readers = account_queries.licensing_readers(session, organization)
+    renewers, stand_in = readers.to, readers.stand_in
     last_day = calendar.day_text(agreement.term_end)
     headline = f"ends on {last_day}"
     next_day = calendar.day_text(agreement.term_end + timedelta(days=1))
@@ -324,6 +325,7 @@ def _tell_ending(session: Session, agreement: Agreement, today: date, long_card_
         (
             renewers,
             stand_in,
+            readers.names,
             f"The term ends on {last_day} and nothing renews it yet. To stay licensed "
             f"after that day, renew it from the agreement's page: the renewal is {renewal}.{said} "
             f"Royalty reports for this term are still filed under {agreement.number} "
@@ -335,6 +337,7 @@ def _tell_ending(session: Session, agreement: Agreement, today: date, long_card_
             (
                 [organization.billing_email],
                 False,
+                (organization.billing_contact_name,),
                 f"The term ends on {last_day} and nothing renews it yet. Its administrators "
                 f"and members renew it (ask {accounts.whom_to_ask(session, organization.id)})"
                 f": the renewal is {renewal}, and its invoice comes to you.{said}",

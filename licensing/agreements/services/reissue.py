@@ -580,10 +580,12 @@ def _tell_corrected(
     headline = f"its rate card {agreement.rate_card} was corrected"
     readers = vendor_told(session, agreement)
     message = f"{changed} {prices} {ask}"
-    news = [(readers.to, readers.stand_in, message)]
+    news: list[tuple[list[str], bool, Sequence[str], str]] = [
+        (readers.to, readers.stand_in, readers.names, message)
+    ]
     contact = agreement.organization.billing_email
     if agreement.state != ISSUED and contact.lower() not in {a.lower() for a in readers.to}:
-        news.append(([contact], False, message))
+        news.append(([contact], False, (agreement.organization.billing_contact_name,), message))
     _agreement_news(session, agreement, headline, news, "#card-corrected")
 
 

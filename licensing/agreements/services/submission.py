@@ -34,6 +34,7 @@ from licensing.agreements.services._common import (
     _store_quote,
     _tell_staff,
     check_recordable,
+    check_revenue_digits,
 )
 from licensing.agreements.settings import IssuingPolicy
 from licensing.agreements.states import (
@@ -82,6 +83,12 @@ def _check_complete(session: Session, application: Application) -> None:
     if not application.uses:
         errors.add("uses", "Describe at least one use.")
     errors.raise_if_any("The application is not complete yet.")
+    check_revenue_digits(
+        session,
+        application.rate_card,
+        application.term_start,
+        [use.revenue for use in application.uses],
+    )
 
 
 def _request(application: Application) -> QuoteRequest:

@@ -27,7 +27,7 @@ from licensing.errors import Conflict, FileFirst, InvalidInput
 from licensing.limits import record_id
 from licensing.links import links
 from licensing.mail import services as mail
-from licensing.money import beyond_largest, exceeds_largest
+from licensing.money import beyond_largest, exceeds_largest, revenue_problem
 from licensing.printable import composed
 from licensing.records import attributes
 from licensing.words import at_most_characters
@@ -93,6 +93,7 @@ class _Refused(Exception):
 
     def __init__(self, obligation: Obligations, problems: Mapping[str, list[str]]) -> None:
         self.lines = {line.number: line for line in obligation.lines}
+        self.currency = obligation.currency
         self.problems = problems
 
     def answer(self, submission: Submission) -> InvalidInput:
@@ -102,7 +103,7 @@ class _Refused(Exception):
                 number: Decimal(0) for number, line in self.lines.items() if line.takes_revenue
             }
             try:
-                _check_rows(submission, self.lines, Problems(), revenue, None)
+                _check_rows(submission, self.lines, Problems(), revenue, None, self.currency)
             except InvalidInput as found:
                 return _together(self.problems, found)
         return InvalidInput(REPORT_PROBLEMS, self.problems)
@@ -458,7 +459,7 @@ def _store_rows(
     problems = Problems()
     revenue = {line.number: Decimal(0) for line in obligation.lines if line.takes_revenue}
     with _RowWriter(session.connection(), report.id) as writer:
-        count = _check_rows(submission, lines, problems, revenue, writer)
+        count = _check_rows(submission, lines, problems, revenue, writer, obligation.currency)
     report.row_count = count
     return revenue
 
@@ -469,6 +470,7 @@ def _check_rows(
     problems: Problems,
     revenue: dict[int, Decimal],
     writer: _RowWriter | None,
+    currency: str,
 ) -> int:
     """Check every row, adding the good ones to `writer` (None: only checked) until a
     problem is found; the number of rows. Raises `InvalidInput` with every problem found: a row that
@@ -480,12 +482,12 @@ def _check_rows(
     `RepeatedKey`): found once the rows are read (`RowKeysRepeated`), the rows are
     then read and checked again with each row's keys noted, storing nothing."""
     try:
-        return _check_each(submission.rows(), lines, problems, revenue, writer)
+        return _check_each(submission.rows(), lines, problems, revenue, writer, currency)
     except RowKeysRepeated:
         for number in revenue:
             revenue[number] = Decimal(0)
         rows = submission.rows(keys_noted=True)
-        return _check_each(rows, lines, Problems(), revenue, None, keys_noted=True)
+        return _check_each(rows, lines, Problems(), revenue, None, currency, keys_noted=True)
 
 
 # A row's cells the duplicate check compares: one of them given twice names no customer.
@@ -498,6 +500,7 @@ def _check_each(
     problems: Problems,
     revenue: dict[int, Decimal],
     writer: _RowWriter | None,
+    currency: str,
     *,
     keys_noted: bool = False,
 ) -> int:
@@ -539,6 +542,10 @@ def _check_each(
         customers[row.customer_key] = number
         if isinstance(row, RowKey):
             continue  # refused for its other cells: its key kept, the row not
+        if row.revenue is not None and (finer := revenue_problem(row.revenue, currency)):
+            # Round 61: 1000000.5 yen was taken, and the revenue to date said 1,000,001.
+            problems.add(f"rows.{number}.revenue", finer)
+            continue
         count += 1
         if row.revenue is not None:
             revenue[row.line] += row.revenue

@@ -318,7 +318,7 @@ def _remind(
             to=readers.to,
             template="royalty_report_reminder",
             subject=text["subject"],
-            context={**text["context"], "stand_in": readers.stand_in},
+            context={**text["context"], "stand_in": readers.stand_in, "names": readers.names},
         )
         count += 1
     return count

@@ -230,6 +230,7 @@ def _ask_for_correction(session: Session, report: RoyaltyReport, note: str, due:
         template="royalty_report_correction",
         context={
             "stand_in": readers.stand_in,
+            "names": readers.names,
             "report": report,
             "agreement": agreement,
             "note": note,

@@ -196,13 +196,14 @@ def test_the_estimator_and_the_application_form_say_which_card_a_correction_repl
 
     ratecards_cli.load_samples()
     services.import_card(_next_card(), published_by="tests")
-    replaced = "2027.1: 2027-01-01 to 2027-12-31 (replaced by 2027.2)</option>"
+    # Each card's currency after it since round 61 (cards in several currencies).
+    replaced = "2027.1: 2027-01-01 to 2027-12-31 (replaced by 2027.2), in USD</option>"
     assert replaced in client.get("/estimate").get_data(as_text=True)
     signed_in(client, vendor)
     form = client.get("/portal/applications/new").get_data(as_text=True)
     assert replaced in form
-    assert "2027.2: 2027-01-01 to 2027-12-31</option>" in form
-    assert "2026.1: 2026-01-01 to 2026-12-31</option>" in form
+    assert "2027.2: 2027-01-01 to 2027-12-31, in USD</option>" in form
+    assert "2026.1: 2026-01-01 to 2026-12-31, in USD</option>" in form
 
 
 # --- a vendor's quote in December for a year from mid-December ----------------------
