@@ -119,6 +119,13 @@ class ChargedCreditNoteSchema(ApiSchema):
         }
     )
     invoice_id = ma.fields.Integer(metadata={"example": 42})
+    invoice_state = ma.fields.String(
+        metadata={
+            "enum": list(INVOICE.states),
+            "description": "The credited invoice's state: against a `void` one the note "
+            "takes nothing off `net_charged` (the void took the whole)",
+        }
+    )
     amount = ma.fields.String(metadata={"example": "1200.00"})
     refund_outstanding = ma.fields.String(
         metadata={
@@ -400,6 +407,7 @@ def status_document(
                 "report_id": note.report_id,
                 "invoice": note.invoice_number,
                 "invoice_id": note.invoice_id,
+                "invoice_state": note.invoice_state,
                 "amount": format_amount(note.amount, currency),
                 "refund_outstanding": format_amount(note.refund_outstanding, currency),
                 "url": url_for("invoices_api.get_credit_note", credit_note_id=note.id),

@@ -185,6 +185,7 @@ def test_a_staff_credit_note_against_a_periods_invoice_is_the_periods_and_a_void
         ("void", "0.00")
     ]
     assert voided["net_charged"] == "0.00"
+    assert [note["invoice_state"] for note in second["credit_notes"]] == ["open", "open"]
 
 
 def credit_report(credit: CreditNote) -> int:
@@ -313,3 +314,23 @@ def test_the_list_reads_what_each_period_was_charged_in_as_many_statements_at_10
         assert all(len(each["invoices"]) == 1 for each in filed)
         assert all(len(each["credit_notes"]) == 1 for each in filed)
     assert counted[100] == counted[10], counted
+
+
+def test_a_credit_note_against_an_invoice_voided_since_takes_nothing_off(
+    client: FlaskClient, vendor: Any, active_agreement: Any, file_report: FileReport
+) -> None:
+    """A void invoice charges nothing, and the credit notes against it with it: the
+    agreement's `charged_to_date` counts them so, and the period's net is that."""
+    agreement = active_agreement(vendor, SMALL_SOFTWARE)
+    paid, typoed, _credit = a_year_with_an_amendment(vendor, agreement, file_report)
+    with time_machine.travel(AFTER[3], tick=False):
+        billing.void_invoice(typoed.id, reason="Issued in error.", actor=factories.billing_clerk())
+        periods = client.get(_periods(agreement), headers=factories.bearer(vendor)).get_json()
+        whole = client.get(f"/api/v1/agreements/{agreement.id}", headers=factories.bearer(vendor))
+    second = periods[1]
+    assert [note["invoice_state"] for note in second["credit_notes"]] == ["void"]
+    assert (second["net_charged"], second["balance_due"]) == ("0.00", "0.00")
+    up_front = db.session().scalars(
+        select(Invoice).where(Invoice.source_type == "agreement", Invoice.source_id == agreement.id)
+    )
+    assert Decimal(whole.get_json()["charged_to_date"]) == up_front.one().total + paid.total
