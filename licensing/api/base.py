@@ -415,9 +415,11 @@ def page_headers(page: int, per_page: int, total: int) -> dict[str, str]:
 class ReadPage:
     """A SELECT whose page of records is read further before it is shown (`read`:
     the page's records -> its items), with lookups for the whole page at once, so
-    that neither the whole list nor each row costs queries of its own."""
+    that neither the whole list nor each row costs queries of its own. `query` may
+    be a list already built (an agreement's periods, from its term), sliced here and
+    its page read further (apiperiods61)."""
 
-    query: Select[Any]
+    query: Select[Any] | Sequence[Any]
     read: Callable[[Sequence[Any]], Sequence[Any]]
     # The statement that reads the page's records, given the page of `query` (its
     # LIMIT and OFFSET): for figures worth computing for the page's rows alone
@@ -434,6 +436,7 @@ def _one_page(result: Any, start: int, size: int) -> tuple[Sequence[Any], int]:
         if result.window is None:
             records, total = _one_page(result.query, start, size)
         else:
+            assert isinstance(result.query, Select), "a window reads a statement's page"
             session = db.session()
             total = db.count_rows(session, result.query)
             page = result.window(result.query.limit(size).offset(start))

@@ -9,19 +9,19 @@ row (`licensing.royalties.rows`).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import asdict
 from datetime import date
 from typing import Any, TypeVar
 
 import marshmallow as ma
-from flask import Response, request
+from flask import Response, request, url_for
 from werkzeug.exceptions import UnsupportedMediaType
 
 from licensing import access, db
 from licensing.accounts.queries import people_of
 from licensing.actors import current_actor
-from licensing.api.base import Blueprint, Created, large_body
+from licensing.api.base import Blueprint, Created, ReadPage, large_body
 from licensing.api.fields import (
     STRINGS,
     ApiSchema,
@@ -31,6 +31,7 @@ from licensing.api.fields import (
     steps_of,
     vocabulary,
 )
+from licensing.billing.states import INVOICE
 from licensing.calendar import office_date, parse_day
 from licensing.config import current_config
 from licensing.db import utcnow
@@ -38,9 +39,10 @@ from licensing.downloads import document_rate_limit
 from licensing.errors import NotFound
 from licensing.limits import MAX_RECORD_ID
 from licensing.money import format_amount
-from licensing.royalties import services
+from licensing.royalties import queries, services
 from licensing.royalties.downloads import rows_response, template_response
 from licensing.royalties.models import QUANTITY_MAX, REVIEW_NOTE_MAX, RoyaltyReport
+from licensing.royalties.queries import NOTHING_CHARGED, PeriodCharges
 from licensing.royalties.rows import COLUMNS, Upload, csv_submission, json_submission
 from licensing.royalties.services import Filing, PeriodStatus
 from licensing.royalties.states import PERIOD_STATES, REVIEW, REVIEW_STATES, REVIEW_STEPS
@@ -85,13 +87,108 @@ class PeriodSchema(ApiSchema):
     end = Day()
 
 
+class ChargedInvoiceSchema(ApiSchema):
+    id = ma.fields.Integer(metadata={"example": 42})
+    number = ma.fields.String(metadata={"example": "INV-2027-000042"})
+    report_id = ma.fields.Integer(
+        metadata={"description": "The report that issued it: the first filing's or an amendment's"}
+    )
+    state = ma.fields.String(metadata={"enum": list(INVOICE.states)})
+    amount = ma.fields.String(metadata={"example": "9830.00", "description": "Its total"})
+    balance_due = ma.fields.String(
+        metadata={"example": "0.00", "description": "What is still to pay on it"}
+    )
+    url = ma.fields.String(metadata={"example": "/api/v1/invoices/42"})
+
+
+class ChargedCreditNoteSchema(ApiSchema):
+    id = ma.fields.Integer(metadata={"example": 7})
+    number = ma.fields.String(metadata={"example": "CN-2027-000007"})
+    report_id = ma.fields.Integer(
+        allow_none=True,
+        metadata={
+            "description": "The amendment that issued it; null for billing staff's own "
+            "credit note against one of the period's invoices"
+        },
+    )
+    invoice = ma.fields.String(
+        metadata={
+            "example": "INV-2027-000042",
+            "description": "The invoice it credits: an amendment credits the agreement's "
+            "royalty invoices newest first, so maybe another period's",
+        }
+    )
+    invoice_id = ma.fields.Integer(metadata={"example": 42})
+    invoice_state = ma.fields.String(
+        metadata={
+            "enum": list(INVOICE.states),
+            "description": "The credited invoice's state: against a `void` one the note "
+            "takes nothing off `net_charged` (the void took the whole)",
+        }
+    )
+    amount = ma.fields.String(metadata={"example": "1200.00"})
+    refund_outstanding = ma.fields.String(
+        metadata={
+            "example": "0.00",
+            "description": "Of what it credited beyond the invoice's balance (a paid "
+            "amount), what the office has still to send back",
+        }
+    )
+    url = ma.fields.String(metadata={"example": "/api/v1/credit-notes/7"})
+
+
 class PeriodStatusSchema(ApiSchema):
     period = ma.fields.Nested(PeriodSchema)
     due_on = Day()
     state = ma.fields.String(metadata={"enum": list(PERIOD_STATES)})
     report_id = ma.fields.Integer(allow_none=True, metadata={"description": "the current report"})
-    total_due = ma.fields.String(allow_none=True, metadata={"example": "9830.00"})
-    invoice = ma.fields.String(allow_none=True, metadata={"example": "INV-2027-000042"})
+    total_due = ma.fields.String(
+        allow_none=True,
+        metadata={
+            "example": "9830.00",
+            "description": "The current report's: for an amended period, the amendment's "
+            "change, not what the period cost (`net_charged`)",
+        },
+    )
+    invoice = ma.fields.String(
+        allow_none=True,
+        metadata={"example": "INV-2027-000042", "description": "The current report's invoice"},
+    )
+    # apiperiods61: what the period was charged, beside the contract's fields.
+    invoices = ma.fields.List(
+        ma.fields.Nested(ChargedInvoiceSchema),
+        metadata={
+            "description": "Every invoice the period's reports issued, the first filing's "
+            "and each amendment's, in the order issued (apiperiods61)"
+        },
+    )
+    credit_notes = ma.fields.List(
+        ma.fields.Nested(ChargedCreditNoteSchema),
+        metadata={
+            "description": "Every credit note the period's amendments issued, and billing "
+            "staff's own against the period's invoices, in the order issued (apiperiods61)"
+        },
+    )
+    net_charged = ma.fields.String(
+        metadata={
+            "example": "9830.00",
+            "description": "What the period cost: its invoices' amounts (void ones aside) "
+            "less its credit notes' (those against a void invoice aside); summed over the "
+            "periods, with the up-front invoice's, the agreement's `charged_to_date`",
+        }
+    )
+    balance_due = ma.fields.String(
+        metadata={
+            "example": "0.00",
+            "description": "What the licensee still owes on the period's invoices",
+        }
+    )
+    refund_outstanding = ma.fields.String(
+        metadata={
+            "example": "0.00",
+            "description": "What the office still owes back on the period's credit notes",
+        }
+    )
 
 
 class ReportLineSchema(ApiSchema):
@@ -279,7 +376,10 @@ def filing_document(filing: Filing) -> dict[str, Any]:
     }
 
 
-def status_document(status: PeriodStatus, currency: str) -> dict[str, Any]:
+def status_document(
+    status: PeriodStatus, currency: str, charges: PeriodCharges = NOTHING_CHARGED
+) -> dict[str, Any]:
+    """The contract's period, then what it was charged (apiperiods61)."""
     report = status.report
     return {
         "period": {"start": status.period.start, "end": status.period.end},
@@ -288,7 +388,51 @@ def status_document(status: PeriodStatus, currency: str) -> dict[str, Any]:
         "report_id": report.id if report else None,
         "total_due": _money(report.total_due, currency) if report else None,
         "invoice": status.invoice_number,
+        "invoices": [
+            {
+                "id": invoice.id,
+                "number": invoice.number,
+                "report_id": invoice.report_id,
+                "state": invoice.state,
+                "amount": format_amount(invoice.total, currency),
+                "balance_due": format_amount(invoice.balance_due, currency),
+                "url": url_for("invoices_api.get_invoice", invoice_id=invoice.id),
+            }
+            for invoice in charges.invoices
+        ],
+        "credit_notes": [
+            {
+                "id": note.id,
+                "number": note.number,
+                "report_id": note.report_id,
+                "invoice": note.invoice_number,
+                "invoice_id": note.invoice_id,
+                "invoice_state": note.invoice_state,
+                "amount": format_amount(note.amount, currency),
+                "refund_outstanding": format_amount(note.refund_outstanding, currency),
+                "url": url_for("invoices_api.get_credit_note", credit_note_id=note.id),
+            }
+            for note in charges.credit_notes
+        ],
+        "net_charged": format_amount(charges.net_charged, currency),
+        "balance_due": format_amount(charges.balance_due, currency),
+        "refund_outstanding": format_amount(charges.refund_outstanding, currency),
     }
+
+
+def _charged(agreement_id: int, currency: str) -> Callable[[Sequence[Any]], list[dict[str, Any]]]:
+    """A page of an agreement's periods as documents, what each was charged read for
+    the page at once (`queries.period_charges`: three statements, whatever its size)."""
+
+    def read(statuses: Sequence[Any]) -> list[dict[str, Any]]:
+        filed = [status.period.start for status in statuses if status.report is not None]
+        charges = queries.period_charges(db.session(), agreement_id, filed)
+        return [
+            status_document(status, currency, charges.get(status.period.start, NOTHING_CHARGED))
+            for status in statuses
+        ]
+
+    return read
 
 
 # --- periods and templates --------------------------------------------------------------------
@@ -297,14 +441,33 @@ def status_document(status: PeriodStatus, currency: str) -> dict[str, Any]:
 @blp.route("/agreements/<int:agreement_id>/royalty-reports")
 @access.allow(vendor=True, staff=("licensing", "billing"))
 @blp.paginate(PeriodStatusSchema)
-def list_periods(agreement_id: int) -> list[dict[str, Any]]:
+def list_periods(agreement_id: int) -> ReadPage:
     """Every reporting period of the agreement (calendar quarters clipped to its term),
-    with its due date, state (`upcoming`, `due`, `overdue`, `submitted`) and current
-    report. A report is overdue after its due date, or, when its agreement was
-    accepted after that date, after the acceptance's office day. An agreement without
-    usage-based lines has none."""
+    with its due date, state (`upcoming`, `due`, `overdue`, `submitted`), current
+    report, and what it was charged: the invoices and credit notes its reports issued,
+    the net, and what is still owed. A report is overdue after its due date, or, when
+    its agreement was accepted after that date, after the acceptance's office day. An
+    agreement without usage-based lines has none."""
     agreement, statuses = services.agreement_periods(agreement_id, current_actor())
-    return [status_document(status, agreement.currency) for status in statuses]
+    return ReadPage(statuses, _charged(agreement.id, agreement.currency))
+
+
+@blp.route("/agreements/<int:agreement_id>/royalty-reports/<period_start>")
+@access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.response(200, PeriodStatusSchema)
+def get_period(agreement_id: int, period_start: str) -> dict[str, Any]:
+    """One reporting period of the agreement, as its list gives it: due date, state,
+    current report, and what it was charged (apiperiods61)."""
+    start = _period_start(period_start)
+    agreement, statuses = services.agreement_periods(agreement_id, current_actor())
+    status = next((status for status in statuses if status.period.start == start), None)
+    if status is None:
+        starts = ", ".join(status.period.start.isoformat() for status in statuses) or "none"
+        raise NotFound(
+            f"Agreement {agreement.number} has no reporting period starting "
+            f"{start.isoformat()} (its periods start: {starts})."
+        )
+    return _charged(agreement.id, agreement.currency)([status])[0]
 
 
 @blp.route("/agreements/<int:agreement_id>/royalty-reports/<period_start>/template")

@@ -41,7 +41,9 @@ from licensing.actors import Actor
 from licensing.agreements.models import Agreement
 from licensing.billing import queries as billing_queries
 from licensing.billing.models import CreditNote, Invoice
+from licensing.billing.states import DRAFT as DRAFT_INVOICE
 from licensing.billing.states import ROYALTY_REPORT
+from licensing.billing.states import VOID as VOID_INVOICE
 from licensing.calendar import business_days_between, business_deadline, office_date
 from licensing.finance.queries import DUE_SOON, ON_TRACK, PAST_TARGET, QueueHealth
 from licensing.finance.queries import health as finance_health
@@ -1304,3 +1306,170 @@ def period_documents(
             if (invoice_id is not None and number is not None) or notes
         ]
     return documents
+
+
+@dataclass(frozen=True)
+class ChargedInvoice:
+    """An invoice a report of the period issued (the first filing's, or an
+    amendment's): what it charges (`total`) and what is still to pay on it."""
+
+    id: int
+    number: str
+    report_id: int
+    state: str
+    total: Decimal
+    balance_due: Decimal
+
+    @property
+    def counted(self) -> bool:
+        """Whether it charges anything: a void invoice charges nothing (as the
+        agreement's `charged_to_date` leaves it out)."""
+        return self.state != VOID_INVOICE
+
+
+@dataclass(frozen=True)
+class ChargedCreditNote:
+    """A credit note that lowered what the period charged: one a report of the period
+    issued (against the agreement's royalty invoices, newest first, so maybe against
+    another period's invoice), or billing staff's own against one of the period's
+    invoices (`report_id` None)."""
+
+    id: int
+    number: str
+    report_id: int | None
+    invoice_id: int
+    invoice_number: str
+    invoice_state: str
+    amount: Decimal
+    refund_outstanding: Decimal
+
+    @property
+    def counted(self) -> bool:
+        """A note against a void invoice takes nothing off: the void took the whole."""
+        return self.invoice_state != VOID_INVOICE
+
+
+@dataclass(frozen=True)
+class PeriodCharges:
+    """What a period was charged (apiperiods61): the invoices and credit notes its
+    reports issued, and staff's credit notes against those invoices. Summed over the
+    agreement's periods, `net_charged` with the up-front invoice's net is the
+    agreement's `charged_to_date`."""
+
+    invoices: tuple[ChargedInvoice, ...] = ()
+    credit_notes: tuple[ChargedCreditNote, ...] = ()
+
+    @property
+    def net_charged(self) -> Decimal:
+        charged = sum((each.total for each in self.invoices if each.counted), Decimal(0))
+        credited = sum((each.amount for each in self.credit_notes if each.counted), Decimal(0))
+        return charged - credited
+
+    @property
+    def balance_due(self) -> Decimal:
+        """What the licensee still owes on the period's invoices."""
+        return sum((each.balance_due for each in self.invoices), Decimal(0))
+
+    @property
+    def refund_outstanding(self) -> Decimal:
+        """What the office still owes back on the period's credit notes, not yet sent."""
+        return sum((each.refund_outstanding for each in self.credit_notes), Decimal(0))
+
+
+NOTHING_CHARGED = PeriodCharges()
+
+
+def period_charges(
+    session: Session, agreement_id: int, starts: Iterable[date]
+) -> dict[date, PeriodCharges]:
+    """What each of the agreement's periods starting on `starts` (a page of its list)
+    was charged, by its first day; a period without a report is absent. Three
+    statements for the page, whatever its size: the reports (of the page's periods,
+    and the agreement's others that issued credit notes, which a staff credit note is
+    told from), their invoices, and the credit notes."""
+    wanted = set(starts)
+    if not wanted:
+        return {}
+    reports = session.execute(
+        select(
+            RoyaltyReport.id,
+            RoyaltyReport.period_start,
+            RoyaltyReport.invoice_id,
+            RoyaltyReport.credit_notes_json,
+        )
+        .where(
+            RoyaltyReport.agreement_id == agreement_id,
+            or_(
+                RoyaltyReport.period_start.in_(sorted(wanted)),
+                RoyaltyReport.credit_notes_json.not_in(("[]", "")),
+            ),
+        )
+        .order_by(RoyaltyReport.id)
+    ).all()
+    raised_by: dict[str, tuple[int, date]] = {}  # every report-issued note, by number
+    invoiced: dict[int, date] = {}  # the page's invoices, by id
+    for report in reports:
+        for number in json.loads(report.credit_notes_json or "[]"):
+            raised_by[number] = (report.id, report.period_start)
+        if report.period_start in wanted and report.invoice_id is not None:
+            invoiced[report.invoice_id] = report.period_start
+    if not invoiced and not any(start in wanted for _id, start in raised_by.values()):
+        return {}
+    found: dict[date, tuple[list[ChargedInvoice], list[ChargedCreditNote]]] = {}
+    if invoiced:
+        for invoice in session.scalars(
+            select(Invoice)
+            .where(Invoice.id.in_(sorted(invoiced)), Invoice.state != DRAFT_INVOICE)
+            .order_by(Invoice.id)
+        ):
+            found.setdefault(invoiced[invoice.id], ([], []))[0].append(
+                ChargedInvoice(
+                    invoice.id,
+                    invoice.number or "",
+                    invoice.source_id or 0,
+                    invoice.state,
+                    invoice.total,
+                    invoice.balance_due,
+                )
+            )
+    page_notes = [number for number, (_id, start) in raised_by.items() if start in wanted]
+    notes = session.execute(
+        select(
+            CreditNote.id,
+            CreditNote.number,
+            CreditNote.invoice_id,
+            CreditNote.amount,
+            billing_queries.refund_outstanding().label("refund_outstanding"),
+            Invoice.number.label("invoice_number"),
+            Invoice.state.label("invoice_state"),
+        )
+        .join(Invoice, Invoice.id == CreditNote.invoice_id)
+        .where(
+            or_(
+                CreditNote.number.in_(sorted(page_notes)),
+                CreditNote.invoice_id.in_(sorted(invoiced)),
+            )
+        )
+        .order_by(CreditNote.id)
+    )
+    for note in notes:
+        raised = raised_by.get(note.number)
+        if raised is not None and raised[1] not in wanted:
+            continue  # another period's report issued it, against this one's invoice
+        start = raised[1] if raised is not None else invoiced[note.invoice_id]
+        found.setdefault(start, ([], []))[1].append(
+            ChargedCreditNote(
+                note.id,
+                note.number,
+                raised[0] if raised is not None else None,
+                note.invoice_id,
+                note.invoice_number or "",
+                note.invoice_state,
+                note.amount,
+                note.refund_outstanding,
+            )
+        )
+    return {
+        start: PeriodCharges(tuple(invoices), tuple(credits))
+        for start, (invoices, credits) in found.items()
+    }
