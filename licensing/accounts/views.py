@@ -6,11 +6,9 @@ Views read forms, call one service and render; they never commit.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
 
 import flask_login
 from flask import (
@@ -18,7 +16,6 @@ from flask import (
     after_this_request,
     current_app,
     flash,
-    has_request_context,
     redirect,
     render_template,
     request,
@@ -68,7 +65,7 @@ from licensing.errors import (
     PermissionDenied,
 )
 from licensing.limits import record_id, shows_unstorable_on_form
-from licensing.links import app_path
+from licensing.links import safe_next
 from licensing.mail import services as mail
 from licensing.problems import status_for as problem_status
 from licensing.web import confirm, paging
@@ -119,37 +116,6 @@ def home_for(principal: Principal | None) -> str:
     if principal.is_vendor:
         return url_for("portal.dashboard")
     return url_for("console.home")
-
-
-def safe_next(target: str | None) -> str | None:
-    """Only a path on this site (no scheme, no host, not `//host`), which is also
-    a header's value: a control character (a line break would add a header, and
-    Werkzeug refuses it with a 500) or a backslash (`/\\host` is `//host` to a
-    browser) is never a page of ours."""
-    if not target or _NOT_IN_A_PATH.search(target):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    # Round 50: a page of this app, not of another mounted on the same host. Under a
-    # mount point (`/licensing`), `/other/` or `/licensing/../other/` (a browser
-    # resolves the dots, escaped or not) led to another application after signing in.
-    if _DOT_SEGMENT.search("/" + unquote(parts.path) + "/"):
-        return None
-    root = app_path("") if has_request_context() else ""
-    if root and parts.path != root and not parts.path.startswith(root + "/"):
-        return None
-    return target
-
-
-# C0 controls, DEL, C1 controls and the backslash.
-_NOT_IN_A_PATH = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
-# A `.` or `..` segment of the path once its escapes are read (round 51): a proxy in
-# front reads `/licensing/..%2fother/` as `/licensing/../other/`, that is `/other/`
-# (nginx decodes before it resolves dots), and `%5c` as a backslash, which some take
-# for a slash; `..;` is `..` to servers that drop a segment's parameters. Round 50
-# read each segment's escapes alone, so an escaped slash inside one hid its dots.
-_DOT_SEGMENT = re.compile(r"[/\\]\.{1,2}(;[^/\\]*)?(?=[/\\])")
 
 
 # Creating an API token needs the password given this recently (at sign-in or
