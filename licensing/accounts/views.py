@@ -853,6 +853,7 @@ def deactivate_member(user_id: int) -> Page:
                 ],
                 button="Remove access",
                 cancel_url=url_for("accounts.organization", _anchor="members", **_people_pages()),
+                control=f"deactivate-member-{user_id}",
                 cancel_label="Keep their access",
             )
         )
@@ -1022,6 +1023,7 @@ def _member_passkeys_question(
         ],
         button="Remove the passkeys",
         cancel_url=back,
+        control="remove-passkeys",
         cancel_label="Keep them",
         carried=[(REMOVAL_CONFIRMATION, signed)],
     )
@@ -1167,6 +1169,7 @@ def revoke_token(token_id: int) -> Page:
                     ],
                     button="Revoke the token",
                     cancel_url=url_for("accounts.tokens"),
+                    control=f"revoke-token-{token_id}",
                     cancel_label="Keep the token",
                 )
             )
@@ -1525,6 +1528,7 @@ def _closing_question(organization: Organization, reason: str) -> confirm.Confir
         ],
         button="Close the account",
         cancel_url=url_for("accounts_console.organization_detail", organization_id=organization.id),
+        control="change-standing",
         cancel_label="Keep the account open",
         carried=[
             (
@@ -1825,6 +1829,7 @@ def _office_passkeys_question(
         ],
         button="Remove the passkeys",
         cancel_url=back,
+        control="remove-passkeys",
         cancel_label="Keep them",
         carried=[(REMOVAL_CONFIRMATION, signed)],
     )
@@ -1898,6 +1903,7 @@ def set_active(user_id: int) -> Page:
                 ],
                 button="Deactivate the account",
                 cancel_url=url_for("accounts_console.user_detail", user_id=user_id),
+                control="set-active",
                 cancel_label="Keep the account active",
             )
         )
@@ -1979,6 +1985,7 @@ def forget_browsers(user_id: int) -> Page:
                 ],
                 button="Forget their remembered browsers",
                 cancel_url=url_for("accounts_console.user_detail", user_id=user_id),
+                control="forget-browsers",
                 cancel_label="Keep them remembered",
             )
         )
@@ -2037,6 +2044,7 @@ def sign_out_user(user_id: int) -> Page:
                 ],
                 button="Sign them out everywhere",
                 cancel_url=url_for("accounts_console.user_detail", user_id=user_id),
+                control="sign-out-everywhere",
                 cancel_label="Keep them signed in",
             )
         )
@@ -2135,6 +2143,7 @@ def _move_question(user: User, destination: int | None, reason: str) -> confirm.
         ],
         button="Move the account",
         cancel_url=url_for("accounts_console.user_detail", user_id=user.id),
+        control="move-account",
         cancel_label="Keep the account where it is",
     )
 
