@@ -72,6 +72,7 @@ from licensing.web import confirm, paging
 from licensing.web.errors import said_to_the_reader
 from licensing.web.filters import recorded_words, when
 from licensing.web.forms import show_errors
+from licensing.web.navigation import SIGNED_IN_LANDING
 from licensing.web.organization_records import organization_history_entries
 from licensing.web.portal import YOU, WaitingItem, waiting_provider
 from licensing.web.records import described, numbered_record, record_url
@@ -130,6 +131,7 @@ def start_session(user: object) -> None:
     flask_login.login_user(user)
     log_context.set_user(getattr(user, "id", None))  # the sign-in's later lines name it
     note_password_confirmed()
+    session[SIGNED_IN_LANDING] = True  # the page landed on says where (round 61)
 
 
 def note_password_confirmed() -> None:

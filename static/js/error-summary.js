@@ -9,7 +9,8 @@
  * announced, and the focus at the page's top left a keyboard user to find it.
  * A confirmation's way back names the button its action was started from
  * (`#void-invoice`): the focus returns to that button, inside a `<details>` opened
- * for it. */
+ * for it. The first page after signing in starts at its main heading, which says
+ * where the user landed. */
 (function () {
   "use strict";
   var summary = document.querySelector(".error-summary, [data-focus-on-load]") ||
@@ -45,6 +46,12 @@
       }, 0);
     });
     return;
+  }
+  if (!summary) {
+    // The first page since signing in: its heading says where the user is.
+    var main = document.querySelector("main[data-signed-in]");
+    summary = main && main.querySelector("h1");
+    if (summary) { summary.setAttribute("tabindex", "-1"); summary.setAttribute("data-focus-on-load", ""); }
   }
   if (!summary || namesAPlace()) { return; }
   window.addEventListener("load", function () {
