@@ -16,9 +16,9 @@ import re
 from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any, Protocol
-from urllib.parse import quote, quote_from_bytes, urlsplit
+from urllib.parse import quote, quote_from_bytes, unquote, urlsplit
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, has_request_context, request
 
 EXTENSION = "licensing.links"
 
@@ -59,6 +59,39 @@ def request_query() -> str:
     """The request's query as sent, with only what may not stand in a URL escaped."""
     query = quote_from_bytes(request.query_string, safe=_QUERY_SAFE)
     return _BARE_PERCENT.sub("%25", query)
+
+
+def safe_next(target: str | None) -> str | None:
+    """`target` when it is a page of this app to send the browser to (`next=` after
+    signing in, a confirmation's way back, round 61), else None. Only a path on
+    this site (no scheme, no host, not `//host`), which is also a header's value:
+    a control character (a line break would add a header, and Werkzeug refuses it
+    with a 500) or a backslash (`/\\host` is `//host` to a browser) is never a page
+    of ours."""
+    if not target or _NOT_IN_A_PATH.search(target):
+        return None
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
+        return None
+    # Round 50: a page of this app, not of another mounted on the same host. Under a
+    # mount point (`/licensing`), `/other/` or `/licensing/../other/` (a browser
+    # resolves the dots, escaped or not) led to another application after signing in.
+    if _DOT_SEGMENT.search("/" + unquote(parts.path) + "/"):
+        return None
+    root = app_path("") if has_request_context() else ""
+    if root and parts.path != root and not parts.path.startswith(root + "/"):
+        return None
+    return target
+
+
+# C0 controls, DEL, C1 controls and the backslash.
+_NOT_IN_A_PATH = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
+# A `.` or `..` segment of the path once its escapes are read (round 51): a proxy in
+# front reads `/licensing/..%2fother/` as `/licensing/../other/`, that is `/other/`
+# (nginx decodes before it resolves dots), and `%5c` as a backslash, which some take
+# for a slash; `..;` is `..` to servers that drop a segment's parameters. Round 50
+# read each segment's escapes alone, so an escaped slash inside one hid its dots.
+_DOT_SEGMENT = re.compile(r"[/\\]\.{1,2}(;[^/\\]*)?(?=[/\\])")
 
 
 # A query's characters (RFC 3986: a path's, "/" and "?"), and "%" of its escapes.

@@ -40,7 +40,6 @@ from licensing.accounts.views import (
     RECENT_PASSWORD,
     home_for,
     password_recently_confirmed,
-    safe_next,
     start_session,
 )
 from licensing.actors import current_actor
@@ -54,6 +53,7 @@ from licensing.errors import (
 )
 from licensing.extensions import retry_after
 from licensing.limits import shows_unstorable_on_form
+from licensing.links import safe_next
 from licensing.mail import services as mail
 from licensing.web.errors import duration_words
 from licensing.web.forms import show_errors

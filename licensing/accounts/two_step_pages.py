@@ -25,7 +25,6 @@ from licensing.accounts.views import (
     password_recently_confirmed,
     remembered_browser_tokens,
     required_of,
-    safe_next,
     two_step_keys,
 )
 from licensing.actors import current_actor
@@ -34,6 +33,7 @@ from licensing.config import current_config
 from licensing.db import utcnow
 from licensing.errors import AuthenticationRequired, Conflict, InvalidInput, NotFound
 from licensing.limits import shows_unstorable_on_form
+from licensing.links import safe_next
 from licensing.web.forms import show_errors
 
 bp = Blueprint("two_step", __name__, url_prefix="/account/two-step")

@@ -6,11 +6,9 @@ Views read forms, call one service and render; they never commit.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, TypeVar
-from urllib.parse import unquote, urlsplit
 
 import flask_login
 from flask import (
@@ -18,7 +16,6 @@ from flask import (
     after_this_request,
     current_app,
     flash,
-    has_request_context,
     redirect,
     render_template,
     request,
@@ -68,13 +65,14 @@ from licensing.errors import (
     PermissionDenied,
 )
 from licensing.limits import record_id, shows_unstorable_on_form
-from licensing.links import app_path
+from licensing.links import safe_next
 from licensing.mail import services as mail
 from licensing.problems import status_for as problem_status
 from licensing.web import confirm, paging
 from licensing.web.errors import said_to_the_reader
 from licensing.web.filters import recorded_words, when
 from licensing.web.forms import show_errors
+from licensing.web.navigation import SIGNED_IN_LANDING
 from licensing.web.organization_records import organization_history_entries
 from licensing.web.portal import YOU, WaitingItem, waiting_provider
 from licensing.web.records import described, numbered_record, record_url
@@ -121,37 +119,6 @@ def home_for(principal: Principal | None) -> str:
     return url_for("console.home")
 
 
-def safe_next(target: str | None) -> str | None:
-    """Only a path on this site (no scheme, no host, not `//host`), which is also
-    a header's value: a control character (a line break would add a header, and
-    Werkzeug refuses it with a 500) or a backslash (`/\\host` is `//host` to a
-    browser) is never a page of ours."""
-    if not target or _NOT_IN_A_PATH.search(target):
-        return None
-    parts = urlsplit(target)
-    if parts.scheme or parts.netloc or not target.startswith("/") or target.startswith("//"):
-        return None
-    # Round 50: a page of this app, not of another mounted on the same host. Under a
-    # mount point (`/licensing`), `/other/` or `/licensing/../other/` (a browser
-    # resolves the dots, escaped or not) led to another application after signing in.
-    if _DOT_SEGMENT.search("/" + unquote(parts.path) + "/"):
-        return None
-    root = app_path("") if has_request_context() else ""
-    if root and parts.path != root and not parts.path.startswith(root + "/"):
-        return None
-    return target
-
-
-# C0 controls, DEL, C1 controls and the backslash.
-_NOT_IN_A_PATH = re.compile(r"[\x00-\x1f\x7f-\x9f\\]")
-# A `.` or `..` segment of the path once its escapes are read (round 51): a proxy in
-# front reads `/licensing/..%2fother/` as `/licensing/../other/`, that is `/other/`
-# (nginx decodes before it resolves dots), and `%5c` as a backslash, which some take
-# for a slash; `..;` is `..` to servers that drop a segment's parameters. Round 50
-# read each segment's escapes alone, so an escaped slash inside one hid its dots.
-_DOT_SEGMENT = re.compile(r"[/\\]\.{1,2}(;[^/\\]*)?(?=[/\\])")
-
-
 # Creating an API token needs the password given this recently (at sign-in or
 # when asked again), so a stolen session cookie alone cannot mint a token.
 RECENT_PASSWORD = timedelta(minutes=10)
@@ -164,6 +131,7 @@ def start_session(user: object) -> None:
     flask_login.login_user(user)
     log_context.set_user(getattr(user, "id", None))  # the sign-in's later lines name it
     note_password_confirmed()
+    session[SIGNED_IN_LANDING] = True  # the page landed on says where (round 61)
 
 
 def note_password_confirmed() -> None:
@@ -887,6 +855,7 @@ def deactivate_member(user_id: int) -> Page:
                 ],
                 button="Remove access",
                 cancel_url=url_for("accounts.organization", _anchor="members", **_people_pages()),
+                control=f"deactivate-member-{user_id}",
                 cancel_label="Keep their access",
             )
         )
@@ -1056,6 +1025,7 @@ def _member_passkeys_question(
         ],
         button="Remove the passkeys",
         cancel_url=back,
+        control="remove-passkeys",
         cancel_label="Keep them",
         carried=[(REMOVAL_CONFIRMATION, signed)],
     )
@@ -1201,6 +1171,7 @@ def revoke_token(token_id: int) -> Page:
                     ],
                     button="Revoke the token",
                     cancel_url=url_for("accounts.tokens"),
+                    control=f"revoke-token-{token_id}",
                     cancel_label="Keep the token",
                 )
             )
@@ -1559,6 +1530,7 @@ def _closing_question(organization: Organization, reason: str) -> confirm.Confir
         ],
         button="Close the account",
         cancel_url=url_for("accounts_console.organization_detail", organization_id=organization.id),
+        control="change-standing",
         cancel_label="Keep the account open",
         carried=[
             (
@@ -1859,6 +1831,7 @@ def _office_passkeys_question(
         ],
         button="Remove the passkeys",
         cancel_url=back,
+        control="remove-passkeys",
         cancel_label="Keep them",
         carried=[(REMOVAL_CONFIRMATION, signed)],
     )
@@ -1932,6 +1905,7 @@ def set_active(user_id: int) -> Page:
                 ],
                 button="Deactivate the account",
                 cancel_url=url_for("accounts_console.user_detail", user_id=user_id),
+                control="set-active",
                 cancel_label="Keep the account active",
             )
         )
@@ -2013,6 +1987,7 @@ def forget_browsers(user_id: int) -> Page:
                 ],
                 button="Forget their remembered browsers",
                 cancel_url=url_for("accounts_console.user_detail", user_id=user_id),
+                control="forget-browsers",
                 cancel_label="Keep them remembered",
             )
         )
@@ -2071,6 +2046,7 @@ def sign_out_user(user_id: int) -> Page:
                 ],
                 button="Sign them out everywhere",
                 cancel_url=url_for("accounts_console.user_detail", user_id=user_id),
+                control="sign-out-everywhere",
                 cancel_label="Keep them signed in",
             )
         )
@@ -2169,6 +2145,7 @@ def _move_question(user: User, destination: int | None, reason: str) -> confirm.
         ],
         button="Move the account",
         cancel_url=url_for("accounts_console.user_detail", user_id=user.id),
+        control="move-account",
         cancel_label="Keep the account where it is",
     )
 

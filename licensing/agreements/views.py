@@ -530,6 +530,7 @@ def withdraw(application_id: int) -> Page:
                 ],
                 button="Withdraw the application",
                 cancel_url=url_for("agreements.application", application_id=application_id),
+                control="withdraw-application",
                 cancel_label="Keep the application",
             )
         )
@@ -1969,6 +1970,7 @@ def _reissue_question(agreement: Agreement, checked: services.Reissue) -> confir
         ],
         button=f"Reissue on rate card {checked.card}",
         cancel_url=_agreement_page_url(agreement),
+        control="reissue-agreement",
         cancel_label="Keep the agreement",
         carried=[(REISSUE_CONFIRMATION, checked.confirmation)],
     )
@@ -2028,6 +2030,7 @@ def _termination_question(agreement: Agreement, reason: str) -> confirm.Confirma
         ],
         button="Terminate the agreement",
         cancel_url=_agreement_page_url(agreement),
+        control="terminate-agreement",
         cancel_label="Keep the agreement",
         carried=[
             (

@@ -1285,6 +1285,7 @@ def apply_stripe_event_again(event_id: int) -> Page:
             ],
             button="Apply it again",
             cancel_url=_stripe_event_url(event_id),
+            control="apply-event-again",
             cancel_label="Do not apply it",
         )
 
@@ -1323,6 +1324,7 @@ def mark_stripe_event_looked_at(event_id: int) -> Page:
             ],
             button="Mark it looked at",
             cancel_url=_stripe_event_url(event_id),
+            control="mark-event-looked-at",
             cancel_label="Leave it failed",
         )
 
@@ -1501,6 +1503,7 @@ def mark_delivery_looked_at(digest: str) -> Page:
             ],
             button="Mark it looked at",
             cancel_url=url_for("billing_console.unreadable_deliveries", **_unreadable_query()),
+            control=f"mark-delivery-{digest}",
             cancel_label="Leave it not looked at",
         )
 
@@ -1541,6 +1544,7 @@ def mark_intent_looked_at(intent: str) -> Page:
             ],
             button="Mark it looked at",
             cancel_url=back,
+            control=f"mark-intent-{intent}",
             cancel_label="Leave it not looked at",
         )
 
@@ -2361,6 +2365,7 @@ def void(invoice_id: int) -> Page:
         ],
         button="Void the invoice",
         cancel_url=_invoice_page_url(invoice),
+        control="void-invoice",
         cancel_label="Keep the invoice",
     )
     return _invoice_action(invoice_id, form, "void_form", act, confirmation, check)
@@ -2417,6 +2422,7 @@ def _links_question(
         ],
         button="Withdraw the links",
         cancel_url=_invoice_page_url(invoice),
+        control="withdraw-links",
         cancel_label="Keep the links",
         carried=[(LINKS_CONFIRMATION, signed)],
     )
@@ -2479,6 +2485,7 @@ def credit_note(invoice_id: int) -> Page:
             consequences=_credit_consequences(invoice, preview),
             button="Issue the credit note",
             cancel_url=_back_url(invoice, _posted_from(invoice.id)),
+            control=f"issue-credit-note-{invoice.id}",
             cancel_label="Do not issue it",
             carried=[(SIGNED_CONFIRMATION, preview.confirmation)],
         )
@@ -2575,6 +2582,7 @@ def refund(credit_note_id: int) -> Page:
             consequences=_card_refund_consequences(preview),
             button="Refund to the card",
             cancel_url=_back_url(credit.invoice, from_payment),
+            control=f"refund-credit-note-{credit.id}",
             cancel_label="Do not refund",
             carried=[(SIGNED_CONFIRMATION, preview.confirmation)],
         )
@@ -2651,6 +2659,7 @@ def reverse_payment(payment_id: int) -> Page:
         ],
         button="Reverse the payment",
         cancel_url=_back_url(invoice, _posted_from(invoice.id)),
+        control=f"reverse-payment-{payment.id}",
         cancel_label="Keep the payment",
     )
     return _invoice_action(invoice.id, form, "reversal_form", act, confirmation, check)
@@ -2698,6 +2707,7 @@ def return_refund(refund_id: int) -> Page:
             consequences=_return_consequences(preview),
             button="Record the return",
             cancel_url=_back_url(credit.invoice, _posted_from(credit.invoice_id)),
+            control=f"record-return-{refund.id}",
             cancel_label="Do not record it",
             carried=[(SIGNED_CONFIRMATION, preview.confirmation)],
         )
@@ -2855,6 +2865,7 @@ def _give_back_confirmation(
         ],
         button="Give it back",
         cancel_url=url_for("billing_console.payment_detail", payment_id=payment.id),
+        control="give-back-payment",
         cancel_label="Keep it flagged",
     )
 

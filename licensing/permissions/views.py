@@ -418,6 +418,7 @@ def withdraw(token: str) -> Page:
                 ],
                 button="Withdraw the request",
                 cancel_url=url_for("permissions_public.status", token=token),
+                control="withdraw-request",
                 cancel_label="Keep the request",
             )
         )

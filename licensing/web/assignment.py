@@ -110,6 +110,11 @@ def bulk_assignment(form: Any, ids_field: str, noun: str) -> BulkAssignment:
     return BulkAssignment(ids, choice, valid)
 
 
+# The queues' button that assigns (or unassigns) the selected records: a
+# confirmation's way back returns to it (round 61).
+ASSIGN_SELECTED = "assign-selected"
+
+
 def unassign_confirmation(count: str, nobody_will: str, back: str) -> confirm.Confirmation:
     """What unassigning `count` records means, asked before it is done."""
     return confirm.Confirmation(
@@ -120,5 +125,6 @@ def unassign_confirmation(count: str, nobody_will: str, back: str) -> confirm.Co
         ],
         button="Unassign them",
         cancel_url=back,
+        control=ASSIGN_SELECTED,
         cancel_label="Back to the queue",
     )

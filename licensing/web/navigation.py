@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import Flask, current_app, has_request_context, request, url_for
+from flask import Flask, current_app, has_request_context, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
 from licensing import access
@@ -152,7 +152,22 @@ def register(app: Flask) -> None:
             "apply_url": apply_url,
             "sign_in_to_apply_url": sign_in_to_apply_url,
             "carried_back": carried_back,
+            "just_signed_in": just_signed_in,
         }
+
+
+# Set as a session starts (`accounts.views.start_session`): the page the user lands
+# on next says where they are (round 61).
+SIGNED_IN_LANDING = "signed_in_landing"
+
+
+def just_signed_in() -> bool:
+    """Whether this page is the first since signing in (asked once, by base.html):
+    its main heading then takes the focus, so a screen reader reads where the user
+    landed (the organization's dashboard, the office's work) after the title."""
+    if SIGNED_IN_LANDING not in session:
+        return False
+    return bool(session.pop(SIGNED_IN_LANDING))
 
 
 def carried_back(organization_id: int) -> dict[str, int]:

@@ -54,7 +54,11 @@ def test_a_confirmation_posts_back_to_the_escaped_address_under_the_mount_point(
     ):
         page, status = confirm.ask(
             confirm.Confirmation(
-                title="Void it?", consequences=["It goes."], button="Void", cancel_url="/"
+                title="Void it?",
+                consequences=["It goes."],
+                button="Void",
+                cancel_url="/",
+                control="void",
             )
         )
     assert status == 200

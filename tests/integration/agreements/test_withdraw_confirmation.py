@@ -28,7 +28,9 @@ def test_withdrawing_an_application_asks_first_and_changes_nothing_until_confirm
     page = asked.get_data(as_text=True)
     assert f"Withdraw application {application.reference}?" in page
     assert "cannot be submitted again" in page
-    assert f'href="/portal/applications/{application.id}">Keep the application</a>' in page
+    # The way back returns to the button pressed (round 61).
+    back = f"/portal/applications/{application.id}#withdraw-application"
+    assert f'href="{back}">Keep the application</a>' in page
     db.session().refresh(application)
     assert application.state == "submitted"
     done = client.post(url, data={"confirmed": "yes"})

@@ -148,7 +148,8 @@ def test_billing_staff_refund_part_of_a_card_payment_from_its_page_and_come_back
     assert asked.status_code == 200
     shown = asked.get_data(as_text=True)
     assert f"Refund 60.00 USD to {payment.card_label}?" in _words(shown)
-    assert f'href="{url}"' in shown  # "Do not refund" goes back to this page
+    # "Do not refund" goes back to this page, to its button (round 61).
+    assert f'href="{url}#refund-credit-note-{credit.id}"' in shown
     assert db.session().scalars(db.select(Refund)).all() == []
     signed = re.search(r'name="confirmation" value="([^"]*)"', shown)
     assert signed
@@ -258,7 +259,8 @@ def test_an_offline_payment_is_reversed_from_its_page_after_confirming(
 
     asked = staff.post(reversal, data=fields)
     assert asked.status_code == 200
-    assert f'href="{url}"' in asked.get_data(as_text=True)  # "Keep the payment" leads back here
+    # "Keep the payment" leads back here, to its button (round 61).
+    assert f'href="{url}#reverse-payment-{payment.id}"' in asked.get_data(as_text=True)
 
     done = staff.post(reversal, data={**fields, "confirmed": "yes"})
     assert done.status_code == 302
