@@ -14,7 +14,9 @@ minimum, each classified by its quote), copied `--invoices` times with the ORM's
 INSERT (its application, uses, quote and agreement, and an up-front invoice of two
 lines each, issued over 2026): so each invoice's lines are classified from a quote
 of their own, as at an office, not read once and reused. No royalty invoices (their
-classifier reads the agreement behind each report in the same way).
+classifier reads the agreement behind each report in the same way). Round 61
+(classified61): the copied lines carry the kind and classification the original's were
+given when it was issued (billing_0032's columns), which the narrowed views now read.
 
 Prints, per view, the statements a request ran and the medians of the request's wall
 clock and of this process's CPU (SQLite runs in it; on PostgreSQL the server's CPU is

@@ -79,6 +79,9 @@ from .states import (
 )
 
 DESCRIPTION_MAX = 500
+# The longest word an invoice line's stored classification holds (vocabulary values are
+# 22 characters at most; "unclassified" 12), with room to grow.
+CLASSIFIED_MAX = 40
 REFERENCE_MAX = 100
 REASON_MAX = 2000
 # A staff step's reason missing, empty or blank, refused in these words by the service
@@ -441,6 +444,16 @@ class InvoiceLine(Base):
     # How the amount was reached (the quote's working), shown on the PDF.
     working: Mapped[str | None] = mapped_column(Text)
     amount: Mapped[Decimal] = mapped_column(Money())
+    # The Finance page's kind and classification of the line (round 61, classified61;
+    # billing_0032): written when the invoice is issued
+    # (`finance.classification.store_classification`), NULL on a draft's lines. `kind`
+    # is `fee`, `royalty` or `other`; each axis a value of its vocabulary or
+    # `unclassified`. The lists and exports choosing lines by classification read them.
+    kind: Mapped[str | None] = mapped_column(String(CLASSIFIED_MAX))
+    use: Mapped[str | None] = mapped_column(String(CLASSIFIED_MAX))
+    product_type: Mapped[str | None] = mapped_column(String(CLASSIFIED_MAX))
+    user_type: Mapped[str | None] = mapped_column(String(CLASSIFIED_MAX))
+    organization_type: Mapped[str | None] = mapped_column(String(CLASSIFIED_MAX))
 
     invoice: Mapped[Invoice] = relationship(back_populates="lines")
 

@@ -33,10 +33,21 @@ from sqlalchemy.orm import Session
 from licensing.accounts.models import Organization
 from licensing.agreements.issuing import licensed_lines
 from licensing.agreements.models import Agreement, ApplicationUse, QuoteVersion
+from licensing.billing.models import Invoice
+from licensing.billing.states import AGREEMENT, ROYALTY_REPORT
 from licensing.pricing.quote import Quote
 
 UNCLASSIFIED = "unclassified"
 AXES = ("use", "product_type", "user_type", "organization_type")
+
+# A line's kind, by its invoice's source: `fee` (up front, an agreement's invoice),
+# `royalty` (a royalty report's) or `other` (late fees, manual invoices).
+FEE, ROYALTY, OTHER = "fee", "royalty", "other"
+KIND_OF_SOURCE = {AGREEMENT: FEE, ROYALTY_REPORT: ROYALTY}
+
+
+def kind_of(source_type: str) -> str:
+    return KIND_OF_SOURCE.get(source_type, OTHER)
 
 
 @dataclass(frozen=True)
@@ -91,6 +102,38 @@ def classify(session: Session, lines: Iterable[RevenueLine]) -> dict[int, Classi
     return found
 
 
+def store_classification(session: Session, invoice: Invoice) -> None:
+    """Write on each of `invoice`'s lines its kind and classification as `classify`
+    finds it now, when the invoice is issued (round 61, classified61): an issued
+    invoice never changes, nor does what its lines were priced from, so the lists and
+    exports that choose lines by classification read these columns in SQL instead of
+    classifying every line of the months in Python. `billing.services.invoices.finalize_in`,
+    the one place lines are issued, calls it before the step (the invoice still a draft);
+    billing_0032 filled the lines issued before it with the same classification."""
+    session.flush()  # the lines' ids, which `classify` answers by
+    found = classify(
+        session,
+        [
+            RevenueLine(
+                line.id,
+                invoice.id,
+                invoice.source_type,
+                invoice.source_id,
+                line.position,
+                line.amount,
+            )
+            for line in invoice.lines
+        ],
+    )
+    kind = kind_of(invoice.source_type)
+    for line in invoice.lines:
+        classification = found[line.id]
+        line.kind = kind
+        for axis in AXES:
+            setattr(line, axis, classification.value(axis))
+    session.flush()  # while a draft's: an issued invoice's lines are refused any change
+
+
 # --- agreements: from the quote snapshot ------------------------------------------------
 
 
@@ -107,7 +150,7 @@ def agreement_lines(agreement: Agreement) -> list[AgreementLine]:
     """The agreement's Schedule A lines with their classification, read from the
     quote snapshot the agreement was issued from (the application's uses and
     organization type as priced, not as they may read today)."""
-    return _lines_of(
+    return snapshot_lines(
         agreement.quote.snapshot,
         agreement.organization.organization_type,
         lambda: [(use.use, use.product_type, use.user_type) for use in agreement.application.uses],
@@ -118,7 +161,7 @@ def agreement_lines(agreement: Agreement) -> list[AgreementLine]:
 _Use = tuple[str, str, str]
 
 
-def _lines_of(
+def snapshot_lines(
     snapshot: Mapping[str, Any], organization_type: str, stored_uses: Callable[[], Sequence[_Use]]
 ) -> list[AgreementLine]:
     """`agreement_lines` from the quote `snapshot`, the organization's type today and
@@ -175,7 +218,7 @@ def _charged_lines(session: Session, ids: set[int]) -> dict[int, list[AgreementL
                 )
             ]
 
-        lines = _lines_of(json.loads(snapshot), organization_type, stored_uses)
+        lines = snapshot_lines(json.loads(snapshot), organization_type, stored_uses)
         charged[agreement_id] = [line for line in lines if line.up_front > 0]
     return charged
 

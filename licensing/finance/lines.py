@@ -25,8 +25,12 @@ lines or credit notes) is now paged in the database: `keys` selects the rows' so
 keys in the list's order, the database returns a page of them, only its rows are
 classified and split (`page_entries`), and `summed` adds up the figure in SQL (a
 royalty credit note's parts add up to the note, so the credit notes' amounts are its
-parts' sum). A classification filter (`values`) is still chosen in Python over the
-months' lines (`entries`): no column holds a line's classification.
+parts' sum). Round 61 (classified61): a line keeps its kind and classification from
+the day its invoice is issued (`classification.store_classification`, billing_0032),
+so a classification asked (`values`, every link from a cell of the page's tables) is
+chosen, paged and summed by the database too (`classified_where`); only the royalty
+credit notes with a line of it are split in Python to add up their parts. `entries`,
+the whole list classified in Python, is what the tests compare the database's with.
 """
 
 from __future__ import annotations
@@ -51,19 +55,22 @@ from sqlalchemy.orm import Session
 
 from licensing.accounts.models import Organization
 from licensing.billing.models import CreditNote, Invoice, InvoiceLine
-from licensing.billing.states import AGREEMENT, ROYALTY_REPORT
 from licensing.db import Statement, money_sum
 from licensing.finance import queries
 from licensing.finance.classification import (
     AXES,
+    FEE,
+    KIND_OF_SOURCE,
+    OTHER,
+    ROYALTY,
     UNCLASSIFIED,
     Classification,
-    RevenueLine,
     classify,
+    kind_of,
 )
 from licensing.pricing.vocabulary import AXES as VOCABULARY
 
-FEE, ROYALTY, LICENSE, OTHER = "fee", "royalty", "license", "other"
+LICENSE = "license"
 # Each kind as the list's choice says it.
 KINDS = {
     FEE: "Up-front fees",
@@ -71,7 +78,6 @@ KINDS = {
     LICENSE: "Up-front fees and royalties (license revenue)",
     OTHER: "Other invoices (late fees, manual)",
 }
-KIND_OF_SOURCE = {AGREEMENT: FEE, ROYALTY_REPORT: ROYALTY}
 INVOICED, CREDITED = "invoiced", "credited"
 SHOWN = {
     INVOICED: "Lines invoiced only",
@@ -81,10 +87,6 @@ SHOWN = {
 AXIS_VALUES: Mapping[str, tuple[str, ...]] = {
     axis: (*VOCABULARY[axis], UNCLASSIFIED) for axis in AXES
 }
-
-
-def kind_of(source_type: str) -> str:
-    return KIND_OF_SOURCE.get(source_type, OTHER)
 
 
 def kind_keeps(kind: str | None, line_kind: str) -> bool:
@@ -268,12 +270,7 @@ def shown(session: Session, page: Sequence[Entry]) -> Shown:
 # --- paged in the database (round 61, lines61) -------------------------------------------
 
 
-def in_sql(given: LineFilter) -> bool:
-    """Whether the database can choose the rows `given` keeps: no classification asked."""
-    return not given.values
-
-
-def _kind_where(kind: str | None) -> list[ColumnElement[bool]]:
+def kind_where(kind: str | None) -> list[ColumnElement[bool]]:
     """The invoices whose lines the list's `kind` keeps, by their source."""
     if kind is None:
         return []
@@ -283,11 +280,21 @@ def _kind_where(kind: str | None) -> list[ColumnElement[bool]]:
     return [Invoice.source_type.in_(sources)]
 
 
+def classified_where(
+    values: Mapping[str, str], line: Any = InvoiceLine
+) -> list[ColumnElement[bool]]:
+    """The lines (`line`: `InvoiceLine` or an alias of it) of the classification asked
+    (`values`, by axis), by the columns each keeps from the day its invoice was issued
+    (round 61, classified61: billing_0032)."""
+    return [getattr(line, axis) == value for axis, value in sorted(values.items())]
+
+
 def _lines_where(given: LineFilter) -> list[ColumnElement[bool]]:
     """The lines invoiced `given` keeps (as `queries.issued_lines` chooses them)."""
     return [
         *queries.issued_where(given.currency, given.start, given.end),
-        *_kind_where(given.kind),
+        *kind_where(given.kind),
+        *classified_where(given.values),
     ]
 
 
@@ -319,6 +326,7 @@ def _key_columns(day: Any, credit_note_id: Any, currency: Any) -> list[Any]:
         Invoice.source_type.label("source_type"),
         Invoice.source_id.label("source_id"),
         InvoiceLine.amount.label("amount"),
+        *(getattr(InvoiceLine, axis).label(axis) for axis in AXES),
     ]
 
 
@@ -326,7 +334,8 @@ def keys(given: LineFilter) -> Select[Any]:
     """Each row's key in the list's order (as `entries` sorts them: newest first, an
     invoice's lines in their order, a credit note's parts after its invoice's lines of
     the same day): (day, invoice id, credit note id or 0, position, line id, currency,
-    source type, source id, the line's amount). The database pages it."""
+    source type, source id, the line's amount, its four axes as stored). The database
+    pages it: a classification asked too (round 61, classified61), by the lines' columns."""
     parts: list[Statement] = []  # the lines' and the credit notes' selects, one shape
     if _shows_lines(given) or not shows_credits(given):
         parts.append(
@@ -340,7 +349,7 @@ def keys(given: LineFilter) -> Select[Any]:
             select(*_key_columns(CreditNote.issue_date, CreditNote.id, CreditNote.currency))
             .join(Invoice, Invoice.id == CreditNote.invoice_id)
             .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
-            .where(*_credits_where(given))
+            .where(*_credits_where(given), *classified_where(given.values))
         )
     chosen: Statement | CompoundSelect[Any] = union_all(*parts) if len(parts) > 1 else parts[0]
     rows = chosen.subquery("rows")
@@ -353,16 +362,10 @@ def keys(given: LineFilter) -> Select[Any]:
 
 
 def page_entries(session: Session, page: Sequence[Any]) -> list[Entry]:
-    """The page's rows (`keys`' rows) as the list shows them: its lines classified, its
-    credit notes split over their invoices' lines (`queries.royalty_credits`), in the
-    page's order."""
-    lines = {
-        row.line_id: RevenueLine(
-            row.line_id, row.invoice_id, row.source_type, row.source_id, row.position, row.amount
-        )
-        for row in page
-    }
-    classified = classify(session, lines.values())
+    """The page's rows (`keys`' rows) as the list shows them: each line's classification
+    as it was stored when issued (round 61, classified61; round 61's lines61 classified
+    the page's lines in Python), its credit notes split over their invoices' lines
+    (`queries.royalty_credits`), in the page's order."""
     credit_ids = {row.credit_note_id for row in page if row.credit_note_id}
     shares = (
         {
@@ -380,7 +383,7 @@ def page_entries(session: Session, page: Sequence[Any]) -> list[Entry]:
             row.currency,
             row.day,
             kind_of(row.source_type) if not row.credit_note_id else ROYALTY,
-            classified[row.line_id],
+            Classification(row.use, row.product_type, row.user_type, row.organization_type),
             -shares[row.credit_note_id, row.line_id] if row.credit_note_id else row.amount,
             row.credit_note_id or None,
         )
@@ -392,7 +395,9 @@ def summed(session: Session, given: LineFilter) -> list[Totals]:
     """`totals` of every row `given` keeps, added up by the database, a currency each:
     the lines invoiced and their count; the royalty credit notes' amounts (the parts of
     each add up to it: cumulative rounding) and their parts' count (a part a line of
-    the credited invoice)."""
+    the credited invoice). With a classification asked (round 61, classified61) the
+    lines by their stored columns, and the credit notes' parts on the lines of that
+    classification: only the credit notes with such a line are split, in Python."""
     zero = Decimal(0)
     found: dict[str, list[Any]] = {}
     if _shows_lines(given):
@@ -403,7 +408,12 @@ def summed(session: Session, given: LineFilter) -> list[Totals]:
             .group_by(Invoice.currency)
         ):
             found[currency] = [count, invoiced or zero, zero]
-    if shows_credits(given):
+    if shows_credits(given) and given.values:
+        for currency, count, credited in _credited_parts(session, given):
+            each = found.setdefault(currency, [0, zero, zero])
+            each[0] += count
+            each[2] = credited
+    elif shows_credits(given):
         parts = (
             select(func.count(InvoiceLine.id))
             .where(InvoiceLine.invoice_id == CreditNote.invoice_id)
@@ -423,6 +433,30 @@ def summed(session: Session, given: LineFilter) -> list[Totals]:
         for currency, (count, invoiced, credited) in sorted(found.items())
         if count
     ]
+
+
+def _credited_parts(session: Session, given: LineFilter) -> list[tuple[str, int, Decimal]]:
+    """By currency, the count and sum of the royalty credit notes' parts on the lines of
+    the classification `given` asks: the credit notes with such a line split over their
+    invoices' lines as the page splits them (`queries.royalty_credits`)."""
+    chosen = session.execute(
+        select(CreditNote.id, InvoiceLine.id)
+        .join(Invoice, Invoice.id == CreditNote.invoice_id)
+        .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id)
+        .where(*_credits_where(given), *classified_where(given.values))
+    ).all()
+    if not chosen:
+        return []
+    kept = {(credit_id, line_id) for credit_id, line_id in chosen}
+    by_currency: dict[str, list[Any]] = {}
+    for part in queries.royalty_credits(
+        session, None, None, None, ids={credit_id for credit_id, _ in chosen}
+    ):
+        if (part.credit_note_id, part.line.invoice_line_id) in kept:
+            each = by_currency.setdefault(part.currency, [0, Decimal(0)])
+            each[0] += 1
+            each[1] += part.amount
+    return [(currency, count, credited) for currency, (count, credited) in by_currency.items()]
 
 
 def _has_lines() -> ColumnElement[bool]:

@@ -102,7 +102,7 @@ from licensing.billing.queries import (
 from licensing.billing.queries import owed_of as stored_owed_of
 from licensing.billing.states import AGREEMENT, DRAFT, ROYALTY_REPORT, VOID
 from licensing.db import Money, money_sum, money_total
-from licensing.finance.classification import AXES, RevenueLine, classify
+from licensing.finance.classification import AXES, RevenueLine
 from licensing.money import minor_units, proportional
 from licensing.permissions import queries as permission_queries
 from licensing.permissions.models import PermissionRequest
@@ -1298,15 +1298,6 @@ _REVENUE_LINE = (
 )
 
 
-def revenue_lines(session: Session, filters: Filters) -> list[RevenueLine]:
-    return [
-        line
-        for line, _currency, _day in issued_lines(
-            session, filters.currency, filters.start, filters.end, sources=sorted(REVENUE_KINDS)
-        )
-    ]
-
-
 def _within(column: Any, start: date | None, end: date | None) -> list[ColumnElement[bool]]:
     """`column` on or after `start` and on or before `end` (either open: None)."""
     return [
@@ -1421,19 +1412,32 @@ def royalty_credits(
 
 
 def revenue(session: Session, filters: Filters) -> Revenue:
-    lines = revenue_lines(session, filters)
+    """*License revenue by classification*: the up-front and royalty lines of the invoices
+    issued in the range summed by the database, by source and by the classification
+    each line keeps from the day it was issued (round 61, classified61: billing_0032;
+    until then every line of the range was classified in Python, `classification.classify`),
+    and the royalty credit notes' parts by their lines' classification."""
+    stored = [getattr(InvoiceLine, axis) for axis in AXES]
+    grouped = session.execute(
+        select(Invoice.source_type, *stored, money_sum(InvoiceLine.amount))
+        .join(Invoice, Invoice.id == InvoiceLine.invoice_id)
+        .where(
+            *issued_where(filters.currency, filters.start, filters.end),
+            Invoice.source_type.in_(sorted(REVENUE_KINDS)),
+        )
+        .group_by(Invoice.source_type, *stored)
+    ).all()
     credits = royalty_credit_parts(session, filters)
-    classified = classify(session, [*lines, *(line for line, _part in credits)])
+    credited_as = _stored_classification(session, {line.invoice_line_id for line, _ in credits})
     sums: dict[str, dict[str, dict[str, Decimal]]] = {
         axis: defaultdict(lambda: defaultdict(Decimal)) for axis in AXES
     }
-    for line in lines:
-        kind = REVENUE_KINDS[line.source_type]
-        for axis in AXES:
-            sums[axis][classified[line.invoice_line_id].value(axis)][kind] += line.amount
+    for source_type, *values, amount in grouped:
+        for axis, value in zip(AXES, values, strict=True):
+            sums[axis][value][REVENUE_KINDS[source_type]] += amount or ZERO
     for line, part in credits:
-        for axis in AXES:
-            sums[axis][classified[line.invoice_line_id].value(axis)]["royalty_credited"] += part
+        for axis, value in zip(AXES, credited_as[line.invoice_line_id], strict=True):
+            sums[axis][value]["royalty_credited"] += part
     by_axis = {
         axis: sorted(
             (
@@ -1449,13 +1453,13 @@ def revenue(session: Session, filters: Filters) -> Revenue:
         )
         for axis, values in sums.items()
     }
-    total = sum((line.amount for line in lines), ZERO)
+    total = sum((row[-1] or ZERO for row in grouped), ZERO)
     all_invoiced = session.scalar(
         select(money_sum(Invoice.total)).where(
             *_issued(filters.currency), Invoice.issue_date.between(filters.start, filters.end)
         )
     )
-    royalty = sum((line.amount for line in lines if line.source_type == ROYALTY_REPORT), ZERO)
+    royalty = sum((row[-1] or ZERO for row in grouped if row[0] == ROYALTY_REPORT), ZERO)
     return Revenue(
         by_axis,
         total,
@@ -1463,6 +1467,19 @@ def revenue(session: Session, filters: Filters) -> Revenue:
         royalty=royalty,
         royalty_credited=sum((part for _line, part in credits), ZERO),
     )
+
+
+def _stored_classification(session: Session, ids: set[int]) -> dict[int, tuple[str, ...]]:
+    """The four axes each of the lines `ids` keeps from the day it was issued."""
+    if not ids:
+        return {}
+    stored = [getattr(InvoiceLine, axis) for axis in AXES]
+    return {
+        line_id: tuple(values)
+        for line_id, *values in session.execute(
+            select(InvoiceLine.id, *stored).where(InvoiceLine.id.in_(sorted(ids)))
+        )
+    }
 
 
 def currencies(session: Session) -> list[str]:

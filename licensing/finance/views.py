@@ -28,7 +28,7 @@ from licensing.calendar import month_text, office_date, parse_day
 from licensing.config import current_config
 from licensing.downloads import document_rate_limit, pdf_response
 from licensing.finance import documents, lines, queries, services
-from licensing.finance.classification import AXES, UNCLASSIFIED
+from licensing.finance.classification import AXES, FEE, OTHER, ROYALTY, UNCLASSIFIED
 from licensing.money import format_amount, is_currency
 from licensing.web import paging
 from licensing.web.navigation import may_open
@@ -529,12 +529,12 @@ REVENUE_COLUMNS = (
 # rows whose sum it is: up-front lines, royalty lines, both, other invoices' lines; the
 # royalty credit notes alone; or the royalty lines less their credit notes (net).
 REVENUE_FIGURES: dict[str, dict[str, str]] = {
-    "up_front": {"kind": lines.FEE},
-    "royalty": {"kind": lines.ROYALTY, "shown": lines.INVOICED},
+    "up_front": {"kind": FEE},
+    "royalty": {"kind": ROYALTY, "shown": lines.INVOICED},
     "total": {"kind": lines.LICENSE, "shown": lines.INVOICED},
-    "royalty_credited": {"kind": lines.ROYALTY, "shown": lines.CREDITED},
-    "royalty_net": {"kind": lines.ROYALTY},
-    "other": {"kind": lines.OTHER},
+    "royalty_credited": {"kind": ROYALTY, "shown": lines.CREDITED},
+    "royalty_net": {"kind": ROYALTY},
+    "other": {"kind": OTHER},
 }
 
 
@@ -695,22 +695,17 @@ def invoice_lines() -> tuple[str, int]:
             {axis: chosen[axis] for axis in AXES if chosen[axis]},
         )
         session = db.session()
-        if lines.in_sql(line_filter):
-            # Round 61 (lines61): paged and summed by the database, only the page's
-            # rows classified, as other lists are read.
-            summed = lines.summed(session, line_filter)
-            found = paging.read_page(
-                session,
-                lines.keys(line_filter),
-                rows=lambda window, bound: lines.page_entries(
-                    session, session.execute(window, bound).all()
-                ),
-                total=sum(each.count for each in summed),
-            )
-        else:
-            every = lines.entries(session, line_filter)
-            found = paging.page_of(every)
-            summed = lines.totals(every)
+        # Round 61 (lines61): paged and summed by the database, as other lists are read;
+        # a classification asked too, by the lines' stored columns (classified61).
+        summed = lines.summed(session, line_filter)
+        found = paging.read_page(
+            session,
+            lines.keys(line_filter),
+            rows=lambda window, bound: lines.page_entries(
+                session, session.execute(window, bound).all()
+            ),
+            total=sum(each.count for each in summed),
+        )
         shown = lines.shown(session, found.items)
     status = 400 if repeated else 422 if errors else 200
     return render_template(
@@ -764,7 +759,7 @@ def _credits_export_url(line_filter: lines.LineFilter) -> str | None:
     positive; None for a viewer who may not open Exports, or a list of lines alone."""
     if not may_open("exports_console.exports") or not lines.shows_credits(line_filter):
         return None
-    query = _export_query(line_filter, lines.ROYALTY)
+    query = _export_query(line_filter, ROYALTY)
     return url_for("exports_console.exports", dataset="credit_note_lines", **query)
 
 

@@ -3169,3 +3169,76 @@ def test_accounts_0015_keeps_the_names_given_up_read_from_the_name_changes_audit
     finally:
         engine.dispose()
     migrations.upgrade(url)
+
+
+def test_billing_0032_classifies_every_issued_invoices_lines_and_leaves_a_drafts_empty(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 61 (classified61): billing_0032 gives each invoice line its kind and
+    classification, filled for the lines already issued, more than a batch of invoices
+    (500) of them, as the Python classification finds them: a manual invoice's line
+    `other` and unclassified, a royalty invoice's whose report there is none of
+    `royalty` and unclassified (the agreements' and reports' lines are filled on both
+    databases through the services by tests/integration/finance/test_classification_stored.py);
+    a draft's line empty. The downgrade drops the columns and upgrading again fills them."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "billing_0031")
+    stored = ("kind", "use", "product_type", "user_type", "organization_type")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            assert not set(stored) & _columns(connection, "invoice_lines")
+            organization_id, _ = _organization_and_user(connection, "member")
+            invoices = [
+                (_invoice(connection, organization_id, source, number), state)
+                for number, (source, state) in enumerate(
+                    [("manual", "open")] * 501 + [("royalty_report", "open"), ("manual", "draft")],
+                    start=1,
+                )
+            ]
+            for number, (invoice_id, state) in enumerate(invoices, start=1):
+                if state != "draft":
+                    connection.execute(
+                        text(
+                            "UPDATE invoices SET state = 'open', number = :number, "
+                            "issue_date = :day WHERE id = :id"
+                        ),
+                        {
+                            "number": f"INV-2027-{number:06d}",
+                            "day": date(2027, 3, 1),
+                            "id": invoice_id,
+                        },
+                    )
+                _insert(
+                    connection,
+                    "invoice_lines",
+                    invoice_id=invoice_id,
+                    position=1,
+                    description="Seats",
+                    amount=10000,
+                )
+        unclassified = ("unclassified",) * 4
+        for _ in range(2):
+            migrations.upgrade(url)
+            with engine.connect() as connection:
+                rows = connection.execute(
+                    text(
+                        "SELECT i.source_type, i.state, l.kind, l.use, l.product_type, "
+                        "l.user_type, l.organization_type FROM invoice_lines l "
+                        "JOIN invoices i ON i.id = l.invoice_id"
+                    )
+                ).all()
+            found: dict[tuple[str, str, tuple[Any, ...]], int] = {}
+            for source, state, *values in rows:
+                key = (source, state, tuple(values))
+                found[key] = found.get(key, 0) + 1
+            assert found == {
+                ("manual", "open", ("other", *unclassified)): 501,
+                ("royalty_report", "open", ("royalty", *unclassified)): 1,
+                ("manual", "draft", (None,) * 5): 1,
+            }
+            migrations.downgrade(url, "billing_0031")
+            with engine.connect() as connection:
+                assert not set(stored) & _columns(connection, "invoice_lines")
+    finally:
+        engine.dispose()

@@ -41,6 +41,7 @@ from licensing.billing.states import AGREEMENT, COLLECTIBLE, DRAFT, INVOICE, MAN
 from licensing.calendar import day_text, days_text, office_date
 from licensing.db import utcnow
 from licensing.errors import Conflict, InvalidInput, NotFound
+from licensing.finance.classification import store_classification
 from licensing.money import (
     MoneyError,
     check_bounds,
@@ -210,6 +211,8 @@ def finalize_in(
     invoice.issue_date = issued
     invoice.due_date = issued + timedelta(days=invoice.payment_terms_days)
     invoice.bill_to = _bill_to(organization)
+    # Its lines' kind and classification, fixed now as the invoice is (round 61).
+    store_classification(session, invoice)
     INVOICE.apply(
         session,
         invoice,

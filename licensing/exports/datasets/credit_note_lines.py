@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from licensing.billing.models import CreditNote, Invoice, InvoiceLine
 from licensing.db import Statement
@@ -26,8 +27,8 @@ from licensing.exports.columns import CREDIT_NOTE_NUMBER, CREDITED_INVOICE, CURR
 from licensing.exports.datasets.credit_notes import credit_notes_matching
 from licensing.exports.filters import CLASSIFYING, ISSUED, ExportFilter
 from licensing.exports.queries import amount, each_batch, licensee, places
-from licensing.finance.classification import Classification, RevenueLine, classify
-from licensing.finance.lines import kind_keeps, kind_of
+from licensing.finance.classification import AXES, FEE, OTHER, ROYALTY, Classification
+from licensing.finance.lines import classified_where, kind_keeps
 from licensing.money import proportional
 
 COLUMNS = (
@@ -78,9 +79,11 @@ def credited_lines(given: ExportFilter) -> Statement:
             InvoiceLine.position,
             InvoiceLine.description,
             InvoiceLine.amount.label("line_amount"),
-            # Round 61 (lines61): what `finance.classification.classify` takes.
-            Invoice.id.label("invoice_id"),
+            # Round 61 (lines61): the line, and (classified61) its kind and
+            # classification as stored when its invoice was issued.
             InvoiceLine.id.label("line_id"),
+            InvoiceLine.kind.label("line_kind"),
+            *(getattr(InvoiceLine, axis).label(f"line_{axis}") for axis in AXES),
         )
         .join(Invoice, Invoice.id == CreditNote.invoice_id)
         .join(InvoiceLine, InvoiceLine.invoice_id == Invoice.id),
@@ -140,7 +143,10 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
             classify_batch(batch)
 
     # Each batch's agreements and royalty reports read at once, not part by part.
-    for part in credit_parts(context, credited_lines(given), before):
+    statement = credited_lines(given)
+    if given.classified:
+        statement = _with_a_line_kept(statement, given)
+    for part in credit_parts(context, statement, before):
         if keeps is not None and not keeps(part):
             continue
         credit = part.credit
@@ -169,29 +175,26 @@ def _classified(
     """Round 61 (lines61): whether a part reverses a line the Finance page's invoice
     lines list keeps for the same filter: of the kind asked (`finance.lines.KINDS`:
     `royalty` is the page's *Royalty credit notes*) and classified as the page
-    classifies the line (`finance.classification.classify`, `use` included), so the
-    `invoice_lines` export less this one, with one filter, is the page's net; and what
-    reads each batch's credited lines' classification at once."""
+    classifies the line (`use` included), so the `invoice_lines` export less this one,
+    with one filter, is the page's net; and what reads each batch's credited lines'
+    classification. Round 61 (classified61): the classification each line keeps from
+    the day its invoice was issued, read with the line, none found in Python."""
     values = given.classification()
     found: dict[int, Classification] = {}
 
     def classify_batch(batch: Sequence[Any]) -> None:
         found.update(
-            classify(
-                context.session,
-                [
-                    RevenueLine(
-                        row.line_id,
-                        row.invoice_id,
-                        row.source_type,
-                        row.source_id,
-                        row.position,
-                        row.line_amount,
-                    )
-                    for row in batch
-                    if kind_keeps(given.kind, kind_of(row.source_type))
-                ],
+            (
+                row.line_id,
+                Classification(
+                    row.line_use,
+                    row.line_product_type,
+                    row.line_user_type,
+                    row.line_organization_type,
+                ),
             )
+            for row in batch
+            if row.line_kind is not None and kind_keeps(given.kind, row.line_kind)
         )
 
     def keeps(part: CreditPart) -> bool:
@@ -201,6 +204,22 @@ def _classified(
         )
 
     return keeps, classify_batch
+
+
+def _with_a_line_kept(statement: Statement, given: ExportFilter) -> Statement:
+    """Only the credit notes of an invoice with a line `given` keeps (classified61): the
+    others' parts are all left out, so they are neither read nor split."""
+    kept = aliased(InvoiceLine)
+    kinds = [kind for kind in (FEE, ROYALTY, OTHER) if kind_keeps(given.kind, kind)]
+    return statement.where(
+        select(kept.id)
+        .where(
+            kept.invoice_id == CreditNote.invoice_id,
+            kept.kind.in_(kinds),
+            *classified_where(given.classification(), kept),
+        )
+        .exists()
+    )
 
 
 DATASET = Dataset(

@@ -31,8 +31,7 @@ from licensing.exports.queries import (
     licensee,
     text_batches,
 )
-from licensing.finance.classification import RevenueLine, classify
-from licensing.finance.lines import kind_keeps, kind_of
+from licensing.finance.lines import classified_where, kind_where
 
 DATASET_VERSION = 1
 COLUMNS = (
@@ -129,22 +128,11 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
 def _classified_rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, None]:
     """Round 60 (linesfig60): the lines the Finance page's invoice lines list keeps for
     the same filter: of invoices not void, of the kind asked (`finance.lines.KINDS`),
-    classified as the page classifies them (`finance.classification.classify`, use
-    included), in the export's order and columns."""
+    classified as the page classifies them (use included), in the export's order and
+    columns. Round 61 (classified61): chosen by the classification each line keeps from
+    the day it was issued (`finance.lines.classified_where`), in SQL, not line by line."""
     ledger = context.ledger
-    values = given.classification()
-    statement = ordered(issued_lines(given).add_columns(InvoiceLine.id)).where(
-        Invoice.state != VOID
-    )
-    for batch in each_batch(context.session, statement):
-        found = classify(
-            context.session,
-            [
-                RevenueLine(row[12], row[0], row[8], row[9], row[2], row[11])
-                for row in batch
-                if kind_keeps(given.kind, kind_of(row[8]))
-            ],
-        )
+    for batch in each_batch(context.session, ordered(_classified(given))):
         ledger.remember_agreements(
             {row[9] for row in batch if row[8] == AGREEMENT and row[9] is not None}
         )
@@ -152,19 +140,25 @@ def _classified_rows(context: ExportContext, given: ExportFilter) -> Generator[R
             {row[9] for row in batch if row[8] == ROYALTY_REPORT and row[9] is not None}
         )
         for row in batch:
-            classification = found.get(row[12])
-            if classification is None or any(
-                classification.value(axis) != value for axis, value in values.items()
-            ):
-                continue
             kind, use, account = ledger.classify(row[8], row[9], row[2])
             yield (*row[:8], kind, use, account, row[10], amount(row[11], row[6]))
 
 
+def _classified(given: ExportFilter) -> Statement:
+    """The lines of `given`'s Finance page kind and classification, of invoices not void."""
+    return issued_lines(given).where(
+        Invoice.state != VOID,
+        *kind_where(given.kind),
+        *classified_where(given.classification()),
+    )
+
+
 def count(context: ExportContext, given: ExportFilter) -> int | None:
-    """The use (and the Finance page's classification) is found line by line, not in
-    SQL: no count when the filter names one."""
-    if given.use or given.classified:
+    """The ledger's use is found line by line, not in SQL: no count when the filter
+    names one (unless it is the Finance page's, stored on the line: round 61)."""
+    if given.classified:
+        return count_rows(context.session, _classified(given))
+    if given.use:
         return None
     return count_rows(context.session, issued_lines(given))
 

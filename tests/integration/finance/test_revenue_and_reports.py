@@ -142,24 +142,32 @@ def test_a_line_that_does_not_match_its_quote_line_is_left_unclassified(
     )
 
 
-def test_royalty_report_lines_are_counted_as_royalties_once_a_classifier_is_plugged_in(
+def test_royalty_report_lines_are_classified_by_the_classifier_plugged_in_when_issued(
     vendor: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    with db.transaction() as session:
-        invoice = billing.create_invoice(
-            session,
-            organization_id=vendor.organization_id,
-            currency="USD",
-            charges=[billing.Charge("Royalty, line 1, 2027 Q1", Decimal("812.40"))],
-            source_type="royalty_report",
-            source_id=77,
-            payment_terms_days=30,
-            late_fee_monthly_percent=Decimal("1.5"),
-            now=at(date(2027, 4, 20)),
-            actor=Actor.SYSTEM,
-        )
-    filters = Filters(date(2027, 4, 1), date(2027, 4, 1))
-    unplugged = queries.revenue(db.session(), filters)
+    """A line keeps the classification found when its invoice is issued (round 61,
+    classified61): issued with no classifier it is unclassified, and stays so once one
+    is plugged in; one issued after is classified by it."""
+
+    def issued(source_id: int, day: date) -> Invoice:
+        with db.transaction() as session:
+            return billing.create_invoice(
+                session,
+                organization_id=vendor.organization_id,
+                currency="USD",
+                charges=[billing.Charge("Royalty, line 1, 2027 Q1", Decimal("812.40"))],
+                source_type="royalty_report",
+                source_id=source_id,
+                payment_terms_days=30,
+                late_fee_monthly_percent=Decimal("1.5"),
+                now=at(day),
+                actor=Actor.SYSTEM,
+            )
+
+    monkeypatch.delitem(classification._CLASSIFIERS, "royalty_report", raising=False)
+    issued(77, date(2027, 4, 20))
+    april = Filters(date(2027, 4, 1), date(2027, 4, 1))
+    unplugged = queries.revenue(db.session(), april)
     assert [(r.value, r.royalty) for r in unplugged.by_axis["use"]] == [
         ("unclassified", Decimal("812.40"))
     ]
@@ -174,10 +182,12 @@ def test_royalty_report_lines_are_counted_as_royalties_once_a_classifier_is_plug
         }
 
     monkeypatch.setitem(classification._CLASSIFIERS, "royalty_report", from_report_lines)
-    plugged = queries.revenue(db.session(), filters)
+    invoice = issued(78, date(2027, 5, 20))
+    plugged = queries.revenue(db.session(), Filters(date(2027, 5, 1), date(2027, 5, 1)))
     (row,) = plugged.by_axis["use"]
     assert (row.value, row.up_front, row.royalty) == ("distribution", Decimal(0), invoice.total)
-    assert [(line.source_id, line.position) for line in seen] == [(77, 1)]
+    assert [(line.source_id, line.position) for line in seen] == [(78, 1)]
+    assert queries.revenue(db.session(), april).by_axis["use"] == unplugged.by_axis["use"]
 
 
 # --- queue health ----------------------------------------------------------------------

@@ -451,6 +451,15 @@ FILTERS = [
     {"kind": "royalty", "shown": "credited"},
     {"kind": "fee", "shown": "credited"},
     {"kind": "license", "shown": "invoiced"},
+    # Round 61 (classified61): a classification asked, chosen by the lines' columns.
+    {"kind": "royalty", "product_type": "saas"},
+    {"kind": "royalty", "shown": "credited", "use": "development"},
+    {"kind": "license", "shown": "invoiced", "user_type": "academic"},
+    {"use": "unclassified"},
+    {"kind": "other", "organization_type": "unclassified"},
+    {"organization_type": "commercial", "use": "distribution"},
+    {"kind": "fee", "product_type": "print"},
+    {"organization_type": "government"},
 ]
 
 
@@ -458,17 +467,20 @@ FILTERS = [
 def test_a_list_paged_by_the_database_is_the_list_chosen_in_python(
     app: Flask, ledger: None, currency: str | None
 ) -> None:
-    """Round 61: without a classification the database chooses, orders, pages and sums
-    the rows: page by page (three rows a page) the rows and every page's amounts are
-    those the whole list chosen and sorted in Python (round 60's reading) shows, and
-    the totals its."""
+    """Round 61: the database chooses, orders, pages and sums the rows (with a
+    classification asked too, by the lines' stored columns: classified61): page by page
+    (three rows a page) the rows and every page's amounts are those the whole list
+    chosen, classified and sorted in Python (round 60's reading) shows, and the totals
+    its."""
     from licensing.finance import lines
 
     session = db.session()
     for months in ((date(2027, 1, 1), date(2027, 3, 31)), (date(2027, 2, 1), date(2027, 2, 28))):
         for asked in FILTERS:
-            given = lines.LineFilter(*months, currency, asked.get("kind"), asked.get("shown"))
-            assert lines.in_sql(given)
+            values = {axis: asked[axis] for axis in classification.AXES if axis in asked}
+            given = lines.LineFilter(
+                *months, currency, asked.get("kind"), asked.get("shown"), values
+            )
             every = lines.entries(session, given)
             assert lines.summed(session, given) == lines.totals(every), asked
             statement = lines.keys(given)
@@ -480,7 +492,7 @@ def test_a_list_paged_by_the_database_is_the_list_chosen_in_python(
     assert lines.entries(session, lines.LineFilter(currency=currency))  # not all empty
 
 
-def test_a_page_of_the_list_classifies_only_its_own_lines(
+def test_a_page_of_the_list_classifies_no_line_it_reads_each_as_stored_when_issued(
     app: Flask,
     ledger: None,
     billing_staff: User,
@@ -488,10 +500,11 @@ def test_a_page_of_the_list_classifies_only_its_own_lines(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Round 60's list classified every line of the months on every page (a year at
-    30,000 invoices: seconds a page); without a classification asked it now classifies
-    the 50 rows it shows, and its count and figure are the whole list's."""
-    from licensing.finance import lines
-
+    30,000 invoices: seconds a page); lines61 classified the 50 rows it shows when no
+    classification was asked, and still every line of the months when one was. Now
+    (classified61) a line's classification is stored when it is issued: a page, with or
+    without a classification asked, classifies no line, and its count and figure are the
+    whole list's."""
     session = db.session()
     osprey = factories.make_organization(session, legal_name="Kestrel Data Ltd.").id
     for day in range(1, 29):
@@ -499,27 +512,34 @@ def test_a_page_of_the_list_classifies_only_its_own_lines(
             osprey, ("agreement", 100 + day), [("10.00", DEV), ("0.01", None)], date(2027, 2, day)
         )
     classified: list[int] = []
-    real = lines.classify
+    plugged = classification._CLASSIFIERS["agreement"]
 
     def counted(session: Any, given: Any) -> Any:
-        given = list(given)
         classified.append(len(given))
-        return real(session, given)
+        return plugged(session, given)
 
-    monkeypatch.setattr(lines, "classify", counted)
+    monkeypatch.setitem(classification._CLASSIFIERS, "agreement", counted)
     with time_machine.travel(datetime(2027, 5, 3, 15, tzinfo=UTC), tick=False):
         staff = signed_in(app.test_client(), billing_staff)
         first = staff.get("/console/finance/lines?month=2027-02&currency=USD&kind=fee")
         body = first.get_data(as_text=True)
         assert first.status_code == 200
-        assert max(classified) <= 50
         assert len(_rows(body)) == 50
         # 56 lines of February's up-front invoices (the void one's is not counted).
         assert re.search(r"<td class=\"num\">56</td>", body)
         found = re.search(r'id="line-sum-USD">.*?([-\d,.]+) USD', body)
         assert found is not None
         assert found[1] == "280.28"
-        classified.clear()
         second = staff.get("/console/finance/lines?month=2027-02&currency=USD&kind=fee&page=2")
-        assert max(classified) <= 50
         assert len(_rows(second.get_data(as_text=True))) == 6
+        # A cell of the page's tables: development's up-front fees of February.
+        narrowed = staff.get(
+            "/console/finance/lines?month=2027-02&currency=USD&kind=fee&use=development"
+        )
+        body = narrowed.get_data(as_text=True)
+        assert narrowed.status_code == 200
+        assert len(_rows(body)) == 28
+        found = re.search(r'id="line-sum-USD">.*?([-\d,.]+) USD', body)
+        assert found is not None
+        assert found[1] == "280.00"
+    assert classified == []
