@@ -8,14 +8,17 @@ from typing import Any
 
 # A day or an instant in words inside a sentence (round 57: `|dated`, `|timed`) reads
 # as its words, with no space before the punctuation after it.
-_TIME_TAG = re.compile(r"</?time\b[^>]*>")
+# A name isolated for right-to-left text (round 61, bidi61: `|isolated`, `<bdi>`)
+# reads as its words too.
+_TIME_TAG = re.compile(r"</?(?:time|bdi)\b[^>]*>")
 # A line-break opportunity inside a word (round 58: the CSV panel's columns,
 # "line,<wbr>customer_id,...") is no space: the word reads as one.
 _WORD_BREAK = re.compile(r"<wbr\s*/?>")
 
 
 def without_time_tags(html: str) -> str:
-    """`html` with its `<time>` elements read as their words (round 57)."""
+    """`html` with its `<time>` elements (round 57) and isolated names' `<bdi>`
+    (round 61) read as their words."""
     return _TIME_TAG.sub("", html)
 
 

@@ -22,6 +22,7 @@ from licensing.permissions.models import PermissionRequest
 from tests.integration.permissions.conftest import requested_by
 from tests.support import factories
 from tests.support.documents import pdf_text
+from tests.support.pages import without_time_tags
 
 # `requested_by` asks for 2027 (1 January to 31 December): the requests are sent and
 # decided before it, as the tests are written. At the real time the decision's default
@@ -33,6 +34,11 @@ ASKED_AT = datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
 def _before_the_year_asked_for() -> Iterator[None]:
     with time_machine.travel(ASKED_AT, tick=True):
         yield
+
+
+def _read(client: FlaskClient, url: str) -> str:
+    """The page at `url`, its days and isolated names read as their words."""
+    return without_time_tags(client.get(url).get_data(as_text=True))
 
 
 def _renamed(user: User, email: str, full_name: str) -> None:
@@ -127,7 +133,7 @@ def test_the_pages_the_api_and_the_queue_name_the_requester_as_their_account_doe
     _renamed(vendor, "sam.okafor@bluefin-new.example", "Sam Okafor")
 
     signed_in(client, vendor)
-    page = client.get(f"/portal/permissions/{request.id}").get_data(as_text=True)
+    page = _read(client, f"/portal/permissions/{request.id}")
     assert "Sam Okafor, sam.okafor@bluefin-new.example, who asked for it" in page
     api = client.get(
         f"/api/v1/permission-requests/{request.id}", headers=factories.bearer(licensing_staff)
@@ -186,13 +192,17 @@ def test_the_console_and_the_portal_say_where_a_removed_requester_s_news_goes_in
     # nothing else, and the colleagues' portal page said the link "was emailed to"
     # them: the questions and letters had gone to the colleagues instead.
     staff = signed_in(app.test_client(), licensing_staff)
-    console = staff.get(f"/console/permissions/{request.id}").get_data(as_text=True)
+    console = without_time_tags(
+        staff.get(f"/console/permissions/{request.id}").get_data(as_text=True)
+    )
     assert (
         "No longer does the organization's licensing work, so the request's emails "
         f"go to those who do: {vendor.email}."
     ) in console
     colleague = signed_in(app.test_client(), vendor)
-    portal = colleague.get(f"/portal/permissions/{request.id}").get_data(as_text=True)
+    portal = without_time_tags(
+        colleague.get(f"/portal/permissions/{request.id}").get_data(as_text=True)
+    )
     assert "Sam Okafor, who asked for it, no longer does your organization" in portal
     assert "was emailed to Sam Okafor" not in portal
     assert f"go to those who do: {vendor.email}." in portal
@@ -203,12 +213,13 @@ def test_a_requester_who_still_does_the_work_is_shown_as_written_to(
 ) -> None:
     request = requested_by(vendor)
     staff = signed_in(app.test_client(), licensing_staff)
-    console = staff.get(f"/console/permissions/{request.id}").get_data(as_text=True)
+    console = without_time_tags(
+        staff.get(f"/console/permissions/{request.id}").get_data(as_text=True)
+    )
     assert "No longer does the organization" not in console
     portal = signed_in(app.test_client(), vendor).get(f"/portal/permissions/{request.id}")
-    assert f"its link was emailed to {vendor.full_name}, {vendor.email}" in portal.get_data(
-        as_text=True
-    )
+    portal_page = without_time_tags(portal.get_data(as_text=True))
+    assert f"its link was emailed to {vendor.full_name}, {vendor.email}" in portal_page
 
 
 def test_a_request_from_an_application_gives_the_requester_no_role_they_were_not_asked(
@@ -229,6 +240,8 @@ def test_a_request_from_an_application_gives_the_requester_no_role_they_were_not
     assert institution in letter
     assert "Other," not in letter
     signed_in(client, licensing_staff)
-    page = client.get(f"/console/permissions/{request.id}").get_data(as_text=True)
+    page = without_time_tags(
+        client.get(f"/console/permissions/{request.id}").get_data(as_text=True)
+    )
     assert f"{institution} (" in page
     assert "; other</dd>" not in page
