@@ -27,7 +27,7 @@ from licensing.errors import Conflict, FileFirst, InvalidInput
 from licensing.limits import record_id
 from licensing.links import links
 from licensing.mail import services as mail
-from licensing.money import beyond_largest, exceeds_largest, revenue_problem
+from licensing.money import beyond_largest, exceeds_largest
 from licensing.printable import composed
 from licensing.records import attributes
 from licensing.words import at_most_characters
@@ -542,10 +542,6 @@ def _check_each(
         customers[row.customer_key] = number
         if isinstance(row, RowKey):
             continue  # refused for its other cells: its key kept, the row not
-        if row.revenue is not None and (finer := revenue_problem(row.revenue, currency)):
-            # Round 61: 1000000.5 yen was taken, and the revenue to date said 1,000,001.
-            problems.add(f"rows.{number}.revenue", finer)
-            continue
         count += 1
         if row.revenue is not None:
             revenue[row.line] += row.revenue

@@ -33,7 +33,8 @@ EMAIL = "lena.ortiz@cedar-ridge.example"
 
 
 def _page(response: Any) -> str:
-    return html.unescape(response.get_data(as_text=True))
+    # Names isolated for right-to-left text (round 61, `|isolated`) read as their words.
+    return html.unescape(re.sub(r"</?bdi>", "", response.get_data(as_text=True)))
 
 
 def test_the_form_and_the_check_your_email_page_say_when_the_office_aims_to_decide(
