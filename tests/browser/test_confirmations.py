@@ -6,7 +6,6 @@ action."""
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from playwright.sync_api import expect
@@ -15,26 +14,16 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
-from licensing.permissions import services as permissions
 from licensing.ratecards import services as ratecards
 from tests.browser.conftest import sign_in
 from tests.integration.agreements.conftest import STAFF_USE, draft
 from tests.integration.billing.conftest import activated, send_activation
-from tests.integration.permissions.conftest import last_mail, request_input
+from tests.integration.permissions.conftest import confirmed_request
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 from tests.support.axe import assert_accessible
 from tests.support.servers import LiveServer
-from tests.support.settings import issuing, permission_sla_days
-
-
-def _permission_request(institution: str) -> tuple[str, str]:
-    """A confirmed public request: its reference and status token."""
-    created = permissions.submit_request(request_input(institution=institution))
-    link = re.search(r"/permissions/confirm/(\S+)", last_mail(created.requester_email).body_text)
-    assert link is not None
-    confirmed = permissions.confirm_email(link.group(1), sla_days=permission_sla_days())
-    return confirmed.reference, permissions.status_token(confirmed)
+from tests.support.settings import issuing
 
 
 def test_a_vendor_confirms_before_removing_access_and_withdrawing_an_application(
@@ -82,7 +71,7 @@ def test_a_requester_confirms_before_withdrawing_and_staff_before_voiding(
     page: Any, live_server: LiveServer
 ) -> None:
     with live_server.app.app_context():
-        reference, token = _permission_request("Cedar Ridge Community College")
+        reference, token = confirmed_request("Cedar Ridge Community College")
         vendor = factories.make_vendor(db.session())
         invoice = send_activation(activated(vendor.organization_id or 0, ("900.00",)))
         assert invoice is not None
@@ -108,8 +97,8 @@ def test_staff_select_all_assign_and_unassign_in_bulk_keeping_their_filters(
     page: Any, live_server: LiveServer
 ) -> None:
     with live_server.app.app_context():
-        references = [_permission_request("Harborlight University")[0] for _ in range(3)]
-        other, _ = _permission_request("Cedar Ridge Community College")
+        references = [confirmed_request("Harborlight University")[0] for _ in range(3)]
+        other, _ = confirmed_request("Cedar Ridge Community College")
         staff = factories.make_staff(db.session(), roles=("licensing",))
     sign_in(page, staff.email)
     page.goto("/console/permissions/?q=harborlight&state=open")

@@ -11,24 +11,22 @@ confirmation (each names its control): `tests/unit/test_confirmation_way_back.py
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
-from licensing.permissions import services as permissions
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import STAFF_USE, draft
 from tests.integration.billing.conftest import activated, send_activation
-from tests.integration.permissions.conftest import last_mail, request_input
+from tests.integration.permissions.conftest import confirmed_request
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 from tests.support.factories import DEFAULT_PASSWORD
 from tests.support.keyboard import assert_walks_round, choose, press, tab_to, type_into
 from tests.support.servers import LiveServer
-from tests.support.settings import issuing, permission_sla_days
+from tests.support.settings import issuing
 
 
 def _signs_in(page: Any, email: str) -> str:
@@ -62,15 +60,6 @@ def _asks_then_keeps(page: Any, control: str, question: str, cancel: str) -> Non
     )
     page.keyboard.press("Shift+Tab")
     assert_walks_round(page)
-
-
-def _permission_request(institution: str) -> tuple[str, str]:
-    """A confirmed public request: its reference and status token."""
-    created = permissions.submit_request(request_input(institution=institution))
-    link = re.search(r"/permissions/confirm/(\S+)", last_mail(created.requester_email).body_text)
-    assert link is not None
-    confirmed = permissions.confirm_email(link.group(1), sla_days=permission_sla_days())
-    return confirmed.reference, permissions.status_token(confirmed)
 
 
 def test_a_vendor_who_keeps_a_colleague_and_an_application_is_back_on_the_button_pressed(
@@ -113,9 +102,9 @@ def test_staff_and_a_requester_who_keep_what_they_had_are_back_on_the_button_pre
     page: Any, live_server: LiveServer
 ) -> None:
     with live_server.app.app_context():
-        reference, token = _permission_request("Cedar Ridge Community College")
+        reference, token = confirmed_request("Cedar Ridge Community College")
         for _ in range(2):
-            _permission_request("Harborlight University")
+            confirmed_request("Harborlight University")
         vendor = factories.make_vendor(db.session())
         invoice = send_activation(activated(vendor.organization_id or 0, ("900.00",)))
         assert invoice is not None

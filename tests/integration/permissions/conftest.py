@@ -71,6 +71,16 @@ def last_mail(to: str | None = None) -> OutboxMessage:
     raise AssertionError(f"no email to {to}")
 
 
+def confirmed_request(institution: str) -> tuple[str, str]:
+    """A public request sent for `institution` and confirmed from its email: its
+    reference and status token (the confirmation pages' walks, by mouse and keyboard)."""
+    created = services.submit_request(request_input(institution=institution))
+    link = re.search(r"/permissions/confirm/(\S+)", last_mail(created.requester_email).body_text)
+    assert link is not None
+    confirmed = services.confirm_email(link.group(1), sla_days=permission_sla_days())
+    return confirmed.reference, services.status_token(confirmed)
+
+
 def link_in(message: OutboxMessage, path: str) -> str:
     found = re.search(rf"http://testserver({re.escape(path)}\S+)", message.body_text)
     assert found, message.body_text
