@@ -118,7 +118,7 @@ def test_a_royalty_reports_customer_typed_decomposed_is_stored_composed_and_the_
     body = f"1,{decomposed}-1,{decomposed}エン,JP,end_users,5,\n1,B,Clinic B,US,end_users,1,\n"
     upload = Upload.of_bytes((CSV_HEADER + "\n" + body).encode())
     submission = csv_submission(upload, attest=True, amends=None, reason=None)
-    _check_rows(submission, LINES, Problems(), {}, kept, "USD")
+    _check_rows(submission, LINES, Problems(), {}, kept)
     assert [(row.customer_id, row.customer_name) for row in kept.rows] == [
         ("ガク-1", "ガクエン"),
         ("B", "Clinic B"),
@@ -133,6 +133,5 @@ def test_a_royalty_reports_customer_typed_decomposed_is_stored_composed_and_the_
             Problems(),
             {},
             _Kept(),
-            "USD",
         )
     assert "rows.3.customer_id" in refused.value.errors

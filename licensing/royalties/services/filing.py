@@ -93,7 +93,6 @@ class _Refused(Exception):
 
     def __init__(self, obligation: Obligations, problems: Mapping[str, list[str]]) -> None:
         self.lines = {line.number: line for line in obligation.lines}
-        self.currency = obligation.currency
         self.problems = problems
 
     def answer(self, submission: Submission) -> InvalidInput:
@@ -103,7 +102,7 @@ class _Refused(Exception):
                 number: Decimal(0) for number, line in self.lines.items() if line.takes_revenue
             }
             try:
-                _check_rows(submission, self.lines, Problems(), revenue, None, self.currency)
+                _check_rows(submission, self.lines, Problems(), revenue, None)
             except InvalidInput as found:
                 return _together(self.problems, found)
         return InvalidInput(REPORT_PROBLEMS, self.problems)
@@ -459,7 +458,7 @@ def _store_rows(
     problems = Problems()
     revenue = {line.number: Decimal(0) for line in obligation.lines if line.takes_revenue}
     with _RowWriter(session.connection(), report.id) as writer:
-        count = _check_rows(submission, lines, problems, revenue, writer, obligation.currency)
+        count = _check_rows(submission, lines, problems, revenue, writer)
     report.row_count = count
     return revenue
 
@@ -470,7 +469,6 @@ def _check_rows(
     problems: Problems,
     revenue: dict[int, Decimal],
     writer: _RowWriter | None,
-    currency: str,
 ) -> int:
     """Check every row, adding the good ones to `writer` (None: only checked) until a
     problem is found; the number of rows. Raises `InvalidInput` with every problem found: a row that
@@ -482,12 +480,12 @@ def _check_rows(
     `RepeatedKey`): found once the rows are read (`RowKeysRepeated`), the rows are
     then read and checked again with each row's keys noted, storing nothing."""
     try:
-        return _check_each(submission.rows(), lines, problems, revenue, writer, currency)
+        return _check_each(submission.rows(), lines, problems, revenue, writer)
     except RowKeysRepeated:
         for number in revenue:
             revenue[number] = Decimal(0)
         rows = submission.rows(keys_noted=True)
-        return _check_each(rows, lines, Problems(), revenue, None, currency, keys_noted=True)
+        return _check_each(rows, lines, Problems(), revenue, None, keys_noted=True)
 
 
 # A row's cells the duplicate check compares: one of them given twice names no customer.
@@ -500,7 +498,6 @@ def _check_each(
     problems: Problems,
     revenue: dict[int, Decimal],
     writer: _RowWriter | None,
-    currency: str,
     *,
     keys_noted: bool = False,
 ) -> int:

@@ -41,7 +41,7 @@ def _submission(body: str) -> Submission:
 def _checked(body: str | Submission, writer: Any) -> tuple[int, dict[int, Decimal]]:
     submission = _submission(body) if isinstance(body, str) else body
     revenue = {2: Decimal(0)}
-    count = _check_rows(submission, LINES, Problems(), revenue, writer, "USD")
+    count = _check_rows(submission, LINES, Problems(), revenue, writer)
     return count, revenue
 
 
