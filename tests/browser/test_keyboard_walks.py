@@ -175,8 +175,11 @@ def test_a_vendor_uploads_a_royalty_report_by_keyboard(
         header = Path(download.value.path()).read_text(encoding="utf-8").splitlines()[0]
         report = tmp_path / "first-quarter.csv"
         report.write_text(f"{header}\n1,C-100,Harbor Clinic,US,end_users,60,\n")
-        tab_to(page, css="#file")
+        # Playwright asks Chromium to intercept the file chooser without waiting for
+        # its answer, so the wait starts before the Tab walk's round trips: a Space
+        # pressed at once could open the chooser before it was intercepted.
         with page.expect_file_chooser() as chooser:
+            tab_to(page, css="#file")
             page.keyboard.press("Space")
         chooser.value.set_files(report)
         tab_to(page, css="#report-csv button[value=preview]")
