@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from flask import Flask
+from werkzeug.routing import Map, UnicodeConverter
 from werkzeug.routing import Rule as WerkzeugRule
 
 from licensing.api.base import Api
@@ -65,3 +66,33 @@ def test_a_later_app_shares_the_document_the_first_app_built(
         fresh.extensions["licensing.db"].engine.dispose()
     assert built == served
     assert len(Api._documents) == 1
+
+
+def _compiled(rule: WerkzeugRule) -> tuple[Any, ...]:
+    converters = sorted((name, type(c), c.regex) for name, c in rule._converters.items())
+    return list(rule._parts), list(rule._trace), converters, set(rule.arguments)
+
+
+def test_every_route_is_parsed_into_the_parts_werkzeugs_own_compile_makes(app: Flask) -> None:
+    """An app built after another in the process (the suite builds one per test)
+    takes each rule's parts from those `Rule` kept."""
+    later = create_app(app.config["LICENSING"])
+    try:
+        for rule in later.url_map.iter_rules():
+            kept = _compiled(rule)
+            WerkzeugRule.compile(rule)
+            assert _compiled(rule) == kept, rule.rule
+    finally:
+        later.extensions["licensing.db"].engine.dispose()
+
+
+def test_a_rule_on_a_map_with_other_converters_is_parsed_for_that_map() -> None:
+    class Hex(UnicodeConverter):
+        regex = "[0-9a-f]+"
+
+    plain, hexed = Map(), Map(converters={"int": Hex})
+    for routes in (plain, hexed):
+        routes.add(Rule("/records/<int:record>", endpoint="record"))
+    assert plain.bind("example.test").match("/records/12") == ("record", {"record": 12})
+    assert hexed.bind("example.test").match("/records/ff") == ("record", {"record": "ff"})
+    assert hexed.bind("example.test").build("record", {"record": "ab"}) == "/records/ab"
