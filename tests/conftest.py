@@ -15,6 +15,7 @@ with a one-line reason; with CI=true it fails.
 from __future__ import annotations
 
 import dataclasses
+import gc
 import os
 import shutil
 import sqlite3
@@ -70,6 +71,19 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="run the integration tier without its audit watch (tests/support/audited.py)",
     )
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Take what collection left (the imported service, its tests and their
+    libraries) out of the garbage collector's sight, as `licensing serve`'s
+    workers do with what they hold at start (`freeze_start_up_objects`).
+
+    Each full collection walked all of it, for every test: building an app took
+    35 ms of CPU with the collector on and 12 ms with it off, and a file of
+    integration tests about a sixth more CPU than with these objects frozen.
+    Objects made later, by the tests, are collected as before."""
+    gc.collect()
+    gc.freeze()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -230,6 +244,19 @@ def _engine_of_template(url: str, *, jit: str = "server") -> Engine:
     return engine.execution_options()
 
 
+_FROZEN_AFTER_AN_APP: list[bool] = []
+
+
+def _freeze_once_the_first_app_is_built() -> None:
+    """What the first app of the process leaves for every later one (each rule's
+    parsed parts, the API document, compiled templates) frozen too; the first
+    app itself with it, never freed (one a process)."""
+    if not _FROZEN_AFTER_AN_APP:
+        _FROZEN_AFTER_AN_APP.append(True)
+        gc.collect()
+        gc.freeze()
+
+
 @contextmanager
 def app_in_transaction(
     database_url: str,
@@ -249,6 +276,7 @@ def app_in_transaction(
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(db_module, "make_engine", _engine_of_template)
         application = create_app(make_config(database_url, **config_changes))
+    _freeze_once_the_first_app_is_built()
     database: Database = application.extensions["licensing.db"]
     connection = database.engine.connect() if shared is None else shared
     transaction = connection.begin() if shared is None else connection.begin_nested()
