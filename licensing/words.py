@@ -239,6 +239,21 @@ def counted(count: int, noun: str) -> str:
     return f"{count} {noun}{'s' if count != 1 else ''}"
 
 
+# A line break or another control character, with the spaces beside it: what a text
+# written into one line of a page or an email may not hold (`on_one_line`).
+_LINE_BREAKING = re.compile(r"\s*[\x00-\x1f\x7f-\x9f\u2028\u2029]+\s*")
+
+
+def on_one_line(text: str | None) -> str:
+    """A name as a sentence of a page or an email writes it: every line break, tab or
+    other control character (and the spaces beside it) made one space, none at either
+    end. A text without one is returned as it is. Round 62: names stored before round
+    61 refused them keep them in the record, and are shown so."""
+    if not text or _LINE_BREAKING.search(text) is None:
+        return text or ""
+    return _LINE_BREAKING.sub(" ", text).strip()
+
+
 def end_sentence(text: str | None) -> str:
     """`text` ending with one full stop: "Acme Software, Inc." is not followed by another."""
     value = (text or "").rstrip()

@@ -174,7 +174,7 @@ def request_fields(found: PermissionRequest, today: date) -> dict[str, Any]:
     return {
         "requester_name": found.requester_shown_name,
         "requester_email": found.requester_address,
-        "institution": found.institution,
+        "institution": found.shown_institution,
         "role": found.stated_role or "",
         "organization_type": found.organization_type or "",
         "purpose": found.purpose or "",
@@ -182,7 +182,7 @@ def request_fields(found: PermissionRequest, today: date) -> dict[str, Any]:
         "content_requested": found.content_requested or "",
         "medium": found.medium or "",
         "audience_size": str(found.audience_size or ""),
-        "duration": found.duration or "",
+        "duration": found.shown_duration,
         "use_from": found.use_from if keeps_days else None,
         "use_until": found.use_until if keeps_days else None,
     }

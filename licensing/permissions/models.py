@@ -41,6 +41,7 @@ from licensing.accounts.models import (
 from licensing.db import Base, UTCDateTime, utcnow
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 from licensing.records import Snapshotted, one_of, refuse_changes
+from licensing.words import on_one_line
 
 from .states import STATES
 
@@ -207,9 +208,22 @@ class PermissionRequest(Snapshotted, Base):
 
     @property
     def requester_shown_name(self) -> str:
-        """The requester's name now, as `requester_address`."""
+        """The requester's name now, as `requester_address`, on one line (round 62: a
+        name stored before round 61 refused line breaks keeps them in the record; the
+        emails, pages and letters that write it into a sentence read it here)."""
         user = self._requester_of_organization
-        return self.requester_name if user is None else user.full_name
+        return on_one_line(self.requester_name if user is None else user.full_name)
+
+    @property
+    def shown_institution(self) -> str:
+        """The institution as emails, pages and letters write it: on one line, as
+        `requester_shown_name`."""
+        return on_one_line(self.institution)
+
+    @property
+    def shown_duration(self) -> str:
+        """The duration asked for as pages write it: on one line."""
+        return on_one_line(self.duration)
 
     @property
     def stated_role(self) -> str | None:

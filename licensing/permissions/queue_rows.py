@@ -18,6 +18,7 @@ from markupsafe import Markup
 
 from licensing.web.filters import dated, office_day
 from licensing.web.rows import NO_VALUE, escaped, state_label
+from licensing.words import on_one_line
 
 from .queries import QueueRequest, ServiceLevel, after_the_answer, service_level
 from .services import GrantEnding, grant_ending, label, use_days
@@ -128,8 +129,8 @@ def queue_rows(
                 request.id in selected,
                 escaped(request_url(request.id)),
                 escaped(request.application_reference or NO_VALUE) if from_application else None,
-                escaped(request.requester_name),
-                escaped(request.institution),
+                escaped(on_one_line(request.requester_name)),
+                escaped(on_one_line(request.institution)),
                 _purpose(request.purpose),
                 _term(request),
                 escaped(request.state),

@@ -925,6 +925,53 @@ def test_an_administrator_made_a_member_loses_the_invitations_they_sent(
     )
 
 
+def test_the_role_change_email_lists_the_invitations_withdrawn_at_a_demotion(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    """Round 62 (security62): the demoted administrator reads, in the email telling them
+    of their new role, which of the invitations they sent were withdrawn (the address
+    and the role each offered), newest first, as the audit log records them; before,
+    only the audit log said so, and an invitee's silence was a puzzle. A demotion
+    withdrawing nothing says nothing of invitations."""
+    organization_id = vendor.organization_id or 0
+    colleague = factories.make_vendor(
+        db.session(), organization=vendor.organization, role="administrator"
+    )
+    services.invite_member(organization_id, "first@tidewater.example", _actor(vendor))
+    services.invite_member(
+        organization_id, "second@tidewater.example", _actor(vendor), role="administrator"
+    )
+    services.invite_member(organization_id, "theirs@tidewater.example", _actor(colleague))
+    client = signed_in(app.test_client(), colleague)
+    client.post(f"/organization/members/{vendor.id}/role", data={"role": "member"})
+    (mail,) = db.session().scalars(
+        select(OutboxMessage).where(OutboxMessage.template == "role_changed")
+    )
+    told = {mail.to[0]: " ".join(mail.body_text.split())}
+    assert (
+        "The invitations you sent that were still pending are withdrawn, as only an "
+        "administrator invites: second@tidewater.example (as an administrator) and "
+        "first@tidewater.example (as a member). Ask an administrator to invite them "
+        "again if they are still wanted."
+    ) in told[vendor.email]
+    assert "theirs@tidewater.example" not in told[vendor.email]  # a colleague's stays
+
+
+def test_a_demotion_that_withdraws_no_invitation_says_nothing_of_invitations(
+    app: Flask, vendor: User, signed_in: Callable[..., FlaskClient]
+) -> None:
+    colleague = factories.make_vendor(
+        db.session(), organization=vendor.organization, role="administrator"
+    )
+    signed_in(app.test_client(), colleague).post(
+        f"/organization/members/{vendor.id}/role", data={"role": "member"}
+    )
+    (mail,) = db.session().scalars(
+        select(OutboxMessage).where(OutboxMessage.template == "role_changed")
+    )
+    assert "invitation" not in mail.body_text
+
+
 def test_an_administrator_made_a_member_through_the_api_loses_their_invitations(
     client: FlaskClient, vendor: User
 ) -> None:

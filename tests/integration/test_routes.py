@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import re
 from collections.abc import Callable
@@ -13,7 +14,9 @@ from sqlalchemy import func, select
 from werkzeug.routing import Rule
 
 from licensing import access, db
+from licensing.accounts import services as accounts_services
 from licensing.accounts.models import ApiToken, OneTimeToken, Passkey, RememberedBrowser, User
+from licensing.actors import Actor
 from licensing.audit.models import AuditEvent
 from licensing.mail.models import OutboxMessage
 from tests.integration.agreements.conftest import AUTO_USE
@@ -295,3 +298,149 @@ def test_every_vendor_route_answers_another_organizations_ids_as_ids_no_record_h
     assert differing == []
     assert _traces(other_vendor) == before
     assert walked > 80
+
+
+# --- every role the service has (round 62, security62) -------------------------------------
+
+
+def _filled(rule: Rule, records: dict[str, Any], *, missing: bool) -> str:
+    """The rule's path with a record's id for each argument the walk has a record of
+    (or an id no record has, when `missing`), and `1` for any other (a refusal comes
+    before the route reads it)."""
+    names = _ARGUMENT.findall(rule.rule)
+    values = {}
+    for number, name in enumerate(names):
+        if name not in records and name != "document_id":
+            values[name] = 1
+        elif name == PERIOD_START:
+            values[name] = records[name]
+        else:
+            values[name] = MISSING + number if missing else _ids(rule, [name], records)[name]
+    return _path(rule, values)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Caller:
+    """One way in: who, and what they send (a session on pages, a token on the API)."""
+
+    name: str
+    principal: access.Principal | None
+    headers: dict[str, str]
+    pages: FlaskClient | None
+    # Which of the service's parts this caller is walked on.
+    on_api: bool = True
+
+
+def _callers(
+    app: Flask,
+    vendor: User,
+    signed_in: Callable[..., FlaskClient],
+    staff: dict[str, User],
+) -> list[_Caller]:
+    """A signed-out visitor; the organization's member and billing member, on pages and
+    with a write token; the licensing, billing and admin staff, likewise; and the
+    administrator's and the billing staff's read-only tokens (on the API alone)."""
+    session = db.session()
+    organization = vendor.organization
+    people = {
+        "a member": factories.make_vendor(session, organization=organization, role="member"),
+        "a billing member": factories.make_vendor(
+            session, organization=organization, role="billing"
+        ),
+        **staff,
+    }
+    callers = [_Caller("a signed-out visitor", None, {}, app.test_client())]
+    for name, person in people.items():
+        principal = accounts_services.principal_for(person)
+        pages = signed_in(app.test_client(), person)
+        callers.append(_Caller(name, principal, bearer(person), pages))
+    for name, person in (
+        ("an administrator's read-only token", vendor),
+        ("billing staff's read-only token", staff["billing staff"]),
+    ):
+        token, secret = accounts_services.create_api_token(
+            person.id, "read only", actor=Actor.SYSTEM, scope="read"
+        )
+        principal = accounts_services.principal_for(person, token=token)
+        callers.append(_Caller(name, principal, {"Authorization": f"Bearer {secret}"}, None))
+    return callers
+
+
+def _refusal(declaration: access.Access, caller: _Caller, method: str, on_api: bool) -> int | None:
+    """The status the declaration answers `caller` with, or None when it admits them."""
+    if declaration.public and not (on_api and caller.principal is not None):
+        return None
+    if caller.principal is None:
+        return 401 if on_api else 302
+    if not declaration.admits(caller.principal):
+        return 403
+    if on_api and access.read_only_token_refusal(method, declaration, caller.principal):
+        return 403
+    return None
+
+
+def test_every_route_answers_every_role_as_its_declaration_says(
+    app: Flask,
+    vendor: User,
+    licensing_staff: User,
+    billing_staff: User,
+    admin: User,
+    example_card: str,  # noqa: F811
+    signed_in: Callable[..., FlaskClient],
+) -> None:
+    """Round 62 (security62): every route of the URL map, every method, by every role
+    the service has (a signed-out visitor; an organization's member and billing
+    member; licensing, billing and admin staff; a read-only token of a vendor's and of
+    staff's), on pages and on the API, with real records' ids. Where the route's
+    declaration does not admit the caller, the answer is its refusal (the sign-in page,
+    401, or 403 with a problem on the API) and exactly the answer for ids no record has,
+    so it tells nothing of the record; the walk leaves no audit event and no email. A
+    staff role is refused another role's state changes here by form and API alike
+    (round 61 walked another organization's ids as its administrator)."""
+    records = records_of(app, vendor, licensing_staff)
+    staff = {"licensing staff": licensing_staff, "billing staff": billing_staff, "an admin": admin}
+    callers = _callers(app, vendor, signed_in, staff)
+    before = _traces(vendor)
+    differing: list[str] = []
+    refused: dict[str, int] = {}
+    for rule in app.url_map.iter_rules():
+        declaration = access.declaration_for(app, rule.endpoint)
+        assert declaration is not None, rule.rule
+        on_api = rule.rule.startswith("/api/")
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            for caller in callers:
+                if not on_api and caller.pages is None:
+                    continue
+                expected = _refusal(declaration, caller, method, on_api)
+                if expected is None:
+                    continue
+                client = app.test_client() if on_api else caller.pages
+                assert client is not None
+                answers = [
+                    client.open(
+                        _filled(rule, records, missing=missing),
+                        method=method,
+                        headers=caller.headers if on_api else {},
+                    )
+                    for missing in (False, True)
+                ]
+                got, unknown = answers
+                refused[caller.name] = refused.get(caller.name, 0) + 1
+                where = f"{method} {rule.rule} by {caller.name}"
+                if got.status_code != expected:
+                    differing.append(f"{where}: {got.status_code}, declared {expected}")
+                    continue
+                if on_api and got.mimetype != "application/problem+json":
+                    differing.append(f"{where}: answered {got.mimetype}")
+                if expected == 302 and "/sign-in?next=" not in got.headers["Location"]:
+                    differing.append(f"{where}: sent to {got.headers['Location']}")
+                text = _PER_REQUEST.sub("", got.get_data(as_text=True))
+                missing_text = _PER_REQUEST.sub("", unknown.get_data(as_text=True))
+                if expected != 302 and (got.status_code, text) != (
+                    unknown.status_code,
+                    missing_text,
+                ):
+                    differing.append(f"{where}: not as for ids no record has")
+    assert differing == []
+    assert _traces(vendor) == before
+    assert set(refused) == {caller.name for caller in callers}, refused

@@ -14,7 +14,7 @@ from licensing.pricing import ProposedUse, QuoteRequest, Term, parse_rate_card, 
 from licensing.statemachine import Action, StateMachine
 from licensing.web import filters
 from licensing.web.filters import state_words
-from licensing.words import state_label, state_text
+from licensing.words import on_one_line, state_label, state_text
 
 
 def test_vocabulary_identifiers_read_as_words_with_acronyms_kept() -> None:
@@ -305,3 +305,13 @@ def test_the_proration_caption_gives_the_days_and_the_fraction_the_working_multi
         "the term is 366 of the rate card period's 2,911,713 days, 366/2911713 = 2/15911 "
         "(less than 0.1%)"
     )
+
+
+def test_a_name_is_put_on_one_line_and_one_without_a_break_is_left_as_it_is() -> None:
+    """Round 62: names stored before round 61 refused line breaks are shown so."""
+    assert on_one_line("Lena Ortiz\r\n\r\nYour request is approved. ") == (
+        "Lena Ortiz Your request is approved."
+    )
+    assert on_one_line("Cedar\u2028Ridge\tCollege\x85") == "Cedar Ridge College"
+    assert on_one_line("  Two  spaces kept ") == "  Two  spaces kept "
+    assert on_one_line(None) == ""

@@ -515,13 +515,16 @@ def revoke_pending_invitations(
     *,
     created_by_id: int | None = None,
     email: str | None = None,
+    withdrawn_to: list[tuple[str, str | None]] | None = None,
 ) -> int:
     """Withdraw the organization's invitations pending now (those sent by
     `created_by_id`, or to `email`, when given) in one UPDATE, whatever the number of
     its invitations, each audited `invitation.revoked` with `note` as `_revoke` audits
     one (round 50: every invitation of the organization was read, and each withdrawn
     in statements of its own). How many were; their events newest first, as the
-    organization's list orders them."""
+    organization's list orders them. Each one's address and the role it offered are
+    added to `withdrawn_to`, when given, newest first (round 62: the email telling a
+    demoted administrator of their role lists them)."""
     now = utcnow()
     where = [
         OneTimeToken.purpose == INVITATION,
@@ -538,9 +541,16 @@ def revoke_pending_invitations(
         update(OneTimeToken)
         .where(*where)
         .values(revoked_at=now)
-        .returning(OneTimeToken.id, OneTimeToken.created_at)
+        .returning(
+            OneTimeToken.id,
+            OneTimeToken.created_at,
+            OneTimeToken.email,
+            OneTimeToken.organization_role,
+        )
     ).all()
     withdrawn = sorted(changed, key=lambda row: (row.created_at, row.id), reverse=True)
+    if withdrawn_to is not None:
+        withdrawn_to.extend((row.email, row.organization_role) for row in withdrawn)
     audit.record_events(
         session,
         "invitation.revoked",

@@ -19,6 +19,7 @@ from licensing import calendar, db
 from licensing.access import (
     ADMINISTRATOR,
     BILLING,
+    MEMBER,
     ORGANIZATION_ROLES,
     ROLE_TITLES,
     Access,
@@ -199,6 +200,7 @@ def set_organization_role(
             refuse_leaving_without_administrator(session, user, organization)
         before = user.organization_role
         _change_user(session, user, "user.role_changed", actor, note=note, organization_role=role)
+        withdrawn: list[tuple[str, str | None]] = []
         if before == ADMINISTRATOR:
             # Round 61 (attack61): an invitation is an administrator's step, made with
             # authority they no longer hold; one sent to an address of their own (as
@@ -210,8 +212,9 @@ def set_organization_role(
                 actor,
                 INVITATIONS_WITHDRAWN_ON_DEMOTION.format(user.email),
                 created_by_id=user.id,
+                withdrawn_to=withdrawn,
             )
-        _tell_member(session, user, organization, actor, before=before)
+        _tell_member(session, user, organization, actor, before=before, withdrawn=withdrawn)
         if emailed is not None:
             emailed.append(user.email)
         return user
@@ -233,11 +236,19 @@ def set_organization_role_by_email(
 
 
 def _tell_member(
-    session: Session, user: User, organization: Organization, actor: Actor, *, before: str | None
+    session: Session,
+    user: User,
+    organization: Organization,
+    actor: Actor,
+    *,
+    before: str | None,
+    withdrawn: Sequence[tuple[str, str | None]] = (),
 ) -> None:
     """The member whose role changed hears who changed it and what they may do now
     (a page that no longer offers *Invite* would otherwise be their first sign), and
-    a billing member made a member that the licensing work is theirs from now on."""
+    a billing member made a member that the licensing work is theirs from now on. A
+    demoted administrator reads which of their invitations were withdrawn (round 62:
+    only the audit log said), each address with the role it offered."""
     changer = acting_colleague(session, actor)
     mail.enqueue(
         session,
@@ -257,6 +268,10 @@ def _tell_member(
             "themselves": changer is not None and changer.id == user.id,
             "ask": whom_to_ask(session, organization.id),
             "portal_url": links().vendor_dashboard(),
+            "withdrawn": [
+                f"{address} (as {with_article(offered or MEMBER)})"
+                for address, offered in withdrawn
+            ],
         },
     )
 

@@ -27,7 +27,7 @@ def addressee(request: PermissionRequest) -> documents.Requester:
     return documents.Requester(
         name=request.requester_shown_name,
         email=request.requester_address,
-        institution=request.institution,
+        institution=request.shown_institution,
         role=label(request.stated_role) if request.stated_role else None,
     )
 

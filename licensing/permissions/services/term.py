@@ -103,12 +103,12 @@ def term_words(request: PermissionRequest) -> str:
     the words alone when no days were given."""
     term = asked_term(request)
     if term is None:
-        return request.duration
+        return request.shown_duration
     # Round 57: the days in words, as the pages' sentences and the letter say days; a
     # duration written from an application's term is its ISO days, said once.
     days = days_text(term[0], term[1])
     written = f"{term[0].isoformat()} to {term[1].isoformat()}"
-    return days if request.duration in ("", written) else f"{request.duration}: {days}"
+    return days if request.duration in ("", written) else f"{request.shown_duration}: {days}"
 
 
 def default_validity(

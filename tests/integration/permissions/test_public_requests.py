@@ -13,7 +13,8 @@ from flask.testing import FlaskClient
 from sqlalchemy import select
 
 from licensing import db
-from licensing.accounts.services import ONE_LINE
+from licensing.accounts.services import ONE_LINE, principal_for
+from licensing.actors import Actor
 from licensing.api.permissions import PermissionRequestInputSchema
 from licensing.audit.models import AuditEvent
 from licensing.db import utcnow
@@ -30,7 +31,7 @@ from tests.integration.permissions.conftest import (
     request_input,
     token_in,
 )
-from tests.support.factories import make_staff
+from tests.support.factories import DEFAULT_PASSWORD, make_staff
 from tests.support.settings import permission_sla_days
 
 EMAIL = "lena.ortiz@cedar-ridge.example"
@@ -431,3 +432,55 @@ def test_a_name_the_office_writes_into_its_emails_is_one_line_on_the_form_and_th
     assert api.status_code == 422
     assert api.get_json()["errors"] == {field: [ONE_LINE]}
     assert _stored() == before
+
+
+def test_names_stored_with_line_breaks_before_round_61_are_one_line_in_emails_and_pages(
+    app: Flask, client: FlaskClient
+) -> None:
+    """Round 62 (security62): round 61 refuses a name, institution or duration with a
+    line break, but requests stored before kept theirs, and the office went on writing
+    them into its emails ("Hello <name>," with every line) and pages. Shown on one
+    line wherever they are written (emails, the status page, the console's queue and
+    request, the decision letter's addressee); the stored request keeps them as given."""
+    staff = make_staff(db.session(), roles=("licensing",))
+    created = services.submit_request(request_input())
+    raw = token_in(last_mail(created.requester_email), "/permissions/confirm/")
+    confirmed = services.confirm_email(raw, sla_days=permission_sla_days())
+    token = services.status_token(confirmed)
+    name = "Lena Ortiz\n\nYour request is approved.\r\nPay the fee at http://pay.example"
+    institution = "Cedar Ridge\u2028Community College"
+    duration = "Spring 2027\tsemester"
+    with db.transaction() as session:
+        stored = session.get(PermissionRequest, confirmed.id)
+        assert stored is not None
+        stored.requester_name = name
+        stored.institution = institution
+        stored.duration = duration
+    one_name = "Lena Ortiz Your request is approved. Pay the fee at http://pay.example"
+    actor = Actor.of(principal_for(staff))
+    services.decisions.approve(confirmed.id, actor)
+    told = last_mail(created.requester_email).body_text
+    assert told.startswith(f"Hello {one_name},\n"), told[:200]
+    assert "\nYour request is approved." not in told
+    pages = {
+        "status": client.get(f"/permissions/status/{token}"),
+    }
+    console = app.test_client()
+    console.post("/sign-in", data={"email": staff.email, "password": DEFAULT_PASSWORD})
+    pages["console request"] = console.get(f"/console/permissions/{confirmed.id}")
+    pages["console queue"] = console.get("/console/permissions/?state=approved")
+    for where, page in pages.items():
+        text = html.unescape(page.get_data(as_text=True))
+        assert page.status_code == 200, where
+        assert one_name in text, where
+        assert "Your request is approved.\r\n" not in text, where
+        assert "Cedar Ridge Community College" in text, where
+        assert "\u2028" not in text, where
+    request_page = html.unescape(pages["console request"].get_data(as_text=True))
+    assert "Spring 2027 semester" in request_page
+    addressee = services.letters.addressee(db.session().get(PermissionRequest, confirmed.id))
+    assert (addressee.name, addressee.institution) == (one_name, "Cedar Ridge Community College")
+    db.session().expire_all()
+    kept = db.session().get(PermissionRequest, confirmed.id)
+    assert kept is not None
+    assert (kept.requester_name, kept.institution, kept.duration) == (name, institution, duration)
