@@ -392,12 +392,19 @@ def _priced_in(session: Any, application: Application) -> str | None:
 
 def _currency_words(session: Any, application: Application) -> dict[str, Any]:
     """What the page says of the currency an application naming no card is priced in
-    (round 62), while it may still be changed: `currency_basis`, why it is the
+    (round 62), while it may still be changed and where cards in several currencies are
+    in effect on its first day: `currency_basis`, why it is the
     currency it is ("in USD, the currency of your agreements"), else `other_cards`,
     the cards in effect on its first day in other currencies than the one the
     contract's rule takes (published last), which it may name to be priced in theirs."""
+    nothing: dict[str, Any] = {"currency_basis": "", "other_cards": ()}
     if application.rate_card or application.state not in EDITABLE or not application.term_start:
-        return {"currency_basis": "", "other_cards": ()}
+        return nothing
+    # Only where cards in several currencies are in effect on its first day: an office
+    # licensing in one currency reads what it always read.
+    others = ratecard_queries.catalogue(session).others_in_effect(application.term_start)
+    if not others:
+        return nothing
     asked = queries.asked_currency(session, application)
     if asked is not None:
         renewed = application.renewal_of.number if application.renewal_of else ""
@@ -405,8 +412,7 @@ def _currency_words(session: Any, application: Application) -> dict[str, Any]:
             "currency_basis": f", in {asked.currency}, {asked.words(renewed)}",
             "other_cards": (),
         }
-    cards = ratecard_queries.catalogue(session)
-    return {"currency_basis": "", "other_cards": cards.others_in_effect(application.term_start)}
+    return {"currency_basis": "", "other_cards": others}
 
 
 def _vendor_page(
