@@ -11,6 +11,9 @@ Two kinds of record would be priced on it once it is published:
   the card is in effect, that includes an agreement that ended before it began,
   renewed late from the day it is drawn (round 45).
 
+Both only in the card's currency (round 62): an application already priced, and a
+renewal, are priced again in their own currency, on the card in effect in it.
+
 Each is priced on the new card, an application with the uses of its latest
 quote over its own term, an agreement with the uses its renewal would be drawn
 with (`renewal.renewed_uses_of`: its licensed uses, with the quantities last
@@ -273,6 +276,9 @@ def latest_quotes(card: RateCard) -> Select[Application, QuoteVersion]:
         .where(
             *undecided,
             QuoteVersion.term_start.between(card.effective_from, card.effective_to),
+            # Round 62: an application priced in another currency is priced again in
+            # its own (`queries.asked_currency`), never on this card.
+            QuoteVersion.currency == card.currency,
             # Round 48: not a closed organization's, which no one may approve (closing
             # withdraws them; one closed before round 48 may still wait); a suspended
             # one's is counted and marked, as its renewals are. The renewal lists' rule.
@@ -348,6 +354,9 @@ def renewal_candidates(card: RateCard, today: date) -> Select[Agreement]:
             Agreement.state.in_((ACTIVE, EXPIRED)),
             Agreement.superseded_by_id.is_(None),
             ends,
+            # Round 62: a renewal is priced in its agreement's currency, never on a card
+            # in another (a JPY card prices no USD licensee's renewal).
+            Agreement.currency == card.currency,
             Agreement.id.not_in(renewing),
             # Round 47: not a closed organization's, which renews nothing (a
             # suspended one's is counted: it may be reinstated); the rule of every

@@ -31,7 +31,7 @@ from licensing.agreements.services.submission import AUDIENCE_UNITS
 from licensing.extensions import configured_limit, csrf, limiter
 from licensing.limits import shows_unstorable_query_on_form
 from licensing.money import beyond_largest, exceeds_largest, revenue_problem
-from licensing.pricing import ORGANIZATION_TYPES, Quote
+from licensing.pricing import ORGANIZATION_TYPES, Quote, RateCard
 from licensing.ratecards import queries, services
 from licensing.web.filters import page_wording
 from licensing.web.forms import show_unstorable
@@ -186,6 +186,7 @@ def estimate() -> tuple[str, int]:
     _label_revenue(session, form, stored)
     quote: Quote | None = None
     replaced: services.Replaced | None = None
+    others: tuple[RateCard, ...] = ()
     field_errors: dict[str, list[str]] = {}
     refused = False
     # A NUL in a field: the field's own message, as every form gives (the form is a
@@ -198,6 +199,7 @@ def estimate() -> tuple[str, int]:
             _check_revenue_digits(form, priced.currency)
             quote = priced
             replaced = services.replaced(asked)
+            others = services.other_currencies(asked)
         except errors.InvalidInput as invalid:
             # Beside the fields they name; the rest (the term, a use) in the summary.
             # Worded for a page ("the number of end users", not "end_users").
@@ -210,6 +212,7 @@ def estimate() -> tuple[str, int]:
         units=units,
         quote=quote,
         replaced=replaced,
+        other_currencies=others,
         field_errors=field_errors,
         refused=refused,
         has_cards=bool(stored),

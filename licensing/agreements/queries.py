@@ -971,6 +971,55 @@ def with_live_renewal(statement: Select[Any]) -> Select[Any]:
     )
 
 
+def licensee_currency(session: Session, organization_id: int | None) -> str | None:
+    """The one currency an organization is licensed in: that of its agreements awaiting
+    acceptance or in force, when they all share one; None with none, or several (a
+    vendor licensed in USD and EUR chooses by naming a card)."""
+    if organization_id is None:
+        return None
+    found = session.scalars(
+        select(Agreement.currency)
+        .where(Agreement.organization_id == organization_id, Agreement.state.in_((ISSUED, ACTIVE)))
+        .distinct()
+    ).all()
+    return found[0] if len(found) == 1 else None
+
+
+@dataclass(frozen=True)
+class AskedCurrency:
+    """The currency an application naming no card is priced in, and why (round 62):
+    `renewal` (the agreement it renews), `priced` (its own earlier quote, returned and
+    resubmitted or re-priced by staff) or `licensee` (the one currency the
+    organization's agreements are in)."""
+
+    currency: str
+    why: str
+
+    def words(self, renewed: str = "") -> str:
+        """Why, in a phrase after "in USD": "the currency of CPT-2027-000001"."""
+        if self.why == "renewal":
+            return f"the currency of {renewed or 'the agreement it renews'}"
+        if self.why == "priced":
+            return "the currency it was priced in"
+        return "the currency of your agreements"
+
+
+def asked_currency(session: Session, application: Application) -> AskedCurrency | None:
+    """The currency `application` is priced in when it names no card (the card in
+    effect on its first day in that currency, never one published later in another):
+    the renewed agreement's, else its own earlier quote's, else the organization's one
+    currency (`licensee_currency`); None where nothing says (the contract's rule: the
+    card in effect, whatever its currency). A card it names decides whatever this says."""
+    if application.renewal_of_id is not None:
+        renewed = session.get(Agreement, application.renewal_of_id)
+        if renewed is not None:
+            return AskedCurrency(renewed.currency, "renewal")
+    if application.currency:
+        return AskedCurrency(application.currency, "priced")
+    found = licensee_currency(session, application.organization_id)
+    return AskedCurrency(found, "licensee") if found is not None else None
+
+
 def live_renewal(session: Session, agreement_id: int) -> Application | None:
     """The application that renews the agreement now, if any (one at a time)."""
     return session.scalars(

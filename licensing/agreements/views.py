@@ -8,7 +8,7 @@ service's `InvalidInput` is shown beside the fields it names (paths such as
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import partial
@@ -82,7 +82,7 @@ from licensing.ratecards import queries as ratecard_queries
 from licensing.web import assignment, confirm, paging
 from licensing.web.console import QueueSummary, due_soon_by, queue_summary
 from licensing.web.errors import said_to_the_reader
-from licensing.web.filters import money, recorded_words, state_words
+from licensing.web.filters import FIELD_LABELS, field_words, money, recorded_words, state_words
 from licensing.web.forms import PageForm, readable, show_errors
 from licensing.web.navigation import record_url, url_pattern
 from licensing.web.organization_records import organization_section
@@ -210,8 +210,15 @@ def _form_page(
     row = form.uses.entries[0].form
     session = db.session()
     stored = ratecard_queries.all_cards(session)
+    # Round 62: in the currency the application is priced in where it is known (a
+    # renewal's, its earlier quote's, the licensee's one currency).
+    if application is not None:
+        asked = queries.asked_currency(session, application)
+        known = asked.currency if asked is not None else None
+    else:
+        known = queries.licensee_currency(session, current_actor().organization_id)
     currency = ratecard_queries.card_currency(
-        session, form.rate_card.data or None, form.term_start.data
+        session, form.rate_card.data or None, form.term_start.data, known
     )
     if currency is None and len({card.currency for card in stored}) == 1:
         currency = stored[0].currency
@@ -219,6 +226,7 @@ def _form_page(
         "agreements/application_form.html",
         values=_values(form),
         revenue_label=forms.revenue_label(currency),
+        summary_labels=revenue_summary_labels(errors or {}, currency),
         card_currencies={card.version: card.currency for card in stored},
         application=application,
         renewal_figures=_renewal_figures(application),
@@ -359,6 +367,54 @@ def _rejection(application: Application) -> queries.Rejection | None:
     )
 
 
+def revenue_summary_labels(errors: Mapping[str, Any], currency: str | None) -> dict[str, str]:
+    """The error summary's words for each revenue field in `errors`, as the field's own
+    label says it, with its currency: "Expected annual revenue (JPY)" after its use (round
+    62: the summary said "Expected annual revenue" alone, `field_words`)."""
+    return {
+        path: field_words(path).replace(FIELD_LABELS["revenue"], forms.revenue_label(currency))
+        for path in errors
+        if path.startswith("uses.") and path.endswith(".revenue")
+    }
+
+
+def _priced_in(session: Any, application: Application) -> str | None:
+    """The currency `application` is priced in: the card it names, else the one known
+    for it (`queries.asked_currency`), else the card in effect on its first day."""
+    asked = queries.asked_currency(session, application)
+    return ratecard_queries.card_currency(
+        session,
+        application.rate_card,
+        application.term_start,
+        asked.currency if asked is not None else None,
+    )
+
+
+def _currency_words(session: Any, application: Application) -> dict[str, Any]:
+    """What the page says of the currency an application naming no card is priced in
+    (round 62), while it may still be changed and where cards in several currencies are
+    in effect on its first day: `currency_basis`, why it is the
+    currency it is ("in USD, the currency of your agreements"), else `other_cards`,
+    the cards in effect on its first day in other currencies than the one the
+    contract's rule takes (published last), which it may name to be priced in theirs."""
+    nothing: dict[str, Any] = {"currency_basis": "", "other_cards": ()}
+    if application.rate_card or application.state not in EDITABLE or not application.term_start:
+        return nothing
+    # Only where cards in several currencies are in effect on its first day: an office
+    # licensing in one currency reads what it always read.
+    others = ratecard_queries.catalogue(session).others_in_effect(application.term_start)
+    if not others:
+        return nothing
+    asked = queries.asked_currency(session, application)
+    if asked is not None:
+        renewed = application.renewal_of.number if application.renewal_of else ""
+        return {
+            "currency_basis": f", in {asked.currency}, {asked.words(renewed)}",
+            "other_cards": (),
+        }
+    return {"currency_basis": "", "other_cards": others}
+
+
 def _vendor_page(
     application: Application, *, errors: dict[str, list[str]] | None = None, status: int = 200
 ) -> tuple[str, int]:
@@ -375,8 +431,12 @@ def _vendor_page(
     return render_template(
         "agreements/application.html",
         application=application,
+        **_currency_words(session, application),
         estimate=estimate,
         estimate_problems=estimate_problems,
+        estimate_labels=revenue_summary_labels(
+            estimate_problems, _priced_in(session, application) if estimate_problems else None
+        ),
         estimate_too_large=too_large,
         quote=quote,
         # A renewal's price against its agreement's, and why (round 42).
@@ -815,8 +875,10 @@ def renew(agreement_id: int) -> Page:
     )
     if services.awaits_rate_card(db.session(), renewal):
         assert renewal.term_start is not None
+        assert renewal.renewal_of is not None
         message += (
-            f" No rate card is published yet for a term starting {renewal.term_start:%Y-%m-%d}, "
+            f" No rate card in {renewal.renewal_of.currency} is published yet for a term "
+            f"starting {renewal.term_start:%Y-%m-%d}, "
             "so the licensing office will price the renewal by hand once you submit it."
         )
     flash(message, "success")

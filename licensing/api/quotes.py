@@ -42,6 +42,7 @@ from licensing.pricing import (
     USES,
     ProposedUse,
     QuoteRequest,
+    RateCard,
     Term,
 )
 
@@ -380,13 +381,15 @@ def _answer(request: QuoteRequest) -> Response:
     # their prorated amounts (round 44).
     long_days = app.config["LICENSING"].long_card_days
     if _writes_as_contract_json(provider, app.debug):
-        text, replaced = services.quote_text(request, long_period_days=long_days)
+        text, replaced, others = services.quote_text(request, long_period_days=long_days)
         answer = app.response_class(text, mimetype=provider.mimetype)
     else:
         answered = services.answered_quote(request, long_period_days=long_days)
         answer = jsonify(answered.to_contract_dict())
         replaced = services.replaced(request)
+        others = services.other_currencies(request)
     _link_successors(answer, replaced)
+    _link_other_currencies(answer, others)
     return answer
 
 
@@ -394,7 +397,12 @@ SUCCESSOR_HEADER = {
     "Link": {
         "description": "Only when `rate_card` names a card replaced since (corrected by later "
         'versions for its whole period): `</api/v1/rate-cards/2027.2>; rel="successor-version"` '
-        "for each card that replaced it. Quotes naming no version are priced on those.",
+        "for each card that replaced it. Quotes naming no version are priced on those. "
+        "Only when `rate_card` is not given and cards in other currencies than the answer's "
+        "`currency` are in effect on `term.start` (the quote is priced on the one published "
+        'last, whatever its currency): `</api/v1/rate-cards/2027.EUR>; rel="alternate"; '
+        'title="EUR"` for each other currency, the card in effect in it; name it in '
+        "`rate_card` to be priced in that currency.",
         "schema": {"type": "string"},
     }
 }
@@ -409,6 +417,20 @@ def _link_successors(answer: Response, replaced: services.Replaced | None) -> No
             f"<{flask.url_for('rate_cards.get_rate_card', version=version)}>; "
             'rel="successor-version"'
             for version in replaced.replaced_by
+        )
+
+
+def _link_other_currencies(answer: Response, others: tuple[RateCard, ...]) -> None:
+    """A quote naming no card, priced in one currency where cards in others are in
+    effect too, says so in a header, as the contract fixes the body (its `currency`
+    says the one used): `Link: </api/v1/rate-cards/2027.EUR>; rel="alternate";
+    title="EUR"` (RFC 8288) for the card in effect in each other currency (round 62).
+    Never beside `successor-version`: that one needs a card named, this one none."""
+    if others:
+        answer.headers["Link"] = ", ".join(
+            f"<{flask.url_for('rate_cards.get_rate_card', version=card.version)}>; "
+            f'rel="alternate"; title="{card.currency}"'
+            for card in others
         )
 
 

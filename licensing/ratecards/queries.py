@@ -147,23 +147,27 @@ def replaced_by(cards: Sequence[Published]) -> dict[str, list[str]]:
     return replaced
 
 
-def in_effect(session: Session, on: date) -> RateCardRecord | None:
+def in_effect(session: Session, on: date, currency: str | None = None) -> RateCardRecord | None:
     """The card whose period contains `on`.
 
     Where periods overlap, the card starting latest wins (a mid-year revision
     takes over from the annual card), and among cards starting the same day the
     one published last: publishing a corrected card under a new version is how
-    staff replace one.
+    staff replace one. With `currency`, among that currency's cards alone (round
+    62: a caller that knows the currency it prices in, a renewal of a USD agreement,
+    is never priced on a JPY card published later for the same days).
     """
+    found = select(RateCardRecord).where(
+        RateCardRecord.effective_from <= on, RateCardRecord.effective_to >= on
+    )
+    if currency is not None:
+        found = found.where(RateCardRecord.currency == currency)
     return session.scalars(
-        select(RateCardRecord)
-        .where(RateCardRecord.effective_from <= on, RateCardRecord.effective_to >= on)
-        .order_by(
+        found.order_by(
             RateCardRecord.effective_from.desc(),
             RateCardRecord.published_at.desc(),
             RateCardRecord.id.desc(),
-        )
-        .limit(1)
+        ).limit(1)
     ).first()
 
 
@@ -263,7 +267,11 @@ class Catalogue:
     commits: tuple[int, int] | None = None
     # The card in effect by day, as found: every quote asks (a list, a max and a
     # lambda each time); the entries never change, so neither does an answer.
-    _in_effect: dict[date, RateCard | None] = field(
+    _in_effect: dict[tuple[date, str | None], RateCard | None] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+    # The cards in effect in other currencies, by day (`others_in_effect`).
+    _others: dict[date, tuple[RateCard, ...]] = field(
         default_factory=dict, init=False, compare=False, repr=False
     )
     # The cards replaced, by version (`replacement`), with "" once found.
@@ -292,20 +300,44 @@ class Catalogue:
             replacements[""] = None  # found: even when no card is replaced
         return replacements.get(version) if version else None
 
-    def in_effect(self, on: date) -> RateCard | None:
-        """The parsed card `in_effect` would return, without loading or parsing it."""
+    def in_effect(self, on: date, currency: str | None = None) -> RateCard | None:
+        """The parsed card `in_effect` would return, without loading or parsing it;
+        with `currency`, among that currency's cards alone."""
         known = self._in_effect
-        if on in known:
-            return known[on]
-        found = self._find_in_effect(on)
+        key = (on, currency)
+        if key in known:
+            return known[key]
+        found = self._find_in_effect(on, currency)
         if len(known) < 4096:  # days asked about: a client may ask any
-            known[on] = found
+            known[key] = found
         return found
 
-    def _find_in_effect(self, on: date) -> RateCard | None:
+    def _find_in_effect(self, on: date, currency: str | None = None) -> RateCard | None:
         """`in_effect`, worked out afresh (nothing remembered)."""
-        entry = self._entry_in_effect(on)
+        entry = self._entry_in_effect(on, currency)
         return entry.card if entry is not None else None
+
+    def others_in_effect(self, on: date) -> tuple[RateCard, ...]:
+        """The cards in effect on `on` in the currencies other than that of the card in
+        effect (the contract's rule, whatever its currency), one per currency (the card
+        in effect in it), by currency: what a quote naming no card could have been
+        priced on instead, by naming one (round 62). Empty where one currency's cards
+        are in effect, as at most offices."""
+        known = self._others
+        if on in known:
+            return known[on]
+        chosen = self.in_effect(on)
+        currencies = {e.currency for e in self.entries if e.effective_from <= on <= e.effective_to}
+        found = tuple(
+            card
+            for currency in sorted(currencies)
+            if chosen is not None
+            and currency != chosen.currency
+            and (card := self.in_effect(on, currency)) is not None
+        )
+        if len(known) < 4096:
+            known[on] = found
+        return found
 
     def _entry_in_effect(self, on: date, currency: str | None = None) -> _Entry | None:
         """The entry in effect on `on`; with `currency`, among that currency's cards alone."""
@@ -319,22 +351,23 @@ class Catalogue:
             return None
         return max(candidates, key=lambda e: (e.card.effective_from, e.published_at, e.id))
 
-    def spans(self, start: date, end: date) -> list[CorrectedDays]:
+    def spans(self, start: date, end: date, currency: str | None = None) -> list[CorrectedDays]:
         """The days from `start` to `end` cut where the card in effect changes: each
         part's card (as a quote naming no card prices a term from the part's first
-        day), first and last day; empty when some day has no card."""
-        found = self.spans_of(start, end)
+        day; with `currency`, among that currency's cards), first and last day; empty
+        when some day has no card."""
+        found = self.spans_of(start, end, currency)
         return (
             found
             if sum((part.last - part.first).days + 1 for part in found) == (end - start).days + 1
             else []
         )
 
-    def spans_of(self, start: date, end: date) -> list[CorrectedDays]:
+    def spans_of(self, start: date, end: date, currency: str | None = None) -> list[CorrectedDays]:
         """`spans`, leaving out the days no card prices rather than giving nothing."""
         return [
             CorrectedDays(entry.version, day, until)
-            for entry, day, until in self._spans(start, end)
+            for entry, day, until in self._spans(start, end, currency)
             if entry is not None
         ]
 
@@ -543,19 +576,24 @@ def rule_description(session: Session, version: str | None, rule_id: str | None)
     return rule.description.strip() if rule is not None and rule.description else ""
 
 
-def card_currency(session: Session, version: str | None, start: date | None) -> str | None:
+def card_currency(
+    session: Session, version: str | None, start: date | None, currency: str | None = None
+) -> str | None:
     """The currency an application or estimate is priced in: the card it names, else
-    the card in effect on its first day; None where neither is known yet."""
+    `currency` where the caller knows it (a renewal's, round 62), else the card in
+    effect on its first day; None where none is known yet."""
     if version:
         named = card_by_version(session, version)
         return named.currency if named else None
+    if currency is not None:
+        return currency
     found = card_in_effect(session, start) if start else None
     return found.currency if found else None
 
 
-def card_in_effect(session: Session, on: date) -> RateCard | None:
+def card_in_effect(session: Session, on: date, currency: str | None = None) -> RateCard | None:
     """The parsed card `in_effect` would return, without loading or parsing it."""
-    return _catalogue(session).in_effect(on)
+    return _catalogue(session).in_effect(on, currency)
 
 
 @dataclass(frozen=True)

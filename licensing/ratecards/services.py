@@ -363,20 +363,31 @@ def request_from(data: dict[str, Any]) -> QuoteRequest:
     )
 
 
-def quote(request: QuoteRequest, *, breakdowns: bool = True) -> Quote:
+def quote(request: QuoteRequest, *, breakdowns: bool = True, currency: str | None = None) -> Quote:
     """Price a request with the card it names, or the card in effect on its start
-    date. `breakdowns=False` for an answer that is shown, never kept (`price`)."""
-    return quote_on(_card_for(request, _catalogue()), request, breakdowns=breakdowns)
+    date: with `currency`, the card in effect in that currency (round 62: a renewal of
+    a USD agreement, an application already priced in USD, staff re-pricing it, are
+    never priced on a JPY card published later for the same days). `breakdowns=False`
+    for an answer that is shown, never kept (`price`)."""
+    card = _card_for(request, _catalogue(), currency)
+    return quote_on(card, request, breakdowns=breakdowns, currency=currency)
 
 
-def quote_on(card: RateCard, request: QuoteRequest, *, breakdowns: bool = True) -> Quote:
+def quote_on(
+    card: RateCard,
+    request: QuoteRequest,
+    *,
+    breakdowns: bool = True,
+    currency: str | None = None,
+) -> Quote:
     """`quote(request)` on a parsed card the caller holds (one of a catalogue it read
     once: a reissue's check of a page of agreements prices each without asking the
     database again which cards are published)."""
     try:
         return price(card, request, breakdowns=breakdowns)
     except QuoteInputError as invalid:
-        raise _refused(invalid, request) from None
+        asked = currency if currency is not None else _named_currency(request, card)
+        raise _refused(invalid, request, asked) from None
 
 
 def answered_quote(request: QuoteRequest, *, long_period_days: int) -> Quote:
@@ -388,18 +399,22 @@ def answered_quote(request: QuoteRequest, *, long_period_days: int) -> Quote:
     try:
         priced = price(card, request, breakdowns=False)
     except QuoteInputError as invalid:
-        raise _refused(invalid, request) from None
+        raise _refused(invalid, request, _named_currency(request, card)) from None
     return warned(priced, card, long_period_days) if runs_long(card, long_period_days) else priced
 
 
-def quote_text(request: QuoteRequest, *, long_period_days: int) -> tuple[str, Replaced | None]:
+def quote_text(
+    request: QuoteRequest, *, long_period_days: int
+) -> tuple[str, Replaced | None, tuple[RateCard, ...]]:
     """`answered_quote(request)` as the quote API writes it: the JSON text of its
     contract body (`price_text`, priced and written in one pass), and whether the
     card it names was replaced since (`replaced`), read from the same copy of the
     published cards. On a card that runs long (a flag worked out from the cached
     card, no query) the quote is priced the general way and warned (`warned`): the
     contract fixes the answer's fields and leaves an explanation's wording free, so
-    the warning is a step of the explanation (round 44)."""
+    the warning is a step of the explanation (round 44). Third, naming no card, the
+    cards in effect in other currencies on its first day (`others_in_effect`, round
+    62), read from the same copy."""
     cards = _catalogue()
     card = _card_for(request, cards)
     try:
@@ -409,8 +424,19 @@ def quote_text(request: QuoteRequest, *, long_period_days: int) -> tuple[str, Re
         else:
             text = price_text(card, request)
     except QuoteInputError as invalid:
-        raise _refused(invalid, request) from None
-    return text, _replaced(request, cards)
+        raise _refused(invalid, request, _named_currency(request, card)) from None
+    return text, _replaced(request, cards), _others(request, cards)
+
+
+def other_currencies(request: QuoteRequest) -> tuple[RateCard, ...]:
+    """Naming no card, the cards in effect on its first day in the currencies other
+    than the one the contract's rule priced it in, one per currency (round 62: the
+    estimator and the quote API say them); empty when it names a card."""
+    return _others(request, _catalogue())
+
+
+def _others(request: QuoteRequest, cards: queries.Catalogue) -> tuple[RateCard, ...]:
+    return () if request.rate_card is not None else cards.others_in_effect(request.term.start)
 
 
 def warned(priced: Quote, card: RateCard, long_period_days: int) -> Quote:
@@ -461,12 +487,16 @@ def quote_warnings(
     )
 
 
-def _refused(invalid: QuoteInputError, request: QuoteRequest) -> errors.InvalidInput:
+def _refused(
+    invalid: QuoteInputError, request: QuoteRequest, currency: str | None = None
+) -> errors.InvalidInput:
     """The core's refusal; a term outside its card's period also says what to do
-    about it (`term_advice`), the one place the API and the pages both take it from."""
+    about it (`term_advice`), the one place the API and the pages both take it from.
+    `currency`: the one the request is priced in where a caller asked for it or named
+    a card; None where the contract's rule chose the card."""
     problems = invalid.errors
     if invalid.outside is not None and "term" in problems:
-        advice = term_advice(invalid.outside, request.term)
+        advice = term_advice(invalid.outside, request.term, currency)
         problems = {**problems, "term": [f"{message}: {advice}" for message in problems["term"]]}
     return errors.InvalidInput("The uses cannot be priced as given.", problems)
 
@@ -523,18 +553,25 @@ def emailed(told: tuple[str, ...] | list[str], *, shown: int = 5) -> str:
     )
 
 
-def term_advice(card: RateCard, term: Term) -> str:
+def _named_currency(request: QuoteRequest, card: RateCard) -> str | None:
+    """The currency a request asked for by naming its card; None when the contract's
+    rule chose the card (the card in effect, whatever its currency)."""
+    return card.currency if request.rate_card is not None else None
+
+
+def term_advice(card: RateCard, term: Term, currency: str | None = None) -> str:
     """How to fit a term that does not lie inside `card`'s period. One that runs
     past the card's last day (a quote in December for a year from mid-December)
-    can end on that day, or start the next day on the card in effect then; with no
-    such card yet, the term is kept within the period and renewed on the next card."""
+    can end on that day, or start the next day on the card in effect then (in
+    `currency`, where the request is priced in one: round 62); with no such card
+    yet, the term is kept within the period and renewed on the next card."""
     if card.open_ended:  # a term can only start before it
         return f"start the term on or after {card.effective_from}"
     period = card.period
     if not card.effective_from <= term.start <= card.effective_to < term.end:
         return f"keep the term within {period}"
     after = card.effective_to + timedelta(days=1)
-    following = _catalogue().in_effect(after)
+    following = _catalogue().in_effect(after, currency)
     if following is None:
         return (
             f"keep the term within {period}; a license is renewed for the next period "
@@ -574,8 +611,11 @@ def _replaced(request: QuoteRequest, cards: queries.Catalogue) -> Replaced | Non
     return Replaced(request.rate_card, *found, in_effect.version if in_effect is not None else None)
 
 
-def _card_for(request: QuoteRequest, cards: queries.Catalogue) -> RateCard:
-    """The card a request names, or the one in effect on its start date."""
+def _card_for(
+    request: QuoteRequest, cards: queries.Catalogue, currency: str | None = None
+) -> RateCard:
+    """The card a request names, or the one in effect on its start date (in
+    `currency`, where the caller knows the currency it prices in)."""
     card: RateCard | None
     if request.rate_card is not None:
         card = cards.by_version(request.rate_card)
@@ -584,12 +624,12 @@ def _card_for(request: QuoteRequest, cards: queries.Catalogue) -> RateCard:
                 "rate_card", f"There is no published rate card {request.rate_card!r}."
             )
     else:
-        card = cards.in_effect(request.term.start)
+        card = cards.in_effect(request.term.start, currency)
         if card is None:
             raise errors.InvalidInput.for_field(
                 "term.start",
-                f"No rate card is in effect on {request.term.start.isoformat()}; "
-                "name one with rate_card.",
+                f"No rate card {f'in {currency} ' if currency else ''}is in effect on "
+                f"{request.term.start.isoformat()}; name one with rate_card.",
             )
     return card
 

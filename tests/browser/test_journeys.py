@@ -135,13 +135,14 @@ def test_a_renewal_for_a_year_without_a_rate_card_goes_to_staff_who_see_renewals
     page.goto(f"/portal/agreements/{renewing_id}")
     page.get_by_role("button", name="Renew for the next rate card year").click()
     flashed = page.inner_text(".flashes")
-    assert f"No rate card is published yet for a term starting {day_text(years.next_from)}" in (
-        flashed
+    assert (
+        f"No rate card in USD is published yet for a term starting {day_text(years.next_from)}"
+        in flashed
     )  # the flash in words (round 58); the working keeps the ISO day
     page.get_by_role("button", name="Save the draft").click()
     text = page.inner_text("main")
     assert "The price if you submit now: to be priced by licensing staff" in text
-    assert f"no rate card is published yet for a term starting {years.next_from}" in text
+    assert f"no rate card in USD is published yet for a term starting {years.next_from}" in text
     page.check("#attest")
     page.get_by_role("button", name="Submit for pricing and review").click()
     assert "submitted" in page.get_by_role("heading", level=1).inner_text()

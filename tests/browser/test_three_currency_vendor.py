@@ -179,7 +179,8 @@ def test_a_vendor_licensed_in_usd_eur_and_jpy_keeps_each_currency_to_its_own_dig
     page.wait_for_load_state()
     _apply(page, jpy, term, "derivative_work", "1234.5")
     refused = _main(page)
-    assert f"Use 1{SEP}Expected annual revenue: JPY has no minor unit: give a whole" in refused
+    # Round 62: the summary names the field as its label does, with its currency.
+    assert f"Use 1{SEP}Expected annual revenue (JPY): JPY has no minor unit: give a" in refused
     assert "Expected annual revenue (JPY) JPY has no minor unit" in refused
     assert "saved as a draft" not in refused
     page.fill("#uses-0-revenue", "5000000")

@@ -150,3 +150,44 @@ def test_a_card_in_another_currency_corrects_no_days_of_a_term() -> None:
     assert corrected.parts == (
         queries.CorrectedDays("2027.USD2", date(2027, 7, 1), date(2027, 12, 31)),
     )
+
+
+def test_asked_in_a_currency_the_card_in_effect_is_that_currencys_and_the_others_are_named() -> (
+    None
+):
+    # Round 62: the yen card is published last for 2027; a USD caller still gets the
+    # USD card, and the July revision in USD where it takes over.
+    year = date(2027, 1, 1), date(2027, 12, 31)
+    cards = Catalogue(
+        ("generation",),
+        (
+            _entry(1, "2027.1", *year),
+            _entry(2, "2027.2", date(2027, 7, 1), date(2027, 12, 31)),
+            _entry(3, "2027.EUR", *year, currency="EUR"),
+            _entry(4, "2027.JPY", *year, currency="JPY"),
+        ),
+    )
+    march, august = date(2027, 3, 1), date(2027, 8, 1)
+    assert cards.in_effect(march).version == "2027.JPY"  # type: ignore[union-attr]
+    assert cards.in_effect(march, "USD").version == "2027.1"  # type: ignore[union-attr]
+    assert cards.in_effect(august, "USD").version == "2027.2"  # type: ignore[union-attr]
+    assert cards.in_effect(march, "GBP") is None
+    # Asked twice, the same (the answers are remembered per day and currency).
+    assert cards.in_effect(march, "USD") is cards.in_effect(march, "USD")
+    assert cards.in_effect(march).version == "2027.JPY"  # type: ignore[union-attr]
+    assert [card.version for card in cards.others_in_effect(march)] == ["2027.EUR", "2027.1"]
+    # From July the USD revision starts latest, so it is the card in effect (the
+    # contract's rule), and the others are the EUR and JPY cards.
+    assert cards.in_effect(august).version == "2027.2"  # type: ignore[union-attr]
+    assert [card.version for card in cards.others_in_effect(august)] == ["2027.EUR", "2027.JPY"]
+    assert cards.others_in_effect(date(2028, 1, 1)) == ()
+    usd = [(p.version, p.first, p.last) for p in cards.spans(*year, "USD")]
+    assert usd == [
+        ("2027.1", date(2027, 1, 1), date(2027, 6, 30)),
+        ("2027.2", date(2027, 7, 1), date(2027, 12, 31)),
+    ]
+    assert [p.version for p in cards.spans(*year)] == ["2027.JPY", "2027.2"]
+
+
+def test_one_currencys_cards_name_no_others_in_effect() -> None:
+    assert _catalogue().others_in_effect(date(2027, 3, 1)) == ()

@@ -74,11 +74,14 @@ def check_revenue_digits(
     rate_card: str | None,
     start: date | None,
     revenues: Sequence[Decimal | None],
+    *,
+    currency: str | None = None,
 ) -> None:
     """Refuse a use's revenue the currency it will be priced in cannot say (the card
-    named, else the one in effect on `start`): `1234.5` on a JPY card, beside its
-    field, saying why (round 61: a yen's fraction was taken; `money.revenue_problem`)."""
-    currency = ratecard_queries.card_currency(session, rate_card, start)
+    named, else `currency` where the application's is known, round 62, else the one in
+    effect on `start`): `1234.5` on a JPY card, beside its field, saying why (round 61:
+    a yen's fraction was taken; `money.revenue_problem`)."""
+    currency = ratecard_queries.card_currency(session, rate_card, start, currency)
     if currency is None:
         return
     errors = _Errors()

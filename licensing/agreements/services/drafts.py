@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session
 
 from licensing import db, printable
 from licensing.actors import Actor
-from licensing.agreements import issuing, step_checks
+from licensing.agreements import issuing, queries, step_checks
 from licensing.agreements.commands import ApplicationDraft, ProposedUseInput
 from licensing.agreements.models import DELIVERIES, MAX_USES, Application
 from licensing.agreements.services._common import (
@@ -71,9 +71,15 @@ def _check(draft: ApplicationDraft) -> None:
     errors.raise_if_any()
 
 
-def _check_revenue(session: Session, draft: ApplicationDraft) -> None:
+def _check_revenue(session: Session, draft: ApplicationDraft, currency: str | None) -> None:
+    """`check_revenue_digits` in the currency the application is priced in (the card
+    it names, else `currency`, the one known for it: round 62)."""
     check_revenue_digits(
-        session, draft.rate_card, draft.term_start, [use.revenue for use in draft.uses]
+        session,
+        draft.rate_card,
+        draft.term_start,
+        [use.revenue for use in draft.uses],
+        currency=currency,
     )
 
 
@@ -85,7 +91,7 @@ def create_draft(
     _require_vendor(actor)
     _check(draft)
     with db.transaction() as session:
-        _check_revenue(session, draft)
+        _check_revenue(session, draft, queries.licensee_currency(session, actor.organization_id))
         return _new_draft(
             session,
             actor,
@@ -139,7 +145,8 @@ def update_draft(
             deadline = application.resubmit_by if application.state == RETURNED else None
             late = deadline is not None and moment > deadline
             raise Conflict(refused, instants={"deadline": deadline} if late and deadline else None)
-        _check_revenue(session, draft)
+        asked = queries.asked_currency(session, application)
+        _check_revenue(session, draft, asked.currency if asked is not None else None)
         before = application.snapshot()
         application.term_start = draft.term_start
         application.term_end = draft.term_end

@@ -149,7 +149,9 @@ def _correction(cards: Catalogue, agreement: Agreement) -> RateCard | str:
             "card to reissue it on."
         )
     takers = corrected.takers
-    card = cards.in_effect(agreement.term_start)
+    # The correction is in the agreement's currency (round 62: a JPY card published
+    # after a USD correction for the same days is not the card to reissue it on).
+    card = cards.in_effect(agreement.term_start, agreement.currency)
     if (
         corrected.whole_term
         and card is not None
@@ -189,13 +191,13 @@ def _correction(cards: Catalogue, agreement: Agreement) -> RateCard | str:
 
 
 def _parts(cards: Catalogue, agreement: Agreement) -> list[tuple[str, date, date]]:
-    """The agreement's term cut where the card in effect changes: each part's card (as a
-    quote naming no card prices a term from the part's first day), first and last day.
-    Round 61: cut at a card starting inside the term too (a correction for part of a
-    card's period), not only where a part's card ends."""
+    """The agreement's term cut where the card in effect in its currency changes: each
+    part's card (as a quote naming no card prices a term from the part's first day),
+    first and last day. Round 61: cut at a card starting inside the term too (a
+    correction for part of a card's period), not only where a part's card ends."""
     return [
         (part.version, part.first, part.last)
-        for part in cards.spans(agreement.term_start, agreement.term_end)
+        for part in cards.spans(agreement.term_start, agreement.term_end, agreement.currency)
     ]
 
 

@@ -121,9 +121,10 @@ def renewal_starts(agreement: Agreement, today: date) -> date:
 
 def _next_term(session: Session, agreement: Agreement, today: date) -> tuple[date, date]:
     """From `renewal_starts`, for a year, never past the last day of the card in
-    effect on that first day (`ratecard.proposed_term`)."""
+    effect on that first day in the agreement's currency (`ratecard.proposed_term`;
+    round 62: a JPY card published beside the USD one set a USD renewal's term)."""
     start = renewal_starts(agreement, today)
-    card = ratecard_queries.in_effect(session, start)
+    card = ratecard_queries.in_effect(session, start, agreement.currency)
     return proposed_term(start, card.effective_to if card is not None else None, earliest=today)
 
 
@@ -161,7 +162,7 @@ def renewal_proration_warnings(
     then", and the renewal's quote came to cents with no word before)."""
     # The parsed cards the process keeps: no card parsed, nor read, per agreement.
     start = renewal_starts(agreement, today)
-    card = ratecard_queries.catalogue(session).in_effect(start)
+    card = ratecard_queries.catalogue(session).in_effect(start, agreement.currency)
     if card is None or not runs_long(card, long_card_days):
         return []
     request = renewal_request(agreement, renewed_uses(session, agreement), card, today)
@@ -201,8 +202,9 @@ def start_renewal(agreement_id: int, actor: Actor, *, now: datetime | None = Non
             actor,
             term=(start, end),
             # No version named: the renewal is priced on the card in effect on its
-            # start when it is submitted, so a card corrected (a new version) after
-            # the renewal was drawn prices it, not the card with the mistake.
+            # start, in the agreement's currency (`submission.asked_currency`), when
+            # it is submitted, so a card corrected (a new version) after the renewal
+            # was drawn prices it, not the card with the mistake.
             rate_card=None,
             uses=[ProposedUseInput.from_fields(fields) for fields in renewed.fields()],
             now=moment,

@@ -351,7 +351,10 @@ def _modified_quote(
         if (start, end) != (original.request.term.start, original.request.term.end):
             request = dataclasses.replace(original.request, term=Term(start, end))
             try:
-                quote = ratecards.quote(request)
+                # In the currency it was quoted in (round 62): a new term naming no card
+                # is priced on the card in effect in that currency, never on one
+                # published later for the same days in another.
+                quote = ratecards.quote(request, currency=original.currency)
             except InvalidInput as invalid:
                 raise InvalidInput(
                     "The new term cannot be priced.",

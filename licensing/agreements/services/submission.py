@@ -88,6 +88,7 @@ def _check_complete(session: Session, application: Application) -> None:
         application.rate_card,
         application.term_start,
         [use.revenue for use in application.uses],
+        currency=_currency(session, application),
     )
 
 
@@ -138,16 +139,28 @@ def _price(session: Session, application: Application) -> Quote:
     a renewal for a year no card covers yet goes to staff to price by hand."""
     if awaits_rate_card(session, application):
         return _staff_priced_renewal(session, application)
-    return ratecards.quote(_request(application))
+    return ratecards.quote(_request(application), currency=_currency(session, application))
+
+
+def _currency(session: Session, application: Application) -> str | None:
+    """The currency the application is priced in when it names no card
+    (`queries.asked_currency`: a renewal's agreement's, its own earlier quote's, the
+    licensee's one currency), else None: the contract's card in effect."""
+    asked = queries.asked_currency(session, application)
+    return asked.currency if asked is not None else None
 
 
 def awaits_rate_card(session: Session, application: Application) -> bool:
-    """A renewal whose term starts where no published rate card is in effect."""
+    """A renewal whose term starts where no published rate card in its agreement's
+    currency is in effect (round 62: a card in another currency is not its card)."""
     return (
         application.renewal_of_id is not None
         and application.rate_card is None
         and application.term_start is not None
-        and ratecard_queries.in_effect(session, application.term_start) is None
+        and ratecard_queries.in_effect(
+            session, application.term_start, _currency(session, application)
+        )
+        is None
     )
 
 
@@ -159,7 +172,8 @@ def _staff_priced_renewal(session: Session, application: Application) -> Quote:
     assert renewed is not None
     assert application.term_start is not None
     words = (
-        f"no rate card is published yet for a term starting {application.term_start:%Y-%m-%d}, "
+        f"no rate card in {renewed.currency} is published yet for a term starting "
+        f"{application.term_start:%Y-%m-%d}, "
         f"so licensing staff will price this renewal of {renewed.number} by hand (it was "
         f"priced with rate card {renewed.rate_card})"
     )

@@ -48,7 +48,7 @@ def test_a_renewal_with_no_card_for_its_year_is_submitted_for_staff_pricing(
     quote = Quote.from_snapshot(application.quotes[-1].snapshot)
     assert [(line.review, line.amount) for line in quote.lines] == [("staff", None)]
     assert (
-        "no rate card is published yet for a term starting 2028-01-01"
+        "no rate card in USD is published yet for a term starting 2028-01-01"
         in (quote.lines[0].explanation[0])
     )
 
