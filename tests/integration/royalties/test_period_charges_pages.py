@@ -120,7 +120,8 @@ def _rows(listed: str, agreement: Agreement) -> dict[str, str]:
     ):
         at = listed.find(f"{agreement.number} {start} to {end}")
         if at >= 0:
-            found[start] = listed[at : at + 420]
+            ends = listed.find(f"{agreement.number} 2027-", at + 1)
+            found[start] = listed[at : ends if ends > 0 else at + 700]
     return found
 
 
