@@ -42,7 +42,7 @@ from licensing.money import format_amount
 from licensing.royalties import queries, services
 from licensing.royalties.downloads import rows_response, template_response
 from licensing.royalties.models import QUANTITY_MAX, REVIEW_NOTE_MAX, RoyaltyReport
-from licensing.royalties.queries import NOTHING_CHARGED, PeriodCharges
+from licensing.royalties.queries import CREDIT_NOTE_STATES, NOTHING_CHARGED, PeriodCharges
 from licensing.royalties.rows import COLUMNS, Upload, csv_submission, json_submission
 from licensing.royalties.services import Filing, PeriodStatus
 from licensing.royalties.states import PERIOD_STATES, REVIEW, REVIEW_STATES, REVIEW_STEPS
@@ -95,6 +95,13 @@ class ChargedInvoiceSchema(ApiSchema):
     )
     state = ma.fields.String(metadata={"enum": list(INVOICE.states)})
     amount = ma.fields.String(metadata={"example": "9830.00", "description": "Its total"})
+    paid = ma.fields.String(
+        metadata={
+            "example": "9830.00",
+            "description": "What the licensee paid on it and kept paid: payments less the "
+            "refunds sent back (periods62)",
+        }
+    )
     balance_due = ma.fields.String(
         metadata={"example": "0.00", "description": "What is still to pay on it"}
     )
@@ -119,6 +126,15 @@ class ChargedCreditNoteSchema(ApiSchema):
         }
     )
     invoice_id = ma.fields.Integer(metadata={"example": 42})
+    state = ma.fields.String(
+        metadata={
+            "enum": list(CREDIT_NOTE_STATES),
+            "description": "Derived, not stored (periods62): `applied` (its whole amount came "
+            "off what was owed), `refund_due` (money is still to send back: "
+            "`refund_outstanding`), `refunded` (what it owed back is sent or on its way), "
+            "`void` (its invoice was voided: it takes nothing off)",
+        }
+    )
     invoice_state = ma.fields.String(
         metadata={
             "enum": list(INVOICE.states),
@@ -175,6 +191,13 @@ class PeriodStatusSchema(ApiSchema):
             "description": "What the period cost: its invoices' amounts (void ones aside) "
             "less its credit notes' (those against a void invoice aside); summed over the "
             "periods, with the up-front invoice's, the agreement's `charged_to_date`",
+        }
+    )
+    paid = ma.fields.String(
+        metadata={
+            "example": "9830.00",
+            "description": "What the licensee paid on the period's invoices and kept paid "
+            "(payments less the refunds sent back; periods62)",
         }
     )
     balance_due = ma.fields.String(
@@ -395,6 +418,7 @@ def status_document(
                 "report_id": invoice.report_id,
                 "state": invoice.state,
                 "amount": format_amount(invoice.total, currency),
+                "paid": format_amount(invoice.paid, currency),
                 "balance_due": format_amount(invoice.balance_due, currency),
                 "url": url_for("invoices_api.get_invoice", invoice_id=invoice.id),
             }
@@ -407,6 +431,7 @@ def status_document(
                 "report_id": note.report_id,
                 "invoice": note.invoice_number,
                 "invoice_id": note.invoice_id,
+                "state": note.state,
                 "invoice_state": note.invoice_state,
                 "amount": format_amount(note.amount, currency),
                 "refund_outstanding": format_amount(note.refund_outstanding, currency),
@@ -415,6 +440,7 @@ def status_document(
             for note in charges.credit_notes
         ],
         "net_charged": format_amount(charges.net_charged, currency),
+        "paid": format_amount(charges.paid, currency),
         "balance_due": format_amount(charges.balance_due, currency),
         "refund_outstanding": format_amount(charges.refund_outstanding, currency),
     }

@@ -1403,6 +1403,15 @@ def refund_outstanding() -> ColumnElement[Decimal]:
     )
 
 
+def refunds_on_their_way() -> ColumnElement[Decimal]:
+    """What a credit note's own refunds sent back or are sending (pending or succeeded,
+    `REFUND_COUNTED`), in SQL: beside `refund_outstanding`, it tells a note whose refund
+    went from one whose whole amount came off a balance (periods62's credit note state)."""
+    return _summed_where(
+        Refund.amount, Refund.credit_note_id == CreditNote.id, Refund.state.in_(REFUND_COUNTED)
+    )
+
+
 def refunds_to_send(session: Session, organization_id: int, limit: int) -> OpenAmounts:
     """The organization's credit notes with a refund owed that is neither sent nor on
     its way (`CreditNote.refund_outstanding`), in the order they were issued."""

@@ -41,6 +41,7 @@ from licensing.actors import Actor
 from licensing.agreements.models import Agreement
 from licensing.billing import queries as billing_queries
 from licensing.billing.models import CreditNote, Invoice
+from licensing.billing.states import COLLECTIBLE as COLLECTIBLE_INVOICE
 from licensing.billing.states import DRAFT as DRAFT_INVOICE
 from licensing.billing.states import ROYALTY_REPORT
 from licensing.billing.states import VOID as VOID_INVOICE
@@ -59,6 +60,7 @@ from .states import (
     DUE,
     FLAGGED,
     OVERDUE,
+    OWING,
     QUEUE_STATES,
     SUBMITTED,
     TO_FILE,
@@ -189,6 +191,8 @@ def _in_state(state: str | None, today: BindParameter[date]) -> ColumnElement[bo
     late = lateness.late_before(today)
     if state == SUBMITTED:
         return _filed()
+    if state == OWING:  # periods62: filed, and still owed on its invoices
+        return and_(_filed(), owing())
     if state == UPCOMING:
         return and_(unreported, ReportingPeriod.period_end >= today)
     if state == DUE:
@@ -511,14 +515,20 @@ def _queue_statements(shape: QueueShape) -> tuple[AnySelect, AnySelect]:
     return rows, count
 
 
-def vendor_periods_listing(actor: Actor, today: date) -> Listing:
+def vendor_periods_listing(actor: Actor, today: date, *, state: str | None = None) -> Listing:
     """Every period of the vendor's agreements: the reports sent back for correction
     first (round 54), then the ones not filed, the longest
     late first (by the day each is late from, `lateness.late_from`, as the staff
     queue since round 51: a back report accepted yesterday is not among the reports
     overdue since their due dates), then those filed, newest first (by due date);
-    each then by agreement number."""
+    each then by agreement number. `state` `OWING` (periods62): only the filed periods
+    the licensee still owes on, in the same order (few: read by their ids first)."""
     sight = _sight(actor)
+    if state == OWING:
+        rows, count = _vendor_owing_statements(sight)
+        return Listing(
+            rows, count, {_LIST_TODAY.key: today, **_sight_parameters(actor)}, keys_first=True
+        )
     rows, count = _vendor_periods_statements(sight)
     return Listing(
         rows,
@@ -725,6 +735,13 @@ def _vendor_list_order() -> tuple[Any, ...]:
 def _vendor_periods_statements(sight: str) -> tuple[AnySelect, AnySelect]:
     rows = _period_rows(sight, _LIST_TODAY).order_by(*_vendor_list_order())
     return rows, _periods_counted(sight)
+
+
+@cache
+def _vendor_owing_statements(sight: str) -> tuple[AnySelect, AnySelect]:
+    rows, count = _vendor_periods_statements(sight)
+    chosen = _in_state(OWING, _LIST_TODAY)
+    return rows.where(chosen), count.where(chosen)
 
 
 def _periods_counted(sight: str) -> AnySelect:
@@ -1311,7 +1328,8 @@ def period_documents(
 @dataclass(frozen=True)
 class ChargedInvoice:
     """An invoice a report of the period issued (the first filing's, or an
-    amendment's): what it charges (`total`) and what is still to pay on it."""
+    amendment's): what it charges (`total`), what of it the licensee paid and kept
+    paid (`paid`: payments less the refunds sent back) and what is still to pay."""
 
     id: int
     number: str
@@ -1319,12 +1337,21 @@ class ChargedInvoice:
     state: str
     total: Decimal
     balance_due: Decimal
+    paid: Decimal = Decimal(0)
 
     @property
     def counted(self) -> bool:
         """Whether it charges anything: a void invoice charges nothing (as the
         agreement's `charged_to_date` leaves it out)."""
         return self.state != VOID_INVOICE
+
+
+# A credit note's state in a period's answer (periods62). Credit notes are issued and
+# immutable, with no state column; what the office asks of one is whether it took its
+# amount off a balance (`applied`), still owes money back (`refund_due`), has sent it or
+# is sending it (`refunded`), or counts nothing because its invoice was voided (`void`).
+APPLIED, REFUND_DUE, REFUNDED, VOID_NOTE = "applied", "refund_due", "refunded", "void"
+CREDIT_NOTE_STATES = (APPLIED, REFUND_DUE, REFUNDED, VOID_NOTE)
 
 
 @dataclass(frozen=True)
@@ -1342,11 +1369,21 @@ class ChargedCreditNote:
     invoice_state: str
     amount: Decimal
     refund_outstanding: Decimal
+    refunded: Decimal = Decimal(0)
 
     @property
     def counted(self) -> bool:
         """A note against a void invoice takes nothing off: the void took the whole."""
         return self.invoice_state != VOID_INVOICE
+
+    @property
+    def state(self) -> str:
+        """`CREDIT_NOTE_STATES`, derived from its invoice and refunds (periods62)."""
+        if not self.counted:
+            return VOID_NOTE
+        if self.refund_outstanding > 0:
+            return REFUND_DUE
+        return REFUNDED if self.refunded > 0 else APPLIED
 
 
 @dataclass(frozen=True)
@@ -1354,7 +1391,8 @@ class PeriodCharges:
     """What a period was charged (apiperiods61): the invoices and credit notes its
     reports issued, and staff's credit notes against those invoices. Summed over the
     agreement's periods, `net_charged` with the up-front invoice's net is the
-    agreement's `charged_to_date`."""
+    agreement's `charged_to_date`. The API's period answer and the pages' period
+    lists and pages read these figures alike (periods62)."""
 
     invoices: tuple[ChargedInvoice, ...] = ()
     credit_notes: tuple[ChargedCreditNote, ...] = ()
@@ -1366,6 +1404,12 @@ class PeriodCharges:
         return charged - credited
 
     @property
+    def paid(self) -> Decimal:
+        """What the licensee paid on the period's invoices and kept paid (payments less
+        the refunds sent back to it; periods62)."""
+        return sum((each.paid for each in self.invoices), Decimal(0))
+
+    @property
     def balance_due(self) -> Decimal:
         """What the licensee still owes on the period's invoices."""
         return sum((each.balance_due for each in self.invoices), Decimal(0))
@@ -1375,47 +1419,70 @@ class PeriodCharges:
         """What the office still owes back on the period's credit notes, not yet sent."""
         return sum((each.refund_outstanding for each in self.credit_notes), Decimal(0))
 
+    @property
+    def owing(self) -> bool:
+        """Whether the licensee still owes on it: the lists' `owing` filter (periods62)."""
+        return self.balance_due > 0
+
 
 NOTHING_CHARGED = PeriodCharges()
+# A period of an agreement, as the charges of several agreements' periods are keyed.
+PeriodKey = tuple[int, date]
 
 
 def period_charges(
     session: Session, agreement_id: int, starts: Iterable[date]
 ) -> dict[date, PeriodCharges]:
     """What each of the agreement's periods starting on `starts` (a page of its list)
-    was charged, by its first day; a period without a report is absent. Three
-    statements for the page, whatever its size: the reports (of the page's periods,
-    and the agreement's others that issued credit notes, which a staff credit note is
-    told from), their invoices, and the credit notes."""
-    wanted = set(starts)
+    was charged, by its first day; a period without a report is absent
+    (`charges_of_periods` for one agreement)."""
+    charged = charges_of_periods(session, ((agreement_id, start) for start in starts))
+    return {start: charges for (_agreement, start), charges in charged.items()}
+
+
+def charges_of_periods(
+    session: Session, periods: Iterable[PeriodKey]
+) -> dict[PeriodKey, PeriodCharges]:
+    """What each period `(agreement_id, period_start)` was charged (a page of the API's
+    list of one agreement, or of the portal's or console's lists of many: periods62);
+    a period without a report is absent. Three statements for the page, whatever its
+    size: the reports (of the page's periods, and their agreements' others that issued
+    credit notes, which a staff credit note is told from), their invoices, and the
+    credit notes with their refunds outstanding and sent, in SQL."""
+    wanted = set(periods)
     if not wanted:
         return {}
+    agreements = sorted({agreement_id for agreement_id, _start in wanted})
     reports = session.execute(
         select(
             RoyaltyReport.id,
+            RoyaltyReport.agreement_id,
             RoyaltyReport.period_start,
             RoyaltyReport.invoice_id,
             RoyaltyReport.credit_notes_json,
         )
         .where(
-            RoyaltyReport.agreement_id == agreement_id,
             or_(
-                RoyaltyReport.period_start.in_(sorted(wanted)),
-                RoyaltyReport.credit_notes_json.not_in(("[]", "")),
+                tuple_(RoyaltyReport.agreement_id, RoyaltyReport.period_start).in_(sorted(wanted)),
+                and_(
+                    RoyaltyReport.agreement_id.in_(agreements),
+                    RoyaltyReport.credit_notes_json.not_in(("[]", "")),
+                ),
             ),
         )
         .order_by(RoyaltyReport.id)
     ).all()
-    raised_by: dict[str, tuple[int, date]] = {}  # every report-issued note, by number
-    invoiced: dict[int, date] = {}  # the page's invoices, by id
+    raised_by: dict[str, tuple[int, PeriodKey]] = {}  # every report-issued note, by number
+    invoiced: dict[int, PeriodKey] = {}  # the page's invoices, by id
     for report in reports:
+        key = (report.agreement_id, report.period_start)
         for number in json.loads(report.credit_notes_json or "[]"):
-            raised_by[number] = (report.id, report.period_start)
-        if report.period_start in wanted and report.invoice_id is not None:
-            invoiced[report.invoice_id] = report.period_start
-    if not invoiced and not any(start in wanted for _id, start in raised_by.values()):
+            raised_by[number] = (report.id, key)
+        if key in wanted and report.invoice_id is not None:
+            invoiced[report.invoice_id] = key
+    if not invoiced and not any(key in wanted for _id, key in raised_by.values()):
         return {}
-    found: dict[date, tuple[list[ChargedInvoice], list[ChargedCreditNote]]] = {}
+    found: dict[PeriodKey, tuple[list[ChargedInvoice], list[ChargedCreditNote]]] = {}
     if invoiced:
         for invoice in session.scalars(
             select(Invoice)
@@ -1430,9 +1497,10 @@ def period_charges(
                     invoice.state,
                     invoice.total,
                     invoice.balance_due,
+                    invoice.amount_paid - invoice.amount_refunded,
                 )
             )
-    page_notes = [number for number, (_id, start) in raised_by.items() if start in wanted]
+    page_notes = [number for number, (_id, key) in raised_by.items() if key in wanted]
     notes = session.execute(
         select(
             CreditNote.id,
@@ -1440,6 +1508,7 @@ def period_charges(
             CreditNote.invoice_id,
             CreditNote.amount,
             billing_queries.refund_outstanding().label("refund_outstanding"),
+            billing_queries.refunds_on_their_way().label("refunded"),
             Invoice.number.label("invoice_number"),
             Invoice.state.label("invoice_state"),
         )
@@ -1456,8 +1525,8 @@ def period_charges(
         raised = raised_by.get(note.number)
         if raised is not None and raised[1] not in wanted:
             continue  # another period's report issued it, against this one's invoice
-        start = raised[1] if raised is not None else invoiced[note.invoice_id]
-        found.setdefault(start, ([], []))[1].append(
+        key = raised[1] if raised is not None else invoiced[note.invoice_id]
+        found.setdefault(key, ([], []))[1].append(
             ChargedCreditNote(
                 note.id,
                 note.number,
@@ -1467,9 +1536,37 @@ def period_charges(
                 note.invoice_state,
                 note.amount,
                 note.refund_outstanding,
+                note.refunded,
             )
         )
     return {
-        start: PeriodCharges(tuple(invoices), tuple(credits))
-        for start, (invoices, credits) in found.items()
+        key: PeriodCharges(tuple(invoices), tuple(credits))
+        for key, (invoices, credits) in found.items()
     }
+
+
+def owing() -> ColumnElement[bool]:
+    """A stored period on whose invoices the licensee still owes (`PeriodCharges.owing`,
+    in SQL, periods62): any of its reports' invoices collectible with a balance above
+    zero (`Invoice.balance_due`). Uncorrelated, read from the collectible invoices,
+    few beside the periods (`ix_invoices_state`)."""
+    period = aliased(ReportingPeriod, name="owing_period")
+    filed = aliased(RoyaltyReport, name="owing_report")
+    owed = billing_queries.owed_of(Invoice)
+    owing_ids = (
+        select(period.id)
+        .join(
+            filed,
+            and_(
+                filed.agreement_id == period.agreement_id,
+                filed.period_start == period.period_start,
+            ),
+        )
+        .join(Invoice, Invoice.id == filed.invoice_id)
+        .where(
+            Invoice.state.in_(sorted(COLLECTIBLE_INVOICE)),
+            owed > literal(Decimal(0), owed.type),
+        )
+        .correlate(None)
+    )
+    return ReportingPeriod.id.in_(owing_ids)

@@ -78,7 +78,14 @@ PERIOD_STATES = (UPCOMING, DUE, OVERDUE, SUBMITTED)
 # The staff queue's filter also takes the periods still to file: due or overdue
 # (ended, no report). What stays open with a closed organization links them.
 TO_FILE = "to_file"
-QUEUE_STATES = {**{state: state for state in PERIOD_STATES}, TO_FILE: "due or overdue"}
+# And, in both lists, the periods filed on whose invoices the licensee still owes
+# (periods62: a billing contact asks which quarters are settled).
+OWING = "owing"
+QUEUE_STATES = {
+    **{state: state for state in PERIOD_STATES},
+    TO_FILE: "due or overdue",
+    OWING: "owing: filed, not yet paid in full",
+}
 
 # How a report reached the service.
 SOURCES = ("json", "csv", "form")

@@ -52,6 +52,7 @@ from licensing.royalties.states import (
     CORRECTION_REQUESTED,
     FLAGGED,
     OVERDUE,
+    OWING,
     QUEUE_STATES,
     REVIEW,
     SUBMITTED,
@@ -104,26 +105,54 @@ def _today() -> date:
 
 @bp.route("/portal/royalty-reports")
 @access.vendor
-def portal_reports() -> str:
+def portal_reports() -> tuple[str, int]:
     """Every reporting period of the organization's agreements, 50 a page: the reports
     sent back for correction first (round 54), then the ones waiting on the vendor (the
     longest late first), then those filed, newest first;
-    ordered, counted and paged by the database (`vendor_periods_page`)."""
+    ordered, counted and paged by the database (`vendor_periods_page`). Each filed one
+    says what it was charged, paid and still owes, and `?state=owing` lists only those
+    still owed on (periods62)."""
     today = _today()
-    listed = vendor_periods_page(current_actor(), today)
+    unread = arguments.unknown_choice(request.args, "state", PORTAL_STATES, "Show")
+    state = None if unread else request.args.get("state") or None
+    listed = None if unread else vendor_periods_page(current_actor(), today, state=state)
+    statuses = listed.items if listed else []
     return render_template(
         "royalties/portal_reports.html",
-        statuses=listed.items,
+        statuses=statuses,
         page=listed,
         today=today,
-        documents_of=_documents_of(listed.items),
-    )
+        chosen_state=state,
+        filter_errors=unread,
+        documents_of=_documents_of(statuses),
+        charges_of=_charges_of(statuses),
+    ), (422 if unread else 200)
+
+
+# The vendor's list shows every period, or only those still owed on (periods62).
+PORTAL_STATES = {OWING: QUEUE_STATES[OWING]}
 
 
 def _documents_of(statuses: Iterable[Any]) -> dict[int, list[queries.PeriodDocument]]:
     """The invoices and credit notes of the page's filed periods, an amended one's
     from every report of it, in at most two queries for the page's rows."""
     return queries.period_documents(db.session(), statuses)
+
+
+def _charges_of(
+    statuses: Iterable[services.PeriodStatus],
+) -> dict[queries.PeriodKey, queries.PeriodCharges]:
+    """What each of the page's filed periods was charged, paid and still owes, by
+    `(agreement_id, period_start)`: the API's figures (`queries.charges_of_periods`,
+    three statements for the page, whatever its rows; periods62)."""
+    filed = [(status.agreement_id, status.period.start) for status in statuses if status.report]
+    return queries.charges_of_periods(db.session(), filed)
+
+
+def _period_charges(agreement_id: int, start: date) -> queries.PeriodCharges:
+    """What one period was charged, as its row of the lists and the API say it."""
+    charged = queries.charges_of_periods(db.session(), [(agreement_id, start)])
+    return charged.get((agreement_id, start), queries.NOTHING_CHARGED)
 
 
 @dataclass(frozen=True)
@@ -184,6 +213,8 @@ def portal_period(agreement_id: int, period_start: str) -> Page:
             else None
         ),
         "today": _today(),
+        # What the period was charged, paid and still owes (periods62).
+        "charges": _period_charges(agreement_id, start) if status.report else None,
     }
     if status.report is not None and context["filing_open"]:
         # Round 59: a report its agreement no longer lets be amended (ended more than a
@@ -522,6 +553,7 @@ def portal_report(report_id: int) -> str:
         credit_notes=queries.credits_of(db.session(), report),
         refunds_owed=queries.refunds_owed_of(db.session(), report),
         amend_refused=_amend_refused(report),
+        charges=_period_charges(report.agreement_id, report.period_start),
     )
 
 
@@ -816,9 +848,11 @@ def staff_queue_page(
     return _page_of(queries.staff_queue_listing(actor, chosen, today))
 
 
-def vendor_periods_page(actor: Actor, today: date) -> paging.Page[services.PeriodStatus]:
+def vendor_periods_page(
+    actor: Actor, today: date, *, state: str | None = None
+) -> paging.Page[services.PeriodStatus]:
     """The request's page of the vendor's periods (`queries.vendor_periods_listing`)."""
-    return _page_of(queries.vendor_periods_listing(actor, today))
+    return _page_of(queries.vendor_periods_listing(actor, today, state=state))
 
 
 def _queue_filter() -> queries.QueueFilter:
@@ -871,6 +905,7 @@ def console_queue() -> tuple[str, int]:
         },
         review_levels=_review_levels(flagged, utcnow()),
         documents_of=_documents_of(statuses),
+        charges_of=_charges_of(statuses),
         agreements=choices.agreements,
         chosen=chosen,
         organizations=choices.organizations,
@@ -946,6 +981,7 @@ def console_report(report_id: int) -> Page:
         filed_late=_filed_late(report, filing.period.due_on),
         credit_notes=queries.credits_of(db.session(), report),
         refunds_owed=queries.refunds_owed_of(db.session(), report),
+        charges=_period_charges(report.agreement_id, report.period_start),
         review_actions=services.review_actions(report),
         errors=errors,
         note=note,

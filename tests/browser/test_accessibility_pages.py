@@ -780,6 +780,8 @@ def _portal_records(world: World) -> Visits:
             Visit("/portal/permissions/"),
             Visit(f"/portal/permissions/{i['routed']}"),
             Visit("/portal/royalty-reports"),
+            # periods62: only the periods still owed on.
+            Visit("/portal/royalty-reports?state=owing"),
             Visit(f"/portal/royalty-reports/{i['agreement']}/{i['period']}"),
             Visit(f"/portal/royalty-reports/report/{i['report']}"),
         ],

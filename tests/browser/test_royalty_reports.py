@@ -108,7 +108,7 @@ def test_a_vendor_uploads_the_template_previews_the_royalty_submits_and_is_invoi
         assert f"Invoice {invoice_number} is issued for the royalty due" in page.inner_text(
             ".flashes"
         )
-        assert page.get_by_role("link", name=invoice_number).is_visible()
+        assert page.locator("dl.facts").get_by_role("link", name=invoice_number).is_visible()
 
         page.get_by_role("link", name="Invoices").first.click()
         page.get_by_role("heading", name="Invoices").wait_for()

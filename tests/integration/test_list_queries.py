@@ -48,6 +48,8 @@ VENDOR_PAGES = (
     "/portal/invoices",
     "/portal/royalty-reports",
     "/portal/royalty-reports?page=2",
+    # periods62: only the periods still owed on (every seeded one: amended up, unpaid).
+    "/portal/royalty-reports?state=owing",
     "/portal/statement",
     "/account/tokens",
     "/portal/permissions/",
@@ -80,6 +82,7 @@ STAFF_PAGES = (
     "/console/royalty-reports",
     "/console/royalty-reports?page=2",
     "/console/royalty-reports?state=submitted",
+    "/console/royalty-reports?state=owing",
     "/console/rate-cards/",
     "/console/audit",
     "/console/audit?page=2",

@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, time
 from typing import Any
 
 import pytest
+import time_machine
 from flask import Flask
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -17,6 +18,8 @@ from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements.models import Agreement
+from licensing.billing import services as billing
+from licensing.billing.models import CreditNote, Invoice
 from licensing.ratecards import services as ratecards
 from licensing.royalties import services
 from licensing.royalties.models import RoyaltyReport, RoyaltyReportRow
@@ -252,3 +255,37 @@ def sent_back_and_corrected(
     ).report
     assert corrected is not None
     return first, corrected
+
+
+def a_year_with_an_amendment(
+    vendor: Any, agreement: Agreement, file_report: Callable[..., Filing]
+) -> tuple[Invoice, Invoice, CreditNote]:
+    """The docs' year: the first quarter filed (100 end users) and paid by wire; the
+    second filed with 2,000 typed for 200, then amended, which credits its invoice."""
+    first = file_report(vendor, agreement, 1, [row(1, "A", quantity=100)]).report
+    assert first is not None
+    assert first.invoice_id is not None
+    with time_machine.travel(AFTER[1], tick=False):
+        billing.record_offline_payment(
+            first.invoice_id,
+            method="wire",
+            amount=first.total_due,
+            reference="W-1",
+            actor=factories.billing_clerk(),
+        )
+    typo = [row(1, "A", quantity=100), row(1, "B", quantity=2000)]
+    second = file_report(vendor, agreement, 2, typo).report
+    assert second is not None
+    assert second.invoice_id is not None
+    fixed = [row(1, "A", quantity=100), row(1, "B", quantity=200)]
+    amended = file_report(
+        vendor, agreement, 2, fixed, amends=second.id, reason="Clinic B has 200 users"
+    )
+    assert amended.credit_notes
+    session = db.session()
+    paid = session.get(Invoice, first.invoice_id)
+    typoed = session.get(Invoice, second.invoice_id)
+    credit = session.scalars(select(CreditNote).where(CreditNote.number.in_(amended.credit_notes)))
+    assert paid is not None
+    assert typoed is not None
+    return paid, typoed, credit.one()
