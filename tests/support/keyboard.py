@@ -111,8 +111,18 @@ _USABLE = """
 () => {
   let i = 0;
   for (const each of document.querySelectorAll("*")) each.__walkIndex = ++i;
+  // A control in a closed <details> is laid out (Chromium hides the content with
+  // content-visibility) but neither seen nor reached until its summary opens it.
+  const folded = (el) => {
+    for (let shut = el.closest("details:not([open])"); shut;
+         shut = shut.parentElement && shut.parentElement.closest("details:not([open])")) {
+      if (!(el.matches("summary") && el.parentElement === shut)) return true;
+      el = shut;
+    }
+    return false;
+  };
   const shown = (el) => !!(el.offsetWidth || el.offsetHeight || el.getClientRects().length)
-    && getComputedStyle(el).visibility !== "hidden" && !el.closest("[inert]");
+    && getComputedStyle(el).visibility !== "hidden" && !el.closest("[inert]") && !folded(el);
   const usable = document.querySelectorAll(
     "a[href], button:not([disabled]), input:not([type=hidden]):not([disabled]), "
     + "select:not([disabled]), textarea:not([disabled]), summary, [tabindex]:not([tabindex='-1'])"
