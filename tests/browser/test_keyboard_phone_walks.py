@@ -29,6 +29,7 @@ from tests.support.keyboard import (
     tab_to,
     type_into,
     typed,
+    upload_by_keyboard,
     walk_round,
 )
 from tests.support.servers import LiveServer
@@ -139,27 +140,7 @@ def test_a_vendor_uploads_a_royalty_report_by_keyboard_on_a_phone(
         _sign_in(page, email)
         press(page, f"Royalty report for {agreement.number}, {days_text(first.start, first.end)}")
         _walks(page)
-        tab_to(page, text="Download the template for this period")
-        with page.expect_download() as download:
-            page.keyboard.press("Enter")
-        header = Path(download.value.path()).read_text(encoding="utf-8").splitlines()[0]
-        report = tmp_path / "first-quarter.csv"
-        report.write_text(f"{header}\n1,C-100,Harbor Clinic,US,end_users,60,\n")
-        with page.expect_file_chooser() as chooser:
-            tab_to(page, css="#file")
-            page.keyboard.press("Space")
-        chooser.value.set_files(report)
-        tab_to(page, css="#report-csv button[value=preview]")
-        with page.expect_navigation():
-            page.keyboard.press("Enter")
-        page.wait_for_load_state()
-        page.wait_for_function("() => document.activeElement.id === 'preview-csv'")
-        _walks(page)
-        tab_to(page, css="#report-csv input[name=attest]")
-        page.keyboard.press("Space")
-        tab_to(page, css="#report-csv button[value=submit]")
-        with page.expect_navigation():
-            page.keyboard.press("Enter")
+        upload_by_keyboard(page, tmp_path, _walks)
         assert "Report filed" in outcome(page)
         _walks(page)
 

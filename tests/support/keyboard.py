@@ -7,7 +7,9 @@ accessibility tree."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 from tests.support.axe import FOCUSED
@@ -294,3 +296,34 @@ def assert_walks_round(page: Any, phone: bool = False) -> None:
     """`walk_round` finds nothing wrong on the page as it is now."""
     problems = walk_round(page, phone=phone)
     assert not problems, f"by keyboard on {page.url}:\n" + "\n".join(problems)
+
+
+def upload_by_keyboard(page: Any, tmp_path: Path, walks: Callable[[Any], None]) -> None:
+    """On a period's page: the template downloaded, a file of one row chosen with Space,
+    previewed (the preview has the focus, walked round with `walks`), attested and
+    submitted, by keyboard alone (round 62: at 360 px too)."""
+    tab_to(page, text="Download the template for this period")
+    with page.expect_download() as download:
+        page.keyboard.press("Enter")
+    header = Path(download.value.path()).read_text(encoding="utf-8").splitlines()[0]
+    report = tmp_path / "first-quarter.csv"
+    report.write_text(f"{header}\n1,C-100,Harbor Clinic,US,end_users,60,\n")
+    # Playwright asks Chromium to intercept the file chooser without waiting for
+    # its answer, so the wait starts before the Tab walk's round trips: a Space
+    # pressed at once could open the chooser before it was intercepted.
+    with page.expect_file_chooser() as chooser:
+        tab_to(page, css="#file")
+        page.keyboard.press("Space")
+    chooser.value.set_files(report)
+    tab_to(page, css="#report-csv button[value=preview]")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    page.wait_for_load_state()
+    # The preview has the focus (royalty-rows.js), its working walked round.
+    page.wait_for_function("() => document.activeElement.id === 'preview-csv'")
+    walks(page)
+    tab_to(page, css="#report-csv input[name=attest]")
+    page.keyboard.press("Space")
+    tab_to(page, css="#report-csv button[value=submit]")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
