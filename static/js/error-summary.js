@@ -10,9 +10,58 @@
  * A confirmation's way back names the button its action was started from
  * (`#void-invoice`): the focus returns to that button, inside a `<details>` opened
  * for it. The first page after signing in starts at its main heading, which says
- * where the user landed. */
+ * where the user landed.
+ * Round 62: and what was typed in that button's form before the confirmation (a
+ * reason, an amount, a note, the rows chosen) is in its fields again: following the
+ * way back keeps the fields the confirmation would have posted, in this tab alone,
+ * until the page it leads to takes them (any page drawn next forgets them). */
 (function () {
   "use strict";
+  var KEPT = "licensing.way-back";
+  var kept = null;
+  try {
+    kept = JSON.parse(window.sessionStorage.getItem(KEPT) || "null");
+    window.sessionStorage.removeItem(KEPT);
+  } catch (e) { kept = null; }
+  var wayBack = document.querySelector("a[data-way-back]");
+  if (wayBack) {
+    wayBack.addEventListener("click", function () {
+      var fields = [];
+      Array.prototype.forEach.call(wayBack.closest("form").querySelectorAll("input[type=hidden][name]"), function (input) {
+        fields.push([input.name, input.value]);
+      });
+      try {
+        window.sessionStorage.setItem(KEPT, JSON.stringify({to: wayBack.href, fields: fields}));
+      } catch (e) { /* storage refused: the way back still leads back */ }
+    });
+  }
+  // The fields kept on the way back put in the form of the control returned to; only
+  // those a person fills (never a hidden one: a token, a stale-check's digest).
+  function putBack(control) {
+    if (!kept || kept.to !== window.location.href || !control.form) { return; }
+    var given = {};
+    kept.fields.forEach(function (pair) { (given[pair[0]] = given[pair[0]] || []).push(pair[1]); });
+    var used = {};
+    Array.prototype.forEach.call(control.form.elements, function (field) {
+      var values = given[field.name];
+      if (!values || !field.name || ["hidden", "file", "submit", "button", "reset", "image"].indexOf(field.type) !== -1) {
+        return;
+      }
+      if (field.type === "checkbox" || field.type === "radio") {
+        field.checked = values.indexOf(field.value) !== -1;
+      } else if (field.tagName === "SELECT" && field.multiple) {
+        Array.prototype.forEach.call(field.options, function (option) { option.selected = values.indexOf(option.value) !== -1; });
+      } else {
+        var at = used[field.name] || 0;
+        used[field.name] = at + 1;
+        if (at >= values.length) { return; }
+        field.value = values[at];
+      }
+      field.dispatchEvent(new Event("input", {bubbles: true}));
+      field.dispatchEvent(new Event("change", {bubbles: true}));
+    });
+    kept = null;
+  }
   var summary = document.querySelector(".error-summary, [data-focus-on-load]") ||
     document.querySelector("main .flashes");
   // The element the address's fragment names on this page, if any.
@@ -35,6 +84,7 @@
     for (var open = control.closest("details"); open; open = open.parentElement.closest("details")) {
       open.open = true;
     }
+    putBack(control);
     if (document.activeElement !== control) { control.focus(); }
     return true;
   }

@@ -79,7 +79,7 @@ def test_a_vendor_who_keeps_a_colleague_and_an_application_is_back_on_the_button
 
     # The dashboard's heading has the focus: read after the page's title, it says
     # whose dashboard this is.
-    assert _signs_in(page, email) == legal_name
+    assert _signs_in(page, email) == f"Dashboard of {legal_name}"
     assert_walks_round(page)
 
     page.goto("/organization")

@@ -105,7 +105,10 @@ def _cancel_href(app: Flask, cancel_url: str, control: str, base_url: str | None
             )
         )
     assert status == 200
-    found = re.search(r'<a class="button secondary" href="([^"]*)">Keep the invoice</a>', page)
+    # Marked as the way back (round 62: following it keeps the fields typed).
+    found = re.search(
+        r'<a class="button secondary" data-way-back href="([^"]*)">Keep the invoice</a>', page
+    )
     assert found is not None, page
     return html.unescape(found.group(1))
 
