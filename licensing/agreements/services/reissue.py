@@ -642,30 +642,7 @@ def _tell_batch(published: PublishedCard, after: int) -> tuple[list[str], list[s
     version = published.version
     with db.transaction() as session:
         cards = ratecard_queries.catalogue(session)
-        told_already = select(CorrectionNotice.id).where(
-            CorrectionNotice.agreement_id == Agreement.id, CorrectionNotice.version == version
-        )
-        rows = session.execute(
-            select(Agreement.id, Agreement.rate_card, Agreement.term_start, Agreement.term_end)
-            .where(
-                Agreement.id > after,
-                Agreement.state.in_(_TOLD),
-                Agreement.rate_card != version,
-                Agreement.term_start <= published.effective_to,
-                Agreement.term_end >= published.effective_from,
-                ~told_already.exists(),
-            )
-            .order_by(Agreement.id)
-        ).all()
-        picked: list[int] = []
-        last: int | None = None
-        for id_, card, start, end in rows:
-            corrected = cards.correction(card, start, end)
-            if corrected is not None and version in corrected.takers:
-                picked.append(id_)
-            if len(picked) == TELL_BATCH:
-                last = id_
-                break
+        picked, last = _next_to_tell(session, cards, published, after)
         found = session.scalars(
             select(Agreement)
             .where(Agreement.id.in_(picked))
@@ -704,6 +681,47 @@ def _tell_batch(published: PublishedCard, after: int) -> tuple[list[str], list[s
                 actor=None,  # the caller, as the publishing's event names it
             )
     return emailed, unchanged, last
+
+
+# How many candidate rows a batch reads at a time while it looks for `TELL_BATCH` that
+# the card corrects (not every agreement overlapping its period is corrected by it).
+_SCAN = 500
+
+
+def _next_to_tell(
+    session: Session, cards: Catalogue, published: PublishedCard, after: int
+) -> tuple[list[int], int | None]:
+    """The ids of the next `TELL_BATCH` agreements after id `after` that the card
+    corrects and that were not told of it, and the id to go on after (None when none
+    is left), reading `_SCAN` rows at a time (their columns only)."""
+    version = published.version
+    told_already = select(CorrectionNotice.id).where(
+        CorrectionNotice.agreement_id == Agreement.id, CorrectionNotice.version == version
+    )
+    candidates = (
+        select(Agreement.id, Agreement.rate_card, Agreement.term_start, Agreement.term_end)
+        .where(
+            Agreement.state.in_(_TOLD),
+            Agreement.rate_card != version,
+            Agreement.term_start <= published.effective_to,
+            Agreement.term_end >= published.effective_from,
+            ~told_already.exists(),
+        )
+        .order_by(Agreement.id)
+        .limit(_SCAN)
+    )
+    picked: list[int] = []
+    while True:
+        rows = session.execute(candidates.where(Agreement.id > after)).all()
+        for id_, card, start, end in rows:
+            after = id_
+            corrected = cards.correction(card, start, end)
+            if corrected is not None and version in corrected.takers:
+                picked.append(id_)
+                if len(picked) == TELL_BATCH:
+                    return picked, after
+        if len(rows) < _SCAN:
+            return picked, None
 
 
 def _priced_alike(before: Catalogue, cards: Catalogue, agreement: Agreement, version: str) -> bool:
