@@ -221,7 +221,12 @@ GROUPS: dict[str, tuple[str, tuple[click.Command, ...]]] = {
     ),
     "ratecards": (
         "Check, publish and list rate cards.",
-        (ratecards_cli.check_command, ratecards_cli.import_command, ratecards_cli.list_command),
+        (
+            ratecards_cli.check_command,
+            ratecards_cli.import_command,
+            ratecards_cli.list_command,
+            ratecards_cli.tell_command,
+        ),
     ),
     "records": (
         "Stored records: the text a document would print as empty boxes (round 55).",

@@ -200,8 +200,10 @@ class PublishedCard:
 
 rate_card_published = _signals.signal(
     "rate-card-published",
-    doc="sent(PublishedCard, session=Session) when a new rate card version is stored, "
-    "inside its transaction: agreements' receiver emails the licensees of the "
-    "agreements whose term it now prices in place of their card (a correction, round "
-    "61) and answers their numbers, which the publishing's audit event records",
+    doc="sent(PublishedCard) once a new rate card version is stored and committed (round "
+    "62: inside its transaction until then), and again to finish a telling stopped "
+    "part-way: agreements' receiver emails, in units of work of its own, the licensees "
+    "of the agreements whose term it now prices in place of their card (a correction, "
+    "round 61) not told of it yet, and answers the numbers emailed and those told "
+    "without an email (a second correction pricing their uses alike)",
 )

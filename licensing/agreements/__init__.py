@@ -5,7 +5,7 @@ connects the receiver that takes back the applications of a staff member who may
 no longer review (`licensing.signals.reviewer_withdrawn`) and the one that
 withdraws a closed organization's undecided applications (`organization_closed`), and
 the one that emails the licensees of agreements a rate card just published corrects
-(`rate_card_published`, round 61).
+(`rate_card_published`, round 61; after the card's commit, in batches, round 62).
 """
 
 from __future__ import annotations
@@ -47,9 +47,12 @@ def on_organization_closed(sender: ClosedOrganization, **kwargs: Any) -> list[st
     return services.withdraw_for_closed(kwargs["session"], sender, kwargs["actor"])
 
 
-def on_rate_card_published(sender: PublishedCard, **kwargs: Any) -> list[str]:
-    """The agreements whose licensees were emailed that the card corrects theirs."""
-    return services.tell_card_corrected(kwargs["session"], sender)
+def on_rate_card_published(sender: PublishedCard, **kwargs: Any) -> tuple[list[str], list[str]]:
+    """The agreements whose licensees were emailed that the card corrects theirs, and
+    those told without an email (round 62: a second correction pricing their uses as
+    the one they were told of)."""
+    told = services.tell_card_corrected(sender)
+    return told.emailed, told.unchanged
 
 
 def init_app(app: Flask) -> None:

@@ -364,6 +364,25 @@ class AgreementContact(Base):
     recorded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
 
+class CorrectionNotice(Base):
+    """That the licensee of an agreement was told of the card `version` correcting its
+    own (round 62, correction62): one row per agreement per correcting card, stored with
+    the email it queued, in the same unit of work, so the telling, done in batches after
+    the card is published, runs again where it stopped and never tells anyone twice.
+    `emailed` is false where it was not emailed: a second correction of the same days
+    that prices the agreement's uses by the same rules and discounts as the correction it
+    was told of (its page says the newer card all the same)."""
+
+    __tablename__ = "card_correction_notices"
+    __table_args__ = (UniqueConstraint("agreement_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    agreement_id: Mapped[int] = mapped_column(ForeignKey("agreements.id"))
+    version: Mapped[str] = mapped_column(String(64))
+    emailed: Mapped[bool] = mapped_column(Boolean)
+    told_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
 class AgreementNumberSequence(Base):
     """The last agreement number issued in each year (locked while allocating)."""
 

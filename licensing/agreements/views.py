@@ -783,7 +783,8 @@ def _vendor_agreement_page(agreement: Agreement, **extra: Any) -> tuple[str, int
     when, that its prices stay unless the office reissues it or credits an invoice,
     and the office's address; none of the office's figures or steps."""
     session = db.session()
-    corrected = services.card_corrected(ratecard_queries.catalogue(session), agreement)
+    cards = ratecard_queries.catalogue(session)
+    corrected = services.card_corrected(cards, agreement)
     return _agreement_page(
         agreement,
         "agreements/agreement.html",
@@ -792,6 +793,12 @@ def _vendor_agreement_page(agreement: Agreement, **extra: Any) -> tuple[str, int
         # by the page (`days_in_words`).
         corrected_said=(
             services.correction_told(agreement, corrected) if corrected is not None else ()
+        ),
+        # Round 62: what the correction changes for its uses, as the email says it.
+        corrected_figures=(
+            services.correction_figures(cards, agreement, corrected)
+            if corrected is not None
+            else ()
         ),
         office_address=mail.sender_address(),
         **extra,

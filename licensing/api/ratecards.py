@@ -443,8 +443,11 @@ class ImportResultSchema(ApiSchema):
         metadata={
             "description": "For a card `created`: the numbers of the agreements (awaiting "
             "acceptance or accepted) some day of whose term it now prices in place of "
-            "their card, whose licensees were emailed that their card was corrected. "
-            "Empty otherwise (round 61)"
+            "their card, whose licensees were emailed that their card was corrected (round "
+            "62: after the card is stored, in batches, each audited "
+            "`rate_card.licensees_told`; one told of an earlier correction that this card "
+            "prices its uses alike is told without an email and not listed). Empty "
+            "otherwise (round 61)"
         },
     )
     price_change_warnings = ma.fields.List(

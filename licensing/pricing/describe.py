@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
+from typing import Protocol
 
 from licensing.money import minor_units
 
@@ -363,6 +364,67 @@ def diff_cards(
             [a.id for a in old.adjustments], [a.id for a in new.adjustments], "adjustment"
         ),
     ]
+
+
+# --- what a correction changes for an agreement's uses (round 62) ------------------------
+
+
+class UseAxes(Protocol):
+    """The classification of a proposed use (`quote.ProposedUse`'s)."""
+
+    use: str
+    product_type: str
+    user_type: str
+
+
+def use_changes(
+    old: RateCard,
+    new: RateCard,
+    uses: Sequence[UseAxes],
+    organization_type: str,
+    *,
+    amount: AmountText = _money,
+    count: CountText = str,
+    condition: ConditionText = describe_condition,
+    review: ReviewText = str,
+) -> list[str]:
+    """What `new` prices each of `uses` (numbered from 1) by that `old` did not, a
+    sentence a use, for a correction's licensee (round 62, correction62: the email said
+    no figure): the rule that matches it changed ("Use 1: rule distribution-software:
+    charge now ... (was ...)."), another rule or none matches it now, or its discount
+    changed. Empty when the new card prices every use by the same rules and discounts.
+    Rules and figures only, never an amount: what the agreement costs is the office's
+    to say (its prices are kept, or reissued by staff)."""
+    said = []
+    for number, use in enumerate(uses, 1):
+        axes = (use.use, use.product_type, use.user_type, organization_type)
+        was, now = old.rule_for(*axes), new.rule_for(*axes)
+        parts = []
+        if was is not None and now is not None and was.id == now.id:
+            if was != now:
+                differences = _rule_differences(
+                    was, now, new.currency, amount, count, condition, review
+                )
+                parts.append(f"rule {now.id}: {'; '.join(differences)}")
+        elif was != now:
+
+            def rule(found: Rule | None, card: RateCard) -> str:
+                if found is None:
+                    return "no rule (the licensing office prices it by hand)"
+                charged = describe_rule(found, card.currency, amount=amount, count=count)
+                return f"rule {found.id} ({charged})"
+
+            parts.append(f"priced by {rule(now, new)} (was {rule(was, old)})")
+        was_off, now_off = old.adjustment_for(*axes), new.adjustment_for(*axes)
+        if was_off != now_off:
+
+            def off(found: Adjustment | None) -> str:
+                return "none" if found is None else describe_adjustment(found, condition=condition)
+
+            parts.append(f"discount now {off(now_off)} (was {off(was_off)})")
+        if parts:
+            said.append(f"Use {number}: {'; '.join(parts)}.")
+    return said
 
 
 # --- a price that changes many times over: a typed slip? -------------------------------

@@ -232,8 +232,27 @@ def import_command(file: Path) -> None:
     if replaced:
         _say(replaced)
     # Round 61: the licensees of the agreements it corrects, emailed.
-    if result.agreements_told:
-        _say(services.emailed(result.agreements_told))
+    told = services.emailed(result.agreements_told, result.agreements_not_emailed)
+    if told:
+        _say(told)
+
+
+@click.command("tell")
+@click.argument("version")
+def tell_command(version: str) -> None:
+    """Email the licensees of the agreements the published card VERSION corrects that
+    were not told of it yet.
+
+    Publishing a correction tells them itself, in batches once the card is stored
+    (round 62); this finishes a telling stopped part-way (the process ended, the
+    database went away). Nobody is told twice: safe to run again.
+    """
+    try:
+        told, unchanged = services.tell_licensees(version)
+    except errors.NotFound as missing:
+        raise click.ClickException(terminal.shown(missing.detail)) from None
+    said = services.emailed(told, unchanged)
+    _say(said or f"Every licensee rate card {version} corrects was told of it already.")
 
 
 @click.command("check")

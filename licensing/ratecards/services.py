@@ -76,6 +76,9 @@ class ImportResult:
     # and the agreements whose licensees were emailed that their card was corrected.
     replaces: tuple[queries.Takeover, ...] = ()
     agreements_told: tuple[str, ...] = ()
+    # Round 62: told without an email (a second correction of the same days pricing
+    # their uses by the same rules and discounts as the one they were told of).
+    agreements_not_emailed: tuple[str, ...] = ()
 
 
 def validate(document: object) -> RateCard:
@@ -254,16 +257,6 @@ def import_card(
         )
         session.flush()
         replaced = tuple(replaced_parts(session, card.version))
-        # Round 61: the licensees of the agreements it corrects are emailed (agreements'
-        # receiver), in this transaction, so a card rolled back tells nobody.
-        told = tuple(
-            number
-            for _receiver, numbers in rate_card_published.send(
-                PublishedCard(card.version, card.effective_from, card.effective_to),
-                session=session,
-            )
-            for number in numbers or ()
-        )
         audit.record_event(
             session,
             "rate_card.published",
@@ -294,10 +287,14 @@ def import_card(
                     if replaced
                     else {}
                 ),
-                **({"agreements_told": list(told)} if told else {}),
             },
             actor=None,  # the caller as the audit log names it (the system on the CLI)
         )
+    # Round 61: the licensees of the agreements it corrects are emailed (agreements'
+    # receiver). Round 62: once the card is committed, in units of work of their own
+    # (each batch's `rate_card.licensees_told` event names them), so publishing never
+    # holds the write lock for more than a batch; a card rolled back tells nobody.
+    told, unchanged = tell_licensees(card.version)
     return ImportResult(
         card.version,
         created=True,
@@ -305,7 +302,27 @@ def import_card(
         price_change_warnings=changes,
         replaces=replaced,
         agreements_told=told,
+        agreements_not_emailed=unchanged,
     )
+
+
+def tell_licensees(version: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Tell the licensees of the agreements the published card `version` corrects and
+    that were not told of it yet (round 62: `import_card` does once the card is stored;
+    `licensing ratecards tell VERSION` finishes a telling stopped part-way): the numbers
+    emailed, and those told without an email (a second correction pricing their uses
+    by the same rules and discounts as the one they were told of)."""
+    record = queries.by_version(db.session(), version)
+    if record is None:
+        raise errors.NotFound(f"There is no published rate card {version!r}.")
+    published = PublishedCard(record.version, record.effective_from, record.effective_to)
+    emailed: list[str] = []
+    unchanged: list[str] = []
+    for _receiver, answer in rate_card_published.send(published):
+        if answer:
+            emailed.extend(answer[0])
+            unchanged.extend(answer[1])
+    return tuple(emailed), tuple(unchanged)
 
 
 def _takeover_fields(taken: queries.Takeover) -> dict[str, Any]:
@@ -534,23 +551,42 @@ def replaces(version: str) -> str:
     return " ".join(said)
 
 
-def emailed(told: tuple[str, ...] | list[str], *, shown: int = 5) -> str:
+def emailed(
+    told: tuple[str, ...] | list[str],
+    unchanged: tuple[str, ...] | list[str] = (),
+    *,
+    shown: int = 5,
+) -> str:
     """Whom publishing a correction emailed, for the page's message and the command line
     (round 61), or "": "The licensees of 2 agreements it corrects were emailed that
     their rate card was corrected: CPT-2027-000001 and CPT-2027-000002." (the first
-    `shown` named, the rest counted)."""
-    if not told:
-        return ""
-    named = list(told[:shown])
-    rest = len(told) - len(named)
-    listed = ", ".join(named[:-1]) + (" and " if len(named) > 1 else "") + named[-1]
+    `shown` named, the rest counted). Round 62: and those not emailed again, as a second
+    correction of their days prices their uses as the one they were told of did."""
+    said = []
+    if told:
+        said.append(
+            f"The licensees of {_agreements(told)} it corrects were emailed that their rate "
+            f"card was corrected: {_listed(told, shown)}."
+        )
+    if unchanged:
+        said.append(
+            f"The licensees of {_agreements(unchanged)} it corrects were not emailed again: "
+            "it prices their uses by the same rules and discounts as the correction they "
+            f"were told of, and their pages name it: {_listed(unchanged, shown)}."
+        )
+    return " ".join(said)
+
+
+def _agreements(numbers: tuple[str, ...] | list[str]) -> str:
+    return f"{len(numbers)} agreement{'s' if len(numbers) != 1 else ''}"
+
+
+def _listed(numbers: tuple[str, ...] | list[str], shown: int) -> str:
+    named = list(numbers[:shown])
+    rest = len(numbers) - len(named)
     if rest:
-        listed = f"{', '.join(named)} and {rest} more"
-    count = f"{len(told)} agreement{'s' if len(told) != 1 else ''}"
-    return (
-        f"The licensees of {count} it corrects were emailed that their rate card was "
-        f"corrected: {listed}."
-    )
+        return f"{', '.join(named)} and {rest} more"
+    return ", ".join(named[:-1]) + (" and " if len(named) > 1 else "") + named[-1]
 
 
 def _named_currency(request: QuoteRequest, card: RateCard) -> str | None:

@@ -199,7 +199,9 @@ def publish() -> BaseResponse | tuple[str, int] | str:
         else:
             if result.created:
                 _flash_published(
-                    result.version, result.price_change_warnings, result.agreements_told
+                    result.version,
+                    result.price_change_warnings,
+                    services.emailed(result.agreements_told, result.agreements_not_emailed),
                 )
             else:
                 flash(
@@ -225,7 +227,11 @@ def publish_checked() -> BaseResponse | tuple[str, int]:
             ) from None
         result = _import(document)
         if result.created:
-            _flash_published(result.version, result.price_change_warnings, result.agreements_told)
+            _flash_published(
+                result.version,
+                result.price_change_warnings,
+                services.emailed(result.agreements_told, result.agreements_not_emailed),
+            )
         else:
             flash(f"Rate card {result.version} was already published with this content.", "info")
         return redirect(url_for(".detail", version=result.version))
@@ -248,13 +254,13 @@ def _import(document: object) -> services.ImportResult:
 def _flash_published(
     version: str,
     price_changes: Sequence[PriceChangeWarning] = (),
-    told: tuple[str, ...] = (),
+    emailed: str = "",
 ) -> None:
     """The confirmation of a card published (`_published`), and for a card that runs
     open-ended or longer than `LONG_CARD_DAYS`, the check's warning again (round 44:
     the message said "published" alone; the page it leads to shows the warning, but
     a message is what the admin reads first)."""
-    emailed = services.emailed(told)  # round 61: a correction's licensees emailed
+    # Round 61: a correction's licensees emailed (`services.emailed`).
     flash(_published(version) + (f" {emailed}" if emailed else ""), "success")
     if price_changes:
         # Round 55: the check's price warnings, said again as the card is published.

@@ -114,6 +114,7 @@ from licensing.agreements.services.reconsideration import (
 )
 from licensing.agreements.services.reissue import (
     CardCorrected,
+    CorrectionTold,
     KeptPrices,
     Reissue,
     ReissueOffers,
@@ -121,6 +122,7 @@ from licensing.agreements.services.reissue import (
     check_reissue,
     corrected_among,
     corrected_days,
+    correction_figures,
     correction_for,
     correction_told,
     kept_prices,
@@ -173,6 +175,7 @@ __all__ = [
     "ApplicationDraft",
     "ApplicationsAppeared",
     "CardCorrected",
+    "CorrectionTold",
     "ExpiryReport",
     "KeptPrices",
     "LineChange",
@@ -197,6 +200,7 @@ __all__ = [
     "check_withdraw",
     "corrected_among",
     "corrected_days",
+    "correction_figures",
     "correction_for",
     "correction_told",
     "create_draft",

@@ -126,7 +126,8 @@ def test_publishing_a_correction_emails_the_licensee_of_an_accepted_agreement_on
     assert not again.created
     assert again.agreements_told == ()
     assert _told_of(mailbox, agreement.number) == []
-    # The publishing's audit event records what it replaced and whom it told.
+    # The publishing's audit event records what it replaced; round 62: whom it told, the
+    # telling's own event (one a batch, after the card is stored).
     event = (
         db.session()
         .scalars(
@@ -139,7 +140,19 @@ def test_publishing_a_correction_emails_the_licensee_of_an_accepted_agreement_on
     assert event.after_data["replaces"] == [
         {"version": "2027.1", "first": "2027-01-01", "last": "2027-12-31", "whole": True}
     ]
-    assert event.after_data["agreements_told"] == [agreement.number]
+    telling = (
+        db.session()
+        .scalars(
+            select(AuditEvent).where(
+                AuditEvent.action == "rate_card.licensees_told", AuditEvent.entity_id == "2027.2"
+            )
+        )
+        .one()
+    )
+    assert telling.after_data == {
+        "agreements_emailed": [agreement.number],
+        "agreements_not_emailed": [],
+    }
 
 
 def test_an_agreement_awaiting_acceptance_is_told_the_office_may_reissue_it(

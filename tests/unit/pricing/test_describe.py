@@ -26,6 +26,7 @@ from licensing.pricing.describe import (
     proration_warnings,
     runs_long,
     term_proration_warnings,
+    use_changes,
     warned_term,
 )
 from licensing.pricing.ratecard import proposed_term
@@ -479,3 +480,49 @@ def test_a_quotes_term_is_warned_of_for_the_rules_it_priced_with(
         )
         == []
     )
+
+
+def test_use_changes_say_for_each_use_the_rule_or_discount_a_correction_prices_it_by_otherwise(
+    example_document: dict[str, Any], example_card: RateCard
+) -> None:
+    """Round 62 (correction62): what a correction changes for an agreement's uses, the
+    words its email and page give (rules and figures, never a price worked out again)."""
+    corrected = copy.deepcopy(example_document)
+    corrected["version"] = "2027.2"
+    corrected["rules"][2]["model"]["amount"] = "2000.00"  # development
+    # Print moved from its own rule to one of 18.00 a copy placed before it.
+    corrected["rules"].insert(
+        6,
+        {
+            "id": "distribution-print-2",
+            "when": {"use": "distribution", "product_type": "print"},
+            "model": {
+                "type": "per_unit",
+                "unit": "copies",
+                "mode": "graduated",
+                "tiers": [{"up_to": None, "unit_price": "18.00"}],
+            },
+        },
+    )
+    corrected["adjustments"][0]["discount_percent"] = "25"
+    new = parse_rate_card(corrected)
+    uses = [
+        ProposedUse(use="development", product_type="software", user_type="provider"),
+        ProposedUse(use="distribution", product_type="print", user_type="provider"),
+        ProposedUse(use="derivative_work", product_type="software", user_type="provider"),
+    ]
+
+    said = use_changes(example_card, new, uses, "commercial", amount=price_in_words)
+    assert said == [
+        "Use 1: rule development: charge now flat fee of 2,000.00 USD a year (prorated) "
+        "(was flat fee of 2,500.00 USD a year (prorated)).",
+        "Use 2: priced by rule distribution-print-2 (Per copy: 18.00 USD each) (was rule "
+        "distribution-print (Per copy: 15.50 USD each)).",
+    ]
+    # A nonprofit's discount changed too; a card changing nothing of the uses, nothing.
+    nonprofit = use_changes(example_card, new, uses[2:], "nonprofit")
+    assert nonprofit == [
+        "Use 1: discount now 25% discount for any use by nonprofit or academic organizations "
+        "(was 20% discount for any use by nonprofit or academic organizations)."
+    ]
+    assert use_changes(example_card, example_card, uses, "commercial") == []
