@@ -154,12 +154,9 @@ def _chunks(
 ) -> tuple[Generator[bytes, None, None], Generator[Any, None, None]]:
     """The file's chunks and the generator of rows (or CSV lines) they come from."""
     dataset = request.dataset
-    # Round 60: lines chosen by the Finance page's classification come as rows.
-    if (
-        request.format.name == "csv"
-        and dataset.csv_lines is not None
-        and not request.filter.classified
-    ):
+    # Round 62 (lines62): lines chosen by the Finance page's classification too (they
+    # came as rows, written by Python, from round 60).
+    if request.format.name == "csv" and dataset.csv_lines is not None:
         lines = dataset.csv_lines(context, request.filter)
         return write_csv_lines(header, _counted_lines(lines, tally, on_row)), lines
     rows = dataset.rows(context, request.filter)

@@ -95,10 +95,15 @@ def credit_parts(
     context: ExportContext,
     statement: Statement,
     before: Callable[[Sequence[Any]], None] | None = None,
+    *,
+    zeros: bool = False,
 ) -> Iterator[CreditPart]:
     """Each credit note's parts, line by line (`statement` as `credited_lines`
     builds it); `before(batch)`, if given, sees each batch of the credited lines
-    before its parts are made (to read what the batch needs at once)."""
+    before its parts are made (to read what the batch needs at once). A part of 0.00
+    (a line of 0.00, or a credit too small to reach every line) only with `zeros`:
+    the export writes it, as the invoice lines list shows it (round 62, lines62); the
+    revenue schedule recognizes nothing of it."""
     results = _results(context, statement, before)
     for _credit_id, group in itertools.groupby(results, key=lambda r: r.id):
         lines = list(group)  # one invoice's lines: a handful
@@ -107,7 +112,7 @@ def credit_parts(
             credit.amount, [line.line_amount for line in lines], places(credit.currency)
         )
         for line, share in zip(lines, shares, strict=True):
-            if share:
+            if share or zeros:
                 yield CreditPart(
                     credit,
                     line.position,
@@ -145,8 +150,10 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
     # Each batch's agreements and royalty reports read at once, not part by part.
     statement = credited_lines(given)
     if given.classified:
-        statement = _with_a_line_kept(statement, given)
-    for part in credit_parts(context, statement, before):
+        statement = with_a_line_kept(statement, given)
+    # Every part, 0.00 included (round 62, lines62): one row a line of the credited
+    # invoice, as the console's invoice lines list shows a credit note.
+    for part in credit_parts(context, statement, before, zeros=True):
         if keeps is not None and not keeps(part):
             continue
         credit = part.credit
@@ -206,7 +213,7 @@ def _classified(
     return keeps, classify_batch
 
 
-def _with_a_line_kept(statement: Statement, given: ExportFilter) -> Statement:
+def with_a_line_kept(statement: Statement, given: ExportFilter) -> Statement:
     """Only the credit notes of an invoice with a line `given` keeps (classified61): the
     others' parts are all left out, so they are neither read nor split."""
     kept = aliased(InvoiceLine)

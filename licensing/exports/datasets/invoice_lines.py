@@ -132,7 +132,7 @@ def _classified_rows(context: ExportContext, given: ExportFilter) -> Generator[R
     columns. Round 61 (classified61): chosen by the classification each line keeps from
     the day it was issued (`finance.lines.classified_where`), in SQL, not line by line."""
     ledger = context.ledger
-    for batch in each_batch(context.session, ordered(_classified(given))):
+    for batch in each_batch(context.session, ordered(classified_lines(given))):
         ledger.remember_agreements(
             {row[9] for row in batch if row[8] == AGREEMENT and row[9] is not None}
         )
@@ -144,7 +144,7 @@ def _classified_rows(context: ExportContext, given: ExportFilter) -> Generator[R
             yield (*row[:8], kind, use, account, row[10], amount(row[11], row[6]))
 
 
-def _classified(given: ExportFilter) -> Statement:
+def classified_lines(given: ExportFilter) -> Statement:
     """The lines of `given`'s Finance page kind and classification, of invoices not void."""
     return issued_lines(given).where(
         Invoice.state != VOID,
@@ -157,7 +157,7 @@ def count(context: ExportContext, given: ExportFilter) -> int | None:
     """The ledger's use is found line by line, not in SQL: no count when the filter
     names one (unless it is the Finance page's, stored on the line: round 61)."""
     if given.classified:
-        return count_rows(context.session, _classified(given))
+        return count_rows(context.session, classified_lines(given))
     if given.use:
         return None
     return count_rows(context.session, issued_lines(given))
@@ -252,7 +252,11 @@ def _csv_statement(context: ExportContext, given: ExportFilter) -> Statement:
         ),
         given,
     )
-    if given.use:  # a line without a use never has the one asked for
+    if given.classified:
+        # Round 62 (lines62): the Finance page's lines (`_classified`), in SQL too:
+        # its invoices here, its lines' stored classification below.
+        invoice_cells = invoice_cells.where(Invoice.state != VOID, *kind_where(given.kind))
+    elif given.use:  # a line without a use never has the one asked for
         invoice_cells = invoice_cells.where(used)
     heads = _heads(dialect, invoice_cells)
     position = sqlcsv.integer_cell(InvoiceLine.position)
@@ -272,14 +276,18 @@ def _csv_statement(context: ExportContext, given: ExportFilter) -> Statement:
         )
         .select_from(heads)
         .join(InvoiceLine, InvoiceLine.invoice_id == heads.c.id)
+        .where(*(classified_where(given.classification()) if given.classified else []))
         .order_by(heads.c.issue_date, heads.c.id, InvoiceLine.position)
     )
 
 
 def csv_lines(context: ExportContext, given: ExportFilter) -> Generator[list[str], None, None]:
     """The CSV lines, formatted by the database; Python adds the use and account
-    of lines the ledger classifies (once per source and line number)."""
+    of lines the ledger classifies (once per source and line number). Round 62
+    (lines62): the Finance page's classification too (`given.classified`), chosen by
+    the statement from what each line keeps, its `use` the page's, not the ledger's."""
     middles: dict[str, str | None] = {}
+    by_ledger_use = given.use if not given.classified else None
 
     def middle(key: str) -> str | None:
         """ ",use,account," for a ledger key; None when the filter's use drops it."""
@@ -291,7 +299,7 @@ def csv_lines(context: ExportContext, given: ExportFilter) -> Generator[list[str
             middles.clear()
         found = middles[key] = (
             None
-            if given.use and use != given.use
+            if by_ledger_use and use != by_ledger_use
             else f",{sqlcsv.constant_cell(use)},{sqlcsv.constant_cell(account)}"
         )
         return found

@@ -221,6 +221,44 @@ def test_the_database_writes_the_same_csv_as_the_python_writer_for_every_filter(
     assert fast.count(b"\r\n") > 1 or given_filter.use == "distribution"
 
 
+# Round 62 (lines62): the Finance page's kind and classification, which round 60 wrote
+# row by row in Python, now chosen by the statement the database writes.
+CLASSIFIED = [
+    ExportFilter(kind="fee"),
+    ExportFilter(kind="license"),
+    ExportFilter(kind="other"),
+    ExportFilter(kind="royalty"),
+    ExportFilter(kind="fee", use="development"),
+    ExportFilter(kind="license", use="unclassified"),
+    ExportFilter(kind="other", use="unclassified", currency="USD"),
+    ExportFilter(organization_type="commercial"),
+    ExportFilter(product_type="unclassified", state="paid"),
+    ExportFilter(kind="fee", user_type="provider", date_from=date(2027, 1, 1), date_basis="paid"),
+]
+
+
+@pytest.mark.parametrize(
+    "given_filter",
+    CLASSIFIED,
+    ids=lambda f: ",".join(f"{k}={v}" for k, v in f.describe().items()),
+)
+def test_the_database_writes_the_finance_page_s_classified_lines_as_the_python_writer_does(
+    ledger: Made, given_filter: ExportFilter
+) -> None:
+    fast, reference = both(given_filter)
+    assert fast == reference
+
+
+def test_the_classified_filters_compared_keep_some_lines_and_leave_out_others(
+    ledger: Made,
+) -> None:
+    everything = both()[0].count(b"\r\n")
+    kept = [both(given_filter)[0].count(b"\r\n") - 1 for given_filter in CLASSIFIED]
+    # Each kind keeps rows (the up-front fees, the manual charge); none keeps a void line.
+    assert min(kept[0], kept[2], kept[4]) > 0
+    assert all(rows < everything - 1 for rows in kept)
+
+
 @pytest.mark.parametrize("batch", [1, 2, 3])
 def test_the_database_s_csv_read_in_many_batches_is_the_python_writer_s(
     ledger: Made, batch: int, monkeypatch: pytest.MonkeyPatch

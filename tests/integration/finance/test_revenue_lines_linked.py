@@ -22,6 +22,7 @@ import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import select
 
 from licensing import db
 from licensing.accounts.models import User
@@ -388,10 +389,9 @@ def test_every_revenue_cell_is_the_invoice_lines_export_less_the_credit_note_lin
                 text = credits_export("csv", **credits_query).decode("utf-8")
                 parts = list(csv.DictReader(io.StringIO(text)))
                 credited = sum((Decimal(row["amount"]) for row in parts), Decimal(0))
+                # Round 62 (lines62): row for row, a part of 0.00 in both.
                 listed = sorted(
-                    (number, position, -amount)
-                    for number, position, amount in _credit_rows(body)
-                    if amount
+                    (number, position, -amount) for number, position, amount in _credit_rows(body)
                 )
                 assert (
                     sorted(
@@ -438,6 +438,62 @@ def test_the_credit_note_lines_export_takes_the_pages_classification(
     assert parts(kind="fee") == []
     assert parts(kind="royalty", organization_type="government") == []
     assert sum((amount for _, amount in parts(kind="royalty")), Decimal(0)) == Decimal("399.99")
+
+
+def test_a_credit_note_s_part_of_nothing_is_a_row_of_the_list_and_of_the_file(
+    app: Flask,
+    client: FlaskClient,
+    ledger: None,
+    billing_staff: User,
+    signed_in: SignIn,
+) -> None:
+    """Round 62 (lines62): round 61 left a credit note's part of 0.00 on the list and
+    out of `credit_note_lines`, so the two disagreed row for row (sums equal). 0.01
+    credited over 812.40, 100.01 and 33.33 is 0.01, 0.00 and 0.00: three rows in both,
+    narrowed to a classification too (development's part of nothing)."""
+    royalties = (
+        db.session()
+        .scalars(
+            select(Invoice).where(Invoice.source_type == "royalty_report", Invoice.source_id == 11)
+        )
+        .one()
+    )
+    note = credited(royalties.id, "0.01", "Rounding", now=at(date(2027, 3, 6)))
+    fetch = exporter(client, billing_staff, "credit_note_lines")
+    q1 = {"from": "2027-03-06", "to": "2027-03-06", "currency": "USD", "kind": "royalty"}
+    with time_machine.travel(datetime(2027, 5, 3, 15, tzinfo=UTC), tick=False):
+        staff = signed_in(app.test_client(), billing_staff)
+        for narrowed in ({}, {"use": "development"}, {"use": "unclassified"}):
+            body = staff.get(
+                "/console/finance/lines",
+                query_string={
+                    "from": "2027-03",
+                    "to": "2027-03",
+                    "currency": "USD",
+                    "kind": "royalty",
+                    "shown": "credited",
+                    **narrowed,
+                },
+            ).get_data(as_text=True)
+            listed = sorted(
+                (
+                    re.sub(r"<[^>]+>", "", cells[2]).strip(),
+                    -_amount(re.sub(r"<[^>]+>", " ", cells[-1])),
+                )
+                for row in re.findall(rf'<tr id="credit-{note.id}-line-\d+">(.*?)</tr>', body, re.S)
+                if (cells := re.findall(r"<td[^>]*>(.*?)</td>", row, re.S))
+            )
+            text = fetch("csv", by="issued", **q1, **narrowed).decode("utf-8")
+            exported = sorted(
+                (row["line_position"], Decimal(row["amount"]))
+                for row in csv.DictReader(io.StringIO(text))
+                if row["credit_note_number"] == note.number
+            )
+            assert exported == listed, narrowed
+            assert len(exported) == (3 if not narrowed else 1)
+            assert sum((amount for _, amount in exported), Decimal(0)) == (
+                Decimal("0.01") if not narrowed else 0
+            )
 
 
 FILTERS = [
