@@ -46,7 +46,7 @@ from tests.support.monthly_statements import IN_JANUARY, invoice, organization
 ISSUED = date(2027, 1, 15)
 INVOICES = 8
 STEPS = 70
-DAYS = [ISSUED - timedelta(days=1) + timedelta(days=4 * n) for n in range(20)]
+DAYS = [ISSUED - timedelta(days=1) + timedelta(days=7 * n) for n in range(12)]
 
 
 @contextmanager
