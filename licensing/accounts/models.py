@@ -312,7 +312,7 @@ def _no_stale_key(state: ORMExecuteState) -> None:
     if not keyed:
         return
     given = set_columns(statement)
-    for parameters in _parameter_sets(state.parameters):
+    for parameters in parameter_sets(state.parameters):
         given |= set(parameters)
     stale = {
         name: [key for key in keys if key not in given]
@@ -329,7 +329,8 @@ def _no_stale_key(state: ORMExecuteState) -> None:
         )
 
 
-def _parameter_sets(parameters: object) -> list[Mapping[str, Any]]:
+def parameter_sets(parameters: object) -> list[Mapping[str, Any]]:
+    """The parameter sets of an execution (one, or an executemany's list), as mappings."""
     if isinstance(parameters, Mapping):
         return [parameters]
     if isinstance(parameters, list):

@@ -14,7 +14,7 @@ from flask import Flask
 def init_app(app: Flask) -> None:
     # views registers the dashboard provider as it is imported.
     from licensing.accounts import services as accounts
-    from licensing.billing import forms, letterhead, pdfs, receivers, seals, views
+    from licensing.billing import bank_days, forms, letterhead, pdfs, receivers, seals, views
     from licensing.mail.models import register_kept_source
     from licensing.signals import (
         agreement_activated,
@@ -29,6 +29,8 @@ def init_app(app: Flask) -> None:
     app.add_template_filter(forms.method_label, "payment_method")
     app.add_template_filter(forms.method_in_a_sentence, "payment_method_in_a_sentence")
     seals.register()  # invoices and credit notes are sealed as they are issued
+    # Each invoice keeps its bank days after every flush that moves its money (round 62).
+    bank_days.install()
     # An issuing email names the kept PDF; the outbox reads it when it sends (round 48).
     register_kept_source(pdfs.KEPT_SOURCE, pdfs.kept_bytes)
     accounts.register_overdue_check("invoices", receivers.overdue_invoices)

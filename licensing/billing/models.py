@@ -242,6 +242,14 @@ class Invoice(Snapshotted, Base):
     # (`by=recorded`) reads them here rather than in the audit log (billing_0014).
     written_off_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     reopened_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # By the bank's days over every money event dated so far (round 62, asof62,
+    # billing_0033): the first day of its last stretch owing nothing (None if it never
+    # owed nothing) and of its last stretch owing (None if it never owed), as
+    # `billing.queries.bank_days(None)` reads them; kept after every flush that moves
+    # its money (`billing.bank_days.keep`). An invoice no money moved on after a day
+    # had these on that day too: the invoices export as of a day reads them so.
+    bank_paid_on: Mapped[date | None] = mapped_column(Date)
+    bank_owing_since: Mapped[date | None] = mapped_column(Date)
     state_reason: Mapped[str | None] = mapped_column(Text)
     reminder_count: Mapped[int] = mapped_column(Integer, default=0)
     last_reminder_at: Mapped[datetime | None] = mapped_column(UTCDateTime())

@@ -869,15 +869,22 @@ def not_chased_on(day: date) -> ColumnElement[bool]:
     Round 55 (statements55): also one lost by then that took money the invoice had
     counted (`reversal_id`) but set no day owed again, the invoice owing nothing at its
     close (a credit note in full booked before Stripe's word of the dispute arrived,
-    the money withdrawn on a day before the note), while the invoice is not collectible
-    (never reopened since): nothing was asked for again, so the balance it owed by the
-    bank's days between the withdrawal and the note was never chased. It aged from its
-    due date (1-30 days on the page and in the export alike), as if chased."""
+    the money withdrawn on a day before the note), while the invoice was not reopened
+    since, by the end of `day`: nothing was asked for again, so the balance it owed by
+    the bank's days between the withdrawal and the note was never chased. It aged from
+    its due date (1-30 days on the page and in the export alike), as if chased.
+
+    Round 62 (asof62): "not reopened since" is read as booked by the end of `day`
+    (the reopening the last taken by then, `last_step_before`), a decision on the day
+    the office took it. It was today's state (not open or written off): a past day's
+    balance turned chased when the invoice was reopened afterwards, and not chased
+    again when it was voided or paid later."""
+    reopened = last_step_before("reopen", office_day_start(day + timedelta(days=1)))
     never_owed_again = and_(
         PaymentDispute.state == LOST,
         PaymentDispute.reversal_id.is_not(None),
         PaymentDispute.owed_again_on.is_(None),
-        Invoice.state.not_in(sorted(COLLECTIBLE)),
+        or_(reopened.is_(None), reopened < PaymentDispute.closed_at),
     )
     return _dispute_standing(day, PaymentDispute.owed_again_on > day, never_owed_again)
 
@@ -1739,10 +1746,15 @@ def last_step_before(action: str, ends: datetime) -> ColumnElement[datetime]:
     )
 
 
-def bank_days(day: date) -> Any:
+def bank_days(day: date | None, of: Any = None) -> Any:
     """Each invoice issued by `day` as the bank's days had it at the day's end (round
     61, asof61), a subquery of `invoice_id`, `paid_on` and `owing_since`: the first day
-    of its last stretch of days owing nothing, and of its last stretch owing.
+    of its last stretch of days owing nothing, and of its last stretch owing. With
+    `day` None, every event whatever its day: what each invoice keeps
+    (`Invoice.bank_paid_on`, `bank_owing_since`, round 62). With `of` (a select of
+    invoice ids, or a list of them), only those invoices' events are read (round 62,
+    asof62): the invoices export as of a day reads the events of the invoices money
+    moved on after it, and what the others keep.
 
     Its balance after each day is the running sum of its dated events up to it: the
     issue (its total), payments received (offline by `received_on`, card by the office
@@ -1756,33 +1768,42 @@ def bank_days(day: date) -> Any:
     (the paid day of `invoices?as_of`); when it owes, `owing_since` is the day it last
     began to owe (a write-off booked on or after it stands: nothing paid it in full
     since)."""
+
+    def among(invoice_id: Any) -> ColumnElement[bool]:
+        return true() if of is None else invoice_id.in_(of)
+
     events = union_all(
         select(
             Invoice.id.label("invoice_id"),
             Invoice.issue_date.label("day"),
             Invoice.total.label("owed"),
-        ).where(Invoice.state != DRAFT, Invoice.issue_date <= day),
+        ).where(
+            Invoice.state != DRAFT,
+            true() if day is None else Invoice.issue_date <= day,
+            among(Invoice.id),
+        ),
         select(
             Payment.invoice_id,
             func.coalesce(Payment.received_on, OfficeDay(Payment.settled_at)),
             -Payment.amount,
-        ).where(collected_between(None, day)),
+        ).where(collected_between(None, day), among(Payment.invoice_id)),
         select(
             PaymentReversal.invoice_id, PaymentReversal.returned_on, PaymentReversal.amount
-        ).where(reversed_between(None, day)),
+        ).where(reversed_between(None, day), among(PaymentReversal.invoice_id)),
         select(CreditNote.invoice_id, CreditNote.issue_date, -CreditNote.amount).where(
-            CreditNote.issue_date <= day
+            true() if day is None else CreditNote.issue_date <= day,
+            among(CreditNote.invoice_id),
         ),
         select(
             Refund.invoice_id,
             func.coalesce(Refund.sent_on, OfficeDay(Refund.settled_at)),
             Refund.amount,
-        ).where(refunded_between(None, day)),
+        ).where(refunded_between(None, day), among(Refund.invoice_id)),
         select(
             Refund.invoice_id,
             func.coalesce(Refund.returned_on, OfficeDay(refund_returned_at())),
             -Refund.amount,
-        ).where(refund_returned_between(None, day)),
+        ).where(refund_returned_between(None, day), among(Refund.invoice_id)),
     ).subquery("bank_events")
     daily = (
         select(
@@ -1824,6 +1845,27 @@ def bank_days(day: date) -> Any:
         .group_by(turns.c.invoice_id)
         .subquery("bank_days")
     )
+
+
+def written_off_on(day: date, owing_since: Any) -> ColumnElement[bool]:
+    """The invoice (`Invoice`, correlated) stood written off at the end of `day`: its
+    last write-off booked by then (`last_step_before`, round 60) stands while it has
+    owed, by the bank's days, since the write-off's office day or before (`owing_since`
+    as of the day, `bank_days`; round 61). The invoices export's `uncollectible` as of a
+    day, and the receivables' state (round 62, asof62)."""
+    written_off = last_step_before("mark_uncollectible", office_day_start(day + timedelta(days=1)))
+    return and_(written_off.is_not(None), owing_since <= OfficeDay(written_off))
+
+
+def owing_since_on(day: date, of: Any) -> tuple[Any, Any]:
+    """`(owing_since, bank)`: the day the invoice (`Invoice`) last began to owe as of the
+    end of `day` by the bank's days, and the subquery to outer-join on `invoice_id`
+    for it (round 62, asof62). Read from the events of the invoices `of` (a select of
+    ids among those money moved on after the day, `money_moved`); any other keeps it
+    (`Invoice.bank_owing_since`: none of its events is after the day)."""
+    bank = bank_days(day, of)
+    moved = bank.c.invoice_id.is_not(None)
+    return case((moved, bank.c.owing_since), else_=Invoice.bank_owing_since), bank
 
 
 def _moving_or_owing(start: date) -> ColumnElement[bool]:

@@ -3242,3 +3242,85 @@ def test_billing_0032_classifies_every_issued_invoices_lines_and_leaves_a_drafts
                 assert not set(stored) & _columns(connection, "invoice_lines")
     finally:
         engine.dispose()
+
+
+def test_billing_0033_keeps_each_issued_invoices_bank_days_and_none_for_a_draft(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Round 62 (asof62): billing_0033 gives each invoice its bank days
+    (`bank_paid_on`, `bank_owing_since`) as `billing.queries.bank_days(None)` reads its
+    events: an invoice paid by a wire the bank had on 5 March is paid from then, one
+    unpaid owes from its issue day, one paid and its payment returned by the bank owes
+    again from the day returned; a draft keeps none. The downgrade drops the columns
+    and upgrading again fills them."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "billing_0032")
+    kept = ("bank_paid_on", "bank_owing_since")
+    engine = make_engine(url)
+    try:
+        with engine.begin() as connection:
+            assert not set(kept) & _columns(connection, "invoices")
+            organization_id, _ = _organization_and_user(connection, "member")
+            made = [_invoice(connection, organization_id, "manual", n) for n in range(4)]
+            for number, invoice_id in enumerate(made[:3], start=1):
+                connection.execute(
+                    text(
+                        "UPDATE invoices SET state = 'open', number = :number, total = 10000, "
+                        "issue_date = :day WHERE id = :id"
+                    ),
+                    {"number": f"INV-2027-{number:06d}", "day": date(2027, 3, 1), "id": invoice_id},
+                )
+            paid, _open, returned, _draft = made
+            payments = {
+                invoice_id: _insert(
+                    connection,
+                    "payments",
+                    invoice_id=invoice_id,
+                    organization_id=organization_id,
+                    method="wire",
+                    state="succeeded" if invoice_id == paid else "reversed",
+                    currency="USD",
+                    amount=10000,
+                    recorded_by="clerk@example.org",
+                    received_on=date(2027, 3, 5),
+                    created_at=datetime(2027, 3, 5, 18, 0, tzinfo=UTC),
+                )
+                for invoice_id in (paid, returned)
+            }
+            _insert(
+                connection,
+                "payment_reversals",
+                payment_id=payments[returned],
+                invoice_id=returned,
+                organization_id=organization_id,
+                currency="USD",
+                amount=10000,
+                reason="Returned by the bank",
+                returned_on=date(2027, 3, 9),
+                reversed_by="clerk@example.org",
+                created_at=datetime(2027, 3, 9, 18, 0, tzinfo=UTC),
+            )
+        for _ in range(2):
+            migrations.upgrade(url)
+            with engine.connect() as connection:
+                found = {
+                    row[0]: (row[1], row[2])
+                    for row in connection.execute(
+                        text("SELECT id, bank_paid_on, bank_owing_since FROM invoices")
+                    )
+                }
+            days = {
+                key: tuple(None if d is None else date.fromisoformat(str(d)[:10]) for d in value)
+                for key, value in found.items()
+            }
+            assert days == {
+                made[0]: (date(2027, 3, 5), date(2027, 3, 1)),
+                made[1]: (None, date(2027, 3, 1)),
+                made[2]: (date(2027, 3, 5), date(2027, 3, 9)),
+                made[3]: (None, None),
+            }
+            migrations.downgrade(url, "billing_0032")
+            with engine.connect() as connection:
+                assert not set(kept) & _columns(connection, "invoices")
+    finally:
+        engine.dispose()

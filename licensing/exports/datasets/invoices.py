@@ -14,12 +14,12 @@ from licensing.billing.models import CreditNote, Invoice, Payment, PaymentRevers
 from licensing.billing.queries import (
     bank_days,
     collected_between,
-    last_step_before,
     money_moved,
     owed_of,
     refund_returned_between,
     refunded_between,
     reversed_between,
+    written_off_on,
 )
 from licensing.billing.states import (
     COLLECTIBLE,
@@ -32,7 +32,7 @@ from licensing.billing.states import (
     VOID,
 )
 from licensing.calendar import office_day_start
-from licensing.db import Money, OfficeDay, Statement, money_total
+from licensing.db import Money, Statement, money_total
 from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column
 from licensing.exports.columns import (
     CURRENCY,
@@ -179,9 +179,13 @@ def _as_of(day: date) -> _Then:
     # stands while the invoice has owed since its office day by the bank's days (a
     # payment the bank had on or after that day ends it, whenever it was entered; one
     # it returned before it does not), as the state's paid, from the same days.
-    bank = bank_days(day)
-    written_off = last_step_before("mark_uncollectible", ends)
-    still_written_off = and_(written_off.is_not(None), bank.c.owing_since <= OfficeDay(written_off))
+    # Round 62 (asof62): the bank's days read from the events of the invoices money
+    # moved on after the day alone; every other had on the day the days it keeps
+    # (`billing.bank_days`: the same statement over the same events, none after it).
+    bank = bank_days(day, of_moved)
+    paid_on = case((moving, bank.c.paid_on), else_=Invoice.bank_paid_on)
+    owing_since = case((moving, bank.c.owing_since), else_=Invoice.bank_owing_since)
+    still_written_off = written_off_on(day, owing_since)
     state = case(
         (void, literal(VOID)),
         (~owes, literal(PAID)),
@@ -189,7 +193,7 @@ def _as_of(day: date) -> _Then:
         else_=literal(OPEN),
     )
 
-    paid_at = case((and_(~void, ~owes), bank.c.paid_on))
+    paid_at = case((and_(~void, ~owes), paid_on))
 
     def source(statement: Statement, given: ExportFilter) -> Statement:
         statement = (

@@ -16,22 +16,25 @@ from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ColumnElement, Subquery, not_, or_, select
+from sqlalchemy import ColumnElement, Subquery, case, literal, not_, or_, select
 
 from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal, Refund
 from licensing.billing.queries import (
     collected_between,
     credited_by,
     disputed_on,
+    money_moved,
     moving_or_owing_all,
     not_chased_on,
     owed_again_by,
     owed_since,
+    owing_since_on,
     refund_returned_between,
     refunded_between,
     reversed_between,
+    written_off_on,
 )
-from licensing.billing.states import DRAFT, VOID
+from licensing.billing.states import DRAFT, OPEN, PAID, UNCOLLECTIBLE, VOID
 from licensing.calendar import office_day_start
 from licensing.db import Statement, money_sum
 from licensing.exports.base import DATE, INTEGER, MONEY, TEXT, Column, Dataset, ExportContext, Row
@@ -70,7 +73,12 @@ COLUMNS = (
     Column("as_of", DATE, "The day the balances are as of."),
     INVOICE_NUMBER,
     *LICENSEE,
-    Column("state", TEXT, "The invoice's state today (open, uncollectible, paid, void)."),
+    Column(
+        "state",
+        TEXT,
+        "The invoice's state at the end of the as-of date (open or uncollectible; paid "
+        "when owed back), as the invoices export as of that day reads it.",
+    ),
     CURRENCY,
     INVOICE_ISSUE_DATE,
     Column("due_date", DATE, "The invoice's due date."),
@@ -179,11 +187,21 @@ def _statement(given: ExportFilter, as_of: date, *, owed_back: bool = False) -> 
         not_(refund_returned_between(None, as_of)),
     )
     end_of_day = office_day_start(as_of + timedelta(days=1))
+    # Round 62 (asof62): the state at the end of the day, by the invoices export's rule
+    # as of a day; a row owes then, so it is open or written off (`paid` for one owed
+    # back, set in `rows`). The day it last began to owe by the bank's days is read from
+    # the events only of the invoices written off and moved on after the day.
+    written_moved = select(Invoice.id).where(
+        Invoice.written_off_at.is_not(None),
+        Invoice.id.in_(money_moved(as_of + timedelta(days=1))),
+    )
+    owing_since, bank = owing_since_on(as_of, written_moved)
+    state = case((written_off_on(as_of, owing_since), literal(UNCOLLECTIBLE)), else_=literal(OPEN))
     statement = (
         select(
             Invoice.number,
             *licensee(Invoice),
-            Invoice.state,
+            state.label("state"),
             Invoice.currency,
             Invoice.issue_date,
             Invoice.due_date,
@@ -200,6 +218,7 @@ def _statement(given: ExportFilter, as_of: date, *, owed_back: bool = False) -> 
         .outerjoin(returned, returned.c.invoice_id == Invoice.id)
         .outerjoin(credited, credited.c.invoice_id == Invoice.id)
         .outerjoin(refunded, refunded.c.invoice_id == Invoice.id)
+        .outerjoin(bank, bank.c.invoice_id == Invoice.id)
     ).where(
         Invoice.state != DRAFT,
         Invoice.issue_date <= as_of,
@@ -241,7 +260,7 @@ def rows(context: ExportContext, given: ExportFilter) -> Generator[Row, None, No
             r.number,
             r.organization_id,
             r.legal_name,
-            r.state,
+            PAID if owed_back else r.state,
             currency,
             r.issue_date,
             r.due_date,

@@ -24,6 +24,7 @@ from typing import Any
 import pytest
 import time_machine
 from flask.testing import FlaskClient
+from sqlalchemy import update
 
 from licensing import db
 from licensing.accounts.models import User
@@ -83,6 +84,43 @@ def test_a_dispute_withdrawn_before_a_credit_note_in_full_is_in_the_aging_on_its
         # its close) and nothing was ever asked for again: not chased, on the page...
         assert (aged["1_30"], aged["disputed"]) == (ZERO, owes), day
     # ...and in the export alike.
+    # Round 62 (asof62): its state as it stood that day, owing by the bank's days: open
+    # (it read today's, paid).
     (row,) = receivables(client, billing_staff, "2027-03-05")
-    assert (row["balance"], row["aging_bucket"], row["state"]) == ("250.00", "not_chased", "paid")
+    assert (row["balance"], row["aging_bucket"], row["state"]) == ("250.00", "not_chased", "open")
     assert (row["bucket"], row["days_1_30"]) == ("1-30", "250.00")  # schema 1's columns
+
+
+def test_a_reopening_booked_later_leaves_the_days_before_it_not_chased(
+    client: FlaskClient,
+    vendor: User,
+    billing_staff: User,
+    localstripe: LocalStripe,
+    invoice_for: Callable[..., Invoice],
+) -> None:
+    """Round 62 (asof62): "never reopened since" was today's state (not open or written
+    off), so a reopening booked on 1 April turned 5 March's balance chased, 1-30 days
+    past due, on the page and in the export as of 5 March. It is now the reopening as
+    booked by the end of the day asked (the books' decision on its own day): 5 March
+    reads as it did, and the export's state is the day's, open."""
+    with time_machine.travel(datetime(2027, 1, 20, 15, tzinfo=UTC), tick=True):
+        invoice = invoice_for(vendor, ("250.00",))
+        payment = paid_by_card(client, vendor, localstripe, invoice)
+    with time_machine.travel(datetime(2027, 3, 10, 15, tzinfo=UTC), tick=True):
+        services.issue_credit_note(
+            invoice.id, amount=OWED, reason="Licence cancelled", actor=billing_clerk()
+        )
+    with time_machine.travel(datetime(2027, 3, 12, 15, tzinfo=UTC), tick=True):
+        lost(client, payment, charge_of(localstripe, payment), amount=25000, at=WITHDRAWN)
+    session = db.session()
+    # The books reopen it on 1 April, as the machine's step stamps it.
+    session.execute(
+        update(Invoice)
+        .where(Invoice.id == invoice.id)
+        .values(state="open", paid_at=None, reopened_at=datetime(2027, 4, 1, 15, tzinfo=UTC))
+    )
+    session.expire_all()
+    aged = {row.key: row.amount for row in finance.aging(session, "USD", date(2027, 3, 5))}
+    assert (aged["1_30"], aged["disputed"]) == (ZERO, OWED)
+    (row,) = receivables(client, billing_staff, "2027-03-05")
+    assert (row["balance"], row["aging_bucket"], row["state"]) == ("250.00", "not_chased", "open")
