@@ -17,7 +17,7 @@ from typing import NamedTuple
 from markupsafe import Markup
 
 from licensing.web.filters import dated, office_day
-from licensing.web.rows import NO_VALUE, escaped, state_label
+from licensing.web.rows import NO_VALUE, escaped, isolated, state_label
 
 from .queries import QueueRequest, ServiceLevel, after_the_answer, service_level
 from .services import GrantEnding, grant_ending, label, use_days
@@ -33,8 +33,8 @@ class PermissionQueueRow(NamedTuple):
     checked: bool  # selected before a bulk assignment the page refused
     href: str  # the request's page in the console
     application_reference: str | None  # None: a public request (no application)
-    requester: str
-    institution: str
+    requester: str  # in `<bdi>`, as every typed name (round 62)
+    institution: str  # in `<bdi>`
     purpose: str
     term: str | None  # the days of the use asked for (round 43), under the purpose
     state: str  # the identifier, for the badge's class
@@ -128,13 +128,13 @@ def queue_rows(
                 request.id in selected,
                 escaped(request_url(request.id)),
                 escaped(request.application_reference or NO_VALUE) if from_application else None,
-                escaped(request.requester_name),
-                escaped(request.institution),
+                isolated(request.requester_name),
+                isolated(request.institution),
                 _purpose(request.purpose),
                 _term(request),
                 escaped(request.state),
                 state_label(request.state, "permission_request"),
-                escaped(request.assignee or NO_VALUE),
+                isolated(request.assignee or ""),
                 level.age_days,
                 level.target_days,
                 _deadline(request, level),

@@ -520,6 +520,8 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "card_days": days_words,
     # A name in a sentence or a cell, isolated in its own direction (round 61).
     "isolated": isolated,
+    # The same in an email's plain text (round 62): FSI ... PDI round a right-to-left name.
+    "apart": words.apart,
 }
 
 
@@ -530,8 +532,9 @@ def greeting(names: Sequence[str] | None) -> str:
     """An email's first line to the people it is sent to: "Hello Layla Mansour,",
     "Hello Layla and Kenji,", "Hello A, B and C,"; "Hello," where no name is known,
     or for more people than `GREETING_NAMES` (round 61: members were greeted "Hello,"
-    while the billing contact was named)."""
-    named = [name.strip() for name in names or () if name and name.strip()]
+    while the billing contact was named). A right-to-left name is set `apart` (round
+    62), so its comma stays after it."""
+    named = [words.apart(name.strip()) for name in names or () if name and name.strip()]
     if not named or len(named) > GREETING_NAMES:
         return "Hello,"
     if len(named) == 1:

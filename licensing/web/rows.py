@@ -31,6 +31,14 @@ def escaped(value: str) -> str:
     return str(escape(value)) if _SPECIAL.search(value) else value
 
 
+def isolated(value: str) -> str:
+    """A name a person typed, escaped and inside `<bdi>`, as the `|isolated` filter
+    prints it (round 62: the queues printed requesters', institutions', organizations'
+    and products' names bare, so an Arabic or Hebrew name pulled the neighbouring
+    punctuation into its own direction). `NO_VALUE` for no name."""
+    return f"<bdi>{escaped(value)}</bdi>" if value else NO_VALUE
+
+
 @lru_cache(maxsize=256)
 def state_label(value: str, entity_type: str | None = None) -> str:
     """A state in words, escaped, as the `state_badge` macro prints it (there are a
