@@ -251,7 +251,16 @@ def end_sentence(text: str | None) -> str:
 # of plain text, as `<bdi>` does on a page.
 FSI = "\u2068"  # FIRST STRONG ISOLATE
 PDI = "\u2069"  # POP DIRECTIONAL ISOLATE
-_RIGHT_TO_LEFT = frozenset(("R", "AL"))
+# Hebrew letters (R), Arabic letters (AL) and Arabic-Indic digits (AN).
+_RIGHT_TO_LEFT = frozenset(("R", "AL", "AN"))
+
+
+def right_to_left(text: str) -> bool:
+    """Whether `text` holds a character of a right-to-left script (round 62): the names
+    pages and emails isolate. A name without one (Latin, Greek, CJK, Devanagari...)
+    cannot reorder our left-to-right sentence, and one beside it that does is isolated
+    itself, so it is printed as it is."""
+    return any(unicodedata.bidirectional(character) in _RIGHT_TO_LEFT for character in text)
 
 
 def apart(value: object) -> str:
@@ -264,9 +273,7 @@ def apart(value: object) -> str:
     if value is None or value == "":
         return ""
     text = str(value)
-    if any(unicodedata.bidirectional(character) in _RIGHT_TO_LEFT for character in text):
-        return f"{FSI}{text}{PDI}"
-    return text
+    return f"{FSI}{text}{PDI}" if right_to_left(text) else text
 
 
 def state_text(state: str, words: Mapping[str, str] | None = None) -> str:

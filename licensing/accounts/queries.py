@@ -58,6 +58,7 @@ from licensing.audit.models import AuditEvent
 from licensing.db import UTCDateTime, utcnow
 from licensing.errors import NotFound
 from licensing.limits import record_id
+from licensing.words import right_to_left
 
 # A statement keeps its type through `scoped` (`where` returns the same kind).
 S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
@@ -1171,7 +1172,8 @@ class People:
         """`named` as a page prints it (round 62): the name inside `<bdi>`, so that an
         Arabic or Hebrew name keeps its own direction and the bracketed address after
         it keeps ours ("ليلى منصور (layla@example.com)" rather than the bracket pulled
-        into the name); an address alone as it is. Escaped."""
+        into the name); an address alone as it is, and a name without a right-to-left
+        letter as `named` has it (`words.right_to_left`). Escaped."""
         if not address:
             return Markup("")
         user = self._by_id.get(user_id) if user_id is not None else None
@@ -1179,6 +1181,8 @@ class People:
             user = self._by_address.get(address.lower())
         if user is None:
             return Markup("{}").format(address)
+        if not right_to_left(user.full_name):
+            return Markup("{} ({})").format(user.full_name, address)
         return Markup("<bdi>{}</bdi> ({})").format(user.full_name, address)
 
     def actor(self, event: Any) -> str:

@@ -474,9 +474,15 @@ def isolated(value: object) -> Markup | str:
     own direction and the words, brackets and punctuation around it keep theirs
     (round 61): "Royalty for مترجم الرموز (rule translation)" read as typed rather than
     the bracket pulled to the name's end. Escaped as any value; None or empty as it is.
-    Not for a title, an attribute or an option, whose text takes no markup."""
+    Not for a title, an attribute or an option, whose text takes no markup.
+
+    Round 62: only a name holding a right-to-left letter (`words.right_to_left`); any
+    other is printed as it is, as it cannot reorder the sentence (the pages of Latin,
+    Greek, CJK or Devanagari names are the markup they were before round 61)."""
     if value is None or value == "":
         return ""
+    if not words.right_to_left(str(value)):
+        return escape(value)
     return Markup("<bdi>{}</bdi>").format(value)
 
 

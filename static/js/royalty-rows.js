@@ -22,15 +22,15 @@
   // Under each row's line select, the chosen line's product whole (round 62): the
   // select cuts a long name to its width. Kept to the choice as it changes, by mouse
   // or by the arrow keys.
+  var names = JSON.parse(table.dataset.lineNames || "{}");  // each line's product, by its number
   function showChosen(select) {
     var shown = select.parentNode.querySelector("[data-line-chosen]");
     if (!shown) { return; }
-    var option = select.options[select.selectedIndex];
     shown.textContent = "";
-    if (!option || !option.dataset.name) { return; }
+    if (!Object.prototype.hasOwnProperty.call(names, select.value)) { return; }
     var name = document.createElement("bdi");
-    name.textContent = option.dataset.name;
-    shown.append("Line " + option.value + ": ", name);
+    name.textContent = names[select.value];
+    shown.append("Line " + select.value + ": ", name);
   }
   table.addEventListener("change", function (event) {
     if (event.target.matches("select[name$='-line']")) { showChosen(event.target); }

@@ -50,8 +50,8 @@ def _chosen(page: Any, row: int) -> str:
     """What row `row`'s line select has chosen, as the words under it should say it."""
     return str(
         page.locator(f"#rows-{row}-line").evaluate(
-            "(select) => select.value"
-            " ? `Line ${select.value}: ${select.selectedOptions[0].dataset.name}` : ''"
+            "(select) => select.value ? `Line ${select.value}: "
+            "${JSON.parse(select.closest('table').dataset.lineNames)[select.value]}` : ''"
         )
     )
 

@@ -13,9 +13,12 @@ from licensing.web.filters import greeting, isolated
 from licensing.words import apart, end_sentence
 
 
-def test_a_name_is_put_in_bdi_and_escaped() -> None:
+def test_a_right_to_left_name_is_put_in_bdi_and_any_name_escaped() -> None:
     assert isolated("مترجم الرموز ش.م.م.") == Markup("<bdi>مترجم الرموز ش.م.م.</bdi>")
-    assert isolated("Smith & <Sons>") == Markup("<bdi>Smith &amp; &lt;Sons&gt;</bdi>")
+    assert isolated("מרכז <ישראל>") == Markup("<bdi>מרכז &lt;ישראל&gt;</bdi>")
+    # Round 62: a name without a right-to-left letter cannot reorder the sentence.
+    assert isolated("Smith & <Sons>") == Markup("Smith &amp; &lt;Sons&gt;")
+    assert isolated("株式会社翻訳工房 (2)") == Markup("株式会社翻訳工房 (2)")
 
 
 def test_no_name_gives_no_element() -> None:
@@ -43,7 +46,8 @@ def test_an_emails_greeting_keeps_its_comma_after_a_right_to_left_name() -> None
 
 
 def test_a_queue_cell_holds_the_name_escaped_in_bdi_and_a_dash_for_none() -> None:
-    assert rows.isolated("Smith & <Sons>") == "<bdi>Smith &amp; &lt;Sons&gt;</bdi>"
+    assert rows.isolated("مترجم & <الرموز>") == "<bdi>مترجم &amp; &lt;الرموز&gt;</bdi>"
+    assert rows.isolated("Smith & <Sons>") == "Smith &amp; &lt;Sons&gt;"
     assert rows.isolated("") == "—"
 
 
@@ -53,4 +57,6 @@ def test_who_acted_is_shown_with_the_name_alone_in_bdi_and_the_address_after_it(
         "<bdi>ليلى &lt;منصور&gt;</bdi> (layla@example.com)"
     )
     assert people.shown("gone@example.com", 9) == "gone@example.com"
+    latin = People([SimpleNamespace(id=8, email="pat@example.com", full_name="Pat Lee")])
+    assert latin.shown("pat@example.com", 8) == "Pat Lee (pat@example.com)"
     assert people.shown(None) == ""
