@@ -3160,7 +3160,7 @@ _LAYOUT_ENABLED = True
 
 def _laid_out_by_us(flowable: Any) -> bool:
     kind = type(flowable)
-    if kind is KeepTogether:
+    if kind is KeepTogether or kind is Closing:
         return all(map(_laid_out_by_us, flowable._content))
     return kind in (
         _Paragraph,
@@ -3198,6 +3198,22 @@ _HEADINGS = frozenset({"Heading"})
 
 class LayoutError(Exception):
     """A flowable that does not fit on an empty page (reportlab's LayoutError)."""
+
+
+class Closing(KeepTogether):
+    """A document's closing words, after its last table (an invoice's *How to pay*, its
+    late fee terms and its copyright notice): kept on one page, and with the table's
+    last `rows` rows (an invoice's last line and its totals) on that page too (round
+    62: an invoice whose lines ran just past a page left its second page holding the
+    notice alone, or split its totals between the pages). Our loop begins the next page
+    with those rows (the table's header repeated over them) where the table would
+    otherwise leave the closing to begin a page alone or part its last rows;
+    reportlab's frames keep the closing together without the rows. Where the rows and
+    the closing do not fit on one empty page, they flow as they did."""
+
+    def __init__(self, flowables: Sequence[Flowable], *, rows: int) -> None:
+        super().__init__(list(flowables))
+        self.rows = rows
 
 
 class _FrameBreak:
@@ -3254,6 +3270,8 @@ class _Layout:
                 self._conditional_break(item, pending)
             elif isinstance(item, KeepTogether):
                 self._keep_together(item, pending)
+            elif isinstance(item, Table) and self._carried_with_closing(item, pending):
+                pass
             elif self._would_be_stranded(item, pending):
                 pending.append(item)
                 self._end_page()
@@ -3309,6 +3327,56 @@ class _Layout:
             pass  # at the top of a page: flows on and splits as it must
         elif not self._place(pending.pop()):
             raise LayoutError(f"{content[0]!r} did not fit where it was measured to fit")
+
+    def _carried_with_closing(self, table: Table, pending: list[Any]) -> bool:
+        """Before a `Closing`: whether this page ends before the table's last
+        `Closing.rows` rows, which then begin the next page with the closing after
+        them (True, done). That is when the table and the closing do not both fit
+        here and the table would end this page within those rows or whole (its
+        closing left to begin the next page alone). Where the table would break
+        before those rows anyway, or they and the closing do not fit on an empty
+        page, nothing changes (False)."""
+        closing = pending[-1] if pending else None
+        if type(closing) is not Closing:
+            return False
+        space = self._space_before(table)
+        available = self.y - self.bottom - space
+        if available <= 0:
+            return False
+        width, height = self._wrap(table, available)
+        table._measured_size = (width, height)  # type: ignore[attr-defined]  # placed with it
+        after = table.getSpaceAfter()
+        closing_height = self._stacked_height(closing._content)[0]  # type: ignore[attr-defined]
+        together = height + after + max(closing.getSpaceBefore() - after, 0) + closing_height
+        if together <= available + _FUZZ:
+            return False  # all of it fits here
+        heights: list[float] = table._rowHeights  # type: ignore[attr-defined]
+        last = len(heights) - closing.rows  # the first row carried
+        header = table.repeatRows
+        carried = float(sum(heights[:header]) + sum(heights[last:]))
+        if last <= header or carried + after + closing_height > self.page_height + _FUZZ:
+            return False  # nothing to leave here, or not on one page either
+        fitting, room = 0, available
+        for row_height in heights:
+            if row_height > room + _FUZZ:
+                break
+            room -= row_height
+            fitting += 1
+        if fitting < last:
+            return False  # it breaks before the last rows anyway
+        del table._measured_size  # type: ignore[attr-defined]
+        table.canv = self.canvas
+        try:
+            parts = table.split(self.width, float(sum(heights[:last])) + _FUZZ)
+        finally:
+            del table.canv
+        if len(parts) != 2:
+            return False
+        if not self._place(parts[0]):
+            raise LayoutError(f"the first part of {table!r} did not fit")
+        pending.append(parts[1])
+        pending.append(_FRAME_BREAK)
+        return True
 
     def _would_be_stranded(self, item: Any, pending: list[Any]) -> bool:
         """Whether a heading would end this page alone: it fits, but the least

@@ -10,6 +10,7 @@ refusals (`errors`), the state machines and pages all say it by one rule.
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections.abc import Callable, Mapping, Sequence
 from decimal import ROUND_HALF_UP, Decimal
 from fractions import Fraction
@@ -255,9 +256,39 @@ def on_one_line(text: str | None) -> str:
 
 
 def end_sentence(text: str | None) -> str:
-    """`text` ending with one full stop: "Acme Software, Inc." is not followed by another."""
+    """`text` ending with one full stop: "Acme Software, Inc." is not followed by another
+    (nor a name set `apart` that ends with its own)."""
     value = (text or "").rstrip()
-    return value if value.endswith((".", "!", "?")) else f"{value}."
+    return value if value.removesuffix(PDI).endswith((".", "!", "?")) else f"{value}."
+
+
+# Unicode's isolates (round 62): a name between them keeps its own direction in a line
+# of plain text, as `<bdi>` does on a page.
+FSI = "\u2068"  # FIRST STRONG ISOLATE
+PDI = "\u2069"  # POP DIRECTIONAL ISOLATE
+# Hebrew letters (R), Arabic letters (AL) and Arabic-Indic digits (AN).
+_RIGHT_TO_LEFT = frozenset(("R", "AL", "AN"))
+
+
+def right_to_left(text: str) -> bool:
+    """Whether `text` holds a character of a right-to-left script (round 62): the names
+    pages and emails isolate. A name without one (Latin, Greek, CJK, Devanagari...)
+    cannot reorder our left-to-right sentence, and one beside it that does is isolated
+    itself, so it is printed as it is."""
+    return any(unicodedata.bidirectional(character) in _RIGHT_TO_LEFT for character in text)
+
+
+def apart(value: object) -> str:
+    """A name a person typed, as an email's plain text prints it in a sentence
+    (round 62): between FSI and PDI when it holds a right-to-left letter (Hebrew,
+    Arabic), so that "Hello ليلى منصور," keeps its comma after the name and "مترجم
+    الرموز ش.م.م. (CPT-2027-000001)" its bracket and number in our order; any other
+    name as it is, as no line of ours reorders it (the emails' bytes unchanged). None
+    or empty as ""."""
+    if value is None or value == "":
+        return ""
+    text = str(value)
+    return f"{FSI}{text}{PDI}" if right_to_left(text) else text
 
 
 def state_text(state: str, words: Mapping[str, str] | None = None) -> str:

@@ -45,6 +45,7 @@ from licensing.access import ADMINISTRATOR, ORGANIZATION_ROLES, STAFF_ROLES
 from licensing.db import Base, UTCDateTime, utcnow
 from licensing.pricing.vocabulary import ORGANIZATION_TYPES
 from licensing.records import Snapshotted, one_of
+from licensing.words import apart
 
 from .passwords import session_fingerprint
 from .states import STANDING
@@ -552,8 +553,10 @@ class User(Base):
     @property
     def name_and_email(self) -> str:
         """ "Ana Ruiz (ana@tidewater.example)": how emails, pages and commands name
-        a person to ask or who acted, so the reader can tell two Anas apart."""
-        return f"{self.full_name} ({self.email})"
+        a person to ask or who acted, so the reader can tell two Anas apart. A
+        right-to-left name is set `apart` (round 62), so the address's bracket stays
+        after it in a line of text."""
+        return f"{apart(self.full_name)} ({self.email})"
 
     @property
     def is_staff(self) -> bool:

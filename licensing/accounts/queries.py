@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from typing import Any, Generic, NamedTuple, TypeVar, cast
 
 from flask import has_request_context
+from markupsafe import Markup
 from sqlalchemy import (
     ColumnElement,
     Exists,
@@ -57,6 +58,7 @@ from licensing.audit.models import AuditEvent
 from licensing.db import UTCDateTime, utcnow
 from licensing.errors import NotFound
 from licensing.limits import record_id
+from licensing.words import right_to_left
 
 # A statement keeps its type through `scoped` (`where` returns the same kind).
 S = TypeVar("S", bound="Select[*tuple[Any, ...]]")
@@ -1166,9 +1168,30 @@ class People:
             user = self._by_address.get(address.lower())
         return f"{user.full_name} ({address})" if user is not None else address
 
+    def shown(self, address: str | None, user_id: int | None = None) -> Markup:
+        """`named` as a page prints it (round 62): the name inside `<bdi>`, so that an
+        Arabic or Hebrew name keeps its own direction and the bracketed address after
+        it keeps ours ("ليلى منصور (layla@example.com)" rather than the bracket pulled
+        into the name); an address alone as it is, and a name without a right-to-left
+        letter as `named` has it (`words.right_to_left`). Escaped."""
+        if not address:
+            return Markup("")
+        user = self._by_id.get(user_id) if user_id is not None else None
+        if user is None and user_id is None:
+            user = self._by_address.get(address.lower())
+        if user is None:
+            return Markup("{}").format(address)
+        if not right_to_left(user.full_name):
+            return Markup("{} ({})").format(user.full_name, address)
+        return Markup("<bdi>{}</bdi> ({})").format(user.full_name, address)
+
     def actor(self, event: Any) -> str:
         """The person an audit event's actor was, named."""
         return self.named(event.actor, event.actor_user_id)
+
+    def shown_actor(self, event: Any) -> Markup:
+        """The person an audit event's actor was, as a page prints them (`shown`)."""
+        return self.shown(event.actor, event.actor_user_id)
 
     def name_of(self, address: str | None, user_id: int | None = None) -> str | None:
         """The name alone of who acted, found as `named` finds them (round 60: the API's

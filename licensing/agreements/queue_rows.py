@@ -19,8 +19,8 @@ from typing import NamedTuple
 from licensing.agreements.queries import QueueApplication, ReviewLevel
 from licensing.agreements.states import SUBMITTED
 from licensing.web.filters import money
-from licensing.web.rows import NO_VALUE
 from licensing.web.rows import escaped as _text
+from licensing.web.rows import isolated
 from licensing.web.rows import state_label as _state_label
 from licensing.words import in_a_sentence, product_type_words, use_words
 
@@ -36,7 +36,7 @@ class QueueRow(NamedTuple):
     checked: bool  # selected before a bulk assignment the page refused
     href: str  # the application's review page
     organization_href: str | None  # None when the console has no organization page
-    organization: str
+    organization: str  # in `<bdi>`, as every typed name (round 62)
     uses: tuple[tuple[str, str, str], ...]  # product (or —), use in words, product type
     state: str  # the identifier, for the badge's class
     state_label: str
@@ -96,9 +96,9 @@ def queue_rows(
                 application.id in selected,
                 _text(application_url(application.id)),
                 _text(organization_url(application.organization_id)) if organization_url else None,
-                _text(application.organization),
+                isolated(application.organization),
                 tuple(
-                    (_text(product or NO_VALUE), _use_label(use), _product_type_label(product_type))
+                    (isolated(product or ""), _use_label(use), _product_type_label(product_type))
                     for product, use, product_type in application.uses
                 ),
                 _text(application.state),
@@ -109,7 +109,7 @@ def queue_rows(
                 application.submitted_at is not None and total is None,
                 None if total is None else _text(money(total, currency)),
                 _text(currency),
-                _text(application.assignee or NO_VALUE),
+                isolated(application.assignee or ""),
                 None if application.renews is None else _text(application.renews),
                 _resubmitted(application),
             )

@@ -333,19 +333,23 @@ def render_invoice_pdf(doc: InvoiceDocument) -> bytes:
             total_rows=len(totals),
         )
     )
+    closing: list[Flowable] = []
     if doc.state == PAID:
-        story.append(pdf.para("How to pay", "Heading"))
-        story.append(pdf.para("Nothing is due on this invoice."))
+        closing.append(pdf.para("How to pay", "Heading"))
+        closing.append(pdf.para("Nothing is due on this invoice."))
     elif doc.remit_to:
-        story.append(pdf.para("How to pay", "Heading"))
-        story.extend(pdf.para(line) for line in doc.remit_to)
+        closing.append(pdf.para("How to pay", "Heading"))
+        closing.extend(pdf.para(line) for line in doc.remit_to)
     else:
         # No payment instructions (BILLING_REMIT_TO set empty): no heading over the
         # late-fee line alone (round 55), the line a little below the totals.
-        story.append(Spacer(1, 0.15 * inch))
-    story.append(pdf.para(doc.late_fee_terms, "Small"))
-    story.append(Spacer(1, 0.15 * inch))
-    story.append(pdf.para(doc.copyright_notice, "Small"))
+        closing.append(Spacer(1, 0.15 * inch))
+    closing.append(pdf.para(doc.late_fee_terms, "Small"))
+    closing.append(Spacer(1, 0.15 * inch))
+    closing.append(pdf.para(doc.copyright_notice, "Small"))
+    # On one page, with the last line and the totals (round 62: lines that ran just
+    # past a page left the notice alone on the second, or parted the totals).
+    story.append(pdf.Closing(closing, rows=len(totals) + 1))
     return _build(doc, "Invoice", story)
 
 

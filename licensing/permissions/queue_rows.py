@@ -17,7 +17,7 @@ from typing import NamedTuple
 from markupsafe import Markup
 
 from licensing.web.filters import dated, office_day
-from licensing.web.rows import NO_VALUE, escaped, state_label
+from licensing.web.rows import NO_VALUE, escaped, isolated, state_label
 from licensing.words import on_one_line
 
 from .queries import QueueRequest, ServiceLevel, after_the_answer, service_level
@@ -34,8 +34,8 @@ class PermissionQueueRow(NamedTuple):
     checked: bool  # selected before a bulk assignment the page refused
     href: str  # the request's page in the console
     application_reference: str | None  # None: a public request (no application)
-    requester: str
-    institution: str
+    requester: str  # in `<bdi>`, as every typed name (round 62)
+    institution: str  # in `<bdi>`
     purpose: str
     term: str | None  # the days of the use asked for (round 43), under the purpose
     state: str  # the identifier, for the badge's class
@@ -129,13 +129,13 @@ def queue_rows(
                 request.id in selected,
                 escaped(request_url(request.id)),
                 escaped(request.application_reference or NO_VALUE) if from_application else None,
-                escaped(on_one_line(request.requester_name)),
-                escaped(on_one_line(request.institution)),
+                isolated(on_one_line(request.requester_name)),
+                isolated(on_one_line(request.institution)),
                 _purpose(request.purpose),
                 _term(request),
                 escaped(request.state),
                 state_label(request.state, "permission_request"),
-                escaped(request.assignee or NO_VALUE),
+                isolated(request.assignee or ""),
                 level.age_days,
                 level.target_days,
                 _deadline(request, level),

@@ -7,7 +7,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -282,13 +282,16 @@ def _as_drawn_left_out(
 
 @dataclass(frozen=True)
 class RowsForm:
-    """The rows form's choices: the reportable lines and the units they count."""
+    """The rows form's choices: the reportable lines and the units they count, and
+    each line's product name (`names`, by the line's value), shown whole under a row's
+    line select (round 62: the select cut a long name to its width)."""
 
     lines: list[tuple[str, str]]
     units: list[str]
     default_line: str
     default_unit: str
     max_rows: int = FORM_ROWS_MAX
+    names: dict[str, str] = field(default_factory=dict)
 
     @classmethod
     def of(cls, obligation: services.Obligations) -> RowsForm:
@@ -301,7 +304,10 @@ class RowsForm:
         default_unit = ""
         if only is not None and len(only.units) == 1 and not only.takes_revenue:
             default_unit = only.units[0]
-        return cls(lines, units, str(only.number) if only else "", default_unit)
+        names = {
+            str(line.number): obligation.product_names[line.number] for line in obligation.lines
+        }
+        return cls(lines, units, str(only.number) if only else "", default_unit, names=names)
 
     def blank(self) -> dict[str, str]:
         row = dict.fromkeys(COLUMNS, "")

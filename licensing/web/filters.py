@@ -474,9 +474,15 @@ def isolated(value: object) -> Markup | str:
     own direction and the words, brackets and punctuation around it keep theirs
     (round 61): "Royalty for مترجم الرموز (rule translation)" read as typed rather than
     the bracket pulled to the name's end. Escaped as any value; None or empty as it is.
-    Not for a title, an attribute or an option, whose text takes no markup."""
+    Not for a title, an attribute or an option, whose text takes no markup.
+
+    Round 62: only a name holding a right-to-left letter (`words.right_to_left`); any
+    other is printed as it is, as it cannot reorder the sentence (the pages of Latin,
+    Greek, CJK or Devanagari names are the markup they were before round 61)."""
     if value is None or value == "":
         return ""
+    if not words.right_to_left(str(value)):
+        return escape(value)
     return Markup("<bdi>{}</bdi>").format(value)
 
 
@@ -520,6 +526,8 @@ FILTERS: dict[str, Callable[..., Any]] = {
     "card_days": days_words,
     # A name in a sentence or a cell, isolated in its own direction (round 61).
     "isolated": isolated,
+    # The same in an email's plain text (round 62): FSI ... PDI round a right-to-left name.
+    "apart": words.apart,
 }
 
 
@@ -530,8 +538,9 @@ def greeting(names: Sequence[str] | None) -> str:
     """An email's first line to the people it is sent to: "Hello Layla Mansour,",
     "Hello Layla and Kenji,", "Hello A, B and C,"; "Hello," where no name is known,
     or for more people than `GREETING_NAMES` (round 61: members were greeted "Hello,"
-    while the billing contact was named)."""
-    named = [name.strip() for name in names or () if name and name.strip()]
+    while the billing contact was named). A right-to-left name is set `apart` (round
+    62), so its comma stays after it."""
+    named = [words.apart(name.strip()) for name in names or () if name and name.strip()]
     if not named or len(named) > GREETING_NAMES:
         return "Hello,"
     if len(named) == 1:

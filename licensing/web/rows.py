@@ -18,6 +18,7 @@ from functools import lru_cache
 from markupsafe import escape
 
 from licensing.web.filters import state_words
+from licensing.words import right_to_left
 
 NO_VALUE = "—"  # what a cell without a value shows
 
@@ -29,6 +30,17 @@ def escaped(value: str) -> str:
     """`value` escaped as Jinja escapes it (markupsafe); looking first is cheaper
     than escaping, which makes two new strings even when nothing changes."""
     return str(escape(value)) if _SPECIAL.search(value) else value
+
+
+def isolated(value: str) -> str:
+    """A name a person typed, escaped and inside `<bdi>`, as the `|isolated` filter
+    prints it (round 62: the queues printed requesters', institutions', organizations'
+    and products' names bare, so an Arabic or Hebrew name pulled the neighbouring
+    punctuation into its own direction). `NO_VALUE` for no name; a name without a
+    right-to-left letter as it is (`words.right_to_left`)."""
+    if not value:
+        return NO_VALUE
+    return f"<bdi>{escaped(value)}</bdi>" if right_to_left(value) else escaped(value)
 
 
 @lru_cache(maxsize=256)

@@ -16,9 +16,31 @@
     });
   }
 
-  var button = document.querySelector("button[data-add-rows]");
   var table = document.querySelector("table.rows-form");
-  if (!button || !table) { return; }
+  if (!table) { return; }
+
+  // Under each row's line select, the chosen line's product whole (round 62): the
+  // select cuts a long name to its width. Kept to the choice as it changes, by mouse
+  // or by the arrow keys.
+  var names = JSON.parse(table.dataset.lineNames || "{}");  // each line's product, by its number
+  function showChosen(select) {
+    var shown = select.parentNode.querySelector("[data-line-chosen]");
+    if (!shown) { return; }
+    shown.textContent = "";
+    if (!Object.prototype.hasOwnProperty.call(names, select.value)) { return; }
+    var name = document.createElement("bdi");
+    name.textContent = names[select.value];
+    shown.append("Line " + select.value + ": ", name);
+  }
+  table.addEventListener("change", function (event) {
+    if (event.target.matches("select[name$='-line']")) { showChosen(event.target); }
+  });
+  table.addEventListener("input", function (event) {
+    if (event.target.matches("select[name$='-line']")) { showChosen(event.target); }
+  });
+
+  var button = document.querySelector("button[data-add-rows]");
+  if (!button) { return; }
   var body = table.tBodies[0];
   var max = parseInt(table.dataset.maxRows || "100", 10);
 
@@ -39,6 +61,7 @@
     });
     row.querySelectorAll("td").forEach(function (cell) { cell.classList.remove("has-error"); });
     row.querySelectorAll(".error").forEach(function (message) { message.remove(); });
+    row.querySelectorAll("select[name$='-line']").forEach(showChosen);
   }
 
   button.addEventListener("click", function (event) {
