@@ -21,24 +21,27 @@ from typing import Any
 import pytest
 
 from licensing import serving
-from tests.support.behind import BIN, behind_url
+from tests.support.behind import AGENT, BIN, behind_url, billing_head
 from tests.support.checkout import PROJECT_ROOT, this_checkout
 from tests.support.servers import free_port, until
 
 _STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00"
 
 
-def _started(command: list[str], tmp_path: Path, *, settle: str) -> tuple[str, list[str], str]:
+def _started(command: list[str], tmp_path: Path, *, settle: str) -> tuple[str, list[str], str, str]:
     """Start `command` in development without keys, on a database behind the code,
     with two workers; wait for a 200 from /healthz and for `settle` in the log, give
     every process time to have built its app, and take the log so far and the
     start-up warnings' flags left. Then send the server a HUP, wait for the workers
     it starts (and the jobs' worker) to have built their apps too, stop it, and
-    return the start's log, its flags and the whole log.
+    return the start's log, its flags, the whole log and the id of the last answer
+    to /healthz (its access line written).
 
     One server run answers for both the start and the reload (round 62): each
     started in a test of its own, four runs of a multi-process server on a loaded
-    machine took some 270 s of the suite's wall time; two do the same work."""
+    machine took some 270 s of the suite's wall time; two do the same work, and
+    answer for what two more servers were started to see (the warning of a
+    schema behind, the access line ending with the request's id)."""
     environment = this_checkout(
         {
             name: value
@@ -56,14 +59,19 @@ def _started(command: list[str], tmp_path: Path, *, settle: str) -> tuple[str, l
         server = subprocess.Popen(
             [*command, "--bind", f"127.0.0.1:{port}", "--workers", "2"],
             env=environment,
-            cwd=PROJECT_ROOT,
+            # Plain gunicorn reads gunicorn.conf.py from where it starts; `licensing
+            # serve` needs no directory of ours.
+            cwd=PROJECT_ROOT if Path(command[0]).name == "gunicorn" else tmp_path,
             stdout=output,
             stderr=subprocess.STDOUT,
         )
+    request_id = ""
     try:
 
         def answered() -> bool:
+            nonlocal request_id
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                request_id = r.headers["X-Request-Id"]
                 return bool(r.status == 200)
 
         until(answered, seconds=90)
@@ -75,11 +83,12 @@ def _started(command: list[str], tmp_path: Path, *, settle: str) -> tuple[str, l
         server.send_signal(signal.SIGHUP)
         until(lambda: log.read_text().count("Booting worker") >= booted + 2, seconds=120)
         until(answered, seconds=90)
+        until(lambda: request_id in log.read_text(), seconds=30)
         time.sleep(5)  # both new workers (and the jobs' worker) built their apps
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return at_start, flags, log.read_text()
+    return at_start, flags, log.read_text(), request_id
 
 
 # The two documented ways to start a server, each with what its log says once settled.
@@ -103,7 +112,7 @@ def test_a_server_start_says_each_start_up_warning_once_and_a_reload_once_more(
     new code on a database behind it (or a configuration with a development key)
     was not told. Once at the start and once at the reload, by one worker each
     time, stamped."""
-    text, flags, whole = _started(command, tmp_path, settle=settle)
+    text, flags, whole, request_id = _started(command, tmp_path, settle=settle)
     for key in ("SECRET_KEY", "AUDIT_HMAC_KEY"):
         said = [line for line in text.splitlines() if f"{key} is not set" in line]
         assert len(said) == 1, text  # not once a process that built the app
@@ -113,6 +122,12 @@ def test_a_server_start_says_each_start_up_warning_once_and_a_reload_once_more(
             said[0],
         ), said
     assert text.count("The database lacks revision(s)") == 1, text  # two workers, once
+    # Round 33: plain gunicorn said nothing of a database behind the code.
+    assert re.search(
+        rf"WARNING:licensing\.serve:The database lacks revision\(s\) .*{billing_head()}.*: "
+        r"run `licensing db upgrade`\. Serving meanwhile: /readyz answers 503",
+        text,
+    ), text
     # Round 61: plain gunicorn said nothing of the limits counted per worker;
     # `licensing serve` says it before the master starts, and its workers not again.
     assert text.count("Rate limits are counted per worker: 2 workers") == 1, text
@@ -131,6 +146,11 @@ def test_a_server_start_says_each_start_up_warning_once_and_a_reload_once_more(
         for line in said:
             assert re.fullmatch(rf"{_STAMP} WARNING:licensing\.config:{key} is not set: .*", line)
     assert whole.count("The database lacks revision(s)") == 2, whole
+    # Round 33: each request's access line ends with its id, as `licensing serve`'s.
+    [access] = [
+        line for line in whole.splitlines() if "GET /healthz" in line and request_id in line
+    ]
+    assert access.endswith(f'"GET /healthz HTTP/1.1" 200 16 "-" "{AGENT}" {request_id}'), whole
     assert [path.name for path in tmp_path.glob("licensing-start-warnings-*")] == []
 
 
