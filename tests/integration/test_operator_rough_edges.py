@@ -23,7 +23,6 @@ from licensing.calendar import instant_iso
 from licensing.cli import main
 from licensing.job_runs import JobRun
 from licensing.worker import MINUTE, SCHEDULE, Job, Worker
-from tests.support.behind import AGENT, BIN, access_line_of_healthz, billing_head, serve_behind
 from tests.support.checkout import PROJECT_ROOT, this_checkout
 from tests.support.settings import production_environment
 
@@ -90,26 +89,6 @@ def test_the_apps_lines_begin_with_a_utc_instant_unless_turned_off(
         assert _STAMPED.match(lines[0]), done.stderr
     else:
         assert lines == ["WARNING:licensing.probe:hello"], done.stderr
-
-
-def test_plain_gunicorn_ends_the_access_line_with_the_request_id_and_warns_of_a_schema_behind(
-    tmp_path: Path,
-) -> None:
-    """Round 33: `gunicorn wsgi:app` wrote gunicorn's default access line (no id),
-    or none at all, and said nothing of a database behind the code; it now reads
-    gunicorn.conf.py, whose settings are `licensing serve`'s."""
-    # Started where an operator starts it: gunicorn.conf.py is read from there.
-    command = [str(BIN / "gunicorn"), "wsgi:app"]
-    text, request_id = serve_behind(command, tmp_path, cwd=PROJECT_ROOT)
-    assert re.search(
-        rf"WARNING:licensing\.serve:The database lacks revision\(s\) .*{billing_head()}.*: "
-        r"run `licensing db upgrade`\. Serving meanwhile: /readyz answers 503",
-        text,
-    ), text
-    assert text.count("The database lacks revision(s)") == 1, text  # once, not per worker
-    assert access_line_of_healthz(text).endswith(
-        f'"GET /healthz HTTP/1.1" 200 16 "-" "{AGENT}" {request_id}'
-    )
 
 
 def test_gunicorn_conf_is_the_settings_licensing_serve_applies() -> None:

@@ -5,7 +5,6 @@ mode, `/readyz` names an outbox nobody sends, and the access log names the reque
 from __future__ import annotations
 
 import logging
-import re
 from datetime import timedelta
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from licensing.cli import main
 from licensing.db import utcnow
 from licensing.mail import services as mail
 from licensing.mail.models import OutboxMessage
-from tests.support.behind import AGENT, BIN, access_line_of_healthz, billing_head, serve_behind
+from tests.support.behind import billing_head
 from tests.support.settings import production_environment
 
 
@@ -89,21 +88,6 @@ def test_readyz_names_an_outbox_nobody_sends_and_still_takes_traffic(
     assert answer["outbox_detail"].startswith("1 email(s) due and unsent, the oldest for 4")
     assert "`licensing worker`" in answer["outbox_detail"]
     assert "northwind" not in response.get_data(as_text=True)  # no address, no subject
-
-
-@pytest.mark.timeout(90)
-def test_serve_warns_at_start_when_the_database_is_behind_and_logs_each_requests_id(
-    tmp_path: Path,
-) -> None:
-    text, request_id = serve_behind([str(BIN / "licensing"), "serve"], tmp_path, cwd=tmp_path)
-    assert re.search(
-        rf"The database lacks revision\(s\) .*{billing_head()}.*: run `licensing db upgrade`\. "
-        r"Serving meanwhile: /readyz answers 503",
-        text,
-    ), text
-    assert access_line_of_healthz(text).endswith(
-        f'"GET /healthz HTTP/1.1" 200 16 "-" "{AGENT}" {request_id}'
-    )
 
 
 def test_db_current_says_when_the_database_is_behind_the_code(tmp_path: Path) -> None:

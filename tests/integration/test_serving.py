@@ -10,7 +10,6 @@ import signal
 import subprocess
 import sys
 import urllib.request
-from collections.abc import Iterator
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -50,45 +49,9 @@ def _workers(master: int) -> set[int]:
     return {int(pid) for pid in children.read_text().split()} if children.exists() else set()
 
 
-@pytest.fixture
-def served(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    port = free_port()
-    environment = this_checkout(
-        DATABASE_URL=f"sqlite:///{tmp_path / 'served.sqlite'}",
-        SECRET_KEY="s" * 64,
-        AUDIT_HMAC_KEY="a" * 64,
-    )
-    server = subprocess.Popen(
-        [str(BIN / "licensing"), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-        env=environment,
-        cwd=tmp_path,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    try:
-        yield server, f"http://127.0.0.1:{port}/"
-    finally:
-        server.terminate()
-        server.wait(timeout=30)
-
-
 def _status(url: str) -> int:
     with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
         return int(response.status)
-
-
-def test_hup_replaces_the_workers_and_the_server_keeps_serving(
-    served: tuple[subprocess.Popen[bytes], str],
-) -> None:
-    server, url = served
-    until(lambda: _status(url) == 200 and _workers(server.pid))
-    # The command's own process is gunicorn's master (replaced, not a parent), so
-    # HUP and TERM sent to it reach gunicorn.
-    assert b"licensing.serving" in Path(f"/proc/{server.pid}/cmdline").read_bytes()
-    before = _workers(server.pid)
-    os.kill(server.pid, signal.SIGHUP)
-    until(lambda: _workers(server.pid) and not _workers(server.pid) & before)
-    until(lambda: _status(url) == 200)
 
 
 def _started(
@@ -124,15 +87,24 @@ def _stopped(server: subprocess.Popen[bytes]) -> None:
     server.wait(timeout=30)
 
 
-def test_the_server_opens_no_control_socket_unless_the_operator_asks_for_one(
+def test_hup_replaces_the_workers_and_no_control_socket_is_opened_unless_asked(
     tmp_path: Path,
 ) -> None:
-    # gunicorn 25.1 and later open one by default, under the user's home, and
-    # print where at every start; `licensing serve` never used it.
+    """The server keeps serving through a HUP, on new workers. gunicorn 25.1 and
+    later open a control socket by default, under the user's home, and print where
+    at every start; `licensing serve` never used it. One server run answers both
+    (round 62: each was a test starting a server of its own)."""
     server, url, log = _started(tmp_path)
     try:
         # The master opens its control socket as soon as it has forked the
         # workers, before a worker has imported the app and can answer.
+        until(lambda: _status(url) == 200 and _workers(server.pid))
+        # The command's own process is gunicorn's master (replaced, not a parent), so
+        # HUP and TERM sent to it reach gunicorn.
+        assert b"licensing.serving" in Path(f"/proc/{server.pid}/cmdline").read_bytes()
+        before = _workers(server.pid)
+        os.kill(server.pid, signal.SIGHUP)
+        until(lambda: _workers(server.pid) and not _workers(server.pid) & before)
         until(lambda: _status(url) == 200)
     finally:
         _stopped(server)

@@ -21,19 +21,27 @@ from typing import Any
 import pytest
 
 from licensing import serving
-from tests.support.behind import BIN, behind_url
+from tests.support.behind import AGENT, BIN, behind_url, billing_head
 from tests.support.checkout import PROJECT_ROOT, this_checkout
 from tests.support.servers import free_port, until
 
 _STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00"
 
 
-def _started(command: list[str], tmp_path: Path, *, settle: str, hup: bool = False) -> str:
+def _started(command: list[str], tmp_path: Path, *, settle: str) -> tuple[str, list[str], str, str]:
     """Start `command` in development without keys, on a database behind the code,
     with two workers; wait for a 200 from /healthz and for `settle` in the log, give
-    every process time to have built its app, stop it, and return its log. With
-    `hup`, send the server a HUP once it has settled, and wait for the workers it
-    starts (and the jobs' worker) to have built their apps too."""
+    every process time to have built its app, and take the log so far and the
+    start-up warnings' flags left. Then send the server a HUP, wait for the workers
+    it starts (and the jobs' worker) to have built their apps too, stop it, and
+    return the start's log, its flags, the whole log and the id of the last answer
+    to /healthz (its access line written).
+
+    One server run answers for both the start and the reload (round 62): each
+    started in a test of its own, four runs of a multi-process server on a loaded
+    machine took some 270 s of the suite's wall time; two do the same work, and
+    answer for what two more servers were started to see (the warning of a
+    schema behind, the access line ending with the request's id)."""
     environment = this_checkout(
         {
             name: value
@@ -51,29 +59,36 @@ def _started(command: list[str], tmp_path: Path, *, settle: str, hup: bool = Fal
         server = subprocess.Popen(
             [*command, "--bind", f"127.0.0.1:{port}", "--workers", "2"],
             env=environment,
-            cwd=PROJECT_ROOT,
+            # Plain gunicorn reads gunicorn.conf.py from where it starts; `licensing
+            # serve` needs no directory of ours.
+            cwd=PROJECT_ROOT if Path(command[0]).name == "gunicorn" else tmp_path,
             stdout=output,
             stderr=subprocess.STDOUT,
         )
+    request_id = ""
     try:
 
         def answered() -> bool:
+            nonlocal request_id
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
+                request_id = r.headers["X-Request-Id"]
                 return bool(r.status == 200)
 
         until(answered, seconds=90)
         until(lambda: settle in log.read_text(), seconds=90)
         time.sleep(3)  # the other worker (and the jobs' worker) built their apps by now
-        if hup:
-            booted = log.read_text().count("Booting worker")
-            server.send_signal(signal.SIGHUP)
-            until(lambda: log.read_text().count("Booting worker") >= booted + 2, seconds=120)
-            until(answered, seconds=90)
-            time.sleep(5)  # both new workers (and the jobs' worker) built their apps
+        at_start = log.read_text()
+        flags = [path.name for path in tmp_path.glob("licensing-start-warnings-*")]
+        booted = at_start.count("Booting worker")
+        server.send_signal(signal.SIGHUP)
+        until(lambda: log.read_text().count("Booting worker") >= booted + 2, seconds=120)
+        until(answered, seconds=90)
+        until(lambda: request_id in log.read_text(), seconds=30)
+        time.sleep(5)  # both new workers (and the jobs' worker) built their apps
     finally:
         server.terminate()
         server.wait(timeout=30)
-    return log.read_text()
+    return at_start, flags, log.read_text(), request_id
 
 
 # The two documented ways to start a server, each with what its log says once settled.
@@ -87,12 +102,17 @@ _BOTH_SERVERS = pytest.mark.parametrize(
 )
 
 
-@pytest.mark.timeout(240)
+@pytest.mark.timeout(360)
 @_BOTH_SERVERS
-def test_a_server_start_says_each_start_up_warning_once_in_the_apps_format(
+def test_a_server_start_says_each_start_up_warning_once_and_a_reload_once_more(
     tmp_path: Path, command: list[str], settle: str
 ) -> None:
-    text = _started(command, tmp_path, settle=settle)
+    """Started, each warning is said once in the app's format (not once a process
+    that built the app). Round 40: a HUP said nothing, so an operator who reloaded
+    new code on a database behind it (or a configuration with a development key)
+    was not told. Once at the start and once at the reload, by one worker each
+    time, stamped."""
+    text, flags, whole, request_id = _started(command, tmp_path, settle=settle)
     for key in ("SECRET_KEY", "AUDIT_HMAC_KEY"):
         said = [line for line in text.splitlines() if f"{key} is not set" in line]
         assert len(said) == 1, text  # not once a process that built the app
@@ -102,10 +122,16 @@ def test_a_server_start_says_each_start_up_warning_once_in_the_apps_format(
             said[0],
         ), said
     assert text.count("The database lacks revision(s)") == 1, text  # two workers, once
+    # Round 33: plain gunicorn said nothing of a database behind the code.
+    assert re.search(
+        rf"WARNING:licensing\.serve:The database lacks revision\(s\) .*{billing_head()}.*: "
+        r"run `licensing db upgrade`\. Serving meanwhile: /readyz answers 503",
+        text,
+    ), text
     # Round 61: plain gunicorn said nothing of the limits counted per worker;
     # `licensing serve` says it before the master starts, and its workers not again.
     assert text.count("Rate limits are counted per worker: 2 workers") == 1, text
-    assert [path.name for path in tmp_path.glob("licensing-start-warnings-*")] == []
+    assert flags == []
     if command[-1] == "--with-worker":
         assert re.search(
             rf"^{_STAMP} INFO:licensing\.serve:Serving on http://127\.0\.0\.1:\d+$",
@@ -114,22 +140,17 @@ def test_a_server_start_says_each_start_up_warning_once_in_the_apps_format(
         ), text
         assert not re.search(r"^Serving on", text, flags=re.MULTILINE), text
 
-
-@pytest.mark.timeout(360)
-@_BOTH_SERVERS
-def test_a_reload_says_each_start_up_warning_once_more_as_a_start_does(
-    tmp_path: Path, command: list[str], settle: str
-) -> None:
-    """Round 40: a HUP said nothing, so an operator who reloaded new code on a
-    database behind it (or a configuration with a development key) was not told.
-    Once at the start and once at the reload, by one worker each time, stamped."""
-    text = _started(command, tmp_path, settle=settle, hup=True)
     for key in ("SECRET_KEY", "AUDIT_HMAC_KEY"):
-        said = [line for line in text.splitlines() if f"{key} is not set" in line]
-        assert len(said) == 2, text  # the start's and the reload's, not a process's each
+        said = [line for line in whole.splitlines() if f"{key} is not set" in line]
+        assert len(said) == 2, whole  # the start's and the reload's, not a process's each
         for line in said:
             assert re.fullmatch(rf"{_STAMP} WARNING:licensing\.config:{key} is not set: .*", line)
-    assert text.count("The database lacks revision(s)") == 2, text
+    assert whole.count("The database lacks revision(s)") == 2, whole
+    # Round 33: each request's access line ends with its id, as `licensing serve`'s.
+    [access] = [
+        line for line in whole.splitlines() if "GET /healthz" in line and request_id in line
+    ]
+    assert access.endswith(f'"GET /healthz HTTP/1.1" 200 16 "-" "{AGENT}" {request_id}'), whole
     assert [path.name for path in tmp_path.glob("licensing-start-warnings-*")] == []
 
 
