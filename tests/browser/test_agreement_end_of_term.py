@@ -209,7 +209,7 @@ def test_an_agreement_ends_unrenewed_its_last_report_is_filed_late_and_it_is_ren
         draft = _main(page)
         assert "End users: 2,600 · from royalty report" in draft
         # No card for the next year yet: the office prices it by hand.
-        assert f"No rate card is published yet for a term starting {day_text(late)}" in draft
+        assert f"No rate card in USD is published yet for a term starting {day_text(late)}" in draft
         assert "renew it to license its uses again" not in _waiting(page)
     page.context.close()
     console.context.close()

@@ -299,7 +299,8 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
             report_page
         )
         assert "1 140 end users 2,470.00 USD 2,237.50 USD 232.50 USD" in report_page
-        page.get_by_role("link", name=amended).click()
+        # The report's own invoice, among its facts (the period's charges link it too).
+        page.locator("dl.facts").get_by_role("link", name=amended).click()
         assert f"Amends {first}, the invoice of the report this one amends" in _main(page)
         waiting = INES.waiting(page)
         assert f"Invoice {second} to pay 480.00 USD" in waiting
@@ -349,7 +350,11 @@ def test_a_small_vendor_lives_its_first_reporting_year_from_a_price_to_a_renewal
         page.goto("/portal/royalty-reports")
         top = _words(page.locator("tbody tr").first.inner_text())
         assert top.startswith(f"{agreement} {q3.start}"), top
-        assert top.endswith("Report RR-000004 A correction is asked for: amend the report")
+        # Round 62: the period's charged, paid and still owed end the row.
+        assert top.endswith(
+            "Report RR-000004 A correction is asked for: amend the report "
+            "77.50 USD 0.00 USD 77.50 USD to pay"
+        ), top
         page.get_by_role("link", name=f"Amend the report for {agreement}, {q3.label}").click()
         form = page.locator("#report-form")
         form.get_by_label("Row 1, quantity").fill("90")
