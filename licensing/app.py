@@ -105,6 +105,9 @@ class _Compiled(NamedTuple):
     arguments: frozenset[str]
 
 
+_CONVERTER_SETS: dict[tuple[tuple[str, type], ...], tuple[tuple[str, type], ...]] = {}
+
+
 class Rule(WerkzeugRule):
     """A route whose parts are parsed once a process, and whose URL builders are
     compiled when a URL is first built from it.
@@ -132,22 +135,26 @@ class Rule(WerkzeugRule):
 
     def compile(self) -> None:
         host_matching = self.map.host_matching
+        # One tuple of the map's converter classes for every key (there are few).
+        converters = tuple(self.map.converters.items())
         key = (
             type(self),
             self.rule,
             host_matching,
             self.host if host_matching else self.subdomain,
             self.merge_slashes,
-            tuple(self.map.converters.items()),
+            _CONVERTER_SETS.setdefault(converters, converters),
         )
         known = self._compiled.get(key)
         if known is None:
             named_before = set(self.arguments)
             super().compile()
+            # The first rule's own lists, not copies: werkzeug replaces them at a
+            # rebind and never changes them in place (each later rule gets copies).
             self._compiled[key] = _Compiled(
-                list(self._parts),
-                list(self._trace),
-                dict(self._converters),
+                self._parts,
+                self._trace,
+                self._converters,
                 frozenset(self.arguments - named_before),
             )
             return

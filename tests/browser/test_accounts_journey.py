@@ -78,7 +78,7 @@ def test_a_vendor_signs_up_invites_a_colleague_and_an_admin_activates_them(
     # Sign in: the dashboard shows the organization and its standing.
     _sign_in(page, VENDOR, PASSWORD)
     page.wait_for_url("**/portal/")
-    assert page.get_by_role("heading", level=1).inner_text() == ORGANIZATION
+    assert page.get_by_role("heading", level=1).inner_text() == f"Dashboard of {ORGANIZATION}"
     assert "applying" in page.inner_text("main")
 
     # Invite a colleague.

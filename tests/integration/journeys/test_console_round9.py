@@ -145,7 +145,8 @@ def test_the_staff_queue_says_each_use_in_words_as_the_application_pages_do(
             "licensing_staff",
             "/console/royalty-reports?state=bogus",
             "state",
-            "State takes one of: upcoming, due, overdue, submitted, due or overdue;",
+            "State takes one of: upcoming, due, overdue, submitted, due or overdue, "
+            "owing: filed, not yet paid in full;",
         ),
         ("billing_staff", "/console/invoices?state=bogus", "state", "State takes one of: draft,"),
         (

@@ -116,4 +116,7 @@ def test_on_sqlite_a_quote_opens_no_database_session_while_the_cards_are_current
     publish(committed_app, "2027.2")
     opened.clear()
     assert quoted_card(second_app, rate_card="2027.2") == "2027.2"  # the commit is seen
-    assert len(opened) == 1
+    # At most one session: the publisher's own telling of the licensees a correction
+    # touches (round 62, after the card's commit) may have read the new catalogue into
+    # this process's cache already, which both apps share.
+    assert len(opened) <= 1
