@@ -114,6 +114,41 @@ def agreement_document(*, hard: bool, name: str = LEGAL_NAME) -> AgreementDocume
     return document
 
 
+def invoice_of_lines(lines: int = 1, **changes: object) -> billing.InvoiceDocument:
+    """An ordinary open invoice of `lines` lines of 900.00 each, every line's working
+    long enough to wrap, with `changes` (the layout tests find where pages break)."""
+    document = billing.InvoiceDocument(
+        number="INV-2027-000007",
+        state="open",
+        issuer=("CPT Licensing Office", "100 Lakeshore Plaza"),
+        remit_to=("Wire to Lakeshore Commercial Bank",),
+        bill_to=("Meadowlark Practice Systems Inc.", "12 Elm Street"),
+        issue_date=date(2027, 1, 15),
+        due_date=date(2027, 2, 14),
+        payment_terms="Net 30 days",
+        late_fee_terms="1.5% per month",
+        reference="Agreement CPT-2027-000003",
+        memo="",
+        currency="USD",
+        lines=tuple(
+            billing.DocumentLine(
+                f"Distribution, use {n}",
+                f"2500 end users, graduated: first 1000 at 10.00, the rest at 8.00 (line {n})",
+                "900.00",
+            )
+            for n in range(1, lines + 1)
+        ),
+        total="900.00 USD",
+        paid="0.00 USD",
+        credited="0.00 USD",
+        balance_due="900.00 USD",
+        paid_on=None,
+        copyright_notice=billing.copyright_notice(date(2027, 1, 1)),
+        footer_notice=notices.copyright_notice(date(2027, 1, 1)),
+    )
+    return replace(document, **changes)  # type: ignore[arg-type]
+
+
 def _invoice_document(*, hard: bool, name: str = LEGAL_NAME) -> billing.InvoiceDocument:
     document = billing.InvoiceDocument(
         number="INV-2027-000007",

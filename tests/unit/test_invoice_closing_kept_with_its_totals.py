@@ -11,48 +11,27 @@ from __future__ import annotations
 
 import re
 import subprocess
-from dataclasses import replace
 from datetime import date
 
 import pytest
 
 from licensing import notices
 from licensing.billing import documents as billing
+from tests.support.hard_documents import invoice_of_lines
 
 NOTICE = notices.TRADEMARK_NOTICE
 
 
 def _invoice(lines: int, **changes: object) -> billing.InvoiceDocument:
-    document = billing.InvoiceDocument(
-        number="INV-2027-000011",
-        state="open",
-        issuer=("CPT Licensing Office", "100 Lakeshore Plaza"),
-        remit_to=("Wire to Lakeshore Commercial Bank",),
-        bill_to=("Meadowlark Practice Systems Inc.", "12 Elm Street"),
-        issue_date=date(2027, 1, 15),
-        due_date=date(2027, 2, 14),
-        payment_terms="Net 30 days",
-        late_fee_terms="1.5% per month on what is overdue",
-        reference="Agreement CPT-2027-000003",
-        memo="",
-        currency="USD",
-        lines=tuple(
-            billing.DocumentLine(
-                f"Distribution, use {n}",
-                f"2500 end users, graduated: first 1000 at 10.00, the rest at 8.00 (line {n})",
-                "900.00",
-            )
-            for n in range(1, lines + 1)
-        ),
-        total="900.00 USD",
-        paid="0.00 USD",
-        credited="0.00 USD",
-        balance_due="900.00 USD",
-        paid_on=None,
-        copyright_notice=billing.copyright_notice(date(2027, 1, 1)),
-        footer_notice=notices.copyright_notice(date(2027, 1, 1)),
+    # Its own number and a longer late-fee sentence: the page breaks it finds are these.
+    return invoice_of_lines(
+        lines,
+        **{
+            "number": "INV-2027-000011",
+            "late_fee_terms": "1.5% per month on what is overdue",
+            **changes,
+        },
     )
-    return replace(document, **changes)
 
 
 def _pages(data: bytes) -> list[str]:

@@ -36,6 +36,7 @@ from licensing.billing import documents as billing
 from licensing.finance.documents import render_monthly_report_pdf
 from tests.support.finance import sample_report
 from tests.support.glyphs import CJK_NAMES, EUROPEAN_NAMES, drawn_without_glyph
+from tests.support.hard_documents import invoice_of_lines
 
 
 def _with_reportlab(render: Callable[[], bytes], monkeypatch: Any) -> bytes:
@@ -110,36 +111,7 @@ def _agreement(**changes: Any) -> AgreementDocument:
 
 
 def _invoice(lines: int = 1, **changes: Any) -> billing.InvoiceDocument:
-    document = billing.InvoiceDocument(
-        number="INV-2027-000007",
-        state="open",
-        issuer=("CPT Licensing Office", "100 Lakeshore Plaza"),
-        remit_to=("Wire to Lakeshore Commercial Bank",),
-        bill_to=("Meadowlark Practice Systems Inc.", "12 Elm Street"),
-        issue_date=date(2027, 1, 15),
-        due_date=date(2027, 2, 14),
-        payment_terms="Net 30 days",
-        late_fee_terms="1.5% per month",
-        reference="Agreement CPT-2027-000003",
-        memo="",
-        currency="USD",
-        lines=tuple(
-            billing.DocumentLine(
-                f"Distribution, use {n}",
-                f"2500 end users, graduated: first 1000 at 10.00, the rest at 8.00 (line {n})",
-                "900.00",
-            )
-            for n in range(1, lines + 1)
-        ),
-        total="900.00 USD",
-        paid="0.00 USD",
-        credited="0.00 USD",
-        balance_due="900.00 USD",
-        paid_on=None,
-        copyright_notice=billing.copyright_notice(date(2027, 1, 1)),
-        footer_notice=notices.copyright_notice(date(2027, 1, 1)),
-    )
-    return replace(document, **changes)
+    return invoice_of_lines(lines, **changes)
 
 
 def _pages(data: bytes) -> list[str]:
