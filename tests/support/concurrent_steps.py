@@ -7,18 +7,41 @@ On PostgreSQL each connection waits at most `LOCK_TIMEOUT` for a row lock, so a 
 stuck behind another fails the test ("canceling statement due to lock timeout")
 instead of hanging it; two steps waiting for each other fail sooner, with
 PostgreSQL's "deadlock detected". On SQLite one writer at a time makes the steps
-take turns: the tests check that both finish there too."""
+take turns: the tests check that both finish there too.
+
+The first step, holding its lock, waits for the second to come to a point the test
+names (`held_until`, `wait_for_second`): there the second holds what the first will
+ask for next, so a wrong order deadlocks. In the right order the second never comes
+there: it waits for the first's lock instead. The hold then ends as soon as the
+second is seen waiting (round 63, locks63): on PostgreSQL a third connection sees one
+of the second thread's backends in `pg_stat_activity` with `wait_event_type` 'Lock';
+on SQLite the second thread is in its `BEGIN IMMEDIATE` while the first holds the
+write lock (it began IMMEDIATE and has not ended), so SQLite's busy handler has it.
+Either way the second can go on only once the first does, so holding longer proves
+nothing; and a second step that has finished (or failed) ends the hold too.
+`HOLD_SECONDS` stays the bound for a second that neither comes nor waits. Until
+round 63 every hold waited its whole `HOLD_SECONDS` in the right order: three
+seconds of each such test, on both databases.
+
+PostgreSQL ends a deadlock by failing the waiter whose check (`deadlock_timeout`, a
+second after it began to wait) comes first. A step `db.retrying` runs again (a batch
+job's row, a request's view) then survives a wrong order, and the test passed: with
+the old three-second hold the held first step lost, and the overdue run, run again,
+finished. So `run_at_once` fails on any "deadlock detected" in either step, run again
+or not (round 63)."""
 
 from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from flask import Flask
-from sqlalchemy import Engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlalchemy.pool import NullPool
 
 from licensing.accounts import services as accounts_services
 from licensing.accounts.services import (
@@ -32,9 +55,14 @@ from licensing.accounts.services import (
 )
 from licensing.audit import services as audit_services
 
-# How long the first step, holding its lock, waits for the second's first lock.
+# How long the first step, holding its lock, waits at most for the second to come to
+# its awaited point or to wait for a lock.
 HOLD_SECONDS = 3
 LOCK_TIMEOUT = "15s"
+# How often the held first step looks whether the second waits.
+LOOK_SECONDS = 0.005
+# PostgreSQL's SQLSTATE for "deadlock detected".
+DEADLOCK_DETECTED = "40P01"
 
 
 @contextmanager
@@ -61,6 +89,117 @@ def lock_waits_bounded(app: Flask) -> Iterator[Engine]:
         engine.dispose()
 
 
+class _Watch:
+    """What the held first step asks while `run_at_once` runs: has the second step
+    finished, or is it waiting for a lock (`waiting`)? Listens to the app's engine
+    while the steps run (`watching`)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.second_done = threading.Event()
+        # PostgreSQL: the backends thread "second" has used; the third connection.
+        self.second_backends: set[int] = set()
+        self.observer: Connection | None = None
+        # SQLite: thread "second" in its BEGIN IMMEDIATE; the connections thread
+        # "first" began IMMEDIATE (holding the write lock while in that transaction).
+        self.second_beginning = False
+        self.first_writers: set[Any] = set()
+        # PostgreSQL's "deadlock detected" in either step, even one `db.retrying` ran
+        # again (a batch job's row, a request's view): the order was wrong.
+        self.deadlocks: list[str] = []
+
+    @contextmanager
+    def watching(self) -> Iterator[_Watch]:
+        engine = self.engine
+        listeners: list[tuple[str, Callable[..., None]]]
+        if engine.dialect.name == "postgresql":
+            listeners = [("checkout", self._checked_out), ("handle_error", self._deadlocked)]
+        else:
+            listeners = [
+                ("before_cursor_execute", self._before),
+                ("after_cursor_execute", self._after),
+                ("handle_error", self._failed),
+            ]
+        for name, listener in listeners:
+            event.listen(engine, name, listener)
+        try:
+            yield self
+        finally:
+            for name, listener in listeners:
+                event.remove(engine, name, listener)
+            if self.observer is not None:
+                self.observer.close()
+                self.observer.engine.dispose()
+
+    def _checked_out(self, dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        if threading.current_thread().name == "second":
+            self.second_backends.add(dbapi_connection.info.backend_pid)
+
+    def _deadlocked(self, context: Any) -> None:
+        if getattr(context.original_exception, "sqlstate", None) == DEADLOCK_DETECTED:
+            thread = threading.current_thread().name
+            self.deadlocks.append(f"{thread}: {context.original_exception}".strip())
+
+    def _before(self, _conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if threading.current_thread().name == "second" and statement == "BEGIN IMMEDIATE":
+            self.second_beginning = True
+
+    def _after(self, conn: Connection, _cursor: Any, statement: str, *_args: Any) -> None:
+        thread = threading.current_thread().name
+        if thread == "second" and statement == "BEGIN IMMEDIATE":
+            self.second_beginning = False
+        elif thread == "first" and statement.startswith("BEGIN"):
+            dbapi_connection = conn.connection.dbapi_connection
+            if statement == "BEGIN IMMEDIATE":
+                self.first_writers.add(dbapi_connection)
+            else:
+                self.first_writers.discard(dbapi_connection)
+
+    def _failed(self, context: Any) -> None:
+        if threading.current_thread().name == "second" and context.statement == "BEGIN IMMEDIATE":
+            self.second_beginning = False
+
+    def waiting(self) -> bool:
+        """Whether the second step is done, or waits for a lock (on SQLite: for the
+        write lock the first holds)."""
+        if self.second_done.is_set():
+            return True
+        if self.engine.dialect.name != "postgresql":
+            first_writes = any(writer.in_transaction for writer in list(self.first_writers))
+            return self.second_beginning and first_writes
+        if not self.second_backends:
+            return False
+        if self.observer is None:
+            apart = create_engine(self.engine.url, poolclass=NullPool, isolation_level="AUTOCOMMIT")
+            self.observer = apart.connect()
+        waiting = self.observer.execute(
+            text(
+                "SELECT count(*) FROM pg_stat_activity"
+                " WHERE pid = ANY(:backends) AND wait_event_type = 'Lock'"
+            ),
+            {"backends": sorted(self.second_backends)},
+        ).scalar_one()
+        return bool(waiting)
+
+
+# The watch of the steps `run_at_once` is running (one pair at a time in a process).
+_watch: _Watch | None = None
+
+
+def wait_for_second(reached: threading.Event) -> None:
+    """In thread "first", holding its lock: wait until `reached` is set (the second
+    step came to the point the test awaits), the second step waits for a lock or has
+    finished, or `HOLD_SECONDS` pass. Outside `run_at_once`: `reached` or the bound."""
+    watch = _watch
+    if watch is None:
+        reached.wait(HOLD_SECONDS)
+        return
+    bound = time.monotonic() + HOLD_SECONDS
+    while not reached.wait(LOOK_SECONDS):
+        if watch.waiting() or time.monotonic() >= bound:
+            return
+
+
 def run_at_once(
     app: Flask,
     first: Callable[[], Any],
@@ -69,10 +208,15 @@ def run_at_once(
 ) -> dict[str, Any]:
     """Run `first` and `second` on threads named "first" and "second", each in the
     app's context, `second` started once `first_holds` is set (by the test's hook,
-    when `first` holds its lock; or when `first` fails). Returns what each returned,
-    by name; any thread's error (a deadlock, a lock timeout) is raised."""
+    when `first` holds its lock; or when `first` fails). While they run, a hold in
+    thread "first" (`wait_for_second`) can see whether the second waits for a lock.
+    Returns what each returned, by name; any thread's error (a deadlock, a lock
+    timeout) is raised, and a deadlock the losing step survived (`db.retrying` ran it
+    again: a batch job's row, a request's view) fails too (round 63)."""
+    global _watch
     failures: list[BaseException] = []
     results: dict[str, Any] = {}
+    watch = _Watch(app.extensions["licensing.db"].engine)
 
     def running(name: str, step: Callable[[], Any]) -> None:
         try:
@@ -83,18 +227,30 @@ def run_at_once(
         except BaseException as error:  # raised below, with the thread's own traceback
             failures.append(error)
             first_holds.set()
+        finally:
+            if name == "second":
+                watch.second_done.set()
 
     threads = [
         threading.Thread(target=running, args=(name, step), name=name)
         for name, step in (("first", first), ("second", second))
     ]
-    with lock_waits_bounded(app):
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(120)
+    with lock_waits_bounded(app), watch.watching():
+        _watch = watch
+        try:
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join(120)
+        finally:
+            _watch = None
     if failures:
         raise failures[0]
+    if watch.deadlocks:
+        raise AssertionError(
+            "the steps deadlocked, and the one that lost was run again: "
+            + "; ".join(watch.deadlocks)
+        )
     return results
 
 
@@ -108,7 +264,8 @@ def held_until(
     """The usual hold of a lock-order test: `holding` (an object and the name of a
     function on it) patched so that, in thread "first", once it has run (`before`:
     before it runs), it sets the event returned and waits until `until` is called
-    (in any thread), or `HOLD_SECONDS` pass; `run_at_once` starts the second step
+    (in any thread), the second step waits for a lock or has finished, or
+    `HOLD_SECONDS` pass (`wait_for_second`); `run_at_once` starts the second step
     on that event. `monkeypatch` is pytest's fixture."""
     holds, reached = threading.Event(), threading.Event()
     held, awaited = getattr(*holding), getattr(*until)
@@ -116,7 +273,7 @@ def held_until(
     def hold() -> None:
         if threading.current_thread().name == "first":
             holds.set()
-            reached.wait(HOLD_SECONDS)
+            wait_for_second(reached)
 
     def holding_step(*args: Any, **kwargs: Any) -> Any:
         if before:

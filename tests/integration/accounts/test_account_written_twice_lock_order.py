@@ -11,7 +11,7 @@ The account's steps change no key of it (its id, its email), so they now lock it
 NO KEY UPDATE (`_common.locked_account`), which a key share does not wait for.
 
 The test holds the sign-out once it holds the account, until the submission has its
-turn on the log (or a few seconds pass, in the order that takes turns).
+turn on the log (or is seen waiting for a lock, in the order that takes turns).
 """
 
 from __future__ import annotations
@@ -38,8 +38,8 @@ from tests.support.settings import issuing
 @pytest.fixture
 def sign_out_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the sign-out (thread "first") holds the account; it then waits until
-    the submission (thread "second") has its turn on the audit log, or
-    `HOLD_SECONDS` pass."""
+    the submission (thread "second") has its turn on the audit log, or is seen waiting
+    for a lock."""
     return held_until(
         monkeypatch, (remembered_browsers, "forget_browsers"), having_the_log(monkeypatch)
     )

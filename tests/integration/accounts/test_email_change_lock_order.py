@@ -16,7 +16,7 @@ for a new address FOR NO KEY UPDATE, `locked_account`), and the change reads its
 afresh under the account's lock.
 
 Each test holds the change once it has written the address, until the other step comes
-to its first event (or a few seconds pass, in the order that takes turns).
+to its first event (or is seen waiting for a lock, in the order that takes turns).
 """
 
 from __future__ import annotations
@@ -46,7 +46,7 @@ SECOND = "robin.second@northwind.example"
 def change_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the change (thread "first") has written the new address and comes to
     withdraw the account's other links; it then waits until the other step (thread
-    "second") comes to its first event, or `HOLD_SECONDS` pass."""
+    "second") comes to its first event, or is seen waiting for a lock."""
     return held_until(
         monkeypatch, (profile, "_pending_links"), at_first_event(monkeypatch), before=True
     )

@@ -11,7 +11,7 @@ NO KEY UPDATE, `locked_organization`) before it reads the standing, and its link
 it, read afresh (the lock order, `licensing/accounts/services/__init__.py`).
 
 The test holds the acceptance once it has read the standing, until the suspension has
-committed (or a few seconds pass, when the suspension waits for the acceptance).
+committed (or is seen waiting for a lock, when the suspension waits for the acceptance).
 """
 
 from __future__ import annotations
@@ -48,7 +48,7 @@ class _Told:
 def acceptance_read_the_standing(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the acceptance (thread "first") has read the standing and is about to
     store the account; it then waits until the suspension (thread "second") has
-    committed, or `HOLD_SECONDS` pass."""
+    committed, or is seen waiting for a lock."""
     return held_until(
         monkeypatch, (invitations, "create_vendor_user"), (_Told, "suspended"), before=True
     )

@@ -38,7 +38,7 @@ from tests.support.concurrent_steps import held_until, run_at_once
 def role_change_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the role change (thread "first") holds the organization's lock; it
     then waits until the acceptance (thread "second") comes to the organization's
-    standing, or `HOLD_SECONDS` pass."""
+    standing, or is seen waiting for a lock."""
     return held_until(monkeypatch, (roles, "locked_organization"), (accounts, "change_standing"))
 
 

@@ -13,7 +13,7 @@ None of them changes the organization's key or deletes it, so FOR NO KEY UPDATE 
 enough: they still take turns among themselves, and no longer wait for a key check.
 
 Each test holds the locking step once it has its turn on the log, until the other
-step has stored its row (or a few seconds pass, in the order that takes turns).
+step has stored its row (or is seen waiting for a lock, in the order that takes turns).
 """
 
 from __future__ import annotations
@@ -127,7 +127,7 @@ def step_has_its_turn(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the locking step (thread "first") is about to lock the organization
     (round 58: where it took its turn on the audit log until the head was locked at
     commit); it then waits until the statement run (thread "second")
-    has stored the statement it sends, or `HOLD_SECONDS` pass."""
+    has stored the statement it sends, or is seen waiting for a lock."""
     return held_until(
         monkeypatch, before_organization_lock(monkeypatch), (monthly_statements, "_email_statement")
     )
@@ -168,8 +168,7 @@ def role_change_has_its_turn(monkeypatch: pytest.MonkeyPatch) -> threading.Event
     """Set once the role change (thread "first") is about to lock the organization
     (round 58: where it took its turn on the audit log until the head was locked at
     commit); it then waits until the invitation's acceptance (thread
-    "second") comes to its first event, the new account stored, or `HOLD_SECONDS`
-    pass."""
+    "second") comes to its first event, the new account stored, or is seen waiting for a lock."""
     return held_until(
         monkeypatch, before_organization_lock(monkeypatch), at_first_event(monkeypatch)
     )

@@ -6,7 +6,7 @@ The sign-in locked the passkey, then its account; a removal (the office's, an
 administrator's for a colleague, the owner's own) locks the account, then deletes
 its passkeys. On PostgreSQL the two, each holding its first, waited for each other's:
 "deadlock detected". The test holds the removal, once it has the account, until the
-sign-in has locked the passkey (or a few seconds pass: in the one order the sign-in
+sign-in has locked the passkey (or is seen waiting for a lock: in the one order the sign-in
 waits for the account before it touches the passkey, and finds it removed).
 """
 
@@ -28,7 +28,7 @@ from licensing.accounts.services.passkeys import Passkey, RelyingParty
 from licensing.actors import Actor
 from licensing.errors import AuthenticationRequired
 from tests.support import factories
-from tests.support.concurrent_steps import HOLD_SECONDS, run_at_once
+from tests.support.concurrent_steps import run_at_once, wait_for_second
 from tests.support.passkeys import ORIGIN, RP_ID, authenticator
 
 PARTY = RelyingParty(rp_id=RP_ID, origin=ORIGIN, name="Licensing office")
@@ -39,15 +39,14 @@ def removal_holds(
     committed_app: Flask, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[threading.Event]:
     """Set once the removal (thread "first") holds the account's lock; it then waits
-    until the sign-in (thread "second") has locked the passkey, or `HOLD_SECONDS`
-    pass."""
+    until the sign-in (thread "second") has locked the passkey, or is seen waiting for a lock."""
     holds, passkey_locked = threading.Event(), threading.Event()
     theirs = passkeys._theirs_to_remove
     engine = committed_app.extensions["licensing.db"].engine
 
     def checking(*args: Any) -> Any:
         holds.set()
-        passkey_locked.wait(HOLD_SECONDS)
+        wait_for_second(passkey_locked)
         return theirs(*args)
 
     def executed(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:

@@ -10,7 +10,7 @@ waited for the account at its first write, and then set the password again: two
 finds the link used.
 
 The first follow is held once it has written, until the second comes to its first event
-or a few seconds pass (the order that takes turns: the second waits for the account)."""
+or is seen waiting for a lock (the order that takes turns: the second waits for the account)."""
 
 from __future__ import annotations
 

@@ -10,7 +10,7 @@ A role change takes the log's turn, then locks the organization: on PostgreSQL
 `locked_organization` (the log's turn first) before it writes it.
 
 The test holds the role change once it has its turn on the log, until the save comes
-to its first event with its row written (or a few seconds pass, in the order that
+to its first event with its row written (or is seen waiting for a lock, in the order that
 takes turns).
 """
 
@@ -39,7 +39,7 @@ from tests.support.concurrent_steps import (
 def role_change_has_its_turn(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the role change (thread "first") is about to lock the organization
     (round 58: where it took its turn on the audit log); it then waits until the save
-    (thread "second") comes to its first event, or `HOLD_SECONDS` pass."""
+    (thread "second") comes to its first event, or is seen waiting for a lock."""
     return held_until(
         monkeypatch, before_organization_lock(monkeypatch), at_first_event(monkeypatch)
     )

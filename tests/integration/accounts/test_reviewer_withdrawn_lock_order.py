@@ -9,7 +9,7 @@ only then locked the reviewer's open applications and permission requests to giv
 them back to the queues (`reviewer_withdrawn`); a step on one of them locks it, then
 audits. On PostgreSQL the two, each holding its first, waited for each other's:
 "deadlock detected". Each test holds the colleague's step, once it has its record,
-until the deactivation comes to release the work (or a few seconds pass: in the one
+until the deactivation comes to release the work (or is seen waiting for a lock: in the one
 order the deactivation waits for the record before it audits).
 """
 
@@ -71,7 +71,7 @@ def deactivation(reviewer_id: int, admin_id: int) -> Any:
 def note_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the colleague's note (thread "first") holds its application's lock;
     it then waits until the deactivation (thread "second") comes to release the
-    reviewer's applications, or a few seconds pass."""
+    reviewer's applications, or is seen waiting for a lock."""
     return held_until(monkeypatch, (application_review, "_owned"), (agreements, "release_reviewer"))
 
 
@@ -110,7 +110,7 @@ def test_a_reviewer_deactivated_while_a_colleague_notes_their_application_both_f
 def review_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the colleague's step (thread "first") holds its request's lock; it
     then waits until the deactivation (thread "second") comes to release the
-    reviewer's requests, or a few seconds pass."""
+    reviewer's requests, or is seen waiting for a lock."""
     return held_until(monkeypatch, (request_review, "locked"), (permissions, "release_reviewer"))
 
 

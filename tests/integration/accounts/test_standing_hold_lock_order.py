@@ -10,7 +10,7 @@ the change of standing; the payment audits first and, settling the invoice, then
 locks the organization (`restore_standing_if_clear`). On PostgreSQL the two, each
 holding its first, waited for each other's: "deadlock detected". The test holds the
 run, once it has claimed the organization, until the payment reaches the
-organization's standing (or a few seconds pass: in the one order the payment waits
+organization's standing (or is seen waiting for a lock: in the one order the payment waits
 for the run's turn on the audit log instead).
 """
 
@@ -46,7 +46,7 @@ LATE = datetime(2027, 6, 5, 15, 0, tzinfo=UTC)
 def run_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the run (thread "first") has claimed the organization to hold it; it
     then waits until the payment (thread "second") asks for the organization's
-    standing, or `HOLD_SECONDS` pass."""
+    standing, or is seen waiting for a lock."""
     return held_until(monkeypatch, (standing, "_hold"), (_common, "_restore_standing"), before=True)
 
 

@@ -9,7 +9,7 @@ commits) and only then locked the agreement it renews to unlink it
 report. On PostgreSQL the two, each holding its first, waited for each other's:
 "deadlock detected". The test holds the filing, once it has the old agreement, until
 the run comes to lock the agreements its renewals renew, waiting (FOR UPDATE, not a
-claim), or a few seconds pass (round 56: `concurrent_steps.held_until`, where it
+claim), or is seen waiting for a lock (round 56: `concurrent_steps.held_until`, where it
 watched the run's statements by hand).
 """
 
@@ -40,7 +40,7 @@ JANUARY_2029 = datetime(2029, 1, 3, 15, 0, tzinfo=UTC)
 def filing_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the filing (thread "first") holds its agreement's lock (and the
     royalty invoices it may credit); it then waits until the run (thread "second")
-    comes to lock the agreements its renewals renew, or `HOLD_SECONDS` pass."""
+    comes to lock the agreements its renewals renew, or is seen waiting for a lock."""
     return held_until(
         monkeypatch, (filing, "lock_creditable"), (expiry, "_lock_renewed_by_expiring")
     )

@@ -10,7 +10,7 @@ UPDATE, which waits for that share, while the other step waited for the log:
 "deadlock detected". They now lock it FOR NO KEY UPDATE (they write no key of it).
 
 Each test holds the approval or the acceptance once it has its turn on the log, until
-the other step comes to its first event with its row stored (or a few seconds pass,
+the other step comes to its first event with its row stored (or is seen waiting for a lock,
 in the order that takes turns).
 """
 
@@ -61,8 +61,7 @@ def step_has_its_turn(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the approval or the acceptance (thread "first") is about to lock
     the organization (round 58: where it took its turn on the audit log until the
     head was locked at commit); it then waits until the other step
-    (thread "second") comes to its first event, its row stored, or `HOLD_SECONDS`
-    pass."""
+    (thread "second") comes to its first event, its row stored, or is seen waiting for a lock."""
     return held_until(
         monkeypatch, before_organization_lock(monkeypatch), at_first_event(monkeypatch)
     )

@@ -9,7 +9,7 @@ found it in the session and kept the values read before the reissue committed
 (`_owned`: `session.get` without `populate_existing`): it accepted the replaced
 agreement as `issued`, and the database refused a second live agreement of the
 application (an IntegrityError, a 500 on the page). This holds the reissue, once it
-has the agreement, until the acceptance starts (or a few seconds pass).
+has the agreement, until the acceptance starts (or is seen waiting for a lock).
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ reissuing = importlib.import_module("licensing.agreements.services.reissue")
 @pytest.fixture
 def reissue_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the reissue (thread "first") holds the agreement's lock; it then
-    waits until the acceptance (thread "second") starts, or a few seconds pass."""
+    waits until the acceptance (thread "second") starts, or is seen waiting for a lock."""
     return held_until(monkeypatch, (reissuing, "_owned"), (services, "accept"))
 
 

@@ -7,7 +7,7 @@ The reissue checked the standing as its confirmation page read it, before any lo
 of the organization: a closing committed between that read and the reissue's write
 left a closed organization with a new agreement to accept (an acceptance then
 refused it; its email had gone). The race holds the reissue, once it has checked,
-until the closing has the organization (or a few seconds pass).
+until the closing has the organization (or is seen waiting for a lock).
 """
 
 from __future__ import annotations
@@ -104,7 +104,7 @@ def test_a_suspended_or_closed_organizations_agreement_is_not_reissued(
 def reissue_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the reissue (thread "first") has checked what it refuses, the
     organization's standing among them; it then waits until the closing (thread
-    "second") holds the organization and changes its standing, or a few seconds pass."""
+    "second") holds the organization and changes its standing, or is seen waiting for a lock."""
     return held_until(monkeypatch, (reissuing, "_checked"), (standing, "change_standing"))
 
 
@@ -143,7 +143,7 @@ def reissue_has_its_turn(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the reissue (thread "first") is about to lock the organization (round
     58: where it took its turn on the audit log until the log's head was locked at
     commit); it then waits until the statement run (thread "second") has stored the
-    statement it sends, or a few seconds pass."""
+    statement it sends, or is seen waiting for a lock."""
     return held_until(
         monkeypatch, before_organization_lock(monkeypatch), (monthly_statements, "_email_statement")
     )

@@ -7,7 +7,7 @@ commits. The acceptance locked the renewal, audited its acceptance (the head) an
 only then locked the agreement it renews, to link the two; a filing locks its
 agreement, then audits the report. On PostgreSQL the two, each holding its first,
 waited for each other's: "deadlock detected". The test holds the filing, once it has
-the old agreement, until the acceptance comes to link it (or a few seconds pass: in
+the old agreement, until the acceptance comes to link it (or is seen waiting for a lock: in
 the one order the acceptance waits for the old agreement before it audits).
 """
 
@@ -31,14 +31,14 @@ from licensing.royalties.services import filing
 from tests.integration.agreements.conftest import DECEMBER, renewed, report
 from tests.support import factories
 from tests.support.agreements import accept
-from tests.support.concurrent_steps import HOLD_SECONDS, held_until, run_at_once
+from tests.support.concurrent_steps import held_until, run_at_once, wait_for_second
 
 
 @pytest.fixture
 def filing_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the filing (thread "first") holds its agreement's lock; it then waits
-    until the acceptance (thread "second") comes to link the renewed agreement, or
-    `HOLD_SECONDS` pass."""
+    until the acceptance (thread "second") comes to link the renewed agreement, or is seen waiting
+    for a lock."""
     return held_until(monkeypatch, (filing, "lock_creditable"), (acceptance, "_link_renewed"))
 
 
@@ -71,7 +71,7 @@ def filing_holds_for_the_lock(
 ) -> Iterator[threading.Event]:
     """Set once the filing (thread "first") holds its agreement's lock; it then waits
     until the termination (thread "second") locks the agreement it renews (a lock of
-    an agreement after its own), or `HOLD_SECONDS` pass."""
+    an agreement after its own), or is seen waiting for a lock."""
     holds, locking = threading.Event(), threading.Event()
     creditable = filing.lock_creditable
     engine = committed_app.extensions["licensing.db"].engine
@@ -80,7 +80,7 @@ def filing_holds_for_the_lock(
     def locked(*args: Any) -> None:
         creditable(*args)
         holds.set()
-        locking.wait(HOLD_SECONDS)
+        wait_for_second(locking)
 
     def executed(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
         if threading.current_thread().name != "second":

@@ -11,7 +11,7 @@ holding the log, waited for the agreement while the filing waited for the log:
 "deadlock detected" (locks56's finding 4, the royalty review's, in another step).
 
 The test holds the filing once it holds the old agreement, until the submission has
-its turn on the log (or a few seconds pass: with the change the submission waits for
+its turn on the log (or is seen waiting for a lock: with the change the submission waits for
 the filing before its first event).
 """
 
@@ -38,8 +38,8 @@ from tests.support.settings import issuing
 @pytest.fixture
 def filing_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the filing (thread "first") holds the old agreement; it then waits
-    until the submission (thread "second") has its turn on the audit log, or
-    `HOLD_SECONDS` pass."""
+    until the submission (thread "second") has its turn on the audit log, or is seen waiting
+    for a lock."""
     return held_until(monkeypatch, (filing, "lock_creditable"), having_the_log(monkeypatch))
 
 

@@ -7,7 +7,7 @@ Both steps read the organization's standing before any lock. An acceptance of an
 organization still applying then wrote `active` over a closing that committed in
 between (the standing it had read); an approval read it while the closing, which
 holds the log, waited for the application. Each test holds the step, once it has
-read the standing, until the closing has the organization (or a few seconds pass:
+read the standing, until the closing has the organization (or is seen waiting for a lock:
 with the change the step reads the standing under the organization's lock).
 """
 
@@ -42,7 +42,7 @@ standing = importlib.import_module("licensing.accounts.services.standing")
 def step_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the step (thread "first") has checked the organization's standing; it
     then waits until the closing (thread "second") holds the organization and
-    changes its standing, or a few seconds pass."""
+    changes its standing, or is seen waiting for a lock."""
     return held_until(monkeypatch, (accounts, "ensure_licensable"), (standing, "change_standing"))
 
 

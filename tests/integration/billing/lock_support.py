@@ -23,7 +23,7 @@ from licensing.billing.states import CARD, PENDING, SUCCEEDED
 from tests.support import factories
 
 # Re-exported: the billing lock tests import them from here.
-from tests.support.concurrent_steps import HOLD_SECONDS, run_at_once
+from tests.support.concurrent_steps import run_at_once, wait_for_second
 from tests.support.factories import billing_clerk
 
 from .conftest import activated, send_activation
@@ -161,4 +161,4 @@ def card_paid_and_credited(app: Flask) -> tuple[int, int, int]:
         return invoice_id, payment_id, credit.id
 
 
-__all__ = ["HOLD_SECONDS", "run_at_once"]
+__all__ = ["run_at_once", "wait_for_second"]

@@ -17,7 +17,7 @@ log's turn, then the organization, locked FOR NO KEY UPDATE).
   now lock it FOR NO KEY UPDATE, as `db.claim` and `hold_now_if_overdue` do.
 
 Each test holds the card step where the pair crosses, until the other step reaches
-its side (or a few seconds pass, in the order that now takes turns).
+its side (or is seen waiting for a lock, in the order that now takes turns).
 """
 
 from __future__ import annotations
@@ -49,7 +49,7 @@ from .lock_support import AnsweringGateway, card_paid, succeeded
 def card_start_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the card attempt (thread "first") is about to create the Stripe
     Customer, holding what it locks before; it then waits until the role change
-    (thread "second") asks for the organization, or `HOLD_SECONDS` pass."""
+    (thread "second") asks for the organization, or is seen waiting for a lock."""
     return held_until(
         monkeypatch,
         (card_payments, "_customer_id"),
@@ -104,8 +104,8 @@ def card_start_has_its_turn(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the card attempt (thread "first") has looked for the organization's Stripe
     Customer, before it locks the organization (round 58: where it took its turn on
     the audit log until the head was locked at commit); it then waits until the
-    statement run (thread "second") has stored the statement it sends, or
-    `HOLD_SECONDS` pass."""
+    statement run (thread "second") has stored the statement it sends, or is seen waiting
+    for a lock."""
     return held_until(
         monkeypatch, (card_payments, "_known_customer"), (monthly_statements, "_email_statement")
     )
@@ -152,7 +152,7 @@ def webhook_settles(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the webhook (thread "first") has settled the invoice, holding the
     payment, the invoice and the audit log, before it restores the organization's
     standing; it then waits until the statement run (thread "second") has stored the
-    statement it sends, or `HOLD_SECONDS` pass."""
+    statement it sends, or is seen waiting for a lock."""
     return held_until(
         monkeypatch,
         (_common, "_restore_standing"),

@@ -8,7 +8,7 @@ payment's webhook locks the payment and the invoice and, settling it, the
 organization (`restore_standing_if_clear`). On PostgreSQL the two, each holding its
 first row, waited for each other's: "deadlock detected" while locking the invoice.
 The test holds the change, once its organization is written, until the webhook
-reaches the organization's lock (or a few seconds pass: in the one order the webhook
+reaches the organization's lock (or is seen waiting for a lock: in the one order the webhook
 waits for the change's lock on the invoice instead).
 """
 
@@ -30,7 +30,7 @@ from licensing.billing.models import Invoice
 from licensing.billing.services import _common, invoices
 from tests.support import factories
 
-from .lock_support import HOLD_SECONDS, card_paid, run_at_once, succeeded
+from .lock_support import card_paid, run_at_once, succeeded, wait_for_second
 
 NEW_CONTACT = "accounts-payable@harborlight.com"
 
@@ -39,14 +39,14 @@ NEW_CONTACT = "accounts-payable@harborlight.com"
 def change_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the change (thread "first") has written the organization's row and is
     about to lock its invoices for their links; it then waits until the webhook
-    (thread "second") asks for the organization, or `HOLD_SECONDS` pass."""
+    (thread "second") asks for the organization, or is seen waiting for a lock."""
     holds, webhook_there = threading.Event(), threading.Event()
     linked, restore = invoices._linked_invoices, _common._restore_standing
 
     def linking(session: Any, *args: Any) -> Any:
         session.flush()  # the organization, as the invoices' SELECT would autoflush it
         holds.set()
-        webhook_there.wait(HOLD_SECONDS)
+        wait_for_second(webhook_there)
         return linked(session, *args)
 
     def restoring(*args: Any, **kwargs: Any) -> Any:

@@ -7,7 +7,7 @@ webhook of the same dispute locked the payment and the invoice, recorded the
 dispute, and locked the kept dispute last to mark it matched. On PostgreSQL the two,
 each holding its first row, waited for each other's and one was aborted ("deadlock
 detected"). The test holds the match, with the kept dispute locked, until the
-webhook reaches the kept dispute (or a few seconds pass: in the one order the
+webhook reaches the kept dispute (or is seen waiting for a lock: in the one order the
 webhook waits for the match's lock on the kept dispute at its start).
 """
 
@@ -30,7 +30,7 @@ from licensing.billing.models import Invoice, Payment, PaymentDispute, Unmatched
 from licensing.billing.services import disputes
 
 from .dispute_support import OPENED, WITHDRAWN, dispute_event
-from .lock_support import CHARGE, HOLD_SECONDS, card_paid, run_at_once
+from .lock_support import CHARGE, card_paid, run_at_once, wait_for_second
 
 MATCHED_AT = datetime(2027, 3, 3, 9, 0, tzinfo=UTC)
 
@@ -86,14 +86,14 @@ def _kept_then_charge_known(app: Flask) -> tuple[int, int]:
 def match_holds(committed_app: Flask, monkeypatch: pytest.MonkeyPatch) -> Iterator[threading.Event]:
     """Set once the match (the thread "first"), holding the kept dispute, looks for
     its payment; it then waits until the webhook (the thread "second") sends its
-    first statement about a kept dispute, or `HOLD_SECONDS` pass."""
+    first statement about a kept dispute, or is seen waiting for a lock."""
     holds, webhook_there = threading.Event(), threading.Event()
     real = disputes._disputed_payment
 
     def finding(session: Any, seen: Any) -> Payment | None:
         if threading.current_thread().name == "first" and not holds.is_set():
             holds.set()
-            webhook_there.wait(HOLD_SECONDS)
+            wait_for_second(webhook_there)
         return real(session, seen)
 
     def reaching(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:

@@ -8,8 +8,8 @@ once send once), then queued the email and audited it; the amendment audits the
 report it supersedes, then stores credit notes naming the organization (PostgreSQL
 checks that key with FOR KEY SHARE of it). On PostgreSQL the two, each holding its
 first, waited for each other's: "deadlock detected". The test holds the statement,
-once it holds what it locks first, until the amendment comes to credit (or a few
-seconds pass: with its turn taken first, the statement waits for the amendment's).
+once it holds what it locks first, until the amendment comes to credit (or is seen
+waiting for a lock: with its turn taken first, the statement waits for the amendment's).
 
 A card payment's webhook settling an invoice at that moment took turns before the
 change: it writes its payment twice before its first event, and the second write's
@@ -42,7 +42,7 @@ JANUARY = services.Asked(start="2027-01-01", end="2027-01-31", currency="USD")
 def statement_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the emailed statement (thread "first") holds the organization, before
     it reads the statement; it then waits until the amendment (thread "second") comes
-    to credit the royalty invoices, or `HOLD_SECONDS` pass."""
+    to credit the royalty invoices, or is seen waiting for a lock."""
     return held_until(
         monkeypatch,
         (requested_statements, "statement_for"),

@@ -9,7 +9,7 @@ change of contact holds), then the invoice; the webhook locks the payment and th
 invoice, then writes the payment a second time, whose key check takes FOR KEY SHARE
 of the organization. On PostgreSQL the two, each holding its first, waited for each
 other's: "deadlock detected". The test holds the withdrawal, once it holds what it
-locks first, until the webhook steps its payment (or a few seconds pass: with the
+locks first, until the webhook steps its payment (or is seen waiting for a lock: with the
 invoice locked first, the webhook waits for the withdrawal at the invoice, or the
 withdrawal for the webhook).
 """
@@ -42,8 +42,8 @@ RUN = datetime(2027, 2, 3, 15, 0, tzinfo=UTC)
 @pytest.fixture
 def withdrawal_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the withdrawal (thread "first") has read the billing contact under its
-    lock; it then waits until the webhook (thread "second") steps the payment, or
-    `HOLD_SECONDS` pass."""
+    lock; it then waits until the webhook (thread "second") steps the payment, or is seen waiting
+    for a lock."""
     return held_until(monkeypatch, (invoices, "_locked_billing_contact"), (PAYMENT, "apply"))
 
 

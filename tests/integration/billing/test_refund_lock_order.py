@@ -8,7 +8,7 @@ holding its first row, waited for each other's and one was aborted ("deadlock
 detected"). A dispute took the invoice, then the payment, and now takes them in the
 one order too, as the refund's second half (Stripe's answer counted on the invoice)
 does. Each test holds the refund just after it has locked the invoice until the
-other step reaches the invoice's lock (or a few seconds pass: in the one order the
+other step reaches the invoice's lock (or is seen waiting for a lock: in the one order the
 other step waits for the refund's lock on the payment instead).
 """
 
@@ -34,11 +34,11 @@ from tests.support.factories import billing_clerk
 from .dispute_support import OPENED, dispute_event
 from .lock_support import (
     CHARGE,
-    HOLD_SECONDS,
     RefundingGateway,
     card_paid_and_credited,
     run_at_once,
     succeeded,
+    wait_for_second,
 )
 
 
@@ -57,7 +57,7 @@ def crossing(monkeypatch: pytest.MonkeyPatch) -> Callable[..., dict[str, Any]]:
         invoice = real(session, invoice_id, principal)
         if not refund_holds.is_set():
             refund_holds.set()
-            other_holds.wait(HOLD_SECONDS)
+            wait_for_second(other_holds)
         return invoice
 
     def other_locking(session: Any, invoice_id: int, principal: Any = None) -> Invoice:

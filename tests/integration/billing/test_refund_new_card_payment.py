@@ -32,11 +32,11 @@ from licensing.billing.services import _common, card_payments, refunds
 from tests.support.factories import billing_clerk
 
 from .lock_support import (
-    HOLD_SECONDS,
     RefundingGateway,
     card_paid_and_credited,
     card_payment,
     run_at_once,
+    wait_for_second,
 )
 
 SECOND_INTENT = "pi_LockOrderSecond"
@@ -59,7 +59,7 @@ class _Moments:
 def moments(monkeypatch: pytest.MonkeyPatch, backend: str) -> _Moments:
     """Holds the refund (thread "first") once, after it locked the card payments,
     until the new card payment is recorded (PostgreSQL only); and once, after it locked the invoice,
-    until the webhook reaches the invoice's lock or `HOLD_SECONDS` pass."""
+    until the webhook reaches the invoice's lock or is seen waiting for a lock."""
     said = _Moments()
     lock_payments, lock_invoice = refunds._lock_card_payments, _common._locked_invoice
 
@@ -75,7 +75,7 @@ def moments(monkeypatch: pytest.MonkeyPatch, backend: str) -> _Moments:
         invoice = lock_invoice(session, invoice_id, principal)
         if threading.current_thread().name == "first" and not said.invoice_locked.is_set():
             said.invoice_locked.set()
-            said.webhook_there.wait(HOLD_SECONDS)
+            wait_for_second(said.webhook_there)
         return invoice
 
     def webhook_locking_invoice(session: Any, invoice_id: int, principal: Any = None) -> Invoice:

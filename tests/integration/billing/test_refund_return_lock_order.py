@@ -3,7 +3,7 @@ the same invoice, at once, both finish (the lock order,
 `licensing/billing/services/__init__.py`): the return locks the refund, then the
 invoice, then audits; the credit note locks the invoice, then audits, then draws its
 number. Read and found in order; this holds the return, once it has both rows,
-until the credit note starts (or a few seconds pass), so the credit note waits at
+until the credit note starts (or is seen waiting for a lock), so the credit note waits at
 the invoice before it audits anything.
 """
 
@@ -33,7 +33,7 @@ refund_returns = importlib.import_module("licensing.billing.services.refund_retu
 @pytest.fixture
 def return_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the return (thread "first") holds the refund and its invoice; it then
-    waits until the credit note (thread "second") starts, or a few seconds pass."""
+    waits until the credit note (thread "second") starts, or is seen waiting for a lock."""
     return held_until(
         monkeypatch, (refund_returns, "_locked_refund"), (services, "issue_credit_note")
     )

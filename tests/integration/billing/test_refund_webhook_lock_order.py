@@ -8,8 +8,8 @@ payment, its invoice and the audit log, and only then the second refund. The
 reconciliation claims each pending refund and then locks its payment. On PostgreSQL,
 the run having claimed the second refund while the webhook held the payment, the two
 waited for each other: "deadlock detected". The test holds the webhook once it has
-applied the first refund, until the run asks Stripe about the second (or a few
-seconds pass: with the webhook holding both refunds the run claims neither).
+applied the first refund, until the run asks Stripe about the second (or is seen
+waiting for a lock: with the webhook holding both refunds the run claims neither).
 """
 
 from __future__ import annotations
@@ -73,7 +73,7 @@ class ListingGateway:
 def webhook_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the webhook (thread "first") has applied its first refund, holding it,
     the payment, the invoice and the audit log; it then waits until the run (thread
-    "second") asks Stripe for the refunds, or `HOLD_SECONDS` pass."""
+    "second") asks Stripe for the refunds, or is seen waiting for a lock."""
     return held_until(monkeypatch, (refunds, "_refund_step"), (ListingGateway, "list_refunds"))
 
 

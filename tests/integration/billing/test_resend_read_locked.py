@@ -8,7 +8,7 @@ with_for_update=True)`), which waited for the first clerk's resend, but the obje
 it returned was the one already in the session, with the values read before that
 resend committed: `resent_at` still empty, so the guard let the statement go twice
 (both databases). This holds the first resend, once it has passed the guard, until
-the second starts (or a few seconds pass)."""
+the second starts (or is seen waiting for a lock)."""
 
 from __future__ import annotations
 

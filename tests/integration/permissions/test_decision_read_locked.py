@@ -9,8 +9,8 @@ which waited for the approval, but the row it returned was the object already in
 the session, and SQLAlchemy kept the values read before the approval committed: the
 withdrawal saw the request still open and withdrew the granted request (its letter
 issued, the requester told it was granted). Both databases. This holds the
-approval, once it has the request, until the withdrawal starts (or a few seconds
-pass)."""
+approval, once it has the request, until the withdrawal starts (or is seen waiting
+for a lock)."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ decisions = importlib.import_module("licensing.permissions.services.decisions")
 @pytest.fixture
 def approval_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the approval (thread "first") holds the request's lock; it then waits
-    until the withdrawal (thread "second") starts, or a few seconds pass."""
+    until the withdrawal (thread "second") starts, or is seen waiting for a lock."""
     return held_until(monkeypatch, (decisions, "locked"), (services, "withdraw"))
 
 

@@ -8,7 +8,7 @@ commits. The amendment audited the report it supersedes (the head) and only then
 locked the royalty invoices to credit them; the payment locks its invoice, then
 audits the payment. On PostgreSQL the two, each holding its first, waited for each
 other's: "deadlock detected". The test holds the payment, once its invoice is
-locked, until the amendment comes to credit (or a few seconds pass: in the one order
+locked, until the amendment comes to credit (or is seen waiting for a lock: in the one order
 the amendment waits for the invoice before it audits anything).
 
 And a credit note billing staff issue at the same moment, on any invoice: it drew
@@ -42,8 +42,8 @@ from tests.support.factories import billing_clerk
 @pytest.fixture
 def payment_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the payment (thread "first") holds its invoice's lock; it then waits
-    until the amendment (thread "second") comes to credit the royalty invoices, or
-    `HOLD_SECONDS` pass."""
+    until the amendment (thread "second") comes to credit the royalty invoices, or is seen waiting
+    for a lock."""
     return held_until(
         monkeypatch,
         (billing_settlement, "_locked_invoice"),
@@ -83,7 +83,7 @@ def test_an_amendment_lowering_the_royalty_and_a_payment_of_its_invoice_both_fin
 def credit_note_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once billing staff's credit note (thread "first") has drawn its number; it
     then waits until the amendment (thread "second") comes to credit the royalty
-    invoices, or `HOLD_SECONDS` pass."""
+    invoices, or is seen waiting for a lock."""
     return held_until(
         monkeypatch, (numbering, "next_number"), (royalty_settlement._Settlement, "_credit")
     )

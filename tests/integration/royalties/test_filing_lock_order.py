@@ -9,7 +9,7 @@ fees; the filing audits the report and, once invoiced, locks the organization to
 restore its standing (`restore_standing_if_clear`). On PostgreSQL the two, each
 holding its first, waited for each other's: "deadlock detected". The test holds the
 run, once it has claimed the organization, until the filing reaches the
-organization's standing (or a few seconds pass: in the one order the filing waits
+organization's standing (or is seen waiting for a lock: in the one order the filing waits
 for the run's turn on the audit log instead).
 """
 
@@ -50,7 +50,7 @@ from tests.support.reporting_year import filed
 def run_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the overdue run (thread "first") has claimed the organization; it then
     waits until the filing (thread "second") asks for the organization's standing,
-    or `HOLD_SECONDS` pass."""
+    or is seen waiting for a lock."""
     return held_until(monkeypatch, (overdue, "_claimed"), (accounts, "restore_standing_if_clear"))
 
 
@@ -89,7 +89,7 @@ def test_a_report_filed_while_the_overdue_run_chases_the_organization_both_finis
 def finalizing_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once billing staff's finalize (thread "first") has drawn the invoice's
     number; it then waits until the filing (thread "second") comes to the
-    organization's standing (after its own invoice's number), or a few seconds pass."""
+    organization's standing (after its own invoice's number), or is seen waiting for a lock."""
     return held_until(
         monkeypatch, (numbering, "next_number"), (accounts, "restore_standing_if_clear")
     )

@@ -9,8 +9,8 @@ transaction writes it a second time, so that write took FOR KEY SHARE of the
 agreement, after the review's first event. The amendment locks the agreement (FOR
 UPDATE) and its royalty invoices, then writes the report it supersedes: "deadlock
 detected" while the review's key check locked the agreement. The test holds the
-review, once it has the report, until the amendment comes to supersede it (or a few
-seconds pass: with the agreement shared first, the amendment waits for the review
+review, once it has the report, until the amendment comes to supersede it (or is seen
+waiting for a lock: with the agreement shared first, the amendment waits for the review
 before it locks anything).
 """
 
@@ -38,7 +38,7 @@ from tests.support.concurrent_steps import held_until, run_at_once
 def review_holds(monkeypatch: pytest.MonkeyPatch) -> threading.Event:
     """Set once the review (thread "first") holds the report's lock, before it audits;
     it then waits until the amendment (thread "second") comes to supersede the
-    report, or `HOLD_SECONDS` pass."""
+    report, or is seen waiting for a lock."""
     return held_until(monkeypatch, (REVIEW, "apply"), (REPORT, "apply"), before=True)
 
 
