@@ -230,7 +230,7 @@ def sign_in(page: Any, email: str) -> None:
     where it was, so the next step opens its page (`page.goto`).
 
     The form drawn, typed in and its landing page drawn cost about a second a
-    sign-in on a loaded machine, some 270 of them in the browser tier (round 63).
+    sign-in on a loaded machine, at some 170 call sites of the browser tier (round 63).
     A test about signing in, or reading the page it lands on, takes
     `sign_in_on_the_form`."""
     form = page.request.get("/sign-in")
