@@ -39,7 +39,7 @@ def test_a_vendor_applies_staff_return_and_approve_with_a_change_and_the_vendor_
     # This year's card, around the office's today: a 2027 term is over from 2028, and
     # an ended term waits for staff at submission (round 49).
     vendor, staff = vendor_and_staff(live_server, example=False)
-    page = signed_in_tab(browser, live_server, vendor.email)
+    page = signed_in_tab(browser, live_server, vendor.email, on_the_form=True)
 
     # Apply for two uses: a SaaS product (auto) and a data file (staff review).
     page.get_by_role("link", name="Applications").first.click()

@@ -20,7 +20,7 @@ from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.billing.models import Invoice
 from licensing.ratecards import services as ratecards
-from tests.browser.conftest import fill_card, invoiced_vendor, sign_in
+from tests.browser.conftest import fill_card, invoiced_vendor, sign_in, sign_in_on_the_form
 from tests.integration.agreements.conftest import DEVELOPMENT_USE, draft
 from tests.integration.billing.stripe_support import WEBHOOK_SECRET, stripe_config
 from tests.integration.pricing.conftest import example_document
@@ -293,7 +293,7 @@ def test_a_billing_clerk_pays_an_invoice_by_card_and_finds_the_receipt(
     with live_server.app.app_context():
         organization = db.session().get(Organization, invoice.organization_id)
         clerk = factories.make_vendor(db.session(), organization=organization, role="billing")
-    sign_in(page, clerk.email)
+    sign_in_on_the_form(page, clerk.email)
     navigation = " ".join(page.get_by_role("navigation").all_inner_texts())
     assert "Invoices" in navigation
     assert "Applications" not in navigation

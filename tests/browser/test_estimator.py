@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import urllib.request
 from collections.abc import Iterator
 from typing import Any
 
@@ -214,11 +215,17 @@ def gunicorn(sqlite_template: DatabaseTemplate) -> Iterator[GunicornServer]:
             "LOG_LEVEL": "WARNING",
         },
         workers=1,
+        through_cli=False,  # the server's answer is the point, not the command
     )
     try:
         server.start()
     except ServerUnavailable as exc:
         unavailable(f"gunicorn: {exc}")
+    # gunicorn's master binds before its worker has imported the app: the first
+    # answer waits for that (15 s on a loaded machine), here rather than inside the
+    # tab's 15 s timeout.
+    with urllib.request.urlopen(f"{server.url}/healthz", timeout=90) as answer:  # noqa: S310
+        assert answer.status == 200
     yield server
     server.stop()
 

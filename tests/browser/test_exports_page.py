@@ -13,7 +13,7 @@ from licensing import db
 from licensing.calendar import office_date
 from licensing.db import utcnow
 from licensing.words import use_words
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in, sign_in_on_the_form
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.finance.conftest import issue
 from tests.support import factories
@@ -89,7 +89,7 @@ def test_a_finance_clerk_pulls_the_days_recorded_payments_and_reads_every_choice
         number, received = invoice.number, today - timedelta(days=5)
         paid_offline(invoice.id, "500.00", "WIRE-39", received_on=received)
         staff = factories.make_staff(db.session(), roles=("billing",))
-    sign_in(page, staff.email)
+    sign_in_on_the_form(page, staff.email)
     page.get_by_role("link", name="Exports").click()
 
     dates = page.get_by_label("Dates apply to")

@@ -19,7 +19,7 @@ from licensing.agreements.models import Agreement
 from licensing.billing.models import Invoice
 from licensing.ratecards import services as ratecards
 from licensing.words import USE_LABELS
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in_on_the_form
 from tests.integration.agreements.conftest import DEVELOPMENT_USE, NOW, STAFF_USE, draft
 from tests.integration.finance.conftest import at, issue
 from tests.integration.pricing.conftest import example_document
@@ -85,7 +85,7 @@ def test_billing_staff_see_every_chart_drawn_without_console_errors(
             else None
         ),
     )
-    sign_in(page, email)
+    sign_in_on_the_form(page, email)
     page.get_by_role("link", name="Finance").click()
     page.get_by_role("heading", name="Finance", exact=True).wait_for()
 

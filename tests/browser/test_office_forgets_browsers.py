@@ -12,7 +12,7 @@ import pyotp
 from playwright.sync_api import expect
 
 from licensing import db
-from tests.browser.conftest import sign_in, signed_in_tab
+from tests.browser.conftest import sign_in_on_the_form, signed_in_tab
 from tests.support import factories
 from tests.support.axe import excused_findings
 from tests.support.servers import LiveServer
@@ -31,7 +31,7 @@ def test_an_admin_forgets_a_persons_remembered_browsers_from_the_console(
         email, vendor_id, admin_email = vendor.email, vendor.id, admin.email
 
     # The laptop: remembered, and signed in.
-    sign_in(page, email)
+    sign_in_on_the_form(page, email)
     page.wait_for_url("**/sign-in/code")
     page.get_by_label("Code from your authenticator app, or a recovery code").fill(
         app.at(time.time() + 30)
@@ -67,6 +67,6 @@ def test_an_admin_forgets_a_persons_remembered_browsers_from_the_console(
     # The laptop is signed out, and the password alone no longer signs in there.
     page.goto("/portal/")
     assert "/sign-in" in page.url
-    sign_in(page, email)
+    sign_in_on_the_form(page, email)
     page.wait_for_url("**/sign-in/code")
     office.context.close()

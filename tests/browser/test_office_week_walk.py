@@ -32,7 +32,7 @@ from licensing.db import utcnow
 from licensing.mail.models import OutboxMessage
 from licensing.permissions import services as permissions
 from licensing.ratecards import services as ratecards
-from tests.browser.conftest import accepted_agreement, sign_in, signed_in_tab
+from tests.browser.conftest import accepted_agreement, sign_in_on_the_form, signed_in_tab
 from tests.integration.agreements.conftest import AUTO_USE, STAFF_USE
 from tests.integration.pricing.conftest import card_document, quote_body
 from tests.support import factories
@@ -176,7 +176,7 @@ def test_the_licensing_office_walks_its_week(
     applications = office["applications"]
 
     # 1. The morning queue: how many wait, and how many are past the service level.
-    sign_in(page, office["officer"])
+    sign_in_on_the_form(page, office["officer"])
     home = page.locator("tr").filter(has_text="Applications awaiting review")
     home_text = " ".join(home.inner_text().split())
     assert "14" in home_text

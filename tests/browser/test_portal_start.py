@@ -74,7 +74,7 @@ def test_every_signed_in_user_changes_their_name_and_password_on_their_profile(
 ) -> None:
     vendor, staff = vendor_and_staff(live_server)
     for person in (vendor, staff):
-        tab = signed_in_tab(browser, live_server, person.email)
+        tab = signed_in_tab(browser, live_server, person.email, on_the_form=True)
         tab.get_by_role("link", name=person.email).click()
         tab.wait_for_url("**/account/")
         facts = tab.inner_text("dl.facts")

@@ -15,7 +15,7 @@ import pyotp
 import pytest
 
 from licensing import db
-from tests.browser.conftest import sign_in
+from tests.browser.conftest import sign_in_on_the_form
 from tests.support import factories
 from tests.support.axe import excused_findings
 from tests.support.servers import LiveServer
@@ -39,7 +39,7 @@ def test_staff_set_up_two_step_sign_in_and_sign_in_with_a_code(
         staff = factories.make_staff(db.session(), roles=("licensing",))
         email = staff.email
 
-    sign_in(page, email)
+    sign_in_on_the_form(page, email)
     page.wait_for_url("**/account/two-step/")
     assert "required of your account" in page.inner_text("main")
     assert page.get_by_role("img", name="QR code for your authenticator app").is_visible()
@@ -62,7 +62,7 @@ def test_staff_set_up_two_step_sign_in_and_sign_in_with_a_code(
     page.get_by_role("button", name="Sign out").click()
     page.wait_for_load_state()
 
-    sign_in(page, email)
+    sign_in_on_the_form(page, email)
     page.wait_for_url("**/sign-in/code")
     # The code just used is refused again; the app's next one (30 seconds on, which
     # the server accepts for a phone's clock a little ahead) signs in.
@@ -82,7 +82,7 @@ def test_a_remembered_browser_signs_in_again_without_the_code_page(
         app = pyotp.TOTP(secret_of(vendor.id))
         email = vendor.email
 
-    sign_in(page, email)
+    sign_in_on_the_form(page, email)
     page.wait_for_url("**/sign-in/code")
     remember = page.get_by_label("Don't ask for a code on this browser for 30 days")
     assert not remember.is_checked()
@@ -103,7 +103,7 @@ def test_a_remembered_browser_signs_in_again_without_the_code_page(
 
     page.get_by_role("button", name="Sign out", exact=True).click()
     page.wait_for_load_state()
-    sign_in(page, email)
+    sign_in_on_the_form(page, email)
     page.wait_for_url("**/portal/")
     assert "/sign-in/code" not in page.url
 
@@ -114,5 +114,5 @@ def test_a_remembered_browser_signs_in_again_without_the_code_page(
     page.get_by_role("button", name="Sign out everywhere").click()
     page.wait_for_load_state()
     assert "every browser asks for your code again" in page.inner_text("body")
-    sign_in(page, email)
+    sign_in_on_the_form(page, email)
     page.wait_for_url("**/sign-in/code")

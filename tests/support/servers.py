@@ -23,15 +23,19 @@ import threading
 import time
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.message import EmailMessage
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 from werkzeug.serving import make_server
 
 from tests.support.checkout import this_checkout
 from tests.support.travelled_clock import travelled_to
+
+T = TypeVar("T")
 
 
 class ServerUnavailable(RuntimeError):
@@ -218,6 +222,13 @@ class SMTPServer:
         with self._arrived:
             return [m for m in self.messages if address in str(m["To"])]
 
+    def when(self, find: Callable[[], T | None], timeout: float = 15.0) -> T | None:
+        """What `find()` returns once it is not None, looked for as each message
+        arrives (not on a clock), or None after `timeout` seconds. `find` may read
+        `to()` and `messages`: the lock is the same, and reentrant."""
+        with self._arrived:
+            return self._arrived.wait_for(find, timeout)
+
     def link_to(self, address: str, path: str, timeout: float = 15.0) -> str:
         """The newest link to `path` on the loopback app in the mail `address`
         received, waiting for it to arrive."""
@@ -230,8 +241,7 @@ class SMTPServer:
                     return found.group(1)
             return None
 
-        with self._arrived:
-            link = self._arrived.wait_for(newest, timeout)
+        link = self.when(newest, timeout)
         if link is None:
             raise AssertionError(f"no {path} link emailed to {address}")
         return link
@@ -306,6 +316,13 @@ class LocalStripe:
 # --- the app itself -----------------------------------------------------------
 
 
+# How often the live server's loop looks for `stop`. socketserver's default, half a
+# second, was waited out at the end of every browser test (its `shutdown` returns
+# only once the loop has looked): some 0.45 s of each test's teardown, a minute and a
+# half of the browser tier. A request still wakes the loop at once; only a stop waits.
+SHUTDOWN_POLL_SECONDS = 0.02
+
+
 class LiveServer:
     """The Flask app served by werkzeug in a thread, on a free loopback port."""
 
@@ -313,7 +330,9 @@ class LiveServer:
         self.app = app
         self._server = make_server("127.0.0.1", 0, app, threaded=True)
         self.port = self._server.server_port
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, args=(SHUTDOWN_POLL_SECONDS,), daemon=True
+        )
 
     @property
     def url(self) -> str:
@@ -332,12 +351,21 @@ class LiveServer:
 class GunicornServer:
     """The service as production runs it: `licensing serve` (gunicorn, several
     worker processes) in a subprocess, configured through the environment.
-    `workers=None` leaves the count to `licensing serve`."""
+    `workers=None` leaves the count to `licensing serve`.
 
-    def __init__(self, environment: dict[str, str], workers: int | None = 2) -> None:
+    `through_cli=False` starts the command `licensing serve` replaces itself with
+    (`licensing.serving.command`: gunicorn's master, whose workers import the app),
+    without the console script's import of the CLI first (some 2 s of CPU, 8 s of
+    wall on a loaded machine): for a test of what the server answers, not of the
+    command."""
+
+    def __init__(
+        self, environment: dict[str, str], workers: int | None = 2, *, through_cli: bool = True
+    ) -> None:
         self.port = free_port()
         self.workers = workers
         self.environment = environment
+        self.through_cli = through_cli
         self.process: subprocess.Popen[bytes] | None = None
         self.log = tempfile.NamedTemporaryFile(prefix="gunicorn-", suffix=".log", delete=False)  # noqa: SIM115
 
@@ -350,8 +378,15 @@ class GunicornServer:
         if not executable.exists():
             raise ServerUnavailable("the licensing console script is not installed")
         workers = [] if self.workers is None else ["--workers", str(self.workers)]
+        command = [str(executable), "serve", "--bind", f"127.0.0.1:{self.port}", *workers]
+        if not self.through_cli:
+            from licensing.serving import command as serving_command
+
+            assert self.workers is not None, "the count is the CLI's to choose"
+            options = {"bind": f"127.0.0.1:{self.port}", "workers": self.workers, "timeout": 60}
+            command = serving_command(options, with_worker=False)
         self.process = subprocess.Popen(
-            [str(executable), "serve", "--bind", f"127.0.0.1:{self.port}", *workers],
+            command,
             env=this_checkout(**self.environment),
             stdout=self.log,
             stderr=subprocess.STDOUT,
