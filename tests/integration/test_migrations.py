@@ -4,64 +4,183 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
-import sys
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from click.testing import CliRunner
 from sqlalchemy import Connection, Engine, column, insert, inspect, text
 from sqlalchemy import table as sql_table
 from sqlalchemy.exc import IntegrityError
 
 from licensing import calendar, migrations, models
 from licensing.accounts.models import name_key, sort_key
+from licensing.cli import main
 from licensing.db import make_engine
 from tests.conftest import DatabaseTemplate
-from tests.support.checkout import this_checkout
+from tests.support.servers import PostgresServer
+
+# --- databases at a revision: one walk down each branch, copies after ------------
+
+# Each test downgraded a copy of the heads to the revision before the one it checks
+# and upgraded it to the heads again, once or twice: some 40 migrations a test on
+# either database, for the one or two it checks. The revisions the tests start from
+# are made once a session and backend instead, each as the heads downgraded to it
+# would be (every other branch at its head), on one walk down its branch from the
+# heads; a test starts from a copy (a file on SQLite, `CREATE DATABASE ... TEMPLATE`
+# on PostgreSQL), the last to start there from the database itself, and runs only
+# the migrations it checks. The whole chain is walked down to base and up again once
+# a backend, by the first test below. Each revision, with the number of tests
+# starting from it:
+_STARTS = {
+    **dict.fromkeys(("accounts_0009", "accounts_0010", "accounts_0011"), 1),
+    "accounts_0014": 2,
+    "agreements_0003": 2,
+    **{f"agreements_00{n:02d}": 1 for n in (5, 6, 7, 9, 10, 11)},
+    "billing_0007": 2,
+    **{f"billing_00{n:02d}": 1 for n in (*range(13, 22), 24, 25, 26, 27, 29, 30, 32)},
+    **dict.fromkeys(("billing_0023", "billing_0031"), 2),
+    **{f"finance_00{n:02d}": 1 for n in (1, 2, 3)},
+    **{f"operations_00{n:02d}": 1 for n in (1, 2, 4, 6, 7)},
+    **{f"permissions_00{n:02d}": 1 for n in (2, 3, 4)},
+    **{f"royalties_00{n:02d}": 1 for n in (4, 5, 7, 11)},
+    "royalties_0009": 2,
+}
+# ... and of the tests of SQLite's rebuilt tables (`sqlite_at`), on SQLite alone.
+_SQLITE_STARTS = dict.fromkeys(("accounts_0005", "billing_0006", "billing_0012"), 1)
 
 
-def test_an_empty_database_upgrades_to_head(database_template: DatabaseTemplate) -> None:
-    url = database_template.new_url() if database_template.backend == "postgresql" else None
-    if url is None:
-        import tempfile
+class _DatabasesAt:
+    """Fresh databases at the revisions of `starts` (revision: tests starting there),
+    from one backend's template (at the heads)."""
 
-        url = f"sqlite:///{tempfile.mkdtemp()}/empty.db"
-    else:
-        # A database copied from the template is already migrated: start from nothing.
-        migrations.downgrade(url, "base")
-        assert migrations.current(url) == ()
+    def __init__(
+        self, template: DatabaseTemplate, copy: Callable[[str], str], starts: dict[str, int]
+    ) -> None:
+        self._template = template
+        self._copy = copy
+        self._starts = starts
+        self._left = dict(starts)
+        self._made: dict[str, str] = {}
+
+    def __call__(self, revision: str) -> str:
+        assert revision in self._starts, f"add {revision} to _STARTS (or _SQLITE_STARTS)"
+        assert self._left[revision] > 0, f"count one more test starting at {revision}"
+        if revision not in self._made:
+            self._walk_down(revision.split("_")[0])
+        self._left[revision] -= 1
+        made = self._made[revision]
+        return made if self._left[revision] == 0 else self._copy(made)
+
+    def _walk_down(self, branch: str) -> None:
+        """Down the branch from the heads, keeping a copy at each start on it (the
+        last, the walked database itself): each start is an ancestor of the one
+        before, so the database downgraded from one to the next is the heads
+        downgraded to it."""
+        script = ScriptDirectory.from_config(migrations.alembic_config(""))
+        walked = self._template.new_url()  # its `url` may have other tests' connections
+        starts = sorted((r for r in self._starts if r.startswith(f"{branch}_")), reverse=True)
+        for revision in starts:
+            if script.get_revision(revision).nextrev:  # else its branch's head: as it is
+                migrations.downgrade(walked, revision)
+            self._made[revision] = walked if revision == starts[-1] else self._copy(walked)
+
+
+_DATABASES_AT: dict[str, _DatabasesAt] = {}
+
+
+def _databases_at(template: DatabaseTemplate, request: pytest.FixtureRequest) -> _DatabasesAt:
+    found = _DATABASES_AT.get(template.url)
+    if found is None:
+        directory = request.getfixturevalue("tmp_path_factory").mktemp("at")
+        if template.backend == "postgresql":
+            server: PostgresServer = request.getfixturevalue("postgres_server")
+
+            def copy(url: str) -> str:
+                source = url.rsplit("/", 1)[1]
+                return server.create_database(f"m_{uuid.uuid4().hex[:12]}", template=source)
+        else:
+
+            def copy(url: str) -> str:
+                made = directory / f"{uuid.uuid4().hex}.db"
+                shutil.copyfile(url.removeprefix("sqlite:///"), made)
+                return f"sqlite:///{made}"
+
+        starts = _STARTS if template.backend == "postgresql" else {**_STARTS, **_SQLITE_STARTS}
+        found = _DATABASES_AT[template.url] = _DatabasesAt(template, copy, starts)
+    return found
+
+
+@pytest.fixture(scope="session")
+def database_at(
+    database_template: DatabaseTemplate,
+    request: pytest.FixtureRequest,
+) -> _DatabasesAt:
+    """`database_at(revision)`: the URL of a fresh database of the test's backend at
+    `revision` (one of `_STARTS`), as the heads downgraded to it would be."""
+    return _databases_at(database_template, request)
+
+
+@pytest.fixture(scope="session")
+def sqlite_at(
+    sqlite_template: DatabaseTemplate,
+    request: pytest.FixtureRequest,
+) -> _DatabasesAt:
+    """`database_at` on SQLite alone, for the tests of SQLite's rebuilt tables."""
+    return _databases_at(sqlite_template, request)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _migrations_read_once() -> Iterator[None]:
+    """Alembic reads the migrations folder (every revision's file, compiled) for each
+    command: some 50 ms of CPU, three to six times a test. The module's commands
+    share one reading; the revisions, and what each runs, are the same."""
+    script = ScriptDirectory.from_config(migrations.alembic_config(""))
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(ScriptDirectory, "from_config", classmethod(lambda _cls, _config: script))
+        yield
+
+
+def test_an_empty_database_upgrades_to_head_and_every_revision_downgrades_and_upgrades_again(
+    database_template: DatabaseTemplate,
+) -> None:
+    """Every revision's downgrade, down to an empty database (the version table
+    alone, recording none), then every upgrade from it to the heads, on both
+    databases; the schema they build is the models'. The whole chain, once: each
+    revision's own test below runs only its own migration."""
+    url = database_template.new_url()
+    migrations.downgrade(url, "base")
+    assert migrations.current(url) == ()
+    assert _table_names(url) == {"alembic_version"}
     migrations.upgrade(url)
     assert migrations.current(url) == migrations.heads(url)
-
-
-def test_migrated_schema_matches_the_models(database_template: DatabaseTemplate) -> None:
-    engine = make_engine(database_template.url)
-    try:
-        with engine.connect() as connection:
-            context = MigrationContext.configure(connection, opts={"compare_type": True})
-            differences = compare_metadata(context, models.Base.metadata)
-            tables = set(inspect(connection).get_table_names())
-    finally:
-        engine.dispose()
+    differences, tables = _differences_from_the_models(url)
     assert differences == []
     assert set(models.Base.metadata.tables) <= tables
 
 
-def test_migrations_downgrade_to_base_and_back(database_template: DatabaseTemplate) -> None:
-    url = database_template.new_url()
-    migrations.downgrade(url, "base")
-    migrations.upgrade(url)
+def test_migrated_schema_matches_the_models(database_template: DatabaseTemplate) -> None:
+    differences, tables = _differences_from_the_models(database_template.url)
+    assert differences == []
+    assert set(models.Base.metadata.tables) <= tables
+
+
+def _differences_from_the_models(url: str) -> tuple[list[Any], set[str]]:
+    """Alembic's comparison of the database's schema with the models, and its tables."""
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
-            tables = set(inspect(connection).get_table_names())
+            context = MigrationContext.configure(connection, opts={"compare_type": True})
+            differences = compare_metadata(context, models.Base.metadata)
+            return differences, set(inspect(connection).get_table_names())
     finally:
         engine.dispose()
-    assert set(models.Base.metadata.tables) <= tables
 
 
 def _utc(moment: object) -> object:
@@ -152,14 +271,12 @@ def test_the_database_refuses_an_organization_role_it_does_not_know(
 
 
 def test_sqlite_keeps_every_row_that_refers_to_a_user_when_accounts_0006_adds_the_checks(
-    tmp_path: Path,
+    sqlite_at: _DatabasesAt,
 ) -> None:
     """accounts_0006 recreates `users` on SQLite. With foreign keys on, dropping the
     old table would delete its rows first, and `idempotent_requests` (ON DELETE
     CASCADE) would lose its rows without a word: the migration turns them off."""
-    url = f"sqlite:///{tmp_path}/upgrade.db"
-    migrations.upgrade(url)
-    migrations.downgrade(url, "accounts_0005")
+    url = sqlite_at("accounts_0005")
     engine = make_engine(url)
     try:
         with engine.connect() as connection, connection.begin():
@@ -174,7 +291,7 @@ def test_sqlite_keeps_every_row_that_refers_to_a_user_when_accounts_0006_adds_th
                 response_body="{}",
                 created_at=datetime(2026, 12, 3, 12, 0, tzinfo=UTC),
             )
-        migrations.upgrade(url)
+        migrations.upgrade(url, "accounts_0006")
         with engine.connect() as connection:
             kept = connection.execute(text("SELECT user_id FROM idempotent_requests")).all()
             checks = {check["name"] for check in inspect(connection).get_check_constraints("users")}
@@ -187,14 +304,12 @@ def test_sqlite_keeps_every_row_that_refers_to_a_user_when_accounts_0006_adds_th
 
 
 def test_sqlite_keeps_a_payments_reversal_when_billing_0007_recreates_payments(
-    tmp_path: Path,
+    sqlite_at: _DatabasesAt,
 ) -> None:
     """billing_0007 recreates `payments` on SQLite to add its foreign key. Every batch
     migration runs with SQLite's foreign keys off (migrations/env.py), so dropping the
     old table is neither refused for the reversal that refers to it nor cascaded."""
-    url = f"sqlite:///{tmp_path}/upgrade.db"
-    migrations.upgrade(url)
-    migrations.downgrade(url, "billing_0006")
+    url = sqlite_at("billing_0006")
     now = datetime(2026, 12, 3, 12, 0, tzinfo=UTC)
     engine = make_engine(url)
     try:
@@ -225,7 +340,7 @@ def test_sqlite_keeps_a_payments_reversal_when_billing_0007_recreates_payments(
                 reversed_by="clerk@office.example",
                 created_at=now,
             )
-        migrations.upgrade(url)
+        migrations.upgrade(url, "billing_0007")
         with engine.connect() as connection:
             kept = connection.execute(text("SELECT payment_id FROM payment_reversals")).all()
             keys_on = connection.exec_driver_sql("PRAGMA foreign_keys").scalar_one()
@@ -267,9 +382,8 @@ def _index_names(url: str, table: str) -> set[str]:
 def _at_billing_0007_with_invoices(
     url: str, sources: list[tuple[str, int]]
 ) -> tuple[int, list[int]]:
-    """The database migrated down to billing_0007 with an organization's invoices of
-    `sources` (source type, source id): its id and theirs."""
-    migrations.downgrade(url, "billing_0007")
+    """The database at billing_0007 given an organization's invoices of `sources`
+    (source type, source id): its id and theirs."""
     engine = make_engine(url)
     try:
         with engine.connect() as connection, connection.begin():
@@ -281,25 +395,25 @@ def _at_billing_0007_with_invoices(
 
 
 def test_billing_0008_names_the_invoices_that_share_a_source_and_runs_once_they_are_resolved(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Two up-front invoices for one agreement: the migration refuses, naming both,
     rather than leaving the operator a bare integrity error. Late fees may share a
     source. Once one is removed it runs, and the database then refuses a second."""
-    url = database_template.new_url()
+    url = database_at("billing_0007")
     sources = [("agreement", 41)] * 2 + [("late_fee", 41)] * 2
     organization_id, (first, second, *_) = _at_billing_0007_with_invoices(url, sources)
     engine = make_engine(url)
     try:
         with pytest.raises(migrations.RowsBreakUniqueness) as refused:
-            migrations.upgrade(url)
+            migrations.upgrade(url, "billing_0008")
         assert f"source_type agreement, source_id 41: invoices ids {first}, {second}" in str(
             refused.value
         )
         assert "uq_invoices_one_per_source" not in _index_names(url, "invoices")
         with engine.connect() as connection, connection.begin():
             connection.execute(text("DELETE FROM invoices WHERE id = :id"), {"id": second})
-        migrations.upgrade(url)
+        migrations.upgrade(url, "billing_0008")
         with (
             engine.connect() as connection,
             connection.begin(),
@@ -311,28 +425,24 @@ def test_billing_0008_names_the_invoices_that_share_a_source_and_runs_once_they_
 
 
 def test_db_upgrade_refusing_duplicates_says_which_rows_in_one_error_not_a_traceback(
-    database_template: DatabaseTemplate, tmp_path: Path
+    database_at: _DatabasesAt,
 ) -> None:
-    # The operator read sixty lines of traceback with the rows to resolve at the end.
-    url = database_template.new_url()
+    """The operator read sixty lines of traceback with the rows to resolve at the end.
+    The console script's `db upgrade` in process (its exit code and what it says are
+    the command's own; another process would only add Python's start)."""
+    url = database_at("billing_0007")
     _, (first, second) = _at_billing_0007_with_invoices(url, [("royalty_report", 7)] * 2)
     key = "k" * 20 + "m" * 20
-    environment = this_checkout(DATABASE_URL=url, SECRET_KEY=key, AUDIT_HMAC_KEY=key[::-1] + "a")
-    done = subprocess.run(
-        [sys.executable, "-m", "licensing.cli", "db", "upgrade"],
-        env=environment,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 1
-    assert "Traceback" not in done.stderr
+    environment = {"DATABASE_URL": url, "SECRET_KEY": key, "AUDIT_HMAC_KEY": key[::-1] + "a"}
+    done = CliRunner().invoke(main, ["db", "upgrade"], env=environment)
+    assert done.exit_code == 1
+    assert isinstance(done.exception, SystemExit)  # Click's error, not an exception's
+    assert "Traceback" not in done.output
     assert (
         "Error: An agreement and a royalty report have at most one invoice each, but 1 cannot "
         f"be made so until resolved (source_type royalty_report, source_id 7: invoices ids "
         f"{first}, {second}). This migration changed nothing; see docs/operations.md"
-    ) in done.stderr
+    ) in done.output
 
 
 def _report(connection: Connection, amends_id: int | None, state: str) -> int:
@@ -373,10 +483,9 @@ def _without_foreign_keys(connection: Connection) -> None:
 
 
 def test_royalties_0005_names_the_reports_that_amend_the_same_report_and_changes_nothing(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
-    url = database_template.new_url()
-    migrations.downgrade(url, "royalties_0004")
+    url = database_at("royalties_0004")
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
@@ -387,7 +496,7 @@ def test_royalties_0005_names_the_reports_that_amend_the_same_report_and_changes
             _report(connection, one, "superseded")
             connection.commit()
         with pytest.raises(migrations.RowsBreakUniqueness) as refused:
-            migrations.upgrade(url)
+            migrations.upgrade(url, "royalties_0005")
     finally:
         engine.dispose()
     assert str(refused.value).startswith(
@@ -432,13 +541,12 @@ def _permission_request(
 
 
 def test_permissions_0003_finds_who_asked_by_the_audit_log_then_by_the_address_stored(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Requests made from applications before the column: the creating audit event's
     user (who since changed their address), else the organization's user with the
     address stored; a public request has none. The request's messages are kept."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "permissions_0002")
+    url = database_at("permissions_0002")
     engine = make_engine(url)
     try:
         with engine.connect() as connection, connection.begin():
@@ -478,7 +586,7 @@ def test_permissions_0003_finds_who_asked_by_the_audit_log_then_by_the_address_s
                 prev_hash="0" * 64,
                 hash="1" * 64,
             )
-        migrations.upgrade(url)
+        migrations.upgrade(url, "permissions_0003")
         with engine.connect() as connection:
             found = dict(
                 connection.execute(
@@ -493,18 +601,17 @@ def test_permissions_0003_finds_who_asked_by_the_audit_log_then_by_the_address_s
 
 
 def test_permissions_0004_leaves_the_requests_before_it_without_days_of_use(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Requests made before the term's days keep none (their grant's default stays one
     year from the decision), and the downgrade drops the days without losing a request."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "permissions_0003")
+    url = database_at("permissions_0003")
     engine = make_engine(url)
     try:
         with engine.connect() as connection, connection.begin():
             organization_id, _ = _organization_and_user(connection, "member")
             before = _permission_request(connection, 1, organization_id, "rosa@kestrel.example")
-        migrations.upgrade(url)
+        migrations.upgrade(url, "permissions_0004")
         with engine.connect() as connection:
             days = connection.execute(
                 text("SELECT id, use_from, use_until FROM permission_requests")
@@ -519,13 +626,11 @@ def test_permissions_0004_leaves_the_requests_before_it_without_days_of_use(
 
 
 def test_billing_0013_gives_each_statement_sent_its_figures_last_emailed_and_its_months_end(
-    tmp_path: Path,
+    sqlite_at: _DatabasesAt,
 ) -> None:
     """A statement sent before billing_0013 was last emailed with the figures first
     sent (a re-send's are in the audit log), and its month ends on its last day."""
-    url = f"sqlite:///{tmp_path}/upgrade.db"
-    migrations.upgrade(url)
-    migrations.downgrade(url, "billing_0012")
+    url = sqlite_at("billing_0012")
     engine = make_engine(url)
     try:
         with engine.connect() as connection, connection.begin():
@@ -542,7 +647,7 @@ def test_billing_0013_gives_each_statement_sent_its_figures_last_emailed_and_its
                 sent_at=datetime(2028, 3, 1, 14, 0, tzinfo=UTC),
                 resends=0,
             )
-        migrations.upgrade(url)
+        migrations.upgrade(url, "billing_0013")
         with engine.connect() as connection:
             row = connection.execute(
                 text(
@@ -574,14 +679,13 @@ def _event(connection: Connection, seq: int, action: str, entity_id: int, at: da
 
 
 def test_billing_0014_stamps_each_step_a_nightly_pull_sees_from_the_audit_log(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """A refund failed, an invoice written off or reopened, and a payment declined or
     flagged before billing_0014 stamped no time: the columns take the time of the
     record's latest such step in the audit log (another record's events, and steps
     that stamp other columns, aside); a record with none keeps NULL."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "billing_0013")
+    url = database_at("billing_0013")
     day = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)
     later = day + timedelta(days=3)
     engine = make_engine(url)
@@ -634,7 +738,7 @@ def test_billing_0014_stamps_each_step_a_nightly_pull_sees_from_the_audit_log(
             _event(connection, 20_008, "refund.succeeded", failed, day)
             _event(connection, 20_009, "refund.failed", failed, later)
             _event(connection, 20_010, "refund.failed", untouched, later)  # no such refund
-        migrations.upgrade(url)
+        migrations.upgrade(url, "billing_0014")
         with engine.connect() as connection:
             invoices = {
                 row.id: (row.written_off_at, row.reopened_at)
@@ -659,14 +763,13 @@ def test_billing_0014_stamps_each_step_a_nightly_pull_sees_from_the_audit_log(
 
 
 def test_billing_0015_lets_a_payment_be_given_back_and_its_downgrade_refuses_to_forget_one(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Before billing_0015 the payments' state CHECK refuses `given_back`; after it, a
     flagged payment may be given back, and the other states are still checked. A
     downgrade with a payment given back refuses (flagged would ask staff to accept
     money that went back); without one it restores the old CHECK."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "billing_0014")
+    url = database_at("billing_0014")
     day = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
     engine = make_engine(url)
     try:
@@ -684,7 +787,7 @@ def test_billing_0015_lets_a_payment_be_given_back_and_its_downgrade_refuses_to_
         }
         with pytest.raises(IntegrityError), engine.connect() as connection, connection.begin():
             _insert(connection, "payments", **money, state="given_back")
-        migrations.upgrade(url)
+        migrations.upgrade(url, "billing_0015")
         with engine.connect() as connection, connection.begin():
             given_back = _insert(connection, "payments", **money, state="given_back")
         with pytest.raises(IntegrityError), engine.connect() as connection, connection.begin():
@@ -701,7 +804,7 @@ def test_billing_0015_lets_a_payment_be_given_back_and_its_downgrade_refuses_to_
 
 
 def test_billing_0016_indexes_the_months_rows_the_statement_run_looks_up(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """The monthly statement run finds the month's statements sent, payments and
     credit notes (round 40: it read all of them, docs/operations.md); billing_0016
@@ -712,7 +815,7 @@ def test_billing_0016_indexes_the_months_rows_the_statement_run_looks_up(
         ("payments", "ix_payments_settled_at"): ["settled_at"],
         ("credit_notes", "ix_credit_notes_issue_date"): ["issue_date"],
     }
-    url = database_template.new_url()
+    url = database_at("billing_0015")
 
     def present() -> dict[tuple[str, str], list[str]]:
         engine = make_engine(url)
@@ -728,16 +831,15 @@ def test_billing_0016_indexes_the_months_rows_the_statement_run_looks_up(
         finally:
             engine.dispose()
 
-    migrations.downgrade(url, "billing_0015")
     assert present() == {}
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0016")
     assert present() == indexes
     migrations.downgrade(url, "billing_0015")
     assert present() == {}
 
 
 def test_billing_0017_moves_a_give_back_left_unanswered_into_giving_back_and_back(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 42: a flagged payment whose latest give-back event is an unanswered ask
     is being given back (`giving_back`); one whose ask was answered (given back,
@@ -745,8 +847,7 @@ def test_billing_0017_moves_a_give_back_left_unanswered_into_giving_back_and_bac
     other states. The CHECK allows `giving_back` after it and refuses it before;
     the downgrade moves every payment being given back to `flagged` again (its ask
     still the latest event: round 39's hour holds it)."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "billing_0016")
+    url = database_at("billing_0016")
     day = datetime(2026, 12, 4, 15, 0, tzinfo=UTC)
     engine = make_engine(url)
     try:
@@ -800,7 +901,7 @@ def test_billing_0017_moves_a_give_back_left_unanswered_into_giving_back_and_bac
                 return dict(connection.execute(text("SELECT id, state FROM payments")).all())
 
         before = states_now()
-        migrations.upgrade(url)
+        migrations.upgrade(url, "billing_0017")
         after = states_now()
         assert {k: v for k, v in after.items() if v != before[k]} == {
             unanswered: "giving_back",
@@ -821,15 +922,14 @@ def test_billing_0017_moves_a_give_back_left_unanswered_into_giving_back_and_bac
 
 
 def test_billing_0018_adds_the_kept_pdfs_one_a_document_and_its_downgrade_drops_them(
-    database_template: DatabaseTemplate,
+    database_template: DatabaseTemplate, database_at: _DatabasesAt
 ) -> None:
     """Round 44: `kept_pdfs` holds an invoice's or credit note's PDF as first drawn,
     one row a document (an invoice's standing, a credit note's one), for exactly one
     of the two; the downgrade drops it, and the upgrade makes it again."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "billing_0017")
+    url = database_at("billing_0017")
     assert "kept_pdfs" not in _table_names(url)
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0018")
     assert "kept_pdfs" in _table_names(url)
     engine = make_engine(url)
     drawn = {"pdf": b"%PDF-1.4 kept", "sha256": "0" * 64, "drawn_at": datetime.now(UTC)}
@@ -865,18 +965,17 @@ def test_billing_0018_adds_the_kept_pdfs_one_a_document_and_its_downgrade_drops_
         engine.dispose()
     migrations.downgrade(url, "billing_0017")
     assert "kept_pdfs" not in _table_names(url)
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0018")
     assert "kept_pdfs" in _table_names(url)
 
 
 def test_billing_0019_adds_the_kept_pdfs_seals_and_its_downgrade_keeps_the_rows(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 47: `kept_pdfs` gains `seal_key_id` and `seal`, empty on the rows kept
     before (`licensing audit seal-unsealed` seals them); the downgrade drops the two
     columns and keeps every row and its bytes."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "billing_0018")
+    url = database_at("billing_0018")
     engine = make_engine(url)
     content = b"%PDF-1.4 kept before the seals"
     try:
@@ -893,7 +992,7 @@ def test_billing_0019_adds_the_kept_pdfs_seals_and_its_downgrade_keeps_the_rows(
                 drawn_at=datetime.now(UTC),
             )
         assert not {"seal", "seal_key_id"} & _kept_pdfs_columns(engine)
-        migrations.upgrade(url)
+        migrations.upgrade(url, "billing_0019")
         assert {"seal", "seal_key_id"} <= _kept_pdfs_columns(engine)
         with engine.connect() as connection:
             row = connection.execute(text("SELECT pdf, seal, seal_key_id FROM kept_pdfs")).one()
@@ -905,17 +1004,16 @@ def test_billing_0019_adds_the_kept_pdfs_seals_and_its_downgrade_keeps_the_rows(
         assert bytes(kept) == content
     finally:
         engine.dispose()
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0019")
 
 
 def test_billing_0021_counts_each_invoices_refunds_sent_and_its_downgrade_drops_the_column(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 53: `invoices.amount_refunded` holds the refunds sent (succeeded) on the
     invoice's credit notes, backfilled from them: a pending or failed refund is not
     money sent; an invoice with none holds 0. The downgrade drops the column."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "billing_0020")
+    url = database_at("billing_0020")
     engine = make_engine(url)
     # Money as each database stores it: NUMERIC on PostgreSQL, ten-thousandths on SQLite.
     scale = 10_000 if engine.dialect.name == "sqlite" else 1
@@ -955,7 +1053,7 @@ def test_billing_0021_counts_each_invoices_refunds_sent_and_its_downgrade_drops_
                     created_at=datetime(2027, 3, 12, 12, 0, tzinfo=UTC),
                 )
             connection.commit()
-        migrations.upgrade(url)
+        migrations.upgrade(url, "billing_0021")
         with engine.connect() as connection:
             rows = connection.execute(text("SELECT id, amount_refunded FROM invoices"))
             found = {row[0]: row[1] for row in rows}
@@ -966,19 +1064,18 @@ def test_billing_0021_counts_each_invoices_refunds_sent_and_its_downgrade_drops_
         assert "amount_refunded" not in columns
     finally:
         engine.dispose()
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0021")
 
 
 def test_finance_0002_makes_copies_of_kept_pdfs_references_and_its_downgrade_puts_the_bytes_back(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 48: an outbox attachment holds its bytes or names a kept document
     (`kept_kind`, `kept_id`, `sha256`), never both nor neither. A copy stored before
     whose bytes are exactly the kept PDF of the invoice its file name names becomes a
     reference; any other keeps its bytes; every row is sized. The downgrade copies
     each named document's bytes back into `content`."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "finance_0001")
+    url = database_at("finance_0001")
     engine = make_engine(url)
     now = datetime.now(UTC)
     other = b"%PDF-1.4 another drawing of the invoice"
@@ -1040,7 +1137,7 @@ def test_finance_0002_makes_copies_of_kept_pdfs_references_and_its_downgrade_put
             differs = attached(connection, f"{number}.pdf", content=other)
             same = attached(connection, f"{number}.pdf", content=kept)
             elsewhere = attached(connection, "revenue-report-2027-03-USD.pdf", content=kept)
-        migrations.upgrade(url)
+        migrations.upgrade(url, "finance_0002")
         assert attachments() == [
             (differs, other, len(other), None, None, None),
             (same, None, len(kept), "kept_pdf", kept_id, "0" * 64),
@@ -1080,7 +1177,7 @@ def test_finance_0002_makes_copies_of_kept_pdfs_references_and_its_downgrade_put
         assert not {"kept_kind", "kept_id", "sha256", "size"} & columns
     finally:
         engine.dispose()
-    migrations.upgrade(url)
+    migrations.upgrade(url, "finance_0002")
 
 
 def _kept_pdfs_columns(engine: Engine) -> set[str]:
@@ -1098,12 +1195,12 @@ def _table_names(url: str) -> set[str]:
 
 
 def test_royalties_0009_indexes_the_queue_filters_starts_and_restores_the_start_index(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 52: the royalty queue's filter reads each period start and its latest end;
     royalties_0009 indexes both (replacing the index on the start alone), and its
     downgrade puts the table's indexes back as they were."""
-    url = database_template.new_url()
+    url = database_at("royalties_0009")
     added = {
         ("reporting_periods", "ix_reporting_periods_start_end"): ["period_start", "period_end"]
     }
@@ -1113,20 +1210,19 @@ def test_royalties_0009_indexes_the_queue_filters_starts_and_restores_the_start_
     assert _indexes_among(url, named) == added
     migrations.downgrade(url, "royalties_0008")
     assert _indexes_among(url, named) == replaced
-    migrations.upgrade(url)
+    migrations.upgrade(url, "royalties_0009")
     assert _indexes_among(url, named) == added
 
 
 def test_agreements_0004_backfills_the_review_clock_of_applications_resubmitted_before_it(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """An application returned on a Thursday (2026-11-12) and resubmitted the
     Wednesday after (2026-11-18, four business days) counts its review from its
     submission moved later by those days; returned twice, by both waits; one never
     returned, or returned and not yet resubmitted, keeps NULL (from `submitted_at`).
     The downgrade drops the column."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "agreements_0003")
+    url = database_at("agreements_0003")
     submitted = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)  # a Monday
     engine = make_engine(url)
     try:
@@ -1162,7 +1258,7 @@ def test_agreements_0004_backfills_the_review_clock_of_applications_resubmitted_
             ]
             for seq, (action, entity_id, at) in enumerate(steps, start=20_000):
                 _event(connection, seq, action, entity_id, at)
-        migrations.upgrade(url)
+        migrations.upgrade(url, "agreements_0004")
         with engine.connect() as connection:
             found = dict(
                 connection.execute(text("SELECT id, review_clock_from FROM applications")).all()
@@ -1184,7 +1280,7 @@ def test_agreements_0004_backfills_the_review_clock_of_applications_resubmitted_
 
 
 def test_agreements_0005_recomputes_the_clock_of_a_return_after_a_granted_reconsideration(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Submitted Monday 2026-11-02, returned on day 1 and resubmitted on day 3 (two
     days waited), rejected on day 4, reconsideration asked for on day 5 (Monday
@@ -1195,8 +1291,7 @@ def test_agreements_0005_recomputes_the_clock_of_a_return_after_a_granted_recons
     days early. `agreements_0005` stores day 9; one reconsidered and never returned
     after its request, and one returned only, keep their values. The downgrade
     leaves them."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "agreements_0003")
+    url = database_at("agreements_0003")
     submitted = datetime(2026, 11, 2, 15, 0, tzinfo=UTC)  # a Monday
 
     def day(count: int, hour: int = 15) -> datetime:
@@ -1248,7 +1343,7 @@ def test_agreements_0005_recomputes_the_clock_of_a_return_after_a_granted_recons
             backfilled = dict(
                 connection.execute(text("SELECT id, review_clock_from FROM applications")).all()
             )
-        migrations.upgrade(url)
+        migrations.upgrade(url, "agreements_0005")
         with engine.connect() as connection:
             found = dict(
                 connection.execute(text("SELECT id, review_clock_from FROM applications")).all()
@@ -1275,12 +1370,12 @@ def test_agreements_0005_recomputes_the_clock_of_a_return_after_a_granted_recons
 
 
 def test_operations_0002_keeps_each_jobs_last_run_id_beside_the_runs_recorded_before_it(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 42: a job's run record named no run, so an operator could not go from
     `jobs status` to the run's log lines. operations_0002 adds `last_run_id`; a run
     recorded before it keeps its row (no id), and the downgrade drops the column."""
-    url = database_template.new_url()
+    url = database_at("operations_0001")
 
     def columns() -> set[str]:
         engine = make_engine(url)
@@ -1290,7 +1385,6 @@ def test_operations_0002_keeps_each_jobs_last_run_id_beside_the_runs_recorded_be
         finally:
             engine.dispose()
 
-    migrations.downgrade(url, "operations_0001")
     assert "last_run_id" not in columns()
     engine = make_engine(url)
     try:
@@ -1304,7 +1398,7 @@ def test_operations_0002_keeps_each_jobs_last_run_id_beside_the_runs_recorded_be
             )
     finally:
         engine.dispose()
-    migrations.upgrade(url)
+    migrations.upgrade(url, "operations_0002")
     assert "last_run_id" in columns()
     engine = make_engine(url)
     try:
@@ -1316,16 +1410,16 @@ def test_operations_0002_keeps_each_jobs_last_run_id_beside_the_runs_recorded_be
         engine.dispose()
     migrations.downgrade(url, "operations_0001")
     assert "last_run_id" not in columns()
-    migrations.upgrade(url)
+    migrations.upgrade(url, "operations_0002")
 
 
 def test_operations_0003_keeps_each_jobs_recent_runs_beside_its_last(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 47: only each job's last run was kept. operations_0003 adds
     `job_run_history` (empty: the runs before it left their last alone) with its
     (job, id) index; the downgrade drops it and keeps `job_runs`."""
-    url = database_template.new_url()
+    url = database_at("operations_0002")
 
     def tables() -> tuple[set[str], set[str]]:
         engine = make_engine(url)
@@ -1342,11 +1436,10 @@ def test_operations_0003_keeps_each_jobs_recent_runs_beside_its_last(
         finally:
             engine.dispose()
 
-    migrations.downgrade(url, "operations_0002")
     names, _indexes = tables()
     assert "job_run_history" not in names
     assert "job_runs" in names
-    migrations.upgrade(url)
+    migrations.upgrade(url, "operations_0003")
     names, indexes = tables()
     assert "job_run_history" in names
     assert "ix_job_run_history_job_id" in indexes
@@ -1367,7 +1460,7 @@ def test_operations_0003_keeps_each_jobs_recent_runs_beside_its_last(
     names, _indexes = tables()
     assert "job_run_history" not in names
     assert "job_runs" in names
-    migrations.upgrade(url)
+    migrations.upgrade(url, "operations_0003")
 
 
 def _agreement_with_periods(
@@ -1443,13 +1536,12 @@ def _agreement_with_periods(
 
 
 def test_royalties_0006_keeps_each_period_late_from_its_due_date_or_a_later_acceptances_office_day(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """A period due before its agreement was accepted is late from the acceptance's
     office day (US Central: 03:00 UTC on 20 July is still 19 July there); the others,
     and an agreement never accepted, from their due dates."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "royalties_0005")
+    url = database_at("royalties_0005")
     dues = (date(2027, 4, 30), date(2027, 7, 30), date(2027, 10, 30))
     engine = make_engine(url)
     try:
@@ -1459,7 +1551,7 @@ def test_royalties_0006_keeps_each_period_late_from_its_due_date_or_a_later_acce
             late = _agreement_with_periods(connection, organization_id, 1, accepted, dues)
             never = _agreement_with_periods(connection, organization_id, 2, None, dues)
             connection.commit()
-        migrations.upgrade(url)
+        migrations.upgrade(url, "royalties_0006")
         with engine.connect() as connection:
             stored = connection.execute(
                 text(
@@ -1487,20 +1579,19 @@ def _day(value: object) -> date:
 
 
 def test_accounts_0010_keys_every_organizations_name_for_any_case_in_any_script(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 51: names were matched with the database's `lower()`, ASCII letters only.
     accounts_0010 adds `legal_name_key` and keys the organizations already there, more
     than a batch of them, as the service keys a new one (`name_key`); the downgrade
     drops it, and upgrading again keys them again."""
-    url = database_template.new_url()
+    url = database_at("accounts_0009")
     names = [
         "ÉCOLE Médicale",
         "Straße Analytics GmbH",
         "\ufb01ne \uff24ata",
         "Kestrel Health Software",
     ]
-    migrations.downgrade(url, "accounts_0009")
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
@@ -1519,7 +1610,7 @@ def test_accounts_0010_keys_every_organizations_name_for_any_case_in_any_script(
     finally:
         engine.dispose()
 
-    migrations.upgrade(url)
+    migrations.upgrade(url, "accounts_0010")
 
     engine = make_engine(url)
     try:
@@ -1553,7 +1644,7 @@ def test_accounts_0010_keys_every_organizations_name_for_any_case_in_any_script(
             }
     finally:
         engine.dispose()
-    migrations.upgrade(url)
+    migrations.upgrade(url, "accounts_0010")
 
 
 _PEOPLE = ["Jana MÜLLER", "Ayşe Y\u0131lmaz", "ΣΟΦΊΑ Παπαδοπούλου", "\ufb01ona \uff2belly"]
@@ -1564,15 +1655,14 @@ def _columns(connection: Connection, table: str) -> set[str]:
 
 
 def test_accounts_0011_keys_every_users_name_for_any_case_in_any_script(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 52: people were searched with the database's `lower()`, ASCII letters
     only. accounts_0011 adds `full_name_key` and keys the users already there, more
     than a batch of them, as the service keys a new one (`name_key`); NOT NULL; the
     organizations are keyed again with round 52's Turkish i's; the downgrade drops the
     users' key, and upgrading again keys them again."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "accounts_0010")
+    url = database_at("accounts_0010")
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
@@ -1601,7 +1691,7 @@ def test_accounts_0011_keys_every_users_name_for_any_case_in_any_script(
     finally:
         engine.dispose()
 
-    migrations.upgrade(url)
+    migrations.upgrade(url, "accounts_0011")
 
     engine = make_engine(url)
     try:
@@ -1635,17 +1725,16 @@ def test_accounts_0011_keys_every_users_name_for_any_case_in_any_script(
             assert "full_name_key" not in _columns(connection, "users")
     finally:
         engine.dispose()
-    migrations.upgrade(url)
+    migrations.upgrade(url, "accounts_0011")
 
 
 def test_permissions_0005_keys_every_requests_requester_and_institution(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 52: the queue's search compared names with `lower()`. permissions_0005
     adds `requester_name_key` and `institution_key` and keys the requests already
     there, more than a batch, as the service keys a new one; NOT NULL; down and up."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "permissions_0004")
+    url = database_at("permissions_0004")
     institutions = ["ÉCOLE normale supérieure", "Straße Institut", "İstanbul Üniversitesi"]
     engine = make_engine(url)
     try:
@@ -1670,7 +1759,7 @@ def test_permissions_0005_keys_every_requests_requester_and_institution(
     finally:
         engine.dispose()
 
-    migrations.upgrade(url)
+    migrations.upgrade(url, "permissions_0005")
 
     engine = make_engine(url)
     try:
@@ -1708,18 +1797,17 @@ def test_permissions_0005_keys_every_requests_requester_and_institution(
             )
     finally:
         engine.dispose()
-    migrations.upgrade(url)
+    migrations.upgrade(url, "permissions_0005")
 
 
 def test_accounts_0012_files_every_organization_and_address_as_readers_do(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 53: the lists of organizations and users were ordered by the stored key's
     or address's bytes ("école" after "zeta"). accounts_0012 adds `legal_name_sort_key`
     and `email_sort_key`, keys the rows already there, more than a batch, as the
     service keys a new one (`sort_key`); NOT NULL, indexed with the id; down and up."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "accounts_0011")
+    url = database_at("accounts_0011")
     names = ["zeta Labs", "École Alpha", "ecole Alpha", "Øster Data", "ALPHA"]
     engine = make_engine(url)
     try:
@@ -1760,7 +1848,7 @@ def test_accounts_0012_files_every_organization_and_address_as_readers_do(
     finally:
         engine.dispose()
 
-    migrations.upgrade(url)
+    migrations.upgrade(url, "accounts_0012")
 
     engine = make_engine(url)
     try:
@@ -1810,7 +1898,7 @@ def test_accounts_0012_files_every_organization_and_address_as_readers_do(
             assert "email_sort_key" not in _columns(connection, "users")
     finally:
         engine.dispose()
-    migrations.upgrade(url)
+    migrations.upgrade(url, "accounts_0012")
 
 
 _USER_ROW = {
@@ -1857,15 +1945,14 @@ def _agreement_rows(engine: Engine) -> list[tuple[object, ...]]:
 
 
 def test_agreements_0006_stores_the_pdf_after_the_row_on_sqlite_keeping_every_agreement(
-    database_template: DatabaseTemplate,
+    database_template: DatabaseTemplate, database_at: _DatabasesAt
 ) -> None:
     """Round 51: on SQLite the agreements table is rebuilt with `pdf` as its last
     column (a column after 51 KB of bytes is read through their overflow pages), every
     row, its bytes, its references and the table's constraints kept; the downgrade
     puts it back after `late_fee_monthly_percent`. PostgreSQL keeps such bytes out of
     line (TOAST): its table is left as it is, both ways."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "agreements_0005")
+    url = database_at("agreements_0005")
     engine = make_engine(url)
     before = _agreement_columns(engine)
     assert before.index("pdf") == before.index("late_fee_monthly_percent") + 1
@@ -1935,13 +2022,12 @@ def test_agreements_0006_stores_the_pdf_after_the_row_on_sqlite_keeping_every_ag
         stored = _agreement_rows(engine)
         assert [row[3] for row in stored] == pdfs
 
-        migrations.upgrade(url)
+        migrations.upgrade(url, "agreements_0006")
         after = _agreement_columns(engine)
-        # agreements_0008 (round 55) adds `reissue_of_id`, on SQLite before the bytes.
         if database_template.backend == "sqlite":
-            assert after == [name for name in before if name != "pdf"] + ["reissue_of_id", "pdf"]
+            assert after == [name for name in before if name != "pdf"] + ["pdf"]
         else:
-            assert after == [*before, "reissue_of_id"]
+            assert after == before
         assert _agreement_rows(engine) == stored
         assert _index_names(url, "agreements") >= {
             "ix_agreements_organization_id",
@@ -1970,7 +2056,7 @@ def test_agreements_0006_stores_the_pdf_after_the_row_on_sqlite_keeping_every_ag
         assert _agreement_rows(engine) == stored
     finally:
         engine.dispose()
-    migrations.upgrade(url)
+    migrations.upgrade(url, "agreements_0006")
 
 
 def _indexes_among(url: str, wanted: dict[tuple[str, str], list[str]]) -> dict[Any, list[str]]:
@@ -1991,7 +2077,7 @@ def _indexes_among(url: str, wanted: dict[tuple[str, str], list[str]]) -> dict[A
 
 
 def test_agreements_0007_indexes_each_order_the_agreements_are_listed_in(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 52: the agreements lists (newest first, then the id; led by the filter
     each takes: none, the organization, the state) and the renewals due (the state,
@@ -2010,21 +2096,20 @@ def test_agreements_0007_indexes_each_order_the_agreements_are_listed_in(
         ("applications", "ix_applications_renewal_of_id"): ["renewal_of_id"],
     }
     kept = {"ix_agreements_organization_id", "ix_agreements_state", "ix_agreements_term_end"}
-    url = database_template.new_url()
+    url = database_at("agreements_0006")
 
-    migrations.downgrade(url, "agreements_0006")
     assert _indexes_among(url, indexes) == {}
     assert _index_names(url, "agreements") >= kept
-    migrations.upgrade(url)
+    migrations.upgrade(url, "agreements_0007")
     assert _indexes_among(url, indexes) == indexes
     migrations.downgrade(url, "agreements_0006")
     assert _indexes_among(url, indexes) == {}
     assert _index_names(url, "agreements") >= kept
-    migrations.upgrade(url)
+    migrations.upgrade(url, "agreements_0007")
 
 
 def test_billing_0020_indexes_the_day_each_reversal_and_credit_note_was_recorded(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 52: the invoices' nightly pull finds the day's payment reversals and credit
     notes by the time each was recorded (it read every one), and the invoice lists
@@ -2034,19 +2119,18 @@ def test_billing_0020_indexes_the_day_each_reversal_and_credit_note_was_recorded
         ("credit_notes", "ix_credit_notes_issued_at"): ["issued_at"],
         ("invoices", "ix_invoices_created_order"): ["created_at", "id"],
     }
-    url = database_template.new_url()
+    url = database_at("billing_0019")
 
-    migrations.downgrade(url, "billing_0019")
     assert _indexes_among(url, indexes) == {}
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0020")
     assert _indexes_among(url, indexes) == indexes
     migrations.downgrade(url, "billing_0019")
     assert _indexes_among(url, indexes) == {}
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0020")
 
 
 def test_billing_0022_indexes_each_time_a_refund_is_recorded_sent_or_failed(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 54: the refunds' and invoices' nightly pulls find the day's refunds by
     the time each was recorded, sent or failed (they read every refund); the
@@ -2056,79 +2140,74 @@ def test_billing_0022_indexes_each_time_a_refund_is_recorded_sent_or_failed(
         ("refunds", "ix_refunds_settled_at"): ["settled_at"],
         ("refunds", "ix_refunds_failed_at"): ["failed_at"],
     }
-    url = database_template.new_url()
+    url = database_at("billing_0021")
 
-    migrations.downgrade(url, "billing_0021")
     assert _indexes_among(url, indexes) == {}
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0022")
     assert _indexes_among(url, indexes) == indexes
     migrations.downgrade(url, "billing_0021")
     assert _indexes_among(url, indexes) == {}
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0022")
 
 
 def test_billing_0024_indexes_the_invoices_by_issue_date_in_the_exports_order(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 56: the invoices and invoice-lines exports of a month by issue date read
     the whole invoices table; billing_0024 indexes them in the exports' order (issue
     date, then id) and its downgrade drops the index."""
     indexes = {("invoices", "ix_invoices_issue_order"): ["issue_date", "id"]}
-    url = database_template.new_url()
+    url = database_at("billing_0023")
 
-    migrations.downgrade(url, "billing_0023")
     assert _indexes_among(url, indexes) == {}
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0024")
     assert _indexes_among(url, indexes) == indexes
     migrations.downgrade(url, "billing_0023")
     assert _indexes_among(url, indexes) == {}
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0024")
 
 
 def test_billing_0025_indexes_the_invoices_by_their_paid_time(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 56 (finance56b): the invoices and invoice-lines exports of some days by
     paid date read the whole invoices table; billing_0025 indexes `paid_at` and its
     downgrade drops the index."""
     indexes = {("invoices", "ix_invoices_paid_at"): ["paid_at"]}
-    url = database_template.new_url()
+    url = database_at("billing_0024")
 
-    migrations.downgrade(url, "billing_0024")
     assert _indexes_among(url, indexes) == {}
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0025")
     assert _indexes_among(url, indexes) == indexes
     migrations.downgrade(url, "billing_0024")
     assert _indexes_among(url, indexes) == {}
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0025")
 
 
 def test_finance_0003_indexes_the_invoices_by_currency(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 57 (homeread57): the Finance page's currency filter read every invoice;
     finance_0003 indexes (currency, state) and its downgrade drops the index."""
     indexes = {("invoices", "ix_invoices_currency_state"): ["currency", "state"]}
-    url = database_template.new_url()
+    url = database_at("finance_0002")
 
-    migrations.downgrade(url, "finance_0002")
     assert _indexes_among(url, indexes) == {}
-    migrations.upgrade(url)
+    migrations.upgrade(url, "finance_0003")
     assert _indexes_among(url, indexes) == indexes
     migrations.downgrade(url, "finance_0002")
     assert _indexes_among(url, indexes) == {}
-    migrations.upgrade(url)
+    migrations.upgrade(url, "finance_0003")
 
 
 def test_finance_0004_keys_every_credit_notes_reason_for_any_case_in_any_script(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 58 (financelinks58): the credit-notes list searched the reason with
     `ILIKE`, which folds ASCII letters only on SQLite. finance_0004 adds `reason_key`
     and keys the notes already there, more than a batch, as the model keys a new one
     (`name_key`); NOT NULL; the downgrade drops it, and upgrading again keys them."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "finance_0003")
+    url = database_at("finance_0003")
     reasons = ["Émile's seats", "STRASSE office closed", "İstanbul licence"]
     engine = make_engine(url)
     try:
@@ -2153,7 +2232,7 @@ def test_finance_0004_keys_every_credit_notes_reason_for_any_case_in_any_script(
                     issued_by="clerk@example.com",
                 )
         for _ in range(2):
-            migrations.upgrade(url)
+            migrations.upgrade(url, "finance_0004")
             with engine.connect() as connection:
                 keyed = connection.execute(text("SELECT reason, reason_key FROM credit_notes"))
                 rows = keyed.all()
@@ -2170,11 +2249,11 @@ def test_finance_0004_keys_every_credit_notes_reason_for_any_case_in_any_script(
                 assert "reason_key" not in _columns(connection, "credit_notes")
     finally:
         engine.dispose()
-    migrations.upgrade(url)
+    migrations.upgrade(url, "finance_0004")
 
 
 def test_billing_0026_marks_statements_with_late_entries_and_keeps_the_last_check(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 56 (waiting56; renumbered from billing_0025 at the merge, after finance56b's
     index): the console home's changed statements read only the entries recorded since
@@ -2187,7 +2266,7 @@ def test_billing_0026_marks_statements_with_late_entries_and_keeps_the_last_chec
         ("invoices", "ix_invoices_voided_at"): ["voided_at"],
         ("sent_statements", "ix_sent_statements_late_entry_at"): ["late_entry_at"],
     }
-    url = database_template.new_url()
+    url = database_at("billing_0025")
 
     def marks() -> tuple[bool, bool]:
         engine = make_engine(url)
@@ -2198,20 +2277,19 @@ def test_billing_0026_marks_statements_with_late_entries_and_keeps_the_last_chec
         finally:
             engine.dispose()
 
-    migrations.downgrade(url, "billing_0025")
     assert marks() == (False, False)
     assert _indexes_among(url, indexes) == {}
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0026")
     assert marks() == (True, True)
     assert _indexes_among(url, indexes) == indexes
     migrations.downgrade(url, "billing_0025")
     assert marks() == (False, False)
     assert _indexes_among(url, indexes) == {}
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0026")
 
 
 def test_royalties_0008_indexes_the_periods_and_reports_the_vendor_dashboard_reads(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """The vendor dashboard reads an organization's periods by their end and the keys
     their current report is found by, and the reports sent back by organization and
@@ -2229,9 +2307,8 @@ def test_royalties_0008_indexes_the_periods_and_reports_the_vendor_dashboard_rea
             "review_state",
         ],
     }
-    url = database_template.new_url()
+    url = database_at("royalties_0007")
 
-    migrations.downgrade(url, "royalties_0007")
     assert _indexes_among(url, indexes) == {}
     # Round 55: royalties_0011 drops the periods' index, so up to royalties_0008's own.
     migrations.upgrade(url, "royalties_0008")
@@ -2241,7 +2318,7 @@ def test_royalties_0008_indexes_the_periods_and_reports_the_vendor_dashboard_rea
 
 
 def test_royalties_0011_indexes_the_vendors_list_orders_and_drops_the_index_nothing_reads(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 55: the vendor's list reads its periods still to file, the longest late
     first, and its filed ones, newest first, each from an index led by the
@@ -2271,39 +2348,38 @@ def test_royalties_0011_indexes_the_vendors_list_orders_and_drops_the_index_noth
             "period_start",
         ]
     }
-    url = database_template.new_url()
+    url = database_at("royalties_0011")
 
     assert _indexes_among(url, {**added, **dropped}) == added
     migrations.downgrade(url, "royalties_0010")
     assert _indexes_among(url, {**added, **dropped}) == dropped
-    migrations.upgrade(url)
+    migrations.upgrade(url, "royalties_0011")
     assert _indexes_among(url, {**added, **dropped}) == added
 
 
 def test_agreements_0009_indexes_a_vendors_agreements_by_number(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 55: a vendor's agreements by number read an index led by the
     organization; the downgrade drops it."""
     added = {("agreements", "ix_agreements_organization_number"): ["organization_id", "number"]}
-    url = database_template.new_url()
+    url = database_at("agreements_0009")
 
     assert _indexes_among(url, added) == added
     migrations.downgrade(url, "agreements_0008")
     assert _indexes_among(url, added) == {}
-    migrations.upgrade(url)
+    migrations.upgrade(url, "agreements_0009")
     assert _indexes_among(url, added) == added
 
 
 def test_royalties_0010_marks_filed_each_period_with_a_current_report(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 53: a period records whether it has its current report, for the vendor
     dashboard's index of the periods still to file. royalties_0010 marks the periods
     already filed (a current report; a superseded one alone is not), indexes them by
     organization, `filed` and end, and its downgrade drops both."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "royalties_0009")
+    url = database_at("royalties_0009")
     engine = make_engine(url)
     starts = (date(2027, 1, 1), date(2027, 4, 1), date(2027, 7, 1))
     try:
@@ -2370,7 +2446,7 @@ def test_royalties_0010_marks_filed_each_period_with_a_current_report(
                 submitted_at=datetime(2027, 7, 1, 12, 0, tzinfo=UTC),
             )
             connection.commit()
-        migrations.upgrade(url)
+        migrations.upgrade(url, "royalties_0010")
         with engine.connect() as connection:
             filed = connection.execute(
                 text("SELECT filed FROM reporting_periods ORDER BY period_start")
@@ -2397,11 +2473,11 @@ def test_royalties_0010_marks_filed_each_period_with_a_current_report(
     finally:
         engine.dispose()
     assert "filed" not in columns
-    migrations.upgrade(url)
+    migrations.upgrade(url, "royalties_0010")
 
 
 def test_operations_0007_indexes_an_organizations_invoices_in_the_lists_order(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 56: the vendor's invoices and the API's sorted and counted every invoice
     of the organization for any page; operations_0007 indexes them by organization
@@ -2414,42 +2490,41 @@ def test_operations_0007_indexes_an_organizations_invoices_in_the_lists_order(
             "state",
         ]
     }
-    url = database_template.new_url()
+    url = database_at("operations_0007")
 
     assert _indexes_among(url, indexes) == indexes
     migrations.downgrade(url, "operations_0006")
     assert _indexes_among(url, indexes) == {}
     assert _indexes_among(url, {("invoices", "ix_invoices_late_fees"): []}) != {}
-    migrations.upgrade(url)
+    migrations.upgrade(url, "operations_0007")
     assert _indexes_among(url, indexes) == indexes
 
 
 def test_operations_0006_indexes_the_late_fees_alone_by_organization_and_id(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 55: the overdue run's sweep for late fees no email has named read every
     invoice (no index on the source); operations_0006 indexes the late fees alone
     (partial) by organization and id, and its downgrade drops the index."""
     indexes = {("invoices", "ix_invoices_late_fees"): ["organization_id", "id"]}
-    url = database_template.new_url()
+    url = database_at("operations_0006")
 
     assert _indexes_among(url, indexes) == indexes
     migrations.downgrade(url, "operations_0005")
     assert _indexes_among(url, indexes) == {}
-    migrations.upgrade(url)
+    migrations.upgrade(url, "operations_0006")
     assert _indexes_among(url, indexes) == indexes
 
 
 def test_operations_0005_gives_each_late_fee_the_month_it_charges_through_and_refuses_one_without(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 54: the late fees before it count their lines (one a month) over their
     parent's late fees up to each; other invoices have none. Then a late fee inserted
     as the code before it does, without the column, is refused (its worker, until the
     reload, would email fees the new code emails again), any other invoice is not. The
     downgrade drops the column and its check."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "operations_0004")
+    url = database_at("operations_0004")
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
@@ -2473,7 +2548,7 @@ def test_operations_0005_gives_each_late_fee_the_month_it_charges_through_and_re
                     )
                 fees.append(fee)
             connection.commit()
-        migrations.upgrade(url)
+        migrations.upgrade(url, "operations_0005")
         with engine.connect() as connection:
             rows = connection.execute(text("SELECT id, late_fee_through_month FROM invoices"))
             found = {row[0]: row[1] for row in rows}
@@ -2492,7 +2567,7 @@ def test_operations_0005_gives_each_late_fee_the_month_it_charges_through_and_re
                 _invoice(connection, organization_id, "late_fee", parent)
     finally:
         engine.dispose()
-    migrations.upgrade(url)
+    migrations.upgrade(url, "operations_0005")
 
 
 def _issued_agreement(
@@ -2551,15 +2626,14 @@ def _issued_agreement(
 
 
 def test_agreements_0008_lets_an_agreement_be_replaced_by_its_reissue_and_keeps_one_live(
-    database_template: DatabaseTemplate,
+    database_template: DatabaseTemplate, database_at: _DatabasesAt
 ) -> None:
     """Round 55: an unaccepted agreement reissued on a corrected rate card is
     `replaced`, its reissue on the same application naming it (`reissue_of_id`, on
     SQLite before the PDF's bytes); every row kept; still one agreement not replaced
     per application. The downgrade refuses while one is replaced, then puts the
     unique application back."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "agreements_0007")
+    url = database_at("agreements_0007")
     engine = make_engine(url)
     try:
         with engine.connect() as connection, connection.begin():
@@ -2569,7 +2643,7 @@ def test_agreements_0008_lets_an_agreement_be_replaced_by_its_reissue_and_keeps_
             )
         stored = _agreement_rows(engine)
 
-        migrations.upgrade(url)
+        migrations.upgrade(url, "agreements_0008")
         columns = _agreement_columns(engine)
         assert "reissue_of_id" in columns
         if database_template.backend == "sqlite":
@@ -2625,18 +2699,18 @@ def test_agreements_0008_lets_an_agreement_be_replaced_by_its_reissue_and_keeps_
             )
     finally:
         engine.dispose()
-    migrations.upgrade(url)
+    migrations.upgrade(url, "agreements_0008")
 
 
 def test_billing_0023_keeps_an_offline_refunds_return_and_refuses_to_downgrade_while_one_is(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 55: a wire, ACH or check refund the bank returned keeps the day it came
     back, why and who recorded it (`refunds.returned_on`, `return_reason`,
     `returned_by`). The downgrade refuses while any refund has a day of return (every
     dated sum would move it to the day it was recorded), and drops the columns once
     none has."""
-    url = database_template.new_url()
+    url = database_at("billing_0023")
     engine = make_engine(url)
     scale = 10_000 if engine.dialect.name == "sqlite" else 1
     try:
@@ -2685,11 +2759,11 @@ def test_billing_0023_keeps_an_offline_refunds_return_and_refuses_to_downgrade_w
         assert not {"returned_on", "return_reason", "returned_by"} & columns
     finally:
         engine.dispose()
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0023")
 
 
 def test_billing_0027_keeps_each_stripe_events_outcome_whole_and_reads_its_kind(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 58 (stripeevents58): `stripe_events.outcome` was cut at 200 characters;
     billing_0027 widens it to 2,000, reads each stored outcome's kind from its leading
@@ -2715,8 +2789,7 @@ def test_billing_0027_keeps_each_stripe_events_outcome_whole_and_reads_its_kind(
         column("outcome"),
         column("received_at"),
     )
-    url = database_template.new_url()
-    migrations.downgrade(url, "billing_0026")
+    url = database_at("billing_0026")
     assert _indexes_among(url, indexes) == {}
     engine = make_engine(url)
     try:
@@ -2735,7 +2808,7 @@ def test_billing_0027_keeps_each_stripe_events_outcome_whole_and_reads_its_kind(
             )
     finally:
         engine.dispose()
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0027")
     assert _indexes_among(url, indexes) == indexes
     long = "flagged: " + "x" * 1500
     engine = make_engine(url)
@@ -2777,18 +2850,17 @@ def test_billing_0027_keeps_each_stripe_events_outcome_whole_and_reads_its_kind(
         engine.dispose()
     assert cut == long[:200]
     assert not {"kind", "deliveries", "last_received_at", "object_id"} & columns
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0027")
 
 
 def test_billing_0028_admits_an_event_looked_at_with_its_note_and_its_downgrade_fails_it_again(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 58 (replay58): billing_0028 lets `stripe_events.kind` be `looked_at` (a
     failed event billing staff looked at) and keeps the note, who and when; before it the
     CHECK refuses the kind. Its downgrade turns such an event back into a failed one and
     drops the note's columns."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "billing_0027")
+    url = database_at("billing_0027")
     row = {
         "event_id": "evt_looked",
         "event_type": "payment_intent.succeeded",
@@ -2804,7 +2876,7 @@ def test_billing_0028_admits_an_event_looked_at_with_its_note_and_its_downgrade_
             connection.execute(insert(events), [{**row, "kind": "failed"}])
     finally:
         engine.dispose()
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0028")
     engine = make_engine(url)
     try:
         with engine.begin() as connection:
@@ -2829,7 +2901,7 @@ def test_billing_0028_admits_an_event_looked_at_with_its_note_and_its_downgrade_
         engine.dispose()
     assert kind == "failed"
     assert not {"looked_at_note", "looked_at_by", "looked_at_at"} & columns
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0028")
 
 
 def _columns_of(url: str, table: str) -> set[str]:
@@ -2842,13 +2914,13 @@ def _columns_of(url: str, table: str) -> set[str]:
 
 
 def test_agreements_0010_and_accounts_0013_keep_who_acted_by_account_and_downgrade_drops_it(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 58: a quote version (`created_by_id`, agreements_0010) and a royalty review
     step (`taken_by_id`, accounts_0013) keep the account that acted beside its address,
     NULL for rows from before (named by their address, as then); each downgrade drops
     its column and the other keeps its own."""
-    url = database_template.new_url()
+    url = database_at("agreements_0010")
     assert "created_by_id" in _columns_of(url, "application_quotes")
     assert "taken_by_id" in _columns_of(url, "royalty_report_review_steps")
     migrations.downgrade(url, "agreements_0009")
@@ -2856,20 +2928,21 @@ def test_agreements_0010_and_accounts_0013_keep_who_acted_by_account_and_downgra
     assert "taken_by_id" in _columns_of(url, "royalty_report_review_steps")
     migrations.downgrade(url, "accounts_0012")
     assert "taken_by_id" not in _columns_of(url, "royalty_report_review_steps")
-    migrations.upgrade(url)
+    migrations.upgrade(url, "agreements_0010")
+    migrations.upgrade(url, "accounts_0013")
     assert "created_by_id" in _columns_of(url, "application_quotes")
     assert "taken_by_id" in _columns_of(url, "royalty_report_review_steps")
 
 
 def test_agreements_0011_keeps_who_decided_by_account_and_a_decision_from_before_by_address(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 58: an application keeps the account that decided it (`decided_by_id`,
     agreements_0011) beside the address, a credit note the one that issued it
     (`issued_by_id`) and a rate card the one that published it (`published_by_id`); a
     decision taken before keeps its address and NULL (named by the address, as then),
     and the downgrade drops the three columns alone."""
-    url = database_template.new_url()
+    url = database_at("agreements_0011")
     assert "issued_by_id" in _columns_of(url, "credit_notes")
     assert "published_by_id" in _columns_of(url, "rate_cards")
     migrations.downgrade(url, "agreements_0010")
@@ -2895,7 +2968,7 @@ def test_agreements_0011_keeps_who_decided_by_account_and_a_decision_from_before
             )
     finally:
         engine.dispose()
-    migrations.upgrade(url)
+    migrations.upgrade(url, "agreements_0011")
     read = text("SELECT * FROM applications WHERE id = :id")
     engine = make_engine(url)
     try:
@@ -2923,14 +2996,14 @@ def test_agreements_0011_keeps_who_decided_by_account_and_a_decision_from_before
         "reviewer@cpt.example",
         "Not a use we license.",
     )
-    migrations.upgrade(url)
+    migrations.upgrade(url, "agreements_0011")
     assert "decided_by_id" in _columns_of(url, "applications")
     assert "issued_by_id" in _columns_of(url, "credit_notes")
     assert "published_by_id" in _columns_of(url, "rate_cards")
 
 
 def test_billing_0029_keeps_who_moved_money_by_account_and_rows_from_before_by_address(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 59 (names59): a payment's and a refund's recorder, a reversal's, a link
     withdrawal's and a Stripe event's "looked at" keep the account beside the address
@@ -2943,7 +3016,7 @@ def test_billing_0029_keeps_who_moved_money_by_account_and_rows_from_before_by_a
         "invoice_link_revocations": "revoked_by_id",
         "stripe_events": "looked_at_by_id",
     }
-    url = database_template.new_url()
+    url = database_at("billing_0029")
     assert all(column in _columns_of(url, table) for table, column in added.items())
     migrations.downgrade(url, "billing_0028")
     assert not any(column in _columns_of(url, table) for table, column in added.items())
@@ -2977,7 +3050,7 @@ def test_billing_0029_keeps_who_moved_money_by_account_and_rows_from_before_by_a
             )
     finally:
         engine.dispose()
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0029")
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
@@ -2998,12 +3071,12 @@ def test_billing_0029_keeps_who_moved_money_by_account_and_rows_from_before_by_a
     migrations.downgrade(url, "billing_0028")
     assert not any(column in _columns_of(url, table) for table, column in added.items())
     assert "recorded_by" in _columns_of(url, "payments")
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0029")
     assert all(column in _columns_of(url, table) for table, column in added.items())
 
 
 def test_billing_0030_indexes_the_stripe_events_by_object_and_disputes_not_matched_by_charge(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 59 (indexes59): *Stripe's events* searched by a refund's, a dispute's or a
     charge's id reads the events by their object's id and the disputes not matched by
@@ -3012,41 +3085,41 @@ def test_billing_0030_indexes_the_stripe_events_by_object_and_disputes_not_match
         ("stripe_events", "ix_stripe_events_object_id"): ["object_id"],
         ("unmatched_disputes", "ix_unmatched_disputes_stripe_charge_id"): ["stripe_charge_id"],
     }
-    url = database_template.new_url()
+    url = database_at("billing_0030")
 
     assert _indexes_among(url, added) == added
     migrations.downgrade(url, "billing_0029")
     assert _indexes_among(url, added) == {}
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0030")
     assert _indexes_among(url, added) == added
 
 
 def test_accounts_0014_indexes_the_audit_log_by_action_then_seq_in_place_of_the_action_alone(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 59 (indexes59): one action's events (the accounts moved, newest first) are
     read from an index on (action, seq), which replaces the one on the action alone;
     the downgrade puts that one back."""
     added = {("audit_events", "ix_audit_events_action_seq"): ["action", "seq"]}
     dropped = {("audit_events", "ix_audit_events_action"): ["action"]}
-    url = database_template.new_url()
+    url = database_at("accounts_0014")
 
     assert _indexes_among(url, {**added, **dropped}) == added
     migrations.downgrade(url, "accounts_0013")
     assert _indexes_among(url, {**added, **dropped}) == dropped
-    migrations.upgrade(url)
+    migrations.upgrade(url, "accounts_0014")
     assert _indexes_among(url, {**added, **dropped}) == added
 
 
 def test_billing_0031_keeps_who_recorded_a_refunds_return_by_account_backfilled_by_address(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 60 (names60): an offline refund's return keeps the account that recorded it
     beside the address (`returned_by_id`, billing_0031). Returns recorded before take the
     account whose address is the recorded one (in any case: addresses are stored
     lower-cased); one recorded by an address nobody holds keeps NULL (named by its
     address), as does a refund never returned. The downgrade drops the column alone."""
-    url = database_template.new_url()
+    url = database_at("billing_0031")
     assert "returned_by_id" in _columns_of(url, "refunds")
     migrations.downgrade(url, "billing_0030")
     assert "returned_by_id" not in _columns_of(url, "refunds")
@@ -3092,7 +3165,7 @@ def test_billing_0031_keeps_who_recorded_a_refunds_return_by_account_backfilled_
             }
     finally:
         engine.dispose()
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0031")
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
@@ -3108,19 +3181,18 @@ def test_billing_0031_keeps_who_recorded_a_refunds_return_by_account_backfilled_
     migrations.downgrade(url, "billing_0030")
     assert "returned_by_id" not in _columns_of(url, "refunds")
     assert "returned_by" in _columns_of(url, "refunds")
-    migrations.upgrade(url)
+    migrations.upgrade(url, "billing_0031")
     assert "returned_by_id" in _columns_of(url, "refunds")
 
 
 def test_accounts_0015_keeps_the_names_given_up_read_from_the_name_changes_audited_before(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 60 (names60): `user_former_names` keeps each name an account gave up, keyed
     as names are searched, so the audit log's Actor finds a person by a name they had.
     The changes made before it are read from their `user.name_changed` events (other
     events aside); the downgrade drops the table."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "accounts_0014")
+    url = database_at("accounts_0014")
     engine = make_engine(url)
     first = datetime(2027, 1, 5, 12, 0, tzinfo=UTC)
     try:
@@ -3148,7 +3220,7 @@ def test_accounts_0015_keeps_the_names_given_up_read_from_the_name_changes_audit
                 )
     finally:
         engine.dispose()
-    migrations.upgrade(url)
+    migrations.upgrade(url, "accounts_0015")
     engine = make_engine(url)
     try:
         with engine.connect() as connection:
@@ -3168,11 +3240,11 @@ def test_accounts_0015_keeps_the_names_given_up_read_from_the_name_changes_audit
             assert "user_former_names" not in inspect(connection).get_table_names()
     finally:
         engine.dispose()
-    migrations.upgrade(url)
+    migrations.upgrade(url, "accounts_0015")
 
 
 def test_billing_0032_classifies_every_issued_invoices_lines_and_leaves_a_drafts_empty(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 61 (classified61): billing_0032 gives each invoice line its kind and
     classification, filled for the lines already issued, more than a batch of invoices
@@ -3181,8 +3253,7 @@ def test_billing_0032_classifies_every_issued_invoices_lines_and_leaves_a_drafts
     `royalty` and unclassified (the agreements' and reports' lines are filled on both
     databases through the services by tests/integration/finance/test_classification_stored.py);
     a draft's line empty. The downgrade drops the columns and upgrading again fills them."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "billing_0031")
+    url = database_at("billing_0031")
     stored = ("kind", "use", "product_type", "user_type", "organization_type")
     engine = make_engine(url)
     try:
@@ -3219,7 +3290,7 @@ def test_billing_0032_classifies_every_issued_invoices_lines_and_leaves_a_drafts
                 )
         unclassified = ("unclassified",) * 4
         for _ in range(2):
-            migrations.upgrade(url)
+            migrations.upgrade(url, "billing_0032")
             with engine.connect() as connection:
                 rows = connection.execute(
                     text(
@@ -3245,7 +3316,7 @@ def test_billing_0032_classifies_every_issued_invoices_lines_and_leaves_a_drafts
 
 
 def test_billing_0033_keeps_each_issued_invoices_bank_days_and_none_for_a_draft(
-    database_template: DatabaseTemplate,
+    database_at: _DatabasesAt,
 ) -> None:
     """Round 62 (asof62): billing_0033 gives each invoice its bank days
     (`bank_paid_on`, `bank_owing_since`) as `billing.queries.bank_days(None)` reads its
@@ -3253,8 +3324,7 @@ def test_billing_0033_keeps_each_issued_invoices_bank_days_and_none_for_a_draft(
     unpaid owes from its issue day, one paid and its payment returned by the bank owes
     again from the day returned; a draft keeps none. The downgrade drops the columns
     and upgrading again fills them."""
-    url = database_template.new_url()
-    migrations.downgrade(url, "billing_0032")
+    url = database_at("billing_0032")
     kept = ("bank_paid_on", "bank_owing_since")
     engine = make_engine(url)
     try:
@@ -3301,7 +3371,7 @@ def test_billing_0033_keeps_each_issued_invoices_bank_days_and_none_for_a_draft(
                 created_at=datetime(2027, 3, 9, 18, 0, tzinfo=UTC),
             )
         for _ in range(2):
-            migrations.upgrade(url)
+            migrations.upgrade(url, "billing_0033")
             with engine.connect() as connection:
                 found = {
                     row[0]: (row[1], row[2])
