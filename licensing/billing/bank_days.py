@@ -18,18 +18,22 @@ the days of the invoices it touched are read again in that statement and written
 their rows, in the flush's transaction. Every such step locks the invoice before it
 writes (docs/architecture.md, the lock order), so the invoice's row is written under
 the lock its step holds already. A step that touches none of those columns (a payment's
-charge id filled in, a reminder counted) writes nothing here.
+charge id filled in, a reminder counted) writes nothing here, nor (round 63, hot63) one
+whose records are none of the events the days read, before and after it (a draft made,
+a card payment begun), or an issued invoice whose state alone changed (`_moves`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date
+from functools import cache
 from typing import Any, cast
 
 from sqlalchemy import (
     Delete,
     Insert,
+    Select,
     Table,
     Update,
     bindparam,
@@ -39,12 +43,13 @@ from sqlalchemy import (
     true,
     update,
 )
-from sqlalchemy.orm import ORMExecuteState, Session
+from sqlalchemy.orm import NO_VALUE, ORMExecuteState, Session
 from sqlalchemy.orm.attributes import set_committed_value
 
 from licensing.accounts.models import parameter_sets, set_columns
 from licensing.billing.models import CreditNote, Invoice, Payment, PaymentReversal, Refund
 from licensing.billing.queries import bank_days
+from licensing.billing.states import DRAFT, RECEIVED, REFUND_SENT
 
 # What the bank days read of each record: a record stored or deleted, or one of these
 # changed, moves its invoice's days.
@@ -68,22 +73,96 @@ def install() -> None:
         event.listen(Session, "do_orm_execute", _after_bulk_change)
 
 
+# Whether a record's values make it one of the events the days read (round 63, hot63):
+# an invoice issued (not a draft: `bank_days` reads `state != 'draft'`), a payment
+# received (`collected_between` reads those in `RECEIVED`), a refund sent or returned
+# (`refunded_between`, `refund_returned_between`: in `REFUND_SENT`, confirmed). A record
+# that is none, before and after its flush, moves no invoice's days: a draft made or
+# edited, a card payment begun or failed, a refund asked of Stripe. Each test here is
+# wider than the statement's own (a payment received with no day yet counts), so a
+# flush that might move the days is always read again. Every credit note and reversal
+# counts.
+_COUNTS: dict[type, tuple[tuple[str, ...], Callable[[Mapping[str, Any]], bool]]] = {
+    Invoice: (("state",), lambda values: values["state"] != DRAFT),
+    Payment: (("state",), lambda values: values["state"] in RECEIVED),
+    Refund: (
+        ("state", "settled_at"),
+        lambda values: values["state"] in REFUND_SENT and values["settled_at"] is not None,
+    ),
+}
+# The columns read only for whether the record counts: an invoice that stays issued
+# (open, paid, void, written off) or a payment that stays received keeps its event.
+_COUNTS_ONLY: dict[type, frozenset[str]] = {
+    Invoice: frozenset({"state"}),
+    Payment: frozenset({"state"}),
+}
+
+
+def _values(record: Any, names: tuple[str, ...], *, before: bool) -> dict[str, Any] | None:
+    """The record's values of `names` before its flush (or as flushed), None where one
+    is not known without a query (not loaded: then its days are read again). A record
+    stored without a column that has no default was stored with NULL there."""
+    state = inspect(record)
+    values = {}
+    for name in names:
+        attribute = state.attrs[name]
+        history = attribute.history
+        if before and history.deleted:
+            value = history.deleted[0]
+        elif before and history.added:
+            return None  # changed without its old value loaded
+        else:
+            value = attribute.loaded_value
+        if value is NO_VALUE:
+            column = state.mapper.columns[name]
+            if not state.pending or column.default is not None or column.server_default:
+                return None
+            value = None
+        values[name] = value
+    return values
+
+
+def _moves(record: Any, read: tuple[str, ...], flushed: str) -> bool:
+    """Whether the flush of `record` (`flushed`: "stored", "deleted" or "changed") may
+    move its invoice's days."""
+    changed = set(read)
+    if flushed == "changed":
+        attributes = inspect(record).attrs
+        changed = {name for name in read if attributes[name].history.has_changes()}
+        if not changed:
+            return False
+    if type(record) not in _COUNTS:
+        return True
+    names, counts = _COUNTS[type(record)]
+    after = _values(record, names, before=False)
+    if flushed == "stored":
+        return after is None or counts(after)
+    # A row deleted or changed: as it stood before the flush, and after.
+    before = _values(record, names, before=True)
+    if before is None or after is None:
+        return True
+    was, now = counts(before), counts(after)
+    if flushed == "deleted":
+        return was or now
+    return (was or now) and (was != now or bool(changed - _COUNTS_ONLY.get(type(record), set())))
+
+
 def _touched(session: Session) -> set[int]:
     """The invoices whose bank days the flush may move (its lists as before it)."""
     ids: set[int] = set()
-    for records, every in ((session.new, True), (session.deleted, True), (session.dirty, False)):
+    for records, flushed in (
+        (session.new, "stored"),
+        (session.deleted, "deleted"),
+        (session.dirty, "changed"),
+    ):
         for record in records:
             read = _READ.get(type(record))
-            if read is None:
+            if read is None or not _moves(record, read, flushed):
                 continue
-            if not every:
-                attributes = inspect(record).attrs
-                if not any(attributes[name].history.has_changes() for name in read):
-                    continue
             invoice_id = record.id if isinstance(record, Invoice) else record.invoice_id
             if invoice_id is not None:
                 ids.add(invoice_id)
-            if not every and not isinstance(record, Invoice):
+            if flushed == "changed" and not isinstance(record, Invoice):
                 # Moved to another invoice: the one it left moves too.
                 for was in inspect(record).attrs.invoice_id.history.deleted:
                     if was is not None:
@@ -91,16 +170,42 @@ def _touched(session: Session) -> set[int]:
     return ids
 
 
+# The statements read and written, each built once, on first use (round 63, hot63): the
+# read after every flush that moved money built `bank_days` again each time, and
+# SQLAlchemy then walked the new tree for its cache key (a kept statement keeps its
+# key). The invoices are one expanding parameter (`ids`), as the list they were.
+_IDS = "ids"
+
+
+@cache
+def _days(every: bool) -> Select[tuple[int, date | None, date | None]]:
+    """The days of every invoice, or (`every` false) of the invoices the `ids` name."""
+    days = bank_days(None, None if every else bindparam(_IDS, expanding=True))
+    return select(days.c.invoice_id, days.c.paid_on, days.c.owing_since)
+
+
+@cache
+def _kept() -> Update:
+    """What one invoice keeps (executed with a row of parameters per invoice)."""
+    return (
+        update(_TABLE)
+        .where(_TABLE.c.id == bindparam("invoice"))
+        .values(bank_paid_on=bindparam("paid_on"), bank_owing_since=bindparam("owing_since"))
+    )
+
+
 def read(session: Session, ids: Iterable[int] | None) -> dict[int, tuple[date | None, date | None]]:
     """The days of the invoices `ids` (every invoice with None) from their events:
     `(paid_on, owing_since)` by invoice id; a draft has none (None, None)."""
-    chosen = None if ids is None else sorted(ids)
-    days = bank_days(None, chosen)
-    found = session.connection().execute(
-        select(days.c.invoice_id, days.c.paid_on, days.c.owing_since)
-    )
+    if ids is None:
+        found = session.connection().execute(_days(True))
+        return {row.invoice_id: (row.paid_on, row.owing_since) for row in found}
+    chosen = sorted(ids)
+    if not chosen:
+        return {}
+    found = session.connection().execute(_days(False), {_IDS: chosen})
     kept = {row.invoice_id: (row.paid_on, row.owing_since) for row in found}
-    return kept if chosen is None else {id_: kept.get(id_, (None, None)) for id_ in chosen}
+    return {id_: kept.get(id_, (None, None)) for id_ in chosen}
 
 
 def keep(session: Session, ids: Iterable[int] | None) -> dict[int, tuple[date | None, date | None]]:
@@ -115,9 +220,7 @@ def keep(session: Session, ids: Iterable[int] | None) -> dict[int, tuple[date | 
         session.connection().execute(none)
     if days:
         session.connection().execute(
-            update(_TABLE)
-            .where(_TABLE.c.id == bindparam("invoice"))
-            .values(bank_paid_on=bindparam("paid_on"), bank_owing_since=bindparam("owing_since")),
+            _kept(),
             [
                 {"invoice": id_, "paid_on": paid_on, "owing_since": owing_since}
                 for id_, (paid_on, owing_since) in days.items()
