@@ -109,15 +109,18 @@ CARDS = {"applications": _correction, "renewals": _next_year}
 def test_a_check_priced_in_batches_says_what_it_says_priced_at_once(
     seed: Callable[[int], None], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    seed(7)
-    monkeypatch.setattr(card_effect, "LISTED", 4)
+    """Five records in batches of two: two whole batches and a last one part full,
+    three listed of five (round 63: seven in batches of three and four listed, the
+    same steps, each record made through the services)."""
+    seed(5)
+    monkeypatch.setattr(card_effect, "LISTED", 3)
     for card in (_correction(), _next_year()):
         at_once = card_effect.effect(db.session(), card)
-        monkeypatch.setattr(card_effect, "BATCH", 3)
+        monkeypatch.setattr(card_effect, "BATCH", 2)
         in_batches = card_effect.effect(db.session(), card)
         monkeypatch.setattr(card_effect, "BATCH", 200)
         assert in_batches == at_once
-        assert (at_once.count, len(at_once.records)) == (7, 4)
+        assert (at_once.count, len(at_once.records)) == (5, 3)
         changes = [abs(record.change or 0) for record in at_once.records]
         assert changes == sorted(changes, reverse=True)
 
