@@ -13,10 +13,11 @@ from pathlib import Path
 
 import click
 import pytest
-from flask import Flask
 
+from licensing.app import create_app
 from licensing.cli import main
 from licensing.config import PROJECT_ROOT
+from tests.conftest import make_config
 
 DOCUMENTS = [PROJECT_ROOT / "README.md"] + [
     path for path in sorted((PROJECT_ROOT / "docs").glob("*.md")) if path.name != "journeys.md"
@@ -27,9 +28,15 @@ DOCUMENTS = [PROJECT_ROOT / "README.md"] + [
 NOT_OURS = {("routes",), ("shell",), ("openapi",), ("limiter",)}
 
 
-def _top(app: Flask) -> dict[str, click.Command]:
-    """The console script's commands: `serve` and `run` of its own, the app's."""
-    return {**main.commands, **app.cli.commands}
+@pytest.fixture(scope="module")
+def top() -> Iterator[dict[str, click.Command]]:
+    """The console script's commands: `serve` and `run` of its own, the app's. Read
+    from one app the module builds on no database (round 63: each test took the `app`
+    fixture, so ran twice, on SQLite and on PostgreSQL, whose commands are the same;
+    and run alone, the file started a PostgreSQL server for nothing)."""
+    app = create_app(make_config("sqlite://"))
+    yield {**main.commands, **app.cli.commands}
+    app.extensions["licensing.db"].engine.dispose()
 
 
 def command_lines(text: str) -> list[str]:
@@ -104,8 +111,9 @@ def _document_problems(top: dict[str, click.Command], path: Path) -> list[str]:
     ]
 
 
-def test_every_command_the_readme_and_docs_name_exists_with_its_options(app: Flask) -> None:
-    top = _top(app)
+def test_every_command_the_readme_and_docs_name_exists_with_its_options(
+    top: dict[str, click.Command],
+) -> None:
     found = {
         str(path.relative_to(PROJECT_ROOT)): wrong
         for path in DOCUMENTS
@@ -114,7 +122,9 @@ def test_every_command_the_readme_and_docs_name_exists_with_its_options(app: Fla
     assert found == {}
 
 
-def test_the_check_finds_a_command_or_option_that_does_not_exist(app: Flask) -> None:
+def test_the_check_finds_a_command_or_option_that_does_not_exist(
+    top: dict[str, click.Command],
+) -> None:
     """What keeps the test above from passing on nothing."""
     text = (
         "`licensing invoices overdue --now T`, `licensing invoices remind`, "
@@ -124,20 +134,22 @@ def test_the_check_finds_a_command_or_option_that_does_not_exist(app: Flask) -> 
     )
     lines = command_lines(text)
     assert len(lines) == 4
-    assert [problem for line in lines for problem in problems(_top(app), line)] == [
+    assert [problem for line in lines for problem in problems(top, line)] == [
         "licensing invoices remind: no such command",
         "licensing tokens create EMAIL --name N --days 30: --days is not an option",
         "licensing applications expire --dry-run >/dev/null: --dry-run is not an option",
     ]
 
 
-def test_the_readme_table_lists_every_command_of_the_console_script(app: Flask) -> None:
+def test_the_readme_table_lists_every_command_of_the_console_script(
+    top: dict[str, click.Command],
+) -> None:
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     table = {
         tuple(_words_and_options(row)[0])
         for row in re.findall(r"^\| `(licensing [^`]*)` \|", readme, flags=re.MULTILINE)
     }
-    assert sorted(set(_leaves(_top(app), ())) - table) == []
+    assert sorted(set(_leaves(top, ())) - table) == []
 
 
 @pytest.mark.parametrize(
@@ -150,7 +162,7 @@ def test_the_readme_table_lists_every_command_of_the_console_script(app: Flask) 
     ],
 )
 def test_the_choices_the_readme_writes_are_the_commands(
-    app: Flask, words: tuple[str, ...], option: str
+    top: dict[str, click.Command], words: tuple[str, ...], option: str
 ) -> None:
     readme = (PROJECT_ROOT / "README.md").read_text(encoding="utf-8")
     row = re.search(rf"^\| `licensing {' '.join(words)} ([^`]*)` \|", readme, flags=re.MULTILINE)
@@ -158,7 +170,7 @@ def test_the_choices_the_readme_writes_are_the_commands(
     written = re.escape(option) + r" " if option.startswith("-") else r""
     choices = re.search(written + r"\[?([a-z0-9]+(?:\\\|[a-z0-9]+)+)", row.group(1))
     assert choices, row.group(1)
-    command, _ = resolve(_top(app), list(words))
+    command, _ = resolve(top, list(words))
     assert command is not None
     param = next(p for p in command.params if option in (*p.opts, p.name))
     assert isinstance(param.type, click.Choice)

@@ -6,10 +6,13 @@ from __future__ import annotations
 
 import http.client
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,6 +22,9 @@ from tests.support.checkout import this_checkout
 from tests.support.servers import free_port, until
 
 BIN = Path(sys.executable).parent
+
+# The module's two servers serve all its tests: on one worker, each started once.
+pytestmark = pytest.mark.xdist_group("serving")
 
 
 def test_the_servers_master_process_imports_none_of_the_app() -> None:
@@ -54,85 +60,61 @@ def _status(url: str) -> int:
         return int(response.status)
 
 
-def _started(
-    tmp_path: Path, *options: str, **settings: str
-) -> tuple[subprocess.Popen[bytes], str, Path]:
-    """`licensing serve` with its home in `tmp_path`, where gunicorn would put a
-    control socket of its own (`$HOME/.gunicorn/gunicorn.ctl`); its log in a file;
-    `settings` added to its environment."""
+@dataclass
+class _Served:
+    """A running `licensing serve --workers 1`: its process (gunicorn's master), its
+    /healthz, its log, its home (where gunicorn would put a control socket of its
+    own, `$HOME/.gunicorn/gunicorn.ctl`) and the code it imports."""
+
+    server: subprocess.Popen[bytes]
+    url: str
+    log: Path
+    home: Path
+    code: Path
+
+
+def _serving(home: Path, code: Path, *options: str, **settings: str) -> Iterator[_Served]:
+    """`licensing serve` importing the `licensing` under `code`, with its home in
+    `home` and `settings` added to its environment; stopped when done. Started once a
+    module (round 63): each test had started a server of its own, five a run, each
+    paying for its worker's import of the app; two now answer for all six tests."""
     environment = {name: value for name, value in os.environ.items() if name != "XDG_RUNTIME_DIR"}
     environment.update(
-        HOME=str(tmp_path),
-        DATABASE_URL=f"sqlite:///{tmp_path / 'served.sqlite'}",
+        HOME=str(home),
+        DATABASE_URL=f"sqlite:///{home / 'served.sqlite'}",
         SECRET_KEY="s" * 64,
         AUDIT_HMAC_KEY="a" * 64,
         **settings,
     )
-    environment = this_checkout(environment)
-    log, port = tmp_path / "stderr", free_port()
+    environment["PYTHONPATH"] = str(code)
+    log, port = home / "stderr", free_port()
     command = [str(BIN / "licensing"), "serve", "--bind", f"127.0.0.1:{port}"]
     with log.open("w") as stderr:
         server = subprocess.Popen(
             [*command, "--workers", "1", *options],
             env=environment,
-            cwd=tmp_path,
+            cwd=home,
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )
-    return server, f"http://127.0.0.1:{port}/healthz", log
-
-
-def _stopped(server: subprocess.Popen[bytes]) -> None:
-    server.terminate()
-    server.wait(timeout=30)
-
-
-def test_hup_replaces_the_workers_and_no_control_socket_is_opened_unless_asked(
-    tmp_path: Path,
-) -> None:
-    """The server keeps serving through a HUP, on new workers. gunicorn 25.1 and
-    later open a control socket by default, under the user's home, and print where
-    at every start; `licensing serve` never used it. One server run answers both
-    (round 62: each was a test starting a server of its own)."""
-    server, url, log = _started(tmp_path)
+    served = _Served(server, f"http://127.0.0.1:{port}/healthz", log, home, code)
     try:
-        # The master opens its control socket as soon as it has forked the
-        # workers, before a worker has imported the app and can answer.
-        until(lambda: _status(url) == 200 and _workers(server.pid))
-        # The command's own process is gunicorn's master (replaced, not a parent), so
-        # HUP and TERM sent to it reach gunicorn.
-        assert b"licensing.serving" in Path(f"/proc/{server.pid}/cmdline").read_bytes()
-        before = _workers(server.pid)
-        os.kill(server.pid, signal.SIGHUP)
-        until(lambda: _workers(server.pid) and not _workers(server.pid) & before)
-        until(lambda: _status(url) == 200)
+        # A start imports the app in its worker: on a loaded machine, well over 30 s.
+        until(lambda: _status(served.url) == 200 and _workers(server.pid), seconds=120)
+        yield served
     finally:
-        _stopped(server)
-    assert "Control socket" not in log.read_text()
-    assert not (tmp_path / ".gunicorn").exists()
+        server.terminate()
+        server.wait(timeout=30)
 
 
-def test_a_control_socket_the_operator_asks_for_is_opened_where_asked(tmp_path: Path) -> None:
-    socket_path = tmp_path / "licensing.ctl"
-    server, _url, log = _started(tmp_path, "--control-socket", str(socket_path))
-    try:
-        until(lambda: f"Control socket listening at {socket_path}" in log.read_text())
-        assert socket_path.is_socket()
-    finally:
-        _stopped(server)
-
-
-def test_hup_with_code_that_cannot_start_is_refused_and_the_workers_keep_serving(
-    tmp_path: Path,
-) -> None:
-    """Round 13: HUP stopped the old workers, the new ones failed to boot (a
-    release that does not import, a setting the new code refuses) and gunicorn
-    halted: the service was down until someone restarted it."""
-    import shutil
-
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Served]:
+    """The server as an operator starts it (no control socket, no proxy trusted), on
+    a copy of this checkout's code, a release a test may break on disk and mend."""
     from licensing.config import PROJECT_ROOT
 
-    release = tmp_path / "release"
+    home = tmp_path_factory.mktemp("served")
+    release = home / "release"
     shutil.copytree(
         PROJECT_ROOT / "licensing",
         release / "licensing",
@@ -140,39 +122,75 @@ def test_hup_with_code_that_cannot_start_is_refused_and_the_workers_keep_serving
     )
     for name in ("templates", "static", "migrations"):
         (release / name).symlink_to(PROJECT_ROOT / name)
-    environment = {name: value for name, value in os.environ.items() if name != "XDG_RUNTIME_DIR"}
-    environment.update(
-        HOME=str(tmp_path),
-        PYTHONPATH=str(release),
-        DATABASE_URL=f"sqlite:///{tmp_path / 'served.sqlite'}",
-        SECRET_KEY="s" * 64,
-        AUDIT_HMAC_KEY="a" * 64,
-    )
-    log, port = tmp_path / "stderr", free_port()
-    url = f"http://127.0.0.1:{port}/healthz"
-    with log.open("w") as stderr:
-        server = subprocess.Popen(
-            [str(BIN / "licensing"), "serve", "--bind", f"127.0.0.1:{port}", "--workers", "1"],
-            env=environment,
-            cwd=tmp_path,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
+    yield from _serving(home, release)
+
+
+@pytest.fixture(scope="module")
+def served_asking(tmp_path_factory: pytest.TempPathFactory) -> Iterator[_Served]:
+    """The server with what an operator may ask for: a control socket where they say,
+    and one proxy in front trusted."""
+    from tests.support.checkout import PROJECT_ROOT
+
+    home = tmp_path_factory.mktemp("served-asking")
+    options = ("--control-socket", str(home / "licensing.ctl"))
+    yield from _serving(home, PROJECT_ROOT, *options, TRUSTED_PROXIES="1")
+
+
+def test_hup_replaces_the_workers_and_no_control_socket_is_opened_unless_asked(
+    served: _Served,
+) -> None:
+    """The server keeps serving through a HUP, on new workers. gunicorn 25.1 and
+    later open a control socket by default, under the user's home, and print where
+    at every start; `licensing serve` never used it. One server run answers both
+    (round 62: each was a test starting a server of its own)."""
+    server, url = served.server, served.url
+    # The master opens its control socket as soon as it has forked the workers,
+    # before a worker has imported the app and can answer: the server has answered.
+    assert _status(url) == 200
+    # The command's own process is gunicorn's master (replaced, not a parent), so
+    # HUP and TERM sent to it reach gunicorn.
+    assert b"licensing.serving" in Path(f"/proc/{server.pid}/cmdline").read_bytes()
+    before = _workers(server.pid)
+    os.kill(server.pid, signal.SIGHUP)
+    # The HUP checks the code on disk in a fresh interpreter, then starts new workers.
+    until(lambda: _workers(server.pid) and not _workers(server.pid) & before, seconds=120)
+    until(lambda: _status(url) == 200, seconds=120)
+    assert "Control socket" not in served.log.read_text()
+    assert not (served.home / ".gunicorn").exists()
+
+
+def test_a_control_socket_the_operator_asks_for_is_opened_where_asked(
+    served_asking: _Served,
+) -> None:
+    socket_path = served_asking.home / "licensing.ctl"
+    until(lambda: f"Control socket listening at {socket_path}" in served_asking.log.read_text())
+    assert socket_path.is_socket()
+
+
+def test_hup_with_code_that_cannot_start_is_refused_and_the_workers_keep_serving(
+    served: _Served,
+) -> None:
+    """Round 13: HUP stopped the old workers, the new ones failed to boot (a
+    release that does not import, a setting the new code refuses) and gunicorn
+    halted: the service was down until someone restarted it."""
+    server, url = served.server, served.url
+    until(lambda: _status(url) == 200 and _workers(server.pid))
+    before = _workers(server.pid)
+    config = served.code / "licensing" / "config.py"
+    mended = config.read_text()
+    config.write_text(mended + "\nraise ImportError('a release that cannot start')\n")
     try:
-        until(lambda: _status(url) == 200 and _workers(server.pid))
-        before = _workers(server.pid)
-        config = release / "licensing" / "config.py"
-        config.write_text(
-            config.read_text() + "\nraise ImportError('a release that cannot start')\n"
-        )
         os.kill(server.pid, signal.SIGHUP)
-        until(lambda: "reload refused, serving on as before: " in log.read_text())
-        assert "a release that cannot start" in log.read_text()
+        until(
+            lambda: "reload refused, serving on as before: " in served.log.read_text(),
+            seconds=120,
+        )
+        assert "a release that cannot start" in served.log.read_text()
         assert server.poll() is None
         assert _workers(server.pid) == before
         assert _status(url) == 200
     finally:
-        _stopped(server)
+        config.write_text(mended)  # the module's server serves on for the other tests
 
 
 def _redirect_for(url: str, headers: dict[str, str]) -> str:
@@ -191,21 +209,20 @@ def _redirect_for(url: str, headers: dict[str, str]) -> str:
 
 
 @pytest.mark.parametrize(
-    ("trusted_proxies", "scheme"),
-    [("0", "http"), ("1", "https")],
+    ("server", "scheme"),
+    [("served", "http"), ("served_asking", "https")],
+    ids=["0-http", "1-https"],
 )
 def test_only_trusted_proxies_decide_the_scheme_a_request_was_made_in(
-    tmp_path: Path, trusted_proxies: str, scheme: str
+    request: pytest.FixtureRequest, server: str, scheme: str
 ) -> None:
     """Round 14: gunicorn was told to believe `X-Forwarded-Proto` from any
     address, so with TRUSTED_PROXIES=0 (no proxy in front) any client could say
-    its plain-HTTP request was HTTPS. TRUSTED_PROXIES alone decides now."""
-    server, url, _log = _started(tmp_path, TRUSTED_PROXIES=trusted_proxies)
-    try:
-        until(lambda: _status(url) == 200)
-        forwarded = _redirect_for(url, {"X-Forwarded-Proto": "https"})
-        plain = _redirect_for(url, {})
-    finally:
-        _stopped(server)
+    its plain-HTTP request was HTTPS. TRUSTED_PROXIES alone decides now: the
+    module's servers trust none (`served`) and one (`served_asking`)."""
+    url = request.getfixturevalue(server).url
+    until(lambda: _status(url) == 200)
+    forwarded = _redirect_for(url, {"X-Forwarded-Proto": "https"})
+    plain = _redirect_for(url, {})
     assert urlsplit(forwarded).scheme == scheme
     assert urlsplit(plain).scheme == "http"

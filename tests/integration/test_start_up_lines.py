@@ -11,9 +11,9 @@ from __future__ import annotations
 import os
 import re
 import signal
+import socket
 import subprocess
 import tempfile
-import time
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -28,14 +28,37 @@ from tests.support.servers import free_port, until
 _STAMP = r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00"
 
 
+def _every_worker_serving(port: int, workers: int = 2) -> str:
+    """Once each of the server's `workers` has built its app: the id of an answer to
+    /healthz. A sync worker takes connections only once its app is built, and serves
+    one at a time: with a connection held open (a request never finished) on every
+    worker but one, a request is answered only by a worker that is not holding one.
+    Connections are taken in the order they came, so the answer comes once `workers`
+    workers take connections (round 63: a sleep of 3 s and one of 5 s had to be long
+    enough for that, and on a loaded machine might not have been)."""
+    held = [socket.create_connection(("127.0.0.1", port), timeout=90) for _ in range(workers - 1)]
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=90) as answer:
+            assert answer.status == 200
+            return str(answer.headers["X-Request-Id"])
+    finally:
+        for connection in held:
+            connection.close()  # never a request: no access line, no answer
+
+
 def _started(command: list[str], tmp_path: Path, *, settle: str) -> tuple[str, list[str], str, str]:
     """Start `command` in development without keys, on a database behind the code,
-    with two workers; wait for a 200 from /healthz and for `settle` in the log, give
-    every process time to have built its app, and take the log so far and the
-    start-up warnings' flags left. Then send the server a HUP, wait for the workers
-    it starts (and the jobs' worker) to have built their apps too, stop it, and
-    return the start's log, its flags, the whole log and the id of the last answer
-    to /healthz (its access line written).
+    with two workers; wait for a 200 from /healthz, for `settle` in the log and for
+    both workers to have built their apps, and take the log so far and the start-up
+    warnings' flags left. Then send the server a HUP, wait for the workers it starts
+    to have built their apps (the start's gone), stop it, and return the start's log,
+    its flags, the whole log and the id of the last answer to /healthz (its access
+    line written). With the jobs' worker, the server is stopped once that worker has
+    checked the code on disk and replaces itself (stopped mid-check, it would finish
+    the check first, and the server wait for it): its new start, one more import of
+    the app, is not waited for, as it runs the command line it started with
+    (`--beside-server`), whose silence the start's log shows; `test_worker.py` shows
+    it restarting.
 
     One server run answers for both the start and the reload (round 62): each
     started in a test of its own, four runs of a multi-process server on a loaded
@@ -65,26 +88,26 @@ def _started(command: list[str], tmp_path: Path, *, settle: str) -> tuple[str, l
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    request_id = ""
     try:
 
         def answered() -> bool:
-            nonlocal request_id
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=5) as r:
-                request_id = r.headers["X-Request-Id"]
                 return bool(r.status == 200)
 
         until(answered, seconds=90)
         until(lambda: settle in log.read_text(), seconds=90)
-        time.sleep(3)  # the other worker (and the jobs' worker) built their apps by now
+        _every_worker_serving(port)
         at_start = log.read_text()
         flags = [path.name for path in tmp_path.glob("licensing-start-warnings-*")]
-        booted = at_start.count("Booting worker")
+        booted, exited = at_start.count("Booting worker"), at_start.count("Worker exiting")
         server.send_signal(signal.SIGHUP)
         until(lambda: log.read_text().count("Booting worker") >= booted + 2, seconds=120)
-        until(answered, seconds=90)
+        # The start's workers gone, so only the reload's take connections.
+        until(lambda: log.read_text().count("Worker exiting") >= exited + 2, seconds=90)
+        request_id = _every_worker_serving(port)
         until(lambda: request_id in log.read_text(), seconds=30)
-        time.sleep(5)  # both new workers (and the jobs' worker) built their apps
+        if "--with-worker" in command:
+            until(lambda: "worker: restarting (pid " in log.read_text(), seconds=120)
     finally:
         server.terminate()
         server.wait(timeout=30)

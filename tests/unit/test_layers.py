@@ -4,10 +4,14 @@ inside a function, where an import would hide a cycle (docs/architecture.md)."""
 from __future__ import annotations
 
 import ast
+import functools
 import graphlib
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 PACKAGE = ROOT / "licensing"
@@ -26,6 +30,30 @@ FEATURES = (
 )
 
 
+@functools.cache
+def _parsed(source: str) -> ast.Module:
+    """A module's syntax tree, parsed once for every check of this file that reads it
+    (round 63: each check parsed the whole package again, and the import graph was
+    built twice, some 20 s of a CI run). Keyed by the source itself, so a file that
+    changed is parsed again; the checks only read the trees."""
+    return ast.parse(source)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _trees_forgotten_after_this_file() -> Iterator[None]:
+    """The package's trees are some 800,000 objects (a full collection of the garbage
+    collector walking them took 0.4 s): kept for the rest of the session, they would
+    slow every test after these (the suite freezes what it holds at start for that
+    reason, tests/conftest.py)."""
+    yield
+    _parsed.cache_clear()
+    _module_graph.cache_clear()
+
+
+def _tree(path: Path) -> ast.Module:
+    return _parsed(path.read_text(encoding="utf-8"))
+
+
 def _imported(node: ast.AST) -> list[str]:
     if isinstance(node, ast.ImportFrom) and node.module and not node.level:
         if node.module == "licensing":
@@ -37,7 +65,7 @@ def _imported(node: ast.AST) -> list[str]:
 
 
 def _imports(path: Path, *, in_functions_only: bool = False) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = _tree(path)
     scopes: list[ast.AST] = [tree]
     if in_functions_only:
         scopes = [
@@ -110,16 +138,39 @@ def test_the_outbox_imports_no_feature_whose_documents_it_attaches() -> None:
     assert loaded.stdout.strip() == "[]"
 
 
-def test_the_royalty_reports_api_imports_on_its_own() -> None:
-    # It and the royalty pages once imported each other: the first one loaded failed.
-    result = subprocess.run(
-        [sys.executable, "-c", "import licensing.api.royalty_reports"],
+# One interpreter answers two checks (round 63: each started its own, importing the
+# app): the royalty reports' API imported before anything else of ours, then an app
+# built and serving a page, and what that loaded.
+_FIRST_THE_API_THEN_AN_APP = (
+    "import sys\n"
+    "import licensing.api.royalty_reports\n"
+    "print('imported on its own')\n"
+    "from licensing.app import create_app\n"
+    "from licensing.config import Config\n"
+    "app = create_app(Config(environment='testing', database_url='sqlite://',"
+    " secret_key='k' * 32, audit_hmac_key='a' * 32))\n"
+    "app.test_client().get('/')\n"
+    "print(sorted(name for name in ('stripe', 'alembic') if name in sys.modules))\n"
+)
+
+
+@pytest.fixture(scope="module")
+def api_first_then_an_app() -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", _FIRST_THE_API_THEN_AN_APP],
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=60,
+        timeout=120,
     )
-    assert result.returncode == 0, result.stderr
+
+
+def test_the_royalty_reports_api_imports_on_its_own(
+    api_first_then_an_app: subprocess.CompletedProcess[str],
+) -> None:
+    # It and the royalty pages once imported each other: the first one loaded failed.
+    said = api_first_then_an_app.stdout.splitlines()
+    assert said[:1] == ["imported on its own"], api_first_then_an_app.stderr
 
 
 def test_the_audit_log_imports_no_other_feature() -> None:
@@ -165,7 +216,7 @@ _APP_STATE = {
 
 
 def _reads_app_state(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
+    tree = _tree(path)
     found = set()
     for node in ast.walk(tree):
         if isinstance(node, ast.ImportFrom) and node.module:
@@ -289,7 +340,7 @@ def test_every_module_left_reading_the_app_still_exists_and_still_does() -> None
 def _module_level_connects(source: str) -> list[int]:
     """Lines where a module connects a receiver as it is imported (outside any function)."""
     found = []
-    for statement in ast.parse(source).body:
+    for statement in _parsed(source).body:
         if isinstance(statement, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
             continue
         for node in ast.walk(statement):
@@ -320,22 +371,14 @@ def test_the_connect_check_sees_a_receiver_connected_on_import() -> None:
     assert _module_level_connects("def init_app(app):\n    signal.connect(on)\n") == []
 
 
-def test_an_app_that_serves_requests_loads_neither_stripe_nor_alembic() -> None:
+def test_an_app_that_serves_requests_loads_neither_stripe_nor_alembic(
+    api_first_then_an_app: subprocess.CompletedProcess[str],
+) -> None:
     # Each is loaded by the few processes that use it (a card payment or a
     # webhook; a migration), not by every worker: together 25 MB and half a
-    # second of each process's start.
-    script = (
-        "import sys\n"
-        "from licensing.app import create_app\n"
-        "from licensing.config import Config\n"
-        "app = create_app(Config(environment='testing', database_url='sqlite://',"
-        " secret_key='k' * 32, audit_hmac_key='a' * 32))\n"
-        "app.test_client().get('/')\n"
-        "print(sorted(name for name in ('stripe', 'alembic') if name in sys.modules))\n"
-    )
-    result = subprocess.run(
-        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
-    )
+    # second of each process's start. (The API imported first loads no more than
+    # the app does: every blueprint is the app's.)
+    result = api_first_then_an_app
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip().splitlines()[-1] == "[]"
 
@@ -359,6 +402,7 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
+@functools.cache
 def _module_graph() -> dict[str, set[str]]:
     """Each module of the package and the package's modules it imports, at the top
     or inside a function: `from licensing.billing import gateways` names the module
@@ -384,7 +428,7 @@ def _module_graph() -> dict[str, set[str]]:
 
     graph: dict[str, set[str]] = {}
     for name, path in modules.items():
-        tree = ast.parse(path.read_text(encoding="utf-8"))
+        tree = _tree(path)
         imported = {
             found
             for node in ast.walk(tree)

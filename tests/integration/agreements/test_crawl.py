@@ -31,14 +31,29 @@ NOT_PAGES = ("/static/", "/sign-out", "/api/v1/docs")
 PAGE_LIMIT = 400
 
 
+def shape(path: str) -> str:
+    """A link with the numbers of its query left out: `/console/invoices?from=N-N`.
+    The finance dashboard links each list for each month of the year, the exports
+    page each dataset for each range, a list each of its pages: the same view and
+    the same query code, the values aside."""
+    head, _, query = path.partition("?")
+    return head + "?" + re.sub(r"\d+", "N", query)
+
+
 def crawl(client: FlaskClient, *starts: str) -> dict[str, int]:
-    """Status of every page reached from `starts`; raises on the first 5xx."""
+    """Status of every page reached from `starts`, one link of each shape (round 63:
+    the staff's crawl stopped at its 400-page limit, 176 shapes followed, the
+    dashboard's months and the exports' ranges most of them; 179 pages now reach
+    every shape, those 176 and three the limit had left out); raises on the first
+    5xx."""
     seen: dict[str, int] = {}
+    shapes: set[str] = set()
     queue = [(start, "(start)") for start in starts]
     while queue and len(seen) < PAGE_LIMIT:
         path, found_on = queue.pop(0)
-        if path in seen:
+        if path in seen or shape(path) in shapes:
             continue
+        shapes.add(shape(path))
         response = client.get(path)
         seen[path] = response.status_code
         assert response.status_code < 500, f"{path} (linked from {found_on}) answered 500"
