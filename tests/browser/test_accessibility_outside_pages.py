@@ -264,16 +264,20 @@ def test_swagger_ui_s_own_markup_fails_only_the_listed_rules_and_each_still_does
     # what it fails is listed with the reason, and an exception that no longer
     # holds (Swagger UI fixed it, or we changed the page) fails here so the list
     # is kept true.
+    # Swagger UI drawn once and an operation opened (its parameters and responses
+    # tables), by keyboard; checked at 1366 px, then with the window resized to 320
+    # (round 63: drawing the whole API again for the narrow width was a third of the
+    # test; Swagger UI's layout follows the width by its CSS alone).
     found: set[str] = set()
     unlisted: list[str] = []
+    page.set_viewport_size({"width": 1366, "height": 800})
+    page.goto("/api/v1/docs")
+    page.wait_for_selector("#swagger-ui-container .opblock")
+    page.locator(".opblock-summary-control").nth(1).focus()
+    page.keyboard.press("Enter")
+    page.wait_for_selector(".opblock-body table")
     for width in (1366, 320):
         page.set_viewport_size({"width": width, "height": 800})
-        page.goto("/api/v1/docs")
-        page.wait_for_selector("#swagger-ui-container .opblock")
-        # An operation opened (its parameters and responses tables), by keyboard.
-        page.locator(".opblock-summary-control").nth(1).focus()
-        page.keyboard.press("Enter")
-        page.wait_for_selector(".opblock-body table")
         excused, others = excused_findings(page, SWAGGER_UI_EXCEPTIONS)
         found |= excused
         unlisted.extend(others)

@@ -19,9 +19,16 @@ together is the committed `accessibility_sweep_pages.txt`, made from round 47's
 one-test walk: a visit dropped or added without the list fails
 `test_the_parts_walk_every_page_and_state_on_the_swept_list`.
 
-In each part, one browser and one tab per user, reused for both widths: each page
-is loaded once per width and axe runs on it; every problem on every page of the
-part is reported at once.
+In each part, one browser and one tab per user, reused for both widths; every
+problem on every page of the part is reported at once. Round 63 (the sweep took a
+quarter of the browser tier): each page, and each page a form sent from it leads
+to, is loaded once and checked at one width, then the window is resized to the
+other (static/js/scroll-regions.js let catch up, `_SCROLL_REGIONS_CAUGHT_UP`) and
+checked again, so a form is sent once rather than once a width; a page state
+already checked in the part (the same address, width, markup, focus and scroll,
+`_state`) is not checked again; axe-core is loaded into each tab's pages as they
+start (`load_axe_into`) and hands back only its violations. Every line of
+`SWEPT_LIST` is still walked, with the same rules and threshold.
 
 Round 18 brought in the three pages left out before: the card payment pages
 (localstripe's Stripe.js stand-in), the development mail viewer (on here), and
@@ -43,7 +50,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from flask import Flask
 from sqlalchemy import select
 from werkzeug.routing import Map
 
@@ -54,6 +60,7 @@ from licensing.accounts.views import BROWSER_COOKIE
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
 from licensing.agreements.models import Agreement
+from licensing.app import create_app
 from licensing.billing import services as billing_services
 from licensing.billing.models import CreditNote, Invoice, StripeEvent
 from licensing.calendar import office_date
@@ -63,6 +70,7 @@ from licensing.permissions.models import PermissionLetter
 from licensing.ratecards import services as ratecards
 from licensing.royalties.periods import reporting_periods
 from tests.browser.conftest import accepted_agreement, course_term
+from tests.conftest import DatabaseTemplate, make_config
 from tests.integration.agreements.conftest import AUTO_USE, NOW, STAFF_USE, draft
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.billing.dispute_support import WITHDRAWN, charge_of, deliver_dispute
@@ -81,6 +89,7 @@ from tests.support.agreements import issued_agreement, make_active_agreement
 from tests.support.axe import (
     SWAGGER_UI_EXCEPTIONS,
     excused_findings,
+    load_axe_into,
 )
 from tests.support.billing import credited
 from tests.support.card_years import CardYears
@@ -1087,8 +1096,11 @@ def tabs(browser: Any, live_server: LiveServer) -> Iterator[Callable[..., Any]]:
     contexts: list[Any] = []
 
     def open_as(email: str, cookies: dict[str, str] | None = None) -> Any:
-        context = browser.new_context(base_url=live_server.url)
+        context = browser.new_context(
+            base_url=live_server.url, viewport={"width": WIDTHS["desktop"], "height": 800}
+        )
         context.set_default_timeout(15_000)
+        load_axe_into(context)
         contexts.append(context)
         context.add_cookies(
             [
@@ -1111,19 +1123,84 @@ def tabs(browser: Any, live_server: LiveServer) -> Iterator[Callable[..., Any]]:
         context.close()
 
 
-def _check(tab: Any, visit: Visit) -> str | None:
+def _check(tab: Any, visit: Visit, checked: set[str]) -> str | None:
+    """The visit's page loaded once, at the tab's width where the visit has it, and
+    checked at each of its widths (`_at_each_width`); then each step sent from it, and
+    the page it leads to checked likewise."""
+    widths = sorted(visit.widths, key=lambda name: WIDTHS[name] != _width(tab))
+    if _width(tab) != WIDTHS[widths[0]]:
+        tab.set_viewport_size({"width": WIDTHS[widths[0]], "height": 800})
     response = tab.goto(visit.path)
     if response is None or response.status != visit.status:
         return f"{visit.path}: answered {response and response.status}, not {visit.status}"
     if visit.ready:
         tab.wait_for_selector(visit.ready)
-    problems = [_problems(tab, visit.excused)]
+    problems = [_at_each_width(tab, widths, visit.excused, checked)]
     for step, expected in visit.steps:
         if (status := step(tab)) != expected:
             return f"{visit.path}: a form on it answered {status}, not {expected}"
-        problems.append(_problems(tab, visit.excused))
+        widths.reverse()  # the step's page opens at the width the last check left
+        problems.append(_at_each_width(tab, widths, visit.excused, checked))
     found = "\n".join(problem for problem in problems if problem)
     return found or None
+
+
+def _width(tab: Any) -> int:
+    return int(tab.viewport_size["width"])
+
+
+def _at_each_width(tab: Any, widths: list[str], excused: dict[str, str], checked: set[str]) -> str:
+    """The page as it is now checked at each of `widths` in turn, the window resized
+    between (round 63: not loaded again a width), unless a state the same in every
+    respect was already checked in this part (`_state`)."""
+    problems = []
+    for name in widths:
+        if _width(tab) != WIDTHS[name]:
+            tab.set_viewport_size({"width": WIDTHS[name], "height": 800})
+            tab.wait_for_function(_SCROLL_REGIONS_CAUGHT_UP)
+        state = _state(tab)
+        if state in checked:
+            continue
+        checked.add(state)
+        if problem := _problems(tab, excused):
+            problems.append(f"[{name}] {problem}")
+    return "\n".join(problems)
+
+
+# static/js/scroll-regions.js, after a resize (100 ms later), gives each table box
+# that now scrolls sideways a tabindex and takes back the one it gave a box that
+# fits: the page is as it loads at the new width once every box is as it leaves them.
+_SCROLL_REGIONS_CAUGHT_UP = """
+() => [...document.querySelectorAll("main table, main .table-scroll, main pre")].every((box) => {
+  const scrolls = (box.scrollWidth > box.clientWidth + 1 || box.scrollHeight > box.clientHeight + 1)
+    && ["auto", "scroll"].includes(getComputedStyle(box).overflowX);
+  return scrolls ? box.hasAttribute("tabindex") : !box.hasAttribute("data-scroll-focus");
+})
+"""
+
+# What axe and the sweep's own checks read of a page, as one digest: the address,
+# the width, the markup as it stands (the CSRF token, new each answer, left out),
+# which element has the focus and where the window is scrolled. Two states alike in
+# all of these get the same findings, so the second is not checked again: a page
+# loaded only to send a form from it, as an earlier visit left it, is checked once a
+# part (32 of SWEPT_LIST's 314 lines send a form from a page another line checks).
+_STATE = r"""
+async () => {
+  const copy = document.documentElement.cloneNode(true);
+  for (const token of copy.querySelectorAll("input[name=csrf_token]")) {
+    token.setAttribute("value", "");
+  }
+  const active = document.activeElement;
+  const state = [location.href, innerWidth, innerHeight, scrollX, scrollY,
+    active ? [...document.querySelectorAll("*")].indexOf(active) : -1, copy.outerHTML].join("\n");
+  const digest = await crypto.subtle.digest("SHA-256", new TextEncoder().encode(state));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+"""
+
+
+def _state(tab: Any) -> str:
+    return str(tab.evaluate(_STATE))
 
 
 def _problems(tab: Any, excused: dict[str, str] | None = None) -> str:
@@ -1138,16 +1215,12 @@ def test_every_page_a_user_reaches_has_no_moderate_or_worse_accessibility_proble
 ) -> None:
     world = _make_world(live_server, AREAS[area], localstripe)
     problems: list[str] = []
+    checked: set[str] = set()  # the page states checked so far (`_state`)
     for email, visits in AREAS[area].visits(world).items():
         tab = tabs(email, world.cookies.get(email))
-        for width_name, width in WIDTHS.items():
-            tab.set_viewport_size({"width": width, "height": 800})
-            for visit in visits:
-                if width_name not in visit.widths:
-                    continue
-                problem = _check(tab, visit)
-                if problem:
-                    problems.append(f"[{width_name}] {problem}")
+        for visit in visits:
+            if problem := _check(tab, visit, checked):
+                problems.append(problem)
     assert not problems, "\n".join(problems)
 
 
@@ -1278,8 +1351,17 @@ def test_a_visit_s_line_names_what_it_waits_for_and_the_findings_it_excuses() ->
     )
 
 
-def test_every_page_of_the_url_map_is_checked_or_left_out_for_a_reason(app: Flask) -> None:
-    endpoints = page_endpoints(app.url_map)
+@pytest.fixture
+def url_map(sqlite_template: DatabaseTemplate) -> Iterator[Map]:
+    """The app's routes, which are the same on either backend (round 63: the test ran
+    on PostgreSQL too, starting its server for the routes alone)."""
+    application = create_app(make_config(sqlite_template.url))
+    yield application.url_map
+    application.extensions["licensing.db"].engine.dispose()
+
+
+def test_every_page_of_the_url_map_is_checked_or_left_out_for_a_reason(url_map: Map) -> None:
+    endpoints = page_endpoints(url_map)
     stale = {name for name in NOT_PAGES if name not in endpoints and not name.startswith("dev_")}
     assert not stale, f"NOT_PAGES names routes that no longer exist: {sorted(stale)}"
     world = _stand_in_world(dict.fromkeys(IDS, 1))
@@ -1287,7 +1369,7 @@ def test_every_page_of_the_url_map_is_checked_or_left_out_for_a_reason(app: Flas
     world.ids.update(
         dict.fromkeys(("status_token", "invoice_token", "reset_token", "invitation_token"), "t")
     )
-    adapter = app.url_map.bind("localhost")
+    adapter = url_map.bind("localhost")
     visited = {_endpoint(adapter, visit.path) for _, visit in _swept(world) if visit.status == 200}
     missing = endpoints - visited - set(NOT_PAGES)
     assert not missing, (
