@@ -11,6 +11,11 @@ quarter and pulls every export of it, CSV and JSON Lines; in July the next quart
 activity comes (payments of the quarter's invoices, a wire of April returned, a credit
 note, an amendment of a royalty report, the overdue run's late fees), and the quarter is
 exported again.
+
+Round 63: the month, the quarter's last minute and the close's pulls (every export of
+the quarter, and the whole ledger's invoices, payments, credit notes and lines) are
+made once a module and backend (`closed_quarter`); each test reads them, and writes
+what it writes (July's activity, a void), in a savepoint of its own.
 """
 
 from __future__ import annotations
