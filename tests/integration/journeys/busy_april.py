@@ -1,13 +1,20 @@
 """Round 51's busy April 2027, made as it happens (docs/journeys.md, round 51), shared
 by the month's close (`test_round51_finance_month.py`, whose docstring lists the
 records) and the quarter's (round 59, `test_quarter_close_round59.py`): the `april`
-fixture and the finance system that pulls every night."""
+fixture and the finance system that pulls every night.
+
+Round 63: the month is made once a module and backend (`prepared_april`, on
+`module_connection`, under the audit watch), not once a test; each test reads it
+through its own app, in a savepoint rolled back after it, with the month's own people
+(`vendor`, `billing_staff`) and its own copy of the finance system's mirror."""
 
 from __future__ import annotations
 
 import copy
 from collections import defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -16,10 +23,15 @@ import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Connection
 
 from licensing import db
 from licensing.accounts.models import User
 from licensing.billing.models import CreditNote, Invoice, Payment
+from licensing.db import Base
+from licensing.ratecards import services as ratecards
+from tests.conftest import DatabaseTemplate, app_in_transaction
+from tests.integration.agreements.conftest import NOW
 from tests.integration.billing.dispute_support import charge_of, dispute_event
 from tests.integration.billing.refund_support import deliver, paid_by_card
 from tests.integration.billing.stripe_support import (
@@ -30,13 +42,11 @@ from tests.integration.billing.stripe_support import (
     succeeded_event,
 )
 from tests.integration.exports.conftest import read_jsonl
-from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
-    DATA_FILE,
-    SMALL_SOFTWARE,
-    active_agreement,
-    row,
-)
+from tests.integration.pricing.conftest import example_document
+from tests.integration.royalties.conftest import DATA_FILE, SMALL_SOFTWARE, row
 from tests.support import factories
+from tests.support.agreements import make_active_agreement
+from tests.support.audited import unaudited_state_changes
 from tests.support.factories import bearer
 from tests.support.servers import LocalStripe
 
@@ -206,14 +216,13 @@ def _invoice(number: str) -> Invoice:
     return found
 
 
-@pytest.fixture
-def april(
+def busy_april(
     app: Flask,
     client: FlaskClient,
     vendor: User,
     billing_staff: User,
     localstripe: LocalStripe,
-    active_agreement: Callable[..., Any],  # noqa: F811
+    active_agreement: Callable[..., Any],
 ) -> tuple[Finance, dict[str, Any]]:
     """The records of the docstring, made in the order they happen, the finance
     system pulling every night in between: (the finance system, what was made)."""
@@ -421,3 +430,134 @@ def april(
         )
     books.nights_before(datetime(2027, 5, 3, 7, tzinfo=UTC))
     return books, made
+
+
+# --- made once a module and backend (round 63) -----------------------------------------
+
+
+@dataclass(frozen=True)
+class Stored:
+    """A record the module's data made, loaded again by id in each test's session."""
+
+    model: type[Any]
+    id: int
+
+
+def stored(made: dict[str, Any]) -> dict[str, Any]:
+    """`made` with each record (a payment) kept by its model and id."""
+    return {
+        key: Stored(type(value), value.id) if isinstance(value, Base) else value
+        for key, value in made.items()
+    }
+
+
+def loaded(made: dict[str, Any]) -> dict[str, Any]:
+    """`stored(made)` for one test: each record loaded in the test's session, the rest
+    copied (a test may change its copy)."""
+    session = db.session()
+    return {
+        key: (
+            session.get(value.model, value.id)
+            if isinstance(value, Stored)
+            else copy.deepcopy(value)
+        )
+        for key, value in made.items()
+    }
+
+
+@dataclass(frozen=True)
+class PreparedApril:
+    """The busy month as the module's data holds it: its people by id, the finance
+    system's mirror after the night of 2 May, and what was made."""
+
+    vendor_id: int
+    billing_staff_id: int
+    mirror: dict[str, dict[tuple[Any, ...], dict[str, Any]]]
+    pulled_until: date
+    made: dict[str, Any]
+
+
+@contextmanager
+def module_app(
+    request: pytest.FixtureRequest,
+    database_template: DatabaseTemplate,
+    module_connection: Connection,
+    localstripe: LocalStripe,
+) -> Iterator[Flask]:
+    """An app on the module's shared connection (`module_connection`), Stripe's calls
+    going to localstripe, whose writes stay for the module's tests. What it makes runs
+    under the audit watch, as the `april` fixture's making did in each test's own app."""
+    with app_in_transaction(
+        database_template.url, stripe_config(localstripe), module_connection, keep=True
+    ) as application:
+        if request.config.getoption("no_audit_watch"):
+            yield application
+            return
+        with unaudited_state_changes(application) as watch:
+            yield application
+        assert watch.gaps == [], "state changed with no audit event of the record"
+
+
+@pytest.fixture(scope="module")
+def prepared_april(
+    request: pytest.FixtureRequest,
+    database_template: DatabaseTemplate,
+    module_connection: Connection,
+    localstripe: LocalStripe,
+) -> PreparedApril:
+    """The busy month, made once a module and backend on the module's connection
+    (round 63: each of its tests made it anew, 3 to 8 s of set-up a test); each test
+    reads it in a savepoint of its own (`april`)."""
+    with module_app(request, database_template, module_connection, localstripe) as application:
+        session = db.session()
+        vendor = factories.make_vendor(session)
+        billing_staff = factories.make_staff(session, roles=("billing",))
+        ratecards.import_card(example_document(), published_by="tests")
+        licensing_staff = factories.make_staff(session, roles=("licensing",))
+
+        def active_agreement(licensee: User, *uses: dict[str, Any]) -> Any:
+            return make_active_agreement(licensee, licensing_staff, *uses, now=NOW)
+
+        books, made = busy_april(
+            application,
+            application.test_client(),
+            vendor,
+            billing_staff,
+            localstripe,
+            active_agreement,
+        )
+        _TOKENS.clear()  # made in the module's app: each test makes its own
+        return PreparedApril(
+            vendor.id, billing_staff.id, books.mirror, books.pulled_until, stored(made)
+        )
+
+
+@pytest.fixture(name="vendor")
+def april_vendor(prepared_april: PreparedApril, app: Flask) -> User:
+    """`vendor` in a module of the month: V's user, who filed its first quarter at
+    3,000 end users."""
+    found = db.session().get(User, prepared_april.vendor_id)
+    assert found is not None
+    return found
+
+
+@pytest.fixture(name="billing_staff")
+def april_billing_staff(prepared_april: PreparedApril, app: Flask) -> User:
+    """`billing_staff` in a module of the month: who recorded the month."""
+    found = db.session().get(User, prepared_april.billing_staff_id)
+    assert found is not None
+    return found
+
+
+@pytest.fixture
+def april(
+    prepared_april: PreparedApril, app: Flask, client: FlaskClient, billing_staff: User
+) -> tuple[Finance, dict[str, Any]]:
+    """The module's busy month for one test, whose `app` runs in a savepoint of the
+    module's connection: (the finance system, reading through this test's client with
+    its own copy of the mirror; what was made)."""
+    _TOKENS.clear()
+    books = Finance(client, billing_staff)
+    books.mirror = copy.deepcopy(prepared_april.mirror)
+    books.pulled_until = prepared_april.pulled_until
+    return books, loaded(prepared_april.made)

@@ -11,6 +11,11 @@ quarter and pulls every export of it, CSV and JSON Lines; in July the next quart
 activity comes (payments of the quarter's invoices, a wire of April returned, a credit
 note, an amendment of a royalty report, the overdue run's late fees), and the quarter is
 exported again.
+
+Round 63: the month, the quarter's last minute and the close's pulls (every export of
+the quarter, and the whole ledger's invoices, payments, credit notes and lines) are
+made once a module and backend (`closed_quarter`); each test reads them, and writes
+what it writes (July's activity, a void), in a savepoint of its own.
 """
 
 from __future__ import annotations
@@ -21,6 +26,7 @@ import io
 import json
 import re
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from decimal import Decimal
 from pathlib import Path
@@ -30,6 +36,7 @@ import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Connection
 
 from licensing import db
 from licensing.accounts.models import Organization, User
@@ -37,10 +44,12 @@ from licensing.billing import services as billing
 from licensing.finance import queries as finance
 from licensing.finance.queries import Filters
 from licensing.royalties.models import RoyaltyReport
+from tests.conftest import DatabaseTemplate
 from tests.integration.billing.refund_support import paid_by_card
 from tests.integration.exports.conftest import read_jsonl
 from tests.integration.journeys.busy_april import (  # noqa: F401 - fixtures
-    Finance,
+    _TOKENS,
+    PreparedApril,
     _api,
     _credited,
     _file,
@@ -48,13 +57,15 @@ from tests.integration.journeys.busy_april import (  # noqa: F401 - fixtures
     _invoice,
     _manual,
     _paid,
-    april,
+    april_billing_staff,
+    april_vendor,
     config_changes,
+    loaded,
+    module_app,
+    prepared_april,
+    stored,
 )
-from tests.integration.royalties.conftest import (  # noqa: F401 - the fixtures
-    active_agreement,
-    row,
-)
+from tests.integration.royalties.conftest import row
 from tests.support.servers import LocalStripe
 
 ZERO = Decimal(0)
@@ -132,25 +143,69 @@ def _documented_columns(dataset: str) -> list[str]:
     return re.findall(r"^\| `([a-z0-9_]+)` \|", section, flags=re.MULTILINE)
 
 
-@pytest.fixture
-def quarter(
-    client: FlaskClient,
-    vendor: User,
-    billing_staff: User,
+# The whole ledger as the finance system holds it at the close: every row so far.
+LEDGER = ("invoices", "payments", "credit_notes", "invoice_lines")
+
+
+@dataclass(frozen=True)
+class ClosedQuarter:
+    """The quarter as its close found it: what was made (records by id, `stored`),
+    every export of the quarter pulled at the close (`_the_quarter`), and the whole
+    ledger's CSV files (`LEDGER`) pulled then too."""
+
+    made: dict[str, Any]
+    pulled: dict[tuple[str, str], tuple[str, bytes]]
+    ledger: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def closed_quarter(
+    request: pytest.FixtureRequest,
+    database_template: DatabaseTemplate,
+    module_connection: Connection,
     localstripe: LocalStripe,
-    april: tuple[Finance, dict[str, Any]],  # noqa: F811
-) -> dict[str, Any]:
-    """April's records, then the quarter's last minute at the office: what was made."""
-    _books, made = april
-    late_payer = _invoice(made["overdue"]["number"]).organization_id
-    with time_machine.travel(LAST_MINUTE, tick=False):
-        made["last_minute"] = _manual(client, billing_staff, late_payer, "500.00")
-        carded = _invoice(
-            _manual(client, billing_staff, vendor.organization_id, "120.00")["number"]
-        )
-        made["last_minute_card"] = carded.number
-        made["last_minute_payment"] = paid_by_card(client, vendor, localstripe, carded).id
-    return made
+    prepared_april: PreparedApril,  # noqa: F811
+) -> ClosedQuarter:
+    """April's records, then the quarter's last minute at the office, and the close's
+    pulls at 10:00 on 2 July: made once a module and backend on the module's connection
+    (round 63: each test made the month and the minute again, and pulled the same 24
+    files of the quarter, which it only reads)."""
+    with module_app(request, database_template, module_connection, localstripe) as application:
+        client = application.test_client()
+        session = db.session()
+        vendor = session.get(User, prepared_april.vendor_id)
+        billing_staff = session.get(User, prepared_april.billing_staff_id)
+        assert vendor is not None
+        assert billing_staff is not None
+        made = loaded(prepared_april.made)
+        late_payer = _invoice(made["overdue"]["number"]).organization_id
+        _TOKENS.clear()
+        with time_machine.travel(LAST_MINUTE, tick=False):
+            made["last_minute"] = _manual(client, billing_staff, late_payer, "500.00")
+            carded = _invoice(
+                _manual(client, billing_staff, vendor.organization_id, "120.00")["number"]
+            )
+            made["last_minute_card"] = carded.number
+            made["last_minute_payment"] = paid_by_card(client, vendor, localstripe, carded).id
+        with time_machine.travel(CLOSE, tick=False):
+            pulled = _the_quarter(client, billing_staff)
+            ledger = {dataset: _csv(client, billing_staff, dataset) for dataset in LEDGER}
+        _TOKENS.clear()
+        return ClosedQuarter(stored(made), pulled, ledger)
+
+
+@pytest.fixture
+def quarter(closed_quarter: ClosedQuarter, app: Flask) -> dict[str, Any]:
+    """What was made, its records loaded in this test's session."""
+    _TOKENS.clear()  # a token the test before made went with its savepoint
+    return loaded(closed_quarter.made)
+
+
+@pytest.fixture
+def at_close(closed_quarter: ClosedQuarter, app: Flask) -> ClosedQuarter:
+    """The quarter's exports and the ledger as pulled at the close."""
+    _TOKENS.clear()
+    return closed_quarter
 
 
 def _the_quarter(client: FlaskClient, staff: User) -> dict[tuple[str, str], tuple[str, bytes]]:
@@ -185,14 +240,11 @@ def test_the_quarter_on_the_finance_page_is_every_export_of_it_to_the_cent(
     client: FlaskClient,
     billing_staff: User,
     signed_in: Callable[..., FlaskClient],
-    quarter: dict[str, Any],
+    at_close: ClosedQuarter,
 ) -> None:
     session = db.session()
-    with time_machine.travel(CLOSE, tick=False):
-        pulled = _the_quarter(client, billing_staff)
-        everything = {
-            r["invoice_number"]: r for r in _rows(_csv(client, billing_staff, "invoices"))
-        }
+    pulled = at_close.pulled
+    everything = {r["invoice_number"]: r for r in _rows(at_close.ledger["invoices"])}
     voided_since = {n for n, r in everything.items() if r["state"] == "void"}
     for (dataset, _basis), (text, lines) in pulled.items():
         header, body = read_jsonl(lines)
@@ -323,18 +375,16 @@ def test_the_quarter_on_the_finance_page_is_every_export_of_it_to_the_cent(
 
 
 def test_every_row_of_the_quarters_exports_is_found_in_the_others_by_a_key(
-    client: FlaskClient, billing_staff: User, quarter: dict[str, Any]
+    quarter: dict[str, Any], at_close: ClosedQuarter
 ) -> None:
-    with time_machine.travel(CLOSE, tick=False):
-        pulled = {
-            key: _rows(text) for key, (text, _lines) in _the_quarter(client, billing_staff).items()
-        }
-        # The finance system's ledger: every invoice, payment and credit note so far.
-        invoices = {r["invoice_number"]: r for r in _rows(_csv(client, billing_staff, "invoices"))}
-        payments = {r["payment_id"]: r for r in _rows(_csv(client, billing_staff, "payments"))}
-        notes = {
-            r["credit_note_number"]: r for r in _rows(_csv(client, billing_staff, "credit_notes"))
-        }
+    pulled = {key: _rows(text) for key, (text, _lines) in at_close.pulled.items()}
+    # The finance system's ledger: every invoice, payment, credit note and line so far.
+    invoices = {r["invoice_number"]: r for r in _rows(at_close.ledger["invoices"])}
+    payments = {r["payment_id"]: r for r in _rows(at_close.ledger["payments"])}
+    notes = {r["credit_note_number"]: r for r in _rows(at_close.ledger["credit_notes"])}
+    every_line = {
+        (r["invoice_number"], r["line_position"]) for r in _rows(at_close.ledger["invoice_lines"])
+    }
     lines = {(r["invoice_number"], r["line_position"]) for r in pulled[("invoice_lines", "issued")]}
     invoices_by_id = {r["invoice_id"]: r for r in invoices.values()}
     for found in pulled[("invoice_lines", "issued")]:
@@ -369,10 +419,7 @@ def test_every_row_of_the_quarters_exports_is_found_in_the_others_by_a_key(
     for found in pulled[("receivables", "as_of")]:
         assert invoices[found["invoice_number"]]["total"] == found["total"]
     for found in pulled[("revenue_recognition", "period")]:
-        assert (found["invoice_number"], found["line_position"]) in {
-            (r["invoice_number"], r["line_position"])
-            for r in _rows(_csv(client, billing_staff, "invoice_lines"))
-        }
+        assert (found["invoice_number"], found["line_position"]) in every_line
         if found["document_type"] == "credit_note":
             assert notes[found["document_number"]]["invoice_number"] == found["invoice_number"]
     for found in pulled[("royalty_report_lines", "issued")]:
@@ -427,13 +474,13 @@ def test_the_closed_quarter_exported_again_after_the_next_quarters_activity_is_t
     billing_staff: User,
     signed_in: Callable[..., FlaskClient],
     quarter: dict[str, Any],
+    at_close: ClosedQuarter,
 ) -> None:
     session = db.session()
     v_agreement_id = session.scalar(
         db.select(RoyaltyReport.agreement_id).where(RoyaltyReport.id == quarter["v1b"]["id"])
     )
-    with time_machine.travel(CLOSE, tick=False):
-        before = _the_quarter(client, billing_staff)
+    before = at_close.pulled
     figures_before = finance.cash_flow(session, Filters(QUARTER[0], date(2027, 6, 1), "quarter"))
     aging_before = finance.aging(session, "USD", QUARTER[1])
     wire = next(
@@ -541,14 +588,13 @@ def test_the_last_minute_of_the_quarter_at_the_office_is_the_quarters_everywhere
     billing_staff: User,
     signed_in: Callable[..., FlaskClient],
     quarter: dict[str, Any],
+    at_close: ClosedQuarter,
 ) -> None:
     invoice = quarter["last_minute"]["number"]
     carded = quarter["last_minute_card"]
     payment_id = str(quarter["last_minute_payment"])
+    pulled = {key: _rows(text) for key, (text, _lines) in at_close.pulled.items()}
     with time_machine.travel(CLOSE, tick=False):
-        pulled = {
-            key: _rows(text) for key, (text, _lines) in _the_quarter(client, billing_staff).items()
-        }
         june = {
             key: _rows(_csv(client, billing_staff, key[0], **{**filters, "from": "2027-06-30"}))
             for key, filters in EXPORTS.items()

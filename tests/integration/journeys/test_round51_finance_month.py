@@ -57,9 +57,11 @@ from tests.integration.journeys.busy_april import (  # noqa: F401 - the fixtures
     _headers,
     _on,
     april,
+    april_billing_staff,
+    april_vendor,
     config_changes,
+    prepared_april,
 )
-from tests.integration.royalties.conftest import active_agreement  # noqa: F401 - a fixture
 from tests.support import factories
 from tests.support.factories import bearer
 from tests.support.settings import invoice_terms
