@@ -75,4 +75,6 @@ def test_building_an_app_freezes_nothing() -> None:
             audit_hmac_key="a" * 40,
         )
     )
-    assert gc.get_freeze_count() == before
+    # Not equal: a frozen object freed while the app is built (a cache entry
+    # replaced) leaves the permanent generation, and the count goes down.
+    assert gc.get_freeze_count() <= before
