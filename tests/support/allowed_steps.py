@@ -152,8 +152,9 @@ class EveryRole:
     def __init__(self, vendor: User, users: Mapping[str, int] | None = None) -> None:
         session = db.session()
         self.organization_id = vendor.organization_id
+        self.users: dict[str, User]
         if users is not None:  # made once a module (`user_ids`), read in this test's session
-            self.users = {name: session.get(User, user_id) for name, user_id in users.items()}
+            self.users = {name: session.get_one(User, user_id) for name, user_id in users.items()}
             self.clerk = Actor.of(accounts.principal_for(self.users["admin"]))
             return
         organization = session.get(Organization, vendor.organization_id)

@@ -251,6 +251,7 @@ def prepared_money(
 
 def _invoice_for(owner: User, amounts: tuple[str, ...]) -> Invoice:
     """`invoice_for` of the billing tests, for the module's records."""
+    assert owner.organization_id is not None
     invoice = send_activation(activated(owner.organization_id, amounts))
     assert invoice is not None
     return invoice
