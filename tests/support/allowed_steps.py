@@ -149,10 +149,15 @@ class EveryRole:
     """`vendor`'s organization with a user of each role, and the office's staff: the
     `READERS`, and an admin's actor (`clerk`) to make records in each state."""
 
-    def __init__(self, vendor: User) -> None:
+    def __init__(self, vendor: User, users: Mapping[str, int] | None = None) -> None:
         session = db.session()
-        organization = session.get(Organization, vendor.organization_id)
         self.organization_id = vendor.organization_id
+        self.users: dict[str, User]
+        if users is not None:  # made once a module (`user_ids`), read in this test's session
+            self.users = {name: session.get_one(User, user_id) for name, user_id in users.items()}
+            self.clerk = Actor.of(accounts.principal_for(self.users["admin"]))
+            return
+        organization = session.get(Organization, vendor.organization_id)
         self.users = {
             "administrator": vendor,
             "member": factories.make_vendor(session, organization),
@@ -168,9 +173,37 @@ class EveryRole:
             return token_reader(name, self.users["admin"], read_only=True)
         return token_reader(name, self.users[name])
 
+    def user_ids(self) -> dict[str, int]:
+        return {name: user.id for name, user in self.users.items()}
+
 
 # A record's name in a test, the state it is in, and what makes a fresh one so.
 State = tuple[str, str, Callable[[], Any]]
+
+
+@dataclass(frozen=True)
+class Made:
+    """A record a module made once, by its id (what `walk_states` reads of a record)."""
+
+    id: int
+
+
+def in_turn(ids: Sequence[int], fresh: Callable[[], Any] | None = None) -> Callable[[], Any]:
+    """A state's builder made of records a module made once in that state (round 63):
+    each call the next of `ids`, and once they are used up, `fresh()`, one made now.
+    Every test of the module may take them all again: a test's `app` runs in a
+    savepoint of the module's connection (`module_connection`), so a step it took on
+    one is rolled back before the next test. A step that changes something outside
+    the database (a refund at localstripe) is taken on a `fresh` record."""
+    left = list(ids)
+
+    def make() -> Any:
+        if left:
+            return Made(left.pop(0))
+        assert fresh is not None, "more records asked for than the module made"
+        return fresh()
+
+    return make
 
 
 def walk_states(

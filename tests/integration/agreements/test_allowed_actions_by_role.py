@@ -7,13 +7,16 @@ application the decision a second reviewer takes."""
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Connection
 
 from licensing import db
 from licensing.accounts import services as accounts
@@ -21,12 +24,22 @@ from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Agreement
+from licensing.ratecards import services as ratecards
+from tests.conftest import DatabaseTemplate, app_in_transaction
 from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE, NOW, draft
+from tests.integration.pricing.conftest import example_document
 from tests.support import factories
 from tests.support.agreements import accept, issued_agreement
-from tests.support.allowed_steps import WORDS, Reader, attempt, check_state, token_reader
+from tests.support.allowed_steps import (
+    WORDS,
+    Made,
+    Reader,
+    attempt,
+    check_state,
+    in_turn,
+    token_reader,
+)
 from tests.support.settings import issuing
-from tests.support.statements import statements_for
 from tests.support.uses import STAFF_USE
 
 APPLICATION_STEPS = (
@@ -79,10 +92,30 @@ class Office:
             session, session.get(Organization, vendor.organization_id), role="billing"
         )
         self.licensing_staff = licensing_staff
-        self.reviewer = Actor.of(accounts.principal_for(factories.make_staff(session)))
+        self.reviewing_staff = factories.make_staff(session)
         self.admin = factories.make_staff(session, roles=("admin",))
         self.billing_staff = factories.make_staff(session, roles=("billing",))
-        self.office = Actor.of(accounts.principal_for(self.admin))
+
+    @classmethod
+    def of(cls, user_ids: dict[str, int]) -> Office:
+        """The office the module made (`user_ids`), read in this test's session."""
+        office = cls.__new__(cls)
+        session = db.session()
+        for attribute, user_id in user_ids.items():
+            setattr(office, attribute, session.get(User, user_id))
+        office.organization_id = office.vendor.organization_id
+        return office
+
+    def user_ids(self) -> dict[str, int]:
+        return {name: user.id for name, user in vars(self).items() if isinstance(user, User)}
+
+    @property
+    def reviewer(self) -> Actor:
+        return Actor.of(accounts.principal_for(self.reviewing_staff))
+
+    @property
+    def office(self) -> Actor:
+        return Actor.of(accounts.principal_for(self.admin))
 
     def reader(self, name: str) -> Reader:
         users = {
@@ -185,56 +218,127 @@ def _application(office: Office, make: Callable[[], int]) -> Callable[[], str]:
     return lambda: f"/api/v1/applications/{make()}"
 
 
-def _agreement(office: Office, make: Callable[[], Agreement]) -> Callable[[], str]:
-    return lambda: f"/api/v1/agreements/{make().id}"
+def _agreement(office: Office, make: Callable[[], int]) -> Callable[[], str]:
+    return lambda: f"/api/v1/agreements/{make()}"
+
+
+# How many records of each state the module makes (round 63): one each reader reads,
+# and one for each step the reader allowed most may take in it; a test wanting more
+# makes them (`in_turn`). Those `services.expire` makes come first: it lapses every
+# returned application past its deadline and expires every agreement past its term.
+MADE = {
+    "lapsed": 1,
+    "expired": 1,
+    "draft": 3,  # submit, withdraw
+    "submitted": 5,  # approve, reject, return, start_review
+    "in_review": 4,  # approve, reject, return (escalate)
+    "escalated": 4,  # approve, reject, return
+    "returned": 3,  # resubmit, withdraw
+    "returned_late": 2,  # withdraw
+    "approved": 1,
+    "rejected": 2,  # request_reconsideration
+    "rejected_late": 1,
+    "reconsideration_requested": 3,  # deny, grant
+    "withdrawn": 1,
+    "held_draft": 1,  # read once the organization is held; its one step, withdraw
+    "suspended_submitted": 5,  # read once the organization is suspended
+    "issued": 3,  # accept, terminate
+    "active": 2,  # terminate
+    "terminated": 1,
+    "suspended_issued": 3,
+}
+
+
+@dataclass
+class Prepared:
+    """What the module made once: the office's people and records in each state, by
+    id. Each of the 30 tests had made all of them again (15-30 s of a CI run)."""
+
+    users: dict[str, int]
+    made: dict[str, list[int]]
+
+    def builder(self, office: Office, state: str) -> Callable[[], int]:
+        """Ids of the module's records in `state`, then ones `office` makes now."""
+        take = in_turn(self.made[state], lambda: Made(_make(office, state)))
+        return lambda: take().id
+
+
+def _make(office: Office, state: str) -> int:
+    """A record made now in `state` (a name of `MADE`), by its id."""
+    makers: dict[str, Callable[[], Any]] = {
+        "returned_late": lambda: office.returned(now=NOW),
+        "rejected_late": lambda: office.rejected(now=NOW),
+        "held_draft": office.draft,
+        "suspended_submitted": office.submitted,
+        "suspended_issued": office.issued,
+    }
+    made = makers[state]() if state in makers else getattr(office, state)()
+    return made if isinstance(made, int) else made.id
+
+
+@pytest.fixture(scope="module")
+def prepared_office(database_template: DatabaseTemplate, module_connection: Connection) -> Prepared:
+    with app_in_transaction(database_template.url, {}, module_connection, keep=True):
+        ratecards.import_card(example_document(), published_by="tests")  # `example_card`'s
+        session = db.session()
+        office = Office(factories.make_vendor(session), factories.make_staff(session))
+        made = {state: [_make(office, state) for _ in range(n)] for state, n in MADE.items()}
+        return Prepared(office.user_ids(), made)
 
 
 @pytest.fixture
-def office(app: Flask, vendor: User, licensing_staff: User, example_card: str) -> Office:
-    return Office(vendor, licensing_staff)
+def office(app: Flask, prepared_office: Prepared) -> Office:
+    return Office.of(prepared_office.users)
+
+
+@pytest.fixture
+def made(office: Office, prepared_office: Prepared) -> Callable[[str], Callable[[], int]]:
+    """`made(state)`: a builder of the module's records in `state` (`Prepared`)."""
+    return functools.partial(prepared_office.builder, office)
 
 
 @pytest.mark.parametrize("role", APPLICATION_READERS)
 def test_an_applications_allowed_actions_are_the_steps_its_reader_may_take_in_every_state(
-    client: FlaskClient, office: Office, role: str
+    client: FlaskClient, office: Office, made: Callable[[str], Callable[[], int]], role: str
 ) -> None:
+    """Each state's applications are the module's (`Prepared`), made once through the
+    services as `Office` makes them."""
     reader = office.reader(role)
     states: list[tuple[str, str, Callable[[], int]]] = [
-        ("draft", "draft", office.draft),
-        ("submitted", "submitted", office.submitted),
-        ("in_review", "in_review", office.in_review),
-        ("escalated", "escalated", office.escalated),
-        ("returned", "returned", office.returned),
-        ("returned, its deadline passed", "returned", lambda: office.returned(now=NOW)),
-        ("approved", "approved", office.approved),
-        ("rejected", "rejected", office.rejected),
-        ("rejected, its window closed", "rejected", lambda: office.rejected(now=NOW)),
+        ("draft", "draft", made("draft")),
+        ("submitted", "submitted", made("submitted")),
+        ("in_review", "in_review", made("in_review")),
+        ("escalated", "escalated", made("escalated")),
+        ("returned", "returned", made("returned")),
+        ("returned, its deadline passed", "returned", made("returned_late")),
+        ("approved", "approved", made("approved")),
+        ("rejected", "rejected", made("rejected")),
+        ("rejected, its window closed", "rejected", made("rejected_late")),
         (
             "reconsideration_requested",
             "reconsideration_requested",
-            office.reconsideration_requested,
+            made("reconsideration_requested"),
         ),
-        ("withdrawn", "withdrawn", office.withdrawn),
-        ("lapsed", "lapsed", office.lapsed),
+        ("withdrawn", "withdrawn", made("withdrawn")),
+        ("lapsed", "lapsed", made("lapsed")),
     ]
     for name, state, make in states:
         reader.seen[name] = check_state(
             client, reader, state, _application(office, make), APPLICATION_STEPS
         )
     # Held pending payment, it submits nothing; suspended, nothing of its is approved.
-    draft_id = office.draft()
+    draft_id = made("held_draft")()
     office.standing("mark_pending_payment")
     reader.seen["draft, held"] = check_state(
         client, reader, "draft", lambda: f"/api/v1/applications/{draft_id}", APPLICATION_STEPS[:2]
     )
     office.standing("payment_received")
-    submitted_ids = [office.submitted() for _ in range(5)]
     office.standing("suspend")
     reader.seen["submitted, suspended"] = check_state(
         client,
         reader,
         "submitted",
-        lambda: f"/api/v1/applications/{submitted_ids.pop()}",
+        _application(office, made("suspended_submitted")),
         APPLICATION_STEPS,
     )
 
@@ -283,28 +387,32 @@ VENDOR_PRESSES = {
 
 
 def test_the_vendors_application_page_offers_the_presses_its_allowed_actions_list_in_every_state(
-    app: Flask, office: Office, signed_in: Callable[..., FlaskClient]
+    app: Flask,
+    office: Office,
+    made: Callable[[str], Callable[[], int]],
+    signed_in: Callable[..., FlaskClient],
 ) -> None:
     """Round 58: the page's presses are the steps the API lists to the same vendor,
     state by state: no *Change the application* beside a submission refused (past
-    its deadline, the organization held), nor on an application nobody changes."""
+    its deadline, the organization held), nor on an application nobody changes. The
+    applications are the module's (`Prepared`)."""
     api, page = app.test_client(), signed_in(app.test_client(), office.vendor)
     headers = factories.bearer(office.vendor)
     states: list[tuple[str, Callable[[], int]]] = [
-        ("draft", office.draft),
-        ("submitted", office.submitted),
-        ("in review", office.in_review),
-        ("returned", office.returned),
-        ("lapsed", office.lapsed),  # lapses every returned application past its deadline
-        ("returned, its deadline passed", lambda: office.returned(now=NOW)),
-        ("approved", office.approved),
-        ("rejected", office.rejected),
-        ("rejected, its window closed", lambda: office.rejected(now=NOW)),
-        ("reconsideration requested", office.reconsideration_requested),
-        ("withdrawn", office.withdrawn),
+        ("draft", made("draft")),
+        ("submitted", made("submitted")),
+        ("in review", made("in_review")),
+        ("returned", made("returned")),
+        ("lapsed", made("lapsed")),
+        ("returned, its deadline passed", made("returned_late")),
+        ("approved", made("approved")),
+        ("rejected", made("rejected")),
+        ("rejected, its window closed", made("rejected_late")),
+        ("reconsideration requested", made("reconsideration_requested")),
+        ("withdrawn", made("withdrawn")),
     ]
     built = [(name, make()) for name, make in states]
-    held = office.draft()  # read once the organization is held (below)
+    held = made("held_draft")()  # read once the organization is held (below)
     offered: dict[str, list[str]] = {}
     for name, application_id in [*built, ("draft, held", held)]:
         if name == "draft, held":
@@ -330,33 +438,33 @@ def test_the_vendors_application_page_offers_the_presses_its_allowed_actions_lis
 
 
 def test_billing_staff_and_billing_members_read_no_application(
-    client: FlaskClient, office: Office
+    client: FlaskClient, office: Office, made: Callable[[str], Callable[[], int]]
 ) -> None:
-    url = f"/api/v1/applications/{office.submitted()}"
+    url = f"/api/v1/applications/{made('submitted')()}"
     for role in ("billing staff", "billing member"):
         assert client.get(url, headers=dict(office.reader(role).headers)).status_code == 403
 
 
 @pytest.mark.parametrize("role", AGREEMENT_READERS)
 def test_an_agreements_allowed_actions_are_the_steps_its_reader_may_take_in_every_state(
-    client: FlaskClient, office: Office, role: str
+    client: FlaskClient, office: Office, made: Callable[[str], Callable[[], int]], role: str
 ) -> None:
+    """Each state's agreements are the module's (`Prepared`)."""
     reader = office.reader(role)
-    states: list[tuple[str, str, Callable[[], Agreement]]] = [
-        ("issued", "issued", office.issued),
-        ("active", "active", office.active),
-        ("terminated", "terminated", office.terminated),
-        ("expired", "expired", office.expired),
+    states: list[tuple[str, str, Callable[[], int]]] = [
+        ("issued", "issued", made("issued")),
+        ("active", "active", made("active")),
+        ("terminated", "terminated", made("terminated")),
+        ("expired", "expired", made("expired")),
     ]
     for name, state, make in states:
         reader.seen[name] = check_state(
             client, reader, state, _agreement(office, make), AGREEMENT_STEPS
         )
     # Suspended, the organization accepts nothing; the office may still terminate.
-    issued = [office.issued() for _ in range(3)]
     office.standing("suspend")
     reader.seen["issued, suspended"] = check_state(
-        client, reader, "issued", lambda: f"/api/v1/agreements/{issued.pop().id}", AGREEMENT_STEPS
+        client, reader, "issued", _agreement(office, made("suspended_issued")), AGREEMENT_STEPS
     )
 
     expected = {
@@ -370,33 +478,3 @@ def test_an_agreements_allowed_actions_are_the_steps_its_reader_may_take_in_ever
     expected["member"] = expected["administrator"]
     for name, steps in expected.get(role, {}).items():
         assert reader.seen[name] == steps, (role, name)
-
-
-def test_the_queues_allowed_actions_ask_no_statement_per_application(
-    app: Flask, licensing_staff: User, example_card: str
-) -> None:
-    # Six organizations, so that reading each one's standing per row would show.
-    reviewer = Actor.of(accounts.principal_for(licensing_staff))
-    for position in range(6):
-        vendor = factories.make_vendor(db.session())
-        actor = Actor.of(accounts.principal_for(vendor))
-        application_id = services.create_draft(actor, draft(STAFF_USE)).id
-        services.submit(application_id, actor, policy=issuing(), attest=True)
-        if position % 2:
-            services.start_review(application_id, reviewer)
-            services.escalate(application_id, WORDS, reviewer)
-    db.session().commit()
-    client, headers = app.test_client(), factories.bearer(licensing_staff)
-    at_two = statements_for(app, client, "/api/v1/applications?per_page=2", headers=headers)
-    at_six = statements_for(app, client, "/api/v1/applications?per_page=6", headers=headers)
-    assert at_six == at_two
-    listed = client.get("/api/v1/applications?per_page=6", headers=headers).get_json()
-    # The escalated ones are a second reviewer's to decide.
-    assert (
-        sorted(tuple(row["allowed_actions"]) for row in listed)
-        == [
-            ("approve", "reject", "return", "start_review"),
-        ]
-        * 3
-        + [("return",)] * 3
-    )

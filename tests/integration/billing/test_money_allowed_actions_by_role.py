@@ -8,20 +8,25 @@ own steps (`charge_back`, `refund_at_stripe`) to whoever was refused."""
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Connection
 
+from licensing import db
 from licensing.accounts.models import User
 from licensing.billing import services
 from licensing.billing.models import CreditNote, Invoice, Payment, Refund
 from licensing.calendar import office_date
 from licensing.db import utcnow
+from tests.conftest import DatabaseTemplate, app_in_transaction
 from tests.support import factories
 from tests.support.allowed_steps import (
     READERS,
@@ -30,12 +35,14 @@ from tests.support.allowed_steps import (
     State,
     assert_seen,
     attempt,
+    in_turn,
     walk_states,
 )
 from tests.support.billing import credited, paid_offline, refunded_offline
 from tests.support.servers import LocalStripe
 from tests.support.settings import gateway
 
+from .conftest import activated, send_activation
 from .dispute_support import charge_of, deliver_dispute
 from .refund_support import paid_by_card
 from .stripe_support import flagged_card_payment, pay_by_card, stripe_config
@@ -86,8 +93,9 @@ class Money(EveryRole):
         vendor: User,
         localstripe: LocalStripe,
         invoice_for: Callable[..., Invoice],
+        users: dict[str, int] | None = None,
     ) -> None:
-        super().__init__(vendor)
+        super().__init__(vendor, users)
         self.client, self.vendor, self.localstripe = client, vendor, localstripe
         self.invoice_for = invoice_for
         self.disputes = 0
@@ -190,31 +198,95 @@ class Money(EveryRole):
         )
 
 
+# How many records of each state the module makes: one each reader reads, and one more
+# for each step a reader may take in it (billing staff's and an admin's). A flagged
+# payment given back is given back at localstripe, which no savepoint rolls back: its
+# steps are taken on payments the test makes (`Prepared.builder`).
+MADE = {
+    "offline": 2,  # reverse
+    "reversed": 1,
+    "card": 1,
+    "pending": 1,
+    "flagged": 1,
+    "flagged_over": 1,
+    "flagged_disputed": 1,
+    "given_back": 1,
+    "paid_and_credited": 2,  # refund
+    "refunded_in_full": 1,
+    "credited_unpaid": 1,
+    "refund_sent": 2,  # mark_returned
+    "refund_returned": 1,
+    "card_refund": 1,
+}
+MADE_NOW = ("flagged", "flagged_over")
+
+
+@dataclass
+class Prepared:
+    """What the module made once (round 63): the vendor, a user of each role, and
+    records in each state, by id. Each reader's test had made them all again, card
+    payments through localstripe and its webhooks: 30-50 s of a CI run for the file."""
+
+    vendor_id: int
+    users: dict[str, int]
+    made: dict[str, list[int]]
+
+    def builder(self, money: Money, state: str) -> Callable[[], Any]:
+        fresh = getattr(money, state) if state in MADE_NOW else None
+        return in_turn(self.made[state], fresh)
+
+
+@pytest.fixture(scope="module")
+def prepared_money(
+    database_template: DatabaseTemplate, module_connection: Connection, localstripe: LocalStripe
+) -> Prepared:
+    with app_in_transaction(
+        database_template.url, stripe_config(localstripe), module_connection, keep=True
+    ) as app:
+        vendor = factories.make_vendor(db.session())
+        money = Money(app.test_client(), vendor, localstripe, _invoice_for)
+        made = {state: [getattr(money, state)().id for _ in range(n)] for state, n in MADE.items()}
+        return Prepared(vendor.id, money.user_ids(), made)
+
+
+def _invoice_for(owner: User, amounts: tuple[str, ...]) -> Invoice:
+    """`invoice_for` of the billing tests, for the module's records."""
+    assert owner.organization_id is not None
+    invoice = send_activation(activated(owner.organization_id, amounts))
+    assert invoice is not None
+    return invoice
+
+
 @pytest.fixture
 def money(
     app: Flask,
     client: FlaskClient,
-    vendor: User,
+    prepared_money: Prepared,
     localstripe: LocalStripe,
     invoice_for: Callable[..., Invoice],
 ) -> Money:
-    return Money(client, vendor, localstripe, invoice_for)
+    vendor = db.session().get(User, prepared_money.vendor_id)
+    assert vendor is not None
+    return Money(client, vendor, localstripe, invoice_for, prepared_money.users)
 
 
 @pytest.mark.parametrize("role", READERS)
 def test_a_payments_allowed_actions_are_the_steps_its_reader_may_take_in_every_state(
-    client: FlaskClient, money: Money, role: str
+    client: FlaskClient, money: Money, prepared_money: Prepared, role: str
 ) -> None:
+    """Each state's payments are the module's (`Prepared`), made once through the
+    services, localstripe and Stripe's webhooks as `Money` makes them."""
     reader = money.reader(role)
+    made = functools.partial(prepared_money.builder, money)
     states: list[State] = [
-        ("received offline", "succeeded", money.offline),
-        ("reversed", "reversed", money.reversed),
-        ("received by card", "succeeded", money.card),
-        ("pending", "pending", money.pending),
-        ("flagged", "flagged", money.flagged),
-        ("flagged, more than owed", "flagged", money.flagged_over),
-        ("flagged, its charge disputed", "flagged", money.flagged_disputed),
-        ("given back", "given_back", money.given_back),
+        ("received offline", "succeeded", made("offline")),
+        ("reversed", "reversed", made("reversed")),
+        ("received by card", "succeeded", made("card")),
+        ("pending", "pending", made("pending")),
+        ("flagged", "flagged", made("flagged")),
+        ("flagged, more than owed", "flagged", made("flagged_over")),
+        ("flagged, its charge disputed", "flagged", made("flagged_disputed")),
+        ("given back", "given_back", made("given_back")),
     ]
     walk_states(client, reader, "payments", states, PAYMENT_STEPS)
 
@@ -245,13 +317,15 @@ def test_a_payments_allowed_actions_are_the_steps_its_reader_may_take_in_every_s
 
 @pytest.mark.parametrize("role", READERS)
 def test_a_credit_notes_and_a_refunds_allowed_actions_are_the_steps_their_reader_may_take(
-    client: FlaskClient, money: Money, role: str
+    client: FlaskClient, money: Money, prepared_money: Prepared, role: str
 ) -> None:
+    """Each state's credit notes and refunds are the module's (`Prepared`)."""
     reader = money.reader(role)
+    made = functools.partial(prepared_money.builder, money)
     owed = [
-        ("owing a refund", "100.00", money.paid_and_credited),
-        ("refunded in full", "0.00", money.refunded_in_full),
-        ("off an unpaid balance", "0.00", money.credited_unpaid),
+        ("owing a refund", "100.00", made("paid_and_credited")),
+        ("refunded in full", "0.00", made("refunded_in_full")),
+        ("off an unpaid balance", "0.00", made("credited_unpaid")),
     ]
     walk_states(
         client,
@@ -262,9 +336,9 @@ def test_a_credit_notes_and_a_refunds_allowed_actions_are_the_steps_their_reader
         state_field="refund_outstanding",
     )
     refunds = [
-        ("sent offline", "succeeded", money.refund_sent),
-        ("returned by the bank", "failed", money.refund_returned),
-        ("to the card", "succeeded", money.card_refund),
+        ("sent offline", "succeeded", made("refund_sent")),
+        ("returned by the bank", "failed", made("refund_returned")),
+        ("to the card", "succeeded", made("card_refund")),
     ]
     walk_states(client, reader, "refunds", refunds, REFUND_STEPS)
 
@@ -297,26 +371,26 @@ PAYMENT_PRESSES = {
 
 
 def test_the_console_payment_page_offers_the_presses_its_allowed_actions_list_in_every_state(
-    app: Flask, money: Money, signed_in: Callable[..., FlaskClient]
+    app: Flask, money: Money, prepared_money: Prepared, signed_in: Callable[..., FlaskClient]
 ) -> None:
     """Round 58: billing staff's payment page offers exactly the steps the API lists
     to them, state by state: it offered *Accept* for a flagged payment its invoice
-    owed less than, which the accept refused."""
+    owed less than, which the accept refused. The payments are the module's."""
     staff = money.users["billing staff"]
     api, page = app.test_client(), signed_in(app.test_client(), staff)
     headers = factories.bearer(staff)
     states = {
-        "received offline": money.offline,
-        "reversed": money.reversed,
-        "received by card": money.card,
-        "flagged": money.flagged,
-        "flagged, more than owed": money.flagged_over,
-        "flagged, its charge disputed": money.flagged_disputed,
-        "given back": money.given_back,
+        "received offline": "offline",
+        "reversed": "reversed",
+        "received by card": "card",
+        "flagged": "flagged",
+        "flagged, more than owed": "flagged_over",
+        "flagged, its charge disputed": "flagged_disputed",
+        "given back": "given_back",
     }
     offered: dict[str, list[str]] = {}
-    for name, make in states.items():
-        payment_id = make().id
+    for name, state in states.items():
+        payment_id = prepared_money.made[state][0]
         listed = api.get(f"/api/v1/payments/{payment_id}", headers=headers).get_json()
         shown = page.get(f"/console/payments/{payment_id}").get_data(as_text=True)
         offered[name] = [

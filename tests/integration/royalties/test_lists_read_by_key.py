@@ -11,6 +11,7 @@ page's number, and such a page is read from that period's key in the lists' inde
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -18,15 +19,25 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
+from sqlalchemy import Connection
 
 from licensing import db
 from licensing.accounts import services as accounts
+from licensing.accounts.models import User
 from licensing.actors import Actor
 from licensing.agreements.models import Agreement
+from licensing.ratecards import services as ratecards
 from licensing.royalties import queries
 from licensing.web import paging
+from tests.conftest import DatabaseTemplate, app_in_transaction
+from tests.integration.agreements.conftest import NOW
+from tests.integration.pricing.conftest import example_document
+from tests.support import factories
+from tests.support.agreements import make_active_agreement
 from tests.support.period_lists import TODAY, crowd, seed
 from tests.support.plans import plan_of, sent_with_values, sorts
+
+from .conftest import file_quarter
 
 Key = tuple[int, date]
 
@@ -52,18 +63,48 @@ def _whole(actor: Actor) -> list[Any]:
     return read(window, {paging.LIMIT: 1000, paging.OFFSET: 0})
 
 
+@dataclass(frozen=True)
+class Seeded:
+    """Who the module's periods are of (round 63: `seed` ran once a module, where the
+    queue's and the vendor's list's 20 tests had each seeded their own, 0.5-1.2 s a
+    test): their ids, read again in each test's session."""
+
+    vendor_id: int
+    other_vendor_id: int
+    staff_id: int
+
+    def user(self, user_id: int) -> User:
+        found = db.session().get(User, user_id)
+        assert found is not None
+        return found
+
+
+@pytest.fixture(scope="module")
+def prepared(database_template: DatabaseTemplate, module_connection: Connection) -> Seeded:
+    """`seed`'s periods, made once a module and backend on its shared connection;
+    each test reads them (and what it adds, `crowd`'s periods, goes with its savepoint)."""
+    with app_in_transaction(database_template.url, {}, module_connection, keep=True):
+        ratecards.import_card(example_document(), published_by="tests")  # `example_card`'s
+        session = db.session()
+        vendor, other_vendor = factories.make_vendor(session), factories.make_vendor(session)
+        staff = factories.make_staff(session, roles=("licensing",))
+
+        def active_agreement(owner: Any, *uses: dict[str, Any]) -> Agreement:
+            return make_active_agreement(owner, staff, *uses, now=NOW)
+
+        def file_report(
+            owner: Any, agreement: Agreement, quarter: int, *args: Any, **kw: Any
+        ) -> Any:
+            return file_quarter(owner, agreement.id, quarter, *args, **kw)
+
+        seed(vendor, other_vendor, staff, active_agreement, file_report)
+        return Seeded(vendor.id, other_vendor.id, staff.id)
+
+
 @pytest.fixture
-def seeded(
-    app: Flask,
-    vendor: Any,
-    other_vendor: Any,
-    licensing_staff: Any,
-    active_agreement: Callable[..., Agreement],
-    file_report: Callable[..., Any],
-) -> Actor:
-    """Six agreements accepted together (their periods tie on every day)."""
-    seed(vendor, other_vendor, licensing_staff, active_agreement, file_report)
-    return _staff(licensing_staff)
+def seeded(app: Flask, prepared: Seeded) -> Actor:
+    """Six agreements accepted together (their periods tie on every day), the module's."""
+    return _staff(prepared.user(prepared.staff_id))
 
 
 @pytest.mark.parametrize("size", [1, 3, 7])
@@ -153,19 +194,21 @@ def test_a_page_whose_key_cannot_be_read_or_found_is_read_by_its_number(
 
 
 def test_a_key_given_twice_is_refused_as_the_page_number_is(
-    app: Flask, seeded: Actor, signed_in: Callable[..., FlaskClient], licensing_staff: Any
+    app: Flask, seeded: Actor, signed_in: Callable[..., FlaskClient], prepared: Seeded
 ) -> None:
-    client = signed_in(app.test_client(), licensing_staff)
+    client = signed_in(app.test_client(), prepared.user(prepared.staff_id))
     response = client.get("/console/royalty-reports?page=2&after=1&after=2")
     assert response.status_code == 400
     assert "Page takes one value, and the link gave it 2" in response.get_data(as_text=True)
 
 
 def test_a_page_read_by_key_reads_the_queues_index_from_the_key_and_sorts_nothing(
-    seeded: Actor, other_vendor: Any
+    seeded: Actor, prepared: Seeded
 ) -> None:
     whole = _whole(seeded)
     # Priced on 2,000 more periods, ANALYZEd, not on what earlier tests left (round 58).
+    other_vendor = prepared.user(prepared.other_vendor_id)
+    assert other_vendor.organization_id is not None
     crowd(other_vendor.organization_id)
     around = _listing(seeded).around(db.session())
     assert around is not None
@@ -186,20 +229,12 @@ def test_a_page_read_by_key_reads_the_queues_index_from_the_key_and_sorts_nothin
 
 
 @pytest.fixture
-def vendors_list(
-    app: Flask,
-    vendor: Any,
-    other_vendor: Any,
-    licensing_staff: Any,
-    active_agreement: Callable[..., Agreement],
-    file_report: Callable[..., Any],
-) -> tuple[Actor, Actor]:
+def vendors_list(app: Flask, prepared: Seeded) -> tuple[Actor, Actor]:
     """Round 55's periods: the vendor's five agreements tied on every day, reports
-    filed, one amended, two sent back; and the other vendor's."""
-    seed(vendor, other_vendor, licensing_staff, active_agreement, file_report)
+    filed, one amended, two sent back; and the other vendor's (the module's)."""
     return (
-        Actor.of(accounts.principal_for(vendor)),
-        Actor.of(accounts.principal_for(other_vendor)),
+        Actor.of(accounts.principal_for(prepared.user(prepared.vendor_id))),
+        Actor.of(accounts.principal_for(prepared.user(prepared.other_vendor_id))),
     )
 
 
