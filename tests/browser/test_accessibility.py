@@ -4,18 +4,25 @@ their errors)."""
 
 from __future__ import annotations
 
+import dataclasses
 import re
+from collections.abc import Callable, Iterator
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeVar
+
+import pytest
+from flask import Flask
 
 from licensing import db
 from licensing.accounts import services as accounts
 from licensing.actors import Actor
 from licensing.agreements import services as agreements
+from licensing.app import create_app
 from licensing.billing import services as billing
 from licensing.billing.models import Invoice
 from licensing.ratecards import services as ratecards
 from tests.browser.conftest import sign_in
+from tests.conftest import DatabaseTemplate, make_config
 from tests.integration.agreements.conftest import STAFF_USE, draft
 from tests.integration.billing.conftest import activated, send_activation
 from tests.integration.pricing.conftest import example_document
@@ -27,16 +34,108 @@ from tests.support.axe import (
     own_findings,
     violations_at_least,
 )
-from tests.support.servers import LiveServer
+from tests.support.servers import LiveServer, SMTPServer
 from tests.support.settings import issuing
 
+# Round 63: each test built a server and a database of its own (about a second of
+# set-up and shut-down apiece) and made again the same vendor, invoice, statement
+# and application. Now the tests that only read pages share one server and the
+# people and records `_Shared` makes once; a test that changes what another reads
+# (a statement sent again, a payment recorded) is marked `_own_server` and gets a
+# server and database of its own, as before. Each test keeps its own browser
+# context. The module runs on one worker (`xdist_group`), so it is all made once.
+pytestmark = pytest.mark.xdist_group("accessibility")
 
-def _invoice(live_server: LiveServer) -> tuple[str, Invoice]:
-    with live_server.app.app_context():
+Test = TypeVar("Test", bound=Callable[..., None])
+
+
+def _own_server(test: Test) -> Test:
+    """A test that changes what other tests read: a server and database of its own."""
+    test.own_server = True  # type: ignore[attr-defined]
+    return test
+
+
+def _served(template: DatabaseTemplate, smtp_server: SMTPServer) -> Iterator[LiveServer]:
+    """The app on a fresh SQLite database, served on a loopback port, as the
+    browser tests' `live_server`: CSRF on, mail sent. Sign-ins are not counted
+    against the rate limit: a module's tests sign in more than ten times a minute."""
+    config = make_config(
+        template.new_url(),
+        smtp_url=smtp_server.url,
+        send_mail_after_request=True,
+        overrides={},
+        auth_rate_limit="off",
+    )
+    server = LiveServer(create_app(config)).start()
+    server.app.config["LICENSING"] = dataclasses.replace(
+        server.app.config["LICENSING"], public_url=server.url
+    )
+    yield server
+    server.stop()
+    server.app.extensions["licensing.db"].engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def shared_server(
+    sqlite_template: DatabaseTemplate, smtp_server: SMTPServer
+) -> Iterator[LiveServer]:
+    yield from _served(sqlite_template, smtp_server)
+
+
+@pytest.fixture
+def live_server(
+    request: pytest.FixtureRequest, sqlite_template: DatabaseTemplate, smtp_server: SMTPServer
+) -> Iterator[LiveServer]:
+    """The module's shared server, or for an `_own_server` test a server of its own."""
+    if getattr(request.function, "own_server", False):
+        yield from _served(sqlite_template, smtp_server)
+    else:
+        yield request.getfixturevalue("shared_server")
+
+
+NOVEMBER_20 = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
+
+
+@dataclasses.dataclass(frozen=True)
+class _Shared:
+    """What the read-only tests look at: a vendor with an invoice issued on
+    November 20 and November's statement emailed to them, another vendor's
+    application submitted (on the example card), and staff of each role."""
+
+    vendor_email: str
+    invoice: Invoice
+    applicant_email: str
+    submitted_id: int
+    staff: dict[str, str]
+
+
+def _made(app: Flask) -> _Shared:
+    with app.app_context():
         vendor = factories.make_vendor(db.session())
-        invoice = send_activation(activated(vendor.organization_id or 0, ("900.00",)))
+        invoice = send_activation(
+            activated(vendor.organization_id or 0, ("900.00",), at=NOVEMBER_20)
+        )
         assert invoice is not None
-        return vendor.email, invoice
+        run = billing.send_monthly_statements(
+            date(2026, 11, 1), now=datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
+        )
+        assert len(run.sent) == 1
+        applicant_email, submitted_id = _submitted_application()
+        staff = {
+            role: factories.make_staff(db.session(), roles=(role,)).email
+            for role in ("admin", "billing", "licensing")
+        }
+        return _Shared(vendor.email, invoice, applicant_email, submitted_id, staff)
+
+
+@pytest.fixture(scope="module")
+def _made_once(shared_server: LiveServer) -> _Shared:
+    return _made(shared_server.app)
+
+
+@pytest.fixture
+def shared(live_server: LiveServer, _made_once: _Shared) -> _Shared:
+    return _made_once
 
 
 def test_the_public_pages_have_no_serious_accessibility_problem(page: Any) -> None:
@@ -55,53 +154,48 @@ def test_the_public_pages_have_no_serious_accessibility_problem(page: Any) -> No
 
 
 def test_a_vendors_dashboard_and_invoice_have_no_serious_accessibility_problem(
-    page: Any, live_server: LiveServer
+    page: Any, shared: _Shared
 ) -> None:
-    email, invoice = _invoice(live_server)
-    sign_in(page, email)
+    sign_in(page, shared.vendor_email)
     page.goto("/portal/")
     assert_accessible(page)
-    page.goto(f"/portal/invoices/{invoice.id}")
+    page.goto(f"/portal/invoices/{shared.invoice.id}")
     assert_accessible(page)
 
 
 def test_the_console_and_an_invoice_have_no_serious_accessibility_problem_for_staff(
-    page: Any, live_server: LiveServer
+    page: Any, shared: _Shared
 ) -> None:
-    _email, invoice = _invoice(live_server)
-    with live_server.app.app_context():
-        staff = factories.make_staff(db.session(), roles=("admin",))
-    sign_in(page, staff.email)
+    sign_in(page, shared.staff["admin"])
     page.goto("/console/")
     assert_accessible(page)
-    page.goto(f"/console/invoices/{invoice.id}")
+    page.goto(f"/console/invoices/{shared.invoice.id}")
     assert_accessible(page)
 
 
 # --- Round 7: what the page-by-page sweep (test_accessibility_pages.py) found ------
 
 
-def _a_submitted_application(live_server: LiveServer) -> tuple[str, int]:
-    """A vendor's email and an application of theirs submitted (in review or approved)."""
-    with live_server.app.app_context():
-        ratecards.import_card(example_document(), published_by="tests")
-        vendor = factories.make_vendor(db.session())
-        principal = Actor.of(accounts.principal_for(vendor))
-        submitted = agreements.create_draft(principal, draft(STAFF_USE))
-        agreements.submit(submitted.id, principal, policy=issuing(), attest=True)
-        return vendor.email, submitted.id
+def _submitted_application() -> tuple[str, int]:
+    """A vendor's email and an application of theirs submitted (in review or
+    approved), on the example card, published here: in an app context."""
+    ratecards.import_card(example_document(), published_by="tests")
+    vendor = factories.make_vendor(db.session())
+    principal = Actor.of(accounts.principal_for(vendor))
+    submitted = agreements.create_draft(principal, draft(STAFF_USE))
+    agreements.submit(submitted.id, principal, policy=issuing(), attest=True)
+    return vendor.email, submitted.id
 
 
 def test_on_a_phone_a_table_that_scrolls_sideways_can_be_reached_by_keyboard(
-    page: Any, live_server: LiveServer
+    page: Any, shared: _Shared
 ) -> None:
     # A table with no link in it scrolled inside its own box on a phone, but
     # nothing in it took the focus: a keyboard user could not scroll to its
     # right-hand columns (axe: scrollable-region-focusable, serious).
-    vendor_email, submitted_id = _a_submitted_application(live_server)
-    sign_in(page, vendor_email)
+    sign_in(page, shared.applicant_email)
     page.set_viewport_size({"width": 375, "height": 800})
-    page.goto(f"/portal/applications/{submitted_id}")
+    page.goto(f"/portal/applications/{shared.submitted_id}")
     assert_accessible(page)
     scrolling = page.evaluate(_SCROLLING_BOXES)
     assert all(tabindex == "0" for tabindex in scrolling), scrolling
@@ -117,60 +211,50 @@ _SCROLLING_BOXES = """
 
 
 def test_each_finance_section_is_a_landmark_with_a_name_of_its_own(
-    page: Any, live_server: LiveServer
+    page: Any, shared: _Shared
 ) -> None:
     # The queue-health table's region and its section were both "Queue health".
-    with live_server.app.app_context():
-        staff = factories.make_staff(db.session(), roles=("billing",))
-    sign_in(page, staff.email)
+    sign_in(page, shared.staff["billing"])
     page.goto("/console/finance/")
     found = [v for v in violations_at_least(page, "moderate") if v["id"] == "landmark-unique"]
     assert not found, describe(found)
 
 
-def test_the_console_invoice_s_pdf_link_says_what_it_downloads(
-    page: Any, live_server: LiveServer
-) -> None:
+def test_the_console_invoice_s_pdf_link_says_what_it_downloads(page: Any, shared: _Shared) -> None:
     # The link read only "PDF": out of context (a screen reader's list of links)
     # it did not say which document.
-    _email, invoice = _invoice(live_server)
-    with live_server.app.app_context():
-        staff = factories.make_staff(db.session(), roles=("billing",))
-    sign_in(page, staff.email)
-    page.goto(f"/console/invoices/{invoice.id}")
+    sign_in(page, shared.staff["billing"])
+    page.goto(f"/console/invoices/{shared.invoice.id}")
     link = page.get_by_role("link", name="Download the invoice PDF")
-    assert link.get_attribute("href") == f"/invoices/{invoice.id}.pdf"
+    assert link.get_attribute("href") == f"/invoices/{shared.invoice.id}.pdf"
     assert not [finding for finding in own_findings(page) if finding.startswith("link-text")]
 
 
 def test_a_refusal_flashed_after_a_redirect_is_an_alert_and_news_a_status(
-    page: Any, live_server: LiveServer
+    page: Any, shared: _Shared
 ) -> None:
     # Every flash sat in one role=status region: a refusal ("can no longer be
-    # changed") was announced politely, if at all, like good news.
-    vendor_email, submitted_id = _a_submitted_application(live_server)
-    sign_in(page, vendor_email)
+    # changed") was announced politely, if at all, like good news. (The draft it
+    # saves is the applicant's own and no other test counts drafts.)
+    sign_in(page, shared.applicant_email)
     page.goto("/portal/applications/new")
     page.get_by_role("button", name="Save the draft").click()
     page.wait_for_load_state()
     assert "is saved as a draft" in page.inner_text(".flashes[role=status]")
-    page.goto(f"/portal/applications/{submitted_id}/edit")
+    page.goto(f"/portal/applications/{shared.submitted_id}/edit")
     assert "can no longer be changed" in page.inner_text(".flashes[role=alert]")
     assert page.locator(".flashes[role=status]").count() == 0
 
 
 def test_an_application_s_refused_forms_tie_each_message_to_its_field(
-    page: Any, live_server: LiveServer
+    page: Any, shared: _Shared
 ) -> None:
     # The application pages' hand-written fields (the attestation, the staff's
     # review, note and approval forms, the acceptance) showed their messages
     # beside the field, but the field neither named the message
     # (aria-describedby) nor said it was invalid: a screen reader, on the
-    # field, read no error.
-    vendor_email, submitted_id = _a_submitted_application(live_server)
-    with live_server.app.app_context():
-        staff = factories.make_staff(db.session(), roles=("licensing",))
-    sign_in(page, vendor_email)
+    # field, read no error. (Every form is refused but the draft's own save.)
+    sign_in(page, shared.applicant_email)
     page.goto("/portal/applications/new")
     page.get_by_role("button", name="Save the draft").click()
     page.get_by_role("button", name="Submit for pricing and review").click()
@@ -179,8 +263,8 @@ def test_an_application_s_refused_forms_tie_each_message_to_its_field(
     assert [f for f in own_findings(page) if f.startswith("error-")] == []
     assert page.get_attribute("#attest", "aria-invalid") == "true"
     page.context.clear_cookies()
-    sign_in(page, staff.email)
-    page.goto(f"/console/applications/{submitted_id}")
+    sign_in(page, shared.staff["licensing"])
+    page.goto(f"/console/applications/{shared.submitted_id}")
     page.get_by_role("button", name="Add the note").click()
     page.wait_for_load_state()
     assert page.get_attribute("#body", "aria-describedby") == "body-error"
@@ -224,16 +308,11 @@ def test_a_form_that_comes_back_refused_says_so_in_the_page_title(page: Any) -> 
 
 
 def test_the_statement_of_account_and_its_refused_form_have_no_serious_problem(
-    page: Any, live_server: LiveServer
+    page: Any, shared: _Shared
 ) -> None:
-    with live_server.app.app_context():
-        vendor = factories.make_vendor(db.session())
-        issued = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-        invoice = send_activation(activated(vendor.organization_id or 0, ("900.00",), at=issued))
-        assert invoice is not None
-    sign_in(page, vendor.email)
+    sign_in(page, shared.vendor_email)
     page.goto("/portal/statement?from=2026-11-01&to=2026-11-30")
-    assert page.get_by_role("cell", name=invoice.number or "").count() == 1
+    assert page.get_by_role("cell", name=shared.invoice.number or "").count() == 1
     assert_accessible(page)
     page.goto("/portal/statement?from=2026-11-30&to=2026-11-01")
     assert page.title().startswith("Error: Statement of account")
@@ -246,6 +325,7 @@ def test_the_statement_of_account_and_its_refused_form_have_no_serious_problem(
 # --- Round 26: statements sent ----------------------------------------------------------
 
 
+@_own_server  # sends a statement again
 def test_the_statements_sent_on_an_organizations_page_have_no_serious_problem(
     page: Any, live_server: LiveServer
 ) -> None:
@@ -273,18 +353,9 @@ def test_the_statements_sent_on_an_organizations_page_have_no_serious_problem(
 
 
 def test_the_portals_list_of_statements_emailed_has_no_serious_problem(
-    page: Any, live_server: LiveServer
+    page: Any, shared: _Shared
 ) -> None:
-    with live_server.app.app_context():
-        vendor = factories.make_vendor(db.session())
-        email = vendor.email
-        issued = datetime(2026, 11, 20, 15, 0, tzinfo=UTC)
-        assert send_activation(activated(vendor.organization_id or 0, ("900.00",), at=issued))
-        run = billing.send_monthly_statements(
-            date(2026, 11, 1), now=datetime(2026, 12, 1, 15, 0, tzinfo=UTC)
-        )
-        assert len(run.sent) == 1
-    sign_in(page, email)
+    sign_in(page, shared.vendor_email)
     page.goto("/portal/statement")
     month = page.get_by_role("link", name="2026-11 statement in USD")
     assert month.count() == 1
@@ -299,6 +370,7 @@ def test_the_portals_list_of_statements_emailed_has_no_serious_problem(
 # --- Round 28: the statements changed since sent ----------------------------------------
 
 
+@_own_server  # records a payment and sends a statement again
 def test_the_statements_changed_since_sent_and_their_send_again_have_no_serious_problem(
     page: Any, live_server: LiveServer
 ) -> None:

@@ -95,9 +95,30 @@ def test_sessions_signed_under_a_former_secret_key_still_open_pages(
             application.extensions["licensing.db"].engine.dispose()
 
 
-def _licensing(tmp_path: Path, *arguments: str) -> list[str]:
-    """The lines `licensing ARGUMENTS` prints (both streams), in a fresh process:
-    Alembic says its set-up once a process, when it is first imported."""
+# Between two commands run in one process, on both streams.
+_NEXT = "--- the next command ---"
+_COMMANDS_IN_ONE_PROCESS = f"""
+import json, sys
+from licensing.cli import main
+for number, arguments in enumerate(json.loads(sys.argv[1])):
+    if number:
+        print({_NEXT!r}, flush=True)
+        print({_NEXT!r}, file=sys.stderr, flush=True)
+    try:
+        main.main(args=arguments, prog_name="licensing")
+    except SystemExit as done:
+        if done.code:
+            raise
+"""
+
+
+def _licensing(tmp_path: Path, *commands: list[str]) -> list[list[str]]:
+    """The lines each of `licensing COMMANDS` prints (both streams), the commands
+    run one after another in one fresh process: Alembic says its set-up once a
+    process, when it is first imported, so the first command's lines are what a
+    first run prints. (Round 63: a process of its own for each run cost some 3 s
+    of interpreter and app import apiece.)"""
+    import json
     import subprocess
     import sys
 
@@ -108,14 +129,15 @@ def _licensing(tmp_path: Path, *arguments: str) -> list[str]:
     )
     environment.pop("LOG_LEVEL", None)  # the default, INFO
     done = subprocess.run(
-        [sys.executable, "-m", "licensing.cli", *arguments],
+        [sys.executable, "-c", _COMMANDS_IN_ONE_PROCESS, json.dumps(commands)],
         env=environment,
         cwd=tmp_path,
         capture_output=True,
         text=True,
         check=True,
     )
-    return (done.stdout + done.stderr).splitlines()
+    printed = zip(done.stdout.split(_NEXT + "\n"), done.stderr.split(_NEXT + "\n"), strict=True)
+    return [(out + err).splitlines() for out, err in printed]
 
 
 @pytest.mark.parametrize("command", [["db", "upgrade"], ["setup"]])
@@ -124,15 +146,15 @@ def test_migrating_prints_what_it_did_not_alembics_set_up(
 ) -> None:
     """Round 14: every run printed seven `INFO:alembic.runtime.plugins:setup
     plugin ...` lines, and "Context impl SQLiteImpl." / "Will assume
-    non-transactional DDL." twice."""
-    first = _licensing(tmp_path, *command)
+    non-transactional DDL." twice. The run again is the same process's second
+    command: the set-up lines come once a process, with its first."""
+    first, again = _licensing(tmp_path, command, command)
     assert not [line for line in first if "setup plugin" in line], first
     assert not [line for line in first if "Context impl" in line or "Will assume" in line]
     # What it did: each revision it ran, and where the database is now.
     assert any("Running upgrade  -> 0001" in line for line in first), first
     assert any(line.startswith("Database at revision ") for line in first), first
     # Run again on a database up to date: nothing but the revision (and `setup`'s steps).
-    again = _licensing(tmp_path, *command)
     assert again[0].startswith("Database at revision "), again
     if command == ["db", "upgrade"]:
         assert len(again) == 1, again
