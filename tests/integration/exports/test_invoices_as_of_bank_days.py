@@ -25,6 +25,10 @@ closed month gets). On the base (88df43724) every crossing failed on both databa
 rows already read so were DATED_LATE's before 01-24, RETURNED's and REFUNDED's of 01-18
 and 01-20 and WRITTEN_OFF's of 01-20 and 01-22; every other differed (its paid day
 missing or the day booked, WRITTEN_OFF `open` from 01-26).
+
+Round 63 (exports63): the steps are lived once a module and backend on
+`module_connection` and each day exported once, through the API, for every crossing;
+each test reads them, or exports again, in a savepoint of its own.
 """
 
 from __future__ import annotations
@@ -33,13 +37,14 @@ import csv
 import io
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
 import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import literal, select, update
+from sqlalchemy import Connection, literal, select, update
 
 from licensing import db
 from licensing.accounts.models import User
@@ -49,6 +54,9 @@ from licensing.calendar import office_date
 from licensing.db import OfficeDay, UTCDateTime
 from licensing.exports.datasets import invoices
 from licensing.exports.filters import ExportFilter
+from tests.conftest import DatabaseTemplate, app_in_transaction
+from tests.support import factories
+from tests.support.audited import unaudited_state_changes
 from tests.support.billing import credited, paid_offline, refunded_offline, reversed_offline
 from tests.support.exports import both, exporter
 from tests.support.factories import billing_clerk
@@ -177,26 +185,53 @@ def _read(body: bytes, names: dict[str, str]) -> dict[str, tuple[str, ...]]:
     return {names[row["invoice_number"]]: tuple(row[c] for c in COLUMNS) for row in rows}
 
 
+@dataclass
+class Lived:
+    """The module's history: the invoices' names by number, and each day of `EXPECTED`
+    exported as of itself through the API once every step was entered."""
+
+    names: dict[str, str]
+    read: dict[str, dict[str, tuple[str, ...]]]
+
+
+@pytest.fixture(scope="module")
+def prepared(database_template: DatabaseTemplate, module_connection: Connection) -> Lived:
+    """Lived once a module and backend (round 63: each test lived it again, 1-3 s of
+    set-up), under the audit watch, and each day exported once: every crossing's test
+    and the paid days' read the same six files a finance system pulls (five tests
+    fetched them again each)."""
+    with app_in_transaction(database_template.url, {}, module_connection, keep=True) as made_on:
+        with unaudited_state_changes(made_on) as watch:
+            names = _lived()
+        assert watch.gaps == [], "state changed with no audit event of the record"
+        staff = factories.make_staff(db.session(), roles=("billing",))
+        fetch = exporter(made_on.test_client(), staff, "invoices")
+        return Lived(names, {day: _read(fetch("csv", as_of=day), names) for day in EXPECTED})
+
+
 @pytest.fixture
-def names(app: Flask) -> dict[str, str]:
-    return _lived()
+def lived(prepared: Lived, app: Flask) -> Lived:
+    """The module's history, for a test whose `app` runs in a savepoint of the
+    module's connection."""
+    return prepared
+
+
+@pytest.fixture
+def names(lived: Lived) -> dict[str, str]:
+    return lived.names
 
 
 @pytest.mark.parametrize("crossing", _NAMES)
 def test_each_crossing_reads_by_the_banks_days_and_the_write_off_as_booked(
-    client: FlaskClient, billing_staff: User, names: dict[str, str], crossing: str
+    lived: Lived, crossing: str
 ) -> None:
-    fetch = exporter(client, billing_staff, "invoices")
-    read = {day: _read(fetch("csv", as_of=day), names)[crossing] for day in EXPECTED}
+    read = {day: rows[crossing] for day, rows in lived.read.items()}
     assert read == {day: rows[crossing] for day, rows in EXPECTED.items()}
 
 
-def test_the_paid_day_is_given_whenever_the_state_is_paid(
-    client: FlaskClient, billing_staff: User, names: dict[str, str]
-) -> None:
-    fetch = exporter(client, billing_staff, "invoices")
+def test_the_paid_day_is_given_whenever_the_state_is_paid(lived: Lived) -> None:
     for day in EXPECTED:
-        for state, paid_date, *_ in _read(fetch("csv", as_of=day), names).values():
+        for state, paid_date, *_ in lived.read[day].values():
             assert (state == P) == bool(paid_date), day
             assert paid_date <= day, day
 
