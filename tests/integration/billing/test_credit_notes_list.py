@@ -19,14 +19,16 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from licensing import db
-from licensing.accounts.models import User
+from licensing.accounts.models import User, name_key
 from licensing.billing import services
+from licensing.billing.models import CreditNote, Payment, Refund
 from licensing.finance import queries as finance
 from tests.integration.exports.conftest import read_jsonl
 from tests.integration.finance.conftest import at, issue
 from tests.support import console_lists, factories
 from tests.support.billing import credited, paid_offline, refunded_offline
 from tests.support.console_lists import words as _words
+from tests.support.copies import copy_invoice, copy_row
 from tests.support.factories import bearer, billing_clerk
 from tests.support.statements import statements_for
 
@@ -183,33 +185,77 @@ def test_the_lists_totals_for_a_month_are_the_finance_pages_credited_and_the_cre
 # --- no query per row -------------------------------------------------------------------
 
 
-def _many(organization_id: int, count: int) -> None:
-    """`count` invoices, each credited: half paid first (owed back, part refunded)."""
-    for index in range(count):
-        invoice = issue(organization_id, "100.00", date(2027, 3, 1))
-        if index % 2:
-            paid_offline(
-                invoice.id,
-                "100.00",
-                f"W-{index}",
-                received_on=date(2027, 3, 2),
-                now=at(date(2027, 3, 2)),
+def _many(organization_id: int, count: int, start: int) -> None:
+    """`count` invoices, each credited: half paid first (owed back, part refunded).
+    One of each kind through the services; the others copies of its rows (the
+    invoice and its lines, the payment, the credit note, its refund), which is all
+    the list reads of them: making 60 through the services was most of the test's
+    time."""
+    session = db.session()
+    payments, notes, refunds = Payment.__table__, CreditNote.__table__, Refund.__table__
+    made: dict[bool, tuple[int, int | None, int]] = {}
+    for index in range(start, start + count):
+        owed_back = bool(index % 2)
+        reason = f"Seats removed {index}"
+        if owed_back not in made:
+            invoice = issue(organization_id, "100.00", date(2027, 3, 1))
+            payment = None
+            if owed_back:
+                payment = paid_offline(
+                    invoice.id,
+                    "100.00",
+                    f"W-{index}",
+                    received_on=date(2027, 3, 2),
+                    now=at(date(2027, 3, 2)),
+                ).id
+            note = credited(invoice.id, "40.00", reason, now=at(date(2027, 3, 3)))
+            if owed_back:
+                refunded_offline(
+                    note.id,
+                    "10.00",
+                    f"R-{index}",
+                    sent_on=date(2027, 3, 4),
+                    now=at(date(2027, 3, 4)),
+                )
+            made[owed_back] = (invoice.id, payment, note.id)
+            continue
+        invoice_id, payment_id, note_id = made[owed_back]
+        copy = copy_invoice(invoice_id, number=f"INV-2027-C{index:05d}")
+        paid_copy = None
+        if payment_id is not None:
+            paid_copy = copy_row(
+                payments,  # type: ignore[arg-type]
+                payments.c.id == payment_id,  # type: ignore[attr-defined]
+                invoice_id=copy,
+                reference=f"W-{index}",
             )
-        note = credited(invoice.id, "40.00", f"Seats removed {index}", now=at(date(2027, 3, 3)))
-        if index % 2:
-            refunded_offline(
-                note.id, "10.00", f"R-{index}", sent_on=date(2027, 3, 4), now=at(date(2027, 3, 4))
+        note_copy = copy_row(
+            notes,  # type: ignore[arg-type]
+            notes.c.id == note_id,  # type: ignore[attr-defined]
+            invoice_id=copy,
+            number=f"CN-2027-C{index:05d}",
+            reason=reason,
+            reason_key=name_key(reason),
+        )
+        if paid_copy is not None:
+            copy_row(
+                refunds,  # type: ignore[arg-type]
+                refunds.c.credit_note_id == note_id,  # type: ignore[attr-defined]
+                credit_note_id=note_copy,
+                payment_id=paid_copy,
+                reference=f"R-{index}",
             )
+    session.commit()
 
 
 def test_the_credit_notes_list_runs_the_same_statements_at_10_and_60_credit_notes(
     app: Flask, vendor: User, billing_staff: User, signed_in: SignIn
 ) -> None:
     staff = signed_in(app.test_client(), billing_staff)
-    _many(vendor.organization_id, 10)
+    _many(vendor.organization_id, 10, 0)
     urls = (LIST, f"{LIST}?month=2027-03&licensee=a", f"{LIST}?from=2027-01&currency=USD")
     at_10 = [statements_for(app, staff, url) for url in urls]
-    _many(vendor.organization_id, 50)
+    _many(vendor.organization_id, 50, 10)
     at_60 = [statements_for(app, staff, url) for url in urls]
     assert at_60 == at_10
     assert len(_rows(_listed(staff))) == 50
