@@ -13,11 +13,9 @@ from datetime import date, timedelta
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import Connection
 
 from licensing import db
 from licensing.accounts.models import User
-from tests.conftest import DatabaseTemplate, app_in_transaction
 from tests.integration.exports.conftest import read_jsonl
 from tests.integration.finance.conftest import at, issue
 from tests.support import factories
@@ -40,30 +38,12 @@ def _a_year_of_paid_invoices() -> None:
     analyzed("invoices", "invoice_lines", "organizations", "royalty_reports")
 
 
-@pytest.fixture(scope="module")
-def prepared_year(database_template: DatabaseTemplate, module_connection: Connection) -> None:
-    """The year of paid invoices, made once a module and backend on its shared
-    connection (`module_connection`): both datasets' tests only read it, each in a
-    savepoint of its own (it had been made for each, half the module's time)."""
-    with app_in_transaction(database_template.url, {}, module_connection, keep=True):
-        _a_year_of_paid_invoices()
-
-
-@pytest.fixture
-def a_year_of_paid_invoices(prepared_year: None, app: Flask) -> None:
-    """The module's year of paid invoices, under the test's own `app` (a savepoint)."""
-
-
 @pytest.mark.parametrize("dataset", ["invoices", "invoice_lines"])
 def test_a_months_export_by_paid_date_reads_the_month_through_the_paid_at_index(
-    app: Flask,
-    client: FlaskClient,
-    billing_staff: User,
-    a_year_of_paid_invoices: None,
-    dataset: str,
+    app: Flask, client: FlaskClient, billing_staff: User, dataset: str
 ) -> None:
-    # The module's connection's engine: the app's own sends nothing on a shared one.
-    with sent_with_values(db.session().connection().engine) as statements:
+    _a_year_of_paid_invoices()
+    with sent_with_values(app.extensions["licensing.db"].engine) as statements:
         response = client.get(
             f"/api/v1/exports/{dataset}",
             query_string=JUNE,
