@@ -150,27 +150,9 @@ def invoice_of_lines(lines: int = 1, **changes: object) -> billing.InvoiceDocume
 
 
 def _invoice_document(*, hard: bool, name: str = LEGAL_NAME) -> billing.InvoiceDocument:
-    document = billing.InvoiceDocument(
-        number="INV-2027-000007",
-        state="open",
-        issuer=("CPT Licensing Office", "100 Lakeshore Plaza"),
-        remit_to=("Wire to Lakeshore Commercial Bank",),
-        bill_to=("Meadowlark Practice Systems Inc.", "12 Elm Street"),
-        issue_date=date(2027, 1, 15),
-        due_date=date(2027, 2, 14),
-        payment_terms="Net 30 days",
-        late_fee_terms="1.5% per month",
-        reference="Agreement CPT-2027-000003",
-        memo="",
-        currency="USD",
+    document = replace(
+        invoice_of_lines(),
         lines=(billing.DocumentLine("Distribution, use 1", "2500 end users", "900.00"),),
-        total="900.00 USD",
-        paid="0.00 USD",
-        credited="0.00 USD",
-        balance_due="900.00 USD",
-        paid_on=None,
-        copyright_notice=billing.copyright_notice(date(2027, 1, 1)),
-        footer_notice=notices.copyright_notice(date(2027, 1, 1)),
     )
     if not hard:
         return document
