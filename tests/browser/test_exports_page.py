@@ -56,6 +56,9 @@ def test_billing_staff_download_an_export_from_the_console(
     page.get_by_label("Password").fill(factories.DEFAULT_PASSWORD)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("link", name="Exports").click()
+    # The page's deferred script narrows the choices: a pick made before the page
+    # has loaded would reach no listener (a whole CI on record failed so).
+    page.wait_for_url("**/console/exports")
 
     page.get_by_label("Dataset").select_option("invoice_lines")
     page.get_by_label("To", exact=True).fill("2026-01-01")
@@ -91,6 +94,9 @@ def test_a_finance_clerk_pulls_the_days_recorded_payments_and_reads_every_choice
         staff = factories.make_staff(db.session(), roles=("billing",))
     sign_in_on_the_form(page, staff.email)
     page.get_by_role("link", name="Exports").click()
+    # The page's deferred script narrows the choices: a pick made before the page
+    # has loaded would reach no listener (a whole CI on record failed so).
+    page.wait_for_url("**/console/exports")
 
     dates = page.get_by_label("Dates apply to")
     offered = dates.locator("option").all_inner_texts()
