@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 import pytest
@@ -24,10 +24,12 @@ from licensing.accounts.models import Organization, User
 from licensing.actors import Actor
 from licensing.agreements import services
 from licensing.agreements.models import Agreement
+from licensing.calendar import office_date
+from licensing.db import utcnow
 from licensing.ratecards import services as ratecards
 from tests.conftest import DatabaseTemplate, app_in_transaction
-from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE, NOW, draft
-from tests.integration.pricing.conftest import example_document
+from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE, draft
+from tests.integration.pricing.conftest import card_document
 from tests.support import factories
 from tests.support.agreements import accept, issued_agreement
 from tests.support.allowed_steps import (
@@ -39,8 +41,46 @@ from tests.support.allowed_steps import (
     in_turn,
     token_reader,
 )
+from tests.support.card_years import CardYears
 from tests.support.settings import issuing
 from tests.support.uses import STAFF_USE
+
+
+@dataclass(frozen=True)
+class Days:
+    """The module's days, from the office's today (round 64): every term is next
+    year's card's (`CardYears`: from a month on, a year long), published with the
+    example's rules; applications returned or rejected `past` (60 days ago) are past
+    their deadline (`RESUBMIT_BUSINESS_DAYS`) and window (`RECONSIDERATION_DAYS`), as
+    those of 2 November 2026 were; and agreements are expired 15 days after the term.
+    Before, the term was 2027's on the example card (2027's alone): a time bomb, since
+    from 2028 the term was over at submission and waited for staff."""
+
+    years: CardYears
+    past: datetime
+
+    @classmethod
+    def of_now(cls) -> Days:
+        now = utcnow()
+        return cls(CardYears.around(office_date(now)), now - timedelta(days=60))
+
+    @property
+    def term(self) -> tuple[date, date]:
+        return self.years.next_from, self.years.next_to
+
+    @property
+    def after_the_term(self) -> datetime:
+        return datetime.combine(self.years.next_to + timedelta(days=15), time(15), tzinfo=UTC)
+
+    def card(self) -> dict[str, Any]:
+        first, last = self.term
+        return card_document(
+            version=self.years.next_version,
+            title=f"Royalty schedule from {first}",
+            effective_from=first.isoformat(),
+            effective_to=last.isoformat(),
+        )
+
 
 APPLICATION_STEPS = (
     attempt("/submit", "submit", "resubmit", body={"attest": True}),
@@ -81,8 +121,9 @@ class Office:
     """A vendor's organization with a user of each role, the office's staff, and
     applications and agreements made in each state through the services."""
 
-    def __init__(self, vendor: User, licensing_staff: User) -> None:
+    def __init__(self, vendor: User, licensing_staff: User, days: Days) -> None:
         session = db.session()
+        self.days = days
         self.vendor = vendor
         self.organization_id = vendor.organization_id
         self.member = factories.make_vendor(
@@ -97,9 +138,10 @@ class Office:
         self.billing_staff = factories.make_staff(session, roles=("billing",))
 
     @classmethod
-    def of(cls, user_ids: dict[str, int]) -> Office:
+    def of(cls, user_ids: dict[str, int], days: Days) -> Office:
         """The office the module made (`user_ids`), read in this test's session."""
         office = cls.__new__(cls)
+        office.days = days
         session = db.session()
         for attribute, user_id in user_ids.items():
             setattr(office, attribute, session.get(User, user_id))
@@ -142,10 +184,11 @@ class Office:
     # --- applications --------------------------------------------------------------
 
     def draft(self) -> int:
-        return services.create_draft(self.actor, draft(STAFF_USE)).id
+        return services.create_draft(self.actor, draft(STAFF_USE, term=self.days.term)).id
 
     def submitted(self, *, now: Any = None) -> int:
-        application_id = services.create_draft(self.actor, draft(STAFF_USE), now=now).id
+        application = draft(STAFF_USE, term=self.days.term)
+        application_id = services.create_draft(self.actor, application, now=now).id
         return services.submit(
             application_id, self.actor, policy=issuing(), attest=True, now=now
         ).id
@@ -168,8 +211,8 @@ class Office:
         return application_id
 
     def lapsed(self) -> int:
-        application_id = self.returned(now=NOW)
-        services.expire(now=NOW + timedelta(days=14))
+        application_id = self.returned(now=self.days.past)
+        services.expire(now=self.days.past + timedelta(days=14))
         return application_id
 
     def approved(self) -> int:
@@ -195,7 +238,9 @@ class Office:
     # --- agreements ----------------------------------------------------------------
 
     def issued(self) -> Agreement:
-        return issued_agreement(self.vendor, self.licensing_staff, DEVELOPMENT_USE)
+        return issued_agreement(
+            self.vendor, self.licensing_staff, DEVELOPMENT_USE, term=self.days.term
+        )
 
     def active(self) -> Agreement:
         agreement = self.issued()
@@ -208,9 +253,11 @@ class Office:
         return agreement
 
     def expired(self) -> Agreement:
-        agreement = issued_agreement(self.vendor, self.licensing_staff, AUTO_USE)
+        agreement = issued_agreement(
+            self.vendor, self.licensing_staff, AUTO_USE, term=self.days.term
+        )
         accept(agreement, self.vendor)
-        services.expire(now=NOW.replace(year=2028, month=1, day=15))
+        services.expire(now=self.days.after_the_term)
         return agreement
 
 
@@ -256,6 +303,7 @@ class Prepared:
 
     users: dict[str, int]
     made: dict[str, list[int]]
+    days: Days
 
     def builder(self, office: Office, state: str) -> Callable[[], int]:
         """Ids of the module's records in `state`, then ones `office` makes now."""
@@ -266,8 +314,8 @@ class Prepared:
 def _make(office: Office, state: str) -> int:
     """A record made now in `state` (a name of `MADE`), by its id."""
     makers: dict[str, Callable[[], Any]] = {
-        "returned_late": lambda: office.returned(now=NOW),
-        "rejected_late": lambda: office.rejected(now=NOW),
+        "returned_late": lambda: office.returned(now=office.days.past),
+        "rejected_late": lambda: office.rejected(now=office.days.past),
         "held_draft": office.draft,
         "suspended_submitted": office.submitted,
         "suspended_issued": office.issued,
@@ -279,16 +327,17 @@ def _make(office: Office, state: str) -> int:
 @pytest.fixture(scope="module")
 def prepared_office(database_template: DatabaseTemplate, module_connection: Connection) -> Prepared:
     with app_in_transaction(database_template.url, {}, module_connection, keep=True):
-        ratecards.import_card(example_document(), published_by="tests")  # `example_card`'s
+        days = Days.of_now()
+        ratecards.import_card(days.card(), published_by="tests")
         session = db.session()
-        office = Office(factories.make_vendor(session), factories.make_staff(session))
+        office = Office(factories.make_vendor(session), factories.make_staff(session), days)
         made = {state: [_make(office, state) for _ in range(n)] for state, n in MADE.items()}
-        return Prepared(office.user_ids(), made)
+        return Prepared(office.user_ids(), made, days)
 
 
 @pytest.fixture
 def office(app: Flask, prepared_office: Prepared) -> Office:
-    return Office.of(prepared_office.users)
+    return Office.of(prepared_office.users, prepared_office.days)
 
 
 @pytest.fixture

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterator
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -17,6 +17,8 @@ from flask.testing import FlaskClient
 from licensing import db
 from licensing.accounts.models import User
 from licensing.billing.models import Invoice, Payment
+from licensing.calendar import office_date
+from licensing.db import utcnow
 from licensing.signals import ActivatedAgreement, UpFrontCharge, agreement_activated
 from tests.support.servers import LocalStripe
 
@@ -37,17 +39,21 @@ def activated(
     terms: int = 30,
     late_fee: str = "1.5",
     currency: str = "USD",
+    term: tuple[date, date] = (date(2027, 1, 1), date(2027, 12, 31)),
 ) -> ActivatedAgreement:
+    """An agreement activated `at` for `term` (2027's, the example card's, unless
+    told), its up-front charges of `amounts`."""
     number = next(_agreements)
+    term_start, term_end = term
     return ActivatedAgreement(
         agreement_id=number,
-        number=f"CPT-2027-{number:06d}",
+        number=f"CPT-{term_start.year}-{number:06d}",
         organization_id=organization_id,
         currency=currency,
         activated_at=at,
-        term_start=date(2027, 1, 1),
-        term_end=date(2027, 12, 31),
-        rate_card_version="2027.1",
+        term_start=term_start,
+        term_end=term_end,
+        rate_card_version=f"{term_start.year}.1",
         payment_terms_days=terms,
         late_fee_monthly_percent=Decimal(late_fee),
         charges=tuple(
@@ -60,6 +66,20 @@ def activated(
             for index, amount in enumerate(amounts)
         ),
     )
+
+
+def around_today() -> dict[str, Any]:
+    """`activated`'s `at` and `term` around the office's today (round 64): activated
+    yesterday, for a year from the first of last month. A test whose records meet the
+    real clock (a payment made or returned today, a card charged now) takes these
+    rather than 15 January 2027 and 2027's term: an invoice issued in the future
+    until then, and a year and more after its term from 2028."""
+    now = utcnow()
+    start = (office_date(now).replace(day=1) - timedelta(days=1)).replace(day=1)
+    return {
+        "at": now - timedelta(days=1),
+        "term": (start, start.replace(year=start.year + 1) - timedelta(days=1)),
+    }
 
 
 def send_activation(payload: ActivatedAgreement) -> Invoice | None:

@@ -42,7 +42,7 @@ from tests.support.billing import credited, paid_offline, refunded_offline
 from tests.support.servers import LocalStripe
 from tests.support.settings import gateway
 
-from .conftest import activated, send_activation
+from .conftest import activated, around_today, send_activation
 from .dispute_support import charge_of, deliver_dispute
 from .refund_support import paid_by_card
 from .stripe_support import flagged_card_payment, pay_by_card, stripe_config
@@ -146,6 +146,7 @@ class Money(EveryRole):
             amount=29999,
             moved=(),
             dispute_id=f"du_1Allowed58{self.disputes}",
+            at=utcnow(),  # opened now, not on 2 March 2027 (`dispute_support.OPENED`)
         )
         return payment
 
@@ -249,12 +250,20 @@ def prepared_money(
         return Prepared(vendor.id, money.user_ids(), made)
 
 
-def _invoice_for(owner: User, amounts: tuple[str, ...]) -> Invoice:
-    """`invoice_for` of the billing tests, for the module's records."""
+def _invoice_for(owner: User, amounts: tuple[str, ...] = ("1200.00", "350.50")) -> Invoice:
+    """`invoice_for` of the billing tests, on days around the office's today
+    (`around_today`, round 64): the module's records are paid, returned and charged
+    at the real time."""
     assert owner.organization_id is not None
-    invoice = send_activation(activated(owner.organization_id, amounts))
+    invoice = send_activation(activated(owner.organization_id, amounts, **around_today()))
     assert invoice is not None
     return invoice
+
+
+@pytest.fixture
+def invoice_for(app: Flask) -> Callable[..., Invoice]:
+    """The records a test makes, on the module's days (`_invoice_for`)."""
+    return _invoice_for
 
 
 @pytest.fixture

@@ -18,6 +18,7 @@ import copy
 import csv
 import io
 import itertools
+import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, timedelta
@@ -58,7 +59,8 @@ from .stripe_support import (
 )
 
 ZERO = Decimal(0)
-FIRST, LAST = date(2026, 1, 1), date(2028, 12, 1)
+FIRST, LAST = date(2026, 1, 1), date(2028, 12, 1)  # round 39's statements: 2026 to 2028
+DAY = re.compile(r"\d{4}-\d\d-\d\d")
 # The page's aging rows by the receivables export's `aging_bucket`.
 BUCKETS = {"1_30": "1-30", "31_60": "31-60", "61_90": "61-90", "disputed": "not_chased"}
 
@@ -200,14 +202,38 @@ def test_every_figure_of_the_month_ties_to_the_exports_and_the_exports_to_the_le
     _ties_to_the_exports(_exporter(client, billing_staff), short)
 
 
+def _next_month(day: date) -> date:
+    return (day.replace(day=1) + timedelta(days=32)).replace(day=1)
+
+
+def _months_dated(*exports: list[dict[str, Any]]) -> tuple[date, date]:
+    """The first month any row of `exports` names a day in (dated, stamped or due),
+    and the month after the last: the months the page's figures and the receivables
+    can differ in, and one quiet month after them."""
+    days = [
+        date.fromisoformat(value[:10])
+        for rows in exports
+        for row in rows
+        for value in row.values()
+        if isinstance(value, str) and DAY.match(value)
+    ]
+    return min(days).replace(day=1), _next_month(max(days))
+
+
 def _ties_to_the_exports(export: Callable[..., list[dict[str, Any]]], short: Invoice) -> None:
     """Every figure of the Finance page equals the exports' sums, per currency and
-    month, and the exports the ledger's own totals; the aging, its buckets."""
+    month, and the exports the ledger's own totals; the aging, its buckets. The months
+    are those from the first day any export names to the month after the last (each
+    month's outstanding is the receivables export as of its last day, pulled once for
+    both currencies): before round 64 every month of 2026 to 2028, some 28 of them
+    with nothing dated, each pulled once a currency; and a card paid at the real time
+    after 2028 would have fallen outside them."""
     invoices = export("invoices")
     void = {row["invoice_number"] for row in invoices if row["state"] == "void"}
-    payments = [row for row in export("payments") if row["invoice_number"] not in void]
+    every_payment, every_refund = export("payments"), export("refunds")
+    payments = [row for row in every_payment if row["invoice_number"] not in void]
     credit_notes = export("credit_notes")
-    refunds = [row for row in export("refunds") if row["state"] == "succeeded"]
+    refunds = [row for row in every_refund if row["state"] == "succeeded"]
     # Accepted short: the row's amount is what was applied, the rest owed on the invoice.
     (accepted,) = [row for row in payments if row["invoice_number"] == short.number]
     assert (accepted["state"], accepted["amount"], accepted["amount_received"]) == (
@@ -237,13 +263,17 @@ def _ties_to_the_exports(export: Callable[..., list[dict[str, Any]]], short: Inv
     currencies = sorted({row["currency"] for row in invoices})
     assert currencies == ["EUR", "USD"]
     session = db.session()
+    first, last = _months_dated(invoices, every_payment, credit_notes, every_refund)
+    at_end: dict[date, list[dict[str, Any]]] = {}  # each month's, pulled once for both
     for currency in currencies:
-        for row in finance.cash_flow(session, Filters(FIRST, LAST, currency=currency)):
+        for row in finance.cash_flow(session, Filters(first, last, currency=currency)):
             for name in expected:
                 figures[name][f"{currency} {row.period.key}"] = getattr(row, name)
             # Outstanding at the month's end: the receivables export as of that day.
             end = row.period.end
-            balances = export("receivables", as_of=end.isoformat(), currency=currency)
+            if end not in at_end:
+                at_end[end] = export("receivables", as_of=end.isoformat())
+            balances = [r for r in at_end[end] if r["currency"] == currency]
             owed = sum(
                 (Decimal(r["balance"]) for r in balances if r["invoice_number"] not in void), ZERO
             )
@@ -283,8 +313,9 @@ def _ties_to_the_exports(export: Callable[..., list[dict[str, Any]]], short: Inv
 
     # Aging: each row of the page's aging is its bucket in the export, at the month's
     # end and once every card payment's dispute is closed.
-    for as_of in (date(2026, 11, 30), date(2028, 1, 31)):
-        balances = export("receivables", as_of=as_of.isoformat(), currency="USD")
+    closed = _next_month(last) - timedelta(days=1)
+    for as_of in (date(2026, 11, 30), closed):
+        balances = [r for r in at_end[as_of] if r["currency"] == "USD"]  # pulled above
         for aged in finance.aging(session, "USD", as_of):
             bucket = BUCKETS.get(aged.key, aged.key)
             exported = [r for r in balances if r["aging_bucket"] == bucket]
@@ -408,10 +439,19 @@ def test_a_month_with_money_given_back_and_refunded_to_the_card_ties_and_counts_
 
 
 def _nights() -> Iterable[date]:
-    day = date(2026, 11, 1)
-    while day <= date(2026, 12, 3):
-        yield day
-        day += timedelta(days=1)
+    """The nights pulled: each day something below is recorded or dated on (the
+    invoices of 11-02, the check, the wire and the credit of 11-03, the void of 11-05
+    and 11-06, the check returned on 11-17 and recorded on 11-19, the refund sent on
+    11-20 and recorded on 11-23, the wire received on 11-27 and recorded on 12-02),
+    and quiet nights around them: before anything (11-01), after the check's first
+    pull (11-04) and after the last entry (12-03). Every other night of the month is
+    a quiet one, its pulls the same empty ones as these (each of the 33 was pulled,
+    ten exports a night, before round 64). Were an entry recorded on a night not
+    pulled, the ledger would miss it and not tie to the page: the test fails."""
+    return [date(2026, 11, day) for day in (1, 2, 3, 4, 5, 6, 17, 19, 20, 23, 27)] + [
+        date(2026, 12, 2),
+        date(2026, 12, 3),
+    ]
 
 
 def test_a_nightly_pull_by_day_recorded_gets_the_late_entries_a_pull_by_day_paid_misses(
