@@ -48,6 +48,7 @@ from licensing import (
     royalties,
     sessions,
     signing,
+    static_files,
     web,
 )
 from licensing.accounts import dashboard, passkey_pages, profile, two_step_pages
@@ -337,6 +338,21 @@ class App(Flask):
         return db.retrying(
             lambda: view(**view_args), may_run_again=_body_read_again, before_again=kept.restore
         )
+
+    def send_static_file(self, filename: str) -> Response:
+        """A file of static/, kept by the browser a year when the request names its
+        content's version, as every page links it (`licensing.static_files`, round 64:
+        each page load revalidated every stylesheet and script); otherwise as Flask
+        serves it, revalidated each time."""
+        response = super().send_static_file(filename)
+        folder = self.static_folder
+        if folder is None:  # Flask's method refused it already
+            return response
+        given = request_ctx._get_current_object().request.args.get(  # type: ignore[attr-defined]
+            static_files.VERSION_ARGUMENT
+        )
+        watch = not self.config["LICENSING"].is_production
+        return static_files.keep_when_versioned(response, given, folder, filename, watch=watch)
 
     def process_response(self, response: Response) -> Response:
         ctx = request_ctx._get_current_object()  # type: ignore[attr-defined]

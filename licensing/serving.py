@@ -239,6 +239,26 @@ SETTINGS: dict[str, Any] = {
     # gunicorn (25.1 and later) opens a control socket under the user's home by
     # default and says so at every start: none unless the operator asks for one.
     "control_socket_disable": True,
+    # The request line (method, target, version) gunicorn reads before the app sees
+    # anything; a longer one it answers itself, 414 in text/html (docs/api.md,
+    # "Request line"). Its default, 4,094 bytes, refused legal requests (round 64):
+    # the audit-event search at its bounds in 4-byte characters (every byte
+    # percent-encoded as %XX, 12 a character) is 5,805 bytes; an invoice search of
+    # 200 syllables typed as decomposed jamo (27 bytes each, composed by the app) is
+    # 5,432. 8,190 is the most gunicorn takes (a larger figure is cut to it); only 0
+    # is more, no limit at all: its parser would read a line of any length into
+    # memory. At 8,190 every API request at its bounds in composed text fits, and so
+    # does a CSV filing's amendment `reason` of 2,000 ASCII characters all
+    # percent-encoded (6,187). What no figure fits: that `reason` at 2,000 non-ASCII
+    # characters (a JSON filing carries it in the body), and the audit search's 468
+    # characters all typed decomposed. tests/integration/test_request_line.py works
+    # the figures out from the OpenAPI document; test_serving.py sends them through
+    # gunicorn.
+    "limit_request_line": 8190,
+    # A header field, its name included: gunicorn's default, kept. The longest legal
+    # one is a browser's Referer (Chromium and Firefox send at most 4,096 bytes of
+    # it) or its cookie (4,096 bytes a cookie); an Idempotency-Key is 255.
+    "limit_request_field_size": 8190,
     "on_starting": warn_at_start,
     "on_reload": warn_again_on_reload,
     "on_exit": forget_start_warnings,

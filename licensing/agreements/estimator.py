@@ -2,7 +2,8 @@
 
 It works without JavaScript and changes nothing. The form is posted: ten uses
 with long descriptions made a query string longer than a server accepts in a
-request line (gunicorn: 4,094 bytes, a bare 400). An estimate is still read from
+request line (gunicorn's default: 4,094 bytes; the service's own gunicorn takes
+8,190 since round 64, but proxies in front may take less). An estimate is still read from
 a query string too, so the page offers an ordinary estimate as a link to
 bookmark or send to a colleague (`share_url`). Adding or removing a use is a
 submit button that re-renders the form with one more or one less row.
@@ -44,7 +45,8 @@ MAX_ROWS = 10
 BLANK_ROW = {"use": "distribution"}
 # The longest query string put in a link (to share, or carried into an application),
 # measured as the link holds it (once more encoded inside sign-in's `next`): well
-# inside the request line servers accept (gunicorn's is 4,094 bytes in all).
+# inside the request line servers commonly accept (gunicorn's default is 4,094 bytes
+# in all; `licensing.serving.SETTINGS` takes 8,190, a proxy in front may not).
 LINK_QUERY_MAX = 3500
 
 

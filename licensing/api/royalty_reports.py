@@ -41,7 +41,7 @@ from licensing.limits import MAX_RECORD_ID
 from licensing.money import format_amount
 from licensing.royalties import queries, services
 from licensing.royalties.downloads import rows_response, template_response
-from licensing.royalties.models import QUANTITY_MAX, REVIEW_NOTE_MAX, RoyaltyReport
+from licensing.royalties.models import QUANTITY_MAX, REASON_MAX, REVIEW_NOTE_MAX, RoyaltyReport
 from licensing.royalties.queries import CREDIT_NOTE_STATES, NOTHING_CHARGED, PeriodCharges
 from licensing.royalties.rows import COLUMNS, Upload, csv_submission, json_submission
 from licensing.royalties.services import Filing, PeriodStatus
@@ -524,7 +524,7 @@ _SUBMISSION_BODY = {
                             "minimum": 1,
                             "maximum": MAX_RECORD_ID,
                         },
-                        "reason": {"type": "string"},
+                        "reason": {"type": "string", "maxLength": REASON_MAX},
                         "rows": {
                             "type": "array",
                             "items": {
@@ -559,7 +559,12 @@ _SUBMISSION_BODY = {
             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_RECORD_ID},
             "required": False,
         },
-        {"name": "reason", "in": "query", "schema": {"type": "string"}, "required": False},
+        {
+            "name": "reason",
+            "in": "query",
+            "schema": {"type": "string", "maxLength": REASON_MAX},
+            "required": False,
+        },
     ],
 }
 

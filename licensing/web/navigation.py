@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from flask import Flask, current_app, has_request_context, request, session, url_for
 from werkzeug.exceptions import HTTPException
 
-from licensing import access
+from licensing import access, static_files
 from licensing.web import scope
 from licensing.web.memo import per_app
 
@@ -212,8 +212,17 @@ def _fixed_url(endpoint: str, **values: Any) -> str:
 
 
 def asset_url(filename: str) -> str:
-    """The URL of a file under static/ (the templates name them literally)."""
-    return _fixed_url("static", filename=filename)
+    """The URL of a file under static/ (the templates name them literally), with its
+    content's version (`?v=3f2a9c0d51be`), which a browser keeps a year without
+    asking again (`licensing.static_files`, round 64). A file not found is linked
+    plainly (and answered 404, as before)."""
+    app = current_app._get_current_object()  # type: ignore[attr-defined]  # one lookup
+    folder = app.static_folder
+    watch = not app.config["LICENSING"].is_production
+    version = folder and static_files.content_version(folder, filename, watch=watch)
+    if not version:
+        return _fixed_url("static", filename=filename)
+    return _fixed_url("static", filename=filename, **{static_files.VERSION_ARGUMENT: version})
 
 
 # A record id no page has, stood in for the real ones while a URL pattern is built.

@@ -200,7 +200,7 @@ def test_after_adding_a_use_the_keyboard_continues_in_the_new_use(page: Any, car
 
 @pytest.fixture
 def gunicorn(sqlite_template: DatabaseTemplate) -> Iterator[GunicornServer]:
-    """The service behind gunicorn, whose request line holds at most 4,094 bytes."""
+    """The service behind gunicorn (its request line: 8,190 bytes since round 64)."""
     database_url = sqlite_template.new_url()
     app = create_app(make_config(database_url))
     with app.app_context():

@@ -14,7 +14,7 @@ import urllib.request
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 import pytest
 
@@ -226,3 +226,80 @@ def test_only_trusted_proxies_decide_the_scheme_a_request_was_made_in(
     plain = _redirect_for(url, {})
     assert urlsplit(forwarded).scheme == scheme
     assert urlsplit(plain).scheme == "http"
+
+
+def _answer(url: str, target: str) -> tuple[int, str, bytes]:
+    """The status, content type and body the server answers `GET target` with."""
+    address = urlsplit(url)
+    connection = http.client.HTTPConnection(address.hostname or "", address.port, timeout=30)
+    try:
+        connection.request("GET", target)
+        response = connection.getresponse()
+        return response.status, str(response.getheader("Content-Type")), response.read()
+    finally:
+        connection.close()
+
+
+def _every_byte_encoded(text: str) -> str:
+    """`text` percent-encoded byte by byte, ASCII letters too: legal, and the longest."""
+    return "".join(f"%{byte:02X}" for byte in text.encode())
+
+
+# 각 typed as its three conjoining jamo (ᄀ, ᅡ, ᆨ: nine bytes of UTF-8), which the app
+# composes into one syllable (licensing.printable.composed): 27 bytes a character.
+DECOMPOSED_SYLLABLE = "\u1100\u1161\u11a8"
+
+
+def test_the_longest_legal_request_lines_reach_the_app_and_are_answered_in_json(
+    served: _Served,
+) -> None:
+    """Round 64: gunicorn's default request line, 4,094 bytes, refused these with its
+    own 414 in text/html before the app saw them: an invoice search of 200 characters
+    (its bound) typed decomposed, and the audit-event search with every text at its
+    bound in 4-byte characters (tests/integration/test_request_line.py: the longest of
+    the document's operations in any script). Both reach the app now: its JSON answer
+    (401, no token given) with its request id."""
+    until(lambda: _status(served.url) == 200)
+    search = "/api/v1/invoices?q=" + quote(DECOMPOSED_SYLLABLE * 200, safe="")
+    wide = "\U0001f600"  # four bytes of UTF-8
+    audit = "/api/v1/audit-events?" + "&".join(
+        [
+            *(
+                f"{name}={quote(wide * bound, safe='')}"
+                for name, bound in (("entity_type", 50), ("entity_id", 64), ("actor", 254))
+            ),
+            f"action={quote(wide * 100, safe='')}",
+            *(
+                f"{name}={_every_byte_encoded(value)}"
+                for name, value in (
+                    ("since", "2027-01-01"),
+                    ("until", "2027-12-31"),
+                    ("page", "100000"),
+                    ("per_page", "500"),
+                )
+            ),
+        ]
+    )
+    for target in (search, audit):
+        assert len(f"GET {target} HTTP/1.1") > 4094
+        status, content_type, body = _answer(served.url, target)
+        assert status == 401, body[:200]
+        assert content_type == "application/problem+json"
+    assert len(f"GET {audit} HTTP/1.1") == 5805  # the figure serving.SETTINGS names
+
+
+def test_a_request_line_beyond_the_limit_is_refused_by_gunicorn_with_414(
+    served: _Served,
+) -> None:
+    """The limit is 8,190 bytes, the request line's CRLF not counted: a line of 8,190
+    bytes reaches the app, one byte more gunicorn refuses itself, as docs/api.md says
+    (414, text/html: no JSON, no request id)."""
+    until(lambda: _status(served.url) == 200)
+    prefix = "/api/v1/invoices?q="
+    at_the_limit = prefix + "a" * (8190 - len(f"GET {prefix} HTTP/1.1"))
+    assert len(f"GET {at_the_limit} HTTP/1.1") == 8190
+    status, content_type, _ = _answer(served.url, at_the_limit)
+    assert (status, content_type) == (401, "application/problem+json")
+    status, content_type, _ = _answer(served.url, at_the_limit + "a")
+    assert status == 414
+    assert content_type.startswith("text/html")

@@ -100,8 +100,8 @@ def test_the_layouts_links_follow_the_script_root_the_app_is_mounted_at(
     client = signed_in(app.test_client(), vendor)
     plain = client.get("/portal/").get_data(as_text=True)
     mounted = client.get("/portal/", base_url="http://localhost/licensing").get_data(as_text=True)
-    assert 'href="/static/css/app.css"' in plain
-    assert 'href="/licensing/static/css/app.css"' in mounted
+    assert 'href="/static/css/app.css?v=' in plain
+    assert 'href="/licensing/static/css/app.css?v=' in mounted
     assert 'href="/licensing/portal/applications"' in mounted
     assert 'class="brand" href="/licensing/"' in mounted
     again = client.get("/portal/").get_data(as_text=True)
