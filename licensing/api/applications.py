@@ -463,8 +463,8 @@ class ApplicationSchema(ApiSchema):
         metadata={
             "nullable": True,
             "description": "The currency it is priced in: the latest quote's; a renewal's "
-            "from when it is drawn, its agreement's, or the card's it names (round 64: null "
-            "until submitted); null for any other draft.",
+            "from when it is drawn, its agreement's, or the card's it names (before round 64 "
+            "a renewal's was null until submitted); null for any other draft.",
         },
     )
     uses = ma.fields.List(ma.fields.Nested(ApplicationUseSchema))
