@@ -502,7 +502,8 @@ def format_quantity(count: int | Decimal | None) -> str:
 # "33800.00", "about 1239.726027"), but not part of a fraction ("181/365"), a date
 # ("2027-01-31"), a reference ("INV-2027-000007"), a version ("2027.1") or a figure
 # already grouped.
-_UNGROUPED_FIGURE = re.compile(r"(?<![\w./,])(?<!\w-)(\d{4,})(?=(?:\.\d{2,})?(?![\w/]|[.,-]\d))")
+# Not a card's version either ("2027.1", round 64: "2027.JPY" read "2,027.JPY").
+_UNGROUPED_FIGURE = re.compile(r"(?<![\w./,])(?<!\w-)(\d{4,})(?=(?:\.\d{2,})?(?![\w/]|[.,-]\w))")
 
 
 def figures_grouped(text: str) -> str:

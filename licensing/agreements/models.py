@@ -110,7 +110,9 @@ class Application(Snapshotted, Referenced, Base):
     # A published version the vendor asked for; None: the card in effect on term_start.
     rate_card: Mapped[str | None] = mapped_column(String(RATE_CARD_MAX))
     # The latest quote's total and currency, for the staff queue's sorting; None
-    # while a licensed use waits for staff to price it (see `to_be_priced`).
+    # while a licensed use waits for staff to price it (see `to_be_priced`). A
+    # renewal's currency is its agreement's from when it is drawn (round 64), the card
+    # it names' once it names one; other drafts have none until submitted.
     total: Mapped[Decimal | None] = mapped_column(Money())
     currency: Mapped[str | None] = mapped_column(String(3))
     assignee_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
@@ -193,6 +195,15 @@ class Application(Snapshotted, Referenced, Base):
             latest = self.quotes[-1]
             return latest.term_start, latest.term_end
         return self.term_start, self.term_end
+
+    @property
+    def currency_known(self) -> str | None:
+        """The currency it is priced in, as far as known: its record's (the latest
+        quote's; a renewal's from when it was drawn), else, for a renewal drawn before
+        round 64 kept it, its agreement's; None for a draft nothing prices yet."""
+        if self.currency is None and self.renewal_of_id is not None and self.renewal_of:
+            return self.renewal_of.currency
+        return self.currency
 
     @property
     def to_be_priced(self) -> bool:

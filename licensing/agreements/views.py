@@ -47,6 +47,7 @@ from licensing.agreements.services.expiry import (
     issued_after_term,
 )
 from licensing.agreements.services.renewal import (
+    renewal_card,
     renewal_opens,
     renewal_refusal,
     renewal_starts,
@@ -401,9 +402,12 @@ def _currency_words(session: Any, application: Application) -> dict[str, Any]:
     if application.rate_card or application.state not in EDITABLE or not application.term_start:
         return nothing
     # Only where cards in several currencies are in effect on its first day: an office
-    # licensing in one currency reads what it always read.
+    # licensing in one currency reads what it always read. A renewal says its currency
+    # whatever is in effect (round 64): a licensee renewing agreements in two currencies
+    # tells its drafts apart, and one with no card in its currency yet says which
+    # currency staff will price it in.
     others = ratecard_queries.catalogue(session).others_in_effect(application.term_start)
-    if not others:
+    if not others and application.renewal_of_id is None:
         return nothing
     asked = queries.asked_currency(session, application)
     if asked is not None:
@@ -739,6 +743,9 @@ def _agreement_page(
         live_renewal=live,
         renewal_refused=_renewal_refused(agreement, live, today),
         renewal_opens=renewal_opens(agreement, today),
+        # The card a renewal is priced on, with its currency (round 64).
+        renewal_card=renewal_card(agreement),
+        renewal_card_that_day=renewal_card(agreement, "that day"),
         allowed=AGREEMENT.allowed(agreement.state),
         errors=errors or {},
         values=values or {},
@@ -1048,8 +1055,7 @@ def _renewals_to_start(
             detail=(
                 "Renew it on the agreement's page: the renewal is a new application for "
                 f"the term from {calendar.day_text(found.term_end + timedelta(days=1))}, priced on "
-                "the rate "
-                "card in effect then. Royalty reports for this term are still filed under "
+                f"{renewal_card(found)}. Royalty reports for this term are still filed under "
                 f"{found.number} after it ends."
             ),
             url=url_for("agreements.agreement", agreement_id=found.id) + "#renew-heading",
@@ -1077,7 +1083,7 @@ def _expired_to_renew(found: Agreement, today: date) -> WaitingItem:
             "It licenses no use after that day. Renew it on the agreement's page: the renewal "
             "is a new application for the term from "
             f"{calendar.day_text(renewal_starts(found, today))}, the day it is drawn, priced on "
-            f"the rate card in effect then{uncovered}. Royalty reports for its term are still "
+            f"{renewal_card(found)}{uncovered}. Royalty reports for its term are still "
             f"filed under {found.number}."
         ),
         url=url_for("agreements.agreement", agreement_id=found.id) + "#renew-heading",

@@ -160,8 +160,9 @@ class ApplicationInputSchema(ApiSchema):
     )
 
 
-# A draft is priced in no currency yet: its revenue reads with USD's digits, as the
-# vendor's and staff's lists show an amount without one.
+# A draft is priced in no currency yet (a renewal is: its agreement's, round 64): its
+# revenue reads with USD's digits, as the vendor's and staff's lists show an amount
+# without one.
 DEFAULT_CURRENCY = "USD"
 
 
@@ -185,7 +186,7 @@ class ApplicationUseSchema(ApiSchema):
         the same text whether the use was just saved ("0") or read back ("0.0000")."""
         if use.revenue is None:
             return None
-        return filed_amount(use.revenue, use.application.currency or DEFAULT_CURRENCY)
+        return filed_amount(use.revenue, use.application.currency_known or DEFAULT_CURRENCY)
 
 
 class QuoteVersionSchema(ApiSchema):
@@ -456,7 +457,16 @@ class ApplicationSchema(ApiSchema):
             "licensed use waits for licensing staff to price it.",
         },
     )
-    currency = ma.fields.String(allow_none=True)
+    currency = ma.fields.String(
+        attribute="currency_known",
+        allow_none=True,
+        metadata={
+            "nullable": True,
+            "description": "The currency it is priced in: the latest quote's; a renewal's "
+            "from when it is drawn, its agreement's, or the card's it names (before round 64 "
+            "a renewal's was null until submitted); null for any other draft.",
+        },
+    )
     uses = ma.fields.List(ma.fields.Nested(ApplicationUseSchema))
     quotes = ma.fields.List(ma.fields.Nested(QuoteVersionSchema))
     assignee = documented(

@@ -622,13 +622,19 @@ def term_advice(card: RateCard, term: Term, currency: str | None = None) -> str:
 @dataclass(frozen=True)
 class Replaced:
     """The card a quote named was replaced (corrected by later versions for every
-    day of its period): by which, when (the last of them was published), and the
-    card that prices the same term for quotes and applications naming no version."""
+    day of its period, in its currency): by which, when (the last of them was
+    published), and the card that prices the same term in its currency (`priced_on`)
+    for applications naming no version whose currency is known (a renewal, a licensee's
+    next), and the one quotes naming none are priced on (`in_effect`, the contract's
+    rule, whatever its currency), with its currency."""
 
     version: str
     replaced_by: list[str]
     since: datetime
     priced_on: str | None
+    currency: str = ""
+    in_effect: str | None = None
+    in_effect_currency: str = ""
 
 
 def replaced(request: QuoteRequest) -> Replaced | None:
@@ -641,10 +647,23 @@ def _replaced(request: QuoteRequest, cards: queries.Catalogue) -> Replaced | Non
     if request.rate_card is None:
         return None
     found = cards.replacement(request.rate_card)
-    if found is None:
+    named = cards.by_version(request.rate_card)
+    if found is None or named is None:
         return None
-    in_effect = cards.in_effect(request.term.start)
-    return Replaced(request.rate_card, *found, in_effect.version if in_effect is not None else None)
+    # Round 64: its successor in its own currency. The card in effect whatever its
+    # currency (the contract's rule) was named as the card replacing it, though a card
+    # in another currency corrects none (round 61): 2027.JPY, published with 2027.2 on
+    # the same day, was said to price 2027.1's quotes.
+    own = cards.in_effect(request.term.start, named.currency)
+    anyone = cards.in_effect(request.term.start)
+    return Replaced(
+        request.rate_card,
+        *found,
+        own.version if own is not None else None,
+        named.currency,
+        anyone.version if anyone is not None else None,
+        anyone.currency if anyone is not None else "",
+    )
 
 
 def _card_for(

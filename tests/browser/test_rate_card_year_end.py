@@ -139,7 +139,7 @@ def test_the_office_publishes_next_years_card_and_a_vendor_renews_on_it(
     )
     changed = tab.get_by_role("region", name=f"What changed from {number}")
     assert (
-        f"On rate card {upcoming} this renewal is 36,550.00 USD: 250.00 more than {number} on "
+        f"On rate card {upcoming} this renewal is 36,550.00 USD: 250.00 USD more than {number} on "
         f"rate card {this} (36,300.00 USD)."
     ) in text(changed)
     assert (

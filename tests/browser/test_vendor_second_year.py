@@ -318,7 +318,7 @@ def test_a_vendor_amends_is_refunded_is_sent_back_changes_its_billing_contact_an
         assert f"Rate card {renewal_card} (the card in effect on the start date" in draft
         assert "The price if you submit now: 36,300.00 USD" in draft
         assert (
-            f"On rate card {renewal_card} this renewal is 36,300.00 USD: 2,500.00 more than "
+            f"On rate card {renewal_card} this renewal is 36,300.00 USD: 2,500.00 USD more than "
             f"{number} on rate card {year.years.next_version} (33,800.00 USD)."
         ) in draft
         assert "2. Tallowbyte Scheduler SDK — 2,500.00 — Not licensed before." in draft

@@ -23,10 +23,11 @@ from licensing.agreements.services._common import (
     check_revenue_digits,
 )
 from licensing.agreements.services.submission import submission_refusal
-from licensing.agreements.states import EDITABLE, RETURNED
+from licensing.agreements.states import DRAFT, EDITABLE, RETURNED
 from licensing.audit import services as audit
 from licensing.errors import Conflict
 from licensing.pricing.vocabulary import PRODUCT_TYPES, USER_TYPES, USES
+from licensing.ratecards import queries as ratecard_queries
 
 # Each use's classification and the words it may take (the rate card's vocabulary).
 _VOCABULARY = (
@@ -151,6 +152,13 @@ def update_draft(
         application.term_start = draft.term_start
         application.term_end = draft.term_end
         application.rate_card = draft.rate_card
+        if application.state == DRAFT and asked is not None and asked.why == "renewal":
+            # Round 64: a renewal draft keeps saying the currency it is priced in, the
+            # card's it names (a card named decides), else its agreement's.
+            application.currency = (
+                ratecard_queries.card_currency(session, draft.rate_card, None, asked.currency)
+                or asked.currency
+            )
         _write_uses(application, draft.uses)
         application.updated_at = moment
         session.flush()

@@ -27,7 +27,7 @@ from licensing.agreements.services._common import (
     _tell_vendor,
     _vendor_notice,
 )
-from licensing.agreements.services.renewal import renewal_proration_warnings
+from licensing.agreements.services.renewal import renewal_card, renewal_proration_warnings
 from licensing.agreements.states import (
     ACTIVE,
     AGREEMENT,
@@ -317,9 +317,7 @@ def _tell_ending(session: Session, agreement: Agreement, today: date, long_card_
     last_day = calendar.day_text(agreement.term_end)
     headline = f"ends on {last_day}"
     next_day = calendar.day_text(agreement.term_end + timedelta(days=1))
-    renewal = (
-        f"a new application for the term from {next_day}, priced on the rate card in effect then"
-    )
+    renewal = f"a new application for the term from {next_day}, priced on {renewal_card(agreement)}"
     said = _long_card_said(session, agreement, today, long_card_days)
     news = [
         (

@@ -119,6 +119,16 @@ def renewal_starts(agreement: Agreement, today: date) -> date:
     return max(agreement.term_end + timedelta(days=1), today)
 
 
+def renewal_card(agreement: Agreement, when: str = "then") -> str:
+    """The card a renewal of `agreement` is priced on, as the renewal's sentences say it
+    (the ending reminder, the dashboard, the agreement's Renewal panel): "the rate card
+    in effect then in JPY (the agreement's currency)". Round 64: they said "the rate
+    card in effect then" alone, so a licensee holding agreements in two currencies read
+    the same words of each, though each renews on its own currency's card
+    (`_next_term`, round 62)."""
+    return f"the rate card in effect {when} in {agreement.currency} (the agreement's currency)"
+
+
 def _next_term(session: Session, agreement: Agreement, today: date) -> tuple[date, date]:
     """From `renewal_starts`, for a year, never past the last day of the card in
     effect on that first day in the agreement's currency (`ratecard.proposed_term`;
@@ -210,6 +220,10 @@ def start_renewal(agreement_id: int, actor: Actor, *, now: datetime | None = Non
             now=moment,
             renewal_of=agreement,
         )
+        # Round 64: the draft says the currency it is priced in from the start, its
+        # agreement's (the API's `currency`, its revenue's digits, its page): it was
+        # null until submitted, and a JPY renewal's revenue read with USD's digits.
+        application.currency = agreement.currency
         # Kept as drawn: a report filed later changes neither figure nor its source.
         application.renewal_sources_json = reported_usage.sources(
             agreement, renewed.uses, renewed.usage

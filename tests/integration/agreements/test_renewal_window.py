@@ -49,9 +49,9 @@ def test_renew_is_offered_from_ninety_days_before_the_term_ends_and_said_when_be
     opened = _page(client, signed_in, vendor, agreement.id, datetime(2027, 10, 2, 15, tzinfo=UTC))
     said = (
         "You can renew this agreement from October 2, 2027, 90 days before its term ends on "
-        "December 31, 2027: the renewal then runs from January 1, 2028, on the "
-        "rate card in effect that "
-        "day, and your dashboard asks for it from then."
+        "December 31, 2027: the renewal then runs from January 1, 2028, on the rate card in "
+        "effect that day in USD (the agreement's currency), and your dashboard asks for it "
+        "from then."
     )
     assert said in early
     assert RENEW not in early

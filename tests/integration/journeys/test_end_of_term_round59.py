@@ -59,9 +59,10 @@ def test_an_expired_agreements_page_says_when_it_ended_and_what_a_late_renewal_l
     ) in late
     assert (
         "This agreement expired at the end of its term on December 31, 2027. A renewal drawn "
-        "today runs from January 16, 2028, on the rate card in effect then, for a year at "
-        "most: it does not license January 1, 2028 to January 15, 2028, between the two "
-        "terms (ask the licensing office about any use then)."
+        "today runs from January 16, 2028, on the rate card in effect then in USD (the "
+        "agreement's currency), for a year at most: it does not license January 1, 2028 to "
+        "January 15, 2028, between the two terms (ask the licensing office about any use "
+        "then)."
     ) in late
     assert "Renew from today" in late
     assert "Renew for the next rate card year" not in late
@@ -128,7 +129,8 @@ def test_the_dashboard_asks_to_renew_an_agreement_that_expired_lately_until_it_i
     assert (
         "It licenses no use after that day. Renew it on the agreement's page: the renewal is "
         "a new application for the term from January 16, 2028, the day it is drawn, priced "
-        "on the rate card in effect then; it does not license January 1, 2028 to January 15, "
+        "on the rate card in effect then in USD (the agreement's currency); it does not "
+        "license January 1, 2028 to January 15, "
         "2028, between the two terms (ask the licensing office about any use then). Royalty "
         f"reports for its term are still filed under {agreement.number}."
     ) in late

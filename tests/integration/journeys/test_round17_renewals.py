@@ -58,7 +58,8 @@ def test_the_licensee_is_emailed_once_60_days_before_an_unrenewed_agreement_ends
     assert (
         "nothing renews it yet. Its administrators and members renew it (ask "
         f"{vendor.full_name} ({vendor.email})): the renewal is a new application for the "
-        "term from January 1, 2028, priced on the rate card in effect then, and its invoice "
+        "term from January 1, 2028, priced on the rate card in effect then in USD (the "
+        "agreement's currency), and its invoice "
         "comes to you."
     ) in to_contact.body_text
     assert "renew it from the agreement's page" not in to_contact.body_text

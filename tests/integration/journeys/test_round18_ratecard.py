@@ -182,7 +182,10 @@ def test_a_renewal_drawn_before_a_card_is_corrected_is_priced_on_the_correction(
     services.import_card(_card_2028("2028.2", "12.00"), published_by="tests")
     signed_in(client, vendor)
     draft = _words(client.get(f"/portal/applications/{renewal.id}").get_data(as_text=True))
-    assert "Rate card 2028.2 (the card in effect on the start date, submitted today)" in draft
+    assert (
+        "Rate card 2028.2 (the card in effect on the start date, in USD, the currency of "
+        f"{agreement.number}, submitted today)"
+    ) in draft
     submitted = agreements.submit(renewal.id, actor, policy=issuing(), attest=True, now=NOW)
     snapshot = submitted.quotes[-1].snapshot
     assert snapshot["rate_card"] == "2028.2"

@@ -64,7 +64,7 @@ def test_a_renewals_page_says_what_changed_in_the_price_and_why(
     page = text_of(signed_in(app.test_client(), vendor).get(f"/portal/applications/{renewal.id}"))
     assert f"What changed from {agreement.number}" in page
     assert (
-        f"On rate card 2028.1 this renewal is 36,550.00 USD: 250.00 more than "
+        f"On rate card 2028.1 this renewal is 36,550.00 USD: 250.00 USD more than "
         f"{agreement.number} on rate card 2027.1 (36,300.00 USD)."
     ) in page
     assert (

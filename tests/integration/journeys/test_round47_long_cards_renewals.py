@@ -152,7 +152,8 @@ def test_the_ending_reminder_says_what_the_long_card_makes_of_the_renewals_fees(
         assert MINIMUM_SENTENCE in body
         assert FEE_SENTENCE in body
     assert (
-        f"priced on the rate card in effect then. {MINIMUM_SENTENCE} {FEE_SENTENCE} Royalty "
+        "priced on the rate card in effect then in USD (the agreement's currency). "
+        f"{MINIMUM_SENTENCE} {FEE_SENTENCE} Royalty "
         "reports for this term"
     ) in flat(to_renewers.body_text)
 
@@ -165,9 +166,10 @@ def test_the_ending_reminder_on_a_yearly_card_is_as_before(
     ratecards.import_card(card_2028("2028-12-31"), published_by="tests")
     services.expire(now=datetime(2027, 11, 1, 15, 0, tzinfo=UTC))
     (to_renewers, _to_contact) = _reminders(agreement.number)
-    assert "priced on the rate card in effect then. Royalty reports for this term" in flat(
-        to_renewers.body_text
-    )
+    assert (
+        "priced on the rate card in effect then in USD (the agreement's currency). Royalty "
+        "reports for this term"
+    ) in flat(to_renewers.body_text)
     assert "prorates over all of it" not in to_renewers.body_text
 
 

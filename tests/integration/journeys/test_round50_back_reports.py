@@ -147,7 +147,8 @@ def test_a_license_of_past_use_only_is_renewed_from_the_office_s_today(
     # *Renew for the next rate card year*, as for a license that ran its term).
     assert (
         "This agreement licenses past use only. To go on using the content, license the "
-        "same uses from today, September 4, 2027, on the rate card in effect then: the renewal "
+        "same uses from today, September 4, 2027, on the rate card in effect then in USD (the "
+        "agreement's currency): the renewal "
         "starts on the day it is drawn, never in the past"
     ) in page
     assert "License these uses from today" in page
