@@ -415,6 +415,12 @@ class ReplacedDaysSchema(ApiSchema):
     )
 
 
+def _agreement_numbers(description: str) -> ma.fields.List[str]:
+    """A list of agreement numbers in the publishing answer: those a correction told,
+    each way (api64: one declaration for both)."""
+    return ma.fields.List(ma.fields.String(), required=True, metadata={"description": description})
+
+
 class ImportResultSchema(ApiSchema):
     status = ma.fields.String(required=True, metadata={"enum": ["created", "unchanged"]})
     rate_card = ma.fields.Nested(RateCardSummarySchema, required=True)
@@ -437,18 +443,22 @@ class ImportResultSchema(ApiSchema):
             "line use; empty when it is (round 61)"
         },
     )
-    agreements_told = ma.fields.List(
-        ma.fields.String(),
-        required=True,
-        metadata={
-            "description": "For a card `created`: the numbers of the agreements (awaiting "
-            "acceptance or accepted) some day of whose term it now prices in place of "
-            "their card, whose licensees were emailed that their card was corrected (round "
-            "62: after the card is stored, in batches, each audited "
-            "`rate_card.licensees_told`; one told of an earlier correction that this card "
-            "prices its uses alike is told without an email and not listed). Empty "
-            "otherwise (round 61)"
-        },
+    agreements_told = _agreement_numbers(
+        "For a card `created`: the numbers of the agreements (awaiting acceptance or "
+        "accepted) some day of whose term it now prices in place of their card, whose "
+        "licensees were emailed that their card was corrected (round 62: after the card is "
+        "stored, in batches, each audited `rate_card.licensees_told`; one told of an "
+        "earlier correction that this card prices its uses alike is told without an email, "
+        "listed in `agreements_not_emailed` instead). Empty otherwise (round 61)"
+    )
+    agreements_not_emailed = _agreement_numbers(
+        "For a card `created`: the numbers of the agreements it corrects whose licensees "
+        "were told without an email, as the page's message and `licensing ratecards "
+        "import` say (api64): an earlier correction of the same days was emailed to them, "
+        "and this card prices their uses by the same rules and discounts, so their "
+        "agreement's page names it and no email is sent again (round 62). Recorded on the "
+        "`rate_card.licensees_told` audit events as `agreements_not_emailed`. Empty "
+        "otherwise"
     )
     price_change_warnings = ma.fields.List(
         ma.fields.Nested(PriceChangeWarningSchema),
@@ -808,6 +818,7 @@ def publish_rate_card() -> dict[str, Any]:
         ],
         "replaces_sentence": services.replaces(result.version) if result.replaces else "",
         "agreements_told": list(result.agreements_told),
+        "agreements_not_emailed": list(result.agreements_not_emailed),
         "proration_warnings": _warnings(stored.currency, result.proration_warnings),
         "price_change_warnings": [
             _price_change(warning, stored.currency) for warning in result.price_change_warnings

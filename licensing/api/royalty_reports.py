@@ -45,7 +45,17 @@ from licensing.royalties.models import QUANTITY_MAX, REASON_MAX, REVIEW_NOTE_MAX
 from licensing.royalties.queries import CREDIT_NOTE_STATES, NOTHING_CHARGED, PeriodCharges
 from licensing.royalties.rows import COLUMNS, Upload, csv_submission, json_submission
 from licensing.royalties.services import Filing, PeriodStatus
-from licensing.royalties.states import PERIOD_STATES, REVIEW, REVIEW_STATES, REVIEW_STEPS
+from licensing.royalties.states import (
+    DUE,
+    OVERDUE,
+    OWING,
+    PERIOD_STATES,
+    QUEUE_STATES,
+    REVIEW,
+    REVIEW_STATES,
+    REVIEW_STEPS,
+    TO_FILE,
+)
 
 blp = Blueprint(
     "royalty_reports_api",
@@ -464,18 +474,49 @@ def _charged(agreement_id: int, currency: str) -> Callable[[Sequence[Any]], list
 # --- periods and templates --------------------------------------------------------------------
 
 
+class PeriodQuerySchema(ApiSchema):
+    state = vocabulary(
+        tuple(QUEUE_STATES),
+        metadata={
+            "description": "Only the periods in this state (api64), as the console's royalty "
+            "queue and the portal's list choose them: a period's own `state` (`upcoming`, "
+            "`due`, `overdue`, `submitted`), `to_file` (`due` or `overdue`), or `owing` "
+            "(filed, and something is still to pay on its invoices: `balance_due` above "
+            "0). Left out: every period, as the royalty contract lists them"
+        },
+    )
+
+
+def _chosen(
+    statuses: list[PeriodStatus], state: str | None, agreement_id: int
+) -> list[PeriodStatus]:
+    """The periods in `state` (api64), in the list's order: the queue's states as the
+    pages choose them (`queries._in_state`), `owing` read by the pages' own statement
+    (`queries.owing_starts`)."""
+    if state is None:
+        return statuses
+    if state == OWING:
+        owing = queries.owing_starts(db.session(), agreement_id)
+        return [status for status in statuses if status.period.start in owing]
+    wanted = {DUE, OVERDUE} if state == TO_FILE else {state}
+    return [status for status in statuses if status.state in wanted]
+
+
 @blp.route("/agreements/<int:agreement_id>/royalty-reports")
 @access.allow(vendor=True, staff=("licensing", "billing"))
+@blp.arguments(PeriodQuerySchema, location="query")
 @blp.paginate(PeriodStatusSchema)
-def list_periods(agreement_id: int) -> ReadPage:
+def list_periods(query: dict[str, Any], agreement_id: int) -> ReadPage:
     """Every reporting period of the agreement (calendar quarters clipped to its term),
     with its due date, state (`upcoming`, `due`, `overdue`, `submitted`), current
     report, and what it was charged: the invoices and credit notes its reports issued,
     the net, and what is still owed. A report is overdue after its due date, or, when
     its agreement was accepted after that date, after the acceptance's office day. An
-    agreement without usage-based lines has none."""
+    agreement without usage-based lines has none. `state` narrows it as the console's
+    queue does (`owing`: those still owed on; api64)."""
     agreement, statuses = services.agreement_periods(agreement_id, current_actor())
-    return ReadPage(statuses, _charged(agreement.id, agreement.currency))
+    chosen = _chosen(statuses, query.get("state"), agreement.id)
+    return ReadPage(chosen, _charged(agreement.id, agreement.currency))
 
 
 @blp.route("/agreements/<int:agreement_id>/royalty-reports/<period_start>")

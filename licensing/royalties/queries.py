@@ -1570,3 +1570,15 @@ def owing() -> ColumnElement[bool]:
         .correlate(None)
     )
     return ReportingPeriod.id.in_(owing_ids)
+
+
+def owing_starts(session: Session, agreement_id: int) -> set[date]:
+    """The first days of the agreement's periods on whose invoices the licensee still
+    owes, as the portal's list and the console's queue choose them (`state=owing`:
+    `_in_state(OWING)`, filed and `owing()`), for the API's list of one agreement's
+    periods (api64). One statement, over the agreement's stored periods."""
+    chosen = _in_state(OWING, _LIST_TODAY)  # the owing branch reads no day
+    statement = select(ReportingPeriod.period_start).where(
+        ReportingPeriod.agreement_id == agreement_id, chosen
+    )
+    return set(session.scalars(statement))

@@ -4,7 +4,8 @@ inside the publishing's own transaction), once per agreement per correction even
 the telling stops part-way and is finished by `licensing ratecards tell`; the email and
 the agreement's page say what the correction changes for the agreement's uses; and a
 second correction of the same days emails again only the licensees whose uses it prices
-otherwise than the correction they were told of (docs/journeys.md)."""
+otherwise than the correction they were told of, which the API's publishing answer lists
+too (api64: `agreements_not_emailed`; docs/journeys.md)."""
 
 from __future__ import annotations
 
@@ -27,6 +28,8 @@ from licensing.ratecards import services
 from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE
 from tests.integration.pricing.conftest import example_document
 from tests.support.agreements import make_active_agreement
+from tests.support.factories import bearer
+from tests.support.openapi import answered_as_documented, served_document
 from tests.support.servers import SMTPServer, message_text
 from tests.support.settings import delivery
 
@@ -216,3 +219,56 @@ def test_a_second_correction_of_the_same_days_emails_only_those_whose_uses_it_pr
         "emailed again: it prices their uses by the same rules and discounts as the "
         f"correction they were told of, and their pages name it: {software.number}."
     )
+
+
+def test_the_api_publishing_answer_lists_the_licensees_told_without_an_email(
+    client: FlaskClient,
+    admin: Any,
+    vendor: Any,
+    licensing_staff: Any,
+    example_card: str,
+    mailbox: SMTPServer,
+) -> None:
+    """api64: the page's message and the command line named the agreements told without
+    an email; the API's answer listed only those emailed (round 62 left it)."""
+    software = make_active_agreement(vendor, licensing_staff, AUTO_USE)
+    development = make_active_agreement(vendor, licensing_staff, DEVELOPMENT_USE)
+    document = served_document(client)
+
+    def published(card: dict[str, Any]) -> Any:
+        answer = client.post("/api/v1/rate-cards", json=card, headers=bearer(admin))
+        return answered_as_documented(document, "post", "/api/v1/rate-cards", answer)
+
+    first = published(_correction())
+    assert first["agreements_told"] == [software.number, development.number]
+    assert first["agreements_not_emailed"] == []
+    mail.deliver_due(delivery())
+    mailbox.clear()
+    # Neither a vendor nor licensing staff may publish: refused, nothing stored or told.
+    second_card = _correction("2027.3", development="2000.00")
+    for caller in (vendor, licensing_staff):
+        refused = client.post("/api/v1/rate-cards", json=second_card, headers=bearer(caller))
+        assert refused.status_code == 403, refused.get_json()
+        assert refused.mimetype == "application/problem+json"
+        assert "agreements_not_emailed" not in refused.get_json()
+    assert services.queries.by_version(db.session(), "2027.3") is None
+    assert _telling_events("2027.3") == []
+
+    second = published(second_card)
+    # Before: {"agreements_told": [development]} and nothing of the software licensee.
+    assert second["agreements_told"] == [development.number]
+    assert second["agreements_not_emailed"] == [software.number]
+    assert _told(mailbox, software.number) == []
+    assert _telling_events("2027.3") == [
+        {"agreements_emailed": [development.number], "agreements_not_emailed": [software.number]}
+    ]
+    # Published again, unchanged: nobody is told, either way.
+    again = published(second_card)
+    assert (again["status"], again["agreements_told"], again["agreements_not_emailed"]) == (
+        "unchanged",
+        [],
+        [],
+    )
+    declared = document["components"]["schemas"]["ImportResult"]
+    assert "agreements_not_emailed" in declared["required"]
+    assert declared["properties"]["agreements_not_emailed"]["items"] == {"type": "string"}
