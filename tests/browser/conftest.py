@@ -41,6 +41,7 @@ from tests.integration.royalties.conftest import SOFTWARE
 from tests.support import factories
 from tests.support.agreements import accept, agreement_of, make_active_agreement
 from tests.support.card_years import CardYears
+from tests.support.navigation import arrive, follow
 from tests.support.reporting_year import ReportingYear
 from tests.support.servers import LiveServer, LocalStripe, SMTPServer, message_text
 from tests.support.settings import issuing
@@ -252,8 +253,10 @@ def sign_in_on_the_form(page: Any, email: str) -> None:
     page.goto("/sign-in")
     page.get_by_label("Email address").fill(email)
     page.get_by_label("Password").fill(factories.DEFAULT_PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.wait_for_load_state()
+    # The navigation the button starts, waited for to its `load` (round 64): a wait
+    # for the load state alone is met by the sign-in page, had the click come back
+    # before the navigation began.
+    arrive(page, page.get_by_role("button", name="Sign in"))
 
 
 def signed_in_tab(
@@ -304,8 +307,7 @@ class NewVendor:
         if "/sign-in" in page.url:
             page.get_by_label("Email address").fill(self.email)
             page.get_by_label("Password").fill(self.password)
-            page.get_by_role("button", name="Sign in").click()
-            page.wait_for_load_state()
+            arrive(page, page.get_by_role("button", name="Sign in"))
 
     def waiting(self, page: Any) -> str:
         """The dashboard's "What is waiting on whom", opened afresh, in one line."""
@@ -354,7 +356,7 @@ def estimate_software(page: Any, term: tuple[date, date], end_users: int, produc
     page.locator("#uses-0-user_type").select_option("provider")
     page.locator("#uses-0-quantity-end_users").fill(str(end_users))
     page.locator("#uses-0-description").fill(product)
-    page.get_by_role("button", name="Estimate the price").click()
+    follow(page, "button", "Estimate the price")  # as said: loaded, not only begun
 
 
 def reviewed_software_card(live_server: LiveServer, version: str, first: date, last: date) -> None:
@@ -378,7 +380,7 @@ def upload_from_template(page: Any, report: Path, rows: str) -> str:
     report.write_text(f"{template.splitlines()[0]}\n{rows}")
     upload = page.locator("#report-csv")
     upload.get_by_label("CSV file").set_input_files(report)
-    upload.get_by_role("button", name="Preview the royalty").click()
+    arrive(page, upload.get_by_role("button", name="Preview the royalty"))
     return template
 
 
@@ -386,7 +388,7 @@ def submit_the_upload(page: Any) -> None:
     """The previewed file attested and submitted."""
     upload = page.locator("#report-csv")
     upload.get_by_label("I attest").check()
-    upload.get_by_role("button", name="Attest and submit the file").click()
+    arrive(page, upload.get_by_role("button", name="Attest and submit the file"))
 
 
 def newest_mail(mailbox: SMTPServer, address: str, subject: str, containing: str = "") -> str:

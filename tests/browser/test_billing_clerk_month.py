@@ -39,6 +39,7 @@ from tests.integration.billing.refund_support import paid_by_card
 from tests.integration.billing.stripe_support import stripe_config
 from tests.support import factories
 from tests.support.billing import paid_offline
+from tests.support.navigation import arrive, follow
 from tests.support.servers import LiveServer, LocalStripe
 
 pytestmark = pytest.mark.xdist_group("billing_clerk_month")
@@ -150,7 +151,8 @@ def test_a_billing_clerk_works_a_month_and_closes_it_on_the_consoles_pages(
     # Monday: what falls due this week, from the console's home, soonest first; the
     # list's box says so too.
     page.goto("/console/")
-    page.get_by_role("link", name="Invoices due this week").click()
+    # Loaded before its rows are read: `all_inner_texts` does not wait for them.
+    follow(page, "link", "Invoices due this week")
     page.get_by_role("heading", name="Due this week").wait_for()
     assert page.get_by_label("Due in the next 7 days").is_checked()
     listed = [
@@ -168,7 +170,7 @@ def test_a_billing_clerk_works_a_month_and_closes_it_on_the_consoles_pages(
     # The bank statement's line names the reference alone: it finds both invoices.
     page.goto("/console/invoices")
     page.get_by_label(SEARCH).fill("0412-7731")
-    page.get_by_label(SEARCH).press("Enter")
+    arrive(page, page.get_by_label(SEARCH), key="Enter")  # the whole list before `count()`
     page.get_by_role("link", name=numbers["first"]).wait_for()
     assert page.get_by_role("link", name=numbers["second"]).count() == 1
 

@@ -25,6 +25,7 @@ from tests.integration.agreements.conftest import DEVELOPMENT_USE, draft
 from tests.integration.billing.stripe_support import WEBHOOK_SECRET, stripe_config
 from tests.integration.pricing.conftest import example_document
 from tests.support import factories
+from tests.support.navigation import arrive, follow
 from tests.support.servers import LiveServer, LocalStripe
 from tests.support.settings import issuing
 
@@ -110,7 +111,8 @@ def test_billing_staff_record_an_offline_wire_payment(page: Any, live_server: Li
     page.get_by_label("Method").select_option("wire")
     page.get_by_label("Amount", exact=True).fill("900.00")
     page.get_by_label("Reference").fill("FEDWIRE 20270120-0042")
-    page.get_by_role("button", name="Record payment").click()
+    # The answer's page loaded, not only begun: `is_visible` below does not wait.
+    follow(page, "button", "Record payment")
     page.get_by_text("Recorded a wire transfer of 900.00 USD.").wait_for()
     assert "FEDWIRE 20270120-0042" in page.content()
     assert page.locator(".badge.state-paid").first.is_visible()
@@ -151,7 +153,7 @@ def test_billing_staff_are_warned_before_recording_a_bank_reference_twice(
 
     confirm = form.get_by_label("Record it anyway: this is a separate payment")
     confirm.check()
-    form.get_by_role("button", name="Record payment").click()
+    arrive(page, form.get_by_role("button", name="Record payment"))  # `count()` reads it whole
     page.get_by_text("Recorded a wire transfer of 200.00 USD.").wait_for()
     assert page.locator("#balance-due").inner_text().startswith("400.00")
     assert confirm.count() == 0
@@ -187,7 +189,7 @@ def test_billing_staff_refund_a_credit_note_on_a_paid_invoice_by_wire(
     form.get_by_label("How").select_option("wire")
     assert form.get_by_label("Amount to refund").input_value() == "150.00"
     form.get_by_label("Reference").fill("FEDWIRE RF-0150")
-    form.get_by_role("button", name="Refund").click()
+    arrive(page, form.get_by_role("button", name="Refund"))  # `count()` reads it whole
     page.get_by_text(f"Refunded 150.00 USD ({credit.number}).").wait_for()
     assert page.locator("#refund-outstanding").inner_text().startswith("0.00")
     assert "FEDWIRE RF-0150" in page.locator("#refunds").inner_text()

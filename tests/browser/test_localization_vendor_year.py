@@ -46,6 +46,7 @@ from tests.browser.conftest import (
 )
 from tests.support import factories
 from tests.support.card_years import CardYears
+from tests.support.navigation import arrive
 from tests.support.reporting_year import ReportingYear
 from tests.support.servers import LiveServer, SMTPServer
 
@@ -273,7 +274,8 @@ def test_a_translation_vendor_named_in_four_scripts_lives_its_first_quarter(
     with time_machine.travel(year.after(1)):
         page.goto("/portal/royalty-reports")
         KOBO.sign_in_again(page)
-        page.get_by_role("link", name="File the report").first.click()
+        # Loaded (its styles and scripts done) before a field's room is measured.
+        arrive(page, page.get_by_role("link", name="File the report").first)
         form = page.locator("#report-form")
         form.get_by_label("Row 1, customer name").fill("مستشفى الملك فهد")
         assert _runs_right_to_left(page, "#rows-1-customer_name")  # round 61

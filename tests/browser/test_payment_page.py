@@ -27,6 +27,7 @@ from tests.integration.billing.stripe_support import (
 )
 from tests.support import factories
 from tests.support.axe import assert_accessible
+from tests.support.navigation import arrive, follow
 from tests.support.servers import LiveServer, LocalStripe
 
 
@@ -79,7 +80,8 @@ def test_billing_staff_refund_part_of_a_card_charge_from_the_payments_page(
     page.get_by_role("link", name=str(payment.id), exact=True).click()
     page.get_by_role("heading", name=heading).wait_for()
     page.goto("/console/audit")
-    page.get_by_role("link", name=logged, exact=True).first.click()
+    # Loaded: a `count()` of nothing on a page half drawn would prove nothing.
+    arrive(page, page.get_by_role("link", name=logged, exact=True).first)
     page.get_by_role("heading", name=heading).wait_for()
     assert page.get_by_text("Not refunded to the card").count() == 0  # nothing refuses it
 
@@ -101,7 +103,7 @@ def test_billing_staff_refund_part_of_a_card_charge_from_the_payments_page(
     amount = refund.get_by_label("Amount to refund")
     assert amount.input_value() == "60.00"
     amount.fill("sixty")
-    refund.get_by_role("button", name="Refund").click()
+    arrive(page, refund.get_by_role("button", name="Refund"))
     message = page.locator(".field.has-error .error").first
     message.wait_for()
     assert "Give an amount such as 1250.00" in message.inner_text()
@@ -117,7 +119,7 @@ def test_billing_staff_refund_part_of_a_card_charge_from_the_payments_page(
     assert "owes back 60.00 USD now; once Stripe confirms the refund" in said
     assert "owes back 0.00 USD." in said
     assert_accessible(page)
-    page.get_by_role("button", name="Refund to the card").click()
+    follow(page, "button", "Refund to the card")
     page.get_by_text(re.compile(r"Refunded 60\.00 USD \(CN-")).wait_for()
     facts = page.locator("dl.facts").inner_text()
     assert "250.00 USD; 60.00 USD refunded" in " ".join(facts.split())

@@ -19,6 +19,7 @@ from licensing.db import utcnow
 from tests.browser.conftest import sign_in
 from tests.integration.billing.conftest import activated, send_activation
 from tests.support import factories
+from tests.support.navigation import arrive, follow
 from tests.support.servers import LiveServer
 
 
@@ -63,7 +64,8 @@ def test_billing_staff_reverse_a_bounced_check_with_a_reason_and_a_date(
     # the reason kept as typed.
     reason.fill("Check returned unpaid: insufficient funds.")
     returned_on.fill("2099-01-01")
-    form.get_by_role("button", name="Reverse payment").click()
+    # Loaded: a `count()` of nothing on a page half drawn would prove nothing.
+    arrive(page, form.get_by_role("button", name="Reverse payment"))
     future = form.locator(f"#reverse-{payment.id}-returned_on-error")
     future.wait_for()
     assert future.inner_text() == "Cannot be in the future."
@@ -77,7 +79,7 @@ def test_billing_staff_reverse_a_bounced_check_with_a_reason_and_a_date(
         "heading", name=f"Reverse the payment of 1,000.00 USD on {invoice.label}?"
     ).wait_for()
     assert "owed again" in page.content()
-    page.get_by_role("button", name="Reverse the payment").click()
+    follow(page, "button", "Reverse the payment")
     page.get_by_text("The payment of 1,000.00 USD (CHK 7781) is reversed").wait_for()
     assert f"Reversed: 1,000.00 USD returned {today}" in page.content()
     assert "Check returned unpaid: insufficient funds." in page.content()

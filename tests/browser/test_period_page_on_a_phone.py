@@ -18,6 +18,7 @@ from typing import Any
 import time_machine
 
 from tests.browser.conftest import reporting_vendor, sign_in
+from tests.support.navigation import arrive
 from tests.support.servers import LiveServer
 
 PHONE = {"width": 375, "height": 800}
@@ -94,7 +95,8 @@ def test_a_vendor_files_and_amends_a_report_on_a_phone_without_scrolling_sideway
         form.locator(".error-summary").wait_for()
         _assert_fits(page, "a refused row")
         page.get_by_label("Row 1, country").fill("US")
-        form.get_by_role("button", name="Preview the royalty").click()
+        # Each page measured once loaded (its styles and scripts done), not half drawn.
+        arrive(page, form.get_by_role("button", name="Preview the royalty"))
         preview = form.locator(".preview")
         preview.wait_for()
         _assert_fits(page, "the rows form's preview")
@@ -111,7 +113,7 @@ def test_a_vendor_files_and_amends_a_report_on_a_phone_without_scrolling_sideway
         assert label["x"] > box["x"] + box["width"]
         assert label["y"] < box["y"] + box["height"]
         form.get_by_role("checkbox").check()
-        form.get_by_role("button", name="Attest and submit").click()
+        arrive(page, form.get_by_role("button", name="Attest and submit"))
         page.get_by_role("heading", name="Royalty report RR-").wait_for()
         _assert_fits(page, "the report filed")
 
@@ -124,7 +126,7 @@ def test_a_vendor_files_and_amends_a_report_on_a_phone_without_scrolling_sideway
         page.get_by_label("Row 2, customer name").fill("Hill Clinic")
         page.get_by_label("Row 2, country").fill("US")
         page.get_by_label("Row 2, quantity").fill("15")
-        form.get_by_role("button", name="Preview the royalty").click()
+        arrive(page, form.get_by_role("button", name="Preview the royalty"))
         form.locator(".preview").wait_for()
         _assert_fits(page, "the amendment's preview")
 
@@ -142,7 +144,7 @@ def test_a_vendor_uploads_a_report_on_a_phone_without_scrolling_sideways(
         sign_in(page, email)
         page.goto(f"/portal/royalty-reports/{agreement.id}/{first.start.isoformat()}")
         upload.get_by_label("CSV file").set_input_files(report)
-        upload.get_by_role("button", name="Preview the royalty").click()
+        arrive(page, upload.get_by_role("button", name="Preview the royalty"))
         upload.locator(".preview").wait_for()
         _assert_fits(page, "the upload's preview")
         assert upload.locator("td[data-label=Due]").is_visible()

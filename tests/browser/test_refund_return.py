@@ -24,6 +24,7 @@ from tests.support import factories
 from tests.support.axe import assert_accessible
 from tests.support.billing import paid_offline, refunded_offline
 from tests.support.factories import billing_clerk
+from tests.support.navigation import follow
 from tests.support.servers import LiveServer
 
 
@@ -76,7 +77,8 @@ def test_billing_staff_record_a_bounced_wire_refund_with_a_reason_and_a_day(
     assert "owes back 200.00 USD, sent again as a new refund." in said
     assert "The licensee is not emailed" in said
     assert_accessible(page)
-    page.get_by_role("button", name="Record the return").click()
+    # Loaded: the offers below are counted, and `count()` does not wait.
+    follow(page, "button", "Record the return")
     page.get_by_text("Recorded: the wire refund of 200.00 USD came back on").wait_for()
     refunds = page.locator("#refunds").inner_text()
     assert "failed" in refunds
@@ -122,7 +124,7 @@ def test_billing_staff_record_a_bounced_wire_refund_from_the_payment_it_gave_bac
     page.get_by_role(
         "heading", name="Record the wire refund of 200.00 USD as returned by the bank?"
     ).wait_for()
-    page.get_by_role("button", name="Record the return").click()
+    follow(page, "button", "Record the return")
     page.get_by_text("Recorded: the wire refund of 200.00 USD came back on").wait_for()
     assert page.evaluate("() => location.pathname") == payment_url
     listed = page.locator("#refunds-offline").inner_text()

@@ -24,6 +24,7 @@ from licensing.billing.models import Invoice
 from licensing.calendar import days_text
 from licensing.royalties.models import RoyaltyReport
 from tests.browser.conftest import reporting_vendor, sign_in
+from tests.support.navigation import arrive, follow
 from tests.support.servers import LiveServer
 
 HEADER = "line,customer_id,customer_name,country,unit,quantity,revenue"
@@ -38,10 +39,14 @@ def test_a_vendor_uploads_the_template_previews_the_royalty_submits_and_is_invoi
         page.set_viewport_size({"width": 1366, "height": 900})
         sign_in(page, email)
         page.goto("/portal/")
-        page.get_by_role(
+        # Loaded, not only drawn: "Add rows" works in the page once its deferred
+        # script listens; pressed before, it asked the server (five rows, not four).
+        follow(
+            page,
             "link",
-            name=f"Royalty report for {agreement.number}, {days_text(first.start, first.end)}",
-        ).click()
+            f"Royalty report for {agreement.number}, {days_text(first.start, first.end)}",
+            f"**/portal/royalty-reports/{agreement.id}/{first.start.isoformat()}",
+        )
         page.get_by_role(
             "heading", name=f"{agreement.number}: {days_text(first.start, first.end)}"
         ).wait_for()
@@ -95,7 +100,7 @@ def test_a_vendor_uploads_the_template_previews_the_royalty_submits_and_is_invoi
         assert "The file you previewed, first-quarter.csv" in upload.inner_text()
 
         upload.get_by_label("I attest that this report is complete").check()
-        upload.get_by_role("button", name="Attest and submit the file").click()
+        arrive(page, upload.get_by_role("button", name="Attest and submit the file"))
         page.get_by_role("heading", name="Royalty report RR-").wait_for()
         with live_server.app.app_context():
             filed = db.session().scalars(select(RoyaltyReport)).one()
@@ -110,7 +115,7 @@ def test_a_vendor_uploads_the_template_previews_the_royalty_submits_and_is_invoi
         )
         assert page.locator("dl.facts").get_by_role("link", name=invoice_number).is_visible()
 
-        page.get_by_role("link", name="Invoices").first.click()
+        arrive(page, page.get_by_role("link", name="Invoices").first, "**/portal/invoices")
         page.get_by_role("heading", name="Invoices").wait_for()
         listed = page.get_by_role("row").filter(has_text=invoice_number)
         assert "1,665.00 USD" in listed.inner_text()

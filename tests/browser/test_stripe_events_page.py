@@ -25,6 +25,7 @@ from tests.integration.billing.stripe_support import (
 )
 from tests.support import factories, settings
 from tests.support.axe import assert_accessible
+from tests.support.navigation import follow
 from tests.support.servers import LiveServer, LocalStripe
 
 
@@ -118,7 +119,8 @@ def test_a_clerk_applies_one_failed_event_again_and_marks_another_looked_at_with
     assert_accessible(tab)
     tab.get_by_role("button", name="Apply again").click()
     tab.get_by_role("heading", name=f"Apply Stripe's event {real['id']} again?").wait_for()
-    tab.get_by_role("button", name="Apply it again").click()
+    # Loaded: a `count()` of nothing on a page half drawn would prove nothing.
+    follow(tab, "button", "Apply it again")
     tab.get_by_text("Applied again: Applied: card payment of").wait_for()
     facts = one_line(tab.locator("#stripe-event-facts").inner_text())
     assert f"Applied Applied: card payment of {number}" in facts
@@ -189,7 +191,7 @@ def test_a_clerk_finds_a_payments_events_by_the_charge_id_a_licensee_gave(
     assert_accessible(tab)
     # Part of an id finds nothing, and the page says the id is matched whole.
     tab.get_by_label("Stripe id").fill(charge[:-3])
-    tab.get_by_role("button", name="Filter").click()
+    follow(tab, "button", "Filter")
     tab.get_by_text("The id is matched whole").wait_for()
     assert tab.locator("#stripe-events-list").count() == 0
 
@@ -227,7 +229,8 @@ def test_a_clerk_pages_the_deliveries_not_read_and_marks_a_body_looked_at_with_a
     newest_of_the_body.get_by_role("button", name="Mark looked at").click()
     tab.get_by_role("button", name="Mark it looked at").wait_for()
     assert_accessible(tab)
-    tab.get_by_role("button", name="Mark it looked at").click()
+    # The list loaded whole before its rows are read (`all_inner_texts` does not wait).
+    follow(tab, "button", "Mark it looked at")
     tab.get_by_text("Marked looked at: every delivery of the body").wait_for()
     # Back to the list as it was narrowed (round 60, pagesfix60: page 1, unfiltered):
     # the other body alone is not looked at.

@@ -20,6 +20,7 @@ from tests.browser.conftest import fill_card, invoiced_vendor, sign_in
 from tests.integration.billing.stripe_support import stripe_config
 from tests.support import factories
 from tests.support.axe import assert_accessible
+from tests.support.navigation import follow
 from tests.support.servers import LiveServer, LocalStripe
 
 
@@ -71,7 +72,8 @@ def test_a_form_sent_when_two_step_sign_in_becomes_required_is_kept_to_send_agai
     page.get_by_label("Colleague's email address").fill("newcomer@northwind.example")
 
     _required_now(live_server, email)
-    page.get_by_role("button", name="Send the invitation").click()
+    # Loaded: the links and buttons below are counted, and `count()` does not wait.
+    follow(page, "button", "Send the invitation")
 
     page.get_by_role("heading", name="Not sent yet: set up two-step sign-in first").wait_for()
     assert "Nothing was saved" in page.inner_text("main")
