@@ -99,6 +99,15 @@ def test_a_json_bodys_strings_are_composed_but_a_password(ensure_ascii: bool) ->
     assert (loaded["count"], loaded["amount"]) == (3, Decimal("1.5"))
 
 
+def test_a_body_whose_first_escape_is_not_u_still_has_its_escaped_kana_composed() -> None:
+    # Round 64: `loads` looks for a backslash before it looks for "\\u"; an ASCII
+    # body whose escapes begin with a quote or a newline is still read for "\\u".
+    text = '{"note": "say \\"hi\\"\\n", "name": "\\u304b\\u3099"}'
+    assert text.isascii()
+    assert text.index("\\u") > text.index("\\")
+    assert limits.loads(text) == {"note": 'say "hi"\n', "name": "が"}
+
+
 LINES = {1: reportable_line(1, ("end_users",), False)}
 
 

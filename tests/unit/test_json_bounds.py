@@ -200,10 +200,28 @@ def test_a_body_with_a_byte_order_mark_is_refused_as_json_loads_refuses_it() -> 
         limits.loads('\ufeff{"a": 1}')
 
 
-def test_one_pass_marks_the_digits_brackets_and_quotes_of_a_body() -> None:
-    # Read once for both checks: the integers' (runs of "1") and the depth's.
-    assert limits._marks('{"a": [12, "x9"], "é": -3.5}') == b'{""[11"1"]""11}'
+def test_one_pass_marks_the_digits_brackets_quotes_and_colons_of_a_body() -> None:
+    # Read once for three checks: the integers' (runs of "1"), the depth's and the
+    # repeated keys' (the colons counted, round 64).
+    assert limits._marks('{"a": [12, "x9"], "é": -3.5}') == b'{"":[11"1"]"":11}'
     assert limits._marks("[\u0661, 7]") == b"[1]"  # only ASCII digits are a literal's
+
+
+@given(st.text())
+def test_the_marks_hold_as_many_colons_as_the_text_whatever_its_characters(text: str) -> None:
+    # The repeated keys' check counts the colons in the marks, not in the text
+    # (round 64): a colon is one byte in UTF-8, in no other character's bytes.
+    assert limits._marks(text).count(b":") == text.count(":")
+
+
+def test_a_key_given_twice_is_still_found_among_colons_digits_and_brackets() -> None:
+    # The colons now among the marks: counted for the keys, out of the depth's.
+    with pytest.raises(RepeatedKey):
+        limits.loads('{"a": [1, {"b:": 2, "b:": 3}], "c": "4:5"}')
+    assert limits.loads('{"a": [1, {"b:": 2}], "c": "4:5"}') == {
+        "a": [1, {"b:": 2}],
+        "c": "4:5",
+    }
 
 
 def test_digits_apart_with_nothing_marked_between_them_are_read_as_the_numbers_they_are() -> None:
