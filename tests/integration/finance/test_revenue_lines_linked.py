@@ -46,6 +46,11 @@ from tests.support.factories import billing_clerk
 
 from .conftest import at
 
+# The module runs on one worker: the ledger and its walk made once a module and backend
+# (`module_connection`) was made again on each worker its tests were handed to
+# (round 64: the CI spread them over both).
+pytestmark = pytest.mark.xdist_group("revenue_lines_linked")
+
 SignIn = Callable[..., FlaskClient]
 
 DEV = Classification("development", "software", "provider", "commercial")
