@@ -339,7 +339,8 @@ def copy_rows_since(since: dict[str, int], copies: int) -> None:
 def _unique_columns(table: Table) -> set[str]:
     """The columns of `table` unique on their own (its id apart)."""
     found = {column.name for column in table.c if column.unique}
-    for constraint in [*table.constraints, *table.indexes]:
+    constraints: list[Any] = [*table.constraints, *table.indexes]
+    for constraint in constraints:
         if isinstance(constraint, UniqueConstraint) or getattr(constraint, "unique", False):
             columns = list(constraint.columns)
             if len(columns) == 1:
