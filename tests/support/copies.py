@@ -296,43 +296,44 @@ def copy_rows_since(since: dict[str, int], copies: int) -> None:
         ]
         for table in tables
     }
-    made_ids = {name: {row["id"] for row in rows} for name, rows in made.items()}
-    unique = {table.name: _unique_columns(table) for table in tables}
+    # Each copy's ids, given here (after each table's highest), so that a row may name
+    # one of a table copied after it; the rows of a table go in at once.
+    ids: list[dict[str, dict[int, int]]] = [{} for _copy in range(copies)]
+    for table in tables:
+        last = session.scalar(select(func.max(table.c.id))) or 0
+        for copied in ids:
+            copied[table.name] = {}
+            for original in made[table.name]:
+                last += 1
+                copied[table.name][original["id"]] = last
     counter = 0
-    for _copy in range(copies):
-        ids: dict[str, dict[int, int]] = {name: {} for name in made}
-        later: list[tuple[Table, int, str, str, int, type]] = []
-        for table in tables:
-            keys = {fk.parent.name: fk.column.table.name for fk in table.foreign_keys}
+    for table in tables:
+        keys = {fk.parent.name: fk.column.table.name for fk in table.foreign_keys}
+        unique = _unique_columns(table) - set(keys)
+        rows = []
+        for copied in ids:
             for original in made[table.name]:
                 counter += 1
-                row = {name: value for name, value in original.items() if name != "id"}
-                waiting = []
-                for name, value in row.items():
+                row = dict(original, id=copied[table.name][original["id"]])
+                for name, value in original.items():
                     target = keys.get(name) or _soft_target(table, name, original)
-                    if value is None or target not in made_ids or not str(value).isdigit():
-                        continue
-                    old = int(value)
-                    if old not in made_ids[target]:
-                        continue
-                    if old in ids[target]:
-                        row[name] = type(value)(ids[target][old])
-                    else:  # a row copied later: a stand-in until it is
-                        assert name not in keys, f"{table.name}.{name} names a later row"
-                        row[name] = type(value)(-counter)
-                        waiting.append((name, target, old, type(value)))
-                for name in unique[table.name] - set(keys):
+                    if name != "id" and target in copied and str(value).isdigit():
+                        new = copied[target].get(int(value))
+                        row[name] = value if new is None else type(value)(new)
+                for name in unique:
                     if row.get(name) is not None:
                         row[name] = _unique_value(row[name], counter)
                 if table.name == "permission_requests" and row.get("application_id"):
                     row["application_id"] = 10**6 + counter  # unique with its line
-                new = session.execute(insert(table).values(row).returning(table.c.id))
-                ids[table.name][original["id"]] = new_id = int(new.scalar_one())
-                later += [(table, new_id, *each) for each in waiting]
-        for table, row_id, name, target, old, kind in later:
-            session.execute(
-                update(table).where(table.c.id == row_id).values({name: kind(ids[target][old])})
-            )
+                rows.append(row)
+        if rows:
+            session.execute(insert(table), rows)
+            if session.get_bind().dialect.name == "postgresql":
+                # Ids given by hand: the table's sequence moved past them.
+                highest = select(func.max(table.c.id)).scalar_subquery()
+                session.execute(
+                    select(func.setval(func.pg_get_serial_sequence(table.name, "id"), highest))
+                )
     session.commit()
 
 
