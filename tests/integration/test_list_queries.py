@@ -25,9 +25,10 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from licensing import db
+from licensing.agreements.models import Agreement
 from licensing.billing import services
 from licensing.billing.models import CreditNote
 from tests.integration.agreements.conftest import STAFF_USE
@@ -245,6 +246,12 @@ def test_no_list_page_or_api_list_runs_a_query_per_record(
     ]
     at_small = counts(app, clients)
     seed(LARGE - SMALL, copied=True)
+    # The copies are the vendor's records as the services' are (a copy lost or made
+    # another's would leave the lists at 10).
+    agreements = select(func.count(Agreement.id)).where(
+        Agreement.organization_id == vendor.organization_id
+    )
+    assert db.session().scalar(agreements) == LARGE
     at_large = counts(app, clients)
 
     growing = {
