@@ -7,17 +7,20 @@ exports read rows, and the copies are rows like the original's.
 
 from __future__ import annotations
 
+import hashlib
+import re
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Table, insert, inspect, select, update
+from sqlalchemy import Table, UniqueConstraint, func, insert, inspect, select, update
 from sqlalchemy.orm import Session, undefer
 
 from licensing import db
 from licensing.agreements.models import Agreement, Application, ApplicationUse, QuoteVersion
 from licensing.billing.models import Invoice, InvoiceLine
 from licensing.billing.states import ROYALTY_REPORT
+from licensing.db import Base
 from licensing.royalties.models import ReportingPeriod, RoyaltyReport, RoyaltyReportLine
 from licensing.royalties.periods import reporting_periods
 from licensing.royalties.schedule import stored_period_rows
@@ -212,3 +215,135 @@ def invoiced_reports(report_id: int, count: int, start: int) -> None:
             )
         copy_invoice(invoice_id, number=f"INV-2027-8{index:05d}", source_id=copy_id)
     session.commit()
+
+
+# --- every row one step of set-up made, copied (round 64) ------------------------------
+
+# Tables whose rows a step changes in place or that hold one row a series (or the
+# one row of `late_entry_checks`, written with its id): never copied.
+_NOT_COPIED = (
+    "audit_chain_head",
+    "agreement_number_sequences",
+    "billing_number_sequences",
+    "late_entry_checks",
+)
+# Columns naming a row by id without a foreign key: (table, column) -> the table named,
+# or a column saying which (`source_type` "agreement" names a row of "agreements").
+_NAMED_BY_TYPE = {
+    ("invoices", "source_id"): "source_type",
+    ("audit_events", "entity_id"): "entity_type",
+    ("outbox_attachments", "kept_id"): "kept_kind",
+}
+_USERS = ("actor_user_id", "user_id", "published_by_id", "looked_at_by_id")
+
+
+def last_ids() -> dict[str, int]:
+    """The highest id of every table, before a step whose rows `copy_rows_since` copies."""
+    session = db.session()
+    return {
+        table.name: session.scalar(select(func.max(table.c.id))) or 0
+        for table in Base.metadata.sorted_tables
+        if "id" in table.c and table.name not in _NOT_COPIED
+    }
+
+
+def _soft_target(table: Table, column: str, row: dict[str, Any]) -> str | None:
+    """The table a column without a foreign key names a row of, if it does."""
+    if (table.name, column) in _NAMED_BY_TYPE:
+        kind = row[_NAMED_BY_TYPE[table.name, column]]
+        return f"{kind}s" if kind else None
+    if column in _USERS or column.endswith("_by_id"):
+        return "users"
+    return None
+
+
+def _unique_value(value: Any, counter: int) -> Any:
+    """A value of a unique column for the `counter`-th copy: a digest stays a digest,
+    a number keeps its form (`INV-2027-000123` -> `INV-2027-500123`), an address gets
+    a part of its own."""
+    if isinstance(value, int):
+        return 10**9 + counter
+    if not isinstance(value, str):
+        return value
+    if re.fullmatch(r"[0-9a-f]{64}", value):
+        return hashlib.sha256(f"{value}{counter}".encode()).hexdigest()
+    if "@" in value:
+        return f"c{counter}.{value}"
+    found = re.fullmatch(r"(.*?)(\d{6,})", value)
+    if found:
+        return f"{found[1]}{500000 + counter:0{len(found[2])}d}"
+    return f"{value}-{counter}"
+
+
+def copy_rows_since(since: dict[str, int], copies: int) -> None:
+    """`copies` copies of every row made since `since` (`last_ids()`), each copy's rows
+    naming each other as the originals did: a foreign key, or an id named without one
+    (an invoice's source, an audit event's record, who took a step), to a row made
+    since is to that row's copy, to any other row stays; a unique value is the copy's
+    own. Commits.
+
+    A list reads the copies as it reads the rows made through the services, so a list
+    that runs a query per record runs one per copy too (copies naming the original's
+    records would be answered from the session's identity map, hiding it)."""
+    session = db.session()
+    tables = [table for table in Base.metadata.sorted_tables if table.name in since]
+    made = {
+        table.name: [
+            dict(row._mapping)
+            for row in session.execute(
+                select(table).where(table.c.id > since[table.name]).order_by(table.c.id)
+            )
+        ]
+        for table in tables
+    }
+    # Each copy's ids, given here (after each table's highest), so that a row may name
+    # one of a table copied after it; the rows of a table go in at once.
+    ids: list[dict[str, dict[int, int]]] = [{} for _copy in range(copies)]
+    for table in tables:
+        last = session.scalar(select(func.max(table.c.id))) or 0
+        for copied in ids:
+            copied[table.name] = {}
+            for original in made[table.name]:
+                last += 1
+                copied[table.name][original["id"]] = last
+    counter = 0
+    for table in tables:
+        keys = {fk.parent.name: fk.column.table.name for fk in table.foreign_keys}
+        unique = _unique_columns(table) - set(keys)
+        rows = []
+        for copied in ids:
+            for original in made[table.name]:
+                counter += 1
+                row = dict(original, id=copied[table.name][original["id"]])
+                for name, value in original.items():
+                    target = keys.get(name) or _soft_target(table, name, original)
+                    if name != "id" and target in copied and str(value).isdigit():
+                        new = copied[target].get(int(value))
+                        row[name] = value if new is None else type(value)(new)
+                for name in unique:
+                    if row.get(name) is not None:
+                        row[name] = _unique_value(row[name], counter)
+                if table.name == "permission_requests" and row.get("application_id"):
+                    row["application_id"] = 10**6 + counter  # unique with its line
+                rows.append(row)
+        if rows:
+            session.execute(insert(table), rows)
+            if session.get_bind().dialect.name == "postgresql":
+                # Ids given by hand: the table's sequence moved past them.
+                highest = select(func.max(table.c.id)).scalar_subquery()
+                session.execute(
+                    select(func.setval(func.pg_get_serial_sequence(table.name, "id"), highest))
+                )
+    session.commit()
+
+
+def _unique_columns(table: Table) -> set[str]:
+    """The columns of `table` unique on their own (its id apart)."""
+    found = {column.name for column in table.c if column.unique}
+    constraints: list[Any] = [*table.constraints, *table.indexes]
+    for constraint in constraints:
+        if isinstance(constraint, UniqueConstraint) or getattr(constraint, "unique", False):
+            columns = list(constraint.columns)
+            if len(columns) == 1:
+                found.add(columns[0].name)
+    return found - {"id"}

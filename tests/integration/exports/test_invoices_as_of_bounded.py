@@ -53,6 +53,11 @@ from tests.support.exports import written
 from tests.support.factories import billing_clerk
 from tests.support.monthly_statements import IN_JANUARY, invoice, organization
 
+# The module runs on one worker: the histories made once a module and backend
+# (`module_connection`) was made again on each worker its tests were handed to
+# (round 64: the CI spread them over both).
+pytestmark = pytest.mark.xdist_group("invoices_as_of_bounded")
+
 ISSUED = date(2027, 1, 15)
 INVOICES = 8
 STEPS = 70

@@ -16,6 +16,9 @@ Round 63: the month, the quarter's last minute and the close's pulls (every expo
 the quarter, and the whole ledger's invoices, payments, credit notes and lines) are
 made once a module and backend (`closed_quarter`); each test reads them, and writes
 what it writes (July's activity, a void), in a savepoint of its own.
+
+Round 64: the month is made without the finance system's nightly pulls of April
+(`pulled_nightly`), which no test here reads; the month's records are the same.
 """
 
 from __future__ import annotations
@@ -67,6 +70,11 @@ from tests.integration.journeys.busy_april import (  # noqa: F401 - fixtures
 )
 from tests.integration.royalties.conftest import row
 from tests.support.servers import LocalStripe
+
+# The module runs on one worker: the month and the close made once a module and backend
+# (`module_connection`) was made again on each worker its tests were handed to
+# (round 64: the CI spread them over both).
+pytestmark = pytest.mark.xdist_group("quarter_close_round59")
 
 ZERO = Decimal(0)
 QUARTER = (date(2027, 4, 1), date(2027, 6, 30))
@@ -156,6 +164,13 @@ class ClosedQuarter:
     made: dict[str, Any]
     pulled: dict[tuple[str, str], tuple[str, bytes]]
     ledger: dict[str, str]
+
+
+@pytest.fixture(scope="module")
+def pulled_nightly() -> bool:
+    """The month is made without the finance system's nightly pulls: the close reads
+    no night's pull (round 64: 198 exports, most of the month's making)."""
+    return False
 
 
 @pytest.fixture(scope="module")

@@ -36,6 +36,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import pytest
 import time_machine
 from flask import Flask
 from flask.testing import FlaskClient
@@ -61,10 +62,16 @@ from tests.integration.journeys.busy_april import (  # noqa: F401 - the fixtures
     april_vendor,
     config_changes,
     prepared_april,
+    pulled_nightly,
 )
 from tests.support import factories
 from tests.support.factories import bearer
 from tests.support.settings import invoice_terms
+
+# The module runs on one worker: the busy month made once a module and backend
+# (`module_connection`) was made again on each worker its tests were handed to
+# (round 64: the CI spread them over both).
+pytestmark = pytest.mark.xdist_group("round51_finance_month")
 
 
 def _days(first: date, last: date) -> dict[str, str]:
