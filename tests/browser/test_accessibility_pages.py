@@ -28,7 +28,9 @@ checked again, so a form is sent once rather than once a width; a page state
 already checked in the part (the same address, width, markup, focus and scroll,
 `_state`) is not checked again; axe-core is loaded into each tab's pages as they
 start (`load_axe_into`) and hands back only its violations. Every line of
-`SWEPT_LIST` is still walked, with the same rules and threshold.
+`SWEPT_LIST` is still walked, with the same rules and threshold. Round 64: each
+person's tab is signed in by its own requests (`sign_in`), not on the form, which
+public-sign-in checks: two page loads a person that no check read.
 
 Round 18 brought in the three pages left out before: the card payment pages
 (localstripe's Stripe.js stand-in), the development mail viewer (on here), and
