@@ -58,6 +58,10 @@ TEST_SECRET_KEY = "test-secret-key-not-for-production"
 TEST_AUDIT_KEY = "test-audit-key-not-for-production"
 
 
+# `xdist_group` kept working under pytest 9 (round 64; the module says how).
+pytest_plugins = ["tests.support.xdist_groups"]
+
+
 def unavailable(reason: str) -> None:
     """Skip locally; fail under CI, where every tier must run."""
     if IN_CI:
