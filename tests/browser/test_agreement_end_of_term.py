@@ -151,7 +151,8 @@ def test_an_agreement_ends_unrenewed_its_last_report_is_filed_late_and_it_is_ren
         ) in text
         assert (
             f"A renewal drawn today runs from {day_text(gone)}, on the rate card in effect "
-            f"then, for a year at most: it does not license {unlicensed}"
+            "then in USD (the agreement's currency), for a year at most: it does not "
+            f"license {unlicensed}"
         ) in text
         assert page.evaluate("document.documentElement.scrollWidth <= window.innerWidth")
         assert_accessible(page)
