@@ -109,7 +109,10 @@ def _subplans_scanning_again(lines: list[str]) -> list[str]:
     """Each SubPlan of the plan (`SubPlan N` and the nodes under it) that reads its
     rows without an index condition naming the outer row (`invoices...id`, or for a
     group of them the group's `organization_id`): run once for each row of its parent,
-    it reads them all again each time. A hashed one says
+    it reads them all again each time. The outer id may be cast, as where the audit
+    log's `entity_id` (text) names an invoice: `= ((invoices.id)::character varying)
+    ::text` (round 64: a plan reading the log by its action index, the invoice's id in
+    the Filter, was not taken as bounded). A hashed one says
     `hashed SubPlan N` where it is used and is run once; `work_mem` at its least
     leaves PostgreSQL no room to hash a large one."""
     found = []
@@ -126,7 +129,7 @@ def _subplans_scanning_again(lines: list[str]) -> list[str]:
                 break
             below.append(after)
         bounded = any(
-            re.search(r"(Index Cond|Filter): .*= invoices(_\d+)?\.(id|organization_id)\b", each)
+            re.search(r"(Index Cond|Filter): .*= \(*invoices(_\d+)?\.(id|organization_id)\b", each)
             for each in below
         )
         read = set(re.findall(r"(?:Scan|Scan using \w+) on (\w+)", "\n".join(below)))
