@@ -29,7 +29,12 @@ from licensing.agreements.models import Agreement, Application
 from licensing.pricing import Quote, parse_rate_card
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE, NOW, STAFF_USE
-from tests.integration.pricing.conftest import card_document, example_document, quote_body
+from tests.integration.pricing.conftest import (
+    card_document,
+    example_document,
+    flat_card,
+    quote_body,
+)
 from tests.support.agreements import (
     agreement_of,
     issued_agreement,
@@ -42,29 +47,9 @@ from tests.support.settings import issuing
 Apply = Callable[..., Application]
 
 
-def _flat_card(version: str, currency: str, amount: str, year: int = 2027) -> dict[str, Any]:
-    """A card for `year` in `currency` that prices every use at one flat fee."""
-    return card_document(
-        version=version,
-        title=f"Schedule in {currency}",
-        currency=currency,
-        effective_from=f"{year}-01-01",
-        effective_to=f"{year}-12-31",
-        rules=[
-            {
-                "id": "every-use",
-                "description": "Every use",
-                "when": {},
-                "model": {"type": "flat", "amount": amount},
-            }
-        ],
-        adjustments=[],
-    )
-
-
-JPY_2027 = _flat_card("2027.JPY", "JPY", "300000")
-EUR_2027 = _flat_card("2027.EUR", "EUR", "2300.00")
-JPY_2028 = _flat_card("2028.JPY", "JPY", "300000", year=2028)
+JPY_2027 = flat_card("2027.JPY", "JPY", "300000")
+EUR_2027 = flat_card("2027.EUR", "EUR", "2300.00")
+JPY_2028 = flat_card("2028.JPY", "JPY", "300000", year=2028)
 USD_2028 = card_document(version="2028.1", effective_from="2028-01-01", effective_to="2028-12-31")
 
 

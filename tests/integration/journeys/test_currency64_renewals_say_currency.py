@@ -25,34 +25,13 @@ from licensing.agreements.models import Agreement, Application
 from licensing.mail.models import OutboxMessage
 from licensing.ratecards import services as ratecards
 from tests.integration.agreements.conftest import AUTO_USE, DEVELOPMENT_USE, NOW
-from tests.integration.pricing.conftest import card_document, example_document
+from tests.integration.pricing.conftest import example_document, flat_card
 from tests.support.agreements import accept, agreement_of
 from tests.support.factories import bearer
 from tests.support.pages import text_of
 from tests.support.settings import issuing
 
-
-def _flat_card(version: str, currency: str, amount: str, year: int = 2027) -> dict[str, Any]:
-    """A card for `year` in `currency` that prices every use at one flat fee."""
-    return card_document(
-        version=version,
-        title=f"Schedule in {currency}",
-        currency=currency,
-        effective_from=f"{year}-01-01",
-        effective_to=f"{year}-12-31",
-        rules=[
-            {
-                "id": "every-use",
-                "description": "Every use",
-                "when": {},
-                "model": {"type": "flat", "amount": amount},
-            }
-        ],
-        adjustments=[],
-    )
-
-
-JPY_2027 = _flat_card("2027.JPY", "JPY", "300000")
+JPY_2027 = flat_card("2027.JPY", "JPY", "300000")
 # A derivative work on the yen card: its revenue is a whole number of yen.
 YEN_USE = {
     **AUTO_USE,
@@ -220,7 +199,7 @@ def test_a_renewals_change_in_price_says_its_currency_in_the_sentence(
     # "On rate card 2028.JPY this renewal is 330,000 JPY: 30,000 more than ...": the
     # difference alone went without its currency.
     _usd, jpy = _in_two_currencies(vendor, licensing_staff)
-    ratecards.import_card(_flat_card("2028.JPY", "JPY", "330000", year=2028), published_by="t")
+    ratecards.import_card(flat_card("2028.JPY", "JPY", "330000", year=2028), published_by="t")
     db.session().commit()
     actor = Actor.of(accounts.principal_for(vendor))
     renewal = agreements.start_renewal(jpy.id, actor, now=ASKED)

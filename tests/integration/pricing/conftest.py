@@ -27,6 +27,27 @@ def card_document(**changes: Any) -> dict[str, Any]:
     return document
 
 
+def flat_card(version: str, currency: str, amount: str, year: int = 2027) -> dict[str, Any]:
+    """A card for `year` in `currency` that prices every use at one flat fee (the
+    currency journeys' cards, rounds 62 and 64)."""
+    return card_document(
+        version=version,
+        title=f"Schedule in {currency}",
+        currency=currency,
+        effective_from=f"{year}-01-01",
+        effective_to=f"{year}-12-31",
+        rules=[
+            {
+                "id": "every-use",
+                "description": "Every use",
+                "when": {},
+                "model": {"type": "flat", "amount": amount},
+            }
+        ],
+        adjustments=[],
+    )
+
+
 def development_estimate(**changes: str) -> dict[str, str]:
     """The estimator's query for one development use of software for providers by a
     commercial organization over 2028, on the card in effect (round 44), with `changes`."""
