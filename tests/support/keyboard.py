@@ -18,25 +18,7 @@ MOST_TABS = 250
 
 
 def tab_to(page: Any, css: str | None = None, text: str | None = None) -> None:
-    """Press Tab until the focused element matches `css` or its text starts with `text`.
-
-    Round 64: the Tabs go in runs in one call (`_tabs`: 1, 2, 4, 8, then `_RUN`),
-    a listener in the page looking at each stop as the next Tab goes down (`_SEEK`)
-    and holding the focus where it matches; the run's Tabs after that move nothing.
-    The same stops, the same test at each: one round trip a run, not two a Tab."""
-    if page.evaluate(_SEEK, {"css": css, "text": text}):
-        seen: list[str] = []
-        pressed, run = 0, 1
-        while pressed < MOST_TABS:
-            _tabs(page, min(run, MOST_TABS - pressed))
-            pressed += min(run, MOST_TABS - pressed)
-            found = page.evaluate("() => window.__seek.end()")
-            seen = found["seen"]
-            if found["reached"]:
-                return
-            run = min(2 * run, _RUN)  # 1, 2, 4, 8, 12...: never many Tabs past it
-        page.evaluate("() => { window.__seek = null; }")
-        raise AssertionError(f"Tab never reached {css or text!r}; it went through {seen}")
+    """Press Tab until the focused element matches `css` or its text starts with `text`."""
     seen = []
     for _ in range(MOST_TABS):
         page.keyboard.press("Tab")
@@ -45,59 +27,6 @@ def tab_to(page: Any, css: str | None = None, text: str | None = None) -> None:
             return
         seen.append(focused["id"] or focused["text"][:30])
     raise AssertionError(f"Tab never reached {css or text!r}; it went through {seen}")
-
-
-# The most Tabs pressed in one call by `tab_to` (each Tab past the target still costs
-# Chromium a key event, so its runs grow from one).
-_RUN = 12
-
-
-def _tabs(page: Any, count: int) -> None:
-    """Tab pressed `count` times in one call: held down (Chromium moves the focus at
-    each repeat, as for a person holding the key), then let go."""
-    page.keyboard.press("+".join(["Tab"] * count))
-
-
-# Round 64: the stops of `tab_to`, looked at in the page as the next Tab goes down
-# (the focus has moved and scrolled into view by then), with `FOCUSED`'s test. Once
-# one matches, the Tabs after it are held back (preventDefault), so the focus stays
-# there. A page with frames answers false: Tab there may go into a frame, whose keys
-# the page does not hear, and `tab_to` asks after each Tab as before.
-_SEEK = (
-    """
-({css, text}) => {
-  if (document.querySelector("iframe")) return false;
-  const focused = """
-    + FOCUSED.strip()
-    + """;
-  const seek = {pending: false, reached: false, seen: []};
-  seek.look = () => {
-    if (!seek.pending) return;
-    seek.pending = false;
-    const now = focused(css);
-    if (now.matches || (text && now.text.startsWith(text))) seek.reached = true;
-    else seek.seen.push(now.id || now.text.slice(0, 30));
-  };
-  seek.end = () => {
-    seek.look();
-    if (seek.reached) window.__seek = null;
-    return {reached: seek.reached, seen: seek.seen};
-  };
-  window.__seek = seek;
-  if (!window.__seekListening) {
-    window.__seekListening = true;
-    addEventListener("keydown", (event) => {
-      const active = window.__seek;
-      if (!active || event.key !== "Tab") return;
-      active.look();
-      if (active.reached) event.preventDefault();
-      else active.pending = true;
-    }, true);
-  }
-  return true;
-}
-"""
-)
 
 
 def type_into(page: Any, css: str, value: str) -> None:
@@ -300,10 +229,16 @@ def unnamed_controls(page: Any) -> list[str]:
     return [found.group(0).strip() for found in _UNNAMED.finditer(snapshot)]
 
 
-def _walk_tab_by_tab(page: Any) -> tuple[Any, list[dict[str, Any]], bool]:
-    """`walk_round`'s stops, a Tab and a look at a time (a page with frames, whose
-    keys the page's listener would not hear): where the focus began, the stops, and
-    whether Tab came round again."""
+def walk_round(page: Any, phone: bool = False) -> list[str]:
+    """Tab round the whole page from where the focus is, back to where it began, and
+    return what a keyboard or screen-reader user would find wrong: a stop whose focus
+    does not show or is off the screen, a stop out of reading order, something a
+    mouse can use that Tab never reaches, a control with no name. With `phone`
+    (round 62, a narrow screen), also: a stop hidden under something fixed or sticky,
+    a box that scrolls sideways with nothing in it Tab reaches, a target under
+    24 by 24 px too near another. The focus is left where it began."""
+    problems: list[str] = []
+    usable = page.evaluate(_USABLE)
     start = page.evaluate(_STOP)
     page.evaluate("() => { window.__walkStart = document.activeElement; }")
     stops: list[dict[str, Any]] = []
@@ -316,91 +251,11 @@ def _walk_tab_by_tab(page: Any) -> tuple[Any, list[dict[str, Any]], bool]:
         # and calendar button, so only a return from elsewhere counts).
         came_back = stops and stops[-1]["key"] != stop["key"]
         if came_back and start is not None and stop["key"] == start["key"]:
-            return start, stops, True
+            break
         if came_back and stop["key"] == stops[0]["key"]:
-            return start, stops, True
+            break
         stops.append(stop)
-    return start, stops, False
-
-
-# Round 64: `walk_round`'s stops noted in the page, each as the next Tab goes down
-# (the focus has moved to it and scrolled it into view by then), with `_STOP`'s
-# look and `_walk_tab_by_tab`'s rule for when Tab has come round: the Tabs after
-# that are held back (preventDefault), so the focus moves no further than it did
-# when each Tab was pressed and looked at alone. Answers where the focus began, or
-# that the page has frames (`_walk_tab_by_tab` walks it).
-_WALK = (
-    """
-() => {
-  if (document.querySelector("iframe")) return {framed: true};
-  const stopOf = """
-    + _STOP.strip()
-    + """;
-  window.__walkStart = document.activeElement;
-  const walk = {start: stopOf(), stops: [], pending: false, round: false};
-  walk.look = () => {
-    if (!walk.pending) return;
-    walk.pending = false;
-    const stop = stopOf();
-    if (stop === null) return;  // past the page's end, before it comes round again
-    const stops = walk.stops;
-    const cameBack = stops.length > 0 && stops[stops.length - 1].key !== stop.key;
-    if (cameBack && ((walk.start !== null && stop.key === walk.start.key)
-                     || stop.key === stops[0].key)) {
-      walk.round = true;
-    } else {
-      stops.push(stop);
-    }
-  };
-  walk.end = () => {
-    walk.look();
-    return {stops: walk.stops, round: walk.round};
-  };
-  window.__walk = walk;
-  if (!window.__walkListening) {
-    window.__walkListening = true;
-    addEventListener("keydown", (event) => {
-      const active = window.__walk;
-      if (!active || event.key !== "Tab") return;
-      active.look();
-      if (active.round) event.preventDefault();
-      else active.pending = true;
-    }, true);
-  }
-  return {framed: false, start: walk.start};
-}
-"""
-)
-
-
-def walk_round(page: Any, phone: bool = False) -> list[str]:
-    """Tab round the whole page from where the focus is, back to where it began, and
-    return what a keyboard or screen-reader user would find wrong: a stop whose focus
-    does not show or is off the screen, a stop out of reading order, something a
-    mouse can use that Tab never reaches, a control with no name. With `phone`
-    (round 62, a narrow screen), also: a stop hidden under something fixed or sticky,
-    a box that scrolls sideways with nothing in it Tab reaches, a target under
-    24 by 24 px too near another. The focus is left where it began."""
-    problems: list[str] = []
-    usable = page.evaluate(_USABLE)
-    walked = page.evaluate(_WALK)
-    if walked["framed"]:
-        start, stops, round_ = _walk_tab_by_tab(page)
     else:
-        start = walked["start"]
-        # Round 64: the Tabs in runs (`_tabs`), the page noting each stop (`_WALK`):
-        # at first as many as the page has controls, which is most pages' round.
-        pressed, run = 0, len(usable) + 2
-        while True:
-            _tabs(page, min(run, MOST_TABS - pressed))
-            pressed += min(run, MOST_TABS - pressed)
-            walked = page.evaluate("() => window.__walk.end()")
-            if walked["round"] or pressed >= MOST_TABS:
-                break
-            run = _RUN
-        stops, round_ = walked["stops"], walked["round"]
-        page.evaluate("() => { window.__walk = null; }")
-    if not round_:
         problems.append(f"Tab never came round again after {len(stops)} stops")
     page.evaluate("() => window.__walkStart.focus()")  # back where the walk began
     for stop in stops:
